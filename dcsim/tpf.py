@@ -1,0 +1,169 @@
+"""The closed-form Token Production Function (TPF).
+
+The token rate a facility can sustain is the smallest of four ceilings
+(Liu, Yuan et al., "Position: LLM Inference Should Be Evaluated as
+Energy-to-Token Production", arXiv 2605.11733, 2026; dcsim DESIGN.md)::
+
+    T = min( D,                         demand            [tokens/s]
+             C = K_eff / F_tok,         compute           [FLOP/s / (FLOP/token)]
+             P = θ·P_deliv / (PUE·E_tok), delivered power [W / (J/token)]
+             Q = Q_rej / E_tok )        cooling           [W of heat / (J/token)]
+
+* ``F_tok``   FLOP per output token (prefill work of the request amortised in), FLOP/token
+* ``E_tok``   IT energy per output token (GPU + server + rack), J/token; all of it becomes heat
+* ``K_eff``   roofline-effective compute (not peak), FLOP/s
+* ``P_deliv`` power available at the utility meter (the interconnect cap), W
+* ``PUE``     facility power / IT power at the operating point, dimensionless ≥ 1
+* ``Q_rej``   heat the cooling plant can reject now, W
+* ``θ``       accounting factor of the position paper, dimensionless (default 1)
+
+Every function takes numpy arrays (or scalars) and broadcasts. The binding
+constraint is ``demand`` when D does not exceed any supply ceiling, otherwise the
+argmin of C, P, Q. ``slack_x = ceiling_x / achieved - 1`` is the fractional
+headroom of ceiling x over the achieved rate (0 for the binding one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.optimize import brentq
+
+__all__ = [
+    "BINDING_NAMES",
+    "TPF",
+    "token_production",
+    "binding_of",
+    "crossover_delivered_power_w",
+    "crossover_gpu_count",
+    "crossover_temperature_c",
+]
+
+#: Names of the binding constraints, indexed by the integer codes used in time series.
+BINDING_NAMES: tuple[str, ...] = ("demand", "compute", "power", "cooling")
+
+
+@dataclass(frozen=True)
+class TPF:
+    """Ceilings (tokens/s), achieved rate (tokens/s), binding code and slacks."""
+
+    demand_tok_s: np.ndarray
+    compute_tok_s: np.ndarray
+    power_tok_s: np.ndarray
+    cooling_tok_s: np.ndarray
+    achieved_tok_s: np.ndarray
+    binding: np.ndarray  # int codes into BINDING_NAMES
+
+    @property
+    def binding_name(self) -> np.ndarray:
+        """Binding constraint names (array of str, or a str for scalar input)."""
+        names = np.asarray(BINDING_NAMES, dtype=object)[self.binding]
+        return names if np.ndim(names) else str(names)
+
+    def slack(self) -> dict[str, np.ndarray]:
+        """Fractional headroom of each ceiling over the achieved rate (dimensionless)."""
+        a = np.where(self.achieved_tok_s > 0, self.achieved_tok_s, np.nan)
+        return {
+            "demand": self.demand_tok_s / a - 1.0,
+            "compute": self.compute_tok_s / a - 1.0,
+            "power": self.power_tok_s / a - 1.0,
+            "cooling": self.cooling_tok_s / a - 1.0,
+        }
+
+    def as_dict(self) -> dict:
+        """Plain-python summary (scalars as floats), for reports and printing."""
+        out = {
+            "demand_tok_s": self.demand_tok_s,
+            "compute_tok_s": self.compute_tok_s,
+            "power_tok_s": self.power_tok_s,
+            "cooling_tok_s": self.cooling_tok_s,
+            "achieved_tok_s": self.achieved_tok_s,
+        }
+        out = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v).tolist()) for k, v in out.items()}
+        out["binding"] = self.binding_name if np.ndim(self.binding) == 0 else list(self.binding_name)
+        out["slack"] = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v).tolist()) for k, v in self.slack().items()}
+        return out
+
+
+def binding_of(demand, compute, power, cooling) -> np.ndarray:
+    """Integer binding code per element: 0 demand if D ≤ min(C, P, Q), else argmin of C, P, Q (1..3).
+
+    Ties among supply ceilings resolve in the order compute, power, cooling.
+    """
+    d, c, p, q = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (demand, compute, power, cooling)))
+    supply = np.stack([c, p, q])
+    code = 1 + np.argmin(supply, axis=0)
+    code = np.where(d <= supply.min(axis=0), 0, code)
+    return code.astype(np.int8) if code.ndim else np.int8(code)
+
+
+def token_production(
+    *,
+    flop_per_token,
+    joule_per_token_it,
+    effective_flops,
+    delivered_power_w,
+    pue,
+    heat_rejection_w,
+    demand_tok_s,
+    theta=1.0,
+) -> TPF:
+    """Evaluate the four ceilings and the achieved token rate.
+
+    Args (all broadcastable arrays, SI):
+        flop_per_token: FLOP per output token, FLOP/token (> 0).
+        joule_per_token_it: IT energy per output token, J/token (> 0).
+        effective_flops: roofline-effective compute of all in-service GPUs, FLOP/s.
+        delivered_power_w: power available at the meter, W.
+        pue: facility/IT power at the operating point (≥ 1).
+        heat_rejection_w: heat the plant can reject now, W.
+        demand_tok_s: output tokens/s requested.
+        theta: accounting factor θ (dimensionless, default 1).
+    """
+    f = np.asarray(flop_per_token, dtype=float)
+    e = np.asarray(joule_per_token_it, dtype=float)
+    if np.any(f <= 0) or np.any(e <= 0):
+        raise ValueError("flop_per_token and joule_per_token_it must be > 0")
+    if np.any(np.asarray(pue, dtype=float) < 1.0):
+        raise ValueError("pue must be >= 1")
+    c = np.asarray(effective_flops, dtype=float) / f
+    p = np.asarray(theta, dtype=float) * np.asarray(delivered_power_w, dtype=float) / (np.asarray(pue, dtype=float) * e)
+    q = np.asarray(heat_rejection_w, dtype=float) / e
+    d = np.asarray(demand_tok_s, dtype=float)
+    d, c, p, q = np.broadcast_arrays(d, c, p, q)
+    achieved = np.minimum(np.minimum(d, c), np.minimum(p, q))
+    return TPF(d * 1.0, c * 1.0, p * 1.0, q * 1.0, achieved, binding_of(d, c, p, q))
+
+
+def crossover_delivered_power_w(*, flop_per_token, joule_per_token_it, effective_flops, pue,
+                                heat_rejection_w, demand_tok_s, theta=1.0):
+    """Delivered power (W) below which power binds: ``min(D, C, Q)·PUE·E_tok/θ``."""
+    e = np.asarray(joule_per_token_it, dtype=float)
+    c = np.asarray(effective_flops, dtype=float) / np.asarray(flop_per_token, dtype=float)
+    q = np.asarray(heat_rejection_w, dtype=float) / e
+    other = np.minimum(np.minimum(np.asarray(demand_tok_s, dtype=float), c), q)
+    return other * np.asarray(pue, dtype=float) * e / np.asarray(theta, dtype=float)
+
+
+def crossover_gpu_count(*, flop_per_token, effective_flops_per_gpu, power_tok_s, cooling_tok_s, demand_tok_s):
+    """GPU count (float) above which compute stops binding: ``F_tok·min(D, P, Q)/K_gpu``."""
+    other = np.minimum(np.minimum(np.asarray(demand_tok_s, dtype=float), np.asarray(power_tok_s, dtype=float)),
+                       np.asarray(cooling_tok_s, dtype=float))
+    return np.asarray(flop_per_token, dtype=float) * other / np.asarray(effective_flops_per_gpu, dtype=float)
+
+
+def crossover_temperature_c(cooling_tok_s_at: Callable[[float], float], other_tok_s: float,
+                            t_lo_c: float = -20.0, t_hi_c: float = 55.0) -> float:
+    """Outdoor temperature (degC) above which cooling binds.
+
+    ``cooling_tok_s_at(T)`` is the cooling ceiling (tokens/s) at outdoor temperature T,
+    non-increasing in T; ``other_tok_s`` is min(D, C, P). Returns NaN when cooling binds
+    over the whole range or never binds in it.
+    """
+    g = lambda t: cooling_tok_s_at(t) - other_tok_s  # noqa: E731
+    lo, hi = g(t_lo_c), g(t_hi_c)
+    if lo <= 0 or hi > 0:
+        return float("nan")
+    return float(brentq(g, t_lo_c, t_hi_c, xtol=1e-6))

@@ -1,0 +1,204 @@
+"""Physical quantities: parse "20 MW", "35 degC", "6 h" into SI floats.
+
+Inside the engine every quantity is a plain float in SI units:
+
+=================  =========  ==========================================
+dimension          SI unit    accepted unit strings (case-sensitive)
+=================  =========  ==========================================
+power              W          W kW MW GW
+energy             J          J kJ MJ GJ Wh kWh MWh GWh
+temperature        degC       degC °C C K degF °F   (absolute; stored in degC)
+temperature_delta  K          K degC °C delta_degC
+time               s          ns us ms s min h d day days
+data               B          B kB MB GB TB KiB MiB GiB TiB
+bandwidth          B/s        B/s kB/s MB/s GB/s TB/s
+compute            FLOP/s     FLOP/s GFLOP/s TFLOP/s PFLOP/s (also FLOPS, TFLOPS)
+rate               1/s        /s 1/s /min /h  (a prefix word is allowed: "req/s", "tok/s")
+price              USD/J      USD/kWh USD/MWh
+carbon             g/J        g/kWh kg/MWh
+fraction           1          plain number or "30%"
+=================  =========  ==========================================
+
+Temperatures are the one exception to strict SI: absolute temperatures are
+kept in degrees Celsius (an SI-derived unit) because the published plant
+regressions (e.g. Lei & Masanet 2020 chiller COP) are written in degC.
+
+A bare number is taken to be in the SI unit of its field (degC for
+temperatures). Use :func:`quantity` to build a pydantic field type that
+parses, converts and range-checks, and reports errors with the value the
+user wrote (``must be > 0, got -5 kW``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS"]
+
+
+class UnitError(ValueError):
+    """A quantity string could not be parsed or has the wrong dimension."""
+
+
+_PREFIX = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+
+DIMENSIONS: dict[str, dict[str, float]] = {
+    "power": {"W": 1.0, "kW": 1e3, "MW": 1e6, "GW": 1e9, "mW": 1e-3},
+    "energy": {
+        "J": 1.0, "kJ": 1e3, "MJ": 1e6, "GJ": 1e9,
+        "Wh": 3600.0, "kWh": 3.6e6, "MWh": 3.6e9, "GWh": 3.6e12,
+    },
+    "temperature_delta": {"K": 1.0, "degC": 1.0, "°C": 1.0, "delta_degC": 1.0, "C": 1.0},
+    "time": {
+        "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0,
+        "min": 60.0, "h": 3600.0, "hr": 3600.0, "d": 86400.0, "day": 86400.0, "days": 86400.0,
+    },
+    "data": {
+        "B": 1.0, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+        "KiB": 1024.0, "MiB": 1024.0**2, "GiB": 1024.0**3, "TiB": 1024.0**4,
+    },
+    "bandwidth": {"B/s": 1.0, "kB/s": 1e3, "MB/s": 1e6, "GB/s": 1e9, "TB/s": 1e12},
+    "compute": {
+        **{f"{p}FLOP/s": m for p, m in _PREFIX.items()},
+        **{f"{p}FLOPS": m for p, m in _PREFIX.items()},
+    },
+    "rate": {"/s": 1.0, "1/s": 1.0, "Hz": 1.0, "/min": 1 / 60.0, "/h": 1 / 3600.0, "/d": 1 / 86400.0},
+    "price": {"USD/J": 1.0, "USD/kWh": 1 / 3.6e6, "USD/MWh": 1 / 3.6e9},
+    "carbon": {"g/J": 1.0, "g/kWh": 1 / 3.6e6, "kg/MWh": 1 / 3.6e6, "g/MWh": 1 / 3.6e9},
+    "fraction": {"%": 0.01, "": 1.0},
+    "count": {"": 1.0},
+}
+_SI_NAME = {
+    "power": "W", "energy": "J", "temperature": "degC", "temperature_delta": "K", "time": "s",
+    "data": "B", "bandwidth": "B/s", "compute": "FLOP/s", "rate": "1/s", "price": "USD/J",
+    "carbon": "g/J", "fraction": "", "count": "",
+}
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
+_QRE = re.compile(rf"^\s*({_NUM})\s*(.*?)\s*$")
+_RATE_WORD = re.compile(r"^[A-Za-z_]+(/.+)$")  # "req/s" -> "/s", "tok/min" -> "/min"
+
+
+def _unit_factor(dim: str, unit: str) -> float:
+    table = DIMENSIONS[dim]
+    if unit in table:
+        return table[unit]
+    if dim == "rate":
+        m = _RATE_WORD.match(unit)
+        if m and m.group(1) in table:
+            return table[m.group(1)]
+    raise UnitError(f"unit {unit!r} is not a {dim} unit (expected one of {', '.join(k for k in table if k)})")
+
+
+def parse_quantity(value: Any, dim: str) -> float:
+    """Return ``value`` as a float in the SI unit of ``dim`` (degC for temperature).
+
+    Accepts ints/floats (already SI) and strings such as ``"20 MW"``, ``"35 degC"``,
+    ``"120 ms"``, ``"30%"``. Raises :class:`UnitError` with a readable reason.
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"expected a {dim} quantity, got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"expected a number or a string like '10 {_example_unit(dim)}', got {type(value).__name__}")
+    m = _QRE.match(value)
+    if not m:
+        raise UnitError(f"cannot read {value!r} as a {dim} quantity (expected e.g. '10 {_example_unit(dim)}')")
+    num = float(m.group(1))
+    unit = m.group(2)
+    if dim == "temperature":
+        if unit in ("", "degC", "°C", "C"):
+            return num
+        if unit == "K":
+            return num - 273.15
+        if unit in ("degF", "°F", "F"):
+            return (num - 32.0) * 5.0 / 9.0
+        raise UnitError(f"unit {unit!r} is not a temperature unit (expected degC, K or degF)")
+    if unit == "":
+        return num
+    return num * _unit_factor(dim, unit)
+
+
+def _example_unit(dim: str) -> str:
+    return {"power": "kW", "energy": "kWh", "temperature": "degC", "temperature_delta": "K",
+            "time": "s", "data": "GB", "bandwidth": "TB/s", "compute": "TFLOP/s", "rate": "/s",
+            "price": "USD/MWh", "carbon": "g/kWh", "fraction": "%", "count": ""}.get(dim, "")
+
+
+def format_quantity(si_value: float, dim: str) -> str:
+    """Human string for an SI value, e.g. ``format_quantity(2e7, 'power') == '20 MW'``."""
+    if dim == "temperature":
+        return f"{si_value:.4g} degC"
+    if dim in ("fraction", "count"):
+        return f"{si_value:.6g}"
+    table = {k: v for k, v in DIMENSIONS[dim].items() if k}
+    best = _SI_NAME[dim]
+    best_f = 1.0
+    for unit, f in sorted(table.items(), key=lambda kv: kv[1]):
+        if abs(si_value) >= f and ("/" not in unit or dim in ("bandwidth", "compute", "rate", "price", "carbon")):
+            if dim == "energy" and unit.endswith("J") is False and unit.endswith("Wh") and not unit.startswith(("k", "M", "G")):
+                continue
+            best, best_f = unit, f
+    return f"{si_value / best_f:.4g} {best}"
+
+
+def _bound_msg(op: str, bound: float, raw: Any) -> str:
+    return f"must be {op} {bound:g}, got {raw}"
+
+
+def quantity(
+    dim: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    description: str = "",
+):
+    """A pydantic field type for a physical quantity of dimension ``dim``.
+
+    The value is parsed to SI (see module docstring), must be finite, and is
+    checked against the bounds (given in SI). Error messages quote the raw input.
+    """
+
+    def _validate(raw: Any) -> float:
+        v = parse_quantity(raw, dim)
+        if math.isnan(v) or math.isinf(v):
+            raise UnitError(f"must be a finite number, got {raw}")
+        if gt is not None and not v > gt:
+            raise UnitError(_bound_msg(">", gt, raw))
+        if ge is not None and not v >= ge:
+            raise UnitError(_bound_msg(">=", ge, raw))
+        if lt is not None and not v < lt:
+            raise UnitError(_bound_msg("<", lt, raw))
+        if le is not None and not v <= le:
+            raise UnitError(_bound_msg("<=", le, raw))
+        return v
+
+    si = _SI_NAME[dim]
+    desc = description or f"{dim} quantity"
+    desc = f"{desc} [{dim}; bare number = {si or 'dimensionless'}; strings like '10 {_example_unit(dim)}']"
+    schema = {"anyOf": [{"type": "number"}, {"type": "string"}], "description": desc}
+    return Annotated[
+        float,
+        BeforeValidator(_validate),
+        WithJsonSchema(schema),
+        PlainSerializer(lambda x: x, return_type=float),
+        Field(description=desc),
+    ]
+
+
+# Common field types ---------------------------------------------------------
+PositivePower = quantity("power", gt=0)
+NonNegPower = quantity("power", ge=0)
+PositiveTime = quantity("time", gt=0)
+NonNegTime = quantity("time", ge=0)
+Temperature = quantity("temperature", ge=-90, le=80, description="air or water temperature")
+Fraction = quantity("fraction", ge=0, le=1)
+PositiveFraction = quantity("fraction", gt=0, le=1)
+PositiveRate = quantity("rate", gt=0)
+NonNegRate = quantity("rate", ge=0)

@@ -1,0 +1,112 @@
+"""The closed-form Token Production Function: hand-computed cases, each ceiling binding, crossovers."""
+
+import numpy as np
+import pytest
+
+from dcsim import tpf
+
+
+BASE = dict(
+    flop_per_token=2.0e11,        # FLOP/token
+    joule_per_token_it=0.5,       # J/token
+    effective_flops=1.0e16,       # FLOP/s  -> C = 5e4 tok/s
+    delivered_power_w=4.0e4,      # W       -> P = 4e4/(1.25*0.5) = 6.4e4 tok/s
+    pue=1.25,
+    heat_rejection_w=4.0e4,       # W       -> Q = 8e4 tok/s
+    demand_tok_s=3.0e4,
+)
+
+
+def test_hand_computed_ceilings_and_demand_binding():
+    r = tpf.token_production(**BASE)
+    assert float(r.compute_tok_s) == pytest.approx(5.0e4)
+    assert float(r.power_tok_s) == pytest.approx(6.4e4)
+    assert float(r.cooling_tok_s) == pytest.approx(8.0e4)
+    assert float(r.achieved_tok_s) == pytest.approx(3.0e4)
+    assert r.binding_name == "demand"
+    s = r.slack()
+    assert float(s["compute"]) == pytest.approx(5e4 / 3e4 - 1)
+    assert float(s["demand"]) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "change, expect, achieved",
+    [
+        (dict(demand_tok_s=1e6), "compute", 5.0e4),
+        (dict(demand_tok_s=1e6, effective_flops=1e17, delivered_power_w=2.5e4), "power", 4.0e4),
+        (dict(demand_tok_s=1e6, effective_flops=1e17, heat_rejection_w=1.0e4), "cooling", 2.0e4),
+    ],
+)
+def test_each_ceiling_binds_in_turn(change, expect, achieved):
+    r = tpf.token_production(**{**BASE, **change})
+    assert r.binding_name == expect
+    assert float(r.achieved_tok_s) == pytest.approx(achieved)
+    assert float(r.slack()[expect]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_vectorized_arrays_in_arrays_out():
+    demand = np.linspace(1e4, 1e5, 91)
+    r = tpf.token_production(**{**BASE, "demand_tok_s": demand})
+    assert r.achieved_tok_s.shape == demand.shape
+    assert np.all(np.diff(r.achieved_tok_s) >= 0)
+    assert np.all(r.achieved_tok_s <= 5e4 + 1e-9)
+    names = set(r.binding_name)
+    assert names == {"demand", "compute"}
+
+
+def test_units_consistency_scaling():
+    # Doubling J/token halves P and Q; doubling FLOP/token halves C; PUE only acts on P.
+    a = tpf.token_production(**{**BASE, "demand_tok_s": 1e9})
+    b = tpf.token_production(**{**BASE, "demand_tok_s": 1e9, "joule_per_token_it": 1.0})
+    c = tpf.token_production(**{**BASE, "demand_tok_s": 1e9, "flop_per_token": 4e11, "pue": 2.5})
+    assert float(b.power_tok_s) == pytest.approx(float(a.power_tok_s) / 2)
+    assert float(b.cooling_tok_s) == pytest.approx(float(a.cooling_tok_s) / 2)
+    assert float(b.compute_tok_s) == pytest.approx(float(a.compute_tok_s))
+    assert float(c.compute_tok_s) == pytest.approx(float(a.compute_tok_s) / 2)
+    assert float(c.power_tok_s) == pytest.approx(float(a.power_tok_s) / 2)
+    assert float(c.cooling_tok_s) == pytest.approx(float(a.cooling_tok_s))
+
+
+def test_theta_scales_power_ceiling_only():
+    a = tpf.token_production(**BASE)
+    b = tpf.token_production(**BASE, theta=0.5)
+    assert float(b.power_tok_s) == pytest.approx(0.5 * float(a.power_tok_s))
+    assert float(b.compute_tok_s) == float(a.compute_tok_s)
+
+
+def test_crossover_delivered_power_is_where_binding_flips():
+    kw = {k: v for k, v in BASE.items() if k != "delivered_power_w"}
+    kw["demand_tok_s"] = 1e9
+    p_star = float(tpf.crossover_delivered_power_w(**kw))
+    # min(D, C, Q) = C = 5e4 tok/s -> P* = 5e4 * 1.25 * 0.5 = 31250 W
+    assert p_star == pytest.approx(31250.0)
+    below = tpf.token_production(**kw, delivered_power_w=p_star * 0.999)
+    above = tpf.token_production(**kw, delivered_power_w=p_star * 1.001)
+    assert below.binding_name == "power" and above.binding_name == "compute"
+
+
+def test_crossover_gpu_count():
+    # K_gpu = 1e15 FLOP/s/GPU, F_tok 2e11 -> 5000 tok/s per GPU; min(D,P,Q) = 6.4e4 -> 12.8 GPUs
+    n = float(tpf.crossover_gpu_count(flop_per_token=2e11, effective_flops_per_gpu=1e15,
+                                      power_tok_s=6.4e4, cooling_tok_s=8e4, demand_tok_s=1e9))
+    assert n == pytest.approx(12.8)
+    for gpus, expect in ((12, "compute"), (13, "power")):
+        r = tpf.token_production(**{**BASE, "demand_tok_s": 1e9, "effective_flops": gpus * 1e15})
+        assert r.binding_name == expect
+
+
+def test_crossover_temperature():
+    # Heat rejection derates linearly: Q_rej(T) = 6e4 W * (1 - (T - 20)/50); E_tok 0.5 J/token.
+    q_at = lambda t: 6e4 * (1 - (t - 20) / 50) / 0.5
+    other = 5e4  # compute
+    t_star = tpf.crossover_temperature_c(q_at, other)
+    # 1.2e5 (1 - (T-20)/50) = 5e4 -> T = 20 + 50*(7/12)
+    assert t_star == pytest.approx(20 + 50 * 7 / 12, abs=1e-5)
+    assert np.isnan(tpf.crossover_temperature_c(q_at, 1e3))  # cooling never binds in range
+
+
+def test_invalid_inputs_rejected():
+    with pytest.raises(ValueError):
+        tpf.token_production(**{**BASE, "pue": 0.9})
+    with pytest.raises(ValueError):
+        tpf.token_production(**{**BASE, "joule_per_token_it": 0.0})
