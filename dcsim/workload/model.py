@@ -1,0 +1,313 @@
+"""Workload = arrival process x request classes x token lengths (or a trace).
+
+``build_workload(spec, seed_seq, base_dir) -> Workload``. ``Workload.sample(t0, t1)`` returns
+the requests arriving in ``[t0, t1)`` as numpy arrays; successive calls must cover
+consecutive windows (a gap between calls is generated and discarded, so stateful processes
+stay correct). Random streams: children of ``seed_seq`` derived per component (arrivals,
+class choice, trace thinning, one per class for lengths) without mutating ``seed_seq``, so
+the same seed gives identical arrays.
+
+Trace workloads take each request's input and output tokens from the trace (unclipped: a
+replay is exact) and draw its class by share; every class then reports the trace's mean
+lengths. ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dcsim.scenario.workload import (
+    DiurnalArrivalSpec, EmpiricalLengthSpec, FixedLengthSpec, GammaArrivalSpec,
+    LognormalLengthSpec, MmppArrivalSpec, PoissonArrivalSpec, ProfileCsvArrivalSpec,
+    RequestClassSpec, TraceArrivalSpec, WorkloadSpec,
+)
+from dcsim.workload.arrivals import (
+    ArrivalProcess, GammaRenewal, Mmpp2, PoissonProcess, ThinnedProcess, TraceReplay,
+    diurnal_rate_fn, hourly_profile_rate_fn, table_rate_fn,
+)
+from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
+from dcsim.workload.presets import preset
+from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
+
+__all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length",
+           "resolve_class", "child_seed"]
+
+
+@dataclass(frozen=True)
+class ArrivalBatch:
+    """Requests arriving in one window: ``t`` (s, sorted), ``cls`` (class index),
+    ``n_in`` and ``n_out`` (tokens, int64 >= 1)."""
+
+    t: np.ndarray
+    cls: np.ndarray
+    n_in: np.ndarray
+    n_out: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+
+@dataclass(frozen=True)
+class RequestClass:
+    """A resolved request class (SI units; lengths in tokens)."""
+
+    name: str
+    share: float
+    slo_ttft_s: float
+    slo_tpot_s: float
+    input: LengthDist
+    output: LengthDist
+    max_tokens: int | None
+    max_input: int | None
+    preset: str | None = None
+    mean_input_override: float | None = None
+    mean_output_override: float | None = None
+
+    @property
+    def mean_input(self) -> float:
+        """Mean input tokens per request."""
+        return self.mean_input_override if self.mean_input_override is not None else self.input.mean()
+
+    @property
+    def mean_output(self) -> float:
+        """Mean output tokens per request (cap included)."""
+        return self.mean_output_override if self.mean_output_override is not None else self.output.mean()
+
+
+def child_seed(ss: np.random.SeedSequence, i: int) -> np.random.SeedSequence:
+    """The ``i``-th child of ``ss`` as ``ss.spawn`` would make it, without mutating ``ss``."""
+    return np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i), pool_size=ss.pool_size)
+
+
+def build_length(spec, cap: int | None, cap_mass: float, base_dir: Path | None) -> LengthDist:
+    """A length distribution from a length spec (or spec dict), an optional cap and cap mass."""
+    if isinstance(spec, dict):
+        spec = {"lognormal": LognormalLengthSpec, "empirical": EmpiricalLengthSpec,
+                "fixed": FixedLengthSpec}[spec["kind"]](**spec)
+    c = math.inf if cap is None else float(cap)
+    if isinstance(spec, LognormalLengthSpec):
+        return LogNormalLength(median=spec.median, p99=spec.p99, cap=c, cap_mass=cap_mass)
+    if isinstance(spec, FixedLengthSpec):
+        return FixedLength(value=spec.value, cap=c, cap_mass=cap_mass)
+    if isinstance(spec, EmpiricalLengthSpec):
+        if spec.file is not None:
+            vals = read_column(spec.file, spec.column, base_dir)
+            return EmpiricalLength(values=tuple(vals), weights=None, cap=c, cap_mass=cap_mass)
+        w = tuple(spec.weights) if spec.weights is not None else None
+        return EmpiricalLength(values=tuple(spec.values), weights=w, cap=c, cap_mass=cap_mass)
+    raise TypeError(f"unknown length spec {type(spec).__name__}")
+
+
+def resolve_class(spec: RequestClassSpec, base_dir: Path | None) -> RequestClass:
+    """Merge a class spec over its preset (explicit fields win) and build its distributions."""
+    base = preset(spec.preset) if spec.preset is not None else {}
+    given = spec.model_fields_set
+
+    def pick(field: str):
+        v = getattr(spec, field)
+        if field in given or v is not None:
+            return v
+        return base.get(field)
+
+    cap = pick("max_tokens")
+    max_in = pick("max_input")
+    cap_mass = pick("cap_mass") or 0.0
+    if cap_mass > 0 and cap is None:
+        raise ValueError(f"class {spec.name!r}: cap_mass > 0 needs max_tokens")
+    inp = build_length(pick("input"), max_in, 0.0, base_dir)
+    out = build_length(pick("output"), cap, cap_mass, base_dir)
+    return RequestClass(name=spec.name, share=spec.share, slo_ttft_s=float(pick("slo_ttft")),
+                        slo_tpot_s=float(pick("slo_tpot")), input=inp, output=out,
+                        max_tokens=cap, max_input=max_in, preset=spec.preset)
+
+
+def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``time,rate`` table (s, 1/s) with a header row; errors name file:line."""
+    ts, rs = [], []
+    with open(path) as fh:
+        lines = fh.read().splitlines()
+    if not lines:
+        raise TraceError(f"{path}: empty rate profile")
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        try:
+            if len(parts) < 2:
+                raise ValueError("expected 'time,rate'")
+            t, r = float(parts[0]), float(parts[1])
+            if not (math.isfinite(t) and math.isfinite(r)) or r < 0:
+                raise ValueError("time and rate must be finite and rate >= 0")
+        except ValueError as exc:
+            raise TraceError(f"{path}:{n}: bad row {line!r}: {exc}") from None
+        if ts and t <= ts[-1]:
+            raise TraceError(f"{path}:{n}: times must increase ({t:g} after {ts[-1]:g})")
+        ts.append(t)
+        rs.append(r)
+    if not ts:
+        raise TraceError(f"{path}: rate profile has no rows")
+    return np.asarray(ts), np.asarray(rs)
+
+
+def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator):
+    """Apply start_offset, loop, time_scale and rate_scale*scale; returns (t, n_in, n_out, period)."""
+    tau = tr.t
+    gap = tau[-1] / max(len(tau) - 1, 1)
+    period = None
+    if a.loop:
+        P = tau[-1] + gap  # last-to-first gap = mean gap
+        rel = np.mod(tau - a.start_offset, P)
+        period = P * a.time_scale
+    else:
+        rel = tau - a.start_offset
+    keep = rel >= 0
+    order = np.argsort(rel[keep], kind="stable")
+    t = rel[keep][order] * a.time_scale
+    n_in, n_out = tr.n_in[keep][order], tr.n_out[keep][order]
+    if t.size == 0:
+        raise TraceError(f"{tr.path}: start_offset {a.start_offset:g} s is beyond the trace end")
+    s = a.rate_scale * a.scale
+    if s != 1.0:
+        reps = np.floor(s).astype(np.int64) + (rng.random(t.size) < (s - math.floor(s)))
+        idx = np.repeat(np.arange(t.size), reps)
+        first = np.concatenate(([True], idx[1:] != idx[:-1])) if idx.size else idx.astype(bool)
+        nxt = np.append(t[1:], (t[-1] + gap * a.time_scale) if period is None else period + t[0])
+        # copies beyond the first land uniformly between the request and the next one
+        jitter = np.where(first, 0.0, rng.random(idx.size) * (nxt[idx] - t[idx]))
+        tt = t[idx] + jitter
+        if period is not None:
+            tt = np.mod(tt, period)
+        order = np.argsort(tt, kind="stable")
+        t, n_in, n_out = tt[order], n_in[idx][order], n_out[idx][order]
+    return t, n_in, n_out, period
+
+
+class Workload:
+    """Request generator: see module docstring. Attributes ``classes``, ``mean_input``,
+    ``mean_output`` (tokens/request), ``mean_rate`` (req/s); ``rate(t)``; ``sample(t0, t1)``."""
+
+    def __init__(self, arrivals: ArrivalProcess, classes: list[RequestClass],
+                 rng_cls: np.random.Generator, rng_len: list[np.random.Generator],
+                 trace: tuple[np.ndarray, np.ndarray] | None = None):
+        self.arrivals = arrivals
+        self.classes = classes
+        self._rng_cls = rng_cls
+        self._rng_len = rng_len
+        self._trace = trace
+        self._cum = np.cumsum([c.share for c in classes])
+        self._cum[-1] = 1.0
+        self._t_end: float | None = None
+        self.mean_rate = float(arrivals.mean_rate)
+
+    @property
+    def mean_input(self) -> float:
+        """Mixture mean input tokens per request."""
+        return float(sum(c.share * c.mean_input for c in self.classes))
+
+    @property
+    def mean_output(self) -> float:
+        """Mixture mean output tokens per request."""
+        return float(sum(c.share * c.mean_output for c in self.classes))
+
+    def rate(self, t_s) -> np.ndarray:
+        """Expected arrivals per second at ``t_s`` (s)."""
+        return self.arrivals.rate(np.asarray(t_s, dtype=float))
+
+    def sample(self, t0: float, t1: float) -> ArrivalBatch:
+        """Requests arriving in ``[t0, t1)`` (s); windows must not go back in time."""
+        if not t1 >= t0:
+            raise ValueError(f"sample window must have t1 >= t0, got [{t0}, {t1})")
+        if self._t_end is not None:
+            if t0 < self._t_end - 1e-9:
+                raise ValueError(f"sample windows must be consecutive: t0={t0} < previous t1={self._t_end}")
+            if t0 > self._t_end:
+                self._draw(self._t_end, t0)  # keep process state right; discard the gap
+        batch = self._draw(t0, t1)
+        self._t_end = t1
+        return batch
+
+    def _draw(self, t0: float, t1: float) -> ArrivalBatch:
+        t = self.arrivals.sample(t0, t1)
+        n = t.size
+        if len(self.classes) == 1:
+            cls = np.zeros(n, dtype=np.int64)
+        else:
+            cls = np.searchsorted(self._cum, self._rng_cls.random(n), side="right").astype(np.int64)
+            np.minimum(cls, len(self.classes) - 1, out=cls)
+        if self._trace is not None:
+            idx = self.arrivals.last_index
+            n_in, n_out = self._trace[0][idx], self._trace[1][idx]
+        else:
+            n_in = np.empty(n, dtype=np.int64)
+            n_out = np.empty(n, dtype=np.int64)
+            for k, c in enumerate(self.classes):
+                m = cls == k if len(self.classes) > 1 else slice(None)
+                cnt = n if len(self.classes) == 1 else int(np.count_nonzero(m))
+                rng = self._rng_len[k]
+                n_in[m] = c.input.sample(cnt, rng)
+                n_out[m] = c.output.sample(cnt, rng)
+        return ArrivalBatch(t=t, cls=cls, n_in=n_in, n_out=n_out)
+
+
+def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None):
+    if isinstance(a, PoissonArrivalSpec):
+        return PoissonProcess(a.rate * a.scale, rng)
+    if isinstance(a, GammaArrivalSpec):
+        return GammaRenewal(a.rate * a.scale, a.cv, rng)
+    if isinstance(a, MmppArrivalSpec):
+        return Mmpp2([r * a.scale for r in a.rates], a.mean_sojourn, rng)
+    if isinstance(a, DiurnalArrivalSpec):
+        mean = a.mean_rate * a.scale
+        if a.profile is not None:
+            fn = hourly_profile_rate_fn(mean, a.profile, a.period, a.start_hour)
+            m = np.asarray(a.profile, float)
+            rmax = mean * m.max() / m.mean()
+        else:
+            fn = diurnal_rate_fn(mean, a.amplitude, a.peak_hour, a.period, a.start_hour)
+            rmax = mean * (1.0 + a.amplitude)
+        return ThinnedProcess(fn, rmax, mean, rng)
+    if isinstance(a, ProfileCsvArrivalSpec):
+        p = resolve_path(a.path, base_dir)
+        ts, rs = _read_profile_csv(p)
+        rs = rs * a.scale
+        fn = table_rate_fn(ts, rs, a.interpolation, a.period)
+        if ts.size > 1:
+            grid = np.linspace(ts[0], ts[-1], 100_001)
+            mean = float(np.trapezoid(fn(grid), grid) / (ts[-1] - ts[0]))
+        else:
+            mean = float(rs[0])
+        return ThinnedProcess(fn, float(rs.max()), mean, rng)
+    raise TypeError(f"unknown arrival spec {type(a).__name__}")
+
+
+def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
+                   base_dir: Path | None = None) -> Workload:
+    """Build the request generator for ``spec`` (files resolved against ``base_dir``)."""
+    base_dir = Path(base_dir) if base_dir is not None else None
+    classes = []
+    for c in spec.classes:
+        try:
+            classes.append(resolve_class(c, base_dir))
+        except (ValueError, TraceError) as exc:
+            raise ValueError(f"workload.classes[{c.name}]: {exc}") from exc
+    rng_arr = np.random.default_rng(child_seed(seed_seq, 0))
+    rng_cls = np.random.default_rng(child_seed(seed_seq, 1))
+    rng_trace = np.random.default_rng(child_seed(seed_seq, 2))
+    len_ss = child_seed(seed_seq, 3)
+    rng_len = [np.random.default_rng(child_seed(len_ss, k)) for k in range(len(classes))]
+    a = spec.arrivals
+    if isinstance(a, TraceArrivalSpec):
+        tr = read_trace(a.path, a.format, base_dir, a.columns, a.time_unit, a.on_bad_row)
+        t, n_in, n_out, period = _prepare_trace(tr, a, rng_trace)
+        proc = TraceReplay(t, period, a.rate_bin, rng_arr)
+        mi, mo = float(n_in.mean()), float(n_out.mean())
+        classes = [RequestClass(**{**c.__dict__, "mean_input_override": mi, "mean_output_override": mo})
+                   for c in classes]
+        wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out))
+        wl.trace_skipped = tr.skipped
+        return wl
+    return Workload(_build_arrivals(a, rng_arr, base_dir), classes, rng_cls, rng_len)
