@@ -1,0 +1,231 @@
+"""NodeModel: one model replica on ``tp`` GPUs (contract: docs/architecture.md "Node model")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from dcsim.node.catalog import find_profile, generic_profile, load_profile, resolve_gpu, resolve_model
+from dcsim.node.levers import resolve_levers
+from dcsim.node.perf import Derived, PerfParams, derive, iteration_time, peak_flops, steady_iteration
+from dcsim.node.power import PowerParams, bisect_clock, gpu_power, wall_power
+from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
+
+# vLLM gpu_memory_utilization default 0.9: fraction of HBM for weights + KV cache (vLLM docs).
+HBM_USABLE = 0.9
+# Weights must leave >= 30% of the replica's HBM for KV cache and activations (assumption; it
+# reproduces every TP choice of ML.ENERGY v3: 8B/1xH100, 70B/4xH100, 70B/2xB200, 405B-FP8/8xH100,
+# 405B-FP8/4xB200, Qwen3-235B-FP8/8xH100 and 2xB200, DeepSeek-V3/8xB200 [ML3]).
+WEIGHT_FRACTION_MAX = 0.7
+
+
+class SteadyState(NamedTuple):
+    """Steady-state operating point of a replica (arrays broadcast over batch and clock)."""
+
+    throughput_tok_s: np.ndarray   # output tokens/s of the replica
+    gpu_power_w: np.ndarray        # sum over the replica's GPUs
+    wall_power_w: np.ndarray       # GPU + host share, after PSU losses
+    iter_time_s: np.ndarray        # mean iteration time
+    u_compute: np.ndarray          # compute roofline utilisation
+    u_memory: np.ndarray           # memory roofline utilisation
+
+
+def default_tp(model: ModelSpec, gpu: GpuSpec, precision: str, gpus_per_node: int) -> int:
+    """Smallest power of two (<= gpus_per_node) whose HBM holds the weights with >= 30% spare."""
+    from dcsim.node.levers import BYTES_PER_ELEM
+    wbytes = model.params * BYTES_PER_ELEM[precision]
+    tp = 1
+    while tp < gpus_per_node and wbytes > WEIGHT_FRACTION_MAX * tp * gpu.hbm_bytes:
+        tp *= 2
+    return min(tp, gpus_per_node)
+
+
+@dataclass(frozen=True)
+class NodeModel:
+    """Latency and power of one replica; see module docstring of perf and power for physics."""
+
+    spec: NodeSpec
+    gpu: GpuSpec
+    model: ModelSpec
+    derived: Derived
+    perf: PerfParams
+    pw: PowerParams
+    profile: dict
+    gpus_per_replica: int
+    replicas_per_node: int
+    gpus_per_node: int
+    max_batch: int
+    kv_capacity_tokens: float
+    clock_min: float
+    power_cap_w: float
+
+    # -- static quantities -------------------------------------------------
+    @property
+    def tokens_per_step(self) -> float:
+        """Tokens emitted per decode sequence per verification step (1 without speculation)."""
+        return self.derived.tokens_per_step
+
+    @property
+    def idle_gpu_power_w(self) -> float:
+        """GPU power of the replica with no requests (W)."""
+        return self.gpus_per_replica * self.gpu.idle_w
+
+    @property
+    def idle_wall_power_w(self) -> float:
+        """Wall power attributable to the idle replica (W)."""
+        return float(self.wall_power(self.idle_gpu_power_w))
+
+    def wall_power(self, gpu_power_w):
+        """Wall power of the replica (GPU + host share, PSU losses) for a replica GPU power (W)."""
+        return wall_power(self.gpu, self.gpus_per_replica, self.gpus_per_node, gpu_power_w)
+
+    # -- fast per-iteration closure -----------------------------------------
+    def step_fn(self, clock: float = 1.0) -> Callable[..., tuple[float, float]]:
+        """Plain-float closure ``(prefill_tokens, n_decode, ctx_tokens_sum[, prefill_ctx_sum])
+        -> (dt_s, gpu_power_w)`` for one iteration at ``clock``.
+
+        ``prefill_ctx_sum`` defaults to ``prefill_tokens**2 / 2`` (the chunk is one causal
+        prompt). With speculative decoding a verification step emits ``tokens_per_step`` tokens
+        per decode sequence; so that a caller counting one token per decode sequence per call
+        stays right, the decode share of the step time (by positions) is divided by
+        ``tokens_per_step``. Empty batch -> ``(0.0, idle power)``.
+        """
+        d, p, pw, gpu, tp = self.derived, self.perf, self.pw, self.gpu, self.gpus_per_replica
+        clock = float(clock)
+        inv_c = 1.0 / (tp * peak_flops(gpu, d.peak_precision) * p.mfu * clock)
+        inv_m = 1.0 / (tp * gpu.hbm_bw * p.mbu)
+        fpp, fat, pos = d.flops_per_position, d.attn_flops_per_ctx, d.positions
+        dsp = d.positions * d.sparse
+        wd, we, ef = d.dense_weight_bytes, d.expert_weight_bytes, d.expert_frac
+        kvr, kvw = d.kv_read_per_ctx, d.kv_bytes_per_token
+        t0, ts = p.t_fixed_s, p.t_seq_s
+        op, inv_op = p.overlap_p, 1.0 / p.overlap_p
+        cg = clock ** pw.gamma
+        idle = gpu.idle_w * tp
+        a_base = tp * (gpu.idle_w + cg * pw.p_base_w)
+        a_c = tp * cg * pw.p_compute_w
+        a_m = tp * pw.p_memory_w
+        inv_tps = 1.0 / d.tokens_per_step
+        spec_dec = d.tokens_per_step != 1.0
+        one_minus = 1.0 - ef
+
+        def step(prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=-1.0):
+            if prefill_tokens <= 0 and n_decode <= 0:
+                return 0.0, idle
+            if prefill_ctx_sum < 0.0:
+                prefill_ctx_sum = 0.5 * prefill_tokens * prefill_tokens
+            npos = prefill_tokens + n_decode * pos
+            tc = (npos * fpp + fat * (prefill_ctx_sum + dsp * ctx_tokens_sum)) * inv_c
+            mem = wd + ctx_tokens_sum * kvr + npos * kvw
+            if ef > 0.0:
+                mem += we * (1.0 - one_minus ** npos)
+            tm = mem * inv_m
+            hi = tc if tc > tm else tm
+            dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + t0 + ts * n_decode
+            pwr = a_base + (a_c * tc + a_m * tm) / dt
+            if spec_dec and n_decode > 0:
+                w = prefill_tokens / npos
+                dt *= w + (1.0 - w) * inv_tps
+            return dt, pwr
+
+        return step
+
+    # -- vectorised steady state ---------------------------------------------
+    def steady_state(self, batch, mean_in, mean_out, clock=1.0) -> SteadyState:
+        """Steady-state throughput and power at ``batch`` concurrent sequences (broadcasts)."""
+        t, tc, tm, tokens = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
+                                             batch, mean_in, mean_out, clock)
+        u_c, u_m = tc / t, tm / t
+        gp = self.gpus_per_replica * gpu_power(self.gpu.idle_w, self.pw, u_c, u_m, clock)
+        return SteadyState(tokens / t, gp, self.wall_power(gp), t, u_c, u_m)
+
+    def energy_per_output_token(self, batch, mean_in, mean_out, clock=1.0):
+        """GPU energy per output token (J), prefill included (GPU level, like ML.ENERGY)."""
+        s = self.steady_state(batch, mean_in, mean_out, clock)
+        return s.gpu_power_w / s.throughput_tok_s
+
+    def flops_per_output_token(self, mean_in, mean_out):
+        """FLOP per output token including its share (mean_in/mean_out) of prefill."""
+        d = self.derived
+        mean_in = np.asarray(mean_in, dtype=float)
+        mean_out = np.asarray(mean_out, dtype=float)
+        prefill = mean_in / mean_out
+        decode_pos = d.positions / d.tokens_per_step
+        ctx = mean_in + 0.5 * mean_out
+        return (prefill + decode_pos) * d.flops_per_position + d.attn_flops_per_ctx * (
+            prefill * 0.5 * mean_in + decode_pos * ctx * d.sparse)
+
+    def batch_limit(self, mean_in, mean_out):
+        """Largest steady-state batch: max_batch, KV capacity, and the per-iteration token budget."""
+        mean_in = np.asarray(mean_in, dtype=float)
+        mean_out = np.asarray(mean_out, dtype=float)
+        kv = self.kv_capacity_tokens / (mean_in + 0.5 * mean_out)
+        tok = self.spec.max_batched_tokens / (self.derived.positions + self.tokens_per_step * mean_in / mean_out)
+        return np.maximum(1.0, np.minimum(np.minimum(self.max_batch, kv), tok))
+
+    def max_throughput(self, mean_in, mean_out, clock=1.0):
+        """Output tokens/s of the replica at its largest steady-state batch."""
+        return self.steady_state(self.batch_limit(mean_in, mean_out), mean_in, mean_out, clock).throughput_tok_s
+
+    def clock_for_cap(self, cap_w_per_gpu, batch, mean_in, mean_out):
+        """Clock in [clock_min, 1] at which the steady-state per-GPU power meets the cap.
+
+        Caps below the GPU's lowest settable limit are raised to it (nvidia-smi behaviour).
+        """
+        cap = np.maximum(np.asarray(cap_w_per_gpu, dtype=float), self.gpu.power_limit_min_w)
+
+        def per_gpu(c):
+            return self.steady_state(batch, mean_in, mean_out, c).gpu_power_w / self.gpus_per_replica
+
+        out = bisect_clock(per_gpu, cap, self.clock_min)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def clock_for_step(self, cap_w_per_gpu, prefill_tokens, n_decode, ctx_tokens_sum):
+        """Clock in [clock_min, 1] meeting a per-GPU cap for one given iteration (plain float)."""
+        cap = max(float(cap_w_per_gpu), self.gpu.power_limit_min_w)
+        lo, hi = self.clock_min, 1.0
+        if self.step_fn(hi)(prefill_tokens, n_decode, ctx_tokens_sum)[1] / self.gpus_per_replica <= cap:
+            return 1.0
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if self.step_fn(mid)(prefill_tokens, n_decode, ctx_tokens_sum)[1] / self.gpus_per_replica <= cap:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+
+def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
+    q = prof["params"]
+    return (PerfParams(q["mfu"], q["mbu"], q["t_fixed_s"], q["t_seq_s"], q.get("overlap_p", 50.0)),
+            PowerParams(q["p_base_w"], q["p_compute_w"], q["p_memory_w"], q["gamma"]))
+
+
+def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
+    """Build the replica model for ``spec`` (profile: explicit, shipped match, or generic)."""
+    gpu = resolve_gpu(spec.gpu)
+    model = resolve_model(spec.model)
+    gpn = spec.gpus_per_node or gpu.server.gpus_per_node
+    tp = spec.tensor_parallel or default_tp(model, gpu, spec.precision, gpn)
+    if tp > gpn:
+        raise ValueError(f"tensor_parallel {tp} exceeds gpus_per_node {gpn}")
+    if spec.profile is not None:
+        prof = load_profile(spec.profile, base_dir)
+    else:
+        prof = find_profile(gpu.name, model.name, spec.precision, tp) or generic_profile(gpu)
+    perf, pw = _params_from_profile(prof)
+    lv = resolve_levers(spec.levers, spec.precision)
+    d = derive(model, spec.precision, lv)
+    kv_free = HBM_USABLE * tp * gpu.hbm_bytes - d.weight_bytes_total
+    if kv_free <= 0:
+        raise ValueError(f"{model.name} ({spec.precision}, {d.weight_bytes_total / 1e9:.0f} GB) does not fit on "
+                         f"{tp} x {gpu.name} ({HBM_USABLE:.0%} of {tp * gpu.hbm_bytes / 1e9:.0f} GB usable)")
+    return NodeModel(
+        spec=spec, gpu=gpu, model=model, derived=d, perf=perf, pw=pw, profile=prof,
+        gpus_per_replica=tp, replicas_per_node=gpn // tp, gpus_per_node=gpn, max_batch=spec.max_batch,
+        kv_capacity_tokens=kv_free / d.kv_bytes_per_token, clock_min=gpu.clock_min,
+        power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
+    )

@@ -1,0 +1,146 @@
+"""Roofline iteration latency of one model replica (``tp`` GPUs, tensor parallel).
+
+Per continuous-batching iteration [DESIGN "Physics, with calibration"]:
+
+    t = overlap_p(t_compute, t_memory) + t_fixed + t_seq * n_decode
+    overlap_p(a, b) = (a^p + b^p)^(1/p)    (p -> inf: max(a, b), the ideal roofline;
+                                            p = 1: a + b, no overlap of compute and memory)
+    t_compute = FLOPs / (tp * peak * MFU * clock)
+    t_memory  = (weight bytes + KV bytes read + KV bytes written) / (tp * HBM_BW * MBU)
+
+FLOPs = 2 * active_params * f per forward position (Kaplan et al. 2020 forward-pass count) plus
+attention 4 * layers * heads * head_dim per (position, context token) pair (QK^T and AV).
+MoE weights read per iteration: dense part + expert part x (1 - (1 - k/E)^T), the expected
+fraction of experts touched by T tokens routed independently (assumption: uniform routing).
+Memory time does not depend on the SM clock (HBM is clocked separately) and the overheads
+are CPU-side, so only the compute-bound part slows when a power cap lowers the clock.
+The overlap exponent p generalises the roofline max (kernels do not overlap compute and memory
+perfectly; ML.ENERGY's 70B iteration times grow almost linearly in batch from the smallest batch,
+which a hard max cannot show). MFU, MBU, p, t_fixed, t_seq are fitted by :mod:`dcsim.node.calibrate`. Tensor-parallel
+communication is not modelled separately: it is absorbed in the fitted overheads/efficiencies.
+All quantities SI: FLOP, B, s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dcsim.node.levers import BYTES_PER_ELEM, Levers
+from dcsim.scenario.node import GpuSpec, ModelSpec
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Per-token physics quantities of a model at a precision with levers applied (SI)."""
+
+    flops_per_position: float      # FLOP per forward position, linear layers (2 * active * layer_frac)
+    attn_flops_per_ctx: float      # FLOP per (position, context token) pair
+    dense_weight_bytes: float      # B read once per iteration (non-expert weights x layer_frac)
+    expert_weight_bytes: float     # B of routed-expert weights (x layer_frac)
+    expert_frac: float             # k/E (0 for dense)
+    kv_bytes_per_token: float      # B stored per cached token (all layers)
+    kv_read_per_ctx: float         # B read per context token per decode step
+    sparse: float                  # fraction of the context each decode position attends to
+    weight_bytes_total: float      # B resident in HBM
+    positions: float               # forward positions per decode sequence per step
+    tokens_per_step: float         # tokens emitted per decode sequence per step
+    peak_precision: str            # which peak FLOP/s applies
+
+
+@dataclass(frozen=True)
+class PerfParams:
+    """Fitted efficiency/overhead parameters (see calibrate)."""
+
+    mfu: float        # model FLOP utilisation of the dense peak, (0, 1]
+    mbu: float        # HBM bandwidth utilisation, (0, 1]
+    t_fixed_s: float  # s per iteration (scheduler, launch, sampling)
+    t_seq_s: float    # s per decode sequence per iteration (CPU-side bookkeeping)
+    overlap_p: float = 50.0  # roofline combination exponent (>= 1; large = max)
+
+
+def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
+    """FLOPs/bytes per token for ``model`` with weights in ``precision`` and levers ``lv``."""
+    wb = BYTES_PER_ELEM[precision]
+    active = model.active_params if model.active_params is not None else model.params
+    f = lv.layer_frac
+    kv_elems = model.kv_elems_per_layer or 2 * model.kv_heads * model.head_dim
+    kv_tok = model.layers * kv_elems * lv.kv_bytes_per_elem / lv.kv_compression
+    dense_params = model.params - model.expert_params
+    return Derived(
+        flops_per_position=2.0 * active * f,
+        attn_flops_per_ctx=4.0 * model.layers * model.heads * model.head_dim * f,
+        dense_weight_bytes=dense_params * wb * f,
+        expert_weight_bytes=model.expert_params * wb * f,
+        expert_frac=(model.experts_per_token / model.n_experts) if model.n_experts else 0.0,
+        kv_bytes_per_token=kv_tok,
+        kv_read_per_ctx=kv_tok * lv.sparse_attention * f,
+        sparse=lv.sparse_attention,
+        weight_bytes_total=model.params * wb,
+        positions=lv.positions,
+        tokens_per_step=lv.tokens_per_step,
+        peak_precision="fp8" if precision == "fp8" else "bf16",  # int4 = W4A16: bf16 tensor cores (assumption)
+    )
+
+
+def peak_flops(gpu: GpuSpec, peak_precision: str) -> float:
+    """Dense peak FLOP/s of ``gpu`` for the compute precision (falls back to BF16)."""
+    v = getattr(gpu.peak_flops, peak_precision, None)
+    return float(v if v is not None else gpu.peak_flops.bf16)
+
+
+def iteration_flops(d: Derived, prefill_tokens, n_decode, ctx_sum, prefill_ctx_sum):
+    """FLOP of one iteration: linear layers over all positions + attention over context."""
+    pos = prefill_tokens + n_decode * d.positions
+    return pos * d.flops_per_position + d.attn_flops_per_ctx * (
+        prefill_ctx_sum + d.positions * ctx_sum * d.sparse)
+
+
+def iteration_bytes(d: Derived, prefill_tokens, n_decode, ctx_sum):
+    """HBM bytes of one iteration: weights (MoE: experts touched) + KV read + KV written."""
+    pos = prefill_tokens + n_decode * d.positions
+    touched = 1.0 - (1.0 - d.expert_frac) ** pos if d.expert_frac > 0 else 0.0
+    return d.dense_weight_bytes + d.expert_weight_bytes * touched + ctx_sum * d.kv_read_per_ctx \
+        + pos * d.kv_bytes_per_token
+
+
+def roofline(tc, tm, p: float):
+    """Combine compute and memory time (s): (tc^p + tm^p)^(1/p), computed stably."""
+    hi = np.maximum(tc, tm)
+    safe = np.where(hi > 0, hi, 1.0)
+    return np.where(hi > 0, hi * ((tc / safe) ** p + (tm / safe) ** p) ** (1.0 / p), 0.0)
+
+
+def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tokens, n_decode, ctx_sum,
+                   prefill_ctx_sum, clock=1.0):
+    """Iteration latency (s) and its compute and memory parts; numpy-broadcasting.
+
+    Returns ``(t, t_compute, t_memory)``. ``prefill_ctx_sum`` = sum over prefill positions of
+    the context each attends to (causal chunk of L tokens: L^2 / 2).
+    """
+    prefill_tokens = np.asarray(prefill_tokens, dtype=float)
+    n_decode = np.asarray(n_decode, dtype=float)
+    tc = iteration_flops(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float), prefill_ctx_sum) / (
+        tp * peak_flops(gpu, d.peak_precision) * p.mfu * np.asarray(clock, dtype=float))
+    tm = iteration_bytes(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float)) / (tp * gpu.hbm_bw * p.mbu)
+    t = roofline(tc, tm, p.overlap_p) + p.t_fixed_s + p.t_seq_s * n_decode
+    return t, tc, tm
+
+
+def steady_iteration(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, batch, mean_in, mean_out, clock=1.0):
+    """Average iteration of a replica in steady state with ``batch`` sequences decoding.
+
+    Each step emits ``batch * tokens_per_step`` tokens; every emitted token carries
+    ``mean_in / mean_out`` prompt tokens of prefill (one request replaced per ``mean_out``
+    tokens), whose positions attend on average ``mean_in / 2`` context; decode sequences hold
+    on average ``mean_in + mean_out / 2`` context. Returns ``(t, t_compute, t_memory, tokens)``.
+    """
+    batch = np.asarray(batch, dtype=float)
+    mean_in = np.asarray(mean_in, dtype=float)
+    mean_out = np.asarray(mean_out, dtype=float)
+    tokens = batch * d.tokens_per_step
+    prefill = tokens * mean_in / mean_out
+    ctx = batch * (mean_in + 0.5 * mean_out)
+    t, tc, tm = iteration_time(d, gpu, tp, p, prefill, batch, ctx, prefill * 0.5 * mean_in, clock)
+    return t, tc, tm, tokens

@@ -1,0 +1,148 @@
+"""Node sub-spec: which GPU, which model, how it is served, and the energy-to-token levers.
+
+A ``gpu`` or ``model`` may be a catalog name (``dcsim/data/gpus.yaml`` / ``models.yaml``) or an
+inline :class:`GpuSpec` / :class:`ModelSpec`, so users can add hardware without editing the
+package. All physical fields accept unit strings ("989 TFLOP/s", "3.35 TB/s", "700 W").
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from dcsim.scenario.base import Spec
+from dcsim.units import quantity
+
+Precision = Literal["bf16", "fp8", "int4"]
+
+
+class ServerSpec(Spec):
+    """The server a GPU ships in (non-GPU power is DC, before PSU losses)."""
+
+    name: str = "server"
+    gpus_per_node: int = Field(8, ge=1)
+    server_max_w: quantity("power", gt=0) = 10200.0
+    non_gpu_idle_w: quantity("power", ge=0) = 1200.0
+    non_gpu_max_w: quantity("power", ge=0) = 2300.0
+    psu_efficiency: quantity("fraction", gt=0, le=1) = 0.94
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.non_gpu_max_w < self.non_gpu_idle_w:
+            raise ValueError(f"non_gpu_max_w ({self.non_gpu_max_w:g} W) must be >= non_gpu_idle_w ({self.non_gpu_idle_w:g} W)")
+        return self
+
+
+class PeakFlopsSpec(Spec):
+    """Dense peak FLOP/s per precision of the weights/activations."""
+
+    bf16: quantity("compute", gt=0)
+    fp8: quantity("compute", gt=0) | None = None
+    int4: quantity("compute", gt=0) | None = None
+
+
+class GpuSpec(Spec):
+    """One accelerator: dense peak compute, HBM, power envelope and its server."""
+
+    name: str = "custom-gpu"
+    peak_flops: PeakFlopsSpec
+    hbm_bytes: quantity("data", gt=0)
+    hbm_bw: quantity("bandwidth", gt=0)
+    tdp_w: quantity("power", gt=0)
+    idle_w: quantity("power", ge=0)
+    power_limit_min_w: quantity("power", gt=0)
+    clock_min: quantity("fraction", gt=0, le=1) = 0.2
+    server: ServerSpec = ServerSpec()
+
+    @model_validator(mode="after")
+    def _power_order(self):
+        if not self.idle_w < self.tdp_w:
+            raise ValueError(f"idle_w ({self.idle_w:g} W) must be < tdp_w ({self.tdp_w:g} W)")
+        if self.power_limit_min_w > self.tdp_w:
+            raise ValueError(f"power_limit_min_w ({self.power_limit_min_w:g} W) must be <= tdp_w")
+        return self
+
+
+class ModelSpec(Spec):
+    """A transformer's shape: enough to derive FLOPs/token, weight bytes and KV bytes/token."""
+
+    name: str = "custom-model"
+    params: float = Field(gt=0, description="total parameters")
+    active_params: float | None = Field(None, gt=0, description="parameters used per token (default: params)")
+    layers: int = Field(gt=0)
+    hidden: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    kv_elems_per_layer: int | None = Field(None, gt=0, description="cached elements/token/layer (default 2*kv_heads*head_dim)")
+    n_experts: int = Field(0, ge=0)
+    experts_per_token: int = Field(0, ge=0)
+    expert_params: float = Field(0.0, ge=0, description="parameters in routed experts (MoE)")
+    hf_id: str = ""
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _moe(self):
+        if self.n_experts and not (0 < self.experts_per_token <= self.n_experts):
+            raise ValueError("experts_per_token must be in 1..n_experts for an MoE model")
+        if self.expert_params > self.params:
+            raise ValueError("expert_params must be <= params")
+        if self.active_params is not None and self.active_params > self.params:
+            raise ValueError("active_params must be <= params")
+        return self
+
+
+class SpeculativeSpec(Spec):
+    """Speculative / multi-token decoding: each verification step runs ``draft_tokens + 1``
+    positions per sequence and emits ``tokens_per_step`` tokens on average (given directly, or
+    from the acceptance rate a: (1 - a^(k+1)) / (1 - a), Leviathan et al. 2023)."""
+
+    draft_tokens: int = Field(ge=1, le=64)
+    acceptance: float | None = Field(None, ge=0, lt=1)
+    tokens_per_step: float | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.acceptance is None) == (self.tokens_per_step is None):
+            raise ValueError("give exactly one of acceptance or tokens_per_step")
+        if self.tokens_per_step is not None and self.tokens_per_step > self.draft_tokens + 1:
+            raise ValueError(f"tokens_per_step ({self.tokens_per_step}) cannot exceed draft_tokens + 1")
+        return self
+
+
+class LeverSpec(Spec):
+    """Energy-to-token levers; each acts on FLOPs/token and/or bytes/token in the physics.
+
+    ``preset`` names one or more shipped presets (``dcsim.node.levers.PRESETS``); fields set
+    explicitly here override the presets.
+    """
+
+    preset: str | list[str] | None = None
+    kv_precision: Precision | None = None
+    kv_compression: float = Field(1.0, ge=1.0, description="KV-cache size ratio (uncompressed/compressed)")
+    sparse_attention: quantity("fraction", gt=0, le=1) = 1.0
+    speculative: SpeculativeSpec | None = None
+    layer_skip: quantity("fraction", gt=0, le=1) = 1.0
+
+
+class NodeSpec(Spec):
+    """A GPU server running replicas of one model (``tensor_parallel`` GPUs per replica)."""
+
+    gpu: str | GpuSpec = "H100-SXM"
+    model: str | ModelSpec = "llama-3.1-70b"
+    precision: Precision = "bf16"
+    gpus_per_node: int | None = Field(None, ge=1)
+    tensor_parallel: int | None = Field(None, ge=1)
+    profile: str | None = None
+    max_batch: int = Field(256, ge=1)
+    max_batched_tokens: int = Field(8192, ge=1)
+    power_cap: quantity("power", gt=0) | None = None
+    levers: LeverSpec = LeverSpec()
+
+    @model_validator(mode="after")
+    def _tp(self):
+        if self.tensor_parallel is not None and self.gpus_per_node is not None:
+            if self.tensor_parallel > self.gpus_per_node:
+                raise ValueError(f"tensor_parallel ({self.tensor_parallel}) > gpus_per_node ({self.gpus_per_node})")
+        return self

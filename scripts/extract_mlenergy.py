@@ -1,0 +1,117 @@
+"""Extract ML.ENERGY v3.0 measurement points into dcsim's shipped CSVs.
+
+Rerunnable: ``python scripts/extract_mlenergy.py [--data ../shared/data/ml-energy-v3]
+[--out dcsim/data/measurements]``. Reads the per-configuration JSONs of the ML.ENERGY
+Leaderboard v3.0 (github.com/ml-energy/leaderboard @0cd52dab, public/data/models/*.json,
+tag [ML3]) and writes one CSV per model with one row per (GPU, GPU count, max_num_seqs, run).
+
+Columns: kind (``load``: steady-state serving point), gpu, n_gpus, model, precision, task,
+max_num_seqs, batch (avg_batch_size), mean_in, mean_out, output_tok_s, gpu_power_w (sum over
+the instance's GPUs, GPU-only), j_per_out_tok, median_itl_ms, source, note.
+
+``mean_in`` is NOT in the JSONs. For the lm-arena-chat task we use 634 tokens: the mean chat
+input length the ML.ENERGY v3.0 blog quotes for Qwen3-32B [ML3-blog] — an assumption applied
+to every chat model (tokenizers differ by a few percent). It is marked in the ``note`` column.
+
+Also writes ``splitwise_h100_cap.csv``: the power-cap-vs-latency points of the Splitwise
+simulator's released profile DB [SWsim] (DGX-H100 capped to 70% of 10.2 kW: prompt latency
+x1.30 at every prompt size/batch, token latency x1.00; CALIBRATION.md §A5/§C6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-energy-v3"
+DEFAULT_OUT = REPO / "dcsim" / "data" / "measurements"
+
+CHAT_MEAN_IN = 634.0  # [ML3-blog] Qwen3-32B Text Conversation mean input tokens (assumption for all chat models)
+GPU_NAME = {"H100": "H100-SXM", "B200": "B200"}
+PRECISION = {"bfloat16": "bf16", "fp8": "fp8"}
+
+# (json file, dcsim model name, output csv, keep (gpu, n_gpus) combos)
+SELECTION = [
+    ("meta-llama__Llama-3.1-8B-Instruct__lm-arena-chat.json", "llama-3.1-8b", "mlenergy_llama-3.1-8b.csv",
+     {("H100", 1)}),  # B200x1 rows are non-monotone (CPU/scheduler effects, CALIBRATION §A1) -> not shipped
+    ("meta-llama__Llama-3.1-70B-Instruct__lm-arena-chat.json", "llama-3.1-70b", "mlenergy_llama-3.1-70b.csv",
+     {("H100", 4), ("B200", 2)}),
+    ("meta-llama__Llama-3.1-405B-Instruct-FP8__lm-arena-chat.json", "llama-3.1-405b", "mlenergy_llama-3.1-405b-fp8.csv",
+     {("H100", 8), ("B200", 4)}),
+    ("Qwen__Qwen3-235B-A22B-Instruct-2507-FP8__lm-arena-chat.json", "qwen3-235b-a22b", "mlenergy_qwen3-235b-a22b-fp8.csv",
+     {("H100", 8), ("B200", 2)}),
+]
+COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "task", "max_num_seqs", "batch", "mean_in",
+           "mean_out", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms", "source", "note"]
+CAP_COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "phase", "prompt_tokens", "batch", "ctx_tokens",
+               "cap_frac_tdp", "latency_factor", "source", "note"]
+
+
+def rows_for(path: Path, model: str, keep: set[tuple[str, int]]) -> list[dict]:
+    d = json.loads(path.read_text())
+    if d["task"] != "lm-arena-chat":
+        raise ValueError(f"{path.name}: only lm-arena-chat has a documented mean input length")
+    prec = PRECISION[d["weight_precision"]]
+    out = []
+    for c in d["configurations"]:
+        if (c["gpu_model"], c["num_gpus"]) not in keep:
+            continue
+        out.append({
+            "kind": "load", "gpu": GPU_NAME[c["gpu_model"]], "n_gpus": c["num_gpus"], "model": model,
+            "precision": prec, "task": d["task"], "max_num_seqs": c["max_num_seqs"],
+            "batch": round(c["avg_batch_size"], 3), "mean_in": CHAT_MEAN_IN,
+            "mean_out": round(c["avg_output_len"], 2),
+            "output_tok_s": round(c["output_throughput_tokens_per_sec"], 2),
+            "gpu_power_w": round(c["avg_power_watts"], 2),
+            "j_per_out_tok": round(c["energy_per_token_joules"], 5),
+            "median_itl_ms": round(c["median_itl_ms"], 3),
+            "source": f"[ML3] ml-energy/leaderboard@0cd52dab public/data/models/{path.name}",
+            "note": "mean_in=634 assumption ([ML3-blog] Qwen3-32B chat mean input); power GPU-only, summed",
+        })
+    out.sort(key=lambda r: (r["gpu"], r["n_gpus"], r["max_num_seqs"], r["output_tok_s"]))
+    return out
+
+
+def cap_rows() -> list[dict]:
+    src = "[SWsim] Mutinifni/splitwise-sim@8f99e7d data/perf_model.csv + configs/hardware_repo/skus/dgx-h100-pcap.yaml"
+    note = ("encoded multiplier of the released profile DB (7140 W = 70% of 10.2 kW DGX-H100), read as a "
+            "per-GPU cap of 0.70 x TDP (assumption); CALIBRATION.md A5/C6")
+    base = {"kind": "cap", "gpu": "H100-SXM", "n_gpus": 8, "model": "llama-2-70b", "precision": "bf16",
+            "cap_frac_tdp": 0.70, "source": src, "note": note}
+    rows = []
+    for phase, prompt, batch, factor in [("prefill", 512, 1, 1.30), ("prefill", 512, 64, 1.30),
+                                         ("prefill", 2048, 8, 1.30),
+                                         ("decode", 512, 1, 1.00), ("decode", 512, 64, 1.00)]:
+        ctx = prompt * batch if phase == "decode" else 0
+        rows.append({**base, "phase": phase, "prompt_tokens": prompt, "batch": batch, "ctx_tokens": ctx,
+                     "latency_factor": factor})
+    return rows
+
+
+def write(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    a = ap.parse_args(argv)
+    a.out.mkdir(parents=True, exist_ok=True)
+    for fname, model, out, keep in SELECTION:
+        rows = rows_for(a.data / fname, model, keep)
+        write(a.out / out, COLUMNS, rows)
+        print(f"{out}: {len(rows)} rows")
+    write(a.out / "splitwise_h100_cap.csv", CAP_COLUMNS, cap_rows())
+    print("splitwise_h100_cap.csv: 5 rows")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
