@@ -122,7 +122,7 @@ def main(argv=None):
     describe("chat output", conv.n_out, float(conv.n_out.max()), "AZ23 conv")
     describe("code input", code.n_in, float(code.n_in.max()), "AZ23 code")
     describe("code output", code.n_out, math.inf, "AZ23 code")
-    describe("agentic input", mc.n_in, math.inf, "MC conversation")
+    describe("agentic input", mc.n_in, 131072.0, "MC conversation")  # cap: max_input 128k (assumption)
     describe("agentic output", mc.n_out, float(mc.n_out.max()), "MC conversation")
     med, mean, top, cap, p99, nf = gpqa_pooled(data / "ml-energy-v3")
     sigma, q, how = fit_capped_lognormal(med, mean, top, cap, p99)

@@ -30,8 +30,8 @@ Sources (tags as in CALIBRATION.md):
 Per-request agentic lengths: an agent task is many LLM calls, each re-reading a long,
 growing context; the per-call (per-request) input distribution here is Mooncake's
 conversation trace (median 6,909, mean 12,035 tokens; input:output ~35:1), which matches the
-input-dominated pattern of [AGENT] and [TOKENOMICS]. Its log-sd of 1.05 gives a p5-p95 spread
-of ~32x, the order of the "up to 30x" run-to-run variation of [AGENT].
+input-dominated pattern of [AGENT] and [TOKENOMICS]. Its fitted log-sd of 1.07 gives a p5-p95 spread
+of ~33x, the order of the "up to 30x" run-to-run variation of [AGENT].
 
 SLOs are assumptions (no trace carries them); TPOT values are taken from the ITL SLO grid
 50/100/250 ms used by [ML3-blog] (CALIBRATION V5).
@@ -86,7 +86,7 @@ PRESETS: dict[str, dict] = {
         # -> max_input 131,072 = 128k context, assumption); output median 350, trace p99 1,118.5,
         # max 2,000 (0.25% at 2,000 -> max_tokens 2,000); output mean 343 <= median, so the
         # log-sd comes from the p99 (fitted mean 396, +16%).
-        "input": {"kind": "lognormal", "median": 6909.0, "p99": 80140.6},
+        "input": {"kind": "lognormal", "median": 6909.0, "p99": 82696.2},
         "output": {"kind": "lognormal", "median": 350.0, "p99": 1118.5},
         "max_tokens": 2000,
         "max_input": 131072,

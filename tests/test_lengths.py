@@ -1,0 +1,163 @@
+"""Token-length distributions: lognormal by median/p99, caps, cap mass, empirical, presets."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from dcsim.scenario.workload import RequestClassSpec, WorkloadSpec
+from dcsim.workload import build_workload
+from dcsim.workload.lengths import EmpiricalLength, FixedLength, LogNormalLength
+from dcsim.workload.model import resolve_class
+from dcsim.workload.presets import PRESETS
+
+
+def _rng(s=0):
+    return np.random.default_rng(s)
+
+
+def test_lognormal_reproduces_median_and_p99():
+    d = LogNormalLength(median=800.0, p99=6000.0)
+    x = d.sample(400_000, _rng(1))
+    assert x.dtype == np.int64 and x.min() >= 1
+    assert np.median(x) == pytest.approx(800, rel=0.01)
+    assert np.percentile(x, 99) == pytest.approx(6000, rel=0.02)
+
+
+def test_lognormal_uncapped_mean_matches_closed_form_and_samples():
+    d = LogNormalLength(median=500.0, p99=4000.0)
+    s = d.sigma
+    assert d.mean() == pytest.approx(500 * math.exp(s * s / 2), rel=1e-4)  # rounding is negligible
+    assert d.var() == pytest.approx(500**2 * math.exp(s * s) * (math.exp(s * s) - 1), rel=1e-3)
+    x = d.sample(400_000, _rng(2))
+    assert abs(x.mean() - d.mean()) < 4 * math.sqrt(d.var() / x.size)
+
+
+@pytest.mark.parametrize("cap", [300, 1000, 200_000])  # the last one uses the continuous tail path
+def test_capped_mean_matches_samples_and_shows_mass_at_cap(cap):
+    d = LogNormalLength(median=200.0 if cap < 10_000 else 20_000.0,
+                        p99=1500.0 if cap < 10_000 else 300_000.0, cap=cap)
+    x = d.sample(400_000, _rng(3))
+    assert x.max() == cap
+    assert abs(x.mean() - d.mean()) < 4 * math.sqrt(d.var() / x.size)
+    assert x.var() == pytest.approx(d.var(), rel=0.03)
+    frac = np.mean(x == cap)
+    assert abs(frac - d.p_cap()) < 4 * math.sqrt(d.p_cap() * (1 - d.p_cap()) / x.size) + 1e-6
+    # the cap holds mass far above the density just below it: outputs pile up at the cap
+    assert frac > 20 * np.mean(x == cap - 1)
+    uncapped = LogNormalLength(median=d.median, p99=d.p99)
+    assert d.mean() < uncapped.mean()
+
+
+def test_capped_mean_monotone_in_cap_and_tends_to_uncapped():
+    caps = [50, 100, 500, 2000, 10_000, 100_000]
+    means = [LogNormalLength(median=300.0, p99=3000.0, cap=c).mean() for c in caps]
+    assert np.all(np.diff(means) > 0)
+    assert means[-1] == pytest.approx(LogNormalLength(median=300.0, p99=3000.0).mean(), rel=1e-4)
+
+
+def test_cap_mass_runaway_to_cap():
+    q = 0.05
+    d = LogNormalLength(median=150.0, p99=900.0, cap=4096, cap_mass=q)
+    base = LogNormalLength(median=150.0, p99=900.0, cap=4096)
+    assert d.p_cap() == pytest.approx(q + (1 - q) * base.p_cap())
+    assert d.mean() == pytest.approx(q * 4096 + (1 - q) * base.mean())
+    x = d.sample(200_000, _rng(4))
+    assert abs(np.mean(x == 4096) - d.p_cap()) < 4 * math.sqrt(d.p_cap() / x.size)
+    assert abs(x.mean() - d.mean()) < 4 * math.sqrt(d.var() / x.size)
+
+
+def test_fixed_hand_computed_moments():
+    assert FixedLength(value=100, cap=50).mean() == 50
+    d = FixedLength(value=10, cap=100, cap_mass=0.2)
+    assert d.mean() == pytest.approx(28.0)                      # 0.2*100 + 0.8*10
+    assert d.var() == pytest.approx(0.2 * 1e4 + 0.8 * 100 - 28.0**2)  # 1296
+    assert FixedLength(value=7).var() == 0.0
+    assert np.all(FixedLength(value=7).sample(10, _rng()) == 7)
+
+
+def test_empirical_moments_and_cap():
+    d = EmpiricalLength(values=(10, 20, 400), weights=(1, 2, 1))
+    assert d.mean() == pytest.approx((10 + 40 + 400) / 4)
+    dc = EmpiricalLength(values=(10, 20, 400), weights=(1, 2, 1), cap=100)
+    assert dc.mean() == pytest.approx((10 + 40 + 100) / 4)
+    assert dc.p_cap() == pytest.approx(0.25)
+    x = d.sample(100_000, _rng(5))
+    assert set(np.unique(x)) == {10, 20, 400}
+    assert np.mean(x == 20) == pytest.approx(0.5, abs=0.01)
+
+
+def test_invalid_distributions_rejected():
+    with pytest.raises(ValueError):
+        LogNormalLength(median=100.0, p99=50.0)
+    with pytest.raises(ValueError, match="finite cap"):
+        FixedLength(value=3, cap_mass=0.1)
+    with pytest.raises(ValidationError, match="p99"):
+        RequestClassSpec(name="x", input={"kind": "lognormal", "median": 10, "p99": 5},
+                         output={"kind": "fixed", "value": 3}, slo_ttft="1 s", slo_tpot="50 ms")
+    with pytest.raises(ValidationError, match="no preset"):
+        RequestClassSpec(name="x", input={"kind": "fixed", "value": 3})
+    with pytest.raises(ValidationError, match="exactly one"):
+        RequestClassSpec(name="x", preset="chat", output={"kind": "empirical"})
+
+
+def test_presets_match_their_sources():
+    cls = {n: resolve_class(RequestClassSpec(name=n, preset=n), None) for n in PRESETS}
+    # chat and code: means of the Azure 2023 traces [AZ23] (fit matches the mean by construction)
+    assert cls["chat"].mean_input == pytest.approx(1154.7, rel=2e-3)
+    assert cls["chat"].mean_output == pytest.approx(211.1, rel=2e-3)
+    assert cls["code"].mean_input == pytest.approx(2047.8, rel=2e-3)
+    assert cls["code"].mean_output == pytest.approx(27.9, rel=5e-3)
+    # reasoning: ML.ENERGY GPQA mean output 6,988 tokens (CALIBRATION A3)
+    assert cls["reasoning"].mean_output == pytest.approx(6988, rel=0.01)
+    # agentic: Mooncake mean input 12,035; input-dominated, an order of magnitude above chat
+    assert cls["agentic"].mean_input == pytest.approx(12035, rel=0.01)
+    assert cls["agentic"].mean_input > 10 * cls["chat"].mean_input
+    assert cls["agentic"].mean_input / cls["agentic"].mean_output > 20
+    assert cls["summarization"].mean_input > 5 * cls["summarization"].mean_output
+    # agentic per-call spread: p95/p5 ~ the "up to 30x" run-to-run variation [AGENT]
+    s = cls["agentic"].input.sigma
+    assert 20 < math.exp(2 * 1.6449 * s) < 45
+    for c in cls.values():
+        assert c.slo_ttft_s > 0 and c.slo_tpot_s > 0
+        if c.max_tokens is not None:
+            assert c.output.sample(1000, _rng()).max() <= c.max_tokens
+
+
+def test_preset_override_and_cap_saturation():
+    base = resolve_class(RequestClassSpec(name="r", preset="reasoning"), None)
+    small = resolve_class(RequestClassSpec(name="r", preset="reasoning", max_tokens=4096), None)
+    over = resolve_class(RequestClassSpec(name="r", preset="reasoning", max_tokens=4096,
+                                          cap_mass="10%", slo_tpot="50 ms"), None)
+    assert small.max_tokens == 4096 and small.mean_output < base.mean_output
+    assert small.output.p_cap() > 0.3  # median 5,483 > 4,096: most reasoning outputs hit the cap
+    assert over.output.p_cap() == pytest.approx(0.1 + 0.9 * small.output.p_cap())
+    assert over.slo_tpot_s == pytest.approx(0.05) and over.slo_ttft_s == base.slo_ttft_s
+
+
+def test_workload_mixture_means_and_sampled_lengths():
+    spec = WorkloadSpec(arrivals={"kind": "poisson", "rate": "200 /s"},
+                        classes=[{"name": "chat", "preset": "chat", "share": 0.7},
+                                 {"name": "code", "preset": "code", "share": 0.3}])
+    wl = build_workload(spec, np.random.SeedSequence(9))
+    c = wl.classes
+    assert wl.mean_input == pytest.approx(0.7 * c[0].mean_input + 0.3 * c[1].mean_input)
+    b = wl.sample(0, 500)
+    assert np.mean(b.cls == 0) == pytest.approx(0.7, abs=0.01)
+    for k, cl in enumerate(c):
+        m = b.cls == k
+        assert abs(b.n_out[m].mean() - cl.mean_output) < 4 * math.sqrt(cl.output.var() / m.sum())
+        assert abs(b.n_in[m].mean() - cl.mean_input) < 4 * math.sqrt(cl.input.var() / m.sum())
+    assert b.n_out[b.cls == 0].max() <= 1000 and b.n_in[b.cls == 1].max() <= 7437
+
+
+def test_empirical_from_shipped_trace_column_is_exact():
+    spec = WorkloadSpec(arrivals={"kind": "poisson", "rate": 1},
+                        classes=[{"name": "chat", "preset": "chat",
+                                  "output": {"kind": "empirical", "file": "azure-conv-2023",
+                                             "column": "GeneratedTokens"}}])
+    wl = build_workload(spec, np.random.SeedSequence(0))
+    assert wl.classes[0].mean_output == pytest.approx(211.126, abs=1e-3)  # CALIBRATION V12: 211
