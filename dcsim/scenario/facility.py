@@ -1,0 +1,348 @@
+"""Facility specs: utility interconnect, power-delivery chain, cooling plant, weather, racks.
+
+Pure data (pydantic v2, frozen, ``extra='forbid'``); the physics lives in
+:mod:`dcsim.power` and :mod:`dcsim.thermal`. Every default carries its source tag
+(see ``CALIBRATION.md`` §F) or is marked ``assumption``. Equations and examples:
+``docs/facility.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from dcsim.scenario.base import Spec
+from dcsim.units import quantity
+
+__all__ = [
+    "PowerChainSpec",
+    "ChillerPlantSpec",
+    "LiquidCoolingSpec",
+    "FixedPueSpec",
+    "PueCurveSpec",
+    "CoolingSpec",
+    "ConstantWeatherSpec",
+    "SyntheticWeatherSpec",
+    "CsvWeatherSpec",
+    "EpwWeatherSpec",
+    "WeatherSpec",
+    "FacilitySpec",
+    "RackCoolingSpec",
+    "RackPowerSpec",
+    "WEATHER_PRESETS",
+]
+
+Power = quantity("power", gt=0)
+NonNegPower = quantity("power", ge=0)
+Temp = quantity("temperature", ge=-90, le=80)
+DeltaT = quantity("temperature_delta", gt=0, le=60)
+NonNegDeltaT = quantity("temperature_delta", ge=0, le=60)
+Frac = quantity("fraction", ge=0, le=1)
+PosFrac = quantity("fraction", gt=0, le=1)
+Pressure = quantity("count", gt=0)  # Pa; no pressure dimension in dcsim.units
+Time = quantity("time", ge=0)
+
+
+# --------------------------------------------------------------------------- power chain
+class PowerChainSpec(Spec):
+    """Transformer -> UPS -> PDU chain; fixed facility loads.
+
+    The **transformer** carries everything drawn at the meter (IT, cooling, UPS and PDU losses,
+    fixed loads); its loss is ``rating·(no_load + proportional·x + square·x²)``, x = load/rating
+    (no-load + proportional + square-law structure of Rasmussen, Schneider WP113 [WP113]).
+    The **UPS** carries the IT load plus PDU losses (PDUs are downstream of the UPS); its
+    efficiency is ``η(x) = x/(x + L0 + L1·x)`` (CALIBRATION C2 [UPS][D]).
+    """
+
+    transformer_rating: Power | None = Field(
+        None, description="transformer rating; None = the interconnect (assumption)")
+    transformer_no_load: Frac = Field(
+        0.002, description="no-load (core) loss, fraction of rating. assumption: MV transformers "
+        "are 98–99.5 % efficient (CALIBRATION C2, [U]); 0.2 % + 0.8 % gives 99.0 % at rating")
+    transformer_proportional: Frac = Field(0.0, description="proportional loss coefficient (assumption)")
+    transformer_square: Frac = Field(
+        0.008, description="load (copper, I²R) loss at rated load, fraction of rating (assumption, see no_load)")
+    ups_rating: Power | None = Field(
+        None, description="rating of one UPS system (on-site limit on IT+PDU load); "
+        "None = the interconnect (assumption)")
+    ups_redundancy: quantity("count", ge=1, le=4) = Field(
+        1.0, description="installed UPS systems per rating sharing the load: 1 = N, 2 = 2N "
+        "(each runs at half the load). default N (assumption)")
+    ups_l0: Frac = Field(0.0376, description="UPS no-load loss, fraction of rating [UPS][D] (CALIBRATION C2)")
+    ups_l1: Frac = Field(0.0096, description="UPS proportional loss coefficient [UPS][D] (CALIBRATION C2)")
+    pdu_loss_fraction: Frac = Field(
+        0.01, description="PDU/cabling loss, fraction of IT; [LEI] PD_lr bounds 0–2 % (midpoint)")
+    fixed_load: NonNegPower | None = Field(
+        None, description="fixed facility loads (lighting, offices, controls); None = 0.2 % of the "
+        "interconnect ([LEI] lighting share 0–0.2 % of IT, upper bound applied at the design load)")
+    generator: Power | None = Field(
+        None, description="on-site generator limit at the meter during a utility outage (optional)")
+
+
+# --------------------------------------------------------------------------- cooling
+class ChillerPlantSpec(Spec):
+    """Air-cooled white space (CRAH fans) on a chilled-water plant [LEI].
+
+    Chillers with the Lei & Masanet 2020 COP regression in part load and condenser-water
+    temperature, a waterside economizer, chilled-water and condenser pumps, and cooling towers
+    (wet-bulb) or dry coolers (dry-bulb).
+    """
+
+    kind: Literal["chiller_plant"] = "chiller_plant"
+    capacity: Power | None = Field(
+        None, description="rated heat rejection at rating_t_out; None = the interconnect (assumption)")
+    heat_rejection: Literal["cooling_tower", "dry_cooler"] = "cooling_tower"
+    rating_t_out: Temp | None = Field(
+        None, description="outdoor temperature (wet-bulb for towers, dry-bulb for dry coolers) at "
+        "which `capacity` is rated; None = 25.6 degC wet-bulb (78 degF, CTI tower rating) or "
+        "35 degC dry-bulb (95 degF, AHRI air-cooled rating) — assumption")
+    derate_per_k: quantity("fraction", ge=0, le=1) = Field(
+        0.015, description="fractional capacity lost per K of outdoor temperature above "
+        "rating_t_out (linear; assumption: ~1–2 %/K typical of chiller capacity tables)")
+    chw_supply_t: Temp = Field(
+        15.0, description="chilled-water supply temperature (assumption, several K below the "
+        "ASHRAE A1 recommended 18 degC inlet floor [ASH])")
+    chw_delta_t: DeltaT = Field(7.5, description="chilled-water ΔT; [LEI] bounds 5–10 K (midpoint)")
+    tower_approach: NonNegDeltaT = Field(4.75, description="cooling-tower approach; [LEI] 2.8–6.7 K (midpoint)")
+    dry_cooler_approach: NonNegDeltaT = Field(
+        8.0, description="dry-cooler approach to dry-bulb (assumption)")
+    hx_approach: NonNegDeltaT = Field(1.5, description="economizer heat-exchanger approach (assumption)")
+    economizer: bool = Field(True, description="waterside economizer present [LEI]")
+    cop_adjust: quantity("fraction", ge=-0.5, le=0.5) = Field(
+        0.0, description="pCOP, relative COP adjustment; [LEI] range ±11 %")
+    chiller_min_load: PosFrac = Field(
+        0.2, description="part-load floor of the COP regression ([LEI] validity 0.2–0.8)")
+    chiller_max_load: PosFrac = Field(
+        0.8, description="part-load ceiling of the COP regression; chillers stage so each runs "
+        "≤ this ([LEI] validity 0.2–0.8)")
+    air_delta_t: DeltaT = Field(16.7, description="CRAH air ΔT; [LEI] 13.9–19.4 K (midpoint)")
+    fan_pressure_pa: quantity("count", gt=0) = Field(750.0, description="CRAH fan pressure; [LEI] 500–1000 Pa (midpoint)")
+    fan_efficiency: PosFrac = Field(0.775, description="CRAH fan efficiency; [LEI] 0.65–0.90 (midpoint)")
+    fan_exponent: quantity("count", ge=0, le=3) = Field(
+        3.0, description="fan affinity-law exponent (power ∝ speed³); 0 = constant-speed fans")
+    fan_min_speed: Frac = Field(0.3, description="minimum CRAH fan speed fraction (assumption)")
+    chw_pump_head_pa: quantity("count", gt=0) = Field(143658.0, description="chilled-water pump head [LEI]")
+    cw_pump_head_pa: quantity("count", gt=0) = Field(208660.0, description="condenser-water pump head [LEI]")
+    pump_efficiency: PosFrac = Field(0.7, description="pump efficiency; [LEI] 0.6–0.8 (midpoint)")
+    cw_delta_t: DeltaT = Field(5.0, description="condenser/tower water ΔT; [LEI] 4–6 K (midpoint)")
+    tower_fan_pressure_pa: quantity("count", gt=0) = Field(250.0, description="tower fan pressure; [LEI] 100–400 Pa (midpoint)")
+    tower_fan_efficiency: PosFrac = Field(0.775, description="tower fan efficiency; [LEI] 0.65–0.90 (midpoint)")
+    tower_lg_ratio: quantity("count", gt=0) = Field(2.0, description="tower liquid/gas mass ratio; [LEI] 1–3 (midpoint)")
+    dry_cooler_air_delta_t: DeltaT = Field(10.0, description="dry-cooler air temperature rise (assumption)")
+    dry_cooler_fan_pressure_pa: quantity("count", gt=0) = Field(150.0, description="dry-cooler fan pressure (assumption)")
+    dry_cooler_fan_efficiency: PosFrac = Field(0.6, description="dry-cooler fan efficiency (assumption)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.chiller_min_load > self.chiller_max_load:
+            raise ValueError("chiller_min_load must be <= chiller_max_load")
+        return self
+
+
+class LiquidCoolingSpec(Spec):
+    """Direct-to-chip liquid loop with warm supply water, dry coolers and a trim chiller.
+
+    The liquid share of the heat goes to a warm-water loop (supply ``supply_t``, e.g. 32 degC)
+    cooled by dry coolers; only when the dry-bulb is too warm does a trim chiller carry part of
+    it. The air share (DIMMs, NICs, PSUs [DLC]) goes to CRAH fans and the trim chiller.
+    """
+
+    kind: Literal["liquid"] = "liquid"
+    capacity: Power | None = Field(
+        None, description="rated heat rejection at rating_t_out dry-bulb; None = the interconnect (assumption)")
+    rating_t_out: Temp = Field(35.0, description="dry-bulb at which capacity is rated (95 degF; assumption)")
+    derate_per_k: quantity("fraction", ge=0, le=1) = Field(
+        0.015, description="fractional capacity lost per K above rating_t_out (assumption, as chiller_plant)")
+    supply_t: Temp = Field(
+        32.0, description="facility supply-water temperature; [DLC] 30–45 degC enables chiller-less "
+        "operation in temperate climates (W32 class [ASH])")
+    delta_t: DeltaT = Field(10.0, description="loop water ΔT (assumption)")
+    dry_cooler_approach: NonNegDeltaT = Field(5.0, description="dry-cooler approach to dry-bulb (assumption)")
+    pump_head_pa: quantity("count", gt=0) = Field(
+        200000.0, description="CDU + facility loop pump head (assumption, comparable to [LEI] CW heads)")
+    pump_efficiency: PosFrac = Field(0.7, description="pump efficiency; [LEI] 0.6–0.8 (midpoint)")
+    dry_cooler_air_delta_t: DeltaT = Field(10.0, description="dry-cooler air temperature rise (assumption)")
+    dry_cooler_fan_pressure_pa: quantity("count", gt=0) = Field(150.0, description="dry-cooler fan pressure (assumption)")
+    dry_cooler_fan_efficiency: PosFrac = Field(0.6, description="dry-cooler fan efficiency (assumption)")
+    air_design_fraction: PosFrac = Field(
+        0.15, description="design air-side share of capacity for CRAH fan sizing (1 − 0.85, the low "
+        "end of DLC capture [DLC])")
+    air_side: ChillerPlantSpec = Field(
+        default_factory=lambda: ChillerPlantSpec(heat_rejection="dry_cooler"),
+        description="trim chiller / CRAH model for the air-side heat (and liquid overflow)")
+
+
+class FixedPueSpec(Spec):
+    """QUICK-STUDY MODE: facility = pue × IT. Overhead is reported as `cooling` (part
+    `cooling_chiller`); losses and fixed loads are zero. Not physics — a labelled shortcut."""
+
+    kind: Literal["fixed_pue"] = "fixed_pue"
+    pue: quantity("fraction", ge=1, le=5) = Field(1.56, description="PUE; [UPT] 2024 industry average 1.56")
+    capacity: Power | None = Field(None, description="heat-rejection capacity; None = unlimited")
+
+
+class PueCurveSpec(Spec):
+    """QUICK-STUDY MODE: PUE(load fraction, T_db) = interp(load, pue) + per_k·(T_db − t_ref),
+    clipped at ≥ 1; load fraction = IT / design_it. Overhead reported as `cooling`."""
+
+    kind: Literal["pue_curve"] = "pue_curve"
+    design_it: Power | None = Field(None, description="IT power at load fraction 1; None = interconnect / pue at load 1")
+    load: list[quantity("fraction", ge=0, le=2)] = Field(default_factory=lambda: [0.1, 0.5, 1.0])
+    pue: list[quantity("fraction", ge=1, le=10)] = Field(
+        default_factory=lambda: [2.0, 1.6, 1.5],
+        description="example curve (assumption) bracketing the [UPT] 1.56 average")
+    t_ref: Temp = 20.0
+    per_k: quantity("fraction", ge=0, le=1) = Field(0.0, description="PUE increase per K of dry-bulb above t_ref")
+    capacity: Power | None = Field(None, description="heat-rejection capacity; None = unlimited")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if len(self.load) != len(self.pue) or len(self.load) < 1:
+            raise ValueError("load and pue must have the same, non-zero length")
+        if any(b <= a for a, b in zip(self.load, self.load[1:])):
+            raise ValueError("load must be strictly increasing")
+        # facility = it·pue(it) must be non-decreasing for the inverse to exist
+        for (x0, p0), (x1, p1) in zip(zip(self.load, self.pue), zip(self.load[1:], self.pue[1:])):
+            slope = (p1 - p0) / (x1 - x0)
+            for x in (x0, x1):
+                pue_x = p0 + slope * (x - x0)
+                if pue_x + slope * x < 0:
+                    raise ValueError("pue falls too fast: facility power must not decrease with IT load")
+        return self
+
+
+CoolingSpec = Annotated[
+    Union[ChillerPlantSpec, LiquidCoolingSpec, FixedPueSpec, PueCurveSpec], Field(discriminator="kind")
+]
+
+
+# --------------------------------------------------------------------------- weather
+# Presets: annual mean dry-bulb, seasonal amplitude (half the difference between the warmest and
+# coldest monthly means), diurnal amplitude (half the mean daily range), mean relative humidity.
+# These are ROUNDED, ORDER-OF-MAGNITUDE climate descriptions — assumption, not retrieved normals;
+# use an EPW/CSV file for a real site.
+WEATHER_PRESETS: dict[str, dict[str, float]] = {
+    # mid-latitude temperate (e.g. north-western Europe) — assumption
+    "temperate": {"mean_t": 11.0, "seasonal_amplitude": 7.0, "diurnal_amplitude": 4.0, "rh": 0.75},
+    # hot desert (Phoenix-like summer peak) — assumption
+    "hot-dry": {"mean_t": 24.0, "seasonal_amplitude": 10.0, "diurnal_amplitude": 7.0, "rh": 0.30},
+    # hot humid (Gulf-coast / south-east Asia-like) — assumption
+    "hot-humid": {"mean_t": 27.0, "seasonal_amplitude": 2.0, "diurnal_amplitude": 4.0, "rh": 0.80},
+    # nordic (Scandinavian coast-like) — assumption
+    "nordic": {"mean_t": 5.0, "seasonal_amplitude": 9.0, "diurnal_amplitude": 3.0, "rh": 0.80},
+}
+
+
+class ConstantWeatherSpec(Spec):
+    kind: Literal["constant"] = "constant"
+    t_db: Temp = 20.0
+    t_wb: Temp | None = None
+    rh: Frac | None = Field(None, description="relative humidity (0–1 or '50%'); default 50 % if t_wb absent")
+    pressure_pa: Pressure = Field(101325.0, description="station pressure (standard atmosphere)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.t_wb is not None and self.rh is not None:
+            raise ValueError("give t_wb or rh, not both")
+        if self.t_wb is not None and self.t_wb > self.t_db:
+            raise ValueError(f"t_wb ({self.t_wb}) must be <= t_db ({self.t_db})")
+        return self
+
+
+class SyntheticWeatherSpec(Spec):
+    """T_db(t) = mean + A_s·cos(2π(doy − peak_day)/365) + A_d·cos(2π(hour − peak_hour)/24).
+
+    Dew point is held at the value that gives ``rh`` at the daily mean temperature (absolute
+    humidity varies little over a day), so RH swings inversely to temperature."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    preset: Literal["temperate", "hot-dry", "hot-humid", "nordic"] | None = None
+    mean_t: Temp | None = None
+    diurnal_amplitude: NonNegDeltaT | None = None
+    seasonal_amplitude: NonNegDeltaT | None = None
+    rh: PosFrac | None = None
+    start_day: quantity("count", ge=1, le=366) = Field(196.0, description="day of year at t=0 (196 = 15 July)")
+    peak_day: quantity("count", ge=1, le=366) = Field(
+        200.0, description="day of the seasonal maximum (northern hemisphere, ~late July; assumption)")
+    peak_hour: quantity("count", ge=0, le=24) = Field(15.0, description="hour of the daily maximum (assumption)")
+    pressure_pa: Pressure = 101325.0
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.preset is None:
+            missing = [k for k in ("mean_t", "diurnal_amplitude", "seasonal_amplitude", "rh")
+                       if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"without a preset, give {', '.join(missing)}")
+        return self
+
+    def resolved(self) -> dict[str, float]:
+        """Preset values overridden by any field given explicitly."""
+        base = dict(WEATHER_PRESETS[self.preset]) if self.preset else {}
+        for k in ("mean_t", "diurnal_amplitude", "seasonal_amplitude", "rh"):
+            v = getattr(self, k)
+            if v is not None:
+                base[k] = v
+        return base
+
+
+class CsvWeatherSpec(Spec):
+    """Hourly CSV with a header: a time column (`t_s` seconds or `hour`), `t_db` (degC) and one of
+    `t_wb`, `rh` (percent 0–100, or fraction if all ≤ 1), `t_dp`. Linearly interpolated."""
+
+    kind: Literal["csv"] = "csv"
+    path: str
+    offset: Time = Field(0.0, description="file time at simulation t=0")
+    wrap: bool = Field(False, description="repeat the file periodically (else hold end values)")
+    pressure_pa: Pressure = 101325.0
+
+
+class EpwWeatherSpec(Spec):
+    """EnergyPlus EPW hourly file: dry-bulb, dew point, RH, pressure -> wet-bulb."""
+
+    kind: Literal["epw"] = "epw"
+    path: str
+    start_day: quantity("count", ge=1, le=366) = Field(1.0, description="day of year at t=0")
+    wrap: bool = Field(True, description="repeat the year periodically")
+
+
+WeatherSpec = Annotated[
+    Union[ConstantWeatherSpec, SyntheticWeatherSpec, CsvWeatherSpec, EpwWeatherSpec],
+    Field(discriminator="kind"),
+]
+
+
+# --------------------------------------------------------------------------- facility
+class FacilitySpec(Spec):
+    interconnect: Power = Field(description="utility cap at the meter (IT + cooling + losses + fixed)")
+    power_chain: PowerChainSpec = Field(default_factory=PowerChainSpec)
+    cooling: CoolingSpec = Field(default_factory=ChillerPlantSpec)
+    weather: WeatherSpec = Field(default_factory=ConstantWeatherSpec)
+
+
+# --------------------------------------------------------------------------- racks
+class RackCoolingSpec(Spec):
+    """Rack heat limit by cooling type. Defaults for `limit` (None): air 30 kW ([FLASH] air-cooled
+    ceiling ~25–30 kW/rack), rear_door 50 kW (assumption), liquid 120 kW ([DLC] 50–120+ kW)."""
+
+    kind: Literal["air", "rear_door", "liquid"] = "air"
+    limit: Power | None = None
+    liquid_fraction: Frac = Field(0.9, description="heat captured by liquid (liquid racks only); [DLC] 0.85–0.95")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.kind != "liquid" and "liquid_fraction" in self.model_fields_set and self.liquid_fraction > 0:
+            raise ValueError(f"liquid_fraction applies to liquid racks only (kind={self.kind})")
+        return self
+
+
+class RackPowerSpec(Spec):
+    """Rack power feed: breaker/PDU rating, continuous-load derating, overhead (switches)."""
+
+    power_limit: Power | None = Field(None, description="rack PDU/breaker rating; None = unlimited")
+    derate: PosFrac = Field(
+        0.8, description="continuous-load derating: NEC (NFPA 70) 210.20(A)/215.3 size the breaker "
+        "at 125 % of the continuous load, i.e. load ≤ 80 % of rating")
+    overhead: NonNegPower = Field(
+        500.0, description="non-node rack power (top-of-rack switches, management); assumption")

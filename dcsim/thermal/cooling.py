@@ -1,0 +1,88 @@
+"""Cooling-plant physics (pure, vectorized). Heat and power in W, temperatures in degC.
+
+Sources: chiller COP regression, economizer logic, fan/pump/tower parameter ranges from Lei &
+Masanet 2020, "Statistical analysis for predicting location-specific data center PUE and its
+improvement potential", Energy 117556 [LEI] (re-implemented from the published formula;
+CALIBRATION C3). Fan affinity laws (power ∝ speed³) and fluid power = flow × pressure / η are
+textbook fluid mechanics. Capacity derating is linear in outdoor temperature (assumption).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "RHO_AIR", "CP_AIR", "RHO_WATER", "CP_WATER",
+    "chiller_cop", "economizer_fraction", "fan_power_w", "crah_fan_power_w",
+    "pump_power_w", "tower_fan_power_w", "dry_cooler_fan_power_w", "capacity_fraction",
+]
+
+RHO_AIR = 1.2      # kg/m³, air near 20 degC at sea level
+CP_AIR = 1006.0    # J/(kg·K)
+RHO_WATER = 1000.0  # kg/m³
+CP_WATER = 4186.0  # J/(kg·K)
+
+
+def chiller_cop(load_fraction, t_cond_c, cop_adjust: float = 0.0):
+    """Chiller COP [-] from part load l and condenser-water temperature t [degC] [LEI]:
+    COP = 16.798751 + 0.008840 t² − 8.528931 l² + 9.885294 l − 0.760621 t + 0.084615 l t,
+    times (1 + pCOP). Validity of the fit: l 0.2–0.8 (clip before calling). The quadratic in t
+    has its minimum near 39–42 degC; beyond it (outside the data the fit was made on) t is held
+    at the minimum so COP never improves as the condenser gets hotter."""
+    l = np.asarray(load_fraction, dtype=float)
+    t = np.asarray(t_cond_c, dtype=float)
+    t = np.minimum(t, (0.760621 - 0.084615 * l) / (2 * 0.008840))
+    cop = (16.798751 + 0.008840 * t * t - 8.528931 * l * l + 9.885294 * l
+           - 0.760621 * t + 0.084615 * l * t)
+    return cop * (1.0 + cop_adjust)
+
+
+def economizer_fraction(t_water_c, t_supply_c: float, t_return_c: float):
+    """Share [0–1] of the load carried by the (waterside) economizer [LEI]: 1 when the water the
+    outdoor side can make (T_wb + approaches) is ≤ supply temperature, 0 when ≥ return
+    temperature, linear in between."""
+    t = np.asarray(t_water_c, dtype=float)
+    return np.clip((t_return_c - t) / (t_return_c - t_supply_c), 0.0, 1.0)
+
+
+def fan_power_w(heat_w, delta_t_k: float, pressure_pa: float, efficiency: float):
+    """Fan power [W] moving air to carry heat_w at air ΔT: V = Q/(ρ c_p ΔT), P = V·Δp/η."""
+    return np.asarray(heat_w, dtype=float) / (RHO_AIR * CP_AIR * delta_t_k) * pressure_pa / efficiency
+
+
+def crah_fan_power_w(air_heat_w, design_air_heat_w: float, delta_t_k: float, pressure_pa: float,
+                     efficiency: float, exponent: float = 3.0, min_speed: float = 0.3):
+    """CRAH fan power [W] on the affinity laws: P = P_design·s^n, speed s = max(Q/Q_design, s_min).
+
+    P_design from fan_power_w at the design air heat (CALIBRATION C3: 24–91 W/kW across [LEI]
+    bounds); n = 3 for variable-speed fans (affinity law), 0 for constant speed."""
+    p_design = fan_power_w(design_air_heat_w, delta_t_k, pressure_pa, efficiency)
+    s = np.maximum(np.asarray(air_heat_w, dtype=float) / design_air_heat_w, min_speed)
+    return p_design * s**exponent
+
+
+def pump_power_w(heat_w, delta_t_k: float, head_pa: float, efficiency: float):
+    """Pump power [W] for a water loop carrying heat_w at ΔT: flow = Q/(ρ c_p ΔT), P = flow·Δp/η
+    (variable-flow pumping at constant head, as in [LEI])."""
+    return np.asarray(heat_w, dtype=float) / (RHO_WATER * CP_WATER * delta_t_k) * head_pa / efficiency
+
+
+def tower_fan_power_w(heat_w, water_delta_t_k: float, lg_ratio: float, pressure_pa: float, efficiency: float):
+    """Cooling-tower fan power [W]: water mass flow Q/(c_p ΔT), air mass flow = water / (L/G),
+    P = (air mass / ρ_air)·Δp/η [LEI parameters]."""
+    m_water = np.asarray(heat_w, dtype=float) / (CP_WATER * water_delta_t_k)
+    return m_water / lg_ratio / RHO_AIR * pressure_pa / efficiency
+
+
+def dry_cooler_fan_power_w(heat_w, air_delta_t_k: float, pressure_pa: float, efficiency: float):
+    """Dry-cooler fan power [W]: all heat leaves as sensible heat in air (no evaporation)."""
+    return fan_power_w(heat_w, air_delta_t_k, pressure_pa, efficiency)
+
+
+def capacity_fraction(t_out_c, rating_t_c: float, derate_per_k: float):
+    """Heat-rejection capacity as a fraction of rated: clip(1 − k·(T_out − T_rating), 0, 1).
+
+    Non-increasing in T_out: a hotter day never raises capacity; no credit above rated when cool
+    (compressors and pumps are sized for the rating). Linear derating: assumption."""
+    t = np.asarray(t_out_c, dtype=float)
+    return np.clip(1.0 - derate_per_k * (t - rating_t_c), 0.0, 1.0)

@@ -1,0 +1,277 @@
+"""The facility: power-delivery chain + cooling plant + weather; PUE emerges (docs/facility.md).
+
+Conventions (all powers in W, vectorized over ticks):
+- Heat the plant must reject = IT + PDU loss + UPS loss (PDUs sit in the white space and UPS rooms
+  are cooled by the same plant); transformer losses (outdoor/yard) and fixed loads (offices,
+  lighting; separately conditioned) are not. The liquid share applies to IT heat only; PDU and
+  UPS losses are air-side heat. CRAH fan heat is added to the chilled-water load.
+- UPS carries IT + PDU loss; the transformer carries everything (IT, cooling, UPS and PDU
+  losses, fixed loads); the interconnect cap applies at the meter (transformer input).
+- breakdown(): facility = it + cooling + losses + fixed; cooling = sum of cooling_* parts;
+  losses = loss_transformer + loss_ups + loss_pdu.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dcsim.power.delivery import pdu_loss_w, transformer_loss_w, ups_loss_w
+from dcsim.thermal import cooling as C
+from dcsim.thermal.weather import Weather, build_weather
+
+__all__ = ["Facility", "build_facility", "COOLING_PARTS", "LOSS_PARTS"]
+
+COOLING_PARTS = ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower")
+LOSS_PARTS = ("loss_transformer", "loss_ups", "loss_pdu")
+
+_TOWER_RATING_WB_C = 25.6    # 78 degF wet-bulb, CTI standard tower rating point (assumption)
+_AIR_COOLED_RATING_DB_C = 35.0  # 95 degF ambient, AHRI 550/590 air-cooled rating (assumption)
+
+
+def _rating_t(spec) -> float:
+    if spec.rating_t_out is not None:
+        return spec.rating_t_out
+    return _TOWER_RATING_WB_C if spec.heat_rejection == "cooling_tower" else _AIR_COOLED_RATING_DB_C
+
+
+def _lift_ratio(t_cond_c, t_evap_ref_c: float, t_evap_c: float):
+    """COP multiplier for a chiller evaporating at t_evap instead of t_evap_ref, at the same
+    condenser temperature: ratio of Carnot COPs T_e/(T_c − T_e) (lift floored at 5 K, ratio
+    clipped to [1, 3]). Assumption: the [LEI] regression's lift dependence scales as Carnot."""
+    te_ref, te = t_evap_ref_c + 273.15, t_evap_c + 273.15
+    tc = np.asarray(t_cond_c, dtype=float) + 273.15
+    ratio = (te / np.maximum(tc - te, 5.0)) / (te_ref / np.maximum(tc - te_ref, 5.0))
+    return np.clip(ratio, 1.0, 3.0)
+
+
+def _plant_parts(sp, cap_rated_w, design_air_w, q_air, q_chw_direct, q_mech_extra, t_db, t_wb,
+                 extra_evap_t_c: float | None = None):
+    """Chilled-water plant power parts [W] (pure; see ChillerPlantSpec).
+
+    q_air: air-side heat through CRAHs; q_chw_direct: heat put on chilled water without CRAH
+    fans (liquid racks on a CDU); q_mech_extra: heat that bypasses the economizer and must go
+    through the chillers (warm-loop overflow in liquid mode), evaporating at extra_evap_t_c."""
+    fans = C.crah_fan_power_w(q_air, design_air_w, sp.air_delta_t, sp.fan_pressure_pa, sp.fan_efficiency,
+                              sp.fan_exponent, sp.fan_min_speed)
+    chw_load = q_air + fans + q_chw_direct
+    tower = sp.heat_rejection == "cooling_tower"
+    t_ref = t_wb if tower else t_db
+    t_cond = t_ref + (sp.tower_approach if tower else sp.dry_cooler_approach)
+    if sp.economizer:
+        econ = C.economizer_fraction(t_cond + sp.hx_approach, sp.chw_supply_t, sp.chw_supply_t + sp.chw_delta_t)
+    else:
+        econ = np.zeros_like(t_cond)
+    mech = chw_load * (1.0 - econ) + q_mech_extra
+    # part load relative to the rated plant (chillers staged on their rated capacity), clipped
+    # to the regression's validity range [LEI]
+    l = np.clip(mech / cap_rated_w, sp.chiller_min_load, sp.chiller_max_load)
+    cop = C.chiller_cop(l, t_cond, sp.cop_adjust)
+    chiller = (mech - q_mech_extra) / cop
+    if extra_evap_t_c is not None:
+        chiller = chiller + q_mech_extra / (cop * _lift_ratio(t_cond, sp.chw_supply_t, extra_evap_t_c))
+    else:
+        chiller = chiller + q_mech_extra / cop
+    rejected = chw_load + q_mech_extra + chiller
+    pumps = (C.pump_power_w(chw_load + q_mech_extra, sp.chw_delta_t, sp.chw_pump_head_pa, sp.pump_efficiency)
+             + C.pump_power_w(rejected, sp.cw_delta_t, sp.cw_pump_head_pa, sp.pump_efficiency))
+    if tower:
+        rej_fans = C.tower_fan_power_w(rejected, sp.cw_delta_t, sp.tower_lg_ratio, sp.tower_fan_pressure_pa,
+                                       sp.tower_fan_efficiency)
+    else:
+        rej_fans = C.dry_cooler_fan_power_w(rejected, sp.dry_cooler_air_delta_t, sp.dry_cooler_fan_pressure_pa,
+                                            sp.dry_cooler_fan_efficiency)
+    return {"cooling_chiller": chiller, "cooling_fans": fans, "cooling_pumps": pumps, "cooling_tower": rej_fans,
+            "economizer_fraction": econ}
+
+
+@dataclass(frozen=True)
+class Facility:
+    """Facility physics, vectorized over ticks. Build with :func:`build_facility`."""
+
+    spec: Any
+    weather: Weather
+    interconnect_w: float
+    transformer_rating_w: float
+    ups_rating_w: float
+    fixed_w: float
+    capacity_w: float
+    generator_w: float | None
+    quick_study: bool
+
+    # ------------------------------------------------------------------ limits
+    @property
+    def ups_it_limit_w(self) -> float:
+        """Largest IT power the UPS rating allows (UPS output = IT·(1 + PDU loss fraction))."""
+        return self.ups_rating_w / (1.0 + self.spec.power_chain.pdu_loss_fraction)
+
+    def heat_rejection_capacity_w(self, t_db_c, t_wb_c, liquid_fraction=0.0):
+        """Heat [W] the plant can reject now; non-increasing in outdoor temperature."""
+        t_db = np.asarray(t_db_c, dtype=float)
+        t_wb = np.asarray(t_wb_c, dtype=float)
+        shape = np.broadcast_shapes(t_db.shape, t_wb.shape, np.shape(liquid_fraction))
+        cs = self.spec.cooling
+        if cs.kind == "chiller_plant":
+            t_ref = t_wb if cs.heat_rejection == "cooling_tower" else t_db
+            frac = C.capacity_fraction(t_ref, _rating_t(cs), cs.derate_per_k)
+        elif cs.kind == "liquid":
+            frac = C.capacity_fraction(t_db, cs.rating_t_out, cs.derate_per_k)
+        else:
+            frac = np.ones(shape)
+        return np.broadcast_to(self.capacity_w * frac, shape).astype(float)
+
+    # ------------------------------------------------------------------ power
+    def _cooling_parts(self, it, heat, lf, t_db, t_wb):
+        cs = self.spec.cooling
+        z = np.zeros_like(it)
+        if cs.kind == "chiller_plant":
+            q_liq = lf * it
+            return _plant_parts(cs, self.capacity_w, self.capacity_w, heat - q_liq, q_liq, z, t_db, t_wb)
+        if cs.kind == "liquid":
+            q_liq = lf * it
+            q_air = heat - q_liq
+            free = C.economizer_fraction(t_db + cs.dry_cooler_approach, cs.supply_t, cs.supply_t + cs.delta_t)
+            overflow = (1.0 - free) * q_liq
+            air = cs.air_side
+            trim_cap = air.capacity if air.capacity is not None else self.capacity_w
+            parts = _plant_parts(air, trim_cap, self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
+                                 t_db, t_wb, extra_evap_t_c=cs.supply_t)
+            free_heat = free * q_liq
+            parts["cooling_pumps"] = parts["cooling_pumps"] + C.pump_power_w(
+                q_liq, cs.delta_t, cs.pump_head_pa, cs.pump_efficiency)
+            parts["cooling_tower"] = parts["cooling_tower"] + C.dry_cooler_fan_power_w(
+                free_heat, cs.dry_cooler_air_delta_t, cs.dry_cooler_fan_pressure_pa, cs.dry_cooler_fan_efficiency)
+            parts["liquid_free_fraction"] = free
+            return parts
+        # quick-study modes: overhead reported as chiller power
+        if cs.kind == "fixed_pue":
+            pue = np.full_like(it, cs.pue)
+        else:
+            design = cs.design_it if cs.design_it is not None else self.interconnect_w / float(
+                np.interp(1.0, cs.load, cs.pue))
+            pue = np.interp(it / design, cs.load, cs.pue) + cs.per_k * (t_db - cs.t_ref)
+            pue = np.maximum(pue, 1.0)
+        return {"cooling_chiller": (pue - 1.0) * it, "cooling_fans": z, "cooling_pumps": z, "cooling_tower": z}
+
+    def breakdown(self, it_power_w, liquid_fraction, t_db_c, t_wb_c) -> dict[str, np.ndarray]:
+        """Facility power split [W]: keys it, cooling, losses, fixed, facility and the parts
+        cooling_chiller/fans/pumps/tower, loss_transformer/ups/pdu, plus heat_w (heat to reject)
+        and economizer_fraction (chilled-water plants). facility = it + cooling + losses + fixed."""
+        it, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                                   (it_power_w, liquid_fraction, t_db_c, t_wb_c)))
+        it = np.maximum(it, 0.0)
+        pc = self.spec.power_chain
+        z = np.zeros_like(it)
+        if self.quick_study:
+            loss_pdu = loss_ups = loss_tr = z
+            fixed = z
+        else:
+            loss_pdu = pdu_loss_w(it, pc.pdu_loss_fraction)
+            loss_ups = ups_loss_w(it + loss_pdu, self.ups_rating_w, pc.ups_l0, pc.ups_l1, pc.ups_redundancy)
+            fixed = np.full_like(it, self.fixed_w)
+        heat = it + loss_pdu + loss_ups
+        parts = self._cooling_parts(it, heat, lf, t_db, t_wb)
+        cooling = parts["cooling_chiller"] + parts["cooling_fans"] + parts["cooling_pumps"] + parts["cooling_tower"]
+        if not self.quick_study:
+            loss_tr = transformer_loss_w(it + cooling + loss_ups + loss_pdu + fixed, self.transformer_rating_w,
+                                         pc.transformer_no_load, pc.transformer_proportional, pc.transformer_square)
+        losses = loss_tr + loss_ups + loss_pdu
+        out = {
+            "it": it, "cooling": cooling, "losses": losses, "fixed": fixed,
+            "facility": it + cooling + losses + fixed,
+            "loss_transformer": loss_tr, "loss_ups": loss_ups, "loss_pdu": loss_pdu, "heat_w": heat,
+        }
+        for k in COOLING_PARTS:
+            out[k] = np.broadcast_to(parts[k], it.shape).astype(float)
+        for k in ("economizer_fraction", "liquid_free_fraction"):
+            if k in parts:
+                out[k] = np.broadcast_to(parts[k], it.shape).astype(float)
+        return out
+
+    def facility_power_w(self, it_power_w, liquid_fraction, t_db_c, t_wb_c):
+        """Power at the meter [W]."""
+        return self.breakdown(it_power_w, liquid_fraction, t_db_c, t_wb_c)["facility"]
+
+    def pue(self, it_power_w, liquid_fraction, t_db_c, t_wb_c):
+        """PUE = facility / IT (NaN where IT = 0)."""
+        b = self.breakdown(it_power_w, liquid_fraction, t_db_c, t_wb_c)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(b["it"] > 0, b["facility"] / np.where(b["it"] > 0, b["it"], 1.0), np.nan)
+
+    def heat_to_reject_w(self, it_power_w):
+        """Heat [W] the plant must reject for a given IT power (IT + PDU + UPS losses)."""
+        it = np.maximum(np.asarray(it_power_w, dtype=float), 0.0)
+        if self.quick_study:
+            return it
+        pc = self.spec.power_chain
+        pdu = pdu_loss_w(it, pc.pdu_loss_fraction)
+        return it + pdu + ups_loss_w(it + pdu, self.ups_rating_w, pc.ups_l0, pc.ups_l1, pc.ups_redundancy)
+
+    def max_it_power_w(self, cap_w, liquid_fraction, t_db_c, t_wb_c, rtol: float = 1e-12):
+        """Largest IT power [W] whose facility power fits cap_w (vectorized Illinois regula falsi
+        on [0, cap], facility power being continuous, increasing and ≥ IT). 0 where even zero IT
+        exceeds the cap (fixed loads alone)."""
+        cap, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                                    (cap_w, liquid_fraction, t_db_c, t_wb_c)))
+        cap = np.where(np.isfinite(cap), cap, np.nan)
+
+        def g(x):
+            return self.breakdown(x, lf, t_db, t_wb)["facility"] - cap
+
+        lo = np.zeros_like(cap)
+        hi = np.where(np.isnan(cap), 0.0, np.maximum(cap, 0.0))
+        f_lo = g(lo)
+        f_hi = g(hi)
+        g_lo = f_lo.copy()  # true residual at lo (f_lo may be Illinois-scaled)
+        infeasible = f_lo > 0
+        side = np.zeros(cap.shape, dtype=int)
+        for _ in range(200):
+            done = infeasible | np.isnan(cap) | (g_lo >= -rtol * np.abs(cap)) | (hi - lo <= rtol * hi)
+            if np.all(done):
+                break
+            denom = f_hi - f_lo
+            x = np.where(denom > 0, lo - f_lo * (hi - lo) / np.where(denom > 0, denom, 1.0), 0.5 * (lo + hi))
+            x = np.where((x <= lo) | (x >= hi) | ~np.isfinite(x), 0.5 * (lo + hi), x)
+            gx = g(x)
+            upd = ~done
+            left = upd & (gx <= 0)   # feasible: x becomes the new lo
+            right = upd & ~(gx <= 0)
+            # Illinois modification: halve the stale end's residual when the same end moves twice
+            f_hi = np.where(left & (side == 1), 0.5 * f_hi, f_hi)
+            f_lo = np.where(right & (side == -1), 0.5 * f_lo, f_lo)
+            lo = np.where(left, x, lo)
+            f_lo = np.where(left, gx, f_lo)
+            g_lo = np.where(left, gx, g_lo)
+            hi = np.where(right, x, hi)
+            f_hi = np.where(right, gx, f_hi)
+            side = np.where(left, 1, np.where(right, -1, side))
+        res = np.where(infeasible | np.isnan(cap), 0.0, lo)
+        return res if res.ndim else float(res)
+
+
+def build_facility(spec, base_dir: Path | None = None, seed_seq=None) -> Facility:
+    """Build the facility from a FacilitySpec. `seed_seq` is accepted for the contract (the
+    shipped weather models are deterministic)."""
+    pc = spec.power_chain
+    inter = float(spec.interconnect)
+    cs = spec.cooling
+    quick = cs.kind in ("fixed_pue", "pue_curve")
+    if cs.capacity is not None:
+        capacity = float(cs.capacity)
+    else:
+        capacity = math.inf if quick else inter
+    return Facility(
+        spec=spec,
+        weather=build_weather(spec.weather, base_dir),
+        interconnect_w=inter,
+        transformer_rating_w=float(pc.transformer_rating or inter),
+        ups_rating_w=float(pc.ups_rating or inter),
+        fixed_w=float(pc.fixed_load if pc.fixed_load is not None else 0.002 * inter),
+        capacity_w=capacity,
+        generator_w=None if pc.generator is None else float(pc.generator),
+        quick_study=quick,
+    )
