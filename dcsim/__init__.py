@@ -1,2 +1,35 @@
-"""dcsim: a discrete-event simulator of LLM-inference data centers."""
+"""dcsim: a discrete-event simulator of LLM-inference data centers.
+
+How many useful tokens can a facility produce, at how many Joules per token, and
+which limit binds — compute, delivered power or cooling — and when does that shift?
+
+Public API::
+
+    import dcsim
+    sc = dcsim.load_scenario("scenarios/reference.yaml")
+    res = dcsim.run(sc, seed=1)          # -> dcsim.Result (.report, .timeseries)
+    dcsim.tpf.token_production(...)      # the closed form
+"""
+
 __version__ = "0.1.0"
+
+from dcsim import tpf  # noqa: E402
+from dcsim.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+
+
+def run(scenario, **kw):
+    """Run a scenario (path, dict or Scenario); see :func:`dcsim.engine.run.run`."""
+    from dcsim.engine.run import run as _run
+
+    return _run(scenario, **kw)
+
+
+def __getattr__(name):
+    if name == "Result":
+        from dcsim.metrics.result import Result
+
+        return Result
+    raise AttributeError(name)
+
+
+__all__ = ["__version__", "tpf", "Scenario", "ScenarioError", "load_scenario", "run", "Result"]

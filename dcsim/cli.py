@@ -1,0 +1,180 @@
+"""The ``dcsim`` command line: run, validate, schema, tpf, calibrate, compare, sweep, plan."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class Progress:
+    """A one-line stderr progress bar with ETA, shown only after ``delay_s`` of wall time."""
+
+    def __init__(self, label: str, delay_s: float = 2.0, stream=None, enabled: bool = True):
+        self.label, self.delay, self.t0 = label, delay_s, time.perf_counter()
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, frac: float) -> None:
+        if not self.enabled:
+            return
+        el = time.perf_counter() - self.t0
+        if el < self.delay and frac < 1.0:
+            return
+        if el < self.delay and not self.shown:
+            return
+        self.shown = True
+        eta = el / frac * (1 - frac) if frac > 0 else float("nan")
+        n = int(30 * frac)
+        self.stream.write(f"\r{self.label} [{'#' * n}{'.' * (30 - n)}] {100 * frac:5.1f}%  "
+                          f"elapsed {el:6.1f}s  eta {eta:6.1f}s")
+        self.stream.flush()
+        if frac >= 1.0:
+            self.stream.write("\n")
+
+
+def _fail(msg: str, code: int = 2) -> int:
+    print(msg, file=sys.stderr)
+    return code
+
+
+def _load(path: str, sets: list[str] | None = None, seed: int | None = None):
+    from dcsim.scenario import load_scenario
+
+    sets = list(sets or [])
+    if seed is not None:
+        sets.append(f"seed={seed}")
+    return load_scenario(path, overrides=sets or None)
+
+
+def cmd_validate(args) -> int:
+    sc = _load(args.file, args.set)
+    import yaml
+
+    print(f"# {args.file}: valid scenario (values in SI units; temperatures in degC)")
+    print(yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False, width=100), end="")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from dcsim.scenario import Scenario
+
+    print(json.dumps(Scenario.model_json_schema(), indent=2))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from dcsim.engine.run import run
+    from dcsim.report import summary_table, write_outputs
+
+    sc = _load(args.file, args.set, args.seed)
+    out = Path(args.out) if args.out else Path("results") / sc.name
+    if out.exists() and any(out.iterdir()) and not args.force:
+        return _fail(f"{out}: exists and is not empty; pass --force to overwrite, or choose --out DIR")
+    prog = Progress(f"{sc.name}", enabled=not args.quiet)
+    res = run(sc, progress=prog)
+    write_outputs(res, out, force=True, plots=not args.no_plots)
+    if not args.quiet:
+        print(summary_table(res.report, out_dir=out))
+    if res.report.get("partial"):
+        print("run interrupted: partial report written", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_tpf(args) -> int:
+    from dcsim.engine.build import build_models
+    from dcsim.engine.steady import steady_report
+    from dcsim.units import format_quantity as fq
+
+    sc = _load(args.file, args.set)
+    rep = steady_report(build_models(sc))
+    if args.json:
+        print(json.dumps(rep, indent=2, sort_keys=True))
+        return 0
+    print(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
+          f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")
+    for label, r in rep["moments"].items():
+        x = r["crossover"]
+        print(f"\n[{label}] t = {r['t_s'] / 3600:.2f} h, outdoor {r['t_out_c']:.1f} degC (wet-bulb {r['t_wb_c']:.1f})")
+        print(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
+        print(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
+        print(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
+        print(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})")
+        print(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}")
+        cap = x["interconnect_w"]
+        print("  crossovers: power binds below " + (fq(cap, "power") if cap == cap else "(none in range)")
+              + "; compute stops binding above " + (f"{x['gpus']:,.0f} GPUs" if x["gpus"] == x["gpus"] else "(none)")
+              + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"] else "(none in -30..55 degC)"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dcsim", description="Simulate LLM-inference data centers: tokens, J/token, binding constraints.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="cmd")
+
+    r = sub.add_parser("run", help="run a scenario, write report.json, time series, plots and report.html")
+    r.add_argument("file")
+    r.add_argument("--out", help="output folder (default results/<scenario name>)")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a field, e.g. facility.interconnect='15 MW'")
+    r.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
+    r.add_argument("--no-plots", action="store_true", help="skip PNG plots and HTML (faster)")
+    r.add_argument("--quiet", "-q", action="store_true")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="validate a scenario and print it resolved to SI units")
+    v.add_argument("file")
+    v.add_argument("--set", action="append", metavar="PATH=VALUE")
+    v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
+    s.set_defaults(func=cmd_schema)
+
+    t = sub.add_parser("tpf", help="closed-form Token Production Function and crossover points of a scenario")
+    t.add_argument("file")
+    t.add_argument("--set", action="append", metavar="PATH=VALUE")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_tpf)
+
+    for modname in ("dcsim.node.calibrate", "dcsim.report.compare", "dcsim.sweep", "dcsim.plan"):
+        try:
+            mod = __import__(modname, fromlist=["add_parser"])
+        except ImportError:
+            continue
+        if hasattr(mod, "add_parser"):
+            mod.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dcsim.scenario import ScenarioError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from dcsim import __version__
+
+        print(f"dcsim {__version__}")
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ScenarioError as e:
+        return _fail(str(e))
+    except (FileExistsError, FileNotFoundError) as e:
+        return _fail(f"error: {e}")
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Build the component models of a scenario, each from its own sub-spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dcsim.engine.tables import GroupLimits, NodeTable, SupplyCurves, node_table, supply_curves
+from dcsim.node import build_node
+from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
+from dcsim.scenario import Scenario
+from dcsim.thermal.facility import build_facility
+from dcsim.workload import build_workload
+
+__all__ = ["Group", "Models", "build_models"]
+
+
+@dataclass
+class Group:
+    """One rack group: its node model, table and static limits."""
+
+    name: str
+    node: object
+    table: NodeTable
+    limits: GroupLimits
+    liquid_fraction: float
+    gpus: int
+    gpu_name: str
+    model_name: str
+    profile: str | None
+
+
+@dataclass
+class Models:
+    """Everything a run needs, built once: workload, facility, groups, supply curves."""
+
+    scenario: Scenario
+    workload: object
+    facility: object
+    groups: list[Group]
+    curves: SupplyCurves
+    clocks: np.ndarray
+    seeds: dict = field(default_factory=dict)
+
+    @property
+    def gpus(self) -> int:
+        return sum(g.gpus for g in self.groups)
+
+    @property
+    def replicas(self) -> int:
+        return sum(g.limits.replicas for g in self.groups)
+
+    @property
+    def liquid_fraction(self) -> float:
+        """Share of IT heat captured by liquid, weighted by each group's peak IT power."""
+        w = np.array([g.limits.replicas * g.table.wall[-1, -1] for g in self.groups])
+        lf = np.array([g.liquid_fraction for g in self.groups])
+        return float((w * lf).sum() / w.sum()) if w.sum() > 0 else 0.0
+
+
+def build_models(sc: Scenario) -> Models:
+    """Build workload, facility and node groups; random streams spawned per component from the seed."""
+    root = np.random.SeedSequence(sc.seed)
+    s_workload, s_facility, s_serving, s_faults = root.spawn(4)
+    workload = build_workload(sc.workload, s_workload, sc.base_dir)
+    facility = build_facility(sc.facility, sc.base_dir, s_facility)
+    clocks = None
+    groups: list[Group] = []
+    for gs in sc.racks:
+        node = build_node(gs.node, sc.base_dir)
+        if clocks is None:
+            clocks = np.linspace(node.clock_min, 1.0, sc.controller.clock_levels)
+        table = node_table(node, workload.mean_input, workload.mean_output, clocks,
+                           power_cap_w=gs.node.power_cap)
+        reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
+        limits = GroupLimits(
+            replicas=gs.count * reps_per_rack,
+            replicas_per_rack=reps_per_rack,
+            racks=gs.count,
+            rack_overhead_w=float(gs.power.overhead),
+            rack_power_limit_w=float(rack_power_limit_w(gs.power.power_limit, gs.power.derate)),
+            rack_cooling_limit_w=float(rack_cooling_limit_w(gs.cooling.kind, gs.cooling.limit)),
+        )
+        groups.append(Group(
+            name=gs.name, node=node, table=table, limits=limits,
+            liquid_fraction=rack_liquid_fraction(gs.cooling.kind, gs.cooling.liquid_fraction),
+            gpus=gs.count * gs.nodes_per_rack * node.gpus_per_node,
+            gpu_name=getattr(node, "gpu_name", str(gs.node.gpu)),
+            model_name=getattr(node, "model_name", str(gs.node.model)),
+            profile=getattr(node, "profile_name", None),
+        ))
+    curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
+    return Models(sc, workload, facility, groups, curves, clocks,
+                  seeds={"serving": s_serving, "faults": s_faults})

@@ -1,0 +1,116 @@
+"""Steady-state Token Production Function of a scenario, and its crossover points.
+
+Uses the same node tables and facility models as the simulation, evaluated at one
+moment (a tick's demand and weather) with no queues: this is the closed-form answer
+the simulation must reproduce in steady state. Crossovers are found by root-finding
+on the monotone ceilings (scipy ``brentq``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import brentq
+
+from dcsim.engine.build import Models
+from dcsim.tpf import BINDING_NAMES, binding_of
+
+__all__ = ["ceilings_at", "crossovers", "steady_report"]
+
+
+def _overhead(m: Models) -> float:
+    return sum(g.limits.racks * g.limits.rack_overhead_w for g in m.groups)
+
+
+def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gpu_scale=1.0) -> dict:
+    """Ceilings (tokens/s) at given demand and weather; ``gpu_scale`` multiplies the replica count.
+
+    All arguments broadcast. Returns D, C, P, Q, achieved, binding code, and the
+    IT-power budgets (W) from the interconnect and from the cooling plant.
+    """
+    cap = m.facility.interconnect_w if interconnect_w is None else interconnect_w
+    d, t_db, t_wb, cap, a = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                                  (demand_tok_s, t_db_c, t_wb_c, cap, gpu_scale)))
+    lf = m.liquid_fraction
+    ovh = _overhead(m)
+    it_p = np.asarray(m.facility.max_it_power_w(cap, lf, t_db, t_wb), dtype=float)
+    heat = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float)
+    # a·N replicas (racks scale too): budget per "unit facility" is budget / a.
+    c = m.curves.compute_tok_s * a
+    p = m.curves.ceiling(it_p / a, "p") * a
+    q = m.curves.ceiling(heat / a, "q") * a
+    del ovh
+    code = binding_of(d, c, p, q)
+    return {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": p, "cooling_tok_s": q,
+            "achieved_tok_s": np.minimum(np.minimum(d, c), np.minimum(p, q)), "binding": code,
+            "it_budget_power_w": it_p, "heat_capacity_w": heat}
+
+
+def _root(f, lo, hi) -> float:
+    flo, fhi = f(lo), f(hi)
+    if not (np.isfinite(flo) and np.isfinite(fhi)) or flo * fhi > 0:
+        return float("nan")
+    return float(brentq(f, lo, hi, xtol=1e-9 * max(1.0, abs(hi)), rtol=1e-10, maxiter=200))
+
+
+def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> dict:
+    """Where the binding constraint changes, holding everything else at the given moment.
+
+    * ``interconnect_w``: delivered power at which P equals min(D, C, Q);
+    * ``gpus``: GPU count at which C equals min(D, P, Q) (racks scale with GPUs);
+    * ``t_out_c``: outdoor dry-bulb at which Q equals min(D, C, P) (wet-bulb depression kept).
+    NaN where no crossing exists in the searched range.
+    """
+    depression = t_db_c - t_wb_c
+    cap0 = m.facility.interconnect_w
+
+    def at(**kw):
+        base = dict(demand_tok_s=demand_tok_s, t_db_c=t_db_c, t_wb_c=t_wb_c)
+        base.update(kw)
+        return {k: float(v) if np.ndim(v) == 0 else v for k, v in ceilings_at(m, **base).items()}
+
+    def g_cap(cap):
+        r = at(interconnect_w=cap)
+        return r["power_tok_s"] - min(r["demand_tok_s"], r["compute_tok_s"], r["cooling_tok_s"])
+
+    def g_gpu(a):
+        r = at(gpu_scale=a)
+        return r["compute_tok_s"] - min(r["demand_tok_s"], r["power_tok_s"], r["cooling_tok_s"])
+
+    def g_t(t):
+        r = at(t_db_c=t, t_wb_c=t - depression)
+        return r["cooling_tok_s"] - min(r["demand_tok_s"], r["compute_tok_s"], r["power_tok_s"])
+
+    cap_star = _root(g_cap, cap0 * 1e-3, cap0 * 100.0)
+    a_star = _root(g_gpu, 1e-3, 1e3)
+    t_star = _root(g_t, -30.0, 55.0)
+    return {
+        "interconnect_w": cap_star,
+        "gpus": a_star * m.gpus if math.isfinite(a_star) else float("nan"),
+        "t_out_c": t_star,
+    }
+
+
+def steady_report(m: Models) -> dict:
+    """Ceilings and crossovers at the peak-demand moment and at the hottest moment of the run."""
+    sc = m.scenario
+    dt = float(sc.controller.tick)
+    n = int(math.ceil(sc.duration / dt - 1e-9))
+    t = (np.arange(n) + 0.5) * dt
+    demand = np.asarray(m.workload.rate(t), dtype=float) * m.workload.mean_output
+    t_db, t_wb = (np.asarray(x, dtype=float) for x in m.facility.weather.at(t))
+    node = m.groups[0].node
+    f_tok = float(node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
+    out = {"flop_per_output_token": f_tok, "gpus": m.gpus, "replicas": m.replicas,
+           "interconnect_w": m.facility.interconnect_w, "moments": {}}
+    for label, i in (("peak_demand", int(np.argmax(demand))), ("hottest", int(np.argmax(t_db))),
+                     ("mean_demand", int(np.argmin(np.abs(demand - demand.mean()))))):
+        r = ceilings_at(m, demand[i], t_db[i], t_wb[i])
+        r = {k: float(v) if k != "binding" else BINDING_NAMES[int(v)] for k, v in r.items()}
+        r["t_s"] = float(t[i])
+        r["t_out_c"] = float(t_db[i])
+        r["t_wb_c"] = float(t_wb[i])
+        r["crossover"] = crossovers(m, demand[i], t_db[i], t_wb[i])
+        out["moments"][label] = r
+    return out

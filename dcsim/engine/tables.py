@@ -1,0 +1,177 @@
+"""Performance tables and facility supply curves, precomputed once per run.
+
+A :class:`NodeTable` holds one replica's steady-state throughput and power on a
+grid of DVFS clock levels × batch sizes (from the node model's
+``steady_state``); column 0 is the idle state (no requests). A
+:class:`SupplyCurves` holds, for each clock level, the facility's total output
+token rate and IT power as a common load fraction ``u`` of every replica goes
+from 0 (idle) to 1 (every replica at its largest batch), with rack power and
+rack cooling limits applied. Inverting those monotone curves gives the power and
+cooling ceilings of the Token Production Function on every tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits"]
+
+
+def _monotone(x: np.ndarray) -> np.ndarray:
+    """Make rows strictly increasing for np.interp (ties nudged by a relative 1e-12)."""
+    x = np.maximum.accumulate(x, axis=-1)
+    eps = 1e-12 * np.maximum(np.abs(x[..., -1:]), 1e-300)
+    return x + eps * np.arange(x.shape[-1])
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    """One replica: ``thr``, ``wall``, ``gpu`` have shape (clock levels, batch points).
+
+    Units: tokens/s (output), W at the server wall (replica share), W summed over the
+    replica's GPUs. Row k is clock level ``clocks[k]`` (fraction of max clock).
+    """
+
+    clocks: np.ndarray
+    batch: np.ndarray
+    thr: np.ndarray
+    wall: np.ndarray
+    gpu: np.ndarray
+
+    @property
+    def thr_max(self) -> np.ndarray:
+        """Largest throughput at each clock level, tokens/s."""
+        return self.thr[:, -1]
+
+    def power_at_rate(self, k: int, rate: float | np.ndarray):
+        """(wall W, GPU W) of a replica serving ``rate`` tokens/s at clock level ``k``."""
+        return (np.interp(rate, self.thr[k], self.wall[k]), np.interp(rate, self.thr[k], self.gpu[k]))
+
+    def rate_at_wall(self, k: int, wall_w):
+        """Largest rate (tokens/s) whose wall power is ≤ ``wall_w`` at clock level ``k``."""
+        return np.interp(wall_w, self.wall[k], self.thr[k], left=0.0)
+
+
+def node_table(node, mean_in: float, mean_out: float, clocks: np.ndarray, batch_points: int = 48,
+               power_cap_w: float | None = None) -> NodeTable:
+    """Tabulate ``node.steady_state`` over clock levels and batch sizes.
+
+    The largest batch is ``node.max_batch`` limited by the KV cache (mean context
+    ``mean_in + mean_out/2`` tokens per sequence). ``power_cap_w`` (per GPU) lowers the
+    clock wherever the GPU would exceed it (``node.clock_for_cap``).
+    """
+    ctx = mean_in + 0.5 * mean_out
+    b_max = max(1, min(int(node.max_batch), int(node.kv_capacity_tokens // max(ctx, 1.0))))
+    batch = np.unique(np.round(np.geomspace(1, b_max, batch_points)).astype(int)).astype(float)
+    clocks = np.asarray(clocks, dtype=float)
+    f = np.broadcast_to(clocks[:, None], (clocks.size, batch.size)).copy()
+    if power_cap_w is not None:
+        f_cap = np.array([node.clock_for_cap(power_cap_w, b, mean_in, mean_out) for b in batch], dtype=float)
+        f = np.minimum(f, f_cap[None, :])
+    ss = node.steady_state(batch[None, :], mean_in, mean_out, f)
+    thr = np.broadcast_to(np.asarray(ss.throughput_tok_s, dtype=float), f.shape)
+    wall = np.broadcast_to(np.asarray(ss.wall_power_w, dtype=float), f.shape)
+    gpu = np.broadcast_to(np.asarray(ss.gpu_power_w, dtype=float), f.shape)
+    z = np.zeros((clocks.size, 1))
+    thr = _monotone(np.hstack([z, thr]))
+    wall = np.maximum.accumulate(np.hstack([z + node.idle_wall_power_w, wall]), axis=1)
+    gpu = np.maximum.accumulate(np.hstack([z + node.idle_gpu_power_w, gpu]), axis=1)
+    return NodeTable(clocks, np.concatenate([[0.0], batch]), thr, wall, gpu)
+
+
+@dataclass(frozen=True)
+class GroupLimits:
+    """Static per-group facts the curves need: replica count and per-rack limits (W)."""
+
+    replicas: int
+    replicas_per_rack: int
+    racks: int
+    rack_overhead_w: float
+    rack_power_limit_w: float
+    rack_cooling_limit_w: float
+
+
+@dataclass(frozen=True)
+class SupplyCurves:
+    """Facility rate and IT power vs common load fraction, per clock level.
+
+    Arrays have shape (K clock levels, U load points). ``rate_*`` tokens/s,
+    ``it_*`` and ``gpu_*`` W. Suffix ``c``: no rack limits (compute);
+    ``p``: rack power limits; ``q``: rack cooling limits; ``pq``: both.
+    """
+
+    u: np.ndarray
+    rate_c: np.ndarray
+    it_c: np.ndarray
+    gpu_c: np.ndarray
+    rate_p: np.ndarray
+    it_p: np.ndarray
+    rate_q: np.ndarray
+    it_q: np.ndarray
+    rate_pq: np.ndarray
+    it_pq: np.ndarray
+    gpu_pq: np.ndarray
+    wall_pq_groups: np.ndarray  # (G, K, U) IT power of each group (incl. rack overhead)
+    rate_pq_groups: np.ndarray  # (G, K, U)
+
+    @property
+    def compute_tok_s(self) -> float:
+        """Compute ceiling with every replica in service at full clock, tokens/s."""
+        return float(self.rate_c[-1, -1])
+
+    def ceiling(self, it_budget_w: np.ndarray, which: str) -> np.ndarray:
+        """Largest rate (tokens/s) whose IT power fits ``it_budget_w``, best clock level.
+
+        ``which`` is 'p', 'q' or 'pq' (rack limits applied). Vectorized over budgets.
+        """
+        rate, it = getattr(self, f"rate_{which}"), getattr(self, f"it_{which}")
+        b = np.asarray(it_budget_w, dtype=float)
+        best = np.zeros(b.shape)
+        for k in range(rate.shape[0]):
+            best = np.maximum(best, np.interp(b, it[k], rate[k], left=0.0))
+        return best
+
+    def fit_by_level(self, it_budget_w: np.ndarray) -> np.ndarray:
+        """Largest rate that fits the IT budget at each clock level: shape (..., K)."""
+        b = np.asarray(it_budget_w, dtype=float)
+        return np.stack([np.interp(b, self.it_pq[k], self.rate_pq[k], left=0.0)
+                         for k in range(self.rate_pq.shape[0])], axis=-1)
+
+
+def supply_curves(tables: list[NodeTable], limits: list[GroupLimits], points: int = 257) -> SupplyCurves:
+    """Build the facility supply curves from each group's node table and limits."""
+    u = np.linspace(0.0, 1.0, points)
+    K = tables[0].clocks.size
+
+    def build(use_p: bool, use_q: bool):
+        rate = np.zeros((K, points))
+        it = np.zeros((K, points))
+        gpu = np.zeros((K, points))
+        wg = np.zeros((len(tables), K, points))
+        rg = np.zeros((len(tables), K, points))
+        for g, (tab, lim) in enumerate(zip(tables, limits)):
+            per_rack_budget = np.inf
+            if use_p:
+                per_rack_budget = min(per_rack_budget, lim.rack_power_limit_w)
+            if use_q:
+                per_rack_budget = min(per_rack_budget, lim.rack_cooling_limit_w)
+            w_rep_max = (per_rack_budget - lim.rack_overhead_w) / lim.replicas_per_rack
+            for k in range(K):
+                r = u * tab.thr_max[k]
+                if np.isfinite(w_rep_max):
+                    r = np.minimum(r, tab.rate_at_wall(k, w_rep_max))
+                w, gp = tab.power_at_rate(k, r)
+                rg[g, k] = lim.replicas * r
+                wg[g, k] = lim.replicas * w + lim.racks * lim.rack_overhead_w
+                rate[k] += rg[g, k]
+                it[k] += wg[g, k]
+                gpu[k] += lim.replicas * gp
+        return rate, _monotone(it), gpu, wg, rg
+
+    rate_c, it_c, gpu_c, _, _ = build(False, False)
+    rate_p, it_p, _, _, _ = build(True, False)
+    rate_q, it_q, _, _, _ = build(False, True)
+    rate_pq, it_pq, gpu_pq, wg, rg = build(True, True)
+    return SupplyCurves(u, rate_c, it_c, gpu_c, rate_p, it_p, rate_q, it_q, rate_pq, it_pq, gpu_pq, wg, rg)

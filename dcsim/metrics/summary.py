@@ -1,0 +1,113 @@
+"""From per-tick arrays to the report: energies, J/token, PUE, binding shares and shifts.
+
+All energies are the time integral of per-tick power (power is constant within a
+tick), so ``energy_j.facility == it + cooling + power_losses`` holds to rounding
+(``power_losses`` counts power-chain losses plus fixed facility loads such as
+lighting and controls; both are also reported separately).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dcsim.tpf import BINDING_NAMES, token_production
+
+__all__ = ["binding_summary", "energy_summary", "shifts"]
+
+
+def shifts(ts: dict, dt: float) -> list[dict]:
+    """Every change of binding constraint between consecutive ticks, with its context."""
+    b = ts["binding"]
+    idx = np.nonzero(b[1:] != b[:-1])[0] + 1
+    out = []
+    for i in idx:
+        out.append({
+            "t_s": float(ts["t_s"][i]),
+            "from": BINDING_NAMES[int(b[i - 1])],
+            "to": BINDING_NAMES[int(b[i])],
+            "demand_tok_s": float(ts["demand_tok_s"][i]),
+            "t_out_c": float(ts["t_out_c"][i]),
+            "pue": float(ts["pue"][i]),
+            "gpus_in_service": float(ts["gpus_in_service"][i]),
+        })
+    return out
+
+
+def binding_summary(ts: dict, dt: float) -> dict:
+    """Share of time each constraint binds, the shifts, and the binding at the end."""
+    b = ts["binding"]
+    n = max(b.size, 1)
+    share = {name: float(np.count_nonzero(b == code)) / n for code, name in enumerate(BINDING_NAMES)}
+    sh = shifts(ts, dt)
+    supply = np.stack([ts["compute_tok_s"], ts["power_tok_s"], ts["cooling_tok_s"]])
+    achieved = np.maximum(ts["achieved_tok_s"], 1e-300)
+    slack = {name: float(np.median(supply[i] / achieved - 1.0)) for i, name in enumerate(("compute", "power", "cooling"))}
+    return {
+        "share": share,
+        "shifts": sh,
+        "n_shifts": len(sh),
+        "final": BINDING_NAMES[int(b[-1])] if b.size else None,
+        "most_common": max(share, key=share.get) if b.size else None,
+        "median_slack": slack,
+    }
+
+
+def energy_summary(ts: dict, dt: float) -> dict:
+    """Energies (J) by component: integral of each power column over the ticks."""
+    e = lambda col: float(np.sum(ts[col]) * dt) if col in ts else 0.0  # noqa: E731
+    it = e("it_power_w")
+    cooling = e("cooling_power_w")
+    losses = e("loss_power_w")
+    fixed = e("fixed_power_w")
+    gpu = e("gpu_power_w")
+    out = {
+        "gpu": gpu,
+        "server_non_gpu_and_rack": it - gpu,
+        "it": it,
+        "cooling": cooling,
+        "power_losses": losses + fixed,
+        "delivery_losses": losses,
+        "fixed_loads": fixed,
+        "facility": it + cooling + losses + fixed,
+    }
+    for col in ts:
+        if col.startswith(("cooling_", "loss_")) and col.endswith("_w") and col not in ("cooling_tok_s",):
+            if col in ("cooling_power_w", "loss_power_w"):
+                continue
+            out[col[:-2]] = e(col)
+    return out
+
+
+def closed_form_summary(ts: dict, dt: float, flop_per_token: float, effective_flops: float) -> dict:
+    """The TPF closed form at the run's mean operating point (paper's four-figure view).
+
+    ``E_tok`` = IT energy / output tokens and ``PUE`` = facility / IT energy of the run;
+    ``P_deliv`` = mean interconnect cap; ``Q_rej`` = mean heat-rejection capacity;
+    ``D`` = mean demand. The per-tick ceilings in the time series invert the full,
+    load-dependent models instead; this summary linearises at the run's average.
+    """
+    out_tok = float(np.sum(ts["achieved_tok_s"]) * dt)
+    it_j = float(np.sum(ts["it_power_w"]) * dt)
+    fac_j = float(np.sum(ts["facility_power_w"]) * dt)
+    if out_tok <= 0 or it_j <= 0:
+        return {"compute_tok_s": float(np.mean(ts["compute_tok_s"])), "power_tok_s": 0.0,
+                "cooling_tok_s": 0.0, "binding": None, "inputs": {}}
+    e_tok = it_j / out_tok
+    pue = fac_j / it_j
+    r = token_production(
+        flop_per_token=flop_per_token, joule_per_token_it=e_tok, effective_flops=effective_flops,
+        delivered_power_w=float(np.mean(ts["interconnect_w"])), pue=pue,
+        heat_rejection_w=float(np.mean(ts["heat_capacity_w"])), demand_tok_s=float(np.mean(ts["demand_tok_s"])),
+    )
+    d = r.as_dict()
+    return {
+        "compute_tok_s": d["compute_tok_s"], "power_tok_s": d["power_tok_s"], "cooling_tok_s": d["cooling_tok_s"],
+        "demand_tok_s": d["demand_tok_s"], "achieved_tok_s": d["achieved_tok_s"], "binding": d["binding"],
+        "slack": d["slack"],
+        "inputs": {
+            "flop_per_token": flop_per_token, "joule_per_token_it": e_tok, "effective_flops": effective_flops,
+            "delivered_power_w": float(np.mean(ts["interconnect_w"])), "pue": pue,
+            "heat_rejection_w": float(np.mean(ts["heat_capacity_w"])), "demand_tok_s": float(np.mean(ts["demand_tok_s"])),
+            "theta": 1.0,
+        },
+    }

@@ -1,0 +1,281 @@
+"""Scenario files: YAML → validated, frozen pydantic specs with SI floats inside.
+
+Top-level keys (stable, tools rely on them): ``name, seed, duration, fidelity,
+facility, racks, workload, controller`` plus the optional ``serving``,
+``economics`` and ``hybrid_sample``. Load with :func:`load_scenario`; errors are
+:class:`ScenarioError` naming the file, the dotted field path and the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from dcsim.units import quantity
+from dcsim.scenario.base import Spec
+from dcsim.scenario.facility import FacilitySpec, RackCoolingSpec, RackPowerSpec
+from dcsim.scenario.node import NodeSpec
+from dcsim.scenario.serving import ServingSpec
+from dcsim.scenario.workload import WorkloadSpec
+
+__all__ = [
+    "Scenario", "RackGroupSpec", "ControllerSpec", "EconomicsSpec", "ScenarioError",
+    "load_scenario", "apply_overrides", "scenario_hash",
+]
+
+
+class ScenarioError(ValueError):
+    """Invalid scenario input. ``errors`` is a list of (field path, reason)."""
+
+    def __init__(self, source: str, errors: list[tuple[str, str]]):
+        self.source = source
+        self.errors = errors
+        lines = [f"{source}: invalid scenario ({len(errors)} error{'s' if len(errors) != 1 else ''})"]
+        lines += [f"  {path or '<root>'}: {reason}" for path, reason in errors]
+        super().__init__("\n".join(lines))
+
+
+class RackGroupSpec(Spec):
+    """``count`` identical racks of ``nodes_per_rack`` servers, each server described by ``node``."""
+
+    name: str = "racks"
+    count: int = Field(1, ge=1, le=1_000_000, description="number of racks in this group")
+    nodes_per_rack: int = Field(4, ge=1, le=256, description="GPU servers per rack")
+    node: NodeSpec = Field(default_factory=NodeSpec)
+    power: RackPowerSpec = Field(default_factory=RackPowerSpec)
+    cooling: RackCoolingSpec = Field(default_factory=RackCoolingSpec)
+
+
+class ControllerSpec(Spec):
+    """The one feedback arrow: power/cooling headroom → node clocks (DVFS caps) → hold → shed.
+
+    Decisions made at one tick apply at the next.
+    """
+
+    tick: quantity("time", gt=0, le=3600) = Field(60.0, description="controller tick")
+    policy: Literal["uniform", "none"] = Field(
+        "uniform", description="uniform: one clock level for all nodes; none: never cap (limits may be exceeded, logged)")
+    clock_levels: int = Field(8, ge=2, le=64, description="DVFS levels the controller may choose between clock_min and 1")
+    hold_limit: quantity("time", gt=0) = Field(
+        600.0, description="requests (fluid: tokens) waiting longer than this are shed, counted")
+
+
+class EconomicsSpec(Spec):
+    """Energy price and grid carbon intensity (constant or 24 hourly values)."""
+
+    price: quantity("price", ge=0) | None = Field(None, description="energy price, e.g. '80 USD/MWh'")
+    price_profile: list[float] | None = Field(None, description="24 hourly multipliers on price")
+    carbon_intensity: quantity("carbon", ge=0) | None = Field(None, description="grid intensity, e.g. '350 g/kWh'")
+    carbon_profile: list[float] | None = Field(None, description="24 hourly multipliers on carbon_intensity")
+
+    @field_validator("price_profile", "carbon_profile")
+    @classmethod
+    def _24(cls, v):
+        if v is not None and (len(v) != 24 or any((not math.isfinite(x)) or x < 0 for x in v)):
+            raise ValueError("must be 24 finite non-negative hourly multipliers")
+        return v
+
+
+class Scenario(Spec):
+    """A complete dcsim scenario. Reproducible from (file, seed)."""
+
+    name: str = Field(..., min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.\-]+$")
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    duration: quantity("time", gt=0, le=366 * 86400) = Field(..., description="simulated time")
+    fidelity: Literal["fluid", "request", "hybrid"] = "fluid"
+    hybrid_sample: int = Field(8, ge=1, le=10_000, description="replicas simulated per request in hybrid fidelity")
+    facility: FacilitySpec
+    racks: list[RackGroupSpec] = Field(..., min_length=1)
+    workload: WorkloadSpec
+    controller: ControllerSpec = Field(default_factory=ControllerSpec)
+    serving: ServingSpec = Field(default_factory=ServingSpec)
+    economics: EconomicsSpec = Field(default_factory=EconomicsSpec)
+
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @field_validator("racks", mode="before")
+    @classmethod
+    def _one_group(cls, v):
+        return [v] if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _check(self):
+        names = [g.name for g in self.racks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"racks: group names must be unique, got {names}")
+        if self.duration < self.controller.tick:
+            raise ValueError(f"duration ({self.duration:g} s) must be at least one controller tick ({self.controller.tick:g} s)")
+        if self.duration / self.controller.tick > 5e7:
+            raise ValueError("duration/controller.tick exceeds 5e7 ticks; use a longer tick")
+        return self
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Folder relative paths in the scenario are resolved against (the file's folder)."""
+        return self._base_dir
+
+
+# --------------------------------------------------------------------------- loading
+
+def _loc_path(loc: tuple, raw: Any) -> str:
+    """Dotted path for a pydantic error location, dropping union tags not in the input."""
+    parts: list[str] = []
+    cur = raw
+    for i, el in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(cur, dict) and el in cur:
+            parts.append(str(el))
+            cur = cur[el]
+        elif isinstance(cur, list) and isinstance(el, int) and 0 <= el < len(cur):
+            parts.append(f"[{el}]")
+            cur = cur[el]
+        elif last and isinstance(el, str) and isinstance(cur, dict):
+            parts.append(el)  # missing or unknown key
+        elif isinstance(el, int) and not isinstance(cur, list):
+            continue
+        elif not isinstance(cur, (dict, list)):
+            continue  # tags of unions over scalars (e.g. 'float', 'function-after[...]')
+        else:
+            continue  # discriminator tag or model name
+    out = ""
+    for p in parts:
+        out += p if p.startswith("[") or not out else "." + p
+    return out
+
+
+def _reason(err: dict) -> str:
+    msg = err.get("msg", "")
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if err.get("type") == "extra_forbidden":
+        return "unknown key (not a field of this section; see `dcsim schema`)"
+    if err.get("type") == "missing":
+        return "required field is missing"
+    inp = err.get("input")
+    if err.get("type") in ("float_parsing", "int_parsing", "int_from_float", "literal_error",
+                           "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                           "string_pattern_mismatch", "bool_parsing", "string_type", "int_type",
+                           "float_type", "list_type", "dict_type", "model_type", "union_tag_invalid",
+                           "finite_number", "too_short", "too_long"):
+        s = repr(inp)
+        if len(s) > 60:
+            s = s[:57] + "..."
+        msg = f"{msg}, got {s}"
+    return msg
+
+
+def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
+    seen = set()
+    out = []
+    for e in exc.errors(include_url=False):
+        item = (_loc_path(tuple(e.get("loc", ())), raw), _reason(e))
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _set_dotted(d: dict, path: str, value: Any) -> None:
+    keys = path.split(".")
+    cur: Any = d
+    for k in keys[:-1]:
+        if isinstance(cur, list):
+            cur = cur[int(k)]
+        else:
+            if k not in cur or cur[k] is None:
+                cur[k] = {}
+            cur = cur[k]
+    last = keys[-1]
+    if isinstance(cur, list):
+        cur[int(last)] = value
+    else:
+        cur[last] = value
+
+
+def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> dict:
+    """Return a copy of ``raw`` with dotted-path overrides applied.
+
+    ``overrides`` is a mapping ``{"facility.interconnect": "15 MW"}`` or a list of
+    ``"dotted.path=value"`` strings (values parsed as YAML scalars, so ``5`` is an int
+    and ``20 MW`` a string). List indices are numbers: ``racks.0.count=12``.
+    """
+    out = copy.deepcopy(raw)
+    if not overrides:
+        return out
+    items: list[tuple[str, Any]] = []
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        for s in overrides:
+            if "=" not in s:
+                raise ScenarioError("--set", [(s, "expected dotted.path=value")])
+            k, v = s.split("=", 1)
+            items.append((k.strip(), yaml.safe_load(v) if v.strip() else v))
+    for k, v in items:
+        try:
+            _set_dotted(out, k, v)
+        except (KeyError, IndexError, ValueError, TypeError) as e:
+            raise ScenarioError("--set", [(k, f"cannot set this path ({e})")]) from None
+    return out
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a scenario YAML file with the safe loader; errors name the file and line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(str(p), [("", f"cannot read file: {e.strerror or e}")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ScenarioError(str(p), [("", f"{where}not valid YAML ({getattr(e, 'problem', e)})")]) from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(str(p), [("", f"top level must be a mapping of keys, got {type(raw).__name__}")])
+    return raw
+
+
+def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[str] | None = None,
+                  base_dir: str | Path | None = None) -> Scenario:
+    """Load and validate a scenario from a YAML path, a dict, or an existing Scenario.
+
+    ``overrides`` (dotted paths) are applied before validation. Raises
+    :class:`ScenarioError` naming the file, each field path and the reason.
+    """
+    if isinstance(source, Scenario):
+        if not overrides:
+            return source
+        raw, label, bdir = source.model_dump(mode="json"), source.name, source.base_dir
+    elif isinstance(source, dict):
+        raw, label, bdir = source, "<dict>", Path(base_dir) if base_dir else None
+    else:
+        p = Path(source)
+        raw, label, bdir = read_yaml(p), str(p), p.resolve().parent
+    if base_dir is not None:
+        bdir = Path(base_dir)
+    raw = apply_overrides(raw, overrides)
+    try:
+        sc = Scenario.model_validate(raw)
+    except ValidationError as e:
+        raise ScenarioError(label, _errors_from(e, raw)) from None
+    except (ValueError, TypeError) as e:  # raised outside pydantic's wrapping
+        raise ScenarioError(label, [("", str(e))]) from None
+    sc._base_dir = bdir
+    return sc
+
+
+def scenario_hash(sc: Scenario) -> str:
+    """sha256 of the resolved scenario (canonical JSON), for provenance and caching."""
+    import hashlib
+    import json
+
+    blob = json.dumps(sc.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()

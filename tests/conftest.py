@@ -1,0 +1,48 @@
+"""Shared fixtures: small scenarios built as dicts, and the shared data folder."""
+
+import copy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def small_scenario(**over) -> dict:
+    """A tiny steady facility: constant weather, constant Poisson demand, 2 racks of H100s."""
+    sc = {
+        "name": "small",
+        "seed": 1,
+        "duration": "2 h",
+        "fidelity": "fluid",
+        "facility": {
+            "interconnect": "200 kW",
+            "cooling": {"kind": "chiller_plant", "capacity": "300 kW"},
+            "weather": {"kind": "constant", "t_db": 25, "rh": 0.4},
+        },
+        "racks": [{
+            "name": "r", "count": 4, "nodes_per_rack": 4,
+            "node": {"gpu": "H100-SXM", "model": "llama-3.1-70b", "tensor_parallel": 4, "max_batch": 256},
+        }],
+        "workload": {"arrivals": {"kind": "poisson", "rate": "200 req/s"},
+                     "classes": [{"name": "chat", "preset": "chat", "share": 1.0}]},
+        "controller": {"tick": "30 s"},
+    }
+    out = copy.deepcopy(sc)
+    for k, v in over.items():
+        cur = out
+        keys = k.split(".")
+        for kk in keys[:-1]:
+            cur = cur[int(kk)] if isinstance(cur, list) else cur[kk]
+        last = keys[-1]
+        if isinstance(cur, list):
+            cur[int(last)] = v
+        else:
+            cur[last] = v
+    return out
+
+
+@pytest.fixture
+def small():
+    return small_scenario

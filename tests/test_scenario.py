@@ -1,0 +1,134 @@
+"""Scenario files: good files load, every kind of bad input is rejected with the field named."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import dcsim
+from dcsim.scenario import ScenarioError, load_scenario
+from dcsim.units import UnitError, parse_quantity
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def ref() -> dict:
+    return yaml.safe_load((ROOT / "scenarios" / "reference.yaml").read_text())
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_shipped_scenarios_load(path):
+    sc = load_scenario(path)
+    assert sc.duration > 0 and sc.facility.interconnect > 0
+    assert sc.base_dir == path.parent
+
+
+def test_units_are_parsed_to_si():
+    sc = load_scenario(ROOT / "scenarios" / "reference.yaml")
+    assert sc.facility.interconnect == pytest.approx(400e3)
+    assert sc.duration == pytest.approx(86400.0)
+    assert sc.controller.tick == pytest.approx(60.0)
+    assert parse_quantity("20 MW", "power") == 2e7
+    assert parse_quantity("35 degC", "temperature") == 35.0
+    assert parse_quantity("308.15 K", "temperature") == pytest.approx(35.0)
+    assert parse_quantity("95 degF", "temperature") == pytest.approx(35.0)
+    assert parse_quantity("120 ms", "time") == pytest.approx(0.12)
+    assert parse_quantity("6 h", "time") == 21600.0
+    assert parse_quantity("3.35 TB/s", "bandwidth") == pytest.approx(3.35e12)
+    assert parse_quantity("989 TFLOP/s", "compute") == pytest.approx(9.89e14)
+    assert parse_quantity("20 req/s", "rate") == 20.0
+    assert parse_quantity("30%", "fraction") == pytest.approx(0.3)
+    assert parse_quantity("80 USD/MWh", "price") == pytest.approx(80 / 3.6e9)
+    with pytest.raises(UnitError):
+        parse_quantity("20 kg", "power")
+
+
+def _errors(raw) -> list[tuple[str, str]]:
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(raw)
+    return ei.value.errors
+
+
+def test_negative_quantity_names_field_and_value():
+    raw = ref()
+    raw["facility"]["cooling"]["capacity"] = "-5 kW"
+    errs = _errors(raw)
+    assert ("facility.cooling.capacity", "must be > 0, got -5 kW") in errs
+
+
+@pytest.mark.parametrize(
+    "mutate, path, words",
+    [
+        (lambda r: r["facility"].__setitem__("interconnect", "20 kg"), "facility.interconnect", "not a power unit"),
+        (lambda r: r["facility"].__setitem__("interconect", "20 MW"), "facility.interconect", "unknown key"),
+        (lambda r: r.__setitem__("bogus", 1), "bogus", "unknown key"),
+        (lambda r: r.pop("duration"), "duration", "missing"),
+        (lambda r: r.__setitem__("fidelity", "exact"), "fidelity", "fluid"),
+        (lambda r: r["racks"][0].__setitem__("count", -3), "racks[0].count", "greater than or equal to 1"),
+        (lambda r: r["racks"][0]["node"].__setitem__("max_batch", "lots"), "racks[0].node.max_batch", "integer"),
+        (lambda r: r["facility"].__setitem__("interconnect", float("nan")), "facility.interconnect", "finite"),
+        (lambda r: r["facility"].__setitem__("interconnect", "inf W"), "facility.interconnect", "finite"),
+        (lambda r: r["controller"].__setitem__("tick", "0 s"), "controller.tick", "must be > 0"),
+        (lambda r: r.__setitem__("seed", -1), "seed", "greater than or equal to 0"),
+        (lambda r: r["facility"]["cooling"].__setitem__("kind", "magic"), "facility.cooling", "kind"),
+    ],
+)
+def test_bad_input_rejected_with_field_path(mutate, path, words):
+    raw = ref()
+    mutate(raw)
+    errs = _errors(raw)
+    paths = [p for p, _ in errs]
+    assert path in paths, errs
+    reason = dict(errs)[path]
+    assert words.lower() in reason.lower(), errs
+
+
+def test_error_message_names_the_file(tmp_path):
+    raw = ref()
+    raw["facility"]["interconnect"] = "-1 MW"
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(f)
+    msg = str(ei.value)
+    assert str(f) in msg and "facility.interconnect: must be > 0, got -1 MW" in msg
+
+
+def test_invalid_yaml_and_non_mapping(tmp_path):
+    f = tmp_path / "x.yaml"
+    f.write_text("name: [unclosed\n")
+    with pytest.raises(ScenarioError, match="line"):
+        load_scenario(f)
+    f.write_text("- just\n- a list\n")
+    with pytest.raises(ScenarioError, match="mapping"):
+        load_scenario(f)
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    f = tmp_path / "evil.yaml"
+    f.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ScenarioError):
+        load_scenario(f)
+
+
+def test_overrides_dotted_paths():
+    sc = load_scenario(ROOT / "scenarios" / "reference.yaml",
+                       overrides=["facility.interconnect=15 MW", "racks.0.count=3", "seed=7"])
+    assert sc.facility.interconnect == 15e6
+    assert sc.racks[0].count == 3
+    assert sc.seed == 7
+    sc2 = load_scenario(ROOT / "scenarios" / "reference.yaml", overrides={"duration": "2 h"})
+    assert sc2.duration == 7200
+
+
+def test_scenarios_are_frozen():
+    sc = load_scenario(ROOT / "scenarios" / "reference.yaml")
+    with pytest.raises(Exception):
+        sc.seed = 3
+
+
+def test_json_schema_lists_top_level_keys():
+    schema = dcsim.Scenario.model_json_schema()
+    for key in ("name", "seed", "duration", "fidelity", "facility", "racks", "workload", "controller"):
+        assert key in schema["properties"]
