@@ -82,7 +82,10 @@ def _parse_time(raw: str, unit: str) -> float:
 def _parse_tokens(raw, what: str) -> int:
     if isinstance(raw, str):
         raw = raw.strip()
-        v = int(raw) if raw.lstrip("+-").isdigit() else float(raw)
+        try:
+            v = int(raw) if raw.lstrip("+-").isdigit() else float(raw)
+        except ValueError:
+            raise ValueError(f"{what} is not a number: {raw!r}") from None
     else:
         v = raw
     if isinstance(v, bool) or v is None:
@@ -138,7 +141,10 @@ def read_csv_trace(path: Path, time_col: str | int, in_col: str | int, out_col: 
             try:
                 if len(row) < width:
                     raise ValueError(f"expected at least {width} fields, got {len(row)}")
-                tv = _parse_time(row[idx[0]], time_unit)
+                try:
+                    tv = _parse_time(row[idx[0]], time_unit)
+                except ValueError:
+                    raise ValueError(f"cannot read time {row[idx[0]]!r} as {time_unit}") from None
                 if not np.isfinite(tv):
                     raise ValueError(f"time is not finite: {row[idx[0]]!r}")
                 iv = _parse_tokens(row[idx[1]], "input tokens")
