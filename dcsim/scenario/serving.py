@@ -1,0 +1,39 @@
+"""Serving sub-spec: how requests are routed and batched at request fidelity.
+
+Pure data (imports only :mod:`dcsim.units` via the base). Batch limits (``max_batch``,
+``max_batched_tokens``) and the KV capacity belong to the node (:class:`~dcsim.scenario.node.NodeSpec`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from dcsim.scenario.base import Spec
+from dcsim.units import quantity
+
+
+class ServingSpec(Spec):
+    """Router, batching options and metric sampling for request-fidelity serving.
+
+    * ``router``: ``round_robin``, ``least_outstanding`` (least outstanding tokens, i.e.
+      join-shortest-queue in tokens) or ``power_aware`` (least outstanding among replicas with
+      power headroom at least ``min_headroom_w``).
+    * ``chunked_prefill``: vLLM V1 schedules chunked prefill by default (vLLM docs, "Optimization
+      and Tuning: chunked prefill"); ``false`` gives vLLM V0's prefill-first, prefill-only
+      iterations.
+    * ``preemption``: ``recompute`` (vLLM V1's only mode: evicted sequences redo their prefill).
+      KV swapping to host memory is not modelled.
+    * ``kv_watermark``: fraction of KV kept free at admission; 0.01 is vLLM V0's block-manager
+      default (``watermark=0.01``).
+    * ``latency_sample_size``: per-class reservoir of finished requests kept for latency CDFs
+      (bounded memory; assumption).
+    """
+
+    router: Literal["round_robin", "least_outstanding", "power_aware"] = "least_outstanding"
+    chunked_prefill: bool = True
+    preemption: Literal["recompute"] = "recompute"
+    kv_watermark: quantity("fraction", ge=0, lt=1) = 0.01
+    min_headroom_w: quantity("power", ge=0) = 0.0
+    latency_sample_size: int = Field(10_000, ge=1, le=10_000_000)

@@ -1,0 +1,749 @@
+"""One model replica at request fidelity: continuous batching in a tight plain-Python loop.
+
+:class:`Replica` holds a FIFO of requests (future and arrived), a running batch and a KV-cache
+budget in tokens. :meth:`Replica.advance` runs the batch loop up to a controller tick, **one step
+per batch iteration**, calling the node's ``step(prefill_tokens, n_decode, ctx_tokens_sum) ->
+(dt_s, gpu_power_w)``, and **jumps ahead exactly** over runs of all-decode iterations during which
+the batch composition cannot change (no admission possible, no sequence finishes, KV fits).
+
+Scheduling follows vLLM (Kwon et al., SOSP'23; vLLM ``vllm/core/scheduler.py`` v0 and
+``vllm/v1/core/sched/scheduler.py``):
+
+* admission is FIFO; a request is admitted when a batch slot is free (``max_batch`` concurrent
+  sequences, vLLM ``max_num_seqs``) and its prompt's KV fits below ``(1 - kv_watermark)`` of the
+  capacity; the whole prompt's KV is reserved at admission;
+* without chunked prefill (vLLM v0 default) an iteration is either prefill-only (whole prompts,
+  at most ``max_batched_tokens`` unless a single prompt is longer) or decode-only, prefills first;
+  with chunked prefill (vLLM v1 default, Sarathi-Serve) every iteration carries one token for each
+  decoding sequence and fills the rest of the ``max_batched_tokens`` budget with prompt chunks;
+* a prefill (or the last chunk of one) emits the first output token; each decode iteration emits
+  one token per decoding sequence and grows its KV by one token;
+* preemption by recompute: when the decoding sequences' KV growth would exceed the capacity, the
+  most recently admitted sequence is evicted (KV freed, generated tokens kept) to the front of the
+  waiting queue and its prefill (prompt + tokens generated so far) is redone on readmission; no
+  admission happens in an iteration that preempted (as in vLLM).
+
+Conventions: ``ctx_tokens_sum`` is the sum over the sequences in the iteration of the context
+each attends over (decode: its KV length including the new token; prefill chunk: the cached prefix
+plus the chunk). Iteration energy ``dt * gpu_power`` is attributed to sequences by token share
+(each prefill token and each decode token gets an equal share), so the energy of all requests plus
+idle energy equals the replica's GPU energy. The idle replica draws ``node.idle_gpu_power_w``.
+
+Jumping ahead: for a fixed ``n_decode`` the node's ``dt`` and step energy are piecewise affine in
+``ctx_tokens_sum`` (roofline ``max(compute, memory) + overhead``). On first use of each
+``n_decode`` at a clock, the integer ctx range is split into pieces on which ``dt`` and energy are
+affine (recursive bisection; a piece is accepted when the midpoint matches the chord to 1e-12
+relative, which for a convex or concave piece bounds the deviation everywhere to 2e-12), then
+``k`` decode steps are summed in closed form (arithmetic series) and the number of steps to reach
+a time is the root of a quadratic. If a node's step is not piecewise affine (more than
+``_MAX_PIECES`` pieces), that ``n_decode`` falls back to calling ``step`` once per iteration, so
+results are exact either way. ``Replica(..., jump=False)`` always steps one iteration at a time;
+tests check both give the same results to 1e-9.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_left, bisect_right
+from collections import deque
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+__all__ = ["Replica", "AdvanceResult", "FinishedBatch", "affine_pieces"]
+
+StepFn = Callable[[float, int, float], tuple[float, float]]
+
+# vLLM SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048 (vllm/config/scheduler.py); used only
+# when the node does not say its own max_batched_tokens.
+DEFAULT_MAX_BATCHED_TOKENS = 2048
+# vLLM v0 block manager admission watermark, 1% of KV blocks kept free (``watermark=0.01``).
+DEFAULT_KV_WATERMARK = 0.01
+_MAX_PIECES = 64  # above this, a step function is treated as not piecewise affine (step-by-step)
+_RTOL = 1e-12  # midpoint-vs-chord tolerance when splitting into affine pieces
+_CLOCK_CACHE = 8  # clocks whose piece tables are kept (bounded memory under DVFS)
+
+# A sequence is a Python list with fixed slots (faster than objects in the hot loop):
+_TARR, _CLS, _NIN, _NOUT, _G, _D0, _A0, _EJ, _TFIRST, _TADMIT, _UID, _DONE, _P = range(13)
+# _G generated tokens as of decode counter _D0 (decoding: g = _G + D - _D0); _A0 per-decode-token
+# energy accumulator at _D0; _EJ energy attributed so far (J); _UID admission id (-1 if not
+# running); _DONE prompt tokens prefilled of _P (prompt length of the current admission).
+
+
+class FinishedBatch(NamedTuple):
+    """Requests finished during one :meth:`Replica.advance` (numpy arrays, one row each)."""
+
+    cls: np.ndarray  # int64 request-class index
+    t_arrival: np.ndarray  # s
+    t_admit: np.ndarray  # s, first admission into the batch
+    t_first: np.ndarray  # s, first output token
+    t_finish: np.ndarray  # s, last output token
+    n_in: np.ndarray  # int64 tokens
+    n_out: np.ndarray  # int64 tokens
+    energy_j: np.ndarray  # J attributed (token share of iteration GPU energy)
+
+    @property
+    def ttft_s(self) -> np.ndarray:
+        """Time to first token (s)."""
+        return self.t_first - self.t_arrival
+
+    @property
+    def tpot_s(self) -> np.ndarray:
+        """Time per output token after the first, (finish - first)/(n_out - 1); NaN if n_out == 1."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.n_out > 1, (self.t_finish - self.t_first) / np.maximum(self.n_out - 1, 1), np.nan)
+
+    @property
+    def e2e_s(self) -> np.ndarray:
+        """End-to-end latency (s)."""
+        return self.t_finish - self.t_arrival
+
+    @property
+    def queue_delay_s(self) -> np.ndarray:
+        """Arrival to first admission into the running batch (s)."""
+        return self.t_admit - self.t_arrival
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return int(self.cls.shape[0])
+
+    @staticmethod
+    def from_rows(rows: list[tuple]) -> "FinishedBatch":
+        """Build from (cls, t_arr, t_admit, t_first, t_finish, n_in, n_out, energy) tuples."""
+        if not rows:
+            e = np.empty(0)
+            ei = np.empty(0, dtype=np.int64)
+            return FinishedBatch(ei, e, e, e, e, ei, ei, e)
+        a = np.array(rows, dtype=float)
+        return FinishedBatch(a[:, 0].astype(np.int64), a[:, 1], a[:, 2], a[:, 3], a[:, 4],
+                             a[:, 5].astype(np.int64), a[:, 6].astype(np.int64), a[:, 7])
+
+    @staticmethod
+    def concat(batches: list["FinishedBatch"]) -> "FinishedBatch":
+        """Concatenate several batches field by field."""
+        if not batches:
+            return FinishedBatch.from_rows([])
+        return FinishedBatch(*(np.concatenate(cols) for cols in zip(*batches)))
+
+
+class AdvanceResult:
+    """What one :meth:`Replica.advance` call did over ``[t_start, t_end]``.
+
+    Energy, busy and idle time cover exactly that window: an iteration straddling ``t_end`` is
+    run to completion, and its energy after ``t_end`` is carried into the next call.
+    ``rows`` holds the finished requests as tuples ``(cls, t_arrival, t_admit, t_first, t_finish,
+    n_in, n_out, energy_j)``; ``finished`` converts them to a :class:`FinishedBatch` on first
+    access (an engine may instead concatenate the ``rows`` of many replicas and convert once).
+    Iterating yields ``(energy_gpu_j, peak_gpu_power_w, finished)`` (the architecture contract).
+    """
+
+    __slots__ = ("energy_gpu_j", "busy_time_s", "idle_time_s", "peak_gpu_power_w", "iterations",
+                 "segments", "finished_count", "preemptions", "rows", "_finished")
+
+    def __init__(self, energy_gpu_j: float, busy_time_s: float, idle_time_s: float,
+                 peak_gpu_power_w: float, iterations: int, segments: int, finished_count: int,
+                 preemptions: int, rows: list):
+        self.energy_gpu_j = energy_gpu_j  # J over the window
+        self.busy_time_s = busy_time_s  # s with an iteration running
+        self.idle_time_s = idle_time_s  # s idle at node.idle_gpu_power_w
+        self.peak_gpu_power_w = peak_gpu_power_w  # W, max over iterations (idle power if none)
+        self.iterations = iterations  # batch iterations (jumped decode steps counted one by one)
+        self.segments = segments  # loop passes (prefill/mixed steps + decode runs + idle)
+        self.finished_count = finished_count
+        self.preemptions = preemptions
+        self.rows = rows
+        self._finished = None
+
+    @property
+    def finished(self) -> FinishedBatch:
+        """Requests finished in the window, as numpy arrays."""
+        if self._finished is None:
+            self._finished = FinishedBatch.from_rows(self.rows)
+        return self._finished
+
+    def __iter__(self):
+        return iter((self.energy_gpu_j, self.peak_gpu_power_w, self.finished))
+
+    def __repr__(self) -> str:
+        return (f"AdvanceResult(energy_gpu_j={self.energy_gpu_j:.6g}, busy_time_s={self.busy_time_s:.6g}, "
+                f"idle_time_s={self.idle_time_s:.6g}, peak_gpu_power_w={self.peak_gpu_power_w:.6g}, "
+                f"iterations={self.iterations}, finished_count={self.finished_count}, "
+                f"preemptions={self.preemptions})")
+
+
+def affine_pieces(f: Callable[[int], tuple[float, float]], lo: int, hi: int,
+                  rtol: float = _RTOL, max_pieces: int = _MAX_PIECES) -> list[tuple] | None:
+    """Split the integer range ``[lo, hi]`` into pieces on which both outputs of ``f`` are affine.
+
+    Returns pieces ``(L, R, y1_L, slope1, y2_L, slope2)`` sorted by ``L`` (adjacent pieces share
+    an endpoint), or ``None`` if more than ``max_pieces`` are needed. A piece is accepted when the
+    value at the integer midpoint equals the chord within ``rtol`` relative, which for a convex or
+    concave function (e.g. a max of affine roofline terms) implies affinity on the whole piece to
+    within ``2*rtol``. Dimensionless helper; ``f`` maps ctx tokens to (dt_s, energy_j).
+    """
+    memo: dict[int, tuple[float, float]] = {}
+
+    def ev(x: int) -> tuple[float, float]:
+        v = memo.get(x)
+        if v is None:
+            v = memo[x] = f(x)
+        return v
+
+    out: list[tuple] = []
+    stack = [(lo, hi)]
+    while stack:
+        L, R = stack.pop()
+        yL, yR = ev(L), ev(R)
+        if R - L >= 2:
+            M = (L + R) // 2
+            yM = ev(M)
+            w = (M - L) / (R - L)
+            ok = True
+            for i in (0, 1):
+                chord = yL[i] + (yR[i] - yL[i]) * w
+                if abs(yM[i] - chord) > rtol * max(abs(yL[i]), abs(yR[i]), abs(yM[i]), 1e-300):
+                    ok = False
+                    break
+            if not ok:
+                stack.append((M, R))
+                stack.append((L, M))
+                if len(out) + len(stack) > max_pieces:
+                    return None
+                continue
+        span = max(R - L, 1)
+        out.append((L, R, yL[0], (yR[0] - yL[0]) / span, yL[1], (yR[1] - yL[1]) / span))
+    out.sort()
+    return out
+
+
+def _cum(k: int, d0: float, s: float) -> float:
+    """Sum of k terms of the arithmetic series d0, d0+s, ... (s)."""
+    return k * d0 + s * (k * (k - 1) * 0.5)
+
+
+def _steps_to_reach(rem: float, d0: float, s: float) -> int:
+    """Smallest k >= 1 with k*d0 + s*k(k-1)/2 >= rem (dt series d0, d0+s, ...); huge if never."""
+    if rem <= d0:
+        return 1
+    b = d0 - 0.5 * s
+    disc = b * b + 2.0 * s * rem
+    if disc < 0.0 or (b <= 0.0 and s <= 0.0):
+        return 1 << 62
+    denom = b + math.sqrt(disc)
+    if denom <= 0.0:
+        return 1 << 62
+    k = max(1, int(math.ceil(2.0 * rem / denom)))
+    while k > 1 and _cum(k - 1, d0, s) >= rem:
+        k -= 1
+    while _cum(k, d0, s) < rem:
+        k += 1
+    return k
+
+
+class Replica:
+    """One model replica: FIFO queue, running batch, KV-cache budget and the batching loop.
+
+    ``node`` needs ``step_fn(clock)``, ``max_batch``, ``kv_capacity_tokens``, ``idle_gpu_power_w``
+    and optionally ``max_batched_tokens`` (docs/architecture.md "Node model"). Keyword arguments
+    override the node's values. ``t0`` is the replica's start time (s).
+    """
+
+    def __init__(self, node: Any, *, max_batch: int | None = None,
+                 max_batched_tokens: int | None = None, kv_capacity_tokens: int | None = None,
+                 chunked_prefill: bool = True, kv_watermark: float = DEFAULT_KV_WATERMARK,
+                 jump: bool = True, t0: float = 0.0):
+        self.node = node
+        self.max_batch = int(max_batch if max_batch is not None else node.max_batch)
+        mbt = max_batched_tokens if max_batched_tokens is not None else getattr(
+            node, "max_batched_tokens", DEFAULT_MAX_BATCHED_TOKENS)
+        self.max_batched_tokens = int(mbt)
+        self.kv_capacity_tokens = int(kv_capacity_tokens if kv_capacity_tokens is not None
+                                      else node.kv_capacity_tokens)
+        if self.max_batch < 1 or self.max_batched_tokens < 1 or self.kv_capacity_tokens < 2:
+            raise ValueError("max_batch, max_batched_tokens must be >= 1 and kv_capacity_tokens >= 2")
+        if not 0.0 <= kv_watermark < 1.0:
+            raise ValueError(f"kv_watermark must be in [0, 1), got {kv_watermark}")
+        self.kv_admit_tokens = int(math.floor(self.kv_capacity_tokens * (1.0 - kv_watermark)))
+        self.chunked_prefill = bool(chunked_prefill)
+        self.jump = bool(jump)
+        self.idle_gpu_power_w = float(node.idle_gpu_power_w)
+        # pending FIFO of fresh requests (future and arrived-but-not-admitted), as Python lists
+        self._p_t: list[float] = []
+        self._p_c: list[int] = []
+        self._p_in: list[int] = []
+        self._p_out: list[int] = []
+        self._ph = 0  # head index into the pending lists
+        self._taken = 0  # pending requests admitted so far (cumulative)
+        self._last_t = -math.inf
+        self._waiting: deque = deque()  # preempted sequences, readmitted first
+        self._running: dict[int, list] = {}  # uid -> seq, in admission order (LIFO victim)
+        self._prefilling: deque = deque()  # chunked mode: admitted seqs with prompt left
+        self._heap: list[tuple] = []  # (decode index at finish, uid, seq)
+        self._uid = 0
+        self._n_dec = 0  # decoding sequences
+        self._D = 0  # decode iterations so far
+        self._A = 0.0  # J per decoding sequence accumulated over decode iterations
+        self._S = 0  # sum of (n_in + g) over decoding sequences = next decode ctx sum
+        self.kv_used = 0  # KV tokens held or reserved
+        self.kv_peak = 0  # max of kv_used ever seen (tokens)
+        self.now = float(t0)
+        self._acct_t = float(t0)  # energy reported up to here; [acct, now] runs at _carry_p
+        self._carry_p = 0.0
+        self._clock = None
+        self._step: StepFn | None = None
+        self._pieces: dict[int, Any] = {}
+        self._clock_cache: dict[float, tuple[StepFn, dict]] = {}
+        self.enqueued = 0
+        self.completed = 0
+        self.shed = 0
+        self.preemptions = 0
+        self.iterations = 0
+        self.outstanding_tokens = 0  # sum of n_in + n_out over enqueued, unfinished requests
+        self._last_fin_t = -math.inf
+        self._last_fin_n = 0
+
+    # ------------------------------------------------------------------ requests in
+    def enqueue(self, t_arrival: float, cls: int, n_in: int, n_out: int) -> bool:
+        """Add one request arriving at ``t_arrival`` (s); False if shed (can never fit in KV)."""
+        return not bool(self.enqueue_many(np.array([t_arrival], float), np.array([cls]),
+                                          np.array([n_in]), np.array([n_out]))[0])
+
+    def enqueue_many(self, t: np.ndarray, cls: np.ndarray, n_in: np.ndarray,
+                     n_out: np.ndarray) -> np.ndarray:
+        """Add requests (arrays sorted by arrival time ``t``, s). Returns the boolean shed mask.
+
+        A request is shed (never enqueued) when ``n_in + n_out`` exceeds the admissible KV
+        capacity, as a real server rejects a prompt longer than its max model length.
+        Arrival times must not go backwards across calls.
+        """
+        t = np.asarray(t, dtype=float)
+        m = t.shape[0]
+        if m == 0:
+            return np.zeros(0, dtype=bool)
+        n_in = np.asarray(n_in, dtype=np.int64)
+        n_out = np.asarray(n_out, dtype=np.int64)
+        cls = np.asarray(cls, dtype=np.int64)
+        tl = t.tolist()
+        if tl[0] < self._last_t or (m > 1 and bool((t[1:] < t[:-1]).any())):
+            raise ValueError("arrival times must be sorted and not earlier than previous arrivals")
+        if int(n_in.min()) < 1 or int(n_out.min()) < 1:
+            raise ValueError("n_in and n_out must be >= 1 token")
+        tot = n_in + n_out
+        shed = tot > self.kv_admit_tokens
+        if self._ph > 4096 and 2 * self._ph > len(self._p_t):
+            for lst in (self._p_t, self._p_c, self._p_in, self._p_out):
+                del lst[: self._ph]
+            self._ph = 0
+        if shed.any():
+            keep = ~shed
+            t, cls, n_in, n_out, tot = t[keep], cls[keep], n_in[keep], n_out[keep], tot[keep]
+            tl = t.tolist()
+            self.shed += m - len(tl)
+        self._p_t.extend(tl)
+        self._p_c.extend(cls.tolist())
+        self._p_in.extend(n_in.tolist())
+        self._p_out.extend(n_out.tolist())
+        self._last_t = float(t[-1]) if len(tl) else self._last_t
+        self.enqueued += len(tl)
+        self.outstanding_tokens += int(tot.sum())
+        return shed
+
+    # ------------------------------------------------------------------ state
+    @property
+    def n_running(self) -> int:
+        """Sequences in the running batch (decoding + prefilling)."""
+        return len(self._running)
+
+    @property
+    def n_waiting(self) -> int:
+        """Arrived requests (as of ``now``) not in the running batch, including preempted ones."""
+        return len(self._waiting) + bisect_right(self._p_t, self.now, self._ph) - self._ph
+
+    @property
+    def n_pending(self) -> int:
+        """Enqueued requests not yet admitted (arrived or not)."""
+        return len(self._p_t) - self._ph + len(self._waiting)
+
+    def in_system_at(self, t: float) -> int:
+        """Requests arrived by ``t`` and not finished by ``t``.
+
+        Exact for ``t`` no earlier than the start of the replica's last iteration (e.g. the
+        ``t_end`` just passed to :meth:`advance`).
+        """
+        arrived = self._taken + bisect_right(self._p_t, t, self._ph) - self._ph
+        done = self.completed - (self._last_fin_n if self._last_fin_t > t else 0)
+        return arrived - done
+
+    def _set_clock(self, clock: float) -> None:
+        c = self._clock_cache.get(clock)
+        if c is None:
+            if len(self._clock_cache) >= _CLOCK_CACHE:
+                self._clock_cache.pop(next(iter(self._clock_cache)))
+            c = (self.node.step_fn(clock), {})
+            self._clock_cache[clock] = c
+        self._clock = clock
+        self._step, self._pieces = c
+
+    def _pieces_for(self, n: int):
+        """Affine pieces of (dt, energy) over decode ctx for ``n`` decoding sequences."""
+        step = self._step
+
+        def f(ctx: int) -> tuple[float, float]:
+            dt, pw = step(0, n, ctx)
+            return dt, dt * pw
+
+        pcs = affine_pieces(f, n, self.kv_capacity_tokens + n)
+        entry = (None, None) if pcs is None else ([p[1] for p in pcs], pcs)
+        self._pieces[n] = entry
+        return entry
+
+    def _decode_run(self, n: int, ctx0: int, kmax: int, rem: float):
+        """Up to ``kmax`` decode steps of ``n`` sequences from ctx ``ctx0``, stopping after the
+        first step whose cumulative end time reaches ``rem`` (s). Returns
+        (k, total_dt, total_energy, peak_power, last_power)."""
+        if self.jump:
+            entry = self._pieces.get(n)
+            if entry is None:
+                entry = self._pieces_for(n)
+            his, pcs = entry
+        else:
+            his = None
+        if his is None:  # step by step
+            step = self._step
+            k = 0
+            tsum = esum = peak = 0.0
+            pw = 0.0
+            ctx = ctx0
+            while k < kmax:
+                dt, pw = step(0, n, ctx)
+                k += 1
+                tsum += dt
+                esum += dt * pw
+                if pw > peak:
+                    peak = pw
+                ctx += n
+                if tsum >= rem:
+                    break
+            return k, tsum, esum, peak, pw
+        k = 0
+        tsum = esum = peak = plast = 0.0
+        ctx = ctx0
+        while k < kmax:
+            i = bisect_left(his, ctx)
+            L, R, dL, sd, eL, se = pcs[i]
+            kp = (R - ctx) // n + 1
+            if kp > kmax - k:
+                kp = kmax - k
+            d0 = dL + sd * (ctx - L)
+            s = sd * n
+            e0 = eL + se * (ctx - L)
+            es = se * n
+            kt = _steps_to_reach(rem - tsum, d0, s)
+            kk = kp if kp < kt else kt
+            tsum += _cum(kk, d0, s)
+            esum += _cum(kk, e0, es)
+            p0 = e0 / d0
+            dl = d0 + s * (kk - 1)
+            plast = (e0 + es * (kk - 1)) / dl
+            if p0 > peak:
+                peak = p0
+            if plast > peak:
+                peak = plast
+            k += kk
+            ctx += kk * n
+            if kk == kt:
+                break
+        return k, tsum, esum, peak, plast
+
+    # ------------------------------------------------------------------ the loop
+    def advance(self, t_end: float, clock: float = 1.0) -> AdvanceResult:
+        """Run the batching loop until ``t_end`` (s) at DVFS ``clock``; see the module docstring."""
+        if clock != self._clock:
+            self._set_clock(clock)
+        step = self._step
+        idle_p = self.idle_gpu_power_w
+        energy = busy = idle = 0.0
+        peak = 0.0
+        iters = segs = npre = 0
+        rows: list[tuple] = []
+        now = self.now
+        # energy of the iteration that straddled the previous t_end
+        if now > self._acct_t:
+            upto = now if now <= t_end else t_end
+            span = upto - self._acct_t
+            energy += self._carry_p * span
+            busy += span
+            peak = self._carry_p
+            self._acct_t = upto
+            if now >= t_end:
+                return AdvanceResult(energy, busy, 0.0, peak, 0, 0, 0, 0, [])
+        chunked = self.chunked_prefill
+        max_batch = self.max_batch
+        mbt = self.max_batched_tokens
+        cap = self.kv_capacity_tokens
+        cap_adm = self.kv_admit_tokens
+        p_t, p_c, p_in, p_out = self._p_t, self._p_c, self._p_in, self._p_out
+        ph = self._ph
+        npend = len(p_t)
+        waiting = self._waiting
+        running = self._running
+        pf = self._prefilling
+        heap = self._heap
+        heappush, heappop = heapq.heappush, heapq.heappop
+        uid = self._uid
+        n_dec = self._n_dec
+        D, A, S = self._D, self._A, self._S
+        kv_used = self.kv_used
+        kv_peak = self.kv_peak
+        taken = self._taken
+        out_tok = 0
+        p_last = idle_p
+        fin_t = self._last_fin_t
+        fin_n = self._last_fin_n
+
+        while now < t_end:
+            segs += 1
+            preempted = False
+            # ---- chunked mode: decodes ride in every iteration, so make room for their KV first
+            if chunked and n_dec and kv_used + n_dec > cap:
+                while kv_used + n_dec > cap:
+                    _, v = running.popitem()
+                    if v[_DONE] < v[_P]:  # a prefilling sequence
+                        pf.remove(v)
+                        kv_used -= v[_P]
+                    else:
+                        g = v[_G] + D - v[_D0]
+                        v[_G] = g
+                        v[_EJ] += A - v[_A0]
+                        kv_used -= v[_NIN] + g - 1
+                        S -= v[_NIN] + g
+                        n_dec -= 1
+                    v[_UID] = -1
+                    v[_DONE] = 0
+                    waiting.appendleft(v)
+                    npre += 1
+                preempted = True
+            # ---- prefill work: continue chunks, then admit FIFO
+            ptoks = 0
+            pctx = 0
+            chunks = None
+            budget = mbt - n_dec if chunked else mbt
+            if chunked and pf and budget > 0:
+                chunks = []
+                for sq in pf:
+                    c = sq[_P] - sq[_DONE]
+                    if c > budget:
+                        c = budget
+                    chunks.append((sq, c))
+                    ptoks += c
+                    pctx += sq[_DONE] + c
+                    budget -= c
+                    if budget == 0:
+                        break
+            if not preempted and budget > 0:
+                while len(running) < max_batch:
+                    if waiting:
+                        sq = waiting[0]
+                        need = sq[_NIN] + sq[_G]
+                    elif ph < npend and p_t[ph] <= now:
+                        sq = None
+                        need = p_in[ph]
+                    else:
+                        break
+                    if kv_used + need > cap_adm:
+                        break
+                    if not chunked and ptoks and ptoks + need > budget:
+                        break
+                    if sq is None:
+                        sq = [p_t[ph], p_c[ph], need, p_out[ph], 0, 0, 0.0, 0.0, -1.0, now, 0, 0, need]
+                        ph += 1
+                        taken += 1
+                    else:
+                        waiting.popleft()
+                        sq[_P] = need
+                    uid += 1
+                    sq[_UID] = uid
+                    running[uid] = sq
+                    kv_used += need
+                    if chunks is None:
+                        chunks = []
+                    if chunked:
+                        pf.append(sq)
+                        c = need if need < budget else budget
+                        chunks.append((sq, c))
+                        ptoks += c
+                        pctx += c
+                        budget -= c
+                        if budget == 0:
+                            break
+                    else:
+                        chunks.append((sq, need))
+                        ptoks += need
+                        pctx += need
+                if kv_used > kv_peak:
+                    kv_peak = kv_used
+            if ptoks:
+                # ---- one prefill (or mixed) iteration
+                nd = n_dec if chunked else 0
+                dt, pw = step(ptoks, nd, pctx + (S if nd else 0))
+                e_it = dt * pw
+                now += dt
+                busy += dt
+                energy += e_it
+                iters += 1
+                p_last = pw
+                if pw > peak:
+                    peak = pw
+                e_tok = e_it / (ptoks + nd)
+                if nd:
+                    D += 1
+                    A += e_tok
+                    S += nd
+                    kv_used += nd
+                    if kv_used > kv_peak:
+                        kv_peak = kv_used
+                for sq, c in chunks:
+                    sq[_EJ] += e_tok * c
+                    if chunked:
+                        done = sq[_DONE] + c
+                        sq[_DONE] = done
+                        if done < sq[_P]:
+                            continue
+                        pf.popleft()
+                    else:
+                        sq[_DONE] = c
+                    g = sq[_G] + 1
+                    sq[_G] = g
+                    if sq[_TFIRST] < 0.0:
+                        sq[_TFIRST] = now
+                    nin = sq[_NIN]
+                    if g >= sq[_NOUT]:
+                        del running[sq[_UID]]
+                        kv_used -= nin + g - 1
+                        rows.append((sq[_CLS], sq[_TARR], sq[_TADMIT], sq[_TFIRST], now, nin, g, sq[_EJ]))
+                        out_tok += nin + g
+                    else:
+                        sq[_D0] = D
+                        sq[_A0] = A
+                        S += nin + g
+                        n_dec += 1
+                        heappush(heap, (D + sq[_NOUT] - g, sq[_UID], sq))
+                if nd:
+                    while heap and heap[0][0] <= D:
+                        _, u, sq = heappop(heap)
+                        if sq[_UID] != u:
+                            continue
+                        del running[u]
+                        nin, no = sq[_NIN], sq[_NOUT]
+                        kv_used -= nin + no - 1
+                        S -= nin + no
+                        n_dec -= 1
+                        rows.append((sq[_CLS], sq[_TARR], sq[_TADMIT], sq[_TFIRST], now, nin, no,
+                                     sq[_EJ] + A - sq[_A0]))
+                        out_tok += nin + no
+                continue
+            if n_dec == 0:
+                if waiting or (ph < npend and p_t[ph] <= now):
+                    if not preempted:  # cannot happen: an empty replica admits any unshed request
+                        raise RuntimeError("replica stalled with admissible requests")
+                    continue  # a preemption emptied the batch; admit on the next pass
+                # ---- idle until the next arrival (or t_end)
+                tn = p_t[ph] if ph < npend else t_end
+                if tn > t_end:
+                    tn = t_end
+                idle += tn - now
+                energy += idle_p * (tn - now)
+                now = tn
+                p_last = idle_p
+                continue
+            # ---- a run of decode-only iterations
+            if not chunked and kv_used + n_dec > cap:
+                while kv_used + n_dec > cap:
+                    _, v = running.popitem()
+                    g = v[_G] + D - v[_D0]
+                    v[_G] = g
+                    v[_EJ] += A - v[_A0]
+                    kv_used -= v[_NIN] + g - 1
+                    S -= v[_NIN] + g
+                    n_dec -= 1
+                    v[_UID] = -1
+                    v[_DONE] = 0
+                    waiting.appendleft(v)
+                    npre += 1
+                preempted = True
+            while heap[0][2][_UID] != heap[0][1]:
+                heappop(heap)
+            kmax = heap[0][0] - D
+            kk = (cap - kv_used) // n_dec
+            if kk < kmax:
+                kmax = kk
+            if preempted:
+                kmax = 1
+            tstop = t_end
+            if (not waiting and ph < npend and len(running) < max_batch and budget > 0
+                    and kv_used + p_in[ph] <= cap_adm and p_t[ph] < tstop):
+                tstop = p_t[ph]
+            k, tsum, esum, pk, pl = self._decode_run(n_dec, S, kmax, tstop - now)
+            now += tsum
+            busy += tsum
+            energy += esum
+            iters += k
+            p_last = pl
+            if pk > peak:
+                peak = pk
+            D += k
+            A += esum / n_dec
+            S += k * n_dec
+            kv_used += k * n_dec
+            if kv_used > kv_peak:
+                kv_peak = kv_used
+            while heap and heap[0][0] <= D:
+                _, u, sq = heappop(heap)
+                if sq[_UID] != u:
+                    continue
+                del running[u]
+                nin, no = sq[_NIN], sq[_NOUT]
+                kv_used -= nin + no - 1
+                S -= nin + no
+                n_dec -= 1
+                rows.append((sq[_CLS], sq[_TARR], sq[_TADMIT], sq[_TFIRST], now, nin, no,
+                             sq[_EJ] + A - sq[_A0]))
+                out_tok += nin + no
+
+        # ---- store state back, split the straddling iteration's energy at t_end
+        if now > t_end:
+            over = now - t_end
+            energy -= p_last * over
+            busy -= over
+            self._carry_p = p_last
+            self._acct_t = t_end
+        else:
+            self._acct_t = now
+        if rows:
+            last = rows[-1][4]
+            m = 0
+            for r in reversed(rows):
+                if r[4] != last:
+                    break
+                m += 1
+            if last == fin_t:
+                fin_n += m
+            else:
+                fin_t, fin_n = last, m
+        self._last_fin_t, self._last_fin_n = fin_t, fin_n
+        self.now = now
+        self._ph = ph
+        self._taken = taken
+        self._uid = uid
+        self._n_dec = n_dec
+        self._D, self._A, self._S = D, A, S
+        self.kv_used = kv_used
+        self.kv_peak = kv_peak
+        nf = len(rows)
+        self.completed += nf
+        self.preemptions += npre
+        self.iterations += iters
+        self.outstanding_tokens -= out_tok
+        if peak == 0.0:
+            peak = idle_p
+        return AdvanceResult(energy, busy, idle, peak, iters, segs, nf, npre, rows)
