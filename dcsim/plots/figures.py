@@ -1,0 +1,445 @@
+"""Figures for a dcsim run: each function takes a Result (or its report and time series) and
+returns a :class:`matplotlib.figure.Figure`. Nothing here computes physics; the numbers plotted
+are the engine's, only rescaled for display (W → MW, s → h) and, for latency, sorted into CDFs.
+
+Figures are built on the Agg canvas without pyplot, so there is no global figure state.
+Colours are defined once (:data:`CONSTRAINT_COLORS`, :data:`POWER_COLORS`) and shared by every
+figure, the HTML report and ``dcsim compare``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
+
+__all__ = [
+    "BINDING_NAMES",
+    "CONSTRAINT_COLORS",
+    "POWER_COLORS",
+    "RUN_COLORS",
+    "STYLE",
+    "new_figure",
+    "time_axis",
+    "binding_runs",
+    "signature_plot",
+    "power_stack_plot",
+    "pue_plot",
+    "latency_cdf_plot",
+    "joules_per_token_plot",
+    "all_figures",
+]
+
+#: Binding-constraint codes of ``timeseries["binding"]`` (docs/architecture.md).
+BINDING_NAMES: tuple[str, ...] = ("demand", "compute", "power", "cooling")
+
+#: One colour per constraint, used everywhere (Okabe-Ito colour-blind-safe palette).
+CONSTRAINT_COLORS: dict[str, str] = {
+    "demand": "#8C8C8C",
+    "compute": "#0072B2",
+    "power": "#D55E00",
+    "cooling": "#009E73",
+}
+#: Line colour of the achieved token rate.
+ACHIEVED_COLOR = "#111111"
+
+#: One colour per power component in the power stack.
+POWER_COLORS: dict[str, str] = {
+    "gpu": "#3B6FB6",
+    "it_other": "#9DBEE8",
+    "cooling": "#2AA198",
+    "losses": "#E6A23C",
+    "fixed": "#B0B0B0",
+    "cap": "#C0392B",
+}
+
+#: Colours for runs in overlays (``dcsim compare``) and request classes in latency CDFs.
+RUN_COLORS: tuple[str, ...] = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+)
+
+#: Matplotlib rc settings applied while a figure is built (readable at a glance).
+STYLE: dict[str, Any] = {
+    "font.size": 11,
+    "axes.titlesize": 13,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "legend.fontsize": 9.5,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 110,
+}
+
+
+def _styled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(width: float = 11.0, height: float = 5.5) -> Figure:
+    """A Figure on the Agg canvas (no pyplot), constrained layout."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _parts(obj: Any) -> tuple[dict, dict]:
+    """(report, timeseries) from a Result or a ``(report, timeseries)`` pair."""
+    if isinstance(obj, tuple) and len(obj) == 2:
+        report, ts = obj
+    else:
+        report, ts = getattr(obj, "report", {}) or {}, getattr(obj, "timeseries", {}) or {}
+    return dict(report), {k: np.asarray(v) for k, v in dict(ts).items()}
+
+
+def time_axis(t_s: np.ndarray) -> tuple[np.ndarray, str]:
+    """Display time: hours when the run spans more than 3 h, minutes above 3 min, else seconds."""
+    t_s = np.asarray(t_s, dtype=float)
+    span = float(t_s[-1] - t_s[0]) if t_s.size else 0.0
+    if span > 3 * 3600:
+        return t_s / 3600.0, "time (h)"
+    if span > 180:
+        return t_s / 60.0, "time (min)"
+    return t_s, "time (s)"
+
+
+def _time_ticks(ax: Any, t_s: np.ndarray) -> None:
+    """Hour ticks every 3 h (6 h beyond two days) when the axis is in hours."""
+    from matplotlib.ticker import MultipleLocator
+
+    span = float(t_s[-1] - t_s[0]) if np.size(t_s) else 0.0
+    if span > 3 * 3600:
+        ax.xaxis.set_major_locator(MultipleLocator(3 if span <= 2 * 86400 else 6 if span <= 4 * 86400 else 24))
+
+
+def binding_runs(binding: np.ndarray) -> list[tuple[int, int, int]]:
+    """Contiguous runs of equal binding code: list of (start index, end index exclusive, code)."""
+    b = np.asarray(binding).astype(int)
+    if b.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(b)) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [b.size]))
+    return [(int(s), int(e), int(b[s])) for s, e in zip(starts, ends)]
+
+
+def _span_edges(t: np.ndarray) -> np.ndarray:
+    """Edges of the tick intervals: tick i covers [t[i], t[i+1]); the last tick lasts one step."""
+    if t.size == 0:
+        return t
+    step = float(t[-1] - t[-2]) if t.size > 1 else 1.0
+    return np.concatenate((t, [t[-1] + step]))
+
+
+def _finite_max(*arrays: np.ndarray) -> float:
+    vals = [np.nanmax(a[np.isfinite(a)]) for a in arrays if a.size and np.isfinite(a).any()]
+    return float(max(vals)) if vals else 1.0
+
+
+def _shift_times(report: Mapping[str, Any]) -> list[dict]:
+    shifts = (report.get("binding") or {}).get("shifts") or []
+    return [s for s in shifts if isinstance(s, Mapping) and "t_s" in s]
+
+
+@_styled
+def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: int = 12) -> Figure:
+    """Token rate over time: demand, the ceilings C/P/Q, the achieved rate with the band under it
+    coloured by the binding constraint, and shifts as vertical lines; below, outdoor temperature
+    over the binding-constraint timeline."""
+    report, ts = _parts(result)
+    t, xlabel = time_axis(ts["t_s"])
+    scale = t[1] / ts["t_s"][1] if t.size > 1 and ts["t_s"][1] != 0 else 1.0
+    fig = new_figure(12.0, 6.8)
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[4.2, 1.0])
+
+    achieved = ts["achieved_tok_s"].astype(float)
+    demand = ts["demand_tok_s"].astype(float)
+    ceilings = {
+        "compute": ts["compute_tok_s"].astype(float),
+        "power": ts["power_tok_s"].astype(float),
+        "cooling": ts["cooling_tok_s"].astype(float),
+    }
+    binding = ts["binding"].astype(int)
+    edges = _span_edges(t)
+
+    # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
+    for s, e, code in binding_runs(binding):
+        name = BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
+        xs = np.repeat(edges[s : e + 1], 2)[1:-1]
+        ys = np.repeat(achieved[s:e], 2)
+        ax.fill_between(xs, 0, ys, color=CONSTRAINT_COLORS[name], alpha=0.35, linewidth=0)
+        ax2.axvspan(edges[s], edges[e], color=CONSTRAINT_COLORS[name], alpha=0.45, linewidth=0)
+
+    base = _finite_max(demand, achieved)
+    top_all = _finite_max(demand, achieved, *ceilings.values())
+    top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
+    styles = {"compute": "-", "power": "-", "cooling": "-"}
+    for name, arr in ceilings.items():
+        shown = np.where(np.isfinite(arr), arr, np.nan)
+        label = {"compute": "C  compute ceiling", "power": "P  power ceiling",
+                 "cooling": "Q  cooling ceiling"}[name]
+        if np.all(~np.isfinite(shown) | (shown > top)):
+            label += " (off scale)"
+        ax.step(t, shown, where="post", color=CONSTRAINT_COLORS[name], lw=2.0, ls=styles[name],
+                label=label)
+    ax.step(t, demand, where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
+    ax.step(t, achieved, where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
+
+    shifts = _shift_times(report)
+    for i, sh in enumerate(shifts):
+        x = float(sh["t_s"]) * scale
+        ax.axvline(x, color="#333333", lw=0.8, ls=":", alpha=0.8)
+        ax2.axvline(x, color="#333333", lw=0.8, ls=":", alpha=0.8)
+        if len(shifts) <= max_shift_labels:
+            to = str(sh.get("to", ""))
+            ax.annotate(f"→{to}", (x, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
+                        ha="left", fontsize=8.5, color=CONSTRAINT_COLORS.get(to, "#333333"))
+    ax.set_ylim(0, top if top > 0 else 1.0)
+    ax.yaxis.set_major_formatter(EngFormatter(places=0, sep=""))
+    ax.set_ylabel("output token rate (tok/s)")
+    name = title or report.get("scenario") or getattr(result, "name", "") or "run"
+    ax.set_title(f"Token rate and ceilings — {name}")
+
+    # Legend: lines, plus patches for the band colours.
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    shares = ((report.get("binding") or {}).get("share") or {})
+    present = sorted(set(binding.tolist()))
+    for code in present:
+        if 0 <= code < len(BINDING_NAMES):
+            nm = BINDING_NAMES[code]
+            share = shares.get(nm)
+            txt = f"binds: {nm}" + (f" ({100 * float(share):.0f}%)" if share is not None else "")
+            handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
+            labels.append(txt)
+    if shifts:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="#333333", lw=0.8, ls=":"))
+        labels.append(f"shift ({len(shifts)})")
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+    if "t_out_c" in ts:
+        ax2.plot(t, ts["t_out_c"], color="#222222", lw=1.4)
+        lo, hi = float(np.nanmin(ts["t_out_c"])), float(np.nanmax(ts["t_out_c"]))
+        pad = max(1.0, 0.15 * (hi - lo))
+        ax2.set_ylim(lo - pad, hi + pad)
+    ax2.set_ylabel("outdoor\n(°C)")
+    ax2.set_xlabel(xlabel)
+    ax2.grid(True, axis="x")
+    ax2.text(0.005, 0.92, "binding constraint / outdoor dry-bulb", transform=ax2.transAxes,
+             fontsize=8.5, va="top", color="#222222")
+    ax.set_xlim(edges[0], edges[-1])
+    _time_ticks(ax2, ts["t_s"])
+    return fig
+
+
+@_styled
+def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
+    """Facility power over time stacked as GPU, rest of IT, cooling, delivery losses and fixed
+    loads (MW), against the interconnect cap."""
+    report, ts = _parts(result)
+    t, xlabel = time_axis(ts["t_s"])
+    fig = new_figure(12.0, 5.2)
+    ax = fig.subplots()
+    it = ts["it_power_w"].astype(float)
+    peak = float(np.nanmax(ts.get("facility_power_w", it)))
+    mw, unit = (1e-6, "MW") if peak >= 1e6 else (1e-3, "kW")
+    gpu = ts.get("gpu_power_w")
+    layers: list[tuple[str, np.ndarray, str]] = []
+    if gpu is not None:
+        layers.append(("GPU", gpu.astype(float) * mw, POWER_COLORS["gpu"]))
+        layers.append(("rest of IT (host, network)", (it - gpu) * mw, POWER_COLORS["it_other"]))
+    else:
+        layers.append(("IT", it * mw, POWER_COLORS["gpu"]))
+    layers.append(("cooling", ts["cooling_power_w"].astype(float) * mw, POWER_COLORS["cooling"]))
+    layers.append(("delivery losses", ts["loss_power_w"].astype(float) * mw, POWER_COLORS["losses"]))
+    if "fixed_power_w" in ts:
+        layers.append(("fixed loads", ts["fixed_power_w"].astype(float) * mw, POWER_COLORS["fixed"]))
+    ax.stackplot(t, *[v for _, v, _ in layers], labels=[n for n, _, _ in layers],
+                 colors=[c for _, _, c in layers], step="post", alpha=0.9, linewidth=0)
+    if "facility_power_w" in ts:
+        ax.step(t, ts["facility_power_w"] * mw, where="post", color="#222222", lw=1.0,
+                label="facility (meter)")
+    cap = ts.get("interconnect_w")
+    top = float(np.nanmax(ts.get("facility_power_w", it))) * mw
+    if cap is not None and np.isfinite(cap).any():
+        capd = np.where(np.isfinite(cap), cap, np.nan) * mw
+        ax.step(t, capd, where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--",
+                label="interconnect cap")
+        top = max(top, float(np.nanmax(capd)))
+    ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
+    ax.set_xlim(t[0], t[-1] + (t[-1] - t[-2] if t.size > 1 else 1.0))
+    ax.set_ylabel(f"power ({unit})")
+    _time_ticks(ax, ts["t_s"])
+    ax.set_xlabel(xlabel)
+    name = title or report.get("scenario") or "run"
+    ax.set_title(f"Facility power by component — {name}")
+    h, lab = ax.get_legend_handles_labels()
+    ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+@_styled
+def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -> Figure:
+    """PUE against outdoor temperature, one point per tick, coloured by IT load (MW)."""
+    report, ts = _parts(result)
+    fig = new_figure(8.5, 5.5)
+    ax = fig.subplots()
+    x, y = ts["t_out_c"].astype(float), ts["pue"].astype(float)
+    peak_it = float(np.nanmax(ts["it_power_w"]))
+    scale, unit = (1e-6, "MW") if peak_it >= 1e6 else (1e-3, "kW")
+    c = ts["it_power_w"].astype(float) * scale
+    stride = max(1, int(np.ceil(x.size / max_points)))
+    sel = slice(None, None, stride)
+    sc = ax.scatter(x[sel], y[sel], c=c[sel], cmap="viridis", s=14, alpha=0.8, linewidths=0,
+                    rasterized=True)
+    cb = fig.colorbar(sc, ax=ax, pad=0.01)
+    cb.set_label(f"IT load ({unit})")
+    pue = report.get("pue")
+    if isinstance(pue, (int, float)) and np.isfinite(pue):
+        ax.axhline(float(pue), color="#C0392B", lw=1.2, ls="--",
+                   label=f"run PUE (energy-weighted) {float(pue):.3f}")
+        ax.legend(loc="upper left", frameon=False)
+    ax.set_xlabel("outdoor dry-bulb temperature (°C)")
+    ax.set_ylabel("PUE (facility / IT power)")
+    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+    pad = max(0.01, 0.1 * (hi - lo))
+    ax.set_ylim(max(1.0, lo - pad) if lo >= 1.0 else lo - pad, hi + pad * 2.5)
+    name = title or report.get("scenario") or "run"
+    ax.set_title(f"PUE vs outdoor temperature — {name}")
+    return fig
+
+
+def _has_latency(samples: Mapping[str, Any] | None) -> bool:
+    if not samples:
+        return False
+    return any(np.asarray(v.get(k, [])).size for v in samples.values() for k in ("ttft_s", "tpot_s", "e2e_s"))
+
+
+@_styled
+def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
+    """Empirical CDFs of TTFT, TPOT and end-to-end latency per request class, with each class's
+    SLO as a dashed vertical line. Returns None when the run has no per-request samples
+    (fluid fidelity)."""
+    samples = getattr(result, "latency_samples", None) or {}
+    slo = getattr(result, "slo", None) or {}
+    if not _has_latency(samples):
+        return None
+    report = getattr(result, "report", {}) or {}
+    metrics = [("ttft_s", "time to first token"), ("tpot_s", "time per output token"),
+               ("e2e_s", "end-to-end latency")]
+    metrics = [m for m in metrics if any(np.asarray(v.get(m[0], [])).size for v in samples.values())]
+    fig = new_figure(4.5 * len(metrics) + 1.5, 4.4 + 0.28 * len(samples))
+    axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
+    classes = sorted(samples)
+    for ax, (key, label) in zip(axes, metrics):
+        for i, cls in enumerate(classes):
+            v = np.sort(np.asarray(samples[cls].get(key, []), dtype=float))
+            v = v[np.isfinite(v)]
+            if v.size == 0:
+                continue
+            color = RUN_COLORS[i % len(RUN_COLORS)]
+            p = np.arange(1, v.size + 1) / v.size
+            ax.step(v, p, where="post", color=color, lw=1.8, label=f"{cls} (n={v.size:,})")
+            target = (slo.get(cls) or {}).get(key)
+            if target is not None and np.isfinite(target):
+                ok = float(np.mean(v <= target))
+                ax.axvline(float(target), color=color, ls="--", lw=1.2,
+                           label=f"{cls} SLO {_fmt_s(float(target))}: {100 * ok:.1f}% met")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _fmt_s(x)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("latency (log scale)")
+        ax.set_title(label)
+        ax.set_ylim(0, 1.02)
+        lo, hi = ax.get_xlim()
+        dense = hi > 0 and lo > 0 and np.log10(hi / lo) <= 2.3
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if dense else (1.0,)))
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, fontsize=9, ncol=2)
+    axes[0].set_ylabel("fraction of requests ≤ x")
+    name = title or report.get("scenario") or "run"
+    fig.suptitle(f"Latency CDFs per request class — {name}", fontweight="bold", fontsize=13)
+    return fig
+
+
+def _fmt_s(x: float) -> str:
+    """Seconds as a short label: 0.05 → '50 ms', 2 → '2 s'."""
+    if x >= 1:
+        return f"{x:.3g} s"
+    if x >= 1e-3:
+        return f"{1e3 * x:.3g} ms"
+    return f"{1e6 * x:.3g} µs"
+
+
+@_styled
+def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
+    """Joules per output token at GPU, IT and facility level (bars, values written on them)."""
+    report, _ = _parts(result)
+    jpt = report.get("joules_per_output_token") or {}
+    levels = [("gpu", "GPU"), ("it", "IT (server + network)"), ("facility", "facility (PUE-adjusted)")]
+    vals = [float(jpt.get(k, np.nan)) for k, _ in levels]
+    fig = new_figure(7.5, 5.0)
+    ax = fig.subplots()
+    colors = [POWER_COLORS["gpu"], POWER_COLORS["it_other"], "#555555"]
+    bars = ax.bar([lab for _, lab in levels], vals, color=colors, edgecolor="#333333", width=0.6)
+    for b, v in zip(bars, vals):
+        if np.isfinite(v):
+            ax.annotate(f"{v:#.3g} J", (b.get_x() + b.get_width() / 2, v), xytext=(0, 4),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=12,
+                        fontweight="bold")
+    finite = [v for v in vals if np.isfinite(v)]
+    ax.set_ylim(0, (max(finite) * 1.18) if finite else 1.0)
+    if np.isfinite(vals[0]) and np.isfinite(vals[1]) and vals[0] > 0:
+        ax.text(1, 0.5 * vals[1], f"×{vals[1] / vals[0]:.2f}\nof GPU", ha="center", va="center",
+                fontsize=9.5, color="#222222")
+    if np.isfinite(vals[1]) and np.isfinite(vals[2]) and vals[1] > 0:
+        ax.text(2, 0.5 * vals[2], f"×{vals[2] / vals[1]:.2f}\nof IT", ha="center", va="center",
+                fontsize=9.5, color="white")
+    ax.set_ylabel("energy per output token (J/token)")
+    ax.grid(True, axis="y")
+    ax.grid(False, axis="x")
+    name = title or report.get("scenario") or "run"
+    ax.set_title(f"Joules per output token — {name}")
+    return fig
+
+
+#: File stem → figure function, in the order the report shows them.
+FIGURES: dict[str, Callable[..., Figure | None]] = {
+    "signature": signature_plot,
+    "power": power_stack_plot,
+    "pue": pue_plot,
+    "joules_per_token": joules_per_token_plot,
+    "latency": latency_cdf_plot,
+}
+
+
+def all_figures(result: Any, names: Sequence[str] | None = None) -> dict[str, Figure]:
+    """Every figure that applies to this run, by file stem; figures that do not apply
+    (latency without samples) are left out."""
+    out: dict[str, Figure] = {}
+    for stem, fn in FIGURES.items():
+        if names is not None and stem not in names:
+            continue
+        fig = fn(result)
+        if fig is not None:
+            out[stem] = fig
+    return out

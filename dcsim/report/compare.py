@@ -1,0 +1,360 @@
+"""``dcsim compare DIR_A DIR_B [...]``: the what-if workflow.
+
+Reads each result directory's ``report.json`` (and ``timeseries.csv`` for the overlays), prints
+the headline figures side by side with deltas relative to the first directory (absolute and
+percent), and writes overlay plots — token rate and ceilings, facility power, J/token bars —
+plus ``compare.json`` into an output directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dcsim.report.write import atomic_write_bytes, get_path, read_timeseries, report_json_bytes
+
+__all__ = ["HEADLINE", "compare", "load_run", "add_parser", "run", "main", "CompareError"]
+
+#: (key path in report.json, label, unit, display scale, better when "lower"/"higher"/None).
+HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
+    ("joules_per_output_token.facility", "J/token, facility", "J", 1.0, "lower"),
+    ("joules_per_output_token.it", "J/token, IT", "J", 1.0, "lower"),
+    ("joules_per_output_token.gpu", "J/token, GPU", "J", 1.0, "lower"),
+    ("pue_adjusted_delivered_power_w.mean", "PUE-adj. delivered power, mean", "MW", 1e-6, None),
+    ("pue_adjusted_delivered_power_w.peak", "PUE-adj. delivered power, peak", "MW", 1e-6, None),
+    ("utilization_adjusted_output_tok_s", "Utilization-adjusted output", "tok/s", 1.0, "higher"),
+    ("throughput_tok_s.output", "Output throughput", "tok/s", 1.0, "higher"),
+    ("goodput_tok_s", "SLO goodput", "tok/s", 1.0, "higher"),
+    ("tokens.output", "Output tokens", "tok", 1.0, "higher"),
+    ("utilization", "Utilization", "%", 100.0, "higher"),
+    ("pue", "PUE (energy-weighted)", "", 1.0, "lower"),
+    ("energy_j.facility", "Energy, facility", "MWh", 1 / 3.6e9, "lower"),
+    ("energy_j.it", "Energy, IT", "MWh", 1 / 3.6e9, "lower"),
+    ("energy_j.cooling", "Energy, cooling", "MWh", 1 / 3.6e9, "lower"),
+    ("peak_power_w.facility", "Peak facility power", "MW", 1e-6, "lower"),
+    ("cost.usd_per_mtok", "Cost per M output tokens", "USD", 1.0, "lower"),
+    ("carbon.g_per_mtok", "Carbon per M output tokens", "g", 1.0, "lower"),
+    ("binding.share.demand", "Time demand-bound", "%", 100.0, None),
+    ("binding.share.compute", "Time compute-bound", "%", 100.0, None),
+    ("binding.share.power", "Time power-bound", "%", 100.0, None),
+    ("binding.share.cooling", "Time cooling-bound", "%", 100.0, None),
+)
+
+
+class CompareError(ValueError):
+    """A directory given to ``dcsim compare`` is not a dcsim result directory."""
+
+
+def load_run(d: Path) -> tuple[dict, dict[str, np.ndarray] | None]:
+    """``(report, timeseries or None)`` of a result directory."""
+    d = Path(d)
+    rp = d / "report.json"
+    if not rp.is_file():
+        raise CompareError(f"{d}: no report.json here — is this a dcsim result directory?")
+    try:
+        report = json.loads(rp.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CompareError(f"{rp}: not valid JSON ({exc})") from None
+    tsp = d / "timeseries.csv"
+    ts = read_timeseries(tsp) if tsp.is_file() else None
+    return report, ts
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x) if math.isfinite(float(x)) else None
+
+
+def _labels(dirs: Sequence[Path], reports: Sequence[dict]) -> list[str]:
+    """Run labels: the directory names, unless they repeat; then the scenario names, then both."""
+    names = [Path(d).name or str(d) for d in dirs]
+    if len(set(names)) < len(names):
+        names = [str(r.get("scenario", n)) for r, n in zip(reports, names)]
+    if len(set(names)) < len(names):
+        names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
+    return names
+
+
+def _fmt_val(v: float | None, unit: str) -> str:
+    if v is None:
+        return "n/a"
+    if unit in ("tok/s", "tok"):
+        for scale, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(v) >= scale:
+                return f"{v / scale:.4g}{p}"
+        return f"{v:.4g}"
+    return f"{v:.4g}"
+
+
+def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None) -> str:
+    if d is None:
+        return "n/a"
+    sign = "+" if d > 0 else ""
+    txt = f"{sign}{_fmt_val(d, unit)}" if unit not in ("tok/s", "tok") else (
+        ("+" if d > 0 else "-" if d < 0 else "") + _fmt_val(abs(d), unit))
+    if pct is not None:
+        txt += f" ({'+' if pct > 0 else ''}{pct:.1f}%)"
+    if better and d != 0:
+        good = (d < 0) == (better == "lower")
+        txt += " ✓" if good else " ✗"
+    return txt
+
+
+def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tuple[str, dict]:
+    """Side-by-side headline figures of result directories, deltas relative to the first.
+
+    Returns ``(table, data)``. ``data["metrics"][key]`` holds ``label, unit, values``
+    (display units: MW, MWh, %, …) and ``delta``/``delta_pct`` per run (None for the first and
+    where a value is missing; ``delta_pct`` is None when the reference is 0).
+    ``data["binding"]`` gives each run's most common and final binding constraint. With
+    ``out_dir``, overlay plots and ``compare.json`` are written there and listed in
+    ``data["files"]``.
+    """
+    dirs = [Path(d) for d in dirs]
+    if len(dirs) < 2:
+        raise CompareError("compare needs at least two result directories")
+    loaded = [load_run(d) for d in dirs]
+    reports = [r for r, _ in loaded]
+    labels = _labels(dirs, reports)
+    metrics: dict[str, dict] = {}
+    for key, label, unit, scale, better in HEADLINE:
+        raw = [_num(get_path(r, key)) for r in reports]
+        if all(v is None for v in raw):
+            continue
+        vals = [v * scale if v is not None else None for v in raw]
+        ref = vals[0]
+        delta: list[float | None] = [None]
+        pct: list[float | None] = [None]
+        for v in vals[1:]:
+            if v is None or ref is None:
+                delta.append(None)
+                pct.append(None)
+            else:
+                delta.append(v - ref)
+                pct.append(100.0 * (v - ref) / abs(ref) if ref != 0 else None)
+        metrics[key] = {"label": label, "unit": unit, "better": better, "values": vals,
+                        "delta": delta, "delta_pct": pct}
+    binding = []
+    for r in reports:
+        b = r.get("binding") or {}
+        share = b.get("share") or {}
+        most = b.get("most_common") or (max(share, key=lambda k: share[k] or 0) if share else None)
+        final = b.get("final") or b.get("current")
+        if final is None and b.get("shifts"):
+            final = b["shifts"][-1].get("to")
+        binding.append({"most_common": most, "final": final, "n_shifts": len(b.get("shifts") or [])})
+    data: dict[str, Any] = {
+        "runs": [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed")}
+                 for lab, d, r in zip(labels, dirs, reports)],
+        "reference": labels[0],
+        "metrics": metrics,
+        "binding": binding,
+    }
+    table = _table(labels, metrics, binding)
+    if out_dir is not None:
+        data["files"] = _write_plots(Path(out_dir), labels, loaded, data)
+    return table, data
+
+
+def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> str:
+    header = ["metric", "unit", labels[0]]
+    for lab in labels[1:]:
+        header += [lab, f"Δ vs {labels[0]}"]
+    rows = [header]
+    for m in metrics.values():
+        row = [m["label"], m["unit"], _fmt_val(m["values"][0], m["unit"])]
+        for v, d, p in zip(m["values"][1:], m["delta"][1:], m["delta_pct"][1:]):
+            row += [_fmt_val(v, m["unit"]), _fmt_delta(d, p, m["unit"], m["better"])]
+        rows.append(row)
+    for key, label in (("most_common", "Binding, most of the time"), ("final", "Binding at end"),
+                       ("n_shifts", "Binding shifts")):
+        row = [label, "", str(binding[0][key])]
+        for b in binding[1:]:
+            same = b[key] == binding[0][key]
+            row += [str(b[key]), "same" if same else "changed"]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for j, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])] + [c.rjust(w) for c, w in zip(r[2:], widths[2:])]
+        lines.append("  ".join(cells).rstrip())
+        if j == 0:
+            lines.append("  ".join("─" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# overlay plots
+
+
+def _write_plots(out: Path, labels: list[str], loaded: list, data: dict) -> dict[str, str]:
+    from dcsim.report.write import _png_bytes
+
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    figs = overlay_figures(labels, loaded)
+    for stem, fig in figs.items():
+        p = atomic_write_bytes(out / f"{stem}.png", _png_bytes(fig))
+        files[f"{stem}.png"] = str(p)
+    files["compare.json"] = str(out / "compare.json")
+    atomic_write_bytes(out / "compare.json", report_json_bytes({**data, "files": files}))
+    return files
+
+
+def overlay_figures(labels: list[str], loaded: list) -> dict:
+    """Overlay figures by file stem: ``compare_rate`` (achieved rate and C/P/Q per run),
+    ``compare_power`` (facility power and interconnect cap), ``compare_jpt`` (J/token bars)."""
+    import matplotlib
+
+    from dcsim.plots.figures import CONSTRAINT_COLORS, RUN_COLORS, STYLE, new_figure, time_axis
+
+    figs = {}
+    with matplotlib.rc_context(STYLE):
+        series = [(lab, ts) for lab, (_, ts) in zip(labels, loaded) if ts is not None and "t_s" in ts]
+        if series:
+            fig = new_figure(12.0, 9.5)
+            axes = fig.subplots(4, 1, sharex=True, height_ratios=[1.6, 1, 1, 1])
+            panels = [("achieved_tok_s", "achieved (solid) and demand (dashed)"),
+                      ("compute_tok_s", "C  compute ceiling"), ("power_tok_s", "P  power ceiling"),
+                      ("cooling_tok_s", "Q  cooling ceiling")]
+            span = max(float(ts["t_s"][-1] - ts["t_s"][0]) for _, ts in series)
+            for ax, (col, title) in zip(axes, panels):
+                for i, (lab, ts) in enumerate(series):
+                    t, xlabel = time_axis(np.array([0.0, span]))
+                    tt = ts["t_s"] * (t[-1] / span if span else 1.0)
+                    y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
+                    if y is None:
+                        continue
+                    ax.step(tt, y, where="post", color=RUN_COLORS[i % len(RUN_COLORS)], lw=1.6, label=lab)
+                    if col == "achieved_tok_s" and "demand_tok_s" in ts:
+                        ax.step(tt, ts["demand_tok_s"], where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
+                                lw=1.0, ls="--", alpha=0.8)
+                name = col.split("_")[0]
+                ax.set_title(title, loc="left", fontsize=11.5,
+                             color=CONSTRAINT_COLORS.get(name, "#111111"))
+                ax.set_ylabel("tok/s")
+                from matplotlib.ticker import EngFormatter
+
+                ax.yaxis.set_major_formatter(EngFormatter(places=0, sep=""))
+                ax.set_ylim(bottom=0)
+            axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+            axes[-1].set_xlabel(xlabel)
+            fig.suptitle("Token rate and ceilings, run by run", fontweight="bold", fontsize=13)
+            figs["compare_rate"] = fig
+
+            fig = new_figure(12.0, 5.0)
+            ax = fig.subplots()
+            peak = max(float(np.nanmax(ts.get("facility_power_w", [0.0]))) for _, ts in series)
+            scale, unit = (1e-6, "MW") if peak >= 1e6 else (1e-3, "kW")
+            for i, (lab, ts) in enumerate(series):
+                if "facility_power_w" not in ts:
+                    continue
+                t, xlabel = time_axis(np.array([0.0, span]))
+                tt = ts["t_s"] * (t[-1] / span if span else 1.0)
+                c = RUN_COLORS[i % len(RUN_COLORS)]
+                ax.step(tt, ts["facility_power_w"] * scale, where="post", color=c, lw=1.7,
+                        label=f"{lab}: facility")
+                if "it_power_w" in ts:
+                    ax.step(tt, ts["it_power_w"] * scale, where="post", color=c, lw=1.0, alpha=0.6,
+                            ls="-.", label=f"{lab}: IT")
+                if "interconnect_w" in ts and np.isfinite(ts["interconnect_w"]).any():
+                    ax.step(tt, np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan) * scale,
+                            where="post", color=c, lw=1.2, ls="--", label=f"{lab}: interconnect cap")
+            ax.set_ylim(bottom=0)
+            ax.set_ylabel(f"power ({unit})")
+            ax.set_xlabel(xlabel)
+            ax.set_title("Facility power, run by run")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+            figs["compare_power"] = fig
+
+        fig = new_figure(max(7.5, 2.0 + 1.6 * len(labels)), 5.0)
+        ax = fig.subplots()
+        levels = ["gpu", "it", "facility"]
+        width = 0.8 / len(labels)
+        x = np.arange(len(levels))
+        for i, (lab, (report, _)) in enumerate(zip(labels, loaded)):
+            vals = [_num(get_path(report, f"joules_per_output_token.{k}")) for k in levels]
+            vals = [v if v is not None else np.nan for v in vals]
+            bars = ax.bar(x + (i - (len(labels) - 1) / 2) * width, vals, width * 0.95,
+                          color=RUN_COLORS[i % len(RUN_COLORS)], label=lab, edgecolor="#333333", lw=0.5)
+            for b, v in zip(bars, vals):
+                if np.isfinite(v):
+                    ax.annotate(f"{v:#.3g}", (b.get_x() + b.get_width() / 2, v), xytext=(0, 3),
+                                textcoords="offset points", ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(x, ["GPU", "IT", "facility"])
+        ax.set_ylabel("energy per output token (J/token)")
+        ax.set_title("Joules per output token, run by run")
+        ax.grid(False, axis="x")
+        ax.legend(loc="upper left", frameon=False)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.1)
+        figs["compare_jpt"] = fig
+    return figs
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``compare`` on an argparse subparsers object; the handler is :func:`run`."""
+    p = subparsers.add_parser(
+        "compare", help="compare result directories side by side (deltas vs the first)",
+        description="Side-by-side headline figures of two or more dcsim result directories, with "
+                    "deltas relative to the first, and overlay plots.")
+    _add_args(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
+                   help="result directories written by `dcsim run` (the first is the reference)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where to write the overlay plots and compare.json "
+                        "(default: <parent of first DIR>/compare-<A>-vs-<B>...)")
+    p.add_argument("--no-plots", action="store_true", help="print the table only")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
+
+
+def default_out_dir(dirs: Sequence[Path]) -> Path:
+    names = [Path(d).resolve().name for d in dirs]
+    return Path(dirs[0]).resolve().parent / ("compare-" + "-vs-".join(names))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``dcsim compare`` from parsed arguments; returns the exit code (2 on bad input)."""
+    if len(args.dirs) < 2:
+        print("dcsim compare: give at least two result directories", file=sys.stderr)
+        return 2
+    out = None if args.no_plots else (args.out or default_out_dir(args.dirs))
+    try:
+        table, data = compare(args.dirs, out)
+    except CompareError as exc:
+        print(f"dcsim compare: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        sys.stdout.write(report_json_bytes(data).decode("utf-8"))
+    else:
+        print(table)
+        if out is not None:
+            print(f"\nOverlay plots and compare.json written to {out}/")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point: ``python -m dcsim.report.compare DIR_A DIR_B [...]``."""
+    p = argparse.ArgumentParser(prog="dcsim compare")
+    _add_args(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,338 @@
+"""One-file HTML report: inline CSS, figures embedded as base64 PNG data URIs, no scripts and
+no network references, so it opens anywhere (mail attachment, air-gapped machine)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from dcsim.plots.figures import BINDING_NAMES, CONSTRAINT_COLORS
+from dcsim.report.write import (
+    current_binding,
+    fmt_duration,
+    fmt_energy,
+    fmt_jpt,
+    fmt_num,
+    fmt_pct,
+    fmt_si,
+    get_path,
+    latency_stats,
+    report_json_bytes,
+)
+
+__all__ = ["render_html", "FIGURE_CAPTIONS"]
+
+#: Caption per figure stem, in display order.
+FIGURE_CAPTIONS: dict[str, str] = {
+    "signature": "Token rate over time: demand (dashed), the compute (C), power (P) and cooling (Q) "
+                 "ceilings, and the achieved rate; the band under it is coloured by the constraint "
+                 "that binds, dotted lines mark shifts. Bottom strip: binding constraint and "
+                 "outdoor temperature.",
+    "power": "Facility power at the meter, stacked by component, against the interconnect cap.",
+    "pue": "PUE on each controller tick against outdoor temperature, coloured by IT load.",
+    "joules_per_token": "Energy per output token at GPU, IT and facility (PUE-adjusted) level.",
+    "latency": "Latency CDFs per request class; dashed lines are the class SLOs.",
+}
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;
+ background:#f4f5f7;color:#1d2330;line-height:1.4}
+main{max-width:1320px;margin:0 auto;padding:24px 28px 48px}
+h1{font-size:26px;margin:0 0 4px} h2{font-size:19px;margin:32px 0 10px;border-bottom:2px solid #d9dde3;
+ padding-bottom:4px}
+.sub{color:#5a6270;font-size:14px;margin-bottom:18px}
+.warn{background:#fff3cd;border:1px solid #e0b84c;padding:8px 12px;border-radius:6px;margin:10px 0}
+.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:14px}
+.card{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 3px rgba(0,0,0,.12);
+ border-top:5px solid #1d2330}
+.card .label{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:#5a6270;font-weight:600}
+.card .big{font-size:34px;font-weight:700;margin:6px 0 2px;white-space:nowrap}
+.card .big small{font-size:16px;font-weight:600;color:#5a6270}
+.card .detail{font-size:13.5px;color:#39404d}
+.sharebar{display:flex;height:14px;border-radius:4px;overflow:hidden;margin:8px 0 4px}
+.legend span{display:inline-block;margin-right:10px;font-size:12.5px}
+.chip{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12.5px;font-weight:600}
+.dot{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
+table{border-collapse:collapse;background:#fff;font-size:13.5px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+th,td{padding:5px 10px;border-bottom:1px solid #e6e8ec;text-align:right}
+th{background:#eef0f3;font-weight:600} td.l,th.l{text-align:left}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px;align-items:start}
+figure{margin:0 0 18px;background:#fff;padding:10px;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.1)}
+figure img{width:100%;height:auto;display:block}
+figcaption{font-size:13px;color:#5a6270;margin-top:6px}
+details{margin-top:10px} pre{background:#fff;padding:12px;overflow:auto;font-size:12px;max-height:480px}
+.note{color:#5a6270;font-size:13px}
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _chip(name: str) -> str:
+    color = CONSTRAINT_COLORS.get(name, "#555")
+    return f'<span class="chip" style="background:{color}">{_e(name)}</span>'
+
+
+def _card(label: str, big: str, detail: str, color: str = "#1d2330", extra: str = "") -> str:
+    return (f'<div class="card" style="border-top-color:{color}"><div class="label">{_e(label)}</div>'
+            f'<div class="big">{big}</div>{extra}<div class="detail">{detail}</div></div>')
+
+
+def _split_unit(text: str) -> str:
+    """'1.23 MW' → '1.23 <small>MW</small>' for the big card numbers."""
+    num, _, unit = text.partition(" ")
+    return f"{_e(num)} <small>{_e(unit)}</small>" if unit else _e(text)
+
+
+def _cards(report: Mapping[str, Any]) -> str:
+    jpt = report.get("joules_per_output_token") or {}
+    shares = get_path(report, "binding.share", {}) or {}
+    cur = current_binding(report)
+    dominant = max(shares, key=lambda k: shares[k] or 0) if shares else None
+    pad = report.get("pue_adjusted_delivered_power_w") or {}
+    bar = "".join(
+        f'<div style="width:{100 * float(shares[k]):.3f}%;background:{CONSTRAINT_COLORS[k]}" '
+        f'title="{k} {fmt_pct(shares[k])}"></div>'
+        for k in BINDING_NAMES if isinstance(shares.get(k), (int, float)) and shares[k] > 0)
+    legend = "".join(
+        f'<span><i class="dot" style="background:{CONSTRAINT_COLORS[k]}"></i>{k} {fmt_pct(shares[k])}</span>'
+        for k in BINDING_NAMES if isinstance(shares.get(k), (int, float)) and shares[k] > 0)
+    big_bind = _e(dominant or "n/a")
+    cards = [
+        _card("Joules per output token",
+              f"{_e(fmt_jpt(jpt.get('facility')).removesuffix(' J'))} <small>J facility</small>",
+              f"GPU <b>{_e(fmt_jpt(jpt.get('gpu')))}</b> · IT <b>{_e(fmt_jpt(jpt.get('it')))}</b>"
+              f" · PUE {_e(fmt_num(report.get('pue'), 3))}"),
+        _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
+              f"{big_bind}</span> <small>most of the time</small>",
+              f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form: "
+              f"{_chip(str(get_path(report, 'tpf.binding'))) if get_path(report, 'tpf.binding') else 'n/a'}"
+              f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts",
+              CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
+              f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
+        _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small>mean</small>",
+              f"peak <b>{_e(fmt_si(pad.get('peak'), 'W'))}</b> · facility peak "
+              f"{_e(fmt_si(get_path(report, 'peak_power_w.facility'), 'W'))}", CONSTRAINT_COLORS["power"]),
+        _card("Utilization-adjusted output",
+              _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s")),
+              f"utilization <b>{_e(fmt_pct(report.get('utilization')))}</b> · raw output "
+              f"{_e(fmt_si(get_path(report, 'throughput_tok_s.output'), 'tok/s'))}", CONSTRAINT_COLORS["compute"]),
+    ]
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _kv_table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f'<tr><td class="l">{_e(k)}</td><td class="l">{v}</td></tr>' for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def _summary(report: Mapping[str, Any]) -> str:
+    tokens = report.get("tokens") or {}
+    e = report.get("energy_j") or {}
+    peak = report.get("peak_power_w") or {}
+    tpf = report.get("tpf") or {}
+    rows = [
+        ("Output throughput", _e(fmt_si(get_path(report, "throughput_tok_s.output"), "tok/s"))),
+        ("Tokens (input / output)", f"{_e(fmt_si(tokens.get('input'), ''))} / {_e(fmt_si(tokens.get('output'), ''))}"),
+        ("SLO goodput", _e(fmt_si(report.get("goodput_tok_s"), "tok/s"))),
+        ("PUE (energy-weighted)", _e(fmt_num(report.get("pue"), 4))),
+        ("Utilization", _e(fmt_pct(report.get("utilization")))),
+        ("Energy, facility", _e(fmt_energy(e.get("facility")))),
+        ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
+        ("Energy, cooling / losses", f"{_e(fmt_energy(e.get('cooling')))} / {_e(fmt_energy(e.get('power_losses')))}"),
+        ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
+        ("Closed-form TPF ceilings C / P / Q",
+         " / ".join(_e(fmt_si(tpf.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
+         + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")),
+    ]
+    cost, carbon = get_path(report, "cost.usd_per_mtok"), get_path(report, "carbon.g_per_mtok")
+    if cost is not None:
+        rows.append(("Cost", f"${_e(fmt_num(cost, 4))} per million output tokens"))
+    if carbon is not None:
+        rows.append(("Carbon", f"{_e(fmt_num(carbon, 4))} gCO2e per million output tokens"))
+    return _kv_table(rows)
+
+
+#: Display order of energy_j keys; component parts (cooling_*, loss_*) follow their total.
+_ENERGY_ORDER = ("gpu", "server_non_gpu_and_rack", "it", "cooling", "power_losses", "delivery_losses",
+                 "fixed_loads", "facility")
+
+
+def _energy_keys(e: Mapping[str, Any]) -> list[str]:
+    keys: list[str] = []
+    for k in _ENERGY_ORDER:
+        if k in e:
+            keys.append(k)
+        if k in ("cooling", "delivery_losses"):
+            prefix = "cooling_" if k == "cooling" else "loss_"
+            keys += sorted(x for x in e if x.startswith(prefix) and x not in _ENERGY_ORDER)
+    return keys + sorted(x for x in e if x not in keys)
+
+
+def _energy_table(report: Mapping[str, Any]) -> str:
+    e = report.get("energy_j") or {}
+    fac = e.get("facility")
+    keys = _energy_keys(e)
+    rows = []
+    for k in keys:
+        v = e[k]
+        if isinstance(v, Mapping):
+            continue
+        share = (f"{100 * float(v) / float(fac):.1f}%" if isinstance(v, (int, float))
+                 and isinstance(fac, (int, float)) and fac else "")
+        indent = "&nbsp;&nbsp;&nbsp;" if k.startswith(("cooling_", "loss_")) else ""
+        bold = ' style="font-weight:700"' if k in ("it", "facility") else ""
+        rows.append(f'<tr{bold}><td class="l">{indent}{_e(k)}</td><td>{_e(fmt_energy(v))}</td>'
+                    f'<td>{_e(fmt_num(v, 6))}</td><td>{share}</td></tr>')
+    return ('<table><tr><th class="l">component</th><th>energy</th><th>J</th><th>of facility</th></tr>'
+            + "".join(rows) + "</table>")
+
+
+def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any]) -> str:
+    if not stats:
+        return '<p class="note">No per-request latency samples in this run (fluid fidelity).</p>'
+
+    def t(x: Any) -> str:
+        if not isinstance(x, (int, float)):
+            return "n/a"
+        return f"{x:.3g} s" if x >= 1 else f"{1e3 * x:.3g} ms"
+
+    head = ('<tr><th class="l">class</th><th>requests</th><th>TTFT p50</th><th>TTFT p99</th>'
+            '<th>TPOT p50</th><th>TPOT p99</th><th>E2E p50</th><th>E2E p99</th>'
+            '<th>SLO TTFT / TPOT</th><th>SLO met</th></tr>')
+    rows = []
+    for cls, st in stats.items():
+        target = slo.get(cls) or {}
+        rows.append(
+            f'<tr><td class="l">{_e(cls)}</td><td>{st.get("n", 0):,}</td>'
+            + "".join(f"<td>{t((st.get(m) or {}).get(q))}</td>"
+                      for m in ("ttft_s", "tpot_s", "e2e_s") for q in ("p50", "p99"))
+            + f"<td>{t(target.get('ttft_s'))} / {t(target.get('tpot_s'))}</td>"
+            + f"<td>{_e(fmt_pct(st.get('slo_met')))}</td></tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _hms(t: Any) -> str:
+    if not isinstance(t, (int, float)):
+        return "n/a"
+    t = int(round(float(t)))
+    d, r = divmod(t, 86400)
+    h, r = divmod(r, 3600)
+    m, s = divmod(r, 60)
+    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
+    shifts = get_path(report, "binding.shifts", []) or []
+    if not shifts:
+        return '<p class="note">The binding constraint did not change during the run.</p>'
+    head = ('<tr><th>time</th><th>t (s)</th><th class="l">from → to</th><th>demand</th>'
+            '<th>outdoor</th><th>PUE</th><th>GPUs in service</th></tr>')
+    rows = []
+    for sh in shifts[:limit]:
+        t_out = sh.get("t_out_c")
+        rows.append(
+            f"<tr><td>{_hms(sh.get('t_s'))}</td><td>{_e(fmt_num(sh.get('t_s'), 8))}</td>"
+            f'<td class="l">{_chip(str(sh.get("from")))} → {_chip(str(sh.get("to")))}</td>'
+            f"<td>{_e(fmt_si(sh.get('demand_tok_s'), 'tok/s'))}</td>"
+            f"<td>{_e(fmt_num(t_out, 3)) + ' °C' if isinstance(t_out, (int, float)) else 'n/a'}</td>"
+            f"<td>{_e(fmt_num(sh.get('pue'), 4))}</td>"
+            f"<td>{_e(fmt_num(sh.get('gpus_in_service'), 8))}</td></tr>")
+    more = (f'<p class="note">… and {len(shifts) - limit} more (all in report.json).</p>'
+            if len(shifts) > limit else "")
+    return f"<table>{head}{''.join(rows)}</table>{more}"
+
+
+def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) -> str:
+    log = getattr(result, "controller_log", None)
+    if log is None:
+        log = get_path(report, "controller.log") or get_path(report, "controller.actions")
+    if not log:
+        return ""
+    entries = list(log)
+    keys: list[str] = []
+    for ent in entries[:limit]:
+        if isinstance(ent, Mapping):
+            keys += [k for k in ent if k not in keys]
+    if not keys:
+        return ""
+    head = "<tr>" + "".join(f'<th class="l">{_e(k)}</th>' for k in keys) + "</tr>"
+    rows = []
+    for ent in entries[:limit]:
+        if not isinstance(ent, Mapping):
+            continue
+        cells = []
+        for k in keys:
+            v = ent.get(k, "")
+            cells.append(f'<td class="l">{_e(fmt_num(v, 6) if isinstance(v, float) else v)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = (f'<p class="note">… and {len(entries) - limit} more actions.</p>' if len(entries) > limit else "")
+    return f"<h2>Controller log</h2><table>{head}{''.join(rows)}</table>{more}"
+
+
+def _provenance(report: Mapping[str, Any]) -> str:
+    prov = report.get("provenance") or {}
+    rows = [(k, _e(report.get(k, "n/a"))) for k in ("scenario", "seed") if k not in prov]
+    for k in sorted(prov):
+        v = prov[k]
+        txt = json.dumps(v, sort_keys=True) if isinstance(v, (Mapping, list)) else str(v)
+        rows.append((k, f"<code>{_e(txt)}</code>"))
+    return _kv_table(rows)
+
+
+def _img(stem: str, png: bytes) -> str:
+    b64 = base64.b64encode(png).decode("ascii")
+    cap = FIGURE_CAPTIONS.get(stem, "")
+    return (f'<figure id="fig-{_e(stem)}"><img alt="{_e(stem)} plot" src="data:image/png;base64,{b64}">'
+            f"<figcaption>{_e(cap)}</figcaption></figure>")
+
+
+def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
+    """The whole report.html as a string. ``pngs`` maps figure stem → PNG bytes (as written to
+    ``plots/``); each is embedded as a data URI."""
+    report = dict(getattr(result, "report", {}) or {})
+    name = report.get("scenario") or getattr(result, "name", "run")
+    stats = latency_stats(result)
+    slo = getattr(result, "slo", None) or {}
+    sub = (f"seed {_e(report.get('seed', 'n/a'))} · {_e(fmt_duration(report.get('duration_s')))} simulated"
+           + (f" · fidelity {_e(report['fidelity'])}" if report.get("fidelity") else "")
+           + (f" · dcsim {_e(get_path(report, 'provenance.dcsim_version'))}"
+              if get_path(report, "provenance.dcsim_version") else ""))
+    warn = ('<div class="warn"><b>Partial run.</b> The simulation was interrupted; figures cover only '
+            "the simulated part.</div>" if report.get("partial") else "")
+    figs = dict(pngs)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>dcsim report — {_e(name)}</title>",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<style>{_CSS}</style></head><body><main>",
+        f"<h1>dcsim report — {_e(name)}</h1>", f'<div class="sub">{sub}</div>', warn,
+        _cards(report),
+    ]
+    if "signature" in figs:
+        parts += ["<h2>Token rate, ceilings and the binding constraint</h2>", _img("signature", figs.pop("signature"))]
+    parts += ['<h2>Summary</h2><div class="grid2"><div>', _summary(report), "</div><div>",
+              _energy_table(report), "</div></div>"]
+    if "power" in figs:
+        parts += ["<h2>Power</h2>", _img("power", figs.pop("power"))]
+    pair = [s for s in ("pue", "joules_per_token") if s in figs]
+    if pair:
+        parts += ['<h2>PUE and energy per token</h2><div class="grid2">']
+        parts += [_img(s, figs.pop(s)) for s in pair]
+        parts += ["</div>"]
+    parts += ["<h2>Latency and SLOs</h2>", _latency_table(stats, slo)]
+    if "latency" in figs:
+        parts += ["<br>", _img("latency", figs.pop("latency"))]
+    for stem in sorted(figs):
+        parts += [f"<h2>{_e(stem)}</h2>", _img(stem, figs[stem])]
+    parts += ["<h2>Binding-constraint shifts</h2>", _shift_table(report),
+              _controller_log(result, report),
+              "<h2>Provenance</h2>", _provenance(report),
+              "<details><summary>report.json</summary><pre>",
+              _e(report_json_bytes(report).decode("utf-8")), "</pre></details>",
+              "</main></body></html>"]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,528 @@
+"""Write a run's results to a directory, and the compact terminal summary.
+
+``write_outputs(result, out_dir)`` writes
+
+- ``report.json``: ``result.report`` with sorted keys, two-space indent and Python's shortest
+  round-trip float repr, so the same Result always gives a byte-identical file; non-finite
+  floats (NaN, ±inf) are written as ``null`` (JSON has no such numbers);
+- ``timeseries.csv``: one row per controller tick, the arrays of ``result.timeseries`` (the
+  contract columns first, in contract order, then any extra columns sorted by name) plus a
+  ``binding_name`` text column; ``timeseries.parquet`` too when pyarrow is importable;
+- ``plots/*.png`` (see :mod:`dcsim.plots`), PNG metadata stripped so files are reproducible;
+- ``report.html``: one self-contained file (see :mod:`dcsim.report.html`).
+
+Every file is written to a temporary file in the same directory and moved into place with
+``os.replace``, so a reader never sees a half-written file. An existing non-empty result
+directory is refused unless ``force=True``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "OutputExistsError",
+    "TIMESERIES_COLUMNS",
+    "DEFAULT_FORMATS",
+    "write_outputs",
+    "report_json_bytes",
+    "timeseries_csv_bytes",
+    "read_timeseries",
+    "latency_stats",
+    "summary_table",
+    "atomic_write_bytes",
+    "fmt_si",
+    "fmt_energy",
+    "get_path",
+]
+
+#: Contract columns of ``Result.timeseries`` (docs/architecture.md "Engine and results").
+TIMESERIES_COLUMNS: tuple[str, ...] = (
+    "t_s", "demand_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "achieved_tok_s",
+    "binding", "it_power_w", "gpu_power_w", "cooling_power_w", "loss_power_w", "fixed_power_w",
+    "facility_power_w", "interconnect_w", "pue", "t_out_c", "t_wb_c", "gpus_in_service",
+    "mean_clock", "mean_cap_w", "queue_tokens",
+)
+BINDING_NAMES: tuple[str, ...] = ("demand", "compute", "power", "cooling")
+
+#: Everything ``write_outputs`` can write; parquet is skipped silently without pyarrow.
+DEFAULT_FORMATS: tuple[str, ...] = ("json", "csv", "parquet", "png", "html")
+
+#: Files this module writes (relative to the result dir); used to clear stale ones under force.
+_OWN_FILES = ("report.json", "timeseries.csv", "timeseries.parquet", "report.html")
+
+
+class OutputExistsError(FileExistsError):
+    """The result directory already holds files and ``force`` was not given."""
+
+
+# --------------------------------------------------------------------------------------------
+# atomic files
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync,
+    ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), 0o644)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# report.json
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-ready copy: numpy scalars/arrays to Python, tuples to lists, non-finite to None."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_plain(v) for v in obj.tolist()]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        return x if math.isfinite(x) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise TypeError(f"report value of type {type(obj).__name__} cannot be written to JSON: {obj!r}")
+
+
+def report_json_bytes(report: Mapping[str, Any]) -> bytes:
+    """The exact bytes of report.json: sorted keys, indent 2, shortest round-trip floats,
+    non-finite as null, UTF-8, trailing newline."""
+    text = json.dumps(_plain(report), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# time series
+
+
+def _ordered_columns(ts: Mapping[str, Any]) -> list[str]:
+    cols = [c for c in TIMESERIES_COLUMNS if c in ts]
+    cols += sorted(c for c in ts if c not in TIMESERIES_COLUMNS)
+    return cols
+
+
+def _check_lengths(ts: Mapping[str, np.ndarray]) -> int:
+    lengths = {k: np.asarray(v).shape for k, v in ts.items()}
+    n = {s[0] if s else -1 for s in lengths.values()}
+    bad = {k: s for k, s in lengths.items() if len(s) != 1}
+    if bad or len(n) > 1:
+        raise ValueError(f"timeseries arrays must be 1-D and of equal length, got shapes {lengths}")
+    return n.pop() if n else 0
+
+
+def _column_strings(arr: np.ndarray) -> list[str]:
+    arr = np.asarray(arr)
+    if arr.dtype.kind in "iub":
+        return [str(int(v)) for v in arr.tolist()]
+    if arr.dtype.kind == "f":
+        return [repr(float(v)) for v in arr.tolist()]
+    return [str(v) for v in arr.tolist()]
+
+
+def timeseries_csv_bytes(ts: Mapping[str, Any]) -> bytes:
+    """CSV of the time series: header row, one row per tick, floats in shortest round-trip
+    repr (``nan``/``inf`` as such), plus ``binding_name`` after ``binding``."""
+    ts = {k: np.asarray(v) for k, v in ts.items()}
+    n = _check_lengths(ts)
+    cols = _ordered_columns(ts)
+    columns = [_column_strings(ts[c]) for c in cols]
+    header = list(cols)
+    if "binding" in ts:
+        names = [BINDING_NAMES[b] if 0 <= b < len(BINDING_NAMES) else str(b)
+                 for b in ts["binding"].astype(int).tolist()]
+        pos = cols.index("binding") + 1
+        header.insert(pos, "binding_name")
+        columns.insert(pos, names)
+    lines = [",".join(header)]
+    if n:
+        lines.extend(",".join(row) for row in zip(*columns))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def read_timeseries(path: Path) -> dict[str, np.ndarray]:
+    """Read a timeseries.csv written by :func:`write_outputs` back into numpy arrays
+    (``binding_name`` stays text; integer columns come back as int64)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise ValueError(f"{path}: empty time-series file")
+    header, body = rows[0], rows[1:]
+    cols = list(zip(*body)) if body else [() for _ in header]
+    out: dict[str, np.ndarray] = {}
+    for name, vals in zip(header, cols):
+        if name == "binding_name":
+            out[name] = np.asarray(vals, dtype=str)
+            continue
+        if all(v.lstrip("-").isdigit() for v in vals):
+            out[name] = np.asarray([int(v) for v in vals], dtype=np.int64)
+        else:
+            out[name] = np.asarray([float(v) for v in vals], dtype=float)
+    return out
+
+
+def _parquet_bytes(ts: Mapping[str, Any]) -> bytes | None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    cols = _ordered_columns(ts)
+    table = pa.table({c: np.asarray(ts[c]) for c in cols})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# latency statistics (presentation of the engine's samples)
+
+
+def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
+    """Per request class: ``n``, quantiles of ``ttft_s``/``tpot_s``/``e2e_s`` (keys ``p50`` …)
+    and the fraction of requests meeting each SLO (``slo_ttft_met``, ``slo_tpot_met``,
+    ``slo_met`` = both), from ``result.latency_samples`` and ``result.slo``. Empty without
+    samples."""
+    samples = getattr(result, "latency_samples", None) or {}
+    slo = getattr(result, "slo", None) or {}
+    out: dict[str, dict] = {}
+    for cls in sorted(samples):
+        d = samples[cls] or {}
+        entry: dict[str, Any] = {}
+        n = 0
+        for key in ("ttft_s", "tpot_s", "e2e_s"):
+            v = np.asarray(d.get(key, []), dtype=float)
+            v = v[np.isfinite(v)]
+            n = max(n, int(v.size))
+            if v.size:
+                entry[key] = {f"p{round(100 * q):d}": float(np.quantile(v, q)) for q in quantiles}
+        if n == 0:
+            continue
+        entry["n"] = n
+        ttft = np.asarray(d.get("ttft_s", []), dtype=float)
+        tpot = np.asarray(d.get("tpot_s", []), dtype=float)
+        target = slo.get(cls) or {}
+        ok = None
+        if target.get("ttft_s") is not None and ttft.size:
+            m = ttft <= float(target["ttft_s"])
+            entry["slo_ttft_met"] = float(m.mean())
+            ok = m
+        if target.get("tpot_s") is not None and tpot.size:
+            m = tpot <= float(target["tpot_s"])
+            entry["slo_tpot_met"] = float(m.mean())
+            ok = m if ok is None or ok.shape != m.shape else ok & m
+        if ok is not None:
+            entry["slo_met"] = float(ok.mean())
+        out[cls] = entry
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# write_outputs
+
+
+def _dir_nonempty(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def _png_bytes(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def write_outputs(
+    result: Any,
+    out_dir: str | os.PathLike[str],
+    force: bool = False,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+) -> dict[str, Path]:
+    """Write the run's files into ``out_dir`` (created if missing) and return them by name
+    relative to ``out_dir`` (``"report.json"``, ``"plots/signature.png"`` …).
+
+    ``formats`` picks among ``json, csv, parquet, png, html``. Raises
+    :class:`OutputExistsError` if ``out_dir`` exists and is not empty, unless ``force``; with
+    ``force``, files of an earlier run that this run does not rewrite (an old latency plot,
+    an old parquet file) are removed so the directory never mixes two runs.
+    """
+    from dcsim.plots.figures import FIGURES, all_figures
+    from dcsim.report.html import render_html
+
+    out = Path(out_dir)
+    formats = tuple(formats)
+    unknown = set(formats) - set(DEFAULT_FORMATS)
+    if unknown:
+        raise ValueError(f"unknown output format(s) {sorted(unknown)}; choose from {DEFAULT_FORMATS}")
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"result path {out} exists and is not a directory")
+    if _dir_nonempty(out) and not force:
+        raise OutputExistsError(
+            f"result directory {out} already exists and is not empty; "
+            "choose another --out or pass --force to overwrite it"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    report = dict(getattr(result, "report", {}) or {})
+    ts = {k: np.asarray(v) for k, v in (getattr(result, "timeseries", {}) or {}).items()}
+    written: dict[str, Path] = {}
+
+    if "json" in formats:
+        written["report.json"] = atomic_write_bytes(out / "report.json", report_json_bytes(report))
+    if "csv" in formats and ts:
+        written["timeseries.csv"] = atomic_write_bytes(out / "timeseries.csv", timeseries_csv_bytes(ts))
+    if "parquet" in formats and ts:
+        data = _parquet_bytes(ts)
+        if data is not None:
+            written["timeseries.parquet"] = atomic_write_bytes(out / "timeseries.parquet", data)
+
+    pngs: dict[str, bytes] = {}
+    if ("png" in formats or "html" in formats) and ts:
+        for stem, fig in all_figures(result).items():
+            pngs[stem] = _png_bytes(fig)
+    if "png" in formats:
+        for stem, data in pngs.items():
+            rel = f"plots/{stem}.png"
+            written[rel] = atomic_write_bytes(out / rel, data)
+    if "html" in formats:
+        html = render_html(result, pngs)
+        written["report.html"] = atomic_write_bytes(out / "report.html", html.encode("utf-8"))
+
+    if force:
+        stale = [out / f for f in _OWN_FILES] + [out / "plots" / f"{s}.png" for s in FIGURES]
+        for p in stale:
+            rel = p.relative_to(out).as_posix()
+            if rel not in written and p.exists():
+                p.unlink()
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# formatting helpers and the terminal summary
+
+
+def get_path(d: Mapping[str, Any] | None, dotted: str, default: Any = None) -> Any:
+    """``d["a"]["b"]`` for ``"a.b"``, or ``default`` when any level is missing."""
+    cur: Any = d
+    for part in dotted.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return default
+        cur = cur[part]
+    return cur
+
+
+_SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"))
+
+
+def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
+    """``1.23e6, "W"`` → ``"1.23 MW"``; ``None``/non-numbers → ``"n/a"``."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    x = float(x)
+    if not math.isfinite(x):
+        return f"{x} {unit}".strip()
+    if x == 0:
+        return f"0 {unit}".strip()
+    for scale, prefix in _SI_PREFIXES:
+        if abs(x) >= scale * 0.9995:
+            return f"{x / scale:.{digits}g} {prefix}{unit}".strip()
+    return f"{x:.{digits}g} {unit}".strip()
+
+
+def fmt_energy(j: Any) -> str:
+    """Energy in Wh-multiples (``3.6e9 J`` → ``"1 MWh"``)."""
+    if j is None or not isinstance(j, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return fmt_si(float(j) / 3600.0, "Wh")
+
+
+def fmt_pct(x: Any) -> str:
+    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return f"{100 * float(x):.1f}%"
+
+
+def fmt_num(x: Any, digits: int = 4) -> str:
+    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return f"{float(x):.{digits}g}"
+
+
+def fmt_jpt(x: Any) -> str:
+    """Joules per token, three significant digits kept (``1.2`` → ``"1.20 J"``)."""
+    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return f"{float(x):#.3g} J"
+
+
+def fmt_duration(s: Any) -> str:
+    if not isinstance(s, (int, float, np.integer, np.floating)):
+        return "n/a"
+    s = float(s)
+    if s >= 2 * 3600:
+        return f"{s / 3600:.3g} h"
+    if s >= 120:
+        return f"{s / 60:.3g} min"
+    return f"{s:.3g} s"
+
+
+def current_binding(report: Mapping[str, Any]) -> str | None:
+    """The constraint binding at the end of the run: ``binding.final`` when the engine
+    reports it, else the ``to`` of the last shift, else the only constraint with a share."""
+    b = report.get("binding") or {}
+    for key in ("final", "current"):
+        if isinstance(b.get(key), str):
+            return b[key]
+    shifts = b.get("shifts") or []
+    if shifts and isinstance(shifts[-1], Mapping) and "to" in shifts[-1]:
+        return str(shifts[-1]["to"])
+    shares = b.get("share") or {}
+    nonzero = [k for k, v in shares.items() if isinstance(v, (int, float)) and v > 0]
+    return nonzero[0] if len(nonzero) == 1 else None
+
+
+def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The four Token Production Function figures as (label, text) rows."""
+    jpt = report.get("joules_per_output_token") or {}
+    shares = get_path(report, "binding.share", {}) or {}
+    share_txt = "  ".join(f"{k} {fmt_pct(shares.get(k))}" for k in BINDING_NAMES if k in shares)
+    cur = current_binding(report)
+    pad = report.get("pue_adjusted_delivered_power_w") or {}
+    return [
+        ("J / output token",
+         f"GPU {fmt_jpt(jpt.get('gpu'))}   IT {fmt_jpt(jpt.get('it'))}   "
+         f"facility {fmt_jpt(jpt.get('facility'))}"),
+        ("Binding constraint",
+         f"at end: {cur or 'n/a'}   closed form: {get_path(report, 'tpf.binding', 'n/a')}"),
+        ("", f"time share: {share_txt or 'n/a'}"),
+        ("PUE-adj. delivered power",
+         f"mean {fmt_si(pad.get('mean'), 'W')}   peak {fmt_si(pad.get('peak'), 'W')}"),
+        ("Util.-adjusted output",
+         f"{fmt_si(report.get('utilization_adjusted_output_tok_s'), 'tok/s')}   "
+         f"(utilization {fmt_pct(report.get('utilization'))})"),
+    ]
+
+
+def summary_table(
+    report: Mapping[str, Any],
+    files: Mapping[str, Path] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    latency: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """The compact plain-text summary printed after ``dcsim run``: the four TPF figures first,
+    then throughput, PUE, energy, latency p50/p99 and SLO attainment per class, shifts, and
+    where the files went. ``latency`` is :func:`latency_stats` output; without it the
+    ``latency`` section of the report is used when present."""
+    rows: list[tuple[str | None, str]] = []
+    title = (f"dcsim — {report.get('scenario', 'run')}   seed {report.get('seed', 'n/a')}   "
+             f"{fmt_duration(report.get('duration_s'))} simulated")
+    if report.get("fidelity"):
+        title += f"   fidelity {report['fidelity']}"
+    rows.extend(headline_rows(report))
+    rows.append((None, ""))
+    tokens = report.get("tokens") or {}
+    rows.append(("Throughput (output)",
+                 f"{fmt_si(get_path(report, 'throughput_tok_s.output'), 'tok/s')}   "
+                 f"tokens in {fmt_si(tokens.get('input'), '')}  out {fmt_si(tokens.get('output'), '')}"))
+    if report.get("goodput_tok_s") is not None:
+        rows.append(("SLO goodput", fmt_si(report.get("goodput_tok_s"), "tok/s")))
+    peak = report.get("peak_power_w") or {}
+    rows.append(("PUE (energy-weighted)",
+                 f"{fmt_num(report.get('pue'), 4)}   peak power IT {fmt_si(peak.get('it'), 'W')}  "
+                 f"facility {fmt_si(peak.get('facility'), 'W')}"))
+    e = report.get("energy_j") or {}
+    rows.append(("Energy",
+                 f"facility {fmt_energy(e.get('facility'))}   IT {fmt_energy(e.get('it'))}   "
+                 f"GPU {fmt_energy(e.get('gpu'))}"))
+    over = f"overhead: cooling {fmt_energy(e.get('cooling'))}   losses {fmt_energy(e.get('power_losses'))}"
+    if e.get("fixed_loads") is not None and e.get("delivery_losses") is not None:
+        over += (f" (delivery {fmt_energy(e.get('delivery_losses'))}"
+                 f" + fixed loads {fmt_energy(e.get('fixed_loads'))})")
+    rows.append(("", over))
+    cost = get_path(report, "cost.usd_per_mtok")
+    carbon = get_path(report, "carbon.g_per_mtok")
+    if cost is not None or carbon is not None:
+        rows.append(("Cost / carbon",
+                     f"{('$' + fmt_num(cost, 4)) if cost is not None else 'n/a'} per M output tokens   "
+                     f"{fmt_num(carbon, 4) + ' gCO2e' if carbon is not None else 'n/a'} per M output tokens"))
+    lat = latency if latency is not None else report.get("latency")
+    if isinstance(lat, Mapping) and lat:
+        for cls in sorted(lat):
+            st = lat[cls] or {}
+            parts = []
+            for key, lab in (("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("e2e_s", "E2E")):
+                q = st.get(key) or {}
+                if q.get("p50") is not None:
+                    parts.append(f"{lab} {_fmt_t(q.get('p50'))}/{_fmt_t(q.get('p99'))}")
+            rows.append((f"Latency p50/p99 [{cls}]", "  ".join(parts) or "n/a"))
+        att = [f"{cls} {fmt_pct((lat[cls] or {}).get('slo_met'))}" for cls in sorted(lat)
+               if (lat[cls] or {}).get("slo_met") is not None]
+        if att:
+            rows.append(("SLO attainment", "  ".join(att)))
+    else:
+        rows.append(("Latency", "no per-request samples (fluid fidelity)"))
+    shifts = get_path(report, "binding.shifts", []) or []
+    rows.append(("Binding shifts", f"{len(shifts)}"))
+    if report.get("partial"):
+        rows.append(("WARNING", "partial run: the report covers only the simulated part"))
+    if files:
+        base = Path(out_dir) if out_dir is not None else None
+        if base is None:
+            first = next(iter(files.values()))
+            base = first.parent.parent if first.parent.name == "plots" else first.parent
+        n_png = sum(1 for k in files if k.startswith("plots/"))
+        names = [k for k in files if not k.startswith("plots/")]
+        if n_png:
+            names.append(f"plots/ ({n_png} PNG)")
+        rows.append(("Files", f"{base}/  " + ", ".join(names)))
+    elif out_dir is not None:
+        rows.append(("Files", f"{out_dir}/"))
+
+    width = max(len(k) for k, _ in rows if k)
+    rule = "─" * min(100, max(len(title), width + 60))
+    lines = [title, rule, "Token Production Function"]
+    for k, v in rows:
+        if k is None:
+            lines.append(rule)
+            continue
+        lines.append(f"  {k:<{width}}  {v}")
+    lines.append(rule)
+    return "\n".join(lines)
+
+
+def _fmt_t(x: Any) -> str:
+    if not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    x = float(x)
+    return f"{x:.3g} s" if x >= 1 else f"{1e3 * x:.3g} ms"

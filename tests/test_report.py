@@ -1,0 +1,281 @@
+"""report.json, timeseries.csv, report.html and the terminal summary, checked against the Result
+they were written from.
+
+``synthetic_result`` below is a TEST FIXTURE, not shipped: a toy day whose arrays obey the
+Result contract (docs/architecture.md) — achieved = min(D, C, P, Q), binding = its argmin,
+facility = IT + cooling + losses + fixed — so the writers can be tested without the engine.
+Tests that need the real engine use ``dcsim.run`` on scenarios/reference.yaml when it exists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from dcsim.report import OutputExistsError, read_timeseries, summary_table, write_outputs
+from dcsim.report.write import TIMESERIES_COLUMNS, latency_stats, report_json_bytes
+
+REPO = Path(__file__).resolve().parents[1]
+NAMES = ("demand", "compute", "power", "cooling")
+
+
+def synthetic_result(name: str = "toy-day", tick_s: float = 120.0, n_gpus: int = 512,
+                     e_it_j: float = 1.1, hot: float = 0.0, samples: bool = True, seed: int = 7):
+    """TEST FIXTURE: a 24 h toy run following the Result contract (see module docstring)."""
+    t = np.arange(0.0, 86400.0, tick_s)
+    h = t / 3600.0
+    t_out = 24.0 + hot + 9.0 * np.cos(2 * np.pi * (h - 15.0) / 24.0)
+    demand = 2.0e5 + 1.5e5 * np.cos(2 * np.pi * (h - 14.0) / 24.0)
+    gpus = np.full(t.size, n_gpus, dtype=np.int64)
+    gpus[(h >= 3) & (h < 4)] -= 64
+    compute = gpus * 600.0
+    pue = 1.12 + 0.012 * np.maximum(t_out - 15.0, 0.0)
+    cap = np.full(t.size, 3.6e5 * 1.3)
+    power = (cap - 2.0e4) / (pue * e_it_j)
+    q_rej = 4.3e5 * (1.0 - 0.025 * np.maximum(t_out - 25.0, 0.0))
+    cooling = q_rej / e_it_j
+    stack = np.vstack([demand, compute, power, cooling])
+    achieved = stack.min(axis=0)
+    binding = np.argmin(stack, axis=0).astype(np.int64)
+    binding[demand <= achieved] = 0
+    it = achieved * e_it_j + 2.0e4
+    gpu = 0.72 * it
+    over = it * (pue - 1.0)
+    cooling_w, loss_w, fixed_w = 0.7 * over, 0.25 * over, 0.05 * over
+    facility = it + cooling_w + loss_w + fixed_w
+    ts = {
+        "t_s": t, "demand_tok_s": demand, "compute_tok_s": compute, "power_tok_s": power,
+        "cooling_tok_s": cooling, "achieved_tok_s": achieved, "binding": binding,
+        "it_power_w": it, "gpu_power_w": gpu, "cooling_power_w": cooling_w,
+        "loss_power_w": loss_w, "fixed_power_w": fixed_w, "facility_power_w": facility,
+        "interconnect_w": cap, "pue": facility / it, "t_out_c": t_out, "t_wb_c": t_out - 6.0,
+        "gpus_in_service": gpus, "mean_clock": np.where(binding >= 2, 0.85, 1.0),
+        "mean_cap_w": np.where(binding >= 2, 560.0, 700.0), "queue_tokens": np.maximum(demand - achieved, 0) * tick_s,
+    }
+    e = {k: float(np.sum(v) * tick_s) for k, v in
+         (("gpu", gpu), ("server_non_gpu_and_rack", it - gpu), ("it", it), ("cooling", cooling_w),
+          ("cooling_chiller", 0.8 * cooling_w), ("cooling_fans", 0.2 * cooling_w),
+          ("power_losses", loss_w + fixed_w), ("delivery_losses", loss_w), ("fixed_loads", fixed_w),
+          ("facility", facility))}
+    out_tok = float(np.sum(achieved) * tick_s)
+    shifts = []
+    for i in np.flatnonzero(np.diff(binding)) + 1:
+        shifts.append({"t_s": float(t[i]), "from": NAMES[binding[i - 1]], "to": NAMES[binding[i]],
+                       "demand_tok_s": float(demand[i]), "t_out_c": float(t_out[i]),
+                       "pue": float(facility[i] / it[i]), "gpus_in_service": int(gpus[i])})
+    report = {
+        "scenario": name, "seed": seed, "duration_s": 86400.0, "fidelity": "fluid",
+        "tokens": {"input": 3.0 * out_tok, "output": out_tok},
+        "throughput_tok_s": {"output": out_tok / 86400.0},
+        "energy_j": e,
+        "joules_per_output_token": {k: e[k] / out_tok for k in ("gpu", "it", "facility")},
+        "pue": e["facility"] / e["it"],
+        "peak_power_w": {"it": float(it.max()), "facility": float(facility.max())},
+        "utilization": float(np.mean(achieved / compute)),
+        "binding": {"share": {n: float(np.mean(binding == i)) for i, n in enumerate(NAMES)},
+                    "shifts": shifts, "n_shifts": len(shifts), "final": NAMES[binding[-1]],
+                    "most_common": NAMES[int(np.bincount(binding).argmax())]},
+        "tpf": {"compute_tok_s": float(compute[0]), "power_tok_s": float(power[0]),
+                "cooling_tok_s": float(cooling[0]), "binding": "compute"},
+        "pue_adjusted_delivered_power_w": {"mean": float(np.mean(it)), "peak": float(it.max())},
+        "utilization_adjusted_output_tok_s": float(np.mean(achieved / compute) * out_tok / 86400.0),
+        "goodput_tok_s": 0.97 * out_tok / 86400.0,
+        "cost": {"usd_per_mtok": 0.08 * e["facility"] / 3.6e6 / out_tok * 1e6},
+        "carbon": {"g_per_mtok": 350.0 * e["facility"] / 3.6e6 / out_tok * 1e6},
+        "provenance": {"dcsim_version": "0.1.0", "scenario_hash": "ab12cd34", "seed": seed,
+                       "calibration_profiles": ["h100-llama70b-fp8"]},
+        "nonfinite_example": float("inf"),
+    }
+    lat: dict = {}
+    slo = {"chat": {"ttft_s": 0.5, "tpot_s": 0.05}, "batch": {"ttft_s": 5.0, "tpot_s": 0.2}}
+    if samples:
+        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        for cls, (mt, mp) in (("chat", (0.2, 0.03)), ("batch", (1.5, 0.08))):
+            ttft = rng.lognormal(np.log(mt), 0.6, 4000)
+            tpot = rng.lognormal(np.log(mp), 0.3, 4000)
+            lat[cls] = {"ttft_s": ttft, "tpot_s": tpot, "e2e_s": ttft + 300 * tpot}
+    return SimpleNamespace(name=name, report=report, timeseries=ts, latency_samples=lat, slo=slo)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return synthetic_result()
+
+
+@pytest.fixture(scope="module")
+def written(result, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "toy"
+    files = write_outputs(result, out)
+    return out, files
+
+
+def _walk_numbers(a, b, path=""):
+    """Assert two JSON-like trees are equal, floats exactly (None stands for non-finite)."""
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            _walk_numbers(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _walk_numbers(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and not math.isfinite(a):
+        assert b is None, path
+    elif isinstance(a, (float, np.floating)):
+        assert isinstance(b, float) and b == float(a), path
+    else:
+        assert b == a, path
+
+
+def test_report_json_round_trips_to_the_same_numbers(result, written):
+    out, files = written
+    data = json.loads((out / "report.json").read_text())
+    _walk_numbers(result.report, data)
+    assert data["nonfinite_example"] is None
+    assert data["energy_j"]["facility"] == result.report["energy_j"]["facility"]
+    assert data["binding"]["shifts"][0]["to"] == result.report["binding"]["shifts"][0]["to"]
+    assert files["report.json"] == out / "report.json"
+
+
+def test_report_json_is_byte_identical_for_the_same_result(result, tmp_path):
+    a = write_outputs(result, tmp_path / "a", formats=("json", "csv", "png", "html"))
+    b = write_outputs(result, tmp_path / "b", formats=("json", "csv", "png", "html"))
+    assert sorted(a) == sorted(b)
+    for rel in a:
+        assert a[rel].read_bytes() == b[rel].read_bytes(), rel
+    text = (tmp_path / "a" / "report.json").read_text()
+    keys = re.findall(r'^  "([^"]+)":', text, flags=re.M)
+    assert keys == sorted(keys) and len(keys) == len(result.report)
+
+
+def test_report_json_bytes_rejects_unserialisable_values():
+    with pytest.raises(TypeError, match="object"):
+        report_json_bytes({"x": object()})
+
+
+def test_timeseries_csv_columns_equal_the_arrays(result, written):
+    out, _ = written
+    back = read_timeseries(out / "timeseries.csv")
+    header = (out / "timeseries.csv").read_text().splitlines()[0].split(",")
+    assert header[: len(TIMESERIES_COLUMNS) + 1] == list(TIMESERIES_COLUMNS[:7]) + ["binding_name"] + list(TIMESERIES_COLUMNS[7:])
+    for k, v in result.timeseries.items():
+        assert back[k].shape == v.shape, k
+        np.testing.assert_array_equal(back[k], v, err_msg=k)
+    assert back["binding"].dtype.kind == "i" and back["gpus_in_service"].dtype.kind == "i"
+    names = np.asarray(NAMES)[result.timeseries["binding"]]
+    np.testing.assert_array_equal(back["binding_name"], names)
+
+
+def test_unequal_timeseries_lengths_are_rejected(result, tmp_path):
+    bad = SimpleNamespace(report=result.report, timeseries={"t_s": np.arange(3.0), "pue": np.ones(4)})
+    with pytest.raises(ValueError, match="equal length"):
+        write_outputs(bad, tmp_path / "bad", formats=("csv",))
+
+
+def test_overwrite_refused_without_force_and_force_clears_stale_files(result, tmp_path):
+    out = tmp_path / "r"
+    write_outputs(result, out)
+    before = (out / "report.json").read_bytes()
+    assert (out / "plots" / "latency.png").exists()
+    with pytest.raises(OutputExistsError, match="--force"):
+        write_outputs(result, out)
+    assert (out / "report.json").read_bytes() == before
+    fluid = SimpleNamespace(**{**vars(result), "latency_samples": {}})
+    files = write_outputs(fluid, out, force=True)
+    assert "plots/latency.png" not in files
+    assert not (out / "plots" / "latency.png").exists()
+    assert not list(out.rglob("*.tmp"))
+    # an empty existing directory is fine without force
+    (tmp_path / "empty").mkdir()
+    write_outputs(result, tmp_path / "empty", formats=("json",))
+
+
+def test_plots_written_and_png(written):
+    out, files = written
+    for stem in ("signature", "power", "pue", "joules_per_token", "latency"):
+        p = out / "plots" / f"{stem}.png"
+        assert files[f"plots/{stem}.png"] == p
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+
+def test_html_embeds_figures_and_headline_numbers(result, written):
+    out, files = written
+    html = (out / "report.html").read_text()
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    imgs = re.findall(r'<img alt="([a-z_]+) plot" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert [s for s, _ in imgs] == ["signature", "power", "pue", "joules_per_token", "latency"]
+    import base64
+
+    for stem, b64 in imgs:
+        assert base64.b64decode(b64) == (out / "plots" / f"{stem}.png").read_bytes()
+    r = result.report
+    jpt = r["joules_per_output_token"]
+    assert f"{jpt['facility']:.3g}" in html and f"{jpt['gpu']:.3g} J" in html
+    dominant = max(r["binding"]["share"], key=r["binding"]["share"].get)
+    assert f">{dominant}</span> <small>most of the time" in html
+    assert f"{r['pue']:.4g}" in html
+    # every shift is in the log table, in order
+    times = re.findall(r"<tr><td>(\d\d:\d\d:\d\d)</td>", html)
+    assert len(times) == len(r["binding"]["shifts"])
+    assert "ab12cd34" in html and "h100-llama70b-fp8" in html
+    # latency table: p99 TTFT of chat as computed from the samples
+    p99 = float(np.quantile(result.latency_samples["chat"]["ttft_s"], 0.99))
+    assert f"{1e3 * p99:.3g} ms" in html
+
+
+def test_latency_stats_match_samples(result):
+    st = latency_stats(result)
+    chat = result.latency_samples["chat"]
+    assert st["chat"]["n"] == 4000
+    assert st["chat"]["ttft_s"]["p50"] == pytest.approx(float(np.median(chat["ttft_s"])))
+    met = np.mean((chat["ttft_s"] <= 0.5) & (chat["tpot_s"] <= 0.05))
+    assert st["chat"]["slo_met"] == pytest.approx(met)
+    assert st["chat"]["slo_ttft_met"] >= st["chat"]["slo_met"]
+    assert latency_stats(SimpleNamespace(latency_samples={}, slo={})) == {}
+
+
+def test_summary_table_leads_with_the_four_tpf_figures(result, written):
+    out, files = written
+    text = summary_table(result.report, files=files, out_dir=out, latency=latency_stats(result))
+    lines = text.splitlines()
+    labels = [ln.strip().split("  ")[0] for ln in lines[3:8] if ln[2] != " "]
+    assert labels == ["J / output token", "Binding constraint", "PUE-adj. delivered power",
+                      "Util.-adjusted output"]
+    r = result.report
+    assert f"facility {r['joules_per_output_token']['facility']:#.3g} J" in text
+    last = r["binding"]["shifts"][-1]["to"]
+    assert f"at end: {last}" in text
+    assert f"Binding shifts" in text and f"  {len(r['binding']['shifts'])}" in text
+    assert "Latency p50/p99 [chat]" in text and "SLO attainment" in text
+    assert str(out) in text and "report.html" in text and "plots/ (5 PNG)" in text
+    # aligned: every value column starts at the same offset
+    starts = {re.match(r"  (\S.*?)\s{2,}(\S)", ln).start(2) for ln in lines[3:12]
+              if ln.strip() and not ln.startswith("─") and ln[2] != " "}
+    assert len(starts) == 1
+    assert len(lines) < 30
+    # no samples → says so rather than inventing numbers
+    assert "no per-request samples" in summary_table(r)
+
+
+def test_real_engine_run_writes_consistent_outputs(tmp_path):
+    dcsim = pytest.importorskip("dcsim")
+    ref = REPO / "scenarios" / "reference.yaml"
+    if not hasattr(dcsim, "run") or not ref.exists():
+        pytest.skip("engine not available in this checkout")
+    res = dcsim.run(dcsim.load_scenario(ref))
+    files = write_outputs(res, tmp_path / "ref")
+    data = json.loads(files["report.json"].read_text())
+    _walk_numbers(res.report, data)
+    back = read_timeseries(files["timeseries.csv"])
+    for k in TIMESERIES_COLUMNS:
+        np.testing.assert_array_equal(back[k], np.asarray(res.timeseries[k]), err_msg=k)
+    e = data["energy_j"]
+    assert e["facility"] == pytest.approx(e["it"] + e["cooling"] + e["power_losses"], rel=1e-9)
+    html = files["report.html"].read_text()
+    assert "https://" not in html and "data:image/png;base64," in html
