@@ -174,3 +174,21 @@ def test_spec_errors_are_clear():
         WorkloadSpec(arrivals={"kind": "poisson", "rate": 1},
                      classes=[{"name": "a", "preset": "chat", "share": 0.5},
                               {"name": "a", "preset": "code", "share": 0.5}])
+
+
+def test_docs_yaml_snippets_are_valid_and_build():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "workload.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, flags=re.S)
+    assert len(blocks) >= 8
+    for text in blocks:
+        spec = WorkloadSpec(**yaml.safe_load(text)["workload"])
+        if spec.arrivals.kind == "trace" and spec.arrivals.path.endswith(".csv"):
+            continue  # user file (BurstGPT) not shipped
+        wl = build_workload(spec, np.random.SeedSequence(0))
+        b = wl.sample(0.0, 60.0)
+        assert len(b) > 0 and wl.mean_output > 0
