@@ -45,6 +45,7 @@ HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("binding.share.compute", "Time compute-bound", "%", 100.0, None),
     ("binding.share.power", "Time power-bound", "%", 100.0, None),
     ("binding.share.cooling", "Time cooling-bound", "%", 100.0, None),
+    ("binding.n_shifts", "Binding shifts", "", 1.0, None),
 )
 
 
@@ -94,15 +95,25 @@ def _fmt_val(v: float | None, unit: str) -> str:
     return f"{v:.4g}"
 
 
+#: Changes smaller than this (percent of the reference) get no better/worse mark.
+MARK_THRESHOLD_PCT = 0.5
+
+
 def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None) -> str:
+    """``+0.123 (+4.5%) ✓``; percentages change by percentage points (``+3.2 pp``); ✓/✗ say
+    whether the change is an improvement, for changes of at least MARK_THRESHOLD_PCT."""
     if d is None:
         return "n/a"
-    sign = "+" if d > 0 else ""
-    txt = f"{sign}{_fmt_val(d, unit)}" if unit not in ("tok/s", "tok") else (
-        ("+" if d > 0 else "-" if d < 0 else "") + _fmt_val(abs(d), unit))
+    if d == 0:
+        return "0"
+    sign = "+" if d > 0 else "-"
+    if unit == "%":
+        return f"{sign}{abs(d):.3g} pp"
+    mag = _fmt_val(abs(d), unit) if unit in ("tok/s", "tok") else f"{abs(d):.3g}"
+    txt = f"{sign}{mag}"
     if pct is not None:
         txt += f" ({'+' if pct > 0 else ''}{pct:.1f}%)"
-    if better and d != 0:
+    if better and pct is not None and abs(pct) >= MARK_THRESHOLD_PCT:
         good = (d < 0) == (better == "lower")
         txt += " ✓" if good else " ✗"
     return txt
@@ -126,7 +137,10 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     labels = _labels(dirs, reports)
     metrics: dict[str, dict] = {}
     for key, label, unit, scale, better in HEADLINE:
-        raw = [_num(get_path(r, key)) for r in reports]
+        if key == "binding.n_shifts":
+            raw = [float(len(get_path(r, "binding.shifts", []) or [])) for r in reports]
+        else:
+            raw = [_num(get_path(r, key)) for r in reports]
         if all(v is None for v in raw):
             continue
         vals = [v * scale if v is not None else None for v in raw]
@@ -174,8 +188,7 @@ def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> 
         for v, d, p in zip(m["values"][1:], m["delta"][1:], m["delta_pct"][1:]):
             row += [_fmt_val(v, m["unit"]), _fmt_delta(d, p, m["unit"], m["better"])]
         rows.append(row)
-    for key, label in (("most_common", "Binding, most of the time"), ("final", "Binding at end"),
-                       ("n_shifts", "Binding shifts")):
+    for key, label in (("most_common", "Binding, most of the time"), ("final", "Binding at end")):
         row = [label, "", str(binding[0][key])]
         for b in binding[1:]:
             same = b[key] == binding[0][key]
@@ -209,12 +222,17 @@ def _write_plots(out: Path, labels: list[str], loaded: list, data: dict) -> dict
     return files
 
 
+def _lw(i: int, n: int) -> float:
+    """Line width of run i of n: the first run widest, so identical curves stay visible."""
+    return 1.4 + 2.4 * (n - 1 - i) / max(n - 1, 1)
+
+
 def overlay_figures(labels: list[str], loaded: list) -> dict:
     """Overlay figures by file stem: ``compare_rate`` (achieved rate and C/P/Q per run),
     ``compare_power`` (facility power and interconnect cap), ``compare_jpt`` (J/token bars)."""
     import matplotlib
 
-    from dcsim.plots.figures import CONSTRAINT_COLORS, RUN_COLORS, STYLE, new_figure, time_axis
+    from dcsim.plots.figures import CONSTRAINT_COLORS, RUN_COLORS, STYLE, _time_ticks, new_figure, time_axis
 
     figs = {}
     with matplotlib.rc_context(STYLE):
@@ -233,7 +251,8 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                     y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
                     if y is None:
                         continue
-                    ax.step(tt, y, where="post", color=RUN_COLORS[i % len(RUN_COLORS)], lw=1.6, label=lab)
+                    ax.step(tt, y, where="post", color=RUN_COLORS[i % len(RUN_COLORS)], lw=_lw(i, len(series)),
+                            label=lab, alpha=0.9)
                     if col == "achieved_tok_s" and "demand_tok_s" in ts:
                         ax.step(tt, ts["demand_tok_s"], where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
                                 lw=1.0, ls="--", alpha=0.8)
@@ -244,7 +263,10 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 from matplotlib.ticker import EngFormatter
 
                 ax.yaxis.set_major_formatter(EngFormatter(places=0, sep=""))
-                ax.set_ylim(bottom=0)
+                if col == "achieved_tok_s":
+                    ax.set_ylim(bottom=0)
+            _time_ticks(axes[-1], np.array([0.0, span]))
+            axes[-1].set_xlim(0, t[-1])
             axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
             axes[-1].set_xlabel(xlabel)
             fig.suptitle("Token rate and ceilings, run by run", fontweight="bold", fontsize=13)
@@ -260,8 +282,8 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 t, xlabel = time_axis(np.array([0.0, span]))
                 tt = ts["t_s"] * (t[-1] / span if span else 1.0)
                 c = RUN_COLORS[i % len(RUN_COLORS)]
-                ax.step(tt, ts["facility_power_w"] * scale, where="post", color=c, lw=1.7,
-                        label=f"{lab}: facility")
+                ax.step(tt, ts["facility_power_w"] * scale, where="post", color=c, lw=_lw(i, len(series)),
+                        label=f"{lab}: facility", alpha=0.9)
                 if "it_power_w" in ts:
                     ax.step(tt, ts["it_power_w"] * scale, where="post", color=c, lw=1.0, alpha=0.6,
                             ls="-.", label=f"{lab}: IT")
@@ -269,6 +291,8 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                     ax.step(tt, np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan) * scale,
                             where="post", color=c, lw=1.2, ls="--", label=f"{lab}: interconnect cap")
             ax.set_ylim(bottom=0)
+            _time_ticks(ax, np.array([0.0, span]))
+            ax.set_xlim(0, t[-1])
             ax.set_ylabel(f"power ({unit})")
             ax.set_xlabel(xlabel)
             ax.set_title("Facility power, run by run")
