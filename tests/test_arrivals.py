@@ -135,7 +135,7 @@ def test_chunked_equals_one_window_statistically(proc):
     {"kind": "poisson", "rate": 30.0},
     {"kind": "gamma", "rate": 30.0, "cv": 4.0},
     {"kind": "mmpp", "rates": [50.0, 5.0], "mean_sojourn": [3.0, 6.0]},
-    {"kind": "diurnal", "mean_rate": 30.0, "amplitude": 0.5, "period": "1 h"},
+    {"kind": "diurnal", "mean_rate": 30.0, "amplitude": 0.5, "peak_hour": 0, "period": "1 h"},
 ])
 def test_reproducible_and_sorted(arr):
     def run(seed):
@@ -166,6 +166,11 @@ def test_spec_errors_are_clear():
                               {"name": "b", "preset": "code", "share": 0.3}])
     with pytest.raises(ValidationError, match="24 hourly"):
         WorkloadSpec(arrivals={"kind": "diurnal", "mean_rate": 1, "profile": [1, 2]})
+    with pytest.raises(ValidationError, match="peak_hour"):
+        WorkloadSpec(arrivals={"kind": "diurnal", "mean_rate": 1, "amplitude": 0.5})
+    with pytest.raises(ValidationError, match="format 'csv'"):
+        WorkloadSpec(arrivals={"kind": "trace", "path": "x.jsonl", "format": "mooncake",
+                               "columns": {"time": "ts"}})
     with pytest.raises(ValidationError, match="must be > 0"):
         WorkloadSpec(arrivals={"kind": "poisson", "rate": "-3 /s"})
     with pytest.raises(ValidationError):

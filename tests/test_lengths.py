@@ -161,3 +161,38 @@ def test_empirical_from_shipped_trace_column_is_exact():
                                              "column": "GeneratedTokens"}}])
     wl = build_workload(spec, np.random.SeedSequence(0))
     assert wl.classes[0].mean_output == pytest.approx(211.126, abs=1e-3)  # CALIBRATION V12: 211
+
+
+def test_preset_numbers_are_reproduced_by_fit_script():
+    """scripts/fit_presets.py on the real traces gives the lognormal p99s shipped in presets.py."""
+    import importlib.util
+    from pathlib import Path
+
+    from dcsim.workload.trace import read_azure, read_mooncake
+
+    root = Path(__file__).resolve().parents[1]
+    data = root.parent / "shared" / "data"
+    spec = importlib.util.spec_from_file_location("fit_presets", root / "scripts" / "fit_presets.py")
+    fp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fp)
+
+    def fitted_p99(x, cap):
+        x = np.asarray(x, float)
+        pc = float(np.mean(x >= cap)) if math.isfinite(cap) else 0.0
+        s, q, _ = fp.fit_capped_lognormal(float(np.median(x)), float(x.mean()), pc, cap,
+                                          float(np.percentile(x, 99)))
+        return float(np.median(x)) * math.exp(2.3263478740408408 * s), q
+
+    conv = read_azure(data / "azure-llm-2023" / "AzureLLMInferenceTrace_conv.csv")
+    mc = read_mooncake(data / "mooncake" / "conversation_trace.jsonl")
+    checks = [(conv.n_in, math.inf, PRESETS["chat"]["input"]),
+              (conv.n_out, 1000.0, PRESETS["chat"]["output"]),
+              (mc.n_in, 131072.0, PRESETS["agentic"]["input"])]
+    for x, cap, ship in checks:
+        p99, q = fitted_p99(x, cap)
+        assert p99 == pytest.approx(ship["p99"], rel=1e-4) and q == 0.0
+        assert np.median(x) == ship["median"]
+    med, mean, top, cap, p99, nf = fp.gpqa_pooled(data / "ml-energy-v3")
+    s, q, _ = fp.fit_capped_lognormal(med, mean, top, cap, p99)
+    assert nf == 11 and mean == pytest.approx(6988, rel=1e-3)  # CALIBRATION A3
+    assert med * math.exp(2.3263478740408408 * s) == pytest.approx(PRESETS["reasoning"]["output"]["p99"], rel=1e-4)

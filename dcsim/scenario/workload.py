@@ -55,8 +55,8 @@ class DiurnalArrivalSpec(_ArrivalBase):
 
     kind: Literal["diurnal"] = "diurnal"
     mean_rate: Rate
-    amplitude: Frac = 0.0
-    peak_hour: float = Field(14.0, ge=0, lt=24, description="local hour of the peak (sinusoid)")
+    amplitude: Frac | None = None
+    peak_hour: float | None = Field(None, ge=0, lt=24, description="local hour of the peak (sinusoid)")
     period: PosTime = 86400.0
     start_hour: float = Field(0.0, ge=0, lt=24, description="local hour at t = 0")
     profile: list[float] | None = Field(None, description="24 hourly rate multipliers (>= 0)")
@@ -73,6 +73,14 @@ class DiurnalArrivalSpec(_ArrivalBase):
         if sum(v) <= 0:
             raise ValueError("profile multipliers must not all be zero")
         return v
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if self.profile is None and (self.amplitude is None or self.peak_hour is None):
+            raise ValueError("diurnal: give 'amplitude' and 'peak_hour' (sinusoid) or a 24-value 'profile'")
+        if self.profile is not None and (self.amplitude is not None or self.peak_hour is not None):
+            raise ValueError("diurnal: 'profile' replaces 'amplitude'/'peak_hour'; give one or the other")
+        return self
 
 
 class ProfileCsvArrivalSpec(_ArrivalBase):
@@ -145,6 +153,12 @@ class TraceArrivalSpec(_ArrivalBase):
     start_offset: NonNegTime = 0.0
     on_bad_row: Literal["error", "skip"] = "error"
     rate_bin: PosTime = Field(60.0, description="bin width of the empirical rate(t) of a trace")
+
+    @model_validator(mode="after")
+    def _columns_for_csv(self):
+        if self.format != "csv" and (self.columns is not None or "time_unit" in self.model_fields_set):
+            raise ValueError(f"trace: 'columns' and 'time_unit' apply to format 'csv', not {self.format!r}")
+        return self
 
 
 ArrivalSpec = Annotated[

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy import special
@@ -62,7 +63,9 @@ class LengthDist:
         raise NotImplementedError
 
     # -- public API ----------------------------------------------------------------------
-    def _moments(self) -> tuple[float, float, float]:
+    @cached_property
+    def _mom(self) -> tuple[float, float, float]:
+        """(E[N], E[N^2], P(N = cap)), computed once per distribution."""
         m1, m2, pc = self._base_clipped(self.cap)
         q = self.cap_mass
         if q > 0:
@@ -74,16 +77,16 @@ class LengthDist:
 
     def mean(self) -> float:
         """Mean token count (tokens), cap and cap_mass included."""
-        return self._moments()[0]
+        return self._mom[0]
 
     def var(self) -> float:
         """Variance of the token count (tokens^2), cap and cap_mass included."""
-        m1, m2, _ = self._moments()
+        m1, m2, _ = self._mom
         return max(m2 - m1 * m1, 0.0)
 
     def p_cap(self) -> float:
         """Probability that a request's length equals the cap (0 without a cap)."""
-        return self._moments()[2] if math.isfinite(self.cap) else 0.0
+        return self._mom[2] if math.isfinite(self.cap) else 0.0
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` token counts (int64, >= 1, <= cap)."""

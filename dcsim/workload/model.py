@@ -201,6 +201,7 @@ class Workload:
         self._cum = np.cumsum([c.share for c in classes])
         self._cum[-1] = 1.0
         self._t_end: float | None = None
+        self.trace_skipped = 0  # bad trace rows dropped with on_bad_row="skip"
         self.mean_rate = float(arrivals.mean_rate)
 
     @property
