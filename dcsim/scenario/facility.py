@@ -170,7 +170,8 @@ class LiquidCoolingSpec(Spec):
         "end of DLC capture [DLC])")
     air_side: ChillerPlantSpec = Field(
         default_factory=lambda: ChillerPlantSpec(heat_rejection="dry_cooler"),
-        description="trim chiller / CRAH model for the air-side heat (and liquid overflow)")
+        description="trim chiller / CRAH model for the air-side heat (and liquid overflow); its "
+        "capacity (for part load) defaults to capacity × air_design_fraction (assumption)")
 
 
 class FixedPueSpec(Spec):

@@ -137,7 +137,8 @@ class Facility:
             free = C.economizer_fraction(t_db + cs.dry_cooler_approach, cs.supply_t, cs.supply_t + cs.delta_t)
             overflow = (1.0 - free) * q_liq
             air = cs.air_side
-            trim_cap = air.capacity if air.capacity is not None else self.capacity_w
+            # trim chiller sized for the design air-side heat unless given (assumption)
+            trim_cap = air.capacity if air.capacity is not None else self.capacity_w * cs.air_design_fraction
             parts = _plant_parts(air, trim_cap, self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
                                  t_db, t_wb, extra_evap_t_c=cs.supply_t)
             free_heat = free * q_liq

@@ -1,0 +1,106 @@
+"""Cooling-plant physics: Lei & Masanet COP regression (CALIBRATION C3), economizer, fans, pumps,
+capacity derating, liquid vs air."""
+
+import numpy as np
+import pytest
+
+from dcsim.scenario.facility import FacilitySpec
+from dcsim.thermal import cooling as C
+from dcsim.thermal.facility import build_facility
+from dcsim.thermal.psychro import wet_bulb_c
+
+# CALIBRATION C3 table (derived from the [LEI] formula)
+C3 = {0.2: [9.27, 7.10, 5.37, 4.08, 3.23], 0.5: [10.82, 8.78, 7.18, 6.02, 5.30], 0.8: [10.84, 8.93, 7.45, 6.42, 5.82]}
+C3_T = [15, 20, 25, 30, 35]
+
+
+@pytest.mark.parametrize("load", sorted(C3))
+def test_chiller_cop_reproduces_c3_table(load):
+    np.testing.assert_allclose(C.chiller_cop(load, np.array(C3_T, float)), C3[load], atol=0.006)
+
+
+def test_chiller_cop_point_and_adjust():
+    assert C.chiller_cop(0.5, 25.0) == pytest.approx(7.18, abs=0.005)
+    assert C.chiller_cop(0.5, 25.0, 0.11) == pytest.approx(1.11 * float(C.chiller_cop(0.5, 25.0)))
+
+
+def test_chiller_cop_never_improves_with_hotter_condenser():
+    t = np.linspace(5, 60, 221)
+    for l in (0.2, 0.5, 0.8):
+        assert np.all(np.diff(C.chiller_cop(l, t)) <= 1e-12)
+
+
+def test_economizer_fraction_full_partial_none():
+    f = C.economizer_fraction(np.array([5.0, 15.0, 18.75, 22.5, 30.0]), 15.0, 22.5)
+    np.testing.assert_allclose(f, [1.0, 1.0, 0.5, 0.0, 0.0])
+
+
+def test_crah_fan_w_per_kw_matches_c3_and_affinity_law():
+    # CALIBRATION C3: 24 W/kW (19.4 K, 500 Pa, 0.90), 57 (13.9 K, 750 Pa, 0.775), 91 (13.9 K, 1000 Pa, 0.65)
+    assert C.fan_power_w(1e3, 19.4, 500, 0.90) == pytest.approx(24, abs=0.5)
+    assert C.fan_power_w(1e3, 13.9, 750, 0.775) == pytest.approx(57, abs=1.0)
+    assert C.fan_power_w(1e3, 13.9, 1000, 0.65) == pytest.approx(91, abs=1.0)
+    p1 = C.crah_fan_power_w(4e5, 1e6, 16.7, 750, 0.775, 3.0, 0.3)
+    p2 = C.crah_fan_power_w(8e5, 1e6, 16.7, 750, 0.775, 3.0, 0.3)
+    assert p2 / p1 == pytest.approx(8.0)  # P ∝ speed³
+    # below the minimum speed the fans do not slow further
+    assert C.crah_fan_power_w(1e5, 1e6, 16.7, 750, 0.775, 3.0, 0.3) == pytest.approx(
+        C.crah_fan_power_w(2e5, 1e6, 16.7, 750, 0.775, 3.0, 0.3))
+
+
+def test_pump_and_tower_by_hand():
+    # 1 MW at ΔT 5 K: flow 1e6/(1000·4186·5) m³/s; × 208,660 Pa / 0.7
+    assert C.pump_power_w(1e6, 5.0, 208660, 0.7) == pytest.approx(1e6 / (4186 * 5) / 1000 * 208660 / 0.7)
+    m_w = 1e6 / (4186 * 5)
+    assert C.tower_fan_power_w(1e6, 5.0, 2.0, 250, 0.775) == pytest.approx(m_w / 2 / 1.2 * 250 / 0.775)
+
+
+def test_capacity_fraction_never_rises_with_temperature():
+    t = np.linspace(-30, 55, 400)
+    f = C.capacity_fraction(t, 25.6, 0.015)
+    assert np.all(np.diff(f) <= 0) and f.max() == 1.0 and f.min() >= 0.0
+
+
+@pytest.mark.parametrize("cooling", [
+    {"kind": "chiller_plant"}, {"kind": "chiller_plant", "heat_rejection": "dry_cooler"}, {"kind": "liquid"},
+    {"kind": "liquid", "derate_per_k": 0.05}])
+def test_facility_capacity_non_increasing_in_outdoor_temperature(cooling):
+    f = build_facility(FacilitySpec(interconnect="20 MW", cooling=cooling))
+    t_db = np.linspace(-10, 50, 121)
+    t_wb = wet_bulb_c(t_db, 0.4)
+    q = f.heat_rejection_capacity_w(t_db, t_wb, 0.9)
+    assert np.all(np.diff(q) <= 0)
+    assert q[0] == pytest.approx(20e6)
+    assert q[-1] < q[0]  # and it does derate on a hot day
+
+
+def test_economizer_hours_when_cool_and_none_when_hot():
+    f = build_facility(FacilitySpec(interconnect="20 MW"))
+    t_db = np.array([-5.0, 5.0, 35.0])
+    b = f.breakdown(10e6, 0.0, t_db, wet_bulb_c(t_db, 0.5))
+    assert b["economizer_fraction"][0] == 1.0 and b["cooling_chiller"][0] == 0.0
+    assert b["economizer_fraction"][2] == 0.0 and b["cooling_chiller"][2] > 0.0
+
+
+def test_liquid_cooling_lower_pue_than_air_same_weather():
+    air_dry = build_facility(FacilitySpec(interconnect="20 MW", cooling={"kind": "chiller_plant",
+                                                                        "heat_rejection": "dry_cooler"}))
+    air_tower = build_facility(FacilitySpec(interconnect="20 MW"))
+    liq = build_facility(FacilitySpec(interconnect="20 MW", cooling={"kind": "liquid"}))
+    t_db = np.linspace(-5, 45, 26)
+    t_wb = wet_bulb_c(t_db, 0.5)
+    for it in (6e6, 12e6):
+        p_liq = liq.pue(it, 0.9, t_db, t_wb)
+        assert np.all(p_liq < air_dry.pue(it, 0.0, t_db, t_wb))
+        hot = t_db >= 25  # towers use the (lower) wet-bulb: compare on warm days
+        assert np.all(p_liq[hot] < air_tower.pue(it, 0.0, t_db, t_wb)[hot])
+
+
+def test_liquid_loop_chiller_free_when_cool():
+    liq = build_facility(FacilitySpec(interconnect="20 MW", cooling={"kind": "liquid"}))
+    t_db = np.array([10.0, 25.0, 40.0])
+    b = liq.breakdown(10e6, 0.9, t_db, wet_bulb_c(t_db, 0.4))
+    np.testing.assert_allclose(b["liquid_free_fraction"], [1.0, 1.0, 0.0])
+    # a hotter day needs the trim chiller for the warm loop too
+    # COP of the warm-loop trim is at most 3 × the [LEI] COP (< 12 here) => ≥ 9 MW / 36
+    assert b["cooling_chiller"][2] - b["cooling_chiller"][1] > 0.9 * 10e6 / 36

@@ -1,0 +1,187 @@
+"""Facility: conservation, PUE physics, inverse of the facility power, quick-study modes, and the
+PUE levels the defaults give against CALIBRATION C1."""
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from dcsim.scenario.facility import FacilitySpec, PueCurveSpec
+from dcsim.thermal.facility import COOLING_PARTS, LOSS_PARTS, build_facility
+from dcsim.thermal.psychro import wet_bulb_c
+
+KINDS = {
+    "towers": {"kind": "chiller_plant"},
+    "dry": {"kind": "chiller_plant", "heat_rejection": "dry_cooler", "fan_exponent": 0},
+    "liquid": {"kind": "liquid"},
+    "fixed": {"kind": "fixed_pue", "pue": 1.4},
+    "curve": {"kind": "pue_curve", "load": [0.1, 0.5, 1.0], "pue": [1.9, 1.5, 1.4], "per_k": 0.01},
+}
+
+
+def _fac(kind, **pc):
+    return build_facility(FacilitySpec.model_validate(
+        {"interconnect": "20 MW", "cooling": KINDS[kind], "power_chain": pc}))
+
+
+def _random_inputs(seed, n=500):
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    it = rng.uniform(0, 18e6, n)
+    lf = rng.uniform(0, 1, n)
+    t_db = rng.uniform(-20, 48, n)
+    t_wb = wet_bulb_c(t_db, rng.uniform(0.05, 1.0, n))
+    return it, lf, t_db, t_wb
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_energy_conservation_and_parts(kind):
+    f = _fac(kind)
+    b = f.breakdown(*_random_inputs(1))
+    total = b["it"] + b["cooling"] + b["losses"] + b["fixed"]
+    np.testing.assert_allclose(b["facility"], total, rtol=1e-12)
+    np.testing.assert_allclose(b["cooling"], sum(b[k] for k in COOLING_PARTS), rtol=1e-12)
+    np.testing.assert_allclose(b["losses"], sum(b[k] for k in LOSS_PARTS), rtol=1e-12)
+    for k in ("it", "cooling", "losses", "fixed", *COOLING_PARTS, *LOSS_PARTS):
+        assert b[k].shape == (500,) and np.all(b[k] >= 0), k
+    # every watt of IT power becomes heat (plus UPS/PDU losses in the cooled space)
+    np.testing.assert_allclose(b["heat_w"], b["it"] + b["loss_ups"] + b["loss_pdu"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_pue_at_least_one(kind):
+    f = _fac(kind)
+    it, lf, t_db, t_wb = _random_inputs(2)
+    p = f.pue(it + 1.0, lf, t_db, t_wb)
+    assert np.all(p >= 1.0)
+    assert np.isnan(f.pue(0.0, 0.0, 20.0, 14.0))
+
+
+@pytest.mark.parametrize("kind", ["towers", "dry", "liquid", "curve"])
+def test_pue_falls_with_it_load_at_fixed_weather(kind):
+    f = _fac(kind)
+    # up to 12 MW (~80 % of the ~15 MW design IT under 20 MW): near full design load the
+    # cube-law CRAH fans can flatten the curve (docs/facility.md)
+    it = np.linspace(1e6, 12e6, 45)
+    lf = 0.9 if kind == "liquid" else 0.0
+    for t_db in (0.0, 15.0, 25.0, 35.0):
+        p = f.pue(it, lf, t_db, float(wet_bulb_c(t_db, 0.5)))
+        assert np.all(np.diff(p) <= 1e-12), (kind, t_db)
+        assert p[0] > p[-1] + 0.01
+
+
+@pytest.mark.parametrize("kind", ["towers", "dry", "liquid", "curve"])
+def test_pue_rises_with_outdoor_temperature(kind):
+    f = _fac(kind)
+    t_db = np.linspace(-15, 48, 127)
+    t_wb = wet_bulb_c(t_db, 0.5)
+    lf = 0.9 if kind == "liquid" else 0.0
+    for it in (3e6, 12e6):
+        p = f.pue(it, lf, t_db, t_wb)
+        assert np.all(np.diff(p) >= -1e-12), kind
+        assert p[-1] > p[0] + 0.02
+    # humidity matters for towers only through the wet-bulb
+    if kind == "towers":
+        assert f.pue(10e6, 0, 30.0, 15.0) < f.pue(10e6, 0, 30.0, 25.0)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_max_it_power_inverts_breakdown(kind):
+    f = _fac(kind)
+    _, lf, t_db, t_wb = _random_inputs(3, n=200)
+    cap = np.random.default_rng(4).uniform(4e6, 20e6, 200)
+    it = f.max_it_power_w(cap, lf, t_db, t_wb)
+    fac = f.breakdown(it, lf, t_db, t_wb)["facility"]
+    assert np.all(fac <= cap * (1 + 1e-12))
+    np.testing.assert_allclose(fac, cap, rtol=1e-9)
+    # the next IT watt above the answer breaks the cap (largest feasible IT, to 1e-9)
+    assert np.all(f.breakdown(it * (1 + 1e-8), lf, t_db, t_wb)["facility"] > cap)
+    # round trip from IT: max_it(facility(it)) == it
+    it0 = np.linspace(1e6, 14e6, 14)
+    fac0 = f.breakdown(it0, 0.5, 22.0, 16.0)["facility"]
+    np.testing.assert_allclose(f.max_it_power_w(fac0, 0.5, 22.0, 16.0), it0, rtol=1e-9)
+
+
+def test_max_it_power_edge_cases_and_monotone():
+    f = _fac("towers")
+    assert f.max_it_power_w(1.0, 0.0, 20.0, 14.0) == 0.0  # below the fixed loads
+    assert isinstance(f.max_it_power_w(20e6, 0.0, 20.0, 14.0), float)
+    t_db = np.linspace(-10, 45, 56)
+    m = f.max_it_power_w(20e6, 0.0, t_db, wet_bulb_c(t_db, 0.5))
+    assert np.all(np.diff(m) <= 1e-6)  # hotter -> more cooling power -> less IT under the cap
+    assert f.max_it_power_w(np.array([10e6, 20e6]), 0.0, 20.0, 14.0)[1] > f.max_it_power_w(10e6, 0.0, 20.0, 14.0)
+
+
+def test_fixed_pue_mode_exact():
+    f = _fac("fixed")
+    assert f.quick_study
+    b = f.breakdown(np.array([1e6, 5e6]), 0.0, 30.0, 20.0)
+    np.testing.assert_allclose(b["facility"], [1.4e6, 7e6])
+    assert np.all(b["losses"] == 0) and np.all(b["fixed"] == 0)
+    assert f.max_it_power_w(14e6, 0.0, 30.0, 20.0) == pytest.approx(10e6, rel=1e-9)
+    assert np.isinf(f.heat_rejection_capacity_w(30.0, 20.0))
+
+
+def test_pue_curve_mode_values_and_validation():
+    f = _fac("curve")
+    design = 20e6 / 1.4
+    assert f.pue(0.5 * design, 0.0, 20.0, 14.0) == pytest.approx(1.5)
+    assert f.pue(0.5 * design, 0.0, 30.0, 20.0) == pytest.approx(1.6)
+    with pytest.raises(ValidationError):
+        PueCurveSpec(load=[0.1, 0.2], pue=[5.0, 1.0])  # facility power would fall with IT load
+    with pytest.raises(ValidationError):
+        PueCurveSpec(load=[0.5, 0.1], pue=[1.5, 1.6])
+
+
+def test_zero_it_costs_fixed_and_no_load_losses():
+    f = _fac("towers")
+    b = f.breakdown(0.0, 0.0, 20.0, 14.0)
+    assert b["fixed"] == pytest.approx(0.002 * 20e6)
+    assert b["loss_ups"] == pytest.approx(0.0376 * 20e6)
+    assert b["facility"] > b["fixed"] + b["loss_ups"]
+
+
+def test_spec_parsing_and_errors():
+    spec = FacilitySpec.model_validate({"interconnect": "20 MW", "power_chain": {"ups_rating": "12 MW",
+                                                                                "fixed_load": "100 kW"}})
+    f = build_facility(spec)
+    assert f.interconnect_w == 20e6 and f.ups_rating_w == 12e6 and f.fixed_w == 1e5
+    with pytest.raises(ValidationError, match="must be > 0"):
+        FacilitySpec.model_validate({"interconnect": "-5 MW"})
+    with pytest.raises(ValidationError):
+        FacilitySpec.model_validate({"interconnect": "20 MW", "cooling": {"kind": "chiller_plant", "colour": 1}})
+
+
+def test_weather_drives_facility_through_a_day():
+    spec = FacilitySpec.model_validate({"interconnect": "20 MW", "weather": {"kind": "synthetic", "preset": "hot-dry"}})
+    f = build_facility(spec)
+    t = np.arange(0, 86400, 300.0)
+    t_db, t_wb = f.weather.at(t)
+    p = f.pue(10e6, 0.0, t_db, t_wb)
+    assert np.argmax(p) == np.argmax(t_wb)  # towers follow the wet-bulb
+    dry = build_facility(spec.model_copy(update={"cooling": FacilitySpec.model_validate(
+        {"interconnect": 1, "cooling": {"kind": "chiller_plant", "heat_rejection": "dry_cooler"}}).cooling}))
+    q = dry.heat_rejection_capacity_w(t_db, t_wb, 0.0)
+    # afternoon peak (41 degC > 35 degC rating): lowest capacity at the hottest dry-bulb
+    assert np.argmin(q) == np.argmax(t_db) and q.min() < 0.95 * 20e6 and q.max() == 20e6
+    nordic = build_facility(FacilitySpec.model_validate(
+        {"interconnect": "20 MW", "weather": {"kind": "synthetic", "preset": "nordic", "start_day": 15}}))
+    b = nordic.breakdown(10e6, 0.0, *nordic.weather.at(t))
+    assert np.mean(b["economizer_fraction"] == 1.0) > 0.9  # winter economizer hours
+    hot = f.breakdown(10e6, 0.0, t_db, t_wb)
+    assert np.all(hot["economizer_fraction"] == 0.0)
+
+
+def test_pue_levels_match_calibration_c1():
+    """Average air-cooled site ~1.5–1.6 and hyperscale/liquid ~1.1 [UPT][GOOG] (CALIBRATION C1)."""
+    t_db = np.array([10.0, 15.0, 20.0])  # temperate day
+    t_wb = wet_bulb_c(t_db, 0.6)
+    average = build_facility(FacilitySpec.model_validate({
+        "interconnect": "20 MW", "power_chain": {"ups_redundancy": 2},
+        "cooling": {"kind": "chiller_plant", "heat_rejection": "dry_cooler", "chw_supply_t": 7,
+                    "economizer": False, "fan_exponent": 0, "cop_adjust": -0.11, "air_delta_t": 13.9}}))
+    hyperscale = build_facility(FacilitySpec.model_validate({
+        "interconnect": "20 MW", "power_chain": {"ups_l0": 0.005, "ups_l1": 0.005},
+        "cooling": {"kind": "liquid"}}))
+    p_avg = average.pue(10e6, 0.0, t_db, t_wb)
+    p_hyp = hyperscale.pue(12e6, 0.9, t_db, t_wb)
+    assert np.all((p_avg > 1.45) & (p_avg < 1.7)), p_avg
+    assert np.all((p_hyp > 1.04) & (p_hyp < 1.13)), p_hyp

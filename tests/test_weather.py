@@ -1,0 +1,163 @@
+"""Psychrometrics and weather inputs: Stull check value, EPW and CSV readers, synthetic presets."""
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from dcsim.scenario.facility import (
+    ConstantWeatherSpec, CsvWeatherSpec, EpwWeatherSpec, FacilitySpec, SyntheticWeatherSpec,
+)
+from dcsim.thermal.psychro import (
+    dew_point_c, relative_humidity, saturation_vapor_pressure_pa, wet_bulb_c, wet_bulb_from_dew_point_c,
+    wet_bulb_stull_c,
+)
+from dcsim.thermal.weather import build_weather, read_epw
+
+
+def test_stull_published_check_value():
+    # Stull (2011), J. Appl. Meteor. Climatol. 50:2267: T = 20 degC, RH = 50 % -> Tw = 13.7 degC
+    assert wet_bulb_stull_c(20.0, 0.5) == pytest.approx(13.7, abs=0.05)
+
+
+def test_thermodynamic_wet_bulb():
+    # psychrometric-chart value at sea level: 20 degC, 50 % RH -> 13.8 degC wet-bulb
+    assert wet_bulb_c(20.0, 0.5) == pytest.approx(13.8, abs=0.1)
+    assert wet_bulb_c(30.0, 1.0) == pytest.approx(30.0, abs=1e-6)  # saturated air
+    t = np.linspace(-10, 45, 12)[:, None]
+    rh = np.linspace(0.1, 0.95, 8)[None, :]
+    tw = wet_bulb_c(t, rh)
+    assert np.all(tw <= t + 1e-9) and np.all(tw >= dew_point_c(t, rh) - 1e-9)
+    # agrees with Stull within its stated accuracy (−1 … +0.65 K) over its valid range
+    assert np.max(np.abs(tw - wet_bulb_stull_c(t, rh))[t[:, 0] > -5]) < 1.0
+    # lower pressure (altitude) -> lower wet-bulb at the same dew point
+    assert wet_bulb_from_dew_point_c(30.0, 15.0, 80e3) < wet_bulb_from_dew_point_c(30.0, 15.0, 101325.0)
+
+
+def test_dew_point_round_trip():
+    t = np.array([-5.0, 10.0, 35.0])
+    rh = np.array([0.3, 0.6, 0.9])
+    np.testing.assert_allclose(relative_humidity(t, dew_point_c(t, rh)), rh, rtol=1e-9)
+    assert saturation_vapor_pressure_pa(20.0) == pytest.approx(2339, rel=0.01)  # 2.339 kPa at 20 degC
+
+
+def test_constant_weather():
+    w = build_weather(ConstantWeatherSpec(t_db="30 degC", rh="40%"))
+    db, wb = w.at(np.arange(5.0))
+    assert db.shape == (5,) and np.all(db == 30.0)
+    assert np.all(wb == pytest.approx(float(wet_bulb_c(30.0, 0.4))))
+    w2 = build_weather(ConstantWeatherSpec(t_db=30, t_wb=22))
+    assert w2.at(0.0)[1] == 22.0
+    with pytest.raises(ValidationError):
+        ConstantWeatherSpec(t_db=20, t_wb=25)
+
+
+def test_synthetic_diurnal_and_seasonal_shape():
+    spec = SyntheticWeatherSpec(mean_t=20, diurnal_amplitude=5, seasonal_amplitude=0, rh=0.5, peak_hour=15)
+    w = build_weather(spec)
+    t = np.arange(0, 86400, 60.0)
+    db, wb = w.at(t)
+    assert t[np.argmax(db)] == pytest.approx(15 * 3600)
+    assert db.max() == pytest.approx(25.0) and db.min() == pytest.approx(15.0, abs=1e-3)
+    assert db.mean() == pytest.approx(20.0, abs=1e-6)
+    assert np.all(wb < db)
+    # dew point is constant over the day, so wet-bulb rises with dry-bulb but less
+    assert t[np.argmax(wb)] == pytest.approx(15 * 3600, abs=600)
+    assert 0 < wb.max() - wb.min() < db.max() - db.min()
+    # seasonal term: 180 days from the peak is colder
+    s = SyntheticWeatherSpec(mean_t=10, diurnal_amplitude=0, seasonal_amplitude=8, rh=0.5, start_day=200, peak_day=200)
+    db2, _ = build_weather(s).at(np.array([0.0, 182.5 * 86400]))
+    assert db2[0] == pytest.approx(18.0) and db2[1] == pytest.approx(2.0, abs=1e-3)
+
+
+def test_presets_ordering_and_overrides():
+    t = np.arange(0, 86400, 600.0)
+    mean = {p: build_weather(SyntheticWeatherSpec(preset=p)).at(t)[0].mean()
+            for p in ("nordic", "temperate", "hot-dry", "hot-humid")}
+    assert mean["nordic"] < mean["temperate"] < mean["hot-dry"]
+    wb_dry = build_weather(SyntheticWeatherSpec(preset="hot-dry")).at(t)[1].mean()
+    wb_humid = build_weather(SyntheticWeatherSpec(preset="hot-humid")).at(t)[1].mean()
+    assert wb_humid > wb_dry
+    hotter = build_weather(SyntheticWeatherSpec(preset="temperate", mean_t=30)).at(t)[0].mean()
+    assert hotter > mean["temperate"] + 15
+    with pytest.raises(ValidationError):
+        SyntheticWeatherSpec(mean_t=20)  # no preset and missing fields
+
+
+def test_with_offset_heat_wave_hook():
+    w = build_weather(SyntheticWeatherSpec(preset="temperate"))
+    t = np.arange(0, 86400, 3600.0)
+    db, wb = w.at(t)
+    db2, wb2 = w.with_offset(lambda tt: 6.0 * np.ones_like(tt)).at(t)
+    np.testing.assert_allclose(db2 - db, 6.0)
+    assert np.all(wb2 > wb) and np.all(wb2 - wb < 6.0)
+
+
+def test_csv_reader_interpolates_hourly(tmp_path):
+    p = tmp_path / "w.csv"
+    p.write_text("hour,t_db,rh\n0,10,50\n1,20,50\n2,30,25\n")
+    w = build_weather(CsvWeatherSpec(path="w.csv"), base_dir=tmp_path)
+    db, wb = w.at(np.array([0.0, 1800.0, 3600.0, 5400.0, 99999.0]))
+    np.testing.assert_allclose(db, [10, 15, 20, 25, 30])
+    assert wb[0] == pytest.approx(float(wet_bulb_c(10.0, 0.5)))
+    assert wb[1] == pytest.approx(0.5 * (wet_bulb_c(10.0, 0.5) + wet_bulb_c(20.0, 0.5)))
+    # offset and wrap
+    w2 = build_weather(CsvWeatherSpec(path=str(p), offset="1 h", wrap=True))
+    assert w2.at(0.0)[0] == pytest.approx(20.0)
+    assert w2.at(3 * 3600.0)[0] == pytest.approx(20.0)  # period 3 h
+    # t_wb and t_dp columns
+    q = tmp_path / "w2.csv"
+    q.write_text("t_s,t_db,t_wb\n0,25,18\n3600,27,19\n")
+    assert build_weather(CsvWeatherSpec(path=str(q))).at(1800.0)[1] == pytest.approx(18.5)
+    r = tmp_path / "w3.csv"
+    r.write_text("t_s,t_db,t_dp\n0,25,15\n3600,25,15\n")
+    assert build_weather(CsvWeatherSpec(path=str(r))).at(0.0)[1] == pytest.approx(
+        float(wet_bulb_from_dew_point_c(25.0, 15.0)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hour,t_db\n0,10\n")
+    with pytest.raises(ValueError, match="t_wb"):
+        build_weather(CsvWeatherSpec(path=str(bad)))
+    with pytest.raises(FileNotFoundError):
+        build_weather(CsvWeatherSpec(path="missing.csv"), base_dir=tmp_path)
+
+
+def _write_epw(path, rows):
+    header = ["LOCATION,Testville,XX,XXX,TMY3,000000,40.0,-100.0,-6.0,100.0",
+              "DESIGN CONDITIONS,0", "TYPICAL/EXTREME PERIODS,0", "GROUND TEMPERATURES,0",
+              "HOLIDAYS/DAYLIGHT SAVINGS,No,0,0,0", "COMMENTS 1,written by dcsim tests",
+              "COMMENTS 2,", "DATA PERIODS,1,1,Data,Sunday, 1/ 1,12/31"]
+    lines = list(header)
+    for (month, day, hour, tdb, tdp, rh, p) in rows:
+        f = [1999, month, day, hour, 0, "?9?9?9?9E0?9?9?9?9?9?9?9?9?9?9?9?9?9?9?9*9*9?9?9?9",
+             tdb, tdp, rh, p] + [0] * 25
+        lines.append(",".join(str(x) for x in f))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_epw_reader(tmp_path):
+    rows = []
+    for day in (1, 2):
+        for hour in range(1, 25):
+            tdb = 10.0 + hour * 0.5 + (day - 1)
+            rows.append((7, day, hour, tdb, 5.0, 50, 95000))
+    rows[5] = (7, 1, 6, 99.9, 5.0, 50, 95000)  # missing dry-bulb code
+    p = tmp_path / "site.epw"
+    _write_epw(p, rows)
+    t, tdb, tdp, rh, pa, twb = read_epw(p)
+    jul1 = (31 + 28 + 31 + 30 + 31 + 30) * 86400.0
+    assert t[0] == pytest.approx(jul1 + 1800.0)  # hour 1 centred at 00:30
+    assert tdb[5] == pytest.approx(0.5 * (tdb[4] + tdb[6]))  # missing value interpolated
+    np.testing.assert_allclose(twb, wet_bulb_from_dew_point_c(tdb, 5.0, 95000.0))
+    assert np.all(twb <= tdb) and np.all(pa == 95000)
+    # start_day = 182 (1 July): t = 0 is midnight of July 1
+    w = build_weather(EpwWeatherSpec(path=str(p), start_day=182, wrap=False))
+    db, wb = w.at(np.array([1800.0, 3600.0, 86400.0 + 1800.0]))
+    np.testing.assert_allclose(db[[0, 2]], [10.5, 11.5])
+    assert db[1] == pytest.approx(0.5 * (10.5 + 11.0))
+    assert wb[0] == pytest.approx(float(wet_bulb_from_dew_point_c(10.5, 5.0, 95000.0)))
+
+
+def test_facility_spec_accepts_weather_kinds(tmp_path):
+    spec = FacilitySpec.model_validate({"interconnect": "20 MW", "weather": {"kind": "synthetic", "preset": "hot-dry"}})
+    assert spec.weather.kind == "synthetic"
+    with pytest.raises(ValidationError):
+        FacilitySpec.model_validate({"interconnect": "20 MW", "weather": {"kind": "rainy"}})
