@@ -159,6 +159,13 @@ def test_windows_must_not_overlap_but_may_skip():
     assert b.t.min() >= 20 and b.t.max() < 30
 
 
+def test_shares_accept_percent():
+    spec = WorkloadSpec(arrivals={"kind": "poisson", "rate": 1},
+                        classes=[{"name": "a", "preset": "chat", "share": "60%"},
+                                 {"name": "b", "preset": "code", "share": "40%"}])
+    assert [c.share for c in spec.classes] == [0.6, 0.4]
+
+
 def test_spec_errors_are_clear():
     with pytest.raises(ValidationError, match="shares must sum to 1"):
         WorkloadSpec(arrivals={"kind": "poisson", "rate": 1},

@@ -196,3 +196,21 @@ def test_preset_numbers_are_reproduced_by_fit_script():
     s, q, _ = fp.fit_capped_lognormal(med, mean, top, cap, p99)
     assert nf == 11 and mean == pytest.approx(6988, rel=1e-3)  # CALIBRATION A3
     assert med * math.exp(2.3263478740408408 * s) == pytest.approx(PRESETS["reasoning"]["output"]["p99"], rel=1e-4)
+
+
+def test_moments_properties_hypothesis():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(med=st.floats(1.0, 5e4), ratio=st.floats(1.05, 50.0), cap=st.integers(1, 300_000),
+           q=st.floats(0.0, 0.5))
+    def check(med, ratio, cap, q):
+        d = LogNormalLength(median=med, p99=med * ratio, cap=cap, cap_mass=q)
+        m = d.mean()
+        assert 1.0 - 1e-9 <= m <= cap + 1e-9
+        assert d.var() >= 0.0 and 0.0 <= d.p_cap() <= 1.0 + 1e-12
+        assert d.var() <= (cap - 1) ** 2 / 4 + 1e-6 * cap * cap  # Popoviciu bound on [1, cap]
+        more = LogNormalLength(median=med, p99=med * ratio, cap=cap, cap_mass=min(q + 0.1, 1.0))
+        assert more.mean() >= m - 1e-9 * cap  # more runaway mass never lowers the mean
+
+    check()

@@ -241,7 +241,7 @@ class RequestClassSpec(Spec):
 
     name: str = Field(..., min_length=1)
     preset: Literal["chat", "code", "summarization", "agentic", "reasoning"] | None = None
-    share: float = Field(1.0, gt=0, le=1)
+    share: quantity("fraction", gt=0, le=1, description="fraction of arrivals in this class") = 1.0
     input: LengthSpec | None = None
     output: LengthSpec | None = None
     max_tokens: int | None = Field(None, ge=1)

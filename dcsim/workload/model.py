@@ -276,9 +276,10 @@ def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None):
         ts, rs = _read_profile_csv(p)
         rs = rs * a.scale
         fn = table_rate_fn(ts, rs, a.interpolation, a.period)
-        if ts.size > 1:
-            grid = np.linspace(ts[0], ts[-1], 100_001)
-            mean = float(np.trapezoid(fn(grid), grid) / (ts[-1] - ts[0]))
+        if ts.size > 1 or a.period is not None:
+            end = ts[0] + a.period if a.period is not None else ts[-1]
+            grid = np.linspace(ts[0], end, 100_001)
+            mean = float(np.trapezoid(fn(grid), grid) / (end - ts[0]))
         else:
             mean = float(rs[0])
         return ThinnedProcess(fn, float(rs.max()), mean, rng)
