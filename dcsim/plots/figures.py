@@ -189,15 +189,16 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
-    styles = {"compute": "-", "power": "-", "cooling": "-"}
+    # Widths and dashes differ so that coincident ceilings (e.g. C == Q) both stay visible.
+    styles = {"compute": ("-", 3.4), "power": ("-", 2.2), "cooling": ((0, (5, 3)), 2.0)}
     for name, arr in ceilings.items():
         shown = np.where(np.isfinite(arr), arr, np.nan)
         label = {"compute": "C  compute ceiling", "power": "P  power ceiling",
                  "cooling": "Q  cooling ceiling"}[name]
         if np.all(~np.isfinite(shown) | (shown > top)):
             label += " (off scale)"
-        ax.step(t, shown, where="post", color=CONSTRAINT_COLORS[name], lw=2.0, ls=styles[name],
-                label=label)
+        ax.step(t, shown, where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
+                ls=styles[name][0], label=label)
     ax.step(t, demand, where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
     ax.step(t, achieved, where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
 

@@ -492,6 +492,14 @@ def summary_table(
             rows.append(("SLO attainment", "  ".join(att)))
     else:
         rows.append(("Latency", "no per-request samples (fluid fidelity)"))
+        if isinstance(report.get("slo_attainment"), (int, float)):
+            rows.append(("SLO attainment", f"{fmt_pct(report['slo_attainment'])} of output tokens"
+                         + (" (estimated per tick)" if report.get("slo_note") else "")))
+    acc = report.get("tokens_accounting")
+    if isinstance(acc, Mapping) and acc.get("shed") is not None:
+        rows.append(("Output tokens demanded",
+                     f"arrived {fmt_si(acc.get('arrived'), '')}   served {fmt_si(acc.get('served'), '')}   "
+                     f"waiting {fmt_si(acc.get('waiting'), '')}   shed {fmt_si(acc.get('shed'), '')}"))
     shifts = get_path(report, "binding.shifts", []) or []
     rows.append(("Binding shifts", f"{len(shifts)}"))
     if report.get("partial"):

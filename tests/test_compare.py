@@ -1,0 +1,139 @@
+"""`dcsim compare`: deltas computed right, table and JSON agree with the reports, overlay plots
+written, bad input rejected with exit code 2. Uses the synthetic TEST FIXTURE of test_report.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_report import synthetic_result  # noqa: E402  (test fixture, not shipped)
+
+from dcsim.report import write_outputs  # noqa: E402
+from dcsim.report.compare import CompareError, add_parser, compare, main  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cmp")
+    a = synthetic_result("air")
+    b = synthetic_result("liquid", e_it_j=0.95, hot=-3.0, samples=False)
+    c = synthetic_result("plus20", n_gpus=614, samples=False)
+    del c.report["cost"]
+    for name, r in (("air", a), ("liquid", b), ("plus20", c)):
+        write_outputs(r, base / name, formats=("json", "csv"))
+    return base, a, b, c
+
+
+def test_deltas_absolute_and_percent(runs):
+    base, a, b, _ = runs
+    table, data = compare([base / "air", base / "liquid"])
+    m = data["metrics"]["joules_per_output_token.facility"]
+    va = a.report["joules_per_output_token"]["facility"]
+    vb = b.report["joules_per_output_token"]["facility"]
+    assert m["values"] == [va, vb]
+    assert m["delta"] == [None, vb - va]
+    assert m["delta_pct"][1] == pytest.approx(100 * (vb - va) / va)
+    assert vb < va and m["delta"][1] < 0
+    # display scaling: energy in MWh, shares in %
+    e = data["metrics"]["energy_j.facility"]
+    assert e["unit"] == "MWh" and e["values"][1] == pytest.approx(b.report["energy_j"]["facility"] / 3.6e9)
+    s = data["metrics"]["binding.share.power"]
+    assert s["values"][0] == pytest.approx(100 * a.report["binding"]["share"]["power"])
+    n = data["metrics"]["binding.n_shifts"]["values"]
+    assert n == [len(a.report["binding"]["shifts"]), len(b.report["binding"]["shifts"])]
+    # the table shows them: facility J/token row with its relative change and an improvement mark
+    row = [ln for ln in table.splitlines() if ln.startswith("J/token, facility")][0]
+    assert f"{va:.4g}" in row and f"{vb:.4g}" in row
+    assert f"({100 * (vb - va) / va:.1f}%) ✓" in row
+    share_row = [ln for ln in table.splitlines() if ln.startswith("Time power-bound")][0]
+    assert share_row.rstrip().endswith("pp")
+    assert [r["label"] for r in data["runs"]] == ["air", "liquid"] and data["reference"] == "air"
+
+
+def test_three_runs_missing_values_and_binding(runs):
+    base, a, b, c = runs
+    table, data = compare([base / "air", base / "liquid", base / "plus20"])
+    cost = data["metrics"]["cost.usd_per_mtok"]
+    assert cost["values"][2] is None and cost["delta"][2] is None and cost["delta"][1] is not None
+    thr = data["metrics"]["utilization_adjusted_output_tok_s"]
+    assert thr["delta"][2] == pytest.approx(c.report["utilization_adjusted_output_tok_s"]
+                                            - a.report["utilization_adjusted_output_tok_s"])
+    assert data["binding"][0] == {"most_common": a.report["binding"]["most_common"],
+                                  "final": a.report["binding"]["final"],
+                                  "n_shifts": len(a.report["binding"]["shifts"])}
+    header = table.splitlines()[0]
+    assert "plus20" in header and header.count("Δ vs air") == 2
+    cost_row = [ln for ln in table.splitlines() if ln.startswith("Cost per M")][0]
+    assert cost_row.rstrip().endswith("n/a")
+
+
+def test_zero_reference_gives_no_percentage(runs, tmp_path):
+    base, a, _, _ = runs
+    ra = json.loads((base / "air" / "report.json").read_text())
+    rb = json.loads((base / "liquid" / "report.json").read_text())
+    ra["binding"]["share"]["cooling"] = 0.0
+    rb["binding"]["share"]["cooling"] = 0.25
+    for name, r in (("x", ra), ("y", rb)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps(r))
+    _, data = compare([tmp_path / "x", tmp_path / "y"])
+    m = data["metrics"]["binding.share.cooling"]
+    assert m["delta"] == [None, 25.0] and m["delta_pct"] == [None, None]
+
+
+def test_overlay_plots_and_json_written(runs, tmp_path):
+    base, *_ = runs
+    out = tmp_path / "cmp"
+    _, data = compare([base / "air", base / "liquid"], out)
+    for stem in ("compare_rate", "compare_power", "compare_jpt"):
+        p = out / f"{stem}.png"
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+    saved = json.loads((out / "compare.json").read_text())
+    assert saved["metrics"]["pue"]["values"] == data["metrics"]["pue"]["values"]
+    assert set(saved["files"]) == {"compare_rate.png", "compare_power.png", "compare_jpt.png", "compare.json"}
+
+
+def test_overlay_rate_figure_draws_each_run(runs):
+    from dcsim.report.compare import load_run, overlay_figures
+
+    base, a, b, _ = runs
+    loaded = [load_run(base / "air"), load_run(base / "liquid")]
+    figs = overlay_figures(["air", "liquid"], loaded)
+    ax_p = figs["compare_rate"].axes[2]
+    lines = {ln.get_label(): ln for ln in ax_p.get_lines()}
+    np.testing.assert_array_equal(lines["liquid"].get_ydata(), b.timeseries["power_tok_s"])
+    np.testing.assert_array_equal(lines["air"].get_ydata(), a.timeseries["power_tok_s"])
+    bars = figs["compare_jpt"].axes[0].patches
+    assert [p.get_height() for p in bars[:3]] == [a.report["joules_per_output_token"][k]
+                                                  for k in ("gpu", "it", "facility")]
+
+
+def test_cli_main_and_errors(runs, tmp_path, capsys):
+    base, *_ = runs
+    assert main([str(base / "air"), str(base / "liquid"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "J/token, facility" in out and str(tmp_path / "o") in out
+    assert (tmp_path / "o" / "compare_rate.png").exists()
+    assert main([str(base / "air"), str(base / "liquid"), "--json", "--no-plots"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["runs"][1]["scenario"] == "liquid" and "files" not in data
+    assert main([str(base / "air"), str(tmp_path / "nope")]) == 2
+    assert "no report.json" in capsys.readouterr().err
+    assert main([str(base / "air")]) == 2
+    with pytest.raises(CompareError):
+        compare([base / "air"])
+
+
+def test_add_parser_registers_subcommand(runs):
+    base, *_ = runs
+    parser = argparse.ArgumentParser(prog="dcsim")
+    sub = parser.add_subparsers(dest="command")
+    add_parser(sub)
+    args = parser.parse_args(["compare", str(base / "air"), str(base / "liquid"), "--no-plots"])
+    assert args.command == "compare" and args.func(args) == 0

@@ -1,0 +1,171 @@
+"""Figures show the Result's numbers: the plotted data is checked against the arrays, not only
+that a Figure comes back. Uses the synthetic TEST FIXTURE from test_report.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_report import synthetic_result  # noqa: E402  (test fixture, not shipped)
+
+from dcsim.plots import (  # noqa: E402
+    BINDING_NAMES,
+    CONSTRAINT_COLORS,
+    all_figures,
+    joules_per_token_plot,
+    latency_cdf_plot,
+    power_stack_plot,
+    pue_plot,
+    signature_plot,
+)
+from dcsim.plots.figures import binding_runs, time_axis  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def result():
+    return synthetic_result()
+
+
+def _line(ax, label):
+    found = [ln for ln in ax.get_lines() if ln.get_label() == label]
+    assert found, f"no line labelled {label!r}: {[ln.get_label() for ln in ax.get_lines()]}"
+    return found[0]
+
+
+def test_one_colour_per_constraint_and_codes_match_contract():
+    assert BINDING_NAMES == ("demand", "compute", "power", "cooling")
+    assert set(CONSTRAINT_COLORS) == set(BINDING_NAMES)
+    assert len({to_rgba(c) for c in CONSTRAINT_COLORS.values()}) == 4
+
+
+def test_binding_runs_hand_example():
+    assert binding_runs(np.array([0, 0, 2, 2, 2, 1, 0])) == [(0, 2, 0), (2, 5, 2), (5, 6, 1), (6, 7, 0)]
+    assert binding_runs(np.array([], dtype=int)) == []
+
+
+def test_time_axis_units():
+    t, lab = time_axis(np.array([0.0, 86400.0]))
+    assert lab == "time (h)" and t[-1] == 24.0
+    t, lab = time_axis(np.array([0.0, 600.0]))
+    assert lab == "time (min)" and t[-1] == 10.0
+    assert time_axis(np.array([0.0, 60.0]))[1] == "time (s)"
+
+
+def test_signature_plot_draws_the_result(result):
+    ts, rep = result.timeseries, result.report
+    fig = signature_plot(result)
+    assert isinstance(fig, Figure)
+    ax, ax2 = fig.axes[:2]
+    hours = ts["t_s"] / 3600.0
+    ach = _line(ax, "achieved")
+    np.testing.assert_allclose(ach.get_xdata(), hours)
+    np.testing.assert_array_equal(ach.get_ydata(), ts["achieved_tok_s"])
+    np.testing.assert_array_equal(_line(ax, "D  demand").get_ydata(), ts["demand_tok_s"])
+    np.testing.assert_array_equal(_line(ax, "C  compute ceiling").get_ydata(), ts["compute_tok_s"])
+    np.testing.assert_array_equal(_line(ax, "P  power ceiling").get_ydata(), ts["power_tok_s"])
+    np.testing.assert_array_equal(_line(ax, "Q  cooling ceiling").get_ydata(), ts["cooling_tok_s"])
+    # one filled band per contiguous binding run, in that constraint's colour
+    runs = binding_runs(ts["binding"])
+    bands = ax.collections
+    assert len(bands) == len(runs)
+    for band, (_, _, code) in zip(bands, runs):
+        assert to_rgba(band.get_facecolor()[0])[:3] == to_rgba(CONSTRAINT_COLORS[BINDING_NAMES[code]])[:3]
+    # the band reaches up to the achieved rate, not to a ceiling
+    s, e, _ = runs[1]
+    top = max(p.vertices[:, 1].max() for p in bands[1].get_paths())
+    assert top == pytest.approx(ts["achieved_tok_s"][s:e].max())
+    # one dotted vertical line per shift, at the shift time (hours)
+    vlines = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    xs = sorted(float(ln.get_xdata()[0]) for ln in vlines)
+    assert xs == pytest.approx([sh["t_s"] / 3600.0 for sh in rep["binding"]["shifts"]])
+    assert ax.get_ylabel() == "output token rate (tok/s)" and ax2.get_xlabel() == "time (h)"
+    assert "toy-day" in ax.get_title()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    share = rep["binding"]["share"]["power"]
+    assert f"binds: power ({100 * share:.0f}%)" in legend
+    assert f"shift ({len(rep['binding']['shifts'])})" in legend
+
+
+def test_signature_marks_ceilings_off_scale():
+    r = synthetic_result(samples=False)
+    ts = dict(r.timeseries)
+    ts["cooling_tok_s"] = np.full_like(ts["cooling_tok_s"], np.inf)
+    fig = signature_plot(SimpleNamespace(report=r.report, timeseries=ts))
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    assert "Q  cooling ceiling (off scale)" in labels
+    assert np.isfinite(fig.axes[0].get_ylim()[1])
+
+
+def test_power_stack_layers_sum_to_facility_and_cap_drawn(result):
+    ts = result.timeseries
+    fig = power_stack_plot(result)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "power (kW)"  # fixture peaks below 1 MW
+    names = [c.get_label() for c in ax.collections]
+    assert names == ["GPU", "rest of IT (host, network)", "cooling", "delivery losses", "fixed loads"]
+    top_of_stack = max(p.vertices[:, 1].max() for p in ax.collections[-1].get_paths())
+    assert top_of_stack == pytest.approx(ts["facility_power_w"].max() * 1e-3, rel=1e-9)
+    np.testing.assert_allclose(_line(ax, "interconnect cap").get_ydata(), ts["interconnect_w"] * 1e-3)
+    np.testing.assert_allclose(_line(ax, "facility (meter)").get_ydata(), ts["facility_power_w"] * 1e-3)
+
+
+def test_pue_scatter_is_the_ticks(result):
+    ts = result.timeseries
+    fig = pue_plot(result)
+    ax = fig.axes[0]
+    pts = ax.collections[0].get_offsets()
+    np.testing.assert_array_equal(pts[:, 0], ts["t_out_c"])
+    np.testing.assert_array_equal(pts[:, 1], ts["pue"])
+    np.testing.assert_allclose(ax.collections[0].get_array(), ts["it_power_w"] * 1e-3)
+    assert fig.axes[1].get_ylabel() == "IT load (kW)"
+    assert ax.get_xlabel() == "outdoor dry-bulb temperature (°C)"
+    # long runs are thinned to at most max_points, evenly
+    fig = pue_plot(result, max_points=100)
+    assert len(fig.axes[0].collections[0].get_offsets()) <= 100
+
+
+def test_latency_cdfs_and_slo_lines(result):
+    fig = latency_cdf_plot(result)
+    axes = fig.axes
+    assert [a.get_title() for a in axes] == ["time to first token", "time per output token", "end-to-end latency"]
+    for ax, key in zip(axes, ("ttft_s", "tpot_s", "e2e_s")):
+        for cls, d in result.latency_samples.items():
+            ln = [x for x in ax.get_lines() if x.get_label().startswith(f"{cls} (n=")][0]
+            np.testing.assert_array_equal(ln.get_xdata(), np.sort(d[key]))
+            y = ln.get_ydata()
+            assert y[-1] == 1.0 and np.all(np.diff(y) > 0)
+            target = result.slo[cls].get(key)
+            slo_lines = [x for x in ax.get_lines() if x.get_label().startswith(f"{cls} SLO")]
+            if target is None:
+                assert not slo_lines
+            else:
+                assert float(slo_lines[0].get_xdata()[0]) == target
+                met = 100 * np.mean(d[key] <= target)
+                assert f"{met:.1f}% met" in slo_lines[0].get_label()
+        assert ax.get_xscale() == "log"
+
+
+def test_latency_plot_skipped_without_samples(result):
+    fluid = SimpleNamespace(**{**vars(result), "latency_samples": {}})
+    assert latency_cdf_plot(fluid) is None
+    assert "latency" not in all_figures(fluid)
+    assert set(all_figures(result)) == {"signature", "power", "pue", "joules_per_token", "latency"}
+
+
+def test_joules_per_token_bars_are_the_report_values(result):
+    fig = joules_per_token_plot(result)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    jpt = result.report["joules_per_output_token"]
+    assert heights == [jpt["gpu"], jpt["it"], jpt["facility"]]
+    texts = [t.get_text() for t in ax.texts]
+    assert f"{jpt['facility']:#.3g} J" in texts
+    assert f"×{jpt['facility'] / jpt['it']:.2f}\nof IT" in texts
+    assert ax.get_ylabel() == "energy per output token (J/token)"
