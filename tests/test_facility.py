@@ -185,3 +185,15 @@ def test_pue_levels_match_calibration_c1():
     p_hyp = hyperscale.pue(12e6, 0.9, t_db, t_wb)
     assert np.all((p_avg > 1.45) & (p_avg < 1.7)), p_avg
     assert np.all((p_hyp > 1.04) & (p_hyp < 1.13)), p_hyp
+
+
+@pytest.mark.parametrize("kind", ["towers", "liquid", "fixed"])
+def test_max_it_for_cooling_inverts_heat(kind):
+    f = build_facility(FacilitySpec.model_validate(
+        {"interconnect": "20 MW", "cooling": {**KINDS[kind], "capacity": "12 MW"}}))
+    t_db = np.linspace(0, 45, 10)
+    t_wb = wet_bulb_c(t_db, 0.5)
+    it = f.max_it_for_cooling_w(t_db, t_wb, 0.9)
+    np.testing.assert_allclose(f.heat_to_reject_w(it), f.heat_rejection_capacity_w(t_db, t_wb, 0.9), rtol=1e-12)
+    np.testing.assert_allclose(f.breakdown(it, 0.9, t_db, t_wb)["heat_w"], f.heat_to_reject_w(it), rtol=1e-12)
+    assert np.all(np.diff(it) <= 0)

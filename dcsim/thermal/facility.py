@@ -212,6 +212,18 @@ class Facility:
         pdu = pdu_loss_w(it, pc.pdu_loss_fraction)
         return it + pdu + ups_loss_w(it + pdu, self.ups_rating_w, pc.ups_l0, pc.ups_l1, pc.ups_redundancy)
 
+    def max_it_for_cooling_w(self, t_db_c, t_wb_c, liquid_fraction=0.0):
+        """Largest IT power [W] whose heat (IT + PDU + UPS losses) fits the heat-rejection
+        capacity now: the exact inverse of `heat_to_reject_w` (linear). Use this, not the raw
+        capacity, when comparing the plant with an IT power."""
+        q = self.heat_rejection_capacity_w(t_db_c, t_wb_c, liquid_fraction)
+        if self.quick_study:
+            return q
+        pc = self.spec.power_chain
+        no_load = pc.ups_l0 * pc.ups_redundancy * self.ups_rating_w
+        per_it = (1.0 + pc.pdu_loss_fraction) * (1.0 + pc.ups_l1)
+        return np.maximum((q - no_load) / per_it, 0.0)
+
     def max_it_power_w(self, cap_w, liquid_fraction, t_db_c, t_wb_c, rtol: float = 1e-12):
         """Largest IT power [W] whose facility power fits cap_w (vectorized Illinois regula falsi
         on [0, cap], facility power being continuous, increasing and ≥ IT). 0 where even zero IT
