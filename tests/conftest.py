@@ -24,6 +24,7 @@ def small_scenario(**over) -> dict:
         "racks": [{
             "name": "r", "count": 4, "nodes_per_rack": 4,
             "node": {"gpu": "H100-SXM", "model": "llama-3.1-70b", "tensor_parallel": 4, "max_batch": 256},
+            "cooling": {"kind": "rear_door", "limit": "50 kW"},
         }],
         "workload": {"arrivals": {"kind": "poisson", "rate": "200 req/s"},
                      "classes": [{"name": "chat", "preset": "chat", "share": 1.0}]},

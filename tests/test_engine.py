@@ -48,11 +48,11 @@ def test_report_keys_and_energy_consistency():
 
 CASES = {
     "demand": {},
-    "compute": {"workload.arrivals.rate": "3000 req/s", "facility.interconnect": "10 MW",
-                "facility.cooling.capacity": "10 MW"},
+    "compute": {"workload.arrivals.rate": "3000 req/s", "facility.interconnect": "400 kW",
+                "facility.cooling.capacity": "1 MW"},
     "power": {"workload.arrivals.rate": "3000 req/s", "facility.interconnect": "90 kW",
-              "facility.cooling.capacity": "10 MW"},
-    "cooling": {"workload.arrivals.rate": "3000 req/s", "facility.interconnect": "10 MW",
+              "facility.cooling.capacity": "1 MW"},
+    "cooling": {"workload.arrivals.rate": "3000 req/s", "facility.interconnect": "400 kW",
                 "facility.cooling.capacity": "70 kW"},
 }
 
@@ -76,7 +76,7 @@ def test_steady_state_matches_closed_form(expect):
     # Power never exceeds the interconnect when the controller caps.
     assert np.all(ts["facility_power_w"] <= ts["interconnect_w"] * (1 + 1e-6))
     if expect == "cooling":
-        assert np.all(ts["it_power_w"] <= ts["heat_capacity_w"] * (1 + 1e-6))
+        assert np.all(ts["it_power_w"] <= ts["it_max_cooling_w"] * (1 + 1e-6))
     if expect in ("power", "cooling"):
         assert np.mean(ts["mean_clock"][late]) < 1.0 or expect == "cooling"
 
@@ -102,8 +102,8 @@ def test_hotter_day_never_raises_cooling_ceiling_nor_lowers_pue():
 def test_shift_time_matches_analytic_crossover_temperature():
     raw = small_scenario(**{
         "duration": "24 h", "controller.tick": "5 min",
-        "workload.arrivals.rate": "3000 req/s", "facility.interconnect": "10 MW",
-        "facility.cooling.capacity": "140 kW",
+        "workload.arrivals.rate": "3000 req/s", "facility.interconnect": "400 kW",
+        "facility.cooling": {"kind": "chiller_plant", "capacity": "150 kW", "heat_rejection": "dry_cooler"},
         "facility.weather": {"kind": "synthetic", "preset": "hot-dry", "peak_hour": 15},
     })
     m = build_models(load_scenario(raw))

@@ -42,6 +42,7 @@ class Models:
     curves: SupplyCurves
     clocks: np.ndarray
     seeds: dict = field(default_factory=dict)
+    faults: object | None = None  # exogenous event schedule (dcsim.engine.faults), or None
 
     @property
     def gpus(self) -> int:

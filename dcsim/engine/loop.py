@@ -50,6 +50,7 @@ class Exogenous:
     interconnect_w: np.ndarray
     it_max_power_w: np.ndarray     # largest IT power the interconnect allows
     heat_capacity_w: np.ndarray    # heat the plant can reject
+    it_max_cooling_w: np.ndarray   # largest IT power whose heat the plant can reject
     compute_tok_s: np.ndarray
     power_tok_s: np.ndarray
     cooling_tok_s: np.ndarray
@@ -65,13 +66,23 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     lam = np.asarray(m.workload.rate(tm), dtype=float)
     demand = lam * m.workload.mean_output
     t_db, t_wb = m.facility.weather.at(tm)
-    t_db, t_wb = np.asarray(t_db, dtype=float), np.asarray(t_wb, dtype=float)
-    cap = np.broadcast_to(np.asarray(m.facility.interconnect_at(tm) if hasattr(m.facility, "interconnect_at")
-                                     else m.facility.interconnect_w, dtype=float), t.shape).astype(float)
+    t_db, t_wb = np.array(t_db, dtype=float), np.array(t_wb, dtype=float)
+    cap = np.full(t.shape, float(m.facility.interconnect_w))
+    avail = np.ones(t.shape)
+    cool_factor = np.ones(t.shape)
+    fx = m.faults
+    if fx is not None:  # exogenous events: failures, curtailments, heat waves, chiller outages
+        avail = np.asarray(fx.availability(tm), dtype=float) * avail
+        cap = cap * np.asarray(fx.interconnect_factor(tm), dtype=float)
+        t_db, t_wb = fx.weather(tm, t_db, t_wb)
+        cool_factor = np.asarray(fx.cooling_factor(tm), dtype=float)
+    if availability is not None:
+        avail = avail * np.asarray(availability(tm), dtype=float)
     lf = m.liquid_fraction
     it_max_p = np.asarray(m.facility.max_it_power_w(cap, lf, t_db, t_wb), dtype=float)
-    heat_cap = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float)
-    avail = np.ones_like(t) if availability is None else np.asarray(availability(tm), dtype=float)
+    heat_cap = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float) * cool_factor
+    # IT power whose heat (IT + in-room power-chain losses) the plant can reject
+    it_max_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float) * cool_factor
     cv = m.curves
     # With a fraction a of replicas in service, a facility rate R at IT power W scales to
     # (a·R, a·(W − overhead) + overhead): invert on the scaled budget.
@@ -80,9 +91,10 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     scale_budget = lambda b: (b - ovh) / a + ovh  # noqa: E731
     compute = cv.compute_tok_s * avail
     power = cv.ceiling(scale_budget(it_max_p), "p") * avail
-    cooling = cv.ceiling(scale_budget(heat_cap), "q") * avail
-    fit = cv.fit_by_level(scale_budget(np.minimum(it_max_p, heat_cap))) * avail[:, None]
-    return Exogenous(t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, compute, power, cooling, fit, avail)
+    cooling = cv.ceiling(scale_budget(it_max_q), "q") * avail
+    fit = cv.fit_by_level(scale_budget(np.minimum(it_max_p, it_max_q))) * avail[:, None]
+    return Exogenous(t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, it_max_q, compute, power, cooling,
+                     fit, avail)
 
 
 @dataclass
@@ -259,6 +271,7 @@ def _record_chunk(m: Models, trace: Trace, ex: Exogenous, served, level, backlog
         pue=fb["facility"] / fb["it"], t_out_c=ex.t_db_c, t_wb_c=ex.t_wb_c,
         gpus_in_service=ex.availability * gpus, mean_clock=m.clocks[level], mean_cap_w=cap_w,
         queue_tokens=backlog, shed_tokens=shed, clock_level=level, load_fraction=load_u, it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
+        it_max_cooling_w=ex.it_max_cooling_w,
         **{f"cooling_{p}_w": fb[f"cooling_{p}"] for p in ("chiller", "fans", "pumps", "tower") if f"cooling_{p}" in fb},
         **{f"loss_{p}_w": fb[f"loss_{p}"] for p in ("transformer", "ups", "pdu") if f"loss_{p}" in fb},
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import brentq
 
 from dcsim.engine.build import Models
 from dcsim.tpf import BINDING_NAMES, binding_of
@@ -36,55 +35,55 @@ def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gp
     ovh = _overhead(m)
     it_p = np.asarray(m.facility.max_it_power_w(cap, lf, t_db, t_wb), dtype=float)
     heat = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float)
+    it_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
     # a·N replicas (racks scale too): budget per "unit facility" is budget / a.
     c = m.curves.compute_tok_s * a
     p = m.curves.ceiling(it_p / a, "p") * a
-    q = m.curves.ceiling(heat / a, "q") * a
+    q = m.curves.ceiling(it_q / a, "q") * a
     del ovh
     code = binding_of(d, c, p, q)
     return {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": p, "cooling_tok_s": q,
             "achieved_tok_s": np.minimum(np.minimum(d, c), np.minimum(p, q)), "binding": code,
-            "it_budget_power_w": it_p, "heat_capacity_w": heat}
+            "it_budget_power_w": it_p, "it_budget_cooling_w": it_q, "heat_capacity_w": heat}
 
 
-def _root(f, lo, hi) -> float:
-    flo, fhi = f(lo), f(hi)
-    if not (np.isfinite(flo) and np.isfinite(fhi)) or flo * fhi > 0:
+def _flip(pred, lo: float, hi: float, log: bool = False, iters: int = 60) -> float:
+    """Boundary where the boolean ``pred`` changes between ``lo`` and ``hi`` (bisection).
+
+    NaN when ``pred`` has the same value at both ends (no crossing in the range).
+    """
+    plo, phi = bool(pred(lo)), bool(pred(hi))
+    if plo == phi:
         return float("nan")
-    return float(brentq(f, lo, hi, xtol=1e-9 * max(1.0, abs(hi)), rtol=1e-10, maxiter=200))
+    for _ in range(iters):
+        mid = math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
+        if bool(pred(mid)) == plo:
+            lo = mid
+        else:
+            hi = mid
+    return math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
 
 
 def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> dict:
     """Where the binding constraint changes, holding everything else at the given moment.
 
-    * ``interconnect_w``: delivered power at which P equals min(D, C, Q);
-    * ``gpus``: GPU count at which C equals min(D, P, Q) (racks scale with GPUs);
-    * ``t_out_c``: outdoor dry-bulb at which Q equals min(D, C, P) (wet-bulb depression kept).
-    NaN where no crossing exists in the searched range.
+    * ``interconnect_w``: delivered power below which power binds;
+    * ``gpus``: GPU count above which compute stops binding (racks scale with GPUs);
+    * ``t_out_c``: outdoor dry-bulb above which cooling binds (wet-bulb depression kept).
+    NaN where the binding does not flip in the searched range (interconnect 0.1 %–100× the
+    scenario's, GPUs 0.1 %–1000×, −30…55 degC).
     """
     depression = t_db_c - t_wb_c
-    cap0 = m.facility.interconnect_w
+    cap0 = float(m.facility.interconnect_w)
 
-    def at(**kw):
+    def code(**kw) -> int:
         base = dict(demand_tok_s=demand_tok_s, t_db_c=t_db_c, t_wb_c=t_wb_c)
         base.update(kw)
-        return {k: float(v) if np.ndim(v) == 0 else v for k, v in ceilings_at(m, **base).items()}
+        return int(ceilings_at(m, **base)["binding"])
 
-    def g_cap(cap):
-        r = at(interconnect_w=cap)
-        return r["power_tok_s"] - min(r["demand_tok_s"], r["compute_tok_s"], r["cooling_tok_s"])
-
-    def g_gpu(a):
-        r = at(gpu_scale=a)
-        return r["compute_tok_s"] - min(r["demand_tok_s"], r["power_tok_s"], r["cooling_tok_s"])
-
-    def g_t(t):
-        r = at(t_db_c=t, t_wb_c=t - depression)
-        return r["cooling_tok_s"] - min(r["demand_tok_s"], r["compute_tok_s"], r["power_tok_s"])
-
-    cap_star = _root(g_cap, cap0 * 1e-3, cap0 * 100.0)
-    a_star = _root(g_gpu, 1e-3, 1e3)
-    t_star = _root(g_t, -30.0, 55.0)
+    cap_star = _flip(lambda c: code(interconnect_w=c) == 2, cap0 * 1e-3, cap0 * 100.0, log=True)
+    a_star = _flip(lambda a: code(gpu_scale=a) == 1, 1e-3, 1e3, log=True)
+    t_star = _flip(lambda t: code(t_db_c=t, t_wb_c=t - depression) == 3, -30.0, 55.0)
     return {
         "interconnect_w": cap_star,
         "gpus": a_star * m.gpus if math.isfinite(a_star) else float("nan"),
