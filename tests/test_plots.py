@@ -25,7 +25,7 @@ from dcsim.plots import (  # noqa: E402
     pue_plot,
     signature_plot,
 )
-from dcsim.plots.figures import binding_runs, time_axis  # noqa: E402
+from dcsim.plots.figures import _zoom_range, binding_runs, time_axis  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_signature_plot_draws_the_result(result):
     ts, rep = result.timeseries, result.report
     fig = signature_plot(result)
     assert isinstance(fig, Figure)
-    ax, ax2 = fig.axes[:2]
+    ax, ax2 = fig.axes[0], fig.axes[-1]
     hours = ts["t_s"] / 3600.0
     ach = _line(ax, "achieved")
     np.testing.assert_allclose(ach.get_xdata(), hours)
@@ -91,6 +91,26 @@ def test_signature_plot_draws_the_result(result):
     share = rep["binding"]["share"]["power"]
     assert f"binds: power ({100 * share:.0f}%)" in legend
     assert f"shift ({len(rep['binding']['shifts'])})" in legend
+
+
+def test_zoom_panel_range_spans_lowest_to_next_ceiling():
+    c = {"compute": np.full(5, 100.0), "power": np.array([90.0, 92.0, 95.0, 93.0, 91.0]),
+         "cooling": np.full(5, np.inf)}
+    lo, hi = _zoom_range(c, top=300.0)
+    assert lo < 90.0 < 100.0 < hi and hi - lo < 20.0
+    # ceilings far apart relative to the panel: no zoom
+    assert _zoom_range({"compute": np.full(5, 100.0), "power": np.full(5, 250.0),
+                        "cooling": np.full(5, 260.0)}, top=300.0) is None
+
+
+def test_signature_zoom_panel_shows_the_binding_ceiling(result):
+    ts = result.timeseries
+    fig = signature_plot(result)
+    assert len(fig.axes) == 3  # the toy day's ceilings are close together: zoom panel drawn
+    axz = fig.axes[1]
+    lo, hi = axz.get_ylim()
+    lowest = np.min(np.vstack([ts["compute_tok_s"], ts["power_tok_s"], ts["cooling_tok_s"]]), axis=0)
+    assert lo <= lowest.min() and hi >= lowest.max()
 
 
 def test_signature_marks_ceilings_off_scale():

@@ -100,7 +100,10 @@ def synthetic_result(name: str = "toy-day", tick_s: float = 120.0, n_gpus: int =
             ttft = rng.lognormal(np.log(mt), 0.6, 4000)
             tpot = rng.lognormal(np.log(mp), 0.3, 4000)
             lat[cls] = {"ttft_s": ttft, "tpot_s": tpot, "e2e_s": ttft + 300 * tpot}
-    return SimpleNamespace(name=name, report=report, timeseries=ts, latency_samples=lat, slo=slo)
+    log = [{"t_s": shifts[1]["t_s"], "action": "set_clock", "from": 1.0, "to": 0.85,
+            "reason": "power/cooling limit: clock lowered"}] if len(shifts) > 1 else []
+    return SimpleNamespace(name=name, report=report, timeseries=ts, latency_samples=lat, slo=slo,
+                           controller_log=log)
 
 
 @pytest.fixture(scope="module")
@@ -221,9 +224,14 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     assert f">{dominant}</span> <small>most of the time" in html
     assert f"{r['pue']:.4g}" in html
     # every shift is in the log table, in order
-    times = re.findall(r"<tr><td>(\d\d:\d\d:\d\d)</td>", html)
+    times = re.findall(r"<tr><td>(\d\d:\d\d:\d\d)</td><td>", html)
     assert len(times) == len(r["binding"]["shifts"])
     assert "ab12cd34" in html and "h100-llama70b-fp8" in html
+    # controller log, with its time as hh:mm:ss
+    t_log = result.controller_log[0]["t_s"]
+    assert "<h2>Controller log</h2>" in html and "power/cooling limit: clock lowered" in html
+    h, m = int(t_log // 3600), int(t_log % 3600 // 60)
+    assert f"<td>{h:02d}:{m:02d}:00</td><td class=\"l\">{t_log:.6g}</td>" in html
     # latency table: p99 TTFT of chat as computed from the samples
     p99 = float(np.quantile(result.latency_samples["chat"]["ttft_s"], 0.99))
     assert f"{1e3 * p99:.3g} ms" in html

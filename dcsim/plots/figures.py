@@ -157,6 +157,22 @@ def _shift_times(report: Mapping[str, Any]) -> list[dict]:
     return [s for s in shifts if isinstance(s, Mapping) and "t_s" in s]
 
 
+def _zoom_range(ceilings: Mapping[str, np.ndarray], top: float) -> tuple[float, float] | None:
+    """Y-range of a zoom panel on the ceilings, from the lowest ceiling to the next-lowest one,
+    when that band is thin compared with the main panel (< 30% of its height); else None."""
+    stack = np.vstack([np.where(np.isfinite(v), v, np.nan) for v in ceilings.values()])
+    if stack.size == 0 or not np.isfinite(stack).any(axis=0).any():
+        return None
+    srt = np.sort(np.where(np.isnan(stack), np.inf, stack), axis=0)
+    lo = float(np.min(srt[0][np.isfinite(srt[0])]))
+    second = srt[1][np.isfinite(srt[1]) & (srt[1] <= top)]
+    hi = float(np.max(second)) if second.size else float(np.max(srt[0][np.isfinite(srt[0])]))
+    if not top > 0 or (hi - lo) >= 0.3 * top:
+        return None
+    pad = max(0.12 * (hi - lo), 0.01 * hi)
+    return lo - pad, hi + pad
+
+
 @_styled
 def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: int = 12) -> Figure:
     """Token rate over time: demand, the ceilings C/P/Q, the achieved rate with the band under it
@@ -165,9 +181,6 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     report, ts = _parts(result)
     t, xlabel = time_axis(ts["t_s"])
     scale = t[1] / ts["t_s"][1] if t.size > 1 and ts["t_s"][1] != 0 else 1.0
-    fig = new_figure(12.0, 6.8)
-    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[4.2, 1.0])
-
     achieved = ts["achieved_tok_s"].astype(float)
     demand = ts["demand_tok_s"].astype(float)
     ceilings = {
@@ -177,6 +190,18 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     }
     binding = ts["binding"].astype(int)
     edges = _span_edges(t)
+    base = _finite_max(demand, achieved)
+    top_all = _finite_max(demand, achieved, *ceilings.values())
+    top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
+    zoom = _zoom_range(ceilings, top)
+
+    if zoom is None:
+        fig = new_figure(12.0, 6.8)
+        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[4.2, 1.0])
+        axz = None
+    else:
+        fig = new_figure(12.0, 9.0)
+        ax, axz, ax2 = fig.subplots(3, 1, sharex=True, height_ratios=[3.4, 2.0, 1.0])
 
     # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
     for s, e, code in binding_runs(binding):
@@ -186,9 +211,6 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         ax.fill_between(xs, 0, ys, color=CONSTRAINT_COLORS[name], alpha=0.35, linewidth=0)
         ax2.axvspan(edges[s], edges[e], color=CONSTRAINT_COLORS[name], alpha=0.45, linewidth=0)
 
-    base = _finite_max(demand, achieved)
-    top_all = _finite_max(demand, achieved, *ceilings.values())
-    top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
     # Widths and dashes differ so that coincident ceilings (e.g. C == Q) both stay visible.
     styles = {"compute": ("-", 3.4), "power": ("-", 2.2), "cooling": ((0, (5, 3)), 2.0)}
     for name, arr in ceilings.items():
@@ -199,14 +221,27 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             label += " (off scale)"
         ax.step(t, shown, where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                 ls=styles[name][0], label=label)
+        if axz is not None:
+            axz.step(t, shown, where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
+                     ls=styles[name][0])
     ax.step(t, demand, where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
     ax.step(t, achieved, where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
 
+    if axz is not None:
+        axz.step(t, achieved, where="post", color=ACHIEVED_COLOR, lw=1.4)
+        for s_, e_, code in binding_runs(binding):
+            nm = BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
+            axz.axvspan(edges[s_], edges[e_], color=CONSTRAINT_COLORS[nm], alpha=0.12, linewidth=0)
+        axz.set_ylim(*zoom)
+        axz.yaxis.set_major_formatter(EngFormatter(places=1, sep=""))
+        axz.set_ylabel("zoom (tok/s)")
+        axz.set_title("zoom on the ceilings: the lowest one binds unless demand is lower",
+                      loc="left", fontsize=9.5, fontweight="normal", color="#222222")
     shifts = _shift_times(report)
     for i, sh in enumerate(shifts):
         x = float(sh["t_s"]) * scale
-        ax.axvline(x, color="#333333", lw=0.8, ls=":", alpha=0.8)
-        ax2.axvline(x, color="#333333", lw=0.8, ls=":", alpha=0.8)
+        for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
+            a_.axvline(x, color="#333333", lw=0.8, ls=":", alpha=0.8)
         if len(shifts) <= max_shift_labels:
             to = str(sh.get("to", ""))
             ax.annotate(f"→{to}", (x, 1.0), xycoords=("data", "axes fraction"),
@@ -303,7 +338,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
 def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -> Figure:
     """PUE against outdoor temperature, one point per tick, coloured by IT load (MW)."""
     report, ts = _parts(result)
-    fig = new_figure(8.5, 5.5)
+    fig = new_figure(7.2, 5.0)
     ax = fig.subplots()
     x, y = ts["t_out_c"].astype(float), ts["pue"].astype(float)
     peak_it = float(np.nanmax(ts["it_power_w"]))
@@ -398,7 +433,7 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     jpt = report.get("joules_per_output_token") or {}
     levels = [("gpu", "GPU"), ("it", "IT (server + network)"), ("facility", "facility (PUE-adjusted)")]
     vals = [float(jpt.get(k, np.nan)) for k, _ in levels]
-    fig = new_figure(7.5, 5.0)
+    fig = new_figure(7.2, 5.0)
     ax = fig.subplots()
     colors = [POWER_COLORS["gpu"], POWER_COLORS["it_other"], "#555555"]
     bars = ax.bar([lab for _, lab in levels], vals, color=colors, edgecolor="#333333", width=0.6)

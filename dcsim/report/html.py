@@ -139,6 +139,8 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("Output throughput", _e(fmt_si(get_path(report, "throughput_tok_s.output"), "tok/s"))),
         ("Tokens (input / output)", f"{_e(fmt_si(tokens.get('input'), ''))} / {_e(fmt_si(tokens.get('output'), ''))}"),
         ("SLO goodput", _e(fmt_si(report.get("goodput_tok_s"), "tok/s"))),
+        ("Output tokens arrived / served / shed",
+         " / ".join(_e(fmt_si(get_path(report, f"tokens_accounting.{k}"), "")) for k in ("arrived", "served", "shed"))),
         ("PUE (energy-weighted)", _e(fmt_num(report.get("pue"), 4))),
         ("Utilization", _e(fmt_pct(report.get("utilization")))),
         ("Energy, facility", _e(fmt_energy(e.get("facility")))),
@@ -192,9 +194,25 @@ def _energy_table(report: Mapping[str, Any]) -> str:
             + "".join(rows) + "</table>")
 
 
-def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any]) -> str:
+def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any],
+                   report: Mapping[str, Any] | None = None) -> str:
+    report = report or {}
     if not stats:
-        return '<p class="note">No per-request latency samples in this run (fluid fidelity).</p>'
+        txt = '<p class="note">No per-request latency samples in this run (fluid fidelity).</p>'
+        att = report.get("slo_attainment")
+        if isinstance(att, (int, float)):
+            targets = ", ".join(
+                f"{_e(c)}: TTFT ≤ {_e(fmt_si(t.get('ttft_s'), 's'))}, TPOT ≤ {_e(fmt_si(t.get('tpot_s'), 's'))}"
+                for c, t in sorted(slo.items()) if isinstance(t, Mapping))
+            txt += _kv_table([
+                ("SLO attainment", f"<b>{_e(fmt_pct(att))}</b>"),
+                ("SLO goodput", _e(fmt_si(report.get("goodput_tok_s"), "tok/s"))),
+        ("Output tokens arrived / served / shed",
+         " / ".join(_e(fmt_si(get_path(report, f"tokens_accounting.{k}"), "")) for k in ("arrived", "served", "shed"))),
+                ("SLO targets", targets or "n/a"),
+                ("method", _e(report.get("slo_note", ""))),
+            ])
+        return txt
 
     def t(x: Any) -> str:
         if not isinstance(x, (int, float)):
@@ -260,12 +278,13 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
             keys += [k for k in ent if k not in keys]
     if not keys:
         return ""
-    head = "<tr>" + "".join(f'<th class="l">{_e(k)}</th>' for k in keys) + "</tr>"
+    head = ("<tr>" + ("<th>time</th>" if "t_s" in keys else "")
+            + "".join(f'<th class="l">{_e(k)}</th>' for k in keys) + "</tr>")
     rows = []
     for ent in entries[:limit]:
         if not isinstance(ent, Mapping):
             continue
-        cells = []
+        cells = [f"<td>{_hms(ent.get('t_s'))}</td>"] if "t_s" in keys else []
         for k in keys:
             v = ent.get(k, "")
             cells.append(f'<td class="l">{_e(fmt_num(v, 6) if isinstance(v, float) else v)}</td>')
@@ -324,7 +343,7 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
         parts += ['<h2>PUE and energy per token</h2><div class="grid2">']
         parts += [_img(s, figs.pop(s)) for s in pair]
         parts += ["</div>"]
-    parts += ["<h2>Latency and SLOs</h2>", _latency_table(stats, slo)]
+    parts += ["<h2>Latency and SLOs</h2>", _latency_table(stats, slo, report)]
     if "latency" in figs:
         parts += ["<br>", _img("latency", figs.pop("latency"))]
     for stem in sorted(figs):
