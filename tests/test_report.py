@@ -287,3 +287,17 @@ def test_real_engine_run_writes_consistent_outputs(tmp_path):
     assert e["facility"] == pytest.approx(e["it"] + e["cooling"] + e["power_losses"], rel=1e-9)
     html = files["report.html"].read_text()
     assert "https://" not in html and "data:image/png;base64," in html
+
+
+def test_plots_false_and_summary_from_result_and_dir(result, tmp_path):
+    out = tmp_path / "noplots"
+    files = write_outputs(result, out, plots=False)
+    assert not (out / "plots").exists() and not any(k.startswith("plots/") for k in files)
+    html = (out / "report.html").read_text()
+    assert "data:image/png" not in html and "<h1>dcsim report — toy-day</h1>" in html
+    # a Result instead of a report: latency comes from its samples; files found in out_dir
+    text = summary_table(result, out_dir=out)
+    p50 = float(np.quantile(result.latency_samples["chat"]["tpot_s"], 0.5))
+    assert f"TPOT {1e3 * p50:.3g} ms/" in text
+    assert "report.json, timeseries.csv, report.html" in text
+    assert f"Open" in text and str(out / "report.html") in text

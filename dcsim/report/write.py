@@ -269,11 +269,13 @@ def write_outputs(
     out_dir: str | os.PathLike[str],
     force: bool = False,
     formats: Iterable[str] = DEFAULT_FORMATS,
+    plots: bool = True,
 ) -> dict[str, Path]:
     """Write the run's files into ``out_dir`` (created if missing) and return them by name
     relative to ``out_dir`` (``"report.json"``, ``"plots/signature.png"`` …).
 
-    ``formats`` picks among ``json, csv, parquet, png, html``. Raises
+    ``formats`` picks among ``json, csv, parquet, png, html``; ``plots=False`` drops the PNGs
+    and the figures in the HTML (for quick runs and sweeps). Raises
     :class:`OutputExistsError` if ``out_dir`` exists and is not empty, unless ``force``; with
     ``force``, files of an earlier run that this run does not rewrite (an old latency plot,
     an old parquet file) are removed so the directory never mixes two runs.
@@ -283,6 +285,8 @@ def write_outputs(
 
     out = Path(out_dir)
     formats = tuple(formats)
+    if not plots:
+        formats = tuple(f for f in formats if f != "png")
     unknown = set(formats) - set(DEFAULT_FORMATS)
     if unknown:
         raise ValueError(f"unknown output format(s) {sorted(unknown)}; choose from {DEFAULT_FORMATS}")
@@ -308,7 +312,7 @@ def write_outputs(
             written["timeseries.parquet"] = atomic_write_bytes(out / "timeseries.parquet", data)
 
     pngs: dict[str, bytes] = {}
-    if ("png" in formats or "html" in formats) and ts:
+    if plots and ("png" in formats or "html" in formats) and ts:
         for stem, fig in all_figures(result).items():
             pngs[stem] = _png_bytes(fig)
     if "png" in formats:
@@ -435,7 +439,7 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def summary_table(
-    report: Mapping[str, Any],
+    report: Mapping[str, Any] | Any,
     files: Mapping[str, Path] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     latency: Mapping[str, Mapping[str, Any]] | None = None,
@@ -443,7 +447,17 @@ def summary_table(
     """The compact plain-text summary printed after ``dcsim run``: the four TPF figures first,
     then throughput, PUE, energy, latency p50/p99 and SLO attainment per class, shifts, and
     where the files went. ``latency`` is :func:`latency_stats` output; without it the
-    ``latency`` section of the report is used when present."""
+    ``latency`` section of the report is used when present. ``report`` may also be a Result,
+    whose latency samples are then summarised. Without ``files``, the files found in
+    ``out_dir`` are listed."""
+    if not isinstance(report, Mapping) and hasattr(report, "report"):
+        if latency is None:
+            latency = latency_stats(report) or None
+        report = report.report
+    if files is None and out_dir is not None and Path(out_dir).is_dir():
+        found = {p.relative_to(out_dir).as_posix(): p for p in sorted(Path(out_dir).rglob("*"))
+                 if p.is_file() and not p.name.startswith(".")}
+        files = found or None
     rows: list[tuple[str | None, str]] = []
     title = (f"dcsim — {report.get('scenario', 'run')}   seed {report.get('seed', 'n/a')}   "
              f"{fmt_duration(report.get('duration_s'))} simulated")
@@ -510,10 +524,13 @@ def summary_table(
             first = next(iter(files.values()))
             base = first.parent.parent if first.parent.name == "plots" else first.parent
         n_png = sum(1 for k in files if k.startswith("plots/"))
-        names = [k for k in files if not k.startswith("plots/")]
+        order = {"report.json": 0, "timeseries.csv": 1, "timeseries.parquet": 2, "report.html": 3}
+        names = sorted((k for k in files if not k.startswith("plots/")), key=lambda k: (order.get(k, 9), k))
         if n_png:
             names.append(f"plots/ ({n_png} PNG)")
         rows.append(("Files", f"{base}/  " + ", ".join(names)))
+        if "report.html" in files:
+            rows.append(("Open", str(base / "report.html")))
     elif out_dir is not None:
         rows.append(("Files", f"{out_dir}/"))
 
