@@ -1,5 +1,5 @@
 """Request-fidelity serving: the replica batching loop and streaming latency/SLO metrics."""
 
-from dcsim.serving.replica import AdvanceResult, FinishedBatch, Replica, affine_pieces
+from dcsim.serving.replica import AdvanceResult, FinishedBatch, Replica
 
-__all__ = ["Replica", "AdvanceResult", "FinishedBatch", "affine_pieces"]
+__all__ = ["Replica", "AdvanceResult", "FinishedBatch"]

@@ -23,22 +23,26 @@ Scheduling follows vLLM (Kwon et al., SOSP'23; vLLM ``vllm/core/scheduler.py`` v
   waiting queue and its prefill (prompt + tokens generated so far) is redone on readmission; no
   admission happens in an iteration that preempted (as in vLLM).
 
-Conventions: ``ctx_tokens_sum`` is the sum over the sequences in the iteration of the context
-each attends over (decode: its KV length including the new token; prefill chunk: the cached prefix
-plus the chunk). Iteration energy ``dt * gpu_power`` is attributed to sequences by token share
-(each prefill token and each decode token gets an equal share), so the energy of all requests plus
-idle energy equals the replica's GPU energy. The idle replica draws ``node.idle_gpu_power_w``.
+Conventions: ``ctx_tokens_sum`` is the decode attention context: the sum over decoding sequences
+of their KV length including the new token. If the node's step takes a 4th argument
+``prefill_ctx_sum`` (dcsim.node does), prefill attention is passed there as the sum over prompt
+tokens of the context each attends over (a chunk of ``c`` tokens after a cached prefix ``d``:
+``c*d + c*(c+1)/2``); for a 3-argument step the prefill chunks' context (prefix + chunk) is added
+to ``ctx_tokens_sum``. Iteration energy ``dt * gpu_power`` is attributed to sequences by token
+share (each prefill token and each decode token gets an equal share), so the energy of all
+finished requests plus idle energy equals the replica's GPU energy once all have finished (energy
+spent on a preempted sequence stays with it). The idle replica draws ``node.idle_gpu_power_w``.
 
-Jumping ahead: for a fixed ``n_decode`` the node's ``dt`` and step energy are piecewise affine in
-``ctx_tokens_sum`` (roofline ``max(compute, memory) + overhead``). On first use of each
-``n_decode`` at a clock, the integer ctx range is split into pieces on which ``dt`` and energy are
-affine (recursive bisection; a piece is accepted when the midpoint matches the chord to 1e-12
-relative, which for a convex or concave piece bounds the deviation everywhere to 2e-12), then
-``k`` decode steps are summed in closed form (arithmetic series) and the number of steps to reach
-a time is the root of a quadratic. If a node's step is not piecewise affine (more than
-``_MAX_PIECES`` pieces), that ``n_decode`` falls back to calling ``step`` once per iteration, so
-results are exact either way. ``Replica(..., jump=False)`` always steps one iteration at a time;
-tests check both give the same results to 1e-9.
+Jumping ahead: between events that can change the batch (an admissible arrival, a sequence
+finishing, KV running out, ``t_end``) the loop runs all-decode iterations with a fixed
+``n_decode`` while ``ctx_tokens_sum`` grows by ``n_decode`` per step. Such a run of ``k`` steps is
+summed in closed form (arithmetic series for time and energy; the step count to reach a time is
+the root of a quadratic) when the node's ``dt`` and step energy at the run's first, middle and
+last step lie on a line within ``jump_rtol`` (1e-10 relative): for a step that is convex in ctx
+(roofline ``max(compute, memory) + overhead``, or dcsim.node's smooth soft-max of the two) the
+whole run then deviates from the line by about 3e-10 at most. Runs that fail the test are halved
+down to single exact ``step`` calls. ``Replica(..., jump=False)`` calls ``step`` once per
+iteration; tests check both give the same latencies and energies to 1e-9.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["Replica", "AdvanceResult", "FinishedBatch", "affine_pieces"]
+__all__ = ["Replica", "AdvanceResult", "FinishedBatch"]
 
 StepFn = Callable[[float, int, float], tuple[float, float]]
 
@@ -60,9 +64,9 @@ StepFn = Callable[[float, int, float], tuple[float, float]]
 DEFAULT_MAX_BATCHED_TOKENS = 2048
 # vLLM v0 block manager admission watermark, 1% of KV blocks kept free (``watermark=0.01``).
 DEFAULT_KV_WATERMARK = 0.01
-_MAX_PIECES = 64  # above this, a step function is treated as not piecewise affine (step-by-step)
-_RTOL = 1e-12  # midpoint-vs-chord tolerance when splitting into affine pieces
-_CLOCK_CACHE = 8  # clocks whose piece tables are kept (bounded memory under DVFS)
+# Collinearity tolerance for jumping over a run of decode steps (relative): runs are summed as
+# arithmetic series when first/middle/last steps agree with the chord to this; see _decode_run.
+DEFAULT_JUMP_RTOL = 1e-10
 
 # A sequence is a Python list with fixed slots (faster than objects in the hot loop):
 _TARR, _CLS, _NIN, _NOUT, _G, _D0, _A0, _EJ, _TFIRST, _TADMIT, _UID, _DONE, _P = range(13)
@@ -171,51 +175,6 @@ class AdvanceResult:
                 f"preemptions={self.preemptions})")
 
 
-def affine_pieces(f: Callable[[int], tuple[float, float]], lo: int, hi: int,
-                  rtol: float = _RTOL, max_pieces: int = _MAX_PIECES) -> list[tuple] | None:
-    """Split the integer range ``[lo, hi]`` into pieces on which both outputs of ``f`` are affine.
-
-    Returns pieces ``(L, R, y1_L, slope1, y2_L, slope2)`` sorted by ``L`` (adjacent pieces share
-    an endpoint), or ``None`` if more than ``max_pieces`` are needed. A piece is accepted when the
-    value at the integer midpoint equals the chord within ``rtol`` relative, which for a convex or
-    concave function (e.g. a max of affine roofline terms) implies affinity on the whole piece to
-    within ``2*rtol``. Dimensionless helper; ``f`` maps ctx tokens to (dt_s, energy_j).
-    """
-    memo: dict[int, tuple[float, float]] = {}
-
-    def ev(x: int) -> tuple[float, float]:
-        v = memo.get(x)
-        if v is None:
-            v = memo[x] = f(x)
-        return v
-
-    out: list[tuple] = []
-    stack = [(lo, hi)]
-    while stack:
-        L, R = stack.pop()
-        yL, yR = ev(L), ev(R)
-        if R - L >= 2:
-            M = (L + R) // 2
-            yM = ev(M)
-            w = (M - L) / (R - L)
-            ok = True
-            for i in (0, 1):
-                chord = yL[i] + (yR[i] - yL[i]) * w
-                if abs(yM[i] - chord) > rtol * max(abs(yL[i]), abs(yR[i]), abs(yM[i]), 1e-300):
-                    ok = False
-                    break
-            if not ok:
-                stack.append((M, R))
-                stack.append((L, M))
-                if len(out) + len(stack) > max_pieces:
-                    return None
-                continue
-        span = max(R - L, 1)
-        out.append((L, R, yL[0], (yR[0] - yL[0]) / span, yL[1], (yR[1] - yL[1]) / span))
-    out.sort()
-    return out
-
-
 def _cum(k: int, d0: float, s: float) -> float:
     """Sum of k terms of the arithmetic series d0, d0+s, ... (s)."""
     return k * d0 + s * (k * (k - 1) * 0.5)
@@ -251,7 +210,7 @@ class Replica:
     def __init__(self, node: Any, *, max_batch: int | None = None,
                  max_batched_tokens: int | None = None, kv_capacity_tokens: int | None = None,
                  chunked_prefill: bool = True, kv_watermark: float = DEFAULT_KV_WATERMARK,
-                 jump: bool = True, t0: float = 0.0):
+                 jump: bool = True, jump_rtol: float = DEFAULT_JUMP_RTOL, t0: float = 0.0):
         self.node = node
         self.max_batch = int(max_batch if max_batch is not None else node.max_batch)
         mbt = max_batched_tokens if max_batched_tokens is not None else getattr(
@@ -266,6 +225,8 @@ class Replica:
         self.kv_admit_tokens = int(math.floor(self.kv_capacity_tokens * (1.0 - kv_watermark)))
         self.chunked_prefill = bool(chunked_prefill)
         self.jump = bool(jump)
+        self.jump_rtol = float(jump_rtol)
+        self._runlen: dict[int, int] = {}  # n_decode -> last run length that was affine
         self.idle_gpu_power_w = float(node.idle_gpu_power_w)
         # pending FIFO of fresh requests (future and arrived-but-not-admitted), as Python lists
         self._p_t: list[float] = []
@@ -291,13 +252,13 @@ class Replica:
         self._carry_p = 0.0
         self._clock = None
         self._step: StepFn | None = None
-        self._pieces: dict[int, Any] = {}
-        self._clock_cache: dict[float, tuple[StepFn, dict]] = {}
+        self._pstep = None  # step taking prefill_ctx_sum as 4th argument, if the node has one
         self.enqueued = 0
         self.completed = 0
         self.shed = 0
         self.preemptions = 0
         self.iterations = 0
+        self.step_calls = 0  # calls of the node's step function (fewer than iterations when jumping)
         self.outstanding_tokens = 0  # sum of n_in + n_out over enqueued, unfinished requests
         self._last_fin_t = -math.inf
         self._last_fin_n = 0
@@ -375,85 +336,93 @@ class Replica:
         return arrived - done
 
     def _set_clock(self, clock: float) -> None:
-        c = self._clock_cache.get(clock)
-        if c is None:
-            if len(self._clock_cache) >= _CLOCK_CACHE:
-                self._clock_cache.pop(next(iter(self._clock_cache)))
-            c = (self.node.step_fn(clock), {})
-            self._clock_cache[clock] = c
+        step = self.node.step_fn(clock)
         self._clock = clock
-        self._step, self._pieces = c
-
-    def _pieces_for(self, n: int):
-        """Affine pieces of (dt, energy) over decode ctx for ``n`` decoding sequences."""
-        step = self._step
-
-        def f(ctx: int) -> tuple[float, float]:
-            dt, pw = step(0, n, ctx)
-            return dt, dt * pw
-
-        pcs = affine_pieces(f, n, self.kv_capacity_tokens + n)
-        entry = (None, None) if pcs is None else ([p[1] for p in pcs], pcs)
-        self._pieces[n] = entry
-        return entry
+        self._step = step
+        try:  # the node may accept the prefill attention context as a 4th argument
+            step(1, 0, 0.0, 1.0)
+            self._pstep = step
+        except TypeError:
+            self._pstep = None
 
     def _decode_run(self, n: int, ctx0: int, kmax: int, rem: float):
         """Up to ``kmax`` decode steps of ``n`` sequences from ctx ``ctx0``, stopping after the
         first step whose cumulative end time reaches ``rem`` (s). Returns
-        (k, total_dt, total_energy, peak_power, last_power)."""
-        if self.jump:
-            entry = self._pieces.get(n)
-            if entry is None:
-                entry = self._pieces_for(n)
-            his, pcs = entry
-        else:
-            his = None
-        if his is None:  # step by step
-            step = self._step
-            k = 0
-            tsum = esum = peak = 0.0
-            pw = 0.0
-            ctx = ctx0
-            while k < kmax:
-                dt, pw = step(0, n, ctx)
-                k += 1
-                tsum += dt
-                esum += dt * pw
-                if pw > peak:
-                    peak = pw
-                ctx += n
-                if tsum >= rem:
-                    break
-            return k, tsum, esum, peak, pw
+        (k, total_dt, total_energy, peak_power, last_power).
+
+        Jumping: a run of K steps is summed in closed form (arithmetic series) when ``dt`` and
+        step energy at its first, middle and last step are collinear within ``jump_rtol``; for
+        a convex step function of ctx (roofline max, or the node's soft-max of compute and
+        memory time) that bounds the deviation from the chord on the whole run by about
+        ``3*jump_rtol``. Otherwise the run is halved, down to single exact steps. The run
+        length that last worked for ``n`` seeds the next attempt (at most twice as long).
+        """
+        step = self._step
         k = 0
-        tsum = esum = peak = plast = 0.0
+        tsum = esum = peak = 0.0
+        pw = 0.0
         ctx = ctx0
+        jump = self.jump
+        rtol = self.jump_rtol
+        hint = self._runlen
+        calls = 0
         while k < kmax:
-            i = bisect_left(his, ctx)
-            L, R, dL, sd, eL, se = pcs[i]
-            kp = (R - ctx) // n + 1
-            if kp > kmax - k:
-                kp = kmax - k
-            d0 = dL + sd * (ctx - L)
-            s = sd * n
-            e0 = eL + se * (ctx - L)
-            es = se * n
-            kt = _steps_to_reach(rem - tsum, d0, s)
-            kk = kp if kp < kt else kt
-            tsum += _cum(kk, d0, s)
-            esum += _cum(kk, e0, es)
-            p0 = e0 / d0
-            dl = d0 + s * (kk - 1)
-            plast = (e0 + es * (kk - 1)) / dl
-            if p0 > peak:
-                peak = p0
-            if plast > peak:
-                peak = plast
-            k += kk
-            ctx += kk * n
-            if kk == kt:
+            K = kmax - k
+            if jump and K >= 3:
+                h = hint.get(n, K)
+                Kt = K if K < 2 * h else 2 * h
+                if Kt < 3:
+                    Kt = 3
+                d0, p0 = step(0, n, ctx)
+                e0 = d0 * p0
+                calls += 1
+                ok = False
+                while Kt >= 3:
+                    j2 = Kt - 1
+                    jm = j2 // 2
+                    dm, pm = step(0, n, ctx + jm * n)
+                    d2, p2 = step(0, n, ctx + j2 * n)
+                    calls += 2
+                    em, e2 = dm * pm, d2 * p2
+                    w = jm / j2
+                    if (abs(dm - d0 - (d2 - d0) * w) <= rtol * dm
+                            and abs(em - e0 - (e2 - e0) * w) <= rtol * abs(em)):
+                        ok = True
+                        break
+                    Kt = jm + 1
+                if ok:
+                    hint[n] = Kt
+                    sd = (d2 - d0) / j2
+                    se = (e2 - e0) / j2
+                    kt = _steps_to_reach(rem - tsum, d0, sd)
+                    kk = Kt if Kt < kt else kt
+                    tsum += _cum(kk, d0, sd)
+                    esum += _cum(kk, e0, se)
+                    pw = (e0 + se * (kk - 1)) / (d0 + sd * (kk - 1))
+                    if p0 > peak:
+                        peak = p0
+                    if pw > peak:
+                        peak = pw
+                    k += kk
+                    ctx += kk * n
+                    if kk == kt:
+                        break
+                    continue
+                hint[n] = 1
+                dt, pw = d0, p0  # take the first step exactly (already evaluated)
+            else:
+                dt, pw = step(0, n, ctx)
+                calls += 1
+            k += 1
+            tsum += dt
+            esum += dt * pw
+            if pw > peak:
+                peak = pw
+            ctx += n
+            if tsum >= rem:
                 break
-        return k, tsum, esum, peak, plast
+        self.step_calls += calls
+        return k, tsum, esum, peak, pw
 
     # ------------------------------------------------------------------ the loop
     def advance(self, t_end: float, clock: float = 1.0) -> AdvanceResult:
@@ -461,6 +430,7 @@ class Replica:
         if clock != self._clock:
             self._set_clock(clock)
         step = self._step
+        pstep = self._pstep
         idle_p = self.idle_gpu_power_w
         energy = busy = idle = 0.0
         peak = 0.0
@@ -525,7 +495,8 @@ class Replica:
                 preempted = True
             # ---- prefill work: continue chunks, then admit FIFO
             ptoks = 0
-            pctx = 0
+            pctx = 0  # tokens attended by the last token of each chunk (3-argument steps)
+            pq = 0.0  # prefill attention context summed over chunk tokens (4th argument)
             chunks = None
             budget = mbt - n_dec if chunked else mbt
             if chunked and pf and budget > 0:
@@ -537,10 +508,13 @@ class Replica:
                     chunks.append((sq, c))
                     ptoks += c
                     pctx += sq[_DONE] + c
+                    pq += c * sq[_DONE] + 0.5 * c * (c + 1)
                     budget -= c
                     if budget == 0:
                         break
             if not preempted and budget > 0:
+                # KV left for new prompts after this iteration's decode tokens (chunked mode)
+                kv_lim = cap_adm - n_dec if chunked else cap_adm
                 while len(running) < max_batch:
                     if waiting:
                         sq = waiting[0]
@@ -550,7 +524,7 @@ class Replica:
                         need = p_in[ph]
                     else:
                         break
-                    if kv_used + need > cap_adm:
+                    if kv_used + need > kv_lim:
                         break
                     if not chunked and ptoks and ptoks + need > budget:
                         break
@@ -573,6 +547,7 @@ class Replica:
                         chunks.append((sq, c))
                         ptoks += c
                         pctx += c
+                        pq += 0.5 * c * (c + 1)
                         budget -= c
                         if budget == 0:
                             break
@@ -580,13 +555,18 @@ class Replica:
                         chunks.append((sq, need))
                         ptoks += need
                         pctx += need
+                        pq += 0.5 * need * (need + 1)
                 if kv_used > kv_peak:
                     kv_peak = kv_used
             if ptoks:
                 # ---- one prefill (or mixed) iteration
                 nd = n_dec if chunked else 0
-                dt, pw = step(ptoks, nd, pctx + (S if nd else 0))
+                if pstep is not None:
+                    dt, pw = pstep(ptoks, nd, S if nd else 0, pq)
+                else:
+                    dt, pw = step(ptoks, nd, pctx + (S if nd else 0))
                 e_it = dt * pw
+                self.step_calls += 1
                 now += dt
                 busy += dt
                 energy += e_it
