@@ -26,8 +26,9 @@ from scipy.optimize import least_squares
 
 from dcsim.node.catalog import profile_name, resolve_gpu, resolve_model
 from dcsim.node.levers import resolve_levers
-from dcsim.node.perf import PerfParams, derive, iteration_time, steady_iteration
-from dcsim.node.power import PowerParams, bisect_clock, gpu_power
+from dcsim.node.model import make_step
+from dcsim.node.perf import PerfParams, derive, steady_iteration
+from dcsim.node.power import PowerParams, gpu_power
 from dcsim.scenario.node import LeverSpec
 
 PARAM_NAMES = ("mfu", "mbu", "t_fixed_s", "t_seq_s", "overlap_p", "p_base_w", "p_compute_w", "p_memory_w", "gamma")
@@ -103,13 +104,18 @@ class Problem:
         """Predicted latency factor (capped / uncapped iteration time) of each cap row."""
         out = []
         for d, tp, it, cap, _, _ in self.caps:
-            def per_gpu(c, d=d, tp=tp, it=it):
-                t, tc, tm = iteration_time(d, self.gpu, tp, perf, *it, clock=c)
-                return gpu_power(self.gpu.idle_w, pw, tc / t, tm / t, c)
-            c = float(bisect_clock(per_gpu, cap, self.gpu.clock_min))
-            t1 = iteration_time(d, self.gpu, tp, perf, *it, clock=1.0)[0]
-            tcap = iteration_time(d, self.gpu, tp, perf, *it, clock=c)[0]
-            out.append(float(tcap / t1))
+            t1, p1 = make_step(d, self.gpu, tp, perf, pw, 1.0)(*it)
+            if p1 / tp <= cap:
+                out.append(1.0)
+                continue
+            lo, hi = self.gpu.clock_min, 1.0
+            for _ in range(40):  # largest clock whose per-GPU power fits the cap (plain-float bisection)
+                mid = 0.5 * (lo + hi)
+                if make_step(d, self.gpu, tp, perf, pw, mid)(*it)[1] / tp <= cap:
+                    lo = mid
+                else:
+                    hi = mid
+            out.append(make_step(d, self.gpu, tp, perf, pw, lo)(*it)[0] / t1)
         return np.array(out)
 
     def residuals(self, x, idx=None, fit_gamma=True):

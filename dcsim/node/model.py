@@ -93,45 +93,7 @@ class NodeModel:
         stays right, the decode share of the step time (by positions) is divided by
         ``tokens_per_step``. Empty batch -> ``(0.0, idle power)``.
         """
-        d, p, pw, gpu, tp = self.derived, self.perf, self.pw, self.gpu, self.gpus_per_replica
-        clock = float(clock)
-        inv_c = 1.0 / (tp * peak_flops(gpu, d.peak_precision) * p.mfu * clock)
-        inv_m = 1.0 / (tp * gpu.hbm_bw * p.mbu)
-        fpp, fat, pos = d.flops_per_position, d.attn_flops_per_ctx, d.positions
-        dsp = d.positions * d.sparse
-        wd, we, ef = d.dense_weight_bytes, d.expert_weight_bytes, d.expert_frac
-        kvr, kvw = d.kv_read_per_ctx, d.kv_bytes_per_token
-        t0, ts = p.t_fixed_s, p.t_seq_s
-        op, inv_op = p.overlap_p, 1.0 / p.overlap_p
-        cg = clock ** pw.gamma
-        idle = gpu.idle_w * tp
-        a_base = tp * (gpu.idle_w + cg * pw.p_base_w)
-        a_c = tp * cg * pw.p_compute_w
-        a_m = tp * pw.p_memory_w
-        inv_tps = 1.0 / d.tokens_per_step
-        spec_dec = d.tokens_per_step != 1.0
-        one_minus = 1.0 - ef
-
-        def step(prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=-1.0):
-            if prefill_tokens <= 0 and n_decode <= 0:
-                return 0.0, idle
-            if prefill_ctx_sum < 0.0:
-                prefill_ctx_sum = 0.5 * prefill_tokens * prefill_tokens
-            npos = prefill_tokens + n_decode * pos
-            tc = (npos * fpp + fat * (prefill_ctx_sum + dsp * ctx_tokens_sum)) * inv_c
-            mem = wd + ctx_tokens_sum * kvr + npos * kvw
-            if ef > 0.0:
-                mem += we * (1.0 - one_minus ** npos)
-            tm = mem * inv_m
-            hi = tc if tc > tm else tm
-            dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + t0 + ts * n_decode
-            pwr = a_base + (a_c * tc + a_m * tm) / dt
-            if spec_dec and n_decode > 0:
-                w = prefill_tokens / npos
-                dt *= w + (1.0 - w) * inv_tps
-            return dt, pwr
-
-        return step
+        return make_step(self.derived, self.gpu, self.gpus_per_replica, self.perf, self.pw, clock)
 
     # -- vectorised steady state ---------------------------------------------
     def steady_state(self, batch, mean_in, mean_out, clock=1.0) -> SteadyState:
@@ -196,6 +158,48 @@ class NodeModel:
             else:
                 hi = mid
         return lo
+
+
+def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0):
+    """Plain-float iteration closure (see :meth:`NodeModel.step_fn`); no numpy inside."""
+    clock = float(clock)
+    inv_c = 1.0 / (tp * peak_flops(gpu, d.peak_precision) * p.mfu * clock)
+    inv_m = 1.0 / (tp * gpu.hbm_bw * p.mbu)
+    fpp, fat, pos = d.flops_per_position, d.attn_flops_per_ctx, d.positions
+    dsp = d.positions * d.sparse
+    wd, we, ef = d.dense_weight_bytes, d.expert_weight_bytes, d.expert_frac
+    kvr, kvw = d.kv_read_per_ctx, d.kv_bytes_per_token
+    t0, ts = p.t_fixed_s, p.t_seq_s
+    op, inv_op = p.overlap_p, 1.0 / p.overlap_p
+    cg = clock ** pw.gamma
+    idle = gpu.idle_w * tp
+    a_base = tp * (gpu.idle_w + cg * pw.p_base_w)
+    a_c = tp * cg * pw.p_compute_w
+    a_m = tp * cg * pw.p_memory_w
+    inv_tps = 1.0 / d.tokens_per_step
+    spec_dec = d.tokens_per_step != 1.0
+    one_minus = 1.0 - ef
+
+    def step(prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=-1.0):
+        if prefill_tokens <= 0 and n_decode <= 0:
+            return 0.0, idle
+        if prefill_ctx_sum < 0.0:
+            prefill_ctx_sum = 0.5 * prefill_tokens * prefill_tokens
+        npos = prefill_tokens + n_decode * pos
+        tc = (npos * fpp + fat * (prefill_ctx_sum + dsp * ctx_tokens_sum)) * inv_c
+        mem = wd + ctx_tokens_sum * kvr + npos * kvw
+        if ef > 0.0:
+            mem += we * (1.0 - one_minus ** npos)
+        tm = mem * inv_m
+        hi = tc if tc > tm else tm
+        dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + t0 + ts * n_decode
+        pwr = a_base + (a_c * tc + a_m * tm) / dt
+        if spec_dec and n_decode > 0:
+            w = prefill_tokens / npos
+            dt *= w + (1.0 - w) * inv_tps
+        return dt, pwr
+
+    return step
 
 
 def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:

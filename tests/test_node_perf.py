@@ -1,0 +1,146 @@
+"""Roofline latency of the node model: regimes, monotonicity, hand-computed values, catalogs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from dcsim.node import build_node, gpu_catalog, model_catalog
+from dcsim.node.model import default_tp
+from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
+
+CHAT_IN, CHAT_OUT = 634.0, 380.0
+
+
+def test_catalogs_load_with_required_entries():
+    gpus, models = gpu_catalog(), model_catalog()
+    for g in ("A100-SXM4-80GB", "H100-SXM", "H200", "B200", "MI300X"):
+        s = gpus[g]
+        assert s.peak_flops.bf16 > 1e14 and s.hbm_bw > 1e12 and s.hbm_bytes >= 80e9
+        assert 0 < s.idle_w < s.power_limit_min_w <= s.tdp_w
+        assert s.server.gpus_per_node == 8 and 0.8 < s.server.psu_efficiency <= 1
+    assert gpus["H100-SXM"].server.server_max_w == 10200.0
+    for m in ("llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "qwen3-235b-a22b", "mixtral-8x7b"):
+        s = models[m]
+        assert s.layers > 0 and s.heads % s.kv_heads == 0
+    q = models["qwen3-235b-a22b"]
+    # MoE: active = dense part + k/E of the experts, to within 3% of the published 22B
+    active = (q.params - q.expert_params) + q.expert_params * q.experts_per_token / q.n_experts
+    assert active == pytest.approx(q.active_params, rel=0.03)
+
+
+@pytest.mark.parametrize("gpu,model,prec,tp", [
+    ("H100-SXM", "llama-3.1-8b", "bf16", 1), ("H100-SXM", "llama-3.1-70b", "bf16", 4),
+    ("B200", "llama-3.1-70b", "bf16", 2), ("H100-SXM", "llama-3.1-405b", "fp8", 8),
+    ("B200", "llama-3.1-405b", "fp8", 4), ("H100-SXM", "qwen3-235b-a22b", "fp8", 8),
+    ("B200", "qwen3-235b-a22b", "fp8", 2), ("B200", "deepseek-v3", "fp8", 8)])
+def test_default_tensor_parallel_matches_mlenergy_choices(gpu, model, prec, tp):
+    g, m = gpu_catalog()[gpu], model_catalog()[model]
+    assert default_tp(m, g, prec, 8) == tp
+    assert build_node(NodeSpec(gpu=gpu, model=model, precision=prec)).gpus_per_replica == tp
+
+
+def test_shipped_profile_is_picked_and_replicas_fill_node():
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b"))
+    assert n.profile["name"] == "H100-SXM_llama-3.1-70b_bf16_tp4"
+    assert (n.gpus_per_replica, n.replicas_per_node, n.gpus_per_node) == (4, 2, 8)
+    # no profile for this combination -> generic one derived from shipped fits
+    g = build_node(NodeSpec(gpu="H200", model="mixtral-8x7b"))
+    assert g.profile["name"].startswith("generic-")
+
+
+def test_decode_small_batch_is_memory_bound_and_prefill_compute_bound():
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b"))
+    from dcsim.node.perf import iteration_time
+    # 8 decoding sequences with 1k context each
+    t, tc, tm = iteration_time(n.derived, n.gpu, 4, n.perf, 0.0, 8.0, 8000.0, 0.0)
+    assert tm > 5 * tc
+    # one 4096-token prompt chunk
+    t, tc, tm = iteration_time(n.derived, n.gpu, 4, n.perf, 4096.0, 0.0, 0.0, 4096.0 ** 2 / 2)
+    assert tc > 3 * tm
+    s = n.steady_state(np.array([8.0]), CHAT_IN, CHAT_OUT)
+    assert s.u_memory[0] > s.u_compute[0]
+
+
+def test_hand_computed_iteration_for_inline_gpu_and_model(tmp_path):
+    gpu = GpuSpec(name="toy", peak_flops={"bf16": "100 TFLOP/s"}, hbm_bytes="40 GB", hbm_bw="1 TB/s",
+                  tdp_w="400 W", idle_w="50 W", power_limit_min_w="100 W",
+                  server={"gpus_per_node": 4, "non_gpu_idle_w": 400, "non_gpu_max_w": 800, "psu_efficiency": 0.9})
+    model = ModelSpec(name="toy-1b", params=1e9, layers=10, hidden=2048, heads=16, kv_heads=4, head_dim=128)
+    prof = {"name": "toy", "gpu": "toy", "model": "toy-1b", "precision": "bf16", "tensor_parallel": 1,
+            "params": {"mfu": 0.5, "mbu": 0.8, "t_fixed_s": 1e-3, "t_seq_s": 1e-5, "overlap_p": 50.0,
+                       "p_base_w": 100.0, "p_compute_w": 200.0, "p_memory_w": 50.0, "gamma": 2.0}}
+    (tmp_path / "toy.yaml").write_text(yaml.safe_dump(prof))
+    n = build_node(NodeSpec(gpu=gpu, model=model, profile="toy.yaml"), base_dir=tmp_path)
+    assert n.gpus_per_replica == 1 and n.replicas_per_node == 4
+    kv_tok = 10 * 2 * 4 * 128 * 2.0               # layers * (K,V) * kv_heads * head_dim * 2 B = 20480 B
+    assert n.derived.kv_bytes_per_token == kv_tok
+    assert n.kv_capacity_tokens == pytest.approx((0.9 * 40e9 - 2e9) / kv_tok)
+    # decode: 16 sequences, 16k context tokens in total
+    flops = 16 * 2e9 + 4 * 10 * 16 * 128 * 16000.0
+    mem = 2e9 + 16000 * kv_tok + 16 * kv_tok
+    tc, tm = flops / (100e12 * 0.5), mem / (1e12 * 0.8)
+    busy = (tc ** 50 + tm ** 50) ** (1 / 50)
+    dt = busy + 1e-3 + 16 * 1e-5
+    p = 50 + 100 + 200 * tc / dt + 50 * tm / dt
+    got = n.step_fn()(0, 16, 16000.0)
+    assert got[0] == pytest.approx(dt, rel=1e-12)
+    assert got[1] == pytest.approx(p, rel=1e-12)
+    assert n.step_fn()(0, 0, 0.0) == (0.0, 50.0)
+    assert n.idle_wall_power_w == pytest.approx((50 + 0.25 * 400) / 0.9)
+
+
+def test_step_fn_agrees_with_vectorised_steady_state():
+    n = build_node(NodeSpec(gpu="H100-SXM", model="qwen3-235b-a22b", precision="fp8"))
+    step = n.step_fn(0.8)
+    for b in (8.0, 64.0, 300.0):
+        prefill = b * CHAT_IN / CHAT_OUT
+        dt, p = step(prefill, b, b * (CHAT_IN + CHAT_OUT / 2), prefill * CHAT_IN / 2)
+        s = n.steady_state(b, CHAT_IN, CHAT_OUT, 0.8)
+        assert dt == pytest.approx(float(s.iter_time_s), rel=1e-9)
+        assert p == pytest.approx(float(s.gpu_power_w), rel=1e-9)
+        assert isinstance(dt, float) and isinstance(p, float)
+
+
+@pytest.mark.parametrize("model,prec", [("llama-3.1-8b", "bf16"), ("llama-3.1-70b", "bf16"),
+                                        ("llama-3.1-405b", "fp8"), ("qwen3-235b-a22b", "fp8")])
+def test_throughput_rises_with_batch_and_clock_j_per_token_falls(model, prec):
+    n = build_node(NodeSpec(gpu="H100-SXM", model=model, precision=prec))
+    b = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512], dtype=float)[:, None]
+    c = np.array([0.4, 0.6, 0.8, 1.0])[None, :]
+    s = n.steady_state(b, CHAT_IN, CHAT_OUT, c)
+    assert s.throughput_tok_s.shape == (10, 4)
+    assert np.all(np.diff(s.throughput_tok_s, axis=0) > 0)
+    assert np.all(np.diff(s.throughput_tok_s, axis=1) >= 0)
+    j = n.energy_per_output_token(b[:, 0], CHAT_IN, CHAT_OUT)
+    assert np.all(np.diff(j) < 0)
+    assert j[0] / j[-1] > 4  # measured drop 8 -> 512 is 6.5x (8B) and 10x (70B) [ML3]
+
+
+def test_saturation_and_max_throughput_respects_kv_capacity():
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", max_batch=4096))
+    lim = float(n.batch_limit(CHAT_IN, CHAT_OUT))
+    assert lim == pytest.approx(n.kv_capacity_tokens / (CHAT_IN + CHAT_OUT / 2))
+    t_lim = n.max_throughput(CHAT_IN, CHAT_OUT)
+    assert t_lim == pytest.approx(float(n.steady_state(lim, CHAT_IN, CHAT_OUT).throughput_tok_s))
+    # doubling the batch near saturation gains far less than 2x
+    s = n.steady_state(np.array([256.0, 512.0]), CHAT_IN, CHAT_OUT)
+    assert s.throughput_tok_s[1] / s.throughput_tok_s[0] < 1.3
+
+
+def test_flops_per_output_token_hand_value():
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b"))
+    m = n.model
+    want = (1 + 600 / 300) * 2 * m.params + 4 * m.layers * m.heads * m.head_dim * (2.0 * 300 + 750)
+    assert float(n.flops_per_output_token(600.0, 300.0)) == pytest.approx(want)
+
+
+def test_unknown_names_and_oversized_models_fail_clearly():
+    with pytest.raises(ValueError, match="unknown GPU"):
+        build_node(NodeSpec(gpu="H900"))
+    with pytest.raises(ValueError, match="does not fit"):
+        build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-405b", tensor_parallel=2))
+    assert math.isfinite(build_node(NodeSpec(gpu="MI300X", model="llama-3.1-70b")).kv_capacity_tokens)
