@@ -228,11 +228,11 @@ WEATHER_PRESETS: dict[str, dict[str, float]] = {
     "temperate": {"mean_t": 11.0, "seasonal_amplitude": 7.0, "diurnal_amplitude": 4.0, "rh": 0.75},
     # hot desert, Phoenix-like. July anchored on the Arizona State Climate Office "July Weather"
     # page (azclimate.asu.edu/july-weather): July mean 93.5 degF (34.2 degC), mean high 105.9 degF
-    # (41.1 degC), mean low 81.0 degF (27.2 degC) -> peak-day mean 24.2 + 10.0 = 34.2 degC and
-    # diurnal amplitude (41.1 − 27.2)/2 = 6.95 K; monsoon days have dew points ≥ 55 degF
-    # (12.8 degC), rh 0.30 at 34.2 degC gives a 14 degC dew point. The annual mean and seasonal
-    # amplitude split (24.2 / 10.0) is an assumption.
-    "hot-dry": {"mean_t": 24.2, "seasonal_amplitude": 10.0, "diurnal_amplitude": 6.95, "rh": 0.30},
+    # (41.1 degC), mean low 81.0 degF (27.2 degC) -> peak-day mean 34.2 degC and diurnal
+    # amplitude (41.1 − 27.2)/2 = 6.95 K, used here rounded to 34.0 degC (24 + 10) and 7 K;
+    # monsoon days have dew points ≥ 55 degF (12.8 degC); rh 0.30 at 34 degC gives a 14 degC
+    # dew point. The annual mean / seasonal amplitude split (24 / 10) is an assumption.
+    "hot-dry": {"mean_t": 24.0, "seasonal_amplitude": 10.0, "diurnal_amplitude": 7.0, "rh": 0.30},
     # hot humid (Gulf-coast / south-east Asia-like) — assumption
     "hot-humid": {"mean_t": 27.0, "seasonal_amplitude": 2.0, "diurnal_amplitude": 4.0, "rh": 0.80},
     # nordic (Scandinavian coast-like) — assumption
