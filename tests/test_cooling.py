@@ -43,6 +43,8 @@ def test_crah_fan_w_per_kw_matches_c3_and_affinity_law():
     p1 = C.crah_fan_power_w(4e5, 1e6, 16.7, 750, 0.775, 3.0, 0.3)
     p2 = C.crah_fan_power_w(8e5, 1e6, 16.7, 750, 0.775, 3.0, 0.3)
     assert p2 / p1 == pytest.approx(8.0)  # P ∝ speed³
+    # beyond the design heat the fans stay at full speed
+    assert C.crah_fan_power_w(2e6, 1e6, 16.7, 750, 0.775, 3.0, 0.3) == pytest.approx(C.fan_power_w(1e6, 16.7, 750, 0.775))
     # below the minimum speed the fans do not slow further
     assert C.crah_fan_power_w(1e5, 1e6, 16.7, 750, 0.775, 3.0, 0.3) == pytest.approx(
         C.crah_fan_power_w(2e5, 1e6, 16.7, 750, 0.775, 3.0, 0.3))

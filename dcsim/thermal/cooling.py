@@ -52,12 +52,14 @@ def fan_power_w(heat_w, delta_t_k: float, pressure_pa: float, efficiency: float)
 
 def crah_fan_power_w(air_heat_w, design_air_heat_w: float, delta_t_k: float, pressure_pa: float,
                      efficiency: float, exponent: float = 3.0, min_speed: float = 0.3):
-    """CRAH fan power [W] on the affinity laws: P = P_design·s^n, speed s = max(Q/Q_design, s_min).
+    """CRAH fan power [W] on the affinity laws: P = P_design·s^n, speed s = clip(Q/Q_design, s_min, 1)
+    (fans at full speed beyond the design heat: the excess is not removed — that is the cooling
+    limit's business, see heat_rejection_capacity_w).
 
     P_design from fan_power_w at the design air heat (CALIBRATION C3: 24–91 W/kW across [LEI]
     bounds); n = 3 for variable-speed fans (affinity law), 0 for constant speed."""
     p_design = fan_power_w(design_air_heat_w, delta_t_k, pressure_pa, efficiency)
-    s = np.maximum(np.asarray(air_heat_w, dtype=float) / design_air_heat_w, min_speed)
+    s = np.clip(np.asarray(air_heat_w, dtype=float) / design_air_heat_w, min_speed, 1.0)
     return p_design * s**exponent
 
 
