@@ -78,7 +78,10 @@ class LogHistogram:
         return self.counts[row], float(self.total[row]), float(self.vmin[row]), float(self.vmax[row])
 
     def quantile(self, q: float | Sequence[float], row: int | None = None) -> np.ndarray:
-        """Quantile(s) ``q`` in [0, 1] of ``row`` (merged rows if None); NaN if empty."""
+        """Quantile(s) ``q`` in [0, 1] of ``row`` (merged rows if None); NaN if empty.
+
+        Returns the order statistic of rank ``floor(q*(n-1))`` within ``rel_err`` (exact at 0, 1).
+        """
         qs = np.atleast_1d(np.asarray(q, dtype=float))
         c, _, lo, hi = self._row(row)
         n = int(c.sum())
@@ -87,7 +90,8 @@ class LogHistogram:
         cum = np.cumsum(c)
         i = np.searchsorted(cum, qs * (n - 1), side="right")
         val = 2.0 * self.v_min * self.gamma ** i / (self.gamma + 1.0)
-        val = np.where(i == 0, lo, val)
+        val = np.where((i == 0) | (qs <= 0.0), lo, val)
+        val = np.where(qs >= 1.0, hi, val)  # exact extremes
         return np.clip(val, lo, hi)
 
     def mean(self, row: int | None = None) -> float:
