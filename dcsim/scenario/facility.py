@@ -272,6 +272,11 @@ class SyntheticWeatherSpec(Spec):
     peak_day: quantity("count", ge=1, le=366) = Field(
         200.0, description="day of the seasonal maximum (northern hemisphere, ~late July; assumption)")
     peak_hour: quantity("count", ge=0, le=24) = Field(15.0, description="hour of the daily maximum (assumption)")
+    noise_std: quantity("temperature_delta", ge=0, le=20) = Field(
+        0.0, description="std of an hourly AR(1) dry-bulb perturbation (weather variability), drawn "
+        "from the scenario seed; 0 = deterministic cosines")
+    noise_corr: quantity("fraction", ge=0, lt=1) = Field(
+        0.95, description="hour-to-hour correlation of the perturbation (assumption)")
     pressure_pa: Pressure = 101325.0
 
     @model_validator(mode="after")

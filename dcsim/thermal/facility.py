@@ -267,8 +267,8 @@ class Facility:
 
 
 def build_facility(spec, base_dir: Path | None = None, seed_seq=None) -> Facility:
-    """Build the facility from a FacilitySpec. `seed_seq` is accepted for the contract (the
-    shipped weather models are deterministic)."""
+    """Build the facility from a FacilitySpec; `seed_seq` (numpy SeedSequence) seeds the
+    optional synthetic-weather noise (everything else is deterministic)."""
     pc = spec.power_chain
     inter = float(spec.interconnect)
     cs = spec.cooling
@@ -279,7 +279,7 @@ def build_facility(spec, base_dir: Path | None = None, seed_seq=None) -> Facilit
         capacity = math.inf if quick else inter
     return Facility(
         spec=spec,
-        weather=build_weather(spec.weather, base_dir),
+        weather=build_weather(spec.weather, base_dir, seed_seq),
         interconnect_w=inter,
         transformer_rating_w=float(pc.transformer_rating or inter),
         ups_rating_w=float(pc.ups_rating or inter),

@@ -25,7 +25,7 @@ from dcsim.thermal.psychro import (
     wet_bulb_from_dew_point_c,
 )
 
-__all__ = ["Weather", "build_weather", "read_epw", "read_weather_csv", "synthetic_t_db"]
+__all__ = ["Weather", "build_weather", "read_epw", "read_weather_csv", "synthetic_t_db", "ar1_hourly_noise"]
 
 DAY_S = 86400.0
 YEAR_DAYS = 365.0
@@ -173,8 +173,23 @@ def _interp(t_file, y, offset: float, period: float | None):
     return f
 
 
-def build_weather(spec, base_dir: Path | None = None) -> Weather:
-    """Build a `Weather` from a weather spec (constant | synthetic | csv | epw)."""
+def ar1_hourly_noise(std: float, corr: float, seed_seq, hours: int = int(YEAR_DAYS * 24)):
+    """Stationary AR(1) series [K], one value per hour for a (periodic) year: x_k = ρ·x_{k−1} +
+    σ·sqrt(1 − ρ²)·ε_k, ε ~ N(0, 1) from a Generator seeded by `seed_seq`. Pre-drawn so that
+    `at(t)` is a pure function of t however the run is chunked."""
+    rng = np.random.default_rng(seed_seq)
+    eps = rng.standard_normal(hours)
+    x = np.empty(hours)
+    x[0] = std * eps[0]
+    a = std * np.sqrt(1.0 - corr * corr)
+    for k in range(1, hours):
+        x[k] = corr * x[k - 1] + a * eps[k]
+    return x
+
+
+def build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather:
+    """Build a `Weather` from a weather spec (constant | synthetic | csv | epw). `seed_seq`
+    (numpy SeedSequence) drives the optional synthetic noise."""
     kind = spec.kind
     if kind == "constant":
         t_db0 = spec.t_db
@@ -191,8 +206,17 @@ def build_weather(spec, base_dir: Path | None = None) -> Weather:
                 spec.start_day, spec.peak_day, spec.peak_hour)
         p_pa, rh = spec.pressure_pa, v["rh"]
 
+        noise = None
+        if spec.noise_std > 0:
+            noise = ar1_hourly_noise(spec.noise_std, spec.noise_corr,
+                                     seed_seq if seed_seq is not None else np.random.SeedSequence(0))
+
         def t_db(t):
-            return synthetic_t_db(t, *args)
+            base = synthetic_t_db(t, *args)
+            if noise is None:
+                return base
+            return base + np.interp(np.asarray(t, dtype=float) / 3600.0, np.arange(noise.size, dtype=float),
+                                    noise, period=float(noise.size))
 
         def t_wb(t, t_db_now):
             # dew point fixed by rh at the daily-mean temperature (diurnal term removed)
