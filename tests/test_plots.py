@@ -189,3 +189,13 @@ def test_joules_per_token_bars_are_the_report_values(result):
     assert f"{jpt['facility']:#.3g} J" in texts
     assert f"×{jpt['facility'] / jpt['it']:.2f}\nof IT" in texts
     assert ax.get_ylabel() == "energy per output token (J/token)"
+
+
+def test_many_shifts_are_counted_not_drawn(result):
+    rep = dict(result.report)
+    shifts = [{"t_s": float(t), "from": "power", "to": "cooling"} for t in range(0, 86400, 300)]
+    rep["binding"] = {**rep["binding"], "shifts": shifts}
+    fig = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries), max_shift_lines=100)
+    ax = fig.axes[0]
+    assert not [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    assert f"{len(shifts)} shifts (too many to mark)" in [t.get_text() for t in ax.get_legend().get_texts()]

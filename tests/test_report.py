@@ -301,3 +301,15 @@ def test_plots_false_and_summary_from_result_and_dir(result, tmp_path):
     assert f"TPOT {1e3 * p50:.3g} ms/" in text
     assert "report.json, timeseries.csv, report.html" in text
     assert f"Open" in text and str(out / "report.html") in text
+
+
+def test_parquet_only_with_pyarrow(result, written):
+    out, files = written
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        assert "timeseries.parquet" not in files and not (out / "timeseries.parquet").exists()
+        return
+    table = pq.read_table(out / "timeseries.parquet")
+    for k, v in result.timeseries.items():
+        np.testing.assert_array_equal(table.column(k).to_numpy(), v, err_msg=k)

@@ -174,7 +174,8 @@ def _zoom_range(ceilings: Mapping[str, np.ndarray], top: float) -> tuple[float, 
 
 
 @_styled
-def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: int = 12) -> Figure:
+def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: int = 12,
+                   max_shift_lines: int = 150) -> Figure:
     """Token rate over time: demand, the ceilings C/P/Q, the achieved rate with the band under it
     coloured by the binding constraint, and shifts as vertical lines; below, outdoor temperature
     over the binding-constraint timeline."""
@@ -238,7 +239,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         axz.set_title("zoom on the ceilings: the lowest one binds unless demand is lower",
                       loc="left", fontsize=9.5, fontweight="normal", color="#222222")
     shifts = _shift_times(report)
-    for i, sh in enumerate(shifts):
+    marked = shifts if len(shifts) <= max_shift_lines else []
+    for i, sh in enumerate(marked):
         x = float(sh["t_s"]) * scale
         for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
             a_.axvline(x, color="#333333", lw=0.8, ls=":", alpha=0.8)
@@ -269,8 +271,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     if shifts:
         from matplotlib.lines import Line2D
 
-        handles.append(Line2D([], [], color="#333333", lw=0.8, ls=":"))
-        labels.append(f"shift ({len(shifts)})")
+        handles.append(Line2D([], [], color="#333333", lw=0.8, ls=":" if marked else "none"))
+        labels.append(f"shift ({len(shifts)})" if marked else f"{len(shifts)} shifts (too many to mark)")
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
     if "t_out_c" in ts:
