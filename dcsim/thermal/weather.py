@@ -21,6 +21,8 @@ import numpy as np
 from dcsim.thermal.psychro import (
     STANDARD_PRESSURE_PA,
     dew_point_c,
+    humidity_ratio,
+    saturation_vapor_pressure_pa,
     wet_bulb_c,
     wet_bulb_from_dew_point_c,
 )
@@ -65,9 +67,7 @@ class Weather:
 
 
 def _dew_point_from_wb(t_db, t_wb, p_pa=STANDARD_PRESSURE_PA):
-    """Dew point [degC] from dry-bulb and wet-bulb (ASHRAE 2017 ch.1 eq. 33, then inverse)."""
-    from dcsim.thermal.psychro import humidity_ratio, saturation_vapor_pressure_pa
-
+    """Dew point [degC] from dry-bulb and wet-bulb (ASHRAE 2017 ch.1 eq. 33, then inverse Magnus)."""
     ws = humidity_ratio(saturation_vapor_pressure_pa(t_wb), p_pa)
     w = ((2501.0 - 2.326 * t_wb) * ws - 1.006 * (t_db - t_wb)) / (2501.0 + 1.86 * t_db - 4.186 * t_wb)
     w = np.maximum(w, 1e-7)
