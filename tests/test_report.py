@@ -313,3 +313,12 @@ def test_parquet_only_with_pyarrow(result, written):
     table = pq.read_table(out / "timeseries.parquet")
     for k, v in result.timeseries.items():
         np.testing.assert_array_equal(table.column(k).to_numpy(), v, err_msg=k)
+
+
+def test_partial_run_is_flagged(result, tmp_path):
+    rep = {**result.report, "partial": True}
+    part = SimpleNamespace(**{**vars(result), "report": rep})
+    files = write_outputs(part, tmp_path / "p", formats=("json", "html"), plots=False)
+    assert "<b>Partial run.</b>" in files["report.html"].read_text()
+    assert json.loads(files["report.json"].read_text())["partial"] is True
+    assert "WARNING" in summary_table(rep) and "WARNING" not in summary_table(result.report)
