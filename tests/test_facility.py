@@ -103,6 +103,7 @@ def test_max_it_power_inverts_breakdown(kind):
 def test_max_it_power_edge_cases_and_monotone():
     f = _fac("towers")
     assert f.max_it_power_w(1.0, 0.0, 20.0, 14.0) == 0.0  # below the fixed loads
+    np.testing.assert_array_equal(f.max_it_power_w(np.array([np.inf, 0.0]), 0.0, 20.0, 14.0), [np.inf, 0.0])
     assert isinstance(f.max_it_power_w(20e6, 0.0, 20.0, 14.0), float)
     t_db = np.linspace(-10, 45, 56)
     m = f.max_it_power_w(20e6, 0.0, t_db, wet_bulb_c(t_db, 0.5))

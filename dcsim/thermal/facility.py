@@ -227,9 +227,10 @@ class Facility:
     def max_it_power_w(self, cap_w, liquid_fraction, t_db_c, t_wb_c, rtol: float = 1e-12):
         """Largest IT power [W] whose facility power fits cap_w (vectorized Illinois regula falsi
         on [0, cap], facility power being continuous, increasing and ≥ IT). 0 where even zero IT
-        exceeds the cap (fixed loads alone)."""
+        exceeds the cap (fixed loads alone); inf where cap is inf."""
         cap, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
                                                     (cap_w, liquid_fraction, t_db_c, t_wb_c)))
+        cap_in = cap
         cap = np.where(np.isfinite(cap), cap, np.nan)
 
         def g(x):
@@ -263,6 +264,7 @@ class Facility:
             f_hi = np.where(right, gx, f_hi)
             side = np.where(left, 1, np.where(right, -1, side))
         res = np.where(infeasible | np.isnan(cap), 0.0, lo)
+        res = np.where(np.isposinf(cap_in), np.inf, res)  # no cap: unlimited IT
         return res if res.ndim else float(res)
 
 
