@@ -511,7 +511,7 @@ def summary_table(
                          + (" (estimated per tick)" if report.get("slo_note") else "")))
     acc = report.get("tokens_accounting")
     if isinstance(acc, Mapping) and acc.get("shed") is not None:
-        rows.append(("Output tokens demanded",
+        rows.append(("Output token accounting",
                      f"arrived {fmt_si(acc.get('arrived'), '')}   served {fmt_si(acc.get('served'), '')}   "
                      f"waiting {fmt_si(acc.get('waiting'), '')}   shed {fmt_si(acc.get('shed'), '')}"))
     shifts = get_path(report, "binding.shifts", []) or []
