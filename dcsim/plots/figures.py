@@ -229,6 +229,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     ax.step(t, achieved, where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
 
     if axz is not None:
+        axz.step(t, demand, where="post", color="#444444", lw=1.4, ls="--")
         axz.step(t, achieved, where="post", color=ACHIEVED_COLOR, lw=1.4)
         for s_, e_, code in binding_runs(binding):
             nm = BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
