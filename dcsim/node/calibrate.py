@@ -10,6 +10,8 @@ fraction of TDP, measured latency factor) fit the DVFS exponent gamma. Without c
 is fixed (``--gamma``, an assumption recorded in the profile). Free parameters: MFU, MBU,
 t_fixed, t_seq (perf) and P_base, P_compute, P_memory, gamma (power); see perf.py/power.py.
 Fit: ``scipy.optimize.least_squares`` (trf, bounded) from a fixed grid of starts; deterministic.
+Bounds: MFU, MBU in (0, 1]; overlap p in [1, 20]; powers in [0, TDP]; gamma in [1, 5]
+(dynamic power ~ f V^2 with V non-increasing as f falls, so gamma >= 1).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from dcsim.scenario.node import LeverSpec
 PARAM_NAMES = ("mfu", "mbu", "t_fixed_s", "t_seq_s", "overlap_p", "p_base_w", "p_compute_w", "p_memory_w", "gamma")
 # internal scaling so every free variable is O(1)
 _SCALE = np.array([1.0, 1.0, 1e-3, 1e-5, 1.0, 100.0, 100.0, 100.0, 1.0])
+# cap rows are few (5) against 2 x 6-12 load residuals: weight them so the DVFS curve is honoured
+CAP_WEIGHT = 3.0
 DEFAULT_GAMMA = 2.0  # assumption used only when no cap rows exist for the GPU
 
 
@@ -124,7 +128,7 @@ class Problem:
         sl = slice(None) if idx is None else idx
         res = [np.log(tput / self.tok_s[sl]), np.log(jt / self.j_tok[sl])]
         if fit_gamma and self.caps:
-            res.append(np.log(self.predict_caps(perf, pw) / np.array([c[4] for c in self.caps])))
+            res.append(CAP_WEIGHT * np.log(self.predict_caps(perf, pw) / np.array([c[4] for c in self.caps])))
         return np.concatenate(res)
 
 
@@ -132,7 +136,7 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA, idx=None) -> np.ndarray:
     """Best scaled parameter vector over a fixed grid of starts (deterministic)."""
     tdp = prob.gpu.tdp_w
     fit_gamma = bool(prob.caps)
-    lo = np.array([0.02, 0.05, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.5 if fit_gamma else gamma - 1e-9])
+    lo = np.array([0.02, 0.05, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0 if fit_gamma else gamma - 1e-9])
     hi = np.array([1.0, 1.0, 50.0, 50.0, 20.0, tdp / 100, tdp / 100, tdp / 100, 5.0 if fit_gamma else gamma + 1e-9])
     best = None
     for mfu in (0.3, 0.6):
