@@ -53,6 +53,11 @@ class Models:
         return sum(g.limits.replicas for g in self.groups)
 
     @property
+    def overhead_w(self) -> float:
+        """Rack overhead power (switches, management) of all racks, W."""
+        return float(sum(g.limits.racks * g.limits.rack_overhead_w for g in self.groups))
+
+    @property
     def liquid_fraction(self) -> float:
         """Share of IT heat captured by liquid, weighted by each group's peak IT power."""
         w = np.array([g.limits.replicas * g.table.wall[-1, -1] for g in self.groups])
@@ -71,7 +76,7 @@ def build_models(sc: Scenario) -> Models:
     for gs in sc.racks:
         node = build_node(gs.node, sc.base_dir)
         if clocks is None:
-            clocks = np.linspace(node.clock_min, 1.0, sc.controller.clock_levels)
+            clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
         table = node_table(node, workload.mean_input, workload.mean_output, clocks,
                            power_cap_w=gs.node.power_cap)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node

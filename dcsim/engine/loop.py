@@ -1,23 +1,31 @@
 """The engine: simpy owns time; the controller tick is the one feedback arrow.
 
-Each controller tick (length ``dt``):
+On each controller tick (length ``dt``):
 
 1. exogenous inputs for a chunk of ticks are precomputed at once, vectorized:
-   demand, weather, the interconnect cap, and from them the ceilings C, P, Q of
-   the Token Production Function (P and Q by inverting the monotone facility and
-   node power models, see :mod:`dcsim.engine.tables`);
-2. the tick serves work at the clock level the controller chose on the previous
-   tick, never more than the current power and cooling budgets allow (admission
-   is held otherwise; waiting work beyond ``hold_limit`` is shed and counted);
-3. the controller looks at the headroom and picks the clock level for the next
-   tick (the highest one that serves the most work within the limits), logging
-   every change with its reason;
-4. IT power follows from the node tables, then facility power from the power
-   chain and cooling plant, vectorized per chunk.
+   demand, weather, the interconnect cap, faults, and from them the ceilings C, P, Q
+   of the Token Production Function (P and Q on the efficient frontier of the node and
+   facility power models, see :mod:`dcsim.engine.tables`);
+2. the controller compares the work waiting (queue + arrivals) with what fits in the
+   power and cooling budgets:
 
-In ``fluid`` fidelity the work is a token flow per facility (replicas are
-identical within a group and share load in proportion to their capacity). In
-``request`` and ``hybrid`` fidelity, see :mod:`dcsim.engine.requests`.
+   * it fits at full clock with load spread evenly → run uncapped;
+   * it does not → cap: policy ``frontier`` lowers node power caps and consolidates load
+     so the facility runs on its efficient frontier (it reaches the P/Q ceilings);
+     policy ``uniform`` gives every node the same clock level (as POLCA-style capping
+     does) and reaches somewhat less; policy ``none`` never caps (limits may be exceeded,
+     counted in ``interconnect_exceeded_s``);
+   * work that still does not fit waits (admission held); work waiting longer than
+     ``hold_limit`` is shed and counted — never silently lost;
+
+   every change of mode is logged with its time and reason;
+3. IT power follows from the operating point, then facility power from the power chain
+   and cooling plant, vectorized per chunk.
+
+Power caps act within the tick (hardware power capping responds in milliseconds); the
+budgets depend only on exogenous inputs, so there is no algebraic loop. In ``fluid``
+fidelity the work is a token flow; ``request`` and ``hybrid`` fidelity hand each tick to
+:mod:`dcsim.engine.requests`.
 """
 
 from __future__ import annotations
@@ -31,11 +39,15 @@ import numpy as np
 import simpy
 
 from dcsim.engine.build import Models
-from dcsim.tpf import BINDING_NAMES, binding_of
+from dcsim.tpf import binding_of
 
-__all__ = ["Exogenous", "exogenous", "FluidState", "simulate"]
+__all__ = ["Exogenous", "exogenous", "simulate", "MODE_NAMES"]
 
 CHUNK_TICKS = 4096
+LOG_LIMIT = 5000
+#: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
+#: a uniform clock level below full (policy 'uniform').
+MODE_NAMES = ("uncapped", "frontier", "uniform_cap")
 
 
 @dataclass
@@ -54,13 +66,16 @@ class Exogenous:
     compute_tok_s: np.ndarray
     power_tok_s: np.ndarray
     cooling_tok_s: np.ndarray
-    fit_by_level: np.ndarray       # (n, K) largest rate within power and cooling at each clock level
+    fit_top: np.ndarray            # largest rate within both budgets at full clock, even load
+    fit_frontier: np.ndarray       # largest rate within both budgets on the efficient frontier
+    fit_levels: np.ndarray         # (n, K) largest rate within both budgets at each uniform clock level
     availability: np.ndarray       # fraction of replicas in service
+    overhead_w: float              # rack overhead power (W), not scaled by availability
 
 
 def exogenous(m: Models, i0: int, i1: int, dt: float,
               availability: Callable[[np.ndarray], np.ndarray] | None = None) -> Exogenous:
-    """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1``."""
+    """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick)."""
     t = np.arange(i0, i1) * dt
     tm = t + 0.5 * dt
     lam = np.asarray(m.workload.rate(tm), dtype=float)
@@ -75,6 +90,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         avail = np.asarray(fx.availability(tm), dtype=float) * avail
         cap = cap * np.asarray(fx.interconnect_factor(tm), dtype=float)
         t_db, t_wb = fx.weather(tm, t_db, t_wb)
+        t_db, t_wb = np.asarray(t_db, dtype=float), np.asarray(t_wb, dtype=float)
         cool_factor = np.asarray(fx.cooling_factor(tm), dtype=float)
     if availability is not None:
         avail = avail * np.asarray(availability(tm), dtype=float)
@@ -84,34 +100,43 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     # IT power whose heat (IT + in-room power-chain losses) the plant can reject
     it_max_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float) * cool_factor
     cv = m.curves
-    # With a fraction a of replicas in service, a facility rate R at IT power W scales to
-    # (a·R, a·(W − overhead) + overhead): invert on the scaled budget.
-    ovh = sum(g.limits.racks * g.limits.rack_overhead_w for g in m.groups)
+    # With a fraction a of replicas in service, the facility's (IT, rate) points scale to
+    # (a·(IT − overhead) + overhead, a·rate): invert on the scaled budget.
+    ovh = m.overhead_w
     a = np.maximum(avail, 1e-12)
-    scale_budget = lambda b: (b - ovh) / a + ovh  # noqa: E731
-    compute = cv.compute_tok_s * avail
-    power = cv.ceiling(scale_budget(it_max_p), "p") * avail
-    cooling = cv.ceiling(scale_budget(it_max_q), "q") * avail
-    fit = cv.fit_by_level(scale_budget(np.minimum(it_max_p, it_max_q))) * avail[:, None]
-    return Exogenous(t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, it_max_q, compute, power, cooling,
-                     fit, avail)
+    unit = lambda b: (b - ovh) / a + ovh  # noqa: E731
+    both = unit(np.minimum(it_max_p, it_max_q))
+    K = cv.rate_pq.shape[0]
+    levels = np.stack([np.interp(both, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1)
+    return Exogenous(
+        t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, it_max_q,
+        compute_tok_s=cv.compute_tok_s * avail,
+        power_tok_s=cv.ceiling(unit(it_max_p), "p") * avail,
+        cooling_tok_s=cv.ceiling(unit(it_max_q), "q") * avail,
+        fit_top=cv.fit_top(both) * avail,
+        fit_frontier=cv.ceiling(both, "pq") * avail,
+        fit_levels=levels * avail[:, None],
+        availability=avail, overhead_w=ovh,
+    )
 
 
 @dataclass
-class FluidState:
-    """Controller and queue state carried from tick to tick."""
-
+class _State:
     backlog_tok: float = 0.0
-    level: int = -1            # clock level index chosen for the next tick
     shed_tok: float = 0.0
+    mode: int = 0
     log: list = field(default_factory=list)
     log_dropped: int = 0
 
+    def note(self, entry: dict) -> None:
+        if len(self.log) < LOG_LIMIT:
+            self.log.append(entry)
+        else:
+            self.log_dropped += 1
+
 
 @dataclass
-class Trace:
-    """Per-tick records of a run, as lists of chunk arrays (concatenated at the end)."""
-
+class _Trace:
     cols: dict = field(default_factory=dict)
 
     def add(self, **arrays):
@@ -119,52 +144,27 @@ class Trace:
             self.cols.setdefault(k, []).append(np.asarray(v))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) if v else np.array([]) for k, v in self.cols.items()}
-
-
-LOG_LIMIT = 5000
-
-
-def _log(state: FluidState, entry: dict) -> None:
-    if len(state.log) < LOG_LIMIT:
-        state.log.append(entry)
-    else:
-        state.log_dropped += 1
-
-
-def _choose_level(fit_row: np.ndarray, need_tok_s: float, policy: str) -> tuple[int, str]:
-    """Controller: the highest clock level that serves the most of ``need_tok_s`` within limits."""
-    K = fit_row.size
-    if policy == "none":
-        return K - 1, "uncapped"
-    served = np.minimum(fit_row, need_tok_s)
-    best = served.max()
-    ok = np.nonzero(served >= best * (1 - 1e-9))[0]
-    k = int(ok[-1])
-    if k == K - 1:
-        return k, "headroom"
-    return k, "power/cooling limit: clock lowered"
+        return {k: np.concatenate(v) for k, v in self.cols.items()}
 
 
 def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
              request_engine=None, availability=None) -> dict:
-    """Advance the scenario through time. Returns the per-tick arrays and run facts.
+    """Advance the scenario through time; returns the per-tick arrays and run facts.
 
-    ``request_engine`` (optional) serves requests replica by replica at request
-    fidelity on each tick; without it, work is a fluid token flow.
+    ``request_engine`` (optional) serves requests replica by replica on each tick; it
+    receives the controller's rate limit and returns what it served.
     """
     sc = m.scenario
     dt = float(sc.controller.tick)
     n_ticks = int(math.ceil(sc.duration / dt - 1e-9))
     policy = sc.controller.policy
     hold = float(sc.controller.hold_limit)
-    K = m.clocks.size
-    cv = m.curves
-    state = FluidState(level=K - 1)
-    trace = Trace()
+    state = _State()
+    trace = _Trace()
     env = simpy.Environment()
-    done = {"ticks": 0, "interrupted": False}
+    done = {"interrupted": False}
     wall0 = time.perf_counter()
+    c_full = m.curves.compute_tok_s
 
     def ticks(env):
         for i0 in range(0, n_ticks, CHUNK_TICKS):
@@ -172,41 +172,50 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             ex = exogenous(m, i0, i1, dt, availability)
             n = i1 - i0
             served = np.empty(n)
-            level = np.empty(n, dtype=np.int16)
+            mode = np.zeros(n, dtype=np.int8)
+            level = np.full(n, m.clocks.size - 1, dtype=np.int16)
             backlog = np.empty(n)
             shed = np.empty(n)
-            demand = ex.demand_tok_s
-            fit = ex.fit_by_level
-            uncapped = cv.rate_c[:, -1]
-            extra = None
+            arrived = np.empty(n)
+            demand, fit_top, fit_fr, avail = ex.demand_tok_s, ex.fit_top, ex.fit_frontier, ex.availability
             for j in range(n):
-                k = state.level
                 need = state.backlog_tok / dt + demand[j]
-                limit = uncapped[k] * ex.availability[j] if policy == "none" else fit[j, k]
+                k = level[j]
+                if policy == "none" or need <= fit_top[j]:
+                    md, limit = 0, (c_full * avail[j] if policy == "none" else fit_top[j])
+                elif policy == "frontier":
+                    md, limit = 1, fit_fr[j]
+                else:  # uniform: the highest clock level that serves the most
+                    row = ex.fit_levels[j]
+                    best = min(float(row.max()), need)
+                    k = int(np.nonzero(row >= best * (1 - 1e-12))[0][-1])
+                    md, limit = 2, row[k]
+                    level[j] = k
                 if request_engine is not None:
-                    s = request_engine.tick(ex.t_s[j], dt, k, limit, need)
+                    s, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, m.clocks[k])
+                    state.backlog_tok = b
                 else:
+                    arr = demand[j] * dt
                     s = need if need < limit else limit
-                b = state.backlog_tok + (demand[j] - s) * dt
-                cap_tok = hold * max(s, 0.0)
-                sh = b - cap_tok if b > cap_tok else 0.0
-                state.backlog_tok = b - sh
+                    b = state.backlog_tok + arr - s * dt
+                    cap_tok = hold * s
+                    sh = b - cap_tok if b > cap_tok else 0.0
+                    state.backlog_tok = b - sh
                 state.shed_tok += sh
-                served[j], level[j], backlog[j], shed[j] = s, k, state.backlog_tok, sh
-                nk, why = _choose_level(fit[j] if policy != "none" else uncapped, state.backlog_tok / dt + demand[j], policy)
-                if nk != k:
-                    _log(state, {"t_s": float(ex.t_s[j] + dt), "action": "set_clock", "from": float(m.clocks[k]),
-                                 "to": float(m.clocks[nk]), "reason": why,
-                                 "demand_tok_s": float(demand[j]), "t_out_c": float(ex.t_db_c[j])})
+                served[j], mode[j], backlog[j], shed[j], arrived[j] = s, md, state.backlog_tok, sh, arr
+                if md != state.mode:
+                    why = ("headroom restored" if md == 0 else
+                           "power or cooling budget short: caps lowered" + (", load consolidated" if md == 1 else ""))
+                    state.note({"t_s": float(ex.t_s[j]), "action": "cap" if md else "uncap",
+                                "mode": MODE_NAMES[md], "reason": why, "demand_tok_s": float(demand[j]),
+                                "limit_tok_s": float(limit), "t_out_c": float(ex.t_db_c[j])})
+                    state.mode = md
                 if sh > 0 and (j == 0 or shed[j - 1] == 0):
-                    _log(state, {"t_s": float(ex.t_s[j]), "action": "shed", "reason": f"waiting work beyond hold_limit {hold:g} s",
-                                 "tokens": float(sh)})
-                state.level = nk
-                done["ticks"] += 1
+                    state.note({"t_s": float(ex.t_s[j]), "action": "shed", "tokens": float(sh),
+                                "reason": f"waiting work beyond hold_limit {hold:g} s"})
                 yield env.timeout(dt)
-            if request_engine is not None:
-                extra = request_engine.chunk_power(i0, i1)
-            _record_chunk(m, trace, ex, served, level, backlog, shed, dt, extra)
+            extra = request_engine.chunk_power(i0, i1) if request_engine is not None else None
+            _record_chunk(m, trace, ex, served, mode, level, backlog, shed, arrived, extra)
             if progress is not None:
                 progress(i1 / n_ticks)
 
@@ -219,7 +228,6 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     return {
         "timeseries": arrays,
         "dt": dt,
-        "ticks_done": int(arrays["t_s"].size) if "t_s" in arrays else 0,
         "ticks_planned": n_ticks,
         "interrupted": done["interrupted"],
         "shed_tok": state.shed_tok,
@@ -230,53 +238,64 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     }
 
 
-def _operating_point(m: Models, served: np.ndarray, level: np.ndarray, avail: np.ndarray, policy: str):
-    """IT power, GPU power and mean iteration time for served rates at chosen clock levels."""
+def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarray]:
+    """IT power (W), GPU power (W), effective clock and per-replica load fraction per tick.
+
+    ``served`` tokens/s; ``mode`` per :data:`MODE_NAMES`; ``level`` clock-level index
+    (uniform mode); ``avail`` fraction of replicas in service.
+    """
     cv = m.curves
-    it = np.empty(served.size)
-    gpu = np.empty(served.size)
-    uu = np.empty(served.size)
-    rate_tab, it_tab, gpu_tab = (cv.rate_c, cv.it_c, cv.gpu_c) if policy == "none" else (cv.rate_pq, cv.it_pq, cv.gpu_pq)
-    ovh = sum(g.limits.racks * g.limits.rack_overhead_w for g in m.groups)
-    a = np.maximum(avail, 1e-12)
-    for k in np.unique(level):
-        sel = level == k
-        r_full = served[sel] / a[sel]  # rate if all replicas were in service
-        u = np.interp(r_full, rate_tab[k], cv.u)
-        uu[sel] = u
-        it[sel] = a[sel] * (np.interp(u, cv.u, it_tab[k]) - ovh) + ovh
-        gpu[sel] = a[sel] * np.interp(u, cv.u, gpu_tab[k])
-    return it, gpu, uu
-
-
-def _record_chunk(m: Models, trace: Trace, ex: Exogenous, served, level, backlog, shed, dt, extra) -> None:
-    policy = m.scenario.controller.policy
-    if extra is not None:  # request fidelity measured its own IT and GPU power
-        it, gpu = extra["it_power_w"], extra["gpu_power_w"]
-        load_u = np.full(served.size, np.nan)
+    ovh = m.overhead_w
+    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
+    r = np.asarray(served, dtype=float) / a  # rate if every replica were in service
+    it, gpu = np.empty(r.size), np.empty(r.size)
+    clock, u = np.empty(r.size), np.full(r.size, np.nan)
+    top = cv.rate_pq.shape[0] - 1
+    if m.scenario.controller.policy == "none":
+        sel = np.ones(r.size, dtype=bool)
+        u[sel] = np.interp(r, cv.rate_c[top], cv.u)
+        it[sel] = np.interp(u, cv.u, cv.it_c[top])
+        gpu[sel] = np.interp(u, cv.u, cv.gpu_c[top])
+        clock[sel] = m.clocks[top]
     else:
-        it, gpu, load_u = _operating_point(m, served, level, ex.availability, policy)
-    fb = m.facility.breakdown(it, m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
+        for md in np.unique(mode):
+            sel = mode == md
+            if md == 1:
+                f = cv.frontier("pq")
+                it[sel] = np.interp(r[sel], f.rate, f.it)
+                gpu[sel] = np.interp(r[sel], f.rate, f.gpu)
+                clock[sel] = np.interp(np.interp(r[sel], f.rate, f.level), np.arange(m.clocks.size), m.clocks)
+                continue
+            for k in np.unique(level[sel]):
+                s2 = sel & (level == k)
+                u[s2] = np.interp(r[s2], cv.rate_pq[k], cv.u)
+                it[s2] = np.interp(u[s2], cv.u, cv.it_pq[k])
+                gpu[s2] = np.interp(u[s2], cv.u, cv.gpu_pq[k])
+                clock[s2] = m.clocks[k]
+    return {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u}
+
+
+def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, shed, arrived, extra) -> None:
+    op = operating_point(m, served, mode, level, ex.availability)
+    if extra is not None:  # request fidelity measured its own IT and GPU power
+        op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
+    fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     binding = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     g0 = m.groups[0]
-    gpus = sum(g.gpus for g in m.groups)
-    # Equivalent per-GPU cap of the chosen clock level: GPU power at full batch and that clock.
-    cap_w = g0.table.gpu[level, -1] / g0.node.gpus_per_replica
+    # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock
+    clk_idx = np.interp(op["clock"], m.clocks, np.arange(m.clocks.size))
+    cap_w = np.interp(clk_idx, np.arange(m.clocks.size), g0.table.gpu[:, -1]) / g0.node.gpus_per_replica
     trace.add(
         t_s=ex.t_s, demand_tok_s=ex.demand_tok_s, arrival_rate=ex.arrival_rate,
         compute_tok_s=ex.compute_tok_s, power_tok_s=ex.power_tok_s, cooling_tok_s=ex.cooling_tok_s,
         achieved_tok_s=served, binding=binding,
-        it_power_w=fb["it"], gpu_power_w=gpu, cooling_power_w=fb["cooling"], loss_power_w=fb["losses"],
-        fixed_power_w=fb["fixed"], facility_power_w=fb["facility"], interconnect_w=ex.interconnect_w,
-        pue=fb["facility"] / fb["it"], t_out_c=ex.t_db_c, t_wb_c=ex.t_wb_c,
-        gpus_in_service=ex.availability * gpus, mean_clock=m.clocks[level], mean_cap_w=cap_w,
-        queue_tokens=backlog, shed_tokens=shed, clock_level=level, load_fraction=load_u, it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
+        it_power_w=fb["it"], gpu_power_w=op["gpu_power_w"], cooling_power_w=fb["cooling"],
+        loss_power_w=fb["losses"], fixed_power_w=fb["fixed"], facility_power_w=fb["facility"],
+        interconnect_w=ex.interconnect_w, pue=fb["facility"] / fb["it"], t_out_c=ex.t_db_c, t_wb_c=ex.t_wb_c,
+        gpus_in_service=ex.availability * m.gpus, mean_clock=op["clock"], mean_cap_w=cap_w,
+        queue_tokens=backlog, shed_tokens=shed, arrived_tokens=arrived, mode=mode, clock_level=level,
+        load_fraction=op["load_fraction"], it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
         it_max_cooling_w=ex.it_max_cooling_w,
-        **{f"cooling_{p}_w": fb[f"cooling_{p}"] for p in ("chiller", "fans", "pumps", "tower") if f"cooling_{p}" in fb},
-        **{f"loss_{p}_w": fb[f"loss_{p}"] for p in ("transformer", "ups", "pdu") if f"loss_{p}" in fb},
+        **{f"{p}_w": fb[p] for p in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower",
+                                      "loss_transformer", "loss_ups", "loss_pdu") if p in fb},
     )
-
-
-def binding_names(codes: np.ndarray) -> list[str]:
-    """Binding codes → names."""
-    return [BINDING_NAMES[int(c)] for c in codes]

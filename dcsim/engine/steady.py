@@ -18,10 +18,6 @@ from dcsim.tpf import BINDING_NAMES, binding_of
 __all__ = ["ceilings_at", "crossovers", "steady_report"]
 
 
-def _overhead(m: Models) -> float:
-    return sum(g.limits.racks * g.limits.rack_overhead_w for g in m.groups)
-
-
 def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gpu_scale=1.0) -> dict:
     """Ceilings (tokens/s) at given demand and weather; ``gpu_scale`` multiplies the replica count.
 
@@ -32,15 +28,15 @@ def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gp
     d, t_db, t_wb, cap, a = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
                                                   (demand_tok_s, t_db_c, t_wb_c, cap, gpu_scale)))
     lf = m.liquid_fraction
-    ovh = _overhead(m)
     it_p = np.asarray(m.facility.max_it_power_w(cap, lf, t_db, t_wb), dtype=float)
     heat = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float)
     it_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
     # a·N replicas (racks scale too): budget per "unit facility" is budget / a.
+    ovh = m.overhead_w
+    unit = lambda b: (b - a * ovh) / a + ovh  # noqa: E731  (racks scale with a too)
     c = m.curves.compute_tok_s * a
-    p = m.curves.ceiling(it_p / a, "p") * a
-    q = m.curves.ceiling(it_q / a, "q") * a
-    del ovh
+    p = m.curves.ceiling(unit(it_p), "p") * a
+    q = m.curves.ceiling(unit(it_q), "q") * a
     code = binding_of(d, c, p, q)
     return {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": p, "cooling_tok_s": q,
             "achieved_tok_s": np.minimum(np.minimum(d, c), np.minimum(p, q)), "binding": code,

@@ -121,23 +121,67 @@ class SupplyCurves:
         """Compute ceiling with every replica in service at full clock, tokens/s."""
         return float(self.rate_c[-1, -1])
 
-    def ceiling(self, it_budget_w: np.ndarray, which: str) -> np.ndarray:
-        """Largest rate (tokens/s) whose IT power fits ``it_budget_w``, best clock level.
+    def frontier(self, which: str = "pq") -> "Frontier":
+        """The efficient frontier: most tokens/s for each IT power, mixing clock levels and loads.
 
-        ``which`` is 'p', 'q' or 'pq' (rack limits applied). Vectorized over budgets.
+        Replicas may run at different clock levels and loads within a tick (one at a lower
+        cap, another idle), so any convex combination of operating points is achievable: the
+        frontier is the upper concave hull of all (IT power, rate) points of all clock levels.
+        ``which`` selects the rack limits applied: 'p' (rack power), 'q' (rack cooling), 'pq'.
         """
-        rate, it = getattr(self, f"rate_{which}"), getattr(self, f"it_{which}")
-        b = np.asarray(it_budget_w, dtype=float)
-        best = np.zeros(b.shape)
-        for k in range(rate.shape[0]):
-            best = np.maximum(best, np.interp(b, it[k], rate[k], left=0.0))
-        return best
+        cache = self.__dict__.setdefault("_frontiers", {})
+        if which not in cache:
+            rate, it = getattr(self, f"rate_{which}"), getattr(self, f"it_{which}")
+            gpu = self.gpu_pq if which == "pq" else np.zeros_like(rate)
+            K = rate.shape[0]
+            clk = np.broadcast_to(np.arange(K, dtype=float)[:, None], rate.shape)
+            cache[which] = _upper_hull(it.ravel(), rate.ravel(), gpu.ravel(), clk.ravel())
+        return cache[which]
 
-    def fit_by_level(self, it_budget_w: np.ndarray) -> np.ndarray:
-        """Largest rate that fits the IT budget at each clock level: shape (..., K)."""
-        b = np.asarray(it_budget_w, dtype=float)
-        return np.stack([np.interp(b, self.it_pq[k], self.rate_pq[k], left=0.0)
-                         for k in range(self.rate_pq.shape[0])], axis=-1)
+    def ceiling(self, it_budget_w, which: str) -> np.ndarray:
+        """Largest rate (tokens/s) whose IT power fits ``it_budget_w`` (vectorized), on the frontier."""
+        f = self.frontier(which)
+        return np.interp(np.asarray(it_budget_w, dtype=float), f.it, f.rate, left=0.0)
+
+    def fit_top(self, it_budget_w) -> np.ndarray:
+        """Largest rate that fits the budget with every replica at full clock and equal load."""
+        return np.interp(np.asarray(it_budget_w, dtype=float), self.it_pq[-1], self.rate_pq[-1], left=0.0)
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """Vertices of the efficient frontier, increasing in IT power (W) and rate (tokens/s).
+
+    ``gpu`` is the GPU power (W) and ``level`` the clock-level index at each vertex;
+    between vertices all four interpolate linearly (a mix of two operating points).
+    """
+
+    it: np.ndarray
+    rate: np.ndarray
+    gpu: np.ndarray
+    level: np.ndarray
+
+
+def _upper_hull(x, y, g, k) -> Frontier:
+    """Upper concave hull of points (x, y), from the idle point to the maximum y."""
+    order = np.lexsort((-y, x))
+    x, y, g, k = x[order], y[order], g[order], k[order]
+    hull: list[int] = []
+    for i in range(x.size):
+        while len(hull) >= 2:
+            i1, i2 = hull[-2], hull[-1]
+            cross = (x[i2] - x[i1]) * (y[i] - y[i1]) - (y[i2] - y[i1]) * (x[i] - x[i1])
+            if cross >= 0:  # i2 lies on or below the chord from i1 to i: drop it
+                hull.pop()
+            else:
+                break
+        if hull and x[i] == x[hull[-1]]:
+            continue
+        hull.append(i)
+    h = np.array(hull)
+    top = int(np.argmax(y[h]))
+    h = h[: top + 1]
+    return Frontier(_monotone(x[h][None, :])[0], y[h], g[h], k[h])
 
 
 def supply_curves(tables: list[NodeTable], limits: list[GroupLimits], points: int = 257) -> SupplyCurves:

@@ -58,9 +58,11 @@ class ControllerSpec(Spec):
     """
 
     tick: quantity("time", gt=0, le=3600) = Field(60.0, description="controller tick")
-    policy: Literal["uniform", "none"] = Field(
-        "uniform", description="uniform: one clock level for all nodes; none: never cap (limits may be exceeded, logged)")
-    clock_levels: int = Field(8, ge=2, le=64, description="DVFS levels the controller may choose between clock_min and 1")
+    policy: Literal["frontier", "uniform", "none"] = Field(
+        "frontier", description="when power or cooling run short — frontier: lower caps and consolidate load onto "
+        "the facility's most efficient operating mix (reaches the P/Q ceilings); uniform: one clock level for all "
+        "nodes, load spread evenly (POLCA-style); none: never cap (limits may be exceeded, counted)")
+    clock_levels: int = Field(24, ge=2, le=128, description="DVFS levels the controller may choose between clock_min and 1")
     hold_limit: quantity("time", gt=0) = Field(
         600.0, description="requests (fluid: tokens) waiting longer than this are shed, counted")
 

@@ -1,0 +1,200 @@
+"""Request and hybrid fidelity: each tick, real requests are served replica by replica.
+
+``request`` fidelity simulates every replica with :class:`dcsim.serving.replica.Replica`
+(continuous batching, KV cache, one loop step per batch iteration). ``hybrid`` simulates a
+sample of ``hybrid_sample`` replicas that way — each arrival joins the sample with
+probability equal to the sample's share of the facility's compute, so the sample sees the
+same per-replica load — and treats the rest as a fluid on the same node tables. Latency and
+per-request energy come from the simulated replicas; facility power is the sum of both parts.
+
+Admission: the controller's rate limit (tokens/s) becomes a token bucket at the facility
+door; requests wait there when power or cooling is short and are shed (counted) after
+``controller.hold_limit``. Requests are never dropped silently: the report's
+``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from dcsim.engine.build import Models
+from dcsim.routing import get_router
+from dcsim.serving.metrics import ServingMetrics
+from dcsim.serving.replica import Replica
+
+__all__ = ["RequestEngine"]
+
+
+class RequestEngine:
+    """Serves each controller tick's arrivals on simulated replicas (see module docstring)."""
+
+    def __init__(self, m: Models):
+        sc = m.scenario
+        self.m = m
+        sv = sc.serving
+        rng_route, rng_sample, rng_metrics = m.seeds["serving"].spawn(3)
+        self._rng = np.random.default_rng(rng_sample)
+        total = [g.limits.replicas for g in m.groups]
+        if sc.fidelity == "request":
+            counts = total
+        else:  # hybrid: spread the sample over groups in proportion to their size, ≥ 1 each
+            n = min(sc.hybrid_sample, sum(total))
+            raw = np.array(total, dtype=float) / sum(total) * n
+            counts = [max(1, min(t, int(round(x)))) for t, x in zip(total, raw)]
+        self.replicas: list[Replica] = []
+        self.group_of: list[int] = []
+        for gi, (g, c) in enumerate(zip(m.groups, counts)):
+            for _ in range(c):
+                self.replicas.append(Replica(g.node, chunked_prefill=sv.chunked_prefill, kv_watermark=sv.kv_watermark))
+                self.group_of.append(gi)
+        cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(m.groups, counts))
+        cap_all = sum(t * g.table.thr_max[-1] for g, t in zip(m.groups, total))
+        #: share of the facility's compute simulated request by request
+        self.frac = 1.0 if sc.fidelity == "request" else float(cap_sample / cap_all)
+        self.router = get_router(sv.router, len(self.replicas),
+                                 **({"min_headroom_w": sv.min_headroom_w} if sv.router == "power_aware" else {}))
+        cls = m.workload.classes
+        self.metrics = ServingMetrics([c.name for c in cls], [c.slo_ttft_s for c in cls], [c.slo_tpot_s for c in cls],
+                                      sample_size=sv.latency_sample_size, seed=rng_metrics)
+        self.hold_limit = float(sc.controller.hold_limit)
+        self._hold: deque = deque()  # (t, cls, n_in, n_out) rows waiting at the facility door
+        self._bucket = 0.0
+        self._fluid_backlog = 0.0
+        self._tick_gpu: list[float] = []
+        self._tick_it_sample: list[float] = []
+        self._tick_fluid_rate: list[float] = []
+        self.arrived_tok = 0.0
+        self.served_tok = 0.0
+        self.shed_tok = 0.0
+        self.n_shed_fluid_tok = 0.0
+        self._ovh_share = m.overhead_w * self.frac
+
+    # ------------------------------------------------------------------ per tick
+    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float):
+        """Serve ``[t0, t0+dt)``; returns (served tokens/s, waiting tokens, shed tokens, arrived tokens)."""
+        m = self.m
+        t1 = t0 + dt
+        ab = m.workload.sample(t0, t1)
+        t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
+        arrived = float(n_out.sum())
+        fluid_arr = 0.0
+        if self.frac < 1.0 and t.size:
+            mask = self._rng.random(t.size) < self.frac
+            fluid_arr = float(n_out[~mask].sum())
+            t, cls, n_in, n_out = t[mask], cls[mask], n_in[mask], n_out[mask]
+        self.metrics.record_arrivals(cls)
+        for row in zip(t.tolist(), cls.tolist(), n_in.tolist(), n_out.tolist()):
+            self._hold.append(row)
+        # admission: token bucket on output tokens at the controller's limit (sample share)
+        self._bucket = min(self._bucket + limit_tok_s * self.frac * dt, limit_tok_s * self.frac * dt * 2 + 1.0)
+        rel = []
+        shed_tok = 0.0
+        shed_cls = []
+        while self._hold:
+            h = self._hold[0]
+            if t1 - h[0] > self.hold_limit:
+                self._hold.popleft()
+                shed_cls.append(h[1])
+                shed_tok += h[3]
+                continue
+            if h[3] > self._bucket:
+                break
+            self._bucket -= h[3]
+            rel.append(self._hold.popleft())
+        if shed_cls:
+            self.metrics.record_shed(np.array(shed_cls))
+        if rel:
+            a = np.array(rel, dtype=float)
+            rt, rc, ri, ro = a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
+            outstanding = np.array([r.outstanding_tokens for r in self.replicas], dtype=float)
+            dest = self.router.assign(ri, ro, outstanding)
+            for k in np.unique(dest):
+                sel = dest == k
+                shed_mask = self.replicas[int(k)].enqueue_many(rt[sel], rc[sel], ri[sel], ro[sel])
+                if np.any(shed_mask):  # cannot ever fit in this replica's KV cache
+                    self.metrics.record_shed(rc[sel][shed_mask])
+                    shed_tok += float(ro[sel][shed_mask].sum())
+        served = 0.0
+        gpu_j = 0.0
+        it_w = 0.0
+        for r in self.replicas:
+            res = r.advance(t1, clock)
+            gpu_j += res.energy_gpu_j
+            it_w += float(r.node.wall_power(res.energy_gpu_j / dt))
+            fin = res.finished
+            if len(fin):
+                self.metrics.add(fin)
+                served += float(fin.n_out.sum())
+        # the fluid remainder of a hybrid facility
+        fluid_served = 0.0
+        if self.frac < 1.0:
+            need = self._fluid_backlog / dt + fluid_arr / dt
+            lim = limit_tok_s * (1.0 - self.frac)
+            s = min(need, lim)
+            b = self._fluid_backlog + fluid_arr - s * dt
+            cap_tok = self.hold_limit * s
+            sh = max(0.0, b - cap_tok)
+            self._fluid_backlog = b - sh
+            shed_tok += sh
+            fluid_served = s
+        self._tick_gpu.append(gpu_j / dt)
+        self._tick_it_sample.append(it_w + self._ovh_share)
+        self._tick_fluid_rate.append(fluid_served)
+        self.arrived_tok += arrived
+        self.served_tok += served + fluid_served * dt
+        self.shed_tok += shed_tok
+        waiting = self.arrived_tok - self.served_tok - self.shed_tok
+        return served / dt + fluid_served, waiting, shed_tok, arrived
+
+    def chunk_power(self, i0: int, i1: int) -> dict:
+        """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled)."""
+        from dcsim.engine.loop import operating_point
+
+        gpu = np.array(self._tick_gpu)
+        it = np.array(self._tick_it_sample)
+        if self.frac < 1.0:
+            fr = np.array(self._tick_fluid_rate)
+            op = operating_point(self.m, fr, np.zeros(fr.size, dtype=np.int8),
+                                 np.full(fr.size, self.m.clocks.size - 1), np.full(fr.size, 1.0 - self.frac))
+            # operating_point adds all rack overhead; the sample already carries its share
+            it = it + op["it_power_w"] - self._ovh_share
+            gpu = gpu + op["gpu_power_w"]
+        self._tick_gpu.clear()
+        self._tick_it_sample.clear()
+        self._tick_fluid_rate.clear()
+        return {"it_power_w": it, "gpu_power_w": gpu}
+
+    # ------------------------------------------------------------------ results
+    def in_flight(self) -> int:
+        """Requests at the door or inside a replica (simulated part)."""
+        return len(self._hold) + sum(r.enqueued - r.completed - r.shed for r in self.replicas)
+
+    def report(self, duration_s: float) -> dict:
+        """Latency, SLO attainment, goodput and request accounting (simulated replicas)."""
+        rep = self.metrics.to_report(duration_s)
+        req = rep["requests"]
+        counted = req["completed"] + req["shed"] + self.in_flight()
+        if counted != req["arrived"]:
+            from dcsim.engine.run import InvariantError
+
+            raise InvariantError(f"requests not accounted: arrived {req['arrived']} != completed+in_flight+shed {counted}")
+        req["in_flight"] = self.in_flight()
+        if self.frac < 1.0:
+            # latency and SLOs come from the sample; goodput scales to the whole facility
+            rep["goodput_tok_s"] = rep["goodput_tok_s"] / self.frac
+            rep["hybrid"] = {"sampled_replicas": len(self.replicas), "compute_share": self.frac}
+        out = {k: rep[k] for k in ("latency_s", "slo_attainment", "goodput_tok_s", "queue_delay_s", "requests")}
+        out["serving"] = {k: v for k, v in rep.items() if k not in out}
+        out["preemptions"] = int(sum(r.preemptions for r in self.replicas))
+        return out
+
+    def latency_samples(self) -> dict:
+        """Per-class bounded samples of TTFT, TPOT and e2e latency (s) for CDF plots."""
+        out = {}
+        for name in self.metrics.class_names:
+            s = self.metrics.sample(name)
+            out[name] = {"ttft_s": s["ttft_s"], "tpot_s": s["tpot_s"], "e2e_s": s["e2e_s"]} if "ttft_s" in s else {
+                "ttft_s": s.get("ttft"), "tpot_s": s.get("tpot"), "e2e_s": s.get("e2e")}
+        return out
