@@ -92,7 +92,8 @@ def _cards(report: Mapping[str, Any]) -> str:
     jpt = report.get("joules_per_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     cur = current_binding(report)
-    dominant = max(shares, key=lambda k: shares[k] or 0) if shares else None
+    dominant = get_path(report, "binding.most_common") or (
+        max(shares, key=lambda k: shares[k] or 0) if shares else None)
     pad = report.get("pue_adjusted_delivered_power_w") or {}
     bar = "".join(
         f'<div style="width:{100 * float(shares[k]):.3f}%;background:{CONSTRAINT_COLORS[k]}" '
