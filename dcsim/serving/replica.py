@@ -368,7 +368,7 @@ class Replica:
         calls = 0
         while k < kmax:
             K = kmax - k
-            if jump and K >= 3:
+            if jump and K >= 4:
                 h = hint.get(n, K)
                 Kt = K if K < 2 * h else 2 * h
                 if Kt < 3:
@@ -542,8 +542,9 @@ class Replica:
                     if chunks is None:
                         chunks = []
                     if chunked:
-                        pf.append(sq)
                         c = need if need < budget else budget
+                        if c < need:
+                            pf.append(sq)  # only sequences left partly prefilled wait in pf
                         chunks.append((sq, c))
                         ptoks += c
                         pctx += c
@@ -589,7 +590,8 @@ class Replica:
                         sq[_DONE] = done
                         if done < sq[_P]:
                             continue
-                        pf.popleft()
+                        if pf and pf[0] is sq:
+                            pf.popleft()
                     else:
                         sq[_DONE] = c
                     g = sq[_G] + 1
