@@ -322,3 +322,25 @@ def test_partial_run_is_flagged(result, tmp_path):
     assert "<b>Partial run.</b>" in files["report.html"].read_text()
     assert json.loads(files["report.json"].read_text())["partial"] is True
     assert "WARNING" in summary_table(rep) and "WARNING" not in summary_table(result.report)
+
+
+def test_engine_latency_quantiles_preferred_over_samples(result, tmp_path):
+    """Request fidelity: the engine's quantiles over all requests (serving.per_class) are shown,
+    not the bounded samples'."""
+    rep = {**result.report, "fidelity": "request", "serving": {"per_class": {
+        "chat": {"latency_s": {"ttft": {"p50": 0.0123, "p90": 0.05, "p99": 0.0789},
+                               "tpot": {"p50": 0.0311, "p99": 0.0422},
+                               "e2e": {"p50": 4.56, "p99": 32.1}},
+                 "requests": {"completed": 369179}, "slo_attainment": 0.987}}}}
+    res = SimpleNamespace(**{**vars(result), "report": rep})
+    text = summary_table(res)
+    assert "Latency p50/p99 [chat]    TTFT 12.3 ms/78.9 ms  TPOT 31.1 ms/42.2 ms  E2E 4.56 s/32.1 s" in text
+    assert "SLO attainment            chat 98.7%" in text and "[batch]" not in text
+    files = write_outputs(res, tmp_path / "req", formats=("html",), plots=False)
+    html = files["report.html"].read_text()
+    assert "<td>369,179</td><td>12.3 ms</td><td>78.9 ms</td>" in html and "98.7%" in html
+    # run-wide latency only → one row named "all"
+    rep2 = {k: v for k, v in rep.items() if k != "serving"}
+    rep2["latency_s"] = rep["serving"]["per_class"]["chat"]["latency_s"]
+    rep2["slo_attainment"] = 0.5
+    assert "Latency p50/p99 [all]" in summary_table(rep2) and "all 50.0%" in summary_table(rep2)

@@ -21,6 +21,7 @@ from dcsim.report.write import (
     get_path,
     latency_stats,
     report_json_bytes,
+    report_latency,
 )
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -316,7 +317,7 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
     ``plots/``); each is embedded as a data URI."""
     report = dict(getattr(result, "report", {}) or {})
     name = report.get("scenario") or getattr(result, "name", "run")
-    stats = latency_stats(result)
+    stats = report_latency(report) or latency_stats(result)
     slo = getattr(result, "slo", None) or {}
     sub = (f"seed {_e(report.get('seed', 'n/a'))} · {_e(fmt_duration(report.get('duration_s')))} simulated"
            + (f" · fidelity {_e(report['fidelity'])}" if report.get("fidelity") else "")

@@ -39,6 +39,7 @@ __all__ = [
     "timeseries_csv_bytes",
     "read_timeseries",
     "latency_stats",
+    "report_latency",
     "summary_table",
     "atomic_write_bytes",
     "fmt_si",
@@ -250,6 +251,40 @@ def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) ->
     return out
 
 
+def report_latency(report: Mapping[str, Any]) -> dict[str, dict]:
+    """Per-class latency quantiles and SLO attainment as the engine reported them (over all
+    requests), in the shape of :func:`latency_stats`: from ``serving.per_class.<cls>`` when
+    present, else the run-wide ``latency_s`` under the class name ``"all"``; empty in fluid
+    fidelity."""
+
+    def conv(lat: Any) -> dict:
+        lat = lat if isinstance(lat, Mapping) else {}
+        return {f"{k}_s": dict(v) for k, v in lat.items() if k in ("ttft", "tpot", "e2e") and isinstance(v, Mapping)}
+
+    out: dict[str, dict] = {}
+    per_class = get_path(report, "serving.per_class") or {}
+    for cls in sorted(per_class):
+        d = per_class[cls] or {}
+        entry = conv(d.get("latency_s"))
+        if not entry:
+            continue
+        n = get_path(d, "requests.completed")
+        if n is not None:
+            entry["n"] = int(n)
+        if d.get("slo_attainment") is not None:
+            entry["slo_met"] = float(d["slo_attainment"])
+        out[cls] = entry
+    if not out and isinstance(report.get("latency_s"), Mapping):
+        entry = conv(report["latency_s"])
+        if entry:
+            if get_path(report, "requests.completed") is not None:
+                entry["n"] = int(get_path(report, "requests.completed"))
+            if isinstance(report.get("slo_attainment"), (int, float)):
+                entry["slo_met"] = float(report["slo_attainment"])
+            out["all"] = entry
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # write_outputs
 
@@ -452,7 +487,7 @@ def summary_table(
     ``out_dir`` are listed."""
     if not isinstance(report, Mapping) and hasattr(report, "report"):
         if latency is None:
-            latency = latency_stats(report) or None
+            latency = report_latency(report.report) or latency_stats(report) or None
         report = report.report
     if files is None and out_dir is not None and Path(out_dir).is_dir():
         found = {p.relative_to(out_dir).as_posix(): p for p in sorted(Path(out_dir).rglob("*"))
@@ -490,7 +525,7 @@ def summary_table(
         rows.append(("Cost / carbon",
                      f"{('$' + fmt_num(cost, 4)) if cost is not None else 'n/a'} per M output tokens   "
                      f"{fmt_num(carbon, 4) + ' gCO2e' if carbon is not None else 'n/a'} per M output tokens"))
-    lat = latency if latency is not None else report.get("latency")
+    lat = latency if latency is not None else (report_latency(report) or report.get("latency"))
     if isinstance(lat, Mapping) and lat:
         for cls in sorted(lat):
             st = lat[cls] or {}
@@ -505,7 +540,8 @@ def summary_table(
         if att:
             rows.append(("SLO attainment", "  ".join(att)))
     else:
-        rows.append(("Latency", "no per-request samples (fluid fidelity)"))
+        rows.append(("Latency", "no per-request latencies"
+                     + (" (fluid fidelity)" if report.get("fidelity") == "fluid" else "")))
         if isinstance(report.get("slo_attainment"), (int, float)):
             rows.append(("SLO attainment", f"{fmt_pct(report['slo_attainment'])} of output tokens"
                          + (" (estimated per tick)" if report.get("slo_note") else "")))
