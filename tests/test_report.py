@@ -268,7 +268,7 @@ def test_summary_table_leads_with_the_four_tpf_figures(result, written):
     assert len(starts) == 1
     assert len(lines) < 30
     # no samples → says so rather than inventing numbers
-    assert "no per-request samples" in summary_table(r)
+    assert "no per-request latencies (fluid fidelity)" in summary_table(r)
 
 
 def test_real_engine_run_writes_consistent_outputs(tmp_path):
