@@ -78,9 +78,9 @@ def cmd_run(args) -> int:
         return _fail(f"{out}: exists and is not empty; pass --force to overwrite, or choose --out DIR")
     prog = Progress(f"{sc.name}", enabled=not args.quiet)
     res = run(sc, progress=prog)
-    write_outputs(res, out, force=True, plots=not args.no_plots)
+    files = write_outputs(res, out, force=True, plots=not args.no_plots)
     if not args.quiet:
-        print(summary_table(res.report, out_dir=out))
+        print(summary_table(res, files=files, out_dir=out))
     if res.report.get("partial"):
         print("run interrupted: partial report written", file=sys.stderr)
         return 130

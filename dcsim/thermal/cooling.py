@@ -23,18 +23,22 @@ RHO_WATER = 1000.0  # kg/m³
 CP_WATER = 4186.0  # J/(kg·K)
 
 
-def chiller_cop(load_fraction, t_cond_c, cop_adjust: float = 0.0):
+def chiller_cop(load_fraction, t_cond_c, cop_adjust: float = 0.0, t_evap_c: float = 7.0):
     """Chiller COP [-] from part load l and condenser-water temperature t [degC] [LEI]:
     COP = 16.798751 + 0.008840 t² − 8.528931 l² + 9.885294 l − 0.760621 t + 0.084615 l t,
     times (1 + pCOP). Validity of the fit: l 0.2–0.8 (clip before calling). The quadratic in t
-    has its minimum near 39–42 degC; beyond it (outside the data the fit was made on) t is held
-    at the minimum so COP never improves as the condenser gets hotter."""
+    has its minimum near 39–42 degC, at the edge of the data the fit was made on; beyond it
+    (hot dry-cooler condensers) COP keeps falling with the Carnot lift ratio
+    (t* − t_evap)/(t − t_evap) in kelvin differences, t_evap the evaporator temperature
+    (7 degC default: assumption), so COP never improves as the condenser gets hotter."""
     l = np.asarray(load_fraction, dtype=float)
     t = np.asarray(t_cond_c, dtype=float)
-    t = np.minimum(t, (0.760621 - 0.084615 * l) / (2 * 0.008840))
-    cop = (16.798751 + 0.008840 * t * t - 8.528931 * l * l + 9.885294 * l
-           - 0.760621 * t + 0.084615 * l * t)
-    return cop * (1.0 + cop_adjust)
+    t_star = (0.760621 - 0.084615 * l) / (2 * 0.008840)
+    tt = np.minimum(t, t_star)
+    cop = (16.798751 + 0.008840 * tt * tt - 8.528931 * l * l + 9.885294 * l
+           - 0.760621 * tt + 0.084615 * l * tt)
+    lift = np.where(t > t_star, (t_star - t_evap_c) / np.maximum(t - t_evap_c, 1e-9), 1.0)
+    return cop * lift * (1.0 + cop_adjust)
 
 
 def economizer_fraction(t_water_c, t_supply_c: float, t_return_c: float):
