@@ -223,10 +223,12 @@ class Replica:
         if not 0.0 <= kv_watermark < 1.0:
             raise ValueError(f"kv_watermark must be in [0, 1), got {kv_watermark}")
         self.kv_admit_tokens = int(math.floor(self.kv_capacity_tokens * (1.0 - kv_watermark)))
+        self._ctx_top = self.kv_capacity_tokens + self.max_batch  # decode ctx never exceeds this
         self.chunked_prefill = bool(chunked_prefill)
         self.jump = bool(jump)
         self.jump_rtol = float(jump_rtol)
-        self._runlen: dict[int, int] = {}  # n_decode -> last run length that was affine
+        self._lines: dict[int, tuple] = {}  # n_decode -> (lo, hi, dt_lo, dt_slope, e_lo, e_slope)
+        self._span: dict[int, int] = {}  # n_decode -> width (ctx tokens) of the last affine check
         self.idle_gpu_power_w = float(node.idle_gpu_power_w)
         # pending FIFO of fresh requests (future and arrived-but-not-admitted), as Python lists
         self._p_t: list[float] = []
@@ -339,6 +341,8 @@ class Replica:
         step = self.node.step_fn(clock)
         self._clock = clock
         self._step = step
+        self._lines.clear()
+        self._span.clear()
         try:  # the node may accept the prefill attention context as a 4th argument
             step(1, 0, 0.0, 1.0)
             self._pstep = step
@@ -350,12 +354,14 @@ class Replica:
         first step whose cumulative end time reaches ``rem`` (s). Returns
         (k, total_dt, total_energy, peak_power, last_power).
 
-        Jumping: a run of K steps is summed in closed form (arithmetic series) when ``dt`` and
-        step energy at its first, middle and last step are collinear within ``jump_rtol``; for
-        a convex step function of ctx (roofline max, or the node's soft-max of compute and
-        memory time) that bounds the deviation from the chord on the whole run by about
-        ``3*jump_rtol``. Otherwise the run is halved, down to single exact steps. The run
-        length that last worked for ``n`` seeds the next attempt (at most twice as long).
+        Jumping: for each ``n`` the replica keeps one ctx interval on which the node's ``dt`` and
+        step energy were checked to be affine: their values at the interval's two ends and its
+        middle lie on a line within ``jump_rtol``. For a step function convex in ctx (roofline
+        max, or the node's soft-max of compute and memory time) that bounds the deviation from
+        the line on the whole interval by about ``3*jump_rtol``. Runs inside the interval are
+        summed in closed form (arithmetic series) without calling the node; a run leaving it
+        checks a new interval at least as long as the run and twice the last good one, halving
+        on failure down to single exact steps.
         """
         step = self._step
         k = 0
@@ -363,63 +369,82 @@ class Replica:
         pw = 0.0
         ctx = ctx0
         jump = self.jump
-        rtol = self.jump_rtol
-        hint = self._runlen
+        lines = self._lines
         calls = 0
         while k < kmax:
             K = kmax - k
-            if jump and K >= 4:
-                h = hint.get(n, K)
-                Kt = K if K < 2 * h else 2 * h
-                if Kt < 3:
-                    Kt = 3
-                d0, p0 = step(0, n, ctx)
-                e0 = d0 * p0
-                calls += 1
-                ok = False
-                while Kt >= 3:
-                    j2 = Kt - 1
-                    jm = j2 // 2
-                    dm, pm = step(0, n, ctx + jm * n)
-                    d2, p2 = step(0, n, ctx + j2 * n)
-                    calls += 2
-                    em, e2 = dm * pm, d2 * p2
-                    w = jm / j2
-                    if (abs(dm - d0 - (d2 - d0) * w) <= rtol * dm
-                            and abs(em - e0 - (e2 - e0) * w) <= rtol * abs(em)):
-                        ok = True
-                        break
-                    Kt = jm + 1
-                if ok:
-                    hint[n] = Kt
-                    sd = (d2 - d0) / j2
-                    se = (e2 - e0) / j2
-                    kt = _steps_to_reach(rem - tsum, d0, sd)
-                    kk = Kt if Kt < kt else kt
-                    tsum += _cum(kk, d0, sd)
-                    esum += _cum(kk, e0, se)
-                    pw = (e0 + se * (kk - 1)) / (d0 + sd * (kk - 1))
-                    if p0 > peak:
-                        peak = p0
+            ln = lines.get(n) if jump else None
+            if ln is None or not (ln[0] <= ctx <= ln[1]):
+                ln = None
+                if jump and K >= 4:
+                    rtol = self.jump_rtol
+                    W = (K - 1) * n
+                    w2 = 2 * self._span.get(n, 0)
+                    if w2 > W:
+                        W = w2
+                    top = self._ctx_top
+                    if ctx + W > top:
+                        W = max(top - ctx, (K - 1) * n)
+                    d0, p0 = step(0, n, ctx)
+                    e0 = d0 * p0
+                    calls += 1
+                    while W >= 3 * n:
+                        Wm = W // 2
+                        dm, pm = step(0, n, ctx + Wm)
+                        d2, p2 = step(0, n, ctx + W)
+                        calls += 2
+                        em, e2 = dm * pm, d2 * p2
+                        w = Wm / W
+                        if (abs(dm - d0 - (d2 - d0) * w) <= rtol * dm
+                                and abs(em - e0 - (e2 - e0) * w) <= rtol * abs(em)):
+                            ln = (ctx, ctx + W, d0, (d2 - d0) / W, e0, (e2 - e0) / W)
+                            lines[n] = ln
+                            self._span[n] = W
+                            break
+                        W = Wm
+                    if ln is None:
+                        self._span[n] = 0
+                        dt, pw = d0, p0  # take the first step exactly (already evaluated)
+                else:
+                    dt, pw = step(0, n, ctx)
+                    calls += 1
+                if ln is None:
+                    k += 1
+                    tsum += dt
+                    esum += dt * pw
                     if pw > peak:
                         peak = pw
-                    k += kk
-                    ctx += kk * n
-                    if kk == kt:
+                    ctx += n
+                    if tsum >= rem:
                         break
                     continue
-                hint[n] = 1
-                dt, pw = d0, p0  # take the first step exactly (already evaluated)
+            # closed form over the affine interval
+            lo, hi, dlo, sdc, elo, sec = ln
+            kp = int((hi - ctx) // n) + 1
+            if kp > K:
+                kp = K
+            d0 = dlo + sdc * (ctx - lo)
+            sd = sdc * n
+            e0 = elo + sec * (ctx - lo)
+            se = sec * n
+            r = rem - tsum
+            if r <= d0:
+                kt = 1
             else:
-                dt, pw = step(0, n, ctx)
-                calls += 1
-            k += 1
-            tsum += dt
-            esum += dt * pw
+                kt = _steps_to_reach(r, d0, sd)
+            kk = kp if kp < kt else kt
+            m = kk * (kk - 1) * 0.5
+            tsum += kk * d0 + sd * m
+            esum += kk * e0 + se * m
+            p0 = e0 / d0
+            pw = (e0 + se * (kk - 1)) / (d0 + sd * (kk - 1))
+            if p0 > peak:
+                peak = p0
             if pw > peak:
                 peak = pw
-            ctx += n
-            if tsum >= rem:
+            k += kk
+            ctx += kk * n
+            if kk == kt:
                 break
         self.step_calls += calls
         return k, tsum, esum, peak, pw
