@@ -132,3 +132,21 @@ def test_profiles_dir_only_holds_calibrate_output():
     for f in PROFILE_DIR.glob("*.yaml"):
         p = yaml.safe_load(f.read_text())
         assert p["name"] == f.stem and p["generated_by"].startswith("dcsim calibrate ")
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(PROFILES) if PROFILES[n]["cap_points"]])
+def test_cap_curve_reproduced_through_node_model(name):
+    """Splitwise DGX-H100 at 70 % power: prefill x1.30, decode x1.00 [SWsim] -- recomputed with
+    NodeModel.clock_for_step on the cap rows' own model (Llama-2-70B, TP8) and this profile."""
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-2-70b", tensor_parallel=8, profile=name))
+    rows = [r for r in read_rows([MEASUREMENT_DIR / "splitwise_h100_cap.csv"]) if r["kind"] == "cap"]
+    for r in rows:
+        pt, b = float(r["prompt_tokens"]), float(r["batch"])
+        # a prefill batch of b prompts of pt tokens: each position attends to pt/2 on average
+        it = (pt * b, 0, 0.0, b * pt * pt / 2) if r["phase"] == "prefill" else (0, b, float(r["ctx_tokens"]), 0.0)
+        cap = float(r["cap_frac_tdp"]) * n.gpu.tdp_w
+        c = n.clock_for_step(cap, *it)
+        factor = n.step_fn(c)(*it)[0] / n.step_fn(1.0)(*it)[0]
+        assert factor == pytest.approx(float(r["latency_factor"]), rel=0.10), (r["phase"], pt, b)
+        if r["phase"] == "prefill":
+            assert factor > 1.15

@@ -145,15 +145,16 @@ class NodeModel:
         out = bisect_clock(per_gpu, cap, self.clock_min)
         return float(out) if np.ndim(out) == 0 else out
 
-    def clock_for_step(self, cap_w_per_gpu, prefill_tokens, n_decode, ctx_tokens_sum):
+    def clock_for_step(self, cap_w_per_gpu, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=-1.0):
         """Clock in [clock_min, 1] meeting a per-GPU cap for one given iteration (plain float)."""
         cap = max(float(cap_w_per_gpu), self.gpu.power_limit_min_w)
-        lo, hi = self.clock_min, 1.0
-        if self.step_fn(hi)(prefill_tokens, n_decode, ctx_tokens_sum)[1] / self.gpus_per_replica <= cap:
+        it = (prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum)
+        if self.step_fn(1.0)(*it)[1] / self.gpus_per_replica <= cap:
             return 1.0
+        lo, hi = self.clock_min, 1.0
         for _ in range(40):
             mid = 0.5 * (lo + hi)
-            if self.step_fn(mid)(prefill_tokens, n_decode, ctx_tokens_sum)[1] / self.gpus_per_replica <= cap:
+            if self.step_fn(mid)(*it)[1] / self.gpus_per_replica <= cap:
                 lo = mid
             else:
                 hi = mid
