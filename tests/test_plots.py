@@ -39,6 +39,13 @@ def _line(ax, label):
     return found[0]
 
 
+def _tick_values(ln):
+    """Values of a step line drawn over tick edges (last value repeated to close the last tick)."""
+    y = np.asarray(ln.get_ydata(), dtype=float)
+    assert y[-1] == y[-2] or (np.isnan(y[-1]) and np.isnan(y[-2]))
+    return y[:-1]
+
+
 def test_one_colour_per_constraint_and_codes_match_contract():
     assert BINDING_NAMES == ("demand", "compute", "power", "cooling")
     assert set(CONSTRAINT_COLORS) == set(BINDING_NAMES)
@@ -65,12 +72,12 @@ def test_signature_plot_draws_the_result(result):
     ax, ax2 = fig.axes[0], fig.axes[-1]
     hours = ts["t_s"] / 3600.0
     ach = _line(ax, "achieved")
-    np.testing.assert_allclose(ach.get_xdata(), hours)
-    np.testing.assert_array_equal(ach.get_ydata(), ts["achieved_tok_s"])
-    np.testing.assert_array_equal(_line(ax, "D  demand").get_ydata(), ts["demand_tok_s"])
-    np.testing.assert_array_equal(_line(ax, "C  compute ceiling").get_ydata(), ts["compute_tok_s"])
-    np.testing.assert_array_equal(_line(ax, "P  power ceiling").get_ydata(), ts["power_tok_s"])
-    np.testing.assert_array_equal(_line(ax, "Q  cooling ceiling").get_ydata(), ts["cooling_tok_s"])
+    np.testing.assert_allclose(ach.get_xdata(), np.append(hours, hours[-1] + hours[1] - hours[0]))
+    np.testing.assert_array_equal(_tick_values(ach), ts["achieved_tok_s"])
+    np.testing.assert_array_equal(_tick_values(_line(ax, "D  demand")), ts["demand_tok_s"])
+    np.testing.assert_array_equal(_tick_values(_line(ax, "C  compute ceiling")), ts["compute_tok_s"])
+    np.testing.assert_array_equal(_tick_values(_line(ax, "P  power ceiling")), ts["power_tok_s"])
+    np.testing.assert_array_equal(_tick_values(_line(ax, "Q  cooling ceiling")), ts["cooling_tok_s"])
     # one filled band per contiguous binding run, in that constraint's colour
     runs = binding_runs(ts["binding"])
     bands = ax.collections
@@ -132,8 +139,9 @@ def test_power_stack_layers_sum_to_facility_and_cap_drawn(result):
     assert names == ["GPU", "rest of IT (host, network)", "cooling", "delivery losses", "fixed loads"]
     top_of_stack = max(p.vertices[:, 1].max() for p in ax.collections[-1].get_paths())
     assert top_of_stack == pytest.approx(ts["facility_power_w"].max() * 1e-3, rel=1e-9)
-    np.testing.assert_allclose(_line(ax, "interconnect cap").get_ydata(), ts["interconnect_w"] * 1e-3)
-    np.testing.assert_allclose(_line(ax, "facility (meter)").get_ydata(), ts["facility_power_w"] * 1e-3)
+    np.testing.assert_allclose(_tick_values(_line(ax, "interconnect cap")), ts["interconnect_w"] * 1e-3)
+    np.testing.assert_allclose(_tick_values(_line(ax, "facility (meter)")), ts["facility_power_w"] * 1e-3)
+    assert ax.get_xlim() == pytest.approx((0.0, 24.0))
 
 
 def test_pue_scatter_is_the_ticks(result):

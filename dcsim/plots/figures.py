@@ -147,6 +147,12 @@ def _span_edges(t: np.ndarray) -> np.ndarray:
     return np.concatenate((t, [t[-1] + step]))
 
 
+def _ext(y: Any) -> np.ndarray:
+    """Values for a step plot over tick edges: the last tick's value repeated at the end."""
+    y = np.asarray(y, dtype=float)
+    return np.concatenate((y, y[-1:])) if y.size else y
+
+
 def _finite_max(*arrays: np.ndarray) -> float:
     vals = [np.nanmax(a[np.isfinite(a)]) for a in arrays if a.size and np.isfinite(a).any()]
     return float(max(vals)) if vals else 1.0
@@ -159,7 +165,8 @@ def _shift_times(report: Mapping[str, Any]) -> list[dict]:
 
 def _zoom_range(ceilings: Mapping[str, np.ndarray], top: float) -> tuple[float, float] | None:
     """Y-range of a zoom panel on the ceilings, from the lowest ceiling to the next-lowest one,
-    when that band is thin compared with the main panel (< 30% of its height); else None."""
+    when that band is thin compared with the main panel (< 30% of its height) but not a single
+    line (> 0.5% of the ceiling); else None."""
     stack = np.vstack([np.where(np.isfinite(v), v, np.nan) for v in ceilings.values()])
     if stack.size == 0 or not np.isfinite(stack).any(axis=0).any():
         return None
@@ -167,7 +174,7 @@ def _zoom_range(ceilings: Mapping[str, np.ndarray], top: float) -> tuple[float, 
     lo = float(np.min(srt[0][np.isfinite(srt[0])]))
     second = srt[1][np.isfinite(srt[1]) & (srt[1] <= top)]
     hi = float(np.max(second)) if second.size else float(np.max(srt[0][np.isfinite(srt[0])]))
-    if not top > 0 or (hi - lo) >= 0.3 * top:
+    if not top > 0 or (hi - lo) >= 0.3 * top or (hi - lo) <= 0.005 * abs(hi):
         return None
     pad = max(0.12 * (hi - lo), 0.01 * hi)
     return lo - pad, hi + pad
@@ -220,17 +227,17 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                  "cooling": "Q  cooling ceiling"}[name]
         if np.all(~np.isfinite(shown) | (shown > top)):
             label += " (off scale)"
-        ax.step(t, shown, where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
+        ax.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                 ls=styles[name][0], label=label)
         if axz is not None:
-            axz.step(t, shown, where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
+            axz.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                      ls=styles[name][0])
-    ax.step(t, demand, where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
-    ax.step(t, achieved, where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
+    ax.step(edges, _ext(demand), where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
+    ax.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
 
     if axz is not None:
-        axz.step(t, demand, where="post", color="#444444", lw=1.4, ls="--")
-        axz.step(t, achieved, where="post", color=ACHIEVED_COLOR, lw=1.4)
+        axz.step(edges, _ext(demand), where="post", color="#444444", lw=1.4, ls="--")
+        axz.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4)
         for s_, e_, code in binding_runs(binding):
             nm = BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
             axz.axvspan(edges[s_], edges[e_], color=CONSTRAINT_COLORS[nm], alpha=0.12, linewidth=0)
@@ -313,20 +320,21 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     layers.append(("delivery losses", ts["loss_power_w"].astype(float) * mw, POWER_COLORS["losses"]))
     if "fixed_power_w" in ts:
         layers.append(("fixed loads", ts["fixed_power_w"].astype(float) * mw, POWER_COLORS["fixed"]))
-    ax.stackplot(t, *[v for _, v, _ in layers], labels=[n for n, _, _ in layers],
+    edges = _span_edges(t)
+    ax.stackplot(edges, *[_ext(v) for _, v, _ in layers], labels=[n for n, _, _ in layers],
                  colors=[c for _, _, c in layers], step="post", alpha=0.9, linewidth=0)
     if "facility_power_w" in ts:
-        ax.step(t, ts["facility_power_w"] * mw, where="post", color="#222222", lw=1.0,
+        ax.step(edges, _ext(ts["facility_power_w"] * mw), where="post", color="#222222", lw=1.0,
                 label="facility (meter)")
     cap = ts.get("interconnect_w")
     top = float(np.nanmax(ts.get("facility_power_w", it))) * mw
     if cap is not None and np.isfinite(cap).any():
         capd = np.where(np.isfinite(cap), cap, np.nan) * mw
-        ax.step(t, capd, where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--",
+        ax.step(edges, _ext(capd), where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--",
                 label="interconnect cap")
         top = max(top, float(np.nanmax(capd)))
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
-    ax.set_xlim(t[0], t[-1] + (t[-1] - t[-2] if t.size > 1 else 1.0))
+    ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
     _time_ticks(ax, ts["t_s"])
     ax.set_xlabel(xlabel)

@@ -232,7 +232,16 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
     ``compare_power`` (facility power and interconnect cap), ``compare_jpt`` (J/token bars)."""
     import matplotlib
 
-    from dcsim.plots.figures import CONSTRAINT_COLORS, RUN_COLORS, STYLE, _time_ticks, new_figure, time_axis
+    from dcsim.plots.figures import (
+        CONSTRAINT_COLORS,
+        RUN_COLORS,
+        STYLE,
+        _ext,
+        _span_edges,
+        _time_ticks,
+        new_figure,
+        time_axis,
+    )
 
     figs = {}
     with matplotlib.rc_context(STYLE):
@@ -243,7 +252,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
             panels = [("achieved_tok_s", "achieved (solid) and demand (dashed)"),
                       ("compute_tok_s", "C  compute ceiling"), ("power_tok_s", "P  power ceiling"),
                       ("cooling_tok_s", "Q  cooling ceiling")]
-            span = max(float(ts["t_s"][-1] - ts["t_s"][0]) for _, ts in series)
+            span = max(float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for _, ts in series)
             for ax, (col, title) in zip(axes, panels):
                 for i, (lab, ts) in enumerate(series):
                     t, xlabel = time_axis(np.array([0.0, span]))
@@ -251,10 +260,10 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                     y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
                     if y is None:
                         continue
-                    ax.step(tt, y, where="post", color=RUN_COLORS[i % len(RUN_COLORS)], lw=_lw(i, len(series)),
+                    ax.step(_span_edges(tt), _ext(y), where="post", color=RUN_COLORS[i % len(RUN_COLORS)], lw=_lw(i, len(series)),
                             label=lab, alpha=0.9)
                     if col == "achieved_tok_s" and "demand_tok_s" in ts:
-                        ax.step(tt, ts["demand_tok_s"], where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
+                        ax.step(_span_edges(tt), _ext(ts["demand_tok_s"]), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
                                 lw=1.0, ls="--", alpha=0.8)
                 name = col.split("_")[0]
                 ax.set_title(title, loc="left", fontsize=11.5,
@@ -282,13 +291,13 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 t, xlabel = time_axis(np.array([0.0, span]))
                 tt = ts["t_s"] * (t[-1] / span if span else 1.0)
                 c = RUN_COLORS[i % len(RUN_COLORS)]
-                ax.step(tt, ts["facility_power_w"] * scale, where="post", color=c, lw=_lw(i, len(series)),
+                ax.step(_span_edges(tt), _ext(ts["facility_power_w"] * scale), where="post", color=c, lw=_lw(i, len(series)),
                         label=f"{lab}: facility", alpha=0.9)
                 if "it_power_w" in ts:
-                    ax.step(tt, ts["it_power_w"] * scale, where="post", color=c, lw=1.0, alpha=0.6,
+                    ax.step(_span_edges(tt), _ext(ts["it_power_w"] * scale), where="post", color=c, lw=1.0, alpha=0.6,
                             ls="-.", label=f"{lab}: IT")
                 if "interconnect_w" in ts and np.isfinite(ts["interconnect_w"]).any():
-                    ax.step(tt, np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan) * scale,
+                    ax.step(_span_edges(tt), _ext(np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan) * scale),
                             where="post", color=c, lw=1.2, ls="--", label=f"{lab}: interconnect cap")
             ax.set_ylim(bottom=0)
             _time_ticks(ax, np.array([0.0, span]))
