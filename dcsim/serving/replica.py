@@ -51,6 +51,7 @@ import heapq
 import math
 from bisect import bisect_left, bisect_right
 from collections import deque
+from operator import le
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -241,7 +242,7 @@ class Replica:
         self._waiting: deque = deque()  # preempted sequences, readmitted first
         self._running: dict[int, list] = {}  # uid -> seq, in admission order (LIFO victim)
         self._prefilling: deque = deque()  # chunked mode: admitted seqs with prompt left
-        self._heap: list[tuple] = []  # (decode index at finish, uid, seq)
+        self._heap: list[int] = []  # (decode index at finish << 32) | uid of decoding sequences
         self._uid = 0
         self._n_dec = 0  # decoding sequences
         self._D = 0  # decode iterations so far
@@ -279,36 +280,41 @@ class Replica:
         capacity, as a real server rejects a prompt longer than its max model length.
         Arrival times must not go backwards across calls.
         """
-        t = np.asarray(t, dtype=float)
-        m = t.shape[0]
+        tl = t.tolist() if isinstance(t, np.ndarray) else [float(x) for x in t]
+        m = len(tl)
         if m == 0:
             return np.zeros(0, dtype=bool)
-        n_in = np.asarray(n_in, dtype=np.int64)
-        n_out = np.asarray(n_out, dtype=np.int64)
-        cls = np.asarray(cls, dtype=np.int64)
-        tl = t.tolist()
-        if tl[0] < self._last_t or (m > 1 and bool((t[1:] < t[:-1]).any())):
+        il = n_in.tolist() if isinstance(n_in, np.ndarray) else [int(x) for x in n_in]
+        ol = n_out.tolist() if isinstance(n_out, np.ndarray) else [int(x) for x in n_out]
+        cl = cls.tolist() if isinstance(cls, np.ndarray) else [int(x) for x in cls]
+        if not (len(il) == len(ol) == len(cl) == m):
+            raise ValueError("t, cls, n_in and n_out must have the same length")
+        if tl[0] < self._last_t or (m > 1 and not all(map(le, tl, tl[1:]))):
             raise ValueError("arrival times must be sorted and not earlier than previous arrivals")
-        if int(n_in.min()) < 1 or int(n_out.min()) < 1:
+        if min(il) < 1 or min(ol) < 1:
             raise ValueError("n_in and n_out must be >= 1 token")
-        tot = n_in + n_out
-        shed = tot > self.kv_admit_tokens
         if self._ph > 4096 and 2 * self._ph > len(self._p_t):
             for lst in (self._p_t, self._p_c, self._p_in, self._p_out):
                 del lst[: self._ph]
             self._ph = 0
-        if shed.any():
-            keep = ~shed
-            t, cls, n_in, n_out, tot = t[keep], cls[keep], n_in[keep], n_out[keep], tot[keep]
-            tl = t.tolist()
-            self.shed += m - len(tl)
-        self._p_t.extend(tl)
-        self._p_c.extend(cls.tolist())
-        self._p_in.extend(n_in.tolist())
-        self._p_out.extend(n_out.tolist())
-        self._last_t = float(t[-1]) if len(tl) else self._last_t
-        self.enqueued += len(tl)
-        self.outstanding_tokens += int(tot.sum())
+        lim = self.kv_admit_tokens
+        shed_l = [a + b > lim for a, b in zip(il, ol)]
+        shed = np.array(shed_l, dtype=bool)
+        if any(shed_l):
+            keep = [i for i, x in enumerate(shed_l) if not x]
+            tl = [tl[i] for i in keep]
+            il = [il[i] for i in keep]
+            ol = [ol[i] for i in keep]
+            cl = [cl[i] for i in keep]
+            self.shed += m - len(keep)
+        if tl:
+            self._p_t.extend(tl)
+            self._p_c.extend(cl)
+            self._p_in.extend(il)
+            self._p_out.extend(ol)
+            self._last_t = tl[-1]
+            self.enqueued += len(tl)
+            self.outstanding_tokens += sum(il) + sum(ol)
         return shed
 
     # ------------------------------------------------------------------ state
@@ -634,13 +640,14 @@ class Replica:
                         sq[_A0] = A
                         S += nin + g
                         n_dec += 1
-                        heappush(heap, (D + sq[_NOUT] - g, sq[_UID], sq))
+                        heappush(heap, ((D + sq[_NOUT] - g) << 32) | sq[_UID])
                 if nd:
-                    while heap and heap[0][0] <= D:
-                        _, u, sq = heappop(heap)
-                        if sq[_UID] != u:
+                    lim = (D + 1) << 32
+                    while heap and heap[0] < lim:
+                        u = heappop(heap) & 0xFFFFFFFF
+                        sq = running.pop(u, None)
+                        if sq is None:  # preempted since
                             continue
-                        del running[u]
                         nin, no = sq[_NIN], sq[_NOUT]
                         kv_used -= nin + no - 1
                         S -= nin + no
@@ -678,9 +685,9 @@ class Replica:
                     waiting.appendleft(v)
                     npre += 1
                 preempted = True
-            while heap[0][2][_UID] != heap[0][1]:
+            while (heap[0] & 0xFFFFFFFF) not in running:  # drop entries of preempted sequences
                 heappop(heap)
-            kmax = heap[0][0] - D
+            kmax = (heap[0] >> 32) - D
             kk = (cap - kv_used) // n_dec
             if kk < kmax:
                 kmax = kk
@@ -704,11 +711,12 @@ class Replica:
             kv_used += k * n_dec
             if kv_used > kv_peak:
                 kv_peak = kv_used
-            while heap and heap[0][0] <= D:
-                _, u, sq = heappop(heap)
-                if sq[_UID] != u:
+            lim = (D + 1) << 32
+            while heap and heap[0] < lim:
+                u = heappop(heap) & 0xFFFFFFFF
+                sq = running.pop(u, None)
+                if sq is None:
                     continue
-                del running[u]
                 nin, no = sq[_NIN], sq[_NOUT]
                 kv_used -= nin + no - 1
                 S -= nin + no
