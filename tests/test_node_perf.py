@@ -144,3 +144,15 @@ def test_unknown_names_and_oversized_models_fail_clearly():
     with pytest.raises(ValueError, match="does not fit"):
         build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-405b", tensor_parallel=2))
     assert math.isfinite(build_node(NodeSpec(gpu="MI300X", model="llama-3.1-70b")).kv_capacity_tokens)
+
+
+def test_inline_gpu_without_profile_gets_generic_profile_scaled_to_its_power_envelope():
+    mk = lambda tdp, idle: GpuSpec(name=f"acc{tdp}", peak_flops={"bf16": "1000 TFLOP/s"}, hbm_bytes="144 GB",  # noqa: E731
+                                   hbm_bw="5 TB/s", tdp_w=tdp, idle_w=idle, power_limit_min_w=idle * 2)
+    small = build_node(NodeSpec(gpu=mk(500.0, 50.0), model="llama-3.1-8b"))
+    big = build_node(NodeSpec(gpu=mk(1000.0, 100.0), model="llama-3.1-8b"))
+    assert small.profile["name"] == "generic-acc500.0" and small.gpus_per_replica == 1
+    assert big.pw.p_compute_w == pytest.approx(2 * small.pw.p_compute_w)
+    assert small.perf == big.perf
+    s = small.steady_state(64.0, CHAT_IN, CHAT_OUT)
+    assert 50.0 < float(s.gpu_power_w) <= 1.05 * 500.0

@@ -43,7 +43,7 @@ def default_tp(model: ModelSpec, gpu: GpuSpec, precision: str, gpus_per_node: in
     return min(tp, gpus_per_node)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NodeModel:
     """Latency and power of one replica; see module docstring of perf and power for physics."""
 
