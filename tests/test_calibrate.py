@@ -73,9 +73,15 @@ def test_calibrate_recomputes_shipped_profile(name):
     p = PROFILES[name]
     files, opts = _args(p)
     new = calibrate(files, opts["--gpu"], opts["--model"], opts.get("--precision"), int(opts["--tp"]))
+    # predictions must match tightly; parameters (some weakly identified) to 2 %
+    for a, b in zip(new["points"], p["points"]):
+        assert a["tok_s_fit"] == pytest.approx(b["tok_s_fit"], rel=1e-3)
+        assert a["j_per_tok_fit"] == pytest.approx(b["j_per_tok_fit"], rel=1e-3)
+    scale = {"t_fixed_s": 1e-3, "t_seq_s": 1e-5, "p_base_w": 100.0, "p_compute_w": 100.0, "p_memory_w": 100.0}
     for k in PARAM_NAMES:
-        assert new["params"][k] == pytest.approx(p["params"][k], rel=1e-3, abs=1e-9), k
+        assert new["params"][k] == pytest.approx(p["params"][k], rel=0.02, abs=1e-4 * scale.get(k, 1.0)), k
     assert new["fit"]["mape_tok_s_pct"] == pytest.approx(p["fit"]["mape_tok_s_pct"], abs=0.01)
+    assert new["fit"]["mape_j_per_tok_pct"] == pytest.approx(p["fit"]["mape_j_per_tok_pct"], abs=0.01)
 
 
 def test_fit_recovers_known_parameters_from_synthetic_points(tmp_path):
