@@ -207,3 +207,10 @@ def test_many_shifts_are_counted_not_drawn(result):
     ax = fig.axes[0]
     assert not [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
     assert f"{len(shifts)} shifts (too many to mark)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_latency_labels_say_when_samples_are_a_subset(result):
+    rep = {**result.report, "serving": {"per_class": {"chat": {"requests": {"completed": 123456}}}}}
+    fig = latency_cdf_plot(SimpleNamespace(**{**vars(result), "report": rep}))
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    assert "chat (sample of 4,000 of 123,456)" in labels and "batch (n=4,000)" in labels

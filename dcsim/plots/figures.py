@@ -357,8 +357,10 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
     c = ts["it_power_w"].astype(float) * scale
     stride = max(1, int(np.ceil(x.size / max_points)))
     sel = slice(None, None, stride)
-    sc = ax.scatter(x[sel], y[sel], c=c[sel], cmap="viridis", s=14, alpha=0.8, linewidths=0,
-                    rasterized=True)
+    n_shown = len(range(*sel.indices(x.size)))
+    size = 14 if n_shown > 500 else 45 if n_shown > 50 else 70
+    sc = ax.scatter(x[sel], y[sel], c=c[sel], cmap="viridis", s=size, alpha=0.85, linewidths=0,
+                    rasterized=True, zorder=3)
     cb = fig.colorbar(sc, ax=ax, pad=0.01)
     cb.set_label(f"IT load ({unit})")
     pue = report.get("pue")
@@ -406,7 +408,11 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
                 continue
             color = RUN_COLORS[i % len(RUN_COLORS)]
             p = np.arange(1, v.size + 1) / v.size
-            ax.step(v, p, where="post", color=color, lw=1.8, label=f"{cls} (n={v.size:,})")
+            total = ((report.get("serving") or {}).get("per_class") or {}).get(cls, {})
+            total = (total.get("requests") or {}).get("completed") if isinstance(total, Mapping) else None
+            cls_label = (f"{cls} (sample of {v.size:,} of {int(total):,})"
+                         if isinstance(total, (int, float)) and total > v.size else f"{cls} (n={v.size:,})")
+            ax.step(v, p, where="post", color=color, lw=1.8, label=cls_label)
             target = (slo.get(cls) or {}).get(key)
             if target is not None and np.isfinite(target):
                 ok = float(np.mean(v <= target))
