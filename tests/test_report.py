@@ -147,8 +147,11 @@ def test_report_json_round_trips_to_the_same_numbers(result, written):
 
 
 def test_report_json_is_byte_identical_for_the_same_result(result, tmp_path):
-    a = write_outputs(result, tmp_path / "a", formats=("json", "csv", "png", "html"))
-    b = write_outputs(result, tmp_path / "b", formats=("json", "csv", "png", "html"))
+    a = write_outputs(result, tmp_path / "a", formats=("json", "csv"))
+    b = write_outputs(result, tmp_path / "b", formats=("json", "csv"))
+    small = synthetic_result(tick_s=900.0, samples=False)  # figures too (PNG metadata stripped)
+    a.update(write_outputs(small, tmp_path / "c", formats=("png", "html")))
+    b.update(write_outputs(small, tmp_path / "d", formats=("png", "html")))
     assert sorted(a) == sorted(b)
     for rel in a:
         assert a[rel].read_bytes() == b[rel].read_bytes(), rel
@@ -183,16 +186,17 @@ def test_unequal_timeseries_lengths_are_rejected(result, tmp_path):
 
 def test_overwrite_refused_without_force_and_force_clears_stale_files(result, tmp_path):
     out = tmp_path / "r"
-    write_outputs(result, out)
+    write_outputs(result, out, formats=("json", "png"))
     before = (out / "report.json").read_bytes()
     assert (out / "plots" / "latency.png").exists()
     with pytest.raises(OutputExistsError, match="--force"):
         write_outputs(result, out)
     assert (out / "report.json").read_bytes() == before
     fluid = SimpleNamespace(**{**vars(result), "latency_samples": {}})
-    files = write_outputs(fluid, out, force=True)
+    files = write_outputs(fluid, out, force=True, formats=("json", "png"), plots=False)
     assert "plots/latency.png" not in files
     assert not (out / "plots" / "latency.png").exists()
+    assert not (out / "plots" / "signature.png").exists()  # no stale plots of the earlier run
     assert not list(out.rglob("*.tmp"))
     # an empty existing directory is fine without force
     (tmp_path / "empty").mkdir()
