@@ -130,3 +130,20 @@ def test_reservoir_bounded_seeded_and_unbiased():
     fb = _batch(50, 1, n_cls=1)
     m.add(fb)
     assert np.array_equal(m.sample("a")["t_arrival"], fb.t_arrival)
+
+
+def test_buffered_rows_equal_direct_batches():
+    fb = _batch(30_000, 9)
+    rows = list(zip(fb.cls.tolist(), fb.t_arrival.tolist(), fb.t_admit.tolist(), fb.t_first.tolist(),
+                    fb.t_finish.tolist(), fb.n_in.tolist(), fb.n_out.tolist(), fb.energy_j.tolist()))
+    a = ServingMetrics(["a", "b"], [1.0, 1.0], [0.1, 0.1], sample_size=500, seed=4)
+    b = ServingMetrics(["a", "b"], [1.0, 1.0], [0.1, 0.1], sample_size=500, seed=4)
+    for i in range(0, len(rows), 37):  # many small ticks, buffered
+        a.add_rows(rows[i:i + 37])
+    b.add(fb)
+    ra, rb = a.to_report(10.0), b.to_report(10.0)
+    assert ra["requests"] == rb["requests"] and ra["slo_attainment"] == rb["slo_attainment"]
+    for k in ("ttft", "tpot", "e2e"):
+        for q in ("p50", "p90", "p99"):
+            assert ra["latency_s"][k][q] == pytest.approx(rb["latency_s"][k][q], rel=1e-12)
+    assert len(a._buf) == 0

@@ -136,6 +136,8 @@ class ServingMetrics:
         self.sample_size = int(sample_size)
         self._sample = np.full((k, self.sample_size, len(_SAMPLE_FIELDS)), np.nan)
         self._seen = z()
+        self.flush_rows = 8192  # rows buffered before a vectorized update (bounded memory)
+        self._buf: list[tuple] = []
 
     # -------------------------------------------------------------- inputs
     def record_arrivals(self, cls: np.ndarray) -> None:
@@ -147,9 +149,20 @@ class ServingMetrics:
         self.shed += np.bincount(np.asarray(cls, dtype=np.int64), minlength=self.k)[: self.k]
 
     def add_rows(self, rows: list[tuple]) -> None:
-        """Add finished requests given as :class:`~dcsim.serving.replica.AdvanceResult` rows."""
-        if rows:
-            self.add(FinishedBatch.from_rows(rows))
+        """Add finished requests given as :class:`~dcsim.serving.replica.AdvanceResult` rows.
+
+        Rows are buffered (at most ``flush_rows``) and folded in vectorized batches; outputs
+        flush the buffer first.
+        """
+        self._buf.extend(rows)
+        if len(self._buf) >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Fold buffered rows into the sketches, counters and reservoirs."""
+        if self._buf:
+            buf, self._buf = self._buf, []
+            self.add(FinishedBatch.from_rows(buf))
 
     def add(self, fb: FinishedBatch) -> None:
         """Add a batch of finished requests (vectorized)."""
@@ -200,6 +213,7 @@ class ServingMetrics:
     # -------------------------------------------------------------- outputs
     def sample(self, cls: int | str) -> dict[str, np.ndarray]:
         """The reservoir of class ``cls`` (index or name): arrays by field (s, J, tokens)."""
+        self.flush()
         k = self.class_names.index(cls) if isinstance(cls, str) else int(cls)
         n = min(int(self._seen[k]), self.sample_size)
         return {f: self._sample[k, :n, i].copy() for i, f in enumerate(_SAMPLE_FIELDS)}
@@ -234,6 +248,7 @@ class ServingMetrics:
         """The report block: overall figures plus ``per_class`` (durations in s, energies in J)."""
         if not duration_s > 0:
             raise ValueError("duration_s must be > 0")
+        self.flush()
         rep = self._block(None, duration_s)
         rep["per_class"] = {}
         for i, name in enumerate(self.class_names):

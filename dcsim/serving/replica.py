@@ -491,6 +491,7 @@ class Replica:
         pf = self._prefilling
         heap = self._heap
         heappush, heappop = heapq.heappush, heapq.heappop
+        lines = self._lines
         uid = self._uid
         n_dec = self._n_dec
         D, A, S = self._D, self._A, self._S
@@ -697,7 +698,27 @@ class Replica:
             if (not waiting and ph < npend and len(running) < max_batch and budget > 0
                     and kv_used + p_in[ph] <= cap_adm and p_t[ph] < tstop):
                 tstop = p_t[ph]
-            k, tsum, esum, pk, pl = self._decode_run(n_dec, S, kmax, tstop - now)
+            ln = lines.get(n_dec)
+            if ln is not None and ln[0] <= S and S + (kmax - 1) * n_dec <= ln[1]:
+                # fast path: the whole run lies on a checked-affine interval (see _decode_run)
+                lo, _, dlo, sdc, elo, sec = ln
+                d0 = dlo + sdc * (S - lo)
+                sd = sdc * n_dec
+                e0 = elo + sec * (S - lo)
+                se = sec * n_dec
+                k = kmax
+                tsum = k * d0 + sd * (k * (k - 1) * 0.5)
+                rem = tstop - now
+                if tsum >= rem:
+                    k = 1 if rem <= d0 else _steps_to_reach(rem, d0, sd)
+                    tsum = k * d0 + sd * (k * (k - 1) * 0.5)
+                esum = k * e0 + se * (k * (k - 1) * 0.5)
+                pk = e0 / d0
+                pl = (e0 + se * (k - 1)) / (d0 + sd * (k - 1))
+                if pl > pk:
+                    pk = pl
+            else:
+                k, tsum, esum, pk, pl = self._decode_run(n_dec, S, kmax, tstop - now)
             now += tsum
             busy += tsum
             energy += esum
