@@ -12,6 +12,7 @@ from dcsim.report.write import (
     latency_stats,
     read_timeseries,
     report_json_bytes,
+    report_latency,
     summary_table,
     write_outputs,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "latency_stats",
     "read_timeseries",
     "report_json_bytes",
+    "report_latency",
     "summary_table",
     "write_outputs",
 ]
