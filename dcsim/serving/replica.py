@@ -505,172 +505,178 @@ class Replica:
 
         while now < t_end:
             segs += 1
-            preempted = False
-            # ---- chunked mode: decodes ride in every iteration, so make room for their KV first
-            if chunked and n_dec and kv_used + n_dec > cap:
-                while kv_used + n_dec > cap:
-                    _, v = running.popitem()
-                    if v[_DONE] < v[_P]:  # a prefilling sequence
-                        pf.remove(v)
-                        kv_used -= v[_P]
-                    else:
-                        g = v[_G] + D - v[_D0]
-                        v[_G] = g
-                        v[_EJ] += A - v[_A0]
-                        kv_used -= v[_NIN] + g - 1
-                        S -= v[_NIN] + g
-                        n_dec -= 1
-                    v[_UID] = -1
-                    v[_DONE] = 0
-                    waiting.appendleft(v)
-                    npre += 1
-                preempted = True
-            # ---- prefill work: continue chunks, then admit FIFO
-            ptoks = 0
-            pctx = 0  # tokens attended by the last token of each chunk (3-argument steps)
-            pq = 0.0  # prefill attention context summed over chunk tokens (4th argument)
-            chunks = None
-            budget = mbt - n_dec if chunked else mbt
-            if chunked and pf and budget > 0:
-                chunks = []
-                for sq in pf:
-                    c = sq[_P] - sq[_DONE]
-                    if c > budget:
-                        c = budget
-                    chunks.append((sq, c))
-                    ptoks += c
-                    pctx += sq[_DONE] + c
-                    pq += c * sq[_DONE] + 0.5 * c * (c + 1)
-                    budget -= c
-                    if budget == 0:
-                        break
-            if not preempted and budget > 0:
-                # KV left for new prompts after this iteration's decode tokens (chunked mode)
-                kv_lim = cap_adm - n_dec if chunked else cap_adm
-                while len(running) < max_batch:
-                    if waiting:
-                        sq = waiting[0]
-                        need = sq[_NIN] + sq[_G]
-                    elif ph < npend and p_t[ph] <= now:
-                        sq = None
-                        need = p_in[ph]
-                    else:
-                        break
-                    if kv_used + need > kv_lim:
-                        break
-                    if not chunked and ptoks and ptoks + need > budget:
-                        break
-                    if sq is None:
-                        sq = [p_t[ph], p_c[ph], need, p_out[ph], 0, 0, 0.0, 0.0, -1.0, now, 0, 0, need]
-                        ph += 1
-                        taken += 1
-                    else:
-                        waiting.popleft()
-                        sq[_P] = need
-                    uid += 1
-                    sq[_UID] = uid
-                    running[uid] = sq
-                    kv_used += need
-                    if chunks is None:
-                        chunks = []
-                    if chunked:
-                        c = need if need < budget else budget
-                        if c < need:
-                            pf.append(sq)  # only sequences left partly prefilled wait in pf
+            if (n_dec and not pf and not waiting and (ph >= npend or p_t[ph] > now)
+                    and kv_used + n_dec <= cap):
+                # fast path: nothing to admit or prefill, KV fits: straight to a decode run
+                preempted = False
+                budget = mbt - n_dec if chunked else mbt
+            else:
+                preempted = False
+                # ---- chunked mode: decodes ride in every iteration, so make room for their KV first
+                if chunked and n_dec and kv_used + n_dec > cap:
+                    while kv_used + n_dec > cap:
+                        _, v = running.popitem()
+                        if v[_DONE] < v[_P]:  # a prefilling sequence
+                            pf.remove(v)
+                            kv_used -= v[_P]
+                        else:
+                            g = v[_G] + D - v[_D0]
+                            v[_G] = g
+                            v[_EJ] += A - v[_A0]
+                            kv_used -= v[_NIN] + g - 1
+                            S -= v[_NIN] + g
+                            n_dec -= 1
+                        v[_UID] = -1
+                        v[_DONE] = 0
+                        waiting.appendleft(v)
+                        npre += 1
+                    preempted = True
+                # ---- prefill work: continue chunks, then admit FIFO
+                ptoks = 0
+                pctx = 0  # tokens attended by the last token of each chunk (3-argument steps)
+                pq = 0.0  # prefill attention context summed over chunk tokens (4th argument)
+                chunks = None
+                budget = mbt - n_dec if chunked else mbt
+                if chunked and pf and budget > 0:
+                    chunks = []
+                    for sq in pf:
+                        c = sq[_P] - sq[_DONE]
+                        if c > budget:
+                            c = budget
                         chunks.append((sq, c))
                         ptoks += c
-                        pctx += c
-                        pq += 0.5 * c * (c + 1)
+                        pctx += sq[_DONE] + c
+                        pq += c * sq[_DONE] + 0.5 * c * (c + 1)
                         budget -= c
                         if budget == 0:
                             break
-                    else:
-                        chunks.append((sq, need))
-                        ptoks += need
-                        pctx += need
-                        pq += 0.5 * need * (need + 1)
-                if kv_used > kv_peak:
-                    kv_peak = kv_used
-            if ptoks:
-                # ---- one prefill (or mixed) iteration
-                nd = n_dec if chunked else 0
-                if pstep is not None:
-                    dt, pw = pstep(ptoks, nd, S if nd else 0, pq)
-                else:
-                    dt, pw = step(ptoks, nd, pctx + (S if nd else 0))
-                e_it = dt * pw
-                self.step_calls += 1
-                now += dt
-                busy += dt
-                energy += e_it
-                iters += 1
-                p_last = pw
-                if pw > peak:
-                    peak = pw
-                e_tok = e_it / (ptoks + nd)
-                if nd:
-                    D += 1
-                    A += e_tok
-                    S += nd
-                    kv_used += nd
+                if not preempted and budget > 0:
+                    # KV left for new prompts after this iteration's decode tokens (chunked mode)
+                    kv_lim = cap_adm - n_dec if chunked else cap_adm
+                    while len(running) < max_batch:
+                        if waiting:
+                            sq = waiting[0]
+                            need = sq[_NIN] + sq[_G]
+                        elif ph < npend and p_t[ph] <= now:
+                            sq = None
+                            need = p_in[ph]
+                        else:
+                            break
+                        if kv_used + need > kv_lim:
+                            break
+                        if not chunked and ptoks and ptoks + need > budget:
+                            break
+                        if sq is None:
+                            sq = [p_t[ph], p_c[ph], need, p_out[ph], 0, 0, 0.0, 0.0, -1.0, now, 0, 0, need]
+                            ph += 1
+                            taken += 1
+                        else:
+                            waiting.popleft()
+                            sq[_P] = need
+                        uid += 1
+                        sq[_UID] = uid
+                        running[uid] = sq
+                        kv_used += need
+                        if chunks is None:
+                            chunks = []
+                        if chunked:
+                            c = need if need < budget else budget
+                            if c < need:
+                                pf.append(sq)  # only sequences left partly prefilled wait in pf
+                            chunks.append((sq, c))
+                            ptoks += c
+                            pctx += c
+                            pq += 0.5 * c * (c + 1)
+                            budget -= c
+                            if budget == 0:
+                                break
+                        else:
+                            chunks.append((sq, need))
+                            ptoks += need
+                            pctx += need
+                            pq += 0.5 * need * (need + 1)
                     if kv_used > kv_peak:
                         kv_peak = kv_used
-                for sq, c in chunks:
-                    sq[_EJ] += e_tok * c
-                    if chunked:
-                        done = sq[_DONE] + c
-                        sq[_DONE] = done
-                        if done < sq[_P]:
-                            continue
-                        if pf and pf[0] is sq:
-                            pf.popleft()
+                if ptoks:
+                    # ---- one prefill (or mixed) iteration
+                    nd = n_dec if chunked else 0
+                    if pstep is not None:
+                        dt, pw = pstep(ptoks, nd, S if nd else 0, pq)
                     else:
-                        sq[_DONE] = c
-                    g = sq[_G] + 1
-                    sq[_G] = g
-                    if sq[_TFIRST] < 0.0:
-                        sq[_TFIRST] = now
-                    nin = sq[_NIN]
-                    if g >= sq[_NOUT]:
-                        del running[sq[_UID]]
-                        kv_used -= nin + g - 1
-                        rows.append((sq[_CLS], sq[_TARR], sq[_TADMIT], sq[_TFIRST], now, nin, g, sq[_EJ]))
-                        out_tok += nin + g
-                    else:
-                        sq[_D0] = D
-                        sq[_A0] = A
-                        S += nin + g
-                        n_dec += 1
-                        heappush(heap, ((D + sq[_NOUT] - g) << 32) | sq[_UID])
-                if nd:
-                    lim = (D + 1) << 32
-                    while heap and heap[0] < lim:
-                        u = heappop(heap) & 0xFFFFFFFF
-                        sq = running.pop(u, None)
-                        if sq is None:  # preempted since
-                            continue
-                        nin, no = sq[_NIN], sq[_NOUT]
-                        kv_used -= nin + no - 1
-                        S -= nin + no
-                        n_dec -= 1
-                        rows.append((sq[_CLS], sq[_TARR], sq[_TADMIT], sq[_TFIRST], now, nin, no,
-                                     sq[_EJ] + A - sq[_A0]))
-                        out_tok += nin + no
-                continue
-            if n_dec == 0:
-                if waiting or (ph < npend and p_t[ph] <= now):
-                    if not preempted:  # cannot happen: an empty replica admits any unshed request
-                        raise RuntimeError("replica stalled with admissible requests")
-                    continue  # a preemption emptied the batch; admit on the next pass
-                # ---- idle until the next arrival (or t_end)
-                tn = p_t[ph] if ph < npend else t_end
-                if tn > t_end:
-                    tn = t_end
-                idle += tn - now
-                energy += idle_p * (tn - now)
-                now = tn
-                p_last = idle_p
-                continue
+                        dt, pw = step(ptoks, nd, pctx + (S if nd else 0))
+                    e_it = dt * pw
+                    self.step_calls += 1
+                    now += dt
+                    busy += dt
+                    energy += e_it
+                    iters += 1
+                    p_last = pw
+                    if pw > peak:
+                        peak = pw
+                    e_tok = e_it / (ptoks + nd)
+                    if nd:
+                        D += 1
+                        A += e_tok
+                        S += nd
+                        kv_used += nd
+                        if kv_used > kv_peak:
+                            kv_peak = kv_used
+                    for sq, c in chunks:
+                        sq[_EJ] += e_tok * c
+                        if chunked:
+                            done = sq[_DONE] + c
+                            sq[_DONE] = done
+                            if done < sq[_P]:
+                                continue
+                            if pf and pf[0] is sq:
+                                pf.popleft()
+                        else:
+                            sq[_DONE] = c
+                        g = sq[_G] + 1
+                        sq[_G] = g
+                        if sq[_TFIRST] < 0.0:
+                            sq[_TFIRST] = now
+                        nin = sq[_NIN]
+                        if g >= sq[_NOUT]:
+                            del running[sq[_UID]]
+                            kv_used -= nin + g - 1
+                            rows.append((sq[_CLS], sq[_TARR], sq[_TADMIT], sq[_TFIRST], now, nin, g, sq[_EJ]))
+                            out_tok += nin + g
+                        else:
+                            sq[_D0] = D
+                            sq[_A0] = A
+                            S += nin + g
+                            n_dec += 1
+                            heappush(heap, ((D + sq[_NOUT] - g) << 32) | sq[_UID])
+                    if nd:
+                        lim = (D + 1) << 32
+                        while heap and heap[0] < lim:
+                            u = heappop(heap) & 0xFFFFFFFF
+                            sq = running.pop(u, None)
+                            if sq is None:  # preempted since
+                                continue
+                            nin, no = sq[_NIN], sq[_NOUT]
+                            kv_used -= nin + no - 1
+                            S -= nin + no
+                            n_dec -= 1
+                            rows.append((sq[_CLS], sq[_TARR], sq[_TADMIT], sq[_TFIRST], now, nin, no,
+                                         sq[_EJ] + A - sq[_A0]))
+                            out_tok += nin + no
+                    continue
+                if n_dec == 0:
+                    if waiting or (ph < npend and p_t[ph] <= now):
+                        if not preempted:  # cannot happen: an empty replica admits any unshed request
+                            raise RuntimeError("replica stalled with admissible requests")
+                        continue  # a preemption emptied the batch; admit on the next pass
+                    # ---- idle until the next arrival (or t_end)
+                    tn = p_t[ph] if ph < npend else t_end
+                    if tn > t_end:
+                        tn = t_end
+                    idle += tn - now
+                    energy += idle_p * (tn - now)
+                    now = tn
+                    p_last = idle_p
+                    continue
             # ---- a run of decode-only iterations
             if not chunked and kv_used + n_dec > cap:
                 while kv_used + n_dec > cap:
