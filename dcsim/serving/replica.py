@@ -384,16 +384,22 @@ class Replica:
                 ln = None
                 if jump and K >= 4:
                     rtol = self.jump_rtol
-                    W = (K - 1) * n
-                    w2 = 2 * self._span.get(n, 0)
-                    if w2 > W:
-                        W = w2
-                    top = self._ctx_top
-                    if ctx + W > top:
-                        W = max(top - ctx, (K - 1) * n)
                     d0, p0 = step(0, n, ctx)
                     e0 = d0 * p0
                     calls += 1
+                    # steps needed: up to the composition limit K, or to reach the time limit
+                    # (an upper bound while dt does not fall with ctx)
+                    kn = K
+                    est = (rem - tsum) / d0 + 2.0
+                    if est < kn:
+                        kn = int(est)
+                    Wn = (kn - 1) * n  # ctx width the run needs
+                    W = 2 * self._span.get(n, 0)  # try wider, for reuse by later runs
+                    top = self._ctx_top - ctx
+                    if W > top:
+                        W = top
+                    if W < Wn:
+                        W = Wn
                     while W >= 3 * n:
                         Wm = W // 2
                         dm, pm = step(0, n, ctx + Wm)
@@ -407,7 +413,8 @@ class Replica:
                             lines[n] = ln
                             self._span[n] = W
                             break
-                        W = Wm
+                        W = Wn if W > Wn else Wm  # first fall back to what the run needs
+                        Wn = 0
                     if ln is None:
                         self._span[n] = 0
                         dt, pw = d0, p0  # take the first step exactly (already evaluated)
