@@ -1,0 +1,671 @@
+"""Validation of dcsim against published measurements (issue 9).
+
+    python -m dcsim.validation                          # print the table
+    python -m dcsim.validation --markdown docs/validation.md
+    python -m dcsim.validation --check                  # exit 1 if a row outside KNOWN_FAILURES fails
+
+Each case compares one published figure with dcsim's value for the same inputs. Source tags
+([ML3], [SWsim], [LAT], [UPT], [AZ23], ...) resolve in CALIBRATION.md §F (docs/node.md copies
+them). A case is ``calibrated`` when the published point was used to fit the parameter that
+produces dcsim's value (tolerance 10 %), ``held-out`` when it was not (20 %), and ``replay``
+when dcsim only passes data through (trace statistics; tolerance = the rounding of the
+published figure). Tolerances differ only where a source's own spread says so (stated per row).
+
+Error metrics: ``rel`` = dcsim / published − 1; ``abs`` = dcsim − published; ``range`` = 0 inside
+the published [lo, hi], else the relative distance to the nearer bound.
+
+Held-out sets (nothing below was fitted to them):
+
+* leave-out refits: the shipped calibration (``dcsim.node.calibrate``) rerun without two batch
+  levels of a profile, then asked for those levels;
+* ML.ENERGY v3 configurations absent from ``dcsim/data/measurements`` (read from the raw JSONs in
+  the shared data folder): another tensor-parallel degree (Qwen3-235B-FP8 on 4×H100), another
+  task (Qwen3-235B-Thinking-FP8 on GPQA: long reasoning outputs, short prompts), and models or
+  precisions with no calibrated profile, served by the generic profile (Llama-3.1-405B BF16 on
+  8×B200, DeepSeek-V3.1 on 8×B200, Qwen3-235B BF16 on 8×H100);
+* median inter-token latency (ITL), a quantity the calibration never fits;
+* prefill vs decode power of an 8×H100 server (Splitwise, Illusion of Power Capping).
+
+Which ML.ENERGY points the shipped profiles were fitted on: every ``kind=load`` row of
+``dcsim/data/measurements/mlenergy_*.csv`` for the profile's GPU/model/precision/TP, plus the
+five ``splitwise_h100_cap.csv`` rows for every H100 profile (see each profile's
+``measurements`` and ``points`` keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MEASUREMENTS = ROOT / "dcsim" / "data" / "measurements"
+DEFAULT_SHARED_DATA = ROOT.parent / "shared" / "data"
+
+TOL_CALIBRATED = 0.10   # issue 9
+TOL_HELD_OUT = 0.20     # issue 9
+TOL_REPLAY = 0.005      # published trace statistics are rounded to 3-4 significant digits
+# ML.ENERGY mean prompt lengths, "634 vs 224" tokens for Text Conversation vs Problem Solving
+# [ML3-blog] (Qwen3-32B); the shipped measurement CSVs use 634 (their `note` column).
+MEAN_IN_CHAT = 634.0
+MEAN_IN_GPQA = 224.0
+
+_B200_70B = ("the shipped B200_llama-3.1-70b_bf16_tp2 fit itself has max errors tok/s -13 %, J/tok +15.6 % over "
+             "its 10 points (profile `fit` block): one parameter set does not follow B200's flat 0.85-0.97×TDP "
+             "power and its throughput curve together")
+_GEN_B200_405 = ("no calibrated profile for Llama-3.1-405B BF16 on B200 (generic-B200 = median of the B200 fits): "
+                 "it over-predicts GPU power (914 vs 735 W/GPU at bs 8) and under-predicts large-batch throughput "
+                 "(3,397 vs 4,551 tok/s at bs 512) on TP8")
+_GEN_DSV3 = ("no DeepSeek profile (generic-B200): the median dense-model efficiencies make the MoE/MLA model "
+             "~2× too fast at large batch (8,912 vs 4,534 tok/s at bs 256) and too power-hungry at small batch "
+             "(866 vs 482 W/GPU at bs 8)")
+_GEN_Q235 = ("no BF16 Qwen3-235B profile (generic-H100 = median of the H100 fits, 3 of 4 dense): predicts BF16 "
+             "faster than the calibrated FP8 profile (6,509 vs 4,220 tok/s at bs 256) while ML.ENERGY measures "
+             "it slower (3,696 vs 4,322): MoE expert/all-reduce overheads are not in the median parameters")
+
+#: Rows that fail honestly, with the reason. The test requires every other row to pass.
+KNOWN_FAILURES: dict[str, str] = {
+    "V3-B200-j_tok": _B200_70B,
+    "V3-ratio": "follows from V3-B200-j_tok (B200 J/tok -12.9 %); H100 side within 2.4 %",
+    "fit-B200_llama-3.1-70b_bf16_tp2-tok_s": _B200_70B,
+    "fit-B200_llama-3.1-70b_bf16_tp2-j_tok": _B200_70B,
+    "fit-H100-SXM_llama-3.1-70b_bf16_tp4-tok_s": ("worst point of the shipped fit (max_num_seqs 768: -10.1 %, profile "
+                                                  "`fit.max_err_tok_s_pct` 10.13); MAPE over the 12 points 4.6 %"),
+    "H-Q235fp8-tp4-bs8-j_tok": ("TP transfer: at TP4, bs 8 ML.ENERGY measures 530 W/GPU vs 450 W/GPU at TP8; the "
+                                "TP8-fitted power terms give 447 W/GPU (throughput +19.6 %, within tolerance)"),
+    "H-L405bf16-B200-bs8-j_tok": _GEN_B200_405,
+    "H-L405bf16-B200-bs64-j_tok": _GEN_B200_405,
+    "H-L405bf16-B200-bs512-tok_s": _GEN_B200_405,
+    "H-L405bf16-B200-bs512-j_tok": _GEN_B200_405,
+    "H-DSV31-B200-bs8-j_tok": _GEN_DSV3,
+    "H-DSV31-B200-bs64-tok_s": _GEN_DSV3,
+    "H-DSV31-B200-bs256-tok_s": _GEN_DSV3,
+    "H-DSV31-B200-bs256-j_tok": _GEN_DSV3,
+    "H-Q235bf16-H100-bs8-tok_s": _GEN_Q235,
+    "H-Q235bf16-H100-bs8-j_tok": _GEN_Q235,
+    "H-Q235bf16-H100-bs64-tok_s": _GEN_Q235,
+    "H-Q235bf16-H100-bs64-j_tok": _GEN_Q235,
+    "H-Q235bf16-H100-bs256-tok_s": _GEN_Q235,
+    "H-Q235bf16-H100-bs256-j_tok": _GEN_Q235,
+    "ITL-8B-bs512": ("comparator: at bs 512 a 634-token prompt enters about every iteration (batch/mean_out = 1.3), so "
+                     "the median iteration carries prefill that dcsim's decode-only step omits (its mean iteration "
+                     "incl. prefill is batch/throughput = 52 ms, +11 %)"),
+    "PD-prefill-2048x8": ("0.89×TDP for a 16k-token prefill step (0.95 for a 512-token one); the 0.9 bound is this "
+                          "table's reading of the qualitative 'near TDP'"),
+    "PD-decode": ("dcsim's batch-1 decode power 0.58×TDP follows the ML.ENERGY small-batch floor it is fitted on "
+                  "(70B TP4 bs 8: 0.63×TDP); [ILL] (H200, other models) and Splitwise's A100 token phase (0.43-0.46) "
+                  "are lower: the sources disagree and no H100 batch-1 decode measurement was found"),
+    "PUE-gap": ("the 'average' configuration gives 1.47 over a temperate year (-6 %, within its own ±10 %); the gap "
+                "compounds that; Uptime's 1.56 is a global mix of climates and facility ages"),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One published figure vs dcsim's value for the same inputs."""
+
+    id: str
+    group: str
+    quantity: str
+    unit: str
+    inputs: str
+    source: str
+    published: float
+    dcsim: float
+    tol: float
+    kind: str                      # calibrated | held-out | replay
+    metric: str = "rel"            # rel | abs | range
+    published_hi: float | None = None
+    note: str = ""
+
+    @property
+    def error(self) -> float:
+        """Signed error in the row's metric (fraction for rel/range, unit for abs)."""
+        d, p = self.dcsim, self.published
+        if self.metric == "rel":
+            return d / p - 1.0
+        if self.metric == "abs":
+            return d - p
+        lo, hi = p, self.published_hi
+        if d < lo:
+            return d / lo - 1.0
+        if d > hi:
+            return d / hi - 1.0
+        return 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(np.isfinite(self.dcsim)) and abs(self.error) <= self.tol + 1e-12
+
+    @property
+    def known_failure(self) -> str | None:
+        return KNOWN_FAILURES.get(self.id)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "group": self.group, "quantity": self.quantity, "unit": self.unit,
+                "inputs": self.inputs, "source": self.source, "published": self.published,
+                "published_hi": self.published_hi, "dcsim": self.dcsim, "error": self.error,
+                "metric": self.metric, "tol": self.tol, "kind": self.kind, "passed": self.passed,
+                "known_failure": self.known_failure, "note": self.note}
+
+
+# ----------------------------------------------------------------------------- data access
+def _node(gpu: str, model: str, precision: str, tp: int, profile: str | None = None, **kw):
+    from dcsim.node import build_node
+    from dcsim.scenario.node import NodeSpec
+    return build_node(NodeSpec(gpu=gpu, model=model, precision=precision, tensor_parallel=tp, profile=profile, **kw))
+
+
+def measured_rows(file: str) -> list[dict]:
+    """Rows of a shipped measurement CSV (``dcsim/data/measurements``)."""
+    with open(MEASUREMENTS / file, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def measured(file: str, gpu: str, max_num_seqs: int) -> dict:
+    """The shipped (calibration) row of ``file`` for ``gpu`` at ``max_num_seqs``."""
+    rows = [r for r in measured_rows(file) if r.get("kind", "load") == "load" and r["gpu"] == gpu
+            and int(r["max_num_seqs"]) == max_num_seqs]
+    if len(rows) != 1:
+        raise LookupError(f"{file}: {len(rows)} rows for {gpu} max_num_seqs={max_num_seqs}")
+    r = rows[0]
+    return {"batch": float(r["batch"]), "mean_in": float(r["mean_in"]), "mean_out": float(r["mean_out"]),
+            "tok_s": float(r["output_tok_s"]), "gpu_w": float(r["gpu_power_w"]),
+            "j_tok": float(r["j_per_out_tok"]), "itl_ms": float(r["median_itl_ms"]), "n_gpus": int(r["n_gpus"])}
+
+
+def ml3_config(data_dir: Path, file: str, gpu: str, n_gpus: int, max_num_seqs: int) -> dict:
+    """A raw ML.ENERGY v3 configuration (duplicated seeds averaged) [ML3]."""
+    d = json.loads((data_dir / "ml-energy-v3" / file).read_text())
+    cs = [c for c in d["configurations"] if c["gpu_model"] == gpu and c["num_gpus"] == n_gpus
+          and c["max_num_seqs"] == max_num_seqs]
+    if not cs:
+        raise LookupError(f"{file}: no {gpu}x{n_gpus} max_num_seqs={max_num_seqs}")
+    m = lambda k: float(np.mean([c[k] for c in cs]))  # noqa: E731
+    return {"batch": m("avg_batch_size"), "mean_out": m("avg_output_len"),
+            "tok_s": m("output_throughput_tokens_per_sec"), "gpu_w": m("avg_power_watts"),
+            "j_tok": m("energy_per_token_joules"), "itl_ms": m("median_itl_ms"), "n_seeds": len(cs)}
+
+
+def _ml3_tag(file: str) -> str:
+    return f"[ML3] ml-energy/leaderboard@0cd52dab public/data/models/{file}"
+
+
+# ----------------------------------------------------------------------------- cases
+def load_point_cases(case_id: str, group: str, node, pt: dict, mean_in: float, src: str, kind: str,
+                     label: str, quantities=("tok_s", "j_tok"), tol: float | None = None, note: str = "") -> list[Case]:
+    """tok/s, J/out-token, GPU W per GPU of a steady-state serving point."""
+    tol = tol if tol is not None else (TOL_CALIBRATED if kind == "calibrated" else TOL_HELD_OUT)
+    s = node.steady_state(pt["batch"], mean_in, pt["mean_out"])
+    thr, gw = float(s.throughput_tok_s), float(s.gpu_power_w)
+    tp = node.gpus_per_replica
+    inputs = f"{label}, avg batch {pt['batch']:.0f}, in {mean_in:.0f} / out {pt['mean_out']:.0f} tok"
+    vals = {"tok_s": ("output throughput", "tok/s", pt["tok_s"], thr),
+            "j_tok": ("GPU energy per output token", "J/tok", pt["j_tok"], gw / thr),
+            "w_gpu": ("GPU power per GPU", "W", pt["gpu_w"] / tp, gw / tp),
+            "gpu_w": ("GPU power (replica sum)", "W", pt["gpu_w"], gw)}
+    return [Case(f"{case_id}-{q}", group, vals[q][0], vals[q][1], inputs, src, vals[q][2], vals[q][3], tol, kind,
+                 note=note) for q in quantities]
+
+
+def decode_step_ms(node, batch: float, mean_in: float, mean_out: float) -> float:
+    """Decode-only iteration time (ms) at ``batch`` sequences with mean context in + out/2."""
+    ctx = batch * (mean_in + 0.5 * mean_out)
+    return 1e3 * node.step_fn(1.0)(0.0, float(batch), float(ctx))[0]
+
+
+def cases_mlenergy_calibrated() -> list[Case]:
+    """CALIBRATION D V1-V4 and every shipped profile's fit, against the points it was fitted on."""
+    from dcsim.node.catalog import shipped_profiles
+    out: list[Case] = []
+    g = "ML.ENERGY v3 load points (calibrated)"
+    f8, f70, f405 = "mlenergy_llama-3.1-8b.csv", "mlenergy_llama-3.1-70b.csv", "mlenergy_llama-3.1-405b-fp8.csv"
+    h8 = _node("H100-SXM", "llama-3.1-8b", "bf16", 1)
+    src8 = "[ML3] Llama-3.1-8B-Instruct lm-arena-chat (CALIBRATION A1, D V1/V2)"
+    p = measured(f8, "H100-SXM", 128)
+    out += load_point_cases("V1", g, h8, p, MEAN_IN_CHAT, src8, "calibrated", "Llama-3.1-8B BF16, 1×H100",
+                            ("tok_s", "gpu_w", "j_tok"))
+    for lvl in (8, 512):
+        p = measured(f8, "H100-SXM", lvl)
+        out += load_point_cases(f"V2-bs{lvl}", g, h8, p, MEAN_IN_CHAT, src8, "calibrated",
+                                "Llama-3.1-8B BF16, 1×H100", ("tok_s", "w_gpu", "j_tok"))
+    # V2 trend: the J/tok drop from bs 8 to bs 512 (published 6.5x) and monotonicity
+    lo, hi = measured(f8, "H100-SXM", 8), measured(f8, "H100-SXM", 512)
+    jl = float(h8.energy_per_output_token(lo["batch"], MEAN_IN_CHAT, lo["mean_out"]))
+    jh = float(h8.energy_per_output_token(hi["batch"], MEAN_IN_CHAT, hi["mean_out"]))
+    out.append(Case("V2-drop", g, "J/tok drop bs 8 → 512", "×", "Llama-3.1-8B BF16, 1×H100", src8,
+                    lo["j_tok"] / hi["j_tok"], jl / jh, TOL_CALIBRATED, "calibrated"))
+    lv = [int(r["max_num_seqs"]) for r in measured_rows(f8) if r["gpu"] == "H100-SXM"]
+    pts = [measured(f8, "H100-SXM", k) for k in sorted(lv)]
+    js = np.array([float(h8.energy_per_output_token(q["batch"], MEAN_IN_CHAT, q["mean_out"])) for q in pts
+                   if q["batch"] <= 512])
+    out.append(Case("V2-monotone", g, "J/tok non-increasing in batch (1 = yes)", "bool",
+                    "Llama-3.1-8B BF16, 1×H100, bs 8…512", src8, 1.0, float(np.all(np.diff(js) <= 0)), 0.0,
+                    "calibrated", "abs", note="V2 requires a monotone trend"))
+    # V3: 70B H100x4 vs B200x2 at max_num_seqs 256
+    src70 = "[ML3] Llama-3.1-70B-Instruct lm-arena-chat (CALIBRATION D V3)"
+    h70 = _node("H100-SXM", "llama-3.1-70b", "bf16", 4)
+    b70 = _node("B200", "llama-3.1-70b", "bf16", 2)
+    ph, pb = measured(f70, "H100-SXM", 256), measured(f70, "B200", 256)
+    out += load_point_cases("V3-H100", g, h70, ph, MEAN_IN_CHAT, src70, "calibrated", "Llama-3.1-70B BF16, 4×H100 TP4",
+                            ("tok_s", "gpu_w", "j_tok"))
+    out += load_point_cases("V3-B200", g, b70, pb, MEAN_IN_CHAT, src70, "calibrated", "Llama-3.1-70B BF16, 2×B200 TP2",
+                            ("tok_s", "gpu_w", "j_tok"))
+    jh_ = float(h70.energy_per_output_token(ph["batch"], MEAN_IN_CHAT, ph["mean_out"]))
+    jb_ = float(b70.energy_per_output_token(pb["batch"], MEAN_IN_CHAT, pb["mean_out"]))
+    out.append(Case("V3-ratio", g, "J/tok B200 ÷ H100", "ratio", "Llama-3.1-70B BF16, max_num_seqs 256", src70,
+                    pb["j_tok"] / ph["j_tok"], jb_ / jh_, 0.05, "calibrated", "abs", note="V3: ratio ±0.05"))
+    # V4: 405B-FP8 on 8xH100 at bs 8 and 256
+    src405 = "[ML3] Llama-3.1-405B-Instruct-FP8 lm-arena-chat (CALIBRATION D V4)"
+    h405 = _node("H100-SXM", "llama-3.1-405b", "fp8", 8)
+    for lvl in (8, 256):
+        out += load_point_cases(f"V4-bs{lvl}", g, h405, measured(f405, "H100-SXM", lvl), MEAN_IN_CHAT, src405,
+                                "calibrated", "Llama-3.1-405B FP8, 8×H100 TP8", ("w_gpu", "j_tok"))
+    # every shipped profile: worst error over all the points it was fitted on
+    for name, prof in shipped_profiles().items():
+        node = _node(prof["gpu"], prof["model"], prof["precision"], int(prof["tensor_parallel"]), profile=name)
+        files = [f for f in prof.get("measurements", []) if f.startswith("mlenergy")]
+        rows = [r for f in files for r in measured_rows(f) if r.get("kind", "load") == "load"
+                and r["gpu"] == prof["gpu"] and r["precision"] == prof["precision"]
+                and int(r["n_gpus"]) == int(prof["tensor_parallel"])]
+        if not rows:
+            continue
+        b = np.array([float(r["batch"]) for r in rows])
+        mi = np.array([float(r["mean_in"]) for r in rows])
+        mo = np.array([float(r["mean_out"]) for r in rows])
+        s = node.steady_state(b, mi, mo)
+        et = s.throughput_tok_s / np.array([float(r["output_tok_s"]) for r in rows]) - 1.0
+        ej = s.gpu_power_w / s.throughput_tok_s / np.array([float(r["j_per_out_tok"]) for r in rows]) - 1.0
+        lvls = [int(r["max_num_seqs"]) for r in rows]
+        srcp = f"[ML3] {', '.join(files)} (all {len(rows)} load rows)"
+        for q, e in (("tok/s", et), ("J/tok", ej)):
+            i = int(np.argmax(np.abs(e)))
+            out.append(Case(f"fit-{name}-{'tok_s' if q == 'tok/s' else 'j_tok'}", g, f"worst {q} error over the fit",
+                            "%", f"{name}: {len(rows)} points, worst at max_num_seqs {lvls[i]}", srcp,
+                            0.0, float(e[i]), TOL_CALIBRATED, "calibrated", "abs"))
+    return out
+
+
+def cases_leave_out(levels: dict[str, tuple[str, str, str, int, tuple[int, ...]]] | None = None) -> list[Case]:
+    """Refit a shipped profile without some batch levels and predict them (held-out)."""
+    from dcsim.node import calibrate as cal
+    levels = levels or {
+        "LO-8B": ("mlenergy_llama-3.1-8b.csv", "H100-SXM", "llama-3.1-8b", 1, (96, 384)),
+        "LO-70B": ("mlenergy_llama-3.1-70b.csv", "H100-SXM", "llama-3.1-70b", 4, (192, 768)),
+    }
+    g = "ML.ENERGY v3 leave-out refits (held-out)"
+    out = []
+    for cid, (file, gpu, model, tp, held) in levels.items():
+        rows = cal.read_rows([MEASUREMENTS / file, MEASUREMENTS / "splitwise_h100_cap.csv"])
+        load, caps = cal.select(rows, gpu, model, None, tp)
+        prob = cal.Problem(gpu, load, caps)
+        keep = np.flatnonzero(~np.isin(prob.level, held))
+        test = np.flatnonzero(np.isin(prob.level, held))
+        perf, pw = prob.unpack(cal.fit(prob, idx=keep))
+        tput, jt, _ = prob.predict(perf, pw, test)
+        for k, i in enumerate(test):
+            lvl = int(prob.level[i])
+            inputs = (f"{model} on {tp}×{gpu}, refit without max_num_seqs {', '.join(map(str, held))}; "
+                      f"avg batch {prob.batch[i]:.0f}")
+            src = f"{_ml3_tag(load[i]['source'].split('/')[-1]) if False else load[i]['source']}"
+            out.append(Case(f"{cid}-bs{lvl}-tok_s", g, "output throughput", "tok/s", inputs, src,
+                            float(prob.tok_s[i]), float(tput[k]), TOL_HELD_OUT, "held-out"))
+            out.append(Case(f"{cid}-bs{lvl}-j_tok", g, "GPU energy per output token", "J/tok", inputs, src,
+                            float(prob.j_tok[i]), float(jt[k]), TOL_HELD_OUT, "held-out"))
+    return out
+
+
+def cases_mlenergy_held_out(data_dir: Path) -> list[Case]:
+    """ML.ENERGY v3 configurations not in dcsim/data/measurements (raw JSONs) [ML3]."""
+    g = "ML.ENERGY v3 configurations not used in calibration (held-out)"
+    out: list[Case] = []
+    specs = [
+        # id, json, gpu(json), n, catalog gpu, model, precision, profile note, mean_in, levels
+        ("H-Q235fp8-tp4", "Qwen__Qwen3-235B-A22B-Instruct-2507-FP8__lm-arena-chat.json", "H100", 4, "H100-SXM",
+         "qwen3-235b-a22b", "fp8", "TP4 (profile fitted at TP8)", MEAN_IN_CHAT, (8, 64, 192)),
+        ("H-Q235think-gpqa", "Qwen__Qwen3-235B-A22B-Thinking-2507-FP8__gpqa.json", "H100", 8, "H100-SXM",
+         "qwen3-235b-a22b", "fp8", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 32, 128)),
+        ("H-L405bf16-B200", "meta-llama__Llama-3.1-405B-Instruct__lm-arena-chat.json", "B200", 8, "B200",
+         "llama-3.1-405b", "bf16", "BF16 on 8×B200: generic B200 profile", MEAN_IN_CHAT, (8, 64, 512)),
+        ("H-DSV31-B200", "deepseek-ai__DeepSeek-V3.1__lm-arena-chat.json", "B200", 8, "B200",
+         "deepseek-v3", "fp8", "no DeepSeek profile: generic B200 profile", MEAN_IN_CHAT, (8, 64, 256)),
+        ("H-Q235bf16-H100", "Qwen__Qwen3-235B-A22B-Instruct-2507__lm-arena-chat.json", "H100", 8, "H100-SXM",
+         "qwen3-235b-a22b", "bf16", "BF16: generic H100 profile", MEAN_IN_CHAT, (8, 64, 256)),
+    ]
+    for cid, file, jgpu, n, gpu, model, prec, why, mean_in, lvls in specs:
+        node = _node(gpu, model, prec, n)
+        prof = node.profile.get("name", "?")
+        for lvl in lvls:
+            pt = ml3_config(data_dir, file, jgpu, n, lvl)
+            note = f"profile {prof}" + (f"; mean of {pt['n_seeds']} seeds" if pt["n_seeds"] > 1 else "")
+            out += load_point_cases(f"{cid}-bs{lvl}", g, node, pt, mean_in, _ml3_tag(file), "held-out",
+                                    f"{model} {prec.upper()} {n}×{gpu}, {why}", ("tok_s", "j_tok"), note=note)
+    return out
+
+
+def cases_itl() -> list[Case]:
+    """Median ITL vs dcsim's decode-only iteration time (ITL is never fitted: held-out)."""
+    g = "Median inter-token latency (held-out quantity)"
+    out = []
+    for cid, file, gpu, model, prec, tp, lvls in (
+            ("ITL-8B", "mlenergy_llama-3.1-8b.csv", "H100-SXM", "llama-3.1-8b", "bf16", 1, (8, 128, 512)),
+            ("ITL-70B", "mlenergy_llama-3.1-70b.csv", "H100-SXM", "llama-3.1-70b", "bf16", 4, (8, 256)),
+            ("ITL-405B", "mlenergy_llama-3.1-405b-fp8.csv", "H100-SXM", "llama-3.1-405b", "fp8", 8, (8, 256))):
+        node = _node(gpu, model, prec, tp)
+        for lvl in lvls:
+            p = measured(file, gpu, lvl)
+            out.append(Case(f"{cid}-bs{lvl}", g, "median ITL vs decode step time", "ms",
+                            f"{model} {prec.upper()} {tp}×{gpu}, avg batch {p['batch']:.0f}",
+                            f"[ML3] {file} median_itl_ms (CALIBRATION D V1)", p["itl_ms"],
+                            decode_step_ms(node, p["batch"], p["mean_in"], p["mean_out"]), TOL_HELD_OUT, "held-out",
+                            note="dcsim: decode-only iteration at mean context in + out/2"))
+    return out
+
+
+def cases_splitwise() -> list[Case]:
+    """Power capping (CALIBRATION A5/C6) and prefill vs decode power of an 8×H100 server."""
+    g = "Power capping and prefill/decode power, Llama-2-70B on 8×H100 (Splitwise)"
+    node = _node("H100-SXM", "llama-2-70b", "bf16", 8, profile="H100-SXM_llama-3.1-70b_bf16_tp4")
+    tdp = node.gpu.tdp_w
+    f1 = node.step_fn(1.0)
+    out = []
+    src = ("[SWsim] Mutinifni/splitwise-sim@8f99e7d data/perf_model.csv, dgx-h100-pcap.yaml "
+           "(CALIBRATION A5/C6; 70 % of 10.2 kW read as 0.7×TDP per GPU)")
+    cap = 0.7 * tdp
+    for cid, phase, it, pub in (("CAP-prefill-512x1", "prefill 512 tok, batch 1", (512.0, 0.0, 0.0, 512.0 ** 2 / 2), 1.30),
+                                ("CAP-prefill-2048x8", "prefill 2048 tok, batch 8", (16384.0, 0.0, 0.0, 8 * 2048.0 ** 2 / 2), 1.30),
+                                ("CAP-decode-b1", "decode batch 1, ctx 512", (0.0, 1.0, 512.0, 0.0), 1.00),
+                                ("CAP-decode-b64", "decode batch 64, ctx 512", (0.0, 64.0, 64 * 512.0, 0.0), 1.00)):
+        c = node.clock_for_step(cap, *it)
+        lf = node.step_fn(c)(*it)[0] / f1(*it)[0]
+        out.append(Case(cid, g, "latency × at a 70 % power cap", "×", f"{phase}, cap {cap:.0f} W/GPU",
+                        src, pub, lf, TOL_CALIBRATED, "calibrated",
+                        note="profile H100-SXM_llama-3.1-70b_bf16_tp4 (gamma fitted to these cap rows)"))
+    pd = f1(0.0, 1.0, 512.0, 0.0)[1] / 8 / tdp
+    for cid, label, it in (("PD-prefill-2048x8", "prefill 2048 tok × batch 8, uncapped", (16384.0, 0.0, 0.0, 8 * 2048.0 ** 2 / 2)),
+                           ("PD-prefill-512x1", "prefill 512 tok × batch 1, uncapped", (512.0, 0.0, 0.0, 512.0 ** 2 / 2))):
+        out.append(Case(cid, g, "prefill GPU power ÷ TDP", "×TDP", label,
+                        "[SW] Patel et al. ISCA'24 (prompt phase compute-bound, power-hungry: 'near TDP', read as "
+                        "0.9-1.0); [SWsim] A100 profile peak power ≈1.0 for prompts ≥2k (CALIBRATION A4/A5)",
+                        0.9, f1(*it)[1] / 8 / tdp, 0.0, "held-out", "range", 1.0,
+                        note="bound 0.9 is this table's reading of 'near TDP'"))
+    out.append(Case("PD-decode", g, "decode GPU power ÷ TDP", "×TDP", "decode batch 1, ctx 512, uncapped",
+                    "[ILL] arXiv 2605.11999: H200 decode 137-300 W of 700 W; [SWsim] A100 token phase 0.43-0.46 "
+                    "(CALIBRATION A4/C6)", 137.0 / 700.0, pd, 0.0, "held-out", "range", 0.46,
+                    note="range = union of the two sources (other GPUs/models; spread justifies a range)"))
+    return out
+
+
+def cases_dgx() -> list[Case]:
+    """CALIBRATION D V7: 8×H100 HGX node wall power."""
+    g = "DGX/HGX H100 server power (V7)"
+    node = _node("H100-SXM", "llama-3.1-8b", "bf16", 1)
+    n_rep = node.replicas_per_node
+    full = float(node.wall_power(node.gpus_per_replica * node.gpu.tdp_w)) * n_rep
+    return [
+        Case("V7-measured", g, "node wall power, GPUs at TDP (compute-heavy)", "W", "8×H100 SXM, 700 W each",
+             "[LAT] Latif et al. IEEE Access 2025 (8.4 kW measured max); [NEW] 76-82 % of nameplate",
+             8400.0, full, 0.05, "calibrated",
+             note="±5 % (V7); non_gpu_max_w in gpus.yaml is derived from this figure"),
+        Case("V7-nameplate", g, "node wall power ≤ nameplate", "W", "8×H100 SXM at TDP",
+             "[DGXH100] NVIDIA DGX H100 user guide: 10.2 kW (6×3.3 kW PSUs, 4+2)", 0.0, full, 0.0, "held-out",
+             "range", 10200.0),
+    ]
+
+
+def annual_pue(facility: dict, it_w: float, liquid_fraction: float, preset: str = "temperate") -> float:
+    """Energy-weighted PUE over a synthetic year (hourly), constant IT load."""
+    from dcsim.scenario.facility import FacilitySpec
+    from dcsim.thermal.facility import build_facility
+    spec = FacilitySpec.model_validate({**facility, "weather": {"kind": "synthetic", "preset": preset}})
+    fac = build_facility(spec, None, np.random.SeedSequence(0))
+    t = np.arange(8760) * 3600.0
+    t_db, t_wb = fac.weather.at(t)
+    b = fac.breakdown(np.full(t.size, it_w), liquid_fraction, t_db, t_wb)
+    return float(b["facility"].sum() / b["it"].sum())
+
+
+#: The configurations of docs/facility.md ("What the defaults give").
+PUE_AVERAGE = {"interconnect": "20 MW", "power_chain": {"ups_redundancy": 2},
+               "cooling": {"kind": "chiller_plant", "heat_rejection": "dry_cooler", "chw_supply_t": 7,
+                           "economizer": False, "fan_exponent": 0, "cop_adjust": -0.11, "air_delta_t": 13.9}}
+PUE_HYPERSCALE = {"interconnect": "20 MW", "power_chain": {"ups_l0": 0.005, "ups_l1": 0.005},
+                  "cooling": {"kind": "liquid"}}
+
+
+def cases_pue() -> list[Case]:
+    """CALIBRATION C1: annual PUE of an average vs a hyperscale facility under the plant model."""
+    g = "Facility PUE (CALIBRATION C1)"
+    avg = annual_pue(PUE_AVERAGE, 12e6, 0.0)
+    hyp = annual_pue(PUE_HYPERSCALE, 12e6, 0.9)
+    inp = "12 MW IT of a 20 MW site, synthetic temperate year (hourly), docs/facility.md configuration"
+    return [
+        Case("PUE-average", g, "annual PUE, average air-cooled facility", "–", inp + " 'average'",
+             "[UPT] Uptime Institute global survey 2024: 1.56 (1.55-1.59 since ~2020)", 1.56, avg, TOL_CALIBRATED,
+             "calibrated", note="configuration chosen by the facility model's author to represent an average site"),
+        Case("PUE-hyperscale", g, "annual PUE, hyperscale liquid-cooled facility", "–", inp + " 'hyperscale liquid'",
+             "[GOOG] Google fleet ~1.10 (2025 environmental report)", 1.10, hyp, TOL_CALIBRATED, "calibrated",
+             note="configuration chosen by the facility model's author to represent a hyperscale site"),
+        Case("PUE-gap", g, "PUE average − hyperscale", "–", inp, "[UPT] 1.56 − [GOOG] 1.10", 0.46, avg - hyp,
+             TOL_CALIBRATED, "calibrated"),
+    ]
+
+
+def cases_trace() -> list[Case]:
+    """CALIBRATION D V12: Azure 2023 conversation trace replay, and the fitted chat preset."""
+    from dcsim.scenario.workload import WorkloadSpec
+    from dcsim.workload import build_workload
+    g = "Azure LLM inference 2023 conversation trace (V12)"
+    wl = build_workload(WorkloadSpec(arrivals={"kind": "trace", "path": "azure-conv-2023"}),
+                        np.random.SeedSequence(0), None)
+    b = wl.sample(0.0, 4000.0)
+    span = float(b.t[-1] - b.t[0])
+    counts, _ = np.histogram(b.t - b.t[0], bins=np.arange(int(np.ceil(span / 60.0)) + 1) * 60.0)
+    src = "[AZ23] Azure/AzurePublicDataset@b469a113 AzureLLMInferenceTrace_conv.csv (CALIBRATION E, D V12)"
+    inp = "replay of azure-conv-2023 (dcsim.workload, kind: trace)"
+    rows = [("V12-n", "requests", "req", 19366, len(b)),
+            ("V12-span", "span", "s", 3502, span),
+            ("V12-rate", "mean arrival rate", "req/s", 5.53, len(b) / span),
+            ("V12-in-mean", "context tokens, mean", "tok", 1155, float(b.n_in.mean())),
+            ("V12-in-median", "context tokens, median", "tok", 1020, float(np.median(b.n_in))),
+            ("V12-out-mean", "output tokens, mean", "tok", 211, float(b.n_out.mean())),
+            ("V12-out-median", "output tokens, median", "tok", 129, float(np.median(b.n_out))),
+            ("V12-peak", "per-minute peak/mean", "ratio", 1.54, float(counts.max() / counts.mean()))]
+    out = [Case(i, g, q, u, inp, src, float(p), float(d), TOL_REPLAY, "replay",
+                note="tolerance: rounding of the published statistic") for i, q, u, p, d in rows]
+    syn = build_workload(WorkloadSpec(arrivals={"kind": "poisson", "rate": 2000.0},
+                                      classes=[{"name": "chat", "preset": "chat", "share": 1.0}]),
+                         np.random.SeedSequence(12345), None)
+    s = syn.sample(0.0, 100.0)
+    inp = f"chat preset (lognormal fit), {len(s):,} sampled requests, seed 12345"
+    for i, q, p, d in (("V12-syn-in-mean", "context tokens, mean", 1155, s.n_in.mean()),
+                       ("V12-syn-in-median", "context tokens, median", 1020, np.median(s.n_in)),
+                       ("V12-syn-out-mean", "output tokens, mean", 211, s.n_out.mean()),
+                       ("V12-syn-out-median", "output tokens, median", 129, np.median(s.n_out))):
+        out.append(Case(i, g, q, "tok", inp, src, float(p), float(d), 0.05, "calibrated",
+                        note="V12: ±5 % for the synthetic generator"))
+    return out
+
+
+def run_validation(data_dir: Path | None = None, leave_out: bool = True) -> list[Case]:
+    """All cases (deterministic)."""
+    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_SHARED_DATA
+    builders: list[Callable[[], list[Case]]] = [
+        cases_mlenergy_calibrated, lambda: cases_mlenergy_held_out(data_dir), cases_itl, cases_splitwise,
+        cases_dgx, cases_pue, cases_trace]
+    if leave_out:
+        builders.insert(1, cases_leave_out)
+    out: list[Case] = []
+    for b in builders:
+        out += b()
+    ids = [c.id for c in out]
+    if len(set(ids)) != len(ids):
+        raise RuntimeError("duplicate case ids")
+    return out
+
+
+# ----------------------------------------------------------------------------- output
+def _num(x: float) -> str:
+    if not np.isfinite(x):
+        return str(x)
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    if a >= 0.1:
+        return f"{x:.3f}"
+    return f"{x:.4f}"
+
+
+def _fmt_pub(c: Case) -> str:
+    if c.metric == "range":
+        return f"[{_num(c.published)}, {_num(c.published_hi)}]"
+    if c.unit == "%":
+        return "0 %"
+    return _num(c.published)
+
+
+def _fmt_val(c: Case) -> str:
+    if c.unit == "%":
+        return f"{c.dcsim * 100:+.1f} %"
+    return _num(c.dcsim)
+
+
+def _fmt_err(c: Case) -> str:
+    if c.metric == "abs" and c.unit != "%":
+        return f"{c.error:+.3g}"
+    return f"{c.error * 100:+.1f} %"
+
+
+def _fmt_tol(c: Case) -> str:
+    if c.metric == "abs" and c.unit != "%":
+        return f"±{c.tol:g}"
+    return f"±{c.tol * 100:g} %"
+
+
+def status(c: Case) -> str:
+    if c.passed:
+        return "pass"
+    return "KNOWN FAIL" if c.known_failure else "FAIL"
+
+
+def summary(cases: list[Case]) -> dict:
+    """Counts and the worst errors per kind."""
+    out = {"rows": len(cases), "pass": sum(c.passed for c in cases),
+           "known_fail": sum((not c.passed) and bool(c.known_failure) for c in cases),
+           "fail": sum((not c.passed) and not c.known_failure for c in cases)}
+    for kind in ("calibrated", "held-out", "replay"):
+        ks = [c for c in cases if c.kind == kind and c.metric != "abs"]
+        ks += [c for c in cases if c.kind == kind and c.unit == "%"]
+        if ks:
+            w = max(ks, key=lambda c: abs(c.error))
+            out[f"worst_{kind}"] = (w.id, w.error)
+    return out
+
+
+def to_markdown(cases: list[Case]) -> str:
+    s = summary(cases)
+    lines = [
+        "# Validation against published measurements",
+        "",
+        "Generated by `python -m dcsim.validation --markdown docs/validation.md` (the code, sources and",
+        "tolerances are in `dcsim/validation.py`; `tests/test_validation.py` reruns it in CI and fails if a",
+        "row outside the known failures leaves its tolerance). Rerun it after changing a node profile, the",
+        "facility defaults or the workload presets, and commit the regenerated file. ML.ENERGY raw data are",
+        "read from `../shared/data/ml-energy-v3` (`--data DIR` to point elsewhere).",
+        "",
+        "**Kinds.** *calibrated*: the published point was used to fit the parameters that produce dcsim's",
+        "value (tolerance 10 %, issue 9); *held-out*: it was not (20 %); *replay*: dcsim passes the data",
+        "through (tolerance = rounding of the published statistic). Ranges: error 0 inside the published",
+        "range, else the relative distance to the nearer bound. Source tags resolve in",
+        "`../shared/CALIBRATION.md` §F. Every ML.ENERGY power figure is GPU-only, summed over the",
+        "replica's GPUs; mean prompt length 634 tokens for chat, 224 for GPQA ([ML3-blog]; assumption).",
+        "",
+        "**What is held out.** The shipped profiles were fitted on every `kind=load` row of",
+        "`dcsim/data/measurements/mlenergy_*.csv` for their GPU/model/precision/TP plus the five",
+        "Splitwise cap rows (H100). Held out: leave-out refits (the calibration rerun without two",
+        "batch levels, then asked for them); ML.ENERGY v3 configurations not in the measurement CSVs",
+        "(another TP degree, another task, models/precisions served by the generic profile); median ITL",
+        "(never fitted); prefill vs decode power; the DGX nameplate bound.",
+        "",
+        f"**Summary:** {s['rows']} rows — {s['pass']} pass, {s['known_fail']} known failures (reasons below),",
+        f"{s['fail']} unexpected failures.",
+    ]
+    for kind in ("calibrated", "held-out", "replay"):
+        if f"worst_{kind}" in s:
+            i, e = s[f"worst_{kind}"]
+            lines.append(f"Worst {kind} relative error: {e * 100:+.1f} % ({i}).")
+    lines.append("")
+    groups: list[str] = []
+    for c in cases:
+        if c.group not in groups:
+            groups.append(c.group)
+    for gname in groups:
+        gc = [c for c in cases if c.group == gname]
+        lines += [f"## {gname}", "",
+                  "| id | quantity | inputs | published | dcsim | error | tol | kind | status | source |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for c in gc:
+            unit = "" if c.unit in ("–", "%", "bool") else f" {c.unit}"
+            lines.append(f"| {c.id} | {c.quantity} | {c.inputs} | {_fmt_pub(c)}{unit} | {_fmt_val(c)}{unit} | "
+                         f"{_fmt_err(c)} | {_fmt_tol(c)} | {c.kind} | {status(c)} | {c.source} |")
+        notes = sorted({c.note for c in gc if c.note})
+        if notes:
+            lines.append("")
+            lines += [f"* {n}" for n in notes]
+        lines.append("")
+    kf = [c for c in cases if not c.passed and c.known_failure]
+    lines += ["## Known failures", ""]
+    if kf:
+        lines += ["| id | error | tol | reason |", "|---|---|---|---|"]
+        lines += [f"| {c.id} | {_fmt_err(c)} | {_fmt_tol(c)} | {c.known_failure} |" for c in kf]
+    else:
+        lines.append("None.")
+    lines.append("")
+    lines += ["## Not covered", "",
+              "CALIBRATION D V5 (B200 vs H100 population over many models: needs profiles for them), V10",
+              "(POLCA oversubscription: qualitative), V13 (Fan et al. cluster peak: non-AI servers).", ""]
+    return "\n".join(lines)
+
+
+def to_text(cases: list[Case]) -> str:
+    w = max(len(c.id) for c in cases)
+    lines = [f"{'id':<{w}}  {'published':>14} {'dcsim':>12} {'error':>9} {'tol':>8} {'kind':<10} status"]
+    for c in cases:
+        lines.append(f"{c.id:<{w}}  {_fmt_pub(c):>14} {_fmt_val(c):>12} {_fmt_err(c):>9} {_fmt_tol(c):>8} "
+                     f"{c.kind:<10} {status(c)}")
+    s = summary(cases)
+    lines.append(f"{s['rows']} rows: {s['pass']} pass, {s['known_fail']} known failures, {s['fail']} unexpected failures")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dcsim.validation", description=__doc__.splitlines()[0])
+    ap.add_argument("--markdown", default=None, help="write the table as Markdown to this path")
+    ap.add_argument("--json", default=None, help="write the rows as JSON to this path")
+    ap.add_argument("--data", default=None, help=f"shared data folder (default {DEFAULT_SHARED_DATA})")
+    ap.add_argument("--check", action="store_true", help="exit 1 if a row outside KNOWN_FAILURES fails")
+    args = ap.parse_args(argv)
+    cases = run_validation(args.data)
+    print(to_text(cases))
+    if args.markdown:
+        Path(args.markdown).write_text(to_markdown(cases))
+        print(f"wrote {args.markdown}")
+    if args.json:
+        Path(args.json).write_text(json.dumps([c.as_dict() for c in cases], indent=1))
+    if args.check and summary(cases)["fail"]:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
