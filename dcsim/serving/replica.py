@@ -68,6 +68,7 @@ DEFAULT_KV_WATERMARK = 0.01
 # Collinearity tolerance for jumping over a run of decode steps (relative): runs are summed as
 # arithmetic series when first/middle/last steps agree with the chord to this; see _decode_run.
 DEFAULT_JUMP_RTOL = 1e-10
+_MAX_LINES = 64  # checked-affine ctx intervals kept per n_decode (bounded memory)
 
 # A sequence is a Python list with fixed slots (faster than objects in the hot loop):
 _TARR, _CLS, _NIN, _NOUT, _G, _D0, _A0, _EJ, _TFIRST, _TADMIT, _UID, _DONE, _P = range(13)
@@ -228,7 +229,9 @@ class Replica:
         self.chunked_prefill = bool(chunked_prefill)
         self.jump = bool(jump)
         self.jump_rtol = float(jump_rtol)
-        self._lines: dict[int, tuple] = {}  # n_decode -> (lo, hi, dt_lo, dt_slope, e_lo, e_slope)
+        # n_decode -> ([lo, ...], [(lo, hi, dt_lo, dt_slope, e_lo, e_slope), ...]) sorted by lo:
+        # ctx intervals on which dt and step energy were checked affine (at most _MAX_LINES)
+        self._lines: dict[int, tuple[list, list]] = {}
         self._span: dict[int, int] = {}  # n_decode -> width (ctx tokens) of the last affine check
         self.idle_gpu_power_w = float(node.idle_gpu_power_w)
         # pending FIFO of fresh requests (future and arrived-but-not-admitted), as Python lists
@@ -379,9 +382,14 @@ class Replica:
         calls = 0
         while k < kmax:
             K = kmax - k
-            ln = lines.get(n) if jump else None
-            if ln is None or not (ln[0] <= ctx <= ln[1]):
-                ln = None
+            ln = None
+            if jump:
+                lst = lines.get(n)
+                if lst is not None:
+                    i = bisect_right(lst[0], ctx) - 1
+                    if i >= 0 and ctx <= lst[1][i][1]:
+                        ln = lst[1][i]
+            if ln is None:
                 if jump and K >= 4:
                     rtol = self.jump_rtol
                     d0, p0 = step(0, n, ctx)
@@ -410,7 +418,12 @@ class Replica:
                         if (abs(dm - d0 - (d2 - d0) * w) <= rtol * dm
                                 and abs(em - e0 - (e2 - e0) * w) <= rtol * abs(em)):
                             ln = (ctx, ctx + W, d0, (d2 - d0) / W, e0, (e2 - e0) / W)
-                            lines[n] = ln
+                            lst = lines.get(n)
+                            if lst is None or len(lst[0]) >= _MAX_LINES:
+                                lines[n] = lst = ([], [])
+                            i = bisect_right(lst[0], ctx)
+                            lst[0].insert(i, ctx)
+                            lst[1].insert(i, ln)
                             self._span[n] = W
                             break
                         W = Wn if W > Wn else Wm  # first fall back to what the run needs
@@ -711,8 +724,13 @@ class Replica:
             if (not waiting and ph < npend and len(running) < max_batch and budget > 0
                     and kv_used + p_in[ph] <= cap_adm and p_t[ph] < tstop):
                 tstop = p_t[ph]
-            ln = lines.get(n_dec)
-            if ln is not None and ln[0] <= S and S + (kmax - 1) * n_dec <= ln[1]:
+            ln = None
+            lst = lines.get(n_dec)
+            if lst is not None:
+                i = bisect_right(lst[0], S) - 1
+                if i >= 0:
+                    ln = lst[1][i]
+            if ln is not None and S + (kmax - 1) * n_dec <= ln[1]:
                 # fast path: the whole run lies on a checked-affine interval (see _decode_run)
                 lo, _, dlo, sdc, elo, sec = ln
                 d0 = dlo + sdc * (S - lo)
