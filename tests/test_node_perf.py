@@ -94,15 +94,22 @@ def test_hand_computed_iteration_for_inline_gpu_and_model(tmp_path):
 
 
 def test_step_fn_agrees_with_vectorised_steady_state():
+    """The steady state is the phi-weighted mix of a prefill-carrying and a decode-only step."""
     n = build_node(NodeSpec(gpu="H100-SXM", model="qwen3-235b-a22b", precision="fp8"))
     step = n.step_fn(0.8)
     for b in (8.0, 64.0, 300.0):
         prefill = b * CHAT_IN / CHAT_OUT
-        dt, p = step(prefill, b, b * (CHAT_IN + CHAT_OUT / 2), prefill * CHAT_IN / 2)
+        chunk = max(prefill, min(CHAT_IN, n.max_batched_tokens - b))
+        phi = prefill / chunk
+        ctx = b * (CHAT_IN + CHAT_OUT / 2)
+        dt1, p1 = step(chunk, b, ctx, chunk * CHAT_IN / 2)
+        dt0, p0 = step(0, b, ctx, 0.0)
+        dt = phi * dt1 + (1 - phi) * dt0
+        energy = phi * dt1 * p1 + (1 - phi) * dt0 * p0
         s = n.steady_state(b, CHAT_IN, CHAT_OUT, 0.8)
         assert dt == pytest.approx(float(s.iter_time_s), rel=1e-9)
-        assert p == pytest.approx(float(s.gpu_power_w), rel=1e-9)
-        assert isinstance(dt, float) and isinstance(p, float)
+        assert energy / dt == pytest.approx(float(s.gpu_power_w), rel=1e-9)
+        assert isinstance(dt1, float) and isinstance(p1, float)
 
 
 @pytest.mark.parametrize("model,prec", [("llama-3.1-8b", "bf16"), ("llama-3.1-70b", "bf16"),

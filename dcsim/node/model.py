@@ -96,10 +96,15 @@ class NodeModel:
         return make_step(self.derived, self.gpu, self.gpus_per_replica, self.perf, self.pw, clock)
 
     # -- vectorised steady state ---------------------------------------------
+    @property
+    def max_batched_tokens(self) -> int:
+        """Token budget of one iteration (prefill chunks + decode positions), vLLM max_num_batched_tokens."""
+        return int(self.spec.max_batched_tokens)
+
     def steady_state(self, batch, mean_in, mean_out, clock=1.0) -> SteadyState:
         """Steady-state throughput and power at ``batch`` concurrent sequences (broadcasts)."""
         t, tc, tm, tokens = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
-                                             batch, mean_in, mean_out, clock)
+                                             batch, mean_in, mean_out, clock, self.max_batched_tokens)
         u_c, u_m = tc / t, tm / t
         gp = self.gpus_per_replica * gpu_power(self.gpu.idle_w, self.pw, u_c, u_m, clock)
         return SteadyState(tokens / t, gp, self.wall_power(gp), t, u_c, u_m)

@@ -1,0 +1,62 @@
+"""The fidelities agree in steady state: request-level replicas, hybrid and fluid."""
+
+import numpy as np
+import pytest
+
+import dcsim
+
+from conftest import small_scenario
+
+
+def _run(fidelity, rate="60 req/s", **over):
+    raw = small_scenario(**{"fidelity": fidelity, "duration": "20 min", "controller.tick": "10 s",
+                            "racks.0.count": 1, "workload.arrivals.rate": rate, **over})
+    res = dcsim.run(raw)
+    ts = res.timeseries
+    late = ts["t_s"] >= min(300.0, ts["t_s"][-1] / 2)  # after the batches have filled
+    return res, {
+        "thr": float(np.mean(ts["achieved_tok_s"][late])),
+        "facility_w": float(np.mean(ts["facility_power_w"][late])),
+        "gpu_w": float(np.mean(ts["gpu_power_w"][late])),
+    }
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {f: _run(f) for f in ("request", "hybrid", "fluid")}
+
+
+def test_request_and_fluid_agree_within_3pct(runs):
+    _, req = runs["request"]
+    _, flu = runs["fluid"]
+    assert req["thr"] == pytest.approx(flu["thr"], rel=0.03)
+    assert req["facility_w"] == pytest.approx(flu["facility_w"], rel=0.03)
+    assert req["gpu_w"] == pytest.approx(flu["gpu_w"], rel=0.03)
+
+
+def test_hybrid_agrees_with_fluid(runs):
+    _, hyb = runs["hybrid"]
+    _, flu = runs["fluid"]
+    assert hyb["facility_w"] == pytest.approx(flu["facility_w"], rel=0.03)
+    assert hyb["thr"] == pytest.approx(flu["thr"], rel=0.05)
+
+
+def test_request_fidelity_accounts_for_every_request(runs):
+    res, _ = runs["request"]
+    req = res.report["requests"]
+    assert req["arrived"] == req["completed"] + req["in_flight"] + req["shed"]
+    assert req["completed"] > 0.9 * req["arrived"]
+    lat = res.report["latency_s"]
+    assert 0 < lat["ttft"]["p50"] <= lat["ttft"]["p99"]
+    assert 0 < lat["tpot"]["p50"] < 1.0
+    assert 0.0 <= res.report["slo_attainment"] <= 1.0
+    assert res.latency_samples["chat"]["ttft_s"].size > 0
+
+
+def test_different_seeds_give_different_request_runs():
+    a, _ = _run("request", seed=1, duration="3 min")
+    b, _ = _run("request", seed=2, duration="3 min")
+    assert a.report["requests"]["arrived"] != b.report["requests"]["arrived"]
+    c, _ = _run("request", seed=1, duration="3 min")
+    assert a.report["requests"] == c.report["requests"]
+    assert a.report["energy_j"] == c.report["energy_j"]
