@@ -153,7 +153,7 @@ def test_kv_capacity_respected_preemption_no_loss(chunked):
     def check(r):
         assert r.kv_used <= cap
         assert r.kv_peak <= cap
-        assert r.enqueued == r.completed + r.n_running + r.n_pending  # nothing lost
+        assert r.enqueued == r.completed + r.n_running + r.n_pending + r.shed  # nothing lost
         seen.append(r.n_running)
 
     fb, res, _ = drive(rep, t, nin, nout, 3000.0, check=check)
@@ -172,7 +172,8 @@ def test_kv_capacity_respected_preemption_no_loss(chunked):
 def test_shed_requests_that_can_never_fit():
     rep = Replica(Roofline(kv=1000), kv_watermark=0.0)
     shed = rep.enqueue_many(np.array([0.0, 1.0]), np.array([0, 0]), np.array([100, 900]), np.array([50, 200]))
-    assert shed.tolist() == [False, True] and rep.shed == 1 and rep.enqueued == 1
+    assert shed.tolist() == [False, True] and rep.shed == 1 and rep.enqueued == 2
+    assert rep.n_pending == 1 and rep.outstanding_tokens == 150
 
 
 @pytest.mark.parametrize("chunked", [False, True])

@@ -259,7 +259,7 @@ class Replica:
         self._clock = None
         self._step: StepFn | None = None
         self._pstep = None  # step taking prefill_ctx_sum as 4th argument, if the node has one
-        self.enqueued = 0
+        self.enqueued = 0  # requests offered to enqueue/enqueue_many, shed ones included
         self.completed = 0
         self.shed = 0
         self.preemptions = 0
@@ -310,13 +310,13 @@ class Replica:
             ol = [ol[i] for i in keep]
             cl = [cl[i] for i in keep]
             self.shed += m - len(keep)
+        self.enqueued += m
         if tl:
             self._p_t.extend(tl)
             self._p_c.extend(cl)
             self._p_in.extend(il)
             self._p_out.extend(ol)
             self._last_t = tl[-1]
-            self.enqueued += len(tl)
             self.outstanding_tokens += sum(il) + sum(ol)
         return shed
 
