@@ -2,9 +2,9 @@
 
 ``request`` fidelity simulates every replica with :class:`dcsim.serving.replica.Replica`
 (continuous batching, KV cache, one loop step per batch iteration). ``hybrid`` simulates a
-sample of ``hybrid_sample`` replicas that way — each arrival joins the sample with
-probability equal to the sample's share of the facility's compute, so the sample sees the
-same per-replica load — and treats the rest as a fluid on the same node tables. Latency and
+sample of ``hybrid_sample`` replicas that way — fed by the workload at the sample's share of
+the facility's compute, so the sample sees the same per-replica load — and treats the rest as
+a fluid on the same node tables. Latency and
 per-request energy come from the simulated replicas; facility power is the sum of both parts.
 
 Admission: the controller's rate limit (tokens/s) becomes a token bucket at the facility
@@ -53,6 +53,16 @@ class RequestEngine:
         cap_all = sum(t * g.table.thr_max[-1] for g, t in zip(m.groups, total))
         #: share of the facility's compute simulated request by request
         self.frac = 1.0 if sc.fidelity == "request" else float(cap_sample / cap_all)
+        self.workload = m.workload
+        if self.frac < 1.0:
+            # The sample's own arrival stream: the workload at frac of its rate (exact thinning
+            # for Poisson and time-varying Poisson arrivals; for renewal, MMPP and trace arrivals a
+            # rate-scaled copy of the process). The fluid remainder takes the expected rest.
+            from dcsim.workload import build_workload
+
+            arr = sc.workload.arrivals
+            spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * self.frac})})
+            self.workload = build_workload(spec, rng_sample.spawn(1)[0], sc.base_dir)
         self.router = get_router(sv.router, len(self.replicas),
                                  **({"min_headroom_w": sv.min_headroom_w} if sv.router == "power_aware" else {}))
         cls = m.workload.classes
@@ -70,20 +80,29 @@ class RequestEngine:
         self.shed_tok = 0.0
         self.n_shed_fluid_tok = 0.0
         self._ovh_share = m.overhead_w * self.frac
+        self._finished: list = []  # finished requests not yet in the metrics (bounded by _flush)
+        self._buffered = 0
+
+    def _flush(self) -> None:
+        """Hand buffered finished requests to the streaming metrics in one vectorized call."""
+        if self._finished:
+            from dcsim.serving.replica import FinishedBatch
+
+            self.metrics.add(FinishedBatch.concat(self._finished))
+            self._finished.clear()
+            self._buffered = 0
 
     # ------------------------------------------------------------------ per tick
     def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float):
         """Serve ``[t0, t0+dt)``; returns (served tokens/s, waiting tokens, shed tokens, arrived tokens)."""
         m = self.m
         t1 = t0 + dt
-        ab = m.workload.sample(t0, t1)
+        ab = self.workload.sample(t0, t1)
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
-        arrived = float(n_out.sum())
         fluid_arr = 0.0
-        if self.frac < 1.0 and t.size:
-            mask = self._rng.random(t.size) < self.frac
-            fluid_arr = float(n_out[~mask].sum())
-            t, cls, n_in, n_out = t[mask], cls[mask], n_in[mask], n_out[mask]
+        if self.frac < 1.0:  # expected output tokens of the rest of the facility
+            fluid_arr = float(m.workload.rate(np.array([t0 + 0.5 * dt]))[0]) * m.workload.mean_output * dt * (1.0 - self.frac)
+        arrived = float(n_out.sum()) + fluid_arr
         self.metrics.record_arrivals(cls)
         for row in zip(t.tolist(), cls.tolist(), n_in.tolist(), n_out.tolist()):
             self._hold.append(row)
@@ -125,8 +144,11 @@ class RequestEngine:
             it_w += float(r.node.wall_power(res.energy_gpu_j / dt))
             fin = res.finished
             if len(fin):
-                self.metrics.add(fin)
+                self._finished.append(fin)
+                self._buffered += len(fin)
                 served += float(fin.n_out.sum())
+        if self._buffered >= 20_000:
+            self._flush()
         # the fluid remainder of a hybrid facility
         fluid_served = 0.0
         if self.frac < 1.0:
@@ -152,6 +174,7 @@ class RequestEngine:
         """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled)."""
         from dcsim.engine.loop import operating_point
 
+        self._flush()
         gpu = np.array(self._tick_gpu)
         it = np.array(self._tick_it_sample)
         if self.frac < 1.0:
@@ -173,6 +196,7 @@ class RequestEngine:
 
     def report(self, duration_s: float) -> dict:
         """Latency, SLO attainment, goodput and request accounting (simulated replicas)."""
+        self._flush()
         rep = self.metrics.to_report(duration_s)
         req = rep["requests"]
         counted = req["completed"] + req["shed"] + self.in_flight()
