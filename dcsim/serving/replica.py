@@ -69,6 +69,7 @@ DEFAULT_KV_WATERMARK = 0.01
 # arithmetic series when first/middle/last steps agree with the chord to this; see _decode_run.
 DEFAULT_JUMP_RTOL = 1e-10
 _MAX_LINES = 64  # checked-affine ctx intervals kept per n_decode (bounded memory)
+_BIG = 1 << 62
 
 # A sequence is a Python list with fixed slots (faster than objects in the hot loop):
 _TARR, _CLS, _NIN, _NOUT, _G, _D0, _A0, _EJ, _TFIRST, _TADMIT, _UID, _DONE, _P = range(13)
@@ -233,6 +234,7 @@ class Replica:
         # ctx intervals on which dt and step energy were checked affine (at most _MAX_LINES)
         self._lines: dict[int, tuple[list, list]] = {}
         self._span: dict[int, int] = {}  # n_decode -> width (ctx tokens) of the last affine check
+        self._fails: dict[int, int] = {}  # n_decode -> width of the last failed check (ctx tokens)
         self.idle_gpu_power_w = float(node.idle_gpu_power_w)
         # pending FIFO of fresh requests (future and arrived-but-not-admitted), as Python lists
         self._p_t: list[float] = []
@@ -352,6 +354,7 @@ class Replica:
         self._step = step
         self._lines.clear()
         self._span.clear()
+        self._fails.clear()
         try:  # the node may accept the prefill attention context as a 4th argument
             step(1, 0, 0.0, 1.0)
             self._pstep = step
@@ -379,9 +382,24 @@ class Replica:
         ctx = ctx0
         jump = self.jump
         lines = self._lines
+        fails = self._fails
+        novalid = False
         calls = 0
         while k < kmax:
             K = kmax - k
+            if not jump or novalid or K < 4:  # exact steps for the rest of the run
+                while k < kmax:
+                    dt, pw = step(0, n, ctx)
+                    calls += 1
+                    k += 1
+                    tsum += dt
+                    esum += dt * pw
+                    if pw > peak:
+                        peak = pw
+                    ctx += n
+                    if tsum >= rem:
+                        break
+                break
             ln = None
             if jump:
                 lst = lines.get(n)
@@ -390,7 +408,7 @@ class Replica:
                     if i >= 0 and ctx <= lst[1][i][1]:
                         ln = lst[1][i]
             if ln is None:
-                if jump and K >= 4:
+                if jump and K >= 4 and not novalid:
                     rtol = self.jump_rtol
                     d0, p0 = step(0, n, ctx)
                     e0 = d0 * p0
@@ -402,34 +420,40 @@ class Replica:
                     if est < kn:
                         kn = int(est)
                     Wn = (kn - 1) * n  # ctx width the run needs
-                    W = 2 * self._span.get(n, 0)  # try wider, for reuse by later runs
-                    top = self._ctx_top - ctx
-                    if W > top:
-                        W = top
-                    if W < Wn:
-                        W = Wn
-                    while W >= 3 * n:
-                        Wm = W // 2
-                        dm, pm = step(0, n, ctx + Wm)
-                        d2, p2 = step(0, n, ctx + W)
-                        calls += 2
-                        em, e2 = dm * pm, d2 * p2
-                        w = Wm / W
-                        if (abs(dm - d0 - (d2 - d0) * w) <= rtol * dm
-                                and abs(em - e0 - (e2 - e0) * w) <= rtol * abs(em)):
-                            ln = (ctx, ctx + W, d0, (d2 - d0) / W, e0, (e2 - e0) / W)
-                            lst = lines.get(n)
-                            if lst is None or len(lst[0]) >= _MAX_LINES:
-                                lines[n] = lst = ([], [])
-                            i = bisect_right(lst[0], ctx)
-                            lst[0].insert(i, ctx)
-                            lst[1].insert(i, ln)
-                            self._span[n] = W
-                            break
-                        W = Wn if W > Wn else Wm  # first fall back to what the run needs
-                        Wn = 0
+                    if kn >= 4 and Wn < fails.get(n, _BIG):
+                        W = 2 * self._span.get(n, 0)  # try wider, for reuse by later runs
+                        top = self._ctx_top - ctx
+                        if W > top:
+                            W = top
+                        if W < Wn:
+                            W = Wn
+                        while True:
+                            Wm = W // 2
+                            dm, pm = step(0, n, ctx + Wm)
+                            d2, p2 = step(0, n, ctx + W)
+                            calls += 2
+                            em, e2 = dm * pm, d2 * p2
+                            w = Wm / W
+                            if (abs(dm - d0 - (d2 - d0) * w) <= rtol * dm
+                                    and abs(em - e0 - (e2 - e0) * w) <= rtol * abs(em)):
+                                ln = (ctx, ctx + W, d0, (d2 - d0) / W, e0, (e2 - e0) / W)
+                                lst = lines.get(n)
+                                if lst is None or len(lst[0]) >= _MAX_LINES:
+                                    lines[n] = lst = ([], [])
+                                i = bisect_right(lst[0], ctx)
+                                lst[0].insert(i, ctx)
+                                lst[1].insert(i, ln)
+                                self._span[n] = W
+                                fails.pop(n, None)
+                                break
+                            if W <= Wn:
+                                break
+                            W = Wn  # the wider try failed: try what the run needs, once
+                        if ln is None:  # not affine over the run: step it exactly
+                            self._span[n] = 0
+                            fails[n] = Wn  # skip checks this wide for this n from now on
+                            novalid = True
                     if ln is None:
-                        self._span[n] = 0
                         dt, pw = d0, p0  # take the first step exactly (already evaluated)
                 else:
                     dt, pw = step(0, n, ctx)
@@ -748,6 +772,12 @@ class Replica:
                 pl = (e0 + se * (k - 1)) / (d0 + sd * (k - 1))
                 if pl > pk:
                     pk = pl
+            elif kmax == 1:  # one exact step (the next finish is one iteration away)
+                tsum, pl = step(0, n_dec, S)
+                esum = tsum * pl
+                pk = pl
+                k = 1
+                self.step_calls += 1
             else:
                 k, tsum, esum, pk, pl = self._decode_run(n_dec, S, kmax, tstop - now)
             now += tsum
