@@ -1,0 +1,602 @@
+"""Parameter sweeps: a base scenario, parameters varied by dotted path, one results row per point.
+
+A sweep file (YAML) is a :class:`SweepSpec`::
+
+    base: ../reference.yaml            # scenario file, relative to the sweep file
+    mode: grid                         # grid | list | random | lhs
+    parameters:
+      facility.interconnect: {range: [300 kW, 600 kW], steps: 4}
+      racks.0.count: {values: [8, 10, 12]}
+    seeds: 1                           # a count (base seed, +1, ...) or a list; a dimension
+    fixed: {duration: 6 h}             # overrides applied to every point
+
+Every point is a dict of dotted-path overrides (:func:`expand`). Points run in parallel across
+runs (never inside one) through ONE joblib call site: local processes (loky) by default, or a
+Dask distributed cluster when a ``client`` (or scheduler address) is given. Each point's report is
+cached as one JSON file named by the ``scenario_hash`` of the resolved scenario, written
+atomically, so an interrupted sweep resumes and a repeated one is free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dcsim import __version__
+from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
+
+__all__ = [
+    "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
+    "run_point", "extract", "columns", "write_table", "add_parser",
+]
+
+#: Report keys (dotted paths into report.json, see docs/report.md) extracted per point by default.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "throughput_tok_s.output",
+    "throughput_tok_s.demand_output",
+    "goodput_tok_s",
+    "slo_attainment",
+    "joules_per_output_token.gpu",
+    "joules_per_output_token.it",
+    "joules_per_output_token.facility",
+    "pue",
+    "peak_power_w.facility",
+    "interconnect_exceeded_s",
+    "binding.share.demand",
+    "binding.share.compute",
+    "binding.share.power",
+    "binding.share.cooling",
+    "binding.n_shifts",
+    "binding.most_common",
+    "gpus",
+)
+
+_NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+# --------------------------------------------------------------------------- spec
+
+class ParamSpec(BaseModel):
+    """How one parameter varies: explicit ``values``, a ``range`` with ``steps``, or a ``distribution``.
+
+    Range and distribution bounds may carry a unit (``[300 kW, 600 kW]``); generated values keep it.
+    ``log`` spaces a range geometrically; ``integer`` rounds generated values to integers.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    values: list[Any] | None = None
+    range: tuple[Any, Any] | None = None
+    steps: int | None = Field(None, ge=1)
+    log: bool = False
+    distribution: Literal["uniform", "loguniform"] | None = None
+    low: Any = None
+    high: Any = None
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        forms = [self.values is not None, self.range is not None, self.distribution is not None]
+        if sum(forms) != 1:
+            raise ValueError("give exactly one of: values, range (+ steps), distribution (+ low, high)")
+        if self.values is not None and not self.values:
+            raise ValueError("values must not be empty")
+        if self.range is not None and self.steps is None:
+            raise ValueError("range needs steps")
+        if self.distribution is not None and (self.low is None or self.high is None):
+            raise ValueError("distribution needs low and high")
+        lo_hi = self.range if self.range is not None else (self.low, self.high)
+        if self.values is None:
+            (a, ua), (b, ub) = _split(lo_hi[0]), _split(lo_hi[1])
+            if ua != ub:
+                raise ValueError(f"bounds must share one unit, got {lo_hi[0]!r} and {lo_hi[1]!r}")
+            if (self.log or self.distribution == "loguniform") and (a <= 0 or b <= 0):
+                raise ValueError("log spacing needs positive bounds")
+            if self.distribution is not None and not a < b:
+                raise ValueError("distribution needs low < high")
+        return self
+
+    @property
+    def discrete(self) -> list | None:
+        """The finite value set (values or range), or None for a continuous distribution."""
+        if self.values is not None:
+            return list(self.values)
+        if self.range is not None:
+            (a, unit), (b, _) = _split(self.range[0]), _split(self.range[1])
+            n = int(self.steps)
+            x = np.geomspace(a, b, n) if self.log else np.linspace(a, b, n)
+            ints = self.integer or (_is_int(self.range[0]) and _is_int(self.range[1]) and np.allclose(x, np.round(x)))
+            return [_join(float(v), unit, ints) for v in x]
+        return None
+
+    def from_unit(self, u: np.ndarray) -> list:
+        """Map uniform samples ``u`` in [0, 1) to values (inverse CDF, or a stratum of the value set)."""
+        u = np.asarray(u, dtype=float)
+        d = self.discrete
+        if d is not None:
+            idx = np.minimum((u * len(d)).astype(int), len(d) - 1)
+            return [d[i] for i in idx]
+        (a, unit), (b, _) = _split(self.low), _split(self.high)
+        if self.distribution == "loguniform":
+            x = np.exp(np.log(a) + u * (np.log(b) - np.log(a)))
+        else:
+            x = a + u * (b - a)
+        return [_join(float(v), unit, self.integer) for v in x]
+
+
+class SweepSpec(BaseModel):
+    """A sweep: base scenario, parameters by dotted path, how to combine them, what to extract."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("sweep", pattern=r"^[A-Za-z0-9_.\-]+$")
+    base: str | dict = Field(..., description="scenario file (relative to the sweep file) or inline scenario")
+    parameters: dict[str, ParamSpec] = Field(default_factory=dict)
+    mode: Literal["grid", "list", "random", "lhs"] = "grid"
+    samples: int | None = Field(None, ge=1, description="points drawn in random and lhs modes")
+    seeds: int | list[int] | None = Field(None, description="scenario seeds: a count (base seed, +1, ...) or a list")
+    seed: int = Field(0, ge=0, description="seed of the sampler (random, lhs)")
+    fixed: dict[str, Any] = Field(default_factory=dict, description="overrides applied to every point")
+    metrics: list[str] | None = Field(None, description="report.json dotted keys to extract (default DEFAULT_METRICS)")
+
+    _base_dir: Path | None = None
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError("seeds count must be >= 1")
+        if isinstance(v, list) and (not v or any(s < 0 for s in v)):
+            raise ValueError("seeds list must be non-empty non-negative integers")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.mode in ("random", "lhs") and self.samples is None:
+            raise ValueError(f"mode {self.mode} needs samples")
+        if self.mode in ("grid", "list"):
+            cont = [k for k, p in self.parameters.items() if p.discrete is None]
+            if cont:
+                raise ValueError(f"mode {self.mode} needs values or range, not a distribution: {', '.join(cont)}")
+        if self.mode == "list":
+            lens = {k: len(p.discrete) for k, p in self.parameters.items()}
+            if len(set(lens.values())) > 1:
+                raise ValueError(f"mode list needs equally long value lists, got {lens}")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder the ``base`` path is relative to (the sweep file's folder, else the working directory)."""
+        return self._base_dir if self._base_dir is not None else Path.cwd()
+
+
+def _split(v) -> tuple[float, str]:
+    """``"300 kW"`` → (300.0, "kW"); ``12`` → (12.0, "")."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v), ""
+    m = _NUM_UNIT.match(str(v))
+    if not m:
+        raise ValueError(f"expected a number with an optional unit, got {v!r}")
+    return float(m.group(1)), m.group(2)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _join(x: float, unit: str, integer: bool):
+    if integer:
+        x = int(round(x))
+    if unit:
+        return f"{x:.12g} {unit}" if not integer else f"{x} {unit}"
+    return x
+
+
+def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
+    """A :class:`SweepSpec` from a YAML file, a dict or a spec; errors name the file and field."""
+    if isinstance(source, SweepSpec):
+        return source
+    if isinstance(source, dict):
+        raw, label, bdir = source, "<dict>", None
+    else:
+        p = Path(source)
+        raw, label, bdir = read_yaml(p), str(p), p.resolve().parent
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except Exception as e:  # pydantic ValidationError
+        errs = getattr(e, "errors", None)
+        if callable(errs):
+            raise ScenarioError(label, [(".".join(str(x) for x in er.get("loc", ())), er.get("msg", ""))
+                                        for er in errs(include_url=False)]) from None
+        raise ScenarioError(label, [("", str(e))]) from None
+    spec._base_dir = bdir
+    return spec
+
+
+# --------------------------------------------------------------------------- expansion
+
+def _seed_list(spec: SweepSpec, base_seed: int) -> list[int] | None:
+    if spec.seeds is None:
+        return None
+    if isinstance(spec.seeds, int):
+        return [base_seed + i for i in range(spec.seeds)]
+    return list(spec.seeds)
+
+
+def expand(spec: SweepSpec | dict | str | Path, base_seed: int = 0) -> list[dict]:
+    """The sweep's points: one dict of dotted-path overrides each (``fixed`` first, then parameters, then ``seed``).
+
+    grid: Cartesian product; list: parameters zipped; random: ``samples`` independent draws;
+    lhs: a Latin hypercube of ``samples`` points (one point per stratum of every parameter).
+    Seeds, when given, are a further dimension (every point × every seed). Deterministic in ``spec.seed``.
+    """
+    spec = load_sweep(spec)
+    names = list(spec.parameters)
+    ps = [spec.parameters[k] for k in names]
+    if spec.mode == "grid":
+        combos = list(itertools.product(*(p.discrete for p in ps))) if names else [()]
+    elif spec.mode == "list":
+        combos = list(zip(*(p.discrete for p in ps))) if names else [()]
+    else:
+        n = int(spec.samples)
+        rng = np.random.default_rng(np.random.SeedSequence(spec.seed))
+        u = rng.random((n, len(names)))
+        if spec.mode == "lhs":
+            for j in range(len(names)):
+                u[:, j] = (rng.permutation(n) + u[:, j]) / n
+        cols = [p.from_unit(u[:, j]) for j, p in enumerate(ps)]
+        combos = list(zip(*cols)) if names else [()] * n
+    points = []
+    seeds = _seed_list(spec, base_seed)
+    for combo in combos:
+        ov = dict(spec.fixed)
+        ov.update(dict(zip(names, combo)))
+        if seeds is None:
+            points.append(ov)
+        else:
+            for s in seeds:
+                points.append({**ov, "seed": s})
+    return points
+
+
+# --------------------------------------------------------------------------- running one point
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return x
+
+
+def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
+    """Run the base scenario ``raw`` (a dict) with ``overrides``; return its report (JSON-safe) and wall time, s.
+
+    The unit of parallel work: plain data in, plain data out, so it ships to any worker. Errors
+    come back as ``RuntimeError`` with the message (always picklable).
+    """
+    from dcsim.engine.run import run
+
+    t0 = time.perf_counter()
+    try:
+        sc = load_scenario(raw, overrides=overrides, base_dir=base_dir)
+        res = run(sc)
+    except Exception as e:  # noqa: BLE001  (re-raised with its message; exception types may not pickle)
+        raise RuntimeError(f"sweep point {overrides}: {type(e).__name__}: {e}") from None
+    return {"report": _jsonable(res.report), "wall_s": time.perf_counter() - t0}
+
+
+def extract(report: dict, key: str):
+    """Value at a dotted ``key`` of a report dict (None when absent)."""
+    cur: Any = report
+    for k in key.split("."):
+        if isinstance(cur, dict) and k in cur:
+            cur = cur[k]
+        elif isinstance(cur, list) and k.isdigit() and int(k) < len(cur):
+            cur = cur[int(k)]
+        else:
+            return None
+    return cur
+
+
+def _resolved(dump: dict, path: str):
+    """SI value of the scenario field at ``path`` after validation (units parsed)."""
+    v = extract(dump, path)
+    return v if not isinstance(v, (dict, list)) else json.dumps(v, sort_keys=True)
+
+
+# --------------------------------------------------------------------------- cache
+
+def _cache_path(cache_dir: Path, h: str) -> Path:
+    return cache_dir / f"{h}.json"
+
+
+def _cache_read(cache_dir: Path | None, h: str) -> dict | None:
+    if cache_dir is None:
+        return None
+    p = _cache_path(cache_dir, h)
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if d.get("scenario_hash") != h or d.get("dcsim_version") != __version__ or "report" not in d:
+        return None
+    return d
+
+
+def _cache_write(cache_dir: Path, h: str, payload: dict) -> None:
+    """Write one point atomically (temp file in the same folder, then ``os.replace``)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    d = {"scenario_hash": h, "dcsim_version": __version__, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=f".{h[:16]}.", suffix=".tmp", dir=cache_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(d, f, sort_keys=True)
+        os.replace(tmp, _cache_path(cache_dir, h))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------------- progress
+
+class _Progress:
+    """``sweep  [#####.....]  12/100 points  elapsed 3.1s  eta 22.9s`` on stderr."""
+
+    def __init__(self, total: int, label: str = "sweep", stream=None, enabled: bool = True):
+        self.total, self.label, self.enabled = total, label, enabled
+        self.stream = stream or sys.stderr
+        self.t0 = time.perf_counter()
+
+    def __call__(self, done: int, ran: int) -> None:
+        if not self.enabled or self.total == 0:
+            return
+        el = time.perf_counter() - self.t0
+        frac = done / self.total
+        left = self.total - done
+        eta = el / ran * left if ran > 0 else (0.0 if left == 0 else float("nan"))
+        n = int(30 * frac)
+        eta_s = f"{eta:6.1f}s" if eta == eta else "    --"
+        self.stream.write(f"\r{self.label} [{'#' * n}{'.' * (30 - n)}] {done}/{self.total} points  "
+                          f"elapsed {el:6.1f}s  eta {eta_s}")
+        if done >= self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+# --------------------------------------------------------------------------- the sweep
+
+def _parallel_results(todo: list[tuple[dict, dict, str | None]], workers: int, client) -> Any:
+    """THE parallel call site: yields ``(index, payload)`` as points finish.
+
+    joblib with loky (local processes) by default; with a Dask ``client`` the same call runs
+    under ``joblib.parallel_config(backend="dask")`` on the cluster's workers.
+    """
+    import joblib
+
+    def gen(n_jobs):
+        par = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        return par(joblib.delayed(_indexed)(i, *job) for i, job in enumerate(todo))
+
+    if client is not None:
+        with joblib.parallel_config(backend="dask"):
+            yield from gen(-1)
+    elif workers <= 1 or len(todo) <= 1:
+        for i, job in enumerate(todo):
+            yield _indexed(i, *job)
+    else:
+        with joblib.parallel_config(backend="loky"):
+            yield from gen(int(workers))
+
+
+def _indexed(i: int, raw: dict, overrides: dict, base_dir: str | None) -> tuple[int, dict]:
+    return i, run_point(raw, overrides, base_dir)
+
+
+def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, client=None,
+              cache_dir: str | Path | None = ".dcsim-cache", progress: bool | Callable = True,
+              out: str | Path | None = None) -> list[dict]:
+    """Run every point of a sweep and return one row (dict) per point, in :func:`expand` order.
+
+    A row holds ``point``, ``scenario_hash``, each varied input (its resolved SI value under its
+    dotted path, plus ``seed``), the extracted metrics (dotted report keys) and ``cached``
+    (True when served from ``cache_dir``). ``cache_dir=None`` disables the cache. ``client`` is a
+    ``dask.distributed.Client`` or a scheduler address; ``workers`` local processes otherwise.
+    ``out``: folder to write ``results.csv`` (and ``results.parquet`` when pyarrow is importable).
+    """
+    spec = load_sweep(spec_or_path)
+    if isinstance(spec.base, dict):
+        base_raw, base_dir = spec.base, spec.base_dir
+    else:
+        bp = Path(spec.base)
+        bp = bp if bp.is_absolute() else spec.base_dir / bp
+        base_raw, base_dir = read_yaml(bp), bp.resolve().parent
+    base_sc = load_scenario(base_raw, base_dir=base_dir)
+    points = expand(spec, base_seed=base_sc.seed)
+    metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
+    cdir = Path(cache_dir) if cache_dir is not None else None
+
+    resolved: list[tuple[Scenario, str]] = []
+    for i, ov in enumerate(points):
+        try:
+            sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir)
+        except ScenarioError as e:
+            raise ScenarioError(f"sweep point {i} {ov}", e.errors) from None
+        resolved.append((sc, scenario_hash(sc)))
+
+    payloads: dict[str, dict] = {}
+    cached: set[str] = set()
+    for _, h in resolved:
+        if h in payloads:
+            continue
+        d = _cache_read(cdir, h)
+        if d is not None:
+            payloads[h] = d
+            cached.add(h)
+    todo_h: list[str] = []
+    todo: list[tuple[dict, dict, str | None]] = []
+    for (sc, h), ov in zip(resolved, points):
+        if h not in payloads and h not in todo_h:
+            todo_h.append(h)
+            todo.append((base_raw, ov, str(base_dir) if base_dir is not None else None))
+
+    own_client = None
+    if isinstance(client, str):
+        from dask.distributed import Client
+
+        client = own_client = Client(client)
+    prog = progress if callable(progress) else _Progress(len(todo_h) + len(cached), label=spec.name,
+                                                          enabled=bool(progress))
+    done = len(cached)
+    prog(done, 0)
+    try:
+        ran = 0
+        for i, payload in _parallel_results(todo, workers, client):
+            h = todo_h[i]
+            payloads[h] = payload
+            if cdir is not None:
+                _cache_write(cdir, h, payload)
+            ran += 1
+            prog(done + ran, ran)
+    finally:
+        if own_client is not None:
+            own_client.close()
+
+    rows = []
+    for i, ((sc, h), ov) in enumerate(zip(resolved, points)):
+        dump = sc.model_dump(mode="json")
+        row: dict[str, Any] = {"point": i, "scenario_hash": h}
+        for k in spec.parameters:
+            row[k] = _resolved(dump, k)
+        if spec.seeds is not None:
+            row["seed"] = sc.seed
+        rep = payloads[h]["report"]
+        for m in metrics:
+            row[m] = extract(rep, m)
+        row["wall_s"] = payloads[h].get("wall_s")
+        row["cached"] = h in cached
+        rows.append(row)
+    if out is not None:
+        write_table(rows, out)
+    return rows
+
+
+def sweep(spec_or_path, *, workers: int = 1, client=None, **kw) -> list[dict]:
+    """Same as :func:`run_sweep` (the public name: ``dcsim.sweep.sweep(..., client=client)``)."""
+    return run_sweep(spec_or_path, workers=workers, client=client, **kw)
+
+
+# --------------------------------------------------------------------------- results table
+
+def columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Rows → columns (numpy arrays; float where every value is numeric or None, else object)."""
+    keys: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in keys:
+                keys.append(k)
+    out = {}
+    for k in keys:
+        vals = [r.get(k) for r in rows]
+        if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in vals):
+            out[k] = np.array([np.nan if v is None else float(v) for v in vals])
+        else:
+            out[k] = np.array(vals, dtype=object)
+    return out
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ("nan" if v != v else ("inf" if v > 0 else "-inf"))
+    return str(v)
+
+
+def write_table(rows: list[dict], out_dir: str | Path) -> dict[str, Path]:
+    """Write ``results.csv`` (and ``results.parquet`` when pyarrow is importable) atomically; returns paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = list(columns(rows)) if rows else []
+    files = {}
+    fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".csv.tmp", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(keys)
+        for r in rows:
+            w.writerow([_cell(r.get(k)) for k in keys])
+    os.replace(tmp, out / "results.csv")
+    files["results.csv"] = out / "results.csv"
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return files
+    cols = columns(rows)
+    table = pa.table({k: (v.tolist() if v.dtype == object else v) for k, v in cols.items()})
+    tmp = out / ".results.parquet.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, out / "results.parquet")
+    files["results.parquet"] = out / "results.parquet"
+    return files
+
+
+# --------------------------------------------------------------------------- CLI
+
+def cmd_sweep(args) -> int:
+    spec = load_sweep(args.file)
+    out = Path(args.out) if args.out else Path("results") / "sweeps" / spec.name
+    t0 = time.perf_counter()
+    rows = run_sweep(spec, workers=args.workers, client=args.scheduler,
+                     cache_dir=None if args.no_cache else args.cache_dir, progress=not args.quiet, out=out)
+    el = time.perf_counter() - t0
+    n_cached = sum(1 for r in rows if r["cached"])
+    files = sorted(p.name for p in out.glob("results.*"))
+    print(f"{spec.name}: {len(rows)} points ({n_cached} from cache) in {el:.1f} s -> {out}/ ({', '.join(files)})")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``dcsim sweep FILE [--workers N] [--scheduler ADDRESS] [--out DIR] [--no-cache]``."""
+    p = subparsers.add_parser("sweep", help="run a parameter sweep (grid, list, random, LHS), one row per point",
+                              description="Run a sweep file; see docs/sweeps.md.")
+    p.add_argument("file", help="sweep YAML file")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--out", help="output folder (default results/sweeps/<sweep name>)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")
+    p.add_argument("--cache-dir", default=".dcsim-cache", help="point cache folder (default .dcsim-cache)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="dcsim")
+    add_parser(ap.add_subparsers(dest="cmd"))
+    args = ap.parse_args(["sweep", *(argv if argv is not None else sys.argv[1:])])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

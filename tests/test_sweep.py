@@ -1,0 +1,170 @@
+"""Sweeps: expansion (grid, list, random, LHS, seeds), the point cache, resume, and Dask == local."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, small_scenario
+from dcsim.scenario import ScenarioError
+from dcsim.sweep import SweepSpec, columns, expand, load_sweep, run_sweep
+
+
+def _spec(**kw):
+    d = {"base": small_scenario(duration="1 h"), "parameters": {}}
+    d.update(kw)
+    return load_sweep(d)
+
+
+def test_grid_is_the_cartesian_product_with_seeds_as_a_dimension():
+    s = _spec(parameters={"facility.interconnect": {"range": ["100 kW", "300 kW"], "steps": 3},
+                          "racks.0.count": {"values": [2, 4]}},
+              seeds=2, fixed={"duration": "30 min"})
+    pts = expand(s, base_seed=7)
+    assert len(pts) == 3 * 2 * 2
+    assert {p["facility.interconnect"] for p in pts} == {"100 kW", "200 kW", "300 kW"}
+    assert {p["racks.0.count"] for p in pts} == {2, 4}
+    assert {p["seed"] for p in pts} == {7, 8}
+    assert all(p["duration"] == "30 min" for p in pts)
+    # every combination exactly once
+    combos = {(p["facility.interconnect"], p["racks.0.count"], p["seed"]) for p in pts}
+    assert len(combos) == len(pts)
+
+
+def test_integer_range_stays_integer_and_log_range_is_geometric():
+    s = _spec(parameters={"racks.0.count": {"range": [2, 8], "steps": 4},
+                          "workload.arrivals.scale": {"range": [0.1, 10], "steps": 3, "log": True}})
+    pts = expand(s)
+    assert sorted({p["racks.0.count"] for p in pts}) == [2, 4, 6, 8]
+    assert all(isinstance(p["racks.0.count"], int) for p in pts)
+    np.testing.assert_allclose(sorted({p["workload.arrivals.scale"] for p in pts}), [0.1, 1.0, 10.0])
+
+
+def test_list_mode_zips_and_rejects_unequal_lengths():
+    s = _spec(mode="list", parameters={"racks.0.count": {"values": [1, 2, 3]},
+                                       "facility.interconnect": {"values": ["1 MW", "2 MW", "3 MW"]}})
+    assert [(p["racks.0.count"], p["facility.interconnect"]) for p in expand(s)] == [(1, "1 MW"), (2, "2 MW"), (3, "3 MW")]
+    with pytest.raises(ScenarioError):
+        _spec(mode="list", parameters={"racks.0.count": {"values": [1, 2]}, "seed": {"values": [1]}})
+
+
+def test_lhs_has_one_sample_per_stratum_within_bounds_and_is_seeded():
+    n = 16
+    par = {"facility.interconnect": {"distribution": "uniform", "low": "100 kW", "high": "500 kW"},
+           "workload.arrivals.scale": {"distribution": "loguniform", "low": 0.5, "high": 2.0}}
+    s = _spec(mode="lhs", samples=n, seed=3, parameters=par)
+    pts = expand(s)
+    assert len(pts) == n
+    kw = np.array([float(p["facility.interconnect"].split()[0]) for p in pts])
+    sc = np.array([p["workload.arrivals.scale"] for p in pts])
+    assert np.all((kw >= 100) & (kw < 500)) and np.all((sc >= 0.5) & (sc < 2.0))
+    # Latin hypercube: exactly one point in each of the n equal-probability strata, per dimension
+    assert sorted(np.floor((kw - 100) / 400 * n).astype(int)) == list(range(n))
+    assert sorted(np.floor(np.log(sc / 0.5) / np.log(4.0) * n).astype(int)) == list(range(n))
+    assert expand(s) == pts
+    assert expand(_spec(mode="lhs", samples=n, seed=4, parameters=par)) != pts
+    # random mode: same bounds, not stratified in general, reproducible
+    r = _spec(mode="random", samples=n, seed=3, parameters=par)
+    assert expand(r) == expand(r) and len(expand(r)) == n
+
+
+def test_spec_errors_are_clear():
+    with pytest.raises(ScenarioError, match="exactly one"):
+        _spec(parameters={"racks.0.count": {"values": [1], "range": [1, 2], "steps": 2}})
+    with pytest.raises(ScenarioError, match="samples"):
+        _spec(mode="lhs", parameters={"racks.0.count": {"values": [1, 2]}})
+    with pytest.raises(ScenarioError, match="distribution"):
+        _spec(mode="grid", parameters={"racks.0.count": {"distribution": "uniform", "low": 1, "high": 2}})
+    with pytest.raises(ScenarioError, match="sweep point"):
+        run_sweep(_spec(parameters={"racks.0.count": {"values": [0]}}), cache_dir=None, progress=False)
+
+
+def _small_sweep():
+    # 2 interconnects x 2 rack counts: power binds at the lower cap with more racks
+    return _spec(parameters={"facility.interconnect": {"values": ["60 kW", "200 kW"]},
+                             "racks.0.count": {"values": [2, 4]}})
+
+
+def test_sweep_rows_cache_and_resume(tmp_path):
+    cache = tmp_path / "cache"
+    rows = run_sweep(_small_sweep(), cache_dir=cache, progress=False, out=tmp_path / "out")
+    assert len(rows) == 4 and not any(r["cached"] for r in rows)
+    assert len(list(cache.glob("*.json"))) == 4
+    # inputs are the resolved SI values; the physics moves the right way
+    by = {(r["facility.interconnect"], r["racks.0.count"]): r for r in rows}
+    assert set(by) == {(60e3, 2), (60e3, 4), (200e3, 2), (200e3, 4)}
+    assert by[(60e3, 4)]["binding.share.power"] > 0.5 > by[(200e3, 4)]["binding.share.power"]
+    assert by[(200e3, 4)]["gpus"] == 2 * by[(200e3, 2)]["gpus"]
+    for r in rows:
+        s = sum(r[f"binding.share.{k}"] for k in ("demand", "compute", "power", "cooling"))
+        assert s == pytest.approx(1.0)
+    with open(tmp_path / "out" / "results.csv") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 4 and float(table[1]["throughput_tok_s.output"]) == rows[1]["throughput_tok_s.output"]
+
+    # a repeated sweep is free: nothing runs (the runner would fail if called)
+    import dcsim.sweep as sw
+
+    def boom(*a, **k):
+        raise AssertionError("a cached point was run again")
+
+    orig = sw.run_point
+    sw.run_point = boom
+    try:
+        again = run_sweep(_small_sweep(), cache_dir=cache, progress=False)
+    finally:
+        sw.run_point = orig
+    assert all(r["cached"] for r in again)
+    assert [r["throughput_tok_s.output"] for r in again] == [r["throughput_tok_s.output"] for r in rows]
+
+    # simulated interruption: two points lost (and a stray temp file left behind) -> only they rerun
+    files = sorted(cache.glob("*.json"))
+    lost = {files[0].stem, files[1].stem}
+    for p in files[:2]:
+        p.unlink()
+    (cache / ".deadbeef.tmp").write_text("{half a file")
+    ran = []
+
+    def counting(raw, ov, bdir):
+        ran.append(ov)
+        return orig(raw, ov, bdir)
+
+    sw.run_point = counting
+    try:
+        resumed = run_sweep(_small_sweep(), cache_dir=cache, progress=False)
+    finally:
+        sw.run_point = orig
+    assert len(ran) == 2
+    assert {r["scenario_hash"] for r in resumed if not r["cached"]} == lost
+    assert [r["throughput_tok_s.output"] for r in resumed] == [r["throughput_tok_s.output"] for r in rows]
+    # cache entries are plain JSON reports keyed by the resolved scenario hash
+    d = json.loads((cache / f"{rows[0]['scenario_hash']}.json").read_text())
+    assert d["report"]["provenance"]["scenario_hash"] == rows[0]["scenario_hash"]
+
+
+def test_columns_and_parallel_local_equal_serial(tmp_path):
+    spec = _small_sweep()
+    serial = run_sweep(spec, cache_dir=None, progress=False)
+    par = run_sweep(spec, workers=2, cache_dir=None, progress=False)
+    keys = [k for k in serial[0] if k not in ("wall_s", "cached")]
+    assert [[r[k] for k in keys] for r in par] == [[r[k] for k in keys] for r in serial]
+    cols = columns(serial)
+    assert cols["throughput_tok_s.output"].dtype == float and cols["binding.most_common"].dtype == object
+
+
+def test_dask_localcluster_equals_local_run():
+    distributed = pytest.importorskip("dask.distributed")
+    spec = _small_sweep()
+    local = run_sweep(spec, cache_dir=None, progress=False)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = run_sweep(spec, client=client, cache_dir=None, progress=False)
+    keys = [k for k in local[0] if k not in ("wall_s", "cached")]
+    assert [[r[k] for k in keys] for r in remote] == [[r[k] for k in keys] for r in local]
+
+
+def test_shipped_sweep_file_is_valid():
+    spec = load_sweep(ROOT / "scenarios" / "sweeps" / "interconnect_vs_gpus.yaml")
+    assert isinstance(spec, SweepSpec) and len(expand(spec)) == 20
+    assert (spec.base_dir / spec.base).exists()
