@@ -772,12 +772,22 @@ class Replica:
                 pl = (e0 + se * (k - 1)) / (d0 + sd * (k - 1))
                 if pl > pk:
                     pk = pl
-            elif kmax == 1:  # one exact step (the next finish is one iteration away)
-                tsum, pl = step(0, n_dec, S)
-                esum = tsum * pl
-                pk = pl
-                k = 1
-                self.step_calls += 1
+            elif kmax < 4:  # a short run: exact steps (the next finish is close)
+                k = 0
+                tsum = esum = pk = 0.0
+                ctx = S
+                rem = tstop - now
+                while True:
+                    dt, pl = step(0, n_dec, ctx)
+                    k += 1
+                    tsum += dt
+                    esum += dt * pl
+                    if pl > pk:
+                        pk = pl
+                    if k == kmax or tsum >= rem:
+                        break
+                    ctx += n_dec
+                self.step_calls += k
             else:
                 k, tsum, esum, pk, pl = self._decode_run(n_dec, S, kmax, tstop - now)
             now += tsum
