@@ -1,0 +1,77 @@
+"""The command line as a user meets it: run, validate, schema, tpf; clean errors with exit code 2."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dcsim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = str(ROOT / "scenarios" / "reference.yaml")
+
+
+def test_run_writes_report_and_prints_summary(tmp_path, capsys):
+    out = tmp_path / "ref"
+    rc = main(["run", REF, "--out", str(out), "--set", "duration=3 h", "--seed", "5", "--no-plots"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "J / output token" in text and "Binding constraint" in text
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["seed"] == 5 and rep["duration_s"] == pytest.approx(3 * 3600)
+    e = rep["energy_j"]
+    assert e["facility"] == pytest.approx(e["it"] + e["cooling"] + e["power_losses"], rel=1e-9)
+    assert (out / "timeseries.csv").exists()
+    # an existing result folder is not overwritten without --force
+    rc = main(["run", REF, "--out", str(out), "--set", "duration=1 h", "-q"])
+    assert rc == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["run", REF, "--out", str(out), "--set", "duration=1 h", "-q", "--force", "--no-plots"]) == 0
+    assert json.loads((out / "report.json").read_text())["duration_s"] == pytest.approx(3600)
+
+
+def test_validate_prints_resolved_si_scenario(capsys):
+    assert main(["validate", REF]) == 0
+    out = capsys.readouterr().out
+    resolved = yaml.safe_load(out)
+    assert resolved["facility"]["interconnect"] == pytest.approx(450e3)
+    assert resolved["duration"] == pytest.approx(86400)
+
+
+def test_validate_bad_file_exit_2_names_file_field_reason(tmp_path, capsys):
+    raw = yaml.safe_load(Path(REF).read_text())
+    raw["facility"]["cooling"]["capacity"] = "-5 kW"
+    raw["racks"][0]["node"]["gpux"] = "H100"
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    rc = main(["validate", str(f)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "Traceback" not in err
+    assert str(f) in err
+    assert "facility.cooling.capacity: must be > 0, got -5 kW" in err
+    assert "racks[0].node.gpux: unknown key" in err
+
+
+def test_missing_file_is_a_clean_error(capsys):
+    assert main(["validate", "does-not-exist.yaml"]) == 2
+    assert "cannot read file" in capsys.readouterr().err
+
+
+def test_schema_is_json_schema(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["type"] == "object" and "facility" in schema["properties"]
+
+
+def test_tpf_prints_ceilings_and_crossovers(capsys):
+    assert main(["tpf", REF]) == 0
+    out = capsys.readouterr().out
+    for word in ("compute C", "power   P", "cooling Q", "binding", "crossovers"):
+        assert word in out
+    assert main(["tpf", REF, "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    m = rep["moments"]["peak_demand"]
+    assert m["achieved_tok_s"] == pytest.approx(min(m["demand_tok_s"], m["compute_tok_s"], m["power_tok_s"], m["cooling_tok_s"]))
+    assert m["crossover"]["interconnect_w"] > 0
