@@ -43,7 +43,7 @@ def poisson(lam, T, seed, med_in=600, med_out=200, sigma=0.9, max_in=6000, max_o
     return t, nin, nout
 
 
-def drive(rep, t, nin, nout, T_end, tick=1.0, snapshots=False, cls=None, check=None):
+def drive(rep, t, nin, nout, T_end, tick=1.0, snapshots=False, cls=None, check=None, clock=None):
     """Enqueue tick by tick and advance; returns (FinishedBatch, results, in-system snapshots)."""
     cls = np.zeros(len(t), np.int64) if cls is None else cls
     res, snaps, fbs = [], [], []
@@ -52,7 +52,7 @@ def drive(rep, t, nin, nout, T_end, tick=1.0, snapshots=False, cls=None, check=N
         i1 = int(np.searchsorted(t, te))
         rep.enqueue_many(t[i0:i1], cls[i0:i1], nin[i0:i1], nout[i0:i1])
         i0 = i1
-        r = rep.advance(float(te), 1.0)
+        r = rep.advance(float(te), 1.0 if clock is None else clock(len(res)))
         res.append(r)
         fbs.append(r.finished)
         if snapshots:
@@ -269,3 +269,23 @@ def test_real_node_single_request_ttft():
     dt, _ = node.step_fn(1.0)(1000, 0, 0, 0.5 * 1000 * 1001)
     assert fb.ttft_s[0] == pytest.approx(dt, rel=1e-12)
     assert rep.kv_capacity_tokens == int(node.kv_capacity_tokens)
+
+
+def test_jump_equals_stepping_under_changing_clock():
+    node = Roofline(max_batch=128, kv=150_000)
+    t, nin, nout = poisson(6.0, 300.0, seed=13)
+    levels = (1.0, 0.7, 0.85)
+    out = []
+    for jump in (True, False):
+        rep = Replica(node, jump=jump)
+        fb, res, _ = drive(rep, t, nin, nout, 700.0, tick=0.5, clock=lambda i: levels[(i // 3) % 3])
+        out.append((rep, fb, sum(r.energy_gpu_j for r in res)))
+    (r1, f1, e1), (r2, f2, e2) = out
+    assert r1.completed == r2.completed == len(t) and r1.iterations == r2.iterations
+    assert np.allclose(f1.t_finish, f2.t_finish, rtol=1e-9, atol=0.0)
+    assert e1 == pytest.approx(e2, rel=1e-9)
+    assert r1.step_calls < 0.5 * r2.step_calls
+    # a slower clock serves the same requests later
+    slow = Replica(node)
+    fs, _, _ = drive(slow, t, nin, nout, 700.0, tick=0.5, clock=lambda i: 0.7)
+    assert fs.e2e_s.mean() > f1.e2e_s.mean()

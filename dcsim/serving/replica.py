@@ -70,6 +70,7 @@ DEFAULT_KV_WATERMARK = 0.01
 DEFAULT_JUMP_RTOL = 1e-10
 _MAX_LINES = 64  # checked-affine ctx intervals kept per n_decode (bounded memory)
 _BIG = 1 << 62
+_CLOCKS_KEPT = 8  # DVFS clocks whose step function and affine intervals are kept
 
 # A sequence is a Python list with fixed slots (faster than objects in the hot loop):
 _TARR, _CLS, _NIN, _NOUT, _G, _D0, _A0, _EJ, _TFIRST, _TADMIT, _UID, _DONE, _P = range(13)
@@ -259,6 +260,7 @@ class Replica:
         self._acct_t = float(t0)  # energy reported up to here; [acct, now] runs at _carry_p
         self._carry_p = 0.0
         self._clock = None
+        self._clock_states: dict[float, tuple] = {}
         self._step: StepFn | None = None
         self._pstep = None  # step taking prefill_ctx_sum as 4th argument, if the node has one
         self.enqueued = 0  # requests offered to enqueue/enqueue_many, shed ones included
@@ -349,17 +351,22 @@ class Replica:
         return arrived - done
 
     def _set_clock(self, clock: float) -> None:
-        step = self.node.step_fn(clock)
+        """Switch to DVFS ``clock``: its step function and checked-affine intervals (the last
+        ``_CLOCKS_KEPT`` clocks are kept, so a controller moving among levels reuses them)."""
+        st = self._clock_states.get(clock)
+        if st is None:
+            step = self.node.step_fn(clock)
+            try:  # the node may accept the prefill attention context as a 4th argument
+                step(1, 0, 0.0, 1.0)
+                pstep = step
+            except TypeError:
+                pstep = None
+            st = (step, pstep, {}, {}, {})
+            if len(self._clock_states) >= _CLOCKS_KEPT:
+                self._clock_states.pop(next(iter(self._clock_states)))
+            self._clock_states[clock] = st
         self._clock = clock
-        self._step = step
-        self._lines.clear()
-        self._span.clear()
-        self._fails.clear()
-        try:  # the node may accept the prefill attention context as a 4th argument
-            step(1, 0, 0.0, 1.0)
-            self._pstep = step
-        except TypeError:
-            self._pstep = None
+        self._step, self._pstep, self._lines, self._span, self._fails = st
 
     def _decode_run(self, n: int, ctx0: int, kmax: int, rem: float):
         """Up to ``kmax`` decode steps of ``n`` sequences from ctx ``ctx0``, stopping after the
