@@ -138,6 +138,8 @@ class ServingMetrics:
         self._seen = z()
         self.flush_rows = 8192  # rows buffered before a vectorized update (bounded memory)
         self._buf: list[tuple] = []
+        self._batches: list[FinishedBatch] = []
+        self._n_batched = 0
 
     # -------------------------------------------------------------- inputs
     def record_arrivals(self, cls: np.ndarray) -> None:
@@ -155,17 +157,32 @@ class ServingMetrics:
         flush the buffer first.
         """
         self._buf.extend(rows)
-        if len(self._buf) >= self.flush_rows:
+        if len(self._buf) + self._n_batched >= self.flush_rows:
             self.flush()
 
     def flush(self) -> None:
-        """Fold buffered rows into the sketches, counters and reservoirs."""
+        """Fold buffered rows and batches into the sketches, counters and reservoirs."""
+        parts = self._batches
         if self._buf:
-            buf, self._buf = self._buf, []
-            self.add(FinishedBatch.from_rows(buf))
+            parts.append(FinishedBatch.from_rows(self._buf))
+            self._buf = []
+        if parts:
+            self._batches, self._n_batched = [], 0
+            self._ingest(parts[0] if len(parts) == 1 else FinishedBatch.concat(parts))
 
     def add(self, fb: FinishedBatch) -> None:
-        """Add a batch of finished requests (vectorized)."""
+        """Add a batch of finished requests; small batches are buffered (up to ``flush_rows``
+        rows) and folded in together, so per-tick calls stay cheap."""
+        n = len(fb)
+        if n == 0:
+            return
+        self._batches.append(fb)
+        self._n_batched += n
+        if self._n_batched + len(self._buf) >= self.flush_rows:
+            self.flush()
+
+    def _ingest(self, fb: FinishedBatch) -> None:
+        """Vectorized update with a batch of finished requests."""
         if len(fb) == 0:
             return
         c = fb.cls
