@@ -70,12 +70,17 @@ def run(n_replicas: int, max_batch: int, load: float, sim_s: float, model: str =
         for i, r in enumerate(reps):
             out[i] = r.outstanding_tokens
         a = rt.assign(b.n_in, b.n_out, out) if n_replicas > 1 else np.zeros(len(b.t), np.int64)
+        # group the tick's requests by replica (stable: each group stays sorted by time)
+        order = np.argsort(a, kind="stable")
+        bounds = np.searchsorted(a[order], np.arange(n_replicas + 1)).tolist()
+        t_, c_, i_, o_ = b.t[order], b.cls[order], b.n_in[order], b.n_out[order]
         rows: list = []
         for i, r in enumerate(reps):
-            sel = a == i if n_replicas > 1 else slice(None)
-            shed = r.enqueue_many(b.t[sel], b.cls[sel], b.n_in[sel], b.n_out[sel])
-            if shed.any():
-                metrics.record_shed(b.cls[sel][shed])
+            lo, hi = bounds[i], bounds[i + 1]
+            if hi > lo:
+                shed = r.enqueue_many(t_[lo:hi], c_[lo:hi], i_[lo:hi], o_[lo:hi])
+                if shed.any():
+                    metrics.record_shed(c_[lo:hi][shed])
             res = r.advance(te, 1.0)
             rows.extend(res.rows)
             iters += res.iterations
