@@ -51,6 +51,7 @@ import heapq
 import math
 from bisect import bisect_left, bisect_right
 from collections import deque
+from itertools import chain
 from operator import le
 from typing import Any, Callable, NamedTuple
 
@@ -122,7 +123,7 @@ class FinishedBatch(NamedTuple):
             e = np.empty(0)
             ei = np.empty(0, dtype=np.int64)
             return FinishedBatch(ei, e, e, e, e, ei, ei, e)
-        a = np.array(rows, dtype=float)
+        a = np.fromiter(chain.from_iterable(rows), dtype=float, count=8 * len(rows)).reshape(-1, 8)
         return FinishedBatch(a[:, 0].astype(np.int64), a[:, 1], a[:, 2], a[:, 3], a[:, 4],
                              a[:, 5].astype(np.int64), a[:, 6].astype(np.int64), a[:, 7])
 
