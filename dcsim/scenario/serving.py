@@ -19,7 +19,7 @@ class ServingSpec(Spec):
 
     * ``router``: ``round_robin``, ``least_outstanding`` (least outstanding tokens, i.e.
       join-shortest-queue in tokens) or ``power_aware`` (least outstanding among replicas with
-      power headroom at least ``min_headroom_w``).
+      power headroom at least ``min_headroom_w``; default 0 W, an assumption).
     * ``chunked_prefill``: vLLM V1 schedules chunked prefill by default (vLLM docs, "Optimization
       and Tuning: chunked prefill"); ``false`` gives vLLM V0's prefill-first, prefill-only
       iterations.
