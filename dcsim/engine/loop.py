@@ -192,7 +192,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     md, limit = 2, row[k]
                     level[j] = k
                 if request_engine is not None:
-                    s, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, m.clocks[k])
+                    s, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, m.clocks[k], float(avail[j]))
                     state.backlog_tok = b
                 else:
                     arr = demand[j] * dt

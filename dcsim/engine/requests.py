@@ -80,6 +80,7 @@ class RequestEngine:
         self.shed_tok = 0.0
         self.n_shed_fluid_tok = 0.0
         self._ovh_share = m.overhead_w * self.frac
+        self._last_gpu_w = np.zeros(len(self.replicas))
         self._finished: list = []  # finished requests not yet in the metrics (bounded by _flush)
         self._buffered = 0
 
@@ -93,8 +94,13 @@ class RequestEngine:
             self._buffered = 0
 
     # ------------------------------------------------------------------ per tick
-    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float):
-        """Serve ``[t0, t0+dt)``; returns (served tokens/s, waiting tokens, shed tokens, arrived tokens)."""
+    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0):
+        """Serve ``[t0, t0+dt)``; returns (served tokens/s, waiting tokens, shed tokens, arrived tokens).
+
+        ``availability`` is the fraction of replicas in service: new requests are routed only to
+        the first ``round(availability · n)`` replicas (requests already inside a failed replica
+        finish there — a simplification).
+        """
         m = self.m
         t1 = t0 + dt
         ab = self.workload.sample(t0, t1)
@@ -128,7 +134,13 @@ class RequestEngine:
             a = np.array(rel, dtype=float)
             rt, rc, ri, ro = a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
             outstanding = np.array([r.outstanding_tokens for r in self.replicas], dtype=float)
-            dest = self.router.assign(ri, ro, outstanding)
+            n_av = max(1, int(round(availability * len(self.replicas))))
+            available = np.arange(len(self.replicas)) < n_av
+            # power headroom of each replica: GPU power at full batch at this clock minus its last draw
+            k = float(np.interp(clock, m.clocks, np.arange(m.clocks.size)))
+            cap = np.array([np.interp(k, np.arange(m.clocks.size), m.groups[g].table.gpu[:, -1]) for g in self.group_of])
+            headroom = cap - self._last_gpu_w
+            dest = self.router.assign(ri, ro, outstanding, available=available, headroom_w=headroom)
             for k in np.unique(dest):
                 sel = dest == k
                 shed_mask = self.replicas[int(k)].enqueue_many(rt[sel], rc[sel], ri[sel], ro[sel])
@@ -138,8 +150,9 @@ class RequestEngine:
         served = 0.0
         gpu_j = 0.0
         it_w = 0.0
-        for r in self.replicas:
+        for i, r in enumerate(self.replicas):
             res = r.advance(t1, clock)
+            self._last_gpu_w[i] = res.energy_gpu_j / dt
             gpu_j += res.energy_gpu_j
             it_w += float(r.node.wall_power(res.energy_gpu_j / dt))
             fin = res.finished
