@@ -32,7 +32,7 @@ import numpy as np
 from dcsim.scenario import ScenarioError, load_scenario, read_yaml
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["QUESTIONS", "plan", "scenario_moments", "design_moment", "evaluate", "add_parser"]
+__all__ = ["QUESTIONS", "plan", "scenario_moments", "with_interconnect", "design_moment", "evaluate", "add_parser"]
 
 QUESTIONS = ("max-gpus", "max-demand", "interconnect-for")
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
@@ -55,6 +55,23 @@ def _models(raw: dict, base_dir, overrides: dict | None = None):
     from dcsim.engine.build import build_models
 
     return build_models(load_scenario(raw, overrides=overrides or None, base_dir=base_dir))
+
+
+def with_interconnect(m, cap_w: float):
+    """The models with the facility rebuilt at interconnect ``cap_w`` (W).
+
+    The delivery chain's ratings (transformer, UPS), the default fixed load and a default cooling
+    capacity follow the interconnect, so the facility is rebuilt from its spec (microseconds), with
+    the same weather random stream as :func:`dcsim.engine.build.build_models`.
+    """
+    import dataclasses
+
+    from dcsim.thermal.facility import build_facility
+
+    sc = m.scenario
+    spec = sc.facility.model_copy(update={"interconnect": float(cap_w)})
+    s_facility = np.random.SeedSequence(sc.seed).spawn(4)[1]
+    return dataclasses.replace(m, facility=build_facility(spec, sc.base_dir, s_facility))
 
 
 def scenario_moments(m) -> dict[str, np.ndarray]:
@@ -207,7 +224,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
 
     def r_at(cap: float) -> dict:
         evals["n"] += 1
-        return evaluate(m, mom, demand_tok_s=np.inf, interconnect_w=cap, gpu_scale=a)
+        return evaluate(with_interconnect(m, cap), mom, demand_tok_s=np.inf, gpu_scale=a)
 
     def power_binds(cap: float) -> bool:
         return bool(np.any(r_at(cap)["binding"] == 2))

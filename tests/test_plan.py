@@ -12,11 +12,11 @@ from dcsim.scenario import apply_overrides, read_yaml
 REF = ROOT / "scenarios" / "reference.yaml"
 
 
-def _full_load_codes(raw, overrides, percentile=None, **kw):
-    """Binding codes at full load over the moments, from models rebuilt at ``overrides`` (no gpu_scale)."""
+def _full_load_codes(raw, overrides, percentile=None):
+    """Binding codes at full load over the moments, from models rebuilt at ``overrides`` (no shortcuts)."""
     m = _models(raw, REF.parent, overrides)
     mom = design_moment(scenario_moments(m), percentile)
-    return np.atleast_1d(evaluate(m, mom, demand_tok_s=np.inf, **kw)["binding"])
+    return np.atleast_1d(evaluate(m, mom, demand_tok_s=np.inf)["binding"])
 
 
 def test_max_gpus_is_where_compute_stops_binding_at_full_load():
@@ -71,8 +71,8 @@ def test_interconnect_for_is_where_power_stops_binding():
     assert r["gpus"] == 416 and r["racks"] == 13 and r["binding"] == "compute"
     cap = r["interconnect_w"]
     ov = {"racks.0.count": 13}
-    below = _full_load_codes(raw, ov, 100, interconnect_w=cap * (1 - 1e-4))
-    above = _full_load_codes(raw, ov, 100, interconnect_w=cap * (1 + 1e-4))
+    below = _full_load_codes(raw, {**ov, "facility.interconnect": cap * (1 - 1e-4)}, 100)
+    above = _full_load_codes(raw, {**ov, "facility.interconnect": cap * (1 + 1e-4)}, 100)
     assert np.all(below == 2) and np.all(above == 1)
     # physics: hotter design weather and more GPUs need more interconnect
     cool = plan(raw, "interconnect-for", gpus=400, weather_percentile=5)

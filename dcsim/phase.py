@@ -1,0 +1,343 @@
+"""Phase diagrams: which constraint binds over two parameters, densely from the closed form.
+
+``phase_diagram(scenario, x=(path, values), y=(path, values))`` evaluates the Token Production
+Function ceilings (:func:`dcsim.engine.steady.ceilings_at`, the same node and facility models as
+the simulation) on every (x, y) cell at one moment of the scenario (its peak-demand tick by
+default), and optionally simulates a few cells and reads the binding constraint the simulation
+found at that tick, to overlay on the map.
+
+Axes are dotted scenario paths. These are evaluated without rebuilding any model (fast):
+
+* ``t_out_c`` — outdoor dry-bulb, degC (the moment's wet-bulb depression is kept);
+* ``facility.interconnect`` — W or a quantity string (``"15 MW"``); rebuilds only the facility
+  (its delivery-chain ratings follow the interconnect), microseconds per value;
+* ``racks.0.count`` and ``gpus`` — fleet size (single rack group; racks scale with GPUs);
+* ``demand`` — output tokens/s, and ``workload.arrivals.scale`` — a multiplier on the demand.
+
+Any other path (``racks.0.node.precision``, ``racks.0.node.levers.kv_compression``, ...) rebuilds
+the models once per value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from dcsim.plan import _models, _raw_and_dir, scenario_moments, with_interconnect
+from dcsim.tpf import BINDING_NAMES
+
+__all__ = ["PhaseDiagram", "phase_diagram", "plot_phase", "CONSTRAINT_COLORS", "FAST_AXES"]
+
+try:  # one palette for every figure of dcsim
+    from dcsim.plots import CONSTRAINT_COLORS
+except ImportError:  # pragma: no cover - plots always ships with dcsim
+    CONSTRAINT_COLORS = {"demand": "#8C8C8C", "compute": "#0072B2", "power": "#D55E00", "cooling": "#009E73"}
+
+FAST_AXES = ("t_out_c", "facility.interconnect", "racks.0.count", "gpus", "demand", "workload.arrivals.scale")
+_LABELS = {
+    "t_out_c": ("outdoor dry-bulb", "degC", 1.0),
+    "facility.interconnect": ("interconnect", "MW", 1e6),
+    "gpus": ("GPUs", "", 1.0),
+    "racks.0.count": ("racks", "", 1.0),
+    "demand": ("demand", "M tok/s", 1e6),
+    "workload.arrivals.scale": ("demand scale", "x", 1.0),
+}
+
+
+@dataclass
+class PhaseDiagram:
+    """Binding constraint over a grid: arrays have shape (len(y), len(x)).
+
+    ``binding`` int codes into ``BINDING_NAMES`` (0 demand, 1 compute, 2 power, 3 cooling);
+    ceilings and ``achieved`` in output tokens/s. ``x_values``/``y_values`` are the values as
+    given; ``x``/``y`` numeric (SI; category index for non-numeric values). ``sim`` lists the
+    simulated cells: ``x``, ``y`` (as given), ``binding`` (the simulation's code at the moment's
+    tick) and ``closed_form`` (the map's code at that cell).
+    """
+
+    x_path: str
+    y_path: str
+    x_values: list
+    y_values: list
+    x: np.ndarray
+    y: np.ndarray
+    binding: np.ndarray
+    demand_tok_s: np.ndarray
+    compute_tok_s: np.ndarray
+    power_tok_s: np.ndarray
+    cooling_tok_s: np.ndarray
+    achieved_tok_s: np.ndarray
+    moment: dict
+    demand_mode: str | float
+    sim: list[dict] = field(default_factory=list)
+
+    def share(self) -> dict[str, float]:
+        """Fraction of grid cells where each constraint binds."""
+        return {n: float(np.mean(self.binding == k)) for k, n in enumerate(BINDING_NAMES)}
+
+    def boundary_x(self, iy: int, frm: int, to: int) -> float:
+        """First x (numeric) on row ``iy`` where the binding changes from code ``frm`` to ``to`` (NaN if none)."""
+        row = self.binding[iy]
+        for j in range(row.size - 1):
+            if row[j] == frm and row[j + 1] == to:
+                return 0.5 * (self.x[j] + self.x[j + 1])
+        return float("nan")
+
+
+def _numeric(path: str, v) -> float | None:
+    """SI value of an axis value (quantity strings parsed), or None when categorical."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    if path == "facility.interconnect":
+        from dcsim.units import parse_quantity
+
+        return parse_quantity(v, "power")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _moment_index(mom: dict, moment) -> int:
+    if moment == "peak_demand":
+        return int(np.argmax(mom["demand_tok_s"]))
+    if moment == "hottest":
+        return int(np.argmax(mom["t_db_c"]))
+    t = float(moment)
+    return int(np.clip(np.searchsorted(mom["t_s"], t, side="right") - 1, 0, mom["t_s"].size - 1))
+
+
+def _axis_kind(path: str, single_group: bool) -> str:
+    if path in ("t_out_c", "weather.t_db"):
+        return "temp"
+    if path == "facility.interconnect":
+        return "cap"
+    if path in ("racks.0.count", "gpus"):
+        return "scale" if single_group else ("slow" if path == "racks.0.count" else "bad")
+    if path == "demand":
+        return "demand"
+    if path == "workload.arrivals.scale":
+        return "dscale"
+    return "slow"
+
+
+def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *, demand: str | float = "scenario",
+                  moment: str | float = "peak_demand", simulate: int | Sequence[tuple[Any, Any]] | None = None,
+                  overrides: dict | None = None) -> PhaseDiagram:
+    """Binding-constraint map over two parameters (see module doc for the axes).
+
+    ``demand``: ``"scenario"`` (the scenario's demand at the moment), ``"full"`` (unbounded:
+    which of compute, power, cooling limits the fleet) or output tokens/s. ``moment``:
+    ``"peak_demand"``, ``"hottest"`` or a time in s; it fixes the demand and weather not varied by
+    an axis. ``simulate``: an int k (k×k cells spread over the grid) or a list of (x, y) values to
+    run with :func:`dcsim.run` and overlay.
+    """
+    raw, bdir = _raw_and_dir(scenario)
+    if overrides:
+        from dcsim.scenario import apply_overrides
+
+        raw = apply_overrides(raw, overrides)
+    m0 = _models(raw, bdir)
+    mom0 = scenario_moments(m0)
+    i = _moment_index(mom0, moment)
+    single = len(m0.groups) == 1
+    (xp, xv), (yp, yv) = x, y
+    xv, yv = list(xv), list(yv)
+    kx, ky = _axis_kind(xp, single), _axis_kind(yp, single)
+    if "bad" in (kx, ky):
+        raise ValueError("the 'gpus' axis needs a scenario with one rack group (use racks.N.count)")
+    if demand not in ("scenario", "full") and not isinstance(demand, (int, float)):
+        raise ValueError(f"demand must be 'scenario', 'full' or tokens/s, got {demand!r}")
+    count0 = m0.scenario.racks[0].count
+    gpus0 = m0.gpus
+    scale0 = float(m0.scenario.workload.arrivals.scale)
+    ny, nx = len(yv), len(xv)
+    out = {k: np.zeros((ny, nx)) for k in ("demand_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s",
+                                           "achieved_tok_s")}
+    code = np.zeros((ny, nx), dtype=int)
+
+    cache: dict = {}
+
+    def build(ov: dict):
+        """Models for the slow overrides; an interconnect only rebuilds the facility (cheap)."""
+        ov = dict(ov)
+        cap = ov.pop("facility.interconnect", None)
+        key = repr(sorted(ov.items(), key=lambda kv: kv[0]))
+        if key not in cache:
+            cache[key] = m0 if not ov else _models(raw, bdir, ov)
+        m = cache[key]
+        return (m if cap is None else with_interconnect(m, _numeric("facility.interconnect", cap))), bool(ov)
+
+    from dcsim.engine.steady import ceilings_at
+
+    loop_x, loop_y = kx in ("slow", "cap"), ky in ("slow", "cap")
+    for iy in range(ny) if loop_y else [None]:
+        for ix in range(nx) if loop_x else [None]:
+            ov = {}
+            if iy is not None:
+                ov[yp] = yv[iy]
+            if ix is not None:
+                ov[xp] = xv[ix]
+            m, rebuilt = build(ov)
+            mom = scenario_moments(m) if rebuilt else mom0
+            rows = range(ny) if iy is None else [iy]
+            cols = range(nx) if ix is None else [ix]
+            R, C = np.meshgrid(np.array(list(rows)), np.array(list(cols)), indexing="ij")
+            d0 = float(mom["demand_tok_s"][i])
+            tdb0, twb0 = float(mom["t_db_c"][i]), float(mom["t_wb_c"][i])
+            d = np.full(R.shape, np.inf if demand == "full" else (d0 if demand == "scenario" else float(demand)))
+            tdb, twb = np.full(R.shape, tdb0), np.full(R.shape, twb0)
+            a = np.ones(R.shape)
+            for kind, path, vals, idx in ((kx, xp, xv, C), (ky, yp, yv, R)):
+                if kind in ("slow", "cap"):
+                    continue
+                v = np.array([_numeric(path, vals[j]) for j in idx.ravel()], dtype=float).reshape(idx.shape)
+                if kind == "temp":
+                    tdb, twb = v, v - (tdb0 - twb0)
+                elif kind == "scale":
+                    a = v / (count0 if path == "racks.0.count" else gpus0)
+                elif kind == "demand":
+                    d = v
+                elif kind == "dscale" and demand != "full":
+                    d = d * v / scale0
+            r = ceilings_at(m, d, tdb, twb, gpu_scale=a)
+            for k in out:
+                out[k][R, C] = np.broadcast_to(r[k], R.shape)
+            code[R, C] = np.broadcast_to(r["binding"], R.shape)
+
+    def num_axis(path, vals):
+        nums = [_numeric(path, v) for v in vals]
+        return np.array(nums if all(n is not None for n in nums) else range(len(vals)), dtype=float)
+
+    pd = PhaseDiagram(xp, yp, xv, yv, num_axis(xp, xv), num_axis(yp, yv), code, **out,
+                      moment={"index": i, "t_s": float(mom0["t_s"][i]), "t_out_c": float(mom0["t_db_c"][i]),
+                              "t_wb_c": float(mom0["t_wb_c"][i]), "demand_tok_s": float(mom0["demand_tok_s"][i])},
+                      demand_mode=demand)
+    if simulate:
+        pd.sim = _simulate(pd, raw, bdir, m0, simulate, (kx, ky), gpus0, scale0)
+    return pd
+
+
+def _sim_overrides(kind: str, path: str, v, pd: PhaseDiagram, m0, gpus0: int, scale0: float) -> dict:
+    if kind == "temp":
+        t = _numeric(path, v)
+        dep = pd.moment["t_out_c"] - pd.moment["t_wb_c"]
+        return {"facility.weather": {"kind": "constant", "t_db": t, "t_wb": t - dep}}
+    if path == "gpus":
+        gpr = m0.groups[0].gpus // m0.scenario.racks[0].count
+        return {"racks.0.count": max(1, int(round(_numeric(path, v) / gpr)))}
+    if kind == "demand":
+        return {"workload.arrivals.scale": scale0 * _numeric(path, v) / max(pd.moment["demand_tok_s"], 1e-300)}
+    return {path: v}
+
+
+def _nearest(path: str, vals: list, v) -> int:
+    """Index of ``v`` in the axis values (nearest numeric value on numeric axes)."""
+    nv = _numeric(path, v)
+    nums = [_numeric(path, u) for u in vals]
+    if nv is not None and all(n is not None for n in nums):
+        return int(np.argmin(np.abs(np.array(nums) - nv)))
+    return vals.index(v)
+
+
+def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -> list[dict]:
+    from dcsim.engine.run import run
+    from dcsim.scenario import load_scenario
+
+    if isinstance(simulate, int):
+        k = max(1, simulate)
+        jx = np.unique(np.round(np.linspace(0, len(pd.x_values) - 1, k)).astype(int))
+        jy = np.unique(np.round(np.linspace(0, len(pd.y_values) - 1, k)).astype(int))
+        cells = [(int(a), int(b)) for b in jy for a in jx]
+    else:
+        cells = [(_nearest(pd.x_path, pd.x_values, xv), _nearest(pd.y_path, pd.y_values, yv)) for xv, yv in simulate]
+    pts = []
+    for jx_, jy_ in cells:
+        ov = {}
+        ov.update(_sim_overrides(kinds[0], pd.x_path, pd.x_values[jx_], pd, m0, gpus0, scale0))
+        ov.update(_sim_overrides(kinds[1], pd.y_path, pd.y_values[jy_], pd, m0, gpus0, scale0))
+        if pd.demand_mode == "full":  # demand well above every ceiling at the moment
+            top = max(pd.compute_tok_s[jy_, jx_], 1.0)
+            base = ov.get("workload.arrivals.scale", scale0)
+            ov["workload.arrivals.scale"] = base * 2.0 * top / max(pd.moment["demand_tok_s"], 1e-300)
+        elif not isinstance(pd.demand_mode, str):
+            ov["workload.arrivals.scale"] = scale0 * float(pd.demand_mode) / max(pd.moment["demand_tok_s"], 1e-300)
+        res = run(load_scenario(raw, overrides=ov, base_dir=bdir))
+        b = res.timeseries["binding"]
+        idx = min(pd.moment["index"], b.size - 1)
+        pts.append({"x": pd.x_values[jx_], "y": pd.y_values[jy_], "ix": jx_, "iy": jy_, "binding": int(b[idx]),
+                    "closed_form": int(pd.binding[jy_, jx_]),
+                    "achieved_tok_s": float(res.timeseries["achieved_tok_s"][idx])})
+    return pts
+
+
+def _axis_label(path: str) -> tuple[str, float]:
+    if path in _LABELS:
+        name, unit, div = _LABELS[path]
+        return (f"{name} [{unit}]" if unit else name), div
+    return path, 1.0
+
+
+def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bool = True):
+    """The binding-constraint map (constraint colours of :data:`dcsim.plots.CONSTRAINT_COLORS`) with
+    simulated cells as circles filled by the simulation's binding; returns the matplotlib Figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 5.2), dpi=110)
+    else:
+        fig = ax.figure
+    cmap = ListedColormap([CONSTRAINT_COLORS[n] for n in BINDING_NAMES])
+    norm = BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], cmap.N)
+    xl, xdiv = _axis_label(pd.x_path)
+    yl, ydiv = _axis_label(pd.y_path)
+    xs, ys = pd.x / xdiv, pd.y / ydiv
+
+    def edges(v):
+        if v.size == 1:
+            return np.array([v[0] - 0.5, v[0] + 0.5])
+        mid = 0.5 * (v[1:] + v[:-1])
+        return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+    ax.pcolormesh(edges(xs), edges(ys), pd.binding, cmap=cmap, norm=norm, shading="flat", alpha=0.85)
+    if contours and xs.size > 2 and ys.size > 2 and np.all(np.isfinite(pd.achieved_tok_s)):
+        cs = ax.contour(xs, ys, pd.achieved_tok_s / 1e3, colors="k", linewidths=0.5, alpha=0.45)
+        ax.clabel(cs, fontsize=7, fmt="%.0fk")
+    for p in pd.sim:
+        ax.scatter([xs[p["ix"]]], [ys[p["iy"]]], s=70, c=[CONSTRAINT_COLORS[BINDING_NAMES[p["binding"]]]],
+                   edgecolors="k", linewidths=1.2, zorder=3,
+                   marker="o" if p["binding"] == p["closed_form"] else "X")
+    for axis, path, vals in ((ax.xaxis, pd.x_path, pd.x_values), (ax.yaxis, pd.y_path, pd.y_values)):
+        if any(_numeric(path, v) is None for v in vals):
+            axis.set_ticks(range(len(vals)))
+            axis.set_ticklabels([str(v) for v in vals])
+    ax.set_xlabel(xl)
+    ax.set_ylabel(yl)
+    present = [n for k, n in enumerate(BINDING_NAMES) if np.any(pd.binding == k)]
+    handles = [Patch(color=CONSTRAINT_COLORS[n], label=f"{n} binds") for n in present]
+    if pd.sim:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], marker="o", color="w", markeredgecolor="k", label="simulated (agrees)"))
+        if any(p["binding"] != p["closed_form"] for p in pd.sim):
+            handles.append(Line2D([], [], marker="X", color="w", markeredgecolor="k", label="simulated (differs)"))
+    ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)
+    mo = pd.moment
+    if pd.demand_mode == "full":
+        dm = "full load"
+    elif pd.demand_mode == "scenario":
+        dm = f"demand {mo['demand_tok_s'] / 1e3:,.0f}k tok/s"
+    else:
+        dm = f"demand {float(pd.demand_mode) / 1e3:,.0f}k tok/s"
+    ax.set_title(title or f"Binding constraint — t = {mo['t_s'] / 3600:.1f} h, {mo['t_out_c']:.1f} degC, {dm}",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
