@@ -46,8 +46,8 @@ def _raw_and_dir(scenario) -> tuple[dict, Path | None]:
     if isinstance(scenario, (str, Path)):
         p = Path(scenario)
         return read_yaml(p), p.resolve().parent
-    if isinstance(scenario, Scenario):
-        return scenario.model_dump(mode="json"), scenario.base_dir
+    if isinstance(scenario, Scenario):  # only the fields the author set: re-validates like the file did
+        return scenario.model_dump(mode="json", exclude_unset=True), scenario.base_dir
     return dict(scenario), None
 
 

@@ -87,6 +87,14 @@ def test_interconnect_for_reports_cooling_when_heat_rejection_binds_first():
     assert r["headroom"]["cooling"] < 0
 
 
+def test_plan_accepts_a_loaded_scenario():
+    from dcsim.scenario import load_scenario
+
+    a = plan(load_scenario(REF), "max-demand")
+    b = plan(REF, "max-demand")
+    assert a["scale"] == b["scale"] and a["moment"] == b["moment"]
+
+
 def test_cli_plan_json(capsys):
     from dcsim.cli import main
 
