@@ -143,6 +143,32 @@ def test_sweep_rows_cache_and_resume(tmp_path):
     assert d["report"]["provenance"]["scenario_hash"] == rows[0]["scenario_hash"]
 
 
+def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
+    import dcsim.sweep as sw
+
+    cache = tmp_path / "cache"
+    orig = sw.run_point
+    calls = []
+
+    def interrupted(raw, ov, bdir):
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during the 4th point
+        calls.append(ov)
+        return orig(raw, ov, bdir)
+
+    sw.run_point = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(_small_sweep(), cache_dir=cache, progress=False)
+    finally:
+        sw.run_point = orig
+    assert len(list(cache.glob("*.json"))) == 3          # finished points were kept
+    rows = run_sweep(_small_sweep(), cache_dir=cache, progress=False)
+    assert [r["cached"] for r in rows] == [True, True, True, False]
+    fresh = run_sweep(_small_sweep(), cache_dir=None, progress=False)
+    assert [r["throughput_tok_s.output"] for r in rows] == [r["throughput_tok_s.output"] for r in fresh]
+
+
 def test_columns_and_parallel_local_equal_serial(tmp_path):
     spec = _small_sweep()
     serial = run_sweep(spec, cache_dir=None, progress=False)
