@@ -9,7 +9,7 @@ import numpy as np
 from dcsim.engine.tables import GroupLimits, NodeTable, SupplyCurves, node_table, supply_curves
 from dcsim.node import build_node
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
-from dcsim.scenario import Scenario
+from dcsim.scenario import Scenario, ScenarioError
 from dcsim.thermal.facility import build_facility
 from dcsim.workload import build_workload
 
@@ -73,8 +73,11 @@ def build_models(sc: Scenario) -> Models:
     facility = build_facility(sc.facility, sc.base_dir, s_facility)
     clocks = None
     groups: list[Group] = []
-    for gs in sc.racks:
-        node = build_node(gs.node, sc.base_dir)
+    for gi, gs in enumerate(sc.racks):
+        try:
+            node = build_node(gs.node, sc.base_dir)
+        except (ValueError, KeyError, OSError) as e:  # e.g. the model does not fit the GPUs
+            raise ScenarioError(sc.name, [(f"racks[{gi}].node", str(e).strip("'\""))]) from None
         if clocks is None:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
         table = node_table(node, workload.mean_input, workload.mean_output, clocks,
@@ -92,9 +95,9 @@ def build_models(sc: Scenario) -> Models:
             name=gs.name, node=node, table=table, limits=limits,
             liquid_fraction=rack_liquid_fraction(gs.cooling.kind, gs.cooling.liquid_fraction),
             gpus=gs.count * gs.nodes_per_rack * node.gpus_per_node,
-            gpu_name=getattr(node, "gpu_name", str(gs.node.gpu)),
-            model_name=getattr(node, "model_name", str(gs.node.model)),
-            profile=getattr(node, "profile_name", None),
+            gpu_name=node.gpu.name,
+            model_name=node.model.name,
+            profile=str(node.profile.get("name")),
         ))
     curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
     return Models(sc, workload, facility, groups, curves, clocks,

@@ -28,16 +28,9 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
     top-level overrides (``seed=3``, ``duration="2 h"``); ``overrides`` takes dotted
     paths (``{"facility.interconnect": "15 MW"}``).
     """
-    ov: dict = {}
-    if isinstance(overrides, dict):
-        ov.update(overrides)
-    elif overrides:
-        from dcsim.scenario import apply_overrides  # list of "a.b=c"
-        sc0 = load_scenario(scenario)
-        raw = apply_overrides(sc0.model_dump(mode="json"), overrides)
-        scenario = load_scenario(raw, base_dir=sc0.base_dir)
-    ov.update(kw)
-    sc = load_scenario(scenario, overrides=ov or None)
+    sc = load_scenario(scenario, overrides=overrides)
+    if kw:
+        sc = load_scenario(sc, overrides=kw)
     return run_models(build_models(sc), progress=progress)
 
 

@@ -255,7 +255,7 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     if isinstance(source, Scenario):
         if not overrides:
             return source
-        raw, label, bdir = source.model_dump(mode="json"), source.name, source.base_dir
+        raw, label, bdir = source.model_dump(mode="json", exclude_unset=True), source.name, source.base_dir
     elif isinstance(source, dict):
         raw, label, bdir = source, "<dict>", Path(base_dir) if base_dir else None
     else:
