@@ -78,6 +78,8 @@ def cmd_run(args) -> int:
         return _fail(f"{out}: exists and is not empty; pass --force to overwrite, or choose --out DIR")
     prog = Progress(f"{sc.name}", enabled=not args.quiet)
     res = run(sc, progress=prog)
+    for w in res.report.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
     files = write_outputs(res, out, force=True, plots=not args.no_plots)
     if not args.quiet:
         print(summary_table(res, files=files, out_dir=out))

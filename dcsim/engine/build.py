@@ -43,6 +43,7 @@ class Models:
     clocks: np.ndarray
     seeds: dict = field(default_factory=dict)
     faults: object | None = None  # exogenous event schedule (dcsim.engine.faults), or None
+    warnings: list = field(default_factory=list)  # modelling caveats worth reading, for the report
 
     @property
     def gpus(self) -> int:
@@ -100,5 +101,9 @@ def build_models(sc: Scenario) -> Models:
             profile=str(node.profile.get("name")),
         ))
     curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
+    warnings = [f"racks[{i}] ({g.name}): no calibrated profile for {g.gpu_name} / {g.model_name} / "
+                f"{sc.racks[i].node.precision} / TP{g.node.gpus_per_replica}; using {g.profile} "
+                f"(parameters pooled from other profiles of this GPU: uncalibrated)"
+                for i, g in enumerate(groups) if g.profile.startswith("generic")]
     return Models(sc, workload, facility, groups, curves, clocks,
-                  seeds={"serving": s_serving, "faults": s_faults})
+                  seeds={"serving": s_serving, "faults": s_faults}, warnings=warnings)

@@ -152,6 +152,7 @@ def run_models(m: Models, progress: Callable[[float], None] | None = None, reque
                        "cap_events": sum(1 for a in raw["controller_log"] if a["action"] == "cap"),
                        "capped_share": float(np.mean(ts["mode"] != 0)),
                        "mean_clock": float(np.mean(ts["mean_clock"]))},
+        "warnings": list(m.warnings),
         "provenance": {
             "dcsim_version": __version__,
             "scenario_hash": scenario_hash(sc),
