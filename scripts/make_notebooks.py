@@ -138,13 +138,17 @@ At full load (unbounded demand) small fleets are compute-bound; past a few hundr
 450 kW interconnect binds, and on the hottest afternoons the air-cooled chillers' derated heat
 rejection binds first. The contours are the achieved token rate (thousands of tokens/s).
 
-Next: delivered power against fleet size at the scenario's own peak demand: the demand-limited
-region appears where the fleet and its power can serve everything users ask for.
+Next: delivered power against fleet size when users ask for 150k output tokens/s on the hottest
+tick. The demand-limited region (grey) is where the fleet, its power and its cooling all suffice;
+below it the fleet is too small (compute), to the left the interconnect too small (power; with
+many racks their idle draw alone eats a small budget), and past ~20 racks the derated air-cooled
+chillers cannot reject the heat of the fleet serving that demand (cooling).
 """),
     code("""
 caps = [f"{v:.0f} kW" for v in np.linspace(200, 900, 36)]
 pd2 = phase_diagram(REF, x=("facility.interconnect", caps), y=("racks.0.count", list(range(4, 25))),
-                    demand="scenario", moment="peak_demand")
+                    demand=150e3, moment="hottest")
+print("share of the map:", {k: round(v, 2) for k, v in pd2.share().items()})
 show(plot_phase(pd2))
 """),
     md("""
