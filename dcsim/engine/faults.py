@@ -1,0 +1,503 @@
+"""Exogenous faults: replica failures and repairs, chiller outages, curtailments, heat waves.
+
+:func:`build_faults` samples every random failure/repair time once, up front, from the seeded
+stream of the scenario (vectorized per-replica renewal processes), and returns a
+:class:`FaultSchedule` the engine queries, vectorized over tick mid-times ``t`` (s):
+
+* ``availability(t)``        fraction of replicas in service, 0..1 (piecewise constant);
+* ``interconnect_factor(t)`` multiplier on the utility cap (curtailment / demand response);
+* ``weather(t, t_db_c, t_wb_c)`` outdoor temperatures with heat-wave offsets (degC);
+* ``cooling_factor(t)``      multiplier on heat-rejection capacity (chiller / cooling-unit failures).
+
+:func:`fault_costs` compares a faulted run with a no-fault baseline of the same scenario and
+seed, window by window; :func:`run_with_faults` runs both and puts the costs in the report.
+
+Renewal model (``node_failures``): each replica alternates up and down. Up times are exponential
+or Weibull with mean ``mtbf``; down (repair) times are fixed or exponential with mean ``repair``.
+With ``initial: stationary`` the process starts in its stationary state: down with probability
+``repair/(mtbf+repair)``, the remaining time drawn from the equilibrium (residual-life)
+distribution — for a Weibull(k, λ) life that is ``λ·G^(1/k)``, ``G ~ Gamma(1/k, 1)``
+(Cox, *Renewal Theory*, 1962, §7.2: residual-life density S(x)/mean). Several ``node_failures``
+entries on the same replicas are independent failure modes; a replica is out while any of them
+holds it down.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+from pydantic import TypeAdapter
+
+from dcsim.scenario.faults import (
+    CoolingFailureSpec,
+    CurtailmentSpec,
+    FaultsSpec,
+    HeatWaveSpec,
+    NodeFailuresSpec,
+)
+
+__all__ = [
+    "FaultSchedule",
+    "build_faults",
+    "fault_costs",
+    "run_with_faults",
+    "sample_renewal",
+    "merge_down_intervals",
+    "BINDING_KEYS",
+    "MAX_FAILURE_EVENTS",
+]
+
+BINDING_KEYS = ("demand", "compute", "power", "cooling")  # binding codes 0..3
+#: upper bound on sampled failure intervals (memory guard: 3 float64/int64 arrays of this size)
+MAX_FAILURE_EVENTS = 20_000_000
+
+
+# --------------------------------------------------------------------------- sampling
+
+def _child(seed_seq: np.random.SeedSequence, i: int) -> np.random.SeedSequence:
+    """The i-th child of ``seed_seq`` without mutating its spawn counter (same result every call)."""
+    return np.random.SeedSequence(entropy=seed_seq.entropy, spawn_key=tuple(seed_seq.spawn_key) + (i,),
+                                  pool_size=seed_seq.pool_size)
+
+
+def _weibull_scale(mean: float, k: float) -> float:
+    """Scale λ of a Weibull(k) with the given mean: mean = λ·Γ(1 + 1/k)."""
+    return mean / math.gamma(1.0 + 1.0 / k)
+
+
+def _draw_up(rng: np.random.Generator, spec: NodeFailuresSpec, size) -> np.ndarray:
+    """Fresh times to failure, s."""
+    if spec.distribution == "weibull":
+        return rng.weibull(spec.shape, size) * _weibull_scale(spec.mtbf, spec.shape)
+    return rng.exponential(spec.mtbf, size)
+
+
+def _draw_down(rng: np.random.Generator, spec: NodeFailuresSpec, size) -> np.ndarray:
+    """Repair times, s."""
+    if spec.repair_distribution == "fixed":
+        return np.full(size, float(spec.repair))
+    return rng.exponential(spec.repair, size)
+
+
+def _residual_up(rng: np.random.Generator, spec: NodeFailuresSpec, n: int) -> np.ndarray:
+    """Remaining up time of a replica found up at a random moment (equilibrium distribution), s."""
+    if spec.distribution == "weibull":
+        k = spec.shape
+        return _weibull_scale(spec.mtbf, k) * rng.gamma(1.0 / k, 1.0, n) ** (1.0 / k)
+    return rng.exponential(spec.mtbf, n)  # memoryless
+
+
+def _residual_down(rng: np.random.Generator, spec: NodeFailuresSpec, n: int) -> np.ndarray:
+    """Remaining repair time of a replica found down at a random moment, s."""
+    if spec.repair_distribution == "fixed":
+        return rng.uniform(0.0, spec.repair, n)
+    return rng.exponential(spec.repair, n)
+
+
+def sample_renewal(spec: NodeFailuresSpec, n: int, duration_s: float,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Down intervals of ``n`` replicas over ``[0, duration_s)``: arrays ``(replica, fail_s, repair_s)``.
+
+    Every interval starts before ``duration_s`` (it may end after it); an interval starting at
+    0 means the replica was already down when the run began (``initial: stationary``).
+    Vectorized in blocks of cycles over all replicas still inside the horizon.
+    """
+    if n <= 0:
+        e = np.empty(0)
+        return e.astype(np.int64), e, e
+    cycle = spec.mtbf + spec.repair
+    expected = n * (duration_s / cycle + 2.0)
+    if expected > MAX_FAILURE_EVENTS:
+        raise ValueError(f"node_failures: about {expected:.3g} failures to sample ({n} replicas, mtbf "
+                         f"{spec.mtbf:g} s, {duration_s:g} s run) exceeds {MAX_FAILURE_EVENTS:g}; "
+                         "use a larger mtbf or a shorter run")
+    reps, fails, repairs = [], [], []
+    idx = np.arange(n)
+    if spec.initial == "stationary":
+        down0 = rng.random(n) < spec.repair / cycle
+        first_down = _residual_down(rng, spec, n)
+        reps.append(idx[down0])
+        fails.append(np.zeros(int(down0.sum())))
+        repairs.append(first_down[down0])
+        up_start = np.where(down0, first_down, 0.0)
+        first_up = np.where(down0, _draw_up(rng, spec, n), _residual_up(rng, spec, n))
+    else:
+        up_start = np.zeros(n)
+        first_up = _draw_up(rng, spec, n)
+    alive = up_start < duration_s
+    idx, up_start, first_up = idx[alive], up_start[alive], first_up[alive]
+    block = int(min(64, max(2, math.ceil(1.5 * duration_s / cycle) + 2)))
+    first = True
+    while idx.size:
+        m = idx.size
+        up = _draw_up(rng, spec, (m, block))
+        if first:
+            up[:, 0] = first_up
+            first = False
+        down = _draw_down(rng, spec, (m, block))
+        ends = up_start[:, None] + np.cumsum(up + down, axis=1)   # repair times
+        starts = ends - down                                      # failure times
+        keep = starts < duration_s
+        reps.append(np.broadcast_to(idx[:, None], (m, block))[keep])
+        fails.append(starts[keep])
+        repairs.append(ends[keep])
+        more = ends[:, -1] < duration_s
+        idx, up_start = idx[more], ends[more, -1]
+    return (np.concatenate(reps).astype(np.int64), np.concatenate(fails), np.concatenate(repairs))
+
+
+def merge_down_intervals(rep: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step function of the number of replicas down, from possibly overlapping per-replica intervals.
+
+    Returns ``(times, down)``: from ``times[i]`` on (until ``times[i+1]``) ``down[i]`` replicas are
+    out; before ``times[0]`` none. A replica held down by two overlapping intervals counts once.
+    """
+    if rep.size == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    t = np.concatenate([t0, t1])
+    d = np.concatenate([np.ones(rep.size, dtype=np.int64), -np.ones(rep.size, dtype=np.int64)])
+    r = np.concatenate([rep, rep])
+    order = np.lexsort((-d, t, r))  # by replica, then time; failures before repairs at equal times
+    t, d = t[order], d[order]
+    cnt = np.cumsum(d)               # each replica's events sum to 0, so the count restarts per replica
+    prev = cnt - d
+    went_down = (prev == 0) & (cnt > 0)
+    came_up = (prev > 0) & (cnt == 0)
+    sel = went_down | came_up
+    tt = t[sel]
+    dd = np.where(went_down[sel], 1, -1)
+    o = np.argsort(tt, kind="stable")
+    return tt[o], np.cumsum(dd[o])
+
+
+# --------------------------------------------------------------------------- schedule
+
+def _active(t: np.ndarray, start: float, end: float) -> np.ndarray:
+    return (t >= start) & (t < end)
+
+
+@dataclass
+class FaultSchedule:
+    """Sampled faults of one run, queried vectorized over times ``t`` (s). See module docstring."""
+
+    duration_s: float
+    replicas: int
+    interconnect_w: float | None
+    specs: tuple = ()
+    down_times: np.ndarray = field(default_factory=lambda: np.empty(0))
+    down_count: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    failures: list = field(default_factory=list)  # per node_failures entry: (replica, fail_s, repair_s)
+
+    # -- engine hooks -------------------------------------------------------------------------
+    def availability(self, t) -> np.ndarray:
+        """Fraction of replicas in service at ``t`` (piecewise constant, 0..1)."""
+        t = np.asarray(t, dtype=float)
+        if self.down_times.size == 0 or self.replicas <= 0:
+            return np.ones(t.shape)
+        i = np.searchsorted(self.down_times, t, side="right") - 1
+        down = np.where(i >= 0, self.down_count[np.clip(i, 0, None)], 0)
+        return 1.0 - down / float(self.replicas)
+
+    def interconnect_factor(self, t) -> np.ndarray:
+        """Multiplier (0..1) on the interconnect cap at ``t``: the tightest active curtailment."""
+        t = np.asarray(t, dtype=float)
+        f = np.ones(t.shape)
+        for s in self.specs:
+            if isinstance(s, CurtailmentSpec):
+                f = np.where(_active(t, s.start, s.end), np.minimum(f, self._curtail_factor(s)), f)
+        return f
+
+    def cooling_factor(self, t) -> np.ndarray:
+        """Multiplier (0..1) on heat-rejection capacity at ``t``: product of active outages."""
+        t = np.asarray(t, dtype=float)
+        f = np.ones(t.shape)
+        for s in self.specs:
+            if isinstance(s, CoolingFailureSpec):
+                f = np.where(_active(t, s.start, s.end), f * (1.0 - s.capacity_loss), f)
+        return f
+
+    def weather(self, t, t_db_c, t_wb_c) -> tuple[np.ndarray, np.ndarray]:
+        """Outdoor dry- and wet-bulb (degC) with the active heat waves' offsets added."""
+        t = np.asarray(t, dtype=float)
+        db = np.array(np.broadcast_to(np.asarray(t_db_c, dtype=float), t.shape))
+        wb = np.array(np.broadcast_to(np.asarray(t_wb_c, dtype=float), t.shape))
+        for s in self.specs:
+            if isinstance(s, HeatWaveSpec):
+                w = self.heat_wave_strength(s, t)
+                db = db + s.offset * w
+                wb = wb + (s.offset if s.wet_bulb_offset is None else s.wet_bulb_offset) * w
+        return db, wb
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def heat_wave_strength(s: HeatWaveSpec, t: np.ndarray) -> np.ndarray:
+        """0..1: linear ramp up over ``ramp`` after start, full, linear ramp down before the end."""
+        t = np.asarray(t, dtype=float)
+        if s.ramp <= 0:
+            return _active(t, s.start, s.end).astype(float)
+        w = np.minimum((t - s.start) / s.ramp, (s.end - t) / s.ramp)
+        return np.clip(w, 0.0, 1.0) * _active(t, s.start, s.end)
+
+    def _curtail_factor(self, s: CurtailmentSpec) -> float:
+        if s.fraction is not None:
+            return float(s.fraction)
+        if not self.interconnect_w or self.interconnect_w <= 0:
+            raise ValueError("curtailment with an absolute cap needs the facility interconnect "
+                             "(build_faults(..., interconnect_w=...))")
+        return float(min(1.0, s.cap / self.interconnect_w))
+
+    def down_replica_seconds(self, t0: float = 0.0, t1: float | None = None) -> float:
+        """Integral of replicas down over ``[t0, t1)`` (replica·s)."""
+        t1 = self.duration_s if t1 is None else t1
+        if self.down_times.size == 0 or t1 <= t0:
+            return 0.0
+        edges = np.concatenate([[t0], np.clip(self.down_times, t0, t1), [t1]])
+        vals = np.concatenate([[0], self.down_count])
+        # value on [edges[i], edges[i+1]) is vals[i] (before the first event: 0)
+        return float(np.sum(vals * np.diff(edges)))
+
+    def windows(self) -> list[dict]:
+        """One entry per fault: ``kind, start_s, end_s, description`` (+ facts for node failures)."""
+        out = []
+        fi = 0
+        for s in self.specs:
+            if isinstance(s, NodeFailuresSpec):
+                rep, f0, f1 = self.failures[fi]
+                fi += 1
+                n_fail = int(np.count_nonzero(f0 > 0))
+                dist = s.distribution + (f" k={s.shape:g}" if s.distribution == "weibull" else "")
+                down_s = float(np.sum(np.minimum(f1, self.duration_s) - f0))
+                out.append({
+                    "kind": s.kind, "start_s": 0.0, "end_s": float(self.duration_s),
+                    "description": (f"replica failures{' in group ' + repr(s.group) if s.group else ''}: MTBF "
+                                    f"{s.mtbf / 3600:g} h ({dist}), repair {s.repair / 3600:g} h "
+                                    f"({s.repair_distribution}); {n_fail} failures during the run, "
+                                    f"{int(np.count_nonzero(f0 == 0))} replicas down at start"),
+                    "failures": n_fail,
+                    "replica_hours_down": down_s / 3600.0,
+                })
+            elif isinstance(s, CoolingFailureSpec):
+                out.append({"kind": s.kind, "start_s": s.start, "end_s": s.end,
+                            "description": f"cooling failure: heat-rejection capacity -{100 * s.capacity_loss:g}%"})
+            elif isinstance(s, CurtailmentSpec):
+                f = self._curtail_factor(s)
+                what = (f"interconnect cap to {100 * s.fraction:g}% of contract" if s.fraction is not None
+                        else f"interconnect cap to {s.cap / 1e6:g} MW" + (" (no effect: above the contract)" if f >= 1 else ""))
+                out.append({"kind": s.kind, "start_s": s.start, "end_s": s.end,
+                            "description": f"curtailment: {what}", "interconnect_factor": f})
+            elif isinstance(s, HeatWaveSpec):
+                wb = s.offset if s.wet_bulb_offset is None else s.wet_bulb_offset
+                out.append({"kind": s.kind, "start_s": s.start, "end_s": s.end,
+                            "description": f"heat wave: +{s.offset:g} K dry-bulb, +{wb:g} K wet-bulb"
+                                           + (f", ramp {s.ramp / 3600:g} h" if s.ramp > 0 else "")})
+        return out
+
+
+def _validate_specs(spec: Any) -> tuple:
+    if spec is None:
+        return ()
+    if isinstance(spec, (list, tuple)) and all(
+            isinstance(s, (NodeFailuresSpec, CoolingFailureSpec, CurtailmentSpec, HeatWaveSpec)) for s in spec):
+        return tuple(spec)
+    return TypeAdapter(FaultsSpec).validate_python(spec)
+
+
+def build_faults(spec: Sequence | None, seed_seq: np.random.SeedSequence, replicas: int | Mapping[str, int],
+                 duration_s: float, *, interconnect_w: float | None = None) -> FaultSchedule | None:
+    """Sample the scenario's faults once; ``None`` when there are none.
+
+    ``spec``: the scenario's ``faults`` (a list of fault specs, or raw dicts to validate).
+    ``seed_seq``: the faults stream of the run (``Models.seeds['faults']``); entry ``i`` draws from
+    its own child ``i`` (derived without mutating ``seed_seq``, so building twice gives the same
+    schedule). ``replicas``: total replica count, or ``{group name: replicas}`` in scenario order
+    (needed for ``group:``). ``interconnect_w``: the contract cap, needed for absolute curtailments.
+    """
+    specs = _validate_specs(spec)
+    if not specs:
+        return None
+    if isinstance(replicas, Mapping):
+        names = list(replicas)
+        counts = [int(replicas[k]) for k in names]
+    else:
+        names, counts = [], [int(replicas)]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+    total = int(offsets[-1])
+    reps, t0s, t1s, failures = [], [], [], []
+    for i, s in enumerate(specs):
+        if isinstance(s, CurtailmentSpec) and s.cap is not None and not interconnect_w:
+            raise ValueError(f"faults[{i}]: curtailment cap given in W but the interconnect is unknown "
+                             "(pass interconnect_w to build_faults)")
+        if not isinstance(s, NodeFailuresSpec):
+            continue
+        if s.group is not None:
+            if s.group not in names:
+                raise ValueError(f"faults[{i}].group: no rack group named {s.group!r} "
+                                 f"(groups: {', '.join(names) if names else 'unnamed'})")
+            g = names.index(s.group)
+            lo, n = int(offsets[g]), counts[g]
+        else:
+            lo, n = 0, total
+        rng = np.random.default_rng(_child(seed_seq, i))
+        r, a, b = sample_renewal(s, n, float(duration_s), rng)
+        failures.append((r + lo, a, b))
+        reps.append(r + lo)
+        t0s.append(a)
+        t1s.append(b)
+    if reps:
+        times, down = merge_down_intervals(np.concatenate(reps), np.concatenate(t0s), np.concatenate(t1s))
+    else:
+        times, down = np.empty(0), np.empty(0, dtype=np.int64)
+    return FaultSchedule(duration_s=float(duration_s), replicas=total,
+                         interconnect_w=None if interconnect_w is None else float(interconnect_w),
+                         specs=tuple(specs), down_times=times, down_count=down, failures=failures)
+
+
+# --------------------------------------------------------------------------- costs
+
+def _goodput_tokens(models, ts: dict, mask: np.ndarray, dt: float) -> float | None:
+    """SLO-meeting output tokens in the ticks of ``mask`` (the engine's fluid per-tick estimate)."""
+    if "goodput_tok_s" in ts:
+        return float(np.sum(ts["goodput_tok_s"][mask]) * dt)
+    if models is None:
+        return None
+    if not np.any(mask):
+        return 0.0
+    import importlib
+
+    _run = importlib.import_module("dcsim.engine.run")
+    fn = getattr(_run, "goodput_fluid", None) or getattr(_run, "_goodput_fluid", None)
+    if fn is None:
+        return None
+    sub = {k: np.asarray(v)[mask] for k, v in ts.items()
+           if isinstance(v, np.ndarray) and v.shape[:1] == mask.shape}
+    good, _ = fn(models, sub)  # sum over ticks of SLO-meeting tokens/s
+    return float(good) * dt
+
+
+def _binding_seconds(codes: np.ndarray, dt: float) -> dict:
+    return {k: float(np.count_nonzero(codes == i) * dt) for i, k in enumerate(BINDING_KEYS)}
+
+
+def fault_costs(result, baseline_result, schedule: FaultSchedule, models=None) -> list[dict]:
+    """What each fault window cost versus the no-fault baseline run (same scenario and seed).
+
+    Per window (ticks whose mid-time lies in ``[start_s, end_s)``): output tokens served and
+    lost, goodput (SLO-meeting tokens, the engine's per-tick estimate; needs ``models``), shed
+    tokens, facility and IT energy and their change, J/token, PUE, mean replicas in service and
+    the seconds each constraint bound (``binding_s``, with the baseline's ``baseline_binding_s``).
+    ``tokens_lost_net`` counts from the window start to the end of the run, i.e. net of the
+    backlog served after the window (overlapping windows share those ticks).
+    """
+    ts, bs = result.timeseries, baseline_result.timeseries
+    dt = float(result.report["tick_s"])
+    if ts["t_s"].shape != bs["t_s"].shape or not np.array_equal(ts["t_s"], bs["t_s"]):
+        raise ValueError("fault_costs: faulted and baseline runs have different ticks (not the same scenario)")
+    tm = ts["t_s"] + 0.5 * dt
+    out = []
+    for w in schedule.windows():
+        sel = (tm >= w["start_s"]) & (tm < w["end_s"])
+        after = tm >= w["start_s"]
+        tok = float(np.sum(ts["achieved_tok_s"][sel]) * dt)
+        btok = float(np.sum(bs["achieved_tok_s"][sel]) * dt)
+        e = float(np.sum(ts["facility_power_w"][sel]) * dt)
+        be = float(np.sum(bs["facility_power_w"][sel]) * dt)
+        e_it = float(np.sum(ts["it_power_w"][sel]) * dt)
+        be_it = float(np.sum(bs["it_power_w"][sel]) * dt)
+        shed = float(np.sum(ts["shed_tokens"][sel])) if "shed_tokens" in ts else 0.0
+        bshed = float(np.sum(bs["shed_tokens"][sel])) if "shed_tokens" in bs else 0.0
+        good = _goodput_tokens(models, ts, sel, dt)
+        bgood = _goodput_tokens(models, bs, sel, dt)
+        row = dict(w)
+        row.update({
+            "ticks": int(np.count_nonzero(sel)),
+            "seconds_in_run": float(np.count_nonzero(sel) * dt),
+            "tokens_served": tok,
+            "baseline_tokens_served": btok,
+            "tokens_lost": btok - tok,
+            "tokens_lost_net": float((np.sum(bs["achieved_tok_s"][after]) - np.sum(ts["achieved_tok_s"][after])) * dt),
+            "tokens_shed": shed,
+            "tokens_shed_change": shed - bshed,
+            "queue_tokens_at_end": float(ts["queue_tokens"][sel][-1]) if np.any(sel) else 0.0,
+            "goodput_tokens": good,
+            "baseline_goodput_tokens": bgood,
+            "goodput_tokens_lost": (bgood - good) if good is not None and bgood is not None else None,
+            "energy_j": e,
+            "baseline_energy_j": be,
+            "energy_change_j": e - be,
+            "it_energy_change_j": e_it - be_it,
+            "joules_per_token": e / tok if tok > 0 else None,
+            "baseline_joules_per_token": be / btok if btok > 0 else None,
+            "pue": e / e_it if e_it > 0 else None,
+            "baseline_pue": be / be_it if be_it > 0 else None,
+            "mean_gpus_in_service": float(np.mean(ts["gpus_in_service"][sel])) if np.any(sel) else None,
+            "binding_s": _binding_seconds(ts["binding"][sel], dt),
+            "baseline_binding_s": _binding_seconds(bs["binding"][sel], dt),
+        })
+        out.append(row)
+    return out
+
+
+def _fault_free(sc):
+    """The scenario with its faults removed (or itself, when it has no ``faults`` field)."""
+    if "faults" in type(sc).model_fields:
+        return sc.model_copy(update={"faults": ()})
+    return sc
+
+
+def run_with_faults(scenario, faults: Iterable | None = None, *, overrides: dict | None = None,
+                    progress=None):
+    """Run the scenario with its faults and a no-fault baseline; return the faulted :class:`Result`.
+
+    ``faults`` (a list of fault specs or dicts) replaces the scenario's own ``faults`` entry when
+    given. The report gains ``faults`` (one entry per fault window, see :func:`fault_costs`) and
+    ``faults_total`` (whole-run changes versus the baseline: tokens, goodput, SLO attainment,
+    energy, J/token) and ``faults_baseline`` (the baseline's headline figures).
+    """
+    from dcsim.engine.build import build_models
+    from dcsim.engine.run import run_models
+    from dcsim.scenario import load_scenario
+
+    sc = load_scenario(scenario, overrides=overrides)
+    specs = _validate_specs(faults) if faults is not None else tuple(getattr(sc, "faults", ()) or ())
+    base_sc = _fault_free(sc)
+    mb = build_models(base_sc)
+    mb.faults = None
+    base = run_models(mb)
+    mf = build_models(base_sc)
+    sched = build_faults(specs, mf.seeds["faults"], {g.name: g.limits.replicas for g in mf.groups},
+                         float(sc.duration), interconnect_w=float(mf.facility.interconnect_w))
+    mf.faults = sched
+    res = run_models(mf, progress=progress)
+    if sched is None:
+        res.report["faults"] = []
+        return res
+    res.report["faults"] = fault_costs(res, base, sched, models=mf)
+    r, b = res.report, base.report
+    dur = r["duration_s"]
+    res.report["faults_baseline"] = {
+        "tokens_output": b["tokens"]["output"],
+        "goodput_tok_s": b.get("goodput_tok_s"),
+        "slo_attainment": b.get("slo_attainment"),
+        "energy_facility_j": b["energy_j"]["facility"],
+        "joules_per_output_token_facility": b["joules_per_output_token"]["facility"],
+        "binding_share": b["binding"]["share"],
+    }
+    gp, bgp = r.get("goodput_tok_s"), b.get("goodput_tok_s")
+    sa, bsa = r.get("slo_attainment"), b.get("slo_attainment")
+    res.report["faults_total"] = {
+        "tokens_lost": b["tokens"]["output"] - r["tokens"]["output"],
+        "tokens_shed_change": r["tokens_accounting"]["shed"] - b["tokens_accounting"]["shed"],
+        "goodput_change_tok_s": (gp - bgp) if gp is not None and bgp is not None else None,
+        "goodput_tokens_lost": (bgp - gp) * dur if gp is not None and bgp is not None else None,
+        "slo_attainment_change": (sa - bsa) if sa is not None and bsa is not None else None,
+        "energy_change_j": r["energy_j"]["facility"] - b["energy_j"]["facility"],
+        "joules_per_token_change": (r["joules_per_output_token"]["facility"]
+                                    - b["joules_per_output_token"]["facility"]),
+        "replica_hours_down": sched.down_replica_seconds() / 3600.0,
+        "mean_availability": (1.0 - sched.down_replica_seconds() / (sched.replicas * sched.duration_s)
+                              if sched.replicas > 0 else 1.0),
+    }
+    return res
