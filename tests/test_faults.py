@@ -1,0 +1,253 @@
+"""Faults: each kind changes the right ceiling, work is never lost, costs are positive, seeded runs repeat."""
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from conftest import small_scenario
+from dcsim.engine.build import build_models
+from dcsim.engine.faults import (
+    build_faults,
+    fault_costs,
+    merge_down_intervals,
+    run_with_faults,
+    sample_renewal,
+)
+from dcsim.engine.run import run_models
+from dcsim.scenario import load_scenario
+from dcsim.scenario.faults import FaultsSpec, NodeFailuresSpec
+
+FAULTS = TypeAdapter(FaultsSpec)
+BUSY = {"workload.arrivals.rate": "380 req/s"}  # demand ≈ 0.88 of the compute ceiling
+
+
+def _run(sc_dict, faults, seed_override=None):
+    """Faulted run and its baseline through the Models hook (independent of the Scenario wiring)."""
+    sc = load_scenario(sc_dict)
+    mb = build_models(sc)
+    base = run_models(mb)
+    mf = build_models(sc)
+    sched = build_faults(faults, mf.seeds["faults"], {g.name: g.limits.replicas for g in mf.groups},
+                         float(sc.duration), interconnect_w=mf.facility.interconnect_w)
+    mf.faults = sched
+    res = run_models(mf)
+    return res, base, sched, mf
+
+
+def _window(res, start_s, end_s):
+    dt = res.report["tick_s"]
+    tm = res.timeseries["t_s"] + dt / 2
+    return (tm >= start_s) & (tm < end_s)
+
+
+def _accounted(rep):
+    tok = rep["tokens_accounting"]
+    assert tok["arrived"] == pytest.approx(tok["served"] + tok["waiting"] + tok["shed"], rel=1e-9)
+
+
+# --------------------------------------------------------------------------- spec
+
+def test_spec_parses_units_and_single_mapping():
+    fx = FAULTS.validate_python({"kind": "heat_wave", "start": "2 h", "duration": "90 min", "offset": "5 K"})
+    assert len(fx) == 1 and fx[0].start == 7200.0 and fx[0].end == 7200.0 + 5400.0 and fx[0].offset == 5.0
+    nf = FAULTS.validate_python([{"kind": "node_failures", "mtbf": "1000 h", "repair": "4 h",
+                                  "distribution": "weibull", "shape": 0.8}])[0]
+    assert nf.mtbf == 3.6e6 and nf.shape == 0.8
+    assert FAULTS.validate_python(None) == ()
+
+
+@pytest.mark.parametrize("bad", [
+    {"kind": "curtailment", "start": 0, "duration": "1 h"},                               # neither cap nor fraction
+    {"kind": "curtailment", "start": 0, "duration": "1 h", "cap": "1 MW", "fraction": 0.5},  # both
+    {"kind": "curtailment", "start": 0, "duration": "1 h", "cap": "20 kg"},               # wrong unit
+    {"kind": "heat_wave", "start": 0, "duration": "1 h", "offset": "5 K", "ramp": "40 min"},  # ramps overlap
+    {"kind": "heat_wave", "start": 0, "duration": "1 h", "offset": "5 K", "wet_bulb_offset": "6 K"},
+    {"kind": "cooling_failure", "start": 0, "duration": "1 h", "capacity_loss": 1.5},
+    {"kind": "cooling_failure", "start": -5, "duration": "1 h", "capacity_loss": 0.5},
+    {"kind": "node_failures", "mtbf": "nan h", "repair": "1 h"},
+    {"kind": "node_failures", "mtbf": "10 h", "repair": "1 h", "shape": 2},               # shape needs weibull
+    {"kind": "node_failures", "mtbf": "10 h", "repair": "1 h", "colour": "red"},          # unknown key
+    {"kind": "meteor", "start": 0},
+])
+def test_spec_rejects_bad_entries(bad):
+    with pytest.raises(ValidationError):
+        FAULTS.validate_python([bad])
+
+
+# --------------------------------------------------------------------------- renewal sampling
+
+def test_merge_counts_a_replica_once():
+    # replica 0 down [1, 5) and [3, 8) (two failure modes), replica 1 down [2, 4)
+    t, d = merge_down_intervals(np.array([0, 0, 1]), np.array([1.0, 3.0, 2.0]), np.array([5.0, 8.0, 4.0]))
+    assert t.tolist() == [1.0, 2.0, 4.0, 8.0]
+    assert d.tolist() == [1, 2, 1, 0]
+
+
+@pytest.mark.parametrize("dist,shape", [("exponential", 1.0), ("weibull", 0.7), ("weibull", 3.0)])
+def test_renewal_long_run_availability(dist, shape):
+    """Stationary start: down share at t=0 and over time → repair / (mtbf + repair) (renewal theorem)."""
+    spec = NodeFailuresSpec(mtbf="9 h", repair="1 h", distribution=dist, shape=shape)
+    n, dur = 4000, 50 * 3600.0
+    rep, f0, f1 = sample_renewal(spec, n, dur, np.random.default_rng(5))
+    t, d = merge_down_intervals(rep, f0, f1)
+    sched_avail = lambda x: 1.0 - np.where(np.searchsorted(t, x, "right") > 0,  # noqa: E731
+                                           d[np.maximum(np.searchsorted(t, x, "right") - 1, 0)], 0) / n
+    grid = np.linspace(0.0, dur, 2001)[:-1]
+    assert 1 - sched_avail(np.array([0.0]))[0] == pytest.approx(0.1, abs=0.015)
+    assert 1 - sched_avail(grid).mean() == pytest.approx(0.1, abs=0.01)
+    assert np.all(f0 < dur) and np.all(f1 > f0)
+
+
+def test_as_new_starts_with_everything_up_and_weibull_wearout_fails_late():
+    spec = NodeFailuresSpec(mtbf="10 h", repair="1 h", distribution="weibull", shape=5.0, initial="as_new")
+    rep, f0, f1 = sample_renewal(spec, 2000, 3 * 3600.0, np.random.default_rng(1))
+    assert f0.size == 0 or f0.min() > 0
+    # wear-out (k=5): P(T < 3 h) = 1 - exp(-(3/λ)^5), λ = 10/Γ(1.2) ≈ 10.89 h → ≈ 0.16 %
+    assert rep.size < 0.01 * 2000
+
+
+# --------------------------------------------------------------------------- each fault kind
+
+def test_node_failures_lower_compute_ceiling_by_availability():
+    faults = [{"kind": "node_failures", "mtbf": "3 h", "repair": "1 h", "repair_distribution": "fixed"}]
+    res, base, sched, m = _run(small_scenario(**BUSY), faults)
+    ts, bs = res.timeseries, base.timeseries
+    dt = res.report["tick_s"]
+    a = sched.availability(ts["t_s"] + dt / 2)
+    assert a.min() < 1.0 and a.max() <= 1.0
+    np.testing.assert_allclose(ts["compute_tok_s"], bs["compute_tok_s"] * a, rtol=1e-12)
+    np.testing.assert_allclose(ts["gpus_in_service"], m.gpus * a, rtol=1e-12)
+    assert np.all(ts["achieved_tok_s"] <= ts["compute_tok_s"] * (1 + 1e-9))
+    _accounted(res.report)
+
+
+def test_failures_in_one_group_only():
+    sc = small_scenario()
+    sc["racks"].append(dict(sc["racks"][0], name="s"))
+    m = build_models(load_scenario(sc))
+    reps = {g.name: g.limits.replicas for g in m.groups}
+    sched = build_faults([{"kind": "node_failures", "mtbf": "1 h", "repair": "1 h", "group": "s"}],
+                         m.seeds["faults"], reps, 7200.0)
+    rep = np.concatenate([f[0] for f in sched.failures])
+    assert rep.size > 0 and rep.min() >= reps["r"] and rep.max() < reps["r"] + reps["s"]
+    assert sched.availability(np.linspace(0, 7200, 500)).min() >= 0.5 - 1e-12  # only half the fleet can fail
+    with pytest.raises(ValueError, match="no rack group named"):
+        build_faults([{"kind": "node_failures", "mtbf": "1 h", "repair": "1 h", "group": "zz"}],
+                     m.seeds["faults"], reps, 7200.0)
+
+
+def test_curtailment_lowers_power_ceiling_and_power_binds():
+    w = (1800.0, 3600.0)
+    res, base, sched, _ = _run(small_scenario(**BUSY),
+                               [{"kind": "curtailment", "start": "30 min", "duration": "30 min", "fraction": "50%"}])
+    ts, bs = res.timeseries, base.timeseries
+    sel = _window(res, *w)
+    np.testing.assert_allclose(ts["interconnect_w"][sel], 100e3)
+    np.testing.assert_allclose(ts["interconnect_w"][~sel], 200e3)
+    assert np.all(ts["power_tok_s"][sel] < 0.6 * bs["power_tok_s"][sel])
+    assert np.all(ts["binding"][sel] == 2)
+    assert np.all(ts["facility_power_w"][sel] <= 100e3 * (1 + 1e-6))
+    np.testing.assert_array_equal(ts["power_tok_s"][~sel], bs["power_tok_s"][~sel])
+    _accounted(res.report)
+    # an absolute cap of half the contract is the same fault
+    res2, *_ = _run(small_scenario(**BUSY),
+                    [{"kind": "curtailment", "start": "30 min", "duration": "30 min", "cap": "100 kW"}])
+    np.testing.assert_allclose(res2.timeseries["achieved_tok_s"], ts["achieved_tok_s"], rtol=1e-12)
+
+
+def test_heat_wave_raises_pue_and_lowers_cooling_ceiling():
+    sc = small_scenario(**{"facility.cooling.capacity": "105 kW", "facility.weather.t_db": 30})
+    res, base, sched, _ = _run(sc, [{"kind": "heat_wave", "start": "30 min", "duration": "1 h",
+                                     "offset": "10 K", "ramp": "10 min"}])
+    ts, bs = res.timeseries, base.timeseries
+    dt = res.report["tick_s"]
+    tm = ts["t_s"] + dt / 2
+    # hand-computed strength: ramp over 600 s after 1800 s and before 5400 s
+    strength = np.clip(np.minimum((tm - 1800) / 600, (5400 - tm) / 600), 0, 1) * ((tm >= 1800) & (tm < 5400))
+    np.testing.assert_allclose(ts["t_out_c"] - bs["t_out_c"], 10 * strength, atol=1e-12)
+    np.testing.assert_allclose(ts["t_wb_c"] - bs["t_wb_c"], 10 * strength, atol=1e-12)
+    full = strength == 1
+    assert full.sum() >= 80
+    assert np.all(ts["pue"][full] > bs["pue"][full])
+    assert np.all(ts["heat_capacity_w"][full] < bs["heat_capacity_w"][full])
+    assert np.all(ts["cooling_tok_s"][full] < bs["cooling_tok_s"][full])
+    assert np.all(ts["cooling_tok_s"][full] < ts["compute_tok_s"][full])
+    np.testing.assert_array_equal(ts["pue"][strength == 0], bs["pue"][strength == 0])
+    _accounted(res.report)
+    (row,) = fault_costs(res, base, sched)
+    assert row["tokens_lost"] == pytest.approx(0.0, abs=1e-6 * row["baseline_tokens_served"])  # demand-bound
+    assert row["energy_change_j"] > 0 and row["pue"] > row["baseline_pue"]  # same tokens, hotter plant
+    assert row["goodput_tokens_lost"] is None  # no models given: goodput not estimated
+
+
+def test_cooling_failure_lowers_cooling_ceiling_and_cooling_binds():
+    res, base, sched, _ = _run(small_scenario(**BUSY), [{"kind": "cooling_failure", "start": "70 min",
+                                                           "duration": "20 min", "capacity_loss": "70%"}])
+    ts, bs = res.timeseries, base.timeseries
+    sel = _window(res, 4200.0, 5400.0)
+    np.testing.assert_allclose(ts["heat_capacity_w"][sel], 0.3 * bs["heat_capacity_w"][sel], rtol=1e-12)
+    np.testing.assert_array_equal(ts["heat_capacity_w"][~sel], bs["heat_capacity_w"][~sel])
+    assert np.all(ts["cooling_tok_s"][sel] < bs["cooling_tok_s"][sel])
+    assert np.all(ts["binding"][sel] == 3)
+    _accounted(res.report)
+
+
+# --------------------------------------------------------------------------- costs, accounting, seeds
+
+ALL = [
+    {"kind": "node_failures", "mtbf": "4 h", "repair": "30 min"},
+    {"kind": "curtailment", "start": "20 min", "duration": "20 min", "fraction": 0.5},
+    {"kind": "cooling_failure", "start": "60 min", "duration": "20 min", "capacity_loss": 0.7},
+    {"kind": "heat_wave", "start": "90 min", "duration": "20 min", "offset": "8 K"},
+]
+
+
+def test_run_with_faults_reports_positive_costs_and_loses_no_work():
+    res = run_with_faults(small_scenario(**BUSY), ALL)
+    rep = res.report
+    _accounted(rep)
+    rows = {r["kind"]: r for r in rep["faults"]}
+    assert set(rows) == {"node_failures", "curtailment", "cooling_failure", "heat_wave"}
+    for k in ("curtailment", "cooling_failure"):
+        r = rows[k]
+        assert r["tokens_lost"] > 0 and r["goodput_tokens_lost"] > 0
+        assert r["tokens_served"] + r["tokens_lost"] == pytest.approx(r["baseline_tokens_served"])
+        assert sum(r["binding_s"].values()) == pytest.approx(r["seconds_in_run"])
+        assert r["energy_change_j"] < 0  # fewer tokens served, less energy drawn in the window
+    assert rows["curtailment"]["binding_s"]["power"] == pytest.approx(1200.0)
+    assert rows["cooling_failure"]["binding_s"]["cooling"] == pytest.approx(1200.0)
+    assert rows["heat_wave"]["pue"] > rows["heat_wave"]["baseline_pue"]
+    tot = rep["faults_total"]
+    assert tot["tokens_lost"] > 0 and tot["goodput_change_tok_s"] < 0 and tot["replica_hours_down"] > 0
+    assert 0 < tot["mean_availability"] < 1
+    assert rep["faults_baseline"]["tokens_output"] - rep["tokens"]["output"] == pytest.approx(tot["tokens_lost"])
+
+
+def test_fault_costs_refuse_mismatched_runs():
+    res, base, sched, _ = _run(small_scenario(), ALL[1:2])
+    short = run_models(build_models(load_scenario(small_scenario(duration="1 h"))))
+    with pytest.raises(ValueError, match="different ticks"):
+        fault_costs(res, short, sched)
+
+
+def test_faults_seeded_identical_and_seed_sensitive():
+    a = run_with_faults(small_scenario(**BUSY), ALL)
+    b = run_with_faults(small_scenario(**BUSY), ALL)
+    assert a.report == b.report
+    for k in a.timeseries:
+        np.testing.assert_array_equal(a.timeseries[k], b.timeseries[k])
+    m = build_models(load_scenario(small_scenario()))
+    s1 = build_faults(ALL[:1], m.seeds["faults"], 32, 7200.0)
+    s2 = build_faults(ALL[:1], m.seeds["faults"], 32, 7200.0)  # building twice: same schedule
+    np.testing.assert_array_equal(s1.down_times, s2.down_times)
+    m2 = build_models(load_scenario(small_scenario(seed=2)))
+    s3 = build_faults(ALL[:1], m2.seeds["faults"], 32, 7200.0)
+    assert not np.array_equal(s1.down_times, s3.down_times)
+
+
+def test_no_faults_is_none_and_absolute_cap_needs_interconnect():
+    m = build_models(load_scenario(small_scenario()))
+    assert build_faults([], m.seeds["faults"], 32, 7200.0) is None
+    with pytest.raises(ValueError, match="interconnect"):
+        build_faults([{"kind": "curtailment", "start": 0, "duration": "1 h", "cap": "1 MW"}],
+                     m.seeds["faults"], 32, 7200.0)
