@@ -29,7 +29,11 @@ def __getattr__(name):
         from dcsim.metrics.result import Result
 
         return Result
+    if name in ("sweep", "plan", "phase"):  # dcsim.sweep(spec, client=...), dcsim.plan.plan(...)
+        import importlib
+
+        return importlib.import_module(f"dcsim.{name}")
     raise AttributeError(name)
 
 
-__all__ = ["__version__", "tpf", "Scenario", "ScenarioError", "load_scenario", "run", "Result"]
+__all__ = ["__version__", "tpf", "Scenario", "ScenarioError", "load_scenario", "run", "Result", "sweep", "plan", "phase"]

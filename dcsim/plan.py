@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
+
 from dcsim.scenario import ScenarioError, load_scenario, read_yaml
 from dcsim.tpf import BINDING_NAMES
 
@@ -55,23 +57,6 @@ def _models(raw: dict, base_dir, overrides: dict | None = None):
     from dcsim.engine.build import build_models
 
     return build_models(load_scenario(raw, overrides=overrides or None, base_dir=base_dir))
-
-
-def with_interconnect(m, cap_w: float):
-    """The models with the facility rebuilt at interconnect ``cap_w`` (W).
-
-    The delivery chain's ratings (transformer, UPS), the default fixed load and a default cooling
-    capacity follow the interconnect, so the facility is rebuilt from its spec (microseconds), with
-    the same weather random stream as :func:`dcsim.engine.build.build_models`.
-    """
-    import dataclasses
-
-    from dcsim.thermal.facility import build_facility
-
-    sc = m.scenario
-    spec = sc.facility.model_copy(update={"interconnect": float(cap_w)})
-    s_facility = np.random.SeedSequence(sc.seed).spawn(4)[1]
-    return dataclasses.replace(m, facility=build_facility(spec, sc.base_dir, s_facility))
 
 
 def scenario_moments(m) -> dict[str, np.ndarray]:

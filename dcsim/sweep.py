@@ -19,6 +19,9 @@ atomically, so an interrupted sweep resumes and a repeated one is free.
 
 from __future__ import annotations
 
+import sys
+import types
+
 import argparse
 import csv
 import itertools
@@ -600,3 +603,13 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``dcsim.sweep(spec, client=...)`` call :func:`sweep` while ``dcsim.sweep`` stays a module."""
+
+    def __call__(self, *args, **kwargs):
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -13,7 +13,7 @@ from dcsim.scenario import Scenario, ScenarioError
 from dcsim.thermal.facility import build_facility
 from dcsim.workload import build_workload
 
-__all__ = ["Group", "Models", "build_models"]
+__all__ = ["Group", "Models", "build_models", "with_interconnect"]
 
 
 @dataclass
@@ -107,3 +107,19 @@ def build_models(sc: Scenario) -> Models:
                 for i, g in enumerate(groups) if g.profile.startswith("generic")]
     return Models(sc, workload, facility, groups, curves, clocks,
                   seeds={"serving": s_serving, "faults": s_faults}, warnings=warnings)
+
+
+def with_interconnect(m: Models, cap_w: float) -> Models:
+    """The models with the facility rebuilt for interconnect ``cap_w`` (W).
+
+    The delivery chain's ratings (transformer, UPS), the default fixed load and a default cooling
+    capacity follow the interconnect, so a facility *designed* for another interconnect is
+    rebuilt from its spec (microseconds), with the same weather random stream as
+    :func:`build_models`. (A curtailment instead keeps the equipment and lowers only the cap.)
+    """
+    import dataclasses
+
+    sc = m.scenario
+    spec = sc.facility.model_copy(update={"interconnect": float(cap_w)})
+    s_facility = np.random.SeedSequence(sc.seed).spawn(4)[1]
+    return dataclasses.replace(m, facility=build_facility(spec, sc.base_dir, s_facility))

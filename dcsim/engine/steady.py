@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from dcsim.engine.build import Models
+from dcsim.engine.build import Models, with_interconnect
 from dcsim.tpf import BINDING_NAMES, binding_of
 
 __all__ = ["ceilings_at", "crossovers", "steady_report"]
@@ -63,7 +63,8 @@ def _flip(pred, lo: float, hi: float, log: bool = False, iters: int = 60) -> flo
 def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> dict:
     """Where the binding constraint changes, holding everything else at the given moment.
 
-    * ``interconnect_w``: delivered power below which power binds;
+    * ``interconnect_w``: delivered power below which power binds (facility rebuilt for each
+      interconnect, see :func:`dcsim.engine.build.with_interconnect`);
     * ``gpus``: GPU count above which compute stops binding (racks scale with GPUs);
     * ``t_out_c``: outdoor dry-bulb above which cooling binds (wet-bulb depression kept).
     NaN where the binding does not flip in the searched range (interconnect 0.1 %–100× the
@@ -72,12 +73,13 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
     depression = t_db_c - t_wb_c
     cap0 = float(m.facility.interconnect_w)
 
-    def code(**kw) -> int:
+    def code(mm: Models = m, **kw) -> int:
         base = dict(demand_tok_s=demand_tok_s, t_db_c=t_db_c, t_wb_c=t_wb_c)
         base.update(kw)
-        return int(ceilings_at(m, **base)["binding"])
+        return int(ceilings_at(mm, **base)["binding"])
 
-    cap_star = _flip(lambda c: code(interconnect_w=c) == 2, cap0 * 1e-3, cap0 * 100.0, log=True)
+    # a facility designed for each interconnect (ratings and default capacities follow it)
+    cap_star = _flip(lambda c: code(with_interconnect(m, c)) == 2, cap0 * 1e-3, cap0 * 100.0, log=True)
     a_star = _flip(lambda a: code(gpu_scale=a) == 1, 1e-3, 1e3, log=True)
     t_star = _flip(lambda t: code(t_db_c=t, t_wb_c=t - depression) == 3, -30.0, 55.0)
     return {
