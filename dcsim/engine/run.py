@@ -145,8 +145,10 @@ def run_models(m: Models, progress: Callable[[float], None] | None = None, reque
         "replicas": m.replicas,
         "interconnect_w": float(np.max(ts["interconnect_w"])),
         "interconnect_exceeded_s": float(np.count_nonzero(ts["facility_power_w"] > ts["interconnect_w"] * (1 + 1e-9)) * dt),
-        "tokens_accounting": {
-            "arrived": float(np.sum(ts["arrived_tokens"])), "served": out_tok, "waiting": float(raw["backlog_tok"]), "shed": float(raw["shed_tok"]),
+        "tokens_accounting": {  # output tokens, from the recorded ticks (consistent for partial runs)
+            "arrived": float(np.sum(ts["arrived_tokens"])), "served": out_tok,
+            "waiting": float(ts["queue_tokens"][-1]) if ts["t_s"].size else 0.0,
+            "shed": float(np.sum(ts["shed_tokens"])),
         },
         "controller": {"actions": len(raw["controller_log"]) + raw["controller_log_dropped"],
                        "cap_events": sum(1 for a in raw["controller_log"] if a["action"] == "cap"),

@@ -112,8 +112,9 @@ class Scenario(Spec):
             raise ValueError(f"racks: group names must be unique, got {names}")
         if self.duration < self.controller.tick:
             raise ValueError(f"duration ({self.duration:g} s) must be at least one controller tick ({self.controller.tick:g} s)")
-        if self.duration / self.controller.tick > 5e7:
-            raise ValueError("duration/controller.tick exceeds 5e7 ticks; use a longer tick")
+        if self.duration / self.controller.tick > 2e6:
+            raise ValueError(f"duration/controller.tick = {self.duration / self.controller.tick:.3g} ticks exceeds "
+                             "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
         return self
 
     @property
