@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
+from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
 from dcsim.scenario import ScenarioError, load_scenario, read_yaml
 from dcsim.tpf import BINDING_NAMES
@@ -57,17 +58,6 @@ def _models(raw: dict, base_dir, overrides: dict | None = None):
     from dcsim.engine.build import build_models
 
     return build_models(load_scenario(raw, overrides=overrides or None, base_dir=base_dir))
-
-
-def scenario_moments(m) -> dict[str, np.ndarray]:
-    """Tick mid-points of the scenario: ``t_s`` (s), ``demand_tok_s`` (output tokens/s), ``t_db_c``, ``t_wb_c`` (degC)."""
-    sc = m.scenario
-    dt = float(sc.controller.tick)
-    n = int(math.ceil(sc.duration / dt - 1e-9))
-    t = (np.arange(n) + 0.5) * dt
-    demand = np.asarray(m.workload.rate(t), dtype=float) * m.workload.mean_output
-    t_db, t_wb = (np.asarray(x, dtype=float) for x in m.facility.weather.at(t))
-    return {"t_s": t, "demand_tok_s": demand, "t_db_c": t_db, "t_wb_c": t_wb}
 
 
 def design_moment(mom: dict, percentile: float | None) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ import numpy as np
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.tpf import BINDING_NAMES, binding_of
 
-__all__ = ["ceilings_at", "crossovers", "steady_report"]
+__all__ = ["ceilings_at", "crossovers", "scenario_moments", "steady_report"]
 
 
 def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gpu_scale=1.0) -> dict:
@@ -89,14 +89,21 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
     }
 
 
-def steady_report(m: Models) -> dict:
-    """Ceilings and crossovers at the peak-demand moment and at the hottest moment of the run."""
+def scenario_moments(m: Models) -> dict[str, np.ndarray]:
+    """Tick mid-points of the scenario: ``t_s`` (s), ``demand_tok_s`` (output tokens/s), ``t_db_c``, ``t_wb_c`` (degC)."""
     sc = m.scenario
     dt = float(sc.controller.tick)
     n = int(math.ceil(sc.duration / dt - 1e-9))
     t = (np.arange(n) + 0.5) * dt
     demand = np.asarray(m.workload.rate(t), dtype=float) * m.workload.mean_output
     t_db, t_wb = (np.asarray(x, dtype=float) for x in m.facility.weather.at(t))
+    return {"t_s": t, "demand_tok_s": demand, "t_db_c": t_db, "t_wb_c": t_wb}
+
+
+def steady_report(m: Models) -> dict:
+    """Ceilings and crossovers at the peak-demand moment and at the hottest moment of the run."""
+    mom = scenario_moments(m)
+    t, demand, t_db, t_wb = mom["t_s"], mom["demand_tok_s"], mom["t_db_c"], mom["t_wb_c"]
     node = m.groups[0].node
     f_tok = float(node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
     out = {"flop_per_output_token": f_tok, "gpus": m.gpus, "replicas": m.replicas,
