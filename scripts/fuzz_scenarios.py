@@ -157,11 +157,11 @@ def mutate_once(raw: Any, ch) -> tuple[Any, str]:
         target = here if isinstance(here, dict) else (_get(raw, path[:-1]) if path else raw)
         if isinstance(target, dict):
             key = ch.choice(UNKNOWN_KEYS) if ch.integer(0, 3) else (ch.text() or "x")
-            target[key] = ch.choice(WRONG_TYPES + ["20 MW"])
+            target[key] = copy.deepcopy(ch.choice(WRONG_TYPES))
             return raw, f"unknown_key {where}.{key!r}"
         return _set(raw, path, {"bogus": 1}), f"unknown_key-replace {where}"
     if op == "wrong_type":
-        v = ch.choice(WRONG_TYPES)
+        v = copy.deepcopy(ch.choice(WRONG_TYPES))  # pools hold mutable values: never share them
     elif op == "negative":
         v = _negate(here)
     elif op == "nonfinite":
@@ -181,7 +181,7 @@ def mutate_once(raw: Any, ch) -> tuple[Any, str]:
         for _ in range(ch.integer(2, 60)):
             v = [v] if ch.integer(0, 1) else {"x": v}
     elif op == "empty":
-        v = ch.choice([{}, [], "", None, 0])
+        v = copy.deepcopy(ch.choice([{}, [], "", None, 0]))
     else:  # swap: a value from elsewhere in the same scenario
         other = ch.choice(paths)
         v = copy.deepcopy(_get(raw, other))
