@@ -1,0 +1,72 @@
+"""Benchmark: closed-form Token Production Function evaluations per second (one core).
+
+1. ``dcsim.tpf.token_production`` on arrays of 10^6 elements (random but physical inputs:
+   FLOP/token, J/token, effective FLOP/s, delivered power, PUE, heat rejection, demand);
+2. ``dcsim.engine.steady.ceilings_at`` of the reference scenario over a grid of demand ×
+   dry-bulb temperature (each point: facility inverse for the interconnect, cooling capacity,
+   supply-curve lookups), at several grid sizes.
+
+Prints evaluations per second and, for the TPF, the ratio to a bare ``np.minimum`` chain over the
+same arrays (the floor for any vectorized evaluation).
+
+    python bench/bench_tpf.py [--n 1000000] [--grid 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+import dcsim
+from dcsim.engine.build import build_models
+from dcsim.engine.steady import ceilings_at
+from dcsim.thermal.psychro import wet_bulb_c
+from dcsim.tpf import token_production
+
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenarios", "reference.yaml")
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    """Smallest wall time of ``repeat`` calls (s)."""
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--grid", type=int, default=1000, help="largest side of the ceilings_at grid")
+    args = ap.parse_args()
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    rng = np.random.default_rng(np.random.SeedSequence(2026))
+    n = args.n
+    kw = dict(flop_per_token=rng.uniform(1e10, 1e12, n), joule_per_token_it=rng.uniform(0.05, 5.0, n),
+              effective_flops=rng.uniform(1e15, 1e19, n), delivered_power_w=rng.uniform(1e5, 1e8, n),
+              pue=rng.uniform(1.05, 1.8, n), heat_rejection_w=rng.uniform(1e5, 1e8, n),
+              demand_tok_s=rng.uniform(1e3, 1e7, n))
+    t = best_of(lambda: token_production(**kw))
+    a = [kw["demand_tok_s"], kw["effective_flops"] / kw["flop_per_token"],
+         kw["delivered_power_w"] / (kw["pue"] * kw["joule_per_token_it"]), kw["heat_rejection_w"] / kw["joule_per_token_it"]]
+    t0 = best_of(lambda: np.minimum(np.minimum(a[0], a[1]), np.minimum(a[2], a[3])))
+    print(f"token_production: {n:,} points in {t * 1e3:.1f} ms = {n / t:,.3g} evaluations/s "
+          f"(bare np.minimum chain: {t0 * 1e3:.1f} ms; ratio {t / t0:.1f}x the floor)")
+
+    m = build_models(dcsim.load_scenario(REFERENCE))
+    for side in sorted({10, 100, args.grid}):
+        d = np.geomspace(1e4, 1e6, side)[:, None]
+        tdb = np.linspace(-10.0, 45.0, side)[None, :]
+        twb = wet_bulb_c(tdb, 0.3)
+        t = best_of(lambda: ceilings_at(m, d, tdb, twb), repeat=2 if side >= 1000 else 3)
+        pts = side * side
+        print(f"ceilings_at     : {side}x{side} grid = {pts:,} points in {t * 1e3:.1f} ms = {pts / t:,.3g} evaluations/s")
+
+
+if __name__ == "__main__":
+    main()
