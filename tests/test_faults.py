@@ -251,3 +251,42 @@ def test_no_faults_is_none_and_absolute_cap_needs_interconnect():
     with pytest.raises(ValueError, match="interconnect"):
         build_faults([{"kind": "curtailment", "start": 0, "duration": "1 h", "cap": "1 MW"}],
                      m.seeds["faults"], 32, 7200.0)
+
+
+def test_request_fidelity_with_failures_loses_no_request():
+    sc = small_scenario(**{"fidelity": "request", "duration": "6 min", "workload.arrivals.rate": "60 req/s",
+                           "racks.0.count": 1})
+    res = run_with_faults(sc, [{"kind": "node_failures", "mtbf": "20 min", "repair": "5 min",
+                                "repair_distribution": "fixed"}])
+    req = res.report["requests"]
+    assert req["arrived"] == req["completed"] + req["in_flight"] + req["shed"]
+    _accounted(res.report)
+    g = res.timeseries["gpus_in_service"]
+    assert g.min() < 32 and g.max() <= 32
+    assert res.report["faults"][0]["replica_hours_down"] > 0
+
+
+def test_faults_field_in_a_scenario_gives_dotted_error_paths():
+    """The integrator adds ``faults: FaultsSpec`` to Scenario; errors then name e.g. faults[1].capacity_loss."""
+    from dcsim.scenario import Scenario, _errors_from
+
+    class WithFaults(Scenario):
+        faults: FaultsSpec = ()
+
+    raw = small_scenario()
+    raw["faults"] = [{"kind": "heat_wave", "start": "1 h", "duration": "1 h", "offset": "5 K"},
+                     {"kind": "cooling_failure", "start": "1 h", "duration": "1 h", "capacity_loss": "120%"},
+                     {"kind": "curtailment", "start": "1 h", "duration": "20 kg", "fraction": 0.5}]
+    with pytest.raises(ValidationError) as ei:
+        WithFaults.model_validate(raw)
+    paths = dict(_errors_from(ei.value, raw))
+    assert "faults[1].capacity_loss" in paths and "120%" in paths["faults[1].capacity_loss"]
+    assert "faults[2].duration" in paths and "kg" in paths["faults[2].duration"]
+    raw["faults"] = raw["faults"][:1]
+    sc = WithFaults.model_validate(raw)
+    assert sc.faults[0].offset == 5.0 and isinstance(sc.faults, tuple)
+    assert "faults" in WithFaults.model_json_schema()["properties"]
+    # run_with_faults takes the scenario's own faults and removes them for the baseline
+    res = run_with_faults(sc)
+    assert [f["kind"] for f in res.report["faults"]] == ["heat_wave"]
+    assert res.report["faults"][0]["pue"] > res.report["faults"][0]["baseline_pue"]
