@@ -228,3 +228,30 @@ def test_nan_is_never_accepted_anywhere():
             raw = fz._set(fz.copy.deepcopy(base), path, math.nan)
             with pytest.raises(ScenarioError):
                 load_scenario(raw, base_dir=fz.SCENARIO_DIR)
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_faults_fail_cleanly(data):
+    """The ``faults:`` section (a Scenario with the field the integrator wires) under the same mutations."""
+    from pydantic import ValidationError
+
+    from dcsim.scenario import Scenario, _errors_from
+    from dcsim.scenario.faults import FaultsSpec
+
+    class WithFaults(Scenario):
+        faults: FaultsSpec = ()
+
+    part, notes = fz.mutate({"faults": fz.FAULTS_EXAMPLE}, HypothesisChooser(data))
+    raw = fz.copy.deepcopy(BASES["reference.yaml"])
+    if isinstance(part, dict):
+        raw.update(part)
+    else:
+        raw["faults"] = part
+    try:
+        WithFaults.model_validate(raw)
+    except ValidationError as e:
+        err = ScenarioError("<fuzz>", _errors_from(e, raw))
+        assert not fz.error_problems(err, raw), (notes, err.errors)
+        if isinstance(part, dict) and set(part) == {"faults"}:  # only the faults entry changed
+            assert any(p.startswith("faults") for p, _ in err.errors), (notes, err.errors)
