@@ -119,6 +119,8 @@ def test_node_failures_lower_compute_ceiling_by_availability():
     np.testing.assert_allclose(ts["gpus_in_service"], m.gpus * a, rtol=1e-12)
     assert np.all(ts["achieved_tok_s"] <= ts["compute_tok_s"] * (1 + 1e-9))
     _accounted(res.report)
+    for x in (0.0, 1234.5, 3600.0, 7000.0):  # per-replica view agrees with the fleet fraction
+        assert sched.replicas_down(x).mean() == pytest.approx(1.0 - sched.availability(np.array([x]))[0])
 
 
 def test_failures_in_one_group_only():
@@ -211,6 +213,7 @@ def test_run_with_faults_reports_positive_costs_and_loses_no_work():
     for k in ("curtailment", "cooling_failure"):
         r = rows[k]
         assert r["tokens_lost"] > 0 and r["goodput_tokens_lost"] > 0
+        assert r["slo_attainment"] < r["baseline_slo_attainment"]
         assert r["tokens_served"] + r["tokens_lost"] == pytest.approx(r["baseline_tokens_served"])
         assert sum(r["binding_s"].values()) == pytest.approx(r["seconds_in_run"])
         assert r["energy_change_j"] < 0  # fewer tokens served, less energy drawn in the window

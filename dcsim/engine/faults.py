@@ -249,6 +249,18 @@ class FaultSchedule:
                              "(build_faults(..., interconnect_w=...))")
         return float(min(1.0, s.cap / self.interconnect_w))
 
+    def replicas_down(self, t: float) -> np.ndarray:
+        """Which replicas (global index, rack groups in scenario order) are out at time ``t`` (bool array).
+
+        For request fidelity: the engine can requeue the requests of exactly these replicas.
+        Consistent with :meth:`availability`: ``replicas_down(t).mean() == 1 - availability(t)``.
+        """
+        down = np.zeros(self.replicas, dtype=bool)
+        for rep, f0, f1 in self.failures:
+            act = (f0 <= t) & (t < f1)
+            down[rep[act]] = True
+        return down
+
     def down_replica_seconds(self, t0: float = 0.0, t1: float | None = None) -> float:
         """Integral of replicas down over ``[t0, t1)`` (replica·s)."""
         t1 = self.duration_s if t1 is None else t1
@@ -424,6 +436,8 @@ def fault_costs(result, baseline_result, schedule: FaultSchedule, models=None) -
             "goodput_tokens": good,
             "baseline_goodput_tokens": bgood,
             "goodput_tokens_lost": (bgood - good) if good is not None and bgood is not None else None,
+            "slo_attainment": good / tok if good is not None and tok > 0 else None,
+            "baseline_slo_attainment": bgood / btok if bgood is not None and btok > 0 else None,
             "energy_j": e,
             "baseline_energy_j": be,
             "energy_change_j": e - be,
