@@ -5,7 +5,7 @@ whose ``errors`` name a field path and a reason — never any other exception. M
 types, negatives, NaN/inf, missing and unknown keys, absurd magnitudes, wrong units ("20 kg"),
 deleted sections, lists where mappings go (and the reverse), garbage strings, deep nesting.
 
-    python scripts/fuzz_scenarios.py --n 10000 [--seed 0] [--build 200]
+    python scripts/fuzz_scenarios.py --n 10000 [--seed 0] [--build 200] [--yaml]
 
 prints ``tried / clean errors / valid / other-exception`` counts (and the first offending inputs
 of each exception type). ``--build N`` also builds the models (``dcsim.engine.build.build_models``)
@@ -248,6 +248,45 @@ def check_one(raw: Any, base_dir: Path = SCENARIO_DIR) -> tuple[str, str]:
     return "valid", ""
 
 
+def corrupt_text(text: str, ch) -> str:
+    """Byte-level damage to a YAML document: cut, duplicate, or insert stray characters."""
+    op = ch.choice(["cut", "dup", "insert", "truncate", "indent"])
+    i = ch.integer(0, max(0, len(text) - 1))
+    j = min(len(text), i + ch.integer(1, 40))
+    if op == "cut":
+        return text[:i] + text[j:]
+    if op == "dup":
+        return text[:j] + text[i:j] + text[j:]
+    if op == "insert":
+        return text[:i] + ch.choice([":", "- ", "\t", "[", "{", "'", '"', "&a", "*a", "!!python/name:os.system", "%", "\x00", "\n  ", "? "]) + text[i:]
+    if op == "truncate":
+        return text[:i]
+    return text[:i] + "\n   " + text[i:]
+
+
+def check_yaml(raw: Any, ch, folder: Path, corrupt: bool) -> tuple[str, str]:
+    """Like :func:`check_one`, through a YAML file on disk (``load_scenario(path)``), optionally damaged."""
+    from dcsim.scenario import ScenarioError, load_scenario
+
+    text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+    if corrupt:
+        text = corrupt_text(text, ch)
+    p = folder / "mutant.yaml"
+    p.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        load_scenario(p, base_dir=SCENARIO_DIR)
+    except ScenarioError as e:
+        if not e.errors or not all(isinstance(r, str) and r.strip() for _, r in e.errors):
+            return "unclear", f"errors without reasons: {e.errors!r}"
+        if str(p) not in str(e):
+            return "unclear", "error does not name the file"
+        probs = [] if corrupt else error_problems(e, raw)
+        return ("unclear", "; ".join(probs)) if probs else ("clean", "")
+    except Exception as e:  # noqa: BLE001
+        return "crash", f"{type(e).__name__}: {e}".splitlines()[0][:300] + "\n" + traceback.format_exc(limit=-3)
+    return "valid", ""
+
+
 def check_build(raw: dict, base_dir: Path = SCENARIO_DIR) -> str:
     """Build the models of a valid scenario; '' or the exception."""
     from dcsim.engine.build import build_models
@@ -269,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-ops", type=int, default=3)
     ap.add_argument("--build", type=int, default=0, help="also build models of up to N valid mutants")
     ap.add_argument("--show", type=int, default=5, help="examples to print per problem kind")
+    ap.add_argument("--yaml", action="store_true",
+                    help="go through YAML files on disk (load_scenario(path)); half of them also damaged as text")
     a = ap.parse_args(argv)
 
     bases = seed_scenarios()
@@ -278,10 +319,18 @@ def main(argv: list[str] | None = None) -> int:
     examples: dict[str, list[str]] = {}
     built = build_bad = 0
     t0 = time.perf_counter()
+    import tempfile
+
+    tmp = tempfile.TemporaryDirectory()
     for i in range(a.n):
         name = ch.choice(names)
         raw, notes = mutate(bases[name], ch, a.max_ops)
-        kind, why = check_one(raw)
+        if a.yaml:
+            corrupt = bool(ch.integer(0, 1))
+            kind, why = check_yaml(raw, ch, Path(tmp.name), corrupt)
+            notes.append("text damaged" if corrupt else "via YAML")
+        else:
+            kind, why = check_one(raw)
         counts[kind] += 1
         if kind in ("unclear", "crash"):
             key = kind + ": " + why.splitlines()[0][:80]
@@ -297,9 +346,11 @@ def main(argv: list[str] | None = None) -> int:
                 if len(ex) < a.show:
                     ex.append(f"{name}: {' | '.join(notes)}")
     el = time.perf_counter() - t0
+    tmp.cleanup()
     other = counts["crash"]
     print(f"seed scenarios: {', '.join(names)}")
-    print(f"tried {a.n} mutated scenarios in {el:.1f} s (seed {a.seed}, 1..{a.max_ops} mutations each)")
+    print(f"tried {a.n} mutated scenarios in {el:.1f} s (seed {a.seed}, 1..{a.max_ops} mutations each"
+          f"{'; through YAML files, half damaged as text' if a.yaml else ''})")
     print(f"  clean validation errors (ScenarioError naming path and reason): {counts['clean']}")
     print(f"  valid after mutation:                                             {counts['valid']}")
     print(f"  ScenarioError without a clear path/reason:                        {counts['unclear']}")

@@ -255,3 +255,17 @@ def test_mutated_faults_fail_cleanly(data):
         assert not fz.error_problems(err, raw), (notes, err.errors)
         if isinstance(part, dict) and set(part) == {"faults"}:  # only the faults entry changed
             assert any(p.startswith("faults") for p, _ in err.errors), (notes, err.errors)
+
+
+def test_damaged_yaml_files_fail_cleanly(tmp_path):
+    """Mutants written as YAML and damaged as text (cuts, stray ':', tabs, anchors, python tags)."""
+    ch = fz.RandomChooser(5)
+    seen = {"clean": 0, "valid": 0}
+    for _ in range(150):
+        raw, notes = fz.mutate(BASES[ch.choice(NAMES)], ch)
+        if fz.check_one(raw)[0] == "crash":  # the known overflow (see xfail above), not a YAML problem
+            continue
+        kind, why = fz.check_yaml(raw, ch, tmp_path, corrupt=True)
+        assert kind in seen, (notes, why)
+        seen[kind] += 1
+    assert seen["clean"] > 100
