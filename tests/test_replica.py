@@ -289,3 +289,28 @@ def test_jump_equals_stepping_under_changing_clock():
     slow = Replica(node)
     fs, _, _ = drive(slow, t, nin, nout, 700.0, tick=0.5, clock=lambda i: 0.7)
     assert fs.e2e_s.mean() > f1.e2e_s.mean()
+
+
+def test_drain_returns_every_unfinished_request_and_empties_the_replica():
+    from dcsim.node import build_node
+    from dcsim.scenario.node import NodeSpec
+
+    node = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=1))
+    rng = np.random.default_rng(3)
+    n = 400
+    t = np.sort(rng.random(n) * 20.0)
+    r = Replica(node)
+    r.enqueue_many(t, np.zeros(n, int), rng.integers(100, 2000, n), rng.integers(10, 800, n))
+    res = r.advance(10.0)
+    drained = r.drain()
+    assert len(drained) + res.finished_count + r.shed == n
+    assert r.enqueued - r.completed - r.shed == 0
+    assert r.n_running == 0 and r.n_pending == 0 and r.kv_used == 0
+    assert [d[0] for d in drained] == sorted(d[0] for d in drained)
+    # the replica idles afterwards and can take new work
+    res2 = r.advance(20.0)
+    # idle power, plus the tail of an iteration that straddled t=10 s (its energy was spent)
+    assert res2.finished_count == 0
+    assert 10.0 * node.idle_gpu_power_w * (1 - 1e-9) <= res2.energy_gpu_j < 10.0 * node.gpu.tdp_w
+    r.enqueue_many(np.array([20.5]), np.array([0]), np.array([500]), np.array([20]))
+    assert r.advance(60.0).finished_count == 1

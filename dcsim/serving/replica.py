@@ -325,6 +325,35 @@ class Replica:
             self.outstanding_tokens += sum(il) + sum(ol)
         return shed
 
+    def drain(self) -> list[tuple[float, int, int, int]]:
+        """Take every unfinished request out of the replica (a node failure).
+
+        Returns ``(t_arrival, cls, n_in, n_out)`` of the running, preempted and not yet admitted
+        requests, in arrival order, and leaves the replica empty and idle. Their progress (KV,
+        generated tokens) is lost: the engine retries them on other replicas from the start.
+        Counters stay consistent: ``enqueued`` drops by the number drained, so in-flight =
+        ``enqueued - completed - shed`` is 0 afterwards.
+        """
+        seqs = list(self._running.values()) + list(self._waiting)
+        out = [(float(v[_TARR]), int(v[_CLS]), int(v[_NIN]), int(v[_NOUT])) for v in seqs]
+        ph = self._ph
+        out += list(zip(self._p_t[ph:], self._p_c[ph:], self._p_in[ph:], self._p_out[ph:]))
+        out.sort(key=lambda r: r[0])
+        self._running.clear()
+        self._waiting.clear()
+        self._prefilling.clear()
+        self._heap.clear()
+        for lst in (self._p_t, self._p_c, self._p_in, self._p_out):
+            lst.clear()
+        self._ph = 0
+        self._n_dec = 0
+        self._S = 0
+        self.kv_used = 0
+        self.outstanding_tokens = 0
+        self.enqueued -= len(out)
+        self._taken = self.completed
+        return out
+
     # ------------------------------------------------------------------ state
     @property
     def n_running(self) -> int:
