@@ -313,7 +313,7 @@ def cases_leave_out(levels: dict[str, tuple[str, str, str, int, tuple[int, ...]]
             lvl = int(prob.level[i])
             inputs = (f"{model} on {tp}×{gpu}, refit without max_num_seqs {', '.join(map(str, held))}; "
                       f"avg batch {prob.batch[i]:.0f}")
-            src = f"{_ml3_tag(load[i]['source'].split('/')[-1]) if False else load[i]['source']}"
+            src = load[i]["source"]
             out.append(Case(f"{cid}-bs{lvl}-tok_s", g, "output throughput", "tok/s", inputs, src,
                             float(prob.tok_s[i]), float(tput[k]), TOL_HELD_OUT, "held-out"))
             out.append(Case(f"{cid}-bs{lvl}-j_tok", g, "GPU energy per output token", "J/tok", inputs, src,
