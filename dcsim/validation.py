@@ -269,6 +269,16 @@ def cases_mlenergy_calibrated() -> list[Case]:
     jb_ = float(b70.energy_per_output_token(pb["batch"], MEAN_IN_CHAT, pb["mean_out"]))
     out.append(Case("V3-ratio", g, "J/tok B200 ÷ H100", "ratio", "Llama-3.1-70B BF16, max_num_seqs 256", src70,
                     pb["j_tok"] / ph["j_tok"], jb_ / jh_, 0.05, "calibrated", "abs", note="V3: ratio ±0.05"))
+    # same check as V3's ratio for the other two models calibrated on both GPUs (max_num_seqs 256)
+    for cid, file, model, prec, tb, th in (("R-405B", f405, "llama-3.1-405b", "fp8", 4, 8),
+                                           ("R-Q235", "mlenergy_qwen3-235b-a22b-fp8.csv", "qwen3-235b-a22b", "fp8", 2, 8)):
+        nb, nh = _node("B200", model, prec, tb), _node("H100-SXM", model, prec, th)
+        qb, qh = measured(file, "B200", 256), measured(file, "H100-SXM", 256)
+        rb = float(nb.energy_per_output_token(qb["batch"], MEAN_IN_CHAT, qb["mean_out"]))
+        rh = float(nh.energy_per_output_token(qh["batch"], MEAN_IN_CHAT, qh["mean_out"]))
+        out.append(Case(f"{cid}-ratio", g, "J/tok B200 ÷ H100", "ratio",
+                        f"{model} {prec.upper()}, {tb}×B200 vs {th}×H100, max_num_seqs 256", f"[ML3] {file}",
+                        qb["j_tok"] / qh["j_tok"], rb / rh, 0.05, "calibrated", "abs", note="V3: ratio ±0.05"))
     # V4: 405B-FP8 on 8xH100 at bs 8 and 256
     src405 = "[ML3] Llama-3.1-405B-Instruct-FP8 lm-arena-chat (CALIBRATION D V4)"
     h405 = _node("H100-SXM", "llama-3.1-405b", "fp8", 8)
