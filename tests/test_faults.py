@@ -248,6 +248,19 @@ def test_faults_seeded_identical_and_seed_sensitive():
     assert not np.array_equal(s1.down_times, s3.down_times)
 
 
+def test_fault_after_the_run_is_refused():
+    from dcsim.scenario.faults import window_errors
+
+    fx = FAULTS.validate_python([{"kind": "heat_wave", "start": "1 h", "duration": "1 h", "offset": "5 K"},
+                                 {"kind": "curtailment", "start": "30 h", "duration": "1 h", "fraction": 0.5}])
+    errs = window_errors(fx, 24 * 3600.0)
+    assert [p for p, _ in errs] == ["faults[1].start"] and "never act" in errs[0][1]
+    assert window_errors(fx, 31 * 3600.0) == []
+    m = build_models(load_scenario(small_scenario()))
+    with pytest.raises(ValueError, match=r"faults\[1\].start"):
+        build_faults(fx, m.seeds["faults"], 32, 7200.0)
+
+
 def test_no_faults_is_none_and_absolute_cap_needs_interconnect():
     m = build_models(load_scenario(small_scenario()))
     assert build_faults([], m.seeds["faults"], 32, 7200.0) is None

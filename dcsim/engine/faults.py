@@ -37,6 +37,7 @@ from dcsim.scenario.faults import (
     FaultsSpec,
     HeatWaveSpec,
     NodeFailuresSpec,
+    window_errors,
 )
 
 __all__ = [
@@ -330,6 +331,9 @@ def build_faults(spec: Sequence | None, seed_seq: np.random.SeedSequence, replic
     specs = _validate_specs(spec)
     if not specs:
         return None
+    late = window_errors(specs, float(duration_s))
+    if late:
+        raise ValueError("; ".join(f"{p}: {r}" for p, r in late))
     if isinstance(replicas, Mapping):
         names = list(replicas)
         counts = [int(replicas[k]) for k in names]

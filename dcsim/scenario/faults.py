@@ -42,6 +42,7 @@ __all__ = [
     "FaultSpec",
     "FaultsSpec",
     "FAULT_KINDS",
+    "window_errors",
 ]
 
 #: longest fault window and run horizon accepted (one year, as ``Scenario.duration``)
@@ -167,3 +168,18 @@ FaultsSpec = Annotated[
     BeforeValidator(_as_list),
     Field(max_length=1000, description="exogenous faults: node_failures, cooling_failure, curtailment, heat_wave"),
 ]
+
+
+def window_errors(faults, duration_s: float) -> list[tuple[str, str]]:
+    """(field path, reason) for fault windows that start at or after the end of the run.
+
+    For ``Scenario``'s model validator (a fault that can never act is almost always a typo, e.g.
+    ``start: 30 h`` in a 24 h run); windows that merely run past the end are allowed.
+    """
+    out = []
+    for i, f in enumerate(faults or ()):
+        start = getattr(f, "start", None)
+        if start is not None and start >= duration_s:
+            out.append((f"faults[{i}].start", f"the fault starts at {start:g} s, at or after the end of the "
+                                               f"run ({duration_s:g} s), so it would never act"))
+    return out
