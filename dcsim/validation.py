@@ -629,7 +629,10 @@ def to_markdown(cases: list[Case]) -> str:
     for kind in ("calibrated", "held-out", "replay"):
         if f"worst_{kind}" in s:
             i, e = s[f"worst_{kind}"]
-            lines.append(f"Worst {kind} relative error: {e * 100:+.1f} % ({i}).")
+            ok = [c for c in cases if c.kind == kind and c.passed and (c.metric != "abs" or c.unit == "%")]
+            w = max(ok, key=lambda c: abs(c.error)) if ok else None
+            lines.append(f"Worst {kind} relative error: {e * 100:+.1f} % ({i})"
+                         + (f"; among passing rows {w.error * 100:+.1f} % ({w.id})." if w else "."))
     lines.append("")
     groups: list[str] = []
     for c in cases:
@@ -644,10 +647,14 @@ def to_markdown(cases: list[Case]) -> str:
             unit = "" if c.unit in ("–", "%", "bool") else f" {c.unit}"
             lines.append(f"| {c.id} | {c.quantity} | {c.inputs} | {_fmt_pub(c)}{unit} | {_fmt_val(c)}{unit} | "
                          f"{_fmt_err(c)} | {_fmt_tol(c)} | {c.kind} | {status(c)} | {c.source} |")
-        notes = sorted({c.note for c in gc if c.note})
+        notes: dict[str, list[str]] = {}
+        for c in gc:
+            if c.note:
+                notes.setdefault(c.note, []).append(c.id)
         if notes:
             lines.append("")
-            lines += [f"* {n}" for n in notes]
+            lines += [f"* {', '.join(ids) if len(ids) <= 4 else ids[0] + ' … ' + ids[-1]}: {n}"
+                      for n, ids in notes.items()]
         lines.append("")
     kf = [c for c in cases if not c.passed and c.known_failure]
     lines += ["## Known failures", ""]
