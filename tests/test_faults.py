@@ -264,6 +264,9 @@ def test_fault_after_the_run_is_refused():
 def test_no_faults_is_none_and_absolute_cap_needs_interconnect():
     m = build_models(load_scenario(small_scenario()))
     assert build_faults([], m.seeds["faults"], 32, 7200.0) is None
+    with pytest.raises(ValueError, match=r"faults\[0\].mtbf: .*exceeds"):
+        build_faults([{"kind": "node_failures", "mtbf": "1 min", "repair": "1 min"}], m.seeds["faults"],
+                     100_000, 366 * 86400.0)
     with pytest.raises(ValueError, match="interconnect"):
         build_faults([{"kind": "curtailment", "start": 0, "duration": "1 h", "cap": "1 MW"}],
                      m.seeds["faults"], 32, 7200.0)

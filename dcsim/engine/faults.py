@@ -357,7 +357,10 @@ def build_faults(spec: Sequence | None, seed_seq: np.random.SeedSequence, replic
         else:
             lo, n = 0, total
         rng = np.random.default_rng(_child(seed_seq, i))
-        r, a, b = sample_renewal(s, n, float(duration_s), rng)
+        try:
+            r, a, b = sample_renewal(s, n, float(duration_s), rng)
+        except ValueError as e:
+            raise ValueError(f"faults[{i}].mtbf: {e}") from None
         failures.append((r + lo, a, b))
         reps.append(r + lo)
         t0s.append(a)
