@@ -102,7 +102,10 @@ def parse_quantity(value: Any, dim: str) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected a {dim} quantity, got a boolean")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise UnitError(f"number too large: {str(value)[:20]}... has {len(str(value))} digits") from None
     if not isinstance(value, str):
         raise UnitError(f"expected a number or a string like '10 {_example_unit(dim)}', got {type(value).__name__}")
     m = _QRE.match(value)

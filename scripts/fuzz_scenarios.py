@@ -224,7 +224,8 @@ def error_problems(err, raw: Any) -> list[str]:
         if "Traceback" in reason:
             probs.append(f"{path}: traceback in reason")
         if path:
-            if not any(path == k or path.startswith((k + ".", k + "[")) for k in map(str, top)):
+            names = {"''" if k == "" else str(k) for k in top}  # dcsim shows an empty key as ''
+            if not any(path == k or path.startswith((k + ".", k + "[")) for k in names):
                 probs.append(f"path {path!r} does not start at a scenario field")
         elif isinstance(raw, dict) and not any(k in reason for k in Scenario.model_fields) and \
                 not any(w in reason for w in ("mapping", "YAML", "file")):

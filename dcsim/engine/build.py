@@ -105,8 +105,18 @@ def build_models(sc: Scenario) -> Models:
                 f"{sc.racks[i].node.precision} / TP{g.node.gpus_per_replica}; using {g.profile} "
                 f"(parameters pooled from other profiles of this GPU: uncalibrated)"
                 for i, g in enumerate(groups) if g.profile.startswith("generic")]
+    faults = None
+    if sc.faults:
+        from dcsim.engine.faults import build_faults
+
+        try:
+            faults = build_faults(sc.faults, s_faults, {g.name: g.limits.replicas for g in groups},
+                                  float(sc.duration), interconnect_w=float(facility.interconnect_w))
+        except ValueError as e:  # messages start with the field path, e.g. "faults[1].group: ..."
+            path, _, reason = str(e).partition(": ")
+            raise ScenarioError(sc.name, [(path, reason or str(e))]) from None
     return Models(sc, workload, facility, groups, curves, clocks,
-                  seeds={"serving": s_serving, "faults": s_faults}, warnings=warnings)
+                  seeds={"serving": s_serving, "faults": s_faults}, warnings=warnings, faults=faults)
 
 
 def with_interconnect(m: Models, cap_w: float) -> Models:

@@ -31,6 +31,10 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
     sc = load_scenario(scenario, overrides=overrides)
     if kw:
         sc = load_scenario(sc, overrides=kw)
+    if sc.faults:  # run a fault-free baseline too, and report what each fault cost
+        from dcsim.engine.faults import run_with_faults
+
+        return run_with_faults(sc, progress=progress)
     return run_models(build_models(sc), progress=progress)
 
 

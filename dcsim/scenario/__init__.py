@@ -19,6 +19,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from dcsim.units import quantity
 from dcsim.scenario.base import Spec
 from dcsim.scenario.facility import FacilitySpec, RackCoolingSpec, RackPowerSpec
+from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.node import NodeSpec
 from dcsim.scenario.serving import ServingSpec
 from dcsim.scenario.workload import WorkloadSpec
@@ -97,6 +98,8 @@ class Scenario(Spec):
     controller: ControllerSpec = Field(default_factory=ControllerSpec)
     serving: ServingSpec = Field(default_factory=ServingSpec)
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec)
+    faults: FaultsSpec = Field(default_factory=tuple, description="exogenous events: node failures, "
+                               "cooling failures, curtailments, heat waves (docs/faults.md)")
 
     _base_dir: Path | None = PrivateAttr(default=None)
 
@@ -112,6 +115,8 @@ class Scenario(Spec):
             raise ValueError(f"racks: group names must be unique, got {names}")
         if self.duration < self.controller.tick:
             raise ValueError(f"duration ({self.duration:g} s) must be at least one controller tick ({self.controller.tick:g} s)")
+        for path, reason in window_errors(self.faults, self.duration):
+            raise ValueError(f"{path}: {reason}")
         if self.duration / self.controller.tick > 2e6:
             raise ValueError(f"duration/controller.tick = {self.duration / self.controller.tick:.3g} ticks exceeds "
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
@@ -132,13 +137,13 @@ def _loc_path(loc: tuple, raw: Any) -> str:
     for i, el in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(cur, dict) and el in cur:
-            parts.append(str(el))
+            parts.append(str(el) if el != "" else "''")
             cur = cur[el]
         elif isinstance(cur, list) and isinstance(el, int) and 0 <= el < len(cur):
             parts.append(f"[{el}]")
             cur = cur[el]
         elif last and isinstance(el, str) and isinstance(cur, dict):
-            parts.append(el)  # missing or unknown key
+            parts.append(el if el else "''")  # missing or unknown key (an empty key shown as '')
         elif isinstance(el, int) and not isinstance(cur, list):
             continue
         elif not isinstance(cur, (dict, list)):
