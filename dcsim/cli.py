@@ -83,6 +83,11 @@ def cmd_run(args) -> int:
     files = write_outputs(res, out, force=True, plots=not args.no_plots)
     if not args.quiet:
         print(summary_table(res, files=files, out_dir=out))
+        for f in res.report.get("faults", []):
+            print(f"  fault {f['kind']:<14} {f['start_s'] / 3600:6.2f}–{f['end_s'] / 3600:.2f} h: "
+                  f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost, energy {f['energy_change_j'] / 3.6e6:+,.1f} kWh "
+                  f"vs a run without it; bound by " + ", ".join(
+                      f"{k} {v / 60:.0f} min" for k, v in f["binding_s"].items() if v > 0))
     if res.report.get("partial"):
         print("run interrupted: partial report written", file=sys.stderr)
         return 130

@@ -81,6 +81,8 @@ class RequestEngine:
         self.n_shed_fluid_tok = 0.0
         self._ovh_share = m.overhead_w * self.frac
         self._last_gpu_w = np.zeros(len(self.replicas))
+        self._down = np.zeros(len(self.replicas), dtype=bool)
+        self.requeued = 0  # requests retried after their replica failed
         self._finished: list = []  # finished requests not yet in the metrics (bounded by _flush)
         self._buffered = 0
 
@@ -110,6 +112,7 @@ class RequestEngine:
             fluid_arr = float(m.workload.rate(np.array([t0 + 0.5 * dt]))[0]) * m.workload.mean_output * dt * (1.0 - self.frac)
         arrived = float(n_out.sum()) + fluid_arr
         self.metrics.record_arrivals(cls)
+        available = self._in_service(t0, availability)
         for row in zip(t.tolist(), cls.tolist(), n_in.tolist(), n_out.tolist()):
             self._hold.append(row)
         # admission: token bucket on output tokens at the controller's limit (sample share)
@@ -132,10 +135,12 @@ class RequestEngine:
             self.metrics.record_shed(np.array(shed_cls))
         if rel:
             a = np.array(rel, dtype=float)
+            # a request held at the door (or retried) enters a replica when released, at t0:
+            # replica latencies count from then; the door wait shows in the door-queue figures
+            a[:, 0] = np.maximum(a[:, 0], t0)
+            a = a[np.argsort(a[:, 0], kind="stable")]
             rt, rc, ri, ro = a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
             outstanding = np.array([r.outstanding_tokens for r in self.replicas], dtype=float)
-            n_av = max(1, int(round(availability * len(self.replicas))))
-            available = np.arange(len(self.replicas)) < n_av
             # power headroom of each replica: GPU power at full batch at this clock minus its last draw
             k = float(np.interp(clock, m.clocks, np.arange(m.clocks.size)))
             cap = np.array([np.interp(k, np.arange(m.clocks.size), m.groups[g].table.gpu[:, -1]) for g in self.group_of])
@@ -183,6 +188,28 @@ class RequestEngine:
         waiting = self.arrived_tok - self.served_tok - self.shed_tok
         return served / dt + fluid_served, waiting, shed_tok, arrived
 
+    def _in_service(self, t0: float, availability: float) -> np.ndarray:
+        """Replicas in service at ``t0``; requests inside a replica that has just failed are
+        taken out (``Replica.drain``) and retried first, from the start, at ``t0``."""
+        n = len(self.replicas)
+        fx = self.m.faults
+        if fx is not None and self.frac == 1.0:  # request fidelity: the exact failed replicas
+            down = np.asarray(fx.replicas_down(t0), dtype=bool)[:n]
+        else:  # hybrid: the sample loses its share of replicas
+            down = np.arange(n) >= max(1, int(round(availability * n)))
+        newly = np.flatnonzero(down & ~self._down)
+        if newly.size:
+            retry = []
+            for i in newly:
+                retry += self.replicas[i].drain()
+            retry.sort(key=lambda r: r[0])
+            # retried requests go back to the front of the door queue, first to be served
+            for row in reversed(retry):
+                self._hold.appendleft(row)
+            self.requeued += len(retry)
+        self._down = down
+        return ~down if down.any() and not down.all() else np.ones(n, dtype=bool)
+
     def chunk_power(self, i0: int, i1: int) -> dict:
         """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled)."""
         from dcsim.engine.loop import operating_point
@@ -225,6 +252,7 @@ class RequestEngine:
         out = {k: rep[k] for k in ("latency_s", "slo_attainment", "goodput_tok_s", "queue_delay_s", "requests")}
         out["serving"] = {k: v for k, v in rep.items() if k not in out}
         out["preemptions"] = int(sum(r.preemptions for r in self.replicas))
+        out["requests"]["requeued_after_failure"] = int(self.requeued)
         return out
 
     def latency_samples(self) -> dict:
