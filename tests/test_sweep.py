@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,3 +195,38 @@ def test_shipped_sweep_file_is_valid():
     spec = load_sweep(ROOT / "scenarios" / "sweeps" / "interconnect_vs_gpus.yaml")
     assert isinstance(spec, SweepSpec) and len(expand(spec)) == 20
     assert (spec.base_dir / spec.base).exists()
+
+
+def test_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_path):
+    """SIGKILL mid-sweep (no cleanup at all), then rerun: every point once, every cache file whole."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        f"name: kill9\nbase: {root / 'scenarios' / 'reference.yaml'}\nmode: grid\n"
+        "parameters:\n  facility.interconnect: {range: [300 kW, 600 kW], steps: 4}\n"
+        "  racks.0.count: {values: [6, 8, 10]}\nfixed:\n  duration: 12 h\n")
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    cmd = [sys.executable, "-m", "dcsim.cli", "sweep", str(spec), "--cache-dir", str(cache),
+           "--out", str(out), "-q", "--workers", "1"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while time.time() - t0 < 120 and len(list(cache.glob("*.json"))) < 3 and p.poll() is None:
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    done_before = {f.stem for f in cache.glob("*.json")}
+    assert 0 < len(done_before) < 12
+    for f in cache.glob("*.json"):
+        json.loads(f.read_text())  # no torn file
+    assert subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300).returncode == 0
+    files = {f.stem for f in cache.glob("*.json")}
+    assert len(files) == 12 and done_before <= files
+    with open(out / "results.csv") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 12 and len({r["scenario_hash"] for r in table}) == 12
