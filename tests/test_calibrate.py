@@ -155,3 +155,21 @@ def test_cap_curve_reproduced_through_node_model(name):
         assert factor == pytest.approx(float(r["latency_factor"]), rel=0.10), (r["phase"], pt, b)
         if r["phase"] == "prefill":
             assert factor > 1.15
+
+
+def test_bad_measurement_rows_name_file_and_line(tmp_path):
+    from dcsim.node.calibrate import MeasurementError, calibrate
+
+    src = Path(__file__).resolve().parents[1] / "dcsim" / "data" / "measurements" / "mlenergy_llama-3.1-8b.csv"
+    lines = src.read_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("output_tok_s")
+    bad = lines[3].split(",")
+    bad[col] = "abc"
+    lines[3] = ",".join(bad)
+    f = tmp_path / "m.csv"
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MeasurementError, match=r"m\.csv:4: column 'output_tok_s': not a number"):
+        calibrate([f], "H100-SXM", "llama-3.1-8b")
+    prof = calibrate([f], "H100-SXM", "llama-3.1-8b", skip_bad=True)
+    assert len(prof["skipped_rows"]) == 1 and prof["fit"]["n_points"] == len(lines) - 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -41,12 +42,58 @@ CAP_WEIGHT = 3.0
 DEFAULT_GAMMA = 2.0  # assumption used only when no cap rows exist for the GPU
 
 
-def read_rows(paths: list[str | Path]) -> list[dict]:
-    """All rows of the CSV files (strings), with ``_file`` added."""
+#: numeric columns each row kind must carry (positive, finite), for the line-numbered checks
+_NUMERIC = {
+    "load": ("n_gpus", "max_num_seqs", "batch", "mean_in", "mean_out", "output_tok_s", "gpu_power_w"),
+    "cap": ("n_gpus", "prompt_tokens", "batch", "cap_frac_tdp", "latency_factor"),
+}
+_TEXT = ("gpu", "model", "precision")
+
+
+class MeasurementError(ValueError):
+    """A measurement row is malformed; the message names the file and line."""
+
+
+def _row_problem(r: dict) -> str | None:
+    kind = (r.get("kind") or "load").strip()
+    if kind not in _NUMERIC:
+        return f"kind must be 'load' or 'cap', got {kind!r}"
+    for c in _TEXT:
+        if not (r.get(c) or "").strip():
+            return f"column {c!r} is missing or empty"
+    for c in _NUMERIC[kind]:
+        v = r.get(c)
+        if v is None or not str(v).strip():
+            return f"column {c!r} is missing or empty"
+        try:
+            x = float(v)
+        except ValueError:
+            return f"column {c!r}: not a number: {v!r}"
+        if not math.isfinite(x) or (x <= 0 and c != "ctx_tokens"):
+            return f"column {c!r}: must be a finite number > 0, got {v!r}"
+    return None
+
+
+def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None) -> list[dict]:
+    """All rows of the CSV files (strings), with ``_file`` added.
+
+    A malformed row raises :class:`MeasurementError` naming ``file:line`` and the column; with
+    ``skip_bad`` it is left out instead and its ``file:line: reason`` appended to ``skipped``.
+    """
     rows = []
     for p in paths:
         with open(p, newline="") as f:
-            for r in csv.DictReader(f):
+            reader = csv.DictReader(f)
+            for r in reader:
+                line = reader.line_num
+                why = _row_problem(r)
+                if why is not None:
+                    msg = f"{p}:{line}: {why}"
+                    if not skip_bad:
+                        raise MeasurementError(msg + " (pass --skip-bad-rows to leave such rows out)")
+                    if skipped is not None:
+                        skipped.append(msg)
+                    continue
                 r["_file"] = Path(p).name
                 rows.append(r)
     return rows
@@ -156,9 +203,13 @@ def _mape(pred, meas) -> float:
 
 
 def calibrate(paths: list[str | Path], gpu: str, model: str, precision: str | None = None, tp: int | None = None,
-              gamma: float = DEFAULT_GAMMA, loo: bool = False) -> dict:
-    """Fit a profile and return it as a dict (what ``--out`` writes)."""
-    rows = read_rows(paths)
+              gamma: float = DEFAULT_GAMMA, loo: bool = False, skip_bad: bool = False) -> dict:
+    """Fit a profile and return it as a dict (what ``--out`` writes).
+
+    With ``skip_bad``, malformed rows are left out and listed under ``skipped_rows``.
+    """
+    skipped: list[str] = []
+    rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
     load, caps = select(rows, gpu, model, precision, tp)
     prob = Problem(gpu, load, caps)
     x = fit(prob, gamma)
@@ -210,6 +261,7 @@ def calibrate(paths: list[str | Path], gpu: str, model: str, precision: str | No
                         f"{prob.precision} --tp {prob.tp}",
         "points": points,
         "cap_points": cap_pts,
+        **({"skipped_rows": skipped} if skipped else {}),
     }
 
 
@@ -254,16 +306,21 @@ def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="DVFS exponent when no cap rows (assumption)")
     p.add_argument("--loo", action="store_true", help="also report leave-one-load-level-out error")
     p.add_argument("--out", default=None, help="write the profile YAML here")
+    p.add_argument("--skip-bad-rows", action="store_true",
+                   help="leave malformed rows out (counted and listed) instead of stopping at the first")
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``calibrate`` command; returns the exit code."""
     try:
-        prof = calibrate(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma, args.loo)
+        prof = calibrate(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma, args.loo,
+                         skip_bad=args.skip_bad_rows)
     except (ValueError, OSError, KeyError) as e:
         print(f"dcsim calibrate: error: {e}", file=sys.stderr)
         return 2
     print(format_report(prof))
+    if prof.get("skipped_rows"):
+        print(f"skipped {len(prof['skipped_rows'])} malformed row(s):", *prof["skipped_rows"], sep="\n  ")
     if args.out:
         Path(args.out).write_text(yaml.safe_dump(prof, sort_keys=False, width=120))
         print(f"wrote {args.out}")
