@@ -82,6 +82,8 @@ class RequestEngine:
         self._ovh_share = m.overhead_w * self.frac
         self._last_gpu_w = np.zeros(len(self.replicas))
         self._down = np.zeros(len(self.replicas), dtype=bool)
+        gof = np.array(self.group_of)
+        self._by_group = [(g, np.flatnonzero(gof == g)) for g in sorted(set(self.group_of))]
         self.requeued = 0  # requests retried after their replica failed
         self._finished: list = []  # finished requests not yet in the metrics (bounded by _flush)
         self._buffered = 0
@@ -159,7 +161,6 @@ class RequestEngine:
             res = r.advance(t1, clock)
             self._last_gpu_w[i] = res.energy_gpu_j / dt
             gpu_j += res.energy_gpu_j
-            it_w += float(r.node.wall_power(res.energy_gpu_j / dt))
             fin = res.finished
             if len(fin):
                 self._finished.append(fin)
@@ -167,6 +168,8 @@ class RequestEngine:
                 served += float(fin.n_out.sum())
         if self._buffered >= 20_000:
             self._flush()
+        for g, sel in self._by_group:  # wall power of each replica from its mean GPU power this tick
+            it_w += float(np.sum(self.m.groups[g].node.wall_power(self._last_gpu_w[sel])))
         # the fluid remainder of a hybrid facility
         fluid_served = 0.0
         if self.frac < 1.0:
