@@ -214,7 +214,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     state.note({"t_s": float(ex.t_s[j]), "action": "shed", "tokens": float(sh),
                                 "reason": f"waiting work beyond hold_limit {hold:g} s"})
                 yield env.timeout(dt)
-            extra = request_engine.chunk_power(i0, i1) if request_engine is not None else None
+            extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
             _record_chunk(m, trace, ex, served, mode, level, backlog, shed, arrived, extra)
             if progress is not None:
                 progress(i1 / n_ticks)

@@ -213,8 +213,12 @@ class RequestEngine:
         self._down = down
         return ~down if down.any() and not down.all() else np.ones(n, dtype=bool)
 
-    def chunk_power(self, i0: int, i1: int) -> dict:
-        """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled)."""
+    def chunk_power(self, mode: np.ndarray, level: np.ndarray) -> dict:
+        """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled).
+
+        ``mode`` and ``level`` are the controller's operating mode and clock level of each of
+        those ticks; the fluid remainder runs at that operating point like a fluid facility.
+        """
         from dcsim.engine.loop import operating_point
 
         self._flush()
@@ -222,8 +226,7 @@ class RequestEngine:
         it = np.array(self._tick_it_sample)
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
-            op = operating_point(self.m, fr, np.zeros(fr.size, dtype=np.int8),
-                                 np.full(fr.size, self.m.clocks.size - 1), np.full(fr.size, 1.0 - self.frac))
+            op = operating_point(self.m, fr, mode, level, np.full(fr.size, 1.0 - self.frac))
             # operating_point adds all rack overhead; the sample already carries its share
             it = it + op["it_power_w"] - self._ovh_share
             gpu = gpu + op["gpu_power_w"]
