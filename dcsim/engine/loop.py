@@ -178,6 +178,10 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             shed = np.empty(n)
             arrived = np.empty(n)
             demand, fit_top, fit_fr, avail = ex.demand_tok_s, ex.fit_top, ex.fit_frontier, ex.availability
+            if request_engine is not None:  # effective clock of the frontier operating point
+                fr = m.curves.frontier("pq")
+                lvl = np.interp(fit_fr / np.maximum(avail, 1e-12), fr.rate, fr.level)
+                clk_fr = np.interp(lvl, np.arange(m.clocks.size), m.clocks)
             for j in range(n):
                 need = state.backlog_tok / dt + demand[j]
                 k = level[j]
@@ -192,7 +196,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     md, limit = 2, row[k]
                     level[j] = k
                 if request_engine is not None:
-                    s, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, m.clocks[k], float(avail[j]))
+                    clk = clk_fr[j] if md == 1 else m.clocks[k]
+                    s, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk), float(avail[j]))
                     state.backlog_tok = b
                 else:
                     arr = demand[j] * dt
