@@ -183,7 +183,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 lvl = np.interp(fit_fr / np.maximum(avail, 1e-12), fr.rate, fr.level)
                 clk_fr = np.interp(lvl, np.arange(m.clocks.size), m.clocks)
             for j in range(n):
-                need = state.backlog_tok / dt + demand[j]
+                queued = state.backlog_tok if request_engine is None else request_engine.door_backlog_tok
+                need = queued / dt + demand[j]
                 k = level[j]
                 if policy == "none" or need <= fit_top[j]:
                     md, limit = 0, (c_full * avail[j] if policy == "none" else fit_top[j])

@@ -70,6 +70,7 @@ class RequestEngine:
                                       sample_size=sv.latency_sample_size, seed=rng_metrics)
         self.hold_limit = float(sc.controller.hold_limit)
         self._hold: deque = deque()  # (t, cls, n_in, n_out) rows waiting at the facility door
+        self._hold_tok = 0  # output tokens of the rows in _hold (kept as a running sum)
         self._bucket = 0.0
         self._fluid_backlog = 0.0
         self._tick_gpu: list[float] = []
@@ -85,6 +86,7 @@ class RequestEngine:
         gof = np.array(self.group_of)
         self._by_group = [(g, np.flatnonzero(gof == g)) for g in sorted(set(self.group_of))]
         self.requeued = 0  # requests retried after their replica failed
+        self.door_backlog_tok = 0.0  # output tokens waiting to be admitted (for the controller)
         self._finished: list = []  # finished requests not yet in the metrics (bounded by _flush)
         self._buffered = 0
 
@@ -117,6 +119,7 @@ class RequestEngine:
         available = self._in_service(t0, availability)
         for row in zip(t.tolist(), cls.tolist(), n_in.tolist(), n_out.tolist()):
             self._hold.append(row)
+        self._hold_tok += int(n_out.sum())
         # admission: token bucket on output tokens at the controller's limit (sample share)
         self._bucket = min(self._bucket + limit_tok_s * self.frac * dt, limit_tok_s * self.frac * dt * 2 + 1.0)
         rel = []
@@ -126,6 +129,7 @@ class RequestEngine:
             h = self._hold[0]
             if t1 - h[0] > self.hold_limit:
                 self._hold.popleft()
+                self._hold_tok -= h[3]
                 shed_cls.append(h[1])
                 shed_tok += h[3]
                 continue
@@ -133,6 +137,7 @@ class RequestEngine:
                 break
             self._bucket -= h[3]
             rel.append(self._hold.popleft())
+            self._hold_tok -= h[3]
         if shed_cls:
             self.metrics.record_shed(np.array(shed_cls))
         if rel:
@@ -189,6 +194,9 @@ class RequestEngine:
         self.served_tok += served + fluid_served * dt
         self.shed_tok += shed_tok
         waiting = self.arrived_tok - self.served_tok - self.shed_tok
+        # work the controller must still admit: tokens held at the door (sample) and the fluid
+        # remainder's queue; tokens already inside replicas are in service, not waiting
+        self.door_backlog_tok = self._hold_tok + self._fluid_backlog
         return served / dt + fluid_served, waiting, shed_tok, arrived
 
     def _in_service(self, t0: float, availability: float) -> np.ndarray:
@@ -209,6 +217,7 @@ class RequestEngine:
             # retried requests go back to the front of the door queue, first to be served
             for row in reversed(retry):
                 self._hold.appendleft(row)
+                self._hold_tok += row[3]
             self.requeued += len(retry)
         self._down = down
         return ~down if down.any() and not down.all() else np.ones(n, dtype=bool)
