@@ -181,7 +181,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             if request_engine is not None:  # effective clock of the frontier operating point
                 fr = m.curves.frontier("pq")
                 lvl = np.interp(fit_fr / np.maximum(avail, 1e-12), fr.rate, fr.level)
-                clk_fr = np.interp(lvl, np.arange(m.clocks.size), m.clocks)
+                # quantized to the controller's clock levels (replicas cache their step tables per clock)
+                clk_fr = m.clocks[np.rint(lvl).astype(int)]
             for j in range(n):
                 queued = state.backlog_tok if request_engine is None else request_engine.door_backlog_tok
                 need = queued / dt + demand[j]
