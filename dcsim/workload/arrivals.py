@@ -16,6 +16,8 @@ second at ``t`` and ``mean_rate`` the long-run average.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from typing import Callable
 
@@ -25,7 +27,7 @@ __all__ = ["ArrivalProcess", "PoissonProcess", "ThinnedProcess", "GammaRenewal",
            "TraceReplay", "diurnal_rate_fn", "hourly_profile_rate_fn", "table_rate_fn"]
 
 
-class ArrivalProcess:
+class ArrivalProcess(ABC):
     """Base: consecutive-window sampling with a private Generator."""
 
     mean_rate: float
@@ -33,13 +35,13 @@ class ArrivalProcess:
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
 
+    @abstractmethod
     def rate(self, t_s) -> np.ndarray:
         """Expected arrivals per second at ``t_s`` (s)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sample(self, t0: float, t1: float) -> np.ndarray:
         """Sorted arrival times in ``[t0, t1)`` (s)."""
-        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- Poisson

@@ -15,6 +15,7 @@ rounding error is far below 1e-6 relative). ``sample(n, rng)`` is vectorised.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -40,7 +41,7 @@ def _clip_moments_from_pmf(k: np.ndarray, p: np.ndarray, cap: float) -> tuple[fl
 
 
 @dataclass(frozen=True)
-class LengthDist:
+class LengthDist(ABC):
     """Base class: a capped integer token-length distribution (tokens, >= 1)."""
 
     cap: float = math.inf
@@ -55,12 +56,13 @@ class LengthDist:
             raise ValueError("cap_mass > 0 needs a finite cap (max_tokens)")
 
     # -- subclasses implement these two ------------------------------------------------
+    @abstractmethod
     def _base_clipped(self, cap: float) -> tuple[float, float, float]:
         """(E[min(B,cap)], E[min(B,cap)^2], P(B >= cap)) of the base draw B."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _base_sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
+        """``n`` draws of the base (uncapped) length distribution."""
 
     # -- public API ----------------------------------------------------------------------
     @cached_property
