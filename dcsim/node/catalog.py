@@ -22,15 +22,24 @@ def _norm(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
+#: libyaml's C loader when available (7x faster on the profiles), same safe semantics
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(path: Path):
+    """Parse a shipped YAML file with the safe loader."""
+    return yaml.load(path.read_text(), Loader=_SafeLoader)  # noqa: S506 (safe loader)
+
+
 def gpu_catalog() -> dict[str, GpuSpec]:
     """All shipped GPUs by name (``dcsim/data/gpus.yaml``)."""
-    raw = yaml.safe_load((DATA_DIR / "gpus.yaml").read_text())
+    raw = _read_yaml(DATA_DIR / "gpus.yaml")
     return {k: GpuSpec(name=k, **v) for k, v in raw.items()}
 
 
 def model_catalog() -> dict[str, ModelSpec]:
     """All shipped models by name (``dcsim/data/models.yaml``)."""
-    raw = yaml.safe_load((DATA_DIR / "models.yaml").read_text())
+    raw = _read_yaml(DATA_DIR / "models.yaml")
     return {k: ModelSpec(name=k, **v) for k, v in raw.items()}
 
 
@@ -61,7 +70,7 @@ def profile_name(gpu: str, model: str, precision: str, tp: int) -> str:
 
 def shipped_profiles() -> dict[str, dict]:
     """All shipped profiles by name."""
-    return {p.stem: yaml.safe_load(p.read_text()) for p in sorted(PROFILE_DIR.glob("*.yaml"))}
+    return {p.stem: _read_yaml(p) for p in sorted(PROFILE_DIR.glob("*.yaml"))}
 
 
 def load_profile(ref: str, base_dir: str | Path | None = None) -> dict:
