@@ -21,27 +21,18 @@ import argparse
 import os
 import time
 
+import sys
+from pathlib import Path
+
 import numpy as np
-import simpy
 
 import dcsim
 from dcsim.engine.build import build_models
 from dcsim.engine.requests import RequestEngine
 from dcsim.engine.run import run_models
 
-
-def simpy_events_per_s(n_events: int) -> float:
-    """Events/s of a bare simpy process chaining ``env.timeout`` (floor: one event per step)."""
-    env = simpy.Environment()
-
-    def proc(env, n):
-        for _ in range(n):
-            yield env.timeout(0.01)
-
-    env.process(proc(env, n_events))
-    t0 = time.perf_counter()
-    env.run()
-    return n_events / (time.perf_counter() - t0)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from simpy_floor import simpy_events_per_s  # noqa: E402  (bench/simpy_floor.py)
 
 
 def scenario(replicas: int, rate: float, sim_s: float, fidelity: str, tick: str = "1 s") -> dict:

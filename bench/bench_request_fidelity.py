@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import time
 
+import sys
+from pathlib import Path
+
 import numpy as np
-import simpy
 
 from dcsim.node import build_node
 from dcsim.routing import get_router
@@ -30,19 +32,8 @@ from dcsim.serving import Replica
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.workload import build_workload
 
-
-def simpy_events_per_s(n_events: int = 1_000_000) -> float:
-    """Events/s of a bare simpy process chaining ``env.timeout`` (the floor of one event per iteration)."""
-    env = simpy.Environment()
-
-    def proc(env, n):
-        for _ in range(n):
-            yield env.timeout(0.01)
-
-    env.process(proc(env, n_events))
-    t0 = time.process_time()
-    env.run()
-    return n_events / (time.process_time() - t0)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from simpy_floor import simpy_events_per_s  # noqa: E402  (bench/simpy_floor.py)
 
 
 def run(n_replicas: int, max_batch: int, load: float, sim_s: float, model: str = "llama-3.1-8b",
@@ -102,7 +93,7 @@ def main() -> None:
     ap.add_argument("--sim-s", type=float, default=None, help="simulated seconds per run")
     args = ap.parse_args()
     sim_s = args.sim_s or (300.0 if args.quick else 1200.0)
-    ev_s = simpy_events_per_s(300_000 if args.quick else 1_000_000)
+    ev_s = simpy_events_per_s(300_000 if args.quick else 1_000_000, time.process_time)
     print(f"bare simpy env.timeout chain: {ev_s:,.0f} events per CPU-second")
     hdr = (f"{'replicas':>8} {'max_b':>5} {'load':>5} {'requests':>9} {'cpu s':>7} {'req/s':>9} "
            f"{'iter/req':>8} {'step/req':>8} {'simpy x':>7} {'simpy ev/s':>10} {'TTFT p50':>9} {'TPOT p50':>9} {'SLO':>5}")
@@ -113,7 +104,7 @@ def main() -> None:
         grid = grid[:2] + grid[3:4]
     for n, mb, load in grid:
         r = run(n, mb, load, sim_s)
-        ev_s = simpy_events_per_s(300_000)  # re-measured beside each run (machine load varies)
+        ev_s = simpy_events_per_s(300_000, time.process_time)  # re-measured beside each run (machine load varies)
         simpy_s = r["iters"] / ev_s  # a bare simpy loop with one event per iteration
         print(f"{n:>8} {mb:>5} {load:>5.1f} {r['requests']:>9} {r['wall_s']:>7.2f} {r['req_per_s']:>9,.0f} "
               f"{r['iters_per_req']:>8.2f} {r['calls_per_req']:>8.2f} {simpy_s / r['wall_s']:>7.2f} {ev_s:>10,.0f} "

@@ -132,21 +132,32 @@ def _example_unit(dim: str) -> str:
             "price": "USD/MWh", "carbon": "g/kWh", "fraction": "%", "count": ""}.get(dim, "")
 
 
+#: units format_quantity chooses from, smallest first
+_DISPLAY = {
+    "power": ("W", "kW", "MW", "GW"),
+    "energy": ("J", "kJ", "MJ", "GJ"),
+    "time": ("ms", "s", "min", "h", "d"),
+    "data": ("B", "kB", "MB", "GB", "TB"),
+    "bandwidth": ("B/s", "kB/s", "MB/s", "GB/s", "TB/s"),
+    "compute": ("FLOP/s", "GFLOP/s", "TFLOP/s", "PFLOP/s"),
+}
+
+
 def format_quantity(si_value: float, dim: str) -> str:
-    """Human string for an SI value, e.g. ``format_quantity(2e7, 'power') == '20 MW'``."""
+    """Human string for an SI value, e.g. ``format_quantity(2e7, 'power') == '20 MW'``.
+
+    Picks the largest display unit not exceeding the value (the smallest for tiny values).
+    """
     if dim == "temperature":
         return f"{si_value:.4g} degC"
-    if dim in ("fraction", "count"):
-        return f"{si_value:.6g}"
-    table = {k: v for k, v in DIMENSIONS[dim].items() if k}
-    best = _SI_NAME[dim]
-    best_f = 1.0
-    for unit, f in sorted(table.items(), key=lambda kv: kv[1]):
-        if abs(si_value) >= f and ("/" not in unit or dim in ("bandwidth", "compute", "rate", "price", "carbon")):
-            if dim == "energy" and unit.endswith("J") is False and unit.endswith("Wh") and not unit.startswith(("k", "M", "G")):
-                continue
-            best, best_f = unit, f
-    return f"{si_value / best_f:.4g} {best}"
+    units = _DISPLAY.get(dim)
+    if units is None:
+        return f"{si_value:.6g} {_SI_NAME[dim]}".strip()
+    best = units[0]
+    for u in units:
+        if abs(si_value) >= DIMENSIONS[dim][u]:
+            best = u
+    return f"{si_value / DIMENSIONS[dim][best]:.4g} {best}"
 
 
 def _bound_msg(op: str, bound: float, raw: Any) -> str:

@@ -132,3 +132,16 @@ def test_json_schema_lists_top_level_keys():
     schema = dcsim.Scenario.model_json_schema()
     for key in ("name", "seed", "duration", "fidelity", "facility", "racks", "workload", "controller"):
         assert key in schema["properties"]
+
+
+def test_format_quantity_round_trips_through_parse():
+    from dcsim.units import format_quantity
+
+    assert format_quantity(2e7, "power") == "20 MW"
+    assert format_quantity(450e3, "power") == "450 kW"
+    assert format_quantity(0.5, "power") == "0.5 W"
+    assert format_quantity(7200, "time") == "2 h"
+    assert format_quantity(3.35e12, "bandwidth") == "3.35 TB/s"
+    assert format_quantity(35.0, "temperature") == "35 degC"
+    for v, dim in ((1.234e6, "power"), (5.5e9, "energy"), (90.0, "time"), (9.89e14, "compute")):
+        assert parse_quantity(format_quantity(v, dim), dim) == pytest.approx(v, rel=1e-3)

@@ -15,7 +15,7 @@ from dcsim.tpf import BINDING_NAMES, token_production
 __all__ = ["binding_summary", "energy_summary", "shifts"]
 
 
-def shifts(ts: dict, dt: float) -> list[dict]:
+def shifts(ts: dict) -> list[dict]:
     """Every change of binding constraint between consecutive ticks, with its context."""
     b = ts["binding"]
     idx = np.nonzero(b[1:] != b[:-1])[0] + 1
@@ -38,7 +38,7 @@ def binding_summary(ts: dict, dt: float) -> dict:
     b = ts["binding"]
     n = max(b.size, 1)
     share = {name: float(np.count_nonzero(b == code)) / n for code, name in enumerate(BINDING_NAMES)}
-    sh = shifts(ts, dt)
+    sh = shifts(ts)
     supply = np.stack([ts["compute_tok_s"], ts["power_tok_s"], ts["cooling_tok_s"]])
     achieved = np.maximum(ts["achieved_tok_s"], 1e-300)
     slack = {name: float(np.median(supply[i] / achieved - 1.0)) for i, name in enumerate(("compute", "power", "cooling"))}
