@@ -34,8 +34,7 @@ class RequestEngine:
         sc = m.scenario
         self.m = m
         sv = sc.serving
-        rng_route, rng_sample, rng_metrics = m.seeds["serving"].spawn(3)
-        self._rng = np.random.default_rng(rng_sample)
+        _unused, rng_sample, rng_metrics = m.seeds["serving"].spawn(3)  # keep child indices stable
         total = [g.limits.replicas for g in m.groups]
         if sc.fidelity == "request":
             counts = total

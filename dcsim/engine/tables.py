@@ -113,8 +113,6 @@ class SupplyCurves:
     rate_pq: np.ndarray
     it_pq: np.ndarray
     gpu_pq: np.ndarray
-    wall_pq_groups: np.ndarray  # (G, K, U) IT power of each group (incl. rack overhead)
-    rate_pq_groups: np.ndarray  # (G, K, U)
 
     @property
     def compute_tok_s(self) -> float:
@@ -193,8 +191,6 @@ def supply_curves(tables: list[NodeTable], limits: list[GroupLimits], points: in
         rate = np.zeros((K, points))
         it = np.zeros((K, points))
         gpu = np.zeros((K, points))
-        wg = np.zeros((len(tables), K, points))
-        rg = np.zeros((len(tables), K, points))
         for g, (tab, lim) in enumerate(zip(tables, limits)):
             per_rack_budget = np.inf
             if use_p:
@@ -207,15 +203,13 @@ def supply_curves(tables: list[NodeTable], limits: list[GroupLimits], points: in
                 if np.isfinite(w_rep_max):
                     r = np.minimum(r, tab.rate_at_wall(k, w_rep_max))
                 w, gp = tab.power_at_rate(k, r)
-                rg[g, k] = lim.replicas * r
-                wg[g, k] = lim.replicas * w + lim.racks * lim.rack_overhead_w
-                rate[k] += rg[g, k]
-                it[k] += wg[g, k]
+                rate[k] += lim.replicas * r
+                it[k] += lim.replicas * w + lim.racks * lim.rack_overhead_w
                 gpu[k] += lim.replicas * gp
-        return rate, _monotone(it), gpu, wg, rg
+        return rate, _monotone(it), gpu
 
-    rate_c, it_c, gpu_c, _, _ = build(False, False)
-    rate_p, it_p, _, _, _ = build(True, False)
-    rate_q, it_q, _, _, _ = build(False, True)
-    rate_pq, it_pq, gpu_pq, wg, rg = build(True, True)
-    return SupplyCurves(u, rate_c, it_c, gpu_c, rate_p, it_p, rate_q, it_q, rate_pq, it_pq, gpu_pq, wg, rg)
+    rate_c, it_c, gpu_c = build(False, False)
+    rate_p, it_p, _ = build(True, False)
+    rate_q, it_q, _ = build(False, True)
+    rate_pq, it_pq, gpu_pq = build(True, True)
+    return SupplyCurves(u, rate_c, it_c, gpu_c, rate_p, it_p, rate_q, it_q, rate_pq, it_pq, gpu_pq)
