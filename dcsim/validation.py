@@ -46,7 +46,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASUREMENTS = ROOT / "dcsim" / "data" / "measurements"
-DEFAULT_SHARED_DATA = ROOT.parent / "shared" / "data"
+#: public data shipped in the package (scripts/vendor_data.py; licences in its README)
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "sources"
 
 TOL_CALIBRATED = 0.10   # issue 9
 TOL_HELD_OUT = 0.20     # issue 9
@@ -521,7 +522,7 @@ def cases_trace() -> list[Case]:
 
 def run_validation(data_dir: Path | None = None, leave_out: bool = True) -> list[Case]:
     """All cases (deterministic)."""
-    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_SHARED_DATA
+    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA
     builders: list[Callable[[], list[Case]]] = [
         cases_mlenergy_calibrated, lambda: cases_mlenergy_held_out(data_dir), cases_itl, cases_splitwise,
         cases_dgx, cases_pue, cases_trace]
@@ -607,7 +608,7 @@ def to_markdown(cases: list[Case]) -> str:
         "tolerances are in `dcsim/validation.py`; `tests/test_validation.py` reruns it in CI and fails if a",
         "row outside the known failures leaves its tolerance). Rerun it after changing a node profile, the",
         "facility defaults or the workload presets, and commit the regenerated file. ML.ENERGY raw data are",
-        "read from `../shared/data/ml-energy-v3` (`--data DIR` to point elsewhere).",
+        "read from `dcsim/data/sources/ml-energy-v3` (trimmed copies, `scripts/vendor_data.py`; `--data DIR` to point elsewhere).",
         "",
         "**Kinds.** *calibrated*: the published point was used to fit the parameters that produce dcsim's",
         "value (tolerance 10 %, issue 9); *held-out*: it was not (20 %); *replay*: dcsim passes the data",
@@ -685,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dcsim.validation", description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", default=None, help="write the table as Markdown to this path")
     ap.add_argument("--json", default=None, help="write the rows as JSON to this path")
-    ap.add_argument("--data", default=None, help=f"shared data folder (default {DEFAULT_SHARED_DATA})")
+    ap.add_argument("--data", default=None, help=f"data folder holding ml-energy-v3/ (default {DEFAULT_DATA})")
     ap.add_argument("--check", action="store_true", help="exit 1 if a row outside KNOWN_FAILURES fails")
     args = ap.parse_args(argv)
     cases = run_validation(args.data)

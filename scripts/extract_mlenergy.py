@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-energy-v3"
+DEFAULT_DATA = REPO / "dcsim" / "data" / "sources" / "ml-energy-v3"
 DEFAULT_OUT = REPO / "dcsim" / "data" / "measurements"
 
 CHAT_MEAN_IN = 634.0  # [ML3-blog] Qwen3-32B Text Conversation mean input tokens (assumption for all chat models)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fit the request-class presets' length distributions to real traces; print the numbers.
 
-Rerun with ``python scripts/fit_presets.py [--data ../shared/data]``. The printed medians, p99s
+Rerun with ``python scripts/fit_presets.py [--data dcsim/data/sources]`` (the trimmed in-repo copies
+of the public data, ``scripts/vendor_data.py``; the Azure traces ship in ``dcsim/data/traces``). The printed medians, p99s
 and cap masses are the ones in ``dcsim/workload/presets.py``.
 
 Fit: a lognormal (given to dcsim by median and p99) for each length. The median is the trace
@@ -108,11 +109,12 @@ def gpqa_pooled(folder: Path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "dcsim" / "data" / "sources"))
     a = ap.parse_args(argv)
     data = Path(a.data)
-    conv = read_azure(data / "azure-llm-2023" / "AzureLLMInferenceTrace_conv.csv")
-    code = read_azure(data / "azure-llm-2023" / "AzureLLMInferenceTrace_code.csv")
+    azure = data / "azure-llm-2023" if (data / "azure-llm-2023").is_dir() else Path(__file__).resolve().parents[1] / "dcsim" / "data" / "traces"
+    conv = read_azure(azure / "AzureLLMInferenceTrace_conv.csv")
+    code = read_azure(azure / "AzureLLMInferenceTrace_code.csv")
     mc = read_mooncake(data / "mooncake" / "conversation_trace.jsonl")
     print(f"azure conv: {len(conv)} requests over {conv.span_s:.1f} s = {len(conv)/conv.span_s:.3f} req/s")
     print(f"azure code: {len(code)} requests over {code.span_s:.1f} s = {len(code)/code.span_s:.3f} req/s")

@@ -1,4 +1,4 @@
-"""Shared fixtures: small scenarios built as dicts, and the shared data folder."""
+"""Shared fixtures: small scenarios built as dicts, and the in-repo copy of the public data."""
 
 import copy
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+#: public measurements and traces shipped with the package (scripts/vendor_data.py; licences in its README)
+DATA = ROOT / "dcsim" / "data" / "sources"
 
 
 def small_scenario(**over) -> dict:

@@ -16,7 +16,7 @@ from dcsim.node.catalog import MEASUREMENT_DIR, PROFILE_DIR, shipped_profiles
 from dcsim.scenario.node import NodeSpec
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = REPO / "dcsim" / "data" / "sources"
 PROFILES = shipped_profiles()
 
 
@@ -128,7 +128,7 @@ def test_extraction_script_reproduces_shipped_csvs(tmp_path):
     spec = importlib.util.spec_from_file_location("extract_mlenergy", REPO / "scripts" / "extract_mlenergy.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.main(["--data", str(SHARED / "ml-energy-v3"), "--out", str(tmp_path)]) == 0
+    assert mod.main(["--data", str(DATA / "ml-energy-v3"), "--out", str(tmp_path)]) == 0
     for f in MEASUREMENT_DIR.glob("*.csv"):
         assert (tmp_path / f.name).read_text() == f.read_text(), f.name
 

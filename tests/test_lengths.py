@@ -171,7 +171,7 @@ def test_preset_numbers_are_reproduced_by_fit_script():
     from dcsim.workload.trace import read_azure, read_mooncake
 
     root = Path(__file__).resolve().parents[1]
-    data = root.parent / "shared" / "data"
+    data = root / "dcsim" / "data" / "sources"
     spec = importlib.util.spec_from_file_location("fit_presets", root / "scripts" / "fit_presets.py")
     fp = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fp)
@@ -183,7 +183,7 @@ def test_preset_numbers_are_reproduced_by_fit_script():
                                           float(np.percentile(x, 99)))
         return float(np.median(x)) * math.exp(2.3263478740408408 * s), q
 
-    conv = read_azure(data / "azure-llm-2023" / "AzureLLMInferenceTrace_conv.csv")
+    conv = read_azure(root / "dcsim" / "data" / "traces" / "AzureLLMInferenceTrace_conv.csv")
     mc = read_mooncake(data / "mooncake" / "conversation_trace.jsonl")
     checks = [(conv.n_in, math.inf, PRESETS["chat"]["input"]),
               (conv.n_out, 1000.0, PRESETS["chat"]["output"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,7 +13,12 @@ from dcsim.scenario.workload import WorkloadSpec
 from dcsim.workload import build_workload
 from dcsim.workload.trace import TraceError, read_mooncake, read_trace, shipped_dir
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "dcsim" / "data" / "sources"
+# sha256 of the files published at github.com/Azure/AzurePublicDataset@b469a113 data/
+AZURE_SHA256 = {
+    "AzureLLMInferenceTrace_conv.csv": "2f1e5b666d4e3055fdbba98598ce2ec307767b9064e03e2fa46676dbcc7d0bf8",
+    "AzureLLMInferenceTrace_code.csv": "54e9a6d2a4bd06ba1e060304b900abbc74cbea53de96506e60fe5bb4f2277fb6",
+}
 
 
 def _trace_wl(seed=0, base_dir=None, **arr):
@@ -38,7 +44,7 @@ def test_azure_conv_2023_replay_matches_calibration_v12():
 
 def test_shipped_traces_are_the_published_files():
     for name in ("AzureLLMInferenceTrace_conv.csv", "AzureLLMInferenceTrace_code.csv"):
-        assert (shipped_dir() / name).read_bytes() == (DATA / "azure-llm-2023" / name).read_bytes()
+        assert hashlib.sha256((shipped_dir() / name).read_bytes()).hexdigest() == AZURE_SHA256[name]
     assert "CC-BY-4.0" in (shipped_dir() / "README.md").read_text()
     assert len(read_trace("azure-code-2023")) == 8_819
 

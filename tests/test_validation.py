@@ -11,12 +11,11 @@ import pytest
 
 from dcsim import validation as V
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
 def cases():
-    return V.run_validation(SHARED_DATA)
+    return V.run_validation()
 
 
 def test_every_row_within_tolerance_unless_known_failure(cases):

@@ -1,0 +1,58 @@
+"""Copy the public data the tests and ``dcsim.validation`` read into ``dcsim/data/sources/``, trimmed.
+
+Rerunnable: ``python scripts/vendor_data.py [--shared ../shared/data]``. Writes
+
+* ``ml-energy-v3/*.json``: every LLM-task file of the ML.ENERGY Leaderboard v3.0
+  (github.com/ml-energy/leaderboard @0cd52dab, public/data/models/; Apache-2.0; cite Chung et al.,
+  "The ML.ENERGY Benchmark", arXiv 2505.06371), keeping only the fields dcsim reads
+  (per-configuration GPU, count, max_num_seqs, batch, output length, throughput, power, energy,
+  ITL percentiles; the task-level output-length histogram); numbers unchanged;
+* ``mooncake/conversation_trace.jsonl``: the Mooncake FAST'25 conversation trace
+  (github.com/kvcache-ai/Mooncake @3b5a594, FAST25-release/traces/; Apache-2.0; cite Qin et al.,
+  "Mooncake", FAST 2025) without the ``hash_ids`` column, which dcsim does not read.
+
+The Azure 2023 traces already ship, unmodified, in ``dcsim/data/traces/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "dcsim" / "data" / "sources"
+TOP_KEYS = ("model_id", "task", "weight_precision", "architecture", "total_params_billions",
+            "activated_params_billions", "output_length_distribution")
+CONF_KEYS = ("gpu_model", "num_gpus", "max_num_seqs", "avg_batch_size", "avg_output_len",
+             "output_throughput_tokens_per_sec", "avg_power_watts", "energy_per_token_joules",
+             "energy_per_request_joules", "median_itl_ms", "p90_itl_ms", "p95_itl_ms", "p99_itl_ms",
+             "parallelization")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    a = ap.parse_args(argv)
+    src = Path(a.shared)
+    (OUT / "ml-energy-v3").mkdir(parents=True, exist_ok=True)
+    n = 0
+    for f in sorted((src / "ml-energy-v3").glob("*__*.json")):
+        d = json.loads(f.read_text())
+        keep = {k: d[k] for k in TOP_KEYS if k in d}
+        keep["configurations"] = [{k: c[k] for k in CONF_KEYS if k in c} for c in d["configurations"]]
+        (OUT / "ml-energy-v3" / f.name).write_text(json.dumps(keep, indent=0, sort_keys=True) + "\n")
+        n += 1
+    (OUT / "mooncake").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for line in (src / "mooncake" / "conversation_trace.jsonl").read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            lines.append(json.dumps({k: r[k] for k in ("timestamp", "input_length", "output_length")}))
+    (OUT / "mooncake" / "conversation_trace.jsonl").write_text("\n".join(lines) + "\n")
+    print(f"wrote {n} ML.ENERGY files and {len(lines)} Mooncake rows to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
