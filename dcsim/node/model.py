@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -10,8 +11,9 @@ import numpy as np
 
 from dcsim.node.catalog import find_profile, generic_profile, load_profile, resolve_gpu, resolve_model
 from dcsim.node.levers import resolve_levers
-from dcsim.node.perf import Derived, PerfParams, derive, iteration_time, peak_flops, steady_iteration
+from dcsim.node.perf import Derived, PerfParams, derive, steady_iteration
 from dcsim.node.power import PowerParams, bisect_clock, gpu_power, wall_power
+from dcsim.node.step import iteration_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
 
 # vLLM gpu_memory_utilization default 0.9: fraction of HBM for weights + KV cache (vLLM docs).
@@ -167,45 +169,9 @@ class NodeModel:
 
 
 def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0):
-    """Plain-float iteration closure (see :meth:`NodeModel.step_fn`); no numpy inside."""
-    clock = float(clock)
-    inv_c = 1.0 / (tp * peak_flops(gpu, d.peak_precision) * p.mfu * clock)
-    inv_m = 1.0 / (tp * gpu.hbm_bw * p.mbu)
-    fpp, fat, pos = d.flops_per_position, d.attn_flops_per_ctx, d.positions
-    dsp = d.positions * d.sparse
-    wd, we, ef = d.dense_weight_bytes, d.expert_weight_bytes, d.expert_frac
-    kvr, kvw = d.kv_read_per_ctx, d.kv_bytes_per_token
-    t0, ts = p.t_fixed_s, p.t_seq_s
-    op, inv_op = p.overlap_p, 1.0 / p.overlap_p
-    cg = clock ** pw.gamma
-    idle = gpu.idle_w * tp
-    a_base = tp * (gpu.idle_w + cg * pw.p_base_w)
-    a_c = tp * cg * pw.p_compute_w
-    a_m = tp * cg * pw.p_memory_w
-    inv_tps = 1.0 / d.tokens_per_step
-    spec_dec = d.tokens_per_step != 1.0
-    one_minus = 1.0 - ef
-
-    def step(prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=-1.0):
-        if prefill_tokens <= 0 and n_decode <= 0:
-            return 0.0, idle
-        if prefill_ctx_sum < 0.0:
-            prefill_ctx_sum = 0.5 * prefill_tokens * prefill_tokens
-        npos = prefill_tokens + n_decode * pos
-        tc = (npos * fpp + fat * (prefill_ctx_sum + dsp * ctx_tokens_sum)) * inv_c
-        mem = wd + ctx_tokens_sum * kvr + npos * kvw
-        if ef > 0.0:
-            mem += we * (1.0 - one_minus ** npos)
-        tm = mem * inv_m
-        hi = tc if tc > tm else tm
-        dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + t0 + ts * n_decode
-        pwr = a_base + (a_c * tc + a_m * tm) / dt
-        if spec_dec and n_decode > 0:
-            w = prefill_tokens / npos
-            dt *= w + (1.0 - w) * inv_tps
-        return dt, pwr
-
-    return step
+    """Plain-float iteration closure (see :meth:`NodeModel.step_fn`): :func:`dcsim.node.step.iteration_step`
+    bound to the parameters of ``clock`` (the same function the compiled serving kernel runs)."""
+    return partial(iteration_step, step_params(d, gpu, tp, p, pw, clock))
 
 
 def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
