@@ -97,6 +97,10 @@ class NodeModel:
         """
         return make_step(self.derived, self.gpu, self.gpus_per_replica, self.perf, self.pw, clock)
 
+    def step_params(self, clock: float = 1.0) -> tuple:
+        """Float tuple ``P`` with ``step_fn(clock)(*a) == iteration_step(P, *a)`` (for compiled kernels)."""
+        return step_params(self.derived, self.gpu, self.gpus_per_replica, self.perf, self.pw, clock)
+
     # -- vectorised steady state ---------------------------------------------
     @property
     def max_batched_tokens(self) -> int:
