@@ -74,7 +74,7 @@ def _child(kind: str, n: int, replicas: int, faults: bool) -> dict:
               "facility.cooling.capacity": sc.facility.cooling.capacity * f,
               "workload.arrivals.mean_rate": sc.workload.arrivals.mean_rate * f, "controller.tick": "1 s"}
         if faults:
-            from dcsim.engine.faults import run_with_faults
+            from dcsim.engine.run import run_with_faults
 
             r = run_with_faults(REFERENCE, FAULTS, overrides=ov)
             out["faults"] = len(r.report["faults"])

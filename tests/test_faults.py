@@ -6,14 +6,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from conftest import small_scenario
 from dcsim.engine.build import build_models
-from dcsim.engine.faults import (
-    build_faults,
-    fault_costs,
-    merge_down_intervals,
-    run_with_faults,
-    sample_renewal,
-)
-from dcsim.engine.run import run_models
+from dcsim.engine.run import fault_costs, run_models, run_with_faults
+from dcsim.faults import build_faults, merge_down_intervals, sample_renewal
 from dcsim.scenario import load_scenario
 from dcsim.scenario.faults import FaultsSpec, NodeFailuresSpec
 
@@ -159,7 +153,7 @@ def test_curtailment_lowers_power_ceiling_and_power_binds():
 
 def test_heat_wave_raises_pue_and_lowers_cooling_ceiling():
     sc = small_scenario(**{"facility.cooling.capacity": "105 kW", "facility.weather.t_db": 30})
-    res, base, sched, _ = _run(sc, [{"kind": "heat_wave", "start": "30 min", "duration": "1 h",
+    res, base, sched, mf = _run(sc, [{"kind": "heat_wave", "start": "30 min", "duration": "1 h",
                                      "offset": "10 K", "ramp": "10 min"}])
     ts, bs = res.timeseries, base.timeseries
     dt = res.report["tick_s"]
@@ -176,10 +170,10 @@ def test_heat_wave_raises_pue_and_lowers_cooling_ceiling():
     assert np.all(ts["cooling_tok_s"][full] < ts["compute_tok_s"][full])
     np.testing.assert_array_equal(ts["pue"][strength == 0], bs["pue"][strength == 0])
     _accounted(res.report)
-    (row,) = fault_costs(res, base, sched)
+    (row,) = fault_costs(res, base, sched, mf)
     assert row["tokens_lost"] == pytest.approx(0.0, abs=1e-6 * row["baseline_tokens_served"])  # demand-bound
     assert row["energy_change_j"] > 0 and row["pue"] > row["baseline_pue"]  # same tokens, hotter plant
-    assert row["goodput_tokens_lost"] is None  # no models given: goodput not estimated
+    assert row["goodput_tokens_lost"] == pytest.approx(0.0, abs=1e-6 * row["baseline_tokens_served"])
 
 
 def test_cooling_failure_lowers_cooling_ceiling_and_cooling_binds():
@@ -227,10 +221,10 @@ def test_run_with_faults_reports_positive_costs_and_loses_no_work():
 
 
 def test_fault_costs_refuse_mismatched_runs():
-    res, base, sched, _ = _run(small_scenario(), ALL[1:2])
+    res, base, sched, mf = _run(small_scenario(), ALL[1:2])
     short = run_models(build_models(load_scenario(small_scenario(duration="1 h"))))
     with pytest.raises(ValueError, match="different ticks"):
-        fault_costs(res, short, sched)
+        fault_costs(res, short, sched, mf)
 
 
 def test_faults_seeded_identical_and_seed_sensitive():

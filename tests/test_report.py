@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from dcsim.report import OutputExistsError, read_timeseries, summary_table, write_outputs
-from dcsim.report.write import TIMESERIES_COLUMNS, latency_stats, report_json_bytes
+from dcsim.report import TIMESERIES_COLUMNS, latency_stats, report_json_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = ("demand", "compute", "power", "cooling")

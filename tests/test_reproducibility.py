@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from conftest import small_scenario
-from dcsim.engine.faults import run_with_faults
+from dcsim.engine.run import run_with_faults
 from dcsim.engine.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ _CHILD = """
 import hashlib, sys
 sys.path.insert(0, {tests!r})
 from conftest import small_scenario
-from dcsim.engine.faults import run_with_faults
+from dcsim.engine.run import run_with_faults
 from dcsim.report import report_json_bytes
 print(hashlib.sha256(report_json_bytes(run_with_faults(small_scenario(), {faults!r}).report)).hexdigest())
 """

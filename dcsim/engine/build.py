@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dcsim.engine.tables import GroupLimits, NodeTable, SupplyCurves, node_table, supply_curves
+from dcsim.faults import FaultSchedule, build_faults
 from dcsim.node import build_node
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
@@ -42,7 +44,7 @@ class Models:
     curves: SupplyCurves
     clocks: np.ndarray
     seeds: dict = field(default_factory=dict)
-    faults: object | None = None  # exogenous event schedule (dcsim.engine.faults), or None
+    faults: FaultSchedule | None = None  # exogenous event schedule (dcsim.faults), or None
     warnings: list = field(default_factory=list)  # modelling caveats worth reading, for the report
 
     @property
@@ -107,8 +109,6 @@ def build_models(sc: Scenario) -> Models:
                 for i, g in enumerate(groups) if g.profile.startswith("generic")]
     faults = None
     if sc.faults:
-        from dcsim.engine.faults import build_faults
-
         try:
             faults = build_faults(sc.faults, s_faults, {g.name: g.limits.replicas for g in groups},
                                   float(sc.duration), interconnect_w=float(facility.interconnect_w))
@@ -127,8 +127,6 @@ def with_interconnect(m: Models, cap_w: float) -> Models:
     rebuilt from its spec (microseconds), with the same weather random stream as
     :func:`build_models`. (A curtailment instead keeps the equipment and lowers only the cap.)
     """
-    import dataclasses
-
     sc = m.scenario
     spec = sc.facility.model_copy(update={"interconnect": float(cap_w)})
     s_facility = np.random.SeedSequence(sc.seed).spawn(4)[1]

@@ -1,35 +1,18 @@
-"""The engine: simpy owns time; the controller tick is the one feedback arrow.
+"""The engine loop: simpy owns time; exogenous inputs are vectorized per chunk of ticks.
 
-On each controller tick (length ``dt``):
-
-1. exogenous inputs for a chunk of ticks are precomputed at once, vectorized:
-   demand, weather, the interconnect cap, faults, and from them the ceilings C, P, Q
-   of the Token Production Function (P and Q on the efficient frontier of the node and
-   facility power models, see :mod:`dcsim.engine.tables`);
-2. the controller compares the work waiting (queue + arrivals) with what fits in the
-   power and cooling budgets:
-
-   * it fits at full clock with load spread evenly → run uncapped;
-   * it does not → cap: policy ``frontier`` lowers node power caps and consolidates load
-     so the facility runs on its efficient frontier (it reaches the P/Q ceilings);
-     policy ``uniform`` gives every node the same clock level (as POLCA-style capping
-     does) and reaches somewhat less; policy ``none`` never caps (limits may be exceeded,
-     counted in ``interconnect_exceeded_s``);
-   * work that still does not fit waits (admission held); work waiting longer than
-     ``hold_limit`` is shed and counted — never silently lost;
-
-   every change of mode is logged with its time and reason;
-3. IT power follows from the operating point, then facility power from the power chain
-   and cooling plant, vectorized per chunk.
-
-Power caps act within the tick (hardware power capping responds in milliseconds); the
-budgets depend only on exogenous inputs, so there is no algebraic loop. In ``fluid``
-fidelity the work is a token flow; ``request`` and ``hybrid`` fidelity hand each tick to
-:mod:`dcsim.engine.requests`.
+For a chunk of ticks, :func:`exogenous` evaluates at once (at mid-tick) demand, weather, the
+interconnect cap and the fault models, and from them the ceilings C, P, Q of the Token
+Production Function (P and Q on the efficient frontier of the node and facility power models,
+see :mod:`dcsim.engine.tables`) and the rates that fit the budgets. :func:`simulate` then steps
+the controller (:mod:`dcsim.engine.controller`) tick by tick — the fluid queue step, or
+:mod:`dcsim.engine.requests` in request and hybrid fidelity — and :func:`operating_point` and
+the facility model turn what was served into IT and facility power, vectorized per chunk.
+docs/engine.md shows the event flow.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -39,15 +22,13 @@ import numpy as np
 import simpy
 
 from dcsim.engine.build import Models
+from dcsim.engine.controller import MODE_NAMES, Controller, queue_step
 from dcsim.tpf import binding_of
 
-__all__ = ["Exogenous", "exogenous", "simulate", "MODE_NAMES"]
+__all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
 
+#: Most ticks whose exogenous inputs are evaluated in one vectorized call.
 CHUNK_TICKS = 4096
-LOG_LIMIT = 5000
-#: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
-#: a uniform clock level below full (policy 'uniform').
-MODE_NAMES = ("uncapped", "frontier", "uniform_cap")
 
 
 @dataclass
@@ -71,6 +52,11 @@ class Exogenous:
     fit_levels: np.ndarray         # (n, K) largest rate within both budgets at each uniform clock level
     availability: np.ndarray       # fraction of replicas in service
     overhead_w: float              # rack overhead power (W), not scaled by availability
+
+    def head(self, n: int) -> "Exogenous":
+        """The first ``n`` ticks (a chunk cut short by an event)."""
+        return dataclasses.replace(self, **{f.name: getattr(self, f.name)[:n] for f in dataclasses.fields(self)
+                                            if f.name != "overhead_w"})
 
 
 def exogenous(m: Models, i0: int, i1: int, dt: float,
@@ -121,21 +107,6 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
 
 
 @dataclass
-class _State:
-    backlog_tok: float = 0.0
-    shed_tok: float = 0.0
-    mode: int = 0
-    log: list = field(default_factory=list)
-    log_dropped: int = 0
-
-    def note(self, entry: dict) -> None:
-        if len(self.log) < LOG_LIMIT:
-            self.log.append(entry)
-        else:
-            self.log_dropped += 1
-
-
-@dataclass
 class _Trace:
     cols: dict = field(default_factory=dict)
 
@@ -151,23 +122,38 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
              request_engine=None, availability=None) -> dict:
     """Advance the scenario through time; returns the per-tick arrays and run facts.
 
-    ``request_engine`` (optional) serves requests replica by replica on each tick; it
-    receives the controller's rate limit and returns what it served.
+    simpy owns time. Processes:
+
+    * ``controller``: one event per controller tick; it decides the operating mode
+      (:class:`~dcsim.engine.controller.Controller`) and serves the tick — the fluid queue step,
+      or ``request_engine.tick`` (which serves requests replica by replica and returns what it
+      served). Exogenous inputs are evaluated vectorized per *chunk* of ticks (at most
+      ``CHUNK_TICKS``); a chunk ends early when an exogenous event fires;
+    * ``fault_window``: one process per windowed fault (cooling failure, curtailment, heat
+      wave), with an event at its start and its end; each is logged in ``events`` and ends the
+      current chunk, so the inputs after it are evaluated afresh.
     """
     sc = m.scenario
     dt = float(sc.controller.tick)
     n_ticks = int(math.ceil(sc.duration / dt - 1e-9))
-    policy = sc.controller.policy
-    hold = float(sc.controller.hold_limit)
-    state = _State()
+    ctl = Controller(sc.controller.policy, float(sc.controller.hold_limit), m.curves.compute_tok_s,
+                     m.clocks.size - 1)
     trace = _Trace()
     env = simpy.Environment()
-    done = {"interrupted": False}
+    events: list[dict] = []
+    st = {"backlog": 0.0, "shed_prev": False, "boundary": False, "interrupted": False}
     wall0 = time.perf_counter()
-    c_full = m.curves.compute_tok_s
 
-    def ticks(env):
-        for i0 in range(0, n_ticks, CHUNK_TICKS):
+    def fault_window(env, t_s: float, edge: str, i: int):
+        yield env.timeout(t_s)
+        w = m.faults.specs[i]
+        events.append({"t_s": t_s, "event": f"{w.kind} {edge}", "fault": i})
+        st["boundary"] = True
+
+    def controller(env):
+        i0 = 0
+        while i0 < n_ticks:
+            st["boundary"] = False
             i1 = min(n_ticks, i0 + CHUNK_TICKS)
             ex = exogenous(m, i0, i1, dt, availability)
             n = i1 - i0
@@ -177,70 +163,60 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             backlog = np.empty(n)
             shed = np.empty(n)
             arrived = np.empty(n)
-            demand, fit_top, fit_fr, avail = ex.demand_tok_s, ex.fit_top, ex.fit_frontier, ex.availability
+            demand, avail = ex.demand_tok_s, ex.availability
             if request_engine is not None:  # effective clock of the frontier operating point
                 fr = m.curves.frontier("pq")
-                lvl = np.interp(fit_fr / np.maximum(avail, 1e-12), fr.rate, fr.level)
+                lvl = np.interp(ex.fit_frontier / np.maximum(avail, 1e-12), fr.rate, fr.level)
                 # quantized to the controller's clock levels (replicas cache their step tables per clock)
                 clk_fr = m.clocks[np.rint(lvl).astype(int)]
-            for j in range(n):
-                queued = state.backlog_tok if request_engine is None else request_engine.door_backlog_tok
+            j = 0
+            while j < n:
+                if j > 0 and st["boundary"]:  # an exogenous event fired: end the chunk here
+                    break
+                queued = st["backlog"] if request_engine is None else request_engine.door_backlog_tok
                 need = queued / dt + demand[j]
-                k = level[j]
-                if policy == "none" or need <= fit_top[j]:
-                    md, limit = 0, (c_full * avail[j] if policy == "none" else fit_top[j])
-                elif policy == "frontier":
-                    md, limit = 1, fit_fr[j]
-                else:  # uniform: the highest clock level that serves the most
-                    row = ex.fit_levels[j]
-                    best = min(float(row.max()), need)
-                    k = int(np.nonzero(row >= best * (1 - 1e-12))[0][-1])
-                    md, limit = 2, row[k]
-                    level[j] = k
+                md, limit, k = ctl.decide(need, ex.fit_top[j], ex.fit_frontier[j], ex.fit_levels[j], avail[j])
                 if request_engine is not None:
                     clk = clk_fr[j] if md == 1 else m.clocks[k]
                     s, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk), float(avail[j]))
-                    state.backlog_tok = b
                 else:
                     arr = demand[j] * dt
-                    s = need if need < limit else limit
-                    b = state.backlog_tok + arr - s * dt
-                    cap_tok = hold * s
-                    sh = b - cap_tok if b > cap_tok else 0.0
-                    state.backlog_tok = b - sh
-                state.shed_tok += sh
-                served[j], mode[j], backlog[j], shed[j], arrived[j] = s, md, state.backlog_tok, sh, arr
-                if md != state.mode:
-                    why = ("headroom restored" if md == 0 else
-                           "power or cooling budget short: caps lowered" + (", load consolidated" if md == 1 else ""))
-                    state.note({"t_s": float(ex.t_s[j]), "action": "cap" if md else "uncap",
-                                "mode": MODE_NAMES[md], "reason": why, "demand_tok_s": float(demand[j]),
-                                "limit_tok_s": float(limit), "t_out_c": float(ex.t_db_c[j])})
-                    state.mode = md
-                if sh > 0 and (j == 0 or shed[j - 1] == 0):
-                    state.note({"t_s": float(ex.t_s[j]), "action": "shed", "tokens": float(sh),
-                                "reason": f"waiting work beyond hold_limit {hold:g} s"})
+                    s, b, sh = queue_step(st["backlog"], demand[j], limit, dt, ctl.hold_s)
+                st["backlog"] = b
+                served[j], mode[j], level[j], backlog[j], shed[j], arrived[j] = s, md, k, b, sh, arr
+                ctl.record(float(ex.t_s[j]), md, float(limit), float(demand[j]), float(ex.t_db_c[j]),
+                           float(sh), st["shed_prev"])
+                st["shed_prev"] = sh > 0
+                j += 1
                 yield env.timeout(dt)
+            if j < n:
+                ex = ex.head(j)
+                served, mode, level, backlog, shed, arrived = (
+                    a[:j] for a in (served, mode, level, backlog, shed, arrived))
             extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
             _record_chunk(m, trace, ex, served, mode, level, backlog, shed, arrived, extra)
+            i0 += j
             if progress is not None:
-                progress(i1 / n_ticks)
+                progress(i0 / n_ticks)
 
-    env.process(ticks(env))
+    if m.faults is not None:
+        for t_s, edge, i in m.faults.window_events():
+            env.process(fault_window(env, t_s, edge, i))
+    env.process(controller(env))
     try:
         env.run()
     except KeyboardInterrupt:
-        done["interrupted"] = True
+        st["interrupted"] = True
     arrays = trace.arrays()
     return {
         "timeseries": arrays,
         "dt": dt,
         "ticks_planned": n_ticks,
-        "interrupted": done["interrupted"],
-        "shed_tok": state.shed_tok,
-        "backlog_tok": state.backlog_tok,
-        "controller_log": state.log,
-        "controller_log_dropped": state.log_dropped,
+        "interrupted": st["interrupted"],
+        "backlog_tok": st["backlog"],
+        "controller_log": ctl.log,
+        "controller_log_dropped": ctl.log_dropped,
+        "events": events,
         "wall_s": time.perf_counter() - wall0,
     }
 

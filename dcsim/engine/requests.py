@@ -20,6 +20,9 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
+from dcsim.engine.controller import queue_step
+from dcsim.engine.invariants import InvariantError
+from dcsim.engine.loop import operating_point
 from dcsim.routing import get_router
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.replica import Replica
@@ -177,15 +180,9 @@ class RequestEngine:
         # the fluid remainder of a hybrid facility
         fluid_served = 0.0
         if self.frac < 1.0:
-            need = self._fluid_backlog / dt + fluid_arr / dt
-            lim = limit_tok_s * (1.0 - self.frac)
-            s = min(need, lim)
-            b = self._fluid_backlog + fluid_arr - s * dt
-            cap_tok = self.hold_limit * s
-            sh = max(0.0, b - cap_tok)
-            self._fluid_backlog = b - sh
+            fluid_served, self._fluid_backlog, sh = queue_step(
+                self._fluid_backlog, fluid_arr / dt, limit_tok_s * (1.0 - self.frac), dt, self.hold_limit)
             shed_tok += sh
-            fluid_served = s
         self._tick_gpu.append(gpu_j / dt)
         self._tick_it_sample.append(it_w + self._ovh_share)
         self._tick_fluid_rate.append(fluid_served)
@@ -227,8 +224,6 @@ class RequestEngine:
         ``mode`` and ``level`` are the controller's operating mode and clock level of each of
         those ticks; the fluid remainder runs at that operating point like a fluid facility.
         """
-        from dcsim.engine.loop import operating_point
-
         self._flush()
         gpu = np.array(self._tick_gpu)
         it = np.array(self._tick_it_sample)
@@ -255,8 +250,6 @@ class RequestEngine:
         req = rep["requests"]
         counted = req["completed"] + req["shed"] + self.in_flight()
         if counted != req["arrived"]:
-            from dcsim.engine.run import InvariantError
-
             raise InvariantError(f"requests not accounted: arrived {req['arrived']} != completed+in_flight+shed {counted}")
         req["in_flight"] = self.in_flight()
         if self.frac < 1.0:

@@ -19,6 +19,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
+from dcsim.metrics.fmt import fmt_time
+from dcsim.tpf import BINDING_NAMES
+
 __all__ = [
     "BINDING_NAMES",
     "CONSTRAINT_COLORS",
@@ -36,8 +39,6 @@ __all__ = [
     "all_figures",
 ]
 
-#: Binding-constraint codes of ``timeseries["binding"]`` (docs/architecture.md).
-BINDING_NAMES: tuple[str, ...] = ("demand", "compute", "power", "cooling")
 
 #: One colour per constraint, used everywhere (Okabe-Ito colour-blind-safe palette).
 CONSTRAINT_COLORS: dict[str, str] = {
@@ -417,9 +418,9 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
             if target is not None and np.isfinite(target):
                 ok = float(np.mean(v <= target))
                 ax.axvline(float(target), color=color, ls="--", lw=1.2,
-                           label=f"{cls} SLO {_fmt_s(float(target))}: {100 * ok:.1f}% met")
+                           label=f"{cls} SLO {fmt_time(float(target))}: {100 * ok:.1f}% met")
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _fmt_s(x)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: fmt_time(x)))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("latency (log scale)")
         ax.set_title(label)
@@ -432,15 +433,6 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
     name = title or report.get("scenario") or "run"
     fig.suptitle(f"Latency CDFs per request class — {name}", fontweight="bold", fontsize=13)
     return fig
-
-
-def _fmt_s(x: float) -> str:
-    """Seconds as a short label: 0.05 → '50 ms', 2 → '2 s'."""
-    if x >= 1:
-        return f"{x:.3g} s"
-    if x >= 1e-3:
-        return f"{1e3 * x:.3g} ms"
-    return f"{1e6 * x:.3g} µs"
 
 
 @_styled

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.report.write import atomic_write_bytes, get_path, read_timeseries, report_json_bytes
+from dcsim.metrics.fmt import fmt_si, get_path
+from dcsim.report.serialize import report_json_bytes
+from dcsim.report.write import atomic_write_bytes, read_timeseries
 
 __all__ = ["HEADLINE", "compare", "load_run", "add_parser", "run", "main", "CompareError"]
 
@@ -88,10 +90,7 @@ def _fmt_val(v: float | None, unit: str) -> str:
     if v is None:
         return "n/a"
     if unit in ("tok/s", "tok"):
-        for scale, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-            if abs(v) >= scale:
-                return f"{v / scale:.4g}{p}"
-        return f"{v:.4g}"
+        return fmt_si(v, "", 4).replace(" ", "")
     return f"{v:.4g}"
 
 

@@ -9,20 +9,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from dcsim.plots.figures import BINDING_NAMES, CONSTRAINT_COLORS
-from dcsim.report.write import (
-    current_binding,
-    fmt_duration,
-    fmt_energy,
-    fmt_jpt,
-    fmt_num,
-    fmt_pct,
-    fmt_si,
-    get_path,
-    latency_stats,
-    report_json_bytes,
-    report_latency,
-)
+from dcsim.metrics.fmt import fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path
+from dcsim.plots.figures import CONSTRAINT_COLORS
+from dcsim.report.serialize import report_json_bytes
+from dcsim.report.summary import current_binding, latency_stats, report_latency
+from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
 
@@ -216,11 +207,6 @@ def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any
             ])
         return txt
 
-    def t(x: Any) -> str:
-        if not isinstance(x, (int, float)):
-            return "n/a"
-        return f"{x:.3g} s" if x >= 1 else f"{1e3 * x:.3g} ms"
-
     head = ('<tr><th class="l">class</th><th>requests</th><th>TTFT p50</th><th>TTFT p99</th>'
             '<th>TPOT p50</th><th>TPOT p99</th><th>E2E p50</th><th>E2E p99</th>'
             '<th>SLO TTFT / TPOT</th><th>SLO met</th></tr>')
@@ -229,21 +215,11 @@ def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any
         target = slo.get(cls) or {}
         rows.append(
             f'<tr><td class="l">{_e(cls)}</td><td>{st.get("n", 0):,}</td>'
-            + "".join(f"<td>{t((st.get(m) or {}).get(q))}</td>"
+            + "".join(f"<td>{fmt_time((st.get(m) or {}).get(q))}</td>"
                       for m in ("ttft_s", "tpot_s", "e2e_s") for q in ("p50", "p99"))
-            + f"<td>{t(target.get('ttft_s'))} / {t(target.get('tpot_s'))}</td>"
+            + f"<td>{fmt_time(target.get('ttft_s'))} / {fmt_time(target.get('tpot_s'))}</td>"
             + f"<td>{_e(fmt_pct(st.get('slo_met')))}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
-
-
-def _hms(t: Any) -> str:
-    if not isinstance(t, (int, float)):
-        return "n/a"
-    t = int(round(float(t)))
-    d, r = divmod(t, 86400)
-    h, r = divmod(r, 3600)
-    m, s = divmod(r, 60)
-    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
 
 
 def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
@@ -256,7 +232,7 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
     for sh in shifts[:limit]:
         t_out = sh.get("t_out_c")
         rows.append(
-            f"<tr><td>{_hms(sh.get('t_s'))}</td><td>{_e(fmt_num(sh.get('t_s'), 8))}</td>"
+            f"<tr><td>{fmt_hms(sh.get('t_s'))}</td><td>{_e(fmt_num(sh.get('t_s'), 8))}</td>"
             f'<td class="l">{_chip(str(sh.get("from")))} → {_chip(str(sh.get("to")))}</td>'
             f"<td>{_e(fmt_si(sh.get('demand_tok_s'), 'tok/s'))}</td>"
             f"<td>{_e(fmt_num(t_out, 3)) + ' °C' if isinstance(t_out, (int, float)) else 'n/a'}</td>"
@@ -286,7 +262,7 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
     for ent in entries[:limit]:
         if not isinstance(ent, Mapping):
             continue
-        cells = [f"<td>{_hms(ent.get('t_s'))}</td>"] if "t_s" in keys else []
+        cells = [f"<td>{fmt_hms(ent.get('t_s'))}</td>"] if "t_s" in keys else []
         for k in keys:
             v = ent.get(k, "")
             cells.append(f'<td class="l">{_e(fmt_num(v, 6) if isinstance(v, float) else v)}</td>')

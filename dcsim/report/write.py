@@ -1,4 +1,4 @@
-"""Write a run's results to a directory, and the compact terminal summary.
+"""Write a run's results to a directory.
 
 ``write_outputs(result, out_dir)`` writes
 
@@ -20,31 +20,25 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from dcsim.report.serialize import report_json_bytes
+from dcsim.tpf import BINDING_NAMES
 
 __all__ = [
     "OutputExistsError",
     "TIMESERIES_COLUMNS",
     "DEFAULT_FORMATS",
     "write_outputs",
-    "report_json_bytes",
     "timeseries_csv_bytes",
     "read_timeseries",
-    "latency_stats",
-    "report_latency",
-    "summary_table",
     "atomic_write_bytes",
-    "fmt_si",
-    "fmt_energy",
-    "get_path",
 ]
 
 #: Contract columns of ``Result.timeseries`` (docs/architecture.md "Engine and results").
@@ -54,7 +48,6 @@ TIMESERIES_COLUMNS: tuple[str, ...] = (
     "facility_power_w", "interconnect_w", "pue", "t_out_c", "t_wb_c", "gpus_in_service",
     "mean_clock", "mean_cap_w", "queue_tokens",
 )
-BINDING_NAMES: tuple[str, ...] = ("demand", "compute", "power", "cooling")
 
 #: Everything ``write_outputs`` can write; parquet is skipped silently without pyarrow.
 DEFAULT_FORMATS: tuple[str, ...] = ("json", "csv", "parquet", "png", "html")
@@ -91,39 +84,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             pass
         raise
     return path
-
-
-# --------------------------------------------------------------------------------------------
-# report.json
-
-
-def _plain(obj: Any) -> Any:
-    """JSON-ready copy: numpy scalars/arrays to Python, tuples to lists, non-finite to None."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_plain(v) for v in obj.tolist()]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        x = float(obj)
-        return x if math.isfinite(x) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, str):
-        return obj
-    raise TypeError(f"report value of type {type(obj).__name__} cannot be written to JSON: {obj!r}")
-
-
-def report_json_bytes(report: Mapping[str, Any]) -> bytes:
-    """The exact bytes of report.json: sorted keys, indent 2, shortest round-trip floats,
-    non-finite as null, UTF-8, trailing newline."""
-    text = json.dumps(_plain(report), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    return (text + "\n").encode("utf-8")
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,83 +169,6 @@ def _parquet_bytes(ts: Mapping[str, Any]) -> bytes | None:
 
 
 # --------------------------------------------------------------------------------------------
-# latency statistics (presentation of the engine's samples)
-
-
-def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
-    """Per request class: ``n``, quantiles of ``ttft_s``/``tpot_s``/``e2e_s`` (keys ``p50`` …)
-    and the fraction of requests meeting each SLO (``slo_ttft_met``, ``slo_tpot_met``,
-    ``slo_met`` = both), from ``result.latency_samples`` and ``result.slo``. Empty without
-    samples."""
-    samples = getattr(result, "latency_samples", None) or {}
-    slo = getattr(result, "slo", None) or {}
-    out: dict[str, dict] = {}
-    for cls in sorted(samples):
-        d = samples[cls] or {}
-        entry: dict[str, Any] = {}
-        n = 0
-        for key in ("ttft_s", "tpot_s", "e2e_s"):
-            v = np.asarray(d.get(key, []), dtype=float)
-            v = v[np.isfinite(v)]
-            n = max(n, int(v.size))
-            if v.size:
-                entry[key] = {f"p{round(100 * q):d}": float(np.quantile(v, q)) for q in quantiles}
-        if n == 0:
-            continue
-        entry["n"] = n
-        ttft = np.asarray(d.get("ttft_s", []), dtype=float)
-        tpot = np.asarray(d.get("tpot_s", []), dtype=float)
-        target = slo.get(cls) or {}
-        ok = None
-        if target.get("ttft_s") is not None and ttft.size:
-            m = ttft <= float(target["ttft_s"])
-            entry["slo_ttft_met"] = float(m.mean())
-            ok = m
-        if target.get("tpot_s") is not None and tpot.size:
-            m = tpot <= float(target["tpot_s"])
-            entry["slo_tpot_met"] = float(m.mean())
-            ok = m if ok is None or ok.shape != m.shape else ok & m
-        if ok is not None:
-            entry["slo_met"] = float(ok.mean())
-        out[cls] = entry
-    return out
-
-
-def report_latency(report: Mapping[str, Any]) -> dict[str, dict]:
-    """Per-class latency quantiles and SLO attainment as the engine reported them (over all
-    requests), in the shape of :func:`latency_stats`: from ``serving.per_class.<cls>`` when
-    present, else the run-wide ``latency_s`` under the class name ``"all"``; empty in fluid
-    fidelity."""
-
-    def conv(lat: Any) -> dict:
-        lat = lat if isinstance(lat, Mapping) else {}
-        return {f"{k}_s": dict(v) for k, v in lat.items() if k in ("ttft", "tpot", "e2e") and isinstance(v, Mapping)}
-
-    out: dict[str, dict] = {}
-    per_class = get_path(report, "serving.per_class") or {}
-    for cls in sorted(per_class):
-        d = per_class[cls] or {}
-        entry = conv(d.get("latency_s"))
-        if not entry:
-            continue
-        n = get_path(d, "requests.completed")
-        if n is not None:
-            entry["n"] = int(n)
-        if d.get("slo_attainment") is not None:
-            entry["slo_met"] = float(d["slo_attainment"])
-        out[cls] = entry
-    if not out and isinstance(report.get("latency_s"), Mapping):
-        entry = conv(report["latency_s"])
-        if entry:
-            if get_path(report, "requests.completed") is not None:
-                entry["n"] = int(get_path(report, "requests.completed"))
-            if isinstance(report.get("slo_attainment"), (int, float)):
-                entry["slo_met"] = float(report["slo_attainment"])
-            out["all"] = entry
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # write_outputs
 
 
@@ -315,6 +198,7 @@ def write_outputs(
     ``force``, files of an earlier run that this run does not rewrite (an old latency plot,
     an old parquet file) are removed so the directory never mixes two runs.
     """
+    # matplotlib is loaded only when a run's files are written (not to print a summary)
     from dcsim.plots.figures import FIGURES, all_figures
     from dcsim.report.html import render_html
 
@@ -369,221 +253,3 @@ def write_outputs(
 
 # --------------------------------------------------------------------------------------------
 # formatting helpers and the terminal summary
-
-
-def get_path(d: Mapping[str, Any] | None, dotted: str, default: Any = None) -> Any:
-    """``d["a"]["b"]`` for ``"a.b"``, or ``default`` when any level is missing."""
-    cur: Any = d
-    for part in dotted.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
-            return default
-        cur = cur[part]
-    return cur
-
-
-_SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"))
-
-
-def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
-    """``1.23e6, "W"`` → ``"1.23 MW"``; ``None``/non-numbers → ``"n/a"``."""
-    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        return "n/a"
-    x = float(x)
-    if not math.isfinite(x):
-        return f"{x} {unit}".strip()
-    if x == 0:
-        return f"0 {unit}".strip()
-    for scale, prefix in _SI_PREFIXES:
-        if abs(x) >= scale * 0.9995:
-            return f"{x / scale:.{digits}g} {prefix}{unit}".strip()
-    return f"{x:.{digits}g} {unit}".strip()
-
-
-def fmt_energy(j: Any) -> str:
-    """Energy in Wh-multiples (``3.6e9 J`` → ``"1 MWh"``)."""
-    if j is None or not isinstance(j, (int, float, np.integer, np.floating)):
-        return "n/a"
-    return fmt_si(float(j) / 3600.0, "Wh")
-
-
-def fmt_pct(x: Any) -> str:
-    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
-        return "n/a"
-    return f"{100 * float(x):.1f}%"
-
-
-def fmt_num(x: Any, digits: int = 4) -> str:
-    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
-        return "n/a"
-    return f"{float(x):.{digits}g}"
-
-
-def fmt_jpt(x: Any) -> str:
-    """Joules per token, three significant digits kept (``1.2`` → ``"1.20 J"``)."""
-    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
-        return "n/a"
-    return f"{float(x):#.3g} J"
-
-
-def fmt_duration(s: Any) -> str:
-    if not isinstance(s, (int, float, np.integer, np.floating)):
-        return "n/a"
-    s = float(s)
-    if s >= 2 * 3600:
-        return f"{s / 3600:.3g} h"
-    if s >= 120:
-        return f"{s / 60:.3g} min"
-    return f"{s:.3g} s"
-
-
-def current_binding(report: Mapping[str, Any]) -> str | None:
-    """The constraint binding at the end of the run: ``binding.final`` when the engine
-    reports it, else the ``to`` of the last shift, else the only constraint with a share."""
-    b = report.get("binding") or {}
-    for key in ("final", "current"):
-        if isinstance(b.get(key), str):
-            return b[key]
-    shifts = b.get("shifts") or []
-    if shifts and isinstance(shifts[-1], Mapping) and "to" in shifts[-1]:
-        return str(shifts[-1]["to"])
-    shares = b.get("share") or {}
-    nonzero = [k for k, v in shares.items() if isinstance(v, (int, float)) and v > 0]
-    return nonzero[0] if len(nonzero) == 1 else None
-
-
-def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The four Token Production Function figures as (label, text) rows."""
-    jpt = report.get("joules_per_output_token") or {}
-    shares = get_path(report, "binding.share", {}) or {}
-    share_txt = "  ".join(f"{k} {fmt_pct(shares.get(k))}" for k in BINDING_NAMES if k in shares)
-    cur = current_binding(report)
-    pad = report.get("pue_adjusted_delivered_power_w") or {}
-    return [
-        ("J / output token",
-         f"GPU {fmt_jpt(jpt.get('gpu'))}   IT {fmt_jpt(jpt.get('it'))}   "
-         f"facility {fmt_jpt(jpt.get('facility'))}"),
-        ("Binding constraint",
-         f"at end: {cur or 'n/a'}   closed form: {get_path(report, 'tpf.binding', 'n/a')}"),
-        ("", f"time share: {share_txt or 'n/a'}"),
-        ("PUE-adj. delivered power",
-         f"mean {fmt_si(pad.get('mean'), 'W')}   peak {fmt_si(pad.get('peak'), 'W')}"),
-        ("Util.-adjusted output",
-         f"{fmt_si(report.get('utilization_adjusted_output_tok_s'), 'tok/s')}   "
-         f"(utilization {fmt_pct(report.get('utilization'))})"),
-    ]
-
-
-def summary_table(
-    report: Mapping[str, Any] | Any,
-    files: Mapping[str, Path] | None = None,
-    out_dir: str | os.PathLike[str] | None = None,
-    latency: Mapping[str, Mapping[str, Any]] | None = None,
-) -> str:
-    """The compact plain-text summary printed after ``dcsim run``: the four TPF figures first,
-    then throughput, PUE, energy, latency p50/p99 and SLO attainment per class, shifts, and
-    where the files went. ``latency`` is :func:`latency_stats` output; without it the
-    ``latency`` section of the report is used when present. ``report`` may also be a Result,
-    whose latency samples are then summarised. Without ``files``, the files found in
-    ``out_dir`` are listed."""
-    if not isinstance(report, Mapping) and hasattr(report, "report"):
-        if latency is None:
-            latency = report_latency(report.report) or latency_stats(report) or None
-        report = report.report
-    if files is None and out_dir is not None and Path(out_dir).is_dir():
-        found = {p.relative_to(out_dir).as_posix(): p for p in sorted(Path(out_dir).rglob("*"))
-                 if p.is_file() and not p.name.startswith(".")}
-        files = found or None
-    rows: list[tuple[str | None, str]] = []
-    title = (f"dcsim — {report.get('scenario', 'run')}   seed {report.get('seed', 'n/a')}   "
-             f"{fmt_duration(report.get('duration_s'))} simulated")
-    if report.get("fidelity"):
-        title += f"   fidelity {report['fidelity']}"
-    rows.extend(headline_rows(report))
-    rows.append((None, ""))
-    tokens = report.get("tokens") or {}
-    rows.append(("Throughput (output)",
-                 f"{fmt_si(get_path(report, 'throughput_tok_s.output'), 'tok/s')}   "
-                 f"tokens in {fmt_si(tokens.get('input'), '')}  out {fmt_si(tokens.get('output'), '')}"))
-    if report.get("goodput_tok_s") is not None:
-        rows.append(("SLO goodput", fmt_si(report.get("goodput_tok_s"), "tok/s")))
-    peak = report.get("peak_power_w") or {}
-    rows.append(("PUE (energy-weighted)",
-                 f"{fmt_num(report.get('pue'), 4)}   peak power IT {fmt_si(peak.get('it'), 'W')}  "
-                 f"facility {fmt_si(peak.get('facility'), 'W')}"))
-    e = report.get("energy_j") or {}
-    rows.append(("Energy",
-                 f"facility {fmt_energy(e.get('facility'))}   IT {fmt_energy(e.get('it'))}   "
-                 f"GPU {fmt_energy(e.get('gpu'))}"))
-    over = f"overhead: cooling {fmt_energy(e.get('cooling'))}   losses {fmt_energy(e.get('power_losses'))}"
-    if e.get("fixed_loads") is not None and e.get("delivery_losses") is not None:
-        over += (f" (delivery {fmt_energy(e.get('delivery_losses'))}"
-                 f" + fixed loads {fmt_energy(e.get('fixed_loads'))})")
-    rows.append(("", over))
-    cost = get_path(report, "cost.usd_per_mtok")
-    carbon = get_path(report, "carbon.g_per_mtok")
-    if cost is not None or carbon is not None:
-        rows.append(("Cost / carbon",
-                     f"{('$' + fmt_num(cost, 4)) if cost is not None else 'n/a'} per M output tokens   "
-                     f"{fmt_num(carbon, 4) + ' gCO2e' if carbon is not None else 'n/a'} per M output tokens"))
-    lat = latency if latency is not None else (report_latency(report) or report.get("latency"))
-    if isinstance(lat, Mapping) and lat:
-        for cls in sorted(lat):
-            st = lat[cls] or {}
-            parts = []
-            for key, lab in (("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("e2e_s", "E2E")):
-                q = st.get(key) or {}
-                if q.get("p50") is not None:
-                    parts.append(f"{lab} {_fmt_t(q.get('p50'))}/{_fmt_t(q.get('p99'))}")
-            rows.append((f"Latency p50/p99 [{cls}]", "  ".join(parts) or "n/a"))
-        att = [f"{cls} {fmt_pct((lat[cls] or {}).get('slo_met'))}" for cls in sorted(lat)
-               if (lat[cls] or {}).get("slo_met") is not None]
-        if att:
-            rows.append(("SLO attainment", "  ".join(att)))
-    else:
-        rows.append(("Latency", "no per-request latencies"
-                     + (" (fluid fidelity)" if report.get("fidelity") == "fluid" else "")))
-        if isinstance(report.get("slo_attainment"), (int, float)):
-            rows.append(("SLO attainment", f"{fmt_pct(report['slo_attainment'])} of output tokens"
-                         + (" (estimated per tick)" if report.get("slo_note") else "")))
-    acc = report.get("tokens_accounting")
-    if isinstance(acc, Mapping) and acc.get("shed") is not None:
-        rows.append(("Output token accounting",
-                     f"arrived {fmt_si(acc.get('arrived'), '')}   served {fmt_si(acc.get('served'), '')}   "
-                     f"waiting {fmt_si(acc.get('waiting'), '')}   shed {fmt_si(acc.get('shed'), '')}"))
-    shifts = get_path(report, "binding.shifts", []) or []
-    rows.append(("Binding shifts", f"{len(shifts)}"))
-    if report.get("partial"):
-        rows.append(("WARNING", "partial run: the report covers only the simulated part"))
-    if files:
-        base = Path(out_dir) if out_dir is not None else None
-        if base is None:
-            first = next(iter(files.values()))
-            base = first.parent.parent if first.parent.name == "plots" else first.parent
-        n_png = sum(1 for k in files if k.startswith("plots/"))
-        order = {"report.json": 0, "timeseries.csv": 1, "timeseries.parquet": 2, "report.html": 3}
-        names = sorted((k for k in files if not k.startswith("plots/")), key=lambda k: (order.get(k, 9), k))
-        if n_png:
-            names.append(f"plots/ ({n_png} PNG)")
-        rows.append(("Files", f"{base}/  " + ", ".join(names)))
-        if "report.html" in files:
-            rows.append(("Open", str(base / "report.html")))
-    elif out_dir is not None:
-        rows.append(("Files", f"{out_dir}/"))
-
-    width = max(len(k) for k, _ in rows if k)
-    rule = "─" * min(100, max(len(title), width + 60))
-    lines = [title, rule, "Token Production Function"]
-    for k, v in rows:
-        if k is None:
-            lines.append(rule)
-            continue
-        lines.append(f"  {k:<{width}}  {v}")
-    lines.append(rule)
-    return "\n".join(lines)
-
-
-def _fmt_t(x: Any) -> str:
-    if not isinstance(x, (int, float, np.integer, np.floating)):
-        return "n/a"
-    x = float(x)
-    return f"{x:.3g} s" if x >= 1 else f"{1e3 * x:.3g} ms"

@@ -9,8 +9,9 @@ stream of the scenario (vectorized per-replica renewal processes), and returns a
 * ``weather(t, t_db_c, t_wb_c)`` outdoor temperatures with heat-wave offsets (degC);
 * ``cooling_factor(t)``      multiplier on heat-rejection capacity (chiller / cooling-unit failures).
 
-:func:`fault_costs` compares a faulted run with a no-fault baseline of the same scenario and
-seed, window by window; :func:`run_with_faults` runs both and puts the costs in the report.
+This package is a leaf model beside :mod:`dcsim.power` and :mod:`dcsim.thermal`: it imports only
+the scenario specs. Running a fault-free baseline and costing each fault window is orchestration
+and lives in :mod:`dcsim.engine.run`.
 
 Renewal model (``node_failures``): each replica alternates up and down. Up times are exponential
 or Weibull with mean ``mtbf``; down (repair) times are fixed or exponential with mean ``repair``.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from pydantic import TypeAdapter
@@ -43,15 +44,12 @@ from dcsim.scenario.faults import (
 __all__ = [
     "FaultSchedule",
     "build_faults",
-    "fault_costs",
-    "run_with_faults",
+    "fault_specs",
     "sample_renewal",
     "merge_down_intervals",
-    "BINDING_KEYS",
     "MAX_FAILURE_EVENTS",
 ]
 
-BINDING_KEYS = ("demand", "compute", "power", "cooling")  # binding codes 0..3
 #: upper bound on sampled failure intervals (memory guard: 3 float64/int64 arrays of this size)
 MAX_FAILURE_EVENTS = 20_000_000
 
@@ -272,6 +270,20 @@ class FaultSchedule:
         # value on [edges[i], edges[i+1]) is vals[i] (before the first event: 0)
         return float(np.sum(vals * np.diff(edges)))
 
+    def window_events(self) -> list[tuple[float, str, int]]:
+        """Start and end times (s) of every windowed fault, sorted: ``(t_s, "start"|"end", spec index)``.
+
+        Node failures are not listed: their many per-replica changes stay vectorized in
+        :meth:`availability`; the engine schedules these rare window edges as simpy events.
+        """
+        out = []
+        for i, s in enumerate(self.specs):
+            if isinstance(s, (CoolingFailureSpec, CurtailmentSpec, HeatWaveSpec)):
+                out.append((float(s.start), "start", i))
+                if s.end < self.duration_s:
+                    out.append((float(s.end), "end", i))
+        return sorted(out)
+
     def windows(self) -> list[dict]:
         """One entry per fault: ``kind, start_s, end_s, description`` (+ facts for node failures)."""
         out = []
@@ -309,7 +321,8 @@ class FaultSchedule:
         return out
 
 
-def _validate_specs(spec: Any) -> tuple:
+def fault_specs(spec: Any) -> tuple:
+    """The validated fault specs of ``spec`` (a list of specs or raw dicts; ``None`` → ``()``)."""
     if spec is None:
         return ()
     if isinstance(spec, (list, tuple)) and all(
@@ -328,7 +341,7 @@ def build_faults(spec: Sequence | None, seed_seq: np.random.SeedSequence, replic
     schedule). ``replicas``: total replica count, or ``{group name: replicas}`` in scenario order
     (needed for ``group:``). ``interconnect_w``: the contract cap, needed for absolute curtailments.
     """
-    specs = _validate_specs(spec)
+    specs = fault_specs(spec)
     if not specs:
         return None
     late = window_errors(specs, float(duration_s))
@@ -372,153 +385,3 @@ def build_faults(spec: Sequence | None, seed_seq: np.random.SeedSequence, replic
     return FaultSchedule(duration_s=float(duration_s), replicas=total,
                          interconnect_w=None if interconnect_w is None else float(interconnect_w),
                          specs=tuple(specs), down_times=times, down_count=down, failures=failures)
-
-
-# --------------------------------------------------------------------------- costs
-
-def _goodput_tokens(models, ts: dict, mask: np.ndarray, dt: float) -> float | None:
-    """SLO-meeting output tokens in the ticks of ``mask`` (the engine's fluid per-tick estimate)."""
-    if "goodput_tok_s" in ts:
-        return float(np.sum(ts["goodput_tok_s"][mask]) * dt)
-    if models is None:
-        return None
-    if not np.any(mask):
-        return 0.0
-    import importlib
-
-    _run = importlib.import_module("dcsim.engine.run")
-    fn = getattr(_run, "goodput_fluid", None) or getattr(_run, "_goodput_fluid", None)
-    if fn is None:
-        return None
-    sub = {k: np.asarray(v)[mask] for k, v in ts.items()
-           if isinstance(v, np.ndarray) and v.shape[:1] == mask.shape}
-    good, _ = fn(models, sub)  # sum over ticks of SLO-meeting tokens/s
-    return float(good) * dt
-
-
-def _binding_seconds(codes: np.ndarray, dt: float) -> dict:
-    return {k: float(np.count_nonzero(codes == i) * dt) for i, k in enumerate(BINDING_KEYS)}
-
-
-def fault_costs(result, baseline_result, schedule: FaultSchedule, models=None) -> list[dict]:
-    """What each fault window cost versus the no-fault baseline run (same scenario and seed).
-
-    Per window (ticks whose mid-time lies in ``[start_s, end_s)``): output tokens served and
-    lost, goodput (SLO-meeting tokens, the engine's per-tick estimate; needs ``models``), shed
-    tokens, facility and IT energy and their change, J/token, PUE, mean replicas in service and
-    the seconds each constraint bound (``binding_s``, with the baseline's ``baseline_binding_s``).
-    ``tokens_lost_net`` counts from the window start to the end of the run, i.e. net of the
-    backlog served after the window (overlapping windows share those ticks).
-    """
-    ts, bs = result.timeseries, baseline_result.timeseries
-    dt = float(result.report["tick_s"])
-    if ts["t_s"].shape != bs["t_s"].shape or not np.array_equal(ts["t_s"], bs["t_s"]):
-        raise ValueError("fault_costs: faulted and baseline runs have different ticks (not the same scenario)")
-    tm = ts["t_s"] + 0.5 * dt
-    out = []
-    for w in schedule.windows():
-        sel = (tm >= w["start_s"]) & (tm < w["end_s"])
-        after = tm >= w["start_s"]
-        tok = float(np.sum(ts["achieved_tok_s"][sel]) * dt)
-        btok = float(np.sum(bs["achieved_tok_s"][sel]) * dt)
-        e = float(np.sum(ts["facility_power_w"][sel]) * dt)
-        be = float(np.sum(bs["facility_power_w"][sel]) * dt)
-        e_it = float(np.sum(ts["it_power_w"][sel]) * dt)
-        be_it = float(np.sum(bs["it_power_w"][sel]) * dt)
-        shed = float(np.sum(ts["shed_tokens"][sel])) if "shed_tokens" in ts else 0.0
-        bshed = float(np.sum(bs["shed_tokens"][sel])) if "shed_tokens" in bs else 0.0
-        good = _goodput_tokens(models, ts, sel, dt)
-        bgood = _goodput_tokens(models, bs, sel, dt)
-        row = dict(w)
-        row.update({
-            "ticks": int(np.count_nonzero(sel)),
-            "seconds_in_run": float(np.count_nonzero(sel) * dt),
-            "tokens_served": tok,
-            "baseline_tokens_served": btok,
-            "tokens_lost": btok - tok,
-            "tokens_lost_net": float((np.sum(bs["achieved_tok_s"][after]) - np.sum(ts["achieved_tok_s"][after])) * dt),
-            "tokens_shed": shed,
-            "tokens_shed_change": shed - bshed,
-            "queue_tokens_at_end": float(ts["queue_tokens"][sel][-1]) if np.any(sel) else 0.0,
-            "goodput_tokens": good,
-            "baseline_goodput_tokens": bgood,
-            "goodput_tokens_lost": (bgood - good) if good is not None and bgood is not None else None,
-            "slo_attainment": good / tok if good is not None and tok > 0 else None,
-            "baseline_slo_attainment": bgood / btok if bgood is not None and btok > 0 else None,
-            "energy_j": e,
-            "baseline_energy_j": be,
-            "energy_change_j": e - be,
-            "it_energy_change_j": e_it - be_it,
-            "joules_per_token": e / tok if tok > 0 else None,
-            "baseline_joules_per_token": be / btok if btok > 0 else None,
-            "pue": e / e_it if e_it > 0 else None,
-            "baseline_pue": be / be_it if be_it > 0 else None,
-            "mean_gpus_in_service": float(np.mean(ts["gpus_in_service"][sel])) if np.any(sel) else None,
-            "binding_s": _binding_seconds(ts["binding"][sel], dt),
-            "baseline_binding_s": _binding_seconds(bs["binding"][sel], dt),
-        })
-        out.append(row)
-    return out
-
-
-def _fault_free(sc):
-    """The scenario with its faults removed (or itself, when it has no ``faults`` field)."""
-    if "faults" in type(sc).model_fields:
-        return sc.model_copy(update={"faults": ()})
-    return sc
-
-
-def run_with_faults(scenario, faults: Iterable | None = None, *, overrides: dict | None = None,
-                    progress=None):
-    """Run the scenario with its faults and a no-fault baseline; return the faulted :class:`Result`.
-
-    ``faults`` (a list of fault specs or dicts) replaces the scenario's own ``faults`` entry when
-    given. The report gains ``faults`` (one entry per fault window, see :func:`fault_costs`) and
-    ``faults_total`` (whole-run changes versus the baseline: tokens, goodput, SLO attainment,
-    energy, J/token) and ``faults_baseline`` (the baseline's headline figures).
-    """
-    from dcsim.engine.build import build_models
-    from dcsim.engine.run import run_models
-    from dcsim.scenario import load_scenario
-
-    sc = load_scenario(scenario, overrides=overrides)
-    specs = _validate_specs(faults) if faults is not None else tuple(getattr(sc, "faults", ()) or ())
-    base_sc = _fault_free(sc)
-    mb = build_models(base_sc)
-    mb.faults = None
-    base = run_models(mb)
-    mf = build_models(base_sc)
-    sched = build_faults(specs, mf.seeds["faults"], {g.name: g.limits.replicas for g in mf.groups},
-                         float(sc.duration), interconnect_w=float(mf.facility.interconnect_w))
-    mf.faults = sched
-    res = run_models(mf, progress=progress)
-    if sched is None:
-        res.report["faults"] = []
-        return res
-    res.report["faults"] = fault_costs(res, base, sched, models=mf)
-    r, b = res.report, base.report
-    dur = r["duration_s"]
-    res.report["faults_baseline"] = {
-        "tokens_output": b["tokens"]["output"],
-        "goodput_tok_s": b.get("goodput_tok_s"),
-        "slo_attainment": b.get("slo_attainment"),
-        "energy_facility_j": b["energy_j"]["facility"],
-        "joules_per_output_token_facility": b["joules_per_output_token"]["facility"],
-        "binding_share": b["binding"]["share"],
-    }
-    gp, bgp = r.get("goodput_tok_s"), b.get("goodput_tok_s")
-    sa, bsa = r.get("slo_attainment"), b.get("slo_attainment")
-    res.report["faults_total"] = {
-        "tokens_lost": b["tokens"]["output"] - r["tokens"]["output"],
-        "tokens_shed_change": r["tokens_accounting"]["shed"] - b["tokens_accounting"]["shed"],
-        "goodput_change_tok_s": (gp - bgp) if gp is not None and bgp is not None else None,
-        "goodput_tokens_lost": (bgp - gp) * dur if gp is not None and bgp is not None else None,
-        "slo_attainment_change": (sa - bsa) if sa is not None and bsa is not None else None,
-        "energy_change_j": r["energy_j"]["facility"] - b["energy_j"]["facility"],
-        "joules_per_token_change": (r["joules_per_output_token"]["facility"]
-                                    - b["joules_per_output_token"]["facility"]),
-        "replica_hours_down": sched.down_replica_seconds() / 3600.0,
-        "mean_availability": (1.0 - sched.down_replica_seconds() / (sched.replicas * sched.duration_s)
-                              if sched.replicas > 0 else 1.0),
-    }
-    return res

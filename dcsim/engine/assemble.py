@@ -1,0 +1,132 @@
+"""Build the typed report of a run (:class:`~dcsim.metrics.record.RunReport`) from its per-tick
+arrays, in one place; and the fluid-fidelity SLO estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dcsim import __version__
+from dcsim.engine.build import Models
+from dcsim.metrics.record import (
+    Binding, Carbon, ControllerSummary, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
+    Throughput, Tokens, TokensAccounting,
+)
+from dcsim.metrics.summary import binding_summary, closed_form_summary, energy_summary
+from dcsim.scenario import scenario_hash
+
+__all__ = ["assemble_report", "goodput_fluid", "SLO_NOTE_FLUID"]
+
+SLO_NOTE_FLUID = "fluid fidelity: SLOs judged per tick from Little's-law wait and decode step time"
+
+
+def goodput_fluid(m: Models, ts: dict) -> tuple[float, float]:
+    """Fluid estimate of SLO goodput (tokens/s integrated, fraction of served).
+
+    A tick's tokens count as good for a class when the estimated wait (queue ÷ rate,
+    Little's law) meets its TTFT SLO and the decode step time at the operating batch of
+    the first rack group (batch ÷ per-replica rate) meets its TPOT SLO.
+    """
+    served = ts["achieved_tok_s"]
+    wait = np.where(served > 0, ts["queue_tokens"] / np.maximum(served, 1e-300), np.inf)
+    tab = m.groups[0].table
+    level = ts["clock_level"].astype(int)
+    # per-replica rate; on the frontier (load consolidated) replicas run near full batch
+    u = np.where(np.isnan(ts["load_fraction"]), 1.0, ts["load_fraction"])
+    r_rep = u * tab.thr_max[level]
+    step = np.zeros(served.size)
+    for k in np.unique(level):
+        sel = level == k
+        b = np.interp(r_rep[sel], tab.thr[k], tab.batch)
+        step[sel] = np.where(r_rep[sel] > 0, np.maximum(b, 1.0) / np.maximum(r_rep[sel], 1e-300), 0.0)
+    good = np.zeros(served.size)
+    total = 0.0
+    for c in m.workload.classes:
+        ok = np.ones(served.size, dtype=bool)
+        if c.slo_ttft_s is not None:
+            ok &= wait <= c.slo_ttft_s
+        if c.slo_tpot_s is not None:
+            ok &= step <= c.slo_tpot_s
+        w = c.share * c.mean_output
+        good += np.where(ok, served, 0.0) * w
+        total += w
+    good /= max(total, 1e-300)
+    s_tot = float(np.sum(served))
+    return float(np.sum(good)), (float(np.sum(good)) / s_tot if s_tot > 0 else 1.0)
+
+
+def _price_integral(ts: dict, dt: float, value: float | None, profile: list[float] | None) -> float | None:
+    if value is None:
+        return None
+    mult = 1.0
+    if profile is not None:
+        hour = (ts["t_s"] // 3600).astype(int) % 24
+        mult = np.asarray(profile, dtype=float)[hour]
+    return float(np.sum(ts["facility_power_w"] * mult) * dt * value)
+
+
+def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
+    """The typed report of a simulated run.
+
+    ``raw`` is :func:`dcsim.engine.loop.simulate`'s output; ``serving`` the request engine's
+    figures (request and hybrid fidelity) or ``None`` (fluid: the SLO figures are estimated).
+    """
+    sc = m.scenario
+    ts = raw["timeseries"]
+    dt = raw["dt"]
+    duration = ts["t_s"].size * dt
+    out_tok = float(np.sum(ts["achieved_tok_s"]) * dt)
+    in_tok = out_tok * m.workload.mean_input / m.workload.mean_output
+    en = energy_summary(ts, dt)
+    node0 = m.groups[0].node
+    f_tok = float(node0.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
+    k_eff = float(np.mean(ts["compute_tok_s"])) * f_tok
+    jpt = lambda j: j / out_tok if out_tok > 0 else float("nan")  # noqa: E731
+    demand_tok = float(np.sum(ts["demand_tok_s"]) * dt)
+    log = raw["controller_log"]
+    if serving is not None:
+        serving = dict(serving)
+        goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
+    else:
+        good, slo = goodput_fluid(m, ts)
+        goodput, note = good * dt / duration, SLO_NOTE_FLUID
+    cost = _price_integral(ts, dt, sc.economics.price, sc.economics.price_profile)
+    carbon = _price_integral(ts, dt, sc.economics.carbon_intensity, sc.economics.carbon_profile)
+    per_mtok = lambda x: x / out_tok * 1e6 if out_tok > 0 else float("nan")  # noqa: E731
+    return RunReport(
+        scenario=sc.name, seed=sc.seed, fidelity=sc.fidelity, duration_s=duration,
+        partial=bool(raw["interrupted"]), tick_s=dt,
+        tokens=Tokens(input=in_tok, output=out_tok),
+        throughput_tok_s=Throughput(output=out_tok / duration, input=in_tok / duration,
+                                    demand_output=demand_tok / duration),
+        energy_j=en,
+        joules_per_output_token=JoulesPerToken(gpu=jpt(en["gpu"]), it=jpt(en["it"]), facility=jpt(en["facility"])),
+        pue=en["facility"] / en["it"] if en["it"] > 0 else float("nan"),
+        peak_power_w=PeakPower(it=float(np.max(ts["it_power_w"])), facility=float(np.max(ts["facility_power_w"])),
+                               gpu=float(np.max(ts["gpu_power_w"]))),
+        pue_adjusted_delivered_power_w=DeliveredPower(mean=float(np.mean(ts["facility_power_w"])),
+                                                      peak=float(np.max(ts["facility_power_w"]))),
+        utilization=out_tok / max(float(np.sum(ts["compute_tok_s"]) * dt), 1e-300),
+        utilization_adjusted_output_tok_s=out_tok / duration,
+        binding=Binding(**binding_summary(ts, dt)),
+        tpf=closed_form_summary(ts, dt, f_tok, k_eff),
+        policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
+        interconnect_w=float(np.max(ts["interconnect_w"])),
+        interconnect_exceeded_s=float(np.count_nonzero(ts["facility_power_w"] > ts["interconnect_w"] * (1 + 1e-9)) * dt),
+        # output tokens, from the recorded ticks (consistent for partial runs)
+        tokens_accounting=TokensAccounting(
+            arrived=float(np.sum(ts["arrived_tokens"])), served=out_tok,
+            waiting=float(ts["queue_tokens"][-1]) if ts["t_s"].size else 0.0,
+            shed=float(np.sum(ts["shed_tokens"]))),
+        controller=ControllerSummary(actions=len(log) + raw["controller_log_dropped"],
+                                     cap_events=sum(1 for a in log if a["action"] == "cap"),
+                                     capped_share=float(np.mean(ts["mode"] != 0)),
+                                     mean_clock=float(np.mean(ts["mean_clock"]))),
+        warnings=list(m.warnings),
+        provenance=Provenance(
+            dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
+            calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
+            gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups})),
+        goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
+        cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
+        carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
+    )

@@ -1,0 +1,34 @@
+"""Cheap always-on checks of every run: energy and work conserved, no negative power, PUE ≥ 1,
+time increasing, every figure finite. A violation is a bug, raised as :class:`InvariantError`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dcsim.metrics.record import non_finite_paths
+
+__all__ = ["InvariantError", "check_invariants"]
+
+
+class InvariantError(RuntimeError):
+    """A physical invariant was violated during a run (a bug, reported clearly)."""
+
+
+def check_invariants(report: dict, ts: dict) -> None:
+    """Raise :class:`InvariantError` naming the broken invariant of a plain report and its ticks."""
+    e = report["energy_j"]
+    parts = e["it"] + e["cooling"] + e["power_losses"]
+    if not np.isclose(e["facility"], parts, rtol=1e-9, atol=1e-6):
+        raise InvariantError(f"energy not conserved: facility {e['facility']!r} J != it+cooling+losses {parts!r} J")
+    for col in ("it_power_w", "gpu_power_w", "cooling_power_w", "loss_power_w", "facility_power_w", "achieved_tok_s"):
+        if col in ts and ts[col].size and float(np.min(ts[col])) < -1e-9:
+            raise InvariantError(f"negative {col} at t={float(ts['t_s'][int(np.argmin(ts[col]))]):g} s")
+    if ts["pue"].size and float(np.min(ts["pue"])) < 1.0 - 1e-12:
+        raise InvariantError(f"PUE below 1 at t={float(ts['t_s'][int(np.argmin(ts['pue']))]):g} s")
+    if ts["t_s"].size > 1 and np.any(np.diff(ts["t_s"]) <= 0):
+        raise InvariantError("time does not increase monotonically")
+    tok = report["tokens_accounting"]
+    lhs = tok["arrived"]
+    rhs = tok["served"] + tok["waiting"] + tok["shed"]
+    if not np.isclose(lhs, rhs, rtol=1e-9, atol=1e-6 * max(1.0, lhs)):
+        raise InvariantError(f"work not accounted: arrived {lhs!r} != served+waiting+shed {rhs!r} tokens")

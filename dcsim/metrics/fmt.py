@@ -1,0 +1,106 @@
+"""Number formats of every figure dcsim prints (terminal summary, HTML, plots, compare): defined once.
+
+``None`` and non-numbers print as ``"n/a"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
+           "fmt_hms"]
+
+
+def get_path(d: Mapping[str, Any] | None, dotted: str, default: Any = None) -> Any:
+    """``d["a"]["b"]`` for ``"a.b"``, or ``default`` when any level is missing."""
+    cur: Any = d
+    for part in dotted.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return default
+        cur = cur[part]
+    return cur
+
+
+_SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"))
+
+
+def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
+    """``1.23e6, "W"`` → ``"1.23 MW"``; ``None``/non-numbers → ``"n/a"``."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    x = float(x)
+    if not math.isfinite(x):
+        return f"{x} {unit}".strip()
+    if x == 0:
+        return f"0 {unit}".strip()
+    for scale, prefix in _SI_PREFIXES:
+        if abs(x) >= scale * 0.9995:
+            return f"{x / scale:.{digits}g} {prefix}{unit}".strip()
+    return f"{x:.{digits}g} {unit}".strip()
+
+
+def fmt_energy(j: Any) -> str:
+    """Energy in Wh-multiples (``3.6e9 J`` → ``"1 MWh"``)."""
+    if j is None or not isinstance(j, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return fmt_si(float(j) / 3600.0, "Wh")
+
+
+def fmt_pct(x: Any) -> str:
+    """A fraction as a percentage with one decimal (``0.123`` → ``"12.3%"``)."""
+    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return f"{100 * float(x):.1f}%"
+
+
+def fmt_num(x: Any, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits."""
+    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return f"{float(x):.{digits}g}"
+
+
+def fmt_jpt(x: Any) -> str:
+    """Joules per token, three significant digits kept (``1.2`` → ``"1.20 J"``)."""
+    if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return f"{float(x):#.3g} J"
+
+
+def fmt_duration(s: Any) -> str:
+    """A run length: seconds, minutes or hours."""
+    if not isinstance(s, (int, float, np.integer, np.floating)):
+        return "n/a"
+    s = float(s)
+    if s >= 2 * 3600:
+        return f"{s / 3600:.3g} h"
+    if s >= 120:
+        return f"{s / 60:.3g} min"
+    return f"{s:.3g} s"
+
+
+def fmt_time(x: Any) -> str:
+    """A latency in seconds as a short label: ``0.05`` → ``"50 ms"``, ``2`` → ``"2 s"``."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    x = float(x)
+    if x >= 1:
+        return f"{x:.3g} s"
+    if x >= 1e-3:
+        return f"{1e3 * x:.3g} ms"
+    return f"{1e6 * x:.3g} µs"
+
+
+def fmt_hms(t: Any) -> str:
+    """Seconds from the start of the run as ``[Nd ]HH:MM:SS``."""
+    if not isinstance(t, (int, float, np.integer, np.floating)) or isinstance(t, bool):
+        return "n/a"
+    t = int(round(float(t)))
+    d, r = divmod(t, 86400)
+    h, r = divmod(r, 3600)
+    m, s = divmod(r, 60)
+    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"

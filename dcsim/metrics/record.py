@@ -1,0 +1,203 @@
+"""The typed report of a run: one dataclass per block of ``report.json``.
+
+:class:`RunReport` is built once, in :func:`dcsim.engine.assemble.assemble_report`, from the run's
+per-tick arrays; ``report.json``, the terminal summary, the HTML page and the plots render its
+plain form (:meth:`RunReport.to_dict`). Keys are stable (docs/report.md): add, never rename.
+Blocks that a run does not produce (``cost`` without a price, ``faults`` without faults, the
+request-level ``serving`` figures in fluid fidelity) are ``None`` here and absent from the JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Tokens", "Throughput", "JoulesPerToken", "PeakPower", "DeliveredPower", "Binding",
+    "TokensAccounting", "ControllerSummary", "Provenance", "Money", "Carbon", "RunReport",
+    "plain", "non_finite_paths",
+]
+
+_OMIT = {"omit_none": True}
+
+
+def plain(obj: Any) -> Any:
+    """Dataclasses → dicts (``None`` blocks marked optional are dropped), tuples → lists."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            v = getattr(obj, f.name)
+            if v is None and f.metadata.get("omit_none"):
+                continue
+            out[f.metadata.get("key", f.name)] = plain(v)
+        return out
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return obj
+
+
+def non_finite_paths(obj: Any, path: str = "") -> list[str]:
+    """Dotted paths of every NaN or infinite float in a plain report (for the invariant check)."""
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for p in non_finite_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, (list, tuple)):
+        return [p for i, v in enumerate(obj) for p in non_finite_paths(v, f"{path}[{i}]")]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [path]
+    return []
+
+
+@dataclass
+class Tokens:
+    """Tokens over the run: ``input`` (prompt) and ``output`` (generated)."""
+
+    input: float
+    output: float
+
+
+@dataclass
+class Throughput:
+    """Mean rates over the run, tokens/s; ``demand_output`` is what users asked for."""
+
+    output: float
+    input: float
+    demand_output: float
+
+
+@dataclass
+class JoulesPerToken:
+    """Energy per output token at GPU, IT and facility (PUE-adjusted) level, J/token."""
+
+    gpu: float
+    it: float
+    facility: float
+
+
+@dataclass
+class PeakPower:
+    """Largest per-tick power, W."""
+
+    it: float
+    facility: float
+    gpu: float
+
+
+@dataclass
+class DeliveredPower:
+    """``pue_adjusted_delivered_power_w`` (see docs/report.md)."""
+
+    mean: float
+    peak: float
+
+
+@dataclass
+class Binding:
+    """Binding-constraint time shares, shifts and slacks (``binding`` block)."""
+
+    share: dict
+    shifts: list
+    n_shifts: int
+    final: str | None
+    most_common: str | None
+    median_slack: dict
+
+
+@dataclass
+class TokensAccounting:
+    """Output tokens: arrived = served + waiting + shed (checked on every run)."""
+
+    arrived: float
+    served: float
+    waiting: float
+    shed: float
+
+
+@dataclass
+class ControllerSummary:
+    """What the controller did: actions logged, cap events, share of capped ticks, mean clock."""
+
+    actions: int
+    cap_events: int
+    capped_share: float
+    mean_clock: float
+
+
+@dataclass
+class Provenance:
+    """Where the figures come from: code version, scenario hash, seed, profiles, catalog names."""
+
+    dcsim_version: str
+    scenario_hash: str
+    seed: int
+    calibration_profiles: list
+    gpus: list
+    models: list
+
+
+@dataclass
+class Money:
+    """Energy cost of the run (``cost`` block)."""
+
+    usd: float
+    usd_per_mtok: float
+
+
+@dataclass
+class Carbon:
+    """Grid emissions of the run (``carbon`` block)."""
+
+    g: float
+    g_per_mtok: float
+
+
+@dataclass
+class RunReport:
+    """Everything ``report.json`` holds, typed. See docs/report.md for each key."""
+
+    scenario: str
+    seed: int
+    fidelity: str
+    duration_s: float
+    partial: bool
+    tick_s: float
+    tokens: Tokens
+    throughput_tok_s: Throughput
+    energy_j: dict
+    joules_per_output_token: JoulesPerToken
+    pue: float
+    peak_power_w: PeakPower
+    pue_adjusted_delivered_power_w: DeliveredPower
+    utilization: float
+    utilization_adjusted_output_tok_s: float
+    binding: Binding
+    tpf: dict
+    policy: str
+    gpus: int
+    replicas: int
+    interconnect_w: float
+    interconnect_exceeded_s: float
+    tokens_accounting: TokensAccounting
+    controller: ControllerSummary
+    warnings: list
+    provenance: Provenance
+    goodput_tok_s: float | None = None
+    slo_attainment: float | None = None
+    slo_note: str | None = field(default=None, metadata=_OMIT)
+    #: request and hybrid fidelity: the serving engine's figures (latency_s, queue_delay_s,
+    #: requests, serving, preemptions), merged at top level
+    serving_figures: dict | None = field(default=None, metadata=_OMIT)
+    cost: Money | None = field(default=None, metadata=_OMIT)
+    carbon: Carbon | None = field(default=None, metadata=_OMIT)
+    faults: list | None = field(default=None, metadata=_OMIT)
+    faults_baseline: dict | None = field(default=None, metadata=_OMIT)
+    faults_total: dict | None = field(default=None, metadata=_OMIT)
+
+    def to_dict(self) -> dict:
+        """The plain ``report.json`` mapping (serving figures merged at top level)."""
+        out = plain(self)
+        out.update(out.pop("serving_figures", None) or {})
+        return out

@@ -1,0 +1,56 @@
+"""The controller module: the shared fluid queue step conserves work; events split chunks without
+changing any figure."""
+
+import numpy as np
+import pytest
+
+from conftest import small_scenario
+from dcsim.engine import loop
+from dcsim.engine.build import build_models
+from dcsim.engine.controller import Controller, queue_step
+from dcsim.engine.run import run_models
+from dcsim.scenario import load_scenario
+
+
+def test_queue_step_conserves_tokens_and_bounds_the_wait():
+    rng = np.random.default_rng(3)
+    backlog, dt, hold = 0.0, 10.0, 60.0
+    for _ in range(2000):
+        inflow, limit = rng.uniform(0, 200), rng.uniform(0, 150)
+        s, b, sh = queue_step(backlog, inflow, limit, dt, hold)
+        assert backlog + inflow * dt == pytest.approx(s * dt + b + sh, rel=1e-12, abs=1e-9)
+        assert 0 <= s <= limit + 1e-12 and b >= -1e-9 and sh >= 0
+        assert b <= hold * s + 1e-9  # what waits is at most hold_limit seconds of service
+        backlog = b
+
+
+def test_queue_step_serves_everything_when_it_fits():
+    s, b, sh = queue_step(50.0, 10.0, 1e9, 5.0, 60.0)
+    assert (s, sh) == (50.0 / 5.0 + 10.0, 0.0) and b == pytest.approx(0.0, abs=1e-12)
+
+
+def test_controller_modes_by_policy():
+    lv = np.array([10.0, 20.0, 30.0])
+    fr = Controller("frontier", 60.0, 100.0, 2)
+    assert fr.decide(20.0, 25.0, 40.0, lv, 1.0) == (0, 25.0, 2)   # fits at full clock
+    assert fr.decide(50.0, 25.0, 40.0, lv, 1.0) == (1, 40.0, 2)   # frontier reaches more
+    un = Controller("uniform", 60.0, 100.0, 2)
+    assert un.decide(15.0, 12.0, 40.0, np.array([20.0, 20.0, 10.0]), 1.0) == (2, 20.0, 1)
+    none = Controller("none", 60.0, 100.0, 2)
+    assert none.decide(1e9, 1.0, 1.0, lv, 0.5) == (0, 50.0, 2)    # never caps: C of the replicas in service
+
+
+def test_fault_window_events_split_chunks_without_changing_figures(monkeypatch):
+    raw = small_scenario(**{"workload.arrivals.rate": "380 req/s", "faults": [
+        {"kind": "cooling_failure", "start": "40 min", "duration": "20 min", "capacity_loss": "60%"},
+        {"kind": "curtailment", "start": "70 min", "duration": "10 min", "fraction": 0.5}]})
+    m = build_models(load_scenario(raw))
+    res = run_models(m)
+    assert [(e["t_s"], e["event"]) for e in res.events] == [
+        (2400.0, "cooling_failure start"), (3600.0, "cooling_failure end"),
+        (4200.0, "curtailment start"), (4800.0, "curtailment end")]
+    monkeypatch.setattr(loop, "CHUNK_TICKS", 7)  # many more chunk boundaries: same run
+    res7 = run_models(build_models(load_scenario(raw)))
+    for k, v in res.timeseries.items():
+        np.testing.assert_array_equal(v, res7.timeseries[k], err_msg=k)
+    assert res.report == res7.report
