@@ -17,9 +17,11 @@ Energy-to-Token Production", arXiv 2605.11733, 2026; dcsim DESIGN.md)::
 * ``Q_rej``   heat the cooling plant can reject now, W
 * ``θ``       accounting factor of the position paper, dimensionless (default 1)
 
-Every function takes numpy arrays (or scalars) and broadcasts. The binding
-constraint is ``demand`` when D does not exceed any supply ceiling, otherwise the
-argmin of C, P, Q. ``slack_x = ceiling_x / achieved - 1`` is the fractional
+Every function takes numpy arrays (or scalars) and broadcasts. In the closed form the
+binding constraint is ``demand`` when D does not exceed any supply ceiling, otherwise the
+argmin of C, P, Q (:func:`binding_of`; in a simulation this input-only argmin is the
+*potential* binding). A simulation's binding is what held the served rate down
+(:func:`binding_simulated`): ``demand`` only when all work waiting was served. ``slack_x = ceiling_x / achieved - 1`` is the fractional
 headroom of ceiling x over the achieved rate (0 for the binding one).
 """
 
@@ -36,6 +38,7 @@ __all__ = [
     "TPF",
     "token_production",
     "binding_of",
+    "binding_simulated",
     "crossover_delivered_power_w",
     "crossover_gpu_count",
     "crossover_temperature_c",
@@ -97,6 +100,27 @@ def binding_of(demand, compute, power, cooling) -> np.ndarray:
     code = 1 + np.argmin(supply, axis=0)
     code = np.where(d <= supply.min(axis=0), 0, code)
     return code.astype(np.int8) if code.ndim else np.int8(code)
+
+
+def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *, supply_only=None,
+                      rtol: float = 1e-9) -> np.ndarray:
+    """What held the *served* rate down on each tick (int codes into :data:`BINDING_NAMES`).
+
+    ``demand`` (0) when all work waiting was served: nothing is left waiting for admission after
+    the tick (``held_tok`` ≤ ``rtol·scale_tok``, rounding) and nothing was shed. Otherwise a
+    supply ceiling held work back: the lowest of C, P, Q of that tick (ties resolve compute,
+    power, cooling). ``supply_only`` (optional int code) names the ceiling that limits instead
+    — policy ``none`` never caps, so only compute can hold work back there.
+    Units: tokens (``held_tok``, ``shed_tok``, ``scale_tok`` = the tick's arrivals) and tokens/s.
+    """
+    held, shed, scale = (np.asarray(x, dtype=float) for x in (held_tok, shed_tok, scale_tok))
+    waiting = (held > rtol * np.maximum(scale, 1.0)) | (shed > 0)
+    if supply_only is not None:
+        code = np.full(waiting.shape, int(supply_only))
+    else:
+        c, p, q = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (compute, power, cooling)))
+        code = 1 + np.argmin(np.stack([c, p, q]), axis=0)
+    return np.where(waiting, code, 0).astype(np.int8)
 
 
 def token_production(

@@ -11,7 +11,7 @@ from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting,
 )
-from dcsim.metrics.summary import binding_summary, closed_form_summary, energy_summary
+from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
 
 __all__ = ["assemble_report", "goodput_fluid", "SLO_NOTE_FLUID"]
@@ -108,6 +108,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         utilization=out_tok / max(float(np.sum(ts["compute_tok_s"]) * dt), 1e-300),
         utilization_adjusted_output_tok_s=out_tok / duration,
         binding=Binding(**binding_summary(ts, dt)),
+        binding_potential=binding_potential_summary(ts),
         tpf=closed_form_summary(ts, dt, f_tok, k_eff),
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
         interconnect_w=float(np.max(ts["interconnect_w"])),

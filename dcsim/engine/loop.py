@@ -23,7 +23,7 @@ import simpy
 
 from dcsim.engine.build import Models
 from dcsim.engine.controller import MODE_NAMES, Controller, queue_step
-from dcsim.tpf import binding_of
+from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
 
@@ -161,6 +161,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             mode = np.zeros(n, dtype=np.int8)
             level = np.full(n, m.clocks.size - 1, dtype=np.int16)
             backlog = np.empty(n)
+            held = np.empty(n)
+            waiting = np.empty(n)
             shed = np.empty(n)
             arrived = np.empty(n)
             demand, avail = ex.demand_tok_s, ex.availability
@@ -179,11 +181,14 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 if request_engine is not None:
                     clk = clk_fr[j] if md == 1 else m.clocks[k]
                     s, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk), float(avail[j]))
+                    held[j] = request_engine.door_backlog_tok
                 else:
                     arr = demand[j] * dt
                     s, b, sh = queue_step(st["backlog"], demand[j], limit, dt, ctl.hold_s)
+                    held[j] = b
                 st["backlog"] = b
                 served[j], mode[j], level[j], backlog[j], shed[j], arrived[j] = s, md, k, b, sh, arr
+                waiting[j] = need
                 ctl.record(float(ex.t_s[j]), md, float(limit), float(demand[j]), float(ex.t_db_c[j]),
                            float(sh), st["shed_prev"])
                 st["shed_prev"] = sh > 0
@@ -191,10 +196,10 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 yield env.timeout(dt)
             if j < n:
                 ex = ex.head(j)
-                served, mode, level, backlog, shed, arrived = (
-                    a[:j] for a in (served, mode, level, backlog, shed, arrived))
+                served, mode, level, backlog, held, waiting, shed, arrived = (
+                    a[:j] for a in (served, mode, level, backlog, held, waiting, shed, arrived))
             extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
-            _record_chunk(m, trace, ex, served, mode, level, backlog, shed, arrived, extra)
+            _record_chunk(m, trace, ex, served, mode, level, backlog, held, waiting, shed, arrived, extra)
             i0 += j
             if progress is not None:
                 progress(i0 / n_ticks)
@@ -258,12 +263,16 @@ def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarr
     return {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u}
 
 
-def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, shed, arrived, extra) -> None:
+def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
+                  arrived, extra) -> None:
     op = operating_point(m, served, mode, level, ex.availability)
     if extra is not None:  # request fidelity measured its own IT and GPU power
         op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
-    binding = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
+    # what held the served rate down (docs/report.md "binding"), and the input-only argmin
+    binding = binding_simulated(held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
+                                supply_only=1 if m.scenario.controller.policy == "none" else None)
+    potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     g0 = m.groups[0]
     # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock
     clk_idx = np.interp(op["clock"], m.clocks, np.arange(m.clocks.size))
@@ -271,7 +280,8 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     trace.add(
         t_s=ex.t_s, demand_tok_s=ex.demand_tok_s, arrival_rate=ex.arrival_rate,
         compute_tok_s=ex.compute_tok_s, power_tok_s=ex.power_tok_s, cooling_tok_s=ex.cooling_tok_s,
-        achieved_tok_s=served, binding=binding,
+        achieved_tok_s=served, binding=binding, binding_potential=potential, held_tokens=held,
+        waiting_tok_s=waiting,
         it_power_w=fb["it"], gpu_power_w=op["gpu_power_w"], cooling_power_w=fb["cooling"],
         loss_power_w=fb["losses"], fixed_power_w=fb["fixed"], facility_power_w=fb["facility"],
         interconnect_w=ex.interconnect_w, pue=fb["facility"] / fb["it"], t_out_c=ex.t_db_c, t_wb_c=ex.t_wb_c,

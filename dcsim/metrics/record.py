@@ -174,6 +174,7 @@ class RunReport:
     utilization: float
     utilization_adjusted_output_tok_s: float
     binding: Binding
+    binding_potential: dict
     tpf: dict
     policy: str
     gpus: int

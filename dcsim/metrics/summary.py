@@ -12,12 +12,13 @@ import numpy as np
 
 from dcsim.tpf import BINDING_NAMES, token_production
 
-__all__ = ["binding_summary", "energy_summary", "shifts"]
+__all__ = ["binding_summary", "binding_potential_summary", "energy_summary", "shifts"]
 
 
-def shifts(ts: dict) -> list[dict]:
-    """Every change of binding constraint between consecutive ticks, with its context."""
-    b = ts["binding"]
+def shifts(ts: dict, column: str = "binding") -> list[dict]:
+    """Every change of binding constraint between consecutive ticks, with its context
+    (demand, work held waiting for admission, outdoor temperature, PUE, GPUs in service)."""
+    b = ts[column]
     idx = np.nonzero(b[1:] != b[:-1])[0] + 1
     out = []
     for i in idx:
@@ -26,11 +27,21 @@ def shifts(ts: dict) -> list[dict]:
             "from": BINDING_NAMES[int(b[i - 1])],
             "to": BINDING_NAMES[int(b[i])],
             "demand_tok_s": float(ts["demand_tok_s"][i]),
+            "queue_tokens": float(ts["held_tokens"][i]) if "held_tokens" in ts else 0.0,
             "t_out_c": float(ts["t_out_c"][i]),
             "pue": float(ts["pue"][i]),
             "gpus_in_service": float(ts["gpus_in_service"][i]),
         })
     return out
+
+
+def binding_potential_summary(ts: dict) -> dict:
+    """The input-only binding (argmin of offered demand and the ceilings): shares and shift count."""
+    b = ts["binding_potential"]
+    n = max(b.size, 1)
+    return {"share": {name: float(np.count_nonzero(b == code)) / n for code, name in enumerate(BINDING_NAMES)},
+            "n_shifts": int(np.count_nonzero(b[1:] != b[:-1])),
+            "note": "what would bind for the demand as offered, ignoring queues: the argmin of D, C, P, Q"}
 
 
 def binding_summary(ts: dict, dt: float) -> dict:
