@@ -108,7 +108,7 @@ def cmd_tpf(args) -> int:
           f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")
     for label, r in rep["moments"].items():
         x = r["crossover"]
-        print(f"\n[{label}] t = {r['t_s'] / 3600:.2f} h, outdoor {r['t_out_c']:.1f} degC (wet-bulb {r['t_wb_c']:.1f})")
+        print(f"\n[{label}: {r['operating_point']}] t = {r['t_s'] / 3600:.2f} h, outdoor {r['t_out_c']:.1f} degC (wet-bulb {r['t_wb_c']:.1f})")
         print(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
         print(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
         print(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")

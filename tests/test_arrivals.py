@@ -12,8 +12,8 @@ from dcsim.workload.arrivals import GammaRenewal, Mmpp2, PoissonProcess
 from dcsim.workload.trace import TraceError
 
 
-def _wl(arrivals, seed=1, **kw):
-    return build_workload(WorkloadSpec(arrivals=arrivals, **kw), np.random.SeedSequence(seed))
+def _wl(arrivals, seed=1, start_hour=0.0, **kw):
+    return build_workload(WorkloadSpec(arrivals=arrivals, **kw), np.random.SeedSequence(seed), start_hour=start_hour)
 
 
 def _chunked(wl, T, dt):
@@ -74,7 +74,7 @@ def test_diurnal_thinning_counts_per_hour():
 
 def test_diurnal_profile_is_normalised_and_respects_start_hour():
     prof = [1.0] * 12 + [3.0] * 12  # mean 2 -> multipliers 0.5 and 1.5
-    wl = _wl({"kind": "diurnal", "mean_rate": 4.0, "profile": prof, "start_hour": 6})
+    wl = _wl({"kind": "diurnal", "mean_rate": 4.0, "profile": prof}, start_hour=6)
     t = _chunked(wl, 86400.0, 300.0)
     counts = np.bincount((t // 3600).astype(int), minlength=24)
     local_hour = (np.arange(24) + 6) % 24

@@ -164,7 +164,7 @@ def test_weather_drives_facility_through_a_day():
     # afternoon peak (41 degC > 35 degC rating): lowest capacity at the hottest dry-bulb
     assert np.argmin(q) == np.argmax(t_db) and q.min() < 0.95 * 20e6 and q.max() == 20e6
     nordic = build_facility(FacilitySpec.model_validate(
-        {"interconnect": "20 MW", "weather": {"kind": "synthetic", "preset": "nordic", "start_day": 15}}))
+        {"interconnect": "20 MW", "weather": {"kind": "synthetic", "preset": "nordic"}}), clock_s=14 * 86400.0)
     b = nordic.breakdown(10e6, 0.0, *nordic.weather.at(t))
     assert np.mean(b["economizer_fraction"] == 1.0) > 0.9  # winter economizer hours
     hot = f.breakdown(10e6, 0.0, t_db, t_wb)

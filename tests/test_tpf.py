@@ -110,3 +110,35 @@ def test_invalid_inputs_rejected():
         tpf.token_production(**{**BASE, "pue": 0.9})
     with pytest.raises(ValueError):
         tpf.token_production(**{**BASE, "joule_per_token_it": 0.0})
+
+
+def test_dcsim_tpf_and_the_reports_tpf_block_are_one_closed_form():
+    """Issue 12.3: `dcsim tpf FILE` and report.json's `tpf` come from the same function and moments."""
+    import contextlib
+    import io
+    import json
+    from pathlib import Path
+
+    import dcsim
+    from dcsim.cli import main
+
+    ref = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["tpf", str(ref), "--json"]) == 0
+    cli = json.loads(buf.getvalue())
+    rep = dcsim.run(ref).report["tpf"]
+    assert set(cli["moments"]) == set(rep["moments"]) == {"peak_demand", "hottest", "mean_demand"}
+    for name, mom in cli["moments"].items():
+        assert mom["operating_point"] == rep["moments"][name]["operating_point"]
+        for key in ("demand_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "achieved_tok_s",
+                    "binding", "t_s", "t_out_c"):
+            assert rep["moments"][name][key] == mom[key], (name, key)
+    # the block's headline figures are the peak-demand moment, labelled as such
+    assert rep["operating_point"] == "peak_demand"
+    assert rep["power_tok_s"] == cli["moments"]["peak_demand"]["power_tok_s"]
+    # the run-mean linearisation is a different, labelled operating point
+    assert "linearised" in rep["run_mean"]["operating_point"]
+    # the backed-out symbols reproduce P = θ·P_deliv / (PUE·E_tok)
+    s = rep["inputs"]
+    assert s["theta"] * s["delivered_power_w"] / (s["pue"] * s["joule_per_token_it"]) == pytest.approx(rep["power_tok_s"])

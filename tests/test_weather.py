@@ -64,8 +64,8 @@ def test_synthetic_diurnal_and_seasonal_shape():
     assert t[np.argmax(wb)] == pytest.approx(15 * 3600, abs=600)
     assert 0 < wb.max() - wb.min() < db.max() - db.min()
     # seasonal term: 180 days from the peak is colder
-    s = SyntheticWeatherSpec(mean_t=10, diurnal_amplitude=0, seasonal_amplitude=8, rh=0.5, start_day=200, peak_day=200)
-    db2, _ = build_weather(s).at(np.array([0.0, 182.5 * 86400]))
+    s = SyntheticWeatherSpec(mean_t=10, diurnal_amplitude=0, seasonal_amplitude=8, rh=0.5, peak_day=200)
+    db2, _ = build_weather(s, clock_s=199 * 86400.0).at(np.array([0.0, 182.5 * 86400]))  # t = 0: day 200
     assert db2[0] == pytest.approx(18.0) and db2[1] == pytest.approx(2.0, abs=1e-3)
 
 
@@ -148,8 +148,8 @@ def test_epw_reader(tmp_path):
     assert tdb[5] == pytest.approx(0.5 * (tdb[4] + tdb[6]))  # missing value interpolated
     np.testing.assert_allclose(twb, wet_bulb_from_dew_point_c(tdb, 5.0, 95000.0))
     assert np.all(twb <= tdb) and np.all(pa == 95000)
-    # start_day = 182 (1 July): t = 0 is midnight of July 1
-    w = build_weather(EpwWeatherSpec(path=str(p), start_day=182, wrap=False))
+    # clock at day 182 (1 July): t = 0 is midnight of July 1
+    w = build_weather(EpwWeatherSpec(path=str(p), wrap=False), clock_s=181 * 86400.0)
     db, wb = w.at(np.array([1800.0, 3600.0, 86400.0 + 1800.0]))
     np.testing.assert_allclose(db[[0, 2]], [10.5, 11.5])
     assert db[1] == pytest.approx(0.5 * (10.5 + 11.0))
@@ -161,6 +161,13 @@ def test_facility_spec_accepts_weather_kinds(tmp_path):
     assert spec.weather.kind == "synthetic"
     with pytest.raises(ValidationError):
         FacilitySpec.model_validate({"interconnect": "20 MW", "weather": {"kind": "rainy"}})
+
+
+def test_old_start_day_key_names_the_new_start_key():
+    with pytest.raises(ValueError, match="replaced by the top-level 'start:'"):
+        SyntheticWeatherSpec(preset="temperate", start_day=15)
+    with pytest.raises(ValueError, match="replaced by the top-level 'start:'"):
+        EpwWeatherSpec(path="x.epw", start_day=15)
 
 
 def test_synthetic_noise_seeded_reproducible_and_chunk_independent():

@@ -7,6 +7,7 @@ import numpy as np
 
 from dcsim import __version__
 from dcsim.engine.build import Models
+from dcsim.engine.steady import steady_report
 from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting,
@@ -14,7 +15,7 @@ from dcsim.metrics.record import (
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
 
-__all__ = ["assemble_report", "goodput_fluid", "SLO_NOTE_FLUID"]
+__all__ = ["assemble_report", "goodput_fluid", "tpf_block", "SLO_NOTE_FLUID"]
 
 SLO_NOTE_FLUID = "fluid fidelity: SLOs judged per tick from Little's-law wait and decode step time"
 
@@ -54,12 +55,32 @@ def goodput_fluid(m: Models, ts: dict) -> tuple[float, float]:
     return float(np.sum(good)), (float(np.sum(good)) / s_tot if s_tot > 0 else 1.0)
 
 
-def _price_integral(ts: dict, dt: float, value: float | None, profile: list[float] | None) -> float | None:
+def tpf_block(m: Models, run_mean: dict) -> dict:
+    """``report.json``'s ``tpf`` block: the closed form of :func:`dcsim.engine.steady.steady_report`
+    (the function ``dcsim tpf`` prints) at its labelled moments; the top-level figures are those of
+    the ``peak_demand`` moment; ``run_mean`` is the closed form linearised at the run's own mean
+    E_tok and PUE (a different operating point, labelled as such)."""
+    st = steady_report(m, crossovers_too=False)
+    peak = st["moments"]["peak_demand"]
+    out = {k: peak[k] for k in ("demand_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s",
+                                "achieved_tok_s", "binding", "slack", "inputs")}
+    out["operating_point"] = "peak_demand"
+    out["moments"] = st["moments"]
+    out["flop_per_output_token"] = st["flop_per_output_token"]
+    out["run_mean"] = dict(run_mean, operating_point="linearised at the run's mean: E_tok = IT energy / "
+                           "output tokens and PUE = facility / IT energy of the run, mean interconnect, "
+                           "heat rejection and demand")
+    return out
+
+
+def _price_integral(ts: dict, dt: float, value: float | None, profile: list[float] | None,
+                    start_hour: float) -> float | None:
+    """∫ facility power × price (or carbon intensity) dt; ``profile`` multiplies by local hour."""
     if value is None:
         return None
     mult = 1.0
     if profile is not None:
-        hour = (ts["t_s"] // 3600).astype(int) % 24
+        hour = ((ts["t_s"] + start_hour * 3600.0) // 3600).astype(int) % 24
         mult = np.asarray(profile, dtype=float)[hour]
     return float(np.sum(ts["facility_power_w"] * mult) * dt * value)
 
@@ -89,8 +110,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     else:
         good, slo = goodput_fluid(m, ts)
         goodput, note = good * dt / duration, SLO_NOTE_FLUID
-    cost = _price_integral(ts, dt, sc.economics.price, sc.economics.price_profile)
-    carbon = _price_integral(ts, dt, sc.economics.carbon_intensity, sc.economics.carbon_profile)
+    cost = _price_integral(ts, dt, sc.economics.price, sc.economics.price_profile, m.start_hour)
+    carbon = _price_integral(ts, dt, sc.economics.carbon_intensity, sc.economics.carbon_profile, m.start_hour)
     per_mtok = lambda x: x / out_tok * 1e6 if out_tok > 0 else float("nan")  # noqa: E731
     return RunReport(
         scenario=sc.name, seed=sc.seed, fidelity=sc.fidelity, duration_s=duration,
@@ -109,7 +130,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         utilization_adjusted_output_tok_s=out_tok / duration,
         binding=Binding(**binding_summary(ts, dt)),
         binding_potential=binding_potential_summary(ts),
-        tpf=closed_form_summary(ts, dt, f_tok, k_eff),
+        tpf=tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff)),
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
         interconnect_w=float(np.max(ts["interconnect_w"])),
         interconnect_exceeded_s=float(np.count_nonzero(ts["facility_power_w"] > ts["interconnect_w"] * (1 + 1e-9)) * dt),

@@ -44,8 +44,24 @@ class Models:
     curves: SupplyCurves
     clocks: np.ndarray
     seeds: dict = field(default_factory=dict)
+    #: the clock of day: seconds from 1 January 00:00 local time to t = 0 (scenario ``start:``)
+    clock_s: float = 0.0
     faults: FaultSchedule | None = None  # exogenous event schedule (dcsim.faults), or None
     warnings: list = field(default_factory=list)  # modelling caveats worth reading, for the report
+
+    def demand_tok_s(self, t_start_s, dt_s: float) -> np.ndarray:
+        """Output tokens/s offered during the ticks starting at ``t_start_s`` (length ``dt_s``).
+
+        The one place demand is computed (the engine's ticks and the closed form's moments):
+        the arrival rate at mid-tick × the mean output tokens per request.
+        """
+        tm = np.asarray(t_start_s, dtype=float) + 0.5 * dt_s
+        return np.asarray(self.workload.rate(tm), dtype=float) * self.workload.mean_output
+
+    @property
+    def start_hour(self) -> float:
+        """Local hour of the day at t = 0."""
+        return (self.clock_s % 86400.0) / 3600.0
 
     @property
     def gpus(self) -> int:
@@ -72,8 +88,10 @@ def build_models(sc: Scenario) -> Models:
     """Build workload, facility and node groups; random streams spawned per component from the seed."""
     root = np.random.SeedSequence(sc.seed)
     s_workload, s_facility, s_serving, s_faults = root.spawn(4)
-    workload = build_workload(sc.workload, s_workload, sc.base_dir)
-    facility = build_facility(sc.facility, sc.base_dir, s_facility)
+    day, sec = sc.clock()
+    clock_s = (day - 1) * 86400.0 + sec
+    workload = build_workload(sc.workload, s_workload, sc.base_dir, start_hour=sec / 3600.0)
+    facility = build_facility(sc.facility, sc.base_dir, s_facility, clock_s)
     clocks = None
     groups: list[Group] = []
     for gi, gs in enumerate(sc.racks):
@@ -116,7 +134,7 @@ def build_models(sc: Scenario) -> Models:
             path, _, reason = str(e).partition(": ")
             raise ScenarioError(sc.name, [(path, reason or str(e))]) from None
     return Models(sc, workload, facility, groups, curves, clocks,
-                  seeds={"serving": s_serving, "faults": s_faults}, warnings=warnings, faults=faults)
+                  seeds={"serving": s_serving, "faults": s_faults}, clock_s=clock_s, warnings=warnings, faults=faults)
 
 
 def with_interconnect(m: Models, cap_w: float) -> Models:
@@ -130,4 +148,4 @@ def with_interconnect(m: Models, cap_w: float) -> Models:
     sc = m.scenario
     spec = sc.facility.model_copy(update={"interconnect": float(cap_w)})
     s_facility = np.random.SeedSequence(sc.seed).spawn(4)[1]
-    return dataclasses.replace(m, facility=build_facility(spec, sc.base_dir, s_facility))
+    return dataclasses.replace(m, facility=build_facility(spec, sc.base_dir, s_facility, m.clock_s))

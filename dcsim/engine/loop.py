@@ -65,7 +65,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     t = np.arange(i0, i1) * dt
     tm = t + 0.5 * dt
     lam = np.asarray(m.workload.rate(tm), dtype=float)
-    demand = lam * m.workload.mean_output
+    demand = m.demand_tok_s(t, dt)
     t_db, t_wb = m.facility.weather.at(tm)
     t_db, t_wb = np.array(t_db, dtype=float), np.array(t_wb, dtype=float)
     cap = np.full(t.shape, float(m.facility.interconnect_w))
@@ -97,8 +97,8 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     return Exogenous(
         t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, it_max_q,
         compute_tok_s=cv.compute_tok_s * avail,
-        power_tok_s=cv.ceiling(unit(it_max_p), "p") * avail,
-        cooling_tok_s=cv.ceiling(unit(it_max_q), "q") * avail,
+        power_tok_s=cv.ceiling(unit(it_max_p), "p", beyond_compute=True) * avail,
+        cooling_tok_s=cv.ceiling(unit(it_max_q), "q", beyond_compute=True) * avail,
         fit_top=cv.fit_top(both) * avail,
         fit_frontier=cv.ceiling(both, "pq") * avail,
         fit_levels=levels * avail[:, None],

@@ -64,7 +64,7 @@ class RequestEngine:
 
             arr = sc.workload.arrivals
             spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * self.frac})})
-            self.workload = build_workload(spec, rng_sample.spawn(1)[0], sc.base_dir)
+            self.workload = build_workload(spec, rng_sample.spawn(1)[0], sc.base_dir, start_hour=m.start_hour)
         self.router = get_router(sv.router, len(self.replicas),
                                  **({"min_headroom_w": sv.min_headroom_w} if sv.router == "power_aware" else {}))
         cls = m.workload.classes

@@ -15,7 +15,7 @@ import numpy as np
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.tpf import BINDING_NAMES, binding_of
 
-__all__ = ["ceilings_at", "crossovers", "scenario_moments", "steady_report"]
+__all__ = ["MOMENTS", "ceilings_at", "crossovers", "scenario_moments", "steady_report"]
 
 
 def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gpu_scale=1.0) -> dict:
@@ -35,8 +35,8 @@ def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gp
     ovh = m.overhead_w
     unit = lambda b: (b - a * ovh) / a + ovh  # noqa: E731  (racks scale with a too)
     c = m.curves.compute_tok_s * a
-    p = m.curves.ceiling(unit(it_p), "p") * a
-    q = m.curves.ceiling(unit(it_q), "q") * a
+    p = m.curves.ceiling(unit(it_p), "p", beyond_compute=True) * a
+    q = m.curves.ceiling(unit(it_q), "q", beyond_compute=True) * a
     code = binding_of(d, c, p, q)
     return {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": p, "cooling_tok_s": q,
             "achieved_tok_s": np.minimum(np.minimum(d, c), np.minimum(p, q)), "binding": code,
@@ -89,32 +89,69 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
     }
 
 
+#: The moments of a run at which the closed form is evaluated, and what each one is.
+MOMENTS: dict[str, str] = {
+    "peak_demand": "the tick of highest offered demand",
+    "hottest": "the tick of highest outdoor dry-bulb temperature",
+    "mean_demand": "the tick whose offered demand is closest to the run's mean",
+}
+
+
 def scenario_moments(m: Models) -> dict[str, np.ndarray]:
-    """Tick mid-points of the scenario: ``t_s`` (s), ``demand_tok_s`` (output tokens/s), ``t_db_c``, ``t_wb_c`` (degC)."""
+    """Tick mid-points of the scenario: ``t_s`` (s), ``demand_tok_s`` (output tokens/s), ``t_db_c``, ``t_wb_c`` (degC).
+
+    Fault-free inputs (no heat waves, curtailments or failures): the scenario as designed.
+    """
     sc = m.scenario
     dt = float(sc.controller.tick)
     n = int(math.ceil(sc.duration / dt - 1e-9))
-    t = (np.arange(n) + 0.5) * dt
-    demand = np.asarray(m.workload.rate(t), dtype=float) * m.workload.mean_output
+    t0 = np.arange(n) * dt
+    t = t0 + 0.5 * dt
+    demand = m.demand_tok_s(t0, dt)
     t_db, t_wb = (np.asarray(x, dtype=float) for x in m.facility.weather.at(t))
     return {"t_s": t, "demand_tok_s": demand, "t_db_c": t_db, "t_wb_c": t_wb}
 
 
-def steady_report(m: Models) -> dict:
-    """Ceilings and crossovers at the peak-demand moment and at the hottest moment of the run."""
+def _symbols(r: dict, m: Models, f_tok: float) -> dict:
+    """The position paper's symbols backed out at a moment's power-bound operating point:
+    F_tok, K_eff = C·F_tok, P_deliv, PUE = P_deliv / IT budget, E_tok = IT budget / P, Q_rej, D, θ."""
+    p = r["power_tok_s"]
+    it_b = r["it_budget_power_w"]
+    return {"flop_per_token": f_tok, "effective_flops": r["compute_tok_s"] * f_tok,
+            "delivered_power_w": r["interconnect_w"], "pue": r["interconnect_w"] / it_b if it_b > 0 else None,
+            "joule_per_token_it": it_b / p if p > 0 else None, "heat_rejection_w": r["heat_capacity_w"],
+            "demand_tok_s": r["demand_tok_s"], "theta": 1.0}
+
+
+def steady_report(m: Models, crossovers_too: bool = True) -> dict:
+    """The closed-form Token Production Function at the moments of :data:`MOMENTS`.
+
+    Each moment gives D, C, P, Q, the achieved rate min(D, C, P, Q), the binding constraint,
+    the slack of each ceiling, the IT-power budgets, the paper's symbols at that operating
+    point (``inputs``) and, with ``crossovers_too``, the crossovers (:func:`crossovers`; NaN
+    where none lies in the searched range). ``dcsim tpf`` prints this; ``report.json``'s ``tpf``
+    block is the same function without the crossovers (they rebuild the facility many times).
+    """
     mom = scenario_moments(m)
     t, demand, t_db, t_wb = mom["t_s"], mom["demand_tok_s"], mom["t_db_c"], mom["t_wb_c"]
     node = m.groups[0].node
     f_tok = float(node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
     out = {"flop_per_output_token": f_tok, "gpus": m.gpus, "replicas": m.replicas,
            "interconnect_w": m.facility.interconnect_w, "moments": {}}
-    for label, i in (("peak_demand", int(np.argmax(demand))), ("hottest", int(np.argmax(t_db))),
-                     ("mean_demand", int(np.argmin(np.abs(demand - demand.mean()))))):
+    picks = {"peak_demand": int(np.argmax(demand)), "hottest": int(np.argmax(t_db)),
+             "mean_demand": int(np.argmin(np.abs(demand - demand.mean())))}
+    for label, i in picks.items():
         r = ceilings_at(m, demand[i], t_db[i], t_wb[i])
         r = {k: float(v) if k != "binding" else BINDING_NAMES[int(v)] for k, v in r.items()}
+        r["interconnect_w"] = float(m.facility.interconnect_w)
+        r["operating_point"] = MOMENTS[label]
         r["t_s"] = float(t[i])
         r["t_out_c"] = float(t_db[i])
         r["t_wb_c"] = float(t_wb[i])
-        r["crossover"] = crossovers(m, demand[i], t_db[i], t_wb[i])
+        a = r["achieved_tok_s"]
+        r["slack"] = {k: (r[f"{k}_tok_s"] / a - 1.0 if a > 0 else None) for k in BINDING_NAMES}
+        r["inputs"] = _symbols(r, m, f_tok)
+        if crossovers_too:
+            r["crossover"] = crossovers(m, demand[i], t_db[i], t_wb[i])
         out["moments"][label] = r
     return out

@@ -136,10 +136,21 @@ class SupplyCurves:
             cache[which] = _upper_hull(it.ravel(), rate.ravel(), gpu.ravel(), clk.ravel())
         return cache[which]
 
-    def ceiling(self, it_budget_w, which: str) -> np.ndarray:
-        """Largest rate (tokens/s) whose IT power fits ``it_budget_w`` (vectorized), on the frontier."""
+    def ceiling(self, it_budget_w, which: str, beyond_compute: bool = False) -> np.ndarray:
+        """Largest rate (tokens/s) whose IT power fits ``it_budget_w`` (vectorized), on the frontier.
+
+        The frontier ends where every replica runs flat out (the compute ceiling). With
+        ``beyond_compute`` a budget larger than that is converted at the facility's full-load
+        energy per token (more of the same racks, flat out): the *true* power or cooling ceiling
+        — what the budget could feed if compute were unlimited — so headroom over C is visible.
+        Without it the rate stops at C (what the facility can actually serve).
+        """
         f = self.frontier(which)
-        return np.interp(np.asarray(it_budget_w, dtype=float), f.it, f.rate, left=0.0)
+        b = np.asarray(it_budget_w, dtype=float)
+        r = np.interp(b, f.it, f.rate, left=0.0)
+        if beyond_compute:
+            r = np.where(b > f.it[-1], b * (f.rate[-1] / f.it[-1]), r)
+        return r
 
     def fit_top(self, it_budget_w) -> np.ndarray:
         """Largest rate that fits the budget with every replica at full clock and equal load."""

@@ -159,6 +159,11 @@ def _finite_max(*arrays: np.ndarray) -> float:
     return float(max(vals)) if vals else 1.0
 
 
+def _eng(x: float) -> str:
+    """Engineering notation for a legend (``2.3e6`` → ``"2.3 M"``)."""
+    return EngFormatter(places=1, sep=" ")(float(x)) + ("" if abs(float(x)) >= 1e3 else " ")
+
+
 def _shift_times(report: Mapping[str, Any]) -> list[dict]:
     shifts = (report.get("binding") or {}).get("shifts") or []
     return [s for s in shifts if isinstance(s, Mapping) and "t_s" in s]
@@ -222,14 +227,24 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
     # Widths and dashes differ so that coincident ceilings (e.g. C == Q) both stay visible.
     styles = {"compute": ("-", 3.4), "power": ("-", 2.2), "cooling": ((0, (5, 3)), 2.0)}
+    ylim_top = top if top > 0 else 1.0
     for name, arr in ceilings.items():
         shown = np.where(np.isfinite(arr), arr, np.nan)
         label = {"compute": "C  compute ceiling", "power": "P  power ceiling",
                  "cooling": "Q  cooling ceiling"}[name]
-        if np.all(~np.isfinite(shown) | (shown > top)):
-            label += " (off scale)"
-        ax.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
-                ls=styles[name][0], label=label)
+        over = (arr > ylim_top) | np.isposinf(arr)  # off the axis (unlimited counts as off it)
+        if np.all(over | np.isnan(arr)):
+            label += " (off scale)" + (f" ▲ up to {_eng(np.nanmax(shown))}tok/s" if np.isfinite(shown).any() else "")
+        elif np.any(over):
+            label += " (▲ above the axis)"
+        # drawn at its own value; where it is off the axis it runs along the top edge, marked ▲
+        ax.step(edges, _ext(np.where(over, ylim_top, shown)), where="post", color=CONSTRAINT_COLORS[name],
+                lw=styles[name][1], ls=styles[name][0], label=label)
+        if np.any(over):
+            idx = np.flatnonzero(over)
+            idx = idx[:: max(1, idx.size // 24)]
+            ax.plot(0.5 * (edges[idx] + edges[idx + 1]), np.full(idx.size, ylim_top), ls="none", marker="^",
+                    ms=7, color=CONSTRAINT_COLORS[name], clip_on=False, zorder=5)
         if axz is not None:
             axz.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                      ls=styles[name][0])

@@ -2,7 +2,8 @@
 
 Top-level keys (stable, tools rely on them): ``name, seed, duration, fidelity,
 facility, racks, workload, controller`` plus the optional ``serving``,
-``economics`` and ``hybrid_sample``. Load with :func:`load_scenario`; errors are
+``economics``, ``hybrid_sample``, ``faults``, ``start`` (the clock of day at t = 0) and ``expect``
+(bounds the run checks on its own report). Load with :func:`load_scenario`; errors are
 :class:`ScenarioError` naming the file, the dotted field path and the reason.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +20,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from dcsim.units import quantity
 from dcsim.scenario.base import Spec
-from dcsim.scenario.facility import FacilitySpec, RackCoolingSpec, RackPowerSpec
+from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, RackCoolingSpec, RackPowerSpec
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.node import NodeSpec
 from dcsim.scenario.serving import ServingSpec
@@ -100,6 +102,13 @@ class Scenario(Spec):
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec)
     faults: FaultsSpec = Field(default_factory=tuple, description="exogenous events: node failures, "
                                "cooling failures, curtailments, heat waves (docs/faults.md)")
+    start: datetime | None = Field(
+        None, description="local date and time at t = 0 (ISO, e.g. 2026-07-15T13:00): the one clock of day "
+        "for weather, arrivals, prices and carbon; default midnight of the weather's day (synthetic: "
+        "15 July; EPW: 1 January)")
+    expect: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="bounds [lo, hi] on report figures by dotted path, e.g. "
+        "'binding.share.cooling: [0.3, 0.55]'; checked by `dcsim run` (exit 1 with --check when one fails)")
 
     _base_dir: Path | None = PrivateAttr(default=None)
 
@@ -121,6 +130,28 @@ class Scenario(Spec):
             raise ValueError(f"duration/controller.tick = {self.duration / self.controller.tick:.3g} ticks exceeds "
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
         return self
+
+    @field_validator("start")
+    @classmethod
+    def _local(cls, v):
+        return None if v is None else v.replace(tzinfo=None)  # wall-clock time at the site
+
+    @field_validator("expect")
+    @classmethod
+    def _bounds(cls, v):
+        for k, (lo, hi) in v.items():
+            if not k or any(not part for part in k.split(".")):
+                raise ValueError(f"{k!r}: expected a dotted path into report.json, e.g. binding.share.power")
+            if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+                raise ValueError(f"{k}: bounds must be finite with lo <= hi, got [{lo}, {hi}]")
+        return v
+
+    def clock(self) -> tuple[int, float]:
+        """(day of the year at t = 0, 1-based; seconds after local midnight at t = 0)."""
+        if self.start is not None:
+            st = self.start
+            return st.timetuple().tm_yday, st.hour * 3600.0 + st.minute * 60.0 + st.second + st.microsecond * 1e-6
+        return DEFAULT_START_DAY.get(self.facility.weather.kind, 1), 0.0
 
     @property
     def base_dir(self) -> Path | None:

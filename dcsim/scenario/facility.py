@@ -256,8 +256,23 @@ class ConstantWeatherSpec(Spec):
         return self
 
 
+#: Day of the year at the start of a run without ``start:`` (synthetic weather: 15 July, the
+#: design day of the shipped presets; EPW files: 1 January, the file's first day).
+DEFAULT_START_DAY = {"synthetic": 196, "epw": 1}
+
+
+def _moved_to_start(v, key: str):
+    """Refuse a time-of-day offset that the top-level ``start:`` replaced, naming the new key."""
+    if isinstance(v, dict) and key in v:
+        raise ValueError(f"'{key}' was replaced by the top-level 'start:' (ISO date-time of t = 0, e.g. "
+                         "start: 2026-07-15T13:00), which sets weather, arrivals, prices and carbon together")
+    return v
+
+
 class SyntheticWeatherSpec(Spec):
     """T_db(t) = mean + A_s·cos(2π(doy − peak_day)/365) + A_d·cos(2π(hour − peak_hour)/24).
+
+    Day of year and hour come from the scenario's clock (top-level ``start:``).
 
     Dew point is held at the value that gives ``rh`` at the daily mean temperature (absolute
     humidity varies little over a day), so RH swings inversely to temperature."""
@@ -268,7 +283,6 @@ class SyntheticWeatherSpec(Spec):
     diurnal_amplitude: NonNegDeltaT | None = None
     seasonal_amplitude: NonNegDeltaT | None = None
     rh: PosFrac | None = None
-    start_day: quantity("count", ge=1, le=366) = Field(196.0, description="day of year at t=0 (196 = 15 July)")
     peak_day: quantity("count", ge=1, le=366) = Field(
         200.0, description="day of the seasonal maximum (northern hemisphere, ~late July; assumption)")
     peak_hour: quantity("count", ge=0, le=24) = Field(15.0, description="hour of the daily maximum (assumption)")
@@ -278,6 +292,11 @@ class SyntheticWeatherSpec(Spec):
     noise_corr: quantity("fraction", ge=0, lt=1) = Field(
         0.95, description="hour-to-hour correlation of the perturbation (assumption)")
     pressure_pa: Pressure = 101325.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, v):
+        return _moved_to_start(v, "start_day")
 
     @model_validator(mode="after")
     def _check(self):
@@ -310,12 +329,17 @@ class CsvWeatherSpec(Spec):
 
 
 class EpwWeatherSpec(Spec):
-    """EnergyPlus EPW hourly file: dry-bulb, dew point, RH, pressure -> wet-bulb."""
+    """EnergyPlus EPW hourly file: dry-bulb, dew point, RH, pressure -> wet-bulb. The file's hour
+    read at t = 0 is the scenario's ``start:`` (day of year and time of day)."""
 
     kind: Literal["epw"] = "epw"
     path: str
-    start_day: quantity("count", ge=1, le=366) = Field(1.0, description="day of year at t=0")
     wrap: bool = Field(True, description="repeat the year periodically")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, v):
+        return _moved_to_start(v, "start_day")
 
 
 WeatherSpec = Annotated[

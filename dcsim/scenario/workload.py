@@ -49,8 +49,8 @@ class DiurnalArrivalSpec(_ArrivalBase):
 
     Either a sinusoid ``mean_rate * (1 + amplitude * cos(2*pi*(h - peak_hour)/period_h))`` with
     ``h`` the local hour, or ``profile``: 24 multipliers (one per local hour, piecewise constant,
-    normalised to mean 1 so ``mean_rate`` stays the mean). ``start_hour`` is the local hour at
-    simulation time 0.
+    normalised to mean 1 so ``mean_rate`` stays the mean). The local hour at simulation time 0 is
+    the scenario's ``start:``.
     """
 
     kind: Literal["diurnal"] = "diurnal"
@@ -58,8 +58,15 @@ class DiurnalArrivalSpec(_ArrivalBase):
     amplitude: Frac | None = None
     peak_hour: float | None = Field(None, ge=0, lt=24, description="local hour of the peak (sinusoid)")
     period: PosTime = 86400.0
-    start_hour: float = Field(0.0, ge=0, lt=24, description="local hour at t = 0")
     profile: list[float] | None = Field(None, description="24 hourly rate multipliers (>= 0)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, v):
+        if isinstance(v, dict) and "start_hour" in v:
+            raise ValueError("'start_hour' was replaced by the top-level 'start:' (ISO date-time of t = 0, e.g. "
+                             "start: 2026-07-15T13:00), which sets weather, arrivals, prices and carbon together")
+        return v
 
     @field_validator("profile")
     @classmethod

@@ -268,9 +268,10 @@ class Facility:
         return res if res.ndim else float(res)
 
 
-def build_facility(spec, base_dir: Path | None = None, seed_seq=None) -> Facility:
+def build_facility(spec, base_dir: Path | None = None, seed_seq=None, clock_s: float | None = None) -> Facility:
     """Build the facility from a FacilitySpec; `seed_seq` (numpy SeedSequence) seeds the
-    optional synthetic-weather noise (everything else is deterministic)."""
+    optional synthetic-weather noise (everything else is deterministic); `clock_s` places t = 0
+    in the year (seconds from 1 January 00:00, see `build_weather`)."""
     pc = spec.power_chain
     inter = float(spec.interconnect)
     cs = spec.cooling
@@ -281,7 +282,7 @@ def build_facility(spec, base_dir: Path | None = None, seed_seq=None) -> Facilit
         capacity = math.inf if quick else inter
     return Facility(
         spec=spec,
-        weather=build_weather(spec.weather, base_dir, seed_seq),
+        weather=build_weather(spec.weather, base_dir, seed_seq, clock_s),
         interconnect_w=inter,
         transformer_rating_w=float(pc.transformer_rating or inter),
         ups_rating_w=float(pc.ups_rating or inter),

@@ -27,6 +27,8 @@ from dcsim.thermal.psychro import (
     wet_bulb_from_dew_point_c,
 )
 
+from dcsim.scenario.facility import DEFAULT_START_DAY
+
 __all__ = ["Weather", "build_weather", "read_epw", "read_weather_csv", "synthetic_t_db", "ar1_hourly_noise"]
 
 DAY_S = 86400.0
@@ -187,9 +189,24 @@ def ar1_hourly_noise(std: float, corr: float, seed_seq, hours: int = int(YEAR_DA
     return x
 
 
-def build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather:
+def build_weather(spec, base_dir: Path | None = None, seed_seq=None, clock_s: float | None = None) -> Weather:
     """Build a `Weather` from a weather spec (constant | synthetic | csv | epw). `seed_seq`
-    (numpy SeedSequence) drives the optional synthetic noise."""
+    (numpy SeedSequence) drives the optional synthetic noise. `clock_s`: seconds from 1 January
+    00:00 local time to simulation t = 0 (the scenario's ``start:``; default midnight of
+    ``DEFAULT_START_DAY``); synthetic and EPW weather take their day of year and hour from it (a
+    CSV file keeps its own time axis, see `offset`)."""
+    w = _build_weather(spec, base_dir, seed_seq)
+    if clock_s is None:
+        clock_s = (DEFAULT_START_DAY.get(spec.kind, 1) - 1) * DAY_S
+    if spec.kind not in ("synthetic", "epw") or clock_s == 0.0:
+        return w
+    base = w
+    return Weather(lambda t: base.t_db_fn(np.asarray(t, dtype=float) + clock_s),
+                   lambda t, t_db: base.t_wb_fn(np.asarray(t, dtype=float) + clock_s, t_db), w.description)
+
+
+def _build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather:
+    """Weather of ``spec`` with t = 0 at 1 January 00:00 (synthetic, EPW) or at the file's `offset` (CSV)."""
     kind = spec.kind
     if kind == "constant":
         t_db0 = spec.t_db
@@ -203,7 +220,7 @@ def build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather:
     if kind == "synthetic":
         v = spec.resolved()
         args = (v["mean_t"], v["seasonal_amplitude"], v["diurnal_amplitude"],
-                spec.start_day, spec.peak_day, spec.peak_hour)
+                1.0, spec.peak_day, spec.peak_hour)
         p_pa, rh = spec.pressure_pa, v["rh"]
 
         noise = None
@@ -236,7 +253,7 @@ def build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather:
             period = (t_f[-1] - t_f[0] + (t_f[-1] - t_f[-2] if len(t_f) > 1 else 3600.0)) if spec.wrap else None
         else:
             t_f, tdb_f, _tdp, _rh, _p, twb_f = read_epw(path)
-            offset = (spec.start_day - 1.0) * DAY_S
+            offset = 0.0
             period = YEAR_DAYS * DAY_S if spec.wrap else None
         return Weather(_interp(t_f, tdb_f, offset, period), _interp(t_f, twb_f, offset, period),
                        f"{kind} {path.name}")

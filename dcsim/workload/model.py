@@ -254,7 +254,7 @@ class Workload:
         return ArrivalBatch(t=t, cls=cls, n_in=n_in, n_out=n_out)
 
 
-def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None):
+def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None, start_hour: float = 0.0):
     if isinstance(a, PoissonArrivalSpec):
         return PoissonProcess(a.rate * a.scale, rng)
     if isinstance(a, GammaArrivalSpec):
@@ -264,11 +264,11 @@ def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None):
     if isinstance(a, DiurnalArrivalSpec):
         mean = a.mean_rate * a.scale
         if a.profile is not None:
-            fn = hourly_profile_rate_fn(mean, a.profile, a.period, a.start_hour)
+            fn = hourly_profile_rate_fn(mean, a.profile, a.period, start_hour)
             m = np.asarray(a.profile, float)
             rmax = mean * m.max() / m.mean()
         else:
-            fn = diurnal_rate_fn(mean, a.amplitude, a.peak_hour, a.period, a.start_hour)
+            fn = diurnal_rate_fn(mean, a.amplitude, a.peak_hour, a.period, start_hour)
             rmax = mean * (1.0 + a.amplitude)
         return ThinnedProcess(fn, rmax, mean, rng)
     if isinstance(a, ProfileCsvArrivalSpec):
@@ -287,8 +287,9 @@ def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None):
 
 
 def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
-                   base_dir: Path | None = None) -> Workload:
-    """Build the request generator for ``spec`` (files resolved against ``base_dir``)."""
+                   base_dir: Path | None = None, start_hour: float = 0.0) -> Workload:
+    """Build the request generator for ``spec`` (files resolved against ``base_dir``);
+    ``start_hour`` is the local hour at t = 0 (the scenario's ``start:``), for diurnal arrivals."""
     base_dir = Path(base_dir) if base_dir is not None else None
     classes = []
     for c in spec.classes:
@@ -312,4 +313,4 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
         wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out))
         wl.trace_skipped = tr.skipped
         return wl
-    return Workload(_build_arrivals(a, rng_arr, base_dir), classes, rng_cls, rng_len)
+    return Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len)
