@@ -21,6 +21,9 @@ import pytest
 from dcsim.report import OutputExistsError, read_timeseries, summary_table, write_outputs
 from dcsim.report import TIMESERIES_COLUMNS, latency_stats, report_json_bytes
 
+import dcsim
+from conftest import small_scenario
+
 REPO = Path(__file__).resolve().parents[1]
 NAMES = ("demand", "compute", "power", "cooling")
 
@@ -90,7 +93,6 @@ def synthetic_result(name: str = "toy-day", tick_s: float = 120.0, n_gpus: int =
         "carbon": {"g_per_mtok": 350.0 * e["facility"] / 3.6e6 / out_tok * 1e6},
         "provenance": {"dcsim_version": "0.1.0", "scenario_hash": "ab12cd34", "seed": seed,
                        "calibration_profiles": ["h100-llama70b-fp8"]},
-        "nonfinite_example": float("inf"),
     }
     lat: dict = {}
     slo = {"chat": {"ttft_s": 0.5, "tpot_s": 0.05}, "batch": {"ttft_s": 5.0, "tpot_s": 0.2}}
@@ -118,6 +120,23 @@ def written(result, tmp_path_factory):
     return out, files
 
 
+def test_non_finite_figures_are_refused_naming_the_key():
+    """Issue 17.2: a NaN or infinity is never written as null; the key that holds it is named."""
+    with pytest.raises(ValueError, match=r"energy_j\.facility is inf"):
+        report_json_bytes({"energy_j": {"facility": float("inf")}})
+    with pytest.raises(ValueError, match=r"binding\.shifts\[1\]\.pue is nan"):
+        report_json_bytes({"binding": {"shifts": [{"pue": 1.2}, {"pue": float("nan")}]}})
+
+
+def test_run_with_a_non_finite_figure_fails_its_invariant():
+    from dcsim.engine.invariants import InvariantError, check_invariants
+
+    r = dcsim.run(small_scenario(duration="10 min"))
+    rep = dict(r.report, pue=float("nan"))
+    with pytest.raises(InvariantError, match="non-finite result at pue"):
+        check_invariants(rep, r.timeseries)
+
+
 def _walk_numbers(a, b, path=""):
     """Assert two JSON-like trees are equal, floats exactly (None stands for non-finite)."""
     if isinstance(a, dict):
@@ -140,7 +159,6 @@ def test_report_json_round_trips_to_the_same_numbers(result, written):
     out, files = written
     data = json.loads((out / "report.json").read_text())
     _walk_numbers(result.report, data)
-    assert data["nonfinite_example"] is None
     assert data["energy_j"]["facility"] == result.report["energy_j"]["facility"]
     assert data["binding"]["shifts"][0]["to"] == result.report["binding"]["shifts"][0]["to"]
     assert files["report.json"] == out / "report.json"
@@ -256,7 +274,8 @@ def test_summary_table_leads_with_the_four_tpf_figures(result, written):
     out, files = written
     text = summary_table(result.report, files=files, out_dir=out, latency=latency_stats(result))
     lines = text.splitlines()
-    labels = [ln.strip().split("  ")[0] for ln in lines[3:8] if ln[2] != " "]
+    block = lines[3:lines.index(lines[1], 3)]  # the rows up to the next rule
+    labels = [ln.strip().split("  ")[0] for ln in block if ln[2] != " "]
     assert labels == ["J / output token", "Binding constraint", "PUE-adj. delivered power",
                       "Util.-adjusted output"]
     r = result.report

@@ -9,13 +9,13 @@ from dcsim import __version__
 from dcsim.engine.build import Models
 from dcsim.engine.steady import steady_report
 from dcsim.metrics.record import (
-    Binding, Carbon, ControllerSummary, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
+    Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting,
 )
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
 
-__all__ = ["assemble_report", "goodput_fluid", "tpf_block", "SLO_NOTE_FLUID"]
+__all__ = ["assemble_report", "goodput_fluid", "tpf_block", "utilization_adjusted", "SLO_NOTE_FLUID"]
 
 SLO_NOTE_FLUID = "fluid fidelity: SLOs judged per tick from Little's-law wait and decode step time"
 
@@ -53,6 +53,29 @@ def goodput_fluid(m: Models, ts: dict) -> tuple[float, float]:
     good /= max(total, 1e-300)
     s_tot = float(np.sum(served))
     return float(np.sum(good)), (float(np.sum(good)) / s_tot if s_tot > 0 else 1.0)
+
+
+def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float) -> UtilizationAdjustedOutput:
+    """Decompose the achieved output as ceiling × U × Φ_sys (docs/report.md, "the four figures").
+
+    Per tick: ceiling K_t = min(C, P, Q); offered O_t = min(work waiting W_t, K_t) with W_t the
+    queue plus arrivals (tokens/s); served A_t. Over the run: ceiling = mean K, U = ΣO/ΣK,
+    Φ_sys = ΣA/ΣO, so ceiling·U·Φ_sys = mean A exactly. U = 0 when the ceiling is 0; Φ_sys = 1
+    when nothing was offered (nothing could be lost).
+    """
+    k = np.minimum(np.minimum(ts["compute_tok_s"], ts["power_tok_s"]), ts["cooling_tok_s"])
+    o = np.minimum(ts["waiting_tok_s"], k)
+    a = ts["achieved_tok_s"]
+    n = max(a.size, 1)
+    sk, so, sa = float(np.sum(k)), float(np.sum(o)), float(np.sum(a))
+    u = so / sk if sk > 0 else 0.0
+    phi = sa / so if so > 0 else 1.0
+    ceiling = sk / n
+    achieved = sa / n
+    return UtilizationAdjustedOutput(
+        ceiling_tok_s=ceiling, utilization=u, phi_sys=phi, product_tok_s=ceiling * u * phi,
+        achieved_tok_s=achieved, slo_output_tok_s=slo_output_tok_s,
+        slo_share=slo_output_tok_s / achieved if achieved > 0 else 1.0)
 
 
 def tpf_block(m: Models, run_mean: dict) -> dict:
@@ -101,18 +124,26 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     node0 = m.groups[0].node
     f_tok = float(node0.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
     k_eff = float(np.mean(ts["compute_tok_s"])) * f_tok
-    jpt = lambda j: j / out_tok if out_tok > 0 else float("nan")  # noqa: E731
     demand_tok = float(np.sum(ts["demand_tok_s"]) * dt)
     log = raw["controller_log"]
+    warnings = list(m.warnings)
     if serving is not None:
         serving = dict(serving)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
     else:
         good, slo = goodput_fluid(m, ts)
         goodput, note = good * dt / duration, SLO_NOTE_FLUID
+    good_tok = goodput * duration
+    if out_tok <= 0:
+        warnings.append("no output token was served: J/token, cost and carbon per token are undefined (null)")
+    jpt = lambda j, tok: j / tok if tok > 0 else None  # noqa: E731
     cost = _price_integral(ts, dt, sc.economics.price, sc.economics.price_profile, m.start_hour)
     carbon = _price_integral(ts, dt, sc.economics.carbon_intensity, sc.economics.carbon_profile, m.start_hour)
-    per_mtok = lambda x: x / out_tok * 1e6 if out_tok > 0 else float("nan")  # noqa: E731
+    per_mtok = lambda x: x / out_tok * 1e6 if out_tok > 0 else None  # noqa: E731
+    theta = 1.0  # the position paper's accounting factor (dimensionless, reported)
+    pue_t = ts["pue"]
+    avail = theta * ts["interconnect_w"] / pue_t
+    delivered = theta * ts["facility_power_w"] / pue_t  # = IT power of each tick
     return RunReport(
         scenario=sc.name, seed=sc.seed, fidelity=sc.fidelity, duration_s=duration,
         partial=bool(raw["interrupted"]), tick_s=dt,
@@ -120,14 +151,21 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         throughput_tok_s=Throughput(output=out_tok / duration, input=in_tok / duration,
                                     demand_output=demand_tok / duration),
         energy_j=en,
-        joules_per_output_token=JoulesPerToken(gpu=jpt(en["gpu"]), it=jpt(en["it"]), facility=jpt(en["facility"])),
-        pue=en["facility"] / en["it"] if en["it"] > 0 else float("nan"),
+        joules_per_output_token=JoulesPerToken(gpu=jpt(en["gpu"], out_tok), it=jpt(en["it"], out_tok),
+                                               facility=jpt(en["facility"], out_tok)),
+        joules_per_slo_output_token=JoulesPerToken(gpu=jpt(en["gpu"], good_tok), it=jpt(en["it"], good_tok),
+                                                   facility=jpt(en["facility"], good_tok)),
+        pue=en["facility"] / en["it"] if en["it"] > 0 else None,
         peak_power_w=PeakPower(it=float(np.max(ts["it_power_w"])), facility=float(np.max(ts["facility_power_w"])),
                                gpu=float(np.max(ts["gpu_power_w"]))),
-        pue_adjusted_delivered_power_w=DeliveredPower(mean=float(np.mean(ts["facility_power_w"])),
-                                                      peak=float(np.max(ts["facility_power_w"]))),
+        pue_adjusted_delivered_power_w=DeliveredPower(
+            mean=float(np.mean(delivered)), peak=float(np.max(delivered)),
+            available={"mean": float(np.mean(avail)), "min": float(np.min(avail))},
+            used=float(np.mean(delivered)), theta=theta),
+        facility_power_w={"mean": float(np.mean(ts["facility_power_w"])), "peak": float(np.max(ts["facility_power_w"]))},
         utilization=out_tok / max(float(np.sum(ts["compute_tok_s"]) * dt), 1e-300),
         utilization_adjusted_output_tok_s=out_tok / duration,
+        utilization_adjusted_output=utilization_adjusted(ts, dt, goodput),
         binding=Binding(**binding_summary(ts, dt)),
         binding_potential=binding_potential_summary(ts),
         tpf=tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff)),
@@ -143,7 +181,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                                      cap_events=sum(1 for a in log if a["action"] == "cap"),
                                      capped_share=float(np.mean(ts["mode"] != 0)),
                                      mean_clock=float(np.mean(ts["mean_clock"]))),
-        warnings=list(m.warnings),
+        warnings=warnings,
         provenance=Provenance(
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),

@@ -27,6 +27,10 @@ def check_invariants(report: dict, ts: dict) -> None:
         raise InvariantError(f"PUE below 1 at t={float(ts['t_s'][int(np.argmin(ts['pue']))]):g} s")
     if ts["t_s"].size > 1 and np.any(np.diff(ts["t_s"]) <= 0):
         raise InvariantError("time does not increase monotonically")
+    bad = non_finite_paths(report)
+    if bad:
+        raise InvariantError(f"non-finite result at {', '.join(bad[:5])}" + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+                             + " (every figure must be finite; undefined ones are null with a warning)")
     tok = report["tokens_accounting"]
     lhs = tok["arrived"]
     rhs = tok["served"] + tok["waiting"] + tok["shed"]

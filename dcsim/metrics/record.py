@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "Tokens", "Throughput", "JoulesPerToken", "PeakPower", "DeliveredPower", "Binding",
+    "Tokens", "Throughput", "JoulesPerToken", "PeakPower", "DeliveredPower", "UtilizationAdjustedOutput", "Binding",
     "TokensAccounting", "ControllerSummary", "Provenance", "Money", "Carbon", "RunReport",
     "plain", "non_finite_paths",
 ]
@@ -70,11 +70,12 @@ class Throughput:
 
 @dataclass
 class JoulesPerToken:
-    """Energy per output token at GPU, IT and facility (PUE-adjusted) level, J/token."""
+    """Energy per output token at GPU, IT and facility (PUE-adjusted) level, J/token
+    (``None`` when no token was served: undefined, with a warning)."""
 
-    gpu: float
-    it: float
-    facility: float
+    gpu: float | None
+    it: float | None
+    facility: float | None
 
 
 @dataclass
@@ -88,10 +89,37 @@ class PeakPower:
 
 @dataclass
 class DeliveredPower:
-    """``pue_adjusted_delivered_power_w`` (see docs/report.md)."""
+    """``pue_adjusted_delivered_power_w``: θ·P_fac/PUE, the power that reaches IT, W (docs/report.md).
+
+    ``available``: what the interconnect cap makes available to IT, θ·cap/PUE of each tick
+    (``mean``, ``min``); ``used``: θ·P_fac/PUE of each tick averaged (= mean IT power);
+    ``mean`` and ``peak``: the same per-tick series' mean and largest value; ``theta``: θ.
+    """
 
     mean: float
     peak: float
+    available: dict
+    used: float
+    theta: float
+
+
+@dataclass
+class UtilizationAdjustedOutput:
+    """The position paper's utilization-adjusted output, decomposed (docs/report.md).
+
+    ``ceiling_tok_s`` = mean of min(C, P, Q); ``utilization`` U = offered ÷ ceiling;
+    ``phi_sys`` Φ_sys = served ÷ offered (served ÷ ceiling on ticks where work was waiting);
+    ``product_tok_s`` = ceiling·U·Φ_sys = ``achieved_tok_s``; ``slo_output_tok_s``: output tokens/s
+    that met their SLO (quality/service-conditioned output), ``slo_share`` of achieved.
+    """
+
+    ceiling_tok_s: float
+    utilization: float
+    phi_sys: float
+    product_tok_s: float
+    achieved_tok_s: float
+    slo_output_tok_s: float
+    slo_share: float
 
 
 @dataclass
@@ -168,11 +196,14 @@ class RunReport:
     throughput_tok_s: Throughput
     energy_j: dict
     joules_per_output_token: JoulesPerToken
-    pue: float
+    pue: float | None
     peak_power_w: PeakPower
     pue_adjusted_delivered_power_w: DeliveredPower
+    facility_power_w: dict
     utilization: float
     utilization_adjusted_output_tok_s: float
+    utilization_adjusted_output: UtilizationAdjustedOutput
+    joules_per_slo_output_token: JoulesPerToken
     binding: Binding
     binding_potential: dict
     tpf: dict

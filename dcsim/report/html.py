@@ -99,21 +99,27 @@ def _cards(report: Mapping[str, Any]) -> str:
         _card("Joules per output token",
               f"{_e(fmt_jpt(jpt.get('facility')).removesuffix(' J'))} <small>J facility</small>",
               f"GPU <b>{_e(fmt_jpt(jpt.get('gpu')))}</b> · IT <b>{_e(fmt_jpt(jpt.get('it')))}</b>"
-              f" · PUE {_e(fmt_num(report.get('pue'), 3))}"),
+              f" · PUE {_e(fmt_num(report.get('pue'), 3))} · per SLO-meeting token "
+              f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}"),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
               f"{big_bind}</span> <small>most of the time</small>",
-              f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form: "
+              f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
+              f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
               f"{_chip(str(get_path(report, 'tpf.binding'))) if get_path(report, 'tpf.binding') else 'n/a'}"
               f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts",
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
               f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
-        _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small>mean</small>",
-              f"peak <b>{_e(fmt_si(pad.get('peak'), 'W'))}</b> · facility peak "
+        _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small>to IT, mean</small>",
+              f"θ·P<sub>fac</sub>/PUE · available <b>{_e(fmt_si(get_path(pad, 'available.mean'), 'W'))}</b> "
+              f"(min {_e(fmt_si(get_path(pad, 'available.min'), 'W'))}) · meter peak "
               f"{_e(fmt_si(get_path(report, 'peak_power_w.facility'), 'W'))}", CONSTRAINT_COLORS["power"]),
         _card("Utilization-adjusted output",
               _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s")),
-              f"utilization <b>{_e(fmt_pct(report.get('utilization')))}</b> · raw output "
-              f"{_e(fmt_si(get_path(report, 'throughput_tok_s.output'), 'tok/s'))}", CONSTRAINT_COLORS["compute"]),
+              f"ceiling <b>{_e(fmt_si(get_path(report, 'utilization_adjusted_output.ceiling_tok_s'), 'tok/s'))}</b>"
+              f" × U <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.utilization')))}</b>"
+              f" × Φ<sub>sys</sub> <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.phi_sys')))}</b>"
+              f" · met SLO {_e(fmt_si(get_path(report, 'utilization_adjusted_output.slo_output_tok_s'), 'tok/s'))}",
+              CONSTRAINT_COLORS["compute"]),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
 
@@ -140,10 +146,18 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
         ("Energy, cooling / losses", f"{_e(fmt_energy(e.get('cooling')))} / {_e(fmt_energy(e.get('power_losses')))}"),
         ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
-        ("Closed-form TPF ceilings C / P / Q",
-         " / ".join(_e(fmt_si(tpf.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
-         + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")),
     ]
+    moments = tpf.get("moments") or {}
+    for label, mom in moments.items():  # the closed form of `dcsim tpf`, each moment labelled
+        rows.append((f"Closed form C / P / Q at {label}",
+                     " / ".join(_e(fmt_si(mom.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
+                     + (f" → {_chip(str(mom['binding']))}" if mom.get("binding") else "")
+                     + f' <span class="note">({_e(mom.get("operating_point", ""))}, '
+                       f'{_e(fmt_hms(mom.get("t_s")))})</span>'))
+    if not moments:
+        rows.append(("Closed-form TPF ceilings C / P / Q",
+                     " / ".join(_e(fmt_si(tpf.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
+                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")))
     cost, carbon = get_path(report, "cost.usd_per_mtok"), get_path(report, "carbon.g_per_mtok")
     if cost is not None:
         rows.append(("Cost", f"${_e(fmt_num(cost, 4))} per million output tokens"))

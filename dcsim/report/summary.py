@@ -105,25 +105,47 @@ def current_binding(report: Mapping[str, Any]) -> str | None:
 
 
 def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The four Token Production Function figures as (label, text) rows."""
+    """The four Token Production Function figures as (label, text) rows (docs/report.md)."""
     jpt = report.get("joules_per_output_token") or {}
+    jslo = report.get("joules_per_slo_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     share_txt = "  ".join(f"{k} {fmt_pct(shares.get(k))}" for k in BINDING_NAMES if k in shares)
     cur = current_binding(report)
     pad = report.get("pue_adjusted_delivered_power_w") or {}
-    return [
+    uao = report.get("utilization_adjusted_output") or {}
+    tpf_op = get_path(report, "tpf.operating_point")
+    rows = [
         ("J / output token",
          f"GPU {fmt_jpt(jpt.get('gpu'))}   IT {fmt_jpt(jpt.get('it'))}   "
          f"facility {fmt_jpt(jpt.get('facility'))}"),
-        ("Binding constraint",
-         f"at end: {cur or 'n/a'}   closed form: {get_path(report, 'tpf.binding', 'n/a')}"),
-        ("", f"time share: {share_txt or 'n/a'}"),
-        ("PUE-adj. delivered power",
-         f"mean {fmt_si(pad.get('mean'), 'W')}   peak {fmt_si(pad.get('peak'), 'W')}"),
-        ("Util.-adjusted output",
-         f"{fmt_si(report.get('utilization_adjusted_output_tok_s'), 'tok/s')}   "
-         f"(utilization {fmt_pct(report.get('utilization'))})"),
     ]
+    if jslo:
+        rows.append(("", f"per SLO-meeting token: facility {fmt_jpt(jslo.get('facility'))}"))
+    rows += [
+        ("Binding constraint",
+         f"most of the time: {get_path(report, 'binding.most_common') or 'n/a'}   at end: {cur or 'n/a'}   "
+         f"shifts {get_path(report, 'binding.n_shifts', 'n/a')}"),
+        ("", f"time share: {share_txt or 'n/a'}"),
+        ("", f"closed form at {tpf_op or 'n/a'}: {get_path(report, 'tpf.binding', 'n/a')}"),
+    ]
+    if "used" in pad:
+        rows.append(("PUE-adj. delivered power",
+                     f"used {fmt_si(pad.get('used'), 'W')} of {fmt_si(get_path(pad, 'available.mean'), 'W')} "
+                     f"available (θ·P/PUE, min {fmt_si(get_path(pad, 'available.min'), 'W')})"))
+    else:
+        rows.append(("PUE-adj. delivered power",
+                     f"mean {fmt_si(pad.get('mean'), 'W')}   peak {fmt_si(pad.get('peak'), 'W')}"))
+    if uao:
+        rows.append(("Util.-adjusted output",
+                     f"{fmt_si(uao.get('ceiling_tok_s'), 'tok/s')} ceiling × U {fmt_pct(uao.get('utilization'))} "
+                     f"× Φ_sys {fmt_pct(uao.get('phi_sys'))} = {fmt_si(uao.get('achieved_tok_s'), 'tok/s')}"))
+        rows.append(("", f"met SLO: {fmt_si(uao.get('slo_output_tok_s'), 'tok/s')} "
+                         f"({fmt_pct(uao.get('slo_share'))} of output)"))
+    else:
+        rows.append(("Util.-adjusted output",
+                     f"{fmt_si(report.get('utilization_adjusted_output_tok_s'), 'tok/s')}   "
+                     f"(utilization {fmt_pct(report.get('utilization'))})"))
+    return rows
 
 
 def summary_table(

@@ -3,8 +3,9 @@
 ``write_outputs(result, out_dir)`` writes
 
 - ``report.json``: ``result.report`` with sorted keys, two-space indent and Python's shortest
-  round-trip float repr, so the same Result always gives a byte-identical file; non-finite
-  floats (NaN, ±inf) are written as ``null`` (JSON has no such numbers);
+  round-trip float repr, so the same Result always gives a byte-identical file; a non-finite
+  float (NaN, ±inf) is refused with the key that holds it (a run's figures are finite:
+  :mod:`dcsim.engine.invariants`; undefined ones are ``null`` with a warning);
 - ``timeseries.csv``: one row per controller tick, the arrays of ``result.timeseries`` (the
   contract columns first, in contract order, then any extra columns sorted by name) plus a
   ``binding_name`` text column; ``timeseries.parquet`` too when pyarrow is importable;
