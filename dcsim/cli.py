@@ -91,6 +91,10 @@ def cmd_run(args) -> int:
     if res.report.get("partial"):
         print("run interrupted: partial report written", file=sys.stderr)
         return 130
+    exp = res.report.get("expect")
+    if exp and not exp["passed"]:
+        print(f"expect: {sum(not c['ok'] for c in exp['checks'])} of {len(exp['checks'])} checks failed", file=sys.stderr)
+        return 1 if args.check else 0
     return 0
 
 
@@ -134,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
     r.add_argument("--no-plots", action="store_true", help="skip PNG plots and HTML (faster)")
     r.add_argument("--quiet", "-q", action="store_true")
+    r.add_argument("--check", action="store_true", help="exit 1 when a check of the scenario's expect: block fails")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="validate a scenario and print it resolved to SI units")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from dcsim import __version__
-from dcsim.engine.build import Models
-from dcsim.engine.steady import steady_report
+from dcsim.engine.build import Models, with_interconnect
+from dcsim.engine.steady import ceilings_at, scenario_moments, steady_report
 from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting,
@@ -15,7 +15,7 @@ from dcsim.metrics.record import (
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
 
-__all__ = ["assemble_report", "goodput_fluid", "tpf_block", "utilization_adjusted", "SLO_NOTE_FLUID"]
+__all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted", "SLO_NOTE_FLUID"]
 
 SLO_NOTE_FLUID = "fluid fidelity: SLOs judged per tick from Little's-law wait and decode step time"
 
@@ -76,6 +76,58 @@ def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float) -> Utiliz
         ceiling_tok_s=ceiling, utilization=u, phi_sys=phi, product_tok_s=ceiling * u * phi,
         achieved_tok_s=achieved, slo_output_tok_s=slo_output_tok_s,
         slo_share=slo_output_tok_s / achieved if achieved > 0 else 1.0)
+
+
+def planner_notes(m: Models, ts: dict, binding_share: dict) -> list[str]:
+    """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
+
+    * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
+      every rack its overhead, so at the peak-demand moment the closed form is re-evaluated with
+      10 % fewer GPUs (racks scale too) — when it achieves more, min(D, C, P, Q), the note says so.
+    * A larger interconnect raises PUE at the same load when the UPS and transformer ratings
+      follow it (their no-load losses scale with the rating): the run's mean IT load and weather
+      are re-evaluated on the facility rebuilt for twice the interconnect.
+    """
+    notes = []
+    mom = scenario_moments(m)
+    i = int(np.argmax(mom["demand_tok_s"]))
+    args = (mom["demand_tok_s"][i], mom["t_db_c"][i], mom["t_wb_c"][i])
+    if binding_share.get("power", 0.0) > 0:
+        full = ceilings_at(m, *args)
+        fewer = ceilings_at(m, *args, gpu_scale=0.9)
+        a1, a09 = float(full["achieved_tok_s"]), float(fewer["achieved_tok_s"])
+        if a09 > a1 * (1 + 1e-6):
+            notes.append(
+                f"fewer GPUs would serve more under this power cap: at peak demand the closed form gives "
+                f"{a1:,.0f} tok/s with {m.gpus:,} GPUs and {a09:,.0f} tok/s (+{100 * (a09 / a1 - 1):.1f} %) with "
+                f"{round(0.9 * m.gpus):,}: idle and rack overhead power of the extra GPUs eat the budget "
+                "(docs/facility.md, counter-intuitive results)")
+    pc = m.scenario.facility.power_chain
+    if pc.ups_rating is None or pc.transformer_rating is None:
+        it = float(np.mean(ts["it_power_w"]))
+        t_db, t_wb = float(np.mean(ts["t_out_c"])), float(np.mean(ts["t_wb_c"]))
+        cap = float(m.facility.interconnect_w)
+        pue = lambda f: float(f.breakdown(it, m.liquid_fraction, t_db, t_wb)["facility"] / it)  # noqa: E731
+        big = with_interconnect(m, 2.0 * cap).facility
+        p_now, p_big = pue(m.facility), pue(big)
+        if it > 0 and p_big > p_now * 1.002:
+            notes.append(
+                f"a larger interconnect would raise PUE at this load: at the run's mean IT load "
+                f"({it / 1e3:,.0f} kW) PUE is {p_now:.3f} with {cap / 1e6:g} MW and {p_big:.3f} with "
+                f"{2 * cap / 1e6:g} MW, because the UPS and transformer ratings follow the interconnect "
+                "and their no-load losses follow the rating (set power_chain.ups_rating / "
+                "transformer_rating to decouple them; docs/facility.md)")
+    return notes
+
+
+def _clock(m: Models) -> dict:
+    """The run's clock of day (report key ``clock``)."""
+    sc = m.scenario
+    day, sec = sc.clock()
+    out = {"day_of_year": int(day), "hour": sec / 3600.0}
+    if sc.start is not None:
+        out["start"] = sc.start.isoformat()
+    return out
 
 
 def tpf_block(m: Models, run_mean: dict) -> dict:
@@ -141,6 +193,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     carbon = _price_integral(ts, dt, sc.economics.carbon_intensity, sc.economics.carbon_profile, m.start_hour)
     per_mtok = lambda x: x / out_tok * 1e6 if out_tok > 0 else None  # noqa: E731
     theta = 1.0  # the position paper's accounting factor (dimensionless, reported)
+    bsum = binding_summary(ts, dt)
+    binding_share = bsum["share"]
     pue_t = ts["pue"]
     avail = theta * ts["interconnect_w"] / pue_t
     delivered = theta * ts["facility_power_w"] / pue_t  # = IT power of each tick
@@ -166,7 +220,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         utilization=out_tok / max(float(np.sum(ts["compute_tok_s"]) * dt), 1e-300),
         utilization_adjusted_output_tok_s=out_tok / duration,
         utilization_adjusted_output=utilization_adjusted(ts, dt, goodput),
-        binding=Binding(**binding_summary(ts, dt)),
+        binding=Binding(**bsum),
         binding_potential=binding_potential_summary(ts),
         tpf=tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff)),
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
@@ -188,5 +242,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups})),
         goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
+        clock=_clock(m),
+        notes=planner_notes(m, ts, binding_share),
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
     )

@@ -18,6 +18,7 @@ from dcsim.engine.invariants import InvariantError, check_invariants
 from dcsim.engine.loop import simulate
 from dcsim.engine.requests import RequestEngine
 from dcsim.faults import FaultSchedule, build_faults, fault_specs
+from dcsim.metrics.expect import check_expectations
 from dcsim.metrics.result import Result
 from dcsim.scenario import Scenario, load_scenario
 from dcsim.tpf import BINDING_NAMES
@@ -37,8 +38,13 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
     if kw:
         sc = load_scenario(sc, overrides=kw)
     if sc.faults:  # run a fault-free baseline too, and report what each fault cost
-        return run_with_faults(sc, progress=progress)
-    return run_models(build_models(sc), progress=progress)
+        res = run_with_faults(sc, progress=progress)
+    else:
+        res = run_models(build_models(sc), progress=progress)
+    if sc.expect:  # the scenario's own claims, checked on the finished report
+        res.record.expect = check_expectations(res.report, sc.expect)
+        res.refresh()
+    return res
 
 
 def run_models(m: Models, progress: Callable[[float], None] | None = None,

@@ -225,6 +225,12 @@ class RunReport:
     cost: Money | None = field(default=None, metadata=_OMIT)
     carbon: Carbon | None = field(default=None, metadata=_OMIT)
     faults: list | None = field(default=None, metadata=_OMIT)
+    #: the scenario's ``expect:`` checks (absent when it has none)
+    expect: dict | None = field(default=None, metadata=_OMIT)
+    #: the run's clock of day: ``start`` (ISO local date-time, when given), ``day_of_year``, ``hour``
+    clock: dict | None = field(default=None, metadata=_OMIT)
+    #: effects a planner would not expect, explained with figures (docs/facility.md)
+    notes: list = field(default_factory=list)
     faults_baseline: dict | None = field(default=None, metadata=_OMIT)
     faults_total: dict | None = field(default=None, metadata=_OMIT)
 

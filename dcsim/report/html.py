@@ -12,7 +12,7 @@ from typing import Any
 from dcsim.metrics.fmt import fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import current_binding, latency_stats, report_latency
+from dcsim.report.summary import current_binding, expect_lines, latency_stats, report_latency
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -340,6 +340,13 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
         parts += ["<br>", _img("latency", figs.pop("latency"))]
     for stem in sorted(figs):
         parts += [f"<h2>{_e(stem)}</h2>", _img(stem, figs[stem])]
+    notes = report.get("notes") or []
+    if notes:
+        parts += ["<h2>Notes: results a planner might not expect</h2>"]
+        parts += [f'<div class="warn">{_e(n)}</div>' for n in notes]
+    checks = expect_lines(report)
+    if checks:
+        parts += ["<h2>Scenario expectations</h2>", "<pre>" + _e("\n".join(checks)) + "</pre>"]
     parts += ["<h2>Binding-constraint shifts</h2>", _shift_table(report),
               _controller_log(result, report),
               "<h2>Provenance</h2>", _provenance(report),

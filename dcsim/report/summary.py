@@ -12,7 +12,7 @@ import numpy as np
 from dcsim.metrics.fmt import fmt_duration, fmt_energy, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "summary_table"]
+__all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table"]
 
 
 def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
@@ -148,6 +148,16 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def expect_lines(report: Mapping[str, Any]) -> list[str]:
+    """One line per ``expect:`` check of the run: ok/FAIL, the figure, its value and bounds."""
+    out = []
+    for c in get_path(report, "expect.checks", []) or []:
+        val = fmt_num(c.get("value"), 4) if c.get("value") is not None else "n/a"
+        out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {val} in [{fmt_num(c.get('lo'), 4)}, "
+                   f"{fmt_num(c.get('hi'), 4)}]" + ("" if c.get("ok") else f" — {c.get('reason')}"))
+    return out
+
+
 def summary_table(
     report: Mapping[str, Any] | Any,
     files: Mapping[str, Path] | None = None,
@@ -227,6 +237,10 @@ def summary_table(
                      f"waiting {fmt_si(acc.get('waiting'), '')}   shed {fmt_si(acc.get('shed'), '')}"))
     shifts = get_path(report, "binding.shifts", []) or []
     rows.append(("Binding shifts", f"{len(shifts)}"))
+    for note in report.get("notes") or []:
+        rows.append(("Note", note))
+    for line in expect_lines(report):
+        rows.append(("Expect", line))
     if report.get("partial"):
         rows.append(("WARNING", "partial run: the report covers only the simulated part"))
     if files:
