@@ -214,3 +214,26 @@ def test_latency_labels_say_when_samples_are_a_subset(result):
     fig = latency_cdf_plot(SimpleNamespace(**{**vars(result), "report": rep}))
     labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
     assert "chat (sample of 4,000 of 123,456)" in labels and "batch (n=4,000)" in labels
+
+
+def test_signature_draws_true_ceilings_above_compute():
+    """Issue 12.4: P and Q at their own values (above C when they do not bind), never clamped to C;
+    beyond the axis they run along its top edge with ▲ markers."""
+    import dcsim
+    from conftest import small_scenario
+
+    res = dcsim.run(small_scenario(**{"duration": "30 min", "controller.tick": "1 min",
+                                      "facility.interconnect": "260 kW", "workload.arrivals.rate": "150 req/s"}))
+    ts = res.timeseries
+    assert np.all(ts["power_tok_s"] > ts["compute_tok_s"] * 1.01)  # a generous contract: P above C
+    fig = signature_plot(res)
+    ax = fig.axes[0]
+    top = ax.get_ylim()[1]
+    for name, col in (("P  power ceiling", "power_tok_s"), ("Q  cooling ceiling", "cooling_tok_s")):
+        ln = [x for x in ax.get_lines() if x.get_label().startswith(name)][0]
+        np.testing.assert_allclose(_tick_values(ln), np.minimum(ts[col], top), rtol=1e-12)
+        if np.any(ts[col] > top):
+            assert "▲" in ln.get_label()
+    c = _tick_values(_line(ax, "C  compute ceiling"))
+    p = _tick_values([x for x in ax.get_lines() if x.get_label().startswith("P  power ceiling")][0])
+    assert np.all(p > c)

@@ -11,18 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from conftest import small_scenario
-from dcsim.engine.run import run_with_faults
-from dcsim.engine.run import run
+from dcsim.engine.run import run, run_with_faults
+# the report writer's canonical bytes (sorted keys, shortest round-trip floats); a broken import
+# of dcsim.report fails these tests instead of being papered over
+from dcsim.report import report_json_bytes, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
-
-try:  # the report writer's canonical bytes (sorted keys, shortest round-trip floats)
-    from dcsim.report import report_json_bytes, write_outputs
-except ImportError:  # pragma: no cover - the writer is part of the package; kept for partial checkouts
-    write_outputs = None
-
-    def report_json_bytes(report):
-        return (json.dumps(report, sort_keys=True, indent=2, allow_nan=False) + "\n").encode()
 
 
 def tiny_request(**over):
@@ -53,8 +47,6 @@ def test_same_seed_byte_identical_report_fluid_and_request():
 
 
 def test_report_json_written_identically(tmp_path):
-    if write_outputs is None:  # pragma: no cover
-        return
     files = []
     for i in range(2):
         res = run_with_faults(small_scenario(), FAULTS)

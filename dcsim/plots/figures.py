@@ -274,7 +274,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                         xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
                         ha="left", fontsize=8.5, color=CONSTRAINT_COLORS.get(to, "#333333"))
     ax.set_ylim(0, top if top > 0 else 1.0)
-    ax.yaxis.set_major_formatter(EngFormatter(places=0, sep=""))
+    ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # %g digits: 3.5M stays 3.5M
     ax.set_ylabel("output token rate (tok/s)")
     name = title or report.get("scenario") or getattr(result, "name", "") or "run"
     ax.set_title(f"Token rate and ceilings — {name}")
