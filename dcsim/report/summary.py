@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -238,7 +239,8 @@ def summary_table(
     shifts = get_path(report, "binding.shifts", []) or []
     rows.append(("Binding shifts", f"{len(shifts)}"))
     for note in report.get("notes") or []:
-        rows.append(("Note", note))
+        for i, part in enumerate(textwrap.wrap(note, 72)):
+            rows.append(("Note" if i == 0 else "", part))
     for line in expect_lines(report):
         rows.append(("Expect", line))
     if report.get("partial"):
