@@ -3,6 +3,8 @@ arrays, in one place; and the fluid-fidelity SLO estimate."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dcsim import __version__
@@ -78,7 +80,7 @@ def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float) -> Utiliz
         slo_share=slo_output_tok_s / achieved if achieved > 0 else 1.0)
 
 
-def planner_notes(m: Models, ts: dict, binding_share: dict) -> list[str]:
+def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[str]:
     """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
 
     * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
@@ -87,9 +89,10 @@ def planner_notes(m: Models, ts: dict, binding_share: dict) -> list[str]:
     * A larger interconnect raises PUE at the same load when the UPS and transformer ratings
       follow it (their no-load losses scale with the rating): the run's mean IT load and weather
       are re-evaluated on the facility rebuilt for twice the interconnect.
+
+    ``mom``: the scenario's moments (:func:`dcsim.engine.steady.scenario_moments`).
     """
     notes = []
-    mom = scenario_moments(m)
     i = int(np.argmax(mom["demand_tok_s"]))
     args = (mom["demand_tok_s"][i], mom["t_db_c"][i], mom["t_wb_c"][i])
     if binding_share.get("power", 0.0) > 0:
@@ -130,12 +133,21 @@ def _clock(m: Models) -> dict:
     return out
 
 
-def tpf_block(m: Models, run_mean: dict) -> dict:
+def run_moments(m: Models, ts: dict, dt: float) -> dict:
+    """:func:`dcsim.engine.steady.scenario_moments`, read off the run's own ticks when the run had no
+    faults (the same functions at the same mid-tick times), else evaluated afresh (fault-free)."""
+    if m.faults is not None or ts["t_s"].size != math.ceil(m.scenario.duration / dt - 1e-9):
+        return scenario_moments(m)
+    return {"t_s": ts["t_s"] + 0.5 * dt, "demand_tok_s": ts["demand_tok_s"], "t_db_c": ts["t_out_c"],
+            "t_wb_c": ts["t_wb_c"]}
+
+
+def tpf_block(m: Models, run_mean: dict, mom: dict | None = None) -> dict:
     """``report.json``'s ``tpf`` block: the closed form of :func:`dcsim.engine.steady.steady_report`
     (the function ``dcsim tpf`` prints) at its labelled moments; the top-level figures are those of
     the ``peak_demand`` moment; ``run_mean`` is the closed form linearised at the run's own mean
     E_tok and PUE (a different operating point, labelled as such)."""
-    st = steady_report(m, crossovers_too=False)
+    st = steady_report(m, crossovers_too=False, moments=mom)
     peak = st["moments"]["peak_demand"]
     out = {k: peak[k] for k in ("demand_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s",
                                 "achieved_tok_s", "binding", "slack", "inputs")}
@@ -194,6 +206,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     per_mtok = lambda x: x / out_tok * 1e6 if out_tok > 0 else None  # noqa: E731
     theta = 1.0  # the position paper's accounting factor (dimensionless, reported)
     bsum = binding_summary(ts, dt)
+    mom = run_moments(m, ts, dt)
     binding_share = bsum["share"]
     pue_t = ts["pue"]
     avail = theta * ts["interconnect_w"] / pue_t
@@ -222,7 +235,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         utilization_adjusted_output=utilization_adjusted(ts, dt, goodput),
         binding=Binding(**bsum),
         binding_potential=binding_potential_summary(ts),
-        tpf=tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff)),
+        tpf=tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom),
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
         interconnect_w=float(np.max(ts["interconnect_w"])),
         interconnect_exceeded_s=float(np.count_nonzero(ts["facility_power_w"] > ts["interconnect_w"] * (1 + 1e-9)) * dt),
@@ -243,6 +256,6 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=_clock(m),
-        notes=planner_notes(m, ts, binding_share),
+        notes=planner_notes(m, ts, binding_share, mom),
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
     )

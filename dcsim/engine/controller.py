@@ -66,12 +66,13 @@ class Controller:
     log: list = field(default_factory=list)
     log_dropped: int = 0
 
-    def decide(self, need_tok_s: float, fit_top: float, fit_frontier: float, fit_levels: np.ndarray,
+    def decide(self, need_tok_s: float, fit_top: float, fit_frontier: float, fit_levels: np.ndarray | None,
                availability: float) -> tuple[int, float, int]:
         """``(mode, limit_tok_s, clock_level)`` for a tick whose waiting work is ``need_tok_s``.
 
         ``fit_top``/``fit_frontier``: largest rate within both budgets at full clock and even
-        load / on the efficient frontier; ``fit_levels[k]``: at uniform clock level k (tokens/s).
+        load / on the efficient frontier; ``fit_levels[k]``: at uniform clock level k (tokens/s;
+        needed by policy 'uniform' only).
         """
         k = self.top_level
         if self.policy == "none":
@@ -83,7 +84,7 @@ class Controller:
         # uniform: the highest clock level that serves the most
         best = min(float(fit_levels.max()), need_tok_s)
         k = int(np.nonzero(fit_levels >= best * (1 - 1e-12))[0][-1])
-        return 2, fit_levels[k], k
+        return 2, float(fit_levels[k]), k
 
     def note(self, entry: dict) -> None:
         """Append an action to the log (bounded: later entries are only counted)."""

@@ -123,7 +123,7 @@ def _symbols(r: dict, m: Models, f_tok: float) -> dict:
             "demand_tok_s": r["demand_tok_s"], "theta": 1.0}
 
 
-def steady_report(m: Models, crossovers_too: bool = True) -> dict:
+def steady_report(m: Models, crossovers_too: bool = True, moments: dict | None = None) -> dict:
     """The closed-form Token Production Function at the moments of :data:`MOMENTS`.
 
     Each moment gives D, C, P, Q, the achieved rate min(D, C, P, Q), the binding constraint,
@@ -131,8 +131,9 @@ def steady_report(m: Models, crossovers_too: bool = True) -> dict:
     point (``inputs``) and, with ``crossovers_too``, the crossovers (:func:`crossovers`; NaN
     where none lies in the searched range). ``dcsim tpf`` prints this; ``report.json``'s ``tpf``
     block is the same function without the crossovers (they rebuild the facility many times).
+    ``moments``: :func:`scenario_moments` of ``m`` when already at hand.
     """
-    mom = scenario_moments(m)
+    mom = scenario_moments(m) if moments is None else moments
     t, demand, t_db, t_wb = mom["t_s"], mom["demand_tok_s"], mom["t_db_c"], mom["t_wb_c"]
     node = m.groups[0].node
     f_tok = float(node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
