@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dcsim import __version__
+from dcsim.metrics.fmt import get_path
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 
 __all__ = [
@@ -308,15 +309,7 @@ def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
 
 def extract(report: dict, key: str):
     """Value at a dotted ``key`` of a report dict (None when absent)."""
-    cur: Any = report
-    for k in key.split("."):
-        if isinstance(cur, dict) and k in cur:
-            cur = cur[k]
-        elif isinstance(cur, list) and k.isdigit() and int(k) < len(cur):
-            cur = cur[int(k)]
-        else:
-            return None
-    return cur
+    return get_path(report, key)
 
 
 def _resolved(dump: dict, path: str):

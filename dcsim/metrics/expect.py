@@ -6,19 +6,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from dcsim.metrics.fmt import get_path
+
 __all__ = ["check_expectations"]
 
-
-def _lookup(report: Mapping[str, Any], path: str) -> tuple[bool, Any]:
-    cur: Any = report
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return False, None
-    return True, cur
+_MISSING = object()
 
 
 def check_expectations(report: Mapping[str, Any], expect: Mapping[str, tuple[float, float]]) -> dict:
@@ -29,8 +21,8 @@ def check_expectations(report: Mapping[str, Any], expect: Mapping[str, tuple[flo
     """
     checks = []
     for path, (lo, hi) in expect.items():
-        found, v = _lookup(report, path)
-        if not found:
+        v = get_path(report, path, _MISSING)
+        if v is _MISSING:
             value, ok, why = None, False, "no such figure in the report"
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
             value, ok, why = None, False, f"not a number ({type(v).__name__})"

@@ -16,12 +16,16 @@ __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", 
 
 
 def get_path(d: Mapping[str, Any] | None, dotted: str, default: Any = None) -> Any:
-    """``d["a"]["b"]`` for ``"a.b"``, or ``default`` when any level is missing."""
+    """``d["a"]["b"]`` for ``"a.b"`` (list items by index: ``"faults.0.kind"``), or ``default``
+    when any level is missing."""
     cur: Any = d
     for part in dotted.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
+        if isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
             return default
-        cur = cur[part]
     return cur
 
 
