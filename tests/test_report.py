@@ -367,3 +367,20 @@ def test_engine_latency_quantiles_preferred_over_samples(result, tmp_path):
     rep2["latency_s"] = rep["serving"]["per_class"]["chat"]["latency_s"]
     rep2["slo_attainment"] = 0.5
     assert "Latency p50/p99 [all]" in summary_table(rep2) and "all 50.0%" in summary_table(rep2)
+
+
+def test_html_of_a_real_run_shows_the_four_figures_as_defined(tmp_path):
+    """The cards and summary render the typed report: used of available power, ceiling × U × Φ_sys,
+    the binding share, and the closed form at each labelled moment."""
+    res = dcsim.run(small_scenario(**{"duration": "30 min", "facility.interconnect": "120 kW",
+                                      "workload.arrivals.rate": "600 req/s"}))
+    files = write_outputs(res, tmp_path / "run", plots=False)
+    page = files["report.html"].read_text(encoding="utf-8")
+    pad = res.report["pue_adjusted_delivered_power_w"]
+    from dcsim.metrics.fmt import fmt_si
+
+    assert "θ·P<sub>fac</sub>/PUE" in page and fmt_si(pad["available"]["mean"], "W") in page
+    assert "Φ<sub>sys</sub>" in page
+    for label in ("peak_demand", "hottest", "mean_demand"):
+        assert f"Closed form C / P / Q at {label}" in page
+    assert "Notes: results a planner might not expect" in page or not res.report["notes"]
