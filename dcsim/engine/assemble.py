@@ -77,7 +77,7 @@ def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float) -> Utiliz
     return UtilizationAdjustedOutput(
         ceiling_tok_s=ceiling, utilization=u, phi_sys=phi, product_tok_s=ceiling * u * phi,
         achieved_tok_s=achieved, slo_output_tok_s=slo_output_tok_s,
-        slo_share=slo_output_tok_s / achieved if achieved > 0 else 1.0)
+        slo_share=slo_output_tok_s / achieved if achieved > 0 else None)  # undefined: nothing served
 
 
 def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[str]:

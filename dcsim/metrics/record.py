@@ -110,7 +110,8 @@ class UtilizationAdjustedOutput:
     ``ceiling_tok_s`` = mean of min(C, P, Q); ``utilization`` U = offered ÷ ceiling;
     ``phi_sys`` Φ_sys = served ÷ offered (served ÷ ceiling on ticks where work was waiting);
     ``product_tok_s`` = ceiling·U·Φ_sys = ``achieved_tok_s``; ``slo_output_tok_s``: output tokens/s
-    that met their SLO (quality/service-conditioned output), ``slo_share`` of achieved.
+    that met their SLO (quality/service-conditioned output), ``slo_share`` of achieved (None when
+    nothing was served).
     """
 
     ceiling_tok_s: float
@@ -119,7 +120,7 @@ class UtilizationAdjustedOutput:
     product_tok_s: float
     achieved_tok_s: float
     slo_output_tok_s: float
-    slo_share: float
+    slo_share: float | None
 
 
 @dataclass
