@@ -78,3 +78,16 @@ def test_request_fidelity_binding_follows_the_door_queue():
     assert np.all(ts["held_tokens"][late] > 0) and np.all(ts["binding"][late] == C)
     light = dcsim.run(small_scenario(**dict(over, **{"workload.arrivals.rate": "20 req/s"})))
     assert light.report["binding"]["share"]["demand"] > 0.95
+
+
+def test_binding_split_after_a_curtailment_follows_the_load():
+    """The defect of issue 12: the split stayed identical at 300 and 400 req/s. The backlog left by a
+    curtailment drains at full compute, longer the busier the hall: more compute-bound time."""
+    curt = [{"kind": "curtailment", "start": "60 min", "duration": "30 min", "fraction": 0.5}]
+    shares = {}
+    for rate in (300, 400):
+        r = dcsim.run(small_scenario(**dict(BASE, faults=curt, **{"workload.arrivals.rate": f"{rate} req/s"})))
+        shares[rate] = (r.report["binding"]["share"], r.report["binding_potential"]["share"])
+    assert shares[300][1] == shares[400][1]  # the inputs alone cannot tell the two apart
+    assert shares[400][0]["compute"] > shares[300][0]["compute"] > 0
+    assert shares[400][0]["demand"] < shares[300][0]["demand"]
