@@ -4,7 +4,6 @@ claims hold when checked independently."""
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import dcsim
 from dcsim.engine.build import build_models, with_interconnect
