@@ -1,7 +1,7 @@
 """Fault specs: exogenous events a scenario can inject (``faults:`` list, ``kind`` discriminator).
 
 Pure data (pydantic v2, frozen, ``extra='forbid'``); the schedule is sampled and evaluated in
-:mod:`dcsim.engine.faults`. Four kinds:
+:mod:`dcsim.faults`. Four kinds:
 
 * ``node_failures`` — every replica (the GPUs serving one model copy) fails and is repaired as
   an independent renewal process: time to failure exponential or Weibull with mean ``mtbf``,
