@@ -1,4 +1,5 @@
-"""Imports point one way (scenario → workload → node → … → report → cli): an import-linter contract."""
+"""Imports point one way and peer models stay independent (import-linter layers contract), no package
+has an import cycle among its modules (acyclic_siblings contract); both run here."""
 
 from pathlib import Path
 
