@@ -133,35 +133,47 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
 DEFAULT_CHUNK_TOKENS = 8192.0
 
 
-def steady_iteration(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, batch, mean_in, mean_out, clock=1.0,
-                     chunk_tokens=DEFAULT_CHUNK_TOKENS):
-    """Average iteration of a replica in steady state with ``batch`` sequences decoding.
+def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, tokens_per_step=1.0):
+    """The two kinds of iteration of a replica in steady state with ``batch`` sequences decoding.
 
     Each step emits ``batch * tokens_per_step`` tokens; every emitted token carries
     ``mean_in / mean_out`` prompt tokens of prefill (one request replaced per ``mean_out``
     tokens), whose positions attend on average ``mean_in / 2`` context; decode sequences hold
-    on average ``mean_in + mean_out / 2`` context. Returns ``(t, t_compute, t_memory, tokens)``.
+    on average ``mean_in + mean_out / 2`` context.
 
     Prefill is lumpy, as a continuous-batching server schedules it: a new prompt is prefilled
     in the next iteration (in chunks of at most ``chunk_tokens - batch`` tokens), so when fewer
     than one prompt arrives per iteration, a fraction ``phi`` of iterations carries a chunk of
     ``c`` prompt tokens and the rest are decode-only (``phi·c`` = the mean prefill per
-    iteration). Times are the ``phi``-weighted mix of the two kinds of iteration; since GPU
-    energy is linear in the compute and memory times (dcsim.node.power), the mix is exact for
-    energy, where averaging the tokens into every iteration would hide prefill compute under
+    iteration). Energy is linear in the time of each kind, so the ``phi``-weighted mix is exact
+    for energy, where averaging the tokens into every iteration would hide prefill compute under
     decode memory time (the roofline max is convex).
+
+    Returns ``(tokens, ctx_sum, chunk, phi, prefill_ctx_sum)`` (broadcast arrays).
     """
     batch = np.asarray(batch, dtype=float)
     mean_in = np.asarray(mean_in, dtype=float)
     mean_out = np.asarray(mean_out, dtype=float)
-    tokens = batch * d.tokens_per_step
+    tokens = batch * tokens_per_step
     prefill = tokens * mean_in / mean_out
     ctx = batch * (mean_in + 0.5 * mean_out)
     budget = np.maximum(np.asarray(chunk_tokens, dtype=float) - batch, 1.0)
     chunk = np.maximum(prefill, np.minimum(mean_in, budget))
     phi = prefill / chunk
-    t1, tc1, tm1 = iteration_time(d, gpu, tp, p, chunk, batch, ctx, chunk * 0.5 * mean_in, clock)
-    t0, tc0, tm0 = iteration_time(d, gpu, tp, p, 0.0 * chunk, batch, ctx, 0.0, clock)
+    return np.broadcast_arrays(tokens, ctx, chunk, phi, chunk * 0.5 * mean_in)
+
+
+def steady_iteration(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, batch, mean_in, mean_out, clock=1.0,
+                     chunk_tokens=DEFAULT_CHUNK_TOKENS):
+    """Unthrottled roofline times of the steady-state mix (:func:`steady_mix`) at ``clock``.
+
+    Returns ``(t, t_compute, t_memory, tokens)``, ``phi``-weighted means of the two kinds of
+    iteration. Power, the board limit and throttling are :func:`dcsim.node.step.steady_step`'s.
+    """
+    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, d.tokens_per_step)
+    b = np.asarray(batch, dtype=float)
+    t1, tc1, tm1 = iteration_time(d, gpu, tp, p, chunk, b, ctx, pctx, clock)
+    t0, tc0, tm0 = iteration_time(d, gpu, tp, p, 0.0 * chunk, b, ctx, 0.0, clock)
     t = phi * t1 + (1.0 - phi) * t0
     tc = phi * tc1 + (1.0 - phi) * tc0
     tm = phi * tm1 + (1.0 - phi) * tm0
