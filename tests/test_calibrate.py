@@ -122,11 +122,11 @@ def test_fit_recovers_known_parameters_from_synthetic_points(tmp_path):
         wr.writerows(rows)
     fit = calibrate([path], "B200", "llama-3.1-70b")
     assert fit["fit"]["mape_tok_s_pct"] < 0.5 and fit["fit"]["mape_j_per_tok_pct"] < 0.5
-    # each parameter is recovered within 10 % (the weak priors pull a little), or flagged as not
-    # identified by the data
+    # each parameter is recovered within 2 of its data-only standard errors (10 % at least: the
+    # weak priors pull a little), or flagged as not identified by the data
     for k, u in fit["uncertainty"].items():
         if u["identified"]:
-            assert fit["params"][k] == pytest.approx(truth[k], rel=0.10), k
+            assert fit["params"][k] == pytest.approx(truth[k], rel=max(0.10, 2 * u["rel_se_data"])), k
         else:
             assert any(w.startswith(k + " ") for w in fit["warnings"])
 
