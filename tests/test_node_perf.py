@@ -71,7 +71,7 @@ def test_hand_computed_iteration_for_inline_gpu_and_model(tmp_path):
                   server={"gpus_per_node": 4, "non_gpu_idle_w": 400, "non_gpu_max_w": 800, "psu_efficiency": 0.9})
     model = ModelSpec(name="toy-1b", params=1e9, layers=10, hidden=2048, heads=16, kv_heads=4, head_dim=128)
     prof = {"name": "toy", "gpu": "toy", "model": "toy-1b", "precision": "bf16", "tensor_parallel": 1,
-            "params": {"mfu": 0.5, "mbu": 0.8, "t_fixed_s": 1e-3, "t_seq_s": 1e-5, "overlap_p": 50.0,
+            "params": {"mfu": 0.5, "mbu": 0.8, "t_layer_s": 1e-4, "t_seq_layer_s": 1e-6, "overlap_p": 50.0,
                        "p_compute_w": 200.0, "p_memory_w": 150.0, "p_sync_w": 40.0, "gamma": 2.0}}
     (tmp_path / "toy.yaml").write_text(yaml.safe_dump(prof))
     n = build_node(NodeSpec(gpu=gpu, model=model, profile="toy.yaml"), base_dir=tmp_path)

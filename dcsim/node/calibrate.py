@@ -16,9 +16,11 @@ is then a directory, one ``NAME.yaml`` per group). Row kinds:
 * ``cap``: a latency factor under a per-GPU power cap for the GPU (any model), fitting the DVFS
   exponent gamma (1 value); without cap rows gamma is fixed (``--gamma``, recorded as an assumption).
 
-Free parameters (see perf.py, power.py, step.py): MFU, MBU, t_fixed, t_seq, overlap p (time) and
+Free parameters (see perf.py, power.py, step.py): MFU, MBU, t_layer, t_seq_layer (overheads per
+layer run), overlap p (time) and
 P_compute, P_memory, P_sync, gamma (power). Identifiability: every parameter has physical bounds
-(efficiencies in (0, 1], p in [1, 20], each power term in [0, TDP - idle], gamma in [1, 5]) and a
+(efficiencies in (0, 1], overheads per layer up to 1 ms and 10 µs per sequence, p in [1, 20], each
+power term in [0, TDP - idle], gamma in [1, 5]) and a
 weak log-normal prior (:data:`PRIORS`, assumptions; weight :data:`PRIOR_WEIGHT`, so a factor-e
 departure costs what one point 10 % off costs), and P_compute >= P_memory >= P_sync is enforced by
 stiff one-sided penalties (prefill is the power-hungry phase [SW]; overheads load neither unit). The fit reports each parameter's standard error
@@ -50,14 +52,15 @@ from dcsim.node.power import PowerParams
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
 
-PARAM_NAMES = ("mfu", "mbu", "t_fixed_s", "t_seq_s", "overlap_p", "p_compute_w", "p_memory_w", "p_sync_w", "gamma")
+PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "p_compute_w", "p_memory_w", "p_sync_w",
+               "gamma")
 # internal scaling so every free variable is O(1)
-_SCALE = np.array([1.0, 1.0, 1e-3, 1e-5, 1.0, 100.0, 100.0, 100.0, 1.0])
+_SCALE = np.array([1.0, 1.0, 1e-5, 1e-7, 1.0, 100.0, 100.0, 100.0, 1.0])
 # cap rows are few (5) against 2 x 6-12 load residuals: weight them so the DVFS curve is honoured
 CAP_WEIGHT = 3.0
 DEFAULT_GAMMA = 2.0  # assumption used only when no cap rows exist for the GPU
 #: weak log-normal priors (centre, sd of the log), assumptions; power centres are fractions of TDP - idle
-PRIORS = {"mfu": (0.5, 0.7), "mbu": (0.8, 0.3), "t_fixed_s": (5e-3, 1.5), "t_seq_s": (2e-5, 1.5),
+PRIORS = {"mfu": (0.5, 0.7), "mbu": (0.8, 0.3), "t_layer_s": (6e-5, 1.5), "t_seq_layer_s": (2.5e-7, 1.5),
           "overlap_p": (2.0, 1.0), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
           "gamma": (2.0, 0.5)}
 PRIOR_WEIGHT = 0.1
@@ -287,7 +290,7 @@ class Problem:
         span = (self.gpu.tdp_w - self.gpu.idle_w) / 100
         fg = bool(self.caps)
         lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 0.01, 0.01, 0.01, 1.0 if fg else gamma - 1e-9])
-        hi = np.array([1.0, 1.0, 50.0, 50.0, 20.0, span, span, span, 5.0 if fg else gamma + 1e-9])
+        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, span, span, span, 5.0 if fg else gamma + 1e-9])
         return lo, hi
 
 
@@ -299,7 +302,7 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA, idx=None):
     best = None
     for mfu in (0.3, 0.6):
         for mbu in (0.5, 0.85):
-            x0 = np.array([mfu, mbu, 3.0, 2.0, 2.0, 0.5 * span, 0.5 * span, 0.15 * span, 2.0 if fit_gamma else gamma])
+            x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 0.5 * span, 0.5 * span, 0.15 * span, 2.0 if fit_gamma else gamma])
             r = least_squares(prob.residuals, np.clip(x0, lo, hi), bounds=(lo, hi), method="trf",
                               kwargs={"idx": idx, "fit_gamma": fit_gamma}, xtol=1e-12, ftol=1e-12, gtol=1e-12,
                               max_nfev=3000)

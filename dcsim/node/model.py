@@ -200,11 +200,11 @@ def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams,
 
 def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
     q = prof["params"]
-    if "p_sync_w" not in q:
-        raise ValueError(f"profile {prof.get('name', '?')!r} was written by an older dcsim (power terms "
-                         f"p_base_w/p_compute_w/p_memory_w, no p_sync_w): rerun its `generated_by` command "
-                         f"to recalibrate it for the work-based power model")
-    return (PerfParams(q["mfu"], q["mbu"], q["t_fixed_s"], q["t_seq_s"], q.get("overlap_p", 50.0)),
+    if "p_sync_w" not in q or "t_layer_s" not in q:
+        raise ValueError(f"profile {prof.get('name', '?')!r} was written by an older dcsim (no p_sync_w / "
+                         f"t_layer_s: a constant serving power term and per-iteration overheads): rerun its "
+                         f"`generated_by` command to recalibrate it for the work-based power model")
+    return (PerfParams(q["mfu"], q["mbu"], q["t_layer_s"], q["t_seq_layer_s"], q.get("overlap_p", 50.0)),
             PowerParams(q["p_compute_w"], q["p_memory_w"], q["p_sync_w"], q["gamma"]))
 
 

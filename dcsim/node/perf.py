@@ -2,7 +2,7 @@
 
 Per continuous-batching iteration [DESIGN "Physics, with calibration"]:
 
-    t = overlap_p(t_compute, t_memory) + t_fixed + t_seq * n_decode
+    t = overlap_p(t_compute, t_memory) + (t_layer + t_seq_layer * n_decode) * layers_run
     overlap_p(a, b) = (a^p + b^p)^(1/p)    (p -> inf: max(a, b), the ideal roofline;
                                             p = 1: a + b, no overlap of compute and memory)
     t_compute = FLOPs / (tp * peak * MFU * clock)
@@ -14,9 +14,13 @@ MoE weights read per iteration: dense part + expert part x (1 - (1 - k/E)^T), th
 fraction of experts touched by T tokens routed independently (assumption: uniform routing).
 Memory time does not depend on the SM clock (HBM is clocked separately) and the overheads
 are CPU-side, so only the compute-bound part slows when a power cap lowers the clock.
+The overheads are per layer run (kernel launches, synchronisation and the tensor-parallel all-reduce
+of every layer; the per-sequence attention bookkeeping of every layer), so they scale with the
+model's depth and with layer skipping; expressing them per layer is what lets a GPU's overheads
+fitted on one model transfer to another (dcsim.node.catalog.transfer_profile).
 The overlap exponent p generalises the roofline max (kernels do not overlap compute and memory
 perfectly; ML.ENERGY's 70B iteration times grow almost linearly in batch from the smallest batch,
-which a hard max cannot show). MFU, MBU, p, t_fixed, t_seq are fitted by :mod:`dcsim.node.calibrate`. Tensor-parallel
+which a hard max cannot show). MFU, MBU, p, t_layer, t_seq_layer are fitted by :mod:`dcsim.node.calibrate`. Tensor-parallel
 communication is not modelled separately: it is absorbed in the fitted overheads/efficiencies.
 All quantities SI: FLOP, B, s.
 """
@@ -47,16 +51,17 @@ class Derived:
     positions: float               # forward positions per decode sequence per step
     tokens_per_step: float         # tokens emitted per decode sequence per step
     peak_precision: str            # which peak FLOP/s applies
+    layers_run: float              # transformer layers run per forward pass (layers x layer_frac)
 
 
 @dataclass(frozen=True)
 class PerfParams:
     """Fitted efficiency/overhead parameters (see calibrate)."""
 
-    mfu: float        # model FLOP utilisation of the dense peak, (0, 1]
-    mbu: float        # HBM bandwidth utilisation, (0, 1]
-    t_fixed_s: float  # s per iteration (scheduler, launch, sampling)
-    t_seq_s: float    # s per decode sequence per iteration (CPU-side bookkeeping)
+    mfu: float          # model FLOP utilisation of the dense peak, (0, 1]
+    mbu: float          # HBM bandwidth utilisation, (0, 1]
+    t_layer_s: float    # s per layer run per iteration (launches, sync, TP all-reduce)
+    t_seq_layer_s: float  # s per layer run per decode sequence per iteration (attention bookkeeping)
     overlap_p: float = 50.0  # roofline combination exponent (>= 1; large = max)
 
 
@@ -81,6 +86,7 @@ def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
         positions=lv.positions,
         tokens_per_step=lv.tokens_per_step,
         peak_precision="fp8" if precision == "fp8" else "bf16",  # int4 = W4A16: bf16 tensor cores (assumption)
+        layers_run=float(model.layers) * f,
     )
 
 
@@ -124,7 +130,7 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
     tc = iteration_flops(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float), prefill_ctx_sum) / (
         tp * peak_flops(gpu, d.peak_precision) * p.mfu * np.asarray(clock, dtype=float))
     tm = iteration_bytes(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float)) / (tp * gpu.hbm_bw * p.mbu)
-    t = roofline(tc, tm, p.overlap_p) + p.t_fixed_s + p.t_seq_s * n_decode
+    t = roofline(tc, tm, p.overlap_p) + (p.t_layer_s + p.t_seq_layer_s * n_decode) * d.layers_run
     return t, tc, tm
 
 

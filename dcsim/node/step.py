@@ -12,7 +12,7 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
 
     t_c  = (positions·F_pos + F_attn·(prefill_ctx_sum + positions·sparse·ctx_sum)) / (tp·peak·MFU·c)
     t_m  = (dense weights + expert weights touched + ctx_sum·KV_read + positions·KV_write) / (tp·BW·MBU)
-    t_o  = t_fixed + t_seq·n_decode                          (launch gaps, sync, TP all-reduce)
+    t_o  = (t_layer + t_seq_layer·n_decode)·layers_run       (launch gaps, sync, TP all-reduce)
     dt   = overlap_p(t_c, t_m) + t_o
     P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·t_m + P_sync·t_o) / dt
 
@@ -67,8 +67,8 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
         float(d.expert_frac),                                    # ef: k/E
         float(d.kv_read_per_ctx),                                # kvr: B per ctx token
         float(d.kv_bytes_per_token),                             # kvw: B per position
-        float(p.t_fixed_s),                                      # t0: s
-        float(p.t_seq_s),                                        # ts: s per decode sequence
+        float(p.t_layer_s * d.layers_run),                       # t0: s per iteration
+        float(p.t_seq_layer_s * d.layers_run),                   # ts: s per decode sequence
         float(p.overlap_p),                                      # op
         1.0 / p.overlap_p,                                       # inv_op
         float(tp * pw.p_compute_w),                              # a_c: W at clock 1, compute busy
