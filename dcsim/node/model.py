@@ -172,6 +172,10 @@ class NodeModel:
         def per_gpu(c):
             return self.steady_state(batch, mean_in, mean_out, c).gpu_power_w / self.gpus_per_replica
 
+        p1 = per_gpu(np.ones_like(cap))
+        if np.all(p1 <= cap):  # the board limit already holds it (e.g. the cap is the board limit)
+            shape = np.broadcast_shapes(np.shape(cap), np.shape(p1))
+            return 1.0 if shape == () else np.ones(shape)
         out = bisect_clock(per_gpu, cap, self.clock_min)
         return float(out) if np.ndim(out) == 0 else out
 
