@@ -176,6 +176,14 @@ def test_calibration_record_says_how_each_pair_was_parameterised():
     assert tr.calibration["status"] == "transferred" and tr.profile["name"] == "pooled-H100-SXM"
     assert len(tr.calibration["source_profiles"]) >= 2
     assert tr.calibration["error_band_pct"]["j_per_tok_pct"] > 0
+    # the band is the worst leave-one-model-out error among left-out models of the same kind (MoE here)
+    from dcsim.node.catalog import pooled_profiles
+    lomo = pooled_profiles()["H100-SXM"]["leave_one_model_out"]
+    moe_rows = [r for r in lomo if "qwen3" in r["profile"]]
+    assert tr.calibration["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in moe_rows)
+    dense = build_node(NodeSpec(gpu="H100-SXM", model="llama-2-70b", tensor_parallel=4)).calibration
+    assert dense["status"] == "transferred"
+    assert dense["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in lomo if "qwen3" not in r["profile"])
     # a GPU with no measurement at all
     assert build_node(NodeSpec(gpu="H200", model="llama-3.1-70b")).calibration["status"] == "generic"
 

@@ -126,30 +126,40 @@ def pooled_profiles() -> dict[str, dict]:
     return {p["gpu"]: p for p in (_read_yaml(f) for f in sorted(POOLED_DIR.glob("*.yaml")))}
 
 
-def lomo_band(pooled: dict) -> dict:
-    """Worst leave-one-model-out errors (%) of a pooled fit: the expected error of a transferred pair."""
+def lomo_band(pooled: dict, moe: bool | None = None) -> dict:
+    """Worst leave-one-model-out errors (%) of a pooled fit: the expected error of a transferred pair.
+
+    With ``moe`` given, only the left-out models of the same kind (MoE or dense) count, when there
+    are any: a dense model's transfer is judged by how dense models transferred.
+    """
     rows = pooled.get("leave_one_model_out") or []
+    if moe is not None:
+        cat = model_catalog()
+        same = [r for r in rows if (cat[r["profile"].split("_")[1]].n_experts > 0) == moe]
+        rows = same or rows
     if not rows:
         return {"tok_s_pct": None, "j_per_tok_pct": None}
     return {"tok_s_pct": max(r["max_err_tok_s_pct"] for r in rows),
             "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in rows)}
 
 
-def transfer_profile(gpu: GpuSpec) -> dict:
+def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     """Parameters for a (GPU, model) pair with no calibration.
 
     ``transferred``: the GPU's pooled fit (one parameter set fitted to all its calibrated models,
     each weighted equally, with standard errors; ``dcsim calibrate --pool``); the model's own
     FLOPs, bytes and KV traffic per token come from its shape. ``generic``: a GPU with no pooled
     fit takes the mean of the pooled GPUs' efficiencies, power terms rescaled by its own dynamic
-    range (TDP - idle) [D]. The record carries the expected error band (leave-one-model-out).
+    range (TDP - idle) [D]. The record carries the expected error band (leave-one-model-out, over
+    the left-out models of ``model``'s kind, MoE or dense, when given).
     """
+    moe = None if model is None else model.n_experts > 0
     pooled = pooled_profiles()
     if not pooled:
         raise ValueError("no pooled profiles shipped (dcsim/data/profiles/pooled/); cannot transfer")
     if gpu.name in pooled:
         p = pooled[gpu.name]
-        return {**p, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": lomo_band(p)}
+        return {**p, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": lomo_band(p, moe)}
     cat = gpu_catalog()
     params: dict[str, float] = {}
     use = list(pooled.values())
@@ -162,7 +172,7 @@ def transfer_profile(gpu: GpuSpec) -> dict:
                 v = v / (g.tdp_w - g.idle_w) * (gpu.tdp_w - gpu.idle_w)
             vals.append(v)
         params[k] = float(sum(vals) / len(vals))
-    bands = [lomo_band(p) for p in use]
+    bands = [lomo_band(p, moe) for p in use]
     worst = {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in ("tok_s_pct", "j_per_tok_pct")}
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,

@@ -230,7 +230,7 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
             prof = find_architecture_profile(gpu.name, model, spec.precision, tp)
             status = "same-architecture"
         if prof is None:
-            prof = transfer_profile(gpu)
+            prof = transfer_profile(gpu, model)
             status = prof["status"]
     perf, pw = _params_from_profile(prof)
     lv = resolve_levers(spec.levers, spec.precision)
