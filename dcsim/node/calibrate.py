@@ -191,7 +191,7 @@ class _Group:
         self.rq_meas = np.array([[float(r["prompt_time_ms"]) * 1e-3, float(r["token_time_ms"]) * 1e-3,
                                   float(r["avg_gpu_power_w"]) * self.tp, float(r["peak_gpu_power_w"]) * self.tp]
                                  for r in req]).reshape(-1, 4)
-        self.n_values = 2 * len(load) + 4 * len(req)
+        self.n_values = _VALUES["load"] * len(load) + _VALUES["request"] * len(req)
 
 
 class Problem:
@@ -213,7 +213,7 @@ class Problem:
                 (0.0, b, float(r.get("ctx_tokens") or pt * b), 0.0)
             self.caps.append((d, int(r["n_gpus"]), it, float(r["cap_frac_tdp"]) * self.gpu.tdp_w,
                               float(r["latency_factor"]), r))
-        self.n_values = sum(g.n_values for g in self.groups) + len(self.caps)
+        self.n_values = sum(g.n_values for g in self.groups) + _VALUES["cap"] * len(self.caps)
 
     # for single-group callers
     @property
@@ -257,14 +257,13 @@ class Problem:
             out.append(tc / t1)
         return np.array(out)
 
-    def data_residuals(self, x, idx=None, fit_gamma=True):
+    def data_residuals(self, x, fit_gamma=True):
         perf, pw = self.unpack(x)
         res = []
         for g in self.groups:
             if len(g.load):
-                sl = slice(None) if idx is None else idx
-                tput, jt, _ = self.predict(perf, pw, g, idx)
-                res += [g.weight * np.log(tput / g.tok_s[sl]), g.weight * np.log(jt / g.j_tok[sl])]
+                tput, jt, _ = self.predict(perf, pw, g)
+                res += [g.weight * np.log(tput / g.tok_s), g.weight * np.log(jt / g.j_tok)]
             if g.rq:
                 pr = self.predict_requests(perf, pw, g)[:, :4]
                 res.append(g.weight * np.log(pr / g.rq_meas).ravel())
@@ -276,7 +275,7 @@ class Problem:
         span = self.gpu.tdp_w - self.gpu.idle_w
         return np.array([PRIORS[k][0] * (span if k in _POWER else 1.0) for k in PARAM_NAMES]) / _SCALE
 
-    def residuals(self, x, idx=None, fit_gamma=True):
+    def residuals(self, x, fit_gamma=True):
         x0 = self.prior_centre()
         sd = np.array([PRIORS[k][1] for k in PARAM_NAMES])
         prior = PRIOR_WEIGHT * np.log(np.maximum(x, 1e-300) / x0) / sd
@@ -284,7 +283,7 @@ class Problem:
             prior = prior[:-1]
         order = [ORDER_WEIGHT * max(0.0, math.log(x[6] / x[5])),   # P_memory above P_compute
                  ORDER_WEIGHT * max(0.0, math.log(x[7] / x[6]))]   # P_sync above P_memory
-        return np.concatenate([self.data_residuals(x, idx, fit_gamma), prior, order])
+        return np.concatenate([self.data_residuals(x, fit_gamma), prior, order])
 
     def bounds(self, gamma: float) -> tuple[np.ndarray, np.ndarray]:
         span = (self.gpu.tdp_w - self.gpu.idle_w) / 100
@@ -294,7 +293,7 @@ class Problem:
         return lo, hi
 
 
-def fit(prob: Problem, gamma: float = DEFAULT_GAMMA, idx=None):
+def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     """Best ``least_squares`` result over a fixed grid of starts (deterministic)."""
     span = (prob.gpu.tdp_w - prob.gpu.idle_w) / 100
     fit_gamma = bool(prob.caps)
@@ -304,7 +303,7 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA, idx=None):
         for mbu in (0.5, 0.85):
             x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 0.5 * span, 0.5 * span, 0.15 * span, 2.0 if fit_gamma else gamma])
             r = least_squares(prob.residuals, np.clip(x0, lo, hi), bounds=(lo, hi), method="trf",
-                              kwargs={"idx": idx, "fit_gamma": fit_gamma}, xtol=1e-12, ftol=1e-12, gtol=1e-12,
+                              kwargs={"fit_gamma": fit_gamma}, xtol=1e-12, ftol=1e-12, gtol=1e-12,
                               max_nfev=3000)
             if best is None or r.cost < best.cost - 1e-15:
                 best = r
@@ -368,8 +367,10 @@ def _free(prob: Problem) -> int:
 def _check_determined(prob: Problem, what: str) -> None:
     k = _free(prob)
     if prob.n_values < k:
+        v = _VALUES
         raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
-                         f"under-determined fit (each load row gives 2 values, request 4, cap 1)")
+                         f"under-determined fit (each load row gives {v['load']} values, request "
+                         f"{v['request']}, cap {v['cap']})")
 
 
 def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
