@@ -205,3 +205,16 @@ def test_inline_gpu_limit_is_its_own_tdp():
     n = build_node(NodeSpec(gpu=gpu, model="llama-3.1-8b"))
     assert n.limit_w == 300.0
     assert n.step_fn()(16384, 0, 0.0)[1] <= 300.0 * (1 + 1e-9)
+
+
+def test_iteration_step_compiles_with_numba_bit_for_bit():
+    """The step (throttle included) stays in numba's nopython subset: compiled == Python, bit for bit."""
+    numba = pytest.importorskip("numba")
+    f = numba.njit(iteration_step)
+    for cap in (None, "300 W", "200 W"):
+        n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", power_cap=cap))
+        for clock in (1.0, 0.55):
+            P = n.step_params(clock)
+            for args in ((100.0, 32.0, 4e4, -1.0), (8000.0, 0.0, 0.0, -1.0), (0.0, 1.0, 1000.0, -1.0),
+                         (0.0, 0.0, 0.0, -1.0), (512.0, 64.0, 64e3, 512.0 ** 2 / 2)):
+                assert f(P, *args) == iteration_step(P, *args), (cap, clock, args)
