@@ -62,9 +62,9 @@ TOL_REPLAY = 0.005      # published trace statistics are rounded to 3-4 signific
 MEAN_IN_CHAT = 634.0
 MEAN_IN_GPQA = 224.0
 
-_B200_70B = ("the shipped B200_llama-3.1-70b_bf16_tp2 fit itself has max errors tok/s -13.8 %, J/tok +17.6 % over "
-             "its 10 points (profile `fit` block): one parameter set does not follow B200's flat 0.85-0.97×TDP "
-             "power and its throughput curve together")
+_B200_70B = ("the shipped B200_llama-3.1-70b_bf16_tp2 fit itself misses its worst points (profile `fit` block: "
+             "max -13.5 % tok/s, +17.9 % J/tok over 10 points): one parameter set does not follow B200's flat "
+             "0.85-0.97×TDP power and its throughput curve together")
 _TRANSFER = ("transferred (pooled) parameters: no measurement of this model/precision on this GPU; the GPU's pooled "
              "fit mixes dense and MoE, BF16 and FP8 models whose overheads and efficiencies differ (see the "
              "leave-one-model-out table: the same errors appear there)")
@@ -85,9 +85,9 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
     "V3-ratio": (0.10, "follows from V3-B200-tok_s / V3-B200-j_tok (B200 J/tok -12.8 %); H100 side within 2 %"),
     "fit-B200_llama-3.1-70b_bf16_tp2-tok_s": (0.16, _B200_70B),
     "fit-B200_llama-3.1-70b_bf16_tp2-j_tok": (0.20, _B200_70B),
-    "fit-H100-SXM_llama-3.1-70b_bf16_tp4-tok_s": (0.13, "worst point of the shipped fit (max_num_seqs 1024, avg batch "
-                                                  "898: -11.4 %, profile `fit.max_err_tok_s_pct`); MAPE over the 12 "
-                                                  "points 5.3 %"),
+    "fit-H100-SXM_llama-3.1-70b_bf16_tp4-tok_s": (0.15, "worst point of the shipped fit (max_num_seqs 1024, avg batch "
+                                                  "898: -12.9 %, profile `fit.max_err_tok_s_pct`); MAPE over the 12 "
+                                                  "points 6.0 %"),
     "H-Q235fp8-tp4-bs8-tok_s": (0.30, "TP transfer: the TP8-fitted per-layer overheads (incl. all-reduce) are "
                                 "applied at TP4, where ML.ENERGY measures a slower bs-8 step"),
     "H-Q235fp8-tp4-bs8-j_tok": (0.35, "TP transfer: at TP4, bs 8 ML.ENERGY measures 530 W/GPU vs 450 W/GPU at TP8; "
@@ -103,13 +103,13 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
     "H-DSV31-B200-bs256-j_tok": (0.35, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
     "H-Q235bf16-H100-bs8-j_tok": (0.35, _TRANSFER),
     "ITL-8B-bs128": (0.25, _ITL + " (bs 128: decode-only step 13.0 ms vs median 16.5 ms)"),
-    "ITL-8B-bs512": (0.35, _ITL + " (bs 512: one prompt per iteration; mean iteration incl. prefill is "
+    "ITL-8B-bs512": (0.40, _ITL + " (bs 512: one prompt per iteration; mean iteration incl. prefill is "
                      "batch/throughput)"),
     "SW-prompt-512x1": (0.80, _SW_STACK),
     "SW-token-b1": (0.75, _SW_STACK),
     "SW-prompt-512x64": (0.80, _SW_STACK),
     "SW-token-b64": (0.80, _SW_STACK),
-    "PD-decode": (0.25, "dcsim's H100 batch-1 decode power (0.55×TDP, 70B profile on Llama-2-70B TP8) is work-based "
+    "PD-decode": (0.15, "dcsim's H100 batch-1 decode power (0.51×TDP, 70B profile on Llama-2-70B TP8) is work-based "
                   "and follows the ML.ENERGY small-batch points it is fitted on; the range comes from other GPUs and "
                   "models ([ILL] H200; Splitwise A100 TP8 0.43-0.46, which dcsim's A100 profiles reproduce, rows "
                   "SWA-*): no H100 batch-1 decode measurement was found"),
@@ -120,17 +120,14 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
                 "gap compounds that; Uptime's 1.56 is a global mix of climates and facility ages"),
 }
 _LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, rounded up to the next 5 %)
-    "A100-SXM4-80GB_llama-2-70b_bf16_tp2": (0.20, 0.10, 0.25, 0.25),
-    "A100-SXM4-80GB_llama-2-70b_bf16_tp8": (0.50, 0.25, 0.70, 0.25),
+    "A100-SXM4-80GB_llama-2-70b_bf16_tp2": (0.20, 0.15, 0.25, 0.25),
+    "A100-SXM4-80GB_llama-2-70b_bf16_tp8": (0.25, 0.15, 0.50, 0.25),
     "B200_llama-3.1-405b_fp8_tp4": (0.30, 0.30, 0.50, 0.50),
     "B200_llama-3.1-70b_bf16_tp2": (0.35, 0.60, 0.45, 0.85),
-    "B200_qwen3-235b-a22b_fp8_tp2": (0.70, 0.50, 0.90, 0.60),
+    "B200_qwen3-235b-a22b_fp8_tp2": (0.65, 0.50, 0.85, 0.55),
     "H100-SXM_llama-3.1-70b_bf16_tp4": (0.30, 0.55, 0.40, 0.65),
-    "H100-SXM_llama-3.1-8b_bf16_tp1": (0.15, 0.15, 0.25, 0.40),
-    "H100-SXM_qwen3-235b-a22b_fp8_tp8": (0.90, 0.60, 1.50, 0.70),
-    "H100-SXM_llama-3.1-405b_fp8_tp8": (0.15, 0.15, 0.25, 0.25),
-    "A100-SXM4-80GB_bloom-176b_bf16_tp8": (0.15, 0.15, 0.25, 0.25),
-    "A100-SXM4-80GB_llama-2-70b_bf16_tp4": (0.15, 0.15, 0.25, 0.25),
+    "H100-SXM_llama-3.1-8b_bf16_tp1": (0.15, 0.15, 0.30, 0.40),
+    "H100-SXM_qwen3-235b-a22b_fp8_tp8": (0.80, 0.60, 1.35, 0.70),
 }
 for _prof, _bands in _LOMO_BANDS.items():
     for _key, _tol, _band in zip(("mape_tok_s", "mape_j_per_tok", "max_err_tok_s", "max_err_j_per_tok"),

@@ -121,7 +121,8 @@ def test_fit_recovers_known_parameters_from_synthetic_points(tmp_path):
         wr.writeheader()
         wr.writerows(rows)
     fit = calibrate([path], "B200", "llama-3.1-70b")
-    assert fit["fit"]["mape_tok_s_pct"] < 0.5 and fit["fit"]["mape_j_per_tok_pct"] < 0.5
+    # noise-free points: within 1 % (the weak priors, e.g. p = 8, pull a little)
+    assert fit["fit"]["mape_tok_s_pct"] < 1.0 and fit["fit"]["mape_j_per_tok_pct"] < 1.0
     # each parameter is recovered within 2 of its data-only standard errors (10 % at least: the
     # weak priors pull a little), or flagged as not identified by the data
     for k, u in fit["uncertainty"].items():

@@ -61,7 +61,7 @@ CAP_WEIGHT = 3.0
 DEFAULT_GAMMA = 2.0  # assumption used only when no cap rows exist for the GPU
 #: weak log-normal priors (centre, sd of the log), assumptions; power centres are fractions of TDP - idle
 PRIORS = {"mfu": (0.5, 0.7), "mbu": (0.8, 0.3), "t_layer_s": (6e-5, 1.5), "t_seq_layer_s": (2.5e-7, 1.5),
-          "overlap_p": (2.0, 1.0), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
+          "overlap_p": (8.0, 1.0), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
           "gamma": (2.0, 0.5)}
 PRIOR_WEIGHT = 0.1
 #: weight of the one-sided penalties keeping P_compute >= P_memory >= P_sync: prefill (compute-bound)
