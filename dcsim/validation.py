@@ -2,7 +2,7 @@
 
     python -m dcsim.validation                          # print the table
     python -m dcsim.validation --markdown docs/validation.md
-    python -m dcsim.validation --check                  # exit 1 if a row outside KNOWN_FAILURES fails
+    python -m dcsim.validation --check                  # exit 1 if a row fails (known failures: outside their band)
 
 Each case compares one published figure with dcsim's value for the same inputs. Source tags
 ([ML3], [SWsim], [LAT], [UPT], [AZ23], ...) resolve in CALIBRATION.md §F (docs/node.md copies
@@ -18,13 +18,18 @@ Held-out sets (nothing below was fitted to them):
 
 * leave-out refits: the shipped calibration (``dcsim.node.calibrate``) rerun without two batch
   levels of a profile, then asked for those levels;
-* ML.ENERGY v3 configurations absent from ``dcsim/data/measurements`` (read from the raw JSONs in
-  the shared data folder): another tensor-parallel degree (Qwen3-235B-FP8 on 4×H100), another
-  task (Qwen3-235B-Thinking-FP8 on GPQA: long reasoning outputs, short prompts), and models or
-  precisions with no calibrated profile, served by the generic profile (Llama-3.1-405B BF16 on
+* ML.ENERGY v3 configurations absent from ``dcsim/data/measurements`` (read from the trimmed raw
+  JSONs in ``dcsim/data/sources``): another tensor-parallel degree (Qwen3-235B-FP8 on 4×H100),
+  another task (Qwen3-235B-Thinking-FP8 on GPQA: long reasoning outputs, short prompts), and models
+  or precisions with no calibrated profile, served by the GPU's pooled fit (Llama-3.1-405B BF16 on
   8×B200, DeepSeek-V3.1 on 8×B200, Qwen3-235B BF16 on 8×H100);
+* the leave-one-model-out table of every pooled GPU fit (issue 14.4);
 * median inter-token latency (ITL), a quantity the calibration never fits;
-* prefill vs decode power of an 8×H100 server (Splitwise, Illusion of Power Capping).
+* prefill vs decode power of an 8×H100 server (Splitwise, Illusion of Power Capping);
+* server wall power at full load vs the [LAT] measurement and the vendors' datasheets.
+
+Known failures carry an accepted error band (``KNOWN_FAILURES``: id -> (band, reason)); ``--check``
+fails when any other row leaves its tolerance or a known failure leaves its band.
 
 Which ML.ENERGY points the shipped profiles were fitted on: every ``kind=load`` row of
 ``dcsim/data/measurements/mlenergy_*.csv`` for the profile's GPU/model/precision/TP, plus the
@@ -57,62 +62,78 @@ TOL_REPLAY = 0.005      # published trace statistics are rounded to 3-4 signific
 MEAN_IN_CHAT = 634.0
 MEAN_IN_GPQA = 224.0
 
-_B200_70B = ("the shipped B200_llama-3.1-70b_bf16_tp2 fit itself has max errors tok/s -13 %, J/tok +15.6 % over "
-             "its 10 points (profile `fit` block): one parameter set does not follow B200's flat 0.85-0.97×TDP "
-             "power and its throughput curve together")
-_GEN_B200_405 = ("no calibrated profile for Llama-3.1-405B BF16 on B200 (generic-B200 = median of the B200 fits): "
-                 "it over-predicts GPU power (914 vs 735 W/GPU at bs 8) and under-predicts large-batch throughput "
-                 "(3,397 vs 4,551 tok/s at bs 512) on TP8")
-_GEN_DSV3 = ("no DeepSeek profile (generic-B200): the median dense-model efficiencies make the MoE/MLA model "
-             "~2× too fast at large batch (8,912 vs 4,534 tok/s at bs 256) and too power-hungry at small batch "
-             "(866 vs 482 W/GPU at bs 8)")
-_GEN_Q235 = ("no BF16 Qwen3-235B profile (generic-H100 = median of the H100 fits, 3 of 4 dense): predicts BF16 "
-             "faster than the calibrated FP8 profile (6,509 vs 4,220 tok/s at bs 256) while ML.ENERGY measures "
-             "it slower (3,696 vs 4,322): MoE expert/all-reduce overheads are not in the median parameters")
-
-_SW_STACK = ("dcsim is 3.6-4.7× faster than the Splitwise profile DB: that DB was measured in 2023 on another "
+_B200_70B = ("the shipped B200_llama-3.1-70b_bf16_tp2 fit itself misses its worst points (profile `fit` block: "
+             "max -13.5 % tok/s, +17.9 % J/tok over 10 points): one parameter set does not follow B200's flat "
+             "0.85-0.97×TDP power and its throughput curve together")
+_TRANSFER = ("transferred (pooled) parameters: no measurement of this model/precision on this GPU; the GPU's pooled "
+             "fit mixes dense and MoE, BF16 and FP8 models whose overheads and efficiencies differ (see the "
+             "leave-one-model-out table: the same errors appear there)")
+_LOMO = ("issue 14.4 acceptance not met: one pooled parameter set per GPU (per-layer overheads, work-based power) "
+         "does not carry model-specific efficiencies (MoE expert GEMMs, FP8 kernels, TP all-reduce) from 2-3 "
+         "other models; A100 (3 TP degrees of one model + BLOOM) transfers within 5-17 % MAPE except TP8")
+_SW_STACK = ("dcsim is 3-5× faster than the Splitwise profile DB: that DB was measured in 2023 on another "
              "serving stack, dcsim's latencies come from ML.ENERGY v3 (vLLM 0.11.1, 2025); CALIBRATION A3 records "
              "3-5× throughput at matched batch from vLLM 0.5.4 (2024) to 0.11.1 on the same H100s")
+_ITL = ("comparator: at large batch a 634-token prompt enters about every iteration (batch/mean_out >= 0.3), so "
+        "the median iteration carries prefill that dcsim's decode-only step omits")
 
-#: Rows that fail honestly, with the reason. The test requires every other row to pass.
-KNOWN_FAILURES: dict[str, str] = {
-    "V3-B200-j_tok": _B200_70B,
-    "V3-ratio": "follows from V3-B200-j_tok (B200 J/tok -12.9 %); H100 side within 2.4 %",
-    "fit-B200_llama-3.1-70b_bf16_tp2-tok_s": _B200_70B,
-    "fit-B200_llama-3.1-70b_bf16_tp2-j_tok": _B200_70B,
-    "fit-H100-SXM_llama-3.1-70b_bf16_tp4-tok_s": ("worst point of the shipped fit (max_num_seqs 768: -10.1 %, profile "
-                                                  "`fit.max_err_tok_s_pct` 10.13); MAPE over the 12 points 4.6 %"),
-    "H-Q235fp8-tp4-bs8-j_tok": ("TP transfer: at TP4, bs 8 ML.ENERGY measures 530 W/GPU vs 450 W/GPU at TP8; the "
-                                "TP8-fitted power terms give 447 W/GPU (throughput +19.6 %, within tolerance)"),
-    "H-L405bf16-B200-bs8-j_tok": _GEN_B200_405,
-    "H-L405bf16-B200-bs64-j_tok": _GEN_B200_405,
-    "H-L405bf16-B200-bs512-tok_s": _GEN_B200_405,
-    "H-L405bf16-B200-bs512-j_tok": _GEN_B200_405,
-    "H-DSV31-B200-bs8-j_tok": _GEN_DSV3,
-    "H-DSV31-B200-bs64-tok_s": _GEN_DSV3,
-    "H-DSV31-B200-bs256-tok_s": _GEN_DSV3,
-    "H-DSV31-B200-bs256-j_tok": _GEN_DSV3,
-    "H-Q235bf16-H100-bs8-tok_s": _GEN_Q235,
-    "H-Q235bf16-H100-bs8-j_tok": _GEN_Q235,
-    "H-Q235bf16-H100-bs64-tok_s": _GEN_Q235,
-    "H-Q235bf16-H100-bs64-j_tok": _GEN_Q235,
-    "H-Q235bf16-H100-bs256-tok_s": _GEN_Q235,
-    "H-Q235bf16-H100-bs256-j_tok": _GEN_Q235,
-    "ITL-8B-bs512": ("comparator: at bs 512 a 634-token prompt enters about every iteration (batch/mean_out = 1.3), so "
-                     "the median iteration carries prefill that dcsim's decode-only step omits (its mean iteration "
-                     "incl. prefill is batch/throughput = 52 ms, +11 %)"),
-    "PD-prefill-2048x8": ("0.89×TDP for a 16k-token prefill step (0.95 for a 512-token one); the 0.9 bound is this "
-                          "table's reading of the qualitative 'near TDP'"),
-    "PD-decode": ("dcsim's batch-1 decode power 0.58×TDP follows the ML.ENERGY small-batch floor it is fitted on "
-                  "(70B TP4 bs 8: 0.63×TDP); [ILL] (H200, other models) and Splitwise's A100 token phase (0.43-0.46) "
-                  "are lower: the sources disagree and no H100 batch-1 decode measurement was found"),
-    "SW-prompt-512x1": _SW_STACK,
-    "SW-token-b1": _SW_STACK,
-    "SW-prompt-512x64": _SW_STACK,
-    "SW-token-b64": _SW_STACK,
-    "PUE-gap": ("the 'average' configuration gives 1.47 over a temperate year (-6 %, within its own ±10 %); the gap "
-                "compounds that; Uptime's 1.56 is a global mix of climates and facility ages"),
+#: Rows that fail honestly: id -> (accepted error band in the row's metric, reason). A known failure
+#: still fails the check when its |error| leaves the band, so a regression behind it is visible.
+KNOWN_FAILURES: dict[str, tuple[float, str]] = {
+    "V3-B200-tok_s": (0.15, _B200_70B),
+    "V3-B200-j_tok": (0.15, _B200_70B),
+    "V3-ratio": (0.10, "follows from V3-B200-tok_s / V3-B200-j_tok (B200 J/tok -12.8 %); H100 side within 2 %"),
+    "fit-B200_llama-3.1-70b_bf16_tp2-tok_s": (0.16, _B200_70B),
+    "fit-B200_llama-3.1-70b_bf16_tp2-j_tok": (0.20, _B200_70B),
+    "fit-H100-SXM_llama-3.1-70b_bf16_tp4-tok_s": (0.15, "worst point of the shipped fit (max_num_seqs 1024, avg batch "
+                                                  "898: -12.9 %, profile `fit.max_err_tok_s_pct`); MAPE over the 12 "
+                                                  "points 6.0 %"),
+    "H-Q235fp8-tp4-bs8-tok_s": (0.30, "TP transfer: the TP8-fitted per-layer overheads (incl. all-reduce) are "
+                                "applied at TP4, where ML.ENERGY measures a slower bs-8 step"),
+    "H-Q235fp8-tp4-bs8-j_tok": (0.35, "TP transfer: at TP4, bs 8 ML.ENERGY measures 530 W/GPU vs 450 W/GPU at TP8; "
+                                "the TP8-fitted power terms give less, and the step is too fast (tok_s row)"),
+    "H-L405bf16-B200-bs8-tok_s": (0.32, _TRANSFER),
+    "H-L405bf16-B200-bs8-j_tok": (0.65, _TRANSFER),
+    "H-L405bf16-B200-bs64-tok_s": (0.30, _TRANSFER),
+    "H-L405bf16-B200-bs64-j_tok": (0.37, _TRANSFER),
+    "H-DSV31-B200-bs8-tok_s": (0.32, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
+    "H-DSV31-B200-bs8-j_tok": (0.45, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
+    "H-DSV31-B200-bs64-tok_s": (0.45, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
+    "H-DSV31-B200-bs256-tok_s": (0.75, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
+    "H-DSV31-B200-bs256-j_tok": (0.35, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
+    "H-Q235bf16-H100-bs8-j_tok": (0.35, _TRANSFER),
+    "ITL-8B-bs128": (0.25, _ITL + " (bs 128: decode-only step 13.0 ms vs median 16.5 ms)"),
+    "ITL-8B-bs512": (0.40, _ITL + " (bs 512: one prompt per iteration; mean iteration incl. prefill is "
+                     "batch/throughput)"),
+    "SW-prompt-512x1": (0.80, _SW_STACK),
+    "SW-token-b1": (0.75, _SW_STACK),
+    "SW-prompt-512x64": (0.80, _SW_STACK),
+    "SW-token-b64": (0.80, _SW_STACK),
+    "PD-decode": (0.15, "dcsim's H100 batch-1 decode power (0.51×TDP, 70B profile on Llama-2-70B TP8) is work-based "
+                  "and follows the ML.ENERGY small-batch points it is fitted on; the range comes from other GPUs and "
+                  "models ([ILL] H200; Splitwise A100 TP8 0.43-0.46, which dcsim's A100 profiles reproduce, rows "
+                  "SWA-*): no H100 batch-1 decode measurement was found"),
+    "V7-measured": (0.10, "issue 14.3 rule: full load = geometric mean of the datasheet maximum (10.2 kW) and this "
+                    "gpu-burn measurement (8.48 kW), so that both are within 10 %; ML.ENERGY is GPU-only and no "
+                    "inference wall-power measurement of a DGX was found to pick between them"),
+    "PUE-gap": (0.20, "the 'average' configuration gives 1.47 over a temperate year (-6 %, within its own ±10 %); the "
+                "gap compounds that; Uptime's 1.56 is a global mix of climates and facility ages"),
 }
+_LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, rounded up to the next 5 %)
+    "A100-SXM4-80GB_llama-2-70b_bf16_tp2": (0.20, 0.15, 0.25, 0.25),
+    "A100-SXM4-80GB_llama-2-70b_bf16_tp8": (0.25, 0.15, 0.50, 0.25),
+    "B200_llama-3.1-405b_fp8_tp4": (0.30, 0.30, 0.50, 0.50),
+    "B200_llama-3.1-70b_bf16_tp2": (0.35, 0.60, 0.45, 0.85),
+    "B200_qwen3-235b-a22b_fp8_tp2": (0.65, 0.50, 0.85, 0.55),
+    "H100-SXM_llama-3.1-70b_bf16_tp4": (0.30, 0.55, 0.40, 0.65),
+    "H100-SXM_llama-3.1-8b_bf16_tp1": (0.15, 0.15, 0.30, 0.40),
+    "H100-SXM_qwen3-235b-a22b_fp8_tp8": (0.80, 0.60, 1.35, 0.70),
+}
+for _prof, _bands in _LOMO_BANDS.items():
+    for _key, _tol, _band in zip(("mape_tok_s", "mape_j_per_tok", "max_err_tok_s", "max_err_j_per_tok"),
+                                 (0.15, 0.15, 0.25, 0.25), _bands):
+        if _band > _tol:
+            KNOWN_FAILURES[f"LOMO-{_prof}-{_key}"] = (_band, _LOMO)
 
 
 @dataclass(frozen=True)
@@ -154,14 +175,32 @@ class Case:
 
     @property
     def known_failure(self) -> str | None:
-        return KNOWN_FAILURES.get(self.id)
+        """The reason this row is accepted to fail (None if it is not a known failure)."""
+        k = KNOWN_FAILURES.get(self.id)
+        return None if k is None else k[1]
+
+    @property
+    def band(self) -> float | None:
+        """Accepted |error| of a known failure (in the row's metric), else None."""
+        k = KNOWN_FAILURES.get(self.id)
+        return None if k is None else k[0]
+
+    @property
+    def within_band(self) -> bool:
+        """A known failure still inside its accepted error band."""
+        return self.band is not None and bool(np.isfinite(self.dcsim)) and abs(self.error) <= self.band + 1e-12
+
+    @property
+    def failed(self) -> bool:
+        """Outside its tolerance and not a known failure inside its band: fails ``--check``."""
+        return not self.passed and not self.within_band
 
     def as_dict(self) -> dict:
         return {"id": self.id, "group": self.group, "quantity": self.quantity, "unit": self.unit,
                 "inputs": self.inputs, "source": self.source, "published": self.published,
                 "published_hi": self.published_hi, "dcsim": self.dcsim, "error": self.error,
                 "metric": self.metric, "tol": self.tol, "kind": self.kind, "passed": self.passed,
-                "known_failure": self.known_failure, "note": self.note}
+                "known_failure": self.known_failure, "band": self.band, "failed": self.failed, "note": self.note}
 
 
 # ----------------------------------------------------------------------------- data access
@@ -323,20 +362,21 @@ def cases_leave_out(levels: dict[str, tuple[str, str, str, int, tuple[int, ...]]
     for cid, (file, gpu, model, tp, held) in levels.items():
         rows = cal.read_rows([MEASUREMENTS / file, MEASUREMENTS / "splitwise_h100_cap.csv"])
         load, caps = cal.select(rows, gpu, model, None, tp)
-        prob = cal.Problem(gpu, load, caps)
-        keep = np.flatnonzero(~np.isin(prob.level, held))
-        test = np.flatnonzero(np.isin(prob.level, held))
-        perf, pw = prob.unpack(cal.fit(prob, idx=keep))
-        tput, jt, _ = prob.predict(perf, pw, test)
+        prob = cal.Problem(gpu, [load], caps)
+        lv = prob.g0.level
+        keep = [load[i] for i in np.flatnonzero(~np.isin(lv, held))]
+        test = np.flatnonzero(np.isin(lv, held))
+        perf, pw = prob.unpack(cal.fit(cal.Problem(gpu, [keep], caps)).x)
+        tput, jt, _ = prob.predict(perf, pw, prob.g0, test)
         for k, i in enumerate(test):
-            lvl = int(prob.level[i])
+            lvl = int(lv[i])
             inputs = (f"{model} on {tp}×{gpu}, refit without max_num_seqs {', '.join(map(str, held))}; "
-                      f"avg batch {prob.batch[i]:.0f}")
+                      f"avg batch {prob.g0.batch[i]:.0f}")
             src = load[i]["source"]
             out.append(Case(f"{cid}-bs{lvl}-tok_s", g, "output throughput", "tok/s", inputs, src,
-                            float(prob.tok_s[i]), float(tput[k]), TOL_HELD_OUT, "held-out"))
+                            float(prob.g0.tok_s[i]), float(tput[k]), TOL_HELD_OUT, "held-out"))
             out.append(Case(f"{cid}-bs{lvl}-j_tok", g, "GPU energy per output token", "J/tok", inputs, src,
-                            float(prob.j_tok[i]), float(jt[k]), TOL_HELD_OUT, "held-out"))
+                            float(prob.g0.j_tok[i]), float(jt[k]), TOL_HELD_OUT, "held-out"))
     return out
 
 
@@ -351,11 +391,11 @@ def cases_mlenergy_held_out(data_dir: Path) -> list[Case]:
         ("H-Q235think-gpqa", "Qwen__Qwen3-235B-A22B-Thinking-2507-FP8__gpqa.json", "H100", 8, "H100-SXM",
          "qwen3-235b-a22b", "fp8", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 32, 128)),
         ("H-L405bf16-B200", "meta-llama__Llama-3.1-405B-Instruct__lm-arena-chat.json", "B200", 8, "B200",
-         "llama-3.1-405b", "bf16", "BF16 on 8×B200: generic B200 profile", MEAN_IN_CHAT, (8, 64, 512)),
+         "llama-3.1-405b", "bf16", "BF16 on 8×B200: transferred (pooled B200)", MEAN_IN_CHAT, (8, 64, 512)),
         ("H-DSV31-B200", "deepseek-ai__DeepSeek-V3.1__lm-arena-chat.json", "B200", 8, "B200",
-         "deepseek-v3", "fp8", "no DeepSeek profile: generic B200 profile", MEAN_IN_CHAT, (8, 64, 256)),
+         "deepseek-v3", "fp8", "no DeepSeek profile: transferred (pooled B200)", MEAN_IN_CHAT, (8, 64, 256)),
         ("H-Q235bf16-H100", "Qwen__Qwen3-235B-A22B-Instruct-2507__lm-arena-chat.json", "H100", 8, "H100-SXM",
-         "qwen3-235b-a22b", "bf16", "BF16: generic H100 profile", MEAN_IN_CHAT, (8, 64, 256)),
+         "qwen3-235b-a22b", "bf16", "BF16: transferred (pooled H100)", MEAN_IN_CHAT, (8, 64, 256)),
     ]
     for cid, file, jgpu, n, gpu, model, prec, why, mean_in, lvls in specs:
         node = _node(gpu, model, prec, n)
@@ -429,21 +469,83 @@ def cases_splitwise() -> list[Case]:
     return out
 
 
+def cases_a100_phases() -> list[Case]:
+    """Splitwise's A100 characterisation, phase by phase (the A100 profiles are fitted on it).
+
+    Batch-1 decode power: the request average of a 128-token prompt + 128 output tokens at batch 1
+    (99 % of the request's time is decode). Prefill power: the request's peak power (the prefill
+    step) for a 4096-token prompt. dcsim's values are recomputed through build_node/step_fn.
+    """
+    g = "Per-phase power, Llama-2-70B and BLOOM-176B on A100 (Splitwise characterisation, calibrated)"
+    rows = [r for r in measured_rows("splitwise_a100_requests.csv") if r["kind"] == "request"]
+    src = "[SWsim] Mutinifni/splitwise-sim@8f99e7d data/perf_model.csv (A100 rows), dcsim/data/measurements/splitwise_a100_requests.csv"
+    out = []
+    for model, tp in (("llama-2-70b", 2), ("llama-2-70b", 4), ("llama-2-70b", 8), ("bloom-176b", 8)):
+        node = _node("A100-SXM4-80GB", model, "bf16", tp)
+        step = node.step_fn()
+        by = {(int(r["prompt_tokens"]), int(r["batch"])): r for r in rows
+              if r["model"] == model and int(r["n_gpus"]) == tp}
+        r = by[(128, 1)]
+        n_out = float(r["output_tokens"])
+        tpf, ppf = step(128.0, 0.0, 0.0, 128.0 ** 2 / 2)
+        tdc, pdc = step(0.0, 1.0, 128.0 + 0.5 * n_out)
+        avg = (tpf * ppf + (n_out - 1) * tdc * pdc) / (tpf + (n_out - 1) * tdc) / tp
+        tag = f"{model} BF16 {tp}×A100"
+        out.append(Case(f"SWA-{model}-tp{tp}-decode-b1-w", g, "batch-1 decode GPU power per GPU", "W",
+                        f"{tag}, prompt 128, 128 tokens at batch 1 (request average)", src,
+                        float(r["avg_gpu_power_w"]), float(avg), TOL_CALIBRATED, "calibrated"))
+        out.append(Case(f"SWA-{model}-tp{tp}-decode-b1-ms", g, "batch-1 decode step time", "ms", f"{tag}, ctx ~192",
+                        src, float(r["token_time_ms"]), 1e3 * tdc, TOL_CALIBRATED, "calibrated"))
+        r = by[(4096, 1)]
+        out.append(Case(f"SWA-{model}-tp{tp}-prefill-w", g, "prefill GPU power per GPU (request peak)", "W",
+                        f"{tag}, one 4096-token prompt", src, float(r["peak_gpu_power_w"]),
+                        float(step(4096.0, 0.0, 0.0, 4096.0 ** 2 / 2)[1] / tp), TOL_CALIBRATED, "calibrated"))
+    return out
+
+
+def cases_transfer() -> list[Case]:
+    """Issue 14.4: each calibrated (GPU, model) pair predicted without its own data, by the pooled
+    fit of the GPU's other models (the shipped ``leave_one_model_out`` table of every pooled profile,
+    written by ``dcsim calibrate --pool``; tests/test_calibrate.py recomputes the A100 one)."""
+    from dcsim.node.catalog import pooled_profiles
+    g = "Transfer to uncalibrated models: leave-one-model-out (held-out)"
+    out = []
+    for gpu, pooled in pooled_profiles().items():
+        for r in pooled["leave_one_model_out"]:
+            inp = f"{r['profile']} from pooled {', '.join(p for p in r['pooled_from'])}"
+            for q, key, tol in (("MAPE tok/s", "mape_tok_s_pct", 0.15), ("MAPE J/tok", "mape_j_per_tok_pct", 0.15),
+                                ("max |error| tok/s", "max_err_tok_s_pct", 0.25),
+                                ("max |error| J/tok", "max_err_j_per_tok_pct", 0.25)):
+                cid = f"LOMO-{r['profile']}-{key.replace('_pct', '')}"
+                out.append(Case(cid, g, q, "%", inp, f"dcsim/data/profiles/pooled/{gpu}.yaml ({pooled['measurements'][0]} ...)",
+                                0.0, r[key] / 100.0, tol, "held-out", "abs",
+                                note="issue 14.4 acceptance: MAPE <= 15 %, no point beyond 25 %"))
+    return out
+
+
 def cases_dgx() -> list[Case]:
-    """CALIBRATION D V7: 8×H100 HGX node wall power."""
-    g = "DGX/HGX H100 server power (V7)"
-    node = _node("H100-SXM", "llama-3.1-8b", "bf16", 1)
-    n_rep = node.replicas_per_node
-    full = float(node.wall_power(node.gpus_per_replica * node.gpu.tdp_w)) * n_rep
-    return [
-        Case("V7-measured", g, "node wall power, GPUs at TDP (compute-heavy)", "W", "8×H100 SXM, 700 W each",
-             "[LAT] Latif et al. IEEE Access 2025 (8.4 kW measured max); [NEW] 76-82 % of nameplate",
-             8400.0, full, 0.05, "calibrated",
-             note="±5 % (V7); non_gpu_max_w in gpus.yaml is derived from this figure"),
-        Case("V7-nameplate", g, "node wall power ≤ nameplate", "W", "8×H100 SXM at TDP",
-             "[DGXH100] NVIDIA DGX H100 user guide: 10.2 kW (6×3.3 kW PSUs, 4+2)", 0.0, full, 0.0, "held-out",
-             "range", 10200.0),
-    ]
+    """CALIBRATION D V7 and issue 14.3: server wall power at full load vs measurement and datasheets."""
+    g = "Server wall power (V7, datasheets)"
+    out = []
+    for gpu, model, pub, src in (
+            ("H100-SXM", "llama-3.1-8b", 10200.0, "[DGXH100] NVIDIA DGX H100 user guide: 10.2 kW maximum system power"),
+            ("B200", "llama-3.1-8b", 14300.0, "[DGXB200] NVIDIA DGX B200 user guide: 14.3 kW"),
+            ("A100-SXM4-80GB", "llama-3.1-8b", 6500.0, "[SWsim] dgx-a100.yaml / NVIDIA DGX A100 datasheet: 6.5 kW")):
+        node = _node(gpu, model, "bf16", 1)
+        full = float(node.wall_power(node.gpu.tdp_w)) * node.replicas_per_node
+        out.append(Case(f"SRV-{gpu}-datasheet", g, "server wall power, GPUs at TDP, host at max", "W",
+                        f"8×{gpu} at TDP", src, pub, full, 0.10, "calibrated",
+                        note="issue 14.3: a fully loaded server within 10 % of its datasheet maximum"))
+        if gpu == "H100-SXM":
+            out.append(Case("V7-measured", g, "node wall power, GPUs at TDP (compute-heavy)", "W",
+                            "8×H100 SXM, 700 W each",
+                            "[LAT] Latif et al. IEEE Access 2025: 8.48 kW max incl. gpu-burn (8.4 kW training)",
+                            8480.0, full, 0.05, "held-out",
+                            note="±5 % (V7)"))
+            out.append(Case("V7-nameplate", g, "node wall power ≤ nameplate", "W", "8×H100 SXM at TDP",
+                            "[DGXH100] NVIDIA DGX H100 user guide: 10.2 kW (6×3.3 kW PSUs, 4+2)", 0.0, full, 0.0,
+                            "held-out", "range", 10200.0))
+    return out
 
 
 def annual_pue(facility: dict, it_w: float, liquid_fraction: float, preset: str = "temperate") -> float:
@@ -525,7 +627,7 @@ def run_validation(data_dir: Path | None = None, leave_out: bool = True) -> list
     data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA
     builders: list[Callable[[], list[Case]]] = [
         cases_mlenergy_calibrated, lambda: cases_mlenergy_held_out(data_dir), cases_itl, cases_splitwise,
-        cases_dgx, cases_pue, cases_trace]
+        cases_a100_phases, cases_transfer, cases_dgx, cases_pue, cases_trace]
     if leave_out:
         builders.insert(1, cases_leave_out)
     out: list[Case] = []
@@ -579,17 +681,25 @@ def _fmt_tol(c: Case) -> str:
     return f"±{c.tol * 100:g} %"
 
 
+def _fmt_band(c: Case) -> str:
+    if c.metric == "abs" and c.unit != "%":
+        return f"±{c.band:g}"
+    return f"±{c.band * 100:g} %"
+
+
 def status(c: Case) -> str:
     if c.passed:
         return "pass"
-    return "KNOWN FAIL" if c.known_failure else "FAIL"
+    if c.within_band:
+        return "KNOWN FAIL"
+    return "FAIL (out of band)" if c.known_failure else "FAIL"
 
 
 def summary(cases: list[Case]) -> dict:
     """Counts and the worst errors per kind."""
     out = {"rows": len(cases), "pass": sum(c.passed for c in cases),
-           "known_fail": sum((not c.passed) and bool(c.known_failure) for c in cases),
-           "fail": sum((not c.passed) and not c.known_failure for c in cases)}
+           "known_fail": sum((not c.passed) and c.within_band for c in cases),
+           "fail": sum(c.failed for c in cases)}
     for kind in ("calibrated", "held-out", "replay"):
         ks = [c for c in cases if c.kind == kind and c.metric != "abs"]
         ks += [c for c in cases if c.kind == kind and c.unit == "%"]
@@ -606,7 +716,8 @@ def to_markdown(cases: list[Case]) -> str:
         "",
         "Generated by `python -m dcsim.validation --markdown docs/validation.md` (the code, sources and",
         "tolerances are in `dcsim/validation.py`; `tests/test_validation.py` reruns it in CI and fails if a",
-        "row outside the known failures leaves its tolerance). Rerun it after changing a node profile, the",
+        "row outside the known failures leaves its tolerance, or a known failure leaves its accepted error",
+        "band). Rerun it after changing a node profile, the",
         "facility defaults or the workload presets, and commit the regenerated file. ML.ENERGY raw data are",
         "read from `dcsim/data/sources/ml-energy-v3` (trimmed copies, `scripts/vendor_data.py`; `--data DIR` to point elsewhere).",
         "",
@@ -619,10 +730,18 @@ def to_markdown(cases: list[Case]) -> str:
         "",
         "**What is held out.** The shipped profiles were fitted on every `kind=load` row of",
         "`dcsim/data/measurements/mlenergy_*.csv` for their GPU/model/precision/TP plus the five",
-        "Splitwise cap rows (H100). Held out: leave-out refits (the calibration rerun without two",
-        "batch levels, then asked for them); ML.ENERGY v3 configurations not in the measurement CSVs",
-        "(another TP degree, another task, models/precisions served by the generic profile); median ITL",
-        "(never fitted); prefill vs decode power; the DGX nameplate bound.",
+        "Splitwise cap rows (H100), and the A100 profiles on Splitwise's A100 characterisation",
+        "(`splitwise_a100_requests.csv`: prompt time, token time, average and peak power per request).",
+        "Held out: leave-out refits (the calibration rerun without two batch levels, then asked for",
+        "them); ML.ENERGY v3 configurations not in the measurement CSVs (another TP degree, another",
+        "task, models/precisions with no calibration, served by the GPU's pooled fit); the",
+        "leave-one-model-out table (each calibrated pair predicted by the pooled fit of its GPU's other",
+        "models, issue 14.4); median ITL (never fitted); H100 prefill vs decode power; server wall power",
+        "against measurement and datasheets.",
+        "",
+        "**Batch-1 decode and prefill power** (issue 14.2): rows `SWA-*-decode-b1-w` (request-average",
+        "power of a batch-1 request, 99 % decode) and `SWA-*-prefill-w` (the request's peak = its prefill",
+        "step) for Llama-2-70B on 2/4/8×A100 and BLOOM-176B on 8×A100; `PD-*` for the H100 model.",
         "",
         f"**Summary:** {s['rows']} rows — {s['pass']} pass, {s['known_fail']} known failures (reasons below),",
         f"{s['fail']} unexpected failures.",
@@ -658,10 +777,13 @@ def to_markdown(cases: list[Case]) -> str:
                       for n, ids in notes.items()]
         lines.append("")
     kf = [c for c in cases if not c.passed and c.known_failure]
-    lines += ["## Known failures", ""]
+    lines += ["## Known failures", "",
+              "Each carries an accepted error band: it fails the check (and this table says so) when its |error|",
+              "leaves the band, so a regression behind a known failure is visible.", ""]
     if kf:
-        lines += ["| id | error | tol | reason |", "|---|---|---|---|"]
-        lines += [f"| {c.id} | {_fmt_err(c)} | {_fmt_tol(c)} | {c.known_failure} |" for c in kf]
+        lines += ["| id | error | tol | accepted band | status | reason |", "|---|---|---|---|---|---|"]
+        lines += [f"| {c.id} | {_fmt_err(c)} | {_fmt_tol(c)} | {_fmt_band(c)} | {status(c)} | {c.known_failure} |"
+                  for c in kf]
     else:
         lines.append("None.")
     lines.append("")
@@ -687,7 +809,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", default=None, help="write the table as Markdown to this path")
     ap.add_argument("--json", default=None, help="write the rows as JSON to this path")
     ap.add_argument("--data", default=None, help=f"data folder holding ml-energy-v3/ (default {DEFAULT_DATA})")
-    ap.add_argument("--check", action="store_true", help="exit 1 if a row outside KNOWN_FAILURES fails")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 if a row fails outside KNOWN_FAILURES or a known failure leaves its band")
     args = ap.parse_args(argv)
     cases = run_validation(args.data)
     print(to_text(cases))

@@ -13,7 +13,15 @@ the instance's GPUs, GPU-only), j_per_out_tok, median_itl_ms, source, note.
 input length the ML.ENERGY v3.0 blog quotes for Qwen3-32B [ML3-blog] — an assumption applied
 to every chat model (tokenizers differ by a few percent). It is marked in the ``note`` column.
 
-Also writes ``splitwise_h100_cap.csv``: the power-cap-vs-latency points of the Splitwise
+Also writes ``splitwise_a100_requests.csv`` (kind ``request``): Splitwise's A100 characterisation
+[SWsim] (``dcsim/data/sources/splitwise/perf_model_a100.csv``), one row per (model, TP, prompt
+size, batch) = the mean of its repeated runs: prompt (prefill) time, per-token (decode) time and
+the request's average and peak GPU power per GPU (the DB's normalised power x the 400 W A100 TDP).
+Rows with prompt 8192 are left out: their average power (0.17-0.18 x TDP for every model and TP)
+contradicts their peak (~1.0) and the trend of every shorter prompt (a logging artefact,
+assumption); they are listed in the validation as such.
+
+And ``splitwise_h100_cap.csv``: the power-cap-vs-latency points of the Splitwise
 simulator's released profile DB [SWsim] (DGX-H100 capped to 70% of 10.2 kW: prompt latency
 x1.30 at every prompt size/batch, token latency x1.00; CALIBRATION.md §A5/§C6).
 """
@@ -91,6 +99,35 @@ def cap_rows() -> list[dict]:
     return rows
 
 
+REQ_COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "prompt_tokens", "batch", "output_tokens",
+               "prompt_time_ms", "token_time_ms", "avg_gpu_power_w", "peak_gpu_power_w", "runs", "source", "note"]
+SPLITWISE_MODEL = {"llama2-70b": "llama-2-70b", "bloom-176b": "bloom-176b"}
+A100_TDP_W = 400.0  # [HWT]
+
+
+def request_rows(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        raw = list(csv.DictReader(f))
+    by: dict[tuple, list[dict]] = {}
+    for r in raw:
+        if int(r["prompt_size"]) >= 8192:
+            continue
+        by.setdefault((r["model"], int(r["tensor_parallel"]), int(r["prompt_size"]), int(r["batch_size"]),
+                       int(r["token_size"])), []).append(r)
+    out = []
+    for (m, tp, ps, bs, ts), rs in sorted(by.items()):
+        mean = lambda k: sum(float(r[k]) for r in rs) / len(rs)  # noqa: E731
+        out.append({"kind": "request", "gpu": "A100-SXM4-80GB", "n_gpus": tp, "model": SPLITWISE_MODEL[m],
+                    "precision": "bf16", "prompt_tokens": ps, "batch": bs, "output_tokens": ts,
+                    "prompt_time_ms": round(mean("prompt_time"), 3), "token_time_ms": round(mean("token_time"), 4),
+                    "avg_gpu_power_w": round(mean("average_power") * A100_TDP_W, 2),
+                    "peak_gpu_power_w": round(mean("peak_power") * A100_TDP_W, 2), "runs": len(rs),
+                    "source": "[SWsim] Mutinifni/splitwise-sim@8f99e7d data/perf_model.csv (A100 rows)",
+                    "note": "power = normalised average/peak power x 400 W A100 TDP (assumption: normalised to TDP, "
+                            "peak ~1.0 on long prompts); fp16 weights counted as bf16 (same bytes and peak)"})
+    return out
+
+
 def write(path: Path, columns: list[str], rows: list[dict]) -> None:
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
@@ -108,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows_for(a.data / fname, model, keep)
         write(a.out / out, COLUMNS, rows)
         print(f"{out}: {len(rows)} rows")
+    req = request_rows(a.data.parent / "splitwise" / "perf_model_a100.csv")
+    write(a.out / "splitwise_a100_requests.csv", REQ_COLUMNS, req)
+    print(f"splitwise_a100_requests.csv: {len(req)} rows")
     write(a.out / "splitwise_h100_cap.csv", CAP_COLUMNS, cap_rows())
     print("splitwise_h100_cap.csv: 5 rows")
     return 0

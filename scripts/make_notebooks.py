@@ -305,11 +305,14 @@ NOTEBOOKS["05_calibrate_node.ipynb"] = [
     md("""
 # Calibrating a node from your own measurements
 
-`dcsim.node.calibrate` fits the node model (roofline efficiencies, fixed and per-sequence step
-overheads, GPU power terms, and the DVFS exponent when power-cap rows exist) to steady-state
-serving points by least squares. Your measurements go in a CSV with the columns of the shipped
-ML.ENERGY files; here the shipped H100 Llama-3.1-70B points and the Splitwise power-cap points
-stand in for "your own" (they are real published measurements, see dcsim/data/measurements).
+`dcsim.node.calibrate` fits the node model (roofline efficiencies, per-layer step overheads, the
+GPU power of compute, memory traffic and overheads, and the DVFS exponent when power-cap rows
+exist) to steady-state serving points by least squares, with weak priors, and reports each
+parameter's standard error; it warns when a parameter sits on a bound or is not identified by the
+data, and refuses a fit with fewer measured values than parameters. Your measurements go in a CSV
+with the columns of the shipped ML.ENERGY files; here the shipped H100 Llama-3.1-70B points and the
+Splitwise power-cap points stand in for "your own" (they are real published measurements, see
+dcsim/data/measurements).
 """),
     code(SETUP),
     code("""
@@ -340,6 +343,12 @@ from dcsim.node.calibrate import calibrate, format_report
 prof = calibrate([mine_csv, MEAS / "splitwise_h100_cap.csv"],
                  gpu="H100-SXM", model="llama-3.1-70b", precision="bf16", tp=4)
 print(format_report(prof))
+"""),
+    md("""
+The warnings are part of the answer: with serving points alone, MBU and the per-layer overhead
+trade off against each other (both set the small-batch step time), so the prior, not the data,
+holds some parameters. Predictions at the measured points are trustworthy; a parameter flagged
+"not identified" should not be quoted on its own.
 """),
     md("""
 Measured against fitted tokens/s and J/token per load level:
@@ -373,6 +382,19 @@ shipped = dcsim.run(REF).report
 for name, r in (("shipped profile", shipped), ("my profile", mine)):
     print(f"{name:16s} {r['throughput_tok_s']['output']:9,.0f} tok/s  "
           f"{r['joules_per_output_token']['gpu']:.3f} GPU J/tok  {r['joules_per_output_token']['facility']:.3f} facility J/tok")
+"""),
+    md("""
+A model with no calibration at all borrows its GPU's pooled fit (one parameter set fitted to all the
+GPU's calibrated models) with its own FLOPs, bytes and KV traffic. Every node says how it was
+parameterised and the error to expect (the leave-one-model-out table of docs/validation.md):
+"""),
+    code("""
+from dcsim.node import build_node
+from dcsim.scenario.node import NodeSpec
+for model in ("llama-3.1-70b", "mixtral-8x7b"):
+    cal = build_node(NodeSpec(gpu="H100-SXM", model=model)).calibration
+    print(f"{model:14s} {cal['status']:12s} {cal['profile']:32s} expected error up to "
+          f"{cal['error_band_pct']['tok_s_pct']:.0f} % tok/s, {cal['error_band_pct']['j_per_tok_pct']:.0f} % J/token")
 """),
 ]
 

@@ -1,21 +1,31 @@
 """Print the fit table of docs/node.md from the shipped profiles (rerun after `dcsim calibrate`)."""
 
-from dcsim.node.catalog import shipped_profiles
+from dcsim.node.catalog import pooled_profiles, shipped_profiles
 
 
 def main() -> None:
-    print("| profile | points | γ | MFU | MBU | p | t_fixed ms | t_seq µs | P_base W | P_compute W | P_memory W "
-          "| γ value | MAPE tok/s | MAPE J/tok | max err tok/s / J | LOO tok/s | LOO J/tok | cap max err |")
-    print("|" + "---|" * 18)
+    print("| profile | values | γ | MFU | MBU | p | t_layer µs | t_seq_layer µs | P_compute W | P_memory W "
+          "| P_sync W | γ value | in-sample error | warnings |")
+    print("|" + "---|" * 14)
     for name, pr in sorted(shipped_profiles().items()):
         p, f = pr["params"], pr["fit"]
         g = "fitted" if str(pr.get("gamma_source", "")).startswith("fitted") else "assumed"
-        cap = f.get("max_err_cap_pct")
-        print(f"| {name} | {f['n_points']} | {g} | {p['mfu']:.3f} | {p['mbu']:.3f} | {p['overlap_p']:.2f} "
-              f"| {p['t_fixed_s'] * 1e3:.2f} | {p['t_seq_s'] * 1e6:.1f} | {p['p_base_w']:.0f} | {p['p_compute_w']:.0f} "
-              f"| {p['p_memory_w']:.0f} | {p['gamma']:.2f} | {f['mape_tok_s_pct']:.2f}% | {f['mape_j_per_tok_pct']:.2f}% "
-              f"| {f['max_err_tok_s_pct']:.1f}% / {f['max_err_j_per_tok_pct']:.1f}% | {f['loo_mape_tok_s_pct']:.2f}% "
-              f"| {f['loo_mape_j_per_tok_pct']:.2f}% | {'—' if cap is None else f'{cap:.2f}%'} |")
+        if "mape_tok_s_pct" in f:
+            err = (f"MAPE tok/s {f['mape_tok_s_pct']:.1f} %, J/tok {f['mape_j_per_tok_pct']:.1f} % "
+                   f"(max {f['max_err_tok_s_pct']:.1f} / {f['max_err_j_per_tok_pct']:.1f} %)")
+        else:
+            err = (f"MAPE prompt {f['mape_prompt_time_pct']:.1f} %, token {f['mape_token_time_pct']:.1f} %, "
+                   f"avg W {f['mape_avg_power_pct']:.1f} %, peak W {f['mape_peak_power_pct']:.1f} %")
+        print(f"| {name} | {f['n_values']} | {g} | {p['mfu']:.3f} | {p['mbu']:.3f} | {p['overlap_p']:.2f} "
+              f"| {p['t_layer_s'] * 1e6:.1f} | {p['t_seq_layer_s'] * 1e6:.3f} | {p['p_compute_w']:.0f} "
+              f"| {p['p_memory_w']:.0f} | {p['p_sync_w']:.0f} | {p['gamma']:.2f} | {err} | {len(pr['warnings'])} |")
+    print()
+    print("| pooled GPU fit | left-out pair | MAPE tok/s | MAPE J/tok | max tok/s | max J/tok |")
+    print("|---|---|---|---|---|---|")
+    for gpu, pr in sorted(pooled_profiles().items()):
+        for r in pr["leave_one_model_out"]:
+            print(f"| pooled-{gpu} | {r['profile']} | {r['mape_tok_s_pct']:.1f} % | {r['mape_j_per_tok_pct']:.1f} % "
+                  f"| {r['max_err_tok_s_pct']:.1f} % | {r['max_err_j_per_tok_pct']:.1f} % |")
 
 
 if __name__ == "__main__":

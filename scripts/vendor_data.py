@@ -7,6 +7,10 @@ Rerunnable: ``python scripts/vendor_data.py [--shared ../shared/data]``. Writes
   "The ML.ENERGY Benchmark", arXiv 2505.06371), keeping only the fields dcsim reads
   (per-configuration GPU, count, max_num_seqs, batch, output length, throughput, power, energy,
   ITL percentiles; the task-level output-length histogram); numbers unchanged;
+* ``splitwise/perf_model_a100.csv``: the A100 rows with power of the Splitwise simulator's profile
+  DB (github.com/Mutinifni/splitwise-sim @8f99e7d, ``data/perf_model.csv``; MIT; cite Patel et al.,
+  "Splitwise", ISCA 2024), exact duplicate rows dropped (the DB repeats one block three times);
+  numbers unchanged. Pass ``--splitwise PATH`` to that file (e.g. from a clone of the repository);
 * ``mooncake/conversation_trace.jsonl``: the Mooncake FAST'25 conversation trace
   (github.com/kvcache-ai/Mooncake @3b5a594, FAST25-release/traces/; Apache-2.0; cite Qin et al.,
   "Mooncake", FAST 2025) without the ``hash_ids`` column, which dcsim does not read.
@@ -17,6 +21,7 @@ The Azure 2023 traces already ship, unmodified, in ``dcsim/data/traces/``.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -30,10 +35,31 @@ CONF_KEYS = ("gpu_model", "num_gpus", "max_num_seqs", "avg_batch_size", "avg_out
              "parallelization")
 
 
+def write_splitwise(path: Path) -> None:
+    """The A100 rows with power (average_power > 0) of splitwise-sim's profile DB, duplicates dropped."""
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["hardware"] == "a100-80gb" and float(r["average_power"]) > 0]
+    seen, out = set(), []
+    for r in rows:
+        key = tuple(r.values())
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    (OUT / "splitwise").mkdir(parents=True, exist_ok=True)
+    with (OUT / "splitwise" / "perf_model_a100.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(out)
+    print(f"wrote {len(out)} Splitwise A100 rows")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--splitwise", default=None, help="path to splitwise-sim's data/perf_model.csv")
     a = ap.parse_args(argv)
+    if a.splitwise:
+        write_splitwise(Path(a.splitwise))
     src = Path(a.shared)
     (OUT / "ml-energy-v3").mkdir(parents=True, exist_ok=True)
     n = 0

@@ -103,7 +103,7 @@ def test_shift_time_matches_analytic_crossover_temperature():
     raw = small_scenario(**{
         "duration": "24 h", "controller.tick": "5 min",
         "workload.arrivals.rate": "3000 req/s", "facility.interconnect": "400 kW",
-        "facility.cooling": {"kind": "chiller_plant", "capacity": "150 kW", "heat_rejection": "dry_cooler"},
+        "facility.cooling": {"kind": "chiller_plant", "capacity": "170 kW", "heat_rejection": "dry_cooler"},
         "facility.weather": {"kind": "synthetic", "preset": "hot-dry", "peak_hour": 15},
     })
     m = build_models(load_scenario(raw))

@@ -71,8 +71,8 @@ def test_hand_computed_iteration_for_inline_gpu_and_model(tmp_path):
                   server={"gpus_per_node": 4, "non_gpu_idle_w": 400, "non_gpu_max_w": 800, "psu_efficiency": 0.9})
     model = ModelSpec(name="toy-1b", params=1e9, layers=10, hidden=2048, heads=16, kv_heads=4, head_dim=128)
     prof = {"name": "toy", "gpu": "toy", "model": "toy-1b", "precision": "bf16", "tensor_parallel": 1,
-            "params": {"mfu": 0.5, "mbu": 0.8, "t_fixed_s": 1e-3, "t_seq_s": 1e-5, "overlap_p": 50.0,
-                       "p_base_w": 100.0, "p_compute_w": 200.0, "p_memory_w": 50.0, "gamma": 2.0}}
+            "params": {"mfu": 0.5, "mbu": 0.8, "t_layer_s": 1e-4, "t_seq_layer_s": 1e-6, "overlap_p": 50.0,
+                       "p_compute_w": 200.0, "p_memory_w": 150.0, "p_sync_w": 40.0, "gamma": 2.0}}
     (tmp_path / "toy.yaml").write_text(yaml.safe_dump(prof))
     n = build_node(NodeSpec(gpu=gpu, model=model, profile="toy.yaml"), base_dir=tmp_path)
     assert n.gpus_per_replica == 1 and n.replicas_per_node == 4
@@ -84,8 +84,9 @@ def test_hand_computed_iteration_for_inline_gpu_and_model(tmp_path):
     mem = 2e9 + 16000 * kv_tok + 16 * kv_tok
     tc, tm = flops / (100e12 * 0.5), mem / (1e12 * 0.8)
     busy = (tc ** 50 + tm ** 50) ** (1 / 50)
-    dt = busy + 1e-3 + 16 * 1e-5
-    p = 50 + 100 + 200 * tc / dt + 50 * tm / dt
+    to = 1e-3 + 16 * 1e-5
+    dt = busy + to
+    p = 50 + (200 * tc + 150 * tm + 40 * to) / dt
     got = n.step_fn()(0, 16, 16000.0)
     assert got[0] == pytest.approx(dt, rel=1e-12)
     assert got[1] == pytest.approx(p, rel=1e-12)
@@ -159,7 +160,38 @@ def test_inline_gpu_without_profile_gets_generic_profile_scaled_to_its_power_env
     small = build_node(NodeSpec(gpu=mk(500.0, 50.0), model="llama-3.1-8b"))
     big = build_node(NodeSpec(gpu=mk(1000.0, 100.0), model="llama-3.1-8b"))
     assert small.profile["name"] == "generic-acc500.0" and small.gpus_per_replica == 1
+    assert small.calibration["status"] == "generic"
     assert big.pw.p_compute_w == pytest.approx(2 * small.pw.p_compute_w)
     assert small.perf == big.perf
     s = small.steady_state(64.0, CHAT_IN, CHAT_OUT)
-    assert 50.0 < float(s.gpu_power_w) <= 1.05 * 500.0
+    assert 50.0 < float(s.gpu_power_w) <= 500.0 * (1 + 1e-9)
+
+
+def test_calibration_record_says_how_each_pair_was_parameterised():
+    cal = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b")).calibration
+    assert cal["status"] == "calibrated" and cal["profile"] == "H100-SXM_llama-3.1-70b_bf16_tp4"
+    assert cal["error_band_pct"]["tok_s_pct"] > 0
+    # an uncalibrated model on a calibrated GPU: the GPU's pooled efficiencies, the model's own physics
+    tr = build_node(NodeSpec(gpu="H100-SXM", model="mixtral-8x7b"))
+    assert tr.calibration["status"] == "transferred" and tr.profile["name"] == "pooled-H100-SXM"
+    assert len(tr.calibration["source_profiles"]) >= 2
+    assert tr.calibration["error_band_pct"]["j_per_tok_pct"] > 0
+    # the band is the worst leave-one-model-out error among left-out models of the same kind (MoE here)
+    from dcsim.node.catalog import pooled_profiles
+    lomo = pooled_profiles()["H100-SXM"]["leave_one_model_out"]
+    moe_rows = [r for r in lomo if "qwen3" in r["profile"]]
+    assert tr.calibration["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in moe_rows)
+    dense = build_node(NodeSpec(gpu="H100-SXM", model="llama-2-70b", tensor_parallel=4)).calibration
+    assert dense["status"] == "transferred"
+    assert dense["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in lomo if "qwen3" not in r["profile"])
+    # a GPU with no measurement at all
+    assert build_node(NodeSpec(gpu="H200", model="llama-3.1-70b")).calibration["status"] == "generic"
+
+
+def test_same_architecture_under_another_name_keeps_its_calibration():
+    m = model_catalog()["llama-3.1-70b"].model_copy(update={"name": "my-70b-finetune", "hf_id": ""})
+    n = build_node(NodeSpec(gpu="H100-SXM", model=m))
+    ref = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b"))
+    assert n.calibration["status"] == "same-architecture"
+    assert n.calibration["profile"] == "H100-SXM_llama-3.1-70b_bf16_tp4"
+    assert n.step_params() == ref.step_params()

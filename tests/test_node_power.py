@@ -1,4 +1,4 @@
-"""Node power: phases, load, DVFS/caps, server non-GPU power and PSU losses."""
+"""Node power: work-based power from idle, the board power limit as a law, DVFS/caps, server power."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ import pytest
 from dcsim.node import build_node
 from dcsim.node.catalog import shipped_profiles
 from dcsim.node.power import PowerParams, bisect_clock, gpu_power, wall_power
-from dcsim.scenario.node import NodeSpec
+from dcsim.node.step import STEP_FIELDS, iteration_step
+from dcsim.scenario.node import GpuSpec, NodeSpec
 
 CHAT_IN, CHAT_OUT = 634.0, 380.0
+PROFILES = shipped_profiles()
+
+
+def _node(name, **kw):
+    pr = PROFILES[name]
+    return build_node(NodeSpec(gpu=pr["gpu"], model=pr["model"], precision=pr["precision"],
+                               tensor_parallel=pr["tensor_parallel"], **kw))
 
 
 @pytest.fixture(scope="module")
@@ -19,66 +27,152 @@ def h100_70b():
 
 
 def test_gpu_power_formula_and_clock_scaling():
-    pp = PowerParams(p_base_w=100.0, p_compute_w=300.0, p_memory_w=80.0, gamma=2.0)
-    assert gpu_power(70.0, pp, 0.5, 0.25, 1.0) == pytest.approx(70 + 100 + 150 + 20)
-    assert gpu_power(70.0, pp, 0.5, 0.25, 0.5) == pytest.approx(70 + 0.25 * 270)
+    pp = PowerParams(p_compute_w=300.0, p_memory_w=200.0, p_sync_w=50.0, gamma=2.0)
+    assert gpu_power(70.0, pp, 0.5, 0.25, 0.25, 1.0) == pytest.approx(70 + 150 + 50 + 12.5)
+    assert gpu_power(70.0, pp, 0.5, 0.25, 0.25, 0.5) == pytest.approx(70 + 0.25 * 212.5)
+    assert gpu_power(70.0, pp, 0.0, 0.0, 0.0) == 70.0  # no work, no dynamic power
 
 
-def test_idle_is_separate_state_below_smallest_batch(h100_70b):
+def _grid_power(n, clock, cap=None):
+    """Per-GPU (dt, P) over prefill chunks, decode batches x contexts and mixed steps."""
+    step = n.step_fn(clock)
+    out = []
+    for L in np.geomspace(1, 16384, 25):
+        out.append(("prefill", L, step(L, 0, 0.0)))
+    for b in np.geomspace(1, 1024, 21):
+        for ctx in (128.0, 2048.0, 16384.0):
+            out.append(("decode", (b, ctx), step(0, b, b * ctx)))
+            out.append(("mixed", (b, ctx), step(512.0, b, b * ctx)))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_board_limit_is_a_law_for_every_profile(name):
+    """Property: over batch, context, phase, clock and cap, per-GPU power never exceeds the limit,
+    rises with the clock while the step shortens, and rises (within 3 %) with the work of a step."""
+    for cap in (None, 0.6):
+        n = _node(name)
+        if cap is not None:
+            n = _node(name, power_cap=cap * n.gpu.tdp_w)
+        tp, lim = n.gpus_per_replica, n.limit_w
+        grids = {c: _grid_power(n, c) for c in (0.3, 0.6, 1.0)}
+        for c, g in grids.items():
+            for phase, x, (dt, p) in g:
+                assert dt > 0 and p / tp <= lim * (1 + 1e-9), (c, phase, x, p / tp, lim)
+                assert p / tp > n.gpu.idle_w  # any work draws more than idle
+        for (_, _, (d_lo, p_lo)), (_, _, (d_hi, p_hi)) in zip(grids[0.6], grids[1.0]):
+            assert p_hi >= p_lo * (1 - 1e-9) and d_hi <= d_lo * (1 + 1e-9)
+        # monotone (within 3 %: a shift from memory to overhead or compute share can dip slightly,
+        # as ML.ENERGY's own curves do) and continuous in the work of the step, from batch 1 up
+        step = n.step_fn()
+        pre = np.array([step(L, 0, 0.0)[1] for L in np.geomspace(1, 32768, 400)])
+        dec = np.array([step(0, b, b * 1000.0)[1] for b in np.geomspace(1, 2048, 400)])
+        for curve in (pre, dec):
+            rel = np.diff(curve) / curve[:-1]
+            assert rel.min() > -0.03 and np.abs(rel).max() < 0.03, name
+        # prefill draws at least what batch-1 decode does ([SW]: prefill is the power-hungry phase)
+        assert pre[-1] >= dec[0] * (1 - 1e-9)
+
+
+def test_limit_throttles_the_clock_and_stretches_compute_bound_steps(h100_70b):
+    n = h100_70b
+    capped = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", power_cap="400 W"))
+    assert capped.limit_w == 400.0
+    t_free, p_free = n.step_fn()(8192, 0, 0.0)
+    t_cap, p_cap = capped.step_fn()(8192, 0, 0.0)
+    assert p_free / 4 > 400.0 and p_cap / 4 == pytest.approx(400.0, rel=1e-6)
+    assert t_cap > 1.15 * t_free                 # prefill slows under the limit
+    t_d, p_d = n.step_fn()(0, 1, 1000.0)
+    t_dc, p_dc = capped.step_fn()(0, 1, 1000.0)
+    assert t_dc / t_d < 1.01                     # batch-1 decode barely moves [ILL] [DVFS]
+    assert p_dc / 4 <= 400.0 * (1 + 1e-9)
+    # caps outside the settable range are clipped (nvidia-smi -pl: 200-700 W on H100 [SMI])
+    assert build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", power_cap="50 W")).limit_w == 200.0
+    assert build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", power_cap="900 W")).limit_w == 700.0
+
+
+def test_throttle_is_continuous_at_the_limit(h100_70b):
+    """Sweeping the prefill chunk across the point where the limit starts to bind: time and power
+    are continuous (no jump when the throttle engages)."""
+    free = h100_70b.step_fn()
+    lo, hi = free(1, 0, 0.0)[1] / 4, free(16384, 0, 0.0)[1] / 4
+    cap = 0.5 * (lo + hi)
+    capped = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", power_cap=cap))
+    L = np.geomspace(1, 16384, 3000)
+    res = np.array([capped.step_fn()(x, 0, 0.0) for x in L])
+    assert np.any(res[:, 1] / 4 < cap - 1.0) and np.any(res[:, 1] / 4 > cap * (1 - 1e-9))
+    assert np.max(np.abs(np.diff(res[:, 0])) / res[:-1, 0]) < 0.01
+    assert np.max(np.abs(np.diff(res[:, 1])) / res[:-1, 1]) < 0.01
+
+
+def test_duty_cycles_when_even_the_lowest_clock_exceeds_the_limit(h100_70b):
+    """With the clock floor at the controller's clock, the board idles part of the step: the
+    dynamic energy is conserved and the power equals the limit."""
+    n = h100_70b
+    P = list(n.step_params(1.0))
+    i = {k: j for j, k in enumerate(STEP_FIELDS)}
+    P[i["cmin"]] = 1.0
+    free = list(P)
+    free[i["lim"]] = 1e12
+    P[i["lim"]] = 4 * 300.0
+    dt0, p0 = iteration_step(tuple(free), 8192.0, 0.0, 0.0)  # no limit: the work's own power
+    dt, p = iteration_step(tuple(P), 8192.0, 0.0, 0.0)
+    idle = 4 * n.gpu.idle_w
+    assert p == pytest.approx(1200.0)
+    assert (p - idle) * dt == pytest.approx((p0 - idle) * dt0, rel=1e-12)
+
+
+def test_idle_is_below_batch_one_and_power_rises_from_it(h100_70b):
     n = h100_70b
     assert n.idle_gpu_power_w == pytest.approx(4 * 72.0)
+    p1 = float(n.steady_state(1.0, CHAT_IN, CHAT_OUT).gpu_power_w) / 4
     p8 = float(n.steady_state(8.0, CHAT_IN, CHAT_OUT).gpu_power_w) / 4
-    # ML.ENERGY: 441 W/GPU at batch 8 (0.63 TDP) vs ~72 W idle [ML3][SMI]
-    assert 0.5 * 700 < p8 < 0.75 * 700
-    assert p8 > 4 * n.gpu.idle_w
+    assert n.gpu.idle_w < p1 <= p8
+    # ML.ENERGY: 441 W/GPU at batch 8 (0.63 TDP) [ML3]
+    assert p8 == pytest.approx(441.0, rel=0.15)
 
 
-def test_power_rises_with_batch_and_clock_and_stays_below_tdp(h100_70b):
+def test_power_rises_with_clock_and_stays_within_the_limit(h100_70b):
     b = np.array([1, 8, 32, 64, 128, 512, 900], dtype=float)[:, None]
     c = np.array([0.3, 0.6, 1.0])[None, :]
     p = h100_70b.steady_state(b, CHAT_IN, CHAT_OUT, c).gpu_power_w / 4
-    assert np.all(np.diff(p, axis=1) > 0)              # strictly rising with clock
-    assert np.all(np.diff(p[:4], axis=0) > 0)          # strictly rising with batch below saturation
-    assert np.all(np.diff(p[:6, -1]) > 0)              # and at full clock up to batch 512
-    assert p[6, -1] > 0.99 * p[5, -1]                  # flat past saturation
-    assert np.all(p <= 1.05 * 700)
-
-
-@pytest.mark.parametrize("name", sorted(shipped_profiles()))
-def test_power_in_batch_never_dips_more_than_3pct(name):
-    """Once compute-bound, memory activity falls as compute grows and the per-sequence CPU
-    overhead idles the GPU, so power can flatten or dip slightly (ML.ENERGY shows such dips,
-    e.g. Qwen3-235B-FP8 8xH100 384 -> 512: 4149 -> 3961 W [ML3]); bound the dip."""
-    pr = shipped_profiles()[name]
-    n = build_node(NodeSpec(gpu=pr["gpu"], model=pr["model"], precision=pr["precision"],
-                            tensor_parallel=pr["tensor_parallel"]))
-    b = 2.0 ** np.arange(0, 11)[:, None]
-    p = n.steady_state(b, CHAT_IN, CHAT_OUT, np.array([0.3, 0.5, 0.7, 1.0])[None, :]).gpu_power_w
-    assert np.all(np.diff(p, axis=0) / p[:-1] > -0.03)
-    assert np.all(p[-1] > p[0])
+    assert np.all(np.diff(p, axis=1) > 0)
+    assert np.all(p <= 700.0 * (1 + 1e-9))
 
 
 def test_prefill_draws_more_than_decode(h100_70b):
     step = h100_70b.step_fn()
     _, p_prefill = step(4096, 0, 0.0)
     _, p_decode = step(0, 8, 8 * 1000.0)
-    assert p_prefill > p_decode + 4 * 100
+    assert p_prefill > p_decode + 4 * 50
 
 
-def test_wall_power_hand_computed():
+def test_wall_power_hand_computed_and_full_server_near_datasheet():
     n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b"))
     g, s = n.gpu, n.gpu.server
     gp = 500.0  # one GPU
     x = (500 - g.idle_w) / (g.tdp_w - g.idle_w)
     host = s.non_gpu_idle_w + (s.non_gpu_max_w - s.non_gpu_idle_w) * x
     assert float(n.wall_power(gp)) == pytest.approx((gp + host / 8) / s.psu_efficiency)
-    # a full node at TDP stays within the DGX nameplate (10.2 kW) [DGXH100]
-    full = 8 * float(n.wall_power(700.0))
-    assert full == pytest.approx((5600 + s.non_gpu_max_w) / 0.94) and full < s.server_max_w
     assert np.all(np.diff(wall_power(g, 1, 8, np.linspace(0, 700, 20))) > 0)
 
 
-def test_cap_clock_monotone_and_hurts_prefill_more_than_decode(h100_70b):
+@pytest.mark.parametrize("gpu", ["A100-SXM4-80GB", "H100-SXM", "H200", "B200"])
+def test_fully_loaded_server_reproduces_datasheet_maximum_within_10pct(gpu):
+    """8 GPUs at TDP and the host at its maximum: within 10 % of the vendor's maximum system power
+    ([DGXH100] 10.2 kW, [DGXB200] 14.3 kW, DGX A100 6.5 kW), and within 10 % of the measured
+    8.48 kW gpu-burn maximum of an 8xH100 HGX [LAT] for H100; idle server below 30 % of it."""
+    n = build_node(NodeSpec(gpu=gpu, model="llama-3.1-8b"))
+    s = n.gpu.server
+    full = s.gpus_per_node * float(wall_power(n.gpu, 1, s.gpus_per_node, n.gpu.tdp_w))
+    idle = s.gpus_per_node * float(wall_power(n.gpu, 1, s.gpus_per_node, n.gpu.idle_w))
+    assert abs(full / s.server_max_w - 1) <= 0.10
+    assert idle < 0.3 * full
+    if gpu == "H100-SXM":
+        assert abs(full / 8480.0 - 1) <= 0.10
+
+
+def test_cap_clock_monotone(h100_70b):
     n = h100_70b
     caps = np.linspace(200, 700, 11)
     clk = n.clock_for_cap(caps, 512.0, CHAT_IN, CHAT_OUT)
@@ -86,18 +180,7 @@ def test_cap_clock_monotone_and_hurts_prefill_more_than_decode(h100_70b):
     tput = n.steady_state(512.0, CHAT_IN, CHAT_OUT, clk).throughput_tok_s
     assert np.all(np.diff(tput) >= 0)
     pw = n.steady_state(512.0, CHAT_IN, CHAT_OUT, clk).gpu_power_w / 4
-    bound = (clk < 1.0) & (clk > n.clock_min)
-    assert bound.sum() >= 5
-    assert np.all(pw[bound] <= caps[bound] + 1e-6) and np.all(pw[bound] >= caps[bound] - 1.0)
-    # where even the lowest clock draws more than the cap, DVFS stops at clock_min
-    assert np.all(pw[clk == n.clock_min] > caps[clk == n.clock_min])
-    # 500 W per GPU: a prefill step slows down, a small decode step barely moves
-    c_pre = n.clock_for_step(500.0, 4096, 0, 0.0)
-    c_dec = n.clock_for_step(500.0, 0, 8, 8000.0)
-    slow_pre = n.step_fn(c_pre)(4096, 0, 0.0)[0] / n.step_fn()(4096, 0, 0.0)[0]
-    slow_dec = n.step_fn(c_dec)(0, 8, 8000.0)[0] / n.step_fn()(0, 8, 8000.0)[0]
-    assert slow_pre > 1.1 and slow_dec < 1.02
-    # caps below the settable minimum are raised to it (nvidia-smi: 200 W on H100 [SMI])
+    assert np.all(pw <= np.maximum(caps, 200.0) + 1e-6)
     assert n.clock_for_cap(50.0, 512.0, CHAT_IN, CHAT_OUT) == n.clock_for_cap(200.0, 512.0, CHAT_IN, CHAT_OUT)
 
 
@@ -114,3 +197,24 @@ def test_energy_is_power_times_time(h100_70b):
     s = n.steady_state(64.0, CHAT_IN, CHAT_OUT)
     j = n.energy_per_output_token(64.0, CHAT_IN, CHAT_OUT)
     assert float(j) == pytest.approx(float(s.gpu_power_w * s.iter_time_s / 64.0))
+
+
+def test_inline_gpu_limit_is_its_own_tdp():
+    gpu = GpuSpec(name="toy", peak_flops={"bf16": "100 TFLOP/s"}, hbm_bytes="80 GB", hbm_bw="1 TB/s",
+                  tdp_w="300 W", idle_w="30 W", power_limit_min_w="100 W")
+    n = build_node(NodeSpec(gpu=gpu, model="llama-3.1-8b"))
+    assert n.limit_w == 300.0
+    assert n.step_fn()(16384, 0, 0.0)[1] <= 300.0 * (1 + 1e-9)
+
+
+def test_iteration_step_compiles_with_numba_bit_for_bit():
+    """The step (throttle included) stays in numba's nopython subset: compiled == Python, bit for bit."""
+    numba = pytest.importorskip("numba")
+    f = numba.njit(iteration_step)
+    for cap in (None, "300 W", "200 W"):
+        n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", power_cap=cap))
+        for clock in (1.0, 0.55):
+            P = n.step_params(clock)
+            for args in ((100.0, 32.0, 4e4, -1.0), (8000.0, 0.0, 0.0, -1.0), (0.0, 1.0, 1000.0, -1.0),
+                         (0.0, 0.0, 0.0, -1.0), (512.0, 64.0, 64e3, 512.0 ** 2 / 2)):
+                assert f(P, *args) == iteration_step(P, *args), (cap, clock, args)

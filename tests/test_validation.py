@@ -18,20 +18,39 @@ def cases():
     return V.run_validation()
 
 
-def test_every_row_within_tolerance_unless_known_failure(cases):
-    bad = [f"{c.id}: published {c.published:g} dcsim {c.dcsim:g} error {c.error:+.4g} tol {c.tol:g}"
-           for c in cases if not c.passed and c.id not in V.KNOWN_FAILURES]
-    assert not bad, "rows outside tolerance (regression or new failure):\n" + "\n".join(bad)
+def test_every_row_within_tolerance_or_its_known_failure_band(cases):
+    bad = [f"{c.id}: published {c.published:g} dcsim {c.dcsim:g} error {c.error:+.4g} tol {c.tol:g} band {c.band}"
+           for c in cases if c.failed]
+    assert not bad, "rows outside tolerance or outside their accepted band (regression or new failure):\n" + "\n".join(bad)
 
 
-def test_known_failures_are_real_rows_with_reasons(cases):
+def test_known_failures_are_real_rows_with_bands_and_reasons(cases):
     ids = {c.id for c in cases}
     assert set(V.KNOWN_FAILURES) <= ids, sorted(set(V.KNOWN_FAILURES) - ids)
-    for k, why in V.KNOWN_FAILURES.items():
+    by = {c.id: c for c in cases}
+    for k, (band, why) in V.KNOWN_FAILURES.items():
         assert len(why) >= 30, k
+        assert band > by[k].tol, k  # a band looser than the tolerance, else it is no known failure
     fixed = [c.id for c in cases if c.passed and c.id in V.KNOWN_FAILURES]
     if fixed:  # an improvement: the list should shrink, but this is not a regression
         warnings.warn(f"known failures now within tolerance (remove from KNOWN_FAILURES): {fixed}")
+
+
+def test_a_known_failure_that_leaves_its_band_fails(monkeypatch):
+    base = dict(group="g", quantity="q", unit="W", inputs="i", source="s", kind="held-out")
+    monkeypatch.setitem(V.KNOWN_FAILURES, "kf", (0.3, "a reason long enough to be a reason, for the test"))
+    inside = V.Case("kf", published=100.0, dcsim=125.0, tol=0.2, **base)
+    outside = V.Case("kf", published=100.0, dcsim=135.0, tol=0.2, **base)
+    assert not inside.passed and inside.within_band and not inside.failed and V.status(inside) == "KNOWN FAIL"
+    assert outside.failed and V.status(outside) == "FAIL (out of band)"
+    assert V.summary([inside, outside])["fail"] == 1
+
+
+def test_check_runs_from_a_clone_anywhere(tmp_path, monkeypatch):
+    """The validation reads only files shipped in the package (no sibling folders)."""
+    monkeypatch.chdir(tmp_path)
+    assert V.DEFAULT_DATA.is_relative_to(Path(V.__file__).resolve().parent)
+    assert (V.DEFAULT_DATA / "ml-energy-v3").is_dir() and (V.DEFAULT_DATA / "splitwise").is_dir()
 
 
 def test_coverage_and_tolerances(cases):
@@ -39,7 +58,8 @@ def test_coverage_and_tolerances(cases):
     for need in ("V1-tok_s", "V1-j_tok", "V2-bs8-j_tok", "V2-bs512-j_tok", "V2-monotone", "V3-H100-j_tok",
                  "V3-B200-j_tok", "V4-bs8-j_tok", "V4-bs256-w_gpu", "V7-measured", "V7-nameplate",
                  "CAP-prefill-512x1", "CAP-decode-b1", "PD-decode", "PUE-average", "PUE-hyperscale", "V12-n",
-                 "V12-out-mean"):
+                 "V12-out-mean", "SWA-llama-2-70b-tp2-decode-b1-w", "SWA-llama-2-70b-tp8-prefill-w",
+                 "SRV-H100-SXM-datasheet", "SRV-B200-datasheet", "LOMO-H100-SXM_llama-3.1-8b_bf16_tp1-mape_tok_s"):
         assert need in ids, need
     ml3_held = [c for c in cases if c.kind == "held-out" and c.source.startswith("[ML3]") and c.unit in ("tok/s", "J/tok")]
     assert len(ml3_held) >= 20
@@ -82,3 +102,4 @@ def test_markdown_lists_every_row_and_known_failure(cases):
     s = V.summary(cases)
     assert f"{s['rows']} rows" in md and s["rows"] == len(cases)
     assert s["pass"] + s["known_fail"] + s["fail"] == s["rows"]
+    assert "accepted band" in md

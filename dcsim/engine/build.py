@@ -84,6 +84,12 @@ class Models:
         return float((w * lf).sum() / w.sum()) if w.sum() > 0 else 0.0
 
 
+def _band(b: dict) -> str:
+    """'±x % tok/s, ±y % J/token' of a calibration error band (unknown parts say so)."""
+    f = lambda v: "unknown" if v is None else f"±{v:.0f} %"  # noqa: E731
+    return f"{f(b.get('tok_s_pct'))} tok/s, {f(b.get('j_per_tok_pct'))} J/token"
+
+
 def build_models(sc: Scenario) -> Models:
     """Build workload, facility and node groups; random streams spawned per component from the seed."""
     root = np.random.SeedSequence(sc.seed)
@@ -121,10 +127,11 @@ def build_models(sc: Scenario) -> Models:
             profile=str(node.profile.get("name")),
         ))
     curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
-    warnings = [f"racks[{i}] ({g.name}): no calibrated profile for {g.gpu_name} / {g.model_name} / "
-                f"{sc.racks[i].node.precision} / TP{g.node.gpus_per_replica}; using {g.profile} "
-                f"(parameters pooled from other profiles of this GPU: uncalibrated)"
-                for i, g in enumerate(groups) if g.profile.startswith("generic")]
+    warnings = [f"racks[{i}] ({g.name}): no calibrated profile for {g.node.calibration['for']}; using "
+                f"{g.profile} ({g.node.calibration['status']}: {g.node.calibration['meaning']}; expected error "
+                f"up to {_band(g.node.calibration['error_band_pct'])})"
+                for i, g in enumerate(groups) if g.node.calibration["status"] in ("transferred", "generic",
+                                                                                  "same-architecture")]
     faults = None
     if sc.faults:
         try:

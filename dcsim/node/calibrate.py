@@ -1,17 +1,35 @@
-"""``dcsim calibrate``: least-squares fit of a node profile to measured points.
+"""``dcsim calibrate``: least-squares fit of node profiles to measured points, with uncertainty.
 
-    dcsim calibrate MEASUREMENTS.csv [MORE.csv ...] --gpu G --model M [--precision P] [--tp N]
-                    [--gamma 2.0] [--loo] [--out profile.yaml]
+    dcsim calibrate MEASUREMENTS.csv [MORE.csv ...] [--gpu G] [--model M] [--precision P] [--tp N]
+                    [--gamma 2.0] [--loo] [--pool] [--out profile.yaml | DIR]
 
-Rows with ``kind=load`` (steady-state serving points: batch, mean_in, mean_out, output_tok_s,
-gpu_power_w) for the GPU/model/precision/TP are fitted on log-ratios of tokens/s and
-J/output-token; rows with ``kind=cap`` for the same GPU (phase, prompt/batch, cap as a
-fraction of TDP, measured latency factor) fit the DVFS exponent gamma. Without cap rows gamma
-is fixed (``--gamma``, an assumption recorded in the profile). Free parameters: MFU, MBU,
-t_fixed, t_seq (perf) and P_base, P_compute, P_memory, gamma (power); see perf.py/power.py.
+Rows are grouped by (GPU, model, precision, GPUs per replica); ``--gpu/--model/--precision/--tp``
+select groups and may be left out: every group in the files is calibrated in one call (``--out``
+is then a directory, one ``NAME.yaml`` per group). Row kinds:
+
+* ``load``: a steady-state serving point (batch, mean_in, mean_out, output_tok_s, gpu_power_w),
+  fitted on log-ratios of tokens/s and J/output-token (2 measured values);
+* ``request``: one request phase by phase (Splitwise characterisation: a batch of ``batch``
+  prompts of ``prompt_tokens`` prefilled in one iteration, then ``output_tokens`` decode steps),
+  fitted on log-ratios of the prompt time, the per-token time, the average GPU power and the peak
+  GPU power (= the prefill step's power) (4 values);
+* ``cap``: a latency factor under a per-GPU power cap for the GPU (any model), fitting the DVFS
+  exponent gamma (1 value); without cap rows gamma is fixed (``--gamma``, recorded as an assumption).
+
+Free parameters (see perf.py, power.py, step.py): MFU, MBU, t_layer, t_seq_layer (overheads per
+layer run), overlap p (time) and
+P_compute, P_memory, P_sync, gamma (power). Identifiability: every parameter has physical bounds
+(efficiencies in (0, 1], overheads per layer up to 1 ms and 10 µs per sequence, p in [1, 20], each
+power term in [0, TDP - idle], gamma in [1, 5]) and a
+weak log-normal prior (:data:`PRIORS`, assumptions; weight :data:`PRIOR_WEIGHT`, so a factor-e
+departure costs what one point 10 % off costs), and P_compute >= P_memory >= P_sync is enforced by
+stiff one-sided penalties (prefill is the power-hungry phase [SW]; overheads load neither unit). The fit reports each parameter's standard error
+from the Jacobian at the optimum, flags a parameter on a bound or not identified by the data
+(its data-only standard error above half its value: the prior, not the data, sets it), and
+refuses a group with fewer measured values than free parameters. ``--pool`` fits one parameter
+set to all the groups of a GPU (each group weighted equally): the GPU's hardware efficiencies,
+which :func:`dcsim.node.catalog.transfer_profile` uses for models with no calibration.
 Fit: ``scipy.optimize.least_squares`` (trf, bounded) from a fixed grid of starts; deterministic.
-Bounds: MFU, MBU in (0, 1]; overlap p in [1, 20]; powers in [0, TDP]; gamma in [1, 5]
-(dynamic power ~ f V^2 with V non-increasing as f falls, so gamma >= 1).
 """
 
 from __future__ import annotations
@@ -29,24 +47,40 @@ from scipy.optimize import least_squares
 
 from dcsim.node.catalog import profile_name, resolve_gpu, resolve_model
 from dcsim.node.levers import resolve_levers
-from dcsim.node.model import make_step
-from dcsim.node.perf import PerfParams, derive, steady_iteration
-from dcsim.node.power import PowerParams, gpu_power
+from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, derive
+from dcsim.node.power import PowerParams
+from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
 
-PARAM_NAMES = ("mfu", "mbu", "t_fixed_s", "t_seq_s", "overlap_p", "p_base_w", "p_compute_w", "p_memory_w", "gamma")
+PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "p_compute_w", "p_memory_w", "p_sync_w",
+               "gamma")
 # internal scaling so every free variable is O(1)
-_SCALE = np.array([1.0, 1.0, 1e-3, 1e-5, 1.0, 100.0, 100.0, 100.0, 1.0])
+_SCALE = np.array([1.0, 1.0, 1e-5, 1e-7, 1.0, 100.0, 100.0, 100.0, 1.0])
 # cap rows are few (5) against 2 x 6-12 load residuals: weight them so the DVFS curve is honoured
 CAP_WEIGHT = 3.0
 DEFAULT_GAMMA = 2.0  # assumption used only when no cap rows exist for the GPU
-
+#: weak log-normal priors (centre, sd of the log), assumptions; power centres are fractions of TDP - idle
+PRIORS = {"mfu": (0.5, 0.7), "mbu": (0.8, 0.3), "t_layer_s": (6e-5, 1.5), "t_seq_layer_s": (2.5e-7, 1.5),
+          "overlap_p": (8.0, 1.0), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
+          "gamma": (2.0, 0.5)}
+PRIOR_WEIGHT = 0.1
+#: weight of the one-sided penalties keeping P_compute >= P_memory >= P_sync: prefill (compute-bound)
+#: is the power-hungry phase and decode (memory-bound) runs at lower power [SW] (Splitwise, ISCA'24);
+#: the overhead part of a step (launch gaps, synchronisation) loads neither unit fully (assumption)
+ORDER_WEIGHT = 10.0
+#: a parameter whose data-only relative standard error exceeds this is "not identified by the data"
+UNIDENTIFIED_REL_SE = 0.5
+_POWER = ("p_compute_w", "p_memory_w", "p_sync_w")
 
 #: numeric columns each row kind must carry (positive, finite), for the line-numbered checks
 _NUMERIC = {
     "load": ("n_gpus", "max_num_seqs", "batch", "mean_in", "mean_out", "output_tok_s", "gpu_power_w"),
     "cap": ("n_gpus", "prompt_tokens", "batch", "cap_frac_tdp", "latency_factor"),
+    "request": ("n_gpus", "prompt_tokens", "batch", "output_tokens", "prompt_time_ms", "token_time_ms",
+                "avg_gpu_power_w", "peak_gpu_power_w"),
 }
+#: measured values each row kind contributes to the fit
+_VALUES = {"load": 2, "request": 4, "cap": 1}
 _TEXT = ("gpu", "model", "precision")
 
 
@@ -57,7 +91,7 @@ class MeasurementError(ValueError):
 def _row_problem(r: dict) -> str | None:
     kind = (r.get("kind") or "load").strip()
     if kind not in _NUMERIC:
-        return f"kind must be 'load' or 'cap', got {kind!r}"
+        return f"kind must be one of {', '.join(sorted(_NUMERIC))}, got {kind!r}"
     for c in _TEXT:
         if not (r.get(c) or "").strip():
             return f"column {c!r} is missing or empty"
@@ -69,13 +103,13 @@ def _row_problem(r: dict) -> str | None:
             x = float(v)
         except ValueError:
             return f"column {c!r}: not a number: {v!r}"
-        if not math.isfinite(x) or (x <= 0 and c != "ctx_tokens"):
+        if not math.isfinite(x) or x <= 0:
             return f"column {c!r}: must be a finite number > 0, got {v!r}"
     return None
 
 
 def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None) -> list[dict]:
-    """All rows of the CSV files (strings), with ``_file`` added.
+    """All rows of the CSV files (strings), with ``_file`` and ``_line`` added.
 
     A malformed row raises :class:`MeasurementError` naming ``file:line`` and the column; with
     ``skip_bad`` it is left out instead and its ``file:line: reason`` appended to ``skipped``.
@@ -94,203 +128,492 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
                     if skipped is not None:
                         skipped.append(msg)
                     continue
+                r["kind"] = (r.get("kind") or "load").strip()
                 r["_file"] = Path(p).name
+                r["_line"] = line
                 rows.append(r)
     return rows
 
 
+def group_key(r: dict) -> tuple[str, str, str, int]:
+    """(gpu, model, precision, n_gpus) of a load or request row."""
+    return r["gpu"], r["model"], r["precision"], int(r["n_gpus"])
+
+
+def groups(rows: list[dict], gpu: str | None = None, model: str | None = None, precision: str | None = None,
+           tp: int | None = None) -> dict[tuple, list[dict]]:
+    """Load and request rows by :func:`group_key`, filtered by the options that are given."""
+    out: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["kind"] == "cap":
+            continue
+        k = group_key(r)
+        if (gpu is None or k[0] == gpu) and (model is None or k[1] == model) and \
+                (precision is None or k[2] == precision) and (tp is None or k[3] == tp):
+            out.setdefault(k, []).append(r)
+    if not out:
+        raise ValueError(f"no load or request rows for gpu={gpu} model={model} precision={precision} tp={tp}")
+    return dict(sorted(out.items()))
+
+
 def select(rows: list[dict], gpu: str, model: str, precision: str | None, tp: int | None):
-    """Split rows into the load points of this GPU/model/precision/TP and the GPU's cap points."""
-    load = [r for r in rows if r.get("kind", "load") == "load" and r["gpu"] == gpu and r["model"] == model
-            and (precision is None or r["precision"] == precision) and (tp is None or int(r["n_gpus"]) == tp)]
-    if not load:
-        raise ValueError(f"no load rows for gpu={gpu} model={model} precision={precision} tp={tp}")
-    combos = {(r["precision"], int(r["n_gpus"])) for r in load}
-    if len(combos) > 1:
-        raise ValueError(f"rows mix (precision, n_gpus) {sorted(combos)}; pass --precision/--tp")
-    caps = [r for r in rows if r.get("kind") == "cap" and r["gpu"] == gpu]
-    return load, caps
+    """The rows of one group (load and request) and the GPU's cap rows; error if options leave several."""
+    g = groups(rows, gpu, model, precision, tp)
+    if len(g) > 1:
+        raise ValueError(f"rows mix (precision, n_gpus) {sorted((k[2], k[3]) for k in g)}; pass --precision/--tp")
+    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    return next(iter(g.values())), caps
+
+
+def _derived(model: str, precision: str):
+    return derive(resolve_model(model), precision, resolve_levers(LeverSpec(), precision))
+
+
+class _Group:
+    """One (model, precision, tp) block of rows with its physics constants and measured arrays."""
+
+    def __init__(self, gpu, rows: list[dict], weight: float = 1.0):
+        r0 = rows[0]
+        self.key = group_key(r0)
+        self.precision, self.tp = r0["precision"], int(r0["n_gpus"])
+        self.d = _derived(r0["model"], self.precision)
+        self.weight = weight
+        load = [r for r in rows if r["kind"] == "load"]
+        req = [r for r in rows if r["kind"] == "request"]
+        self.load, self.req = load, req
+        f = lambda rs, k: np.array([float(r[k]) for r in rs])  # noqa: E731
+        self.batch, self.mean_in, self.mean_out = f(load, "batch"), f(load, "mean_in"), f(load, "mean_out")
+        self.tok_s = f(load, "output_tok_s")
+        self.j_tok = np.array([float(r["j_per_out_tok"]) if (r.get("j_per_out_tok") or "").strip()
+                               else float(r["gpu_power_w"]) / float(r["output_tok_s"]) for r in load])
+        self.level = np.array([int(r["max_num_seqs"]) for r in load], dtype=int)
+        self.rq = [(float(r["prompt_tokens"]), float(r["batch"]), float(r["output_tokens"])) for r in req]
+        self.rq_meas = np.array([[float(r["prompt_time_ms"]) * 1e-3, float(r["token_time_ms"]) * 1e-3,
+                                  float(r["avg_gpu_power_w"]) * self.tp, float(r["peak_gpu_power_w"]) * self.tp]
+                                 for r in req]).reshape(-1, 4)
+        self.n_values = _VALUES["load"] * len(load) + _VALUES["request"] * len(req)
 
 
 class Problem:
-    """Vectorised predictions for a set of load rows and cap rows as a function of the params."""
+    """Predictions for groups of rows (one GPU) and its cap rows as a function of the parameters.
 
-    def __init__(self, gpu: str, load: list[dict], caps: list[dict]):
+    Every prediction runs :func:`dcsim.node.step.iteration_step` (through ``steady_step`` for load
+    rows), the function the engine runs, with the GPU's board limit (TDP) in force.
+    """
+
+    def __init__(self, gpu: str, blocks: list[list[dict]], caps: list[dict], pooled: bool = False):
         self.gpu = resolve_gpu(gpu)
-        r0 = load[0]
-        self.precision, self.tp = r0["precision"], int(r0["n_gpus"])
-        self.model = resolve_model(r0["model"])
-        self.d = derive(self.model, self.precision, resolve_levers(LeverSpec(), self.precision))
-        f = lambda k: np.array([float(r[k]) for r in load])  # noqa: E731
-        self.batch, self.mean_in, self.mean_out = f("batch"), f("mean_in"), f("mean_out")
-        self.tok_s, self.j_tok = f("output_tok_s"), f("j_per_out_tok")
-        self.level = np.array([int(r["max_num_seqs"]) for r in load])
+        # pooled: each group counts equally (weight 1/sqrt(values) per residual)
+        self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0) for b in blocks]
         self.caps = []
         for r in caps:
-            m = resolve_model(r["model"])
-            d = derive(m, r["precision"], resolve_levers(LeverSpec(), r["precision"]))
+            d = _derived(r["model"], r["precision"])
             pt, b = float(r["prompt_tokens"]), float(r["batch"])
-            if r["phase"] == "prefill":
-                it = (pt * b, 0.0, 0.0, b * pt * pt / 2.0)
-            else:
-                it = (0.0, b, float(r["ctx_tokens"]), 0.0)
+            it = (pt * b, 0.0, 0.0, b * pt * pt / 2.0) if r["phase"] == "prefill" else \
+                (0.0, b, float(r.get("ctx_tokens") or pt * b), 0.0)
             self.caps.append((d, int(r["n_gpus"]), it, float(r["cap_frac_tdp"]) * self.gpu.tdp_w,
                               float(r["latency_factor"]), r))
+        self.n_values = sum(g.n_values for g in self.groups) + _VALUES["cap"] * len(self.caps)
+
+    # for single-group callers
+    @property
+    def g0(self) -> _Group:
+        return self.groups[0]
 
     @staticmethod
     def unpack(x) -> tuple[PerfParams, PowerParams]:
         v = np.asarray(x) * _SCALE
         return PerfParams(*map(float, v[:5])), PowerParams(*map(float, v[5:]))
 
-    def predict(self, perf: PerfParams, pw: PowerParams, idx=None):
-        """Predicted (tokens/s, J/out-token, GPU W) of the load rows."""
+    def _P(self, g: _Group, perf, pw, clock=1.0, limit_w=None):
+        return step_params(g.d, self.gpu, g.tp, perf, pw, clock, limit_w)
+
+    def predict(self, perf: PerfParams, pw: PowerParams, g: _Group | None = None, idx=None):
+        """Predicted (tokens/s, J/out-token, GPU W) of a group's load rows."""
+        g = g or self.g0
         sl = slice(None) if idx is None else idx
-        t, tc, tm, tokens = steady_iteration(self.d, self.gpu, self.tp, perf, self.batch[sl], self.mean_in[sl],
-                                             self.mean_out[sl])
-        p = self.tp * gpu_power(self.gpu.idle_w, pw, tc / t, tm / t)
+        t, p, tokens = steady_step(self._P(g, perf, pw), g.batch[sl], g.mean_in[sl], g.mean_out[sl],
+                                   DEFAULT_CHUNK_TOKENS)
         tput = tokens / t
         return tput, p / tput, p
 
+    def predict_requests(self, perf: PerfParams, pw: PowerParams, g: _Group):
+        """Predicted (prompt time s, token time s, average GPU W, prefill (peak) W, decode W) of the replica."""
+        P = self._P(g, perf, pw)
+        out = []
+        for pt, b, n_out in g.rq:
+            tp_, pp = iteration_step(P, pt * b, 0.0, 0.0, b * pt * pt / 2.0)
+            td, pd = iteration_step(P, 0.0, b, b * (pt + 0.5 * n_out), 0.0)
+            nd = n_out - 1.0
+            out.append((tp_, td, (tp_ * pp + nd * td * pd) / (tp_ + nd * td), max(pp, pd), pd))
+        return np.array(out).reshape(-1, 5)
+
     def predict_caps(self, perf: PerfParams, pw: PowerParams) -> np.ndarray:
-        """Predicted latency factor (capped / uncapped iteration time) of each cap row."""
+        """Predicted latency factor (iteration time at the cap / at TDP) of each cap row."""
         out = []
         for d, tp, it, cap, _, _ in self.caps:
-            t1, p1 = make_step(d, self.gpu, tp, perf, pw, 1.0)(*it)
-            if p1 / tp <= cap:
-                out.append(1.0)
-                continue
-            lo, hi = self.gpu.clock_min, 1.0
-            for _ in range(40):  # largest clock whose per-GPU power fits the cap (plain-float bisection)
-                mid = 0.5 * (lo + hi)
-                if make_step(d, self.gpu, tp, perf, pw, mid)(*it)[1] / tp <= cap:
-                    lo = mid
-                else:
-                    hi = mid
-            out.append(make_step(d, self.gpu, tp, perf, pw, lo)(*it)[0] / t1)
+            t1 = iteration_step(step_params(d, self.gpu, tp, perf, pw, 1.0), *it)[0]
+            tc = iteration_step(step_params(d, self.gpu, tp, perf, pw, 1.0, cap), *it)[0]
+            out.append(tc / t1)
         return np.array(out)
 
-    def residuals(self, x, idx=None, fit_gamma=True):
+    def data_residuals(self, x, fit_gamma=True):
         perf, pw = self.unpack(x)
-        tput, jt, _ = self.predict(perf, pw, idx)
-        sl = slice(None) if idx is None else idx
-        res = [np.log(tput / self.tok_s[sl]), np.log(jt / self.j_tok[sl])]
+        res = []
+        for g in self.groups:
+            if len(g.load):
+                tput, jt, _ = self.predict(perf, pw, g)
+                res += [g.weight * np.log(tput / g.tok_s), g.weight * np.log(jt / g.j_tok)]
+            if g.rq:
+                pr = self.predict_requests(perf, pw, g)[:, :4]
+                res.append(g.weight * np.log(pr / g.rq_meas).ravel())
         if fit_gamma and self.caps:
             res.append(CAP_WEIGHT * np.log(self.predict_caps(perf, pw) / np.array([c[4] for c in self.caps])))
         return np.concatenate(res)
 
+    def prior_centre(self) -> np.ndarray:
+        span = self.gpu.tdp_w - self.gpu.idle_w
+        return np.array([PRIORS[k][0] * (span if k in _POWER else 1.0) for k in PARAM_NAMES]) / _SCALE
 
-def fit(prob: Problem, gamma: float = DEFAULT_GAMMA, idx=None) -> np.ndarray:
-    """Best scaled parameter vector over a fixed grid of starts (deterministic)."""
-    tdp = prob.gpu.tdp_w
+    def residuals(self, x, fit_gamma=True):
+        x0 = self.prior_centre()
+        sd = np.array([PRIORS[k][1] for k in PARAM_NAMES])
+        prior = PRIOR_WEIGHT * np.log(np.maximum(x, 1e-300) / x0) / sd
+        if not fit_gamma:
+            prior = prior[:-1]
+        order = [ORDER_WEIGHT * max(0.0, math.log(x[6] / x[5])),   # P_memory above P_compute
+                 ORDER_WEIGHT * max(0.0, math.log(x[7] / x[6]))]   # P_sync above P_memory
+        return np.concatenate([self.data_residuals(x, fit_gamma), prior, order])
+
+    def bounds(self, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+        span = (self.gpu.tdp_w - self.gpu.idle_w) / 100
+        fg = bool(self.caps)
+        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 0.01, 0.01, 0.01, 1.0 if fg else gamma - 1e-9])
+        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, span, span, span, 5.0 if fg else gamma + 1e-9])
+        return lo, hi
+
+
+def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
+    """Best ``least_squares`` result over a fixed grid of starts (deterministic)."""
+    span = (prob.gpu.tdp_w - prob.gpu.idle_w) / 100
     fit_gamma = bool(prob.caps)
-    lo = np.array([0.02, 0.05, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0 if fit_gamma else gamma - 1e-9])
-    hi = np.array([1.0, 1.0, 50.0, 50.0, 20.0, tdp / 100, tdp / 100, tdp / 100, 5.0 if fit_gamma else gamma + 1e-9])
+    lo, hi = prob.bounds(gamma)
     best = None
     for mfu in (0.3, 0.6):
         for mbu in (0.5, 0.85):
-            x0 = np.array([mfu, mbu, 3.0, 1.0, 2.0, 0.3 * tdp / 100, 0.3 * tdp / 100, 0.1 * tdp / 100,
-                           2.0 if fit_gamma else gamma])
+            x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 0.5 * span, 0.5 * span, 0.15 * span, 2.0 if fit_gamma else gamma])
             r = least_squares(prob.residuals, np.clip(x0, lo, hi), bounds=(lo, hi), method="trf",
-                              kwargs={"idx": idx, "fit_gamma": fit_gamma}, xtol=1e-12, ftol=1e-12, gtol=1e-12,
-                              max_nfev=4000)
+                              kwargs={"fit_gamma": fit_gamma}, xtol=1e-12, ftol=1e-12, gtol=1e-12,
+                              max_nfev=3000)
             if best is None or r.cost < best.cost - 1e-15:
                 best = r
-    return best.x
+    return best
+
+
+def uncertainty(prob: Problem, res, gamma: float) -> tuple[dict, list[str]]:
+    """Standard error of each parameter (Jacobian at the optimum) and warnings.
+
+    ``se`` comes from the full objective (data + priors), scaled by the residual variance of the
+    data; ``se_data`` from the data rows alone (inf when the data do not constrain a direction).
+    """
+    fit_gamma = bool(prob.caps)
+    names = PARAM_NAMES if fit_gamma else PARAM_NAMES[:-1]
+    k = len(names)
+    J = res.jac[:, :k]
+    nd = prob.n_values
+    rd = prob.data_residuals(res.x, fit_gamma=fit_gamma)
+    dof = max(nd - k, 1)
+    s2 = float(np.sum(rd ** 2) / dof)
+    x = res.x[:k]
+    cov = np.linalg.pinv(J.T @ J) * s2
+    Jd = J[:nd]
+    JtJ = Jd.T @ Jd
+    lo, hi = prob.bounds(gamma)
+    out, warns = {}, []
+    ev = np.linalg.eigvalsh(JtJ)
+    for i, n in enumerate(names):
+        e = np.zeros(k)
+        e[i] = 1.0
+        # data-only variance along e: infinite if e is (nearly) in the null space of J_d
+        try:
+            sol = np.linalg.solve(JtJ + 1e-12 * max(ev.max(), 1e-30) * np.eye(k), e)
+            var_d = float(sol[i]) * s2
+        except np.linalg.LinAlgError:
+            var_d = math.inf
+        se = math.sqrt(max(float(cov[i, i]), 0.0)) * _SCALE[i]
+        se_d = math.sqrt(max(var_d, 0.0)) * _SCALE[i] if math.isfinite(var_d) else math.inf
+        val = float(x[i] * _SCALE[i])
+        rel_d = se_d / abs(val) if val else math.inf
+        on_bound = min(x[i] - lo[i], hi[i] - x[i]) <= 1e-4 * (hi[i] - lo[i])
+        out[n] = {"se": float(f"{se:.3g}"), "rel_se_data": (float(f"{rel_d:.3g}") if math.isfinite(rel_d) else None),
+                  "on_bound": bool(on_bound), "identified": bool(rel_d <= UNIDENTIFIED_REL_SE)}
+        if on_bound:
+            side = "lower" if x[i] - lo[i] <= hi[i] - x[i] else "upper"
+            warns.append(f"{n} = {val:.4g} sits on its {side} bound")
+        if rel_d > UNIDENTIFIED_REL_SE:
+            warns.append(f"{n} = {val:.4g} is not identified by the data (data-only relative standard error "
+                         f"{'inf' if not math.isfinite(rel_d) else f'{rel_d:.2g}'}): its prior sets it")
+    return out, warns
 
 
 def _mape(pred, meas) -> float:
     return float(np.mean(np.abs(pred / meas - 1.0)) * 100.0)
 
 
-def calibrate(paths: list[str | Path], gpu: str, model: str, precision: str | None = None, tp: int | None = None,
-              gamma: float = DEFAULT_GAMMA, loo: bool = False, skip_bad: bool = False) -> dict:
-    """Fit a profile and return it as a dict (what ``--out`` writes).
+def _free(prob: Problem) -> int:
+    return len(PARAM_NAMES) - (0 if prob.caps else 1)
 
-    With ``skip_bad``, malformed rows are left out and listed under ``skipped_rows``.
-    """
-    skipped: list[str] = []
-    rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
-    load, caps = select(rows, gpu, model, precision, tp)
-    prob = Problem(gpu, load, caps)
-    x = fit(prob, gamma)
-    perf, pw = prob.unpack(x)
-    tput, jt, p = prob.predict(perf, pw)
+
+def _check_determined(prob: Problem, what: str) -> None:
+    k = _free(prob)
+    if prob.n_values < k:
+        v = _VALUES
+        raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
+                         f"under-determined fit (each load row gives {v['load']} values, request "
+                         f"{v['request']}, cap {v['cap']})")
+
+
+def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
+    g = prob.g0
+    fitq: dict = {"n_points": len(g.load) + len(g.rq), "n_values": prob.n_values, "n_free_params": _free(prob)}
+    points, req_pts = [], []
+    if len(g.load):
+        tput, jt, _ = prob.predict(perf, pw, g)
+        points = [{"max_num_seqs": int(g.level[i]), "batch": float(g.batch[i]),
+                   "tok_s": float(g.tok_s[i]), "tok_s_fit": round(float(tput[i]), 2),
+                   "j_per_tok": round(float(g.j_tok[i]), 6), "j_per_tok_fit": round(float(jt[i]), 5),
+                   "err_tok_s_pct": round(float((tput[i] / g.tok_s[i] - 1) * 100), 2),
+                   "err_j_pct": round(float((jt[i] / g.j_tok[i] - 1) * 100), 2)} for i in range(len(g.load))]
+        fitq.update({"mape_tok_s_pct": round(_mape(tput, g.tok_s), 3),
+                     "mape_j_per_tok_pct": round(_mape(jt, g.j_tok), 3),
+                     "max_err_tok_s_pct": round(float(np.max(np.abs(tput / g.tok_s - 1)) * 100), 3),
+                     "max_err_j_per_tok_pct": round(float(np.max(np.abs(jt / g.j_tok - 1)) * 100), 3)})
+    if g.rq:
+        pr = prob.predict_requests(perf, pw, g)
+        for (pt, b, n_out), m, p in zip(g.rq, g.rq_meas, pr):
+            q = lambda v, n: round(float(v), n)  # noqa: E731
+            req_pts.append({"prompt_tokens": int(pt), "batch": int(b), "output_tokens": int(n_out),
+                            "prompt_time_ms": q(m[0] * 1e3, 3), "prompt_time_ms_fit": q(p[0] * 1e3, 3),
+                            "token_time_ms": q(m[1] * 1e3, 3), "token_time_ms_fit": q(p[1] * 1e3, 3),
+                            "avg_w_per_gpu": q(m[2] / g.tp, 2), "avg_w_per_gpu_fit": q(p[2] / g.tp, 2),
+                            "peak_w_per_gpu": q(m[3] / g.tp, 2), "peak_w_per_gpu_fit": q(p[3] / g.tp, 2),
+                            "decode_w_per_gpu_fit": q(p[4] / g.tp, 2)})
+        err = np.abs(pr[:, :4] / g.rq_meas - 1) * 100
+        fitq.update({"mape_prompt_time_pct": round(float(err[:, 0].mean()), 3),
+                     "mape_token_time_pct": round(float(err[:, 1].mean()), 3),
+                     "mape_avg_power_pct": round(float(err[:, 2].mean()), 3),
+                     "mape_peak_power_pct": round(float(err[:, 3].mean()), 3),
+                     "max_err_request_pct": round(float(err.max()), 3)})
+    return fitq, points, req_pts
+
+
+def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool) -> dict:
+    r0 = rows_g[0]
+    gpu, model = r0["gpu"], r0["model"]
+    prob = Problem(gpu, [rows_g], caps)
+    _check_determined(prob, f"{gpu}/{model}/{r0['precision']}/TP{r0['n_gpus']}")
+    res = fit(prob, gamma)
+    perf, pw = prob.unpack(res.x)
     params = {**asdict(perf), **asdict(pw)}
     params = {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}
-    points = [{"max_num_seqs": int(prob.level[i]), "batch": float(prob.batch[i]),
-               "tok_s": float(prob.tok_s[i]), "tok_s_fit": round(float(tput[i]), 2),
-               "j_per_tok": float(prob.j_tok[i]), "j_per_tok_fit": round(float(jt[i]), 5),
-               "err_tok_s_pct": round(float((tput[i] / prob.tok_s[i] - 1) * 100), 2),
-               "err_j_pct": round(float((jt[i] / prob.j_tok[i] - 1) * 100), 2)} for i in range(len(load))]
-    fitq = {"n_points": len(load), "mape_tok_s_pct": round(_mape(tput, prob.tok_s), 3),
-            "mape_j_per_tok_pct": round(_mape(jt, prob.j_tok), 3),
-            "max_err_tok_s_pct": round(float(np.max(np.abs(tput / prob.tok_s - 1)) * 100), 3),
-            "max_err_j_per_tok_pct": round(float(np.max(np.abs(jt / prob.j_tok - 1)) * 100), 3)}
+    unc, warns = uncertainty(prob, res, gamma)
+    fitq, points, req_pts = _fit_quality(prob, perf, pw)
     cap_pts = []
     if caps:
         lf = prob.predict_caps(perf, pw)
         for (d, tpc, it, cap, meas, r), v in zip(prob.caps, lf):
             cap_pts.append({"phase": r["phase"], "prompt_tokens": int(r["prompt_tokens"]), "batch": int(r["batch"]),
-                            "cap_w_per_gpu": cap, "latency_factor": meas, "latency_factor_fit": round(float(v), 4),
-                            "err_pct": round(float((v / meas - 1) * 100), 2)})
+                            "cap_w_per_gpu": round(cap, 3), "latency_factor": meas,
+                            "latency_factor_fit": round(float(v), 4), "err_pct": round(float((v / meas - 1) * 100), 2)})
         fitq["max_err_cap_pct"] = round(max(abs(c["err_pct"]) for c in cap_pts), 3)
-    if loo:
+    g = prob.g0
+    if loo and len(g.load):
         lt, lj = [], []
-        for lvl in sorted(set(prob.level.tolist())):
-            keep = np.flatnonzero(prob.level != lvl)
-            out = np.flatnonzero(prob.level == lvl)
-            xl = fit(prob, params["gamma"], idx=keep) if not caps else _fit_idx(prob, keep)
-            pf, pp = prob.unpack(xl)
-            t_, j_, _ = prob.predict(pf, pp, out)
-            lt += list(np.abs(t_ / prob.tok_s[out] - 1)), 
-            lj += list(np.abs(j_ / prob.j_tok[out] - 1)),
+        for lvl in sorted(set(g.level.tolist())):
+            keep = np.flatnonzero(g.level != lvl)
+            out = np.flatnonzero(g.level == lvl)
+            pl = Problem(gpu, [[g.load[i] for i in keep]], caps)
+            pf, pp = pl.unpack(fit(pl, params["gamma"]).x)
+            t_, j_, _ = prob.predict(pf, pp, g, out)
+            lt.append(np.abs(t_ / g.tok_s[out] - 1))
+            lj.append(np.abs(j_ / g.j_tok[out] - 1))
         fitq["loo_mape_tok_s_pct"] = round(float(np.mean(np.concatenate(lt)) * 100), 3)
         fitq["loo_mape_j_per_tok_pct"] = round(float(np.mean(np.concatenate(lj)) * 100), 3)
-    files = sorted({r["_file"] for r in load} | {r["_file"] for r in caps})
+    files = sorted({r["_file"] for r in rows_g} | {r["_file"] for r in caps})
     return {
-        "name": profile_name(gpu, model, prob.precision, prob.tp),
-        "gpu": gpu, "model": model, "precision": prob.precision, "tensor_parallel": prob.tp,
+        "name": profile_name(gpu, model, prob.g0.precision, prob.g0.tp),
+        "gpu": gpu, "model": model, "precision": prob.g0.precision, "tensor_parallel": prob.g0.tp,
         "params": params,
+        "uncertainty": unc,
+        "warnings": warns,
         "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
         else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
         "fit": fitq,
         "measurements": files,
-        "sources": sorted({r["source"] for r in load} | {r["source"] for r in caps}),
-        "assumptions": sorted({r.get("note", "") for r in load if r.get("note")}),
+        "sources": sorted({r["source"] for r in rows_g} | {r["source"] for r in caps}),
+        "assumptions": sorted({r.get("note", "") for r in rows_g if r.get("note")}),
         "generated_by": "dcsim calibrate " + " ".join(files) + f" --gpu {gpu} --model {model} --precision "
-                        f"{prob.precision} --tp {prob.tp}",
+                        f"{prob.g0.precision} --tp {prob.g0.tp}",
         "points": points,
+        "request_points": req_pts,
         "cap_points": cap_pts,
-        **({"skipped_rows": skipped} if skipped else {}),
     }
 
 
-def _fit_idx(prob: Problem, keep: np.ndarray) -> np.ndarray:
-    return fit(prob, DEFAULT_GAMMA, idx=keep)
+def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | None = None,
+                  precision: str | None = None, tp: int | None = None, gamma: float = DEFAULT_GAMMA,
+                  loo: bool = False, skip_bad: bool = False) -> list[dict]:
+    """Calibrate every (GPU, model, precision, TP) group the options select; one profile dict each."""
+    skipped: list[str] = []
+    rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
+    out = []
+    for key, rows_g in groups(rows, gpu, model, precision, tp).items():
+        caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == key[0]]
+        prof = _calibrate_group(rows_g, caps, gamma, loo)
+        if skipped:
+            prof["skipped_rows"] = skipped
+        out.append(prof)
+    return out
+
+
+def calibrate(paths: list[str | Path], gpu: str | None = None, model: str | None = None, precision: str | None = None,
+              tp: int | None = None, gamma: float = DEFAULT_GAMMA, loo: bool = False, skip_bad: bool = False) -> dict:
+    """Fit the one group the options select and return its profile dict (what ``--out`` writes).
+
+    With ``skip_bad``, malformed rows are left out and listed under ``skipped_rows``.
+    """
+    profs = calibrate_all(paths, gpu, model, precision, tp, gamma, loo, skip_bad)
+    if len(profs) > 1:
+        raise ValueError("the files hold several groups (" + ", ".join(p["name"] for p in profs)
+                         + "); pass --gpu/--model/--precision/--tp or use calibrate_all")
+    return profs[0]
+
+
+def _group_metrics(prob: Problem, g: _Group, perf, pw) -> tuple[np.ndarray, np.ndarray]:
+    """Relative errors (pred/meas - 1) of output tokens/s and GPU J/output-token for a group's rows.
+
+    Load rows: the steady-state point. Request rows: the whole request (prefill + decode):
+    tokens/s = batch · output_tokens / (prompt time + (output_tokens - 1) · token time), and
+    J/token = average GPU power x that time / tokens.
+    """
+    et, ej = [], []
+    if len(g.load):
+        tput, jt, _ = prob.predict(perf, pw, g)
+        et.append(tput / g.tok_s - 1)
+        ej.append(jt / g.j_tok - 1)
+    if g.rq:
+        pr = prob.predict_requests(perf, pw, g)
+        for (pt, b, n_out), m, p in zip(g.rq, g.rq_meas, pr):
+            tm_, tp_ = m[0] + (n_out - 1) * m[1], p[0] + (n_out - 1) * p[1]
+            et.append(np.array([tm_ / tp_ - 1]))
+            ej.append(np.array([(p[2] * tp_) / (m[2] * tm_) - 1]))
+    return np.concatenate(et), np.concatenate(ej)
+
+
+def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...] = (),
+               gamma: float = DEFAULT_GAMMA, rows: list[dict] | None = None) -> dict:
+    """One parameter set fitted to every group of ``gpu`` (each group weighted equally), except
+    the models in ``exclude_models``: the GPU's hardware efficiencies for transfer to models with
+    no calibration (:func:`dcsim.node.catalog.transfer_profile`). Returns a profile-like dict
+    with ``params``, ``uncertainty``, ``warnings`` and the pooled groups."""
+    rows = read_rows(paths) if rows is None else rows
+    gs = {k: v for k, v in groups(rows, gpu).items() if k[1] not in exclude_models}
+    if not gs:
+        raise ValueError(f"no calibrated groups for {gpu} outside {exclude_models}")
+    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    prob = Problem(gpu, list(gs.values()), caps, pooled=True)
+    _check_determined(prob, f"pooled {gpu}")
+    res = fit(prob, gamma)
+    perf, pw = prob.unpack(res.x)
+    params = {**asdict(perf), **asdict(pw)}
+    unc, warns = uncertainty(prob, res, gamma)
+    return {"params": {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, "uncertainty": unc, "warnings": warns,
+            "pooled_groups": [profile_name(*k) for k in gs],
+            "measurements": sorted({r["_file"] for v in gs.values() for r in v} | {r["_file"] for r in caps})}
+
+
+def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA) -> list[dict]:
+    """Each model of ``gpu`` predicted by the pooled fit of the GPU's other models (none of its data).
+
+    One row per (model, precision, TP) group: MAPE and max |error| of tokens/s and J/token (%).
+    """
+    rows = read_rows(paths)
+    gs = groups(rows, gpu)
+    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    out = []
+    for model in sorted({k[1] for k in gs}):
+        if len({k[1] for k in gs}) < 2:
+            break
+        pooled = pooled_fit(paths, gpu, (model,), gamma, rows=rows)
+        pv = np.array([pooled["params"][k] for k in PARAM_NAMES]) / _SCALE
+        for key, rows_g in gs.items():
+            if key[1] != model:
+                continue
+            prob = Problem(gpu, [rows_g], caps)
+            perf, pw = prob.unpack(pv)
+            et, ej = _group_metrics(prob, prob.g0, perf, pw)
+            out.append({"profile": profile_name(*key), "n_points": int(et.size),
+                        "mape_tok_s_pct": round(float(np.mean(np.abs(et)) * 100), 2),
+                        "mape_j_per_tok_pct": round(float(np.mean(np.abs(ej)) * 100), 2),
+                        "max_err_tok_s_pct": round(float(np.max(np.abs(et)) * 100), 2),
+                        "max_err_j_per_tok_pct": round(float(np.max(np.abs(ej)) * 100), 2),
+                        "pooled_from": pooled["pooled_groups"]})
+    return out
+
+
+def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA, lomo: bool = True) -> dict:
+    """What ``--pool`` writes: the GPU's pooled fit over all its groups, and its leave-one-model-out table."""
+    rows = read_rows(paths)
+    pooled = pooled_fit(paths, gpu, (), gamma, rows=rows)
+    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    files = sorted(set(pooled["measurements"]))
+    return {"name": f"pooled-{gpu}", "gpu": gpu, "model": "*", "precision": "*", "tensor_parallel": None,
+            "params": pooled["params"], "uncertainty": pooled["uncertainty"], "warnings": pooled["warnings"],
+            "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
+            else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
+            "pooled_groups": pooled["pooled_groups"], "measurements": files,
+            "leave_one_model_out": leave_one_model_out(paths, gpu, gamma) if lomo else [],
+            "generated_by": "dcsim calibrate " + " ".join(files) + f" --gpu {gpu} --pool"}
 
 
 def format_report(prof: dict) -> str:
-    """Human-readable fit table."""
-    lines = [f"profile {prof['name']}  ({prof['gamma_source']})", "params: " + ", ".join(
-        f"{k}={v:.4g}" for k, v in prof["params"].items()),
-        f"{'max_num_seqs':>12} {'batch':>8} {'tok/s':>9} {'fit':>9} {'err%':>7} {'J/tok':>8} {'fit':>8} {'err%':>7}"]
+    """Human-readable fit table with parameter uncertainties and warnings."""
+    unc = prof.get("uncertainty", {})
+    lines = [f"profile {prof['name']}  ({prof['gamma_source']})", "params (± standard error):"]
+    for k, v in prof["params"].items():
+        u = unc.get(k)
+        lines.append(f"  {k:<12} {v:>12.5g}" + (f" ± {u['se']:.3g}" if u else "  (fixed)"))
+    if prof["points"]:
+        lines.append(f"{'max_num_seqs':>12} {'batch':>8} {'tok/s':>9} {'fit':>9} {'err%':>7} {'J/tok':>8} "
+                     f"{'fit':>8} {'err%':>7}")
     for p in prof["points"]:
         lines.append(f"{p['max_num_seqs']:>12} {p['batch']:>8.1f} {p['tok_s']:>9.1f} {p['tok_s_fit']:>9.1f} "
                      f"{p['err_tok_s_pct']:>7.2f} {p['j_per_tok']:>8.4f} {p['j_per_tok_fit']:>8.4f} {p['err_j_pct']:>7.2f}")
+    for q in prof.get("request_points", []):
+        lines.append(f"request prompt {q['prompt_tokens']:>5} batch {q['batch']:>3}: prompt {q['prompt_time_ms']:.1f} "
+                     f"fit {q['prompt_time_ms_fit']:.1f} ms; token {q['token_time_ms']:.2f} fit "
+                     f"{q['token_time_ms_fit']:.2f} ms; W/GPU {q['avg_w_per_gpu']:.0f} fit {q['avg_w_per_gpu_fit']:.0f}; "
+                     f"peak {q['peak_w_per_gpu']:.0f} fit {q['peak_w_per_gpu_fit']:.0f}")
     for c in prof["cap_points"]:
         lines.append(f"cap {c['phase']:<8} prompt {c['prompt_tokens']:>5} batch {c['batch']:>3} cap {c['cap_w_per_gpu']:.0f} W: "
                      f"latency x{c['latency_factor']:.2f} fit x{c['latency_factor_fit']:.3f} ({c['err_pct']:+.2f}%)")
     f = prof["fit"]
-    lines.append(f"MAPE tok/s {f['mape_tok_s_pct']:.2f}%  J/tok {f['mape_j_per_tok_pct']:.2f}%  "
-                 f"(max {f['max_err_tok_s_pct']:.2f}% / {f['max_err_j_per_tok_pct']:.2f}%)")
+    if "mape_tok_s_pct" in f:
+        lines.append(f"MAPE tok/s {f['mape_tok_s_pct']:.2f}%  J/tok {f['mape_j_per_tok_pct']:.2f}%  "
+                     f"(max {f['max_err_tok_s_pct']:.2f}% / {f['max_err_j_per_tok_pct']:.2f}%)")
+    if "mape_prompt_time_pct" in f:
+        lines.append(f"MAPE prompt time {f['mape_prompt_time_pct']:.2f}%  token time {f['mape_token_time_pct']:.2f}%  "
+                     f"average power {f['mape_avg_power_pct']:.2f}%  peak (prefill) power {f['mape_peak_power_pct']:.2f}%")
     if "loo_mape_tok_s_pct" in f:
         lines.append(f"leave-one-load-level-out MAPE tok/s {f['loo_mape_tok_s_pct']:.2f}%  J/tok {f['loo_mape_j_per_tok_pct']:.2f}%")
+    lines.append(f"{f['n_values']} measured values, {f['n_free_params']} free parameters")
+    lines += [f"warning: {w}" for w in prof.get("warnings", [])]
     return "\n".join(lines)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``calibrate`` on an argparse subparsers object (for dcsim.cli)."""
-    p = subparsers.add_parser("calibrate", help="fit a node profile to measured points (least squares)",
+    p = subparsers.add_parser("calibrate", help="fit node profiles to measured points (least squares)",
                               description=__doc__.split("\n\n")[0])
     _add_args(p)
     p.set_defaults(func=run)
@@ -298,30 +621,75 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("measurements", nargs="+", help="CSV file(s): kind=load rows (and optional kind=cap rows)")
-    p.add_argument("--gpu", required=True, help="GPU catalog name, e.g. H100-SXM")
-    p.add_argument("--model", required=True, help="model catalog name, e.g. llama-3.1-70b")
+    p.add_argument("measurements", nargs="+", help="CSV file(s): kind=load / request / cap rows")
+    p.add_argument("--gpu", default=None, help="GPU catalog name, e.g. H100-SXM (default: every GPU in the files)")
+    p.add_argument("--model", default=None, help="model catalog name, e.g. llama-3.1-70b (default: every model)")
     p.add_argument("--precision", choices=["bf16", "fp8", "int4"], default=None)
     p.add_argument("--tp", type=int, default=None, help="GPUs per replica (n_gpus column)")
     p.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="DVFS exponent when no cap rows (assumption)")
     p.add_argument("--loo", action="store_true", help="also report leave-one-load-level-out error")
-    p.add_argument("--out", default=None, help="write the profile YAML here")
+    p.add_argument("--out", default=None,
+                   help="write the profile YAML here (a directory when several groups are calibrated)")
+    p.add_argument("--pool", action="store_true",
+                   help="fit one parameter set to all groups of --gpu (its hardware efficiencies for models with "
+                        "no calibration) and report the leave-one-model-out error")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="leave malformed rows out (counted and listed) instead of stopping at the first")
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``calibrate`` command; returns the exit code."""
+    if args.pool:
+        return _run_pool(args)
     try:
-        prof = calibrate(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma, args.loo,
-                         skip_bad=args.skip_bad_rows)
+        profs = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma,
+                              args.loo, skip_bad=args.skip_bad_rows)
     except (ValueError, OSError, KeyError) as e:
         print(f"dcsim calibrate: error: {e}", file=sys.stderr)
         return 2
-    print(format_report(prof))
-    if prof.get("skipped_rows"):
-        print(f"skipped {len(prof['skipped_rows'])} malformed row(s):", *prof["skipped_rows"], sep="\n  ")
+    for i, prof in enumerate(profs):
+        if i:
+            print()
+        print(format_report(prof))
+    if profs and profs[0].get("skipped_rows"):
+        print(f"skipped {len(profs[0]['skipped_rows'])} malformed row(s):", *profs[0]["skipped_rows"], sep="\n  ")
     if args.out:
+        out = Path(args.out)
+        try:
+            if len(profs) == 1 and not out.is_dir():
+                targets = [(out, profs[0])]
+            else:
+                out.mkdir(parents=True, exist_ok=True)
+                targets = [(out / f"{p['name']}.yaml", p) for p in profs]
+            for path, prof in targets:
+                path.write_text(yaml.safe_dump(prof, sort_keys=False, width=120))
+                print(f"wrote {path}")
+        except OSError as e:
+            print(f"dcsim calibrate: error: cannot write {out}: {e}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def _run_pool(args: argparse.Namespace) -> int:
+    if not args.gpu:
+        print("dcsim calibrate: error: --pool needs --gpu", file=sys.stderr)
+        return 2
+    try:
+        prof = pooled_profile(args.measurements, args.gpu, args.gamma)
+    except (ValueError, OSError, KeyError) as e:
+        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
+        return 2
+    print(f"pooled {args.gpu} over {', '.join(prof['pooled_groups'])}")
+    for k, v in prof["params"].items():
+        u = prof["uncertainty"].get(k)
+        print(f"  {k:<12} {v:>12.5g}" + (f" ± {u['se']:.3g}" if u else "  (fixed)"))
+    print(f"{'leave-one-model-out':<45} {'MAPE tok/s':>10} {'J/tok':>8} {'max tok/s':>10} {'max J/tok':>10}")
+    for r in prof["leave_one_model_out"]:
+        print(f"{r['profile']:<45} {r['mape_tok_s_pct']:>10.2f} {r['mape_j_per_tok_pct']:>8.2f} "
+              f"{r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
+    print(*(f"warning: {w}" for w in prof["warnings"]), sep="\n")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(yaml.safe_dump(prof, sort_keys=False, width=120))
         print(f"wrote {args.out}")
     return 0

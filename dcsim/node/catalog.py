@@ -7,7 +7,6 @@ catalog name or an inline spec. Profiles are YAML files written by ``dcsim calib
 from __future__ import annotations
 
 from pathlib import Path
-from statistics import median
 
 import yaml
 
@@ -15,6 +14,7 @@ from dcsim.scenario.node import GpuSpec, ModelSpec
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PROFILE_DIR = DATA_DIR / "profiles"
+POOLED_DIR = PROFILE_DIR / "pooled"
 MEASUREMENT_DIR = DATA_DIR / "measurements"
 
 
@@ -99,29 +99,82 @@ def find_profile(gpu: str, model: str, precision: str, tp: int | None) -> dict |
     return (same or cands)[0]
 
 
-def generic_profile(gpu: GpuSpec) -> dict:
-    """Median of the shipped fits, power terms rescaled by (TDP - idle) of ``gpu`` [D].
+_SHAPE = ("params", "active_params", "layers", "hidden", "heads", "kv_heads", "head_dim", "kv_elems_per_layer",
+          "n_experts", "experts_per_token", "expert_params")
 
-    Used when no calibrated profile matches the GPU and model. Prefers the profiles of the same
-    GPU; otherwise uses all shipped profiles.
+
+def same_architecture(a: ModelSpec, b: ModelSpec) -> bool:
+    """True when two models have the same shape (a fine-tune or a rename): same FLOPs, bytes and KV."""
+    return all(getattr(a, k) == getattr(b, k) for k in _SHAPE)
+
+
+def find_architecture_profile(gpu: str, model: ModelSpec, precision: str, tp: int | None) -> dict | None:
+    """A shipped profile of ``gpu`` whose model has ``model``'s shape under another name, or None."""
+    cat = model_catalog()
+    cands = []
+    for p in shipped_profiles().values():
+        m = cat.get(p["model"])
+        if m is not None and _norm(p["gpu"]) == _norm(gpu) and p["precision"] == precision \
+                and _norm(m.name) != _norm(model.name) and same_architecture(m, model):
+            cands.append(p)
+    same = [p for p in cands if tp is not None and p["tensor_parallel"] == tp]
+    return (same or cands or [None])[0]
+
+
+def pooled_profiles() -> dict[str, dict]:
+    """Pooled per-GPU fits (``dcsim calibrate --pool``) by GPU name."""
+    return {p["gpu"]: p for p in (_read_yaml(f) for f in sorted(POOLED_DIR.glob("*.yaml")))}
+
+
+def lomo_band(pooled: dict, moe: bool | None = None) -> dict:
+    """Worst leave-one-model-out errors (%) of a pooled fit: the expected error of a transferred pair.
+
+    With ``moe`` given, only the left-out models of the same kind (MoE or dense) count, when there
+    are any: a dense model's transfer is judged by how dense models transferred.
     """
-    profs = list(shipped_profiles().values())
-    if not profs:
-        raise ValueError("no shipped profiles to derive a generic profile from")
-    same = [p for p in profs if _norm(p["gpu"]) == _norm(gpu.name)]
-    use = same or profs
+    rows = pooled.get("leave_one_model_out") or []
+    if moe is not None:
+        cat = model_catalog()
+        same = [r for r in rows if (cat[r["profile"].split("_")[1]].n_experts > 0) == moe]
+        rows = same or rows
+    if not rows:
+        return {"tok_s_pct": None, "j_per_tok_pct": None}
+    return {"tok_s_pct": max(r["max_err_tok_s_pct"] for r in rows),
+            "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in rows)}
+
+
+def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
+    """Parameters for a (GPU, model) pair with no calibration.
+
+    ``transferred``: the GPU's pooled fit (one parameter set fitted to all its calibrated models,
+    each weighted equally, with standard errors; ``dcsim calibrate --pool``); the model's own
+    FLOPs, bytes and KV traffic per token come from its shape. ``generic``: a GPU with no pooled
+    fit takes the mean of the pooled GPUs' efficiencies, power terms rescaled by its own dynamic
+    range (TDP - idle) [D]. The record carries the expected error band (leave-one-model-out, over
+    the left-out models of ``model``'s kind, MoE or dense, when given).
+    """
+    moe = None if model is None else model.n_experts > 0
+    pooled = pooled_profiles()
+    if not pooled:
+        raise ValueError("no pooled profiles shipped (dcsim/data/profiles/pooled/); cannot transfer")
+    if gpu.name in pooled:
+        p = pooled[gpu.name]
+        return {**p, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": lomo_band(p, moe)}
     cat = gpu_catalog()
-    keys = ("p_base_w", "p_compute_w", "p_memory_w")
-    params = {}
-    for k in ("mfu", "mbu", "t_fixed_s", "t_seq_s", "overlap_p", "gamma"):
-        params[k] = float(median(p["params"][k] for p in use))
-    for k in keys:
-        rel = []
+    params: dict[str, float] = {}
+    use = list(pooled.values())
+    for k in use[0]["params"]:
+        vals = []
         for p in use:
-            g = cat.get(p["gpu"])
-            span = (g.tdp_w - g.idle_w) if g is not None else 1.0
-            rel.append(p["params"][k] / span)
-        params[k] = float(median(rel)) * (gpu.tdp_w - gpu.idle_w)
-    return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*",
-            "tensor_parallel": None, "params": params,
-            "source": "[D] median of shipped profiles " + ", ".join(p["name"] for p in use)}
+            v = p["params"][k]
+            if k in ("p_compute_w", "p_memory_w", "p_sync_w"):
+                g = cat[p["gpu"]]
+                v = v / (g.tdp_w - g.idle_w) * (gpu.tdp_w - gpu.idle_w)
+            vals.append(v)
+        params[k] = float(sum(vals) / len(vals))
+    bands = [lomo_band(p, moe) for p in use]
+    worst = {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in ("tok_s_pct", "j_per_tok_pct")}
+    return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
+            "params": params, "status": "generic", "error_band_pct": worst,
+            "source": "[D] mean of the pooled fits of " + ", ".join(sorted(pooled)) + ", power terms scaled by "
+                      "(TDP - idle); no measurement of this GPU"}

@@ -9,11 +9,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import find_profile, generic_profile, load_profile, resolve_gpu, resolve_model
+from dcsim.node.catalog import (find_architecture_profile, find_profile, load_profile, resolve_gpu, resolve_model,
+                                transfer_profile)
 from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import Derived, PerfParams, derive, steady_iteration
-from dcsim.node.power import PowerParams, bisect_clock, gpu_power, wall_power
-from dcsim.node.step import iteration_step, step_params
+from dcsim.node.power import PowerParams, bisect_clock, wall_power
+from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
 
 # vLLM gpu_memory_utilization default 0.9: fraction of HBM for weights + KV cache (vLLM docs).
@@ -63,6 +64,13 @@ class NodeModel:
     kv_capacity_tokens: float
     clock_min: float
     power_cap_w: float
+    calibration: dict = None  # type: ignore[assignment]  # see calibration_record()
+
+    @property
+    def limit_w(self) -> float:
+        """Per-GPU board power limit in force (W): ``power_cap_w`` clipped to the GPU's settable
+        range [power_limit_min_w, tdp_w] (nvidia-smi -pl behaviour). Power never exceeds it."""
+        return min(max(float(self.power_cap_w), self.gpu.power_limit_min_w), self.gpu.tdp_w)
 
     # -- static quantities -------------------------------------------------
     @property
@@ -95,11 +103,11 @@ class NodeModel:
         stays right, the decode share of the step time (by positions) is divided by
         ``tokens_per_step``. Empty batch -> ``(0.0, idle power)``.
         """
-        return make_step(self.derived, self.gpu, self.gpus_per_replica, self.perf, self.pw, clock)
+        return partial(iteration_step, self.step_params(clock))
 
     def step_params(self, clock: float = 1.0) -> tuple:
         """Float tuple ``P`` with ``step_fn(clock)(*a) == iteration_step(P, *a)`` (for compiled kernels)."""
-        return step_params(self.derived, self.gpu, self.gpus_per_replica, self.perf, self.pw, clock)
+        return step_params(self.derived, self.gpu, self.gpus_per_replica, self.perf, self.pw, clock, self.limit_w)
 
     # -- vectorised steady state ---------------------------------------------
     @property
@@ -108,12 +116,23 @@ class NodeModel:
         return int(self.spec.max_batched_tokens)
 
     def steady_state(self, batch, mean_in, mean_out, clock=1.0) -> SteadyState:
-        """Steady-state throughput and power at ``batch`` concurrent sequences (broadcasts)."""
-        t, tc, tm, tokens = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
-                                             batch, mean_in, mean_out, clock, self.max_batched_tokens)
-        u_c, u_m = tc / t, tm / t
-        gp = self.gpus_per_replica * gpu_power(self.gpu.idle_w, self.pw, u_c, u_m, clock)
-        return SteadyState(tokens / t, gp, self.wall_power(gp), t, u_c, u_m)
+        """Steady-state throughput and power at ``batch`` concurrent sequences (broadcasts).
+
+        Time and power are :func:`dcsim.node.step.steady_step` (the request path's
+        ``iteration_step`` over the steady mix of iterations), so the board limit and throttling
+        are the same as per iteration; ``u_compute`` / ``u_memory`` are the unthrottled roofline
+        shares at ``clock`` (diagnostics).
+        """
+        t0, tc, tm, _ = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
+                                         batch, mean_in, mean_out, clock, self.max_batched_tokens)
+        b, mi, mo, clk = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (batch, mean_in, mean_out, clock)))
+        t = np.empty(b.shape)
+        gp = np.empty(b.shape)
+        for c in np.unique(clk):
+            m = clk == c
+            t[m], gp[m], _ = steady_step(self.step_params(float(c)), b[m], mi[m], mo[m], self.max_batched_tokens)
+        tokens = b
+        return SteadyState(tokens / t, gp, self.wall_power(gp), t, tc / t0, tm / t0)
 
     def energy_per_output_token(self, batch, mean_in, mean_out, clock=1.0):
         """GPU energy per output token (J), prefill included (GPU level, like ML.ENERGY)."""
@@ -153,6 +172,10 @@ class NodeModel:
         def per_gpu(c):
             return self.steady_state(batch, mean_in, mean_out, c).gpu_power_w / self.gpus_per_replica
 
+        p1 = per_gpu(np.ones_like(cap))
+        if np.all(p1 <= cap):  # the board limit already holds it (e.g. the cap is the board limit)
+            shape = np.broadcast_shapes(np.shape(cap), np.shape(p1))
+            return 1.0 if shape == () else np.ones(shape)
         out = bisect_clock(per_gpu, cap, self.clock_min)
         return float(out) if np.ndim(out) == 0 else out
 
@@ -172,16 +195,21 @@ class NodeModel:
         return lo
 
 
-def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0):
+def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0,
+              limit_w: float | None = None):
     """Plain-float iteration closure (see :meth:`NodeModel.step_fn`): :func:`dcsim.node.step.iteration_step`
-    bound to the parameters of ``clock`` (the same function the compiled serving kernel runs)."""
-    return partial(iteration_step, step_params(d, gpu, tp, p, pw, clock))
+    bound to the parameters of ``clock`` and the per-GPU board limit ``limit_w`` (default TDP)."""
+    return partial(iteration_step, step_params(d, gpu, tp, p, pw, clock, limit_w))
 
 
 def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
     q = prof["params"]
-    return (PerfParams(q["mfu"], q["mbu"], q["t_fixed_s"], q["t_seq_s"], q.get("overlap_p", 50.0)),
-            PowerParams(q["p_base_w"], q["p_compute_w"], q["p_memory_w"], q["gamma"]))
+    if "p_sync_w" not in q or "t_layer_s" not in q:
+        raise ValueError(f"profile {prof.get('name', '?')!r} was written by an older dcsim (no p_sync_w / "
+                         f"t_layer_s: a constant serving power term and per-iteration overheads): rerun its "
+                         f"`generated_by` command to recalibrate it for the work-based power model")
+    return (PerfParams(q["mfu"], q["mbu"], q["t_layer_s"], q["t_seq_layer_s"], q.get("overlap_p", 50.0)),
+            PowerParams(q["p_compute_w"], q["p_memory_w"], q["p_sync_w"], q["gamma"]))
 
 
 def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
@@ -194,8 +222,16 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         raise ValueError(f"tensor_parallel {tp} exceeds gpus_per_node {gpn}")
     if spec.profile is not None:
         prof = load_profile(spec.profile, base_dir)
+        status = "user-profile"
     else:
-        prof = find_profile(gpu.name, model.name, spec.precision, tp) or generic_profile(gpu)
+        prof = find_profile(gpu.name, model.name, spec.precision, tp)
+        status = "calibrated"
+        if prof is None:
+            prof = find_architecture_profile(gpu.name, model, spec.precision, tp)
+            status = "same-architecture"
+        if prof is None:
+            prof = transfer_profile(gpu, model)
+            status = prof["status"]
     perf, pw = _params_from_profile(prof)
     lv = resolve_levers(spec.levers, spec.precision)
     d = derive(model, spec.precision, lv)
@@ -208,4 +244,37 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         gpus_per_replica=tp, replicas_per_node=gpn // tp, gpus_per_node=gpn, max_batch=spec.max_batch,
         kv_capacity_tokens=kv_free / d.kv_bytes_per_token, clock_min=gpu.clock_min,
         power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
+        calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp),
     )
+
+
+#: what each calibration status means, for warnings and reports
+STATUS_TEXT = {
+    "calibrated": "fitted to measurements of this GPU, model, precision and TP",
+    "user-profile": "a profile file given by the scenario",
+    "same-architecture": "fitted to another model of the same shape (a fine-tune or rename) on this GPU",
+    "transferred": "this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; no "
+                   "measurement of this model",
+    "generic": "no measurement of this GPU: efficiencies averaged over other GPUs' pooled fits",
+}
+
+
+def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int) -> dict:
+    """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
+
+    ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
+    calibrated (or same-architecture); the worst leave-one-model-out error of the GPU's pooled fit
+    when transferred; the worst over all pooled GPUs when generic (a lower bound: the hardware
+    is transferred too); None for a user profile.
+    """
+    f = prof.get("fit", {})
+    if status in ("calibrated", "same-architecture") and "max_err_tok_s_pct" in f:
+        band = {"tok_s_pct": f["max_err_tok_s_pct"], "j_per_tok_pct": f["max_err_j_per_tok_pct"]}
+    elif status in ("calibrated", "same-architecture") and "max_err_request_pct" in f:
+        band = {"tok_s_pct": f["max_err_request_pct"], "j_per_tok_pct": f["max_err_request_pct"]}
+    else:
+        band = prof.get("error_band_pct", {"tok_s_pct": None, "j_per_tok_pct": None})
+    return {"status": status, "profile": str(prof.get("name")), "for": f"{gpu} / {model} / {precision} / TP{tp}",
+            "meaning": STATUS_TEXT[status],
+            "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
+            "error_band_pct": band}

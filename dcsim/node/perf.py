@@ -2,7 +2,7 @@
 
 Per continuous-batching iteration [DESIGN "Physics, with calibration"]:
 
-    t = overlap_p(t_compute, t_memory) + t_fixed + t_seq * n_decode
+    t = overlap_p(t_compute, t_memory) + (t_layer + t_seq_layer * n_decode) * layers_run
     overlap_p(a, b) = (a^p + b^p)^(1/p)    (p -> inf: max(a, b), the ideal roofline;
                                             p = 1: a + b, no overlap of compute and memory)
     t_compute = FLOPs / (tp * peak * MFU * clock)
@@ -14,9 +14,13 @@ MoE weights read per iteration: dense part + expert part x (1 - (1 - k/E)^T), th
 fraction of experts touched by T tokens routed independently (assumption: uniform routing).
 Memory time does not depend on the SM clock (HBM is clocked separately) and the overheads
 are CPU-side, so only the compute-bound part slows when a power cap lowers the clock.
+The overheads are per layer run (kernel launches, synchronisation and the tensor-parallel all-reduce
+of every layer; the per-sequence attention bookkeeping of every layer), so they scale with the
+model's depth and with layer skipping; expressing them per layer is what lets a GPU's overheads
+fitted on one model transfer to another (dcsim.node.catalog.transfer_profile).
 The overlap exponent p generalises the roofline max (kernels do not overlap compute and memory
 perfectly; ML.ENERGY's 70B iteration times grow almost linearly in batch from the smallest batch,
-which a hard max cannot show). MFU, MBU, p, t_fixed, t_seq are fitted by :mod:`dcsim.node.calibrate`. Tensor-parallel
+which a hard max cannot show). MFU, MBU, p, t_layer, t_seq_layer are fitted by :mod:`dcsim.node.calibrate`. Tensor-parallel
 communication is not modelled separately: it is absorbed in the fitted overheads/efficiencies.
 All quantities SI: FLOP, B, s.
 """
@@ -47,16 +51,17 @@ class Derived:
     positions: float               # forward positions per decode sequence per step
     tokens_per_step: float         # tokens emitted per decode sequence per step
     peak_precision: str            # which peak FLOP/s applies
+    layers_run: float              # transformer layers run per forward pass (layers x layer_frac)
 
 
 @dataclass(frozen=True)
 class PerfParams:
     """Fitted efficiency/overhead parameters (see calibrate)."""
 
-    mfu: float        # model FLOP utilisation of the dense peak, (0, 1]
-    mbu: float        # HBM bandwidth utilisation, (0, 1]
-    t_fixed_s: float  # s per iteration (scheduler, launch, sampling)
-    t_seq_s: float    # s per decode sequence per iteration (CPU-side bookkeeping)
+    mfu: float          # model FLOP utilisation of the dense peak, (0, 1]
+    mbu: float          # HBM bandwidth utilisation, (0, 1]
+    t_layer_s: float    # s per layer run per iteration (launches, sync, TP all-reduce)
+    t_seq_layer_s: float  # s per layer run per decode sequence per iteration (attention bookkeeping)
     overlap_p: float = 50.0  # roofline combination exponent (>= 1; large = max)
 
 
@@ -81,6 +86,7 @@ def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
         positions=lv.positions,
         tokens_per_step=lv.tokens_per_step,
         peak_precision="fp8" if precision == "fp8" else "bf16",  # int4 = W4A16: bf16 tensor cores (assumption)
+        layers_run=float(model.layers) * f,
     )
 
 
@@ -124,7 +130,7 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
     tc = iteration_flops(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float), prefill_ctx_sum) / (
         tp * peak_flops(gpu, d.peak_precision) * p.mfu * np.asarray(clock, dtype=float))
     tm = iteration_bytes(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float)) / (tp * gpu.hbm_bw * p.mbu)
-    t = roofline(tc, tm, p.overlap_p) + p.t_fixed_s + p.t_seq_s * n_decode
+    t = roofline(tc, tm, p.overlap_p) + (p.t_layer_s + p.t_seq_layer_s * n_decode) * d.layers_run
     return t, tc, tm
 
 
@@ -133,35 +139,47 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
 DEFAULT_CHUNK_TOKENS = 8192.0
 
 
-def steady_iteration(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, batch, mean_in, mean_out, clock=1.0,
-                     chunk_tokens=DEFAULT_CHUNK_TOKENS):
-    """Average iteration of a replica in steady state with ``batch`` sequences decoding.
+def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, tokens_per_step=1.0):
+    """The two kinds of iteration of a replica in steady state with ``batch`` sequences decoding.
 
     Each step emits ``batch * tokens_per_step`` tokens; every emitted token carries
     ``mean_in / mean_out`` prompt tokens of prefill (one request replaced per ``mean_out``
     tokens), whose positions attend on average ``mean_in / 2`` context; decode sequences hold
-    on average ``mean_in + mean_out / 2`` context. Returns ``(t, t_compute, t_memory, tokens)``.
+    on average ``mean_in + mean_out / 2`` context.
 
     Prefill is lumpy, as a continuous-batching server schedules it: a new prompt is prefilled
     in the next iteration (in chunks of at most ``chunk_tokens - batch`` tokens), so when fewer
     than one prompt arrives per iteration, a fraction ``phi`` of iterations carries a chunk of
     ``c`` prompt tokens and the rest are decode-only (``phi·c`` = the mean prefill per
-    iteration). Times are the ``phi``-weighted mix of the two kinds of iteration; since GPU
-    energy is linear in the compute and memory times (dcsim.node.power), the mix is exact for
-    energy, where averaging the tokens into every iteration would hide prefill compute under
+    iteration). Energy is linear in the time of each kind, so the ``phi``-weighted mix is exact
+    for energy, where averaging the tokens into every iteration would hide prefill compute under
     decode memory time (the roofline max is convex).
+
+    Returns ``(tokens, ctx_sum, chunk, phi, prefill_ctx_sum)`` (broadcast arrays).
     """
     batch = np.asarray(batch, dtype=float)
     mean_in = np.asarray(mean_in, dtype=float)
     mean_out = np.asarray(mean_out, dtype=float)
-    tokens = batch * d.tokens_per_step
+    tokens = batch * tokens_per_step
     prefill = tokens * mean_in / mean_out
     ctx = batch * (mean_in + 0.5 * mean_out)
     budget = np.maximum(np.asarray(chunk_tokens, dtype=float) - batch, 1.0)
     chunk = np.maximum(prefill, np.minimum(mean_in, budget))
     phi = prefill / chunk
-    t1, tc1, tm1 = iteration_time(d, gpu, tp, p, chunk, batch, ctx, chunk * 0.5 * mean_in, clock)
-    t0, tc0, tm0 = iteration_time(d, gpu, tp, p, 0.0 * chunk, batch, ctx, 0.0, clock)
+    return np.broadcast_arrays(tokens, ctx, chunk, phi, chunk * 0.5 * mean_in)
+
+
+def steady_iteration(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, batch, mean_in, mean_out, clock=1.0,
+                     chunk_tokens=DEFAULT_CHUNK_TOKENS):
+    """Unthrottled roofline times of the steady-state mix (:func:`steady_mix`) at ``clock``.
+
+    Returns ``(t, t_compute, t_memory, tokens)``, ``phi``-weighted means of the two kinds of
+    iteration. Power, the board limit and throttling are :func:`dcsim.node.step.steady_step`'s.
+    """
+    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, d.tokens_per_step)
+    b = np.asarray(batch, dtype=float)
+    t1, tc1, tm1 = iteration_time(d, gpu, tp, p, chunk, b, ctx, pctx, clock)
+    t0, tc0, tm0 = iteration_time(d, gpu, tp, p, 0.0 * chunk, b, ctx, 0.0, clock)
     t = phi * t1 + (1.0 - phi) * t0
     tc = phi * tc1 + (1.0 - phi) * tc0
     tm = phi * tm1 + (1.0 - phi) * tm0

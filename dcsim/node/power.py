@@ -1,23 +1,29 @@
-"""GPU and server power by activity, DVFS clock and power cap (SI: W, s).
+"""GPU and server power by the work done, DVFS clock and board power limit (SI: W, s).
 
-Per GPU, while a replica is serving [DESIGN "Physics, with calibration"]:
+Per GPU, during one iteration of a serving replica (the per-iteration form is
+:func:`dcsim.node.step.iteration_step`, the single source the engine runs):
 
-    P_gpu = P_idle + clock^gamma * (P_base + P_compute * u_c + P_memory * u_m)
+    P_gpu = P_idle + clock^gamma * (P_compute * u_c + P_memory * u_m + P_sync * u_s)
 
-with u_c = t_compute / t_iter and u_m = t_memory / t_iter the roofline utilisations of the
-iteration. P_idle is the separate no-request state (~72 W on H100 [SMI]); P_base is the extra
-draw of a GPU that is serving at all (ML.ENERGY's smallest batch already draws 0.6-0.7 x TDP
-[ML3]); P_compute and P_memory are the activity-dependent parts. All dynamic power scales as
-clock^gamma (dynamic power ~ f V^2 with V falling with f). The memory-side term is scaled too
-(L2, memory controllers and NoC sit in the SM clock domain): lowering the clock of a
-memory-bound decode saves energy at nearly constant latency, as measured by [DVFS] (-42% energy,
-+1-6% latency) and [ILL] (clock locking -32% decode energy); it also keeps power monotone in
-batch at every clock. P_base, P_compute, P_memory and gamma are fitted by
-:mod:`dcsim.node.calibrate`.
+with u_c = t_compute / t, u_m = t_memory / t and u_s = t_overhead / t the shares of the step in
+which the tensor cores, the HBM and neither (launch gaps, synchronisation, tensor-parallel
+all-reduce, sampling) are busy. Power is static (idle, ~72 W on H100 [SMI]) plus the power of the
+work actually done: memory traffic per second (u_m ∝ bytes/s) and FLOPs per second (u_c ∝
+FLOP/s); there is no constant "serving" term, so a batch of one draws what its weight reads and
+its overheads draw. Splitwise's A100 characterisation [SWsim] shows why P_sync is needed: batch-1
+decode of Llama-2-70B draws 0.74 / 0.59 / 0.43 x TDP per GPU at TP 2 / 4 / 8, falling as the
+weight bytes per GPU per step fall and the step becomes overhead-bound. All dynamic power scales
+as clock^gamma (dynamic power ~ f V^2 with V falling with f): lowering the clock of a memory-bound
+decode saves energy at nearly constant latency, as measured by [DVFS] (-42% energy, +1-6%
+latency) and [ILL] (clock locking -32% decode energy). P_compute, P_memory, P_sync and gamma are
+fitted by :mod:`dcsim.node.calibrate`; each is bounded by the board's dynamic range TDP - idle
+(one unit saturated alone stays within the board limit), and their concurrent sum is held at the
+board limit by the throttling law in :mod:`dcsim.node.step`.
 
-Server wall power of a replica: (GPU power + replica share of the non-GPU power) / PSU
-efficiency, the non-GPU power moving linearly from idle to max with the GPU load
-(assumption; ML.ENERGY power is GPU-only, so the host share is not fitted).
+Server wall power of a replica: (GPU power + replica share of the host power) / PSU efficiency,
+the host (CPUs, DRAM, NICs, NVSwitch, fans) rising linearly from ``non_gpu_idle_w`` to
+``non_gpu_max_w`` with the GPU load; ``non_gpu_max_w`` is derived in ``dcsim/data/gpus.yaml`` so
+that a fully loaded server draws its datasheet figure (see docs/node.md "Server power").
 """
 
 from __future__ import annotations
@@ -31,18 +37,19 @@ from dcsim.scenario.node import GpuSpec
 
 @dataclass(frozen=True)
 class PowerParams:
-    """Fitted per-GPU power parameters (W) and the DVFS exponent."""
+    """Fitted per-GPU power parameters (W at full clock) and the DVFS exponent."""
 
-    p_base_w: float
     p_compute_w: float
     p_memory_w: float
+    p_sync_w: float
     gamma: float
 
 
-def gpu_power(idle_w: float, pp: PowerParams, u_c, u_m, clock=1.0):
-    """Power of one serving GPU (W) for utilisations ``u_c``, ``u_m`` in [0, 1] at ``clock``."""
+def gpu_power(idle_w: float, pp: PowerParams, u_c, u_m, u_s, clock=1.0):
+    """Unthrottled power of one serving GPU (W) for step shares ``u_c``, ``u_m``, ``u_s`` at ``clock``."""
     cg = np.asarray(clock, dtype=float) ** pp.gamma
-    return idle_w + cg * (pp.p_base_w + pp.p_compute_w * np.asarray(u_c) + pp.p_memory_w * np.asarray(u_m))
+    return idle_w + cg * (pp.p_compute_w * np.asarray(u_c) + pp.p_memory_w * np.asarray(u_m)
+                          + pp.p_sync_w * np.asarray(u_s))
 
 
 def host_power(gpu: GpuSpec, gpu_power_per_gpu):

@@ -1,85 +1,189 @@
 """One batch iteration of a replica as a pure function of plain floats: the single source of the step.
 
 ``iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum) -> (dt_s, gpu_power_w)``
-is written in the subset of Python that numba compiles (float arithmetic, ``**``, one tuple of
-parameters), so the readable request-fidelity loop (:mod:`dcsim.serving.replica`, which calls it
-as plain Python) and the compiled serving kernel (which compiles this very function) execute the
-same operations in the same order. ``P`` is the tuple built by :func:`step_params` for one DVFS
-clock; its fields are named in :data:`STEP_FIELDS`.
+is written in the subset of Python that numba compiles (float arithmetic, ``**``, if/else, one
+bounded loop, one tuple of parameters), so the readable request-fidelity loop
+(:mod:`dcsim.serving.replica`, which calls it as plain Python), the compiled serving kernel (which
+compiles this very function) and the steady state (:func:`steady_step`, which maps it over arrays)
+execute the same operations in the same order. ``P`` is the tuple built by :func:`step_params`
+for one DVFS clock; its fields are named in :data:`STEP_FIELDS`.
 
-Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources):
+Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources), at clock c:
 
-    t_c  = (positions·F_pos + F_attn·(prefill_ctx_sum + positions·sparse·ctx_sum)) / (tp·peak·MFU·clock)
+    t_c  = (positions·F_pos + F_attn·(prefill_ctx_sum + positions·sparse·ctx_sum)) / (tp·peak·MFU·c)
     t_m  = (dense weights + expert weights touched + ctx_sum·KV_read + positions·KV_write) / (tp·BW·MBU)
-    dt   = overlap_p(t_c, t_m) + t_fixed + t_seq·n_decode
-    P    = tp·(P_idle + clock^γ·P_base) + tp·clock^γ·(P_compute·t_c + P_memory·t_m) / dt
+    t_o  = (t_layer + t_seq_layer·n_decode)·layers_run       (launch gaps, sync, TP all-reduce)
+    dt   = overlap_p(t_c, t_m) + t_o
+    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·t_m + P_sync·t_o) / dt
+
+Power is idle plus each part of the step's work times its power: no constant serving term, so it
+rises smoothly from a batch of one with the memory traffic and FLOPs per second actually done.
+
+**Board power limit** (a law, not a check): if P at the controller's clock exceeds the replica's
+limit ``tp·limit_w`` (TDP, or the scenario's ``power_cap``), the board lowers its clock to the
+one where P equals the limit (P rises monotonically with c: γ ≥ 1 and dt falls with c), found by
+regula falsi (Illinois) only in that case; the step then takes longer (compute-bound parts
+stretch as 1/c). If even the lowest clock exceeds the limit, the board idles part of the step
+(duty cycling): the step stretches until the dynamic energy fits, and P equals the limit.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from dcsim.node.perf import Derived, PerfParams, peak_flops
 from dcsim.node.power import PowerParams
 from dcsim.scenario.node import GpuSpec
 
-__all__ = ["STEP_FIELDS", "step_params", "iteration_step"]
+__all__ = ["STEP_FIELDS", "step_params", "iteration_step", "steady_step", "THROTTLE_ITERS"]
 
 #: names of the entries of a step-parameter tuple, in order (units in the comments of step_params)
 STEP_FIELDS = ("inv_c", "inv_m", "fpp", "fat", "pos", "dsp", "wd", "we", "ef", "kvr", "kvw", "t0", "ts",
-               "op", "inv_op", "a_base", "a_c", "a_m", "inv_tps", "spec_dec", "one_minus", "idle")
+               "op", "inv_op", "a_c", "a_m", "a_s", "inv_tps", "spec_dec", "one_minus", "idle",
+               "clock", "gamma", "lim", "cmin", "cg")
+
+#: most regula-falsi iterations when the board limit binds (converges to 1e-9 relative in ~6-10)
+THROTTLE_ITERS = 40
 
 
-def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0) -> tuple:
-    """The float parameters of :func:`iteration_step` for a replica of ``tp`` GPUs at ``clock``."""
+def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0,
+                limit_w: float | None = None) -> tuple:
+    """The float parameters of :func:`iteration_step` for a replica of ``tp`` GPUs at ``clock``.
+
+    ``limit_w`` is the per-GPU board power limit (default: the GPU's TDP); it is clipped to
+    ``[power_limit_min_w, tdp_w]`` as ``nvidia-smi -pl`` does.
+    """
     clock = float(clock)
-    cg = clock ** pw.gamma
+    lim = gpu.tdp_w if limit_w is None else min(max(float(limit_w), gpu.power_limit_min_w), gpu.tdp_w)
     return (
-        1.0 / (tp * peak_flops(gpu, d.peak_precision) * p.mfu * clock),  # inv_c: s per FLOP
-        1.0 / (tp * gpu.hbm_bw * p.mbu),                                # inv_m: s per byte
-        float(d.flops_per_position),                                     # fpp: FLOP per position
-        float(d.attn_flops_per_ctx),                                     # fat: FLOP per (position, ctx token)
-        float(d.positions),                                              # pos: positions per decode sequence
-        float(d.positions * d.sparse),                                   # dsp
-        float(d.dense_weight_bytes),                                     # wd: B
-        float(d.expert_weight_bytes),                                    # we: B
-        float(d.expert_frac),                                            # ef: k/E
-        float(d.kv_read_per_ctx),                                        # kvr: B per ctx token
-        float(d.kv_bytes_per_token),                                     # kvw: B per position
-        float(p.t_fixed_s),                                              # t0: s
-        float(p.t_seq_s),                                                # ts: s per decode sequence
-        float(p.overlap_p),                                              # op
-        1.0 / p.overlap_p,                                               # inv_op
-        tp * (gpu.idle_w + cg * pw.p_base_w),                            # a_base: W
-        tp * cg * pw.p_compute_w,                                        # a_c: W
-        tp * cg * pw.p_memory_w,                                         # a_m: W
-        1.0 / d.tokens_per_step,                                         # inv_tps
-        1.0 if d.tokens_per_step != 1.0 else 0.0,                        # spec_dec (flag)
-        1.0 - d.expert_frac,                                             # one_minus
-        float(gpu.idle_w * tp),                                          # idle: W
+        1.0 / (tp * peak_flops(gpu, d.peak_precision) * p.mfu),  # inv_c: s per FLOP at clock 1
+        1.0 / (tp * gpu.hbm_bw * p.mbu),                         # inv_m: s per byte
+        float(d.flops_per_position),                             # fpp: FLOP per position
+        float(d.attn_flops_per_ctx),                             # fat: FLOP per (position, ctx token)
+        float(d.positions),                                      # pos: positions per decode sequence
+        float(d.positions * d.sparse),                           # dsp
+        float(d.dense_weight_bytes),                             # wd: B
+        float(d.expert_weight_bytes),                            # we: B
+        float(d.expert_frac),                                    # ef: k/E
+        float(d.kv_read_per_ctx),                                # kvr: B per ctx token
+        float(d.kv_bytes_per_token),                             # kvw: B per position
+        float(p.t_layer_s * d.layers_run),                       # t0: s per iteration
+        float(p.t_seq_layer_s * d.layers_run),                   # ts: s per decode sequence
+        float(p.overlap_p),                                      # op
+        1.0 / p.overlap_p,                                       # inv_op
+        float(tp * pw.p_compute_w),                              # a_c: W at clock 1, compute busy
+        float(tp * pw.p_memory_w),                               # a_m: W at clock 1, memory busy
+        float(tp * pw.p_sync_w),                                 # a_s: W at clock 1, overhead part
+        1.0 / d.tokens_per_step,                                 # inv_tps
+        1.0 if d.tokens_per_step != 1.0 else 0.0,                # spec_dec (flag)
+        1.0 - d.expert_frac,                                     # one_minus
+        float(gpu.idle_w * tp),                                  # idle: W
+        clock,                                                   # clock: controller's clock, fraction of max
+        float(pw.gamma),                                         # gamma: dynamic power ~ clock^gamma
+        float(lim * tp),                                         # lim: W, board limit of the replica
+        float(min(gpu.clock_min, clock)),                        # cmin: lowest clock the board can reach
+        clock ** float(pw.gamma),                                # cg: clock^gamma (saves a pow per step)
     )
 
 
 def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=-1.0):
     """(dt_s, gpu_power_w) of one iteration; ``prefill_ctx_sum < 0`` means ``prefill_tokens**2 / 2``.
 
-    Empty batch -> ``(0.0, idle power)``. With speculative decoding the decode share of the step
-    time (by positions) is divided by ``tokens_per_step`` (see NodeModel.step_fn).
+    Empty batch -> ``(0.0, idle power)``. Power never exceeds the board limit ``P[lim]``: above it
+    the clock throttles (see the module docstring). With speculative decoding the decode share of
+    the step time (by positions) is divided by ``tokens_per_step`` (see NodeModel.step_fn).
     """
     (inv_c, inv_m, fpp, fat, pos, dsp, wd, we, ef, kvr, kvw, t0, ts,
-     op, inv_op, a_base, a_c, a_m, inv_tps, spec_dec, one_minus, idle) = P
+     op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg) = P
     if prefill_tokens <= 0 and n_decode <= 0:
         return 0.0, idle
     if prefill_ctx_sum < 0.0:
         prefill_ctx_sum = 0.5 * prefill_tokens * prefill_tokens
     npos = prefill_tokens + n_decode * pos
-    tc = (npos * fpp + fat * (prefill_ctx_sum + dsp * ctx_tokens_sum)) * inv_c
+    tc1 = (npos * fpp + fat * (prefill_ctx_sum + dsp * ctx_tokens_sum)) * inv_c
     mem = wd + ctx_tokens_sum * kvr + npos * kvw
     if ef > 0.0:
         mem += we * (1.0 - one_minus ** npos)
     tm = mem * inv_m
+    to = t0 + ts * n_decode
+    e_fix = a_m * tm + a_s * to            # dynamic energy at clock 1 of the clock-independent parts
+    c = clock
+    tc = tc1 / c
     hi = tc if tc > tm else tm
-    dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + t0 + ts * n_decode
-    pwr = a_base + (a_c * tc + a_m * tm) / dt
+    dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
+    pwr = idle + cg * (a_c * tc + e_fix) / dt
+    if pwr > lim:
+        # board limit: lower the clock to where P = lim (regula falsi, Illinois variant)
+        c_lo = cmin
+        tc = tc1 / c_lo
+        hi = tc if tc > tm else tm
+        dt_lo = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
+        e_lo = c_lo ** gamma * (a_c * tc + e_fix)
+        f_lo = idle + e_lo / dt_lo - lim
+        if f_lo >= 0.0:
+            # even the lowest clock exceeds the limit: duty-cycle (stretch the step at constant energy)
+            dt = e_lo / (lim - idle) if lim > idle else dt_lo
+            pwr = lim
+        else:
+            c_hi = c
+            f_hi = pwr - lim
+            dt = dt_lo
+            pwr = f_lo + lim
+            side = 0
+            for _ in range(THROTTLE_ITERS):
+                cm = (c_lo * f_hi - c_hi * f_lo) / (f_hi - f_lo)
+                tc = tc1 / cm
+                hi = tc if tc > tm else tm
+                dm = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
+                fm = idle + cm ** gamma * (a_c * tc + e_fix) / dm - lim
+                if fm <= 0.0:
+                    c_lo, f_lo = cm, fm
+                    dt = dm
+                    pwr = fm + lim
+                    if side == -1:
+                        f_hi *= 0.5
+                    side = -1
+                    if fm > -1e-9 * lim:
+                        break
+                else:
+                    c_hi, f_hi = cm, fm
+                    if side == 1:
+                        f_lo *= 0.5
+                    side = 1
+                if c_hi - c_lo < 1e-12:
+                    break
     if spec_dec != 0.0 and n_decode > 0:
         w = prefill_tokens / npos
         dt *= w + (1.0 - w) * inv_tps
     return dt, pwr
+
+
+_step_ufunc = np.frompyfunc(iteration_step, 5, 2)
+
+
+def step_arrays(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum):
+    """:func:`iteration_step` mapped over broadcast arrays (the same scalar operations per element)."""
+    p_obj = np.empty((), dtype=object)  # the tuple as one scalar, not an array to broadcast
+    p_obj[()] = P
+    dt, pw = _step_ufunc(p_obj, *np.broadcast_arrays(np.asarray(prefill_tokens, float), np.asarray(n_decode, float),
+                                                 np.asarray(ctx_tokens_sum, float), np.asarray(prefill_ctx_sum, float)))
+    return np.asarray(dt, dtype=float), np.asarray(pw, dtype=float)
+
+
+def steady_step(P, batch, mean_in, mean_out, chunk_tokens):
+    """Average iteration of a replica in steady state with ``batch`` sequences decoding.
+
+    Returns ``(t_s, gpu_power_w, tokens)``: mean iteration time, time-averaged GPU power and output
+    tokens per iteration, counted as the request path counts them (one token per decode sequence
+    per call; with speculative decoding :func:`iteration_step` shortens the call instead). The mix of iterations is :func:`dcsim.node.perf.steady_mix` (a fraction
+    ``phi`` carries a prefill chunk of ``c`` tokens, the rest decode only); each kind is one call
+    of :func:`iteration_step`, so the board limit and throttling are those of the request path.
+    """
+    from dcsim.node.perf import steady_mix
+
+    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens)
+    b = np.broadcast_to(np.asarray(batch, float), np.shape(chunk))
+    t1, p1 = step_arrays(P, chunk, b, ctx, pctx)
+    t0, p0 = step_arrays(P, 0.0, b, ctx, 0.0)
+    t = phi * t1 + (1.0 - phi) * t0
+    return t, (phi * t1 * p1 + (1.0 - phi) * t0 * p0) / t, tokens
