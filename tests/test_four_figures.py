@@ -50,9 +50,15 @@ def test_pue_adjusted_delivered_power_is_what_reaches_it(light, capped):
         assert r["facility_power_w"]["mean"] == pytest.approx(np.mean(ts["facility_power_w"]), rel=1e-12)
         assert pad["used"] < r["facility_power_w"]["mean"]  # PUE > 1
         assert np.all(ts["it_power_w"] <= avail * (1 + 1e-9))  # the cap held on every tick
-    # under the cap, what reaches IT is (nearly) all that is available
+    # under the cap, what reaches IT is nearly all that is available: policy uniform runs every node at
+    # one of 24 discrete clock levels, the level serving the most may leave its fleet at full batch
+    # below the budget (measured 1.4 % at 24 levels, 0.8 % at 96); the frontier mixes levels and uses it all
     cp = capped.report["pue_adjusted_delivered_power_w"]
-    assert cp["used"] == pytest.approx(cp["available"]["mean"], rel=0.01)
+    assert 0.97 * cp["available"]["mean"] <= cp["used"] <= cp["available"]["mean"]
+    fr = dcsim.run(small_scenario(**STEADY, **{"workload.arrivals.rate": "600 req/s",
+                                               "facility.interconnect": "120 kW"})).report
+    assert fr["pue_adjusted_delivered_power_w"]["used"] == pytest.approx(
+        fr["pue_adjusted_delivered_power_w"]["available"]["mean"], rel=1e-9)
     lp = light.report["pue_adjusted_delivered_power_w"]
     assert lp["used"] < 0.9 * lp["available"]["mean"]
 

@@ -22,7 +22,7 @@ def test_fewer_gpus_serve_more_under_a_power_cap():
 
 
 def test_no_fewer_gpus_note_when_power_does_not_bind():
-    res = dcsim.run(SC / "campus-interconnect.yaml", overrides={"racks.0.count": 400, "expect": {}})
+    res = dcsim.run(SC / "campus-interconnect.yaml", overrides={"racks.0.count": 350, "expect": {}})
     assert res.report["binding"]["share"]["power"] == 0.0
     assert not [n for n in res.report["notes"] if n.startswith("fewer GPUs")]
 

@@ -223,7 +223,7 @@ def test_signature_draws_true_ceilings_above_compute():
     from conftest import small_scenario
 
     res = dcsim.run(small_scenario(**{"duration": "30 min", "controller.tick": "1 min",
-                                      "facility.interconnect": "260 kW", "workload.arrivals.rate": "150 req/s"}))
+                                      "facility.interconnect": "260 kW", "workload.arrivals.rate": "200 req/s"}))
     ts = res.timeseries
     assert np.all(ts["power_tok_s"] > ts["compute_tok_s"] * 1.01)  # a generous contract: P above C
     fig = signature_plot(res)
