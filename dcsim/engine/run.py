@@ -38,39 +38,15 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
     return run_models(build_models(sc), progress=progress)
 
 
-def _goodput_fluid(m: Models, ts: dict) -> tuple[float, float]:
-    """Fluid estimate of SLO goodput (tokens/s integrated, fraction of served).
+def _goodput_fluid(m: Models, ts: dict) -> tuple[float, float | None]:
+    """Fluid SLO goodput (sum over ticks of SLO-meeting tokens/s, fraction of requests meeting SLOs),
+    from the queueing-aware estimate :mod:`dcsim.serving.slo_estimate` (NaN, None: not estimated)."""
+    from dcsim.serving.slo_estimate import estimate_for_run
 
-    A tick's tokens count as good for a class when the estimated wait (queue ÷ rate,
-    Little's law) meets its TTFT SLO and the decode step time at the operating batch of
-    the first rack group (batch ÷ per-replica rate) meets its TPOT SLO.
-    """
-    served = ts["achieved_tok_s"]
-    wait = np.where(served > 0, ts["queue_tokens"] / np.maximum(served, 1e-300), np.inf)
-    tab = m.groups[0].table
-    level = ts["clock_level"].astype(int)
-    # per-replica rate; on the frontier (load consolidated) replicas run near full batch
-    u = np.where(np.isnan(ts["load_fraction"]), 1.0, ts["load_fraction"])
-    r_rep = u * tab.thr_max[level]
-    step = np.zeros(served.size)
-    for k in np.unique(level):
-        sel = level == k
-        b = np.interp(r_rep[sel], tab.thr[k], tab.batch)
-        step[sel] = np.where(r_rep[sel] > 0, np.maximum(b, 1.0) / np.maximum(r_rep[sel], 1e-300), 0.0)
-    good = np.zeros(served.size)
-    total = 0.0
-    for c in m.workload.classes:
-        ok = np.ones(served.size, dtype=bool)
-        if c.slo_ttft_s is not None:
-            ok &= wait <= c.slo_ttft_s
-        if c.slo_tpot_s is not None:
-            ok &= step <= c.slo_tpot_s
-        w = c.share * c.mean_output
-        good += np.where(ok, served, 0.0) * w
-        total += w
-    good /= max(total, 1e-300)
-    s_tot = float(np.sum(served))
-    return float(np.sum(good)), (float(np.sum(good)) / s_tot if s_tot > 0 else 1.0)
+    est = estimate_for_run(m, ts)
+    if not est.estimated:
+        return float("nan"), None
+    return est.goodput_tok_s * ts["t_s"].size, est.slo_attainment
 
 
 def check_invariants(report: dict, ts: dict) -> None:
@@ -172,10 +148,9 @@ def run_models(m: Models, progress: Callable[[float], None] | None = None, reque
         report.update(request_engine.report(duration))
         lat = request_engine.latency_samples()
     else:
-        good, frac = _goodput_fluid(m, ts)
-        report["goodput_tok_s"] = good * dt / duration
-        report["slo_attainment"] = frac
-        report["slo_note"] = "fluid fidelity: SLOs judged per tick from Little's-law wait and decode step time"
+        from dcsim.serving.slo_estimate import estimate_for_run, report_block
+
+        report.update(report_block(estimate_for_run(m, ts)))
         lat = {}
     cost = _price_integral(ts, dt, sc.economics.price, sc.economics.price_profile)
     if cost is not None:
