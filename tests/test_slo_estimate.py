@@ -79,7 +79,7 @@ def test_saturation_throughput_matches_request_fidelity():
         m = build_models(load_scenario(cal.scenario(preset, model, 1.3, "fluid")))
         est = se.estimate_for_run(m, run_models(m).timeseries)
         assert est.estimated
-        eta = m._slo_service[0].eta
+        eta = float(m._slo_service[0].eta[-1])  # at full clock, where the controller leaves it
         res = dcsim.run(cal.scenario(preset, model, 1.3, "request", duration="8 min"))
         ts = res.timeseries
         late = ts["t_s"] >= 240
@@ -154,7 +154,7 @@ def test_estimate_is_deterministic(fluid_by_load):
 #: fractions of the table's compute ceiling. Rows other than "meets the issue's bar" are known
 #: failures with the band measured on this grid.
 BANDS = {
-    # measured (70B / 8B): attainment 0 / 0 pp, TTFT p50 +2 / +7 %, p99 +14 / +29 %, TPOT p50 +6 / +14 %
+    # measured (70B / 8B): attainment 0 / 0 pp, TTFT p50 +2 / +7 %, p99 +14 / +30 %, TPOT p50 +6 / +15 %
     ("chat", 0.3): (5, 0.25, 0.35, 0.25),   # the bar, except TTFT p99 (35 %)
     # measured: 0 / 0 pp, p50 +2 / +8 %, p99 -7 / -19 %, TPOT +6 / +16 %
     ("chat", 0.6): (5, 0.25, 0.25, 0.25),   # the bar
@@ -217,3 +217,17 @@ def test_hybrid_reproduces_request_fidelity_on_its_sampled_replicas():
         assert rb["slo_attainment"] == pytest.approx(ra["slo_attainment"], abs=0.02)
         for metric, q, tol in (("ttft", "p50", 0.10), ("ttft", "p99", 0.15), ("tpot", "p50", 0.05)):
             assert rb["latency_s"][metric][q] == pytest.approx(ra["latency_s"][metric][q], rel=tol)
+
+
+def test_fluid_agrees_with_request_fidelity_when_capped_on_the_frontier():
+    """Power short: the controller lowers clocks (frontier policy); both fidelities run every replica
+    at the clock of the frontier ceiling. Measured: attainment 0.998 vs 0.981, TTFT p50 and p99
+    -31 %, TPOT p50 -4 % (docs/slo.md)."""
+    raw = small_scenario(**{"duration": "10 min", "controller.tick": "1 s", "racks.0.count": 2,
+                            "facility.interconnect": "70 kW", "workload.arrivals.rate": "150 req/s"})
+    flu = dcsim.run(raw).report
+    req = dcsim.run({**raw, "fidelity": "request"}).report
+    assert flu["controller"]["capped_share"] == 1.0 and flu["controller"]["mean_clock"] < 0.8
+    assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.05
+    for metric, q, tol in (("ttft", "p50", 0.40), ("ttft", "p99", 0.40), ("tpot", "p50", 0.10)):
+        assert flu["latency_s"][metric][q] == pytest.approx(req["latency_s"][metric][q], rel=tol)
