@@ -409,7 +409,7 @@ def _critical_tick(rep_ts: dict) -> int:
 
 def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int | None = None,
                      overrides: dict | None = None, confirm: bool = True, seeds: int = 3,
-                     window: float = 1800.0, max_racks: int = 4096) -> dict:
+                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True) -> dict:
     """Answer ``question`` under service ``targets`` (see :func:`parse_target`).
 
     Search on the fast model (fluid runs of the scenario, the SLO estimate of
@@ -422,6 +422,11 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
       demand: the fewest, the most, and the one that maximises SLO-meeting output (goodput);
     * ``interconnect-for``: the smallest ``facility.interconnect`` meeting the targets for
       ``gpus`` GPUs (default: the scenario's) at the scenario's demand.
+
+    With ``refine`` (default), when the confirming runs miss a target of ``max-demand`` or
+    ``interconnect-for`` (the fast model is optimistic near saturation, docs/slo.md), the answer is
+    bisected again on the confirming model (one seed per step, to 2 %) and re-confirmed; the
+    fast-model answer stays in ``fast_answer``.
     """
     if question not in QUESTIONS:
         raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
@@ -516,18 +521,69 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
             ans, br = _bisect(lambda w: ok(ov(w)), lo, hi, rtol=0.005, geometric=True, rising=False)
         out.update({"overrides": ov(ans), "interconnect_w": ans, "racks": count, "gpus": count * gpr,
                     "bracket": list(br), "closed_form_interconnect_w": cf})
-    rep = fast(out["overrides"])
-    met, checks = _meets(tg, rep)
-    out["fast"] = {"targets": checks, "slo_attainment": rep.get("slo_attainment"),
-                   "goodput_tok_s": rep.get("goodput_tok_s"), "throughput_tok_s": rep["throughput_tok_s"]["output"],
-                   "binding_share": dict(rep["binding"]["share"]), "binding": rep["binding"]["most_common"],
-                   "slo_method": rep.get("slo_method")}
-    binds = [c for c in checks if c["headroom"] is not None]
-    out["binding_target"] = min(binds, key=lambda c: c["headroom"])["target"] if binds else None
+    out["fast"] = _fast_block(tg, fast(out["overrides"]))
     out["fast_evaluations"] = evals["n"]
     if confirm:
         out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
+        if refine and not out["confirm"]["confirmed"] and question in ("max-demand", "interconnect-for"):
+            _refine(out, raw, bdir, tg, question, seeds, window)
     return out
+
+
+def _fast_block(tg: list[Target], rep: dict) -> dict:
+    """The fast model's figures at an answer: each target's value and headroom, and the binding target."""
+    checks = _meets(tg, rep)[1]
+    binds = [c for c in checks if c["headroom"] is not None]
+    return {"targets": checks, "slo_attainment": rep.get("slo_attainment"),
+            "goodput_tok_s": rep.get("goodput_tok_s"), "throughput_tok_s": rep["throughput_tok_s"]["output"],
+            "binding_share": dict(rep["binding"]["share"]), "binding": rep["binding"]["most_common"],
+            "slo_method": rep.get("slo_method"),
+            "binding_target": min(binds, key=lambda c: c["headroom"])["target"] if binds else None}
+
+
+def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, window: float) -> None:
+    """Bisect the answer on the confirming model (one seed per step) and confirm it again."""
+    n = {"runs": 0}
+
+    def ok(ov: dict) -> bool:
+        n["runs"] += 1
+        return confirm_window(raw, bdir, ov, tg, seeds=1, window=window)["confirmed"]
+
+    if question == "max-demand":
+        key, ans = "workload.arrivals.scale", out["scale"]
+        ov = lambda x: {key: float(x)}  # noqa: E731
+        lo = ans
+        for _ in range(6):
+            lo *= 0.7
+            if ok(ov(lo)):
+                break
+        else:
+            out["refined"] = {"note": f"targets missed on the confirming model down to {lo:.3g}", "runs": n["runs"]}
+            return
+        x, br = _bisect(lambda v: ok(ov(v)), lo, ans, rtol=0.02, geometric=True)
+    else:
+        key, ans = "facility.interconnect", out["interconnect_w"]
+        ov = lambda x: {"racks.0.count": out["racks"], key: float(x)}  # noqa: E731
+        hi = ans
+        for _ in range(6):
+            hi *= 1.4
+            if ok(ov(hi)):
+                break
+        else:
+            out["refined"] = {"note": f"targets missed on the confirming model up to {hi:.3g} W", "runs": n["runs"]}
+            return
+        x, br = _bisect(lambda v: ok(ov(v)), ans, hi, rtol=0.02, geometric=True, rising=False)
+    out["fast_answer"] = {"overrides": out["overrides"], "bracket": out.get("bracket"), "confirm": out["confirm"]}
+    out["overrides"] = ov(x)
+    out["scale" if question == "max-demand" else "interconnect_w"] = x
+    if question == "max-demand":
+        out["scale_ratio"] = x / (out["fast_answer"]["overrides"][key] / out["scale_ratio"])
+    out["fast_answer"]["fast"] = out["fast"]
+    out["fast"] = _fast_block(tg, _fast(raw, bdir, out["overrides"]))
+    out["bracket"] = list(br)
+    out["refined"] = {"runs": n["runs"], "bracket": list(br),
+                      "note": "answer bisected on the confirming model (one seed per step)"}
+    out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
 
 
 def _demand(raw, bdir, ov: dict) -> np.ndarray:
@@ -616,8 +672,14 @@ def format_targets(r: dict) -> str:
     f = r["fast"]
     lines.append(f"  fast model at the answer: binding {f['binding']}; "
                  + "; ".join(_fmt_check(c) for c in f["targets"]))
-    if r.get("binding_target"):
-        lines.append(f"  binding target: {r['binding_target']} (the others keep the headroom shown)")
+    if f.get("binding_target"):
+        lines.append(f"  binding target: {f['binding_target']} (the others keep the headroom shown)")
+    if "fast_answer" in r:
+        lines.append(f"  refined: the fast model's answer missed a target when confirmed; bisected on the confirming "
+                     f"model ({r['refined']['runs']} runs) to the answer above (fast model said "
+                     f"{json.dumps(r['fast_answer']['overrides'])})")
+    elif r.get("refined"):
+        lines.append(f"  refinement failed: {r['refined']['note']}")
     if "confirm" in r:
         c = r["confirm"]
         mo = c["moment"]
@@ -693,7 +755,7 @@ def cmd_plan(args) -> int:
                 raise ValueError("--target judges the scenario's own weather over its run; "
                                  "drop --weather-percentile (or set a constant weather with --set)")
             r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus, overrides=_sets(args.set),
-                                 confirm=not args.no_confirm, seeds=args.seeds,
+                                 confirm=not args.no_confirm, seeds=args.seeds, refine=not args.no_refine,
                                  window=parse_quantity(args.window, "time"))
         else:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
@@ -741,6 +803,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="confirming runs (seeds) under --target (default 3)")
     p.add_argument("--window", default="30 min", help="length of the confirming window under --target")
     p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")
+    p.add_argument("--no-refine", action="store_true",
+                   help="under --target: report a missed confirmation without bisecting again on the confirming model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
     return p
