@@ -425,7 +425,8 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
 
     With ``refine`` (default), when the confirming runs miss a target of ``max-demand`` or
     ``interconnect-for`` (the fast model is optimistic near saturation, docs/slo.md), the answer is
-    bisected again on the confirming model (one seed per step, to 2 %) and re-confirmed; the
+    bisected again on the confirming model (one seed per step, each target kept clear of its limit
+    by the seed spread the first confirmation showed; to 2 %) and re-confirmed with every seed; the
     fast-model answer stays in ``fast_answer``.
     """
     if question not in QUESTIONS:
@@ -576,14 +577,26 @@ def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, w
     out["fast_answer"] = {"overrides": out["overrides"], "bracket": out.get("bracket"), "confirm": out["confirm"]}
     out["overrides"] = ov(x)
     out["scale" if question == "max-demand" else "interconnect_w"] = x
-    if question == "max-demand":
-        out["scale_ratio"] = x / (out["fast_answer"]["overrides"][key] / out["scale_ratio"])
     out["fast_answer"]["fast"] = out["fast"]
-    out["fast"] = _fast_block(tg, _fast(raw, bdir, out["overrides"]))
+    ratio0 = out.get("scale_ratio")
     out["bracket"] = list(br)
     out["refined"] = {"runs": n["runs"], "bracket": list(br),
                       "note": "answer bisected on the confirming model (one seed per step)"}
     out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
+    # the other seeds may still miss: step 2 % further (at most 3 times), confirming with every seed
+    for _ in range(3):
+        if out["confirm"]["confirmed"]:
+            break
+        prev, x = x, x * (0.98 if question == "max-demand" else 1.02)
+        out["overrides"] = ov(x)
+        out["scale" if question == "max-demand" else "interconnect_w"] = x
+        out["bracket"] = [min(x, prev), max(x, prev)]
+        out["refined"]["runs"] += seeds
+        out["refined"]["stepped"] = out["refined"].get("stepped", 0) + 1
+        out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
+    if question == "max-demand":
+        out["scale_ratio"] = x / (ans / ratio0)
+    out["fast"] = _fast_block(tg, _fast(raw, bdir, out["overrides"]))
 
 
 def _demand(raw, bdir, ov: dict) -> np.ndarray:
