@@ -58,6 +58,18 @@ def _raw_and_dir(scenario) -> tuple[dict, Path | None]:
     return dict(scenario), None
 
 
+def _prepare(scenario, question: str, overrides: dict | None):
+    """Check the question; the raw scenario with ``overrides`` applied, its folder and its models."""
+    if question not in QUESTIONS:
+        raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
+    raw, bdir = _raw_and_dir(scenario)
+    if overrides:
+        from dcsim.scenario import apply_overrides
+
+        raw = apply_overrides(raw, overrides)
+    return raw, bdir, _models(raw, bdir)
+
+
 def _models(raw: dict, base_dir, overrides: dict | None = None):
     from dcsim.engine.build import build_models
 
@@ -270,14 +282,7 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     (tokens/s at the critical moment), ``moment`` (its time, s, and temperatures, degC) and,
     with ``confirm=True``, ``confirm``: the simulation's figures at the answer.
     """
-    if question not in QUESTIONS:
-        raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
-    raw, bdir = _raw_and_dir(scenario)
-    if overrides:
-        from dcsim.scenario import apply_overrides
-
-        raw = apply_overrides(raw, overrides)
-    m0 = _models(raw, bdir)
+    raw, bdir, m0 = _prepare(scenario, question, overrides)
     mom = design_moment(scenario_moments(m0), weather_percentile)
     if question == "max-gpus":
         out = _max_gpus(raw, bdir, m0, mom, max_racks)
@@ -425,18 +430,11 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
 
     With ``refine`` (default), when the confirming runs miss a target of ``max-demand`` or
     ``interconnect-for`` (the fast model is optimistic near saturation, docs/slo.md), the answer is
-    bisected again on the confirming model (one seed per step, each target kept clear of its limit
-    by the seed spread the first confirmation showed; to 2 %) and re-confirmed with every seed; the
-    fast-model answer stays in ``fast_answer``.
+    bisected again on the confirming model (one seed per step, to 2 %), re-confirmed with every
+    seed and stepped 2 % further (at most 3 times) while a seed misses; the fast-model answer
+    stays in ``fast_answer``.
     """
-    if question not in QUESTIONS:
-        raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
-    raw, bdir = _raw_and_dir(scenario)
-    if overrides:
-        from dcsim.scenario import apply_overrides
-
-        raw = apply_overrides(raw, overrides)
-    m0 = _models(raw, bdir)
+    raw, bdir, m0 = _prepare(scenario, question, overrides)
     sc = m0.scenario
     tg = [parse_target(t, [c.name for c in m0.workload.classes]) for t in targets]
     evals = {"n": 0}
@@ -550,30 +548,20 @@ def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, w
         n["runs"] += 1
         return confirm_window(raw, bdir, ov, tg, seeds=1, window=window)["confirmed"]
 
-    if question == "max-demand":
-        key, ans = "workload.arrivals.scale", out["scale"]
-        ov = lambda x: {key: float(x)}  # noqa: E731
-        lo = ans
-        for _ in range(6):
-            lo *= 0.7
-            if ok(ov(lo)):
-                break
-        else:
-            out["refined"] = {"note": f"targets missed on the confirming model down to {lo:.3g}", "runs": n["runs"]}
-            return
-        x, br = _bisect(lambda v: ok(ov(v)), lo, ans, rtol=0.02, geometric=True)
+    demand = question == "max-demand"
+    key = "workload.arrivals.scale" if demand else "facility.interconnect"
+    ans = out["scale"] if demand else out["interconnect_w"]
+    racks = out.get("racks")
+    ov = (lambda x: {key: float(x)}) if demand else (lambda x: {"racks.0.count": racks, key: float(x)})  # noqa: E731
+    safe = ans
+    for _ in range(6):  # a value the confirming model accepts: less demand, or more interconnect
+        safe *= 0.7 if demand else 1.4
+        if ok(ov(safe)):
+            break
     else:
-        key, ans = "facility.interconnect", out["interconnect_w"]
-        ov = lambda x: {"racks.0.count": out["racks"], key: float(x)}  # noqa: E731
-        hi = ans
-        for _ in range(6):
-            hi *= 1.4
-            if ok(ov(hi)):
-                break
-        else:
-            out["refined"] = {"note": f"targets missed on the confirming model up to {hi:.3g} W", "runs": n["runs"]}
-            return
-        x, br = _bisect(lambda v: ok(ov(v)), ans, hi, rtol=0.02, geometric=True, rising=False)
+        out["refined"] = {"note": f"targets missed on the confirming model at {key} = {safe:.4g}", "runs": n["runs"]}
+        return
+    x, br = _bisect(lambda v: ok(ov(v)), min(safe, ans), max(safe, ans), rtol=0.02, geometric=True, rising=demand)
     out["fast_answer"] = {"overrides": out["overrides"], "bracket": out.get("bracket"), "confirm": out["confirm"]}
     out["overrides"] = ov(x)
     out["scale" if question == "max-demand" else "interconnect_w"] = x
@@ -587,9 +575,9 @@ def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, w
     for _ in range(3):
         if out["confirm"]["confirmed"]:
             break
-        prev, x = x, x * (0.98 if question == "max-demand" else 1.02)
+        prev, x = x, x * (0.98 if demand else 1.02)
         out["overrides"] = ov(x)
-        out["scale" if question == "max-demand" else "interconnect_w"] = x
+        out["scale" if demand else "interconnect_w"] = x
         out["bracket"] = [min(x, prev), max(x, prev)]
         out["refined"]["runs"] += seeds
         out["refined"]["stepped"] = out["refined"].get("stepped", 0) + 1

@@ -112,7 +112,8 @@ class ReplicaService:
     prefill_tokens: np.ndarray
     prefill_s: np.ndarray
     b_max: float
-    eta: np.ndarray | float = 1.0  # (K,) saturation throughput of random batches / the table's largest
+    eta: np.ndarray | float = 1.0
+    max_batched_tokens: float = math.inf  # chunked-prefill token budget per iteration  # (K,) saturation throughput of random batches / the table's largest
 
     def prefill_time_s(self, k: int, tokens) -> np.ndarray:
         """Iteration time (s) prefilling ``tokens`` prompt tokens at clock level ``k`` (interpolated)."""
@@ -280,7 +281,8 @@ def service_from_node(node, batch: np.ndarray, thr: np.ndarray, clocks: np.ndarr
             sat, _ = saturation_throughput_tok_s(node.step_fn(float(c)), float(batch[-1]),
                                                  float(node.max_batched_tokens), e_in, e_in2, mo, ctx_lb)
             eta[k] = min(sat / thr[k, -1], 1.0)
-    return ReplicaService(np.asarray(batch, float), np.asarray(thr, float), dec, grid, pre, float(batch[-1]), eta)
+    return ReplicaService(np.asarray(batch, float), np.asarray(thr, float), dec, grid, pre, float(batch[-1]), eta,
+                          float(getattr(node, "max_batched_tokens", math.inf)))
 
 
 def _compound_tokens(mean_count: np.ndarray, e_x: float, e_x2: float, u: np.ndarray) -> np.ndarray:
@@ -355,7 +357,7 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
     shares = np.array([c.share for c in classes], float)
     shares = shares / shares.sum()
     mean_out = float(np.dot(shares, [c.mean_out for c in classes]))
-    U = _kronecker(_N_POINTS, 10)
+    U = _kronecker(_N_POINTS, 11)
     lens = [c.lengths(U[0], U[1]) for c in classes]
     n_in = [x[0] for x in lens]
     n_out = [x[1] for x in lens]
@@ -475,7 +477,9 @@ def _point(classes, n_in, n_out, U, sv: ReplicaService, k, r, n_rep, shares, mea
     t_pf = np.maximum(t_d, sv.prefill_time_s(k, n_lb + gather(t1, U[4])))
     in_pf = U[9] < f
     t_arr = np.where(busy, np.where(in_pf, t_pf, t_d), 0.0)
-    x_oth = gather(t_arr, U[8])
+    # prompt tokens that arrived before it in the running iteration, and after it
+    x_ahead = gather(U[2] * t_arr, U[8])
+    x_behind = gather((1.0 - U[2]) * t_arr, U[10])
     # slot wait: the pool of n replicas behind one router (join-the-shortest-queue); the
     # geometric queue beyond the slots gives an exponential wait of mean 1/(n (mu_c - lam))
     n_pool = max(float(n_rep), 1.0)
@@ -492,7 +496,11 @@ def _point(classes, n_in, n_out, U, sv: ReplicaService, k, r, n_rep, shares, mea
         ws = np.where(u5 < p_wait, -np.log(np.maximum(u5, 1e-300) / max(p_wait, 1e-300)) * w_slot, 0.0)
         # the residual of the running iteration, then the iteration that prefills this prompt with
         # the others gathered meanwhile; its decode memory time hides under the prefill compute
-        ttft = U[2] * t_arr + np.maximum(np.where(idle, 0.0, t_d), sv.prefill_time_s(k, ni + x_oth)) + ws
+        # chunked prefill fills the budget in arrival order: the prompts ahead always, the ones
+        # behind only while the budget has room (then they finish in the same iteration)
+        room = np.maximum(sv.max_batched_tokens - b - ni - x_ahead, 0.0)
+        tokens = ni + x_ahead + np.minimum(x_behind, room)
+        ttft = (1.0 - U[2]) * t_arr + np.maximum(np.where(idle, 0.0, t_d), sv.prefill_time_s(k, tokens)) + ws
         steps = np.maximum(no - 1.0, 1.0)
         mz = steps * (tau - t_d)
         vz = lam * steps * tau * kappa * kappa * ep2
