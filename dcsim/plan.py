@@ -39,7 +39,8 @@ from dcsim.tpf import BINDING_NAMES
 from dcsim.units import parse_quantity
 
 __all__ = ["QUESTIONS", "plan", "scenario_moments", "with_interconnect", "design_moment", "evaluate", "add_parser",
-           "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note"]
+           "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
+           "power_down_ceiling_tok_s", "power_down_gain", "STANDBY_FRACTION", "WAKE_UP_DELAY_S"]
 
 QUESTIONS = ("max-gpus", "max-demand", "interconnect-for")
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
@@ -373,6 +374,55 @@ def weather_note(sc) -> str:
     return "constant weather"
 
 
+#: Standby draw of a powered-down replica as a fraction of its idle wall power (BMC, fans, PSU
+#: standby). Assumption: no public measurement for GPU servers was found.
+STANDBY_FRACTION = 0.05
+#: Wake-up delay of a powered-down replica (boot and loading the weights). Assumption; reported
+#: with the gain, not simulated (the gain is a steady-state ceiling).
+WAKE_UP_DELAY_S = 120.0
+
+
+def power_down_ceiling_tok_s(m, it_budget_w, standby_fraction: float = STANDBY_FRACTION) -> np.ndarray:
+    """Largest rate (tokens/s) within ``it_budget_w`` (W) if replicas not needed were powered down.
+
+    The efficient frontier mixes operating points, the all-idle one included (replicas idle at
+    their idle power). Powering down moves that point to standby power (``standby_fraction`` of
+    the idle wall power, rack overhead unchanged); the new frontier is the upper hull of the
+    standby point and the old frontier's vertices.
+    """
+    f = m.curves.frontier("pq")
+    ovh = m.overhead_w
+    x0 = ovh + (float(f.it[0]) - ovh) * standby_fraction
+    slope = np.where(f.it > x0, f.rate / np.maximum(f.it - x0, 1e-300), -np.inf)
+    j = int(np.argmax(slope))
+    it = np.concatenate([[x0], f.it[j:]])
+    rate = np.concatenate([[0.0], f.rate[j:]])
+    return np.interp(np.asarray(it_budget_w, float), it, rate, left=0.0)
+
+
+def power_down_gain(raw, bdir, overrides: dict, standby_fraction: float = STANDBY_FRACTION) -> dict:
+    """What powering idle replicas down would add to the served rate at a candidate (fluid run).
+
+    Per tick, the demand served up to the compute ceiling and the power/cooling ceiling with
+    replicas powered down, minus what the run served; day-averaged (tokens/s). A steady-state
+    ceiling: wake-up delays, queues and SLOs are not simulated.
+    """
+    from dcsim.engine.run import run_models
+
+    m = _models(raw, bdir, {**overrides, "fidelity": "fluid"})
+    ts = run_models(m).timeseries
+    budget = np.minimum(ts["it_max_power_w"], ts["it_max_cooling_w"])
+    a = np.maximum(ts["gpus_in_service"] / max(m.gpus, 1), 1e-12)
+    ovh = m.overhead_w
+    ceil_pd = power_down_ceiling_tok_s(m, (budget - ovh) / a + ovh, standby_fraction) * a
+    more = np.minimum(ts["demand_tok_s"], np.minimum(ts["compute_tok_s"], ceil_pd))
+    gain = np.maximum(more - ts["achieved_tok_s"], 0.0)
+    return {"gain_tok_s": float(np.mean(gain)), "peak_gain_tok_s": float(np.max(gain)),
+            "standby_fraction": standby_fraction, "wake_up_delay_s": WAKE_UP_DELAY_S,
+            "note": "steady-state ceiling with idle replicas at standby power (assumption); wake-up delay "
+                    "and SLOs not simulated"}
+
+
 def _fast(raw, bdir, overrides: dict) -> dict:
     """The fast model at a candidate: a fluid run (closed-form ceilings per tick + the queueing SLO estimate)."""
     from dcsim.engine.run import run
@@ -481,7 +531,8 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
             rows.append({"racks": c, "gpus": c * gpr, "meets": _meets(tg, rep)[0],
                          "goodput_tok_s": None if good is None else float(good),
                          "throughput_tok_s": rep["throughput_tok_s"]["output"],
-                         "binding": rep["binding"]["most_common"]})
+                         "binding": rep["binding"]["most_common"],
+                         "power_down_gain_tok_s": power_down_gain(raw, bdir, ov(c))["gain_tok_s"]})
         feas = [r for r in rows if r["meets"]]
         if not feas:
             raise ValueError(f"no GPU count in 1..{hi} racks meets the targets at the scenario's demand")
@@ -500,6 +551,9 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                     "fewest_gpus": fewest * gpr, "most_gpus": most * gpr,
                     "bracket_fewest_racks": list(br_lo), "bracket_most_racks": list(br_hi),
                     "flat_out_gpus": flat * gpr, "scan": rows,
+                    "power_down": {**power_down_gain(raw, bdir, ov(best["racks"])),
+                                   "best_throughput_gpus": max(rows, key=lambda r: r["throughput_tok_s"]
+                                                               + r["power_down_gain_tok_s"])["gpus"]},
                     "note": ("more GPUs lower SLO-meeting output beyond the recommended count "
                              "(the power cap forces lower clocks and idle nodes draw power)")
                     if any(r["racks"] > best["racks"] and r["goodput_tok_s"] is not None
@@ -666,6 +720,11 @@ def format_targets(r: dict) -> str:
                      f"and {r['bracket_most_racks']}); flat out under the cap: {r['flat_out_gpus']:,} GPUs")
         if r.get("note"):
             lines.append(f"  note: {r['note']}")
+        pdn = r["power_down"]
+        lines.append(f"  powering idle replicas down (standby {100 * pdn['standby_fraction']:g} % of idle power, "
+                     f"wake-up {pdn['wake_up_delay_s']:g} s: assumptions) would add {pdn['gain_tok_s']:,.0f} tok/s "
+                     f"(day mean; peak {pdn['peak_gain_tok_s']:,.0f}) at the recommended count; the count serving "
+                     f"most with it: {pdn['best_throughput_gpus']:,} GPUs ({pdn['note']})")
     else:
         lines.append(f"  answer: interconnect {fq(r['interconnect_w'], 'power')} for {r['gpus']:,} GPUs "
                      f"(bracket {fq(r['bracket'][0], 'power')} .. {fq(r['bracket'][1], 'power')}; power stops binding "

@@ -206,3 +206,31 @@ def test_flat_out_answer_warns_when_it_misses_slos():
     assert "WARNING: only 27.0 % of requests meet their SLOs" in format_plan(r)
     r["confirm"]["slo_attainment"] = 1.0
     assert "WARNING" not in format_plan(r)
+
+
+def test_power_down_ceiling_physics():
+    from dcsim.plan import power_down_ceiling_tok_s
+
+    m = _models(small_scenario(duration="1 h", **{"racks.0.count": 8}), None)
+    f = m.curves.frontier("pq")
+    budget = np.linspace(0.0, float(f.it[-1]) * 1.1, 200)
+    # standby = idle power: the frontier as it is
+    assert power_down_ceiling_tok_s(m, budget, 1.0) == pytest.approx(m.curves.ceiling(budget, "pq"), rel=1e-9, abs=1e-6)
+    lo, mid = power_down_ceiling_tok_s(m, budget, 0.05), power_down_ceiling_tok_s(m, budget, 0.5)
+    assert np.all(lo >= mid - 1e-6) and np.all(mid >= m.curves.ceiling(budget, "pq") - 1e-6)
+    # below the all-idle IT power nothing runs today; powered down, part of the fleet does
+    below_idle = (budget < f.it[0]) & (budget > 0.2 * f.it[0])
+    assert np.all(m.curves.ceiling(budget[below_idle], "pq") == 0) and np.all(lo[below_idle] > 0)
+    # the top of the frontier (every replica at full load) is unchanged
+    assert lo[-1] == pytest.approx(float(f.rate[-1]))
+
+
+def test_power_down_gain_is_zero_when_demand_binds():
+    from dcsim.plan import power_down_gain
+
+    raw = small_scenario(duration="30 min", **{"controller.tick": "10 s"})
+    g = power_down_gain(raw, None, {})
+    assert g["gain_tok_s"] == 0.0 and g["standby_fraction"] == 0.05
+    capped = power_down_gain(raw, None, {"racks.0.count": 8, "facility.interconnect": "150 kW",
+                                          "workload.arrivals.rate": "300 req/s"})
+    assert capped["gain_tok_s"] > 0.0
