@@ -40,7 +40,8 @@ from dcsim.units import parse_quantity
 
 __all__ = ["QUESTIONS", "plan", "scenario_moments", "with_interconnect", "design_moment", "evaluate", "add_parser",
            "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
-           "power_down_ceiling_tok_s", "power_down_gain", "STANDBY_FRACTION", "WAKE_UP_DELAY_S"]
+           "power_down_ceiling_tok_s", "power_down_gain", "STANDBY_FRACTION", "WAKE_UP_DELAY_S",
+           "weather_year_moments"]
 
 QUESTIONS = ("max-gpus", "max-demand", "interconnect-for")
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
@@ -284,7 +285,8 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     with ``confirm=True``, ``confirm``: the simulation's figures at the answer.
     """
     raw, bdir, m0 = _prepare(scenario, question, overrides)
-    mom = design_moment(scenario_moments(m0), weather_percentile)
+    year = weather_year_moments(m0) if weather_percentile is not None else None
+    mom = design_moment(year if year is not None else scenario_moments(m0), weather_percentile)
     if question == "max-gpus":
         out = _max_gpus(raw, bdir, m0, mom, max_racks)
     elif question == "max-demand":
@@ -293,9 +295,40 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
         out = _interconnect_for(raw, bdir, m0, mom, gpus)
     out = {"question": question, "scenario": m0.scenario.name,
            "weather_percentile": weather_percentile, "moments_evaluated": int(mom["t_s"].size), **out}
+    if weather_percentile is not None:
+        out["weather_source"] = (f"the {year['t_s'].size} hours of {m0.scenario.facility.weather.path} "
+                                 "(the weather file's year, not only the simulated ticks)" if year is not None
+                                 else f"the scenario's {scenario_moments(m0)['t_s'].size} ticks: "
+                                 + weather_note(m0.scenario))
     if confirm:
         out["confirm"] = _confirm(raw, bdir, out["overrides"])
     return out
+
+
+def weather_year_moments(m) -> dict[str, np.ndarray] | None:
+    """Every hour of the scenario's weather file (EPW or CSV) as moments; None for other weather.
+
+    ``t_s`` is the simulation time of each file hour (file time minus the scenario's offset, so a
+    diurnal demand is evaluated at the right hour of day); demand is the workload's rate there.
+    """
+    from dcsim.thermal.weather import DAY_S, read_epw, read_weather_csv
+
+    w = m.scenario.facility.weather
+    if w.kind not in ("epw", "csv"):
+        return None
+    path = Path(w.path)
+    if not path.is_absolute() and m.scenario.base_dir is not None:
+        path = Path(m.scenario.base_dir) / path
+    if w.kind == "epw":
+        t_f, t_db, _tdp, _rh, _pa, t_wb = read_epw(path)
+        offset = (w.start_day - 1.0) * DAY_S
+    else:
+        t_f, t_db, t_wb = read_weather_csv(path)
+        offset = w.offset
+    t = np.asarray(t_f, float) - offset
+    demand = np.asarray(m.workload.rate(t), float) * m.workload.mean_output
+    t_db = np.asarray(t_db, float)
+    return {"t_s": t, "demand_tok_s": demand, "t_db_c": t_db, "t_wb_c": np.minimum(np.asarray(t_wb, float), t_db)}
 
 
 # --------------------------------------------------------------------------- service targets
@@ -772,6 +805,8 @@ def format_plan(r: dict) -> str:
              else f"over all {r['moments_evaluated']} ticks")
     mo = r["moment"]
     lines = [f"{r['scenario']}: {q} {where}"]
+    if r.get("weather_source"):
+        lines.append(f"  weather percentile over {r['weather_source']}")
     if q == "max-gpus":
         lines.append(f"  answer: {r['gpus']:,} GPUs ({r['racks']} racks of {r['gpus_per_rack']}) run flat out under the cap")
         if "gpus_at_flip" in r:

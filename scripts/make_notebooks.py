@@ -240,7 +240,8 @@ any refinement are in the planner's output above.
 ## Interconnect needed for a fleet, by weather percentile
 
 `interconnect-for` gives the smallest interconnect at which power stops binding for 320 GPUs at
-full load, at each design temperature. Hotter weather raises chiller power (PUE), so the
+full load, at each design temperature (percentiles of the reference scenario's one synthetic July
+day; with an EPW or CSV weather file they come from the file's year). Hotter weather raises chiller power (PUE), so the
 interconnect needed grows with temperature — until heat rejection itself binds first (the
 air-cooled plant derates above 35 degC). From there no interconnect lets the fleet run flat out,
 and the figure the planner reports (where power stops binding, below cooling) falls again; the

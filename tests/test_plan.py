@@ -234,3 +234,25 @@ def test_power_down_gain_is_zero_when_demand_binds():
     capped = power_down_gain(raw, None, {"racks.0.count": 8, "facility.interconnect": "150 kW",
                                           "workload.arrivals.rate": "300 req/s"})
     assert capped["gain_tok_s"] > 0.0
+
+
+def test_weather_percentile_uses_the_weather_files_year(tmp_path):
+    """With an EPW weather file the percentile is taken over the file's hours, not only the simulated
+    ticks; with synthetic weather the answer says it comes from the simulated (synthetic) day."""
+    from test_weather import _write_epw
+
+    rows = []
+    for day in range(1, 6):
+        for hour in range(1, 25):
+            hot = 20.0 if day != 3 else 38.0  # day 3 is the heat wave
+            rows.append((7, day, hour, hot + 4.0 * np.sin(np.pi * (hour - 6) / 12.0), 8.0, 40, 101325))
+    _write_epw(tmp_path / "site.epw", rows)
+    raw = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    raw["facility"]["weather"] = {"kind": "epw", "path": str(tmp_path / "site.epw"), "start_day": 182, "wrap": False}
+    r = plan(raw, "max-gpus", weather_percentile=100)
+    assert r["moment"]["t_out_c"] == pytest.approx(42.0, abs=0.01)       # the file's hottest hour
+    assert "hours of" in r["weather_source"] and r["moments_evaluated"] == 1
+    cool = plan(raw, "max-gpus")                                            # the simulated hour only
+    assert cool["moment"]["t_out_c"] < 30.0 and cool["gpus"] >= r["gpus"]
+    syn = plan(REF, "max-gpus", weather_percentile=50)
+    assert "one synthetic day" in syn["weather_source"] and "weather percentile over" in format_plan(syn)
