@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,12 @@ from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
 from dcsim.scenario import ScenarioError, load_scenario, read_yaml
 from dcsim.tpf import BINDING_NAMES
+from dcsim.units import parse_quantity
 
-__all__ = ["QUESTIONS", "plan", "scenario_moments", "with_interconnect", "design_moment", "evaluate", "add_parser"]
+__all__ = ["QUESTIONS", "plan", "scenario_moments", "with_interconnect", "design_moment", "evaluate", "add_parser",
+           "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
+           "power_down_ceiling_tok_s", "power_down_gain", "STANDBY_FRACTION", "WAKE_UP_DELAY_S",
+           "weather_year_moments"]
 
 QUESTIONS = ("max-gpus", "max-demand", "interconnect-for")
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
@@ -52,6 +58,18 @@ def _raw_and_dir(scenario) -> tuple[dict, Path | None]:
     if isinstance(scenario, Scenario):  # only the fields the author set: re-validates like the file did
         return scenario.model_dump(mode="json", exclude_unset=True), scenario.base_dir
     return dict(scenario), None
+
+
+def _prepare(scenario, question: str, overrides: dict | None):
+    """Check the question; the raw scenario with ``overrides`` applied, its folder and its models."""
+    if question not in QUESTIONS:
+        raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
+    raw, bdir = _raw_and_dir(scenario)
+    if overrides:
+        from dcsim.scenario import apply_overrides
+
+        raw = apply_overrides(raw, overrides)
+    return raw, bdir, _models(raw, bdir)
 
 
 def _models(raw: dict, base_dir, overrides: dict | None = None):
@@ -266,15 +284,9 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     (tokens/s at the critical moment), ``moment`` (its time, s, and temperatures, degC) and,
     with ``confirm=True``, ``confirm``: the simulation's figures at the answer.
     """
-    if question not in QUESTIONS:
-        raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
-    raw, bdir = _raw_and_dir(scenario)
-    if overrides:
-        from dcsim.scenario import apply_overrides
-
-        raw = apply_overrides(raw, overrides)
-    m0 = _models(raw, bdir)
-    mom = design_moment(scenario_moments(m0), weather_percentile)
+    raw, bdir, m0 = _prepare(scenario, question, overrides)
+    year = weather_year_moments(m0) if weather_percentile is not None else None
+    mom = design_moment(year if year is not None else scenario_moments(m0), weather_percentile)
     if question == "max-gpus":
         out = _max_gpus(raw, bdir, m0, mom, max_racks)
     elif question == "max-demand":
@@ -283,9 +295,503 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
         out = _interconnect_for(raw, bdir, m0, mom, gpus)
     out = {"question": question, "scenario": m0.scenario.name,
            "weather_percentile": weather_percentile, "moments_evaluated": int(mom["t_s"].size), **out}
+    if weather_percentile is not None:
+        out["weather_source"] = (f"the {year['t_s'].size} hours of {m0.scenario.facility.weather.path} "
+                                 "(the weather file's year, not only the simulated ticks)" if year is not None
+                                 else f"the scenario's {scenario_moments(m0)['t_s'].size} ticks: "
+                                 + weather_note(m0.scenario))
     if confirm:
         out["confirm"] = _confirm(raw, bdir, out["overrides"])
     return out
+
+
+def weather_year_moments(m) -> dict[str, np.ndarray] | None:
+    """Every hour of the scenario's weather file (EPW or CSV) as moments; None for other weather.
+
+    ``t_s`` is the simulation time of each file hour (file time minus the scenario's offset, so a
+    diurnal demand is evaluated at the right hour of day); demand is the workload's rate there.
+    """
+    from dcsim.thermal.weather import DAY_S, read_epw, read_weather_csv
+
+    w = m.scenario.facility.weather
+    if w.kind not in ("epw", "csv"):
+        return None
+    path = Path(w.path)
+    if not path.is_absolute() and m.scenario.base_dir is not None:
+        path = Path(m.scenario.base_dir) / path
+    if w.kind == "epw":
+        t_f, t_db, _tdp, _rh, _pa, t_wb = read_epw(path)
+        offset = (w.start_day - 1.0) * DAY_S
+    else:
+        t_f, t_db, t_wb = read_weather_csv(path)
+        offset = w.offset
+    t = np.asarray(t_f, float) - offset
+    demand = np.asarray(m.workload.rate(t), float) * m.workload.mean_output
+    t_db = np.asarray(t_db, float)
+    return {"t_s": t, "demand_tok_s": demand, "t_db_c": t_db, "t_wb_c": np.minimum(np.asarray(t_wb, float), t_db)}
+
+
+# --------------------------------------------------------------------------- service targets
+
+_TARGET_RE = re.compile(r"^\s*(?:(?P<cls>[A-Za-z0-9_\-]+)\.)??(?P<metric>ttft|tpot|e2e|slo_attainment)"
+                        r"(?:\.(?P<q>p50|p90|p99|mean))?\s*(?P<op><=|>=|<|>)\s*(?P<val>.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A service target: ``[class.]ttft|tpot|e2e.p50|p90|p99|mean <= time`` or ``[class.]slo_attainment >= fraction``."""
+
+    text: str
+    cls: str | None
+    metric: str
+    quantile: str | None
+    op: str
+    value: float  # s, or a fraction for slo_attainment
+
+    def measure(self, report: dict) -> float | None:
+        """The target's figure in a report (fluid estimate or request/hybrid measurement); None if absent."""
+        blk = report if self.cls is None else (report.get("serving", {}).get("per_class", {}).get(self.cls) or {})
+        if self.metric == "slo_attainment":
+            v = blk.get("slo_attainment")
+        else:
+            v = (blk.get("latency_s") or {}).get(self.metric, {}).get(self.quantile)
+        return None if v is None else float(v)
+
+    def check(self, report: dict) -> dict:
+        """``{target, value, ok, headroom}``: headroom is the fractional margin (negative: missed)."""
+        v = self.measure(report)
+        if v is None:
+            return {"target": self.text, "value": None, "ok": False, "headroom": None}
+        if self.op == "<=":
+            ok, head = v <= self.value, 1.0 - v / self.value if self.value > 0 else -math.inf
+        else:
+            ok, head = v >= self.value, (v - self.value) / self.value if self.value > 0 else math.inf
+        return {"target": self.text, "value": v, "ok": bool(ok), "headroom": float(head)}
+
+
+def parse_target(text: str, class_names: list[str] | None = None) -> Target:
+    """Parse ``"ttft.p99<=2 s"``, ``"chat.tpot.p99<=100 ms"``, ``"slo_attainment>=0.99"`` (errors name the text)."""
+    m = _TARGET_RE.match(text)
+    if not m:
+        raise ValueError(f"--target {text!r}: expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
+                         "or [class.]slo_attainment>=FRACTION")
+    cls, metric, q, op, val = m.group("cls"), m.group("metric"), m.group("q"), m.group("op"), m.group("val")
+    op = {"<": "<=", ">": ">="}.get(op, op)
+    if metric == "slo_attainment":
+        if q is not None:
+            raise ValueError(f"--target {text!r}: slo_attainment takes no quantile")
+        value = parse_quantity(val, "fraction")
+        if op != ">=":
+            raise ValueError(f"--target {text!r}: slo_attainment is a floor: use >=")
+    else:
+        if q is None:
+            raise ValueError(f"--target {text!r}: give a quantile, e.g. {metric}.p99")
+        value = parse_quantity(val, "time")
+        if op != "<=":
+            raise ValueError(f"--target {text!r}: a latency target is a ceiling: use <=")
+    if cls is not None and class_names is not None and cls not in class_names:
+        raise ValueError(f"--target {text!r}: no request class {cls!r} (classes: {', '.join(class_names)})")
+    return Target(text.strip(), cls, metric, q, op, float(value))
+
+
+def weather_note(sc) -> str:
+    """Where the weather of a scenario (and so its percentiles) comes from."""
+    w = sc.facility.weather
+    if w.kind in ("epw", "csv"):
+        return f"weather from {w.path} ({w.kind}; {sc.duration / 86400:.3g} days of it simulated)"
+    if w.kind == "synthetic":
+        days = sc.duration / 86400
+        return (f"weather from the synthetic model ({days:.3g} day{'s' if days != 1 else ''}"
+                + (", deterministic cosines" if w.noise_std == 0 else ", with AR(1) noise")
+                + "): percentiles of one synthetic day, not of a weather year")
+    return "constant weather"
+
+
+#: Standby draw of a powered-down replica as a fraction of its idle wall power (BMC, fans, PSU
+#: standby). Assumption: no public measurement for GPU servers was found.
+STANDBY_FRACTION = 0.05
+#: Wake-up delay of a powered-down replica (boot and loading the weights). Assumption; reported
+#: with the gain, not simulated (the gain is a steady-state ceiling).
+WAKE_UP_DELAY_S = 120.0
+
+
+def power_down_ceiling_tok_s(m, it_budget_w, standby_fraction: float = STANDBY_FRACTION) -> np.ndarray:
+    """Largest rate (tokens/s) within ``it_budget_w`` (W) if replicas not needed were powered down.
+
+    The efficient frontier mixes operating points, the all-idle one included (replicas idle at
+    their idle power). Powering down moves that point to standby power (``standby_fraction`` of
+    the idle wall power, rack overhead unchanged); the new frontier is the upper hull of the
+    standby point and the old frontier's vertices.
+    """
+    f = m.curves.frontier("pq")
+    ovh = m.overhead_w
+    x0 = ovh + (float(f.it[0]) - ovh) * standby_fraction
+    slope = np.where(f.it > x0, f.rate / np.maximum(f.it - x0, 1e-300), -np.inf)
+    j = int(np.argmax(slope))
+    it = np.concatenate([[x0], f.it[j:]])
+    rate = np.concatenate([[0.0], f.rate[j:]])
+    return np.interp(np.asarray(it_budget_w, float), it, rate, left=0.0)
+
+
+def power_down_gain(raw, bdir, overrides: dict, standby_fraction: float = STANDBY_FRACTION) -> dict:
+    """What powering idle replicas down would add to the served rate at a candidate (fluid run).
+
+    Per tick, the demand served up to the compute ceiling and the power/cooling ceiling with
+    replicas powered down, minus what the run served; day-averaged (tokens/s). A steady-state
+    ceiling: wake-up delays, queues and SLOs are not simulated.
+    """
+    from dcsim.engine.run import run_models
+
+    m = _models(raw, bdir, {**overrides, "fidelity": "fluid"})
+    ts = run_models(m).timeseries
+    budget = np.minimum(ts["it_max_power_w"], ts["it_max_cooling_w"])
+    a = np.maximum(ts["gpus_in_service"] / max(m.gpus, 1), 1e-12)
+    ovh = m.overhead_w
+    ceil_pd = power_down_ceiling_tok_s(m, (budget - ovh) / a + ovh, standby_fraction) * a
+    more = np.minimum(ts["demand_tok_s"], np.minimum(ts["compute_tok_s"], ceil_pd))
+    gain = np.maximum(more - ts["achieved_tok_s"], 0.0)
+    return {"gain_tok_s": float(np.mean(gain)), "peak_gain_tok_s": float(np.max(gain)),
+            "standby_fraction": standby_fraction, "wake_up_delay_s": WAKE_UP_DELAY_S,
+            "note": "steady-state ceiling with idle replicas at standby power (assumption); wake-up delay "
+                    "and SLOs not simulated"}
+
+
+def _fast(raw, bdir, overrides: dict) -> dict:
+    """The fast model at a candidate: a fluid run (closed-form ceilings per tick + the queueing SLO estimate)."""
+    from dcsim.engine.run import run
+
+    return run(load_scenario(raw, overrides={**overrides, "fidelity": "fluid"}, base_dir=bdir)).report
+
+
+def _meets(targets: list[Target], rep: dict) -> tuple[bool, list[dict]]:
+    checks = [t.check(rep) for t in targets]
+    return all(c["ok"] for c in checks), checks
+
+
+def _bisect(ok, lo: float, hi: float, *, rtol: float, integer: bool = False, geometric: bool = False, rising=True):
+    """Largest x in [lo, hi] with ok(x) when ok holds below a threshold (``rising=False``: smallest
+    x with ok(x) when it holds above). ``ok(lo)`` (resp. ``ok(hi)``) must hold. Returns (x, bracket)."""
+    good, bad = (lo, hi) if rising else (hi, lo)
+    while True:
+        if integer and abs(bad - good) <= 1:
+            break
+        if not integer and abs(bad - good) <= rtol * max(abs(good), abs(bad)):
+            break
+        mid = math.sqrt(good * bad) if geometric and good > 0 and bad > 0 else 0.5 * (good + bad)
+        if integer:
+            mid = int(round(mid))
+            if mid in (good, bad):
+                mid = good + (1 if bad > good else -1)
+        if ok(mid):
+            good = mid
+        else:
+            bad = mid
+    return good, (min(good, bad), max(good, bad))
+
+
+def _critical_tick(rep_ts: dict) -> int:
+    """The tick where demand is largest against the binding ceiling (where queues and latency peak)."""
+    lim = np.minimum(rep_ts["compute_tok_s"], np.minimum(rep_ts["power_tok_s"], rep_ts["cooling_tok_s"]))
+    return int(np.argmax(rep_ts["demand_tok_s"] / np.maximum(lim, 1e-300)))
+
+
+def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int | None = None,
+                     overrides: dict | None = None, confirm: bool = True, seeds: int = 3,
+                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True) -> dict:
+    """Answer ``question`` under service ``targets`` (see :func:`parse_target`).
+
+    Search on the fast model (fluid runs of the scenario, the SLO estimate of
+    :mod:`dcsim.serving.slo_estimate`), then confirm at the answer with ``seeds`` request- or
+    hybrid-fidelity runs of a ``window``-second steady window at the critical tick (the demand,
+    weather and ceilings of the tick where demand is highest against the binding ceiling).
+
+    * ``max-demand``: the largest ``workload.arrivals.scale`` meeting the targets;
+    * ``max-gpus``: the GPU counts (``racks.0.count``) meeting the targets at the scenario's
+      demand: the fewest, the most, and the one that maximises SLO-meeting output (goodput);
+    * ``interconnect-for``: the smallest ``facility.interconnect`` meeting the targets for
+      ``gpus`` GPUs (default: the scenario's) at the scenario's demand.
+
+    With ``refine`` (default), when the confirming runs miss a target of ``max-demand`` or
+    ``interconnect-for`` (the fast model is optimistic near saturation, docs/slo.md), the answer is
+    bisected again on the confirming model (one seed per step, to 2 %), re-confirmed with every
+    seed and stepped 2 % further (at most 3 times) while a seed misses; the fast-model answer
+    stays in ``fast_answer``.
+    """
+    raw, bdir, m0 = _prepare(scenario, question, overrides)
+    sc = m0.scenario
+    tg = [parse_target(t, [c.name for c in m0.workload.classes]) for t in targets]
+    evals = {"n": 0}
+    memo: dict = {}
+
+    def fast(ov: dict) -> dict:
+        key = json.dumps(ov, sort_keys=True, default=str)
+        if key not in memo:
+            evals["n"] += 1
+            memo[key] = _fast(raw, bdir, ov)
+        return memo[key]
+
+    def ok(ov: dict) -> bool:
+        return _meets(tg, fast(ov))[0]
+
+    out: dict[str, Any] = {"question": question, "scenario": sc.name, "targets": [t.text for t in tg],
+                           "weather": weather_note(sc), "search": "fluid runs + queueing SLO estimate"}
+    count0 = sc.racks[0].count
+    gpr = m0.groups[0].gpus // count0
+    if question == "max-demand":
+        scale0 = float(sc.workload.arrivals.scale)
+        cf = _max_demand(raw, bdir, m0, design_moment(scenario_moments(m0), None))["scale"]
+        ov = lambda s: {"workload.arrivals.scale": float(s)}  # noqa: E731
+        lo = cf * 1e-3
+        if not ok(ov(lo)):
+            raise ValueError(f"targets not met even at {lo:.3g}x the scenario's demand scale: "
+                             + "; ".join(f"{c['target']} -> {c['value']}" for c in _meets(tg, fast(ov(lo)))[1]))
+        hi = cf * 1.05
+        if ok(ov(hi)):
+            ans, br = hi, (hi, hi)
+        else:
+            ans, br = _bisect(lambda s: ok(ov(s)), lo, hi, rtol=0.005, geometric=True)
+        out.update({"overrides": ov(ans), "scale": ans, "scale_ratio": ans / scale0, "bracket": list(br),
+                    "closed_form_scale": cf, "peak_demand_tok_s": float(np.max(_demand(raw, bdir, ov(ans))))})
+    elif question == "max-gpus":
+        ov = lambda c: {"racks.0.count": int(c)}  # noqa: E731
+        flat = _max_gpus(raw, bdir, m0, design_moment(scenario_moments(m0), None), max_racks)["racks"]
+        hi = int(min(max_racks, max(2 * max(flat, 1), 2 * count0, 4)))
+        counts = sorted({int(round(x)) for x in np.geomspace(1, hi, 14)} | {count0, max(flat, 1)})
+        rows = []
+        for c in counts:
+            rep = fast(ov(c))
+            good = rep.get("goodput_tok_s")
+            rows.append({"racks": c, "gpus": c * gpr, "meets": _meets(tg, rep)[0],
+                         "goodput_tok_s": None if good is None else float(good),
+                         "throughput_tok_s": rep["throughput_tok_s"]["output"],
+                         "binding": rep["binding"]["most_common"],
+                         "power_down_gain_tok_s": power_down_gain(raw, bdir, ov(c))["gain_tok_s"]})
+        feas = [r for r in rows if r["meets"]]
+        if not feas:
+            raise ValueError(f"no GPU count in 1..{hi} racks meets the targets at the scenario's demand")
+        # the fewest racks meeting the targets (bisection below the first feasible scan point)
+        first = feas[0]["racks"]
+        below = [r["racks"] for r in rows if r["racks"] < first]
+        fewest, br_lo = (first, (first, first)) if not below else _bisect(
+            lambda c: ok(ov(c)), max(below), first, rtol=0, integer=True, rising=False)
+        last = feas[-1]["racks"]
+        above = [r["racks"] for r in rows if r["racks"] > last]
+        most, br_hi = (last, (last, last)) if not above else _bisect(
+            lambda c: ok(ov(c)), last, min(above), rtol=0, integer=True)
+        best = max(feas, key=lambda r: r["goodput_tok_s"] or 0.0)
+        out.update({"overrides": ov(best["racks"]), "racks": best["racks"], "gpus": best["racks"] * gpr,
+                    "gpus_per_rack": gpr, "recommended_gpus": best["racks"] * gpr,
+                    "fewest_gpus": fewest * gpr, "most_gpus": most * gpr,
+                    "bracket_fewest_racks": list(br_lo), "bracket_most_racks": list(br_hi),
+                    "flat_out_gpus": flat * gpr, "scan": rows,
+                    "power_down": {**power_down_gain(raw, bdir, ov(best["racks"])),
+                                   "best_throughput_gpus": max(rows, key=lambda r: r["throughput_tok_s"]
+                                                               + r["power_down_gain_tok_s"])["gpus"]},
+                    "note": ("more GPUs lower SLO-meeting output beyond the recommended count "
+                             "(the power cap forces lower clocks and idle nodes draw power)")
+                    if any(r["racks"] > best["racks"] and r["goodput_tok_s"] is not None
+                           and r["goodput_tok_s"] < 0.99 * best["goodput_tok_s"] for r in rows) else None})
+    else:
+        count = count0 if gpus is None else max(1, int(math.ceil(gpus / gpr)))
+        cf = _interconnect_for(raw, bdir, m0, design_moment(scenario_moments(m0), None), count * gpr)["interconnect_w"]
+        ov = lambda w: {"racks.0.count": count, "facility.interconnect": float(w)}  # noqa: E731
+        hi = cf * 1.5
+        while not ok(ov(hi)):
+            hi *= 2.0
+            if hi > 1e12:
+                raise ValueError("targets not met at any interconnect: the fleet is too small for the demand")
+        lo = cf * 0.05
+        if ok(ov(lo)):
+            ans, br = lo, (lo, lo)
+        else:
+            ans, br = _bisect(lambda w: ok(ov(w)), lo, hi, rtol=0.005, geometric=True, rising=False)
+        out.update({"overrides": ov(ans), "interconnect_w": ans, "racks": count, "gpus": count * gpr,
+                    "bracket": list(br), "closed_form_interconnect_w": cf})
+    out["fast"] = _fast_block(tg, fast(out["overrides"]))
+    out["fast_evaluations"] = evals["n"]
+    if confirm:
+        out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
+        if refine and not out["confirm"]["confirmed"] and question in ("max-demand", "interconnect-for"):
+            _refine(out, raw, bdir, tg, question, seeds, window)
+    return out
+
+
+def _fast_block(tg: list[Target], rep: dict) -> dict:
+    """The fast model's figures at an answer: each target's value and headroom, and the binding target."""
+    checks = _meets(tg, rep)[1]
+    binds = [c for c in checks if c["headroom"] is not None]
+    return {"targets": checks, "slo_attainment": rep.get("slo_attainment"),
+            "goodput_tok_s": rep.get("goodput_tok_s"), "throughput_tok_s": rep["throughput_tok_s"]["output"],
+            "binding_share": dict(rep["binding"]["share"]), "binding": rep["binding"]["most_common"],
+            "slo_method": rep.get("slo_method"),
+            "binding_target": min(binds, key=lambda c: c["headroom"])["target"] if binds else None}
+
+
+def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, window: float) -> None:
+    """Bisect the answer on the confirming model (one seed per step) and confirm it again."""
+    n = {"runs": 0}
+
+    def ok(ov: dict) -> bool:
+        n["runs"] += 1
+        return confirm_window(raw, bdir, ov, tg, seeds=1, window=window)["confirmed"]
+
+    demand = question == "max-demand"
+    key = "workload.arrivals.scale" if demand else "facility.interconnect"
+    ans = out["scale"] if demand else out["interconnect_w"]
+    racks = out.get("racks")
+    ov = (lambda x: {key: float(x)}) if demand else (lambda x: {"racks.0.count": racks, key: float(x)})  # noqa: E731
+    safe = ans
+    for _ in range(6):  # a value the confirming model accepts: less demand, or more interconnect
+        safe *= 0.7 if demand else 1.4
+        if ok(ov(safe)):
+            break
+    else:
+        out["refined"] = {"note": f"targets missed on the confirming model at {key} = {safe:.4g}", "runs": n["runs"]}
+        return
+    x, br = _bisect(lambda v: ok(ov(v)), min(safe, ans), max(safe, ans), rtol=0.02, geometric=True, rising=demand)
+    out["fast_answer"] = {"overrides": out["overrides"], "bracket": out.get("bracket"), "confirm": out["confirm"]}
+    out["overrides"] = ov(x)
+    out["scale" if question == "max-demand" else "interconnect_w"] = x
+    out["fast_answer"]["fast"] = out["fast"]
+    ratio0 = out.get("scale_ratio")
+    out["bracket"] = list(br)
+    out["refined"] = {"runs": n["runs"], "bracket": list(br),
+                      "note": "answer bisected on the confirming model (one seed per step)"}
+    out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
+    # the other seeds may still miss: step 2 % further (at most 3 times), confirming with every seed
+    for _ in range(3):
+        if out["confirm"]["confirmed"]:
+            break
+        prev, x = x, x * (0.98 if demand else 1.02)
+        out["overrides"] = ov(x)
+        out["scale" if demand else "interconnect_w"] = x
+        out["bracket"] = [min(x, prev), max(x, prev)]
+        out["refined"]["runs"] += seeds
+        out["refined"]["stepped"] = out["refined"].get("stepped", 0) + 1
+        out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
+    if question == "max-demand":
+        out["scale_ratio"] = x / (ans / ratio0)
+    out["fast"] = _fast_block(tg, _fast(raw, bdir, out["overrides"]))
+
+
+def _demand(raw, bdir, ov: dict) -> np.ndarray:
+    m = _models(raw, bdir, ov)
+    return scenario_moments(m)["demand_tok_s"]
+
+
+def _steady_window(raw: dict, m, i: int, window: float, fidelity: str) -> dict:
+    """A steady scenario at tick ``i`` of ``m``: that tick's weather held constant, arrivals at its rate."""
+    import copy
+
+    sc = m.scenario
+    dt = float(sc.controller.tick)
+    t = np.array([(i + 0.5) * dt])
+    t_db, t_wb = (float(np.asarray(x).ravel()[0]) for x in m.facility.weather.at(t))
+    r = copy.deepcopy(raw)
+    r["facility"] = {**r["facility"], "weather": {"kind": "constant", "t_db": t_db, "t_wb": min(t_wb, t_db)}}
+    arr = dict(r["workload"]["arrivals"])
+    rate = float(m.workload.rate(t)[0])
+    if arr.get("kind") in ("diurnal", "profile_csv", "trace"):
+        arr = {"kind": "poisson", "rate": rate}
+    elif arr.get("kind") in ("poisson", "gamma"):
+        arr = {**arr, "rate": rate, "scale": 1.0}
+    r["workload"] = {**r["workload"], "arrivals": arr}
+    r["duration"] = float(window)
+    r["fidelity"] = fidelity
+    r["faults"] = []
+    r["controller"] = {**r.get("controller", {}), "tick": min(float(sc.controller.tick), 1.0)}
+    return r
+
+
+def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int = 3,
+                   window: float = 1800.0) -> dict:
+    """Request (<= 64 replicas) or hybrid runs of a steady window at the critical tick, for ``seeds`` seeds."""
+    from dcsim.engine.run import run, run_models
+    from dcsim.scenario import apply_overrides
+
+    r0 = apply_overrides(raw, overrides)
+    m = _models(r0, bdir, {"fidelity": "fluid"})
+    ts = run_models(m).timeseries
+    i = _critical_tick(ts)
+    fid = "request" if m.replicas <= 64 else "hybrid"
+    base = _steady_window(r0, m, i, window, fid)
+    runs = []
+    for k in range(max(1, seeds)):
+        rep = run(load_scenario(base, overrides={"seed": int(m.scenario.seed) + k}, base_dir=bdir)).report
+        met, checks = _meets(targets, rep)
+        runs.append({"seed": int(m.scenario.seed) + k, "meets": met, "targets": checks,
+                     "slo_attainment": rep.get("slo_attainment"),
+                     "ttft_p50_s": rep["latency_s"]["ttft"]["p50"], "ttft_p99_s": rep["latency_s"]["ttft"]["p99"],
+                     "tpot_p99_s": rep["latency_s"]["tpot"]["p99"],
+                     "throughput_tok_s": rep["throughput_tok_s"]["output"],
+                     "binding": rep["binding"]["most_common"]})
+    flu = run(load_scenario(base, overrides={"fidelity": "fluid"}, base_dir=bdir)).report
+    spread = {}
+    for j, t in enumerate(targets):
+        vals = [rr["targets"][j]["value"] for rr in runs if rr["targets"][j]["value"] is not None]
+        spread[t.text] = {"min": min(vals), "max": max(vals), "mean": float(np.mean(vals))} if vals else None
+    return {"fidelity": fid, "window_s": float(window), "tick_s": base["controller"]["tick"],
+            "moment": {"t_s": float(ts["t_s"][i]), "t_out_c": float(ts["t_out_c"][i]),
+                       "demand_tok_s": float(ts["demand_tok_s"][i])},
+            "runs": runs, "spread": spread, "confirmed": all(rr["meets"] for rr in runs),
+            "fluid_window": {"targets": _meets(targets, flu)[1], "slo_attainment": flu.get("slo_attainment")}}
+
+
+def format_targets(r: dict) -> str:
+    """Human-readable answer of :func:`plan_for_targets`."""
+    from dcsim.units import format_quantity as fq
+
+    q = r["question"]
+    lines = [f"{r['scenario']}: {q} under {', '.join(r['targets'])}", f"  {r['weather']}"]
+    if q == "max-demand":
+        lines.append(f"  answer: workload.arrivals.scale = {r['scale']:.4g} ({r['scale_ratio']:.3g}x the scenario; "
+                     f"bracket {r['bracket'][0]:.4g} .. {r['bracket'][1]:.4g}); the closed form's ceiling is "
+                     f"scale {r['closed_form_scale']:.4g}")
+    elif q == "max-gpus":
+        lines.append(f"  recommended: {r['recommended_gpus']:,} GPUs (most SLO-meeting output); targets met from "
+                     f"{r['fewest_gpus']:,} to {r['most_gpus']:,} GPUs (racks bracketed {r['bracket_fewest_racks']} "
+                     f"and {r['bracket_most_racks']}); flat out under the cap: {r['flat_out_gpus']:,} GPUs")
+        if r.get("note"):
+            lines.append(f"  note: {r['note']}")
+        pdn = r["power_down"]
+        lines.append(f"  powering idle replicas down (standby {100 * pdn['standby_fraction']:g} % of idle power, "
+                     f"wake-up {pdn['wake_up_delay_s']:g} s: assumptions) would add {pdn['gain_tok_s']:,.0f} tok/s "
+                     f"(day mean; peak {pdn['peak_gain_tok_s']:,.0f}) at the recommended count; the count serving "
+                     f"most with it: {pdn['best_throughput_gpus']:,} GPUs ({pdn['note']})")
+    else:
+        lines.append(f"  answer: interconnect {fq(r['interconnect_w'], 'power')} for {r['gpus']:,} GPUs "
+                     f"(bracket {fq(r['bracket'][0], 'power')} .. {fq(r['bracket'][1], 'power')}; power stops binding "
+                     f"at full load from {fq(r['closed_form_interconnect_w'], 'power')})")
+    f = r["fast"]
+    lines.append(f"  fast model at the answer: binding {f['binding']}; "
+                 + "; ".join(_fmt_check(c) for c in f["targets"]))
+    if f.get("binding_target"):
+        lines.append(f"  binding target: {f['binding_target']} (the others keep the headroom shown)")
+    if "fast_answer" in r:
+        lines.append(f"  refined: the fast model's answer missed a target when confirmed; bisected on the confirming "
+                     f"model ({r['refined']['runs']} runs) to the answer above (fast model said "
+                     f"{json.dumps(r['fast_answer']['overrides'])})")
+    elif r.get("refined"):
+        lines.append(f"  refinement failed: {r['refined']['note']}")
+    if "confirm" in r:
+        c = r["confirm"]
+        mo = c["moment"]
+        lines.append(f"  confirmation: {len(c['runs'])} {c['fidelity']}-fidelity runs of a {c['window_s'] / 60:g}-min "
+                     f"steady window at t = {mo['t_s'] / 3600:.2f} h ({mo['t_out_c']:.1f} degC, "
+                     f"{mo['demand_tok_s']:,.0f} tok/s demanded):")
+        for t, s in c["spread"].items():
+            lines.append(f"    {t}: " + ("n/a" if s is None else f"{s['mean']:.4g} (seeds {s['min']:.4g} .. {s['max']:.4g})"))
+        lines.append("  " + ("CONFIRMED: every confirming run meets the targets" if c["confirmed"] else
+                             "NOT CONFIRMED: " + "; ".join(
+                                 f"seed {rr['seed']}: " + ", ".join(_fmt_check(x) for x in rr["targets"] if not x["ok"])
+                                 for rr in c["runs"] if not rr["meets"])))
+    return "\n".join(lines)
+
+
+def _fmt_check(c: dict) -> str:
+    if c["value"] is None:
+        return f"{c['target']}: not estimated"
+    return f"{c['target']}: {c['value']:.4g} ({'ok' if c['ok'] else 'MISSED'}, headroom {100 * c['headroom']:+.0f} %)"
 
 
 # --------------------------------------------------------------------------- CLI
@@ -299,6 +805,8 @@ def format_plan(r: dict) -> str:
              else f"over all {r['moments_evaluated']} ticks")
     mo = r["moment"]
     lines = [f"{r['scenario']}: {q} {where}"]
+    if r.get("weather_source"):
+        lines.append(f"  weather percentile over {r['weather_source']}")
     if q == "max-gpus":
         lines.append(f"  answer: {r['gpus']:,} GPUs ({r['racks']} racks of {r['gpus_per_rack']}) run flat out under the cap")
         if "gpus_at_flip" in r:
@@ -328,13 +836,25 @@ def format_plan(r: dict) -> str:
         lines.append(f"  simulation: {s['throughput_tok_s']:,.0f} tok/s served of {s['demand_tok_s']:,.0f} demanded, "
                      f"peak facility {fq(s['peak_facility_power_w'], 'power')} (cap {fq(s['interconnect_w'], 'power')}, "
                      f"exceeded {s['interconnect_exceeded_s']:g} s), binding {shares}, SLO attainment {slo}")
+        if s["slo_attainment"] is not None and s["slo_attainment"] < 0.99:
+            lines.append(f"  WARNING: only {100 * s['slo_attainment']:.1f} % of requests meet their SLOs at this answer: "
+                         "it sizes power and compute, not service; ask again with --target (e.g. "
+                         "--target 'ttft.p99<=2 s' --target 'slo_attainment>=0.99')")
     return "\n".join(lines)
 
 
 def cmd_plan(args) -> int:
     try:
-        r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
-                 confirm=args.confirm, overrides=_sets(args.set))
+        if args.target:
+            if args.weather_percentile is not None:
+                raise ValueError("--target judges the scenario's own weather over its run; "
+                                 "drop --weather-percentile (or set a constant weather with --set)")
+            r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus, overrides=_sets(args.set),
+                                 confirm=not args.no_confirm, seeds=args.seeds, refine=not args.no_refine,
+                                 window=parse_quantity(args.window, "time"))
+        else:
+            r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
+                     confirm=args.confirm, overrides=_sets(args.set))
     except ValueError as e:
         if isinstance(e, ScenarioError):
             raise
@@ -343,7 +863,7 @@ def cmd_plan(args) -> int:
     if args.json:
         print(json.dumps(r, indent=2, sort_keys=True, default=float))
     else:
-        print(format_plan(r))
+        print(format_targets(r) if args.target else format_plan(r))
     return 0
 
 
@@ -372,6 +892,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="evaluate at the P-th percentile of the scenario's dry-bulb (default: every tick)")
     p.add_argument("--confirm", action="store_true", help="simulate the scenario at the answer")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a scenario field first")
+    p.add_argument("--target", action="append", metavar="TARGET",
+                   help="service target, repeatable: 'ttft.p99<=2 s', 'chat.tpot.p99<=100 ms', "
+                        "'slo_attainment>=0.99'; the question is then answered under the targets")
+    p.add_argument("--seeds", type=int, default=3, help="confirming runs (seeds) under --target (default 3)")
+    p.add_argument("--window", default="30 min", help="length of the confirming window under --target")
+    p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")
+    p.add_argument("--no-refine", action="store_true",
+                   help="under --target: report a missed confirmation without bisecting again on the confirming model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
     return p

@@ -170,29 +170,82 @@ show(plot_phase(pd3))
 
 NOTEBOOKS["03_capacity_planning.ipynb"] = [
     md("""
-# Capacity planning under a power envelope
+# Capacity planning under a power envelope and service targets
 
-`dcsim.plan.plan` answers sizing questions by bisection on the closed form over every tick of the
-scenario (or at a weather percentile), then confirms with a simulation at the answer. It reports
-the constraint binding at the answer and the headroom to the next one.
+`dcsim.plan` answers sizing questions. Without targets it bisects on the closed form (the Token
+Production Function over every tick of the scenario, or at a weather percentile) and reports the
+constraint binding at the answer and the headroom to the next one. With service targets
+(`plan_for_targets`, `dcsim plan --target ...`) it searches on fluid runs with the queueing SLO
+estimate (docs/slo.md), then confirms the answer with request- or hybrid-fidelity runs over
+several seeds.
 """),
     code(SETUP),
+    md("""
+## Flat out under the cap is not a service answer
+
+`max-gpus` without targets is the most GPUs the interconnect can power and cool **at full load**.
+The confirming simulation runs the scenario's own demand on that fleet; the planner warns when
+that leaves requests missing their SLOs.
+"""),
     code("""
 from dcsim.plan import plan, format_plan
 
 r = plan(REF, "max-gpus", confirm=True)
 print(format_plan(r))
 """),
+    md("""
+## A what-if under service targets: does FP8 let the hall serve more chat?
+
+Targets: TTFT p99 within 2 s and 99 % of requests meeting their class SLOs (chat: TTFT 1 s,
+TPOT 100 ms). Question: the most traffic (`workload.arrivals.scale`) the reference hall serves
+under them on its hot July day, with BF16 weights and with FP8 weights. Each answer is searched on
+the fast model, then confirmed by three hybrid runs (seeds) of a steady 5-minute window at the
+critical moment (the tick where demand is highest against the binding ceiling); if the
+confirmation misses a target, the planner bisects again on the confirming model.
+"""),
     code("""
-r = plan(REF, "max-demand", confirm=True)
-print(format_plan(r))
+from dcsim.plan import plan_for_targets, format_targets
+
+TARGETS = ["ttft.p99<=2 s", "slo_attainment>=0.99"]
+base = plan_for_targets(REF, "max-demand", TARGETS, seeds=3, window=300)
+print(format_targets(base))
+"""),
+    code("""
+fp8 = plan_for_targets(REF, "max-demand", TARGETS, seeds=3, window=300,
+                       overrides={"racks.0.node.precision": "fp8"})
+print(format_targets(fp8))
+"""),
+    code("""
+rows = [("bf16", base), ("fp8", fp8)]
+for name, r in rows:
+    c = r["confirm"]
+    att = c["spread"]["slo_attainment>=0.99"]
+    print(f"{name}: scale {r['scale']:.3f} (peak demand {r['peak_demand_tok_s'] / 1e3:,.0f}k tok/s), "
+          f"{'confirmed' if c['confirmed'] else 'NOT confirmed'}, attainment {att['min']:.3f}..{att['max']:.3f} "
+          f"over {len(c['runs'])} seeds, binding at the moment: {c['runs'][0]['binding']}")
+gain = fp8["scale"] / base["scale"] - 1
+print(f"FP8 weights change the traffic served under the targets by {100 * gain:+.0f} %")
+fig, ax = plt.subplots(figsize=(5, 3.2))
+ax.bar([n for n, _ in rows], [r["peak_demand_tok_s"] / 1e3 for _, r in rows], color=["0.6", "#0072B2"])
+ax.set_ylabel("peak demand served under targets [k tok/s]")
+ax.set_title("TTFT p99 <= 2 s, 99 % of requests within SLO", fontsize=9)
+fig.tight_layout()
+show(fig)
 """),
     md("""
+The printed lines carry the answer: the traffic each option serves under the targets, the seed
+spread of the confirming runs and the constraint binding at the critical moment; the bracket and
+any refinement are in the planner's output above.
+
 ## Interconnect needed for a fleet, by weather percentile
 
-The design day matters: the interconnect needed to run 320 GPUs flat out grows with the outdoor
-temperature the facility must ride through (chiller power, PUE). With the shipped air-cooled plant,
-heat rejection binds on the hottest ticks whatever the interconnect, which the planner says.
+`interconnect-for` gives the smallest interconnect at which power stops binding for 320 GPUs at
+full load, at each design temperature (percentiles of the reference scenario's one synthetic July
+day; with an EPW or CSV weather file they come from the file's year). Hotter weather raises chiller power (PUE), so the
+interconnect needed grows with temperature — until heat rejection itself binds first (the
+air-cooled plant derates above 35 degC). From there no interconnect lets the fleet run flat out,
+and the figure the planner reports (where power stops binding, below cooling) falls again; the
+planner marks those rows `binding cooling`.
 """),
     code("""
 pcts = [0, 25, 50, 75, 90, 100]
@@ -200,10 +253,18 @@ rows = [plan(REF, "interconnect-for", gpus=320, weather_percentile=p) for p in p
 for p, r in zip(pcts, rows):
     print(f"p{p:<3d} {r['moment']['t_out_c']:5.1f} degC  interconnect {r['interconnect_w'] / 1e3:6.1f} kW  "
           f"binding {r['binding']:8s} next {r['next_binding']} (+{100 * r['margin']:.1f} %)")
+cool = [r["binding"] == "cooling" for r in rows]
+k = int(np.argmax([r["interconnect_w"] for r in rows]))
+print(f"largest interconnect needed: {rows[k]['interconnect_w'] / 1e3:.1f} kW at p{pcts[k]} "
+      f"({rows[k]['moment']['t_out_c']:.1f} degC); cooling binds first from "
+      + (f"p{pcts[cool.index(True)]}" if any(cool) else "no percentile"))
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot([r["moment"]["t_out_c"] for r in rows], [r["interconnect_w"] / 1e3 for r in rows], "o-")
-ax.set_xlabel("design outdoor dry-bulb [degC]"); ax.set_ylabel("interconnect needed [kW]")
-ax.set_title("320 GPUs at full load"); fig.tight_layout()
+t = [r["moment"]["t_out_c"] for r in rows]
+w = [r["interconnect_w"] / 1e3 for r in rows]
+ax.plot(t, w, "-", color="0.6")
+ax.scatter(t, w, c=["#D55E00" if c else "#0072B2" for c in cool], zorder=3)
+ax.set_xlabel("design outdoor dry-bulb [degC]"); ax.set_ylabel("interconnect where power stops binding [kW]")
+ax.set_title("320 GPUs at full load (orange: cooling binds first)", fontsize=9); fig.tight_layout()
 show(fig)
 """),
     md("""

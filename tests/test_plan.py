@@ -103,3 +103,156 @@ def test_cli_plan_json(capsys):
     assert out["question"] == "max-demand" and out["scale"] > 0
     assert main(["plan", str(REF), "--question", "max-gpus"]) == 0
     assert "GPUs" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- service targets
+
+from dcsim.plan import format_plan, format_targets, parse_target, plan_for_targets, weather_note  # noqa: E402
+
+
+def test_parse_target_forms_and_errors():
+    t = parse_target("ttft.p99<=2 s")
+    assert (t.cls, t.metric, t.quantile, t.op, t.value) == (None, "ttft", "p99", "<=", 2.0)
+    t = parse_target("chat.tpot.p99 <= 100 ms", ["chat"])
+    assert (t.cls, t.metric, t.value) == ("chat", "tpot", pytest.approx(0.1))
+    t = parse_target("slo_attainment>=99%")
+    assert (t.metric, t.op, t.value) == ("slo_attainment", ">=", pytest.approx(0.99))
+    for bad, why in (("ttft<=2 s", "quantile"), ("ttft.p99>=2 s", "ceiling"), ("slo_attainment<=0.9", "floor"),
+                     ("code.ttft.p99<=1 s", "no request class"), ("latency<=1 s", "expected")):
+        with pytest.raises(ValueError, match=why):
+            parse_target(bad, ["chat"])
+
+
+def test_target_check_reads_fluid_and_per_class_figures():
+    rep = {"slo_attainment": 0.97, "latency_s": {"ttft": {"p99": 1.5}},
+           "serving": {"per_class": {"chat": {"slo_attainment": 0.995, "latency_s": {"ttft": {"p99": 2.5}}}}}}
+    assert parse_target("ttft.p99<=2 s").check(rep) == {"target": "ttft.p99<=2 s", "value": 1.5, "ok": True,
+                                                          "headroom": pytest.approx(0.25)}
+    assert not parse_target("chat.ttft.p99<=2 s").check(rep)["ok"]
+    assert parse_target("chat.slo_attainment>=0.99").check(rep)["ok"]
+    assert parse_target("slo_attainment>=0.99").check(rep)["headroom"] < 0
+    assert parse_target("tpot.p99<=0.1 s").check(rep) == {"target": "tpot.p99<=0.1 s", "value": None,
+                                                           "ok": False, "headroom": None}
+
+
+def test_weather_note_says_where_percentiles_come_from():
+    from dcsim.scenario import load_scenario
+
+    assert "one synthetic day" in weather_note(load_scenario(REF))
+    assert weather_note(load_scenario(small_scenario())) == "constant weather"
+
+
+@pytest.fixture(scope="module")
+def demand_answer():
+    raw = small_scenario(duration="20 min", **{"racks.0.count": 1, "controller.tick": "10 s"})
+    targets = ["ttft.p99<=1 s", "tpot.p99<=100 ms", "slo_attainment>=0.99"]
+    return raw, targets, plan_for_targets(raw, "max-demand", targets, seeds=3, window=300)
+
+
+def test_max_demand_under_targets_is_bracketed_and_confirmed(demand_answer):
+    from dcsim.plan import _fast, _meets
+
+    raw, targets, r = demand_answer
+    tg = [parse_target(t) for t in targets]
+    fast = r.get("fast_answer", r)
+    lo, hi = fast["bracket"]
+    assert lo <= fast["overrides"]["workload.arrivals.scale"] <= hi and hi / lo - 1 <= 0.0051
+    assert _meets(tg, _fast(raw, None, {"workload.arrivals.scale": lo}))[0]
+    assert not _meets(tg, _fast(raw, None, {"workload.arrivals.scale": hi * 1.0001}))[0]
+    assert r["scale"] < r["closed_form_scale"]           # queueing: below the compute ceiling
+    c = r["confirm"]
+    assert c["fidelity"] == "request" and len(c["runs"]) == 3
+    assert len({x["seed"] for x in c["runs"]}) == 3
+    for t in targets:
+        s = c["spread"][t]
+        assert s["min"] <= s["mean"] <= s["max"]
+    assert c["confirmed"] == all(x["meets"] for x in c["runs"])
+    if "fast_answer" in r:  # refined on the confirming model: lower, and confirmed there
+        assert r["scale"] < fast["overrides"]["workload.arrivals.scale"] and c["confirmed"]
+    text = format_targets(r)
+    assert "binding target" in text and ("CONFIRMED" in text)
+
+
+def test_max_gpus_under_a_power_cap_recommends_the_most_slo_meeting_output():
+    raw = small_scenario(duration="30 min", **{"controller.tick": "10 s", "facility.interconnect": "150 kW",
+                                               "workload.arrivals.rate": "300 req/s"})
+    r = plan_for_targets(raw, "max-gpus", ["ttft.p99<=1 s", "slo_attainment>=0.95"], confirm=False)
+    feas = [x for x in r["scan"] if x["meets"]]
+    assert r["recommended_gpus"] == max(feas, key=lambda x: x["goodput_tok_s"])["gpus"]
+    assert r["fewest_gpus"] <= r["recommended_gpus"] <= r["most_gpus"]
+    # beyond the answer the cap forces lower clocks: SLO-meeting output falls, and the plan says so
+    assert any(x["gpus"] > r["most_gpus"] and not x["meets"] for x in r["scan"])
+    assert r["note"] and "lower SLO-meeting output" in r["note"]
+
+
+def test_cli_plan_with_targets(capsys, tmp_path):
+    import yaml
+
+    from dcsim.cli import main
+
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(small_scenario(duration="20 min", **{"racks.0.count": 1, "controller.tick": "10 s"})))
+    assert main(["plan", str(f), "-q", "max-demand", "--target", "ttft.p99<=1 s", "--no-confirm"]) == 0
+    out = capsys.readouterr().out
+    assert "under ttft.p99<=1 s" in out and "binding target: ttft.p99<=1 s" in out
+    assert main(["plan", str(f), "-q", "max-demand", "--target", "ttft<=1 s"]) == 2
+    assert "give a quantile" in capsys.readouterr().err
+
+
+def test_flat_out_answer_warns_when_it_misses_slos():
+    raw = small_scenario(duration="20 min", **{"racks.0.count": 1, "controller.tick": "10 s"})
+    r = plan(raw, "max-gpus", confirm=True)
+    r["confirm"]["slo_attainment"] = 0.27
+    assert "WARNING: only 27.0 % of requests meet their SLOs" in format_plan(r)
+    r["confirm"]["slo_attainment"] = 1.0
+    assert "WARNING" not in format_plan(r)
+
+
+def test_power_down_ceiling_physics():
+    from dcsim.plan import power_down_ceiling_tok_s
+
+    m = _models(small_scenario(duration="1 h", **{"racks.0.count": 8}), None)
+    f = m.curves.frontier("pq")
+    budget = np.linspace(0.0, float(f.it[-1]) * 1.1, 200)
+    # standby = idle power: the frontier as it is
+    assert power_down_ceiling_tok_s(m, budget, 1.0) == pytest.approx(m.curves.ceiling(budget, "pq"), rel=1e-9, abs=1e-6)
+    lo, mid = power_down_ceiling_tok_s(m, budget, 0.05), power_down_ceiling_tok_s(m, budget, 0.5)
+    assert np.all(lo >= mid - 1e-6) and np.all(mid >= m.curves.ceiling(budget, "pq") - 1e-6)
+    # below the all-idle IT power nothing runs today; powered down, part of the fleet does
+    below_idle = (budget < f.it[0]) & (budget > 0.2 * f.it[0])
+    assert np.all(m.curves.ceiling(budget[below_idle], "pq") == 0) and np.all(lo[below_idle] > 0)
+    # the top of the frontier (every replica at full load) is unchanged
+    assert lo[-1] == pytest.approx(float(f.rate[-1]))
+
+
+def test_power_down_gain_is_zero_when_demand_binds():
+    from dcsim.plan import power_down_gain
+
+    raw = small_scenario(duration="30 min", **{"controller.tick": "10 s"})
+    g = power_down_gain(raw, None, {})
+    assert g["gain_tok_s"] == 0.0 and g["standby_fraction"] == 0.05
+    capped = power_down_gain(raw, None, {"racks.0.count": 8, "facility.interconnect": "150 kW",
+                                          "workload.arrivals.rate": "300 req/s"})
+    assert capped["gain_tok_s"] > 0.0
+
+
+def test_weather_percentile_uses_the_weather_files_year(tmp_path):
+    """With an EPW weather file the percentile is taken over the file's hours, not only the simulated
+    ticks; with synthetic weather the answer says it comes from the simulated (synthetic) day."""
+    from test_weather import _write_epw
+
+    rows = []
+    for day in range(1, 6):
+        for hour in range(1, 25):
+            hot = 20.0 if day != 3 else 38.0  # day 3 is the heat wave
+            rows.append((7, day, hour, hot + 4.0 * np.sin(np.pi * (hour - 6) / 12.0), 8.0, 40, 101325))
+    _write_epw(tmp_path / "site.epw", rows)
+    raw = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    raw["facility"]["weather"] = {"kind": "epw", "path": str(tmp_path / "site.epw"), "start_day": 182, "wrap": False}
+    r = plan(raw, "max-gpus", weather_percentile=100)
+    assert r["moment"]["t_out_c"] == pytest.approx(42.0, abs=0.01)       # the file's hottest hour
+    assert "hours of" in r["weather_source"] and r["moments_evaluated"] == 1
+    cool = plan(raw, "max-gpus")                                            # the simulated hour only
+    assert cool["moment"]["t_out_c"] < 30.0 and cool["gpus"] >= r["gpus"]
+    syn = plan(REF, "max-gpus", weather_percentile=50)
+    assert "one synthetic day" in syn["weather_source"] and "weather percentile over" in format_plan(syn)

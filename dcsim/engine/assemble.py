@@ -16,48 +16,21 @@ from dcsim.metrics.record import (
 )
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
+from dcsim.serving.slo_estimate import estimate_for_run, report_block
 
-__all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted", "SLO_NOTE_FLUID"]
+__all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted"]
 
-SLO_NOTE_FLUID = "fluid fidelity: SLOs judged per tick from Little's-law wait and decode step time"
-
-
-def goodput_fluid(m: Models, ts: dict) -> tuple[float, float]:
-    """Fluid estimate of SLO goodput (tokens/s integrated, fraction of served).
-
-    A tick's tokens count as good for a class when the estimated wait (queue ÷ rate,
-    Little's law) meets its TTFT SLO and the decode step time at the operating batch of
-    the first rack group (batch ÷ per-replica rate) meets its TPOT SLO.
-    """
-    served = ts["achieved_tok_s"]
-    wait = np.where(served > 0, ts["queue_tokens"] / np.maximum(served, 1e-300), np.inf)
-    tab = m.groups[0].table
-    level = ts["clock_level"].astype(int)
-    # per-replica rate; on the frontier (load consolidated) replicas run near full batch
-    u = np.where(np.isnan(ts["load_fraction"]), 1.0, ts["load_fraction"])
-    r_rep = u * tab.thr_max[level]
-    step = np.zeros(served.size)
-    for k in np.unique(level):
-        sel = level == k
-        b = np.interp(r_rep[sel], tab.thr[k], tab.batch)
-        step[sel] = np.where(r_rep[sel] > 0, np.maximum(b, 1.0) / np.maximum(r_rep[sel], 1e-300), 0.0)
-    good = np.zeros(served.size)
-    total = 0.0
-    for c in m.workload.classes:
-        ok = np.ones(served.size, dtype=bool)
-        if c.slo_ttft_s is not None:
-            ok &= wait <= c.slo_ttft_s
-        if c.slo_tpot_s is not None:
-            ok &= step <= c.slo_tpot_s
-        w = c.share * c.mean_output
-        good += np.where(ok, served, 0.0) * w
-        total += w
-    good /= max(total, 1e-300)
-    s_tot = float(np.sum(served))
-    return float(np.sum(good)), (float(np.sum(good)) / s_tot if s_tot > 0 else 1.0)
+def goodput_fluid(m: Models, ts: dict) -> tuple[float, float | None]:
+    """Fluid SLO goodput: (sum over ticks of SLO-meeting output tokens/s, fraction of requests meeting
+    their SLOs), from the queueing-aware estimate :mod:`dcsim.serving.slo_estimate` (docs/slo.md);
+    ``(nan, None)`` where it cannot estimate (e.g. a trace workload)."""
+    est = estimate_for_run(m, ts)
+    if not est.estimated:
+        return float("nan"), None
+    return est.goodput_tok_s * ts["t_s"].size, est.slo_attainment
 
 
-def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float) -> UtilizationAdjustedOutput:
+def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) -> UtilizationAdjustedOutput:
     """Decompose the achieved output as ceiling × U × Φ_sys (docs/report.md, "the four figures").
 
     Per tick: ceiling K_t = min(C, P, Q); offered O_t = min(work waiting W_t, K_t) with W_t the
@@ -77,7 +50,7 @@ def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float) -> Utiliz
     return UtilizationAdjustedOutput(
         ceiling_tok_s=ceiling, utilization=u, phi_sys=phi, product_tok_s=ceiling * u * phi,
         achieved_tok_s=achieved, slo_output_tok_s=slo_output_tok_s,
-        slo_share=slo_output_tok_s / achieved if achieved > 0 else None)  # undefined: nothing served
+        slo_share=slo_output_tok_s / achieved if achieved > 0 and slo_output_tok_s is not None else None)
 
 
 def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[str]:
@@ -194,10 +167,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     if serving is not None:
         serving = dict(serving)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
-    else:
-        good, slo = goodput_fluid(m, ts)
-        goodput, note = good * dt / duration, SLO_NOTE_FLUID
-    good_tok = goodput * duration
+    else:  # fluid: the queueing-aware estimate (latency percentiles per class, or "not estimated")
+        serving = report_block(estimate_for_run(m, ts))
+        goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), serving.pop("slo_note")
+        if goodput is None:
+            warnings.append(f"SLO figures {serving['slo_method']}")
+    good_tok = goodput * duration if goodput is not None else 0.0
     if out_tok <= 0:
         warnings.append("no output token was served: J/token, cost and carbon per token are undefined (null)")
     jpt = lambda j, tok: j / tok if tok > 0 else None  # noqa: E731

@@ -1,0 +1,233 @@
+"""The fluid SLO estimate (dcsim.serving.slo_estimate): its pieces, its behaviour, and its agreement
+with request fidelity over a grid of loads, workload presets and model sizes (docs/slo.md)."""
+
+import importlib.util
+import math
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.engine.build import build_models
+from dcsim.engine.run import run_models
+from dcsim.scenario import load_scenario
+from dcsim.serving import slo_estimate as se
+
+from conftest import ROOT, small_scenario
+
+_spec = importlib.util.spec_from_file_location("calibrate_slo", ROOT / "scripts" / "calibrate_slo.py")
+cal = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cal)
+
+
+# --------------------------------------------------------------------------- pieces
+
+def test_erlang_c_closed_forms():
+    # one server: P(wait) = rho; two servers at a = 1 erlang: C = 1/3
+    assert se.erlang_c(1, np.array([0.3, 0.7])) == pytest.approx([0.3, 0.7])
+    assert float(se.erlang_c(2, np.array([1.0]))[0]) == pytest.approx(1.0 / 3.0)
+    # more servers at the same utilisation wait less (economies of scale)
+    c = [float(se.erlang_c(k, np.array([0.9 * k]))[0]) for k in (1, 4, 16, 64)]
+    assert all(a > b for a, b in zip(c, c[1:]))
+
+
+def test_batch_chain_is_mm1_with_constant_service():
+    # a flat throughput curve is an M/M/1 queue: P(N = n) = (1 - r) r^n, P(N >= c) = r^c
+    batch = np.array([0.0, 1.0, 4.0])
+    thr = np.array([0.0, 10.0, 10.0])
+    n, pi, ratio = se.batch_distribution(thr, batch, 6.0, 4.0)
+    assert ratio == pytest.approx(0.6)
+    assert pi.sum() == pytest.approx(1.0)
+    assert pi[:4] == pytest.approx([(0.4) * 0.6 ** k for k in range(4)])
+    assert pi[-1] == pytest.approx(0.6 ** 4)
+
+
+def test_compound_poisson_tokens_keep_their_moments():
+    u = (np.arange(8192) + 0.5) / 8192
+    for mean_count in (0.3, 1.2, 8.0):
+        x = se._compound_tokens(np.full(u.size, mean_count), 1155.0, 1.71e6, u)
+        assert x.mean() == pytest.approx(mean_count * 1155.0, rel=0.01)
+        assert x.var() == pytest.approx(mean_count * 1.71e6, rel=0.03)
+        assert np.mean(x == 0) == pytest.approx(math.exp(-mean_count), abs=1e-3)
+
+
+def test_replica_backlog_is_the_lindley_recursion():
+    rng = np.random.default_rng(3)
+    offered = rng.uniform(50, 150, 500)
+    cap = np.full(500, 100.0)
+    q, ref = 0.0, []
+    for o, c in zip(offered, cap):
+        q = max(0.0, q + (o - c) * 2.0)
+        ref.append(q / c)
+    assert se._replica_backlog_wait(offered, cap, 2.0) == pytest.approx(ref)
+
+
+def test_arrival_scv_of_each_process():
+    from dcsim.scenario.workload import GammaArrivalSpec, MmppArrivalSpec, PoissonArrivalSpec
+
+    assert se.arrival_scv(PoissonArrivalSpec(rate=5.0)) == 1.0
+    assert se.arrival_scv(GammaArrivalSpec(rate=5.0, cv=2.0)) == pytest.approx(4.0)
+    # equal rates: an MMPP is Poisson; unequal rates are burstier
+    assert se.arrival_scv(MmppArrivalSpec(rates=[5.0, 5.0], mean_sojourn=[10.0, 10.0])) == pytest.approx(1.0)
+    assert se.arrival_scv(MmppArrivalSpec(rates=[1.0, 9.0], mean_sojourn=[10.0, 10.0])) > 10.0
+
+
+def test_saturation_throughput_matches_request_fidelity():
+    """The replicas' derived saturation throughput (eta x the table) against request fidelity
+    driven at 1.3x the compute ceiling (the door releases at the ceiling, replicas stay full)."""
+    for preset, model in (("chat", "8b"), ("code", "70b")):
+        m = build_models(load_scenario(cal.scenario(preset, model, 1.3, "fluid")))
+        est = se.estimate_for_run(m, run_models(m).timeseries)
+        assert est.estimated
+        eta = float(m._slo_service[0].eta[-1])  # at full clock, where the controller leaves it
+        res = dcsim.run(cal.scenario(preset, model, 1.3, "request", duration="8 min"))
+        ts = res.timeseries
+        late = ts["t_s"] >= 240
+        measured = float(np.mean(ts["achieved_tok_s"][late]) / np.mean(ts["compute_tok_s"][late]))
+        assert eta < 1.0
+        assert eta == pytest.approx(measured, abs=0.02)
+
+
+# --------------------------------------------------------------------------- behaviour
+
+@pytest.fixture(scope="module")
+def fluid_by_load():
+    out = {}
+    for load in (0.3, 0.6, 0.8, 0.9, 1.1):
+        m = build_models(load_scenario(cal.scenario("chat", "70b", load, "fluid")))
+        out[load] = se.estimate_for_run(m, run_models(m).timeseries)
+    return out
+
+
+def test_latency_grows_and_attainment_falls_with_load(fluid_by_load):
+    loads = sorted(fluid_by_load)
+    p99 = [fluid_by_load[x].latency_s["ttft"]["p99"] for x in loads]
+    tpot = [fluid_by_load[x].latency_s["tpot"]["p50"] for x in loads]
+    att = [fluid_by_load[x].slo_attainment for x in loads]
+    assert all(a < b for a, b in zip(p99, p99[1:]))
+    assert all(a < b for a, b in zip(tpot, tpot[1:]))
+    assert all(a >= b for a, b in zip(att, att[1:]))
+    assert att[0] > 0.99 and att[-1] < 0.05  # light load meets the SLOs, overload does not
+
+
+def test_quantiles_are_ordered_and_per_class_sums_to_overall(fluid_by_load):
+    est = fluid_by_load[0.8]
+    for metric in ("ttft", "tpot", "e2e"):
+        q = est.latency_s[metric]
+        assert 0 < q["p50"] <= q["p90"] <= q["p99"]
+    assert est.per_class["chat"]["slo_attainment"] == pytest.approx(est.slo_attainment)
+    assert est.goodput_tok_s == pytest.approx(est.per_class["chat"]["goodput_tok_s"])
+
+
+def test_fluid_report_has_the_request_fidelity_keys():
+    raw = small_scenario(duration="20 min", **{"racks.0.count": 1, "controller.tick": "10 s"})
+    req = dcsim.run({**raw, "fidelity": "request", "duration": "2 min"}).report
+    flu = dcsim.run(raw).report
+    assert set(flu["latency_s"]) == set(req["latency_s"])
+    for m in flu["latency_s"]:
+        assert set(req["latency_s"][m]) <= set(flu["latency_s"][m])
+    assert set(flu["serving"]["per_class"]["chat"]) >= {"latency_s", "slo_attainment", "goodput_tok_s"}
+    assert flu["slo_method"].startswith("fluid queueing estimate")
+    assert 0.0 <= flu["slo_attainment"] <= 1.0
+
+
+def test_trace_workload_is_not_estimated():
+    raw = small_scenario(duration="10 min", **{"racks.0.count": 1})
+    raw["workload"]["arrivals"] = {"kind": "trace", "path": "azure-conv-2023"}
+    sc = load_scenario(raw)
+    rep = dcsim.run(sc).report
+    assert rep["slo_attainment"] is None and rep["goodput_tok_s"] is None
+    assert rep["slo_method"].startswith("not estimated: trace workload")
+
+
+def test_estimate_is_deterministic(fluid_by_load):
+    m = build_models(load_scenario(cal.scenario("chat", "70b", 0.8, "fluid")))
+    again = se.estimate_for_run(m, run_models(m).timeseries)
+    assert again.latency_s == fluid_by_load[0.8].latency_s
+    assert again.slo_attainment == fluid_by_load[0.8].slo_attainment
+
+
+# --------------------------------------------------------------------------- agreement with request fidelity
+
+#: Accepted error bands, measured by ``python scripts/calibrate_slo.py`` (docs/slo.md, "Error
+#: bands"): (attainment, percentage points; TTFT p50 and p99, TPOT p50, relative). Loads are
+#: fractions of the table's compute ceiling. Rows other than "meets the issue's bar" are known
+#: failures with the band measured on this grid.
+BANDS = {
+    # measured (70B / 8B): attainment 0 / 0 pp, TTFT p50 +3 / +8 %, p99 +17 / +38 %, TPOT p50 +6 / +15 %
+    ("chat", 0.3): (5, 0.25, 0.45, 0.25),   # the bar, except TTFT p99 (45 %)
+    # measured: 0 / 0 pp, p50 +4 / +9 %, p99 0 / -11 %, TPOT +6 / +17 %
+    ("chat", 0.6): (5, 0.25, 0.25, 0.25),   # the bar
+    # measured: -6.2 / -2.1 pp, p50 +17 / +18 %, p99 +82 / +92 %, TPOT +8 / +22 %
+    ("code", 0.3): (10, 0.35, 1.2, 0.35),   # known failure: fluid TTFT p99 up to 1.9x request
+    # measured: -4.2 / -5.7 pp, p50 +22 / +55 %, p99 +48 / +90 %, TPOT -1 / +5 %
+    ("code", 0.6): (10, 0.70, 1.2, 0.25),   # known failure: TTFT p50 up to +55 %, p99 up to 1.9x
+    # measured: +3.9 / +12.5 pp, p50 -43 / -74 %, p99 -38 / -72 %, TPOT -11 / -9 %
+    ("chat", 0.9): (15, 0.80, 0.80, 0.20),  # known failure near saturation: TTFT low by up to 74 %
+    # measured: +7.1 / +25.2 pp, p50 -56 / -60 %, p99 -36 / -36 %, TPOT -46 / -60 %
+    ("code", 0.9): (30, 0.70, 0.50, 0.70),  # known failure near saturation
+}
+
+
+@pytest.fixture(scope="module")
+def grid():
+    out = {}
+    for (preset, load) in BANDS:
+        for model in cal.MODELS:
+            ref = cal.request_point(preset, model, load)
+            m, ts = cal.fluid_point(preset, model, load)
+            out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts))
+    return out
+
+
+@pytest.mark.parametrize("preset,load", list(BANDS))
+@pytest.mark.parametrize("model", list(cal.MODELS))
+def test_fluid_agrees_with_request_fidelity_within_its_band(grid, preset, model, load):
+    ref, est = grid[(preset, model, load)]
+    att, p50, p99, tpot = BANDS[(preset, load)]
+    e = cal.errors(ref, est)
+    assert abs(e["attainment"]) * 100 <= att
+    assert abs(e["ttft_p50"]) <= p50
+    assert abs(e["ttft_p99"]) <= p99
+    assert abs(e["tpot_p50"]) <= tpot
+
+
+@pytest.mark.parametrize("model", list(cal.MODELS))
+def test_overload_misses_slos_in_both_and_fluid_counts_the_door_wait(model):
+    """Above the ceiling both fidelities miss nearly every SLO. Fluid latency counts from arrival
+    (the door wait included); request fidelity still counts from release from the door (issue 13
+    item 1, owned by the kernel work), so its TTFT is the lower one until that lands."""
+    ref = cal.request_point("chat", model, 1.2)
+    m, ts = cal.fluid_point("chat", model, 1.2)
+    est = se.estimate_for_run(m, ts)
+    assert abs(est.slo_attainment - ref["slo_attainment"]) <= 0.05
+    assert est.latency_s["ttft"]["p50"] >= ref["latency_s"]["ttft"]["p50"]
+
+
+def test_hybrid_reproduces_request_fidelity_on_its_sampled_replicas():
+    """Hybrid (8 of 32 replicas simulated) against request fidelity of 8 replicas at the same
+    per-replica load: the sample sees the same latency distribution."""
+    for load in (0.6, 0.9):
+        a = cal.scenario("chat", "70b", load, "request", duration="15 min")
+        b = cal.scenario("chat", "70b", load, "hybrid", duration="15 min")
+        b["racks"][0]["count"] = 4
+        b["workload"]["arrivals"]["rate"] = f"{4 * float(b['workload']['arrivals']['rate'].split()[0])} req/s"
+        ra, rb = dcsim.run(a).report, dcsim.run(b).report
+        assert rb["serving"]["hybrid"]["sampled_replicas"] == 8
+        assert rb["slo_attainment"] == pytest.approx(ra["slo_attainment"], abs=0.02)
+        for metric, q, tol in (("ttft", "p50", 0.10), ("ttft", "p99", 0.15), ("tpot", "p50", 0.05)):
+            assert rb["latency_s"][metric][q] == pytest.approx(ra["latency_s"][metric][q], rel=tol)
+
+
+def test_fluid_agrees_with_request_fidelity_when_capped_on_the_frontier():
+    """Power short: the controller lowers clocks (frontier policy); both fidelities run every replica
+    at the clock of the frontier ceiling. Measured: attainment 0.998 vs 0.981, TTFT p50 and p99
+    -31 %, TPOT p50 -4 % (docs/slo.md)."""
+    raw = small_scenario(**{"duration": "10 min", "controller.tick": "1 s", "racks.0.count": 2,
+                            "facility.interconnect": "70 kW", "workload.arrivals.rate": "150 req/s"})
+    flu = dcsim.run(raw).report
+    req = dcsim.run({**raw, "fidelity": "request"}).report
+    assert flu["controller"]["capped_share"] == 1.0 and flu["controller"]["mean_clock"] < 0.8
+    assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.05
+    for metric, q, tol in (("ttft", "p50", 0.40), ("ttft", "p99", 0.40), ("tpot", "p50", 0.10)):
+        assert flu["latency_s"][metric][q] == pytest.approx(req["latency_s"][metric][q], rel=tol)
