@@ -311,7 +311,7 @@ def weather_year_moments(m) -> dict[str, np.ndarray] | None:
     ``t_s`` is the simulation time of each file hour (file time minus the scenario's offset, so a
     diurnal demand is evaluated at the right hour of day); demand is the workload's rate there.
     """
-    from dcsim.thermal.weather import DAY_S, read_epw, read_weather_csv
+    from dcsim.thermal.weather import read_epw, read_weather_csv
 
     w = m.scenario.facility.weather
     if w.kind not in ("epw", "csv"):
@@ -321,7 +321,7 @@ def weather_year_moments(m) -> dict[str, np.ndarray] | None:
         path = Path(m.scenario.base_dir) / path
     if w.kind == "epw":
         t_f, t_db, _tdp, _rh, _pa, t_wb = read_epw(path)
-        offset = (w.start_day - 1.0) * DAY_S
+        offset = m.clock_s  # the top-level start: (seconds from 1 January)
     else:
         t_f, t_db, t_wb = read_weather_csv(path)
         offset = w.offset

@@ -173,7 +173,9 @@ def test_heat_wave_raises_pue_and_lowers_cooling_ceiling():
     (row,) = fault_costs(res, base, sched, mf)
     assert row["tokens_lost"] == pytest.approx(0.0, abs=1e-6 * row["baseline_tokens_served"])  # demand-bound
     assert row["energy_change_j"] > 0 and row["pue"] > row["baseline_pue"]  # same tokens, hotter plant
-    assert row["goodput_tokens_lost"] == pytest.approx(0.0, abs=1e-6 * row["baseline_tokens_served"])
+    # capped on the frontier, replicas run at the clock of the (lower) cooling limit: the hotter plant
+    # never helps SLOs and may cost a little (slower decode steps), while every token is still served
+    assert 0.0 <= row["goodput_tokens_lost"] <= 0.02 * row["baseline_tokens_served"]
 
 
 def test_cooling_failure_lowers_cooling_ceiling_and_cooling_binds():

@@ -231,7 +231,7 @@ def test_power_down_gain_is_zero_when_demand_binds():
     raw = small_scenario(duration="30 min", **{"controller.tick": "10 s"})
     g = power_down_gain(raw, None, {})
     assert g["gain_tok_s"] == 0.0 and g["standby_fraction"] == 0.05
-    capped = power_down_gain(raw, None, {"racks.0.count": 8, "facility.interconnect": "150 kW",
+    capped = power_down_gain(raw, None, {"racks.0.count": 12, "facility.interconnect": "150 kW",
                                           "workload.arrivals.rate": "300 req/s"})
     assert capped["gain_tok_s"] > 0.0
 
@@ -248,7 +248,8 @@ def test_weather_percentile_uses_the_weather_files_year(tmp_path):
             rows.append((7, day, hour, hot + 4.0 * np.sin(np.pi * (hour - 6) / 12.0), 8.0, 40, 101325))
     _write_epw(tmp_path / "site.epw", rows)
     raw = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
-    raw["facility"]["weather"] = {"kind": "epw", "path": str(tmp_path / "site.epw"), "start_day": 182, "wrap": False}
+    raw["facility"]["weather"] = {"kind": "epw", "path": str(tmp_path / "site.epw"), "wrap": False}
+    raw["start"] = "2026-07-01T00:00"
     r = plan(raw, "max-gpus", weather_percentile=100)
     assert r["moment"]["t_out_c"] == pytest.approx(42.0, abs=0.01)       # the file's hottest hour
     assert "hours of" in r["weather_source"] and r["moments_evaluated"] == 1

@@ -75,7 +75,8 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[s
         if a09 > a1 * (1 + 1e-6):
             notes.append(
                 f"fewer GPUs would serve more under this power cap: at peak demand the closed form gives "
-                f"{a1:,.0f} tok/s with {m.gpus:,} GPUs and {a09:,.0f} tok/s (+{100 * (a09 / a1 - 1):.1f} %) with "
+                f"{a1:,.0f} tok/s with {m.gpus:,} GPUs and {a09:,.0f} tok/s "
+                f"({'+' + format(100 * (a09 / a1 - 1), '.1f') + ' %' if a1 > 0 else 'up from none'}) with "
                 f"{round(0.9 * m.gpus):,}: idle and rack overhead power of the extra GPUs eat the budget "
                 "(docs/facility.md, counter-intuitive results)")
     pc = m.scenario.facility.power_chain
