@@ -9,7 +9,9 @@ per-request energy come from the simulated replicas; facility power is the sum o
 
 Admission: the controller's rate limit (tokens/s) becomes a token bucket at the facility
 door; requests wait there when power or cooling is short and are shed (counted) after
-``controller.hold_limit``. Requests are never dropped silently: the report's
+``controller.hold_limit``. The same limit bounds the wait inside replica queues: a request not
+admitted to a batch within ``hold_limit`` of its arrival is shed there (counted). Latency counts
+from each request's original arrival — held at the door, retried after a node failure or not. Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
@@ -46,7 +48,8 @@ class RequestEngine:
         self.group_of: list[int] = []
         for gi, (g, c) in enumerate(zip(m.groups, counts)):
             for _ in range(c):
-                self.replicas.append(Replica(g.node, chunked_prefill=sv.chunked_prefill, kv_watermark=sv.kv_watermark))
+                self.replicas.append(Replica(g.node, chunked_prefill=sv.chunked_prefill, kv_watermark=sv.kv_watermark,
+                                             hold_limit=float(sc.controller.hold_limit)))
                 self.group_of.append(gi)
         cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(m.groups, counts))
         cap_all = sum(t * g.table.thr_max[-1] for g, t in zip(m.groups, total))
@@ -141,10 +144,12 @@ class RequestEngine:
             self.metrics.record_shed(np.array(shed_cls))
         if rel:
             a = np.array(rel, dtype=float)
-            # a request held at the door (or retried) enters a replica when released, at t0:
-            # replica latencies count from then; the door wait shows in the door-queue figures
+            # a request held at the door (or retried) enters a replica when released, at t0: that
+            # is its place in the replica's FIFO; its latency still counts from its arrival
+            ra = a[:, 0].copy()
             a[:, 0] = np.maximum(a[:, 0], t0)
-            a = a[np.argsort(a[:, 0], kind="stable")]
+            order = np.argsort(a[:, 0], kind="stable")
+            a, ra = a[order], ra[order]
             rt, rc, ri, ro = a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
             outstanding = np.array([r.outstanding_tokens for r in self.replicas], dtype=float)
             # power headroom of each replica: GPU power at full batch at this clock minus its last draw
@@ -154,7 +159,7 @@ class RequestEngine:
             dest = self.router.assign(ri, ro, outstanding, available=available, headroom_w=headroom)
             for k in np.unique(dest):
                 sel = dest == k
-                shed_mask = self.replicas[int(k)].enqueue_many(rt[sel], rc[sel], ri[sel], ro[sel])
+                shed_mask = self.replicas[int(k)].enqueue_many(rt[sel], rc[sel], ri[sel], ro[sel], ra[sel])
                 if np.any(shed_mask):  # cannot ever fit in this replica's KV cache
                     self.metrics.record_shed(rc[sel][shed_mask])
                     shed_tok += float(ro[sel][shed_mask].sum())
@@ -165,6 +170,10 @@ class RequestEngine:
             res = r.advance(t1, clock)
             self._last_gpu_w[i] = res.energy_gpu_j / dt
             gpu_j += res.energy_gpu_j
+            if res.shed_rows:  # waited in the replica's queue past hold_limit
+                sc_, so_ = zip(*res.shed_rows)
+                self.metrics.record_shed(np.array(sc_, dtype=np.int64))
+                shed_tok += float(sum(so_))
             fin = res.finished
             if len(fin):
                 self._finished.append(fin)

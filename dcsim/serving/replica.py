@@ -9,7 +9,12 @@ the batch composition cannot change (no admission possible, no sequence finishes
 Scheduling follows vLLM (Kwon et al., SOSP'23; vLLM ``vllm/core/scheduler.py`` v0 and
 ``vllm/v1/core/sched/scheduler.py``):
 
-* admission is FIFO; a request is admitted when a batch slot is free (``max_batch`` concurrent
+* admission is FIFO in release order (when a request reached this replica); latency counts from
+  its original arrival (``t_arrival``, earlier for a request held at the facility door or retried
+  after a node failure), and a request still waiting for admission more than ``hold_limit``
+  after its arrival is shed and counted instead (``AdvanceResult.shed_rows``), so no admitted
+  request waited longer than ``hold_limit``;
+* a request is admitted when a batch slot is free (``max_batch`` concurrent
   sequences, vLLM ``max_num_seqs``) and its prompt's KV fits below ``(1 - kv_watermark)`` of the
   capacity; the whole prompt's KV is reserved at admission;
 * without chunked prefill (vLLM v0 default) an iteration is either prefill-only (whole prompts,
@@ -141,17 +146,18 @@ class AdvanceResult:
     Energy, busy and idle time cover exactly that window: an iteration straddling ``t_end`` is
     run to completion, and its energy after ``t_end`` is carried into the next call.
     ``rows`` holds the finished requests as tuples ``(cls, t_arrival, t_admit, t_first, t_finish,
-    n_in, n_out, energy_j)``; ``finished`` converts them to a :class:`FinishedBatch` on first
+    n_in, n_out, energy_j)`` and ``shed_rows`` the ``(cls, n_out)`` of requests shed for waiting
+    in the queue longer than the replica's ``hold_limit``; ``finished`` converts them to a :class:`FinishedBatch` on first
     access (an engine may instead concatenate the ``rows`` of many replicas and convert once).
     Iterating yields ``(energy_gpu_j, peak_gpu_power_w, finished)`` (the architecture contract).
     """
 
     __slots__ = ("energy_gpu_j", "busy_time_s", "idle_time_s", "peak_gpu_power_w", "iterations",
-                 "segments", "finished_count", "preemptions", "rows", "_finished")
+                 "segments", "finished_count", "preemptions", "rows", "shed_rows", "_finished")
 
     def __init__(self, energy_gpu_j: float, busy_time_s: float, idle_time_s: float,
                  peak_gpu_power_w: float, iterations: int, segments: int, finished_count: int,
-                 preemptions: int, rows: list):
+                 preemptions: int, rows: list, shed_rows: list | None = None):
         self.energy_gpu_j = energy_gpu_j  # J over the window
         self.busy_time_s = busy_time_s  # s with an iteration running
         self.idle_time_s = idle_time_s  # s idle at node.idle_gpu_power_w
@@ -161,6 +167,7 @@ class AdvanceResult:
         self.finished_count = finished_count
         self.preemptions = preemptions
         self.rows = rows
+        self.shed_rows = shed_rows if shed_rows is not None else []  # (cls, n_out) shed past hold_limit
         self._finished = None
 
     @property
@@ -215,7 +222,8 @@ class Replica:
     def __init__(self, node: Any, *, max_batch: int | None = None,
                  max_batched_tokens: int | None = None, kv_capacity_tokens: int | None = None,
                  chunked_prefill: bool = True, kv_watermark: float = DEFAULT_KV_WATERMARK,
-                 jump: bool = True, jump_rtol: float = DEFAULT_JUMP_RTOL, t0: float = 0.0):
+                 jump: bool = True, jump_rtol: float = DEFAULT_JUMP_RTOL, t0: float = 0.0,
+                 hold_limit: float = math.inf):
         self.node = node
         self.max_batch = int(max_batch if max_batch is not None else node.max_batch)
         mbt = max_batched_tokens if max_batched_tokens is not None else getattr(
@@ -229,6 +237,9 @@ class Replica:
             raise ValueError(f"kv_watermark must be in [0, 1), got {kv_watermark}")
         self.kv_admit_tokens = int(math.floor(self.kv_capacity_tokens * (1.0 - kv_watermark)))
         self._ctx_top = self.kv_capacity_tokens + self.max_batch  # decode ctx never exceeds this
+        if not hold_limit > 0.0:
+            raise ValueError(f"hold_limit must be > 0 s, got {hold_limit}")
+        self.hold_limit = float(hold_limit)
         self.chunked_prefill = bool(chunked_prefill)
         self.jump = bool(jump)
         self.jump_rtol = float(jump_rtol)
@@ -239,7 +250,8 @@ class Replica:
         self._fails: dict[int, int] = {}  # n_decode -> width of the last failed check (ctx tokens)
         self.idle_gpu_power_w = float(node.idle_gpu_power_w)
         # pending FIFO of fresh requests (future and arrived-but-not-admitted), as Python lists
-        self._p_t: list[float] = []
+        self._p_t: list[float] = []  # release time: FIFO order, admissible from then (s)
+        self._p_a: list[float] = []  # original arrival time: latency counts from here (s)
         self._p_c: list[int] = []
         self._p_in: list[int] = []
         self._p_out: list[int] = []
@@ -266,7 +278,8 @@ class Replica:
         self._pstep = None  # step taking prefill_ctx_sum as 4th argument, if the node has one
         self.enqueued = 0  # requests offered to enqueue/enqueue_many, shed ones included
         self.completed = 0
-        self.shed = 0
+        self.shed = 0  # requests shed: never fit in KV (at enqueue) or waited past hold_limit
+        self.shed_held = 0  # of which shed in the queue for waiting longer than hold_limit
         self.preemptions = 0
         self.iterations = 0
         self.step_calls = 0  # calls of the node's step function (fewer than iterations when jumping)
@@ -281,17 +294,27 @@ class Replica:
                                           np.array([n_in]), np.array([n_out]))[0])
 
     def enqueue_many(self, t: np.ndarray, cls: np.ndarray, n_in: np.ndarray,
-                     n_out: np.ndarray) -> np.ndarray:
-        """Add requests (arrays sorted by arrival time ``t``, s). Returns the boolean shed mask.
+                     n_out: np.ndarray, t_arrival: np.ndarray | None = None) -> np.ndarray:
+        """Add requests (arrays sorted by release time ``t``, s). Returns the boolean shed mask.
 
+        ``t`` is when a request reaches this replica (its FIFO position; it is admissible from
+        then); ``t_arrival`` (default ``t``) is when it first arrived at the facility, from which
+        its latency counts and its wait is bounded by ``hold_limit`` (a request held at the door
+        or retried after a failure arrives earlier than it is released).
         A request is shed (never enqueued) when ``n_in + n_out`` exceeds the admissible KV
         capacity, as a real server rejects a prompt longer than its max model length.
-        Arrival times must not go backwards across calls.
+        Release times must not go backwards across calls.
         """
         tl = t.tolist() if isinstance(t, np.ndarray) else [float(x) for x in t]
         m = len(tl)
         if m == 0:
             return np.zeros(0, dtype=bool)
+        if t_arrival is None:
+            al = tl
+        else:
+            al = t_arrival.tolist() if isinstance(t_arrival, np.ndarray) else [float(x) for x in t_arrival]
+            if len(al) != m or any(map(lambda a, b: a > b, al, tl)):
+                raise ValueError("t_arrival must have one entry per request, none after its release time t")
         il = n_in.tolist() if isinstance(n_in, np.ndarray) else [int(x) for x in n_in]
         ol = n_out.tolist() if isinstance(n_out, np.ndarray) else [int(x) for x in n_out]
         cl = cls.tolist() if isinstance(cls, np.ndarray) else [int(x) for x in cls]
@@ -302,7 +325,7 @@ class Replica:
         if min(il) < 1 or min(ol) < 1:
             raise ValueError("n_in and n_out must be >= 1 token")
         if self._ph > 4096 and 2 * self._ph > len(self._p_t):
-            for lst in (self._p_t, self._p_c, self._p_in, self._p_out):
+            for lst in (self._p_t, self._p_a, self._p_c, self._p_in, self._p_out):
                 del lst[: self._ph]
             self._ph = 0
         lim = self.kv_admit_tokens
@@ -311,6 +334,7 @@ class Replica:
         if any(shed_l):
             keep = [i for i, x in enumerate(shed_l) if not x]
             tl = [tl[i] for i in keep]
+            al = [al[i] for i in keep]
             il = [il[i] for i in keep]
             ol = [ol[i] for i in keep]
             cl = [cl[i] for i in keep]
@@ -318,6 +342,7 @@ class Replica:
         self.enqueued += m
         if tl:
             self._p_t.extend(tl)
+            self._p_a.extend(al)
             self._p_c.extend(cl)
             self._p_in.extend(il)
             self._p_out.extend(ol)
@@ -329,7 +354,8 @@ class Replica:
         """Take every unfinished request out of the replica (a node failure).
 
         Returns ``(t_arrival, cls, n_in, n_out)`` of the running, preempted and not yet admitted
-        requests, in arrival order, and leaves the replica empty and idle. Their progress (KV,
+        requests (``t_arrival`` the original arrival, so their latency keeps counting from it),
+        in arrival order, and leaves the replica empty and idle. Their progress (KV,
         generated tokens) is lost: the engine retries them on other replicas from the start.
         Counters stay consistent: ``enqueued`` drops by the number drained, so in-flight =
         ``enqueued - completed - shed`` is 0 afterwards.
@@ -337,13 +363,13 @@ class Replica:
         seqs = list(self._running.values()) + list(self._waiting)
         out = [(float(v[_TARR]), int(v[_CLS]), int(v[_NIN]), int(v[_NOUT])) for v in seqs]
         ph = self._ph
-        out += list(zip(self._p_t[ph:], self._p_c[ph:], self._p_in[ph:], self._p_out[ph:]))
+        out += list(zip(self._p_a[ph:], self._p_c[ph:], self._p_in[ph:], self._p_out[ph:]))
         out.sort(key=lambda r: r[0])
         self._running.clear()
         self._waiting.clear()
         self._prefilling.clear()
         self._heap.clear()
-        for lst in (self._p_t, self._p_c, self._p_in, self._p_out):
+        for lst in (self._p_t, self._p_a, self._p_c, self._p_in, self._p_out):
             lst.clear()
         self._ph = 0
         self._n_dec = 0
@@ -351,7 +377,7 @@ class Replica:
         self.kv_used = 0
         self.outstanding_tokens = 0
         self.enqueued -= len(out)
-        self._taken = self.completed
+        self._taken = self.completed + self.shed_held
         return out
 
     # ------------------------------------------------------------------ state
@@ -377,7 +403,7 @@ class Replica:
         ``t_end`` just passed to :meth:`advance`).
         """
         arrived = self._taken + bisect_right(self._p_t, t, self._ph) - self._ph
-        done = self.completed - (self._last_fin_n if self._last_fin_t > t else 0)
+        done = self.completed + self.shed_held - (self._last_fin_n if self._last_fin_t > t else 0)
         return arrived - done
 
     def _set_clock(self, clock: float) -> None:
@@ -564,7 +590,9 @@ class Replica:
         mbt = self.max_batched_tokens
         cap = self.kv_capacity_tokens
         cap_adm = self.kv_admit_tokens
-        p_t, p_c, p_in, p_out = self._p_t, self._p_c, self._p_in, self._p_out
+        p_t, p_a, p_c, p_in, p_out = self._p_t, self._p_a, self._p_c, self._p_in, self._p_out
+        hold = self.hold_limit
+        shed_rows: list[tuple[int, int]] = []
         ph = self._ph
         npend = len(p_t)
         waiting = self._waiting
@@ -639,6 +667,12 @@ class Replica:
                             sq = waiting[0]
                             need = sq[_NIN] + sq[_G]
                         elif ph < npend and p_t[ph] <= now:
+                            if now - p_a[ph] > hold:  # waited past the hold limit: shed, counted
+                                shed_rows.append((p_c[ph], p_out[ph]))
+                                out_tok += p_in[ph] + p_out[ph]
+                                ph += 1
+                                taken += 1
+                                continue
                             sq = None
                             need = p_in[ph]
                         else:
@@ -648,7 +682,7 @@ class Replica:
                         if not chunked and ptoks and ptoks + need > budget:
                             break
                         if sq is None:
-                            sq = [p_t[ph], p_c[ph], need, p_out[ph], 0, 0, 0.0, 0.0, -1.0, now, 0, 0, need]
+                            sq = [p_a[ph], p_c[ph], need, p_out[ph], 0, 0, 0.0, 0.0, -1.0, now, 0, 0, need]
                             ph += 1
                             taken += 1
                         else:
@@ -890,4 +924,6 @@ class Replica:
         self.outstanding_tokens -= out_tok
         if peak == 0.0:
             peak = idle_p
-        return AdvanceResult(energy, busy, idle, peak, iters, segs, nf, npre, rows)
+        self.shed += len(shed_rows)
+        self.shed_held += len(shed_rows)
+        return AdvanceResult(energy, busy, idle, peak, iters, segs, nf, npre, rows, shed_rows)
