@@ -194,13 +194,10 @@ class AdvanceResult:
                 f"preemptions={self.preemptions})")
 
 
-def _cum(k: int, d0: float, s: float) -> float:
-    """Sum of k terms of the arithmetic series d0, d0+s, ... (s)."""
-    return k * d0 + s * (k * (k - 1) * 0.5)
-
-
 def _steps_to_reach(rem: float, d0: float, s: float) -> int:
-    """Smallest k >= 1 with k*d0 + s*k(k-1)/2 >= rem (dt series d0, d0+s, ...); huge if never."""
+    """Smallest k >= 1 with k*d0 + s*k(k-1)/2 >= rem (dt series d0, d0+s, ...); huge if never.
+
+    Plain arithmetic only: :mod:`dcsim.serving.kernel` compiles this very function."""
     if rem <= d0:
         return 1
     b = d0 - 0.5 * s
@@ -211,9 +208,9 @@ def _steps_to_reach(rem: float, d0: float, s: float) -> int:
     if denom <= 0.0:
         return 1 << 62
     k = max(1, int(math.ceil(2.0 * rem / denom)))
-    while k > 1 and _cum(k - 1, d0, s) >= rem:
+    while k > 1 and (k - 1) * d0 + s * ((k - 1) * (k - 2) * 0.5) >= rem:  # sum of k-1 steps
         k -= 1
-    while _cum(k, d0, s) < rem:
+    while k * d0 + s * (k * (k - 1) * 0.5) < rem:  # sum of k steps
         k += 1
     return k
 
@@ -768,7 +765,7 @@ class Replica:
                 esum = d0 * p0
                 peak = pw = p0
                 ctx += n
-        while k < kmax and tsum < rem:
+        while k < kmax and (k == 0 or tsum < rem):  # at least one step
             dt, pw = step(0, n, ctx)
             calls += 1
             k += 1
