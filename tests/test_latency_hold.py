@@ -116,15 +116,14 @@ def test_retried_requests_count_from_original_arrival():
     latency still counts from when they first arrived."""
     eng = _engine(rate="40 req/s")
     drained = []
-    for r in eng.replicas:
-        orig = r.drain
+    orig = eng.pool.drain
 
-        def spy(orig=orig):
-            out = orig()
-            drained.extend(out)
-            return out
+    def spy(i):
+        out = orig(i)
+        drained.extend(out)
+        return out
 
-        r.drain = spy
+    eng.pool.drain = spy
     for k in range(90):
         eng.tick(float(k), 1.0, 1e12, 1.0, availability=1.0 if k < 10 else 0.5)
     assert eng.requeued == len(drained) > 10

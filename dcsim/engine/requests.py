@@ -22,9 +22,8 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.routing import get_router
 from dcsim.serving.metrics import ServingMetrics
-from dcsim.serving.replica import Replica
+from dcsim.serving.pool import make_pool
 
 __all__ = ["RequestEngine"]
 
@@ -44,13 +43,11 @@ class RequestEngine:
             n = min(sc.hybrid_sample, sum(total))
             raw = np.array(total, dtype=float) / sum(total) * n
             counts = [max(1, min(t, int(round(x)))) for t, x in zip(total, raw)]
-        self.replicas: list[Replica] = []
-        self.group_of: list[int] = []
-        for gi, (g, c) in enumerate(zip(m.groups, counts)):
-            for _ in range(c):
-                self.replicas.append(Replica(g.node, chunked_prefill=sv.chunked_prefill, kv_watermark=sv.kv_watermark,
-                                             hold_limit=float(sc.controller.hold_limit)))
-                self.group_of.append(gi)
+        nodes = [g.node for g in m.groups]
+        self.pool = make_pool(sv.backend, nodes, counts, router=sv.router, min_headroom_w=sv.min_headroom_w,
+                              chunked_prefill=sv.chunked_prefill, kv_watermark=sv.kv_watermark,
+                              hold_limit=float(sc.controller.hold_limit))
+        self.group_of: list[int] = self.pool.group_of.tolist()
         cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(m.groups, counts))
         cap_all = sum(t * g.table.thr_max[-1] for g, t in zip(m.groups, total))
         #: share of the facility's compute simulated request by request
@@ -65,8 +62,6 @@ class RequestEngine:
             arr = sc.workload.arrivals
             spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * self.frac})})
             self.workload = build_workload(spec, rng_sample.spawn(1)[0], sc.base_dir)
-        self.router = get_router(sv.router, len(self.replicas),
-                                 **({"min_headroom_w": sv.min_headroom_w} if sv.router == "power_aware" else {}))
         cls = m.workload.classes
         self.metrics = ServingMetrics([c.name for c in cls], [c.slo_ttft_s for c in cls], [c.slo_tpot_s for c in cls],
                                       sample_size=sv.latency_sample_size, seed=rng_metrics)
@@ -83,8 +78,8 @@ class RequestEngine:
         self.shed_tok = 0.0
         self.n_shed_fluid_tok = 0.0
         self._ovh_share = m.overhead_w * self.frac
-        self._last_gpu_w = np.zeros(len(self.replicas))
-        self._down = np.zeros(len(self.replicas), dtype=bool)
+        self._last_gpu_w = np.zeros(self.pool.n)
+        self._down = np.zeros(self.pool.n, dtype=bool)
         gof = np.array(self.group_of)
         self._by_group = [(g, np.flatnonzero(gof == g)) for g in sorted(set(self.group_of))]
         self.requeued = 0  # requests retried after their replica failed
@@ -151,34 +146,27 @@ class RequestEngine:
             order = np.argsort(a[:, 0], kind="stable")
             a, ra = a[order], ra[order]
             rt, rc, ri, ro = a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
-            outstanding = np.array([r.outstanding_tokens for r in self.replicas], dtype=float)
             # power headroom of each replica: GPU power at full batch at this clock minus its last draw
             k = float(np.interp(clock, m.clocks, np.arange(m.clocks.size)))
             cap = np.array([np.interp(k, np.arange(m.clocks.size), m.groups[g].table.gpu[:, -1]) for g in self.group_of])
             headroom = cap - self._last_gpu_w
-            dest = self.router.assign(ri, ro, outstanding, available=available, headroom_w=headroom)
-            for k in np.unique(dest):
-                sel = dest == k
-                shed_mask = self.replicas[int(k)].enqueue_many(rt[sel], rc[sel], ri[sel], ro[sel], ra[sel])
-                if np.any(shed_mask):  # cannot ever fit in this replica's KV cache
-                    self.metrics.record_shed(rc[sel][shed_mask])
-                    shed_tok += float(ro[sel][shed_mask].sum())
+        else:
+            rt = ra = np.zeros(0)
+            rc = ri = ro = np.zeros(0, np.int64)
+            headroom = None
+        energy, fins, sh_c, sh_o = self.pool.serve(t1, clock, rt, ra, rc, ri, ro, available=available,
+                                                   headroom_w=headroom)
+        if sh_c.size:  # never fits in KV, or waited in a replica queue past hold_limit
+            self.metrics.record_shed(sh_c)
+            shed_tok += float(sh_o.sum())
+        self._last_gpu_w = energy / dt
+        gpu_j = float(energy.sum())
         served = 0.0
-        gpu_j = 0.0
         it_w = 0.0
-        for i, r in enumerate(self.replicas):
-            res = r.advance(t1, clock)
-            self._last_gpu_w[i] = res.energy_gpu_j / dt
-            gpu_j += res.energy_gpu_j
-            if res.shed_rows:  # waited in the replica's queue past hold_limit
-                sc_, so_ = zip(*res.shed_rows)
-                self.metrics.record_shed(np.array(sc_, dtype=np.int64))
-                shed_tok += float(sum(so_))
-            fin = res.finished
-            if len(fin):
-                self._finished.append(fin)
-                self._buffered += len(fin)
-                served += float(fin.n_out.sum())
+        for fin in fins:
+            self._finished.append(fin)
+            self._buffered += len(fin)
+            served += float(fin.n_out.sum())
         if self._buffered >= 20_000:
             self._flush()
         for g, sel in self._by_group:  # wall power of each replica from its mean GPU power this tick
@@ -210,7 +198,7 @@ class RequestEngine:
     def _in_service(self, t0: float, availability: float) -> np.ndarray:
         """Replicas in service at ``t0``; requests inside a replica that has just failed are
         taken out (``Replica.drain``) and retried first, from the start, at ``t0``."""
-        n = len(self.replicas)
+        n = self.pool.n
         fx = self.m.faults
         if fx is not None and self.frac == 1.0:  # request fidelity: the exact failed replicas
             down = np.asarray(fx.replicas_down(t0), dtype=bool)[:n]
@@ -220,7 +208,7 @@ class RequestEngine:
         if newly.size:
             retry = []
             for i in newly:
-                retry += self.replicas[i].drain()
+                retry += self.pool.drain(int(i))
             retry.sort(key=lambda r: r[0])
             # retried requests go back to the front of the door queue, first to be served
             for row in reversed(retry):
@@ -255,7 +243,8 @@ class RequestEngine:
     # ------------------------------------------------------------------ results
     def in_flight(self) -> int:
         """Requests at the door or inside a replica (simulated part)."""
-        return len(self._hold) + sum(r.enqueued - r.completed - r.shed for r in self.replicas)
+        t = self.pool.totals()
+        return len(self._hold) + t["enqueued"] - t["completed"] - t["shed"]
 
     def report(self, duration_s: float) -> dict:
         """Latency, SLO attainment, goodput and request accounting (simulated replicas)."""
@@ -271,10 +260,10 @@ class RequestEngine:
         if self.frac < 1.0:
             # latency and SLOs come from the sample; goodput scales to the whole facility
             rep["goodput_tok_s"] = rep["goodput_tok_s"] / self.frac
-            rep["hybrid"] = {"sampled_replicas": len(self.replicas), "compute_share": self.frac}
+            rep["hybrid"] = {"sampled_replicas": self.pool.n, "compute_share": self.frac}
         out = {k: rep[k] for k in ("latency_s", "slo_attainment", "goodput_tok_s", "queue_delay_s", "requests")}
         out["serving"] = {k: v for k, v in rep.items() if k not in out}
-        out["preemptions"] = int(sum(r.preemptions for r in self.replicas))
+        out["preemptions"] = self.pool.totals()["preemptions"]
         out["requests"]["requeued_after_failure"] = int(self.requeued)
         return out
 
