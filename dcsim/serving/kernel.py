@@ -79,8 +79,8 @@ __all__ = ["AVAILABLE", "KernelGroup", "ROUTER_CODES", "warm_up"]
 # ---- per-replica integer state (ist columns)
 (I_NDEC, I_D, I_S, I_KV, I_KVPEAK, I_UID, I_TAKEN, I_NRUN, I_WHEAD, I_WCOUNT, I_NPF, I_PHEAD, I_PCOUNT,
  I_NFREE, I_COMPLETED, I_SHED, I_SHED_HELD, I_PREEMPT, I_ITERS, I_CALLS, I_ENQUEUED, I_OUTSTANDING,
- I_LASTFIN_N, I_CLOCK_SET) = range(24)
-NI = 24
+ I_LASTFIN_N, I_MINFIN, I_FINDIRTY) = range(25)
+NI = 25
 # ---- per-replica float state (fst columns)
 F_NOW, F_ACCT, F_CARRY, F_A, F_LASTFIN_T, F_LAST_T = range(6)
 NF = 6
@@ -97,6 +97,8 @@ L_RUN, L_WAIT, L_PF, L_FREE = range(4)
 # ---- configuration (cfg_i / cfg_f)
 C_MAXB, C_MBT, C_CAP, C_CAPADM, C_CHUNKED, C_JUMP = range(6)
 C_HOLD, C_IDLEP, C_RTOL = range(3)
+
+_BIG = 1 << 62
 
 #: router name -> code inside the compiled call (-1: destinations given by the caller)
 ROUTER_CODES = {"round_robin": 0, "least_outstanding": 1, "power_aware": 2}
@@ -131,14 +133,16 @@ def _cache_usable() -> bool:
 _CACHE = _cache_usable()
 
 
-def _jit(fn):
+def _jit(fn, inline: bool = False):
+    """numba.njit with the disk cache where usable; ``inline`` inlines the phase into its caller
+    at numba-IR level (no per-call argument passing or reference counting of the state arrays)."""
     if numba is None:
         return fn
-    return njit(cache=_CACHE, nogil=True, boundscheck=False)(fn)
+    return njit(cache=_CACHE, nogil=True, boundscheck=False, inline="always" if inline else "never")(fn)
 
 
-_step = _jit(iteration_step)  # THE node step (dcsim.node.step), compiled as is
-_steps = _jit(_steps_to_reach)  # the replica's closed-form step count, compiled as is
+_step = _jit(iteration_step, inline=True)  # THE node step (dcsim.node.step), compiled as is
+_steps = _jit(_steps_to_reach, inline=True)  # the replica's closed-form step count, compiled as is
 
 
 # =============================================================================== phases
@@ -169,6 +173,7 @@ def _preempt(r, cfg_i, st, npre):
             ist[r, I_KV] -= si[r, v, S_NIN] + g - 1
             ist[r, I_S] -= si[r, v, S_NIN] + g
             ist[r, I_NDEC] -= 1
+            ist[r, I_FINDIRTY] = 1  # I_MINFIN may now be below the true minimum
         si[r, v, S_UID] = -1
         si[r, v, S_DONE] = 0
         h = ist[r, I_WHEAD] - 1
@@ -338,25 +343,33 @@ def _finish_decodes(r, st, out):
     admission order; returns their tokens (n_in + n_out) for the outstanding count."""
     ist, fst, si, sf, lst = st[0], st[1], st[2], st[3], st[4]
     D = ist[r, I_D]
+    if D < ist[r, I_MINFIN]:  # I_MINFIN is a lower bound of every decoder's finish index
+        return 0
     now = fst[r, F_NOW]
     A = fst[r, F_A]
     n = ist[r, I_NRUN]
     keep = 0
     out_tok = 0
+    mf = _BIG
     for j in range(n):
         v = lst[r, L_RUN, j]
-        if si[r, v, S_DONE] >= si[r, v, S_P] and si[r, v, S_FIN] <= D:
-            nin = si[r, v, S_NIN]
-            no = si[r, v, S_NOUT]
-            ist[r, I_KV] -= nin + no - 1
-            ist[r, I_S] -= nin + no
-            ist[r, I_NDEC] -= 1
-            _emit(r, v, now, no, sf[r, v, T_EJ] + A - sf[r, v, T_A0], st, out)
-            out_tok += nin + no
-        else:
-            lst[r, L_RUN, keep] = v
-            keep += 1
+        if si[r, v, S_DONE] >= si[r, v, S_P]:
+            if si[r, v, S_FIN] <= D:
+                nin = si[r, v, S_NIN]
+                no = si[r, v, S_NOUT]
+                ist[r, I_KV] -= nin + no - 1
+                ist[r, I_S] -= nin + no
+                ist[r, I_NDEC] -= 1
+                _emit(r, v, now, no, sf[r, v, T_EJ] + A - sf[r, v, T_A0], st, out)
+                out_tok += nin + no
+                continue
+            if si[r, v, S_FIN] < mf:
+                mf = si[r, v, S_FIN]
+        lst[r, L_RUN, keep] = v
+        keep += 1
     ist[r, I_NRUN] = keep
+    ist[r, I_MINFIN] = mf
+    ist[r, I_FINDIRTY] = 0
     return out_tok
 
 
@@ -419,7 +432,10 @@ def _prefill_iteration(r, nch, ptoks, pq, P, cfg_i, st, out, acc):
             sf[r, v, T_A0] = A
             ist[r, I_S] += nin + g
             ist[r, I_NDEC] += 1
-            si[r, v, S_FIN] = D + si[r, v, S_NOUT] - g
+            fin = D + si[r, v, S_NOUT] - g
+            si[r, v, S_FIN] = fin
+            if fin < ist[r, I_MINFIN]:
+                ist[r, I_MINFIN] = fin
     if nd:
         out_tok += _finish_decodes(r, st, out)
     return out_tok
@@ -513,11 +529,15 @@ def _decode(r, t_end, preempted, P, cfg_i, cfg_f, st, out, acc, res):
     n_dec = ist[r, I_NDEC]
     D = ist[r, I_D]
     S = ist[r, I_S]
-    kmax = 1 << 62
-    for j in range(ist[r, I_NRUN]):
-        v = lst[r, L_RUN, j]
-        if si[r, v, S_DONE] >= si[r, v, S_P] and si[r, v, S_FIN] - D < kmax:
-            kmax = si[r, v, S_FIN] - D
+    if ist[r, I_FINDIRTY] != 0:  # a decoder was preempted: recompute the next finish exactly
+        mf = _BIG
+        for j in range(ist[r, I_NRUN]):
+            v = lst[r, L_RUN, j]
+            if si[r, v, S_DONE] >= si[r, v, S_P] and si[r, v, S_FIN] < mf:
+                mf = si[r, v, S_FIN]
+        ist[r, I_MINFIN] = mf
+        ist[r, I_FINDIRTY] = 0
+    kmax = ist[r, I_MINFIN] - D
     kk = (cfg_i[C_CAP] - ist[r, I_KV]) // n_dec
     if kk < kmax:
         kmax = kk
@@ -755,9 +775,10 @@ def _tick(t_end, P, code, dest, t_rel, t_arr, cls, n_in, n_out, avail, headroom,
 
 # compile every phase (each calls the others through these module globals)
 (_preempt, _head_released, _schedule, _emit, _remove_running, _finish_decodes, _prefill_iteration, _idle,
- _decode_run, _decode, _advance, _heap_less, _sift_down, _route, _enqueue, _tick) = map(
-    _jit, (_preempt, _head_released, _schedule, _emit, _remove_running, _finish_decodes, _prefill_iteration,
-           _idle, _decode_run, _decode, _advance, _heap_less, _sift_down, _route, _enqueue, _tick))
+ _decode_run, _decode, _heap_less, _sift_down) = (
+    _jit(f, inline=True) for f in (_preempt, _head_released, _schedule, _emit, _remove_running, _finish_decodes,
+                                   _prefill_iteration, _idle, _decode_run, _decode, _heap_less, _sift_down))
+_advance, _route, _enqueue, _tick = map(_jit, (_advance, _route, _enqueue, _tick))
 
 _CHECKED = False
 
@@ -818,6 +839,7 @@ class KernelGroup:
         self.cfg_f = np.array([proto.hold_limit, proto.idle_gpu_power_w, proto.jump_rtol])
         ist = np.zeros((R, NI), np.int64)
         ist[:, I_NFREE] = B
+        ist[:, I_MINFIN] = _BIG
         fst = np.zeros((R, NF))
         fst[:, F_NOW] = fst[:, F_ACCT] = float(t0)
         fst[:, F_LASTFIN_T] = fst[:, F_LAST_T] = -math.inf
@@ -961,7 +983,8 @@ class KernelGroup:
         ist[r, I_WHEAD] = 0
         lst[r, L_FREE, :] = np.arange(B)[::-1]
         ist[r, I_NFREE] = B
-        ist[r, I_NDEC] = ist[r, I_S] = ist[r, I_KV] = ist[r, I_OUTSTANDING] = 0
+        ist[r, I_NDEC] = ist[r, I_S] = ist[r, I_KV] = ist[r, I_OUTSTANDING] = ist[r, I_FINDIRTY] = 0
+        ist[r, I_MINFIN] = _BIG
         ist[r, I_ENQUEUED] -= len(out)
         ist[r, I_TAKEN] = ist[r, I_COMPLETED] + ist[r, I_SHED_HELD]
         return out
