@@ -67,15 +67,18 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from dcsim.scenario.node import NodeSpec
+from dcsim.scenario.serving import ServingSpec
+
 __all__ = ["Replica", "AdvanceResult", "FinishedBatch"]
 
 StepFn = Callable[[float, int, float], tuple[float, float]]
 
-# vLLM SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048 (vllm/config/scheduler.py); used only
-# when the node does not say its own max_batched_tokens.
-DEFAULT_MAX_BATCHED_TOKENS = 2048
-# vLLM v0 block manager admission watermark, 1% of KV blocks kept free (``watermark=0.01``).
-DEFAULT_KV_WATERMARK = 0.01
+# One home for each serving default, in the scenario specs (with their sources there):
+# NodeSpec.max_batched_tokens (used when a node object does not say its own) and
+# ServingSpec.kv_watermark.
+DEFAULT_MAX_BATCHED_TOKENS = int(NodeSpec.model_fields["max_batched_tokens"].default)
+DEFAULT_KV_WATERMARK = float(ServingSpec.model_fields["kv_watermark"].default)
 # Collinearity tolerance for jumping over a run of decode steps (relative): runs are summed as
 # arithmetic series when first/middle/last steps agree with the chord to this; see _decode_run.
 DEFAULT_JUMP_RTOL = 1e-10
