@@ -158,13 +158,7 @@ def _preempt(r, cfg_i, st, npre):
         v = lst[r, L_RUN, n]
         ist[r, I_NRUN] = n
         if si[r, v, S_DONE] < si[r, v, S_P]:  # a prefilling sequence (chunked mode)
-            npf = ist[r, I_NPF]
-            j = npf - 1
-            while lst[r, L_PF, j] != v:
-                j -= 1
-            for q in range(j, npf - 1):
-                lst[r, L_PF, q] = lst[r, L_PF, q + 1]
-            ist[r, I_NPF] = npf - 1
+            _list_remove(r, L_PF, I_NPF, v, st)
             ist[r, I_KV] -= si[r, v, S_P]
         else:
             g = si[r, v, S_G] + D - si[r, v, S_D0]
@@ -327,15 +321,17 @@ def _emit(r, v, now, nout, ej, st, out):
     ist[r, I_NFREE] += 1
 
 
-def _remove_running(r, v, st):
+def _list_remove(r, row, count, v, st):
+    """Remove slot ``v`` from slot list ``lst[r, row]`` of length ``ist[r, count]``, keeping order
+    (searched from the end: the running and prefilling lists lose their newest most often)."""
     ist, lst = st[0], st[4]
-    n = ist[r, I_NRUN]
+    n = ist[r, count]
     j = n - 1
-    while lst[r, L_RUN, j] != v:
+    while lst[r, row, j] != v:
         j -= 1
     for q in range(j, n - 1):
-        lst[r, L_RUN, q] = lst[r, L_RUN, q + 1]
-    ist[r, I_NRUN] = n - 1
+        lst[r, row, q] = lst[r, row, q + 1]
+    ist[r, count] = n - 1
 
 
 def _finish_decodes(r, st, out):
@@ -423,7 +419,7 @@ def _prefill_iteration(r, nch, ptoks, pq, P, cfg_i, st, out, acc):
             sf[r, v, T_FIRST] = now
         nin = si[r, v, S_NIN]
         if g >= si[r, v, S_NOUT]:
-            _remove_running(r, v, st)
+            _list_remove(r, L_RUN, I_NRUN, v, st)
             ist[r, I_KV] -= nin + g - 1
             _emit(r, v, now, g, sf[r, v, T_EJ], st, out)
             out_tok += nin + g
@@ -774,9 +770,9 @@ def _tick(t_end, P, code, dest, t_rel, t_arr, cls, n_in, n_out, avail, headroom,
 
 
 # compile every phase (each calls the others through these module globals)
-(_preempt, _head_released, _schedule, _emit, _remove_running, _finish_decodes, _prefill_iteration, _idle,
+(_preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes, _prefill_iteration, _idle,
  _decode_run, _decode, _heap_less, _sift_down) = (
-    _jit(f, inline=True) for f in (_preempt, _head_released, _schedule, _emit, _remove_running, _finish_decodes,
+    _jit(f, inline=True) for f in (_preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes,
                                    _prefill_iteration, _idle, _decode_run, _decode, _heap_less, _sift_down))
 _advance, _route, _enqueue, _tick = map(_jit, (_advance, _route, _enqueue, _tick))
 
@@ -796,7 +792,7 @@ def _check_cache() -> None:
         stamp = path / "dcsim-kernel.stamp"
         digest = _sources_digest()
         if not stamp.exists() or stamp.read_text() != digest:
-            for d in (_step, _steps, _preempt, _head_released, _schedule, _emit, _remove_running, _finish_decodes,
+            for d in (_step, _steps, _preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes,
                       _prefill_iteration, _idle, _decode_run, _decode, _advance, _heap_less, _sift_down, _route,
                       _enqueue, _tick):
                 d._cache.flush()
