@@ -149,6 +149,7 @@ def test_hold_limit_identical():
     ticks = _poisson_ticks(120.0, 40, seed=2, tail=10)
     py, kn = _serve_both([_node(max_batch=16)], [2], ticks, hold_limit=4.0)
     assert py[2] > 100  # overloaded: shed past the hold limit
+    assert kn[3].groups[0].st[5].shape[2] > 256  # the pending rings grew (routed first, then sized)
     _assert_same(py, kn)
     assert kn[0].queue_delay_s.max() <= 4.0
 

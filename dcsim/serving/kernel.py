@@ -751,14 +751,19 @@ def _enqueue(dest, t_rel, t_arr, cls, n_in, n_out, cfg_i, st, out):
         fst[r, F_LAST_T] = t_rel[j]
 
 
+def _route_group(code, n_in, n_out, ist, avail, headroom, use_headroom, min_headroom, rr, dest):
+    """Route one tick's requests by the replicas' outstanding tokens (writes ``dest``)."""
+    outstanding = ist[:, I_OUTSTANDING].copy()
+    _route(code, n_in, n_out, outstanding, avail, headroom, use_headroom, min_headroom, rr, dest)
+
+
 def _tick(t_end, P, code, dest, t_rel, t_arr, cls, n_in, n_out, avail, headroom, use_headroom,
           min_headroom, rr, cfg_i, cfg_f, st, out, run_mask):
     """One controller tick of one rack group: route, enqueue, advance every replica (in order).
     Returns the index of a stalled replica, or -1."""
     ist = st[0]
     if code >= 0 and t_rel.shape[0] > 0:
-        outstanding = ist[:, I_OUTSTANDING].copy()
-        _route(code, n_in, n_out, outstanding, avail, headroom, use_headroom, min_headroom, rr, dest)
+        _route_group(code, n_in, n_out, ist, avail, headroom, use_headroom, min_headroom, rr, dest)
     _enqueue(dest, t_rel, t_arr, cls, n_in, n_out, cfg_i, st, out)
     acc = np.zeros(NW + 1)
     res = np.zeros(5)
@@ -774,7 +779,7 @@ def _tick(t_end, P, code, dest, t_rel, t_arr, cls, n_in, n_out, avail, headroom,
  _decode_run, _decode, _heap_less, _sift_down) = (
     _jit(f, inline=True) for f in (_preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes,
                                    _prefill_iteration, _idle, _decode_run, _decode, _heap_less, _sift_down))
-_advance, _route, _enqueue, _tick = map(_jit, (_advance, _route, _enqueue, _tick))
+_advance, _route, _route_group, _enqueue, _tick = map(_jit, (_advance, _route, _route_group, _enqueue, _tick))
 
 _CHECKED = False
 
@@ -794,7 +799,7 @@ def _check_cache() -> None:
         if not stamp.exists() or stamp.read_text() != digest:
             for d in (_step, _steps, _preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes,
                       _prefill_iteration, _idle, _decode_run, _decode, _advance, _heap_less, _sift_down, _route,
-                      _enqueue, _tick):
+                      _route_group, _enqueue, _tick):
                 d._cache.flush()
             path.mkdir(parents=True, exist_ok=True)
             stamp.write_text(digest)
@@ -931,25 +936,33 @@ class KernelGroup:
         Returns ``(finished, shed_cls, shed_n_out)``: a :class:`FinishedBatch` of the requests
         finished in the tick (replica by replica, each in finish order, as the reference) and the
         class and output tokens of the requests shed (KV never fits, or past ``hold_limit``).
-        Per-replica window results are in :attr:`window`; ``dest`` (replica per request) is
-        written when the group routes itself.
+        Per-replica window results are in :attr:`window`, the replica of each request in
+        :attr:`last_dest`.
         """
         m = len(t_rel)
         given = dest is not None
         if not given and self.code < 0:
             raise ValueError("this group has no router: pass dest")
-        self._ensure(m, dest if given else None)
-        if dest is None:
-            dest = np.zeros(m, np.int64)
         avail = self._all if available is None else np.asarray(available, dtype=np.bool_)
         if m and not avail.any():
             raise ValueError("no replica available to route to")
         hr = np.zeros(self.n) if headroom_w is None else np.asarray(headroom_w, dtype=float)
+        n_in = np.asarray(n_in, np.int64)
+        n_out = np.asarray(n_out, np.int64)
+        if not given:
+            dest = np.zeros(m, np.int64)
+            if m and int(self.st[0][:, I_PCOUNT].max()) + m > self.st[5].shape[2]:
+                # the pending rings might overflow if every request went to one replica: route
+                # first (the same compiled router and state), then size the rings exactly
+                _route_group(self.code, n_in, n_out, self.st[0], avail, hr, headroom_w is not None,
+                             self.min_headroom_w, self.rr, dest)
+                given = True
+        self._ensure(m, dest if given else None)
         cnt = self.out[3]
         cnt[:] = 0
         bad = _tick(float(t_end), self._params_at(clock), -1 if given else self.code, dest,
                     np.asarray(t_rel, float), np.asarray(t_arr, float), np.asarray(cls, np.int64),
-                    np.asarray(n_in, np.int64), np.asarray(n_out, np.int64), avail, hr, headroom_w is not None,
+                    n_in, n_out, avail, hr, headroom_w is not None,
                     self.min_headroom_w, self.rr, self.cfg_i, self.cfg_f, self.st, self.out, self._all)
         if bad >= 0:
             raise RuntimeError(f"replica {bad} stalled with admissible requests")
