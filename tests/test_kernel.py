@@ -210,3 +210,31 @@ def test_make_pool_falls_back_without_numba(monkeypatch):
     assert pool.backend == "python"
     with pytest.raises(ValueError, match="serving.backend"):
         make_pool("cuda", [_node()], [1])
+
+
+def test_unwritable_numba_cache_means_in_memory_compile(monkeypatch):
+    """When numba finds no writable cache location it raises at decoration time; the kernel asks
+    first and compiles in memory instead of failing."""
+    import numba.core.caching as caching
+
+    def no_locator(py_func):
+        raise RuntimeError("cannot cache function: no locator available")
+
+    monkeypatch.setattr(caching, "FunctionCache", no_locator)
+    assert kernel._cache_usable() is False
+    monkeypatch.undo()
+    assert kernel._cache_usable() is True
+
+
+def test_cache_stamp_covers_the_node_step_source(monkeypatch):
+    """numba's cache watches only the kernel's file; the stamp also hashes the node step and the
+    replica helpers, so a physics change there recompiles."""
+    import inspect
+
+    from dcsim.node import step
+
+    d = kernel._sources_digest()
+    real = inspect.getsource
+    monkeypatch.setattr(kernel.inspect, "getsource",
+                        lambda obj: real(obj) + ("\n# edited" if obj is step else ""))
+    assert kernel._sources_digest() != d
