@@ -40,8 +40,9 @@ array                     shape / dtype      holds
 A sequence slot is allocated when a fresh request is admitted and freed when it finishes (a
 preempted sequence keeps its slot while it waits): running + waiting never exceed ``max_batch``
 (fresh requests are admitted only when no preempted one waits), so B slots suffice.
-The Python heap of finish indices becomes a scan of the running list for ``S_FIN`` (the decode
-index at which a decoding sequence finishes): finishers leave in admission order, as the heap's
+The Python heap of finish indices becomes ``I_MINFIN`` (the smallest ``S_FIN``, the decode index
+at which a decoding sequence finishes) plus a scan of the running list when that index is
+reached (or after a preemption, ``I_FINDIRTY``): finishers leave in admission order, as the heap's
 ``(finish, uid)`` keys order them.
 
 numba compiles on first use and caches the machine code on disk (``cache=True``; when no cache
@@ -56,6 +57,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import math
+import types
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +65,7 @@ import numpy as np
 from dcsim.node.step import iteration_step
 from dcsim.serving import replica as _replica
 from dcsim.serving.replica import (DEFAULT_JUMP_RTOL, DEFAULT_KV_WATERMARK, JUMP_MIN_STEPS, FinishedBatch,
-                                   _steps_to_reach)
+                                   _closed_form_run, _steps_to_reach)
 
 try:  # numba is a core dependency; the Python reference remains where it cannot be imported
     import numba
@@ -143,6 +145,15 @@ def _jit(fn, inline: bool = False):
 
 _step = _jit(iteration_step, inline=True)  # THE node step (dcsim.node.step), compiled as is
 _steps = _jit(_steps_to_reach, inline=True)  # the replica's closed-form step count, compiled as is
+
+
+def _rebind(fn, **names):
+    """``fn`` with some of its module globals replaced (here: by their compiled versions)."""
+    return types.FunctionType(fn.__code__, {**fn.__globals__, **names}, fn.__name__, fn.__defaults__)
+
+
+# the replica's closed-form decode run, compiled as is, calling the compiled _steps_to_reach
+_closed = _jit(_rebind(_closed_form_run, _steps_to_reach=_steps), inline=True)
 
 
 # =============================================================================== phases
@@ -475,24 +486,8 @@ def _decode_run(r, n, ctx, kmax, rem, P, cfg_i, cfg_f, ist, res):
             dm, pm = _step(P, 0.0, fn, float(ctx + Wm), -1.0)
             d2, p2 = _step(P, 0.0, fn, float(ctx + W), -1.0)
             calls += 2
-            e0 = d0 * p0
-            em = dm * pm
-            e2 = d2 * p2
-            f = Wm / W
-            rtol = cfg_f[C_RTOL]
-            if (abs(dm - d0 - (d2 - d0) * f) <= rtol * dm
-                    and abs(em - e0 - (e2 - e0) * f) <= rtol * abs(em)):
-                sd = (d2 - d0) / W * n
-                se = (e2 - e0) / W * n
-                kt = 1 if rem <= d0 else _steps(rem, d0, sd)
-                k = kn if kn < kt else kt
-                m = k * (k - 1) * 0.5
-                tsum = k * d0 + sd * m
-                esum = k * e0 + se * m
-                peak = p0
-                pw = (e0 + se * (k - 1)) / (d0 + sd * (k - 1))
-                if pw > peak:
-                    peak = pw
+            k, tsum, esum, peak, pw = _closed(d0, p0, dm, pm, d2, p2, W, Wm, n, kn, rem, cfg_f[C_RTOL])
+            if k:
                 ctx += k * n
                 jumped = True
         if not jumped:
@@ -797,7 +792,7 @@ def _check_cache() -> None:
         stamp = path / "dcsim-kernel.stamp"
         digest = _sources_digest()
         if not stamp.exists() or stamp.read_text() != digest:
-            for d in (_step, _steps, _preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes,
+            for d in (_step, _steps, _closed, _preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes,
                       _prefill_iteration, _idle, _decode_run, _decode, _advance, _heap_less, _sift_down, _route,
                       _route_group, _enqueue, _tick):
                 d._cache.flush()

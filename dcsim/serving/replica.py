@@ -218,6 +218,33 @@ def _steps_to_reach(rem: float, d0: float, s: float) -> int:
     return k
 
 
+def _closed_form_run(d0, p0, dm, pm, d2, p2, W, Wm, n, kn, rem, rtol):
+    """A decode run summed in closed form, or ``k = 0`` if it may not be.
+
+    ``(d0, p0)``, ``(dm, pm)``, ``(d2, p2)``: step time (s) and power (W) at ctx offsets 0, ``Wm``
+    and ``W`` tokens of a run of up to ``kn`` steps of ``n`` sequences. If time and energy are
+    collinear within ``rtol`` the run is an arithmetic series: returns (steps k up to ``kn`` or
+    to reach ``rem`` s, total time s, total energy J, peak power W, last power W).
+    Plain arithmetic only: :mod:`dcsim.serving.kernel` compiles this very function.
+    """
+    e0, em, e2 = d0 * p0, dm * pm, d2 * p2
+    f = Wm / W
+    if not (abs(dm - d0 - (d2 - d0) * f) <= rtol * dm and abs(em - e0 - (e2 - e0) * f) <= rtol * abs(em)):
+        return 0, 0.0, 0.0, 0.0, 0.0
+    sd = (d2 - d0) / W * n  # dt and energy change per step
+    se = (e2 - e0) / W * n
+    kt = 1 if rem <= d0 else _steps_to_reach(rem, d0, sd)
+    k = kn if kn < kt else kt
+    m = k * (k - 1) * 0.5
+    tsum = k * d0 + sd * m
+    esum = k * e0 + se * m
+    peak = p0
+    pw = (e0 + se * (k - 1)) / (d0 + sd * (k - 1))
+    if pw > peak:
+        peak = pw
+    return k, tsum, esum, peak, pw
+
+
 class Replica:
     """One model replica: FIFO queue, running batch, KV-cache budget and the batching loop.
 
@@ -744,22 +771,9 @@ class Replica:
                 dm, pm = step(0, n, ctx + Wm)
                 d2, p2 = step(0, n, ctx + W)
                 calls += 2
-                e0, em, e2 = d0 * p0, dm * pm, d2 * p2
-                f = Wm / W
-                rtol = self.jump_rtol
-                if (abs(dm - d0 - (d2 - d0) * f) <= rtol * dm
-                        and abs(em - e0 - (e2 - e0) * f) <= rtol * abs(em)):
-                    sd = (d2 - d0) / W * n  # dt and energy change per step
-                    se = (e2 - e0) / W * n
-                    kt = 1 if rem <= d0 else _steps_to_reach(rem, d0, sd)
-                    k = kn if kn < kt else kt
-                    m = k * (k - 1) * 0.5
-                    tsum = k * d0 + sd * m
-                    esum = k * e0 + se * m
-                    peak = p0
-                    pw = (e0 + se * (k - 1)) / (d0 + sd * (k - 1))
-                    if pw > peak:
-                        peak = pw
+                k, tsum, esum, peak, pw = _closed_form_run(d0, p0, dm, pm, d2, p2, W, Wm, n, kn, rem,
+                                                           self.jump_rtol)
+                if k:
                     ctx += k * n
                     jumped = True
             if not jumped:  # take the first step exactly (already evaluated)
