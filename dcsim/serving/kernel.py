@@ -573,7 +573,6 @@ def _advance(r, t_end, P, cfg_i, cfg_f, st, out, acc, res):
     out_tok = 0
     npre = 0
     fin0 = out[3][0]
-    shed0 = out[3][1]
     chunked = cfg_i[C_CHUNKED] != 0
     cap = cfg_i[C_CAP]
     stalled = 0
@@ -650,7 +649,6 @@ def _advance(r, t_end, P, cfg_i, cfg_f, st, out, acc, res):
     win[r, W_SEGS] = acc[W_SEGS]
     win[r, W_NFIN] = nfin
     win[r, W_NPRE] = npre
-    _ = shed0
     return stalled
 
 
