@@ -817,6 +817,9 @@ class KernelGroup:
                  kv_capacity_tokens: int | None = None, t0: float = 0.0, queue: int = 256):
         if not AVAILABLE:
             raise RuntimeError("numba is not importable: use the Python reference (serving.backend: python)")
+        if not callable(getattr(node, "step_params", None)):
+            raise TypeError(f"KernelGroup needs node.step_params(clock) (dcsim.node.NodeModel); "
+                            f"{type(node).__name__} has none: use dcsim.serving.Replica")
         proto = _replica.Replica(node, max_batch=max_batch, max_batched_tokens=max_batched_tokens,
                                  kv_capacity_tokens=kv_capacity_tokens, chunked_prefill=chunked_prefill,
                                  kv_watermark=kv_watermark, jump=jump, jump_rtol=jump_rtol, t0=t0,
