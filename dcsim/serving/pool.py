@@ -20,6 +20,9 @@ from dcsim.serving.replica import Replica
 
 __all__ = ["PythonPool", "KernelPool", "make_pool"]
 
+#: request and loop counters summed over a pool's replicas by ``totals()``
+_TOTALS = ("enqueued", "completed", "shed", "preemptions", "iterations", "step_calls")
+
 
 class _Pool:
     """Shared bookkeeping: replica ``i`` belongs to group ``group_of[i]``."""
@@ -77,9 +80,10 @@ class PythonPool(_Pool):
         return self.replicas[i].drain()
 
     def totals(self) -> dict:
-        """Request counters summed over replicas."""
+        """Counters summed over replicas: requests enqueued, completed, shed; preemptions, batch
+        iterations and node-step evaluations."""
         rs = self.replicas
-        return {k: int(sum(getattr(r, k) for r in rs)) for k in ("enqueued", "completed", "shed", "preemptions")}
+        return {k: int(sum(getattr(r, k) for r in rs)) for k in _TOTALS}
 
 
 class KernelPool(_Pool):
@@ -132,8 +136,7 @@ class KernelPool(_Pool):
         return self.groups[gi].drain(i - int(self.offsets[gi]))
 
     def totals(self) -> dict:
-        return {k: int(sum(getattr(g, k).sum() for g in self.groups))
-                for k in ("enqueued", "completed", "shed", "preemptions")}
+        return {k: int(sum(getattr(g, k).sum() for g in self.groups)) for k in _TOTALS}
 
 
 def _cat(parts: list) -> np.ndarray:
