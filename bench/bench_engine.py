@@ -7,7 +7,8 @@ Two measurements in one run (one core):
 2. request fidelity — simulated batch iterations per wall second of ``dcsim.run`` (every
    replica's continuous-batching loop, router, admission and metrics included) vs the same bare
    simpy loop with one event per batch iteration. Batch iterations are counted by the replicas
-   (``Replica.iterations``; ``step_calls`` counts node-model calls, fewer with jump-ahead).
+   (``RequestEngine.pool.totals()``: ``iterations``; ``step_calls`` counts node-model calls, fewer
+   with jump-ahead).
 
 A ratio > 1 means dcsim runs more iterations per second than simpy can schedule bare events
 (the batch loop advances inside one simpy tick, without one event per iteration).
@@ -79,10 +80,10 @@ def main() -> None:
     t0 = time.perf_counter()
     res = run_models(m, request_engine=eng)
     wall = time.perf_counter() - t0
-    iters = sum(rp.iterations for rp in eng.replicas)
-    calls = sum(rp.step_calls for rp in eng.replicas)
+    tot = eng.pool.totals()  # summed over replicas, either serving backend
+    iters, calls = tot["iterations"], tot["step_calls"]
     done = res.report.get("requests", {}).get("completed") if isinstance(res.report.get("requests"), dict) else None
-    done = done if done is not None else sum(rp.completed for rp in eng.replicas)
+    done = done if done is not None else tot["completed"]
     ev = simpy_events_per_s(max(iters, 100_000))
     print(f"request: {m.replicas} replicas, {rate:,.0f} req/s offered ({args.load:g} of compute), "
           f"{args.sim_s:g} s simulated, wall {wall:.2f} s")

@@ -9,7 +9,9 @@ per-request energy come from the simulated replicas; facility power is the sum o
 
 Admission: the controller's rate limit (tokens/s) becomes a token bucket at the facility
 door; requests wait there when power or cooling is short and are shed (counted) after
-``controller.hold_limit``. Requests are never dropped silently: the report's
+``controller.hold_limit``. The same limit bounds the wait inside replica queues: a request not
+admitted to a batch within ``hold_limit`` of its arrival is shed there (counted). Latency counts
+from each request's original arrival — held at the door, retried after a node failure or not. Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
@@ -23,11 +25,14 @@ from dcsim.engine.build import Models
 from dcsim.engine.controller import queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.loop import operating_point
-from dcsim.routing import get_router
 from dcsim.serving.metrics import ServingMetrics
-from dcsim.serving.replica import Replica
+from dcsim.serving.pool import make_pool
+from dcsim.serving.replica import FinishedBatch
+from dcsim.workload import build_workload
 
 __all__ = ["RequestEngine"]
+
+_NO_SHED = np.zeros((2, 0), np.int64)
 
 
 class RequestEngine:
@@ -45,12 +50,11 @@ class RequestEngine:
             n = min(sc.hybrid_sample, sum(total))
             raw = np.array(total, dtype=float) / sum(total) * n
             counts = [max(1, min(t, int(round(x)))) for t, x in zip(total, raw)]
-        self.replicas: list[Replica] = []
-        self.group_of: list[int] = []
-        for gi, (g, c) in enumerate(zip(m.groups, counts)):
-            for _ in range(c):
-                self.replicas.append(Replica(g.node, chunked_prefill=sv.chunked_prefill, kv_watermark=sv.kv_watermark))
-                self.group_of.append(gi)
+        nodes = [g.node for g in m.groups]
+        self.pool = make_pool(sv.backend, nodes, counts, router=sv.router, min_headroom_w=sv.min_headroom_w,
+                              chunked_prefill=sv.chunked_prefill, kv_watermark=sv.kv_watermark,
+                              hold_limit=float(sc.controller.hold_limit))
+        self.group_of: list[int] = self.pool.group_of.tolist()
         cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(m.groups, counts))
         cap_all = sum(t * g.table.thr_max[-1] for g, t in zip(m.groups, total))
         #: share of the facility's compute simulated request by request
@@ -60,19 +64,17 @@ class RequestEngine:
             # The sample's own arrival stream: the workload at frac of its rate (exact thinning
             # for Poisson and time-varying Poisson arrivals; for renewal, MMPP and trace arrivals a
             # rate-scaled copy of the process). The fluid remainder takes the expected rest.
-            from dcsim.workload import build_workload
-
             arr = sc.workload.arrivals
             spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * self.frac})})
             self.workload = build_workload(spec, rng_sample.spawn(1)[0], sc.base_dir, start_hour=m.start_hour)
-        self.router = get_router(sv.router, len(self.replicas),
-                                 **({"min_headroom_w": sv.min_headroom_w} if sv.router == "power_aware" else {}))
         cls = m.workload.classes
         self.metrics = ServingMetrics([c.name for c in cls], [c.slo_ttft_s for c in cls], [c.slo_tpot_s for c in cls],
                                       sample_size=sv.latency_sample_size, seed=rng_metrics)
         self.hold_limit = float(sc.controller.hold_limit)
-        self._hold: deque = deque()  # (t, cls, n_in, n_out) rows waiting at the facility door
-        self._hold_tok = 0  # output tokens of the rows in _hold (kept as a running sum)
+        # requests waiting at the facility door, FIFO: blocks of arrays (t_arrival, cls, n_in, n_out)
+        self._hold: deque = deque()
+        self._hold_n = 0  # requests in _hold
+        self._hold_tok = 0  # output tokens of the requests in _hold (kept as a running sum)
         self._bucket = 0.0
         self._fluid_backlog = 0.0
         self._tick_gpu: list[float] = []
@@ -83,8 +85,10 @@ class RequestEngine:
         self.shed_tok = 0.0
         self.n_shed_fluid_tok = 0.0
         self._ovh_share = m.overhead_w * self.frac
-        self._last_gpu_w = np.zeros(len(self.replicas))
-        self._down = np.zeros(len(self.replicas), dtype=bool)
+        self._last_gpu_w = np.zeros(self.pool.n)
+        self._down = np.zeros(self.pool.n, dtype=bool)
+        self._any_down = False
+        self._all_up = np.ones(self.pool.n, dtype=bool)  # read-only by convention: never modified
         gof = np.array(self.group_of)
         self._by_group = [(g, np.flatnonzero(gof == g)) for g in sorted(set(self.group_of))]
         self.requeued = 0  # requests retried after their replica failed
@@ -95,8 +99,6 @@ class RequestEngine:
     def _flush(self) -> None:
         """Hand buffered finished requests to the streaming metrics in one vectorized call."""
         if self._finished:
-            from dcsim.serving.replica import FinishedBatch
-
             self.metrics.add(FinishedBatch.concat(self._finished))
             self._finished.clear()
             self._buffered = 0
@@ -119,60 +121,46 @@ class RequestEngine:
         arrived = float(n_out.sum()) + fluid_arr
         self.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
-        for row in zip(t.tolist(), cls.tolist(), n_in.tolist(), n_out.tolist()):
-            self._hold.append(row)
-        self._hold_tok += int(n_out.sum())
+        if t.size:
+            self._hold.append((t, cls, n_in, n_out))
+            self._hold_n += t.size
+            self._hold_tok += int(n_out.sum())
         # admission: token bucket on output tokens at the controller's limit (sample share)
         self._bucket = min(self._bucket + limit_tok_s * self.frac * dt, limit_tok_s * self.frac * dt * 2 + 1.0)
-        rel = []
         shed_tok = 0.0
-        shed_cls = []
-        while self._hold:
-            h = self._hold[0]
-            if t1 - h[0] > self.hold_limit:
-                self._hold.popleft()
-                self._hold_tok -= h[3]
-                shed_cls.append(h[1])
-                shed_tok += h[3]
-                continue
-            if h[3] > self._bucket:
-                break
-            self._bucket -= h[3]
-            rel.append(self._hold.popleft())
-            self._hold_tok -= h[3]
-        if shed_cls:
-            self.metrics.record_shed(np.array(shed_cls))
-        if rel:
-            a = np.array(rel, dtype=float)
-            # a request held at the door (or retried) enters a replica when released, at t0:
-            # replica latencies count from then; the door wait shows in the door-queue figures
-            a[:, 0] = np.maximum(a[:, 0], t0)
-            a = a[np.argsort(a[:, 0], kind="stable")]
-            rt, rc, ri, ro = a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
-            outstanding = np.array([r.outstanding_tokens for r in self.replicas], dtype=float)
-            # power headroom of each replica: GPU power at full batch at this clock minus its last draw
-            k = float(np.interp(clock, m.clocks, np.arange(m.clocks.size)))
-            cap = np.array([np.interp(k, np.arange(m.clocks.size), m.groups[g].table.gpu[:, -1]) for g in self.group_of])
-            headroom = cap - self._last_gpu_w
-            dest = self.router.assign(ri, ro, outstanding, available=available, headroom_w=headroom)
-            for k in np.unique(dest):
-                sel = dest == k
-                shed_mask = self.replicas[int(k)].enqueue_many(rt[sel], rc[sel], ri[sel], ro[sel])
-                if np.any(shed_mask):  # cannot ever fit in this replica's KV cache
-                    self.metrics.record_shed(rc[sel][shed_mask])
-                    shed_tok += float(ro[sel][shed_mask].sum())
+        rel, shed_cls = self._release(t1)
+        if shed_cls.size:
+            self.metrics.record_shed(shed_cls[0])
+            shed_tok += float(shed_cls[1].sum())
+        if rel is not None:
+            # a request held at the door (or retried) enters a replica when released, at t0: that
+            # is its place in the replica's FIFO; its latency still counts from its arrival
+            order = np.argsort(np.maximum(rel[0], t0), kind="stable")
+            ra, rc, ri, ro = (x[order] for x in rel)
+            rt = np.maximum(ra, t0)
+            headroom = None
+            if self.m.scenario.serving.router == "power_aware":
+                # power headroom of each replica: GPU power at full batch at this clock minus its last draw
+                k = float(np.interp(clock, m.clocks, np.arange(m.clocks.size)))
+                capg = np.array([np.interp(k, np.arange(m.clocks.size), g.table.gpu[:, -1]) for g in m.groups])
+                headroom = capg[self.pool.group_of] - self._last_gpu_w
+        else:
+            rt = ra = np.zeros(0)
+            rc = ri = ro = np.zeros(0, np.int64)
+            headroom = None
+        energy, fins, sh_c, sh_o = self.pool.serve(t1, clock, rt, ra, rc, ri, ro, available=available,
+                                                   headroom_w=headroom)
+        if sh_c.size:  # never fits in KV, or waited in a replica queue past hold_limit
+            self.metrics.record_shed(sh_c)
+            shed_tok += float(sh_o.sum())
+        self._last_gpu_w = energy / dt
+        gpu_j = float(energy.sum())
         served = 0.0
-        gpu_j = 0.0
         it_w = 0.0
-        for i, r in enumerate(self.replicas):
-            res = r.advance(t1, clock)
-            self._last_gpu_w[i] = res.energy_gpu_j / dt
-            gpu_j += res.energy_gpu_j
-            fin = res.finished
-            if len(fin):
-                self._finished.append(fin)
-                self._buffered += len(fin)
-                served += float(fin.n_out.sum())
+        for fin in fins:
+            self._finished.append(fin)
+            self._buffered += len(fin)
+            served += float(fin.n_out.sum())
         if self._buffered >= 20_000:
             self._flush()
         for g, sel in self._by_group:  # wall power of each replica from its mean GPU power this tick
@@ -195,11 +183,52 @@ class RequestEngine:
         self.door_backlog_tok = self._hold_tok + self._fluid_backlog
         return served / dt + fluid_served, waiting, shed_tok, arrived
 
+    def _release(self, t1: float):
+        """Take requests from the door queue in FIFO order: those waiting more than hold_limit
+        (at ``t1``) are shed; the others are released while the token bucket holds their output
+        tokens, up to the first that does not fit. Returns (released arrays (t_arrival, cls, n_in,
+        n_out) or None, shed (2, k) array of class and output tokens)."""
+        if not self._hold:
+            return None, _NO_SHED
+        if self._hold_tok <= self._bucket and not any(t1 - b[0][0] > self.hold_limit for b in self._hold):
+            # fast path: nothing expired and everything fits the bucket: release all
+            blocks = list(self._hold)
+            out = blocks[0] if len(blocks) == 1 else tuple(np.concatenate(x) for x in zip(*blocks))
+            self._bucket -= float(self._hold_tok)
+            self._hold.clear()
+            self._hold_n = self._hold_tok = 0
+            return out, _NO_SHED
+        rel, shed = [], []
+        while self._hold:
+            t, c, i, o = self._hold[0]
+            exp = (t1 - t) > self.hold_limit
+            cs = np.cumsum(np.where(exp, 0, o), dtype=float)
+            stop = np.flatnonzero(~exp & (cs > self._bucket))
+            j = int(stop[0]) if stop.size else t.size
+            if j:
+                e, k = exp[:j], ~exp[:j]
+                shed.append(np.stack([c[:j][e], o[:j][e]]))
+                rel.append((t[:j][k], c[:j][k], i[:j][k], o[:j][k]))
+                self._bucket -= float(cs[j - 1])
+                self._hold_n -= j
+                self._hold_tok -= int(o[:j].sum())
+            if j < t.size:
+                self._hold[0] = (t[j:], c[j:], i[j:], o[j:])
+                break
+            self._hold.popleft()
+        sh = np.concatenate(shed, axis=1) if shed else _NO_SHED
+        if not rel:
+            return None, sh
+        out = tuple(np.concatenate(x) for x in zip(*rel))
+        return (out if out[0].size else None), sh
+
     def _in_service(self, t0: float, availability: float) -> np.ndarray:
         """Replicas in service at ``t0``; requests inside a replica that has just failed are
         taken out (``Replica.drain``) and retried first, from the start, at ``t0``."""
-        n = len(self.replicas)
+        n = self.pool.n
         fx = self.m.faults
+        if fx is None and availability >= 1.0 and not self._any_down:  # all in service (fast path)
+            return self._all_up
         if fx is not None and self.frac == 1.0:  # request fidelity: the exact failed replicas
             down = np.asarray(fx.replicas_down(t0), dtype=bool)[:n]
         else:  # hybrid: the sample loses its share of replicas
@@ -208,15 +237,18 @@ class RequestEngine:
         if newly.size:
             retry = []
             for i in newly:
-                retry += self.replicas[i].drain()
+                retry += self.pool.drain(int(i))
             retry.sort(key=lambda r: r[0])
-            # retried requests go back to the front of the door queue, first to be served
-            for row in reversed(retry):
-                self._hold.appendleft(row)
-                self._hold_tok += row[3]
+            if retry:  # retried requests go back to the front of the door queue, first to be served
+                a = np.array(retry, dtype=float)
+                self._hold.appendleft((a[:, 0], a[:, 1].astype(np.int64), a[:, 2].astype(np.int64),
+                                       a[:, 3].astype(np.int64)))
+                self._hold_n += len(retry)
+                self._hold_tok += int(a[:, 3].sum())
             self.requeued += len(retry)
         self._down = down
-        return ~down if down.any() and not down.all() else np.ones(n, dtype=bool)
+        self._any_down = bool(down.any())
+        return ~down if self._any_down and not down.all() else self._all_up
 
     def chunk_power(self, mode: np.ndarray, level: np.ndarray) -> dict:
         """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled).
@@ -241,7 +273,8 @@ class RequestEngine:
     # ------------------------------------------------------------------ results
     def in_flight(self) -> int:
         """Requests at the door or inside a replica (simulated part)."""
-        return len(self._hold) + sum(r.enqueued - r.completed - r.shed for r in self.replicas)
+        t = self.pool.totals()
+        return self._hold_n + t["enqueued"] - t["completed"] - t["shed"]
 
     def report(self, duration_s: float) -> dict:
         """Latency, SLO attainment, goodput and request accounting (simulated replicas)."""
@@ -255,10 +288,10 @@ class RequestEngine:
         if self.frac < 1.0:
             # latency and SLOs come from the sample; goodput scales to the whole facility
             rep["goodput_tok_s"] = rep["goodput_tok_s"] / self.frac
-            rep["hybrid"] = {"sampled_replicas": len(self.replicas), "compute_share": self.frac}
+            rep["hybrid"] = {"sampled_replicas": self.pool.n, "compute_share": self.frac}
         out = {k: rep[k] for k in ("latency_s", "slo_attainment", "goodput_tok_s", "queue_delay_s", "requests")}
         out["serving"] = {k: v for k, v in rep.items() if k not in out}
-        out["preemptions"] = int(sum(r.preemptions for r in self.replicas))
+        out["preemptions"] = self.pool.totals()["preemptions"]
         out["requests"]["requeued_after_failure"] = int(self.requeued)
         return out
 

@@ -136,6 +136,8 @@ class NodeSpec(Spec):
     tensor_parallel: int | None = Field(None, ge=1)
     profile: str | None = None
     max_batch: int = Field(256, ge=1)
+    # vLLM V1 default for the OpenAI API server on GPUs with >= 70 GiB (H100, MI300X):
+    # max_num_batched_tokens 8192 (vllm/engine/arg_utils.py, EngineArgs._set_default_args)
     max_batched_tokens: int = Field(8192, ge=1)
     power_cap: quantity("power", gt=0) | None = None
     levers: LeverSpec = LeverSpec()

@@ -29,6 +29,10 @@ class ServingSpec(Spec):
       default (``watermark=0.01``).
     * ``latency_sample_size``: per-class reservoir of finished requests kept for latency CDFs
       (bounded memory; assumption).
+    * ``backend``: ``kernel`` (default) runs request-level serving in the compiled kernel
+      (numba, :mod:`dcsim.serving.kernel`); ``python`` runs the readable reference loop
+      (:mod:`dcsim.serving.replica`). Both give the same results; ``kernel`` falls back to
+      ``python`` with a warning where numba cannot be imported.
     """
 
     router: Literal["round_robin", "least_outstanding", "power_aware"] = "least_outstanding"
@@ -37,3 +41,4 @@ class ServingSpec(Spec):
     kv_watermark: quantity("fraction", ge=0, lt=1) = 0.01
     min_headroom_w: quantity("power", ge=0) = 0.0
     latency_sample_size: int = Field(10_000, ge=1, le=10_000_000)
+    backend: Literal["kernel", "python"] = "kernel"

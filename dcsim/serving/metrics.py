@@ -64,8 +64,12 @@ class LogHistogram:
         idx = np.clip(idx, 0, self.nb - 1).astype(np.int64)
         self.counts += np.bincount(r * self.nb + idx, minlength=self.rows * self.nb).reshape(self.rows, self.nb)
         self.total += np.bincount(r, weights=v, minlength=self.rows)
-        np.minimum.at(self.vmin, r, v)
-        np.maximum.at(self.vmax, r, v)
+        if self.rows == 1:  # one class: plain reductions (ufunc.at is slow)
+            self.vmin[0] = min(self.vmin[0], v.min())
+            self.vmax[0] = max(self.vmax[0], v.max())
+        else:
+            np.minimum.at(self.vmin, r, v)
+            np.maximum.at(self.vmax, r, v)
 
     def count(self, row: int | None = None) -> int:
         """Number of values in ``row`` (all rows if None)."""
@@ -197,21 +201,25 @@ class ServingMetrics:
         self.tokens_out += bc(fb.n_out.astype(float)).astype(np.int64)
         self.good_tokens += bc(np.where(met, fb.n_out, 0).astype(float)).astype(np.int64)
         self.energy_j += bc(fb.energy_j)
-        cols = np.stack([fb.t_arrival, ttft, tpot, e2e, qd, fb.energy_j, fb.n_in, fb.n_out], axis=1)
-        for k in np.unique(c):
-            self._reservoir(int(k), cols[c == k])
+        fields = (fb.t_arrival, ttft, tpot, e2e, qd, fb.energy_j, fb.n_in, fb.n_out)
+        if self.k == 1:
+            self._reservoir(0, np.arange(len(fb)), fields)
+        else:
+            for k in np.unique(c):
+                self._reservoir(int(k), np.flatnonzero(c == k), fields)
 
-    def _reservoir(self, k: int, items: np.ndarray) -> None:
-        """Algorithm R over a batch: item number j (0-based, over all seen) replaces a uniform
-        slot with probability size/(j+1); later items overwrite earlier ones, as sequentially."""
+    def _reservoir(self, k: int, rows: np.ndarray, fields: tuple) -> None:
+        """Algorithm R over a batch (the ``rows`` of ``fields`` that belong to class ``k``): item
+        number j (0-based, over all seen) replaces a uniform slot with probability size/(j+1);
+        later items overwrite earlier ones, as sequentially. Only kept rows are gathered."""
         K = self.sample_size
         seen = int(self._seen[k])
-        m = items.shape[0]
+        m = rows.shape[0]
         self._seen[k] = seen + m
         fill = max(0, min(K - seen, m))
         if fill:
-            self._sample[k, seen: seen + fill] = items[:fill]
-        rest = items[fill:]
+            self._sample[k, seen: seen + fill] = np.stack([f[rows[:fill]] for f in fields], axis=1)
+        rest = rows[fill:]
         if rest.shape[0] == 0:
             return
         j = np.arange(seen + fill, seen + m)
@@ -225,7 +233,7 @@ class ServingMetrics:
         rev_s = s[::-1]
         _, first_in_rev = np.unique(rev_s, return_index=True)
         last = idx[::-1][first_in_rev]
-        self._sample[k, slots[last]] = rest[last]
+        self._sample[k, slots[last]] = np.stack([f[rest[last]] for f in fields], axis=1)
 
     # -------------------------------------------------------------- outputs
     def sample(self, cls: int | str) -> dict[str, np.ndarray]:

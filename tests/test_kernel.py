@@ -1,0 +1,240 @@
+"""The compiled serving kernel against the Python reference loop, on randomized workloads.
+
+Both backends serve the same requests through the engine's pool interface (route, enqueue,
+advance per tick); the finished-request rows must be identical (times to 1e-9 relative, token
+counts exact), and so must each replica's GPU energy per tick. Workloads: every preset, a
+shipped trace, preemption-heavy KV pressure, unchunked prefill, node failures (drain and
+retry), power-cap clock changes, the hold limit, every router, several rack groups.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from conftest import small_scenario
+from dcsim.engine.run import run
+from dcsim.node import build_node
+from dcsim.scenario.node import NodeSpec
+from dcsim.scenario.workload import WorkloadSpec
+from dcsim.serving import FinishedBatch, kernel
+from dcsim.serving.pool import KernelPool, PythonPool, make_pool
+from dcsim.workload import PRESETS, build_workload
+
+pytestmark = pytest.mark.skipif(not kernel.AVAILABLE, reason="numba not importable")
+
+_NODES: dict = {}
+
+
+def _node(model="llama-3.1-8b", max_batch=64, gpu="H100-SXM"):
+    key = (model, max_batch, gpu)
+    if key not in _NODES:
+        _NODES[key] = build_node(NodeSpec(gpu=gpu, model=model, max_batch=max_batch))
+    return _NODES[key]
+
+
+def _serve_both(nodes, counts, ticks, *, router="least_outstanding", clock=lambda k: 1.0,
+                fail=None, tick_s=1.0, **opts):
+    """Serve ``ticks`` (list of (t, cls, n_in, n_out)) on both backends; ``fail`` maps a tick index
+    to replicas drained then (their requests retried at the front of the next tick, from their
+    original arrival). Returns per backend: FinishedBatch, energy (ticks x replicas), shed count,
+    the pool."""
+    out = []
+    for cls_ in (PythonPool, KernelPool):
+        pool = cls_(nodes, counts, router=router, **opts)
+        fins, energy, shed = [], [], 0
+        retry: list = []
+        avail = np.ones(pool.n, dtype=bool)
+        for k, (t, c, i, o) in enumerate(ticks):
+            t0 = k * tick_s
+            if fail and k in fail:
+                for r in fail[k]:
+                    retry += pool.drain(r)
+                    avail[r] = False
+                retry.sort(key=lambda x: x[0])
+            if retry:
+                ra = np.array([x[0] for x in retry] + list(t))
+                rt = np.maximum(ra, t0)
+                c = np.array([x[1] for x in retry] + list(c), np.int64)
+                i = np.array([x[2] for x in retry] + list(i), np.int64)
+                o = np.array([x[3] for x in retry] + list(o), np.int64)
+                retry = []
+            else:
+                ra = rt = t
+            hr = np.linspace(-50.0, 50.0, pool.n)
+            e, f, sc, so = pool.serve(t0 + tick_s, clock(k), rt, ra, c, i, o, available=avail, headroom_w=hr)
+            fins += f
+            energy.append(e)
+            shed += len(sc)
+        out.append((FinishedBatch.concat(fins), np.array(energy), shed, pool))
+    return out
+
+
+def _assert_same(py, kn):
+    (fa, ea, sa, pa), (fb, eb, sb, pb) = py, kn
+    assert len(fa) == len(fb) > 0
+    for name in ("cls", "n_in", "n_out"):
+        assert np.array_equal(getattr(fa, name), getattr(fb, name)), name
+    for name in ("t_arrival", "t_admit", "t_first", "t_finish", "energy_j"):
+        np.testing.assert_allclose(getattr(fb, name), getattr(fa, name), rtol=1e-9, atol=0.0, err_msg=name)
+    np.testing.assert_allclose(eb, ea, rtol=1e-9, atol=0.0)
+    assert sa == sb
+    assert pa.totals() == pb.totals()
+
+
+def _ticks_from(wl, n_ticks, tick_s=1.0):
+    out = []
+    for k in range(n_ticks):
+        b = wl.sample(k * tick_s, (k + 1) * tick_s)
+        out.append((b.t, b.cls, b.n_in, b.n_out))
+    return out
+
+
+def _poisson_ticks(rate, n_ticks, seed, med_in=600, med_out=200, sigma=1.0, max_in=8000, max_out=2000,
+                   classes=2, tail=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n_ticks + tail):
+        m = rng.poisson(rate) if k < n_ticks else 0
+        t = np.sort(rng.uniform(k, k + 1.0, m))
+        nin = np.clip(rng.lognormal(math.log(med_in), sigma, m).astype(np.int64), 1, max_in)
+        nout = np.clip(rng.lognormal(math.log(med_out), sigma, m).astype(np.int64), 1, max_out)
+        out.append((t, rng.integers(0, classes, m), nin, nout))
+    return out
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_identical(preset):
+    wl = build_workload(WorkloadSpec(arrivals={"kind": "poisson", "rate": 30.0},
+                                     classes=[{"name": preset, "preset": preset, "share": 1.0}]),
+                        np.random.SeedSequence(7), None)
+    ticks = _ticks_from(wl, 40)
+    empty = (np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    _assert_same(*_serve_both([_node()], [4], ticks + [empty] * 20))
+
+
+def test_trace_identical():
+    wl = build_workload(WorkloadSpec(arrivals={"kind": "trace", "path": "azure-conv-2023", "time_scale": 0.05}),
+                        np.random.SeedSequence(1), None)
+    _assert_same(*_serve_both([_node()], [3], _ticks_from(wl, 60)))
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+@pytest.mark.parametrize("jump", [True, False])
+def test_kv_pressure_preemption_identical(chunked, jump):
+    ticks = _poisson_ticks(25.0, 50, seed=3, tail=30)
+    py, kn = _serve_both([_node()], [2], ticks, chunked_prefill=chunked, jump=jump, kv_capacity_tokens=16_000)
+    assert py[3].totals()["preemptions"] > 50  # preemption-heavy
+    _assert_same(py, kn)
+
+
+@pytest.mark.parametrize("router", ["round_robin", "least_outstanding", "power_aware"])
+def test_routers_and_clock_changes_identical(router):
+    levels = (1.0, 0.62, 0.85, 0.7)
+    ticks = _poisson_ticks(60.0, 40, seed=5, tail=20)
+    _assert_same(*_serve_both([_node()], [5], ticks, router=router, clock=lambda k: levels[(k // 3) % 4],
+                              min_headroom_w=0.0))
+
+
+def test_failures_drain_and_retry_identical():
+    ticks = _poisson_ticks(50.0, 50, seed=9, tail=30)
+    py, kn = _serve_both([_node()], [4], ticks, fail={12: [1], 30: [0, 3]})
+    _assert_same(py, kn)
+    assert np.any(py[0].t_admit - py[0].t_arrival > 0.0)
+
+
+def test_hold_limit_identical():
+    ticks = _poisson_ticks(120.0, 40, seed=2, tail=10)
+    py, kn = _serve_both([_node(max_batch=16)], [2], ticks, hold_limit=4.0)
+    assert py[2] > 100  # overloaded: shed past the hold limit
+    assert kn[3].groups[0].st[5].shape[2] > 256  # the pending rings grew (routed first, then sized)
+    _assert_same(py, kn)
+    assert kn[0].queue_delay_s.max() <= 4.0
+
+
+def test_several_groups_identical():
+    """Two rack groups with different nodes (8B/H100 and 70B on 4 H100s): routed across groups."""
+    big = build_node(NodeSpec(model="llama-3.1-70b", tensor_parallel=4, max_batch=64))
+    ticks = _poisson_ticks(40.0, 40, seed=8, tail=20)
+    _assert_same(*_serve_both([_node(), big], [2, 2], ticks))
+
+
+def test_randomized_mix_identical():
+    """Random options per case: node size, batch, KV, chunking, clocks, hold limit, load."""
+    rng = np.random.default_rng(2026)
+    for case in range(4):
+        mb = int(rng.choice([8, 32, 128]))
+        kv = int(rng.choice([12_000, 40_000, 300_000]))
+        chunked = bool(rng.integers(2))
+        hold = float(rng.choice([3.0, 30.0, math.inf]))
+        rate = float(rng.uniform(5.0, 80.0))
+        lv = rng.uniform(0.6, 1.0, 5)
+        ticks = _poisson_ticks(rate, 30, seed=100 + case, tail=15)
+        _assert_same(*_serve_both([_node(max_batch=mb)], [3], ticks, chunked_prefill=chunked,
+                                  kv_capacity_tokens=kv, hold_limit=hold, clock=lambda k: float(lv[k % 5])))
+
+
+def _leaves(d, prefix=""):
+    if isinstance(d, dict):
+        for k, v in d.items():
+            yield from _leaves(v, f"{prefix}.{k}")
+    elif isinstance(d, (int, float)) and not isinstance(d, bool):
+        yield prefix, float(d)
+
+
+def test_engine_backends_report_the_same_figures():
+    """A request-fidelity run with node failures: both backends give the same report."""
+    raw = small_scenario(**{"fidelity": "request", "duration": "4 min", "workload.arrivals.rate": "60 req/s",
+                            "racks.0.count": 1, "controller.tick": "5 s"})
+    raw["faults"] = [{"kind": "node_failures", "mtbf": "10 min", "repair": "1 min", "repair_distribution": "fixed"}]
+    reps = {}
+    for backend in ("kernel", "python"):
+        reps[backend] = run(raw, overrides={"serving.backend": backend}).report
+    a, b = reps["kernel"], reps["python"]
+    assert a["requests"] == b["requests"] and a["requests"]["completed"] > 1000
+    assert a["requests"]["requeued_after_failure"] > 0
+    la, lb = dict(_leaves(a)), dict(_leaves(b))
+    skip = ("runtime", "wall", "elapsed", "cpu")
+    keys = [k for k in la if not any(s in k for s in skip)]
+    assert len(keys) > 50 and set(keys) <= set(lb)
+    for k in keys:
+        assert la[k] == pytest.approx(lb[k], rel=1e-9, abs=1e-12, nan_ok=True), k
+
+
+def test_make_pool_falls_back_without_numba(monkeypatch):
+    monkeypatch.setattr(kernel, "AVAILABLE", False)
+    with pytest.warns(RuntimeWarning, match="falls back to the Python reference"):
+        pool = make_pool("kernel", [_node()], [1])
+    assert pool.backend == "python"
+    with pytest.raises(ValueError, match="serving.backend"):
+        make_pool("cuda", [_node()], [1])
+
+
+def test_unwritable_numba_cache_means_in_memory_compile(monkeypatch):
+    """When numba finds no writable cache location it raises at decoration time; the kernel asks
+    first and compiles in memory instead of failing."""
+    import numba.core.caching as caching
+
+    def no_locator(py_func):
+        raise RuntimeError("cannot cache function: no locator available")
+
+    monkeypatch.setattr(caching, "FunctionCache", no_locator)
+    assert kernel._cache_usable() is False
+    monkeypatch.undo()
+    assert kernel._cache_usable() is True
+
+
+def test_cache_stamp_covers_the_node_step_source(monkeypatch):
+    """numba's cache watches only the kernel's file; the stamp also hashes the node step and the
+    replica helpers, so a physics change there recompiles."""
+    import inspect
+
+    from dcsim.node import step
+
+    d = kernel._sources_digest()
+    real = inspect.getsource
+    monkeypatch.setattr(kernel.inspect, "getsource",
+                        lambda obj: real(obj) + ("\n# edited" if obj is step else ""))
+    assert kernel._sources_digest() != d
