@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dcsim.cli import main as cli_main
@@ -120,3 +121,141 @@ def test_load_yaml_text_limits_are_errors_not_crashes():
         load_yaml_text("x" * (MAX_YAML_BYTES + 1))
     with pytest.raises(ScenarioError):
         apply_overrides({}, ["a.b=!!python/object:os.system"])
+
+
+# ------------------------------------------------------------------ damaged trace files (17.2)
+
+def _trace_scenario(tmp_path, body: str | bytes, fmt: str = "azure", name: str = "t.csv") -> Path:
+    import yaml
+
+    p = tmp_path / name
+    (p.write_bytes if isinstance(body, bytes) else p.write_text)(body)
+    raw = read_yaml(REF)
+    raw["duration"] = "1 h"
+    raw["workload"] = {"arrivals": {"kind": "trace", "path": name, "format": fmt},
+                       "classes": [{"name": "chat", "preset": "chat"}]}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    return s
+
+
+AZ = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n"
+TRACE_CASES = [
+    (AZ + "2023-11-16 18:15:47,abc,44\n", "azure", ":3:", "not a number"),
+    (AZ + "2023-11-16 18:15:47,12\n", "azure", ":3:", "fields"),
+    (AZ + "2023-11-16 18:15:47,0,44\n", "azure", ":3:", ">= 1 token"),
+    (AZ + "2023-11-16 18:15:47,-5,44\n", "azure", ":3:", ">= 1 token"),
+    (AZ + "2023-11-16 18:15:47,1.5,44\n", "azure", ":3:", "integer"),
+    (AZ + "2023-11-16 18:15:47,1000000000000000000000000000000,44\n", "azure", ":3:", "above the limit"),
+    (AZ + "NaT,10,44\n", "azure", ":3:", "NaT"),
+    (AZ + "9999-01-01 00:00:00,10,44\n", "azure", ":3:", "outside 1970"),
+    (AZ + "2500-01-01 00:00:00,10,44\n", "azure", ":3:", "outside 1970"),
+    (AZ + "2023-11-16 18:15:47," + "1" * 200_000 + ",44\n", "azure", ":3:", "CSV"),
+    (AZ.encode() + b"2023-11-16 18:15:47,\xff\xfe,44\n", "azure", ":3:", "not UTF-8"),
+    ('{"timestamp": 0, "input_length": 5, "output_length": 5}\n' + "[" * 100_000 + "]" * 100_000 + "\n",
+     "mooncake", ":2:", "record is"),
+    ('{"timestamp": 0, "input_length": 5, "output_length": 5}\n' + '{"a":' * 5000 + "1" + "}" * 5000 + "\n",
+     "mooncake", ":2:", "nested too deeply"),
+    ('{"timestamp": 0, "input_length": 5, "output_length": 5}\n{"timestamp": 1, "input_length": 5}\n',
+     "mooncake", ":2:", "missing key"),
+    ('{"timestamp": 0, "input_length": 5, "output_length": 5}\n{"timestamp": 1e300, "input_length": 5, '
+     '"output_length": 5}\n', "mooncake", ":2:", "10-year"),
+    ("", "azure", "t.csv", "empty file"),
+]
+
+
+@pytest.mark.parametrize("body, fmt, where, why", TRACE_CASES)
+def test_damaged_traces_fail_validate_and_run_cleanly(tmp_path, capsys, body, fmt, where, why):
+    s = _trace_scenario(tmp_path, body, fmt)
+    code, err = _validate(capsys, s)
+    assert code == 2 and why in err and where in err and "workload" in err, err
+    assert len(err) < 800
+    code = cli_main(["run", str(s), "--out", str(tmp_path / "out"), "-q", "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2 and why in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_and_folder_traces(tmp_path, capsys):
+    s = _trace_scenario(tmp_path, AZ)
+    (tmp_path / "t.csv").unlink()
+    code, err = _validate(capsys, s)
+    assert code == 2 and "file not found" in err
+    (tmp_path / "t.csv").mkdir()
+    code, err = _validate(capsys, s)
+    assert code == 2 and "not a regular file" in err
+
+
+# ------------------------------------------------------------------ damaged weather files (17.2)
+
+def _weather_scenario(tmp_path, body: str, kind: str = "csv", name: str = "w.csv") -> Path:
+    import yaml
+
+    (tmp_path / name).write_text(body)
+    raw = read_yaml(REF)
+    raw["facility"]["weather"] = {"kind": kind, "path": name}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    return s
+
+
+W = "hour,t_db,rh\n0,20,50\n"
+WEATHER_CASES = [
+    (W + "1,,50\n", ":3:", "'t_db' is empty"),
+    (W + "1,NA,50\n", ":3:", "not a number"),
+    (W + "1,20\n", ":3:", "missing (short row)"),
+    ("hour,rh\n0,50\n", ":1:", "t_db"),
+    (W + "2,20,50\n1,20,50\n", ":4:", "backwards"),
+    (W + "1,20,50\n1,21,50\n", ":4:", "duplicate time"),
+    (W + "1,nan,50\n", ":3:", "not finite"),
+    (W + "1,9999,50\n", ":3:", "plausible range"),
+    (W + "1,20,150\n", ":3:", "plausible range"),
+    ("", "w.csv", "empty file"),
+]
+
+
+@pytest.mark.parametrize("body, where, why", WEATHER_CASES)
+def test_damaged_weather_csv_fails_cleanly(tmp_path, capsys, body, where, why):
+    code, err = _validate(capsys, _weather_scenario(tmp_path, body))
+    assert code == 2 and why in err and where in err and "facility.weather" in err, err
+
+
+def _epw(rows: list[str]) -> str:
+    head = ["LOCATION,S\xe3o Paulo,SP,BRA,SWERA,837800,-23.6,-46.6,-3.0,803.0"] + [f"H{i},0" for i in range(7)]
+    return "\n".join(head + rows) + "\n"
+
+
+def _epw_row(month=7, day=1, hour=3, tdb="20.0", tdp="10.0", rh="50", p="95000"):
+    return f"1999,{month},{day},{hour},0,?9?9?9?9E0,{tdb},{tdp},{rh},{p}," + ",".join(["0"] * 25)
+
+
+@pytest.mark.parametrize("row, why", [
+    (_epw_row(month=0), "month 0"),
+    (_epw_row(day=32), "day 32"),
+    (_epw_row(hour=25), "hour 25"),
+    (_epw_row(tdb="9999"), "plausible range"),
+    (_epw_row(rh="150"), "plausible range"),
+    (_epw_row(tdb="NA"), "not a number"),
+    (_epw_row(hour=1), "duplicate time"),
+    ("1999,7,1,2", "fields"),
+])
+def test_damaged_epw_fails_cleanly(tmp_path, capsys, row, why):
+    body = _epw([_epw_row(hour=1), _epw_row(hour=2, tdb="99.9"), row])  # 99.9 = EPW missing code: fine
+    code, err = _validate(capsys, _weather_scenario(tmp_path, body, "epw", "w.epw"))
+    assert code == 2 and why in err and "w.epw:11:" in err, err
+
+
+def test_real_epw_conventions_are_accepted(tmp_path, capsys):
+    """Latin-1 header (a place name), missing codes 99.9 / 999 / 999999, RH up to 110 %."""
+    rows = [_epw_row(hour=h, tdb="99.9" if h == 3 else f"{15 + h / 2}", rh="999" if h == 4 else "105" if h == 5 else "60",
+                     p="999999" if h == 6 else "92000") for h in range(1, 25)]
+    p = tmp_path / "w.epw"
+    p.write_bytes(_epw(rows).encode("latin-1"))
+    raw = read_yaml(REF)
+    raw["facility"]["weather"] = {"kind": "epw", "path": "w.epw", "start_day": 182}
+    sc = load_scenario(raw, base_dir=tmp_path)
+    from dcsim.engine.preflight import preflight
+
+    pre = preflight(sc)
+    db, wb = pre.models.facility.weather.at(np.array([2.5 * 3600.0]))
+    assert db[0] == pytest.approx(0.5 * (16.0 + 17.0)) and wb[0] <= db[0]

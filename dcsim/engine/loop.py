@@ -30,6 +30,7 @@ fidelity the work is a token flow; ``request`` and ``hybrid`` fidelity hand each
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     t = np.arange(i0, i1) * dt
     tm = t + 0.5 * dt
     lam = np.asarray(m.workload.rate(tm), dtype=float)
-    demand = lam * m.workload.mean_output
+    demand = m.workload.demand_tok_s(t, dt)  # exact per-window tokens for traces (issue 17.4)
     t_db, t_wb = m.facility.weather.at(tm)
     t_db, t_wb = np.array(t_db, dtype=float), np.array(t_wb, dtype=float)
     cap = np.full(t.shape, float(m.facility.interconnect_w))
@@ -144,7 +145,8 @@ class _Trace:
             self.cols.setdefault(k, []).append(np.asarray(v))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) for k, v in self.cols.items()}
+        n = min((len(v) for v in self.cols.values()), default=0)  # a Ctrl-C mid-add drops that chunk
+        return {k: np.concatenate(v[:n]) for k, v in self.cols.items() if n}
 
 
 def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
@@ -165,6 +167,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     done = {"interrupted": False}
     wall0 = time.perf_counter()
     c_full = m.curves.compute_tok_s
+    cur: dict = {}  # the chunk in progress, so a Ctrl-C keeps its finished ticks
 
     def ticks(env):
         for i0 in range(0, n_ticks, CHUNK_TICKS):
@@ -183,6 +186,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 lvl = np.interp(fit_fr / np.maximum(avail, 1e-12), fr.rate, fr.level)
                 # quantized to the controller's clock levels (replicas cache their step tables per clock)
                 clk_fr = m.clocks[np.rint(lvl).astype(int)]
+            cur.update(ex=ex, cols=(served, mode, level, backlog, shed, arrived), j=0)
             for j in range(n):
                 queued = state.backlog_tok if request_engine is None else request_engine.door_backlog_tok
                 need = queued / dt + demand[j]
@@ -220,7 +224,9 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 if sh > 0 and (j == 0 or shed[j - 1] == 0):
                     state.note({"t_s": float(ex.t_s[j]), "action": "shed", "tokens": float(sh),
                                 "reason": f"waiting work beyond hold_limit {hold:g} s"})
+                cur["j"] = j + 1
                 yield env.timeout(dt)
+            cur.clear()
             extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
             _record_chunk(m, trace, ex, served, mode, level, backlog, shed, arrived, extra)
             if progress is not None:
@@ -231,6 +237,18 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         env.run()
     except KeyboardInterrupt:
         done["interrupted"] = True
+        if cur.get("j"):  # keep the finished ticks of the chunk in progress (issue 17.2)
+            k, ex = cur["j"], cur["ex"]
+            part = dataclasses.replace(ex, **{f.name: getattr(ex, f.name)[:k] for f in dataclasses.fields(ex)
+                                              if isinstance(getattr(ex, f.name), np.ndarray)})
+            c = [a[:k] for a in cur["cols"]]
+            try:
+                extra = request_engine.chunk_power(c[1], c[2]) if request_engine is not None else None
+                _record_chunk(m, trace, part, *c, extra)
+            except ValueError:  # the request engine was stopped mid-tick: drop this chunk
+                pass
+        if not trace.cols:
+            raise  # nothing simulated yet: there is no partial result to report
     arrays = trace.arrays()
     return {
         "timeseries": arrays,

@@ -9,6 +9,7 @@ import numpy as np
 from dcsim import __version__
 from dcsim.engine.build import Models, build_models
 from dcsim.engine.loop import simulate
+from dcsim.engine.preflight import preflight
 from dcsim.metrics.result import Result
 from dcsim.metrics.summary import binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import Scenario, load_scenario, scenario_hash
@@ -31,11 +32,12 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
     sc = load_scenario(scenario, overrides=overrides)
     if kw:
         sc = load_scenario(sc, overrides=kw)
+    pre = preflight(sc)  # files, catalog names, cross-field physics, resources: before any work
     if sc.faults:  # run a fault-free baseline too, and report what each fault cost
         from dcsim.engine.faults import run_with_faults
 
-        return run_with_faults(sc, progress=progress)
-    return run_models(build_models(sc), progress=progress)
+        return pre.annotate(run_with_faults(sc, progress=progress))
+    return run_models(pre.models, progress=progress)
 
 
 def _goodput_fluid(m: Models, ts: dict) -> tuple[float, float]:

@@ -218,6 +218,29 @@ class Workload:
         """Expected arrivals per second at ``t_s`` (s)."""
         return self.arrivals.rate(np.asarray(t_s, dtype=float))
 
+    def output_tokens(self, t0_s, dt_s) -> np.ndarray:
+        """Output tokens arriving in each window ``[t0, t0 + dt)`` (vectorized over ``t0_s``).
+
+        A trace replay counts the trace's own tokens in each window, so the windows of a run
+        add up to the trace's tokens exactly at any tick length (issue 17.4); an analytic
+        process gives the expected count (see ``ArrivalProcess.expected_count``) times the
+        mean output length.
+        """
+        if self._trace is not None:
+            t0 = np.asarray(t0_s, dtype=float)
+            n_out = self._trace[1]
+            return self.arrivals.cumulative(t0 + dt_s, n_out) - self.arrivals.cumulative(t0, n_out)
+        return self.arrivals.expected_count(t0_s, dt_s) * self.mean_output
+
+    def demand_tok_s(self, t0_s, dt_s: float) -> np.ndarray:
+        """Mean output-token arrival rate (tokens/s) over each window ``[t0, t0 + dt)``: the
+        fluid engine's demand. Exact window counts for traces; for analytic processes
+        ``rate(t0 + dt/2) · mean_output`` (the same floats as the midpoint rate)."""
+        if self._trace is not None:
+            return self.output_tokens(t0_s, dt_s) / dt_s
+        t0 = np.asarray(t0_s, dtype=float)
+        return np.asarray(self.rate(t0 + 0.5 * dt_s), dtype=float) * self.mean_output
+
     def sample(self, t0: float, t1: float) -> ArrivalBatch:
         """Requests arriving in ``[t0, t1)`` (s); windows must not go back in time."""
         if not t1 >= t0:

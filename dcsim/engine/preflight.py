@@ -1,0 +1,224 @@
+"""Preflight: every input of a run checked before any work starts (issue 17).
+
+:func:`preflight` is called by ``dcsim validate``, ``dcsim run`` and :func:`dcsim.run`. It
+
+1. builds the models, which reads every file the scenario names (traces, weather, length
+   tables, rate profiles) and resolves every catalog name (GPU, model, profile); any reader
+   error becomes a :class:`~dcsim.scenario.ScenarioError` naming the scenario field and the
+   file and line the reader reported;
+2. checks cross-field physics that each field alone cannot see (:func:`physics_checks`):
+   a fleet whose *idle* draw exceeds what the interconnect can deliver, or whose idle heat
+   exceeds what the plant can reject, cannot produce a single token, so it is an error (the
+   classic unit slip: ``"20 mW"`` for ``"20 MW"``); a fleet whose full-load draw is many times
+   the interconnect or the plant, or a facility much larger than its fleet, is a loud warning
+   with the figure;
+3. estimates the resources of the run (:func:`estimate`) and refuses one above the documented
+   limits (:data:`LIMITS`), before the first tick.
+
+Warnings are returned, printed by the CLI and added to ``report.json`` ``warnings``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dcsim.engine.build import Models, build_models
+from dcsim.scenario import Scenario, ScenarioError
+from dcsim.thermal.weather import WeatherError
+from dcsim.units import UnitError, excerpt, format_quantity, parse_quantity
+from dcsim.workload.trace import TraceError
+
+__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "LIMITS", "memory_limit_bytes"]
+
+#: Documented limits (docs/limits.md). All are assumptions chosen to refuse nonsense and runs
+#: that would exhaust an ordinary machine, not measurements.
+LIMITS = {
+    # the controller model assumes power caps settle within a tick; hardware capping takes
+    # milliseconds, so a shorter tick is outside the model
+    "min_tick_s": 1e-3,
+    # estimated peak memory of a run; override with DCSIM_MEMORY_LIMIT (e.g. "32 GB")
+    "memory_bytes": 4 * 1024**3,
+    # full-load IT power over what the interconnect (or plant) can carry: above this ratio the
+    # fleet is almost all stranded; warn
+    "stranded_ratio": 20.0,
+    # interconnect over the fleet's full-load facility draw: above this the facility is
+    # almost empty (e.g. '20 GW' for '20 MW'); warn
+    "oversized_ratio": 1000.0,
+}
+
+#: Bytes per tick per time-series column while a run is held and written: float64 arrays
+#: (chunk lists, the concatenated arrays and the report's copy, 3 × 8 B) plus the CSV text
+#: (~20 B per cell as bytes, ~75 B while the writer holds it as Python strings). An estimate
+#: from the writer's data structures, checked against a measured run in tests/test_preflight.py.
+BYTES_PER_CELL = 3 * 8 + 75
+#: Columns of the per-tick time series (the contract columns and the breakdown parts).
+TIMESERIES_COLUMNS = 45
+CSV_BYTES_PER_CELL = 20
+
+
+def memory_limit_bytes() -> float:
+    """The memory limit: ``DCSIM_MEMORY_LIMIT`` (a data quantity, ``"16 GB"``) or 4 GiB."""
+    env = os.environ.get("DCSIM_MEMORY_LIMIT")
+    if env:
+        try:
+            v = parse_quantity(env, "data")
+        except UnitError as e:
+            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{e} (e.g. '16 GB')")]) from None
+        if v > 0 and math.isfinite(v):
+            return v
+    return float(LIMITS["memory_bytes"])
+
+
+@dataclass
+class Preflight:
+    """What preflight found: the built models, warnings, and the resource estimate."""
+
+    models: Models
+    warnings: list[str] = field(default_factory=list)
+    estimate: dict = field(default_factory=dict)
+
+    def annotate(self, result):
+        """Add this preflight's warnings to a Result's report (for paths that rebuilt the models)."""
+        w = result.report.setdefault("warnings", [])
+        w.extend(x for x in self.warnings if x not in w)
+        return result
+
+
+def estimate(sc: Scenario) -> dict:
+    """Resources of a run, before it starts: ticks, time-series bytes, CSV bytes, peak memory."""
+    dt = float(sc.controller.tick)
+    ticks = int(math.ceil(sc.duration / dt - 1e-9))
+    cells = ticks * TIMESERIES_COLUMNS
+    return {"ticks": ticks, "timeseries_bytes": cells * 8, "csv_bytes": cells * CSV_BYTES_PER_CELL,
+            "peak_memory_bytes": cells * BYTES_PER_CELL}
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:.3g} GB" if x >= 1e8 else f"{x / 1e6:.3g} MB"
+
+
+def _resource_errors(sc: Scenario, est: dict) -> list[tuple[str, str]]:
+    errs = []
+    tick = float(sc.controller.tick)
+    if tick < LIMITS["min_tick_s"]:
+        errs.append(("controller.tick", f"{tick:g} s is below the {LIMITS['min_tick_s'] * 1e3:g} ms minimum: the "
+                     "controller model assumes power caps settle within one tick (hardware capping takes "
+                     "milliseconds)"))
+    lim = memory_limit_bytes()
+    if est["peak_memory_bytes"] > lim:
+        errs.append(("controller.tick", f"{est['ticks']:,} ticks would need ~{_gb(est['peak_memory_bytes'])} of "
+                     f"memory and write a ~{_gb(est['csv_bytes'])} timeseries.csv, above the {_gb(lim)} limit; "
+                     "use a longer tick or a shorter duration (or raise DCSIM_MEMORY_LIMIT)"))
+    return errs
+
+
+def _weather_samples(m: Models, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0.0, duration, 97)
+    t_db, t_wb = m.facility.weather.at(t)
+    return np.asarray(t_db, dtype=float), np.asarray(t_wb, dtype=float)
+
+
+def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
+    """Cross-field physics over the built models: (errors as (field, reason), warnings)."""
+    sc = m.scenario
+    fq = format_quantity
+    errs: list[tuple[str, str]] = []
+    warns: list[str] = []
+    cv = m.curves
+    idle_it = float(np.min(cv.it_pq[:, 0]))        # every replica idle at its lowest-power clock
+    peak_it = float(np.max(cv.it_pq[-1]))          # every replica at full batch, full clock
+    cap = float(m.facility.interconnect_w)
+    lf = m.liquid_fraction
+    t_db, t_wb = _weather_samples(m, float(sc.duration))
+    allowed_it = np.asarray(m.facility.max_it_power_w(np.full(t_db.shape, cap), lf, t_db, t_wb), dtype=float)
+    coolable_it = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
+    idle_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["facility"], dtype=float)
+    peak_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, peak_it), lf, t_db, t_wb)["facility"], dtype=float)
+    for name, x in (("idle IT power", idle_it), ("full-load IT power", peak_it),
+                    ("facility power at idle", idle_fac), ("facility power at full load", peak_fac),
+                    ("IT power the interconnect allows", allowed_it), ("IT power the plant can cool", coolable_it)):
+        if not np.all(np.isfinite(x)):
+            errs.append(("facility", f"{name} is not finite ({excerpt(np.asarray(x).ravel()[:3].tolist())}): "
+                         "an input is out of any physical range"))
+    if errs:
+        return errs, warns
+    best_allowed = float(np.max(allowed_it))
+    if idle_it > best_allowed:
+        errs.append(("facility.interconnect",
+                     f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
+                     f"{fq(idle_it, 'power')} of IT ({fq(float(np.min(idle_fac)), 'power')} at the meter with cooling "
+                     f"and losses), {_times(idle_it, best_allowed)} what the interconnect can deliver to IT "
+                     f"({fq(best_allowed, 'power')}); no token could be served (a unit slip, mW for MW?)"))
+    best_cool = float(np.max(coolable_it))
+    if idle_it > best_cool:
+        errs.append(("facility.cooling",
+                     f"the plant cannot reject even the idle fleet's heat: {fq(idle_it, 'power')} of idle IT power vs "
+                     f"at most {fq(best_cool, 'power')} of IT the plant can cool during the run "
+                     f"({_times(idle_it, best_cool)} that; power-chain losses count as heat too)"))
+    if errs:
+        return errs, warns
+    worst_allowed = float(np.min(allowed_it))
+    if peak_it > LIMITS["stranded_ratio"] * worst_allowed:
+        warns.append(f"facility.interconnect {fq(cap, 'power')}: the fleet's full-load IT power "
+                     f"{fq(peak_it, 'power')} is {peak_it / worst_allowed:.3g}x what the interconnect can deliver "
+                     f"to IT ({fq(worst_allowed, 'power')}); most of the {m.gpus:,} GPUs are stranded — check the "
+                     "units and counts")
+    worst_cool = float(np.min(coolable_it))
+    if peak_it > LIMITS["stranded_ratio"] * worst_cool:
+        warns.append(f"facility.cooling: the fleet's full-load IT power {fq(peak_it, 'power')} is "
+                     f"{peak_it / worst_cool:.3g}x what the plant can cool at the hottest hour "
+                     f"({fq(worst_cool, 'power')}); most of the fleet cannot run — check the units and counts")
+    top_fac = float(np.max(peak_fac))
+    if cap > LIMITS["oversized_ratio"] * top_fac:
+        warns.append(f"facility.interconnect {fq(cap, 'power')} is {cap / top_fac:.3g}x the fleet's full-load "
+                     f"facility power ({fq(top_fac, 'power')}); its power chain and plant are sized for the "
+                     "interconnect, so losses and PUE describe an almost empty facility — check the units")
+    return errs, warns
+
+
+def _times(a: float, b: float) -> str:
+    return f"{a / b:.3g}x" if b > 0 else "infinitely more than"
+
+
+def _field_for(exc: Exception) -> str:
+    if isinstance(exc, TraceError):
+        return "workload"
+    if isinstance(exc, WeatherError):
+        return "facility.weather"
+    return ""
+
+
+def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
+    """Check a validated scenario end to end before running it; raise
+    :class:`~dcsim.scenario.ScenarioError` (file/field/reason) on any problem."""
+    label = label or sc.name
+    est = estimate(sc)
+    errs = _resource_errors(sc, est)
+    if errs:
+        raise ScenarioError(label, errs)
+    if sc.name in (".", "..") or sc.name.startswith("."):
+        raise ScenarioError(label, [("name", f"{sc.name!r} cannot name an output folder (it must not start with "
+                                             "'.'); choose a plain name")])
+    try:
+        m = build_models(sc)
+    except ScenarioError as e:
+        raise ScenarioError(label, e.errors) from None
+    except (TraceError, WeatherError) as e:
+        raise ScenarioError(label, [(_field_for(e), excerpt(str(e), 400, quote=False))]) from None
+    except (ValueError, KeyError, OSError, OverflowError) as e:  # builders' own refusals
+        msg = str(e).strip("'\"")
+        path, sep, reason = msg.partition(": ")
+        if sep and path and " " not in path:
+            raise ScenarioError(label, [(path, excerpt(reason, 400, quote=False))]) from None
+        raise ScenarioError(label, [("", excerpt(msg, 400, quote=False))]) from None
+    errs, warns = physics_checks(m)
+    if errs:
+        raise ScenarioError(label, errs)
+    for w in warns:
+        if w not in m.warnings:
+            m.warnings.append(w)
+    return Preflight(models=m, warnings=list(m.warnings), estimate=est)
