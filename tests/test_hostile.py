@@ -259,3 +259,252 @@ def test_real_epw_conventions_are_accepted(tmp_path, capsys):
     pre = preflight(sc)
     db, wb = pre.models.facility.weather.at(np.array([2.5 * 3600.0]))
     assert db[0] == pytest.approx(0.5 * (16.0 + 17.0)) and wb[0] <= db[0]
+
+
+# ------------------------------------------------------------------ silent nonsense refused (17.1/17.2)
+
+def _run_cli(tmp_path, capsys, *sets, out="out"):
+    argv = ["run", str(REF), "--out", str(tmp_path / out), "-q", "--no-plots", "--set", "duration=2 h"]
+    for s in sets:
+        argv += ["--set", s]
+    code = cli_main(argv)
+    cap = capsys.readouterr()
+    assert "Traceback" not in cap.err
+    return code, cap.err
+
+
+@pytest.mark.parametrize("sets, field, words", [
+    (["facility.interconnect=20 mW"], "facility.interconnect", "cannot power the fleet even idle"),
+    (["facility.interconnect=1e-300 kW"], "facility.interconnect", "cannot power the fleet even idle"),
+    (["racks.0.count=1000000", "racks.0.nodes_per_rack=256"], "facility.interconnect", "2,048,000,000 GPUs"),
+    (["facility.cooling.capacity=1 kW"], "facility.cooling", "cannot reject even the idle"),
+    (["controller.tick=1 ns", "duration=1 ms"], "controller.tick", "below the 1 ms minimum"),
+    (["name=.."], "name", "output folder"),
+])
+def test_physical_nonsense_is_refused_before_running(tmp_path, capsys, sets, field, words):
+    code, err = _validate(capsys, REF, *sum((["--set", s] for s in sets), []))
+    assert code == 2 and f"{field}:" in err and words in err, err
+    code, err = _run_cli(tmp_path, capsys, *sets)
+    assert code == 2 and words in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_memory_estimate_refuses_huge_runs(tmp_path, capsys, monkeypatch):
+    code, err = _validate(capsys, REF, "--set", "controller.tick=10 ms", "--set", "duration=3 h")
+    assert code == 2 and "of memory" in err and "DCSIM_MEMORY_LIMIT" in err
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "64 GB")
+    code, err = _validate(capsys, REF, "--set", "controller.tick=10 ms", "--set", "duration=3 h")
+    assert code == 0
+
+
+def test_loud_warnings_reach_summary_and_report(tmp_path, capsys):
+    import json
+
+    code, err = _run_cli(tmp_path, capsys, "facility.interconnect=20 GW", "facility.cooling.capacity=20 GW")
+    assert code == 0 and "warning: facility.interconnect 20 GW is" in err
+    rep = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert any("almost empty facility" in w for w in rep["warnings"])
+
+
+def test_unknown_catalog_names_fail_validate(capsys):
+    for sets in (["racks.0.node.model=llama-9"], ["racks.0.node.gpu=Z100"]):
+        code, err = _validate(capsys, REF, *sum((["--set", s] for s in sets), []))
+        assert code == 2 and "racks[0].node" in err and "unknown" in err, err
+
+
+# ------------------------------------------------------------------ output folders (17.3)
+
+def test_out_is_a_file_or_under_a_file(tmp_path, capsys):
+    f = tmp_path / "afile"
+    f.write_text("keep me")
+    code, err = _run_cli(tmp_path, capsys, out="afile")
+    assert code == 2 and "not a folder" in err and f.read_text() == "keep me"
+    t0 = time.perf_counter()
+    code, err = _run_cli(tmp_path, capsys, out="afile/sub")
+    assert code == 2 and "cannot create" in err
+    assert time.perf_counter() - t0 < 5  # refused before simulating
+
+
+def test_scenario_name_cannot_escape_results(tmp_path, monkeypatch, capsys):
+    from dcsim.report.outdir import safe_name
+
+    assert safe_name("..") == "run" and safe_name("../../etc") == "_.._etc" and safe_name("a/b") == "a_b"
+    assert safe_name(".hidden") == "hidden" and safe_name("") == "run"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "precious.txt").write_text("x")
+    code = cli_main(["run", str(REF), "-q", "--no-plots", "--set", "name=..", "--set", "duration=1 h"])
+    assert code == 2 and (tmp_path / "precious.txt").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.txt"]
+
+
+def test_force_never_deletes_foreign_files(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    code = cli_main(["run", str(REF), "-q", "--no-plots", "--set", "duration=1 h", "--out", ".", "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and "working folder" in err and (tmp_path / "notes.txt").exists()
+    d = tmp_path / "mixed"
+    d.mkdir()
+    (d / "report.json").write_text("{}")
+    (d / "thesis.tex").write_text("years of work")
+    code = cli_main(["run", str(REF), "-q", "--no-plots", "--set", "duration=1 h", "--out", str(d), "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and "did not write" in err and (d / "thesis.tex").exists()
+
+
+def test_force_rerun_replaces_the_whole_folder(tmp_path, capsys):
+    import json
+
+    assert _run_cli(tmp_path, capsys)[0] == 0
+    out = tmp_path / "out"
+    (out / "plots").mkdir()
+    (out / "plots" / "old.png").write_bytes(b"old")
+    assert cli_main(["run", str(REF), "--out", str(out), "-q", "--no-plots", "--force", "--set", "duration=1 h"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "timeseries.csv"]
+    assert json.loads((out / "report.json").read_text())["duration_s"] == 3600.0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging, no lock left
+
+
+def test_lock_refuses_a_second_run_and_stale_locks_are_taken_over(tmp_path, capsys):
+    from dcsim.report.outdir import OutputError, RunDir
+
+    out = tmp_path / "out"
+    with RunDir(out) as rd:
+        with pytest.raises(OutputError, match="another dcsim run"):
+            RunDir(out).open()
+        (rd.staging / "report.json").write_text("{}")
+        rd.commit()
+    assert (out / "report.json").exists() and not (tmp_path / ".out.lock").exists()
+    (tmp_path / ".out.lock").write_text("999999999\n")  # a pid that cannot exist
+    with RunDir(out, force=True) as rd:
+        rd.commit()
+    assert list(out.iterdir()) == []
+
+
+def test_killed_swap_is_recovered(tmp_path):
+    """A process killed between renaming the old folder aside and moving the new one in."""
+    from dcsim.report.outdir import RunDir
+
+    old = tmp_path / ".out.old-12345"
+    old.mkdir()
+    (old / "report.json").write_text('{"old": true}')
+    (tmp_path / ".out.tmp-abc").mkdir()
+    with RunDir(tmp_path / "out", force=True) as rd:
+        assert (tmp_path / "out" / "report.json").read_text() == '{"old": true}'
+        assert not (tmp_path / ".out.tmp-abc").exists()
+        rd.commit()
+
+
+def test_python_api_write_outputs_is_atomic(tmp_path):
+    from dcsim.engine.run import run
+    from dcsim.report import write_outputs
+
+    res = run(str(REF), overrides={"duration": "1 h"})
+    files = write_outputs(res, tmp_path / "api", plots=False)
+    assert set(files) == {"report.json", "timeseries.csv", "report.html"}
+    assert all(p.parent == tmp_path / "api" and p.exists() for p in files.values())
+    assert [p.name for p in tmp_path.iterdir()] == ["api"]
+
+
+# ------------------------------------------------------------------ interrupted and concurrent runs (17.2/17.3)
+
+_READY = ("import sys, dcsim.cli, dcsim.engine.run, dcsim.report, dcsim.plots.figures; "
+          "print('ready', flush=True); sys.exit(dcsim.cli.main(sys.argv[1:]))")
+
+
+def _start(out: Path, duration: str, *extra: str) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-c", _READY, "run", str(REF), "--out", str(out), "-q", "--no-plots",
+                          "--set", f"duration={duration}", *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def _state(out: Path) -> str:
+    """'absent', 'complete' or 'partial' — and never a mix, a staging folder or a lock."""
+    import json
+
+    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
+    assert leftovers == [], leftovers
+    if not out.exists():
+        return "absent"
+    names = sorted(p.name for p in out.iterdir())
+    rep = json.loads((out / "report.json").read_text())
+    assert (out / "timeseries.csv").exists()
+    n_rows = (out / "timeseries.csv").read_text().count("\n") - 1
+    assert n_rows == round(rep["duration_s"] / rep["tick_s"])  # CSV and report from the same run
+    if "PARTIAL" in names:
+        assert rep["partial"] is True
+        return "partial"
+    assert rep["partial"] is False
+    return "complete"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.15, 0.4, 0.8, 1.5])
+def test_ctrl_c_at_any_moment_is_clean(tmp_path, delay):
+    import signal
+
+    out = tmp_path / "out"
+    p = _start(out, "3000 h")
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert "Traceback" not in err, err
+    st = _state(out)
+    assert (p.returncode, st) in ((130, "absent"), (130, "partial"), (0, "complete")), (p.returncode, st, err)
+    if st == "absent":
+        assert "nothing written" in err or err.strip() == "interrupted"
+
+
+def test_concurrent_runs_on_one_folder_are_refused(tmp_path):
+    out = tmp_path / "out"
+    a = _start(out, "1500 h")
+    time.sleep(0.3)  # a holds the lock by now (it takes it before simulating)
+    b = subprocess.run([sys.executable, "-m", "dcsim.cli", "run", str(REF), "--out", str(out), "-q", "--no-plots",
+                        "--force", "--set", "duration=1 h"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    a.communicate(timeout=300)
+    assert a.returncode == 0
+    assert b.returncode == 2 and "another dcsim run" in b.stderr, b.stderr
+    assert _state(out) == "complete"
+    import json
+
+    assert json.loads((out / "report.json").read_text())["duration_s"] == 1500 * 3600.0  # a's run, unmixed
+
+
+def test_sigkill_during_force_rerun_never_mixes(tmp_path):
+    import json
+    import signal
+
+    out = tmp_path / "out"
+    assert cli_main(["run", str(REF), "--out", str(out), "-q", "--no-plots", "--set", "duration=1 h"]) == 0
+    for delay in (0.3, 1.0):
+        p = _start(out, "3000 h", "--force")
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+        rep = json.loads((out / "report.json").read_text())  # the old run, whole
+        assert rep["duration_s"] == 3600.0 and not (out / "PARTIAL").exists()
+        n_rows = (out / "timeseries.csv").read_text().count("\n") - 1
+        assert n_rows == 60
+    # the next run takes over the dead process's lock and staging folder
+    assert cli_main(["run", str(REF), "--out", str(out), "-q", "--no-plots", "--force", "--set", "duration=2 h"]) == 0
+    assert _state(out) == "complete"
+
+
+def test_broken_pipe_is_quiet():
+    r = subprocess.run(f"'{sys.executable}' -m dcsim.cli schema | head -c 10", shell=True, capture_output=True,
+                       text=True, timeout=120, cwd=ROOT)
+    assert r.stdout.startswith("{") and r.stderr == "", r.stderr
+
+
+def test_internal_errors_say_they_are_bugs(monkeypatch, capsys):
+    import dcsim.engine.preflight as pf
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(pf, "preflight", boom)
+    code = cli_main(["validate", str(REF)])
+    err = capsys.readouterr().err
+    assert code == 70 and "internal error (a bug in dcsim" in err and "report it" in err
+    assert "Traceback" not in err

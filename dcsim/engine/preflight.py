@@ -45,8 +45,8 @@ LIMITS = {
     # full-load IT power over what the interconnect (or plant) can carry: above this ratio the
     # fleet is almost all stranded; warn
     "stranded_ratio": 20.0,
-    # interconnect over the fleet's full-load facility draw: above this the facility is
-    # almost empty (e.g. '20 GW' for '20 MW'); warn
+    # interconnect over the fleet's full-load IT draw: above this the facility is almost
+    # empty (e.g. '20 GW' for '20 MW'); warn
     "oversized_ratio": 1000.0,
 }
 
@@ -124,6 +124,11 @@ def _weather_samples(m: Models, duration: float) -> tuple[np.ndarray, np.ndarray
 
 def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     """Cross-field physics over the built models: (errors as (field, reason), warnings)."""
+    with np.errstate(all="ignore"):  # absurd inputs overflow on purpose here; the checks say so
+        return _physics_checks(m)
+
+
+def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     sc = m.scenario
     fq = format_quantity
     errs: list[tuple[str, str]] = []
@@ -139,7 +144,6 @@ def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     idle_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["facility"], dtype=float)
     peak_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, peak_it), lf, t_db, t_wb)["facility"], dtype=float)
     for name, x in (("idle IT power", idle_it), ("full-load IT power", peak_it),
-                    ("facility power at idle", idle_fac), ("facility power at full load", peak_fac),
                     ("IT power the interconnect allows", allowed_it), ("IT power the plant can cool", coolable_it)):
         if not np.all(np.isfinite(x)):
             errs.append(("facility", f"{name} is not finite ({excerpt(np.asarray(x).ravel()[:3].tolist())}): "
@@ -150,7 +154,7 @@ def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     if idle_it > best_allowed:
         errs.append(("facility.interconnect",
                      f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
-                     f"{fq(idle_it, 'power')} of IT ({fq(float(np.min(idle_fac)), 'power')} at the meter with cooling "
+                     f"{fq(idle_it, 'power')} of IT ({_meter(idle_fac)} at the meter with cooling "
                      f"and losses), {_times(idle_it, best_allowed)} what the interconnect can deliver to IT "
                      f"({fq(best_allowed, 'power')}); no token could be served (a unit slip, mW for MW?)"))
     best_cool = float(np.max(coolable_it))
@@ -173,11 +177,19 @@ def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"{peak_it / worst_cool:.3g}x what the plant can cool at the hottest hour "
                      f"({fq(worst_cool, 'power')}); most of the fleet cannot run — check the units and counts")
     top_fac = float(np.max(peak_fac))
-    if cap > LIMITS["oversized_ratio"] * top_fac:
-        warns.append(f"facility.interconnect {fq(cap, 'power')} is {cap / top_fac:.3g}x the fleet's full-load "
-                     f"facility power ({fq(top_fac, 'power')}); its power chain and plant are sized for the "
-                     "interconnect, so losses and PUE describe an almost empty facility — check the units")
+    if not math.isfinite(top_fac):
+        errs.append(("facility", "facility power at full load is not finite: an input is out of any physical range"))
+    elif cap > LIMITS["oversized_ratio"] * peak_it:
+        warns.append(f"facility.interconnect {fq(cap, 'power')} is {cap / peak_it:.3g}x the fleet's full-load IT "
+                     f"power ({fq(peak_it, 'power')}); a power chain and plant sized for the interconnect make losses "
+                     f"and PUE those of an almost empty facility (PUE at full load {top_fac / peak_it:.3g}) — check "
+                     "the units")
     return errs, warns
+
+
+def _meter(x) -> str:
+    v = float(np.min(x))
+    return format_quantity(v, "power") if math.isfinite(v) else "more than any finite power"
 
 
 def _times(a: float, b: float) -> str:

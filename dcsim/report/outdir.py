@@ -36,6 +36,7 @@ PARTIAL_MARKER = "PARTIAL"
 OWN_ENTRIES = ("report.json", "timeseries.csv", "timeseries.parquet", "report.html", "plots", PARTIAL_MARKER)
 
 _STAGING: set[str] = set()
+_HELD: set[str] = set()  # lock files held by this process
 
 
 class OutputError(OSError):
@@ -147,7 +148,8 @@ class RunDir:
                     pid = int(lock.read_text().split()[0])
                 except (OSError, ValueError, IndexError):
                     pid = -1
-                if _pid_alive(pid) and pid != os.getpid():
+                mine = pid == os.getpid() and os.path.abspath(lock) in _HELD
+                if mine or (_pid_alive(pid) and pid != os.getpid()):
                     raise OutputError(f"{self.final}: another dcsim run (pid {pid}) is writing this folder; "
                                       f"refused (its lock is {lock})") from None
                 with contextlib.suppress(FileNotFoundError):
@@ -156,6 +158,7 @@ class RunDir:
             with os.fdopen(fd, "w") as fh:
                 fh.write(f"{os.getpid()}\n")
             self._lock = lock
+            _HELD.add(os.path.abspath(lock))
             return
         raise OutputError(f"{self.final}: cannot take the lock {lock}")
 
@@ -230,6 +233,7 @@ class RunDir:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
         if self._lock is not None:
+            _HELD.discard(os.path.abspath(self._lock))
             with contextlib.suppress(FileNotFoundError):
                 self._lock.unlink()
             self._lock = None
