@@ -508,3 +508,10 @@ def test_internal_errors_say_they_are_bugs(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 70 and "internal error (a bug in dcsim" in err and "report it" in err
     assert "Traceback" not in err
+
+
+def test_epw_infinite_calendar_fields(tmp_path, capsys):
+    """Found by the fuzzer: 'inf' as an EPW month made an OverflowError with no file or field."""
+    body = _epw([_epw_row(hour=1), _epw_row(hour="inf")])
+    code, err = _validate(capsys, _weather_scenario(tmp_path, body, "epw", "w.epw"))
+    assert code == 2 and "w.epw:10:" in err and "must be integers" in err, err

@@ -220,7 +220,7 @@ def read_epw(path: Path):
             raise WeatherError(f"{path}:{i}: EPW data row has {len(f)} fields, need >= 10")
         try:
             month, day, hour = (int(float(f[k])) for k in (1, 2, 3))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise WeatherError(f"{path}:{i}: month, day and hour must be integers, got "
                                f"{','.join(x.strip()[:8] for x in f[1:4])!r}") from None
         if not 1 <= month <= 12:
