@@ -515,3 +515,24 @@ def test_epw_infinite_calendar_fields(tmp_path, capsys):
     body = _epw([_epw_row(hour=1), _epw_row(hour="inf")])
     code, err = _validate(capsys, _weather_scenario(tmp_path, body, "epw", "w.epw"))
     assert code == 2 and "w.epw:10:" in err and "must be integers" in err, err
+
+
+def test_memory_estimate_matches_a_measured_run(tmp_path):
+    """The per-tick memory figure preflight refuses runs with, against the peak RSS of real runs
+    (accepted band: a factor of 2 either way)."""
+    from dcsim.engine.preflight import BYTES_PER_TICK, CSV_BYTES_PER_TICK
+
+    code = ("import resource, sys; from dcsim.engine.run import run; from dcsim.report import write_outputs; "
+            "r = run(sys.argv[1], overrides={'controller.tick': sys.argv[2], 'duration': '6 h'}); "
+            "write_outputs(r, sys.argv[3], plots=False); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)")
+    rss = {}
+    for tick in ("60 s", "1 s"):
+        r = subprocess.run([sys.executable, "-c", code, str(REF), tick, str(tmp_path / tick.replace(" ", ""))],
+                           capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert r.returncode == 0, r.stderr[-2000:]
+        rss[tick] = int(r.stdout.split()[-1])
+    per_tick = (rss["1 s"] - rss["60 s"]) / (21600 - 360)
+    assert 0.5 < BYTES_PER_TICK / per_tick < 2.0, per_tick
+    csv_per_tick = (tmp_path / "1s" / "timeseries.csv").stat().st_size / 21600
+    assert 0.5 < CSV_BYTES_PER_TICK / csv_per_tick < 2.0, csv_per_tick
