@@ -61,11 +61,11 @@ def test_small_alias_use_is_still_fine():
 @pytest.mark.parametrize("text, want", [
     ("name: x\nname: y\n", "duplicate key 'name'"),
     ("a:\n  b: 1\n  b: 2\n", "duplicate key 'b'"),
-    ("a: &x [1, *x]\n", "recursive alias"),
+    ("a: &x [1, *x]\n", "recursive YAML alias"),
     ("name: 2023-02-30\n", "day is out of range"),
     ("name: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
-    ("name: " + "[" * 100 + "]" * 100 + "\n", "nested more than 64"),
-    ("n: " + "9" * 5000 + "\n", "cannot read a value"),
+    ("name: " + "[" * 100 + "]" * 100 + "\n", "YAML nested more than 64"),
+    ("n: " + "9" * 5000 + "\n", "cannot read a YAML value"),
     ("\x00\x01", "not valid YAML"),
 ])
 def test_yaml_refusals(tmp_path, capsys, text, want):

@@ -97,21 +97,21 @@ def _measure(root) -> tuple[int, int]:
             on_stack.discard(k)
             if size[k] > MAX_YAML_NODES:
                 raise YamlInputError(
-                    f"line {node.start_mark.line + 1}: document expands to more than {MAX_YAML_NODES:,} "
+                    f"line {node.start_mark.line + 1}: YAML document expands to more than {MAX_YAML_NODES:,} "
                     f"values (aliases expanded; e.g. a 'billion laughs' file); refused")
             if depth[k] > MAX_YAML_DEPTH:
-                raise YamlInputError(f"line {node.start_mark.line + 1}: nested more than {MAX_YAML_DEPTH} levels deep; refused")
+                raise YamlInputError(f"line {node.start_mark.line + 1}: YAML nested more than {MAX_YAML_DEPTH} levels deep; refused")
             continue
         if k in size:
             continue
         if k in on_stack:
-            raise YamlInputError(f"line {node.start_mark.line + 1}: recursive alias (a value that contains itself)")
+            raise YamlInputError(f"line {node.start_mark.line + 1}: recursive YAML alias (a value that contains itself)")
         on_stack.add(k)
         stack.append((node, True))
         for c in children(node):
             if id(c) not in size:
                 if id(c) in on_stack:
-                    raise YamlInputError(f"line {c.start_mark.line + 1}: recursive alias (a value that contains itself)")
+                    raise YamlInputError(f"line {c.start_mark.line + 1}: recursive YAML alias (a value that contains itself)")
                 stack.append((c, False))
     return size.get(id(root), 0), depth.get(id(root), 0)
 
@@ -127,17 +127,17 @@ def load_yaml_text(text: str) -> Any:
         try:
             node = loader.get_single_node()
         except RecursionError:
-            raise YamlInputError(f"nested too deeply to parse (limit {MAX_YAML_DEPTH} levels)") from None
+            raise YamlInputError(f"YAML nested too deeply to parse (limit {MAX_YAML_DEPTH} levels)") from None
         if node is None:
             return None
         _measure(node)
         try:
             return loader.construct_document(node)
         except RecursionError:
-            raise YamlInputError(f"nested too deeply to parse (limit {MAX_YAML_DEPTH} levels)") from None
+            raise YamlInputError(f"YAML nested too deeply to parse (limit {MAX_YAML_DEPTH} levels)") from None
         except (ValueError, OverflowError, TypeError) as e:  # e.g. timestamp 2023-02-30
             mark = getattr(loader, "_last_mark", None)
-            raise YamlInputError(f"cannot read a value: {_short(str(e), 120, False)}"
+            raise YamlInputError(f"cannot read a YAML value: {_short(str(e), 120, False)}"
                                  + (f" (near line {mark.line + 1})" if mark else "")) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
