@@ -269,29 +269,41 @@ def _crash(e: BaseException) -> tuple[str, str]:
     return "crash", f"{type(e).__name__}: {e}".splitlines()[0][:300] + "\n" + traceback.format_exc(limit=-3)
 
 
-def check_one(raw: Any, base_dir: Path = SCENARIO_DIR, preflight: bool = False,
-              timeout: float | None = None) -> tuple[str, str]:
-    """Validate ``raw`` (and with ``preflight`` run :func:`dcsim.engine.preflight.preflight` on
-    it): ('valid', ''), ('clean', ''), ('unclear', why), ('crash', exception) or ('hang', why)."""
-    from dcsim.scenario import ScenarioError, load_scenario
+def _outcome(work, problems, timeout: float | None) -> tuple[str, str]:
+    """Run ``work()`` within ``timeout``: ('valid', '') when it returns; for a ScenarioError
+    ('clean', '') or ('unclear', why) from ``problems(err) -> list[str]``; ('crash', exception)
+    or ('hang', why) otherwise."""
+    from dcsim.scenario import ScenarioError
 
     try:
         with time_limit(timeout):
-            if not isinstance(raw, dict):  # what read_yaml does with a non-mapping document
-                raise ScenarioError("<fuzz>", [("", f"top level must be a mapping of keys, got {type(raw).__name__}")])
-            sc = load_scenario(raw, base_dir=base_dir)
-            if preflight:
-                from dcsim.engine.preflight import preflight as pre
-
-                pre(sc)
+            work()
     except ScenarioError as e:
-        probs = error_problems(e, raw)
+        probs = problems(e)
         return ("unclear", "; ".join(probs)) if probs else ("clean", "")
     except BaseException as e:  # noqa: BLE001 - counting exactly these (and hangs) is the point
         if isinstance(e, KeyboardInterrupt):
             raise
         return _crash(e)
     return "valid", ""
+
+
+def check_one(raw: Any, base_dir: Path = SCENARIO_DIR, preflight: bool = False,
+              timeout: float | None = None) -> tuple[str, str]:
+    """Validate ``raw`` (and with ``preflight`` run :func:`dcsim.engine.preflight.preflight` on
+    it): ('valid', ''), ('clean', ''), ('unclear', why), ('crash', exception) or ('hang', why)."""
+    from dcsim.scenario import ScenarioError, load_scenario
+
+    def work():
+        if not isinstance(raw, dict):  # what read_yaml does with a non-mapping document
+            raise ScenarioError("<fuzz>", [("", f"top level must be a mapping of keys, got {type(raw).__name__}")])
+        sc = load_scenario(raw, base_dir=base_dir)
+        if preflight:
+            from dcsim.engine.preflight import preflight as pre
+
+            pre(sc)
+
+    return _outcome(work, lambda e: error_problems(e, raw), timeout)
 
 
 def corrupt_text(text: str, ch) -> str:
@@ -326,30 +338,25 @@ def corrupt_text(text: str, ch) -> str:
 
 def check_yaml(raw: Any, ch, folder: Path, corrupt: bool, timeout: float | None = None) -> tuple[str, str]:
     """Like :func:`check_one`, through a YAML file on disk (``load_scenario(path)``), optionally damaged."""
-    from dcsim.scenario import ScenarioError, load_scenario
+    from dcsim.scenario import load_scenario
 
     text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
     if corrupt:
         text = corrupt_text(text, ch)
     p = folder / "mutant.yaml"
     p.write_bytes(text.encode("utf-8", errors="surrogateescape"))
-    try:
-        with time_limit(timeout):
-            load_scenario(p, base_dir=SCENARIO_DIR)
-    except ScenarioError as e:
+
+    def problems(e):
         if not e.errors or not all(isinstance(r, str) and r.strip() for _, r in e.errors):
-            return "unclear", f"errors without reasons: {e.errors!r}"
+            return [f"errors without reasons: {e.errors!r}"]
         if str(p) not in str(e):
-            return "unclear", "error does not name the file"
+            return ["error does not name the file"]
         probs = [] if corrupt else error_problems(e, raw)
         if len(str(e)) > 4000:
             probs.append(f"message of {len(str(e)):,} characters (quotes too much input)")
-        return ("unclear", "; ".join(probs)) if probs else ("clean", "")
-    except BaseException as e:  # noqa: BLE001
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        return _crash(e)
-    return "valid", ""
+        return probs
+
+    return _outcome(lambda: load_scenario(p, base_dir=SCENARIO_DIR), problems, timeout)
 
 
 # ------------------------------------------------------------------ damaged input files
@@ -445,7 +452,7 @@ def damage_file(text: str, ch) -> str:
 def check_file(kind: str, text: str, folder: Path, timeout: float | None = None) -> tuple[str, str]:
     """Preflight the reference scenario reading a (damaged) ``kind`` file: ('valid', ''), ('clean', ''),
     ('unclear', why), ('crash', exc) or ('hang', why). A clean error names the field and the file."""
-    from dcsim.scenario import ScenarioError, load_scenario
+    from dcsim.scenario import load_scenario
     from dcsim.engine.preflight import preflight
 
     name, _, frag = FILE_KINDS[kind]
@@ -458,10 +465,8 @@ def check_file(kind: str, text: str, folder: Path, timeout: float | None = None)
         raw["workload"] = value
     else:
         raw["facility"]["weather"] = value
-    try:
-        with time_limit(timeout):
-            preflight(load_scenario(raw, base_dir=folder))
-    except ScenarioError as e:
+
+    def problems(e):
         msg = str(e)
         probs = []
         if not any(path == field or path.startswith(field + ".") for path, _ in e.errors):
@@ -470,12 +475,9 @@ def check_file(kind: str, text: str, folder: Path, timeout: float | None = None)
             probs.append("error does not name the file")
         if len(msg) > 2000:
             probs.append(f"message of {len(msg):,} characters")
-        return ("unclear", "; ".join(probs)) if probs else ("clean", "")
-    except BaseException as e:  # noqa: BLE001
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        return _crash(e)
-    return "valid", ""
+        return probs
+
+    return _outcome(lambda: preflight(load_scenario(raw, base_dir=folder)), problems, timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

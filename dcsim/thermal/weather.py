@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from dcsim.textio import read_text
 from dcsim.thermal.psychro import (
     STANDARD_PRESSURE_PA,
     dew_point_c,
@@ -107,14 +108,8 @@ _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def _weather_text(path: Path) -> str:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise WeatherError(f"{path}: cannot read file: {e.strerror or e}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:  # EPW headers are often Latin-1 (place names); the data are ASCII
-        return data.decode("latin-1")
+    # EPW headers are often Latin-1 (place names); the data are ASCII
+    return read_text(path, WeatherError, fallback="latin-1")
 
 
 def _num(path, line: int, name: str, raw) -> float:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dcsim.textio import read_text
+
 __all__ = ["TraceData", "TraceError", "read_trace", "read_azure", "read_mooncake", "read_csv_trace",
            "resolve_path", "SHIPPED_TRACES", "shipped_dir", "read_column"]
 
@@ -56,15 +58,7 @@ def _short(x, n: int = 60) -> str:
 
 def _read_text(path: Path) -> str:
     """The file as text; TraceError naming the file and line when it is not UTF-8 or unreadable."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise TraceError(f"{path}: cannot read file: {e.strerror or e}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise TraceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+    return read_text(path, TraceError)
 
 
 @dataclass(frozen=True)
@@ -169,12 +163,31 @@ def _finish(path: Path, t: list, i: list, o: list, skipped: int, lines: list | N
                      np.asarray(o, dtype=np.int64)[order], skipped)
 
 
+def _collect(path: Path, records, parse, on_bad_row: str, label) -> TraceData:
+    """Parse ``records`` (``(line, payload)`` pairs) with ``parse(payload) -> (t, n_in, n_out)``;
+    a bad record raises TraceError ``file:line: <label(payload)>: reason``, or is skipped and
+    counted with ``on_bad_row="skip"``."""
+    t, ni, no, lines = [], [], [], []
+    skipped = 0
+    for line, payload in records:
+        try:
+            tv, iv, ov = parse(payload)
+        except (ValueError, TypeError, OverflowError) as exc:
+            if on_bad_row == "skip":
+                skipped += 1
+                continue
+            raise TraceError(f"{path}:{line}: {label(payload)}: {exc}") from None
+        t.append(tv)
+        ni.append(iv)
+        no.append(ov)
+        lines.append(line)
+    return _finish(path, t, ni, no, skipped, lines)
+
+
 def read_csv_trace(path: Path, time_col: str | int, in_col: str | int, out_col: str | int,
                    time_unit: str = "s", on_bad_row: str = "error") -> TraceData:
     """Read a CSV trace with a header row; columns by name or 0-based index."""
     path = Path(path)
-    t, ni, no, lines = [], [], [], []
-    skipped = 0
     reader = csv.reader(io.StringIO(_read_text(path), newline=""))
     try:
         try:
@@ -193,34 +206,27 @@ def read_csv_trace(path: Path, time_col: str | int, in_col: str | int, out_col: 
             else:
                 raise TraceError(f"{path}:1: no column {_short(col)} in header {_short(header, 200)}")
         width = max(idx) + 1
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not c.strip() for c in row):
-                continue
+
+        def rows():
+            for row in reader:
+                if row and any(c.strip() for c in row):
+                    yield reader.line_num, row
+
+        def parse(row):
+            if len(row) < width:
+                raise ValueError(f"expected at least {width} fields, got {len(row)}")
             try:
-                if len(row) < width:
-                    raise ValueError(f"expected at least {width} fields, got {len(row)}")
-                try:
-                    tv = _parse_time(row[idx[0]], time_unit)
-                except ValueError as e:
-                    why = str(e) if "timestamp" in str(e) else f"cannot read time {_short(row[idx[0]])} as {time_unit}"
-                    raise ValueError(why) from None
-                if not np.isfinite(tv):
-                    raise ValueError(f"time is not finite: {_short(row[idx[0]])}")
-                iv = _parse_tokens(row[idx[1]], "input tokens")
-                ov = _parse_tokens(row[idx[2]], "output tokens")
-            except (ValueError, OverflowError) as exc:
-                if on_bad_row == "skip":
-                    skipped += 1
-                    continue
-                raise TraceError(f"{path}:{line}: bad row {_short(row, 120)}: {exc}") from None
-            t.append(tv)
-            ni.append(iv)
-            no.append(ov)
-            lines.append(line)
+                tv = _parse_time(row[idx[0]], time_unit)
+            except ValueError as e:
+                why = str(e) if "timestamp" in str(e) else f"cannot read time {_short(row[idx[0]])} as {time_unit}"
+                raise ValueError(why) from None
+            if not np.isfinite(tv):
+                raise ValueError(f"time is not finite: {_short(row[idx[0]])}")
+            return tv, _parse_tokens(row[idx[1]], "input tokens"), _parse_tokens(row[idx[2]], "output tokens")
+
+        return _collect(path, rows(), parse, on_bad_row, lambda row: f"bad row {_short(row, 120)}")
     except csv.Error as exc:
         raise TraceError(f"{path}:{reader.line_num}: not a readable CSV row ({exc})") from None
-    return _finish(path, t, ni, no, skipped, lines)
 
 
 def read_azure(path: Path, on_bad_row: str = "error") -> TraceData:
@@ -231,41 +237,29 @@ def read_azure(path: Path, on_bad_row: str = "error") -> TraceData:
 def read_mooncake(path: Path, on_bad_row: str = "error") -> TraceData:
     """Mooncake JSONL: ``timestamp`` (ms), ``input_length``, ``output_length`` per line."""
     path = Path(path)
-    t, ni, no, lines = [], [], [], []
-    skipped = 0
-    for line_no, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
+
+    def parse(line):
+        if len(line) > MAX_LINE_CHARS:
+            raise ValueError(f"record is {len(line):,} characters, above the {MAX_LINE_CHARS:,} limit")
         try:
-            if len(line) > MAX_LINE_CHARS:
-                raise ValueError(f"record is {len(line):,} characters, above the {MAX_LINE_CHARS:,} limit")
-            try:
-                rec = json.loads(line)
-            except RecursionError:
-                raise ValueError("JSON nested too deeply") from None
-            if not isinstance(rec, dict):
-                raise ValueError("line is not a JSON object")
-            for key in ("timestamp", "input_length", "output_length"):
-                if key not in rec:
-                    raise ValueError(f"missing key {key!r}")
-            ts = rec["timestamp"]
-            if isinstance(ts, bool) or not isinstance(ts, (int, float, str)):
-                raise ValueError(f"timestamp is not a number: {_short(ts)}")
-            tv = float(ts) * 1e-3
-            if not np.isfinite(tv):
-                raise ValueError(f"timestamp is not finite: {_short(ts)}")
-            iv = _parse_tokens(rec["input_length"], "input_length")
-            ov = _parse_tokens(rec["output_length"], "output_length")
-        except (ValueError, TypeError, OverflowError) as exc:
-            if on_bad_row == "skip":
-                skipped += 1
-                continue
-            raise TraceError(f"{path}:{line_no}: bad record: {exc}") from None
-        t.append(tv)
-        ni.append(iv)
-        no.append(ov)
-        lines.append(line_no)
-    return _finish(path, t, ni, no, skipped, lines)
+            rec = json.loads(line)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        if not isinstance(rec, dict):
+            raise ValueError("line is not a JSON object")
+        for key in ("timestamp", "input_length", "output_length"):
+            if key not in rec:
+                raise ValueError(f"missing key {key!r}")
+        ts = rec["timestamp"]
+        if isinstance(ts, bool) or not isinstance(ts, (int, float, str)):
+            raise ValueError(f"timestamp is not a number: {_short(ts)}")
+        tv = float(ts) * 1e-3
+        if not np.isfinite(tv):
+            raise ValueError(f"timestamp is not finite: {_short(ts)}")
+        return tv, _parse_tokens(rec["input_length"], "input_length"), _parse_tokens(rec["output_length"], "output_length")
+
+    records = ((n, line) for n, line in enumerate(_read_text(path).splitlines(), start=1) if line.strip())
+    return _collect(path, records, parse, on_bad_row, lambda _: "bad record")
 
 
 def read_trace(path: str, fmt: str = "azure", base_dir: Path | None = None, columns=None,
