@@ -25,8 +25,6 @@ from typing import Any
 
 import yaml
 
-from dcsim.textio import decode_text
-
 __all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "YamlInputError", "load_yaml_text",
            "read_text_bounded"]
 
@@ -155,4 +153,8 @@ def read_text_bounded(data: bytes, limit: int = MAX_YAML_BYTES) -> str:
     """Decode file bytes as UTF-8 (a BOM allowed) within ``limit``; :class:`YamlInputError` otherwise."""
     if len(data) > limit:
         raise YamlInputError(f"file is {len(data):,} bytes, larger than the {limit:,}-byte limit")
-    return decode_text(data, "line ", YamlInputError)
+    try:  # (dcsim.textio.decode_text does this for data files; scenario specs import nothing outside)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise YamlInputError(f"line {line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
