@@ -536,3 +536,11 @@ def test_memory_estimate_matches_a_measured_run(tmp_path):
     assert per_tick > 0 and 0.5 < BYTES_PER_TICK / per_tick < 2.0, (per_tick, rss)
     csv_per_tick = (tmp_path / "1s" / "timeseries.csv").stat().st_size / 86400
     assert 0.5 < CSV_BYTES_PER_TICK / csv_per_tick < 2.0, csv_per_tick
+
+
+@pytest.mark.parametrize("field", ["racks.0.power.power_limit", "racks.0.cooling.limit"])
+def test_rack_limits_below_idle_are_refused(capsys, field):
+    """Found by probing every power field with 1e-300 kW: the run served nothing and wrote NaN J/token."""
+    code, err = _validate(capsys, REF, "--set", f"{field}=1e-300 kW")
+    path = "racks[0]." + field.split(".", 2)[2]
+    assert code == 2 and f"{path}:" in err and "below the rack's idle draw" in err, err

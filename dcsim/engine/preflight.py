@@ -148,6 +148,20 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                          "an input is out of any physical range"))
     if errs:
         return errs, warns
+    for gi, g in enumerate(m.groups):  # a rack whose limits are below its own idle draw serves nothing
+        lim = g.limits
+        rack_idle = lim.replicas_per_rack * float(np.min(g.table.wall[:, 0])) + lim.rack_overhead_w
+        rack_full = lim.replicas_per_rack * float(np.max(g.table.wall[-1])) + lim.rack_overhead_w
+        for name, limit in (("power.power_limit", lim.rack_power_limit_w), ("cooling.limit", lim.rack_cooling_limit_w)):
+            what = "power limit (derated)" if name.startswith("power") else "cooling limit"
+            if rack_idle > limit:
+                errs.append((f"racks[{gi}].{name}", f"the rack's {what} {fq(limit, 'power')} is below the rack's idle "
+                             f"draw {fq(rack_idle, 'power')} ({_times(rack_idle, limit)} it): no rack of "
+                             f"{sc.racks[gi].name!r} could serve a token"))
+            elif rack_full > LIMITS["stranded_ratio"] * limit:
+                warns.append(f"racks[{gi}].{name}: the rack's {what} {fq(limit, 'power')} is "
+                             f"{rack_full / limit:.3g}x below its full-load draw {fq(rack_full, 'power')}; "
+                             "most of each rack is stranded — check the units")
     best_allowed = float(np.max(allowed_it))
     if idle_it > best_allowed:
         errs.append(("facility.interconnect",
