@@ -102,6 +102,8 @@ def cmd_run(args) -> int:
         rd.commit(partial=partial, note=f"{res.report.get('duration_s', 0):g} s of {sc.duration:g} s simulated")
     if not args.quiet:
         print(summary_table(res, files=files, out_dir=out))
+        for w in res.report.get("warnings", []):  # repeated under the summary: never scrolled away
+            print(f"  WARNING  {w}")
         for f in res.report.get("faults", []):
             print(f"  fault {f['kind']:<14} {f['start_s'] / 3600:6.2f}–{f['end_s'] / 3600:.2f} h: "
                   f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost, energy {f['energy_change_j'] / 3.6e6:+,.1f} kWh "

@@ -300,8 +300,11 @@ def test_memory_estimate_refuses_huge_runs(tmp_path, capsys, monkeypatch):
 def test_loud_warnings_reach_summary_and_report(tmp_path, capsys):
     import json
 
-    code, err = _run_cli(tmp_path, capsys, "facility.interconnect=20 GW", "facility.cooling.capacity=20 GW")
-    assert code == 0 and "warning: facility.interconnect 20 GW is" in err
+    code = cli_main(["run", str(REF), "--out", str(tmp_path / "out"), "--no-plots", "--set", "duration=2 h",
+                     "--set", "facility.interconnect=20 GW", "--set", "facility.cooling.capacity=20 GW"])
+    cap = capsys.readouterr()
+    assert code == 0 and "warning: facility.interconnect 20 GW is" in cap.err
+    assert "WARNING  facility.interconnect 20 GW is" in cap.out  # under the summary table
     rep = json.loads((tmp_path / "out" / "report.json").read_text())
     assert any("almost empty facility" in w for w in rep["warnings"])
 
