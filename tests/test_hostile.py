@@ -459,6 +459,21 @@ def test_ctrl_c_at_any_moment_is_clean(tmp_path, delay):
         assert "nothing written" in err or err.strip() == "interrupted"
 
 
+@pytest.mark.parametrize("delay", [0.2, 1.5])
+def test_ctrl_c_in_request_fidelity_stops_at_a_tick_boundary(tmp_path, delay):
+    """Replicas are never left half-way through a tick: the partial report passes the engine's
+    request-accounting invariant (it used to fail it: 'requests not accounted')."""
+    import signal
+
+    out = tmp_path / "out"
+    p = _start(out, "2 h", "--set", "fidelity=request", "--set", "controller.tick=10 s")
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert (p.returncode, _state(out)) in ((130, "partial"), (130, "absent"), (0, "complete")), err
+
+
 def test_concurrent_runs_on_one_folder_are_refused(tmp_path):
     out = tmp_path / "out"
     a = _start(out, "1500 h")

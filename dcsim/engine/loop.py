@@ -40,6 +40,7 @@ import numpy as np
 import simpy
 
 from dcsim.engine.build import Models
+from dcsim.engine.interrupt import StopAtTick
 from dcsim.tpf import binding_of
 
 __all__ = ["Exogenous", "exogenous", "simulate", "MODE_NAMES"]
@@ -168,6 +169,15 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     wall0 = time.perf_counter()
     c_full = m.curves.compute_tok_s
     cur: dict = {}  # the chunk in progress, so a Ctrl-C keeps its finished ticks
+    stop = StopAtTick()  # first Ctrl-C: stop at the end of the current tick
+
+    def record_partial() -> None:  # the finished ticks of the chunk in progress
+        k, ex = cur["j"], cur["ex"]
+        part = dataclasses.replace(ex, **{f.name: getattr(ex, f.name)[:k] for f in dataclasses.fields(ex)
+                                          if isinstance(getattr(ex, f.name), np.ndarray)})
+        c = [a[:k] for a in cur["cols"]]
+        extra = request_engine.chunk_power(c[1], c[2]) if request_engine is not None else None
+        _record_chunk(m, trace, part, *c, extra)
 
     def ticks(env):
         for i0 in range(0, n_ticks, CHUNK_TICKS):
@@ -226,6 +236,10 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                                 "reason": f"waiting work beyond hold_limit {hold:g} s"})
                 cur["j"] = j + 1
                 yield env.timeout(dt)
+                if stop.requested:
+                    record_partial()
+                    done["interrupted"] = True
+                    return
             cur.clear()
             extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
             _record_chunk(m, trace, ex, served, mode, level, backlog, shed, arrived, extra)
@@ -234,19 +248,12 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
 
     env.process(ticks(env))
     try:
-        env.run()
-    except KeyboardInterrupt:
+        with stop:
+            env.run()
+    except KeyboardInterrupt:  # a second Ctrl-C (or one outside the tick loop): stop now
         done["interrupted"] = True
-        if cur.get("j"):  # keep the finished ticks of the chunk in progress (issue 17.2)
-            k, ex = cur["j"], cur["ex"]
-            part = dataclasses.replace(ex, **{f.name: getattr(ex, f.name)[:k] for f in dataclasses.fields(ex)
-                                              if isinstance(getattr(ex, f.name), np.ndarray)})
-            c = [a[:k] for a in cur["cols"]]
-            try:
-                extra = request_engine.chunk_power(c[1], c[2]) if request_engine is not None else None
-                _record_chunk(m, trace, part, *c, extra)
-            except ValueError:  # the request engine was stopped mid-tick: drop this chunk
-                pass
+        if cur.get("j") and request_engine is None:  # fluid ticks are whole once counted
+            record_partial()
         if not trace.cols:
             raise  # nothing simulated yet: there is no partial result to report
     arrays = trace.arrays()
