@@ -562,3 +562,23 @@ def test_rack_limits_below_idle_are_refused(capsys, field):
     code, err = _validate(capsys, REF, "--set", f"{field}=1e-300 kW")
     path = "racks[0]." + field.split(".", 2)[2]
     assert code == 2 and f"{path}:" in err and "below the rack's idle draw" in err, err
+
+
+@pytest.mark.parametrize("body, why", [
+    ("time,rate\n0,5\n60,abc\n", ":3:"),
+    ("time,rate\n0,5\n60,-1\n", "rate >= 0"),
+    ("time,rate\n0,5\n0,6\n", "times must increase"),
+    (b"time,rate\n0,5\n\xff,1\n", "not UTF-8"),
+    ("", "empty rate profile"),
+])
+def test_damaged_rate_profiles_fail_cleanly(tmp_path, capsys, body, why):
+    import yaml
+
+    p = tmp_path / "rate.csv"
+    (p.write_bytes if isinstance(body, bytes) else p.write_text)(body)
+    raw = read_yaml(REF)
+    raw["workload"]["arrivals"] = {"kind": "profile_csv", "path": "rate.csv"}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    code, err = _validate(capsys, s)
+    assert code == 2 and why in err and "workload.arrivals" in err and "rate.csv" in err, err

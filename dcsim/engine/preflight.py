@@ -210,7 +210,7 @@ def _times(a: float, b: float) -> str:
 
 def _field_for(exc: Exception) -> str:
     if isinstance(exc, TraceError):
-        return "workload"
+        return "workload.arrivals"
     if isinstance(exc, WeatherError):
         return "facility.weather"
     return ""

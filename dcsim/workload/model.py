@@ -31,6 +31,7 @@ from dcsim.workload.arrivals import (
 )
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
+from dcsim.textio import read_text
 from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
 
 __all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length",
@@ -128,8 +129,7 @@ def resolve_class(spec: RequestClassSpec, base_dir: Path | None) -> RequestClass
 def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``time,rate`` table (s, 1/s) with a header row; errors name file:line."""
     ts, rs = [], []
-    with open(path) as fh:
-        lines = fh.read().splitlines()
+    lines = read_text(path, TraceError).splitlines()
     if not lines:
         raise TraceError(f"{path}: empty rate profile")
     for n, line in enumerate(lines[1:], start=2):
@@ -143,7 +143,7 @@ def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if not (math.isfinite(t) and math.isfinite(r)) or r < 0:
                 raise ValueError("time and rate must be finite and rate >= 0")
         except ValueError as exc:
-            raise TraceError(f"{path}:{n}: bad row {line!r}: {exc}") from None
+            raise TraceError(f"{path}:{n}: bad row {line[:80]!r}: {exc}") from None
         if ts and t <= ts[-1]:
             raise TraceError(f"{path}:{n}: times must increase ({t:g} after {ts[-1]:g})")
         ts.append(t)
