@@ -354,7 +354,8 @@ def code_hash() -> str:
 
 def data_files(sc: Scenario) -> dict[str, str]:
     """Files the scenario names (any ``path``/``file`` field: traces, weather, length tables, rate
-    profiles), resolved as the readers resolve them → sha256 of their content ("missing" if absent)."""
+    profiles; a node ``profile`` given as a file), resolved as the readers resolve them → sha256
+    of their content ("missing" if absent). Shipped names are covered by :func:`code_hash`."""
     from dcsim.workload.trace import SHIPPED_TRACES, shipped_dir
 
     out: dict[str, str] = {}
@@ -362,13 +363,15 @@ def data_files(sc: Scenario) -> dict[str, str]:
     def walk(x):
         if isinstance(x, dict):
             for k, v in x.items():
-                if k in ("path", "file") and isinstance(v, str):
+                if k in ("path", "file", "profile") and isinstance(v, str):
                     if v in SHIPPED_TRACES:
                         p = shipped_dir() / SHIPPED_TRACES[v][0]
                     else:
                         p = Path(v).expanduser()
                         if not p.is_absolute() and sc.base_dir is not None:
                             p = Path(sc.base_dir) / p
+                    if k == "profile" and not p.is_file():
+                        continue  # a shipped profile name
                     try:
                         out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
                     except OSError:
