@@ -51,10 +51,11 @@ LIMITS = {
 }
 
 #: Peak memory per controller tick of a run that is simulated and written (report, CSV, HTML):
-#: measured 4.85 and 4.92 kB/tick (maxrss above a 60-s-tick run of the same scenario) for
-#: scenarios/reference.yaml at a 1-s tick over 24 h and 72 h, fluid fidelity, 38 CSV columns
-#: (2-core VM, CPython 3.11; command in docs/limits.md), rounded up by ~6 %. Checked within a
-#: factor of 2 by tests/test_hostile.py::test_memory_estimate_matches_a_measured_run.
+#: measured 4.85 and 4.92 kB/tick (maxrss above a 60-s-tick run of the same scenario, separate
+#: processes) and 5.09 kB/tick (one process, the 60-s run first) for scenarios/reference.yaml at a
+#: 1-s tick over 24 h and 72 h, fluid fidelity, 38 CSV columns (2-core VM, CPython 3.11), rounded
+#: up. Checked within a factor of 2 by
+#: tests/test_hostile.py::test_memory_estimate_matches_a_measured_run.
 BYTES_PER_TICK = 5200
 #: timeseries.csv bytes per tick: measured 562 B/tick (48.6 MB for 86,400 ticks, same run).
 CSV_BYTES_PER_TICK = 600
