@@ -583,3 +583,14 @@ def test_damaged_rate_profiles_fail_cleanly(tmp_path, capsys, body, why):
     s.write_text(yaml.safe_dump(raw))
     code, err = _validate(capsys, s)
     assert code == 2 and why in err and "workload.arrivals" in err and "rate.csv" in err, err
+
+
+def test_non_finite_energy_is_an_invariant_failure():
+    """Backstop behind preflight: inf == inf used to pass the energy balance and be written as null."""
+    from dcsim.engine.run import InvariantError, check_invariants
+
+    ts = {"t_s": np.array([0.0]), "pue": np.array([1.2])}
+    rep = {"energy_j": {"it": float("inf"), "cooling": 1.0, "power_losses": 1.0, "facility": float("inf")},
+           "tokens_accounting": {"arrived": 0.0, "served": 0.0, "waiting": 0.0, "shed": 0.0}}
+    with pytest.raises(InvariantError, match="non-finite energy"):
+        check_invariants(rep, ts)

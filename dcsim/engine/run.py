@@ -78,6 +78,9 @@ def _goodput_fluid(m: Models, ts: dict) -> tuple[float, float]:
 def check_invariants(report: dict, ts: dict) -> None:
     """Cheap always-on checks; raise :class:`InvariantError` naming the broken one."""
     e = report["energy_j"]
+    bad = sorted(k for k, v in e.items() if isinstance(v, float) and not np.isfinite(v))
+    if bad:  # inf == inf would pass the balance below; a non-finite energy is never a result
+        raise InvariantError(f"non-finite energy: {', '.join(f'{k}={e[k]!r}' for k in bad)} J")
     parts = e["it"] + e["cooling"] + e["power_losses"]
     if not np.isclose(e["facility"], parts, rtol=1e-9, atol=1e-6):
         raise InvariantError(f"energy not conserved: facility {e['facility']!r} J != it+cooling+losses {parts!r} J")
