@@ -310,6 +310,8 @@ def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
     try:
         sc = load_scenario(raw, overrides=overrides, base_dir=base_dir)
         res = run(sc)
+        if res.report.get("partial"):  # Ctrl-C stopped the run at a tick: never cache half a point
+            raise KeyboardInterrupt(f"sweep point {overrides} interrupted")
     except Exception as e:  # noqa: BLE001  (re-raised with its message; exception types may not pickle)
         raise RuntimeError(f"sweep point {overrides}: {type(e).__name__}: {e}") from None
     return {"report": _jsonable(res.report), "wall_s": time.perf_counter() - t0}

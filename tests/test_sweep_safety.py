@@ -122,3 +122,22 @@ def test_workers_end_with_their_sweep(tmp_path, sig):
     while time.time() - t1 < 15 and any(_alive(w) for w in workers):
         time.sleep(0.2)
     assert not [w for w in workers if _alive(w)], "workers outlived their sweep"
+
+
+def test_an_interrupted_point_is_never_cached(tmp_path, monkeypatch):
+    """Ctrl-C stops a run at a tick boundary with a partial report; a sweep must not keep it."""
+    import importlib
+
+    er = importlib.import_module("dcsim.engine.run")  # the module (dcsim.engine.run is also a function name)
+    real = er.run
+
+    def partial_run(*a, **k):
+        res = real(*a, **k)
+        res.report["partial"] = True
+        return res
+
+    monkeypatch.setattr(er, "run", partial_run)
+    cache = tmp_path / "cache"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(_spec(), cache_dir=cache, progress=False)
+    assert not list(cache.glob("*.json"))
