@@ -52,11 +52,23 @@ def _load(path: str, sets: list[str] | None = None, seed: int | None = None):
     return load_scenario(path, overrides=sets or None)
 
 
+def _warn(warnings) -> None:
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
 def cmd_validate(args) -> int:
+    from dcsim.engine.preflight import preflight
+
     sc = _load(args.file, args.set)
+    pre = preflight(sc, label=args.file)  # files, catalog names, physics, resources
     import yaml
 
+    _warn(pre.warnings)
+    e = pre.estimate
     print(f"# {args.file}: valid scenario (values in SI units; temperatures in degC)")
+    print(f"# run estimate: {e['ticks']:,} ticks, ~{e['peak_memory_bytes'] / 1e6:,.0f} MB peak memory, "
+          f"~{e['csv_bytes'] / 1e6:,.1f} MB timeseries.csv; {len(pre.warnings)} warning(s)")
     print(yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False, width=100), end="")
     return 0
 
@@ -69,20 +81,29 @@ def cmd_schema(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from dcsim.engine.preflight import preflight
     from dcsim.engine.run import run
     from dcsim.report import summary_table, write_outputs
+    from dcsim.report.outdir import RunDir, safe_name
 
     sc = _load(args.file, args.set, args.seed)
-    out = Path(args.out) if args.out else Path("results") / sc.name
-    if out.exists() and any(out.iterdir()) and not args.force:
-        return _fail(f"{out}: exists and is not empty; pass --force to overwrite, or choose --out DIR")
-    prog = Progress(f"{sc.name}", enabled=not args.quiet)
-    res = run(sc, progress=prog)
-    for w in res.report.get("warnings", []):
-        print(f"warning: {w}", file=sys.stderr)
-    files = write_outputs(res, out, force=True, plots=not args.no_plots)
+    pre = preflight(sc, label=args.file)  # every input checked before any work
+    _warn(pre.warnings)
+    out = Path(args.out) if args.out else Path("results") / safe_name(sc.name)
+    with RunDir(out, force=args.force) as rd:  # writable, not locked, staged: checked before simulating
+        prog = Progress(f"{sc.name}", enabled=not args.quiet)
+        try:
+            res = run(sc, progress=prog)
+        except KeyboardInterrupt:
+            return _fail(f"interrupted before the first results were recorded; nothing written to {out}", 130)
+        _warn(w for w in res.report.get("warnings", []) if w not in pre.warnings)
+        partial = bool(res.report.get("partial"))
+        files = write_outputs(res, rd.staging, force=True, plots=not args.no_plots)
+        rd.commit(partial=partial, note=f"{res.report.get('duration_s', 0):g} s of {sc.duration:g} s simulated")
     if not args.quiet:
         print(summary_table(res, files=files, out_dir=out))
+        for w in res.report.get("warnings", []):  # repeated under the summary: never scrolled away
+            print(f"  WARNING  {w}")
         for f in res.report.get("faults", []):
             print(f"  fault {f['kind']:<14} {f['start_s'] / 3600:6.2f}–{f['end_s'] / 3600:.2f} h: "
                   f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost, energy {f['energy_change_j'] / 3.6e6:+,.1f} kWh "
@@ -99,12 +120,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_tpf(args) -> int:
-    from dcsim.engine.build import build_models
     from dcsim.engine.steady import steady_report
     from dcsim.units import format_quantity as fq
 
+    from dcsim.engine.preflight import preflight
+
     sc = _load(args.file, args.set)
-    rep = steady_report(build_models(sc))
+    rep = steady_report(preflight(sc, label=args.file).models)
     if args.json:
         print(json.dumps(rep, indent=2, sort_keys=True))
         return 0
@@ -165,27 +187,69 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from dcsim.scenario import ScenarioError
+#: Where internal errors (bugs) are to be reported.
+BUG_REPORT = ("please report it, with the command line and the scenario file, on the dcsim issue tracker "
+              "(README, 'Reporting bugs'); DCSIM_DEBUG=1 shows the traceback")
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.version:
-        from dcsim import __version__
 
-        print(f"dcsim {__version__}")
-        return 0
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+def _quiet_stdout() -> None:
+    """After a broken pipe (``dcsim schema | head``): send further output to /dev/null so the
+    interpreter's final flush does not raise again."""
+    import os
+
     try:
-        return int(args.func(args) or 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The CLI. Exit codes: 0 success, 2 bad input or unusable output folder (one message naming
+    the file, field or line and the reason), 130 interrupted, 70 internal error (a bug)."""
+    import os
+
+    try:
+        from dcsim.report.outdir import OutputError
+        from dcsim.scenario import ScenarioError
+        from dcsim.thermal.weather import WeatherError
+        from dcsim.workload.trace import TraceError
+
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.version:
+            from dcsim import __version__
+
+            print(f"dcsim {__version__}")
+            return 0
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:  # first: the names below may not be imported yet
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
     except ScenarioError as e:
         return _fail(str(e))
-    except (FileExistsError, FileNotFoundError) as e:
+    except (TraceError, WeatherError, OutputError) as e:
         return _fail(f"error: {e}")
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+    except OSError as e:  # disk full, permission denied, file vanished: the environment, not a bug
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return _fail(f"error: {where}{e.strerror or e}")
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 - the one place internal errors are turned into a message
+        if os.environ.get("DCSIM_DEBUG"):
+            raise
+        from dcsim import __version__
+        from dcsim.units import excerpt
+
+        return _fail(f"dcsim {__version__}: internal error (a bug in dcsim, not in your input): "
+                     f"{type(e).__name__}: {excerpt(str(e), 300, quote=False)}\n{BUG_REPORT}", 70)
 
 
 if __name__ == "__main__":

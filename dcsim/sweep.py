@@ -14,23 +14,31 @@ Every point is a dict of dotted-path overrides (:func:`expand`). Points run in p
 runs (never inside one) through ONE joblib call site: local processes (loky) by default, or a
 Dask distributed cluster when a ``client`` (or scheduler address) is given. Each point's report is
 cached as one JSON file named by the ``scenario_hash`` of the resolved scenario, written
-atomically, so an interrupted sweep resumes and a repeated one is free.
+atomically, so an interrupted sweep resumes and a repeated one is free. An entry is used only
+when its :func:`cache_key` matches: the resolved scenario, a hash of dcsim's own sources and
+data (:func:`code_hash`) and of every file the scenario names (traces, weather, length tables),
+so a change in the physics or in an input file is never answered from a stale cache.
+
+Workers never outlive their sweep: on Ctrl-C the local worker pool is shut down with its
+processes killed, and each worker watches its parent and exits when the parent is gone (a
+SIGKILL of the sweep leaves no worker running); a client the sweep opened itself is closed.
 """
 
 from __future__ import annotations
 
-import sys
 import types
 
 import argparse
 import csv
 import itertools
+import functools
+import hashlib
 import json
 import math
 import os
 import re
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -40,11 +48,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
+from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 
 __all__ = [
     "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
-    "run_point", "extract", "columns", "write_table", "add_parser",
+    "run_point", "extract", "columns", "write_table", "add_parser", "cache_key", "code_hash", "data_files",
 ]
 
 #: Report keys (dotted paths into report.json, see docs/report.md) extracted per point by default.
@@ -302,6 +311,8 @@ def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
     try:
         sc = load_scenario(raw, overrides=overrides, base_dir=base_dir)
         res = run(sc)
+        if res.report.get("partial"):  # Ctrl-C stopped the run at a tick: never cache half a point
+            raise KeyboardInterrupt(f"sweep point {overrides} interrupted")
     except Exception as e:  # noqa: BLE001  (re-raised with its message; exception types may not pickle)
         raise RuntimeError(f"sweep point {overrides}: {type(e).__name__}: {e}") from None
     return {"report": _jsonable(res.report), "wall_s": time.perf_counter() - t0}
@@ -320,38 +331,89 @@ def _resolved(dump: dict, path: str):
 
 # --------------------------------------------------------------------------- cache
 
+_PKG = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def code_hash() -> str:
+    """sha256 over dcsim's own sources and shipped data (every ``*.py`` and every file under
+    ``dcsim/data``, by relative path and content): any change to the code or its data changes it."""
+    h = hashlib.sha256()
+    files = sorted(p for p in _PKG.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and (p.suffix == ".py" or "data" in p.relative_to(_PKG).parts[:1]))
+    for p in files:
+        h.update(p.relative_to(_PKG).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def data_files(sc: Scenario) -> dict[str, str]:
+    """Files the scenario names (any ``path``/``file`` field: traces, weather, length tables, rate
+    profiles; a node ``profile`` given as a file), resolved as the readers resolve them → sha256
+    of their content ("missing" if absent). Shipped names are covered by :func:`code_hash`."""
+    from dcsim.workload.trace import SHIPPED_TRACES, shipped_dir
+
+    out: dict[str, str] = {}
+
+    def walk(x):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k in ("path", "file", "profile") and isinstance(v, str):
+                    if v in SHIPPED_TRACES:
+                        p = shipped_dir() / SHIPPED_TRACES[v][0]
+                    else:
+                        p = Path(v).expanduser()
+                        if not p.is_absolute() and sc.base_dir is not None:
+                            p = Path(sc.base_dir) / p
+                    if k == "profile" and not p.is_file():
+                        continue  # a shipped profile name
+                    try:
+                        out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+                    except OSError:
+                        out[str(p)] = "missing"
+                else:
+                    walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(sc.model_dump(mode="json"))
+    return out
+
+
+def cache_key(sc: Scenario, h: str | None = None) -> str:
+    """The cache key of one point: resolved scenario hash + :func:`code_hash` + :func:`data_files`."""
+    blob = json.dumps({"scenario": h or scenario_hash(sc), "code": code_hash(), "data": data_files(sc)},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def _cache_path(cache_dir: Path, h: str) -> Path:
     return cache_dir / f"{h}.json"
 
 
-def _cache_read(cache_dir: Path | None, h: str) -> dict | None:
+def _cache_read(cache_dir: Path | None, h: str, key: str | None = None) -> dict | None:
     if cache_dir is None:
         return None
     p = _cache_path(cache_dir, h)
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
-    if d.get("scenario_hash") != h or d.get("dcsim_version") != __version__ or "report" not in d:
+    if not isinstance(d, dict) or d.get("scenario_hash") != h or d.get("dcsim_version") != __version__ \
+            or "report" not in d:
         return None
+    if key is not None and d.get("cache_key") != key:
+        return None  # made by other code or from other input files: stale
     return d
 
 
-def _cache_write(cache_dir: Path, h: str, payload: dict) -> None:
-    """Write one point atomically (temp file in the same folder, then ``os.replace``)."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
+def _cache_write(cache_dir: Path, h: str, payload: dict, key: str | None = None) -> None:
+    """Write one point atomically (the one atomic-write helper)."""
     d = {"scenario_hash": h, "dcsim_version": __version__, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{h[:16]}.", suffix=".tmp", dir=cache_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(d, f, sort_keys=True)
-        os.replace(tmp, _cache_path(cache_dir, h))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    if key is not None:
+        d["cache_key"] = key
+    atomic_write_bytes(_cache_path(cache_dir, h), json.dumps(d, sort_keys=True).encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- progress
@@ -399,14 +461,47 @@ def _parallel_results(todo: list[tuple[dict, dict, str | None]], workers: int, c
             yield from gen(-1)
     elif workers <= 1 or len(todo) <= 1:
         for i, job in enumerate(todo):
-            yield _indexed(i, *job)
+            yield _indexed(i, *job, watch=False)
     else:
         with joblib.parallel_config(backend="loky"):
             yield from gen(int(workers))
 
 
-def _indexed(i: int, raw: dict, overrides: dict, base_dir: str | None) -> tuple[int, dict]:
+_WATCHDOG: list = []
+
+
+def _watch_parent() -> None:
+    """In a worker process: exit as soon as the process that started it is gone (a SIGKILLed
+    sweep cannot stop its workers itself; they notice within a second)."""
+    if _WATCHDOG:
+        return
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    t = threading.Thread(target=watch, name="dcsim-parent-watch", daemon=True)
+    t.start()
+    _WATCHDOG.append(t)
+
+
+def _indexed(i: int, raw: dict, overrides: dict, base_dir: str | None, watch: bool = True) -> tuple[int, dict]:
+    if watch:  # in a worker process (not when the sweep runs points in its own process)
+        _watch_parent()
     return i, run_point(raw, overrides, base_dir)
+
+
+def _kill_local_workers() -> None:
+    """Shut the local (loky) worker pool down, killing its processes."""
+    try:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=False, kill_workers=True)
+    except Exception:  # noqa: BLE001 - best effort on the way out of an interrupted sweep
+        pass
 
 
 def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, client=None,
@@ -433,19 +528,23 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     cdir = Path(cache_dir) if cache_dir is not None else None
 
     resolved: list[tuple[Scenario, str]] = []
+    keys: dict[str, str] = {}
     for i, ov in enumerate(points):
         try:
             sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir)
         except ScenarioError as e:
             raise ScenarioError(f"sweep point {i} {ov}", e.errors) from None
-        resolved.append((sc, scenario_hash(sc)))
+        h = scenario_hash(sc)
+        resolved.append((sc, h))
+        if cdir is not None and h not in keys:
+            keys[h] = cache_key(sc, h)
 
     payloads: dict[str, dict] = {}
     cached: set[str] = set()
     for _, h in resolved:
         if h in payloads:
             continue
-        d = _cache_read(cdir, h)
+        d = _cache_read(cdir, h, keys.get(h))
         if d is not None:
             payloads[h] = d
             cached.add(h)
@@ -471,9 +570,13 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
             h = todo_h[i]
             payloads[h] = payload
             if cdir is not None:
-                _cache_write(cdir, h, payload)
+                _cache_write(cdir, h, payload, keys.get(h))
             ran += 1
             prog(done + ran, ran)
+    except BaseException:  # Ctrl-C or an error: no worker outlives the sweep
+        if client is None and workers > 1:
+            _kill_local_workers()
+        raise
     finally:
         if own_client is not None:
             own_client.close()
@@ -531,18 +634,17 @@ def _cell(v) -> str:
 
 def write_table(rows: list[dict], out_dir: str | Path) -> dict[str, Path]:
     """Write ``results.csv`` (and ``results.parquet`` when pyarrow is importable) atomically; returns paths."""
+    import io
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     keys = list(columns(rows)) if rows else []
     files = {}
-    fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".csv.tmp", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(keys)
-        for r in rows:
-            w.writerow([_cell(r.get(k)) for k in keys])
-    os.replace(tmp, out / "results.csv")
-    files["results.csv"] = out / "results.csv"
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(keys)
+    for r in rows:
+        w.writerow([_cell(r.get(k)) for k in keys])
+    files["results.csv"] = atomic_write_bytes(out / "results.csv", buf.getvalue().encode("utf-8"))
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -550,10 +652,9 @@ def write_table(rows: list[dict], out_dir: str | Path) -> dict[str, Path]:
         return files
     cols = columns(rows)
     table = pa.table({k: (v.tolist() if v.dtype == object else v) for k, v in cols.items()})
-    tmp = out / ".results.parquet.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, out / "results.parquet")
-    files["results.parquet"] = out / "results.parquet"
+    pbuf = pa.BufferOutputStream()
+    pq.write_table(table, pbuf)
+    files["results.parquet"] = atomic_write_bytes(out / "results.parquet", pbuf.getvalue().to_pybytes())
     return files
 
 
@@ -561,7 +662,7 @@ def write_table(rows: list[dict], out_dir: str | Path) -> dict[str, Path]:
 
 def cmd_sweep(args) -> int:
     spec = load_sweep(args.file)
-    out = Path(args.out) if args.out else Path("results") / "sweeps" / spec.name
+    out = Path(args.out) if args.out else Path("results") / "sweeps" / safe_name(spec.name)
     t0 = time.perf_counter()
     rows = run_sweep(spec, workers=args.workers, client=args.scheduler,
                      cache_dir=None if args.no_cache else args.cache_dir, progress=not args.quiet, out=out)

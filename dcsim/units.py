@@ -37,7 +37,35 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS"]
+__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt"]
+
+
+def excerpt(x: Any, limit: int = 60, quote: bool = True, _inner: bool = False) -> str:
+    """A short, bounded rendering of a user value for error messages (never the whole input).
+
+    Containers are summarised (``list of 1,000,000 items``) rather than walked, so quoting a
+    huge or alias-expanded value costs nothing; strings are cut to ``limit`` characters.
+    """
+    if isinstance(x, str):
+        s = repr(x[: limit + 1]) if quote else x[: limit + 1]
+    elif _inner and isinstance(x, (list, tuple, dict)):
+        s = "[...]" if not isinstance(x, dict) else "{...}"
+    elif isinstance(x, (list, tuple)):
+        s = f"a list of {len(x):,} items" if len(x) > 4 else None
+        if s is None:
+            s = "[" + ", ".join(excerpt(v, 20, quote, True) for v in x) + "]"
+    elif isinstance(x, dict):
+        s = f"a mapping of {len(x):,} keys" if len(x) > 4 else None
+        if s is None:
+            s = "{" + ", ".join(f"{excerpt(k, 20, quote, True)}: {excerpt(v, 20, quote, True)}" for k, v in x.items()) + "}"
+    elif isinstance(x, int) and not isinstance(x, bool) and abs(x) > 10**40:
+        s = f"an integer of {len(str(abs(x))):,} digits" if abs(x) < 10**4000 else "an integer of > 4,000 digits"
+    else:
+        try:
+            s = repr(x)
+        except Exception:  # noqa: BLE001 - a repr that fails must not hide the real error
+            s = f"<{type(x).__name__}>"
+    return s if len(s) <= limit else s[: max(limit - 3, 1)] + "..."
 
 
 class UnitError(ValueError):
@@ -90,7 +118,7 @@ def _unit_factor(dim: str, unit: str) -> float:
         m = _RATE_WORD.match(unit)
         if m and m.group(1) in table:
             return table[m.group(1)]
-    raise UnitError(f"unit {unit!r} is not a {dim} unit (expected one of {', '.join(k for k in table if k)})")
+    raise UnitError(f"unit {excerpt(unit, 30)} is not a {dim} unit (expected one of {', '.join(k for k in table if k)})")
 
 
 def parse_quantity(value: Any, dim: str) -> float:
@@ -110,7 +138,7 @@ def parse_quantity(value: Any, dim: str) -> float:
         raise UnitError(f"expected a number or a string like '10 {_example_unit(dim)}', got {type(value).__name__}")
     m = _QRE.match(value)
     if not m:
-        raise UnitError(f"cannot read {value!r} as a {dim} quantity (expected e.g. '10 {_example_unit(dim)}')")
+        raise UnitError(f"cannot read {excerpt(value)} as a {dim} quantity (expected e.g. '10 {_example_unit(dim)}')")
     num = float(m.group(1))
     unit = m.group(2)
     if dim == "temperature":
@@ -120,7 +148,7 @@ def parse_quantity(value: Any, dim: str) -> float:
             return num - 273.15
         if unit in ("degF", "°F", "F"):
             return (num - 32.0) * 5.0 / 9.0
-        raise UnitError(f"unit {unit!r} is not a temperature unit (expected degC, K or degF)")
+        raise UnitError(f"unit {excerpt(unit, 30)} is not a temperature unit (expected degC, K or degF)")
     if unit == "":
         return num
     return num * _unit_factor(dim, unit)
@@ -161,7 +189,7 @@ def format_quantity(si_value: float, dim: str) -> str:
 
 
 def _bound_msg(op: str, bound: float, raw: Any) -> str:
-    return f"must be {op} {bound:g}, got {raw}"
+    return f"must be {op} {bound:g}, got {excerpt(raw, quote=False)}"
 
 
 def quantity(
@@ -182,7 +210,7 @@ def quantity(
     def _validate(raw: Any) -> float:
         v = parse_quantity(raw, dim)
         if math.isnan(v) or math.isinf(v):
-            raise UnitError(f"must be a finite number, got {raw}")
+            raise UnitError(f"must be a finite number, got {excerpt(raw, quote=False)}")
         if gt is not None and not v > gt:
             raise UnitError(_bound_msg(">", gt, raw))
         if ge is not None and not v >= ge:

@@ -1,27 +1,34 @@
-"""Fuzz the scenario loader: mutate the shipped scenarios and check every outcome is clean.
+"""Fuzz dcsim's inputs: mutated scenarios, damaged YAML text, damaged trace and weather files.
 
-Every mutated scenario must either validate or raise :class:`dcsim.scenario.ScenarioError`
-whose ``errors`` name a field path and a reason — never any other exception. Mutations: wrong
-types, negatives, NaN/inf, missing and unknown keys, absurd magnitudes, wrong units ("20 kg"),
-deleted sections, lists where mappings go (and the reverse), garbage strings, deep nesting.
+Every input must end in one of two ways: accepted (valid, and — with ``--preflight`` — past the
+full preflight: files read, catalog names resolved, physics and resources checked), or a
+:class:`dcsim.scenario.ScenarioError` whose ``errors`` name a field path (or the file) and a
+reason. Anything else is counted as a *traceback* (another exception) or a *hang* (no answer
+within ``--timeout`` seconds, by SIGALRM). Mutations: wrong types, negatives, NaN/inf, missing
+and unknown keys, absurd magnitudes, wrong units ("20 kg"), deleted sections, lists where
+mappings go (and the reverse), garbage strings, deep nesting; YAML text cut, duplicated,
+re-indented, with stray tokens, alias bombs and deep brackets (``--yaml``); trace CSV/JSONL,
+weather CSV and EPW files with bad cells, short rows, missing columns, duplicated or swapped
+rows, non-UTF-8 bytes, NaT and far-future stamps (``--files N``).
 
-    python scripts/fuzz_scenarios.py --n 10000 [--seed 0] [--build 200] [--yaml]
+    python scripts/fuzz_scenarios.py --n 3000 --preflight --yaml --files 1000
 
-prints ``tried / clean errors / valid / other-exception`` counts (and the first offending inputs
-of each exception type). ``--build N`` also builds the models (``dcsim.engine.build.build_models``)
-of up to N mutated scenarios that validated, and counts crashes there separately.
-
-The mutation engine (:func:`mutate`) draws its choices from a *chooser*; ``tests/test_fuzz_scenarios.py``
-drives the same engine from hypothesis (so failures shrink), this script from ``random.Random``.
+prints the counts (clean error / accepted / unclear error / traceback / hang) and the first
+offending inputs of each kind; exit status 1 when any traceback, hang or unclear error was seen.
+``tests/test_fuzz_scenarios.py`` drives the same engine from hypothesis (so failures shrink),
+this script from ``random.Random``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import math
 import random
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -233,25 +240,89 @@ def error_problems(err, raw: Any) -> list[str]:
     return probs
 
 
-def check_one(raw: Any, base_dir: Path = SCENARIO_DIR) -> tuple[str, str]:
-    """Validate ``raw``: ('valid', ''), ('clean', ''), ('unclear', why) or ('crash', exception)."""
-    from dcsim.scenario import ScenarioError, load_scenario
+class Hang(BaseException):
+    """Raised by SIGALRM when one input takes longer than the time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None):
+    """Raise :class:`Hang` in the main thread after ``seconds`` (no limit when None or off-main)."""
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(*_):
+        raise Hang(f"no answer within {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _crash(e: BaseException) -> tuple[str, str]:
+    if isinstance(e, Hang):
+        return "hang", str(e)
+    return "crash", f"{type(e).__name__}: {e}".splitlines()[0][:300] + "\n" + traceback.format_exc(limit=-3)
+
+
+def _outcome(work, problems, timeout: float | None) -> tuple[str, str]:
+    """Run ``work()`` within ``timeout``: ('valid', '') when it returns; for a ScenarioError
+    ('clean', '') or ('unclear', why) from ``problems(err) -> list[str]``; ('crash', exception)
+    or ('hang', why) otherwise."""
+    from dcsim.scenario import ScenarioError
 
     try:
+        with time_limit(timeout):
+            work()
+    except ScenarioError as e:
+        probs = problems(e)
+        return ("unclear", "; ".join(probs)) if probs else ("clean", "")
+    except BaseException as e:  # noqa: BLE001 - counting exactly these (and hangs) is the point
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        return _crash(e)
+    return "valid", ""
+
+
+def check_one(raw: Any, base_dir: Path = SCENARIO_DIR, preflight: bool = False,
+              timeout: float | None = None) -> tuple[str, str]:
+    """Validate ``raw`` (and with ``preflight`` run :func:`dcsim.engine.preflight.preflight` on
+    it): ('valid', ''), ('clean', ''), ('unclear', why), ('crash', exception) or ('hang', why)."""
+    from dcsim.scenario import ScenarioError, load_scenario
+
+    def work():
         if not isinstance(raw, dict):  # what read_yaml does with a non-mapping document
             raise ScenarioError("<fuzz>", [("", f"top level must be a mapping of keys, got {type(raw).__name__}")])
-        load_scenario(raw, base_dir=base_dir)
-    except ScenarioError as e:
-        probs = error_problems(e, raw)
-        return ("unclear", "; ".join(probs)) if probs else ("clean", "")
-    except Exception as e:  # noqa: BLE001 - counting exactly these is the point
-        return "crash", f"{type(e).__name__}: {e}".splitlines()[0][:300] + "\n" + traceback.format_exc(limit=-3)
-    return "valid", ""
+        sc = load_scenario(raw, base_dir=base_dir)
+        if preflight:
+            from dcsim.engine.preflight import preflight as pre
+
+            pre(sc)
+
+    return _outcome(work, lambda e: error_problems(e, raw), timeout)
 
 
 def corrupt_text(text: str, ch) -> str:
     """Byte-level damage to a YAML document: cut, duplicate, or insert stray characters."""
-    op = ch.choice(["cut", "dup", "insert", "truncate", "indent"])
+    op = ch.choice(["cut", "dup", "insert", "truncate", "indent", "bomb", "deep", "dupkey", "bytes"])
+    if op == "bomb":  # a billion-laughs block appended, used by a real field
+        lines = ["x0: &x0 [1, 2, 3, 4, 5, 6, 7, 8, 9]"]
+        for k in range(1, ch.integer(2, 9) + 1):
+            lines.append(f"x{k}: &x{k} [" + ", ".join([f"*x{k - 1}"] * 9) + "]")
+        return text + "\n".join(lines) + f"\neconomics: {{price_profile: *x{k}}}\n"
+    if op == "deep":
+        n = ch.integer(50, 20000)
+        return text + "bogus: " + "[" * n + "]" * n + "\n"
+    if op == "dupkey":
+        first = text.splitlines()[0] if text.strip() else "name: x"
+        return text + first + "\n"
+    if op == "bytes":
+        i = ch.integer(0, max(0, len(text) - 1))
+        return text[:i] + "\udcff\udcfe" + text[i:]  # written with surrogateescape: invalid UTF-8
     i = ch.integer(0, max(0, len(text) - 1))
     j = min(len(text), i + ch.integer(1, 40))
     if op == "cut":
@@ -265,41 +336,148 @@ def corrupt_text(text: str, ch) -> str:
     return text[:i] + "\n   " + text[i:]
 
 
-def check_yaml(raw: Any, ch, folder: Path, corrupt: bool) -> tuple[str, str]:
+def check_yaml(raw: Any, ch, folder: Path, corrupt: bool, timeout: float | None = None) -> tuple[str, str]:
     """Like :func:`check_one`, through a YAML file on disk (``load_scenario(path)``), optionally damaged."""
-    from dcsim.scenario import ScenarioError, load_scenario
+    from dcsim.scenario import load_scenario
 
     text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
     if corrupt:
         text = corrupt_text(text, ch)
     p = folder / "mutant.yaml"
-    p.write_text(text, encoding="utf-8", errors="surrogatepass")
-    try:
-        load_scenario(p, base_dir=SCENARIO_DIR)
-    except ScenarioError as e:
+    p.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+
+    def problems(e):
         if not e.errors or not all(isinstance(r, str) and r.strip() for _, r in e.errors):
-            return "unclear", f"errors without reasons: {e.errors!r}"
+            return [f"errors without reasons: {e.errors!r}"]
         if str(p) not in str(e):
-            return "unclear", "error does not name the file"
+            return ["error does not name the file"]
         probs = [] if corrupt else error_problems(e, raw)
-        return ("unclear", "; ".join(probs)) if probs else ("clean", "")
-    except Exception as e:  # noqa: BLE001
-        return "crash", f"{type(e).__name__}: {e}".splitlines()[0][:300] + "\n" + traceback.format_exc(limit=-3)
-    return "valid", ""
+        if len(str(e)) > 4000:
+            probs.append(f"message of {len(str(e)):,} characters (quotes too much input)")
+        return probs
+
+    return _outcome(lambda: load_scenario(p, base_dir=SCENARIO_DIR), problems, timeout)
 
 
-def check_build(raw: dict, base_dir: Path = SCENARIO_DIR) -> str:
-    """Build the models of a valid scenario; '' or the exception."""
-    from dcsim.engine.build import build_models
-    from dcsim.scenario import ScenarioError, load_scenario
+# ------------------------------------------------------------------ damaged input files
 
-    try:
-        build_models(load_scenario(raw, base_dir=base_dir))
-    except (ScenarioError, ValueError) as e:  # a clear refusal at build time is acceptable
-        return "" if str(e).strip() else f"{type(e).__name__} with no message"
-    except Exception as e:  # noqa: BLE001
-        return f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-    return ""
+def _azure_base(rows: int = 120) -> str:
+    lines = (ROOT / "dcsim" / "data" / "traces" / "AzureLLMInferenceTrace_conv.csv").read_text().splitlines()
+    return "\n".join(lines[: rows + 1]) + "\n"
+
+
+def _weather_csv_base(hours: int = 48) -> str:
+    rows = [f"{h},{20 + 8 * math.sin(h / 24 * 2 * math.pi):.2f},{50 + 10 * math.cos(h / 24 * 2 * math.pi):.1f}"
+            for h in range(hours)]
+    return "hour,t_db,rh\n" + "\n".join(rows) + "\n"
+
+
+def _epw_base(hours: int = 48) -> str:
+    head = ["LOCATION,Fuzzville,XX,XXX,TMY3,000000,40.0,-100.0,-6.0,100.0"] + [f"HEADER{i},0" for i in range(7)]
+    rows = []
+    for k in range(hours):
+        day, hour = 1 + k // 24, 1 + k % 24
+        rows.append(f"1999,7,{day},{hour},0,?9?9?9?9E0,{18 + hour / 3:.1f},{10.0:.1f},55,95000," + ",".join(["0"] * 25))
+    return "\n".join(head + rows) + "\n"
+
+
+def _mooncake_base(rows: int = 60) -> str:
+    return "".join(f'{{"timestamp": {1000 * k}, "input_length": {100 + k}, "output_length": {20 + k % 7}}}\n'
+                   for k in range(rows))
+
+
+#: kind -> (file name, base text, scenario fragment naming the file)
+FILE_KINDS = {
+    "azure": ("trace.csv", _azure_base, lambda n: ("workload", {
+        "arrivals": {"kind": "trace", "path": n, "format": "azure"}, "classes": [{"name": "c", "preset": "chat"}]})),
+    "mooncake": ("trace.jsonl", _mooncake_base, lambda n: ("workload", {
+        "arrivals": {"kind": "trace", "path": n, "format": "mooncake"}, "classes": [{"name": "c", "preset": "chat"}]})),
+    "weather_csv": ("weather.csv", _weather_csv_base, lambda n: ("facility.weather", {"kind": "csv", "path": n})),
+    "epw": ("weather.epw", _epw_base, lambda n: ("facility.weather", {"kind": "epw", "path": n, "start_day": 182})),
+}
+
+BAD_CELLS = ["", " ", "NA", "nan", "NaN", "inf", "-inf", "-1", "0", "1.5", "1e30", "1" * 40, "9999", "99999",
+             "NaT", "9999-01-01 00:00:00", "2500-01-01", "0000-00-00", "abc", "\udcff", "☃", '"', '"unterminated',
+             "1e-300", "-0", "0x10", "1_000", "150", "-273.15", "1e12", "true", "null", "{", "[1]", "1,2", "\x00"]
+
+
+def damage_file(text: str, ch) -> str:
+    """Damage one input file: bad cells, short or long rows, a deleted column, duplicated or
+    swapped rows, cut text, blank lines, stray bytes, a row far in the future."""
+    lines = text.splitlines()
+    op = ch.choice(["cell", "cell", "cell", "short", "long", "dropcol", "duprow", "swap", "cut", "blank",
+                    "bytes", "header", "empty", "far", "json"])
+    if not lines or op == "empty":
+        return ""
+    sep = "," if "," in lines[-1] else None
+    k = ch.integer(1 if len(lines) > 1 else 0, len(lines) - 1)
+    if op in ("cell", "short", "long", "dropcol", "far") and sep:
+        cells = lines[k].split(",")
+        j = ch.integer(0, len(cells) - 1)
+        if op == "cell":
+            cells[j] = ch.choice(BAD_CELLS)
+        elif op == "short":
+            cells = cells[: ch.integer(0, len(cells) - 1)]
+        elif op == "long":
+            cells += [ch.choice(BAD_CELLS)] * ch.integer(1, 3)
+        elif op == "far":
+            cells[0] = ch.choice(["1e12", "9999-12-31 23:59:59", "2199-12-31 23:59:59", "1e300", "-1e12"])
+        else:
+            lines = [",".join(c for i, c in enumerate(row.split(",")) if i != j) for row in lines]
+            return "\n".join(lines) + "\n"
+        lines[k] = ",".join(cells)
+    elif op == "json" and "{" in lines[k]:
+        lines[k] = ch.choice(['{"timestamp": 1}', "[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000,
+                              '{"timestamp": "x", "input_length": 1, "output_length": 1}', "42", "null",
+                              '{"timestamp": 1e400, "input_length": 1, "output_length": 1}',
+                              '{"timestamp": 1, "input_length": true, "output_length": 1}'])
+    elif op == "duprow":
+        lines.insert(k, lines[k])
+    elif op == "swap" and len(lines) > 2:
+        k2 = ch.integer(1, len(lines) - 1)
+        lines[k], lines[k2] = lines[k2], lines[k]
+    elif op == "cut":
+        i = ch.integer(0, len(text))
+        return text[:i]
+    elif op == "blank":
+        lines.insert(k, ch.choice(["", "   ", ",,,", "\t"]))
+    elif op == "bytes":
+        i = ch.integer(0, max(0, len(lines[k]) - 1))
+        lines[k] = lines[k][:i] + "\udcff\udcc3" + lines[k][i:]
+    elif op == "header":
+        lines[0] = ch.choice(["", "a,b,c", lines[0].upper(), lines[0].replace(",", ";"), "t_s"])
+    return "\n".join(lines) + "\n"
+
+
+def check_file(kind: str, text: str, folder: Path, timeout: float | None = None) -> tuple[str, str]:
+    """Preflight the reference scenario reading a (damaged) ``kind`` file: ('valid', ''), ('clean', ''),
+    ('unclear', why), ('crash', exc) or ('hang', why). A clean error names the field and the file."""
+    from dcsim.scenario import load_scenario
+    from dcsim.engine.preflight import preflight
+
+    name, _, frag = FILE_KINDS[kind]
+    p = folder / name
+    p.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+    field, value = frag(name)
+    raw = yaml.safe_load((SCENARIO_DIR / "reference.yaml").read_text())
+    raw["duration"] = "2 h"
+    if field == "workload":
+        raw["workload"] = value
+    else:
+        raw["facility"]["weather"] = value
+
+    def problems(e):
+        msg = str(e)
+        probs = []
+        if not any(path == field or path.startswith(field + ".") for path, _ in e.errors):
+            probs.append(f"error does not name {field}: {e.errors!r}"[:300])
+        if name not in msg:
+            probs.append("error does not name the file")
+        if len(msg) > 2000:
+            probs.append(f"message of {len(msg):,} characters")
+        return probs
+
+    return _outcome(lambda: preflight(load_scenario(raw, base_dir=folder)), problems, timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,7 +485,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=10000, help="mutated scenarios to try")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-ops", type=int, default=3)
-    ap.add_argument("--build", type=int, default=0, help="also build models of up to N valid mutants")
+    ap.add_argument("--preflight", action="store_true",
+                    help="run the full preflight (files, catalog, physics, resources) on mutants that validate")
+    ap.add_argument("--build", type=int, default=0, help="(older name) same as --preflight for up to N valid mutants")
+    ap.add_argument("--files", type=int, default=0, help="also try N damaged trace/weather files through preflight")
+    ap.add_argument("--timeout", type=float, default=20.0, help="seconds before an input counts as a hang")
     ap.add_argument("--show", type=int, default=5, help="examples to print per problem kind")
     ap.add_argument("--yaml", action="store_true",
                     help="go through YAML files on disk (load_scenario(path)); half of them also damaged as text")
@@ -316,53 +498,62 @@ def main(argv: list[str] | None = None) -> int:
     bases = seed_scenarios()
     names = sorted(bases)
     ch = RandomChooser(a.seed)
-    counts = {"valid": 0, "clean": 0, "unclear": 0, "crash": 0}
+    kinds = ("valid", "clean", "unclear", "crash", "hang")
+    counts = dict.fromkeys(kinds, 0)
+    fcounts = dict.fromkeys(kinds, 0)
     examples: dict[str, list[str]] = {}
-    built = build_bad = 0
     t0 = time.perf_counter()
     import tempfile
 
+    def note(kind, why, label):
+        if kind in ("unclear", "crash", "hang"):
+            key = kind + ": " + why.splitlines()[0][:80]
+            ex = examples.setdefault(key, [])
+            if len(ex) < a.show:
+                ex.append(f"{label}\n      {why}")
+
     tmp = tempfile.TemporaryDirectory()
+    pre_left = a.build if a.build and not a.preflight else (a.n if a.preflight else 0)
     for i in range(a.n):
         name = ch.choice(names)
         raw, notes = mutate(bases[name], ch, a.max_ops)
         if a.yaml:
             corrupt = bool(ch.integer(0, 1))
-            kind, why = check_yaml(raw, ch, Path(tmp.name), corrupt)
+            kind, why = check_yaml(raw, ch, Path(tmp.name), corrupt, a.timeout)
             notes.append("text damaged" if corrupt else "via YAML")
         else:
-            kind, why = check_one(raw)
+            deep = pre_left > 0
+            kind, why = check_one(raw, preflight=deep, timeout=a.timeout)
+            if deep and kind == "valid" or deep and kind == "clean":
+                pre_left -= 1
         counts[kind] += 1
-        if kind in ("unclear", "crash"):
-            key = kind + ": " + why.splitlines()[0][:80]
-            ex = examples.setdefault(key, [])
-            if len(ex) < a.show:
-                ex.append(f"{name}: {' | '.join(notes)}\n      {why}")
-        elif kind == "valid" and built < a.build and isinstance(raw, dict):
-            built += 1
-            why_b = check_build(raw)
-            if why_b:
-                build_bad += 1
-                ex = examples.setdefault("build: " + why_b[:80], [])
-                if len(ex) < a.show:
-                    ex.append(f"{name}: {' | '.join(notes)}")
+        note(kind, why, f"{name}: {' | '.join(notes)}")
+    fkinds = sorted(FILE_KINDS)
+    for i in range(a.files):
+        kind_f = ch.choice(fkinds)
+        text = FILE_KINDS[kind_f][1]()
+        for _ in range(ch.integer(1, 3)):
+            text = damage_file(text, ch)
+        kind, why = check_file(kind_f, text, Path(tmp.name), a.timeout)
+        fcounts[kind] += 1
+        note(kind, why, f"{kind_f} file #{i}")
     el = time.perf_counter() - t0
     tmp.cleanup()
-    other = counts["crash"]
     print(f"seed scenarios: {', '.join(names)}")
-    print(f"tried {a.n} mutated scenarios in {el:.1f} s (seed {a.seed}, 1..{a.max_ops} mutations each"
-          f"{'; through YAML files, half damaged as text' if a.yaml else ''})")
-    print(f"  clean validation errors (ScenarioError naming path and reason): {counts['clean']}")
-    print(f"  valid after mutation:                                             {counts['valid']}")
-    print(f"  ScenarioError without a clear path/reason:                        {counts['unclear']}")
-    print(f"  other exception (crash):                                          {other}")
-    if a.build:
-        print(f"  built models of {built} valid mutants: {build_bad} raised something other than a clear ValueError")
+    how = "; through YAML files, half damaged as text" if a.yaml else ("; valid ones through preflight" if a.preflight else "")
+    print(f"tried {a.n} mutated scenarios and {a.files} damaged input files in {el:.1f} s "
+          f"(seed {a.seed}, 1..{a.max_ops} mutations each{how}; hang = no answer in {a.timeout:g} s)")
+    print(f"  {'':44s} {'scenarios':>10s} {'files':>8s}")
+    for k, label in (("clean", "clean error (names field/file and reason)"), ("valid", "accepted"),
+                     ("unclear", "error without a clear path/reason"), ("crash", "traceback (other exception)"),
+                     ("hang", "hang")):
+        print(f"  {label:44s} {counts[k]:10d} {fcounts[k]:8d}")
     for key, exs in sorted(examples.items()):
         print(f"\n[{key}]")
         for e in exs:
             print("   ", e)
-    return 1 if other or counts["unclear"] else 0
+    bad = sum(c[k] for c in (counts, fcounts) for k in ("unclear", "crash", "hang"))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

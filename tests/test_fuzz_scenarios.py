@@ -1,7 +1,9 @@
-"""Bad input never crashes: mutated shipped scenarios validate or raise a clean ScenarioError.
+"""Bad input never crashes: mutated shipped scenarios, damaged YAML text and damaged trace and
+weather files are accepted or refused with a clean ScenarioError — never another exception,
+never a hang, and no test here skips past a crash.
 
-The mutation engine lives in ``scripts/fuzz_scenarios.py`` (``--n 10000`` runs the large
-campaign); here hypothesis drives it for a few hundred examples so failures shrink.
+The mutation engine lives in ``scripts/fuzz_scenarios.py`` (``--n 3000 --preflight --files 1000``
+runs the large campaign); here hypothesis drives it for a few hundred examples so failures shrink.
 """
 
 import importlib.util
@@ -26,11 +28,6 @@ _spec.loader.exec_module(fz)
 BASES = fz.seed_scenarios()
 NAMES = sorted(BASES)
 
-# Inputs excluded from the hypothesis mutations because they are known to fail (none now: the
-# 401-digit integer overflow and the empty-key path were fixed; see the regression tests below).
-KNOWN_BUGS: dict = {}
-
-
 class HypothesisChooser:
     """The fuzz engine's choices drawn from hypothesis (so a failing mutation shrinks)."""
 
@@ -38,9 +35,7 @@ class HypothesisChooser:
         self.data = data
 
     def choice(self, seq):
-        bad = KNOWN_BUGS.get(id(seq), [])
-        seq = [x for x in seq if not any(type(x) is type(b) and x == b for b in bad)]
-        return self.data.draw(st.sampled_from(seq))
+        return self.data.draw(st.sampled_from(list(seq)))
 
     def integer(self, lo, hi):
         return self.data.draw(st.integers(lo, hi))
@@ -49,8 +44,11 @@ class HypothesisChooser:
         return self.data.draw(st.text(max_size=12).filter(bool))
 
 
-def _assert_clean(raw):
-    kind, why = fz.check_one(raw)
+TIMEOUT_S = 60.0  # an input with no answer in this time is a hang, and fails the test
+
+
+def _assert_clean(raw, preflight=False):
+    kind, why = fz.check_one(raw, preflight=preflight, timeout=TIMEOUT_S)
     assert kind in ("valid", "clean"), why
 
 
@@ -253,14 +251,70 @@ def test_mutated_faults_fail_cleanly(data):
 
 
 def test_damaged_yaml_files_fail_cleanly(tmp_path):
-    """Mutants written as YAML and damaged as text (cuts, stray ':', tabs, anchors, python tags)."""
+    """Mutants written as YAML and damaged as text (cuts, stray ':', tabs, anchors, python tags,
+    alias bombs, deep brackets, duplicate keys, invalid UTF-8). Every one is counted."""
     ch = fz.RandomChooser(5)
     seen = {"clean": 0, "valid": 0}
-    for _ in range(150):
+    for _ in range(200):
         raw, notes = fz.mutate(BASES[ch.choice(NAMES)], ch)
-        if fz.check_one(raw)[0] == "crash":  # the known overflow (see xfail above), not a YAML problem
-            continue
-        kind, why = fz.check_yaml(raw, ch, tmp_path, corrupt=True)
+        kind, why = fz.check_yaml(raw, ch, tmp_path, corrupt=True, timeout=TIMEOUT_S)
         assert kind in seen, (notes, why)
         seen[kind] += 1
-    assert seen["clean"] > 100
+    assert seen["clean"] > 150
+
+
+@FUZZ
+@given(data=st.data())
+def test_yaml_text_damage_fails_cleanly(tmp_path_factory, data):
+    base = BASES[data.draw(st.sampled_from(NAMES))]
+    kind, why = fz.check_yaml(base, HypothesisChooser(data), tmp_path_factory.mktemp("y"), corrupt=True,
+                              timeout=TIMEOUT_S)
+    assert kind in ("valid", "clean"), why
+
+
+@settings(max_examples=120, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data())
+def test_valid_mutants_pass_preflight_or_fail_cleanly(data):
+    """Mutants that validate go through the whole preflight: files, catalog names, physics,
+    resources — a refusal there is a clean ScenarioError too."""
+    base = BASES[data.draw(st.sampled_from(NAMES))]
+    raw, _ = fz.mutate(base, HypothesisChooser(data), max_ops=2)
+    _assert_clean(raw, preflight=True)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_damaged_input_files_fail_cleanly(tmp_path_factory, data):
+    """Trace (Azure CSV, Mooncake JSONL), weather CSV and EPW files with bad cells, short rows,
+    dropped columns, duplicated/swapped rows, cut text, bad bytes, far-future stamps: accepted or
+    refused naming the scenario field and the file."""
+    ch = HypothesisChooser(data)
+    kind = ch.choice(sorted(fz.FILE_KINDS))
+    text = fz.FILE_KINDS[kind][1]()
+    for _ in range(ch.integer(1, 3)):
+        text = fz.damage_file(text, ch)
+    res, why = fz.check_file(kind, text, tmp_path_factory.mktemp("f"), timeout=TIMEOUT_S)
+    assert res in ("valid", "clean"), (kind, why)
+
+
+def test_damaged_input_files_seeded_campaign(tmp_path):
+    """The script's own chooser over every file kind; most damage must be caught."""
+    ch = fz.RandomChooser(3)
+    seen = {"valid": 0, "clean": 0}
+    for i in range(200):
+        kind = ch.choice(sorted(fz.FILE_KINDS))
+        text = fz.damage_file(fz.FILE_KINDS[kind][1](), ch)
+        res, why = fz.check_file(kind, text, tmp_path, timeout=TIMEOUT_S)
+        assert res in seen, (i, kind, why)
+        seen[res] += 1
+    assert seen["clean"] > 80
+
+
+def test_fuzz_script_reports_counts(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz_scenarios.py"), "--n", "40", "--preflight",
+                        "--files", "20", "--seed", "7"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    for word in ("clean error", "accepted", "traceback", "hang"):
+        assert word in r.stdout

@@ -53,10 +53,11 @@ class Models:
         """Output tokens/s offered during the ticks starting at ``t_start_s`` (length ``dt_s``).
 
         The one place demand is computed (the engine's ticks and the closed form's moments):
-        the arrival rate at mid-tick × the mean output tokens per request.
+        the workload's own per-window figure — the arrival rate at mid-tick × the mean output
+        tokens per request for analytic processes, the trace's exact tokens in each window for a
+        replay (so a fluid replay conserves tokens at any tick length, issue 17.4).
         """
-        tm = np.asarray(t_start_s, dtype=float) + 0.5 * dt_s
-        return np.asarray(self.workload.rate(tm), dtype=float) * self.workload.mean_output
+        return self.workload.demand_tok_s(np.asarray(t_start_s, dtype=float), dt_s)
 
     @property
     def start_hour(self) -> float:

@@ -23,6 +23,7 @@ import simpy
 
 from dcsim.engine.build import Models
 from dcsim.engine.controller import MODE_NAMES, Controller, queue_step
+from dcsim.engine.interrupt import StopAtTick
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -65,7 +66,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     t = np.arange(i0, i1) * dt
     tm = t + 0.5 * dt
     lam = np.asarray(m.workload.rate(tm), dtype=float)
-    demand = m.demand_tok_s(t, dt)
+    demand = m.demand_tok_s(t, dt)  # exact per-tick tokens for traces (issue 17.4)
     t_db, t_wb = m.facility.weather.at(tm)
     t_db, t_wb = np.array(t_db, dtype=float), np.array(t_wb, dtype=float)
     cap = np.full(t.shape, float(m.facility.interconnect_w))
@@ -115,7 +116,8 @@ class _Trace:
             self.cols.setdefault(k, []).append(np.asarray(v))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) for k, v in self.cols.items()}
+        n = min((len(v) for v in self.cols.values()), default=0)  # a Ctrl-C mid-add drops that chunk
+        return {k: np.concatenate(v[:n]) for k, v in self.cols.items() if n}
 
 
 def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
@@ -143,6 +145,18 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     events: list[dict] = []
     st = {"backlog": 0.0, "boundary": False, "interrupted": False}
     wall0 = time.perf_counter()
+    stop = StopAtTick()  # first Ctrl-C: stop at the end of the current tick (issue 17.2)
+    cur: dict = {}  # the chunk in progress: a hard interrupt still records its finished fluid ticks
+
+    def finish_chunk(ex, j: int, cols: dict) -> None:
+        """Record the first ``j`` ticks of chunk ``ex`` from the per-tick lists ``cols``."""
+        if j < ex.t_s.size:
+            ex = ex.head(j)
+        f = {k: np.array(v[:j], dtype=float) for k, v in cols.items() if k not in ("mode", "level")}
+        mode, level = np.array(cols["mode"][:j], dtype=np.int8), np.array(cols["level"][:j], dtype=np.int16)
+        extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
+        _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
+                      f["arrived"], extra)
 
     def fault_window(env, t_s: float, edge: str, i: int):
         yield env.timeout(t_s)
@@ -171,6 +185,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 # quantized to the controller's clock levels (replicas cache their step tables per clock)
                 clk_fr = m.clocks[np.rint(lvl).astype(int)]
             j = 0
+            cur.update(ex=ex, cols=cols, j=0)
             while j < n:
                 if j > 0 and st["boundary"]:  # an exogenous event fired: end the chunk here
                     break
@@ -198,27 +213,33 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     ctl.record(float(ex.t_s[j]), md, float(limit), d, float(ex.t_db_c[j]), float(sh), shed_prev)
                 shed_prev = sh > 0
                 j += 1
+                cur["j"] = j
                 yield env.timeout(dt)
-            if j < n:
-                ex = ex.head(j)
+                if stop.requested:
+                    st["interrupted"] = True
+                    break
             st["backlog"] = backlog_tok
-            served, backlog, held, waiting, shed, arrived = (
-                np.array(a, dtype=float) for a in (served, backlog, held, waiting, shed, arrived))
-            mode, level = np.array(mode, dtype=np.int8), np.array(level, dtype=np.int16)
-            extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
-            _record_chunk(m, trace, ex, served, mode, level, backlog, held, waiting, shed, arrived, extra)
+            cur.clear()
+            finish_chunk(ex, j, cols)
             i0 += j
             if progress is not None:
                 progress(i0 / n_ticks)
+            if st["interrupted"]:
+                return
 
     if m.faults is not None:
         for t_s, edge, i in m.faults.window_events():
             env.process(fault_window(env, t_s, edge, i))
     env.process(controller(env))
     try:
-        env.run()
-    except KeyboardInterrupt:
+        with stop:
+            env.run()
+    except KeyboardInterrupt:  # a second Ctrl-C (or one outside the tick loop): stop now
         st["interrupted"] = True
+        if cur.get("j") and request_engine is None:  # fluid ticks are whole once counted
+            finish_chunk(cur["ex"], cur["j"], cur["cols"])
+        if not trace.cols:
+            raise  # nothing simulated yet: there is no partial result to report
     arrays = trace.arrays()
     return {
         "timeseries": arrays,

@@ -16,6 +16,7 @@ from dcsim.engine.assemble import assemble_report, goodput_fluid
 from dcsim.engine.build import Models, build_models
 from dcsim.engine.invariants import InvariantError, check_invariants
 from dcsim.engine.loop import simulate
+from dcsim.engine.preflight import preflight
 from dcsim.engine.requests import RequestEngine
 from dcsim.faults import FaultSchedule, build_faults, fault_specs
 from dcsim.metrics.expect import check_expectations
@@ -37,10 +38,11 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
     sc = load_scenario(scenario, overrides=overrides)
     if kw:
         sc = load_scenario(sc, overrides=kw)
+    pre = preflight(sc)  # files, catalog names, cross-field physics, resources: before any work
     if sc.faults:  # run a fault-free baseline too, and report what each fault cost
-        res = run_with_faults(sc, progress=progress)
+        res = pre.annotate(run_with_faults(sc, progress=progress))
     else:
-        res = run_models(build_models(sc), progress=progress)
+        res = run_models(pre.models, progress=progress)
     if sc.expect:  # the scenario's own claims, checked on the finished report
         res.record.expect = check_expectations(res.report, sc.expect)
         res.refresh()

@@ -12,8 +12,8 @@
 - ``plots/*.png`` (see :mod:`dcsim.plots`), PNG metadata stripped so files are reproducible;
 - ``report.html``: one self-contained file (see :mod:`dcsim.report.html`).
 
-Every file is written to a temporary file in the same directory and moved into place with
-``os.replace``, so a reader never sees a half-written file. An existing non-empty result
+The whole run is written into a hidden sibling folder and swapped into place when complete
+(:mod:`dcsim.report.outdir`), so a reader never sees a half-written or mixed folder. An existing non-empty result
 directory is refused unless ``force=True``.
 """
 
@@ -22,13 +22,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dcsim.report.outdir import atomic_write_bytes, is_staging, write_atomically
 from dcsim.report.serialize import report_json_bytes
 from dcsim.tpf import BINDING_NAMES
 
@@ -65,26 +65,7 @@ class OutputExistsError(FileExistsError):
 # atomic files
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync,
-    ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fchmod(fh.fileno(), 0o644)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+# (one helper for every writer: dcsim.report.outdir.atomic_write_bytes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,8 +198,11 @@ def write_outputs(
             f"result directory {out} already exists and is not empty; "
             "choose another --out or pass --force to overwrite it"
         )
-    out.mkdir(parents=True, exist_ok=True)
     report = dict(getattr(result, "report", {}) or {})
+    if not is_staging(out):  # whole run atomically: staged in a sibling folder, then swapped in
+        return write_atomically(out, force, lambda d: write_outputs(result, d, True, formats, plots),
+                                partial=bool(report.get("partial")))
+    out.mkdir(parents=True, exist_ok=True)
     ts = {k: np.asarray(v) for k, v in (getattr(result, "timeseries", {}) or {}).items()}
     written: dict[str, Path] = {}
 

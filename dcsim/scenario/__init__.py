@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from dcsim.units import quantity
+from dcsim.units import excerpt, quantity
+from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
 from dcsim.scenario.base import Spec
 from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, RackCoolingSpec, RackPowerSpec
 from dcsim.scenario.faults import FaultsSpec, window_errors
@@ -202,21 +202,26 @@ def _reason(err: dict) -> str:
                            "string_pattern_mismatch", "bool_parsing", "string_type", "int_type",
                            "float_type", "list_type", "dict_type", "model_type", "union_tag_invalid",
                            "finite_number", "too_short", "too_long"):
-        s = repr(inp)
-        if len(s) > 60:
-            s = s[:57] + "..."
-        msg = f"{msg}, got {s}"
-    return msg
+        msg = f"{msg}, got {excerpt(inp)}"
+    return excerpt(msg, 300, quote=False)
+
+
+#: At most this many errors are listed; the rest are counted.
+MAX_ERRORS = 25
 
 
 def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
     seen = set()
     out = []
-    for e in exc.errors(include_url=False):
+    errs = exc.errors(include_url=False)
+    for e in errs:
         item = (_loc_path(tuple(e.get("loc", ())), raw), _reason(e))
         if item not in seen:
             seen.add(item)
             out.append(item)
+            if len(out) == MAX_ERRORS and len(errs) > MAX_ERRORS:
+                out.append(("", f"... and up to {len(errs) - MAX_ERRORS} more errors not listed"))
+                break
     return out
 
 
@@ -255,28 +260,34 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
             if "=" not in s:
                 raise ScenarioError("--set", [(s, "expected dotted.path=value")])
             k, v = s.split("=", 1)
-            items.append((k.strip(), yaml.safe_load(v) if v.strip() else v))
+            try:
+                items.append((k.strip(), load_yaml_text(v) if v.strip() else v))
+            except YamlInputError as e:
+                raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False), f"value is not a YAML scalar: {e}")]) from None
     for k, v in items:
         try:
             _set_dotted(out, k, v)
-        except (KeyError, IndexError, ValueError, TypeError) as e:
-            raise ScenarioError("--set", [(k, f"cannot set this path ({e})")]) from None
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
+            raise ScenarioError("--set", [(excerpt(k, 80, quote=False), f"cannot set this path ({excerpt(str(e), 120, quote=False)})")]) from None
     return out
 
 
 def read_yaml(path: str | Path) -> dict:
-    """Read a scenario YAML file with the safe loader; errors name the file and line."""
+    """Read a scenario YAML file with the safe loader, within the limits of
+    :mod:`dcsim.scenario.safeyaml` (size, depth, alias expansion; duplicate keys refused);
+    errors name the file and line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_YAML_BYTES + 1)
     except OSError as e:
         raise ScenarioError(str(p), [("", f"cannot read file: {e.strerror or e}")]) from None
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ScenarioError(str(p), [("", f"{where}not valid YAML ({getattr(e, 'problem', e)})")]) from None
+        raw = load_yaml_text(read_text_bounded(data))
+    except YamlInputError as e:
+        raise ScenarioError(str(p), [("", str(e))]) from None
     if not isinstance(raw, dict):
         raise ScenarioError(str(p), [("", f"top level must be a mapping of keys, got {type(raw).__name__}")])
     return raw
@@ -306,7 +317,9 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     except ValidationError as e:
         raise ScenarioError(label, _errors_from(e, raw)) from None
     except (ValueError, TypeError) as e:  # raised outside pydantic's wrapping
-        raise ScenarioError(label, [("", str(e))]) from None
+        raise ScenarioError(label, [("", excerpt(str(e), 300, quote=False))]) from None
+    except RecursionError:
+        raise ScenarioError(label, [("", "input nested too deeply to validate")]) from None
     sc._base_dir = bdir
     return sc
 

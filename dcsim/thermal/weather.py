@@ -12,12 +12,14 @@ dry-bulb offset (e.g. a heat wave) at constant dew point.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from dcsim.textio import read_text
 from dcsim.thermal.psychro import (
     STANDARD_PRESSURE_PA,
     dew_point_c,
@@ -29,7 +31,8 @@ from dcsim.thermal.psychro import (
 
 from dcsim.scenario.facility import DEFAULT_START_DAY
 
-__all__ = ["Weather", "build_weather", "read_epw", "read_weather_csv", "synthetic_t_db", "ar1_hourly_noise"]
+__all__ = ["Weather", "WeatherError", "WeatherFileNotFound", "build_weather", "read_epw", "read_weather_csv",
+           "synthetic_t_db", "ar1_hourly_noise"]
 
 DAY_S = 86400.0
 YEAR_DAYS = 365.0
@@ -88,38 +91,107 @@ def synthetic_t_db(t_s, mean_t: float, seasonal_amplitude: float, diurnal_amplit
             + diurnal_amplitude * np.cos(2 * np.pi * (hour - peak_hour) / 24.0))
 
 
+class WeatherError(ValueError):
+    """A weather file could not be read; the message names the file, the line and the reason."""
+
+
+class WeatherFileNotFound(WeatherError, FileNotFoundError):
+    """The weather file named by the scenario does not exist."""
+
+
+#: Plausible ranges, from the EPW data dictionary (EnergyPlus "Auxiliary Programs", Weather
+#: Converter, EPW CSV format, fields N6–N9): dry-bulb and dew point > -70 and < 70 degC
+#: (missing: 99.9), relative humidity 0–110 % (missing: 999), station pressure > 31,000 and
+#: < 120,000 Pa (missing: 999999). The same bounds apply to CSV weather.
+T_RANGE_C = (-70.0, 70.0)
+RH_MAX_PCT = 110.0
+P_RANGE_PA = (31000.0, 120000.0)
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _weather_text(path: Path) -> str:
+    # EPW headers are often Latin-1 (place names); the data are ASCII
+    return read_text(path, WeatherError, fallback="latin-1")
+
+
+def _num(path, line: int, name: str, raw) -> float:
+    if raw is None:
+        raise WeatherError(f"{path}:{line}: column {name!r} is missing (short row)")
+    txt = str(raw).strip()
+    if not txt:
+        raise WeatherError(f"{path}:{line}: column {name!r} is empty")
+    try:
+        v = float(txt)
+    except ValueError:
+        raise WeatherError(f"{path}:{line}: column {name!r} is not a number: {txt[:30]!r}") from None
+    if not np.isfinite(v):
+        raise WeatherError(f"{path}:{line}: column {name!r} is not finite: {txt[:30]!r}")
+    return v
+
+
+def _check_range(path, lines, name: str, x: np.ndarray, lo: float, hi: float, unit: str) -> None:
+    bad = np.nonzero(~((x > lo) & (x < hi)))[0]
+    if bad.size:
+        k = int(bad[0])
+        raise WeatherError(f"{path}:{lines[k]}: {name} = {x[k]:g} {unit} is outside the plausible range "
+                           f"({lo:g} .. {hi:g} {unit}; EPW data dictionary bounds)")
+
+
 def read_weather_csv(path: Path):
-    """Read an hourly weather CSV -> (t_s, t_db, t_wb) arrays (see CsvWeatherSpec for columns)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    """Read an hourly weather CSV -> (t_s, t_db, t_wb) arrays (see CsvWeatherSpec for columns).
+
+    Every cell is checked: empty cells, ``NA``, NaN, short rows, a missing column, times that
+    do not strictly increase (unsorted or duplicate) and values outside the plausible ranges
+    (:data:`T_RANGE_C`, RH 0–100 %) raise :class:`WeatherError` naming file, line and column."""
+    reader = csv.reader(io.StringIO(_weather_text(path), newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise WeatherError(f"{path}: empty file")
+        cols = {c.strip().lower(): j for j, c in enumerate(header)}
+        tcol = "t_s" if "t_s" in cols else ("hour" if "hour" in cols else None)
+        if tcol is None:
+            raise WeatherError(f"{path}:1: need a time column 't_s' or 'hour', got {sorted(cols)[:10]}")
+        if "t_db" not in cols:
+            raise WeatherError(f"{path}:1: need a 't_db' column")
+        hum = next((c for c in ("t_wb", "rh", "t_dp") if c in cols), None)
+        if hum is None:
+            raise WeatherError(f"{path}:1: need one of 't_wb', 'rh', 't_dp'")
+        rows, lines = [], []
+        for row in reader:
+            if not row or all(not c.strip() for c in row):
+                continue
+            line = reader.line_num
+            vals = []
+            for name in (tcol, "t_db", hum):
+                j = cols[name]
+                vals.append(_num(path, line, name, row[j] if j < len(row) else None))
+            rows.append(vals)
+            lines.append(line)
+    except csv.Error as e:
+        raise WeatherError(f"{path}:{reader.line_num}: not a readable CSV row ({e})") from None
     if not rows:
-        raise ValueError(f"{path}: no data rows")
-    cols = {c.strip().lower(): c for c in rows[0].keys()}
-
-    def col(name):
-        return np.array([float(r[cols[name]]) for r in rows])
-
-    if "t_s" in cols:
-        t_s = col("t_s")
-    elif "hour" in cols:
-        t_s = col("hour") * 3600.0
+        raise WeatherError(f"{path}: no data rows")
+    a = np.asarray(rows, dtype=float)
+    t_s = a[:, 0] * (3600.0 if tcol == "hour" else 1.0)
+    step = np.diff(t_s)
+    if np.any(step <= 0):
+        k = int(np.nonzero(step <= 0)[0][0]) + 1
+        why = "duplicate time" if step[k - 1] == 0 else "time goes backwards (rows must be sorted)"
+        raise WeatherError(f"{path}:{lines[k]}: {why}: {tcol} {a[k, 0]:g} after {a[k - 1, 0]:g}")
+    t_db = a[:, 1]
+    _check_range(path, lines, "t_db", t_db, *T_RANGE_C, "degC")
+    h = a[:, 2]
+    if hum == "t_wb":
+        _check_range(path, lines, "t_wb", h, *T_RANGE_C, "degC")
+        t_wb = np.minimum(h, t_db)
+    elif hum == "rh":
+        frac = np.all(h <= 1.0)
+        _check_range(path, lines, "rh", h * (100.0 if frac else 1.0), -1e-9, 100.0 + 1e-9, "%")
+        t_wb = wet_bulb_c(t_db, h if frac else h / 100.0)
     else:
-        raise ValueError(f"{path}: need a time column 't_s' or 'hour', got {list(cols)}")
-    if "t_db" not in cols:
-        raise ValueError(f"{path}: need a 't_db' column")
-    t_db = col("t_db")
-    if "t_wb" in cols:
-        t_wb = np.minimum(col("t_wb"), t_db)
-    elif "rh" in cols:
-        rh = col("rh")
-        rh = rh if np.all(rh <= 1.0) else rh / 100.0
-        t_wb = wet_bulb_c(t_db, rh)
-    elif "t_dp" in cols:
-        t_wb = wet_bulb_from_dew_point_c(t_db, col("t_dp"))
-    else:
-        raise ValueError(f"{path}: need one of 't_wb', 'rh', 't_dp'")
-    if np.any(np.diff(t_s) <= 0):
-        raise ValueError(f"{path}: time column must be strictly increasing")
+        _check_range(path, lines, "t_dp", h, *T_RANGE_C, "degC")
+        t_wb = wet_bulb_from_dew_point_c(t_db, h)
     return t_s, t_db, t_wb
 
 
@@ -127,32 +199,65 @@ def read_epw(path: Path):
     """Read an EnergyPlus EPW file -> (t_s from Jan 1 00:00, t_db, t_dp, rh, p_pa, t_wb).
 
     Hour h (1–24) of an EPW row is the hour ending at h; its values are placed at its midpoint
-    (h − 0.5). Missing codes (99.9 °C, 999999 Pa, 999 % RH) are replaced by interpolation."""
+    (h − 0.5). Missing codes (99.9 °C, 999999 Pa, 999 % RH) are replaced by interpolation.
+    Month, day and hour are checked against the calendar, each hour may appear once, and values
+    that are neither plausible (EPW data dictionary bounds) nor a missing code raise
+    :class:`WeatherError` naming file and line."""
     cum_days = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30])
-    t, tdb, tdp, rh, p = [], [], [], [], []
-    with open(path, newline="") as fh:
-        lines = fh.read().splitlines()
-    for i, line in enumerate(lines[8:], start=9):
+    t, tdb, tdp, rh, p, lines = [], [], [], [], [], []
+    seen: dict[tuple, int] = {}
+    text_lines = _weather_text(path).splitlines()
+    if len(text_lines) < 9:
+        raise WeatherError(f"{path}: an EPW file has 8 header lines and then hourly rows; got {len(text_lines)} lines")
+    for i, line in enumerate(text_lines[8:], start=9):
         if not line.strip():
             continue
         f = line.split(",")
         if len(f) < 10:
-            raise ValueError(f"{path}:{i}: EPW data row has {len(f)} fields, need ≥ 10")
-        month, day, hour = int(f[1]), int(f[2]), int(f[3])
+            raise WeatherError(f"{path}:{i}: EPW data row has {len(f)} fields, need >= 10")
+        try:
+            month, day, hour = (int(float(f[k])) for k in (1, 2, 3))
+        except (ValueError, OverflowError):
+            raise WeatherError(f"{path}:{i}: month, day and hour must be integers, got "
+                               f"{','.join(x.strip()[:8] for x in f[1:4])!r}") from None
+        if not 1 <= month <= 12:
+            raise WeatherError(f"{path}:{i}: month {month} is not 1..12")
+        if not 1 <= day <= _DAYS_IN_MONTH[month - 1]:
+            raise WeatherError(f"{path}:{i}: day {day} does not exist in month {month}")
+        if not 1 <= hour <= 24:
+            raise WeatherError(f"{path}:{i}: hour {hour} is not 1..24 (EPW hours end at 1..24)")
+        key = (month, day, hour, int(float(f[4])) if f[4].strip().lstrip("-").isdigit() else 0)
+        if key in seen:
+            raise WeatherError(f"{path}:{i}: duplicate time month {month} day {day} hour {hour} "
+                               f"(first at line {seen[key]})")
+        seen[key] = i
         doy0 = cum_days[month - 1] + (day - 1)
         if month == 2 and day == 29:
             doy0 = cum_days[1] + 27  # leap day folded onto 28 Feb
         t.append((doy0 * 24 + hour - 0.5) * 3600.0)
-        tdb.append(float(f[6])), tdp.append(float(f[7])), rh.append(float(f[8])), p.append(float(f[9]))
+        tdb.append(_num(path, i, "dry bulb (field 7)", f[6]))
+        tdp.append(_num(path, i, "dew point (field 8)", f[7]))
+        rh.append(_num(path, i, "relative humidity (field 9)", f[8]))
+        p.append(_num(path, i, "station pressure (field 10)", f[9]))
+        lines.append(i)
     if not t:
-        raise ValueError(f"{path}: no EPW data rows")
+        raise WeatherError(f"{path}: no EPW data rows")
     t, tdb, tdp, rh, p = map(np.asarray, (t, tdb, tdp, rh, p))
+    for name, x, lo, hi, miss, unit in (("dry bulb", tdb, *T_RANGE_C, 99.9, "degC"),
+                                        ("dew point", tdp, *T_RANGE_C, 99.9, "degC"),
+                                        ("relative humidity", rh, -1e-9, RH_MAX_PCT + 1e-9, 999.0, "%"),
+                                        ("station pressure", p, *P_RANGE_PA, 999999.0, "Pa")):
+        _check_range(path, lines, name, np.where(np.isclose(x, miss), 0.5 * (lo + hi), x), lo, hi, unit)
     order = np.argsort(t, kind="stable")
     t, tdb, tdp, rh, p = t[order], tdb[order], tdp[order], rh[order], p[order]
     tdb = _fill_missing(t, tdb, tdb >= 99.9)
     tdp = _fill_missing(t, tdp, tdp >= 99.9)
     rh = _fill_missing(t, rh, rh > 100.0)
     p = _fill_missing(t, p, p >= 999999.0)
+    if np.any(tdb >= 99.9):
+        raise WeatherError(f"{path}: every dry-bulb value is the missing code 99.9")
+    rh = np.where(rh > 100.0, 50.0, rh)  # all missing: assumption 50 % (dew point then from t_db)
+    p = np.where(p >= 999999.0, STANDARD_PRESSURE_PA, p)
     tdp = np.where(tdp >= 99.9, dew_point_c(tdb, rh / 100.0), tdp)
     t_wb = wet_bulb_from_dew_point_c(tdb, tdp, p)
     return t, tdb, tdp, rh / 100.0, p, t_wb
@@ -245,8 +350,8 @@ def _build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather
         path = Path(spec.path)
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
-        if not path.exists():
-            raise FileNotFoundError(f"weather file not found: {path}")
+        if not path.is_file():
+            raise WeatherFileNotFound(f"{path}: weather file not found" + (" (a folder)" if path.exists() else ""))
         if kind == "csv":
             t_f, tdb_f, twb_f = read_weather_csv(path)
             offset = spec.offset

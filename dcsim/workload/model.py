@@ -31,6 +31,7 @@ from dcsim.workload.arrivals import (
 )
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
+from dcsim.textio import read_text
 from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
 
 __all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length",
@@ -128,8 +129,7 @@ def resolve_class(spec: RequestClassSpec, base_dir: Path | None) -> RequestClass
 def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``time,rate`` table (s, 1/s) with a header row; errors name file:line."""
     ts, rs = [], []
-    with open(path) as fh:
-        lines = fh.read().splitlines()
+    lines = read_text(path, TraceError).splitlines()
     if not lines:
         raise TraceError(f"{path}: empty rate profile")
     for n, line in enumerate(lines[1:], start=2):
@@ -143,7 +143,7 @@ def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if not (math.isfinite(t) and math.isfinite(r)) or r < 0:
                 raise ValueError("time and rate must be finite and rate >= 0")
         except ValueError as exc:
-            raise TraceError(f"{path}:{n}: bad row {line!r}: {exc}") from None
+            raise TraceError(f"{path}:{n}: bad row {line[:80]!r}: {exc}") from None
         if ts and t <= ts[-1]:
             raise TraceError(f"{path}:{n}: times must increase ({t:g} after {ts[-1]:g})")
         ts.append(t)
@@ -217,6 +217,29 @@ class Workload:
     def rate(self, t_s) -> np.ndarray:
         """Expected arrivals per second at ``t_s`` (s)."""
         return self.arrivals.rate(np.asarray(t_s, dtype=float))
+
+    def output_tokens(self, t0_s, dt_s) -> np.ndarray:
+        """Output tokens arriving in each window ``[t0, t0 + dt)`` (vectorized over ``t0_s``).
+
+        A trace replay counts the trace's own tokens in each window, so the windows of a run
+        add up to the trace's tokens exactly at any tick length (issue 17.4); an analytic
+        process gives the expected count (see ``ArrivalProcess.expected_count``) times the
+        mean output length.
+        """
+        if self._trace is not None:
+            t0 = np.asarray(t0_s, dtype=float)
+            n_out = self._trace[1]
+            return self.arrivals.cumulative(t0 + dt_s, n_out) - self.arrivals.cumulative(t0, n_out)
+        return self.arrivals.expected_count(t0_s, dt_s) * self.mean_output
+
+    def demand_tok_s(self, t0_s, dt_s: float) -> np.ndarray:
+        """Mean output-token arrival rate (tokens/s) over each window ``[t0, t0 + dt)``: the
+        fluid engine's demand. Exact window counts for traces; for analytic processes
+        ``rate(t0 + dt/2) · mean_output`` (the same floats as the midpoint rate)."""
+        if self._trace is not None:
+            return self.output_tokens(t0_s, dt_s) / dt_s
+        t0 = np.asarray(t0_s, dtype=float)
+        return np.asarray(self.rate(t0 + 0.5 * dt_s), dtype=float) * self.mean_output
 
     def sample(self, t0: float, t1: float) -> ArrivalBatch:
         """Requests arriving in ``[t0, t1)`` (s); windows must not go back in time."""

@@ -5,6 +5,13 @@ Each reader returns a :class:`TraceData` with arrival times in seconds after the
 non-integer or < 1 token count, missing column) raises :class:`TraceError` naming the file and
 line number; with ``on_bad_row="skip"`` such rows are dropped and counted in ``skipped``.
 
+Limits (assumptions, documented in docs/limits.md): token counts at most
+:data:`MAX_TOKENS` per request; datetime stamps between 1970-01-01 and 2200-01-01 (``NaT`` and
+out-of-range stamps are bad rows, never wrapped around); a trace spanning more than
+:data:`MAX_SPAN_S` (10 years — one stray stamp far from the rest) is refused naming that row;
+files must be UTF-8; a JSONL record longer than :data:`MAX_LINE_CHARS` or nested deeper than
+Python's parser allows is a bad row.
+
 Shipped traces (``dcsim/data/traces/``, CC-BY-4.0, see its README): ``azure-conv-2023`` and
 ``azure-code-2023`` (Patel et al., "Splitwise", ISCA'24; Azure/AzurePublicDataset @b469a113).
 """
@@ -12,11 +19,14 @@ Shipped traces (``dcsim/data/traces/``, CC-BY-4.0, see its README): ``azure-conv
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from dcsim.textio import read_text
 
 __all__ = ["TraceData", "TraceError", "read_trace", "read_azure", "read_mooncake", "read_csv_trace",
            "resolve_path", "SHIPPED_TRACES", "shipped_dir", "read_column"]
@@ -29,6 +39,26 @@ SHIPPED_TRACES = {
 
 class TraceError(ValueError):
     """A trace file could not be read; the message names the file and line."""
+
+
+#: Largest token count accepted per request (10 M: the longest context windows announced as of
+#: 2025 are 10 M tokens, Llama 4 Scout; an assumption, not a measurement).
+MAX_TOKENS = 10_000_000
+#: Largest time span of a trace, s (10 years): a longer span is a corrupt or stray timestamp.
+MAX_SPAN_S = 10 * 365.25 * 86400.0
+#: Longest JSONL record, characters.
+MAX_LINE_CHARS = 100_000
+_DT_MIN, _DT_MAX = np.datetime64("1970-01-01", "us"), np.datetime64("2200-01-01", "us")
+
+
+def _short(x, n: int = 60) -> str:
+    s = repr(x)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def _read_text(path: Path) -> str:
+    """The file as text; TraceError naming the file and line when it is not UTF-8 or unreadable."""
+    return read_text(path, TraceError)
 
 
 @dataclass(frozen=True)
@@ -65,6 +95,8 @@ def resolve_path(path: str, base_dir: Path | None) -> Path:
     if not p.exists():
         names = ", ".join(SHIPPED_TRACES)
         raise TraceError(f"{path}: file not found (resolved to {p}); shipped traces: {names}")
+    if not p.is_file():
+        raise TraceError(f"{path}: not a regular file (resolved to {p})")
     return p
 
 
@@ -75,49 +107,89 @@ def _parse_time(raw: str, unit: str) -> float:
     """Seconds (numeric units) or ns since epoch as float seconds (``datetime``)."""
     raw = raw.strip()
     if unit == "datetime":
-        return np.datetime64(raw.replace(" ", "T"), "ns").astype(np.int64) * 1e-9
+        iso = raw.replace(" ", "T")
+        wide = np.datetime64(iso, "us")  # wide range: out-of-range years are caught, not wrapped
+        if np.isnat(wide):
+            raise ValueError("timestamp is NaT (not a time)")
+        if not _DT_MIN <= wide < _DT_MAX:
+            raise ValueError(f"timestamp {_short(raw, 40)} is outside 1970-01-01 .. 2200-01-01")
+        return np.datetime64(iso, "ns").astype(np.int64) * 1e-9
     return float(raw) * _TIME_FACTOR[unit]
 
 
 def _parse_tokens(raw, what: str) -> int:
     if isinstance(raw, str):
         raw = raw.strip()
+        if len(raw) > 40:
+            raise ValueError(f"{what} is not a token count: {_short(raw)}")
         try:
             v = int(raw) if raw.lstrip("+-").isdigit() else float(raw)
         except ValueError:
-            raise ValueError(f"{what} is not a number: {raw!r}") from None
+            raise ValueError(f"{what} is not a number: {_short(raw)}") from None
     else:
         v = raw
-    if isinstance(v, bool) or v is None:
-        raise ValueError(f"{what} is not a number: {raw!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"{what} is not a number: {_short(raw)}")
     if isinstance(v, float):
+        if not v == v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"{what} is not finite: {_short(raw)}")
         if not v.is_integer():
-            raise ValueError(f"{what} must be an integer token count, got {raw!r}")
+            raise ValueError(f"{what} must be an integer token count, got {_short(raw)}")
         v = int(v)
     if v < 1:
-        raise ValueError(f"{what} must be >= 1 token, got {raw!r}")
+        raise ValueError(f"{what} must be >= 1 token, got {_short(raw)}")
+    if v > MAX_TOKENS:
+        raise ValueError(f"{what} = {_short(raw)} is above the limit of {MAX_TOKENS:,} tokens per request")
     return v
 
 
-def _finish(path: Path, t: list, i: list, o: list, skipped: int) -> TraceData:
+def _finish(path: Path, t: list, i: list, o: list, skipped: int, lines: list | None = None) -> TraceData:
     if not t:
         raise TraceError(f"{path}: no valid requests in trace ({skipped} bad rows skipped)")
     ta = np.asarray(t, dtype=float)
     order = np.argsort(ta, kind="stable")
     ta = ta[order]
+    span = ta[-1] - ta[0]
+    if not span <= MAX_SPAN_S:
+        # name the row farthest from the median: the stray one
+        med = float(np.median(ta))
+        k = int(order[0] if med - ta[0] > ta[-1] - med else order[-1])
+        where = f"{path}:{lines[k]}" if lines else str(path)
+        raise TraceError(f"{where}: this row's time is {abs(t[k] - med):.3g} s from the trace's median; the trace "
+                         f"would span {span:.3g} s, more than the {MAX_SPAN_S:.3g} s (10-year) limit "
+                         "(a corrupt or stray timestamp?)")
     ta -= ta[0]
     return TraceData(str(path), ta, np.asarray(i, dtype=np.int64)[order],
                      np.asarray(o, dtype=np.int64)[order], skipped)
+
+
+def _collect(path: Path, records, parse, on_bad_row: str, label) -> TraceData:
+    """Parse ``records`` (``(line, payload)`` pairs) with ``parse(payload) -> (t, n_in, n_out)``;
+    a bad record raises TraceError ``file:line: <label(payload)>: reason``, or is skipped and
+    counted with ``on_bad_row="skip"``."""
+    t, ni, no, lines = [], [], [], []
+    skipped = 0
+    for line, payload in records:
+        try:
+            tv, iv, ov = parse(payload)
+        except (ValueError, TypeError, OverflowError) as exc:
+            if on_bad_row == "skip":
+                skipped += 1
+                continue
+            raise TraceError(f"{path}:{line}: {label(payload)}: {exc}") from None
+        t.append(tv)
+        ni.append(iv)
+        no.append(ov)
+        lines.append(line)
+    return _finish(path, t, ni, no, skipped, lines)
 
 
 def read_csv_trace(path: Path, time_col: str | int, in_col: str | int, out_col: str | int,
                    time_unit: str = "s", on_bad_row: str = "error") -> TraceData:
     """Read a CSV trace with a header row; columns by name or 0-based index."""
     path = Path(path)
-    t, ni, no = [], [], []
-    skipped = 0
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    try:
         try:
             header = next(reader)
         except StopIteration:
@@ -132,32 +204,29 @@ def read_csv_trace(path: Path, time_col: str | int, in_col: str | int, out_col: 
             elif col in header:
                 idx.append(header.index(col))
             else:
-                raise TraceError(f"{path}:1: no column {col!r} in header {header}")
+                raise TraceError(f"{path}:1: no column {_short(col)} in header {_short(header, 200)}")
         width = max(idx) + 1
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not c.strip() for c in row):
-                continue
+
+        def rows():
+            for row in reader:
+                if row and any(c.strip() for c in row):
+                    yield reader.line_num, row
+
+        def parse(row):
+            if len(row) < width:
+                raise ValueError(f"expected at least {width} fields, got {len(row)}")
             try:
-                if len(row) < width:
-                    raise ValueError(f"expected at least {width} fields, got {len(row)}")
-                try:
-                    tv = _parse_time(row[idx[0]], time_unit)
-                except ValueError:
-                    raise ValueError(f"cannot read time {row[idx[0]]!r} as {time_unit}") from None
-                if not np.isfinite(tv):
-                    raise ValueError(f"time is not finite: {row[idx[0]]!r}")
-                iv = _parse_tokens(row[idx[1]], "input tokens")
-                ov = _parse_tokens(row[idx[2]], "output tokens")
-            except ValueError as exc:
-                if on_bad_row == "skip":
-                    skipped += 1
-                    continue
-                raise TraceError(f"{path}:{line}: bad row {row!r}: {exc}") from None
-            t.append(tv)
-            ni.append(iv)
-            no.append(ov)
-    return _finish(path, t, ni, no, skipped)
+                tv = _parse_time(row[idx[0]], time_unit)
+            except ValueError as e:
+                why = str(e) if "timestamp" in str(e) else f"cannot read time {_short(row[idx[0]])} as {time_unit}"
+                raise ValueError(why) from None
+            if not np.isfinite(tv):
+                raise ValueError(f"time is not finite: {_short(row[idx[0]])}")
+            return tv, _parse_tokens(row[idx[1]], "input tokens"), _parse_tokens(row[idx[2]], "output tokens")
+
+        return _collect(path, rows(), parse, on_bad_row, lambda row: f"bad row {_short(row, 120)}")
+    except csv.Error as exc:
+        raise TraceError(f"{path}:{reader.line_num}: not a readable CSV row ({exc})") from None
 
 
 def read_azure(path: Path, on_bad_row: str = "error") -> TraceData:
@@ -168,33 +237,29 @@ def read_azure(path: Path, on_bad_row: str = "error") -> TraceData:
 def read_mooncake(path: Path, on_bad_row: str = "error") -> TraceData:
     """Mooncake JSONL: ``timestamp`` (ms), ``input_length``, ``output_length`` per line."""
     path = Path(path)
-    t, ni, no = [], [], []
-    skipped = 0
-    with open(path) as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict):
-                    raise ValueError("line is not a JSON object")
-                for key in ("timestamp", "input_length", "output_length"):
-                    if key not in rec:
-                        raise ValueError(f"missing key {key!r}")
-                tv = float(rec["timestamp"]) * 1e-3
-                if not np.isfinite(tv):
-                    raise ValueError("timestamp is not finite")
-                iv = _parse_tokens(rec["input_length"], "input_length")
-                ov = _parse_tokens(rec["output_length"], "output_length")
-            except (ValueError, TypeError) as exc:
-                if on_bad_row == "skip":
-                    skipped += 1
-                    continue
-                raise TraceError(f"{path}:{line_no}: bad record: {exc}") from None
-            t.append(tv)
-            ni.append(iv)
-            no.append(ov)
-    return _finish(path, t, ni, no, skipped)
+
+    def parse(line):
+        if len(line) > MAX_LINE_CHARS:
+            raise ValueError(f"record is {len(line):,} characters, above the {MAX_LINE_CHARS:,} limit")
+        try:
+            rec = json.loads(line)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        if not isinstance(rec, dict):
+            raise ValueError("line is not a JSON object")
+        for key in ("timestamp", "input_length", "output_length"):
+            if key not in rec:
+                raise ValueError(f"missing key {key!r}")
+        ts = rec["timestamp"]
+        if isinstance(ts, bool) or not isinstance(ts, (int, float, str)):
+            raise ValueError(f"timestamp is not a number: {_short(ts)}")
+        tv = float(ts) * 1e-3
+        if not np.isfinite(tv):
+            raise ValueError(f"timestamp is not finite: {_short(ts)}")
+        return tv, _parse_tokens(rec["input_length"], "input_length"), _parse_tokens(rec["output_length"], "output_length")
+
+    records = ((n, line) for n, line in enumerate(_read_text(path).splitlines(), start=1) if line.strip())
+    return _collect(path, records, parse, on_bad_row, lambda _: "bad record")
 
 
 def read_trace(path: str, fmt: str = "azure", base_dir: Path | None = None, columns=None,
@@ -222,8 +287,8 @@ def read_column(path: str, column: str | int | None, base_dir: Path | None = Non
     if column is None and path in SHIPPED_TRACES:
         column = "GeneratedTokens"
     out = []
-    with open(p, newline="") as fh:
-        reader = csv.reader(fh)
+    reader = csv.reader(io.StringIO(_read_text(p), newline=""))
+    try:
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -237,14 +302,18 @@ def read_column(path: str, column: str | int | None, base_dir: Path | None = Non
         elif column in header:
             j = header.index(column)
         else:
-            raise TraceError(f"{p}:1: no column {column!r} in header {header}")
+            raise TraceError(f"{p}:1: no column {_short(column)} in header {_short(header, 200)}")
         for row in reader:
             if not row or all(not c.strip() for c in row):
                 continue
             try:
+                if j >= len(row):
+                    raise ValueError(f"row has {len(row)} fields, column {header[j]!r} is field {j + 1}")
                 out.append(_parse_tokens(row[j], f"column {header[j]!r}"))
-            except (ValueError, IndexError) as exc:
+            except (ValueError, IndexError, OverflowError) as exc:
                 raise TraceError(f"{p}:{reader.line_num}: bad value: {exc}") from None
+    except csv.Error as exc:
+        raise TraceError(f"{p}:{reader.line_num}: not a readable CSV row ({exc})") from None
     if not out:
         raise TraceError(f"{p}: column {header[j]!r} has no values")
     return np.asarray(out, dtype=float)

@@ -1,0 +1,250 @@
+"""Preflight: every input of a run checked before any work starts (issue 17).
+
+:func:`preflight` is called by ``dcsim validate``, ``dcsim run`` and :func:`dcsim.run`. It
+
+1. builds the models, which reads every file the scenario names (traces, weather, length
+   tables, rate profiles) and resolves every catalog name (GPU, model, profile); any reader
+   error becomes a :class:`~dcsim.scenario.ScenarioError` naming the scenario field and the
+   file and line the reader reported;
+2. checks cross-field physics that each field alone cannot see (:func:`physics_checks`):
+   a fleet whose *idle* draw exceeds what the interconnect can deliver, or whose idle heat
+   exceeds what the plant can reject, cannot produce a single token, so it is an error (the
+   classic unit slip: ``"20 mW"`` for ``"20 MW"``); a fleet whose full-load draw is many times
+   the interconnect or the plant, or a facility much larger than its fleet, is a loud warning
+   with the figure;
+3. estimates the resources of the run (:func:`estimate`) and refuses one above the documented
+   limits (:data:`LIMITS`), before the first tick.
+
+Warnings are returned, printed by the CLI and added to ``report.json`` ``warnings``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dcsim.engine.build import Models, build_models
+from dcsim.scenario import Scenario, ScenarioError
+from dcsim.thermal.weather import WeatherError
+from dcsim.units import UnitError, excerpt, format_quantity, parse_quantity
+from dcsim.workload.trace import TraceError
+
+__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "LIMITS", "memory_limit_bytes"]
+
+#: Documented limits (docs/limits.md). All are assumptions chosen to refuse nonsense and runs
+#: that would exhaust an ordinary machine, not measurements.
+LIMITS = {
+    # the controller model assumes power caps settle within a tick; hardware capping takes
+    # milliseconds, so a shorter tick is outside the model
+    "min_tick_s": 1e-3,
+    # estimated peak memory of a run; override with DCSIM_MEMORY_LIMIT (e.g. "32 GB")
+    "memory_bytes": 4 * 1024**3,
+    # full-load IT power over what the interconnect (or plant) can carry: above this ratio the
+    # fleet is almost all stranded; warn
+    "stranded_ratio": 20.0,
+    # interconnect over the fleet's full-load IT draw: above this the facility is almost
+    # empty (e.g. '20 GW' for '20 MW'); warn
+    "oversized_ratio": 1000.0,
+}
+
+#: Peak memory per controller tick of a run that is simulated and written (report, CSV, HTML):
+#: measured 4.85 and 4.92 kB/tick (maxrss above a 60-s-tick run of the same scenario, separate
+#: processes) and 5.09 kB/tick (one process, the 60-s run first) for scenarios/reference.yaml at a
+#: 1-s tick over 24 h and 72 h, fluid fidelity, 38 CSV columns (2-core VM, CPython 3.11), rounded
+#: up. Checked within a factor of 2 by
+#: tests/test_hostile.py::test_memory_estimate_matches_a_measured_run.
+BYTES_PER_TICK = 5200
+#: timeseries.csv bytes per tick: measured 562 B/tick (48.6 MB for 86,400 ticks, same run).
+CSV_BYTES_PER_TICK = 600
+
+
+def memory_limit_bytes() -> float:
+    """The memory limit: ``DCSIM_MEMORY_LIMIT`` (a data quantity, ``"16 GB"``) or 4 GiB."""
+    env = os.environ.get("DCSIM_MEMORY_LIMIT")
+    if env:
+        try:
+            v = parse_quantity(env, "data")
+        except UnitError as e:
+            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{e} (e.g. '16 GB')")]) from None
+        if v > 0 and math.isfinite(v):
+            return v
+    return float(LIMITS["memory_bytes"])
+
+
+@dataclass
+class Preflight:
+    """What preflight found: the built models, warnings, and the resource estimate."""
+
+    models: Models
+    warnings: list[str] = field(default_factory=list)
+    estimate: dict = field(default_factory=dict)
+
+    def annotate(self, result):
+        """Add this preflight's warnings to a Result's report (for paths that rebuilt the models)."""
+        w = result.record.warnings
+        w.extend(x for x in self.warnings if x not in w)
+        result.refresh()
+        return result
+
+
+def estimate(sc: Scenario) -> dict:
+    """Resources of a run, before it starts: ticks, time-series bytes, CSV bytes, peak memory."""
+    dt = float(sc.controller.tick)
+    ticks = int(math.ceil(sc.duration / dt - 1e-9))
+    return {"ticks": ticks, "csv_bytes": ticks * CSV_BYTES_PER_TICK, "peak_memory_bytes": ticks * BYTES_PER_TICK}
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:.3g} GB" if x >= 1e8 else f"{x / 1e6:.3g} MB"
+
+
+def _resource_errors(sc: Scenario, est: dict) -> list[tuple[str, str]]:
+    errs = []
+    tick = float(sc.controller.tick)
+    if tick < LIMITS["min_tick_s"]:
+        errs.append(("controller.tick", f"{tick:g} s is below the {LIMITS['min_tick_s'] * 1e3:g} ms minimum: the "
+                     "controller model assumes power caps settle within one tick (hardware capping takes "
+                     "milliseconds)"))
+    lim = memory_limit_bytes()
+    if est["peak_memory_bytes"] > lim:
+        errs.append(("controller.tick", f"{est['ticks']:,} ticks would need ~{_gb(est['peak_memory_bytes'])} of "
+                     f"memory and write a ~{_gb(est['csv_bytes'])} timeseries.csv, above the {_gb(lim)} limit; "
+                     "use a longer tick or a shorter duration (or raise DCSIM_MEMORY_LIMIT)"))
+    return errs
+
+
+def _weather_samples(m: Models, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0.0, duration, 97)
+    t_db, t_wb = m.facility.weather.at(t)
+    return np.asarray(t_db, dtype=float), np.asarray(t_wb, dtype=float)
+
+
+def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
+    """Cross-field physics over the built models: (errors as (field, reason), warnings)."""
+    with np.errstate(all="ignore"):  # absurd inputs overflow on purpose here; the checks say so
+        return _physics_checks(m)
+
+
+def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
+    sc = m.scenario
+    fq = format_quantity
+    errs: list[tuple[str, str]] = []
+    warns: list[str] = []
+    cv = m.curves
+    idle_it = float(np.min(cv.it_pq[:, 0]))        # every replica idle at its lowest-power clock
+    peak_it = float(np.max(cv.it_pq[-1]))          # every replica at full batch, full clock
+    cap = float(m.facility.interconnect_w)
+    lf = m.liquid_fraction
+    t_db, t_wb = _weather_samples(m, float(sc.duration))
+    allowed_it = np.asarray(m.facility.max_it_power_w(np.full(t_db.shape, cap), lf, t_db, t_wb), dtype=float)
+    coolable_it = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
+    idle_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["facility"], dtype=float)
+    peak_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, peak_it), lf, t_db, t_wb)["facility"], dtype=float)
+    for name, x in (("idle IT power", idle_it), ("full-load IT power", peak_it),
+                    ("IT power the interconnect allows", allowed_it), ("IT power the plant can cool", coolable_it)):
+        if not np.all(np.isfinite(x)):
+            errs.append(("facility", f"{name} is not finite ({excerpt(np.asarray(x).ravel()[:3].tolist())}): "
+                         "an input is out of any physical range"))
+    if errs:
+        return errs, warns
+    for gi, g in enumerate(m.groups):  # a rack whose limits are below its own idle draw serves nothing
+        lim = g.limits
+        rack_idle = lim.replicas_per_rack * float(np.min(g.table.wall[:, 0])) + lim.rack_overhead_w
+        rack_full = lim.replicas_per_rack * float(np.max(g.table.wall[-1])) + lim.rack_overhead_w
+        for name, limit in (("power.power_limit", lim.rack_power_limit_w), ("cooling.limit", lim.rack_cooling_limit_w)):
+            what = "power limit (derated)" if name.startswith("power") else "cooling limit"
+            if rack_idle > limit:
+                errs.append((f"racks[{gi}].{name}", f"the rack's {what} {fq(limit, 'power')} is below the rack's idle "
+                             f"draw {fq(rack_idle, 'power')} ({_times(rack_idle, limit)} it): no rack of "
+                             f"{sc.racks[gi].name!r} could serve a token"))
+            elif rack_full > LIMITS["stranded_ratio"] * limit:
+                warns.append(f"racks[{gi}].{name}: the rack's {what} {fq(limit, 'power')} is "
+                             f"{rack_full / limit:.3g}x below its full-load draw {fq(rack_full, 'power')}; "
+                             "most of each rack is stranded — check the units")
+    best_allowed = float(np.max(allowed_it))
+    if idle_it > best_allowed:
+        errs.append(("facility.interconnect",
+                     f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
+                     f"{fq(idle_it, 'power')} of IT ({_meter(idle_fac)} at the meter with cooling "
+                     f"and losses), {_times(idle_it, best_allowed)} what the interconnect can deliver to IT "
+                     f"({fq(best_allowed, 'power')}); no token could be served (a unit slip, mW for MW?)"))
+    best_cool = float(np.max(coolable_it))
+    if idle_it > best_cool:
+        errs.append(("facility.cooling",
+                     f"the plant cannot reject even the idle fleet's heat: {fq(idle_it, 'power')} of idle IT power vs "
+                     f"at most {fq(best_cool, 'power')} of IT the plant can cool during the run "
+                     f"({_times(idle_it, best_cool)} that; power-chain losses count as heat too)"))
+    if errs:
+        return errs, warns
+    worst_allowed = float(np.min(allowed_it))
+    if peak_it > LIMITS["stranded_ratio"] * worst_allowed:
+        warns.append(f"facility.interconnect {fq(cap, 'power')}: the fleet's full-load IT power "
+                     f"{fq(peak_it, 'power')} is {peak_it / worst_allowed:.3g}x what the interconnect can deliver "
+                     f"to IT ({fq(worst_allowed, 'power')}); most of the {m.gpus:,} GPUs are stranded — check the "
+                     "units and counts")
+    worst_cool = float(np.min(coolable_it))
+    if peak_it > LIMITS["stranded_ratio"] * worst_cool:
+        warns.append(f"facility.cooling: the fleet's full-load IT power {fq(peak_it, 'power')} is "
+                     f"{peak_it / worst_cool:.3g}x what the plant can cool at the hottest hour "
+                     f"({fq(worst_cool, 'power')}); most of the fleet cannot run — check the units and counts")
+    top_fac = float(np.max(peak_fac))
+    if not math.isfinite(top_fac):
+        errs.append(("facility", "facility power at full load is not finite: an input is out of any physical range"))
+    elif cap > LIMITS["oversized_ratio"] * peak_it:
+        warns.append(f"facility.interconnect {fq(cap, 'power')} is {cap / peak_it:.3g}x the fleet's full-load IT "
+                     f"power ({fq(peak_it, 'power')}); a power chain and plant sized for the interconnect make losses "
+                     f"and PUE those of an almost empty facility (PUE at full load {top_fac / peak_it:.3g}) — check "
+                     "the units")
+    return errs, warns
+
+
+def _meter(x) -> str:
+    v = float(np.min(x))
+    return format_quantity(v, "power") if math.isfinite(v) else "more than any finite power"
+
+
+def _times(a: float, b: float) -> str:
+    return f"{a / b:.3g}x" if b > 0 else "infinitely more than"
+
+
+def _field_for(exc: Exception) -> str:
+    if isinstance(exc, TraceError):
+        return "workload.arrivals"
+    if isinstance(exc, WeatherError):
+        return "facility.weather"
+    return ""
+
+
+def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
+    """Check a validated scenario end to end before running it; raise
+    :class:`~dcsim.scenario.ScenarioError` (file/field/reason) on any problem."""
+    label = label or sc.name
+    est = estimate(sc)
+    errs = _resource_errors(sc, est)
+    if errs:
+        raise ScenarioError(label, errs)
+    if sc.name in (".", "..") or sc.name.startswith("."):
+        raise ScenarioError(label, [("name", f"{sc.name!r} cannot name an output folder (it must not start with "
+                                             "'.'); choose a plain name")])
+    try:
+        m = build_models(sc)
+    except ScenarioError as e:
+        raise ScenarioError(label, e.errors) from None
+    except (TraceError, WeatherError) as e:
+        raise ScenarioError(label, [(_field_for(e), excerpt(str(e), 400, quote=False))]) from None
+    except (ValueError, KeyError, OSError, OverflowError) as e:  # builders' own refusals
+        msg = str(e).strip("'\"")
+        path, sep, reason = msg.partition(": ")
+        if sep and path and " " not in path:
+            raise ScenarioError(label, [(path, excerpt(reason, 400, quote=False))]) from None
+        raise ScenarioError(label, [("", excerpt(msg, 400, quote=False))]) from None
+    errs, warns = physics_checks(m)
+    if errs:
+        raise ScenarioError(label, errs)
+    for w in warns:
+        if w not in m.warnings:
+            m.warnings.append(w)
+    return Preflight(models=m, warnings=list(m.warnings), estimate=est)

@@ -1,0 +1,597 @@
+"""Hostile and careless input (issue 17): every reproducer is a test.
+
+Each test feeds one damaged input and asserts the outcome a careful tool gives: a one-line
+error naming the file, the line or field and the reason, exit 2, within a bounded time and
+memory — never a traceback, a hang, or a result that looks valid but is not.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dcsim.cli import main as cli_main
+from dcsim.scenario import ScenarioError, apply_overrides, load_scenario, read_yaml
+from dcsim.scenario.safeyaml import MAX_YAML_BYTES, load_yaml_text, YamlInputError
+from dcsim.units import excerpt
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "scenarios" / "reference.yaml"
+
+
+def _validate(capsys, *argv):
+    code = cli_main(["validate", *map(str, argv)])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return code, out.err
+
+
+# ------------------------------------------------------------------ bounded YAML (17.1)
+
+def _bomb(depth: int = 9, width: int = 9) -> str:
+    lines = ["name: bomb", "duration: 1 h", "a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9]"]
+    for i in range(1, depth + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    lines.append(f"economics:\n  price_profile: *a{depth}")
+    return "\n".join(lines) + "\n"
+
+
+def test_billion_laughs_fails_fast(tmp_path, capsys):
+    p = tmp_path / "bomb.yaml"
+    p.write_text(_bomb())
+    assert p.stat().st_size < 3000
+    t0 = time.perf_counter()
+    code, err = _validate(capsys, p)
+    assert code == 2
+    assert time.perf_counter() - t0 < 5.0
+    assert "expands to more than" in err and str(p) in err
+    assert len(err) < 500  # the message quotes no expanded input
+
+
+def test_small_alias_use_is_still_fine():
+    assert load_yaml_text("a: &x [1, 2]\nb: *x\nc: {<<: {k: 1}, j: 2}\n") == {
+        "a": [1, 2], "b": [1, 2], "c": {"k": 1, "j": 2}}
+
+
+@pytest.mark.parametrize("text, want", [
+    ("name: x\nname: y\n", "duplicate key 'name'"),
+    ("a:\n  b: 1\n  b: 2\n", "duplicate key 'b'"),
+    ("a: &x [1, *x]\n", "recursive YAML alias"),
+    ("name: 2023-02-30\n", "day is out of range"),
+    ("name: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ("name: " + "[" * 100 + "]" * 100 + "\n", "YAML nested more than 64"),
+    ("n: " + "9" * 5000 + "\n", "cannot read a YAML value"),
+    ("\x00\x01", "not valid YAML"),
+])
+def test_yaml_refusals(tmp_path, capsys, text, want):
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    code, err = _validate(capsys, p)
+    assert code == 2 and want in err and str(p) in err, err
+    assert len(err) < 600
+
+
+def test_non_utf8_and_oversize_files(tmp_path, capsys):
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    code, err = _validate(capsys, p)
+    assert code == 2 and "not UTF-8" in err and "line 1" in err
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"# " + b"x" * (MAX_YAML_BYTES + 10) + b"\n")
+    code, err = _validate(capsys, big)
+    assert code == 2 and "limit" in err
+    code, err = _validate(capsys, tmp_path)  # a directory
+    assert code == 2 and "cannot read" in err
+
+
+@pytest.mark.parametrize("value", ["!!python/name:os.system", "!!binary ZZZ", "&a [*a]", "[[[[", "{a: 1, a: 2}"])
+def test_yaml_tags_and_garbage_through_set(capsys, value):
+    code, err = _validate(capsys, REF, "--set", f"name={value}")
+    assert code == 2 and "--set" in err, err
+
+
+def test_error_messages_quote_short_excerpts():
+    raw = read_yaml(REF)
+    raw["name"] = "a" * 100_000
+    raw["racks"][0]["count"] = list(range(100_000))
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(raw, base_dir=REF.parent)
+    assert len(str(ei.value)) < 1000
+    assert excerpt(list(range(10**6))) == "a list of 1,000,000 items"
+    assert len(excerpt("x" * 10**6)) <= 60
+    assert "digits" in excerpt(10**400)
+
+
+def test_too_many_errors_are_counted_not_listed():
+    raw = read_yaml(REF)
+    raw["economics"] = {"price_profile": ["x"] * 5000}
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(raw, base_dir=REF.parent)
+    assert len(ei.value.errors) <= 26
+    assert "more errors not listed" in ei.value.errors[-1][1]
+
+
+def test_load_yaml_text_limits_are_errors_not_crashes():
+    with pytest.raises(YamlInputError):
+        load_yaml_text("x" * (MAX_YAML_BYTES + 1))
+    with pytest.raises(ScenarioError):
+        apply_overrides({}, ["a.b=!!python/object:os.system"])
+
+
+# ------------------------------------------------------------------ damaged trace files (17.2)
+
+def _trace_scenario(tmp_path, body: str | bytes, fmt: str = "azure", name: str = "t.csv") -> Path:
+    import yaml
+
+    p = tmp_path / name
+    (p.write_bytes if isinstance(body, bytes) else p.write_text)(body)
+    raw = read_yaml(REF)
+    raw["duration"] = "1 h"
+    raw["workload"] = {"arrivals": {"kind": "trace", "path": name, "format": fmt},
+                       "classes": [{"name": "chat", "preset": "chat"}]}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    return s
+
+
+AZ = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n"
+TRACE_CASES = [
+    (AZ + "2023-11-16 18:15:47,abc,44\n", "azure", ":3:", "not a number"),
+    (AZ + "2023-11-16 18:15:47,12\n", "azure", ":3:", "fields"),
+    (AZ + "2023-11-16 18:15:47,0,44\n", "azure", ":3:", ">= 1 token"),
+    (AZ + "2023-11-16 18:15:47,-5,44\n", "azure", ":3:", ">= 1 token"),
+    (AZ + "2023-11-16 18:15:47,1.5,44\n", "azure", ":3:", "integer"),
+    (AZ + "2023-11-16 18:15:47,1000000000000000000000000000000,44\n", "azure", ":3:", "above the limit"),
+    (AZ + "NaT,10,44\n", "azure", ":3:", "NaT"),
+    (AZ + "9999-01-01 00:00:00,10,44\n", "azure", ":3:", "outside 1970"),
+    (AZ + "2500-01-01 00:00:00,10,44\n", "azure", ":3:", "outside 1970"),
+    (AZ + "2023-11-16 18:15:47," + "1" * 200_000 + ",44\n", "azure", ":3:", "CSV"),
+    (AZ.encode() + b"2023-11-16 18:15:47,\xff\xfe,44\n", "azure", ":3:", "not UTF-8"),
+    ('{"timestamp": 0, "input_length": 5, "output_length": 5}\n' + "[" * 100_000 + "]" * 100_000 + "\n",
+     "mooncake", ":2:", "record is"),
+    ('{"timestamp": 0, "input_length": 5, "output_length": 5}\n' + '{"a":' * 5000 + "1" + "}" * 5000 + "\n",
+     "mooncake", ":2:", "nested too deeply"),
+    ('{"timestamp": 0, "input_length": 5, "output_length": 5}\n{"timestamp": 1, "input_length": 5}\n',
+     "mooncake", ":2:", "missing key"),
+    ('{"timestamp": 0, "input_length": 5, "output_length": 5}\n{"timestamp": 1e300, "input_length": 5, '
+     '"output_length": 5}\n', "mooncake", ":2:", "10-year"),
+    ("", "azure", "t.csv", "empty file"),
+]
+
+
+@pytest.mark.parametrize("body, fmt, where, why", TRACE_CASES)
+def test_damaged_traces_fail_validate_and_run_cleanly(tmp_path, capsys, body, fmt, where, why):
+    s = _trace_scenario(tmp_path, body, fmt)
+    code, err = _validate(capsys, s)
+    assert code == 2 and why in err and where in err and "workload" in err, err
+    assert len(err) < 800
+    code = cli_main(["run", str(s), "--out", str(tmp_path / "out"), "-q", "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2 and why in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_and_folder_traces(tmp_path, capsys):
+    s = _trace_scenario(tmp_path, AZ)
+    (tmp_path / "t.csv").unlink()
+    code, err = _validate(capsys, s)
+    assert code == 2 and "file not found" in err
+    (tmp_path / "t.csv").mkdir()
+    code, err = _validate(capsys, s)
+    assert code == 2 and "not a regular file" in err
+
+
+# ------------------------------------------------------------------ damaged weather files (17.2)
+
+def _weather_scenario(tmp_path, body: str, kind: str = "csv", name: str = "w.csv") -> Path:
+    import yaml
+
+    (tmp_path / name).write_text(body)
+    raw = read_yaml(REF)
+    raw["facility"]["weather"] = {"kind": kind, "path": name}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    return s
+
+
+W = "hour,t_db,rh\n0,20,50\n"
+WEATHER_CASES = [
+    (W + "1,,50\n", ":3:", "'t_db' is empty"),
+    (W + "1,NA,50\n", ":3:", "not a number"),
+    (W + "1,20\n", ":3:", "missing (short row)"),
+    ("hour,rh\n0,50\n", ":1:", "t_db"),
+    (W + "2,20,50\n1,20,50\n", ":4:", "backwards"),
+    (W + "1,20,50\n1,21,50\n", ":4:", "duplicate time"),
+    (W + "1,nan,50\n", ":3:", "not finite"),
+    (W + "1,9999,50\n", ":3:", "plausible range"),
+    (W + "1,20,150\n", ":3:", "plausible range"),
+    ("", "w.csv", "empty file"),
+]
+
+
+@pytest.mark.parametrize("body, where, why", WEATHER_CASES)
+def test_damaged_weather_csv_fails_cleanly(tmp_path, capsys, body, where, why):
+    code, err = _validate(capsys, _weather_scenario(tmp_path, body))
+    assert code == 2 and why in err and where in err and "facility.weather" in err, err
+
+
+def _epw(rows: list[str]) -> str:
+    head = ["LOCATION,S\xe3o Paulo,SP,BRA,SWERA,837800,-23.6,-46.6,-3.0,803.0"] + [f"H{i},0" for i in range(7)]
+    return "\n".join(head + rows) + "\n"
+
+
+def _epw_row(month=7, day=1, hour=3, tdb="20.0", tdp="10.0", rh="50", p="95000"):
+    return f"1999,{month},{day},{hour},0,?9?9?9?9E0,{tdb},{tdp},{rh},{p}," + ",".join(["0"] * 25)
+
+
+@pytest.mark.parametrize("row, why", [
+    (_epw_row(month=0), "month 0"),
+    (_epw_row(day=32), "day 32"),
+    (_epw_row(hour=25), "hour 25"),
+    (_epw_row(tdb="9999"), "plausible range"),
+    (_epw_row(rh="150"), "plausible range"),
+    (_epw_row(tdb="NA"), "not a number"),
+    (_epw_row(hour=1), "duplicate time"),
+    ("1999,7,1,2", "fields"),
+])
+def test_damaged_epw_fails_cleanly(tmp_path, capsys, row, why):
+    body = _epw([_epw_row(hour=1), _epw_row(hour=2, tdb="99.9"), row])  # 99.9 = EPW missing code: fine
+    code, err = _validate(capsys, _weather_scenario(tmp_path, body, "epw", "w.epw"))
+    assert code == 2 and why in err and "w.epw:11:" in err, err
+
+
+def test_real_epw_conventions_are_accepted(tmp_path, capsys):
+    """Latin-1 header (a place name), missing codes 99.9 / 999 / 999999, RH up to 110 %."""
+    rows = [_epw_row(hour=h, tdb="99.9" if h == 3 else f"{15 + h / 2}", rh="999" if h == 4 else "105" if h == 5 else "60",
+                     p="999999" if h == 6 else "92000") for h in range(1, 25)]
+    p = tmp_path / "w.epw"
+    p.write_bytes(_epw(rows).encode("latin-1"))
+    raw = read_yaml(REF)
+    raw["facility"]["weather"] = {"kind": "epw", "path": "w.epw"}
+    raw["start"] = "2026-07-01T00:00"  # day 182, the EPW rows' 1 July
+    sc = load_scenario(raw, base_dir=tmp_path)
+    from dcsim.engine.preflight import preflight
+
+    pre = preflight(sc)
+    db, wb = pre.models.facility.weather.at(np.array([2.5 * 3600.0]))
+    assert db[0] == pytest.approx(0.5 * (16.0 + 17.0)) and wb[0] <= db[0]
+
+
+# ------------------------------------------------------------------ silent nonsense refused (17.1/17.2)
+
+def _run_cli(tmp_path, capsys, *sets, out="out"):
+    argv = ["run", str(REF), "--out", str(tmp_path / out), "-q", "--no-plots", "--set", "duration=2 h"]
+    for s in sets:
+        argv += ["--set", s]
+    code = cli_main(argv)
+    cap = capsys.readouterr()
+    assert "Traceback" not in cap.err
+    return code, cap.err
+
+
+@pytest.mark.parametrize("sets, field, words", [
+    (["facility.interconnect=20 mW"], "facility.interconnect", "cannot power the fleet even idle"),
+    (["facility.interconnect=1e-300 kW"], "facility.interconnect", "cannot power the fleet even idle"),
+    (["racks.0.count=1000000", "racks.0.nodes_per_rack=256"], "facility.interconnect", "2,048,000,000 GPUs"),
+    (["facility.cooling.capacity=1 kW"], "facility.cooling", "cannot reject even the idle"),
+    (["controller.tick=1 ns", "duration=1 ms"], "controller.tick", "below the 1 ms minimum"),
+    (["name=.."], "name", "output folder"),
+])
+def test_physical_nonsense_is_refused_before_running(tmp_path, capsys, sets, field, words):
+    code, err = _validate(capsys, REF, *sum((["--set", s] for s in sets), []))
+    assert code == 2 and f"{field}:" in err and words in err, err
+    code, err = _run_cli(tmp_path, capsys, *sets)
+    assert code == 2 and words in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_memory_estimate_refuses_huge_runs(tmp_path, capsys, monkeypatch):
+    code, err = _validate(capsys, REF, "--set", "controller.tick=10 ms", "--set", "duration=3 h")
+    assert code == 2 and "of memory" in err and "DCSIM_MEMORY_LIMIT" in err
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "64 GB")
+    code, err = _validate(capsys, REF, "--set", "controller.tick=10 ms", "--set", "duration=3 h")
+    assert code == 0
+
+
+def test_loud_warnings_reach_summary_and_report(tmp_path, capsys):
+    import json
+
+    code = cli_main(["run", str(REF), "--out", str(tmp_path / "out"), "--no-plots", "--set", "duration=2 h",
+                     "--set", "facility.interconnect=20 GW", "--set", "facility.cooling.capacity=20 GW"])
+    cap = capsys.readouterr()
+    assert code == 0 and "warning: facility.interconnect 20 GW is" in cap.err
+    assert "WARNING  facility.interconnect 20 GW is" in cap.out  # under the summary table
+    rep = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert any("almost empty facility" in w for w in rep["warnings"])
+
+
+def test_unknown_catalog_names_fail_validate(capsys):
+    for sets in (["racks.0.node.model=llama-9"], ["racks.0.node.gpu=Z100"]):
+        code, err = _validate(capsys, REF, *sum((["--set", s] for s in sets), []))
+        assert code == 2 and "racks[0].node" in err and "unknown" in err, err
+
+
+# ------------------------------------------------------------------ output folders (17.3)
+
+def test_out_is_a_file_or_under_a_file(tmp_path, capsys):
+    f = tmp_path / "afile"
+    f.write_text("keep me")
+    code, err = _run_cli(tmp_path, capsys, out="afile")
+    assert code == 2 and "not a folder" in err and f.read_text() == "keep me"
+    t0 = time.perf_counter()
+    code, err = _run_cli(tmp_path, capsys, out="afile/sub")
+    assert code == 2 and "cannot create" in err
+    assert time.perf_counter() - t0 < 5  # refused before simulating
+
+
+def test_scenario_name_cannot_escape_results(tmp_path, monkeypatch, capsys):
+    from dcsim.report.outdir import safe_name
+
+    assert safe_name("..") == "run" and safe_name("../../etc") == "_.._etc" and safe_name("a/b") == "a_b"
+    assert safe_name(".hidden") == "hidden" and safe_name("") == "run"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "precious.txt").write_text("x")
+    code = cli_main(["run", str(REF), "-q", "--no-plots", "--set", "name=..", "--set", "duration=1 h"])
+    assert code == 2 and (tmp_path / "precious.txt").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.txt"]
+
+
+def test_force_never_deletes_foreign_files(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    code = cli_main(["run", str(REF), "-q", "--no-plots", "--set", "duration=1 h", "--out", ".", "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and "working folder" in err and (tmp_path / "notes.txt").exists()
+    d = tmp_path / "mixed"
+    d.mkdir()
+    (d / "report.json").write_text("{}")
+    (d / "thesis.tex").write_text("years of work")
+    code = cli_main(["run", str(REF), "-q", "--no-plots", "--set", "duration=1 h", "--out", str(d), "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and "did not write" in err and (d / "thesis.tex").exists()
+
+
+def test_force_rerun_replaces_the_whole_folder(tmp_path, capsys):
+    import json
+
+    assert _run_cli(tmp_path, capsys)[0] == 0
+    out = tmp_path / "out"
+    (out / "plots").mkdir()
+    (out / "plots" / "old.png").write_bytes(b"old")
+    assert cli_main(["run", str(REF), "--out", str(out), "-q", "--no-plots", "--force", "--set", "duration=1 h"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "timeseries.csv"]
+    assert json.loads((out / "report.json").read_text())["duration_s"] == 3600.0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging, no lock left
+
+
+def test_lock_refuses_a_second_run_and_stale_locks_are_taken_over(tmp_path, capsys):
+    from dcsim.report.outdir import OutputError, RunDir
+
+    out = tmp_path / "out"
+    with RunDir(out) as rd:
+        with pytest.raises(OutputError, match="another dcsim run"):
+            RunDir(out).open()
+        (rd.staging / "report.json").write_text("{}")
+        rd.commit()
+    assert (out / "report.json").exists() and not (tmp_path / ".out.lock").exists()
+    (tmp_path / ".out.lock").write_text("999999999\n")  # a pid that cannot exist
+    with RunDir(out, force=True) as rd:
+        rd.commit()
+    assert list(out.iterdir()) == []
+
+
+def test_killed_swap_is_recovered(tmp_path):
+    """A process killed between renaming the old folder aside and moving the new one in."""
+    from dcsim.report.outdir import RunDir
+
+    old = tmp_path / ".out.old-12345"
+    old.mkdir()
+    (old / "report.json").write_text('{"old": true}')
+    (tmp_path / ".out.tmp-abc").mkdir()
+    with RunDir(tmp_path / "out", force=True) as rd:
+        assert (tmp_path / "out" / "report.json").read_text() == '{"old": true}'
+        assert not (tmp_path / ".out.tmp-abc").exists()
+        rd.commit()
+
+
+def test_python_api_write_outputs_is_atomic(tmp_path):
+    from dcsim.engine.run import run
+    from dcsim.report import write_outputs
+
+    res = run(str(REF), overrides={"duration": "1 h"})
+    files = write_outputs(res, tmp_path / "api", plots=False)
+    assert set(files) == {"report.json", "timeseries.csv", "report.html"}
+    assert all(p.parent == tmp_path / "api" and p.exists() for p in files.values())
+    assert [p.name for p in tmp_path.iterdir()] == ["api"]
+
+
+# ------------------------------------------------------------------ interrupted and concurrent runs (17.2/17.3)
+
+_READY = ("import sys, dcsim.cli, dcsim.engine.run, dcsim.report, dcsim.plots.figures; "
+          "print('ready', flush=True); sys.exit(dcsim.cli.main(sys.argv[1:]))")
+
+
+def _start(out: Path, duration: str, *extra: str) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-c", _READY, "run", str(REF), "--out", str(out), "-q", "--no-plots",
+                          "--set", f"duration={duration}", *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def _state(out: Path) -> str:
+    """'absent', 'complete' or 'partial' — and never a mix, a staging folder or a lock."""
+    import json
+
+    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
+    assert leftovers == [], leftovers
+    if not out.exists():
+        return "absent"
+    names = sorted(p.name for p in out.iterdir())
+    rep = json.loads((out / "report.json").read_text())
+    assert (out / "timeseries.csv").exists()
+    n_rows = (out / "timeseries.csv").read_text().count("\n") - 1
+    assert n_rows == round(rep["duration_s"] / rep["tick_s"])  # CSV and report from the same run
+    if "PARTIAL" in names:
+        assert rep["partial"] is True
+        return "partial"
+    assert rep["partial"] is False
+    return "complete"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.15, 0.4, 0.8, 1.5])
+def test_ctrl_c_at_any_moment_is_clean(tmp_path, delay):
+    import signal
+
+    out = tmp_path / "out"
+    p = _start(out, "3000 h")
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert "Traceback" not in err, err
+    st = _state(out)
+    assert (p.returncode, st) in ((130, "absent"), (130, "partial"), (0, "complete")), (p.returncode, st, err)
+    if st == "absent":
+        assert "nothing written" in err or err.strip() == "interrupted"
+
+
+@pytest.mark.parametrize("delay", [0.2, 1.5])
+def test_ctrl_c_in_request_fidelity_stops_at_a_tick_boundary(tmp_path, delay):
+    """Replicas are never left half-way through a tick: the partial report passes the engine's
+    request-accounting invariant (it used to fail it: 'requests not accounted')."""
+    import signal
+
+    out = tmp_path / "out"
+    p = _start(out, "2 h", "--set", "fidelity=request", "--set", "controller.tick=10 s")
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert (p.returncode, _state(out)) in ((130, "partial"), (130, "absent"), (0, "complete")), err
+
+
+def test_concurrent_runs_on_one_folder_are_refused(tmp_path):
+    out = tmp_path / "out"
+    a = _start(out, "1500 h")
+    time.sleep(0.3)  # a holds the lock by now (it takes it before simulating)
+    b = subprocess.run([sys.executable, "-m", "dcsim.cli", "run", str(REF), "--out", str(out), "-q", "--no-plots",
+                        "--force", "--set", "duration=1 h"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    a.communicate(timeout=300)
+    assert a.returncode == 0
+    assert b.returncode == 2 and "another dcsim run" in b.stderr, b.stderr
+    assert _state(out) == "complete"
+    import json
+
+    assert json.loads((out / "report.json").read_text())["duration_s"] == 1500 * 3600.0  # a's run, unmixed
+
+
+def test_sigkill_during_force_rerun_never_mixes(tmp_path):
+    import json
+    import signal
+
+    out = tmp_path / "out"
+    assert cli_main(["run", str(REF), "--out", str(out), "-q", "--no-plots", "--set", "duration=1 h"]) == 0
+    for delay in (0.3, 1.0):
+        p = _start(out, "3000 h", "--force")
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+        rep = json.loads((out / "report.json").read_text())  # the old run, whole
+        assert rep["duration_s"] == 3600.0 and not (out / "PARTIAL").exists()
+        n_rows = (out / "timeseries.csv").read_text().count("\n") - 1
+        assert n_rows == 60
+    # the next run takes over the dead process's lock and staging folder
+    assert cli_main(["run", str(REF), "--out", str(out), "-q", "--no-plots", "--force", "--set", "duration=2 h"]) == 0
+    assert _state(out) == "complete"
+
+
+def test_broken_pipe_is_quiet():
+    r = subprocess.run(f"'{sys.executable}' -m dcsim.cli schema | head -c 10", shell=True, capture_output=True,
+                       text=True, timeout=120, cwd=ROOT)
+    assert r.stdout.startswith("{") and r.stderr == "", r.stderr
+
+
+def test_internal_errors_say_they_are_bugs(monkeypatch, capsys):
+    import dcsim.engine.preflight as pf
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(pf, "preflight", boom)
+    code = cli_main(["validate", str(REF)])
+    err = capsys.readouterr().err
+    assert code == 70 and "internal error (a bug in dcsim" in err and "report it" in err
+    assert "Traceback" not in err
+
+
+def test_epw_infinite_calendar_fields(tmp_path, capsys):
+    """Found by the fuzzer: 'inf' as an EPW month made an OverflowError with no file or field."""
+    body = _epw([_epw_row(hour=1), _epw_row(hour="inf")])
+    code, err = _validate(capsys, _weather_scenario(tmp_path, body, "epw", "w.epw"))
+    assert code == 2 and "w.epw:10:" in err and "must be integers" in err, err
+
+
+def test_memory_estimate_matches_a_measured_run(tmp_path):
+    """The per-tick memory figure preflight refuses runs with, against the peak RSS of a real run
+    (one process: a 60-s-tick day first sets the baseline peak, then a 1-s-tick day; accepted
+    band: a factor of 2 either way)."""
+    from dcsim.engine.preflight import BYTES_PER_TICK, CSV_BYTES_PER_TICK
+
+    code = ("import resource, sys; from dcsim.engine.run import run; from dcsim.report import write_outputs\n"
+            "mr = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+            "r = run(sys.argv[1], overrides={'controller.tick': '60 s', 'duration': '24 h'})\n"
+            "write_outputs(r, sys.argv[2] + '/a', plots=False); del r; m0 = mr()\n"
+            "r = run(sys.argv[1], overrides={'controller.tick': '1 s', 'duration': '24 h'})\n"
+            "write_outputs(r, sys.argv[2] + '/b', plots=False); print(m0, mr())\n")
+    r = subprocess.run([sys.executable, "-c", code, str(REF), str(tmp_path)], capture_output=True, text=True,
+                       timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m0, m1 = map(int, r.stdout.split()[-2:])
+    per_tick = (m1 - m0) / 86400  # ~440 MB above the first run's peak
+    assert per_tick > 0 and 0.5 < BYTES_PER_TICK / per_tick < 2.0, (per_tick, m0, m1)
+    csv_per_tick = (tmp_path / "b" / "timeseries.csv").stat().st_size / 86400
+    assert 0.5 < CSV_BYTES_PER_TICK / csv_per_tick < 2.0, csv_per_tick
+
+
+@pytest.mark.parametrize("field", ["racks.0.power.power_limit", "racks.0.cooling.limit"])
+def test_rack_limits_below_idle_are_refused(capsys, field):
+    """Found by probing every power field with 1e-300 kW: the run served nothing and wrote NaN J/token."""
+    code, err = _validate(capsys, REF, "--set", f"{field}=1e-300 kW")
+    path = "racks[0]." + field.split(".", 2)[2]
+    assert code == 2 and f"{path}:" in err and "below the rack's idle draw" in err, err
+
+
+@pytest.mark.parametrize("body, why", [
+    ("time,rate\n0,5\n60,abc\n", ":3:"),
+    ("time,rate\n0,5\n60,-1\n", "rate >= 0"),
+    ("time,rate\n0,5\n0,6\n", "times must increase"),
+    (b"time,rate\n0,5\n\xff,1\n", "not UTF-8"),
+    ("", "empty rate profile"),
+])
+def test_damaged_rate_profiles_fail_cleanly(tmp_path, capsys, body, why):
+    import yaml
+
+    p = tmp_path / "rate.csv"
+    (p.write_bytes if isinstance(body, bytes) else p.write_text)(body)
+    raw = read_yaml(REF)
+    raw["workload"]["arrivals"] = {"kind": "profile_csv", "path": "rate.csv"}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    code, err = _validate(capsys, s)
+    assert code == 2 and why in err and "workload.arrivals" in err and "rate.csv" in err, err
+
+
+def test_non_finite_energy_is_an_invariant_failure():
+    """Backstop behind preflight: inf == inf used to pass the energy balance and be written as null."""
+    from dcsim.engine.run import InvariantError, check_invariants
+
+    ts = {"t_s": np.array([0.0]), "pue": np.array([1.2])}
+    rep = {"energy_j": {"it": float("inf"), "cooling": 1.0, "power_losses": 1.0, "facility": float("inf")},
+           "tokens_accounting": {"arrived": 0.0, "served": 0.0, "waiting": 0.0, "shed": 0.0}}
+    with pytest.raises(InvariantError, match="non-finite result at energy_j"):
+        check_invariants(rep, ts)
