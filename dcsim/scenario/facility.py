@@ -228,7 +228,7 @@ class AirsideEconomizerSpec(Spec):
         None, description="design heat removal (fan and coil sizing); None = the interconnect (assumption)")
     supply_t: Temp = Field(
         24.0, description="supply (IT inlet) air temperature, inside the ASHRAE 18–27 degC recommended band [ASH] (assumption)")
-    air_delta_t: DeltaT = Field(12.0, description="air temperature rise across the IT (assumption; [LEI] CRAH 13.9–19.4 K)")
+    air_delta_t: DeltaT = Field(16.7, description="air temperature rise across the IT; as the CRAH default, [LEI] 13.9–19.4 K (midpoint)")
     max_dew_point: Temp = Field(
         15.0, description="highest supply dew point accepted without mechanical dehumidification: "
         "ASHRAE recommended upper limit 15 degC DP [ASH]")
@@ -242,7 +242,8 @@ class AirsideEconomizerSpec(Spec):
         8.0, description="air-cooled trim condenser approach to dry-bulb (as the dry cooler; assumption)")
     cop_adjust: quantity("fraction", ge=-0.5, le=0.5) = Field(0.0, description="pCOP of the trim chiller; [LEI] ±11 %")
     fan_pressure_pa: quantity("count", gt=0) = Field(
-        1000.0, description="supply-fan pressure (filters, pads, dampers); [LEI] CRAH upper bound 1000 Pa (assumption)")
+        750.0, description="supply-fan pressure (filters, pads, dampers); as the CRAH default, [LEI] 500–1000 Pa "
+        "(midpoint; assumption that pads and dampers fit in the same fan budget)")
     fan_efficiency: PosFrac = Field(0.775, description="fan efficiency; [LEI] 0.65–0.90 (midpoint)")
     fan_exponent: quantity("count", ge=0, le=3) = Field(3.0, description="fan affinity-law exponent")
     fan_min_speed: Frac = Field(0.3, description="minimum fan speed fraction (assumption)")
