@@ -9,7 +9,7 @@ from datetime import datetime
 
 import numpy as np
 from matplotlib.colors import to_rgb
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Polygon
 
 from dcsim.metrics.annual import month_hour_index
 from dcsim.plots.figures import BINDING_NAMES, CONSTRAINT_COLORS, _styled, new_figure
@@ -20,10 +20,12 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 @_styled
-def binding_month_hour_plot(summary: dict, *, title: str | None = None):
+def binding_month_hour_plot(summary: dict, *, title: str | None = None, runner_up_min: float = 0.05):
     """Heat map, months down × hours of day across: each cell coloured by the constraint that
     binds most often in it, paler the less of the cell's time it binds (white: no ticks); the
-    share is printed in the cell. Right panel: hours each constraint binds over the run."""
+    share is printed in the cell; a corner triangle shows the runner-up constraint where it
+    binds ≥ `runner_up_min` of the cell's time (so a constraint that binds a few hours a year
+    is still visible). Right panel: hours each constraint binds over the run."""
     b = summary["binding"]
     top = np.asarray(b["month_hour_binding"], dtype=int)
     share = {k: np.asarray([[np.nan if x is None else x for x in row] for row in v], dtype=float)
@@ -46,6 +48,17 @@ def binding_month_hour_plot(summary: dict, *, title: str | None = None):
             if top[i, j] >= 0:
                 ax.text(j, i, f"{100 * frac[i, j]:.0f}", ha="center", va="center", fontsize=6.5,
                         color="white" if frac[i, j] > 0.7 and top[i, j] != 0 else "#333333")
+    stack = np.stack([np.nan_to_num(share[name]) for name in BINDING_NAMES])  # (4, 12, 24)
+    second = np.argsort(stack, axis=0)[-2]
+    second_share = np.take_along_axis(stack, second[None], axis=0)[0]
+    corner = set()
+    for i in range(12):
+        for j in range(24):
+            if top[i, j] >= 0 and second_share[i, j] >= runner_up_min:
+                code = int(second[i, j])
+                corner.add(code)
+                ax.add_patch(Polygon([(j + 0.5, i + 0.5), (j + 0.5, i + 0.05), (j + 0.05, i + 0.5)], closed=True,
+                                     facecolor=CONSTRAINT_COLORS[BINDING_NAMES[code]], edgecolor="white", lw=0.4))
     ax.set_xticks(range(0, 24, 2))
     ax.set_xticklabels([f"{h:02d}" for h in range(0, 24, 2)])
     ax.set_yticks(range(12))
@@ -53,9 +66,12 @@ def binding_month_hour_plot(summary: dict, *, title: str | None = None):
     ax.set_xlabel("hour of day (local clock of the run's start)")
     ax.grid(False)
     ax.set_title(title or "Binding constraint by month and hour (number: % of the cell's time it binds)")
-    present = sorted(set(int(c) for c in top.ravel() if c >= 0))
-    ax.legend(handles=[Patch(color=CONSTRAINT_COLORS[BINDING_NAMES[c]], label=BINDING_NAMES[c]) for c in present],
-              loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, frameon=False)
+    present = sorted(set(int(c) for c in top.ravel() if c >= 0) | corner)
+    handles = [Patch(color=CONSTRAINT_COLORS[BINDING_NAMES[c]], label=BINDING_NAMES[c]) for c in present]
+    if corner:
+        handles.append(Patch(facecolor="none", edgecolor="none",
+                             label=f"corner triangle: runner-up, ≥ {100 * runner_up_min:.0f} % of the cell"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=5, frameon=False)
     ax2 = fig.add_subplot(gs[1])
     hours = summary["hours_binding"]
     names = list(BINDING_NAMES)

@@ -137,14 +137,12 @@ def two_node_step(t_space_c, t_loop_c, q_in_w, q_out_w, c_space, c_loop, ua, dt_
     S = C_s·T_s + C_w·T_w grows by (Q_in − Q_out)·dt; D = T_s − T_w obeys
     dD/dt = Q_in/C_s + Q_out/C_w − k·D, k = UA·(1/C_s + 1/C_w), so
     D(dt) = D_∞ + (D_0 − D_∞)·e^{−k·dt}, D_∞ = (Q_in/C_s + Q_out/C_w)/k."""
-    ts = np.asarray(t_space_c, dtype=float)
-    tw = np.asarray(t_loop_c, dtype=float)
-    q_in = np.asarray(q_in_w, dtype=float)
-    q_out = np.asarray(q_out_w, dtype=float)
+    ts, tw, q_in, q_out = (np.asarray(x, dtype=float) if isinstance(x, (list, tuple)) else x
+                           for x in (t_space_c, t_loop_c, q_in_w, q_out_w))
     s1 = c_space * ts + c_loop * tw + (q_in - q_out) * dt_s
     k = ua * (1.0 / c_space + 1.0 / c_loop)
     d_inf = (q_in / c_space + q_out / c_loop) / k
-    d1 = d_inf + (ts - tw - d_inf) * np.exp(-k * dt_s)
+    d1 = d_inf + (ts - tw - d_inf) * math.exp(-k * dt_s)  # scalars and arrays alike
     tw1 = (s1 - c_space * d1) / (c_space + c_loop)
     return tw1 + d1, tw1
 
@@ -155,7 +153,7 @@ def plant_removal_w(p: ThermalParams, t_space_c: float, t_loop_c: float, q_in_w:
     c_s, c_w = p.c_space_j_per_k, p.c_loop_j_per_k
     k = p.ua_w_per_k * (1.0 / c_s + 1.0 / c_w)
     e = math.exp(-k * dt_s)
-    a = float(two_node_step(t_space_c, t_loop_c, q_in_w, 0.0, c_s, c_w, p.ua_w_per_k, dt_s)[1])
+    a = two_node_step(t_space_c, t_loop_c, q_in_w, 0.0, c_s, c_w, p.ua_w_per_k, dt_s)[1]
     b = (-dt_s - c_s * (1.0 - e) / (c_w * k)) / (c_s + c_w)  # dT_w(dt)/dQ_out < 0
     return (p.setpoint_c - a) / b
 
@@ -188,7 +186,7 @@ def thermal_step(p: ThermalParams, state: ThermalState, it_heat_w: float, plant_
                            p.c_space_j_per_k, p.c_loop_j_per_k, p.ua_w_per_k, dt_s)
     ts, tw = float(ts), float(tw)
     new = ThermalState(ts, tw, tank - q_tank * dt_s)
-    allowed = float(allowed_gpu_power_w(ts, p.t_limit_c, p.r_th_k_per_w))
+    allowed = (p.t_limit_c - ts) / p.r_th_k_per_w  # allowed_gpu_power_w, scalar
     shed = allowed < p.p_min_w or ts >= p.shed_space_c
     return new, {"q_out_w": q_out, "q_plant_w": q_plant_direct + max(-q_tank, 0.0), "q_tank_w": q_tank,
                  "gpu_power_cap_w": min(max(allowed, p.p_min_w), p.p_max_w), "shed": shed,
