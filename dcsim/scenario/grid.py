@@ -84,18 +84,12 @@ class CurtailmentProcessSpec(Spec):
     hours: list[int] = Field(default_factory=lambda: list(range(7, 10)) + list(range(14, 21)),
                              description="local hours events may start in: morning and afternoon-evening peaks (assumption)")
 
-    @field_validator("months")
+    @field_validator("months", "hours")
     @classmethod
-    def _months(cls, v):
-        if not v or any(m < 1 or m > 12 for m in v):
-            raise ValueError("months must be a non-empty list of 1–12")
-        return sorted(set(v))
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, v):
-        if not v or any(h < 0 or h > 23 for h in v):
-            raise ValueError("hours must be a non-empty list of 0–23")
+    def _calendar(cls, v, info):
+        lo, hi = (1, 12) if info.field_name == "months" else (0, 23)
+        if not v or any(x < lo or x > hi for x in v):
+            raise ValueError(f"{info.field_name} must be a non-empty list of {lo}–{hi}")
         return sorted(set(v))
 
     @model_validator(mode="after")
