@@ -18,6 +18,6 @@ def test_example_runs_and_matches_its_doc(path):
     docs = (ROOT / "docs" / "thermal-dynamics.md").read_text() + (ROOT / "docs" / "grid.md").read_text()
     for line in out.stdout.splitlines():
         # every printed figure the docs quote must be the one the example prints
-        if line.strip() and line.split()[0] in ("defaults", "30", "300", "year:", "curtailment:", "no", "battery",
+        if line.strip() and line.split()[0] in ("defaults", "30", "300", "liquid", "year:", "curtailment:", "no", "battery",
                                                 "deferrable"):
             assert line.strip() in docs, line

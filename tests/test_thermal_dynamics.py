@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from dcsim.scenario.facility import GpuThermalSpec, ThermalDynamicsSpec, ThermalStorageTankSpec
+from dcsim.scenario.facility import THERMAL_KIND_DEFAULTS, GpuThermalSpec, ThermalDynamicsSpec, ThermalStorageTankSpec
 from dcsim.thermal.dynamics import (
     ThermalState, allowed_gpu_power_w, clock_fraction_for_power, cooling_failure_response, gpu_temperature_c,
     power_for_clock_fraction, simulate, steady_state, thermal_params, thermal_step, two_node_step,
@@ -92,11 +92,14 @@ def test_with_no_heat_removal_the_rise_is_the_energy_balance():
 
 def test_gpu_thermal_functions_invert_each_other():
     g = GpuThermalSpec()
+    r_th = THERMAL_KIND_DEFAULTS["air"]["r_th_k_per_w"]
     t = np.linspace(20, 60, 9)
-    p_allowed = allowed_gpu_power_w(t, g.t_limit, g.r_th_k_per_w)
-    np.testing.assert_allclose(gpu_temperature_c(t, p_allowed, g.r_th_k_per_w), g.t_limit)
-    # the default resistance puts a 700 W GPU at its 87 degC limit at a 35 degC inlet
-    assert gpu_temperature_c(35.0, 700.0, g.r_th_k_per_w) == pytest.approx(87.0, abs=0.02)
+    p_allowed = allowed_gpu_power_w(t, g.t_limit, r_th)
+    np.testing.assert_allclose(gpu_temperature_c(t, p_allowed, r_th), g.t_limit)
+    # the default resistances put a 700 W GPU at its 87 degC limit at a 35 degC inlet (air) and
+    # 45 degC coolant (liquid)
+    assert gpu_temperature_c(35.0, 700.0, r_th) == pytest.approx(87.0)
+    assert gpu_temperature_c(45.0, 700.0, THERMAL_KIND_DEFAULTS["liquid"]["r_th_k_per_w"]) == pytest.approx(87.0)
     f = np.linspace(0.1, 1, 10)
     np.testing.assert_allclose(clock_fraction_for_power(power_for_clock_fraction(f, 72, 700, 2.0), 72, 700, 2.0), f)
     assert np.all(np.diff(p_allowed) < 0)  # hotter coolant, lower allowed power
@@ -110,13 +113,14 @@ def failure(p, minutes=60, cap_after=0.0, load=8e6, dt=1.0):
 
 
 def test_chiller_trip_throttles_then_sheds_and_mass_buys_time():
-    base = failure(params())
+    p = params()
+    base = failure(p)
     assert base["time_to_first_throttle_s"] is not None and base["time_to_first_shed_s"] is not None
     assert 60 < base["time_to_first_throttle_s"] < base["time_to_first_shed_s"]
     s = base["series"]
     i = int(base["time_to_first_throttle_s"])  # first throttled tick
     # the GPUs throttle exactly when the white space reaches the temperature that puts a 650 W GPU at 87 degC
-    assert s["t_space_c"][i - 1] >= 87.0 - 0.0743 * 650.0 - 1e-9 > s["t_space_c"][i - 2]
+    assert s["t_space_c"][i - 1] >= 87.0 - p.r_th_k_per_w * 650.0 - 1e-9 > s["t_space_c"][i - 2]
     assert base["tokens_lost"] > 0 and base["mean_clock"] < 1
     # more loop water -> later throttle; a storage tank -> later still; a lighter load -> later
     more = failure(params(loop_water_l_per_kw=30.0))
@@ -165,3 +169,16 @@ def test_state_and_spec_validation():
         thermal_params(ThermalDynamicsSpec(), 0.0, 15.0)
     st = ThermalState(20.0, 15.0)
     assert st.tank_j == 0.0
+
+
+def test_liquid_kind_defaults_and_shed_by_the_gpu_limit():
+    air, liq = params(), thermal_params(ThermalDynamicsSpec(kind="liquid"), Q, 32.0)
+    assert liq.c_space_j_per_k < air.c_space_j_per_k and liq.r_th_k_per_w < air.r_th_k_per_w
+    assert liq.ua_w_per_k > air.ua_w_per_k and liq.shed_space_c == float("inf")
+    # explicit values win over the kind's defaults
+    assert thermal_params(ThermalDynamicsSpec(kind="liquid", coil_approach=5), Q, 32.0).ua_w_per_k == pytest.approx(Q / 5)
+    r = failure(liq, minutes=120)
+    s = r["series"]
+    k = int(np.argmax(s["shed"]))
+    # shed when even the lowest power limit (200 W) would put the die over 87 degC
+    assert s["t_space_c"][k] >= 87.0 - liq.r_th_k_per_w * 200.0 > s["t_space_c"][k - 1]

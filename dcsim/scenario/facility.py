@@ -27,6 +27,7 @@ __all__ = [
     "ThermalStorageTankSpec",
     "ThermalDynamicsSpec",
     "BatteryStorageSpec",
+    "THERMAL_KIND_DEFAULTS",
     "ConstantWeatherSpec",
     "SyntheticWeatherSpec",
     "CsvWeatherSpec",
@@ -410,17 +411,46 @@ Volume = quantity("count", gt=0)  # m³; no volume dimension in dcsim.units
 DieTemp = quantity("temperature", ge=0, le=150)
 
 
+#: Defaults of ThermalDynamicsSpec / GpuThermalSpec fields left None, by white-space kind.
+THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
+    "air": {
+        # [D] an air-cooled HGX H100 reaches its 87 degC limit [SMI] at its 700 W TDP [HWT] with a
+        # 35 degC inlet, the ASHRAE A2 allowable maximum [ASH]: (87 − 35)/700 (assumption that the
+        # design just meets A2)
+        "r_th_k_per_w": (87.0 - 35.0) / 700.0,
+        # assumption: air of a 4 m hall at 1 kW/m² (~4.8 J/K/W) plus the server metal coupled within
+        # minutes; with no heat removal the inlet rises 6 K/min at full load (24 → 40 degC in 2.7 min),
+        # as the Opengate/Active Power study reports thermal shutdown ~3 min after cooling loss at
+        # 5 kW/cabinet [S]
+        "white_space_j_per_k_per_w": 10.0,
+        # assumption: 15 degC water gives a 21 degC inlet, inside ASHRAE 18–27 degC recommended [ASH]
+        "coil_approach": 6.0,
+        # ASHRAE A4 allowable maximum inlet 45 degC [ASH]
+        "shed_space_c": 45.0,
+    },
+    "liquid": {
+        # [D] a cold-plate H100 at 700 W [HWT] reaching 87 degC [SMI] with 45 degC coolant, the top
+        # of the DLC secondary-loop range (~25 in / ~45 degC out [DLC]): (87 − 45)/700
+        "r_th_k_per_w": (87.0 - 45.0) / 700.0,
+        # assumption: ~1 L of secondary coolant per kW (CDU, manifolds, cold plates): 4.19 J/K/W
+        "white_space_j_per_k_per_w": 4.19,
+        # assumption: CDU heat-exchanger approach 3 K at design heat
+        "coil_approach": 3.0,
+        # no air limit: liquid racks shed when the GPUs cannot be held under their limit
+        "shed_space_c": float("inf"),
+    },
+}
+
+
 class GpuThermalSpec(Spec):
     """GPU die temperature T = T_coolant + r_th·P (coolant = inlet air, or cold-plate water), and
     the limits that throttle it. Defaults: H100 SXM."""
 
     t_limit: DieTemp = Field(87.0, description="temperature at which clocks throttle; H100/H800 SXM "
                           "'GPU max operating temp' 87 degC, slowdown 89 degC [SMI] (CALIBRATION C5)")
-    r_th_k_per_w: quantity("count", gt=0, le=1) = Field(
-        0.0743, description="die-to-coolant thermal resistance, K/W. Derived [D]: an air-cooled HGX "
-        "H100 reaches its 87 degC limit [SMI] at its 700 W TDP [HWT] with 35 degC inlet, the ASHRAE "
-        "A2 allowable maximum [ASH]: (87 − 35)/700 = 0.0743 K/W (assumption that the design just "
-        "meets A2)")
+    r_th_k_per_w: quantity("count", gt=0, le=1) | None = Field(
+        None, description="die-to-coolant thermal resistance, K/W; None = THERMAL_KIND_DEFAULTS of the "
+        "thermal-dynamics kind (air 0.0743, liquid 0.06 K/W)")
     p_max_w: Power = Field(700.0, description="board power at full clock; H100 SXM TDP [HWT]")
     p_min_w: Power = Field(200.0, description="lowest settable power limit; H100 SXM 200 W [SMI]")
     p_idle_w: NonNegPower = Field(72.0, description="idle board power; H100-class ~72 W [SMI]")
@@ -461,16 +491,12 @@ class ThermalDynamicsSpec(Spec):
     loop_water_l_per_kw: quantity("count", gt=0, le=1000) = Field(
         10.8, description="loop water per kW of design heat, L/kW: rule of thumb 10 US gal per ton for "
         "process cooling (hoffmech.com, 'Low loop volume') = 37.85 L / 3.517 kW [S]")
-    white_space_j_per_k_per_w: quantity("count", gt=0, le=1000) = Field(
-        10.0, description="white-space heat capacity per W of design heat, J/K/W. Assumption: air "
-        "(~4.8 J/K/W for a 4 m high hall at 1 kW/m²) plus the part of server metal coupled within "
-        "minutes; at full load with no heat removal the inlet rises 6 K/min, i.e. 24 → 40 degC in "
-        "2.7 min, as the Opengate/Active Power study reports thermal shutdown ~3 min after cooling "
-        "loss at 5 kW/rack [S]")
-    coil_approach: DeltaT = Field(
-        6.0, description="white-space − loop temperature difference at design heat (sets the coil "
-        "UA = Q_design/approach); assumption: 15 degC water gives 21 degC inlet air, inside the "
-        "ASHRAE 18–27 degC recommended band [ASH]")
+    white_space_j_per_k_per_w: quantity("count", gt=0, le=1000) | None = Field(
+        None, description="white-space heat capacity per W of design heat, J/K/W; None = "
+        "THERMAL_KIND_DEFAULTS (air 10: room air + coupled server metal; liquid 4.19: secondary coolant)")
+    coil_approach: DeltaT | None = Field(
+        None, description="white-space − loop temperature difference at design heat (sets the coil / "
+        "CDU UA = Q_design/approach); None = THERMAL_KIND_DEFAULTS (air 6 K, liquid 3 K)")
     setpoint: Temp | None = Field(None, description="loop supply temperature the plant holds; None = "
                                   "the cooling spec's chw_supply_t / supply_t")
     design_heat: Power | None = Field(None, description="design heat the masses scale with; None = plant capacity")
@@ -479,9 +505,10 @@ class ThermalDynamicsSpec(Spec):
     preemptive_cap: bool = Field(
         False, description="when the plant (plus tank) cannot carry the heat, cap IT to what it can "
         "carry at once instead of waiting for GPUs to reach their limit")
-    shed_inlet_limit: Temp = Field(
-        45.0, description="white-space temperature above which IT is shut down (shed) even if the "
-        "GPUs could throttle further: ASHRAE A4 allowable maximum 45 degC [ASH]")
+    shed_inlet_limit: Temp | None = Field(
+        None, description="white-space temperature above which IT is shut down (shed) even if the "
+        "GPUs could throttle further; None = THERMAL_KIND_DEFAULTS (air: ASHRAE A4 allowable maximum "
+        "45 degC [ASH]; liquid: none)")
 
 
 class BatteryStorageSpec(Spec):

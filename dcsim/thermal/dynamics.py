@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dcsim.scenario.facility import THERMAL_KIND_DEFAULTS
 from dcsim.thermal.cooling import CP_WATER, RHO_WATER
 
 __all__ = [
@@ -114,13 +115,18 @@ def thermal_params(spec, design_heat_w: float, setpoint_c: float) -> ThermalPara
     else:
         cap, dis, rec, init = 0.0, 0.0, 0.0, 0.0
     g = spec.gpu
+    d = THERMAL_KIND_DEFAULTS[spec.kind]
+
+    def pick(value, key):
+        return float(d[key] if value is None else value)
+
     return ThermalParams(
-        c_space_j_per_k=spec.white_space_j_per_k_per_w * q, c_loop_j_per_k=c_loop,
-        ua_w_per_k=q / spec.coil_approach, setpoint_c=sp, tank_capacity_j=cap,
-        tank_max_discharge_w=dis, tank_max_recharge_w=rec, tank_initial_j=init,
-        t_limit_c=g.t_limit, r_th_k_per_w=g.r_th_k_per_w, p_max_w=g.p_max_w, p_min_w=g.p_min_w,
-        p_idle_w=g.p_idle_w, gamma=g.gamma, preemptive_cap=spec.preemptive_cap,
-        shed_space_c=spec.shed_inlet_limit)
+        c_space_j_per_k=pick(spec.white_space_j_per_k_per_w, "white_space_j_per_k_per_w") * q,
+        c_loop_j_per_k=c_loop, ua_w_per_k=q / pick(spec.coil_approach, "coil_approach"), setpoint_c=sp,
+        tank_capacity_j=cap, tank_max_discharge_w=dis, tank_max_recharge_w=rec, tank_initial_j=init,
+        t_limit_c=g.t_limit, r_th_k_per_w=pick(g.r_th_k_per_w, "r_th_k_per_w"), p_max_w=g.p_max_w,
+        p_min_w=g.p_min_w, p_idle_w=g.p_idle_w, gamma=g.gamma, preemptive_cap=spec.preemptive_cap,
+        shed_space_c=pick(spec.shed_inlet_limit, "shed_space_c"))
 
 
 def steady_state(p: ThermalParams, heat_w: float) -> ThermalState:
