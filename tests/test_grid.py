@@ -126,3 +126,30 @@ def test_deferrable_spec():
     assert d.deadline == 86400.0 and d.policy == "headroom"
     with pytest.raises(ValidationError):
         DeferrableWorkSpec(deadline="1 h", urgency="2 h")
+
+
+def test_curtailment_enabled_scale_matches_the_closed_form_for_a_sine():
+    from dcsim.power.grid import curtailment_enabled_scale, exceedance_events
+    from dcsim.power.storage import battery_params
+    from dcsim.scenario.facility import BatteryStorageSpec
+
+    n, dt = 60 * 288, 300.0  # whole days: the closed form holds for any number of them
+    t = np.arange(n) * dt
+    a, amp, cap = 100e6, 0.3, 120e6
+    load = a * (1 + amp * np.sin(2 * np.pi * t / 86400.0))
+    scales = []
+    for f in (0.0, 0.0025, 0.005, 0.01, 0.05):
+        r = curtailment_enabled_scale(load, cap, dt, f)
+        # s·A·(1 + a·sin θ) > C on a share f of the time  ⇔  s = C / (A·(1 + a·cos(π f)))
+        assert r["scale"] == pytest.approx(cap / (a * (1 + amp * np.cos(np.pi * f))), rel=2e-3)
+        assert r["hours_curtailed"] <= f * n * dt / 3600.0 + 1e-9
+        scales.append(r["scale"])
+    assert scales == sorted(scales)
+    # one event a day, each shorter than a limit of 1 h binds before the budget does
+    r1 = curtailment_enabled_scale(load, cap, dt, 0.05, max_event_s=3600.0)
+    assert r1["longest_h"] <= 1.0 and r1["scale"] < scales[-1]
+    # a battery covering part of each peak lets more connect at the same budget
+    b = battery_params(BatteryStorageSpec(energy="20 MWh", max_charge="10 MW", max_discharge="10 MW"))
+    rb = curtailment_enabled_scale(load, cap, dt, 0.005, battery=b, iterations=25)
+    assert rb["scale"] > scales[2]
+    assert exceedance_events([False, True, True, False, True], 60.0) == [(60.0, 180.0), (240.0, 300.0)]

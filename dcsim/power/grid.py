@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "cap_at", "notice_at",
-           "curtailment_summary", "series_at", "local_hour_and_month"]
+           "curtailment_summary", "series_at", "local_hour_and_month", "exceedance_events",
+           "curtailment_enabled_scale"]
 
 DAY_S = 86400.0
 
@@ -169,3 +170,63 @@ def series_at(spec, t_s, start: datetime, base_dir: Path | None = None, unit: fl
     hour_of_year = np.floor(((start - datetime(start.year, 1, 1)).total_seconds() + t) / 3600.0).astype(int)
     return v[hour_of_year % v.size]
 
+
+
+# --------------------------------------------------------------------------- curtailment-enabled headroom
+def exceedance_events(over, dt_s: float) -> list[tuple[float, float]]:
+    """Contiguous runs of ticks where `over` is true, as (start_s, end_s) from the first tick."""
+    m = np.asarray(over, dtype=bool)
+    if not m.any():
+        return []
+    edges = np.diff(np.concatenate(([0], m.astype(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return [(float(s) * dt_s, float(e) * dt_s) for s, e in zip(starts, ends)]
+
+
+def curtailment_enabled_scale(load_w, cap_w: float, dt_s: float, budget: float, *, max_event_s: float | None = None,
+                              battery=None, iterations: int = 40) -> dict:
+    """How far a facility's meter-power profile `load_w` (W per tick, e.g. a year's
+    ``facility_power_w``) can be scaled under a firm cap `cap_w` if the site accepts curtailment
+    of at most `budget` × the horizon's hours, no event longer than `max_event_s`, optionally
+    with a battery (BatteryParams) covering part of each excess first.
+
+    This is the first-order "curtailment-enabled headroom" of Norris et al. (Duke Nicholas
+    Institute 2025) applied to the facility's own profile: a multiplier s such that
+    s·load > cap (after the battery) on at most the budget's hours. It scales facility power
+    proportionally (PUE and J/token held) — a planning bound, not a dispatch; the engine's plan
+    questions (phase 2) re-run the facility at the scaled size. Bisection on s (feasibility is
+    monotone: a larger s never exceeds less). Returns ``scale``, ``hours_curtailed``,
+    ``events``, ``longest_h`` and ``energy_curtailed_j`` at that scale."""
+    load = np.asarray(load_w, dtype=float)
+    horizon_s = load.size * dt_s
+    peak = float(load.max())
+
+    def over_at(s):
+        scaled = s * load
+        if battery is None:
+            return scaled > cap_w, np.maximum(scaled - cap_w, 0.0)
+        from dcsim.power.storage import dispatch  # same layer; imported here to keep grid.py light
+        d = dispatch(battery, scaled, cap_w, cap_w + 1.0, dt_s)  # cap below "contract": every excess is an event
+        return d["unmet_w"] > 0, d["unmet_w"]
+
+    def feasible(s):
+        over, _ = over_at(s)
+        ev = exceedance_events(over, dt_s)
+        hours_ok = over.sum() * dt_s <= budget * horizon_s + 1e-9
+        long_ok = max_event_s is None or all(e - b <= max_event_s for b, e in ev)
+        return hours_ok and long_ok
+
+    lo = cap_w / peak if peak > 0 else 1.0  # never exceeds: always feasible
+    hi = lo
+    while feasible(hi * 1.25) and hi < 1e3 * lo:
+        hi *= 1.25
+    hi *= 1.25
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if feasible(mid) else (lo, mid)
+    over, short = over_at(lo)
+    ev = exceedance_events(over, dt_s)
+    return {"scale": lo, "hours_curtailed": float(over.sum() * dt_s / 3600.0), "events": len(ev),
+            "longest_h": max((e - b for b, e in ev), default=0.0) / 3600.0,
+            "energy_curtailed_j": float(short.sum() * dt_s)}

@@ -15,7 +15,9 @@ import numpy as np
 import dcsim
 from dcsim.metrics.annual import annual_summary
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
-from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
+from dcsim.power.grid import (
+    cap_at, curtailment_enabled_scale, curtailment_events, curtailment_summary, notice_at, series_at,
+)
 from dcsim.power.storage import battery_params, dispatch
 from dcsim.scenario.facility import BatteryStorageSpec
 from dcsim.scenario.grid import CurtailmentProcessSpec, PriceSeriesSpec
@@ -74,4 +76,17 @@ for policy in ("headroom", "cheap"):
     print(f"  deferrable {policy:8s}: served {d['served_total'] / d['arrived']:.4%} (rest queued at the end), "
           f"late {d['served_late']:.3g} tokens, mean delay {d['mean_delay_s'] / 3600:.2f} h, "
           f"price of the hours served {mean_price:.1f} USD/MWh (token-weighted)")
+# 4. the interconnection question, first order: the same hall's meter profile with the 450 kW cap
+#    lifted (UPS and transformer keep their 450 kW ratings), scaled until it exceeds 450 kW on at
+#    most the budget's hours, no event over 4 h; GPUs that fit = 320 × scale
+free = dcsim.run(ROOT / "scenarios/reference.yaml",
+                 overrides={"duration": "8760 h", "controller.tick": "5 min", "facility.weather": weather,
+                            "facility.interconnect": "10 MW", "facility.power_chain.ups_rating": "450 kW",
+                            "facility.power_chain.transformer_rating": "450 kW"})
+profile = free.timeseries["facility_power_w"]
+for budget in (0.0, 0.0025, 0.005, 0.01):
+    for limit in (4 * 3600.0, None):
+        c = curtailment_enabled_scale(profile, contract, dt, budget, max_event_s=limit)
+        print(f"  budget {100 * budget:4.2f} %, events {'<= 4 h' if limit else 'any length'}: "
+              f"{320 * c['scale']:5.1f} GPUs fit ({c['hours_curtailed']:.1f} h in {c['events']} events)")
 print(f"figures in {out}")
