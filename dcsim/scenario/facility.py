@@ -22,6 +22,12 @@ __all__ = [
     "FixedPueSpec",
     "PueCurveSpec",
     "CoolingSpec",
+    "AirsideEconomizerSpec",
+    "GpuThermalSpec",
+    "ThermalStorageTankSpec",
+    "ThermalDynamicsSpec",
+    "BatteryStorageSpec",
+    "THERMAL_KIND_DEFAULTS",
     "ConstantWeatherSpec",
     "SyntheticWeatherSpec",
     "CsvWeatherSpec",
@@ -213,8 +219,44 @@ class PueCurveSpec(Spec):
         return self
 
 
+class AirsideEconomizerSpec(Spec):
+    """Outdoor air cools the white space directly when cool enough, with direct evaporative
+    (adiabatic) assist bringing hot dry air toward its wet-bulb; a DX / chiller trim carries what
+    is left (docs/thermal-dynamics.md §Airside economizer)."""
+
+    kind: Literal["airside_economizer"] = "airside_economizer"
+    capacity: Power | None = Field(
+        None, description="design heat removal (fan and coil sizing); None = the interconnect (assumption)")
+    supply_t: Temp = Field(
+        24.0, description="supply (IT inlet) air temperature, inside the ASHRAE 18–27 degC recommended band [ASH] (assumption)")
+    air_delta_t: DeltaT = Field(16.7, description="air temperature rise across the IT; as the CRAH default, [LEI] 13.9–19.4 K (midpoint)")
+    max_dew_point: Temp = Field(
+        15.0, description="highest supply dew point accepted without mechanical dehumidification: "
+        "ASHRAE recommended upper limit 15 degC DP [ASH]")
+    adiabatic: bool = Field(True, description="direct evaporative pad upstream of the supply fans")
+    saturation_effectiveness: PosFrac = Field(
+        0.85, description="(T_db,in − T_db,out)/(T_db,in − T_wb,in) of the pad: 0.75–0.95 (S. K. Wang, "
+        "Handbook of Air Conditioning and Refrigeration, §9.8, direct evaporative coolers) [S], midpoint")
+    trim_capacity_fraction: Frac = Field(
+        1.0, description="mechanical (DX/chiller) trim as a fraction of capacity; 0 = chiller-less")
+    trim_condenser_approach: NonNegDeltaT = Field(
+        8.0, description="air-cooled trim condenser approach to dry-bulb (as the dry cooler; assumption)")
+    cop_adjust: quantity("fraction", ge=-0.5, le=0.5) = Field(0.0, description="pCOP of the trim chiller; [LEI] ±11 %")
+    fan_pressure_pa: quantity("count", gt=0) = Field(
+        750.0, description="supply-fan pressure (filters, pads, dampers); as the CRAH default, [LEI] 500–1000 Pa "
+        "(midpoint; assumption that pads and dampers fit in the same fan budget)")
+    fan_efficiency: PosFrac = Field(0.775, description="fan efficiency; [LEI] 0.65–0.90 (midpoint)")
+    fan_exponent: quantity("count", ge=0, le=3) = Field(3.0, description="fan affinity-law exponent")
+    fan_min_speed: Frac = Field(0.3, description="minimum fan speed fraction (assumption)")
+    pad_pump_w_per_w: quantity("count", ge=0, le=0.1) = Field(
+        0.002, description="evaporative pad recirculation pump power per W of heat while wetting "
+        "(assumption: small next to fans)")
+    rating_t_out: Temp = Field(35.0, description="dry-bulb at which the trim capacity is rated (as chiller_plant dry coolers)")
+    derate_per_k: quantity("fraction", ge=0, le=1) = Field(0.015, description="trim capacity lost per K above rating_t_out (assumption)")
+
+
 CoolingSpec = Annotated[
-    Union[ChillerPlantSpec, LiquidCoolingSpec, FixedPueSpec, PueCurveSpec], Field(discriminator="kind")
+    Union[ChillerPlantSpec, LiquidCoolingSpec, FixedPueSpec, PueCurveSpec, AirsideEconomizerSpec], Field(discriminator="kind")
 ]
 
 
@@ -381,3 +423,148 @@ class RackPowerSpec(Spec):
         "at 125 % of the continuous load, i.e. load ≤ 80 % of rating")
     overhead: NonNegPower = Field(
         500.0, description="non-node rack power (top-of-rack switches, management); assumption")
+
+
+# --------------------------------------------------------------------------- issue 18 (phase 1):
+# thermal dynamics, airside economizer, on-site energy storage. Standalone specs: the models live
+# in dcsim.thermal.dynamics, dcsim.thermal.facility (airside economizer) and dcsim.power.storage;
+# docs/thermal-dynamics.md and docs/grid.md give the sources of every default.
+
+Energy = quantity("energy", gt=0)
+Volume = quantity("count", gt=0)  # m³; no volume dimension in dcsim.units
+DieTemp = quantity("temperature", ge=0, le=150)
+
+
+#: Defaults of ThermalDynamicsSpec / GpuThermalSpec fields left None, by white-space kind.
+THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
+    "air": {
+        # [D] an air-cooled HGX H100 reaches its 87 degC limit [SMI] at its 700 W TDP [HWT] with a
+        # 35 degC inlet, the ASHRAE A2 allowable maximum [ASH]: (87 − 35)/700 (assumption that the
+        # design just meets A2)
+        "r_th_k_per_w": (87.0 - 35.0) / 700.0,
+        # assumption: air of a 4 m hall at 1 kW/m² (~4.8 J/K/W) plus the server metal coupled within
+        # minutes; with no heat removal the inlet rises 6 K/min at full load (24 → 40 degC in 2.7 min),
+        # as the Opengate/Active Power study reports thermal shutdown ~3 min after cooling loss at
+        # 5 kW/cabinet [S]
+        "white_space_j_per_k_per_w": 10.0,
+        # assumption: 15 degC water gives a 21 degC inlet, inside ASHRAE 18–27 degC recommended [ASH]
+        "coil_approach": 6.0,
+        # ASHRAE A4 allowable maximum inlet 45 degC [ASH]
+        "shed_space_c": 45.0,
+    },
+    "liquid": {
+        # [D] a cold-plate H100 at 700 W [HWT] reaching 87 degC [SMI] with 45 degC coolant, the top
+        # of the DLC secondary-loop range (~25 in / ~45 degC out [DLC]): (87 − 45)/700
+        "r_th_k_per_w": (87.0 - 45.0) / 700.0,
+        # assumption: ~1 L of secondary coolant per kW (CDU, manifolds, cold plates): 4.19 J/K/W
+        "white_space_j_per_k_per_w": 4.19,
+        # assumption: CDU heat-exchanger approach 3 K at design heat
+        "coil_approach": 3.0,
+        # no air limit: liquid racks shed when the GPUs cannot be held under their limit
+        "shed_space_c": float("inf"),
+    },
+}
+
+
+class GpuThermalSpec(Spec):
+    """GPU die temperature T = T_coolant + r_th·P (coolant = inlet air, or cold-plate water), and
+    the limits that throttle it. Defaults: H100 SXM."""
+
+    t_limit: DieTemp = Field(87.0, description="temperature at which clocks throttle; H100/H800 SXM "
+                          "'GPU max operating temp' 87 degC, slowdown 89 degC [SMI] (CALIBRATION C5)")
+    r_th_k_per_w: quantity("count", gt=0, le=1) | None = Field(
+        None, description="die-to-coolant thermal resistance, K/W; None = THERMAL_KIND_DEFAULTS of the "
+        "thermal-dynamics kind (air 0.0743, liquid 0.06 K/W)")
+    p_max_w: Power = Field(700.0, description="board power at full clock; H100 SXM TDP [HWT]")
+    p_min_w: Power = Field(200.0, description="lowest settable power limit; H100 SXM 200 W [SMI]")
+    p_idle_w: NonNegPower = Field(72.0, description="idle board power; H100-class ~72 W [SMI]")
+    gamma: quantity("count", gt=0, le=4) = Field(
+        2.0, description="dynamic power ∝ clock^γ for the clock ↔ power map (assumption, the node "
+        "model's own γ should be passed when wiring)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.p_idle_w < self.p_min_w <= self.p_max_w:
+            raise ValueError("need p_idle_w < p_min_w <= p_max_w")
+        return self
+
+
+class ThermalStorageTankSpec(Spec):
+    """Stratified chilled-water storage tank: holds ρ·V·c_p·usable_delta_t of cooling, released
+    when the plant falls short (up to `max_discharge`) and recharged from spare plant capacity."""
+
+    volume_m3: Volume = Field(description="tank water volume, m³")
+    usable_delta_t: DeltaT = Field(
+        7.5, description="return − supply temperature the tank is charged across (as the plant's "
+        "chw_delta_t; [LEI] 5–10 K midpoint)")
+    max_discharge: Power | None = Field(None, description="largest cooling the tank delivers; None = unlimited")
+    max_recharge: Power | None = Field(
+        None, description="largest recharge rate drawn from spare plant capacity; None = unlimited")
+    initial_charge: Frac = Field(1.0, description="state of charge at t = 0 (full: assumption)")
+
+
+class ThermalDynamicsSpec(Spec):
+    """Lumped thermal masses of the cooling plant and the white space (docs/thermal-dynamics.md).
+
+    Two nodes exchange heat through the CRAH coil (air) or CDU heat exchanger (liquid):
+    the **loop** (chilled / facility water, C_w = ρ·V·c_p) cooled by the plant, and the **white
+    space** (room air + IT equipment, or the secondary coolant, C_r) heated by IT. The GPU sees
+    the white-space node: inlet air (air racks) or coolant supply (liquid racks)."""
+
+    kind: Literal["air", "liquid"] = "air"
+    loop_water_l_per_kw: quantity("count", gt=0, le=1000) = Field(
+        10.8, description="loop water per kW of design heat, L/kW: rule of thumb 10 US gal per ton for "
+        "process cooling (hoffmech.com, 'Low loop volume') = 37.85 L / 3.517 kW [S]")
+    white_space_j_per_k_per_w: quantity("count", gt=0, le=1000) | None = Field(
+        None, description="white-space heat capacity per W of design heat, J/K/W; None = "
+        "THERMAL_KIND_DEFAULTS (air 10: room air + coupled server metal; liquid 4.19: secondary coolant)")
+    coil_approach: DeltaT | None = Field(
+        None, description="white-space − loop temperature difference at design heat (sets the coil / "
+        "CDU UA = Q_design/approach); None = THERMAL_KIND_DEFAULTS (air 6 K, liquid 3 K)")
+    setpoint: Temp | None = Field(None, description="loop supply temperature the plant holds; None = "
+                                  "the cooling spec's chw_supply_t / supply_t")
+    design_heat: Power | None = Field(None, description="design heat the masses scale with; None = plant capacity")
+    tank: ThermalStorageTankSpec | None = None
+    gpu: GpuThermalSpec = Field(default_factory=GpuThermalSpec)
+    preemptive_cap: bool = Field(
+        False, description="when the plant (plus tank) cannot carry the heat, cap IT to what it can "
+        "carry at once instead of waiting for GPUs to reach their limit")
+    shed_inlet_limit: Temp | None = Field(
+        None, description="white-space temperature above which IT is shut down (shed) even if the "
+        "GPUs could throttle further; None = THERMAL_KIND_DEFAULTS (air: ASHRAE A4 allowable maximum "
+        "45 degC [ASH]; liquid: none)")
+
+
+class BatteryStorageSpec(Spec):
+    """On-site battery (or UPS battery) energy store; dispatch in dcsim.power.storage."""
+
+    energy: Energy = Field(description="usable nameplate energy, e.g. '20 MWh'")
+    max_charge: Power = Field(description="largest charging power (AC, at the meter)")
+    max_discharge: Power = Field(description="largest discharging power (AC, at the meter)")
+    round_trip_efficiency: PosFrac = Field(
+        0.85, description="AC-to-AC round-trip efficiency; NREL ATB 2020 utility-scale Li-ion 85 % "
+        "(Cole & Frazier 2020) [S]; split evenly: η_charge = η_discharge = √RTE")
+    soc_min: Frac = Field(0.1, description="lowest state of charge used (assumption: Li-ion reserve)")
+    soc_max: Frac = Field(0.9, description="highest state of charge used (assumption)")
+    soc_initial: Frac = Field(0.9, description="state of charge at t = 0")
+    location: Literal["meter", "ups"] = Field(
+        "meter", description="meter: behind the utility meter, can shave peaks and cover curtailment; "
+        "ups: on the UPS bus, rides through outages only")
+    dispatch: Literal["events", "peak_shave", "both"] = Field(
+        "events", description="events: discharge only to cover what a curtailment/outage cap leaves short; "
+        "peak_shave: also hold the meter at or under `shave_to`")
+    shave_to: Power | None = Field(None, description="meter target for peak shaving")
+    recharge_only_below_price: quantity("price", ge=0) | None = Field(
+        None, description="recharge only in hours priced at or below this (None: whenever there is headroom)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.soc_min < self.soc_max:
+            raise ValueError("soc_min must be < soc_max")
+        if not self.soc_min <= self.soc_initial <= self.soc_max:
+            raise ValueError("soc_initial must lie within [soc_min, soc_max]")
+        if self.dispatch != "events" and self.shave_to is None:
+            raise ValueError(f"dispatch={self.dispatch!r} needs shave_to (the meter target)")
+        if self.location == "ups" and self.dispatch != "events":
+            raise ValueError("a UPS battery (location: ups) only rides through events")
+        return self

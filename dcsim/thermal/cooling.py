@@ -15,12 +15,14 @@ __all__ = [
     "RHO_AIR", "CP_AIR", "RHO_WATER", "CP_WATER",
     "chiller_cop", "economizer_fraction", "fan_power_w", "crah_fan_power_w",
     "pump_power_w", "tower_fan_power_w", "dry_cooler_fan_power_w", "capacity_fraction",
+    "H_FG_WATER", "evaporative_outlet_c", "airside_economizer_state",
 ]
 
 RHO_AIR = 1.2      # kg/m³, air near 20 degC at sea level
 CP_AIR = 1006.0    # J/(kg·K)
 RHO_WATER = 1000.0  # kg/m³
 CP_WATER = 4186.0  # J/(kg·K)
+H_FG_WATER = 2.45e6  # J/kg, latent heat of vaporization of water near 20 degC (steam tables)
 
 
 def chiller_cop(load_fraction, t_cond_c, cop_adjust: float = 0.0, t_evap_c: float = 7.0):
@@ -92,3 +94,39 @@ def capacity_fraction(t_out_c, rating_t_c: float, derate_per_k: float):
     (compressors and pumps are sized for the rating). Linear derating: assumption."""
     t = np.asarray(t_out_c, dtype=float)
     return np.clip(1.0 - derate_per_k * (t - rating_t_c), 0.0, 1.0)
+
+
+def evaporative_outlet_c(t_db_c, t_wb_c, effectiveness: float):
+    """Dry-bulb [degC] leaving a direct evaporative pad: T_db − ε·(T_db − T_wb), ε the saturation
+    effectiveness (0.75–0.95 for direct pads, S. K. Wang, Handbook of Air Conditioning and
+    Refrigeration §9.8). The process follows the wet-bulb line: the wet-bulb is unchanged."""
+    t = np.asarray(t_db_c, dtype=float)
+    return t - effectiveness * (t - np.asarray(t_wb_c, dtype=float))
+
+
+def airside_economizer_state(t_db_c, t_wb_c, t_dp_c, t_pad_floor_c, supply_t_c: float, delta_t_k: float,
+                             max_dew_point_c: float, adiabatic: bool, effectiveness: float):
+    """Operating point of an airside economizer (vectorized over ticks).
+
+    Outdoor air is admitted when its dew point is ≤ max_dew_point (else the unit recirculates and
+    the trim carries all the heat). It cools the IT from the supply set point T_sa to the return
+    T_ra = T_sa + ΔT. The coldest air it can supply is T_db, or with adiabatic assist the pad
+    outlet, modulated to stay ≥ max(T_db − ε·(T_db − T_wb), T_sa, t_pad_floor) — t_pad_floor
+    being the dry-bulb at which the humidified air reaches max_dew_point on its wet-bulb line
+    (psychro.dry_bulb_on_wet_bulb_line_c). Using outdoor air at T_best the trim only cools it
+    from T_best to T_sa, so the trim's share of the heat is clip((T_best − T_sa)/ΔT, 0, 1)
+    ([LEI] linear economizer logic, on the air side).
+
+    Returns (mech_fraction, t_best_c, evaporating (bool), evap_delta_t_k): the trim's share of
+    the heat, the supply air before the trim (inf when outdoor air is refused), whether the pad
+    runs, and the dry-bulb drop across the pad (it sets the water evaporated)."""
+    t = np.asarray(t_db_c, dtype=float)
+    air_ok = np.asarray(t_dp_c, dtype=float) <= max_dew_point_c
+    t_pad = np.maximum(np.maximum(evaporative_outlet_c(t, t_wb_c, effectiveness), supply_t_c),
+                       np.asarray(t_pad_floor_c, dtype=float))
+    # the pad runs when it cools the air and the result is below the return (else it buys nothing)
+    evaporating = adiabatic & air_ok & (t_pad < t) & (t_pad < supply_t_c + delta_t_k)
+    t_best = np.where(evaporating, t_pad, t)
+    mech = np.where(air_ok, np.clip((t_best - supply_t_c) / delta_t_k, 0.0, 1.0), 1.0)
+    evap_dt = np.where(evaporating, t - t_pad, 0.0)
+    return mech, np.where(air_ok, t_best, np.inf), evaporating, evap_dt

@@ -22,6 +22,7 @@ import numpy as np
 
 from dcsim.power.delivery import pdu_loss_w, transformer_loss_w, ups_loss_w
 from dcsim.thermal import cooling as C
+from dcsim.thermal.psychro import dew_point_from_wet_bulb_c, dry_bulb_on_wet_bulb_line_c
 from dcsim.thermal.weather import Weather, build_weather
 
 __all__ = ["Facility", "build_facility", "COOLING_PARTS", "LOSS_PARTS"]
@@ -31,6 +32,34 @@ LOSS_PARTS = ("loss_transformer", "loss_ups", "loss_pdu")
 
 _TOWER_RATING_WB_C = 25.6    # 78 degF wet-bulb, CTI standard tower rating point (assumption)
 _AIR_COOLED_RATING_DB_C = 35.0  # 95 degF ambient, AHRI 550/590 air-cooled rating (assumption)
+# airside-economizer trim condenser fans: the ChillerPlantSpec dry-cooler defaults (assumption)
+_TRIM_COND_AIR_DT_K, _TRIM_COND_FAN_PA, _TRIM_COND_FAN_EFF = 10.0, 150.0, 0.6
+
+
+def _airside_outdoor(sp, t_db, t_wb):
+    """Economizer operating point (see cooling.airside_economizer_state) from dry/wet-bulb."""
+    t_dp = dew_point_from_wet_bulb_c(t_db, t_wb)
+    floor = dry_bulb_on_wet_bulb_line_c(t_wb, sp.max_dew_point)
+    return C.airside_economizer_state(t_db, t_wb, t_dp, floor, sp.supply_t, sp.air_delta_t, sp.max_dew_point,
+                                      sp.adiabatic, sp.saturation_effectiveness)
+
+
+def _airside_parts(sp, capacity_w, heat, t_db, t_wb):
+    """Airside economizer + adiabatic assist + DX/chiller trim power parts [W] (pure)."""
+    mech_frac, _t_best, evaporating, evap_dt = _airside_outdoor(sp, t_db, t_wb)
+    fans = C.crah_fan_power_w(heat, capacity_w, sp.air_delta_t, sp.fan_pressure_pa, sp.fan_efficiency,
+                              sp.fan_exponent, sp.fan_min_speed)
+    load = heat + fans  # fan work ends up as heat in the supply air
+    mech = load * mech_frac
+    trim_cap = capacity_w * sp.trim_capacity_fraction
+    l = np.clip(mech / trim_cap, 0.2, 0.8) if trim_cap > 0 else np.full_like(mech, 0.8)
+    cop = C.chiller_cop(l, t_db + sp.trim_condenser_approach, sp.cop_adjust)
+    chiller = mech / cop
+    cond = C.dry_cooler_fan_power_w(mech + chiller, _TRIM_COND_AIR_DT_K, _TRIM_COND_FAN_PA, _TRIM_COND_FAN_EFF)
+    pumps = sp.pad_pump_w_per_w * heat * evaporating
+    m_air = load / (C.CP_AIR * sp.air_delta_t)
+    return {"cooling_chiller": chiller, "cooling_fans": fans, "cooling_pumps": pumps, "cooling_tower": cond,
+            "economizer_fraction": 1.0 - mech_frac, "water_kg_s": m_air * C.CP_AIR * evap_dt / C.H_FG_WATER}
 
 
 def _rating_t(spec) -> float:
@@ -120,6 +149,12 @@ class Facility:
             frac = C.capacity_fraction(t_ref, _rating_t(cs), cs.derate_per_k)
         elif cs.kind == "liquid":
             frac = C.capacity_fraction(t_db, cs.rating_t_out, cs.derate_per_k)
+        elif cs.kind == "airside_economizer":
+            # outdoor air at its best supply temperature carries clip((T_ra − T_best)/ΔT, 0, 1) of
+            # the fan-limited capacity; the trim adds its (derated) share, up to the capacity
+            mech_frac, _tb, _ev, _dt = _airside_outdoor(cs, t_db, t_wb)
+            trim = cs.trim_capacity_fraction * C.capacity_fraction(t_db, cs.rating_t_out, cs.derate_per_k)
+            frac = np.minimum(1.0 - mech_frac + trim, 1.0)
         else:
             frac = np.ones(shape)
         return np.broadcast_to(self.capacity_w * frac, shape).astype(float)
@@ -131,6 +166,8 @@ class Facility:
         if cs.kind == "chiller_plant":
             q_liq = lf * it
             return _plant_parts(cs, self.capacity_w, self.capacity_w, heat - q_liq, q_liq, z, t_db, t_wb)
+        if cs.kind == "airside_economizer":
+            return _airside_parts(cs, self.capacity_w, heat, t_db, t_wb)
         if cs.kind == "liquid":
             q_liq = lf * it
             q_air = heat - q_liq
@@ -161,7 +198,8 @@ class Facility:
     def breakdown(self, it_power_w, liquid_fraction, t_db_c, t_wb_c) -> dict[str, np.ndarray]:
         """Facility power split [W]: keys it, cooling, losses, fixed, facility and the parts
         cooling_chiller/fans/pumps/tower, loss_transformer/ups/pdu, plus heat_w (heat to reject)
-        and economizer_fraction (chilled-water plants). facility = it + cooling + losses + fixed."""
+        and economizer_fraction (chilled-water plants, airside economizer) and water_kg_s
+        (water evaporated by the airside economizer's adiabatic pads). facility = it + cooling + losses + fixed."""
         it, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
                                                    (it_power_w, liquid_fraction, t_db_c, t_wb_c)))
         it = np.maximum(it, 0.0)
@@ -188,7 +226,7 @@ class Facility:
         }
         for k in COOLING_PARTS:
             out[k] = np.broadcast_to(parts[k], it.shape).astype(float)
-        for k in ("economizer_fraction", "liquid_free_fraction"):
+        for k in ("economizer_fraction", "liquid_free_fraction", "water_kg_s"):
             if k in parts:
                 out[k] = np.broadcast_to(parts[k], it.shape).astype(float)
         return out

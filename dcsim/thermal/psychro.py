@@ -24,6 +24,8 @@ __all__ = [
     "wet_bulb_stull_c",
     "wet_bulb_c",
     "wet_bulb_from_dew_point_c",
+    "dew_point_from_wet_bulb_c",
+    "dry_bulb_on_wet_bulb_line_c",
     "STANDARD_PRESSURE_PA",
 ]
 
@@ -88,3 +90,28 @@ def wet_bulb_from_dew_point_c(t_c, t_dp_c, p_pa=STANDARD_PRESSURE_PA, iterations
 def wet_bulb_c(t_c, rh, p_pa=STANDARD_PRESSURE_PA):
     """Thermodynamic wet-bulb [degC] from dry-bulb [degC] and RH [0–1] at pressure p [Pa]."""
     return wet_bulb_from_dew_point_c(t_c, dew_point_c(t_c, rh), p_pa)
+
+
+def dew_point_from_wet_bulb_c(t_c, t_wb_c, p_pa=STANDARD_PRESSURE_PA):
+    """Dew point [degC] of air at dry-bulb t_c and thermodynamic wet-bulb t_wb_c [degC]: humidity
+    ratio from the ASHRAE (2017, ch.1 eq. 33) wet-bulb energy balance, then the inverse Magnus
+    form on its vapour pressure (eq. 20/22 inverted)."""
+    t = np.asarray(t_c, dtype=float)
+    tw = np.minimum(np.asarray(t_wb_c, dtype=float), t)
+    ws = humidity_ratio(saturation_vapor_pressure_pa(tw), p_pa)
+    w = ((2501.0 - 2.326 * tw) * ws - 1.006 * (t - tw)) / (2501.0 + 1.86 * t - 4.186 * tw)
+    w = np.maximum(w, 1e-7)
+    p_w = w * np.asarray(p_pa, dtype=float) / (0.621945 + w)
+    g = np.log(p_w / _A)
+    return _C * g / (_B - g)
+
+
+def dry_bulb_on_wet_bulb_line_c(t_wb_c, t_dp_c, p_pa=STANDARD_PRESSURE_PA):
+    """Dry-bulb [degC] at which air of wet-bulb t_wb_c has dew point t_dp_c: the end of an
+    adiabatic (evaporative) process that humidifies the air up to that dew point. ASHRAE (2017,
+    ch.1) eq. 33 solved for the dry-bulb at the humidity ratio W of the dew point:
+    T = ((2501 − 2.326·Tw)·Ws(Tw) + 1.006·Tw − W·(2501 − 4.186·Tw)) / (1.006 + 1.86·W)."""
+    tw = np.asarray(t_wb_c, dtype=float)
+    ws = humidity_ratio(saturation_vapor_pressure_pa(tw), p_pa)
+    w = humidity_ratio(saturation_vapor_pressure_pa(np.asarray(t_dp_c, dtype=float)), p_pa)
+    return ((2501.0 - 2.326 * tw) * ws + 1.006 * tw - w * (2501.0 - 4.186 * tw)) / (1.006 + 1.86 * w)

@@ -1,0 +1,63 @@
+"""Benchmark: a fluid year — 8,760 h at a 1-min controller tick on one core (issue 18 item 1).
+
+The facility is the 10,016-GPU scaling of ``scenarios/reference.yaml`` used by
+``bench_fluid.py`` (313 racks × 4 DGX × 8 H100), driven by a shipped typical-year weather file
+(``dcsim/data/weather/``, default Phoenix TMY3). The engine is run unchanged; this script only
+measures it and prints the wall time of one run (build + run, pinned to one core), the ratio
+simulated/wall time and the target (≤ 30 s for a year). It then feeds the run's timeseries to
+``dcsim.metrics.annual`` and prints the annual aggregates and their wall time.
+
+    python bench/bench_year.py                    # Phoenix, 8760 h, 1-min tick
+    python bench/bench_year.py --weather richmond --hours 720
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_fluid import scaled_overrides  # noqa: E402
+
+import dcsim  # noqa: E402
+from dcsim.metrics.annual import annual_summary  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+REFERENCE = os.path.join(ROOT, "scenarios", "reference.yaml")
+WEATHER = {
+    "phoenix": "USA_AZ_Phoenix-Sky.Harbor.Intl.AP.722780_TMY3.epw",
+    "richmond": "USA_VA_Richmond.Intl.AP.724010_TMY3.epw",
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weather", choices=sorted(WEATHER), default="phoenix")
+    ap.add_argument("--hours", type=float, default=8760.0)
+    ap.add_argument("--tick", default="1 min")
+    args = ap.parse_args()
+    ov = scaled_overrides(tick=args.tick)
+    path = os.path.abspath(os.path.join(ROOT, "dcsim", "data", "weather", WEATHER[args.weather]))
+    ov.update({"duration": f"{args.hours} h",
+               "facility.weather": {"kind": "epw", "path": path, "start_day": 1}})
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    t0 = time.perf_counter()
+    r = dcsim.run(REFERENCE, overrides=ov)
+    wall = time.perf_counter() - t0
+    sim = r.report["duration_s"]
+    print(f"facility: {r.report['gpus']:,} GPUs, tick {args.tick}, {sim / 3600:g} h, weather {args.weather}")
+    print(f"fluid year: wall {wall:.1f} s on one core, sim/wall {sim / wall:,.0f}x "
+          f"(target: 8760 h in <= 30 s; extrapolated to a year: {wall * 8760 * 3600 / sim:.1f} s)")
+    t1 = time.perf_counter()
+    a = annual_summary(r.timeseries, datetime(2025, 1, 1), tick_s=r.report["tick_s"])
+    print(f"annual_summary: {time.perf_counter() - t1:.2f} s; PUE annual {a['pue']['annual']:.3f}, "
+          f"by month {[round(x, 3) if x is not None else None for x in a['pue']['by_month']]}")
+    print(f"hours binding: {a['hours_binding']}")
+
+
+if __name__ == "__main__":
+    main()

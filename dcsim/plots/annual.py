@@ -1,0 +1,123 @@
+"""Figures of a year (issue 18): a month × hour map of the binding constraint, and PUE against
+outdoor temperature over the year. They take arrays or an :func:`dcsim.metrics.annual.annual_summary`
+dict and return a Figure; nothing here computes physics.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from matplotlib.colors import to_rgb
+from matplotlib.patches import Patch, Polygon
+
+from dcsim.metrics.annual import month_hour_index
+from dcsim.plots.figures import BINDING_NAMES, CONSTRAINT_COLORS, _styled, new_figure
+
+__all__ = ["binding_month_hour_plot", "pue_outdoor_year_plot"]
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@_styled
+def binding_month_hour_plot(summary: dict, *, title: str | None = None, runner_up_min: float = 0.05):
+    """Heat map, months down × hours of day across: each cell coloured by the constraint that
+    binds most often in it, paler the less of the cell's time it binds (white: no ticks); the
+    share is printed in the cell; a corner triangle shows the runner-up constraint where it
+    binds ≥ `runner_up_min` of the cell's time (so a constraint that binds a few hours a year
+    is still visible). Right panel: hours each constraint binds over the run."""
+    b = summary["binding"]
+    top = np.asarray(b["month_hour_binding"], dtype=int)
+    share = {k: np.asarray([[np.nan if x is None else x for x in row] for row in v], dtype=float)
+             for k, v in b["month_hour_share"].items()}
+    img = np.ones((12, 24, 3))
+    frac = np.zeros((12, 24))
+    for code, name in enumerate(BINDING_NAMES):
+        m = top == code
+        s = np.nan_to_num(share[name])
+        rgb = np.asarray(to_rgb(CONSTRAINT_COLORS[name]))
+        a = 0.25 + 0.75 * s  # a majority of 100 % is full colour, a plurality of ~1/3 is pale
+        img[m] = (1 - a[m, None]) + a[m, None] * rgb
+        frac[m] = s[m]
+    fig = new_figure(13.0, 5.6)
+    gs = fig.add_gridspec(1, 2, width_ratios=[5, 1])
+    ax = fig.add_subplot(gs[0])
+    ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, 23.5, 11.5, -0.5))
+    for i in range(12):
+        for j in range(24):
+            if top[i, j] >= 0:
+                ax.text(j, i, f"{100 * frac[i, j]:.0f}", ha="center", va="center", fontsize=6.5,
+                        color="white" if frac[i, j] > 0.7 and top[i, j] != 0 else "#333333")
+    stack = np.stack([np.nan_to_num(share[name]) for name in BINDING_NAMES])  # (4, 12, 24)
+    second = np.argsort(stack, axis=0)[-2]
+    second_share = np.take_along_axis(stack, second[None], axis=0)[0]
+    corner = set()
+    for i in range(12):
+        for j in range(24):
+            if top[i, j] >= 0 and second_share[i, j] >= runner_up_min:
+                code = int(second[i, j])
+                corner.add(code)
+                ax.add_patch(Polygon([(j + 0.5, i + 0.5), (j + 0.5, i + 0.05), (j + 0.05, i + 0.5)], closed=True,
+                                     facecolor=CONSTRAINT_COLORS[BINDING_NAMES[code]], edgecolor="white", lw=0.4))
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xticklabels([f"{h:02d}" for h in range(0, 24, 2)])
+    ax.set_yticks(range(12))
+    ax.set_yticklabels(MONTHS)
+    ax.set_xlabel("hour of day (local clock of the run's start)")
+    ax.grid(False)
+    ax.set_title(title or "Binding constraint by month and hour (number: % of the cell's time it binds)")
+    present = sorted(set(int(c) for c in top.ravel() if c >= 0) | corner)
+    handles = [Patch(color=CONSTRAINT_COLORS[BINDING_NAMES[c]], label=BINDING_NAMES[c]) for c in present]
+    if corner:
+        handles.append(Patch(facecolor="none", edgecolor="none",
+                             label=f"corner triangle: runner-up, ≥ {100 * runner_up_min:.0f} % of the cell"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=5, frameon=False)
+    ax2 = fig.add_subplot(gs[1])
+    hours = summary["hours_binding"]
+    names = list(BINDING_NAMES)
+    ax2.barh(names, [hours[k] for k in names], color=[CONSTRAINT_COLORS[k] for k in names])
+    for y, k in enumerate(names):
+        ax2.text(hours[k], y, f" {hours[k]:,.0f} h", va="center", fontsize=9)
+    ax2.invert_yaxis()
+    ax2.set_xlabel("hours binding")
+    ax2.set_xlim(0, max(max(hours.values()), 1.0) * 1.45)
+    ax2.set_title("Hours")
+    return fig
+
+
+@_styled
+def pue_outdoor_year_plot(t_s, pue, t_out_c, start: datetime, *, title: str | None = None, max_points: int = 8760,
+                          summary: dict | None = None):
+    """PUE of each tick against the outdoor dry-bulb, coloured by month (a year's cycle: winter
+    blue, summer red), thinned to at most `max_points` evenly spaced ticks; with `summary`, the
+    monthly energy-weighted PUE at each month's mean temperature as labelled points and the
+    annual PUE as a line."""
+    t = np.asarray(t_s, dtype=float)
+    p = np.asarray(pue, dtype=float)
+    x = np.asarray(t_out_c, dtype=float)
+    step = max(1, int(np.ceil(t.size / max_points)))
+    sel = slice(None, None, step)
+    mo, _ = month_hour_index(t[sel], start)
+    fig = new_figure(10.0, 5.8)
+    ax = fig.add_subplot()
+    # months on a cyclic colour scale: January and December both cold-coloured
+    phase = np.cos(2 * np.pi * (mo - 0.5) / 12.0)  # 1 ≈ Jan, −1 ≈ Jul
+    sc = ax.scatter(x[sel], p[sel], c=-phase, cmap="coolwarm", s=4, alpha=0.45, linewidths=0, vmin=-1, vmax=1)
+    cb = fig.colorbar(sc, ax=ax, ticks=[-1, 0, 1], pad=0.01)
+    cb.ax.set_yticklabels(["Jan", "Apr / Oct", "Jul"])
+    if summary is not None:
+        pm = summary["pue"]["by_month"]
+        tm = summary.get("t_out_c", {}).get("mean_by_month")
+        if tm is not None:
+            for i, (tt, pp) in enumerate(zip(tm, pm)):
+                if tt is not None and pp is not None:
+                    ax.plot(tt, pp, "o", color="black", ms=5)
+                    ax.annotate(MONTHS[i], (tt, pp), textcoords="offset points", xytext=(4, 4), fontsize=8.5)
+        annual = summary["pue"]["annual"]
+        if annual is not None:
+            ax.axhline(annual, color="black", lw=1.2, ls="--", label=f"annual PUE {annual:.3f} (energy-weighted)")
+            ax.legend(loc="upper left")
+    ax.set_xlabel("outdoor dry-bulb (°C)")
+    ax.set_ylabel("PUE")
+    ax.set_title(title or "PUE against outdoor temperature over the year (dots: ticks; black: monthly)")
+    return fig

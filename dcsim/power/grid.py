@@ -1,0 +1,232 @@
+"""The utility side: curtailment requests (schedule or seeded process) and hourly price and
+carbon series, as pure functions of time (docs/grid.md).
+
+Times are seconds from the run's start; a run's ``start`` datetime (the scenario's one clock of
+day) places them on the calendar for month/hour windows and hourly series.
+
+Wiring (phase 2): build the event list and the price/carbon arrays once per run
+(:func:`curtailment_events`, :func:`series_at`); per chunk of ticks take
+:func:`cap_at` (the meter cap in force, vectorized), :func:`notice_at` (a request has been
+announced: storage pre-charges, deferrable work is held) and the price/carbon of each tick.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "cap_at", "notice_at",
+           "curtailment_summary", "series_at", "local_hour_and_month", "exceedance_events",
+           "curtailment_enabled_scale"]
+
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class CurtailmentEvent:
+    """A request: the meter may draw at most `cap_w` (or (1 − depth) × contract when cap_w is
+    None) during [start_s, end_s); announced at start_s − notice_s."""
+
+    start_s: float
+    end_s: float
+    depth: float
+    cap_w: float | None
+    notice_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def cap_for(self, contract_w: float) -> float:
+        return self.cap_w if self.cap_w is not None else (1.0 - self.depth) * contract_w
+
+
+def local_hour_and_month(t_s, start: datetime):
+    """(hour of day 0–23, month 1–12) of run times t_s [s] for a run starting at `start`
+    (vectorized; the calendar of `start`'s year, no time zone or DST shifts)."""
+    t = np.asarray(t_s, dtype=float)
+    year0 = datetime(start.year, 1, 1)
+    s0 = (start - year0).total_seconds()
+    abs_s = s0 + t
+    hour = np.floor((abs_s % DAY_S) / 3600.0).astype(int)
+    # month from day of year, repeating the start year's calendar
+    y_len = (datetime(start.year + 1, 1, 1) - year0).total_seconds()
+    doy = np.floor((abs_s % y_len) / DAY_S).astype(int)
+    cum = np.cumsum([0] + [((datetime(start.year, m + 1, 1) if m < 12 else datetime(start.year + 1, 1, 1))
+                            - datetime(start.year, m, 1)).days for m in range(1, 13)])
+    month = np.searchsorted(cum, doy, side="right")
+    return hour, month
+
+
+def sample_curtailment_events(spec, horizon_s: float, start: datetime, seed_seq) -> list[CurtailmentEvent]:
+    """Draw a CurtailmentProcessSpec's events for a run of `horizon_s` seconds (seeded by a numpy
+    SeedSequence; same seed, same events). Durations are exponential with the spec's mean,
+    truncated to max_duration, and rescaled so that they add up to budget × horizon; starts are
+    drawn on whole hours inside the month × hour window, rejecting overlaps (up to 10,000 draws;
+    events that do not fit are dropped — the summary shows the hours actually placed)."""
+    rng = np.random.default_rng(seed_seq)
+    total = spec.budget * horizon_s
+    if total <= 0:
+        return []
+    durs: list[float] = []
+    while sum(durs) < total:
+        d = min(float(rng.exponential(spec.mean_duration)), spec.max_duration)
+        durs.append(max(d, 60.0))
+    durs[-1] -= sum(durs) - total  # exact budget
+    if durs[-1] < 60.0 and len(durs) > 1:
+        extra = durs.pop()
+        durs[-1] += extra
+    durs = [min(d, spec.max_duration) for d in durs]
+    hours_grid = np.arange(0.0, horizon_s, 3600.0)
+    hr, mo = local_hour_and_month(hours_grid, start)
+    ok = np.isin(hr, spec.hours) & np.isin(mo, spec.months)
+    candidates = hours_grid[ok]
+    events: list[CurtailmentEvent] = []
+    taken: list[tuple[float, float]] = []
+    tries = 0
+    for d in sorted(durs, reverse=True):
+        while tries < 10_000 and candidates.size:
+            tries += 1
+            s = float(rng.choice(candidates))
+            e = min(s + d, horizon_s)
+            if all(e <= a or s >= b for a, b in taken):
+                taken.append((s, e))
+                events.append(CurtailmentEvent(s, e, spec.depth, None, spec.notice))
+                break
+    return sorted(events, key=lambda ev: ev.start_s)
+
+
+def curtailment_events(spec, horizon_s: float, start: datetime | None = None, seed_seq=None) -> list[CurtailmentEvent]:
+    """Events of a CurtailmentScheduleSpec or CurtailmentProcessSpec (None → no events)."""
+    if spec is None:
+        return []
+    if spec.kind == "schedule":
+        return sorted((CurtailmentEvent(e.start, min(e.start + e.duration, horizon_s), e.depth,
+                                        None if e.cap is None else float(e.cap), e.notice)
+                       for e in spec.events if e.start < horizon_s), key=lambda ev: ev.start_s)
+    return sample_curtailment_events(spec, horizon_s, start or datetime(2025, 1, 1),
+                                     seed_seq if seed_seq is not None else np.random.SeedSequence(0))
+
+
+def cap_at(events: list[CurtailmentEvent], t_s, contract_w: float):
+    """Meter cap [W] in force at times t_s: the contract, or the lowest cap of an event covering t."""
+    t = np.asarray(t_s, dtype=float)
+    cap = np.full(t.shape, float(contract_w))
+    for ev in events:
+        inside = (t >= ev.start_s) & (t < ev.end_s)
+        cap = np.where(inside, np.minimum(cap, ev.cap_for(contract_w)), cap)
+    return cap
+
+
+def notice_at(events: list[CurtailmentEvent], t_s):
+    """True where a request has been announced and has not started yet."""
+    t = np.asarray(t_s, dtype=float)
+    m = np.zeros(t.shape, dtype=bool)
+    for ev in events:
+        m |= (t >= ev.start_s - ev.notice_s) & (t < ev.start_s)
+    return m
+
+
+def curtailment_summary(events: list[CurtailmentEvent], horizon_s: float) -> dict:
+    """Count, hours, share of the horizon and longest event (h) — what a planner's budget is
+    written in."""
+    hours = sum(ev.duration_s for ev in events) / 3600.0
+    return {"events": len(events), "hours": hours, "share_of_hours": hours * 3600.0 / horizon_s if horizon_s else 0.0,
+            "longest_h": max((ev.duration_s for ev in events), default=0.0) / 3600.0}
+
+
+def _read_hourly_csv(path: Path, column: str) -> np.ndarray:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise ValueError(f"{path}: no data rows")
+    if column not in rows[0]:
+        raise ValueError(f"{path}: no column {column!r} (columns: {list(rows[0])})")
+    v = np.array([float(r[column]) for r in rows])
+    if not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise ValueError(f"{path}: column {column!r} must be finite and non-negative")
+    return v
+
+
+def series_at(spec, t_s, start: datetime, base_dir: Path | None = None, unit: float = 1.0):
+    """Price or carbon [SI: USD/J, g/J] at run times t_s for a PriceSeriesSpec/CarbonSeriesSpec.
+    A CSV holds hourly values in the file's own unit; `unit` converts them to SI (e.g. 1/3.6e9
+    for USD/MWh). Hour k of the file is hour k of the start year (8,760 rows for a year; a
+    shorter file repeats)."""
+    t = np.asarray(t_s, dtype=float)
+    if spec.kind == "constant":
+        return np.full(t.shape, float(spec.value))
+    if spec.kind == "daily_profile":
+        hr, _ = local_hour_and_month(t, start)
+        return float(spec.value) * np.asarray(spec.profile)[hr]
+    path = Path(spec.path)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    v = _read_hourly_csv(path, spec.column) * unit
+    hour_of_year = np.floor(((start - datetime(start.year, 1, 1)).total_seconds() + t) / 3600.0).astype(int)
+    return v[hour_of_year % v.size]
+
+
+
+# --------------------------------------------------------------------------- curtailment-enabled headroom
+def exceedance_events(over, dt_s: float) -> list[tuple[float, float]]:
+    """Contiguous runs of ticks where `over` is true, as (start_s, end_s) from the first tick."""
+    m = np.asarray(over, dtype=bool)
+    if not m.any():
+        return []
+    edges = np.diff(np.concatenate(([0], m.astype(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return [(float(s) * dt_s, float(e) * dt_s) for s, e in zip(starts, ends)]
+
+
+def curtailment_enabled_scale(load_w, cap_w: float, dt_s: float, budget: float, *, max_event_s: float | None = None,
+                              battery=None, iterations: int = 40) -> dict:
+    """How far a facility's meter-power profile `load_w` (W per tick, e.g. a year's
+    ``facility_power_w``) can be scaled under a firm cap `cap_w` if the site accepts curtailment
+    of at most `budget` × the horizon's hours, no event longer than `max_event_s`, optionally
+    with a battery (BatteryParams) covering part of each excess first.
+
+    This is the first-order "curtailment-enabled headroom" of Norris et al. (Duke Nicholas
+    Institute 2025) applied to the facility's own profile: a multiplier s such that
+    s·load > cap (after the battery) on at most the budget's hours. It scales facility power
+    proportionally (PUE and J/token held) — a planning bound, not a dispatch; the engine's plan
+    questions (phase 2) re-run the facility at the scaled size. Bisection on s (feasibility is
+    monotone: a larger s never exceeds less). Returns ``scale``, ``hours_curtailed``,
+    ``events``, ``longest_h`` and ``energy_curtailed_j`` at that scale."""
+    load = np.asarray(load_w, dtype=float)
+    horizon_s = load.size * dt_s
+    peak = float(load.max())
+
+    def over_at(s):
+        scaled = s * load
+        if battery is None:
+            return scaled > cap_w, np.maximum(scaled - cap_w, 0.0)
+        from dcsim.power.storage import dispatch  # same layer; imported here to keep grid.py light
+        d = dispatch(battery, scaled, cap_w, cap_w + 1.0, dt_s)  # cap below "contract": every excess is an event
+        return d["unmet_w"] > 0, d["unmet_w"]
+
+    def feasible(s):
+        over, _ = over_at(s)
+        ev = exceedance_events(over, dt_s)
+        hours_ok = over.sum() * dt_s <= budget * horizon_s + 1e-9
+        long_ok = max_event_s is None or all(e - b <= max_event_s for b, e in ev)
+        return hours_ok and long_ok
+
+    lo = cap_w / peak if peak > 0 else 1.0  # never exceeds: always feasible
+    hi = lo
+    while feasible(hi * 1.25) and hi < 1e3 * lo:
+        hi *= 1.25
+    hi *= 1.25
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if feasible(mid) else (lo, mid)
+    over, short = over_at(lo)
+    ev = exceedance_events(over, dt_s)
+    return {"scale": lo, "hours_curtailed": float(over.sum() * dt_s / 3600.0), "events": len(ev),
+            "longest_h": max((e - b for b, e in ev), default=0.0) / 3600.0,
+            "energy_curtailed_j": float(short.sum() * dt_s)}
