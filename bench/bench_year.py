@@ -43,7 +43,7 @@ def main() -> None:
     ov = scaled_overrides(tick=args.tick)
     path = os.path.abspath(os.path.join(ROOT, "dcsim", "data", "weather", WEATHER[args.weather]))
     ov.update({"duration": f"{args.hours} h",
-               "facility.weather": {"kind": "epw", "path": path, "start_day": 1}})
+               "facility.weather": {"kind": "epw", "path": path}, "start": "2025-01-01T00:00"})
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     t0 = time.perf_counter()
     r = dcsim.run(REFERENCE, overrides=ov)

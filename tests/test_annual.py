@@ -56,10 +56,10 @@ def test_calendar_index():
 
 
 def test_an_engine_run_through_annual_and_its_figures(tmp_path):
-    weather = {"kind": "epw", "path": str(ROOT / "dcsim/data/weather/USA_AZ_Phoenix-Sky.Harbor.Intl.AP.722780_TMY3.epw"),
-               "start_day": 182}
+    weather = {"kind": "epw", "path": str(ROOT / "dcsim/data/weather/USA_AZ_Phoenix-Sky.Harbor.Intl.AP.722780_TMY3.epw")}
     r = dcsim.run(ROOT / "scenarios" / "reference.yaml",
-                  overrides={"duration": "48 h", "controller.tick": "5 min", "facility.weather": weather})
+                  overrides={"duration": "48 h", "controller.tick": "5 min", "facility.weather": weather,
+                             "start": "2025-07-01T00:00"})
     start = datetime(2025, 7, 1)
     a = annual_summary(r.timeseries, start, tick_s=r.report["tick_s"], slo_attainment=r.report["slo_attainment"])
     rep = r.report

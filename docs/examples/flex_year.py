@@ -32,7 +32,8 @@ out.mkdir(parents=True, exist_ok=True)
 # 1. a year at fluid fidelity (5-min tick keeps this example quick; bench/bench_year.py times 1 min)
 weather = {"kind": "epw", "path": str(ROOT / "dcsim/data/weather/USA_VA_Richmond.Intl.AP.724010_TMY3.epw")}
 r = dcsim.run(ROOT / "scenarios/reference.yaml",
-              overrides={"duration": "8760 h", "controller.tick": "5 min", "facility.weather": weather})
+              overrides={"duration": "8760 h", "controller.tick": "5 min", "facility.weather": weather,
+                         "start": "2025-01-01T00:00"})
 start = datetime(2025, 1, 1)
 ts, dt = r.timeseries, r.report["tick_s"]
 a = annual_summary(ts, start, tick_s=dt, slo_attainment=r.report["slo_attainment"])
@@ -76,13 +77,13 @@ for policy in ("headroom", "cheap"):
     print(f"  deferrable {policy:8s}: served {d['served_total'] / d['arrived']:.4%} (rest queued at the end), "
           f"late {d['served_late']:.3g} tokens, mean delay {d['mean_delay_s'] / 3600:.2f} h, "
           f"price of the hours served {mean_price:.1f} USD/MWh (token-weighted)")
-# 4. the interconnection question, first order: the same hall's meter profile with the 450 kW cap
-#    lifted (UPS and transformer keep their 450 kW ratings), scaled until it exceeds 450 kW on at
+# 4. the interconnection question, first order: the same hall's meter profile with the 510 kW cap
+#    lifted (UPS and transformer keep their 510 kW ratings), scaled until it exceeds 510 kW on at
 #    most the budget's hours, no event over 4 h; GPUs that fit = 320 × scale
 free = dcsim.run(ROOT / "scenarios/reference.yaml",
                  overrides={"duration": "8760 h", "controller.tick": "5 min", "facility.weather": weather,
-                            "facility.interconnect": "10 MW", "facility.power_chain.ups_rating": "450 kW",
-                            "facility.power_chain.transformer_rating": "450 kW"})
+                            "facility.interconnect": "10 MW", "facility.power_chain.ups_rating": "510 kW",
+                            "facility.power_chain.transformer_rating": "510 kW"})
 profile = free.timeseries["facility_power_w"]
 for budget in (0.0, 0.0025, 0.005, 0.01):
     for limit in (4 * 3600.0, None):
