@@ -34,6 +34,7 @@ import numpy as np
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
+from dcsim.metrics.fmt import calibration_caveat
 from dcsim.scenario import ScenarioError, load_scenario, read_yaml
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import parse_quantity
@@ -300,9 +301,15 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
                                  "(the weather file's year, not only the simulated ticks)" if year is not None
                                  else f"the scenario's {scenario_moments(m0)['t_s'].size} ticks: "
                                  + weather_note(m0.scenario))
+    out["calibration_caveat"] = _caveat(m0)
     if confirm:
         out["confirm"] = _confirm(raw, bdir, out["overrides"])
     return out
+
+
+def _caveat(m) -> str | None:
+    """The calibration caveat of the scenario's node models (None when all are calibrated, issue 14.6)."""
+    return calibration_caveat([{"group": g.name, **g.node.calibration} for g in m.groups])
 
 
 def weather_year_moments(m) -> dict[str, np.ndarray] | None:
@@ -609,6 +616,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                     "bracket": list(br), "closed_form_interconnect_w": cf})
     out["fast"] = _fast_block(tg, fast(out["overrides"]))
     out["fast_evaluations"] = evals["n"]
+    out["calibration_caveat"] = _caveat(m0)
     if confirm:
         out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
         if refine and not out["confirm"]["confirmed"] and question in ("max-demand", "interconnect-for"):
@@ -743,6 +751,8 @@ def format_targets(r: dict) -> str:
 
     q = r["question"]
     lines = [f"{r['scenario']}: {q} under {', '.join(r['targets'])}", f"  {r['weather']}"]
+    if r.get("calibration_caveat"):
+        lines.append(f"  {r['calibration_caveat']}")
     if q == "max-demand":
         lines.append(f"  answer: workload.arrivals.scale = {r['scale']:.4g} ({r['scale_ratio']:.3g}x the scenario; "
                      f"bracket {r['bracket'][0]:.4g} .. {r['bracket'][1]:.4g}); the closed form's ceiling is "
@@ -805,6 +815,8 @@ def format_plan(r: dict) -> str:
              else f"over all {r['moments_evaluated']} ticks")
     mo = r["moment"]
     lines = [f"{r['scenario']}: {q} {where}"]
+    if r.get("calibration_caveat"):
+        lines.append(f"  {r['calibration_caveat']}")
     if r.get("weather_source"):
         lines.append(f"  weather percentile over {r['weather_source']}")
     if q == "max-gpus":

@@ -57,7 +57,7 @@ dcsim answers: **how many useful tokens can this facility produce, at how many J
 which limit binds — compute, delivered power or cooling — and when does that change?**
 
 The shipped reference scenario is a small hall of 40 DGX-class 8×H100 servers serving
-Llama-3.1-70B to chat traffic on a hot July day, under a 450 kW interconnect. At fluid fidelity
+Llama-3.1-70B to chat traffic on a hot July day, under a 510 kW interconnect. At fluid fidelity
 (one controller tick per minute) a whole day runs in about a second.
 """),
     code(SETUP),
@@ -131,11 +131,11 @@ pd = phase_diagram(REF, x=("gpus", np.linspace(64, 960, 57)), y=("t_out_c", np.l
 print("share of the map:", {k: round(v, 2) for k, v in pd.share().items()})
 print("simulated cells agreeing with the closed form:",
       sum(p["binding"] == p["closed_form"] for p in pd.sim), "of", len(pd.sim))
-show(plot_phase(pd, title="Reference hall at full load: GPUs x outdoor temperature (450 kW interconnect)"))
+show(plot_phase(pd, title="Reference hall at full load: GPUs x outdoor temperature (510 kW interconnect)"))
 """),
     md("""
 At full load (unbounded demand) small fleets are compute-bound; past a few hundred GPUs the
-450 kW interconnect binds, and on the hottest afternoons the air-cooled chillers' derated heat
+510 kW interconnect binds, and on the hottest afternoons the air-cooled chillers' derated heat
 rejection binds first. The contours are the achieved token rate (thousands of tokens/s).
 
 Next: delivered power against fleet size when users ask for 150k output tokens/s on the hottest
@@ -329,11 +329,18 @@ for name, ov in LEVERS.items():
     run = dcsim.run(REF, overrides=ov).report
     table.append((name, jt[0], jt[1], m.curves.compute_tok_s, top["peak_demand_tok_s"], top["binding"],
                   run["throughput_tok_s"]["output"], run["joules_per_output_token"]["facility"],
-                  run["binding"]["share"]["power"]))
+                  run["binding"]["share"]["power"], node.calibration))
 print(f"{'lever':24s} {'J/tok@16':>8s} {'J/tok@256':>9s} {'C tok/s':>9s} {'max peak D':>10s} {'then':>8s} "
       f"{'served':>9s} {'fac J/tok':>9s} {'power%':>6s}")
 for t in table:
     print(f"{t[0]:24s} {t[1]:8.2f} {t[2]:9.3f} {t[3]:9,.0f} {t[4]:10,.0f} {t[5]:>8s} {t[6]:9,.0f} {t[7]:9.2f} {100 * t[8]:6.1f}")
+# the caveat travels with the number: which rows rest on measurements of this configuration
+for t in table:
+    c = t[9]
+    if c["status"] != "calibrated":
+        b = c["error_band_pct"]
+        print(f"caveat, {t[0]}: {c['for']} is {c['status']} ({c['profile']}); expected error up to "
+              f"±{b['tok_s_pct']:.0f} % tok/s, ±{b['j_per_tok_pct']:.0f} % J/token")
 """),
     md("""
 Columns: GPU J per output token at batch 16 and 256 (node model); the compute ceiling of the

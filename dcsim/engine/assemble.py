@@ -30,6 +30,12 @@ def goodput_fluid(m: Models, ts: dict) -> tuple[float, float | None]:
     return est.goodput_tok_s * ts["t_s"].size, est.slo_attainment
 
 
+def calibration_provenance(m: Models) -> list[dict]:
+    """Per rack group, how trustworthy its node parameters are (status, profile, expected error band)."""
+    return [{"group": g.name, **{k: g.node.calibration[k] for k in ("status", "profile", "for", "error_band_pct")}}
+            for g in m.groups]
+
+
 def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) -> UtilizationAdjustedOutput:
     """Decompose the achieved output as ceiling × U × Φ_sys (docs/report.md, "the four figures").
 
@@ -228,7 +234,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         provenance=Provenance(
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
-            gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups})),
+            gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups}),
+            calibration=calibration_provenance(m)),
         goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=_clock(m),

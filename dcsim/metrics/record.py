@@ -165,6 +165,8 @@ class Provenance:
     calibration_profiles: list
     gpus: list
     models: list
+    #: per rack group: ``group, status, profile, for, error_band_pct`` (dcsim.node's calibration record)
+    calibration: list = field(default_factory=list)
 
 
 @dataclass

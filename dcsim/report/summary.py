@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import fmt_duration, fmt_energy, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path
+from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_num, fmt_pct, fmt_si,
+                               fmt_time, get_path)
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table"]
@@ -115,7 +116,11 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     pad = report.get("pue_adjusted_delivered_power_w") or {}
     uao = report.get("utilization_adjusted_output") or {}
     tpf_op = get_path(report, "tpf.operating_point")
-    rows = [
+    rows = []
+    caveat = calibration_caveat(get_path(report, "provenance.calibration"))
+    if caveat:  # the caveat travels with the number (issue 14.6)
+        rows.append(("Calibration", caveat))
+    rows += [
         ("J / output token",
          f"GPU {fmt_jpt(jpt.get('gpu'))}   IT {fmt_jpt(jpt.get('it'))}   "
          f"facility {fmt_jpt(jpt.get('facility'))}"),
