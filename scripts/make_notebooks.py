@@ -140,9 +140,10 @@ rejection binds first. The contours are the achieved token rate (thousands of to
 
 Next: delivered power against fleet size when users ask for 150k output tokens/s on the hottest
 tick. The demand-limited region (grey) is where the fleet, its power and its cooling all suffice;
-below it the fleet is too small (compute), to the left the interconnect too small (power; with
-many racks their idle draw alone eats a small budget), and past ~20 racks the derated air-cooled
-chillers cannot reject the heat of the fleet serving that demand (cooling).
+below it the fleet is too small (compute), and to the left the interconnect too small (power; with
+many racks their idle draw alone eats a small budget). At this demand the reference plant's 410 kW
+of heat rejection carries every fleet of the map even derated on the hottest tick, so cooling does
+not appear here (it does at full load, above).
 """),
     code("""
 caps = [f"{v:.0f} kW" for v in np.linspace(200, 900, 36)]
@@ -154,7 +155,8 @@ show(plot_phase(pd2))
     md("""
 And J/token against delivered power: FP8 weights lower the Joules per token, so at the same
 interconnect the power ceiling rises (rows are precision, a categorical axis). At full load on the
-hottest tick:
+hottest tick (FP8 Llama-3.1-70B on H100 has no measurement of its own: its node parameters are
+transferred from the GPU's pooled fit, with the error band notebook 04 prints):
 """),
     code("""
 pd3 = phase_diagram(REF, x=("facility.interconnect", caps), y=("racks.0.node.precision", ["bf16", "fp8"]),
