@@ -12,9 +12,9 @@ from dcsim.faults import FaultSchedule, build_faults
 from dcsim.node import build_node
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
+from dcsim.streams import named_stream
 from dcsim.thermal.facility import build_facility
 from dcsim.workload import build_workload
-from dcsim.workload.model import child_seed
 
 __all__ = ["Group", "Pool", "Models", "build_models", "with_interconnect", "pool_layout"]
 
@@ -79,13 +79,18 @@ class Models:
     groups: list[Group]
     curves: SupplyCurves
     clocks: np.ndarray
-    seeds: dict = field(default_factory=dict)
+    seeds: dict = field(default_factory=dict)  # streams already drawn from, by name (see stream())
     #: the clock of day: seconds from 1 January 00:00 local time to t = 0 (scenario ``start:``)
     clock_s: float = 0.0
     faults: FaultSchedule | None = None  # exogenous event schedule (dcsim.faults), or None
     warnings: list = field(default_factory=list)  # modelling caveats worth reading, for the report
     #: model pools (racks[].serves); one pool of every group when classes are not routed
     pools: list[Pool] = field(default_factory=list)
+
+    def stream(self, name: str) -> np.random.SeedSequence:
+        """The random stream of component ``name`` (:func:`dcsim.streams.named_stream`): keyed by
+        the name, so adding a component never changes another's draws."""
+        return named_stream(self.scenario.seed, name)
 
     @property
     def multi_pool(self) -> bool:
@@ -154,8 +159,8 @@ def _band(b: dict) -> str:
 
 def build_models(sc: Scenario) -> Models:
     """Build workload, facility and node groups; random streams spawned per component from the seed."""
-    root = np.random.SeedSequence(sc.seed)
-    s_workload, s_facility, s_serving, s_faults = root.spawn(4)
+    s_workload, s_facility, s_serving, s_faults = (named_stream(sc.seed, k) for k in
+                                                   ("workload", "facility", "serving", "faults"))
     day, sec = sc.clock()
     clock_s = (day - 1) * 86400.0 + sec
     workload = build_workload(sc.workload, s_workload, sc.base_dir, start_hour=sec / 3600.0)
@@ -221,8 +226,7 @@ def build_models(sc: Scenario) -> Models:
             path, _, reason = str(e).partition(": ")
             raise ScenarioError(sc.name, [(path, reason or str(e))]) from None
     return Models(sc, workload, facility, groups, curves, clocks,
-                  seeds={"serving": s_serving, "faults": s_faults, "serving.sample": child_seed(s_serving, 1),
-                         "serving.metrics": child_seed(s_serving, 2)}, clock_s=clock_s, warnings=warnings, faults=faults,
+                  seeds={"serving": s_serving, "faults": s_faults}, clock_s=clock_s, warnings=warnings, faults=faults,
                   pools=pools)
 
 
@@ -236,5 +240,5 @@ def with_interconnect(m: Models, cap_w: float) -> Models:
     """
     sc = m.scenario
     spec = sc.facility.model_copy(update={"interconnect": float(cap_w)})
-    s_facility = np.random.SeedSequence(sc.seed).spawn(4)[1]
+    s_facility = named_stream(sc.seed, "facility")
     return dataclasses.replace(m, facility=build_facility(spec, sc.base_dir, s_facility, m.clock_s))

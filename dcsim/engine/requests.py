@@ -258,7 +258,7 @@ class RequestEngine:
         sc = m.scenario
         self.m = m
         sv = sc.serving
-        rng_sample, rng_metrics = m.seeds["serving.sample"], m.seeds["serving.metrics"]
+        rng_sample, rng_metrics = m.stream("serving.sample"), m.stream("serving.metrics")
         offsets = np.cumsum([0] + [g.limits.replicas for g in m.groups])
         self.lanes: list[_Lane] = []
         for pi, pool in enumerate(m.pools):
@@ -285,7 +285,8 @@ class RequestEngine:
                 # takes the expected rest.
                 arr = sc.workload.arrivals
                 spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * frac})})
-                wl = build_workload(spec, child_seed(rng_sample, pi), sc.base_dir, start_hour=m.start_hour)
+                ss = child_seed(rng_sample, 0) if not m.multi_pool else m.stream(f"serving.sample.{pool.name}")
+                wl = build_workload(spec, ss, sc.base_dir, start_hour=m.start_hour)
             gidx = np.concatenate([np.arange(offsets[g], offsets[g] + c) for g, c in zip(pool.groups, counts)])
             self.lanes.append(_Lane(m, pi, counts, obj, frac, wl, gidx))
         self.frac = self.lanes[0].frac if len(self.lanes) == 1 else None
