@@ -300,6 +300,18 @@ class RequestEngine:
         self._buffered = 0
 
     @property
+    def pool(self):
+        """The serving pool of the simulated replicas (one model pool; with several, ``lanes[i].pool``)."""
+        if len(self.lanes) != 1:
+            raise AttributeError("several model pools: use RequestEngine.lanes[i].pool")
+        return self.lanes[0].pool
+
+    @property
+    def group_of(self) -> list[int]:
+        """Rack group of each simulated replica (one model pool)."""
+        return self.pool.group_of.tolist()
+
+    @property
     def door_backlog_tok(self) -> float:
         """Output tokens waiting to be admitted, all pools (for the controller)."""
         return sum(ln.door_backlog_tok for ln in self.lanes)
