@@ -53,12 +53,12 @@ def test_split_respects_budget_and_needs_and_matches_scalar(joint):
     rng = np.random.default_rng(3)
     f0, f1 = joint.frontiers
     need = np.stack([rng.uniform(0, f0.rate[-1] * 1.2, 200), rng.uniform(0, f1.rate[-1] * 1.2, 200)], axis=1)
-    budget = rng.uniform(joint.base_it_w * 0.5, (f0.it[-1] + f1.it[-1]) * 1.1, 200)
+    budget = rng.uniform(joint.base_it_w() * 0.5, (f0.it[-1] + f1.it[-1]) * 1.1, 200)
     alloc = joint.split(need, budget)
     assert np.all(alloc <= need + 1e-9) and np.all(alloc >= 0)
     used = joint.it_w(0, alloc[:, 0]) + joint.it_w(1, alloc[:, 1])
     # a pool's IT at its allocation fits the budget (idle pools still draw their idle power)
-    assert np.all(used <= np.maximum(budget, joint.base_it_w) * (1 + 1e-9))
+    assert np.all(used <= np.maximum(budget, joint.base_it_w()) * (1 + 1e-9))
     for i in range(0, 200, 17):
         assert joint.split_one(need[i].tolist(), float(budget[i])) == pytest.approx(alloc[i].tolist(), rel=1e-12,
                                                                                      abs=1e-9)
@@ -69,7 +69,7 @@ def test_split_is_the_best_allocation(joint):
     on a fine grid serves more (brute force)."""
     f0, f1 = joint.frontiers
     for frac_b, need in itertools.product((0.55, 0.7, 0.85), ((f0.rate[-1], f1.rate[-1]), (f0.rate[-1] * 0.3, 1e12))):
-        b = joint.base_it_w + frac_b * (f0.it[-1] + f1.it[-1] - joint.base_it_w)
+        b = joint.base_it_w() + frac_b * (f0.it[-1] + f1.it[-1] - joint.base_it_w())
         best = float(joint.split([list(need)], [b]).sum())
         x0 = np.linspace(f0.it[0], min(f0.it[-1], b - f1.it[0]), 4001)  # IT of pool 0; the rest to pool 1
         r0 = np.minimum(np.interp(x0, f0.it, f0.rate), need[0])
@@ -227,6 +227,21 @@ def test_hybrid_agrees_with_fluid_per_pool():
             h = float(np.mean(hyb.timeseries[f"pool{p}_{col}"][late_h]))
             f = float(np.mean(flu.timeseries[f"pool{p}_{col}"][late_f]))
             assert h == pytest.approx(f, rel=0.05), (p, col)
+
+
+def test_replica_failures_fall_on_their_own_pool():
+    """Failures limited to the chat hall lower the chat pool's compute and GPUs, never the other's."""
+    fault = {"kind": "node_failures", "mtbf": "3 h", "repair": "30 min", "group": "r"}
+    for fid, dur, mtbf in (("fluid", "2 h", "3 h"), ("request", "20 min", "20 min")):
+        res = dcsim.run(two_pools(**{"workload.arrivals.rate": "40 req/s", "duration": dur, "fidelity": fid,
+                                     "faults": [dict(fault, mtbf=mtbf)]}))
+        ts = res.timeseries
+        m = build_models(res.scenario)
+        c0, c1 = (p.curves.compute_tok_s for p in m.pools)
+        assert ts["pool0_compute_tok_s"].min() < c0 * (1 - 1e-9)  # some chat replicas were down
+        np.testing.assert_allclose(ts["pool1_compute_tok_s"], c1, rtol=1e-12)
+        down0 = 1.0 - ts["pool0_compute_tok_s"] / c0
+        np.testing.assert_allclose(ts["gpus_in_service"], m.gpus - down0 * m.pools[0].gpus, rtol=1e-9)
 
 
 # --------------------------------------------------------------------------- validation

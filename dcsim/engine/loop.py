@@ -149,7 +149,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     stop = StopAtTick()  # first Ctrl-C: stop at the end of the current tick (issue 17.2)
     cur: dict = {}  # the chunk in progress: a hard interrupt still records its finished fluid ticks
     # several model pools (racks[].serves) share the budget: dcsim.engine.pools (hetero)
-    mp = PoolTicker(m, ctl.hold_s, request_engine) if m.multi_pool else None
+    mp = PoolTicker(m, ctl.hold_s, request_engine, availability) if m.multi_pool else None
 
     def finish_chunk(ex, j: int, cols: dict) -> None:
         """Record the first ``j`` ticks of chunk ``ex`` from the per-tick lists ``cols``."""
@@ -190,13 +190,13 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             j = 0
             cur.update(ex=ex, cols=cols, j=0)
             if mp is not None:
-                mp.start_chunk(ex)
+                mp.start_chunk(ex, dt)
             while j < n:
                 if j > 0 and st["boundary"]:  # an exogenous event fired: end the chunk here
                     break
                 d = dem[j]
                 if mp is not None:  # several pools: split the shared budget, serve each pool (hetero)
-                    md, limit, sv, b, sh, arr, hl, need = mp.tick(j, float(ex.t_s[j]), dt, _pool_clock(m, av[j]))
+                    md, limit, sv, b, sh, arr, hl, need = mp.tick(j, float(ex.t_s[j]), dt)
                     k = ctl.top_level
                     held.append(hl)
                 else:
@@ -274,17 +274,6 @@ def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarr
                                 level, avail)
 
 
-def _pool_clock(m: Models, avail: float):
-    """The clock (fraction) a pool's simulated replicas run at, for its mode and rate limit."""
-    def clock_of(p: int, md: int, limit: float) -> float:
-        if md != 1:
-            return float(m.clocks[-1])
-        fr = m.pools[p].curves.frontier("pq")
-        lvl = np.interp(limit / max(avail, 1e-12), fr.rate, fr.level)
-        return float(m.clocks[int(np.rint(lvl))])  # quantized: replicas cache step tables per clock
-    return clock_of
-
-
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
                   arrived, extra, mp: PoolTicker | None = None) -> None:
     pools: dict = {}
@@ -292,7 +281,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         rec = mp.record(ex, mode, level, extra)
         pools = rec.pop("pools")
         ex = dataclasses.replace(ex, power_tok_s=rec["power_tok_s"], cooling_tok_s=rec["cooling_tok_s"],
-                                 compute_tok_s=rec["compute_tok_s"])
+                                 compute_tok_s=rec["compute_tok_s"], availability=rec["availability"])
         op = {k: rec[k] for k in ("it_power_w", "gpu_power_w", "clock", "load_fraction")}
     else:
         op = operating_point(m, served, mode, level, ex.availability)

@@ -23,7 +23,7 @@ import numpy as np
 from dcsim.engine.controller import queue_step
 from dcsim.tpf import binding_simulated
 
-__all__ = ["PoolTicker", "pool_operating_point", "POOL_COLUMNS", "mean_cap_w"]
+__all__ = ["PoolTicker", "pool_operating_point", "pool_availability", "POOL_COLUMNS", "mean_cap_w"]
 
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
 POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "binding",
@@ -83,6 +83,52 @@ def mean_cap_w(groups, clocks: np.ndarray, clock) -> np.ndarray:
     return sum(c * wi for c, wi in zip(caps, w)) / w.sum()
 
 
+def _pool_down_steps(m) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per pool: (times s, replicas of the pool down from that time on), from the fault schedule's
+    replica failures (global replica index: rack groups in scenario order). Cached on ``m``."""
+    cache = m.__dict__.get("_pool_down")
+    if cache is not None:
+        return cache
+    offsets = np.cumsum([0] + [g.limits.replicas for g in m.groups])
+    pool_of_rep = np.empty(int(offsets[-1]), dtype=np.int64)
+    for pi, pool in enumerate(m.pools):
+        for g in pool.groups:
+            pool_of_rep[offsets[g]:offsets[g + 1]] = pi
+    ev_t: list[list] = [[] for _ in m.pools]
+    ev_d: list[list] = [[] for _ in m.pools]
+    for rep, f0, f1 in m.faults.failures:
+        rep, f0, f1 = (np.asarray(x) for x in (rep, f0, f1))
+        pp = pool_of_rep[rep.astype(np.int64)]
+        for pi in range(len(m.pools)):
+            sel = pp == pi
+            ev_t[pi] += [f0[sel], f1[sel]]
+            ev_d[pi] += [np.ones(int(sel.sum())), -np.ones(int(sel.sum()))]
+    out = []
+    for pi in range(len(m.pools)):
+        t = np.concatenate(ev_t[pi]) if ev_t[pi] else np.zeros(0)
+        d = np.concatenate(ev_d[pi]) if ev_d[pi] else np.zeros(0)
+        order = np.argsort(t, kind="stable")
+        out.append((t[order], np.cumsum(d[order])))
+    m.__dict__["_pool_down"] = out
+    return out
+
+
+def pool_availability(m, t_s, extra=None) -> np.ndarray:
+    """(ticks, pools) fraction of each pool's replicas in service at ``t_s`` (s): replica
+    failures of the fault schedule fall on the pool whose groups they hit (a failure in the H100
+    hall does not take B200 capacity); ``extra``: a facility-wide availability function."""
+    t = np.asarray(t_s, dtype=float)
+    a = np.ones((t.size, len(m.pools)))
+    if m.faults is not None and m.faults.failures:
+        for pi, (times, down) in enumerate(_pool_down_steps(m)):
+            if times.size:
+                i = np.searchsorted(times, t, side="right") - 1
+                a[:, pi] = 1.0 - np.where(i >= 0, down[np.clip(i, 0, None)], 0.0) / float(m.pools[pi].replicas)
+    if extra is not None:
+        a = a * np.asarray(extra(t), dtype=float)[:, None]
+    return a
+
+
 class PoolTicker:
     """The multi-pool controller step and its per-chunk record (module docstring).
 
@@ -91,8 +137,9 @@ class PoolTicker:
     (:func:`dcsim.engine.controller.queue_step`).
     """
 
-    def __init__(self, m, hold_s: float, request_engine=None):
+    def __init__(self, m, hold_s: float, request_engine=None, availability=None):
         self.m = m
+        self.extra_availability = availability
         self.n = len(m.pools)
         self.policy = m.scenario.controller.policy
         self.hold_s = hold_s
@@ -105,14 +152,13 @@ class PoolTicker:
         self.cols: dict[str, list] = {}
 
     # ------------------------------------------------------------------ per chunk, before the ticks
-    def start_chunk(self, ex) -> None:
+    def start_chunk(self, ex, dt: float) -> None:
         m = self.m
-        a = np.maximum(ex.availability, 1e-12)
-        self.a = ex.availability.tolist()
+        self.A = pool_availability(m, ex.t_s + 0.5 * dt, self.extra_availability)
+        self.al = self.A.tolist()
         self.d = m.pool_demand_tok_s(ex.demand_tok_s)
         self.dl = self.d.tolist()
-        ovh = m.overhead_w
-        self.both_unit = ((np.minimum(ex.it_max_power_w, ex.it_max_cooling_w) - ovh) / a + ovh).tolist()
+        self.both = np.minimum(ex.it_max_power_w, ex.it_max_cooling_w).tolist()
         self.cols = {k: [] for k in ("served", "backlog", "held", "shed", "arrived", "need", "limit", "clock")}
 
     # ------------------------------------------------------------------ one tick
@@ -120,33 +166,43 @@ class PoolTicker:
         """``(mode, per-pool limits tokens/s)``: uncapped when every pool's waiting work fits at
         full clock and even load within the shared budget; else (policy frontier) the budget
         split on the joint frontier; policy none never caps (each pool's compute ceiling)."""
-        a = self.a[j]
+        a = self.al[j]
         if self.policy == "none":
-            return 0, [c * a for c in self.compute]
-        b = self.both_unit[j]
-        ia = 1.0 / a if a > 1e-12 else 1e12
+            return 0, [c * x for c, x in zip(self.compute, a)]
+        b = self.both[j]
         it = 0.0
         for p in range(self.n):
-            r = min(need[p] * ia, self.top_rate[p])
+            ap = a[p] if a[p] > 1e-12 else 1e-12
+            r = min(need[p] / ap, self.top_rate[p])
             rr, ii = self.top_curve[p]
-            it += float(np.interp(r, rr, ii))
+            ovh = self.m.pools[p].overhead_w
+            it += ap * (float(np.interp(r, rr, ii)) - ovh) + ovh
         if it <= b:
-            return 0, [t * a for t in self.top_rate]
-        alloc = self.joint.split_one([x * ia for x in need], b)
-        return 1, [x * a for x in alloc]
+            return 0, [t * x for t, x in zip(self.top_rate, a)]
+        return 1, self.joint.split_one(need, b, a)
 
-    def tick(self, j: int, t0: float, dt: float, clock_of) -> tuple:
+    def clock_of(self, p: int, md: int, limit: float, avail: float) -> float:
+        """The clock (fraction) pool ``p``'s simulated replicas run at for its mode and rate limit:
+        full clock uncapped, else the clock of its frontier at the limit (quantized to the
+        controller's levels: replicas cache their step tables per clock)."""
+        m = self.m
+        if md != 1:
+            return float(m.clocks[-1])
+        fr = m.pools[p].curves.frontier("pq")
+        lvl = np.interp(limit / max(avail, 1e-12), fr.rate, fr.level)
+        return float(m.clocks[int(np.rint(lvl))])
+
+    def tick(self, j: int, t0: float, dt: float) -> tuple:
         """Serve tick ``j`` of the chunk; returns the facility's (mode, limit, served tok/s,
-        backlog tok, shed tok, arrived tok, held tok, waiting tok/s). ``clock_of(p, mode,
-        limit)``: the clock a pool's simulated replicas run at (request and hybrid fidelity)."""
+        backlog tok, shed tok, arrived tok, held tok, waiting tok/s)."""
         req = self.req
         queued = self.backlog if req is None else req.door_backlog_pools()
         need = [queued[p] / dt + self.dl[j][p] for p in range(self.n)]
         md, limits = self.decide(need, j)
         c = self.cols
         if req is not None:
-            clocks = [clock_of(p, md, limits[p]) for p in range(self.n)]
-            res = req.tick_pools(t0, dt, limits, clocks, self.a[j])
+            clocks = [self.clock_of(p, md, limits[p], self.al[j][p]) for p in range(self.n)]
+            res = req.tick_pools(t0, dt, limits, clocks, self.al[j])
             sv = [r[0] for r in res]
             b = [r[1] for r in res]  # in the system: at the door and inside replicas
             held = req.door_backlog_pools()
@@ -180,14 +236,11 @@ class PoolTicker:
         m = self.m
         n = mode.size
         cols = {k: np.array(v[:n], dtype=float).reshape(n, -1) for k, v in self.cols.items() if k != "clock" or v}
-        a_raw = ex.availability[:n]
-        a = np.maximum(a_raw, 1e-12)
-        ovh = m.overhead_w
-        unit = lambda b: (b - ovh) / a + ovh  # noqa: E731
-        need_u = cols["need"] / a[:, None]
-        comp = np.array(self.compute)[None, :] * a_raw[:, None]
-        pw = m.joint("p").pool_ceilings(need_u, unit(ex.it_max_power_w[:n])) * a[:, None]
-        cq = m.joint("q").pool_ceilings(need_u, unit(ex.it_max_cooling_w[:n])) * a[:, None]
+        A = self.A[:n]
+        need = cols["need"]
+        comp = np.array(self.compute)[None, :] * A
+        pw = m.joint("p").pool_ceilings(need, ex.it_max_power_w[:n], A)
+        cq = m.joint("q").pool_ceilings(need, ex.it_max_cooling_w[:n], A)
         supply_only = 1 if self.policy == "none" else None
         bind = np.stack([binding_simulated(cols["held"][:, p], cols["shed"][:, p], cols["arrived"][:, p],
                                            comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only)
@@ -196,9 +249,11 @@ class PoolTicker:
         worst = np.argmax(cols["held"] + cols["shed"], axis=1)
         fac_bind = bind[np.arange(n), worst].astype(np.int8)
         out = {"compute_tok_s": comp.sum(axis=1),
-               "power_tok_s": m.joint("p").facility_ceiling(need_u, unit(ex.it_max_power_w[:n])) * a,
-               "cooling_tok_s": m.joint("q").facility_ceiling(need_u, unit(ex.it_max_cooling_w[:n])) * a,
-               "binding": fac_bind}
+               "power_tok_s": m.joint("p").facility_ceiling(need, ex.it_max_power_w[:n], A),
+               "cooling_tok_s": m.joint("q").facility_ceiling(need, ex.it_max_cooling_w[:n], A),
+               "binding": fac_bind,
+               # GPUs in service over the fleet's (each pool's own failures)
+               "availability": (A * np.array([p.gpus for p in m.pools], dtype=float)).sum(axis=1) / m.gpus}
         it = np.zeros(n)
         gpu = np.zeros(n)
         clk_w = np.zeros(n)
@@ -209,7 +264,7 @@ class PoolTicker:
         pc: dict[str, np.ndarray] = {}
         for p, pool in enumerate(m.pools):
             op = pool_operating_point(pool.curves, m.clocks, self.policy, pool.overhead_w, cols["served"][:, p],
-                                      mode, level, a_raw)
+                                      mode, level, A[:, p])
             if "clock" in cols:  # request fidelity: the clock the pool's replicas ran at
                 op["clock"] = cols["clock"][:, p]
             cap = mean_cap_w([m.groups[g] for g in pool.groups], m.clocks, op["clock"])

@@ -349,9 +349,12 @@ class RequestEngine:
         wl = ln.workload if ln.workload is not None else self.m.workload
         return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability)
 
-    def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float], availability: float = 1.0):
-        """Serve ``[t0, t0+dt)`` for every pool at its own rate limit and clock; returns one
-        (served tokens/s, waiting tokens, shed tokens, arrived tokens) per pool."""
+    def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
+                   availability: list[float] | None = None):
+        """Serve ``[t0, t0+dt)`` for every pool at its own rate limit, clock and fraction of
+        replicas in service; returns one (served tokens/s, waiting tokens, shed tokens, arrived
+        tokens) per pool."""
+        availability = availability if availability is not None else [1.0] * len(self.lanes)
         shared = None
         out = []
         for ln in self.lanes:
@@ -364,7 +367,7 @@ class RequestEngine:
                 ab = shared
                 keep = self._lane_of_class[ab.cls] == ln.index
             ab = ArrivalBatch(ab.t[keep], ab.cls[keep], ab.n_in[keep], ab.n_out[keep])
-            out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability))
+            out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index]))
         return out
 
     def chunk_power(self, mode: np.ndarray, level: np.ndarray) -> dict:

@@ -235,14 +235,17 @@ class JointFrontier:
     where it buys the most tokens/s. :meth:`split` fills that list in order while each pool's
     rate stays within its own waiting work (a pool never takes budget its queue cannot use), so
     the allocation maximises the facility's served tokens/s for the budget and the demands.
-    Budgets and rates here are per unit of availability (the caller scales, as for one pool).
+
+    ``scale`` (per pool, optional): the fraction of the pool's replicas in service. A fraction
+    ``a`` of a pool's replicas maps its (IT, rate) points to ``(a·(IT − overhead) + overhead,
+    a·rate)`` (rack overhead stays): its segments keep their slopes and shrink by ``a``.
     """
 
     def __init__(self, frontiers: list[Frontier], overheads_w: list[float]):
         self.frontiers = list(frontiers)
         self.n = len(self.frontiers)
-        self.base_it_w = float(sum(f.it[0] for f in self.frontiers))
-        self.overhead_w = float(sum(overheads_w))
+        self.it0_w = [float(f.it[0]) for f in self.frontiers]
+        self.ovh_w = [float(o) for o in overheads_w]
         pool, dit, slope = [], [], []
         for p, f in enumerate(self.frontiers):
             d_it, d_r = np.diff(f.it), np.diff(f.rate)
@@ -256,22 +259,35 @@ class JointFrontier:
         self.rate_max = np.array([f.rate[-1] for f in self.frontiers])
         self.it_max_w = np.array([f.it[-1] for f in self.frontiers])
 
-    def split(self, need_tok_s, budget_w) -> np.ndarray:
+    def _scale(self, scale, ticks: int) -> np.ndarray:
+        if scale is None:
+            return np.ones((ticks, self.n))
+        return np.broadcast_to(np.asarray(scale, dtype=float).reshape(-1, self.n), (ticks, self.n))
+
+    def base_it_w(self, scale=None):
+        """IT power (W) of every pool idle (per tick with ``scale`` (ticks, pools))."""
+        if scale is None:
+            return float(sum(self.it0_w))
+        return sum(scale[:, p] * (self.it0_w[p] - self.ovh_w[p]) + self.ovh_w[p] for p in range(self.n))
+
+    def split(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
         """Rates (tokens/s, shape (ticks, pools)) that the IT budget (W, shape (ticks,)) buys on
         the joint frontier, each pool at most its ``need_tok_s`` (ticks, pools); vectorized."""
         need = np.atleast_2d(np.asarray(need_tok_s, dtype=float))
-        rem = np.maximum(np.asarray(budget_w, dtype=float).reshape(-1) - self.base_it_w, 0.0)
+        sc = self._scale(scale, need.shape[0])
+        rem = np.maximum(np.asarray(budget_w, dtype=float).reshape(-1) - self.base_it_w(sc), 0.0)
         alloc = np.zeros(need.shape)
         for p, dit, sl in zip(self.seg_pool, self.seg_it_w, self.seg_slope):
             want = np.maximum(need[:, p] - alloc[:, p], 0.0) / sl
-            take = np.minimum(np.minimum(want, rem), dit)
+            take = np.minimum(np.minimum(want, rem), dit * sc[:, p])
             alloc[:, p] += take * sl
             rem = rem - take
         return alloc
 
-    def split_one(self, need_tok_s: list[float], budget_w: float) -> list[float]:
+    def split_one(self, need_tok_s: list[float], budget_w: float, scale: list[float] | None = None) -> list[float]:
         """:meth:`split` for one tick, on plain floats (the per-tick controller loop)."""
-        rem = budget_w - self.base_it_w
+        sc = scale if scale is not None else [1.0] * self.n
+        rem = budget_w - sum(sc[p] * (self.it0_w[p] - self.ovh_w[p]) + self.ovh_w[p] for p in range(self.n))
         alloc = [0.0] * self.n
         if rem <= 0.0:
             return alloc
@@ -283,8 +299,9 @@ class JointFrontier:
             take = lp / sl
             if take > rem:
                 take = rem
-            if take > dit:
-                take = dit
+            w = dit * sc[p]
+            if take > w:
+                take = w
             r = take * sl
             alloc[p] += r
             left[p] = lp - r
@@ -293,12 +310,14 @@ class JointFrontier:
                 break
         return alloc
 
-    def it_w(self, p: int, rate_tok_s) -> np.ndarray:
-        """IT power (W) of pool ``p`` serving ``rate_tok_s`` on its own frontier."""
+    def it_w(self, p: int, rate_tok_s, scale=1.0) -> np.ndarray:
+        """IT power (W) of pool ``p`` serving ``rate_tok_s`` on its own frontier (``scale``: its
+        fraction of replicas in service)."""
         f = self.frontiers[p]
-        return np.interp(rate_tok_s, f.rate, f.it)
+        a = np.maximum(np.asarray(scale, dtype=float), 1e-12)
+        return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, f.rate, f.it) - self.ovh_w[p]) + self.ovh_w[p]
 
-    def pool_ceilings(self, need_tok_s, budget_w) -> np.ndarray:
+    def pool_ceilings(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
         """Each pool's ceiling (tokens/s, (ticks, pools)) under the shared budget: what the budget
         buys for pool ``p`` when every other pool takes its waiting work first by the joint
         order and ``p`` asks for all it can; a budget beyond ``p``'s flat-out IT power converts
@@ -306,25 +325,28 @@ class JointFrontier:
         does with ``beyond_compute`` for one pool, so headroom stays visible."""
         need = np.atleast_2d(np.asarray(need_tok_s, dtype=float))
         b = np.asarray(budget_w, dtype=float).reshape(-1)
+        sc = self._scale(scale, need.shape[0])
         out = np.empty(need.shape)
         for p in range(self.n):
             nd = need.copy()
             nd[:, p] = np.inf
-            alloc = self.split(nd, b)
-            others = sum(self.it_w(q, alloc[:, q]) for q in range(self.n) if q != p)
+            alloc = self.split(nd, b, sc)
+            others = sum(self.it_w(q, alloc[:, q], sc[:, q]) for q in range(self.n) if q != p)
             own_b = b - others  # the budget left to pool p
-            full = own_b >= self.it_max_w[p] * (1 - 1e-12)
-            out[:, p] = np.where(full, np.maximum(own_b, self.it_max_w[p]) * (self.rate_max[p] / self.it_max_w[p]),
-                                 alloc[:, p])
+            a = sc[:, p]
+            top_it = a * (self.it_max_w[p] - self.ovh_w[p]) + self.ovh_w[p]
+            full = own_b >= top_it * (1 - 1e-12)
+            out[:, p] = np.where(full, np.maximum(own_b, top_it) * (a * self.rate_max[p] / top_it), alloc[:, p])
         return out
 
-    def facility_ceiling(self, need_tok_s, budget_w) -> np.ndarray:
+    def facility_ceiling(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
         """The facility's ceiling (tokens/s, (ticks,)) for the pools' waiting work: the rate the
         budget buys for each pool's work on the joint frontier, plus any budget left over
         converted at the fleet's full-load tokens per W (headroom, as for one pool)."""
         need = np.atleast_2d(np.asarray(need_tok_s, dtype=float))
         b = np.asarray(budget_w, dtype=float).reshape(-1)
-        alloc = self.split(need, b)
-        used = sum(self.it_w(q, alloc[:, q]) for q in range(self.n))
+        sc = self._scale(scale, need.shape[0])
+        alloc = self.split(need, b, sc)
+        used = sum(self.it_w(q, alloc[:, q], sc[:, q]) for q in range(self.n))
         ratio = float(self.rate_max.sum() / self.it_max_w.sum())
         return alloc.sum(axis=1) + np.maximum(b - used, 0.0) * ratio
