@@ -24,6 +24,7 @@ import simpy
 from dcsim.engine.build import Models
 from dcsim.engine.controller import MODE_NAMES, Controller, queue_step
 from dcsim.engine.interrupt import StopAtTick
+from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -147,6 +148,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     wall0 = time.perf_counter()
     stop = StopAtTick()  # first Ctrl-C: stop at the end of the current tick (issue 17.2)
     cur: dict = {}  # the chunk in progress: a hard interrupt still records its finished fluid ticks
+    # several model pools (racks[].serves) share the budget: dcsim.engine.pools (hetero)
+    mp = PoolTicker(m, ctl.hold_s, request_engine, availability) if m.multi_pool else None
 
     def finish_chunk(ex, j: int, cols: dict) -> None:
         """Record the first ``j`` ticks of chunk ``ex`` from the per-tick lists ``cols``."""
@@ -156,7 +159,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         mode, level = np.array(cols["mode"][:j], dtype=np.int8), np.array(cols["level"][:j], dtype=np.int16)
         extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
-                      f["arrived"], extra)
+                      f["arrived"], extra, mp)
 
     def fault_window(env, t_s: float, edge: str, i: int):
         yield env.timeout(t_s)
@@ -186,21 +189,28 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 clk_fr = m.clocks[np.rint(lvl).astype(int)]
             j = 0
             cur.update(ex=ex, cols=cols, j=0)
+            if mp is not None:
+                mp.start_chunk(ex, dt)
             while j < n:
                 if j > 0 and st["boundary"]:  # an exogenous event fired: end the chunk here
                     break
-                queued = backlog_tok if request_engine is None else request_engine.door_backlog_tok
                 d = dem[j]
-                need = queued / dt + d
-                md, limit, k = ctl.decide(need, ftop[j], ffr[j], ex.fit_levels[j] if uniform else None, av[j])
-                if request_engine is not None:
-                    clk = clk_fr[j] if md == 1 else m.clocks[k]
-                    sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk), av[j])
-                    held.append(request_engine.door_backlog_tok)
+                if mp is not None:  # several pools: split the shared budget, serve each pool (hetero)
+                    md, limit, sv, b, sh, arr, hl, need = mp.tick(j, float(ex.t_s[j]), dt)
+                    k = ctl.top_level
+                    held.append(hl)
                 else:
-                    arr = d * dt
-                    sv, b, sh = queue_step(backlog_tok, d, limit, dt, hold_s)
-                    held.append(b)
+                    queued = backlog_tok if request_engine is None else request_engine.door_backlog_tok
+                    need = queued / dt + d
+                    md, limit, k = ctl.decide(need, ftop[j], ffr[j], ex.fit_levels[j] if uniform else None, av[j])
+                    if request_engine is not None:
+                        clk = clk_fr[j] if md == 1 else m.clocks[k]
+                        sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk), av[j])
+                        held.append(request_engine.door_backlog_tok)
+                    else:
+                        arr = d * dt
+                        sv, b, sh = queue_step(backlog_tok, d, limit, dt, hold_s)
+                        held.append(b)
                 backlog_tok = b
                 served.append(sv)
                 mode.append(md)
@@ -260,51 +270,32 @@ def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarr
     ``served`` tokens/s; ``mode`` per :data:`MODE_NAMES`; ``level`` clock-level index
     (uniform mode); ``avail`` fraction of replicas in service.
     """
-    cv = m.curves
-    ovh = m.overhead_w
-    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
-    r = np.asarray(served, dtype=float) / a  # rate if every replica were in service
-    it, gpu = np.empty(r.size), np.empty(r.size)
-    clock, u = np.empty(r.size), np.full(r.size, np.nan)
-    top = cv.rate_pq.shape[0] - 1
-    if m.scenario.controller.policy == "none":
-        sel = np.ones(r.size, dtype=bool)
-        u[sel] = np.interp(r, cv.rate_c[top], cv.u)
-        it[sel] = np.interp(u, cv.u, cv.it_c[top])
-        gpu[sel] = np.interp(u, cv.u, cv.gpu_c[top])
-        clock[sel] = m.clocks[top]
-    else:
-        for md in np.unique(mode):
-            sel = mode == md
-            if md == 1:
-                f = cv.frontier("pq")
-                it[sel] = np.interp(r[sel], f.rate, f.it)
-                gpu[sel] = np.interp(r[sel], f.rate, f.gpu)
-                clock[sel] = np.interp(np.interp(r[sel], f.rate, f.level), np.arange(m.clocks.size), m.clocks)
-                continue
-            for k in np.unique(level[sel]):
-                s2 = sel & (level == k)
-                u[s2] = np.interp(r[s2], cv.rate_pq[k], cv.u)
-                it[s2] = np.interp(u[s2], cv.u, cv.it_pq[k])
-                gpu[s2] = np.interp(u[s2], cv.u, cv.gpu_pq[k])
-                clock[s2] = m.clocks[k]
-    return {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u}
+    return pool_operating_point(m.curves, m.clocks, m.scenario.controller.policy, m.overhead_w, served, mode,
+                                level, avail)
 
 
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
-                  arrived, extra) -> None:
-    op = operating_point(m, served, mode, level, ex.availability)
-    if extra is not None:  # request fidelity measured its own IT and GPU power
-        op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
+                  arrived, extra, mp: PoolTicker | None = None) -> None:
+    pools: dict = {}
+    if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
+        rec = mp.record(ex, mode, level, extra)
+        pools = rec.pop("pools")
+        ex = dataclasses.replace(ex, power_tok_s=rec["power_tok_s"], cooling_tok_s=rec["cooling_tok_s"],
+                                 compute_tok_s=rec["compute_tok_s"], availability=rec["availability"])
+        op = {k: rec[k] for k in ("it_power_w", "gpu_power_w", "clock", "load_fraction")}
+    else:
+        op = operating_point(m, served, mode, level, ex.availability)
+        if extra is not None:  # request fidelity measured its own IT and GPU power
+            op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
-    binding = binding_simulated(held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
-                                supply_only=1 if m.scenario.controller.policy == "none" else None)
+    binding = rec["binding"] if mp is not None else binding_simulated(
+        held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
+        supply_only=1 if m.scenario.controller.policy == "none" else None)
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
-    g0 = m.groups[0]
-    # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock
-    clk_idx = np.interp(op["clock"], m.clocks, np.arange(m.clocks.size))
-    cap_w = np.interp(clk_idx, np.arange(m.clocks.size), g0.table.gpu[:, -1]) / g0.node.gpus_per_replica
+    # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
+    cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])
+    trace.add(**pools)
     trace.add(
         t_s=ex.t_s, demand_tok_s=ex.demand_tok_s, arrival_rate=ex.arrival_rate,
         compute_tok_s=ex.compute_tok_s, power_tok_s=ex.power_tok_s, cooling_tok_s=ex.cooling_tok_s,

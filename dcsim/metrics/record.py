@@ -236,6 +236,9 @@ class RunReport:
     notes: list = field(default_factory=list)
     faults_baseline: dict | None = field(default=None, metadata=_OMIT)
     faults_total: dict | None = field(default=None, metadata=_OMIT)
+    #: one entry per model pool (racks[].serves; the whole fleet as one pool without it): groups,
+    #: classes, tokens, energy, J/token, FLOP/token, binding shares, ceilings, clock and cap
+    pools: list | None = field(default=None, metadata=_OMIT)
 
     def to_dict(self) -> dict:
         """The plain ``report.json`` mapping (serving figures merged at top level)."""

@@ -13,7 +13,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
                                fmt_si, fmt_time, get_path)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import current_binding, expect_lines, latency_stats, report_latency
+from dcsim.report.summary import current_binding, expect_lines, latency_stats, pool_rows, report_latency
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -170,6 +170,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         rows.append(("Cost", f"${_e(fmt_num(cost, 4))} per million output tokens"))
     if carbon is not None:
         rows.append(("Carbon", f"{_e(fmt_num(carbon, 4))} gCO2e per million output tokens"))
+    rows += [(k, _e(v)) for k, v in pool_rows(report)]  # several model pools: one block each
     return _kv_table(rows)
 
 

@@ -14,7 +14,8 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
                                fmt_time, get_path)
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table"]
+__all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table",
+           "pool_rows"]
 
 
 def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
@@ -154,6 +155,25 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def pool_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """One row per model pool when there are several (``pools``): its hardware and classes, then
+    output against demand, J/token (IT, facility), binding shares and mean clock."""
+    pools = report.get("pools") or []
+    if len(pools) < 2:
+        return []
+    rows = []
+    for p in pools:
+        hw = ", ".join(f"{g['gpus']:,}× {g['gpu']} {g['model']} {g['precision']}" for g in p.get("groups", []))
+        rows.append((f"Pool {p['name']}", f"{hw} → {', '.join(p.get('classes', []))}"))
+        thr, jpt = p.get("throughput_tok_s", {}), p.get("joules_per_output_token", {})
+        rows.append(("", f"out {fmt_si(thr.get('output'), 'tok/s')} of {fmt_si(thr.get('demand_output'), 'tok/s')}"
+                         f" asked   J/token IT {fmt_jpt(jpt.get('it'))}  facility {fmt_jpt(jpt.get('facility'))}"))
+        share = get_path(p, "binding.share", {}) or {}
+        bind = "  ".join(f"{k} {fmt_pct(v)}" for k, v in share.items() if v)
+        rows.append(("", f"binding {bind}   mean clock {fmt_pct(p.get('mean_clock'))}"))
+    return rows
+
+
 def expect_lines(report: Mapping[str, Any]) -> list[str]:
     """One line per ``expect:`` check of the run: ok/FAIL, the figure, its value and bounds."""
     out = []
@@ -243,6 +263,7 @@ def summary_table(
                      f"waiting {fmt_si(acc.get('waiting'), '')}   shed {fmt_si(acc.get('shed'), '')}"))
     shifts = get_path(report, "binding.shifts", []) or []
     rows.append(("Binding shifts", f"{len(shifts)}"))
+    rows += pool_rows(report)
     for note in report.get("notes") or []:
         for i, part in enumerate(textwrap.wrap(note, 72)):
             rows.append(("Note" if i == 0 else "", part))

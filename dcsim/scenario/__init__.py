@@ -52,6 +52,9 @@ class RackGroupSpec(Spec):
     node: NodeSpec = Field(default_factory=NodeSpec)
     power: RackPowerSpec = Field(default_factory=RackPowerSpec)
     cooling: RackCoolingSpec = Field(default_factory=RackCoolingSpec)
+    serves: tuple[str, ...] | None = Field(
+        None, min_length=1, description="names of the workload classes this group's model serves (a model pool); "
+        "default: every class. Groups listing the same classes form one pool; each class is served by one pool")
 
 
 class ControllerSpec(Spec):
@@ -126,6 +129,11 @@ class Scenario(Spec):
             raise ValueError(f"duration ({self.duration:g} s) must be at least one controller tick ({self.controller.tick:g} s)")
         for path, reason in window_errors(self.faults, self.duration):
             raise ValueError(f"{path}: {reason}")
+        for path, reason in _serves_errors(self.racks, [c.name for c in self.workload.classes]):
+            raise ValueError(f"{path}: {reason}")
+        if self.controller.policy == "uniform" and len({frozenset(g.serves or ()) for g in self.racks}) > 1:
+            raise ValueError("controller.policy: 'uniform' (one clock for every node) is not defined for several "
+                             "model pools (racks[].serves); use 'frontier' or 'none'")
         if self.duration / self.controller.tick > 2e6:
             raise ValueError(f"duration/controller.tick = {self.duration / self.controller.tick:.3g} ticks exceeds "
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
@@ -160,6 +168,36 @@ class Scenario(Spec):
 
 
 # --------------------------------------------------------------------------- loading
+
+def _serves_errors(racks: list[RackGroupSpec], classes: list[str]) -> list[tuple[str, str]]:
+    """Class routing (``racks[].serves``): all groups say it or none does; each named class exists;
+    groups listing the same classes form a pool, and every class belongs to exactly one pool."""
+    given = [g.serves is not None for g in racks]
+    if not any(given):
+        return []
+    if not all(given):
+        i = given.index(False)
+        return [(f"racks[{i}].serves", "when one rack group names the classes it serves, every group must "
+                 f"(groups with serves: {', '.join(g.name for g in racks if g.serves is not None)})")]
+    owner: dict[str, tuple[int, frozenset]] = {}
+    for i, g in enumerate(racks):
+        unknown = [c for c in g.serves if c not in classes]
+        if unknown:
+            return [(f"racks[{i}].serves", f"unknown class {unknown[0]!r} (workload classes: {', '.join(classes)})")]
+        if len(set(g.serves)) != len(g.serves):
+            return [(f"racks[{i}].serves", "a class is listed twice")]
+        key = frozenset(g.serves)
+        for c in g.serves:
+            if c in owner and owner[c][1] != key:
+                j = owner[c][0]
+                return [(f"racks[{i}].serves", f"class {c!r} is also served by racks[{j}] ({racks[j].name}) with a "
+                         "different class list: groups of one pool must list the same classes")]
+            owner.setdefault(c, (i, key))
+    missing = [c for c in classes if c not in owner]
+    if missing:
+        return [("racks", f"no rack group serves class {missing[0]!r} (add it to a group's serves)")]
+    return []
+
 
 def _loc_path(loc: tuple, raw: Any) -> str:
     """Dotted path for a pydantic error location, dropping union tags not in the input."""

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from dcsim.streams import named_stream
+
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv",
            "estimate_for_run", "erlang_c", "QUANTILES"]
@@ -564,9 +566,9 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
     if getattr(sc.workload.arrivals, "kind", None) == "trace":
         return NotEstimated("trace workload: per-class length distributions are not known (only the trace's means)")
     scv = arrival_scv(sc.workload.arrivals)
-    # sorted length draws per class, from a stream of the scenario seed (child 4 of the root:
-    # build_models spawns children 0-3), so the estimate is reproducible from (file, seed)
-    rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(4,)))
+    # sorted length draws per class, from the scenario seed's named stream "slo_estimate"
+    # (dcsim.streams), so the estimate is reproducible from (file, seed)
+    rng = np.random.default_rng(named_stream(sc.seed, "slo_estimate"))
     classes = []
     for c in wl.classes:
         classes.append(ClassMoments(c.name, c.share, c.input.mean(), c.input.var(), c.output.mean(),
