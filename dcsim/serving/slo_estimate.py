@@ -63,7 +63,7 @@ class Calibration:
     """
 
     eta: float = 1.0
-    window_s: float = 240.0
+    window_s: float = 180.0
     sample_replicas: int = 8
     source: str = "derived"
 
@@ -360,8 +360,10 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         tok_share = shares * np.array([c.mean_out for c in classes]) / mean_out
         shed_req += float(np.sum(flows.shed_tok)) * tok_share / np.array([c.mean_out for c in classes])
         # operating points: clock level x utilisation bin x wait bin
-        rho = np.minimum(r / np.maximum(cap, 1e-300), 0.999)
-        rb = np.round(-np.log1p(-rho) / 0.08).astype(np.int64)  # finer towards saturation
+        # utilisation bins, finer towards saturation; above RHO_MAX one bin (the simulated steady
+        # state stops there, the backlog wait carries the rest)
+        rho = np.minimum(r / np.maximum(cap, 1e-300), RHO_MAX)
+        rb = np.round(-np.log1p(-rho) / 0.2).astype(np.int64)
         wb = np.where(wait > 1e-3, np.round(np.log(np.maximum(wait, 1e-3)) / 0.02).astype(np.int64) + 1_000_000, 0)
         key = np.stack([lvl, rb, wb], axis=1)
         busy = tok > 0
@@ -449,7 +451,7 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
     rng = np.random.default_rng(seed)
     n = max(1, min(int(n_replicas), int(cal.sample_replicas)))
     pool = _pool(sv, n)
-    window = cal.window_s * min(8.0, max(1.0, 0.25 / max(1.0 - rho, 1e-9)))
+    window = cal.window_s * min(4.0, max(1.0, 0.25 / max(1.0 - rho, 1e-9)))
     warm = 0.25 * window
     requests = lambda t: _requests(rng, classes, t)  # noqa: E731
     clock = float(sv.clocks[k])
