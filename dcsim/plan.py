@@ -423,14 +423,8 @@ def power_down_ceiling_tok_s(m, it_budget_w, standby_fraction: float = STANDBY_F
     the idle wall power, rack overhead unchanged); the new frontier is the upper hull of the
     standby point and the old frontier's vertices.
     """
-    f = m.curves.frontier("pq")
-    ovh = m.overhead_w
-    x0 = ovh + (float(f.it[0]) - ovh) * standby_fraction
-    slope = np.where(f.it > x0, f.rate / np.maximum(f.it - x0, 1e-300), -np.inf)
-    j = int(np.argmax(slope))
-    it = np.concatenate([[x0], f.it[j:]])
-    rate = np.concatenate([[0.0], f.rate[j:]])
-    return np.interp(np.asarray(it_budget_w, float), it, rate, left=0.0)
+    f = m.curves.standby_frontier(standby_fraction, m.overhead_w)
+    return np.interp(np.asarray(it_budget_w, float), f.it, f.rate, left=0.0)
 
 
 def power_down_gain(raw, bdir, overrides: dict, standby_fraction: float = STANDBY_FRACTION) -> dict:

@@ -104,12 +104,15 @@ class RequestEngine:
             self._buffered = 0
 
     # ------------------------------------------------------------------ per tick
-    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0):
+    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
+             awake: float | None = None):
         """Serve ``[t0, t0+dt)``; returns (served tokens/s, waiting tokens, shed tokens, arrived tokens).
 
         ``availability`` is the fraction of replicas in service: new requests are routed only to
         the first ``round(availability · n)`` replicas (requests already inside a failed replica
-        finish there — a simplification).
+        finish there — a simplification). ``awake`` (``controller.idle_power_down``) is the
+        fraction of replicas serving: the others in service are parked (waking or in standby) and
+        get no new requests; requests already inside a parked replica finish there.
         """
         m = self.m
         t1 = t0 + dt
@@ -121,6 +124,12 @@ class RequestEngine:
         arrived = float(n_out.sum()) + fluid_arr
         self.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
+        if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
+            up = np.flatnonzero(available)
+            k = max(1, int(round(awake * self.pool.n)))
+            if k < up.size:
+                available = available.copy()
+                available[up[k:]] = False
         if t.size:
             self._hold.append((t, cls, n_in, n_out))
             self._hold_n += t.size

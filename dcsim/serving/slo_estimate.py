@@ -557,6 +557,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
     door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float),
                        served * dt + np.asarray(ts["shed_tokens"], float), dt)
     avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
+    if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
+        avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
     lvl = np.rint(np.interp(np.asarray(ts["mean_clock"], float), m.clocks, np.arange(m.clocks.size))).astype(int)
     mode = np.asarray(ts.get("mode", np.zeros(served.size)))
     if np.any(mode == 1):
