@@ -145,11 +145,16 @@ class PowerDown:
     _last_demand: float | None = None
     _prev: tuple | None = None  # (first tick, state before, demand, in service) of the last chunk
 
-    def schedule(self, i0: int, demand_tok_s: np.ndarray, in_service: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def schedule(self, i0: int, demand_tok_s: np.ndarray, in_service: np.ndarray,
+                 affordable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(serving, powered)`` replica counts for the chunk of ticks starting at tick ``i0``
-        with the given demand (tokens/s) and replicas in service (counts). Chunks continue the
-        schedule; a chunk that starts inside the previous one (cut short by an event) replays
-        the previous chunk's first ticks from the state before it."""
+        with the given demand (tokens/s), replicas in service and, optionally, replicas the power
+        and cooling budgets can run (counts: the efficient frontier with standby points runs
+        that many and parks the rest). Chunks continue the schedule; a chunk that starts inside
+        the previous one (cut short by an event) replays the previous chunk's first ticks from
+        the state before it."""
+        if affordable is not None:
+            in_service = np.stack([np.asarray(in_service, float), np.asarray(affordable, float)])
         if self._prev is not None and i0 < self._prev[0] + self._prev[2].size:
             p0, state, pd, ps = self._prev
             self._need, self._keep, self._last_demand = state
@@ -161,11 +166,16 @@ class PowerDown:
         return self._advance(self._prev[2], self._prev[3])
 
     def _advance(self, d: np.ndarray, in_service: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        afford = None
+        if in_service.ndim == 2:
+            in_service, afford = in_service
         cap = np.maximum(np.floor(np.asarray(in_service, float) + 1e-9), 0.0)
         if self._last_demand is None:  # the run starts in steady state at its first demand
             self._last_demand = float(d[0]) if d.size else 0.0
         prev = np.concatenate([[self._last_demand], d[:-1]])
         want = np.clip(np.ceil(prev / max(self.target_load * self.thr_rep_tok_s, 1e-300) - 1e-9), 1.0, None)
+        if afford is not None:  # no more than the budgets can run (the rest would only idle)
+            want = np.clip(np.minimum(want, afford), 1.0, None)
         if self._need is None:
             self._need = np.full(self.hold_ticks, want[0] if want.size else 1.0)
         keep = _window(self._need, want, self.hold_ticks, np.max)

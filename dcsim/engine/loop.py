@@ -106,7 +106,12 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     awake, parked_w, asleep = avail, np.zeros(t.shape), np.zeros(t.shape)
     if power_down is not None:  # controller.idle_power_down (docs/slo.md): serve on the awake replicas
         n_rep = power_down.replicas
-        serving, powered = power_down.schedule(i0, demand, avail * n_rep)
+        # replicas the budgets can run on the frontier with standby points: a share x of the
+        # fleet at the hull's first vertex, the rest in standby
+        f = cv.standby_frontier(power_down.standby_fraction, ovh, "pq")
+        b = unit(np.minimum(it_max_p, it_max_q))
+        x = np.clip((b - f.it[0]) / max(float(f.it[1] - f.it[0]), 1e-300), 0.0, 1.0) if f.it.size > 1 else np.ones(t.shape)
+        serving, powered = power_down.schedule(i0, demand, avail * n_rep, np.ceil(x * avail * n_rep - 1e-9))
         parked_w = power_down.parked_power_w(avail * n_rep, serving, powered)
         asleep = np.maximum(np.floor(avail * n_rep + 1e-9) - powered, 0.0)
         awake = serving / n_rep
