@@ -189,7 +189,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             ex = ex.head(j)
         f = {k: np.array(v[:j], dtype=float) for k, v in cols.items() if k not in ("mode", "level")}
         mode, level = np.array(cols["mode"][:j], dtype=np.int8), np.array(cols["level"][:j], dtype=np.int16)
-        extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
+        parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
+        extra = request_engine.chunk_power(mode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
                       f["arrived"], extra)
 
@@ -331,12 +332,8 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
                   arrived, extra) -> None:
     op = operating_point(m, served, mode, level, ex.awake)
     op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
-    if extra is not None:  # request fidelity measured its own IT and GPU power
+    if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
         op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
-        if np.any(ex.asleep > 0):  # parked replicas idled in the engine: in standby they draw less
-            pd = power_down_for(m, float(m.scenario.controller.tick))
-            op["it_power_w"] = op["it_power_w"] - ex.asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
-            op["gpu_power_w"] = op["gpu_power_w"] - ex.asleep * float(m.groups[0].node.idle_gpu_power_w)
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
     binding = binding_simulated(held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,

@@ -22,7 +22,7 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import queue_step
+from dcsim.engine.controller import power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.loop import operating_point
 from dcsim.serving.metrics import ServingMetrics
@@ -259,21 +259,35 @@ class RequestEngine:
         self._any_down = bool(down.any())
         return ~down if self._any_down and not down.all() else self._all_up
 
-    def chunk_power(self, mode: np.ndarray, level: np.ndarray) -> dict:
+    def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> dict:
         """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled).
 
         ``mode`` and ``level`` are the controller's operating mode and clock level of each of
         those ticks; the fluid remainder runs at that operating point like a fluid facility.
+        ``parked`` (``controller.idle_power_down``): per-tick arrays ``(awake fraction, parked
+        wall power W, replicas asleep)`` of the facility: the sample's parked replicas idled in the
+        engine and draw standby power instead; the fluid remainder serves on its awake share and
+        draws its share of the parked power.
         """
         self._flush()
         gpu = np.array(self._tick_gpu)
         it = np.array(self._tick_it_sample)
+        share = np.full(gpu.size, 1.0 - self.frac)
+        if parked is not None:
+            awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
+            pd = power_down_for(self.m, 1.0)
+            n_asleep = asleep * self.frac
+            it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
+            gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
+            share = awake * (1.0 - self.frac)
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
-            op = operating_point(self.m, fr, mode, level, np.full(fr.size, 1.0 - self.frac))
+            op = operating_point(self.m, fr, mode, level, share)
             # operating_point adds all rack overhead; the sample already carries its share
             it = it + op["it_power_w"] - self._ovh_share
             gpu = gpu + op["gpu_power_w"]
+            if parked is not None:
+                it = it + parked_w * (1.0 - self.frac)
         self._tick_gpu.clear()
         self._tick_it_sample.clear()
         self._tick_fluid_rate.clear()
