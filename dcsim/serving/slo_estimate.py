@@ -41,7 +41,7 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
 
 QUANTILES = (0.5, 0.9, 0.99)
 _N_DRAWS = 16_384  # length draws per class (the empirical distribution the operating points sample)
-_N_KEEP = 4096  # requests kept per class and operating point (whole records, evenly spaced in TTFT rank)
+_N_KEEP = 1024  # requests kept per class and operating point (whole records, evenly spaced in TTFT rank)
 _QBINS = int(math.ceil(math.log(1e13) / math.log(1.005))) + 1
 #: Largest utilisation of the derived saturation throughput simulated as a steady state; above it
 #: the replicas' backlog grows tick by tick (Lindley recursion) and its wait is added.
