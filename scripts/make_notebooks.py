@@ -239,6 +239,38 @@ The printed lines carry the answer: the traffic each option serves under the tar
 spread of the confirming runs and the constraint binding at the critical moment; the bracket and
 any refinement are in the planner's output above.
 
+## Powering idle replicas down
+
+`controller.idle_power_down: true` puts the replicas the demand does not need in standby (5 % of
+their idle power) and wakes them with a delay (120 s) when demand rises; both figures are
+assumptions (docs/slo.md). On the reference day the same tokens are served and the facility
+energy per token falls, the saving coming from the hours of low demand; SLO attainment falls
+slightly, because replicas woken as demand ramps up serve only after the delay.
+"""),
+    code("""
+runs = {pd: dcsim.run(REF, overrides={"controller.idle_power_down": pd}) for pd in (False, True)}
+for pd, r in runs.items():
+    rep = r.report
+    print(f"idle_power_down {str(pd):5s}: facility {rep['energy_j']['facility'] / 3.6e9:.2f} MWh, "
+          f"{rep['joules_per_output_token']['facility']:.2f} J/token, "
+          f"served {rep['throughput_tok_s']['output'] / 1e3:.1f} k tok/s, SLO attainment {rep['slo_attainment']:.3f}")
+off, on = (runs[x].report for x in (False, True))
+saved = 1 - on["energy_j"]["facility"] / off["energy_j"]["facility"]
+print(f"facility energy saved: {100 * saved:.1f} %")
+# what the text above says
+assert abs(on["throughput_tok_s"]["output"] / off["throughput_tok_s"]["output"] - 1) < 1e-3 and saved > 0
+assert off["slo_attainment"] - 0.05 < on["slo_attainment"] <= off["slo_attainment"]
+ts = runs[True].timeseries
+fig, ax = plt.subplots(figsize=(6.5, 3))
+h = ts["t_s"] / 3600
+ax.plot(h, ts["awake_fraction"], color="#0072B2", label="replicas awake")
+ax.plot(h, ts["demand_tok_s"] / ts["compute_tok_s"].max(), color="0.5", lw=1, label="demand / compute ceiling")
+ax.set_xlabel("hour of the simulated day"); ax.set_ylim(0, 1.05); ax.legend(fontsize=8)
+ax.set_title("idle_power_down on the reference day", fontsize=9)
+fig.tight_layout()
+show(fig)
+"""),
+    md("""
 ## Interconnect needed for a fleet, by weather percentile
 
 `interconnect-for` gives the smallest interconnect at which power stops binding for 320 GPUs at

@@ -22,7 +22,7 @@ import numpy as np
 import simpy
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import MODE_NAMES, Controller, queue_step
+from dcsim.engine.controller import MODE_NAMES, Controller, power_down_for, queue_step
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.tpf import binding_of, binding_simulated
@@ -53,6 +53,9 @@ class Exogenous:
     fit_frontier: np.ndarray       # largest rate within both budgets on the efficient frontier
     fit_levels: np.ndarray         # (n, K) largest rate within both budgets at each uniform clock level
     availability: np.ndarray       # fraction of replicas in service
+    awake: np.ndarray              # fraction of replicas serving (= availability unless idle_power_down)
+    parked_w: np.ndarray           # wall power (W) of in-service replicas not serving (waking, standby)
+    asleep: np.ndarray             # replicas in standby (count)
     overhead_w: float              # rack overhead power (W), not scaled by availability
 
     def head(self, n: int) -> "Exogenous":
@@ -62,8 +65,14 @@ class Exogenous:
 
 
 def exogenous(m: Models, i0: int, i1: int, dt: float,
-              availability: Callable[[np.ndarray], np.ndarray] | None = None) -> Exogenous:
-    """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick)."""
+              availability: Callable[[np.ndarray], np.ndarray] | None = None, power_down=None) -> Exogenous:
+    """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick).
+
+    ``power_down`` (:class:`~dcsim.engine.controller.PowerDown`, ``controller.idle_power_down``):
+    the replicas not serving are waking or in standby; the rates that fit the budgets are those
+    of the serving replicas with the others' power set aside, and the P and Q ceilings use the
+    frontier with standby points (:meth:`~dcsim.engine.tables.SupplyCurves.standby_frontier`).
+    """
     t = np.arange(i0, i1) * dt
     tm = t + 0.5 * dt
     lam = np.asarray(m.workload.rate(tm), dtype=float)
@@ -93,18 +102,43 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     ovh = m.overhead_w
     a = np.maximum(avail, 1e-12)
     unit = lambda b: (b - ovh) / a + ovh  # noqa: E731
+    power_tok_s = cv.ceiling(unit(it_max_p), "p", beyond_compute=True) * avail
+    cooling_tok_s = cv.ceiling(unit(it_max_q), "q", beyond_compute=True) * avail
+    awake, parked_w, asleep = avail, np.zeros(t.shape), np.zeros(t.shape)
+    if power_down is not None:  # controller.idle_power_down (docs/slo.md): serve on the awake replicas
+        n_rep = power_down.replicas
+        # replicas the budgets can run on the frontier with standby points: a share x of the
+        # fleet at the hull's first vertex, the rest in standby
+        f = cv.standby_frontier(power_down.standby_fraction, ovh, "pq")
+        b = unit(np.minimum(it_max_p, it_max_q))
+        x = np.clip((b - f.it[0]) / max(float(f.it[1] - f.it[0]), 1e-300), 0.0, 1.0) if f.it.size > 1 else np.ones(t.shape)
+        serving, powered = power_down.schedule(i0, demand, avail * n_rep, np.ceil(x * avail * n_rep - 1e-9))
+        parked_w = power_down.parked_power_w(avail * n_rep, serving, powered)
+        asleep = np.maximum(np.floor(avail * n_rep + 1e-9) - powered, 0.0)
+        awake = serving / n_rep
+        for which, budget in (("p", it_max_p), ("q", it_max_q)):  # the ceilings with standby points
+            f = cv.standby_frontier(power_down.standby_fraction, ovh, which)
+            sb = np.interp(unit(budget), f.it, f.rate, left=0.0) * avail
+            if which == "p":
+                power_tok_s = np.maximum(power_tok_s, sb)
+            else:
+                cooling_tok_s = np.maximum(cooling_tok_s, sb)
+        a = np.maximum(awake, 1e-12)
+        unit = lambda b: (b - ovh - parked_w) / a + ovh  # noqa: E731
+    else:
+        a = avail
     both = unit(np.minimum(it_max_p, it_max_q))
     K = cv.rate_pq.shape[0]
     levels = np.stack([np.interp(both, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1)
     return Exogenous(
         t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, it_max_q,
         compute_tok_s=cv.compute_tok_s * avail,
-        power_tok_s=cv.ceiling(unit(it_max_p), "p", beyond_compute=True) * avail,
-        cooling_tok_s=cv.ceiling(unit(it_max_q), "q", beyond_compute=True) * avail,
-        fit_top=cv.fit_top(both) * avail,
-        fit_frontier=cv.ceiling(both, "pq") * avail,
-        fit_levels=levels * avail[:, None],
-        availability=avail, overhead_w=ovh,
+        power_tok_s=power_tok_s,
+        cooling_tok_s=cooling_tok_s,
+        fit_top=cv.fit_top(both) * a,
+        fit_frontier=cv.ceiling(both, "pq") * a,
+        fit_levels=levels * a[:, None],
+        availability=avail, awake=awake, parked_w=parked_w, asleep=asleep, overhead_w=ovh,
     )
 
 
@@ -141,6 +175,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     n_ticks = int(math.ceil(sc.duration / dt - 1e-9))
     ctl = Controller(sc.controller.policy, float(sc.controller.hold_limit), m.curves.compute_tok_s,
                      m.clocks.size - 1)
+    power_down = power_down_for(m, dt)  # None unless controller.idle_power_down
     trace = _Trace()
     env = simpy.Environment()
     events: list[dict] = []
@@ -157,7 +192,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             ex = ex.head(j)
         f = {k: np.array(v[:j], dtype=float) for k, v in cols.items() if k not in ("mode", "level")}
         mode, level = np.array(cols["mode"][:j], dtype=np.int8), np.array(cols["level"][:j], dtype=np.int16)
-        extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
+        parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
+        extra = request_engine.chunk_power(mode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
                       f["arrived"], extra, mp)
 
@@ -175,16 +211,16 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         while i0 < n_ticks:
             st["boundary"] = False
             i1 = min(n_ticks, i0 + CHUNK_TICKS)
-            ex = exogenous(m, i0, i1, dt, availability)
+            ex = exogenous(m, i0, i1, dt, availability, power_down)
             n = i1 - i0
             # plain Python floats in the per-tick loop (numpy scalars cost ~10x more per operation)
-            dem, av = ex.demand_tok_s.tolist(), ex.availability.tolist()
+            dem, av = ex.demand_tok_s.tolist(), ex.awake.tolist()  # awake = in service unless powered down
             ftop, ffr = ex.fit_top.tolist(), ex.fit_frontier.tolist()
             cols = {k: [] for k in ("served", "mode", "level", "backlog", "held", "waiting", "shed", "arrived")}
             served, mode, level, backlog, held, waiting, shed, arrived = cols.values()
             if request_engine is not None:  # effective clock of the frontier operating point
                 fr = m.curves.frontier("pq")
-                lvl = np.interp(ex.fit_frontier / np.maximum(ex.availability, 1e-12), fr.rate, fr.level)
+                lvl = np.interp(ex.fit_frontier / np.maximum(ex.awake, 1e-12), fr.rate, fr.level)
                 # quantized to the controller's clock levels (replicas cache their step tables per clock)
                 clk_fr = m.clocks[np.rint(lvl).astype(int)]
             j = 0
@@ -205,7 +241,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     md, limit, k = ctl.decide(need, ftop[j], ffr[j], ex.fit_levels[j] if uniform else None, av[j])
                     if request_engine is not None:
                         clk = clk_fr[j] if md == 1 else m.clocks[k]
-                        sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk), av[j])
+                        sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
+                                                             float(ex.availability[j]), awake=av[j])
                         held.append(request_engine.door_backlog_tok)
                     else:
                         arr = d * dt
@@ -284,8 +321,9 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
                                  compute_tok_s=rec["compute_tok_s"], availability=rec["availability"])
         op = {k: rec[k] for k in ("it_power_w", "gpu_power_w", "clock", "load_fraction")}
     else:
-        op = operating_point(m, served, mode, level, ex.availability)
-        if extra is not None:  # request fidelity measured its own IT and GPU power
+        op = operating_point(m, served, mode, level, ex.awake)
+        op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
+        if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
@@ -307,6 +345,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         gpus_in_service=ex.availability * m.gpus, mean_clock=op["clock"], mean_cap_w=cap_w,
         queue_tokens=backlog, shed_tokens=shed, arrived_tokens=arrived, mode=mode, clock_level=level,
         load_fraction=op["load_fraction"], it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
+        awake_fraction=ex.awake, parked_power_w=ex.parked_w,
         it_max_cooling_w=ex.it_max_cooling_w,
         **{f"{p}_w": fb[p] for p in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower",
                                       "loss_transformer", "loss_ups", "loss_pdu") if p in fb},

@@ -22,7 +22,7 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import queue_step
+from dcsim.engine.controller import power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import pool_operating_point
 from dcsim.serving.metrics import ServingMetrics
@@ -79,9 +79,11 @@ class _Lane:
         self.door_backlog_tok = 0.0  # output tokens waiting to be admitted (for the controller)
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
-             availability: float):
+             availability: float, awake: float | None = None):
         """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
-        waiting tokens, shed tokens, arrived tokens)."""
+        waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
+        one pool) is the fraction of replicas serving: the others in service are parked (waking or
+        in standby) and get no new requests; requests already inside a parked replica finish there."""
         m = self.m
         t1 = t0 + dt
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
@@ -91,6 +93,12 @@ class _Lane:
         arrived = float(n_out.sum()) + fluid_arr
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
+        if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
+            up = np.flatnonzero(available)
+            k = max(1, int(round(awake * self.pool.n)))
+            if k < up.size:
+                available = available.copy()
+                available[up[k:]] = False
         if t.size:
             self._hold.append((t, cls, n_in, n_out))
             self._hold_n += t.size
@@ -224,18 +232,34 @@ class _Lane:
         self._any_down = bool(down.any())
         return ~down if self._any_down and not down.all() else self._all_up
 
-    def chunk_power(self, mode: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> tuple[np.ndarray, np.ndarray]:
         """(IT W, GPU W) of this pool in the ticks since the last call (sample measured + fluid
-        remainder at the controller's operating point, like a fluid facility)."""
+        remainder at the controller's operating point, like a fluid facility).
+
+        ``parked`` (``controller.idle_power_down``, one pool): per-tick arrays ``(awake fraction,
+        parked wall power W, replicas asleep)`` of the facility: the sample's parked replicas idled
+        in the engine and draw standby power instead; the fluid remainder serves on its awake
+        share and draws its share of the parked power.
+        """
         gpu = np.array(self._tick_gpu)
         it = np.array(self._tick_it_sample)
+        share = np.full(gpu.size, 1.0 - self.frac)
+        if parked is not None:
+            awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
+            pd = power_down_for(self.m, 1.0)
+            n_asleep = asleep * self.frac
+            it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
+            gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
+            share = awake * (1.0 - self.frac)
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
             op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
-                                      fr, mode, level, np.full(fr.size, 1.0 - self.frac))
+                                      fr, mode, level, share)
             # the operating point adds all rack overhead; the sample already carries its share
             it = it + op["it_power_w"] - self._ovh_share
             gpu = gpu + op["gpu_power_w"]
+            if parked is not None:
+                it = it + parked_w * (1.0 - self.frac)
         self._tick_gpu.clear()
         self._tick_it_sample.clear()
         self._tick_fluid_rate.clear()
@@ -337,17 +361,19 @@ class RequestEngine:
             self._buffered = 0
 
     # ------------------------------------------------------------------ per tick
-    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0):
+    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
+             awake: float | None = None):
         """Serve ``[t0, t0+dt)`` (one pool); returns (served tokens/s, waiting tokens, shed tokens,
         arrived tokens).
 
         ``availability`` is the fraction of replicas in service: new requests are routed only to
         the first ``round(availability · n)`` replicas (requests already inside a failed replica
-        finish there — a simplification).
+        finish there — a simplification). ``awake``: the fraction serving when
+        ``controller.idle_power_down`` parks the rest (see :meth:`_Lane.tick`).
         """
         ln = self.lanes[0]
         wl = ln.workload if ln.workload is not None else self.m.workload
-        return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability)
+        return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
                    availability: list[float] | None = None):
@@ -370,7 +396,7 @@ class RequestEngine:
             out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index]))
         return out
 
-    def chunk_power(self, mode: np.ndarray, level: np.ndarray) -> dict:
+    def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> dict:
         """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled),
         for the facility and (``pool_*``, shape (ticks, pools)) per pool.
 
@@ -378,7 +404,7 @@ class RequestEngine:
         those ticks; the fluid remainder runs at that operating point like a fluid facility.
         """
         self._flush()
-        parts = [ln.chunk_power(mode, level) for ln in self.lanes]
+        parts = [ln.chunk_power(mode, level, parked) for ln in self.lanes]
         it = np.stack([p[0] for p in parts], axis=1)
         gpu = np.stack([p[1] for p in parts], axis=1)
         if len(parts) == 1:

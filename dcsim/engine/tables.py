@@ -152,6 +152,21 @@ class SupplyCurves:
             r = np.where(b > f.it[-1], b * (f.rate[-1] / f.it[-1]), r)
         return r
 
+    def standby_frontier(self, standby_fraction: float, overhead_w: float, which: str = "pq") -> "Frontier":
+        """The efficient frontier when replicas not needed are put in standby (``idle_power_down``).
+
+        The frontier mixes operating points, the all-idle one included. In standby a replica
+        draws ``standby_fraction`` of its idle wall power (rack overhead ``overhead_w`` unchanged),
+        so the all-idle point moves to ``overhead + standby_fraction x (idle IT - overhead)``; the
+        new frontier is the upper hull of that standby point and the old frontier's vertices.
+        """
+        f = self.frontier(which)
+        x0 = overhead_w + (float(f.it[0]) - overhead_w) * standby_fraction
+        slope = np.where(f.it > x0, f.rate / np.maximum(f.it - x0, 1e-300), -np.inf)
+        j = int(np.argmax(slope))
+        return Frontier(np.concatenate([[x0], f.it[j:]]), np.concatenate([[0.0], f.rate[j:]]),
+                        np.concatenate([[0.0], f.gpu[j:]]), np.concatenate([[f.level[j]], f.level[j:]]))
+
     def fit_top(self, it_budget_w) -> np.ndarray:
         """Largest rate that fits the budget with every replica at full clock and equal load."""
         return np.interp(np.asarray(it_budget_w, dtype=float), self.it_pq[-1], self.rate_pq[-1], left=0.0)

@@ -71,6 +71,18 @@ class ControllerSpec(Spec):
     clock_levels: int = Field(24, ge=2, le=128, description="DVFS levels the controller may choose between clock_min and 1")
     hold_limit: quantity("time", gt=0) = Field(
         600.0, description="requests (fluid: tokens) waiting longer than this are shed, counted")
+    # --- powering idle replicas down (issue 13.4; docs/slo.md "Powering idle nodes down") ---
+    idle_power_down: bool = Field(
+        False, description="put replicas the demand does not need in standby and wake them when it rises")
+    wake_up_delay: quantity("time", ge=0, le=3600) = Field(
+        120.0, description="from waking a replica to its first request (boot and weight loading); "
+        "assumption: no public measurement for GPU inference servers was found")
+    standby_power: quantity("fraction", ge=0, le=1) = Field(
+        0.05, description="wall power of a replica in standby, as a fraction of its idle wall power (BMC, fans, "
+        "PSU standby); assumption: no public measurement for GPU servers was found")
+    power_down_target_load: quantity("fraction", gt=0, le=1) = Field(
+        0.8, description="the controller keeps awake enough replicas to serve the demand at this fraction of "
+        "their throughput; the rest are put in standby (assumption, the headroom that absorbs bursts)")
 
 
 class EconomicsSpec(Spec):
@@ -134,6 +146,9 @@ class Scenario(Spec):
         if self.controller.policy == "uniform" and len({frozenset(g.serves or ()) for g in self.racks}) > 1:
             raise ValueError("controller.policy: 'uniform' (one clock for every node) is not defined for several "
                              "model pools (racks[].serves); use 'frontier' or 'none'")
+        if self.controller.idle_power_down and len({frozenset(g.serves or ()) for g in self.racks}) > 1:
+            raise ValueError("controller.idle_power_down: not supported with several model pools (racks[].serves) "
+                             "yet: the wake/standby schedule is facility-wide; use one pool or set it false")
         if self.duration / self.controller.tick > 2e6:
             raise ValueError(f"duration/controller.tick = {self.duration / self.controller.tick:.3g} ticks exceeds "
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
