@@ -4,9 +4,9 @@ from dcsim.node.catalog import pooled_profiles, shipped_profiles
 
 
 def main() -> None:
-    print("| profile | values | γ | MFU | MBU | p | t_layer µs | t_seq_layer µs | P_compute W | P_memory W "
-          "| P_sync W | γ value | in-sample error | warnings |")
-    print("|" + "---|" * 14)
+    print("| profile | values | γ | MFU | MBU | p | t_layer µs | t_seq_layer µs | t_moe_layer µs | P_compute W "
+          "| P_memory W | P_sync W | γ value | in-sample error | warnings |")
+    print("|" + "---|" * 15)
     for name, pr in sorted(shipped_profiles().items()):
         p, f = pr["params"], pr["fit"]
         g = "fitted" if str(pr.get("gamma_source", "")).startswith("fitted") else "assumed"
@@ -17,7 +17,8 @@ def main() -> None:
             err = (f"MAPE prompt {f['mape_prompt_time_pct']:.1f} %, token {f['mape_token_time_pct']:.1f} %, "
                    f"avg W {f['mape_avg_power_pct']:.1f} %, peak W {f['mape_peak_power_pct']:.1f} %")
         print(f"| {name} | {f['n_values']} | {g} | {p['mfu']:.3f} | {p['mbu']:.3f} | {p['overlap_p']:.2f} "
-              f"| {p['t_layer_s'] * 1e6:.1f} | {p['t_seq_layer_s'] * 1e6:.3f} | {p['p_compute_w']:.0f} "
+              f"| {p['t_layer_s'] * 1e6:.1f} | {p['t_seq_layer_s'] * 1e6:.3f} "
+              f"| {p.get('t_moe_layer_s', 0.0) * 1e6:.1f} | {p['p_compute_w']:.0f} "
               f"| {p['p_memory_w']:.0f} | {p['p_sync_w']:.0f} | {p['gamma']:.2f} | {err} | {len(pr['warnings'])} |")
     print()
     print("| pooled GPU fit | left-out pair | MAPE tok/s | MAPE J/tok | max tok/s | max J/tok |")

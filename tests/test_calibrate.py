@@ -92,7 +92,8 @@ def test_calibrate_recomputes_shipped_profile(name):
         assert a["token_time_ms_fit"] == pytest.approx(b["token_time_ms_fit"], rel=1e-3)
         assert a["avg_w_per_gpu_fit"] == pytest.approx(b["avg_w_per_gpu_fit"], rel=1e-3)
     assert new["warnings"] == p["warnings"]
-    scale = {"t_layer_s": 1e-5, "t_seq_layer_s": 1e-7, "p_sync_w": 100.0, "p_compute_w": 100.0, "p_memory_w": 100.0}
+    scale = {"t_layer_s": 1e-5, "t_seq_layer_s": 1e-7, "t_moe_layer_s": 1e-5, "p_sync_w": 100.0, "p_compute_w": 100.0,
+             "p_memory_w": 100.0}
     for k in PARAM_NAMES:
         assert new["params"][k] == pytest.approx(p["params"][k], rel=0.02, abs=1e-4 * scale.get(k, 1.0)), k
     for k, v in p["fit"].items():
@@ -226,7 +227,7 @@ def test_uncertainty_and_warnings_are_reported():
     """Each free parameter carries a standard error; a parameter the data cannot pin down is
     flagged (batch-1 decode alone cannot separate MBU from the fixed overhead)."""
     p = PROFILES["A100-SXM4-80GB_llama-2-70b_bf16_tp8"]
-    assert set(p["uncertainty"]) == set(PARAM_NAMES) - {"gamma"}
+    assert set(p["uncertainty"]) == set(PARAM_NAMES) - {"gamma", "t_moe_layer_s"}  # no cap rows, dense model
     assert all(u["se"] >= 0 for u in p["uncertainty"].values())
     assert any("not identified" in w for w in p["warnings"])
     for name, u in p["uncertainty"].items():
@@ -264,3 +265,16 @@ def test_pooled_a100_profile_recomputes():
         assert a["profile"] == b["profile"]
         assert a["mape_tok_s_pct"] == pytest.approx(b["mape_tok_s_pct"], abs=0.1)
         assert a["mape_j_per_tok_pct"] == pytest.approx(b["mape_j_per_tok_pct"], abs=0.1)
+
+
+def test_moe_dispatch_is_free_only_for_moe_models_and_identified_by_them():
+    """t_moe_layer_s is a free parameter of an MoE group (identified: the MoE steps are far longer
+    than their weight reads) and exactly 0, not fitted, for a dense group."""
+    dense = PROFILES["H100-SXM_llama-3.1-8b_bf16_tp1"]
+    assert dense["params"]["t_moe_layer_s"] == 0.0 and "t_moe_layer_s" not in dense["uncertainty"]
+    moe = PROFILES["H100-SXM_qwen3-235b-a22b_fp8_tp8"]
+    assert moe["params"]["t_moe_layer_s"] > 1e-5 and "t_moe_layer_s" in moe["uncertainty"]
+    assert moe["fit"]["n_free_params"] == dense["fit"]["n_free_params"] + 1
+    from dcsim.node.catalog import pooled_profiles
+    h100 = pooled_profiles()["H100-SXM"]
+    assert h100["params"]["t_moe_layer_s"] > 1e-5 and h100["uncertainty"]["t_moe_layer_s"]["identified"]

@@ -179,11 +179,13 @@ def test_calibration_record_says_how_each_pair_was_parameterised():
     # the band is the worst leave-one-model-out error among left-out models of the same kind (MoE here)
     from dcsim.node.catalog import pooled_profiles
     lomo = pooled_profiles()["H100-SXM"]["leave_one_model_out"]
-    moe_rows = [r for r in lomo if "qwen3" in r["profile"]]
+    cat = model_catalog()
+    is_moe = {r["profile"]: cat[r["profile"].split("_")[1]].n_experts > 0 for r in lomo}
+    moe_rows = [r for r in lomo if is_moe[r["profile"]]]
     assert tr.calibration["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in moe_rows)
     dense = build_node(NodeSpec(gpu="H100-SXM", model="llama-2-70b", tensor_parallel=4)).calibration
     assert dense["status"] == "transferred"
-    assert dense["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in lomo if "qwen3" not in r["profile"])
+    assert dense["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in lomo if not is_moe[r["profile"]])
     # a GPU with no measurement at all
     assert build_node(NodeSpec(gpu="H200", model="llama-3.1-70b")).calibration["status"] == "generic"
 
@@ -195,3 +197,35 @@ def test_same_architecture_under_another_name_keeps_its_calibration():
     assert n.calibration["status"] == "same-architecture"
     assert n.calibration["profile"] == "H100-SXM_llama-3.1-70b_bf16_tp4"
     assert n.step_params() == ref.step_params()
+
+
+def test_moe_dispatch_adds_its_time_per_moe_layer_and_draws_memory_power(tmp_path):
+    """t_moe_layer_s adds exactly t_moe · layers to an MoE step (0 for a dense model), and its energy
+    is P_memory · tp per second of it (the MoE dispatch kernels are memory-bound), on top of idle."""
+    from dataclasses import replace
+
+    from dcsim.node.step import iteration_step
+
+    def node(model, t_moe):
+        prof = {"name": f"moe{t_moe}", "gpu": "H100-SXM", "model": model, "precision": "bf16", "tensor_parallel": 8,
+                "params": {"mfu": 0.5, "mbu": 0.8, "t_layer_s": 5e-5, "t_seq_layer_s": 3e-7, "overlap_p": 8.0,
+                           "t_moe_layer_s": t_moe, "p_compute_w": 500.0, "p_memory_w": 350.0, "p_sync_w": 100.0,
+                           "gamma": 1.2}}
+        (tmp_path / f"{model}{t_moe}.yaml").write_text(yaml.safe_dump(prof))
+        return build_node(NodeSpec(gpu="H100-SXM", model=model, tensor_parallel=8, profile=f"{model}{t_moe}.yaml"),
+                          base_dir=tmp_path)
+
+    it = (0.0, 8.0, 8.0 * 900.0)  # a batch-8 decode step, far below the board limit
+    q0, q1 = node("qwen3-235b-a22b", 0.0), node("qwen3-235b-a22b", 1e-4)
+    assert q1.derived.moe_layers_run == 94
+    (t0, p0), (t1, p1) = iteration_step(q0.step_params(), *it), iteration_step(q1.step_params(), *it)
+    assert t1 - t0 == pytest.approx(1e-4 * 94, rel=1e-9)
+    assert t1 * p1 - t0 * p0 == pytest.approx((8 * 72.0 + 8 * 350.0) * 1e-4 * 94, rel=1e-9)
+    # a dense model ignores the MoE parameter
+    d0, d1 = node("llama-3.1-70b", 0.0), node("llama-3.1-70b", 1e-4)
+    assert d1.derived.moe_layers_run == 0
+    assert iteration_step(d0.step_params(), *it) == iteration_step(d1.step_params(), *it)
+    # the steady state carries the same time: throughput falls as the dispatch grows
+    s0, s1 = q0.steady_state(64.0, CHAT_IN, CHAT_OUT), q1.steady_state(64.0, CHAT_IN, CHAT_OUT)
+    assert s1.throughput_tok_s < s0.throughput_tok_s
+    assert replace(q1.perf, t_moe_layer_s=0.0) == q0.perf

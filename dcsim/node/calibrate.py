@@ -17,8 +17,8 @@ is then a directory, one ``NAME.yaml`` per group). Row kinds:
   exponent gamma (1 value); without cap rows gamma is fixed (``--gamma``, recorded as an assumption).
 
 Free parameters (see perf.py, power.py, step.py): MFU, MBU, t_layer, t_seq_layer (overheads per
-layer run), overlap p (time) and
-P_compute, P_memory, P_sync, gamma (power). Identifiability: every parameter has physical bounds
+layer run), overlap p, t_moe_layer (MoE dispatch per MoE layer; free only when the data hold an MoE
+model, else 0) (time) and P_compute, P_memory, P_sync, gamma (power; gamma free only with cap rows). Identifiability: every parameter has physical bounds
 (efficiencies in (0, 1], overheads per layer up to 1 ms and 10 µs per sequence, p in [1, 20], each
 power term in [0, TDP - idle], gamma in [1, 5]) and a
 weak log-normal prior (:data:`PRIORS`, assumptions; weight :data:`PRIOR_WEIGHT`, so a factor-e
@@ -52,16 +52,18 @@ from dcsim.node.power import PowerParams
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
 
-PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "p_compute_w", "p_memory_w", "p_sync_w",
-               "gamma")
+PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "p_compute_w", "p_memory_w",
+               "p_sync_w", "gamma")
+_I = {k: i for i, k in enumerate(PARAM_NAMES)}
+_N_PERF = _I["p_compute_w"]  # PerfParams fields come first, then PowerParams
 # internal scaling so every free variable is O(1)
-_SCALE = np.array([1.0, 1.0, 1e-5, 1e-7, 1.0, 100.0, 100.0, 100.0, 1.0])
+_SCALE = np.array([1.0, 1.0, 1e-5, 1e-7, 1.0, 1e-5, 100.0, 100.0, 100.0, 1.0])
 # cap rows are few (5) against 2 x 6-12 load residuals: weight them so the DVFS curve is honoured
 CAP_WEIGHT = 3.0
 DEFAULT_GAMMA = 2.0  # assumption used only when no cap rows exist for the GPU
 #: weak log-normal priors (centre, sd of the log), assumptions; power centres are fractions of TDP - idle
 PRIORS = {"mfu": (0.5, 0.7), "mbu": (0.8, 0.3), "t_layer_s": (6e-5, 1.5), "t_seq_layer_s": (2.5e-7, 1.5),
-          "overlap_p": (8.0, 1.0), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
+          "overlap_p": (8.0, 1.0), "t_moe_layer_s": (6e-5, 1.5), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
           "gamma": (2.0, 0.5)}
 PRIOR_WEIGHT = 0.1
 #: weight of the one-sided penalties keeping P_compute >= P_memory >= P_sync: prefill (compute-bound)
@@ -223,7 +225,19 @@ class Problem:
     @staticmethod
     def unpack(x) -> tuple[PerfParams, PowerParams]:
         v = np.asarray(x) * _SCALE
-        return PerfParams(*map(float, v[:5])), PowerParams(*map(float, v[5:]))
+        return PerfParams(*map(float, v[:_N_PERF])), PowerParams(*map(float, v[_N_PERF:]))
+
+    @property
+    def has_moe(self) -> bool:
+        """True when a group is an MoE model: only then is ``t_moe_layer_s`` a free parameter (else 0)."""
+        return any(g.d.moe_layers_run > 0 for g in self.groups)
+
+    def free(self) -> np.ndarray:
+        """Mask of the free parameters: gamma only with cap rows, t_moe_layer_s only with MoE groups."""
+        m = np.ones(len(PARAM_NAMES), dtype=bool)
+        m[_I["gamma"]] = bool(self.caps)
+        m[_I["t_moe_layer_s"]] = self.has_moe
+        return m
 
     def _P(self, g: _Group, perf, pw, clock=1.0, limit_w=None):
         return step_params(g.d, self.gpu, g.tp, perf, pw, clock, limit_w)
@@ -279,17 +293,23 @@ class Problem:
         x0 = self.prior_centre()
         sd = np.array([PRIORS[k][1] for k in PARAM_NAMES])
         prior = PRIOR_WEIGHT * np.log(np.maximum(x, 1e-300) / x0) / sd
+        m = self.free()
         if not fit_gamma:
-            prior = prior[:-1]
-        order = [ORDER_WEIGHT * max(0.0, math.log(x[6] / x[5])),   # P_memory above P_compute
-                 ORDER_WEIGHT * max(0.0, math.log(x[7] / x[6]))]   # P_sync above P_memory
+            m[_I["gamma"]] = False
+        prior = prior[m]
+        c, mem, sy = _I["p_compute_w"], _I["p_memory_w"], _I["p_sync_w"]
+        order = [ORDER_WEIGHT * max(0.0, math.log(x[mem] / x[c])),   # P_memory above P_compute
+                 ORDER_WEIGHT * max(0.0, math.log(x[sy] / x[mem]))]  # P_sync above P_memory
         return np.concatenate([self.data_residuals(x, fit_gamma), prior, order])
 
     def bounds(self, gamma: float) -> tuple[np.ndarray, np.ndarray]:
         span = (self.gpu.tdp_w - self.gpu.idle_w) / 100
         fg = bool(self.caps)
-        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 0.01, 0.01, 0.01, 1.0 if fg else gamma - 1e-9])
-        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, span, span, span, 5.0 if fg else gamma + 1e-9])
+        moe = self.has_moe
+        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3 if moe else 0.0, 0.01, 0.01, 0.01,
+                       1.0 if fg else gamma - 1e-9])
+        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0 if moe else 1e-12, span, span, span,
+                       5.0 if fg else gamma + 1e-9])
         return lo, hi
 
 
@@ -301,12 +321,15 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     best = None
     for mfu in (0.3, 0.6):
         for mbu in (0.5, 0.85):
-            x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 0.5 * span, 0.5 * span, 0.15 * span, 2.0 if fit_gamma else gamma])
+            x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 6.0 if prob.has_moe else 0.0, 0.5 * span, 0.5 * span, 0.15 * span,
+                           2.0 if fit_gamma else gamma])
             r = least_squares(prob.residuals, np.clip(x0, lo, hi), bounds=(lo, hi), method="trf",
                               kwargs={"fit_gamma": fit_gamma}, xtol=1e-12, ftol=1e-12, gtol=1e-12,
                               max_nfev=3000)
             if best is None or r.cost < best.cost - 1e-15:
                 best = r
+    if not prob.has_moe:  # fixed (not free): exactly 0, not the middle of its pinned interval
+        best.x[_I["t_moe_layer_s"]] = 0.0
     return best
 
 
@@ -317,14 +340,16 @@ def uncertainty(prob: Problem, res, gamma: float) -> tuple[dict, list[str]]:
     data; ``se_data`` from the data rows alone (inf when the data do not constrain a direction).
     """
     fit_gamma = bool(prob.caps)
-    names = PARAM_NAMES if fit_gamma else PARAM_NAMES[:-1]
+    idx = np.flatnonzero(prob.free())
+    names = [PARAM_NAMES[i] for i in idx]
     k = len(names)
-    J = res.jac[:, :k]
+    J = res.jac[:, idx]
     nd = prob.n_values
     rd = prob.data_residuals(res.x, fit_gamma=fit_gamma)
     dof = max(nd - k, 1)
     s2 = float(np.sum(rd ** 2) / dof)
-    x = res.x[:k]
+    x = res.x[idx]
+    scale = _SCALE[idx]
     cov = np.linalg.pinv(J.T @ J) * s2
     Jd = J[:nd]
     JtJ = Jd.T @ Jd
@@ -340,15 +365,16 @@ def uncertainty(prob: Problem, res, gamma: float) -> tuple[dict, list[str]]:
             var_d = float(sol[i]) * s2
         except np.linalg.LinAlgError:
             var_d = math.inf
-        se = math.sqrt(max(float(cov[i, i]), 0.0)) * _SCALE[i]
-        se_d = math.sqrt(max(var_d, 0.0)) * _SCALE[i] if math.isfinite(var_d) else math.inf
-        val = float(x[i] * _SCALE[i])
+        se = math.sqrt(max(float(cov[i, i]), 0.0)) * scale[i]
+        se_d = math.sqrt(max(var_d, 0.0)) * scale[i] if math.isfinite(var_d) else math.inf
+        val = float(x[i] * scale[i])
         rel_d = se_d / abs(val) if val else math.inf
-        on_bound = min(x[i] - lo[i], hi[i] - x[i]) <= 1e-4 * (hi[i] - lo[i])
+        lo_i, hi_i = lo[idx[i]], hi[idx[i]]
+        on_bound = min(x[i] - lo_i, hi_i - x[i]) <= 1e-4 * (hi_i - lo_i)
         out[n] = {"se": float(f"{se:.3g}"), "rel_se_data": (float(f"{rel_d:.3g}") if math.isfinite(rel_d) else None),
                   "on_bound": bool(on_bound), "identified": bool(rel_d <= UNIDENTIFIED_REL_SE)}
         if on_bound:
-            side = "lower" if x[i] - lo[i] <= hi[i] - x[i] else "upper"
+            side = "lower" if x[i] - lo_i <= hi_i - x[i] else "upper"
             warns.append(f"{n} = {val:.4g} sits on its {side} bound")
         if rel_d > UNIDENTIFIED_REL_SE:
             warns.append(f"{n} = {val:.4g} is not identified by the data (data-only relative standard error "
@@ -361,7 +387,7 @@ def _mape(pred, meas) -> float:
 
 
 def _free(prob: Problem) -> int:
-    return len(PARAM_NAMES) - (0 if prob.caps else 1)
+    return int(prob.free().sum())
 
 
 def _check_determined(prob: Problem, what: str) -> None:

@@ -3,6 +3,7 @@
 Per continuous-batching iteration [DESIGN "Physics, with calibration"]:
 
     t = overlap_p(t_compute, t_memory) + (t_layer + t_seq_layer * n_decode) * layers_run
+        + t_moe_layer * moe_layers_run
     overlap_p(a, b) = (a^p + b^p)^(1/p)    (p -> inf: max(a, b), the ideal roofline;
                                             p = 1: a + b, no overlap of compute and memory)
     t_compute = FLOPs / (tp * peak * MFU * clock)
@@ -20,8 +21,12 @@ model's depth and with layer skipping; expressing them per layer is what lets a 
 fitted on one model transfer to another (dcsim.node.catalog.transfer_profile).
 The overlap exponent p generalises the roofline max (kernels do not overlap compute and memory
 perfectly; ML.ENERGY's 70B iteration times grow almost linearly in batch from the smallest batch,
-which a hard max cannot show). MFU, MBU, p, t_layer, t_seq_layer are fitted by :mod:`dcsim.node.calibrate`. Tensor-parallel
-communication is not modelled separately: it is absorbed in the fitted overheads/efficiencies.
+which a hard max cannot show). The MoE dispatch ``t_moe_layer`` (router and top-k, token
+permutation, small grouped expert GEMMs far below the HBM bandwidth) is paid once per MoE layer run.
+MFU, MBU, p, t_layer, t_seq_layer, t_moe_layer are fitted by :mod:`dcsim.node.calibrate`.
+Tensor-parallel communication is not modelled separately: it is absorbed in the fitted per-layer
+overheads and efficiencies (an all-reduce term from the NVLink datasheet bandwidth was tried and
+made the transfer and the 70B fit worse; docs/node.md "Leave-one-model-out").
 All quantities SI: FLOP, B, s.
 """
 
@@ -52,6 +57,7 @@ class Derived:
     tokens_per_step: float         # tokens emitted per decode sequence per step
     peak_precision: str            # which peak FLOP/s applies
     layers_run: float              # transformer layers run per forward pass (layers x layer_frac)
+    moe_layers_run: float = 0.0    # MoE (routed-expert) layers run per forward pass (0 for dense)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class PerfParams:
     t_layer_s: float    # s per layer run per iteration (launches, sync, TP all-reduce)
     t_seq_layer_s: float  # s per layer run per decode sequence per iteration (attention bookkeeping)
     overlap_p: float = 50.0  # roofline combination exponent (>= 1; large = max)
+    t_moe_layer_s: float = 0.0  # s per MoE layer run per iteration (routing, token permutation, expert GEMM launches)
 
 
 def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
@@ -87,6 +94,7 @@ def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
         tokens_per_step=lv.tokens_per_step,
         peak_precision="fp8" if precision == "fp8" else "bf16",  # int4 = W4A16: bf16 tensor cores (assumption)
         layers_run=float(model.layers) * f,
+        moe_layers_run=float(model.layers if model.n_experts else 0) * f,  # every layer counted as MoE (assumption; DeepSeek-V3: 58 of 61)
     )
 
 
@@ -130,7 +138,8 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
     tc = iteration_flops(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float), prefill_ctx_sum) / (
         tp * peak_flops(gpu, d.peak_precision) * p.mfu * np.asarray(clock, dtype=float))
     tm = iteration_bytes(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float)) / (tp * gpu.hbm_bw * p.mbu)
-    t = roofline(tc, tm, p.overlap_p) + (p.t_layer_s + p.t_seq_layer_s * n_decode) * d.layers_run
+    t = roofline(tc, tm, p.overlap_p) + (p.t_layer_s + p.t_seq_layer_s * n_decode) * d.layers_run \
+        + p.t_moe_layer_s * d.moe_layers_run
     return t, tc, tm
 
 

@@ -12,9 +12,13 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
 
     t_c  = (positions·F_pos + F_attn·(prefill_ctx_sum + positions·sparse·ctx_sum)) / (tp·peak·MFU·c)
     t_m  = (dense weights + expert weights touched + ctx_sum·KV_read + positions·KV_write) / (tp·BW·MBU)
-    t_o  = (t_layer + t_seq_layer·n_decode)·layers_run       (launch gaps, sync, TP all-reduce)
+    t_s  = (t_layer + t_seq_layer·n_decode)·layers_run      (launch gaps, sync, TP all-reduce; per-sequence
+                                                             attention bookkeeping)
+    t_e  = t_moe_layer·moe_layers_run                        (MoE dispatch: routing, token permutation,
+                                                             small expert GEMMs; 0 for dense models)
+    t_o  = t_s + t_e
     dt   = overlap_p(t_c, t_m) + t_o
-    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·t_m + P_sync·t_o) / dt
+    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·(t_m + t_e) + P_sync·t_s) / dt
 
 Power is idle plus each part of the step's work times its power: no constant serving term, so it
 rises smoothly from a batch of one with the memory traffic and FLOPs per second actually done.
@@ -40,7 +44,7 @@ __all__ = ["STEP_FIELDS", "step_params", "iteration_step", "steady_step", "THROT
 #: names of the entries of a step-parameter tuple, in order (units in the comments of step_params)
 STEP_FIELDS = ("inv_c", "inv_m", "fpp", "fat", "pos", "dsp", "wd", "we", "ef", "kvr", "kvw", "t0", "ts",
                "op", "inv_op", "a_c", "a_m", "a_s", "inv_tps", "spec_dec", "one_minus", "idle",
-               "clock", "gamma", "lim", "cmin", "cg")
+               "clock", "gamma", "lim", "cmin", "cg", "tmoe")
 
 #: most regula-falsi iterations when the board limit binds (converges to 1e-9 relative in ~6-10)
 THROTTLE_ITERS = 40
@@ -83,6 +87,7 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
         float(lim * tp),                                         # lim: W, board limit of the replica
         float(min(gpu.clock_min, clock)),                        # cmin: lowest clock the board can reach
         clock ** float(pw.gamma),                                # cg: clock^gamma (saves a pow per step)
+        float(p.t_moe_layer_s * d.moe_layers_run),               # tmoe: s per iteration of MoE dispatch
     )
 
 
@@ -94,7 +99,7 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     the step time (by positions) is divided by ``tokens_per_step`` (see NodeModel.step_fn).
     """
     (inv_c, inv_m, fpp, fat, pos, dsp, wd, we, ef, kvr, kvw, t0, ts,
-     op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg) = P
+     op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg, tmoe) = P
     if prefill_tokens <= 0 and n_decode <= 0:
         return 0.0, idle
     if prefill_ctx_sum < 0.0:
@@ -105,8 +110,9 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     if ef > 0.0:
         mem += we * (1.0 - one_minus ** npos)
     tm = mem * inv_m
-    to = t0 + ts * n_decode
-    e_fix = a_m * tm + a_s * to            # dynamic energy at clock 1 of the clock-independent parts
+    ts_n = t0 + ts * n_decode
+    to = ts_n + tmoe
+    e_fix = a_m * (tm + tmoe) + a_s * ts_n  # dynamic energy at clock 1 of the clock-independent parts
     c = clock
     tc = tc1 / c
     hi = tc if tc > tm else tm

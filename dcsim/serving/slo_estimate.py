@@ -61,7 +61,7 @@ class Calibration:
     (:func:`saturation_throughput_tok_s`; 1 = as derived), which sets where the steady state
     ends and the replica backlog begins. ``window_s`` is the simulated steady window at an
     operating point far from saturation (it lengthens as ``1/(1 - rho)`` towards saturation, up
-    to ``4 x``); ``sample_replicas`` the most replicas simulated per operating point.
+    to ``8 x``); ``sample_replicas`` the most replicas simulated per operating point.
     """
 
     eta: float = 1.0
@@ -447,13 +447,13 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
     ``scv``, classes by share, lengths from the classes' draws — routed on the replicas' state at
     the start of each ``tick_s`` tick, as request fidelity does. A warm-up of a quarter of the
     window is discarded; the window (``cal.window_s``, longer as ``1/(1 - rho)`` towards
-    saturation, at most 4x) counts the requests arriving in it, run until they finish.
+    saturation, at most 8x) counts the requests arriving in it, run until they finish.
     Returns per class ``(ttft_s, tpot_s, n_out)`` arrays (TPOT NaN for one-token answers).
     """
     rng = np.random.default_rng(seed)
     n = max(1, min(int(n_replicas), int(cal.sample_replicas)))
     pool = _pool(sv, n)
-    window = cal.window_s * min(4.0, max(1.0, 0.25 / max(1.0 - rho, 1e-9)))
+    window = cal.window_s * min(8.0, max(1.0, 0.25 / max(1.0 - rho, 1e-9)))
     warm = 0.25 * window
     requests = lambda t: _requests(rng, classes, t)  # noqa: E731
     clock = float(sv.clocks[k])
