@@ -132,6 +132,7 @@ class Flex:
     notes: list = field(default_factory=list)  # actions for the controller log (when no sink)
     sink: object | None = None                 # the controller's log (Controller.note)
     discharging: bool = False
+    prev: tuple | None = None  # (mode, served, level, availability, t_db, t_wb) of the last quasi-steady tick
     first_throttle_s: float | None = None
     first_shed_s: float | None = None
 
@@ -299,19 +300,27 @@ class FlexChunk:
         return md, min(limit, lim), k
 
     # -- after the tick is served -------------------------------------------------------------
+    def _power(self, md: int, sv: float, k: int, a: float, t_db: float, t_wb: float) -> dict:
+        """Facility breakdown of one tick (the record's own functions, on one tick)."""
+        from dcsim.engine.loop import operating_point
+
+        m = self.fx.m
+        op = operating_point(m, np.array([sv]), np.array([md], dtype=np.int8), np.array([k], dtype=np.int16),
+                             np.array([a]))
+        return m.facility.breakdown(op["it_power_w"], m.liquid_fraction, np.array([t_db]), np.array([t_wb]))
+
     def after(self, j: int, md: int, sv: float, k: int) -> None:
         """Exact power of an engaged tick; step the battery and the thermal masses."""
         fx = self.fx
         if fx.batt is not None:
             self.energy_j[j] = fx.e_j
         if not (self.b_on or self.t_on):
+            if fx.th is not None:  # the tick the thermal masses start from, should the next engage
+                ex = self.ex
+                fx.prev = (md, sv, k, float(self.avail[j]), float(ex.t_db_c[j]), float(ex.t_wb_c[j]))
             return
-        from dcsim.engine.loop import operating_point  # the record's own function, on one tick
-
-        m, ex = fx.m, self.ex
-        a = np.array([self.avail[j]])
-        op = operating_point(m, np.array([sv]), np.array([md], dtype=np.int8), np.array([k], dtype=np.int16), a)
-        fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c[j:j + 1], ex.t_wb_c[j:j + 1])
+        ex = self.ex
+        fb = self._power(md, sv, k, float(self.avail[j]), float(ex.t_db_c[j]), float(ex.t_wb_c[j]))
         t = float(ex.t_s[j])
         if self.b_on:
             b = fx.batt
@@ -332,8 +341,9 @@ class FlexChunk:
     def _thermal(self, j: int, t: float, heat: float, cap: float) -> None:
         fx = self.fx
         p = fx.th
-        if fx.tstate is None:
-            fx.tstate = steady_state(p, heat)
+        if fx.tstate is None:  # from the steady state of the tick before (as recorded), else of this one
+            h0 = float(self._power(*fx.prev)["heat_w"][0]) if fx.prev is not None else heat
+            fx.tstate = steady_state(p, h0)
         fx.tstate, f = thermal_step(p, fx.tstate, heat, cap, fx.dt)
         s = fx.tstate
         self.t_space[j], self.t_loop[j], self.tank[j], self.q_out[j] = s.t_space_c, s.t_loop_c, s.tank_j, f["q_out_w"]
@@ -475,9 +485,9 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
 
 
 def cooling_failure_times(ts: dict, dt: float, start_s: float) -> dict:
-    """For a cooling failure starting at ``start_s``: seconds from its start to the first
-    thermally throttled tick (its start) and to the first shed tick (its end — the shed is
-    decided at the end of the tick before), ``None`` if none; and the peak white-space and loop
+    """For a cooling failure starting at ``start_s``: seconds from its start to the start of the
+    first thermally throttled tick and of the first shed tick (each limit is found at the end of
+    the tick before and acts from the next), ``None`` if none; and the peak white-space and loop
     temperatures from then on. Empty without thermal dynamics."""
     if "thermal_throttled" not in ts:
         return {}
