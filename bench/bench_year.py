@@ -67,6 +67,9 @@ def main() -> None:
              "dynamics + deferrable work (cheap hours)"))
     print(f"fluid year: wall {wall:.1f} s on one core, sim/wall {sim / wall:,.0f}x "
           f"(target: 8760 h in <= 30 s; extrapolated to a year: {wall * 8760 * 3600 / sim:.1f} s)")
+    if r.report.get("flexibility"):
+        print(f"  of which the year's tick loop {r.wall_time_s:.1f} s; the wall time includes the baseline run "
+              "without storage and deferrable work (report 'flexibility') and the report of both")
     t1 = time.perf_counter()
     a = annual_summary(r.timeseries, datetime(2025, 1, 1), tick_s=r.report["tick_s"])
     print(f"annual_summary: {time.perf_counter() - t1:.2f} s; PUE annual {a['pue']['annual']:.3f}, "

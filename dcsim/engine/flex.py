@@ -23,7 +23,9 @@ record uses, on one tick), then steps :func:`dcsim.power.storage.battery_dispatc
 * during a curtailment request the battery raises the tick's meter budget by what it can
   discharge now (its power limit and state of charge); outside requests the controller keeps
   the meter under the contract as before and a ``peak_shave`` battery only lowers the meter
-  towards ``shave_to``. The tick's rates are interpolated linearly between the chunk's
+  towards ``shave_to`` — unless ``shave_to`` is at or above the cap: then the battery holds the
+  meter at the cap while the site runs above it on stored energy (what ``dcsim plan
+  --curtailment --storage`` assumes). The tick's rates are interpolated linearly between the chunk's
   exogenous inputs at the cap and at cap + the battery's power limit (IT budget and rate are
   concave in the meter budget, so the interpolation errs low: conservative); the exact
   dispatch then covers the tick's actual excess, and what it cannot cover is counted as the
@@ -58,6 +60,11 @@ from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 __all__ = ["Flex", "FlexChunk", "build_flex", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
            "flex_report", "cooling_failure_times"]
 
+#: IT-power grid points of the in-loop power estimate of an engaged tick (settled exactly after the chunk)
+POWER_GRID = 17
+#: Deferrable arrivals are bucketed at deadline / this (5 min for 24 h; lateness judged from
+#: the bucket's first arrival: conservative by at most a bucket)
+DEFER_BUCKETS = 288
 #: GPUs shed for temperature restart once the white space is this far under its shutdown limit
 #: (assumption: a hysteresis band so that shed and restart do not alternate tick by tick).
 RESTART_MARGIN_K = 5.0
@@ -132,7 +139,11 @@ class Flex:
     notes: list = field(default_factory=list)  # actions for the controller log (when no sink)
     sink: object | None = None                 # the controller's log (Controller.note)
     discharging: bool = False
-    prev: tuple | None = None  # (mode, served, level, availability, t_db, t_wb) of the last quasi-steady tick
+    prev: tuple | None = None  # (tick in chunk or -1, mode, served, level, availability) of the last quasi-steady tick
+    prev_heat: float | None = None  # exact heat of the last tick of the previous chunk
+    it_max_w: float = 0.0           # largest IT power of the fleet (the in-loop power grid's top)
+    policy_none: bool = False
+    frontier: object | None = None
     first_throttle_s: float | None = None
     first_shed_s: float | None = None
 
@@ -173,6 +184,10 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
     t_mid = (np.arange(n_ticks) + 0.5) * dt
     price, carbon = price_carbon_per_tick(m, t_mid)
     fx = Flex(m=m, dt=dt, n_ticks=n_ticks, contract_w=contract, events=events, price=price, carbon=carbon)
+    cv = m.curves
+    fx.it_max_w = 1.05 * float(max(np.max(cv.it_pq), np.max(cv.it_c)))
+    fx.policy_none = sc.controller.policy == "none"
+    fx.frontier = cv.frontier("pq")
     if fs.storage is not None:
         fx.batt = battery_params(fs.storage)
         fx.e_j = fx.e0_j = fx.batt.e0_j
@@ -189,7 +204,7 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         fx.it_full_w = float(m.curves.it_pq[-1][-1])
     if sc.deferrable is not None:
         d = sc.deferrable
-        fx.dq = DeferrableQueue(float(d.deadline), float(d.urgency))
+        fx.dq = DeferrableQueue(float(d.deadline), float(d.urgency), bucket_s=float(d.deadline) / DEFER_BUCKETS)
         fx.share = float(d.share)
         if d.policy == "headroom":
             fx.open_ = np.ones(n_ticks, dtype=bool)
@@ -222,8 +237,20 @@ class FlexChunk:
         self.avail = ex.availability  # shed ticks set to 0 (IT off)
         self.battery_w = np.zeros(n)
         self.energy_j = np.zeros(n)
-        self.unmet_w = np.zeros(n)
         self.b_on = self.t_on = False
+        # chunk-start state, for the exact settlement after the chunk (settle)
+        self.e_start, self.tstate_start, self.prev_heat_start = fx.e_j, fx.tstate, fx.prev_heat
+        self.b_flag = np.zeros(n, dtype=bool)
+        self.t_flag = np.zeros(n, dtype=bool)
+        self.t_enter = np.zeros(n, dtype=bool)
+        self.t_exit = np.zeros(n, dtype=bool)
+        if fx.batt is not None or fx.th is not None:
+            # facility and heat of each tick on a grid of IT powers: the in-loop estimate of an
+            # engaged tick's power (linear between grid points); the record settles it exactly
+            self.it_grid = np.linspace(0.0, fx.it_max_w, POWER_GRID)
+            fb = m.facility.breakdown(np.broadcast_to(self.it_grid, (n, POWER_GRID)), m.liquid_fraction,
+                                      ex.t_db_c[:, None], ex.t_wb_c[:, None])
+            self.fac_tab, self.heat_tab = fb["facility"], fb["heat_w"]
         if fx.th is not None:
             it_max = np.minimum(ex.it_max_power_w, ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w)
             heat_need = m.facility.heat_to_reject_w(it_max)
@@ -244,10 +271,12 @@ class FlexChunk:
     def deferrable_need(self, j: int) -> tuple[bool, float]:
         """(gate open, deferrable backlog the tick may serve, tokens) — closed during notices and requests."""
         fx = self.fx
-        open_ = self.open_[j] and not (self.event[j] or self.notice[j])
-        t_end = float(self.ex.t_s[j]) + fx.dt
-        q = fx.dq.backlog if open_ else fx.dq._due_within(t_end, fx.dq.urgency_s)
-        return open_, q
+        dq = fx.dq
+        if self.open_[j] and not (self.event[j] or self.notice[j]):
+            return True, dq.arrived - dq.served
+        if dq.arrived - dq.served <= 0:
+            return False, 0.0
+        return False, dq._due_within(float(self.ex.t_s[j]) + fx.dt, dq.urgency_s)
 
     def engaged(self, j: int, need: float) -> bool:
         fx = self.fx
@@ -261,7 +290,10 @@ class FlexChunk:
         """The tick's rates with the battery's available discharge added to the meter budget."""
         fx, ex, hi = self.fx, self.ex, self.ex_hi
         b = fx.batt
-        if not self.b_on or hi is None or not self.event[j]:  # the budget rises only under a request
+        # the budget rises under a request, and for a battery holding the meter at the cap itself
+        # (peak_shave/both with shave_to >= cap: the site runs above its contract on stored energy)
+        if not self.b_on or hi is None or not (self.event[j] or (b.dispatch != "events"
+                                                                  and b.shave_to_w >= self.cap[j] * (1 - 1e-9))):
             return ftop, ffr, lv
         avail = min(b.p_discharge_max_w, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
         f = avail / b.p_discharge_max_w if b.p_discharge_max_w > 0 else 0.0
@@ -300,53 +332,67 @@ class FlexChunk:
         return md, min(limit, lim), k
 
     # -- after the tick is served -------------------------------------------------------------
-    def _power(self, md: int, sv: float, k: int, a: float, t_db: float, t_wb: float) -> dict:
-        """Facility breakdown of one tick (the record's own functions, on one tick)."""
-        from dcsim.engine.loop import operating_point
+    def _it_w(self, md: int, sv: float, k: int, a: float) -> float:
+        """IT power of one tick (scalar :func:`dcsim.engine.loop.operating_point`)."""
+        fx = self.fx
+        cv, ovh = fx.m.curves, self.ex.overhead_w
+        a = max(a, 1e-12)
+        r = sv / a
+        if fx.policy_none:
+            top = cv.rate_pq.shape[0] - 1
+            it = np.interp(np.interp(r, cv.rate_c[top], cv.u), cv.u, cv.it_c[top])
+        elif md == 1:
+            it = np.interp(r, fx.frontier.rate, fx.frontier.it)
+        else:
+            it = np.interp(np.interp(r, cv.rate_pq[k], cv.u), cv.u, cv.it_pq[k])
+        return a * (float(it) - ovh) + ovh
 
-        m = self.fx.m
-        op = operating_point(m, np.array([sv]), np.array([md], dtype=np.int8), np.array([k], dtype=np.int16),
-                             np.array([a]))
-        return m.facility.breakdown(op["it_power_w"], m.liquid_fraction, np.array([t_db]), np.array([t_wb]))
+    def _power(self, j: int, it_w: float) -> tuple[float, float]:
+        """(facility, heat to reject) of tick ``j`` at IT power ``it_w``: in-loop estimate."""
+        g = self.it_grid
+        return float(np.interp(it_w, g, self.fac_tab[j])), float(np.interp(it_w, g, self.heat_tab[j]))
 
     def after(self, j: int, md: int, sv: float, k: int) -> None:
-        """Exact power of an engaged tick; step the battery and the thermal masses."""
+        """Estimate an engaged tick's power; step the battery and the thermal masses (the
+        record then settles both exactly: :meth:`settle`)."""
         fx = self.fx
         if fx.batt is not None:
             self.energy_j[j] = fx.e_j
         if not (self.b_on or self.t_on):
             if fx.th is not None:  # the tick the thermal masses start from, should the next engage
-                ex = self.ex
-                fx.prev = (md, sv, k, float(self.avail[j]), float(ex.t_db_c[j]), float(ex.t_wb_c[j]))
+                fx.prev = (j, md, sv, k, float(self.avail[j]))
             return
-        ex = self.ex
-        fb = self._power(md, sv, k, float(self.avail[j]), float(ex.t_db_c[j]), float(ex.t_wb_c[j]))
-        t = float(ex.t_s[j])
+        load, heat = self._power(j, self._it_w(md, sv, k, float(self.avail[j])))
+        t = float(self.ex.t_s[j])
         if self.b_on:
+            self.b_flag[j] = True
             b = fx.batt
-            load = float(fb["facility"][0])
             p, fx.e_j = battery_dispatch_step(b, fx.e_j, load, self.cap[j], fx.contract_w, fx.dt,
                                               self.price[j], self.notice[j])
             self.battery_w[j] = p
             self.energy_j[j] = fx.e_j
-            self.unmet_w[j] = max(load - p - self.cap[j], 0.0)
             if (p > 1.0) != fx.discharging:  # log episodes (a watt of rounding is not one)
                 fx.discharging = p > 1.0
                 fx.note(t, "battery discharge" if p > 1.0 else "battery idle",
                         "meter load above its cap or target: storage covers the excess" if p > 1.0
                         else "load back under the meter cap", soc=fx.e_j / b.energy_j, battery_w=p)
         if self.t_on:
-            self._thermal(j, t, float(fb["heat_w"][0]), float(ex.heat_capacity_w[j]))
+            self.t_flag[j] = True
+            self._thermal(j, t, heat, float(self.ex.heat_capacity_w[j]))
 
     def _thermal(self, j: int, t: float, heat: float, cap: float) -> None:
         fx = self.fx
         p = fx.th
         if fx.tstate is None:  # from the steady state of the tick before (as recorded), else of this one
-            h0 = float(self._power(*fx.prev)["heat_w"][0]) if fx.prev is not None else heat
-            fx.tstate = steady_state(p, h0)
+            self.t_enter[j] = True
+            if fx.prev is not None:
+                jp, md, sv, k, a = fx.prev
+                h0 = self._power(jp, self._it_w(md, sv, k, a))[1] if 0 <= jp < j else fx.prev_heat
+            else:
+                h0 = heat
+            fx.tstate = steady_state(p, h0 if h0 is not None else heat)
         fx.tstate, f = thermal_step(p, fx.tstate, heat, cap, fx.dt)
         s = fx.tstate
-        self.t_space[j], self.t_loop[j], self.tank[j], self.q_out[j] = s.t_space_c, s.t_loop_c, s.tank_j, f["q_out_w"]
         allowed = (p.t_limit_c - s.t_space_c) / p.r_th_k_per_w
         fits = np.nonzero(fx.gpu_level_w <= allowed * (1 + 1e-12))[0]
         k_th = int(fits[-1]) if fits.size else -1
@@ -375,6 +421,42 @@ class FlexChunk:
                   and s.tank_j >= p.tank_capacity_j - 1.0)
         if steady:
             fx.tstate = None  # back to quasi-steady: skip the per-tick step
+            self.t_exit[j] = True
+
+    def settle(self, j: int, fb: dict) -> None:
+        """Re-step the battery and the thermal masses over the first ``j`` ticks with their exact
+        facility power and heat (``fb``, the record's breakdown), with the decisions the loop made;
+        the chunk's state carries on from the exact values."""
+        fx = self.fx
+        fac = np.asarray(fb["facility"], dtype=float)
+        heat = np.asarray(fb["heat_w"], dtype=float)
+        if fx.batt is not None:
+            b, e = fx.batt, self.e_start
+            for i in range(j):
+                if self.b_flag[i]:
+                    p, e = battery_dispatch_step(b, e, float(fac[i]), self.cap[i], fx.contract_w, fx.dt,
+                                                 self.price[i], self.notice[i])
+                    self.battery_w[i] = p
+                self.energy_j[i] = e
+            fx.e_j = e
+        if fx.th is not None:
+            p, st = fx.th, self.tstate_start
+            for i in range(j):
+                if not self.t_flag[i]:
+                    continue
+                if self.t_enter[i] or st is None:
+                    h0 = float(heat[i - 1]) if i > 0 else self.prev_heat_start
+                    st = steady_state(p, float(heat[i]) if h0 is None else h0)
+                st, f = thermal_step(p, st, float(heat[i]), float(self.ex.heat_capacity_w[i]), fx.dt)
+                self.t_space[i], self.t_loop[i], self.tank[i], self.q_out[i] = st.t_space_c, st.t_loop_c, st.tank_j, \
+                    f["q_out_w"]
+                if self.t_exit[i]:
+                    st = None
+            if j:
+                fx.tstate = st
+                fx.prev_heat = float(heat[j - 1])
+                if fx.prev is not None:
+                    fx.prev = (-1,) + fx.prev[1:]  # the last quasi-steady tick now lies in a finished chunk
 
     def step_deferrable(self, j: int, open_: bool, arrivals_tok: float, spare_tok: float) -> float:
         fx = self.fx
@@ -387,14 +469,14 @@ class FlexChunk:
     def columns(self, j: int, fb: dict) -> dict:
         """Per-tick columns of the first ``j`` ticks, given the record's facility breakdown ``fb``."""
         fx = self.fx
+        self.settle(j, fb)
         out = {"curtailment": np.array(self.event[:j], dtype=np.int8),
                "curtailment_notice": np.array(self.notice[:j], dtype=np.int8)}
         batt = self.battery_w[:j]
         out["meter_power_w"] = fb["facility"] - batt
         if fx.batt is not None:
             out.update(battery_w=batt.copy(), battery_energy_j=self.energy_j[:j].copy(),
-                       meter_unmet_w=np.maximum(fb["facility"] - batt - np.asarray(self.cap[:j]), 0.0)
-                       * (self.unmet_w[:j] > 0))
+                       meter_unmet_w=np.maximum(fb["facility"] - batt - np.asarray(self.cap[:j]), 0.0))
         if fx.th is not None:
             p = fx.th
             heat = np.asarray(fb["heat_w"], dtype=float)

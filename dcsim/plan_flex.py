@@ -1,0 +1,335 @@
+"""The interconnection question with a curtailment budget (issue 18 item 3; docs/grid.md).
+
+``dcsim plan FILE --question max-gpus|interconnect-for --curtailment 0.5% [--max-event 4h]
+[--storage "200 kWh/150 kW"]``: how much more IT connects under an interconnect when the
+facility may flex — accept that its meter be held at the contract (the fleet capped by DVFS,
+a battery covering what it can first) on at most ``budget`` of the year's hours, in events no
+longer than ``max_event`` — and at what cost in tokens.
+
+Method, on the same closed form as :mod:`dcsim.plan` (full load: the fleet's whole compute at
+every hour, as ``max-gpus`` asks): for each hour of the weather file's year (EPW or CSV; the
+scenario's ticks otherwise) the meter power the fleet would draw flat out,
+``F(t) = facility(a·W_full, T_db(t), T_wb(t))``. Where F exceeds the cap the site must flex.
+A battery (:func:`dcsim.power.storage.dispatch`, every excess an event) covers what it can and
+recharges from the headroom of other hours; what remains is a curtailment hour. The answer is
+the largest fleet (``max-gpus``, integer bisection on racks) or the smallest cap
+(``interconnect-for``, bisection) whose curtailment hours stay within the budget with no event
+longer than ``max_event``; cooling must still carry the fleet at every hour (heat rejection does
+not flex). Next to it: the firm answer (no curtailment), the gain, and the cost at full load —
+tokens the fleet could not make in the curtailed hours, ``Σ (C − P)·dt`` scaled by the part of
+each excess the battery did not cover (an upper bound: real demand is not always at full load).
+
+``--confirm`` simulates the scenario at the answer over the day of the longest curtailment
+event (the binding window of the year), with its own demand, and the same day with a firm
+interconnect large enough never to bind: tokens, SLO attainment and energy with and without
+the flexing. The planner's first-order curve for a climate is
+:func:`connectable_gpus_curve` (notebooks/06_grid_flexibility.ipynb).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from dcsim.power.grid import exceedance_events
+from dcsim.power.storage import BatteryParams, dispatch
+from dcsim.units import parse_quantity
+
+__all__ = ["FlexBudget", "parse_storage", "flex_budget", "curtailment_need", "max_gpus_flex",
+           "interconnect_for_flex", "connectable_gpus_curve", "format_flex"]
+
+
+class FlexBudget(dict):
+    """``budget`` (share of hours), ``max_event_s`` (or None), ``battery`` (BatteryParams or None)."""
+
+
+def parse_storage(text: str) -> BatteryParams:
+    """``"200 kWh/150 kW"`` (energy / power; charge = discharge power) or ``"200 kWh/150 kW/0.9"``
+    (round-trip efficiency) → battery parameters with the BatteryStorageSpec defaults
+    (85 % round trip, SoC 10–90 %, starting full)."""
+    from dcsim.power.storage import battery_params
+    from dcsim.scenario.facility import BatteryStorageSpec
+
+    parts = [p.strip() for p in re.split(r"/", text) if p.strip()]
+    if len(parts) not in (2, 3):
+        raise ValueError(f"--storage {text!r}: expected 'ENERGY/POWER', e.g. '200 kWh/150 kW'")
+    e, p = parse_quantity(parts[0], "energy"), parse_quantity(parts[1], "power")
+    kw = {"energy": e, "max_charge": p, "max_discharge": p}
+    if len(parts) == 3:
+        kw["round_trip_efficiency"] = float(parts[2])
+    return battery_params(BatteryStorageSpec(**kw))
+
+
+def flex_budget(curtailment: str, max_event: str | None = None, storage: str | None = None) -> FlexBudget:
+    """Parse the CLI's ``--curtailment 0.5%``, ``--max-event 4 h``, ``--storage 200 kWh/150 kW``."""
+    b = parse_quantity(curtailment, "fraction")
+    if not 0.0 <= b < 1.0:
+        raise ValueError(f"--curtailment {curtailment!r}: a share of the hours in [0, 1)")
+    return FlexBudget(budget=float(b), max_event_s=None if max_event is None else parse_quantity(max_event, "time"),
+                      battery=None if storage is None else parse_storage(storage))
+
+
+def _moments(m):
+    from dcsim.plan import scenario_moments, weather_year_moments
+
+    year = weather_year_moments(m)
+    mom = year if year is not None else scenario_moments(m)
+    dt = float(np.median(np.diff(mom["t_s"]))) if mom["t_s"].size > 1 else float(m.scenario.controller.tick)
+    src = "the weather file's year (hourly)" if year is not None else "the scenario's ticks"
+    return mom, dt, src
+
+
+def _full_load(m, mom, a: float) -> dict:
+    """Meter power (W) of a×fleet flat out at each moment, IT and the cooling margin."""
+    lf = m.liquid_fraction
+    w_it = a * float(m.curves.frontier("pq").it[-1])
+    w_q = a * float(m.curves.frontier("q").it[-1])
+    meter = np.asarray(m.facility.facility_power_w(np.full(mom["t_db_c"].shape, w_it), lf, mom["t_db_c"],
+                                                   mom["t_wb_c"]), dtype=float)
+    it_q = np.asarray(m.facility.max_it_for_cooling_w(mom["t_db_c"], mom["t_wb_c"], lf), dtype=float)
+    return {"meter_w": meter, "it_w": w_it, "cooling_ok": bool(np.all(it_q >= w_q * (1 - 1e-12)))}
+
+
+def curtailment_need(meter_w: np.ndarray, cap_w: float, dt_s: float, battery: BatteryParams | None) -> dict:
+    """Hours the meter must be held at ``cap_w`` (after the battery), the events, the energy."""
+    over_raw = meter_w - cap_w
+    if battery is not None and np.any(over_raw > 0):
+        d = dispatch(battery, meter_w, cap_w, cap_w + 1.0, dt_s)  # cap below "contract": every excess an event
+        short = d["unmet_w"]
+    else:
+        short = np.maximum(over_raw, 0.0)
+    over = short > 1e-6 * max(cap_w, 1.0)
+    ev = exceedance_events(over, dt_s)
+    return {"over": over, "short_w": short, "excess_w": np.maximum(over_raw, 0.0),
+            "hours": float(over.sum() * dt_s / 3600.0), "share": float(over.mean()) if over.size else 0.0,
+            "events": len(ev), "longest_h": max((e - s for s, e in ev), default=0.0) / 3600.0,
+            "event_windows_s": ev, "energy_curtailed_j": float(short.sum() * dt_s)}
+
+
+def _fits(need: dict, fb: FlexBudget) -> bool:
+    if need["share"] > fb["budget"] + 1e-12:
+        return False
+    mx = fb["max_event_s"]
+    return mx is None or all(e - s <= mx + 1e-9 for s, e in need["event_windows_s"])
+
+
+def _cost(m, mom, a: float, cap: float, need: dict, dt: float) -> dict:
+    """Tokens the fleet at full load could not make in its curtailed hours (upper bound)."""
+    from dcsim.plan import evaluate
+
+    r = evaluate(m, mom, demand_tok_s=np.inf, interconnect_w=cap, gpu_scale=a)
+    c, p = np.asarray(r["compute_tok_s"], float) * np.ones(need["over"].shape), np.asarray(r["power_tok_s"], float)
+    frac = np.divide(need["short_w"], need["excess_w"], out=np.zeros_like(need["short_w"]), where=need["excess_w"] > 0)
+    lost = float(np.sum(np.maximum(c - p, 0.0) * frac) * dt)
+    total = float(np.sum(c) * dt)
+    return {"tokens_lost_full_load": lost, "tokens_full_load": total, "share_lost_full_load": lost / total if total else 0.0}
+
+
+def max_gpus_flex(raw, bdir, m0, fb: FlexBudget, max_racks: int = 1_000_000) -> dict:
+    """The most GPUs (racks of group 0) under the contract with curtailment budget ``fb``."""
+    if len(m0.groups) != 1:
+        raise ValueError("--curtailment answers max-gpus for a single rack group")
+    sc = m0.scenario
+    count0 = sc.racks[0].count
+    gpr = m0.groups[0].gpus // count0
+    cap = float(m0.facility.interconnect_w)
+    mom, dt, src = _moments(m0)
+
+    def state(count: int, budget: FlexBudget):
+        a = count / count0
+        fl = _full_load(m0, mom, a)
+        need = curtailment_need(fl["meter_w"], cap, dt, budget["battery"])
+        return fl["cooling_ok"] and _fits(need, budget), need, a
+
+    def largest(budget: FlexBudget) -> int:
+        if not state(1, budget)[0]:
+            return 0
+        lo, hi = 1, 2
+        while state(hi, budget)[0]:
+            lo, hi = hi, hi * 2
+            if hi > max_racks:
+                raise ValueError(f"the budget is never exceeded below {max_racks} racks")
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if state(mid, budget)[0] else (lo, mid)
+        return lo
+
+    firm_budget = FlexBudget(budget=0.0, max_event_s=None, battery=None)
+    firm = largest(firm_budget)
+    flex = largest(fb)
+    ok, need, a = state(max(flex, 1), fb)
+    out = {"question": "max-gpus", "scenario": sc.name, "interconnect_w": cap, "moments": src,
+           "moments_evaluated": int(mom["t_s"].size), "budget": _budget_dict(fb),
+           "firm": {"racks": firm, "gpus": firm * gpr},
+           "flex": {"racks": flex, "gpus": flex * gpr},
+           "gain_gpus": (flex - firm) * gpr, "gain_share": (flex / firm - 1.0) if firm else None,
+           "overrides": {"racks.0.count": flex},
+           "curtailment": _need_dict(need, mom), **_cost(m0, mom, a, cap, need, dt)}
+    return out
+
+
+def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, rtol: float = 1e-6) -> dict:
+    """The smallest interconnect for ``gpus`` GPUs flat out with curtailment budget ``fb``."""
+    from dcsim.engine.build import with_interconnect
+
+    if len(m0.groups) != 1:
+        raise ValueError("--curtailment answers interconnect-for for a single rack group")
+    sc = m0.scenario
+    count0 = sc.racks[0].count
+    gpr = m0.groups[0].gpus // count0
+    count = count0 if gpus is None else max(1, int(math.ceil(gpus / gpr)))
+    a = count / count0
+    mom, dt, src = _moments(m0)
+
+    def state(cap: float, budget: FlexBudget):
+        m = with_interconnect(m0, cap)  # the delivery chain follows the interconnect, as plan does
+        fl = _full_load(m, mom, a)
+        need = curtailment_need(fl["meter_w"], cap, dt, budget["battery"])
+        return _fits(need, budget), need, m, fl["cooling_ok"]
+
+    def smallest(budget: FlexBudget) -> float:
+        lo, hi = 1.0, max(float(m0.facility.interconnect_w), 1e3)
+        while not state(hi, budget)[0]:
+            lo, hi = hi, hi * 2.0
+            if hi > 1e13:
+                raise ValueError("no interconnect up to 10 TW meets the budget")
+        while hi / lo > 1.0 + rtol:
+            mid = math.sqrt(lo * hi)
+            lo, hi = (lo, mid) if state(mid, budget)[0] else (mid, hi)
+        return hi
+
+    firm = smallest(FlexBudget(budget=0.0, max_event_s=None, battery=None))
+    flex = smallest(fb)
+    ok, need, m, cool = state(flex, fb)
+    out = {"question": "interconnect-for", "scenario": sc.name, "gpus": count * gpr, "racks": count, "moments": src,
+           "moments_evaluated": int(mom["t_s"].size), "budget": _budget_dict(fb),
+           "firm": {"interconnect_w": firm}, "flex": {"interconnect_w": flex},
+           "saving_w": firm - flex, "saving_share": 1.0 - flex / firm if firm else None,
+           "overrides": {"racks.0.count": count, "facility.interconnect": flex},
+           "curtailment": _need_dict(need, mom), **_cost(m, mom, a, flex, need, dt)}
+    if not cool:
+        out["note"] = "cooling cannot carry this fleet at full load in some hours: heat rejection does not flex"
+    return out
+
+
+def _budget_dict(fb: FlexBudget) -> dict:
+    b = fb["battery"]
+    return {"share_of_hours": fb["budget"], "max_event_s": fb["max_event_s"],
+            "storage": None if b is None else {"energy_j": b.energy_j, "power_w": b.p_discharge_max_w,
+                                                "round_trip_efficiency": b.eta_charge * b.eta_discharge}}
+
+
+def _need_dict(need: dict, mom) -> dict:
+    ev = need["event_windows_s"]
+    t0 = float(mom["t_s"][0]) if mom["t_s"].size else 0.0
+    longest = max(ev, key=lambda w: w[1] - w[0]) if ev else None
+    return {"hours": need["hours"], "share_of_hours": need["share"], "events": need["events"],
+            "longest_h": need["longest_h"], "energy_curtailed_j": need["energy_curtailed_j"],
+            "longest_event_start_s": None if longest is None else t0 + longest[0]}
+
+
+def confirm_flex(raw, bdir, out: dict, fb: FlexBudget) -> dict:
+    """Simulate the day of the longest curtailment event at the answer, and the same day with
+    an interconnect large enough never to bind: what the flexing costs with the scenario's demand."""
+    from dcsim.engine.build import build_models
+    from dcsim.engine.flex import run_start
+    from dcsim.engine.run import run
+    from dcsim.scenario import load_scenario
+
+    t_ev = out["curtailment"]["longest_event_start_s"]
+    ov = dict(out["overrides"])
+    sc0 = load_scenario(raw, overrides=ov, base_dir=bdir)
+    start = run_start(build_models(sc0))
+    day0 = 0.0 if t_ev is None else math.floor(t_ev / 86400.0) * 86400.0
+    ov.update({"start": (start + timedelta(seconds=day0)).isoformat(), "duration": "24 h", "faults": []})
+    b = fb["battery"]
+    cap = float(ov.get("facility.interconnect", sc0.facility.interconnect))
+    if b is not None:  # the battery holds the meter at the contract: the site runs above it on stored energy
+        ov["facility.storage"] = {"energy": b.energy_j, "max_charge": b.p_charge_max_w,
+                                  "max_discharge": b.p_discharge_max_w, "dispatch": "both", "shave_to": cap,
+                                  "round_trip_efficiency": b.eta_charge * b.eta_discharge}
+    # the contract as a firm cap around the clock: every excess over it is a curtailment the site absorbs
+    flexed = run(load_scenario(raw, overrides=ov, base_dir=bdir)).report
+    firm = run(load_scenario(raw, overrides=dict(ov, **{"facility.interconnect": 10.0 * cap,
+                                                         "facility.storage": None}), base_dir=bdir)).report
+
+    def figs(r):
+        return {"tokens_output": r["tokens"]["output"], "slo_attainment": r.get("slo_attainment"),
+                "goodput_tok_s": r.get("goodput_tok_s"), "energy_facility_j": r["energy_j"]["facility"],
+                "power_bound_share": r["binding"]["share"]["power"], "peak_meter_w":
+                    (r.get("storage") or {}).get("peak_meter_w", r["peak_power_w"]["facility"])}
+
+    a, f = figs(flexed), figs(firm)
+    return {"window": {"start": ov["start"], "duration_h": 24.0}, "with_flex": a, "unconstrained": f,
+            "tokens_lost": f["tokens_output"] - a["tokens_output"],
+            "tokens_lost_share": 1.0 - a["tokens_output"] / f["tokens_output"] if f["tokens_output"] else None,
+            "slo_attainment_change": (None if a["slo_attainment"] is None or f["slo_attainment"] is None
+                                      else a["slo_attainment"] - f["slo_attainment"])}
+
+
+def connectable_gpus_curve(scenario, budgets, *, max_event: str | None = "4 h", storage: str | None = None,
+                           overrides: dict | None = None) -> list[dict]:
+    """GPUs that connect under the scenario's interconnect at each curtailment budget (max-gpus)."""
+    from dcsim.plan import _prepare
+
+    raw, bdir, m0 = _prepare(scenario, "max-gpus", overrides)
+    rows = []
+    for b in budgets:
+        fb = flex_budget(f"{b}", max_event, storage)
+        r = max_gpus_flex(raw, bdir, m0, fb)
+        rows.append({"budget": fb["budget"], "gpus": r["flex"]["gpus"], "firm_gpus": r["firm"]["gpus"],
+                     "hours": r["curtailment"]["hours"], "events": r["curtailment"]["events"],
+                     "share_lost_full_load": r["share_lost_full_load"]})
+    return rows
+
+
+def format_flex(r: dict) -> str:
+    """Human-readable answer of a curtailment-budget question."""
+    from dcsim.units import format_quantity as fq
+
+    b = r["budget"]
+    st = b["storage"]
+    lines = [f"{r['scenario']}: {r['question']} with a curtailment budget of {100 * b['share_of_hours']:g} % of the hours"
+             + (f", events <= {b['max_event_s'] / 3600:g} h" if b["max_event_s"] is not None else "")
+             + (f", storage {st['energy_j'] / 3.6e6:g} kWh / {st['power_w'] / 1e3:g} kW" if st else ""),
+             f"  evaluated over {r['moments_evaluated']} moments of {r['moments']}, fleet at full load"]
+    if r["question"] == "max-gpus":
+        gain = "" if r["gain_share"] is None else f" (+{100 * r['gain_share']:.1f} %)"
+        lines.append(f"  answer: {r['flex']['gpus']:,} GPUs under {fq(r['interconnect_w'], 'power')} "
+                     f"(firm, no curtailment: {r['firm']['gpus']:,}); gain {r['gain_gpus']:,} GPUs{gain}")
+    else:
+        lines.append(f"  answer: interconnect {fq(r['flex']['interconnect_w'], 'power')} for {r['gpus']:,} GPUs "
+                     f"(firm: {fq(r['firm']['interconnect_w'], 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
+    c = r["curtailment"]
+    lines.append(f"  the site flexes {c['hours']:.1f} h ({100 * c['share_of_hours']:.2f} % of the hours) in "
+                 f"{c['events']} events, longest {c['longest_h']:.1f} h, {c['energy_curtailed_j'] / 3.6e9:.2f} MWh held back")
+    lines.append(f"  cost at full load: {r['tokens_lost_full_load']:.3g} tokens "
+                 f"({100 * r['share_lost_full_load']:.3f} % of the fleet's full-load output; an upper bound)")
+    if r.get("note"):
+        lines.append(f"  note: {r['note']}")
+    if "confirm" in r:
+        s = r["confirm"]
+        slo = s["slo_attainment_change"]
+        lines.append(f"  simulated {s['window']['start']} (24 h, the longest event's day), the scenario's demand: "
+                     f"{s['tokens_lost']:.3g} tokens lost ({100 * (s['tokens_lost_share'] or 0):.2f} %) against an "
+                     f"unconstrained interconnect" + ("" if slo is None else f", SLO attainment {100 * slo:+.2f} points"))
+    return "\n".join(lines)
+
+
+def plan_flex(scenario, question: str, fb: FlexBudget, *, gpus: int | None = None, confirm: bool = False,
+              overrides: dict | None = None) -> dict[str, Any]:
+    """``dcsim plan --question max-gpus|interconnect-for --curtailment ...`` (module doc)."""
+    from dcsim.plan import _prepare
+
+    if question not in ("max-gpus", "interconnect-for"):
+        raise ValueError(f"--curtailment answers max-gpus and interconnect-for, not {question}")
+    raw, bdir, m0 = _prepare(scenario, question, overrides)
+    out = (max_gpus_flex(raw, bdir, m0, fb) if question == "max-gpus"
+           else interconnect_for_flex(raw, bdir, m0, fb, gpus))
+    if confirm:
+        out["confirm"] = confirm_flex(raw, bdir, out, fb)
+    return out
