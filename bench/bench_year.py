@@ -70,6 +70,15 @@ def main() -> None:
     if r.report.get("flexibility"):
         print(f"  of which the year's tick loop {r.wall_time_s:.1f} s; the wall time includes the baseline run "
               "without storage and deferrable work (report 'flexibility') and the report of both")
+        from dcsim.engine.build import build_models
+        from dcsim.engine.run import run_models
+        from dcsim.scenario import load_scenario
+
+        t2 = time.perf_counter()
+        one = run_models(build_models(load_scenario(REFERENCE, overrides=ov)))
+        w1 = time.perf_counter() - t2
+        print(f"  one year alone (build + tick loop + report, every model on, no baseline): {w1:.1f} s "
+              f"(tick loop {one.wall_time_s:.1f} s)")
     t1 = time.perf_counter()
     a = annual_summary(r.timeseries, datetime(2025, 1, 1), tick_s=r.report["tick_s"])
     print(f"annual_summary: {time.perf_counter() - t1:.2f} s; PUE annual {a['pue']['annual']:.3f}, "

@@ -851,7 +851,7 @@ def cmd_plan(args) -> int:
                 raise ValueError("--curtailment evaluates every hour of the year at full load; drop --target and "
                                  "--weather-percentile")
             r = plan_flex(args.file, args.question, flex_budget(args.curtailment, args.max_event, args.storage),
-                          gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set))
+                          gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set), load=args.load)
             print(json.dumps(r, indent=2, sort_keys=True, default=float) if args.json else format_flex(r))
             return 0
         if args.target:
@@ -914,6 +914,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "held at the contract, e.g. '0.5%%' (docs/grid.md, the interconnection question)")
     p.add_argument("--max-event", metavar="TIME", help="with --curtailment: longest single event, e.g. '4 h'")
     p.add_argument("--storage", metavar="ENERGY/POWER", help="with --curtailment: a battery, e.g. '200 kWh/150 kW'")
+    p.add_argument("--load", choices=("full", "demand"), default="full",
+                   help="with --curtailment: the fleet flat out every hour (full, default), or the fleet and the "
+                        "scenario's demand scaled together (demand: more of the same site)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
     return p

@@ -20,9 +20,9 @@ tokens the fleet could not make in the curtailed hours, ``Σ (C − P)·dt`` sca
 each excess the battery did not cover (an upper bound: real demand is not always at full load).
 
 ``--confirm`` simulates the scenario at the answer over the day of the longest curtailment
-event (the binding window of the year), with its own demand, and the same day with a firm
-interconnect large enough never to bind: tokens, SLO attainment and energy with and without
-the flexing. The planner's first-order curve for a climate is
+event (the binding window of the year), with its own demand, and the same day on the firm
+interconnect that fleet needs (the closed form without curtailment; no storage): tokens, SLO
+attainment and energy with and without the flexing. The planner's first-order curve for a climate is
 :func:`connectable_gpus_curve` (notebooks/06_grid_flexibility.ipynb).
 """
 
@@ -83,15 +83,30 @@ def _moments(m):
     return mom, dt, src
 
 
-def _full_load(m, mom, a: float) -> dict:
-    """Meter power (W) of a×fleet flat out at each moment, IT and the cooling margin."""
+def _served(m, mom) -> dict:
+    """The fleet as built serving the moments' demand with no interconnect cap: rate and IT power."""
+    from dcsim.plan import evaluate
+
+    r = evaluate(m, mom, interconnect_w=1e15)
+    rate = np.minimum(np.asarray(r["demand_tok_s"], float), np.asarray(r["compute_tok_s"], float)) * np.ones(
+        mom["t_s"].shape)
+    f = m.curves.frontier("pq")
+    return {"rate": rate, "it_w": np.interp(rate, f.rate, f.it)}
+
+
+def _full_load(m, mom, a: float, served: dict | None = None) -> dict:
+    """Meter power (W) at each moment of a×fleet flat out (``served`` None), or of a×(fleet and its
+    demand) — "more of the same site" (``served``: :func:`_served`); IT and the cooling margin."""
     lf = m.liquid_fraction
-    w_it = a * float(m.curves.frontier("pq").it[-1])
-    w_q = a * float(m.curves.frontier("q").it[-1])
-    meter = np.asarray(m.facility.facility_power_w(np.full(mom["t_db_c"].shape, w_it), lf, mom["t_db_c"],
-                                                   mom["t_wb_c"]), dtype=float)
+    if served is None:
+        it = np.full(mom["t_db_c"].shape, a * float(m.curves.frontier("pq").it[-1]))
+        w_q = a * float(m.curves.frontier("q").it[-1])
+    else:
+        it = a * served["it_w"]
+        w_q = it
+    meter = np.asarray(m.facility.facility_power_w(it, lf, mom["t_db_c"], mom["t_wb_c"]), dtype=float)
     it_q = np.asarray(m.facility.max_it_for_cooling_w(mom["t_db_c"], mom["t_wb_c"], lf), dtype=float)
-    return {"meter_w": meter, "it_w": w_it, "cooling_ok": bool(np.all(it_q >= w_q * (1 - 1e-12)))}
+    return {"meter_w": meter, "it_w": it, "cooling_ok": bool(np.all(it_q >= w_q * (1 - 1e-12)))}
 
 
 def curtailment_need(meter_w: np.ndarray, cap_w: float, dt_s: float, battery: BatteryParams | None) -> dict:
@@ -117,62 +132,80 @@ def _fits(need: dict, fb: FlexBudget) -> bool:
     return mx is None or all(e - s <= mx + 1e-9 for s, e in need["event_windows_s"])
 
 
-def _cost(m, mom, a: float, cap: float, need: dict, dt: float) -> dict:
-    """Tokens the fleet at full load could not make in its curtailed hours (upper bound)."""
+def _cost(m, mom, a: float, cap: float, need: dict, dt: float, served: dict | None = None,
+          meter: np.ndarray | None = None) -> dict:
+    """Tokens the fleet could not make in its curtailed hours: at full load (an upper bound), or
+    with its demand, the part of each hour's meter energy held back (first order: tokens in
+    proportion to meter energy)."""
     from dcsim.plan import evaluate
+
+    if served is not None:
+        rate = a * served["rate"]
+        lost = float(np.sum(rate * np.divide(need["short_w"], meter, out=np.zeros_like(meter), where=meter > 0)) * dt)
+        total = float(np.sum(rate) * dt)
+        return {"tokens_lost": lost, "tokens": total, "share_lost": lost / total if total else 0.0}
 
     r = evaluate(m, mom, demand_tok_s=np.inf, interconnect_w=cap, gpu_scale=a)
     c, p = np.asarray(r["compute_tok_s"], float) * np.ones(need["over"].shape), np.asarray(r["power_tok_s"], float)
     frac = np.divide(need["short_w"], need["excess_w"], out=np.zeros_like(need["short_w"]), where=need["excess_w"] > 0)
     lost = float(np.sum(np.maximum(c - p, 0.0) * frac) * dt)
     total = float(np.sum(c) * dt)
-    return {"tokens_lost_full_load": lost, "tokens_full_load": total, "share_lost_full_load": lost / total if total else 0.0}
+    return {"tokens_lost": lost, "tokens": total, "share_lost": lost / total if total else 0.0}
 
 
-def max_gpus_flex(raw, bdir, m0, fb: FlexBudget, max_racks: int = 1_000_000) -> dict:
-    """The most GPUs (racks of group 0) under the contract with curtailment budget ``fb``."""
+def max_gpus_flex(raw, bdir, m0, fb: FlexBudget, load: str = "full", max_scale: float = 1e4,
+                  rtol: float = 1e-6) -> dict:
+    """The most GPUs (group 0 scaled, in whole servers) under the contract with curtailment budget ``fb``."""
     if len(m0.groups) != 1:
         raise ValueError("--curtailment answers max-gpus for a single rack group")
     sc = m0.scenario
     count0 = sc.racks[0].count
-    gpr = m0.groups[0].gpus // count0
+    g0 = m0.groups[0]
+    gpus0 = g0.gpus
+    per_server = g0.node.gpus_per_node
     cap = float(m0.facility.interconnect_w)
     mom, dt, src = _moments(m0)
+    served = _served(m0, mom) if load == "demand" else None
 
-    def state(count: int, budget: FlexBudget):
-        a = count / count0
-        fl = _full_load(m0, mom, a)
+    def state(a: float, budget: FlexBudget):
+        fl = _full_load(m0, mom, a, served)
         need = curtailment_need(fl["meter_w"], cap, dt, budget["battery"])
-        return fl["cooling_ok"] and _fits(need, budget), need, a
+        return fl["cooling_ok"] and _fits(need, budget), need, fl["cooling_ok"]
 
-    def largest(budget: FlexBudget) -> int:
-        if not state(1, budget)[0]:
-            return 0
-        lo, hi = 1, 2
+    def largest(budget: FlexBudget) -> float:
+        lo, hi = 0.0, 1.0 / count0
         while state(hi, budget)[0]:
-            lo, hi = hi, hi * 2
-            if hi > max_racks:
-                raise ValueError(f"the budget is never exceeded below {max_racks} racks")
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
+            lo, hi = hi, hi * 2.0
+            if hi > max_scale:
+                raise ValueError(f"the budget is never exceeded below {max_scale:g}x the fleet")
+        while hi - lo > rtol * hi:
+            mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if state(mid, budget)[0] else (lo, mid)
         return lo
 
-    firm_budget = FlexBudget(budget=0.0, max_event_s=None, battery=None)
-    firm = largest(firm_budget)
-    flex = largest(fb)
-    ok, need, a = state(max(flex, 1), fb)
-    out = {"question": "max-gpus", "scenario": sc.name, "interconnect_w": cap, "moments": src,
-           "moments_evaluated": int(mom["t_s"].size), "budget": _budget_dict(fb),
-           "firm": {"racks": firm, "gpus": firm * gpr},
-           "flex": {"racks": flex, "gpus": flex * gpr},
-           "gain_gpus": (flex - firm) * gpr, "gain_share": (flex / firm - 1.0) if firm else None,
-           "overrides": {"racks.0.count": flex},
-           "curtailment": _need_dict(need, mom), **_cost(m0, mom, a, cap, need, dt)}
-    return out
+    def servers(a: float) -> int:
+        return int(math.floor(a * gpus0 / per_server + 1e-9)) * per_server
+
+    a_firm = largest(FlexBudget(budget=0.0, max_event_s=None, battery=None))
+    a_flex = largest(fb)
+    ok, need, _ = state(a_flex, fb)
+    above = state(a_flex * (1 + 10 * rtol), fb)
+    meter = _full_load(m0, mom, a_flex, served)["meter_w"]
+    firm, flex = servers(a_firm), servers(a_flex)
+    return {"question": "max-gpus", "scenario": sc.name, "interconnect_w": cap, "moments": src, "load": load,
+            "moments_evaluated": int(mom["t_s"].size), "budget": _budget_dict(fb),
+            "firm": {"gpus": firm, "racks": a_firm * count0, "gpus_exact": a_firm * gpus0},
+            "flex": {"gpus": flex, "racks": a_flex * count0, "gpus_exact": a_flex * gpus0},
+            "gain_gpus": flex - firm, "gain_share": (flex / firm - 1.0) if firm else None,
+            "limited_by": ("cooling (heat rejection does not flex)" if not above[2] else
+                           "the curtailment budget (hours)" if above[1]["share"] > fb["budget"] + 1e-12
+                           else "the longest event"),
+            "overrides": {"racks.0.count": max(1, int(math.floor(a_flex * count0 + 1e-4)))},
+            "curtailment": _need_dict(need, mom), **_cost(m0, mom, a_flex, cap, need, dt, served, meter)}
 
 
-def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, rtol: float = 1e-6) -> dict:
+def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, load: str = "full",
+                          rtol: float = 1e-6) -> dict:
     """The smallest interconnect for ``gpus`` GPUs flat out with curtailment budget ``fb``."""
     from dcsim.engine.build import with_interconnect
 
@@ -184,10 +217,11 @@ def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, rtol:
     count = count0 if gpus is None else max(1, int(math.ceil(gpus / gpr)))
     a = count / count0
     mom, dt, src = _moments(m0)
+    served = _served(m0, mom) if load == "demand" else None
 
     def state(cap: float, budget: FlexBudget):
         m = with_interconnect(m0, cap)  # the delivery chain follows the interconnect, as plan does
-        fl = _full_load(m, mom, a)
+        fl = _full_load(m, mom, a, served)
         need = curtailment_need(fl["meter_w"], cap, dt, budget["battery"])
         return _fits(need, budget), need, m, fl["cooling_ok"]
 
@@ -205,12 +239,14 @@ def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, rtol:
     firm = smallest(FlexBudget(budget=0.0, max_event_s=None, battery=None))
     flex = smallest(fb)
     ok, need, m, cool = state(flex, fb)
+    meter = _full_load(m, mom, a, served)["meter_w"]
     out = {"question": "interconnect-for", "scenario": sc.name, "gpus": count * gpr, "racks": count, "moments": src,
+           "load": load,
            "moments_evaluated": int(mom["t_s"].size), "budget": _budget_dict(fb),
            "firm": {"interconnect_w": firm}, "flex": {"interconnect_w": flex},
            "saving_w": firm - flex, "saving_share": 1.0 - flex / firm if firm else None,
            "overrides": {"racks.0.count": count, "facility.interconnect": flex},
-           "curtailment": _need_dict(need, mom), **_cost(m, mom, a, flex, need, dt)}
+           "curtailment": _need_dict(need, mom), **_cost(m, mom, a, flex, need, dt, served, meter)}
     if not cool:
         out["note"] = "cooling cannot carry this fleet at full load in some hours: heat rejection does not flex"
     return out
@@ -232,7 +268,7 @@ def _need_dict(need: dict, mom) -> dict:
             "longest_event_start_s": None if longest is None else t0 + longest[0]}
 
 
-def confirm_flex(raw, bdir, out: dict, fb: FlexBudget) -> dict:
+def confirm_flex(raw, bdir, out: dict, fb: FlexBudget, firm_w: float | None = None) -> dict:
     """Simulate the day of the longest curtailment event at the answer, and the same day with
     an interconnect large enough never to bind: what the flexing costs with the scenario's demand."""
     from dcsim.engine.build import build_models
@@ -252,9 +288,11 @@ def confirm_flex(raw, bdir, out: dict, fb: FlexBudget) -> dict:
         ov["facility.storage"] = {"energy": b.energy_j, "max_charge": b.p_charge_max_w,
                                   "max_discharge": b.p_discharge_max_w, "dispatch": "both", "shave_to": cap,
                                   "round_trip_efficiency": b.eta_charge * b.eta_discharge}
-    # the contract as a firm cap around the clock: every excess over it is a curtailment the site absorbs
+    # the contract as a firm cap around the clock: every excess over it is a curtailment the site absorbs;
+    # the reference is the same fleet on the firm interconnect it needs (no curtailment, no storage)
+    firm_cap = firm_w if firm_w is not None else cap
     flexed = run(load_scenario(raw, overrides=ov, base_dir=bdir)).report
-    firm = run(load_scenario(raw, overrides=dict(ov, **{"facility.interconnect": 10.0 * cap,
+    firm = run(load_scenario(raw, overrides=dict(ov, **{"facility.interconnect": firm_cap,
                                                          "facility.storage": None}), base_dir=bdir)).report
 
     def figs(r):
@@ -264,7 +302,8 @@ def confirm_flex(raw, bdir, out: dict, fb: FlexBudget) -> dict:
                     (r.get("storage") or {}).get("peak_meter_w", r["peak_power_w"]["facility"])}
 
     a, f = figs(flexed), figs(firm)
-    return {"window": {"start": ov["start"], "duration_h": 24.0}, "with_flex": a, "unconstrained": f,
+    return {"window": {"start": ov["start"], "duration_h": 24.0}, "with_flex": a, "firm": f,
+            "firm_interconnect_w": firm_cap,
             "tokens_lost": f["tokens_output"] - a["tokens_output"],
             "tokens_lost_share": 1.0 - a["tokens_output"] / f["tokens_output"] if f["tokens_output"] else None,
             "slo_attainment_change": (None if a["slo_attainment"] is None or f["slo_attainment"] is None
@@ -272,7 +311,7 @@ def confirm_flex(raw, bdir, out: dict, fb: FlexBudget) -> dict:
 
 
 def connectable_gpus_curve(scenario, budgets, *, max_event: str | None = "4 h", storage: str | None = None,
-                           overrides: dict | None = None) -> list[dict]:
+                           overrides: dict | None = None, load: str = "demand") -> list[dict]:
     """GPUs that connect under the scenario's interconnect at each curtailment budget (max-gpus)."""
     from dcsim.plan import _prepare
 
@@ -280,10 +319,12 @@ def connectable_gpus_curve(scenario, budgets, *, max_event: str | None = "4 h", 
     rows = []
     for b in budgets:
         fb = flex_budget(f"{b}", max_event, storage)
-        r = max_gpus_flex(raw, bdir, m0, fb)
+        r = max_gpus_flex(raw, bdir, m0, fb, load)
         rows.append({"budget": fb["budget"], "gpus": r["flex"]["gpus"], "firm_gpus": r["firm"]["gpus"],
+                     "gpus_exact": r["flex"]["gpus_exact"],
+                     "racks": r["flex"]["racks"], "limited_by": r["limited_by"],
                      "hours": r["curtailment"]["hours"], "events": r["curtailment"]["events"],
-                     "share_lost_full_load": r["share_lost_full_load"]})
+                     "share_lost": r["share_lost"]})
     return rows
 
 
@@ -296,40 +337,52 @@ def format_flex(r: dict) -> str:
     lines = [f"{r['scenario']}: {r['question']} with a curtailment budget of {100 * b['share_of_hours']:g} % of the hours"
              + (f", events <= {b['max_event_s'] / 3600:g} h" if b["max_event_s"] is not None else "")
              + (f", storage {st['energy_j'] / 3.6e6:g} kWh / {st['power_w'] / 1e3:g} kW" if st else ""),
-             f"  evaluated over {r['moments_evaluated']} moments of {r['moments']}, fleet at full load"]
+             f"  evaluated over {r['moments_evaluated']} moments of {r['moments']}, "
+             + ("fleet at full load" if r["load"] == "full" else "fleet and its demand scaled together")]
     if r["question"] == "max-gpus":
         gain = "" if r["gain_share"] is None else f" (+{100 * r['gain_share']:.1f} %)"
         lines.append(f"  answer: {r['flex']['gpus']:,} GPUs under {fq(r['interconnect_w'], 'power')} "
-                     f"(firm, no curtailment: {r['firm']['gpus']:,}); gain {r['gain_gpus']:,} GPUs{gain}")
+                     f"(firm, no curtailment: {r['firm']['gpus']:,}); gain {r['gain_gpus']:,} GPUs{gain}; "
+                     f"limited by {r['limited_by']}")
+        lines.append(f"  ({r['flex']['racks']:.2f} racks; confirm and overrides use "
+                     f"{r['overrides']['racks.0.count']} whole racks)")
     else:
         lines.append(f"  answer: interconnect {fq(r['flex']['interconnect_w'], 'power')} for {r['gpus']:,} GPUs "
                      f"(firm: {fq(r['firm']['interconnect_w'], 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
     c = r["curtailment"]
     lines.append(f"  the site flexes {c['hours']:.1f} h ({100 * c['share_of_hours']:.2f} % of the hours) in "
                  f"{c['events']} events, longest {c['longest_h']:.1f} h, {c['energy_curtailed_j'] / 3.6e9:.2f} MWh held back")
-    lines.append(f"  cost at full load: {r['tokens_lost_full_load']:.3g} tokens "
-                 f"({100 * r['share_lost_full_load']:.3f} % of the fleet's full-load output; an upper bound)")
+    lines.append(f"  cost: {r['tokens_lost']:.3g} tokens ({100 * r['share_lost']:.3f} % of the year's "
+                 + ("full-load output; an upper bound)" if r["load"] == "full" else "output; first order)"))
     if r.get("note"):
         lines.append(f"  note: {r['note']}")
     if "confirm" in r:
         s = r["confirm"]
         slo = s["slo_attainment_change"]
         lines.append(f"  simulated {s['window']['start']} (24 h, the longest event's day), the scenario's demand: "
-                     f"{s['tokens_lost']:.3g} tokens lost ({100 * (s['tokens_lost_share'] or 0):.2f} %) against an "
-                     f"unconstrained interconnect" + ("" if slo is None else f", SLO attainment {100 * slo:+.2f} points"))
+                     f"{s['tokens_lost']:.3g} tokens lost ({100 * (s['tokens_lost_share'] or 0):.2f} %) against the firm "
+                     f"interconnect {fq(s['firm_interconnect_w'], 'power')}" + ("" if slo is None else f", SLO attainment {100 * slo:+.2f} points"))
     return "\n".join(lines)
 
 
 def plan_flex(scenario, question: str, fb: FlexBudget, *, gpus: int | None = None, confirm: bool = False,
-              overrides: dict | None = None) -> dict[str, Any]:
+              overrides: dict | None = None, load: str = "full") -> dict[str, Any]:
     """``dcsim plan --question max-gpus|interconnect-for --curtailment ...`` (module doc)."""
     from dcsim.plan import _prepare
 
     if question not in ("max-gpus", "interconnect-for"):
         raise ValueError(f"--curtailment answers max-gpus and interconnect-for, not {question}")
     raw, bdir, m0 = _prepare(scenario, question, overrides)
-    out = (max_gpus_flex(raw, bdir, m0, fb) if question == "max-gpus"
-           else interconnect_for_flex(raw, bdir, m0, fb, gpus))
+    if load not in ("full", "demand"):
+        raise ValueError(f"--load must be 'full' or 'demand', got {load!r}")
+    out = (max_gpus_flex(raw, bdir, m0, fb, load) if question == "max-gpus"
+           else interconnect_for_flex(raw, bdir, m0, fb, gpus, load))
     if confirm:
-        out["confirm"] = confirm_flex(raw, bdir, out, fb)
+        if question == "interconnect-for":
+            firm_w = out["firm"]["interconnect_w"]
+        else:  # the firm interconnect the flexed fleet would need
+            n = out["overrides"]["racks.0.count"] * (m0.groups[0].gpus // m0.scenario.racks[0].count)
+            firm_w = interconnect_for_flex(raw, bdir, m0, FlexBudget(budget=0.0, max_event_s=None, battery=None),
+                                           n, load)["flex"]["interconnect_w"]
+        out["confirm"] = confirm_flex(raw, bdir, out, fb, firm_w)
     return out

@@ -10,8 +10,9 @@ they are stepped per tick — but only while they are **engaged**:
 * a battery is engaged while it is not full, during a curtailment request or its notice, or
   when the work waiting does not fit the meter target (cap, or ``shave_to``) at full clock;
   otherwise it idles at full charge and changes nothing;
-* the thermal masses are engaged from the first tick whose largest possible IT heat exceeds
-  the plant's capacity (a chiller trip, a hot hour) until they are back at their steady state
+* the thermal masses are engaged from the first tick whose heat exceeds the plant's capacity
+  (a chiller trip, a hot hour; the tick's heat is estimated only where the largest possible
+  IT heat would exceed it) until they are back at their steady state
   (loop at its set point, white space at set point + Q/UA, tank full, no throttle or shed).
   Outside, the plant holds its set point and the temperatures are the steady state of each
   tick's heat (quasi-steady: the white space follows the heat within C_s/UA ≈ 1 min).
@@ -47,6 +48,7 @@ cheap/clean ticks (price or carbon at or below the run's quantile) and when due 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -131,6 +133,7 @@ class Flex:
     th_shed: bool = False
     throttled: bool = False
     gpu_level_w: np.ndarray | None = None
+    gpu_level_list: list = field(default_factory=list)
     it_full_w: float = 0.0
     dq: DeferrableQueue | None = None
     share: float = 0.0
@@ -199,6 +202,7 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         idle = float(np.asarray(g0.table.gpu)[0, 0]) / gpr
         p = replace(p, p_max_w=float(lvl_w[-1]), p_min_w=float(lvl_w[0]), p_idle_w=min(idle, float(lvl_w[0]) * 0.999))
         fx.th, fx.gpu_level_w = p, lvl_w
+        fx.gpu_level_list = np.maximum.accumulate(lvl_w).tolist()  # monotone for bisect
         fx.th_free_q = not fs.thermal.preemptive_cap
         fx.k_th = m.clocks.size - 1
         fx.it_full_w = float(m.curves.it_pq[-1][-1])
@@ -220,11 +224,11 @@ class FlexChunk:
 
     ``ex`` the chunk's exogenous inputs at the cap in force (mutated in place where a battery
     raises the budget, thermal limits clocks or sheds, so the record shows what held);
-    ``ex_hi`` the same at cap + the battery's discharge limit; ``ex_tgt`` at the peak-shaving
-    target (or ``ex``)."""
+    ``ex_hi_fn`` gives the same at cap + the battery's discharge limit (called on first need);
+    ``ex_tgt`` the inputs at the peak-shaving target (or ``ex``)."""
 
-    def __init__(self, fx: Flex, ex, ex_hi, ex_tgt, i0: int):
-        self.fx, self.ex, self.ex_hi, self.i0 = fx, ex, ex_hi, i0
+    def __init__(self, fx: Flex, ex, ex_hi_fn, ex_tgt, i0: int):
+        self.fx, self.ex, self.ex_hi_fn, self.ex_hi, self.i0 = fx, ex, ex_hi_fn, None, i0
         m = fx.m
         n = ex.t_s.size
         self.n = n
@@ -244,13 +248,7 @@ class FlexChunk:
         self.t_flag = np.zeros(n, dtype=bool)
         self.t_enter = np.zeros(n, dtype=bool)
         self.t_exit = np.zeros(n, dtype=bool)
-        if fx.batt is not None or fx.th is not None:
-            # facility and heat of each tick on a grid of IT powers: the in-loop estimate of an
-            # engaged tick's power (linear between grid points); the record settles it exactly
-            self.it_grid = np.linspace(0.0, fx.it_max_w, POWER_GRID)
-            fb = m.facility.breakdown(np.broadcast_to(self.it_grid, (n, POWER_GRID)), m.liquid_fraction,
-                                      ex.t_db_c[:, None], ex.t_wb_c[:, None])
-            self.fac_tab, self.heat_tab = fb["facility"], fb["heat_w"]
+        self.fac_tab = self.heat_tab = None  # built on first use (_power)
         if fx.th is not None:
             it_max = np.minimum(ex.it_max_power_w, ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w)
             heat_need = m.facility.heat_to_reject_w(it_max)
@@ -283,18 +281,21 @@ class FlexChunk:
         b = fx.batt
         self.b_on = b is not None and (fx.e_j < b.e_max_j - 1.0 or self.event[j] or self.notice[j]
                                        or (b.dispatch != "events" and need > self.tgt_top[j]))
-        self.t_on = fx.th is not None and (fx.tstate is not None or self.risk[j])
+        self.t_on = fx.th is not None and fx.tstate is not None
         return self.b_on or self.t_on
 
     def fits(self, j: int, ftop: float, ffr: float, lv):
         """The tick's rates with the battery's available discharge added to the meter budget."""
-        fx, ex, hi = self.fx, self.ex, self.ex_hi
+        fx, ex = self.fx, self.ex
         b = fx.batt
         # the budget rises under a request, and for a battery holding the meter at the cap itself
         # (peak_shave/both with shave_to >= cap: the site runs above its contract on stored energy)
-        if not self.b_on or hi is None or not (self.event[j] or (b.dispatch != "events"
-                                                                  and b.shave_to_w >= self.cap[j] * (1 - 1e-9))):
+        if not self.b_on or b is None or not (self.event[j] or (b.dispatch != "events"
+                                                                 and b.shave_to_w >= self.cap[j] * (1 - 1e-9))):
             return ftop, ffr, lv
+        if self.ex_hi is None:  # the chunk's inputs at cap + the battery's discharge limit, on first use
+            self.ex_hi = self.ex_hi_fn()
+        hi = self.ex_hi
         avail = min(b.p_discharge_max_w, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
         f = avail / b.p_discharge_max_w if b.p_discharge_max_w > 0 else 0.0
         if f <= 0:
@@ -349,6 +350,14 @@ class FlexChunk:
 
     def _power(self, j: int, it_w: float) -> tuple[float, float]:
         """(facility, heat to reject) of tick ``j`` at IT power ``it_w``: in-loop estimate."""
+        if self.fac_tab is None:
+            # facility and heat of each tick on a grid of IT powers: the in-loop estimate of an
+            # engaged tick's power (linear between grid points); the record settles it exactly
+            ex, m = self.ex, self.fx.m
+            self.it_grid = np.linspace(0.0, self.fx.it_max_w, POWER_GRID)
+            fb = m.facility.breakdown(np.broadcast_to(self.it_grid, (self.n, POWER_GRID)), m.liquid_fraction,
+                                      ex.t_db_c[:, None], ex.t_wb_c[:, None])
+            self.fac_tab, self.heat_tab = fb["facility"], fb["heat_w"]
         g = self.it_grid
         return float(np.interp(it_w, g, self.fac_tab[j])), float(np.interp(it_w, g, self.heat_tab[j]))
 
@@ -358,11 +367,15 @@ class FlexChunk:
         fx = self.fx
         if fx.batt is not None:
             self.energy_j[j] = fx.e_j
+        risk = fx.th is not None and not self.t_on and self.risk[j]
+        if self.b_on or self.t_on or risk:
+            load, heat = self._power(j, self._it_w(md, sv, k, float(self.avail[j])))
+            if risk and heat > float(self.ex.heat_capacity_w[j]):
+                self.t_on = True  # the heat of this tick exceeds what the plant rejects: heat is stored
+        if not self.t_on and fx.th is not None:  # the tick the thermal masses start from, should the next engage
+            fx.prev = (j, md, sv, k, float(self.avail[j]))
         if not (self.b_on or self.t_on):
-            if fx.th is not None:  # the tick the thermal masses start from, should the next engage
-                fx.prev = (j, md, sv, k, float(self.avail[j]))
             return
-        load, heat = self._power(j, self._it_w(md, sv, k, float(self.avail[j])))
         t = float(self.ex.t_s[j])
         if self.b_on:
             self.b_flag[j] = True
@@ -394,8 +407,7 @@ class FlexChunk:
         fx.tstate, f = thermal_step(p, fx.tstate, heat, cap, fx.dt)
         s = fx.tstate
         allowed = (p.t_limit_c - s.t_space_c) / p.r_th_k_per_w
-        fits = np.nonzero(fx.gpu_level_w <= allowed * (1 + 1e-12))[0]
-        k_th = int(fits[-1]) if fits.size else -1
+        k_th = bisect_right(fx.gpu_level_list, allowed * (1 + 1e-12)) - 1  # levels' GPU power rises with clock
         t_end = t + fx.dt
         if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
             fx.th_shed = True

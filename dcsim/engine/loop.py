@@ -306,7 +306,7 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
     if fx is None:
         return None
     b = fx.batt
-    ex_hi = exogenous(m, i0, i1, dt, availability, fx, extra_w=b.p_discharge_max_w) if b is not None else None
+    ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=b.p_discharge_max_w)) if b is not None else None
     ex_tgt = (exogenous(m, i0, i1, dt, availability, fx, target_w=b.shave_to_w)
               if b is not None and b.dispatch != "events" else ex)
     return FlexChunk(fx, ex, ex_hi, ex_tgt, i0)
