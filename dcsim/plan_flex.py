@@ -104,8 +104,9 @@ def _full_load(m, mom, a: float, served: dict | None = None) -> dict:
     else:
         it = a * served["it_w"]
         w_q = it
-    meter = np.asarray(m.facility.facility_power_w(it, lf, mom["t_db_c"], mom["t_wb_c"]), dtype=float)
     it_q = np.asarray(m.facility.max_it_for_cooling_w(mom["t_db_c"], mom["t_wb_c"], lf), dtype=float)
+    it = np.minimum(it, it_q)  # IT the plant cannot cool does not run: it draws nothing at the meter
+    meter = np.asarray(m.facility.facility_power_w(it, lf, mom["t_db_c"], mom["t_wb_c"]), dtype=float)
     return {"meter_w": meter, "it_w": it, "cooling_ok": bool(np.all(it_q >= w_q * (1 - 1e-12)))}
 
 
