@@ -17,8 +17,10 @@ they are stepped per tick — but only while they are **engaged**:
   Outside, the plant holds its set point and the temperatures are the steady state of each
   tick's heat (quasi-steady: the white space follows the heat within C_s/UA ≈ 1 min).
 
-An engaged tick computes its exact IT and facility power (the same functions the chunk's
-record uses, on one tick), then steps :func:`dcsim.power.storage.battery_dispatch_step` and
+A battery-engaged tick computes its exact IT and facility power (the same functions the chunk's
+record uses, on one tick); a thermal-only tick estimates them on a per-chunk grid of IT powers
+(linear interpolation) and the record then re-steps the thermal masses with the exact heat
+(:meth:`FlexChunk.settle`). Each tick then steps :func:`dcsim.power.storage.battery_dispatch_step` and
 :func:`dcsim.thermal.dynamics.thermal_step`. Their effect reaches the controller:
 
 * during a curtailment request the battery raises the tick's meter budget by what it can
@@ -361,6 +363,16 @@ class FlexChunk:
         g = self.it_grid
         return float(np.interp(it_w, g, self.fac_tab[j])), float(np.interp(it_w, g, self.heat_tab[j]))
 
+    def _power_exact(self, j: int, md: int, sv: float, k: int) -> tuple[float, float]:
+        """(facility, heat) of tick ``j``: the record's own functions on one tick."""
+        from dcsim.engine.loop import operating_point
+
+        m, ex = self.fx.m, self.ex
+        op = operating_point(m, np.array([sv]), np.array([md], dtype=np.int8), np.array([k], dtype=np.int16),
+                             np.array([self.avail[j]]))
+        fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c[j:j + 1], ex.t_wb_c[j:j + 1])
+        return float(fb["facility"][0]), float(fb["heat_w"][0])
+
     def after(self, j: int, md: int, sv: float, k: int) -> None:
         """Estimate an engaged tick's power; step the battery and the thermal masses (the
         record then settles both exactly: :meth:`settle`)."""
@@ -368,7 +380,9 @@ class FlexChunk:
         if fx.batt is not None:
             self.energy_j[j] = fx.e_j
         risk = fx.th is not None and not self.t_on and self.risk[j]
-        if self.b_on or self.t_on or risk:
+        if self.b_on:  # the battery's meter needs the exact power (few ticks: requests and recharges)
+            load, heat = self._power_exact(j, md, sv, k)
+        elif self.t_on or risk:
             load, heat = self._power(j, self._it_w(md, sv, k, float(self.avail[j])))
             if risk and heat > float(self.ex.heat_capacity_w[j]):
                 self.t_on = True  # the heat of this tick exceeds what the plant rejects: heat is stored
