@@ -144,7 +144,7 @@ class Flex:
     notes: list = field(default_factory=list)  # actions for the controller log (when no sink)
     sink: object | None = None                 # the controller's log (Controller.note)
     discharging: bool = False
-    prev: tuple | None = None  # (tick in chunk or -1, mode, served, level, availability) of the last quasi-steady tick
+    busy: bool = False  # the battery is not full or the thermal masses are off their steady state
     prev_heat: float | None = None  # exact heat of the last tick of the previous chunk
     it_max_w: float = 0.0           # largest IT power of the fleet (the in-loop power grid's top)
     policy_none: bool = False
@@ -169,6 +169,10 @@ class Flex:
                 if 0.0 < t < horizon:
                     out.append((float(t), f"curtailment {what}", i))
         return sorted(out)
+
+    def update_busy(self) -> None:
+        b = self.batt
+        self.busy = (b is not None and self.e_j < b.e_max_j - 1.0) or self.tstate is not None
 
     def note(self, t_s: float, action: str, reason: str, **kw) -> None:
         entry = dict({"t_s": float(t_s), "action": action, "reason": reason}, **kw)
@@ -263,16 +267,31 @@ class FlexChunk:
             self.throttled = np.zeros(n, dtype=np.int8)
             self.shed = np.zeros(n, dtype=np.int8)
         if fx.dq is not None:
-            self.def_served = np.zeros(n)
-            self.def_backlog = np.zeros(n)
-            self.open_ = fx.open_[i0:i0 + n].tolist()
+            self.def_served = [0.0] * n
+            self.def_backlog = [0.0] * n
+            self.gate = (fx.open_[i0:i0 + n] & ~(ex.interconnect_w < fx.contract_w * (1 - 1e-12))
+                         & ~np.asarray(self.notice, dtype=bool)).tolist()
+        b = fx.batt
+        if b is None and fx.th is None:
+            self.maybe = None
+        elif b is not None and b.dispatch != "events":
+            self.maybe = [True] * n  # peak shaving may act on any tick
+        else:
+            mb = np.zeros(n, dtype=bool)
+            if b is not None:
+                mb |= ex.interconnect_w < fx.contract_w * (1 - 1e-12)
+                mb |= np.asarray(self.notice, dtype=bool)
+            if fx.th is not None:
+                mb |= np.asarray(self.risk, dtype=bool)
+            self.maybe = mb.tolist()
+        fx.update_busy()
 
     # -- before the controller decides --------------------------------------------------------
     def deferrable_need(self, j: int) -> tuple[bool, float]:
         """(gate open, deferrable backlog the tick may serve, tokens) — closed during notices and requests."""
         fx = self.fx
         dq = fx.dq
-        if self.open_[j] and not (self.event[j] or self.notice[j]):
+        if self.gate[j]:
             return True, dq.arrived - dq.served
         if dq.arrived - dq.served <= 0:
             return False, 0.0
@@ -377,8 +396,6 @@ class FlexChunk:
         """Estimate an engaged tick's power; step the battery and the thermal masses (the
         record then settles both exactly: :meth:`settle`)."""
         fx = self.fx
-        if fx.batt is not None:
-            self.energy_j[j] = fx.e_j
         risk = fx.th is not None and not self.t_on and self.risk[j]
         if self.b_on:  # the battery's meter needs the exact power (few ticks: requests and recharges)
             load, heat = self._power_exact(j, md, sv, k)
@@ -386,8 +403,6 @@ class FlexChunk:
             load, heat = self._power(j, self._it_w(md, sv, k, float(self.avail[j])))
             if risk and heat > float(self.ex.heat_capacity_w[j]):
                 self.t_on = True  # the heat of this tick exceeds what the plant rejects: heat is stored
-        if not self.t_on and fx.th is not None:  # the tick the thermal masses start from, should the next engage
-            fx.prev = (j, md, sv, k, float(self.avail[j]))
         if not (self.b_on or self.t_on):
             return
         t = float(self.ex.t_s[j])
@@ -406,18 +421,20 @@ class FlexChunk:
         if self.t_on:
             self.t_flag[j] = True
             self._thermal(j, t, heat, float(self.ex.heat_capacity_w[j]))
+        fx.update_busy()
 
     def _thermal(self, j: int, t: float, heat: float, cap: float) -> None:
         fx = self.fx
         p = fx.th
-        if fx.tstate is None:  # from the steady state of the tick before (as recorded), else of this one
+        if fx.tstate is None:  # from the steady state of the tick before (quasi-steady, as recorded)
             self.t_enter[j] = True
-            if fx.prev is not None:
-                jp, md, sv, k, a = fx.prev
-                h0 = self._power(jp, self._it_w(md, sv, k, a))[1] if 0 <= jp < j else fx.prev_heat
+            if j > 0:
+                c = self.cols
+                h0 = self._power(j - 1, self._it_w(c["mode"][j - 1], c["served"][j - 1], c["level"][j - 1],
+                                                   float(self.avail[j - 1])))[1]
             else:
-                h0 = heat
-            fx.tstate = steady_state(p, h0 if h0 is not None else heat)
+                h0 = fx.prev_heat
+            fx.tstate = steady_state(p, heat if h0 is None else h0)
         fx.tstate, f = thermal_step(p, fx.tstate, heat, cap, fx.dt)
         s = fx.tstate
         allowed = (p.t_limit_c - s.t_space_c) / p.r_th_k_per_w
@@ -480,15 +497,16 @@ class FlexChunk:
                     st = None
             if j:
                 fx.tstate = st
-                fx.prev_heat = float(heat[j - 1])
-                if fx.prev is not None:
-                    fx.prev = (-1,) + fx.prev[1:]  # the last quasi-steady tick now lies in a finished chunk
+        if j:
+            fx.prev_heat = float(heat[j - 1])
+        fx.update_busy()
 
     def step_deferrable(self, j: int, open_: bool, arrivals_tok: float, spare_tok: float) -> float:
         fx = self.fx
-        done = fx.dq.step(float(self.ex.t_s[j]), fx.dt, arrivals_tok, spare_tok, open_)
+        dq = fx.dq
+        done = dq.step(float(self.ex.t_s[j]), fx.dt, arrivals_tok, spare_tok, open_)
         self.def_served[j] = done / fx.dt
-        self.def_backlog[j] = fx.dq.backlog
+        self.def_backlog[j] = dq.arrived - dq.served
         return done
 
     # -- the chunk's record -------------------------------------------------------------------
@@ -517,8 +535,8 @@ class FlexChunk:
                 thermal_level=self.level[:j].copy(), thermal_throttled=self.throttled[:j].copy(),
                 thermal_shed=self.shed[:j].copy())
         if fx.dq is not None:
-            out.update(deferred_served_tok_s=self.def_served[:j].copy(),
-                       deferred_backlog_tokens=self.def_backlog[:j].copy())
+            out.update(deferred_served_tok_s=np.array(self.def_served[:j]),
+                       deferred_backlog_tokens=np.array(self.def_backlog[:j]))
         return out
 
 

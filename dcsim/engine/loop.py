@@ -200,6 +200,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             ftop, ffr = ex.fit_top.tolist(), ex.fit_frontier.tolist()
             cols = {k: [] for k in ("served", "mode", "level", "backlog", "held", "waiting", "shed", "arrived")}
             served, mode, level, backlog, held, waiting, shed, arrived = cols.values()
+            if fc is not None:
+                fc.cols = cols
             if request_engine is not None:  # effective clock of the frontier operating point
                 fr = m.curves.frontier("pq")
                 lvl = np.interp(ex.fit_frontier / np.maximum(ex.availability, 1e-12), fr.rate, fr.level)
@@ -208,6 +210,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             j = 0
             cur.update(ex=ex, cols=cols, j=0, fc=fc)
             dq = fx.dq if fc is not None else None
+            maybe = fc.maybe if fc is not None else None  # ticks where storage or thermal may act
             while j < n:
                 if j > 0 and st["boundary"]:  # an exogenous event fired: end the chunk here
                     break
@@ -220,11 +223,12 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     need = queued / dt + d_int + q_def / dt + (d_def if gate else 0.0)
                 else:
                     need = queued / dt + d
+                slow = maybe is not None and (maybe[j] or fx.busy)
                 ft, ff, lv = ftop[j], ffr[j], ex.fit_levels[j]
-                if fc is not None and fc.engaged(j, need):
+                if slow and fc.engaged(j, need):
                     ft, ff, lv = fc.fits(j, ft, ff, lv)
                 md, limit, k = ctl.decide(need, ft, ff, lv if uniform else None, av[j])
-                if fc is not None and fc.t_on:
+                if slow and fc.t_on:
                     md, limit, k = fc.thermal_limit(j, md, limit, k, lv)
                 if request_engine is not None:
                     clk = clk_fr[j] if md == 1 else m.clocks[k]
@@ -241,7 +245,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     arr = d * dt
                     sv, b, sh = queue_step(backlog_tok, d, limit, dt, hold_s)
                     held.append(b)
-                if fc is not None:
+                if slow:
                     fc.after(j, md, sv, k)
                 backlog_tok = b
                 served.append(sv)
