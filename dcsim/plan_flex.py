@@ -362,7 +362,8 @@ def format_flex(r: dict) -> str:
         slo = s["slo_attainment_change"]
         lines.append(f"  simulated {s['window']['start']} (24 h, the longest event's day), the scenario's demand: "
                      f"{s['tokens_lost']:.3g} tokens lost ({100 * (s['tokens_lost_share'] or 0):.2f} %) against the firm "
-                     f"interconnect {fq(s['firm_interconnect_w'], 'power')}" + ("" if slo is None else f", SLO attainment {100 * slo:+.2f} points"))
+                     f"interconnect {fq(s['firm_interconnect_w'], 'power')}"
+                     + ("" if slo is None else f", SLO attainment {100 * slo:+.2f} points"))
     return "\n".join(lines)
 
 
