@@ -845,15 +845,6 @@ def format_plan(r: dict) -> str:
 
 def cmd_plan(args) -> int:
     try:
-        if args.curtailment is not None:  # issue 18: the interconnection question with a curtailment budget
-            from dcsim.plan_flex import flex_budget, format_flex, plan_flex
-            if args.target or args.weather_percentile is not None:
-                raise ValueError("--curtailment evaluates every hour of the year at full load; drop --target and "
-                                 "--weather-percentile")
-            r = plan_flex(args.file, args.question, flex_budget(args.curtailment, args.max_event, args.storage),
-                          gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set), load=args.load)
-            print(json.dumps(r, indent=2, sort_keys=True, default=float) if args.json else format_flex(r))
-            return 0
         if args.target:
             if args.weather_percentile is not None:
                 raise ValueError("--target judges the scenario's own weather over its run; "
@@ -909,14 +900,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")
     p.add_argument("--no-refine", action="store_true",
                    help="under --target: report a missed confirmation without bisecting again on the confirming model")
-    p.add_argument("--curtailment", metavar="SHARE",
-                   help="max-gpus / interconnect-for when the site may flex: at most SHARE of the year's hours "
-                        "held at the contract, e.g. '0.5%%' (docs/grid.md, the interconnection question)")
-    p.add_argument("--max-event", metavar="TIME", help="with --curtailment: longest single event, e.g. '4 h'")
-    p.add_argument("--storage", metavar="ENERGY/POWER", help="with --curtailment: a battery, e.g. '200 kWh/150 kW'")
-    p.add_argument("--load", choices=("full", "demand"), default="full",
-                   help="with --curtailment: the fleet flat out every hour (full, default), or the fleet and the "
-                        "scenario's demand scaled together (demand: more of the same site)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
     return p

@@ -40,7 +40,7 @@ from dcsim.power.storage import BatteryParams, dispatch
 from dcsim.units import parse_quantity
 
 __all__ = ["FlexBudget", "parse_storage", "flex_budget", "curtailment_need", "max_gpus_flex",
-           "interconnect_for_flex", "connectable_gpus_curve", "format_flex"]
+           "interconnect_for_flex", "connectable_gpus_curve", "format_flex", "plan_flex", "add_parser"]
 
 
 class FlexBudget(dict):
@@ -388,3 +388,48 @@ def plan_flex(scenario, question: str, fb: FlexBudget, *, gpus: int | None = Non
                                            n, load)["flex"]["interconnect_w"]
         out["confirm"] = confirm_flex(raw, bdir, out, fb, firm_w)
     return out
+
+
+# --------------------------------------------------------------------------- CLI
+
+def add_parser(subparsers) -> None:
+    """Add ``--curtailment``, ``--max-event``, ``--storage``, ``--load`` to ``dcsim plan`` (registered
+    by :mod:`dcsim.plan`, which this module builds on); without ``--curtailment`` plan answers as before."""
+    import json
+    import sys
+
+    from dcsim.plan import _sets
+    from dcsim.scenario import ScenarioError
+
+    p = subparsers.choices.get("plan")
+    if p is None:
+        return
+    p.add_argument("--curtailment", metavar="SHARE",
+                   help="max-gpus / interconnect-for when the site may flex: at most SHARE of the year's hours "
+                        "held at the contract, e.g. '0.5%%' (docs/grid.md, the interconnection question)")
+    p.add_argument("--max-event", metavar="TIME", help="with --curtailment: longest single event, e.g. '4 h'")
+    p.add_argument("--storage", metavar="ENERGY/POWER", help="with --curtailment: a battery, e.g. '200 kWh/150 kW'")
+    p.add_argument("--load", choices=("full", "demand"), default="full",
+                   help="with --curtailment: the fleet flat out every hour (full, default), or the fleet and the "
+                        "scenario's demand scaled together (demand: more of the same site)")
+    plain = p.get_default("func")
+
+    def cmd(args) -> int:
+        if args.curtailment is None:
+            return plain(args)
+        try:
+            if args.target or args.weather_percentile is not None:
+                raise ValueError("--curtailment evaluates every hour of the year; drop --target and "
+                                 "--weather-percentile")
+            r = plan_flex(args.file, args.question, flex_budget(args.curtailment, args.max_event, args.storage),
+                          gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set), load=args.load)
+        except ValueError as e:
+            if isinstance(e, ScenarioError):
+                raise
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(json.dumps(r, indent=2, sort_keys=True, default=float) if args.json else format_flex(r))
+        return 0
+
+    p.set_defaults(func=cmd)
+

@@ -143,6 +143,7 @@ class Flex:
     threshold: float | None = None
     notes: list = field(default_factory=list)  # actions for the controller log (when no sink)
     sink: object | None = None                 # the controller's log (Controller.note)
+    operating_point: object | None = None      # dcsim.engine.loop.operating_point (set by simulate)
     discharging: bool = False
     busy: bool = False  # the battery is not full or the thermal masses are off their steady state
     prev_heat: float | None = None  # exact heat of the last tick of the previous chunk
@@ -384,10 +385,8 @@ class FlexChunk:
 
     def _power_exact(self, j: int, md: int, sv: float, k: int) -> tuple[float, float]:
         """(facility, heat) of tick ``j``: the record's own functions on one tick."""
-        from dcsim.engine.loop import operating_point
-
         m, ex = self.fx.m, self.ex
-        op = operating_point(m, np.array([sv]), np.array([md], dtype=np.int8), np.array([k], dtype=np.int16),
+        op = self.fx.operating_point(m, np.array([sv]), np.array([md], dtype=np.int8), np.array([k], dtype=np.int16),
                              np.array([self.avail[j]]))
         fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c[j:j + 1], ex.t_wb_c[j:j + 1])
         return float(fb["facility"][0]), float(fb["heat_w"][0])

@@ -159,7 +159,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     cur: dict = {}  # the chunk in progress: a hard interrupt still records its finished fluid ticks
     fx = build_flex(m, dt, n_ticks)  # issue 18: grid events, storage, thermal dynamics, deferrable work
     if fx is not None:
-        fx.sink = ctl.note
+        fx.sink, fx.operating_point = ctl.note, operating_point
 
     def finish_chunk(ex, j: int, cols: dict, fc: FlexChunk | None = None) -> None:
         """Record the first ``j`` ticks of chunk ``ex`` from the per-tick lists ``cols``."""

@@ -489,18 +489,8 @@ FIGURES: dict[str, Callable[..., Figure | None]] = {
     "pue": pue_plot,
     "joules_per_token": joules_per_token_plot,
     "latency": latency_cdf_plot,
-    # issue 18 (dcsim.plots.flex): each returns None when the run has nothing to show
-    "binding_month_hour": lambda r: _flex_plots().annual_binding_figure(r),
-    "pue_outdoor_year": lambda r: _flex_plots().annual_pue_figure(r),
-    "grid_flex": lambda r: _flex_plots().grid_flex_figure(r),
-    "thermal": lambda r: _flex_plots().thermal_figure(r),
+    # dcsim.plots (the package) adds the issue-18 figures of dcsim.plots.flex
 }
-
-
-def _flex_plots():
-    from dcsim.plots import flex  # imports this module: loaded on first use
-
-    return flex
 
 
 def all_figures(result: Any, names: Sequence[str] | None = None) -> dict[str, Figure]:
