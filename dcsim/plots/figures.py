@@ -489,7 +489,6 @@ FIGURES: dict[str, Callable[..., Figure | None]] = {
     "pue": pue_plot,
     "joules_per_token": joules_per_token_plot,
     "latency": latency_cdf_plot,
-    # dcsim.plots (the package) adds the issue-18 figures of dcsim.plots.flex
 }
 
 
