@@ -140,6 +140,9 @@ def cmd_tpf(args) -> int:
         print(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
         print(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})")
         print(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}")
+        for p in r.get("pools") or []:  # several model pools (racks[].serves)
+            print(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
+                  f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
         cap = x["interconnect_w"]
         print("  crossovers: power binds below " + (fq(cap, "power") if cap == cap else "(none in range)")
               + "; compute stops binding above " + (f"{x['gpus']:,.0f} GPUs" if x["gpus"] == x["gpus"] else "(none)")

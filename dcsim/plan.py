@@ -34,7 +34,8 @@ import numpy as np
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
-from dcsim.scenario import ScenarioError, load_scenario, read_yaml
+from dcsim.metrics.fmt import calibration_caveat
+from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import parse_quantity
 
@@ -300,9 +301,15 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
                                  "(the weather file's year, not only the simulated ticks)" if year is not None
                                  else f"the scenario's {scenario_moments(m0)['t_s'].size} ticks: "
                                  + weather_note(m0.scenario))
+    out["calibration_caveat"] = _caveat(m0)
     if confirm:
         out["confirm"] = _confirm(raw, bdir, out["overrides"])
     return out
+
+
+def _caveat(m) -> str | None:
+    """The calibration caveat of the scenario's node models (None when all are calibrated, issue 14.6)."""
+    return calibration_caveat([{"group": g.name, **g.node.calibration} for g in m.groups])
 
 
 def weather_year_moments(m) -> dict[str, np.ndarray] | None:
@@ -407,12 +414,11 @@ def weather_note(sc) -> str:
     return "constant weather"
 
 
-#: Standby draw of a powered-down replica as a fraction of its idle wall power (BMC, fans, PSU
-#: standby). Assumption: no public measurement for GPU servers was found.
-STANDBY_FRACTION = 0.05
-#: Wake-up delay of a powered-down replica (boot and loading the weights). Assumption; reported
-#: with the gain, not simulated (the gain is a steady-state ceiling).
-WAKE_UP_DELAY_S = 120.0
+#: Standby draw of a powered-down replica as a fraction of its idle wall power, and its wake-up
+#: delay: the defaults of ``controller.standby_power`` and ``controller.wake_up_delay``
+#: (assumptions, see :class:`dcsim.scenario.ControllerSpec`).
+STANDBY_FRACTION = float(ControllerSpec.model_fields["standby_power"].default)
+WAKE_UP_DELAY_S = float(ControllerSpec.model_fields["wake_up_delay"].default)
 
 
 def power_down_ceiling_tok_s(m, it_budget_w, standby_fraction: float = STANDBY_FRACTION) -> np.ndarray:
@@ -423,37 +429,35 @@ def power_down_ceiling_tok_s(m, it_budget_w, standby_fraction: float = STANDBY_F
     the idle wall power, rack overhead unchanged); the new frontier is the upper hull of the
     standby point and the old frontier's vertices.
     """
-    f = m.curves.frontier("pq")
-    ovh = m.overhead_w
-    x0 = ovh + (float(f.it[0]) - ovh) * standby_fraction
-    slope = np.where(f.it > x0, f.rate / np.maximum(f.it - x0, 1e-300), -np.inf)
-    j = int(np.argmax(slope))
-    it = np.concatenate([[x0], f.it[j:]])
-    rate = np.concatenate([[0.0], f.rate[j:]])
-    return np.interp(np.asarray(it_budget_w, float), it, rate, left=0.0)
+    f = m.curves.standby_frontier(standby_fraction, m.overhead_w)
+    return np.interp(np.asarray(it_budget_w, float), f.it, f.rate, left=0.0)
 
 
-def power_down_gain(raw, bdir, overrides: dict, standby_fraction: float = STANDBY_FRACTION) -> dict:
-    """What powering idle replicas down would add to the served rate at a candidate (fluid run).
+def power_down_gain(raw, bdir, overrides: dict, standby_fraction: float | None = None,
+                    fast=None) -> dict:
+    """What ``controller.idle_power_down: true`` changes at a candidate: the engine's answer.
 
-    Per tick, the demand served up to the compute ceiling and the power/cooling ceiling with
-    replicas powered down, minus what the run served; day-averaged (tokens/s). A steady-state
-    ceiling: wake-up delays, queues and SLOs are not simulated.
+    Two fluid runs of the scenario (``fast``: a memoised report function, default
+    :func:`_fast`), with idle replicas powered down (standby, woken with the wake-up delay, as the
+    engine simulates it) and without: the served and SLO-meeting tokens/s they add (run means),
+    the IT energy they save, and the steady-state ceiling of the old estimate
+    (:func:`power_down_ceiling_tok_s`) for comparison.
     """
-    from dcsim.engine.run import run_models
-
-    m = _models(raw, bdir, {**overrides, "fidelity": "fluid"})
-    ts = run_models(m).timeseries
-    budget = np.minimum(ts["it_max_power_w"], ts["it_max_cooling_w"])
-    a = np.maximum(ts["gpus_in_service"] / max(m.gpus, 1), 1e-12)
-    ovh = m.overhead_w
-    ceil_pd = power_down_ceiling_tok_s(m, (budget - ovh) / a + ovh, standby_fraction) * a
-    more = np.minimum(ts["demand_tok_s"], np.minimum(ts["compute_tok_s"], ceil_pd))
-    gain = np.maximum(more - ts["achieved_tok_s"], 0.0)
-    return {"gain_tok_s": float(np.mean(gain)), "peak_gain_tok_s": float(np.max(gain)),
-            "standby_fraction": standby_fraction, "wake_up_delay_s": WAKE_UP_DELAY_S,
-            "note": "steady-state ceiling with idle replicas at standby power (assumption); wake-up delay "
-                    "and SLOs not simulated"}
+    fast = fast or (lambda ov: _fast(raw, bdir, ov))
+    on_ov = {**overrides, "controller.idle_power_down": True}
+    if standby_fraction is not None:
+        on_ov["controller.standby_power"] = float(standby_fraction)
+    off, on = fast(dict(overrides)), fast(on_ov)
+    m = _models(raw, bdir, {**on_ov, "fidelity": "fluid"})
+    c = m.scenario.controller
+    good = lambda r: r.get("goodput_tok_s") or 0.0  # noqa: E731
+    return {"gain_tok_s": on["throughput_tok_s"]["output"] - off["throughput_tok_s"]["output"],
+            "goodput_gain_tok_s": good(on) - good(off),
+            "it_energy_saved_share": 1.0 - on["energy_j"]["it"] / max(off["energy_j"]["it"], 1e-300),
+            "slo_attainment": {"off": off.get("slo_attainment"), "on": on.get("slo_attainment")},
+            "standby_fraction": float(c.standby_power), "wake_up_delay_s": float(c.wake_up_delay),
+            "note": "fluid engine runs with controller.idle_power_down on and off (standby power and wake-up "
+                    "delay are assumptions)"}
 
 
 def _fast(raw, bdir, overrides: dict) -> dict:
@@ -564,8 +568,11 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
             rows.append({"racks": c, "gpus": c * gpr, "meets": _meets(tg, rep)[0],
                          "goodput_tok_s": None if good is None else float(good),
                          "throughput_tok_s": rep["throughput_tok_s"]["output"],
-                         "binding": rep["binding"]["most_common"],
-                         "power_down_gain_tok_s": power_down_gain(raw, bdir, ov(c))["gain_tok_s"]})
+                         "binding": rep["binding"]["most_common"]})
+            on = fast({**ov(c), "controller.idle_power_down": True})
+            rows[-1].update({"power_down_meets": _meets(tg, on)[0],
+                             "power_down_goodput_tok_s": float(on.get("goodput_tok_s") or 0.0),
+                             "power_down_gain_tok_s": on["throughput_tok_s"]["output"] - rep["throughput_tok_s"]["output"]})
         feas = [r for r in rows if r["meets"]]
         if not feas:
             raise ValueError(f"no GPU count in 1..{hi} racks meets the targets at the scenario's demand")
@@ -584,9 +591,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                     "fewest_gpus": fewest * gpr, "most_gpus": most * gpr,
                     "bracket_fewest_racks": list(br_lo), "bracket_most_racks": list(br_hi),
                     "flat_out_gpus": flat * gpr, "scan": rows,
-                    "power_down": {**power_down_gain(raw, bdir, ov(best["racks"])),
-                                   "best_throughput_gpus": max(rows, key=lambda r: r["throughput_tok_s"]
-                                                               + r["power_down_gain_tok_s"])["gpus"]},
+                    "power_down": _power_down_answer(raw, bdir, rows, ov, best, fast),
                     "note": ("more GPUs lower SLO-meeting output beyond the recommended count "
                              "(the power cap forces lower clocks and idle nodes draw power)")
                     if any(r["racks"] > best["racks"] and r["goodput_tok_s"] is not None
@@ -609,10 +614,26 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                     "bracket": list(br), "closed_form_interconnect_w": cf})
     out["fast"] = _fast_block(tg, fast(out["overrides"]))
     out["fast_evaluations"] = evals["n"]
+    out["calibration_caveat"] = _caveat(m0)
     if confirm:
         out["confirm"] = confirm_window(raw, bdir, out["overrides"], tg, seeds=seeds, window=window)
+        if question == "max-gpus":  # the powered-down recommendation, confirmed on the request engine too
+            pdn = out["power_down"]
+            pdn["confirm"] = confirm_window(raw, bdir, pdn["overrides"], tg, seeds=seeds, window=window)
         if refine and not out["confirm"]["confirmed"] and question in ("max-demand", "interconnect-for"):
             _refine(out, raw, bdir, tg, question, seeds, window)
+    return out
+
+
+def _power_down_answer(raw, bdir, rows: list[dict], ov, best: dict, fast) -> dict:
+    """max-gpus with ``controller.idle_power_down``: the engine's gain at the recommended count
+    and the count that maximises SLO-meeting output when idle replicas are powered down."""
+    out = power_down_gain(raw, bdir, ov(best["racks"]), fast=fast)
+    feas = [r for r in rows if r["power_down_meets"]] or rows
+    pick = max(feas, key=lambda r: r["power_down_goodput_tok_s"])
+    out.update({"recommended_gpus": pick["gpus"], "recommended_goodput_tok_s": pick["power_down_goodput_tok_s"],
+                "meets_targets": bool(pick["power_down_meets"]), "overrides": {**ov(pick["racks"]),
+                                                                              "controller.idle_power_down": True}})
     return out
 
 
@@ -743,6 +764,8 @@ def format_targets(r: dict) -> str:
 
     q = r["question"]
     lines = [f"{r['scenario']}: {q} under {', '.join(r['targets'])}", f"  {r['weather']}"]
+    if r.get("calibration_caveat"):
+        lines.append(f"  {r['calibration_caveat']}")
     if q == "max-demand":
         lines.append(f"  answer: workload.arrivals.scale = {r['scale']:.4g} ({r['scale_ratio']:.3g}x the scenario; "
                      f"bracket {r['bracket'][0]:.4g} .. {r['bracket'][1]:.4g}); the closed form's ceiling is "
@@ -754,10 +777,17 @@ def format_targets(r: dict) -> str:
         if r.get("note"):
             lines.append(f"  note: {r['note']}")
         pdn = r["power_down"]
-        lines.append(f"  powering idle replicas down (standby {100 * pdn['standby_fraction']:g} % of idle power, "
-                     f"wake-up {pdn['wake_up_delay_s']:g} s: assumptions) would add {pdn['gain_tok_s']:,.0f} tok/s "
-                     f"(day mean; peak {pdn['peak_gain_tok_s']:,.0f}) at the recommended count; the count serving "
-                     f"most with it: {pdn['best_throughput_gpus']:,} GPUs ({pdn['note']})")
+        lines.append(f"  with controller.idle_power_down (standby {100 * pdn['standby_fraction']:g} % of idle power, "
+                     f"wake-up {pdn['wake_up_delay_s']:g} s: assumptions) the engine serves {pdn['gain_tok_s']:+,.0f} "
+                     f"tok/s ({pdn['goodput_gain_tok_s']:+,.0f} SLO-meeting) and changes IT energy by "
+                     f"{-100 * pdn['it_energy_saved_share']:+.0f} % at the recommended count; with it the "
+                     f"most SLO-meeting output is at {pdn['recommended_gpus']:,} GPUs "
+                     f"({pdn['recommended_goodput_tok_s']:,.0f} tok/s"
+                     + ("" if pdn["meets_targets"] else ", no count meets the targets") + ")")
+        if "confirm" in pdn:
+            c = pdn["confirm"]
+            lines.append("  powered-down recommendation " + ("CONFIRMED" if c["confirmed"] else "NOT CONFIRMED")
+                         + f" by {len(c['runs'])} {c['fidelity']}-fidelity run(s)")
     else:
         lines.append(f"  answer: interconnect {fq(r['interconnect_w'], 'power')} for {r['gpus']:,} GPUs "
                      f"(bracket {fq(r['bracket'][0], 'power')} .. {fq(r['bracket'][1], 'power')}; power stops binding "
@@ -805,6 +835,8 @@ def format_plan(r: dict) -> str:
              else f"over all {r['moments_evaluated']} ticks")
     mo = r["moment"]
     lines = [f"{r['scenario']}: {q} {where}"]
+    if r.get("calibration_caveat"):
+        lines.append(f"  {r['calibration_caveat']}")
     if r.get("weather_source"):
         lines.append(f"  weather percentile over {r['weather_source']}")
     if q == "max-gpus":

@@ -542,12 +542,13 @@ def test_memory_estimate_matches_a_measured_run(tmp_path):
     86,400 ticks; accepted band: a factor of 2 either way)."""
     from dcsim.engine.preflight import BYTES_PER_TICK, CSV_BYTES_PER_TICK
 
-    code = ("import resource, sys; from dcsim.engine.run import run; from dcsim.report import write_outputs\n"
+    # VmHWM (peak RSS of this process image): ru_maxrss would carry the forking pytest's own peak
+    # across exec, which is larger than either run late in a test session
+    code = ("import sys; from dcsim.engine.run import run; from dcsim.report import write_outputs\n"
             "r = run(sys.argv[1], overrides={'controller.tick': sys.argv[3], 'duration': '24 h'})\n"
             "write_outputs(r, sys.argv[2], plots=False)\n"
-            # VmHWM: this process's own peak (ru_maxrss survives execve, so it would carry the pytest
-            # parent's size at fork into the child's figure)
-            "print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) * 1024)\n")
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+            "print(int(hwm.split()[1]) * 1024)\n")
     peaks = []
     for tick, sub in (("60 s", "a"), ("1 s", "b")):
         r = subprocess.run([sys.executable, "-c", code, str(REF), str(tmp_path / sub), tick], capture_output=True,

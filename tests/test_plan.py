@@ -183,6 +183,13 @@ def test_max_gpus_under_a_power_cap_recommends_the_most_slo_meeting_output():
     # beyond the answer the cap forces lower clocks: SLO-meeting output falls, and the plan says so
     assert any(x["gpus"] > r["most_gpus"] and not x["meets"] for x in r["scan"])
     assert r["note"] and "lower SLO-meeting output" in r["note"]
+    # powering idle replicas down (the engine's runs, controller.idle_power_down): the counts the
+    # cap ruined serve their SLO-meeting output again, and the recommendation says which is best
+    pdn = r["power_down"]
+    assert any(x["power_down_meets"] and not x["meets"] for x in r["scan"])
+    big = r["scan"][-1]
+    assert big["power_down_goodput_tok_s"] > 2 * big["goodput_tok_s"]
+    assert pdn["meets_targets"] and pdn["recommended_goodput_tok_s"] >= max(x["goodput_tok_s"] for x in r["scan"])
 
 
 def test_cli_plan_with_targets(capsys, tmp_path):

@@ -22,26 +22,6 @@ _spec.loader.exec_module(cal)
 
 # --------------------------------------------------------------------------- pieces
 
-def test_erlang_c_closed_forms():
-    # one server: P(wait) = rho; two servers at a = 1 erlang: C = 1/3
-    assert se.erlang_c(1, np.array([0.3, 0.7])) == pytest.approx([0.3, 0.7])
-    assert float(se.erlang_c(2, np.array([1.0]))[0]) == pytest.approx(1.0 / 3.0)
-    # more servers at the same utilisation wait less (economies of scale)
-    c = [float(se.erlang_c(k, np.array([0.9 * k]))[0]) for k in (1, 4, 16, 64)]
-    assert all(a > b for a, b in zip(c, c[1:]))
-
-
-def test_batch_chain_is_mm1_with_constant_service():
-    # a flat throughput curve is an M/M/1 queue: P(N = n) = (1 - r) r^n, P(N >= c) = r^c
-    batch = np.array([0.0, 1.0, 4.0])
-    thr = np.array([0.0, 10.0, 10.0])
-    n, pi, ratio = se.batch_distribution(thr, batch, 6.0, 4.0)
-    assert ratio == pytest.approx(0.6)
-    assert pi.sum() == pytest.approx(1.0)
-    assert pi[:4] == pytest.approx([(0.4) * 0.6 ** k for k in range(4)])
-    assert pi[-1] == pytest.approx(0.6 ** 4)
-
-
 def test_compound_poisson_tokens_keep_their_moments():
     u = (np.arange(8192) + 0.5) / 8192
     for mean_count in (0.3, 1.2, 8.0):
@@ -51,15 +31,31 @@ def test_compound_poisson_tokens_keep_their_moments():
         assert np.mean(x == 0) == pytest.approx(math.exp(-mean_count), abs=1e-3)
 
 
-def test_replica_backlog_is_the_lindley_recursion():
+def test_fifo_wait_of_a_growing_backlog_is_closed_form():
+    """Arrivals at 1.2x the service rate from t = 0: the work served at time t arrived at t/1.2,
+    so it waited t/6 (not backlog/rate = t/5, the wait of the work arriving at t)."""
+    n, dt = 300, 2.0
+    t_mid = dt * (np.arange(n) + 0.5)
+    assert se.fifo_wait_s(np.full(n, 120.0 * dt), np.full(n, 100.0 * dt), dt) == pytest.approx(t_mid / 6.0)
+    # nothing waits while the departures keep up
+    assert np.all(se.fifo_wait_s(np.full(n, 50.0), np.full(n, 50.0), dt) == 0.0)
+
+
+def test_replica_backlog_wait_is_the_lindley_recursion_in_fifo_order():
     rng = np.random.default_rng(3)
     offered = rng.uniform(50, 150, 500)
     cap = np.full(500, 100.0)
-    q, ref = 0.0, []
-    for o, c in zip(offered, cap):
-        q = max(0.0, q + (o - c) * 2.0)
-        ref.append(q / c)
-    assert se._replica_backlog_wait(offered, cap, 2.0) == pytest.approx(ref)
+    dt = 2.0
+    w = se._replica_backlog_wait(offered, cap, dt)
+    q, served = 0.0, []
+    for o, c in zip(offered, cap):  # the recursion, stepped: serve up to capacity, keep the rest
+        s = min(q + o * dt, c * dt)
+        q = q + o * dt - s
+        served.append(s)
+    assert w == pytest.approx(se.fifo_wait_s(offered * dt, np.array(served), dt))
+    assert np.all(w >= 0) and w.max() > 0
+    # below capacity throughout: no backlog, no wait
+    assert np.all(se._replica_backlog_wait(np.full(50, 80.0), np.full(50, 100.0), dt) == 0.0)
 
 
 def test_arrival_scv_of_each_process():
@@ -85,7 +81,10 @@ def test_saturation_throughput_matches_request_fidelity():
         late = ts["t_s"] >= 240
         measured = float(np.mean(ts["achieved_tok_s"][late]) / np.mean(ts["compute_tok_s"][late]))
         assert eta < 1.0
-        # band: 0.02 when calibrated; node physics v2 moved chat/8B to 0.957 derived vs 0.928 measured
+        # band 0.035, not the first pass's 0.02: node physics v2 moved chat/8B to 0.955 derived vs
+        # 0.928 measured (code/70B 0.972 vs 0.969). The derived figure now only places the edge
+        # between the simulated steady state (up to RHO_MAX of it) and the tick-level backlog, so
+        # the grid test at 0.9 and 1.2 of the ceiling meets the bar with this error.
         assert eta == pytest.approx(measured, abs=0.035)
 
 
@@ -150,42 +149,33 @@ def test_estimate_is_deterministic(fluid_by_load):
 
 # --------------------------------------------------------------------------- agreement with request fidelity
 
-#: Accepted error bands, measured by ``python scripts/calibrate_slo.py`` (docs/slo.md, "Error
-#: bands"): (attainment, percentage points; TTFT p50 and p99, TPOT p50, relative). Loads are
-#: fractions of the table's compute ceiling. Rows other than "meets the issue's bar" are known
-#: failures with the band measured on this grid.
-BANDS = {
-    # measured (70B / 8B): attainment 0 / 0 pp, TTFT p50 +3 / +8 %, p99 +17 / +38 %, TPOT p50 +6 / +15 %
-    ("chat", 0.3): (5, 0.25, 0.45, 0.25),   # the bar, except TTFT p99 (45 %)
-    # measured: 0 / 0 pp, p50 +4 / +9 %, p99 0 / -11 %, TPOT +6 / +17 %
-    ("chat", 0.6): (5, 0.25, 0.25, 0.25),   # the bar
-    # measured: -6.2 / -2.1 pp, p50 +17 / +18 %, p99 +82 / +92 %, TPOT +8 / +22 %
-    ("code", 0.3): (10, 0.35, 1.2, 0.35),   # known failure: fluid TTFT p99 up to 1.9x request
-    # measured: -4.2 / -5.7 pp, p50 +22 / +55 %, p99 +48 / +90 %, TPOT -1 / +5 %
-    ("code", 0.6): (10, 0.70, 1.2, 0.25),   # known failure: TTFT p50 up to +55 %, p99 up to 1.9x
-    # measured: +3.9 / +12.5 pp, p50 -43 / -74 %, p99 -38 / -72 %, TPOT -11 / -9 %
-    ("chat", 0.9): (15, 0.80, 0.80, 0.20),  # known failure near saturation: TTFT low by up to 74 %
-    # measured: +7.1 / +25.2 pp, p50 -56 / -60 %, p99 -36 / -36 %, TPOT -46 / -60 %
-    ("code", 0.9): (30, 0.70, 0.50, 0.70),  # known failure near saturation
-}
+#: Issue 13.2's acceptance, held over the grid (two presets x two model sizes x loads from 0.3 to
+#: 1.2 of the table's compute ceiling; 10 min at a 1 s tick, seed 1): attainment within 5
+#: percentage points, TTFT p50 and p99 within 25 %; TPOT p50 too. Measured by
+#: ``python scripts/calibrate_slo.py --duration "10 min" --loads 0.3,0.6,0.9,1.2`` (docs/slo.md):
+#: at most 1.2 points, TTFT p50 11 %, p99 9 %, TPOT p50 20 %.
+BAR = (5.0, 0.25, 0.25, 0.25)
+GRID_LOADS = (0.3, 0.6, 0.9, 1.2)
 
 
 @pytest.fixture(scope="module")
 def grid():
     out = {}
-    for (preset, load) in BANDS:
+    for preset in cal.PRESETS:
         for model in cal.MODELS:
-            ref = cal.request_point(preset, model, load)
-            m, ts = cal.fluid_point(preset, model, load)
-            out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts))
+            for load in GRID_LOADS:
+                ref = cal.request_point(preset, model, load, duration="10 min")
+                m, ts = cal.fluid_point(preset, model, load, duration="10 min")
+                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts))
     return out
 
 
-@pytest.mark.parametrize("preset,load", list(BANDS))
+@pytest.mark.parametrize("load", GRID_LOADS)
+@pytest.mark.parametrize("preset", cal.PRESETS)
 @pytest.mark.parametrize("model", list(cal.MODELS))
-def test_fluid_agrees_with_request_fidelity_within_its_band(grid, preset, model, load):
+def test_fluid_agrees_with_request_fidelity_over_the_grid(grid, preset, model, load):
     ref, est = grid[(preset, model, load)]
-    att, p50, p99, tpot = BANDS[(preset, load)]
+    att, p50, p99, tpot = BAR
     e = cal.errors(ref, est)
     assert abs(e["attainment"]) * 100 <= att
     assert abs(e["ttft_p50"]) <= p50
@@ -193,16 +183,11 @@ def test_fluid_agrees_with_request_fidelity_within_its_band(grid, preset, model,
     assert abs(e["tpot_p50"]) <= tpot
 
 
-@pytest.mark.parametrize("model", list(cal.MODELS))
-def test_overload_misses_slos_in_both_and_fluid_counts_the_door_wait(model):
-    """Above the ceiling both fidelities miss nearly every SLO. Fluid latency counts from arrival
-    (the door wait included); request fidelity still counts from release from the door (issue 13
-    item 1, owned by the kernel work), so its TTFT is the lower one until that lands."""
-    ref = cal.request_point("chat", model, 1.2)
-    m, ts = cal.fluid_point("chat", model, 1.2)
-    est = se.estimate_for_run(m, ts)
-    assert abs(est.slo_attainment - ref["slo_attainment"]) <= 0.05
-    assert est.latency_s["ttft"]["p50"] >= ref["latency_s"]["ttft"]["p50"]
+def test_grid_spans_light_load_to_overload(grid):
+    """The grid is not all easy: light load meets nearly every SLO, overload misses nearly all."""
+    att = {k: ref["slo_attainment"] for k, (ref, _) in grid.items()}
+    assert min(att[(p, m, 0.3)] for p in cal.PRESETS for m in cal.MODELS) > 0.95
+    assert max(att[(p, m, 1.2)] for p in cal.PRESETS for m in cal.MODELS) < 0.05
 
 
 def test_hybrid_reproduces_request_fidelity_on_its_sampled_replicas():
@@ -222,13 +207,13 @@ def test_hybrid_reproduces_request_fidelity_on_its_sampled_replicas():
 
 def test_fluid_agrees_with_request_fidelity_when_capped_on_the_frontier():
     """Power short: the controller lowers clocks (frontier policy); both fidelities run every replica
-    at the clock of the frontier ceiling. Measured: attainment 0.998 vs 0.981, TTFT p50 and p99
-    -31 %, TPOT p50 -4 % (docs/slo.md)."""
+    at the clock of the frontier ceiling. Measured: attainment 0.961 vs 0.961, TTFT p50 +3 %, p99
+    -1 %, TPOT p50 +1 % (docs/slo.md); held at issue 13's bar."""
     raw = small_scenario(**{"duration": "10 min", "controller.tick": "1 s", "racks.0.count": 2,
                             "facility.interconnect": "70 kW", "workload.arrivals.rate": "150 req/s"})
     flu = dcsim.run(raw).report
     req = dcsim.run({**raw, "fidelity": "request"}).report
     assert flu["controller"]["capped_share"] == 1.0 and flu["controller"]["mean_clock"] < 0.8
     assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.05
-    for metric, q, tol in (("ttft", "p50", 0.40), ("ttft", "p99", 0.40), ("tpot", "p50", 0.10)):
+    for metric, q, tol in (("ttft", "p50", 0.25), ("ttft", "p99", 0.25), ("tpot", "p50", 0.10)):
         assert flu["latency_s"][metric][q] == pytest.approx(req["latency_s"][metric][q], rel=tol)

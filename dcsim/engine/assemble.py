@@ -9,25 +9,90 @@ import numpy as np
 
 from dcsim import __version__
 from dcsim.engine.build import Models, with_interconnect
-from dcsim.engine.steady import ceilings_at, scenario_moments, steady_report
+from dcsim.engine.steady import (
+    ceilings_at, flop_per_output_token, pool_flop_per_output_token, scenario_moments, steady_report,
+)
 from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting,
 )
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
-from dcsim.serving.slo_estimate import estimate_for_run, report_block
+from dcsim.serving.slo_estimate import SloEstimate, estimate_for_run, report_block
+from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted"]
+__all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
+           "pool_columns", "pools_block", "slo_estimate"]
+
+
+def pool_columns(m: Models, ts: dict, p: int) -> dict:
+    """Pool ``p``'s per-tick arrays under the facility's column names (``pool<p>_*`` columns when
+    there are several pools; the facility's own with one)."""
+    if not m.multi_pool:
+        return ts
+    out = {k: ts[k] for k in ("t_s", "mode", "gpus_in_service", "pue") if k in ts}
+    pre = f"pool{p}_"
+    out.update({k[len(pre):]: v for k, v in ts.items() if k.startswith(pre)})
+    return out
+
+
+class _PoolView:
+    """Pool ``p`` of a run seen as a facility of its own (the duck-typed ``Models`` the fluid SLO
+    estimate reads): its classes, groups, curves and GPUs; the scenario and clock levels shared."""
+
+    def __init__(self, m: Models, p: int):
+        pool = m.pools[p]
+        self.scenario, self.clocks, self.curves, self.gpus = m.scenario, m.clocks, pool.curves, pool.gpus
+        self.groups = [m.groups[g] for g in pool.groups]
+        self.workload = type("PoolWorkload", (), {"classes": [m.workload.classes[c] for c in pool.classes],
+                                                  "mean_input": pool.mean_input, "mean_output": pool.mean_output})()
+
+
+def slo_estimate(m: Models, ts: dict):
+    """The fluid SLO estimate (:func:`dcsim.serving.slo_estimate.estimate_for_run`); with several
+    pools, one estimate per pool (each on its own replicas, classes and flows) combined: per-class
+    figures as they are (a class lives in one pool), goodput summed, attainment weighted by each
+    pool's served requests; the run-wide ``latency_s`` is that of the pool serving the most
+    requests (said in ``method``)."""
+    if not m.multi_pool:
+        return estimate_for_run(m, ts)
+    ests, reqs = [], []
+    for p, pool in enumerate(m.pools):
+        cols = pool_columns(m, ts, p)
+        view = dict(cols, queue_tokens=cols["held_tokens"], gpus_in_service=ts["gpus_in_service"] * pool.gpus / m.gpus)
+        est = estimate_for_run(_PoolView(m, p), view)
+        if not est.estimated:
+            return est
+        ests.append(est)
+        reqs.append(float(np.sum(cols["achieved_tok_s"])) / pool.mean_output)
+    w = np.array(reqs)
+    att = [e.slo_attainment for e in ests]
+    slo = (float(sum(a * x for a, x in zip(att, w)) / w.sum()) if w.sum() > 0 and all(a is not None for a in att)
+           else None)
+    big = int(np.argmax(w))
+    per_class = {}
+    for e in ests:
+        per_class.update(e.per_class)
+    method = (f"{ests[big].method}; one estimate per model pool (racks[].serves); run-wide latency_s is pool "
+              f"{m.pools[big].name}'s (most requests), per class in serving.per_class")
+    return SloEstimate(latency_s=ests[big].latency_s, slo_attainment=slo,
+                       goodput_tok_s=float(sum(e.goodput_tok_s for e in ests)), per_class=per_class, method=method)
+
 
 def goodput_fluid(m: Models, ts: dict) -> tuple[float, float | None]:
     """Fluid SLO goodput: (sum over ticks of SLO-meeting output tokens/s, fraction of requests meeting
     their SLOs), from the queueing-aware estimate :mod:`dcsim.serving.slo_estimate` (docs/slo.md);
     ``(nan, None)`` where it cannot estimate (e.g. a trace workload)."""
-    est = estimate_for_run(m, ts)
+    est = slo_estimate(m, ts)
     if not est.estimated:
         return float("nan"), None
     return est.goodput_tok_s * ts["t_s"].size, est.slo_attainment
+
+
+def calibration_provenance(m: Models) -> list[dict]:
+    """Per rack group, how trustworthy its node parameters are (status, profile, expected error band)."""
+    return [{"group": g.name, **{k: g.node.calibration[k] for k in ("status", "profile", "for", "error_band_pct")}}
+            for g in m.groups]
 
 
 def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) -> UtilizationAdjustedOutput:
@@ -97,6 +162,51 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[s
     return notes
 
 
+def pools_block(m: Models, ts: dict, dt: float, input_tokens: list[float]) -> list[dict]:
+    """``report.json``'s ``pools``: one entry per model pool (the whole fleet without
+    ``racks[].serves``) with its groups, classes, tokens, energy and J/token, FLOP/token, binding
+    shares, mean ceilings, clock and cap, and token accounting (docs/report.md). A pool's facility
+    energy is its IT energy × the facility's PUE of each tick (the shared plant and power chain
+    charged in proportion to IT power)."""
+    out = []
+    for p, pool in enumerate(m.pools):
+        c = pool_columns(m, ts, p)
+        tok = float(np.sum(c["achieved_tok_s"]) * dt)
+        e_it = float(np.sum(c["it_power_w"]) * dt)
+        e_gpu = float(np.sum(c["gpu_power_w"]) * dt)
+        e_fac = float(np.sum(c["it_power_w"] * ts["pue"]) * dt)
+        b = np.asarray(c["binding"])
+        n = max(b.size, 1)
+        jpt = lambda e: e / tok if tok > 0 else None  # noqa: E731
+        groups = []
+        for gi in pool.groups:
+            g, gs = m.groups[gi], m.scenario.racks[gi]
+            groups.append({"name": g.name, "gpu": g.gpu_name, "model": g.model_name, "precision": gs.node.precision,
+                           "tensor_parallel": g.node.gpus_per_replica, "gpus": g.gpus, "replicas": g.limits.replicas,
+                           "flop_per_output_token": float(g.node.flops_per_output_token(pool.mean_input,
+                                                                                        pool.mean_output))})
+        out.append({
+            "name": pool.name, "groups": groups,
+            "classes": [m.workload.classes[i].name for i in pool.classes], "arrival_share": pool.share,
+            "mean_input_tokens": pool.mean_input, "mean_output_tokens": pool.mean_output,
+            "gpus": pool.gpus, "replicas": pool.replicas,
+            "flop_per_output_token": pool_flop_per_output_token(m, p),
+            "tokens": {"input": float(input_tokens[p]), "output": tok},
+            "throughput_tok_s": {"output": tok / (n * dt), "demand_output": float(np.mean(c["demand_tok_s"]))},
+            "energy_j": {"gpu": e_gpu, "it": e_it, "facility": e_fac},
+            "joules_per_output_token": {"gpu": jpt(e_gpu), "it": jpt(e_it), "facility": jpt(e_fac)},
+            "binding": {"share": {name: float(np.count_nonzero(b == k)) / n for k, name in enumerate(BINDING_NAMES)},
+                        "n_shifts": int(np.count_nonzero(b[1:] != b[:-1])),
+                        "final": BINDING_NAMES[int(b[-1])] if b.size else None},
+            "ceilings_tok_s": {k: float(np.mean(c[f"{k}_tok_s"])) for k in ("compute", "power", "cooling")},
+            "mean_clock": float(np.mean(c["mean_clock"])), "mean_cap_w": float(np.mean(c["mean_cap_w"])),
+            "tokens_accounting": {"arrived": float(np.sum(c["arrived_tokens"])), "served": tok,
+                                  "waiting": float(c["queue_tokens"][-1]) if b.size else 0.0,
+                                  "shed": float(np.sum(c["shed_tokens"]))},
+        })
+    return out
+
+
 def _clock(m: Models) -> dict:
     """The run's clock of day (report key ``clock``)."""
     sc = m.scenario
@@ -157,14 +267,23 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     dt = raw["dt"]
     duration = ts["t_s"].size * dt
     out_tok = float(np.sum(ts["achieved_tok_s"]) * dt)
-    in_tok = out_tok * m.workload.mean_input / m.workload.mean_output
+    pool_out = [float(np.sum(pool_columns(m, ts, p)["achieved_tok_s"]) * dt) for p in range(len(m.pools))]
+    pool_in = ((serving or {}).pop("_input_tokens_pools", None) if serving is not None else None)
+    if pool_in is None:  # fluid: each pool's served output × its classes' input per output token
+        pool_in = [o * p.mean_input / p.mean_output for o, p in zip(pool_out, m.pools)]
+        in_tok = out_tok * m.workload.mean_input / m.workload.mean_output if not m.multi_pool else float(sum(pool_in))
+    else:  # request and hybrid fidelity: the served requests' own input tokens
+        in_tok = float(sum(pool_in))
     en = energy_summary(ts, dt)
-    node0 = m.groups[0].node
-    f_tok = float(node0.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
+    f_tok = flop_per_output_token(m, pool_out)
     k_eff = float(np.mean(ts["compute_tok_s"])) * f_tok
     demand_tok = float(np.sum(ts["demand_tok_s"]) * dt)
     log = raw["controller_log"]
     warnings = list(m.warnings)
+    if m.multi_pool:
+        warnings.append("several model pools (racks[].serves): the facility's F_tok is the output-weighted mean "
+                        "of the pools'; its binding is that of the pool holding back the most work; per-pool "
+                        "figures under pools (docs/report.md)")
     if serving is not None:
         serving = dict(serving)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
@@ -172,7 +291,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         fx = raw.get("flex")
         deferred = fx is not None and fx.dq is not None and "deferred_served_tok_s" in ts
         # deferred work (issue 18) has its own target, the deadline: the estimate sees the interactive tokens
-        serving = report_block(estimate_for_run(m, dict(ts, achieved_tok_s=ts["achieved_tok_s"] - ts[
+        serving = report_block(slo_estimate(m, dict(ts, achieved_tok_s=ts["achieved_tok_s"] - ts[
             "deferred_served_tok_s"]) if deferred else ts))
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), serving.pop("slo_note")
         if goodput is None:
@@ -236,12 +355,14 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         provenance=Provenance(
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
-            gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups})),
+            gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups}),
+            calibration=calibration_provenance(m)),
         goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=_clock(m),
         notes=planner_notes(m, ts, binding_share, mom),
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
+        pools=pools_block(m, ts, dt, pool_in),
     )
     if raw.get("flex") is not None:  # issue 18 blocks (dcsim.engine.flex)
         from dcsim.engine.flex import flex_report

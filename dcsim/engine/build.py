@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcsim.engine.tables import GroupLimits, NodeTable, SupplyCurves, node_table, supply_curves
+from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCurves, node_table, supply_curves
 from dcsim.faults import FaultSchedule, build_faults
 from dcsim.node import build_node
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
+from dcsim.streams import named_stream
 from dcsim.thermal.facility import build_facility
 from dcsim.workload import build_workload
 
-__all__ = ["Group", "Models", "build_models", "with_interconnect"]
+__all__ = ["Group", "Pool", "Models", "build_models", "with_interconnect", "pool_layout"]
 
 
 @dataclass
@@ -34,6 +35,41 @@ class Group:
 
 
 @dataclass
+class Pool:
+    """A model pool: the rack groups that serve the same workload classes (``racks[].serves``).
+
+    Without ``serves`` every group serves every class: one pool holding the whole fleet. Each
+    pool has its own class mix (``share``: its fraction of the arrivals; ``mean_input`` /
+    ``mean_output``: tokens per request of its classes), its own node tables (built at those
+    means) and supply curves; the interconnect and the cooling plant are shared between pools
+    (:class:`dcsim.engine.tables.JointFrontier`).
+    """
+
+    name: str
+    groups: list[int]          # indices into Models.groups
+    classes: list[int]         # indices into workload.classes
+    share: float               # fraction of arrivals routed here (sum of its classes' shares)
+    mean_input: float          # tokens per request, over its classes
+    mean_output: float
+    curves: SupplyCurves
+    overhead_w: float          # rack overhead power of its racks, W
+    gpus: int
+    replicas: int
+
+
+def pool_layout(sc: Scenario) -> list[tuple[list[int], list[int]]]:
+    """(group indices, class indices) of each pool, in order of first appearance in ``racks``."""
+    names = [c.name for c in sc.workload.classes]
+    if all(g.serves is None for g in sc.racks):
+        return [(list(range(len(sc.racks))), list(range(len(names))))]
+    out: dict[frozenset, tuple[list[int], list[int]]] = {}
+    for i, g in enumerate(sc.racks):
+        key = frozenset(g.serves)
+        out.setdefault(key, ([], sorted(names.index(c) for c in key)))[0].append(i)
+    return list(out.values())
+
+
+@dataclass
 class Models:
     """Everything a run needs, built once: workload, facility, groups, supply curves."""
 
@@ -43,11 +79,41 @@ class Models:
     groups: list[Group]
     curves: SupplyCurves
     clocks: np.ndarray
-    seeds: dict = field(default_factory=dict)
+    seeds: dict = field(default_factory=dict)  # streams already drawn from, by name (see stream())
     #: the clock of day: seconds from 1 January 00:00 local time to t = 0 (scenario ``start:``)
     clock_s: float = 0.0
     faults: FaultSchedule | None = None  # exogenous event schedule (dcsim.faults), or None
     warnings: list = field(default_factory=list)  # modelling caveats worth reading, for the report
+    #: model pools (racks[].serves); one pool of every group when classes are not routed
+    pools: list[Pool] = field(default_factory=list)
+
+    def stream(self, name: str) -> np.random.SeedSequence:
+        """The random stream of component ``name`` (:func:`dcsim.streams.named_stream`): keyed by
+        the name, so adding a component never changes another's draws."""
+        return named_stream(self.scenario.seed, name)
+
+    @property
+    def multi_pool(self) -> bool:
+        """Several model pools share the interconnect and the plant (``racks[].serves``)."""
+        return len(self.pools) > 1
+
+    def pool_demand_tok_s(self, demand_tok_s: np.ndarray) -> np.ndarray:
+        """(ticks, pools) output tokens/s offered to each pool, from the facility demand: its
+        classes' share of the arrivals × their mean output over the mixture's (exact expected
+        split for analytic arrivals; for a trace, classes are drawn by share)."""
+        d = np.asarray(demand_tok_s, dtype=float)
+        if not self.multi_pool:
+            return d[:, None]
+        w = np.array([p.share * p.mean_output for p in self.pools]) / self.workload.mean_output
+        return d[:, None] * w[None, :]
+
+    def joint(self, which: str = "pq"):
+        """The pools' joint efficient frontier for rack limits ``which`` (cached)."""
+        cache = self.__dict__.setdefault("_joint", {})
+        if which not in cache:
+            cache[which] = JointFrontier([p.curves.frontier(which) for p in self.pools],
+                                         [p.overhead_w for p in self.pools])
+        return cache[which]
 
     def demand_tok_s(self, t_start_s, dt_s: float) -> np.ndarray:
         """Output tokens/s offered during the ticks starting at ``t_start_s`` (length ``dt_s``).
@@ -93,14 +159,24 @@ def _band(b: dict) -> str:
 
 def build_models(sc: Scenario) -> Models:
     """Build workload, facility and node groups; random streams spawned per component from the seed."""
-    root = np.random.SeedSequence(sc.seed)
-    s_workload, s_facility, s_serving, s_faults = root.spawn(4)
+    s_workload, s_facility, s_serving, s_faults = (named_stream(sc.seed, k) for k in
+                                                   ("workload", "facility", "serving", "faults"))
     day, sec = sc.clock()
     clock_s = (day - 1) * 86400.0 + sec
     workload = build_workload(sc.workload, s_workload, sc.base_dir, start_hour=sec / 3600.0)
     facility = build_facility(sc.facility, sc.base_dir, s_facility, clock_s)
     clocks = None
     groups: list[Group] = []
+    layout = pool_layout(sc)
+    pool_of = {gi: pi for pi, (gis, _) in enumerate(layout) for gi in gis}
+    means = []  # (share, mean input, mean output) of each pool's classes
+    for _, cis in layout:
+        if len(cis) == len(workload.classes):  # the whole mix (the same floats as without pools)
+            means.append((1.0, workload.mean_input, workload.mean_output))
+            continue
+        cl = [workload.classes[c] for c in cis]
+        sh = float(sum(c.share for c in cl))
+        means.append((sh, sum(c.share * c.mean_input for c in cl) / sh, sum(c.share * c.mean_output for c in cl) / sh))
     for gi, gs in enumerate(sc.racks):
         try:
             node = build_node(gs.node, sc.base_dir)
@@ -108,8 +184,8 @@ def build_models(sc: Scenario) -> Models:
             raise ScenarioError(sc.name, [(f"racks[{gi}].node", str(e).strip("'\""))]) from None
         if clocks is None:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
-        table = node_table(node, workload.mean_input, workload.mean_output, clocks,
-                           power_cap_w=gs.node.power_cap)
+        _, m_in, m_out = means[pool_of[gi]]
+        table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(
             replicas=gs.count * reps_per_rack,
@@ -128,6 +204,14 @@ def build_models(sc: Scenario) -> Models:
             profile=str(node.profile.get("name")),
         ))
     curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
+    pools = []
+    for (gis, cis), (sh, m_in, m_out) in zip(layout, means):
+        gg = [groups[i] for i in gis]
+        pools.append(Pool(
+            name="+".join(g.name for g in gg), groups=gis, classes=cis, share=sh, mean_input=m_in, mean_output=m_out,
+            curves=curves if len(layout) == 1 else supply_curves([g.table for g in gg], [g.limits for g in gg]),
+            overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
+            gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
     warnings = [f"racks[{i}] ({g.name}): no calibrated profile for {g.node.calibration['for']}; using "
                 f"{g.profile} ({g.node.calibration['status']}: {g.node.calibration['meaning']}; expected error "
                 f"up to {_band(g.node.calibration['error_band_pct'])})"
@@ -142,7 +226,8 @@ def build_models(sc: Scenario) -> Models:
             path, _, reason = str(e).partition(": ")
             raise ScenarioError(sc.name, [(path, reason or str(e))]) from None
     return Models(sc, workload, facility, groups, curves, clocks,
-                  seeds={"serving": s_serving, "faults": s_faults}, clock_s=clock_s, warnings=warnings, faults=faults)
+                  seeds={"serving": s_serving, "faults": s_faults}, clock_s=clock_s, warnings=warnings, faults=faults,
+                  pools=pools)
 
 
 def with_interconnect(m: Models, cap_w: float) -> Models:
@@ -155,5 +240,5 @@ def with_interconnect(m: Models, cap_w: float) -> Models:
     """
     sc = m.scenario
     spec = sc.facility.model_copy(update={"interconnect": float(cap_w)})
-    s_facility = np.random.SeedSequence(sc.seed).spawn(4)[1]
+    s_facility = named_stream(sc.seed, "facility")
     return dataclasses.replace(m, facility=build_facility(spec, sc.base_dir, s_facility, m.clock_s))

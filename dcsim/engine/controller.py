@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step"]
+__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "PowerDown", "power_down_for"]
 
 #: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
 #: a uniform clock level below full (policy 'uniform').
@@ -106,3 +106,102 @@ class Controller:
         if shed_tok > 0 and not shed_before:
             self.note({"t_s": t_s, "action": "shed", "tokens": shed_tok,
                        "reason": f"waiting work beyond hold_limit {self.hold_s:g} s"})
+
+
+# --------------------------------------------------------------------------- idle power-down
+# (controller.idle_power_down, issue 13.4; docs/slo.md "Powering idle nodes down")
+
+def _window(hist: np.ndarray, x: np.ndarray, w: int, fn) -> np.ndarray:
+    """``fn`` (np.max or np.min) over the last ``w + 1`` values ending at each entry of ``x``,
+    ``hist`` holding the ``w`` values before ``x``."""
+    if w <= 0:
+        return x.copy()
+    v = np.concatenate([hist, x])
+    return fn(np.lib.stride_tricks.sliding_window_view(v, w + 1), axis=-1)
+
+
+@dataclass
+class PowerDown:
+    """Which replicas are awake, waking or in standby, tick by tick (a stateful schedule).
+
+    The controller wants awake the replicas that serve the demand it observed in the previous
+    tick at ``target_load`` of their throughput (``thr_rep_tok_s`` each at full clock), at least
+    one; it keeps a replica powered for ``hold_ticks`` after it was last wanted (the break-even
+    rule of ski rental: idle as long as a wake-up takes, then power down) and a woken replica
+    serves only after ``delay_ticks`` (the wake-up delay). Replicas out of service (faults) are
+    neither. Per tick: ``serving`` replicas take requests, ``powered - serving`` are waking (at
+    idle power: assumption), the other in-service replicas are in standby.
+    """
+
+    replicas: int
+    thr_rep_tok_s: float
+    target_load: float
+    hold_ticks: int
+    delay_ticks: int
+    idle_wall_w: float  # idle wall power of one replica (W)
+    standby_fraction: float
+    _need: np.ndarray | None = None  # the last hold_ticks wanted counts
+    _keep: np.ndarray | None = None  # the last delay_ticks powered counts
+    _last_demand: float | None = None
+    _prev: tuple | None = None  # (first tick, state before, demand, in service) of the last chunk
+
+    def schedule(self, i0: int, demand_tok_s: np.ndarray, in_service: np.ndarray,
+                 affordable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(serving, powered)`` replica counts for the chunk of ticks starting at tick ``i0``
+        with the given demand (tokens/s), replicas in service and, optionally, replicas the power
+        and cooling budgets can run (counts: the efficient frontier with standby points runs
+        that many and parks the rest). Chunks continue the schedule; a chunk that starts inside
+        the previous one (cut short by an event) replays the previous chunk's first ticks from
+        the state before it."""
+        if affordable is not None:
+            in_service = np.stack([np.asarray(in_service, float), np.asarray(affordable, float)])
+        if self._prev is not None and i0 < self._prev[0] + self._prev[2].size:
+            p0, state, pd, ps = self._prev
+            self._need, self._keep, self._last_demand = state
+            self._prev = None
+            if i0 > p0:
+                self._advance(pd[: i0 - p0], ps[: i0 - p0])
+        self._prev = (i0, (self._need, self._keep, self._last_demand), np.asarray(demand_tok_s, float),
+                      np.asarray(in_service, float))
+        return self._advance(self._prev[2], self._prev[3])
+
+    def _advance(self, d: np.ndarray, in_service: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        afford = None
+        if in_service.ndim == 2:
+            in_service, afford = in_service
+        cap = np.maximum(np.floor(np.asarray(in_service, float) + 1e-9), 0.0)
+        if self._last_demand is None:  # the run starts in steady state at its first demand
+            self._last_demand = float(d[0]) if d.size else 0.0
+        prev = np.concatenate([[self._last_demand], d[:-1]])
+        want = np.clip(np.ceil(prev / max(self.target_load * self.thr_rep_tok_s, 1e-300) - 1e-9), 1.0, None)
+        if afford is not None:  # no more than the budgets can run (the rest would only idle)
+            want = np.clip(np.minimum(want, afford), 1.0, None)
+        if self._need is None:
+            self._need = np.full(self.hold_ticks, want[0] if want.size else 1.0)
+        keep = _window(self._need, want, self.hold_ticks, np.max)
+        if self._keep is None:
+            self._keep = np.full(self.delay_ticks, keep[0] if keep.size else 1.0)
+        serving = np.minimum(_window(self._keep, keep, self.delay_ticks, np.min), cap)
+        if d.size:
+            self._last_demand = float(d[-1])
+            self._need = np.concatenate([self._need, want])[-self.hold_ticks:] if self.hold_ticks else self._need
+            self._keep = np.concatenate([self._keep, keep])[-self.delay_ticks:] if self.delay_ticks else self._keep
+        return serving, np.minimum(keep, cap)
+
+    def parked_power_w(self, in_service: np.ndarray, serving: np.ndarray, powered: np.ndarray) -> np.ndarray:
+        """Wall power (W) of the in-service replicas that do not serve: waking ones at idle power,
+        the rest in standby."""
+        asleep = np.maximum(np.floor(np.asarray(in_service, float) + 1e-9) - powered, 0.0)
+        return (powered - serving) * self.idle_wall_w + asleep * self.idle_wall_w * self.standby_fraction
+
+
+def power_down_for(m, dt_s: float) -> PowerDown | None:
+    """The power-down schedule of a built model ``m`` (None unless ``controller.idle_power_down``)."""
+    c = m.scenario.controller
+    if not c.idle_power_down:
+        return None
+    n = sum(g.limits.replicas for g in m.groups)
+    idle = sum(g.limits.replicas * float(g.table.wall[-1, 0]) for g in m.groups) / max(n, 1)
+    ticks = int(np.ceil(float(c.wake_up_delay) / dt_s - 1e-9))
+    return PowerDown(n, m.curves.compute_tok_s / max(n, 1), float(c.power_down_target_load), ticks, ticks, idle,
+                     float(c.standby_power))

@@ -22,9 +22,10 @@ import numpy as np
 import simpy
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import MODE_NAMES, Controller, queue_step
+from dcsim.engine.controller import MODE_NAMES, Controller, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
+from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -53,6 +54,9 @@ class Exogenous:
     fit_frontier: np.ndarray       # largest rate within both budgets on the efficient frontier
     fit_levels: np.ndarray         # (n, K) largest rate within both budgets at each uniform clock level
     availability: np.ndarray       # fraction of replicas in service
+    awake: np.ndarray              # fraction of replicas serving (= availability unless idle_power_down)
+    parked_w: np.ndarray           # wall power (W) of in-service replicas not serving (waking, standby)
+    asleep: np.ndarray             # replicas in standby (count)
     overhead_w: float              # rack overhead power (W), not scaled by availability
 
     def head(self, n: int) -> "Exogenous":
@@ -63,13 +67,20 @@ class Exogenous:
 
 def exogenous(m: Models, i0: int, i1: int, dt: float,
               availability: Callable[[np.ndarray], np.ndarray] | None = None, flex=None,
-              extra_w: float = 0.0, target_w: float | None = None) -> Exogenous:
+              extra_w: float = 0.0, target_w: float | None = None, power_down=None) -> Exogenous:
     """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick).
 
     ``flex`` (:class:`dcsim.engine.flex.Flex`): the utility's curtailment requests lower the cap,
     and thermal dynamics without pre-emptive cap lift the instant cooling budget (heat is stored;
     the thermal side throttles instead). ``extra_w`` adds to the meter budget (a battery's
-    discharge limit); ``target_w`` lowers it (a peak-shaving target)."""
+    discharge limit); ``target_w`` lowers it (a peak-shaving target).
+
+    ``power_down`` (:class:`~dcsim.engine.controller.PowerDown`, ``controller.idle_power_down``):
+    the replicas not serving are waking or in standby; the rates that fit the budgets are those
+    of the serving replicas with the others' power set aside, and the P and Q ceilings use the
+    frontier with standby points (:meth:`~dcsim.engine.tables.SupplyCurves.standby_frontier`).
+    ``flex`` and ``power_down`` are not combined (the scenario validator refuses it).
+    """
     t = np.arange(i0, i1) * dt
     tm = t + 0.5 * dt
     lam = np.asarray(m.workload.rate(tm), dtype=float)
@@ -102,18 +113,45 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     ovh = m.overhead_w
     a = np.maximum(avail, 1e-12)
     unit = lambda b: (b - ovh) / a + ovh  # noqa: E731
-    both = unit(it_max_p if flex is not None and flex.th_free_q else np.minimum(it_max_p, it_max_q))
+    power_tok_s = cv.ceiling(unit(it_max_p), "p", beyond_compute=True) * avail
+    cooling_tok_s = cv.ceiling(unit(it_max_q), "q", beyond_compute=True) * avail
+    awake, parked_w, asleep = avail, np.zeros(t.shape), np.zeros(t.shape)
+    if power_down is not None:  # controller.idle_power_down (docs/slo.md): serve on the awake replicas
+        n_rep = power_down.replicas
+        # replicas the budgets can run on the frontier with standby points: a share x of the
+        # fleet at the hull's first vertex, the rest in standby
+        f = cv.standby_frontier(power_down.standby_fraction, ovh, "pq")
+        b = unit(np.minimum(it_max_p, it_max_q))
+        x = np.clip((b - f.it[0]) / max(float(f.it[1] - f.it[0]), 1e-300), 0.0, 1.0) if f.it.size > 1 else np.ones(t.shape)
+        serving, powered = power_down.schedule(i0, demand, avail * n_rep, np.ceil(x * avail * n_rep - 1e-9))
+        parked_w = power_down.parked_power_w(avail * n_rep, serving, powered)
+        asleep = np.maximum(np.floor(avail * n_rep + 1e-9) - powered, 0.0)
+        awake = serving / n_rep
+        for which, budget in (("p", it_max_p), ("q", it_max_q)):  # the ceilings with standby points
+            f = cv.standby_frontier(power_down.standby_fraction, ovh, which)
+            sb = np.interp(unit(budget), f.it, f.rate, left=0.0) * avail
+            if which == "p":
+                power_tok_s = np.maximum(power_tok_s, sb)
+            else:
+                cooling_tok_s = np.maximum(cooling_tok_s, sb)
+        a = np.maximum(awake, 1e-12)
+        unit = lambda b: (b - ovh - parked_w) / a + ovh  # noqa: E731
+    else:
+        a = avail
+    # thermal dynamics without a pre-emptive cap store heat: the instant cooling budget is lifted
+    free_q = flex is not None and flex.th_free_q
+    both = unit(it_max_p if free_q else np.minimum(it_max_p, it_max_q))
     K = cv.rate_pq.shape[0]
     levels = np.stack([np.interp(both, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1)
     return Exogenous(
         t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, it_max_q,
         compute_tok_s=cv.compute_tok_s * avail,
-        power_tok_s=cv.ceiling(unit(it_max_p), "p", beyond_compute=True) * avail,
-        cooling_tok_s=cv.ceiling(unit(it_max_q), "q", beyond_compute=True) * avail,
-        fit_top=cv.fit_top(both) * avail,
-        fit_frontier=cv.ceiling(both, "pq") * avail,
-        fit_levels=levels * avail[:, None],
-        availability=avail, overhead_w=ovh,
+        power_tok_s=power_tok_s,
+        cooling_tok_s=cooling_tok_s,
+        fit_top=cv.fit_top(both) * a,
+        fit_frontier=cv.ceiling(both, "pq") * a,
+        fit_levels=levels * a[:, None],
+        availability=avail, awake=awake, parked_w=parked_w, asleep=asleep, overhead_w=ovh,
     )
 
 
@@ -150,6 +188,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     n_ticks = int(math.ceil(sc.duration / dt - 1e-9))
     ctl = Controller(sc.controller.policy, float(sc.controller.hold_limit), m.curves.compute_tok_s,
                      m.clocks.size - 1)
+    power_down = power_down_for(m, dt)  # None unless controller.idle_power_down
     trace = _Trace()
     env = simpy.Environment()
     events: list[dict] = []
@@ -160,6 +199,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     fx = build_flex(m, dt, n_ticks)  # issue 18: grid events, storage, thermal dynamics, deferrable work
     if fx is not None:
         fx.sink, fx.operating_point = ctl.note, operating_point
+    # several model pools (racks[].serves) share the budget: dcsim.engine.pools (hetero)
+    mp = PoolTicker(m, ctl.hold_s, request_engine, availability) if m.multi_pool else None
 
     def finish_chunk(ex, j: int, cols: dict, fc: FlexChunk | None = None) -> None:
         """Record the first ``j`` ticks of chunk ``ex`` from the per-tick lists ``cols``."""
@@ -167,9 +208,10 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             ex = ex.head(j)
         f = {k: np.array(v[:j], dtype=float) for k, v in cols.items() if k not in ("mode", "level")}
         mode, level = np.array(cols["mode"][:j], dtype=np.int8), np.array(cols["level"][:j], dtype=np.int16)
-        extra = request_engine.chunk_power(mode, level) if request_engine is not None else None
+        parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
+        extra = request_engine.chunk_power(mode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
-                      f["arrived"], extra, None if fc is None else (lambda fb: fc.columns(j, fb)))
+                      f["arrived"], extra, mp, None if fc is None else (lambda fb: fc.columns(j, fb)))
 
     def fault_window(env, t_s: float, edge: str, i: int):
         yield env.timeout(t_s)
@@ -192,11 +234,11 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         while i0 < n_ticks:
             st["boundary"] = False
             i1 = min(n_ticks, i0 + CHUNK_TICKS)
-            ex = exogenous(m, i0, i1, dt, availability, fx)
+            ex = exogenous(m, i0, i1, dt, availability, fx, power_down=power_down)
             fc = _flex_chunk(m, fx, ex, i0, i1, dt, availability)
             n = i1 - i0
             # plain Python floats in the per-tick loop (numpy scalars cost ~10x more per operation)
-            dem, av = ex.demand_tok_s.tolist(), ex.availability.tolist()
+            dem, av = ex.demand_tok_s.tolist(), ex.awake.tolist()  # awake = in service unless powered down
             ftop, ffr = ex.fit_top.tolist(), ex.fit_frontier.tolist()
             cols = {k: [] for k in ("served", "mode", "level", "backlog", "held", "waiting", "shed", "arrived")}
             served, mode, level, backlog, held, waiting, shed, arrived = cols.values()
@@ -204,49 +246,57 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 fc.cols = cols
             if request_engine is not None:  # effective clock of the frontier operating point
                 fr = m.curves.frontier("pq")
-                lvl = np.interp(ex.fit_frontier / np.maximum(ex.availability, 1e-12), fr.rate, fr.level)
+                lvl = np.interp(ex.fit_frontier / np.maximum(ex.awake, 1e-12), fr.rate, fr.level)
                 # quantized to the controller's clock levels (replicas cache their step tables per clock)
                 clk_fr = m.clocks[np.rint(lvl).astype(int)]
             j = 0
             cur.update(ex=ex, cols=cols, j=0, fc=fc)
             dq = fx.dq if fc is not None else None
             maybe = fc.maybe if fc is not None else None  # ticks where storage or thermal may act
+            if mp is not None:
+                mp.start_chunk(ex, dt)
             while j < n:
                 if j > 0 and st["boundary"]:  # an exogenous event fired: end the chunk here
                     break
-                queued = backlog_tok if request_engine is None else request_engine.door_backlog_tok
                 d = dem[j]
-                if dq is not None:  # deferrable share: waits for spare rate (issue 18)
-                    d_def = d * fx.share
-                    d_int = d - d_def
-                    gate, q_def = fc.deferrable_need(j)
-                    need = queued / dt + d_int + q_def / dt + (d_def if gate else 0.0)
+                if mp is not None:  # several pools: split the shared budget, serve each pool (hetero)
+                    md, limit, sv, b, sh, arr, hl, need = mp.tick(j, float(ex.t_s[j]), dt)
+                    k = ctl.top_level
+                    held.append(hl)
                 else:
-                    need = queued / dt + d
-                slow = maybe is not None and (maybe[j] or fx.busy)
-                ft, ff, lv = ftop[j], ffr[j], ex.fit_levels[j]
-                if slow and fc.engaged(j, need):
-                    ft, ff, lv = fc.fits(j, ft, ff, lv)
-                md, limit, k = ctl.decide(need, ft, ff, lv if uniform else None, av[j])
-                if slow and fc.t_on:
-                    md, limit, k = fc.thermal_limit(j, md, limit, k, lv)
-                if request_engine is not None:
-                    clk = clk_fr[j] if md == 1 else m.clocks[k]
-                    sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk), av[j])
-                    held.append(request_engine.door_backlog_tok)
-                elif dq is not None:
-                    arr = d * dt
-                    sv, b, sh = queue_step(backlog_tok, d_int, limit, dt, hold_s)
-                    spare = max(limit - sv, 0.0) * dt
-                    done = fc.step_deferrable(j, gate, d_def * dt, spare)
-                    sv += done / dt  # deferred work left waiting counts as held only when the rate ran out
-                    held.append(b + (dq.backlog if dq.backlog > 0 and done >= spare * (1 - 1e-12) else 0.0))
-                else:
-                    arr = d * dt
-                    sv, b, sh = queue_step(backlog_tok, d, limit, dt, hold_s)
-                    held.append(b)
-                if slow:
-                    fc.after(j, md, sv, k)
+                    queued = backlog_tok if request_engine is None else request_engine.door_backlog_tok
+                    if dq is not None:  # deferrable share: waits for spare rate (issue 18)
+                        d_def = d * fx.share
+                        d_int = d - d_def
+                        gate, q_def = fc.deferrable_need(j)
+                        need = queued / dt + d_int + q_def / dt + (d_def if gate else 0.0)
+                    else:
+                        need = queued / dt + d
+                    slow = maybe is not None and (maybe[j] or fx.busy)
+                    ft, ff, lv = ftop[j], ffr[j], ex.fit_levels[j]
+                    if slow and fc.engaged(j, need):
+                        ft, ff, lv = fc.fits(j, ft, ff, lv)
+                    md, limit, k = ctl.decide(need, ft, ff, lv if uniform else None, av[j])
+                    if slow and fc.t_on:
+                        md, limit, k = fc.thermal_limit(j, md, limit, k, lv)
+                    if request_engine is not None:
+                        clk = clk_fr[j] if md == 1 else m.clocks[k]
+                        sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
+                                                             float(ex.availability[j]), awake=av[j])
+                        held.append(request_engine.door_backlog_tok)
+                    elif dq is not None:
+                        arr = d * dt
+                        sv, b, sh = queue_step(backlog_tok, d_int, limit, dt, hold_s)
+                        spare = max(limit - sv, 0.0) * dt
+                        done = fc.step_deferrable(j, gate, d_def * dt, spare)
+                        sv += done / dt  # deferred work left waiting counts as held only when the rate ran out
+                        held.append(b + (dq.backlog if dq.backlog > 0 and done >= spare * (1 - 1e-12) else 0.0))
+                    else:
+                        arr = d * dt
+                        sv, b, sh = queue_step(backlog_tok, d, limit, dt, hold_s)
+                        held.append(b)
+                    if slow:
+                        fc.after(j, md, sv, k)
                 backlog_tok = b
                 served.append(sv)
                 mode.append(md)
@@ -322,51 +372,33 @@ def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarr
     ``served`` tokens/s; ``mode`` per :data:`MODE_NAMES`; ``level`` clock-level index
     (uniform mode); ``avail`` fraction of replicas in service.
     """
-    cv = m.curves
-    ovh = m.overhead_w
-    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
-    r = np.asarray(served, dtype=float) / a  # rate if every replica were in service
-    it, gpu = np.empty(r.size), np.empty(r.size)
-    clock, u = np.empty(r.size), np.full(r.size, np.nan)
-    top = cv.rate_pq.shape[0] - 1
-    if m.scenario.controller.policy == "none":
-        sel = np.ones(r.size, dtype=bool)
-        u[sel] = np.interp(r, cv.rate_c[top], cv.u)
-        it[sel] = np.interp(u, cv.u, cv.it_c[top])
-        gpu[sel] = np.interp(u, cv.u, cv.gpu_c[top])
-        clock[sel] = m.clocks[top]
-    else:
-        for md in np.unique(mode):
-            sel = mode == md
-            if md == 1:
-                f = cv.frontier("pq")
-                it[sel] = np.interp(r[sel], f.rate, f.it)
-                gpu[sel] = np.interp(r[sel], f.rate, f.gpu)
-                clock[sel] = np.interp(np.interp(r[sel], f.rate, f.level), np.arange(m.clocks.size), m.clocks)
-                continue
-            for k in np.unique(level[sel]):
-                s2 = sel & (level == k)
-                u[s2] = np.interp(r[s2], cv.rate_pq[k], cv.u)
-                it[s2] = np.interp(u[s2], cv.u, cv.it_pq[k])
-                gpu[s2] = np.interp(u[s2], cv.u, cv.gpu_pq[k])
-                clock[s2] = m.clocks[k]
-    return {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u}
+    return pool_operating_point(m.curves, m.clocks, m.scenario.controller.policy, m.overhead_w, served, mode,
+                                level, avail)
 
 
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
-                  arrived, extra, flex_cols=None) -> None:
-    op = operating_point(m, served, mode, level, ex.availability)
-    if extra is not None:  # request fidelity measured its own IT and GPU power
-        op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
+                  arrived, extra, mp: PoolTicker | None = None, flex_cols=None) -> None:
+    pools: dict = {}
+    if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
+        rec = mp.record(ex, mode, level, extra)
+        pools = rec.pop("pools")
+        ex = dataclasses.replace(ex, power_tok_s=rec["power_tok_s"], cooling_tok_s=rec["cooling_tok_s"],
+                                 compute_tok_s=rec["compute_tok_s"], availability=rec["availability"])
+        op = {k: rec[k] for k in ("it_power_w", "gpu_power_w", "clock", "load_fraction")}
+    else:
+        op = operating_point(m, served, mode, level, ex.awake)
+        op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
+        if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
+            op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
-    binding = binding_simulated(held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
-                                supply_only=1 if m.scenario.controller.policy == "none" else None)
+    binding = rec["binding"] if mp is not None else binding_simulated(
+        held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
+        supply_only=1 if m.scenario.controller.policy == "none" else None)
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
-    g0 = m.groups[0]
-    # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock
-    clk_idx = np.interp(op["clock"], m.clocks, np.arange(m.clocks.size))
-    cap_w = np.interp(clk_idx, np.arange(m.clocks.size), g0.table.gpu[:, -1]) / g0.node.gpus_per_replica
+    # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
+    cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])
+    trace.add(**pools)
     trace.add(
         t_s=ex.t_s, demand_tok_s=ex.demand_tok_s, arrival_rate=ex.arrival_rate,
         compute_tok_s=ex.compute_tok_s, power_tok_s=ex.power_tok_s, cooling_tok_s=ex.cooling_tok_s,
@@ -378,6 +410,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         gpus_in_service=ex.availability * m.gpus, mean_clock=op["clock"], mean_cap_w=cap_w,
         queue_tokens=backlog, shed_tokens=shed, arrived_tokens=arrived, mode=mode, clock_level=level,
         load_fraction=op["load_fraction"], it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
+        awake_fraction=ex.awake, parked_power_w=ex.parked_w,
         it_max_cooling_w=ex.it_max_cooling_w,
         **(flex_cols(fb) if flex_cols is not None else {}),
         **{f"{p}_w": fb[p] for p in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower",

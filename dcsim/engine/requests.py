@@ -22,55 +22,39 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import queue_step
+from dcsim.engine.controller import power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
-from dcsim.engine.loop import operating_point
+from dcsim.engine.pools import pool_operating_point
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import make_pool
 from dcsim.serving.replica import FinishedBatch
-from dcsim.workload import build_workload
+from dcsim.workload import ArrivalBatch, build_workload
+from dcsim.workload.model import child_seed
 
 __all__ = ["RequestEngine"]
 
 _NO_SHED = np.zeros((2, 0), np.int64)
 
 
-class RequestEngine:
-    """Serves each controller tick's arrivals on simulated replicas (see module docstring)."""
+class _Lane:
+    """One model pool's simulated replicas and their facility door (see :class:`RequestEngine`)."""
 
-    def __init__(self, m: Models):
-        sc = m.scenario
+    def __init__(self, m: Models, pi: int, counts: list[int], pool_obj, frac: float, workload, global_idx):
+        pool = m.pools[pi]
         self.m = m
-        sv = sc.serving
-        _unused, rng_sample, rng_metrics = m.seeds["serving"].spawn(3)  # keep child indices stable
-        total = [g.limits.replicas for g in m.groups]
-        if sc.fidelity == "request":
-            counts = total
-        else:  # hybrid: spread the sample over groups in proportion to their size, ≥ 1 each
-            n = min(sc.hybrid_sample, sum(total))
-            raw = np.array(total, dtype=float) / sum(total) * n
-            counts = [max(1, min(t, int(round(x)))) for t, x in zip(total, raw)]
-        nodes = [g.node for g in m.groups]
-        self.pool = make_pool(sv.backend, nodes, counts, router=sv.router, min_headroom_w=sv.min_headroom_w,
-                              chunked_prefill=sv.chunked_prefill, kv_watermark=sv.kv_watermark,
-                              hold_limit=float(sc.controller.hold_limit))
-        self.group_of: list[int] = self.pool.group_of.tolist()
-        cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(m.groups, counts))
-        cap_all = sum(t * g.table.thr_max[-1] for g, t in zip(m.groups, total))
-        #: share of the facility's compute simulated request by request
-        self.frac = 1.0 if sc.fidelity == "request" else float(cap_sample / cap_all)
-        self.workload = m.workload
-        if self.frac < 1.0:
-            # The sample's own arrival stream: the workload at frac of its rate (exact thinning
-            # for Poisson and time-varying Poisson arrivals; for renewal, MMPP and trace arrivals a
-            # rate-scaled copy of the process). The fluid remainder takes the expected rest.
-            arr = sc.workload.arrivals
-            spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * self.frac})})
-            self.workload = build_workload(spec, rng_sample.spawn(1)[0], sc.base_dir, start_hour=m.start_hour)
-        cls = m.workload.classes
-        self.metrics = ServingMetrics([c.name for c in cls], [c.slo_ttft_s for c in cls], [c.slo_tpot_s for c in cls],
-                                      sample_size=sv.latency_sample_size, seed=rng_metrics)
-        self.hold_limit = float(sc.controller.hold_limit)
+        self.index = pi
+        self.groups = pool.groups  # indices into m.groups
+        self.classes = np.array(pool.classes, dtype=np.int64)
+        self.pool = pool_obj
+        self.frac = frac
+        self.workload = workload  # its own arrival sample (hybrid), or None: rows of the shared sample
+        #: expected output tokens per arrival of the whole workload that belong to this pool
+        self.mean_out_share = m.workload.mean_output if not m.multi_pool else pool.share * pool.mean_output
+        self.in_per_out = pool.mean_input / pool.mean_output
+        self.curves = pool.curves
+        self.overhead_w = pool.overhead_w
+        self.global_idx = global_idx  # scenario-wide replica index of each simulated replica (faults)
+        self.hold_limit = float(m.scenario.controller.hold_limit)
         # requests waiting at the facility door, FIFO: blocks of arrays (t_arrival, cls, n_in, n_out)
         self._hold: deque = deque()
         self._hold_n = 0  # requests in _hold
@@ -82,45 +66,39 @@ class RequestEngine:
         self._tick_fluid_rate: list[float] = []
         self.arrived_tok = 0.0
         self.served_tok = 0.0
+        self.served_in_tok = 0.0  # input tokens of the requests served (counted; fluid remainder: its mix)
         self.shed_tok = 0.0
-        self.n_shed_fluid_tok = 0.0
-        self._ovh_share = m.overhead_w * self.frac
+        self._ovh_share = pool.overhead_w * self.frac
         self._last_gpu_w = np.zeros(self.pool.n)
         self._down = np.zeros(self.pool.n, dtype=bool)
         self._any_down = False
         self._all_up = np.ones(self.pool.n, dtype=bool)  # read-only by convention: never modified
-        gof = np.array(self.group_of)
-        self._by_group = [(g, np.flatnonzero(gof == g)) for g in sorted(set(self.group_of))]
+        gof = self.pool.group_of
+        self._by_group = [(self.groups[g], np.flatnonzero(gof == g)) for g in sorted(set(gof.tolist()))]
         self.requeued = 0  # requests retried after their replica failed
         self.door_backlog_tok = 0.0  # output tokens waiting to be admitted (for the controller)
-        self._finished: list = []  # finished requests not yet in the metrics (bounded by _flush)
-        self._buffered = 0
 
-    def _flush(self) -> None:
-        """Hand buffered finished requests to the streaming metrics in one vectorized call."""
-        if self._finished:
-            self.metrics.add(FinishedBatch.concat(self._finished))
-            self._finished.clear()
-            self._buffered = 0
-
-    # ------------------------------------------------------------------ per tick
-    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0):
-        """Serve ``[t0, t0+dt)``; returns (served tokens/s, waiting tokens, shed tokens, arrived tokens).
-
-        ``availability`` is the fraction of replicas in service: new requests are routed only to
-        the first ``round(availability · n)`` replicas (requests already inside a failed replica
-        finish there — a simplification).
-        """
+    def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
+             availability: float, awake: float | None = None):
+        """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
+        waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
+        one pool) is the fraction of replicas serving: the others in service are parked (waking or
+        in standby) and get no new requests; requests already inside a parked replica finish there."""
         m = self.m
         t1 = t0 + dt
-        ab = self.workload.sample(t0, t1)
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
         fluid_arr = 0.0
-        if self.frac < 1.0:  # expected output tokens of the rest of the facility
-            fluid_arr = float(m.workload.rate(np.array([t0 + 0.5 * dt]))[0]) * m.workload.mean_output * dt * (1.0 - self.frac)
+        if self.frac < 1.0:  # expected output tokens of the rest of the pool
+            fluid_arr = float(m.workload.rate(np.array([t0 + 0.5 * dt]))[0]) * self.mean_out_share * dt * (1.0 - self.frac)
         arrived = float(n_out.sum()) + fluid_arr
-        self.metrics.record_arrivals(cls)
+        eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
+        if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
+            up = np.flatnonzero(available)
+            k = max(1, int(round(awake * self.pool.n)))
+            if k < up.size:
+                available = available.copy()
+                available[up[k:]] = False
         if t.size:
             self._hold.append((t, cls, n_in, n_out))
             self._hold_n += t.size
@@ -130,7 +108,7 @@ class RequestEngine:
         shed_tok = 0.0
         rel, shed_cls = self._release(t1)
         if shed_cls.size:
-            self.metrics.record_shed(shed_cls[0])
+            eng.metrics.record_shed(shed_cls[0])
             shed_tok += float(shed_cls[1].sum())
         if rel is not None:
             # a request held at the door (or retried) enters a replica when released, at t0: that
@@ -139,10 +117,11 @@ class RequestEngine:
             ra, rc, ri, ro = (x[order] for x in rel)
             rt = np.maximum(ra, t0)
             headroom = None
-            if self.m.scenario.serving.router == "power_aware":
+            if m.scenario.serving.router == "power_aware":
                 # power headroom of each replica: GPU power at full batch at this clock minus its last draw
                 k = float(np.interp(clock, m.clocks, np.arange(m.clocks.size)))
-                capg = np.array([np.interp(k, np.arange(m.clocks.size), g.table.gpu[:, -1]) for g in m.groups])
+                capg = np.array([np.interp(k, np.arange(m.clocks.size), m.groups[g].table.gpu[:, -1])
+                                 for g in self.groups])
                 headroom = capg[self.pool.group_of] - self._last_gpu_w
         else:
             rt = ra = np.zeros(0)
@@ -151,20 +130,22 @@ class RequestEngine:
         energy, fins, sh_c, sh_o = self.pool.serve(t1, clock, rt, ra, rc, ri, ro, available=available,
                                                    headroom_w=headroom)
         if sh_c.size:  # never fits in KV, or waited in a replica queue past hold_limit
-            self.metrics.record_shed(sh_c)
+            eng.metrics.record_shed(sh_c)
             shed_tok += float(sh_o.sum())
         self._last_gpu_w = energy / dt
         gpu_j = float(energy.sum())
         served = 0.0
+        served_in = 0.0
         it_w = 0.0
         for fin in fins:
-            self._finished.append(fin)
-            self._buffered += len(fin)
+            eng._finished.append(fin)
+            eng._buffered += len(fin)
             served += float(fin.n_out.sum())
-        if self._buffered >= 20_000:
-            self._flush()
+            served_in += float(fin.n_in.sum())
+        if eng._buffered >= 20_000:
+            eng._flush()
         for g, sel in self._by_group:  # wall power of each replica from its mean GPU power this tick
-            it_w += float(np.sum(self.m.groups[g].node.wall_power(self._last_gpu_w[sel])))
+            it_w += float(np.sum(m.groups[g].node.wall_power(self._last_gpu_w[sel])))
         # the fluid remainder of a hybrid facility
         fluid_served = 0.0
         if self.frac < 1.0:
@@ -176,6 +157,7 @@ class RequestEngine:
         self._tick_fluid_rate.append(fluid_served)
         self.arrived_tok += arrived
         self.served_tok += served + fluid_served * dt
+        self.served_in_tok += served_in + fluid_served * dt * self.in_per_out
         self.shed_tok += shed_tok
         waiting = self.arrived_tok - self.served_tok - self.shed_tok
         # work the controller must still admit: tokens held at the door (sample) and the fluid
@@ -230,7 +212,7 @@ class RequestEngine:
         if fx is None and availability >= 1.0 and not self._any_down:  # all in service (fast path)
             return self._all_up
         if fx is not None and self.frac == 1.0:  # request fidelity: the exact failed replicas
-            down = np.asarray(fx.replicas_down(t0), dtype=bool)[:n]
+            down = np.asarray(fx.replicas_down(t0), dtype=bool)[self.global_idx]
         else:  # hybrid: the sample loses its share of replicas
             down = np.arange(n) >= max(1, int(round(availability * n)))
         newly = np.flatnonzero(down & ~self._down)
@@ -250,31 +232,191 @@ class RequestEngine:
         self._any_down = bool(down.any())
         return ~down if self._any_down and not down.all() else self._all_up
 
-    def chunk_power(self, mode: np.ndarray, level: np.ndarray) -> dict:
-        """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled).
+    def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> tuple[np.ndarray, np.ndarray]:
+        """(IT W, GPU W) of this pool in the ticks since the last call (sample measured + fluid
+        remainder at the controller's operating point, like a fluid facility).
+
+        ``parked`` (``controller.idle_power_down``, one pool): per-tick arrays ``(awake fraction,
+        parked wall power W, replicas asleep)`` of the facility: the sample's parked replicas idled
+        in the engine and draw standby power instead; the fluid remainder serves on its awake
+        share and draws its share of the parked power.
+        """
+        gpu = np.array(self._tick_gpu)
+        it = np.array(self._tick_it_sample)
+        share = np.full(gpu.size, 1.0 - self.frac)
+        if parked is not None:
+            awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
+            pd = power_down_for(self.m, 1.0)
+            n_asleep = asleep * self.frac
+            it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
+            gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
+            share = awake * (1.0 - self.frac)
+        if self.frac < 1.0:
+            fr = np.array(self._tick_fluid_rate)
+            op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
+                                      fr, mode, level, share)
+            # the operating point adds all rack overhead; the sample already carries its share
+            it = it + op["it_power_w"] - self._ovh_share
+            gpu = gpu + op["gpu_power_w"]
+            if parked is not None:
+                it = it + parked_w * (1.0 - self.frac)
+        self._tick_gpu.clear()
+        self._tick_it_sample.clear()
+        self._tick_fluid_rate.clear()
+        return it, gpu
+
+    def in_flight(self) -> int:
+        """Requests at the door or inside a replica (simulated part)."""
+        t = self.pool.totals()
+        return self._hold_n + t["enqueued"] - t["completed"] - t["shed"]
+
+
+class RequestEngine:
+    """Serves each controller tick's arrivals on simulated replicas (see module docstring).
+
+    Each model pool (``racks[].serves``; one pool without it) is a :class:`_Lane`: its own
+    replicas, door queue and token bucket at the pool's rate limit, fed with its own classes.
+    """
+
+    def __init__(self, m: Models):
+        sc = m.scenario
+        self.m = m
+        sv = sc.serving
+        rng_sample, rng_metrics = m.stream("serving.sample"), m.stream("serving.metrics")
+        offsets = np.cumsum([0] + [g.limits.replicas for g in m.groups])
+        self.lanes: list[_Lane] = []
+        for pi, pool in enumerate(m.pools):
+            gs = [m.groups[g] for g in pool.groups]
+            total = [g.limits.replicas for g in gs]
+            if sc.fidelity == "request":
+                counts = total
+            else:  # hybrid: spread the sample over groups in proportion to their size, ≥ 1 each
+                n = min(sc.hybrid_sample, sum(total))
+                raw = np.array(total, dtype=float) / sum(total) * n
+                counts = [max(1, min(t, int(round(x)))) for t, x in zip(total, raw)]
+            obj = make_pool(sv.backend, [g.node for g in gs], counts, router=sv.router,
+                            min_headroom_w=sv.min_headroom_w, chunked_prefill=sv.chunked_prefill,
+                            kv_watermark=sv.kv_watermark, hold_limit=float(sc.controller.hold_limit))
+            cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(gs, counts))
+            cap_all = sum(t * g.table.thr_max[-1] for g, t in zip(gs, total))
+            #: share of the pool's compute simulated request by request
+            frac = 1.0 if sc.fidelity == "request" else float(cap_sample / cap_all)
+            wl = None
+            if frac < 1.0:
+                # The sample's own arrival stream: the workload at frac of its rate (exact thinning
+                # for Poisson and time-varying Poisson arrivals; for renewal, MMPP and trace arrivals a
+                # rate-scaled copy of the process), keeping this pool's classes. The fluid remainder
+                # takes the expected rest.
+                arr = sc.workload.arrivals
+                spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * frac})})
+                ss = child_seed(rng_sample, 0) if not m.multi_pool else m.stream(f"serving.sample.{pool.name}")
+                wl = build_workload(spec, ss, sc.base_dir, start_hour=m.start_hour)
+            gidx = np.concatenate([np.arange(offsets[g], offsets[g] + c) for g, c in zip(pool.groups, counts)])
+            self.lanes.append(_Lane(m, pi, counts, obj, frac, wl, gidx))
+        self.frac = self.lanes[0].frac if len(self.lanes) == 1 else None
+        cls = m.workload.classes
+        self.metrics = ServingMetrics([c.name for c in cls], [c.slo_ttft_s for c in cls], [c.slo_tpot_s for c in cls],
+                                      sample_size=sv.latency_sample_size, seed=rng_metrics)
+        self._lane_of_class = np.zeros(len(cls), dtype=np.int64)
+        for ln in self.lanes:
+            self._lane_of_class[ln.classes] = ln.index
+        self._finished: list = []  # finished requests not yet in the metrics (bounded by _flush)
+        self._buffered = 0
+
+    @property
+    def pool(self):
+        """The serving pool of the simulated replicas (one model pool; with several, ``lanes[i].pool``)."""
+        if len(self.lanes) != 1:
+            raise AttributeError("several model pools: use RequestEngine.lanes[i].pool")
+        return self.lanes[0].pool
+
+    @property
+    def group_of(self) -> list[int]:
+        """Rack group of each simulated replica (one model pool)."""
+        return self.pool.group_of.tolist()
+
+    @property
+    def door_backlog_tok(self) -> float:
+        """Output tokens waiting to be admitted, all pools (for the controller)."""
+        return sum(ln.door_backlog_tok for ln in self.lanes)
+
+    def door_backlog_pools(self) -> list[float]:
+        """Output tokens waiting to be admitted, per pool."""
+        return [ln.door_backlog_tok for ln in self.lanes]
+
+    @property
+    def served_input_tok(self) -> float:
+        """Input tokens of the requests served (counted from the requests themselves)."""
+        return sum(ln.served_in_tok for ln in self.lanes)
+
+    @property
+    def requeued(self) -> int:
+        return sum(ln.requeued for ln in self.lanes)
+
+    def _flush(self) -> None:
+        """Hand buffered finished requests to the streaming metrics in one vectorized call."""
+        if self._finished:
+            self.metrics.add(FinishedBatch.concat(self._finished))
+            self._finished.clear()
+            self._buffered = 0
+
+    # ------------------------------------------------------------------ per tick
+    def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
+             awake: float | None = None):
+        """Serve ``[t0, t0+dt)`` (one pool); returns (served tokens/s, waiting tokens, shed tokens,
+        arrived tokens).
+
+        ``availability`` is the fraction of replicas in service: new requests are routed only to
+        the first ``round(availability · n)`` replicas (requests already inside a failed replica
+        finish there — a simplification). ``awake``: the fraction serving when
+        ``controller.idle_power_down`` parks the rest (see :meth:`_Lane.tick`).
+        """
+        ln = self.lanes[0]
+        wl = ln.workload if ln.workload is not None else self.m.workload
+        return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake)
+
+    def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
+                   availability: list[float] | None = None):
+        """Serve ``[t0, t0+dt)`` for every pool at its own rate limit, clock and fraction of
+        replicas in service; returns one (served tokens/s, waiting tokens, shed tokens, arrived
+        tokens) per pool."""
+        availability = availability if availability is not None else [1.0] * len(self.lanes)
+        shared = None
+        out = []
+        for ln in self.lanes:
+            if ln.workload is not None:
+                ab = ln.workload.sample(t0, t0 + dt)
+                keep = self._lane_of_class[ab.cls] == ln.index
+            else:
+                if shared is None:
+                    shared = self.m.workload.sample(t0, t0 + dt)
+                ab = shared
+                keep = self._lane_of_class[ab.cls] == ln.index
+            ab = ArrivalBatch(ab.t[keep], ab.cls[keep], ab.n_in[keep], ab.n_out[keep])
+            out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index]))
+        return out
+
+    def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> dict:
+        """IT and GPU power (W) of the ticks since the last call (sample measured + fluid modelled),
+        for the facility and (``pool_*``, shape (ticks, pools)) per pool.
 
         ``mode`` and ``level`` are the controller's operating mode and clock level of each of
         those ticks; the fluid remainder runs at that operating point like a fluid facility.
         """
         self._flush()
-        gpu = np.array(self._tick_gpu)
-        it = np.array(self._tick_it_sample)
-        if self.frac < 1.0:
-            fr = np.array(self._tick_fluid_rate)
-            op = operating_point(self.m, fr, mode, level, np.full(fr.size, 1.0 - self.frac))
-            # operating_point adds all rack overhead; the sample already carries its share
-            it = it + op["it_power_w"] - self._ovh_share
-            gpu = gpu + op["gpu_power_w"]
-        self._tick_gpu.clear()
-        self._tick_it_sample.clear()
-        self._tick_fluid_rate.clear()
-        return {"it_power_w": it, "gpu_power_w": gpu}
+        parts = [ln.chunk_power(mode, level, parked) for ln in self.lanes]
+        it = np.stack([p[0] for p in parts], axis=1)
+        gpu = np.stack([p[1] for p in parts], axis=1)
+        if len(parts) == 1:
+            return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
+                    "pool_gpu_power_w": gpu}
+        return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
+                "pool_gpu_power_w": gpu}
 
     # ------------------------------------------------------------------ results
     def in_flight(self) -> int:
         """Requests at the door or inside a replica (simulated part)."""
-        t = self.pool.totals()
-        return self._hold_n + t["enqueued"] - t["completed"] - t["shed"]
+        return sum(ln.in_flight() for ln in self.lanes)
 
     def report(self, duration_s: float) -> dict:
         """Latency, SLO attainment, goodput and request accounting (simulated replicas)."""
@@ -285,14 +427,21 @@ class RequestEngine:
         if counted != req["arrived"]:
             raise InvariantError(f"requests not accounted: arrived {req['arrived']} != completed+in_flight+shed {counted}")
         req["in_flight"] = self.in_flight()
-        if self.frac < 1.0:
-            # latency and SLOs come from the sample; goodput scales to the whole facility
-            rep["goodput_tok_s"] = rep["goodput_tok_s"] / self.frac
-            rep["hybrid"] = {"sampled_replicas": self.pool.n, "compute_share": self.frac}
+        if any(ln.frac < 1.0 for ln in self.lanes):
+            # latency and SLOs come from the sample; goodput scales to the whole facility (per pool)
+            if len(self.lanes) == 1:
+                rep["goodput_tok_s"] = rep["goodput_tok_s"] / self.frac
+            else:
+                fr = np.array([self.lanes[self._lane_of_class[c]].frac for c in range(len(self._lane_of_class))])
+                rep["goodput_tok_s"] = float(np.sum(self.metrics.good_tokens / fr)) / duration_s
+            rep["hybrid"] = {"sampled_replicas": sum(ln.pool.n for ln in self.lanes),
+                             "compute_share": self.frac if len(self.lanes) == 1 else
+                             {self.m.pools[ln.index].name: ln.frac for ln in self.lanes}}
         out = {k: rep[k] for k in ("latency_s", "slo_attainment", "goodput_tok_s", "queue_delay_s", "requests")}
         out["serving"] = {k: v for k, v in rep.items() if k not in out}
-        out["preemptions"] = self.pool.totals()["preemptions"]
+        out["preemptions"] = sum(ln.pool.totals()["preemptions"] for ln in self.lanes)
         out["requests"]["requeued_after_failure"] = int(self.requeued)
+        out["_input_tokens_pools"] = [ln.served_in_tok for ln in self.lanes]  # for the report's tokens.input
         return out
 
     def latency_samples(self) -> dict:

@@ -15,7 +15,64 @@ import numpy as np
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.tpf import BINDING_NAMES, binding_of
 
-__all__ = ["MOMENTS", "ceilings_at", "crossovers", "scenario_moments", "steady_report"]
+__all__ = ["MOMENTS", "ceilings_at", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
+           "pool_flop_per_output_token"]
+
+
+def pool_flop_per_output_token(m: Models, p: int) -> float:
+    """FLOP per output token of pool ``p``: each group's node at the pool's class mix, weighted by
+    the group's share of the pool's compute (tokens/s at full clock)."""
+    pool = m.pools[p]
+    gs = [m.groups[g] for g in pool.groups]
+    f = [float(g.node.flops_per_output_token(pool.mean_input, pool.mean_output)) for g in gs]
+    if len(f) == 1:
+        return f[0]
+    w = np.array([g.limits.replicas * g.table.thr_max[-1] for g in gs])
+    return float(np.dot(f, w) / w.sum())
+
+
+def flop_per_output_token(m: Models, weights=None) -> float:
+    """FLOP per output token of the facility: one group's node at the workload's mean lengths;
+    several pools: each pool's figure weighted by ``weights`` (its output tokens; default its
+    share of the offered output tokens)."""
+    if not m.multi_pool:
+        if len(m.groups) == 1:
+            return float(m.groups[0].node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
+        return pool_flop_per_output_token(m, 0)
+    f = np.array([pool_flop_per_output_token(m, p) for p in range(len(m.pools))])
+    w = np.asarray(weights, dtype=float) if weights is not None else np.array(
+        [p.share * p.mean_output for p in m.pools])
+    if not w.sum() > 0:
+        w = np.array([p.share * p.mean_output for p in m.pools])
+    return float(np.dot(f, w) / w.sum())
+
+
+def _pool_ceilings_at(m: Models, d, it_p, it_q, a) -> dict:
+    """:func:`ceilings_at` for several pools: per-pool demand (its classes), the shared budgets
+    split on the pools' joint frontier (docs/engine.md "Several model pools")."""
+    shape = d.shape
+    d, it_p, it_q, a = (x.ravel() for x in (d, it_p, it_q, a))
+    ovh = m.overhead_w
+    unit = lambda b: (b - a * ovh) / a + ovh  # noqa: E731  (racks scale with a too)
+    dp = m.pool_demand_tok_s(d)
+    need_u = dp / a[:, None]
+    cp = np.array([p.curves.compute_tok_s for p in m.pools])[None, :] * a[:, None]
+    c = cp.sum(axis=1)
+    pw = m.joint("p").facility_ceiling(need_u, unit(it_p)) * a
+    q = m.joint("q").facility_ceiling(need_u, unit(it_q)) * a
+    served = m.joint("pq").split(np.minimum(dp, cp) / a[:, None], unit(np.minimum(it_p, it_q))) * a[:, None]
+    deficit = dp - served
+    tol = 1e-9 * np.maximum(dp, 1.0)
+    pool_code = np.where(deficit <= tol, 0, np.where((dp > cp) & (served >= cp * (1 - 1e-9)), 1,
+                                                       np.where((it_p <= it_q)[:, None], 2, 3)))
+    worst = np.argmax(deficit, axis=1)
+    code = pool_code[np.arange(d.size), worst]
+    out = {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": pw, "cooling_tok_s": q,
+           "achieved_tok_s": served.sum(axis=1), "binding": code}
+    out = {k: v.reshape(shape) for k, v in out.items()}
+    out["pools"] = {"demand_tok_s": dp.reshape(shape + (-1,)), "compute_tok_s": cp.reshape(shape + (-1,)),
+                    "achieved_tok_s": served.reshape(shape + (-1,)), "binding": pool_code.reshape(shape + (-1,))}
+    return out
 
 
 def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gpu_scale=1.0) -> dict:
@@ -31,6 +88,10 @@ def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gp
     it_p = np.asarray(m.facility.max_it_power_w(cap, lf, t_db, t_wb), dtype=float)
     heat = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float)
     it_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
+    if m.multi_pool:
+        out = _pool_ceilings_at(m, d, it_p, it_q, a)
+        out.update({"it_budget_power_w": it_p, "it_budget_cooling_w": it_q, "heat_capacity_w": heat})
+        return out
     # a·N replicas (racks scale too): budget per "unit facility" is budget / a.
     ovh = m.overhead_w
     unit = lambda b: (b - a * ovh) / a + ovh  # noqa: E731  (racks scale with a too)
@@ -135,15 +196,20 @@ def steady_report(m: Models, crossovers_too: bool = True, moments: dict | None =
     """
     mom = scenario_moments(m) if moments is None else moments
     t, demand, t_db, t_wb = mom["t_s"], mom["demand_tok_s"], mom["t_db_c"], mom["t_wb_c"]
-    node = m.groups[0].node
-    f_tok = float(node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
+    f_tok = flop_per_output_token(m)
     out = {"flop_per_output_token": f_tok, "gpus": m.gpus, "replicas": m.replicas,
            "interconnect_w": m.facility.interconnect_w, "moments": {}}
     picks = {"peak_demand": int(np.argmax(demand)), "hottest": int(np.argmax(t_db)),
              "mean_demand": int(np.argmin(np.abs(demand - demand.mean())))}
     for label, i in picks.items():
         r = ceilings_at(m, demand[i], t_db[i], t_wb[i])
+        per_pool = r.pop("pools", None)
         r = {k: float(v) if k != "binding" else BINDING_NAMES[int(v)] for k, v in r.items()}
+        if per_pool is not None:  # several pools: each pool's demand, compute, achieved and binding
+            r["pools"] = [{"name": pool.name, "demand_tok_s": float(per_pool["demand_tok_s"][p]),
+                           "compute_tok_s": float(per_pool["compute_tok_s"][p]),
+                           "achieved_tok_s": float(per_pool["achieved_tok_s"][p]),
+                           "binding": BINDING_NAMES[int(per_pool["binding"][p])]} for p, pool in enumerate(m.pools)]
         r["interconnect_w"] = float(m.facility.interconnect_w)
         r["operating_point"] = MOMENTS[label]
         r["t_s"] = float(t[i])

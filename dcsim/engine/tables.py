@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits"]
+__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier"]
 
 
 def _monotone(x: np.ndarray) -> np.ndarray:
@@ -152,6 +152,21 @@ class SupplyCurves:
             r = np.where(b > f.it[-1], b * (f.rate[-1] / f.it[-1]), r)
         return r
 
+    def standby_frontier(self, standby_fraction: float, overhead_w: float, which: str = "pq") -> "Frontier":
+        """The efficient frontier when replicas not needed are put in standby (``idle_power_down``).
+
+        The frontier mixes operating points, the all-idle one included. In standby a replica
+        draws ``standby_fraction`` of its idle wall power (rack overhead ``overhead_w`` unchanged),
+        so the all-idle point moves to ``overhead + standby_fraction x (idle IT - overhead)``; the
+        new frontier is the upper hull of that standby point and the old frontier's vertices.
+        """
+        f = self.frontier(which)
+        x0 = overhead_w + (float(f.it[0]) - overhead_w) * standby_fraction
+        slope = np.where(f.it > x0, f.rate / np.maximum(f.it - x0, 1e-300), -np.inf)
+        j = int(np.argmax(slope))
+        return Frontier(np.concatenate([[x0], f.it[j:]]), np.concatenate([[0.0], f.rate[j:]]),
+                        np.concatenate([[0.0], f.gpu[j:]]), np.concatenate([[f.level[j]], f.level[j:]]))
+
     def fit_top(self, it_budget_w) -> np.ndarray:
         """Largest rate that fits the budget with every replica at full clock and equal load."""
         return np.interp(np.asarray(it_budget_w, dtype=float), self.it_pq[-1], self.rate_pq[-1], left=0.0)
@@ -224,3 +239,129 @@ def supply_curves(tables: list[NodeTable], limits: list[GroupLimits], points: in
     rate_q, it_q, _ = build(False, True)
     rate_pq, it_pq, gpu_pq = build(True, True)
     return SupplyCurves(u, rate_c, it_c, gpu_c, rate_p, it_p, rate_q, it_q, rate_pq, it_pq, gpu_pq)
+
+
+class JointFrontier:
+    """Several model pools sharing one IT-power budget (one interconnect, one cooling plant).
+
+    Each pool's efficient frontier (:meth:`SupplyCurves.frontier`) is concave: its segments buy
+    tokens/s at falling slopes (tokens/s per W). The joint frontier of the pools is their
+    segments in one list, steepest first, above the base of every pool idle — the budget goes
+    where it buys the most tokens/s. :meth:`split` fills that list in order while each pool's
+    rate stays within its own waiting work (a pool never takes budget its queue cannot use), so
+    the allocation maximises the facility's served tokens/s for the budget and the demands.
+
+    ``scale`` (per pool, optional): the fraction of the pool's replicas in service. A fraction
+    ``a`` of a pool's replicas maps its (IT, rate) points to ``(a·(IT − overhead) + overhead,
+    a·rate)`` (rack overhead stays): its segments keep their slopes and shrink by ``a``.
+    """
+
+    def __init__(self, frontiers: list[Frontier], overheads_w: list[float]):
+        self.frontiers = list(frontiers)
+        self.n = len(self.frontiers)
+        self.it0_w = [float(f.it[0]) for f in self.frontiers]
+        self.ovh_w = [float(o) for o in overheads_w]
+        pool, dit, slope = [], [], []
+        for p, f in enumerate(self.frontiers):
+            d_it, d_r = np.diff(f.it), np.diff(f.rate)
+            pool += [p] * d_it.size
+            dit += d_it.tolist()
+            slope += (d_r / d_it).tolist()
+        order = sorted(range(len(pool)), key=lambda i: (-slope[i], pool[i], i))  # stable: each pool in order
+        self.seg_pool = [pool[i] for i in order]
+        self.seg_it_w = [dit[i] for i in order]
+        self.seg_slope = [slope[i] for i in order]
+        self.rate_max = np.array([f.rate[-1] for f in self.frontiers])
+        self.it_max_w = np.array([f.it[-1] for f in self.frontiers])
+
+    def _scale(self, scale, ticks: int) -> np.ndarray:
+        if scale is None:
+            return np.ones((ticks, self.n))
+        return np.broadcast_to(np.asarray(scale, dtype=float).reshape(-1, self.n), (ticks, self.n))
+
+    def base_it_w(self, scale=None):
+        """IT power (W) of every pool idle (per tick with ``scale`` (ticks, pools))."""
+        if scale is None:
+            return float(sum(self.it0_w))
+        return sum(scale[:, p] * (self.it0_w[p] - self.ovh_w[p]) + self.ovh_w[p] for p in range(self.n))
+
+    def split(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
+        """Rates (tokens/s, shape (ticks, pools)) that the IT budget (W, shape (ticks,)) buys on
+        the joint frontier, each pool at most its ``need_tok_s`` (ticks, pools); vectorized."""
+        need = np.atleast_2d(np.asarray(need_tok_s, dtype=float))
+        sc = self._scale(scale, need.shape[0])
+        rem = np.maximum(np.asarray(budget_w, dtype=float).reshape(-1) - self.base_it_w(sc), 0.0)
+        alloc = np.zeros(need.shape)
+        for p, dit, sl in zip(self.seg_pool, self.seg_it_w, self.seg_slope):
+            want = np.maximum(need[:, p] - alloc[:, p], 0.0) / sl
+            take = np.minimum(np.minimum(want, rem), dit * sc[:, p])
+            alloc[:, p] += take * sl
+            rem = rem - take
+        return alloc
+
+    def split_one(self, need_tok_s: list[float], budget_w: float, scale: list[float] | None = None) -> list[float]:
+        """:meth:`split` for one tick, on plain floats (the per-tick controller loop)."""
+        sc = scale if scale is not None else [1.0] * self.n
+        rem = budget_w - sum(sc[p] * (self.it0_w[p] - self.ovh_w[p]) + self.ovh_w[p] for p in range(self.n))
+        alloc = [0.0] * self.n
+        if rem <= 0.0:
+            return alloc
+        left = [x if x > 0.0 else 0.0 for x in need_tok_s]
+        for p, dit, sl in zip(self.seg_pool, self.seg_it_w, self.seg_slope):
+            lp = left[p]
+            if lp <= 0.0:
+                continue
+            take = lp / sl
+            if take > rem:
+                take = rem
+            w = dit * sc[p]
+            if take > w:
+                take = w
+            r = take * sl
+            alloc[p] += r
+            left[p] = lp - r
+            rem -= take
+            if rem <= 0.0:
+                break
+        return alloc
+
+    def it_w(self, p: int, rate_tok_s, scale=1.0) -> np.ndarray:
+        """IT power (W) of pool ``p`` serving ``rate_tok_s`` on its own frontier (``scale``: its
+        fraction of replicas in service)."""
+        f = self.frontiers[p]
+        a = np.maximum(np.asarray(scale, dtype=float), 1e-12)
+        return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, f.rate, f.it) - self.ovh_w[p]) + self.ovh_w[p]
+
+    def pool_ceilings(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
+        """Each pool's ceiling (tokens/s, (ticks, pools)) under the shared budget: what the budget
+        buys for pool ``p`` when every other pool takes its waiting work first by the joint
+        order and ``p`` asks for all it can; a budget beyond ``p``'s flat-out IT power converts
+        at its full-load tokens per W (more of the same racks), as :meth:`SupplyCurves.ceiling`
+        does with ``beyond_compute`` for one pool, so headroom stays visible."""
+        need = np.atleast_2d(np.asarray(need_tok_s, dtype=float))
+        b = np.asarray(budget_w, dtype=float).reshape(-1)
+        sc = self._scale(scale, need.shape[0])
+        out = np.empty(need.shape)
+        for p in range(self.n):
+            nd = need.copy()
+            nd[:, p] = np.inf
+            alloc = self.split(nd, b, sc)
+            others = sum(self.it_w(q, alloc[:, q], sc[:, q]) for q in range(self.n) if q != p)
+            own_b = b - others  # the budget left to pool p
+            a = sc[:, p]
+            top_it = a * (self.it_max_w[p] - self.ovh_w[p]) + self.ovh_w[p]
+            full = own_b >= top_it * (1 - 1e-12)
+            out[:, p] = np.where(full, np.maximum(own_b, top_it) * (a * self.rate_max[p] / top_it), alloc[:, p])
+        return out
+
+    def facility_ceiling(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
+        """The facility's ceiling (tokens/s, (ticks,)) for the pools' waiting work: the rate the
+        budget buys for each pool's work on the joint frontier, plus any budget left over
+        converted at the fleet's full-load tokens per W (headroom, as for one pool)."""
+        need = np.atleast_2d(np.asarray(need_tok_s, dtype=float))
+        b = np.asarray(budget_w, dtype=float).reshape(-1)
+        sc = self._scale(scale, need.shape[0])
+        alloc = self.split(need, b, sc)
+        used = sum(self.it_w(q, alloc[:, q], sc[:, q]) for q in range(self.n))
+        ratio = float(self.rate_max.sum() / self.it_max_w.sum())
+        return alloc.sum(axis=1) + np.maximum(b - used, 0.0) * ratio

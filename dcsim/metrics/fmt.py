@@ -12,7 +12,27 @@ from typing import Any
 import numpy as np
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
-           "fmt_hms"]
+           "fmt_hms", "calibration_caveat", "UNCALIBRATED"]
+
+#: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
+UNCALIBRATED = ("transferred", "generic", "same-architecture", "user-profile")
+
+
+def calibration_caveat(calibration: list | None) -> str | None:
+    """One line saying which rack groups run on parameters not fitted to their own measurements and
+    the expected error band (``provenance.calibration`` of a report); ``None`` when all are calibrated."""
+    bad = [c for c in calibration or [] if c.get("status") in UNCALIBRATED]
+    if not bad:
+        return None
+
+    def band(c: dict) -> str:
+        b = c.get("error_band_pct") or {}
+        f = lambda v: "unknown" if v is None else f"±{v:.0f} %"  # noqa: E731
+        return f"expected error {f(b.get('tok_s_pct'))} tok/s, {f(b.get('j_per_tok_pct'))} J/token"
+
+    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {c.get('status')} ({band(c)})"
+                                        for c in bad)
+
 
 
 def get_path(d: Mapping[str, Any] | None, dotted: str, default: Any = None) -> Any:

@@ -165,6 +165,8 @@ class Provenance:
     calibration_profiles: list
     gpus: list
     models: list
+    #: per rack group: ``group, status, profile, for, error_band_pct`` (dcsim.node's calibration record)
+    calibration: list = field(default_factory=list)
 
 
 @dataclass
@@ -234,6 +236,9 @@ class RunReport:
     notes: list = field(default_factory=list)
     faults_baseline: dict | None = field(default=None, metadata=_OMIT)
     faults_total: dict | None = field(default=None, metadata=_OMIT)
+    #: one entry per model pool (racks[].serves; the whole fleet as one pool without it): groups,
+    #: classes, tokens, energy, J/token, FLOP/token, binding shares, ceilings, clock and cap
+    pools: list | None = field(default=None, metadata=_OMIT)
     #: issue 18 (docs/grid.md, docs/thermal-dynamics.md): the utility side (meter energy, cost,
     #: carbon, curtailment requests), storage, thermal dynamics, deferrable work, the same run
     #: without its flexibility, and the annual aggregates of runs longer than a few days

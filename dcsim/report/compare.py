@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import fmt_si, get_path
+from dcsim.metrics.fmt import calibration_caveat, fmt_si, get_path
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 
@@ -166,15 +166,22 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         final = b.get("final") or b.get("current")
         if final is None and b.get("shifts"):
             final = b["shifts"][-1].get("to")
-        binding.append({"most_common": most, "final": final, "n_shifts": len(b.get("shifts") or [])})
+        binding.append({"most_common": most, "final": final, "n_shifts": len(b.get("shifts") or []),
+                        "calibration": ("n/a" if get_path(r, "provenance.calibration") is None else
+                                        "UNCALIBRATED" if calibration_caveat(get_path(r, "provenance.calibration"))
+                                        else "calibrated")})
     data: dict[str, Any] = {
-        "runs": [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed")}
+        "runs": [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
+                  "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration"))}
                  for lab, d, r in zip(labels, dirs, reports)],
         "reference": labels[0],
         "metrics": metrics,
         "binding": binding,
     }
     table = _table(labels, metrics, binding)
+    caveats = [f"{lab}: {r['calibration_caveat']}" for lab, r in zip(labels, data["runs"]) if r["calibration_caveat"]]
+    if caveats:  # the caveat travels with the number (issue 14.6)
+        table += "\n\n" + "\n".join(caveats)
     if out_dir is not None:
         data["files"] = _write_plots(Path(out_dir), labels, loaded, data)
     return table, data
@@ -190,7 +197,8 @@ def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> 
         for v, d, p in zip(m["values"][1:], m["delta"][1:], m["delta_pct"][1:]):
             row += [_fmt_val(v, m["unit"]), _fmt_delta(d, p, m["unit"], m["better"])]
         rows.append(row)
-    for key, label in (("most_common", "Binding, most of the time"), ("final", "Binding at end")):
+    for key, label in (("most_common", "Binding, most of the time"), ("final", "Binding at end"),
+                       ("calibration", "Node calibration")):
         row = [label, "", str(binding[0][key])]
         for b in binding[1:]:
             same = b[key] == binding[0][key]

@@ -9,10 +9,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from dcsim.metrics.fmt import fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path
+from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct,
+                               fmt_si, fmt_time, get_path)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import current_binding, expect_lines, latency_stats, report_latency
+from dcsim.report.summary import current_binding, expect_lines, latency_stats, pool_rows, report_latency
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -37,6 +38,8 @@ h1{font-size:26px;margin:0 0 4px} h2{font-size:19px;margin:32px 0 10px;border-bo
  padding-bottom:4px}
 .sub{color:#5a6270;font-size:14px;margin-bottom:18px}
 .warn{background:#fff3cd;border:1px solid #e0b84c;padding:8px 12px;border-radius:6px;margin:10px 0}
+.caveat{background:#fff4e5;border-left:5px solid #d97706;border-radius:8px;padding:10px 14px;margin:0 0 14px;
+font-size:14px;color:#5a3a06}
 .cards{display:grid;grid-template-columns:repeat(4,1fr);gap:14px}
 .card{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 3px rgba(0,0,0,.12);
  border-top:5px solid #1d2330}
@@ -121,7 +124,11 @@ def _cards(report: Mapping[str, Any]) -> str:
               f" · met SLO {_e(fmt_si(get_path(report, 'utilization_adjusted_output.slo_output_tok_s'), 'tok/s'))}",
               CONSTRAINT_COLORS["compute"]),
     ]
-    return f'<div class="cards">{"".join(cards)}</div>'
+    caveat = calibration_caveat(get_path(report, "provenance.calibration"))
+    banner = (f'<div class="caveat"><b>Calibration caveat.</b> {_e(caveat.removeprefix("UNCALIBRATED — "))}. '
+              "These figures come from transferred or borrowed node parameters, not measurements of this "
+              "configuration (docs/validation.md, leave-one-model-out table).</div>") if caveat else ""
+    return f'{banner}<div class="cards">{"".join(cards)}</div>'
 
 
 def _kv_table(rows: list[tuple[str, str]]) -> str:
@@ -163,6 +170,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         rows.append(("Cost", f"${_e(fmt_num(cost, 4))} per million output tokens"))
     if carbon is not None:
         rows.append(("Carbon", f"{_e(fmt_num(carbon, 4))} gCO2e per million output tokens"))
+    rows += [(k, _e(v)) for k, v in pool_rows(report)]  # several model pools: one block each
     return _kv_table(rows)
 
 

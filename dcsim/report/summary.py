@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import fmt_duration, fmt_energy, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path
+from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_num, fmt_pct, fmt_si,
+                               fmt_time, get_path)
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table"]
+__all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table",
+           "pool_rows"]
 
 
 def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
@@ -115,7 +117,11 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     pad = report.get("pue_adjusted_delivered_power_w") or {}
     uao = report.get("utilization_adjusted_output") or {}
     tpf_op = get_path(report, "tpf.operating_point")
-    rows = [
+    rows = []
+    caveat = calibration_caveat(get_path(report, "provenance.calibration"))
+    if caveat:  # the caveat travels with the number (issue 14.6)
+        rows.append(("Calibration", caveat))
+    rows += [
         ("J / output token",
          f"GPU {fmt_jpt(jpt.get('gpu'))}   IT {fmt_jpt(jpt.get('it'))}   "
          f"facility {fmt_jpt(jpt.get('facility'))}"),
@@ -146,6 +152,25 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Util.-adjusted output",
                      f"{fmt_si(report.get('utilization_adjusted_output_tok_s'), 'tok/s')}   "
                      f"(utilization {fmt_pct(report.get('utilization'))})"))
+    return rows
+
+
+def pool_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """One row per model pool when there are several (``pools``): its hardware and classes, then
+    output against demand, J/token (IT, facility), binding shares and mean clock."""
+    pools = report.get("pools") or []
+    if len(pools) < 2:
+        return []
+    rows = []
+    for p in pools:
+        hw = ", ".join(f"{g['gpus']:,}× {g['gpu']} {g['model']} {g['precision']}" for g in p.get("groups", []))
+        rows.append((f"Pool {p['name']}", f"{hw} → {', '.join(p.get('classes', []))}"))
+        thr, jpt = p.get("throughput_tok_s", {}), p.get("joules_per_output_token", {})
+        rows.append(("", f"out {fmt_si(thr.get('output'), 'tok/s')} of {fmt_si(thr.get('demand_output'), 'tok/s')}"
+                         f" asked   J/token IT {fmt_jpt(jpt.get('it'))}  facility {fmt_jpt(jpt.get('facility'))}"))
+        share = get_path(p, "binding.share", {}) or {}
+        bind = "  ".join(f"{k} {fmt_pct(v)}" for k, v in share.items() if v)
+        rows.append(("", f"binding {bind}   mean clock {fmt_pct(p.get('mean_clock'))}"))
     return rows
 
 
@@ -272,6 +297,7 @@ def summary_table(
                      f"waiting {fmt_si(acc.get('waiting'), '')}   shed {fmt_si(acc.get('shed'), '')}"))
     shifts = get_path(report, "binding.shifts", []) or []
     rows.append(("Binding shifts", f"{len(shifts)}"))
+    rows += pool_rows(report)
     rows.extend(flex_rows(report))
     for note in report.get("notes") or []:
         for i, part in enumerate(textwrap.wrap(note, 72)):

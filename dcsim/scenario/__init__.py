@@ -53,6 +53,9 @@ class RackGroupSpec(Spec):
     node: NodeSpec = Field(default_factory=NodeSpec)
     power: RackPowerSpec = Field(default_factory=RackPowerSpec)
     cooling: RackCoolingSpec = Field(default_factory=RackCoolingSpec)
+    serves: tuple[str, ...] | None = Field(
+        None, min_length=1, description="names of the workload classes this group's model serves (a model pool); "
+        "default: every class. Groups listing the same classes form one pool; each class is served by one pool")
 
 
 class ControllerSpec(Spec):
@@ -69,6 +72,18 @@ class ControllerSpec(Spec):
     clock_levels: int = Field(24, ge=2, le=128, description="DVFS levels the controller may choose between clock_min and 1")
     hold_limit: quantity("time", gt=0) = Field(
         600.0, description="requests (fluid: tokens) waiting longer than this are shed, counted")
+    # --- powering idle replicas down (issue 13.4; docs/slo.md "Powering idle nodes down") ---
+    idle_power_down: bool = Field(
+        False, description="put replicas the demand does not need in standby and wake them when it rises")
+    wake_up_delay: quantity("time", ge=0, le=3600) = Field(
+        120.0, description="from waking a replica to its first request (boot and weight loading); "
+        "assumption: no public measurement for GPU inference servers was found")
+    standby_power: quantity("fraction", ge=0, le=1) = Field(
+        0.05, description="wall power of a replica in standby, as a fraction of its idle wall power (BMC, fans, "
+        "PSU standby); assumption: no public measurement for GPU servers was found")
+    power_down_target_load: quantity("fraction", gt=0, le=1) = Field(
+        0.8, description="the controller keeps awake enough replicas to serve the demand at this fraction of "
+        "their throughput; the rest are put in standby (assumption, the headroom that absorbs bursts)")
 
 
 class EconomicsSpec(Spec):
@@ -132,6 +147,24 @@ class Scenario(Spec):
             raise ValueError(f"duration ({self.duration:g} s) must be at least one controller tick ({self.controller.tick:g} s)")
         for path, reason in window_errors(self.faults, self.duration):
             raise ValueError(f"{path}: {reason}")
+        for path, reason in _serves_errors(self.racks, [c.name for c in self.workload.classes]):
+            raise ValueError(f"{path}: {reason}")
+        pools = len({frozenset(g.serves or ()) for g in self.racks})
+        if self.controller.policy == "uniform" and pools > 1:
+            raise ValueError("controller.policy: 'uniform' (one clock for every node) is not defined for several "
+                             "model pools (racks[].serves); use 'frontier' or 'none'")
+        if self.controller.idle_power_down and pools > 1:
+            raise ValueError("controller.idle_power_down: not supported with several model pools (racks[].serves) "
+                             "yet: the wake/standby schedule is facility-wide; use one pool or set it false")
+        flex = [k for k, v in (("grid", self.grid), ("deferrable", self.deferrable),
+                               ("facility.storage", self.facility.storage),
+                               ("facility.thermal", self.facility.thermal)) if v is not None]
+        if flex and pools > 1:
+            raise ValueError(f"{flex[0]}: not supported with several model pools (racks[].serves) yet: "
+                             "the flexible responses act on one fleet; use one pool or remove it")
+        if flex and self.controller.idle_power_down:
+            raise ValueError(f"{flex[0]}: not supported together with controller.idle_power_down yet; "
+                             "set one of them off")
         if self.deferrable is not None and self.deferrable.policy != "headroom":
             sig = "price" if self.deferrable.policy == "cheap" else "carbon"
             have = (getattr(self.grid, sig, None) is not None if self.grid is not None else False) or (
@@ -173,6 +206,36 @@ class Scenario(Spec):
 
 
 # --------------------------------------------------------------------------- loading
+
+def _serves_errors(racks: list[RackGroupSpec], classes: list[str]) -> list[tuple[str, str]]:
+    """Class routing (``racks[].serves``): all groups say it or none does; each named class exists;
+    groups listing the same classes form a pool, and every class belongs to exactly one pool."""
+    given = [g.serves is not None for g in racks]
+    if not any(given):
+        return []
+    if not all(given):
+        i = given.index(False)
+        return [(f"racks[{i}].serves", "when one rack group names the classes it serves, every group must "
+                 f"(groups with serves: {', '.join(g.name for g in racks if g.serves is not None)})")]
+    owner: dict[str, tuple[int, frozenset]] = {}
+    for i, g in enumerate(racks):
+        unknown = [c for c in g.serves if c not in classes]
+        if unknown:
+            return [(f"racks[{i}].serves", f"unknown class {unknown[0]!r} (workload classes: {', '.join(classes)})")]
+        if len(set(g.serves)) != len(g.serves):
+            return [(f"racks[{i}].serves", "a class is listed twice")]
+        key = frozenset(g.serves)
+        for c in g.serves:
+            if c in owner and owner[c][1] != key:
+                j = owner[c][0]
+                return [(f"racks[{i}].serves", f"class {c!r} is also served by racks[{j}] ({racks[j].name}) with a "
+                         "different class list: groups of one pool must list the same classes")]
+            owner.setdefault(c, (i, key))
+    missing = [c for c in classes if c not in owner]
+    if missing:
+        return [("racks", f"no rack group serves class {missing[0]!r} (add it to a group's serves)")]
+    return []
+
 
 def _loc_path(loc: tuple, raw: Any) -> str:
     """Dotted path for a pydantic error location, dropping union tags not in the input."""

@@ -51,6 +51,21 @@ Time = quantity("time", ge=0)
 
 
 # --------------------------------------------------------------------------- power chain
+# The one home of the power chain's default coefficients (dcsim.power.delivery refers to these).
+#: UPS part-load loss, η(x) = x/(x + L0 + L1·x), fractions of rating: CALIBRATION C2, anchored on
+#: η(1) = 0.955 and η(0.2–0.25) ≈ 0.85 [UPS][D]
+UPS_L0 = 0.0376
+UPS_L1 = 0.0096
+#: transformer loss = rating·(no_load + proportional·x + square·x²), x = load/rating (structure:
+#: Rasmussen, Schneider WP113 [WP113]). Coefficients are an assumption: MV transformers are
+#: 98–99.5 % efficient (CALIBRATION C2, [U]); 0.2 % no-load + 0.8 % load loss give 99.0 % at rating
+TRANSFORMER_NO_LOAD = 0.002
+TRANSFORMER_PROPORTIONAL = 0.0
+TRANSFORMER_SQUARE = 0.008
+#: PDU/cabling loss, fraction of IT: [LEI] PD_lr bounds 0–2 % (midpoint)
+PDU_LOSS_FRACTION = 0.01
+
+
 class PowerChainSpec(Spec):
     """Transformer -> UPS -> PDU chain; fixed facility loads.
 
@@ -64,21 +79,23 @@ class PowerChainSpec(Spec):
     transformer_rating: Power | None = Field(
         None, description="transformer rating; None = the interconnect (assumption)")
     transformer_no_load: Frac = Field(
-        0.002, description="no-load (core) loss, fraction of rating. assumption: MV transformers "
+        TRANSFORMER_NO_LOAD, description="no-load (core) loss, fraction of rating. assumption: MV transformers "
         "are 98–99.5 % efficient (CALIBRATION C2, [U]); 0.2 % + 0.8 % gives 99.0 % at rating")
-    transformer_proportional: Frac = Field(0.0, description="proportional loss coefficient (assumption)")
+    transformer_proportional: Frac = Field(TRANSFORMER_PROPORTIONAL,
+                                           description="proportional loss coefficient (assumption)")
     transformer_square: Frac = Field(
-        0.008, description="load (copper, I²R) loss at rated load, fraction of rating (assumption, see no_load)")
+        TRANSFORMER_SQUARE, description="load (copper, I²R) loss at rated load, fraction of rating (assumption, "
+        "see no_load)")
     ups_rating: Power | None = Field(
         None, description="rating of one UPS system (on-site limit on IT+PDU load); "
         "None = the interconnect (assumption)")
     ups_redundancy: quantity("count", ge=1, le=4) = Field(
         1.0, description="installed UPS systems per rating sharing the load: 1 = N, 2 = 2N "
         "(each runs at half the load). default N (assumption)")
-    ups_l0: Frac = Field(0.0376, description="UPS no-load loss, fraction of rating [UPS][D] (CALIBRATION C2)")
-    ups_l1: Frac = Field(0.0096, description="UPS proportional loss coefficient [UPS][D] (CALIBRATION C2)")
+    ups_l0: Frac = Field(UPS_L0, description="UPS no-load loss, fraction of rating [UPS][D] (CALIBRATION C2)")
+    ups_l1: Frac = Field(UPS_L1, description="UPS proportional loss coefficient [UPS][D] (CALIBRATION C2)")
     pdu_loss_fraction: Frac = Field(
-        0.01, description="PDU/cabling loss, fraction of IT; [LEI] PD_lr bounds 0–2 % (midpoint)")
+        PDU_LOSS_FRACTION, description="PDU/cabling loss, fraction of IT; [LEI] PD_lr bounds 0–2 % (midpoint)")
     fixed_load: NonNegPower | None = Field(
         None, description="fixed facility loads (lighting, offices, controls); None = 0.2 % of the "
         "interconnect ([LEI] lighting share 0–0.2 % of IT, upper bound applied at the design load)")
@@ -405,13 +422,28 @@ class FacilitySpec(Spec):
 
 
 # --------------------------------------------------------------------------- racks
+# The one home of the rack defaults (dcsim.power.rack refers to these).
+#: rack heat limit by cooling type when ``limit`` is not given, W
+RACK_COOLING_LIMIT_W = {
+    "air": 30e3,        # [FLASH] air-cooled ceiling ~25–30 kW/rack (upper end)
+    "rear_door": 50e3,  # assumption: rear-door heat exchangers are commonly quoted to ~50 kW/rack
+    "liquid": 120e3,    # [DLC] direct-to-chip 50–120+ kW/rack; ~120 kW GB200 NVL72 rack [INTROL]
+}
+#: share of a liquid rack's heat captured by the liquid loop: [DLC] 0.85–0.95 (midpoint)
+RACK_LIQUID_FRACTION = 0.9
+#: continuous-load derating of a rack feed: NEC (NFPA 70) 210.20(A)/215.3 size the breaker at
+#: 125 % of the continuous load, i.e. load ≤ 80 % of rating
+RACK_DERATE = 0.8
+
+
 class RackCoolingSpec(Spec):
-    """Rack heat limit by cooling type. Defaults for `limit` (None): air 30 kW ([FLASH] air-cooled
-    ceiling ~25–30 kW/rack), rear_door 50 kW (assumption), liquid 120 kW ([DLC] 50–120+ kW)."""
+    """Rack heat limit by cooling type. Defaults for `limit` (None): ``RACK_COOLING_LIMIT_W``
+    (air 30 kW, rear_door 50 kW, liquid 120 kW, sources there)."""
 
     kind: Literal["air", "rear_door", "liquid"] = "air"
     limit: Power | None = None
-    liquid_fraction: Frac = Field(0.9, description="heat captured by liquid (liquid racks only); [DLC] 0.85–0.95")
+    liquid_fraction: Frac = Field(RACK_LIQUID_FRACTION,
+                                  description="heat captured by liquid (liquid racks only); [DLC] 0.85–0.95")
 
     @model_validator(mode="after")
     def _check(self):
@@ -425,7 +457,7 @@ class RackPowerSpec(Spec):
 
     power_limit: Power | None = Field(None, description="rack PDU/breaker rating; None = unlimited")
     derate: PosFrac = Field(
-        0.8, description="continuous-load derating: NEC (NFPA 70) 210.20(A)/215.3 size the breaker "
+        RACK_DERATE, description="continuous-load derating: NEC (NFPA 70) 210.20(A)/215.3 size the breaker "
         "at 125 % of the continuous load, i.e. load ≤ 80 % of rating")
     overhead: NonNegPower = Field(
         500.0, description="non-node rack power (top-of-rack switches, management); assumption")

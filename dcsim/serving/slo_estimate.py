@@ -1,35 +1,30 @@
-"""Fluid SLO estimate: queueing-aware TTFT / TPOT distributions from per-tick aggregates.
+"""Fluid SLO estimate: TTFT / TPOT distributions from per-tick aggregates, by stratified simulation.
 
 The fluid engine moves token flows, not requests; this module turns its per-tick operating
-point into per-class latency distributions and SLO attainment with a small queueing model of a
-continuous-batching replica (method, calibration and error bands: ``docs/slo.md``). It is a
-pure model over numpy arrays and imports nothing from :mod:`dcsim.engine`; the adapter
+point into per-class latency distributions and SLO attainment (method and measured error bands:
+``docs/slo.md``). It imports nothing from :mod:`dcsim.engine`; the adapter
 :func:`estimate_for_run` reads what it needs from a built model and a timeseries by duck typing.
 
-Per replica, at a per-replica output rate ``r`` (tokens/s) and clock level ``k``:
+Ticks are grouped into operating points (clock level x utilisation of the replicas' saturation
+throughput). At each operating point, :func:`simulate_point` runs the request engine's own
+replicas (:mod:`dcsim.serving.pool`: the compiled kernel, the run's router, chunked prefill, KV
+cache, hold limit) for a steady window: a few replicas (8 at most) at the per-replica rate,
+arrivals with the workload's inter-arrival variability and the classes' length draws, routed
+on the replicas' state at the start of each tick (at most 1 s) as request fidelity routes.
+What request fidelity does near saturation — prefill chunks that lengthen as they gather the
+prompts that arrived meanwhile, stale-state routing that sends a tick's burst to one replica,
+slot and KV limits — therefore needs no closed form here, and costs 10-300 ms per operating point.
 
-* the operating batch ``b*`` solves ``thr_k(b*) = r`` on the node table, so the mean step is
-  ``tau = b*/r``; the decode-only step at that batch is ``t_d(b*)`` and the rest of the step,
-  ``tau - t_d``, is prefill work of the ``lambda = r / mean_out`` prompts per second, whose
-  nominal time ``p(n_in) = a_k n_in + q_k n_in^2`` (s) is scaled by an overlap factor ``kappa``
-  (prefill partly hides under decode memory time) so that ``lambda kappa E[p] = 1 - t_d/tau``;
-* **TPOT** of a request with ``n_out`` tokens: ``t_d + Z/(n_out-1)`` where ``Z`` is the prefill
-  time that lands in its ``n_out-1`` steps, compound Poisson (rate ``lambda``, jump ``kappa p``),
-  taken as a Gamma with that mean and variance;
-* **TTFT**: the residual of the running iteration (uniform on ``tau``), the wait for the prefill
-  work ahead of it (G/G/1, Kingman's mean with the arrival SCV, P(wait) = rho_p, exponential
-  tail), its own prefill ``kappa p(n_in)`` plus one decode step, the wait for a batch slot
-  (G/G/c with ``c = b_max`` slots held for a request's decode, Erlang C with the Kingman factor,
-  exponential tail) and, above the replicas' effective capacity ``eta * thr_max`` or when the
-  controller holds work at the door, a deterministic FIFO wait: the door backlog over the served
-  rate (capped by the hold limit, beyond which work is shed) plus a replica backlog built by the
-  Lindley recursion of (offered - effective capacity);
-* ``eta`` and ``wait_factor`` are calibrated against request fidelity (``CALIBRATION`` below).
+Two waits are added per tick, in FIFO order (:func:`fifo_wait_s`): the controller's door (work
+held when power or cooling are short, or demand is above the ceiling; capped by the hold limit,
+beyond which it is shed and counted as missing its SLO), and a replica backlog that grows above
+the replicas' saturation throughput (``eta`` x the node table: :func:`saturation_throughput_tok_s`;
+the Lindley recursion); the steady window is simulated up to ``RHO_MAX`` of that throughput.
 
 Percentiles are of the mixture over ticks weighted by requests served; SLO attainment counts a
-request as meeting its class's TTFT and TPOT SLOs (joint, per sample) and shed requests as
-misses, as request fidelity does. Quasi-random (Kronecker) points stand in for random draws,
-so the estimate is deterministic without a seed.
+request as meeting its class's TTFT and TPOT SLOs (joint) and shed requests as misses, as
+request fidelity does. Each operating point simulates a child stream of the scenario seed, so
+the estimate is reproducible from (file, seed).
 """
 
 from __future__ import annotations
@@ -40,32 +35,42 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from dcsim.streams import named_stream
+
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv",
-           "estimate_for_run", "erlang_c", "QUANTILES"]
+           "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S"]
 
 QUANTILES = (0.5, 0.9, 0.99)
-_N_POINTS = 1024  # quasi-random points per class and operating point
+_N_DRAWS = 16_384  # length draws per class (the empirical distribution the operating points sample)
+_N_KEEP = 1024  # requests kept per class and operating point (whole records, evenly spaced in TTFT rank)
 _QBINS = int(math.ceil(math.log(1e13) / math.log(1.005))) + 1
-_RATIO_MAX = 0.995  # largest arrival/service ratio of the stationary queue
-_POOL_STATES = 65_536  # states of the pooled birth-death chain, at most
+#: Largest utilisation of the derived saturation throughput simulated as a steady state; above it
+#: the replicas' backlog grows tick by tick (Lindley recursion) and its wait is added.
+RHO_MAX = 0.98
+#: Longest routing tick of the simulated pool (s): the request engine routes each tick's
+#: arrivals on the replicas' state at the tick's start; the planner confirms with ticks <= 1 s.
+SIM_TICK_MAX_S = 1.0
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Free parameters of the estimate, fitted to request fidelity (``docs/slo.md``).
+    """Settings of the estimate (``docs/slo.md``): none is fitted.
 
-    ``eta``: multiplies the saturation throughput derived from the node
-    (:func:`saturation_throughput_tok_s`; 1 = as derived). ``wait_factor``: multiplies both queueing waits (routing and chunked
-    prefill depart from the G/G/1 and G/G/c idealisations).
+    ``eta`` multiplies the saturation throughput derived from the node
+    (:func:`saturation_throughput_tok_s`; 1 = as derived), which sets where the steady state
+    ends and the replica backlog begins. ``window_s`` is the simulated steady window at an
+    operating point far from saturation (it lengthens as ``1/(1 - rho)`` towards saturation, up
+    to ``4 x``); ``sample_replicas`` the most replicas simulated per operating point.
     """
 
     eta: float = 1.0
-    wait_factor: float = 1.0
-    source: str = "assumption"
+    window_s: float = 180.0
+    sample_replicas: int = 8
+    source: str = "derived"
 
 
-#: Fitted by ``python scripts/calibrate_slo.py`` (grid and residuals in docs/slo.md).
+#: The shipped settings (error bands of ``python scripts/calibrate_slo.py`` in docs/slo.md).
 CALIBRATION = Calibration()
 
 
@@ -98,26 +103,21 @@ class ClassMoments:
 
 @dataclass(frozen=True)
 class ReplicaService:
-    """One replica's service tables at each clock level.
+    """One replica group's service: the node table and what the simulated pool needs.
 
-    ``thr`` (K, B) output tokens/s at batch ``batch`` (B,) (column 0 idle); ``decode_step_s``
-    (K, B) decode-only iteration time (s) at that batch with the mean context; ``prefill_s`` (K, G)
-    time (s) of an iteration prefilling ``prefill_tokens`` (G,) prompt tokens alone (one prompt's
-    attention); ``b_max`` batch slots.
+    ``thr`` (K, B) output tokens/s at batch ``batch`` (B,) (column 0 idle) at each clock level
+    ``clocks`` (K,); ``eta`` (K,) the derived saturation throughput over the table's largest;
+    ``node`` the node model the request engine steps (``dcsim.node.NodeModel``); ``serving`` the
+    pool options of :func:`dcsim.serving.pool.make_pool` (backend, router, chunked_prefill,
+    kv_watermark, hold_limit).
     """
 
     batch: np.ndarray
     thr: np.ndarray
-    decode_step_s: np.ndarray
-    prefill_tokens: np.ndarray
-    prefill_s: np.ndarray
-    b_max: float
+    clocks: np.ndarray
+    node: object
+    serving: dict = field(default_factory=dict)
     eta: np.ndarray | float = 1.0
-    max_batched_tokens: float = math.inf  # chunked-prefill token budget per iteration  # (K,) saturation throughput of random batches / the table's largest
-
-    def prefill_time_s(self, k: int, tokens) -> np.ndarray:
-        """Iteration time (s) prefilling ``tokens`` prompt tokens at clock level ``k`` (interpolated)."""
-        return np.interp(tokens, self.prefill_tokens, self.prefill_s[k])
 
 
 @dataclass(frozen=True)
@@ -175,30 +175,6 @@ def lognormal_from_moments(mean: float, var: float, u: np.ndarray, cap: float = 
     return np.clip(np.maximum(np.round(x), 1.0), 1.0, cap)
 
 
-def _kronecker(n: int, d: int) -> np.ndarray:
-    """``n`` points of the d-dimensional R_d low-discrepancy sequence (Roberts 2018), shape (d, n)."""
-    g = 2.0
-    for _ in range(30):  # root of x^(d+1) = x + 1
-        g = (1.0 + g) ** (1.0 / (d + 1))
-    alpha = (1.0 / g) ** np.arange(1, d + 1)
-    i = np.arange(1, n + 1)
-    return np.mod(0.5 + np.outer(alpha, i), 1.0)
-
-
-def erlang_c(c: float, a: np.ndarray) -> np.ndarray:
-    """Erlang C probability of waiting, ``c`` servers, offered load ``a`` erlangs (a < c), vectorized.
-
-    Erlang B by its stable recursion ``B_k = a B_{k-1} / (k + a B_{k-1})``, then
-    ``C = B / (1 - (a/c)(1 - B))``.
-    """
-    a = np.asarray(a, dtype=float)
-    b = np.ones_like(a)
-    for k in range(1, int(round(c)) + 1):
-        b = a * b / (k + a * b)
-    rho = np.minimum(a / c, 1.0 - 1e-12)
-    return np.clip(b / (1.0 - rho * (1.0 - b)), 0.0, 1.0)
-
-
 def arrival_scv(spec) -> float | None:
     """Squared coefficient of variation of inter-arrival times of an arrival spec (None if unknown).
 
@@ -242,47 +218,30 @@ def saturation_throughput_tok_s(step, b_max: float, max_batched_tokens: float, e
 
 
 def service_from_node(node, batch: np.ndarray, thr: np.ndarray, clocks: np.ndarray, classes: list | None = None,
-                      mean_in: float | None = None, mean_out: float | None = None) -> ReplicaService:
-    """Service tables from a node model (duck-typed: ``step_fn(clock)(prefill, n_decode, ctx, prefill_ctx)``
-    and ``max_batched_tokens``).
-
-    Decode-only steps at each table batch with the mean context; prefill-only iterations over a
-    geometric grid of 1 .. 131,072 prompt tokens; ``eta`` from
-    :func:`saturation_throughput_tok_s` at full clock with the classes' length draws
-    (``ClassMoments``; without them ``eta`` = 1).
-    """
+                      serving: dict | None = None) -> ReplicaService:
+    """The service of a node model (duck-typed: ``step_fn(clock)(prefill, n_decode, ctx, prefill_ctx)``
+    and ``max_batched_tokens``): ``eta`` from :func:`saturation_throughput_tok_s` at each clock
+    level with the classes' length draws (``ClassMoments``; without them ``eta`` = 1)."""
     if classes:
         w = np.array([c.share for c in classes], float)
         w = w / w.sum()
-        u2 = _kronecker(8192, 2)
-        ls = [c.lengths(u2[0], u2[1]) for c in classes]
+        u2 = (np.arange(8192) + 0.5) / 8192
+        ls = [c.lengths(u2, u2[(np.arange(8192) * 5_003) % 8192]) for c in classes]
         e_in = float(sum(wi * np.mean(li) for wi, (li, _) in zip(w, ls)))
         e_in2 = float(sum(wi * np.mean(li * li) for wi, (li, _) in zip(w, ls)))
         mo = float(sum(wi * np.mean(lo) for wi, (_, lo) in zip(w, ls)))
         # decode context per running sequence, weighted by residence (output length)
         ctx_lb = float(sum(wi * np.sum(lo * (li + 0.5 * lo)) for wi, (li, lo) in zip(w, ls))
                        / sum(wi * np.sum(lo) for wi, (_, lo) in zip(w, ls)))
-        mean_in = e_in if mean_in is None else mean_in
-        mean_out = mo if mean_out is None else mean_out
-    ctx = mean_in + 0.5 * mean_out
-    K, B = thr.shape
-    grid = np.unique(np.round(np.geomspace(1, 131_072, 48)))
-    dec = np.zeros((K, B))
-    pre = np.zeros((K, grid.size))
-    for k, c in enumerate(clocks):
-        st = node.step_fn(float(c))
-        for j, b in enumerate(batch):
-            dec[k, j] = st(0.0, int(b), float(b) * ctx, 0.0)[0] if b > 0 else 0.0
-        for j, n in enumerate(grid):
-            pre[k, j] = st(float(n), 0, 0.0, n * (n + 1) / 2)[0]
+    K = thr.shape[0]
     eta = np.ones(K)
     if classes:
         for k, c in enumerate(clocks):
             sat, _ = saturation_throughput_tok_s(node.step_fn(float(c)), float(batch[-1]),
                                                  float(node.max_batched_tokens), e_in, e_in2, mo, ctx_lb)
             eta[k] = min(sat / thr[k, -1], 1.0)
-    return ReplicaService(np.asarray(batch, float), np.asarray(thr, float), dec, grid, pre, float(batch[-1]), eta,
-                          float(getattr(node, "max_batched_tokens", math.inf)))
+    return ReplicaService(np.asarray(batch, float), np.asarray(thr, float), np.asarray(clocks, float), node,
+                          dict(serving or {}), eta)
 
 
 def _compound_tokens(mean_count: np.ndarray, e_x: float, e_x2: float, u: np.ndarray) -> np.ndarray:
@@ -301,17 +260,39 @@ def _compound_tokens(mean_count: np.ndarray, e_x: float, e_x2: float, u: np.ndar
     return np.where((m > 0) & (u > p0), x, 0.0)
 
 
+def fifo_wait_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float) -> np.ndarray:
+    """Wait (s) of the work leaving a FIFO queue in each tick (served or shed from its head).
+
+    ``arrived_tok`` and ``departed_tok`` are tokens per tick. The tokens leaving at mid-tick ``j``
+    are those that arrived when the cumulative arrivals reached the cumulative departures then,
+    so their wait is ``t_mid_j - A^-1(D(t_mid_j))`` (0 while nothing waits). Under a growing
+    backlog this is the wait of the requests served now, shorter than ``backlog / rate`` (the
+    wait of the requests arriving now): at 1.2x the service rate, ``t/6`` against ``t/5``.
+    """
+    a = np.asarray(arrived_tok, float)
+    d = np.asarray(departed_tok, float)
+    edges = dt * np.arange(a.size + 1)
+    cum_a = np.concatenate([[0.0], np.cumsum(a)])
+    d_mid = np.cumsum(d) - 0.5 * d
+    t_mid = edges[:-1] + 0.5 * dt
+    a_mid = cum_a[:-1] + 0.5 * a
+    t_in = np.interp(np.minimum(d_mid, cum_a[-1]), cum_a, edges)
+    return np.where(d_mid < a_mid * (1.0 - 1e-9) - 1e-9, np.maximum(t_mid - t_in, 0.0), 0.0)
+
+
 def _replica_backlog_wait(offered_tok_s: np.ndarray, capacity_tok_s: np.ndarray, dt: float) -> np.ndarray:
     """Wait (s) behind a replica backlog that grows when the offered rate exceeds the capacity.
 
     Lindley recursion ``q_j = max(0, q_{j-1} + (offered_j - capacity_j) dt)`` (tokens per replica),
-    solved in closed form as ``S_j - min(0, min_{i<=j} S_i)`` with ``S`` the cumulative sum;
-    the wait is ``q_j / capacity_j``.
+    solved in closed form as ``S_j - min(0, min_{i<=j} S_i)`` with ``S`` the cumulative sum; the
+    wait of the tokens served in each tick is the FIFO wait (:func:`fifo_wait_s`).
     """
-    x = (np.asarray(offered_tok_s, float) - np.asarray(capacity_tok_s, float)) * dt
+    off = np.asarray(offered_tok_s, float) * dt
+    x = off - np.asarray(capacity_tok_s, float) * dt
     s = np.cumsum(x)
     q = s - np.minimum(np.minimum.accumulate(s), 0.0)
-    return q / np.maximum(capacity_tok_s, 1e-300)
+    out = off - np.diff(np.concatenate([[0.0], q]))
+    return fifo_wait_s(off, out, dt)
 
 
 def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs=QUANTILES) -> list[float | None]:
@@ -343,11 +324,14 @@ def _lat(x, w) -> dict:
 
 def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[ClassMoments],
                  scv_arrival: float | None, *, hold_limit_s: float = math.inf,
-                 calibration: Calibration = CALIBRATION, duration_s: float | None = None) -> SloEstimate | NotEstimated:
+                 calibration: Calibration = CALIBRATION, duration_s: float | None = None,
+                 tick_s: float = SIM_TICK_MAX_S, seed: int = 0) -> SloEstimate | NotEstimated:
     """Per-class TTFT/TPOT/e2e percentiles, SLO attainment and goodput (see module doc).
 
-    ``groups``: one (per-tick flows, service tables) per replica group; ``classes``: the request
-    classes; ``scv_arrival``: SCV of inter-arrival times (None: not estimated).
+    ``groups``: one (per-tick flows, service) per replica group; ``classes``: the request
+    classes; ``scv_arrival``: SCV of inter-arrival times (None: not estimated); ``tick_s``: the
+    run's controller tick (the simulated pool routes on ticks of ``min(tick_s, SIM_TICK_MAX_S)``);
+    ``seed``: the scenario seed (each operating point simulates its own child stream).
     """
     if scv_arrival is None:
         return NotEstimated("arrival variability unknown (trace replay): no queueing estimate")
@@ -357,21 +341,17 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
     shares = np.array([c.share for c in classes], float)
     shares = shares / shares.sum()
     mean_out = float(np.dot(shares, [c.mean_out for c in classes]))
-    U = _kronecker(_N_POINTS, 11)
-    lens = [c.lengths(U[0], U[1]) for c in classes]
-    n_in = [x[0] for x in lens]
-    n_out = [x[1] for x in lens]
-    cs2_hold = float(np.dot(shares, [c.var_out + c.mean_out ** 2 for c in classes])) / mean_out ** 2 - 1.0
-    kf = lambda cs2: 0.5 * (scv_arrival + cs2)  # noqa: E731  (Kingman's variability factor)
+    sim_tick = min(float(tick_s), SIM_TICK_MAX_S)
     out_x = {c.name: {"ttft": [], "tpot": [], "e2e": [], "w": [], "met": [], "tok": []} for c in classes}
     shed_req = np.zeros(len(classes))
     served_tok_total = 0.0
     dur = duration_s
-    for flows, sv in groups:
+    for g_idx, (flows, sv) in enumerate(groups):
         n = np.maximum(np.asarray(flows.replicas, float), 1e-12)
         r = np.asarray(flows.served_tok_s, float) / n
         lvl = np.asarray(flows.level, int)
-        cap = cal.eta * np.broadcast_to(sv.eta, sv.thr.shape[:1])[lvl] * sv.thr[lvl, -1]
+        cap_lvl = cal.eta * np.broadcast_to(sv.eta, sv.thr.shape[:1]) * sv.thr[:, -1]  # (K,) tokens/s
+        cap = cap_lvl[lvl]
         rep_wait = _replica_backlog_wait(r, cap, flows.dt_s)
         wait = np.minimum(np.asarray(flows.door_wait_s, float) + rep_wait, hold_limit_s)
         tok = np.asarray(flows.served_tok_s, float) * flows.dt_s
@@ -382,8 +362,10 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         tok_share = shares * np.array([c.mean_out for c in classes]) / mean_out
         shed_req += float(np.sum(flows.shed_tok)) * tok_share / np.array([c.mean_out for c in classes])
         # operating points: clock level x utilisation bin x wait bin
-        rho = np.minimum(r / np.maximum(cap, 1e-300), 0.999)
-        rb = np.round(-np.log1p(-rho) / 0.04).astype(np.int64)  # finer towards saturation
+        # utilisation bins, finer towards saturation; above RHO_MAX one bin (the simulated steady
+        # state stops there, the backlog wait carries the rest)
+        rho = np.minimum(r / np.maximum(cap, 1e-300), RHO_MAX)
+        rb = np.round(-np.log1p(-rho) / 0.2).astype(np.int64)
         wb = np.where(wait > 1e-3, np.round(np.log(np.maximum(wait, 1e-3)) / 0.02).astype(np.int64) + 1_000_000, 0)
         key = np.stack([lvl, rb, wb], axis=1)
         busy = tok > 0
@@ -399,10 +381,14 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         for gi in range(uk.shape[0]):
             k, rbin = int(uk[gi, 0]), int(uk[gi, 1])
             if (k, rbin) not in base:
-                base[(k, rbin)] = _point(classes, n_in, n_out, U, sv, k, float(r_m[gi]), float(n_m[gi]),
-                                         shares, mean_out, kf, cs2_hold, cal)
+                rho_m = min(float(r_m[gi]) / max(float(cap_lvl[k]), 1e-300), RHO_MAX)
+                base[(k, rbin)] = simulate_point(
+                    sv, classes, k, rho_m * float(cap_lvl[k]) / mean_out, int(round(float(n_m[gi]))), scv_arrival,
+                    sim_tick, rho_m, cal, np.random.SeedSequence(seed, spawn_key=(5, g_idx, k, rbin)))
             for ci, cl in enumerate(classes):
                 ttft0, tpot, no = base[(k, rbin)][ci]
+                if ttft0.size == 0:
+                    continue
                 ttft = ttft0 + float(w_m[gi])
                 e2e = ttft + np.where(no > 1, tpot * (no - 1.0), 0.0)
                 met = (ttft <= cl.slo_ttft_s) & ((no <= 1) | (tpot <= cl.slo_tpot_s))
@@ -417,98 +403,90 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
     return _assemble(out_x, classes, shed_req, dur or 1.0, served_tok_total, scv_arrival, cal)
 
 
-def batch_distribution(thr_tok_s: np.ndarray, batch: np.ndarray, lam_tok_s: float, b_max: float):
-    """Stationary number of requests in a replica as a birth-death chain (state-dependent M/M/c).
-
-    Births at ``lam_tok_s`` (offered output tokens/s, i.e. requests/s x mean output); deaths at
-    ``thr(min(n, c))`` (the batch's output tokens/s at ``n`` running, interpolated on the table,
-    divided by the same mean output): continuous batching speeds up as the batch grows, until the
-    ``c = b_max`` slots are full. Returns ``(n, pi)`` for n = 0..c (P(N = n)) with the tail
-    ``P(N >= c)`` folded into the last state, and ``ratio = lam / mu(c)`` (< 1 for stability).
-    """
-    c = int(round(b_max))
-    n = np.arange(0, c + 1, dtype=float)
-    mu = np.interp(n[1:], batch, thr_tok_s)
-    logp = np.concatenate([[0.0], np.cumsum(np.log(max(lam_tok_s, 1e-300)) - np.log(np.maximum(mu, 1e-300)))])
-    ratio = lam_tok_s / max(mu[-1], 1e-300)
-    tail = 1.0 / (1.0 - ratio) if ratio < 1 else np.inf  # states n >= c: geometric with ratio
-    logp[-1] += math.log(tail) if np.isfinite(tail) else 700.0
-    p = np.exp(logp - logp.max())
-    return n, p / p.sum(), ratio
+def _arrival_times(rng: np.random.Generator, rate: float, scv: float, horizon_s: float) -> np.ndarray:
+    """Arrival times (s) in ``[0, horizon_s)`` of a renewal process at ``rate``/s whose
+    inter-arrival times are Gamma with squared coefficient of variation ``scv`` (1: Poisson)."""
+    shape = 1.0 / max(scv, 1e-6)
+    n = int(rate * horizon_s + 6.0 * math.sqrt(rate * horizon_s * max(scv, 1.0)) + 16)
+    t = np.cumsum(rng.gamma(shape, 1.0 / (shape * rate), n))
+    while t[-1] < horizon_s:  # rare: draw more
+        t = np.concatenate([t, t[-1] + np.cumsum(rng.gamma(shape, 1.0 / (shape * rate), n))])
+    return t[t < horizon_s]
 
 
-def _point(classes, n_in, n_out, U, sv: ReplicaService, k, r, n_rep, shares, mean_out, kf, cs2_hold,
-           cal) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per class (TTFT before any admission backlog, TPOT, output tokens) samples at one operating point."""
-    lam = r / mean_out  # prompts per second per replica
-    thr_e = cal.eta * float(np.broadcast_to(sv.eta, sv.thr.shape[:1])[k]) * sv.thr[k]
-    p = [sv.prefill_time_s(k, x) for x in n_in]
-    ep = float(sum(s * np.mean(pp) for s, pp in zip(shares, p)))
-    ep2 = float(sum(s * np.mean(pp * pp) for s, pp in zip(shares, p)))
-    e_in = float(sum(s * np.mean(x) for s, x in zip(shares, n_in)))
-    e_in2 = float(sum(s * np.mean(x * x) for s, x in zip(shares, n_in)))
-    # requests in the replica seen by an arrival: stationary birth-death chain (PASTA)
-    nn, pi, _ = batch_distribution(thr_e, sv.batch, min(r, _RATIO_MAX * thr_e[-1]), sv.b_max)
-    cdf = np.cumsum(pi)
-    c = sv.b_max
-    n0 = nn[np.minimum(np.searchsorted(cdf, U[6] * cdf[-1]), nn.size - 1)]
-    idle = n0 < 0.5
-    b = np.minimum(n0 + 1.0, c)  # the batch it joins
-    tau = b / np.maximum(np.interp(b, sv.batch, thr_e), 1e-300)  # mean step at that batch
-    t_d = np.interp(b, sv.batch, sv.decode_step_s[k])
-    # prefill share of a step at that batch; kappa: prefill time that does not hide under decode
-    rho_p = np.clip(1.0 - t_d / np.maximum(tau, 1e-300), 0.0, 0.99)
-    kappa = float(np.mean(rho_p)) / (lam * ep) if lam * ep > 0 else 0.0
-    # The iteration running when a request arrives: with probability f (the share of time spent
-    # prefilling, lam E[p]) one that prefills a length-biased prompt together with the prompt
-    # tokens gathered during the iteration before it; otherwise a decode step. The request's own
-    # first token comes at the end of the next iteration, which prefills it with every prompt
-    # gathered meanwhile (chunked prefill, FIFO) and whose decode memory time hides under the
-    # prefill compute (roofline max).
-    f = min(lam * ep, 0.99)
-    busy = ~idle
-    w_lb = np.concatenate([s_ * pp / max(np.sum(pp), 1e-300) for s_, pp in zip(shares, p)])
-    n_lb_all = np.concatenate(n_in)
-    o = np.argsort(n_lb_all, kind="stable")
-    cw = np.cumsum(w_lb[o])
-    n_lb = n_lb_all[o][np.minimum(np.searchsorted(cw, U[3] * cw[-1]), o.size - 1)]
-    gather = lambda t, u: _compound_tokens(cal.wait_factor * lam * t, e_in, e_in2, u)  # noqa: E731
-    t1 = sv.prefill_time_s(k, n_lb)
-    t_pf = np.maximum(t_d, sv.prefill_time_s(k, n_lb + gather(t1, U[4])))
-    in_pf = U[9] < f
-    t_arr = np.where(busy, np.where(in_pf, t_pf, t_d), 0.0)
-    # prompt tokens that arrived before it in the running iteration, and after it
-    x_ahead = gather(U[2] * t_arr, U[8])
-    x_behind = gather((1.0 - U[2]) * t_arr, U[10])
-    # slot wait: the pool of n replicas behind one router (join-the-shortest-queue); the
-    # geometric queue beyond the slots gives an exponential wait of mean 1/(n (mu_c - lam))
-    n_pool = max(float(n_rep), 1.0)
-    mu_c = thr_e[-1] / mean_out
-    lam_s = min(lam, _RATIO_MAX * mu_c)  # the stationary part; beyond it the backlog recursion
-    w_slot = cal.wait_factor * kf(cs2_hold) / (n_pool * (mu_c - lam_s))
-    n_ch = min(n_pool, _POOL_STATES / c)  # beyond ~256 replicas pooling changes little; bound the chain
-    _, pi_pool, _ = batch_distribution(n_ch * thr_e, n_ch * sv.batch, n_ch * lam_s * mean_out, n_ch * c)
-    p_wait = float(pi_pool[-1])
-    out = []
+def _requests(rng: np.random.Generator, classes: list[ClassMoments], t: np.ndarray):
+    """Requests arriving at ``t``: (release, arrival, class, n_in, n_out) arrays, class by share,
+    lengths from the class's draws."""
+    shares = np.array([c.share for c in classes], float)
+    c = np.minimum(np.searchsorted(np.cumsum(shares / shares.sum()), rng.random(t.size), side="right"),
+                   len(classes) - 1).astype(np.int64)
+    li, lo = np.empty(t.size, np.int64), np.empty(t.size, np.int64)
     for ci, cl in enumerate(classes):
-        ni, no = n_in[ci], n_out[ci]
-        u5 = U[7]
-        ws = np.where(u5 < p_wait, -np.log(np.maximum(u5, 1e-300) / max(p_wait, 1e-300)) * w_slot, 0.0)
-        # the residual of the running iteration, then the iteration that prefills this prompt with
-        # the others gathered meanwhile; its decode memory time hides under the prefill compute
-        # chunked prefill fills the budget in arrival order: the prompts ahead always, the ones
-        # behind only while the budget has room (then they finish in the same iteration)
-        room = np.maximum(sv.max_batched_tokens - b - ni - x_ahead, 0.0)
-        tokens = ni + x_ahead + np.minimum(x_behind, room)
-        ttft = (1.0 - U[2]) * t_arr + np.maximum(np.where(idle, 0.0, t_d), sv.prefill_time_s(k, tokens)) + ws
-        steps = np.maximum(no - 1.0, 1.0)
-        mz = steps * (tau - t_d)
-        vz = lam * steps * tau * kappa * kappa * ep2
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shape = np.where(vz > 0, mz * mz / np.maximum(vz, 1e-300), np.inf)
-            z = np.where(np.isfinite(shape) & (mz > 0),
-                         special.gammaincinv(np.minimum(shape, 1e12), U[5]) * vz / np.maximum(mz, 1e-300), mz)
-        out.append((ttft, np.where(no > 1, t_d + z / steps, np.nan), no))
+        sel = c == ci
+        a, b = cl.lengths(rng.random(int(sel.sum())), rng.random(int(sel.sum())))
+        li[sel], lo[sel] = np.maximum(a, 1), np.maximum(b, 1)
+    return t, t, c, li, lo
+
+
+def _pool(sv: ReplicaService, n: int):
+    """``n`` replicas of the group's node in the request engine's pool (:mod:`dcsim.serving.pool`)."""
+    from dcsim.serving.pool import make_pool  # same package: the request engine's replicas
+
+    opts = dict(sv.serving)
+    return make_pool(opts.pop("backend", "kernel"), [sv.node], [n], **opts)
+
+
+def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_req_s: float, n_replicas: int,
+                   scv: float, tick_s: float, rho: float, cal: Calibration = CALIBRATION,
+                   seed: np.random.SeedSequence | int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Latency samples at one operating point: the request engine's own replicas, simulated steadily.
+
+    ``min(n_replicas, cal.sample_replicas)`` replicas of ``sv.node`` (the request engine's pool,
+    :func:`dcsim.serving.pool.make_pool`, with the run's router and serving options) at clock
+    level ``k`` receive ``lam_req_s`` requests/s each — a renewal process with inter-arrival SCV
+    ``scv``, classes by share, lengths from the classes' draws — routed on the replicas' state at
+    the start of each ``tick_s`` tick, as request fidelity does. A warm-up of a quarter of the
+    window is discarded; the window (``cal.window_s``, longer as ``1/(1 - rho)`` towards
+    saturation, at most 4x) counts the requests arriving in it, run until they finish.
+    Returns per class ``(ttft_s, tpot_s, n_out)`` arrays (TPOT NaN for one-token answers).
+    """
+    rng = np.random.default_rng(seed)
+    n = max(1, min(int(n_replicas), int(cal.sample_replicas)))
+    pool = _pool(sv, n)
+    window = cal.window_s * min(4.0, max(1.0, 0.25 / max(1.0 - rho, 1e-9)))
+    warm = 0.25 * window
+    requests = lambda t: _requests(rng, classes, t)  # noqa: E731
+    clock = float(sv.clocks[k])
+    ticks = int(math.ceil((warm + window) / tick_s))
+    t_end = ticks * tick_s
+    ta = _arrival_times(rng, lam_req_s * n, scv, t_end)
+    counted = int(np.count_nonzero(ta >= warm))
+    edges = np.searchsorted(ta, np.arange(ticks + 1) * tick_s)
+    reqs = requests(ta)
+    fins = []
+    for j in range(ticks):
+        a, b = edges[j], edges[j + 1]
+        fins += pool.serve((j + 1) * tick_s, clock, *(x[a:b] for x in reqs))[1]
+    in_window = lambda f: int(np.count_nonzero(f.t_arrival >= warm))  # noqa: E731
+    done = sum(in_window(f) for f in fins)
+    # arrivals keep coming at the same rate (not counted) until the window's requests finish
+    j = ticks
+    while done < counted and j < ticks + int(math.ceil(0.5 * window / tick_s)):
+        new = pool.serve((j + 1) * tick_s, clock, *requests(_arrival_times(rng, lam_req_s * n, scv, tick_s)
+                                                            + j * tick_s))[1]
+        fins += new
+        done += sum(int(np.count_nonzero((f.t_arrival >= warm) & (f.t_arrival < t_end))) for f in new)
+        j += 1
+    from dcsim.serving.replica import FinishedBatch
+
+    fb = FinishedBatch.concat([f for f in fins if len(f)])
+    keep = (fb.t_arrival >= warm) & (fb.t_arrival < t_end)
+    out = []
+    for ci in range(len(classes)):
+        idx = np.flatnonzero(keep & (fb.cls == ci))
+        if idx.size > _N_KEEP:  # records evenly spaced in TTFT rank: the TTFT quantiles stay exact
+            idx = idx[np.argsort(fb.ttft_s[idx], kind="stable")][np.linspace(0, idx.size - 1, _N_KEEP).astype(np.int64)]
+        out.append((fb.ttft_s[idx], fb.tpot_s[idx], fb.n_out[idx].astype(float)))
     return out
 
 
@@ -547,8 +525,9 @@ def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> Slo
         lat = {m: _lat(np.concatenate(all_x[m]), w) for m in ("ttft", "tpot", "e2e")}
     else:
         lat = {m: _lat(np.empty(0), np.empty(0)) for m in ("ttft", "tpot", "e2e")}
-    method = (f"fluid queueing estimate (dcsim.serving.slo_estimate; arrival SCV {scv:.3g}, "
-              f"eta {cal.eta:g}, wait factor {cal.wait_factor:g} [{cal.source}]; docs/slo.md)")
+    method = (f"fluid queueing estimate (dcsim.serving.slo_estimate: the request engine's replicas simulated "
+              f"steadily at each operating point, {cal.sample_replicas} at most; arrival SCV {scv:.3g}, "
+              f"eta {cal.eta:g} [{cal.source}]; docs/slo.md)")
     return SloEstimate(latency_s=lat, slo_attainment=met_total / req_total if req_total > 0 else None,
                        goodput_tok_s=good_tok / duration_s, per_class=per_class, method=method)
 
@@ -564,20 +543,24 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
     if getattr(sc.workload.arrivals, "kind", None) == "trace":
         return NotEstimated("trace workload: per-class length distributions are not known (only the trace's means)")
     scv = arrival_scv(sc.workload.arrivals)
-    # sorted length draws per class, from a stream of the scenario seed (child 4 of the root:
-    # build_models spawns children 0-3), so the estimate is reproducible from (file, seed)
-    rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(4,)))
+    # sorted length draws per class, from the scenario seed's named stream "slo_estimate"
+    # (dcsim.streams), so the estimate is reproducible from (file, seed)
+    rng = np.random.default_rng(named_stream(sc.seed, "slo_estimate"))
     classes = []
     for c in wl.classes:
         classes.append(ClassMoments(c.name, c.share, c.input.mean(), c.input.var(), c.output.mean(),
                                     c.output.var(), c.slo_ttft_s, c.slo_tpot_s,
                                     float(c.max_tokens) if c.max_tokens else math.inf,
-                                    np.sort(c.input.sample(_N_POINTS * 4, rng)),
-                                    np.sort(c.output.sample(_N_POINTS * 4, rng))))
+                                    np.sort(c.input.sample(_N_DRAWS, rng)),
+                                    np.sort(c.output.sample(_N_DRAWS, rng))))
     dt = float(sc.controller.tick)
     served = np.asarray(ts["achieved_tok_s"], float)
-    door = np.where(served > 0, np.asarray(ts["queue_tokens"], float) / np.maximum(served, 1e-300), 0.0)
+    # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival
+    door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float),
+                       served * dt + np.asarray(ts["shed_tokens"], float), dt)
     avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
+    if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
+        avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
     lvl = np.rint(np.interp(np.asarray(ts["mean_clock"], float), m.clocks, np.arange(m.clocks.size))).astype(int)
     mode = np.asarray(ts.get("mode", np.zeros(served.size)))
     if np.any(mode == 1):
@@ -589,8 +572,11 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
         lvl = np.where(mode == 1, lvl_fr, lvl)
     cache = getattr(m, "_slo_service", None)
     if cache is None:
-        cache = [service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, wl.mean_input,
-                                   wl.mean_output) for g in m.groups]
+        sv = sc.serving
+        opts = {"backend": sv.backend, "router": sv.router, "min_headroom_w": sv.min_headroom_w,
+                "chunked_prefill": sv.chunked_prefill, "kv_watermark": sv.kv_watermark,
+                "hold_limit": float(sc.controller.hold_limit)}
+        cache = [service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts) for g in m.groups]
         try:
             m._slo_service = cache
         except AttributeError:
@@ -602,7 +588,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
         groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door,
                                  np.asarray(ts["shed_tokens"], float) * s, dt), sv))
     return estimate_slo(groups, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
-                        calibration=calibration, duration_s=dt * served.size)
+                        calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
 
 def report_block(est: SloEstimate | NotEstimated) -> dict:

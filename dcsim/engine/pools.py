@@ -1,0 +1,291 @@
+"""Several model pools under one interconnect and one cooling plant (``racks[].serves``).
+
+A scenario whose rack groups serve different workload classes (an H100 hall serving a chat
+model beside a B200 hall serving a reasoning model) has one *pool* per class list
+(:class:`dcsim.engine.build.Pool`): its own demand (its classes' arrivals × their mean output),
+its own queue, node tables and supply curves. The interconnect and the plant are shared: on
+each tick the controller splits the facility's IT budget (the smaller of what the interconnect
+and the plant allow) between the pools on their joint efficient frontier
+(:class:`dcsim.engine.tables.JointFrontier`): the budget goes where it buys the most tokens/s,
+each pool within its own waiting work. With one pool (no ``serves``) none of this runs and the
+engine is exactly the single-pool one.
+
+:class:`PoolTicker` is the per-tick part the loop calls (decide, serve each pool's queue) and
+the per-chunk part it records (per-pool ceilings, binding, operating point, power);
+:func:`pool_operating_point` turns a served rate into IT and GPU power on one set of supply
+curves (the fleet's, or a pool's).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dcsim.engine.controller import queue_step
+from dcsim.tpf import binding_simulated
+
+__all__ = ["PoolTicker", "pool_operating_point", "pool_availability", "POOL_COLUMNS", "mean_cap_w"]
+
+#: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
+POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "binding",
+                "held_tokens", "shed_tokens", "arrived_tokens", "queue_tokens", "waiting_tok_s", "it_power_w",
+                "gpu_power_w", "mean_clock", "mean_cap_w")
+
+
+def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: float, served, mode, level,
+                         avail) -> dict[str, np.ndarray]:
+    """IT power (W), GPU power (W), effective clock and per-replica load fraction per tick.
+
+    ``curves``: :class:`~dcsim.engine.tables.SupplyCurves` of the replicas serving ``served``
+    tokens/s; ``overhead_w`` their racks' overhead; ``mode`` per
+    :data:`dcsim.engine.controller.MODE_NAMES`; ``level`` clock-level index (uniform mode);
+    ``avail`` fraction of replicas in service.
+    """
+    cv = curves
+    ovh = overhead_w
+    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
+    r = np.asarray(served, dtype=float) / a  # rate if every replica were in service
+    it, gpu = np.empty(r.size), np.empty(r.size)
+    clock, u = np.empty(r.size), np.full(r.size, np.nan)
+    top = cv.rate_pq.shape[0] - 1
+    if policy == "none":
+        sel = np.ones(r.size, dtype=bool)
+        u[sel] = np.interp(r, cv.rate_c[top], cv.u)
+        it[sel] = np.interp(u, cv.u, cv.it_c[top])
+        gpu[sel] = np.interp(u, cv.u, cv.gpu_c[top])
+        clock[sel] = clocks[top]
+    else:
+        for md in np.unique(mode):
+            sel = mode == md
+            if md == 1:
+                f = cv.frontier("pq")
+                it[sel] = np.interp(r[sel], f.rate, f.it)
+                gpu[sel] = np.interp(r[sel], f.rate, f.gpu)
+                clock[sel] = np.interp(np.interp(r[sel], f.rate, f.level), np.arange(clocks.size), clocks)
+                continue
+            for k in np.unique(level[sel]):
+                s2 = sel & (level == k)
+                u[s2] = np.interp(r[s2], cv.rate_pq[k], cv.u)
+                it[s2] = np.interp(u[s2], cv.u, cv.it_pq[k])
+                gpu[s2] = np.interp(u[s2], cv.u, cv.gpu_pq[k])
+                clock[s2] = clocks[k]
+    return {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u}
+
+
+def mean_cap_w(groups, clocks: np.ndarray, clock) -> np.ndarray:
+    """Equivalent per-GPU power cap (W) at effective clock ``clock``: the GPU power of a
+    full-batch replica at that clock per GPU, averaged over ``groups`` weighted by their GPUs
+    (one group: its own figure)."""
+    idx = np.interp(clock, clocks, np.arange(clocks.size))
+    caps = [np.interp(idx, np.arange(clocks.size), g.table.gpu[:, -1]) / g.node.gpus_per_replica for g in groups]
+    if len(caps) == 1:
+        return caps[0]
+    w = np.array([g.gpus for g in groups], dtype=float)
+    return sum(c * wi for c, wi in zip(caps, w)) / w.sum()
+
+
+def _pool_down_steps(m) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per pool: (times s, replicas of the pool down from that time on), from the fault schedule's
+    replica failures (global replica index: rack groups in scenario order). Cached on ``m``."""
+    cache = m.__dict__.get("_pool_down")
+    if cache is not None:
+        return cache
+    offsets = np.cumsum([0] + [g.limits.replicas for g in m.groups])
+    pool_of_rep = np.empty(int(offsets[-1]), dtype=np.int64)
+    for pi, pool in enumerate(m.pools):
+        for g in pool.groups:
+            pool_of_rep[offsets[g]:offsets[g + 1]] = pi
+    ev_t: list[list] = [[] for _ in m.pools]
+    ev_d: list[list] = [[] for _ in m.pools]
+    for rep, f0, f1 in m.faults.failures:
+        rep, f0, f1 = (np.asarray(x) for x in (rep, f0, f1))
+        pp = pool_of_rep[rep.astype(np.int64)]
+        for pi in range(len(m.pools)):
+            sel = pp == pi
+            ev_t[pi] += [f0[sel], f1[sel]]
+            ev_d[pi] += [np.ones(int(sel.sum())), -np.ones(int(sel.sum()))]
+    out = []
+    for pi in range(len(m.pools)):
+        t = np.concatenate(ev_t[pi]) if ev_t[pi] else np.zeros(0)
+        d = np.concatenate(ev_d[pi]) if ev_d[pi] else np.zeros(0)
+        order = np.argsort(t, kind="stable")
+        out.append((t[order], np.cumsum(d[order])))
+    m.__dict__["_pool_down"] = out
+    return out
+
+
+def pool_availability(m, t_s, extra=None) -> np.ndarray:
+    """(ticks, pools) fraction of each pool's replicas in service at ``t_s`` (s): replica
+    failures of the fault schedule fall on the pool whose groups they hit (a failure in the H100
+    hall does not take B200 capacity); ``extra``: a facility-wide availability function."""
+    t = np.asarray(t_s, dtype=float)
+    a = np.ones((t.size, len(m.pools)))
+    if m.faults is not None and m.faults.failures:
+        for pi, (times, down) in enumerate(_pool_down_steps(m)):
+            if times.size:
+                i = np.searchsorted(times, t, side="right") - 1
+                a[:, pi] = 1.0 - np.where(i >= 0, down[np.clip(i, 0, None)], 0.0) / float(m.pools[pi].replicas)
+    if extra is not None:
+        a = a * np.asarray(extra(t), dtype=float)[:, None]
+    return a
+
+
+class PoolTicker:
+    """The multi-pool controller step and its per-chunk record (module docstring).
+
+    ``request_engine`` (request and hybrid fidelity) serves each pool's requests on its own
+    replicas (``RequestEngine.tick_pools``); without it each pool is a fluid token queue
+    (:func:`dcsim.engine.controller.queue_step`).
+    """
+
+    def __init__(self, m, hold_s: float, request_engine=None, availability=None):
+        self.m = m
+        self.extra_availability = availability
+        self.n = len(m.pools)
+        self.policy = m.scenario.controller.policy
+        self.hold_s = hold_s
+        self.req = request_engine
+        self.joint = m.joint("pq")
+        self.top_rate = [float(p.curves.rate_pq[-1, -1]) for p in m.pools]  # full clock, rack limits
+        self.compute = [p.curves.compute_tok_s for p in m.pools]
+        self.top_curve = [(p.curves.rate_pq[-1], p.curves.it_pq[-1]) for p in m.pools]
+        self.backlog = [0.0] * self.n
+        self.cols: dict[str, list] = {}
+
+    # ------------------------------------------------------------------ per chunk, before the ticks
+    def start_chunk(self, ex, dt: float) -> None:
+        m = self.m
+        self.A = pool_availability(m, ex.t_s + 0.5 * dt, self.extra_availability)
+        self.al = self.A.tolist()
+        self.d = m.pool_demand_tok_s(ex.demand_tok_s)
+        self.dl = self.d.tolist()
+        self.both = np.minimum(ex.it_max_power_w, ex.it_max_cooling_w).tolist()
+        self.cols = {k: [] for k in ("served", "backlog", "held", "shed", "arrived", "need", "limit", "clock")}
+
+    # ------------------------------------------------------------------ one tick
+    def decide(self, need: list[float], j: int) -> tuple[int, list[float]]:
+        """``(mode, per-pool limits tokens/s)``: uncapped when every pool's waiting work fits at
+        full clock and even load within the shared budget; else (policy frontier) the budget
+        split on the joint frontier; policy none never caps (each pool's compute ceiling)."""
+        a = self.al[j]
+        if self.policy == "none":
+            return 0, [c * x for c, x in zip(self.compute, a)]
+        b = self.both[j]
+        it = 0.0
+        for p in range(self.n):
+            ap = a[p] if a[p] > 1e-12 else 1e-12
+            r = min(need[p] / ap, self.top_rate[p])
+            rr, ii = self.top_curve[p]
+            ovh = self.m.pools[p].overhead_w
+            it += ap * (float(np.interp(r, rr, ii)) - ovh) + ovh
+        if it <= b:
+            return 0, [t * x for t, x in zip(self.top_rate, a)]
+        return 1, self.joint.split_one(need, b, a)
+
+    def clock_of(self, p: int, md: int, limit: float, avail: float) -> float:
+        """The clock (fraction) pool ``p``'s simulated replicas run at for its mode and rate limit:
+        full clock uncapped, else the clock of its frontier at the limit (quantized to the
+        controller's levels: replicas cache their step tables per clock)."""
+        m = self.m
+        if md != 1:
+            return float(m.clocks[-1])
+        fr = m.pools[p].curves.frontier("pq")
+        lvl = np.interp(limit / max(avail, 1e-12), fr.rate, fr.level)
+        return float(m.clocks[int(np.rint(lvl))])
+
+    def tick(self, j: int, t0: float, dt: float) -> tuple:
+        """Serve tick ``j`` of the chunk; returns the facility's (mode, limit, served tok/s,
+        backlog tok, shed tok, arrived tok, held tok, waiting tok/s)."""
+        req = self.req
+        queued = self.backlog if req is None else req.door_backlog_pools()
+        need = [queued[p] / dt + self.dl[j][p] for p in range(self.n)]
+        md, limits = self.decide(need, j)
+        c = self.cols
+        if req is not None:
+            clocks = [self.clock_of(p, md, limits[p], self.al[j][p]) for p in range(self.n)]
+            res = req.tick_pools(t0, dt, limits, clocks, self.al[j])
+            sv = [r[0] for r in res]
+            b = [r[1] for r in res]  # in the system: at the door and inside replicas
+            held = req.door_backlog_pools()
+            sh = [r[2] for r in res]
+            arr = [r[3] for r in res]
+            c["clock"].append(clocks)
+        else:
+            sv, b, sh = [], [], []
+            for p in range(self.n):
+                s, bb, hh = queue_step(self.backlog[p], self.dl[j][p], limits[p], dt, self.hold_s)
+                sv.append(s)
+                b.append(bb)
+                sh.append(hh)
+            arr = [x * dt for x in self.dl[j]]
+            held = b
+        self.backlog = list(b) if req is None else self.backlog
+        c["served"].append(sv)
+        c["backlog"].append(list(b))
+        c["held"].append(list(held))
+        c["shed"].append(sh)
+        c["arrived"].append(arr)
+        c["need"].append(need)
+        c["limit"].append(limits)
+        return md, sum(limits), sum(sv), sum(b), sum(sh), sum(arr), sum(held), sum(need)
+
+    # ------------------------------------------------------------------ per chunk, after the ticks
+    def record(self, ex, mode: np.ndarray, level: np.ndarray, extra: dict | None) -> dict:
+        """Per-pool and facility figures of the first ``len(mode)`` ticks of the chunk: the
+        facility's ``compute/power/cooling_tok_s``, ``binding``, IT and GPU power, clock and cap,
+        and the ``pool<i>_*`` columns (:data:`POOL_COLUMNS`)."""
+        m = self.m
+        n = mode.size
+        cols = {k: np.array(v[:n], dtype=float).reshape(n, -1) for k, v in self.cols.items() if k != "clock" or v}
+        A = self.A[:n]
+        need = cols["need"]
+        comp = np.array(self.compute)[None, :] * A
+        pw = m.joint("p").pool_ceilings(need, ex.it_max_power_w[:n], A)
+        cq = m.joint("q").pool_ceilings(need, ex.it_max_cooling_w[:n], A)
+        supply_only = 1 if self.policy == "none" else None
+        bind = np.stack([binding_simulated(cols["held"][:, p], cols["shed"][:, p], cols["arrived"][:, p],
+                                           comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only)
+                         for p in range(self.n)], axis=1)
+        # the facility's binding: that of the pool holding back the most work this tick
+        worst = np.argmax(cols["held"] + cols["shed"], axis=1)
+        fac_bind = bind[np.arange(n), worst].astype(np.int8)
+        out = {"compute_tok_s": comp.sum(axis=1),
+               "power_tok_s": m.joint("p").facility_ceiling(need, ex.it_max_power_w[:n], A),
+               "cooling_tok_s": m.joint("q").facility_ceiling(need, ex.it_max_cooling_w[:n], A),
+               "binding": fac_bind,
+               # GPUs in service over the fleet's (each pool's own failures)
+               "availability": (A * np.array([p.gpus for p in m.pools], dtype=float)).sum(axis=1) / m.gpus}
+        it = np.zeros(n)
+        gpu = np.zeros(n)
+        clk_w = np.zeros(n)
+        u_w = np.zeros(n)
+        cap_w = np.zeros(n)
+        reps = float(sum(p.replicas for p in m.pools))
+        gpus = float(sum(p.gpus for p in m.pools))
+        pc: dict[str, np.ndarray] = {}
+        for p, pool in enumerate(m.pools):
+            op = pool_operating_point(pool.curves, m.clocks, self.policy, pool.overhead_w, cols["served"][:, p],
+                                      mode, level, A[:, p])
+            if "clock" in cols:  # request fidelity: the clock the pool's replicas ran at
+                op["clock"] = cols["clock"][:, p]
+            cap = mean_cap_w([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
+            it += op["it_power_w"]
+            gpu += op["gpu_power_w"]
+            clk_w += op["clock"] * pool.replicas
+            u_w += op["load_fraction"] * pool.replicas
+            cap_w += cap * pool.gpus
+            pc.update({f"pool{p}_demand_tok_s": self.d[:n, p],
+                       f"pool{p}_achieved_tok_s": cols["served"][:, p], f"pool{p}_compute_tok_s": comp[:, p],
+                       f"pool{p}_power_tok_s": pw[:, p], f"pool{p}_cooling_tok_s": cq[:, p],
+                       f"pool{p}_binding": bind[:, p], f"pool{p}_held_tokens": cols["held"][:, p],
+                       f"pool{p}_shed_tokens": cols["shed"][:, p], f"pool{p}_arrived_tokens": cols["arrived"][:, p],
+                       f"pool{p}_queue_tokens": cols["backlog"][:, p], f"pool{p}_waiting_tok_s": cols["need"][:, p],
+                       f"pool{p}_it_power_w": op["it_power_w"], f"pool{p}_gpu_power_w": op["gpu_power_w"],
+                       f"pool{p}_mean_clock": op["clock"], f"pool{p}_mean_cap_w": cap})
+        if extra is not None:  # request fidelity measured each pool's IT and GPU power
+            for p in range(self.n):
+                pc[f"pool{p}_it_power_w"] = extra["pool_it_power_w"][:, p]
+                pc[f"pool{p}_gpu_power_w"] = extra["pool_gpu_power_w"][:, p]
+            it, gpu = extra["it_power_w"], extra["gpu_power_w"]
+        out.update({"it_power_w": it, "gpu_power_w": gpu, "clock": clk_w / reps, "load_fraction": u_w / reps,
+                    "mean_cap_w": cap_w / gpus, "pools": pc})
+        return out

@@ -1,0 +1,75 @@
+"""Issue 14.6: an uncalibrated or borrowed node profile travels with the number — report provenance,
+the summary's headline, the HTML's first card, `compare` and `plan` answers all say so, with the
+expected error band of the node's calibration record."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import dcsim
+from conftest import small_scenario
+from dcsim.plan import format_plan, plan
+from dcsim.report import write_outputs
+from dcsim.report.compare import compare
+from dcsim.report.summary import summary_table
+
+QUICK = {"duration": "1 h", "controller.tick": "10 min"}
+
+
+def _mixtral() -> dict:
+    sc = small_scenario(**QUICK)
+    sc["name"] = "mixtral"
+    sc["racks"][0]["node"].update({"model": "mixtral-8x7b", "tensor_parallel": 2})
+    return sc
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("caveat")
+    cal, unc = dcsim.run(small_scenario(**QUICK)), dcsim.run(_mixtral())
+    write_outputs(cal, base / "cal", formats=("json", "csv", "html"), plots=False)
+    write_outputs(unc, base / "unc", formats=("json", "csv", "html"), plots=False)
+    return base, cal, unc
+
+
+def test_report_carries_each_groups_calibration(runs):
+    _, cal, unc = runs
+    (c,) = cal.report["provenance"]["calibration"]
+    assert c["status"] == "calibrated" and c["group"] == "r"
+    (u,) = unc.report["provenance"]["calibration"]
+    assert u["status"] == "transferred" and "mixtral-8x7b" in u["for"]
+    band = u["error_band_pct"]
+    assert band["tok_s_pct"] > 0 and band["j_per_tok_pct"] > 0
+    assert any("no calibrated profile" in w for w in unc.report["warnings"])
+
+
+def test_summary_headline_and_html_first_card(runs):
+    base, cal, unc = runs
+    text = summary_table(unc.report)
+    head = text.split("J / output token")[0]  # before the first of the four figures
+    assert "UNCALIBRATED" in head and "transferred" in head
+    assert f"±{unc.report['provenance']['calibration'][0]['error_band_pct']['tok_s_pct']:.0f} % tok/s" in head
+    assert "UNCALIBRATED" not in summary_table(cal.report)
+    html = (base / "unc" / "report.html").read_text()
+    assert html.index('class="caveat"') < html.index('class="cards"')  # above the four cards
+    assert 'class="caveat"' not in (base / "cal" / "report.html").read_text()
+
+
+def test_compare_marks_each_run(runs):
+    base, _, _ = runs
+    table, data = compare([base / "cal", base / "unc"])
+    row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
+    assert "calibrated" in row and "UNCALIBRATED" in row
+    assert data["runs"][0]["calibration_caveat"] is None
+    assert "mixtral-8x7b" in data["runs"][1]["calibration_caveat"]
+    assert "unc: UNCALIBRATED" in table
+    json.dumps(data)
+
+
+def test_plan_answer_says_so():
+    r = plan(_mixtral(), "max-demand")
+    assert "transferred" in r["calibration_caveat"]
+    assert "UNCALIBRATED" in format_plan(r).splitlines()[1]
+    assert plan(small_scenario(**QUICK), "max-demand")["calibration_caveat"] is None

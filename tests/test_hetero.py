@@ -1,0 +1,263 @@
+"""Heterogeneous fleets: model pools (racks[].serves) sharing one interconnect and one plant.
+
+Checked: the joint efficient frontier splits a budget optimally and within each pool's work; a
+one-pool scenario is the single-pool engine exactly; pools conserve tokens and energy; a pool
+under an ample shared budget behaves exactly as its hall alone; fluid and request fidelity agree
+per pool in steady state; class routing is validated with errors naming the field.
+"""
+
+import copy
+import itertools
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.engine.build import build_models
+from dcsim.engine.steady import ceilings_at
+from dcsim.scenario import ScenarioError, load_scenario
+
+from conftest import small_scenario
+
+SUMM = {"name": "summarize", "preset": "summarization", "share": 0.5}
+CHAT = {"name": "chat", "preset": "chat", "share": 0.5}
+
+
+def two_pools(**over) -> dict:
+    """An H100 70B hall serving chat beside an H100 8B hall summarizing (constant weather, Poisson)."""
+    sc = small_scenario(**{"workload.classes": [CHAT, SUMM], "duration": "1 h", "controller.tick": "30 s",
+                           "facility.interconnect": "2 MW", "facility.cooling.capacity": "3 MW"})
+    big = sc["racks"][0]
+    big.update(count=2, serves=["chat"])
+    small = copy.deepcopy(big)
+    small.update(name="s", count=1, nodes_per_rack=1, serves=["summarize"],
+                 node={"gpu": "H100-SXM", "model": "llama-3.1-8b", "tensor_parallel": 1, "max_batch": 128})
+    sc["racks"] = [big, small]
+    for k, v in over.items():
+        cur = sc
+        keys = k.split(".")
+        for kk in keys[:-1]:
+            cur = cur[int(kk)] if isinstance(cur, list) else cur[kk]
+        cur[keys[-1] if not isinstance(cur, list) else int(keys[-1])] = v
+    return sc
+
+
+# --------------------------------------------------------------------------- the joint frontier
+
+@pytest.fixture(scope="module")
+def joint():
+    return build_models(load_scenario(two_pools())).joint("pq")
+
+
+def test_split_respects_budget_and_needs_and_matches_scalar(joint):
+    rng = np.random.default_rng(3)
+    f0, f1 = joint.frontiers
+    need = np.stack([rng.uniform(0, f0.rate[-1] * 1.2, 200), rng.uniform(0, f1.rate[-1] * 1.2, 200)], axis=1)
+    budget = rng.uniform(joint.base_it_w() * 0.5, (f0.it[-1] + f1.it[-1]) * 1.1, 200)
+    alloc = joint.split(need, budget)
+    assert np.all(alloc <= need + 1e-9) and np.all(alloc >= 0)
+    used = joint.it_w(0, alloc[:, 0]) + joint.it_w(1, alloc[:, 1])
+    # a pool's IT at its allocation fits the budget (idle pools still draw their idle power)
+    assert np.all(used <= np.maximum(budget, joint.base_it_w()) * (1 + 1e-9))
+    for i in range(0, 200, 17):
+        assert joint.split_one(need[i].tolist(), float(budget[i])) == pytest.approx(alloc[i].tolist(), rel=1e-12,
+                                                                                     abs=1e-9)
+
+
+def test_split_is_the_best_allocation(joint):
+    """Greedy by marginal tokens per W on concave frontiers is optimal: no split of the budget
+    on a fine grid serves more (brute force)."""
+    f0, f1 = joint.frontiers
+    for frac_b, need in itertools.product((0.55, 0.7, 0.85), ((f0.rate[-1], f1.rate[-1]), (f0.rate[-1] * 0.3, 1e12))):
+        b = joint.base_it_w() + frac_b * (f0.it[-1] + f1.it[-1] - joint.base_it_w())
+        best = float(joint.split([list(need)], [b]).sum())
+        x0 = np.linspace(f0.it[0], min(f0.it[-1], b - f1.it[0]), 4001)  # IT of pool 0; the rest to pool 1
+        r0 = np.minimum(np.interp(x0, f0.it, f0.rate), need[0])
+        r1 = np.minimum(np.interp(b - x0, f1.it, f1.rate, right=f1.rate[-1]), need[1])
+        assert best >= float(np.max(r0 + r1)) * (1 - 1e-9)
+        assert best <= float(np.max(r0 + r1)) * (1 + 2e-3)  # the grid gets within its resolution
+
+
+def test_more_budget_never_serves_less(joint):
+    f0, f1 = joint.frontiers
+    b = np.linspace(0, (f0.it[-1] + f1.it[-1]) * 1.2, 300)
+    need = np.tile([f0.rate[-1] * 0.8, f1.rate[-1] * 0.9], (b.size, 1))
+    tot = joint.split(need, b).sum(axis=1)
+    assert np.all(np.diff(tot) >= -1e-9)
+    assert tot[-1] == pytest.approx(need[0].sum())
+
+
+# --------------------------------------------------------------------------- one pool = as before
+
+def test_one_pool_is_the_single_pool_engine():
+    """Naming every class for the only group (one pool) gives exactly the report without serves."""
+    a = dcsim.run(small_scenario(duration="30 min"))
+    b = dcsim.run(small_scenario(duration="30 min", **{"racks.0.serves": ["chat"]}))
+    ra, rb = dict(a.report), dict(b.report)
+    for r in (ra, rb):
+        r.pop("provenance")
+    assert ra == rb
+    for k in a.timeseries:
+        np.testing.assert_array_equal(a.timeseries[k], b.timeseries[k])
+    assert len(a.report["pools"]) == 1 and a.report["pools"][0]["classes"] == ["chat"]
+
+
+# --------------------------------------------------------------------------- conservation
+
+@pytest.fixture(scope="module")
+def capped():
+    """Two pools under a tight interconnect in fluid fidelity (the budget is split every tick)."""
+    return dcsim.run(two_pools(**{"facility.interconnect": "55 kW", "workload.arrivals.rate": "200 req/s",
+                                  "racks.1.nodes_per_rack": 2}))
+
+
+def test_pools_conserve_tokens_and_energy(capped):
+    rep, ts = capped.report, capped.timeseries
+    pools = rep["pools"]
+    assert len(pools) == 2
+    for p in pools:
+        a = p["tokens_accounting"]
+        assert a["arrived"] == pytest.approx(a["served"] + a["waiting"] + a["shed"], rel=1e-9)
+    for key in ("arrived", "served", "waiting", "shed"):
+        assert sum(p["tokens_accounting"][key] for p in pools) == pytest.approx(rep["tokens_accounting"][key], rel=1e-9)
+    for key in ("it", "gpu", "facility"):
+        assert sum(p["energy_j"][key] for p in pools) == pytest.approx(rep["energy_j"][key], rel=1e-9)
+    np.testing.assert_allclose(ts["pool0_it_power_w"] + ts["pool1_it_power_w"], ts["it_power_w"], rtol=1e-12)
+    np.testing.assert_allclose(ts["pool0_achieved_tok_s"] + ts["pool1_achieved_tok_s"], ts["achieved_tok_s"], rtol=1e-12)
+    assert rep["tokens"]["input"] == pytest.approx(sum(p["tokens"]["input"] for p in pools), rel=1e-12)
+
+
+def test_the_shared_budget_binds_one_pool_and_is_used(capped):
+    rep, ts = capped.report, capped.timeseries
+    shares = [p["binding"]["share"] for p in rep["pools"]]
+    assert max(s["power"] for s in shares) > 0.5  # the interconnect holds work back
+    # capped ticks run at the interconnect: facility power at the cap (the split spends the budget)
+    capped_ticks = ts["mode"] == 1
+    assert capped_ticks.mean() > 0.5
+    np.testing.assert_allclose(ts["facility_power_w"][capped_ticks], ts["interconnect_w"][capped_ticks], rtol=2e-3)
+    # the binding of the facility is one of its pools' on every tick
+    assert np.all((ts["binding"] == ts["pool0_binding"]) | (ts["binding"] == ts["pool1_binding"]))
+
+
+def test_input_tokens_follow_each_pools_mix(capped):
+    """Fluid input tokens: each pool's served output × its own classes' input per output token."""
+    m = build_models(capped.scenario)
+    for p, pr in zip(m.pools, capped.report["pools"]):
+        assert pr["tokens"]["input"] == pytest.approx(pr["tokens"]["output"] * p.mean_input / p.mean_output, rel=1e-12)
+    # each pool its own input per output token, not the fleet mixture's ratio
+    assert m.pools[0].mean_input / m.pools[0].mean_output != pytest.approx(m.workload.mean_input / m.workload.mean_output,
+                                                                           rel=0.05)
+
+
+# --------------------------------------------------------------------------- pools vs halls alone
+
+def test_a_pool_under_ample_budget_is_its_hall_alone():
+    """With the interconnect and plant far from binding, each pool serves, draws and bills exactly
+    as its hall would alone serving only its class (same demand); the closed form agrees."""
+    mixed = dcsim.run(two_pools(**{"workload.arrivals.rate": "40 req/s"}))
+    for p, (cls, idx) in enumerate(((CHAT, 0), (SUMM, 1))):
+        alone = two_pools(**{"workload.arrivals.rate": "20 req/s"})
+        alone["racks"] = [alone["racks"][idx]]
+        alone["racks"][0]["serves"] = None
+        alone["workload"]["classes"] = [dict(cls, share=1.0)]
+        solo = dcsim.run(alone)
+        pm = mixed.report["pools"][p]
+        assert pm["binding"]["share"]["demand"] == 1.0
+        assert pm["tokens"]["output"] == pytest.approx(solo.report["tokens"]["output"], rel=1e-9)
+        assert pm["energy_j"]["it"] == pytest.approx(solo.report["energy_j"]["it"], rel=1e-9)
+        assert pm["energy_j"]["gpu"] == pytest.approx(solo.report["energy_j"]["gpu"], rel=1e-9)
+        assert pm["flop_per_output_token"] == pytest.approx(solo.report["tpf"]["flop_per_output_token"], rel=1e-12)
+    m = build_models(mixed.scenario)
+    ts = mixed.timeseries
+    cf = ceilings_at(m, ts["demand_tok_s"][-1], ts["t_out_c"][-1], ts["t_wb_c"][-1])
+    assert cf["binding"] == 0
+    np.testing.assert_allclose(cf["pools"]["achieved_tok_s"], [ts["pool0_achieved_tok_s"][-1],
+                                                                ts["pool1_achieved_tok_s"][-1]], rtol=1e-9)
+
+
+def test_closed_form_matches_the_simulation_per_pool_when_power_binds(capped):
+    """Steady state under a binding interconnect: the closed form's per-pool split of the budget
+    is what the simulation serves once the queues are full."""
+    m = build_models(capped.scenario)
+    ts = capped.timeseries
+    i = ts["t_s"].size - 1
+    cf = ceilings_at(m, ts["demand_tok_s"][i], ts["t_out_c"][i], ts["t_wb_c"][i])
+    got = [ts["pool0_achieved_tok_s"][i], ts["pool1_achieved_tok_s"][i]]
+    np.testing.assert_allclose(cf["pools"]["achieved_tok_s"], got, rtol=0.02)
+
+
+# --------------------------------------------------------------------------- fluid vs request per pool
+
+@pytest.mark.parametrize("over", [{}, {"facility.interconnect": "26 kW"}], ids=["ample", "power-bound"])
+def test_fluid_and_request_agree_per_pool(over):
+    """Served tokens/s per pool agree; so do GPU and IT power where no pool is capped (request
+    fidelity runs capped replicas at the frontier's clock but does not consolidate their load, so
+    its power under a cap is not the fluid frontier's — docs/engine.md)."""
+    base = {"workload.arrivals.rate": "40 req/s", "duration": "20 min", "controller.tick": "10 s",
+            "racks.0.count": 1, **over}
+    flu = dcsim.run(two_pools(**base))
+    req = dcsim.run(two_pools(**base, fidelity="request"))
+    late_f = flu.timeseries["t_s"] >= 600
+    late_r = req.timeseries["t_s"] >= 600
+    cols = (("achieved_tok_s", 0.05), ("gpu_power_w", 0.05), ("it_power_w", 0.04)) if not over else (
+        ("achieved_tok_s", 0.05),)
+    assert flu.report["pools"][0]["binding"]["share"]["power" if over else "demand"] == 1.0
+    for p in range(2):
+        for col, tol in cols:
+            f = float(np.mean(flu.timeseries[f"pool{p}_{col}"][late_f]))
+            r = float(np.mean(req.timeseries[f"pool{p}_{col}"][late_r]))
+            assert r == pytest.approx(f, rel=tol, abs=1e-6), (p, col)
+    # request fidelity counts the served requests' own input tokens
+    assert req.report["tokens"]["input"] == pytest.approx(sum(p["tokens"]["input"] for p in req.report["pools"]))
+    assert req.report["requests"]["arrived"] == (req.report["requests"]["completed"] + req.report["requests"]["in_flight"]
+                                                 + req.report["requests"]["shed"])
+
+
+def test_hybrid_agrees_with_fluid_per_pool():
+    """Hybrid fidelity samples replicas in every pool (each fed its own classes at its sample's
+    share of the pool's compute) and runs the rest fluid: per pool it serves what the fluid does."""
+    base = {"workload.arrivals.rate": "40 req/s", "duration": "20 min", "controller.tick": "10 s"}
+    hyb = dcsim.run(two_pools(**base, fidelity="hybrid", hybrid_sample=4))
+    flu = dcsim.run(two_pools(**base))
+    share = hyb.report["serving"]["hybrid"]["compute_share"]
+    assert set(share) == {"r", "s"} and all(0 < v < 1 for v in share.values())
+    late_h, late_f = hyb.timeseries["t_s"] >= 600, flu.timeseries["t_s"] >= 600
+    for p in range(2):
+        for col in ("achieved_tok_s", "it_power_w"):
+            h = float(np.mean(hyb.timeseries[f"pool{p}_{col}"][late_h]))
+            f = float(np.mean(flu.timeseries[f"pool{p}_{col}"][late_f]))
+            assert h == pytest.approx(f, rel=0.05), (p, col)
+
+
+def test_replica_failures_fall_on_their_own_pool():
+    """Failures limited to the chat hall lower the chat pool's compute and GPUs, never the other's."""
+    fault = {"kind": "node_failures", "mtbf": "3 h", "repair": "30 min", "group": "r"}
+    for fid, dur, mtbf in (("fluid", "2 h", "3 h"), ("request", "20 min", "20 min")):
+        res = dcsim.run(two_pools(**{"workload.arrivals.rate": "40 req/s", "duration": dur, "fidelity": fid,
+                                     "faults": [dict(fault, mtbf=mtbf)]}))
+        ts = res.timeseries
+        m = build_models(res.scenario)
+        c0, c1 = (p.curves.compute_tok_s for p in m.pools)
+        assert ts["pool0_compute_tok_s"].min() < c0 * (1 - 1e-9)  # some chat replicas were down
+        np.testing.assert_allclose(ts["pool1_compute_tok_s"], c1, rtol=1e-12)
+        down0 = 1.0 - ts["pool0_compute_tok_s"] / c0
+        np.testing.assert_allclose(ts["gpus_in_service"], m.gpus - down0 * m.pools[0].gpus, rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- validation
+
+@pytest.mark.parametrize("racks_over, field, words", [
+    ({"racks.1.serves": None}, "racks[1].serves", "every group must"),
+    ({"racks.1.serves": ["summaries"]}, "racks[1].serves", "unknown class 'summaries'"),
+    ({"racks.1.serves": ["chat"]}, "racks", "no rack group serves class 'summarize'"),
+    ({"racks.1.serves": ["summarize", "chat"]}, "racks[1].serves", "also served by racks[0]"),
+])
+def test_class_routing_errors_name_the_field(racks_over, field, words):
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(two_pools(**racks_over))
+    assert field in str(e.value) and words in str(e.value)
+
+
+def test_uniform_policy_needs_one_pool():
+    with pytest.raises(ScenarioError, match="controller.policy"):
+        load_scenario(two_pools(**{"controller.policy": "uniform"}))

@@ -1,0 +1,122 @@
+"""controller.idle_power_down (issue 13.4): replicas the demand does not need go to standby and
+are woken with a delay; the fluid and request engines both honour it (docs/slo.md)."""
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.engine.build import build_models
+from dcsim.engine.controller import PowerDown, power_down_for
+from dcsim.scenario import load_scenario
+
+from conftest import small_scenario
+
+STEP = [0.1] * 12 + [1.0] * 12  # a 2400 s "day": demand steps up tenfold at t = 1200 s
+
+
+def _run(pd: bool, **over):
+    return dcsim.run(small_scenario(**{"duration": "30 min", "controller.tick": "10 s",
+                                       "controller.idle_power_down": pd, **over}))
+
+
+def test_schedule_is_the_same_in_chunks_and_when_a_chunk_is_cut_short():
+    rng = np.random.default_rng(2)
+    demand = np.repeat(rng.uniform(0, 1e4, 40), 7)
+    avail = np.full(demand.size, 16.0)
+    mk = lambda: PowerDown(16, 1000.0, 0.8, hold_ticks=5, delay_ticks=3, idle_wall_w=1e3, standby_fraction=0.05)  # noqa: E731
+    whole = mk().schedule(0, demand, avail)
+    pd = mk()
+    a = pd.schedule(0, demand[:100], avail[:100])
+    pd.schedule(100, demand[100:200], avail[100:200])
+    b = pd.schedule(130, demand[130:], avail[130:])  # the chunk at 100 was cut short at 130
+    assert np.array_equal(np.concatenate([a[0], whole[0][100:130], b[0]]), whole[0])
+    serving, powered = whole
+    assert np.all(serving <= powered) and np.all(serving >= 1) and np.all(powered <= 16)
+    # a replica serves only after it has been powered for the whole delay
+    for i in range(3, demand.size):
+        assert serving[i] <= powered[i - 3: i + 1].min()
+
+
+def test_power_down_saves_energy_at_low_load_as_the_node_table_says():
+    off, on = _run(False, **{"workload.arrivals.rate": "20 req/s"}), _run(True, **{"workload.arrivals.rate": "20 req/s"})
+    assert on.report["throughput_tok_s"]["output"] == pytest.approx(off.report["throughput_tok_s"]["output"])
+    ts = on.timeseries
+    assert np.all(off.timeseries["awake_fraction"] == 1.0) and ts["awake_fraction"].max() <= 0.25
+    m = build_models(load_scenario(small_scenario(**{"controller.idle_power_down": True})))
+    pd = power_down_for(m, 10.0)
+    g = m.groups[0]
+    n = pd.replicas
+    awake = np.rint(ts["awake_fraction"] * n)
+    served = ts["achieved_tok_s"]
+    # IT power from the node table directly: the load spread evenly over the serving replicas,
+    # the others at standby (steady state: none is waking), plus the rack overhead
+    wall = lambda rate: g.table.power_at_rate(g.table.clocks.size - 1, rate)[0]  # noqa: E731
+    expect_off = n * wall(served / n) + m.overhead_w
+    expect_on = awake * wall(served / awake) + (n - awake) * pd.idle_wall_w * pd.standby_fraction + m.overhead_w
+    assert off.timeseries["it_power_w"] == pytest.approx(expect_off, rel=1e-3)
+    assert ts["it_power_w"][1:] == pytest.approx(expect_on[1:], rel=1e-3)
+    assert on.report["energy_j"]["it"] < 0.3 * off.report["energy_j"]["it"]
+    assert on.report["slo_attainment"] >= 0.99
+
+
+def test_power_down_changes_nothing_when_every_replica_is_busy():
+    off, on = _run(False, **{"workload.arrivals.rate": "400 req/s"}), _run(True, **{"workload.arrivals.rate": "400 req/s"})
+    assert np.all(on.timeseries["awake_fraction"] == 1.0)
+    for k in ("achieved_tok_s", "it_power_w", "facility_power_w", "queue_tokens"):
+        assert np.array_equal(on.timeseries[k], off.timeseries[k]), k
+    assert on.report["slo_attainment"] == off.report["slo_attainment"]
+
+
+@pytest.fixture(scope="module")
+def step_runs():
+    out = {}
+    for fid in ("request", "fluid"):
+        for delay in (None, "120 s", "0 s"):
+            raw = small_scenario(**{"duration": "40 min", "controller.tick": "1 s", "fidelity": fid,
+                                    "racks.0.count": 1, "controller.idle_power_down": delay is not None})
+            if delay is not None:
+                raw["controller"]["wake_up_delay"] = delay
+            raw["workload"]["arrivals"] = {"kind": "diurnal", "mean_rate": "30 req/s", "profile": STEP,
+                                           "period": "2400 s"}
+            out[(fid, delay)] = dcsim.run(raw)
+    return out
+
+
+@pytest.mark.parametrize("fid", ["request", "fluid"])
+def test_wake_up_delay_costs_latency_after_a_step_in_demand(step_runs, fid):
+    base, pd, instant = step_runs[(fid, None)], step_runs[(fid, "120 s")], step_runs[(fid, "0 s")]
+    ts = pd.timeseries
+    t_step = float(ts["t_s"][np.flatnonzero(np.diff(ts["demand_tok_s"]) > 0)[0] + 1])
+    more = ts["t_s"][np.flatnonzero(np.diff(ts["awake_fraction"]) > 0) + 1]
+    # the replicas woken at the step serve from one wake-up delay later (the controller acts
+    # on the demand of the tick before)
+    assert more[0] == pytest.approx(t_step + 121.0, abs=1.0)
+    assert ts["awake_fraction"][ts["t_s"] < t_step].max() < ts["awake_fraction"][-1]
+    # latency: the delay costs attainment and tail latency; with no delay it costs little
+    assert pd.report["slo_attainment"] < base.report["slo_attainment"] - 0.2
+    assert pd.report["latency_s"]["ttft"]["p99"] > 50 * base.report["latency_s"]["ttft"]["p99"]
+    assert instant.report["slo_attainment"] > pd.report["slo_attainment"] + 0.2
+    # energy: standby before the step saves energy in every case
+    assert pd.report["energy_j"]["it"] < 0.7 * base.report["energy_j"]["it"]
+
+
+def test_fluid_and_request_agree_on_the_step(step_runs):
+    """Measured: attainment 0.605 (fluid) vs 0.640 (request), TTFT p99 94 s vs 87 s, IT energy
+    within 2 %."""
+    f, r = step_runs[("fluid", "120 s")].report, step_runs[("request", "120 s")].report
+    assert f["slo_attainment"] == pytest.approx(r["slo_attainment"], abs=0.05)
+    assert f["latency_s"]["ttft"]["p99"] == pytest.approx(r["latency_s"]["ttft"]["p99"], rel=0.25)
+    assert f["energy_j"]["it"] == pytest.approx(r["energy_j"]["it"], rel=0.03)
+
+
+def test_hybrid_accounts_the_parked_replicas_like_fluid():
+    """Hybrid (8 of 32 replicas simulated, the rest a flow) with 8 of 32 replicas awake: the
+    sample's parked replicas draw standby, the flow serves on its awake share; the IT energy
+    agrees with fluid (measured: -0.5 %). The sample's awake count is rounded (at least one):
+    with 6 of 32 awake it keeps 2 of 8 and draws 3 % more; with 2 of 32, 1 of 8 and 8 % more."""
+    raw = small_scenario(**{"duration": "10 min", "controller.tick": "1 s", "controller.idle_power_down": True,
+                            "workload.arrivals.rate": "90 req/s"})
+    flu = dcsim.run(raw)
+    hyb = dcsim.run({**raw, "fidelity": "hybrid"})
+    assert np.all(np.rint(hyb.timeseries["awake_fraction"] * 32) == 8)
+    assert hyb.report["energy_j"]["it"] == pytest.approx(flu.report["energy_j"]["it"], rel=0.02)
