@@ -500,6 +500,115 @@ for model in ("llama-3.1-70b", "mixtral-8x7b"):
 """),
 ]
 
+NOTEBOOKS["06_grid_flexibility.ipynb"] = [
+    md("""
+# Grid flexibility, storage, thermal dynamics and a year (issue 18)
+
+Interconnection is the scarcest resource for new AI capacity, and utilities connect loads that
+can flex sooner. This notebook asks dcsim:
+
+1. **How many more GPUs connect under the same interconnect if the site accepts curtailment**
+   on a small share of the year's hours (with and without a battery), for two climates?
+2. What does a utility request cost in tokens, and what do a battery and deferrable (batch)
+   work buy back?
+3. How long does a hall ride through a chiller trip before its GPUs throttle and shed?
+4. Which constraint binds, month by month and hour by hour, over a year?
+
+docs/grid.md and docs/thermal-dynamics.md give the sources of every default.
+"""),
+    code(SETUP),
+    md("""
+## 1. Connectable GPUs against the curtailment budget
+
+`dcsim.plan_flex.connectable_gpus_curve` answers `dcsim plan -q max-gpus --curtailment ...` for
+each budget: every hour of the weather file's year, the fleet and its demand scaled together
+(`load="demand"`, "more of the same site"); where the meter would exceed the 510 kW contract the
+site flexes (a battery first, if any). Here the reference hall serves 60 % of its usual traffic, so
+its peaks are the diurnal demand peaks on warm afternoons, and events may last up to 4 h.
+"""),
+    code("""
+from dcsim.plan_flex import connectable_gpus_curve
+
+YEAR = ROOT / "scenarios" / "year-richmond.yaml"
+EPW = {"Richmond": "USA_VA_Richmond.Intl.AP.724010_TMY3.epw", "Phoenix": "USA_AZ_Phoenix-Sky.Harbor.Intl.AP.722780_TMY3.epw"}
+budgets = [0.0, 0.0025, 0.005, 0.01, 0.02]
+curves = {}
+for city, f in EPW.items():
+    ov = {"workload.arrivals.scale": 0.6,
+          "facility.weather": {"kind": "epw", "path": str(ROOT / "dcsim" / "data" / "weather" / f)}}
+    curves[city] = connectable_gpus_curve(str(YEAR), budgets, max_event="4 h", overrides=ov)
+    curves[city + " + 200 kWh battery"] = connectable_gpus_curve(str(YEAR), budgets, max_event="4 h",
+                                                                 storage="200 kWh/150 kW", overrides=ov)
+fig, ax = plt.subplots(figsize=(7.5, 4.5))
+for name, rows in curves.items():
+    ax.plot([100 * r["budget"] for r in rows], [r["gpus_exact"] for r in rows], "o-" if "battery" not in name else "s--",
+            label=name)
+ax.set_xlabel("curtailment budget (% of the year's hours, events <= 4 h)")
+ax.set_ylabel("GPUs that connect under 510 kW")
+ax.legend()
+ax.set_title("Connectable GPUs against the curtailment budget")
+show(fig)
+for name, rows in curves.items():
+    print(f"{name:30s}", "  ".join(f"{100 * r['budget']:.2g}%: {r['gpus_exact']:.0f}" for r in rows),
+          f"(at 2 %: limited by {rows[-1]['limited_by']})")
+"""),
+    md("""
+Read: in Richmond a 1 % budget connects ~3 % more GPUs, and a 200 kWh battery buys most of that
+without any curtailment. In Phoenix the hall is limited by its chillers on the hottest
+afternoons: heat rejection does not flex, so a curtailment budget adds nothing there — the
+interconnect is not what binds.
+"""),
+    md("""
+## 2. A utility request met with DVFS caps, a battery and deferrable work
+
+`scenarios/grid-flex.yaml`: the utility holds the meter at 60 % of the contract from 17:00 to
+19:00 (an hour's notice). The report's `flexibility` block compares the run with the same
+scenario without the battery and the deferrable share.
+"""),
+    code("""
+r = dcsim.run(str(ROOT / "scenarios" / "grid-flex.yaml"))
+fl = r.report["flexibility"]
+for k in ("tokens_output", "slo_meeting_tokens", "tokens_shed", "energy_meter_j", "cost_usd", "carbon_g"):
+    print(f"{k:20s} with {fl['with'][k]:.4g}   without {fl['without'][k]:.4g}   change {fl['change'][k]:+.3g}")
+print("storage:", {k: round(v, 3) for k, v in r.report["storage"].items() if isinstance(v, float)})
+print("deferrable late tokens:", r.report["deferrable"]["served_late_tokens"])
+from dcsim.plots.flex import grid_flex_figure
+show(grid_flex_figure(r))
+"""),
+    md("""
+## 3. A chiller trip with thermal dynamics
+
+`scenarios/chiller-trip.yaml`: the whole plant trips for 40 minutes. The loop and white space
+warm; GPUs throttle at 87 °C, then shed at the 45 °C inlet. A chilled-water tank changes that.
+"""),
+    code("""
+from dcsim.plots.flex import thermal_figure
+TRIP = str(ROOT / "scenarios" / "chiller-trip.yaml")
+for name, ov in {"defaults": {}, "6 m3 tank": {"facility.thermal.tank": {"volume_m3": 6}},
+                 "pre-emptive cap": {"facility.thermal.preemptive_cap": True}}.items():
+    t = dcsim.run(TRIP, overrides=ov)
+    f = t.report["faults"][0]
+    print(f"{name:16s} throttle {f['time_to_first_throttle_s']} s, shed {f['time_to_first_shed_s']} s, "
+          f"peak inlet {f['peak_space_c']:.1f} degC, tokens lost {f['tokens_lost']:.3g}")
+    if name == "defaults":
+        show(thermal_figure(t))
+"""),
+    md("""
+## 4. A year: which constraint binds, by month and hour
+
+`scenarios/year-richmond.yaml` runs 8,760 h (15-min tick) with a curtailment process, a battery,
+deferrable work in cheap hours, price and carbon; its `annual` block feeds the month × hour map.
+"""),
+    code("""
+from dcsim.plots.flex import annual_binding_figure, annual_pue_figure
+y = dcsim.run(str(YEAR))
+a = y.report["annual"]
+print("PUE annual", round(a["pue"]["annual"], 3), "hours binding", {k: round(v) for k, v in a["hours_binding"].items()})
+show(annual_binding_figure(y))
+show(annual_pue_figure(y))
+"""),
+]
+
 
 def build() -> list[Path]:
     OUT.mkdir(exist_ok=True)

@@ -288,10 +288,18 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         serving = dict(serving)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
     else:  # fluid: the queueing-aware estimate (latency percentiles per class, or "not estimated")
-        serving = report_block(slo_estimate(m, ts))
+        fx = raw.get("flex")
+        deferred = fx is not None and fx.dq is not None and "deferred_served_tok_s" in ts
+        # deferred work (issue 18) has its own target, the deadline: the estimate sees the interactive
+        # tokens only — served and arrived (a tick's arrivals are the deferrable share plus the rest)
+        serving = report_block(slo_estimate(m, dict(
+            ts, achieved_tok_s=ts["achieved_tok_s"] - ts["deferred_served_tok_s"],
+            arrived_tokens=np.asarray(ts["arrived_tokens"], float) * (1.0 - fx.share)) if deferred else ts))
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), serving.pop("slo_note")
         if goodput is None:
             warnings.append(f"SLO figures {serving['slo_method']}")
+        elif deferred:  # deferred tokens served by their deadline meet their SLO
+            goodput += (fx.dq.served - fx.dq.served_late) / duration
     good_tok = goodput * duration if goodput is not None else 0.0
     if out_tok <= 0:
         warnings.append("no output token was served: J/token, cost and carbon per token are undefined (null)")
@@ -306,7 +314,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     pue_t = ts["pue"]
     avail = theta * ts["interconnect_w"] / pue_t
     delivered = theta * ts["facility_power_w"] / pue_t  # = IT power of each tick
-    return RunReport(
+    rep = RunReport(
         scenario=sc.name, seed=sc.seed, fidelity=sc.fidelity, duration_s=duration,
         partial=bool(raw["interrupted"]), tick_s=dt,
         tokens=Tokens(input=in_tok, output=out_tok),
@@ -333,11 +341,13 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         tpf=tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom),
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
         interconnect_w=float(np.max(ts["interconnect_w"])),
-        interconnect_exceeded_s=float(np.count_nonzero(ts["facility_power_w"] > ts["interconnect_w"] * (1 + 1e-9)) * dt),
+        interconnect_exceeded_s=float(np.count_nonzero(ts.get("meter_power_w", ts["facility_power_w"])
+                                                       > ts["interconnect_w"] * (1 + 1e-9)) * dt),
         # output tokens, from the recorded ticks (consistent for partial runs)
         tokens_accounting=TokensAccounting(
             arrived=float(np.sum(ts["arrived_tokens"])), served=out_tok,
-            waiting=float(ts["queue_tokens"][-1]) if ts["t_s"].size else 0.0,
+            waiting=(float(ts["queue_tokens"][-1]) + float(ts.get("deferred_backlog_tokens", [0.0])[-1])
+                     if ts["t_s"].size else 0.0),
             shed=float(np.sum(ts["shed_tokens"]))),
         controller=ControllerSummary(actions=len(log) + raw["controller_log_dropped"],
                                      cap_events=sum(1 for a in log if a["action"] == "cap"),
@@ -356,3 +366,31 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools_block(m, ts, dt, pool_in),
     )
+    if raw.get("flex") is not None:  # issue 18 blocks (dcsim.engine.flex)
+        from dcsim.engine.flex import flex_report
+        for k, v in flex_report(raw["flex"], ts, dt).items():
+            setattr(rep, k, v)
+    if duration > ANNUAL_MIN_S:
+        rep.annual = annual_block(m, raw, ts, dt, slo)
+    return rep
+
+
+#: Runs longer than this (s) get the ``annual`` block (month × hour aggregates; docs/grid.md).
+ANNUAL_MIN_S = 3 * 86400.0
+
+
+def annual_block(m: Models, raw: dict, ts: dict, dt: float, slo_attainment: float | None) -> dict:
+    """``report.json``'s ``annual`` block: :func:`dcsim.metrics.annual.annual_summary` of the run
+    on its own calendar (``start:``), with the run's price and carbon per tick when it has them."""
+    from dcsim.engine.flex import price_carbon_per_tick, run_start
+    from dcsim.metrics.annual import annual_summary
+
+    fx = raw.get("flex")
+    n = ts["t_s"].size
+    if fx is not None:
+        price, carbon = (None if a is None else a[:n] for a in (fx.price, fx.carbon))
+    else:
+        price, carbon = price_carbon_per_tick(m, ts["t_s"] + 0.5 * dt)
+    out = annual_summary(ts, run_start(m), tick_s=dt, slo_attainment=slo_attainment, price=price, carbon=carbon)
+    out["start"] = run_start(m).isoformat()
+    return out

@@ -23,6 +23,7 @@ import simpy
 
 from dcsim.engine.build import Models
 from dcsim.engine.controller import MODE_NAMES, Controller, power_down_for, queue_step
+from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.tpf import binding_of, binding_simulated
@@ -65,13 +66,20 @@ class Exogenous:
 
 
 def exogenous(m: Models, i0: int, i1: int, dt: float,
-              availability: Callable[[np.ndarray], np.ndarray] | None = None, power_down=None) -> Exogenous:
+              availability: Callable[[np.ndarray], np.ndarray] | None = None, flex=None,
+              extra_w: float = 0.0, target_w: float | None = None, power_down=None) -> Exogenous:
     """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick).
+
+    ``flex`` (:class:`dcsim.engine.flex.Flex`): the utility's curtailment requests lower the cap,
+    and thermal dynamics without pre-emptive cap lift the instant cooling budget (heat is stored;
+    the thermal side throttles instead). ``extra_w`` adds to the meter budget (a battery's
+    discharge limit); ``target_w`` lowers it (a peak-shaving target).
 
     ``power_down`` (:class:`~dcsim.engine.controller.PowerDown`, ``controller.idle_power_down``):
     the replicas not serving are waking or in standby; the rates that fit the budgets are those
     of the serving replicas with the others' power set aside, and the P and Q ceilings use the
     frontier with standby points (:meth:`~dcsim.engine.tables.SupplyCurves.standby_frontier`).
+    ``flex`` and ``power_down`` are not combined (the scenario validator refuses it).
     """
     t = np.arange(i0, i1) * dt
     tm = t + 0.5 * dt
@@ -91,8 +99,11 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         cool_factor = np.asarray(fx.cooling_factor(tm), dtype=float)
     if availability is not None:
         avail = avail * np.asarray(availability(tm), dtype=float)
+    if flex is not None and flex.events:
+        cap = np.minimum(cap, flex.grid_cap_w(tm))
+    budget = cap + extra_w if target_w is None else np.minimum(cap, target_w)
     lf = m.liquid_fraction
-    it_max_p = np.asarray(m.facility.max_it_power_w(cap, lf, t_db, t_wb), dtype=float)
+    it_max_p = np.asarray(m.facility.max_it_power_w(budget, lf, t_db, t_wb), dtype=float)
     heat_cap = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float) * cool_factor
     # IT power whose heat (IT + in-room power-chain losses) the plant can reject
     it_max_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float) * cool_factor
@@ -127,7 +138,9 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         unit = lambda b: (b - ovh - parked_w) / a + ovh  # noqa: E731
     else:
         a = avail
-    both = unit(np.minimum(it_max_p, it_max_q))
+    # thermal dynamics without a pre-emptive cap store heat: the instant cooling budget is lifted
+    free_q = flex is not None and flex.th_free_q
+    both = unit(it_max_p if free_q else np.minimum(it_max_p, it_max_q))
     K = cv.rate_pq.shape[0]
     levels = np.stack([np.interp(both, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1)
     return Exogenous(
@@ -183,10 +196,13 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     wall0 = time.perf_counter()
     stop = StopAtTick()  # first Ctrl-C: stop at the end of the current tick (issue 17.2)
     cur: dict = {}  # the chunk in progress: a hard interrupt still records its finished fluid ticks
+    fx = build_flex(m, dt, n_ticks)  # issue 18: grid events, storage, thermal dynamics, deferrable work
+    if fx is not None:
+        fx.sink, fx.operating_point = ctl.note, operating_point
     # several model pools (racks[].serves) share the budget: dcsim.engine.pools (hetero)
     mp = PoolTicker(m, ctl.hold_s, request_engine, availability) if m.multi_pool else None
 
-    def finish_chunk(ex, j: int, cols: dict) -> None:
+    def finish_chunk(ex, j: int, cols: dict, fc: FlexChunk | None = None) -> None:
         """Record the first ``j`` ticks of chunk ``ex`` from the per-tick lists ``cols``."""
         if j < ex.t_s.size:
             ex = ex.head(j)
@@ -195,12 +211,19 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
         extra = request_engine.chunk_power(mode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
-                      f["arrived"], extra, mp)
+                      f["arrived"], extra, mp, None if fc is None else (lambda fb: fc.columns(j, fb)))
 
     def fault_window(env, t_s: float, edge: str, i: int):
         yield env.timeout(t_s)
         w = m.faults.specs[i]
         events.append({"t_s": t_s, "event": f"{w.kind} {edge}", "fault": i})
+        st["boundary"] = True
+
+    def grid_window(env, t_s: float, what: str, i: int):
+        yield env.timeout(t_s)
+        events.append({"t_s": t_s, "event": what, "request": i})
+        if what == "curtailment notice":
+            fx.note(t_s, "curtailment notice", "utility request announced: storage pre-charges, deferrable work held")
         st["boundary"] = True
 
     def controller(env):
@@ -211,20 +234,25 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         while i0 < n_ticks:
             st["boundary"] = False
             i1 = min(n_ticks, i0 + CHUNK_TICKS)
-            ex = exogenous(m, i0, i1, dt, availability, power_down)
+            ex = exogenous(m, i0, i1, dt, availability, fx, power_down=power_down)
+            fc = _flex_chunk(m, fx, ex, i0, i1, dt, availability)
             n = i1 - i0
             # plain Python floats in the per-tick loop (numpy scalars cost ~10x more per operation)
             dem, av = ex.demand_tok_s.tolist(), ex.awake.tolist()  # awake = in service unless powered down
             ftop, ffr = ex.fit_top.tolist(), ex.fit_frontier.tolist()
             cols = {k: [] for k in ("served", "mode", "level", "backlog", "held", "waiting", "shed", "arrived")}
             served, mode, level, backlog, held, waiting, shed, arrived = cols.values()
+            if fc is not None:
+                fc.cols = cols
             if request_engine is not None:  # effective clock of the frontier operating point
                 fr = m.curves.frontier("pq")
                 lvl = np.interp(ex.fit_frontier / np.maximum(ex.awake, 1e-12), fr.rate, fr.level)
                 # quantized to the controller's clock levels (replicas cache their step tables per clock)
                 clk_fr = m.clocks[np.rint(lvl).astype(int)]
             j = 0
-            cur.update(ex=ex, cols=cols, j=0)
+            cur.update(ex=ex, cols=cols, j=0, fc=fc)
+            dq = fx.dq if fc is not None else None
+            maybe = fc.maybe if fc is not None else None  # ticks where storage or thermal may act
             if mp is not None:
                 mp.start_chunk(ex, dt)
             while j < n:
@@ -237,17 +265,38 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     held.append(hl)
                 else:
                     queued = backlog_tok if request_engine is None else request_engine.door_backlog_tok
-                    need = queued / dt + d
-                    md, limit, k = ctl.decide(need, ftop[j], ffr[j], ex.fit_levels[j] if uniform else None, av[j])
+                    if dq is not None:  # deferrable share: waits for spare rate (issue 18)
+                        d_def = d * fx.share
+                        d_int = d - d_def
+                        gate, q_def = fc.deferrable_need(j)
+                        need = queued / dt + d_int + q_def / dt + (d_def if gate else 0.0)
+                    else:
+                        need = queued / dt + d
+                    slow = maybe is not None and (maybe[j] or fx.busy)
+                    ft, ff, lv = ftop[j], ffr[j], ex.fit_levels[j]
+                    if slow and fc.engaged(j, need):
+                        ft, ff, lv = fc.fits(j, ft, ff, lv)
+                    md, limit, k = ctl.decide(need, ft, ff, lv if uniform else None, av[j])
+                    if slow and fc.t_on:
+                        md, limit, k = fc.thermal_limit(j, md, limit, k, lv)
                     if request_engine is not None:
                         clk = clk_fr[j] if md == 1 else m.clocks[k]
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
                                                              float(ex.availability[j]), awake=av[j])
                         held.append(request_engine.door_backlog_tok)
+                    elif dq is not None:
+                        arr = d * dt
+                        sv, b, sh = queue_step(backlog_tok, d_int, limit, dt, hold_s)
+                        spare = max(limit - sv, 0.0) * dt
+                        done = fc.step_deferrable(j, gate, d_def * dt, spare)
+                        sv += done / dt  # deferred work left waiting counts as held only when the rate ran out
+                        held.append(b + (dq.backlog if dq.backlog > 0 and done >= spare * (1 - 1e-12) else 0.0))
                     else:
                         arr = d * dt
                         sv, b, sh = queue_step(backlog_tok, d, limit, dt, hold_s)
                         held.append(b)
+                    if slow:
+                        fc.after(j, md, sv, k)
                 backlog_tok = b
                 served.append(sv)
                 mode.append(md)
@@ -267,7 +316,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     break
             st["backlog"] = backlog_tok
             cur.clear()
-            finish_chunk(ex, j, cols)
+            finish_chunk(ex, j, cols, fc)
             i0 += j
             if progress is not None:
                 progress(i0 / n_ticks)
@@ -277,6 +326,9 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     if m.faults is not None:
         for t_s, edge, i in m.faults.window_events():
             env.process(fault_window(env, t_s, edge, i))
+    if fx is not None:
+        for t_s, what, i in fx.window_events():
+            env.process(grid_window(env, t_s, what, i))
     env.process(controller(env))
     try:
         with stop:
@@ -284,7 +336,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     except KeyboardInterrupt:  # a second Ctrl-C (or one outside the tick loop): stop now
         st["interrupted"] = True
         if cur.get("j") and request_engine is None:  # fluid ticks are whole once counted
-            finish_chunk(cur["ex"], cur["j"], cur["cols"])
+            finish_chunk(cur["ex"], cur["j"], cur["cols"], cur.get("fc"))
         if not trace.cols:
             raise  # nothing simulated yet: there is no partial result to report
     arrays = trace.arrays()
@@ -298,7 +350,20 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         "controller_log_dropped": ctl.log_dropped,
         "events": events,
         "wall_s": time.perf_counter() - wall0,
+        "flex": fx,
     }
+
+
+def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, availability) -> FlexChunk | None:
+    """The chunk's issue-18 helper: exogenous inputs again at cap + the battery's discharge limit
+    and at its peak-shaving target (docs/grid.md); ``None`` when the run has no issue-18 model."""
+    if fx is None:
+        return None
+    b = fx.batt
+    ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=b.p_discharge_max_w)) if b is not None else None
+    ex_tgt = (exogenous(m, i0, i1, dt, availability, fx, target_w=b.shave_to_w)
+              if b is not None and b.dispatch != "events" else ex)
+    return FlexChunk(fx, ex, ex_hi, ex_tgt, i0)
 
 
 def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarray]:
@@ -312,7 +377,7 @@ def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarr
 
 
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
-                  arrived, extra, mp: PoolTicker | None = None) -> None:
+                  arrived, extra, mp: PoolTicker | None = None, flex_cols=None) -> None:
     pools: dict = {}
     if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
         rec = mp.record(ex, mode, level, extra)
@@ -347,6 +412,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         load_fraction=op["load_fraction"], it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
         awake_fraction=ex.awake, parked_power_w=ex.parked_w,
         it_max_cooling_w=ex.it_max_cooling_w,
+        **(flex_cols(fb) if flex_cols is not None else {}),
         **{f"{p}_w": fb[p] for p in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower",
                                       "loss_transformer", "loss_ups", "loss_pdu") if p in fb},
     )

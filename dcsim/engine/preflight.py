@@ -90,11 +90,48 @@ class Preflight:
         return result
 
 
+def _flex_columns(sc: Scenario) -> int:
+    """Per-tick columns the issue-18 models add (dcsim.engine.flex.FlexChunk.columns)."""
+    if sc.grid is None and sc.deferrable is None and sc.facility.storage is None and sc.facility.thermal is None:
+        return 0
+    return (3 + 3 * (sc.facility.storage is not None) + 9 * (sc.facility.thermal is not None)
+            + 2 * (sc.deferrable is not None))
+
+
 def estimate(sc: Scenario) -> dict:
-    """Resources of a run, before it starts: ticks, time-series bytes, CSV bytes, peak memory."""
+    """Resources of a run, before it starts: ticks, time-series bytes, CSV bytes, peak memory.
+
+    The per-tick figures were measured with 38 columns; the issue-18 columns scale them in
+    proportion (assumption: every column costs the same)."""
     dt = float(sc.controller.tick)
     ticks = int(math.ceil(sc.duration / dt - 1e-9))
-    return {"ticks": ticks, "csv_bytes": ticks * CSV_BYTES_PER_TICK, "peak_memory_bytes": ticks * BYTES_PER_TICK}
+    f = (38 + _flex_columns(sc)) / 38
+    return {"ticks": ticks, "csv_bytes": int(ticks * CSV_BYTES_PER_TICK * f),
+            "peak_memory_bytes": int(ticks * BYTES_PER_TICK * f)}
+
+
+def flex_errors(m: Models) -> list[tuple[str, str]]:
+    """Inputs of the issue-18 models that cannot run (docs/grid.md, docs/thermal-dynamics.md)."""
+    sc = m.scenario
+    errs = []
+    if sc.fidelity != "fluid":
+        for path, on in (("facility.storage", sc.facility.storage is not None),
+                         ("facility.thermal", sc.facility.thermal is not None),
+                         ("deferrable", sc.deferrable is not None)):
+            if on:
+                errs.append((path, f"runs at fidelity 'fluid' only (this scenario: {sc.fidelity!r}); "
+                                   "curtailment requests, price and carbon work at every fidelity"))
+    if sc.facility.thermal is not None and sc.facility.cooling.kind in ("fixed_pue", "pue_curve"):
+        errs.append(("facility.thermal", f"needs a cooling plant model (cooling.kind {sc.facility.cooling.kind!r} "
+                                         "has no capacity or loop temperature)"))
+    if sc.grid is not None and (sc.grid.price is not None or sc.grid.carbon is not None):
+        from dcsim.engine.flex import price_carbon_per_tick
+        try:
+            price_carbon_per_tick(m, np.zeros(1))
+        except (OSError, ValueError, KeyError) as e:
+            which = "price" if sc.grid.price is not None and sc.grid.price.kind == "csv" else "carbon"
+            errs.append((f"grid.{which}.path", excerpt(str(e), 300, quote=False)))
+    return errs
 
 
 def _gb(x: float) -> str:
@@ -242,6 +279,7 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
             raise ScenarioError(label, [(path, excerpt(reason, 400, quote=False))]) from None
         raise ScenarioError(label, [("", excerpt(msg, 400, quote=False))]) from None
     errs, warns = physics_checks(m)
+    errs += flex_errors(m)
     if errs:
         raise ScenarioError(label, errs)
     for w in warns:

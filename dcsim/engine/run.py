@@ -14,6 +14,7 @@ import numpy as np
 
 from dcsim.engine.assemble import assemble_report, goodput_fluid
 from dcsim.engine.build import Models, build_models
+from dcsim.engine.flex import cooling_failure_times
 from dcsim.engine.invariants import InvariantError, check_invariants
 from dcsim.engine.loop import simulate
 from dcsim.engine.preflight import preflight
@@ -43,6 +44,9 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
         res = pre.annotate(run_with_faults(sc, progress=progress))
     else:
         res = run_models(pre.models, progress=progress)
+    from dcsim.engine.flexrun import add_flexibility_baseline, has_flexibility
+    if has_flexibility(sc):  # issue 18: the same run without storage / deferrable work
+        res = add_flexibility_baseline(sc, res, run_models)
     if sc.expect:  # the scenario's own claims, checked on the finished report
         res.record.expect = check_expectations(res.report, sc.expect)
         res.refresh()
@@ -142,6 +146,8 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
             "binding_s": _binding_seconds(ts["binding"][sel], dt),
             "baseline_binding_s": _binding_seconds(bs["binding"][sel], dt),
         })
+        if w["kind"] == "cooling_failure":  # with facility.thermal: time to throttle / shed (issue 18.4)
+            row.update(cooling_failure_times(ts, dt, w["start_s"]))
         out.append(row)
     return out
 

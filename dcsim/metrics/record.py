@@ -239,6 +239,15 @@ class RunReport:
     #: one entry per model pool (racks[].serves; the whole fleet as one pool without it): groups,
     #: classes, tokens, energy, J/token, FLOP/token, binding shares, ceilings, clock and cap
     pools: list | None = field(default=None, metadata=_OMIT)
+    #: issue 18 (docs/grid.md, docs/thermal-dynamics.md): the utility side (meter energy, cost,
+    #: carbon, curtailment requests), storage, thermal dynamics, deferrable work, the same run
+    #: without its flexibility, and the annual aggregates of runs longer than a few days
+    grid: dict | None = field(default=None, metadata=_OMIT)
+    storage: dict | None = field(default=None, metadata=_OMIT)
+    thermal: dict | None = field(default=None, metadata=_OMIT)
+    deferrable: dict | None = field(default=None, metadata=_OMIT)
+    flexibility: dict | None = field(default=None, metadata=_OMIT)
+    annual: dict | None = field(default=None, metadata=_OMIT)
 
     def to_dict(self) -> dict:
         """The plain ``report.json`` mapping (serving figures merged at top level)."""

@@ -13,6 +13,11 @@ from dcsim.plots.figures import (
     pue_plot,
     signature_plot,
 )
+from dcsim.plots.flex import annual_binding_figure, annual_pue_figure, grid_flex_figure, thermal_figure
+
+# issue 18: each returns None when the run has nothing to show (no annual/grid/thermal block)
+FIGURES.update({"binding_month_hour": annual_binding_figure, "pue_outdoor_year": annual_pue_figure,
+                "grid_flex": grid_flex_figure, "thermal": thermal_figure})
 
 __all__ = [
     "BINDING_NAMES",

@@ -184,6 +184,40 @@ def expect_lines(report: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Issue-18 lines: curtailment requests, storage, deferrable work, the flexibility comparison,
+    thermal response and the year (only for the blocks the run has)."""
+    rows = []
+    c = get_path(report, "grid.curtailment")
+    if c and c.get("events"):
+        rows.append(("Curtailment requests", f"{c['events']} ({fmt_num(c['hours'], 3)} h, longest "
+                                             f"{fmt_num(c['longest_h'], 3)} h)"))
+    st = report.get("storage")
+    if st:
+        rows.append(("Storage", f"discharged {fmt_energy(st['discharged_j'])}   charged {fmt_energy(st['charged_j'])}   "
+                                f"losses {fmt_energy(st['losses_j'])}   meter over cap {fmt_energy(st['unmet_energy_j'])}"))
+    d = report.get("deferrable")
+    if d:
+        rows.append(("Deferrable work", f"served {fmt_si(d['served_tokens'], '')} of {fmt_si(d['arrived_tokens'], '')} "
+                                        f"tokens   late {fmt_si(d['served_late_tokens'], '')}   waiting at the end "
+                                        f"{fmt_si(d['backlog_end_tokens'], '')}   mean delay {fmt_duration(d['mean_delay_s'])}"))
+    fl = report.get("flexibility")
+    if fl:
+        ch = fl["change"]
+        rows.append(("Flexibility (vs without)", f"tokens {fmt_si(ch.get('tokens_output'), '')}   SLO-meeting "
+                                                 f"{fmt_si(ch.get('slo_meeting_tokens'), '')}   meter energy "
+                                                 f"{fmt_energy(ch.get('energy_meter_j'))}"))
+    th = report.get("thermal")
+    if th:
+        rows.append(("Thermal", f"peak inlet/coolant {fmt_num(th['peak_space_c'], 3)} degC   throttled "
+                                f"{fmt_duration(th['throttled_s'])}   shed {fmt_duration(th['shed_s'])}"))
+    a = report.get("annual")
+    if a:
+        hb = "  ".join(f"{k} {fmt_num(v, 4)} h" for k, v in (a.get("hours_binding") or {}).items())
+        rows.append(("Year", f"PUE {fmt_num(get_path(a, 'pue.annual'), 4)}   hours binding: {hb}"))
+    return rows
+
+
 def summary_table(
     report: Mapping[str, Any] | Any,
     files: Mapping[str, Path] | None = None,
@@ -264,6 +298,7 @@ def summary_table(
     shifts = get_path(report, "binding.shifts", []) or []
     rows.append(("Binding shifts", f"{len(shifts)}"))
     rows += pool_rows(report)
+    rows.extend(flex_rows(report))
     for note in report.get("notes") or []:
         for i, part in enumerate(textwrap.wrap(note, 72)):
             rows.append(("Note" if i == 0 else "", part))

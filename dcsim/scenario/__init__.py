@@ -2,7 +2,7 @@
 
 Top-level keys (stable, tools rely on them): ``name, seed, duration, fidelity,
 facility, racks, workload, controller`` plus the optional ``serving``,
-``economics``, ``hybrid_sample``, ``faults``, ``start`` (the clock of day at t = 0) and ``expect``
+``economics``, ``hybrid_sample``, ``faults``, ``grid``, ``deferrable``, ``start`` (the clock of day at t = 0) and ``expect``
 (bounds the run checks on its own report). Load with :func:`load_scenario`; errors are
 :class:`ScenarioError` naming the file, the dotted field path and the reason.
 """
@@ -22,6 +22,7 @@ from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_te
 from dcsim.scenario.base import Spec
 from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, RackCoolingSpec, RackPowerSpec
 from dcsim.scenario.faults import FaultsSpec, window_errors
+from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
 from dcsim.scenario.serving import ServingSpec
 from dcsim.scenario.workload import WorkloadSpec
@@ -117,6 +118,11 @@ class Scenario(Spec):
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec)
     faults: FaultsSpec = Field(default_factory=tuple, description="exogenous events: node failures, "
                                "cooling failures, curtailments, heat waves (docs/faults.md)")
+    grid: GridSpec | None = Field(None, description="utility side: curtailment requests (schedule or process), "
+                                  "hourly price and carbon (docs/grid.md)")
+    deferrable: DeferrableWorkSpec | None = Field(
+        None, description="a share of the output-token demand that may wait until its deadline, served into "
+        "headroom or cheap/clean hours (docs/grid.md §Deferrable work; fluid fidelity)")
     start: datetime | None = Field(
         None, description="local date and time at t = 0 (ISO, e.g. 2026-07-15T13:00): the one clock of day "
         "for weather, arrivals, prices and carbon; default midnight of the weather's day (synthetic: "
@@ -143,12 +149,29 @@ class Scenario(Spec):
             raise ValueError(f"{path}: {reason}")
         for path, reason in _serves_errors(self.racks, [c.name for c in self.workload.classes]):
             raise ValueError(f"{path}: {reason}")
-        if self.controller.policy == "uniform" and len({frozenset(g.serves or ()) for g in self.racks}) > 1:
+        pools = len({frozenset(g.serves or ()) for g in self.racks})
+        if self.controller.policy == "uniform" and pools > 1:
             raise ValueError("controller.policy: 'uniform' (one clock for every node) is not defined for several "
                              "model pools (racks[].serves); use 'frontier' or 'none'")
-        if self.controller.idle_power_down and len({frozenset(g.serves or ()) for g in self.racks}) > 1:
+        if self.controller.idle_power_down and pools > 1:
             raise ValueError("controller.idle_power_down: not supported with several model pools (racks[].serves) "
                              "yet: the wake/standby schedule is facility-wide; use one pool or set it false")
+        flex = [k for k, v in (("grid", self.grid), ("deferrable", self.deferrable),
+                               ("facility.storage", self.facility.storage),
+                               ("facility.thermal", self.facility.thermal)) if v is not None]
+        if flex and pools > 1:
+            raise ValueError(f"{flex[0]}: not supported with several model pools (racks[].serves) yet: "
+                             "the flexible responses act on one fleet; use one pool or remove it")
+        if flex and self.controller.idle_power_down:
+            raise ValueError(f"{flex[0]}: not supported together with controller.idle_power_down yet; "
+                             "set one of them off")
+        if self.deferrable is not None and self.deferrable.policy != "headroom":
+            sig = "price" if self.deferrable.policy == "cheap" else "carbon"
+            have = (getattr(self.grid, sig, None) is not None if self.grid is not None else False) or (
+                (self.economics.price if sig == "price" else self.economics.carbon_intensity) is not None)
+            if not have:
+                raise ValueError(f"deferrable.policy: {self.deferrable.policy!r} needs a {sig} series "
+                                 f"(grid.{sig} or economics.{'price' if sig == 'price' else 'carbon_intensity'})")
         if self.duration / self.controller.tick > 2e6:
             raise ValueError(f"duration/controller.tick = {self.duration / self.controller.tick:.3g} ticks exceeds "
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")

@@ -413,6 +413,12 @@ class FacilitySpec(Spec):
     power_chain: PowerChainSpec = Field(default_factory=PowerChainSpec)
     cooling: CoolingSpec = Field(default_factory=ChillerPlantSpec)
     weather: WeatherSpec = Field(default_factory=ConstantWeatherSpec)
+    # issue 18 (phase 2): optional dynamics, wired by dcsim.engine.flex
+    thermal: "ThermalDynamicsSpec | None" = Field(
+        None, description="thermal masses of the loop and white space, GPU thermal throttling "
+        "(docs/thermal-dynamics.md); None = every tick a steady state")
+    storage: "BatteryStorageSpec | None" = Field(
+        None, description="on-site battery or UPS energy store at the meter (docs/grid.md §Storage)")
 
 
 # --------------------------------------------------------------------------- racks
@@ -600,3 +606,6 @@ class BatteryStorageSpec(Spec):
         if self.location == "ups" and self.dispatch != "events":
             raise ValueError("a UPS battery (location: ups) only rides through events")
         return self
+
+
+FacilitySpec.model_rebuild()

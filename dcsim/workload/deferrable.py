@@ -38,6 +38,10 @@ class DeferrableQueue:
 
     deadline_s: float
     urgency_s: float
+    #: arrivals within this long of the newest waiting bucket join it, keeping the bucket's
+    #: (earlier) arrival time: lateness is then judged up to ``bucket_s`` early — conservative
+    #: (0 = one bucket per call; the engine uses deadline/288, 5 min for a 24-h deadline)
+    bucket_s: float = 0.0
     arrival_t: list = field(default_factory=list)
     left: list = field(default_factory=list)
     cum: list = field(default_factory=list)  # tokens arrived up to and including bucket k
@@ -64,12 +68,16 @@ class DeferrableQueue:
         end of the urgency window. Returns the tokens served; work completing at t + dt later
         than arrival + deadline is counted late."""
         if arrivals > 0:
-            self.arrival_t.append(t_s)
-            self.left.append(float(arrivals))
-            self.arrived += float(arrivals)
-            self.cum.append(self.arrived)
-        budget = max(float(capacity), 0.0)
-        if not open_:
+            self.arrived += arrivals
+            if self.head < len(self.left) and t_s - self.arrival_t[-1] < self.bucket_s:
+                self.left[-1] += arrivals
+                self.cum[-1] = self.arrived
+            else:
+                self.arrival_t.append(t_s)
+                self.left.append(float(arrivals))
+                self.cum.append(self.arrived)
+        budget = capacity if capacity > 0 else 0.0
+        if budget > 0 and not open_:
             budget = min(budget, self._due_within(t_s + dt_s, self.urgency_s))
         done = 0.0
         t_end = t_s + dt_s

@@ -1,0 +1,630 @@
+"""Issue 18 in the tick loop: utility curtailment requests, price and carbon, on-site storage,
+thermal dynamics (GPU thermal throttling) and deferrable work (docs/grid.md,
+docs/thermal-dynamics.md).
+
+The engine (:func:`dcsim.engine.loop.simulate`) evaluates its exogenous inputs per chunk of
+ticks, vectorized, and steps only the queue per tick. Storage and thermal masses carry state
+from tick to tick, and their state changes what the controller may do at the next tick, so
+they are stepped per tick — but only while they are **engaged**:
+
+* a battery is engaged while it is not full, during a curtailment request or its notice, or
+  when the work waiting does not fit the meter target (cap, or ``shave_to``) at full clock;
+  otherwise it idles at full charge and changes nothing;
+* the thermal masses are engaged from the first tick whose heat exceeds the plant's capacity
+  (a chiller trip, a hot hour; the tick's heat is estimated only where the largest possible
+  IT heat would exceed it) until they are back at their steady state
+  (loop at its set point, white space at set point + Q/UA, tank full, no throttle or shed).
+  Outside, the plant holds its set point and the temperatures are the steady state of each
+  tick's heat (quasi-steady: the white space follows the heat within C_s/UA ≈ 1 min).
+
+A battery-engaged tick computes its exact IT and facility power (the same functions the chunk's
+record uses, on one tick); a thermal-only tick estimates them on a per-chunk grid of IT powers
+(linear interpolation) and the record then re-steps the thermal masses with the exact heat
+(:meth:`FlexChunk.settle`). Each tick then steps :func:`dcsim.power.storage.battery_dispatch_step` and
+:func:`dcsim.thermal.dynamics.thermal_step`. Their effect reaches the controller:
+
+* during a curtailment request the battery raises the tick's meter budget by what it can
+  discharge now (its power limit and state of charge); outside requests the controller keeps
+  the meter under the contract as before and a ``peak_shave`` battery only lowers the meter
+  towards ``shave_to`` — unless ``shave_to`` is at or above the cap: then the battery holds the
+  meter at the cap while the site runs above it on stored energy (what ``dcsim plan
+  --curtailment --storage`` assumes). The tick's rates are interpolated linearly between the chunk's
+  exogenous inputs at the cap and at cap + the battery's power limit (IT budget and rate are
+  concave in the meter budget, so the interpolation errs low: conservative); the exact
+  dispatch then covers the tick's actual excess, and what it cannot cover is counted as the
+  meter exceeding its cap (``storage.unmet_energy_j``);
+* the thermal model gives the GPU power that keeps the die at its limit at the new
+  white-space temperature; the next tick's clock is held at or below the highest level whose
+  full-batch GPU power fits (thermal DVFS, mode ``uniform_cap``); when no level fits, or the
+  white space passes its shutdown limit, IT is shed (replicas off) until the room is back
+  ``RESTART_MARGIN_K`` under that limit and the lowest level fits again. With thermal
+  dynamics on, the cooling ceiling no longer caps IT at once (heat is stored); with
+  ``preemptive_cap`` it does, as in the steady model.
+
+Deferrable work: a share of each tick's demand joins a first-in-first-out backlog with a
+deadline (:class:`dcsim.workload.deferrable.DeferrableQueue`); interactive work is served
+first and the deferrable backlog takes the tick's spare rate (``headroom``), or only in
+cheap/clean ticks (price or carbon at or below the run's quantile) and when due within
+``urgency``; it is held during curtailment notices and requests. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
+from dcsim.power.storage import battery_dispatch_step, battery_params
+from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
+from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
+
+__all__ = ["Flex", "FlexChunk", "build_flex", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
+           "flex_report", "cooling_failure_times"]
+
+#: IT-power grid points of the in-loop power estimate of an engaged tick (settled exactly after the chunk)
+POWER_GRID = 17
+#: Deferrable arrivals are bucketed at deadline / this (5 min for 24 h; lateness judged from
+#: the bucket's first arrival: conservative by at most a bucket)
+DEFER_BUCKETS = 288
+#: GPUs shed for temperature restart once the white space is this far under its shutdown limit
+#: (assumption: a hysteresis band so that shed and restart do not alternate tick by tick).
+RESTART_MARGIN_K = 5.0
+_USD_PER_MWH = 1.0 / 3.6e9
+_G_PER_KWH = 1.0 / 3.6e6
+
+
+def run_start(m) -> datetime:
+    """The run's start as a datetime: the scenario's ``start:``, else its clock of day in 2025."""
+    sc = m.scenario
+    if sc.start is not None:
+        return sc.start
+    return datetime(2025, 1, 1) + timedelta(seconds=float(m.clock_s))
+
+
+def price_carbon_per_tick(m, t_mid_s: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Energy price (USD/J) and grid carbon (g/J) at each tick mid-time: ``grid.price``/``grid.carbon``
+    when given, else ``economics`` (value × hourly profile), else ``None``."""
+    sc = m.scenario
+    start = run_start(m)
+    hour = ((np.asarray(t_mid_s, dtype=float) + m.clock_s) // 3600.0).astype(np.int64) % 24
+    out = []
+    for key, eco_v, eco_p, unit in (("price", sc.economics.price, sc.economics.price_profile, _USD_PER_MWH),
+                                    ("carbon", sc.economics.carbon_intensity, sc.economics.carbon_profile,
+                                     _G_PER_KWH)):
+        spec = getattr(sc.grid, key, None) if sc.grid is not None else None
+        if spec is not None:
+            out.append(np.asarray(series_at(spec, t_mid_s, start, sc.base_dir, unit=unit), dtype=float))
+        elif eco_v is not None:
+            mult = 1.0 if eco_p is None else np.asarray(eco_p, dtype=float)[hour]
+            out.append(np.broadcast_to(float(eco_v) * mult, np.shape(t_mid_s)).astype(float))
+        else:
+            out.append(None)
+    return out[0], out[1]
+
+
+def _setpoint_c(cooling) -> float:
+    """The loop temperature the plant holds: chilled-water supply, warm-water supply, or supply air."""
+    for k in ("chw_supply_t", "supply_t", "supply_air_t"):
+        v = getattr(cooling, k, None)
+        if v is not None:
+            return float(v)
+    return 15.0  # as ChillerPlantSpec's default chw_supply_t
+
+
+@dataclass
+class Flex:
+    """Issue-18 state of one run (built by :func:`build_flex`; ``None`` when the scenario uses none)."""
+
+    m: object
+    dt: float
+    n_ticks: int
+    contract_w: float
+    events: list
+    price: np.ndarray | None
+    carbon: np.ndarray | None
+    batt: object | None = None
+    e_j: float = 0.0
+    e0_j: float = 0.0
+    th: object | None = None
+    tstate: ThermalState | None = None
+    th_free_q: bool = False           # thermal dynamics without pre-emptive cap: no instant Q ceiling
+    k_th: int = 0
+    th_shed: bool = False
+    throttled: bool = False
+    gpu_level_w: np.ndarray | None = None
+    gpu_level_list: list = field(default_factory=list)
+    it_full_w: float = 0.0
+    dq: DeferrableQueue | None = None
+    share: float = 0.0
+    open_: np.ndarray | None = None
+    threshold: float | None = None
+    notes: list = field(default_factory=list)  # actions for the controller log (when no sink)
+    sink: object | None = None                 # the controller's log (Controller.note)
+    operating_point: object | None = None      # dcsim.engine.loop.operating_point (set by simulate)
+    discharging: bool = False
+    busy: bool = False  # the battery is not full or the thermal masses are off their steady state
+    prev_heat: float | None = None  # exact heat of the last tick of the previous chunk
+    it_max_w: float = 0.0           # largest IT power of the fleet (the in-loop power grid's top)
+    policy_none: bool = False
+    frontier: object | None = None
+    first_throttle_s: float | None = None
+    first_shed_s: float | None = None
+
+    @property
+    def top(self) -> int:
+        return self.m.clocks.size - 1
+
+    def grid_cap_w(self, t_s) -> np.ndarray:
+        """Meter cap of the utility requests in force at ``t_s`` (the contract outside them)."""
+        return cap_at(self.events, t_s, self.contract_w)
+
+    def window_events(self) -> list[tuple[float, str]]:
+        """(time, what) of every request's notice, start and end inside the run, sorted."""
+        out = []
+        horizon = self.n_ticks * self.dt
+        for i, ev in enumerate(self.events):
+            for t, what in ((ev.start_s - ev.notice_s, "notice"), (ev.start_s, "start"), (ev.end_s, "end")):
+                if 0.0 < t < horizon:
+                    out.append((float(t), f"curtailment {what}", i))
+        return sorted(out)
+
+    def update_busy(self) -> None:
+        b = self.batt
+        self.busy = (b is not None and self.e_j < b.e_max_j - 1.0) or self.tstate is not None
+
+    def note(self, t_s: float, action: str, reason: str, **kw) -> None:
+        entry = dict({"t_s": float(t_s), "action": action, "reason": reason}, **kw)
+        (self.sink or self.notes.append)(entry)
+
+
+def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
+    """The issue-18 models of a run, or ``None`` when the scenario sets none of ``grid``,
+    ``deferrable``, ``facility.storage``, ``facility.thermal``, a price or a carbon series."""
+    sc = m.scenario
+    fs = sc.facility
+    if sc.grid is None and sc.deferrable is None and fs.storage is None and fs.thermal is None:
+        return None
+    horizon = n_ticks * dt
+    contract = float(m.facility.interconnect_w)
+    seed = np.random.SeedSequence(sc.seed).spawn(5)[4]  # a stream of its own (the first 4 are build_models')
+    events = curtailment_events(sc.grid.curtailment if sc.grid is not None else None, horizon, run_start(m), seed)
+    t_mid = (np.arange(n_ticks) + 0.5) * dt
+    price, carbon = price_carbon_per_tick(m, t_mid)
+    fx = Flex(m=m, dt=dt, n_ticks=n_ticks, contract_w=contract, events=events, price=price, carbon=carbon)
+    cv = m.curves
+    fx.it_max_w = 1.05 * float(max(np.max(cv.it_pq), np.max(cv.it_c)))
+    fx.policy_none = sc.controller.policy == "none"
+    fx.frontier = cv.frontier("pq")
+    if fs.storage is not None:
+        fx.batt = battery_params(fs.storage)
+        fx.e_j = fx.e0_j = fx.batt.e0_j
+    if fs.thermal is not None:
+        g0 = m.groups[0]
+        gpr = g0.node.gpus_per_replica
+        lvl_w = np.asarray(g0.table.gpu[:, -1], dtype=float) / gpr  # per-GPU power, full batch, each level
+        p = thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
+        idle = float(np.asarray(g0.table.gpu)[0, 0]) / gpr
+        p = replace(p, p_max_w=float(lvl_w[-1]), p_min_w=float(lvl_w[0]), p_idle_w=min(idle, float(lvl_w[0]) * 0.999))
+        fx.th, fx.gpu_level_w = p, lvl_w
+        fx.gpu_level_list = np.maximum.accumulate(lvl_w).tolist()  # monotone for bisect
+        fx.th_free_q = not fs.thermal.preemptive_cap
+        fx.k_th = m.clocks.size - 1
+        fx.it_full_w = float(m.curves.it_pq[-1][-1])
+    if sc.deferrable is not None:
+        d = sc.deferrable
+        fx.dq = DeferrableQueue(float(d.deadline), float(d.urgency), bucket_s=float(d.deadline) / DEFER_BUCKETS)
+        fx.share = float(d.share)
+        if d.policy == "headroom":
+            fx.open_ = np.ones(n_ticks, dtype=bool)
+        else:
+            sig = price if d.policy == "cheap" else carbon
+            fx.threshold = signal_threshold(sig, d.quantile)
+            fx.open_ = sig <= fx.threshold
+    return fx
+
+
+class FlexChunk:
+    """Per-tick issue-18 work inside one chunk of ticks (see the module docstring).
+
+    ``ex`` the chunk's exogenous inputs at the cap in force (mutated in place where a battery
+    raises the budget, thermal limits clocks or sheds, so the record shows what held);
+    ``ex_hi_fn`` gives the same at cap + the battery's discharge limit (called on first need);
+    ``ex_tgt`` the inputs at the peak-shaving target (or ``ex``)."""
+
+    def __init__(self, fx: Flex, ex, ex_hi_fn, ex_tgt, i0: int):
+        self.fx, self.ex, self.ex_hi_fn, self.ex_hi, self.i0 = fx, ex, ex_hi_fn, None, i0
+        m = fx.m
+        n = ex.t_s.size
+        self.n = n
+        self.tm = (ex.t_s + 0.5 * fx.dt)
+        self.cap = ex.interconnect_w.tolist()
+        self.event = (ex.interconnect_w < fx.contract_w * (1 - 1e-12)).tolist()
+        self.notice = notice_at(fx.events, self.tm).tolist() if fx.events else [False] * n
+        self.tgt_top = ex_tgt.fit_top.tolist()
+        self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
+        self.avail = ex.availability  # shed ticks set to 0 (IT off)
+        self.battery_w = np.zeros(n)
+        self.energy_j = np.zeros(n)
+        self.b_on = self.t_on = False
+        # chunk-start state, for the exact settlement after the chunk (settle)
+        self.e_start, self.tstate_start, self.prev_heat_start = fx.e_j, fx.tstate, fx.prev_heat
+        self.b_flag = np.zeros(n, dtype=bool)
+        self.t_flag = np.zeros(n, dtype=bool)
+        self.t_enter = np.zeros(n, dtype=bool)
+        self.t_exit = np.zeros(n, dtype=bool)
+        self.fac_tab = self.heat_tab = None  # built on first use (_power)
+        if fx.th is not None:
+            it_max = np.minimum(ex.it_max_power_w, ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w)
+            heat_need = m.facility.heat_to_reject_w(it_max)
+            self.risk = (np.asarray(heat_need) > ex.heat_capacity_w).tolist()
+            self.t_space = np.full(n, np.nan)
+            self.t_loop = np.full(n, np.nan)
+            self.tank = np.full(n, np.nan)
+            self.q_out = np.full(n, np.nan)
+            self.level = np.full(n, fx.top, dtype=np.int16)
+            self.throttled = np.zeros(n, dtype=np.int8)
+            self.shed = np.zeros(n, dtype=np.int8)
+        if fx.dq is not None:
+            self.def_served = [0.0] * n
+            self.def_backlog = [0.0] * n
+            self.gate = (fx.open_[i0:i0 + n] & ~(ex.interconnect_w < fx.contract_w * (1 - 1e-12))
+                         & ~np.asarray(self.notice, dtype=bool)).tolist()
+        b = fx.batt
+        if b is None and fx.th is None:
+            self.maybe = None
+        elif b is not None and b.dispatch != "events":
+            self.maybe = [True] * n  # peak shaving may act on any tick
+        else:
+            mb = np.zeros(n, dtype=bool)
+            if b is not None:
+                mb |= ex.interconnect_w < fx.contract_w * (1 - 1e-12)
+                mb |= np.asarray(self.notice, dtype=bool)
+            if fx.th is not None:
+                mb |= np.asarray(self.risk, dtype=bool)
+            self.maybe = mb.tolist()
+        fx.update_busy()
+
+    # -- before the controller decides --------------------------------------------------------
+    def deferrable_need(self, j: int) -> tuple[bool, float]:
+        """(gate open, deferrable backlog the tick may serve, tokens) — closed during notices and requests."""
+        fx = self.fx
+        dq = fx.dq
+        if self.gate[j]:
+            return True, dq.arrived - dq.served
+        if dq.arrived - dq.served <= 0:
+            return False, 0.0
+        return False, dq._due_within(float(self.ex.t_s[j]) + fx.dt, dq.urgency_s)
+
+    def engaged(self, j: int, need: float) -> bool:
+        fx = self.fx
+        b = fx.batt
+        self.b_on = b is not None and (fx.e_j < b.e_max_j - 1.0 or self.event[j] or self.notice[j]
+                                       or (b.dispatch != "events" and need > self.tgt_top[j]))
+        self.t_on = fx.th is not None and fx.tstate is not None
+        return self.b_on or self.t_on
+
+    def fits(self, j: int, ftop: float, ffr: float, lv):
+        """The tick's rates with the battery's available discharge added to the meter budget."""
+        fx, ex = self.fx, self.ex
+        b = fx.batt
+        # the budget rises under a request, and for a battery holding the meter at the cap itself
+        # (peak_shave/both with shave_to >= cap: the site runs above its contract on stored energy)
+        if not self.b_on or b is None or not (self.event[j] or (b.dispatch != "events"
+                                                                 and b.shave_to_w >= self.cap[j] * (1 - 1e-9))):
+            return ftop, ffr, lv
+        if self.ex_hi is None:  # the chunk's inputs at cap + the battery's discharge limit, on first use
+            self.ex_hi = self.ex_hi_fn()
+        hi = self.ex_hi
+        avail = min(b.p_discharge_max_w, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
+        f = avail / b.p_discharge_max_w if b.p_discharge_max_w > 0 else 0.0
+        if f <= 0:
+            return ftop, ffr, lv
+        ftop += f * (float(hi.fit_top[j]) - ftop)
+        ffr += f * (float(hi.fit_frontier[j]) - ffr)
+        lv = lv + f * (hi.fit_levels[j] - lv)
+        for name in ("power_tok_s", "it_max_power_w"):
+            a = getattr(ex, name)
+            a[j] += f * (float(getattr(hi, name)[j]) - float(a[j]))
+        return ftop, ffr, lv
+
+    def thermal_limit(self, j: int, md: int, limit: float, k: int, lv) -> tuple[int, float, int]:
+        """Apply last tick's thermal limit: clock at most ``k_th`` (mode uniform_cap), or shed."""
+        fx, ex = self.fx, self.ex
+        if fx.th is None or not self.t_on:
+            return md, limit, k
+        cv = fx.m.curves
+        if fx.th_shed:
+            self.avail[j] = 0.0
+            ex.cooling_tok_s[j] = 0.0
+            self.shed[j] = 1
+            return 2, 0.0, 0
+        kt = fx.k_th
+        self.level[j] = kt
+        if kt >= fx.top:
+            if fx.th_free_q:
+                ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # the thermal side does not limit this tick
+            return md, limit, k
+        self.throttled[j] = 1
+        ex.cooling_tok_s[j] = float(cv.rate_pq[kt][-1]) * float(self.avail[j])
+        lim = float(lv[kt])
+        if md != 2 or k > kt:
+            return 2, lim, kt
+        return md, min(limit, lim), k
+
+    # -- after the tick is served -------------------------------------------------------------
+    def _it_w(self, md: int, sv: float, k: int, a: float) -> float:
+        """IT power of one tick (scalar :func:`dcsim.engine.loop.operating_point`)."""
+        fx = self.fx
+        cv, ovh = fx.m.curves, self.ex.overhead_w
+        a = max(a, 1e-12)
+        r = sv / a
+        if fx.policy_none:
+            top = cv.rate_pq.shape[0] - 1
+            it = np.interp(np.interp(r, cv.rate_c[top], cv.u), cv.u, cv.it_c[top])
+        elif md == 1:
+            it = np.interp(r, fx.frontier.rate, fx.frontier.it)
+        else:
+            it = np.interp(np.interp(r, cv.rate_pq[k], cv.u), cv.u, cv.it_pq[k])
+        return a * (float(it) - ovh) + ovh
+
+    def _power(self, j: int, it_w: float) -> tuple[float, float]:
+        """(facility, heat to reject) of tick ``j`` at IT power ``it_w``: in-loop estimate."""
+        if self.fac_tab is None:
+            # facility and heat of each tick on a grid of IT powers: the in-loop estimate of an
+            # engaged tick's power (linear between grid points); the record settles it exactly
+            ex, m = self.ex, self.fx.m
+            self.it_grid = np.linspace(0.0, self.fx.it_max_w, POWER_GRID)
+            fb = m.facility.breakdown(np.broadcast_to(self.it_grid, (self.n, POWER_GRID)), m.liquid_fraction,
+                                      ex.t_db_c[:, None], ex.t_wb_c[:, None])
+            self.fac_tab, self.heat_tab = fb["facility"], fb["heat_w"]
+        g = self.it_grid
+        return float(np.interp(it_w, g, self.fac_tab[j])), float(np.interp(it_w, g, self.heat_tab[j]))
+
+    def _power_exact(self, j: int, md: int, sv: float, k: int) -> tuple[float, float]:
+        """(facility, heat) of tick ``j``: the record's own functions on one tick."""
+        m, ex = self.fx.m, self.ex
+        op = self.fx.operating_point(m, np.array([sv]), np.array([md], dtype=np.int8), np.array([k], dtype=np.int16),
+                             np.array([self.avail[j]]))
+        fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c[j:j + 1], ex.t_wb_c[j:j + 1])
+        return float(fb["facility"][0]), float(fb["heat_w"][0])
+
+    def after(self, j: int, md: int, sv: float, k: int) -> None:
+        """Estimate an engaged tick's power; step the battery and the thermal masses (the
+        record then settles both exactly: :meth:`settle`)."""
+        fx = self.fx
+        risk = fx.th is not None and not self.t_on and self.risk[j]
+        if self.b_on:  # the battery's meter needs the exact power (few ticks: requests and recharges)
+            load, heat = self._power_exact(j, md, sv, k)
+        elif self.t_on or risk:
+            load, heat = self._power(j, self._it_w(md, sv, k, float(self.avail[j])))
+            if risk and heat > float(self.ex.heat_capacity_w[j]):
+                self.t_on = True  # the heat of this tick exceeds what the plant rejects: heat is stored
+        if not (self.b_on or self.t_on):
+            return
+        t = float(self.ex.t_s[j])
+        if self.b_on:
+            self.b_flag[j] = True
+            b = fx.batt
+            p, fx.e_j = battery_dispatch_step(b, fx.e_j, load, self.cap[j], fx.contract_w, fx.dt,
+                                              self.price[j], self.notice[j])
+            self.battery_w[j] = p
+            self.energy_j[j] = fx.e_j
+            if (p > 1.0) != fx.discharging:  # log episodes (a watt of rounding is not one)
+                fx.discharging = p > 1.0
+                fx.note(t, "battery discharge" if p > 1.0 else "battery idle",
+                        "meter load above its cap or target: storage covers the excess" if p > 1.0
+                        else "load back under the meter cap", soc=fx.e_j / b.energy_j, battery_w=p)
+        if self.t_on:
+            self.t_flag[j] = True
+            self._thermal(j, t, heat, float(self.ex.heat_capacity_w[j]))
+        fx.update_busy()
+
+    def _thermal(self, j: int, t: float, heat: float, cap: float) -> None:
+        fx = self.fx
+        p = fx.th
+        if fx.tstate is None:  # from the steady state of the tick before (quasi-steady, as recorded)
+            self.t_enter[j] = True
+            if j > 0:
+                c = self.cols
+                h0 = self._power(j - 1, self._it_w(c["mode"][j - 1], c["served"][j - 1], c["level"][j - 1],
+                                                   float(self.avail[j - 1])))[1]
+            else:
+                h0 = fx.prev_heat
+            fx.tstate = steady_state(p, heat if h0 is None else h0)
+        fx.tstate, f = thermal_step(p, fx.tstate, heat, cap, fx.dt)
+        s = fx.tstate
+        allowed = (p.t_limit_c - s.t_space_c) / p.r_th_k_per_w
+        k_th = bisect_right(fx.gpu_level_list, allowed * (1 + 1e-12)) - 1  # levels' GPU power rises with clock
+        t_end = t + fx.dt
+        if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
+            fx.th_shed = True
+            fx.first_shed_s = t_end if fx.first_shed_s is None else fx.first_shed_s
+            fx.note(t_end, "thermal shed", f"white space {s.t_space_c:.1f} degC: GPUs cannot be held under "
+                    f"{p.t_limit_c:g} degC at their lowest power (or the room passed {p.shed_space_c:g} degC); IT off",
+                    t_space_c=s.t_space_c)
+        elif fx.th_shed and k_th >= 0 and s.t_space_c < p.shed_space_c - RESTART_MARGIN_K:
+            fx.th_shed = False
+            fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} degC", t_space_c=s.t_space_c)
+        k_th = max(k_th, 0)
+        if (k_th < fx.top) != fx.throttled:
+            fx.throttled = k_th < fx.top
+            if fx.throttled and fx.first_throttle_s is None:
+                fx.first_throttle_s = t_end
+            fx.note(t_end, "thermal throttle" if fx.throttled else "thermal clear",
+                    f"GPU die at its {p.t_limit_c:g} degC limit: clock held to level {k_th}" if fx.throttled
+                    else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c)
+        fx.k_th = k_th
+        steady = (not fx.th_shed and k_th >= fx.top and not self.risk[j]
+                  and abs(s.t_loop_c - p.setpoint_c) < 1e-3
+                  and abs(s.t_space_c - (p.setpoint_c + heat / p.ua_w_per_k)) < 1e-2
+                  and s.tank_j >= p.tank_capacity_j - 1.0)
+        if steady:
+            fx.tstate = None  # back to quasi-steady: skip the per-tick step
+            self.t_exit[j] = True
+
+    def settle(self, j: int, fb: dict) -> None:
+        """Re-step the battery and the thermal masses over the first ``j`` ticks with their exact
+        facility power and heat (``fb``, the record's breakdown), with the decisions the loop made;
+        the chunk's state carries on from the exact values."""
+        fx = self.fx
+        fac = np.asarray(fb["facility"], dtype=float)
+        heat = np.asarray(fb["heat_w"], dtype=float)
+        if fx.batt is not None:
+            b, e = fx.batt, self.e_start
+            for i in range(j):
+                if self.b_flag[i]:
+                    p, e = battery_dispatch_step(b, e, float(fac[i]), self.cap[i], fx.contract_w, fx.dt,
+                                                 self.price[i], self.notice[i])
+                    self.battery_w[i] = p
+                self.energy_j[i] = e
+            fx.e_j = e
+        if fx.th is not None:
+            p, st = fx.th, self.tstate_start
+            for i in range(j):
+                if not self.t_flag[i]:
+                    continue
+                if self.t_enter[i] or st is None:
+                    h0 = float(heat[i - 1]) if i > 0 else self.prev_heat_start
+                    st = steady_state(p, float(heat[i]) if h0 is None else h0)
+                st, f = thermal_step(p, st, float(heat[i]), float(self.ex.heat_capacity_w[i]), fx.dt)
+                self.t_space[i], self.t_loop[i], self.tank[i], self.q_out[i] = st.t_space_c, st.t_loop_c, st.tank_j, \
+                    f["q_out_w"]
+                if self.t_exit[i]:
+                    st = None
+            if j:
+                fx.tstate = st
+        if j:
+            fx.prev_heat = float(heat[j - 1])
+        fx.update_busy()
+
+    def step_deferrable(self, j: int, open_: bool, arrivals_tok: float, spare_tok: float) -> float:
+        fx = self.fx
+        dq = fx.dq
+        done = dq.step(float(self.ex.t_s[j]), fx.dt, arrivals_tok, spare_tok, open_)
+        self.def_served[j] = done / fx.dt
+        self.def_backlog[j] = dq.arrived - dq.served
+        return done
+
+    # -- the chunk's record -------------------------------------------------------------------
+    def columns(self, j: int, fb: dict) -> dict:
+        """Per-tick columns of the first ``j`` ticks, given the record's facility breakdown ``fb``."""
+        fx = self.fx
+        self.settle(j, fb)
+        out = {"curtailment": np.array(self.event[:j], dtype=np.int8),
+               "curtailment_notice": np.array(self.notice[:j], dtype=np.int8)}
+        batt = self.battery_w[:j]
+        out["meter_power_w"] = fb["facility"] - batt
+        if fx.batt is not None:
+            out.update(battery_w=batt.copy(), battery_energy_j=self.energy_j[:j].copy(),
+                       meter_unmet_w=np.maximum(fb["facility"] - batt - np.asarray(self.cap[:j]), 0.0))
+        if fx.th is not None:
+            p = fx.th
+            heat = np.asarray(fb["heat_w"], dtype=float)
+            ts = self.t_space[:j]
+            quasi = np.isnan(ts)
+            out.update(
+                t_space_c=np.where(quasi, p.setpoint_c + heat / p.ua_w_per_k, ts),
+                t_loop_c=np.where(quasi, p.setpoint_c, self.t_loop[:j]),
+                tank_j=np.where(quasi, p.tank_capacity_j, self.tank[:j]),
+                thermal_heat_w=heat, thermal_q_out_w=np.where(quasi, heat, self.q_out[:j]),
+                thermal_engaged=(~quasi).astype(np.int8),
+                thermal_level=self.level[:j].copy(), thermal_throttled=self.throttled[:j].copy(),
+                thermal_shed=self.shed[:j].copy())
+        if fx.dq is not None:
+            out.update(deferred_served_tok_s=np.array(self.def_served[:j]),
+                       deferred_backlog_tokens=np.array(self.def_backlog[:j]))
+        return out
+
+
+# --------------------------------------------------------------------------- report
+def _energy_cost(ts: dict, dt: float, fx: Flex, col: str = "meter_power_w") -> dict:
+    n = ts["t_s"].size
+    e = np.asarray(ts.get(col, ts["facility_power_w"]), dtype=float)
+    out = {"energy_j": float(np.sum(e) * dt)}
+    if fx.price is not None:
+        out["cost_usd"] = float(np.sum(e * fx.price[:n]) * dt)
+    if fx.carbon is not None:
+        out["carbon_g"] = float(np.sum(e * fx.carbon[:n]) * dt)
+    return out
+
+
+def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
+    """Report blocks ``grid``, ``storage``, ``thermal``, ``deferrable`` of a run (those it has)."""
+    out: dict = {}
+    n = ts["t_s"].size
+    horizon = n * dt
+    g = {"meter": _energy_cost(ts, dt, fx),
+         "curtailment": dict(curtailment_summary([e for e in fx.events if e.start_s < horizon], horizon),
+                             requests=[{"start_s": e.start_s, "end_s": e.end_s, "notice_s": e.notice_s,
+                                        "cap_w": e.cap_for(fx.contract_w)} for e in fx.events[:200]])}
+    if "curtailment" in ts and np.any(ts["curtailment"]):
+        sel = ts["curtailment"].astype(bool)
+        g["curtailment"]["tokens_served_in_requests"] = float(np.sum(ts["achieved_tok_s"][sel]) * dt)
+        g["curtailment"]["meter_energy_in_requests_j"] = float(np.sum(ts["meter_power_w"][sel]) * dt)
+    out["grid"] = g
+    if fx.batt is not None and "battery_w" in ts:
+        b = fx.batt
+        bw = ts["battery_w"]
+        ch, dis = np.maximum(-bw, 0.0), np.maximum(bw, 0.0)
+        e_end = float(ts["battery_energy_j"][-1]) if n else fx.e0_j
+        out["storage"] = {
+            "energy_capacity_j": b.energy_j, "max_charge_w": b.p_charge_max_w, "max_discharge_w": b.p_discharge_max_w,
+            "round_trip_efficiency": b.eta_charge * b.eta_discharge, "location": b.location, "dispatch": b.dispatch,
+            "energy_start_j": fx.e0_j, "energy_end_j": e_end,
+            "charged_j": float(np.sum(ch) * dt), "discharged_j": float(np.sum(dis) * dt),
+            "losses_j": float(np.sum(ch) * dt * (1 - b.eta_charge) + np.sum(dis) * dt * (1 / b.eta_discharge - 1)),
+            "equivalent_full_cycles": float(np.sum(dis) * dt / max(b.e_max_j - b.e_min_j, 1e-300)),
+            "discharge_s": float(np.count_nonzero(dis > 0) * dt),
+            "soc_min_seen": float(np.min(ts["battery_energy_j"]) / b.energy_j) if n else b.e0_j / b.energy_j,
+            "unmet_energy_j": float(np.sum(ts["meter_unmet_w"]) * dt),
+            "peak_meter_w": float(np.max(ts["meter_power_w"])) if n else 0.0,
+        }
+    if fx.th is not None and "t_space_c" in ts:
+        p = fx.th
+        out["thermal"] = {
+            "c_space_j_per_k": p.c_space_j_per_k, "c_loop_j_per_k": p.c_loop_j_per_k, "ua_w_per_k": p.ua_w_per_k,
+            "setpoint_c": p.setpoint_c, "t_limit_c": p.t_limit_c, "r_th_k_per_w": p.r_th_k_per_w,
+            "tank_capacity_j": p.tank_capacity_j, "preemptive_cap": p.preemptive_cap,
+            "peak_space_c": float(np.max(ts["t_space_c"])), "peak_loop_c": float(np.max(ts["t_loop_c"])),
+            "throttled_s": float(np.count_nonzero(ts["thermal_throttled"]) * dt),
+            "shed_s": float(np.count_nonzero(ts["thermal_shed"]) * dt),
+            "engaged_s": float(np.count_nonzero(ts["thermal_engaged"]) * dt),
+            "time_to_first_throttle_s": fx.first_throttle_s, "time_to_first_shed_s": fx.first_shed_s,
+        }
+    if fx.dq is not None:
+        q = fx.dq
+        sc = fx.m.scenario.deferrable
+        out["deferrable"] = {
+            "share": fx.share, "deadline_s": q.deadline_s, "policy": sc.policy, "threshold": fx.threshold,
+            "arrived_tokens": q.arrived, "served_tokens": q.served, "served_late_tokens": q.served_late,
+            "backlog_end_tokens": q.backlog, "overdue_end_tokens": q.overdue(horizon),
+            "mean_delay_s": q.delay_token_s / q.served if q.served > 0 else 0.0,
+        }
+        if fx.price is not None and "deferred_served_tok_s" in ts and q.served > 0:
+            out["deferrable"]["price_of_hours_served_usd_per_mwh"] = float(
+                np.sum(ts["deferred_served_tok_s"] * fx.price[:n]) / np.sum(ts["deferred_served_tok_s"]) / _USD_PER_MWH)
+    return out
+
+
+def cooling_failure_times(ts: dict, dt: float, start_s: float) -> dict:
+    """For a cooling failure starting at ``start_s``: seconds from its start to the start of the
+    first thermally throttled tick and of the first shed tick (each limit is found at the end of
+    the tick before and acts from the next), ``None`` if none; and the peak white-space and loop
+    temperatures from then on. Empty without thermal dynamics."""
+    if "thermal_throttled" not in ts:
+        return {}
+    t = np.asarray(ts["t_s"], dtype=float)
+    after = t + 0.5 * dt >= start_s
+
+    def first(col, shift):
+        idx = np.flatnonzero(after & (np.asarray(ts[col]) > 0))
+        return float(t[idx[0]] + shift - start_s) if idx.size else None
+
+    return {"time_to_first_throttle_s": first("thermal_throttled", 0.0),
+            "time_to_first_shed_s": first("thermal_shed", 0.0),
+            "peak_space_c": float(np.max(ts["t_space_c"][after])) if after.any() else None,
+            "peak_loop_c": float(np.max(ts["t_loop_c"][after])) if after.any() else None}
+

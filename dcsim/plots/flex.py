@@ -1,0 +1,103 @@
+"""Run-level figures of issue 18, for ``dcsim run``'s plots folder: the year's month × hour
+binding map and PUE against outdoor temperature (runs with an ``annual`` block), the meter with
+curtailment requests, storage and deferred work (runs with a ``grid`` block), and the thermal
+response (runs with a ``thermal`` block). Each takes a Result (or ``(report, timeseries)``) and
+returns a Figure, or ``None`` when the run has nothing to show; nothing here computes physics.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
+from dcsim.plots.figures import _parts, _styled, new_figure
+
+__all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
+
+
+def annual_binding_figure(result: Any):
+    """Month × hour map of the binding constraint (runs longer than a few days)."""
+    report, _ = _parts(result)
+    a = report.get("annual")
+    if not a:
+        return None
+    return binding_month_hour_plot(a, title=f"{report.get('scenario', '')}: binding constraint by month and hour")
+
+
+def annual_pue_figure(result: Any):
+    """PUE of each tick against outdoor dry-bulb over the run, with the monthly PUE."""
+    report, ts = _parts(result)
+    a = report.get("annual")
+    if not a or "t_out_c" not in ts:
+        return None
+    return pue_outdoor_year_plot(ts["t_s"], ts["pue"], ts["t_out_c"], datetime.fromisoformat(a["start"]), summary=a)
+
+
+def _hours(ts: dict) -> np.ndarray:
+    return np.asarray(ts["t_s"], dtype=float) / 3600.0
+
+
+def _shade(ax, x, mask, color, label):
+    m = np.asarray(mask, dtype=bool)
+    if m.any():
+        ax.fill_between(x, 0, 1, where=m, transform=ax.get_xaxis_transform(), color=color, alpha=0.15,
+                        step="post", label=label, lw=0)
+
+
+@_styled
+def grid_flex_figure(result: Any):
+    """Meter power against the cap in force (curtailment requests shaded, notices lighter),
+    facility power before storage; battery state of charge; deferred work waiting."""
+    report, ts = _parts(result)
+    if "grid" not in report or "meter_power_w" not in ts:
+        return None
+    x = _hours(ts)
+    rows = 1 + ("battery_energy_j" in ts) + ("deferred_backlog_tokens" in ts)
+    fig = new_figure(11.0, 2.6 + 2.2 * rows)
+    axs = np.atleast_1d(fig.subplots(rows, 1, sharex=True))
+    ax = axs[0]
+    ax.plot(x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
+    ax.plot(x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
+    ax.step(x, ts["interconnect_w"] / 1e3, where="post", color="black", ls="--", lw=1.0, label="cap in force")
+    _shade(ax, x, ts.get("curtailment", np.zeros(x.size)), "tab:red", "curtailment request")
+    _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size)), "tab:orange", "notice")
+    ax.set_ylabel("kW")
+    ax.legend(loc="lower left", fontsize=8, ncol=3)
+    ax.set_title(f"{report.get('scenario', '')}: the meter, the utility's requests and the flexible responses")
+    i = 1
+    if "battery_energy_j" in ts:
+        st = report.get("storage", {})
+        cap = st.get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
+        axs[i].plot(x, ts["battery_energy_j"] / cap, color="tab:green", lw=1.3)
+        axs[i].set_ylabel("battery SoC")
+        axs[i].set_ylim(0, 1)
+        i += 1
+    if "deferred_backlog_tokens" in ts:
+        axs[i].plot(x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
+        axs[i].set_ylabel("deferred work\nwaiting (Gtok)")
+    axs[-1].set_xlabel("hours from start")
+    return fig
+
+
+@_styled
+def thermal_figure(result: Any):
+    """White-space (inlet or coolant) and loop temperatures; throttled and shed ticks shaded."""
+    report, ts = _parts(result)
+    th = report.get("thermal")
+    if not th or "t_space_c" not in ts or not np.any(ts.get("thermal_engaged", 0)):
+        return None
+    x = _hours(ts)
+    fig = new_figure(11.0, 5.0)
+    ax = fig.subplots()
+    ax.plot(x, ts["t_space_c"], color="tab:red", lw=1.4, label="white space (GPU inlet / coolant)")
+    ax.plot(x, ts["t_loop_c"], color="tab:blue", lw=1.4, label="loop water")
+    _shade(ax, x, ts["thermal_throttled"], "tab:orange", "thermal throttle")
+    _shade(ax, x, ts["thermal_shed"], "black", "shed (IT off)")
+    ax.set_xlabel("hours from start")
+    ax.set_ylabel("°C")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")
+    return fig

@@ -1,0 +1,265 @@
+"""Issue 18 wired into the engine: curtailment requests, storage, thermal dynamics, deferrable
+work and the annual block, checked on engine runs (conservation, energy balance, no work lost,
+behaviour against a run without the response)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.engine.build import build_models
+from dcsim.engine.flex import build_flex
+from dcsim.scenario import ScenarioError, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "scenarios" / "reference.yaml"
+TRIP = ROOT / "scenarios" / "chiller-trip.yaml"
+
+BATTERY = {"energy": "200 kWh", "max_charge": "150 kW", "max_discharge": "150 kW"}
+REQUEST = {"curtailment": {"kind": "schedule",
+                           "events": [{"start": "17 h", "duration": "2 h", "depth": "40%", "notice": "1 h"}]}}
+
+
+def _run(path=REF, **ov):
+    return dcsim.run(str(path), overrides=ov)
+
+
+@pytest.fixture(scope="module")
+def request_runs():
+    """The reference day with a 2-h request at 60 % of the contract, without and with a battery."""
+    plain = _run(grid=REQUEST)
+    batt = _run(grid=REQUEST, **{"facility.storage": BATTERY})
+    return plain, batt
+
+
+def test_curtailment_request_caps_the_meter_and_is_logged(request_runs):
+    plain, _ = request_runs
+    ts = plain.timeseries
+    sel = ts["curtailment"].astype(bool)
+    assert sel.sum() == 120  # 2 h at a 1-min tick
+    assert np.all(ts["interconnect_w"][sel] == pytest.approx(0.6 * 510e3))
+    assert np.all(ts["facility_power_w"][sel] <= 0.6 * 510e3 * (1 + 1e-9))
+    assert np.count_nonzero(ts["curtailment_notice"]) == 60
+    kinds = [e["event"] for e in plain.events]
+    assert kinds == ["curtailment notice", "curtailment start", "curtailment end"]
+    assert any(a["action"] == "curtailment notice" for a in plain.controller_log)
+    assert plain.report["grid"]["curtailment"]["events"] == 1
+    assert plain.report["interconnect_exceeded_s"] == 0.0
+
+
+def test_battery_charge_is_conserved_in_an_engine_run(request_runs):
+    _, r = request_runs
+    ts, st = r.timeseries, r.report["storage"]
+    dt = r.report["tick_s"]
+    eta = np.sqrt(0.85)
+    bw = ts["battery_w"]
+    charged, discharged = np.maximum(-bw, 0).sum() * dt, np.maximum(bw, 0).sum() * dt
+    e0, e1 = st["energy_start_j"], st["energy_end_j"]
+    assert charged * eta - discharged / eta == pytest.approx(e1 - e0, abs=1e-9 * 720e6)
+    # tick by tick too: E_k − E_{k−1} = charge·η·dt − discharge·dt/η
+    e = np.concatenate([[e0], ts["battery_energy_j"]])
+    step = np.where(bw < 0, -bw * eta * dt, -bw * dt / eta)
+    assert np.allclose(np.diff(e), step, rtol=0, atol=1e-6)
+    # SoC and power limits
+    assert ts["battery_energy_j"].min() >= 0.1 * 720e6 - 1e-6
+    assert ts["battery_energy_j"].max() <= 0.9 * 720e6 + 1e-6
+    assert bw.max() <= 150e3 + 1e-9 and bw.min() >= -150e3 - 1e-9
+    # the meter sees facility − battery and never exceeds the cap in force
+    assert np.allclose(ts["meter_power_w"], ts["facility_power_w"] - bw)
+    assert np.all(ts["meter_power_w"] <= ts["interconnect_w"] * (1 + 1e-9) + 1e-6)
+    assert st["unmet_energy_j"] < 1.0
+    # it never charges during the request
+    assert np.all(bw[ts["curtailment"].astype(bool)] >= 0)
+
+
+def test_battery_serves_more_during_the_request(request_runs):
+    plain, batt = request_runs
+    sel = plain.timeseries["curtailment"].astype(bool)
+    dt = plain.report["tick_s"]
+    tok_plain = plain.timeseries["achieved_tok_s"][sel].sum() * dt
+    tok_batt = batt.timeseries["achieved_tok_s"][sel].sum() * dt
+    assert tok_batt > tok_plain * 1.05
+    # the battery's energy went into the request (it was full at its start: pre-charged)
+    st = batt.report["storage"]
+    assert st["discharged_j"] == pytest.approx(0.8 * 720e6 * np.sqrt(0.85), rel=0.02)
+    assert any(a["action"] == "battery discharge" for a in batt.controller_log)
+    # the flexibility block compares with the same run without the battery
+    fl = batt.report["flexibility"]
+    assert fl["responses"] == ["storage"]
+    assert fl["without"]["tokens_output"] == pytest.approx(plain.report["tokens"]["output"], rel=1e-12)
+    assert fl["change"]["tokens_output"] > 0
+
+
+def test_peak_shaving_holds_the_meter_where_it_can():
+    spec = dict(BATTERY, dispatch="peak_shave", shave_to="480 kW", soc_initial=0.9)
+    r = _run(duration="24 h", **{"facility.storage": spec})
+    ts = r.timeseries
+    bw = ts["battery_w"]
+    over = ts["facility_power_w"] > 480e3 + 1.0
+    assert over.any() and np.any(bw[over] > 0)
+    # where the battery still had charge and power to spare, the meter sits at the target
+    full = over & (bw < 150e3 - 1e-6) & (ts["battery_energy_j"] > 0.1 * 720e6 + 1.0)
+    assert np.allclose(ts["meter_power_w"][full], 480e3, rtol=1e-9)
+
+
+def test_deferrable_work_is_never_lost_and_lateness_is_counted():
+    # a short deadline on a hall that is compute- and power-bound much of the day: some work runs late
+    r = _run(deferrable={"share": 0.3, "deadline": "1 h", "urgency": "30 min"})
+    d, acc = r.report["deferrable"], r.report["tokens_accounting"]
+    assert d["arrived_tokens"] == pytest.approx(d["served_tokens"] + d["backlog_end_tokens"], rel=1e-12)
+    assert d["served_late_tokens"] + d["overdue_end_tokens"] > 0
+    assert acc["arrived"] == pytest.approx(acc["served"] + acc["waiting"] + acc["shed"], rel=1e-9)
+    ts = r.timeseries
+    dt = r.report["tick_s"]
+    assert ts["deferred_served_tok_s"].sum() * dt == pytest.approx(d["served_tokens"], rel=1e-9)
+    assert np.all(ts["deferred_served_tok_s"] <= ts["achieved_tok_s"] + 1e-6)
+    # deferred work is never shed: only interactive work waits past the hold limit
+    base = _run()
+    assert acc["shed"] < base.report["tokens_accounting"]["shed"]
+
+
+def test_cheap_hours_lower_the_price_of_deferred_work():
+    price = {"kind": "daily_profile", "value": "60 USD/MWh", "profile": [0.5] * 6 + [1.0] * 12 + [2.0] * 6}
+    runs = {p: _run(duration="48 h", grid={"price": price},
+                    deferrable={"share": 0.2, "policy": p, "quantile": 0.2})
+            for p in ("headroom", "cheap")}
+    h, c = (runs[p].report["deferrable"] for p in ("headroom", "cheap"))
+    assert c["price_of_hours_served_usd_per_mwh"] < h["price_of_hours_served_usd_per_mwh"]
+    assert c["mean_delay_s"] > h["mean_delay_s"]
+    for d in (h, c):
+        assert d["arrived_tokens"] == pytest.approx(d["served_tokens"] + d["backlog_end_tokens"], rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def trip():
+    return dcsim.run(str(TRIP))
+
+
+def test_temperature_rise_matches_the_energy_balance(trip):
+    """m·c_p·dT/dt = Q_in − Q_out on every engaged tick of an engine run (two masses)."""
+    ts, th = trip.timeseries, trip.report["thermal"]
+    dt = trip.report["tick_s"]
+    on = ts["thermal_engaged"].astype(bool)
+    both = on[1:] & on[:-1]
+    assert both.sum() > 100
+    stored = th["c_space_j_per_k"] * np.diff(ts["t_space_c"]) + th["c_loop_j_per_k"] * np.diff(ts["t_loop_c"])
+    flow = (ts["thermal_heat_w"][1:] - ts["thermal_q_out_w"][1:]) * dt
+    assert np.allclose(stored[both], flow[both], rtol=1e-9, atol=1e-6 * np.abs(flow).max())
+    # while the plant is off the loop warms at (Q_in)/(C_s + C_w) on average: the linear rise
+    tm = ts["t_s"] + 0.5 * dt
+    off = (tm > 600) & (tm < 3000) & on
+    assert np.all(ts["thermal_q_out_w"][off] == 0.0)
+    i = np.flatnonzero(off)
+    rise = th["c_space_j_per_k"] * (ts["t_space_c"][i[-1]] - ts["t_space_c"][i[0] - 1]) + \
+        th["c_loop_j_per_k"] * (ts["t_loop_c"][i[-1]] - ts["t_loop_c"][i[0] - 1])
+    assert rise == pytest.approx(ts["thermal_heat_w"][i].sum() * dt, rel=1e-9)
+
+
+def test_chiller_trip_throttles_then_sheds_then_recovers(trip):
+    ts, f = trip.timeseries, trip.report["faults"][0]
+    assert 0 < f["time_to_first_throttle_s"] < f["time_to_first_shed_s"]
+    assert f["tokens_lost"] > 0
+    # the white space rises monotonically from the trip to the first throttle
+    dt = trip.report["tick_s"]
+    tm = ts["t_s"] + 0.5 * dt
+    pre = (tm > 600) & (tm < 600 + f["time_to_first_throttle_s"])
+    assert np.all(np.diff(ts["t_space_c"][pre]) > 0)
+    # throttled ticks run below full clock; shed ticks have no GPU in service and serve nothing
+    thr = ts["thermal_throttled"].astype(bool)
+    assert np.all(ts["mean_clock"][thr] < 1.0)
+    shed = ts["thermal_shed"].astype(bool)
+    assert shed.any() and np.all(ts["gpus_in_service"][shed] == 0) and np.all(ts["achieved_tok_s"][shed] == 0)
+    # the GPUs come back after the plant restarts (50 min)
+    assert not shed[-1]
+    # the die limit holds at the throttled clock: T_space + r_th·P_level ≤ t_limit (P of the held level)
+    acts = [a["action"] for a in trip.controller_log]
+    assert acts.index("thermal throttle") < acts.index("thermal shed") < acts.index("thermal restart")
+    # throttle and shed are attributed to cooling
+    assert trip.report["binding"]["share"]["cooling"] > 0.3
+
+
+def test_preemptive_cap_and_a_tank_change_the_response(trip):
+    pre = dcsim.run(str(TRIP), overrides={"facility.thermal.preemptive_cap": True})
+    assert pre.report["thermal"]["throttled_s"] == 0.0
+    assert pre.report["faults"][0]["time_to_first_throttle_s"] is None
+    tank = dcsim.run(str(TRIP), overrides={"facility.thermal.tank": {"volume_m3": 6}})
+    f0, f1 = trip.report["faults"][0], tank.report["faults"][0]
+    assert f1["time_to_first_throttle_s"] > f0["time_to_first_throttle_s"]
+    assert f1["tokens_lost"] < f0["tokens_lost"]
+
+
+def test_no_thermal_no_change():
+    """Without the issue-18 keys nothing changes: no flex object, no new columns or blocks."""
+    sc = load_scenario(REF)
+    m = build_models(sc)
+    assert build_flex(m, 60.0, 1440) is None
+    r = dcsim.run(str(REF), duration="2 h")
+    for k in ("grid", "storage", "thermal", "deferrable", "flexibility", "annual"):
+        assert k not in r.report
+    assert "meter_power_w" not in r.timeseries
+
+
+def test_curtailment_process_is_seeded():
+    g = {"curtailment": {"kind": "process", "budget": "2%", "months": list(range(1, 13))}}
+    a = _run(duration="96 h", grid=g, **{"controller.tick": "10 min"})
+    b = _run(duration="96 h", grid=g, **{"controller.tick": "10 min"})
+    ra, rb = a.report["grid"]["curtailment"], b.report["grid"]["curtailment"]
+    assert ra["requests"] == rb["requests"] and ra["events"] >= 1
+    assert ra["share_of_hours"] == pytest.approx(0.02, rel=1e-9)
+    # longer than 3 days: the annual block, consistent with the run
+    an = a.report["annual"]
+    assert sum(an["hours_binding"].values()) == pytest.approx(96.0)
+    assert an["energy_j"]["facility"] == pytest.approx(a.report["energy_j"]["facility"], rel=1e-9)
+    assert an["tokens"]["output"] == pytest.approx(a.report["tokens"]["output"], rel=1e-9)
+
+
+def test_flex_inputs_are_checked_before_the_run():
+    with pytest.raises(ScenarioError) as e:
+        dcsim.run(str(REF), fidelity="request", duration="10 min", **{"facility.storage": BATTERY})
+    assert "facility.storage" in str(e.value) and "fluid" in str(e.value)
+    with pytest.raises(ScenarioError) as e:
+        dcsim.run(str(REF), deferrable={"policy": "cheap"})
+    assert "deferrable" in str(e.value) and "price" in str(e.value)
+
+
+def test_flex_plots_are_written(tmp_path, trip):
+    from dcsim.report.write import write_outputs
+
+    r = _run(duration="24 h", grid=REQUEST, **{"facility.storage": BATTERY})
+    files = write_outputs(r, tmp_path / "flex", formats=("json", "png"))
+    assert "plots/grid_flex.png" in files
+    files = write_outputs(trip, tmp_path / "trip", formats=("json", "png"))
+    assert "plots/thermal.png" in files
+
+
+def test_slo_estimate_sees_only_the_interactive_work():
+    """Deferred tokens have their deadline as target: the fluid SLO estimate gets the interactive
+    arrivals and departures (a door queue fed all arrivals but drained only by interactive
+    departures would grow all day and put every request at the hold limit)."""
+    light = {"workload.arrivals.mean_rate": "300 req/s", "duration": "24 h"}
+    base = _run(**light).report
+    dfr = _run(deferrable={"share": 0.3, "deadline": "24 h", "policy": "headroom"}, **light).report
+    assert base["binding"]["share"]["demand"] > 0.99  # the hall has headroom all day
+    assert base["slo_attainment"] > 0.9
+    assert dfr["slo_attainment"] == pytest.approx(base["slo_attainment"], abs=0.02)
+    ttft = dfr["serving"]["per_class"]["chat"]["latency_s"]["ttft"]["p99"]
+    assert ttft < 10.0
+
+
+@pytest.mark.parametrize("extra", [
+    {"controller.idle_power_down": True},
+    {"racks": [{"name": "a", "count": 5, "nodes_per_rack": 4, "serves": ["chat"],
+                "node": {"gpu": "H100-SXM", "model": "llama-3.1-70b", "tensor_parallel": 4}},
+               {"name": "b", "count": 5, "nodes_per_rack": 4, "serves": ["code"],
+                "node": {"gpu": "H100-SXM", "model": "llama-3.1-8b", "tensor_parallel": 1}}],
+     "workload.classes": [{"name": "chat", "preset": "chat", "share": 0.5},
+                          {"name": "code", "preset": "code", "share": 0.5}]},
+])
+def test_flex_is_refused_where_it_is_not_modelled(extra):
+    """Flexible responses act on one fleet with every replica awake: the validator says so."""
+    with pytest.raises(ScenarioError) as e:
+        dcsim.run(str(REF), duration="1 h", **{"facility.storage": BATTERY}, **extra)
+    assert "facility.storage" in str(e.value) and "not supported" in str(e.value)

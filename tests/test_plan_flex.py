@@ -1,0 +1,94 @@
+"""The interconnection question with a curtailment budget (dcsim.plan_flex, issue 18 item 3)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dcsim.cli import main
+from dcsim.plan import _prepare, plan
+from dcsim.plan_flex import (connectable_gpus_curve, curtailment_need, flex_budget, interconnect_for_flex,
+                             max_gpus_flex, parse_storage)
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "scenarios" / "reference.yaml"
+YEAR = ROOT / "scenarios" / "year-richmond.yaml"
+
+
+def test_curtailment_need_against_the_closed_form():
+    """A sinusoidal meter profile L(t) = A(1 + a·cos 2πt/T) over a cap C exceeds it a share
+    arccos((C/A − 1)/a)/π of the time (in events of that share × T)."""
+    n, dt = 24 * 3600, 1.0
+    t = np.arange(n) * dt
+    A, a, C = 100.0, 0.2, 110.0
+    load = A * (1 + a * np.cos(2 * np.pi * t / 86400.0))
+    need = curtailment_need(load, C, dt, None)
+    share = np.arccos((C / A - 1) / a) / np.pi
+    assert need["share"] == pytest.approx(share, abs=2.0 / n)
+    assert need["energy_curtailed_j"] == pytest.approx(np.sum(np.maximum(load - C, 0)) * dt)
+    # a battery covers part of the excess: fewer hours, never more
+    b = parse_storage("0.05 kWh/5 W")
+    nb = curtailment_need(load, C, dt, b)
+    assert nb["hours"] < need["hours"] and nb["energy_curtailed_j"] < need["energy_curtailed_j"]
+
+
+def test_parse_storage_and_budget():
+    b = parse_storage("200 kWh/150 kW")
+    assert b.energy_j == pytest.approx(720e6) and b.p_discharge_max_w == pytest.approx(150e3)
+    assert b.eta_charge * b.eta_discharge == pytest.approx(0.85)
+    fb = flex_budget("0.5%", "4 h", None)
+    assert fb["budget"] == pytest.approx(0.005) and fb["max_event_s"] == pytest.approx(14400.0)
+    with pytest.raises(ValueError):
+        parse_storage("200 kWh")
+
+
+@pytest.fixture(scope="module")
+def year():
+    return _prepare(str(YEAR), "max-gpus", None)
+
+
+def test_max_gpus_grows_with_the_budget_and_respects_it(year):
+    raw, bdir, m0 = year
+    prev = None
+    for b, mx in (("0%", None), ("0.5%", None), ("2%", None)):
+        r = max_gpus_flex(raw, bdir, m0, flex_budget(b, mx))
+        c = r["curtailment"]
+        assert c["share_of_hours"] <= r["budget"]["share_of_hours"] + 1e-12
+        if prev is not None:
+            assert r["flex"]["gpus_exact"] >= prev - 1e-9
+        prev = r["flex"]["gpus_exact"]
+        assert r["firm"]["gpus_exact"] <= r["flex"]["gpus_exact"] + 1e-9
+    # an event-length limit can only lower the answer; storage can only raise it
+    cap4 = max_gpus_flex(raw, bdir, m0, flex_budget("2%", "4 h"))
+    assert cap4["flex"]["gpus_exact"] <= prev + 1e-9 and cap4["curtailment"]["longest_h"] <= 4.0 + 1e-9
+    st = max_gpus_flex(raw, bdir, m0, flex_budget("2%", "4 h", "200 kWh/150 kW"))
+    assert st["flex"]["gpus_exact"] >= cap4["flex"]["gpus_exact"] - 1e-9
+
+
+def test_interconnect_for_with_no_budget_is_the_firm_answer():
+    """With a zero budget the curtailment question is plan's own interconnect-for (full load, every tick)."""
+    raw, bdir, m0 = _prepare(str(REF), "interconnect-for", None)
+    firm = plan(str(REF), "interconnect-for")["interconnect_w"]
+    r = interconnect_for_flex(raw, bdir, m0, flex_budget("0%"), None)
+    assert r["flex"]["interconnect_w"] == pytest.approx(firm, rel=1e-4)
+    r2 = interconnect_for_flex(raw, bdir, m0, flex_budget("5%"), None)
+    assert r2["flex"]["interconnect_w"] < r["flex"]["interconnect_w"]
+    assert r2["curtailment"]["share_of_hours"] <= 0.05 + 1e-12 and r2["saving_w"] > 0
+
+
+def test_connectable_gpus_curve_is_monotone():
+    rows = connectable_gpus_curve(str(YEAR), [0.0, 0.005, 0.02], max_event=None, load="demand",
+                                  overrides={"workload.arrivals.scale": 0.6})
+    g = [r["gpus_exact"] for r in rows]
+    assert g == sorted(g) and g[-1] > g[0]
+
+
+def test_cli_plan_curtailment(capsys):
+    assert main(["plan", str(YEAR), "-q", "max-gpus", "--curtailment", "0.5%", "--max-event", "4 h",
+                 "--storage", "200 kWh/150 kW", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["question"] == "max-gpus" and r["budget"]["storage"]["energy_j"] == pytest.approx(720e6)
+    assert main(["plan", str(YEAR), "-q", "max-demand", "--curtailment", "0.5%"]) == 2
