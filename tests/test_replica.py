@@ -238,10 +238,10 @@ def test_lower_clock_slows_compute_bound_prefill():
 
 # ----------------------------------------------------------------- with the real node model
 def _real_node():
-    node_mod = pytest.importorskip("dcsim.node")
+    from dcsim.node import build_node
     from dcsim.scenario.node import NodeSpec
 
-    return node_mod.build_node(NodeSpec(model="llama-3.1-8b"))
+    return build_node(NodeSpec(model="llama-3.1-8b"))
 
 
 @pytest.mark.parametrize("chunked", [False, True])

@@ -295,10 +295,7 @@ def test_summary_table_leads_with_the_four_tpf_figures(result, written):
 
 
 def test_real_engine_run_writes_consistent_outputs(tmp_path):
-    dcsim = pytest.importorskip("dcsim")
     ref = REPO / "scenarios" / "reference.yaml"
-    if not hasattr(dcsim, "run") or not ref.exists():
-        pytest.skip("engine not available in this checkout")
     res = dcsim.run(dcsim.load_scenario(ref))
     files = write_outputs(res, tmp_path / "ref")
     data = json.loads(files["report.json"].read_text())
@@ -310,6 +307,10 @@ def test_real_engine_run_writes_consistent_outputs(tmp_path):
     assert e["facility"] == pytest.approx(e["it"] + e["cooling"] + e["power_losses"], rel=1e-9)
     html = files["report.html"].read_text()
     assert "https://" not in html and "data:image/png;base64," in html
+    # a fluid run counts no requests: its latency row says the figures are estimated, and how
+    row = re.search(r'<tr><td class="l">chat</td><td>([^<]*)</td>', html)
+    assert row and row.group(1) == "estimated"
+    assert "Not counted per request at this fidelity: fluid queueing estimate" in html
 
 
 def test_plots_false_and_summary_from_result_and_dir(result, tmp_path):

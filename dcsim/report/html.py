@@ -30,6 +30,14 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "latency": "Latency CDFs per request class; dashed lines are the class SLOs.",
 }
 
+#: Section titles of the figures that have no section of their own (issue 18's figures).
+FIGURE_TITLES: dict[str, str] = {
+    "binding_month_hour": "The year: binding constraint by month and hour",
+    "pue_outdoor_year": "The year: PUE against outdoor temperature",
+    "grid_flex": "Grid flexibility: the meter, the utility's requests, storage and deferred work",
+    "thermal": "Thermal dynamics: temperatures, throttling and shedding",
+}
+
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;
  background:#f4f5f7;color:#1d2330;line-height:1.4}
@@ -236,12 +244,20 @@ def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any
     for cls, st in stats.items():
         target = slo.get(cls) or {}
         rows.append(
-            f'<tr><td class="l">{_e(cls)}</td><td>{st.get("n", 0):,}</td>'
+            f'<tr><td class="l">{_e(cls)}</td><td>{_e(n_requests(st))}</td>'
             + "".join(f"<td>{fmt_time((st.get(m) or {}).get(q))}</td>"
                       for m in ("ttft_s", "tpot_s", "e2e_s") for q in ("p50", "p99"))
             + f"<td>{fmt_time(target.get('ttft_s'))} / {fmt_time(target.get('tpot_s'))}</td>"
             + f"<td>{_e(fmt_pct(st.get('slo_met')))}</td></tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+    note = ""
+    if stats and not any("n" in st for st in stats.values()) and report.get("slo_method"):
+        note = f'<p class="note">Not counted per request at this fidelity: {_e(report["slo_method"])}.</p>'
+    return f"<table>{head}{''.join(rows)}</table>{note}"
+
+
+def n_requests(st: Mapping[str, Any]) -> str:
+    """The request count of a latency row, or "estimated" when the run did not count requests (fluid)."""
+    return f"{st['n']:,}" if "n" in st else "estimated"
 
 
 def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
@@ -347,7 +363,7 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
     if "latency" in figs:
         parts += ["<br>", _img("latency", figs.pop("latency"))]
     for stem in sorted(figs):
-        parts += [f"<h2>{_e(stem)}</h2>", _img(stem, figs[stem])]
+        parts += [f"<h2>{_e(FIGURE_TITLES.get(stem, stem))}</h2>", _img(stem, figs[stem])]
     notes = report.get("notes") or []
     if notes:
         parts += ["<h2>Notes: results a planner might not expect</h2>"]
