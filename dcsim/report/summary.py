@@ -283,7 +283,8 @@ def summary_table(
         att = [f"{cls} {fmt_pct((lat[cls] or {}).get('slo_met'))}" for cls in sorted(lat)
                if (lat[cls] or {}).get("slo_met") is not None]
         if att:
-            rows.append(("SLO attainment", "  ".join(att)))
+            est = report.get("fidelity") == "fluid" and not any("n" in (lat[c] or {}) for c in lat)
+            rows.append(("SLO attainment", "  ".join(att) + ("   (fluid: queueing estimate, docs/slo.md)" if est else "")))
     else:
         rows.append(("Latency", "no per-request latencies"
                      + (" (fluid fidelity)" if report.get("fidelity") == "fluid" else "")))
