@@ -793,7 +793,7 @@ def format_targets(r: dict) -> str:
                      f"(bracket {fq(r['bracket'][0], 'power')} .. {fq(r['bracket'][1], 'power')}; power stops binding "
                      f"at full load from {fq(r['closed_form_interconnect_w'], 'power')})")
     f = r["fast"]
-    lines.append(f"  fast model at the answer: binding {f['binding']}; "
+    lines.append(f"  fast model at the answer (fluid, over the whole run): binding {f['binding']}; "
                  + "; ".join(_fmt_check(c) for c in f["targets"]))
     if f.get("binding_target"):
         lines.append(f"  binding target: {f['binding_target']} (the others keep the headroom shown)")
