@@ -13,8 +13,17 @@ Public API::
 
 __version__ = "0.1.0"
 
-from dcsim import tpf  # noqa: E402
-from dcsim.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+import sys as _sys  # noqa: E402
+
+try:
+    from dcsim import tpf  # noqa: E402
+    from dcsim.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+except KeyboardInterrupt:  # Ctrl-C while the package loads (issue 17.2)
+    if _sys.argv and _sys.argv[0].replace("\\", "/").rsplit("/", 1)[-1] in ("dcsim", "dcsim.exe"):
+        # the console script: exit as an interrupted run does (130), without a traceback
+        _sys.stderr.write("dcsim: interrupted while starting; nothing was run\n")
+        raise SystemExit(130) from None
+    raise  # a library import (a notebook, a test): the caller decides
 
 
 def run(scenario, **kw):

@@ -460,6 +460,31 @@ def test_ctrl_c_at_any_moment_is_clean(tmp_path, delay):
         assert "nothing written" in err or err.strip() == "interrupted"
 
 
+def test_ctrl_c_while_the_package_loads_is_clean(tmp_path):
+    """Ctrl-C during ``import dcsim`` (the first second of every command): exit 130 with one line,
+    no traceback. The signal is sent once the child has mapped pydantic's core library, i.e. while
+    ``dcsim.scenario`` is being imported (or just after: then the CLI's own handler answers)."""
+    import signal
+
+    exe = Path(sys.executable).parent / "dcsim"
+    assert exe.exists(), "the console script is installed with the package"
+    p = subprocess.Popen([str(exe), "validate", str(REF)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, cwd=tmp_path)
+    maps = Path(f"/proc/{p.pid}/maps")
+    t0 = time.monotonic()
+    while p.poll() is None and time.monotonic() - t0 < 30:
+        try:
+            if "pydantic_core" in maps.read_text():
+                break
+        except OSError:
+            break
+        time.sleep(0.002)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert p.returncode in (130, 0), (p.returncode, err)  # 0: validate finished before the signal
+
+
 @pytest.mark.parametrize("delay", [0.2, 1.5])
 def test_ctrl_c_in_request_fidelity_stops_at_a_tick_boundary(tmp_path, delay):
     """Replicas are never left half-way through a tick: the partial report passes the engine's
