@@ -70,7 +70,23 @@ def _prepare(scenario, question: str, overrides: dict | None):
         from dcsim.scenario import apply_overrides
 
         raw = apply_overrides(raw, overrides)
-    return raw, bdir, _models(raw, bdir)
+    m = _models(raw, bdir)
+    if question in ("max-gpus", "interconnect-for") and m.multi_pool:
+        raise ValueError(
+            f"{question} is not supported for several model pools (racks[].serves) yet: the question sizes "
+            "one rack group against the facility's budgets, and with pools sharing the interconnect the "
+            "answer depends on how the fleet should grow; size each pool in a scenario of its own, or ask "
+            "max-demand (the traffic the fleet as it is can carry)")
+    return raw, bdir, m
+
+
+def fleet_note(m) -> str | None:
+    """What max-gpus / interconnect-for resize when the fleet has several rack groups in one pool."""
+    if len(m.groups) <= 1:
+        return None
+    others = ", ".join(g.name for g in m.groups[1:])
+    return (f"sizes rack group 0 ({m.groups[0].name}, racks.0.count); the other groups ({others}) keep "
+            "their counts and are part of every evaluation")
 
 
 def _models(raw: dict, base_dir, overrides: dict | None = None):
@@ -302,6 +318,8 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
                                  else f"the scenario's {scenario_moments(m0)['t_s'].size} ticks: "
                                  + weather_note(m0.scenario))
     out["calibration_caveat"] = _caveat(m0)
+    if question != "max-demand" and fleet_note(m0):
+        out["fleet_note"] = fleet_note(m0)
     if confirm:
         out["confirm"] = _confirm(raw, bdir, out["overrides"])
     return out
@@ -859,6 +877,8 @@ def format_plan(r: dict) -> str:
     nb = r.get("next_binding")
     lines.append(f"  binding at the answer: {r['binding'].upper()}"
                  + (f"; next: {nb} with {100 * r['margin']:.1f} % headroom" if nb else ""))
+    if r.get("fleet_note"):
+        lines.append(f"  fleet: {r['fleet_note']}")
     if r.get("note"):
         lines.append(f"  note: {r['note']}")
     if "confirm" in r:

@@ -264,3 +264,35 @@ def test_weather_percentile_uses_the_weather_files_year(tmp_path):
     assert cool["moment"]["t_out_c"] < 30.0 and cool["gpus"] >= r["gpus"]
     syn = plan(REF, "max-gpus", weather_percentile=50)
     assert "one synthetic day" in syn["weather_source"] and "weather percentile over" in format_plan(syn)
+
+
+# --------------------------------------------------------------------------- heterogeneous fleets
+
+MIXED = ROOT / "scenarios" / "mixed-fleet.yaml"
+
+
+@pytest.mark.parametrize("question", ["max-gpus", "interconnect-for"])
+def test_fleet_sizing_refuses_several_model_pools(question):
+    """Sizing one rack group of a multi-pool fleet gave '0 GPUs' and 'interconnect 1 W': refused now."""
+    with pytest.raises(ValueError, match="several model pools"):
+        plan(str(MIXED), question)
+
+
+def test_max_demand_of_a_multi_pool_fleet_is_answered():
+    r = plan(str(MIXED), "max-demand")
+    c = r["ceilings"]
+    assert r["scale"] > 0 and r["binding"] in ("compute", "power", "cooling")
+    # at the answer the binding ceiling equals the scaled demand (the closed form's own fixed point)
+    assert c["demand_tok_s"] == pytest.approx(min(c["compute_tok_s"], c["power_tok_s"], c["cooling_tok_s"]), rel=1e-6)
+
+
+def test_several_groups_in_one_pool_say_which_group_is_sized():
+    raw = read_yaml(REF)
+    g = dict(raw["racks"][0], name="hall-b", count=2)
+    raw = {**raw, "racks": [raw["racks"][0], g]}
+    r = plan(raw, "max-gpus")
+    assert "hall-b" in r["fleet_note"] and "racks.0.count" in r["fleet_note"]
+    assert "fleet: sizes rack group 0" in format_plan(r)
+    one = plan(str(REF), "max-gpus")
+    assert "fleet_note" not in one
+    assert r["racks"] < one["racks"]  # hall-b's fixed racks take their share of the budget
