@@ -237,3 +237,20 @@ def test_signature_draws_true_ceilings_above_compute():
     c = _tick_values(_line(ax, "C  compute ceiling"))
     p = _tick_values([x for x in ax.get_lines() if x.get_label().startswith("P  power ceiling")][0])
     assert np.all(p > c)
+
+
+def test_long_runs_are_drawn_as_daily_means():
+    """A year drawn tick by tick was a solid block with unreadable hour ticks: beyond two weeks the
+    time-series figures draw daily means (tick-weighted) on a day axis."""
+    from dcsim.plots.figures import daily_means, time_axis
+
+    dt = 900.0
+    t = np.arange(0, 20 * 86400, dt)
+    x = np.sin(2 * np.pi * t / 86400.0) + t / 86400.0
+    b = np.where((t % 86400) < 10 * 3600, 1, 2)  # compute 10 h a day, power 14 h: power is the day's mode
+    d = daily_means({"t_s": t, "achieved_tok_s": x, "binding": b})
+    assert d["t_s"].size == 20 and np.allclose(d["t_s"], np.arange(20) * 86400.0)
+    per_day = x.reshape(20, -1).mean(axis=1)
+    np.testing.assert_allclose(d["achieved_tok_s"], per_day, rtol=1e-12)
+    assert np.all(d["binding"] == 2)
+    assert time_axis(t)[1] == "time (days)" and time_axis(t[:100])[1] == "time (h)"

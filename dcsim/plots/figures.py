@@ -109,10 +109,17 @@ def _parts(obj: Any) -> tuple[dict, dict]:
     return dict(report), {k: np.asarray(v) for k, v in dict(ts).items()}
 
 
+#: Runs longer than this (s) are drawn as daily means in the time-series figures: a year of
+#: 15-min ticks drawn tick by tick is a solid block (the month × hour map shows the pattern).
+DAILY_BEYOND_S = 14 * 86400.0
+
+
 def time_axis(t_s: np.ndarray) -> tuple[np.ndarray, str]:
-    """Display time: hours when the run spans more than 3 h, minutes above 3 min, else seconds."""
+    """Display time: days beyond 4 days, hours beyond 3 h, minutes above 3 min, else seconds."""
     t_s = np.asarray(t_s, dtype=float)
     span = float(t_s[-1] - t_s[0]) if t_s.size else 0.0
+    if span > 4 * 86400:
+        return t_s / 86400.0, "time (days)"
     if span > 3 * 3600:
         return t_s / 3600.0, "time (h)"
     if span > 180:
@@ -121,12 +128,47 @@ def time_axis(t_s: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def _time_ticks(ax: Any, t_s: np.ndarray) -> None:
-    """Hour ticks every 3 h (6 h beyond two days) when the axis is in hours."""
+    """Hour ticks every 3 h (6 h beyond two days); day ticks every day (two weeks or less), week
+    (two months or less) or 30 days, as :func:`time_axis` scales the axis."""
     from matplotlib.ticker import MultipleLocator
 
     span = float(t_s[-1] - t_s[0]) if np.size(t_s) else 0.0
-    if span > 3 * 3600:
-        ax.xaxis.set_major_locator(MultipleLocator(3 if span <= 2 * 86400 else 6 if span <= 4 * 86400 else 24))
+    if span > 4 * 86400:
+        ax.xaxis.set_major_locator(MultipleLocator(1 if span <= 14 * 86400 else 7 if span <= 60 * 86400 else 30))
+    elif span > 3 * 3600:
+        ax.xaxis.set_major_locator(MultipleLocator(3 if span <= 2 * 86400 else 6))
+
+
+def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-day view of a run's time series: float columns averaged over each day (tick-weighted),
+    ``binding`` the day's most frequent code, ``t_s`` the day's start. Used for runs longer than
+    :data:`DAILY_BEYOND_S`."""
+    t = np.asarray(ts["t_s"], dtype=float)
+    day = np.floor((t - t[0]) / 86400.0).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, np.diff(day) != 0])
+    counts = np.diff(np.r_[starts, t.size])
+    out: dict[str, np.ndarray] = {"t_s": t[0] + 86400.0 * day[starts]}
+    for k, v in ts.items():
+        v = np.asarray(v)
+        if k == "t_s" or v.shape != t.shape:
+            continue
+        if k == "binding":
+            codes = v.astype(np.int64)
+            n = int(codes.max()) + 1 if codes.size else 1
+            hist = np.zeros((starts.size, n))
+            np.add.at(hist, (np.repeat(np.arange(starts.size), counts), codes), 1.0)
+            out[k] = hist.argmax(axis=1)
+        elif np.issubdtype(v.dtype, np.number):
+            vf = v.astype(float)
+            out[k] = np.add.reduceat(np.where(np.isfinite(vf), vf, 0.0), starts) / counts
+            fin = np.add.reduceat(np.isfinite(vf).astype(float), starts)
+            out[k] = np.where(fin == counts, out[k], np.where(np.isposinf(np.add.reduceat(vf, starts)), np.inf, np.nan))
+    return out
+
+
+def _long_run(ts: Mapping[str, np.ndarray]) -> bool:
+    t = np.asarray(ts["t_s"], dtype=float)
+    return t.size > 1 and float(t[-1] - t[0]) > DAILY_BEYOND_S
 
 
 def binding_runs(binding: np.ndarray) -> list[tuple[int, int, int]]:
@@ -193,6 +235,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     coloured by the binding constraint, and shifts as vertical lines; below, outdoor temperature
     over the binding-constraint timeline."""
     report, ts = _parts(result)
+    daily = _long_run(ts)
+    if daily:
+        ts = daily_means(ts)
     t, xlabel = time_axis(ts["t_s"])
     scale = t[1] / ts["t_s"][1] if t.size > 1 and ts["t_s"][1] != 0 else 1.0
     achieved = ts["achieved_tok_s"].astype(float)
@@ -277,7 +322,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # %g digits: 3.5M stays 3.5M
     ax.set_ylabel("output token rate (tok/s)")
     name = title or report.get("scenario") or getattr(result, "name", "") or "run"
-    ax.set_title(f"Token rate and ceilings — {name}")
+    ax.set_title(f"Token rate and ceilings — {name}" + (" (daily means; band: the day's most frequent binding)"
+                                                        if daily else ""))
 
     # Legend: lines, plus patches for the band colours.
     from matplotlib.patches import Patch
@@ -319,6 +365,9 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     """Facility power over time stacked as GPU, rest of IT, cooling, delivery losses and fixed
     loads (MW), against the interconnect cap."""
     report, ts = _parts(result)
+    daily = _long_run(ts)
+    if daily:
+        ts = daily_means(ts)
     t, xlabel = time_axis(ts["t_s"])
     fig = new_figure(12.0, 5.2)
     ax = fig.subplots()
@@ -355,7 +404,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     _time_ticks(ax, ts["t_s"])
     ax.set_xlabel(xlabel)
     name = title or report.get("scenario") or "run"
-    ax.set_title(f"Facility power by component — {name}")
+    ax.set_title(f"Facility power by component — {name}" + (" (daily means)" if daily else ""))
     h, lab = ax.get_legend_handles_labels()
     ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
