@@ -92,7 +92,7 @@ def test_calibrate_recomputes_shipped_profile(name):
         assert a["token_time_ms_fit"] == pytest.approx(b["token_time_ms_fit"], rel=1e-3)
         assert a["avg_w_per_gpu_fit"] == pytest.approx(b["avg_w_per_gpu_fit"], rel=1e-3)
     assert new["warnings"] == p["warnings"]
-    scale = {"t_layer_s": 1e-5, "t_seq_layer_s": 1e-7, "t_moe_layer_s": 1e-5, "p_sync_w": 100.0, "p_compute_w": 100.0,
+    scale = {"t_layer_s": 1e-5, "t_seq_layer_s": 1e-7, "t_moe_layer_s": 1e-5, "t_fp8_layer_s": 1e-5, "p_sync_w": 100.0, "p_compute_w": 100.0,
              "p_memory_w": 100.0}
     for k in PARAM_NAMES:
         assert new["params"][k] == pytest.approx(p["params"][k], rel=0.02, abs=1e-4 * scale.get(k, 1.0)), k
@@ -227,7 +227,7 @@ def test_uncertainty_and_warnings_are_reported():
     """Each free parameter carries a standard error; a parameter the data cannot pin down is
     flagged (batch-1 decode alone cannot separate MBU from the fixed overhead)."""
     p = PROFILES["A100-SXM4-80GB_llama-2-70b_bf16_tp8"]
-    assert set(p["uncertainty"]) == set(PARAM_NAMES) - {"gamma", "t_moe_layer_s"}  # no cap rows, dense model
+    assert set(p["uncertainty"]) == set(PARAM_NAMES) - {"gamma", "t_moe_layer_s", "t_fp8_layer_s"}  # no cap rows, dense bf16
     assert all(u["se"] >= 0 for u in p["uncertainty"].values())
     assert any("not identified" in w for w in p["warnings"])
     for name, u in p["uncertainty"].items():
@@ -278,3 +278,26 @@ def test_moe_dispatch_is_free_only_for_moe_models_and_identified_by_them():
     from dcsim.node.catalog import pooled_profiles
     h100 = pooled_profiles()["H100-SXM"]
     assert h100["params"]["t_moe_layer_s"] > 1e-5 and h100["uncertainty"]["t_moe_layer_s"]["identified"]
+
+
+def test_fp8_cost_is_free_only_for_a_model_in_fp8_and_another_precision():
+    """t_fp8_layer_s is identified only by one model served in FP8 and in BF16 on the same GPU: a
+    single group (FP8 or not), or an FP8 model among other BF16 models, leaves it at exactly 0; the
+    shipped H100 and B200 pools (Qwen3-235B-A22B in both precisions) fit it and the data identify it,
+    at a positive cost per layer (FP8 Qwen3-235B is slower than BF16 at batch 8 on 8xH100)."""
+    from dcsim.node.calibrate import Problem, groups, read_rows
+    from dcsim.node.catalog import pooled_profiles
+
+    fp8 = PROFILES["H100-SXM_llama-3.1-405b_fp8_tp8"]
+    assert fp8["params"]["t_fp8_layer_s"] == 0.0 and "t_fp8_layer_s" not in fp8["uncertainty"]
+    rows = read_rows(sorted(MEASUREMENT_DIR.glob("mlenergy_*.csv")))
+    gs = groups(rows, "H100-SXM")
+    no_pair = [v for k, v in gs.items() if k[1] != "qwen3-235b-a22b"]
+    assert not Problem("H100-SXM", no_pair, []).has_fp8  # 405B-FP8 against other (BF16) models only
+    assert Problem("H100-SXM", list(gs.values()), []).has_fp8
+    assert not Problem("H100-SXM", [v for k, v in gs.items() if k[2] == "fp8"], []).has_fp8
+    pooled = pooled_profiles()
+    for gpu in ("H100-SXM", "B200"):
+        p = pooled[gpu]
+        assert p["params"]["t_fp8_layer_s"] > 1e-5 and p["uncertainty"]["t_fp8_layer_s"]["identified"], gpu
+    assert pooled["A100-SXM4-80GB"]["params"]["t_fp8_layer_s"] == 0.0

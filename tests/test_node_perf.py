@@ -229,3 +229,51 @@ def test_moe_dispatch_adds_its_time_per_moe_layer_and_draws_memory_power(tmp_pat
     s0, s1 = q0.steady_state(64.0, CHAT_IN, CHAT_OUT), q1.steady_state(64.0, CHAT_IN, CHAT_OUT)
     assert s1.throughput_tok_s < s0.throughput_tok_s
     assert replace(q1.perf, t_moe_layer_s=0.0) == q0.perf
+
+
+def test_fp8_cost_adds_its_time_per_layer_of_an_fp8_model_only(tmp_path):
+    """t_fp8_layer_s adds exactly t_fp8 · layers to a step of a model served in FP8 and nothing in
+    BF16; its energy is P_sync · tp per second of it (short launch-bound quantisation kernels), and
+    iteration_time (perf) agrees with the step (step)."""
+    from dcsim.node.perf import iteration_time
+    from dcsim.node.step import iteration_step
+
+    def node(precision, t_fp8):
+        prof = {"name": f"fp8{t_fp8}", "gpu": "H100-SXM", "model": "llama-3.1-70b", "precision": precision,
+                "tensor_parallel": 4,
+                "params": {"mfu": 0.5, "mbu": 0.8, "t_layer_s": 5e-5, "t_seq_layer_s": 3e-7, "overlap_p": 8.0,
+                           "t_fp8_layer_s": t_fp8, "p_compute_w": 500.0, "p_memory_w": 350.0, "p_sync_w": 100.0,
+                           "gamma": 1.2}}
+        (tmp_path / f"{precision}{t_fp8}.yaml").write_text(yaml.safe_dump(prof))
+        return build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", precision=precision, tensor_parallel=4,
+                                   profile=f"{precision}{t_fp8}.yaml"), base_dir=tmp_path)
+
+    it = (0.0, 8.0, 8.0 * 900.0)  # a batch-8 decode step, far below the board limit
+    f0, f1 = node("fp8", 0.0), node("fp8", 1e-4)
+    assert f1.derived.fp8_layers_run == 80
+    (t0, p0), (t1, p1) = iteration_step(f0.step_params(), *it), iteration_step(f1.step_params(), *it)
+    assert t1 - t0 == pytest.approx(1e-4 * 80, rel=1e-9)
+    assert t1 * p1 - t0 * p0 == pytest.approx((4 * 72.0 + 4 * 100.0 * 1.0) * 1e-4 * 80, rel=1e-9)
+    ti = iteration_time(f1.derived, f1.gpu, 4, f1.perf, *it, 0.0)[0]
+    assert float(ti) == pytest.approx(t1, rel=1e-9)
+    b0, b1 = node("bf16", 0.0), node("bf16", 1e-4)
+    assert b1.derived.fp8_layers_run == 0
+    assert iteration_step(b0.step_params(), *it) == iteration_step(b1.step_params(), *it)
+
+
+@pytest.mark.parametrize("model,tp", [("llama-3.1-70b", 4), ("llama-3.1-8b", 1)])
+def test_fp8_costs_energy_at_small_batch_and_saves_it_at_large_batch(model, tp):
+    """[ML3-blog] (ML.ENERGY v3.0, median over models): FP8 vs BF16 +30 % J/token at batch 8-16 and
+    -11 % at 65-256. With the H100 pooled fit (the same parameters for both precisions; the FP8 cost
+    per layer is what differs besides bytes and peak FLOP/s), FP8 costs energy at batch 8 and saves it
+    at batch 256: the sign of both published figures (the pool without the FP8 cost gave -31 % at
+    every batch)."""
+    from dcsim.node.catalog import POOLED_DIR
+
+    prof = str(POOLED_DIR / "H100-SXM.yaml")
+    bf, f8 = (build_node(NodeSpec(gpu="H100-SXM", model=model, precision=p, tensor_parallel=tp, profile=prof))
+              for p in ("bf16", "fp8"))
+    b = np.array([8.0, 256.0])
+    sb, s8 = bf.steady_state(b, CHAT_IN, CHAT_OUT), f8.steady_state(b, CHAT_IN, CHAT_OUT)
+    ratio = (s8.gpu_power_w / s8.throughput_tok_s) / (sb.gpu_power_w / sb.throughput_tok_s)
+    assert ratio[0] > 1.05 and ratio[1] < 0.95

@@ -18,7 +18,8 @@ is then a directory, one ``NAME.yaml`` per group). Row kinds:
 
 Free parameters (see perf.py, power.py, step.py): MFU, MBU, t_layer, t_seq_layer (overheads per
 layer run), overlap p, t_moe_layer (MoE dispatch per MoE layer; free only when the data hold an MoE
-model, else 0) (time) and P_compute, P_memory, P_sync, gamma (power; gamma free only with cap rows). Identifiability: every parameter has physical bounds
+model, else 0), t_fp8_layer (FP8 activation quantisation per layer of an FP8 model; free only when
+the data hold one model in FP8 and in another precision, which tells it from t_layer, else 0) (time) and P_compute, P_memory, P_sync, gamma (power; gamma free only with cap rows). Identifiability: every parameter has physical bounds
 (efficiencies in (0, 1], overheads per layer up to 1 ms and 10 µs per sequence, p in [1, 20], each
 power term in [0, TDP - idle], gamma in [1, 5]) and a
 weak log-normal prior (:data:`PRIORS`, assumptions; weight :data:`PRIOR_WEIGHT`, so a factor-e
@@ -52,18 +53,18 @@ from dcsim.node.power import PowerParams
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
 
-PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "p_compute_w", "p_memory_w",
-               "p_sync_w", "gamma")
+PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
+               "p_compute_w", "p_memory_w", "p_sync_w", "gamma")
 _I = {k: i for i, k in enumerate(PARAM_NAMES)}
 _N_PERF = _I["p_compute_w"]  # PerfParams fields come first, then PowerParams
 # internal scaling so every free variable is O(1)
-_SCALE = np.array([1.0, 1.0, 1e-5, 1e-7, 1.0, 1e-5, 100.0, 100.0, 100.0, 1.0])
+_SCALE = np.array([1.0, 1.0, 1e-5, 1e-7, 1.0, 1e-5, 1e-5, 100.0, 100.0, 100.0, 1.0])
 # cap rows are few (5) against 2 x 6-12 load residuals: weight them so the DVFS curve is honoured
 CAP_WEIGHT = 3.0
 DEFAULT_GAMMA = 2.0  # assumption used only when no cap rows exist for the GPU
 #: weak log-normal priors (centre, sd of the log), assumptions; power centres are fractions of TDP - idle
 PRIORS = {"mfu": (0.5, 0.7), "mbu": (0.8, 0.3), "t_layer_s": (6e-5, 1.5), "t_seq_layer_s": (2.5e-7, 1.5),
-          "overlap_p": (8.0, 1.0), "t_moe_layer_s": (6e-5, 1.5), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
+          "overlap_p": (8.0, 1.0), "t_moe_layer_s": (6e-5, 1.5), "t_fp8_layer_s": (6e-5, 1.5), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
           "gamma": (2.0, 0.5)}
 PRIOR_WEIGHT = 0.1
 #: weight of the one-sided penalties keeping P_compute >= P_memory >= P_sync: prefill (compute-bound)
@@ -232,11 +233,24 @@ class Problem:
         """True when a group is an MoE model: only then is ``t_moe_layer_s`` a free parameter (else 0)."""
         return any(g.d.moe_layers_run > 0 for g in self.groups)
 
+    @property
+    def has_fp8(self) -> bool:
+        """True when the FP8 cost ``t_fp8_layer_s`` is identified, hence free: the data hold one model
+        served both in FP8 and in another precision on this GPU, so the difference between its groups
+        is the precision's alone. One FP8 group cannot tell it from ``t_layer_s``, and an FP8 model
+        against other BF16 models confounds it with model- and TP-specific overheads (measured: that
+        looser rule worsened the leave-one-model-out table, docs/node.md). Otherwise it is 0."""
+        fp8 = {g.key[1] for g in self.groups if g.d.fp8_layers_run > 0}
+        other = {g.key[1] for g in self.groups if g.d.fp8_layers_run == 0}
+        return bool(fp8 & other)
+
     def free(self) -> np.ndarray:
-        """Mask of the free parameters: gamma only with cap rows, t_moe_layer_s only with MoE groups."""
+        """Mask of the free parameters: gamma only with cap rows, t_moe_layer_s only with MoE groups,
+        t_fp8_layer_s only with a model in FP8 and another precision (:attr:`has_fp8`)."""
         m = np.ones(len(PARAM_NAMES), dtype=bool)
         m[_I["gamma"]] = bool(self.caps)
         m[_I["t_moe_layer_s"]] = self.has_moe
+        m[_I["t_fp8_layer_s"]] = self.has_fp8
         return m
 
     def _P(self, g: _Group, perf, pw, clock=1.0, limit_w=None):
@@ -305,11 +319,11 @@ class Problem:
     def bounds(self, gamma: float) -> tuple[np.ndarray, np.ndarray]:
         span = (self.gpu.tdp_w - self.gpu.idle_w) / 100
         fg = bool(self.caps)
-        moe = self.has_moe
-        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3 if moe else 0.0, 0.01, 0.01, 0.01,
+        moe, fp8 = self.has_moe, self.has_fp8
+        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3 if moe else 0.0, 1e-3 if fp8 else 0.0, 0.01, 0.01, 0.01,
                        1.0 if fg else gamma - 1e-9])
-        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0 if moe else 1e-12, span, span, span,
-                       5.0 if fg else gamma + 1e-9])
+        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0 if moe else 1e-12, 100.0 if fp8 else 1e-12, span, span,
+                       span, 5.0 if fg else gamma + 1e-9])
         return lo, hi
 
 
@@ -321,8 +335,8 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     best = None
     for mfu in (0.3, 0.6):
         for mbu in (0.5, 0.85):
-            x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 6.0 if prob.has_moe else 0.0, 0.5 * span, 0.5 * span, 0.15 * span,
-                           2.0 if fit_gamma else gamma])
+            x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 6.0 if prob.has_moe else 0.0, 4.0 if prob.has_fp8 else 0.0,
+                           0.5 * span, 0.5 * span, 0.15 * span, 2.0 if fit_gamma else gamma])
             r = least_squares(prob.residuals, np.clip(x0, lo, hi), bounds=(lo, hi), method="trf",
                               kwargs={"fit_gamma": fit_gamma}, xtol=1e-12, ftol=1e-12, gtol=1e-12,
                               max_nfev=3000)
@@ -330,6 +344,8 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
                 best = r
     if not prob.has_moe:  # fixed (not free): exactly 0, not the middle of its pinned interval
         best.x[_I["t_moe_layer_s"]] = 0.0
+    if not prob.has_fp8:
+        best.x[_I["t_fp8_layer_s"]] = 0.0
     return best
 
 

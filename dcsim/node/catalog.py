@@ -143,6 +143,11 @@ def lomo_band(pooled: dict, moe: bool | None = None) -> dict:
             "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in rows)}
 
 
+#: parameters free in a pooled fit only when its data identify them (MoE dispatch, FP8 cost); a generic
+#: profile averages them over the pools that fitted them, not over the pools that fixed them at 0
+_IDENTIFIED_ONLY = ("t_moe_layer_s", "t_fp8_layer_s")
+
+
 def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     """Parameters for a (GPU, model) pair with no calibration.
 
@@ -150,7 +155,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     each weighted equally, with standard errors; ``dcsim calibrate --pool``); the model's own
     FLOPs, bytes and KV traffic per token come from its shape. ``generic``: a GPU with no pooled
     fit takes the mean of the pooled GPUs' efficiencies, power terms rescaled by its own dynamic
-    range (TDP - idle) [D]. The record carries the expected error band (leave-one-model-out, over
+    range (TDP - idle) [D]; the MoE dispatch and FP8 costs are averaged over the pools that fitted them. The record carries the expected error band (leave-one-model-out, over
     the left-out models of ``model``'s kind, MoE or dense, when given).
     """
     moe = None if model is None else model.n_experts > 0
@@ -166,12 +171,14 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     for k in use[0]["params"]:
         vals = []
         for p in use:
+            if k in _IDENTIFIED_ONLY and k not in (p.get("uncertainty") or {}):
+                continue  # not a free parameter of that pool (no MoE / no FP8 pair in its data): no evidence
             v = p["params"][k]
             if k in ("p_compute_w", "p_memory_w", "p_sync_w"):
                 g = cat[p["gpu"]]
                 v = v / (g.tdp_w - g.idle_w) * (gpu.tdp_w - gpu.idle_w)
             vals.append(v)
-        params[k] = float(sum(vals) / len(vals))
+        params[k] = float(sum(vals) / len(vals)) if vals else 0.0
     bands = [lomo_band(p, moe) for p in use]
     worst = {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in ("tok_s_pct", "j_per_tok_pct")}
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,

@@ -209,7 +209,7 @@ def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
                          f"t_layer_s: a constant serving power term and per-iteration overheads): rerun its "
                          f"`generated_by` command to recalibrate it for the work-based power model")
     return (PerfParams(q["mfu"], q["mbu"], q["t_layer_s"], q["t_seq_layer_s"], q.get("overlap_p", 50.0),
-                       q.get("t_moe_layer_s", 0.0)),
+                       q.get("t_moe_layer_s", 0.0), q.get("t_fp8_layer_s", 0.0)),
             PowerParams(q["p_compute_w"], q["p_memory_w"], q["p_sync_w"], q["gamma"]))
 
 

@@ -3,7 +3,7 @@
 Per continuous-batching iteration [DESIGN "Physics, with calibration"]:
 
     t = overlap_p(t_compute, t_memory) + (t_layer + t_seq_layer * n_decode) * layers_run
-        + t_moe_layer * moe_layers_run
+        + t_moe_layer * moe_layers_run + t_fp8_layer * fp8_layers_run
     overlap_p(a, b) = (a^p + b^p)^(1/p)    (p -> inf: max(a, b), the ideal roofline;
                                             p = 1: a + b, no overlap of compute and memory)
     t_compute = FLOPs / (tp * peak * MFU * clock)
@@ -23,7 +23,16 @@ The overlap exponent p generalises the roofline max (kernels do not overlap comp
 perfectly; ML.ENERGY's 70B iteration times grow almost linearly in batch from the smallest batch,
 which a hard max cannot show). The MoE dispatch ``t_moe_layer`` (router and top-k, token
 permutation, small grouped expert GEMMs far below the HBM bandwidth) is paid once per MoE layer run.
-MFU, MBU, p, t_layer, t_seq_layer, t_moe_layer are fitted by :mod:`dcsim.node.calibrate`.
+The FP8 cost ``t_fp8_layer`` is paid once per layer run of a model served with FP8 weights (W8A8;
+0 for any other precision): vLLM quantises the activations to FP8 (a per-token scale: a reduction
+and a cast kernel) in front of each FP8 linear layer, and block-quantised FP8 expert GEMMs carry
+their scales; these are short kernels whose time does not shrink with the halved weight bytes.
+ML.ENERGY v3 shows it: Qwen3-235B-A22B on the same 8×H100 at batch 8 is slower in FP8 than in BF16
+(316 vs 388 tok/s) although FP8 reads half the bytes, and Llama-3.1-405B-FP8 spends about twice the
+per-layer time of the BF16 dense models beyond its weight reads. It is identified only when the
+fitted data hold FP8 and non-FP8 groups (:mod:`dcsim.node.calibrate`); with one group it cannot be
+told apart from ``t_layer`` and is 0.
+MFU, MBU, p, t_layer, t_seq_layer, t_moe_layer, t_fp8_layer are fitted by :mod:`dcsim.node.calibrate`.
 Tensor-parallel communication is not modelled separately: it is absorbed in the fitted per-layer
 overheads and efficiencies (an all-reduce term from the NVLink datasheet bandwidth was tried and
 made the transfer and the 70B fit worse; docs/node.md "Leave-one-model-out").
@@ -58,6 +67,7 @@ class Derived:
     peak_precision: str            # which peak FLOP/s applies
     layers_run: float              # transformer layers run per forward pass (layers x layer_frac)
     moe_layers_run: float = 0.0    # MoE (routed-expert) layers run per forward pass (0 for dense)
+    fp8_layers_run: float = 0.0    # layers run per forward pass with FP8 (W8A8) linear layers (0 unless fp8)
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class PerfParams:
     t_seq_layer_s: float  # s per layer run per decode sequence per iteration (attention bookkeeping)
     overlap_p: float = 50.0  # roofline combination exponent (>= 1; large = max)
     t_moe_layer_s: float = 0.0  # s per MoE layer run per iteration (routing, token permutation, expert GEMM launches)
+    t_fp8_layer_s: float = 0.0  # s per FP8 layer run per iteration (activation quantisation, FP8 block scales)
 
 
 def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
@@ -95,6 +106,7 @@ def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
         peak_precision="fp8" if precision == "fp8" else "bf16",  # int4 = W4A16: bf16 tensor cores (assumption)
         layers_run=float(model.layers) * f,
         moe_layers_run=float(model.layers if model.n_experts else 0) * f,  # every layer counted as MoE (assumption; DeepSeek-V3: 58 of 61)
+        fp8_layers_run=float(model.layers if precision == "fp8" else 0) * f,  # every linear layer W8A8 (vLLM fp8)
     )
 
 
@@ -139,7 +151,7 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
         tp * peak_flops(gpu, d.peak_precision) * p.mfu * np.asarray(clock, dtype=float))
     tm = iteration_bytes(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float)) / (tp * gpu.hbm_bw * p.mbu)
     t = roofline(tc, tm, p.overlap_p) + (p.t_layer_s + p.t_seq_layer_s * n_decode) * d.layers_run \
-        + p.t_moe_layer_s * d.moe_layers_run
+        + p.t_moe_layer_s * d.moe_layers_run + p.t_fp8_layer_s * d.fp8_layers_run
     return t, tc, tm
 
 

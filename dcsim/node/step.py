@@ -16,9 +16,15 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
                                                              attention bookkeeping)
     t_e  = t_moe_layer·moe_layers_run                        (MoE dispatch: routing, token permutation,
                                                              small expert GEMMs; 0 for dense models)
-    t_o  = t_s + t_e
+    t_q  = t_fp8_layer·fp8_layers_run                        (FP8 W8A8: activation quantisation in front of
+                                                             each linear layer, block scales; 0 unless fp8;
+                                                             free in a fit only with one model in FP8 and BF16)
+    t_o  = t_s + t_e + t_q
     dt   = overlap_p(t_c, t_m) + t_o
-    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·(t_m + t_e) + P_sync·t_s) / dt
+    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·(t_m + t_e) + P_sync·(t_s + t_q)) / dt
+
+The MoE dispatch runs memory-bound kernels (P_memory); the FP8 activation quantisation is short
+launch-bound kernels that load neither unit (P_sync; P_memory was measured and rejected, docs/node.md).
 
 Power is idle plus each part of the step's work times its power: no constant serving term, so it
 rises smoothly from a batch of one with the memory traffic and FLOPs per second actually done.
@@ -44,7 +50,7 @@ __all__ = ["STEP_FIELDS", "step_params", "iteration_step", "steady_step", "THROT
 #: names of the entries of a step-parameter tuple, in order (units in the comments of step_params)
 STEP_FIELDS = ("inv_c", "inv_m", "fpp", "fat", "pos", "dsp", "wd", "we", "ef", "kvr", "kvw", "t0", "ts",
                "op", "inv_op", "a_c", "a_m", "a_s", "inv_tps", "spec_dec", "one_minus", "idle",
-               "clock", "gamma", "lim", "cmin", "cg", "tmoe")
+               "clock", "gamma", "lim", "cmin", "cg", "tmoe", "tfp8")
 
 #: most regula-falsi iterations when the board limit binds (converges to 1e-9 relative in ~6-10)
 THROTTLE_ITERS = 40
@@ -88,6 +94,7 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
         float(min(gpu.clock_min, clock)),                        # cmin: lowest clock the board can reach
         clock ** float(pw.gamma),                                # cg: clock^gamma (saves a pow per step)
         float(p.t_moe_layer_s * d.moe_layers_run),               # tmoe: s per iteration of MoE dispatch
+        float(p.t_fp8_layer_s * d.fp8_layers_run),               # tfp8: s per iteration of FP8 quantisation
     )
 
 
@@ -99,7 +106,7 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     the step time (by positions) is divided by ``tokens_per_step`` (see NodeModel.step_fn).
     """
     (inv_c, inv_m, fpp, fat, pos, dsp, wd, we, ef, kvr, kvw, t0, ts,
-     op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg, tmoe) = P
+     op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg, tmoe, tfp8) = P
     if prefill_tokens <= 0 and n_decode <= 0:
         return 0.0, idle
     if prefill_ctx_sum < 0.0:
@@ -111,8 +118,9 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
         mem += we * (1.0 - one_minus ** npos)
     tm = mem * inv_m
     ts_n = t0 + ts * n_decode
-    to = ts_n + tmoe
-    e_fix = a_m * (tm + tmoe) + a_s * ts_n  # dynamic energy at clock 1 of the clock-independent parts
+    to = ts_n + tmoe + tfp8
+    # MoE dispatch: memory-bound kernels (P_memory); FP8 quantisation: short launch-bound kernels (P_sync)
+    e_fix = a_m * (tm + tmoe) + a_s * (ts_n + tfp8)  # dynamic energy at clock 1 of the clock-independent parts
     c = clock
     tc = tc1 / c
     hi = tc if tc > tm else tm
