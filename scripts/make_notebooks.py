@@ -153,8 +153,9 @@ print("share of the map:", {k: round(v, 2) for k, v in pd2.share().items()})
 show(plot_phase(pd2))
 """),
     md("""
-And J/token against delivered power: FP8 weights lower the Joules per token, so at the same
-interconnect the power ceiling rises (rows are precision, a categorical axis). At full load on the
+And J/token against delivered power: at the large batches of a full hall FP8 weights lower the
+Joules per token (at small batches the per-layer FP8 cost makes them dearer, docs/node.md), so at the
+same interconnect the power ceiling rises (rows are precision, a categorical axis). At full load on the
 hottest tick (FP8 Llama-3.1-70B on H100 has no measurement of its own: its node parameters are
 transferred from the GPU's pooled fit, with the error band notebook 04 prints):
 """),
@@ -166,6 +167,8 @@ for k, prec in enumerate(pd3.y_values):
     p_at_400 = np.interp(400e3, pd3.x, pd3.power_tok_s[k])
     print(f"{prec}: power ceiling at 400 kW {p_at_400:,.0f} tok/s; power binds below ~{pd3.x[j] / 1e3:.0f} kW, "
           f"then {('demand', 'compute', 'power', 'cooling')[pd3.binding[k, j]]}")
+# the text's claim, checked: FP8 raises the power ceiling at the same interconnect
+assert np.interp(400e3, pd3.x, pd3.power_tok_s[1]) > np.interp(400e3, pd3.x, pd3.power_tok_s[0])
 show(plot_phase(pd3))
 """),
 ]
@@ -393,12 +396,16 @@ from dcsim.phase import phase_diagram, plot_phase
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
 caps = [f"{v:.0f} kW" for v in np.linspace(150, 600, 31)]
+flips = {}
 for ax, (name, ov) in zip(axes, [("bf16 baseline", {}), ("fp8 weights + fp8 KV", LEVERS["fp8 + fp8 KV"])]):
     pd = phase_diagram(REF, x=("demand", np.linspace(20e3, 300e3, 36)), y=("facility.interconnect", caps),
                        moment="hottest", overrides={**ov, "facility.cooling.capacity": "3 MW"})
     plot_phase(pd, ax=ax, title=name)
     flip = [pd.boundary_x(k, 0, 2) for k in range(len(caps))]
     print(f"{name}: at {caps[10]} power starts binding above {flip[10] / 1e3:,.0f}k tok/s of demand")
+    flips[name] = flip[10]
+# the text's claim, checked: with FP8 the same interconnect serves more demand before power binds
+assert flips["fp8 weights + fp8 KV"] > flips["bf16 baseline"]
 show(fig)
 """),
 ]
