@@ -758,7 +758,7 @@ def to_markdown(cases: list[Case]) -> str:
         "value (tolerance 10 %, issue 9); *held-out*: it was not (20 %); *replay*: dcsim passes the data",
         "through (tolerance = rounding of the published statistic). Ranges: error 0 inside the published",
         "range, else the relative distance to the nearer bound. Source tags resolve in",
-        "`../shared/CALIBRATION.md` §F. Every ML.ENERGY power figure is GPU-only, summed over the",
+        "each measurement CSV's `source` column and `dcsim/data/sources/README.md`. Every ML.ENERGY power figure is GPU-only, summed over the",
         "replica's GPUs; mean prompt length 634 tokens for chat, 224 for GPQA ([ML3-blog]; assumption).",
         "",
         "**What is held out.** The shipped profiles were fitted on every `kind=load` row of",

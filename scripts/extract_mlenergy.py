@@ -1,6 +1,6 @@
 """Extract ML.ENERGY v3.0 measurement points into dcsim's shipped CSVs.
 
-Rerunnable: ``python scripts/extract_mlenergy.py [--data ../shared/data/ml-energy-v3]
+Rerunnable: ``python scripts/extract_mlenergy.py [--data dcsim/data/sources/ml-energy-v3]
 [--out dcsim/data/measurements]``. Reads the per-configuration JSONs of the ML.ENERGY
 Leaderboard v3.0 (github.com/ml-energy/leaderboard @0cd52dab, public/data/models/*.json,
 tag [ML3]) and writes one CSV per model with one row per (GPU, GPU count, max_num_seqs, run).

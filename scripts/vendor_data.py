@@ -1,6 +1,6 @@
 """Copy the public data the tests and ``dcsim.validation`` read into ``dcsim/data/sources/``, trimmed.
 
-Rerunnable: ``python scripts/vendor_data.py [--shared ../shared/data]``. Writes
+Rerunnable: ``python scripts/vendor_data.py --shared DIR`` (DIR: the original releases). Writes
 
 * ``ml-energy-v3/*.json``: every LLM-task file of the ML.ENERGY Leaderboard v3.0
   (github.com/ml-energy/leaderboard @0cd52dab, public/data/models/; Apache-2.0; cite Chung et al.,
@@ -55,7 +55,8 @@ def write_splitwise(path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--shared", required=True, metavar="DIR",
+                    help="folder holding the original releases (ml-energy-v3/, traces) to trim from")
     ap.add_argument("--splitwise", default=None, help="path to splitwise-sim's data/perf_model.csv")
     a = ap.parse_args(argv)
     if a.splitwise:

@@ -1,7 +1,7 @@
 """Run output folders that are never half-written, mixed or shared (issue 17.3), and the one
 atomic-write helper every writer uses (issue 16.6).
 
-A run writes into a fresh hidden sibling ``.<name>.tmp-XXXX`` of its output folder and renames
+A run writes into a fresh hidden sibling ``.<name>.tmp-<random>`` of its output folder and renames
 it into place only when every file is written; with ``--force`` the previous folder is first
 renamed aside to ``.<name>.old-<pid>`` and removed after the swap, so a reader sees either the
 old run or the new one, never a mix. An interrupted run (Ctrl-C) is written the same way with a

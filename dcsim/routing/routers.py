@@ -32,7 +32,6 @@ class Router(Protocol):
     def assign(self, n_in: np.ndarray, n_out: np.ndarray, outstanding_tokens: np.ndarray,
                available: np.ndarray | None = None, headroom_w: np.ndarray | None = None) -> np.ndarray:
         """Replica index (int64) for each request."""
-        ...
 
 
 def _avail(n_replicas: int, available: np.ndarray | None) -> np.ndarray:
