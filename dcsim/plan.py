@@ -318,8 +318,9 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
                                  else f"the scenario's {scenario_moments(m0)['t_s'].size} ticks: "
                                  + weather_note(m0.scenario))
     out["calibration_caveat"] = _caveat(m0)
-    if question != "max-demand" and fleet_note(m0):
-        out["fleet_note"] = fleet_note(m0)
+    note = fleet_note(m0) if question != "max-demand" else None
+    if note:
+        out["fleet_note"] = note
     if confirm:
         out["confirm"] = _confirm(raw, bdir, out["overrides"])
     return out
