@@ -624,3 +624,24 @@ def test_non_finite_energy_is_an_invariant_failure():
            "tokens_accounting": {"arrived": 0.0, "served": 0.0, "waiting": 0.0, "shed": 0.0}}
     with pytest.raises(InvariantError, match="non-finite result at energy_j"):
         check_invariants(rep, ts)
+
+
+def test_ctrl_c_while_the_kernel_compiles_is_not_lost():
+    """numba loads its cache inside a ctypes callback, where a KeyboardInterrupt is printed as
+    'Exception ignored' and dropped: the run then went on to the end. The kernel's warm-up holds
+    a Ctrl-C back until compilation is over and raises it then."""
+    import os
+    import signal
+
+    from dcsim.serving.kernel import _ctrl_c_deferred
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with _ctrl_c_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run by now; it must not raise here
+            reached.append("end of the compile block")
+    assert reached == ["end of the compile block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with _ctrl_c_deferred():  # no Ctrl-C: nothing raised
+        pass

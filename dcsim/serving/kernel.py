@@ -54,6 +54,7 @@ Python reference with a one-line warning.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import math
@@ -1007,11 +1008,36 @@ def warm_up() -> float:
     global _WARM
     t0 = time.perf_counter()
     if AVAILABLE and not _WARM:
-        _WARM = True
         from dcsim.node import build_node
         from dcsim.scenario.node import NodeSpec
 
-        g = KernelGroup(build_node(NodeSpec(model="llama-3.1-8b", max_batch=4)), 2, hold_limit=60.0)
-        g.tick(1.0, 1.0, np.array([0.1, 0.2]), np.array([0.1, 0.2]), np.zeros(2, np.int64),
-               np.array([100, 200]), np.array([20, 30]), headroom_w=np.zeros(2))
+        with _ctrl_c_deferred():
+            g = KernelGroup(build_node(NodeSpec(model="llama-3.1-8b", max_batch=4)), 2, hold_limit=60.0)
+            g.tick(1.0, 1.0, np.array([0.1, 0.2]), np.array([0.1, 0.2]), np.zeros(2, np.int64),
+                   np.array([100, 200]), np.array([20, 30]), headroom_w=np.zeros(2))
+        _WARM = True
     return time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred():
+    """Hold a Ctrl-C back while numba compiles or loads its cache, and raise it right after.
+
+    numba's cache loader runs inside a ctypes callback; a KeyboardInterrupt raised there is
+    printed as "Exception ignored ... Traceback" and then LOST, so the run went on to the end
+    (exit 0) although the user had pressed Ctrl-C (found by tests/test_hostile.py under load)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # not ours to change (a worker thread, or the caller handles SIGINT itself)
+        return
+    pressed = []
+    signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if pressed:
+        raise KeyboardInterrupt
