@@ -123,6 +123,18 @@ def test_load_yaml_text_limits_are_errors_not_crashes():
         apply_overrides({}, ["a.b=!!python/object:os.system"])
 
 
+
+def test_set_accepts_the_list_index_as_error_messages_write_it():
+    """Errors name list items as ``racks[0]``; ``--set racks[0].node.gpu=...`` is therefore accepted
+    (it was 'racks[0]: unknown key'), and means the same as ``racks.0.node.gpu``."""
+    raw = read_yaml(REF)
+    a = apply_overrides(raw, ["racks[0].node.gpu=H200", "racks[0].count=3"])
+    b = apply_overrides(raw, ["racks.0.node.gpu=H200", "racks.0.count=3"])
+    assert a == b and a["racks"][0]["node"]["gpu"] == "H200" and a["racks"][0]["count"] == 3
+    with pytest.raises(ScenarioError, match="cannot set this path"):
+        apply_overrides(raw, ["racks[7].count=3"])  # no such rack: a clear error, not a traceback
+
+
 # ------------------------------------------------------------------ damaged trace files (17.2)
 
 def _trace_scenario(tmp_path, body: str | bytes, fmt: str = "azure", name: str = "t.csv") -> Path:

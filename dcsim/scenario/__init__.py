@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -302,7 +303,8 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
 
 
 def _set_dotted(d: dict, path: str, value: Any) -> None:
-    keys = path.split(".")
+    # ``racks[0].count`` (how error messages name a list item) is accepted as ``racks.0.count``
+    keys = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
     cur: Any = d
     for k in keys[:-1]:
         if isinstance(cur, list):
@@ -323,7 +325,7 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
 
     ``overrides`` is a mapping ``{"facility.interconnect": "15 MW"}`` or a list of
     ``"dotted.path=value"`` strings (values parsed as YAML scalars, so ``5`` is an int
-    and ``20 MW`` a string). List indices are numbers: ``racks.0.count=12``.
+    and ``20 MW`` a string). List indices are numbers: ``racks.0.count=12`` (or ``racks[0].count=12``).
     """
     out = copy.deepcopy(raw)
     if not overrides:
