@@ -371,7 +371,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         for k, v in flex_report(raw["flex"], ts, dt).items():
             setattr(rep, k, v)
     if duration > ANNUAL_MIN_S:
-        rep.annual = annual_block(m, raw, ts, dt, slo)
+        share = None if goodput is None or out_tok <= 0 else goodput * duration / out_tok
+        rep.annual = annual_block(m, raw, ts, dt, share)
     return rep
 
 
@@ -379,9 +380,11 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
 ANNUAL_MIN_S = 3 * 86400.0
 
 
-def annual_block(m: Models, raw: dict, ts: dict, dt: float, slo_attainment: float | None) -> dict:
+def annual_block(m: Models, raw: dict, ts: dict, dt: float, slo_token_share: float | None) -> dict:
     """``report.json``'s ``annual`` block: :func:`dcsim.metrics.annual.annual_summary` of the run
-    on its own calendar (``start:``), with the run's price and carbon per tick when it has them."""
+    on its own calendar (``start:``), with the run's price and carbon per tick when it has them.
+    ``slo_token_share``: the share of the run's output tokens that met their SLO (goodput × duration
+    / output tokens), so that the block's SLO-meeting tokens add up to the run's goodput."""
     from dcsim.engine.flex import price_carbon_per_tick, run_start
     from dcsim.metrics.annual import annual_summary
 
@@ -391,6 +394,6 @@ def annual_block(m: Models, raw: dict, ts: dict, dt: float, slo_attainment: floa
         price, carbon = (None if a is None else a[:n] for a in (fx.price, fx.carbon))
     else:
         price, carbon = price_carbon_per_tick(m, ts["t_s"] + 0.5 * dt)
-    out = annual_summary(ts, run_start(m), tick_s=dt, slo_attainment=slo_attainment, price=price, carbon=carbon)
+    out = annual_summary(ts, run_start(m), tick_s=dt, slo_token_share=slo_token_share, price=price, carbon=carbon)
     out["start"] = run_start(m).isoformat()
     return out

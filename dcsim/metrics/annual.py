@@ -43,12 +43,13 @@ def _list(a) -> list:
 
 
 def annual_summary(ts: dict, start: datetime, *, tick_s: float | None = None, slo_tok_s=None,
-                   slo_attainment: float | None = None, price=None, carbon=None) -> dict:
+                   slo_token_share: float | None = None, price=None, carbon=None) -> dict:
     """Annual figures from per-tick arrays `ts` for a run starting at `start`.
 
     SLO-meeting tokens come from `slo_tok_s` (per tick), else a ``goodput_tok_s`` column of
-    `ts`, else the run's `slo_attainment` (a fraction applied to every tick — labelled so in
-    ``slo_source``), else they are None. `price` [USD/J] and `carbon` [g/J] per tick (or
+    `ts`, else the run's `slo_token_share` (the fraction of its output tokens that met their SLO,
+    = goodput / output throughput, applied to every tick — labelled so in ``slo_source``; not the
+    request-weighted ``slo_attainment``, which counts requests, not tokens), else they are None. `price` [USD/J] and `carbon` [g/J] per tick (or
     scalars) add ``cost_usd`` and ``carbon_g`` by month.
 
     Keys: ``hours`` (simulated), ``energy_j`` {it, facility, cooling, facility_by_month[12]},
@@ -94,8 +95,8 @@ def annual_summary(ts: dict, start: datetime, *, tick_s: float | None = None, sl
         slo, src = np.broadcast_to(np.asarray(slo_tok_s, dtype=float), (n,)), "per-tick SLO-meeting rate"
     elif "goodput_tok_s" in ts:
         slo, src = np.asarray(ts["goodput_tok_s"], dtype=float), "timeseries goodput_tok_s"
-    elif slo_attainment is not None:
-        slo, src = out_tok * float(slo_attainment), "run-level slo_attainment applied to every tick"
+    elif slo_token_share is not None:
+        slo, src = out_tok * float(slo_token_share), "run-level share of output tokens meeting the SLO applied to every tick"
     else:
         slo, src = None, "not available"
     res = {
