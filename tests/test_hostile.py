@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import dcsim
 from dcsim.cli import main as cli_main
 from dcsim.scenario import ScenarioError, apply_overrides, load_scenario, read_yaml
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, load_yaml_text, YamlInputError
@@ -272,6 +273,30 @@ def test_real_epw_conventions_are_accepted(tmp_path, capsys):
     pre = preflight(sc)
     db, wb = pre.models.facility.weather.at(np.array([2.5 * 3600.0]))
     assert db[0] == pytest.approx(0.5 * (16.0 + 17.0)) and wb[0] <= db[0]
+
+
+def test_a_board_cap_outside_the_settable_range_is_said_not_silently_clipped():
+    from dcsim.engine.preflight import preflight
+
+    for cap, runs_at in (("150 W", "200 W"), ("900 W", "700 W")):
+        sc = load_scenario(apply_overrides(read_yaml(REF), {"racks.0.node.power_cap": cap}), base_dir=REF.parent)
+        w = [x for x in preflight(sc).warnings if "power_cap" in x]
+        assert len(w) == 1 and f"the boards run at {runs_at}" in w[0], w
+    sc = load_scenario(apply_overrides(read_yaml(REF), {"racks.0.node.power_cap": "450 W"}), base_dir=REF.parent)
+    assert not [x for x in preflight(sc).warnings if "power_cap" in x]
+
+
+def test_policy_none_over_the_interconnect_is_warned_before_and_after_the_run():
+    from dcsim.engine.preflight import preflight
+
+    raw = apply_overrides(read_yaml(REF), {"controller.policy": "none", "duration": "1 h", "start": "2026-07-15T13:00"})
+    sc = load_scenario(raw, base_dir=REF.parent)
+    assert any("controller.policy none" in x for x in preflight(sc).warnings)
+    rep = dcsim.run(sc).report
+    assert rep["interconnect_exceeded_s"] > 0
+    assert any("drew more than its interconnect" in x for x in rep["warnings"])
+    ok = dcsim.run(load_scenario(apply_overrides(raw, {"controller.policy": "frontier"}), base_dir=REF.parent)).report
+    assert ok["interconnect_exceeded_s"] == 0 and not any("drew more than" in x for x in ok["warnings"])
 
 
 # ------------------------------------------------------------------ silent nonsense refused (17.1/17.2)

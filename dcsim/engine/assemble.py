@@ -280,6 +280,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     demand_tok = float(np.sum(ts["demand_tok_s"]) * dt)
     log = raw["controller_log"]
     warnings = list(m.warnings)
+    meter = ts.get("meter_power_w", ts["facility_power_w"])
+    exceeded_s = float(np.count_nonzero(meter > ts["interconnect_w"] * (1 + 1e-9)) * dt)
+    if exceeded_s > 0:
+        warnings.append(f"the facility drew more than its interconnect for {exceeded_s / 3600:.3g} h of "
+                        f"{duration / 3600:.3g} h (peak {float(np.max(meter)) / 1e3:,.1f} kW at the meter against "
+                        f"{float(np.max(ts['interconnect_w'])) / 1e3:,.1f} kW; controller.policy {sc.controller.policy})")
     if m.multi_pool:
         warnings.append("several model pools (racks[].serves): the facility's F_tok is the output-weighted mean "
                         "of the pools'; its binding is that of the pool holding back the most work; per-pool "
@@ -341,8 +347,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         tpf=tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom),
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
         interconnect_w=float(np.max(ts["interconnect_w"])),
-        interconnect_exceeded_s=float(np.count_nonzero(ts.get("meter_power_w", ts["facility_power_w"])
-                                                       > ts["interconnect_w"] * (1 + 1e-9)) * dt),
+        interconnect_exceeded_s=exceeded_s,
         # output tokens, from the recorded ticks (consistent for partial runs)
         tokens_accounting=TokensAccounting(
             arrived=float(np.sum(ts["arrived_tokens"])), served=out_tok,

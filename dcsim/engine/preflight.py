@@ -201,6 +201,13 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                 warns.append(f"racks[{gi}].{name}: the rack's {what} {fq(limit, 'power')} is "
                              f"{rack_full / limit:.3g}x below its full-load draw {fq(rack_full, 'power')}; "
                              "most of each rack is stranded — check the units")
+    for gi, g in enumerate(m.groups):  # a board cap outside the settable range is clipped, as nvidia-smi -pl does
+        node, spec_cap = g.node, sc.racks[gi].node.power_cap
+        if spec_cap is not None and abs(node.limit_w - float(spec_cap)) > 1e-6 * float(spec_cap):
+            lo, hi = node.gpu.power_limit_min_w, node.gpu.tdp_w
+            warns.append(f"racks[{gi}].node.power_cap {fq(float(spec_cap), 'power')} is outside {g.gpu_name}'s settable "
+                         f"board limit range [{fq(lo, 'power')}, {fq(hi, 'power')}]: the boards run at "
+                         f"{fq(node.limit_w, 'power')}, as nvidia-smi -pl would set them")
     best_allowed = float(np.max(allowed_it))
     if idle_it > best_allowed:
         errs.append(("facility.interconnect",
@@ -228,6 +235,10 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"{peak_it / worst_cool:.3g}x what the plant can cool at the hottest hour "
                      f"({fq(worst_cool, 'power')}); most of the fleet cannot run — check the units and counts")
     top_fac = float(np.max(peak_fac))
+    if sc.controller.policy == "none" and math.isfinite(top_fac) and top_fac > cap:
+        warns.append(f"controller.policy none: nothing holds the facility to its interconnect {fq(cap, 'power')}; "
+                     f"at full load it draws up to {fq(top_fac, 'power')} at the meter (report.json "
+                     "interconnect_exceeded_s counts the time over it)")
     if not math.isfinite(top_fac):
         errs.append(("facility", "facility power at full load is not finite: an input is out of any physical range"))
     elif cap > LIMITS["oversized_ratio"] * peak_it:
