@@ -38,6 +38,20 @@ def test_controller_modes_by_policy():
     assert un.decide(15.0, 12.0, 40.0, np.array([20.0, 20.0, 10.0]), 1.0) == (2, 20.0, 1)
     none = Controller("none", 60.0, 100.0, 2)
     assert none.decide(1e9, 1.0, 1.0, lv, 0.5) == (0, 50.0, 2)    # never caps: C of the replicas in service
+    # compute-bound with room in the budgets: uncapped at full clock (it was 'caps lowered',
+    # capped_share 1.0 and, at request fidelity, the frontier's clock)
+    assert fr.decide(500.0, 100.0, 100.0, lv, 1.0) == (0, 100.0, 2)
+    assert fr.decide(500.0, 50.0, 50.0, lv, 0.5) == (0, 50.0, 2)    # half the replicas in service
+    assert fr.decide(500.0, 99.0, 99.5, lv, 1.0)[0] == 1            # a budget short of C: capped
+
+
+def test_a_compute_bound_run_with_room_in_its_budgets_is_not_logged_as_capped():
+    raw = small_scenario(**{"racks.0.node.gpu": "A100-SXM4-80GB", "racks.0.node.model": "llama-2-70b",
+                            "facility.interconnect": "2 MW", "facility.cooling.capacity": "2 MW",
+                            "workload.arrivals.rate": "400 req/s", "duration": "30 min"})
+    rep = run_models(build_models(load_scenario(raw))).report
+    assert rep["binding"]["share"]["compute"] > 0.9
+    assert rep["controller"]["capped_share"] == 0.0 and rep["controller"]["cap_events"] == 0
 
 
 def test_fault_window_events_split_chunks_without_changing_figures(monkeypatch):

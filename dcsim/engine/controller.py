@@ -77,7 +77,9 @@ class Controller:
         k = self.top_level
         if self.policy == "none":
             return 0, self.compute_tok_s * availability, k
-        if need_tok_s <= fit_top:
+        if need_tok_s <= fit_top or fit_top >= self.compute_tok_s * availability * (1.0 - 1e-9):
+            # the waiting work fits, or the budgets hold the whole compute ceiling at full clock:
+            # compute-bound, nothing to cap (capping could only lower the rate)
             return 0, fit_top, k
         if self.policy == "frontier":
             return 1, fit_frontier, k
