@@ -263,9 +263,17 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
            "moment": _moment_info(mom, i), "closed_form_evaluations": evals["n"],
            "it_budget_power_w": float(np.asarray(r["it_budget_power_w"]).ravel()[i])}
+    sc_pc = m0.scenario.facility.power_chain
+    follows = sc_pc is None or sc_pc.ups_rating is None or sc_pc.transformer_rating is None
+    loss = (" and, with the UPS and transformer ratings following the interconnect (their defaults), removes "
+            "some: their no-load losses grow with the rating and are heat the plant must reject (set "
+            "facility.power_chain.ups_rating / transformer_rating to keep them fixed)") if follows else ""
     if binding == "cooling":
-        out["note"] = ("cooling binds at full load at this weather: interconnect above this adds no tokens; "
-                       "the fleet's full compute needs more heat rejection")
+        out["note"] = ("cooling binds at full load at this weather: interconnect above this adds no tokens" + loss +
+                       "; the fleet's full compute needs more heat rejection")
+    elif follows:
+        out["note"] = ("interconnect above this adds no tokens at full load (compute binds); a larger one raises "
+                       "the delivery chain's no-load losses (UPS and transformer ratings follow it by default)")
     return out
 
 

@@ -85,6 +85,13 @@ def test_interconnect_for_reports_cooling_when_heat_rejection_binds_first():
     r = plan(REF, "interconnect-for", gpus=640)
     assert r["binding"] == "cooling" and "note" in r
     assert r["headroom"]["cooling"] < 0
+    # with the UPS/transformer ratings following the interconnect, more interconnect REMOVES tokens
+    # (their no-load losses are heat in a cooling-bound plant): the note says so, and not when fixed
+    assert "removes some" in r["note"]
+    raw = apply_overrides(read_yaml(REF), {"facility.power_chain.ups_rating": "600 kW",
+                                           "facility.power_chain.transformer_rating": "600 kW"})
+    fixed = plan(raw, "interconnect-for", gpus=640)
+    assert fixed["binding"] == "cooling" and "removes some" not in fixed["note"]
 
 
 def test_plan_accepts_a_loaded_scenario():
