@@ -286,6 +286,17 @@ def test_a_board_cap_outside_the_settable_range_is_said_not_silently_clipped():
     assert not [x for x in preflight(sc).warnings if "power_cap" in x]
 
 
+def test_a_duration_that_is_not_whole_ticks_is_said_to_round_up():
+    from dcsim.engine.preflight import preflight
+
+    sc = load_scenario(apply_overrides(read_yaml(REF), {"duration": "65 min", "controller.tick": "10 min"}),
+                       base_dir=REF.parent)
+    assert any("simulates 7 ticks = 70 min" in x for x in preflight(sc).warnings)
+    sc = load_scenario(apply_overrides(read_yaml(REF), {"duration": "60 min", "controller.tick": "10 min"}),
+                       base_dir=REF.parent)
+    assert not any("whole number of controller ticks" in x for x in preflight(sc).warnings)
+
+
 def test_policy_none_over_the_interconnect_is_warned_before_and_after_the_run():
     from dcsim.engine.preflight import preflight
 

@@ -385,3 +385,10 @@ def test_html_of_a_real_run_shows_the_four_figures_as_defined(tmp_path):
     for label in ("peak_demand", "hottest", "mean_demand"):
         assert f"Closed form C / P / Q at {label}" in page
     assert "Notes: results a planner might not expect" in page or not res.report["notes"]
+
+
+def test_energy_per_token_and_run_lengths_print_as_a_planner_reads_them():
+    from dcsim.metrics.fmt import fmt_duration, fmt_jpt
+
+    assert [fmt_jpt(x) for x in (0.0123, 1.2, 220.4)] == ["0.0123 J", "1.20 J", "220 J"]  # was "220. J"
+    assert fmt_duration(8760 * 3600.0) == "8,760 h" and fmt_duration(24 * 3600.0) == "24 h"  # was "8.76e+03 h"

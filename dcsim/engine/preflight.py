@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dcsim.engine.build import Models, build_models
+from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.thermal.weather import WeatherError
 from dcsim.units import UnitError, excerpt, format_quantity, parse_quantity
@@ -201,6 +202,12 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                 warns.append(f"racks[{gi}].{name}: the rack's {what} {fq(limit, 'power')} is "
                              f"{rack_full / limit:.3g}x below its full-load draw {fq(rack_full, 'power')}; "
                              "most of each rack is stranded — check the units")
+    tick = float(sc.controller.tick)
+    n_ticks = math.ceil(float(sc.duration) / tick - 1e-9)
+    if abs(n_ticks * tick - float(sc.duration)) > 1e-6 * tick:
+        warns.append(f"duration {fmt_duration(float(sc.duration))} is not a whole number of controller ticks "
+                     f"({fmt_duration(tick)}): the run simulates {n_ticks:,} ticks = "
+                     f"{fmt_duration(n_ticks * tick)}, and every total covers that")
     for gi, g in enumerate(m.groups):  # a board cap outside the settable range is clipped, as nvidia-smi -pl does
         node, spec_cap = g.node, sc.racks[gi].node.power_cap
         if spec_cap is not None and abs(node.limit_w - float(spec_cap)) > 1e-6 * float(spec_cap):

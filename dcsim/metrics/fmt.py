@@ -92,7 +92,10 @@ def fmt_jpt(x: Any) -> str:
     """Joules per token, three significant digits kept (``1.2`` → ``"1.20 J"``)."""
     if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
         return "n/a"
-    return f"{float(x):#.3g} J"
+    x = float(x)
+    if math.isfinite(x) and abs(x) >= 99.95:  # "220 J", not the "220." of the '#' format
+        return f"{x:,.0f} J"
+    return f"{x:#.3g} J"
 
 
 def fmt_duration(s: Any) -> str:
@@ -100,6 +103,8 @@ def fmt_duration(s: Any) -> str:
     if not isinstance(s, (int, float, np.integer, np.floating)):
         return "n/a"
     s = float(s)
+    if s >= 999.5 * 3600:  # a year: "8,760 h", not "8.76e+03 h"
+        return f"{s / 3600:,.0f} h"
     if s >= 2 * 3600:
         return f"{s / 3600:.3g} h"
     if s >= 120:
