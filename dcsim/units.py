@@ -13,7 +13,7 @@ time               s          ns us ms s min h d day days
 data               B          B kB MB GB TB KiB MiB GiB TiB
 bandwidth          B/s        B/s kB/s MB/s GB/s TB/s
 compute            FLOP/s     FLOP/s GFLOP/s TFLOP/s PFLOP/s (also FLOPS, TFLOPS)
-rate               1/s        /s 1/s /min /h  (a prefix word is allowed: "req/s", "tok/s")
+rate               1/s        /s 1/s /min /h  (a prefix word for requests is allowed: "req/s", "requests/min"; "tok/s" is refused)
 price              USD/J      USD/kWh USD/MWh
 carbon             g/J        g/kWh kg/MWh
 fraction           1          plain number or "30%"
@@ -107,7 +107,9 @@ _SI_NAME = {
 }
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
 _QRE = re.compile(rf"^\s*({_NUM})\s*(.*?)\s*$")
-_RATE_WORD = re.compile(r"^[A-Za-z_]+(/.+)$")  # "req/s" -> "/s", "tok/min" -> "/min"
+_RATE_WORD = re.compile(r"^([A-Za-z_]+)(/.+)$")  # "req/s" -> "/s", "requests/min" -> "/min"
+#: words a rate (always requests per unit time in a scenario) may carry before the slash
+_RATE_WORDS = ("req", "reqs", "request", "requests", "r", "arrivals")
 
 
 def _unit_factor(dim: str, unit: str) -> float:
@@ -116,8 +118,12 @@ def _unit_factor(dim: str, unit: str) -> float:
         return table[unit]
     if dim == "rate":
         m = _RATE_WORD.match(unit)
-        if m and m.group(1) in table:
-            return table[m.group(1)]
+        if m and m.group(2) in table:
+            if m.group(1).lower() in _RATE_WORDS:
+                return table[m.group(2)]
+            raise UnitError(f"unit {excerpt(unit, 30)}: this rate counts requests (e.g. '200 req/s'), not "
+                            f"{excerpt(m.group(1), 12)}; for a token demand divide by the mean output tokens per "
+                            "request")
     raise UnitError(f"unit {excerpt(unit, 30)} is not a {dim} unit (expected one of {', '.join(k for k in table if k)})")
 
 

@@ -145,3 +145,15 @@ def test_format_quantity_round_trips_through_parse():
     assert format_quantity(35.0, "temperature") == "35 degC"
     for v, dim in ((1.234e6, "power"), (5.5e9, "energy"), (90.0, "time"), (9.89e14, "compute")):
         assert parse_quantity(format_quantity(v, dim), dim) == pytest.approx(v, rel=1e-3)
+
+
+def test_a_request_rate_refuses_a_token_rate():
+    """Arrival rates count requests; '200000 tok/s' was read as 200,000 req/s (~211x the load)."""
+    from dcsim.units import UnitError, parse_quantity
+
+    assert parse_quantity("200 req/s", "rate") == 200.0
+    assert parse_quantity("120 requests/min", "rate") == 2.0
+    assert parse_quantity("3 /s", "rate") == 3.0
+    for bad in ("200000 tok/s", "5 tokens/s"):
+        with pytest.raises(UnitError, match="counts requests"):
+            parse_quantity(bad, "rate")
