@@ -105,9 +105,13 @@ def cmd_run(args) -> int:
         for w in res.report.get("warnings", []):  # repeated under the summary: never scrolled away
             print(f"  WARNING  {w}")
         for f in res.report.get("faults", []):
+            own = (f"; its own cost (the run without it, the other faults kept): "
+                   f"{f['marginal_tokens_lost'] / 1e6:,.1f} M tokens, {f['marginal_energy_change_j'] / 3.6e6:+,.1f} kWh"
+                   if "marginal_tokens_lost" in f else "")
+            vs = "vs the run without any fault (overlapping faults share it)" if own else "vs a run without it"
             print(f"  fault {f['kind']:<14} {f['start_s'] / 3600:6.2f}–{f['end_s'] / 3600:.2f} h: "
-                  f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost, energy {f['energy_change_j'] / 3.6e6:+,.1f} kWh "
-                  f"vs a run without it; bound by " + ", ".join(
+                  f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost in its window, energy "
+                  f"{f['energy_change_j'] / 3.6e6:+,.1f} kWh, {vs}{own}; bound by " + ", ".join(
                       f"{k} {v / 60:.0f} min" for k, v in f["binding_s"].items() if v > 0))
     if res.report.get("partial"):
         print("run interrupted: partial report written", file=sys.stderr)

@@ -305,3 +305,34 @@ def test_faults_field_in_a_scenario_gives_dotted_error_paths():
     res = run_with_faults(sc)
     assert [f["kind"] for f in res.report["faults"]] == ["heat_wave"]
     assert res.report["faults"][0]["pue"] > res.report["faults"][0]["baseline_pue"]
+
+
+def test_each_faults_own_cost_is_the_run_without_it_the_others_kept():
+    """Overlapping windows share losses (a node-failure window spans the whole run); each entry also
+    carries its own cost: the run with every other fault (their sampled failures kept) minus the
+    run with all of them. Checked against independent runs of the same scenario."""
+    cf = {"kind": "cooling_failure", "start": "40 min", "duration": "40 min", "capacity_loss": "30%"}
+    cu = {"kind": "curtailment", "start": "30 min", "duration": "30 min", "fraction": "60%"}
+    sc = small_scenario(**BUSY)
+    rep = run_with_faults(sc, [cf, cu]).report
+    full = rep["tokens"]["output"]
+    only_cu = run_with_faults(sc, [cu]).report["tokens"]["output"]
+    only_cf = run_with_faults(sc, [cf]).report["tokens"]["output"]
+    rows = {r["kind"]: r for r in rep["faults"]}
+    assert rows["cooling_failure"]["marginal_tokens_lost"] == pytest.approx(only_cu - full, rel=1e-9)
+    assert rows["curtailment"]["marginal_tokens_lost"] == pytest.approx(only_cf - full, rel=1e-9)
+    # the windows overlap: their window losses add to more than the whole-run loss
+    assert sum(r["tokens_lost"] for r in rep["faults"]) > rep["faults_total"]["tokens_lost"]
+    assert "marginal_tokens_lost" not in run_with_faults(sc, [cf]).report["faults"][0]  # one fault: the total says it
+
+
+def test_a_schedule_without_one_fault_keeps_the_others_draws():
+    m = build_models(load_scenario(small_scenario()))
+    s = build_faults(ALL, m.seeds["faults"], 32, 7200.0)
+    w = s.without(1)  # drop the curtailment: the node failures are the same draws
+    assert [x.kind for x in w.specs] == ["node_failures", "cooling_failure", "heat_wave"]
+    np.testing.assert_array_equal(w.down_times, s.down_times)
+    np.testing.assert_array_equal(w.down_count, s.down_count)
+    n = s.without(0)  # drop the node failures: every replica in service
+    assert n.failures == [] and np.all(n.availability(np.linspace(0, 7200, 50)) == 1.0)
+    assert build_faults(ALL[:1], m.seeds["faults"], 32, 7200.0).without(0) is None

@@ -159,7 +159,10 @@ def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: 
     ``faults`` (a list of fault specs or dicts) replaces the scenario's own ``faults`` entry when
     given. The report gains ``faults`` (one entry per fault window, see :func:`fault_costs`) and
     ``faults_total`` (whole-run changes versus the baseline: tokens, goodput, SLO attainment,
-    energy, J/token) and ``faults_baseline`` (the baseline's headline figures).
+    energy, J/token) and ``faults_baseline`` (the baseline's headline figures). With several
+    faults each entry also carries its own cost over the whole run, ``marginal_tokens_lost`` and
+    ``marginal_energy_change_j``: the run with every fault but this one (the others' sampled
+    failures kept) minus the run with all of them — one extra run per fault.
     """
     sc = load_scenario(scenario, overrides=overrides)
     specs = fault_specs(faults) if faults is not None else tuple(sc.faults)
@@ -176,6 +179,13 @@ def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: 
         return res.refresh()
     rec.faults = fault_costs(res, base, sched, models=mf)
     r, b = rec, base.record
+    if len(sched.specs) > 1 and not rec.partial:  # overlapping faults share their windows' losses: add each one's own cost
+        for j, row in enumerate(rec.faults):
+            mj = build_models(base_sc)
+            mj.faults = sched.without(j)
+            rj = run_models(mj).record
+            row["marginal_tokens_lost"] = rj.tokens.output - r.tokens.output
+            row["marginal_energy_change_j"] = r.energy_j["facility"] - rj.energy_j["facility"]
     dur = r.duration_s
     rec.faults_baseline = {
         "tokens_output": b.tokens.output,

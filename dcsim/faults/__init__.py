@@ -190,6 +190,25 @@ class FaultSchedule:
     down_count: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     failures: list = field(default_factory=list)  # per node_failures entry: (replica, fail_s, repair_s)
 
+    def without(self, j: int) -> "FaultSchedule | None":
+        """This schedule with fault entry ``j`` removed and every other entry's sampled failures kept
+        as drawn (``None`` when no entry is left): the run "without this fault, the others as they
+        were" that a fault's own (marginal) cost is measured against."""
+        specs = self.specs[:j] + self.specs[j + 1:]
+        if not specs:
+            return None
+        node_idx = [k for k, s in enumerate(self.specs) if isinstance(s, NodeFailuresSpec)]
+        drop = node_idx.index(j) if j in node_idx else -1
+        failures = [f for k, f in enumerate(self.failures) if k != drop]
+        if failures:
+            times, down = merge_down_intervals(np.concatenate([f[0] for f in failures]),
+                                               np.concatenate([f[1] for f in failures]),
+                                               np.concatenate([f[2] for f in failures]))
+        else:
+            times, down = np.empty(0), np.empty(0, dtype=np.int64)
+        return FaultSchedule(duration_s=self.duration_s, replicas=self.replicas, interconnect_w=self.interconnect_w,
+                             specs=specs, down_times=times, down_count=down, failures=failures)
+
     # -- engine hooks -------------------------------------------------------------------------
     def availability(self, t) -> np.ndarray:
         """Fraction of replicas in service at ``t`` (piecewise constant, 0..1)."""
