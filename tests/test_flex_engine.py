@@ -263,3 +263,20 @@ def test_flex_is_refused_where_it_is_not_modelled(extra):
     with pytest.raises(ScenarioError) as e:
         dcsim.run(str(REF), duration="1 h", **{"facility.storage": BATTERY}, **extra)
     assert "facility.storage" in str(e.value) and "not supported" in str(e.value)
+
+
+def test_a_grid_price_reaches_the_cost_block_summary_and_compare(tmp_path):
+    """grid.price / grid.carbon were priced only in grid.meter: the cost and carbon blocks (summary,
+    HTML, compare) said nothing. They now carry the meter's figures and say on what basis."""
+    from dcsim.report import summary_table
+
+    price = {"kind": "constant", "value": "80 USD/MWh"}
+    r = _run(duration="6 h", grid={"price": price, "carbon": {"kind": "constant", "value": "400 g/kWh"}},
+             **{"facility.storage": BATTERY})
+    rep = r.report
+    meter = rep["grid"]["meter"]
+    assert rep["cost"]["usd"] == pytest.approx(meter["cost_usd"]) and rep["cost"]["basis"].startswith("meter")
+    assert meter["cost_usd"] == pytest.approx(meter["energy_j"] / 3.6e9 * 80.0, rel=1e-9)
+    assert rep["carbon"]["g"] == pytest.approx(meter["energy_j"] / 3.6e6 * 400.0, rel=1e-9)
+    assert rep["cost"]["usd_per_mtok"] == pytest.approx(meter["cost_usd"] / rep["tokens"]["output"] * 1e6)
+    assert "Cost / carbon" in summary_table(r)

@@ -119,7 +119,8 @@ def annual_summary(ts: dict, start: datetime, *, tick_s: float | None = None, sl
         tout = np.asarray(ts["t_out_c"], dtype=float)
         res["t_out_c"] = {"mean_by_month": _list(_ratio(by(tout), time_m)), "min": float(tout.min()),
                           "max": float(tout.max())}
-    fac_w = np.asarray(ts["facility_power_w"], dtype=float)
+    # paid at the meter: facility power minus battery discharge plus charge (= facility without storage)
+    fac_w = np.asarray(ts.get("meter_power_w", ts["facility_power_w"]), dtype=float)
     for key, sig in (("cost_usd", price), ("carbon_g", carbon)):
         if sig is not None:
             per = fac_w * np.broadcast_to(np.asarray(sig, dtype=float), (n,))

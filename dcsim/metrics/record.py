@@ -175,6 +175,7 @@ class Money:
 
     usd: float
     usd_per_mtok: float
+    basis: str = "facility energy x economics.price"
 
 
 @dataclass
@@ -183,6 +184,7 @@ class Carbon:
 
     g: float
     g_per_mtok: float
+    basis: str = "facility energy x economics.carbon_intensity"
 
 
 @dataclass

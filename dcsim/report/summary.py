@@ -267,9 +267,12 @@ def summary_table(
     cost = get_path(report, "cost.usd_per_mtok")
     carbon = get_path(report, "carbon.g_per_mtok")
     if cost is not None or carbon is not None:
-        rows.append(("Cost / carbon",
-                     f"{('$' + fmt_num(cost, 4)) if cost is not None else 'n/a'} per M output tokens   "
-                     f"{fmt_num(carbon, 4) + ' gCO2e' if carbon is not None else 'n/a'} per M output tokens"))
+        usd, g = get_path(report, "cost.usd"), get_path(report, "carbon.g")
+        c_txt = f"${usd:,.0f} (${fmt_num(cost, 4)} per M output tokens)" if cost is not None else "cost n/a"
+        mass = (f"{g / 1e6:,.3g} t" if g >= 1e6 else f"{g / 1e3:,.3g} kg" if g >= 1e3 else f"{g:,.3g} g") \
+            if g is not None else "n/a"
+        g_txt = f"{mass} CO2e ({fmt_num(carbon, 4)} g per M output tokens)" if carbon is not None else "carbon n/a"
+        rows.append(("Cost / carbon", f"{c_txt}   {g_txt}"))
     lat = latency if latency is not None else (report_latency(report) or report.get("latency"))
     if isinstance(lat, Mapping) and lat:
         for cls in sorted(lat):
