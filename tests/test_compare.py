@@ -140,3 +140,12 @@ def test_add_parser_registers_subcommand(runs):
     add_parser(sub)
     args = parser.parse_args(["compare", str(base / "air"), str(base / "liquid"), "--no-plots"])
     assert args.command == "compare" and args.func(args) == 0
+
+
+def test_percentage_rows_are_marked_in_percentage_points():
+    from dcsim.report.compare import _fmt_delta
+
+    assert _fmt_delta(-6.26, None, "%", "higher") == "-6.26 pp ✗"   # utilization down: worse
+    assert _fmt_delta(2.0, None, "%", "higher") == "+2 pp ✓"
+    assert _fmt_delta(0.1, None, "%", "higher") == "+0.1 pp"        # below the threshold: unmarked
+    assert _fmt_delta(5.0, None, "%", None) == "+5 pp"              # binding shares: no better/worse

@@ -102,15 +102,19 @@ MARK_THRESHOLD_PCT = 0.5
 
 
 def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None) -> str:
-    """``+0.123 (+4.5%) ✓``; percentages change by percentage points (``+3.2 pp``); ✓/✗ say
-    whether the change is an improvement, for changes of at least MARK_THRESHOLD_PCT."""
+    """``+0.123 (+4.5%) ✓``; percentages change by percentage points (``+3.2 pp ✗``); ✓/✗ say
+    whether the change is an improvement, for changes of at least MARK_THRESHOLD_PCT (percent, or
+    percentage points for figures that are percentages)."""
     if d is None:
         return "n/a"
     if d == 0:
         return "0"
     sign = "+" if d > 0 else "-"
-    if unit == "%":
-        return f"{sign}{abs(d):.3g} pp"
+    if unit == "%":  # marked when the change is at least MARK_THRESHOLD_PCT percentage points
+        txt = f"{sign}{abs(d):.3g} pp"
+        if better and abs(d) >= MARK_THRESHOLD_PCT:
+            txt += " ✓" if (d < 0) == (better == "lower") else " ✗"
+        return txt
     mag = _fmt_val(abs(d), unit) if unit in ("tok/s", "tok") else f"{abs(d):.3g}"
     txt = f"{sign}{mag}"
     if pct is not None:
