@@ -38,7 +38,7 @@ HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("goodput_tok_s", "SLO goodput", "tok/s", 1.0, "higher"),
     ("slo_attainment", "SLO attainment", "%", 100.0, "higher"),
     ("tokens.output", "Output tokens", "tok", 1.0, "higher"),
-    ("utilization", "Utilization", "%", 100.0, "higher"),
+    ("utilization", "Compute utilization", "%", 100.0, "higher"),
     ("pue", "PUE (energy-weighted)", "", 1.0, "lower"),
     ("energy_j.facility", "Energy, facility", "MWh", 1 / 3.6e9, "lower"),
     ("energy_j.it", "Energy, IT", "MWh", 1 / 3.6e9, "lower"),

@@ -156,7 +156,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("Output tokens arrived / served / shed",
          " / ".join(_e(fmt_si(get_path(report, f"tokens_accounting.{k}"), "")) for k in ("arrived", "served", "shed"))),
         ("PUE (energy-weighted)", _e(fmt_num(report.get("pue"), 4))),
-        ("Utilization", _e(fmt_pct(report.get("utilization")))),
+        ("Compute utilization (served ÷ C)", _e(fmt_pct(report.get("utilization")))),
         ("Energy, facility", _e(fmt_energy(e.get("facility")))),
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
         ("Energy, cooling / losses", f"{_e(fmt_energy(e.get('cooling')))} / {_e(fmt_energy(e.get('power_losses')))}"),
