@@ -268,7 +268,8 @@ def summary_table(
     carbon = get_path(report, "carbon.g_per_mtok")
     if cost is not None or carbon is not None:
         usd, g = get_path(report, "cost.usd"), get_path(report, "carbon.g")
-        c_txt = f"${usd:,.0f} (${fmt_num(cost, 4)} per M output tokens)" if cost is not None else "cost n/a"
+        c_txt = (f"{'$' + format(usd, ',.0f') + ' (' if usd is not None else ''}${fmt_num(cost, 4)} per M output "
+                 f"tokens{')' if usd is not None else ''}" if cost is not None else "cost n/a")
         mass = (f"{g / 1e6:,.3g} t" if g >= 1e6 else f"{g / 1e3:,.3g} kg" if g >= 1e3 else f"{g:,.3g} g") \
             if g is not None else "n/a"
         g_txt = f"{mass} CO2e ({fmt_num(carbon, 4)} g per M output tokens)" if carbon is not None else "carbon n/a"
