@@ -286,6 +286,21 @@ def test_a_board_cap_outside_the_settable_range_is_said_not_silently_clipped():
     assert not [x for x in preflight(sc).warnings if "power_cap" in x]
 
 
+def test_a_huge_interconnect_refusal_names_the_power_chain_not_only_the_plant():
+    """'Make power unlimited' (10 MW on the 510 kW hall) is refused because the UPS/transformer
+    ratings follow the interconnect and their no-load losses are heat: the message says so."""
+    from dcsim.engine.preflight import preflight
+
+    sc = load_scenario(apply_overrides(read_yaml(REF), {"facility.interconnect": "10 MW"}), base_dir=REF.parent)
+    with pytest.raises(ScenarioError) as ei:
+        preflight(sc)
+    msg = str(ei.value)
+    assert "facility.cooling" in msg and "ups_rating" in msg and "follow the interconnect" in msg
+    ok = apply_overrides(read_yaml(REF), {"facility.interconnect": "10 MW", "facility.power_chain.ups_rating": "600 kW",
+                                          "facility.power_chain.transformer_rating": "600 kW"})
+    preflight(load_scenario(ok, base_dir=REF.parent))  # the same contract on the hall's own equipment runs
+
+
 def test_a_duration_that_is_not_whole_ticks_is_said_to_round_up():
     from dcsim.engine.preflight import preflight
 

@@ -224,10 +224,17 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"({fq(best_allowed, 'power')}); no token could be served (a unit slip, mW for MW?)"))
     best_cool = float(np.max(coolable_it))
     if idle_it > best_cool:
+        loss0 = float(np.max(np.asarray(m.facility.breakdown(np.zeros(t_db.shape), lf, t_db, t_wb)["losses"], dtype=float)))
+        pc = sc.facility.power_chain
+        follows = pc.ups_rating is None or pc.transformer_rating is None
+        why = (f"; the power chain's no-load losses alone are {fq(loss0, 'power')} of heat"
+               + (f", because the UPS and transformer ratings follow the interconnect {fq(cap, 'power')} — set "
+                  "facility.power_chain.ups_rating / transformer_rating to the equipment you have"
+                  if follows and loss0 > 0.5 * best_cool + 0.5 * idle_it else "")) if loss0 > 0 else ""
         errs.append(("facility.cooling",
                      f"the plant cannot reject even the idle fleet's heat: {fq(idle_it, 'power')} of idle IT power vs "
                      f"at most {fq(best_cool, 'power')} of IT the plant can cool during the run "
-                     f"({_times(idle_it, best_cool)} that; power-chain losses count as heat too)"))
+                     f"({_times(idle_it, best_cool)} that; power-chain losses count as heat too{why})"))
     if errs:
         return errs, warns
     worst_allowed = float(np.min(allowed_it))
