@@ -345,8 +345,10 @@ def format_flex(r: dict) -> str:
         lines.append(f"  answer: {r['flex']['gpus']:,} GPUs under {fq(r['interconnect_w'], 'power')} "
                      f"(firm, no curtailment: {r['firm']['gpus']:,}); gain {r['gain_gpus']:,} GPUs{gain}; "
                      f"limited by {r['limited_by']}")
-        lines.append(f"  ({r['flex']['racks']:.2f} racks; confirm and overrides use "
-                     f"{r['overrides']['racks.0.count']} whole racks)")
+        per_rack = r["flex"]["gpus_exact"] / r["flex"]["racks"] if r["flex"]["racks"] else 0.0
+        lines.append(f"  ({r['flex']['racks']:.2f} racks; a rack count is whole, so confirm and overrides use "
+                     f"{r['overrides']['racks.0.count']} racks = {round(r['overrides']['racks.0.count'] * per_rack):,} "
+                     "GPUs, the answer's GPUs fill part of one more)")
     else:
         lines.append(f"  answer: interconnect {fq(r['flex']['interconnect_w'], 'power')} for {r['gpus']:,} GPUs "
                      f"(firm: {fq(r['firm']['interconnect_w'], 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
