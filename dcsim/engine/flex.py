@@ -587,7 +587,7 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
         out["thermal"] = {
             "c_space_j_per_k": p.c_space_j_per_k, "c_loop_j_per_k": p.c_loop_j_per_k, "ua_w_per_k": p.ua_w_per_k,
             "setpoint_c": p.setpoint_c, "t_limit_c": p.t_limit_c, "r_th_k_per_w": p.r_th_k_per_w,
-            "tank_capacity_j": p.tank_capacity_j, "preemptive_cap": p.preemptive_cap,
+            "shed_space_c": p.shed_space_c, "tank_capacity_j": p.tank_capacity_j, "preemptive_cap": p.preemptive_cap,
             "peak_space_c": float(np.max(ts["t_space_c"])), "peak_loop_c": float(np.max(ts["t_loop_c"])),
             "throttled_s": float(np.count_nonzero(ts["thermal_throttled"]) * dt),
             "shed_s": float(np.count_nonzero(ts["thermal_shed"]) * dt),

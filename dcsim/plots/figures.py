@@ -253,6 +253,13 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
     zoom = _zoom_range(ceilings, top)
+    ach = np.asarray(achieved, dtype=float)
+    ach = ach[np.isfinite(ach) & (ach > 0)]
+    if zoom is not None and ach.size:  # keep the achieved rate in the zoom when it runs just below it
+        q = float(np.percentile(ach, 10))
+        span = zoom[1] - zoom[0]
+        if zoom[0] - span <= q < zoom[0]:
+            zoom = (q - 0.15 * span, zoom[1])
 
     if zoom is None:
         fig = new_figure(12.0, 6.8)
@@ -309,15 +316,21 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                       loc="left", fontsize=9.5, fontweight="normal", color="#222222")
     shifts = _shift_times(report)
     marked = shifts if len(shifts) <= max_shift_lines else []
-    for i, sh in enumerate(marked):
+    groups: list[list] = []  # labels of shifts closer than 1.5 % of the axis are joined: "→cooling→power"
+    near = 0.015 * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
+    for sh in marked:
         x = float(sh["t_s"]) * scale
         for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
             a_.axvline(x, color="#333333", lw=0.8, ls=":", alpha=0.8)
-        if len(shifts) <= max_shift_labels:
-            to = str(sh.get("to", ""))
-            ax.annotate(f"→{to}", (x, 1.0), xycoords=("data", "axes fraction"),
+        if groups and x - groups[-1][0] < near:
+            groups[-1][1].append(str(sh.get("to", "")))
+        else:
+            groups.append([x, [str(sh.get("to", ""))]])
+    if len(shifts) <= max_shift_labels:
+        for x, tos in groups:
+            ax.annotate("".join(f"→{t}" for t in tos), (x, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
-                        ha="left", fontsize=8.5, color=CONSTRAINT_COLORS.get(to, "#333333"))
+                        ha="left", fontsize=8.5, color=CONSTRAINT_COLORS.get(tos[-1], "#333333"))
     ax.set_ylim(0, top if top > 0 else 1.0)
     ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # %g digits: 3.5M stays 3.5M
     ax.set_ylabel("output token rate (tok/s)")

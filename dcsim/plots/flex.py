@@ -94,10 +94,20 @@ def thermal_figure(result: Any):
     ax = fig.subplots()
     ax.plot(x, ts["t_space_c"], color="tab:red", lw=1.4, label="white space (GPU inlet / coolant)")
     ax.plot(x, ts["t_loop_c"], color="tab:blue", lw=1.4, label="loop water")
+    if "gpu_power_w" in ts and "gpus_in_service" in ts and th.get("r_th_k_per_w") is not None:
+        # what the throttle acts on: die = inlet + R_th x power per GPU (docs/thermal-dynamics.md)
+        n = np.maximum(np.asarray(ts["gpus_in_service"], dtype=float), 1.0)
+        die = np.asarray(ts["t_space_c"], dtype=float) + th["r_th_k_per_w"] * np.asarray(ts["gpu_power_w"], float) / n
+        die = np.where(np.asarray(ts["thermal_shed"]) > 0, np.nan, die)  # IT off: no die temperature
+        ax.plot(x, die, color="tab:purple", lw=1.4, label="GPU die (inlet + R_th·P per GPU)")
+    ax.axhline(th["t_limit_c"], color="tab:purple", ls="--", lw=1.0, label=f"GPU limit {th['t_limit_c']:g} °C: throttle")
+    if th.get("shed_space_c") is not None:
+        ax.axhline(th["shed_space_c"], color="tab:red", ls=":", lw=1.0,
+                   label=f"room limit {th['shed_space_c']:g} °C: shed")
     _shade(ax, x, ts["thermal_throttled"], "tab:orange", "thermal throttle")
     _shade(ax, x, ts["thermal_shed"], "black", "shed (IT off)")
     ax.set_xlabel("hours from start")
     ax.set_ylabel("°C")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(0.005, 0.47), fontsize=8)
     ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")
     return fig
