@@ -24,10 +24,11 @@ from dcsim.sweep import run_sweep
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenarios", "reference.yaml")
 
 
-def spec(points: int) -> dict:
+def spec(points: int, slo: bool = True) -> dict:
     n = max(1, int(round(math.sqrt(points))))
     m = max(1, int(math.ceil(points / n)))
     return {
+        **({} if slo else {"fixed": {"serving.slo_estimate": False}}),
         "name": "bench",
         "base": os.path.abspath(REFERENCE),
         "mode": "grid",
@@ -38,9 +39,9 @@ def spec(points: int) -> dict:
     }
 
 
-def measure(points: int, workers: int = 1, client=None) -> tuple[float, int]:
+def measure(points: int, workers: int = 1, client=None, slo: bool = True) -> tuple[float, int]:
     t0 = time.perf_counter()
-    rows = run_sweep(spec(points), workers=workers, client=client, cache_dir=None, progress=False)
+    rows = run_sweep(spec(points, slo), workers=workers, client=client, cache_dir=None, progress=False)
     return time.perf_counter() - t0, len(rows)
 
 
@@ -51,12 +52,15 @@ def main() -> None:
     args = ap.parse_args()
     print(f"sweep benchmark: {args.points}-point fluid grid over the reference day (24 h, 1-min ticks), "
           f"cache off, {os.cpu_count()} CPUs")
-    results = {}
-    for w in (1, 2):
-        el, n = measure(args.points, workers=w)
-        results[w] = n / el * 60.0
-        print(f"  {w} worker{'s' if w > 1 else ' '}: {n} points in {el:6.1f} s = {results[w]:6.1f} points/min")
-    print(f"  scaling 2 workers / 1 worker: {results[2] / results[1]:.2f}x")
+    for slo in (True, False):
+        results = {}
+        what = "with the fluid SLO estimate" if slo else "serving.slo_estimate: false"
+        for w in (1, 2):
+            el, n = measure(args.points, workers=w, slo=slo)
+            results[w] = n / el * 60.0
+            print(f"  {what:28s} {w} worker{'s' if w > 1 else ' '}: {n} points in {el:6.1f} s = "
+                  f"{results[w]:6.1f} points/min")
+        print(f"  {what:28s} scaling 2 workers / 1 worker: {results[2] / results[1]:.2f}x")
     if args.dask:
         from dask.distributed import Client, LocalCluster
 

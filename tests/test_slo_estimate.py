@@ -217,3 +217,16 @@ def test_fluid_agrees_with_request_fidelity_when_capped_on_the_frontier():
     assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.05
     for metric, q, tol in (("ttft", "p50", 0.25), ("ttft", "p99", 0.25), ("tpot", "p50", 0.10)):
         assert flu["latency_s"][metric][q] == pytest.approx(req["latency_s"][metric][q], rel=tol)
+
+
+def test_slo_estimate_off_skips_only_the_latency_figures():
+    """serving.slo_estimate: false (fast sweeps) leaves every physical figure as it was and says
+    that no latency / SLO figure was estimated."""
+    ref = str(ROOT / "scenarios" / "reference.yaml")
+    ov = {"duration": "3 h", "start": "2026-07-15T12:00"}
+    on = dcsim.run(ref, overrides=ov).report
+    off = dcsim.run(ref, overrides={**ov, "serving.slo_estimate": False}).report
+    assert off["goodput_tok_s"] is None and off["slo_attainment"] is None and on["goodput_tok_s"] is not None
+    assert any("serving.slo_estimate is false" in w for w in off["warnings"])
+    for k in ("tokens", "energy_j", "binding", "pue", "tpf", "tokens_accounting"):
+        assert off[k] == on[k], k

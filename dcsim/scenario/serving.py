@@ -33,6 +33,10 @@ class ServingSpec(Spec):
       (numba, :mod:`dcsim.serving.kernel`); ``python`` runs the readable reference loop
       (:mod:`dcsim.serving.replica`). Both give the same results; ``kernel`` falls back to
       ``python`` with a warning where numba cannot be imported.
+    * ``slo_estimate``: at fluid fidelity, estimate latency and SLO attainment by simulating the
+      request engine's replicas at each operating point (docs/slo.md; ~2–4 s of a reference-day
+      run). ``false`` skips it for sweeps and plans over physical limits (the run then takes
+      ~0.1 s; goodput, SLO attainment and latency are null, said in the report's warnings).
     """
 
     router: Literal["round_robin", "least_outstanding", "power_aware"] = "least_outstanding"
@@ -42,3 +46,4 @@ class ServingSpec(Spec):
     min_headroom_w: quantity("power", ge=0) = 0.0
     latency_sample_size: int = Field(10_000, ge=1, le=10_000_000)
     backend: Literal["kernel", "python"] = "kernel"
+    slo_estimate: bool = True

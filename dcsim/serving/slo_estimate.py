@@ -540,6 +540,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
     ``gpus_in_service``, ``mean_clock``)."""
     sc = m.scenario
     wl = m.workload
+    if not getattr(sc.serving, "slo_estimate", True):
+        return NotEstimated("serving.slo_estimate is false: no latency or SLO estimate was made (fast sweeps)")
     if getattr(sc.workload.arrivals, "kind", None) == "trace":
         return NotEstimated("trace workload: per-class length distributions are not known (only the trace's means)")
     scv = arrival_scv(sc.workload.arrivals)

@@ -36,7 +36,7 @@ r = dcsim.run(ROOT / "scenarios/reference.yaml",
                          "start": "2025-01-01T00:00"})
 start = datetime(2025, 1, 1)
 ts, dt = r.timeseries, r.report["tick_s"]
-a = annual_summary(ts, start, tick_s=dt, slo_attainment=r.report["slo_attainment"])
+a = annual_summary(ts, start, tick_s=dt, slo_token_share=r.report["utilization_adjusted_output"]["slo_share"])
 print(f"year: PUE {a['pue']['annual']:.3f} (Jan {a['pue']['by_month'][0]:.3f}, Jul {a['pue']['by_month'][6]:.3f}); "
       f"hours binding {', '.join(f'{k} {v:,.0f}' for k, v in a['hours_binding'].items())}")
 binding_month_hour_plot(a).savefig(out / "binding_month_hour.png")
