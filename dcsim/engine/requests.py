@@ -215,7 +215,8 @@ class _Lane:
                 self._trim += err
             elif saturated:
                 self._trim += _GAIN_UP * err
-        self._trim = min(max(self._trim, -self._level_now), self.m.clocks.size - 1 - self._level_now)
+        # never below the controller's clock: only power the budget leaves unused is taken up
+        self._trim = min(max(self._trim, 0.0), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
         self.arrived_tok += arrived
         self.served_tok += served + fluid_served * dt
@@ -234,7 +235,9 @@ class _Lane:
         Uncapped ticks (the controller's clock is the top level) run at that clock. On capped
         ticks the effective level is the controller's level plus the lane's trim: the integral
         of the IT power error (target minus measured, in clock levels) over the ticks whose
-        limit bound (work left at the door). The target is the IT power of the controller's
+        limit bound (work left at the door), never below zero (the trim takes up power the
+        budget leaves unused; where replicas draw more than the target at the controller's
+        clock — load not consolidated — the clock is the controller's, as documented). The target is the IT power of the controller's
         operating point at ``limit_tok_s`` (:func:`dcsim.engine.pools.pool_operating_point`, the
         power a fluid facility draws serving that rate: the budget when power binds), so a
         request run at a binding limit uses the contract as the fluid does even where the
