@@ -103,7 +103,7 @@ class _Lane:
         self._var = 0.0  # running mean square of the relative IT power error of trimmed ticks
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
-        self.clock_level_eff: list[float] = []  # effective clock level (fractional index) of each tick
+        self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
              availability: float, awake: float | None = None):
@@ -252,7 +252,7 @@ class _Lane:
         self._level_now = level
         if not self._trim_on or level >= K - 1 - 1e-9:
             self._target_w = None
-            self.clock_level_eff.append(level)
+            self._tick_level.append(level)
             return [(t0 + dt, clock)]
         policy = m.scenario.controller.policy
         mode = np.array([1 if policy == "frontier" else 2], np.int8)
@@ -264,7 +264,7 @@ class _Lane:
         kk = min(max(k, 0), K - 2)
         self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac, 1e-9)
         eff = min(max(level + self._trim, 0.0), K - 1.0)
-        self.clock_level_eff.append(eff)
+        self._tick_level.append(eff)
         lo = int(np.floor(eff + 1e-9))
         f = eff - lo
         if f < _MIX_MIN or lo >= K - 1:
@@ -372,6 +372,13 @@ class _Lane:
         self._tick_it_sample.clear()
         self._tick_fluid_rate.clear()
         return it, gpu
+
+    def chunk_clock(self) -> np.ndarray:
+        """The clock the simulated replicas ran in each tick since the last call (time mean of
+        a tick split between two levels: the clock of its effective level)."""
+        lv = np.array(self._tick_level, dtype=float)
+        self._tick_level.clear()
+        return np.interp(lv, np.arange(self.m.clocks.size), self.m.clocks)
 
     def in_flight(self) -> int:
         """Requests at the door or inside a replica (simulated part)."""
@@ -515,11 +522,13 @@ class RequestEngine:
         parts = [ln.chunk_power(mode, level, parked) for ln in self.lanes]
         it = np.stack([p[0] for p in parts], axis=1)
         gpu = np.stack([p[1] for p in parts], axis=1)
+        # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
+        clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
         if len(parts) == 1:
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
-                    "pool_gpu_power_w": gpu}
+                    "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
-                "pool_gpu_power_w": gpu}
+                "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
     # ------------------------------------------------------------------ results
     def in_flight(self) -> int:
