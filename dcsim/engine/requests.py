@@ -11,7 +11,13 @@ Admission: the controller's rate limit (tokens/s) becomes a token bucket at the 
 door; requests wait there when power or cooling is short and are shed (counted) after
 ``controller.hold_limit``. The same limit bounds the wait inside replica queues: a request not
 admitted to a batch within ``hold_limit`` of its arrival is shed there (counted). Latency counts
-from each request's original arrival — held at the door, retried after a node failure or not. Requests are never dropped silently: the report's
+from each request's original arrival — held at the door, retried after a node failure or not.
+
+Clock at a binding limit: on capped ticks each lane trims the controller's clock so the
+replicas' measured IT power meets the power the controller's operating point draws at its
+rate limit (:meth:`_Lane._clock_segments`; docs/engine.md "Request fidelity at a binding power
+limit"): simulated replicas serve fewer tokens per clock than the node tables (length-biased
+batches), and at the frontier's clock they were compute-saturated below the budget. Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
@@ -34,6 +40,17 @@ from dcsim.workload.model import child_seed
 __all__ = ["RequestEngine"]
 
 _NO_SHED = np.zeros((2, 0), np.int64)
+#: a fractional clock level closer than this to a whole level runs the tick at that level
+#: (one serve call instead of two; 0.02 level ≈ 0.06 % of the clock range: numerical choice)
+_MIX_MIN = 0.02
+#: gain of the clock trim's upward steps (downward steps: 1): approach the contract from below
+#: (numerical choice: converges in a few ticks; measured in docs/engine.md)
+_GAIN_UP = 0.5
+#: weight of the last tick in the running mean square of the power error (about 5 ticks'
+#: memory; numerical choice)
+_EWMA = 0.2
+#: the margin below the power target is at most this (relative; numerical choice)
+_MARGIN_MAX = 0.02
 
 
 class _Lane:
@@ -77,6 +94,16 @@ class _Lane:
         self._by_group = [(self.groups[g], np.flatnonzero(gof == g)) for g in sorted(set(gof.tolist()))]
         self.requeued = 0  # requests retried after their replica failed
         self.door_backlog_tok = 0.0  # output tokens waiting to be admitted (for the controller)
+        # clock trim (module docstring "Clock at a binding limit"): the offset (clock levels) added
+        # to the controller's capped clock so the measured IT power meets the fluid target
+        self._trim = 0.0
+        self._trim_on = m.scenario.controller.policy in ("frontier", "uniform") and not m.scenario.controller.idle_power_down
+        self._target_w = None  # IT target of this tick when trimmed (sample share), W
+        self._meas_prev = None  # measured IT power (sample) of the last saturated trimmed tick, W
+        self._var = 0.0  # running mean square of the relative IT power error of trimmed ticks
+        self._level_now = 0.0  # the controller's clock level this tick (fractional index)
+        self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
+        self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
              availability: float, awake: float | None = None):
@@ -127,8 +154,19 @@ class _Lane:
             rt = ra = np.zeros(0)
             rc = ri = ro = np.zeros(0, np.int64)
             headroom = None
-        energy, fins, sh_c, sh_o = self.pool.serve(t1, clock, rt, ra, rc, ri, ro, available=available,
-                                                   headroom_w=headroom)
+        segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt)
+        if len(segs) == 1:
+            energy, fins, sh_c, sh_o = self.pool.serve(t1, segs[0][1], rt, ra, rc, ri, ro, available=available,
+                                                       headroom_w=headroom)
+        else:  # the tick's first part at the upper clock level, the rest at the lower one
+            (tm, c_hi), (_, c_lo) = segs
+            n1 = int(np.searchsorted(rt, tm, side="left"))
+            e1, fins, c1, o1 = self.pool.serve(tm, c_hi, rt[:n1], ra[:n1], rc[:n1], ri[:n1], ro[:n1],
+                                               available=available, headroom_w=headroom)
+            e2, f2, c2, o2 = self.pool.serve(t1, c_lo, rt[n1:], ra[n1:], rc[n1:], ri[n1:], ro[n1:],
+                                             available=available, headroom_w=headroom)
+            energy, fins = e1 + e2, list(fins) + list(f2)
+            sh_c, sh_o = np.concatenate([c1, c2]).astype(np.int64), np.concatenate([o1, o2]).astype(np.int64)
         if sh_c.size:  # never fits in KV, or waited in a replica queue past hold_limit
             eng.metrics.record_shed(sh_c)
             shed_tok += float(sh_o.sum())
@@ -154,6 +192,31 @@ class _Lane:
             shed_tok += sh
         self._tick_gpu.append(gpu_j / dt)
         self._tick_it_sample.append(it_w + self._ovh_share)
+        if self._target_w is None or self._hold_tok <= 0:
+            self._meas_prev = None
+        else:
+            # work still held at the door: the limit binds. Integrate the IT power error into the
+            # trim (one clock level ≈ slope W at full batch): down whenever over the target, up
+            # (at half gain) only while most replicas have requests waiting for a batch slot —
+            # saturated, so a higher clock serves more; replicas still filling (the first ticks
+            # of a run) draw less for want of work, not of clock
+            meas = it_w + self._ovh_share
+            saturated = bool(np.mean(self.pool.pending()[available] > 0) >= 0.5)
+            if saturated and self._meas_prev is not None:
+                # the random batches' power scatters from tick to tick and the contract is a
+                # per-tick ceiling: aim below the target by twice that scatter (running mean
+                # square of the tick-to-tick change, halved: the variance of one tick)
+                d = (meas - self._meas_prev) / self._target_w
+                self._var = (1.0 - _EWMA) * self._var + _EWMA * 0.5 * d * d
+            self._meas_prev = meas if saturated else None
+            margin = min(2.0 * self._var ** 0.5, _MARGIN_MAX)
+            err = (self._target_w * (1.0 - margin) - meas) / self._slope_w
+            if err < 0.0:
+                self._trim += err
+            elif saturated:
+                self._trim += _GAIN_UP * err
+        # never below the controller's clock: only power the budget leaves unused is taken up
+        self._trim = min(max(self._trim, 0.0), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
         self.arrived_tok += arrived
         self.served_tok += served + fluid_served * dt
@@ -164,6 +227,51 @@ class _Lane:
         # remainder's queue; tokens already inside replicas are in service, not waiting
         self.door_backlog_tok = self._hold_tok + self._fluid_backlog
         return served / dt + fluid_served, waiting, shed_tok, arrived
+
+    def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float) -> list:
+        """The clock(s) the replicas run this tick: ``[(t_end, clock)]``, or two segments
+        ``[(t_mid, upper level), (t_end, lower level)]`` for a fractional effective level.
+
+        Uncapped ticks (the controller's clock is the top level) run at that clock. On capped
+        ticks the effective level is the controller's level plus the lane's trim: the integral
+        of the IT power error (target minus measured, in clock levels) over the ticks whose
+        limit bound (work left at the door), never below zero (the trim takes up power the
+        budget leaves unused; where replicas draw more than the target at the controller's
+        clock — load not consolidated — the clock is the controller's, as documented). The target is the IT power of the controller's
+        operating point at ``limit_tok_s`` (:func:`dcsim.engine.pools.pool_operating_point`, the
+        power a fluid facility draws serving that rate: the budget when power binds), so a
+        request run at a binding limit uses the contract as the fluid does even where the
+        simulated replicas serve at a different rate per clock than the node tables (measured
+        in docs/engine.md "Request fidelity at a binding power limit"). A fractional level runs
+        the tick's first part at the upper level and the rest at the lower one: a mix of two
+        operating points in time, as the frontier mixes them across replicas.
+        """
+        m = self.m
+        K = m.clocks.size
+        level = float(np.interp(clock, m.clocks, np.arange(K)))
+        self._level_now = level
+        if not self._trim_on or level >= K - 1 - 1e-9:
+            self._target_w = None
+            self._tick_level.append(level)
+            return [(t0 + dt, clock)]
+        policy = m.scenario.controller.policy
+        mode = np.array([1 if policy == "frontier" else 2], np.int8)
+        k = int(round(level))
+        op = pool_operating_point(self.curves, m.clocks, policy, self.overhead_w, np.array([limit_tok_s]), mode,
+                                  np.array([k], np.int16), np.array([avail]))
+        self._target_w = float(op["it_power_w"][0]) * self.frac
+        it_full = self.curves.it_pq[:, -1]
+        kk = min(max(k, 0), K - 2)
+        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac, 1e-9)
+        eff = min(max(level + self._trim, 0.0), K - 1.0)
+        self._tick_level.append(eff)
+        lo = int(np.floor(eff + 1e-9))
+        f = eff - lo
+        if f < _MIX_MIN or lo >= K - 1:
+            return [(t0 + dt, float(m.clocks[min(lo, K - 1)]))]
+        if f > 1.0 - _MIX_MIN:
+            return [(t0 + dt, float(m.clocks[lo + 1]))]
+        return [(t0 + f * dt, float(m.clocks[lo + 1])), (t0 + dt, float(m.clocks[lo]))]
 
     def _release(self, t1: float):
         """Take requests from the door queue in FIFO order: those waiting more than hold_limit
@@ -264,6 +372,13 @@ class _Lane:
         self._tick_it_sample.clear()
         self._tick_fluid_rate.clear()
         return it, gpu
+
+    def chunk_clock(self) -> np.ndarray:
+        """The clock the simulated replicas ran in each tick since the last call (time mean of
+        a tick split between two levels: the clock of its effective level)."""
+        lv = np.array(self._tick_level, dtype=float)
+        self._tick_level.clear()
+        return np.interp(lv, np.arange(self.m.clocks.size), self.m.clocks)
 
     def in_flight(self) -> int:
         """Requests at the door or inside a replica (simulated part)."""
@@ -407,11 +522,13 @@ class RequestEngine:
         parts = [ln.chunk_power(mode, level, parked) for ln in self.lanes]
         it = np.stack([p[0] for p in parts], axis=1)
         gpu = np.stack([p[1] for p in parts], axis=1)
+        # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
+        clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
         if len(parts) == 1:
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
-                    "pool_gpu_power_w": gpu}
+                    "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
-                "pool_gpu_power_w": gpu}
+                "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
     # ------------------------------------------------------------------ results
     def in_flight(self) -> int:

@@ -50,6 +50,10 @@ class PythonPool(_Pool):
     def outstanding_tokens(self) -> np.ndarray:
         return np.array([r.outstanding_tokens for r in self.replicas], dtype=float)
 
+    def pending(self) -> np.ndarray:
+        """Per replica: enqueued requests not in the running batch (fresh or preempted)."""
+        return np.array([r.n_pending for r in self.replicas], dtype=np.int64)
+
     def serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
         """Route and enqueue the released requests, advance every replica to ``t_end``.
         Returns (GPU energy J per replica, finished batches, shed classes, shed output tokens)."""
@@ -105,6 +109,10 @@ class KernelPool(_Pool):
 
     def outstanding_tokens(self) -> np.ndarray:
         return np.concatenate([g.outstanding_tokens for g in self.groups]).astype(float)
+
+    def pending(self) -> np.ndarray:
+        """As :meth:`PythonPool.pending`."""
+        return np.concatenate([g.n_pending for g in self.groups]).astype(np.int64)
 
     def serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
         """As :meth:`PythonPool.serve`: one compiled call per rack group."""
