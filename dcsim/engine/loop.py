@@ -105,8 +105,10 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     lf = m.liquid_fraction
     it_max_p = np.asarray(m.facility.max_it_power_w(budget, lf, t_db, t_wb), dtype=float)
     heat_cap = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float) * cool_factor
-    # IT power whose heat (IT + in-room power-chain losses) the plant can reject
-    it_max_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float) * cool_factor
+    # IT power whose heat (IT + in-room power-chain losses) the reduced plant can reject: the
+    # inversion on the reduced capacity (the UPS no-load heat does not scale with cool_factor)
+    it_max_q = np.broadcast_to(np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf, cool_factor),
+                                          dtype=float), t.shape).astype(float)
     cv = m.curves
     # With a fraction a of replicas in service, the facility's (IT, rate) points scale to
     # (a·(IT − overhead) + overhead, a·rate): invert on the scaled budget.
