@@ -2,14 +2,24 @@
 
 * A partial ``cooling_failure`` leaves the plant rejecting no more heat than its reduced capacity
   (the UPS no-load heat does not scale with the lost capacity).
+* The report's ``tpf`` inputs give back its own ceilings and binding through ``dcsim.tpf``.
 """
 
+import contextlib
+import io
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
+from dcsim.cli import main
+from dcsim.engine.build import build_models
 from dcsim.engine.run import run
+from dcsim.engine.steady import steady_report
+from dcsim.scenario import load_scenario
+from dcsim.tpf import token_production
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,3 +44,53 @@ def test_partial_cooling_failure_heat_within_reduced_capacity():
     assert np.all(heat_w <= ts["heat_capacity_w"] * (1 + 1e-9))
     # the budget is used: heat meets the reduced capacity where cooling binds (no slack left idle)
     np.testing.assert_allclose(heat_w[win], ts["heat_capacity_w"][win], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- B: tpf inputs reproduce the block
+
+SCENARIOS = ["reference.yaml", "heatwave-air.yaml", "heatwave-liquid.yaml", "campus-interconnect.yaml",
+             "year-richmond.yaml", "mixed-fleet.yaml"]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_tpf_inputs_reproduce_ceilings_and_binding(name):
+    """``token_production(**inputs)`` gives back every moment's C, P, Q, achieved rate and binding
+    (Q = Q_rej / E_tok with Q_rej the IT heat the plant can take, not its raw capacity)."""
+    m = build_models(load_scenario(ROOT / "scenarios" / name))
+    st = steady_report(m, crossovers_too=False)
+    for label, mo in st["moments"].items():
+        t = token_production(**mo["inputs"]).as_dict()
+        for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s", "achieved_tok_s", "demand_tok_s"):
+            assert t[k] == pytest.approx(mo[k], rel=1e-12), (label, k)
+        if "pools" not in mo:  # several pools: the moment's binding is the pool furthest short
+            assert t["binding"] == mo["binding"], label
+        # the IT heat the plant can take lies below the raw capacity by at least the UPS no-load loss
+        assert mo["inputs"]["heat_rejection_w"] < mo["heat_capacity_w"]
+
+
+def test_tpf_hottest_reference_cooling_binds_through_closed_form():
+    """The audit's case: reference.yaml at its hottest tick, cooling binds, and the exported inputs
+    say so (they said power: Q_rej was the raw capacity, 7 % above the heat IT may add)."""
+    m = build_models(load_scenario(ROOT / "scenarios" / "reference.yaml"))
+    mo = steady_report(m, crossovers_too=False)["moments"]["hottest"]
+    assert mo["binding"] == "cooling"
+    assert token_production(**mo["inputs"]).binding_name == "cooling"
+    i = mo["inputs"]
+    assert i["heat_rejection_w"] / i["joule_per_token_it"] == pytest.approx(mo["cooling_tok_s"], rel=1e-12)
+
+
+def test_tpf_cli_equals_report_block_inputs_included():
+    """``dcsim tpf FILE --json`` moments equal report.json's ``tpf.moments`` (inputs included), and
+    the run-mean linearisation uses the same meaning of Q_rej (the IT-heat budget)."""
+    ref = ROOT / "scenarios" / "reference.yaml"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["tpf", str(ref), "--json"]) == 0
+    cli = json.loads(buf.getvalue())
+    res = run(ref)
+    rep = res.report["tpf"]
+    for label, mo in rep["moments"].items():
+        for k, v in mo.items():
+            assert cli["moments"][label][k] == v, (label, k)
+    rm = rep["run_mean"]["inputs"]
+    assert rm["heat_rejection_w"] == pytest.approx(float(np.mean(res.timeseries["it_max_cooling_w"])), rel=1e-12)
