@@ -3,6 +3,7 @@
 * A partial ``cooling_failure`` leaves the plant rejecting no more heat than its reduced capacity
   (the UPS no-load heat does not scale with the lost capacity).
 * The report's ``tpf`` inputs give back its own ceilings and binding through ``dcsim.tpf``.
+* ``mean_clock`` is the effective clock under a board ``power_cap`` (monotone in the cap).
 """
 
 import contextlib
@@ -16,6 +17,7 @@ import yaml
 
 from dcsim.cli import main
 from dcsim.engine.build import build_models
+from dcsim.engine.gpu_clock import board_clock
 from dcsim.engine.run import run
 from dcsim.engine.steady import steady_report
 from dcsim.scenario import load_scenario
@@ -94,3 +96,44 @@ def test_tpf_cli_equals_report_block_inputs_included():
             assert cli["moments"][label][k] == v, (label, k)
     rm = rep["run_mean"]["inputs"]
     assert rm["heat_rejection_w"] == pytest.approx(float(np.mean(res.timeseries["it_max_cooling_w"])), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- C: effective clock under a board power cap
+
+CAPS_W = (250, 280, 300, 320, 350, 450)
+
+
+def _capped(cap_w, policy="frontier"):
+    over = {"duration": "10 min", "start": "2026-07-15T13:00", "controller.tick": "10 s", "controller.policy": policy}
+    if cap_w is not None:
+        over["racks.0.node.power_cap"] = f"{cap_w} W"
+    return run(ROOT / "scenarios" / "reference.yaml", overrides=over)
+
+
+@pytest.mark.parametrize("policy", ["frontier", "uniform"])
+def test_mean_clock_is_effective_and_monotone_in_power_cap(policy):
+    """``mean_clock`` is the clock the GPUs run at: the lower of the controller's DVFS clock and the
+    board's throttled clock under ``power_cap``; it rises with the cap (it was the controller's
+    level: 0.94 at 250 W, 0.48 at 320 W under the frontier policy)."""
+    clocks, ctl = [], []
+    for cap in CAPS_W:
+        res = _capped(cap, policy)
+        c = res.report["controller"]
+        ts = res.timeseries
+        assert np.all(ts["mean_clock"] <= ts["controller_clock"] + 1e-12)
+        clocks.append(c["mean_clock"])
+        ctl.append(c["mean_controller_clock"])
+    assert all(b > a for a, b in zip(clocks, clocks[1:])), clocks
+    assert all(x <= y + 1e-12 for x, y in zip(clocks, ctl))
+    # saturated (the whole fleet at full batch), the effective clock is the board's at full batch
+    m = build_models(load_scenario(ROOT / "scenarios" / "reference.yaml",
+                                   overrides={"racks.0.node.power_cap": "250 W"}))
+    g = m.groups[0]
+    full = board_clock(g.node, g.table.batch[-1:], m.pools[0].mean_input, m.pools[0].mean_output)[0]
+    assert 0.3 < full < 0.45 and clocks[0] == pytest.approx(full, rel=0.02)
+
+
+def test_mean_clock_without_cap_is_the_controllers():
+    """No board cap below TDP: the effective clock is the controller's, tick by tick."""
+    ts = _capped(None).timeseries
+    np.testing.assert_array_equal(ts["mean_clock"], ts["controller_clock"])
