@@ -14,7 +14,8 @@ Energy-to-Token Production", arXiv 2605.11733, 2026; dcsim DESIGN.md)::
 * ``K_eff``   roofline-effective compute (not peak), FLOP/s
 * ``P_deliv`` power available at the utility meter (the interconnect cap), W
 * ``PUE``     facility power / IT power at the operating point, dimensionless ≥ 1
-* ``Q_rej``   heat the cooling plant can reject now, W
+* ``Q_rej``   heat of IT the cooling plant can reject now, W (its capacity less the in-room
+              power-chain losses it also rejects: :func:`dcsim.engine.steady.heat_rejection_it_w`)
 * ``θ``       accounting factor of the position paper, dimensionless (default 1)
 
 Every function takes numpy arrays (or scalars) and broadcasts. In the closed form the
@@ -142,7 +143,7 @@ def token_production(
         effective_flops: roofline-effective compute of all in-service GPUs, FLOP/s.
         delivered_power_w: power available at the meter, W.
         pue: facility/IT power at the operating point (≥ 1).
-        heat_rejection_w: heat the plant can reject now, W.
+        heat_rejection_w: heat of IT the plant can reject now, W (capacity less PDU and UPS losses).
         demand_tok_s: output tokens/s requested.
         theta: accounting factor θ (dimensionless, default 1).
     """

@@ -357,7 +357,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         controller=ControllerSummary(actions=len(log) + raw["controller_log_dropped"],
                                      cap_events=sum(1 for a in log if a["action"] == "cap"),
                                      capped_share=float(np.mean(ts["mode"] != 0)),
-                                     mean_clock=float(np.mean(ts["mean_clock"]))),
+                                     mean_clock=float(np.mean(ts["mean_clock"])),
+                                     mean_controller_clock=float(np.mean(ts.get("controller_clock", ts["mean_clock"])))),
         warnings=warnings,
         provenance=Provenance(
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,

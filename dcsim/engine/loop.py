@@ -22,6 +22,7 @@ import numpy as np
 import simpy
 
 from dcsim.engine.build import Models
+from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import MODE_NAMES, Controller, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
@@ -105,8 +106,10 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     lf = m.liquid_fraction
     it_max_p = np.asarray(m.facility.max_it_power_w(budget, lf, t_db, t_wb), dtype=float)
     heat_cap = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float) * cool_factor
-    # IT power whose heat (IT + in-room power-chain losses) the plant can reject
-    it_max_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float) * cool_factor
+    # IT power whose heat (IT + in-room power-chain losses) the reduced plant can reject: the
+    # inversion on the reduced capacity (the UPS no-load heat does not scale with cool_factor)
+    it_max_q = np.broadcast_to(np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf, cool_factor),
+                                          dtype=float), t.shape).astype(float)
     cv = m.curves
     # With a fraction a of replicas in service, the facility's (IT, rate) points scale to
     # (a·(IT − overhead) + overhead, a·rate): invert on the scaled budget.
@@ -376,6 +379,15 @@ def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarr
                                 level, avail)
 
 
+def effective_clock(m: Models) -> EffectiveClock:
+    """The run's :class:`~dcsim.engine.gpu_clock.EffectiveClock` (one pool), built once and kept on ``m``."""
+    ec = m.__dict__.get("_effective_clock")
+    if ec is None:
+        ec = m.__dict__["_effective_clock"] = EffectiveClock(
+            m.groups, m.curves, m.clocks, m.pools[0].mean_input, m.pools[0].mean_output)
+    return ec
+
+
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
                   arrived, extra, mp: PoolTicker | None = None, flex_cols=None) -> None:
     pools: dict = {}
@@ -388,6 +400,11 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     else:
         op = operating_point(m, served, mode, level, ex.awake)
         op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
+        # the controller's DVFS clock, and the effective one: lower where the board's power cap throttles
+        op["controller_clock"] = op["clock"]
+        ec = effective_clock(m)
+        op["effective_clock"] = np.minimum(op["clock"], ec.at(
+            m.scenario.controller.policy, served, mode, level, ex.awake, op["load_fraction"])) if ec.throttles else op["clock"]
         if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
@@ -407,7 +424,8 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         it_power_w=fb["it"], gpu_power_w=op["gpu_power_w"], cooling_power_w=fb["cooling"],
         loss_power_w=fb["losses"], fixed_power_w=fb["fixed"], facility_power_w=fb["facility"],
         interconnect_w=ex.interconnect_w, pue=fb["facility"] / fb["it"], t_out_c=ex.t_db_c, t_wb_c=ex.t_wb_c,
-        gpus_in_service=ex.availability * m.gpus, mean_clock=op["clock"], mean_cap_w=cap_w,
+        gpus_in_service=ex.availability * m.gpus, mean_clock=op.get("effective_clock", op["clock"]),
+        controller_clock=op.get("controller_clock", op["clock"]), mean_cap_w=cap_w,
         queue_tokens=backlog, shed_tokens=shed, arrived_tokens=arrived, mode=mode, clock_level=level,
         load_fraction=op["load_fraction"], it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
         awake_fraction=ex.awake, parked_power_w=ex.parked_w,

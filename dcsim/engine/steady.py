@@ -15,7 +15,7 @@ import numpy as np
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.tpf import BINDING_NAMES, binding_of
 
-__all__ = ["MOMENTS", "ceilings_at", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
+__all__ = ["MOMENTS", "ceilings_at", "heat_rejection_it_w", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
            "pool_flop_per_output_token"]
 
 
@@ -173,14 +173,33 @@ def scenario_moments(m: Models) -> dict[str, np.ndarray]:
     return {"t_s": t, "demand_tok_s": demand, "t_db_c": t_db, "t_wb_c": t_wb}
 
 
+def heat_rejection_it_w(cooling_tok_s: float, joule_per_token_it: float | None) -> float | None:
+    """Q_rej of the closed form, W: the IT heat the plant can take, Q·E_tok, so that
+    ``dcsim.tpf.token_production`` gives back the cooling ceiling Q (tokens/s) exactly.
+
+    Q is the cooling ceiling the engine inverts (:func:`ceilings_at`): the IT power whose heat
+    *with* the PDU and UPS losses fits the plant (``it_budget_cooling_w``), on the frontier with
+    the racks' cooling limits. The raw capacity (``heat_capacity_w``) also covers those losses,
+    so Q_rej = raw capacity / E_tok would overstate Q (7 % on reference.yaml at its hottest
+    tick). E_tok is the one of the power-bound operating point (J/token); where the cooling
+    frontier's own J/token differs (rack cooling limits, the frontier's curvature) Q·E_tok
+    differs from ``it_budget_cooling_w`` by as much (docs/report.md, ``tpf.inputs``)."""
+    if joule_per_token_it is None:
+        return None
+    return cooling_tok_s * joule_per_token_it
+
+
 def _symbols(r: dict, m: Models, f_tok: float) -> dict:
     """The position paper's symbols backed out at a moment's power-bound operating point:
-    F_tok, K_eff = C·F_tok, P_deliv, PUE = P_deliv / IT budget, E_tok = IT budget / P, Q_rej, D, θ."""
+    F_tok, K_eff = C·F_tok, P_deliv, PUE = P_deliv / IT budget, E_tok = IT budget / P,
+    Q_rej = Q·E_tok (:func:`heat_rejection_it_w`), D, θ. They are the keyword arguments of
+    :func:`dcsim.tpf.token_production`, which gives back the moment's C, P, Q and binding."""
     p = r["power_tok_s"]
     it_b = r["it_budget_power_w"]
+    e_tok = it_b / p if p > 0 else None
     return {"flop_per_token": f_tok, "effective_flops": r["compute_tok_s"] * f_tok,
             "delivered_power_w": r["interconnect_w"], "pue": r["interconnect_w"] / it_b if it_b > 0 else None,
-            "joule_per_token_it": it_b / p if p > 0 else None, "heat_rejection_w": r["heat_capacity_w"],
+            "joule_per_token_it": e_tok, "heat_rejection_w": heat_rejection_it_w(r["cooling_tok_s"], e_tok),
             "demand_tok_s": r["demand_tok_s"], "theta": 1.0}
 
 

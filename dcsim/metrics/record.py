@@ -152,7 +152,8 @@ class ControllerSummary:
     actions: int
     cap_events: int
     capped_share: float
-    mean_clock: float
+    mean_clock: float  # effective: the lower of the controller's clock and the board's throttled clock
+    mean_controller_clock: float | None = None  # the controller's DVFS clock level (None: not recorded)
 
 
 @dataclass

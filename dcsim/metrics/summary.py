@@ -93,7 +93,9 @@ def closed_form_summary(ts: dict, dt: float, flop_per_token: float, effective_fl
     """The TPF closed form at the run's mean operating point (paper's four-figure view).
 
     ``E_tok`` = IT energy / output tokens and ``PUE`` = facility / IT energy of the run;
-    ``P_deliv`` = mean interconnect cap; ``Q_rej`` = mean heat-rejection capacity;
+    ``P_deliv`` = mean interconnect cap; ``Q_rej`` = mean IT-heat budget of the plant (the IT power
+    whose heat with the PDU and UPS losses fits the capacity, ``it_max_cooling_w``: the same meaning
+    as the moments' ``heat_rejection_w``, :func:`dcsim.engine.steady.heat_rejection_it_w`);
     ``D`` = mean demand. The per-tick ceilings in the time series invert the full,
     load-dependent models instead; this summary linearises at the run's average.
     """
@@ -105,10 +107,11 @@ def closed_form_summary(ts: dict, dt: float, flop_per_token: float, effective_fl
                 "cooling_tok_s": 0.0, "binding": None, "inputs": {}}
     e_tok = it_j / out_tok
     pue = fac_j / it_j
+    q_rej = float(np.mean(ts["it_max_cooling_w"]))
     r = token_production(
         flop_per_token=flop_per_token, joule_per_token_it=e_tok, effective_flops=effective_flops,
         delivered_power_w=float(np.mean(ts["interconnect_w"])), pue=pue,
-        heat_rejection_w=float(np.mean(ts["heat_capacity_w"])), demand_tok_s=float(np.mean(ts["demand_tok_s"])),
+        heat_rejection_w=q_rej, demand_tok_s=float(np.mean(ts["demand_tok_s"])),
     )
     d = r.as_dict()
     return {
@@ -118,7 +121,7 @@ def closed_form_summary(ts: dict, dt: float, flop_per_token: float, effective_fl
         "inputs": {
             "flop_per_token": flop_per_token, "joule_per_token_it": e_tok, "effective_flops": effective_flops,
             "delivered_power_w": float(np.mean(ts["interconnect_w"])), "pue": pue,
-            "heat_rejection_w": float(np.mean(ts["heat_capacity_w"])), "demand_tok_s": float(np.mean(ts["demand_tok_s"])),
+            "heat_rejection_w": q_rej, "demand_tok_s": float(np.mean(ts["demand_tok_s"])),
             "theta": 1.0,
         },
     }

@@ -537,7 +537,7 @@ def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> Slo
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> SloEstimate | NotEstimated:
     """The estimate for a fluid run: ``m`` a built model (duck-typed ``dcsim.engine.build.Models``),
     ``ts`` its per-tick arrays (``achieved_tok_s``, ``queue_tokens``, ``shed_tokens``,
-    ``gpus_in_service``, ``mean_clock``)."""
+    ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``)."""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -563,7 +563,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
     avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
     if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
         avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
-    lvl = np.rint(np.interp(np.asarray(ts["mean_clock"], float), m.clocks, np.arange(m.clocks.size))).astype(int)
+    clk = ts["controller_clock"] if "controller_clock" in ts else ts["mean_clock"]  # the controller's level, not the throttled clock
+    lvl = np.rint(np.interp(np.asarray(clk, float), m.clocks, np.arange(m.clocks.size))).astype(int)
     mode = np.asarray(ts.get("mode", np.zeros(served.size)))
     if np.any(mode == 1):
         # capped on the frontier: as request fidelity does, every replica runs at the clock of the

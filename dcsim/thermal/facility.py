@@ -250,11 +250,13 @@ class Facility:
         pdu = pdu_loss_w(it, pc.pdu_loss_fraction)
         return it + pdu + ups_loss_w(it + pdu, self.ups_rating_w, pc.ups_l0, pc.ups_l1, pc.ups_redundancy)
 
-    def max_it_for_cooling_w(self, t_db_c, t_wb_c, liquid_fraction=0.0):
+    def max_it_for_cooling_w(self, t_db_c, t_wb_c, liquid_fraction=0.0, capacity_factor=1.0):
         """Largest IT power [W] whose heat (IT + PDU + UPS losses) fits the heat-rejection
         capacity now: the exact inverse of `heat_to_reject_w` (linear). Use this, not the raw
-        capacity, when comparing the plant with an IT power."""
-        q = self.heat_rejection_capacity_w(t_db_c, t_wb_c, liquid_fraction)
+        capacity, when comparing the plant with an IT power. ``capacity_factor`` (dimensionless,
+        broadcasts) scales the capacity before the inversion (a partial cooling failure): the
+        no-load UPS heat does not scale with it."""
+        q = self.heat_rejection_capacity_w(t_db_c, t_wb_c, liquid_fraction) * np.asarray(capacity_factor, dtype=float)
         if self.quick_study:
             return q
         pc = self.spec.power_chain
