@@ -137,3 +137,29 @@ def test_mean_clock_without_cap_is_the_controllers():
     """No board cap below TDP: the effective clock is the controller's, tick by tick."""
     ts = _capped(None).timeseries
     np.testing.assert_array_equal(ts["mean_clock"], ts["controller_clock"])
+
+
+def test_available_delivered_power_is_what_the_cap_can_feed_not_cap_over_the_light_load_pue():
+    """At light load the fixed losses make PUE(t) large; cap / PUE(t) then read 1.64 MW 'available'
+    on a 5 MW site that can feed 3.75 MW to IT. `available` is the IT power at which the facility
+    reaches its cap (it_max_power_w), and at the cap the two readings agree."""
+    sc = {"name": "tiny", "seed": 1, "duration": "1 h", "fidelity": "fluid",
+          "facility": {"interconnect": "5 MW", "cooling": {"kind": "chiller_plant", "capacity": "5 MW"},
+                       "weather": {"kind": "constant", "t_db": 20}},
+          "racks": [{"name": "a", "count": 10, "nodes_per_rack": 4,
+                     "node": {"gpu": "H100-SXM", "model": "llama-3.1-70b", "tensor_parallel": 4, "max_batch": 256},
+                     "power": {"power_limit": "60 kW"}, "cooling": {"kind": "rear_door", "limit": "50 kW"}}],
+          "workload": {"arrivals": {"kind": "poisson", "rate": "10 req/s"},
+                       "classes": [{"name": "chat", "preset": "chat", "share": 1.0}]},
+          "controller": {"tick": "60 s"}}
+    r = run(load_scenario(sc))
+    pad, ts = r.report["pue_adjusted_delivered_power_w"], r.timeseries
+    assert pad["available"]["mean"] == pytest.approx(float(np.mean(ts["it_max_power_w"])), rel=1e-12)
+    light = float(np.mean(ts["interconnect_w"] / ts["pue"]))
+    assert pad["available"]["mean"] > 2.0 * light  # the old reading understated it at this load
+    # at the cap (the reference hall's power-bound afternoon) both readings agree
+    ref = run(load_scenario(_reference(duration="1 h", start="2026-07-15T13:00")))
+    t2 = ref.timeseries
+    at_cap = t2["binding"] == 2
+    assert at_cap.any()
+    np.testing.assert_allclose(t2["it_max_power_w"][at_cap], (t2["interconnect_w"] / t2["pue"])[at_cap], rtol=2e-3)

@@ -318,7 +318,10 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     mom = run_moments(m, ts, dt)
     binding_share = bsum["share"]
     pue_t = ts["pue"]
-    avail = theta * ts["interconnect_w"] / pue_t
+    # what the interconnect can feed to IT: the IT power at which facility power reaches the cap (with
+    # the PUE of THAT load), not cap / PUE(t) at the tick's own load (at light load the fixed losses
+    # make PUE(t) large and cap / PUE(t) a fraction of what the site can deliver)
+    avail = theta * ts["it_max_power_w"]
     delivered = theta * ts["facility_power_w"] / pue_t  # = IT power of each tick
     rep = RunReport(
         scenario=sc.name, seed=sc.seed, fidelity=sc.fidelity, duration_s=duration,

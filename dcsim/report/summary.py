@@ -138,7 +138,7 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     if "used" in pad:
         rows.append(("PUE-adj. delivered power",
                      f"used {fmt_si(pad.get('used'), 'W')} of {fmt_si(get_path(pad, 'available.mean'), 'W')} "
-                     f"available (θ·P/PUE, min {fmt_si(get_path(pad, 'available.min'), 'W')})"))
+                     f"available (θ·P/PUE at the cap, min {fmt_si(get_path(pad, 'available.min'), 'W')})"))
     else:
         rows.append(("PUE-adj. delivered power",
                      f"mean {fmt_si(pad.get('mean'), 'W')}   peak {fmt_si(pad.get('peak'), 'W')}"))
