@@ -44,12 +44,14 @@ def test_pue_adjusted_delivered_power_is_what_reaches_it(light, capped):
         assert pad["theta"] == 1.0
         assert pad["used"] == pytest.approx(np.mean(ts["it_power_w"]), rel=1e-12)
         assert pad["mean"] == pad["used"] and pad["peak"] == pytest.approx(np.max(ts["it_power_w"]), rel=1e-12)
-        avail = ts["interconnect_w"] / ts["pue"]
+        # available: the IT power at which the facility reaches the cap (it_max_power_w)
+        avail = ts["it_max_power_w"]
         assert pad["available"]["mean"] == pytest.approx(np.mean(avail), rel=1e-12)
         assert pad["available"]["min"] == pytest.approx(np.min(avail), rel=1e-12)
         assert r["facility_power_w"]["mean"] == pytest.approx(np.mean(ts["facility_power_w"]), rel=1e-12)
         assert pad["used"] < r["facility_power_w"]["mean"]  # PUE > 1
         assert np.all(ts["it_power_w"] <= avail * (1 + 1e-9))  # the cap held on every tick
+        assert np.all(ts["it_power_w"] <= ts["interconnect_w"] / ts["pue"] * (1 + 1e-9))  # meter <= cap
     # under the cap, what reaches IT is nearly all that is available: policy uniform runs every node at
     # one of 24 discrete clock levels, the level serving the most may leave its fleet at full batch
     # below the budget (measured 1.4 % at 24 levels, 0.8 % at 96); the frontier mixes levels and uses it all
@@ -58,7 +60,7 @@ def test_pue_adjusted_delivered_power_is_what_reaches_it(light, capped):
     fr = dcsim.run(small_scenario(**STEADY, **{"workload.arrivals.rate": "600 req/s",
                                                "facility.interconnect": "120 kW"})).report
     assert fr["pue_adjusted_delivered_power_w"]["used"] == pytest.approx(
-        fr["pue_adjusted_delivered_power_w"]["available"]["mean"], rel=1e-9)
+        fr["pue_adjusted_delivered_power_w"]["available"]["mean"], rel=2e-3)
     lp = light.report["pue_adjusted_delivered_power_w"]
     assert lp["used"] < 0.9 * lp["available"]["mean"]
 
