@@ -519,7 +519,7 @@ class FlexChunk:
         out["meter_power_w"] = fb["facility"] - batt
         if fx.batt is not None:
             out.update(battery_w=batt.copy(), battery_energy_j=self.energy_j[:j].copy(),
-                       meter_unmet_w=np.maximum(fb["facility"] - batt - np.asarray(self.cap[:j]), 0.0))
+                       meter_unmet_w=_over_cap_w(fb["facility"] - batt, np.asarray(self.cap[:j])))
         if fx.th is not None:
             p = fx.th
             heat = np.asarray(fb["heat_w"], dtype=float)
@@ -537,6 +537,13 @@ class FlexChunk:
             out.update(deferred_served_tok_s=np.array(self.def_served[:j]),
                        deferred_backlog_tokens=np.array(self.def_backlog[:j]))
         return out
+
+
+def _over_cap_w(meter_w, cap_w) -> np.ndarray:
+    """Meter power above its cap (W), 0 within 1e-9 of the cap (float rounding of the battery
+    dispatch, not a real excess: it printed as 'meter over cap 2.91e-12 Wh')."""
+    over = np.asarray(meter_w, dtype=float) - np.asarray(cap_w, dtype=float)
+    return np.where(over > 1e-9 * np.abs(cap_w), over, 0.0)
 
 
 # --------------------------------------------------------------------------- report
