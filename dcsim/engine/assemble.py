@@ -379,12 +379,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         from dcsim.engine.flex import flex_report
         for k, v in flex_report(raw["flex"], ts, dt).items():
             setattr(rep, k, v)
-        meter = (rep.grid or {}).get("meter", {})
-        if rep.cost is None and meter.get("cost_usd") is not None:  # priced by grid.price: paid at the meter
-            rep.cost = Money(usd=meter["cost_usd"], usd_per_mtok=per_mtok(meter["cost_usd"]),
+        billed = (rep.grid or {}).get("meter", {})
+        if rep.cost is None and billed.get("cost_usd") is not None:  # priced by grid.price: paid at the meter
+            rep.cost = Money(usd=billed["cost_usd"], usd_per_mtok=per_mtok(billed["cost_usd"]),
                              basis="meter energy x grid.price")
-        if rep.carbon is None and meter.get("carbon_g") is not None:
-            rep.carbon = Carbon(g=meter["carbon_g"], g_per_mtok=per_mtok(meter["carbon_g"]),
+        if rep.carbon is None and billed.get("carbon_g") is not None:
+            rep.carbon = Carbon(g=billed["carbon_g"], g_per_mtok=per_mtok(billed["carbon_g"]),
                                 basis="meter energy x grid.carbon")
     if duration > ANNUAL_MIN_S:
         share = None if goodput is None or out_tok <= 0 else goodput * duration / out_tok

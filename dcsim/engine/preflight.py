@@ -230,7 +230,7 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         why = (f"; the power chain's no-load losses alone are {fq(loss0, 'power')} of heat"
                + (f", because the UPS and transformer ratings follow the interconnect {fq(cap, 'power')} — set "
                   "facility.power_chain.ups_rating / transformer_rating to the equipment you have"
-                  if follows and loss0 > 0.5 * best_cool + 0.5 * idle_it else "")) if loss0 > 0 else ""
+                  if follows else "")) if loss0 > 0 else ""
         errs.append(("facility.cooling",
                      f"the plant cannot reject even the idle fleet's heat: {fq(idle_it, 'power')} of idle IT power vs "
                      f"at most {fq(best_cool, 'power')} of IT the plant can cool during the run "

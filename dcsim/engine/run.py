@@ -180,8 +180,10 @@ def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: 
     rec.faults = fault_costs(res, base, sched, models=mf)
     r, b = rec, base.record
     if len(sched.specs) > 1 and not rec.partial:  # overlapping faults share their windows' losses: add each one's own cost
+        # tokens and energy only: the fluid SLO estimate (most of a fluid run's time) is not needed
+        quick_sc = base_sc.model_copy(update={"serving": base_sc.serving.model_copy(update={"slo_estimate": False})})
         for j, row in enumerate(rec.faults):
-            mj = build_models(base_sc)
+            mj = build_models(quick_sc)
             mj.faults = sched.without(j)
             rj = run_models(mj).record
             row["marginal_tokens_lost"] = rj.tokens.output - r.tokens.output
