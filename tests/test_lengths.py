@@ -214,3 +214,40 @@ def test_moments_properties_hypothesis():
         assert more.mean() >= m - 1e-9 * cap  # more runaway mass never lowers the mean
 
     check()
+
+
+def test_decode_context_is_the_residence_weighted_context_of_the_sampled_requests():
+    """Workload.decode_context (the KV tokens a running sequence holds, for the fluid table's largest
+    batch) equals E[n_out (n_in + n_out/2)] / E[n_out] over the requests the workload draws, per pool
+    of classes; it exceeds the request mean mean_in + mean_out/2 (length bias), most for long outputs."""
+    spec = WorkloadSpec.model_validate({
+        "arrivals": {"kind": "poisson", "rate": "200 /s"},
+        "classes": [{"name": "chat", "preset": "chat", "share": 0.9},
+                    {"name": "reasoning", "preset": "reasoning", "share": 0.1}]})
+    wl = build_workload(spec, np.random.SeedSequence(3))
+    b = wl.sample(0, 3000)
+    for cis in ([0], [1], [0, 1]):
+        m = np.isin(b.cls, cis)
+        n_in, n_out = b.n_in[m].astype(float), b.n_out[m].astype(float)
+        sampled = float(np.sum(n_out * (n_in + 0.5 * n_out)) / np.sum(n_out))
+        assert wl.decode_context(cis) == pytest.approx(sampled, rel=0.03), cis
+        cl = [wl.classes[i] for i in cis]
+        sh = sum(c.share for c in cl)
+        naive = sum(c.share * (c.mean_input + 0.5 * c.mean_output) for c in cl) / sh
+        assert wl.decode_context(cis) > naive
+    assert wl.decode_context([1]) / (wl.classes[1].mean_input + 0.5 * wl.classes[1].mean_output) > 1.3
+    assert wl.decode_context() == wl.decode_context([0, 1])
+
+
+def test_node_table_largest_batch_follows_the_kv_context():
+    """The fluid table's largest batch is the KV capacity over the context a running sequence holds."""
+    from dcsim.engine.tables import node_table
+    from dcsim.node import build_node
+    from dcsim.scenario.node import NodeSpec
+    node = build_node(NodeSpec(gpu="B200", model="llama-3.1-405b", precision="fp8", tensor_parallel=4, max_batch=256))
+    clocks = np.array([0.5, 1.0])
+    plain = node_table(node, 358.0, 6987.0, clocks)
+    biased = node_table(node, 358.0, 6987.0, clocks, kv_ctx=5872.0)
+    assert plain.batch[-1] == int(node.kv_capacity_tokens // (358.0 + 0.5 * 6987.0))
+    assert biased.batch[-1] == int(node.kv_capacity_tokens // 5872.0) < plain.batch[-1]
+    assert node.batch_limit(358.0, 6987.0, kv_ctx=5872.0) == pytest.approx(node.kv_capacity_tokens / 5872.0)

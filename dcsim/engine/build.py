@@ -169,14 +169,15 @@ def build_models(sc: Scenario) -> Models:
     groups: list[Group] = []
     layout = pool_layout(sc)
     pool_of = {gi: pi for pi, (gis, _) in enumerate(layout) for gi in gis}
-    means = []  # (share, mean input, mean output) of each pool's classes
+    means = []  # (share, mean input, mean output, residence-weighted context) of each pool's classes
     for _, cis in layout:
         if len(cis) == len(workload.classes):  # the whole mix (the same floats as without pools)
-            means.append((1.0, workload.mean_input, workload.mean_output))
+            means.append((1.0, workload.mean_input, workload.mean_output, workload.decode_context()))
             continue
         cl = [workload.classes[c] for c in cis]
         sh = float(sum(c.share for c in cl))
-        means.append((sh, sum(c.share * c.mean_input for c in cl) / sh, sum(c.share * c.mean_output for c in cl) / sh))
+        means.append((sh, sum(c.share * c.mean_input for c in cl) / sh, sum(c.share * c.mean_output for c in cl) / sh,
+                      workload.decode_context(cis)))
     for gi, gs in enumerate(sc.racks):
         try:
             node = build_node(gs.node, sc.base_dir)
@@ -184,8 +185,8 @@ def build_models(sc: Scenario) -> Models:
             raise ScenarioError(sc.name, [(f"racks[{gi}].node", str(e).strip("'\""))]) from None
         if clocks is None:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
-        _, m_in, m_out = means[pool_of[gi]]
-        table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap)
+        _, m_in, m_out, kv_ctx = means[pool_of[gi]]
+        table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, kv_ctx=kv_ctx)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(
             replicas=gs.count * reps_per_rack,
@@ -205,7 +206,7 @@ def build_models(sc: Scenario) -> Models:
         ))
     curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
     pools = []
-    for (gis, cis), (sh, m_in, m_out) in zip(layout, means):
+    for (gis, cis), (sh, m_in, m_out, _) in zip(layout, means):
         gg = [groups[i] for i in gis]
         pools.append(Pool(
             name="+".join(g.name for g in gg), groups=gis, classes=cis, share=sh, mean_input=m_in, mean_output=m_out,

@@ -55,14 +55,15 @@ class NodeTable:
 
 
 def node_table(node, mean_in: float, mean_out: float, clocks: np.ndarray, batch_points: int = 48,
-               power_cap_w: float | None = None) -> NodeTable:
+               power_cap_w: float | None = None, kv_ctx: float | None = None) -> NodeTable:
     """Tabulate ``node.steady_state`` over clock levels and batch sizes.
 
-    The largest batch is ``node.max_batch`` limited by the KV cache (mean context
-    ``mean_in + mean_out/2`` tokens per sequence). ``power_cap_w`` (per GPU) lowers the
-    clock wherever the GPU would exceed it (``node.clock_for_cap``).
+    The largest batch is ``node.max_batch`` limited by the KV cache: ``kv_ctx`` tokens per running
+    sequence, the residence-weighted context of the workload (:meth:`dcsim.workload.Workload.decode_context`;
+    the batch holds long outputs longer), default ``mean_in + mean_out/2``. ``power_cap_w`` (per
+    GPU) lowers the clock wherever the GPU would exceed it (``node.clock_for_cap``).
     """
-    ctx = mean_in + 0.5 * mean_out
+    ctx = mean_in + 0.5 * mean_out if kv_ctx is None else float(kv_ctx)
     b_max = max(1, min(int(node.max_batch), int(node.kv_capacity_tokens // max(ctx, 1.0))))
     batch = np.unique(np.round(np.geomspace(1, b_max, batch_points)).astype(int)).astype(float)
     clocks = np.asarray(clocks, dtype=float)

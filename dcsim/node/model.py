@@ -150,17 +150,20 @@ class NodeModel:
         return (prefill + decode_pos) * d.flops_per_position + d.attn_flops_per_ctx * (
             prefill * 0.5 * mean_in + decode_pos * ctx * d.sparse)
 
-    def batch_limit(self, mean_in, mean_out):
-        """Largest steady-state batch: max_batch, KV capacity, and the per-iteration token budget."""
+    def batch_limit(self, mean_in, mean_out, kv_ctx=None):
+        """Largest steady-state batch: max_batch, KV capacity, and the per-iteration token budget.
+
+        ``kv_ctx``: tokens held per running sequence (default ``mean_in + mean_out/2``; a workload's
+        residence-weighted context is :meth:`dcsim.workload.Workload.decode_context`)."""
         mean_in = np.asarray(mean_in, dtype=float)
         mean_out = np.asarray(mean_out, dtype=float)
-        kv = self.kv_capacity_tokens / (mean_in + 0.5 * mean_out)
+        kv = self.kv_capacity_tokens / (mean_in + 0.5 * mean_out if kv_ctx is None else np.asarray(kv_ctx, dtype=float))
         tok = self.spec.max_batched_tokens / (self.derived.positions + self.tokens_per_step * mean_in / mean_out)
         return np.maximum(1.0, np.minimum(np.minimum(self.max_batch, kv), tok))
 
-    def max_throughput(self, mean_in, mean_out, clock=1.0):
-        """Output tokens/s of the replica at its largest steady-state batch."""
-        return self.steady_state(self.batch_limit(mean_in, mean_out), mean_in, mean_out, clock).throughput_tok_s
+    def max_throughput(self, mean_in, mean_out, clock=1.0, kv_ctx=None):
+        """Output tokens/s of the replica at its largest steady-state batch (``kv_ctx``: see :meth:`batch_limit`)."""
+        return self.steady_state(self.batch_limit(mean_in, mean_out, kv_ctx), mean_in, mean_out, clock).throughput_tok_s
 
     def clock_for_cap(self, cap_w_per_gpu, batch, mean_in, mean_out):
         """Clock in [clock_min, 1] at which the steady-state per-GPU power meets the cap.
