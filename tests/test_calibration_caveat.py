@@ -73,3 +73,26 @@ def test_plan_answer_says_so():
     assert "transferred" in r["calibration_caveat"]
     assert "UNCALIBRATED" in format_plan(r).splitlines()[1]
     assert plan(small_scenario(**QUICK), "max-demand")["calibration_caveat"] is None
+
+
+def test_levers_make_a_calibrated_profile_lever_modelled():
+    """A measured profile with a serving lever on (speculative decoding, KV compression or precision,
+    sparsity, layer skipping) is no longer what its measurements cover: status lever-modelled, the
+    levers named, the band the fit's own marked as a lower bound, and the caveat reaches the summary."""
+    from dcsim.node import build_node
+    from dcsim.scenario.node import NodeSpec
+    plain = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b")).calibration
+    assert plain["status"] == "calibrated" and plain["levers"] == [] and not plain["band_lower_bound"]
+    for lv, names in (({"preset": "mtp-chat"}, ["speculative"]), ({"kv_compression": 4.0}, ["kv_compression"]),
+                      ({"kv_precision": "fp8"}, ["kv_precision"])):
+        c = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", levers=lv)).calibration
+        assert c["status"] == "lever-modelled" and c["base_status"] == "calibrated" and c["levers"] == names
+        assert c["band_lower_bound"] and c["error_band_pct"] == plain["error_band_pct"]
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"]["levers"] = {"preset": "mtp-chat"}
+    r = dcsim.run(sc)
+    (p,) = r.report["provenance"]["calibration"]
+    assert p["status"] == "lever-modelled" and p["levers"] == ["speculative"]
+    assert any("levers speculative are modelled, not measured" in w for w in r.report["warnings"])
+    head = summary_table(r.report).split("J / output token")[0]
+    assert "UNCALIBRATED" in head and "lever-modelled [speculative]" in head and "≥±" in head

@@ -65,6 +65,7 @@ def test_three_runs_missing_values_and_binding(runs):
     assert thr["delta"][2] == pytest.approx(c.report["utilization_adjusted_output_tok_s"]
                                             - a.report["utilization_adjusted_output_tok_s"])
     assert data["binding"][0] == {"most_common": a.report["binding"]["most_common"],
+                                  "most_common_share": a.report["binding"]["share"][a.report["binding"]["most_common"]],
                                   "final": a.report["binding"]["final"],
                                   "n_shifts": len(a.report["binding"]["shifts"]),
                                   # the synthetic fixture carries no provenance.calibration: not known

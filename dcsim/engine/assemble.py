@@ -91,7 +91,8 @@ def goodput_fluid(m: Models, ts: dict) -> tuple[float, float | None]:
 
 def calibration_provenance(m: Models) -> list[dict]:
     """Per rack group, how trustworthy its node parameters are (status, profile, expected error band)."""
-    return [{"group": g.name, **{k: g.node.calibration[k] for k in ("status", "profile", "for", "error_band_pct")}}
+    return [{"group": g.name, **{k: g.node.calibration[k] for k in ("status", "profile", "for", "error_band_pct", "levers",
+                                                                  "base_status", "band_lower_bound")}}
             for g in m.groups]
 
 

@@ -157,6 +157,17 @@ def _band(b: dict) -> str:
     return f"{f(b.get('tok_s_pct'))} tok/s, {f(b.get('j_per_tok_pct'))} J/token"
 
 
+def _calibration_warning(i: int, g: Group) -> str:
+    """The run's warning for a rack group whose figures its profile's measurements do not cover."""
+    c = g.node.calibration
+    if c["status"] == "lever-modelled":
+        return (f"racks[{i}] ({g.name}): levers {', '.join(c['levers'])} are modelled, not measured, for "
+                f"{c['for']}; using {g.profile} ({c['status']}: {c['meaning']}; expected error at least "
+                f"{_band(c['error_band_pct'])})")
+    return (f"racks[{i}] ({g.name}): no calibrated profile for {c['for']}; using {g.profile} ({c['status']}: "
+            f"{c['meaning']}; expected error up to {_band(c['error_band_pct'])})")
+
+
 def build_models(sc: Scenario) -> Models:
     """Build workload, facility and node groups; random streams spawned per component from the seed."""
     s_workload, s_facility, s_serving, s_faults = (named_stream(sc.seed, k) for k in
@@ -213,11 +224,8 @@ def build_models(sc: Scenario) -> Models:
             curves=curves if len(layout) == 1 else supply_curves([g.table for g in gg], [g.limits for g in gg]),
             overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
-    warnings = [f"racks[{i}] ({g.name}): no calibrated profile for {g.node.calibration['for']}; using "
-                f"{g.profile} ({g.node.calibration['status']}: {g.node.calibration['meaning']}; expected error "
-                f"up to {_band(g.node.calibration['error_band_pct'])})"
-                for i, g in enumerate(groups) if g.node.calibration["status"] in ("transferred", "generic",
-                                                                                  "same-architecture")]
+    warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)
+                if g.node.calibration["status"] in ("transferred", "generic", "same-architecture", "lever-modelled")]
     faults = None
     if sc.faults:
         try:

@@ -15,7 +15,7 @@ __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", 
            "fmt_hms", "calibration_caveat", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
-UNCALIBRATED = ("transferred", "generic", "same-architecture", "user-profile")
+UNCALIBRATED = ("transferred", "generic", "same-architecture", "user-profile", "lever-modelled")
 
 
 def calibration_caveat(calibration: list | None) -> str | None:
@@ -27,10 +27,15 @@ def calibration_caveat(calibration: list | None) -> str | None:
 
     def band(c: dict) -> str:
         b = c.get("error_band_pct") or {}
-        f = lambda v: "unknown" if v is None else f"±{v:.0f} %"  # noqa: E731
+        lb = "≥" if c.get("band_lower_bound") else ""
+        f = lambda v: "unknown" if v is None else f"{lb}±{v:.0f} %"  # noqa: E731
         return f"expected error {f(b.get('tok_s_pct'))} tok/s, {f(b.get('j_per_tok_pct'))} J/token"
 
-    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {c.get('status')} ({band(c)})"
+    def what(c: dict) -> str:
+        lv = c.get("levers") or []
+        return c.get("status", "") + (f" [{', '.join(lv)}]" if lv and c.get("status") == "lever-modelled" else "")
+
+    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({band(c)})"
                                         for c in bad)
 
 

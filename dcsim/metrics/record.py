@@ -166,7 +166,8 @@ class Provenance:
     calibration_profiles: list
     gpus: list
     models: list
-    #: per rack group: ``group, status, profile, for, error_band_pct`` (dcsim.node's calibration record)
+    #: per rack group: ``group, status, profile, for, error_band_pct, levers, base_status, band_lower_bound``
+    #: (dcsim.node's calibration record)
     calibration: list = field(default_factory=list)
 
 

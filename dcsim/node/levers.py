@@ -123,3 +123,20 @@ def resolve_levers(spec: LeverSpec, weight_precision: str = "bf16") -> Levers:
         tokens_per_step=tps,
         layer_frac=float(f.get("layer_skip", 1.0)),
     )
+
+
+#: the lever each resolved field comes from (for saying which levers a node runs with)
+_LEVER_OF_FIELD = {"kv_bytes_per_elem": "kv_precision", "kv_compression": "kv_compression",
+                   "sparse_attention": "sparse_attention", "positions": "speculative",
+                   "tokens_per_step": "speculative", "layer_frac": "layer_skip"}
+
+
+def active_levers(lv: Levers) -> list[str]:
+    """The levers whose resolved numbers differ from serving without levers (BF16 KV, no
+    speculation, no compression, sparsity or layer skipping), in a fixed order, without repeats."""
+    base = resolve_levers(LeverSpec())
+    out: list[str] = []
+    for f, name in _LEVER_OF_FIELD.items():
+        if getattr(lv, f) != getattr(base, f) and name not in out:
+            out.append(name)
+    return out

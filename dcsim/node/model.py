@@ -11,7 +11,7 @@ import numpy as np
 
 from dcsim.node.catalog import (find_architecture_profile, find_profile, load_profile, resolve_gpu, resolve_model,
                                 transfer_profile)
-from dcsim.node.levers import resolve_levers
+from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import Derived, PerfParams, derive, steady_iteration
 from dcsim.node.power import PowerParams, bisect_clock, wall_power
 from dcsim.node.step import iteration_step, steady_step, step_params
@@ -248,7 +248,7 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         gpus_per_replica=tp, replicas_per_node=gpn // tp, gpus_per_node=gpn, max_batch=spec.max_batch,
         kv_capacity_tokens=kv_free / d.kv_bytes_per_token, clock_min=gpu.clock_min,
         power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
-        calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp),
+        calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv)),
     )
 
 
@@ -260,16 +260,26 @@ STATUS_TEXT = {
     "transferred": "this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; no "
                    "measurement of this model",
     "generic": "no measurement of this GPU: efficiencies averaged over other GPUs' pooled fits",
+    "lever-modelled": "the fitted parameters with serving levers applied from literature figures and "
+                      "assumptions (docs/node.md, Levers), not measured on this setup; the band is the fit's "
+                      "without the levers (a lower bound)",
 }
 
 
-def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int) -> dict:
+def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
+                       levers: list[str] | tuple = ()) -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
     calibrated (or same-architecture); the worst leave-one-model-out error of the GPU's pooled fit
     when transferred; the worst over all pooled GPUs when generic (a lower bound: the hardware
     is transferred too); None for a user profile.
+
+    ``levers`` (:func:`dcsim.node.levers.active_levers`): with any lever on, a shipped profile's
+    figures are no longer those its measurements cover (no lever is in the measurement sets), so
+    the status becomes ``lever-modelled`` (``base_status`` keeps the profile's own) and the band,
+    the profile's without the levers, is marked ``band_lower_bound``. A user profile keeps its
+    status (its author may have fitted it with the levers on).
     """
     f = prof.get("fit", {})
     if status in ("calibrated", "same-architecture") and "max_err_tok_s_pct" in f:
@@ -278,7 +288,11 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         band = {"tok_s_pct": f["max_err_request_pct"], "j_per_tok_pct": f["max_err_request_pct"]}
     else:
         band = prof.get("error_band_pct", {"tok_s_pct": None, "j_per_tok_pct": None})
+    base_status = status
+    if levers and status != "user-profile":
+        status = "lever-modelled"
     return {"status": status, "profile": str(prof.get("name")), "for": f"{gpu} / {model} / {precision} / TP{tp}",
             "meaning": STATUS_TEXT[status],
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
-            "error_band_pct": band}
+            "error_band_pct": band, "levers": list(levers), "base_status": base_status,
+            "band_lower_bound": status in ("generic", "lever-modelled")}

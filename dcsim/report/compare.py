@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import calibration_caveat, fmt_si, get_path
+from dcsim.metrics.fmt import calibration_caveat, fmt_pct, fmt_si, get_path
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 
@@ -170,7 +170,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         final = b.get("final") or b.get("current")
         if final is None and b.get("shifts"):
             final = b["shifts"][-1].get("to")
-        binding.append({"most_common": most, "final": final, "n_shifts": len(b.get("shifts") or []),
+        binding.append({"most_common": most, "most_common_share": share.get(most) if most else None, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": ("n/a" if get_path(r, "provenance.calibration") is None else
                                         "UNCALIBRATED" if calibration_caveat(get_path(r, "provenance.calibration"))
                                         else "calibrated")})
@@ -201,12 +201,18 @@ def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> 
         for v, d, p in zip(m["values"][1:], m["delta"][1:], m["delta_pct"][1:]):
             row += [_fmt_val(v, m["unit"]), _fmt_delta(d, p, m["unit"], m["better"])]
         rows.append(row)
-    for key, label in (("most_common", "Binding, most of the time"), ("final", "Binding at end"),
+    def cell(b: dict, key: str) -> str:
+        v = b[key]
+        if key == "most_common" and v is not None and isinstance(b.get("most_common_share"), (int, float)):
+            return f"{v} ({fmt_pct(b['most_common_share'])})"
+        return str(v)
+
+    for key, label in (("most_common", "Binding the longest (time share)"), ("final", "Binding at end"),
                        ("calibration", "Node calibration")):
-        row = [label, "", str(binding[0][key])]
+        row = [label, "", cell(binding[0], key)]
         for b in binding[1:]:
             same = b[key] == binding[0][key]
-            row += [str(b[key]), "same" if same else "changed"]
+            row += [cell(b, key), "same" if same else "changed"]
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = []

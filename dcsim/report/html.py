@@ -13,7 +13,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
                                fmt_si, fmt_time, get_path)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import current_binding, expect_lines, latency_stats, pool_rows, report_latency
+from dcsim.report.summary import binding_phrase, current_binding, expect_lines, latency_stats, pool_rows, report_latency
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -95,8 +95,13 @@ def _cards(report: Mapping[str, Any]) -> str:
     jpt = report.get("joules_per_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     cur = current_binding(report)
-    dominant = get_path(report, "binding.most_common") or (
-        max(shares, key=lambda k: shares[k] or 0) if shares else None)
+    dominant, phrase = binding_phrase(shares)
+    dominant = get_path(report, "binding.most_common") or dominant
+    shed = get_path(report, "tokens_accounting.shed")
+    arrived = get_path(report, "tokens_accounting.arrived")
+    shed_txt = (f" · <b>{_e(fmt_pct(shed / arrived))}</b> of arrived tokens shed"
+                if isinstance(shed, (int, float)) and isinstance(arrived, (int, float)) and arrived > 0 and shed > 0
+                else "")
     pad = report.get("pue_adjusted_delivered_power_w") or {}
     bar = "".join(
         f'<div style="width:{100 * float(shares[k]):.3f}%;background:{CONSTRAINT_COLORS[k]}" '
@@ -113,11 +118,12 @@ def _cards(report: Mapping[str, Any]) -> str:
               f" · PUE {_e(fmt_num(report.get('pue'), 3))} · per SLO-meeting token "
               f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}"),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
-              f"{big_bind}</span> <small>most of the time</small>",
+              f"{big_bind}</span> <small>{_e(phrase.split(';')[0].removeprefix(str(dominant)).strip())}</small>",
+              (f"{_e(phrase.split('; ', 1)[1])} · " if "; " in phrase else "") +
               f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
               f"{_chip(str(get_path(report, 'tpf.binding'))) if get_path(report, 'tpf.binding') else 'n/a'}"
-              f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts",
+              f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts{shed_txt}",
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
               f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
         _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small>to IT, mean</small>",
