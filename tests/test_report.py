@@ -410,3 +410,31 @@ def test_binding_phrase_says_how_long_and_whether_a_limit_binds():
     top, txt = binding_phrase({"demand": 1.0, "compute": 0.0, "power": 0.0, "cooling": 0.0})
     assert txt == "demand most of the time (100.0%)"
     assert binding_phrase(None) == (None, "n/a")
+
+
+def test_overrides_travel_with_the_run(tmp_path):
+    """A run of a scenario file changed by --set says so: provenance.overrides in report.json, a line
+    above the figures in the summary and the HTML (its title too), and the expect block is marked as
+    the file's claims checked on the overridden scenario."""
+    from conftest import small_scenario
+    from dcsim.report import write_outputs
+    from dcsim.report.summary import summary_table
+    from dcsim.scenario import load_scenario
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["expect"] = {"pue": [1.0, 2.0]}
+    plain = load_scenario(sc)
+    assert plain.overrides == []
+    over = load_scenario(plain, ["racks.0.count=2", "facility.interconnect=900 kW"])
+    over2 = load_scenario(over, {"seed": 3})
+    assert over2.overrides == ["racks.0.count=2", "facility.interconnect=900 kW", "seed=3"]
+    r = dcsim.run(over2)
+    assert r.report["provenance"]["overrides"] == over2.overrides
+    text = summary_table(r.report)
+    assert "Overrides" in text and "racks.0.count=2; facility.interconnect=900 kW; seed=3" in text
+    assert text.index("Overrides") < text.index("J / output token")
+    assert "checked on the scenario as overridden" in text
+    assert "Overrides" not in summary_table(dcsim.run(plain).report)
+    write_outputs(r, tmp_path / "o", formats=("json", "html"), plots=False)
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "(3 overrides)</title>" in html and "<code>racks.0.count=2</code>" in html
+    assert html.index("<b>Overrides</b>") < html.index('class="cards"')

@@ -368,7 +368,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
             gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups}),
-            calibration=calibration_provenance(m)),
+            calibration=calibration_provenance(m), overrides=sc.overrides),
         goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=_clock(m),

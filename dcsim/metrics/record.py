@@ -169,6 +169,8 @@ class Provenance:
     #: per rack group: ``group, status, profile, for, error_band_pct, levers, base_status, band_lower_bound``
     #: (dcsim.node's calibration record)
     calibration: list = field(default_factory=list)
+    #: ``path=value`` overrides applied to the scenario file (``--set``, sweep points), in order
+    overrides: list = field(default_factory=list)
 
 
 @dataclass

@@ -258,7 +258,7 @@ STATUS_TEXT = {
     "user-profile": "a profile file given by the scenario",
     "same-architecture": "fitted to another model of the same shape (a fine-tune or rename) on this GPU",
     "transferred": "this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; no "
-                   "measurement of this model",
+                   "measurement of this model at this precision and TP on this GPU",
     "generic": "no measurement of this GPU: efficiencies averaged over other GPUs' pooled fits",
     "lever-modelled": "the fitted parameters with serving levers applied from literature figures and "
                       "assumptions (docs/node.md, Levers), not measured on this setup; the band is the fit's "

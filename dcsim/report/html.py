@@ -345,13 +345,18 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
               if get_path(report, "provenance.dcsim_version") else ""))
     warn = ('<div class="warn"><b>Partial run.</b> The simulation was interrupted; figures cover only '
             "the simulated part.</div>" if report.get("partial") else "")
+    ov = get_path(report, "provenance.overrides") or []
+    if ov:  # not the file's scenario: say how it differs, above every figure
+        warn += ('<div class="sub"><b>Overrides</b> (applied to the scenario file): '
+                 + "; ".join(f"<code>{_e(x)}</code>" for x in ov) + "</div>")
     figs = dict(pngs)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>dcsim report — {_e(name)}</title>",
+        f"<title>dcsim report — {_e(name)}{' (' + str(len(ov)) + ' overrides)' if ov else ''}</title>",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<style>{_CSS}</style></head><body><main>",
-        f"<h1>dcsim report — {_e(name)}</h1>", f'<div class="sub">{sub}</div>', warn,
+        f"<h1>dcsim report — {_e(name)}{' <small>(overridden)</small>' if ov else ''}</h1>",
+        f'<div class="sub">{sub}</div>', warn,
         _cards(report),
     ]
     if "signature" in figs:

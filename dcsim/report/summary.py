@@ -199,7 +199,10 @@ def pool_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
 def expect_lines(report: Mapping[str, Any]) -> list[str]:
     """One line per ``expect:`` check of the run: ok/FAIL, the figure, its value and bounds."""
     out = []
-    for c in get_path(report, "expect.checks", []) or []:
+    checks = get_path(report, "expect.checks", []) or []
+    if checks and get_path(report, "provenance.overrides"):
+        out.append("(the file's claims, checked on the scenario as overridden)")
+    for c in checks:
         val = fmt_num(c.get("value"), 4) if c.get("value") is not None else "n/a"
         out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {val} in [{fmt_num(c.get('lo'), 4)}, "
                    f"{fmt_num(c.get('hi'), 4)}]" + ("" if c.get("ok") else f" — {c.get('reason')}"))
@@ -265,6 +268,9 @@ def summary_table(
              f"{fmt_duration(report.get('duration_s'))} simulated")
     if report.get("fidelity"):
         title += f"   fidelity {report['fidelity']}"
+    ov = get_path(report, "provenance.overrides") or []
+    if ov:  # the run is not the file's scenario: say how it differs before any figure
+        rows.append(("Overrides", "; ".join(str(x) for x in ov)))
     rows.extend(headline_rows(report))
     rows.append((None, ""))
     tokens = report.get("tokens") or {}

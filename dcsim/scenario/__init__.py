@@ -133,6 +133,7 @@ class Scenario(Spec):
         "'binding.share.cooling: [0.3, 0.55]'; checked by `dcsim run` (exit 1 with --check when one fails)")
 
     _base_dir: Path | None = PrivateAttr(default=None)
+    _overrides: list = PrivateAttr(default_factory=list)
 
     @field_validator("racks", mode="before")
     @classmethod
@@ -204,6 +205,12 @@ class Scenario(Spec):
     def base_dir(self) -> Path | None:
         """Folder relative paths in the scenario are resolved against (the file's folder)."""
         return self._base_dir
+
+    @property
+    def overrides(self) -> list[str]:
+        """The ``path=value`` overrides applied to the file or dict this scenario was loaded from
+        (``--set``, sweep points, planner probes), in order; recorded in the report's provenance."""
+        return list(self._overrides)
 
 
 # --------------------------------------------------------------------------- loading
@@ -378,10 +385,12 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     ``overrides`` (dotted paths) are applied before validation. Raises
     :class:`ScenarioError` naming the file, each field path and the reason.
     """
+    prior: list[str] = []
     if isinstance(source, Scenario):
         if not overrides:
             return source
         raw, label, bdir = source.model_dump(mode="json", exclude_unset=True), source.name, source.base_dir
+        prior = source.overrides
     elif isinstance(source, dict):
         raw, label, bdir = source, "<dict>", Path(base_dir) if base_dir else None
     else:
@@ -399,7 +408,17 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     except RecursionError:
         raise ScenarioError(label, [("", "input nested too deeply to validate")]) from None
     sc._base_dir = bdir
+    sc._overrides = prior + _override_strings(overrides)
     return sc
+
+
+def _override_strings(overrides: dict | list[str] | None) -> list[str]:
+    """``path=value`` strings of overrides given as a mapping or as ``--set`` strings."""
+    if not overrides:
+        return []
+    if isinstance(overrides, dict):
+        return [f"{k}={v}" for k, v in overrides.items()]
+    return [str(x).strip() for x in overrides]
 
 
 def scenario_hash(sc: Scenario) -> str:
