@@ -494,6 +494,17 @@ def _fast(raw, bdir, overrides: dict) -> dict:
     return run(load_scenario(raw, overrides={**overrides, "fidelity": "fluid"}, base_dir=bdir)).report
 
 
+def _interconnect_valid(raw, bdir, overrides: dict) -> bool:
+    """The scenario accepts this interconnect (its build and preflight pass)."""
+    from dcsim.engine.preflight import preflight
+
+    try:
+        preflight(load_scenario(raw, overrides={**overrides, "fidelity": "fluid"}, base_dir=bdir))
+    except ScenarioError:
+        return False
+    return True
+
+
 def _meets(targets: list[Target], rep: dict) -> tuple[bool, list[dict]]:
     checks = [t.check(rep) for t in targets]
     return all(c["ok"] for c in checks), checks
@@ -577,12 +588,19 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
             raise ValueError(f"targets not met even at {lo:.3g}x the scenario's demand scale: "
                              + "; ".join(f"{c['target']} -> {c['value']}" for c in _meets(tg, fast(ov(lo)))[1]))
         hi = cf * 1.05
-        if ok(ov(hi)):
-            ans, br = hi, (hi, hi)
+        unbounded = ok(ov(hi))
+        if unbounded:  # the targets do not bind before the facility's ceiling: the ceiling is the answer
+            ans, br = cf, (hi, hi)
         else:
             ans, br = _bisect(lambda s: ok(ov(s)), lo, hi, rtol=0.005, geometric=True)
         out.update({"overrides": ov(ans), "scale": ans, "scale_ratio": ans / scale0, "bracket": list(br),
-                    "closed_form_scale": cf, "peak_demand_tok_s": float(np.max(_demand(raw, bdir, ov(ans))))})
+                    "closed_form_scale": cf, "peak_demand_tok_s": float(np.max(_demand(raw, bdir, ov(ans)))),
+                    "targets_bind": not unbounded})
+        if unbounded:
+            out["note"] = (f"the targets still hold at the search's end ({hi:.4g} = 1.05x the closed-form ceiling): "
+                           "they do not limit demand, the facility's ceiling does, so the answer is the ceiling "
+                           f"(scale {cf:.4g}); beyond it work waits up to controller.hold_limit and is then shed, which "
+                           "a latency target at or above hold_limit cannot see")
     elif question == "max-gpus":
         ov = lambda c: {"racks.0.count": int(c)}  # noqa: E731
         flat = _max_gpus(raw, bdir, m0, design_moment(scenario_moments(m0), None), max_racks)["racks"]
@@ -612,10 +630,11 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
         above = [r["racks"] for r in rows if r["racks"] > last]
         most, br_hi = (last, (last, last)) if not above else _bisect(
             lambda c: ok(ov(c)), last, min(above), rtol=0, integer=True)
+        most_bounded = bool(above)  # False: the largest count scanned still meets them (not an upper limit)
         best = max(feas, key=lambda r: r["goodput_tok_s"] or 0.0)
         out.update({"overrides": ov(best["racks"]), "racks": best["racks"], "gpus": best["racks"] * gpr,
                     "gpus_per_rack": gpr, "recommended_gpus": best["racks"] * gpr,
-                    "fewest_gpus": fewest * gpr, "most_gpus": most * gpr,
+                    "fewest_gpus": fewest * gpr, "most_gpus": most * gpr, "most_gpus_bounded": most_bounded,
                     "bracket_fewest_racks": list(br_lo), "bracket_most_racks": list(br_hi),
                     "flat_out_gpus": flat * gpr, "scan": rows,
                     "power_down": _power_down_answer(raw, bdir, rows, ov, best, fast),
@@ -627,16 +646,29 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
         count = count0 if gpus is None else max(1, int(math.ceil(gpus / gpr)))
         cf = _interconnect_for(raw, bdir, m0, design_moment(scenario_moments(m0), None), count * gpr)["interconnect_w"]
         ov = lambda w: {"racks.0.count": count, "facility.interconnect": float(w)}  # noqa: E731
+
+        def ok_ic(w: float) -> bool:
+            """Targets met at interconnect ``w``; an interconnect the scenario refuses (below the
+            idle fleet's draw, or so large that ratings following it make the plant's no-load losses
+            exceed what it can reject) meets nothing."""
+            try:
+                return ok(ov(w))
+            except ScenarioError:
+                return False
+
         hi = cf * 1.5
-        while not ok(ov(hi)):
+        while not ok_ic(hi):
+            if hi > 64.0 * cf or not _interconnect_valid(raw, bdir, ov(2.0 * hi)):
+                raise ValueError(f"targets not met at any interconnect up to {hi / 1e6:.4g} MW for {count * gpr} "
+                                 f"GPUs at the scenario's demand (closed form for its peak: {cf / 1e6:.4g} MW): "
+                                 "the fleet, not the interconnect, falls short; "
+                                 + "; ".join(f"{c['target']} -> {c['value']:.4g}" for c in _meets(tg, fast(ov(hi)))[1]))
             hi *= 2.0
-            if hi > 1e12:
-                raise ValueError("targets not met at any interconnect: the fleet is too small for the demand")
         lo = cf * 0.05
-        if ok(ov(lo)):
+        if ok_ic(lo):
             ans, br = lo, (lo, lo)
         else:
-            ans, br = _bisect(lambda w: ok(ov(w)), lo, hi, rtol=0.005, geometric=True, rising=False)
+            ans, br = _bisect(ok_ic, lo, hi, rtol=0.005, geometric=True, rising=False)
         out.update({"overrides": ov(ans), "interconnect_w": ans, "racks": count, "gpus": count * gpr,
                     "bracket": list(br), "closed_form_interconnect_w": cf})
     out["fast"] = _fast_block(tg, fast(out["overrides"]))
@@ -794,12 +826,19 @@ def format_targets(r: dict) -> str:
     if r.get("calibration_caveat"):
         lines.append(f"  {r['calibration_caveat']}")
     if q == "max-demand":
-        lines.append(f"  answer: workload.arrivals.scale = {r['scale']:.4g} ({r['scale_ratio']:.3g}x the scenario; "
-                     f"bracket {r['bracket'][0]:.4g} .. {r['bracket'][1]:.4g}); the closed form's ceiling is "
-                     f"scale {r['closed_form_scale']:.4g}")
+        if r.get("targets_bind", True):
+            lines.append(f"  answer: workload.arrivals.scale = {r['scale']:.4g} ({r['scale_ratio']:.3g}x the scenario; "
+                         f"bracket {r['bracket'][0]:.4g} .. {r['bracket'][1]:.4g}); the closed form's ceiling is "
+                         f"scale {r['closed_form_scale']:.4g}")
+        else:
+            lines.append(f"  answer: the facility's ceiling, workload.arrivals.scale = {r['scale']:.4g} "
+                         f"({r['scale_ratio']:.3g}x the scenario): the targets do not bind")
+            lines.append(f"  note: {r['note']}")
     elif q == "max-gpus":
+        most = (f"{r['most_gpus']:,} GPUs" if r.get("most_gpus_bounded", True) else
+                f"at least {r['most_gpus']:,} GPUs (the largest count scanned; no upper limit found)")
         lines.append(f"  recommended: {r['recommended_gpus']:,} GPUs (most SLO-meeting output); targets met from "
-                     f"{r['fewest_gpus']:,} to {r['most_gpus']:,} GPUs (racks bracketed {r['bracket_fewest_racks']} "
+                     f"{r['fewest_gpus']:,} GPUs to {most} (racks bracketed {r['bracket_fewest_racks']} "
                      f"and {r['bracket_most_racks']}); flat out under the cap: {r['flat_out_gpus']:,} GPUs")
         if r.get("note"):
             lines.append(f"  note: {r['note']}")

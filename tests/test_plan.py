@@ -309,3 +309,33 @@ def test_several_groups_in_one_pool_say_which_group_is_sized():
     one = plan(str(REF), "max-gpus")
     assert "fleet_note" not in one
     assert r["racks"] < one["racks"]  # hall-b's fixed racks take their share of the budget
+
+
+def test_interconnect_for_under_targets_answers_or_says_the_fleet_falls_short():
+    """interconnect-for with targets: the search never probes an interconnect the scenario refuses as
+    if it were an answer (below the idle fleet's draw, or so large that the ratings following it break
+    the plant); a feasible case gets the smallest interconnect meeting the targets, an infeasible one
+    says the fleet, not the interconnect, falls short (both failed with 'invalid scenario' before)."""
+    from dcsim.plan import _fast, _meets
+
+    raw = small_scenario(duration="30 min", **{"controller.tick": "10 s", "workload.arrivals.rate": "150 req/s"})
+    targets = ["ttft.p99<=2 s", "slo_attainment>=0.95"]
+    r = plan_for_targets(raw, "interconnect-for", targets, confirm=False)
+    tg = [parse_target(t) for t in targets]
+    lo, hi = r["bracket"]
+    assert lo <= r["interconnect_w"] <= hi and hi / lo - 1 <= 0.0051
+    assert _meets(tg, _fast(raw, None, r["overrides"]))[0]
+    assert "answer: interconnect" in format_targets(r)
+    over = small_scenario(duration="30 min", **{"controller.tick": "10 s", "workload.arrivals.rate": "3000 req/s"})
+    with pytest.raises(ValueError, match="the fleet, not the interconnect, falls short"):
+        plan_for_targets(over, "interconnect-for", targets, confirm=False)
+
+
+def test_targets_that_never_bind_are_not_given_the_search_limit_as_an_answer():
+    """A target the fast model cannot miss (a TTFT limit above hold_limit, where fluid waits are
+    capped) does not bound demand: the answer is the facility's ceiling, and it says so."""
+    raw = small_scenario(duration="30 min", **{"controller.tick": "10 s"})
+    r = plan_for_targets(raw, "max-demand", ["ttft.p99<=1000 s"], confirm=False)
+    assert r["targets_bind"] is False and r["scale"] == pytest.approx(r["closed_form_scale"])
+    text = format_targets(r)
+    assert "the targets do not bind" in text and "hold_limit" in r["note"]
