@@ -617,6 +617,29 @@ def test_internal_errors_say_they_are_bugs(monkeypatch, capsys):
     assert "Traceback" not in err
 
 
+def test_a_bug_while_building_the_models_is_not_an_invalid_scenario(monkeypatch, capsys):
+    """A ValueError Python raises in dcsim's own code while building (a failed unpacking: seen once
+    during development as 'invalid scenario: too many values to unpack') is a bug: exit 70 and
+    'internal error', not exit 2 and 'invalid scenario'; an explicit refusal stays a scenario error."""
+    import dcsim.engine.build as bd
+    import dcsim.engine.preflight as pf
+
+    # a malformed internal record: build_models' own "for _, cis in layout" fails to unpack it
+    monkeypatch.setattr(bd, "pool_layout", lambda sc: [((0,), (0,), "extra")])
+    code = cli_main(["validate", str(REF)])
+    err = capsys.readouterr().err
+    assert code == 70 and "internal error (a bug in dcsim" in err and "invalid scenario" not in err, err
+
+    def refusal(sc):
+        raise ValueError("racks[0].node: llama-3.1-405b (bf16, 810 GB) does not fit on 1 x H100-SXM")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(pf, "build_models", refusal)
+    code = cli_main(["validate", str(REF)])
+    err = capsys.readouterr().err
+    assert code == 2 and "invalid scenario" in err and "does not fit" in err, err
+
+
 def test_epw_infinite_calendar_fields(tmp_path, capsys):
     """Found by the fuzzer: 'inf' as an EPW month made an OverflowError with no file or field."""
     body = _epw([_epw_row(hour=1), _epw_row(hour="inf")])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -280,6 +281,27 @@ def _field_for(exc: Exception) -> str:
     return ""
 
 
+def _a_refusal(e: BaseException) -> bool:
+    """True when ``e`` is a refusal of the input: an explicit ``raise`` in dcsim, or an error raised
+    inside a library (numpy, the csv reader, the file system) reading the user's data. False for an
+    error Python itself raised in dcsim's own code (unpacking, indexing, a missing dict key): a bug,
+    which must not be reported as "invalid scenario" (exit 2) but as an internal error (exit 70)."""
+    import linecache
+
+    tb = e.__traceback__
+    if tb is None or isinstance(e, (OSError, OverflowError)):
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    fname = tb.tb_frame.f_code.co_filename
+    if _PKG_DIR not in str(Path(fname).resolve()):
+        return True
+    return linecache.getline(fname, tb.tb_lineno).strip().startswith("raise")
+
+
+_PKG_DIR = str(Path(__file__).resolve().parents[1])
+
+
 def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
     """Check a validated scenario end to end before running it; raise
     :class:`~dcsim.scenario.ScenarioError` (file/field/reason) on any problem."""
@@ -298,6 +320,8 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
     except (TraceError, WeatherError) as e:
         raise ScenarioError(label, [(_field_for(e), excerpt(str(e), 400, quote=False))]) from None
     except (ValueError, KeyError, OSError, OverflowError) as e:  # builders' own refusals
+        if not _a_refusal(e):
+            raise  # a bug in dcsim (e.g. a failed unpacking), not the user's scenario: the CLI says so
         msg = str(e).strip("'\"")
         path, sep, reason = msg.partition(": ")
         if sep and path and " " not in path:
