@@ -169,12 +169,14 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
     ]
     moments = tpf.get("moments") or {}
+    # with several pools the facility's C / P / Q are sums and its binding that of the pool furthest short
+    pools_note = "; binding: the pool furthest short, per-pool ceilings below" if len(report.get("pools") or []) > 1 else ""
     for label, mom in moments.items():  # the closed form of `dcsim tpf`, each moment labelled
         rows.append((f"Closed form C / P / Q at {label}",
                      " / ".join(_e(fmt_si(mom.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
                      + (f" → {_chip(str(mom['binding']))}" if mom.get("binding") else "")
                      + f' <span class="note">({_e(mom.get("operating_point", ""))}, '
-                       f'{_e(fmt_hms(mom.get("t_s")))})</span>'))
+                       f'{_e(fmt_hms(mom.get("t_s")))}{_e(pools_note)})</span>'))
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(fmt_si(tpf.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))

@@ -155,7 +155,8 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
          f"{bind_txt.split('; ')[0]}   at end: {cur or 'n/a'}   "
          f"shifts {get_path(report, 'binding.n_shifts', 'n/a')}"),
         ("", bind_txt.split("; ", 1)[1] if "; " in bind_txt else f"time share: {share_txt or 'n/a'}"),
-        ("", f"closed form at {tpf_op or 'n/a'}: {get_path(report, 'tpf.binding', 'n/a')}"),
+        ("", f"closed form at {tpf_op or 'n/a'}: {get_path(report, 'tpf.binding', 'n/a')}"
+             + (" (the pool furthest short)" if len(report.get("pools") or []) > 1 else "")),
     ]
     if "used" in pad:
         rows.append(("PUE-adj. delivered power",
