@@ -6,8 +6,13 @@ Leaderboard v3.0 (github.com/ml-energy/leaderboard @0cd52dab, public/data/models
 tag [ML3]) and writes one CSV per model with one row per (GPU, GPU count, max_num_seqs, run).
 
 Columns: kind (``load``: steady-state serving point), gpu, n_gpus, model, precision, task,
-max_num_seqs, batch (avg_batch_size), mean_in, mean_out, output_tok_s, gpu_power_w (sum over
-the instance's GPUs, GPU-only), j_per_out_tok, median_itl_ms, source, note.
+max_num_seqs, batch (avg_batch_size), mean_in, mean_out, decode_ctx, output_tok_s, gpu_power_w
+(sum over the instance's GPUs, GPU-only), j_per_out_tok, median_itl_ms, source, note.
+
+``decode_ctx`` is the context a running sequence holds, residence-weighted: ``mean_in +
+mean_out · E[o²]/(2E[o]²)`` with the shape of the task-level output-length histogram of the JSON
+(``dcsim.workload.lengths.residence_output_context``): a continuously batched sequence stays for its
+``o`` steps, so long outputs fill the batch (0.95-1.08 × mean_out for these models, not 0.5 ×).
 
 ``mean_in`` is NOT in the JSONs. For the lm-arena-chat task we use 634 tokens: the mean chat
 input length the ML.ENERGY v3.0 blog quotes for Qwen3-32B [ML3-blog] — an assumption applied
@@ -32,6 +37,8 @@ import argparse
 import csv
 import json
 from pathlib import Path
+
+from dcsim.workload.lengths import residence_output_context
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO / "dcsim" / "data" / "sources" / "ml-energy-v3"
@@ -62,7 +69,7 @@ SELECTION = [
      {("H100", 8), ("B200", 4), ("B200", 8)}),
 ]
 COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "task", "max_num_seqs", "batch", "mean_in",
-           "mean_out", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms", "source", "note"]
+           "mean_out", "decode_ctx", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms", "source", "note"]
 CAP_COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "phase", "prompt_tokens", "batch", "ctx_tokens",
                "cap_frac_tdp", "latency_factor", "source", "note"]
 
@@ -72,6 +79,7 @@ def rows_for(path: Path, model: str, keep: set[tuple[str, int]]) -> list[dict]:
     if d["task"] != "lm-arena-chat":
         raise ValueError(f"{path.name}: only lm-arena-chat has a documented mean input length")
     prec = PRECISION[d["weight_precision"]]
+    hist = d["output_length_distribution"]
     out = []
     for c in d["configurations"]:
         if (c["gpu_model"], c["num_gpus"]) not in keep:
@@ -81,6 +89,8 @@ def rows_for(path: Path, model: str, keep: set[tuple[str, int]]) -> list[dict]:
             "precision": prec, "task": d["task"], "max_num_seqs": c["max_num_seqs"],
             "batch": round(c["avg_batch_size"], 3), "mean_in": CHAT_MEAN_IN,
             "mean_out": round(c["avg_output_len"], 2),
+            "decode_ctx": round(CHAT_MEAN_IN + residence_output_context(hist["bins"], hist["counts"],
+                                                                        c["avg_output_len"]), 1),
             "output_tok_s": round(c["output_throughput_tokens_per_sec"], 2),
             "gpu_power_w": round(c["avg_power_watts"], 2),
             "j_per_out_tok": round(c["energy_per_token_joules"], 5),

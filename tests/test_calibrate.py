@@ -71,7 +71,7 @@ def test_build_node_reproduces_measurements_independently(name):
             assert dt * 1e3 == pytest.approx(q["token_time_ms_fit"], rel=1e-3)
         return
     f = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731
-    s = n.steady_state(f("batch"), f("mean_in"), f("mean_out"))
+    s = n.steady_state(f("batch"), f("mean_in"), f("mean_out"), decode_ctx=f("decode_ctx"))
     e_t = np.mean(np.abs(s.throughput_tok_s / f("output_tok_s") - 1)) * 100
     e_j = np.mean(np.abs(s.gpu_power_w / s.throughput_tok_s / f("j_per_out_tok") - 1)) * 100
     assert e_t == pytest.approx(p["fit"]["mape_tok_s_pct"], abs=0.01)
@@ -196,6 +196,33 @@ def test_bad_measurement_rows_name_file_and_line(tmp_path):
         calibrate([f], "H100-SXM", "llama-3.1-8b")
     prof = calibrate([f], "H100-SXM", "llama-3.1-8b", skip_bad=True)
     assert len(prof["skipped_rows"]) == 1 and prof["fit"]["n_points"] == len(lines) - 2
+
+
+def test_decode_context_column_is_used_and_checked(tmp_path):
+    """The optional decode_ctx column (tokens a running sequence holds, residence-weighted) enters the
+    fit's predictions; without it the default is mean_in + mean_out/2; a value below mean_in (less
+    than the prompt) is refused with file and line."""
+    from dcsim.node.calibrate import MeasurementError, Problem
+
+    src = MEASUREMENT_DIR / "mlenergy_llama-3.1-8b.csv"
+    rows = [r for r in read_rows([src]) if r["gpu"] == "H100-SXM"]
+    assert all(float(r["decode_ctx"]) > float(r["mean_in"]) + 0.5 * float(r["mean_out"]) for r in rows)
+    bare = [{k: v for k, v in r.items() if k != "decode_ctx"} for r in rows]
+    with_c, without = Problem("H100-SXM", [rows]), Problem("H100-SXM", [bare])
+    np.testing.assert_allclose(without.g0.decode_ctx, without.g0.mean_in + 0.5 * without.g0.mean_out)
+    perf, pw = with_c.unpack(with_c.prior_centre())
+    t_with = with_c.predict(perf, pw)[0]
+    t_without = without.predict(perf, pw)[0]
+    assert np.all(t_with < t_without)  # more KV traffic per step: fewer tokens/s at large batch
+    lines = src.read_text().splitlines()
+    header = lines[0].split(",")
+    bad = lines[2].split(",")
+    bad[header.index("decode_ctx")] = "100"
+    lines[2] = ",".join(bad)
+    f = tmp_path / "m.csv"
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MeasurementError, match=r"m\.csv:3: column 'decode_ctx': must be a finite number >= mean_in"):
+        calibrate([f], "H100-SXM", "llama-3.1-8b")
 
 
 def test_under_determined_fit_is_refused(tmp_path, capsys):

@@ -247,7 +247,21 @@ def test_node_table_largest_batch_follows_the_kv_context():
     node = build_node(NodeSpec(gpu="B200", model="llama-3.1-405b", precision="fp8", tensor_parallel=4, max_batch=256))
     clocks = np.array([0.5, 1.0])
     plain = node_table(node, 358.0, 6987.0, clocks)
-    biased = node_table(node, 358.0, 6987.0, clocks, kv_ctx=5872.0)
+    biased = node_table(node, 358.0, 6987.0, clocks, decode_ctx=5872.0)
     assert plain.batch[-1] == int(node.kv_capacity_tokens // (358.0 + 0.5 * 6987.0))
     assert biased.batch[-1] == int(node.kv_capacity_tokens // 5872.0) < plain.batch[-1]
-    assert node.batch_limit(358.0, 6987.0, kv_ctx=5872.0) == pytest.approx(node.kv_capacity_tokens / 5872.0)
+    assert node.batch_limit(358.0, 6987.0, decode_ctx=5872.0) == pytest.approx(node.kv_capacity_tokens / 5872.0)
+
+
+def test_residence_output_context_of_a_histogram():
+    """E[o^2]/(2E[o]) with lengths uniform within bins: half the length for equal outputs, 2/3 of
+    the mean for a uniform spread from 0 to twice it; ``mean_out`` rescales the shape."""
+    from dcsim.workload.lengths import residence_output_context
+    assert residence_output_context([399.5, 400.5], [10]) == pytest.approx(200.0, rel=1e-5)
+    assert residence_output_context([0, 1000], [7]) == pytest.approx(1000 / 3)  # uniform 0..1000: mean 500
+    edges = np.linspace(0, 2000, 201)
+    assert residence_output_context(edges, np.ones(200)) == pytest.approx(2000 / 3, rel=1e-4)
+    assert residence_output_context(edges, np.ones(200), mean_out=500.0) == pytest.approx(500 * 2 / 3, rel=1e-4)
+    for bad in (([0, 1], [1, 2]), ([1, 0], [1]), ([0, 1], [0]), ([0, 1], [-1])):
+        with pytest.raises(ValueError):
+            residence_output_context(*bad)

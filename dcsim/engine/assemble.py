@@ -45,7 +45,8 @@ class _PoolView:
         self.scenario, self.clocks, self.curves, self.gpus = m.scenario, m.clocks, pool.curves, pool.gpus
         self.groups = [m.groups[g] for g in pool.groups]
         self.workload = type("PoolWorkload", (), {"classes": [m.workload.classes[c] for c in pool.classes],
-                                                  "mean_input": pool.mean_input, "mean_output": pool.mean_output})()
+                                                  "mean_input": pool.mean_input, "mean_output": pool.mean_output,
+                                                  "decode_context": lambda _self, _cis=None: pool.decode_context})()
 
 
 def slo_estimate(m: Models, ts: dict):
@@ -184,8 +185,8 @@ def pools_block(m: Models, ts: dict, dt: float, input_tokens: list[float]) -> li
             g, gs = m.groups[gi], m.scenario.racks[gi]
             groups.append({"name": g.name, "gpu": g.gpu_name, "model": g.model_name, "precision": gs.node.precision,
                            "tensor_parallel": g.node.gpus_per_replica, "gpus": g.gpus, "replicas": g.limits.replicas,
-                           "flop_per_output_token": float(g.node.flops_per_output_token(pool.mean_input,
-                                                                                        pool.mean_output))})
+                           "flop_per_output_token": float(g.node.flops_per_output_token(
+                               pool.mean_input, pool.mean_output, pool.decode_context))})
         out.append({
             "name": pool.name, "groups": groups,
             "classes": [m.workload.classes[i].name for i in pool.classes], "arrival_share": pool.share,

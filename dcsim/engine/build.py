@@ -51,6 +51,7 @@ class Pool:
     share: float               # fraction of arrivals routed here (sum of its classes' shares)
     mean_input: float          # tokens per request, over its classes
     mean_output: float
+    decode_context: float      # tokens a running sequence holds, residence-weighted (Workload.decode_context)
     curves: SupplyCurves
     overhead_w: float          # rack overhead power of its racks, W
     gpus: int
@@ -196,8 +197,8 @@ def build_models(sc: Scenario) -> Models:
             raise ScenarioError(sc.name, [(f"racks[{gi}].node", str(e).strip("'\""))]) from None
         if clocks is None:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
-        _, m_in, m_out, kv_ctx = means[pool_of[gi]]
-        table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, kv_ctx=kv_ctx)
+        _, m_in, m_out, dctx = means[pool_of[gi]]
+        table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(
             replicas=gs.count * reps_per_rack,
@@ -217,10 +218,11 @@ def build_models(sc: Scenario) -> Models:
         ))
     curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
     pools = []
-    for (gis, cis), (sh, m_in, m_out, _) in zip(layout, means):
+    for (gis, cis), (sh, m_in, m_out, dctx) in zip(layout, means):
         gg = [groups[i] for i in gis]
         pools.append(Pool(
             name="+".join(g.name for g in gg), groups=gis, classes=cis, share=sh, mean_input=m_in, mean_output=m_out,
+            decode_context=dctx,
             curves=curves if len(layout) == 1 else supply_curves([g.table for g in gg], [g.limits for g in gg]),
             overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))

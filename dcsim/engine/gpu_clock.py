@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["board_clock", "EffectiveClock"]
 
 
-def board_clock(node, batch, mean_in: float, mean_out: float) -> np.ndarray:
+def board_clock(node, batch, mean_in: float, mean_out: float, decode_ctx: float | None = None) -> np.ndarray:
     """Clock (fraction of maximum) at which a replica's board runs a steady ``batch`` under its
     power limit ``node.limit_w`` (W per GPU): where the steady-state per-GPU power at full clock
     of the same node limited only by its TDP exceeds the limit, the clock at which it equals it
@@ -32,7 +32,7 @@ def board_clock(node, batch, mean_in: float, mean_out: float) -> np.ndarray:
     free = dataclasses.replace(node, power_cap_w=float(node.gpu.tdp_w))  # the same board at its TDP
     busy = b > 0
     if np.any(busy):
-        out[busy] = np.asarray(free.clock_for_cap(node.limit_w, b[busy], mean_in, mean_out), dtype=float)
+        out[busy] = np.asarray(free.clock_for_cap(node.limit_w, b[busy], mean_in, mean_out, decode_ctx), dtype=float)
     return out
 
 
@@ -47,7 +47,8 @@ class EffectiveClock:
     efficient frontier (``'pq'``), found by the vertex's level and IT power.
     """
 
-    def __init__(self, groups, curves, clocks: np.ndarray, mean_in: float, mean_out: float):
+    def __init__(self, groups, curves, clocks: np.ndarray, mean_in: float, mean_out: float,
+                 decode_ctx: float | None = None):
         u = curves.u
         K = clocks.size
         w = np.array([g.gpus for g in groups], dtype=float)
@@ -60,7 +61,7 @@ class EffectiveClock:
         self.grid_pq = np.zeros((K, u.size))
         for wi, g in zip(w, groups):
             tab, lim = g.table, g.limits
-            bc = board_clock(g.node, tab.batch, mean_in, mean_out)
+            bc = board_clock(g.node, tab.batch, mean_in, mean_out, decode_ctx)
             eff = np.minimum(self.clocks[:, None], bc[None, :])  # (K, batch points)
             budget = min(lim.rack_power_limit_w, lim.rack_cooling_limit_w)
             w_rep_max = (budget - lim.rack_overhead_w) / lim.replicas_per_rack

@@ -24,7 +24,7 @@ def pool_flop_per_output_token(m: Models, p: int) -> float:
     the group's share of the pool's compute (tokens/s at full clock)."""
     pool = m.pools[p]
     gs = [m.groups[g] for g in pool.groups]
-    f = [float(g.node.flops_per_output_token(pool.mean_input, pool.mean_output)) for g in gs]
+    f = [float(g.node.flops_per_output_token(pool.mean_input, pool.mean_output, pool.decode_context)) for g in gs]
     if len(f) == 1:
         return f[0]
     w = np.array([g.limits.replicas * g.table.thr_max[-1] for g in gs])
@@ -37,7 +37,8 @@ def flop_per_output_token(m: Models, weights=None) -> float:
     share of the offered output tokens)."""
     if not m.multi_pool:
         if len(m.groups) == 1:
-            return float(m.groups[0].node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output))
+            return float(m.groups[0].node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output,
+                                                                 m.workload.decode_context()))
         return pool_flop_per_output_token(m, 0)
     f = np.array([pool_flop_per_output_token(m, p) for p in range(len(m.pools))])
     w = np.asarray(weights, dtype=float) if weights is not None else np.array(

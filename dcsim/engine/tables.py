@@ -55,23 +55,24 @@ class NodeTable:
 
 
 def node_table(node, mean_in: float, mean_out: float, clocks: np.ndarray, batch_points: int = 48,
-               power_cap_w: float | None = None, kv_ctx: float | None = None) -> NodeTable:
+               power_cap_w: float | None = None, decode_ctx: float | None = None) -> NodeTable:
     """Tabulate ``node.steady_state`` over clock levels and batch sizes.
 
-    The largest batch is ``node.max_batch`` limited by the KV cache: ``kv_ctx`` tokens per running
-    sequence, the residence-weighted context of the workload (:meth:`dcsim.workload.Workload.decode_context`;
-    the batch holds long outputs longer), default ``mean_in + mean_out/2``. ``power_cap_w`` (per
-    GPU) lowers the clock wherever the GPU would exceed it (``node.clock_for_cap``).
+    ``decode_ctx``: tokens of context a running sequence holds, the residence-weighted context of
+    the workload (:meth:`dcsim.workload.Workload.decode_context`: the batch holds long outputs
+    longer), default ``mean_in + mean_out/2``. It sets the KV traffic of every step and the
+    largest batch: ``node.max_batch`` limited by the KV cache. ``power_cap_w`` (per GPU) lowers
+    the clock wherever the GPU would exceed it (``node.clock_for_cap``).
     """
-    ctx = mean_in + 0.5 * mean_out if kv_ctx is None else float(kv_ctx)
+    ctx = mean_in + 0.5 * mean_out if decode_ctx is None else float(decode_ctx)
     b_max = max(1, min(int(node.max_batch), int(node.kv_capacity_tokens // max(ctx, 1.0))))
     batch = np.unique(np.round(np.geomspace(1, b_max, batch_points)).astype(int)).astype(float)
     clocks = np.asarray(clocks, dtype=float)
     f = np.broadcast_to(clocks[:, None], (clocks.size, batch.size)).copy()
     if power_cap_w is not None:
-        f_cap = np.array([node.clock_for_cap(power_cap_w, b, mean_in, mean_out) for b in batch], dtype=float)
+        f_cap = np.array([node.clock_for_cap(power_cap_w, b, mean_in, mean_out, ctx) for b in batch], dtype=float)
         f = np.minimum(f, f_cap[None, :])
-    ss = node.steady_state(batch[None, :], mean_in, mean_out, f)
+    ss = node.steady_state(batch[None, :], mean_in, mean_out, f, ctx)
     thr = np.broadcast_to(np.asarray(ss.throughput_tok_s, dtype=float), f.shape)
     wall = np.broadcast_to(np.asarray(ss.wall_power_w, dtype=float), f.shape)
     gpu = np.broadcast_to(np.asarray(ss.gpu_power_w, dtype=float), f.shape)

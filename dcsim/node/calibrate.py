@@ -7,7 +7,9 @@ Rows are grouped by (GPU, model, precision, GPUs per replica); ``--gpu/--model/-
 select groups and may be left out: every group in the files is calibrated in one call (``--out``
 is then a directory, one ``NAME.yaml`` per group). Row kinds:
 
-* ``load``: a steady-state serving point (batch, mean_in, mean_out, output_tok_s, gpu_power_w),
+* ``load``: a steady-state serving point (batch, mean_in, mean_out, output_tok_s, gpu_power_w;
+  optional ``decode_ctx``, the tokens a running sequence holds, residence-weighted — default
+  ``mean_in + mean_out/2``, which under-states it for outputs of varied length),
   fitted on log-ratios of tokens/s and J/output-token (2 measured values);
 * ``request``: one request phase by phase (Splitwise characterisation: a batch of ``batch``
   prompts of ``prompt_tokens`` prefilled in one iteration, then ``output_tokens`` decode steps),
@@ -108,6 +110,14 @@ def _row_problem(r: dict) -> str | None:
             return f"column {c!r}: not a number: {v!r}"
         if not math.isfinite(x) or x <= 0:
             return f"column {c!r}: must be a finite number > 0, got {v!r}"
+    if kind == "load" and (r.get("decode_ctx") or "").strip():  # optional: tokens a running sequence holds
+        try:
+            x = float(r["decode_ctx"])
+        except ValueError:
+            return f"column 'decode_ctx': not a number: {r['decode_ctx']!r}"
+        if not math.isfinite(x) or x < float(r["mean_in"]):
+            return (f"column 'decode_ctx': must be a finite number >= mean_in (a running sequence holds its prompt), "
+                    f"got {r['decode_ctx']!r}")
     return None
 
 
@@ -187,6 +197,9 @@ class _Group:
         f = lambda rs, k: np.array([float(r[k]) for r in rs])  # noqa: E731
         self.batch, self.mean_in, self.mean_out = f(load, "batch"), f(load, "mean_in"), f(load, "mean_out")
         self.tok_s = f(load, "output_tok_s")
+        # tokens a running sequence holds (residence-weighted, optional column; default: every request alike)
+        self.decode_ctx = np.array([float(r["decode_ctx"]) if (r.get("decode_ctx") or "").strip()
+                                    else float(r["mean_in"]) + 0.5 * float(r["mean_out"]) for r in load])
         self.j_tok = np.array([float(r["j_per_out_tok"]) if (r.get("j_per_out_tok") or "").strip()
                                else float(r["gpu_power_w"]) / float(r["output_tok_s"]) for r in load])
         self.level = np.array([int(r["max_num_seqs"]) for r in load], dtype=int)
@@ -261,7 +274,7 @@ class Problem:
         g = g or self.g0
         sl = slice(None) if idx is None else idx
         t, p, tokens = steady_step(self._P(g, perf, pw), g.batch[sl], g.mean_in[sl], g.mean_out[sl],
-                                   DEFAULT_CHUNK_TOKENS)
+                                   DEFAULT_CHUNK_TOKENS, g.decode_ctx[sl])
         tput = tokens / t
         return tput, p / tput, p
 

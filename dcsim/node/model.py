@@ -115,57 +115,65 @@ class NodeModel:
         """Token budget of one iteration (prefill chunks + decode positions), vLLM max_num_batched_tokens."""
         return int(self.spec.max_batched_tokens)
 
-    def steady_state(self, batch, mean_in, mean_out, clock=1.0) -> SteadyState:
+    def steady_state(self, batch, mean_in, mean_out, clock=1.0, decode_ctx=None) -> SteadyState:
         """Steady-state throughput and power at ``batch`` concurrent sequences (broadcasts).
 
         Time and power are :func:`dcsim.node.step.steady_step` (the request path's
         ``iteration_step`` over the steady mix of iterations), so the board limit and throttling
         are the same as per iteration; ``u_compute`` / ``u_memory`` are the unthrottled roofline
-        shares at ``clock`` (diagnostics).
+        shares at ``clock`` (diagnostics). ``decode_ctx``: tokens of context a running sequence
+        holds (:func:`dcsim.node.perf.steady_mix`; default ``mean_in + mean_out/2``).
         """
+        if decode_ctx is None:
+            decode_ctx = np.asarray(mean_in, dtype=float) + 0.5 * np.asarray(mean_out, dtype=float)
         t0, tc, tm, _ = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
-                                         batch, mean_in, mean_out, clock, self.max_batched_tokens)
-        b, mi, mo, clk = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (batch, mean_in, mean_out, clock)))
+                                         batch, mean_in, mean_out, clock, self.max_batched_tokens, decode_ctx)
+        b, mi, mo, clk, dc = np.broadcast_arrays(*(np.asarray(x, dtype=float)
+                                                   for x in (batch, mean_in, mean_out, clock, decode_ctx)))
         t = np.empty(b.shape)
         gp = np.empty(b.shape)
         for c in np.unique(clk):
             m = clk == c
-            t[m], gp[m], _ = steady_step(self.step_params(float(c)), b[m], mi[m], mo[m], self.max_batched_tokens)
+            t[m], gp[m], _ = steady_step(self.step_params(float(c)), b[m], mi[m], mo[m], self.max_batched_tokens,
+                                         dc[m])
         tokens = b
         return SteadyState(tokens / t, gp, self.wall_power(gp), t, tc / t0, tm / t0)
 
-    def energy_per_output_token(self, batch, mean_in, mean_out, clock=1.0):
+    def energy_per_output_token(self, batch, mean_in, mean_out, clock=1.0, decode_ctx=None):
         """GPU energy per output token (J), prefill included (GPU level, like ML.ENERGY)."""
-        s = self.steady_state(batch, mean_in, mean_out, clock)
+        s = self.steady_state(batch, mean_in, mean_out, clock, decode_ctx)
         return s.gpu_power_w / s.throughput_tok_s
 
-    def flops_per_output_token(self, mean_in, mean_out):
-        """FLOP per output token including its share (mean_in/mean_out) of prefill."""
+    def flops_per_output_token(self, mean_in, mean_out, decode_ctx=None):
+        """FLOP per output token including its share (mean_in/mean_out) of prefill; a decode step
+        attends ``decode_ctx`` tokens on average (the per-token mean context is the residence-weighted
+        one, :meth:`dcsim.workload.Workload.decode_context`; default ``mean_in + mean_out/2``)."""
         d = self.derived
         mean_in = np.asarray(mean_in, dtype=float)
         mean_out = np.asarray(mean_out, dtype=float)
         prefill = mean_in / mean_out
         decode_pos = d.positions / d.tokens_per_step
-        ctx = mean_in + 0.5 * mean_out
+        ctx = mean_in + 0.5 * mean_out if decode_ctx is None else np.asarray(decode_ctx, dtype=float)
         return (prefill + decode_pos) * d.flops_per_position + d.attn_flops_per_ctx * (
             prefill * 0.5 * mean_in + decode_pos * ctx * d.sparse)
 
-    def batch_limit(self, mean_in, mean_out, kv_ctx=None):
+    def batch_limit(self, mean_in, mean_out, decode_ctx=None):
         """Largest steady-state batch: max_batch, KV capacity, and the per-iteration token budget.
 
-        ``kv_ctx``: tokens held per running sequence (default ``mean_in + mean_out/2``; a workload's
+        ``decode_ctx``: tokens held per running sequence (default ``mean_in + mean_out/2``; a workload's
         residence-weighted context is :meth:`dcsim.workload.Workload.decode_context`)."""
         mean_in = np.asarray(mean_in, dtype=float)
         mean_out = np.asarray(mean_out, dtype=float)
-        kv = self.kv_capacity_tokens / (mean_in + 0.5 * mean_out if kv_ctx is None else np.asarray(kv_ctx, dtype=float))
+        kv = self.kv_capacity_tokens / (mean_in + 0.5 * mean_out if decode_ctx is None else np.asarray(decode_ctx, dtype=float))
         tok = self.spec.max_batched_tokens / (self.derived.positions + self.tokens_per_step * mean_in / mean_out)
         return np.maximum(1.0, np.minimum(np.minimum(self.max_batch, kv), tok))
 
-    def max_throughput(self, mean_in, mean_out, clock=1.0, kv_ctx=None):
-        """Output tokens/s of the replica at its largest steady-state batch (``kv_ctx``: see :meth:`batch_limit`)."""
-        return self.steady_state(self.batch_limit(mean_in, mean_out, kv_ctx), mean_in, mean_out, clock).throughput_tok_s
+    def max_throughput(self, mean_in, mean_out, clock=1.0, decode_ctx=None):
+        """Output tokens/s of the replica at its largest steady-state batch (``decode_ctx``: see :meth:`batch_limit`)."""
+        return self.steady_state(self.batch_limit(mean_in, mean_out, decode_ctx), mean_in, mean_out, clock,
+                                 decode_ctx).throughput_tok_s
 
-    def clock_for_cap(self, cap_w_per_gpu, batch, mean_in, mean_out):
+    def clock_for_cap(self, cap_w_per_gpu, batch, mean_in, mean_out, decode_ctx=None):
         """Clock in [clock_min, 1] at which the steady-state per-GPU power meets the cap.
 
         Caps below the GPU's lowest settable limit are raised to it (nvidia-smi behaviour).
@@ -173,7 +181,7 @@ class NodeModel:
         cap = np.maximum(np.asarray(cap_w_per_gpu, dtype=float), self.gpu.power_limit_min_w)
 
         def per_gpu(c):
-            return self.steady_state(batch, mean_in, mean_out, c).gpu_power_w / self.gpus_per_replica
+            return self.steady_state(batch, mean_in, mean_out, c, decode_ctx).gpu_power_w / self.gpus_per_replica
 
         p1 = per_gpu(np.ones_like(cap))
         if np.all(p1 <= cap):  # the board limit already holds it (e.g. the cap is the board limit)

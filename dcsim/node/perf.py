@@ -160,13 +160,16 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
 DEFAULT_CHUNK_TOKENS = 8192.0
 
 
-def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, tokens_per_step=1.0):
+def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, tokens_per_step=1.0, decode_ctx=None):
     """The two kinds of iteration of a replica in steady state with ``batch`` sequences decoding.
 
     Each step emits ``batch * tokens_per_step`` tokens; every emitted token carries
     ``mean_in / mean_out`` prompt tokens of prefill (one request replaced per ``mean_out``
     tokens), whose positions attend on average ``mean_in / 2`` context; decode sequences hold
-    on average ``mean_in + mean_out / 2`` context.
+    on average ``decode_ctx`` tokens of context: the residence-weighted
+    ``E[n_out (n_in + n_out/2)] / E[n_out]`` of the workload (the batch holds long outputs longer;
+    :meth:`dcsim.workload.Workload.decode_context`), by default ``mean_in + mean_out / 2`` (every
+    request the same length).
 
     Prefill is lumpy, as a continuous-batching server schedules it: a new prompt is prefilled
     in the next iteration (in chunks of at most ``chunk_tokens - batch`` tokens), so when fewer
@@ -183,7 +186,7 @@ def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, toke
     mean_out = np.asarray(mean_out, dtype=float)
     tokens = batch * tokens_per_step
     prefill = tokens * mean_in / mean_out
-    ctx = batch * (mean_in + 0.5 * mean_out)
+    ctx = batch * (mean_in + 0.5 * mean_out if decode_ctx is None else np.asarray(decode_ctx, dtype=float))
     budget = np.maximum(np.asarray(chunk_tokens, dtype=float) - batch, 1.0)
     chunk = np.maximum(prefill, np.minimum(mean_in, budget))
     phi = prefill / chunk
@@ -191,13 +194,13 @@ def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, toke
 
 
 def steady_iteration(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, batch, mean_in, mean_out, clock=1.0,
-                     chunk_tokens=DEFAULT_CHUNK_TOKENS):
+                     chunk_tokens=DEFAULT_CHUNK_TOKENS, decode_ctx=None):
     """Unthrottled roofline times of the steady-state mix (:func:`steady_mix`) at ``clock``.
 
     Returns ``(t, t_compute, t_memory, tokens)``, ``phi``-weighted means of the two kinds of
     iteration. Power, the board limit and throttling are :func:`dcsim.node.step.steady_step`'s.
     """
-    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, d.tokens_per_step)
+    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, d.tokens_per_step, decode_ctx)
     b = np.asarray(batch, dtype=float)
     t1, tc1, tm1 = iteration_time(d, gpu, tp, p, chunk, b, ctx, pctx, clock)
     t0, tc0, tm0 = iteration_time(d, gpu, tp, p, 0.0 * chunk, b, ctx, 0.0, clock)

@@ -184,7 +184,7 @@ def step_arrays(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum):
     return np.asarray(dt, dtype=float), np.asarray(pw, dtype=float)
 
 
-def steady_step(P, batch, mean_in, mean_out, chunk_tokens):
+def steady_step(P, batch, mean_in, mean_out, chunk_tokens, decode_ctx=None):
     """Average iteration of a replica in steady state with ``batch`` sequences decoding.
 
     Returns ``(t_s, gpu_power_w, tokens)``: mean iteration time, time-averaged GPU power and output
@@ -195,7 +195,7 @@ def steady_step(P, batch, mean_in, mean_out, chunk_tokens):
     """
     from dcsim.node.perf import steady_mix
 
-    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens)
+    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, decode_ctx=decode_ctx)
     b = np.broadcast_to(np.asarray(batch, float), np.shape(chunk))
     t1, p1 = step_arrays(P, chunk, b, ctx, pctx)
     t0, p0 = step_arrays(P, 0.0, b, ctx, 0.0)

@@ -22,7 +22,7 @@ from functools import cached_property
 import numpy as np
 from scipy import special
 
-__all__ = ["LengthDist", "LogNormalLength", "EmpiricalLength", "FixedLength", "Z99",
+__all__ = ["residence_output_context", "LengthDist", "LogNormalLength", "EmpiricalLength", "FixedLength", "Z99",
            "lognormal_sigma"]
 
 Z99 = float(special.ndtri(0.99))  # 2.3263478740 (standard normal 99th percentile)
@@ -213,3 +213,25 @@ class FixedLength(LengthDist):
 
     def _base_sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.full(n, self.value, dtype=np.int64)
+
+
+def residence_output_context(bins, counts, mean_out: float | None = None) -> float:
+    """Output tokens a running sequence holds on average, weighted by residence: ``E[o^2] / (2 E[o])``
+    of an output-length histogram (``bins``: edges, ``counts``: per bin; lengths uniform within a bin).
+
+    A continuously batched sequence stays in the batch for its ``o`` decode steps and holds ``j``
+    output tokens at step ``j``, so over the batch the mean is ``E[o^2]/(2E[o])`` (``E[o]/2`` only
+    when every output has the same length; ``E[o]`` for a geometric one). With ``mean_out`` the
+    histogram gives the shape only: ``mean_out · E[o^2]/(2E[o]^2)`` (a run whose mean differs a little
+    from the histogram's, e.g. one configuration of a task-level histogram).
+    """
+    b = np.asarray(bins, dtype=float)
+    n = np.asarray(counts, dtype=float)
+    if b.ndim != 1 or n.shape != (b.size - 1,) or not np.all(np.diff(b) > 0) or n.sum() <= 0 or np.any(n < 0):
+        raise ValueError("output-length histogram: need increasing bin edges and one non-negative count per bin")
+    lo, hi = b[:-1], b[1:]
+    e1 = float(np.sum(n * 0.5 * (lo + hi)) / n.sum())
+    e2 = float(np.sum(n * (lo * lo + lo * hi + hi * hi) / 3.0) / n.sum())
+    if mean_out is None:
+        return e2 / (2.0 * e1)
+    return float(mean_out) * e2 / (2.0 * e1 * e1)
