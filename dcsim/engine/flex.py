@@ -232,10 +232,12 @@ class FlexChunk:
     ``ex`` the chunk's exogenous inputs at the cap in force (mutated in place where a battery
     raises the budget, thermal limits clocks or sheds, so the record shows what held);
     ``ex_hi_fn`` gives the same at cap + the battery's discharge limit (called on first need);
-    ``ex_tgt`` the inputs at the peak-shaving target (or ``ex``)."""
+    ``ex_at(extra_w, j)`` the inputs of tick ``j`` alone at cap + ``extra_w`` (a partly drained
+    battery); ``ex_tgt`` the inputs at the peak-shaving target (or ``ex``)."""
 
-    def __init__(self, fx: Flex, ex, ex_hi_fn, ex_tgt, i0: int):
+    def __init__(self, fx: Flex, ex, ex_hi_fn, ex_tgt, i0: int, ex_at=None):
         self.fx, self.ex, self.ex_hi_fn, self.ex_hi, self.i0 = fx, ex, ex_hi_fn, None, i0
+        self.ex_at = ex_at
         m = fx.m
         n = ex.t_s.size
         self.n = n
@@ -322,6 +324,14 @@ class FlexChunk:
         f = avail / b.p_discharge_max_w if b.p_discharge_max_w > 0 else 0.0
         if f <= 0:
             return ftop, ffr, lv
+        if f < 1.0 - 1e-9 and self.ex_at is not None:
+            # a partly drained battery: the tick's inputs at cap + what it can still deliver, exactly
+            # (interpolating between cap and cap + the full discharge limit over-states the rates
+            # that fit, as the facility's power is not linear in them: the meter went over its cap)
+            one = self.ex_at(avail, j)
+            for name in ("power_tok_s", "it_max_power_w"):
+                getattr(ex, name)[j] = float(getattr(one, name)[0])
+            return float(one.fit_top[0]), float(one.fit_frontier[0]), one.fit_levels[0]
         ftop += f * (float(hi.fit_top[j]) - ftop)
         ffr += f * (float(hi.fit_frontier[j]) - ffr)
         lv = lv + f * (hi.fit_levels[j] - lv)

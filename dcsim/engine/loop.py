@@ -366,7 +366,8 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
     ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=b.p_discharge_max_w)) if b is not None else None
     ex_tgt = (exogenous(m, i0, i1, dt, availability, fx, target_w=b.shave_to_w)
               if b is not None and b.dispatch != "events" else ex)
-    return FlexChunk(fx, ex, ex_hi, ex_tgt, i0)
+    ex_at = (lambda w, j: exogenous(m, i0 + j, i0 + j + 1, dt, availability, fx, extra_w=w)) if b is not None else None
+    return FlexChunk(fx, ex, ex_hi, ex_tgt, i0, ex_at)
 
 
 def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarray]:
