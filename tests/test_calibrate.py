@@ -208,7 +208,7 @@ def test_decode_context_column_is_used_and_checked(tmp_path):
     rows = [r for r in read_rows([src]) if r["gpu"] == "H100-SXM"]
     assert all(float(r["decode_ctx"]) > float(r["mean_in"]) + 0.5 * float(r["mean_out"]) for r in rows)
     bare = [{k: v for k, v in r.items() if k != "decode_ctx"} for r in rows]
-    with_c, without = Problem("H100-SXM", [rows]), Problem("H100-SXM", [bare])
+    with_c, without = Problem("H100-SXM", [rows], []), Problem("H100-SXM", [bare], [])
     np.testing.assert_allclose(without.g0.decode_ctx, without.g0.mean_in + 0.5 * without.g0.mean_out)
     perf, pw = with_c.unpack(with_c.prior_centre())
     t_with = with_c.predict(perf, pw)[0]
