@@ -320,4 +320,6 @@ def test_report_header_names_the_data_fitted_and_says_where_gamma_comes_from(tmp
     head = format_report(prof).splitlines()[:3]
     assert head[0] == f"profile {prof['name']}"
     assert head[1] == "  fitted to: my_measurements.csv, splitwise_h100_cap.csv"
-    assert head[2] == "  gamma (DVFS exponent): fitted to cap rows: splitwise_h100_cap.csv"
+    assert head[2].startswith("  gamma (DVFS exponent): fitted to cap rows: splitwise_h100_cap.csv")
+    # and the gamma line does not contradict the warnings: one cap level does not pin gamma
+    assert ("its prior sets it" in head[2]) == (not prof["uncertainty"]["gamma"]["identified"])

@@ -624,7 +624,10 @@ def format_report(prof: dict) -> str:
     files = prof.get("measurements") or []
     lines = [f"profile {prof['name']}",
              "  fitted to: " + (", ".join(Path(f).name for f in files) if files else "n/a"),
-             f"  gamma (DVFS exponent): {prof['gamma_source']}",
+             f"  gamma (DVFS exponent): {prof['gamma_source']}"
+             + ("; they do not identify it: its prior sets it (warning below)"
+                if str(prof["gamma_source"]).startswith("fitted") and unc.get("gamma", {}).get("identified") is False
+                else ""),
              "params (± standard error):"]
     for k, v in prof["params"].items():
         u = unc.get(k)
