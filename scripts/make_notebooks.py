@@ -3,7 +3,8 @@
     python scripts/make_notebooks.py
 
 Each notebook finds the repository root itself, so it runs from notebooks/ or the root. CI runs
-them top to bottom (tests/test_notebooks.py); each takes well under a minute.
+them top to bottom (tests/test_notebooks.py); each takes under a minute except
+03_capacity_planning (about 1.5 min; docs/sweeps.md gives the measured times).
 """
 
 from __future__ import annotations
@@ -158,8 +159,8 @@ show(plot_phase(pd2))
 And J/token against delivered power: at the large batches of a full hall the node model has FP8
 weights lower the Joules per token (at small batches the per-layer FP8 cost makes them dearer,
 docs/node.md), so at the same interconnect the power ceiling rises (rows are precision, a
-categorical axis). At full load on the hottest tick. FP8 Llama-3.1-70B on H100 has no measurement
-of its own: its node parameters are transferred from the GPU's pooled fit, and its expected error
+categorical axis; full load, hottest tick). FP8 Llama-3.1-70B on H100 has no measurement of its
+own: its node parameters are transferred from the GPU's pooled fit, and its expected error
 (`node.calibration`, the leave-one-model-out table of docs/validation.md) is printed next to its
 figures:
 """),
@@ -490,8 +491,9 @@ print(format_report(prof))
 The warnings are part of the answer. Eight load levels of one configuration (batches 8–256) and
 one power-cap level pin only two of the nine free parameters: MBU and the compute power
 `p_compute_w`. The other seven — MFU, the two per-layer overheads, the overlap exponent, the
-memory and sync powers and gamma — are flagged "not identified": their trade-offs leave the
-predictions at these points unchanged, so the weak prior, not the data, sets them. The header says
+memory and sync powers and gamma — are flagged "not identified": the data alone barely constrain
+them (the warnings' data-only relative standard errors), so the weak prior, not the data, sets
+them. The header says
 the cap rows enter the fit; at a single cap (490 W) they do not pin gamma either. Predictions at
 the measured points are trustworthy (the MAPE line); a parameter flagged "not identified" should
 not be quoted on its own.
@@ -615,8 +617,8 @@ assert all(r["gpus_exact"] == curves["Phoenix"][0]["gpus_exact"] for r in curves
 """),
     md("""
 Read (the last printed line): in Richmond a 1 % budget connects about 2 % more GPUs, and a
-200 kWh battery buys more than half of that without any curtailment. In Phoenix the hall is limited by its chillers on the hottest
-afternoons: heat rejection does not flex, so a curtailment budget adds nothing there — the
+200 kWh battery buys more than half of that without any curtailment. In Phoenix the hall is
+limited by its chillers on the hottest afternoons: heat rejection does not flex, so a curtailment budget adds nothing there — the
 interconnect is not what binds.
 """),
     md("""
