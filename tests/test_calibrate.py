@@ -328,3 +328,25 @@ def test_fp8_cost_is_free_only_for_a_model_in_fp8_and_another_precision():
         p = pooled[gpu]
         assert p["params"]["t_fp8_layer_s"] > 1e-5 and p["uncertainty"]["t_fp8_layer_s"]["identified"], gpu
     assert pooled["A100-SXM4-80GB"]["params"]["t_fp8_layer_s"] == 0.0
+
+
+def test_report_header_names_the_data_fitted_and_says_where_gamma_comes_from(tmp_path):
+    # the header printed "(fitted to cap rows: splitwise_h100_cap.csv)" as if that were the profile's
+    # source; the user's own CSV was not named
+    from dcsim.node.calibrate import format_report
+
+    src = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
+    with open(src, newline="") as f:
+        rows = list(csv.DictReader(f))
+    mine = tmp_path / "my_measurements.csv"
+    with open(mine, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(r for r in rows if r["gpu"] == "H100-SXM")
+    prof = calibrate([mine, MEASUREMENT_DIR / "splitwise_h100_cap.csv"], "H100-SXM", "llama-3.1-70b", "bf16", 4)
+    head = format_report(prof).splitlines()[:3]
+    assert head[0] == f"profile {prof['name']}"
+    assert head[1] == "  fitted to: my_measurements.csv, splitwise_h100_cap.csv"
+    assert head[2].startswith("  gamma (DVFS exponent): fitted to cap rows: splitwise_h100_cap.csv")
+    # and the gamma line does not contradict the warnings: one cap level does not pin gamma
+    assert ("its prior sets it" in head[2]) == (not prof["uncertainty"]["gamma"]["identified"])

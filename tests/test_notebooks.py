@@ -19,7 +19,7 @@ def test_notebooks_exist_without_outputs():
 
     names = {p.name for p in NOTEBOOKS}
     assert {"01_quickstart.ipynb", "02_phase_diagram.ipynb", "03_capacity_planning.ipynb",
-            "04_energy_levers.ipynb", "05_calibrate_node.ipynb"} <= names
+            "04_energy_levers.ipynb", "05_calibrate_node.ipynb", "06_grid_flexibility.ipynb"} <= names
     for p in NOTEBOOKS:
         nb = nbformat.read(p, as_version=4)
         nbformat.validate(nb)

@@ -118,13 +118,20 @@ def fmt_duration(s: Any) -> str:
 
 
 def fmt_time(x: Any) -> str:
-    """A latency in seconds as a short label: ``0.05`` → ``"50 ms"``, ``2`` → ``"2 s"``."""
+    """A latency in seconds as a short label, three significant digits: ``0.05`` → ``"50 ms"``,
+    ``2`` → ``"2 s"``, ``1738`` → ``"1,740 s"`` (seconds with a thousands separator from 1,000 s on,
+    never the exponent form ``"1.74e+03 s"``)."""
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         return "n/a"
     x = float(x)
-    if x >= 1:
-        return f"{x:.3g} s"
-    if x >= 1e-3:
+    if not math.isfinite(x):
+        return f"{x} s"
+    r = float(f"{x:.3g}")  # rounded first, so 0.9996 s is "1 s", not "1e+03 ms"
+    if abs(r) >= 1000:
+        return f"{r:,.0f} s"
+    if abs(r) >= 1 or r == 0:
+        return f"{r:.3g} s"
+    if abs(r) >= 1e-3:
         return f"{1e3 * x:.3g} ms"
     return f"{1e6 * x:.3g} µs"
 

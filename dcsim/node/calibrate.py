@@ -634,7 +634,14 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
 def format_report(prof: dict) -> str:
     """Human-readable fit table with parameter uncertainties and warnings."""
     unc = prof.get("uncertainty", {})
-    lines = [f"profile {prof['name']}  ({prof['gamma_source']})", "params (± standard error):"]
+    files = prof.get("measurements") or []
+    lines = [f"profile {prof['name']}",
+             "  fitted to: " + (", ".join(Path(f).name for f in files) if files else "n/a"),
+             f"  gamma (DVFS exponent): {prof['gamma_source']}"
+             + ("; they do not identify it: its prior sets it (warning below)"
+                if str(prof["gamma_source"]).startswith("fitted") and unc.get("gamma", {}).get("identified") is False
+                else ""),
+             "params (± standard error):"]
     for k, v in prof["params"].items():
         u = unc.get(k)
         lines.append(f"  {k:<12} {v:>12.5g}" + (f" ± {u['se']:.3g}" if u else "  (fixed)"))
