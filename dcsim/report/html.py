@@ -220,7 +220,7 @@ def _energy_table(report: Mapping[str, Any]) -> str:
         indent = "&nbsp;&nbsp;&nbsp;" if k.startswith(("cooling_", "loss_")) else ""
         bold = ' style="font-weight:700"' if k in ("it", "facility") else ""
         rows.append(f'<tr{bold}><td class="l">{indent}{_e(k)}</td><td>{_e(fmt_energy(v))}</td>'
-                    f'<td>{_e(fmt_num(v, 6))}</td><td>{share}</td></tr>')
+                    f'<td>{_e(fmt_si(v, "J", 4))}</td><td>{share}</td></tr>')
     return ('<table><tr><th class="l">component</th><th>energy</th><th>J</th><th>of facility</th></tr>'
             + "".join(rows) + "</table>")
 
