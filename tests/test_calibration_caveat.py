@@ -96,3 +96,14 @@ def test_levers_make_a_calibrated_profile_lever_modelled():
     assert any("levers speculative are modelled, not measured" in w for w in r.report["warnings"])
     head = summary_table(r.report).split("J / output token")[0]
     assert "UNCALIBRATED" in head and "lever-modelled [speculative]" in head and "≥±" in head
+
+
+def test_html_caveat_says_levers_are_modelled(tmp_path):
+    """The HTML's caveat names why the figures are not measured: levers, not transferred parameters."""
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"]["levers"] = {"kv_compression": 4.0}
+    write_outputs(dcsim.run(sc), tmp_path / "l", formats=("json", "html"), plots=False)
+    html = (tmp_path / "l" / "report.html").read_text()
+    cav = html.split('class="caveat"')[1].split("</div>")[0]
+    assert "lever-modelled [kv_compression]" in cav and "docs/node.md, Levers" in cav
+    assert "transferred or borrowed" not in cav

@@ -138,10 +138,15 @@ def _cards(report: Mapping[str, Any]) -> str:
               f" · met SLO {_e(fmt_si(get_path(report, 'utilization_adjusted_output.slo_output_tok_s'), 'tok/s'))}",
               CONSTRAINT_COLORS["compute"]),
     ]
-    caveat = calibration_caveat(get_path(report, "provenance.calibration"))
+    cal = get_path(report, "provenance.calibration") or []
+    caveat = calibration_caveat(cal)
+    levers = any(c.get("status") == "lever-modelled" for c in cal)
+    why = ("serving levers modelled from literature figures and assumptions, not measured on this setup "
+           "(docs/node.md, Levers)" if levers and all(c.get("status") in ("lever-modelled", "calibrated") for c in cal)
+           else "transferred or borrowed node parameters, not measurements of this configuration (docs/validation.md, "
+                "leave-one-model-out table)" + ("; serving levers modelled (docs/node.md, Levers)" if levers else ""))
     banner = (f'<div class="caveat"><b>Calibration caveat.</b> {_e(caveat.removeprefix("UNCALIBRATED — "))}. '
-              "These figures come from transferred or borrowed node parameters, not measurements of this "
-              "configuration (docs/validation.md, leave-one-model-out table).</div>") if caveat else ""
+              f"These figures come from {why}.</div>") if caveat else ""
     return f'{banner}<div class="cards">{"".join(cards)}</div>'
 
 
