@@ -494,17 +494,6 @@ def _fast(raw, bdir, overrides: dict) -> dict:
     return run(load_scenario(raw, overrides={**overrides, "fidelity": "fluid"}, base_dir=bdir)).report
 
 
-def _interconnect_valid(raw, bdir, overrides: dict) -> bool:
-    """The scenario accepts this interconnect (its build and preflight pass)."""
-    from dcsim.engine.preflight import preflight
-
-    try:
-        preflight(load_scenario(raw, overrides={**overrides, "fidelity": "fluid"}, base_dir=bdir))
-    except ScenarioError:
-        return False
-    return True
-
-
 def _meets(targets: list[Target], rep: dict) -> tuple[bool, list[dict]]:
     checks = [t.check(rep) for t in targets]
     return all(c["ok"] for c in checks), checks
@@ -647,22 +636,27 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
         cf = _interconnect_for(raw, bdir, m0, design_moment(scenario_moments(m0), None), count * gpr)["interconnect_w"]
         ov = lambda w: {"racks.0.count": count, "facility.interconnect": float(w)}  # noqa: E731
 
-        def ok_ic(w: float) -> bool:
-            """Targets met at interconnect ``w``; an interconnect the scenario refuses (below the
+        def probe(w: float) -> bool | None:
+            """Targets met at interconnect ``w``; ``None`` where the scenario refuses it (below the
             idle fleet's draw, or so large that ratings following it make the plant's no-load losses
-            exceed what it can reject) meets nothing."""
+            exceed what it can reject)."""
             try:
                 return ok(ov(w))
             except ScenarioError:
-                return False
+                return None
 
-        hi = cf * 1.5
-        while not ok_ic(hi):
-            if hi > 64.0 * cf or not _interconnect_valid(raw, bdir, ov(2.0 * hi)):
-                raise ValueError(f"targets not met at any interconnect up to {hi / 1e6:.4g} MW for {count * gpr} "
+        ok_ic = lambda w: bool(probe(w))  # noqa: E731  (a refused interconnect meets nothing)
+        hi, valid = cf * 1.5, None
+        while not (met := probe(hi)):
+            if met is False:
+                valid = hi
+            if met is None or hi > 64.0 * cf:
+                top = valid if valid is not None else hi
+                checks = "" if valid is None else "; " + "; ".join(
+                    f"{c['target']} -> {c['value']:.4g}" for c in _meets(tg, fast(ov(valid)))[1])
+                raise ValueError(f"targets not met at any interconnect up to {top / 1e6:.4g} MW for {count * gpr} "
                                  f"GPUs at the scenario's demand (closed form for its peak: {cf / 1e6:.4g} MW): "
-                                 "the fleet, not the interconnect, falls short; "
-                                 + "; ".join(f"{c['target']} -> {c['value']:.4g}" for c in _meets(tg, fast(ov(hi)))[1]))
+                                 "the fleet, not the interconnect, falls short" + checks)
             hi *= 2.0
         lo = cf * 0.05
         if ok_ic(lo):

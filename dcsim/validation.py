@@ -49,6 +49,8 @@ from typing import Callable
 
 import numpy as np
 
+from dcsim.node.calibrate import row_decode_ctx
+from dcsim.node.perf import decode_context
 from dcsim.workload.lengths import residence_output_context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,7 +311,7 @@ def load_point_cases(case_id: str, group: str, node, pt: dict, mean_in: float, s
 def decode_step_ms(node, batch: float, mean_in: float, mean_out: float, decode_ctx: float | None = None) -> float:
     """Decode-only iteration time (ms) at ``batch`` sequences holding ``decode_ctx`` tokens each
     (default in + out/2)."""
-    ctx = batch * (mean_in + 0.5 * mean_out if decode_ctx is None else decode_ctx)
+    ctx = batch * float(decode_context(mean_in, mean_out, decode_ctx))
     return 1e3 * node.step_fn(1.0)(0.0, float(batch), float(ctx))[0]
 
 
@@ -383,8 +385,7 @@ def cases_mlenergy_calibrated() -> list[Case]:
         b = np.array([float(r["batch"]) for r in rows])
         mi = np.array([float(r["mean_in"]) for r in rows])
         mo = np.array([float(r["mean_out"]) for r in rows])
-        dc = np.array([float(r["decode_ctx"]) if (r.get("decode_ctx") or "").strip()
-                       else float(r["mean_in"]) + 0.5 * float(r["mean_out"]) for r in rows])
+        dc = np.array([row_decode_ctx(r) for r in rows])
         s = node.steady_state(b, mi, mo, decode_ctx=dc)
         et = s.throughput_tok_s / np.array([float(r["output_tok_s"]) for r in rows]) - 1.0
         ej = s.gpu_power_w / s.throughput_tok_s / np.array([float(r["j_per_out_tok"]) for r in rows]) - 1.0

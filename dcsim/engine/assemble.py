@@ -45,8 +45,7 @@ class _PoolView:
         self.scenario, self.clocks, self.curves, self.gpus = m.scenario, m.clocks, pool.curves, pool.gpus
         self.groups = [m.groups[g] for g in pool.groups]
         self.workload = type("PoolWorkload", (), {"classes": [m.workload.classes[c] for c in pool.classes],
-                                                  "mean_input": pool.mean_input, "mean_output": pool.mean_output,
-                                                  "decode_context": lambda _self, _cis=None: pool.decode_context})()
+                                                  "mean_input": pool.mean_input, "mean_output": pool.mean_output})()
 
 
 def slo_estimate(m: Models, ts: dict):

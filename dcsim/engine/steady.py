@@ -37,8 +37,8 @@ def flop_per_output_token(m: Models, weights=None) -> float:
     share of the offered output tokens)."""
     if not m.multi_pool:
         if len(m.groups) == 1:
-            return float(m.groups[0].node.flops_per_output_token(m.workload.mean_input, m.workload.mean_output,
-                                                                 m.workload.decode_context()))
+            p0 = m.pools[0]  # the whole mix: the workload's means and context, computed once at build
+            return float(m.groups[0].node.flops_per_output_token(p0.mean_input, p0.mean_output, p0.decode_context))
         return pool_flop_per_output_token(m, 0)
     f = np.array([pool_flop_per_output_token(m, p) for p in range(len(m.pools))])
     w = np.asarray(weights, dtype=float) if weights is not None else np.array(

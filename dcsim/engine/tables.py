@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dcsim.node.perf import decode_context
+
 __all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier"]
 
 
@@ -64,7 +66,7 @@ def node_table(node, mean_in: float, mean_out: float, clocks: np.ndarray, batch_
     largest batch: ``node.max_batch`` limited by the KV cache. ``power_cap_w`` (per GPU) lowers
     the clock wherever the GPU would exceed it (``node.clock_for_cap``).
     """
-    ctx = mean_in + 0.5 * mean_out if decode_ctx is None else float(decode_ctx)
+    ctx = float(decode_context(mean_in, mean_out, decode_ctx))
     b_max = max(1, min(int(node.max_batch), int(node.kv_capacity_tokens // max(ctx, 1.0))))
     batch = np.unique(np.round(np.geomspace(1, b_max, batch_points)).astype(int)).astype(float)
     clocks = np.asarray(clocks, dtype=float)

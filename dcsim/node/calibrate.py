@@ -50,7 +50,7 @@ from scipy.optimize import least_squares
 
 from dcsim.node.catalog import profile_name, resolve_gpu, resolve_model
 from dcsim.node.levers import resolve_levers
-from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, derive
+from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, decode_context, derive
 from dcsim.node.power import PowerParams
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
@@ -119,6 +119,13 @@ def _row_problem(r: dict) -> str | None:
             return (f"column 'decode_ctx': must be a finite number >= mean_in (a running sequence holds its prompt), "
                     f"got {r['decode_ctx']!r}")
     return None
+
+
+def row_decode_ctx(r: dict) -> float:
+    """A load row's decode context: its optional ``decode_ctx`` column, else the default of
+    :func:`dcsim.node.perf.decode_context`."""
+    v = (r.get("decode_ctx") or "").strip()
+    return float(decode_context(float(r["mean_in"]), float(r["mean_out"]), float(v) if v else None))
 
 
 def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None) -> list[dict]:
@@ -198,8 +205,7 @@ class _Group:
         self.batch, self.mean_in, self.mean_out = f(load, "batch"), f(load, "mean_in"), f(load, "mean_out")
         self.tok_s = f(load, "output_tok_s")
         # tokens a running sequence holds (residence-weighted, optional column; default: every request alike)
-        self.decode_ctx = np.array([float(r["decode_ctx"]) if (r.get("decode_ctx") or "").strip()
-                                    else float(r["mean_in"]) + 0.5 * float(r["mean_out"]) for r in load])
+        self.decode_ctx = np.array([row_decode_ctx(r) for r in load])
         self.j_tok = np.array([float(r["j_per_out_tok"]) if (r.get("j_per_out_tok") or "").strip()
                                else float(r["gpu_power_w"]) / float(r["output_tok_s"]) for r in load])
         self.level = np.array([int(r["max_num_seqs"]) for r in load], dtype=int)

@@ -12,7 +12,7 @@ import numpy as np
 from dcsim.node.catalog import (find_architecture_profile, find_profile, load_profile, resolve_gpu, resolve_model,
                                 transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
-from dcsim.node.perf import Derived, PerfParams, derive, steady_iteration
+from dcsim.node.perf import Derived, PerfParams, decode_context, derive, steady_iteration
 from dcsim.node.power import PowerParams, bisect_clock, wall_power
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
@@ -124,8 +124,7 @@ class NodeModel:
         shares at ``clock`` (diagnostics). ``decode_ctx``: tokens of context a running sequence
         holds (:func:`dcsim.node.perf.steady_mix`; default ``mean_in + mean_out/2``).
         """
-        if decode_ctx is None:
-            decode_ctx = np.asarray(mean_in, dtype=float) + 0.5 * np.asarray(mean_out, dtype=float)
+        decode_ctx = decode_context(mean_in, mean_out, decode_ctx)
         t0, tc, tm, _ = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
                                          batch, mean_in, mean_out, clock, self.max_batched_tokens, decode_ctx)
         b, mi, mo, clk, dc = np.broadcast_arrays(*(np.asarray(x, dtype=float)
@@ -153,7 +152,7 @@ class NodeModel:
         mean_out = np.asarray(mean_out, dtype=float)
         prefill = mean_in / mean_out
         decode_pos = d.positions / d.tokens_per_step
-        ctx = mean_in + 0.5 * mean_out if decode_ctx is None else np.asarray(decode_ctx, dtype=float)
+        ctx = decode_context(mean_in, mean_out, decode_ctx)
         return (prefill + decode_pos) * d.flops_per_position + d.attn_flops_per_ctx * (
             prefill * 0.5 * mean_in + decode_pos * ctx * d.sparse)
 
@@ -164,7 +163,7 @@ class NodeModel:
         residence-weighted context is :meth:`dcsim.workload.Workload.decode_context`)."""
         mean_in = np.asarray(mean_in, dtype=float)
         mean_out = np.asarray(mean_out, dtype=float)
-        kv = self.kv_capacity_tokens / (mean_in + 0.5 * mean_out if decode_ctx is None else np.asarray(decode_ctx, dtype=float))
+        kv = self.kv_capacity_tokens / decode_context(mean_in, mean_out, decode_ctx)
         tok = self.spec.max_batched_tokens / (self.derived.positions + self.tokens_per_step * mean_in / mean_out)
         return np.maximum(1.0, np.minimum(np.minimum(self.max_batch, kv), tok))
 

@@ -160,6 +160,17 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
 DEFAULT_CHUNK_TOKENS = 8192.0
 
 
+def decode_context(mean_in, mean_out, decode_ctx=None):
+    """Tokens of context a running (decoding) sequence holds: ``decode_ctx`` when given — the
+    residence-weighted ``E[n_out (n_in + n_out/2)] / E[n_out]`` of a workload
+    (:meth:`dcsim.workload.Workload.decode_context`) or of a measured run (the ``decode_ctx`` column)
+    — else ``mean_in + mean_out/2``, which holds when every request has the same lengths. The one
+    home of that default (steady state, FLOPs per token, KV capacity, calibration rows)."""
+    if decode_ctx is None:
+        return np.asarray(mean_in, dtype=float) + 0.5 * np.asarray(mean_out, dtype=float)
+    return np.asarray(decode_ctx, dtype=float)
+
+
 def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, tokens_per_step=1.0, decode_ctx=None):
     """The two kinds of iteration of a replica in steady state with ``batch`` sequences decoding.
 
@@ -186,7 +197,7 @@ def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, toke
     mean_out = np.asarray(mean_out, dtype=float)
     tokens = batch * tokens_per_step
     prefill = tokens * mean_in / mean_out
-    ctx = batch * (mean_in + 0.5 * mean_out if decode_ctx is None else np.asarray(decode_ctx, dtype=float))
+    ctx = batch * decode_context(mean_in, mean_out, decode_ctx)
     budget = np.maximum(np.asarray(chunk_tokens, dtype=float) - batch, 1.0)
     chunk = np.maximum(prefill, np.minimum(mean_in, budget))
     phi = prefill / chunk
