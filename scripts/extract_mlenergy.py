@@ -67,6 +67,12 @@ SELECTION = [
      {("H100", 1), ("H100", 2)}),
     ("Qwen__Qwen3-235B-A22B-Instruct-2507__lm-arena-chat.json", "qwen3-235b-a22b", "mlenergy_qwen3-235b-a22b-bf16.csv",
      {("H100", 8), ("B200", 4), ("B200", 8)}),
+    # sixth pass (issue 14.4): MoE peers in the H100 pool (BF16 and FP8), so that a left-out MoE model is
+    # predicted from other MoE models.
+    ("meta-llama__Llama-4-Scout-17B-16E-Instruct__lm-arena-chat.json", "llama-4-scout", "mlenergy_llama-4-scout.csv",
+     {("H100", 4), ("H100", 8)}),
+    ("meta-llama__Llama-4-Maverick-17B-128E-Instruct-FP8__lm-arena-chat.json", "llama-4-maverick",
+     "mlenergy_llama-4-maverick-fp8.csv", {("H100", 8)}),
 ]
 COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "task", "max_num_seqs", "batch", "mean_in",
            "mean_out", "decode_ctx", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms", "source", "note"]

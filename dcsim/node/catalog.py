@@ -100,7 +100,7 @@ def find_profile(gpu: str, model: str, precision: str, tp: int | None) -> dict |
 
 
 _SHAPE = ("params", "active_params", "layers", "hidden", "heads", "kv_heads", "head_dim", "kv_elems_per_layer",
-          "n_experts", "experts_per_token", "expert_params")
+          "n_experts", "experts_per_token", "expert_params", "moe_layers", "quantized")
 
 
 def same_architecture(a: ModelSpec, b: ModelSpec) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 from dcsim.node.catalog import (find_architecture_profile, find_profile, load_profile, resolve_gpu, resolve_model,
                                 transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
-from dcsim.node.perf import Derived, PerfParams, decode_context, derive, steady_iteration
+from dcsim.node.perf import Derived, PerfParams, decode_context, derive, steady_iteration, weight_bytes
 from dcsim.node.power import PowerParams, bisect_clock, wall_power
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
@@ -38,8 +38,7 @@ class SteadyState(NamedTuple):
 
 def default_tp(model: ModelSpec, gpu: GpuSpec, precision: str, gpus_per_node: int) -> int:
     """Smallest power of two (<= gpus_per_node) whose HBM holds the weights with >= 30% spare."""
-    from dcsim.node.levers import BYTES_PER_ELEM
-    wbytes = model.params * BYTES_PER_ELEM[precision]
+    wbytes = sum(weight_bytes(model, precision))
     tp = 1
     while tp < gpus_per_node and wbytes > WEIGHT_FRACTION_MAX * tp * gpu.hbm_bytes:
         tp *= 2

@@ -83,30 +83,43 @@ class PerfParams:
     t_fp8_layer_s: float = 0.0  # s per FP8 layer run per iteration (activation quantisation, FP8 block scales)
 
 
+def weight_bytes(model: ModelSpec, precision: str) -> tuple[float, float]:
+    """Bytes of the non-expert and of the routed-expert weights of ``model`` served in ``precision``.
+
+    A checkpoint with ``quantized: experts`` (Llama-4-Maverick-FP8) stores only its routed experts in
+    ``precision``; attention, shared expert, router and dense layers stay BF16."""
+    wb = BYTES_PER_ELEM[precision]
+    dense_wb = BYTES_PER_ELEM["bf16"] if model.quantized == "experts" else wb
+    return (model.params - model.expert_params) * dense_wb, model.expert_params * wb
+
+
 def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
     """FLOPs/bytes per token for ``model`` with weights in ``precision`` and levers ``lv``."""
-    wb = BYTES_PER_ELEM[precision]
     active = model.active_params if model.active_params is not None else model.params
     f = lv.layer_frac
     kv_elems = model.kv_elems_per_layer or 2 * model.kv_heads * model.head_dim
     kv_tok = model.layers * kv_elems * lv.kv_bytes_per_elem / lv.kv_compression
-    dense_params = model.params - model.expert_params
+    dense_b, expert_b = weight_bytes(model, precision)
+    moe_layers = (model.moe_layers or model.layers) if model.n_experts else 0
+    experts_only = model.quantized == "experts"
     return Derived(
         flops_per_position=2.0 * active * f,
         attn_flops_per_ctx=4.0 * model.layers * model.heads * model.head_dim * f,
-        dense_weight_bytes=dense_params * wb * f,
-        expert_weight_bytes=model.expert_params * wb * f,
+        dense_weight_bytes=dense_b * f,
+        expert_weight_bytes=expert_b * f,
         expert_frac=(model.experts_per_token / model.n_experts) if model.n_experts else 0.0,
         kv_bytes_per_token=kv_tok,
         kv_read_per_ctx=kv_tok * lv.sparse_attention * f,
         sparse=lv.sparse_attention,
-        weight_bytes_total=model.params * wb,
+        weight_bytes_total=dense_b + expert_b,
         positions=lv.positions,
         tokens_per_step=lv.tokens_per_step,
-        peak_precision="fp8" if precision == "fp8" else "bf16",  # int4 = W4A16: bf16 tensor cores (assumption)
+        # int4 = W4A16: bf16 tensor cores (assumption); experts-only FP8: most active FLOPs stay BF16
+        peak_precision="fp8" if precision == "fp8" and not experts_only else "bf16",
         layers_run=float(model.layers) * f,
-        moe_layers_run=float(model.layers if model.n_experts else 0) * f,  # every layer counted as MoE (assumption; DeepSeek-V3: 58 of 61)
-        fp8_layers_run=float(model.layers if precision == "fp8" else 0) * f,  # every linear layer W8A8 (vLLM fp8)
+        moe_layers_run=float(moe_layers) * f,
+        # W8A8 linear layers (vLLM fp8): every layer, or the MoE layers' experts only
+        fp8_layers_run=float((moe_layers if experts_only else model.layers) if precision == "fp8" else 0) * f,
     )
 
 

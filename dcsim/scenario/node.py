@@ -79,6 +79,10 @@ class ModelSpec(Spec):
     n_experts: int = Field(0, ge=0)
     experts_per_token: int = Field(0, ge=0)
     expert_params: float = Field(0.0, ge=0, description="parameters in routed experts (MoE)")
+    moe_layers: int | None = Field(None, gt=0, description="layers with routed experts (MoE; default: every layer)")
+    quantized: Literal["all", "experts"] = Field(
+        "all", description="what a quantised checkpoint (fp8, int4) stores in that precision: every linear layer, or "
+                           "only the routed experts (attention, shared expert, router and dense layers stay BF16)")
     hf_id: str = ""
     source: str = ""
 
@@ -86,6 +90,10 @@ class ModelSpec(Spec):
     def _moe(self):
         if self.n_experts and not (0 < self.experts_per_token <= self.n_experts):
             raise ValueError("experts_per_token must be in 1..n_experts for an MoE model")
+        if self.moe_layers is not None and (not self.n_experts or self.moe_layers > self.layers):
+            raise ValueError("moe_layers needs n_experts and must be <= layers")
+        if self.quantized == "experts" and not self.n_experts:
+            raise ValueError("quantized: experts needs an MoE model (n_experts > 0)")
         if self.expert_params > self.params:
             raise ValueError("expert_params must be <= params")
         if self.active_params is not None and self.active_params > self.params:
