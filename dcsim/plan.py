@@ -392,15 +392,17 @@ class Target:
         return None if v is None else float(v)
 
     def check(self, report: dict) -> dict:
-        """``{target, value, ok, headroom}``: headroom is the fractional margin (negative: missed)."""
+        """``{target, value, ok, headroom}``: headroom is the fractional margin (negative: missed);
+        None for a target of 0, which has no relative margin (``slo_attainment>=0`` never binds)."""
         v = self.measure(report)
         if v is None:
             return {"target": self.text, "value": None, "ok": False, "headroom": None}
-        if self.op == "<=":
-            ok, head = v <= self.value, 1.0 - v / self.value if self.value > 0 else -math.inf
+        ok = v <= self.value if self.op == "<=" else v >= self.value
+        if self.value <= 0:
+            head = None
         else:
-            ok, head = v >= self.value, (v - self.value) / self.value if self.value > 0 else math.inf
-        return {"target": self.text, "value": v, "ok": bool(ok), "headroom": float(head)}
+            head = 1.0 - v / self.value if self.op == "<=" else (v - self.value) / self.value
+        return {"target": self.text, "value": v, "ok": bool(ok), "headroom": head}
 
 
 def parse_target(text: str, class_names: list[str] | None = None) -> Target:
@@ -881,7 +883,8 @@ def format_targets(r: dict) -> str:
 def _fmt_check(c: dict) -> str:
     if c["value"] is None:
         return f"{c['target']}: not estimated"
-    return f"{c['target']}: {c['value']:.4g} ({'ok' if c['ok'] else 'MISSED'}, headroom {100 * c['headroom']:+.0f} %)"
+    head = "" if c["headroom"] is None else f", headroom {100 * c['headroom']:+.0f} %"
+    return f"{c['target']}: {c['value']:.4g} ({'ok' if c['ok'] else 'MISSED'}{head})"
 
 
 # --------------------------------------------------------------------------- CLI

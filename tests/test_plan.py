@@ -140,6 +140,14 @@ def test_target_check_reads_fluid_and_per_class_figures():
     assert parse_target("slo_attainment>=0.99").check(rep)["headroom"] < 0
     assert parse_target("tpot.p99<=0.1 s").check(rep) == {"target": "tpot.p99<=0.1 s", "value": None,
                                                            "ok": False, "headroom": None}
+    # a target of 0 has no relative margin: no headroom (was +inf, printed "+inf %" and written as
+    # Infinity, which is not JSON)
+    zero = parse_target("slo_attainment>=0").check(rep)
+    assert zero == {"target": "slo_attainment>=0", "value": 0.97, "ok": True, "headroom": None}
+    import json
+    from dcsim.plan import _fmt_check
+    json.dumps(zero, allow_nan=False)
+    assert _fmt_check(zero) == "slo_attainment>=0: 0.97 (ok)"
 
 
 def test_weather_note_says_where_percentiles_come_from():
