@@ -545,12 +545,18 @@ class RequestEngine:
             raise InvariantError(f"requests not accounted: arrived {req['arrived']} != completed+in_flight+shed {counted}")
         req["in_flight"] = self.in_flight()
         if any(ln.frac < 1.0 for ln in self.lanes):
-            # latency and SLOs come from the sample; goodput scales to the whole facility (per pool)
-            if len(self.lanes) == 1:
-                rep["goodput_tok_s"] = rep["goodput_tok_s"] / self.frac
-            else:
-                fr = np.array([self.lanes[self._lane_of_class[c]].frac for c in range(len(self._lane_of_class))])
-                rep["goodput_tok_s"] = float(np.sum(self.metrics.good_tokens / fr)) / duration_s
+            # latency and SLOs come from the sample; goodput is, per pool, the share of the sample's
+            # finished output that met its SLOs times the output the pool served (sample and fluid
+            # remainder alike). Dividing the sample's good tokens by its compute share instead
+            # mixed two clocks: the sample counts a request's tokens when it finishes, the fluid
+            # remainder when served, so "met SLO" read ~2 points low of the sample's own share.
+            good, done = self.metrics.good_tokens, self.metrics.tokens_out
+            total = 0.0
+            for ln in self.lanes:
+                sel = self._lane_of_class == ln.index
+                d = float(done[sel].sum())
+                total += ln.served_tok * (float(good[sel].sum()) / d if d > 0 else 0.0)
+            rep["goodput_tok_s"] = total / duration_s
             rep["hybrid"] = {"sampled_replicas": sum(ln.pool.n for ln in self.lanes),
                              "compute_share": self.frac if len(self.lanes) == 1 else
                              {self.m.pools[ln.index].name: ln.frac for ln in self.lanes}}
