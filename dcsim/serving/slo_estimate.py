@@ -10,9 +10,8 @@ throughput). At each operating point, :func:`simulate_point` runs the request en
 replicas (:mod:`dcsim.serving.pool`: the compiled kernel, the run's router, chunked prefill, KV
 cache, hold limit) for a steady window: a few replicas (8 at most) at the per-replica rate,
 arrivals with the workload's inter-arrival variability and the classes' length draws, routed
-on the replicas' state at the start of each tick (at most 1 s) as request fidelity routes.
-What request fidelity does near saturation — prefill chunks that lengthen as they gather the
-prompts that arrived meanwhile, stale-state routing that sends a tick's burst to one replica,
+as request fidelity routes (the pool's routing windows). What request fidelity does near
+saturation — prefill chunks that lengthen as they gather the prompts that arrived meanwhile,
 slot and KV limits — therefore needs no closed form here, and costs 10-300 ms per operating point.
 
 Two waits are added per tick, in FIFO order (:func:`fifo_wait_s`): the controller's door (work
@@ -48,8 +47,8 @@ _QBINS = int(math.ceil(math.log(1e13) / math.log(1.005))) + 1
 #: Largest utilisation of the derived saturation throughput simulated as a steady state; above it
 #: the replicas' backlog grows tick by tick (Lindley recursion) and its wait is added.
 RHO_MAX = 0.98
-#: Longest routing tick of the simulated pool (s): the request engine routes each tick's
-#: arrivals on the replicas' state at the tick's start; the planner confirms with ticks <= 1 s.
+#: Longest tick of the simulated pool (s): the door and the controller act per tick; routing
+#: inside a tick is the pool's (windows of ``dcsim.serving.pool.ROUTE_INTERVAL_S``).
 SIM_TICK_MAX_S = 1.0
 
 
