@@ -167,3 +167,12 @@ def test_routing_windows_leave_round_robin_unchanged_and_are_checked():
     node = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=1))
     with pytest.raises(ValueError, match="route_interval_s"):
         make_pool("python", [node], [2], router="least_outstanding", route_interval_s=0.0)
+
+
+def test_routing_windows_in_the_kernel_match_the_python_loop():
+    """The compiled window loop (one call per tick) routes as the pool's Python loop (one call per
+    window): the same requests finish at the same times on both backends."""
+    k, p = _served(2.0, "least_outstanding", backend="kernel"), _served(2.0, "least_outstanding", backend="python")
+    assert len(k) == len(p)
+    assert [x[2] for x in k] == [x[2] for x in p]
+    np.testing.assert_allclose(np.array(k)[:, :2], np.array(p)[:, :2], rtol=1e-9)

@@ -768,12 +768,85 @@ def _tick(t_end, P, code, dest, t_rel, t_arr, cls, n_in, n_out, avail, headroom,
     return -1
 
 
+def _window_of(t, t_anchor, d, t_end):
+    """Start of the routing window holding time ``t`` (windows of ``d`` s from ``t_anchor``)."""
+    return min(max(t_anchor + np.floor((t - t_anchor) / d) * d, t_anchor), t_end)
+
+
+def _advance_all(t, P, cfg_i, cfg_f, st, out, run_mask, esum, acc, res):
+    """Advance every replica to ``t``, adding each one's energy to ``esum``; stalled replica or -1."""
+    win = st[8]
+    for r in range(st[0].shape[0]):
+        if run_mask[r]:
+            if _advance(r, t, P, cfg_i, cfg_f, st, out, acc, res):
+                return r
+            esum[r] += win[r, W_ENERGY]
+    return -1
+
+
+def _tick_windows(t_anchor, d, t_end, P, code, dest, t_rel, t_arr, cls, n_in, n_out, avail, headroom,
+                  use_headroom, min_headroom, rr, cfg_i, cfg_f, st, out, run_mask, prog, tcur, esum):
+    """A tick routed in windows of ``d`` s from ``t_anchor`` (dcsim.serving.pool, "routing windows"):
+    each window's requests are routed on the replicas' state at its start, every replica advanced
+    to it first — the same windows and order as the pool's Python loop. Resumable: from request
+    ``prog[1]`` and time ``tcur[0]``; stops before a window the pending rings cannot hold
+    (``prog[0] = 1``, the caller grows them and calls again). Energy per replica accumulates in
+    ``esum``. Returns the index of a stalled replica, or -1."""
+    ist = st[0]
+    R = ist.shape[0]
+    Q = st[5].shape[2]
+    m = t_rel.shape[0]
+    acc = np.zeros(NW + 1)
+    res = np.zeros(5)
+    cnts = np.zeros(R, np.int64)
+    a = prog[1]
+    cur = tcur[0]
+    prog[0] = 0
+    while a < m:
+        ws = _window_of(t_rel[a], t_anchor, d, t_end)
+        if ws > cur:
+            bad = _advance_all(ws, P, cfg_i, cfg_f, st, out, run_mask, esum, acc, res)
+            if bad >= 0:
+                return bad
+            cur = ws
+        b = a + 1
+        while b < m and _window_of(t_rel[b], t_anchor, d, t_end) == ws:
+            b += 1
+        te = _window_of(t_rel[b], t_anchor, d, t_end) if b < m else t_end
+        _route(code, n_in[a:b], n_out[a:b], ist[:, I_OUTSTANDING].copy(), avail, headroom, use_headroom,
+               min_headroom, rr, dest[a:b])
+        cnts[:] = 0
+        for j in range(a, b):
+            cnts[dest[j]] += 1
+        for r in range(R):
+            if ist[r, I_PCOUNT] + cnts[r] > Q:
+                prog[0] = 1
+                prog[1] = a
+                tcur[0] = cur
+                return -1
+        _enqueue(dest[a:b], t_rel[a:b], t_arr[a:b], cls[a:b], n_in[a:b], n_out[a:b], cfg_i, st, out)
+        bad = _advance_all(te, P, cfg_i, cfg_f, st, out, run_mask, esum, acc, res)
+        if bad >= 0:
+            return bad
+        cur = te
+        a = b
+    if cur < t_end:
+        bad = _advance_all(t_end, P, cfg_i, cfg_f, st, out, run_mask, esum, acc, res)
+        if bad >= 0:
+            return bad
+    prog[1] = m
+    tcur[0] = t_end
+    return -1
+
+
 # compile every phase (each calls the others through these module globals)
 (_preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes, _prefill_iteration, _idle,
  _decode_run, _decode, _heap_less, _sift_down) = (
     _jit(f, inline=True) for f in (_preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes,
                                    _prefill_iteration, _idle, _decode_run, _decode, _heap_less, _sift_down))
-_advance, _route, _route_group, _enqueue, _tick = map(_jit, (_advance, _route, _route_group, _enqueue, _tick))
+_window_of, _advance_all = (_jit(f, inline=True) for f in (_window_of, _advance_all))
+_advance, _route, _route_group, _enqueue, _tick, _tick_windows = map(
+    _jit, (_advance, _route, _route_group, _enqueue, _tick, _tick_windows))
 
 _CHECKED = False
 
@@ -793,7 +866,7 @@ def _check_cache() -> None:
         if not stamp.exists() or stamp.read_text() != digest:
             for d in (_step, _steps, _closed, _preempt, _head_released, _schedule, _emit, _list_remove, _finish_decodes,
                       _prefill_iteration, _idle, _decode_run, _decode, _advance, _heap_less, _sift_down, _route,
-                      _route_group, _enqueue, _tick):
+                      _route_group, _enqueue, _tick, _window_of, _advance_all, _tick_windows):
                 d._cache.flush()
             path.mkdir(parents=True, exist_ok=True)
             stamp.write_text(digest)
@@ -894,10 +967,20 @@ class KernelGroup:
         return self.st[8]
 
     # ---------------------------------------------------------------- capacity
-    def _ensure(self, m: int, dest: np.ndarray | None) -> None:
+    def _ensure(self, m: int, dest: np.ndarray | None, rings: bool = True) -> None:
+        ist = self.st[0]
+        if rings:
+            self._grow_rings(int(ist[:, I_PCOUNT].max())
+                             + (m if dest is None else int(np.bincount(dest, minlength=self.n).max())))
+        rows = int(ist[:, I_PCOUNT].sum() + ist[:, I_NRUN].sum() + ist[:, I_WCOUNT].sum()) + m
+        if rows > self.out[0].shape[1]:
+            N = max(2 * self.out[0].shape[1], rows)
+            self.out = (np.zeros((5, N)), np.zeros((3, N), np.int64), np.zeros((2, N), np.int64), self.out[3])
+
+    def _grow_rings(self, need: int) -> None:
+        """Pending rings of at least ``need`` slots per replica (contents kept, heads reset)."""
         ist = self.st[0]
         Q = self.st[5].shape[2]
-        need = int(ist[:, I_PCOUNT].max()) + (m if dest is None else int(np.bincount(dest, minlength=self.n).max()))
         if need > Q:
             Q2 = max(2 * Q, need)
             pf, pi = self.st[5], self.st[6]
@@ -909,10 +992,6 @@ class KernelGroup:
                 ni[r, :, :c] = pi[r][:, idx]
             ist[:, I_PHEAD] = 0
             self.st = self.st[:5] + (nf, ni) + self.st[7:]
-        rows = int(ist[:, I_PCOUNT].sum() + ist[:, I_NRUN].sum() + ist[:, I_WCOUNT].sum()) + m
-        if rows > self.out[0].shape[1]:
-            N = max(2 * self.out[0].shape[1], rows)
-            self.out = (np.zeros((5, N)), np.zeros((3, N), np.int64), np.zeros((2, N), np.int64), self.out[3])
 
     def _params_at(self, clock: float) -> tuple:
         P = self._params.get(clock)
@@ -926,7 +1005,8 @@ class KernelGroup:
     # ---------------------------------------------------------------- one tick
     def tick(self, t_end: float, clock: float, t_rel: np.ndarray, t_arr: np.ndarray, cls: np.ndarray,
              n_in: np.ndarray, n_out: np.ndarray, *, dest: np.ndarray | None = None,
-             available: np.ndarray | None = None, headroom_w: np.ndarray | None = None):
+             available: np.ndarray | None = None, headroom_w: np.ndarray | None = None,
+             route_from: float | None = None, route_interval_s: float = 0.0):
         """Route and enqueue the tick's requests (sorted by release time ``t_rel``; ``t_arr`` the
         original arrivals) and advance every replica to ``t_end`` at DVFS ``clock``.
 
@@ -934,7 +1014,9 @@ class KernelGroup:
         finished in the tick (replica by replica, each in finish order, as the reference) and the
         class and output tokens of the requests shed (KV never fits, or past ``hold_limit``).
         Per-replica window results are in :attr:`window`, the replica of each request in
-        :attr:`last_dest`.
+        :attr:`last_dest`. With ``route_from`` (the time the replicas were advanced to) and
+        ``route_interval_s`` > 0, the tick is routed in windows (:mod:`dcsim.serving.pool`); the
+        window's energy column is then the tick's.
         """
         m = len(t_rel)
         given = dest is not None
@@ -946,6 +1028,11 @@ class KernelGroup:
         hr = np.zeros(self.n) if headroom_w is None else np.asarray(headroom_w, dtype=float)
         n_in = np.asarray(n_in, np.int64)
         n_out = np.asarray(n_out, np.int64)
+        if (not given and m and route_interval_s > 0 and route_from is not None
+                and t_end - route_from > route_interval_s):
+            return self._tick_windows(float(route_from), float(route_interval_s), float(t_end), clock,
+                                      np.asarray(t_rel, float), np.asarray(t_arr, float), np.asarray(cls, np.int64),
+                                      n_in, n_out, avail, hr, headroom_w is not None)
         if not given:
             dest = np.zeros(m, np.int64)
             if m and int(self.st[0][:, I_PCOUNT].max()) + m > self.st[5].shape[2]:
@@ -963,6 +1050,36 @@ class KernelGroup:
                     self.min_headroom_w, self.rr, self.cfg_i, self.cfg_f, self.st, self.out, self._all)
         if bad >= 0:
             raise RuntimeError(f"replica {bad} stalled with admissible requests")
+        self.last_dest = dest
+        nf, ns = int(cnt[0]), int(cnt[1])
+        ff, fi, sh = self.out[0], self.out[1], self.out[2]
+        fin = FinishedBatch(fi[0, :nf].copy(), ff[0, :nf].copy(), ff[1, :nf].copy(), ff[2, :nf].copy(),
+                            ff[3, :nf].copy(), fi[1, :nf].copy(), fi[2, :nf].copy(), ff[4, :nf].copy())
+        return fin, sh[0, :ns].copy(), sh[1, :ns].copy()
+
+    def _tick_windows(self, t0, d, t_end, clock, t_rel, t_arr, cls, n_in, n_out, avail, hr, use_hr):
+        """:meth:`tick` routed in windows of ``d`` s from ``t0`` (compiled loop, resumed when a
+        window does not fit the pending rings)."""
+        m = len(t_rel)
+        dest = np.zeros(m, np.int64)
+        self._ensure(m, None, rings=False)
+        cnt = self.out[3]
+        cnt[:] = 0
+        prog, tcur, esum = np.zeros(2, np.int64), np.array([t0]), np.zeros(self.n)
+        P = self._params_at(clock)
+        while True:
+            bad = _tick_windows(t0, d, t_end, P, self.code, dest, t_rel, t_arr, cls, n_in, n_out, avail, hr, use_hr,
+                                self.min_headroom_w, self.rr, self.cfg_i, self.cfg_f, self.st, self.out, self._all,
+                                prog, tcur, esum)
+            if bad >= 0:
+                raise RuntimeError(f"replica {bad} stalled with admissible requests")
+            if prog[0] == 0:
+                break
+            # the window from request prog[1] may not fit: rings for all of it on one replica
+            a = int(prog[1])
+            k = np.floor((t_rel[a:] - t0) / d)
+            self._grow_rings(int(self.st[0][:, I_PCOUNT].max()) + int(np.count_nonzero(k == k[0])))
+        self.st[8][:, W_ENERGY] = esum
         self.last_dest = dest
         nf, ns = int(cnt[0]), int(cnt[1])
         ff, fi, sh = self.out[0], self.out[1], self.out[2]

@@ -164,6 +164,18 @@ class KernelPool(_Pool):
         """As :meth:`PythonPool.pending`."""
         return np.concatenate([g.n_pending for g in self.groups]).astype(np.int64)
 
+    def serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
+        """As :meth:`_Pool.serve`; with one rack group and a state-reading router the routing
+        windows run inside the compiled call (the same windows as the Python loop, without a
+        call per window)."""
+        if len(self.groups) > 1 or self.router_name == "round_robin":
+            return super().serve(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available, headroom_w)
+        t0, self._t = self._t, float(t_end)
+        g = self.groups[0]
+        f, sc, so = g.tick(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=available, headroom_w=headroom_w,
+                           route_from=t0, route_interval_s=self.route_interval_s)
+        return g.window[:, kernel.W_ENERGY].copy(), ([f] if len(f) else []), sc.astype(np.int64), so.astype(np.int64)
+
     def _serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
         """As :meth:`PythonPool._serve`: one compiled call per rack group."""
         energy = np.empty(self.n)
