@@ -1050,7 +1050,13 @@ class KernelGroup:
                     self.min_headroom_w, self.rr, self.cfg_i, self.cfg_f, self.st, self.out, self._all)
         if bad >= 0:
             raise RuntimeError(f"replica {bad} stalled with admissible requests")
+        return self._results(dest)
+
+    def _results(self, dest: np.ndarray):
+        """The tick's finished requests and shed (class, output tokens), copied out of the kernel's
+        arrays; ``dest`` is kept as :attr:`last_dest`."""
         self.last_dest = dest
+        cnt = self.out[3]
         nf, ns = int(cnt[0]), int(cnt[1])
         ff, fi, sh = self.out[0], self.out[1], self.out[2]
         fin = FinishedBatch(fi[0, :nf].copy(), ff[0, :nf].copy(), ff[1, :nf].copy(), ff[2, :nf].copy(),
@@ -1080,12 +1086,7 @@ class KernelGroup:
             k = np.floor((t_rel[a:] - t0) / d)
             self._grow_rings(int(self.st[0][:, I_PCOUNT].max()) + int(np.count_nonzero(k == k[0])))
         self.st[8][:, W_ENERGY] = esum
-        self.last_dest = dest
-        nf, ns = int(cnt[0]), int(cnt[1])
-        ff, fi, sh = self.out[0], self.out[1], self.out[2]
-        fin = FinishedBatch(fi[0, :nf].copy(), ff[0, :nf].copy(), ff[1, :nf].copy(), ff[2, :nf].copy(),
-                            ff[3, :nf].copy(), fi[1, :nf].copy(), fi[2, :nf].copy(), ff[4, :nf].copy())
-        return fin, sh[0, :ns].copy(), sh[1, :ns].copy()
+        return self._results(dest)
 
     # ---------------------------------------------------------------- failures
     def drain(self, r: int) -> list[tuple[float, int, int, int]]:
