@@ -82,16 +82,16 @@ _LOMO_DEPTH = ("issue 14.4 not met for this pair: the pool's per-sequence overhe
                "per-sequence term was tried and rejected (worse for every model)")
 _LOMO_MOE = ("issue 14.4 not met for this pair: the MoE dispatch per MoE layer depends on the serving layout, not "
              "only on the GPU: Qwen3-30B-A3B on 1-2 GPUs fits 23-36 us per MoE layer on its own profiles, the pool "
-             "without it 146 us, set by the models served expert-parallel over 4-8 GPUs (Qwen3-235B, Llama-4 Scout "
-             "and Maverick), so it is predicted 11-33 % slow at every batch and J/token +10 to +78 %")
-_LOMO_SCOUT = ("issue 14.4 not met for this pair: Llama-4 Scout is 37-118 % slower than the pool predicts at every batch "
-               "and draws less (250-470 W per GPU against 446-541 W): its steps are overhead-bound (21 ms at batch 8 on "
+             "without it 144 us, set by the models served expert-parallel over 4-8 GPUs (Qwen3-235B, Llama-4 Scout "
+             "and Maverick), so it is predicted 11-33 % slow at every batch and J/token up to +77 % (batch 8)")
+_LOMO_SCOUT = ("issue 14.4 not met for this pair: Llama-4 Scout is 35-120 % slower than the pool predicts at every batch "
+               "and draws less (250-470 W per GPU against 444-541 W): its steps are overhead-bound (21 ms at batch 8 on "
                "8 H100s, Maverick 12 ms with the same 48 layers, hidden size and attention, 16 large top-1 experts "
                "against 128), a cost of its serving in vLLM 0.11.1 that no other model in the pool shows")
 _LOMO_POWER = ("issue 14.4 not met for this pair (tokens/s within the bar or near it, J/token not): power per GPU at "
                "small batch differs between models served on the same H100s beyond what the work done explains "
-               "(overhead-bound steps at batch 8-16: Llama-4 Maverick 252 W per GPU on 8, Qwen3-235B BF16 354 W on "
-               "8, Qwen3-235B-FP8 530 W on 4); the pool predicts 405-460 W for each of them")
+               "(overhead-bound steps at batch 8-16: Llama-4 Maverick 231-252 W per GPU on 8, Qwen3-235B BF16 354 W on "
+               "8, Qwen3-235B-FP8 530 W on 4); the pool predicts 404-443 W for each of them")
 _LOMO_B200 = ("issue 14.4 not met for this pair: the B200 pool holds two dense models (70B BF16 TP2, 405B FP8 TP4) "
               "and one MoE model, so a left-out dense model is predicted from one other dense model, and the left-out "
               "MoE model has no MoE peer (MoE dispatch 0 in the pool without it, and no FP8 cost: Qwen3-235B is the "

@@ -163,7 +163,11 @@ def test_routing_windows_leave_round_robin_unchanged_and_are_checked():
     from dcsim.node import build_node
     from dcsim.scenario.node import NodeSpec
 
-    assert _served(2.0, "round_robin", route_interval_s=0.125) == _served(2.0, "round_robin", route_interval_s=1e9)
+    # round robin reads no state and skips the windows: its results do not depend on the caller's tick
+    # either (the cycle position carries over, advancing a replica in steps is exact)
+    rr2, rr025 = np.array(_served(2.0, "round_robin")), np.array(_served(0.25, "round_robin"))
+    assert rr2.shape == rr025.shape and (rr2[:, 2] == rr025[:, 2]).all()
+    np.testing.assert_allclose(rr2[:, :2], rr025[:, :2], rtol=1e-9)  # float rounding of the tick steps only
     node = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=1))
     with pytest.raises(ValueError, match="route_interval_s"):
         make_pool("python", [node], [2], router="least_outstanding", route_interval_s=0.0)
