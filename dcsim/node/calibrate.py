@@ -254,14 +254,16 @@ class Problem:
 
     @property
     def has_fp8(self) -> bool:
-        """True when the FP8 cost ``t_fp8_layer_s`` is identified, hence free: the data hold one model
-        served both in FP8 and in another precision on this GPU, so the difference between its groups
-        is the precision's alone. One FP8 group cannot tell it from ``t_layer_s``, and an FP8 model
-        against other BF16 models confounds it with model- and TP-specific overheads (measured: that
-        looser rule worsened the leave-one-model-out table, docs/node.md). Otherwise it is 0."""
+        """True when the FP8 cost ``t_fp8_layer_s`` is identified, hence free. It is a cost per FP8
+        layer common to every FP8 model, fitted against the BF16 groups' overheads; the data identify
+        it when they hold one model served both in FP8 and in another precision on this GPU (the
+        difference between its groups is the precision's alone), or at least two FP8 models beside
+        BF16 ones (a cost they share, not one model's own overheads). One FP8 model against BF16
+        models confounds it with that model's depth- and TP-specific overheads (measured: that looser
+        rule worsened the leave-one-model-out table, docs/node.md). Otherwise it is 0."""
         fp8 = {g.key[1] for g in self.groups if g.d.fp8_layers_run > 0}
         other = {g.key[1] for g in self.groups if g.d.fp8_layers_run == 0}
-        return bool(fp8 & other)
+        return bool(fp8 & other) or (len(fp8) >= 2 and bool(other - fp8))
 
     def free(self) -> np.ndarray:
         """Mask of the free parameters: gamma only with cap rows, t_moe_layer_s only with MoE groups,
