@@ -307,11 +307,12 @@ def test_moe_dispatch_is_free_only_for_moe_models_and_identified_by_them():
     assert h100["params"]["t_moe_layer_s"] > 1e-5 and h100["uncertainty"]["t_moe_layer_s"]["identified"]
 
 
-def test_fp8_cost_is_free_only_for_a_model_in_fp8_and_another_precision():
-    """t_fp8_layer_s is identified only by one model served in FP8 and in BF16 on the same GPU: a
-    single group (FP8 or not), or an FP8 model among other BF16 models, leaves it at exactly 0; the
-    shipped H100 and B200 pools (Qwen3-235B-A22B in both precisions) fit it and the data identify it,
-    at a positive cost per layer (FP8 Qwen3-235B is slower than BF16 at batch 8 on 8xH100)."""
+def test_fp8_cost_is_free_only_when_the_data_identify_it():
+    """t_fp8_layer_s is identified by one model served in FP8 and in BF16 on the same GPU, or by two
+    FP8 models beside BF16 ones; a single group (FP8 or not), FP8 groups alone, or one FP8 model
+    among BF16 models leave it at exactly 0; the shipped H100 and B200 pools (Qwen3-235B-A22B in
+    both precisions) fit it and the data identify it, at a positive cost per layer (FP8 Qwen3-235B
+    is slower than BF16 at batch 8 on 8xH100)."""
     from dcsim.node.calibrate import Problem, groups, read_rows
     from dcsim.node.catalog import pooled_profiles
 
@@ -320,9 +321,13 @@ def test_fp8_cost_is_free_only_for_a_model_in_fp8_and_another_precision():
     rows = read_rows(sorted(MEASUREMENT_DIR.glob("mlenergy_*.csv")))
     gs = groups(rows, "H100-SXM")
     no_pair = [v for k, v in gs.items() if k[1] != "qwen3-235b-a22b"]
-    assert not Problem("H100-SXM", no_pair, []).has_fp8  # 405B-FP8 against other (BF16) models only
+    assert Problem("H100-SXM", no_pair, []).has_fp8  # 405B-FP8 and Maverick-FP8 beside BF16 models
+    one_fp8 = [v for k, v in gs.items() if k[1] not in ("qwen3-235b-a22b", "llama-4-maverick")]
+    assert not Problem("H100-SXM", one_fp8, []).has_fp8  # 405B-FP8 against BF16 models only
     assert Problem("H100-SXM", list(gs.values()), []).has_fp8
-    assert not Problem("H100-SXM", [v for k, v in gs.items() if k[2] == "fp8"], []).has_fp8
+    assert not Problem("H100-SXM", [v for k, v in gs.items() if k[2] == "fp8"], []).has_fp8  # no BF16 group
+    b200 = groups(rows, "B200")
+    assert not Problem("B200", [v for k, v in b200.items() if k[1] != "qwen3-235b-a22b"], []).has_fp8
     pooled = pooled_profiles()
     for gpu in ("H100-SXM", "B200"):
         p = pooled[gpu]

@@ -21,7 +21,8 @@ is then a directory, one ``NAME.yaml`` per group). Row kinds:
 Free parameters (see perf.py, power.py, step.py): MFU, MBU, t_layer, t_seq_layer (overheads per
 layer run), overlap p, t_moe_layer (MoE dispatch per MoE layer; free only when the data hold an MoE
 model, else 0), t_fp8_layer (FP8 activation quantisation per layer of an FP8 model; free only when
-the data hold one model in FP8 and in another precision, which tells it from t_layer, else 0) (time) and P_compute, P_memory, P_sync, gamma (power; gamma free only with cap rows). Identifiability: every parameter has physical bounds
+the data hold one model in FP8 and in another precision, or two FP8 models beside BF16 ones, which
+tells it from t_layer, else 0) (time) and P_compute, P_memory, P_sync, gamma (power; gamma free only with cap rows). Identifiability: every parameter has physical bounds
 (efficiencies in (0, 1], overheads per layer up to 1 ms and 10 µs per sequence, p in [1, 20], each
 power term in [0, TDP - idle], gamma in [1, 5]) and a
 weak log-normal prior (:data:`PRIORS`, assumptions; weight :data:`PRIOR_WEIGHT`, so a factor-e
@@ -267,7 +268,7 @@ class Problem:
 
     def free(self) -> np.ndarray:
         """Mask of the free parameters: gamma only with cap rows, t_moe_layer_s only with MoE groups,
-        t_fp8_layer_s only with a model in FP8 and another precision (:attr:`has_fp8`)."""
+        t_fp8_layer_s only when the data identify it (:attr:`has_fp8`)."""
         m = np.ones(len(PARAM_NAMES), dtype=bool)
         m[_I["gamma"]] = bool(self.caps)
         m[_I["t_moe_layer_s"]] = self.has_moe

@@ -18,7 +18,8 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
                                                              small expert GEMMs; 0 for dense models)
     t_q  = t_fp8_layer·fp8_layers_run                        (FP8 W8A8: activation quantisation in front of
                                                              each linear layer, block scales; 0 unless fp8;
-                                                             free in a fit only with one model in FP8 and BF16)
+                                                             free in a fit only when the data identify it:
+                                                             one model in FP8 and BF16, or two FP8 models)
     t_o  = t_s + t_e + t_q
     dt   = overlap_p(t_c, t_m) + t_o
     P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·(t_m + t_e) + P_sync·(t_s + t_q)) / dt
