@@ -101,8 +101,9 @@ def test_wake_up_delay_costs_latency_after_a_step_in_demand(step_runs, fid):
 
 
 def test_fluid_and_request_agree_on_the_step(step_runs):
-    """Measured: attainment 0.605 (fluid) vs 0.640 (request), TTFT p99 94 s vs 87 s, IT energy
-    within 2 %."""
+    """Measured (after the decode-context refit and the pool's routing windows): attainment 0.635
+    (fluid) vs 0.671 (request), TTFT p99 94 s vs 86 s, IT energy +2.1 % (first measured: 0.605 vs
+    0.640, 94 s vs 87 s, within 2 %)."""
     f, r = step_runs[("fluid", "120 s")].report, step_runs[("request", "120 s")].report
     assert f["slo_attainment"] == pytest.approx(r["slo_attainment"], abs=0.05)
     assert f["latency_s"]["ttft"]["p99"] == pytest.approx(r["latency_s"]["ttft"]["p99"], rel=0.25)
