@@ -153,7 +153,8 @@ def test_estimate_is_deterministic(fluid_by_load):
 #: 1.2 of the table's compute ceiling; 10 min at a 1 s tick (20 min at 0.9), seed 1): attainment within 5
 #: percentage points, TTFT p50 and p99 within 25 %; TPOT p50 too. Measured by
 #: ``python scripts/calibrate_slo.py --duration "10 min" --loads 0.3,0.6,0.9,1.2``; the 20-minute
-#: grid over two seeds is in docs/slo.md (at most 4.2 points, TTFT p50 19 %, p99 14 %).
+#: grid over two seeds is in docs/slo.md (with the routing windows, seeds 1 and 2: at most 3.4 points,
+#: TTFT p50 18 %, p99 16 %).
 BAR = (5.0, 0.25, 0.25, 0.25)
 TPOT_OVERLOAD_BAND = 0.40
 GRID_LOADS = (0.3, 0.6, 0.9, 1.2)
@@ -214,14 +215,18 @@ def test_hybrid_reproduces_request_fidelity_on_its_sampled_replicas():
 
 def test_fluid_agrees_with_request_fidelity_when_capped_on_the_frontier():
     """Power short: the controller lowers clocks (frontier policy); both fidelities run every replica
-    at the clock of the frontier ceiling. Measured (after the decode-context refit and the pool's
-    routing windows): attainment 0.999 vs 0.999, TTFT p50 0 %, p99 -2 %, TPOT p50 -1 % (0.961 vs
-    0.961, +3 %, -1 %, +1 % first; docs/slo.md); held at issue 13's bar."""
+    at the clock of the frontier ceiling. The load is where the capped pool starts to miss its SLOs
+    (at 150 req/s both met them for 0.999 of requests, which any agreement passes). Measured (after
+    the decode-context refit and the pool's routing windows): attainment 0.9805 fluid vs 0.9938
+    request, TTFT p50 -0.5 %, p99 -1.8 %, TPOT p50 +0.3 %, mean clock 0.62 (docs/slo.md); held at
+    issue 13's bar. Closer to the capped ceiling the two part (164 req/s: 0.905 vs 0.973), the
+    near-ceiling band of docs/slo.md."""
     raw = small_scenario(**{"duration": "10 min", "controller.tick": "1 s", "racks.0.count": 2,
-                            "facility.interconnect": "70 kW", "workload.arrivals.rate": "150 req/s"})
+                            "facility.interconnect": "70 kW", "workload.arrivals.rate": "158 req/s"})
     flu = dcsim.run(raw).report
     req = dcsim.run({**raw, "fidelity": "request"}).report
     assert flu["controller"]["capped_share"] == 1.0 and flu["controller"]["mean_clock"] < 0.8
+    assert req["slo_attainment"] < 0.998  # the load exercises the SLO, not a pool that meets it trivially
     assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.05
     for metric, q, tol in (("ttft", "p50", 0.25), ("ttft", "p99", 0.25), ("tpot", "p50", 0.10)):
         assert flu["latency_s"][metric][q] == pytest.approx(req["latency_s"][metric][q], rel=tol)
