@@ -23,7 +23,7 @@ def _run(fidelity, rate="60 req/s", **over):
 
 @pytest.fixture(scope="module")
 def runs():
-    return {f: _run(f) for f in ("request", "hybrid", "fluid")}
+    return {f: _run(f) for f in ("request", "fluid")}
 
 
 def test_request_and_fluid_agree_within_3pct(runs):
@@ -34,11 +34,20 @@ def test_request_and_fluid_agree_within_3pct(runs):
     assert req["gpu_w"] == pytest.approx(flu["gpu_w"], rel=0.03)
 
 
-def test_hybrid_agrees_with_fluid(runs):
-    _, hyb = runs["hybrid"]
-    _, flu = runs["fluid"]
-    assert hyb["facility_w"] == pytest.approx(flu["facility_w"], rel=0.03)
-    assert hyb["thr"] == pytest.approx(flu["thr"], rel=0.05)
+def test_hybrid_agrees_with_fluid():
+    """A hybrid run with a fluid remainder (8 of 32 replicas sampled, compute share 0.25) against
+    fluid at the same load: the sample's measured power plus the remainder's operating point make
+    the fluid facility. (It ran on one rack: 8 replicas, all of them sampled, so the "hybrid" was
+    request fidelity bit for bit and the remainder never ran.) Measured, seeds 1-4: facility
+    -0.21 to -0.25 %, GPU -0.27 to -0.32 %, throughput -0.25 to +0.19 %; the remainder priced on
+    0.875 of the pool instead of 0.75 reads +8.7 %."""
+    over = {"racks.0.count": 4}
+    res_h, hyb = _run("hybrid", rate="240 req/s", **over)
+    _, flu = _run("fluid", rate="240 req/s", **over)
+    assert res_h.report["serving"]["hybrid"] == {"sampled_replicas": 8, "compute_share": 0.25}
+    assert hyb["facility_w"] == pytest.approx(flu["facility_w"], rel=0.01)
+    assert hyb["gpu_w"] == pytest.approx(flu["gpu_w"], rel=0.01)
+    assert hyb["thr"] == pytest.approx(flu["thr"], rel=0.01)
 
 
 def test_request_fidelity_accounts_for_every_request(runs):
