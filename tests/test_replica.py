@@ -64,7 +64,12 @@ def drive(rep, t, nin, nout, T_end, tick=1.0, snapshots=False, cls=None, check=N
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_littles_law(chunked):
-    node = Roofline(max_batch=64, kv=120_000)
+    """L = lambda W over the whole replica: waiting at the door, preempted and re-queued, running.
+    KV for ~40 requests at 8 req/s: requests wait (queue 34 % of the time in system unchunked,
+    19 % chunked; 885 / 539 preemptions). Measured L / (lambda W) = 1.00003 / 1.00005. (With KV
+    for 120k tokens the queue was 0.3 % of the time in system: W counted from admission instead
+    of arrival passed the old 2 % bar at 1.003; here it reads 1.52 / 1.24.)"""
+    node = Roofline(max_batch=64, kv=40_000)
     lam, T = 8.0, 2000.0
     t, nin, nout = poisson(lam, T, seed=11)
     rep = Replica(node, chunked_prefill=chunked)
@@ -75,8 +80,10 @@ def test_littles_law(chunked):
     L = snaps.mean()  # time-average number in system, sampled from the replica's state
     W = fb.e2e_s.mean()  # mean time in system, from the per-request records
     lam_eff = len(t) / horizon
-    assert L == pytest.approx(lam_eff * W, rel=0.02)
+    assert L == pytest.approx(lam_eff * W, rel=1e-3)
     assert L > 1.0  # a loaded system, not a trivial one
+    # the queue is a real part of the time in system (not a load where everything is admitted at once)
+    assert fb.queue_delay_s.mean() > 0.15 * W and rep.preemptions > 100
 
 
 @pytest.mark.parametrize("chunked", [False, True])
