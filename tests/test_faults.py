@@ -336,3 +336,31 @@ def test_a_schedule_without_one_fault_keeps_the_others_draws():
     n = s.without(0)  # drop the node failures: every replica in service
     assert n.failures == [] and np.all(n.availability(np.linspace(0, 7200, 50)) == 1.0)
     assert build_faults(ALL[:1], m.seeds["faults"], 32, 7200.0).without(0) is None
+
+
+def test_faults_without_an_slo_estimate_report_no_goodput_and_do_not_crash(tmp_path):
+    """serving.slo_estimate: false (fast sweeps) with faults: the fault costs carry no goodput or
+    attainment figures (None), every physical figure as with the estimate. Before, the run died with
+    "internal error" (goodput None - None in faults_total, NaN goodput per fault window)."""
+    import json
+
+    from dcsim.cli import main
+
+    sc = {**small_scenario(**BUSY), "serving": {"slo_estimate": False}}
+    res = run_with_faults(sc, ALL[1:2])
+    on = run_with_faults(small_scenario(**BUSY), ALL[1:2])
+    row, tot = res.report["faults"][0], res.report["faults_total"]
+    for k in ("goodput_tokens", "baseline_goodput_tokens", "goodput_tokens_lost", "slo_attainment",
+              "baseline_slo_attainment"):
+        assert row[k] is None, k
+    for k in ("goodput_change_tok_s", "goodput_tokens_lost", "slo_attainment_change"):
+        assert tot[k] is None, k
+    for k in ("tokens_lost", "tokens_served", "energy_change_j", "binding_s"):
+        assert row[k] == on.report["faults"][0][k], k
+    assert tot["tokens_lost"] == on.report["faults_total"]["tokens_lost"]
+    path = tmp_path / "s.yaml"
+    import yaml
+    path.write_text(yaml.safe_dump({**sc, "faults": ALL[1:2]}))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--no-plots"]) == 0
+    json.loads((out / "report.json").read_text())

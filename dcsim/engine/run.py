@@ -8,6 +8,8 @@ seed) and every fault window is costed against that baseline (:func:`fault_costs
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Callable
 
 import numpy as np
@@ -75,14 +77,15 @@ def run_models(m: Models, progress: Callable[[float], None] | None = None,
 
 # --------------------------------------------------------------------------- faults
 
-def _goodput_tokens(models: Models, ts: dict, mask: np.ndarray, dt: float) -> float:
-    """SLO-meeting output tokens in the ticks of ``mask`` (the engine's fluid per-tick estimate)."""
+def _goodput_tokens(models: Models, ts: dict, mask: np.ndarray, dt: float) -> float | None:
+    """SLO-meeting output tokens in the ticks of ``mask`` (the engine's fluid per-tick estimate);
+    None when no SLO estimate is made (``serving.slo_estimate: false``, a trace workload)."""
     if not np.any(mask):
         return 0.0
     sub = {k: np.asarray(v)[mask] for k, v in ts.items()
            if isinstance(v, np.ndarray) and v.shape[:1] == mask.shape}
     good, _ = goodput_fluid(models, sub)  # sum over ticks of SLO-meeting tokens/s
-    return float(good) * dt
+    return None if math.isnan(good) else float(good) * dt
 
 
 def _binding_seconds(codes: np.ndarray, dt: float) -> dict:
@@ -131,9 +134,9 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
             "queue_tokens_at_end": float(ts["queue_tokens"][sel][-1]) if np.any(sel) else 0.0,
             "goodput_tokens": good,
             "baseline_goodput_tokens": bgood,
-            "goodput_tokens_lost": bgood - good,
-            "slo_attainment": good / tok if tok > 0 else None,
-            "baseline_slo_attainment": bgood / btok if btok > 0 else None,
+            "goodput_tokens_lost": _change(bgood, good),
+            "slo_attainment": good / tok if tok > 0 and good is not None else None,
+            "baseline_slo_attainment": bgood / btok if btok > 0 and bgood is not None else None,
             "energy_j": e,
             "baseline_energy_j": be,
             "energy_change_j": e - be,
@@ -151,6 +154,11 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
         out.append(row)
     return out
 
+
+
+def _change(new, old):
+    """``new - old``, or None when either figure was not estimated."""
+    return None if new is None or old is None else new - old
 
 def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: dict | None = None,
                     progress: Callable[[float], None] | None = None) -> Result:
@@ -200,9 +208,11 @@ def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: 
     rec.faults_total = {
         "tokens_lost": b.tokens.output - r.tokens.output,
         "tokens_shed_change": r.tokens_accounting.shed - b.tokens_accounting.shed,
-        "goodput_change_tok_s": r.goodput_tok_s - b.goodput_tok_s,
-        "goodput_tokens_lost": (b.goodput_tok_s - r.goodput_tok_s) * dur,
-        "slo_attainment_change": r.slo_attainment - b.slo_attainment,
+        # None when no SLO estimate was made (serving.slo_estimate: false, a trace workload)
+        "goodput_change_tok_s": _change(r.goodput_tok_s, b.goodput_tok_s),
+        "goodput_tokens_lost": None if _change(b.goodput_tok_s, r.goodput_tok_s) is None
+        else (b.goodput_tok_s - r.goodput_tok_s) * dur,
+        "slo_attainment_change": _change(r.slo_attainment, b.slo_attainment),
         "energy_change_j": r.energy_j["facility"] - b.energy_j["facility"],
         "joules_per_token_change": r.joules_per_output_token.facility - b.joules_per_output_token.facility,
         "replica_hours_down": sched.down_replica_seconds() / 3600.0,
