@@ -344,6 +344,8 @@ def test_faults_without_an_slo_estimate_report_no_goodput_and_do_not_crash(tmp_p
     "internal error" (goodput None - None in faults_total, NaN goodput per fault window)."""
     import json
 
+    import yaml
+
     from dcsim.cli import main
 
     sc = {**small_scenario(**BUSY), "serving": {"slo_estimate": False}}
@@ -359,7 +361,6 @@ def test_faults_without_an_slo_estimate_report_no_goodput_and_do_not_crash(tmp_p
         assert row[k] == on.report["faults"][0][k], k
     assert tot["tokens_lost"] == on.report["faults_total"]["tokens_lost"]
     path = tmp_path / "s.yaml"
-    import yaml
     path.write_text(yaml.safe_dump({**sc, "faults": ALL[1:2]}))
     out = tmp_path / "out"
     assert main(["run", str(path), "--out", str(out), "--no-plots"]) == 0

@@ -9,7 +9,6 @@ seed) and every fault window is costed against that baseline (:func:`fault_costs
 from __future__ import annotations
 
 import math
-
 from typing import Any, Callable
 
 import numpy as np
@@ -155,10 +154,10 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
     return out
 
 
-
 def _change(new, old):
     """``new - old``, or None when either figure was not estimated."""
     return None if new is None or old is None else new - old
+
 
 def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: dict | None = None,
                     progress: Callable[[float], None] | None = None) -> Result:
