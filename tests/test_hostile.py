@@ -721,6 +721,11 @@ def test_ctrl_c_while_the_kernel_compiles_is_not_lost():
 
     from dcsim.serving.kernel import _ctrl_c_deferred
 
+    # precondition, said apart so that a failure names its cause (CI failed once with "DID NOT
+    # RAISE" here, not reproduced in isolation or under load: a handler or mask left by an earlier
+    # test would do that)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGINT)
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, []), "SIGINT blocked"
     reached = []
     with pytest.raises(KeyboardInterrupt):
         with _ctrl_c_deferred():
