@@ -128,8 +128,9 @@ def test_idle_is_below_batch_one_and_power_rises_from_it(h100_70b):
     p1 = float(n.steady_state(1.0, CHAT_IN, CHAT_OUT).gpu_power_w) / 4
     p8 = float(n.steady_state(8.0, CHAT_IN, CHAT_OUT).gpu_power_w) / 4
     assert n.gpu.idle_w < p1 <= p8
-    # ML.ENERGY: 441 W/GPU at batch 8 (0.63 TDP) [ML3]
-    assert p8 == pytest.approx(441.0, rel=0.15)
+    # ML.ENERGY: 441 W/GPU at batch 8 (0.63 TDP) [ML3]; the model gives 417.5 W (-5.3 %), held to the
+    # calibrated points' +-10 % of docs/validation.md (it was 15 %)
+    assert p8 == pytest.approx(441.0, rel=0.10)
 
 
 def test_power_rises_with_clock_and_stays_within_the_limit(h100_70b):
