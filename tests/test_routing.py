@@ -122,7 +122,7 @@ def test_routers_balance_load_end_to_end():
             <= res["round_robin"][3]["latency_s"]["ttft"]["p99"])
 
 
-def _served(tick_s, router, route_interval_s=0.125, backend="kernel", horizon_s=40.0, seed=3):
+def _served(tick_s, router, route_interval_s=0.125, backend="kernel", horizon_s=40.0, seed=3, rate=60.0):
     """Every finished request (arrival, replica-independent fields) of a pool fed the same Poisson
     requests in caller ticks of ``tick_s``."""
     from dcsim.node import build_node
@@ -132,7 +132,7 @@ def _served(tick_s, router, route_interval_s=0.125, backend="kernel", horizon_s=
     node = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=1))
     pool = make_pool(backend, [node], [6], router=router, route_interval_s=route_interval_s)
     rng = np.random.default_rng(seed)
-    n = rng.poisson(60.0 * horizon_s)
+    n = rng.poisson(rate * horizon_s)
     t = np.sort(rng.uniform(0.0, horizon_s, n))
     n_in, n_out = rng.integers(50, 3000, n), rng.integers(20, 1200, n)
     cls = np.zeros(n, np.int64)
@@ -178,5 +178,28 @@ def test_routing_windows_in_the_kernel_match_the_python_loop():
     window): the same requests finish at the same times on both backends."""
     k, p = _served(2.0, "least_outstanding", backend="kernel"), _served(2.0, "least_outstanding", backend="python")
     assert len(k) == len(p)
+    assert [x[2] for x in k] == [x[2] for x in p]
+    np.testing.assert_allclose(np.array(k)[:, :2], np.array(p)[:, :2], rtol=1e-9)
+
+
+def test_kernel_windows_resume_when_the_pending_rings_overflow(monkeypatch):
+    """An overload (400 req/s on 6 replicas for 20 s) piles up more pending requests than the rings
+    hold: the compiled window loop stops before the window that does not fit, the rings grow, and
+    it resumes there; the requests still finish as in the Python loop."""
+    from dcsim.serving import kernel
+
+    grown = []
+    orig = kernel.KernelGroup._grow_rings
+
+    def spy(self, need):
+        if need > self.st[5].shape[2]:
+            grown.append(need)
+        return orig(self, need)
+
+    monkeypatch.setattr(kernel.KernelGroup, "_grow_rings", spy)
+    k = _served(2.0, "least_outstanding", backend="kernel", horizon_s=20.0, rate=400.0)
+    p = _served(2.0, "least_outstanding", backend="python", horizon_s=20.0, rate=400.0)
+    assert grown  # the resumable path ran
+    assert len(k) == len(p) > 0
     assert [x[2] for x in k] == [x[2] for x in p]
     np.testing.assert_allclose(np.array(k)[:, :2], np.array(p)[:, :2], rtol=1e-9)

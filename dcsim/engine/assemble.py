@@ -79,13 +79,13 @@ def slo_estimate(m: Models, ts: dict):
                        goodput_tok_s=float(sum(e.goodput_tok_s for e in ests)), per_class=per_class, method=method)
 
 
-def goodput_fluid(m: Models, ts: dict) -> tuple[float, float | None]:
+def goodput_fluid(m: Models, ts: dict) -> tuple[float | None, float | None]:
     """Fluid SLO goodput: (sum over ticks of SLO-meeting output tokens/s, fraction of requests meeting
     their SLOs), from the queueing-aware estimate :mod:`dcsim.serving.slo_estimate` (docs/slo.md);
-    ``(nan, None)`` where it cannot estimate (e.g. a trace workload)."""
+    ``(None, None)`` where it makes none (``serving.slo_estimate: false``, a trace workload)."""
     est = slo_estimate(m, ts)
     if not est.estimated:
-        return float("nan"), None
+        return None, None
     return est.goodput_tok_s * ts["t_s"].size, est.slo_attainment
 
 

@@ -8,7 +8,6 @@ seed) and every fault window is costed against that baseline (:func:`fault_costs
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
@@ -84,7 +83,7 @@ def _goodput_tokens(models: Models, ts: dict, mask: np.ndarray, dt: float) -> fl
     sub = {k: np.asarray(v)[mask] for k, v in ts.items()
            if isinstance(v, np.ndarray) and v.shape[:1] == mask.shape}
     good, _ = goodput_fluid(models, sub)  # sum over ticks of SLO-meeting tokens/s
-    return None if math.isnan(good) else float(good) * dt
+    return None if good is None else float(good) * dt
 
 
 def _binding_seconds(codes: np.ndarray, dt: float) -> dict:
@@ -209,7 +208,7 @@ def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: 
         "tokens_shed_change": r.tokens_accounting.shed - b.tokens_accounting.shed,
         # None when no SLO estimate was made (serving.slo_estimate: false, a trace workload)
         "goodput_change_tok_s": _change(r.goodput_tok_s, b.goodput_tok_s),
-        "goodput_tokens_lost": None if _change(b.goodput_tok_s, r.goodput_tok_s) is None
+        "goodput_tokens_lost": None if r.goodput_tok_s is None or b.goodput_tok_s is None
         else (b.goodput_tok_s - r.goodput_tok_s) * dur,
         "slo_attainment_change": _change(r.slo_attainment, b.slo_attainment),
         "energy_change_j": r.energy_j["facility"] - b.energy_j["facility"],

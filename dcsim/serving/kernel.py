@@ -746,7 +746,7 @@ def _enqueue(dest, t_rel, t_arr, cls, n_in, n_out, cfg_i, st, out):
 
 
 def _route_group(code, n_in, n_out, ist, avail, headroom, use_headroom, min_headroom, rr, dest):
-    """Route one tick's requests by the replicas' outstanding tokens (writes ``dest``)."""
+    """Route one tick's (or routing window's) requests by the replicas' outstanding tokens (writes ``dest``)."""
     outstanding = ist[:, I_OUTSTANDING].copy()
     _route(code, n_in, n_out, outstanding, avail, headroom, use_headroom, min_headroom, rr, dest)
 
@@ -759,13 +759,8 @@ def _tick(t_end, P, code, dest, t_rel, t_arr, cls, n_in, n_out, avail, headroom,
     if code >= 0 and t_rel.shape[0] > 0:
         _route_group(code, n_in, n_out, ist, avail, headroom, use_headroom, min_headroom, rr, dest)
     _enqueue(dest, t_rel, t_arr, cls, n_in, n_out, cfg_i, st, out)
-    acc = np.zeros(NW + 1)
-    res = np.zeros(5)
-    for r in range(ist.shape[0]):
-        if run_mask[r]:
-            if _advance(r, t_end, P, cfg_i, cfg_f, st, out, acc, res):
-                return r
-    return -1
+    return _advance_all(t_end, P, cfg_i, cfg_f, st, out, run_mask, np.zeros(ist.shape[0]), np.zeros(NW + 1),
+                        np.zeros(5))
 
 
 def _window_of(t, t_anchor, d, t_end):
@@ -813,8 +808,7 @@ def _tick_windows(t_anchor, d, t_end, P, code, dest, t_rel, t_arr, cls, n_in, n_
         while b < m and _window_of(t_rel[b], t_anchor, d, t_end) == ws:
             b += 1
         te = _window_of(t_rel[b], t_anchor, d, t_end) if b < m else t_end
-        _route(code, n_in[a:b], n_out[a:b], ist[:, I_OUTSTANDING].copy(), avail, headroom, use_headroom,
-               min_headroom, rr, dest[a:b])
+        _route_group(code, n_in[a:b], n_out[a:b], ist, avail, headroom, use_headroom, min_headroom, rr, dest[a:b])
         cnts[:] = 0
         for j in range(a, b):
             cnts[dest[j]] += 1
@@ -1081,10 +1075,9 @@ class KernelGroup:
                 raise RuntimeError(f"replica {bad} stalled with admissible requests")
             if prog[0] == 0:
                 break
-            # the window from request prog[1] may not fit: rings for all of it on one replica
-            a = int(prog[1])
-            k = np.floor((t_rel[a:] - t0) / d)
-            self._grow_rings(int(self.st[0][:, I_PCOUNT].max()) + int(np.count_nonzero(k == k[0])))
+            # the window from request prog[1] may not fit: rings for the rest of the tick on one
+            # replica (as the plain tick sizes them for all of its requests)
+            self._grow_rings(int(self.st[0][:, I_PCOUNT].max()) + m - int(prog[1]))
         self.st[8][:, W_ENERGY] = esum
         return self._results(dest)
 
