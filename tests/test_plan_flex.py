@@ -57,15 +57,29 @@ def test_max_gpus_grows_with_the_budget_and_respects_it(year):
         r = max_gpus_flex(raw, bdir, m0, flex_budget(b, mx))
         c = r["curtailment"]
         assert c["share_of_hours"] <= r["budget"]["share_of_hours"] + 1e-12
-        if prev is not None:
-            assert r["flex"]["gpus_exact"] >= prev - 1e-9
+        if prev is None:  # no budget: the firm answer
+            assert r["flex"]["gpus_exact"] == pytest.approx(r["firm"]["gpus_exact"], rel=1e-9)
+        else:
+            # each budget connects more GPUs (measured 315.1 -> 318.3 -> 321.5 GPUs, +1.0 % each; bar 0.5 %)
+            assert r["flex"]["gpus_exact"] > prev * 1.005
+            # and the budget is what binds, nearly used up (measured 87 % and 92 % of it; bar 50 %)
+            assert r["limited_by"] == "the curtailment budget (hours)"
+            assert c["share_of_hours"] > 0.5 * r["budget"]["share_of_hours"]
         prev = r["flex"]["gpus_exact"]
         assert r["firm"]["gpus_exact"] <= r["flex"]["gpus_exact"] + 1e-9
-    # an event-length limit can only lower the answer; storage can only raise it
+    # an event-length limit can only lower the answer; storage can only raise it (without the limit
+    # the longest event at 2 % is 10 h, so the 4-h limit binds: measured 315.96 GPUs against 321.49, -1.7 %; bar 1 %)
     cap4 = max_gpus_flex(raw, bdir, m0, flex_budget("2%", "4 h"))
-    assert cap4["flex"]["gpus_exact"] <= prev + 1e-9 and cap4["curtailment"]["longest_h"] <= 4.0 + 1e-9
+    assert cap4["flex"]["gpus_exact"] < prev * 0.99 and cap4["curtailment"]["longest_h"] <= 4.0 + 1e-9
+    assert cap4["limited_by"] == "the longest event"
     st = max_gpus_flex(raw, bdir, m0, flex_budget("2%", "4 h", "200 kWh/150 kW"))
-    assert st["flex"]["gpus_exact"] >= cap4["flex"]["gpus_exact"] - 1e-9
+    # the battery covers part of the excess: more GPUs (measured 318.81 against 315.96, +0.9 %; bar 0.5 %)
+    assert st["flex"]["gpus_exact"] > cap4["flex"]["gpus_exact"] * 1.005
+    # the cost counts only what the battery leaves uncovered: tokens lost per joule held back are the
+    # fleet's marginal tokens per joule with or without storage (measured 0.4140 and 0.4119 tok/J, +0.5 %;
+    # charging the excess the battery covered too gave 7.5 tok/J)
+    per_j = [x["tokens_lost"] / x["curtailment"]["energy_curtailed_j"] for x in (cap4, st)]
+    assert per_j[1] == pytest.approx(per_j[0], rel=0.02)
 
 
 def test_interconnect_for_with_no_budget_is_the_firm_answer():
@@ -73,7 +87,7 @@ def test_interconnect_for_with_no_budget_is_the_firm_answer():
     raw, bdir, m0 = _prepare(str(REF), "interconnect-for", None)
     firm = plan(str(REF), "interconnect-for")["interconnect_w"]
     r = interconnect_for_flex(raw, bdir, m0, flex_budget("0%"), None)
-    assert r["flex"]["interconnect_w"] == pytest.approx(firm, rel=1e-4)
+    assert r["flex"]["interconnect_w"] == pytest.approx(firm, rel=1e-5)  # measured 5.8e-7 (both bisect to 1e-6)
     r2 = interconnect_for_flex(raw, bdir, m0, flex_budget("5%"), None)
     assert r2["flex"]["interconnect_w"] < r["flex"]["interconnect_w"]
     assert r2["curtailment"]["share_of_hours"] <= 0.05 + 1e-12 and r2["saving_w"] > 0
