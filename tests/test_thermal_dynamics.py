@@ -1,9 +1,12 @@
 """Thermal masses: energy balance (exact for the integrator), closed form vs an ODE solver,
 throttling and shedding after a cooling failure, storage tank, pre-emptive caps."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
+from scipy.optimize import brentq
 
 from dcsim.scenario.facility import THERMAL_KIND_DEFAULTS, GpuThermalSpec, ThermalDynamicsSpec, ThermalStorageTankSpec
 from dcsim.thermal.dynamics import (
@@ -63,6 +66,8 @@ def test_steady_state_is_held_and_plant_hits_set_point():
 
 def test_simulated_run_conserves_energy_including_the_tank():
     p = params(tank=ThermalStorageTankSpec(volume_m3=200, max_discharge="4 MW"))
+    # the tank holds rho*V*c_p*usable_delta_t = 200 m3 x ~1000 kg/m3 x ~4186 J/(kg K) x 7.5 K (default)
+    assert p.tank_capacity_j == pytest.approx(200 * 1000.0 * 4186.0 * 7.5, rel=1e-2)  # measured 6.279 GJ, exact
     st = steady_state(p, 8e6)
     rng = np.random.default_rng(3)
     it = rng.uniform(4e6, 9e6, 400)
@@ -88,6 +93,18 @@ def test_with_no_heat_removal_the_rise_is_the_energy_balance():
     np.testing.assert_allclose(mean_t - mean_0, 6e6 * dt * np.arange(1, n + 1) / (p.c_space_j_per_k + p.c_loop_j_per_k),
                                rtol=1e-9)
     assert np.all(np.diff(s["t_space_c"]) > 0) and np.all(np.diff(s["t_loop_c"]) > 0)
+    # and the split between the nodes follows the two-node ODE (time constant 1/(UA(1/C_s + 1/C_w)) ~ 49 s):
+    # the engine's per-tick step (thermal_step) is checked against the solver, not just the mean
+    c_s, c_w, ua = p.c_space_j_per_k, p.c_loop_j_per_k, p.ua_w_per_k
+
+    def rhs(_t, y):
+        x = ua * (y[0] - y[1])
+        return [(6e6 - x) / c_s, x / c_w]
+
+    t = dt * np.arange(1, n + 1)
+    sol = solve_ivp(rhs, (0, n * dt), [st.t_space_c, st.t_loop_c], rtol=1e-10, atol=1e-10, t_eval=t)
+    np.testing.assert_allclose(s["t_space_c"], sol.y[0], rtol=1e-8)  # measured max rel. diff 3e-11, bar 1e-8
+    np.testing.assert_allclose(s["t_loop_c"], sol.y[1], rtol=1e-8)
 
 
 def test_gpu_thermal_functions_invert_each_other():
@@ -102,6 +119,9 @@ def test_gpu_thermal_functions_invert_each_other():
     assert gpu_temperature_c(45.0, 700.0, THERMAL_KIND_DEFAULTS["liquid"]["r_th_k_per_w"]) == pytest.approx(87.0)
     f = np.linspace(0.1, 1, 10)
     np.testing.assert_allclose(clock_fraction_for_power(power_for_clock_fraction(f, 72, 700, 2.0), 72, 700, 2.0), f)
+    # the DVFS law itself, not only its inverse: half clock at gamma 2 is 72 + 628/4 = 229 W
+    assert power_for_clock_fraction(0.5, 72, 700, 2.0) == pytest.approx(229.0)
+    assert clock_fraction_for_power(229.0, 72, 700, 2.0) == pytest.approx(0.5)
     assert np.all(np.diff(p_allowed) < 0)  # hotter coolant, lower allowed power
 
 
@@ -122,6 +142,26 @@ def test_chiller_trip_throttles_then_sheds_and_mass_buys_time():
     # the GPUs throttle exactly when the white space reaches the temperature that puts a 650 W GPU at 87 degC
     assert s["t_space_c"][i - 1] >= 87.0 - p.r_th_k_per_w * 650.0 - 1e-9 > s["t_space_c"][i - 2]
     assert base["tokens_lost"] > 0 and base["mean_clock"] < 1
+    # the throttle time is the one of the closed form: from the steady state, no heat removal after 60 s,
+    # the first tick whose white space starts above the threshold (measured 1415 s, crossing at 1414.4 s)
+    st = steady_state(p, 8e6)
+    thr = 87.0 - p.r_th_k_per_w * 650.0
+
+    def t_space_after(tau):
+        return two_node_step(st.t_space_c, st.t_loop_c, 8e6, 0.0, p.c_space_j_per_k, p.c_loop_j_per_k,
+                             p.ua_w_per_k, tau)[0]
+
+    assert base["time_to_first_throttle_s"] == math.ceil(60.0 + brentq(lambda x: t_space_after(x) - thr, 1, 1e5))
+    # no clock (and no token) is lost before the first throttled tick; the GPUs run at the power asked
+    assert np.all(s["clock"][:i] == 1.0) and s["clock"][i] < 1.0
+    # throttling feeds back: the GPU share of the heat falls with the GPU power, so the room reaches its
+    # 45 degC shed limit later than at the full 8 MW (measured 1892 s vs 1848 s without feedback)
+    k = int(np.argmax(s["shed"]))
+    assert np.all(s["gpu_power_w"][i:k + 1] < 650.0)
+    np.testing.assert_allclose(s["it_heat_w"][i:k + 1], 8e6 * (0.25 + 0.75 * s["gpu_power_w"][i:k + 1] / 650.0),
+                               rtol=1e-12)
+    t_shed_no_feedback = 60.0 + brentq(lambda x: t_space_after(x) - p.shed_space_c, 1, 1e5)
+    assert base["time_to_first_shed_s"] > t_shed_no_feedback + 20.0
     # more loop water -> later throttle; a storage tank -> later still; a lighter load -> later
     more = failure(params(loop_water_l_per_kw=30.0))
     tank = failure(params(tank=ThermalStorageTankSpec(volume_m3=300)))
@@ -135,7 +175,10 @@ def test_chiller_trip_throttles_then_sheds_and_mass_buys_time():
 def test_tick_length_barely_moves_the_answer():
     a = failure(params(), dt=1.0)
     b = failure(params(), dt=10.0)
-    assert b["time_to_first_throttle_s"] == pytest.approx(a["time_to_first_throttle_s"], abs=20.0)
+    # within one coarse tick (measured 1415 s vs 1420 s: +5 s, bar 10 s)
+    assert b["time_to_first_throttle_s"] == pytest.approx(a["time_to_first_throttle_s"], abs=10.0)
+    assert b["time_to_first_shed_s"] == pytest.approx(a["time_to_first_shed_s"], abs=10.0)  # measured +8 s
+    assert b["tokens_lost"] == pytest.approx(a["tokens_lost"], rel=0.02)  # measured -0.45 %, bar 2 %
 
 
 def test_preemptive_cap_holds_temperatures_and_avoids_throttle():
@@ -152,6 +195,12 @@ def test_preemptive_cap_holds_temperatures_and_avoids_throttle():
     # then holds: capped to exactly the capacity, the plant has nothing spare to pull it back
     assert s["t_loop_c"].max() < 15.5
     assert abs(s["t_loop_c"][-1] - s["t_loop_c"][-600]) < 1e-6
+    # the plant plus tank: no cap while the tank makes up the 3 MW shortfall (50 m3 = 1.57 GJ, 523 s),
+    # then the cap (measured 583 s vs 60 + 523.25 s)
+    pt = params(preemptive_cap=True, tank=ThermalStorageTankSpec(volume_m3=50))
+    tank = failure(pt, cap_after=cap_after)
+    assert tank["time_to_first_cap_s"] == pytest.approx(60.0 + pt.tank_capacity_j / 3e6, abs=2.0)
+    assert tank["time_to_first_throttle_s"] is None
 
 
 def test_shed_is_permanent_and_switches_it_off():
