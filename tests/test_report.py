@@ -20,6 +20,8 @@ import pytest
 
 from dcsim.report import OutputExistsError, read_timeseries, summary_table, write_outputs
 from dcsim.report import TIMESERIES_COLUMNS, latency_stats, report_json_bytes
+from dcsim.report.html import render_html
+from dcsim.metrics.fmt import fmt_energy, fmt_hms, fmt_jpt, fmt_pct, fmt_si
 
 import dcsim
 from conftest import small_scenario
@@ -188,6 +190,12 @@ def test_timeseries_csv_columns_equal_the_arrays(result, written):
     back = read_timeseries(out / "timeseries.csv")
     header = (out / "timeseries.csv").read_text().splitlines()[0].split(",")
     assert header[: len(TIMESERIES_COLUMNS) + 1] == list(TIMESERIES_COLUMNS[:7]) + ["binding_name"] + list(TIMESERIES_COLUMNS[7:])
+    # the contract order of docs/architecture.md, written out (the line above compares the header with the
+    # constant that builds it, so a reordered constant would pass it)
+    assert header == ["t_s", "demand_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "achieved_tok_s",
+                      "binding", "binding_name", "it_power_w", "gpu_power_w", "cooling_power_w", "loss_power_w",
+                      "fixed_power_w", "facility_power_w", "interconnect_w", "pue", "t_out_c", "t_wb_c",
+                      "gpus_in_service", "mean_clock", "mean_cap_w", "queue_tokens"]
     for k, v in result.timeseries.items():
         assert back[k].shape == v.shape, k
         np.testing.assert_array_equal(back[k], v, err_msg=k)
@@ -242,6 +250,8 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     r = result.report
     jpt = r["joules_per_output_token"]
     assert f"{jpt['facility']:.3g}" in html and f"{jpt['gpu']:.3g} J" in html
+    # each J/token next to its own label (GPU 0.867 J, IT 1.20 J on the fixture)
+    assert f"GPU <b>{fmt_jpt(jpt['gpu'])}</b> · IT <b>{fmt_jpt(jpt['it'])}</b>" in html
     sh = r["binding"]["share"]
     dominant = max(sh, key=sh.get)
     # the card says how long it binds: "most of the time" only above half (issue: plurality of four
@@ -252,6 +262,14 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     # every shift is in the log table, in order
     times = re.findall(r"<tr><td>(\d\d:\d\d:\d\d)</td><td>", html)
     assert len(times) == len(r["binding"]["shifts"])
+    rows = re.findall(r'<tr><td>(\d\d:\d\d:\d\d)</td><td>[^<]*</td><td class="l"><span [^>]*>(\w+)</span> → '
+                      r'<span [^>]*>(\w+)</span>', html)
+    assert rows == [(fmt_hms(sh["t_s"]), sh["from"], sh["to"]) for sh in r["binding"]["shifts"]]
+    # energy table: shares of the facility energy (IT 79.3 % of facility on the fixture)
+    e = r["energy_j"]
+    assert (f'<tr style="font-weight:700"><td class="l">it</td><td>{fmt_energy(e["it"])}</td>'
+            f'<td>{fmt_si(e["it"], "J", 4)}</td><td>{100 * e["it"] / e["facility"]:.1f}%</td></tr>') in html
+    assert f'<td class="l">facility</td><td>{fmt_energy(e["facility"])}</td><td>{fmt_si(e["facility"], "J", 4)}</td><td>100.0%</td>' in html
     assert "ab12cd34" in html and "h100-llama70b-fp8" in html
     # controller log, with its time as hh:mm:ss
     t_log = result.controller_log[0]["t_s"]
@@ -261,6 +279,11 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     # latency table: p99 TTFT of chat as computed from the samples
     p99 = float(np.quantile(result.latency_samples["chat"]["ttft_s"], 0.99))
     assert f"{1e3 * p99:.3g} ms" in html
+    # "at end of run" is the final constraint, not the most common one (equal on the fixture: make them differ)
+    end = SimpleNamespace(**{**vars(result), "report": {**r, "binding": {**r["binding"], "final": "power"}}})
+    page = render_html(end, {})
+    assert re.search(r'at end of run: <span class="chip"[^>]*>power</span>', page)
+    assert f">{dominant}</span> <small>" in page
 
 
 def test_latency_stats_match_samples(result):
@@ -287,6 +310,17 @@ def test_summary_table_leads_with_the_four_tpf_figures(result, written):
     last = r["binding"]["shifts"][-1]["to"]
     assert f"at end: {last}" in text
     assert f"Binding shifts" in text and f"  {len(r['binding']['shifts'])}" in text
+    # each figure's value in its row, in its place
+    row = {ln.strip().split("  ")[0]: ln.strip().split("  ", 1)[1].strip() for ln in block if ln[2] != " "}
+    jpt, pad = r["joules_per_output_token"], r["pue_adjusted_delivered_power_w"]
+    assert row["J / output token"] == f"GPU {fmt_jpt(jpt['gpu'])}   IT {fmt_jpt(jpt['it'])}   facility {fmt_jpt(jpt['facility'])}"
+    assert row["PUE-adj. delivered power"] == f"mean {fmt_si(pad['mean'], 'W')}   peak {fmt_si(pad['peak'], 'W')}"
+    assert row["Util.-adjusted output"] == (f"{fmt_si(r['utilization_adjusted_output_tok_s'], 'tok/s')}   "
+                                            f"(utilization {fmt_pct(r['utilization'])})")
+    assert re.search(r"^  Binding shifts\s+(\d+)$", text, flags=re.M).group(1) == str(len(r["binding"]["shifts"]))
+    # "at end" is the final constraint, not the most common one (equal on the fixture: make them differ)
+    end = summary_table({**r, "binding": {**r["binding"], "final": "power"}})
+    assert "at end: power" in end and "demand most of the time" in end
     assert "Latency p50/p99 [chat]" in text and "SLO attainment" in text
     assert str(out) in text and "report.html" in text and "plots/ (5 PNG)" in text
     # aligned: every value column starts at the same offset
@@ -389,6 +423,27 @@ def test_html_of_a_real_run_shows_the_four_figures_as_defined(tmp_path):
     for label in ("peak_demand", "hottest", "mean_demand"):
         assert f"Closed form C / P / Q at {label}" in page
     assert "Notes: results a planner might not expect" in page or not res.report["notes"]
+    # each closed-form row shows C / P / Q in that order and the moment's own binding
+    # (measured 98.9 k / 65.6 k / 198 ktok/s -> power: three distinct values, so a swap shows)
+    moments = {**res.report["tpf"]["moments"]}
+    moments["hottest"] = {**moments["hottest"], "binding": "cooling"}  # the moment's, not the run's
+    rep = {**res.report, "tpf": {**res.report["tpf"], "moments": moments}}
+    # figures 3 and 4 with distinct parts (this run is power-bound: used = available, U = Phi_sys = 100 %)
+    rep["pue_adjusted_delivered_power_w"] = {"mean": 80e3, "peak": 90e3, "used": 80e3, "theta": 1.0,
+                                             "available": {"mean": 95e3, "min": 91e3}}
+    rep["utilization_adjusted_output"] = {"ceiling_tok_s": 100e3, "utilization": 0.7, "phi_sys": 0.9,
+                                          "product_tok_s": 63e3, "achieved_tok_s": 63e3,
+                                          "slo_output_tok_s": 50e3, "slo_share": 50 / 63}
+    page = render_html(SimpleNamespace(**{**vars(res), "report": rep}), {})
+    for label, m in moments.items():
+        cpq = " / ".join(fmt_si(m[k], "tok/s") for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
+        assert re.search(f"at {label}</td><td class=\"l\">{re.escape(cpq)} → <span [^>]*>{m['binding']}</span>", page)
+    assert '80 <small>kW</small> <small>to IT, mean</small>' in page
+    assert "available <b>95 kW</b> (min 91 kW)" in page
+    assert "ceiling <b>100 ktok/s</b> × U <b>70.0%</b> × Φ<sub>sys</sub> <b>90.0%</b>" in page
+    text = summary_table(rep)
+    assert "used 80 kW of 95 kW available (θ·P/PUE at the cap, min 91 kW)" in text
+    assert "100 ktok/s ceiling × U 70.0% × Φ_sys 90.0% = 63 ktok/s" in text
 
 
 def test_energy_per_token_and_run_lengths_print_as_a_planner_reads_them():
