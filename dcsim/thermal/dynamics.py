@@ -153,24 +153,13 @@ def two_node_step(t_space_c, t_loop_c, q_in_w, q_out_w, c_space, c_loop, ua, dt_
     return tw1 + d1, tw1
 
 
-def _two_node_scalar(ts: float, tw: float, q_in: float, q_out: float, c_space: float, c_loop: float, ua: float,
-                     dt_s: float) -> tuple[float, float]:
-    """:func:`two_node_step` for Python floats (the engine's per-tick path; same formulas)."""
-    s1 = c_space * ts + c_loop * tw + (q_in - q_out) * dt_s
-    k = ua * (1.0 / c_space + 1.0 / c_loop)
-    d_inf = (q_in / c_space + q_out / c_loop) / k
-    d1 = d_inf + (ts - tw - d_inf) * math.exp(-k * dt_s)
-    tw1 = (s1 - c_space * d1) / (c_space + c_loop)
-    return tw1 + d1, tw1
-
-
 def plant_removal_w(p: ThermalParams, t_space_c: float, t_loop_c: float, q_in_w: float, dt_s: float) -> float:
     """Heat removal [W] over the next dt_s that brings the loop exactly to its set point
     (T_w(dt) is linear in Q_out: solved in closed form); may be negative (loop below set point)."""
     c_s, c_w = p.c_space_j_per_k, p.c_loop_j_per_k
     k = p.ua_w_per_k * (1.0 / c_s + 1.0 / c_w)
     e = math.exp(-k * dt_s)
-    a = _two_node_scalar(float(t_space_c), float(t_loop_c), float(q_in_w), 0.0, c_s, c_w, p.ua_w_per_k, dt_s)[1]
+    a = two_node_step(float(t_space_c), float(t_loop_c), float(q_in_w), 0.0, c_s, c_w, p.ua_w_per_k, dt_s)[1]
     b = (-dt_s - c_s * (1.0 - e) / (c_w * k)) / (c_s + c_w)  # dT_w(dt)/dQ_out < 0
     return (p.setpoint_c - a) / b
 
@@ -199,8 +188,8 @@ def thermal_step(p: ThermalParams, state: ThermalState, it_heat_w: float, plant_
         q_tank = min(want - cap, p.tank_max_discharge_w, tank / dt_s) if p.tank_capacity_j > 0 else 0.0
         q_tank = max(q_tank, 0.0)
     q_out = q_plant_direct + max(q_tank, 0.0)
-    ts, tw = _two_node_scalar(float(state.t_space_c), float(state.t_loop_c), float(it_heat_w), float(q_out),
-                              p.c_space_j_per_k, p.c_loop_j_per_k, p.ua_w_per_k, dt_s)
+    ts, tw = two_node_step(float(state.t_space_c), float(state.t_loop_c), float(it_heat_w), float(q_out),
+                           p.c_space_j_per_k, p.c_loop_j_per_k, p.ua_w_per_k, dt_s)
     new = ThermalState(ts, tw, tank - q_tank * dt_s)
     allowed = (p.t_limit_c - ts) / p.r_th_k_per_w  # allowed_gpu_power_w, scalar
     shed = allowed < p.p_min_w or ts >= p.shed_space_c
