@@ -59,7 +59,7 @@ SELECTION = [
     ("Qwen__Qwen3-235B-A22B-Instruct-2507-FP8__lm-arena-chat.json", "qwen3-235b-a22b", "mlenergy_qwen3-235b-a22b-fp8.csv",
      {("H100", 8), ("H100", 4), ("B200", 2)}),
     # second pass (issue 14.4): more models per GPU, so that a left-out model is predicted from several others.
-    # B200 x1 rows are left out for every model (non-monotone in batch and power, as Llama-3.1-8B's).
+    # B200 x1 rows: kept only when monotone (IF_MONOTONE below; none of these pass).
     # Llama-3.1-405B BF16 on 8 x B200 is left out: its own fit misses by 10.1 % MAPE (above the 10 % in-sample bar).
     ("Qwen__Qwen3-8B__lm-arena-chat.json", "qwen3-8b", "mlenergy_qwen3-8b.csv", {("H100", 1)}),
     ("Qwen__Qwen3-14B__lm-arena-chat.json", "qwen3-14b", "mlenergy_qwen3-14b.csv", {("H100", 1)}),
@@ -73,11 +73,29 @@ SELECTION = [
      {("H100", 4), ("H100", 8)}),
     ("meta-llama__Llama-4-Maverick-17B-128E-Instruct-FP8__lm-arena-chat.json", "llama-4-maverick",
      "mlenergy_llama-4-maverick-fp8.csv", {("H100", 8)}),
+    # eighth pass (issue 14.4): Gemma 3, dense with sliding-window attention (5 of 6 layers attend to 1,024 tokens).
+    ("google__gemma-3-12b-it__lm-arena-chat.json", "gemma-3-12b", "mlenergy_gemma-3-12b.csv", {("H100", 1)}),
+    ("google__gemma-3-27b-it__lm-arena-chat.json", "gemma-3-27b", "mlenergy_gemma-3-27b.csv",
+     {("H100", 1), ("H100", 2)}),
 ]
+#: (GPU, count) runs kept for every model only when they behave as a serving sweep must: output tokens/s
+#: rises with every step of max_num_seqs and GPU power never falls by more than 1 % (:func:`monotone`).
+#: Single-B200 runs of the small models fail it (Llama-3.1-8B's tokens/s falls at max_num_seqs 128,
+#: Qwen3-8B's power falls 18 % at 16, Qwen3-14B's 8 % at 32, Qwen3-30B-A3B's tokens/s falls at 512,
+#: gemma-3-12b's power 8 % at 32: CPU and scheduler effects, CALIBRATION §A1); gemma-3-27b's passes
+#: and is the B200 pool's dense single-GPU peer (eighth pass, issue 14.4).
+IF_MONOTONE = {("B200", 1)}
 COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "task", "max_num_seqs", "batch", "mean_in",
            "mean_out", "decode_ctx", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms", "source", "note"]
 CAP_COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "phase", "prompt_tokens", "batch", "ctx_tokens",
                "cap_frac_tdp", "latency_factor", "source", "note"]
+
+
+def monotone(rows: list[dict]) -> bool:
+    """True when, in order of max_num_seqs, tokens/s rises at every step and power never falls > 1 %."""
+    rs = sorted(rows, key=lambda r: r["max_num_seqs"])
+    return all(b["output_tok_s"] > a["output_tok_s"] and b["gpu_power_w"] >= 0.99 * a["gpu_power_w"]
+               for a, b in zip(rs, rs[1:]))
 
 
 def rows_for(path: Path, model: str, keep: set[tuple[str, int]]) -> list[dict]:
@@ -88,7 +106,7 @@ def rows_for(path: Path, model: str, keep: set[tuple[str, int]]) -> list[dict]:
     hist = d["output_length_distribution"]
     out = []
     for c in d["configurations"]:
-        if (c["gpu_model"], c["num_gpus"]) not in keep:
+        if (c["gpu_model"], c["num_gpus"]) not in keep | IF_MONOTONE:
             continue
         out.append({
             "kind": "load", "gpu": GPU_NAME[c["gpu_model"]], "n_gpus": c["num_gpus"], "model": model,
@@ -103,7 +121,13 @@ def rows_for(path: Path, model: str, keep: set[tuple[str, int]]) -> list[dict]:
             "median_itl_ms": round(c["median_itl_ms"], 3),
             "source": f"[ML3] ml-energy/leaderboard@0cd52dab public/data/models/{path.name}",
             "note": "mean_in=634 assumption ([ML3-blog] Qwen3-32B chat mean input); power GPU-only, summed",
+            "_combo": (c["gpu_model"], c["num_gpus"]),
         })
+    for combo in IF_MONOTONE - keep:
+        if not monotone([r for r in out if r["_combo"] == combo]):
+            out = [r for r in out if r["_combo"] != combo]
+    for r in out:
+        del r["_combo"]
     out.sort(key=lambda r: (r["gpu"], r["n_gpus"], r["max_num_seqs"], r["output_tok_s"]))
     return out
 

@@ -161,6 +161,16 @@ def test_several_groups_identical():
     _assert_same(*_serve_both([_node(), big], [2, 2], ticks))
 
 
+def test_sliding_window_model_identical():
+    """Gemma-3-27B (52 of 62 layers attend to 1,024 tokens) with prompts and outputs long enough that
+    decode contexts and prefill chunks pass the window, and a power-cap clock change."""
+    ticks = _poisson_ticks(4.0, 40, seed=12, med_in=1500, med_out=500, tail=60)
+    assert np.mean(np.concatenate([i + o for _, _, i, o in ticks])) > 1024
+    node = _node("gemma-3-27b", max_batch=32)
+    assert node.derived.window == 1024.0
+    _assert_same(*_serve_both([node], [2], ticks, clock=lambda k: (1.0, 0.7)[(k // 10) % 2]))
+
+
 def test_randomized_mix_identical():
     """Random options per case: node size, batch, KV, chunking, clocks, hold limit, load."""
     rng = np.random.default_rng(2026)

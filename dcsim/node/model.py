@@ -12,7 +12,8 @@ import numpy as np
 from dcsim.node.catalog import (find_architecture_profile, find_profile, load_profile, resolve_gpu, resolve_model,
                                 transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
-from dcsim.node.perf import Derived, PerfParams, decode_context, derive, steady_iteration, weight_bytes
+from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
+                             weight_bytes)
 from dcsim.node.power import PowerParams, bisect_clock, wall_power
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
@@ -145,7 +146,8 @@ class NodeModel:
     def flops_per_output_token(self, mean_in, mean_out, decode_ctx=None):
         """FLOP per output token including its share (mean_in/mean_out) of prefill; a decode step
         attends ``decode_ctx`` tokens on average (the per-token mean context is the residence-weighted
-        one, :meth:`dcsim.workload.Workload.decode_context`; default ``mean_in + mean_out/2``)."""
+        one, :meth:`dcsim.workload.Workload.decode_context`; default ``mean_in + mean_out/2``); sliding-window
+        layers attend to at most their window (:func:`dcsim.node.perf.attended_context`)."""
         d = self.derived
         mean_in = np.asarray(mean_in, dtype=float)
         mean_out = np.asarray(mean_out, dtype=float)
@@ -153,7 +155,7 @@ class NodeModel:
         decode_pos = d.positions / d.tokens_per_step
         ctx = decode_context(mean_in, mean_out, decode_ctx)
         return (prefill + decode_pos) * d.flops_per_position + d.attn_flops_per_ctx * (
-            prefill * 0.5 * mean_in + decode_pos * ctx * d.sparse)
+            prefill * attended_context(d, 0.5 * mean_in, 1.0) + decode_pos * attended_context(d, ctx, 1.0) * d.sparse)
 
     def batch_limit(self, mean_in, mean_out, decode_ctx=None):
         """Largest steady-state batch: max_batch, KV capacity, and the per-iteration token budget.

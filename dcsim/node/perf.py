@@ -68,6 +68,8 @@ class Derived:
     layers_run: float              # transformer layers run per forward pass (layers x layer_frac)
     moe_layers_run: float = 0.0    # MoE (routed-expert) layers run per forward pass (0 for dense)
     fp8_layers_run: float = 0.0    # layers run per forward pass with FP8 (W8A8) linear layers (0 unless fp8)
+    window: float = 0.0            # tokens a sliding-window layer attends to (0: every layer attends to all)
+    local_frac: float = 0.0        # share of the layers (hence of KV reads and attention FLOPs) that are local
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
         moe_layers_run=float(moe_layers) * f,
         # W8A8 linear layers (vLLM fp8): every layer, or the MoE layers' experts only
         fp8_layers_run=float((moe_layers if experts_only else model.layers) if precision == "fp8" else 0) * f,
+        window=float(model.sliding_window) if model.local_layers else 0.0,
+        local_frac=model.local_layers / model.layers,
     )
 
 
@@ -129,19 +133,33 @@ def peak_flops(gpu: GpuSpec, peak_precision: str) -> float:
     return float(v if v is not None else gpu.peak_flops.bf16)
 
 
+def attended_context(d: Derived, ctx_sum, n):
+    """Context tokens attended to (and KV read), summed over ``n`` sequences or positions holding
+    ``ctx_sum`` tokens of context, with sliding-window layers: a local layer attends to at most
+    ``window`` tokens, so its share ``local_frac`` of the sum loses ``ctx_sum - n·window`` when the mean
+    context exceeds the window. Mean field: the contexts are taken as all equal to their mean, which
+    overstates the reads when some are shorter than the window and some longer (min is concave).
+    Beltagy et al. 2020 (Longformer) sliding-window attention; Gemma 3 technical report (2025):
+    5 local layers (1,024-token window) per global layer. Models without local layers: ``ctx_sum``."""
+    if d.window <= 0.0:
+        return ctx_sum
+    return ctx_sum - d.local_frac * np.maximum(ctx_sum - np.asarray(n, dtype=float) * d.window, 0.0)
+
+
 def iteration_flops(d: Derived, prefill_tokens, n_decode, ctx_sum, prefill_ctx_sum):
     """FLOP of one iteration: linear layers over all positions + attention over context."""
     pos = prefill_tokens + n_decode * d.positions
     return pos * d.flops_per_position + d.attn_flops_per_ctx * (
-        prefill_ctx_sum + d.positions * ctx_sum * d.sparse)
+        attended_context(d, prefill_ctx_sum, prefill_tokens)
+        + d.positions * attended_context(d, ctx_sum, n_decode) * d.sparse)
 
 
 def iteration_bytes(d: Derived, prefill_tokens, n_decode, ctx_sum):
     """HBM bytes of one iteration: weights (MoE: experts touched) + KV read + KV written."""
     pos = prefill_tokens + n_decode * d.positions
     touched = 1.0 - (1.0 - d.expert_frac) ** pos if d.expert_frac > 0 else 0.0
-    return d.dense_weight_bytes + d.expert_weight_bytes * touched + ctx_sum * d.kv_read_per_ctx \
-        + pos * d.kv_bytes_per_token
+    return d.dense_weight_bytes + d.expert_weight_bytes * touched \
+        + attended_context(d, ctx_sum, n_decode) * d.kv_read_per_ctx + pos * d.kv_bytes_per_token
 
 
 def roofline(tc, tm, p: float):

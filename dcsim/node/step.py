@@ -12,6 +12,8 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
 
     t_c  = (positions·F_pos + F_attn·(prefill_ctx_sum + positions·sparse·ctx_sum)) / (tp·peak·MFU·c)
     t_m  = (dense weights + expert weights touched + ctx_sum·KV_read + positions·KV_write) / (tp·BW·MBU)
+    (with sliding-window layers, ctx_sum and prefill_ctx_sum are the context attended to:
+     :func:`dcsim.node.perf.attended_context`)
     t_s  = (t_layer + t_seq_layer·n_decode)·layers_run      (launch gaps, sync, TP all-reduce; per-sequence
                                                              attention bookkeeping)
     t_e  = t_moe_layer·moe_layers_run                        (MoE dispatch: routing, token permutation,
@@ -51,7 +53,7 @@ __all__ = ["STEP_FIELDS", "step_params", "iteration_step", "steady_step", "THROT
 #: names of the entries of a step-parameter tuple, in order (units in the comments of step_params)
 STEP_FIELDS = ("inv_c", "inv_m", "fpp", "fat", "pos", "dsp", "wd", "we", "ef", "kvr", "kvw", "t0", "ts",
                "op", "inv_op", "a_c", "a_m", "a_s", "inv_tps", "spec_dec", "one_minus", "idle",
-               "clock", "gamma", "lim", "cmin", "cg", "tmoe", "tfp8")
+               "clock", "gamma", "lim", "cmin", "cg", "tmoe", "tfp8", "win", "lfr")
 
 #: most regula-falsi iterations when the board limit binds (converges to 1e-9 relative in ~6-10)
 THROTTLE_ITERS = 40
@@ -96,6 +98,8 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
         clock ** float(pw.gamma),                                # cg: clock^gamma (saves a pow per step)
         float(p.t_moe_layer_s * d.moe_layers_run),               # tmoe: s per iteration of MoE dispatch
         float(p.t_fp8_layer_s * d.fp8_layers_run),               # tfp8: s per iteration of FP8 quantisation
+        float(d.window),                                         # win: tokens a sliding-window layer attends to (0: none)
+        float(d.local_frac),                                     # lfr: share of the layers with a sliding window
     )
 
 
@@ -107,11 +111,21 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     the step time (by positions) is divided by ``tokens_per_step`` (see NodeModel.step_fn).
     """
     (inv_c, inv_m, fpp, fat, pos, dsp, wd, we, ef, kvr, kvw, t0, ts,
-     op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg, tmoe, tfp8) = P
+     op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg, tmoe, tfp8,
+     win, lfr) = P
     if prefill_tokens <= 0 and n_decode <= 0:
         return 0.0, idle
     if prefill_ctx_sum < 0.0:
         prefill_ctx_sum = 0.5 * prefill_tokens * prefill_tokens
+    if win > 0.0:
+        # sliding-window layers attend to (and read the KV of) at most ``win`` tokens; mean field, as
+        # dcsim.node.perf.attended_context
+        ex = ctx_tokens_sum - n_decode * win
+        if ex > 0.0:
+            ctx_tokens_sum = ctx_tokens_sum - lfr * ex
+        ex = prefill_ctx_sum - prefill_tokens * win
+        if ex > 0.0:
+            prefill_ctx_sum = prefill_ctx_sum - lfr * ex
     npos = prefill_tokens + n_decode * pos
     tc1 = (npos * fpp + fat * (prefill_ctx_sum + dsp * ctx_tokens_sum)) * inv_c
     mem = wd + ctx_tokens_sum * kvr + npos * kvw

@@ -83,6 +83,10 @@ class ModelSpec(Spec):
     quantized: Literal["all", "experts"] = Field(
         "all", description="what a quantised checkpoint (fp8, int4) stores in that precision: every linear layer, or "
                            "only the routed experts (attention, shared expert, router and dense layers stay BF16)")
+    sliding_window: int | None = Field(
+        None, gt=0, description="tokens a sliding-window (local) attention layer attends to and caches (Gemma 3: 1024)")
+    local_layers: int = Field(0, ge=0, description="layers with sliding-window attention; the others attend to the "
+                                                   "whole context (Gemma 3: 5 of every 6)")
     hf_id: str = ""
     source: str = ""
 
@@ -98,6 +102,10 @@ class ModelSpec(Spec):
             raise ValueError("expert_params must be <= params")
         if self.active_params is not None and self.active_params > self.params:
             raise ValueError("active_params must be <= params")
+        if self.local_layers > self.layers:
+            raise ValueError(f"local_layers ({self.local_layers}) must be <= layers ({self.layers})")
+        if self.local_layers and self.sliding_window is None:
+            raise ValueError("local_layers needs sliding_window (the tokens a local layer attends to)")
         return self
 
 
