@@ -107,3 +107,41 @@ def test_html_caveat_says_levers_are_modelled(tmp_path):
     cav = html.split('class="caveat"')[1].split("</div>")[0]
     assert "lever-modelled [kv_compression]" in cav and "docs/node.md, Levers" in cav
     assert "transferred or borrowed" not in cav
+
+
+def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
+    """A shipped profile carried to a TP degree it was not measured at: status ``other-tp``, with the
+    band the data give for such a carry (the pooled fit's ``cross_tp`` rows), not the profile's own
+    in-sample band. Gemma-3-27B on one H100 runs on its TP2 profile (in-sample ±2.5 % tok/s): its
+    ML.ENERGY TP1 rows are 13-16 % slower than that profile predicts (measured -12.7 / -13.5 / -15.5 %)."""
+    from dcsim.node import build_node
+    from dcsim.node.calibrate import read_rows
+    from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles
+    from dcsim.scenario.node import NodeSpec
+
+    n = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=1))
+    c = n.calibration
+    assert c["status"] == "other-tp" and c["profile"] == "H100-SXM_gemma-3-27b_bf16_tp2"
+    rows = pooled_profiles()["H100-SXM"]["cross_tp"]
+    assert c["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in rows)
+    own = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=2)).calibration
+    assert own["status"] == "calibrated" and own["error_band_pct"]["tok_s_pct"] < 3.0
+    errs = []
+    for r in read_rows([MEASUREMENT_DIR / "mlenergy_gemma-3-27b.csv"]):
+        if r["gpu"] == "H100-SXM" and int(r["n_gpus"]) == 1:
+            s = n.steady_state(float(r["batch"]), float(r["mean_in"]), float(r["mean_out"]),
+                               decode_ctx=float(r["decode_ctx"]))
+            errs.append(abs(float(s.throughput_tok_s) / float(r["output_tok_s"]) - 1) * 100)
+    assert max(errs) > 5 * own["error_band_pct"]["tok_s_pct"]  # far outside the profile's own band
+    assert max(errs) <= c["error_band_pct"]["tok_s_pct"]  # inside the other-TP band
+    # the carry can be far worse on other hardware: A100 Llama-2-70B's TP2 fit at TP8 (measured +175 % tok/s)
+    a100 = {(r["profile"], r["from"]): r for r in pooled_profiles()["A100-SXM4-80GB"]["cross_tp"]}
+    assert a100[("A100-SXM4-80GB_llama-2-70b_bf16_tp8", "A100-SXM4-80GB_llama-2-70b_bf16_tp2")]["max_err_tok_s_pct"] > 100
+    # and it says so in the run: warning and headline
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"].update({"model": "llama-3.1-70b", "tensor_parallel": 8})
+    r = dcsim.run(sc)
+    (p,) = r.report["provenance"]["calibration"]
+    assert p["status"] == "other-tp" and "TP8" in p["for"]
+    assert any("no calibrated profile" in w for w in r.report["warnings"])
+    assert "UNCALIBRATED" in summary_table(r.report).split("J / output token")[0]

@@ -227,7 +227,8 @@ def build_models(sc: Scenario) -> Models:
             overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
     warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)
-                if g.node.calibration["status"] in ("transferred", "generic", "same-architecture", "lever-modelled")]
+                if g.node.calibration["status"] in ("transferred", "generic", "same-architecture", "other-tp",
+                                                    "lever-modelled")]
     faults = None
     if sc.faults:
         try:

@@ -625,6 +625,42 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
     return out
 
 
+#: the fewest load levels (distinct max_num_seqs) or request rows a group needs for a profile of its own
+#: (fewer leave its nine parameters to the priors: it feeds the pooled fit only)
+MIN_LOAD_LEVELS, MIN_REQUEST_ROWS = 4, 8
+
+
+def has_own_profile(rows_g: list[dict]) -> bool:
+    """True when a group has enough load levels or request rows for a profile of its own."""
+    levels = {r["max_num_seqs"] for r in rows_g if r["kind"] == "load"}
+    return len(levels) >= MIN_LOAD_LEVELS or sum(r["kind"] == "request" for r in rows_g) >= MIN_REQUEST_ROWS
+
+
+def cross_tp(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA, rows: list[dict] | None = None) -> list[dict]:
+    """Each group predicted by the fit of the same model and precision at another tensor-parallel degree
+    (what a profile carried to a TP it was not measured at gives, :func:`dcsim.node.model.build_node`
+    status ``other-tp``): one row per ordered pair, MAPE and max |error| of tokens/s and J/token (%)."""
+    rows = read_rows(paths) if rows is None else rows
+    gs = groups(rows, gpu)
+    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    fits, out = {}, []
+    for key, rows_g in gs.items():
+        for src, rows_s in gs.items():
+            if src == key or src[1:3] != key[1:3] or not has_own_profile(rows_s):
+                continue
+            if src not in fits:
+                fits[src] = fit(Problem(gpu, [rows_s], caps), gamma).x
+            prob = Problem(gpu, [rows_g], caps)
+            perf, pw = prob.unpack(fits[src])
+            et, ej = _group_metrics(prob, prob.g0, perf, pw)
+            out.append({"profile": profile_name(*key), "from": profile_name(*src), "n_points": int(et.size),
+                        "mape_tok_s_pct": round(float(np.mean(np.abs(et)) * 100), 2),
+                        "mape_j_per_tok_pct": round(float(np.mean(np.abs(ej)) * 100), 2),
+                        "max_err_tok_s_pct": round(float(np.max(np.abs(et)) * 100), 2),
+                        "max_err_j_per_tok_pct": round(float(np.max(np.abs(ej)) * 100), 2)})
+    return out
+
+
 def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA, lomo: bool = True) -> dict:
     """What ``--pool`` writes: the GPU's pooled fit over all its groups, and its leave-one-model-out table."""
     rows = read_rows(paths)
@@ -637,6 +673,7 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
             else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
             "pooled_groups": pooled["pooled_groups"], "measurements": files,
             "leave_one_model_out": leave_one_model_out(paths, gpu, gamma) if lomo else [],
+            "cross_tp": cross_tp(paths, gpu, gamma, rows=rows) if lomo else [],
             "generated_by": "dcsim calibrate " + " ".join(files) + f" --gpu {gpu} --pool"}
 
 
@@ -758,6 +795,11 @@ def _run_pool(args: argparse.Namespace) -> int:
     for r in prof["leave_one_model_out"]:
         print(f"{r['profile']:<45} {r['mape_tok_s_pct']:>10.2f} {r['mape_j_per_tok_pct']:>8.2f} "
               f"{r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
+    if prof["cross_tp"]:
+        print(f"{'another TP degree (from)':<45} {'MAPE tok/s':>10} {'J/tok':>8} {'max tok/s':>10} {'max J/tok':>10}")
+    for r in prof["cross_tp"]:
+        print(f"{r['profile'] + ' <- tp' + r['from'].rsplit('_tp', 1)[1]:<45} {r['mape_tok_s_pct']:>10.2f} "
+              f"{r['mape_j_per_tok_pct']:>8.2f} {r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
     print(*(f"warning: {w}" for w in prof["warnings"]), sep="\n")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -144,6 +144,18 @@ def lomo_band(pooled: dict, moe: bool | None = None) -> dict:
             "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in rows)}
 
 
+def other_tp_band(gpu: str) -> dict:
+    """Worst errors (%) of a calibration carried to another tensor-parallel degree on ``gpu`` (the pooled
+    fit's ``cross_tp`` rows: each group predicted by its model's fit at another TP); over every pooled
+    GPU when ``gpu`` has no such rows."""
+    pools = pooled_profiles()
+    rows = (pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []]
+    if not rows:
+        return {"tok_s_pct": None, "j_per_tok_pct": None}
+    return {"tok_s_pct": max(r["max_err_tok_s_pct"] for r in rows),
+            "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in rows)}
+
+
 #: parameters free in a pooled fit only when its data identify them (MoE dispatch, FP8 cost); a generic
 #: profile averages them over the pools that fitted them, not over the pools that fixed them at 0
 _IDENTIFIED_ONLY = ("t_moe_layer_s", "t_fp8_layer_s")

@@ -9,8 +9,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (find_architecture_profile, find_profile, load_profile, resolve_gpu, resolve_model,
-                                transfer_profile)
+from dcsim.node.catalog import (find_architecture_profile, find_profile, load_profile, other_tp_band, resolve_gpu,
+                                resolve_model, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
                              weight_bytes)
@@ -238,6 +238,10 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     else:
         prof = find_profile(gpu.name, model.name, spec.precision, tp)
         status = "calibrated"
+        if prof is not None and prof["tensor_parallel"] != tp:
+            # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured
+            prof = {**prof, "error_band_pct": other_tp_band(gpu.name)}
+            status = "other-tp"
         if prof is None:
             prof = find_architecture_profile(gpu.name, model, spec.precision, tp)
             status = "same-architecture"
@@ -265,6 +269,9 @@ STATUS_TEXT = {
     "calibrated": "fitted to measurements of this GPU, model, precision and TP",
     "user-profile": "a profile file given by the scenario",
     "same-architecture": "fitted to another model of the same shape (a fine-tune or rename) on this GPU",
+    "other-tp": "fitted to measurements of this GPU, model and precision at another tensor-parallel degree; the "
+                "TP dependence (per-layer synchronisation, efficiencies) is not measured; the band is the worst "
+                "error of a calibration carried to another TP on this GPU (docs/node.md)",
     "transferred": "this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; no "
                    "measurement of this model at this precision and TP on this GPU",
     "generic": "no measurement of this GPU: efficiencies averaged over other GPUs' pooled fits",
@@ -279,7 +286,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
-    calibrated (or same-architecture); the worst leave-one-model-out error of the GPU's pooled fit
+    calibrated (or same-architecture); the worst error of a calibration carried to another TP degree
+    on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out error of the GPU's pooled fit
     when transferred; the worst over all pooled GPUs when generic (a lower bound: the hardware
     is transferred too); None for a user profile.
 
