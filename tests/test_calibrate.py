@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from dcsim.node import build_node
-from dcsim.node.calibrate import PARAM_NAMES, calibrate, main, read_rows
+from dcsim.node.calibrate import MIN_LOAD_LEVELS, MIN_REQUEST_ROWS, PARAM_NAMES, calibrate, main, read_rows
 from dcsim.node.catalog import MEASUREMENT_DIR, PROFILE_DIR, shipped_profiles
 from dcsim.scenario.node import NodeSpec
 
@@ -32,7 +32,8 @@ def test_at_least_three_combinations_with_four_load_levels_and_a_cap_curve():
     assert len(PROFILES) >= 5
     assert len({p["gpu"] for p in PROFILES.values()}) >= 3  # H100, B200 and A100 generations
     for p in PROFILES.values():
-        assert len({pt["max_num_seqs"] for pt in p["points"]}) >= 4 or len(p["request_points"]) >= 8
+        assert len({pt["max_num_seqs"] for pt in p["points"]}) >= MIN_LOAD_LEVELS \
+            or len(p["request_points"]) >= MIN_REQUEST_ROWS
     caps = [r for r in read_rows([MEASUREMENT_DIR / "splitwise_h100_cap.csv"]) if r["kind"] == "cap"]
     assert {r["phase"] for r in caps} == {"prefill", "decode"}
     for f in MEASUREMENT_DIR.glob("*.csv"):
@@ -273,7 +274,9 @@ def test_pooled_profiles_are_calibrate_output_with_a_leave_one_model_out_table()
     for gpu, p in pooled.items():
         assert p["generated_by"].startswith("dcsim calibrate ") and p["name"] == f"pooled-{gpu}"
         assert (POOLED_DIR / f"{gpu}.yaml").is_file()
-        models = {PROFILES[g]["model"] for g in p["pooled_groups"]}
+        # every pooled group has a profile of its own, or too few load levels for one (Gemma-3-27B on 1 H100)
+        assert {g for g in p["pooled_groups"] if g not in PROFILES} <= {"H100-SXM_gemma-3-27b_bf16_tp1"}
+        models = {g.split("_")[1] for g in p["pooled_groups"]}
         assert len(models) >= 2
         assert {r["profile"] for r in p["leave_one_model_out"]} == set(p["pooled_groups"])
 
@@ -292,6 +295,11 @@ def test_pooled_a100_profile_recomputes():
         assert a["profile"] == b["profile"]
         assert a["mape_tok_s_pct"] == pytest.approx(b["mape_tok_s_pct"], abs=0.1)
         assert a["mape_j_per_tok_pct"] == pytest.approx(b["mape_j_per_tok_pct"], abs=0.1)
+    # the other-TP table: Llama-2-70B at each TP predicted by its fit at each other TP (6 ordered pairs)
+    assert len(new["cross_tp"]) == len(ship["cross_tp"]) == 6
+    for a, b in zip(new["cross_tp"], ship["cross_tp"]):
+        assert (a["profile"], a["from"]) == (b["profile"], b["from"])
+        assert a["max_err_tok_s_pct"] == pytest.approx(b["max_err_tok_s_pct"], abs=0.1)
 
 
 def test_moe_dispatch_is_free_only_for_moe_models_and_identified_by_them():
