@@ -636,7 +636,8 @@ def has_own_profile(rows_g: list[dict]) -> bool:
     return len(levels) >= MIN_LOAD_LEVELS or sum(r["kind"] == "request" for r in rows_g) >= MIN_REQUEST_ROWS
 
 
-def cross_tp(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA, rows: list[dict] | None = None) -> list[dict]:
+def cross_tp(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA,
+             rows: list[dict] | None = None) -> list[dict]:
     """Each group predicted by the fit of the same model and precision at another tensor-parallel degree
     (what a profile carried to a TP it was not measured at gives, :func:`dcsim.node.model.build_node`
     status ``other-tp``): one row per ordered pair, MAPE and max |error| of tokens/s and J/token (%)."""

@@ -287,8 +287,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
     calibrated (or same-architecture); the worst error of a calibration carried to another TP degree
-    on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out error of the GPU's pooled fit
-    when transferred; the worst over all pooled GPUs when generic (a lower bound: the hardware
+    on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
+    error of the GPU's pooled fit when transferred; the worst over all pooled GPUs when generic (a lower bound: the hardware
     is transferred too); None for a user profile.
 
     ``levers`` (:func:`dcsim.node.levers.active_levers`): with any lever on, a shipped profile's

@@ -98,7 +98,7 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
         clock ** float(pw.gamma),                                # cg: clock^gamma (saves a pow per step)
         float(p.t_moe_layer_s * d.moe_layers_run),               # tmoe: s per iteration of MoE dispatch
         float(p.t_fp8_layer_s * d.fp8_layers_run),               # tfp8: s per iteration of FP8 quantisation
-        float(d.window),                                         # win: tokens a sliding-window layer attends to (0: none)
+        float(d.window),                                         # win: tokens a local layer attends to (0: none)
         float(d.local_frac),                                     # lfr: share of the layers with a sliding window
     )
 
