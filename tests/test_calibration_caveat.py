@@ -114,7 +114,7 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     band the data give for such a carry (the pooled fit's ``cross_tp`` rows), not the profile's own
     in-sample band. Gemma-3-27B on one H100 runs on its TP2 profile (in-sample ±2.5 % tok/s): its
     ML.ENERGY TP1 rows are 13-16 % slower than that profile predicts (measured -12.7 / -13.5 / -15.5 %)."""
-    from dcsim.node import build_node
+    from dcsim.node import build_node, model_catalog
     from dcsim.node.calibrate import read_rows
     from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles
     from dcsim.scenario.node import NodeSpec
@@ -124,6 +124,11 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     assert c["status"] == "other-tp" and c["profile"] == "H100-SXM_gemma-3-27b_bf16_tp2"
     rows = pooled_profiles()["H100-SXM"]["cross_tp"]
     assert c["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in rows)
+    # a model of the same shape under another name (a fine-tune) at that TP: the same
+    ft = model_catalog()["gemma-3-27b"].model_copy(update={"name": "my-gemma-27b-ft"})
+    c_ft = build_node(NodeSpec(gpu="H100-SXM", model=ft, tensor_parallel=1)).calibration
+    assert c_ft["status"] == "other-tp" and c_ft["error_band_pct"] == c["error_band_pct"]
+    assert build_node(NodeSpec(gpu="H100-SXM", model=ft, tensor_parallel=2)).calibration["status"] == "same-architecture"
     own = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=2)).calibration
     assert own["status"] == "calibrated" and own["error_band_pct"]["tok_s_pct"] < 3.0
     errs = []

@@ -238,13 +238,13 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     else:
         prof = find_profile(gpu.name, model.name, spec.precision, tp)
         status = "calibrated"
+        if prof is None:
+            prof = find_architecture_profile(gpu.name, model, spec.precision, tp)
+            status = "same-architecture"
         if prof is not None and prof["tensor_parallel"] != tp:
             # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured
             prof = {**prof, "error_band_pct": other_tp_band(gpu.name)}
             status = "other-tp"
-        if prof is None:
-            prof = find_architecture_profile(gpu.name, model, spec.precision, tp)
-            status = "same-architecture"
         if prof is None:
             prof = transfer_profile(gpu, model)
             status = prof["status"]
@@ -269,7 +269,8 @@ STATUS_TEXT = {
     "calibrated": "fitted to measurements of this GPU, model, precision and TP",
     "user-profile": "a profile file given by the scenario",
     "same-architecture": "fitted to another model of the same shape (a fine-tune or rename) on this GPU",
-    "other-tp": "fitted to measurements of this GPU, model and precision at another tensor-parallel degree; the "
+    "other-tp": "fitted to measurements of this GPU, model (or one of the same shape) and precision at another "
+                "tensor-parallel degree; the "
                 "TP dependence (per-layer synchronisation, efficiencies) is not measured; the band is the worst "
                 "error of a calibration carried to another TP on this GPU (docs/node.md)",
     "transferred": "this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; no "
