@@ -9,6 +9,7 @@ import numpy as np
 
 from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCurves, node_table, supply_curves
 from dcsim.faults import FaultSchedule, build_faults
+from dcsim.metrics.fmt import UNCALIBRATED
 from dcsim.node import build_node
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
@@ -227,8 +228,7 @@ def build_models(sc: Scenario) -> Models:
             overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
     warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)
-                if g.node.calibration["status"] in ("transferred", "generic", "same-architecture", "other-tp",
-                                                    "lever-modelled")]
+                if g.node.calibration["status"] in UNCALIBRATED and g.node.calibration["status"] != "user-profile"]
     faults = None
     if sc.faults:
         try:

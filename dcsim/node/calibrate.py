@@ -596,6 +596,15 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
             "measurements": sorted({r["_file"] for v in gs.values() for r in v} | {r["_file"] for r in caps})}
 
 
+def _error_row(et: np.ndarray, ej: np.ndarray) -> dict:
+    """Points, MAPE and max |error| (%) of tokens/s and J/token from relative errors (:func:`_group_metrics`)."""
+    return {"n_points": int(et.size),
+            "mape_tok_s_pct": round(float(np.mean(np.abs(et)) * 100), 2),
+            "mape_j_per_tok_pct": round(float(np.mean(np.abs(ej)) * 100), 2),
+            "max_err_tok_s_pct": round(float(np.max(np.abs(et)) * 100), 2),
+            "max_err_j_per_tok_pct": round(float(np.max(np.abs(ej)) * 100), 2)}
+
+
 def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA) -> list[dict]:
     """Each model of ``gpu`` predicted by the pooled fit of the GPU's other models (none of its data).
 
@@ -615,12 +624,7 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
                 continue
             prob = Problem(gpu, [rows_g], caps)
             perf, pw = prob.unpack(pv)
-            et, ej = _group_metrics(prob, prob.g0, perf, pw)
-            out.append({"profile": profile_name(*key), "n_points": int(et.size),
-                        "mape_tok_s_pct": round(float(np.mean(np.abs(et)) * 100), 2),
-                        "mape_j_per_tok_pct": round(float(np.mean(np.abs(ej)) * 100), 2),
-                        "max_err_tok_s_pct": round(float(np.max(np.abs(et)) * 100), 2),
-                        "max_err_j_per_tok_pct": round(float(np.max(np.abs(ej)) * 100), 2),
+            out.append({"profile": profile_name(*key), **_error_row(*_group_metrics(prob, prob.g0, perf, pw)),
                         "pooled_from": pooled["pooled_groups"]})
     return out
 
@@ -653,12 +657,8 @@ def cross_tp(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA,
                 fits[src] = fit(Problem(gpu, [rows_s], caps), gamma).x
             prob = Problem(gpu, [rows_g], caps)
             perf, pw = prob.unpack(fits[src])
-            et, ej = _group_metrics(prob, prob.g0, perf, pw)
-            out.append({"profile": profile_name(*key), "from": profile_name(*src), "n_points": int(et.size),
-                        "mape_tok_s_pct": round(float(np.mean(np.abs(et)) * 100), 2),
-                        "mape_j_per_tok_pct": round(float(np.mean(np.abs(ej)) * 100), 2),
-                        "max_err_tok_s_pct": round(float(np.max(np.abs(et)) * 100), 2),
-                        "max_err_j_per_tok_pct": round(float(np.max(np.abs(ej)) * 100), 2)})
+            out.append({"profile": profile_name(*key), "from": profile_name(*src),
+                        **_error_row(*_group_metrics(prob, prob.g0, perf, pw))})
     return out
 
 

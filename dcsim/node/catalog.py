@@ -138,6 +138,11 @@ def lomo_band(pooled: dict, moe: bool | None = None) -> dict:
         cat = model_catalog()
         same = [r for r in rows if (cat[r["profile"].split("_")[1]].n_experts > 0) == moe]
         rows = same or rows
+    return _worst(rows)
+
+
+def _worst(rows: list[dict]) -> dict:
+    """The worst point errors (%) over error rows (leave-one-model-out or another TP); None without rows."""
     if not rows:
         return {"tok_s_pct": None, "j_per_tok_pct": None}
     return {"tok_s_pct": max(r["max_err_tok_s_pct"] for r in rows),
@@ -149,11 +154,7 @@ def other_tp_band(gpu: str) -> dict:
     fit's ``cross_tp`` rows: each group predicted by its model's fit at another TP); over every pooled
     GPU when ``gpu`` has no such rows."""
     pools = pooled_profiles()
-    rows = (pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []]
-    if not rows:
-        return {"tok_s_pct": None, "j_per_tok_pct": None}
-    return {"tok_s_pct": max(r["max_err_tok_s_pct"] for r in rows),
-            "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in rows)}
+    return _worst((pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []])
 
 
 #: parameters free in a pooled fit only when its data identify them (MoE dispatch, FP8 cost); a generic
