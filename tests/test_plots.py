@@ -254,3 +254,213 @@ def test_long_runs_are_drawn_as_daily_means():
     np.testing.assert_allclose(d["achieved_tok_s"], per_day, rtol=1e-12)
     assert np.all(d["binding"] == 2)
     assert time_axis(t)[1] == "time (days)" and time_axis(t[:100])[1] == "time (h)"
+
+
+# --- content checks added by the mutation audit: each names the wrong figure it catches ----------------------------
+
+def _xs(patch):
+    """Data x of a patch's corners (axvspan: Rectangle or Polygon, axes-fraction y)."""
+    return patch.get_patch_transform().transform(patch.get_path().vertices)[:, 0]
+
+
+def _rgb(c):
+    return to_rgba(c)[:3]
+
+
+def _edges_h(ts):
+    h = ts["t_s"] / 3600.0
+    return np.append(h, h[-1] + h[1] - h[0])
+
+
+def test_binding_strip_spans_each_run_in_its_colour(result):
+    """The lower strip (binding constraint over time) has one span per contiguous binding run, from the run's first
+    tick to the end of its last, in that constraint's colour. Catches a strip coloured for the wrong constraint or
+    shifted by a tick."""
+    ts = result.timeseries
+    ax2 = signature_plot(result).axes[-1]
+    edges = _edges_h(ts)
+    runs = binding_runs(ts["binding"])
+    assert len(ax2.patches) == len(runs)
+    for p, (s, e, code) in zip(ax2.patches, runs):
+        assert (_xs(p).min(), _xs(p).max()) == pytest.approx((edges[s], edges[e]))
+        assert _rgb(p.get_facecolor()) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[code]])
+
+
+def test_signature_bands_span_their_ticks(result):
+    """Each band under the achieved rate covers exactly its run's ticks (no off-by-one against the time axis)."""
+    ts = result.timeseries
+    ax = signature_plot(result).axes[0]
+    edges = _edges_h(ts)
+    for band, (s, e, _) in zip(ax.collections, binding_runs(ts["binding"])):
+        x = np.concatenate([p.vertices[:, 0] for p in band.get_paths()])
+        assert (x.min(), x.max()) == pytest.approx((edges[s], edges[e]))
+
+
+def test_signature_colours_agree_between_lines_bands_and_legend(result):
+    """A ceiling's line, the band where it binds and its legend entries share one colour: a P line drawn in Q's
+    colour, or a 'binds: power' legend patch in another constraint's colour, makes the planner read the wrong
+    constraint as binding."""
+    ax = signature_plot(result).axes[0]
+    for label, name in (("C  compute ceiling", "compute"), ("P  power ceiling", "power"),
+                        ("Q  cooling ceiling", "cooling")):
+        assert _rgb(_line(ax, label).get_color()) == _rgb(CONSTRAINT_COLORS[name])
+    leg = ax.get_legend()
+    by_text = dict(zip([t.get_text() for t in leg.get_texts()], leg.legend_handles))
+    binds = {k: h for k, h in by_text.items() if k.startswith("binds: ")}
+    assert {k.split()[1] for k in binds} == {BINDING_NAMES[c] for c in set(result.timeseries["binding"].tolist())}
+    for text, handle in binds.items():
+        assert _rgb(handle.get_facecolor()) == _rgb(CONSTRAINT_COLORS[text.split()[1]])
+    for text, handle in by_text.items():
+        if text[:1] in "CPQ" and "ceiling" in text:
+            assert _rgb(handle.get_color()) == _rgb(CONSTRAINT_COLORS[text.split()[1]])
+
+
+def test_signature_outdoor_panel_is_the_dry_bulb(result):
+    ts = result.timeseries
+    ax2 = signature_plot(result).axes[-1]
+    ln = [x for x in ax2.get_lines() if x.get_linestyle() != ":"]
+    assert len(ln) == 1
+    np.testing.assert_array_equal(ln[0].get_xdata(), ts["t_s"] / 3600.0)
+    np.testing.assert_array_equal(ln[0].get_ydata(), ts["t_out_c"])
+    assert ax2.get_ylabel() == "outdoor\n(°C)"
+
+
+def test_shift_annotations_name_the_constraint_entered(result):
+    """Shift labels at the top read '→X' for the constraint that binds after the shift (shifts closer than 1.5 % of
+    the run are joined: '→compute→demand'), each in the colour of the last one named."""
+    rep = result.report
+    ax = signature_plot(result).axes[0]
+    groups: list = []
+    for sh in rep["binding"]["shifts"]:
+        x = sh["t_s"] / 3600.0
+        if groups and x - groups[-1][0] < 0.015 * 24.0:
+            groups[-1][1].append(sh["to"])
+        else:
+            groups.append([x, [sh["to"]]])
+    assert any(len(g[1]) > 1 for g in groups)  # the toy day has a joined pair
+    texts = [t for t in ax.texts if t.get_text().startswith("→")]
+    assert [(t.xy[0], t.get_text()) for t in texts] == [(pytest.approx(x), "".join(f"→{n}" for n in tos))
+                                                        for x, tos in groups]
+    for t, (_, tos) in zip(texts, groups):
+        assert _rgb(t.get_color()) == _rgb(CONSTRAINT_COLORS[tos[-1]])
+
+
+def test_zoom_panel_draws_the_same_series(result):
+    """The zoom panel repeats C, P, Q, demand and the achieved rate at their own values (in their colours)."""
+    ts = result.timeseries
+    axz = signature_plot(result).axes[1]
+    lines = [x for x in axz.get_lines() if x.get_linestyle() != ":"]
+    expect = [("compute_tok_s", CONSTRAINT_COLORS["compute"]), ("power_tok_s", CONSTRAINT_COLORS["power"]),
+              ("cooling_tok_s", CONSTRAINT_COLORS["cooling"]), ("demand_tok_s", "#444444"),
+              ("achieved_tok_s", "#111111")]
+    assert len(lines) == len(expect)
+    for ln, (col, colour) in zip(lines, expect):
+        np.testing.assert_allclose(ln.get_xdata(), _edges_h(ts))
+        np.testing.assert_array_equal(_tick_values(ln), ts[col])
+        assert _rgb(ln.get_color()) == _rgb(colour)
+
+
+def test_off_scale_ceiling_is_marked_at_the_top_with_its_peak():
+    """A ceiling entirely above the axis runs along its top edge with ▲ markers there, and its legend quotes its
+    highest value (not its lowest)."""
+    from dcsim.plots.figures import _eng
+
+    r = synthetic_result(samples=False)
+    ts = dict(r.timeseries)
+    ts["cooling_tok_s"] = ts["cooling_tok_s"] * 10.0
+    ax = signature_plot(SimpleNamespace(report=r.report, timeseries=ts)).axes[0]
+    top = ax.get_ylim()[1]
+    assert _line(ax, f"Q  cooling ceiling (off scale) ▲ up to {_eng(ts['cooling_tok_s'].max())}tok/s")
+    marks = [x for x in ax.get_lines() if x.get_marker() == "^"]
+    assert len(marks) == 1 and _rgb(marks[0].get_color()) == _rgb(CONSTRAINT_COLORS["cooling"])
+    np.testing.assert_array_equal(marks[0].get_ydata(), top)
+
+
+def _tiled(days: int, tick_s: float = 900.0):
+    """The toy day repeated `days` times (a run long enough for the daily-mean drawing)."""
+    r = synthetic_result(tick_s=tick_s, samples=False)
+    n = r.timeseries["t_s"].size
+    ts = {k: np.tile(v, days) for k, v in r.timeseries.items()}
+    ts["t_s"] = np.arange(n * days) * tick_s
+    rep = {**r.report, "duration_s": 86400.0 * days, "binding": {**r.report["binding"], "shifts": []}}
+    return SimpleNamespace(report=rep, timeseries=ts)
+
+
+def test_long_run_figures_draw_daily_means():
+    """Beyond two weeks the signature and power figures draw one step per day, of that day's means, on a day axis."""
+    from dcsim.plots.figures import daily_means
+
+    r = _tiled(16)
+    d = daily_means(r.timeseries)
+    fig = signature_plot(r)
+    ax = fig.axes[0]
+    assert fig.axes[-1].get_xlabel() == "time (days)" and "daily means" in ax.get_title()
+    np.testing.assert_allclose(_line(ax, "achieved").get_xdata(), np.arange(17.0))
+    np.testing.assert_allclose(_tick_values(_line(ax, "achieved")), d["achieved_tok_s"], rtol=1e-12)
+    ax = power_stack_plot(r).axes[0]
+    assert ax.get_xlabel() == "time (days)" and "daily means" in ax.get_title()
+    np.testing.assert_allclose(_tick_values(_line(ax, "facility (meter)")), d["facility_power_w"] * 1e-3, rtol=1e-12)
+
+
+def _band_at(coll, x):
+    """(bottom, top) of a filled polygon where the vertical line at each x crosses its horizontal edges."""
+    out = []
+    for xm in np.atleast_1d(x):
+        ys = []
+        for p in coll.get_paths():
+            a, b = p.vertices[:-1], p.vertices[1:]
+            sel = (a[:, 0] - xm) * (b[:, 0] - xm) < 0
+            ys += list(a[sel, 1]) + list(b[sel, 1])
+        out.append((min(ys), max(ys)))
+    return np.array(out)
+
+
+def test_power_stack_layers_are_each_component(result):
+    """Each layer spans its component over each tick (GPU at the bottom, then the rest of IT, cooling, delivery
+    losses, fixed loads) in its own colour, and the legend lists them top first as they are stacked. Catches two
+    components swapped under the right labels (the total is unchanged) and a stack shifted by a tick."""
+    from dcsim.plots.figures import POWER_COLORS
+
+    ts = result.timeseries
+    ax = power_stack_plot(result).axes[0]
+    edges = _edges_h(ts)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    parts = [("GPU", ts["gpu_power_w"], "gpu"), ("rest of IT (host, network)", ts["it_power_w"] - ts["gpu_power_w"],
+             "it_other"), ("cooling", ts["cooling_power_w"], "cooling"),
+             ("delivery losses", ts["loss_power_w"], "losses"), ("fixed loads", ts["fixed_power_w"], "fixed")]
+    below = np.zeros(ts["t_s"].size)
+    for coll, (label, w, colour) in zip(ax.collections, parts):
+        assert coll.get_label() == label
+        assert _rgb(coll.get_facecolor()[0]) == _rgb(POWER_COLORS[colour])
+        np.testing.assert_allclose(_band_at(coll, mid), np.c_[below, below + w] * 1e-3, rtol=1e-9)
+        below = below + w
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["interconnect cap", "facility (meter)"] + [p[0] for p in parts[::-1]]
+
+
+def test_pue_plot_run_line_is_the_reports_pue(result):
+    """The dashed line and its legend give the run's energy-weighted PUE from the report (not a mean of the ticks)."""
+    pue = result.report["pue"]
+    assert abs(pue - np.mean(result.timeseries["pue"])) > 5e-4  # the two differ enough to tell apart
+    ax = pue_plot(result).axes[0]
+    ln = _line(ax, f"run PUE (energy-weighted) {pue:.3f}")
+    np.testing.assert_array_equal(ln.get_ydata(), pue)
+    assert ax.get_ylabel() == "PUE (facility / IT power)"
+
+
+def test_latency_slo_lines_in_their_class_colour(result):
+    """Each class's SLO line has its CDF's colour (else the planner reads chat's SLO against batch's curve)."""
+    fig = latency_cdf_plot(result)
+    for ax in fig.axes:
+        for cls in result.latency_samples:
+            cdf = [x for x in ax.get_lines() if x.get_label().startswith(f"{cls} (n=")][0]
+            for slo_line in [x for x in ax.get_lines() if x.get_label().startswith(f"{cls} SLO")]:
+                assert slo_line.get_color() == cdf.get_color()
+    assert fig.axes[0].get_ylabel() == "fraction of requests ≤ x"
+
+
+def test_joules_per_token_ratio_labels(result):
+    jpt = result.report["joules_per_output_token"]
+    texts = [t.get_text() for t in joules_per_token_plot(result).axes[0].texts]
+    assert f"×{jpt['it'] / jpt['gpu']:.2f}\nof GPU" in texts
+    assert [f"{jpt[k]:#.3g} J" for k in ("gpu", "it", "facility")] == [t for t in texts if t.endswith(" J")]
