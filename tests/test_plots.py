@@ -464,3 +464,22 @@ def test_joules_per_token_ratio_labels(result):
     texts = [t.get_text() for t in joules_per_token_plot(result).axes[0].texts]
     assert f"×{jpt['it'] / jpt['gpu']:.2f}\nof GPU" in texts
     assert [f"{jpt[k]:#.3g} J" for k in ("gpu", "it", "facility")] == [t for t in texts if t.endswith(" J")]
+
+
+def test_power_stack_with_storage_draws_the_meter_not_facility_as_meter(result):
+    """With a battery the meter (what the interconnect cap limits) is facility power minus the battery's output:
+    the stack's top (facility, before storage) must not be labelled the meter, and the meter is drawn at its own
+    values. (It was: a battery covering a peak showed 'facility (meter)' above the cap.)"""
+    ts = dict(result.timeseries)
+    batt = np.where(ts["facility_power_w"] > 0.95 * ts["interconnect_w"], 40e3, -10e3)
+    ts["meter_power_w"] = ts["facility_power_w"] - batt
+    ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert "facility (meter)" not in labels
+    np.testing.assert_allclose(_tick_values(_line(ax, "facility (before storage)")), ts["facility_power_w"] * 1e-3)
+    np.testing.assert_allclose(_tick_values(_line(ax, "meter (after storage)")), ts["meter_power_w"] * 1e-3)
+    assert ax.get_ylim()[1] >= ts["meter_power_w"].max() * 1e-3
+    # without storage the meter equals facility power: one line, labelled as the meter
+    ts["meter_power_w"] = ts["facility_power_w"].copy()
+    ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    assert [ln.get_label() for ln in ax.get_lines()] == ["facility (meter)", "interconnect cap"]

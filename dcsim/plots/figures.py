@@ -58,6 +58,7 @@ POWER_COLORS: dict[str, str] = {
     "losses": "#E6A23C",
     "fixed": "#B0B0B0",
     "cap": "#C0392B",
+    "meter": "#7B3294",
 }
 
 #: Colours for runs in overlays (``dcsim compare``) and request classes in latency CDFs.
@@ -376,7 +377,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 @_styled
 def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     """Facility power over time stacked as GPU, rest of IT, cooling, delivery losses and fixed
-    loads (MW), against the interconnect cap."""
+    loads (MW), against the interconnect cap; with a battery, the meter (facility power minus the
+    battery's output) as its own line."""
     report, ts = _parts(result)
     daily = _long_run(ts)
     if daily:
@@ -401,11 +403,18 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     edges = _span_edges(t)
     ax.stackplot(edges, *[_ext(v) for _, v, _ in layers], labels=[n for n, _, _ in layers],
                  colors=[c for _, _, c in layers], step="post", alpha=0.9, linewidth=0)
-    if "facility_power_w" in ts:
-        ax.step(edges, _ext(ts["facility_power_w"] * mw), where="post", color="#222222", lw=1.0,
-                label="facility (meter)")
-    cap = ts.get("interconnect_w")
     top = float(np.nanmax(ts.get("facility_power_w", it))) * mw
+    if "facility_power_w" in ts:
+        # with a battery the meter (what the cap limits) is facility power minus the battery's output
+        meter = ts.get("meter_power_w")
+        storage = meter is not None and not np.allclose(meter, ts["facility_power_w"], rtol=1e-9, atol=1e-6)
+        ax.step(edges, _ext(ts["facility_power_w"] * mw), where="post", color="#222222", lw=1.0,
+                label="facility (before storage)" if storage else "facility (meter)")
+        if storage:
+            ax.step(edges, _ext(meter * mw), where="post", color=POWER_COLORS["meter"], lw=1.6,
+                    label="meter (after storage)")
+            top = max(top, float(np.nanmax(meter)) * mw)
+    cap = ts.get("interconnect_w")
     if cap is not None and np.isfinite(cap).any():
         capd = np.where(np.isfinite(cap), cap, np.nan) * mw
         ax.step(edges, _ext(capd), where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--",
