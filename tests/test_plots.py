@@ -403,7 +403,8 @@ def test_long_run_figures_draw_daily_means():
 
 
 def _band_at(coll, x):
-    """(bottom, top) of a filled polygon where the vertical line at each x crosses its horizontal edges."""
+    """(bottom, top) of a filled polygon where the vertical line at each x crosses its horizontal edges (NaN where
+    it misses the polygon)."""
     out = []
     for xm in np.atleast_1d(x):
         ys = []
@@ -411,7 +412,7 @@ def _band_at(coll, x):
             a, b = p.vertices[:-1], p.vertices[1:]
             sel = (a[:, 0] - xm) * (b[:, 0] - xm) < 0
             ys += list(a[sel, 1]) + list(b[sel, 1])
-        out.append((min(ys), max(ys)))
+        out.append((min(ys), max(ys)) if ys else (np.nan, np.nan))
     return np.array(out)
 
 
@@ -483,3 +484,90 @@ def test_power_stack_with_storage_draws_the_meter_not_facility_as_meter(result):
     ts["meter_power_w"] = ts["facility_power_w"].copy()
     ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
     assert [ln.get_label() for ln in ax.get_lines()] == ["facility (meter)", "interconnect cap"]
+
+
+# --- flex figures (grid: meter, requests, battery, deferred work; thermal response) -------------------------------
+
+def _flex_result(tick_s: float = 120.0):
+    """TEST FIXTURE: the toy day with a grid block (a 1 h curtailment request after a 1 h notice, and a one-tick
+    request), a battery that covers the request, deferred work, and a thermal block with throttled and shed ticks."""
+    r = synthetic_result(tick_s=tick_s, samples=False)
+    ts = dict(r.timeseries)
+    n = ts["t_s"].size
+    event, notice = np.zeros(n, np.int8), np.zeros(n, np.int8)
+    event[300:330] = 1
+    event[500] = 1
+    notice[270:300] = 1
+    ts["curtailment"], ts["curtailment_notice"] = event, notice
+    ts["interconnect_w"] = np.where(event > 0, 0.7, 1.0) * ts["interconnect_w"]
+    batt = np.where(event > 0, 0.2 * ts["facility_power_w"], np.where(np.arange(n) < 300, -5e3, 0.0))
+    ts["battery_w"] = batt
+    ts["meter_power_w"] = ts["facility_power_w"] - batt
+    ts["battery_energy_j"] = 2.0e9 - np.cumsum(batt) * tick_s
+    ts["deferred_backlog_tokens"] = 1e6 * np.abs(np.sin(ts["t_s"] / 20000.0)) * 3e3
+    space = 27.0 + 8.0 * np.exp(-((ts["t_s"] / 3600.0 - 15.0) / 2.0) ** 2)
+    ts["t_space_c"], ts["t_loop_c"] = space, space - 6.0
+    ts["thermal_engaged"] = (space > 28.0).astype(np.int8)
+    ts["thermal_throttled"] = ((space > 33.0) & (space <= 34.5)).astype(np.int8)
+    ts["thermal_shed"] = (space > 34.5).astype(np.int8)
+    rep = {**r.report, "grid": {"curtailment": {"requests": 2}}, "storage": {"energy_capacity_j": 2.5e9},
+           "thermal": {"t_limit_c": 87.0, "shed_space_c": 34.5, "r_th_k_per_w": (87.0 - 35.0) / 700.0}}
+    return SimpleNamespace(report=rep, timeseries=ts)
+
+
+def _shaded(ax, label, x):
+    """Whether each x is inside the shading labelled `label` (a collection filling the axes' height)."""
+    colls = [c for c in ax.collections if c.get_label() == label]
+    assert len(colls) == 1, [c.get_label() for c in ax.collections]
+    return np.nan_to_num(_band_at(colls[0], x)[:, 1]) > 0.5
+
+
+def test_grid_flex_figure_draws_meter_cap_requests_battery_and_backlog():
+    """Meter, facility and the cap in force at each tick's value over that tick (kW); requests and notices shaded
+    over exactly their ticks (they were a tick short, and a one-tick request was not shaded at all); the battery's
+    state of charge; the deferred work waiting (Gtok)."""
+    from dcsim.plots.flex import grid_flex_figure
+
+    r = _flex_result()
+    ts = r.timeseries
+    fig = grid_flex_figure(r)
+    ax, axb, axd = fig.axes
+    edges = _edges_h(ts)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    for label, col in (("meter", "meter_power_w"), ("facility (before storage)", "facility_power_w"),
+                       ("cap in force", "interconnect_w")):
+        ln = _line(ax, label)
+        np.testing.assert_allclose(ln.get_xdata(), edges)
+        np.testing.assert_allclose(_tick_values(ln), ts[col] / 1e3)
+    assert ax.get_ylabel() == "kW"
+    np.testing.assert_array_equal(_shaded(ax, "curtailment request", mid), ts["curtailment"] > 0)
+    np.testing.assert_array_equal(_shaded(ax, "notice", mid), ts["curtailment_notice"] > 0)
+    np.testing.assert_allclose(_tick_values(axb.get_lines()[0]), ts["battery_energy_j"] / 2.5e9)
+    assert axb.get_ylabel() == "battery SoC"
+    np.testing.assert_allclose(_tick_values(axd.get_lines()[0]), ts["deferred_backlog_tokens"] / 1e9)
+    assert axd.get_ylabel() == "deferred work\nwaiting (Gtok)"
+    assert axd.get_xlabel() == "hours from start"
+    np.testing.assert_allclose(axd.get_lines()[0].get_xdata(), edges)
+
+
+def test_thermal_figure_draws_temperatures_limits_and_responses():
+    """White space, loop and GPU die (inlet + R_th × power per GPU, none while shed) over each tick; the GPU and
+    room limits at the report's values; throttled and shed ticks shaded over exactly their ticks."""
+    from dcsim.plots.flex import thermal_figure
+
+    r = _flex_result()
+    ts, th = r.timeseries, r.report["thermal"]
+    ax = thermal_figure(r).axes[0]
+    edges = _edges_h(ts)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    np.testing.assert_allclose(_tick_values(_line(ax, "white space (GPU inlet / coolant)")), ts["t_space_c"])
+    np.testing.assert_allclose(_tick_values(_line(ax, "loop water")), ts["t_loop_c"])
+    die = ts["t_space_c"] + th["r_th_k_per_w"] * ts["gpu_power_w"] / ts["gpus_in_service"]
+    die = np.where(ts["thermal_shed"] > 0, np.nan, die)
+    np.testing.assert_allclose(_tick_values(_line(ax, "GPU die (inlet + R_th·P per GPU)")), die)
+    np.testing.assert_array_equal(_line(ax, "GPU limit 87 °C: throttle").get_ydata(), 87.0)
+    np.testing.assert_array_equal(_line(ax, "room limit 34.5 °C: shed").get_ydata(), 34.5)
+    assert ts["thermal_throttled"].any() and ts["thermal_shed"].any()
+    np.testing.assert_array_equal(_shaded(ax, "thermal throttle", mid), ts["thermal_throttled"] > 0)
+    np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
+    assert ax.get_ylabel() == "°C" and ax.get_xlabel() == "hours from start"

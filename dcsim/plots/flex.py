@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
-from dcsim.plots.figures import _parts, _styled, new_figure
+from dcsim.plots.figures import _ext, _parts, _span_edges, _styled, new_figure
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
 
@@ -37,13 +37,20 @@ def annual_pue_figure(result: Any):
 
 
 def _hours(ts: dict) -> np.ndarray:
-    return np.asarray(ts["t_s"], dtype=float) / 3600.0
+    """Tick edges in hours: tick i covers [t_i, t_i+1), the last one a step long (values are drawn as steps)."""
+    return _span_edges(np.asarray(ts["t_s"], dtype=float) / 3600.0)
+
+
+def _step(ax, x, y, **kw):
+    ax.step(x, _ext(np.asarray(y, dtype=float)), where="post", **kw)
 
 
 def _shade(ax, x, mask, color, label):
-    m = np.asarray(mask, dtype=bool)
+    """Shade the flagged ticks over their whole span (a ``where=`` mask ends each run at its last tick's start:
+    every run a tick short, a one-tick request not shaded at all)."""
+    m = np.asarray(mask) > 0
     if m.any():
-        ax.fill_between(x, 0, 1, where=m, transform=ax.get_xaxis_transform(), color=color, alpha=0.15,
+        ax.fill_between(x, 0, _ext(m.astype(float)), transform=ax.get_xaxis_transform(), color=color, alpha=0.15,
                         step="post", label=label, lw=0)
 
 
@@ -59,11 +66,11 @@ def grid_flex_figure(result: Any):
     fig = new_figure(11.0, 2.6 + 2.2 * rows)
     axs = np.atleast_1d(fig.subplots(rows, 1, sharex=True))
     ax = axs[0]
-    ax.plot(x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
-    ax.plot(x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
-    ax.step(x, ts["interconnect_w"] / 1e3, where="post", color="black", ls="--", lw=1.0, label="cap in force")
-    _shade(ax, x, ts.get("curtailment", np.zeros(x.size)), "tab:red", "curtailment request")
-    _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size)), "tab:orange", "notice")
+    _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
+    _step(ax, x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
+    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label="cap in force")
+    _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), "tab:red", "curtailment request")
+    _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), "tab:orange", "notice")
     ax.set_ylabel("kW")
     ax.legend(loc="lower left", fontsize=8, ncol=3)
     ax.set_title(f"{report.get('scenario', '')}: the meter, the utility's requests and the flexible responses")
@@ -71,14 +78,15 @@ def grid_flex_figure(result: Any):
     if "battery_energy_j" in ts:
         st = report.get("storage", {})
         cap = st.get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
-        axs[i].plot(x, ts["battery_energy_j"] / cap, color="tab:green", lw=1.3)
+        _step(axs[i], x, ts["battery_energy_j"] / cap, color="tab:green", lw=1.3)
         axs[i].set_ylabel("battery SoC")
         axs[i].set_ylim(0, 1)
         i += 1
     if "deferred_backlog_tokens" in ts:
-        axs[i].plot(x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
+        _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
         axs[i].set_ylabel("deferred work\nwaiting (Gtok)")
     axs[-1].set_xlabel("hours from start")
+    axs[-1].set_xlim(x[0], x[-1])
     return fig
 
 
@@ -92,21 +100,23 @@ def thermal_figure(result: Any):
     x = _hours(ts)
     fig = new_figure(11.0, 5.0)
     ax = fig.subplots()
-    ax.plot(x, ts["t_space_c"], color="tab:red", lw=1.4, label="white space (GPU inlet / coolant)")
-    ax.plot(x, ts["t_loop_c"], color="tab:blue", lw=1.4, label="loop water")
+    _step(ax, x, ts["t_space_c"], color="tab:red", lw=1.4, label="white space (GPU inlet / coolant)")
+    _step(ax, x, ts["t_loop_c"], color="tab:blue", lw=1.4, label="loop water")
     if "gpu_power_w" in ts and "gpus_in_service" in ts and th.get("r_th_k_per_w") is not None:
         # what the throttle acts on: die = inlet + R_th x power per GPU (docs/thermal-dynamics.md)
         n = np.maximum(np.asarray(ts["gpus_in_service"], dtype=float), 1.0)
         die = np.asarray(ts["t_space_c"], dtype=float) + th["r_th_k_per_w"] * np.asarray(ts["gpu_power_w"], float) / n
         die = np.where(np.asarray(ts["thermal_shed"]) > 0, np.nan, die)  # IT off: no die temperature
-        ax.plot(x, die, color="tab:purple", lw=1.4, label="GPU die (inlet + R_th·P per GPU)")
-    ax.axhline(th["t_limit_c"], color="tab:purple", ls="--", lw=1.0, label=f"GPU limit {th['t_limit_c']:g} °C: throttle")
+        _step(ax, x, die, color="tab:purple", lw=1.4, label="GPU die (inlet + R_th·P per GPU)")
+    ax.axhline(th["t_limit_c"], color="tab:purple", ls="--", lw=1.0,
+               label=f"GPU limit {th['t_limit_c']:g} °C: throttle")
     if th.get("shed_space_c") is not None:
         ax.axhline(th["shed_space_c"], color="tab:red", ls=":", lw=1.0,
                    label=f"room limit {th['shed_space_c']:g} °C: shed")
     _shade(ax, x, ts["thermal_throttled"], "tab:orange", "thermal throttle")
     _shade(ax, x, ts["thermal_shed"], "black", "shed (IT off)")
     ax.set_xlabel("hours from start")
+    ax.set_xlim(x[0], x[-1])
     ax.set_ylabel("°C")
     ax.legend(loc="center left", bbox_to_anchor=(0.005, 0.47), fontsize=8)
     ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")
