@@ -571,3 +571,126 @@ def test_thermal_figure_draws_temperatures_limits_and_responses():
     np.testing.assert_array_equal(_shaded(ax, "thermal throttle", mid), ts["thermal_throttled"] > 0)
     np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
     assert ax.get_ylabel() == "°C" and ax.get_xlabel() == "hours from start"
+
+
+# --- year figures (month × hour binding map, PUE against outdoor temperature) ------------------------------------
+
+def _year_ts(seed: int = 11):
+    """TEST FIXTURE: a year of hourly ticks from 1 Jan 2025, binding drawn at random (seeded) with month- and
+    hour-dependent odds (cooling and power on summer afternoons, demand on winter nights), PUE rising with the
+    outdoor temperature."""
+    from datetime import datetime
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(365 * 24) * 3600.0
+    day, hour = t // 86400.0, (t // 3600.0) % 24
+    from dcsim.metrics.annual import month_hour_index
+
+    start = datetime(2025, 1, 1)
+    mo, hr = month_hour_index(t, start)
+    summer, afternoon = (mo >= 5) & (mo <= 8), (hr >= 11) & (hr <= 18)
+    odds = np.select([(summer & afternoon)[:, None], summer[:, None], (hr < 6)[:, None]],
+                     [[0.0, 0.1, 0.35, 0.55], [0.4, 0.6, 0.0, 0.0], [0.97, 0.03, 0.0, 0.0]], [0.5, 0.3, 0.2, 0.0])
+    binding = (rng.random(t.size)[:, None] > np.cumsum(odds, axis=1)).sum(axis=1)
+    t_out = 10.0 - 12.0 * np.cos(2 * np.pi * (day - 15.0) / 365.0) + 5.0 * np.sin(2 * np.pi * (hour - 9.0) / 24.0)
+    pue = 1.1 + 0.01 * np.maximum(t_out - 15.0, 0.0) + 0.002 * rng.random(t.size)
+    it = 1.0e6 * (0.8 + 0.2 * rng.random(t.size))
+    ts = {"t_s": t, "binding": binding, "it_power_w": it, "facility_power_w": it * pue, "pue": pue,
+          "achieved_tok_s": it / 1.2, "t_out_c": t_out}
+    return ts, start
+
+
+@pytest.fixture(scope="module")
+def year():
+    from dcsim.metrics.annual import annual_summary
+
+    ts, start = _year_ts()
+    return ts, start, annual_summary(ts, start, tick_s=3600.0)
+
+
+def test_month_hour_map_cells_numbers_and_runner_up(year):
+    """Each cell is a tint of the colour of the constraint binding most often in it (paler the smaller its share:
+    alpha 0.25 + 0.75 × share), with that share printed in it; months run Jan..Dec downwards; the corner triangle
+    is in the runner-up's colour where the runner-up binds ≥ 5 % of the cell."""
+    from matplotlib.patches import Polygon
+
+    from dcsim.plots.annual import MONTHS, binding_month_hour_plot
+
+    _, _, a = year
+    b = a["binding"]
+    top = np.asarray(b["month_hour_binding"])
+    share = np.stack([np.asarray(b["month_hour_share"][n], dtype=float) for n in BINDING_NAMES])
+    assert set(np.unique(top)) == {0, 1, 2, 3}
+    ax = binding_month_hour_plot(a).axes[0]
+    img = np.asarray(ax.images[0].get_array(), dtype=float)
+    assert img.shape == (12, 24, 3) and ax.images[0].get_extent() == [-0.5, 23.5, 11.5, -0.5]
+    for i in range(12):
+        for j in range(24):
+            rgb, s = np.asarray(_rgb(CONSTRAINT_COLORS[BINDING_NAMES[top[i, j]]])), share[top[i, j], i, j]
+            np.testing.assert_allclose(img[i, j], 1.0 - (0.25 + 0.75 * s) * (1.0 - rgb), atol=1e-12)
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    assert cells == {(i, j): f"{100 * share[top[i, j], i, j]:.0f}" for i in range(12) for j in range(24)}
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(MONTHS)
+    srt = np.sort(share, axis=0)
+    want = {(i, j): BINDING_NAMES[int(np.argsort(share[:, i, j])[-2])] for i in range(12) for j in range(24)
+            if srt[-2, i, j] >= 0.05}
+    assert 0 < len(want) < 288
+    tri = [p for p in ax.patches if isinstance(p, Polygon)]
+    got = {}
+    for p in tri:
+        x, y = p.get_xy()[0]  # the cell's lower-right corner (j + 0.5, i + 0.5)
+        got[(round(y - 0.5), round(x - 0.5))] = p.get_facecolor()[:3]
+    assert got.keys() == want.keys()
+    for k, name in want.items():
+        assert got[k] == _rgb(CONSTRAINT_COLORS[name])
+
+
+def test_month_hour_map_hours_panel(year):
+    """The right panel's bars are the hours each constraint binds, against its name and in its colour."""
+    from dcsim.plots.annual import binding_month_hour_plot
+
+    _, _, a = year
+    ax2 = binding_month_hour_plot(a).axes[-1]
+    names = [t.get_text() for t in ax2.get_yticklabels()]
+    assert sorted(names) == sorted(BINDING_NAMES)
+    bars = sorted(ax2.patches, key=lambda p: p.get_y())
+    by_name = {names[round(p.get_y() + p.get_height() / 2)]: p for p in bars}
+    for name, p in by_name.items():
+        assert p.get_width() == pytest.approx(a["hours_binding"][name])
+        assert _rgb(p.get_facecolor()) == _rgb(CONSTRAINT_COLORS[name])
+    texts = {round(t.get_position()[1]): t.get_text() for t in ax2.texts}
+    assert {names[y]: s for y, s in texts.items()} == {k: f" {v:,.0f} h" for k, v in a["hours_binding"].items()}
+    assert sum(a["hours_binding"].values()) == pytest.approx(8760.0)
+    assert ax2.get_xlabel() == "hours binding"
+
+
+def test_pue_outdoor_year_points_months_and_annual_line(year):
+    """Dots are (outdoor dry-bulb, PUE) of each tick, coloured by month on the colour bar's scale (January at its
+    'Jan' end, July at its 'Jul' end); black points are each month's PUE at its mean temperature, labelled with
+    the month; the dashed line is the annual energy-weighted PUE. The run-level wrapper feeds the dry-bulb."""
+    from dcsim.plots.annual import MONTHS, pue_outdoor_year_plot
+    from dcsim.plots.flex import annual_pue_figure
+
+    ts, start, a = year
+    fig = pue_outdoor_year_plot(ts["t_s"], ts["pue"], ts["t_out_c"], start, summary=a)
+    ax, cb = fig.axes
+    sc = ax.collections[0]
+    np.testing.assert_array_equal(sc.get_offsets(), np.c_[ts["t_out_c"], ts["pue"]])
+    assert [t.get_text() for t in cb.get_yticklabels()] == ["Jan", "Apr / Oct", "Jul"]
+    ticks = cb.get_yticks()
+    c = np.asarray(sc.get_array())
+    day = ts["t_s"] // 86400.0
+    for lo, hi, label in ((0, 31, "Jan"), (181, 212, "Jul"), (90, 120, "Apr / Oct"), (273, 304, "Apr / Oct")):
+        sel = (day >= lo) & (day < hi)
+        nearest = np.argmin(np.abs(c[sel][:, None] - ticks[None, :]), axis=1)
+        assert np.all(nearest == ["Jan", "Apr / Oct", "Jul"].index(label)), label
+    pts = [(ln.get_xdata()[0], ln.get_ydata()[0]) for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert pts == [pytest.approx((t, p)) for t, p in zip(a["t_out_c"]["mean_by_month"], a["pue"]["by_month"])]
+    assert [(t.get_text(), t.xy) for t in ax.texts] == [(m, pytest.approx(xy)) for m, xy in zip(MONTHS, pts)]
+    np.testing.assert_array_equal(_line(ax, f"annual PUE {a['pue']['annual']:.3f} (energy-weighted)").get_ydata(),
+                                  a["pue"]["annual"])
+    assert ax.get_xlabel() == "outdoor dry-bulb (°C)" and ax.get_ylabel() == "PUE"
+    rep = {"scenario": "toy-year", "annual": {**a, "start": start.isoformat()}}
+    wet = {**ts, "t_wb_c": ts["t_out_c"] - 8.0}
+    sc = annual_pue_figure((rep, wet)).axes[0].collections[0]
+    np.testing.assert_array_equal(sc.get_offsets(), np.c_[ts["t_out_c"], ts["pue"]])
