@@ -489,14 +489,15 @@ def test_power_stack_with_storage_draws_the_meter_not_facility_as_meter(result):
 # --- flex figures (grid: meter, requests, battery, deferred work; thermal response) -------------------------------
 
 def _flex_result(tick_s: float = 120.0):
-    """TEST FIXTURE: the toy day with a grid block (a 1 h curtailment request after a 1 h notice, and a one-tick
-    request), a battery that covers the request, deferred work, and a thermal block with throttled and shed ticks."""
+    """TEST FIXTURE: the toy day with a grid block (a 1 h curtailment request after a 1 h notice, a one-tick
+    request, one running at the end), a battery that covers the request, deferred work, and a thermal block with throttled and shed ticks."""
     r = synthetic_result(tick_s=tick_s, samples=False)
     ts = dict(r.timeseries)
     n = ts["t_s"].size
     event, notice = np.zeros(n, np.int8), np.zeros(n, np.int8)
     event[300:330] = 1
     event[500] = 1
+    event[-3:] = 1  # a request still on when the run ends: shaded to the end of its last tick
     notice[270:300] = 1
     ts["curtailment"], ts["curtailment_notice"] = event, notice
     ts["interconnect_w"] = np.where(event > 0, 0.7, 1.0) * ts["interconnect_w"]
