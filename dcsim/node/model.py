@@ -248,9 +248,17 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         if prof is None:
             prof = transfer_profile(gpu, model)
             status = prof["status"]
+    # the layout the profile was measured with, where this model and TP can take it (a profile is used for
+    # another model's shape only through a user's choice or a transfer)
+    measured_ep = bool(prof.get("expert_parallel", False)) and model.n_experts > 0 and model.n_experts % tp == 0
+    ep = measured_ep if spec.expert_parallel is None else bool(spec.expert_parallel)
+    if ep != measured_ep and status in ("calibrated", "same-architecture", "other-tp"):
+        # measured with the other expert layout: its small-batch step and dispatch cost are not measured
+        prof = {**prof, "error_band_pct": other_tp_band(gpu.name)}
+        status = "other-layout"
     perf, pw = _params_from_profile(prof)
     lv = resolve_levers(spec.levers, spec.precision)
-    d = derive(model, spec.precision, lv)
+    d = derive(model, spec.precision, lv, tp if ep else 1)
     kv_free = HBM_USABLE * tp * gpu.hbm_bytes - d.weight_bytes_total
     if kv_free <= 0:
         raise ValueError(f"{model.name} ({spec.precision}, {d.weight_bytes_total / 1e9:.0f} GB) does not fit on "
@@ -273,6 +281,10 @@ STATUS_TEXT = {
                 "tensor-parallel degree; the "
                 "TP dependence (per-layer synchronisation, efficiencies) is not measured; the band is the worst "
                 "error of a calibration carried to another TP on this GPU (docs/node.md)",
+    "other-layout": "fitted to measurements of this GPU, model and precision served with the other expert layout "
+                    "(expert-parallel against sharded experts); the layout's own dispatch cost is not measured; "
+                    "the band is the worst error of a calibration carried to another TP on this GPU (assumption: "
+                    "the closest measured carry, docs/node.md)",
     "transferred": "this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; no "
                    "measurement of this model at this precision and TP on this GPU",
     "generic": "no measurement of this GPU: efficiencies averaged over other GPUs' pooled fits",
