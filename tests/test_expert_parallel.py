@@ -106,6 +106,8 @@ def test_shipped_layout_follows_the_measurement_and_another_layout_is_labelled()
                                 expert_parallel=False))
     assert other.derived.ep_groups == 1
     assert other.calibration["status"] == "other-layout"
+    assert node.calibration["for"] == "H100-SXM / llama-4-maverick / fp8 / TP8 expert-parallel"
+    assert other.calibration["for"].endswith("TP8 sharded experts")
     assert other.calibration["error_band_pct"] == other_tp_band("H100-SXM")
     dense = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4))
     assert dense.profile["expert_parallel"] is False and dense.derived.ep_groups == 1

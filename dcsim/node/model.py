@@ -268,7 +268,8 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         gpus_per_replica=tp, replicas_per_node=gpn // tp, gpus_per_node=gpn, max_batch=spec.max_batch,
         kv_capacity_tokens=kv_free / d.kv_bytes_per_token, clock_min=gpu.clock_min,
         power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
-        calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv)),
+        calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv),
+                                       layout=("expert-parallel" if ep else "sharded experts") if model.n_experts else ""),
     )
 
 
@@ -295,7 +296,7 @@ STATUS_TEXT = {
 
 
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
-                       levers: list[str] | tuple = ()) -> dict:
+                       levers: list[str] | tuple = (), layout: str = "") -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
@@ -303,6 +304,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
     error of the GPU's pooled fit when transferred; the worst over all pooled GPUs when generic (a lower bound: the hardware
     is transferred too); None for a user profile.
+
+    ``layout`` (MoE models: ``expert-parallel`` or ``sharded experts``) is appended to ``for``.
 
     ``levers`` (:func:`dcsim.node.levers.active_levers`): with any lever on, a shipped profile's
     figures are no longer those its measurements cover (no lever is in the measurement sets), so
@@ -320,7 +323,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     base_status = status
     if levers and status != "user-profile":
         status = "lever-modelled"
-    return {"status": status, "profile": str(prof.get("name")), "for": f"{gpu} / {model} / {precision} / TP{tp}",
+    where = f"{gpu} / {model} / {precision} / TP{tp}" + (f" {layout}" if layout else "")
+    return {"status": status, "profile": str(prof.get("name")), "for": where,
             "meaning": STATUS_TEXT[status],
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
