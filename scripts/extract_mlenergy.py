@@ -5,7 +5,10 @@ Rerunnable: ``python scripts/extract_mlenergy.py [--data dcsim/data/sources/ml-e
 Leaderboard v3.0 (github.com/ml-energy/leaderboard @0cd52dab, public/data/models/*.json,
 tag [ML3]) and writes one CSV per model with one row per (GPU, GPU count, max_num_seqs, run).
 
-Columns: kind (``load``: steady-state serving point), gpu, n_gpus, model, precision, task,
+Columns: kind (``load``: steady-state serving point), gpu, n_gpus, expert_parallel (the JSON's
+``parallelization.expert_parallel``: the MoE models ran with vLLM's ``--enable-expert-parallel``, experts
+spread whole over the instance's GPUs; ml-energy/benchmark configs/vllm/*/monolithic.config.yaml), model,
+precision, task,
 max_num_seqs, batch (avg_batch_size), mean_in, mean_out, decode_ctx, output_tok_s, gpu_power_w
 (sum over the instance's GPUs, GPU-only), j_per_out_tok, median_itl_ms, source, note.
 
@@ -85,7 +88,7 @@ SELECTION = [
 #: gemma-3-12b's power 8 % at 32: CPU and scheduler effects, CALIBRATION §A1); gemma-3-27b's passes
 #: and is the B200 pool's dense single-GPU peer (eighth pass, issue 14.4).
 IF_MONOTONE = {("B200", 1)}
-COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "task", "max_num_seqs", "batch", "mean_in",
+COLUMNS = ["kind", "gpu", "n_gpus", "expert_parallel", "model", "precision", "task", "max_num_seqs", "batch", "mean_in",
            "mean_out", "decode_ctx", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms", "source", "note"]
 CAP_COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "phase", "prompt_tokens", "batch", "ctx_tokens",
                "cap_frac_tdp", "latency_factor", "source", "note"]
@@ -109,7 +112,8 @@ def rows_for(path: Path, model: str, keep: set[tuple[str, int]]) -> list[dict]:
         if (c["gpu_model"], c["num_gpus"]) not in keep | IF_MONOTONE:
             continue
         out.append({
-            "kind": "load", "gpu": GPU_NAME[c["gpu_model"]], "n_gpus": c["num_gpus"], "model": model,
+            "kind": "load", "gpu": GPU_NAME[c["gpu_model"]], "n_gpus": c["num_gpus"],
+            "expert_parallel": c["parallelization"]["expert_parallel"], "model": model,
             "precision": prec, "task": d["task"], "max_num_seqs": c["max_num_seqs"],
             "batch": round(c["avg_batch_size"], 3), "mean_in": CHAT_MEAN_IN,
             "mean_out": round(c["avg_output_len"], 2),

@@ -119,7 +119,19 @@ def _row_problem(r: dict) -> str | None:
         if not math.isfinite(x) or x < float(r["mean_in"]):
             return (f"column 'decode_ctx': must be a finite number >= mean_in (a running sequence holds its prompt), "
                     f"got {r['decode_ctx']!r}")
+    ep = (r.get("expert_parallel") or "").strip()  # optional: GPUs the experts are spread over whole
+    if ep:
+        if not ep.isdigit() or int(ep) < 1:
+            return f"column 'expert_parallel': must be an integer >= 1, got {ep!r}"
+        if int(ep) not in (1, int(float(r["n_gpus"]))):
+            return (f"column 'expert_parallel': must be 1 (experts sharded) or n_gpus ({r['n_gpus']}: vLLM's "
+                    f"--enable-expert-parallel spreads the experts over the replica's GPUs), got {ep!r}")
     return None
+
+
+def row_expert_parallel(r: dict) -> int:
+    """A row's expert-parallel degree: its optional ``expert_parallel`` column, else 1 (experts sharded)."""
+    return int((r.get("expert_parallel") or "").strip() or 1)
 
 
 def row_decode_ctx(r: dict) -> float:
@@ -186,8 +198,8 @@ def select(rows: list[dict], gpu: str, model: str, precision: str | None, tp: in
     return next(iter(g.values())), caps
 
 
-def _derived(model: str, precision: str):
-    return derive(resolve_model(model), precision, resolve_levers(LeverSpec(), precision))
+def _derived(model: str, precision: str, expert_parallel: int = 1):
+    return derive(resolve_model(model), precision, resolve_levers(LeverSpec(), precision), expert_parallel)
 
 
 class _Group:
@@ -197,7 +209,12 @@ class _Group:
         r0 = rows[0]
         self.key = group_key(r0)
         self.precision, self.tp = r0["precision"], int(r0["n_gpus"])
-        self.d = _derived(r0["model"], self.precision)
+        layouts = {row_expert_parallel(r) for r in rows}
+        if len(layouts) > 1:
+            raise MeasurementError(f"{r0['_file']}: {'/'.join(map(str, self.key))} mixes expert_parallel "
+                                   f"values {sorted(layouts)}; one group is one serving layout")
+        self.expert_parallel = layouts.pop()
+        self.d = _derived(r0["model"], self.precision, self.expert_parallel)
         self.weight = weight
         load = [r for r in rows if r["kind"] == "load"]
         req = [r for r in rows if r["kind"] == "request"]
@@ -230,7 +247,7 @@ class Problem:
         self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0) for b in blocks]
         self.caps = []
         for r in caps:
-            d = _derived(r["model"], r["precision"])
+            d = _derived(r["model"], r["precision"], row_expert_parallel(r))
             pt, b = float(r["prompt_tokens"]), float(r["batch"])
             it = (pt * b, 0.0, 0.0, b * pt * pt / 2.0) if r["phase"] == "prefill" else \
                 (0.0, b, float(r.get("ctx_tokens") or pt * b), 0.0)
@@ -507,6 +524,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
     return {
         "name": profile_name(gpu, model, prob.g0.precision, prob.g0.tp),
         "gpu": gpu, "model": model, "precision": prob.g0.precision, "tensor_parallel": prob.g0.tp,
+        "expert_parallel": prob.g0.expert_parallel > 1,
         "params": params,
         "uncertainty": unc,
         "warnings": warns,

@@ -248,9 +248,17 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         if prof is None:
             prof = transfer_profile(gpu, model)
             status = prof["status"]
+    # the layout the profile was measured with, where this model and TP can take it (a profile is used for
+    # another model's shape only through a user's choice or a transfer)
+    measured_ep = bool(prof.get("expert_parallel", False)) and model.n_experts > 0 and model.n_experts % tp == 0
+    ep = measured_ep if spec.expert_parallel is None else bool(spec.expert_parallel)
+    if ep != measured_ep and status in ("calibrated", "same-architecture", "other-tp"):
+        # measured with the other expert layout: its small-batch step and dispatch cost are not measured
+        prof = {**prof, "error_band_pct": other_tp_band(gpu.name)}
+        status = "other-layout"
     perf, pw = _params_from_profile(prof)
     lv = resolve_levers(spec.levers, spec.precision)
-    d = derive(model, spec.precision, lv)
+    d = derive(model, spec.precision, lv, tp if ep else 1)
     kv_free = HBM_USABLE * tp * gpu.hbm_bytes - d.weight_bytes_total
     if kv_free <= 0:
         raise ValueError(f"{model.name} ({spec.precision}, {d.weight_bytes_total / 1e9:.0f} GB) does not fit on "
@@ -260,7 +268,8 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         gpus_per_replica=tp, replicas_per_node=gpn // tp, gpus_per_node=gpn, max_batch=spec.max_batch,
         kv_capacity_tokens=kv_free / d.kv_bytes_per_token, clock_min=gpu.clock_min,
         power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
-        calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv)),
+        calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv),
+                                       layout=("expert-parallel" if ep else "sharded experts") if model.n_experts else ""),
     )
 
 
@@ -273,6 +282,10 @@ STATUS_TEXT = {
                 "tensor-parallel degree; the "
                 "TP dependence (per-layer synchronisation, efficiencies) is not measured; the band is the worst "
                 "error of a calibration carried to another TP on this GPU (docs/node.md)",
+    "other-layout": "fitted to measurements of this GPU, model and precision served with the other expert layout "
+                    "(expert-parallel against sharded experts); the layout's own dispatch cost is not measured; "
+                    "the band is the worst error of a calibration carried to another TP on this GPU (assumption: "
+                    "the closest measured carry, docs/node.md)",
     "transferred": "this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; no "
                    "measurement of this model at this precision and TP on this GPU",
     "generic": "no measurement of this GPU: efficiencies averaged over other GPUs' pooled fits",
@@ -283,7 +296,7 @@ STATUS_TEXT = {
 
 
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
-                       levers: list[str] | tuple = ()) -> dict:
+                       levers: list[str] | tuple = (), layout: str = "") -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
@@ -291,6 +304,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
     error of the GPU's pooled fit when transferred; the worst over all pooled GPUs when generic (a lower bound: the hardware
     is transferred too); None for a user profile.
+
+    ``layout`` (MoE models: ``expert-parallel`` or ``sharded experts``) is appended to ``for``.
 
     ``levers`` (:func:`dcsim.node.levers.active_levers`): with any lever on, a shipped profile's
     figures are no longer those its measurements cover (no lever is in the measurement sets), so
@@ -308,7 +323,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     base_status = status
     if levers and status != "user-profile":
         status = "lever-modelled"
-    return {"status": status, "profile": str(prof.get("name")), "for": f"{gpu} / {model} / {precision} / TP{tp}",
+    where = f"{gpu} / {model} / {precision} / TP{tp}" + (f" {layout}" if layout else "")
+    return {"status": status, "profile": str(prof.get("name")), "for": where,
             "meaning": STATUS_TEXT[status],
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,

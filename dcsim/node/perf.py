@@ -12,7 +12,9 @@ Per continuous-batching iteration [DESIGN "Physics, with calibration"]:
 FLOPs = 2 * active_params * f per forward position (Kaplan et al. 2020 forward-pass count) plus
 attention 4 * layers * heads * head_dim per (position, context token) pair (QK^T and AV).
 MoE weights read per iteration: dense part + expert part x (1 - (1 - k/E)^T), the expected
-fraction of experts touched by T tokens routed independently (assumption: uniform routing).
+fraction of experts touched by T tokens routed independently (assumption: uniform routing). Served
+expert-parallel (each GPU holds E/G whole experts), the step waits for the GPU with the most experts
+touched (:func:`expert_parallel_imbalance`); the other GPUs read less and wait (their power: step).
 Memory time does not depend on the SM clock (HBM is clocked separately) and the overheads
 are CPU-side, so only the compute-bound part slows when a power cap lowers the clock.
 The overheads are per layer run (kernel launches, synchronisation and the tensor-parallel all-reduce
@@ -70,6 +72,8 @@ class Derived:
     fp8_layers_run: float = 0.0    # layers run per forward pass with FP8 (W8A8) linear layers (0 unless fp8)
     window: float = 0.0            # tokens a sliding-window layer attends to (0: every layer attends to all)
     local_frac: float = 0.0        # share of the layers (hence of KV reads and attention FLOPs) that are local
+    ep_groups: float = 1.0         # GPUs the routed experts are spread over whole (expert parallel; 1: sharded)
+    experts_per_group: float = 0.0  # routed experts each of those GPUs holds (E / ep_groups; 0: sharded)
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,17 @@ def weight_bytes(model: ModelSpec, precision: str) -> tuple[float, float]:
     return (model.params - model.expert_params) * dense_wb, model.expert_params * wb
 
 
-def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
-    """FLOPs/bytes per token for ``model`` with weights in ``precision`` and levers ``lv``."""
+def derive(model: ModelSpec, precision: str, lv: Levers, expert_parallel: int = 1) -> Derived:
+    """FLOPs/bytes per token for ``model`` with weights in ``precision`` and levers ``lv``.
+
+    ``expert_parallel``: GPUs the routed experts are spread over whole (vLLM ``--enable-expert-parallel``
+    on a replica of that many GPUs); 1 = every expert sharded over the replica (tensor parallel)."""
+    ep = int(expert_parallel)
+    if ep > 1 and not model.n_experts:
+        raise ValueError(f"expert_parallel: {model.name} has no routed experts (a dense model)")
+    if ep > 1 and model.n_experts % ep:
+        raise ValueError(f"expert_parallel: {model.name}'s {model.n_experts} experts do not split evenly "
+                         f"over {ep} GPUs")
     active = model.active_params if model.active_params is not None else model.params
     f = lv.layer_frac
     kv_elems = model.kv_elems_per_layer or 2 * model.kv_heads * model.head_dim
@@ -124,6 +137,8 @@ def derive(model: ModelSpec, precision: str, lv: Levers) -> Derived:
         fp8_layers_run=float((moe_layers if experts_only else model.layers) if precision == "fp8" else 0) * f,
         window=float(model.sliding_window) if model.local_layers else 0.0,
         local_frac=model.local_layers / model.layers,
+        ep_groups=float(ep if ep > 1 else 1),
+        experts_per_group=float(model.n_experts // ep) if ep > 1 else 0.0,
     )
 
 
@@ -154,10 +169,38 @@ def iteration_flops(d: Derived, prefill_tokens, n_decode, ctx_sum, prefill_ctx_s
         + d.positions * attended_context(d, ctx_sum, n_decode) * d.sparse)
 
 
+def expert_parallel_imbalance(q, m: float, g: float):
+    """Busiest-GPU factor of the expert weights read under expert parallelism: E[max_j X_j] / E[X] for
+    ``g`` GPUs each holding ``m`` experts, each expert touched with probability ``q`` (X_j ~ Binomial(m, q),
+    taken independent: uniform routing, assumption). E[max] = sum_{k<m} (1 - F(k)^g) with F the binomial
+    CDF. 1 when every expert is touched; tends to ``g`` as ``q`` -> 0 (one GPU holds the only expert
+    touched). A step waits for the slowest GPU (the all-to-all after the experts), so expert-parallel
+    serving reads the busiest GPU's experts in the step's time while the others wait: the cost of
+    expert parallelism at small batch [Lepikhin et al. 2021, GShard; Rajbhandari et al. 2022,
+    DeepSpeed-MoE: load imbalance of expert parallelism]."""
+    q = np.asarray(q, dtype=float)
+    if g <= 1.0 or m <= 0.0:
+        return np.ones_like(q)
+    full = q >= 1.0 - 1e-12
+    qs = np.where(full, 0.5, np.maximum(q, 1e-300))
+    pj = (1.0 - qs) ** m
+    cdf = pj.copy()
+    emax = np.zeros_like(qs)
+    r = qs / (1.0 - qs)
+    for j in range(int(m)):
+        emax = emax + 1.0 - cdf ** g
+        pj = pj * (m - j) / (j + 1.0) * r
+        cdf = cdf + pj
+    return np.where(full, 1.0, emax / (m * qs))
+
+
 def iteration_bytes(d: Derived, prefill_tokens, n_decode, ctx_sum):
-    """HBM bytes of one iteration: weights (MoE: experts touched) + KV read + KV written."""
+    """HBM bytes of one iteration on the busiest GPU, times the replica's GPU count: weights (MoE: experts
+    touched; expert parallel: the busiest GPU's, :func:`expert_parallel_imbalance`) + KV read + KV written."""
     pos = prefill_tokens + n_decode * d.positions
     touched = 1.0 - (1.0 - d.expert_frac) ** pos if d.expert_frac > 0 else 0.0
+    if d.expert_frac > 0 and d.ep_groups > 1:
+        touched = touched * expert_parallel_imbalance(touched, d.experts_per_group, d.ep_groups)
     return d.dense_weight_bytes + d.expert_weight_bytes * touched \
         + attended_context(d, ctx_sum, n_decode) * d.kv_read_per_ctx + pos * d.kv_bytes_per_token
 

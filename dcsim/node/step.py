@@ -12,6 +12,8 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
 
     t_c  = (positions·F_pos + F_attn·(prefill_ctx_sum + positions·sparse·ctx_sum)) / (tp·peak·MFU·c)
     t_m  = (dense weights + expert weights touched + ctx_sum·KV_read + positions·KV_write) / (tp·BW·MBU)
+    (expert parallel: the expert weights of the busiest GPU, ·G; :func:`dcsim.node.perf.expert_parallel_imbalance`;
+     the energy counts the mean GPU's reads, t_m,e, the others wait at the all-to-all)
     (with sliding-window layers, ctx_sum and prefill_ctx_sum are the context attended to:
      :func:`dcsim.node.perf.attended_context`)
     t_s  = (t_layer + t_seq_layer·n_decode)·layers_run      (launch gaps, sync, TP all-reduce; per-sequence
@@ -24,7 +26,7 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
                                                              one model in FP8 and BF16, or two FP8 models)
     t_o  = t_s + t_e + t_q
     dt   = overlap_p(t_c, t_m) + t_o
-    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·(t_m + t_e) + P_sync·(t_s + t_q)) / dt
+    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·(t_m,e + t_e) + P_sync·(t_s + t_q)) / dt
 
 The MoE dispatch runs memory-bound kernels (P_memory); the FP8 activation quantisation is short
 launch-bound kernels that load neither unit (P_sync; P_memory was measured and rejected, docs/node.md).
@@ -53,7 +55,7 @@ __all__ = ["STEP_FIELDS", "step_params", "iteration_step", "steady_step", "THROT
 #: names of the entries of a step-parameter tuple, in order (units in the comments of step_params)
 STEP_FIELDS = ("inv_c", "inv_m", "fpp", "fat", "pos", "dsp", "wd", "we", "ef", "kvr", "kvw", "t0", "ts",
                "op", "inv_op", "a_c", "a_m", "a_s", "inv_tps", "spec_dec", "one_minus", "idle",
-               "clock", "gamma", "lim", "cmin", "cg", "tmoe", "tfp8", "win", "lfr")
+               "clock", "gamma", "lim", "cmin", "cg", "tmoe", "tfp8", "win", "lfr", "epg", "epm")
 
 #: most regula-falsi iterations when the board limit binds (converges to 1e-9 relative in ~6-10)
 THROTTLE_ITERS = 40
@@ -100,6 +102,8 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
         float(p.t_fp8_layer_s * d.fp8_layers_run),               # tfp8: s per iteration of FP8 quantisation
         float(d.window),                                         # win: tokens a local layer attends to (0: none)
         float(d.local_frac),                                     # lfr: share of the layers with a sliding window
+        float(d.ep_groups),                                      # epg: GPUs holding whole experts (1: sharded)
+        float(d.experts_per_group),                              # epm: experts per GPU under expert parallel
     )
 
 
@@ -112,7 +116,7 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     """
     (inv_c, inv_m, fpp, fat, pos, dsp, wd, we, ef, kvr, kvw, t0, ts,
      op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg, tmoe, tfp8,
-     win, lfr) = P
+     win, lfr, epg, epm) = P
     if prefill_tokens <= 0 and n_decode <= 0:
         return 0.0, idle
     if prefill_ctx_sum < 0.0:
@@ -129,13 +133,30 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     npos = prefill_tokens + n_decode * pos
     tc1 = (npos * fpp + fat * (prefill_ctx_sum + dsp * ctx_tokens_sum)) * inv_c
     mem = wd + ctx_tokens_sum * kvr + npos * kvw
+    mem_mean = mem  # bytes read by the mean GPU (x tp): what the energy counts
     if ef > 0.0:
-        mem += we * (1.0 - one_minus ** npos)
+        q = 1.0 - one_minus ** npos
+        wx = we * q
+        mem_mean += wx
+        if epg > 1.0 and q < 1.0 - 1e-12:
+            # expert parallel: the step waits for the GPU with the most experts touched (E[max] of epg
+            # Binomial(epm, q)), as dcsim.node.perf.expert_parallel_imbalance
+            pj = (1.0 - q) ** epm
+            cdf = pj
+            emax = 0.0
+            r = q / (1.0 - q)
+            for j in range(int(epm)):
+                emax += 1.0 - cdf ** epg
+                pj = pj * (epm - j) / (j + 1.0) * r
+                cdf += pj
+            wx *= emax / (epm * q)
+        mem += wx
     tm = mem * inv_m
+    tm_e = mem_mean * inv_m
     ts_n = t0 + ts * n_decode
     to = ts_n + tmoe + tfp8
     # MoE dispatch: memory-bound kernels (P_memory); FP8 quantisation: short launch-bound kernels (P_sync)
-    e_fix = a_m * (tm + tmoe) + a_s * (ts_n + tfp8)  # dynamic energy at clock 1 of the clock-independent parts
+    e_fix = a_m * (tm_e + tmoe) + a_s * (ts_n + tfp8)  # dynamic energy at clock 1 of the clock-independent parts
     c = clock
     tc = tc1 / c
     hi = tc if tc > tm else tm

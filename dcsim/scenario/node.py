@@ -156,6 +156,10 @@ class NodeSpec(Spec):
     # max_num_batched_tokens 8192 (vllm/engine/arg_utils.py, EngineArgs._set_default_args)
     max_batched_tokens: int = Field(8192, ge=1)
     power_cap: quantity("power", gt=0) | None = None
+    # MoE models: routed experts spread whole over the replica's GPUs (vLLM --enable-expert-parallel),
+    # rather than each sharded over them; None: the layout the calibration was measured with (sharded
+    # when there is none)
+    expert_parallel: bool | None = None
     levers: LeverSpec = LeverSpec()
 
     @model_validator(mode="after")
