@@ -685,9 +685,27 @@ def test_pue_outdoor_year_points_months_and_annual_line(year):
         sel = (day >= lo) & (day < hi)
         nearest = np.argmin(np.abs(c[sel][:, None] - ticks[None, :]), axis=1)
         assert np.all(nearest == ["Jan", "Apr / Oct", "Jul"].index(label)), label
+    # each labelled month exactly at its colour-bar tick, and one shade per month: the colours were half a month
+    # off the labels (Jan and Feb one shade, Jul and Aug another, neither Jan nor Jul at its tick)
+    from dcsim.metrics.annual import month_hour_index
+
+    mo, _ = month_hour_index(ts["t_s"], start)
+    np.testing.assert_allclose(c, -np.cos(2 * np.pi * mo / 12.0), atol=1e-12)
+    shade = {MONTHS[m]: float(c[mo == m][0]) for m in range(12)}
+    assert (shade["Jan"], shade["Apr"], shade["Jul"], shade["Oct"]) == pytest.approx((-1.0, 0.0, 1.0, 0.0))
+    assert shade["Feb"] > shade["Jan"] + 0.1 and shade["Aug"] < shade["Jul"] - 0.1
     pts = [(ln.get_xdata()[0], ln.get_ydata()[0]) for ln in ax.get_lines() if ln.get_marker() == "o"]
     assert pts == [pytest.approx((t, p)) for t, p in zip(a["t_out_c"]["mean_by_month"], a["pue"]["by_month"])]
     assert [(t.get_text(), t.xy) for t in ax.texts] == [(m, pytest.approx(xy)) for m, xy in zip(MONTHS, pts)]
+    # a month and its mirror month sit on one spot (Feb and Dec, Mar and Nov here): warming months are labelled
+    # above left, cooling months below right, so the pair's labels part (they were drawn on top of each other)
+    tm = a["t_out_c"]["mean_by_month"]
+    side = {t.get_text(): (t.get_ha(), tuple(np.sign(t.xyann))) for t in ax.texts}
+    for i, m in enumerate(MONTHS):
+        warming = tm[(i + 1) % 12] > tm[i - 1]
+        assert side[m] == (("right", (-1, 1)) if warming else ("left", (1, -1))), m
+    for a_, b_ in (("Feb", "Dec"), ("Mar", "Nov"), ("Apr", "Oct"), ("May", "Sep")):
+        assert side[a_][0] == "right" and side[b_][0] == "left", (a_, b_)
     np.testing.assert_array_equal(_line(ax, f"annual PUE {a['pue']['annual']:.3f} (energy-weighted)").get_ydata(),
                                   a["pue"]["annual"])
     assert ax.get_xlabel() == "outdoor dry-bulb (°C)" and ax.get_ylabel() == "PUE"

@@ -85,13 +85,20 @@ def binding_month_hour_plot(summary: dict, *, title: str | None = None, runner_u
     return fig
 
 
+def _warming(t_month, i: int) -> bool:
+    """Whether month i is warming: the next month's mean temperature above the previous one's (across the year's
+    end; a month without a neighbour counts as cooling)."""
+    a, b = t_month[(i - 1) % 12], t_month[(i + 1) % 12]
+    return a is not None and b is not None and b > a
+
+
 @_styled
 def pue_outdoor_year_plot(t_s, pue, t_out_c, start: datetime, *, title: str | None = None, max_points: int = 8760,
                           summary: dict | None = None):
     """PUE of each tick against the outdoor dry-bulb, coloured by month (a year's cycle: winter
     blue, summer red), thinned to at most `max_points` evenly spaced ticks; with `summary`, the
-    monthly energy-weighted PUE at each month's mean temperature as labelled points and the
-    annual PUE as a line."""
+    monthly energy-weighted PUE at each month's mean temperature as labelled points (warming months labelled
+    above left, cooling months below right) and the annual PUE as a line."""
     t = np.asarray(t_s, dtype=float)
     p = np.asarray(pue, dtype=float)
     x = np.asarray(t_out_c, dtype=float)
@@ -100,9 +107,10 @@ def pue_outdoor_year_plot(t_s, pue, t_out_c, start: datetime, *, title: str | No
     mo, _ = month_hour_index(t[sel], start)
     fig = new_figure(10.0, 5.8)
     ax = fig.add_subplot()
-    # months on a cyclic colour scale: January and December both cold-coloured
-    phase = np.cos(2 * np.pi * (mo - 0.5) / 12.0)  # 1 ≈ Jan, −1 ≈ Jul
-    sc = ax.scatter(x[sel], p[sel], c=-phase, cmap="coolwarm", s=4, alpha=0.45, linewidths=0, vmin=-1, vmax=1)
+    # months on a cyclic colour scale (winter blue, summer red), each labelled month at its tick: Jan −1, Apr and
+    # Oct 0, Jul +1 (the months between share a shade with their mirror month: Feb with Dec, Mar with Nov)
+    phase = -np.cos(2 * np.pi * mo / 12.0)
+    sc = ax.scatter(x[sel], p[sel], c=phase, cmap="coolwarm", s=4, alpha=0.45, linewidths=0, vmin=-1, vmax=1)
     cb = fig.colorbar(sc, ax=ax, ticks=[-1, 0, 1], pad=0.01)
     cb.ax.set_yticklabels(["Jan", "Apr / Oct", "Jul"])
     if summary is not None:
@@ -112,7 +120,11 @@ def pue_outdoor_year_plot(t_s, pue, t_out_c, start: datetime, *, title: str | No
             for i, (tt, pp) in enumerate(zip(tm, pm)):
                 if tt is not None and pp is not None:
                     ax.plot(tt, pp, "o", color="black", ms=5)
-                    ax.annotate(MONTHS[i], (tt, pp), textcoords="offset points", xytext=(4, 4), fontsize=8.5)
+                    # a month and its mirror month (Mar and Nov) often sit on one spot: warming months are
+                    # labelled above left, cooling months below right, so the two labels part
+                    left = _warming(tm, i)
+                    ax.annotate(MONTHS[i], (tt, pp), textcoords="offset points", xytext=(-5, 4) if left else (5, -4),
+                                ha="right" if left else "left", va="bottom" if left else "top", fontsize=8.5)
         annual = summary["pue"]["annual"]
         if annual is not None:
             ax.axhline(annual, color="black", lw=1.2, ls="--", label=f"annual PUE {annual:.3f} (energy-weighted)")
