@@ -25,7 +25,7 @@ from dcsim.plots import (  # noqa: E402
     pue_plot,
     signature_plot,
 )
-from dcsim.plots.figures import _zoom_range, binding_runs, time_axis  # noqa: E402
+from dcsim.plots.figures import CAP_IN_FORCE, _zoom_range, binding_runs, time_axis  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -490,7 +490,8 @@ def test_power_stack_with_storage_draws_the_meter_not_facility_as_meter(result):
 
 def _flex_result(tick_s: float = 120.0):
     """TEST FIXTURE: the toy day with a grid block (a 1 h curtailment request after a 1 h notice, a one-tick
-    request, one running at the end), a battery that covers the request, deferred work, and a thermal block with throttled and shed ticks."""
+    request, one running at the end), a battery that covers the request, deferred work, and a thermal block with
+    throttled and shed ticks."""
     r = synthetic_result(tick_s=tick_s, samples=False)
     ts = dict(r.timeseries)
     n = ts["t_s"].size
@@ -536,7 +537,7 @@ def test_grid_flex_figure_draws_meter_cap_requests_battery_and_backlog():
     edges = _edges_h(ts)
     mid = 0.5 * (edges[:-1] + edges[1:])
     for label, col in (("meter", "meter_power_w"), ("facility (before storage)", "facility_power_w"),
-                       ("cap in force", "interconnect_w")):
+                       (CAP_IN_FORCE, "interconnect_w")):
         ln = _line(ax, label)
         np.testing.assert_allclose(ln.get_xdata(), edges)
         np.testing.assert_allclose(_tick_values(ln), ts[col] / 1e3)
@@ -549,6 +550,25 @@ def test_grid_flex_figure_draws_meter_cap_requests_battery_and_backlog():
     assert axd.get_ylabel() == "deferred work\nwaiting (Gtok)"
     assert axd.get_xlabel() == "hours from start"
     np.testing.assert_allclose(axd.get_lines()[0].get_xdata(), edges)
+
+
+def test_cap_line_is_named_alike_in_power_and_grid_figures():
+    """During a curtailment the dashed line is the cap in force, not the interconnect contract: the power figure
+    called it 'interconnect cap' where the grid figure said 'cap in force'. Both now name it the same way: the cap
+    in force when a curtailment lowers it, the interconnect cap when it never moves."""
+    from dcsim.plots.flex import grid_flex_figure
+
+    r = _flex_result()
+    ts = r.timeseries
+    for fig in (power_stack_plot(r), grid_flex_figure(r)):
+        ax = fig.axes[0]
+        scale = 1e-3
+        np.testing.assert_allclose(_tick_values(_line(ax, CAP_IN_FORCE)), ts["interconnect_w"] * scale)
+        assert CAP_IN_FORCE in [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "interconnect cap" not in [ln.get_label() for ln in ax.get_lines()]
+    flat = SimpleNamespace(report=r.report, timeseries={**ts, "interconnect_w": np.full(ts["t_s"].size, 4.6e5)})
+    for fig in (power_stack_plot(flat), grid_flex_figure(flat)):
+        assert "interconnect cap" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
 
 def test_thermal_figure_draws_temperatures_limits_and_responses():

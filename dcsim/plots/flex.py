@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
-from dcsim.plots.figures import _ext, _parts, _span_edges, _styled, new_figure
+from dcsim.plots.figures import _ext, _parts, _span_edges, _styled, cap_label, new_figure
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
 
@@ -68,7 +68,7 @@ def grid_flex_figure(result: Any):
     ax = axs[0]
     _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
     _step(ax, x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
-    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label="cap in force")
+    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label=cap_label(ts["interconnect_w"]))
     _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), "tab:red", "curtailment request")
     _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), "tab:orange", "notice")
     ax.set_ylabel("kW")
