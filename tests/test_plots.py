@@ -544,12 +544,39 @@ def test_grid_flex_figure_draws_meter_cap_requests_battery_and_backlog():
     assert ax.get_ylabel() == "kW"
     np.testing.assert_array_equal(_shaded(ax, "curtailment request", mid), ts["curtailment"] > 0)
     np.testing.assert_array_equal(_shaded(ax, "notice", mid), ts["curtailment_notice"] > 0)
-    np.testing.assert_allclose(_tick_values(axb.get_lines()[0]), ts["battery_energy_j"] / 2.5e9)
-    assert axb.get_ylabel() == "battery SoC"
+    # state of charge in % of the report's capacity (it was a bare 0–1 'battery SoC': no unit)
+    np.testing.assert_allclose(_tick_values(axb.get_lines()[0]), 100.0 * ts["battery_energy_j"] / 2.5e9)
+    assert axb.get_ylabel() == "battery charge\n(% of capacity)" and axb.get_ylim() == (0.0, 100.0)
     np.testing.assert_allclose(_tick_values(axd.get_lines()[0]), ts["deferred_backlog_tokens"] / 1e9)
     assert axd.get_ylabel() == "deferred work\nwaiting (Gtok)"
     assert axd.get_xlabel() == "hours from start"
     np.testing.assert_allclose(axd.get_lines()[0].get_xdata(), edges)
+
+
+def test_grid_and_thermal_figures_use_days_beyond_three_days():
+    """A year against 'hours from start' (0 … 8,760) cannot be read as dates: beyond 3 days the grid and thermal
+    figures run in days from the start, the data at the same ticks (t / 86,400) and the shading on the same ticks;
+    3 days or less stay in hours."""
+    from dcsim.plots.flex import grid_flex_figure, thermal_figure
+
+    for stretch, unit, label in ((3.0, 3600.0, "hours from start"), (5.0, 86400.0, "days from start")):
+        r = _flex_result()
+        ts = {**r.timeseries, "t_s": r.timeseries["t_s"] * stretch}  # the toy day drawn out over `stretch` days
+        r = SimpleNamespace(report=r.report, timeseries=ts)
+        edges = _edges_h(ts) * 3600.0 / unit
+        mid = 0.5 * (edges[:-1] + edges[1:])
+        fig = grid_flex_figure(r)
+        ax = fig.axes[0]
+        np.testing.assert_allclose(_line(ax, "meter").get_xdata(), edges)
+        np.testing.assert_allclose(_tick_values(_line(ax, "meter")), ts["meter_power_w"] / 1e3)
+        np.testing.assert_array_equal(_shaded(ax, "curtailment request", mid), ts["curtailment"] > 0)
+        np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_xdata(), edges)
+        assert fig.axes[-1].get_xlabel() == label and fig.axes[-1].get_xlim() == pytest.approx((0.0, edges[-1]))
+        ax = thermal_figure(r).axes[0]
+        np.testing.assert_allclose(_line(ax, "loop water").get_xdata(), edges)
+        np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
+        assert ax.get_xlabel() == label
+    assert [t for t in ax.get_xticks() if 0 <= t <= 5] == [0, 1, 2, 3, 4, 5]  # a tick a day in a short run
 
 
 def test_cap_line_is_named_alike_in_power_and_grid_figures():
