@@ -693,6 +693,40 @@ def test_month_hour_map_cells_numbers_and_runner_up(year):
         assert got[k] == _rgb(CONSTRAINT_COLORS[name])
 
 
+def test_month_hour_map_legend_shows_a_corner_triangle(year):
+    """The 'corner triangle' legend entry has a swatch that looks like a map cell with its triangle: a cell tinted
+    as the map's most frequent top constraint among triangled cells, the runner-up's triangle in its lower right
+    corner. (The entry had an empty swatch: the text explained a mark it did not show.)"""
+    from matplotlib.patches import Polygon, Rectangle
+
+    from dcsim.plots.annual import binding_month_hour_plot
+
+    _, _, a = year
+    b = a["binding"]
+    top = np.asarray(b["month_hour_binding"])
+    share = np.stack([np.asarray(b["month_hour_share"][n], dtype=float) for n in BINDING_NAMES])
+    second = np.argsort(share, axis=0)[-2]
+    has = np.sort(share, axis=0)[-2] >= 0.05
+    pairs, counts = np.unique(np.c_[top[has], second[has]], axis=0, return_counts=True)
+    t_, r_ = pairs[np.lexsort((pairs[:, 1], pairs[:, 0], counts))[-1]]
+    fig = binding_month_hour_plot(a)
+    fig.canvas.draw()
+    leg = fig.axes[0].get_legend()
+    texts = [t.get_text() for t in leg.get_texts()]
+    assert texts[-1] == "corner triangle: runner-up, ≥ 5 % of the cell"
+    tri = [p for p in leg.findobj(Polygon) if p.get_figure() is not None and len(p.get_xy()) >= 3]
+    cells = [p for p in leg.findobj(Rectangle) if p is not leg.get_frame() and p.get_visible()]
+    assert len(tri) == 1
+    corner = tri[0].get_transform().transform(tri[0].get_xy()[:3])  # display coordinates, y up
+    cell = min(cells, key=lambda c: np.linalg.norm(c.get_window_extent().p1 - corner.max(axis=0)))
+    x0, y0, x1, y1 = cell.get_window_extent().extents
+    assert corner[:, 0].max() == pytest.approx(x1, abs=0.5) and corner[:, 1].min() == pytest.approx(y0, abs=0.5)
+    assert corner[:, 0].min() > x0 and corner[:, 1].max() < y1  # in the corner, not covering the cell
+    assert _rgb(tri[0].get_facecolor()) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[r_]])
+    tint = 1 - 0.6 * (1 - np.asarray(_rgb(CONSTRAINT_COLORS[BINDING_NAMES[t_]])))
+    np.testing.assert_allclose(_rgb(cell.get_facecolor()), tint, atol=1e-9)
+
+
 def test_month_hour_map_hours_panel(year):
     """The right panel's bars are the hours each constraint binds, against its name and in its colour."""
     from dcsim.plots.annual import binding_month_hour_plot
