@@ -212,3 +212,16 @@ def test_plot_phase_categorical_axis_ticks_in_order():
     np.testing.assert_array_equal(np.asarray(ax.collections[0].get_array()).reshape(2, 4), pd.binding)
     assert ax.get_ylabel() == "racks.0.node.precision"
     plt.close(fig)
+
+
+def test_plot_phase_legend_names_only_the_markers_drawn():
+    """Where every simulated cell differs from the map there is no circle on it: the legend must not list
+    'simulated (agrees)' (it did, whenever any cell was simulated)."""
+    import matplotlib.pyplot as plt
+
+    pd = _toy_diagram()
+    pd.sim = [p for p in pd.sim if p["binding"] != p["closed_form"]]
+    fig = plot_phase(pd)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "simulated (differs)" in labels and "simulated (agrees)" not in labels
+    plt.close(fig)
