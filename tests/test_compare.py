@@ -277,3 +277,22 @@ def test_overlay_jpt_bars_grouped_by_level_in_run_colours(three):
     leg = ax.get_legend()
     assert [t.get_text() for t in leg.get_texts()] == labels
     assert [_rgb(h.get_facecolor()) for h in leg.legend_handles] == [_rgb(c) for c in RUN_COLORS[:n]]
+
+
+def test_overlay_colours_follow_the_run_when_one_has_no_timeseries(three):
+    """A run without timeseries.csv is left out of the time-series overlays but keeps its colour: the next run is
+    drawn in its own colour, the one its J/token bars have (it took the missing run's colour and line width, so the
+    planner read the rate and power of 'liquid' in the colour the bar chart gives 'air')."""
+    from dcsim.plots import RUN_COLORS
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, _ = three
+    gap = [(loaded[0][0], None), loaded[1], loaded[2]]
+    figs = overlay_figures(labels, gap)
+    jpt = {c.get_label(): _rgb(c[0].get_facecolor()) for c in figs["compare_jpt"].axes[0].containers}
+    for lab in labels[1:]:
+        i = labels.index(lab)
+        rate = [x for x in figs["compare_rate"].axes[0].get_lines() if x.get_label() == lab][0]
+        power = [x for x in figs["compare_power"].axes[0].get_lines() if x.get_label() == f"{lab}: facility"][0]
+        assert _rgb(rate.get_color()) == _rgb(power.get_color()) == jpt[lab] == _rgb(RUN_COLORS[i])
+    assert "air" not in [x.get_label() for x in figs["compare_rate"].axes[0].get_lines()]

@@ -265,23 +265,26 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
 
     figs = {}
     with matplotlib.rc_context(STYLE):
-        series = [(lab, ts) for lab, (_, ts) in zip(labels, loaded) if ts is not None and "t_s" in ts]
+        # (run index, label, time series) of the runs with a time series; a run keeps its index (its colour in every
+        # figure) when an earlier run has none
+        series = [(j, lab, ts) for j, (lab, (_, ts)) in enumerate(zip(labels, loaded))
+                  if ts is not None and "t_s" in ts]
         if series:
             fig = new_figure(12.0, 9.5)
             axes = fig.subplots(4, 1, sharex=True, height_ratios=[1.6, 1, 1, 1])
             panels = [("achieved_tok_s", "achieved (solid) and demand (dashed)"),
                       ("compute_tok_s", "C  compute ceiling"), ("power_tok_s", "P  power ceiling"),
                       ("cooling_tok_s", "Q  cooling ceiling")]
-            span = max(float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for _, ts in series)
+            span = max(float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for _, _, ts in series)
             for ax, (col, title) in zip(axes, panels):
-                for i, (lab, ts) in enumerate(series):
+                for k, (i, lab, ts) in enumerate(series):
                     t, xlabel = time_axis(np.array([0.0, span]))
                     tt = ts["t_s"] * (t[-1] / span if span else 1.0)
                     y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
                     if y is None:
                         continue
-                    ax.step(_span_edges(tt), _ext(y), where="post", color=RUN_COLORS[i % len(RUN_COLORS)], lw=_lw(i, len(series)),
-                            label=lab, alpha=0.9)
+                    ax.step(_span_edges(tt), _ext(y), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
+                            lw=_lw(k, len(series)), label=lab, alpha=0.9)
                     if col == "achieved_tok_s" and "demand_tok_s" in ts:
                         ax.step(_span_edges(tt), _ext(ts["demand_tok_s"]), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
                                 lw=1.0, ls="--", alpha=0.8)
@@ -303,16 +306,16 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
 
             fig = new_figure(12.0, 5.0)
             ax = fig.subplots()
-            peak = max(float(np.nanmax(ts.get("facility_power_w", [0.0]))) for _, ts in series)
+            peak = max(float(np.nanmax(ts.get("facility_power_w", [0.0]))) for _, _, ts in series)
             scale, unit = (1e-6, "MW") if peak >= 1e6 else (1e-3, "kW")
-            for i, (lab, ts) in enumerate(series):
+            for k, (i, lab, ts) in enumerate(series):
                 if "facility_power_w" not in ts:
                     continue
                 t, xlabel = time_axis(np.array([0.0, span]))
                 tt = ts["t_s"] * (t[-1] / span if span else 1.0)
                 c = RUN_COLORS[i % len(RUN_COLORS)]
-                ax.step(_span_edges(tt), _ext(ts["facility_power_w"] * scale), where="post", color=c, lw=_lw(i, len(series)),
-                        label=f"{lab}: facility", alpha=0.9)
+                ax.step(_span_edges(tt), _ext(ts["facility_power_w"] * scale), where="post", color=c,
+                        lw=_lw(k, len(series)), label=f"{lab}: facility", alpha=0.9)
                 if "it_power_w" in ts:
                     ax.step(_span_edges(tt), _ext(ts["it_power_w"] * scale), where="post", color=c, lw=1.0, alpha=0.6,
                             ls="-.", label=f"{lab}: IT")
