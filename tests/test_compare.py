@@ -296,3 +296,27 @@ def test_overlay_colours_follow_the_run_when_one_has_no_timeseries(three):
         power = [x for x in figs["compare_power"].axes[0].get_lines() if x.get_label() == f"{lab}: facility"][0]
         assert _rgb(rate.get_color()) == _rgb(power.get_color()) == jpt[lab] == _rgb(RUN_COLORS[i])
     assert "air" not in [x.get_label() for x in figs["compare_rate"].axes[0].get_lines()]
+
+
+def test_overlay_power_names_the_cap_in_force_and_draws_the_meter(three):
+    """As in the run's power figure: a cap lowered by a curtailment is the cap in force (it was 'interconnect cap'),
+    and with a battery the meter (what the cap limits) is drawn next to facility power, which may exceed the cap."""
+    from dcsim.plots.figures import CAP_IN_FORCE
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, _ = three
+    (ra, ta), (rb, tb) = loaded[:2]
+    n = ta["t_s"].size
+    cut = np.where((np.arange(n) >= 300) & (np.arange(n) < 330), 0.7, 1.0)
+    tb = {**tb, "interconnect_w": tb["interconnect_w"] * cut, "meter_power_w": tb["facility_power_w"] - 2e4 * cut}
+    ta = {**ta, "meter_power_w": ta["facility_power_w"].copy()}  # no battery: meter = facility, not drawn again
+    ax = overlay_figures(labels[:2], [(ra, ta), (rb, tb)])["compare_power"].axes[0]
+    names = [x.get_label() for x in ax.get_lines()]
+    assert "air: interconnect cap" in names and "air: meter (after storage)" not in names
+    assert f"liquid: {CAP_IN_FORCE}" in names and "liquid: interconnect cap" not in names
+    for label, col in ((f"liquid: {CAP_IN_FORCE}", "interconnect_w"), ("liquid: meter (after storage)",
+                                                                       "meter_power_w")):
+        ln = [x for x in ax.get_lines() if x.get_label() == label][0]
+        x, y = _steps(ln)
+        np.testing.assert_allclose(x, _edges_h(tb))
+        np.testing.assert_allclose(y, tb[col] * 1e-3, rtol=1e-12)

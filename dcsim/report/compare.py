@@ -249,7 +249,8 @@ def _lw(i: int, n: int) -> float:
 
 def overlay_figures(labels: list[str], loaded: list) -> dict:
     """Overlay figures by file stem: ``compare_rate`` (achieved rate and C/P/Q per run),
-    ``compare_power`` (facility power and interconnect cap), ``compare_jpt`` (J/token bars)."""
+    ``compare_power`` (facility and IT power, the meter when a battery makes it differ, and the cap, named as in
+    the run's power figure: the cap in force when a curtailment lowers it), ``compare_jpt`` (J/token bars)."""
     import matplotlib
 
     from dcsim.plots.figures import (
@@ -259,6 +260,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         _ext,
         _span_edges,
         _time_ticks,
+        cap_label,
         new_figure,
         time_axis,
     )
@@ -319,9 +321,15 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 if "it_power_w" in ts:
                     ax.step(_span_edges(tt), _ext(ts["it_power_w"] * scale), where="post", color=c, lw=1.0, alpha=0.6,
                             ls="-.", label=f"{lab}: IT")
+                meter = ts.get("meter_power_w")
+                if meter is not None and not np.allclose(meter, ts["facility_power_w"], rtol=1e-9, atol=1e-6):
+                    # with a battery the meter (what the cap limits) is not facility power: facility may exceed the cap
+                    ax.step(_span_edges(tt), _ext(meter * scale), where="post", color=c, lw=1.2, ls=":",
+                            label=f"{lab}: meter (after storage)")
                 if "interconnect_w" in ts and np.isfinite(ts["interconnect_w"]).any():
-                    ax.step(_span_edges(tt), _ext(np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan) * scale),
-                            where="post", color=c, lw=1.2, ls="--", label=f"{lab}: interconnect cap")
+                    cap = np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan)
+                    ax.step(_span_edges(tt), _ext(cap * scale), where="post", color=c, lw=1.2, ls="--",
+                            label=f"{lab}: {cap_label(cap)}")
             ax.set_ylim(bottom=0)
             _time_ticks(ax, np.array([0.0, span]))
             ax.set_xlim(0, t[-1])
