@@ -326,7 +326,8 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
     if pd.sim:
         from matplotlib.lines import Line2D
 
-        handles.append(Line2D([], [], marker="o", color="w", markeredgecolor="k", label="simulated (agrees)"))
+        if any(p["binding"] == p["closed_form"] for p in pd.sim):
+            handles.append(Line2D([], [], marker="o", color="w", markeredgecolor="k", label="simulated (agrees)"))
         if any(p["binding"] != p["closed_form"] for p in pd.sim):
             handles.append(Line2D([], [], marker="X", color="w", markeredgecolor="k", label="simulated (differs)"))
     ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)

@@ -150,3 +150,173 @@ def test_percentage_rows_are_marked_in_percentage_points():
     assert _fmt_delta(2.0, None, "%", "higher") == "+2 pp ✓"
     assert _fmt_delta(0.1, None, "%", "higher") == "+0.1 pp"        # below the threshold: unmarked
     assert _fmt_delta(5.0, None, "%", None) == "+5 pp"              # binding shares: no better/worse
+
+
+# --- overlay figures against the numbers they were drawn from (mutation audit) ---------------------------------------
+
+def _rgb(c):
+    from matplotlib.colors import to_rgba
+
+    return to_rgba(c)[:3]
+
+
+def _steps(ln):
+    """(x, per-tick values) of a step line drawn over tick edges (the last value repeated to close the last tick)."""
+    x, y = np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float)
+    assert y[-1] == y[-2] or (np.isnan(y[-1]) and np.isnan(y[-2]))
+    return x, y[:-1]
+
+
+def _edges_h(ts):
+    h = np.asarray(ts["t_s"], float) / 3600.0
+    return np.append(h, h[-1] + h[1] - h[0])
+
+
+@pytest.fixture(scope="module")
+def three(runs):
+    from dcsim.report.compare import load_run, overlay_figures
+
+    base, *_ = runs
+    labels = ["air", "liquid", "plus20"]
+    loaded = [load_run(base / n) for n in labels]
+    return labels, loaded, overlay_figures(labels, loaded)
+
+
+def test_overlay_rate_panels_draw_each_run_in_its_colour(three):
+    """Each panel (achieved with demand dashed, C, P, Q) draws every run's column at its ticks on the hours axis, in
+    the run's colour, under the run's name; panel titles in their constraint's colour. Catches runs swapped or named
+    after another run, a tick's shift, seconds on an hours axis, panels swapped, demand drawn as the achieved rate or
+    in another run's colour."""
+    from dcsim.plots import CONSTRAINT_COLORS, RUN_COLORS
+
+    labels, loaded, figs = three
+    fig = figs["compare_rate"]
+    axes = fig.axes
+    panels = [("achieved_tok_s", "achieved (solid) and demand (dashed)", "#111111"),
+              ("compute_tok_s", "C  compute ceiling", CONSTRAINT_COLORS["compute"]),
+              ("power_tok_s", "P  power ceiling", CONSTRAINT_COLORS["power"]),
+              ("cooling_tok_s", "Q  cooling ceiling", CONSTRAINT_COLORS["cooling"])]
+    assert len(axes) == 4
+    for ax, (col, title, colour) in zip(axes, panels):
+        assert ax.get_title(loc="left") == title
+        assert _rgb(ax._left_title.get_color()) == _rgb(colour)  # the left title's Text (no public getter)
+        assert ax.get_ylabel() == "tok/s"
+        for i, (lab, (_, ts)) in enumerate(zip(labels, loaded)):
+            ln = [x for x in ax.get_lines() if x.get_label() == lab]
+            assert len(ln) == 1, (col, lab)
+            x, y = _steps(ln[0])
+            np.testing.assert_allclose(x, _edges_h(ts))
+            np.testing.assert_array_equal(y, ts[col])
+            assert _rgb(ln[0].get_color()) == _rgb(RUN_COLORS[i])
+            if col == "achieved_tok_s":
+                dashed = [x for x in ax.get_lines() if x.get_linestyle() == "--"
+                          and _rgb(x.get_color()) == _rgb(RUN_COLORS[i])]
+                assert len(dashed) == 1
+                np.testing.assert_array_equal(_steps(dashed[0])[1], ts["demand_tok_s"])
+    assert not np.array_equal(loaded[0][1]["compute_tok_s"], loaded[2][1]["compute_tok_s"])  # runs tell apart
+    assert axes[-1].get_xlabel() == "time (h)" and axes[-1].get_xlim() == pytest.approx((0.0, 24.0))
+    leg = axes[0].get_legend()
+    assert [t.get_text() for t in leg.get_texts()] == labels
+    assert [_rgb(h.get_color()) for h in leg.legend_handles] == [_rgb(c) for c in RUN_COLORS[:3]]
+
+
+def test_overlay_power_draws_each_run_in_kw_or_mw(three):
+    """Facility power, IT power and the cap of each run at its ticks, in kW below 1 MW (MW above), in the run's
+    colour and under its name. Catches a run's lines swapped or named after another run, watts on a kW axis, an
+    unscaled cap, IT drawn as facility, a tick's shift, the cap in a colour that belongs to no run."""
+    from dcsim.plots import RUN_COLORS
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, figs = three
+    ax = figs["compare_power"].axes[0]
+    assert ax.get_ylabel() == "power (kW)" and ax.get_xlabel() == "time (h)"
+    assert ax.get_xlim() == pytest.approx((0.0, 24.0))
+    want = []
+    for i, (lab, (_, ts)) in enumerate(zip(labels, loaded)):
+        for part, col in (("facility", "facility_power_w"), ("IT", "it_power_w"),
+                          ("interconnect cap", "interconnect_w")):
+            ln = [x for x in ax.get_lines() if x.get_label() == f"{lab}: {part}"]
+            assert len(ln) == 1, (lab, part)
+            x, y = _steps(ln[0])
+            np.testing.assert_allclose(x, _edges_h(ts))
+            np.testing.assert_allclose(y, ts[col] * 1e-3, rtol=1e-12)
+            assert _rgb(ln[0].get_color()) == _rgb(RUN_COLORS[i])
+            want.append(f"{lab}: {part}")
+    assert not np.allclose(loaded[0][1]["facility_power_w"], loaded[1][1]["facility_power_w"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == want
+    # above 1 MW the axis is in MW
+    big = [(r, {**ts, **{k: ts[k] * 10.0 for k in ("facility_power_w", "it_power_w", "interconnect_w")}})
+           for r, ts in loaded[:2]]
+    ax = overlay_figures(labels[:2], big)["compare_power"].axes[0]
+    assert ax.get_ylabel() == "power (MW)"
+    np.testing.assert_allclose(_steps([x for x in ax.get_lines() if x.get_label() == "liquid: facility"][0])[1],
+                               big[1][1]["facility_power_w"] * 1e-6, rtol=1e-12)
+
+
+def test_overlay_jpt_bars_grouped_by_level_in_run_colours(three):
+    """J/token bars: for each level (GPU, IT, facility) one bar per run, left to right in run order, at the report's
+    value, in the run's colour, the value written on it; the legend names each run in its colour. Catches bars of
+    one run under another's name or colour, levels swapped, a wrong number written on a bar."""
+    from dcsim.plots import RUN_COLORS
+
+    labels, loaded, figs = three
+    ax = figs["compare_jpt"].axes[0]
+    n, w = len(labels), 0.8 / len(labels)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["GPU", "IT", "facility"]
+    assert ax.get_ylabel() == "energy per output token (J/token)"
+    assert len(ax.containers) == n
+    texts = {(round(t.xy[0], 9), round(t.xy[1], 12)): t.get_text() for t in ax.texts}
+    for i, (bars, (rep, _)) in enumerate(zip(ax.containers, loaded)):
+        assert bars.get_label() == labels[i]
+        for k, (b, level) in enumerate(zip(bars, ("gpu", "it", "facility"))):
+            v = rep["joules_per_output_token"][level]
+            assert b.get_height() == v
+            assert b.get_x() + b.get_width() / 2 == pytest.approx(k + (i - (n - 1) / 2) * w)
+            assert _rgb(b.get_facecolor()) == _rgb(RUN_COLORS[i])
+            assert texts[(round(b.get_x() + b.get_width() / 2, 9), round(v, 12))] == f"{v:#.3g}"
+    leg = ax.get_legend()
+    assert [t.get_text() for t in leg.get_texts()] == labels
+    assert [_rgb(h.get_facecolor()) for h in leg.legend_handles] == [_rgb(c) for c in RUN_COLORS[:n]]
+
+
+def test_overlay_colours_follow_the_run_when_one_has_no_timeseries(three):
+    """A run without timeseries.csv is left out of the time-series overlays but keeps its colour: the next run is
+    drawn in its own colour, the one its J/token bars have (it took the missing run's colour and line width, so the
+    planner read the rate and power of 'liquid' in the colour the bar chart gives 'air')."""
+    from dcsim.plots import RUN_COLORS
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, _ = three
+    gap = [(loaded[0][0], None), loaded[1], loaded[2]]
+    figs = overlay_figures(labels, gap)
+    jpt = {c.get_label(): _rgb(c[0].get_facecolor()) for c in figs["compare_jpt"].axes[0].containers}
+    for lab in labels[1:]:
+        i = labels.index(lab)
+        rate = [x for x in figs["compare_rate"].axes[0].get_lines() if x.get_label() == lab][0]
+        power = [x for x in figs["compare_power"].axes[0].get_lines() if x.get_label() == f"{lab}: facility"][0]
+        assert _rgb(rate.get_color()) == _rgb(power.get_color()) == jpt[lab] == _rgb(RUN_COLORS[i])
+    assert "air" not in [x.get_label() for x in figs["compare_rate"].axes[0].get_lines()]
+
+
+def test_overlay_power_names_the_cap_in_force_and_draws_the_meter(three):
+    """As in the run's power figure: a cap lowered by a curtailment is the cap in force (it was 'interconnect cap'),
+    and with a battery the meter (what the cap limits) is drawn next to facility power, which may exceed the cap."""
+    from dcsim.plots.figures import CAP_IN_FORCE
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, _ = three
+    (ra, ta), (rb, tb) = loaded[:2]
+    n = ta["t_s"].size
+    cut = np.where((np.arange(n) >= 300) & (np.arange(n) < 330), 0.7, 1.0)
+    tb = {**tb, "interconnect_w": tb["interconnect_w"] * cut, "meter_power_w": tb["facility_power_w"] - 2e4 * cut}
+    ta = {**ta, "meter_power_w": ta["facility_power_w"].copy()}  # no battery: meter = facility, not drawn again
+    ax = overlay_figures(labels[:2], [(ra, ta), (rb, tb)])["compare_power"].axes[0]
+    names = [x.get_label() for x in ax.get_lines()]
+    assert "air: interconnect cap" in names and "air: meter (after storage)" not in names
+    assert f"liquid: {CAP_IN_FORCE}" in names and "liquid: interconnect cap" not in names
+    for label, col in ((f"liquid: {CAP_IN_FORCE}", "interconnect_w"), ("liquid: meter (after storage)",
+                                                                       "meter_power_w")):
+        ln = [x for x in ax.get_lines() if x.get_label() == label][0]
+        x, y = _steps(ln)
+        np.testing.assert_allclose(x, _edges_h(tb))
+        np.testing.assert_allclose(y, tb[col] * 1e-3, rtol=1e-12)

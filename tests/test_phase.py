@@ -96,3 +96,132 @@ def test_plot_uses_the_constraint_palette(gpus_by_temp):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+# --- plot_phase against the numbers it was drawn from (mutation audit): a hand-made diagram, non-square, with a
+# --- simulated cell that agrees and one that differs
+
+def _toy_diagram(y_path="t_out_c", y_values=(15.0, 25.0, 35.0)):
+    from dcsim.phase import PhaseDiagram
+
+    xv = ["300 kW", "450 kW", "600 kW", "750 kW"]
+    x = np.array([300e3, 450e3, 600e3, 750e3])
+    y = np.arange(len(y_values), dtype=float) if isinstance(y_values[0], str) else np.asarray(y_values, float)
+    yy = np.arange(len(y_values), dtype=float)
+    binding = np.array([[2, 2, 1, 1], [2, 2, 2, 1], [3, 3, 2, 2]])[: len(y_values)]
+    achieved = 100e3 + 0.4 * x[None, :] - 30e3 * yy[:, None]  # a plane: contours are straight lines
+    compute = np.broadcast_to(0.9 * x[None, :], binding.shape).copy()
+    sim = [{"x": xv[0], "y": y_values[0], "ix": 0, "iy": 0, "binding": 2, "closed_form": 2},
+           {"x": xv[3], "y": y_values[-1], "ix": 3, "iy": len(y_values) - 1, "binding": 1, "closed_form": 2}]
+    return PhaseDiagram("facility.interconnect", y_path, xv, list(y_values), x, y, binding,
+                        demand_tok_s=np.full(binding.shape, 250e3), compute_tok_s=compute,
+                        power_tok_s=achieved, cooling_tok_s=achieved * 1.5, achieved_tok_s=achieved,
+                        moment={"index": 42, "t_s": 14 * 3600.0, "t_out_c": 31.0, "t_wb_c": 22.0,
+                                "demand_tok_s": 250e3}, demand_mode="scenario", sim=sim)
+
+
+def _rgb(c):
+    import matplotlib.colors as mc
+
+    return mc.to_rgba(c)[:3]
+
+
+def test_plot_phase_cells_are_the_map_on_its_axes():
+    """Each cell of the map is its (x, y) value's binding code, centred on that value in the axis unit (MW, degC):
+    catches a map transposed, shifted half a cell, or an interconnect in kW labelled MW."""
+    import matplotlib.pyplot as plt
+
+    pd = _toy_diagram()
+    fig = plot_phase(pd)
+    ax = fig.axes[0]
+    mesh = ax.collections[0]
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(pd.binding.shape), pd.binding)
+    xy = mesh.get_coordinates()  # (ny + 1, nx + 1, 2) cell corners
+    np.testing.assert_allclose(0.5 * (xy[0, 1:, 0] + xy[0, :-1, 0]), pd.x / 1e6)
+    np.testing.assert_allclose(0.5 * (xy[1:, 0, 1] + xy[:-1, 0, 1]), pd.y)
+    assert ax.get_xlabel() == "interconnect [MW]" and ax.get_ylabel() == "outdoor dry-bulb [degC]"
+    assert ax.get_title() == "Binding constraint — t = 14.0 h, 31.0 degC, demand 250k tok/s"
+    plt.close(fig)
+
+
+def test_plot_phase_simulated_cells_and_legend():
+    """A simulated cell is drawn at its (x, y), filled with the binding the simulation found, a circle where it
+    agrees with the map and a cross where it differs; the legend names each constraint on the map in its colour and
+    both markers. Catches points at swapped indices, filled with the map's binding, markers swapped, a wrong-coloured
+    legend patch or the 'differs' entry missing."""
+    import matplotlib.pyplot as plt
+    from matplotlib.markers import MarkerStyle
+
+    pd = _toy_diagram()
+    fig = plot_phase(pd)
+    ax = fig.axes[0]
+    from matplotlib.collections import PathCollection
+
+    pts = [c for c in ax.collections if type(c) is PathCollection]
+    assert len(pts) == len(pd.sim)
+    for c, p in zip(pts, pd.sim):
+        np.testing.assert_allclose(c.get_offsets()[0], (pd.x[p["ix"]] / 1e6, pd.y[p["iy"]]))
+        assert _rgb(c.get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[p["binding"]]])
+        m = MarkerStyle("o" if p["binding"] == p["closed_form"] else "X")
+        np.testing.assert_allclose(c.get_paths()[0].vertices, m.get_path().transformed(m.get_transform()).vertices)
+    leg = ax.get_legend()
+    by_text = dict(zip([t.get_text() for t in leg.get_texts()], leg.legend_handles))
+    assert list(by_text) == ["compute binds", "power binds", "cooling binds", "simulated (agrees)",
+                             "simulated (differs)"]
+    for name in ("compute", "power", "cooling"):
+        assert _rgb(by_text[f"{name} binds"].get_facecolor()) == _rgb(CONSTRAINT_COLORS[name])
+    assert by_text["simulated (agrees)"].get_marker() == "o" and by_text["simulated (differs)"].get_marker() == "X"
+    plt.close(fig)
+
+
+def test_plot_phase_contours_are_the_achieved_rate_in_k_tok_s():
+    """The contour lines are the achieved rate in thousands of tokens/s (labelled 'NNNk'): along each line the
+    achieved rate (a plane here) equals the line's level. Catches contours of another ceiling or in other units."""
+    import matplotlib.pyplot as plt
+    from matplotlib.contour import ContourSet
+
+    pd = _toy_diagram()
+    fig = plot_phase(pd)
+    ax = fig.axes[0]
+    cs = [c for c in ax.collections if isinstance(c, ContourSet)]
+    assert len(cs) == 1
+    n = 0
+    for level, segs in zip(cs[0].levels, cs[0].allsegs):
+        for seg in segs:
+            x_w, yi = seg[:, 0] * 1e6, np.interp(seg[:, 1], pd.y, np.arange(pd.y.size))
+            np.testing.assert_allclose((100e3 + 0.4 * x_w - 30e3 * yi) / 1e3, level, rtol=1e-9)
+            n += len(seg)
+    assert n > 0
+    labels = [t.get_text() for t in ax.texts]
+    assert labels and all(t == f"{float(t[:-1]):.0f}k" for t in labels)
+    assert {float(t[:-1]) for t in labels} <= {float(v) for v in cs[0].levels}
+    plt.close(fig)
+
+
+def test_plot_phase_categorical_axis_ticks_in_order():
+    """A non-numeric axis is drawn as categories: row k of the map at y = k, ticked with the k-th value."""
+    import matplotlib.pyplot as plt
+
+    pd = _toy_diagram("racks.0.node.precision", ("bf16", "fp8"))
+    fig = plot_phase(pd)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["bf16", "fp8"]
+    np.testing.assert_array_equal(ax.get_yticks(), [0, 1])
+    xy = ax.collections[0].get_coordinates()
+    np.testing.assert_allclose(0.5 * (xy[1:, 0, 1] + xy[:-1, 0, 1]), [0.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(ax.collections[0].get_array()).reshape(2, 4), pd.binding)
+    assert ax.get_ylabel() == "racks.0.node.precision"
+    plt.close(fig)
+
+
+def test_plot_phase_legend_names_only_the_markers_drawn():
+    """Where every simulated cell differs from the map there is no circle on it: the legend must not list
+    'simulated (agrees)' (it did, whenever any cell was simulated)."""
+    import matplotlib.pyplot as plt
+
+    pd = _toy_diagram()
+    pd.sim = [p for p in pd.sim if p["binding"] != p["closed_form"]]
+    fig = plot_phase(pd)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "simulated (differs)" in labels and "simulated (agrees)" not in labels
+    plt.close(fig)

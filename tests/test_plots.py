@@ -25,7 +25,7 @@ from dcsim.plots import (  # noqa: E402
     pue_plot,
     signature_plot,
 )
-from dcsim.plots.figures import _zoom_range, binding_runs, time_axis  # noqa: E402
+from dcsim.plots.figures import CAP_IN_FORCE, _zoom_range, binding_runs, time_axis  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -490,7 +490,8 @@ def test_power_stack_with_storage_draws_the_meter_not_facility_as_meter(result):
 
 def _flex_result(tick_s: float = 120.0):
     """TEST FIXTURE: the toy day with a grid block (a 1 h curtailment request after a 1 h notice, a one-tick
-    request, one running at the end), a battery that covers the request, deferred work, and a thermal block with throttled and shed ticks."""
+    request, one running at the end), a battery that covers the request, deferred work, and a thermal block with
+    throttled and shed ticks."""
     r = synthetic_result(tick_s=tick_s, samples=False)
     ts = dict(r.timeseries)
     n = ts["t_s"].size
@@ -536,19 +537,65 @@ def test_grid_flex_figure_draws_meter_cap_requests_battery_and_backlog():
     edges = _edges_h(ts)
     mid = 0.5 * (edges[:-1] + edges[1:])
     for label, col in (("meter", "meter_power_w"), ("facility (before storage)", "facility_power_w"),
-                       ("cap in force", "interconnect_w")):
+                       (CAP_IN_FORCE, "interconnect_w")):
         ln = _line(ax, label)
         np.testing.assert_allclose(ln.get_xdata(), edges)
         np.testing.assert_allclose(_tick_values(ln), ts[col] / 1e3)
     assert ax.get_ylabel() == "kW"
     np.testing.assert_array_equal(_shaded(ax, "curtailment request", mid), ts["curtailment"] > 0)
     np.testing.assert_array_equal(_shaded(ax, "notice", mid), ts["curtailment_notice"] > 0)
-    np.testing.assert_allclose(_tick_values(axb.get_lines()[0]), ts["battery_energy_j"] / 2.5e9)
-    assert axb.get_ylabel() == "battery SoC"
+    # state of charge in % of the report's capacity (it was a bare 0–1 'battery SoC': no unit)
+    np.testing.assert_allclose(_tick_values(axb.get_lines()[0]), 100.0 * ts["battery_energy_j"] / 2.5e9)
+    assert axb.get_ylabel() == "battery charge\n(% of capacity)" and axb.get_ylim() == (0.0, 100.0)
     np.testing.assert_allclose(_tick_values(axd.get_lines()[0]), ts["deferred_backlog_tokens"] / 1e9)
     assert axd.get_ylabel() == "deferred work\nwaiting (Gtok)"
     assert axd.get_xlabel() == "hours from start"
     np.testing.assert_allclose(axd.get_lines()[0].get_xdata(), edges)
+
+
+def test_grid_and_thermal_figures_use_days_beyond_three_days():
+    """A year against 'hours from start' (0 … 8,760) cannot be read as dates: beyond 3 days the grid and thermal
+    figures run in days from the start, the data at the same ticks (t / 86,400) and the shading on the same ticks;
+    3 days or less stay in hours."""
+    from dcsim.plots.flex import grid_flex_figure, thermal_figure
+
+    for stretch, unit, label in ((3.0, 3600.0, "hours from start"), (5.0, 86400.0, "days from start")):
+        r = _flex_result()
+        ts = {**r.timeseries, "t_s": r.timeseries["t_s"] * stretch}  # the toy day drawn out over `stretch` days
+        r = SimpleNamespace(report=r.report, timeseries=ts)
+        edges = _edges_h(ts) * 3600.0 / unit
+        mid = 0.5 * (edges[:-1] + edges[1:])
+        fig = grid_flex_figure(r)
+        ax = fig.axes[0]
+        np.testing.assert_allclose(_line(ax, "meter").get_xdata(), edges)
+        np.testing.assert_allclose(_tick_values(_line(ax, "meter")), ts["meter_power_w"] / 1e3)
+        np.testing.assert_array_equal(_shaded(ax, "curtailment request", mid), ts["curtailment"] > 0)
+        np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_xdata(), edges)
+        assert fig.axes[-1].get_xlabel() == label and fig.axes[-1].get_xlim() == pytest.approx((0.0, edges[-1]))
+        ax = thermal_figure(r).axes[0]
+        np.testing.assert_allclose(_line(ax, "loop water").get_xdata(), edges)
+        np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
+        assert ax.get_xlabel() == label
+    assert [t for t in ax.get_xticks() if 0 <= t <= 5] == [0, 1, 2, 3, 4, 5]  # a tick a day in a short run
+
+
+def test_cap_line_is_named_alike_in_power_and_grid_figures():
+    """During a curtailment the dashed line is the cap in force, not the interconnect contract: the power figure
+    called it 'interconnect cap' where the grid figure said 'cap in force'. Both now name it the same way: the cap
+    in force when a curtailment lowers it, the interconnect cap when it never moves."""
+    from dcsim.plots.flex import grid_flex_figure
+
+    r = _flex_result()
+    ts = r.timeseries
+    for fig in (power_stack_plot(r), grid_flex_figure(r)):
+        ax = fig.axes[0]
+        scale = 1e-3
+        np.testing.assert_allclose(_tick_values(_line(ax, CAP_IN_FORCE)), ts["interconnect_w"] * scale)
+        assert CAP_IN_FORCE in [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "interconnect cap" not in [ln.get_label() for ln in ax.get_lines()]
+    flat = SimpleNamespace(report=r.report, timeseries={**ts, "interconnect_w": np.full(ts["t_s"].size, 4.6e5)})
+    for fig in (power_stack_plot(flat), grid_flex_figure(flat)):
+        assert "interconnect cap" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
 
 def test_thermal_figure_draws_temperatures_limits_and_responses():
@@ -646,6 +693,40 @@ def test_month_hour_map_cells_numbers_and_runner_up(year):
         assert got[k] == _rgb(CONSTRAINT_COLORS[name])
 
 
+def test_month_hour_map_legend_shows_a_corner_triangle(year):
+    """The 'corner triangle' legend entry has a swatch that looks like a map cell with its triangle: a cell tinted
+    as the map's most frequent top constraint among triangled cells, the runner-up's triangle in its lower right
+    corner. (The entry had an empty swatch: the text explained a mark it did not show.)"""
+    from matplotlib.patches import Polygon, Rectangle
+
+    from dcsim.plots.annual import binding_month_hour_plot
+
+    _, _, a = year
+    b = a["binding"]
+    top = np.asarray(b["month_hour_binding"])
+    share = np.stack([np.asarray(b["month_hour_share"][n], dtype=float) for n in BINDING_NAMES])
+    second = np.argsort(share, axis=0)[-2]
+    has = np.sort(share, axis=0)[-2] >= 0.05
+    pairs, counts = np.unique(np.c_[top[has], second[has]], axis=0, return_counts=True)
+    t_, r_ = pairs[np.lexsort((pairs[:, 1], pairs[:, 0], counts))[-1]]
+    fig = binding_month_hour_plot(a)
+    fig.canvas.draw()
+    leg = fig.axes[0].get_legend()
+    texts = [t.get_text() for t in leg.get_texts()]
+    assert texts[-1] == "corner triangle: runner-up, ≥ 5 % of the cell"
+    tri = [p for p in leg.findobj(Polygon) if p.get_figure() is not None and len(p.get_xy()) >= 3]
+    cells = [p for p in leg.findobj(Rectangle) if p is not leg.get_frame() and p.get_visible()]
+    assert len(tri) == 1
+    corner = tri[0].get_transform().transform(tri[0].get_xy()[:3])  # display coordinates, y up
+    cell = min(cells, key=lambda c: np.linalg.norm(c.get_window_extent().p1 - corner.max(axis=0)))
+    x0, y0, x1, y1 = cell.get_window_extent().extents
+    assert corner[:, 0].max() == pytest.approx(x1, abs=0.5) and corner[:, 1].min() == pytest.approx(y0, abs=0.5)
+    assert corner[:, 0].min() > x0 and corner[:, 1].max() < y1  # in the corner, not covering the cell
+    assert _rgb(tri[0].get_facecolor()) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[r_]])
+    tint = 1 - 0.6 * (1 - np.asarray(_rgb(CONSTRAINT_COLORS[BINDING_NAMES[t_]])))
+    np.testing.assert_allclose(_rgb(cell.get_facecolor()), tint, atol=1e-9)
+
+
 def test_month_hour_map_hours_panel(year):
     """The right panel's bars are the hours each constraint binds, against its name and in its colour."""
     from dcsim.plots.annual import binding_month_hour_plot
@@ -685,9 +766,27 @@ def test_pue_outdoor_year_points_months_and_annual_line(year):
         sel = (day >= lo) & (day < hi)
         nearest = np.argmin(np.abs(c[sel][:, None] - ticks[None, :]), axis=1)
         assert np.all(nearest == ["Jan", "Apr / Oct", "Jul"].index(label)), label
+    # each labelled month exactly at its colour-bar tick, and one shade per month: the colours were half a month
+    # off the labels (Jan and Feb one shade, Jul and Aug another, neither Jan nor Jul at its tick)
+    from dcsim.metrics.annual import month_hour_index
+
+    mo, _ = month_hour_index(ts["t_s"], start)
+    np.testing.assert_allclose(c, -np.cos(2 * np.pi * mo / 12.0), atol=1e-12)
+    shade = {MONTHS[m]: float(c[mo == m][0]) for m in range(12)}
+    assert (shade["Jan"], shade["Apr"], shade["Jul"], shade["Oct"]) == pytest.approx((-1.0, 0.0, 1.0, 0.0))
+    assert shade["Feb"] > shade["Jan"] + 0.1 and shade["Aug"] < shade["Jul"] - 0.1
     pts = [(ln.get_xdata()[0], ln.get_ydata()[0]) for ln in ax.get_lines() if ln.get_marker() == "o"]
     assert pts == [pytest.approx((t, p)) for t, p in zip(a["t_out_c"]["mean_by_month"], a["pue"]["by_month"])]
     assert [(t.get_text(), t.xy) for t in ax.texts] == [(m, pytest.approx(xy)) for m, xy in zip(MONTHS, pts)]
+    # a month and its mirror month sit on one spot (Feb and Dec, Mar and Nov here): warming months are labelled
+    # above left, cooling months below right, so the pair's labels part (they were drawn on top of each other)
+    tm = a["t_out_c"]["mean_by_month"]
+    side = {t.get_text(): (t.get_ha(), tuple(np.sign(t.xyann))) for t in ax.texts}
+    for i, m in enumerate(MONTHS):
+        warming = tm[(i + 1) % 12] > tm[i - 1]
+        assert side[m] == (("right", (-1, 1)) if warming else ("left", (1, -1))), m
+    for a_, b_ in (("Feb", "Dec"), ("Mar", "Nov"), ("Apr", "Oct"), ("May", "Sep")):
+        assert side[a_][0] == "right" and side[b_][0] == "left", (a_, b_)
     np.testing.assert_array_equal(_line(ax, f"annual PUE {a['pue']['annual']:.3f} (energy-weighted)").get_ydata(),
                                   a["pue"]["annual"])
     assert ax.get_xlabel() == "outdoor dry-bulb (°C)" and ax.get_ylabel() == "PUE"

@@ -28,6 +28,8 @@ __all__ = [
     "POWER_COLORS",
     "RUN_COLORS",
     "STYLE",
+    "CAP_IN_FORCE",
+    "cap_label",
     "new_figure",
     "time_axis",
     "binding_runs",
@@ -195,6 +197,19 @@ def _ext(y: Any) -> np.ndarray:
     """Values for a step plot over tick edges: the last tick's value repeated at the end."""
     y = np.asarray(y, dtype=float)
     return np.concatenate((y, y[-1:])) if y.size else y
+
+
+#: Legend of the cap line when the cap moves during the run: the line is the cap in force at each tick (the
+#: interconnect contract, lower while a curtailment is on), not the contract.
+CAP_IN_FORCE = "cap in force (interconnect, lower while curtailed)"
+
+
+def cap_label(cap: Any) -> str:
+    """Legend of a line drawn from ``interconnect_w``: ``"interconnect cap"`` when it is the same all run,
+    :data:`CAP_IN_FORCE` when a curtailment lowers it somewhere."""
+    c = np.asarray(cap, dtype=float)
+    c = c[np.isfinite(c)]
+    return "interconnect cap" if c.size == 0 or np.all(c == c[0]) else CAP_IN_FORCE
 
 
 def _finite_max(*arrays: np.ndarray) -> float:
@@ -377,8 +392,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 @_styled
 def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     """Facility power over time stacked as GPU, rest of IT, cooling, delivery losses and fixed
-    loads (MW), against the interconnect cap; with a battery, the meter (facility power minus the
-    battery's output) as its own line."""
+    loads (MW), against the cap in force (the interconnect, lower while a curtailment is on); with a battery, the
+    meter (facility power minus the battery's output) as its own line."""
     report, ts = _parts(result)
     daily = _long_run(ts)
     if daily:
@@ -417,8 +432,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     cap = ts.get("interconnect_w")
     if cap is not None and np.isfinite(cap).any():
         capd = np.where(np.isfinite(cap), cap, np.nan) * mw
-        ax.step(edges, _ext(capd), where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--",
-                label="interconnect cap")
+        ax.step(edges, _ext(capd), where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--", label=cap_label(cap))
         top = max(top, float(np.nanmax(capd)))
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])

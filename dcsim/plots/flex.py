@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
-from dcsim.plots.figures import _ext, _parts, _span_edges, _styled, new_figure
+from dcsim.plots.figures import _ext, _parts, _span_edges, _styled, cap_label, new_figure
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
 
@@ -36,9 +36,29 @@ def annual_pue_figure(result: Any):
     return pue_outdoor_year_plot(ts["t_s"], ts["pue"], ts["t_out_c"], datetime.fromisoformat(a["start"]), summary=a)
 
 
-def _hours(ts: dict) -> np.ndarray:
-    """Tick edges in hours: tick i covers [t_i, t_i+1), the last one a step long (values are drawn as steps)."""
-    return _span_edges(np.asarray(ts["t_s"], dtype=float) / 3600.0)
+#: Runs longer than this (s) are drawn against days from the start, shorter ones against hours.
+DAYS_BEYOND_S = 3 * 86400.0
+
+
+def _time(ts: dict) -> tuple[np.ndarray, str, float]:
+    """Tick edges in hours, or in days for a run longer than :data:`DAYS_BEYOND_S` (8,760 h on an axis is
+    unreadable): tick i covers [t_i, t_i+1), the last one a step long (values are drawn as steps). Returns
+    (edges, x-axis label, tick spacing in those units or 0 for matplotlib's own)."""
+    t = np.asarray(ts["t_s"], dtype=float)
+    span = float(t[-1] - t[0]) if t.size else 0.0
+    if span > DAYS_BEYOND_S:
+        every = 1.0 if span <= 14 * 86400 else 7.0 if span <= 60 * 86400 else 30.0
+        return _span_edges(t / 86400.0), "days from start", every
+    return _span_edges(t / 3600.0), "hours from start", 0.0
+
+
+def _time_axis(ax, x: np.ndarray, label: str, every: float) -> None:
+    from matplotlib.ticker import MultipleLocator
+
+    ax.set_xlabel(label)
+    ax.set_xlim(x[0], x[-1])
+    if every:
+        ax.xaxis.set_major_locator(MultipleLocator(every))
 
 
 def _step(ax, x, y, **kw):
@@ -57,18 +77,19 @@ def _shade(ax, x, mask, color, label):
 @_styled
 def grid_flex_figure(result: Any):
     """Meter power against the cap in force (curtailment requests shaded, notices lighter),
-    facility power before storage; battery state of charge; deferred work waiting."""
+    facility power before storage; battery state of charge (% of its capacity); deferred work waiting. Against hours
+    from the start, or days beyond 3 days."""
     report, ts = _parts(result)
     if "grid" not in report or "meter_power_w" not in ts:
         return None
-    x = _hours(ts)
+    x, xlabel, every = _time(ts)
     rows = 1 + ("battery_energy_j" in ts) + ("deferred_backlog_tokens" in ts)
     fig = new_figure(11.0, 2.6 + 2.2 * rows)
     axs = np.atleast_1d(fig.subplots(rows, 1, sharex=True))
     ax = axs[0]
     _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
     _step(ax, x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
-    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label="cap in force")
+    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label=cap_label(ts["interconnect_w"]))
     _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), "tab:red", "curtailment request")
     _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), "tab:orange", "notice")
     ax.set_ylabel("kW")
@@ -78,26 +99,26 @@ def grid_flex_figure(result: Any):
     if "battery_energy_j" in ts:
         st = report.get("storage", {})
         cap = st.get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
-        _step(axs[i], x, ts["battery_energy_j"] / cap, color="tab:green", lw=1.3)
-        axs[i].set_ylabel("battery SoC")
-        axs[i].set_ylim(0, 1)
+        _step(axs[i], x, 100.0 * ts["battery_energy_j"] / cap, color="tab:green", lw=1.3)
+        axs[i].set_ylabel("battery charge\n(% of capacity)")
+        axs[i].set_ylim(0, 100)
         i += 1
     if "deferred_backlog_tokens" in ts:
         _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
         axs[i].set_ylabel("deferred work\nwaiting (Gtok)")
-    axs[-1].set_xlabel("hours from start")
-    axs[-1].set_xlim(x[0], x[-1])
+    _time_axis(axs[-1], x, xlabel, every)
     return fig
 
 
 @_styled
 def thermal_figure(result: Any):
-    """White-space (inlet or coolant) and loop temperatures; throttled and shed ticks shaded."""
+    """White-space (inlet or coolant) and loop temperatures; throttled and shed ticks shaded. Against hours from
+    the start, or days beyond 3 days."""
     report, ts = _parts(result)
     th = report.get("thermal")
     if not th or "t_space_c" not in ts or not np.any(ts.get("thermal_engaged", 0)):
         return None
-    x = _hours(ts)
+    x, xlabel, every = _time(ts)
     fig = new_figure(11.0, 5.0)
     ax = fig.subplots()
     _step(ax, x, ts["t_space_c"], color="tab:red", lw=1.4, label="white space (GPU inlet / coolant)")
@@ -115,8 +136,7 @@ def thermal_figure(result: Any):
                    label=f"room limit {th['shed_space_c']:g} °C: shed")
     _shade(ax, x, ts["thermal_throttled"], "tab:orange", "thermal throttle")
     _shade(ax, x, ts["thermal_shed"], "black", "shed (IT off)")
-    ax.set_xlabel("hours from start")
-    ax.set_xlim(x[0], x[-1])
+    _time_axis(ax, x, xlabel, every)
     ax.set_ylabel("°C")
     ax.legend(loc="center left", bbox_to_anchor=(0.005, 0.47), fontsize=8)
     ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")

@@ -249,7 +249,8 @@ def _lw(i: int, n: int) -> float:
 
 def overlay_figures(labels: list[str], loaded: list) -> dict:
     """Overlay figures by file stem: ``compare_rate`` (achieved rate and C/P/Q per run),
-    ``compare_power`` (facility power and interconnect cap), ``compare_jpt`` (J/token bars)."""
+    ``compare_power`` (facility and IT power, the meter when a battery makes it differ, and the cap, named as in
+    the run's power figure: the cap in force when a curtailment lowers it), ``compare_jpt`` (J/token bars)."""
     import matplotlib
 
     from dcsim.plots.figures import (
@@ -259,29 +260,33 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         _ext,
         _span_edges,
         _time_ticks,
+        cap_label,
         new_figure,
         time_axis,
     )
 
     figs = {}
     with matplotlib.rc_context(STYLE):
-        series = [(lab, ts) for lab, (_, ts) in zip(labels, loaded) if ts is not None and "t_s" in ts]
+        # (run index, label, time series) of the runs with a time series; a run keeps its index (its colour in every
+        # figure) when an earlier run has none
+        series = [(j, lab, ts) for j, (lab, (_, ts)) in enumerate(zip(labels, loaded))
+                  if ts is not None and "t_s" in ts]
         if series:
             fig = new_figure(12.0, 9.5)
             axes = fig.subplots(4, 1, sharex=True, height_ratios=[1.6, 1, 1, 1])
             panels = [("achieved_tok_s", "achieved (solid) and demand (dashed)"),
                       ("compute_tok_s", "C  compute ceiling"), ("power_tok_s", "P  power ceiling"),
                       ("cooling_tok_s", "Q  cooling ceiling")]
-            span = max(float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for _, ts in series)
+            span = max(float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for _, _, ts in series)
             for ax, (col, title) in zip(axes, panels):
-                for i, (lab, ts) in enumerate(series):
+                for k, (i, lab, ts) in enumerate(series):
                     t, xlabel = time_axis(np.array([0.0, span]))
                     tt = ts["t_s"] * (t[-1] / span if span else 1.0)
                     y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
                     if y is None:
                         continue
-                    ax.step(_span_edges(tt), _ext(y), where="post", color=RUN_COLORS[i % len(RUN_COLORS)], lw=_lw(i, len(series)),
-                            label=lab, alpha=0.9)
+                    ax.step(_span_edges(tt), _ext(y), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
+                            lw=_lw(k, len(series)), label=lab, alpha=0.9)
                     if col == "achieved_tok_s" and "demand_tok_s" in ts:
                         ax.step(_span_edges(tt), _ext(ts["demand_tok_s"]), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
                                 lw=1.0, ls="--", alpha=0.8)
@@ -303,22 +308,28 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
 
             fig = new_figure(12.0, 5.0)
             ax = fig.subplots()
-            peak = max(float(np.nanmax(ts.get("facility_power_w", [0.0]))) for _, ts in series)
+            peak = max(float(np.nanmax(ts.get("facility_power_w", [0.0]))) for _, _, ts in series)
             scale, unit = (1e-6, "MW") if peak >= 1e6 else (1e-3, "kW")
-            for i, (lab, ts) in enumerate(series):
+            for k, (i, lab, ts) in enumerate(series):
                 if "facility_power_w" not in ts:
                     continue
                 t, xlabel = time_axis(np.array([0.0, span]))
                 tt = ts["t_s"] * (t[-1] / span if span else 1.0)
                 c = RUN_COLORS[i % len(RUN_COLORS)]
-                ax.step(_span_edges(tt), _ext(ts["facility_power_w"] * scale), where="post", color=c, lw=_lw(i, len(series)),
-                        label=f"{lab}: facility", alpha=0.9)
+                ax.step(_span_edges(tt), _ext(ts["facility_power_w"] * scale), where="post", color=c,
+                        lw=_lw(k, len(series)), label=f"{lab}: facility", alpha=0.9)
                 if "it_power_w" in ts:
                     ax.step(_span_edges(tt), _ext(ts["it_power_w"] * scale), where="post", color=c, lw=1.0, alpha=0.6,
                             ls="-.", label=f"{lab}: IT")
+                meter = ts.get("meter_power_w")
+                if meter is not None and not np.allclose(meter, ts["facility_power_w"], rtol=1e-9, atol=1e-6):
+                    # with a battery the meter (what the cap limits) is not facility power: facility may exceed the cap
+                    ax.step(_span_edges(tt), _ext(meter * scale), where="post", color=c, lw=1.2, ls=":",
+                            label=f"{lab}: meter (after storage)")
                 if "interconnect_w" in ts and np.isfinite(ts["interconnect_w"]).any():
-                    ax.step(_span_edges(tt), _ext(np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan) * scale),
-                            where="post", color=c, lw=1.2, ls="--", label=f"{lab}: interconnect cap")
+                    cap = np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan)
+                    ax.step(_span_edges(tt), _ext(cap * scale), where="post", color=c, lw=1.2, ls="--",
+                            label=f"{lab}: {cap_label(cap)}")
             ax.set_ylim(bottom=0)
             _time_ticks(ax, np.array([0.0, span]))
             ax.set_xlim(0, t[-1])
