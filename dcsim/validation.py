@@ -90,10 +90,10 @@ _LOMO_MOE = ("issue 14.4 not met for this pair: the MoE dispatch per MoE layer d
              "predicted up to 28 % slow and J/token up to +68 % (batch 8)")
 _LOMO_SCOUT = ("issue 14.4 not met for this pair: the pool predicts Llama-4 Scout 33-64 % faster than measured at "
                "every batch, drawing more (334-555 W per GPU against 250-470 W): its steps are overhead-bound "
-               "(21 ms at batch 8 on 8 H100s, Maverick 12 ms with the same 48 layers, hidden size and attention, 16 large top-1 experts "
-               "against 128), a cost of its serving in vLLM 0.11.1 that no other model in the pool shows; the "
-               "expert-parallel imbalance (2 of its 16 experts per GPU) explains part of it (its own fits' MoE "
-               "dispatch 67-106 us with it charged, 180-253 us without), not the rest")
+               "(21 ms at batch 8 on 8 H100s, Maverick 12 ms with the same 48 layers, hidden size and attention, "
+               "16 large top-1 experts against 128), a cost of its serving in vLLM 0.11.1 that no other model in "
+               "the pool shows; the expert-parallel imbalance (2 of its 16 experts per GPU) explains part of it "
+               "(its own fits' MoE dispatch 67-106 us with it charged, 180-253 us without), not the rest")
 _LOMO_POWER = ("issue 14.4 not met for this pair (tokens/s within the bar or near it, J/token not): power per GPU at "
                "small batch differs between models served on the same H100s beyond what the work done explains "
                "(overhead-bound steps at batch 8-16: Llama-4 Maverick 231-252 W per GPU on 8, Qwen3-235B BF16 354 W on "

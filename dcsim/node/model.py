@@ -269,8 +269,15 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         kv_capacity_tokens=kv_free / d.kv_bytes_per_token, clock_min=gpu.clock_min,
         power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
         calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv),
-                                       layout=("expert-parallel" if ep else "sharded experts") if model.n_experts else ""),
+                                       layout=_layout_name(model, ep)),
     )
+
+
+def _layout_name(model: ModelSpec, expert_parallel: bool) -> str:
+    """How an MoE model's experts are laid out over a replica's GPUs, for the calibration record ("" if dense)."""
+    if not model.n_experts:
+        return ""
+    return "expert-parallel" if expert_parallel else "sharded experts"
 
 
 #: what each calibration status means, for warnings and reports
