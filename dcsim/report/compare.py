@@ -258,9 +258,11 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         RUN_COLORS,
         STYLE,
         _ext,
+        _long_run,
         _span_edges,
         _time_ticks,
         cap_label,
+        daily_means,
         new_figure,
         time_axis,
     )
@@ -271,6 +273,12 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         # figure) when an earlier run has none
         series = [(j, lab, ts) for j, (lab, (_, ts)) in enumerate(zip(labels, loaded))
                   if ts is not None and "t_s" in ts]
+        # the run figures' rule: beyond two weeks a tick-by-tick line is a solid block, so every run is drawn as
+        # daily means when one of them is that long (one time base for the overlay)
+        daily = any(_long_run(ts) for _, _, ts in series)
+        if daily:
+            series = [(j, lab, daily_means(ts)) for j, lab, ts in series]
+        note = " (daily means)" if daily else ""
         if series:
             fig = new_figure(12.0, 9.5)
             axes = fig.subplots(4, 1, sharex=True, height_ratios=[1.6, 1, 1, 1])
@@ -303,7 +311,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
             axes[-1].set_xlim(0, t[-1])
             axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
             axes[-1].set_xlabel(xlabel)
-            fig.suptitle("Token rate and ceilings, run by run", fontweight="bold", fontsize=13)
+            fig.suptitle("Token rate and ceilings, run by run" + note, fontweight="bold", fontsize=13)
             figs["compare_rate"] = fig
 
             fig = new_figure(12.0, 5.0)
@@ -335,7 +343,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
             ax.set_xlim(0, t[-1])
             ax.set_ylabel(f"power ({unit})")
             ax.set_xlabel(xlabel)
-            ax.set_title("Facility power, run by run")
+            ax.set_title("Facility power, run by run" + note)
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
             figs["compare_power"] = fig
 
