@@ -366,3 +366,30 @@ def test_overlays_beyond_two_weeks_are_daily_means(three):
     assert figs["compare_power"].axes[0].get_title() == "Facility power, run by run"
     ln = [x for x in figs["compare_rate"].axes[0].get_lines() if x.get_label() == labels[0]][0]
     np.testing.assert_array_equal(_steps(ln)[1], two[0][1]["achieved_tok_s"])
+
+
+@pytest.mark.parametrize("gap", [0, 1])
+def test_overlays_name_a_run_without_timeseries_in_its_colour(three, gap):
+    """A run without timeseries.csv no longer vanishes from the rate and power overlays: their legends list it, in
+    run order, as '<name>: no time series' in the colour its J/token bars have, with nothing drawn for it."""
+    from dcsim.plots import RUN_COLORS
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, _ = three
+    gapped = [(r, None) if i == gap else (r, ts) for i, (r, ts) in enumerate(loaded)]
+    figs = overlay_figures(labels, gapped)
+    jpt = {c.get_label(): _rgb(c[0].get_facecolor()) for c in figs["compare_jpt"].axes[0].containers}
+    missing = f"{labels[gap]}: no time series"
+    rate_leg = figs["compare_rate"].axes[0].get_legend()
+    assert [t.get_text() for t in rate_leg.get_texts()] == [missing if i == gap else lab
+                                                            for i, lab in enumerate(labels)]
+    assert _rgb(rate_leg.legend_handles[gap].get_color()) == jpt[labels[gap]] == _rgb(RUN_COLORS[gap])
+    power_ax = figs["compare_power"].axes[0]
+    power_texts = [t.get_text() for t in power_ax.get_legend().get_texts()]
+    assert missing in power_texts
+    assert power_texts.index(missing) == (0 if gap == 0 else power_texts.index(f"{labels[0]}: interconnect cap") + 1)
+    h = power_ax.get_legend().legend_handles[power_texts.index(missing)]
+    assert _rgb(h.get_color()) == jpt[labels[gap]]
+    for ax in (figs["compare_rate"].axes[0], power_ax):
+        ln = [x for x in ax.get_lines() if x.get_label() == missing]
+        assert len(ln) == 1 and ln[0].get_xydata().shape == (0, 2)   # named, nothing drawn

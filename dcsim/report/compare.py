@@ -279,6 +279,11 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         if daily:
             series = [(j, lab, daily_means(ts)) for j, lab, ts in series]
         note = " (daily means)" if daily else ""
+        # every run by index: (its index among the runs drawn, time series), None for a run without a time series,
+        # which gets a legend entry in its colour saying so instead of vanishing from the overlays
+        runs = [(j, lab, next(((k, ts) for k, (i, _, ts) in enumerate(series) if i == j), None))
+                for j, lab in enumerate(labels)]
+        no_ts = "no time series"
         if series:
             fig = new_figure(12.0, 9.5)
             axes = fig.subplots(4, 1, sharex=True, height_ratios=[1.6, 1, 1, 1])
@@ -287,7 +292,12 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                       ("cooling_tok_s", "Q  cooling ceiling")]
             span = max(float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for _, _, ts in series)
             for ax, (col, title) in zip(axes, panels):
-                for k, (i, lab, ts) in enumerate(series):
+                for i, lab, drawn in runs:
+                    if drawn is None:
+                        if col == "achieved_tok_s":
+                            ax.plot([], [], color=RUN_COLORS[i % len(RUN_COLORS)], lw=1.4, label=f"{lab}: {no_ts}")
+                        continue
+                    k, ts = drawn
                     t, xlabel = time_axis(np.array([0.0, span]))
                     tt = ts["t_s"] * (t[-1] / span if span else 1.0)
                     y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
@@ -318,7 +328,11 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
             ax = fig.subplots()
             peak = max(float(np.nanmax(ts.get("facility_power_w", [0.0]))) for _, _, ts in series)
             scale, unit = (1e-6, "MW") if peak >= 1e6 else (1e-3, "kW")
-            for k, (i, lab, ts) in enumerate(series):
+            for i, lab, drawn in runs:
+                if drawn is None:
+                    ax.plot([], [], color=RUN_COLORS[i % len(RUN_COLORS)], lw=1.4, label=f"{lab}: {no_ts}")
+                    continue
+                k, ts = drawn
                 if "facility_power_w" not in ts:
                     continue
                 t, xlabel = time_axis(np.array([0.0, span]))
