@@ -286,13 +286,17 @@ def _axis_label(path: str) -> tuple[str, float]:
 
 def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bool = True):
     """The binding-constraint map (constraint colours of :data:`dcsim.plots.CONSTRAINT_COLORS`) with
-    simulated cells as circles filled by the simulation's binding; returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
+    simulated cells as circles filled by the simulation's binding; returns the matplotlib Figure (``ax.figure`` when
+    ``ax`` is given, else a new Figure on the Agg canvas, without pyplot, so nothing needs closing)."""
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 5.2), dpi=110)
+        from dcsim.plots.figures import new_figure
+
+        fig = new_figure(7.5, 5.2)  # constrained layout: no tight_layout below
+        fig.set_dpi(110)
+        ax = fig.subplots()
     else:
         fig = ax.figure
     cmap = ListedColormap([CONSTRAINT_COLORS[n] for n in BINDING_NAMES])
@@ -340,5 +344,6 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
         dm = f"demand {float(pd.demand_mode) / 1e3:,.0f}k tok/s"
     ax.set_title(title or f"Binding constraint — t = {mo['t_s'] / 3600:.1f} h, {mo['t_out_c']:.1f} degC, {dm}",
                  fontsize=10)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # a caller's figure without a layout engine
+        fig.tight_layout()
     return fig

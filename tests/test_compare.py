@@ -320,3 +320,76 @@ def test_overlay_power_names_the_cap_in_force_and_draws_the_meter(three):
         x, y = _steps(ln)
         np.testing.assert_allclose(x, _edges_h(tb))
         np.testing.assert_allclose(y, tb[col] * 1e-3, rtol=1e-12)
+
+
+def _long_runs(loaded, days, seed=3, tick_s=3600.0):
+    """The runs' reports with seeded synthetic hourly time series of ``days[i]`` days each."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for (rep, _), d in zip(loaded, days):
+        n = int(round(d * 86400.0 / tick_s))
+        ts = {"t_s": np.arange(n) * tick_s}
+        for k in ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s"):
+            ts[k] = rng.uniform(1e5, 4e5, n)
+        for k in ("facility_power_w", "it_power_w", "interconnect_w"):
+            ts[k] = rng.uniform(2e5, 6e5, n)
+        out.append((rep, ts))
+    return out
+
+
+def test_overlays_beyond_two_weeks_are_daily_means(three):
+    """As the run figures do (signature and power plots): runs longer than two weeks are drawn as daily means, not
+    tick by tick (a solid block), and the titles say so. One time base: a shorter run beside a long one is drawn as
+    daily means too. Two weeks or less stays tick by tick. Catches the overlays drawing every tick of a month."""
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, _ = three
+    long = _long_runs(loaded[:2], (20, 3))
+    figs = overlay_figures(labels[:2], long)
+    rate, power = figs["compare_rate"], figs["compare_power"]
+    assert rate.get_suptitle() == "Token rate and ceilings, run by run (daily means)"
+    assert power.axes[0].get_title() == "Facility power, run by run (daily means)"
+    assert rate.axes[-1].get_xlabel() == power.axes[0].get_xlabel() == "time (days)"
+    for (lab, (_, ts)), days in zip(zip(labels, long), (20, 3)):
+        for ax, label, col, scale in ((rate.axes[0], lab, "achieved_tok_s", 1.0),
+                                      (rate.axes[2], lab, "power_tok_s", 1.0),
+                                      (power.axes[0], f"{lab}: facility", "facility_power_w", 1e-3)):
+            ln = [x for x in ax.get_lines() if x.get_label() == label]
+            assert len(ln) == 1, (label, col)
+            x, y = _steps(ln[0])
+            np.testing.assert_allclose(x, np.arange(days + 1.0))          # one step per day, on the days axis
+            np.testing.assert_allclose(y, ts[col].reshape(days, 24).mean(axis=1) * scale, rtol=1e-12)
+    # exactly two weeks: tick by tick, as in the run figures
+    two = _long_runs(loaded[:2], (14 + 1 / 24, 14 + 1 / 24))
+    figs = overlay_figures(labels[:2], two)
+    assert figs["compare_rate"].get_suptitle() == "Token rate and ceilings, run by run"
+    assert figs["compare_power"].axes[0].get_title() == "Facility power, run by run"
+    ln = [x for x in figs["compare_rate"].axes[0].get_lines() if x.get_label() == labels[0]][0]
+    np.testing.assert_array_equal(_steps(ln)[1], two[0][1]["achieved_tok_s"])
+
+
+@pytest.mark.parametrize("gap", [0, 1])
+def test_overlays_name_a_run_without_timeseries_in_its_colour(three, gap):
+    """A run without timeseries.csv no longer vanishes from the rate and power overlays: their legends list it, in
+    run order, as '<name>: no time series' in the colour its J/token bars have, with nothing drawn for it."""
+    from dcsim.plots import RUN_COLORS
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, _ = three
+    gapped = [(r, None) if i == gap else (r, ts) for i, (r, ts) in enumerate(loaded)]
+    figs = overlay_figures(labels, gapped)
+    jpt = {c.get_label(): _rgb(c[0].get_facecolor()) for c in figs["compare_jpt"].axes[0].containers}
+    missing = f"{labels[gap]}: no time series"
+    rate_leg = figs["compare_rate"].axes[0].get_legend()
+    assert [t.get_text() for t in rate_leg.get_texts()] == [missing if i == gap else lab
+                                                            for i, lab in enumerate(labels)]
+    assert _rgb(rate_leg.legend_handles[gap].get_color()) == jpt[labels[gap]] == _rgb(RUN_COLORS[gap])
+    power_ax = figs["compare_power"].axes[0]
+    power_texts = [t.get_text() for t in power_ax.get_legend().get_texts()]
+    assert missing in power_texts
+    assert power_texts.index(missing) == (0 if gap == 0 else power_texts.index(f"{labels[0]}: interconnect cap") + 1)
+    h = power_ax.get_legend().legend_handles[power_texts.index(missing)]
+    assert _rgb(h.get_color()) == jpt[labels[gap]]
+    for ax in (figs["compare_rate"].axes[0], power_ax):
+        ln = [x for x in ax.get_lines() if x.get_label() == missing]
+        assert len(ln) == 1 and ln[0].get_xydata().shape == (0, 2)   # named, nothing drawn

@@ -225,3 +225,29 @@ def test_plot_phase_legend_names_only_the_markers_drawn():
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "simulated (differs)" in labels and "simulated (agrees)" not in labels
     plt.close(fig)
+
+
+def test_plot_phase_builds_its_figure_without_pyplot():
+    """Without ``ax`` the figure is built as the package's other figures are (dcsim.plots.figures.new_figure): on the
+    Agg canvas, not registered with pyplot (so callers need not close it), constrained layout, the size and dpi it had;
+    with ``ax`` it draws there and returns that axes' figure. Catches a return to plt.subplots, which left every
+    figure open in pyplot's registry."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    before = plt.get_fignums()
+    fig = plot_phase(_toy_diagram())
+    assert plt.get_fignums() == before
+    assert type(fig.canvas) is FigureCanvasAgg and fig.canvas.manager is None
+    assert isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    assert tuple(fig.get_size_inches()) == (7.5, 5.2) and fig.dpi == 110
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and ax.get_xlabel() == "interconnect [MW]"
+    assert ax.get_title().startswith("Binding constraint — t = 14.0 h")
+    # a caller's axes: drawn there, its figure returned, nothing added to pyplot either
+    own = Figure(figsize=(6, 4))
+    own_ax = own.subplots()
+    assert plot_phase(_toy_diagram(), ax=own_ax, title="mine") is own
+    assert own_ax.get_title() == "mine" and plt.get_fignums() == before

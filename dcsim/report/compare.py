@@ -258,9 +258,11 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         RUN_COLORS,
         STYLE,
         _ext,
+        _long_run,
         _span_edges,
         _time_ticks,
         cap_label,
+        daily_means,
         new_figure,
         time_axis,
     )
@@ -271,6 +273,17 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         # figure) when an earlier run has none
         series = [(j, lab, ts) for j, (lab, (_, ts)) in enumerate(zip(labels, loaded))
                   if ts is not None and "t_s" in ts]
+        # the run figures' rule: beyond two weeks a tick-by-tick line is a solid block, so every run is drawn as
+        # daily means when one of them is that long (one time base for the overlay)
+        daily = any(_long_run(ts) for _, _, ts in series)
+        if daily:
+            series = [(j, lab, daily_means(ts)) for j, lab, ts in series]
+        note = " (daily means)" if daily else ""
+        # every run by index: (its index among the runs drawn, time series), None for a run without a time series,
+        # which gets a legend entry in its colour saying so instead of vanishing from the overlays
+        runs = [(j, lab, next(((k, ts) for k, (i, _, ts) in enumerate(series) if i == j), None))
+                for j, lab in enumerate(labels)]
+        no_ts = "no time series"
         if series:
             fig = new_figure(12.0, 9.5)
             axes = fig.subplots(4, 1, sharex=True, height_ratios=[1.6, 1, 1, 1])
@@ -279,7 +292,12 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                       ("cooling_tok_s", "Q  cooling ceiling")]
             span = max(float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for _, _, ts in series)
             for ax, (col, title) in zip(axes, panels):
-                for k, (i, lab, ts) in enumerate(series):
+                for i, lab, drawn in runs:
+                    if drawn is None:
+                        if col == "achieved_tok_s":
+                            ax.plot([], [], color=RUN_COLORS[i % len(RUN_COLORS)], lw=1.4, label=f"{lab}: {no_ts}")
+                        continue
+                    k, ts = drawn
                     t, xlabel = time_axis(np.array([0.0, span]))
                     tt = ts["t_s"] * (t[-1] / span if span else 1.0)
                     y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
@@ -303,14 +321,18 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
             axes[-1].set_xlim(0, t[-1])
             axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
             axes[-1].set_xlabel(xlabel)
-            fig.suptitle("Token rate and ceilings, run by run", fontweight="bold", fontsize=13)
+            fig.suptitle("Token rate and ceilings, run by run" + note, fontweight="bold", fontsize=13)
             figs["compare_rate"] = fig
 
             fig = new_figure(12.0, 5.0)
             ax = fig.subplots()
             peak = max(float(np.nanmax(ts.get("facility_power_w", [0.0]))) for _, _, ts in series)
             scale, unit = (1e-6, "MW") if peak >= 1e6 else (1e-3, "kW")
-            for k, (i, lab, ts) in enumerate(series):
+            for i, lab, drawn in runs:
+                if drawn is None:
+                    ax.plot([], [], color=RUN_COLORS[i % len(RUN_COLORS)], lw=1.4, label=f"{lab}: {no_ts}")
+                    continue
+                k, ts = drawn
                 if "facility_power_w" not in ts:
                     continue
                 t, xlabel = time_axis(np.array([0.0, span]))
@@ -335,7 +357,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
             ax.set_xlim(0, t[-1])
             ax.set_ylabel(f"power ({unit})")
             ax.set_xlabel(xlabel)
-            ax.set_title("Facility power, run by run")
+            ax.set_title("Facility power, run by run" + note)
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
             figs["compare_power"] = fig
 
