@@ -88,8 +88,9 @@ SELECTION = [
 #: gemma-3-12b's power 8 % at 32: CPU and scheduler effects, CALIBRATION §A1); gemma-3-27b's passes
 #: and is the B200 pool's dense single-GPU peer (eighth pass, issue 14.4).
 IF_MONOTONE = {("B200", 1)}
-COLUMNS = ["kind", "gpu", "n_gpus", "expert_parallel", "model", "precision", "task", "max_num_seqs", "batch", "mean_in",
-           "mean_out", "decode_ctx", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms", "source", "note"]
+COLUMNS = ["kind", "gpu", "n_gpus", "expert_parallel", "model", "precision", "task", "max_num_seqs", "batch",
+           "mean_in", "mean_out", "decode_ctx", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms",
+           "source", "note"]
 CAP_COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "phase", "prompt_tokens", "batch", "ctx_tokens",
                "cap_frac_tdp", "latency_factor", "source", "note"]
 

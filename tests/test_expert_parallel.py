@@ -38,16 +38,15 @@ def test_imbalance_limits():
     assert np.all(np.diff(f) < 0) and np.all(f > 1.0)
 
 
-def _params(model, precision, tp, ep):
-    prof = {"name": "p", "gpu": "H100-SXM", "model": model, "precision": precision, "tensor_parallel": tp,
+def _profile(model, precision, tp):
+    return {"name": "p", "gpu": "H100-SXM", "model": model, "precision": precision, "tensor_parallel": tp,
             "params": {"mfu": 0.5, "mbu": 0.8, "t_layer_s": 3e-5, "t_seq_layer_s": 1e-6, "overlap_p": 8.0,
                        "t_moe_layer_s": 5e-5, "p_compute_w": 560.0, "p_memory_w": 370.0, "p_sync_w": 300.0,
                        "gamma": 1.15}}
-    return prof
 
 
 def _node(tmp_path, model="llama-4-maverick", precision="fp8", tp=8, ep=True):
-    prof = _params(model, precision, tp, ep)
+    prof = _profile(model, precision, tp)
     path = tmp_path / f"{model}{ep}.yaml"
     path.write_text(yaml.safe_dump(prof))
     return build_node(NodeSpec(gpu="H100-SXM", model=model, precision=precision, tensor_parallel=tp,

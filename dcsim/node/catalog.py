@@ -154,7 +154,8 @@ def other_tp_band(gpu: str) -> dict:
     fit's ``cross_tp`` rows: each group predicted by its model's fit at another TP); over every pooled
     GPU when ``gpu`` has no such rows."""
     pools = pooled_profiles()
-    return _worst((pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []])
+    rows = (pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []]
+    return _worst(rows)
 
 
 #: parameters free in a pooled fit only when its data identify them (MoE dispatch, FP8 cost); a generic

@@ -137,7 +137,7 @@ def derive(model: ModelSpec, precision: str, lv: Levers, expert_parallel: int = 
         fp8_layers_run=float((moe_layers if experts_only else model.layers) if precision == "fp8" else 0) * f,
         window=float(model.sliding_window) if model.local_layers else 0.0,
         local_frac=model.local_layers / model.layers,
-        ep_groups=float(ep if ep > 1 else 1),
+        ep_groups=float(max(ep, 1)),
         experts_per_group=float(model.n_experts // ep) if ep > 1 else 0.0,
     )
 
