@@ -363,3 +363,17 @@ def test_report_header_names_the_data_fitted_and_says_where_gamma_comes_from(tmp
     assert head[2].startswith("  gamma (DVFS exponent): fitted to cap rows: splitwise_h100_cap.csv")
     # and the gamma line does not contradict the warnings: one cap level does not pin gamma
     assert ("its prior sets it" in head[2]) == (not prof["uncertainty"]["gamma"]["identified"])
+
+
+def test_report_names_the_expert_layout_of_an_moe_profile():
+    # the YAML recorded expert_parallel but the printed report did not say which layout was calibrated
+    from dcsim.node.calibrate import format_report
+
+    ep = calibrate([MEASUREMENT_DIR / "mlenergy_llama-4-maverick-fp8.csv"], "H100-SXM", "llama-4-maverick", "fp8", 8)
+    assert ep["expert_parallel"] is True
+    assert format_report(ep).splitlines()[0] == (f"profile {ep['name']} (experts: expert-parallel over 8 GPUs, "
+                                                 "whole experts per GPU)")
+    sharded = {**ep, "expert_parallel": False}
+    assert format_report(sharded).splitlines()[0].endswith("(experts: sharded over the replica's GPUs, tensor parallel)")
+    dense = calibrate([MEASUREMENT_DIR / "mlenergy_llama-3.1-8b.csv"], "H100-SXM", "llama-3.1-8b", "bf16", 1)
+    assert format_report(dense).splitlines()[0] == f"profile {dense['name']}"

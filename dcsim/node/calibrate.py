@@ -696,11 +696,20 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
             "generated_by": "dcsim calibrate " + " ".join(files) + f" --gpu {gpu} --pool"}
 
 
+def _layout_suffix(prof: dict) -> str:
+    """How an MoE profile's experts were laid out when measured (the layout it calibrates), "" if dense."""
+    if prof.get("model", "*") == "*" or not resolve_model(prof["model"]).n_experts:
+        return ""
+    if prof.get("expert_parallel"):
+        return f" (experts: expert-parallel over {prof['tensor_parallel']} GPUs, whole experts per GPU)"
+    return " (experts: sharded over the replica's GPUs, tensor parallel)"
+
+
 def format_report(prof: dict) -> str:
     """Human-readable fit table with parameter uncertainties and warnings."""
     unc = prof.get("uncertainty", {})
     files = prof.get("measurements") or []
-    lines = [f"profile {prof['name']}",
+    lines = [f"profile {prof['name']}" + _layout_suffix(prof),
              "  fitted to: " + (", ".join(Path(f).name for f in files) if files else "n/a"),
              f"  gamma (DVFS exponent): {prof['gamma_source']}"
              + ("; they do not identify it: its prior sets it (warning below)"
