@@ -393,3 +393,25 @@ def test_overlays_name_a_run_without_timeseries_in_its_colour(three, gap):
     for ax in (figs["compare_rate"].axes[0], power_ax):
         ln = [x for x in ax.get_lines() if x.get_label() == missing]
         assert len(ln) == 1 and ln[0].get_xydata().shape == (0, 2)   # named, nothing drawn
+
+
+def test_compare_says_which_runs_have_no_timeseries(runs, tmp_path):
+    """With no timeseries.csv in a run, the printed table says so (the overlays alone did, in a legend), and
+    with none in any run it says that no rate or power overlay was drawn (it wrote them silently not at all)."""
+    base, *_ = runs
+    for name in ("air", "liquid"):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "report.json").write_bytes((base / name / "report.json").read_bytes())
+    table, data = compare([base / "air", tmp_path / "liquid"], tmp_path / "one")
+    assert data["runs_without_timeseries"] == ["liquid"]
+    assert table.endswith("No timeseries.csv in liquid: the rate and power overlays name it without a line")
+    assert (tmp_path / "one" / "compare_rate.png").is_file()
+    table, data = compare([tmp_path / "air", tmp_path / "liquid"], tmp_path / "none")
+    assert data["runs_without_timeseries"] == ["air", "liquid"]
+    assert table.endswith("No timeseries.csv in air, liquid: no rate or power overlay is drawn, only the J/token bars")
+    assert sorted(p.name for p in (tmp_path / "none").iterdir()) == ["compare.json", "compare_jpt.png"]
+    table, data = compare([base / "air", base / "liquid"], tmp_path / "all")
+    assert "runs_without_timeseries" not in data and "No timeseries.csv" not in table
+    table, data = compare([base / "air", tmp_path / "liquid"])   # no plots written: nothing to say
+    assert "No timeseries.csv" not in table

@@ -188,6 +188,13 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         table += "\n\n" + "\n".join(caveats)
     if out_dir is not None:
         data["files"] = _write_plots(Path(out_dir), labels, loaded, data)
+        no_ts = [lab for lab, (_, ts) in zip(labels, loaded) if ts is None or "t_s" not in ts]
+        if no_ts:  # say which runs the rate and power overlays cannot draw, not only in a legend
+            data["runs_without_timeseries"] = no_ts
+            table += ("\n\nNo timeseries.csv in " + ", ".join(no_ts) + ": "
+                      + ("no rate or power overlay is drawn, only the J/token bars" if len(no_ts) == len(labels)
+                         else "the rate and power overlays name " + ("it" if len(no_ts) == 1 else "them")
+                         + " without a line"))
     return table, data
 
 
