@@ -415,3 +415,23 @@ def test_compare_says_which_runs_have_no_timeseries(runs, tmp_path):
     assert "runs_without_timeseries" not in data and "No timeseries.csv" not in table
     table, data = compare([base / "air", tmp_path / "liquid"])   # no plots written: nothing to say
     assert "No timeseries.csv" not in table
+
+
+def test_dashed_lines_two_runs_share_show_both_runs(three):
+    """Runs compared on one workload share the demand line and often the cap: the dashed and dotted lines were all
+    1-1.2 pt, so the last run's hid the others'. Now each run's is wider than every later run's (as the solid lines),
+    so the earlier colours show at the edges."""
+    from dcsim.plots import RUN_COLORS
+
+    labels, loaded, figs = three
+    for ax, styles in ((figs["compare_rate"].axes[0], ("--",)), (figs["compare_power"].axes[0], ("--", "-."))):
+        for ls in styles:
+            widths = []
+            for c in RUN_COLORS[:3]:
+                ln = [x for x in ax.get_lines() if x.get_linestyle() == ls and _rgb(x.get_color()) == _rgb(c)]
+                assert len(ln) == 1, (ls, c)
+                widths.append(ln[0].get_linewidth())
+            assert widths[0] > widths[1] > widths[2] >= 1.0, (ls, widths)
+            # the solid lines' rule, narrower: the dashes stay thinner than the run's own solid line
+            solid = [x.get_linewidth() for x in ax.get_lines() if x.get_linestyle() == "-" and x.get_label() != "_nolegend_"]
+            assert all(w < s for w, s in zip(widths, solid[:3]))

@@ -254,6 +254,12 @@ def _lw(i: int, n: int) -> float:
     return 1.4 + 2.4 * (n - 1 - i) / max(n - 1, 1)
 
 
+def _lw_thin(i: int, n: int) -> float:
+    """Line width of run i's dashed/dotted lines (demand, IT, meter, cap): also widest for the first run, so a line
+    two runs share (the same demand or cap) shows both colours instead of the last run's alone."""
+    return 1.0 + 1.6 * (n - 1 - i) / max(n - 1, 1)
+
+
 def overlay_figures(labels: list[str], loaded: list) -> dict:
     """Overlay figures by file stem: ``compare_rate`` (achieved rate and C/P/Q per run),
     ``compare_power`` (facility and IT power, the meter when a battery makes it differ, and the cap, named as in
@@ -313,8 +319,8 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                     ax.step(_span_edges(tt), _ext(y), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
                             lw=_lw(k, len(series)), label=lab, alpha=0.9)
                     if col == "achieved_tok_s" and "demand_tok_s" in ts:
-                        ax.step(_span_edges(tt), _ext(ts["demand_tok_s"]), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
-                                lw=1.0, ls="--", alpha=0.8)
+                        ax.step(_span_edges(tt), _ext(ts["demand_tok_s"]), where="post",
+                                color=RUN_COLORS[i % len(RUN_COLORS)], lw=_lw_thin(k, len(series)), ls="--", alpha=0.8)
                 name = col.split("_")[0]
                 ax.set_title(title, loc="left", fontsize=11.5,
                              color=CONSTRAINT_COLORS.get(name, "#111111"))
@@ -348,16 +354,18 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 ax.step(_span_edges(tt), _ext(ts["facility_power_w"] * scale), where="post", color=c,
                         lw=_lw(k, len(series)), label=f"{lab}: facility", alpha=0.9)
                 if "it_power_w" in ts:
-                    ax.step(_span_edges(tt), _ext(ts["it_power_w"] * scale), where="post", color=c, lw=1.0, alpha=0.6,
-                            ls="-.", label=f"{lab}: IT")
+                    ax.step(_span_edges(tt), _ext(ts["it_power_w"] * scale), where="post", color=c,
+                            lw=_lw_thin(k, len(series)), alpha=0.6, ls="-.", label=f"{lab}: IT")
                 meter = ts.get("meter_power_w")
                 if meter is not None and not np.allclose(meter, ts["facility_power_w"], rtol=1e-9, atol=1e-6):
                     # with a battery the meter (what the cap limits) is not facility power: facility may exceed the cap
-                    ax.step(_span_edges(tt), _ext(meter * scale), where="post", color=c, lw=1.2, ls=":",
+                    ax.step(_span_edges(tt), _ext(meter * scale), where="post", color=c,
+                            lw=_lw_thin(k, len(series)), ls=":",
                             label=f"{lab}: meter (after storage)")
                 if "interconnect_w" in ts and np.isfinite(ts["interconnect_w"]).any():
                     cap = np.where(np.isfinite(ts["interconnect_w"]), ts["interconnect_w"], np.nan)
-                    ax.step(_span_edges(tt), _ext(cap * scale), where="post", color=c, lw=1.2, ls="--",
+                    ax.step(_span_edges(tt), _ext(cap * scale), where="post", color=c,
+                            lw=_lw_thin(k, len(series)), ls="--",
                             label=f"{lab}: {cap_label(cap)}")
             ax.set_ylim(bottom=0)
             _time_ticks(ax, np.array([0.0, span]))
