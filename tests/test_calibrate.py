@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shlex
 from pathlib import Path
 
@@ -79,7 +80,19 @@ def test_build_node_reproduces_measurements_independently(name):
     assert e_j == pytest.approx(p["fit"]["mape_j_per_tok_pct"], abs=0.01)
 
 
-# every shipped profile is refitted from its shipped CSVs (about 6 s in total)
+_NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")  # a figure, not the 8 of fp8
+
+
+def _same_warnings(new: list[str], shipped: list[str]) -> None:
+    """The same warnings (parameter, bound side, not identified) with the value within 2 % (the parameters'
+    tolerance) and a relative standard error within 0.1: numpy/scipy releases move the last printed digit."""
+    assert [_NUM.sub("#", w) for w in new] == [_NUM.sub("#", w) for w in shipped]
+    for a, b in zip(new, shipped):
+        for i, (x, y) in enumerate(zip(_NUM.findall(a), _NUM.findall(b))):  # the value, then its standard error
+            assert float(x) == pytest.approx(float(y), rel=0.02, abs=0.1 if i else 0.0), (a, b)
+
+
+# every shipped profile is refitted from its shipped CSVs
 @pytest.mark.parametrize("name", sorted(PROFILES))
 def test_calibrate_recomputes_shipped_profile(name):
     p = PROFILES[name]
@@ -92,7 +105,7 @@ def test_calibrate_recomputes_shipped_profile(name):
     for a, b in zip(new["request_points"], p["request_points"]):
         assert a["token_time_ms_fit"] == pytest.approx(b["token_time_ms_fit"], rel=1e-3)
         assert a["avg_w_per_gpu_fit"] == pytest.approx(b["avg_w_per_gpu_fit"], rel=1e-3)
-    assert new["warnings"] == p["warnings"]
+    _same_warnings(new["warnings"], p["warnings"])
     scale = {"t_layer_s": 1e-5, "t_seq_layer_s": 1e-7, "t_moe_layer_s": 1e-5, "t_fp8_layer_s": 1e-5, "p_sync_w": 100.0, "p_compute_w": 100.0,
              "p_memory_w": 100.0}
     for k in PARAM_NAMES:
