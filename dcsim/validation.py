@@ -101,10 +101,14 @@ _LOMO_POWER = ("issue 14.4 not met for this pair (tokens/s within the bar or nea
                "expert-parallel imbalance was charged: the GPUs waiting for the busiest draw idle power)")
 _LOMO_B200 = ("issue 14.4 not met for this pair: the B200 pool holds three dense models (Gemma-3-27B BF16 TP1, 70B "
               "BF16 TP2, 405B FP8 TP4) and one MoE model, so a left-out dense model is predicted from two dense models "
-              "of other sizes and TP degrees, and the left-out "
-              "MoE model has no MoE peer (MoE dispatch 0 in the pool without it, and no FP8 cost: Qwen3-235B is the "
-              "only model served in both precisions); B200 power sits at 0.85-0.97 x TDP "
-              "from batch 8, so its J/token errors follow the throughput errors")
+              "of other sizes and TP degrees; B200 power sits at 0.85-0.97 x TDP from batch 8, so its J/token errors "
+              "follow the throughput errors")
+_LOMO_B200_MOE = ("issue 14.4 not met for this pair: without Qwen3-235B the B200 pool holds no MoE model and one FP8 "
+                  "model, so its MoE dispatch and FP8 cost come from the H100 pool without Qwen3-235B (as a transfer "
+                  "takes them: catalog.borrow_unidentified); tokens/s is then within 9-16 % MAPE (15-64 % with no "
+                  "dispatch cost), but J/token is not: per-GPU power falls with the TP degree (measured 903-947 W per "
+                  "GPU on 2 B200s in FP8, 641-817 W on 4, 493-674 W on 8 in BF16) and the dense-only pool, with "
+                  "every power term at 691 W, predicts 756-872 W for each layout")
 _LOMO_A100 = ("issue 14.4 not met for this pair: leaving Llama-2-70B out removes all three of its TP degrees, so it "
               "is predicted from BLOOM-176B at TP8 alone; its TP-dependent per-layer overhead (fitted 66 us at TP2 "
               "and 413 us at TP8 on its own A100 profiles) cannot come from one TP8 model")
@@ -166,9 +170,9 @@ _LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, round
     "A100-SXM4-80GB_llama-2-70b_bf16_tp8": ((0.25, 0.15, 0.50, 0.20), _LOMO_A100),
     "B200_llama-3.1-405b_fp8_tp4": ((0.25, 0.25, 0.45, 0.45), _LOMO_B200),
     "B200_llama-3.1-70b_bf16_tp2": ((0.20, 0.30, 0.50, 0.85), _LOMO_B200),
-    "B200_qwen3-235b-a22b_bf16_tp4": ((0.20, 0.15, 0.40, 0.25), _LOMO_B200),
-    "B200_qwen3-235b-a22b_bf16_tp8": ((0.30, 0.15, 0.50, 0.45), _LOMO_B200),
-    "B200_qwen3-235b-a22b_fp8_tp2": ((0.65, 0.50, 1.00, 0.60), _LOMO_B200),
+    "B200_qwen3-235b-a22b_bf16_tp4": ((0.15, 0.15, 0.30, 0.60), _LOMO_B200_MOE),
+    "B200_qwen3-235b-a22b_bf16_tp8": ((0.20, 0.35, 0.35, 1.15), _LOMO_B200_MOE),
+    "B200_qwen3-235b-a22b_fp8_tp2": ((0.10, 0.25, 0.15, 0.25), _LOMO_B200_MOE),
     "H100-SXM_llama-3.1-70b_bf16_tp4": ((0.20, 0.30, 0.40, 0.55), _LOMO_DEPTH),
     "H100-SXM_llama-4-maverick_fp8_tp8": ((0.15, 0.25, 0.25, 0.50), _LOMO_POWER),
     "H100-SXM_llama-4-scout_bf16_tp4": ((0.40, 0.20, 0.45, 0.25), _LOMO_SCOUT),

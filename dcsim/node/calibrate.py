@@ -49,7 +49,7 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from dcsim.node.catalog import profile_name, resolve_gpu, resolve_model
+from dcsim.node.catalog import borrow_unidentified, profile_name, resolve_gpu, resolve_model
 from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, decode_context, derive
 from dcsim.node.power import PowerParams
@@ -626,7 +626,10 @@ def _error_row(et: np.ndarray, ej: np.ndarray) -> dict:
 def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA) -> list[dict]:
     """Each model of ``gpu`` predicted by the pooled fit of the GPU's other models (none of its data).
 
-    One row per (model, precision, TP) group: MAPE and max |error| of tokens/s and J/token (%).
+    One row per (model, precision, TP) group: MAPE and max |error| of tokens/s and J/token (%). A row whose
+    MoE dispatch or FP8 cost the other models do not identify takes it from the other GPUs' pooled fits
+    without the model, as a transfer does (:func:`dcsim.node.catalog.borrow_unidentified`), and names them
+    under ``borrowed``.
     """
     rows = read_rows(paths)
     gs = groups(rows, gpu)
@@ -636,15 +639,36 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
         if len({k[1] for k in gs}) < 2:
             break
         pooled = pooled_fit(paths, gpu, (model,), gamma, rows=rows)
-        pv = np.array([pooled["params"][k] for k in PARAM_NAMES]) / _SCALE
-        for key, rows_g in gs.items():
-            if key[1] != model:
-                continue
-            prob = Problem(gpu, [rows_g], caps)
+        probs = {key: Problem(gpu, [rows_g], caps) for key, rows_g in gs.items() if key[1] == model}
+        # the MoE dispatch / FP8 cost the other models do not identify: from the other GPUs' pools, which leave
+        # this model out too (as catalog.transfer_profile takes them from the shipped pools)
+        needs = {k for k, n in (("t_moe_layer_s", "moe_layers_run"), ("t_fp8_layer_s", "fp8_layers_run"))
+                 if k not in pooled["uncertainty"] and any(getattr(pb.g0.d, n) > 0 for pb in probs.values())}
+        params, borrowed = pooled["params"], {}
+        if needs:
+            params, borrowed = borrow_unidentified(pooled["params"], pooled["uncertainty"],
+                                                   _donor_pools(paths, rows, gpu, model, needs, gamma))
+        pv = np.array([params[k] for k in PARAM_NAMES]) / _SCALE
+        for key, prob in probs.items():
             perf, pw = prob.unpack(pv)
             out.append({"profile": profile_name(*key), **_error_row(*_group_metrics(prob, prob.g0, perf, pw)),
-                        "pooled_from": pooled["pooled_groups"]})
+                        "pooled_from": pooled["pooled_groups"], **({"borrowed": {k: list(v) for k, v in borrowed.items()}} if borrowed else {})})
     return out
+
+
+def _donor_pools(paths, rows: list[dict], gpu: str, model: str, needs: set[str], gamma: float) -> list[tuple]:
+    """``(gpu, params, uncertainty)`` of the pooled fits of the other GPUs without ``model`` whose data identify
+    a parameter in ``needs`` (only those are fitted)."""
+    donors = []
+    for other in sorted({k[0] for k in groups(rows)} - {gpu}):
+        blocks = [b for k, b in groups(rows, other).items() if k[1] != model]
+        if not blocks:
+            continue
+        probe = Problem(other, blocks, [])
+        if ("t_moe_layer_s" in needs and probe.has_moe) or ("t_fp8_layer_s" in needs and probe.has_fp8):
+            pf = pooled_fit(paths, other, (model,), gamma, rows=rows)
+            donors.append((other, pf["params"], pf["uncertainty"]))
+    return donors
 
 
 #: the fewest load levels (distinct max_num_seqs) or request rows a group needs for a profile of its own
@@ -822,7 +846,8 @@ def _run_pool(args: argparse.Namespace) -> int:
     print(f"{'leave-one-model-out':<45} {'MAPE tok/s':>10} {'J/tok':>8} {'max tok/s':>10} {'max J/tok':>10}")
     for r in prof["leave_one_model_out"]:
         print(f"{r['profile']:<45} {r['mape_tok_s_pct']:>10.2f} {r['mape_j_per_tok_pct']:>8.2f} "
-              f"{r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
+              f"{r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}"
+              + "".join(f"  ({k} from {', '.join(v)})" for k, v in (r.get("borrowed") or {}).items()))
     if prof["cross_tp"]:
         print(f"{'another TP degree (from)':<45} {'MAPE tok/s':>10} {'J/tok':>8} {'max tok/s':>10} {'max J/tok':>10}")
     for r in prof["cross_tp"]:

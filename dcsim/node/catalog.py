@@ -163,11 +163,33 @@ def other_tp_band(gpu: str) -> dict:
 _IDENTIFIED_ONLY = ("t_moe_layer_s", "t_fp8_layer_s")
 
 
+def borrow_unidentified(params: dict, uncertainty: dict, donors: list[tuple[str, dict, dict]]) -> tuple[dict, dict]:
+    """A pooled fit's parameters with the MoE dispatch and FP8 cost its own data did not identify (no MoE model,
+    no FP8 pair: fixed at 0, not a measurement of 0) taken as the mean over the ``donors`` — ``(gpu, params,
+    uncertainty)`` of other GPUs' pooled fits — that did identify them. Assumption: these costs are short,
+    launch- and routing-bound kernels whose time per layer differs little between GPU generations (the H100 and
+    B200 pools fit 82 and 89 µs of MoE dispatch per MoE layer), nearer the truth than no cost at all.
+
+    Returns ``(params, borrowed)``, ``borrowed[name]`` = the donor GPUs of each parameter taken (empty if none).
+    """
+    out, borrowed = dict(params), {}
+    for k in _IDENTIFIED_ONLY:
+        if k in uncertainty:
+            continue  # identified by this GPU's own data
+        src = [(g, q[k]) for g, q, u in donors if k in u]
+        if src:
+            out[k] = float(sum(v for _, v in src) / len(src))
+            borrowed[k] = sorted(g for g, _ in src)
+    return out, borrowed
+
+
 def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     """Parameters for a (GPU, model) pair with no calibration.
 
     ``transferred``: the GPU's pooled fit (one parameter set fitted to all its calibrated models,
-    each weighted equally, with standard errors; ``dcsim calibrate --pool``); the model's own
+    each weighted equally, with standard errors; ``dcsim calibrate --pool``), with the MoE dispatch and
+    FP8 cost its data do not identify taken from the pools that do (:func:`borrow_unidentified`, recorded
+    under ``borrowed``; an MoE model's band then covers those pools' MoE transfer errors too); the model's own
     FLOPs, bytes and KV traffic per token come from its shape. ``generic``: a GPU with no pooled
     fit takes the mean of the pooled GPUs' efficiencies, power terms rescaled by its own dynamic
     range (TDP - idle) [D]; the MoE dispatch and FP8 costs are averaged over the pools that fitted them. The record carries the expected error band (leave-one-model-out, over
@@ -179,21 +201,33 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         raise ValueError("no pooled profiles shipped (dcsim/data/profiles/pooled/); cannot transfer")
     if gpu.name in pooled:
         p = pooled[gpu.name]
-        return {**p, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": lomo_band(p, moe)}
+        donors = [(q["gpu"], q["params"], q.get("uncertainty") or {}) for g, q in pooled.items() if g != gpu.name]
+        params, borrowed = borrow_unidentified(p["params"], p.get("uncertainty") or {}, donors)
+        band = lomo_band(p, moe)
+        if moe and "t_moe_layer_s" in borrowed:
+            # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
+            bands = [band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]]
+            band = {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in band}
+        out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band}
+        if borrowed:
+            out["borrowed"] = borrowed
+        return out
     cat = gpu_catalog()
     params: dict[str, float] = {}
     use = list(pooled.values())
     for k in use[0]["params"]:
+        if k in _IDENTIFIED_ONLY:
+            continue  # below: over the pools that identified it, not those that fixed it at 0
         vals = []
         for p in use:
-            if k in _IDENTIFIED_ONLY and k not in (p.get("uncertainty") or {}):
-                continue  # not a free parameter of that pool (no MoE / no FP8 pair in its data): no evidence
             v = p["params"][k]
             if k in ("p_compute_w", "p_memory_w", "p_sync_w"):
                 g = cat[p["gpu"]]
                 v = v / (g.tdp_w - g.idle_w) * (gpu.tdp_w - gpu.idle_w)
             vals.append(v)
-        params[k] = float(sum(vals) / len(vals)) if vals else 0.0
+        params[k] = float(sum(vals) / len(vals))
+    params, _ = borrow_unidentified({**params, **dict.fromkeys(_IDENTIFIED_ONLY, 0.0)}, {},
+                                    [(p["gpu"], p["params"], p.get("uncertainty") or {}) for p in use])
     bands = [lomo_band(p, moe) for p in use]
     worst = {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in ("tok_s_pct", "j_per_tok_pct")}
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
