@@ -63,7 +63,8 @@ def test_tpf_inputs_reproduce_ceilings_and_binding(name):
     for label, mo in st["moments"].items():
         t = token_production(**mo["inputs"]).as_dict()
         for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s", "achieved_tok_s", "demand_tok_s"):
-            assert t[k] == pytest.approx(mo[k], rel=1e-12), (label, k)
+            # 1e-9: several pools sum their ceilings in another order (numpy 2.4: 2e-12 apart on mixed-fleet)
+            assert t[k] == pytest.approx(mo[k], rel=1e-9), (label, k)
         if "pools" not in mo:  # several pools: the moment's binding is the pool furthest short
             assert t["binding"] == mo["binding"], label
         # the IT heat the plant can take lies below the raw capacity by at least the UPS no-load loss
