@@ -85,11 +85,12 @@ _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")  # a figu
 
 def _same_warnings(new: list[str], shipped: list[str]) -> None:
     """The same warnings (parameter, bound side, not identified) with the value within 2 % (the parameters'
-    tolerance) and a relative standard error within 0.1: numpy/scipy releases move the last printed digit."""
+    tolerance) and a relative standard error within 10 % or 0.1 (that of a parameter the data do not identify is
+    itself ill-determined: 41 vs 42): numpy/scipy releases move the last printed digits."""
     assert [_NUM.sub("#", w) for w in new] == [_NUM.sub("#", w) for w in shipped]
     for a, b in zip(new, shipped):
         for i, (x, y) in enumerate(zip(_NUM.findall(a), _NUM.findall(b))):  # the value, then its standard error
-            assert float(x) == pytest.approx(float(y), rel=0.02, abs=0.1 if i else 0.0), (a, b)
+            assert float(x) == pytest.approx(float(y), rel=0.1 if i else 0.02, abs=0.1 if i else 0.0), (a, b)
 
 
 # every shipped profile is refitted from its shipped CSVs
