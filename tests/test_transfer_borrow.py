@@ -41,6 +41,10 @@ def test_an_moe_model_on_a_gpu_with_no_moe_measurement_gets_a_dispatch_cost():
     assert moe.calibration["status"] == "transferred"
     assert moe.profile["borrowed"]["t_moe_layer_s"] == donors
     assert moe.perf.t_moe_layer_s == pytest.approx(np.mean([pools[g]["params"]["t_moe_layer_s"] for g in donors]))
+    # the record (hence the run's warning and report) says where the dispatch came from; BF16: no FP8 cost charged
+    assert moe.calibration["borrowed"] == {"t_moe_layer_s": donors}
+    assert moe.calibration["meaning"].endswith("; MoE dispatch from the B200, H100-SXM pooled fits (none measured "
+                                               "on A100-SXM4-80GB)")
     # the band of an MoE transfer covers the donors' MoE transfer errors, not only A100's dense ones
     band = moe.calibration["error_band_pct"]
     for g in donors:
@@ -54,6 +58,7 @@ def test_an_moe_model_on_a_gpu_with_no_moe_measurement_gets_a_dispatch_cost():
     # a dense model's transfer is not changed by it
     dense = build_node(NodeSpec(gpu="A100-SXM4-80GB", model="llama-3.1-8b", tensor_parallel=1))
     assert dense.calibration["error_band_pct"] == lomo_band(a100, False)
+    assert dense.calibration["borrowed"] == {} and "pooled fit" not in dense.calibration["meaning"]
 
 
 def test_leave_one_model_out_borrows_from_the_other_gpus_without_the_left_out_model(monkeypatch):

@@ -651,8 +651,11 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
         pv = np.array([params[k] for k in PARAM_NAMES]) / _SCALE
         for key, prob in probs.items():
             perf, pw = prob.unpack(pv)
-            out.append({"profile": profile_name(*key), **_error_row(*_group_metrics(prob, prob.g0, perf, pw)),
-                        "pooled_from": pooled["pooled_groups"], **({"borrowed": {k: list(v) for k, v in borrowed.items()}} if borrowed else {})})
+            row = {"profile": profile_name(*key), **_error_row(*_group_metrics(prob, prob.g0, perf, pw)),
+                   "pooled_from": pooled["pooled_groups"]}
+            if borrowed:
+                row["borrowed"] = {k: list(v) for k, v in borrowed.items()}  # a copy per row (no YAML anchors)
+            out.append(row)
     return out
 
 

@@ -163,6 +163,11 @@ def other_tp_band(gpu: str) -> dict:
 _IDENTIFIED_ONLY = ("t_moe_layer_s", "t_fp8_layer_s")
 
 
+def _max_band(bands: list[dict]) -> dict:
+    """The worst of several error bands (tokens/s and J/token, %), None where none has a figure."""
+    return {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in ("tok_s_pct", "j_per_tok_pct")}
+
+
 def borrow_unidentified(params: dict, uncertainty: dict, donors: list[tuple[str, dict, dict]]) -> tuple[dict, dict]:
     """A pooled fit's parameters with the MoE dispatch and FP8 cost its own data did not identify (no MoE model,
     no FP8 pair: fixed at 0, not a measurement of 0) taken as the mean over the ``donors`` — ``(gpu, params,
@@ -206,8 +211,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         band = lomo_band(p, moe)
         if moe and "t_moe_layer_s" in borrowed:
             # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
-            bands = [band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]]
-            band = {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in band}
+            band = _max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
         out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band}
         if borrowed:
             out["borrowed"] = borrowed
@@ -228,8 +232,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         params[k] = float(sum(vals) / len(vals))
     params, _ = borrow_unidentified({**params, **dict.fromkeys(_IDENTIFIED_ONLY, 0.0)}, {},
                                     [(p["gpu"], p["params"], p.get("uncertainty") or {}) for p in use])
-    bands = [lomo_band(p, moe) for p in use]
-    worst = {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in ("tok_s_pct", "j_per_tok_pct")}
+    worst = _max_band([lomo_band(p, moe) for p in use])
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
             "source": "[D] mean of the pooled fits of " + ", ".join(sorted(pooled)) + ", power terms scaled by "

@@ -269,8 +269,17 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         kv_capacity_tokens=kv_free / d.kv_bytes_per_token, clock_min=gpu.clock_min,
         power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
         calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv),
-                                       layout=_layout_name(model, ep)),
+                                       layout=_layout_name(model, ep), borrowed=_borrowed_used(prof, d)),
     )
+
+
+#: the per-layer costs a transfer can borrow from other GPUs' pools, the Derived count that charges each, and a name
+_BORROWABLE = {"t_moe_layer_s": ("moe_layers_run", "MoE dispatch"), "t_fp8_layer_s": ("fp8_layers_run", "FP8 cost")}
+
+
+def _borrowed_used(prof: dict, d) -> dict:
+    """The borrowed costs (catalog.borrow_unidentified) this replica's steps actually charge, by lending GPUs."""
+    return {k: v for k, v in (prof.get("borrowed") or {}).items() if getattr(d, _BORROWABLE[k][0]) > 0}
 
 
 def _layout_name(model: ModelSpec, expert_parallel: bool) -> str:
@@ -303,7 +312,7 @@ STATUS_TEXT = {
 
 
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
-                       levers: list[str] | tuple = (), layout: str = "") -> dict:
+                       levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None) -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
@@ -313,6 +322,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     is transferred too); None for a user profile.
 
     ``layout`` (MoE models: ``expert-parallel`` or ``sharded experts``) is appended to ``for``.
+    ``borrowed`` (a transfer's costs its GPU's data do not identify, by lending GPUs) is recorded and said in
+    ``meaning``.
 
     ``levers`` (:func:`dcsim.node.levers.active_levers`): with any lever on, a shipped profile's
     figures are no longer those its measurements cover (no lever is in the measurement sets), so
@@ -331,8 +342,11 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     if levers and status != "user-profile":
         status = "lever-modelled"
     where = f"{gpu} / {model} / {precision} / TP{tp}" + (f" {layout}" if layout else "")
+    meaning = STATUS_TEXT[status] + "".join(
+        f"; {_BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
+        for k, v in (borrowed or {}).items())
     return {"status": status, "profile": str(prof.get("name")), "for": where,
-            "meaning": STATUS_TEXT[status],
+            "meaning": meaning, "borrowed": dict(borrowed or {}),
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
             "band_lower_bound": status in ("generic", "lever-modelled")}
