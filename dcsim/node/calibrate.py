@@ -49,7 +49,7 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from dcsim.node.catalog import borrow_unidentified, profile_name, resolve_gpu, resolve_model
+from dcsim.node.catalog import BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model
 from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, decode_context, derive
 from dcsim.node.power import PowerParams
@@ -642,7 +642,7 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
         probs = {key: Problem(gpu, [rows_g], caps) for key, rows_g in gs.items() if key[1] == model}
         # the MoE dispatch / FP8 cost the other models do not identify: from the other GPUs' pools, which leave
         # this model out too (as catalog.transfer_profile takes them from the shipped pools)
-        needs = {k for k, n in (("t_moe_layer_s", "moe_layers_run"), ("t_fp8_layer_s", "fp8_layers_run"))
+        needs = {k for k, (n, _) in BORROWABLE.items()
                  if k not in pooled["uncertainty"] and any(getattr(pb.g0.d, n) > 0 for pb in probs.values())}
         params, borrowed = pooled["params"], {}
         if needs:

@@ -161,6 +161,8 @@ def other_tp_band(gpu: str) -> dict:
 #: parameters free in a pooled fit only when its data identify them (MoE dispatch, FP8 cost); a generic
 #: profile averages them over the pools that fitted them, not over the pools that fixed them at 0
 _IDENTIFIED_ONLY = ("t_moe_layer_s", "t_fp8_layer_s")
+#: each of them: the Derived count of the layers that charge it, and its name in words
+BORROWABLE = {"t_moe_layer_s": ("moe_layers_run", "MoE dispatch"), "t_fp8_layer_s": ("fp8_layers_run", "FP8 cost")}
 
 
 def _max_band(bands: list[dict]) -> dict:

@@ -9,8 +9,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (find_architecture_profile, find_profile, load_profile, other_tp_band, resolve_gpu,
-                                resolve_model, transfer_profile)
+from dcsim.node.catalog import (BORROWABLE, find_architecture_profile, find_profile, load_profile, other_tp_band,
+                                resolve_gpu, resolve_model, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
                              weight_bytes)
@@ -273,13 +273,9 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     )
 
 
-#: the per-layer costs a transfer can borrow from other GPUs' pools, the Derived count that charges each, and a name
-_BORROWABLE = {"t_moe_layer_s": ("moe_layers_run", "MoE dispatch"), "t_fp8_layer_s": ("fp8_layers_run", "FP8 cost")}
-
-
-def _borrowed_used(prof: dict, d) -> dict:
+def _borrowed_used(prof: dict, d: Derived) -> dict:
     """The borrowed costs (catalog.borrow_unidentified) this replica's steps actually charge, by lending GPUs."""
-    return {k: v for k, v in (prof.get("borrowed") or {}).items() if getattr(d, _BORROWABLE[k][0]) > 0}
+    return {k: v for k, v in (prof.get("borrowed") or {}).items() if getattr(d, BORROWABLE[k][0]) > 0}
 
 
 def _layout_name(model: ModelSpec, expert_parallel: bool) -> str:
@@ -343,7 +339,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         status = "lever-modelled"
     where = f"{gpu} / {model} / {precision} / TP{tp}" + (f" {layout}" if layout else "")
     meaning = STATUS_TEXT[status] + "".join(
-        f"; {_BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
+        f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())
     return {"status": status, "profile": str(prof.get("name")), "for": where,
             "meaning": meaning, "borrowed": dict(borrowed or {}),
