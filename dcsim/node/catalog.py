@@ -159,10 +159,15 @@ def other_tp_band(gpu: str) -> dict:
 
 
 #: parameters free in a pooled fit only when its data identify them (MoE dispatch, FP8 cost); a generic
-#: profile averages them over the pools that fitted them, not over the pools that fixed them at 0
-_IDENTIFIED_ONLY = ("t_moe_layer_s", "t_fp8_layer_s")
-#: each of them: the Derived count of the layers that charge it, and its name in words
+#: profile averages them over the pools that fitted them, not over the pools that fixed them at 0; for
+#: each, the Derived count of the layers that charge it and its name in words
 BORROWABLE = {"t_moe_layer_s": ("moe_layers_run", "MoE dispatch"), "t_fp8_layer_s": ("fp8_layers_run", "FP8 cost")}
+_IDENTIFIED_ONLY = tuple(BORROWABLE)
+
+
+def _lenders(pools) -> list[tuple[str, dict, dict]]:
+    """``(gpu, params, uncertainty)`` of pooled fits, as :func:`borrow_unidentified` takes them."""
+    return [(q["gpu"], q["params"], q.get("uncertainty") or {}) for q in pools]
 
 
 def _max_band(bands: list[dict]) -> dict:
@@ -208,8 +213,8 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         raise ValueError("no pooled profiles shipped (dcsim/data/profiles/pooled/); cannot transfer")
     if gpu.name in pooled:
         p = pooled[gpu.name]
-        donors = [(q["gpu"], q["params"], q.get("uncertainty") or {}) for g, q in pooled.items() if g != gpu.name]
-        params, borrowed = borrow_unidentified(p["params"], p.get("uncertainty") or {}, donors)
+        others = _lenders(q for g, q in pooled.items() if g != gpu.name)
+        params, borrowed = borrow_unidentified(p["params"], p.get("uncertainty") or {}, others)
         band = lomo_band(p, moe)
         if moe and "t_moe_layer_s" in borrowed:
             # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
@@ -232,8 +237,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
                 v = v / (g.tdp_w - g.idle_w) * (gpu.tdp_w - gpu.idle_w)
             vals.append(v)
         params[k] = float(sum(vals) / len(vals))
-    params, _ = borrow_unidentified({**params, **dict.fromkeys(_IDENTIFIED_ONLY, 0.0)}, {},
-                                    [(p["gpu"], p["params"], p.get("uncertainty") or {}) for p in use])
+    params, _ = borrow_unidentified({**params, **dict.fromkeys(_IDENTIFIED_ONLY, 0.0)}, {}, _lenders(use))
     worst = _max_band([lomo_band(p, moe) for p in use])
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,

@@ -188,7 +188,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         table += "\n\n" + "\n".join(caveats)
     if out_dir is not None:
         data["files"] = _write_plots(Path(out_dir), labels, loaded, data)
-        no_ts = [lab for lab, (_, ts) in zip(labels, loaded) if ts is None or "t_s" not in ts]
+        no_ts = [lab for lab, (_, ts) in zip(labels, loaded) if not _has_series(ts)]
         if no_ts:  # say which runs the rate and power overlays cannot draw, not only in a legend
             data["runs_without_timeseries"] = no_ts
             table += ("\n\nNo timeseries.csv in " + ", ".join(no_ts) + ": "
@@ -254,6 +254,11 @@ def _lw(i: int, n: int) -> float:
     return 1.4 + 2.4 * (n - 1 - i) / max(n - 1, 1)
 
 
+def _has_series(ts: dict | None) -> bool:
+    """True when a run's time series can be drawn (a timeseries.csv with its time column)."""
+    return ts is not None and "t_s" in ts
+
+
 def _lw_thin(i: int, n: int) -> float:
     """Line width of run i's dashed/dotted lines (demand, IT, meter, cap): also widest for the first run, so a line
     two runs share (the same demand or cap) shows both colours instead of the last run's alone."""
@@ -284,8 +289,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
     with matplotlib.rc_context(STYLE):
         # (run index, label, time series) of the runs with a time series; a run keeps its index (its colour in every
         # figure) when an earlier run has none
-        series = [(j, lab, ts) for j, (lab, (_, ts)) in enumerate(zip(labels, loaded))
-                  if ts is not None and "t_s" in ts]
+        series = [(j, lab, ts) for j, (lab, (_, ts)) in enumerate(zip(labels, loaded)) if _has_series(ts)]
         # the run figures' rule: beyond two weeks a tick-by-tick line is a solid block, so every run is drawn as
         # daily means when one of them is that long (one time base for the overlay)
         daily = any(_long_run(ts) for _, _, ts in series)
