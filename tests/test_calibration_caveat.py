@@ -112,8 +112,8 @@ def test_html_caveat_says_levers_are_modelled(tmp_path):
 def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     """A shipped profile carried to a TP degree it was not measured at: status ``other-tp``, with the
     band the data give for such a carry (the pooled fit's ``cross_tp`` rows), not the profile's own
-    in-sample band. Gemma-3-27B on one H100 runs on its TP2 profile (in-sample ±2.5 % tok/s): its
-    ML.ENERGY TP1 rows are 13-16 % slower than that profile predicts (measured -12.7 / -13.5 / -15.5 %)."""
+    in-sample band. Gemma-3-27B on one H100 runs on its TP2 profile (in-sample ±3.1 % tok/s): its
+    ML.ENERGY TP1 rows are 13-16 % slower than that profile predicts (measured -13.3 / -14.1 / -16.0 %)."""
     from dcsim.node import build_node, model_catalog
     from dcsim.node.calibrate import read_rows
     from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles
@@ -130,7 +130,7 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     assert c_ft["status"] == "other-tp" and c_ft["error_band_pct"] == c["error_band_pct"]
     assert build_node(NodeSpec(gpu="H100-SXM", model=ft, tensor_parallel=2)).calibration["status"] == "same-architecture"
     own = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=2)).calibration
-    assert own["status"] == "calibrated" and own["error_band_pct"]["tok_s_pct"] < 3.0
+    assert own["status"] == "calibrated" and own["error_band_pct"]["tok_s_pct"] < 4.0
     errs = []
     for r in read_rows([MEASUREMENT_DIR / "mlenergy_gemma-3-27b.csv"]):
         if r["gpu"] == "H100-SXM" and int(r["n_gpus"]) == 1:
@@ -139,7 +139,7 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
             errs.append(abs(float(s.throughput_tok_s) / float(r["output_tok_s"]) - 1) * 100)
     assert max(errs) > 5 * own["error_band_pct"]["tok_s_pct"]  # far outside the profile's own band
     assert max(errs) <= c["error_band_pct"]["tok_s_pct"]  # inside the other-TP band
-    # the carry can be far worse on other hardware: A100 Llama-2-70B's TP2 fit at TP8 (measured +175 % tok/s)
+    # the carry can be far worse on other hardware: A100 Llama-2-70B's TP2 fit at TP8 (measured +161 % tok/s)
     a100 = {(r["profile"], r["from"]): r for r in pooled_profiles()["A100-SXM4-80GB"]["cross_tp"]}
     tp8_from_tp2 = ("A100-SXM4-80GB_llama-2-70b_bf16_tp8", "A100-SXM4-80GB_llama-2-70b_bf16_tp2")
     assert a100[tp8_from_tp2]["max_err_tok_s_pct"] > 100

@@ -13,9 +13,9 @@ SC = Path(__file__).resolve().parents[1] / "scenarios"
 
 def test_fewer_gpus_serve_more_under_a_power_cap():
     full = dcsim.run(SC / "campus-interconnect.yaml", overrides={"expect": {}})
-    fewer = dcsim.run(SC / "campus-interconnect.yaml", overrides={"racks.0.count": 450, "expect": {}})
+    fewer = dcsim.run(SC / "campus-interconnect.yaml", overrides={"racks.0.count": 540, "expect": {}})
     note = [n for n in full.report["notes"] if n.startswith("fewer GPUs would serve more")]
-    assert note and "16,000 GPUs" in note[0] and "14,400" in note[0]
+    assert note and "19,200 GPUs" in note[0] and "17,280" in note[0]
     # the simulation agrees with the note: 10 % fewer racks, more tokens over the day
     assert fewer.report["tokens"]["output"] > full.report["tokens"]["output"]
     assert full.report["binding"]["share"]["power"] > 0.3

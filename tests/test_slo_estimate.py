@@ -106,7 +106,10 @@ def test_latency_grows_and_attainment_falls_with_load(fluid_by_load):
     att = [fluid_by_load[x].slo_attainment for x in loads]
     assert all(a < b for a, b in zip(p99, p99[1:]))
     assert all(a < b for a, b in zip(tpot, tpot[1:]))
-    assert all(a >= b for a, b in zip(att, att[1:]))
+    # attainment falls with load, within the estimate's resolution: it keeps se._N_KEEP (1,024) requests per class
+    # and operating point, so one miss more or less at light load is 1/1,024 (measured after the December 2026
+    # refit of the 70B profile: 0.99902 at 0.6 of the ceiling, 1.0 at 0.8)
+    assert all(a >= b - 1.0 / se._N_KEEP - 1e-12 for a, b in zip(att, att[1:]))
     assert att[0] > 0.99 and att[-1] < 0.05  # light load meets the SLOs, overload does not
 
 
@@ -209,7 +212,9 @@ def test_hybrid_reproduces_request_fidelity_on_its_sampled_replicas():
         ra, rb = dcsim.run(a).report, dcsim.run(b).report
         assert rb["serving"]["hybrid"]["sampled_replicas"] == 8
         assert rb["slo_attainment"] == pytest.approx(ra["slo_attainment"], abs=0.02)
-        for metric, q, tol in (("ttft", "p50", 0.10), ("ttft", "p99", 0.15), ("tpot", "p50", 0.05)):
+        # tolerances cover the seed-to-seed spread of the two samples at 0.9 of the ceiling (seeds 1, 2, 3:
+        # TTFT p50 -2.0 to +5.1 %, p99 -3.0 to +11.6 %, TPOT p50 -3.0 to +5.1 %; the estimate's histogram bins are 1 %)
+        for metric, q, tol in (("ttft", "p50", 0.10), ("ttft", "p99", 0.15), ("tpot", "p50", 0.08)):
             assert rb["latency_s"][metric][q] == pytest.approx(ra["latency_s"][metric][q], rel=tol)
 
 
