@@ -356,14 +356,11 @@ class Problem:
                  ORDER_WEIGHT * max(0.0, math.log(x[sy] / x[mem]))]  # P_sync above P_memory
         return np.concatenate([self.data_residuals(x, fit_gamma), prior, order])
 
-    def bounds(self, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Physical bounds of every parameter (scaled units); :func:`fit` applies those of the free ones."""
         span = (self.gpu.tdp_w - self.gpu.idle_w) / 100
-        fg = bool(self.caps)
-        moe, fp8 = self.has_moe, self.has_fp8
-        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3 if moe else 0.0, 1e-3 if fp8 else 0.0, 0.01, 0.01, 0.01,
-                       1.0 if fg else gamma - 1e-9])
-        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0 if moe else 1e-12, 100.0 if fp8 else 1e-12, span, span,
-                       span, 5.0 if fg else gamma + 1e-9])
+        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3, 1e-3, 0.01, 0.01, 0.01, 1.0])
+        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0, 100.0, span, span, span, 5.0])
         return lo, hi
 
 
@@ -379,7 +376,7 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     """
     span = (prob.gpu.tdp_w - prob.gpu.idle_w) / 100
     fit_gamma = bool(prob.caps)
-    lo, hi = prob.bounds(gamma)
+    lo, hi = prob.bounds()
     free = prob.free()
     idx = np.flatnonzero(free)
     base = np.zeros(len(PARAM_NAMES))
@@ -407,7 +404,7 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     return best
 
 
-def uncertainty(prob: Problem, res, gamma: float) -> tuple[dict, list[str]]:
+def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
     """Standard error of each parameter (Jacobian at the optimum) and warnings.
 
     ``se`` comes from the full objective (data + priors), scaled by the residual variance of the
@@ -427,7 +424,7 @@ def uncertainty(prob: Problem, res, gamma: float) -> tuple[dict, list[str]]:
     cov = np.linalg.pinv(J.T @ J) * s2
     Jd = J[:nd]
     JtJ = Jd.T @ Jd
-    lo, hi = prob.bounds(gamma)
+    lo, hi = prob.bounds()
     out, warns = {}, []
     ev = np.linalg.eigvalsh(JtJ)
     for i, n in enumerate(names):
@@ -516,7 +513,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
     perf, pw = prob.unpack(res.x)
     params = {**asdict(perf), **asdict(pw)}
     params = {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}
-    unc, warns = uncertainty(prob, res, gamma)
+    unc, warns = uncertainty(prob, res)
     fitq, points, req_pts = _fit_quality(prob, perf, pw)
     cap_pts = []
     if caps:
@@ -627,7 +624,7 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
     res = fit(prob, gamma)
     perf, pw = prob.unpack(res.x)
     params = {**asdict(perf), **asdict(pw)}
-    unc, warns = uncertainty(prob, res, gamma)
+    unc, warns = uncertainty(prob, res)
     return {"params": {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, "uncertainty": unc, "warnings": warns,
             "pooled_groups": [profile_name(*k) for k in gs],
             "measurements": sorted({r["_file"] for v in gs.values() for r in v} | {r["_file"] for r in caps})}
