@@ -44,6 +44,7 @@ import csv
 import math
 import sys
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -343,12 +344,16 @@ class Problem:
         span = self.gpu.tdp_w - self.gpu.idle_w
         return np.array([PRIORS[k][0] * (span if k in _POWER else 1.0) for k in PARAM_NAMES]) / _SCALE
 
+    @cached_property
+    def _prior_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(centre, log-sd, free mask) of the priors: fixed by the groups, computed once, not per residual call."""
+        return self.prior_centre(), np.array([PRIORS[k][1] for k in PARAM_NAMES]), self.free()
+
     def residuals(self, x, fit_gamma=True):
-        x0 = self.prior_centre()
-        sd = np.array([PRIORS[k][1] for k in PARAM_NAMES])
+        x0, sd, m = self._prior_terms
         prior = PRIOR_WEIGHT * np.log(np.maximum(x, 1e-300) / x0) / sd
-        m = self.free()
         if not fit_gamma:
+            m = m.copy()
             m[_I["gamma"]] = False
         prior = prior[m]
         c, mem, sy = _I["p_compute_w"], _I["p_memory_w"], _I["p_sync_w"]
