@@ -151,3 +151,85 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     assert p["status"] == "other-tp" and "TP8" in p["for"]
     assert any("no calibrated profile" in w for w in r.report["warnings"])
     assert "UNCALIBRATED" in summary_table(r.report).split("J / output token")[0]
+
+
+def _a100() -> dict:
+    sc = small_scenario(**QUICK)
+    sc["name"] = "a100"
+    sc["racks"][0]["node"].update({"gpu": "A100-SXM4-80GB", "model": "llama-2-70b", "tensor_parallel": 8})
+    return sc
+
+
+def test_each_profile_names_the_serving_stack_it_was_measured_on():
+    """The A100 profiles are fitted to Splitwise's 2023 profile DB, the H100 and B200 ones to vLLM 0.11.1 runs:
+    the stack travels with every profile, pooled fit and calibration record."""
+    from dcsim.node import build_node
+    from dcsim.node.catalog import pooled_profiles, serving_stack, shipped_profiles
+    from dcsim.scenario.node import NodeSpec
+
+    for name, p in {**shipped_profiles(), **{f"pooled-{g}": q for g, q in pooled_profiles().items()}}.items():
+        stack, current = serving_stack(p)
+        assert stack is not None, name
+        assert current == (p["gpu"] != "A100-SXM4-80GB"), name
+        assert ("Splitwise" in stack) == (p["gpu"] == "A100-SXM4-80GB") and ("vLLM 0.11.1" in stack) == current, name
+    c = build_node(NodeSpec(gpu="A100-SXM4-80GB", model="llama-2-70b", tensor_parallel=8)).calibration
+    assert c["status"] == "calibrated" and c["stack_current"] is False and "3.0-4.5x" in c["stack_note"]
+    h = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b")).calibration
+    assert h["stack_current"] is True and h["stack_note"] is None
+    assert serving_stack({"name": "mine"}) == (None, True)  # a user profile: its author knows its stack
+
+
+def test_older_stack_note_matches_the_validation_rows():
+    """The factor the caveat quotes (3.0-4.5x) is what docs/validation.md's SW-* rows measure: Splitwise's H100
+    latencies over dcsim's for the same Llama-2-70B steps on 8 x H100."""
+    from dcsim.node.catalog import OLDER_STACK_NOTE
+    from dcsim.validation import cases_splitwise
+
+    ratios = [c.published / c.dcsim for c in cases_splitwise() if c.id.startswith("SW-")]
+    assert len(ratios) == 4
+    assert f"{min(ratios):.1f}-{max(ratios):.1f}x" in OLDER_STACK_NOTE
+
+
+def test_a_gpu_with_no_calibration_averages_only_current_stack_pools():
+    """A generic GPU (H200: the H100's silicon with 4.8 instead of 3.35 TB/s of HBM) took the mean of every
+    pooled fit, the A100's 2023-stack per-layer overhead (~400 us against 22-30 us) among them, and came out
+    17-19 % slower than the H100 it improves on. Only the pools of the current stack count now, so its
+    memory-bound small-batch decode is faster than the H100's, as its bandwidth says."""
+    from dcsim.node import build_node
+    from dcsim.node.catalog import pooled_profiles, resolve_gpu, transfer_profile
+    from dcsim.scenario.node import NodeSpec
+
+    g = transfer_profile(resolve_gpu("H200"))
+    pools = pooled_profiles()
+    assert g["status"] == "generic" and "A100-SXM4-80GB left out" in g["source"]
+    assert g["params"]["t_layer_s"] == pytest.approx(
+        (pools["H100-SXM"]["params"]["t_layer_s"] + pools["B200"]["params"]["t_layer_s"]) / 2)
+    assert "splitwise_a100_requests.csv" not in g["measurements"]
+
+    def tok_s(gpu: str, batch: float) -> float:
+        n = build_node(NodeSpec(gpu=gpu, model="llama-3.1-70b", tensor_parallel=4))
+        return float(n.steady_state(batch, 634.0, 350.0).throughput_tok_s)
+
+    for b in (8.0, 64.0):
+        assert tok_s("H200", b) > 1.1 * tok_s("H100-SXM", b)
+    assert build_node(NodeSpec(gpu="H200", model="llama-3.1-70b")).calibration["stack_current"] is True
+
+
+def test_an_older_stack_travels_with_the_number(tmp_path):
+    """A run on the A100 (calibrated, but on Splitwise's 2023 stack) says so in its warnings, the summary's
+    headline, the HTML above the cards and `compare` (its own label, not UNCALIBRATED)."""
+    r = dcsim.run(_a100())
+    (p,) = r.report["provenance"]["calibration"]
+    assert p["status"] == "calibrated" and p["stack_current"] is False
+    assert any("measured on the Splitwise profile DB" in w for w in r.report["warnings"])
+    head = summary_table(r.report).split("J / output token")[0]
+    assert "OLDER SERVING STACK" in head and "UNCALIBRATED" not in head
+    write_outputs(r, tmp_path / "a", formats=("json", "html"), plots=False)
+    write_outputs(dcsim.run(small_scenario(**QUICK)), tmp_path / "h", formats=("json", "html"), plots=False)
+    html = (tmp_path / "a" / "report.html").read_text()
+    assert html.index("Older serving stack.") < html.index('class="cards"')
+    assert "Calibration caveat." not in html
+    table, data = compare([tmp_path / "h", tmp_path / "a"])
+    row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
+    assert "older stack" in row and "UNCALIBRATED" not in row
+    assert "a: OLDER SERVING STACK" in table and data["runs"][0]["calibration_caveat"] is None

@@ -229,6 +229,9 @@ def build_models(sc: Scenario) -> Models:
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
     warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)
                 if g.node.calibration["status"] in UNCALIBRATED and g.node.calibration["status"] != "user-profile"]
+    warnings += [f"racks[{i}] ({g.name}): the profile for {g.node.calibration['for']} was measured on "
+                 f"{g.node.calibration['serving_stack']}: {g.node.calibration['stack_note']}"
+                 for i, g in enumerate(groups) if g.node.calibration["stack_current"] is False]
     faults = None
     if sc.faults:
         try:

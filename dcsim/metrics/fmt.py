@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
-           "fmt_hms", "calibration_caveat", "UNCALIBRATED"]
+           "fmt_hms", "calibration_caveat", "uncalibrated_caveat", "stack_caveat", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
 UNCALIBRATED = ("transferred", "generic", "same-architecture", "other-tp", "other-layout", "user-profile",
@@ -21,7 +21,26 @@ UNCALIBRATED = ("transferred", "generic", "same-architecture", "other-tp", "othe
 
 def calibration_caveat(calibration: list | None) -> str | None:
     """One line saying which rack groups run on parameters not fitted to their own measurements and
-    the expected error band (``provenance.calibration`` of a report); ``None`` when all are calibrated."""
+    the expected error band, and which were measured on an older serving stack (:func:`stack_caveat`)
+    (``provenance.calibration`` of a report); ``None`` when all are calibrated on the current stack."""
+    parts = [p for p in (uncalibrated_caveat(calibration), stack_caveat(calibration)) if p]
+    return " | ".join(parts) or None
+
+
+def stack_caveat(calibration: list | None) -> str | None:
+    """Rack groups whose node profile was measured on an older serving stack than dcsim's current calibrations
+    (``stack_current`` False in ``provenance.calibration``, :func:`dcsim.node.catalog.serving_stack`), with what
+    that means for their figures; ``None`` when there is none."""
+    old = [c for c in calibration or [] if c.get("stack_current") is False]
+    if not old:
+        return None
+    return ("OLDER SERVING STACK — " + "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}"
+                                                  for c in old) + f": {old[0].get('stack_note')}")
+
+
+def uncalibrated_caveat(calibration: list | None) -> str | None:
+    """The rack groups on parameters not fitted to their own measurements, with the expected error band;
+    ``None`` when all are calibrated."""
     bad = [c for c in calibration or [] if c.get("status") in UNCALIBRATED]
     if not bad:
         return None

@@ -122,6 +122,43 @@ def find_architecture_profile(gpu: str, model: ModelSpec, precision: str, tp: in
     return (same or cands or [None])[0]
 
 
+#: the serving software each shipped measurement set was taken on, by file-name prefix: (what, current).
+#: Latency and power depend on it as much as on the GPU: on the same 8 x H100, Llama-2-70B's prefill and decode
+#: steps in Splitwise's 2023 profile DB are 3.0-4.5x those of dcsim's H100 calibration on vLLM 0.11.1
+#: (docs/validation.md rows SW-*), so figures of GPUs calibrated on different stacks do not compare hardware alone.
+#: ``current``: the stack of dcsim's reference calibrations (H100, B200). Ratio-only files (a latency factor under
+#: a power cap, :data:`RATIO_ONLY`) carry no absolute latency or power and set no stack.
+SERVING_STACKS = {
+    "mlenergy_": ("vLLM 0.11.1 (ML.ENERGY Leaderboard v3.0, 2025)", True),
+    "splitwise_a100_requests": ("the Splitwise profile DB (Patel et al., ISCA'24; serving stack of 2023)", False),
+}
+RATIO_ONLY = ("splitwise_h100_cap",)
+#: what an older stack means for its figures, measured (docs/validation.md rows SW-*; checked by
+#: tests/test_calibration_caveat.py against those rows)
+OLDER_STACK_NOTE = ("on the same 8 x H100, Splitwise's 2023 stack takes 3.0-4.5x as long as dcsim's current "
+                    "calibration (vLLM 0.11.1) for Llama-2-70B's prefill and decode steps (docs/validation.md SW-*): "
+                    "these figures are slower than today's software, and a comparison with GPUs calibrated on the "
+                    "current stack mixes software with hardware")
+
+
+def serving_stack(prof: dict) -> tuple[str | None, bool]:
+    """``(stack, current)`` of a profile from its ``measurements`` files (:data:`SERVING_STACKS`): the stack(s)
+    its latencies and power were measured on, and whether all are dcsim's current one. ``(None, True)`` when the
+    profile names no shipped measurement set (a user profile: its author knows its stack)."""
+    found = []
+    for f in prof.get("measurements") or []:
+        if f.startswith(RATIO_ONLY):
+            continue
+        hit = next((v for k, v in SERVING_STACKS.items() if f.startswith(k)), None)
+        if hit is None:
+            return None, True
+        if hit not in found:
+            found.append(hit)
+    if not found:
+        return None, True
+    return "; ".join(w for w, _ in found), all(c for _, c in found)
+
+
 def pooled_profiles() -> dict[str, dict]:
     """Pooled per-GPU fits (``dcsim calibrate --pool``) by GPU name."""
     return {p["gpu"]: p for p in (_read_yaml(f) for f in sorted(POOLED_DIR.glob("*.yaml")))}
@@ -225,7 +262,10 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         return out
     cat = gpu_catalog()
     params: dict[str, float] = {}
-    use = list(pooled.values())
+    # only the pools measured on the current serving stack: a pool of an older stack (A100: Splitwise's 2023 DB,
+    # ~7x H100's per-layer overheads) would make a GPU with no calibration (H200) slower than the H100 it improves on
+    use = [p for p in pooled.values() if serving_stack(p)[1]] or list(pooled.values())
+    left = sorted(g for g, p in pooled.items() if p not in use)
     for k in use[0]["params"]:
         if k in _IDENTIFIED_ONLY:
             continue  # below: over the pools that identified it, not those that fixed it at 0
@@ -241,5 +281,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     worst = _max_band([lomo_band(p, moe) for p in use])
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
-            "source": "[D] mean of the pooled fits of " + ", ".join(sorted(pooled)) + ", power terms scaled by "
-                      "(TDP - idle); no measurement of this GPU"}
+            "measurements": sorted({f for p in use for f in p.get("measurements") or []}),
+            "source": "[D] mean of the pooled fits of " + ", ".join(sorted(p["gpu"] for p in use)) + ", power terms "
+                      "scaled by (TDP - idle); no measurement of this GPU"
+                      + (f" ({', '.join(left)} left out: calibrated on an older serving stack)" if left else "")}

@@ -9,8 +9,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, find_architecture_profile, find_profile, load_profile, other_tp_band,
-                                resolve_gpu, resolve_model, transfer_profile)
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, find_architecture_profile, find_profile, load_profile, other_tp_band,
+                                resolve_gpu, resolve_model, serving_stack, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
                              weight_bytes)
@@ -321,6 +321,10 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     ``borrowed`` (a transfer's costs its GPU's data do not identify, by lending GPUs) is recorded and said in
     ``meaning``.
 
+    ``serving_stack`` / ``stack_current`` (:func:`dcsim.node.catalog.serving_stack`): the serving software the
+    profile's measurements were taken on, and whether it is dcsim's current one (figures of an older stack do not
+    compare with the others on hardware alone).
+
     ``levers`` (:func:`dcsim.node.levers.active_levers`): with any lever on, a shipped profile's
     figures are no longer those its measurements cover (no lever is in the measurement sets), so
     the status becomes ``lever-modelled`` (``base_status`` keeps the profile's own) and the band,
@@ -341,8 +345,10 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     meaning = STATUS_TEXT[status] + "".join(
         f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())
+    stack, current = serving_stack(prof)
     return {"status": status, "profile": str(prof.get("name")), "for": where,
             "meaning": meaning, "borrowed": dict(borrowed or {}),
+            "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
             "band_lower_bound": status in ("generic", "lever-modelled")}

@@ -9,8 +9,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct,
-                               fmt_si, fmt_time, get_path)
+from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time,
+                               get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import binding_phrase, current_binding, expect_lines, latency_stats, pool_rows, report_latency
@@ -139,7 +139,8 @@ def _cards(report: Mapping[str, Any]) -> str:
               CONSTRAINT_COLORS["compute"]),
     ]
     cal = get_path(report, "provenance.calibration") or []
-    caveat = calibration_caveat(cal)
+    caveat = uncalibrated_caveat(cal)
+    stack = stack_caveat(cal)
     levers = any(c.get("status") == "lever-modelled" for c in cal)
     why = ("serving levers modelled from literature figures and assumptions, not measured on this setup "
            "(docs/node.md, Levers)" if levers and all(c.get("status") in ("lever-modelled", "calibrated") for c in cal)
@@ -147,6 +148,9 @@ def _cards(report: Mapping[str, Any]) -> str:
                 "leave-one-model-out table)" + ("; serving levers modelled (docs/node.md, Levers)" if levers else ""))
     banner = (f'<div class="caveat"><b>Calibration caveat.</b> {_e(caveat.removeprefix("UNCALIBRATED — "))}. '
               f"These figures come from {why}.</div>") if caveat else ""
+    if stack:
+        banner += (f'<div class="caveat"><b>Older serving stack.</b> '
+                   f'{_e(stack.removeprefix("OLDER SERVING STACK — "))}.</div>')
     return f'{banner}<div class="cards">{"".join(cards)}</div>'
 
 
