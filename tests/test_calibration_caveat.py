@@ -233,3 +233,5 @@ def test_an_older_stack_travels_with_the_number(tmp_path):
     row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
     assert "older stack" in row and "UNCALIBRATED" not in row
     assert "a: OLDER SERVING STACK" in table and data["runs"][0]["calibration_caveat"] is None
+    r = plan(_a100(), "max-demand")
+    assert r["calibration_caveat"].startswith("OLDER SERVING STACK") and "OLDER SERVING STACK" in format_plan(r)
