@@ -191,28 +191,64 @@ def test_older_stack_note_matches_the_validation_rows():
 
 
 def test_a_gpu_with_no_calibration_averages_only_current_stack_pools():
-    """A generic GPU (H200: the H100's silicon with 4.8 instead of 3.35 TB/s of HBM) took the mean of every
-    pooled fit, the A100's 2023-stack per-layer overhead (~400 us against 22-30 us) among them, and came out
-    17-19 % slower than the H100 it improves on. Only the pools of the current stack count now, so its
-    memory-bound small-batch decode is faster than the H100's, as its bandwidth says."""
+    """A generic GPU took the mean of every pooled fit, the A100's 2023-stack per-layer overhead (~400 us against
+    22-30 us) among them: an H200 (before it ran on the H100's die, below) came out 17-19 % slower than the H100
+    on Llama-3.1-70B. Only the pools of the current stack count now, so its memory-bound small-batch decode is
+    faster than the H100's, as its bandwidth (4.8 vs 3.35 TB/s) says."""
     from dcsim.node import build_node
     from dcsim.node.catalog import pooled_profiles, resolve_gpu, transfer_profile
     from dcsim.scenario.node import NodeSpec
 
-    g = transfer_profile(resolve_gpu("H200"))
+    h200 = resolve_gpu("H200")
+    g = transfer_profile(h200)
     pools = pooled_profiles()
     assert g["status"] == "generic" and "A100-SXM4-80GB left out" in g["source"]
     assert g["params"]["t_layer_s"] == pytest.approx(
         (pools["H100-SXM"]["params"]["t_layer_s"] + pools["B200"]["params"]["t_layer_s"]) / 2)
     assert "splitwise_a100_requests.csv" not in g["measurements"]
+    # the generic profile itself, on an H200 with no die named (an inline GPU of the H200's figures)
+    bare = h200.model_copy(update={"name": "my-h200", "silicon": None})
 
-    def tok_s(gpu: str, batch: float) -> float:
+    def tok_s(gpu, batch: float) -> float:
         n = build_node(NodeSpec(gpu=gpu, model="llama-3.1-70b", tensor_parallel=4))
         return float(n.steady_state(batch, 634.0, 350.0).throughput_tok_s)
 
+    assert build_node(NodeSpec(gpu=bare, model="llama-3.1-70b")).calibration["status"] == "generic"
     for b in (8.0, 64.0):
-        assert tok_s("H200", b) > 1.1 * tok_s("H100-SXM", b)
-    assert build_node(NodeSpec(gpu="H200", model="llama-3.1-70b")).calibration["stack_current"] is True
+        assert tok_s(bare, b) > 1.1 * tok_s("H100-SXM", b)
+    assert build_node(NodeSpec(gpu=bare, model="llama-3.1-70b")).calibration["stack_current"] is True
+
+
+def test_a_gpu_on_a_calibrated_die_runs_on_that_gpus_parameters():
+    """H200 is the H100's GH100 die with 141 GB of HBM3e at 4.8 TB/s: with no calibration of its own it runs on
+    the parameters the H100 would use for the same model (its calibration, or its pooled transfer), with its own
+    memory, bandwidth and power range, status same-silicon, the H100's band marked a lower bound. Same compute,
+    same overheads, more bandwidth: never slower than the H100 and never more J/token, at any batch."""
+    from dcsim.node import build_node
+    from dcsim.scenario.node import NodeSpec
+
+    for model, tp in (("llama-3.1-70b", 4), ("llama-3.1-8b", 1), ("qwen3-235b-a22b", 8), ("mixtral-8x7b", 2)):
+        h100 = build_node(NodeSpec(gpu="H100-SXM", model=model, tensor_parallel=tp))
+        h200 = build_node(NodeSpec(gpu="H200", model=model, tensor_parallel=tp))
+        c, c0 = h200.calibration, h100.calibration
+        assert c["status"] == "same-silicon" and c["profile"] == f"{c0['profile']} (same silicon)"
+        assert c["band_lower_bound"] and c["error_band_pct"] == c0["error_band_pct"]
+        assert (h200.perf, h200.pw) == (h100.perf, h100.pw)  # same TDP and idle: the power terms unscaled
+        assert h200.profile["silicon_of"] == {"gpu": "H100-SXM", "status": c0["status"]}
+        assert h200.kv_capacity_tokens > h100.kv_capacity_tokens
+        for b in (1.0, 8.0, 64.0, 256.0, 1024.0):
+            s2, s1 = h200.steady_state(b, 634.0, 350.0), h100.steady_state(b, 634.0, 350.0)
+            assert float(s2.throughput_tok_s) >= float(s1.throughput_tok_s) * (1 - 1e-9)
+            assert float(s2.gpu_power_w / s2.throughput_tok_s) <= float(s1.gpu_power_w / s1.throughput_tok_s) * (1 + 1e-9)
+        assert float(h200.steady_state(8.0, 634.0, 350.0).throughput_tok_s) > 1.2 * float(
+            h100.steady_state(8.0, 634.0, 350.0).throughput_tok_s)
+    # and it says so in a run
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"]["gpu"] = "H200"
+    r = dcsim.run(sc)
+    (p,) = r.report["provenance"]["calibration"]
+    assert p["status"] == "same-silicon" and p["band_lower_bound"]
+    assert "same-silicon" in summary_table(r.report).split("J / output token")[0]
 
 
 def test_an_older_stack_travels_with_the_number(tmp_path):

@@ -47,8 +47,8 @@ def test_shipped_profile_is_picked_and_replicas_fill_node():
     n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b"))
     assert n.profile["name"] == "H100-SXM_llama-3.1-70b_bf16_tp4"
     assert (n.gpus_per_replica, n.replicas_per_node, n.gpus_per_node) == (4, 2, 8)
-    # no profile for this combination -> generic one derived from shipped fits
-    g = build_node(NodeSpec(gpu="H200", model="mixtral-8x7b"))
+    # no profile for this GPU nor a calibrated GPU of its die -> generic one derived from shipped fits
+    g = build_node(NodeSpec(gpu="MI300X", model="mixtral-8x7b"))
     assert g.profile["name"].startswith("generic-")
 
 
@@ -186,8 +186,8 @@ def test_calibration_record_says_how_each_pair_was_parameterised():
     dense = build_node(NodeSpec(gpu="H100-SXM", model="llama-2-70b", tensor_parallel=4)).calibration
     assert dense["status"] == "transferred"
     assert dense["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in lomo if not is_moe[r["profile"]])
-    # a GPU with no measurement at all
-    assert build_node(NodeSpec(gpu="H200", model="llama-3.1-70b")).calibration["status"] == "generic"
+    # a GPU with no measurement at all and no calibrated GPU of its die
+    assert build_node(NodeSpec(gpu="MI300X", model="llama-3.1-70b")).calibration["status"] == "generic"
 
 
 def test_same_architecture_under_another_name_keeps_its_calibration():

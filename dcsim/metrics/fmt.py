@@ -15,8 +15,8 @@ __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", 
            "fmt_hms", "calibration_caveat", "uncalibrated_caveat", "stack_caveat", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
-UNCALIBRATED = ("transferred", "generic", "same-architecture", "other-tp", "other-layout", "user-profile",
-                "lever-modelled")
+UNCALIBRATED = ("transferred", "generic", "same-architecture", "same-silicon", "other-tp", "other-layout",
+                "user-profile", "lever-modelled")
 
 
 def calibration_caveat(calibration: list | None) -> str | None:

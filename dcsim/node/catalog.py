@@ -242,6 +242,23 @@ def borrow_unidentified(params: dict, uncertainty: dict, donors: list[tuple[str,
     return out, borrowed
 
 
+def same_silicon_gpu(gpu: GpuSpec) -> GpuSpec | None:
+    """A calibrated catalog GPU (one with a pooled fit) on ``gpu``'s die, for a ``gpu`` with no pooled fit of its
+    own (H200 -> H100-SXM: both GH100); None when ``gpu`` has its own fit, names no die, or no sibling is calibrated."""
+    pooled = pooled_profiles()
+    if gpu.silicon is None or gpu.name in pooled:
+        return None
+    sib = [g for name, g in sorted(gpu_catalog().items())
+           if name != gpu.name and name in pooled and g.silicon is not None and _norm(g.silicon) == _norm(gpu.silicon)]
+    return sib[0] if sib else None
+
+
+def rescale_power(params: dict, src: GpuSpec, dst: GpuSpec) -> dict:
+    """``params`` fitted on ``src`` with the power terms scaled to ``dst``'s dynamic range (TDP - idle) [D]."""
+    f = (dst.tdp_w - dst.idle_w) / (src.tdp_w - src.idle_w)
+    return {k: (v * f if k in ("p_compute_w", "p_memory_w", "p_sync_w") else v) for k, v in params.items()}
+
+
 def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     """Parameters for a (GPU, model) pair with no calibration.
 
@@ -279,13 +296,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     for k in use[0]["params"]:
         if k in _IDENTIFIED_ONLY:
             continue  # below: over the pools that identified it, not those that fixed it at 0
-        vals = []
-        for p in use:
-            v = p["params"][k]
-            if k in ("p_compute_w", "p_memory_w", "p_sync_w"):
-                g = cat[p["gpu"]]
-                v = v / (g.tdp_w - g.idle_w) * (gpu.tdp_w - gpu.idle_w)
-            vals.append(v)
+        vals = [rescale_power(p["params"], cat[p["gpu"]], gpu)[k] for p in use]
         params[k] = float(sum(vals) / len(vals))
     params, _ = borrow_unidentified({**params, **dict.fromkeys(_IDENTIFIED_ONLY, 0.0)}, {}, _lenders(use))
     worst = _max_band([lomo_band(p, moe) for p in use])

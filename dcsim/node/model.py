@@ -10,7 +10,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, find_architecture_profile, find_profile, load_profile, other_tp_band,
-                                resolve_gpu, resolve_model, serving_stack, transfer_profile)
+                                rescale_power, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
+                                transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
                              weight_bytes)
@@ -224,6 +225,32 @@ def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
             PowerParams(q["p_compute_w"], q["p_memory_w"], q["p_sync_w"], q["gamma"]))
 
 
+def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) -> tuple[dict | None, str]:
+    """``(profile, status)`` from ``gpu``'s own calibrations: this model's at this TP (``calibrated``), a model of
+    the same shape (``same-architecture``), either at another TP (``other-tp``, with that carry's band);
+    ``(None, "")`` when there is none."""
+    prof, status = find_profile(gpu.name, model.name, precision, tp), "calibrated"
+    if prof is None:
+        prof, status = find_architecture_profile(gpu.name, model, precision, tp), "same-architecture"
+    if prof is not None and prof["tensor_parallel"] != tp:
+        # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured
+        prof, status = {**prof, "error_band_pct": other_tp_band(gpu.name)}, "other-tp"
+    return (prof, status) if prof is not None else (None, "")
+
+
+def _same_silicon_profile(sib: GpuSpec, gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) -> dict:
+    """The profile ``sib`` (a calibrated GPU on ``gpu``'s die) would run this model on — its own calibration, or
+    its pooled transfer — with the power terms scaled to ``gpu``'s dynamic range; the band is ``sib``'s for that
+    profile (a lower bound: ``gpu``'s memory generation and board are not measured)."""
+    prof, status = _shipped_profile(sib, model, precision, tp)
+    if prof is None:
+        prof = transfer_profile(sib, model)
+        status = prof["status"]
+    band = calibration_record(prof, status, sib.name, model.name, precision, tp)["error_band_pct"]
+    return {**prof, "params": rescale_power(prof["params"], sib, gpu), "name": f"{prof['name']} (same silicon)",
+            "error_band_pct": band, "silicon_of": {"gpu": sib.name, "status": status}}
+
+
 def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     """Build the replica model for ``spec`` (profile: explicit, shipped match, or generic)."""
     gpu = resolve_gpu(spec.gpu)
@@ -236,23 +263,19 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         prof = load_profile(spec.profile, base_dir)
         status = "user-profile"
     else:
-        prof = find_profile(gpu.name, model.name, spec.precision, tp)
-        status = "calibrated"
-        if prof is None:
-            prof = find_architecture_profile(gpu.name, model, spec.precision, tp)
-            status = "same-architecture"
-        if prof is not None and prof["tensor_parallel"] != tp:
-            # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured
-            prof = {**prof, "error_band_pct": other_tp_band(gpu.name)}
-            status = "other-tp"
-        if prof is None:
+        prof, status = _shipped_profile(gpu, model, spec.precision, tp)
+        sib = same_silicon_gpu(gpu) if prof is None else None
+        if sib is not None:
+            prof = _same_silicon_profile(sib, gpu, model, spec.precision, tp)
+            status = "same-silicon"
+        elif prof is None:
             prof = transfer_profile(gpu, model)
             status = prof["status"]
     # the layout the profile was measured with, where this model and TP can take it (a profile is used for
     # another model's shape only through a user's choice or a transfer)
     measured_ep = bool(prof.get("expert_parallel", False)) and model.n_experts > 0 and model.n_experts % tp == 0
     ep = measured_ep if spec.expert_parallel is None else bool(spec.expert_parallel)
-    if ep != measured_ep and status in ("calibrated", "same-architecture", "other-tp"):
+    if ep != measured_ep and status in ("calibrated", "same-architecture", "other-tp", "same-silicon"):
         # measured with the other expert layout: its small-batch step and dispatch cost are not measured
         prof = {**prof, "error_band_pct": other_tp_band(gpu.name)}
         status = "other-layout"
@@ -301,6 +324,9 @@ STATUS_TEXT = {
     "transferred": "this GPU's pooled hardware efficiencies with this model's own FLOPs, bytes and KV; no "
                    "measurement of this model at this precision and TP on this GPU",
     "generic": "no measurement of this GPU: efficiencies averaged over other GPUs' pooled fits",
+    "same-silicon": "no measurement of this GPU: the parameters of a calibrated GPU on the same die (H200: the "
+                    "H100's GH100) for this model, with this GPU's own memory, bandwidth and power range; the band is "
+                    "that GPU's, a lower bound (the memory generation and board are not measured)",
     "lever-modelled": "the fitted parameters with serving levers applied from literature figures and "
                       "assumptions (docs/node.md, Levers), not measured on this setup; the band is the fit's "
                       "without the levers (a lower bound)",
@@ -314,8 +340,9 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
     calibrated (or same-architecture); the worst error of a calibration carried to another TP degree
     on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
-    error of the GPU's pooled fit when transferred; the worst over all pooled GPUs when generic (a lower bound: the hardware
-    is transferred too); None for a user profile.
+    error of the GPU's pooled fit when transferred; the worst over the pools it averages when generic (a lower bound:
+    the hardware is transferred too); the sibling GPU's band for its profile when ``same-silicon`` (a lower bound);
+    None for a user profile.
 
     ``layout`` (MoE models: ``expert-parallel`` or ``sharded experts``) is appended to ``for``.
     ``borrowed`` (a transfer's costs its GPU's data do not identify, by lending GPUs) is recorded and said in
@@ -351,4 +378,4 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
-            "band_lower_bound": status in ("generic", "lever-modelled")}
+            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon")}

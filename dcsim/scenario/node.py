@@ -53,6 +53,9 @@ class GpuSpec(Spec):
     idle_w: quantity("power", ge=0)
     power_limit_min_w: quantity("power", gt=0)
     clock_min: quantity("fraction", gt=0, le=1) = 0.2
+    # the GPU die (e.g. GH100 for H100 and H200): a GPU with no calibration runs on a calibrated GPU of the same
+    # die, with its own HBM, bandwidth and power range (status same-silicon)
+    silicon: str | None = None
     server: ServerSpec = ServerSpec()
 
     @model_validator(mode="after")
