@@ -34,8 +34,8 @@ def stack_caveat(calibration: list | None) -> str | None:
     old = [c for c in calibration or [] if c.get("stack_current") is False]
     if not old:
         return None
-    return ("OLDER SERVING STACK — " + "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}"
-                                                  for c in old) + f": {old[0].get('stack_note')}")
+    which = "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}" for c in old)
+    return f"OLDER SERVING STACK — {which}: {old[0].get('stack_note')}"
 
 
 def uncalibrated_caveat(calibration: list | None) -> str | None:

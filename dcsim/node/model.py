@@ -9,9 +9,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, find_architecture_profile, find_profile, load_profile, other_tp_band,
-                                rescale_power, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
-                                transfer_profile)
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, find_architecture_profile, find_profile, load_profile,
+                                other_tp_band, rescale_power, resolve_gpu, resolve_model, same_silicon_gpu,
+                                serving_stack, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
                              weight_bytes)
