@@ -457,25 +457,21 @@ def cases_mlenergy_held_out(data_dir: Path) -> list[Case]:
     """ML.ENERGY v3 configurations not in dcsim/data/measurements (raw JSONs) [ML3]."""
     g = "ML.ENERGY v3 configurations not used in calibration (held-out)"
     out: list[Case] = []
+    gpqa = "GPQA reasoning task (profile fitted on chat)"
+    q235, q235fp8 = "Qwen__Qwen3-235B-A22B-Thinking-2507__gpqa.json", "Qwen__Qwen3-235B-A22B-Thinking-2507-FP8__gpqa.json"
     specs = [
         # id, json, gpu(json), n, catalog gpu, model, precision, profile note, mean_in, levels
-        ("H-Q235think-gpqa", "Qwen__Qwen3-235B-A22B-Thinking-2507-FP8__gpqa.json", "H100", 8, "H100-SXM",
-         "qwen3-235b-a22b", "fp8", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 32, 128)),
+        ("H-Q235think-gpqa", q235fp8, "H100", 8, "H100-SXM", "qwen3-235b-a22b", "fp8", gpqa, MEAN_IN_GPQA, (8, 32, 128)),
         # the other GPQA runs of models calibrated on chat: long reasoning outputs (8-10k tokens), KV-read-bound decode
-        ("H-Q8-gpqa", "Qwen__Qwen3-8B__gpqa.json", "H100", 1, "H100-SXM",
-         "qwen3-8b", "bf16", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 32, 96)),
-        ("H-Q14-gpqa", "Qwen__Qwen3-14B__gpqa.json", "H100", 1, "H100-SXM",
-         "qwen3-14b", "bf16", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 32, 64)),
-        ("H-Q30think-gpqa", "Qwen__Qwen3-30B-A3B-Thinking-2507__gpqa.json", "H100", 2, "H100-SXM",
-         "qwen3-30b-a3b", "bf16", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 32, 128)),
-        ("H-Q235think-bf16-gpqa", "Qwen__Qwen3-235B-A22B-Thinking-2507__gpqa.json", "H100", 8, "H100-SXM",
-         "qwen3-235b-a22b", "bf16", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 16, 32)),
-        ("H-Q235think-bf16-gpqa-B200x4", "Qwen__Qwen3-235B-A22B-Thinking-2507__gpqa.json", "B200", 4, "B200",
-         "qwen3-235b-a22b", "bf16", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 64, 256)),
-        ("H-Q235think-bf16-gpqa-B200x8", "Qwen__Qwen3-235B-A22B-Thinking-2507__gpqa.json", "B200", 8, "B200",
-         "qwen3-235b-a22b", "bf16", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 64, 256)),
-        ("H-Q235think-gpqa-B200x2", "Qwen__Qwen3-235B-A22B-Thinking-2507-FP8__gpqa.json", "B200", 2, "B200",
-         "qwen3-235b-a22b", "fp8", "GPQA reasoning task (profile fitted on chat)", MEAN_IN_GPQA, (8, 32, 64)),
+        *((cid, file, jg, n, cat, model, prec, gpqa, MEAN_IN_GPQA, lv) for cid, file, jg, n, cat, model, prec, lv in (
+            ("H-Q8-gpqa", "Qwen__Qwen3-8B__gpqa.json", "H100", 1, "H100-SXM", "qwen3-8b", "bf16", (8, 32, 96)),
+            ("H-Q14-gpqa", "Qwen__Qwen3-14B__gpqa.json", "H100", 1, "H100-SXM", "qwen3-14b", "bf16", (8, 32, 64)),
+            ("H-Q30think-gpqa", "Qwen__Qwen3-30B-A3B-Thinking-2507__gpqa.json", "H100", 2, "H100-SXM", "qwen3-30b-a3b",
+             "bf16", (8, 32, 128)),
+            ("H-Q235think-bf16-gpqa", q235, "H100", 8, "H100-SXM", "qwen3-235b-a22b", "bf16", (8, 16, 32)),
+            ("H-Q235think-bf16-gpqa-B200x4", q235, "B200", 4, "B200", "qwen3-235b-a22b", "bf16", (8, 64, 256)),
+            ("H-Q235think-bf16-gpqa-B200x8", q235, "B200", 8, "B200", "qwen3-235b-a22b", "bf16", (8, 64, 256)),
+            ("H-Q235think-gpqa-B200x2", q235fp8, "B200", 2, "B200", "qwen3-235b-a22b", "fp8", (8, 32, 64)))),
         ("H-L405bf16-B200", "meta-llama__Llama-3.1-405B-Instruct__lm-arena-chat.json", "B200", 8, "B200",
          "llama-3.1-405b", "bf16", "BF16 on 8×B200: transferred (pooled B200)", MEAN_IN_CHAT, (8, 64, 512)),
         ("H-DSV31-B200", "deepseek-ai__DeepSeek-V3.1__lm-arena-chat.json", "B200", 8, "B200",
