@@ -242,6 +242,16 @@ def test_a_gpu_on_a_calibrated_die_runs_on_that_gpus_parameters():
             assert float(s2.gpu_power_w / s2.throughput_tok_s) <= float(s1.gpu_power_w / s1.throughput_tok_s) * (1 + 1e-9)
         assert float(h200.steady_state(8.0, 634.0, 350.0).throughput_tok_s) > 1.2 * float(
             h100.steady_state(8.0, 634.0, 350.0).throughput_tok_s)
+    # an inline GPU on that die with another power range: the H100's parameters, power terms scaled to its own
+    # TDP - idle; without `silicon` the generic profile
+    from dcsim.node.catalog import resolve_gpu
+    nvl = resolve_gpu("H100-SXM").model_copy(update={"name": "my-h100-400w", "tdp_w": 400.0, "hbm_bw": 3.9e12})
+    n = build_node(NodeSpec(gpu=nvl, model="llama-3.1-70b", tensor_parallel=4))
+    ref = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4))
+    assert n.calibration["status"] == "same-silicon" and n.perf == ref.perf
+    assert n.pw.p_memory_w == pytest.approx(ref.pw.p_memory_w * (400.0 - 72.0) / (700.0 - 72.0))
+    bare = nvl.model_copy(update={"silicon": None})
+    assert build_node(NodeSpec(gpu=bare, model="llama-3.1-70b", tensor_parallel=4)).calibration["status"] == "generic"
     # and it says so in a run
     sc = small_scenario(**QUICK)
     sc["racks"][0]["node"]["gpu"] = "H200"
