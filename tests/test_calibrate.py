@@ -431,3 +431,22 @@ def test_fit_optimises_only_the_free_parameters_and_converges():
     tput, jt, _ = prob.predict(*prob.unpack(fit(prob, 2.0).x))
     np.testing.assert_allclose(tput, [q["tok_s_fit"] for q in ship["points"]], rtol=1e-3)
     np.testing.assert_allclose(jt, [q["j_per_tok_fit"] for q in ship["points"]], rtol=1e-3)
+
+
+def test_calibration_flags_rows_whose_batch_holds_more_kv_than_fits():
+    """ML.ENERGY's highest max_num_seqs of Llama-3.1-70B on 4 H100s publish an average batch that, at its decode
+    context, holds more KV than the replica's capacity (90 % of 4 x 80 GB less 141 GB of weights, 327 KB per
+    token: 448k tokens): the profile and the report say which rows and by how much; 405B-FP8 on 8 H100s has none."""
+    from dcsim.node.calibrate import format_report
+    cap_file = MEASUREMENT_DIR / "splitwise_h100_cap.csv"
+    p = calibrate([MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv", cap_file], "H100-SXM", "llama-3.1-70b", "bf16", 4)
+    over = p["kv_over_capacity"]
+    assert [o["max_num_seqs"] for o in over] == [512, 768, 1024]
+    assert [o["kv_held_x"] for o in over] == [1.12, 1.68, 1.97]
+    node = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4))
+    row = next(r for r in read_rows([MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"])
+               if r["gpu"] == "H100-SXM" and int(r["max_num_seqs"]) == 1024)
+    assert float(row["batch"]) * float(row["decode_ctx"]) / node.kv_capacity_tokens == pytest.approx(1.97, abs=0.005)
+    assert "1.12x, 1.68x, 1.97x the replica's KV capacity" in format_report(p)
+    assert shipped_profiles()["H100-SXM_llama-3.1-70b_bf16_tp4"]["kv_over_capacity"] == over
+    assert shipped_profiles()["H100-SXM_llama-3.1-405b_fp8_tp8"]["kv_over_capacity"] == []

@@ -217,6 +217,7 @@ class _Group:
                                    f"values {sorted(layouts)}; one group is one serving layout")
         self.expert_parallel = layouts.pop()
         self.d = _derived(r0["model"], self.precision, self.expert_parallel)
+        self.gpu = gpu
         self.weight = weight
         load = [r for r in rows if r["kind"] == "load"]
         req = [r for r in rows if r["kind"] == "request"]
@@ -509,6 +510,20 @@ def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
     return fitq, points, req_pts
 
 
+def kv_over_capacity(g: _Group) -> list[dict]:
+    """The load rows whose measured batch, at its decode context, holds more KV than the replica can
+    (``batch x decode_ctx`` over the KV capacity :func:`dcsim.node.model.build_node` gives the replica): a server
+    cannot keep that resident, so the published average batch there counts requests waiting or preempted, while
+    the fit reads the full context of every one (docs/node.md, "Eleventh pass"; ML.ENERGY's highest
+    ``max_num_seqs`` of most groups, up to 6.4x)."""
+    from dcsim.node.model import HBM_USABLE  # the engine's usable HBM share (vLLM gpu_memory_utilization)
+
+    cap = (HBM_USABLE * g.tp * g.gpu.hbm_bytes - g.d.weight_bytes_total) / g.d.kv_bytes_per_token
+    held = g.batch * g.decode_ctx / cap if len(g.load) else np.empty(0)
+    return [{"max_num_seqs": int(g.level[i]), "batch": float(g.batch[i]), "kv_held_x": round(float(held[i]), 2)}
+            for i in np.flatnonzero(held > 1.0)]
+
+
 def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool) -> dict:
     r0 = rows_g[0]
     gpu, model = r0["gpu"], r0["model"]
@@ -560,6 +575,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "points": points,
         "request_points": req_pts,
         "cap_points": cap_pts,
+        "kv_over_capacity": kv_over_capacity(g),
     }
 
 
@@ -792,6 +808,14 @@ def format_report(prof: dict) -> str:
         lines.append(f"leave-one-load-level-out MAPE tok/s {f['loo_mape_tok_s_pct']:.2f}%  J/tok {f['loo_mape_j_per_tok_pct']:.2f}%")
     lines.append(f"{f['n_values']} measured values, {f['n_free_params']} free parameters")
     lines += [f"warning: {w}" for w in prof.get("warnings", [])]
+    over = prof.get("kv_over_capacity") or []
+    if over:
+        lines.append("note: at max_num_seqs " + ", ".join(str(o["max_num_seqs"]) for o in over)
+                     + " the measured batch at its decode context holds "
+                     + ", ".join(f"{o['kv_held_x']:.2f}x" for o in over)
+                     + " the replica's KV capacity: more than a server can keep resident, so the published batch "
+                       "there counts waiting or preempted requests, while the fit reads the full context of every "
+                       "one (docs/node.md)")
     return "\n".join(lines)
 
 
