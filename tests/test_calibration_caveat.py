@@ -259,6 +259,9 @@ def test_a_gpu_on_a_calibrated_die_runs_on_that_gpus_parameters():
     (p,) = r.report["provenance"]["calibration"]
     assert p["status"] == "same-silicon" and p["band_lower_bound"]
     assert "same-silicon" in summary_table(r.report).split("J / output token")[0]
+    from dcsim.report.html import render_html
+    cav = render_html(r, {}).split('class="caveat"')[1].split("</div>")[0]
+    assert "same-silicon" in cav and "a calibrated GPU on the same die" in cav and "transferred or borrowed" not in cav
 
 
 def test_an_older_stack_travels_with_the_number(tmp_path):

@@ -142,10 +142,15 @@ def _cards(report: Mapping[str, Any]) -> str:
     caveat = uncalibrated_caveat(cal)
     stack = stack_caveat(cal)
     levers = any(c.get("status") == "lever-modelled" for c in cal)
-    why = ("serving levers modelled from literature figures and assumptions, not measured on this setup "
-           "(docs/node.md, Levers)" if levers and all(c.get("status") in ("lever-modelled", "calibrated") for c in cal)
-           else "transferred or borrowed node parameters, not measurements of this configuration (docs/validation.md, "
-                "leave-one-model-out table)" + ("; serving levers modelled (docs/node.md, Levers)" if levers else ""))
+    if levers and all(c.get("status") in ("lever-modelled", "calibrated") for c in cal):
+        why = ("serving levers modelled from literature figures and assumptions, not measured on this setup "
+               "(docs/node.md, Levers)")
+    elif all(c.get("status") in ("same-silicon", "calibrated") for c in cal):
+        why = ("the parameters of a calibrated GPU on the same die, with this GPU's own memory, bandwidth and power "
+               "range; the band is that GPU's, a lower bound (docs/node.md, Transfer to pairs with no calibration)")
+    else:
+        why = ("transferred or borrowed node parameters, not measurements of this configuration (docs/validation.md, "
+               "leave-one-model-out table)" + ("; serving levers modelled (docs/node.md, Levers)" if levers else ""))
     banner = (f'<div class="caveat"><b>Calibration caveat.</b> {_e(caveat.removeprefix("UNCALIBRATED — "))}. '
               f"These figures come from {why}.</div>") if caveat else ""
     if stack:
