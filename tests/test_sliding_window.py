@@ -127,3 +127,36 @@ def test_flops_per_output_token_count_the_window(gemma):
     diff = plain.flops_per_output_token(634.0, 700.0, decode_ctx=3000.0) - gemma.flops_per_output_token(
         634.0, 700.0, decode_ctx=3000.0)
     assert float(diff) == pytest.approx(saved, rel=1e-9)
+
+
+def test_kv_capacity_counts_only_the_window_of_local_layers(gemma):
+    """A local layer keeps only its window of KV (vLLM v1's SlidingWindowManager frees what leaves it), so at a
+    context beyond the window a replica holds ctx / attended(ctx) times more sequences than a full-depth count:
+    Gemma-3-27B (52 of 62 layers local, 1,024 tokens) at 8,000 tokens 3.72x, at 1,600 1.43x, none within the
+    window; a model without local layers is unchanged. The engine sizes every fidelity with it."""
+    import dcsim
+    from conftest import small_scenario
+
+    kv = gemma.kv_capacity_tokens
+    for ctx, factor in ((500.0, 1.0), (1024.0, 1.0), (1600.0, 1600.0 / (1600.0 - 52 / 62 * 576.0)),
+                        (8000.0, 8000.0 / (8000.0 - 52 / 62 * 6976.0))):
+        n = gemma.for_context(ctx)
+        assert n.kv_capacity_tokens == pytest.approx(kv * factor)
+        # sequences that fit: the full-depth KV of the global layers plus the window of the local ones
+        held_bytes = gemma.derived.kv_bytes_per_token * (10 / 62 * ctx + 52 / 62 * min(ctx, 1024.0))
+        assert float(n.batch_limit(634.0, 1e9, ctx)) == pytest.approx(
+            min(gemma.max_batch, kv * gemma.derived.kv_bytes_per_token / held_bytes), rel=1e-9)
+    llama = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b"))
+    assert llama.for_context(8000.0) is llama
+    # the engine builds each group's node at its workload's residence context
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"].update({"model": "gemma-3-27b", "tensor_parallel": 2})
+    sc["workload"]["classes"] = [{"name": "rag", "preset": "chat", "share": 1.0, "input": {"kind": "fixed", "value": 6000},
+                                  "output": {"kind": "fixed", "value": 400}}]
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+    m = build_models(load_scenario(sc))
+    g = m.groups[0]
+    dctx = m.pools[0].decode_context
+    assert dctx > 6000 and g.node.kv_capacity_tokens == pytest.approx(gemma.for_context(dctx).kv_capacity_tokens)
+    assert dcsim.run(sc).report["throughput_tok_s"]["output"] > 0

@@ -199,6 +199,7 @@ def build_models(sc: Scenario) -> Models:
         if clocks is None:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
         _, m_in, m_out, dctx = means[pool_of[gi]]
+        node = node.for_context(dctx)  # sliding-window layers keep only their window of KV (every fidelity)
         table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(

@@ -53,7 +53,7 @@ from scipy.optimize import least_squares
 
 from dcsim.node.catalog import BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model
 from dcsim.node.levers import resolve_levers
-from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, decode_context, derive
+from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive
 from dcsim.node.power import PowerParams
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
@@ -519,7 +519,8 @@ def kv_over_capacity(g: _Group) -> list[dict]:
     from dcsim.node.model import HBM_USABLE  # the engine's usable HBM share (vLLM gpu_memory_utilization)
 
     cap = (HBM_USABLE * g.tp * g.gpu.hbm_bytes - g.d.weight_bytes_total) / g.d.kv_bytes_per_token
-    held = g.batch * g.decode_ctx / cap if len(g.load) else np.empty(0)
+    # a sliding-window layer keeps only its window (NodeModel.for_context): the KV a sequence holds is its attended context
+    held = g.batch * attended_context(g.d, g.decode_ctx, 1.0) / cap if len(g.load) else np.empty(0)
     return [{"max_num_seqs": int(g.level[i]), "batch": float(g.batch[i]), "kv_held_x": round(float(held[i]), 2)}
             for i in np.flatnonzero(held > 1.0)]
 

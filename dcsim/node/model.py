@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -157,6 +157,21 @@ class NodeModel:
         ctx = decode_context(mean_in, mean_out, decode_ctx)
         return (prefill + decode_pos) * d.flops_per_position + d.attn_flops_per_ctx * (
             prefill * attended_context(d, 0.5 * mean_in, 1.0) + decode_pos * attended_context(d, ctx, 1.0) * d.sparse)
+
+    def for_context(self, decode_ctx: float) -> "NodeModel":
+        """This replica with its KV capacity counted in tokens of a workload whose running sequences hold
+        ``decode_ctx`` tokens. A model with sliding-window layers keeps only the window in its local layers
+        (vLLM v1's hybrid KV cache manager: ``SlidingWindowManager`` frees the blocks that leave the window,
+        vllm/v1/core/single_type_kv_cache_manager.py), so a sequence of ``ctx`` tokens holds
+        :func:`dcsim.node.perf.attended_context` ``(ctx)`` tokens' worth of every-layer KV, and the replica fits
+        ``ctx / held`` times more of them than ``kv_capacity_tokens`` full-depth tokens. Mean field, as the
+        attention reads: every running sequence taken at ``decode_ctx`` (Gemma-3-27B at 8,000 tokens: 3.7x).
+        Models without local layers, or contexts within the window: unchanged."""
+        ctx = float(decode_ctx)
+        held = float(attended_context(self.derived, ctx, 1.0))
+        if not ctx > 0 or held >= ctx:
+            return self
+        return replace(self, kv_capacity_tokens=self.kv_capacity_tokens * ctx / held)
 
     def batch_limit(self, mean_in, mean_out, decode_ctx=None):
         """Largest steady-state batch: max_batch, KV capacity, and the per-iteration token budget.
