@@ -176,6 +176,10 @@ class NodeModel:
     def batch_limit(self, mean_in, mean_out, decode_ctx=None):
         """Largest steady-state batch: max_batch, KV capacity, and the per-iteration token budget.
 
+        The KV capacity as this node holds it: the engine's nodes are sized for their workload's context
+        (:meth:`for_context`: sliding-window layers keep only their window); a node straight from
+        :func:`build_node` counts every layer's KV (conservative for a model with sliding-window layers).
+
         ``decode_ctx``: tokens held per running sequence (default ``mean_in + mean_out/2``; a workload's
         residence-weighted context is :meth:`dcsim.workload.Workload.decode_context`)."""
         mean_in = np.asarray(mean_in, dtype=float)
