@@ -516,9 +516,9 @@ def kv_over_capacity(g: _Group) -> list[dict]:
     cannot keep that resident, so the published average batch there counts requests waiting or preempted, while
     the fit reads the full context of every one (docs/node.md, "Eleventh pass"; ML.ENERGY's highest
     ``max_num_seqs`` of most groups, up to 6.4x)."""
-    from dcsim.node.model import HBM_USABLE  # the engine's usable HBM share (vLLM gpu_memory_utilization)
+    from dcsim.node.model import kv_free_bytes  # the engine's KV room (usable HBM less the weights)
 
-    cap = (HBM_USABLE * g.tp * g.gpu.hbm_bytes - g.d.weight_bytes_total) / g.d.kv_bytes_per_token
+    cap = kv_free_bytes(g.gpu, g.tp, g.d) / g.d.kv_bytes_per_token
     # a sliding-window layer keeps only its window (NodeModel.for_context): the KV a sequence holds is its attended context
     held = g.batch * attended_context(g.d, g.decode_ctx, 1.0) / cap if len(g.load) else np.empty(0)
     return [{"max_num_seqs": int(g.level[i]), "batch": float(g.batch[i]), "kv_held_x": round(float(held[i]), 2)}

@@ -27,6 +27,11 @@ HBM_USABLE = 0.9
 WEIGHT_FRACTION_MAX = 0.7
 
 
+def kv_free_bytes(gpu: GpuSpec, tp: int, d: Derived) -> float:
+    """HBM left for the KV cache on a replica of ``tp`` GPUs (B): the usable share less the weights."""
+    return HBM_USABLE * tp * gpu.hbm_bytes - d.weight_bytes_total
+
+
 class SteadyState(NamedTuple):
     """Steady-state operating point of a replica (arrays broadcast over batch and clock)."""
 
@@ -301,7 +306,7 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     perf, pw = _params_from_profile(prof)
     lv = resolve_levers(spec.levers, spec.precision)
     d = derive(model, spec.precision, lv, tp if ep else 1)
-    kv_free = HBM_USABLE * tp * gpu.hbm_bytes - d.weight_bytes_total
+    kv_free = kv_free_bytes(gpu, tp, d)
     if kv_free <= 0:
         raise ValueError(f"{model.name} ({spec.precision}, {d.weight_bytes_total / 1e9:.0f} GB) does not fit on "
                          f"{tp} x {gpu.name} ({HBM_USABLE:.0%} of {tp * gpu.hbm_bytes / 1e9:.0f} GB usable)")
