@@ -291,8 +291,9 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     params: dict[str, float] = {}
     # only the pools measured on the current serving stack: a pool of an older stack (A100: Splitwise's 2023 DB,
     # ~7x H100's per-layer overheads) would make a GPU with no calibration (H200) slower than the H100 it improves on
-    use = [p for p in pooled.values() if serving_stack(p)[1]] or list(pooled.values())
-    left = sorted(g for g, p in pooled.items() if p not in use)
+    current = {g: serving_stack(p)[1] for g, p in pooled.items()}
+    use = [p for g, p in pooled.items() if current[g]] or list(pooled.values())
+    left = sorted(g for g, ok in current.items() if not ok and len(use) < len(pooled))
     for k in use[0]["params"]:
         if k in _IDENTIFIED_ONLY:
             continue  # below: over the pools that identified it, not those that fixed it at 0
