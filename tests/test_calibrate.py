@@ -64,7 +64,8 @@ def test_build_node_reproduces_measurements_independently(name):
                             tensor_parallel=p["tensor_parallel"]))
     assert n.profile["name"] == name and n.calibration["status"] == "calibrated"
     rows = [r for r in read_rows(files) if r["kind"] == "load" and r["gpu"] == p["gpu"]
-            and r["model"] == p["model"] and int(r["n_gpus"]) == p["tensor_parallel"]]
+            and r["model"] == p["model"] and int(r["n_gpus"]) == p["tensor_parallel"]
+            and int(r.get("request_repeats") or 1) == 1]  # the rows fitted (prefix-cache repeats are not)
     if not rows:  # request rows: the decode step through step_fn
         for q in p["request_points"]:
             b = q["batch"]
@@ -306,8 +307,10 @@ def test_pooled_profiles_are_calibrate_output_with_a_leave_one_model_out_table()
     for gpu, p in pooled.items():
         assert p["generated_by"].startswith("dcsim calibrate ") and p["name"] == f"pooled-{gpu}"
         assert (POOLED_DIR / f"{gpu}.yaml").is_file()
-        # every pooled group has a profile of its own, or too few load levels for one (Gemma-3-27B on 1 H100)
-        assert {g for g in p["pooled_groups"] if g not in PROFILES} <= {"H100-SXM_gemma-3-27b_bf16_tp1"}
+        # every pooled group has a profile of its own, or too few load levels for one (Gemma-3-27B and Qwen3-32B on
+        # 1 H100: max_num_seqs 8-32, three levels each)
+        assert {g for g in p["pooled_groups"] if g not in PROFILES} <= {"H100-SXM_gemma-3-27b_bf16_tp1",
+                                                                          "H100-SXM_qwen3-32b_bf16_tp1"}
         models = {g.split("_")[1] for g in p["pooled_groups"]}
         assert len(models) >= 2
         assert {r["profile"] for r in p["leave_one_model_out"]} == set(p["pooled_groups"])
@@ -434,19 +437,76 @@ def test_fit_optimises_only_the_free_parameters_and_converges():
 
 
 def test_calibration_flags_rows_whose_batch_holds_more_kv_than_fits():
-    """ML.ENERGY's highest max_num_seqs of Llama-3.1-70B on 4 H100s publish an average batch that, at its decode
-    context, holds more KV than the replica's capacity (90 % of 4 x 80 GB less 141 GB of weights, 327 KB per
-    token: 448k tokens): the profile and the report say which rows and by how much; 405B-FP8 on 8 H100s has none."""
+    """Qwen3-8B on one H100 publishes, at max_num_seqs 384 and 512, an average batch that at its decode context holds
+    more KV than the replica can keep (90 % of 80 GB less 16 GB of weights, 144 KB per token): the profile and the
+    report say which rows and by how much. The far larger excesses (1.7-6.4x) of Llama-3.1-70B and Qwen3-235B were
+    all measured with the request list sent several times (prefix-cache sharing), rows the fit leaves out."""
     from dcsim.node.calibrate import format_report
     cap_file = MEASUREMENT_DIR / "splitwise_h100_cap.csv"
-    p = calibrate([MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv", cap_file], "H100-SXM", "llama-3.1-70b", "bf16", 4)
+    p = calibrate([MEASUREMENT_DIR / "mlenergy_qwen3-8b.csv", cap_file], "H100-SXM", "qwen3-8b", "bf16", 1)
     over = p["kv_over_capacity"]
-    assert [o["max_num_seqs"] for o in over] == [512, 768, 1024]
-    assert [o["kv_held_x"] for o in over] == [1.12, 1.68, 1.97]
-    node = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4))
-    row = next(r for r in read_rows([MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"])
-               if r["gpu"] == "H100-SXM" and int(r["max_num_seqs"]) == 1024)
-    assert float(row["batch"]) * float(row["decode_ctx"]) / node.kv_capacity_tokens == pytest.approx(1.97, abs=0.005)
-    assert "1.12x, 1.68x, 1.97x the replica's KV capacity" in format_report(p)
-    assert shipped_profiles()["H100-SXM_llama-3.1-70b_bf16_tp4"]["kv_over_capacity"] == over
+    assert [o["max_num_seqs"] for o in over] == [384, 512]
+    assert [o["kv_held_x"] for o in over] == [1.26, 1.56]
+    node = build_node(NodeSpec(gpu="H100-SXM", model="qwen3-8b", tensor_parallel=1))
+    row = next(r for r in read_rows([MEASUREMENT_DIR / "mlenergy_qwen3-8b.csv"])
+               if r["gpu"] == "H100-SXM" and int(r["max_num_seqs"]) == 512)
+    assert float(row["batch"]) * float(row["decode_ctx"]) / node.kv_capacity_tokens == pytest.approx(1.56, abs=0.005)
+    assert "1.26x, 1.56x the replica's KV capacity" in format_report(p)
+    assert shipped_profiles()["H100-SXM_qwen3-8b_bf16_tp1"]["kv_over_capacity"] == over
     assert shipped_profiles()["H100-SXM_llama-3.1-405b_fp8_tp8"]["kv_over_capacity"] == []
+    assert shipped_profiles()["H100-SXM_llama-3.1-70b_bf16_tp4"]["kv_over_capacity"] == []
+
+
+def test_rows_measured_with_repeated_requests_are_left_out_of_the_fit_and_listed(tmp_path):
+    """ML.ENERGY sent its request list 2-3 times at Llama-3.1-70B's highest max_num_seqs on 4 H100s (the benchmark's
+    sweep configs, column request_repeats): vLLM's prefix cache serves the repeats without prefill, a workload the
+    model does not describe. Those rows are not fitted (the fit equals one on the other rows alone), the profile and
+    the report list them, a malformed value names file and line, and a group keeps a profile of its own only with
+    enough single-send levels."""
+    from dcsim.node.calibrate import MeasurementError, format_report, has_own_profile
+    src = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
+    cap_file = MEASUREMENT_DIR / "splitwise_h100_cap.csv"
+    rows = [r for r in read_rows([src]) if r["gpu"] == "H100-SXM"]
+    assert {int(r["max_num_seqs"]): int(r["request_repeats"]) for r in rows if int(r["request_repeats"]) > 1} == \
+        {512: 2, 768: 2, 1024: 2}
+    p = calibrate([src, cap_file], "H100-SXM", "llama-3.1-70b", "bf16", 4)
+    assert [(o["max_num_seqs"], o["request_repeats"]) for o in p["repeated_requests"]] == [(512, 2), (768, 2), (1024, 2)]
+    assert max(pt["max_num_seqs"] for pt in p["points"]) == 384
+    assert "512 x2, 768 x2, 1024 x2) are left out of the fit" in format_report(p)
+    # the same fit as on a file without those rows
+    lines = src.read_text().splitlines()
+    hdr = lines[0].split(",")
+    kept = [ln for ln in lines[1:] if int(ln.split(",")[hdr.index("request_repeats")]) == 1]
+    f = tmp_path / "single.csv"
+    f.write_text("\n".join([lines[0]] + kept) + "\n")
+    q = calibrate([f, cap_file], "H100-SXM", "llama-3.1-70b", "bf16", 4)
+    assert q["params"] == p["params"] and q["repeated_requests"] == []
+    # 4 load levels but only 3 sent once: no profile of its own
+    few = [r for r in rows if int(r["max_num_seqs"]) in (8, 16, 32, 512)]
+    assert not has_own_profile(few)
+    assert has_own_profile([r for r in rows if int(r["max_num_seqs"]) in (8, 16, 32, 64)])
+    bad = lines[2].split(",")
+    bad[hdr.index("request_repeats")] = "0"
+    lines[2] = ",".join(bad)
+    g = tmp_path / "bad.csv"
+    g.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MeasurementError, match=r"bad\.csv:3: column 'request_repeats': must be an integer >= 1"):
+        calibrate([g], "H100-SXM", "llama-3.1-70b")
+
+
+def test_request_repeats_come_from_the_benchmark_sweep_configs():
+    """Every ML.ENERGY row carries how many times its run sent the 1,024 chat prompts, as the vendored sweep configs
+    of the benchmark harness give it (spot checks against ml-energy/benchmark@c1d6557 sweeps.yaml files)."""
+    import json
+    sweeps = json.loads((DATA / "ml-energy-v3" / "request_repeats.json").read_text())
+    assert sweeps["tasks"]["lm-arena-chat"]["num_requests"] == 1024
+    rep = {}
+    for f in MEASUREMENT_DIR.glob("mlenergy_*.csv"):
+        for r in read_rows([f]):
+            assert int(r["unique_requests"]) == 1024 and int(r["request_repeats"]) >= 1, (f.name, r["_line"])
+            rep[(r["model"], r["precision"], r["gpu"], int(r["n_gpus"]), int(r["max_num_seqs"]))] = int(r["request_repeats"])
+    assert rep[("llama-3.1-70b", "bf16", "B200", 2, 2048)] == 3
+    assert rep[("llama-3.1-70b", "bf16", "B200", 2, 256)] == 1
+    assert rep[("qwen3-235b-a22b", "bf16", "B200", 4, 4096)] == 6
+    assert rep[("llama-3.1-8b", "bf16", "H100-SXM", 1, 768)] == 3
+    assert all(v == 1 for k, v in rep.items() if k[0] in ("qwen3-14b", "gemma-3-12b", "gemma-3-27b"))

@@ -51,7 +51,8 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from dcsim.node.catalog import BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model
+from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model,
+                                same_architecture)
 from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive
 from dcsim.node.power import PowerParams
@@ -121,6 +122,9 @@ def _row_problem(r: dict) -> str | None:
         if not math.isfinite(x) or x < float(r["mean_in"]):
             return (f"column 'decode_ctx': must be a finite number >= mean_in (a running sequence holds its prompt), "
                     f"got {r['decode_ctx']!r}")
+    rep = (r.get("request_repeats") or "").strip()  # optional: times the benchmark sent its request list
+    if rep and (not rep.isdigit() or int(rep) < 1):
+        return f"column 'request_repeats': must be an integer >= 1, got {rep!r}"
     ep = (r.get("expert_parallel") or "").strip()  # optional: GPUs the experts are spread over whole
     if ep:
         if not ep.isdigit() or int(ep) < 1:
@@ -134,6 +138,17 @@ def _row_problem(r: dict) -> str | None:
 def row_expert_parallel(r: dict) -> int:
     """A row's expert-parallel degree: its optional ``expert_parallel`` column, else 1 (experts sharded)."""
     return int((r.get("expert_parallel") or "").strip() or 1)
+
+
+def row_request_repeats(r: dict) -> int:
+    """How many times the benchmark sent its request list for this row (optional ``request_repeats`` column, else 1).
+
+    A load row measured with repeated requests is left out of every fit: vLLM's prefix cache (on by default) serves
+    a repeated prompt whose first copy is still resident from that copy's KV -- no prefill, shared KV blocks -- so
+    the row measures a workload with less prefill per output token and a smaller KV footprint than the unique
+    prompts the node model describes (ML.ENERGY v3 sent its 1,024 prompts 2-6 times at its highest
+    ``max_num_seqs``: docs/node.md, "Twelfth pass"). Such rows are listed under ``repeated_requests``."""
+    return int((r.get("request_repeats") or "").strip() or 1)
 
 
 def row_decode_ctx(r: dict) -> float:
@@ -219,9 +234,11 @@ class _Group:
         self.d = _derived(r0["model"], self.precision, self.expert_parallel)
         self.gpu = gpu
         self.weight = weight
-        load = [r for r in rows if r["kind"] == "load"]
+        load = [r for r in rows if r["kind"] == "load" and row_request_repeats(r) == 1]
         req = [r for r in rows if r["kind"] == "request"]
         self.load, self.req = load, req
+        # measured with repeated prompts (prefix-cache hits): not the workload the model describes, not fitted
+        self.repeated = [r for r in rows if r["kind"] == "load" and row_request_repeats(r) > 1]
         f = lambda rs, k: np.array([float(r[k]) for r in rs])  # noqa: E731
         self.batch, self.mean_in, self.mean_out = f(load, "batch"), f(load, "mean_in"), f(load, "mean_out")
         self.tok_s = f(load, "output_tok_s")
@@ -577,6 +594,8 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "request_points": req_pts,
         "cap_points": cap_pts,
         "kv_over_capacity": kv_over_capacity(g),
+        "repeated_requests": [{"max_num_seqs": int(r["max_num_seqs"]), "batch": float(r["batch"]),
+                               "request_repeats": row_request_repeats(r)} for r in g.repeated],
     }
 
 
@@ -661,8 +680,17 @@ def _error_row(et: np.ndarray, ej: np.ndarray) -> dict:
             "max_err_j_per_tok_pct": round(float(np.max(np.abs(ej)) * 100), 2)}
 
 
+def twins(model: str, models) -> tuple[str, ...]:
+    """``model`` and every model in ``models`` of the same shape (a fine-tune or a re-training under another
+    name, :func:`dcsim.node.catalog.same_architecture`): what a leave-one-model-out test leaves out together,
+    since a transfer would take a twin's calibration (status ``same-architecture``), not the pool."""
+    m = resolve_model(model)
+    return tuple(sorted({model} | {o for o in models if o != model and same_architecture(resolve_model(o), m)}))
+
+
 def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA) -> list[dict]:
-    """Each model of ``gpu`` predicted by the pooled fit of the GPU's other models (none of its data).
+    """Each model of ``gpu`` predicted by the pooled fit of the GPU's other models (none of its data, nor of
+    a model of the same shape: :func:`twins`, left out with it).
 
     One row per (model, precision, TP) group: MAPE and max |error| of tokens/s and J/token (%). A row whose
     MoE dispatch or FP8 cost the other models do not identify takes it from the other GPUs' pooled fits
@@ -673,10 +701,15 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
     gs = groups(rows, gpu)
     caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
     out = []
-    for model in sorted({k[1] for k in gs}):
-        if len({k[1] for k in gs}) < 2:
+    models = sorted({k[1] for k in gs})
+    pools: dict[tuple, dict] = {}
+    for model in models:
+        out_models = twins(model, models)
+        if len(out_models) == len(models):
             break
-        pooled = pooled_fit(paths, gpu, (model,), gamma, rows=rows)
+        if out_models not in pools:
+            pools[out_models] = pooled_fit(paths, gpu, out_models, gamma, rows=rows)
+        pooled = pools[out_models]
         probs = {key: Problem(gpu, [rows_g], caps) for key, rows_g in gs.items() if key[1] == model}
         # the MoE dispatch / FP8 cost the other models do not identify: from the other GPUs' pools, which leave
         # this model out too (as catalog.transfer_profile takes them from the shipped pools)
@@ -685,7 +718,7 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
         params, borrowed = pooled["params"], {}
         if needs:
             params, borrowed = borrow_unidentified(pooled["params"], pooled["uncertainty"],
-                                                   _donor_pools(paths, rows, gpu, model, needs, gamma))
+                                                   _donor_pools(paths, rows, gpu, out_models, needs, gamma))
         pv = np.array([params[k] for k in PARAM_NAMES]) / _SCALE
         for key, prob in probs.items():
             perf, pw = prob.unpack(pv)
@@ -697,17 +730,18 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
     return out
 
 
-def _donor_pools(paths, rows: list[dict], gpu: str, model: str, needs: set[str], gamma: float) -> list[tuple]:
-    """``(gpu, params, uncertainty)`` of the pooled fits of the other GPUs without ``model`` whose data identify
+def _donor_pools(paths, rows: list[dict], gpu: str, models: tuple[str, ...], needs: set[str],
+                 gamma: float) -> list[tuple]:
+    """``(gpu, params, uncertainty)`` of the pooled fits of the other GPUs without ``models`` whose data identify
     a parameter in ``needs`` (only those are fitted)."""
     donors = []
     for other in sorted({k[0] for k in groups(rows)} - {gpu}):
-        blocks = [b for k, b in groups(rows, other).items() if k[1] != model]
+        blocks = [b for k, b in groups(rows, other).items() if k[1] not in models]
         if not blocks:
             continue
         probe = Problem(other, blocks, [])
         if ("t_moe_layer_s" in needs and probe.has_moe) or ("t_fp8_layer_s" in needs and probe.has_fp8):
-            pf = pooled_fit(paths, other, (model,), gamma, rows=rows)
+            pf = pooled_fit(paths, other, tuple(models), gamma, rows=rows)
             donors.append((other, pf["params"], pf["uncertainty"]))
     return donors
 
@@ -719,7 +753,7 @@ MIN_LOAD_LEVELS, MIN_REQUEST_ROWS = 4, 8
 
 def has_own_profile(rows_g: list[dict]) -> bool:
     """True when a group has enough load levels or request rows for a profile of its own."""
-    levels = {r["max_num_seqs"] for r in rows_g if r["kind"] == "load"}
+    levels = {r["max_num_seqs"] for r in rows_g if r["kind"] == "load" and row_request_repeats(r) == 1}
     return len(levels) >= MIN_LOAD_LEVELS or sum(r["kind"] == "request" for r in rows_g) >= MIN_REQUEST_ROWS
 
 
@@ -817,6 +851,12 @@ def format_report(prof: dict) -> str:
                      + " the replica's KV capacity: more than a server can keep resident, so the published batch "
                        "there counts waiting or preempted requests, while the fit reads the full context of every "
                        "one (docs/node.md)")
+    rep = prof.get("repeated_requests") or []
+    if rep:
+        lines.append("note: " + str(len(rep)) + " load row(s) measured with the request list sent several times "
+                     "(max_num_seqs " + ", ".join(f"{o['max_num_seqs']} x{o['request_repeats']}" for o in rep)
+                     + ") are left out of the fit: vLLM's prefix cache serves a repeated prompt without its "
+                       "prefill, a workload the model's unique prompts do not describe (docs/node.md)")
     return "\n".join(lines)
 
 
