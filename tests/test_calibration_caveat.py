@@ -173,14 +173,14 @@ def test_each_profile_names_the_serving_stack_it_was_measured_on():
         assert current == (p["gpu"] != "A100-SXM4-80GB"), name
         assert ("Splitwise" in stack) == (p["gpu"] == "A100-SXM4-80GB") and ("vLLM 0.11.1" in stack) == current, name
     c = build_node(NodeSpec(gpu="A100-SXM4-80GB", model="llama-2-70b", tensor_parallel=8)).calibration
-    assert c["status"] == "calibrated" and c["stack_current"] is False and "3.0-4.5x" in c["stack_note"]
+    assert c["status"] == "calibrated" and c["stack_current"] is False and "3.1-4.3x" in c["stack_note"]
     h = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b")).calibration
     assert h["stack_current"] is True and h["stack_note"] is None
     assert serving_stack({"name": "mine"}) == (None, True)  # a user profile: its author knows its stack
 
 
 def test_older_stack_note_matches_the_validation_rows():
-    """The factor the caveat quotes (3.0-4.5x) is what docs/validation.md's SW-* rows measure: Splitwise's H100
+    """The factor the caveat quotes (3.1-4.3x) is what docs/validation.md's SW-* rows measure: Splitwise's H100
     latencies over dcsim's for the same Llama-2-70B steps on 8 x H100."""
     from dcsim.node.catalog import OLDER_STACK_NOTE
     from dcsim.validation import cases_splitwise

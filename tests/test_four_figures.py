@@ -54,9 +54,10 @@ def test_pue_adjusted_delivered_power_is_what_reaches_it(light, capped):
         assert np.all(ts["it_power_w"] <= ts["interconnect_w"] / ts["pue"] * (1 + 1e-9))  # meter <= cap
     # under the cap, what reaches IT is nearly all that is available: policy uniform runs every node at
     # one of 24 discrete clock levels, the level serving the most may leave its fleet at full batch
-    # below the budget (measured 1.4 % at 24 levels, 0.8 % at 96); the frontier mixes levels and uses it all
+    # below the budget, by up to one level's step (measured 3.2 % at 24 levels, 0.7 % at 96, with the 8B profile
+    # fitted on single-send rows; 1.4 % and 0.8 % before); the frontier mixes levels and uses it all
     cp = capped.report["pue_adjusted_delivered_power_w"]
-    assert 0.97 * cp["available"]["mean"] <= cp["used"] <= cp["available"]["mean"]
+    assert 0.96 * cp["available"]["mean"] <= cp["used"] <= cp["available"]["mean"]
     fr = dcsim.run(small_scenario(**STEADY, **{"workload.arrivals.rate": "600 req/s",
                                                "facility.interconnect": "120 kW"})).report
     assert fr["pue_adjusted_delivered_power_w"]["used"] == pytest.approx(

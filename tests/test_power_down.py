@@ -113,10 +113,12 @@ def test_fluid_and_request_agree_on_the_step(step_runs):
 def test_hybrid_accounts_the_parked_replicas_like_fluid():
     """Hybrid (8 of 32 replicas simulated, the rest a flow) with 8 of 32 replicas awake: the
     sample's parked replicas draw standby, the flow serves on its awake share; the IT energy
-    agrees with fluid (measured: -0.5 %). The sample's awake count is rounded (at least one):
-    with 6 of 32 awake it keeps 2 of 8 and draws 3 % more; with 2 of 32, 1 of 8 and 8 % more."""
+    agrees with fluid (measured: -0.4 % at 80 req/s; at 90 req/s, since the 8B profile is fitted on the
+    single-send rows only, 9 of 32 are awake and hybrid draws 1.7 % less). The sample's awake count is
+    rounded (at least one): with 6 of 32 awake it keeps 2 of 8 and draws 3 % more; with 2 of 32, 1 of 8
+    and 8 % more."""
     raw = small_scenario(**{"duration": "10 min", "controller.tick": "1 s", "controller.idle_power_down": True,
-                            "workload.arrivals.rate": "90 req/s"})
+                            "workload.arrivals.rate": "80 req/s"})
     flu = dcsim.run(raw)
     hyb = dcsim.run({**raw, "fidelity": "hybrid"})
     assert np.all(np.rint(hyb.timeseries["awake_fraction"] * 32) == 8)
