@@ -510,3 +510,22 @@ def test_request_repeats_come_from_the_benchmark_sweep_configs():
     assert rep[("qwen3-235b-a22b", "bf16", "B200", 4, 4096)] == 6
     assert rep[("llama-3.1-8b", "bf16", "H100-SXM", 1, 768)] == 3
     assert all(v == 1 for k, v in rep.items() if k[0] in ("qwen3-14b", "gemma-3-12b", "gemma-3-27b"))
+
+
+def test_leave_one_model_out_leaves_same_shape_twins_out_together():
+    """Llama-3.3-70B has Llama-3.1-70B's shape: a transfer to either would take the other's calibration
+    (same-architecture), so the leave-one-model-out table predicts each from a pool holding neither."""
+    from dcsim.node.calibrate import twins
+    from dcsim.node.catalog import pooled_profiles
+    models = ["gemma-3-12b", "llama-3.1-70b", "llama-3.1-8b", "llama-3.3-70b", "qwen3-32b"]
+    assert twins("llama-3.1-70b", models) == ("llama-3.1-70b", "llama-3.3-70b")
+    assert twins("llama-3.3-70b", models) == ("llama-3.1-70b", "llama-3.3-70b")
+    assert twins("qwen3-32b", models) == ("qwen3-32b",)
+    for gpu in ("H100-SXM", "B200"):
+        p = pooled_profiles()[gpu]
+        assert any("llama-3.3-70b" in g for g in p["pooled_groups"])
+        for r in p["leave_one_model_out"]:
+            if "70b" in r["profile"] and "llama-3" in r["profile"]:
+                assert not any("llama-3.1-70b" in g or "llama-3.3-70b" in g for g in r["pooled_from"]), r["profile"]
+            elif "qwen3-32b" in r["profile"]:
+                assert any("llama-3.3-70b" in g for g in r["pooled_from"])
