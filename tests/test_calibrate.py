@@ -228,6 +228,15 @@ def test_bad_measurement_rows_name_file_and_line(tmp_path):
     assert len(prof["skipped_rows"]) == 1 and prof["fit"]["n_points"] == len(lines) - 2
 
 
+def _with_value(lines: list[str], column: str, value: str, path: Path) -> Path:
+    """Write a measurement CSV's lines to ``path`` with ``column`` of its second data row (file line 3) set."""
+    header = lines[0].split(",")
+    row = lines[2].split(",")
+    row[header.index(column)] = value
+    path.write_text("\n".join(lines[:2] + [",".join(row)] + lines[3:]) + "\n")
+    return path
+
+
 def test_decode_context_column_is_used_and_checked(tmp_path):
     """The optional decode_ctx column (tokens a running sequence holds, residence-weighted) enters the
     fit's predictions; without it the default is mean_in + mean_out/2; a value below mean_in (less
@@ -244,13 +253,7 @@ def test_decode_context_column_is_used_and_checked(tmp_path):
     t_with = with_c.predict(perf, pw)[0]
     t_without = without.predict(perf, pw)[0]
     assert np.all(t_with < t_without)  # more KV traffic per step: fewer tokens/s at large batch
-    lines = src.read_text().splitlines()
-    header = lines[0].split(",")
-    bad = lines[2].split(",")
-    bad[header.index("decode_ctx")] = "100"
-    lines[2] = ",".join(bad)
-    f = tmp_path / "m.csv"
-    f.write_text("\n".join(lines) + "\n")
+    f = _with_value(src.read_text().splitlines(), "decode_ctx", "100", tmp_path / "m.csv")
     with pytest.raises(MeasurementError, match=r"m\.csv:3: column 'decode_ctx': must be a finite number >= mean_in"):
         calibrate([f], "H100-SXM", "llama-3.1-8b")
 
@@ -485,11 +488,7 @@ def test_rows_measured_with_repeated_requests_are_left_out_of_the_fit_and_listed
     few = [r for r in rows if int(r["max_num_seqs"]) in (8, 16, 32, 512)]
     assert not has_own_profile(few)
     assert has_own_profile([r for r in rows if int(r["max_num_seqs"]) in (8, 16, 32, 64)])
-    bad = lines[2].split(",")
-    bad[hdr.index("request_repeats")] = "0"
-    lines[2] = ",".join(bad)
-    g = tmp_path / "bad.csv"
-    g.write_text("\n".join(lines) + "\n")
+    g = _with_value(lines, "request_repeats", "0", tmp_path / "bad.csv")
     with pytest.raises(MeasurementError, match=r"bad\.csv:3: column 'request_repeats': must be an integer >= 1"):
         calibrate([g], "H100-SXM", "llama-3.1-70b")
 
