@@ -284,3 +284,40 @@ def test_an_older_stack_travels_with_the_number(tmp_path):
     assert "a: OLDER SERVING STACK" in table and data["runs"][0]["calibration_caveat"] is None
     r = plan(_a100(), "max-demand")
     assert r["calibration_caveat"].startswith("OLDER SERVING STACK") and "OLDER SERVING STACK" in format_plan(r)
+
+
+def _moe_b200(max_batch: int) -> dict:
+    sc = small_scenario(**QUICK)
+    sc["name"] = f"moe-b200-{max_batch}"
+    sc["racks"][0]["node"].update({"gpu": "B200", "model": "qwen3-235b-a22b", "tensor_parallel": 4,
+                                   "max_batch": max_batch})
+    return sc
+
+
+def test_a_batch_beyond_twice_the_measured_one_travels_as_extrapolated(tmp_path):
+    """Qwen3-235B on 4 B200s is calibrated up to an average batch of 256 (its larger ML.ENERGY batches were measured
+    with repeated prompts and are not fitted). Up to twice that the figures are the calibration's; a replica whose
+    full-load batch goes beyond (max_batch 600: the KV cache would hold ~670) runs on extrapolated figures, and the
+    warnings, the summary's headline, the HTML above the cards, `compare` and `plan` say so."""
+    inside, beyond = dcsim.run(_moe_b200(500)), dcsim.run(_moe_b200(600))
+    (p,) = inside.report["provenance"]["calibration"]
+    assert p["status"] == "calibrated" and p["measured_batch_max"] == pytest.approx(255.9, abs=1.0)
+    assert p["batch_limit"] == 500 and p["extrapolated"] is False
+    (q,) = beyond.report["provenance"]["calibration"]
+    assert q["batch_limit"] == 600 and q["extrapolated"] is True
+    assert any("extrapolated" in w and "max_batch" in w for w in beyond.report["warnings"])
+    assert not any("extrapolated" in w for w in inside.report["warnings"])
+    head = summary_table(beyond.report).split("J / output token")[0]
+    assert "EXTRAPOLATED BATCH" in head and "batch up to 600" in head and "UNCALIBRATED" not in head
+    assert "EXTRAPOLATED" not in summary_table(inside.report)
+    write_outputs(inside, tmp_path / "in", formats=("json", "html"), plots=False)
+    write_outputs(beyond, tmp_path / "out", formats=("json", "html"), plots=False)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.index("Extrapolated batch.") < html.index('class="cards"')
+    assert "Extrapolated batch." not in (tmp_path / "in" / "report.html").read_text()
+    table, data = compare([tmp_path / "in", tmp_path / "out"])
+    row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
+    assert "extrapolated" in row and "UNCALIBRATED" not in row
+    assert data["runs"][0]["calibration_caveat"] is None and "EXTRAPOLATED BATCH" in data["runs"][1]["calibration_caveat"]
+    r = plan(_moe_b200(600), "max-demand")
+    assert r["calibration_caveat"].startswith("EXTRAPOLATED BATCH") and "EXTRAPOLATED BATCH" in format_plan(r)

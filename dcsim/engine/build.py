@@ -11,6 +11,7 @@ from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCur
 from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED
 from dcsim.node import build_node
+from dcsim.node.model import EXTRAPOLATION_FACTOR
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.streams import named_stream
@@ -200,6 +201,11 @@ def build_models(sc: Scenario) -> Models:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
         _, m_in, m_out, dctx = means[pool_of[gi]]
         node = node.for_context(dctx)  # sliding-window layers keep only their window of KV (every fidelity)
+        # the batch a replica reaches at full load, against the batch range its profile was measured at
+        blim = float(node.batch_limit(m_in, m_out, dctx))
+        mb = node.calibration.get("measured_batch_max")
+        node.calibration.update(batch_limit=round(blim, 1),
+                                extrapolated=bool(mb is not None and blim > EXTRAPOLATION_FACTOR * mb))
         table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(
@@ -230,6 +236,11 @@ def build_models(sc: Scenario) -> Models:
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
     warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)
                 if g.node.calibration["status"] in UNCALIBRATED and g.node.calibration["status"] != "user-profile"]
+    warnings += [f"racks[{i}] ({g.name}): at full load a replica runs a batch of {g.node.calibration['batch_limit']:,.0f}, "
+                 f"more than {EXTRAPOLATION_FACTOR:g}x the largest its profile ({g.profile}) was measured at "
+                 f"({g.node.calibration['measured_batch_max']:,.0f}): its figures there are extrapolated, with no error "
+                 f"band measured (docs/node.md, Calibration); lower racks[{i}].node.max_batch to stay in range"
+                 for i, g in enumerate(groups) if g.node.calibration.get("extrapolated")]
     warnings += [f"racks[{i}] ({g.name}): the profile for {g.node.calibration['for']} was measured on "
                  f"{g.node.calibration['serving_stack']}: {g.node.calibration['stack_note']}"
                  for i, g in enumerate(groups) if g.node.calibration["stack_current"] is False]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
-           "fmt_hms", "calibration_caveat", "uncalibrated_caveat", "stack_caveat", "UNCALIBRATED"]
+           "fmt_hms", "calibration_caveat", "uncalibrated_caveat", "stack_caveat", "extrapolation_caveat", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
 UNCALIBRATED = ("transferred", "generic", "same-architecture", "same-silicon", "other-tp", "other-layout",
@@ -23,8 +23,22 @@ def calibration_caveat(calibration: list | None) -> str | None:
     """One line saying which rack groups run on parameters not fitted to their own measurements and
     the expected error band, and which were measured on an older serving stack (:func:`stack_caveat`)
     (``provenance.calibration`` of a report); ``None`` when all are calibrated on the current stack."""
-    parts = [p for p in (uncalibrated_caveat(calibration), stack_caveat(calibration)) if p]
+    parts = [p for p in (uncalibrated_caveat(calibration), extrapolation_caveat(calibration), stack_caveat(calibration))
+             if p]
     return " | ".join(parts) or None
+
+
+def extrapolation_caveat(calibration: list | None) -> str | None:
+    """Rack groups whose replicas reach, at full load, a batch more than twice the largest their profile was measured
+    at (``extrapolated`` in ``provenance.calibration``, :data:`dcsim.node.model.EXTRAPOLATION_FACTOR`); ``None``
+    when there is none."""
+    ext = [c for c in calibration or [] if c.get("extrapolated")]
+    if not ext:
+        return None
+    which = "; ".join(f"{c.get('group')}: batch up to {c.get('batch_limit'):,.0f} at full load, profile "
+                      f"{c.get('profile')} measured up to {c.get('measured_batch_max'):,.0f}" for c in ext)
+    return (f"EXTRAPOLATED BATCH — {which}: beyond twice the measured batch no error band is measured (ML.ENERGY's "
+            f"MoE points there read dcsim up to 46 % slow, docs/validation.md REP-*)")
 
 
 def stack_caveat(calibration: list | None) -> str | None:

@@ -357,6 +357,22 @@ STATUS_TEXT = {
 }
 
 
+#: A replica whose largest steady-state batch exceeds this many times the largest batch its profile was measured at
+#: runs on extrapolated figures (``calibration.extrapolated``). Evidence for 2 (docs/validation.md, rows ``REP-*``:
+#: ML.ENERGY points beyond each fit's range): within twice the largest fitted batch the shipped profiles predict the
+#: points measured above it within -18 to +12 % (Llama-3.1-8B at 256-768 for a fit up to 192: within 4 %); beyond
+#: it, MoE models read up to 46 % slow (Qwen3-235B on B200 at batch 1,000-4,000 for fits up to 256). Assumption
+#: for the threshold itself.
+EXTRAPOLATION_FACTOR = 2.0
+
+
+def measured_batch_max(prof: dict) -> float | None:
+    """The largest average batch among the points a profile was fitted on (load points, else request points)."""
+    pts = prof.get("points") or prof.get("request_points") or []
+    b = [float(p["batch"]) for p in pts if p.get("batch") is not None]
+    return max(b) if b else None
+
+
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
                        levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None) -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
@@ -402,4 +418,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
-            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon")}
+            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon"),
+            # the batch range the profile was measured at (None for a pooled fit); the engine adds the batch a
+            # replica reaches at full load (batch_limit) and whether that is beyond EXTRAPOLATION_FACTOR times it
+            "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False}

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import calibration_caveat, fmt_pct, fmt_si, get_path, stack_caveat, uncalibrated_caveat
+from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_pct, fmt_si, get_path, stack_caveat,
+                               uncalibrated_caveat)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 
@@ -173,6 +174,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         binding.append({"most_common": most, "most_common_share": share.get(most) if most else None, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": ("n/a" if get_path(r, "provenance.calibration") is None else
                                         "UNCALIBRATED" if uncalibrated_caveat(get_path(r, "provenance.calibration"))
+                                        else "extrapolated" if extrapolation_caveat(get_path(r, "provenance.calibration"))
                                         else "older stack" if stack_caveat(get_path(r, "provenance.calibration"))
                                         else "calibrated")})
     data: dict[str, Any] = {

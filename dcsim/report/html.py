@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time,
-                               get_path, stack_caveat, uncalibrated_caveat)
+                               extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import binding_phrase, current_binding, expect_lines, latency_stats, pool_rows, report_latency
@@ -153,6 +153,10 @@ def _cards(report: Mapping[str, Any]) -> str:
                "leave-one-model-out table)" + ("; serving levers modelled (docs/node.md, Levers)" if levers else ""))
     banner = (f'<div class="caveat"><b>Calibration caveat.</b> {_e(caveat.removeprefix("UNCALIBRATED — "))}. '
               f"These figures come from {why}.</div>") if caveat else ""
+    ext = extrapolation_caveat(cal)
+    if ext:
+        banner += (f'<div class="caveat"><b>Extrapolated batch.</b> '
+                   f'{_e(ext.removeprefix("EXTRAPOLATED BATCH — "))}.</div>')
     if stack:
         banner += (f'<div class="caveat"><b>Older serving stack.</b> '
                    f'{_e(stack.removeprefix("OLDER SERVING STACK — "))}.</div>')
