@@ -12,7 +12,7 @@ import dcsim
 from conftest import small_scenario
 from dcsim.plan import format_plan, plan
 from dcsim.report import write_outputs
-from dcsim.report.compare import compare
+from dcsim.report.compare import _calibration_label, compare
 from dcsim.report.summary import summary_table
 
 QUICK = {"duration": "1 h", "controller.tick": "10 min"}
@@ -153,10 +153,12 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     assert "UNCALIBRATED" in summary_table(r.report).split("J / output token")[0]
 
 
-def _a100() -> dict:
+def _a100(max_batch: int = 32) -> dict:
+    """Llama-2-70B on 8 A100s, within twice the batch its Splitwise profile was measured at (16) by default."""
     sc = small_scenario(**QUICK)
     sc["name"] = "a100"
-    sc["racks"][0]["node"].update({"gpu": "A100-SXM4-80GB", "model": "llama-2-70b", "tensor_parallel": 8})
+    sc["racks"][0]["node"].update({"gpu": "A100-SXM4-80GB", "model": "llama-2-70b", "tensor_parallel": 8,
+                                   "max_batch": max_batch})
     return sc
 
 
@@ -321,3 +323,7 @@ def test_a_batch_beyond_twice_the_measured_one_travels_as_extrapolated(tmp_path)
     assert data["runs"][0]["calibration_caveat"] is None and "EXTRAPOLATED BATCH" in data["runs"][1]["calibration_caveat"]
     r = plan(_moe_b200(600), "max-demand")
     assert r["calibration_caveat"].startswith("EXTRAPOLATED BATCH") and "EXTRAPOLATED BATCH" in format_plan(r)
+    # the A100 profiles come from Splitwise's batch 1-16 rows: at the default max_batch (256) both caveats apply
+    (a,) = dcsim.run(_a100(256)).report["provenance"]["calibration"]
+    assert a["measured_batch_max"] == 16 and a["extrapolated"] is True and a["stack_current"] is False
+    assert _calibration_label([a]) == "extrapolated, older stack"

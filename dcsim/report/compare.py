@@ -126,6 +126,15 @@ def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None
     return txt
 
 
+
+def _calibration_label(cal: list | None) -> str:
+    """The compare table's word for a run's node calibration: every caveat that applies (issue 14.6)."""
+    if cal is None:
+        return "n/a"
+    words = [w for w, f in (("UNCALIBRATED", uncalibrated_caveat), ("extrapolated", extrapolation_caveat),
+                            ("older stack", stack_caveat)) if f(cal)]
+    return ", ".join(words) or "calibrated"
+
 def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tuple[str, dict]:
     """Side-by-side headline figures of result directories, deltas relative to the first.
 
@@ -172,11 +181,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         if final is None and b.get("shifts"):
             final = b["shifts"][-1].get("to")
         binding.append({"most_common": most, "most_common_share": share.get(most) if most else None, "final": final, "n_shifts": len(b.get("shifts") or []),
-                        "calibration": ("n/a" if get_path(r, "provenance.calibration") is None else
-                                        "UNCALIBRATED" if uncalibrated_caveat(get_path(r, "provenance.calibration"))
-                                        else "extrapolated" if extrapolation_caveat(get_path(r, "provenance.calibration"))
-                                        else "older stack" if stack_caveat(get_path(r, "provenance.calibration"))
-                                        else "calibrated")})
+                        "calibration": _calibration_label(get_path(r, "provenance.calibration"))})
     data: dict[str, Any] = {
         "runs": [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
                   "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration"))}
