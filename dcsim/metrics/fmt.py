@@ -36,9 +36,10 @@ def extrapolation_caveat(calibration: list | None) -> str | None:
     if not ext:
         return None
     which = "; ".join(f"{c.get('group')}: batch up to {c.get('batch_limit'):,.0f} at full load, profile "
-                      f"{c.get('profile')} measured up to {c.get('measured_batch_max'):,.0f}" for c in ext)
-    return (f"EXTRAPOLATED BATCH — {which}: beyond twice the measured batch no error band is measured (ML.ENERGY's "
-            f"MoE points there read dcsim up to 46 % slow, docs/validation.md REP-*)")
+                      f"{c.get('profile')} measured up to {c.get('measured_batch_max'):,.0f} "
+                      f"({c.get('batch_limit') / c.get('measured_batch_max'):.1f}x)" for c in ext)
+    return (f"EXTRAPOLATED BATCH — {which}: no error band is measured that far beyond a profile's batches "
+            f"(ML.ENERGY's MoE points there read dcsim up to 46 % slow, docs/validation.md REP-*)")
 
 
 def stack_caveat(calibration: list | None) -> str | None:
