@@ -358,11 +358,10 @@ STATUS_TEXT = {
 
 
 #: A replica whose largest steady-state batch exceeds this many times the largest batch its profile was measured at
-#: runs on extrapolated figures (``calibration.extrapolated``). Evidence for 2 (docs/validation.md, rows ``REP-*``:
-#: ML.ENERGY points beyond each fit's range): within twice the largest fitted batch the shipped profiles predict the
-#: points measured above it within -18 to +12 % (Llama-3.1-8B at 256-768 for a fit up to 192: within 4 %); beyond
-#: it, MoE models read up to 46 % slow (Qwen3-235B on B200 at batch 1,000-4,000 for fits up to 256). Assumption
-#: for the threshold itself.
+#: runs on extrapolated figures (``calibration.extrapolated``). Evidence (docs/validation.md, rows ``REP-*``: ML.ENERGY
+#: points above each fit's range): Qwen3-235B on B200, fitted up to batch 256, reads 15-16 % slow at 512 (2x) and
+#: 27-46 % slow at 1,400-4,100; the dense points below max_num_seqs 1,024 (up to 4x the fitted batch, few prefix-cache
+#: hits) read within -18 to +12 %. The threshold itself is an assumption on that evidence.
 EXTRAPOLATION_FACTOR = 2.0
 
 
