@@ -739,12 +739,38 @@ def cases_trace() -> list[Case]:
     return out
 
 
+def cases_same_shape() -> list[Case]:
+    """Issue 14.4's same-shape rule, held out: Llama-3.3-70B (a new post-training of Llama-3.1-70B's shape) predicted
+    with the Llama-3.1-70B calibration of the same GPU and TP, as a transfer to a fine-tune or rename takes it
+    (status ``same-architecture``), on its rows sent once."""
+    g = "Same-shape transfer: a twin's calibration (held-out)"
+    rows = [r for r in measured_rows("mlenergy_llama-3.3-70b.csv") if row_request_repeats(r) == 1]
+    out = []
+    for gpu, tp in (("H100-SXM", 4), ("B200", 2)):
+        rs = [r for r in rows if r["gpu"] == gpu and int(r["n_gpus"]) == tp]
+        twin = f"{gpu}_llama-3.1-70b_bf16_tp{tp}"
+        node = _node(gpu, "llama-3.3-70b", "bf16", tp, profile=twin)
+        f = lambda k: np.array([float(r[k]) for r in rs])  # noqa: E731
+        st = node.steady_state(f("batch"), f("mean_in"), f("mean_out"), decode_ctx=np.array([row_decode_ctx(r) for r in rs]))
+        et = st.throughput_tok_s / f("output_tok_s") - 1.0
+        ej = st.gpu_power_w / st.throughput_tok_s / f("j_per_out_tok") - 1.0
+        lv = [int(r["max_num_seqs"]) for r in rs]
+        for q, e in (("tok/s", et), ("J/tok", ej)):
+            i = int(np.argmax(np.abs(e)))
+            out.append(Case(f"SA-{gpu}-llama-3.3-70b-{'tok_s' if q == 'tok/s' else 'j_tok'}", g,
+                            f"worst {q} error, Llama-3.3-70B on the Llama-3.1-70B profile", "%",
+                            f"{tp}×{gpu}, {len(rs)} points (MAPE {np.mean(np.abs(e)) * 100:.1f} %), worst at "
+                            f"max_num_seqs {lv[i]}", f"[ML3] mlenergy_llama-3.3-70b.csv; profile {twin}",
+                            0.0, float(e[i]), TOL_HELD_OUT, "held-out", "abs"))
+    return out
+
+
 def run_validation(data_dir: Path | None = None, leave_out: bool = True) -> list[Case]:
     """All cases (deterministic)."""
     data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA
     builders: list[Callable[[], list[Case]]] = [
         cases_mlenergy_calibrated, lambda: cases_mlenergy_held_out(data_dir), cases_itl, cases_splitwise,
-        cases_a100_phases, cases_transfer, cases_dgx, cases_pue, cases_trace]
+        cases_a100_phases, cases_transfer, cases_same_shape, cases_dgx, cases_pue, cases_trace]
     if leave_out:
         builders.insert(1, cases_leave_out)
     out: list[Case] = []
@@ -856,7 +882,8 @@ def to_markdown(cases: list[Case]) -> str:
         "them); ML.ENERGY v3 configurations not in the measurement CSVs (another TP degree, another",
         "task, models/precisions with no calibration, served by the GPU's pooled fit); the",
         "leave-one-model-out table (each calibrated pair predicted by the pooled fit of its GPU's other",
-        "models, issue 14.4); median ITL (never fitted); H100 prefill vs decode power; server wall power",
+        "models, issue 14.4); the same-shape rule (Llama-3.3-70B on the Llama-3.1-70B profile, rows `SA-*`);",
+        "median ITL (never fitted); H100 prefill vs decode power; server wall power",
         "against measurement and datasheets.",
         "",
         "**Batch-1 decode and prefill power** (issue 14.2): rows `SWA-*-decode-b1-w` (request-average",
