@@ -289,6 +289,25 @@ def _node(gpu: str, model: str, precision: str, tp: int, profile: str | None = N
     return build_node(NodeSpec(gpu=gpu, model=model, precision=precision, tensor_parallel=tp, profile=profile, **kw))
 
 
+def row_errors(node, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Relative errors (dcsim / measured - 1) of output tokens/s and GPU J/token of a node at measured load rows."""
+    f = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731
+    s = node.steady_state(f("batch"), f("mean_in"), f("mean_out"), decode_ctx=np.array([row_decode_ctx(r) for r in rows]))
+    return s.throughput_tok_s / f("output_tok_s") - 1.0, s.gpu_power_w / s.throughput_tok_s / f("j_per_out_tok") - 1.0
+
+
+def worst_error_cases(cid: str, group: str, what: str, et: np.ndarray, ej: np.ndarray,
+                      inputs: Callable[[int, np.ndarray], str], source: str, tol: float, kind: str) -> list[Case]:
+    """Two rows, ``{cid}-tok_s`` and ``{cid}-j_tok``: the worst relative error of tokens/s and of J/token over a set of
+    points (``inputs(i, e)`` describes the set, ``i`` the worst point)."""
+    out = []
+    for q, e in (("tok/s", et), ("J/tok", ej)):
+        i = int(np.argmax(np.abs(e)))
+        out.append(Case(f"{cid}-{'tok_s' if q == 'tok/s' else 'j_tok'}", group, f"worst {q} error {what}", "%",
+                        inputs(i, e), source, 0.0, float(e[i]), tol, kind, "abs"))
+    return out
+
+
 def measured_rows(file: str) -> list[dict]:
     """Rows of a shipped measurement CSV (``dcsim/data/measurements``)."""
     with open(MEASUREMENTS / file, newline="") as f:
@@ -424,35 +443,18 @@ def cases_mlenergy_calibrated() -> list[Case]:
         rows = [r for r in every if row_request_repeats(r) == 1]
         rep = [r for r in every if row_request_repeats(r) > 1]
         if rep:
-            s = node.steady_state(np.array([float(r["batch"]) for r in rep]), np.array([float(r["mean_in"]) for r in rep]),
-                                  np.array([float(r["mean_out"]) for r in rep]),
-                                  decode_ctx=np.array([row_decode_ctx(r) for r in rep]))
-            et = s.throughput_tok_s / np.array([float(r["output_tok_s"]) for r in rep]) - 1.0
-            ej = s.gpu_power_w / s.throughput_tok_s / np.array([float(r["j_per_out_tok"]) for r in rep]) - 1.0
             lv = [f"{r['max_num_seqs']} x{row_request_repeats(r)}" for r in rep]
-            for q, e in (("tok/s", et), ("J/tok", ej)):
-                i = int(np.argmax(np.abs(e)))
-                out.append(Case(f"REP-{name}-{'tok_s' if q == 'tok/s' else 'j_tok'}", grep,
-                                f"worst {q} error at the repeated-request points", "%",
-                                f"{name}: {len(rep)} points (max_num_seqs x repeats: {', '.join(lv)}), worst at "
-                                f"{lv[i]}", f"[ML3] {', '.join(files)}; repeats [ML3-bench]",
-                                0.0, float(e[i]), TOL_HELD_OUT, "held-out", "abs"))
+            out += worst_error_cases(
+                f"REP-{name}", grep, "at the repeated-request points", *row_errors(node, rep),
+                lambda i, e: f"{name}: {len(rep)} points (max_num_seqs x repeats: {', '.join(lv)}), worst at {lv[i]}",
+                f"[ML3] {', '.join(files)}; repeats [ML3-bench]", TOL_HELD_OUT, "held-out")
         if not rows:
             continue
-        b = np.array([float(r["batch"]) for r in rows])
-        mi = np.array([float(r["mean_in"]) for r in rows])
-        mo = np.array([float(r["mean_out"]) for r in rows])
-        dc = np.array([row_decode_ctx(r) for r in rows])
-        s = node.steady_state(b, mi, mo, decode_ctx=dc)
-        et = s.throughput_tok_s / np.array([float(r["output_tok_s"]) for r in rows]) - 1.0
-        ej = s.gpu_power_w / s.throughput_tok_s / np.array([float(r["j_per_out_tok"]) for r in rows]) - 1.0
         lvls = [int(r["max_num_seqs"]) for r in rows]
-        srcp = f"[ML3] {', '.join(files)} (the {len(rows)} load rows fitted)"
-        for q, e in (("tok/s", et), ("J/tok", ej)):
-            i = int(np.argmax(np.abs(e)))
-            out.append(Case(f"fit-{name}-{'tok_s' if q == 'tok/s' else 'j_tok'}", g, f"worst {q} error over the fit",
-                            "%", f"{name}: {len(rows)} points, worst at max_num_seqs {lvls[i]}", srcp,
-                            0.0, float(e[i]), TOL_CALIBRATED, "calibrated", "abs"))
+        out += worst_error_cases(f"fit-{name}", g, "over the fit", *row_errors(node, rows),
+                                 lambda i, e: f"{name}: {len(rows)} points, worst at max_num_seqs {lvls[i]}",
+                                 f"[ML3] {', '.join(files)} (the {len(rows)} load rows fitted)", TOL_CALIBRATED,
+                                 "calibrated")
     return out
 
 
@@ -749,19 +751,13 @@ def cases_same_shape() -> list[Case]:
     for gpu, tp in (("H100-SXM", 4), ("B200", 2)):
         rs = [r for r in rows if r["gpu"] == gpu and int(r["n_gpus"]) == tp]
         twin = f"{gpu}_llama-3.1-70b_bf16_tp{tp}"
-        node = _node(gpu, "llama-3.3-70b", "bf16", tp, profile=twin)
-        f = lambda k: np.array([float(r[k]) for r in rs])  # noqa: E731
-        st = node.steady_state(f("batch"), f("mean_in"), f("mean_out"), decode_ctx=np.array([row_decode_ctx(r) for r in rs]))
-        et = st.throughput_tok_s / f("output_tok_s") - 1.0
-        ej = st.gpu_power_w / st.throughput_tok_s / f("j_per_out_tok") - 1.0
         lv = [int(r["max_num_seqs"]) for r in rs]
-        for q, e in (("tok/s", et), ("J/tok", ej)):
-            i = int(np.argmax(np.abs(e)))
-            out.append(Case(f"SA-{gpu}-llama-3.3-70b-{'tok_s' if q == 'tok/s' else 'j_tok'}", g,
-                            f"worst {q} error, Llama-3.3-70B on the Llama-3.1-70B profile", "%",
-                            f"{tp}×{gpu}, {len(rs)} points (MAPE {np.mean(np.abs(e)) * 100:.1f} %), worst at "
-                            f"max_num_seqs {lv[i]}", f"[ML3] mlenergy_llama-3.3-70b.csv; profile {twin}",
-                            0.0, float(e[i]), TOL_HELD_OUT, "held-out", "abs"))
+        out += worst_error_cases(
+            f"SA-{gpu}-llama-3.3-70b", g, "of Llama-3.3-70B on the Llama-3.1-70B profile",
+            *row_errors(_node(gpu, "llama-3.3-70b", "bf16", tp, profile=twin), rs),
+            lambda i, e: f"{tp}×{gpu}, {len(rs)} points (MAPE {np.mean(np.abs(e)) * 100:.1f} %), worst at "
+                         f"max_num_seqs {lv[i]}",
+            f"[ML3] mlenergy_llama-3.3-70b.csv; profile {twin}", TOL_HELD_OUT, "held-out")
     return out
 
 
