@@ -11,7 +11,7 @@ from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCur
 from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED
 from dcsim.node import build_node
-from dcsim.node.model import EXTRAPOLATION_FACTOR
+from dcsim.node.model import EXTRAPOLATION_FACTOR, at_full_load_batch
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.streams import named_stream
@@ -202,10 +202,8 @@ def build_models(sc: Scenario) -> Models:
         _, m_in, m_out, dctx = means[pool_of[gi]]
         node = node.for_context(dctx)  # sliding-window layers keep only their window of KV (every fidelity)
         # the batch a replica reaches at full load, against the batch range its profile was measured at
-        blim = float(node.batch_limit(m_in, m_out, dctx))
-        mb = node.calibration.get("measured_batch_max")
-        node.calibration.update(batch_limit=round(blim, 1),
-                                extrapolated=bool(mb is not None and blim > EXTRAPOLATION_FACTOR * mb))
+        full = float(node.batch_limit(m_in, m_out, dctx))
+        node = dataclasses.replace(node, calibration=at_full_load_batch(node.calibration, full))
         table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(

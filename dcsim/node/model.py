@@ -372,6 +372,14 @@ def measured_batch_max(prof: dict) -> float | None:
     return max(b) if b else None
 
 
+def at_full_load_batch(calibration: dict, batch_limit: float) -> dict:
+    """A calibration record with the batch a replica reaches at full load (``batch_limit``) and whether that is more
+    than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at (``extrapolated``)."""
+    mb = calibration.get("measured_batch_max")
+    return {**calibration, "batch_limit": round(float(batch_limit), 1),
+            "extrapolated": bool(mb is not None and batch_limit > EXTRAPOLATION_FACTOR * mb)}
+
+
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
                        levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None) -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
@@ -418,6 +426,6 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
             "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon"),
-            # the batch range the profile was measured at (None for a pooled fit); the engine adds the batch a
-            # replica reaches at full load (batch_limit) and whether that is beyond EXTRAPOLATION_FACTOR times it
+            # the batch range the profile was measured at (None for a pooled fit); the engine sets the batch a
+            # replica reaches at full load and whether it is beyond that range (at_full_load_batch)
             "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False}

@@ -126,7 +126,6 @@ def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None
     return txt
 
 
-
 def _calibration_label(cal: list | None) -> str:
     """The compare table's word for a run's node calibration: every caveat that applies (issue 14.6)."""
     if cal is None:
@@ -134,6 +133,7 @@ def _calibration_label(cal: list | None) -> str:
     words = [w for w, f in (("UNCALIBRATED", uncalibrated_caveat), ("extrapolated", extrapolation_caveat),
                             ("older stack", stack_caveat)) if f(cal)]
     return ", ".join(words) or "calibrated"
+
 
 def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tuple[str, dict]:
     """Side-by-side headline figures of result directories, deltas relative to the first.
