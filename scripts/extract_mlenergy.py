@@ -9,7 +9,7 @@ Columns: kind (``load``: steady-state serving point), gpu, n_gpus, expert_parall
 ``parallelization.expert_parallel``: the MoE models ran with vLLM's ``--enable-expert-parallel``, experts
 spread whole over the instance's GPUs; ml-energy/benchmark configs/vllm/*/monolithic.config.yaml), model,
 precision, task,
-max_num_seqs, batch (avg_batch_size), mean_in, mean_out, decode_ctx, output_tok_s, gpu_power_w
+max_num_seqs, batch (avg_batch_size), mean_in, mean_out, decode_ctx, prompt_scv, output_tok_s, gpu_power_w
 (sum over the instance's GPUs, GPU-only), j_per_out_tok, median_itl_ms, source, note.
 
 ``decode_ctx`` is the context a running sequence holds, residence-weighted: ``mean_in +
@@ -20,6 +20,10 @@ mean_out · E[o²]/(2E[o]²)`` with the shape of the task-level output-length hi
 ``mean_in`` is NOT in the JSONs. For the lm-arena-chat task we use 634 tokens: the mean chat
 input length the ML.ENERGY v3.0 blog quotes for Qwen3-32B [ML3-blog] — an assumption applied
 to every chat model (tokenizers differ by a few percent). It is marked in the ``note`` column.
+Nor is the spread of the prompt lengths: ``prompt_scv`` (squared coefficient of variation, which sets how
+random the prefill of an iteration is: dcsim.node.perf.steady_mix) is 0.28 for every row, the chat preset's
+(the Azure conversation trace [AZ23], lognormal fit: dcsim/workload/presets.py) — an assumption, also in
+the ``note`` column.
 
 Also writes ``splitwise_a100_requests.csv`` (kind ``request``): Splitwise's A100 characterisation
 [SWsim] (``dcsim/data/sources/splitwise/perf_model_a100.csv``), one row per (model, TP, prompt
@@ -41,6 +45,7 @@ import csv
 import json
 from pathlib import Path
 
+from dcsim.validation import ML3_PROMPT_SCV  # the chat preset's spread ([AZ23]), assumption
 from dcsim.workload.lengths import residence_output_context
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +104,7 @@ SELECTION = [
 #: and is the B200 pool's dense single-GPU peer (eighth pass, issue 14.4).
 IF_MONOTONE = {("B200", 1)}
 COLUMNS = ["kind", "gpu", "n_gpus", "expert_parallel", "model", "precision", "task", "max_num_seqs", "batch",
-           "mean_in", "mean_out", "decode_ctx", "request_repeats", "unique_requests", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms",
+           "mean_in", "mean_out", "decode_ctx", "prompt_scv", "request_repeats", "unique_requests", "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms",
            "source", "note"]
 CAP_COLUMNS = ["kind", "gpu", "n_gpus", "model", "precision", "phase", "prompt_tokens", "batch", "ctx_tokens",
                "cap_frac_tdp", "latency_factor", "source", "note"]
@@ -145,13 +150,15 @@ def rows_for(path: Path, model: str, keep: set[tuple[str, int]]) -> list[dict]:
             "mean_out": round(c["avg_output_len"], 2),
             "decode_ctx": round(CHAT_MEAN_IN + residence_output_context(hist["bins"], hist["counts"],
                                                                         c["avg_output_len"]), 1),
+            "prompt_scv": ML3_PROMPT_SCV,
             "request_repeats": rep, "unique_requests": uniq,
             "output_tok_s": round(c["output_throughput_tokens_per_sec"], 2),
             "gpu_power_w": round(c["avg_power_watts"], 2),
             "j_per_out_tok": round(c["energy_per_token_joules"], 5),
             "median_itl_ms": round(c["median_itl_ms"], 3),
             "source": f"[ML3] ml-energy/leaderboard@0cd52dab public/data/models/{path.name}",
-            "note": "mean_in=634 assumption ([ML3-blog] Qwen3-32B chat mean input); power GPU-only, summed; "
+            "note": "mean_in=634 assumption ([ML3-blog] Qwen3-32B chat mean input); prompt_scv=0.28 assumption "
+                    "(the chat preset's, [AZ23]); power GPU-only, summed; "
                     "request_repeats, unique_requests: [ML3-bench] ml-energy/benchmark@c1d6557 sweep configs",
             "_combo": (c["gpu_model"], c["num_gpus"]),
         })

@@ -58,7 +58,7 @@ dcsim answers: **how many useful tokens can this facility produce, at how many J
 which limit binds — compute, delivered power or cooling — and when does that change?**
 
 The shipped reference scenario is a small hall of 40 DGX-class 8×H100 servers serving
-Llama-3.1-70B to chat traffic on a hot July day, under a 510 kW interconnect. At fluid fidelity
+Llama-3.1-70B to chat traffic on a hot July day, under a 495 kW interconnect. At fluid fidelity
 (one controller tick per minute) a whole day runs in 2–3 s, nearly all of it the queueing estimate
 of latency and SLO attainment (docs/slo.md); with `serving.slo_estimate: false` it takes about a
 tenth of a second.
@@ -134,17 +134,17 @@ pd = phase_diagram(REF, x=("gpus", np.linspace(64, 960, 57)), y=("t_out_c", np.l
 print("share of the map:", {k: round(v, 2) for k, v in pd.share().items()})
 print("simulated cells agreeing with the closed form:",
       sum(p["binding"] == p["closed_form"] for p in pd.sim), "of", len(pd.sim))
-show(plot_phase(pd, title="Reference hall at full load: GPUs x outdoor temperature (510 kW interconnect)"))
+show(plot_phase(pd, title="Reference hall at full load: GPUs x outdoor temperature (495 kW interconnect)"))
 """),
     md("""
 At full load (unbounded demand) small fleets are compute-bound; past a few hundred GPUs the
-510 kW interconnect binds, and on the hottest afternoons the air-cooled chillers' derated heat
+495 kW interconnect binds, and on the hottest afternoons the air-cooled chillers' derated heat
 rejection binds first. The contours are the achieved token rate (thousands of tokens/s).
 
 Next: delivered power against fleet size when users ask for 150k output tokens/s on the hottest
 tick. The demand-limited region (grey) is where the fleet, its power and its cooling all suffice;
 below it the fleet is too small (compute), and to the left the interconnect too small (power; with
-many racks their idle draw alone eats a small budget). At this demand the reference plant's 410 kW
+many racks their idle draw alone eats a small budget). At this demand the reference plant's 395 kW
 of heat rejection carries every fleet of the map even derated on the hottest tick, so cooling does
 not appear here (it does at full load, above).
 """),
@@ -193,9 +193,9 @@ The FP8 gain in power ceiling is **larger** than the J/token error band of the t
 profile (the printed lines), so the model's transfer error alone does not explain it away. It comes
 mostly from prefill: the chat preset's prompts are 5.5× its outputs (mean 1,155 vs 211 tokens), and
 FP8 weights run prefill on tensor cores with twice the BF16 peak; at ML.ENERGY's shorter chat prompts
-(634 in, ~400 out) the same two profiles give FP8 and BF16 about the same J/token (0.48 J at batch
+(634 in, ~400 out) the same two profiles give FP8 and BF16 about the same J/token (0.45 J at batch
 256). It is still a transferred profile whose pooled compute efficiency sits on its bound (MFU 1.0,
-docs/node.md fit table), and the ±31 % band is the worst dense model's, not a measurement of FP8
+docs/node.md fit table), and the ±30 % band is the worst dense model's, not a measurement of FP8
 Llama-3.1-70B: calibrate a few FP8 load levels (notebook 05, `dcsim calibrate`) before sizing on it.
 """),
 ]
@@ -498,9 +498,9 @@ print(format_report(prof))
 """),
     md("""
 The warnings are part of the answer. Eight load levels of one configuration (batches 8–256) and
-one power-cap level pin only two of the nine free parameters: MBU and the compute power
-`p_compute_w`. The other seven — MFU, the two per-layer overheads, the overlap exponent, the
-memory and sync powers and gamma — are flagged "not identified": the data alone barely constrain
+one power-cap level pin only two of the nine free parameters: the compute and memory powers
+`p_compute_w` and `p_memory_w`. The other seven — MFU, MBU, the two per-layer overheads, the overlap
+exponent, the sync power and gamma — are flagged "not identified": the data alone barely constrain
 them (the warnings' data-only relative standard errors), so the weak prior, not the data, sets
 them. The header says
 the cap rows enter the fit; at a single cap (490 W) they do not pin gamma either. Predictions at
@@ -514,7 +514,7 @@ held = [k for k, u in unc.items() if not u["identified"]]
 print(f"pinned by the data: {', '.join(pinned)}")
 print(f"set by the prior ({len(held)} of {len(unc)} free parameters): {', '.join(held)}")
 # what the text above says
-assert pinned == ["mbu", "p_compute_w"] and "gamma" in held
+assert pinned == ["p_compute_w", "p_memory_w"] and "gamma" in held
 assert max(prof["fit"]["mape_tok_s_pct"], prof["fit"]["mape_j_per_tok_pct"]) < 2
 """),
     md("""
@@ -587,7 +587,7 @@ docs/grid.md and docs/thermal-dynamics.md give the sources of every default.
 
 `dcsim.plan_flex.connectable_gpus_curve` answers `dcsim plan -q max-gpus --curtailment ...` for
 each budget: every hour of the weather file's year, the fleet and its demand scaled together
-(`load="demand"`, "more of the same site"); where the meter would exceed the 510 kW contract the
+(`load="demand"`, "more of the same site"); where the meter would exceed the 495 kW contract the
 site flexes (a battery first, if any). Here the reference hall serves 60 % of its usual traffic, so
 its peaks are the diurnal demand peaks on warm afternoons, and events may last up to 4 h.
 """),
@@ -609,7 +609,7 @@ for name, rows in curves.items():
     ax.plot([100 * r["budget"] for r in rows], [r["gpus_exact"] for r in rows], "o-" if "battery" not in name else "s--",
             label=name)
 ax.set_xlabel("curtailment budget (% of the year's hours, events <= 4 h)")
-ax.set_ylabel("GPUs that connect under 510 kW")
+ax.set_ylabel("GPUs that connect under 495 kW")
 ax.legend()
 ax.set_title("Connectable GPUs against the curtailment budget")
 show(fig)
@@ -625,7 +625,7 @@ assert 0.015 < g1 / g0 - 1 < 0.03 and (gb - g0) / (g1 - g0) > 0.5
 assert all(r["gpus_exact"] == curves["Phoenix"][0]["gpus_exact"] for r in curves["Phoenix"])
 """),
     md("""
-Read (the last printed line): in Richmond a 1 % budget connects about 2 % more GPUs, and a
+Read (the last printed line): in Richmond a 1 % budget connects about 2.5 % more GPUs, and a
 200 kWh battery buys more than half of that without any curtailment. In Phoenix the hall is
 limited by its chillers on the hottest afternoons: heat rejection does not flex, so a curtailment budget adds nothing there — the
 interconnect is not what binds.

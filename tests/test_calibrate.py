@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from dcsim.node import build_node
-from dcsim.node.calibrate import MIN_LOAD_LEVELS, MIN_REQUEST_ROWS, PARAM_NAMES, calibrate, main, read_rows
+from dcsim.node.calibrate import MIN_LOAD_LEVELS, MIN_REQUEST_ROWS, PARAM_NAMES, calibrate, main, read_rows, row_prompt_scv
 from dcsim.node.catalog import MEASUREMENT_DIR, PROFILE_DIR, shipped_profiles
 from dcsim.scenario.node import NodeSpec
 
@@ -73,7 +73,8 @@ def test_build_node_reproduces_measurements_independently(name):
             assert dt * 1e3 == pytest.approx(q["token_time_ms_fit"], rel=1e-3)
         return
     f = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731
-    s = n.steady_state(f("batch"), f("mean_in"), f("mean_out"), decode_ctx=f("decode_ctx"))
+    s = n.steady_state(f("batch"), f("mean_in"), f("mean_out"), decode_ctx=f("decode_ctx"),
+                       prompt_scv=np.array([row_prompt_scv(r) for r in rows]))
     e_t = np.mean(np.abs(s.throughput_tok_s / f("output_tok_s") - 1)) * 100
     e_j = np.mean(np.abs(s.gpu_power_w / s.throughput_tok_s / f("j_per_out_tok") - 1)) * 100
     assert e_t == pytest.approx(p["fit"]["mape_tok_s_pct"], abs=0.01)

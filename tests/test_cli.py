@@ -35,7 +35,7 @@ def test_validate_prints_resolved_si_scenario(capsys):
     assert main(["validate", REF]) == 0
     out = capsys.readouterr().out
     resolved = yaml.safe_load(out)
-    assert resolved["facility"]["interconnect"] == pytest.approx(510e3)
+    assert resolved["facility"]["interconnect"] == pytest.approx(495e3)
     assert resolved["duration"] == pytest.approx(86400)
 
 

@@ -174,8 +174,10 @@ def test_heat_wave_raises_pue_and_lowers_cooling_ceiling():
     assert row["tokens_lost"] == pytest.approx(0.0, abs=1e-6 * row["baseline_tokens_served"])  # demand-bound
     assert row["energy_change_j"] > 0 and row["pue"] > row["baseline_pue"]  # same tokens, hotter plant
     # capped on the frontier, replicas run at the clock of the (lower) cooling limit: the hotter plant
-    # never helps SLOs and may cost a little (slower decode steps), while every token is still served
-    assert 0.0 <= row["goodput_tokens_lost"] <= 0.02 * row["baseline_tokens_served"]
+    # never helps SLOs and may cost a little (slower decode steps), while every token is still served.
+    # Below zero only by the fluid SLO estimate's sampling noise (docs/slo.md): both runs at clock 0.403,
+    # the faulted one read 3,009 of 152 M tokens (2e-5) more goodput after the random prefill's refit
+    assert -1e-4 * row["baseline_tokens_served"] <= row["goodput_tokens_lost"] <= 0.02 * row["baseline_tokens_served"]
 
 
 def test_cooling_failure_lowers_cooling_ceiling_and_cooling_binds():

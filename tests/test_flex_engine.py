@@ -40,8 +40,8 @@ def test_curtailment_request_caps_the_meter_and_is_logged(request_runs):
     ts = plain.timeseries
     sel = ts["curtailment"].astype(bool)
     assert sel.sum() == 120  # 2 h at a 1-min tick
-    assert np.all(ts["interconnect_w"][sel] == pytest.approx(0.6 * 510e3))
-    assert np.all(ts["facility_power_w"][sel] <= 0.6 * 510e3 * (1 + 1e-9))
+    assert np.all(ts["interconnect_w"][sel] == pytest.approx(0.6 * 495e3))
+    assert np.all(ts["facility_power_w"][sel] <= 0.6 * 495e3 * (1 + 1e-9))
     assert np.count_nonzero(ts["curtailment_notice"]) == 60
     kinds = [e["event"] for e in plain.events]
     assert kinds == ["curtailment notice", "curtailment start", "curtailment end"]

@@ -287,7 +287,7 @@ def test_a_board_cap_outside_the_settable_range_is_said_not_silently_clipped():
 
 
 def test_a_huge_interconnect_refusal_names_the_power_chain_not_only_the_plant():
-    """'Make power unlimited' (10 MW on the 510 kW hall) is refused because the UPS/transformer
+    """'Make power unlimited' (10 MW on the 495 kW hall) is refused because the UPS/transformer
     ratings follow the interconnect and their no-load losses are heat: the message says so."""
     from dcsim.engine.preflight import preflight
 

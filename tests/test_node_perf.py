@@ -95,22 +95,22 @@ def test_hand_computed_iteration_for_inline_gpu_and_model(tmp_path):
 
 
 def test_step_fn_agrees_with_vectorised_steady_state():
-    """The steady state is the phi-weighted mix of a prefill-carrying and a decode-only step."""
+    """The steady state is the probability-weighted mix of the step at each node of the random prefill
+    (perf.steady_mix): one plain-float step call per node, the time mean and the energy over it."""
+    from dcsim.node.perf import steady_mix
+
     n = build_node(NodeSpec(gpu="H100-SXM", model="qwen3-235b-a22b", precision="fp8"))
     step = n.step_fn(0.8)
     for b in (8.0, 64.0, 300.0):
-        prefill = b * CHAT_IN / CHAT_OUT
-        chunk = max(prefill, min(CHAT_IN, n.max_batched_tokens - b))
-        phi = prefill / chunk
-        ctx = b * (CHAT_IN + CHAT_OUT / 2)
-        dt1, p1 = step(chunk, b, ctx, chunk * CHAT_IN / 2)
-        dt0, p0 = step(0, b, ctx, 0.0)
-        dt = phi * dt1 + (1 - phi) * dt0
-        energy = phi * dt1 * p1 + (1 - phi) * dt0 * p0
-        s = n.steady_state(b, CHAT_IN, CHAT_OUT, 0.8)
-        assert dt == pytest.approx(float(s.iter_time_s), rel=1e-9)
-        assert energy / dt == pytest.approx(float(s.gpu_power_w), rel=1e-9)
-        assert isinstance(dt1, float) and isinstance(p1, float)
+        for scv in (0.0, 0.28):
+            _, ctx, x, w, pctx = steady_mix(b, CHAT_IN, CHAT_OUT, n.max_batched_tokens, 1.0, None, scv)
+            calls = [step(float(xi), b, float(ctx), float(pi)) for xi, pi in zip(x, pctx)]
+            dt = sum(wi * c[0] for wi, c in zip(w, calls))
+            energy = sum(wi * c[0] * c[1] for wi, c in zip(w, calls))
+            s = n.steady_state(b, CHAT_IN, CHAT_OUT, 0.8, prompt_scv=scv)
+            assert dt == pytest.approx(float(s.iter_time_s), rel=1e-9)
+            assert energy / dt == pytest.approx(float(s.gpu_power_w), rel=1e-9)
+            assert all(isinstance(c[0], float) and isinstance(c[1], float) for c in calls)
 
 
 @pytest.mark.parametrize("model,prec", [("llama-3.1-8b", "bf16"), ("llama-3.1-70b", "bf16"),

@@ -39,7 +39,9 @@ def test_map_is_physical(gpus_by_temp):
     lo = np.minimum(pd.compute_tok_s, np.minimum(pd.power_tok_s, pd.cooling_tok_s))
     np.testing.assert_allclose(pd.achieved_tok_s, lo)
     assert sum(pd.share().values()) == pytest.approx(1.0)
-    assert np.isfinite(pd.boundary_x(0, 1, 2))
+    # compute gives way to power on the 17.5 degC row; at 15 degC the chillers draw so little that the plant's
+    # 395 kW of heat rejection binds first (cooling 154.3 k vs power 154.6 k tok/s at 960 GPUs)
+    assert np.isfinite(pd.boundary_x(1, 1, 2)) and np.isfinite(pd.boundary_x(0, 1, 3))
 
 
 def test_fast_axes_equal_rebuilt_models():

@@ -26,7 +26,7 @@ def test_shipped_scenarios_load(path):
 
 def test_units_are_parsed_to_si():
     sc = load_scenario(ROOT / "scenarios" / "reference.yaml")
-    assert sc.facility.interconnect == pytest.approx(510e3)
+    assert sc.facility.interconnect == pytest.approx(495e3)
     assert sc.duration == pytest.approx(86400.0)
     assert sc.controller.tick == pytest.approx(60.0)
     assert parse_quantity("20 MW", "power") == 2e7

@@ -54,6 +54,7 @@ class Pool:
     mean_input: float          # tokens per request, over its classes
     mean_output: float
     decode_context: float      # tokens a running sequence holds, residence-weighted (Workload.decode_context)
+    prompt_scv: float          # squared coefficient of variation of its prompt lengths (Workload.prompt_scv)
     curves: SupplyCurves
     overhead_w: float          # rack overhead power of its racks, W
     gpus: int
@@ -183,15 +184,16 @@ def build_models(sc: Scenario) -> Models:
     groups: list[Group] = []
     layout = pool_layout(sc)
     pool_of = {gi: pi for pi, (gis, _) in enumerate(layout) for gi in gis}
-    means = []  # (share, mean input, mean output, residence-weighted context) of each pool's classes
+    means = []  # (share, mean input, mean output, residence-weighted context, prompt SCV) of each pool's classes
     for _, cis in layout:
         if len(cis) == len(workload.classes):  # the whole mix (the same floats as without pools)
-            means.append((1.0, workload.mean_input, workload.mean_output, workload.decode_context()))
+            means.append((1.0, workload.mean_input, workload.mean_output, workload.decode_context(),
+                          workload.prompt_scv()))
             continue
         cl = [workload.classes[c] for c in cis]
         sh = float(sum(c.share for c in cl))
         means.append((sh, sum(c.share * c.mean_input for c in cl) / sh, sum(c.share * c.mean_output for c in cl) / sh,
-                      workload.decode_context(cis)))
+                      workload.decode_context(cis), workload.prompt_scv(cis)))
     for gi, gs in enumerate(sc.racks):
         try:
             node = build_node(gs.node, sc.base_dir)
@@ -199,12 +201,12 @@ def build_models(sc: Scenario) -> Models:
             raise ScenarioError(sc.name, [(f"racks[{gi}].node", str(e).strip("'\""))]) from None
         if clocks is None:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
-        _, m_in, m_out, dctx = means[pool_of[gi]]
+        _, m_in, m_out, dctx, scv = means[pool_of[gi]]
         node = node.for_context(dctx)  # sliding-window layers keep only their window of KV (every fidelity)
         # the batch a replica reaches at full load, against the batch range its profile was measured at
         full = float(node.batch_limit(m_in, m_out, dctx))
         node = dataclasses.replace(node, calibration=at_full_load_batch(node.calibration, full))
-        table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx)
+        table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx, prompt_scv=scv)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(
             replicas=gs.count * reps_per_rack,
@@ -224,11 +226,11 @@ def build_models(sc: Scenario) -> Models:
         ))
     curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
     pools = []
-    for (gis, cis), (sh, m_in, m_out, dctx) in zip(layout, means):
+    for (gis, cis), (sh, m_in, m_out, dctx, scv) in zip(layout, means):
         gg = [groups[i] for i in gis]
         pools.append(Pool(
             name="+".join(g.name for g in gg), groups=gis, classes=cis, share=sh, mean_input=m_in, mean_output=m_out,
-            decode_context=dctx,
+            decode_context=dctx, prompt_scv=scv,
             curves=curves if len(layout) == 1 else supply_curves([g.table for g in gg], [g.limits for g in gg]),
             overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))

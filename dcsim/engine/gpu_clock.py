@@ -18,7 +18,8 @@ import numpy as np
 __all__ = ["board_clock", "EffectiveClock"]
 
 
-def board_clock(node, batch, mean_in: float, mean_out: float, decode_ctx: float | None = None) -> np.ndarray:
+def board_clock(node, batch, mean_in: float, mean_out: float, decode_ctx: float | None = None,
+                prompt_scv: float = 0.0) -> np.ndarray:
     """Clock (fraction of maximum) at which a replica's board runs a steady ``batch`` under its
     power limit ``node.limit_w`` (W per GPU): where the steady-state per-GPU power at full clock
     of the same node limited only by its TDP exceeds the limit, the clock at which it equals it
@@ -32,7 +33,8 @@ def board_clock(node, batch, mean_in: float, mean_out: float, decode_ctx: float 
     free = dataclasses.replace(node, power_cap_w=float(node.gpu.tdp_w))  # the same board at its TDP
     busy = b > 0
     if np.any(busy):
-        out[busy] = np.asarray(free.clock_for_cap(node.limit_w, b[busy], mean_in, mean_out, decode_ctx), dtype=float)
+        out[busy] = np.asarray(free.clock_for_cap(node.limit_w, b[busy], mean_in, mean_out, decode_ctx, prompt_scv),
+                               dtype=float)
     return out
 
 
@@ -48,7 +50,7 @@ class EffectiveClock:
     """
 
     def __init__(self, groups, curves, clocks: np.ndarray, mean_in: float, mean_out: float,
-                 decode_ctx: float | None = None):
+                 decode_ctx: float | None = None, prompt_scv: float = 0.0):
         u = curves.u
         K = clocks.size
         w = np.array([g.gpus for g in groups], dtype=float)
@@ -61,7 +63,7 @@ class EffectiveClock:
         self.grid_pq = np.zeros((K, u.size))
         for wi, g in zip(w, groups):
             tab, lim = g.table, g.limits
-            bc = board_clock(g.node, tab.batch, mean_in, mean_out, decode_ctx)
+            bc = board_clock(g.node, tab.batch, mean_in, mean_out, decode_ctx, prompt_scv)
             eff = np.minimum(self.clocks[:, None], bc[None, :])  # (K, batch points)
             budget = min(lim.rack_power_limit_w, lim.rack_cooling_limit_w)
             w_rep_max = (budget - lim.rack_overhead_w) / lim.replicas_per_rack

@@ -385,7 +385,8 @@ def effective_clock(m: Models) -> EffectiveClock:
     ec = m.__dict__.get("_effective_clock")
     if ec is None:
         ec = m.__dict__["_effective_clock"] = EffectiveClock(
-            m.groups, m.curves, m.clocks, m.pools[0].mean_input, m.pools[0].mean_output, m.pools[0].decode_context)
+            m.groups, m.curves, m.clocks, m.pools[0].mean_input, m.pools[0].mean_output, m.pools[0].decode_context,
+            m.pools[0].prompt_scv)
     return ec
 
 

@@ -57,13 +57,15 @@ class NodeTable:
 
 
 def node_table(node, mean_in: float, mean_out: float, clocks: np.ndarray, batch_points: int = 48,
-               power_cap_w: float | None = None, decode_ctx: float | None = None) -> NodeTable:
+               power_cap_w: float | None = None, decode_ctx: float | None = None, prompt_scv: float = 0.0) -> NodeTable:
     """Tabulate ``node.steady_state`` over clock levels and batch sizes.
 
     ``decode_ctx``: tokens of context a running sequence holds, the residence-weighted context of
     the workload (:meth:`dcsim.workload.Workload.decode_context`: the batch holds long outputs
     longer), default ``mean_in + mean_out/2``. It sets the KV traffic of every step and the
-    largest batch: ``node.max_batch`` limited by the KV cache. ``power_cap_w`` (per GPU) lowers
+    largest batch: ``node.max_batch`` limited by the KV cache. ``prompt_scv``: the spread of the workload's
+    prompt lengths (:meth:`dcsim.workload.Workload.prompt_scv`), which sets the random prefill of the steady
+    mix (:func:`dcsim.node.perf.steady_mix`). ``power_cap_w`` (per GPU) lowers
     the clock wherever the GPU would exceed it (``node.clock_for_cap``).
     """
     ctx = float(decode_context(mean_in, mean_out, decode_ctx))
@@ -72,9 +74,10 @@ def node_table(node, mean_in: float, mean_out: float, clocks: np.ndarray, batch_
     clocks = np.asarray(clocks, dtype=float)
     f = np.broadcast_to(clocks[:, None], (clocks.size, batch.size)).copy()
     if power_cap_w is not None:
-        f_cap = np.array([node.clock_for_cap(power_cap_w, b, mean_in, mean_out, ctx) for b in batch], dtype=float)
+        f_cap = np.array([node.clock_for_cap(power_cap_w, b, mean_in, mean_out, ctx, prompt_scv) for b in batch],
+                         dtype=float)
         f = np.minimum(f, f_cap[None, :])
-    ss = node.steady_state(batch[None, :], mean_in, mean_out, f, ctx)
+    ss = node.steady_state(batch[None, :], mean_in, mean_out, f, ctx, prompt_scv)
     thr = np.broadcast_to(np.asarray(ss.throughput_tok_s, dtype=float), f.shape)
     wall = np.broadcast_to(np.asarray(ss.wall_power_w, dtype=float), f.shape)
     gpu = np.broadcast_to(np.asarray(ss.gpu_power_w, dtype=float), f.shape)

@@ -9,7 +9,9 @@ is then a directory, one ``NAME.yaml`` per group). Row kinds:
 
 * ``load``: a steady-state serving point (batch, mean_in, mean_out, output_tok_s, gpu_power_w;
   optional ``decode_ctx``, the tokens a running sequence holds, residence-weighted — default
-  ``mean_in + mean_out/2``, which under-states it for outputs of varied length),
+  ``mean_in + mean_out/2``, which under-states it for outputs of varied length; optional ``prompt_scv``, the
+  squared coefficient of variation of the prompt lengths — default 0, every prompt alike — which sets the random
+  prefill of the steady mix, :func:`dcsim.node.perf.steady_mix`),
   fitted on log-ratios of tokens/s and J/output-token (2 measured values);
 * ``request``: one request phase by phase (Splitwise characterisation: a batch of ``batch``
   prompts of ``prompt_tokens`` prefilled in one iteration, then ``output_tokens`` decode steps),
@@ -122,6 +124,13 @@ def _row_problem(r: dict) -> str | None:
         if not math.isfinite(x) or x < float(r["mean_in"]):
             return (f"column 'decode_ctx': must be a finite number >= mean_in (a running sequence holds its prompt), "
                     f"got {r['decode_ctx']!r}")
+    if kind == "load" and (r.get("prompt_scv") or "").strip():  # optional: spread of the prompt lengths
+        try:
+            x = float(r["prompt_scv"])
+        except ValueError:
+            return f"column 'prompt_scv': not a number: {r['prompt_scv']!r}"
+        if not math.isfinite(x) or x < 0:
+            return f"column 'prompt_scv': must be a finite number >= 0 (0: every prompt alike), got {r['prompt_scv']!r}"
     rep = (r.get("request_repeats") or "").strip()  # optional: times the benchmark sent its request list
     if rep and (not rep.isdigit() or int(rep) < 1):
         return f"column 'request_repeats': must be an integer >= 1, got {rep!r}"
@@ -156,6 +165,13 @@ def row_decode_ctx(r: dict) -> float:
     :func:`dcsim.node.perf.decode_context`."""
     v = (r.get("decode_ctx") or "").strip()
     return float(decode_context(float(r["mean_in"]), float(r["mean_out"]), float(v) if v else None))
+
+
+def row_prompt_scv(r: dict) -> float:
+    """A load row's squared coefficient of variation of the prompt lengths: its optional ``prompt_scv``
+    column, else 0 (every prompt of ``mean_in`` tokens; the prompts per iteration stay Poisson)."""
+    v = (r.get("prompt_scv") or "").strip()
+    return float(v) if v else 0.0
 
 
 def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None) -> list[dict]:
@@ -244,6 +260,7 @@ class _Group:
         self.tok_s = f(load, "output_tok_s")
         # tokens a running sequence holds (residence-weighted, optional column; default: every request alike)
         self.decode_ctx = np.array([row_decode_ctx(r) for r in load])
+        self.prompt_scv = np.array([row_prompt_scv(r) for r in load])
         self.j_tok = np.array([float(r["j_per_out_tok"]) if (r.get("j_per_out_tok") or "").strip()
                                else float(r["gpu_power_w"]) / float(r["output_tok_s"]) for r in load])
         self.level = np.array([int(r["max_num_seqs"]) for r in load], dtype=int)
@@ -320,7 +337,7 @@ class Problem:
         g = g or self.g0
         sl = slice(None) if idx is None else idx
         t, p, tokens = steady_step(self._P(g, perf, pw), g.batch[sl], g.mean_in[sl], g.mean_out[sl],
-                                   DEFAULT_CHUNK_TOKENS, g.decode_ctx[sl])
+                                   DEFAULT_CHUNK_TOKENS, g.decode_ctx[sl], g.prompt_scv[sl])
         tput = tokens / t
         return tput, p / tput, p
 

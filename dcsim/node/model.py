@@ -121,32 +121,35 @@ class NodeModel:
         """Token budget of one iteration (prefill chunks + decode positions), vLLM max_num_batched_tokens."""
         return int(self.spec.max_batched_tokens)
 
-    def steady_state(self, batch, mean_in, mean_out, clock=1.0, decode_ctx=None) -> SteadyState:
+    def steady_state(self, batch, mean_in, mean_out, clock=1.0, decode_ctx=None, prompt_scv=0.0) -> SteadyState:
         """Steady-state throughput and power at ``batch`` concurrent sequences (broadcasts).
 
         Time and power are :func:`dcsim.node.step.steady_step` (the request path's
         ``iteration_step`` over the steady mix of iterations), so the board limit and throttling
         are the same as per iteration; ``u_compute`` / ``u_memory`` are the unthrottled roofline
         shares at ``clock`` (diagnostics). ``decode_ctx``: tokens of context a running sequence
-        holds (:func:`dcsim.node.perf.steady_mix`; default ``mean_in + mean_out/2``).
+        holds (:func:`dcsim.node.perf.steady_mix`; default ``mean_in + mean_out/2``). ``prompt_scv``: squared
+        coefficient of variation of the prompt lengths (a workload's :meth:`dcsim.workload.Workload.prompt_scv`;
+        0: every prompt of ``mean_in`` tokens; the prompts per iteration are Poisson either way).
         """
         decode_ctx = decode_context(mean_in, mean_out, decode_ctx)
         t0, tc, tm, _ = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
-                                         batch, mean_in, mean_out, clock, self.max_batched_tokens, decode_ctx)
-        b, mi, mo, clk, dc = np.broadcast_arrays(*(np.asarray(x, dtype=float)
-                                                   for x in (batch, mean_in, mean_out, clock, decode_ctx)))
+                                         batch, mean_in, mean_out, clock, self.max_batched_tokens, decode_ctx,
+                                         prompt_scv)
+        b, mi, mo, clk, dc, scv = np.broadcast_arrays(*(np.asarray(x, dtype=float)
+                                                        for x in (batch, mean_in, mean_out, clock, decode_ctx, prompt_scv)))
         t = np.empty(b.shape)
         gp = np.empty(b.shape)
         for c in np.unique(clk):
             m = clk == c
             t[m], gp[m], _ = steady_step(self.step_params(float(c)), b[m], mi[m], mo[m], self.max_batched_tokens,
-                                         dc[m])
+                                         dc[m], scv[m])
         tokens = b
         return SteadyState(tokens / t, gp, self.wall_power(gp), t, tc / t0, tm / t0)
 
-    def energy_per_output_token(self, batch, mean_in, mean_out, clock=1.0, decode_ctx=None):
+    def energy_per_output_token(self, batch, mean_in, mean_out, clock=1.0, decode_ctx=None, prompt_scv=0.0):
         """GPU energy per output token (J), prefill included (GPU level, like ML.ENERGY)."""
-        s = self.steady_state(batch, mean_in, mean_out, clock, decode_ctx)
+        s = self.steady_state(batch, mean_in, mean_out, clock, decode_ctx, prompt_scv)
         return s.gpu_power_w / s.throughput_tok_s
 
     def flops_per_output_token(self, mean_in, mean_out, decode_ctx=None):
@@ -193,12 +196,13 @@ class NodeModel:
         tok = self.spec.max_batched_tokens / (self.derived.positions + self.tokens_per_step * mean_in / mean_out)
         return np.maximum(1.0, np.minimum(np.minimum(self.max_batch, kv), tok))
 
-    def max_throughput(self, mean_in, mean_out, clock=1.0, decode_ctx=None):
-        """Output tokens/s of the replica at its largest steady-state batch (``decode_ctx``: see :meth:`batch_limit`)."""
+    def max_throughput(self, mean_in, mean_out, clock=1.0, decode_ctx=None, prompt_scv=0.0):
+        """Output tokens/s of the replica at its largest steady-state batch (``decode_ctx``: see :meth:`batch_limit`;
+        ``prompt_scv``: see :meth:`steady_state`)."""
         return self.steady_state(self.batch_limit(mean_in, mean_out, decode_ctx), mean_in, mean_out, clock,
-                                 decode_ctx).throughput_tok_s
+                                 decode_ctx, prompt_scv).throughput_tok_s
 
-    def clock_for_cap(self, cap_w_per_gpu, batch, mean_in, mean_out, decode_ctx=None):
+    def clock_for_cap(self, cap_w_per_gpu, batch, mean_in, mean_out, decode_ctx=None, prompt_scv=0.0):
         """Clock in [clock_min, 1] at which the steady-state per-GPU power meets the cap.
 
         Caps below the GPU's lowest settable limit are raised to it (nvidia-smi behaviour).
@@ -206,7 +210,7 @@ class NodeModel:
         cap = np.maximum(np.asarray(cap_w_per_gpu, dtype=float), self.gpu.power_limit_min_w)
 
         def per_gpu(c):
-            return self.steady_state(batch, mean_in, mean_out, c, decode_ctx).gpu_power_w / self.gpus_per_replica
+            return self.steady_state(batch, mean_in, mean_out, c, decode_ctx, prompt_scv).gpu_power_w / self.gpus_per_replica
 
         p1 = per_gpu(np.ones_like(cap))
         if np.all(p1 <= cap):  # the board limit already holds it (e.g. the cap is the board limit)

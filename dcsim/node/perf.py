@@ -245,26 +245,66 @@ def decode_context(mean_in, mean_out, decode_ctx=None):
     return np.asarray(decode_ctx, dtype=float)
 
 
-def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, tokens_per_step=1.0, decode_ctx=None):
-    """The two kinds of iteration of a replica in steady state with ``batch`` sequences decoding.
+#: quantile bins of the prefill each iteration carries in the steady state (:func:`steady_mix`): the
+#: conditional mean of each bin is a node, with an atom at no prefill; 4 bins put the mean iteration
+#: time within 0.25 % of 4,096 quasi-random draws on the chat, code and ML.ENERGY chat mixes
+#: (Llama-3.1-70B on 4 H100s, batch 8-256; measured when introduced, docs/node.md "Random prefill")
+PREFILL_BINS = 4
 
-    Each step emits ``batch * tokens_per_step`` tokens; every emitted token carries
-    ``mean_in / mean_out`` prompt tokens of prefill (one request replaced per ``mean_out``
-    tokens), whose positions attend on average ``mean_in / 2`` context; decode sequences hold
-    on average ``decode_ctx`` tokens of context: the residence-weighted
-    ``E[n_out (n_in + n_out/2)] / E[n_out]`` of the workload (the batch holds long outputs longer;
-    :meth:`dcsim.workload.Workload.decode_context`), by default ``mean_in + mean_out / 2`` (every
-    request the same length).
 
-    Prefill is lumpy, as a continuous-batching server schedules it: a new prompt is prefilled
-    in the next iteration (in chunks of at most ``chunk_tokens - batch`` tokens), so when fewer
-    than one prompt arrives per iteration, a fraction ``phi`` of iterations carries a chunk of
-    ``c`` prompt tokens and the rest are decode-only (``phi·c`` = the mean prefill per
-    iteration). Energy is linear in the time of each kind, so the ``phi``-weighted mix is exact
-    for energy, where averaging the tokens into every iteration would hide prefill compute under
-    decode memory time (the roofline max is convex).
+def prefill_nodes(count, mean_in, prompt_scv, bins=PREFILL_BINS):
+    """Quadrature of the prompt tokens one iteration prefills: a compound Poisson sum of ``count``
+    prompts on average (Poisson), each of mean ``mean_in`` tokens with squared coefficient of
+    variation ``prompt_scv``. Returns ``(x, w)`` with a last axis of ``bins + 1``: an atom at 0 of
+    mass ``exp(-count)``, and ``bins`` equal-probability bins of the Gamma with the sum's conditional
+    mean and variance given at least one prompt (the moment match of the SLO estimate's draws,
+    :func:`dcsim.serving.slo_estimate._compound_tokens`), each at its conditional mean, so
+    ``sum(w x) = count * mean_in`` exactly."""
+    from scipy import special
 
-    Returns ``(tokens, ctx_sum, chunk, phi, prefill_ctx_sum)`` (broadcast arrays).
+    n, mi, scv = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (count, mean_in, prompt_scv)))
+    m = n * mi
+    v = n * mi * mi * (1.0 + scv)
+    p0 = np.exp(-n)
+    q = np.maximum(1.0 - p0, 1e-300)
+    mc = m / q
+    vc = np.maximum((v + m * m) / q - mc * mc, 1e-12 * mc * mc + 1e-300)
+    shape = np.clip(mc * mc / vc, 1e-6, 1e12)
+    edges = special.gammaincinv(shape[..., None], np.linspace(0.0, 1.0, bins + 1))
+    edges[..., -1] = np.inf
+    x = (vc / np.maximum(mc, 1e-300) * shape)[..., None] * np.diff(special.gammainc(shape[..., None] + 1.0, edges),
+                                                                     axis=-1) * bins
+    x = np.where((m > 0)[..., None], x, 0.0)
+    w = np.broadcast_to((q / bins)[..., None], x.shape)
+    return (np.concatenate([np.zeros(n.shape + (1,)), x], axis=-1),
+            np.concatenate([p0[..., None], w], axis=-1))
+
+
+def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, tokens_per_step=1.0, decode_ctx=None,
+               prompt_scv=0.0):
+    """The iterations of a replica in steady state with ``batch`` sequences decoding.
+
+    Each step emits ``batch * tokens_per_step`` tokens; a request is replaced per ``mean_out`` tokens,
+    so the prompts an iteration prefills are a Poisson number with mean ``tokens / mean_out``
+    (continuous batching admits a new prompt in the iteration after one finishes), of random lengths
+    (mean ``mean_in``, squared coefficient of variation ``prompt_scv``: 0 when every prompt has the same
+    length). The iteration time is convex in its prefill (the roofline's smooth max: a prefill hides
+    under the decode's memory time up to the knee, then adds compute), so the mean over that random
+    prefill is longer than the step at the mean prefill — by 1-5 % at full batch for the chat and code
+    presets on a 70B (docs/node.md "Random prefill"); request fidelity draws exactly that. Quadrature:
+    :func:`prefill_nodes`. Decode sequences hold on average ``decode_ctx`` tokens of context (the
+    residence-weighted ``E[n_out (n_in + n_out/2)] / E[n_out]`` of the workload,
+    :meth:`dcsim.workload.Workload.decode_context`; default ``mean_in + mean_out / 2``); a prefill
+    position attends on average half its prompt, length-biased: ``mean_in (1 + prompt_scv) / 2``.
+
+    Chunked prefill: an iteration takes at most ``chunk_tokens - batch`` prompt tokens; a node above
+    that budget runs as several budget-sized iterations, which replace decode-only ones (the atom at 0)
+    so the number of iterations per output token and the prefill per iteration stay exact; where the
+    decode-only iterations do not suffice (the prompt queue rarely empties), every iteration carries
+    the mean prefill.
+
+    Returns ``(tokens, ctx_sum, x, w, prefill_ctx_sum)``: ``x``, ``w`` and ``prefill_ctx_sum`` carry a
+    last axis of ``PREFILL_BINS + 1`` nodes (prefill tokens and probability of each kind of iteration).
     """
     batch = np.asarray(batch, dtype=float)
     mean_in = np.asarray(mean_in, dtype=float)
@@ -273,23 +313,33 @@ def steady_mix(batch, mean_in, mean_out, chunk_tokens=DEFAULT_CHUNK_TOKENS, toke
     prefill = tokens * mean_in / mean_out
     ctx = batch * decode_context(mean_in, mean_out, decode_ctx)
     budget = np.maximum(np.asarray(chunk_tokens, dtype=float) - batch, 1.0)
-    chunk = np.maximum(prefill, np.minimum(mean_in, budget))
-    phi = prefill / chunk
-    return np.broadcast_arrays(tokens, ctx, chunk, phi, chunk * 0.5 * mean_in)
+    tokens, ctx, prefill, budget, mi, scv = np.broadcast_arrays(tokens, ctx, prefill, budget, mean_in,
+                                                                np.asarray(prompt_scv, dtype=float))
+    x, w = prefill_nodes(tokens / mean_out, mi, scv)
+    k = np.maximum(x / budget[..., None], 1.0)  # iterations each node's prefill needs
+    spill = np.sum(w * (k - 1.0), axis=-1)
+    fits = spill <= w[..., 0]
+    w = np.where(fits[..., None], w * k, w)
+    w[..., 0] = np.where(fits, w[..., 0] - spill, w[..., 0])  # the atom sits at 0: k = 1 there
+    x = np.where(fits[..., None], x / k, x)
+    flat = ~fits  # the prompt queue rarely empties: the mean prefill in every iteration
+    x = np.where(flat[..., None], prefill[..., None], x)
+    w = np.where(flat[..., None], 1.0 / x.shape[-1], w)
+    pctx = x * (0.5 * mi * (1.0 + scv))[..., None]
+    return tokens, ctx, x, w, pctx
 
 
 def steady_iteration(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, batch, mean_in, mean_out, clock=1.0,
-                     chunk_tokens=DEFAULT_CHUNK_TOKENS, decode_ctx=None):
+                     chunk_tokens=DEFAULT_CHUNK_TOKENS, decode_ctx=None, prompt_scv=0.0):
     """Unthrottled roofline times of the steady-state mix (:func:`steady_mix`) at ``clock``.
 
-    Returns ``(t, t_compute, t_memory, tokens)``, ``phi``-weighted means of the two kinds of
-    iteration. Power, the board limit and throttling are :func:`dcsim.node.step.steady_step`'s.
+    Returns ``(t, t_compute, t_memory, tokens)``, probability-weighted means over the mix's kinds
+    of iteration. Power, the board limit and throttling are :func:`dcsim.node.step.steady_step`'s.
     """
-    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, d.tokens_per_step, decode_ctx)
+    tokens, ctx, x, w, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, d.tokens_per_step, decode_ctx,
+                                         prompt_scv)
     b = np.asarray(batch, dtype=float)
-    t1, tc1, tm1 = iteration_time(d, gpu, tp, p, chunk, b, ctx, pctx, clock)
-    t0, tc0, tm0 = iteration_time(d, gpu, tp, p, 0.0 * chunk, b, ctx, 0.0, clock)
-    t = phi * t1 + (1.0 - phi) * t0
-    tc = phi * tc1 + (1.0 - phi) * tc0
-    tm = phi * tm1 + (1.0 - phi) * tm0
-    return t, tc, tm, tokens
+    b = np.broadcast_to(b, tokens.shape)[..., None]
+    t, tc, tm = iteration_time(d, gpu, tp, p, x, b, ctx[..., None], pctx, np.asarray(clock, dtype=float)[..., None]
+                               if np.ndim(clock) else clock)
+    return np.sum(w * t, axis=-1), np.sum(w * tc, axis=-1), np.sum(w * tm, axis=-1), tokens

@@ -220,20 +220,22 @@ def step_arrays(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum):
     return np.asarray(dt, dtype=float), np.asarray(pw, dtype=float)
 
 
-def steady_step(P, batch, mean_in, mean_out, chunk_tokens, decode_ctx=None):
+def steady_step(P, batch, mean_in, mean_out, chunk_tokens, decode_ctx=None, prompt_scv=0.0):
     """Average iteration of a replica in steady state with ``batch`` sequences decoding.
 
     Returns ``(t_s, gpu_power_w, tokens)``: mean iteration time, time-averaged GPU power and output
     tokens per iteration, counted as the request path counts them (one token per decode sequence
-    per call; with speculative decoding :func:`iteration_step` shortens the call instead). The mix of iterations is :func:`dcsim.node.perf.steady_mix` (a fraction
-    ``phi`` carries a prefill chunk of ``c`` tokens, the rest decode only); each kind is one call
-    of :func:`iteration_step`, so the board limit and throttling are those of the request path.
+    per call; with speculative decoding :func:`iteration_step` shortens the call instead). The mix
+    of iterations is :func:`dcsim.node.perf.steady_mix` (a random prefill per iteration: a Poisson
+    number of prompts of random lengths, ``prompt_scv``); each kind is one call of
+    :func:`iteration_step`, so the board limit and throttling are those of the request path.
     """
     from dcsim.node.perf import steady_mix
 
-    tokens, ctx, chunk, phi, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, decode_ctx=decode_ctx)
-    b = np.broadcast_to(np.asarray(batch, float), np.shape(chunk))
-    t1, p1 = step_arrays(P, chunk, b, ctx, pctx)
-    t0, p0 = step_arrays(P, 0.0, b, ctx, 0.0)
-    t = phi * t1 + (1.0 - phi) * t0
-    return t, (phi * t1 * p1 + (1.0 - phi) * t0 * p0) / t, tokens
+    tokens, ctx, x, w, pctx = steady_mix(batch, mean_in, mean_out, chunk_tokens, decode_ctx=decode_ctx,
+                                         prompt_scv=prompt_scv)
+    b = np.broadcast_to(np.asarray(batch, float), tokens.shape)[..., None]
+    t, p = step_arrays(P, x, b, ctx[..., None], pctx)
+    tw = w * t
+    t_mean = np.sum(tw, axis=-1)
+    return t_mean, np.sum(tw * p, axis=-1) / t_mean, tokens

@@ -233,6 +233,23 @@ class Workload:
         den = sum(c.share * c.mean_output for c in cl)
         return float(num / den)
 
+    def prompt_scv(self, class_indices=None) -> float:
+        """Squared coefficient of variation of the prompt length of a request, ``E[n_in^2] / E[n_in]^2 - 1``,
+        over the classes ``class_indices`` (default all) at their shares: the spread of the prefill a
+        replica's iterations carry (:func:`dcsim.node.perf.steady_mix`; chat preset 0.28, code 0.73). Each
+        class keeps its distribution's coefficient of variation at its mean (a mean override scales the
+        lengths); a trace replay uses its own prompts."""
+        if self._trace is not None:
+            n_in = np.asarray(self._trace[0], dtype=float)
+            m = float(np.mean(n_in))
+            return float(np.mean(n_in * n_in) / (m * m) - 1.0) if m > 0 else 0.0
+        cl = self.classes if class_indices is None else [self.classes[i] for i in class_indices]
+        sh = sum(c.share for c in cl)
+        m1 = sum(c.share * c.mean_input for c in cl) / sh
+        m2 = sum(c.share * c.mean_input ** 2 * (1.0 + c.input.var() / max(c.input.mean(), 1e-300) ** 2)
+                 for c in cl) / sh
+        return float(max(m2 / (m1 * m1) - 1.0, 0.0)) if m1 > 0 else 0.0
+
     def rate(self, t_s) -> np.ndarray:
         """Expected arrivals per second at ``t_s`` (s)."""
         return self.arrivals.rate(np.asarray(t_s, dtype=float))
