@@ -97,3 +97,15 @@ def test_fluid_ceiling_is_what_request_fidelity_saturates_at():
         out[f] = (float(np.mean(ts["achieved_tok_s"][late])), float(np.mean(ts["facility_power_w"][late])))
     assert out["request"][0] == pytest.approx(out["fluid"][0], rel=0.015)
     assert out["request"][1] == pytest.approx(out["fluid"][1], rel=0.015)
+
+
+def test_trace_workload_prompt_scv_is_its_own_prompts():
+    """A trace replay's prompt spread is its own prompts' (Azure 2023 conversation trace), not a preset's."""
+    from dcsim.scenario.workload import WorkloadSpec
+    from dcsim.workload import build_workload
+
+    wl = build_workload(WorkloadSpec(arrivals={"kind": "trace", "path": "azure-conv-2023"}), np.random.SeedSequence(0))
+    b = wl.sample(0.0, 4000.0)
+    n_in = np.asarray(b.n_in, dtype=float)
+    assert wl.prompt_scv() == pytest.approx(np.mean(n_in ** 2) / np.mean(n_in) ** 2 - 1, rel=1e-9)
+    assert 0.1 < wl.prompt_scv() < 2.0
