@@ -259,6 +259,30 @@ def test_decode_context_column_is_used_and_checked(tmp_path):
         calibrate([f], "H100-SXM", "llama-3.1-8b")
 
 
+def test_prompt_scv_column_is_used_and_checked(tmp_path):
+    """The optional prompt_scv column (spread of the prompt lengths) enters the fit's predictions through the
+    random prefill of the steady mix: more spread, slower at large batch; without it the default is 0 (every
+    prompt alike); a negative or non-numeric value is refused with file and line."""
+    from dcsim.node.calibrate import MeasurementError, Problem
+
+    src = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
+    rows = [r for r in read_rows([src]) if r["gpu"] == "H100-SXM" and int(r["request_repeats"]) == 1]
+    assert {r["prompt_scv"] for r in rows} == {"0.28"}  # the ML.ENERGY assumption (dcsim.validation.ML3_PROMPT_SCV)
+    bare = [{k: v for k, v in r.items() if k != "prompt_scv"} for r in rows]
+    wide = [{**r, "prompt_scv": "2.0"} for r in rows]
+    probs = [Problem("H100-SXM", [g], []) for g in (bare, rows, wide)]
+    assert np.all(probs[0].g0.prompt_scv == 0.0)
+    perf, pw = probs[0].unpack(probs[0].prior_centre())
+    t = [pr.predict(perf, pw)[0] for pr in probs]
+    big = probs[0].g0.batch >= 128
+    assert np.all(t[0][big] > t[1][big]) and np.all(t[1][big] > t[2][big])
+    lines = src.read_text().splitlines()
+    for bad, why in (("-0.1", "must be a finite number >= 0"), ("wide", "not a number")):
+        f = _with_value(lines, "prompt_scv", bad, tmp_path / "m.csv")
+        with pytest.raises(MeasurementError, match=rf"m\.csv:3: column 'prompt_scv': {why}"):
+            calibrate([f], "H100-SXM", "llama-3.1-70b")
+
+
 def test_under_determined_fit_is_refused(tmp_path, capsys):
     """One load row = 2 measured values for 8 free parameters: refused, no profile written."""
     src = MEASUREMENT_DIR / "mlenergy_llama-3.1-8b.csv"
