@@ -73,6 +73,9 @@ def test_workload_prompt_scv_of_the_presets_and_a_mixture():
     m = build_models(load_scenario(small_scenario()))
     assert m.workload.prompt_scv() == pytest.approx(0.2815, abs=5e-4)  # chat: lognormal sigma 0.498 [AZ23 fit]
     assert m.pools[0].prompt_scv == m.workload.prompt_scv()
+    rep = dcsim.run(small_scenario(**{"duration": "10 min"})).report
+    assert rep["pools"][0]["prompt_scv"] == pytest.approx(m.workload.prompt_scv())  # what the tables were built at
+    assert rep["pools"][0]["decode_context_tokens"] == pytest.approx(m.workload.decode_context())
     raw = small_scenario()
     raw["workload"]["classes"] = [{"name": "chat", "preset": "chat", "share": 0.5},
                                   {"name": "code", "preset": "code", "share": 0.5}]

@@ -190,6 +190,7 @@ def pools_block(m: Models, ts: dict, dt: float, input_tokens: list[float]) -> li
             "name": pool.name, "groups": groups,
             "classes": [m.workload.classes[i].name for i in pool.classes], "arrival_share": pool.share,
             "mean_input_tokens": pool.mean_input, "mean_output_tokens": pool.mean_output,
+            "decode_context_tokens": pool.decode_context, "prompt_scv": pool.prompt_scv,
             "gpus": pool.gpus, "replicas": pool.replicas,
             "flop_per_output_token": pool_flop_per_output_token(m, p),
             "tokens": {"input": float(input_tokens[p]), "output": tok},
