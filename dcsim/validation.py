@@ -50,7 +50,7 @@ from typing import Callable
 
 import numpy as np
 
-from dcsim.node.calibrate import row_decode_ctx, row_prompt_scv, row_request_repeats
+from dcsim.node.calibrate import fitted_load, row_decode_ctx, row_prompt_scv, row_request_repeats
 from dcsim.node.perf import decode_context
 from dcsim.workload.lengths import residence_output_context
 
@@ -446,8 +446,8 @@ def cases_mlenergy_calibrated() -> list[Case]:
                  and r["gpu"] == prof["gpu"] and r["model"] == prof["model"] and r["precision"] == prof["precision"]
                  and int(r["n_gpus"]) == int(prof["tensor_parallel"])]
         # rows measured with the request list sent several times are not fitted (prefix-cache hits): own rows below
-        rows = [r for r in every if row_request_repeats(r) == 1]
-        rep = [r for r in every if row_request_repeats(r) > 1]
+        rows = [r for r in every if fitted_load(r)]
+        rep = [r for r in every if not fitted_load(r)]
         if rep:
             lv = [f"{r['max_num_seqs']} x{row_request_repeats(r)}" for r in rep]
             out += worst_error_cases(
@@ -752,7 +752,7 @@ def cases_same_shape() -> list[Case]:
     with the Llama-3.1-70B calibration of the same GPU and TP, as a transfer to a fine-tune or rename takes it
     (status ``same-architecture``), on its rows sent once."""
     g = "Same-shape transfer: a twin's calibration (held-out)"
-    rows = [r for r in measured_rows("mlenergy_llama-3.3-70b.csv") if row_request_repeats(r) == 1]
+    rows = [r for r in measured_rows("mlenergy_llama-3.3-70b.csv") if fitted_load(r)]
     out = []
     for gpu, tp in (("H100-SXM", 4), ("B200", 2)):
         rs = [r for r in rows if r["gpu"] == gpu and int(r["n_gpus"]) == tp]

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from dcsim.node import build_node
-from dcsim.node.calibrate import MIN_LOAD_LEVELS, MIN_REQUEST_ROWS, PARAM_NAMES, calibrate, main, read_rows, row_prompt_scv
+from dcsim.node.calibrate import (MIN_LOAD_LEVELS, MIN_REQUEST_ROWS, PARAM_NAMES, calibrate, fitted_load, main, read_rows,
+                                  row_prompt_scv)
 from dcsim.node.catalog import MEASUREMENT_DIR, PROFILE_DIR, shipped_profiles
 from dcsim.scenario.node import NodeSpec
 
@@ -65,7 +66,7 @@ def test_build_node_reproduces_measurements_independently(name):
     assert n.profile["name"] == name and n.calibration["status"] == "calibrated"
     rows = [r for r in read_rows(files) if r["kind"] == "load" and r["gpu"] == p["gpu"]
             and r["model"] == p["model"] and int(r["n_gpus"]) == p["tensor_parallel"]
-            and int(r.get("request_repeats") or 1) == 1]  # the rows fitted (prefix-cache repeats are not)
+            and fitted_load(r)]  # the rows fitted (prefix-cache repeats are not)
     if not rows:  # request rows: the decode step through step_fn
         for q in p["request_points"]:
             b = q["batch"]
@@ -266,7 +267,7 @@ def test_prompt_scv_column_is_used_and_checked(tmp_path):
     from dcsim.node.calibrate import MeasurementError, Problem
 
     src = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
-    rows = [r for r in read_rows([src]) if r["gpu"] == "H100-SXM" and int(r["request_repeats"]) == 1]
+    rows = [r for r in read_rows([src]) if r["gpu"] == "H100-SXM" and fitted_load(r)]
     assert {r["prompt_scv"] for r in rows} == {"0.28"}  # the ML.ENERGY assumption (dcsim.validation.ML3_PROMPT_SCV)
     bare = [{k: v for k, v in r.items() if k != "prompt_scv"} for r in rows]
     wide = [{**r, "prompt_scv": "2.0"} for r in rows]

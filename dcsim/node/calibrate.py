@@ -116,21 +116,13 @@ def _row_problem(r: dict) -> str | None:
             return f"column {c!r}: not a number: {v!r}"
         if not math.isfinite(x) or x <= 0:
             return f"column {c!r}: must be a finite number > 0, got {v!r}"
-    if kind == "load" and (r.get("decode_ctx") or "").strip():  # optional: tokens a running sequence holds
-        try:
-            x = float(r["decode_ctx"])
-        except ValueError:
-            return f"column 'decode_ctx': not a number: {r['decode_ctx']!r}"
-        if not math.isfinite(x) or x < float(r["mean_in"]):
-            return (f"column 'decode_ctx': must be a finite number >= mean_in (a running sequence holds its prompt), "
-                    f"got {r['decode_ctx']!r}")
-    if kind == "load" and (r.get("prompt_scv") or "").strip():  # optional: spread of the prompt lengths
-        try:
-            x = float(r["prompt_scv"])
-        except ValueError:
-            return f"column 'prompt_scv': not a number: {r['prompt_scv']!r}"
-        if not math.isfinite(x) or x < 0:
-            return f"column 'prompt_scv': must be a finite number >= 0 (0: every prompt alike), got {r['prompt_scv']!r}"
+    if kind == "load":
+        problem = (_optional_number(r, "decode_ctx", float(r["mean_in"]),  # tokens a running sequence holds
+                                    "must be a finite number >= mean_in (a running sequence holds its prompt)")
+                   or _optional_number(r, "prompt_scv", 0.0,  # spread of the prompt lengths
+                                       "must be a finite number >= 0 (0: every prompt alike)"))
+        if problem:
+            return problem
     rep = (r.get("request_repeats") or "").strip()  # optional: times the benchmark sent its request list
     if rep and (not rep.isdigit() or int(rep) < 1):
         return f"column 'request_repeats': must be an integer >= 1, got {rep!r}"
@@ -142,6 +134,18 @@ def _row_problem(r: dict) -> str | None:
             return (f"column 'expert_parallel': must be 1 (experts sharded) or n_gpus ({r['n_gpus']}: vLLM's "
                     f"--enable-expert-parallel spreads the experts over the replica's GPUs), got {ep!r}")
     return None
+
+
+def _optional_number(r: dict, column: str, lowest: float, rule: str) -> str | None:
+    """The problem with an optional numeric column of a row (empty: none): not a number, or below ``lowest``."""
+    v = (r.get(column) or "").strip()
+    if not v:
+        return None
+    try:
+        x = float(v)
+    except ValueError:
+        return f"column {column!r}: not a number: {v!r}"
+    return None if math.isfinite(x) and x >= lowest else f"column {column!r}: {rule}, got {v!r}"
 
 
 def row_expert_parallel(r: dict) -> int:
@@ -158,6 +162,11 @@ def row_request_repeats(r: dict) -> int:
     prompts the node model describes (ML.ENERGY v3 sent its 1,024 prompts 2-6 times at its highest
     ``max_num_seqs``: docs/node.md, "Twelfth pass"). Such rows are listed under ``repeated_requests``."""
     return int((r.get("request_repeats") or "").strip() or 1)
+
+
+def fitted_load(r: dict) -> bool:
+    """A load row the fits use: every load row but those measured with repeated requests (:func:`row_request_repeats`)."""
+    return r["kind"] == "load" and row_request_repeats(r) == 1
 
 
 def row_decode_ctx(r: dict) -> float:
@@ -250,11 +259,11 @@ class _Group:
         self.d = _derived(r0["model"], self.precision, self.expert_parallel)
         self.gpu = gpu
         self.weight = weight
-        load = [r for r in rows if r["kind"] == "load" and row_request_repeats(r) == 1]
+        load = [r for r in rows if fitted_load(r)]
         req = [r for r in rows if r["kind"] == "request"]
         self.load, self.req = load, req
         # measured with repeated prompts (prefix-cache hits): not the workload the model describes, not fitted
-        self.repeated = [r for r in rows if r["kind"] == "load" and row_request_repeats(r) > 1]
+        self.repeated = [r for r in rows if r["kind"] == "load" and not fitted_load(r)]
         f = lambda rs, k: np.array([float(r[k]) for r in rs])  # noqa: E731
         self.batch, self.mean_in, self.mean_out = f(load, "batch"), f(load, "mean_in"), f(load, "mean_out")
         self.tok_s = f(load, "output_tok_s")
@@ -770,7 +779,7 @@ MIN_LOAD_LEVELS, MIN_REQUEST_ROWS = 4, 8
 
 def has_own_profile(rows_g: list[dict]) -> bool:
     """True when a group has enough load levels or request rows for a profile of its own."""
-    levels = {r["max_num_seqs"] for r in rows_g if r["kind"] == "load" and row_request_repeats(r) == 1}
+    levels = {r["max_num_seqs"] for r in rows_g if fitted_load(r)}
     return len(levels) >= MIN_LOAD_LEVELS or sum(r["kind"] == "request" for r in rows_g) >= MIN_REQUEST_ROWS
 
 

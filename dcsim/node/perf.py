@@ -252,30 +252,37 @@ def decode_context(mean_in, mean_out, decode_ctx=None):
 PREFILL_BINS = 4
 
 
-def prefill_nodes(count, mean_in, prompt_scv, bins=PREFILL_BINS):
-    """Quadrature of the prompt tokens one iteration prefills: a compound Poisson sum of ``count``
-    prompts on average (Poisson), each of mean ``mean_in`` tokens with squared coefficient of
-    variation ``prompt_scv``. Returns ``(x, w)`` with a last axis of ``bins + 1``: an atom at 0 of
-    mass ``exp(-count)``, and ``bins`` equal-probability bins of the Gamma with the sum's conditional
-    mean and variance given at least one prompt (the moment match of the SLO estimate's draws,
-    :func:`dcsim.serving.slo_estimate._compound_tokens`), each at its conditional mean, so
-    ``sum(w x) = count * mean_in`` exactly."""
-    from scipy import special
-
-    n, mi, scv = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (count, mean_in, prompt_scv)))
-    m = n * mi
-    v = n * mi * mi * (1.0 + scv)
+def compound_poisson_gamma(count, e_x, e_x2):
+    """A compound Poisson sum (Poisson mean ``count``, jumps with moments ``e_x``, ``e_x2``) as an atom at 0 of
+    mass ``p0 = exp(-count)`` and, above it, the Gamma with the sum's conditional mean and variance given at least
+    one jump. Returns ``(p0, shape, scale)`` (broadcast arrays); the one home of that moment match (the steady
+    mix's :func:`prefill_nodes`, the SLO estimate's prompt draws)."""
+    n, ex, ex2 = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (count, e_x, e_x2)))
+    m, v = n * ex, n * ex2  # mean and variance of the sum
     p0 = np.exp(-n)
     q = np.maximum(1.0 - p0, 1e-300)
     mc = m / q
     vc = np.maximum((v + m * m) / q - mc * mc, 1e-12 * mc * mc + 1e-300)
     shape = np.clip(mc * mc / vc, 1e-6, 1e12)
+    return p0, shape, vc / np.maximum(mc, 1e-300)
+
+
+def prefill_nodes(count, mean_in, prompt_scv, bins=PREFILL_BINS):
+    """Quadrature of the prompt tokens one iteration prefills: a compound Poisson sum of ``count``
+    prompts on average (Poisson), each of mean ``mean_in`` tokens with squared coefficient of
+    variation ``prompt_scv``. Returns ``(x, w)`` with a last axis of ``bins + 1``: an atom at 0 of
+    mass ``exp(-count)``, and ``bins`` equal-probability bins of the Gamma with the sum's conditional
+    mean and variance given at least one prompt (:func:`compound_poisson_gamma`), each at its conditional mean,
+    so ``sum(w x) = count * mean_in`` exactly."""
+    from scipy import special
+
+    n, mi, scv = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (count, mean_in, prompt_scv)))
+    p0, shape, scale = compound_poisson_gamma(n, mi, mi * mi * (1.0 + scv))
     edges = special.gammaincinv(shape[..., None], np.linspace(0.0, 1.0, bins + 1))
     edges[..., -1] = np.inf
-    x = (vc / np.maximum(mc, 1e-300) * shape)[..., None] * np.diff(special.gammainc(shape[..., None] + 1.0, edges),
-                                                                     axis=-1) * bins
-    x = np.where((m > 0)[..., None], x, 0.0)
-    w = np.broadcast_to((q / bins)[..., None], x.shape)
+    x = (scale * shape)[..., None] * np.diff(special.gammainc(shape[..., None] + 1.0, edges), axis=-1) * bins
+    x = np.where((n * mi > 0)[..., None], x, 0.0)
+    w = np.broadcast_to(((1.0 - p0) / bins)[..., None], x.shape)
     return (np.concatenate([np.zeros(n.shape + (1,)), x], axis=-1),
             np.concatenate([p0[..., None], w], axis=-1))
 

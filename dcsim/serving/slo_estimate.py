@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from dcsim.node.perf import compound_poisson_gamma
 from dcsim.streams import named_stream
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
@@ -246,17 +247,12 @@ def service_from_node(node, batch: np.ndarray, thr: np.ndarray, clocks: np.ndarr
 def _compound_tokens(mean_count: np.ndarray, e_x: float, e_x2: float, u: np.ndarray) -> np.ndarray:
     """Quantile ``u`` of a compound Poisson sum (Poisson mean ``mean_count``, jumps with moments
     ``e_x``, ``e_x2``): an atom at 0 of mass ``exp(-mean_count)``, and above it the Gamma with the
-    conditional mean and variance of the sum given at least one jump."""
-    n = np.asarray(mean_count, float)
-    m, v = n * e_x, n * e_x2  # mean and variance of the sum
-    p0 = np.exp(-n)
-    q = np.maximum(1.0 - p0, 1e-300)
-    mc = m / q
-    vc = np.maximum((v + m * m) / q - mc * mc, 1e-300)
-    shape = mc * mc / vc
-    uu = np.clip((u - p0) / q, 1e-12, 1.0 - 1e-12)
-    x = special.gammaincinv(np.clip(shape, 1e-6, 1e12), uu) * vc / np.maximum(mc, 1e-300)
-    return np.where((m > 0) & (u > p0), x, 0.0)
+    conditional mean and variance of the sum given at least one jump
+    (:func:`dcsim.node.perf.compound_poisson_gamma`, the node's steady mix uses the same law)."""
+    p0, shape, scale = compound_poisson_gamma(mean_count, e_x, e_x2)
+    uu = np.clip((u - p0) / np.maximum(1.0 - p0, 1e-300), 1e-12, 1.0 - 1e-12)
+    x = special.gammaincinv(shape, uu) * scale
+    return np.where((np.asarray(mean_count, float) * e_x > 0) & (u > p0), x, 0.0)
 
 
 def fifo_wait_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float) -> np.ndarray:
