@@ -36,6 +36,7 @@ from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
 from dcsim.metrics.fmt import calibration_caveat
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
+from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import parse_quantity
 
@@ -700,6 +701,7 @@ def _fast_block(tg: list[Target], rep: dict) -> dict:
             "goodput_tok_s": rep.get("goodput_tok_s"), "throughput_tok_s": rep["throughput_tok_s"]["output"],
             "binding_share": dict(rep["binding"]["share"]), "binding": rep["binding"]["most_common"],
             "slo_method": rep.get("slo_method"),
+            "slo_caveat": tail_caveat(rep.get("slo_tail_near_ceiling")),
             "binding_target": min(binds, key=lambda c: c["headroom"])["target"] if binds else None}
 
 
@@ -859,6 +861,8 @@ def format_targets(r: dict) -> str:
                  + "; ".join(_fmt_check(c) for c in f["targets"]))
     if f.get("binding_target"):
         lines.append(f"  binding target: {f['binding_target']} (the others keep the headroom shown)")
+    if f.get("slo_caveat"):  # the caveat travels with the number; the confirmation below is request-level
+        lines.append(f"  fast model: {f['slo_caveat']}")
     if "fast_answer" in r:
         lines.append(f"  refined: the fast model's answer missed a target when confirmed; bisected on the confirming "
                      f"model ({r['refined']['runs']} runs) to the answer above (fast model said "

@@ -18,7 +18,7 @@ from dcsim.metrics.record import (
 )
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
-from dcsim.serving.slo_estimate import SloEstimate, estimate_for_run, report_block
+from dcsim.serving.slo_estimate import SloEstimate, estimate_for_run, report_block, tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -70,13 +70,16 @@ def slo_estimate(m: Models, ts: dict):
     slo = (float(sum(a * x for a, x in zip(att, w)) / w.sum()) if w.sum() > 0 and all(a is not None for a in att)
            else None)
     big = int(np.argmax(w))
-    per_class = {}
+    per_class, tail = {}, {}
     for e in ests:
         per_class.update(e.per_class)
+        tail.update({k: v for k, v in e.tail_near_ceiling.items() if k != "all"})
+    tail["all"] = ests[big].tail_near_ceiling.get("all", 0.0)  # run-wide latency_s is that pool's
     method = (f"{ests[big].method}; one estimate per model pool (racks[].serves); run-wide latency_s is pool "
               f"{m.pools[big].name}'s (most requests), per class in serving.per_class")
     return SloEstimate(latency_s=ests[big].latency_s, slo_attainment=slo,
-                       goodput_tok_s=float(sum(e.goodput_tok_s for e in ests)), per_class=per_class, method=method)
+                       goodput_tok_s=float(sum(e.goodput_tok_s for e in ests)), per_class=per_class, method=method,
+                       tail_near_ceiling=tail)
 
 
 def goodput_fluid(m: Models, ts: dict) -> tuple[float | None, float | None]:
@@ -306,6 +309,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), serving.pop("slo_note")
         if goodput is None:
             warnings.append(f"SLO figures {serving['slo_method']}")
+        elif tail_caveat(serving.get("slo_tail_near_ceiling")):  # the caveat travels with the number
+            warnings.append(tail_caveat(serving["slo_tail_near_ceiling"]))
         elif deferred:  # deferred tokens served by their deadline meet their SLO
             goodput += (fx.dq.served - fx.dq.served_late) / duration
     good_tok = goodput * duration if goodput is not None else 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_n
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import binding_phrase, current_binding, expect_lines, latency_stats, pool_rows, report_latency
+from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["render_html", "FIGURE_CAPTIONS"]
@@ -160,7 +162,24 @@ def _cards(report: Mapping[str, Any]) -> str:
     if stack:
         banner += (f'<div class="caveat"><b>Older serving stack.</b> '
                    f'{_e(stack.removeprefix("OLDER SERVING STACK — "))}.</div>')
-    return f'{banner}<div class="cards">{"".join(cards)}</div>'
+    tail = tail_caveat(report.get("slo_tail_near_ceiling"))
+    if tail:
+        banner += f'<div class="caveat"><b>SLO tail.</b> {_e(tail.removeprefix("SLO tail: "))}.</div>'
+    return f'{banner}{_warnings_box(report)}<div class="cards">{"".join(cards)}</div>'
+
+
+#: warnings the first screen already shows as a caveat banner: a rack group's calibration, the SLO tail
+_BANNERED = re.compile(r"^(racks\[\d+\] \(|SLO tail: )")
+
+
+def _warnings_box(report: Mapping[str, Any]) -> str:
+    """The run's other warnings (report.json ``warnings``: an interconnect exceeded, a preflight physics check, SLO
+    figures not estimated, ...), on the first screen as the terminal prints them under its summary."""
+    ws = [w for w in report.get("warnings") or [] if isinstance(w, str) and not _BANNERED.match(w)]
+    if not ws:
+        return ""
+    items = "".join(f"<li>{_e(w)}</li>" for w in ws)
+    return f'<div class="warn"><b>Warnings ({len(ws)}).</b><ul style="margin:4px 0 0 18px;padding:0">{items}</ul></div>'
 
 
 def _kv_table(rows: list[tuple[str, str]]) -> str:

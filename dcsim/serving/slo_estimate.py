@@ -39,7 +39,8 @@ from dcsim.streams import named_stream
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv",
-           "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S"]
+           "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
+           "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "tail_caveat"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 _N_DRAWS = 16_384  # length draws per class (the empirical distribution the operating points sample)
@@ -51,6 +52,16 @@ RHO_MAX = 0.98
 #: Longest tick of the simulated pool (s): the door and the controller act per tick; routing
 #: inside a tick is the pool's (windows of ``dcsim.serving.pool.ROUTE_INTERVAL_S``).
 SIM_TICK_MAX_S = 1.0
+#: Utilisation of the replicas' saturation throughput in which this estimate's TTFT tail was measured
+#: short of request fidelity's (docs/slo.md, "Just below the compute ceiling"; 2026-12-03,
+#: ``scripts/calibrate_slo.py``): TTFT p99 -25 to -45 % for code on the 70B at 0.9 of the ceiling
+#: (20-80 min runs), up to -39 % for chat at 0.93-0.97; within 15 % below 0.9 and above 1.0 (where
+#: the backlog's FIFO wait sets the tail). Attainment agrees there within 2.2 points.
+NEAR_CEILING = (0.9, 1.0)
+#: Share of the slowest 1 % of a class's requests (TTFT above its p99) served in :data:`NEAR_CEILING`
+#: with the replicas' own queueing, not a door or backlog wait, most of their TTFT, above which the
+#: run's TTFT p99 is flagged as a lower bound (a majority of the tail: the p99 is theirs)
+TAIL_CAVEAT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,10 @@ class SloEstimate:
     per_class: dict
     method: str
     samples: dict = field(default_factory=dict, repr=False)
+    #: per class and ``"all"``: share of the requests above the TTFT p99 served near the ceiling
+    #: (:data:`NEAR_CEILING`, replica queueing most of their TTFT): the p99 is a lower bound above
+    #: :data:`TAIL_CAVEAT_SHARE`
+    tail_near_ceiling: dict = field(default_factory=dict)
 
     @property
     def estimated(self) -> bool:
@@ -337,7 +352,7 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
     shares = shares / shares.sum()
     mean_out = float(np.dot(shares, [c.mean_out for c in classes]))
     sim_tick = min(float(tick_s), SIM_TICK_MAX_S)
-    out_x = {c.name: {"ttft": [], "tpot": [], "e2e": [], "w": [], "met": [], "tok": []} for c in classes}
+    out_x = {c.name: {"ttft": [], "tpot": [], "e2e": [], "w": [], "met": [], "tok": [], "near": []} for c in classes}
     shed_req = np.zeros(len(classes))
     served_tok_total = 0.0
     dur = duration_s
@@ -375,6 +390,8 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         base: dict = {}  # samples at (clock level, utilisation bin); the wait only shifts TTFT
         for gi in range(uk.shape[0]):
             k, rbin = int(uk[gi, 0]), int(uk[gi, 1])
+            u_m = float(r_m[gi]) / max(float(cap_lvl[k]), 1e-300)  # utilisation, not clipped at RHO_MAX
+            near_pt = NEAR_CEILING[0] <= u_m < NEAR_CEILING[1]
             if (k, rbin) not in base:
                 rho_m = min(float(r_m[gi]) / max(float(cap_lvl[k]), 1e-300), RHO_MAX)
                 base[(k, rbin)] = simulate_point(
@@ -395,6 +412,7 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
                 d["w"].append(np.full(ttft.size, req / ttft.size))
                 d["met"].append(met)
                 d["tok"].append(no)
+                d["near"].append(ttft0 >= float(w_m[gi]) if near_pt else np.zeros(ttft.size, bool))
     return _assemble(out_x, classes, shed_req, dur or 1.0, served_tok_total, scv_arrival, cal)
 
 
@@ -487,7 +505,8 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
 
 def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> SloEstimate:
     per_class = {}
-    all_x = {"ttft": [], "tpot": [], "e2e": [], "w": []}
+    all_x = {"ttft": [], "tpot": [], "e2e": [], "w": [], "near": []}
+    tail = {}
     met_total = good_tok = req_total = 0.0
     for ci, cl in enumerate(classes):
         d = out_x[cl.name]
@@ -495,7 +514,8 @@ def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> Slo
             per_class[cl.name] = {"latency_s": {m: _lat(np.empty(0), np.empty(0)) for m in ("ttft", "tpot", "e2e")},
                                   "slo_attainment": None, "goodput_tok_s": 0.0}
             continue
-        x = {m: np.concatenate(d[m]) for m in ("ttft", "tpot", "e2e", "w", "met", "tok")}
+        x = {m: np.concatenate(d[m]) for m in ("ttft", "tpot", "e2e", "w", "met", "tok", "near")}
+        tail[cl.name] = _tail_share(x["ttft"], x["w"], x["near"])
         for m in all_x:
             all_x[m].append(x[m])
         served = float(x["w"].sum())
@@ -518,13 +538,40 @@ def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> Slo
     if all_x["w"]:
         w = np.concatenate(all_x["w"])
         lat = {m: _lat(np.concatenate(all_x[m]), w) for m in ("ttft", "tpot", "e2e")}
+        tail["all"] = _tail_share(np.concatenate(all_x["ttft"]), w, np.concatenate(all_x["near"]))
     else:
         lat = {m: _lat(np.empty(0), np.empty(0)) for m in ("ttft", "tpot", "e2e")}
     method = (f"fluid queueing estimate (dcsim.serving.slo_estimate: the request engine's replicas simulated "
               f"steadily at each operating point, {cal.sample_replicas} at most; arrival SCV {scv:.3g}, "
               f"eta {cal.eta:g} [{cal.source}]; docs/slo.md)")
     return SloEstimate(latency_s=lat, slo_attainment=met_total / req_total if req_total > 0 else None,
-                       goodput_tok_s=good_tok / duration_s, per_class=per_class, method=method)
+                       goodput_tok_s=good_tok / duration_s, per_class=per_class, method=method,
+                       tail_near_ceiling=tail)
+
+
+def _tail_share(ttft: np.ndarray, w: np.ndarray, near: np.ndarray) -> float:
+    """Share (by request weight) of the requests at or above the weighted TTFT p99 flagged ``near``."""
+    p99 = _weighted_quantiles(ttft, w, (0.99,))[0]
+    if p99 is None:
+        return 0.0
+    top = (ttft >= p99 * (1.0 - 0.005)) & np.isfinite(ttft)  # the quantile's own 0.5 % bin
+    wt = float(np.sum(w[top]))
+    return float(np.sum(w[top & near]) / wt) if wt > 0 else 0.0
+
+
+def tail_caveat(tail: dict) -> str | None:
+    """The warning a run carries when its TTFT p99 is set by requests served near the ceiling (``tail``:
+    :attr:`SloEstimate.tail_near_ceiling`, or the report's ``slo_tail_near_ceiling``); None otherwise."""
+    flagged = {k: v for k, v in (tail or {}).items() if isinstance(v, (int, float)) and v > TAIL_CAVEAT_SHARE}
+    if not flagged:
+        return None
+    who = ", ".join(f"{k} {100 * v:.0f} %" for k, v in sorted(flagged.items()) if k != "all") or \
+        f"all classes {100 * flagged['all']:.0f} %"
+    lo, hi = NEAR_CEILING
+    return (f"SLO tail: TTFT p99 is a lower bound — most of the slowest 1 % of requests ({who}) were served while "
+            f"the replicas worked at {100 * lo:.0f}-{100 * hi:.0f} % of their saturation throughput, where this fluid estimate's TTFT "
+            f"p99 was measured up to 45 % below request fidelity's (attainment within 2.2 points; docs/slo.md); "
+            f"confirm with --set fidelity=request or hybrid")
 
 
 # --------------------------------------------------------------------------- adapter
@@ -598,4 +645,5 @@ def report_block(est: SloEstimate | NotEstimated) -> dict:
         return {"slo_attainment": None, "goodput_tok_s": None, "slo_method": note, "slo_note": note}
     return {"slo_attainment": est.slo_attainment, "goodput_tok_s": est.goodput_tok_s,
             "latency_s": est.latency_s, "serving": {"per_class": est.per_class},
-            "slo_method": est.method, "slo_note": est.method}
+            "slo_method": est.method, "slo_note": est.method,
+            "slo_tail_near_ceiling": {k: round(v, 4) for k, v in est.tail_near_ceiling.items()}}
