@@ -170,7 +170,6 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
     "REP-B200_qwen3-235b-a22b_bf16_tp4-j_tok": (0.50, _REPEATS),
     "REP-B200_qwen3-235b-a22b_bf16_tp8-tok_s": (0.45, _REPEATS),
     "REP-B200_qwen3-235b-a22b_bf16_tp8-j_tok": (0.35, _REPEATS),
-    "REP-H100-SXM_llama-3.1-70b_bf16_tp4-tok_s": (0.25, _REPEATS),
     "REP-H100-SXM_qwen3-30b-a3b_bf16_tp2-tok_s": (0.25, _REPEATS),
     "H-Q8-gpqa-bs96-tok_s": (0.25, _GPQA_POWER + "; and at max_num_seqs 96 the measured batch (82) at the GPQA "
                              "context (5.3k tokens) holds 1.16x the replica's KV capacity (377k tokens), which vLLM "
@@ -209,7 +208,7 @@ _LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, round
     "H100-SXM_qwen3-235b-a22b_bf16_tp8": ((0.15, 0.15, 0.25, 0.30), _LOMO_POWER),
     "H100-SXM_qwen3-235b-a22b_fp8_tp4": ((0.15, 0.30, 0.25, 0.40), _LOMO_POWER),
     "H100-SXM_qwen3-30b-a3b_bf16_tp1": ((0.25, 0.35, 0.30, 0.60), _LOMO_MOE),
-    "H100-SXM_qwen3-30b-a3b_bf16_tp2": ((0.20, 0.30, 0.25, 0.75), _LOMO_MOE),
+    "H100-SXM_qwen3-30b-a3b_bf16_tp2": ((0.15, 0.30, 0.25, 0.75), _LOMO_MOE),  # tok/s MAPE 14.8 % since the random prefill
 }
 for _prof, (_bands, _why) in _LOMO_BANDS.items():
     for _key, _tol, _band in zip(("mape_tok_s", "mape_j_per_tok", "max_err_tok_s", "max_err_j_per_tok"),
