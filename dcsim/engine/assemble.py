@@ -157,11 +157,24 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[s
         big = with_interconnect(m, 2.0 * cap).facility
         p_now, p_big = pue(m.facility), pue(big)
         if it > 0 and p_big > p_now * 1.002:
+            heat = ""
+            if binding_share.get("cooling", 0.0) > 0:
+                # the UPS and PDU losses are heat inside the hall (dcsim.thermal.facility): where the plant
+                # binds, the bigger chain's losses take IT heat budget, so the cooling ceiling falls
+                h = int(np.argmax(mom["t_db_c"]))
+                hot = (mom["demand_tok_s"][h], mom["t_db_c"][h], mom["t_wb_c"][h])
+                q_now = float(ceilings_at(m, *hot)["cooling_tok_s"])
+                q_big = float(ceilings_at(with_interconnect(m, 2.0 * cap), *hot)["cooling_tok_s"])
+                if q_big < q_now * (1 - 1e-4):
+                    heat = (f"; and their losses are heat the cooling plant must reject: at the hottest tick "
+                            f"({mom['t_db_c'][h]:.1f} degC) the cooling ceiling is {q_now:,.0f} tok/s with "
+                            f"{cap / 1e6:g} MW and {q_big:,.0f} tok/s ({100 * (q_big / q_now - 1):+.1f} %) with "
+                            f"{2 * cap / 1e6:g} MW, so where cooling binds a larger contract serves less")
             notes.append(
                 f"a larger interconnect would raise PUE at this load: at the run's mean IT load "
                 f"({it / 1e3:,.0f} kW) PUE is {p_now:.3f} with {cap / 1e6:g} MW and {p_big:.3f} with "
                 f"{2 * cap / 1e6:g} MW, because the UPS and transformer ratings follow the interconnect "
-                "and their no-load losses follow the rating (set power_chain.ups_rating / "
+                f"and their no-load losses follow the rating{heat} (set power_chain.ups_rating / "
                 "transformer_rating to decouple them; docs/facility.md)")
     return notes
 
