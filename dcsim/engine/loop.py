@@ -285,7 +285,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     if request_engine is not None:
                         clk = clk_fr[j] if md == 1 else m.clocks[k]
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
-                                                             float(ex.availability[j]), awake=av[j])
+                                                             float(ex.availability[j]), awake=av[j], capped=md != 0)
                         held.append(request_engine.door_backlog_tok)
                     elif dq is not None:
                         arr = d * dt

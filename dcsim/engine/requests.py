@@ -104,9 +104,13 @@ class _Lane:
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
+        #: the trim may lower the clock below the controller's: set by RequestEngine for a single pool, whose target
+        #: is the facility's budget (several pools: one over its share while another is under keeps the contract)
+        self.may_trim_down = False
+        self._level_capped = None  # the controller's level on the last trimmed tick (None: that tick was not trimmed)
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
-             availability: float, awake: float | None = None):
+             availability: float, awake: float | None = None, capped: bool = False):
         """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
         waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
         one pool) is the fraction of replicas serving: the others in service are parked (waking or
@@ -154,7 +158,7 @@ class _Lane:
             rt = ra = np.zeros(0)
             rc = ri = ro = np.zeros(0, np.int64)
             headroom = None
-        segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt)
+        segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped)
         if len(segs) == 1:
             energy, fins, sh_c, sh_o = self.pool.serve(t1, segs[0][1], rt, ra, rc, ri, ro, available=available,
                                                        headroom_w=headroom)
@@ -219,8 +223,12 @@ class _Lane:
                 self._trim += err
             elif scatter_known:
                 self._trim += _GAIN_UP * err
-        # never below the controller's clock: only power the budget leaves unused is taken up
-        self._trim = min(max(self._trim, 0.0), self.m.clocks.size - 1 - self._level_now)
+            elif self._trim < 0.0:  # below the controller's clock and under the target: back towards it
+                self._trim = min(self._trim + _GAIN_UP * err, 0.0)
+        # below the controller's clock only for a single pool (its target is the facility's budget): replicas
+        # spread evenly draw more than the consolidated frontier at the same rate, and the contract is a ceiling
+        lo = -self._level_now if self.may_trim_down else 0.0
+        self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
         self.arrived_tok += arrived
         self.served_tok += served + fluid_served * dt
@@ -232,16 +240,21 @@ class _Lane:
         self.door_backlog_tok = self._hold_tok + self._fluid_backlog
         return served / dt + fluid_served, waiting, shed_tok, arrived
 
-    def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float) -> list:
+    def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float,
+                        capped: bool = False) -> list:
         """The clock(s) the replicas run this tick: ``[(t_end, clock)]``, or two segments
         ``[(t_mid, upper level), (t_end, lower level)]`` for a fractional effective level.
 
         Uncapped ticks (the controller's clock is the top level) run at that clock. On capped
         ticks the effective level is the controller's level plus the lane's trim: the integral
         of the IT power error (target minus measured, in clock levels) over the ticks whose
-        limit bound (work left at the door), never below zero (the trim takes up power the
-        budget leaves unused; where replicas draw more than the target at the controller's
-        clock — load not consolidated — the clock is the controller's, as documented). The target is the IT power of the controller's
+        limit bound (work left at the door). With several pools it is never below zero (the trim takes up
+        power the budget leaves unused; one pool over its share while another is under keeps the contract, and
+        trimming it down would cost its tokens). A single pool's target is the facility's budget, so its trim may
+        go below the controller's clock, and it runs on capped ticks at the top clock too (``capped``): the
+        frontier caps there by consolidating load, which evenly routed replicas do not, so at the controller's
+        clock they drew more than the budget (docs/engine.md). Between two capped ticks a rise of the
+        controller's level is absorbed into the trim, so the replicas step up through the integrator. The target is the IT power of the controller's
         operating point at ``limit_tok_s`` (:func:`dcsim.engine.pools.pool_operating_point`, the
         power a fluid facility draws serving that rate: the budget when power binds), so a
         request run at a binding limit uses the contract as the fluid does even where the
@@ -254,8 +267,12 @@ class _Lane:
         K = m.clocks.size
         level = float(np.interp(clock, m.clocks, np.arange(K)))
         self._level_now = level
-        if not self._trim_on or level >= K - 1 - 1e-9:
+        # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
+        # consolidating load, which evenly routed replicas do not (they draw more at the same rate)
+        if not self._trim_on or (level >= K - 1 - 1e-9 and not (capped and self.may_trim_down)):
             self._target_w = None
+            self._trim = max(self._trim, 0.0)  # uncapped: a trim below the controller's clock is not carried over
+            self._level_capped = None
             self._tick_level.append(level)
             return [(t0 + dt, clock)]
         policy = m.scenario.controller.policy
@@ -267,6 +284,11 @@ class _Lane:
         it_full = self.curves.it_pq[:, -1]
         kk = min(max(k, 0), K - 2)
         self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac, 1e-9)
+        if self.may_trim_down and self._level_capped is not None and level > self._level_capped:
+            # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
+            # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick)
+            self._trim -= level - self._level_capped
+        self._level_capped = level
         eff = min(max(level + self._trim, 0.0), K - 1.0)
         self._tick_level.append(eff)
         lo = int(np.floor(eff + 1e-9))
@@ -433,6 +455,7 @@ class RequestEngine:
             gidx = np.concatenate([np.arange(offsets[g], offsets[g] + c) for g, c in zip(pool.groups, counts)])
             self.lanes.append(_Lane(m, pi, counts, obj, frac, wl, gidx))
         self.frac = self.lanes[0].frac if len(self.lanes) == 1 else None
+        self.lanes[0].may_trim_down = len(self.lanes) == 1
         cls = m.workload.classes
         self.metrics = ServingMetrics([c.name for c in cls], [c.slo_ttft_s for c in cls], [c.slo_tpot_s for c in cls],
                                       sample_size=sv.latency_sample_size, seed=rng_metrics)
@@ -481,7 +504,7 @@ class RequestEngine:
 
     # ------------------------------------------------------------------ per tick
     def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
-             awake: float | None = None):
+             awake: float | None = None, capped: bool = False):
         """Serve ``[t0, t0+dt)`` (one pool); returns (served tokens/s, waiting tokens, shed tokens,
         arrived tokens).
 
@@ -492,7 +515,7 @@ class RequestEngine:
         """
         ln = self.lanes[0]
         wl = ln.workload if ln.workload is not None else self.m.workload
-        return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake)
+        return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake, capped)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
                    availability: list[float] | None = None):
