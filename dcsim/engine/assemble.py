@@ -322,10 +322,11 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), serving.pop("slo_note")
         if goodput is None:
             warnings.append(f"SLO figures {serving['slo_method']}")
-        elif tail_caveat(serving.get("slo_tail_near_ceiling")):  # the caveat travels with the number
-            warnings.append(tail_caveat(serving["slo_tail_near_ceiling"]))
         elif deferred:  # deferred tokens served by their deadline meet their SLO
             goodput += (fx.dq.served - fx.dq.served_late) / duration
+        tail = tail_caveat(serving.get("slo_tail_near_ceiling"))
+        if tail:  # the caveat travels with the number
+            warnings.append(tail)
     good_tok = goodput * duration if goodput is not None else 0.0
     if out_tok <= 0:
         warnings.append("no output token was served: J/token, cost and carbon per token are undefined (null)")

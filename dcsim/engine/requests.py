@@ -254,12 +254,13 @@ class _Lane:
         Uncapped ticks (the controller's clock is the top level) run at that clock. On capped
         ticks the effective level is the controller's level plus the lane's trim: the integral
         of the IT power error (target minus measured, in clock levels) over the ticks whose
-        limit bound (work left at the door). With several pools it is never below zero (the trim takes up
-        power the budget leaves unused; one pool over its share while another is under keeps the contract, and
-        trimming it down would cost its tokens). A single pool's target is the facility's budget, so its trim may
-        go below the controller's clock, and it runs on capped ticks at the top clock too (``capped``): the
-        frontier caps there by consolidating load, which evenly routed replicas do not, so at the controller's
-        clock they drew more than the budget (docs/engine.md). Between two capped ticks a rise of the
+        limit bound (work left at the door). It runs on capped ticks at the top clock too (``capped``) and may
+        go below the controller's clock: the frontier caps there by consolidating load, which evenly routed
+        replicas do not, so at the controller's clock they drew more than the budget (docs/engine.md). A single
+        pool's target is the facility's budget, so its trim goes down whenever it is over; with several pools
+        further down only after a tick on which they together drew more than their targets (``may_trim_down``,
+        set by :meth:`RequestEngine.tick_pools`: one pool over its share while another is under keeps the
+        contract, and trimming it down would cost its tokens). Between two trimmed ticks a rise of the
         controller's level is absorbed into the trim, so the replicas step up through the integrator. The target is the IT power of the controller's
         operating point at ``limit_tok_s`` (:func:`dcsim.engine.pools.pool_operating_point`, the
         power a fluid facility draws serving that rate: the budget when power binds), so a
@@ -273,8 +274,8 @@ class _Lane:
         K = m.clocks.size
         level = float(np.interp(clock, m.clocks, np.arange(K)))
         self._level_now = level
-        # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
-        # consolidating load, which evenly routed replicas do not (they draw more at the same rate)
+        # trimmed on a capped tick at the top clock too: the frontier caps there by consolidating load, which
+        # evenly routed replicas do not (they draw more at the same rate)
         if not self._trim_on or (level >= K - 1 - 1e-9 and not capped):
             self._target_w = None
             self._trim = max(self._trim, 0.0)  # uncapped: a trim below the controller's clock is not carried over
