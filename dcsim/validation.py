@@ -352,6 +352,12 @@ def _ml3_tag(file: str) -> str:
 
 
 # ----------------------------------------------------------------------------- cases
+def _chat_j_tok(node, pt: dict) -> float:
+    """dcsim's GPU J/out-token at a measured ML.ENERGY chat point (its batch, output length, context and prompt spread)."""
+    return float(node.energy_per_output_token(pt["batch"], MEAN_IN_CHAT, pt["mean_out"], decode_ctx=pt["decode_ctx"],
+                                              prompt_scv=pt["prompt_scv"]))
+
+
 def load_point_cases(case_id: str, group: str, node, pt: dict, mean_in: float, src: str, kind: str,
                      label: str, quantities=("tok_s", "j_tok"), tol: float | None = None, note: str = "") -> list[Case]:
     """tok/s, J/out-token, GPU W per GPU of a steady-state serving point."""
@@ -393,13 +399,13 @@ def cases_mlenergy_calibrated() -> list[Case]:
                                 "Llama-3.1-8B BF16, 1×H100", ("tok_s", "w_gpu", "j_tok"))
     # V2 trend: the J/tok drop from bs 8 to bs 512 (published 6.5x) and monotonicity
     lo, hi = measured(f8, "H100-SXM", 8), measured(f8, "H100-SXM", 512)
-    jl = float(h8.energy_per_output_token(lo["batch"], MEAN_IN_CHAT, lo["mean_out"], decode_ctx=lo["decode_ctx"], prompt_scv=lo["prompt_scv"]))
-    jh = float(h8.energy_per_output_token(hi["batch"], MEAN_IN_CHAT, hi["mean_out"], decode_ctx=hi["decode_ctx"], prompt_scv=hi["prompt_scv"]))
+    jl = _chat_j_tok(h8, lo)
+    jh = _chat_j_tok(h8, hi)
     out.append(Case("V2-drop", g, "J/tok drop bs 8 → 512", "×", "Llama-3.1-8B BF16, 1×H100", src8,
                     lo["j_tok"] / hi["j_tok"], jl / jh, TOL_CALIBRATED, "calibrated"))
     lv = [int(r["max_num_seqs"]) for r in measured_rows(f8) if r["gpu"] == "H100-SXM"]
     pts = [measured(f8, "H100-SXM", k) for k in sorted(lv)]
-    js = np.array([float(h8.energy_per_output_token(q["batch"], MEAN_IN_CHAT, q["mean_out"], decode_ctx=q["decode_ctx"], prompt_scv=q["prompt_scv"]))
+    js = np.array([_chat_j_tok(h8, q)
                    for q in pts
                    if q["batch"] <= 512])
     out.append(Case("V2-monotone", g, "J/tok non-increasing in batch (1 = yes)", "bool",
@@ -414,8 +420,8 @@ def cases_mlenergy_calibrated() -> list[Case]:
                             ("tok_s", "gpu_w", "j_tok"))
     out += load_point_cases("V3-B200", g, b70, pb, MEAN_IN_CHAT, src70, "calibrated", "Llama-3.1-70B BF16, 2×B200 TP2",
                             ("tok_s", "gpu_w", "j_tok"))
-    jh_ = float(h70.energy_per_output_token(ph["batch"], MEAN_IN_CHAT, ph["mean_out"], decode_ctx=ph["decode_ctx"], prompt_scv=ph["prompt_scv"]))
-    jb_ = float(b70.energy_per_output_token(pb["batch"], MEAN_IN_CHAT, pb["mean_out"], decode_ctx=pb["decode_ctx"], prompt_scv=pb["prompt_scv"]))
+    jh_ = _chat_j_tok(h70, ph)
+    jb_ = _chat_j_tok(b70, pb)
     out.append(Case("V3-ratio", g, "J/tok B200 ÷ H100", "ratio", "Llama-3.1-70B BF16, max_num_seqs 256", src70,
                     pb["j_tok"] / ph["j_tok"], jb_ / jh_, 0.05, "calibrated", "abs", note="V3: ratio ±0.05"))
     # same check as V3's ratio for the other two models calibrated on both GPUs (max_num_seqs 256)
@@ -425,8 +431,8 @@ def cases_mlenergy_calibrated() -> list[Case]:
                                                  2, 8, 128)):
         nb, nh = _node("B200", model, prec, tb), _node("H100-SXM", model, prec, th)
         qb, qh = measured(file, "B200", lvl, tb), measured(file, "H100-SXM", lvl, th)
-        rb = float(nb.energy_per_output_token(qb["batch"], MEAN_IN_CHAT, qb["mean_out"], decode_ctx=qb["decode_ctx"], prompt_scv=qb["prompt_scv"]))
-        rh = float(nh.energy_per_output_token(qh["batch"], MEAN_IN_CHAT, qh["mean_out"], decode_ctx=qh["decode_ctx"], prompt_scv=qh["prompt_scv"]))
+        rb = _chat_j_tok(nb, qb)
+        rh = _chat_j_tok(nh, qh)
         out.append(Case(f"{cid}-ratio", g, "J/tok B200 ÷ H100", "ratio",
                         f"{model} {prec.upper()}, {tb}×B200 vs {th}×H100, max_num_seqs {lvl}", f"[ML3] {file}",
                         qb["j_tok"] / qh["j_tok"], rb / rh, 0.05, "calibrated", "abs", note="V3: ratio ±0.05"))

@@ -129,7 +129,8 @@ def test_tail_set_near_the_ceiling_is_flagged_as_a_lower_bound(fluid_by_load):
     assert se.report_block(fluid_by_load[0.95])["slo_tail_near_ceiling"] == {"chat": 1.0, "all": 1.0}
     # the share counts the requests at or above the p99 only
     ttft, w, near = np.array([0.2, 0.3, 5.0]), np.ones(3), np.array([True, True, False])
-    assert se._tail_share(ttft, w, near) == 0.0 and se._tail_share(ttft, w, ~near) == 1.0
+    p99 = se._lat(ttft, w)["p99"]
+    assert se._tail_share(ttft, w, near, p99) == 0.0 and se._tail_share(ttft, w, ~near, p99) == 1.0
 
 
 def test_tail_caveat_travels_to_every_place_the_number_is_read(tmp_path):

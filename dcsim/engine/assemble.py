@@ -122,7 +122,7 @@ def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) ->
         slo_share=slo_output_tok_s / achieved if achieved > 0 and slo_output_tok_s is not None else None)
 
 
-def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[str]:
+def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict | None = None) -> list[str]:
     """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
 
     * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
@@ -132,7 +132,8 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[s
       follow it (their no-load losses scale with the rating): the run's mean IT load and weather
       are re-evaluated on the facility rebuilt for twice the interconnect.
 
-    ``mom``: the scenario's moments (:func:`dcsim.engine.steady.scenario_moments`).
+    ``mom``: the scenario's moments (:func:`dcsim.engine.steady.scenario_moments`); ``tpf``: the report's
+    :func:`tpf_block` when at hand (its ``hottest`` moment is the closed form at the run's hottest tick).
     """
     notes = []
     i = int(np.argmax(mom["demand_tok_s"]))
@@ -161,9 +162,10 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict) -> list[s
             if binding_share.get("cooling", 0.0) > 0:
                 # the UPS and PDU losses are heat inside the hall (dcsim.thermal.facility): where the plant
                 # binds, the bigger chain's losses take IT heat budget, so the cooling ceiling falls
-                h = int(np.argmax(mom["t_db_c"]))
+                h = int(np.argmax(mom["t_db_c"]))  # the tpf block's "hottest" moment
                 hot = (mom["demand_tok_s"][h], mom["t_db_c"][h], mom["t_wb_c"][h])
-                q_now = float(ceilings_at(m, *hot)["cooling_tok_s"])
+                q_now = float(tpf["moments"]["hottest"]["cooling_tok_s"] if tpf is not None
+                              else ceilings_at(m, *hot)["cooling_tok_s"])
                 q_big = float(ceilings_at(with_interconnect(m, 2.0 * cap), *hot)["cooling_tok_s"])
                 if q_big < q_now * (1 - 1e-4):
                     heat = (f"; and their losses are heat the cooling plant must reject: at the hottest tick "
@@ -337,6 +339,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     theta = 1.0  # the position paper's accounting factor (dimensionless, reported)
     bsum = binding_summary(ts, dt)
     mom = run_moments(m, ts, dt)
+    tpf = tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom)
     binding_share = bsum["share"]
     pue_t = ts["pue"]
     # what the interconnect can feed to IT: the IT power at which facility power reaches the cap (with
@@ -368,7 +371,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         utilization_adjusted_output=utilization_adjusted(ts, dt, goodput),
         binding=Binding(**bsum),
         binding_potential=binding_potential_summary(ts),
-        tpf=tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom),
+        tpf=tpf,
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
         interconnect_w=float(np.max(ts["interconnect_w"])),
         interconnect_exceeded_s=exceeded_s,
@@ -392,7 +395,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=_clock(m),
-        notes=planner_notes(m, ts, binding_share, mom),
+        notes=planner_notes(m, ts, binding_share, mom, tpf),
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools_block(m, ts, dt, pool_in),
     )

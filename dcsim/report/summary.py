@@ -12,7 +12,7 @@ import numpy as np
 
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_num, fmt_pct, fmt_si,
                                fmt_time, get_path)
-from dcsim.serving.slo_estimate import TAIL_CAVEAT_SHARE
+from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table",
@@ -306,14 +306,14 @@ def summary_table(
         rows.append(("Cost / carbon", f"{c_txt}   {g_txt}"))
     lat = latency if latency is not None else (report_latency(report) or report.get("latency"))
     if isinstance(lat, Mapping) and lat:
-        tail = report.get("slo_tail_near_ceiling") or {}
+        low_p99 = tail_flagged(report.get("slo_tail_near_ceiling"))  # the SLO tail warning below
         for cls in sorted(lat):
             st = lat[cls] or {}
             parts = []
             for key, lab in (("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("e2e_s", "E2E")):
                 q = st.get(key) or {}
                 if q.get("p50") is not None:
-                    low = lab == "TTFT" and (tail.get(cls) or 0) > TAIL_CAVEAT_SHARE  # the SLO tail warning below
+                    low = lab == "TTFT" and cls in low_p99
                     parts.append(f"{lab} {fmt_time(q.get('p50'))}/{'≥' if low else ''}{fmt_time(q.get('p99'))}")
             rows.append((f"Latency p50/p99 [{cls}]", "  ".join(parts) or "n/a"))
         att = [f"{cls} {fmt_pct((lat[cls] or {}).get('slo_met'))}" for cls in sorted(lat)

@@ -40,7 +40,7 @@ from dcsim.streams import named_stream
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv",
            "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
-           "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "tail_caveat"]
+           "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "tail_caveat", "tail_flagged"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 _N_DRAWS = 16_384  # length draws per class (the empirical distribution the operating points sample)
@@ -516,7 +516,8 @@ def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> Slo
                                   "slo_attainment": None, "goodput_tok_s": 0.0}
             continue
         x = {m: np.concatenate(d[m]) for m in ("ttft", "tpot", "e2e", "w", "met", "tok", "near")}
-        tail[cl.name] = _tail_share(x["ttft"], x["w"], x["near"])
+        lat_c = {m: _lat(x[m], x["w"]) for m in ("ttft", "tpot", "e2e")}
+        tail[cl.name] = _tail_share(x["ttft"], x["w"], x["near"], lat_c["ttft"]["p99"])
         for m in all_x:
             all_x[m].append(x[m])
         served = float(x["w"].sum())
@@ -527,7 +528,7 @@ def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> Slo
         gtok *= served * cl.mean_out / tok_s if tok_s > 0 else 0.0
         den = served + shed_req[ci]
         per_class[cl.name] = {
-            "latency_s": {m: _lat(x[m], x["w"]) for m in ("ttft", "tpot", "e2e")},
+            "latency_s": lat_c,
             "slo_attainment": met / den if den > 0 else None,
             "goodput_tok_s": gtok / duration_s,
             "slo": {"ttft_s": cl.slo_ttft_s if math.isfinite(cl.slo_ttft_s) else None,
@@ -539,7 +540,7 @@ def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> Slo
     if all_x["w"]:
         w = np.concatenate(all_x["w"])
         lat = {m: _lat(np.concatenate(all_x[m]), w) for m in ("ttft", "tpot", "e2e")}
-        tail["all"] = _tail_share(np.concatenate(all_x["ttft"]), w, np.concatenate(all_x["near"]))
+        tail["all"] = _tail_share(np.concatenate(all_x["ttft"]), w, np.concatenate(all_x["near"]), lat["ttft"]["p99"])
     else:
         lat = {m: _lat(np.empty(0), np.empty(0)) for m in ("ttft", "tpot", "e2e")}
     method = (f"fluid queueing estimate (dcsim.serving.slo_estimate: the request engine's replicas simulated "
@@ -550,9 +551,8 @@ def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> Slo
                        tail_near_ceiling=tail)
 
 
-def _tail_share(ttft: np.ndarray, w: np.ndarray, near: np.ndarray) -> float:
-    """Share (by request weight) of the requests at or above the weighted TTFT p99 flagged ``near``."""
-    p99 = _weighted_quantiles(ttft, w, (0.99,))[0]
+def _tail_share(ttft: np.ndarray, w: np.ndarray, near: np.ndarray, p99: float | None) -> float:
+    """Share (by request weight) of the requests at or above the weighted TTFT ``p99`` (:func:`_lat`'s) flagged ``near``."""
     if p99 is None:
         return 0.0
     top = (ttft >= p99 * (1.0 - 0.005)) & np.isfinite(ttft)  # the quantile's own 0.5 % bin
@@ -560,10 +560,16 @@ def _tail_share(ttft: np.ndarray, w: np.ndarray, near: np.ndarray) -> float:
     return float(np.sum(w[top & near]) / wt) if wt > 0 else 0.0
 
 
-def tail_caveat(tail: dict) -> str | None:
-    """The warning a run carries when its TTFT p99 is set by requests served near the ceiling (``tail``:
-    :attr:`SloEstimate.tail_near_ceiling`, or the report's ``slo_tail_near_ceiling``); None otherwise."""
-    flagged = {k: v for k, v in (tail or {}).items() if isinstance(v, (int, float)) and v > TAIL_CAVEAT_SHARE}
+def tail_flagged(tail: dict | None) -> dict:
+    """The entries of ``tail`` (:attr:`SloEstimate.tail_near_ceiling`, or the report's ``slo_tail_near_ceiling``)
+    whose TTFT p99 is a lower bound: more than :data:`TAIL_CAVEAT_SHARE` of their tail served near the ceiling."""
+    return {k: v for k, v in (tail or {}).items() if isinstance(v, (int, float)) and v > TAIL_CAVEAT_SHARE}
+
+
+def tail_caveat(tail: dict | None) -> str | None:
+    """The warning a run carries when its TTFT p99 is set by requests served near the ceiling (``tail``: see
+    :func:`tail_flagged`); None otherwise."""
+    flagged = tail_flagged(tail)
     if not flagged:
         return None
     who = ", ".join(f"{k} {100 * v:.0f} %" for k, v in sorted(flagged.items()) if k != "all") or \
