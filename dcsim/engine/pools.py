@@ -202,7 +202,7 @@ class PoolTicker:
         c = self.cols
         if req is not None:
             clocks = [self.clock_of(p, md, limits[p], self.al[j][p]) for p in range(self.n)]
-            res = req.tick_pools(t0, dt, limits, clocks, self.al[j], capped=md != 0)
+            res = req.tick_pools(t0, dt, limits, clocks, self.al[j])
             sv = [r[0] for r in res]
             b = [r[1] for r in res]  # in the system: at the door and inside replicas
             held = req.door_backlog_pools()

@@ -104,13 +104,10 @@ class _Lane:
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
-        #: the trim may lower the clock further below the controller's: always for a single pool (its target is the
-        #: facility's budget); with several pools only while the facility was over the sum of their targets on the
-        #: last tick (set by RequestEngine.tick_pools): one pool over its share while another is under keeps the
-        #: contract, and trimming it down would cost its tokens
+        #: the trim may lower the clock below the controller's: set by RequestEngine for a single pool, whose target
+        #: is the facility's budget (several pools: one over its share while another is under keeps the contract)
         self.may_trim_down = False
         self._level_capped = None  # the controller's level on the last trimmed tick (None: that tick was not trimmed)
-        self.last_meas_w = self.last_target_w = None  # IT power measured and targeted on the last trimmed tick (W)
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
              availability: float, awake: float | None = None, capped: bool = False):
@@ -199,8 +196,6 @@ class _Lane:
             shed_tok += sh
         self._tick_gpu.append(gpu_j / dt)
         self._tick_it_sample.append(it_w + self._ovh_share)
-        prev_trim = self._trim  # after _clock_segments (a rise of the controller's level already absorbed)
-        self.last_meas_w = self.last_target_w = None
         if self._target_w is None or self._hold_tok <= 0:
             self._meas_prev = None
         else:
@@ -210,7 +205,6 @@ class _Lane:
             # saturated, so a higher clock serves more; replicas still filling (the first ticks
             # of a run) draw less for want of work, not of clock
             meas = it_w + self._ovh_share
-            self.last_meas_w, self.last_target_w = meas, self._target_w
             saturated = bool(np.mean(self.pool.pending()[available] > 0) >= 0.5)
             # the scatter is known once two saturated ticks follow each other: no step up before
             # (the first saturated tick of the tests' 40 kW contract run stepped up with no margin
@@ -231,9 +225,9 @@ class _Lane:
                 self._trim += _GAIN_UP * err
             elif self._trim < 0.0:  # below the controller's clock and under the target: back towards it
                 self._trim = min(self._trim + _GAIN_UP * err, 0.0)
-        # below the controller's clock: replicas spread evenly draw more than the consolidated frontier at the same
-        # rate, and the contract is a ceiling; further down only when allowed (a single pool, or the facility over)
-        lo = -self._level_now if self.may_trim_down else min(prev_trim, 0.0)
+        # below the controller's clock only for a single pool (its target is the facility's budget): replicas
+        # spread evenly draw more than the consolidated frontier at the same rate, and the contract is a ceiling
+        lo = -self._level_now if self.may_trim_down else 0.0
         self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
         self.arrived_tok += arrived
@@ -254,13 +248,13 @@ class _Lane:
         Uncapped ticks (the controller's clock is the top level) run at that clock. On capped
         ticks the effective level is the controller's level plus the lane's trim: the integral
         of the IT power error (target minus measured, in clock levels) over the ticks whose
-        limit bound (work left at the door). It runs on capped ticks at the top clock too (``capped``) and may
-        go below the controller's clock: the frontier caps there by consolidating load, which evenly routed
-        replicas do not, so at the controller's clock they drew more than the budget (docs/engine.md). A single
-        pool's target is the facility's budget, so its trim goes down whenever it is over; with several pools
-        further down only after a tick on which they together drew more than their targets (``may_trim_down``,
-        set by :meth:`RequestEngine.tick_pools`: one pool over its share while another is under keeps the
-        contract, and trimming it down would cost its tokens). Between two trimmed ticks a rise of the
+        limit bound (work left at the door). With several pools it is never below zero (the trim takes up
+        power the budget leaves unused; one pool over its share while another is under keeps the contract, and
+        trimming it down would cost its tokens; a rule that trimmed every pool while the facility was over cost
+        mixed-fleet's chat pool 11 % of its tokens, docs/engine.md). A single pool's target is the facility's
+        budget, so its trim may go below the controller's clock, and it runs on capped ticks at the top clock
+        too (``capped``): the frontier caps there by consolidating load, which evenly routed replicas do not, so
+        at the controller's clock they drew more than the budget. Between two trimmed ticks a rise of the
         controller's level is absorbed into the trim, so the replicas step up through the integrator. The target is the IT power of the controller's
         operating point at ``limit_tok_s`` (:func:`dcsim.engine.pools.pool_operating_point`, the
         power a fluid facility draws serving that rate: the budget when power binds), so a
@@ -274,9 +268,9 @@ class _Lane:
         K = m.clocks.size
         level = float(np.interp(clock, m.clocks, np.arange(K)))
         self._level_now = level
-        # trimmed on a capped tick at the top clock too: the frontier caps there by consolidating load, which
-        # evenly routed replicas do not (they draw more at the same rate)
-        if not self._trim_on or (level >= K - 1 - 1e-9 and not capped):
+        # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
+        # consolidating load, which evenly routed replicas do not (they draw more at the same rate)
+        if not self._trim_on or (level >= K - 1 - 1e-9 and not (capped and self.may_trim_down)):
             self._target_w = None
             self._trim = max(self._trim, 0.0)  # uncapped: a trim below the controller's clock is not carried over
             self._level_capped = None
@@ -291,7 +285,7 @@ class _Lane:
         it_full = self.curves.it_pq[:, -1]
         kk = min(max(k, 0), K - 2)
         self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac, 1e-9)
-        if self._level_capped is not None and level > self._level_capped:
+        if self.may_trim_down and self._level_capped is not None and level > self._level_capped:
             # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
             # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick)
             self._trim -= level - self._level_capped
@@ -525,7 +519,7 @@ class RequestEngine:
         return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake, capped)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
-                   availability: list[float] | None = None, capped: bool = False):
+                   availability: list[float] | None = None):
         """Serve ``[t0, t0+dt)`` for every pool at its own rate limit, clock and fraction of
         replicas in service; returns one (served tokens/s, waiting tokens, shed tokens, arrived
         tokens) per pool."""
@@ -542,14 +536,7 @@ class RequestEngine:
                 ab = shared
                 keep = self._lane_of_class[ab.cls] == ln.index
             ab = ArrivalBatch(ab.t[keep], ab.cls[keep], ab.n_in[keep], ab.n_out[keep])
-            out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index],
-                               capped=capped))
-        # the pools' trims may go below the controller's clocks next tick only if together they drew more than
-        # their targets (the facility's budget) this tick
-        trimmed = [ln for ln in self.lanes if ln.last_meas_w is not None]
-        over = bool(trimmed) and sum(ln.last_meas_w for ln in trimmed) > sum(ln.last_target_w for ln in trimmed)
-        for ln in self.lanes:
-            ln.may_trim_down = over
+            out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index]))
         return out
 
     def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> dict:
