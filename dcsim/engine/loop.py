@@ -250,8 +250,9 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             if request_engine is not None:  # effective clock of the frontier operating point
                 fr = m.curves.frontier("pq")
                 lvl = np.interp(ex.fit_frontier / np.maximum(ex.awake, 1e-12), fr.rate, fr.level)
-                # quantized to the controller's clock levels (replicas cache their step tables per clock)
-                clk_fr = m.clocks[np.rint(lvl).astype(int)]
+                # the fractional level's clock: the lanes run it as a mix of the two levels around it in time
+                # (rounded to the nearest level it drew up to 1.3 % more than the budget, docs/engine.md)
+                clk_fr = np.interp(lvl, np.arange(m.clocks.size), m.clocks)
             j = 0
             cur.update(ex=ex, cols=cols, j=0, fc=fc)
             dq = fx.dq if fc is not None else None

@@ -183,14 +183,14 @@ class PoolTicker:
 
     def clock_of(self, p: int, md: int, limit: float, avail: float) -> float:
         """The clock (fraction) pool ``p``'s simulated replicas run at for its mode and rate limit:
-        full clock uncapped, else the clock of its frontier at the limit (quantized to the
-        controller's levels: replicas cache their step tables per clock)."""
+        full clock uncapped, else the clock of its frontier at the limit, at a fractional level (the lanes
+        run it as a mix of the two levels around it in time: replicas keep step tables per level)."""
         m = self.m
         if md != 1:
             return float(m.clocks[-1])
         fr = m.pools[p].curves.frontier("pq")
         lvl = np.interp(limit / max(avail, 1e-12), fr.rate, fr.level)
-        return float(m.clocks[int(np.rint(lvl))])
+        return float(np.interp(lvl, np.arange(m.clocks.size), m.clocks))
 
     def tick(self, j: int, t0: float, dt: float) -> tuple:
         """Serve tick ``j`` of the chunk; returns the facility's (mode, limit, served tok/s,
