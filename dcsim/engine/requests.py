@@ -100,10 +100,10 @@ class _Lane:
         self._trim_on = m.scenario.controller.policy in ("frontier", "uniform") and not m.scenario.controller.idle_power_down
         self._target_w = None  # IT target of this tick when trimmed (sample share), W
         self._meas_prev = None  # measured IT power (sample) of the last saturated trimmed tick, W
-        # running mean square of the relative IT power error of trimmed ticks; until measured it is taken at the
-        # margin's cap (aim 2 % below the target while the replicas fill: with none, the 40 kW contract run of
-        # tests/test_fidelity.py drew 0.1 % over on its first saturated tick)
-        self._var = (0.5 * _MARGIN_MAX) ** 2
+        # running mean square of the relative IT power error of trimmed ticks; None until first measured, and
+        # then the margin is its cap (aim 2 % below the target while the replicas fill: with none, the 40 kW
+        # contract run of tests/test_fidelity.py drew 0.1 % over on its first saturated tick)
+        self._var = None
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
@@ -218,9 +218,11 @@ class _Lane:
                 # per-tick ceiling: aim below the target by twice that scatter (running mean
                 # square of the tick-to-tick change, halved: the variance of one tick)
                 d = (meas - self._meas_prev) / self._target_w
-                self._var = (1.0 - _EWMA) * self._var + _EWMA * 0.5 * d * d
+                # the first pair's scatter as it is (an EWMA started from 0 reads it 5x low: the 40 kW run then drew
+                # 0.14 % over on a later tick), then the running mean
+                self._var = 0.5 * d * d if self._var is None else (1.0 - _EWMA) * self._var + _EWMA * 0.5 * d * d
             self._meas_prev = meas if saturated else None
-            margin = min(2.0 * self._var ** 0.5, _MARGIN_MAX)
+            margin = _MARGIN_MAX if self._var is None else min(2.0 * self._var ** 0.5, _MARGIN_MAX)
             err = (self._target_w * (1.0 - margin) - meas) / self._slope_w
             if err < 0.0:
                 self._trim += err
