@@ -251,7 +251,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 fr = m.curves.frontier("pq")
                 lvl = np.interp(ex.fit_frontier / np.maximum(ex.awake, 1e-12), fr.rate, fr.level)
                 # the fractional level's clock: the lanes run it as a mix of the two levels around it in time
-                # (rounded to the nearest level it drew up to 1.3 % more than the budget, docs/engine.md)
+                # (rounded to the nearest level, replicas with nothing waiting, which the trim leaves alone, ran up to
+                # a level above the frontier's: docs/engine.md "Request fidelity at a binding power limit")
                 clk_fr = np.interp(lvl, np.arange(m.clocks.size), m.clocks)
             j = 0
             cur.update(ex=ex, cols=cols, j=0, fc=fc)

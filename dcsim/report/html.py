@@ -168,8 +168,11 @@ def _cards(report: Mapping[str, Any]) -> str:
     return f'{banner}{_warnings_box(report)}<div class="cards">{"".join(cards)}</div>'
 
 
-#: warnings the first screen already shows as a caveat banner: a rack group's calibration, the SLO tail
-_BANNERED = re.compile(r"^(racks\[\d+\] \(|SLO tail: )")
+#: warnings the first screen already shows as a caveat banner: a rack group's calibration (uncalibrated, levers
+#: modelled, an extrapolated batch, an older serving stack: dcsim.engine.build), the SLO tail; a rack group's other
+#: warnings (e.g. long outputs) go in the box
+_BANNERED = re.compile(r"^(racks\[\d+\] \(.*?\): (no calibrated profile|levers |at full load a replica runs a batch|"
+                       r"the profile for )|SLO tail: )")
 
 
 def _warnings_box(report: Mapping[str, Any]) -> str:
