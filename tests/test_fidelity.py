@@ -164,9 +164,11 @@ def _reasoning_hall(fidelity, max_batch=256, duration="60 min"):
 def test_long_outputs_serve_less_at_request_fidelity_and_the_fluid_run_says_so(max_batch, kv_bound, lo, hi, tmp_path):
     """Reasoning outputs (~7k tokens, 358-token prompts) on 8 H100 replicas of Llama-3.1-70B, compute binding: the
     sequences grow every step and, where the KV cache holds the batch (76 sequences), the replicas preempt by
-    recompute as vLLM does, which the node tables do not model. Measured 2026-12-03 (second half of an hour):
-    request fidelity -7.9 % tokens KV-bound (10,796 preemptions for 7,973 completed), -4.7 % at max_batch 64
-    (505). The fluid run warns that its tokens/s there is an upper bound; a chat run does not."""
+    recompute as vLLM does, which the node tables do not model. Measured 2026-12-03 over the second half of an
+    hour (request fidelity counts a request's tokens when it finishes, so an hour reads low): request fidelity
+    -7.9 % tokens KV-bound (10,796 preemptions for 7,973 completed), -4.7 % at max_batch 64 (505); in steady state
+    (last 3 h of 6) -3.2 % and -1.8 %. The fluid run of the KV-bound hall warns that its tokens/s there is an upper
+    bound; max_batch 64 and chat do not."""
     flu = dcsim.run(_reasoning_hall("fluid", max_batch))
     req = dcsim.run(_reasoning_hall("request", max_batch))
     late_f, late_r = (r.timeseries["t_s"] >= 1800 for r in (flu, req))
@@ -177,10 +179,10 @@ def test_long_outputs_serve_less_at_request_fidelity_and_the_fluid_run_says_so(m
     done = req.report["requests"]["completed"]
     assert (req.report["preemptions"] > done) if kv_bound else (req.report["preemptions"] < 0.1 * done)
     warn = [w for w in flu.report["warnings"] if "generated tokens" in w]
-    assert len(warn) == 1 and "upper bound" in warn[0] and ("replicas are KV-bound" in warn[0]) == kv_bound
+    assert len(warn) == int(kv_bound) and all("upper bound" in w and "KV-bound" in w for w in warn)
     assert not any("generated tokens" in w for w in req.report["warnings"])  # request fidelity preempts itself
     from dcsim.report import write_outputs  # and the HTML's first screen shows it (it has no banner of its own)
     page = write_outputs(flu, tmp_path / "flu", plots=False)["report.html"].read_text(encoding="utf-8")
-    assert "<b>Warnings (1).</b>" in page and "is an upper bound" in page
+    assert ("is an upper bound" in page) == kv_bound
     chat = dcsim.run(small_scenario(**{"duration": "10 min"}))
     assert not any("generated tokens" in w for w in chat.report["warnings"])

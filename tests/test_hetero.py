@@ -213,19 +213,23 @@ def test_fluid_and_request_agree_per_pool(over):
                                                  + req.report["requests"]["shed"])
 
 
-def test_several_pools_keep_the_shared_contract_at_request_fidelity():
-    """mixed-fleet from 09:00, power binding the shared 700 kW: each pool's replicas run the fractional clock of its
-    frontier at its rate limit, as a mix of the two levels around it. Rounded to the nearest level (until
+@pytest.mark.parametrize("start,duration", [("2026-07-15T09:00", "90 min"), ("2026-07-15T07:30", "2 h")])
+def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, duration):
+    """mixed-fleet with power binding the shared 700 kW. 09:00-10:30: each pool's replicas run the fractional clock
+    of its frontier at its rate limit, as a mix of the two levels around it; rounded to the nearest level (until
     2026-12-03) the chat pool, with nothing waiting and so never trimmed, ran up to one level above its share and
-    the facility drew more than its contract for 1,260 s of 90 min, up to 708.8 kW (+1.3 %)."""
+    the facility drew more than its contract for 1,260 s of 90 min, up to 708.8 kW (+1.3 %). 07:30-09:30: the
+    reasoning pool's replicas (long outputs, preempting) drew more than its share at its clock while the chat pool
+    kept to its own; a pool's trim may now go below its clock when the pools together and it alone are over their
+    targets: 3,780 s over (+0.34 %) before, 180 s (+0.02 %) after, the pools' tokens within 0.1 %."""
     from pathlib import Path
     sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
-    ov = {"duration": "90 min", "start": "2026-07-15T09:00", "expect": {}}
+    ov = {"duration": duration, "start": start, "expect": {}}
     req = dcsim.run(sc, overrides={**ov, "fidelity": "request"})
     flu = dcsim.run(sc, overrides=ov).report
     rep, ts = req.report, req.timeseries
-    assert flu["binding"]["share"]["power"] == 1.0 and rep["binding"]["share"]["power"] == 1.0
-    assert rep["interconnect_exceeded_s"] <= 120.0
+    assert flu["pools"][1]["binding"]["share"]["power"] >= 0.75 and rep["pools"][1]["binding"]["share"]["power"] >= 0.75
+    assert rep["interconnect_exceeded_s"] <= 300.0
     assert np.max(ts["facility_power_w"]) <= 1.001 * float(np.max(ts["interconnect_w"]))
     chat_r, chat_f = (r["pools"][0]["throughput_tok_s"]["output"] for r in (rep, flu))
     assert chat_r == pytest.approx(chat_f, rel=0.02)

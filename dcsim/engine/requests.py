@@ -107,9 +107,12 @@ class _Lane:
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
-        #: the trim may lower the clock below the controller's: set by RequestEngine for a single pool, whose target
-        #: is the facility's budget (several pools: one over its share while another is under keeps the contract)
+        #: the trim may lower the clock below the controller's: always for a single pool, whose target is the
+        #: facility's budget; with several pools after a tick on which they together and this one alone drew more
+        #: than their targets (RequestEngine.tick_pools: one pool over its share while another is under keeps the
+        #: contract)
         self.may_trim_down = False
+        self.last_meas_w = self.last_target_w = None  # IT power measured and targeted on the last capped tick (W)
         self._level_capped = None  # the controller's level on the last trimmed tick (None: that tick was not trimmed)
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
@@ -199,7 +202,15 @@ class _Lane:
             shed_tok += sh
         self._tick_gpu.append(gpu_j / dt)
         self._tick_it_sample.append(it_w + self._ovh_share)
-        if self._target_w is None or self._hold_tok <= 0:
+        prev_trim = self._trim  # after _clock_segments (a rise of the controller's level already absorbed)
+        meas = it_w + self._ovh_share
+        self.last_meas_w = self.last_target_w = None
+        if self._target_w is not None:
+            self.last_meas_w, self.last_target_w = meas, self._target_w
+        # the limit binds (work held at the door), or a pool allowed below its clock draws more than its target
+        # with nothing held (several pools: its replicas serve its demand less efficiently than the frontier)
+        over_free = self._target_w is not None and self.may_trim_down and meas > self._target_w
+        if self._target_w is None or (self._hold_tok <= 0 and not over_free):
             self._meas_prev = None
         else:
             # work still held at the door: the limit binds. Integrate the IT power error into the
@@ -207,7 +218,6 @@ class _Lane:
             # (at half gain) only while most replicas have requests waiting for a batch slot —
             # saturated, so a higher clock serves more; replicas still filling (the first ticks
             # of a run) draw less for want of work, not of clock
-            meas = it_w + self._ovh_share
             saturated = bool(np.mean(self.pool.pending()[available] > 0) >= 0.5)
             # the scatter is known once two saturated ticks follow each other: no step up before
             # (the first saturated tick of the tests' 40 kW contract run stepped up with no margin
@@ -232,7 +242,7 @@ class _Lane:
                 self._trim = min(self._trim + _GAIN_UP * err, 0.0)
         # below the controller's clock only for a single pool (its target is the facility's budget): replicas
         # spread evenly draw more than the consolidated frontier at the same rate, and the contract is a ceiling
-        lo = -self._level_now if self.may_trim_down else 0.0
+        lo = -self._level_now if self.may_trim_down else min(prev_trim, 0.0)
         self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
         self.arrived_tok += arrived
@@ -253,10 +263,11 @@ class _Lane:
         Uncapped ticks (the controller's clock is the top level) run at that clock. On capped
         ticks the effective level is the controller's level plus the lane's trim: the integral
         of the IT power error (target minus measured, in clock levels) over the ticks whose
-        limit bound (work left at the door). With several pools it is never below zero (the trim takes up
-        power the budget leaves unused; one pool over its share while another is under keeps the contract, and
-        trimming it down would cost its tokens; a rule that trimmed every pool while the facility was over cost
-        mixed-fleet's chat pool 11 % of its tokens, docs/engine.md). A single pool's target is the facility's
+        limit bound (work left at the door), or, where the trim may go down, on which the pool drew more than
+        its target. With several pools it goes below zero only after a tick on which the pools together and
+        this pool alone drew more than their targets (``may_trim_down``, set by :meth:`RequestEngine.tick_pools`:
+        one pool over its share while another is under keeps the contract, and trimming the pool that is not
+        over cost mixed-fleet's chat pool 11 % of its tokens, docs/engine.md). A single pool's target is the facility's
         budget, so its trim may go below the controller's clock, and it runs on capped ticks at the top clock
         too (``capped``): the frontier caps there by consolidating load, which evenly routed replicas do not, so
         at the controller's clock they drew more than the budget. Between two trimmed ticks a rise of the
@@ -550,6 +561,13 @@ class RequestEngine:
                 keep = self._lane_of_class[ab.cls] == ln.index
             ab = ArrivalBatch(ab.t[keep], ab.cls[keep], ab.n_in[keep], ab.n_out[keep])
             out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index]))
+        # next tick a pool's trim may go below its controller clock only if the pools together drew more than their
+        # targets (the facility's budget) this tick and this pool more than its own: one pool over its share while
+        # another is under keeps the contract, and trimming the pool that is not over costs its tokens
+        capped = [ln for ln in self.lanes if ln.last_meas_w is not None]
+        over = bool(capped) and sum(ln.last_meas_w for ln in capped) > sum(ln.last_target_w for ln in capped)
+        for ln in self.lanes:
+            ln.may_trim_down = over and ln.last_meas_w is not None and ln.last_meas_w > ln.last_target_w
         return out
 
     def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> dict:
