@@ -161,6 +161,12 @@ def _band(b: dict) -> str:
     return f"{f(b.get('tok_s_pct'))} tok/s, {f(b.get('j_per_tok_pct'))} J/token"
 
 
+#: how the rack-group warnings built here whose caveat the HTML's first screen shows as a banner go on after
+#: "racks[i] (name): " (uncalibrated, levers modelled, an extrapolated batch, an older serving stack); the report's
+#: warnings box leaves them out (dcsim.report.html)
+BANNERED_WARNINGS = ("no calibrated profile", "levers ", "at full load a replica runs a batch", "the profile for ")
+
+
 def _calibration_warning(i: int, g: Group) -> str:
     """The run's warning for a rack group whose figures its profile's measurements do not cover."""
     c = g.node.calibration
@@ -245,8 +251,11 @@ def build_models(sc: Scenario) -> Models:
                  f"{g.node.calibration['serving_stack']}: {g.node.calibration['stack_note']}"
                  for i, g in enumerate(groups) if g.node.calibration["stack_current"] is False]
     if sc.fidelity != "request":
-        warnings += [_long_output_warning(gi, groups[gi], pool) for pool in pools if long_output(pool)
-                     for gi in pool.groups if kv_bound_at_full_load(groups[gi].node, pool)]
+        for pool in filter(long_output, pools):
+            for gi in pool.groups:
+                kv_batch = kv_batch_at_full_load(groups[gi].node, pool)
+                if kv_batch is not None:
+                    warnings.append(_long_output_warning(gi, groups[gi], pool, kv_batch))
     faults = None
     if sc.faults:
         try:
@@ -274,22 +283,22 @@ def long_output(pool: Pool) -> bool:
     return pool.decode_context - pool.mean_input > pool.mean_input
 
 
-def kv_bound_at_full_load(node, pool: Pool) -> bool:
-    """True where the KV cache, not ``max_batch`` nor the per-step token budget, holds a replica's batch at full load."""
+def kv_batch_at_full_load(node, pool: Pool) -> float | None:
+    """The batch a replica's KV cache holds at the pool's context where that, not ``max_batch`` nor the per-step token
+    budget, sets its batch at full load; None otherwise."""
     kv_batch = node.kv_capacity_tokens / pool.decode_context
-    return kv_batch <= float(node.batch_limit(pool.mean_input, pool.mean_output, pool.decode_context)) * (1.0 + 1e-9)
+    full = float(node.batch_limit(pool.mean_input, pool.mean_output, pool.decode_context))
+    return kv_batch if kv_batch <= full * (1.0 + 1e-9) else None
 
 
-def _long_output_warning(i: int, g, pool: Pool) -> str:
-    n = g.node
+def _long_output_warning(i: int, g, pool: Pool, kv_batch: float) -> str:
     lo, hi = LONG_OUTPUT_GAP_PCT
     return (f"racks[{i}] ({g.name}): most of the KV its running sequences hold is generated tokens "
             f"({pool.decode_context:,.0f} tokens per sequence, its prompt {pool.mean_input:,.0f}) and at full load its "
-            f"replicas are KV-bound ({n.kv_capacity_tokens / pool.decode_context:,.0f} sequences of max_batch "
-            f"{n.max_batch}), so they preempt by recompute as vLLM does, which the node tables do not model: its tokens/s "
-            f"at full load is an upper bound; request fidelity served {lo}-{hi} % less in steady state in the cases "
-            f"measured, more over runs shorter than a few hours (docs/engine.md, Long outputs); confirm with "
-            f"--set fidelity=request")
+            f"replicas are KV-bound ({kv_batch:,.0f} sequences of max_batch {g.node.max_batch}), so they preempt by "
+            f"recompute as vLLM does, which the node tables do not model: its tokens/s at full load is an upper bound; "
+            f"request fidelity served {lo}-{hi} % less in steady state in the cases measured, more over runs shorter "
+            f"than a few hours (docs/engine.md, Long outputs); confirm with --set fidelity=request")
 
 
 def with_interconnect(m: Models, cap_w: float) -> Models:

@@ -112,7 +112,6 @@ class _Lane:
         #: than their targets (RequestEngine.tick_pools: one pool over its share while another is under keeps the
         #: contract)
         self.may_trim_down = False
-        self.last_meas_w = self.last_target_w = None  # IT power measured and targeted on the last capped tick (W)
         self._level_capped = None  # the controller's level on the last trimmed tick (None: that tick was not trimmed)
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
@@ -204,9 +203,6 @@ class _Lane:
         self._tick_it_sample.append(it_w + self._ovh_share)
         prev_trim = self._trim  # after _clock_segments (a rise of the controller's level already absorbed)
         meas = it_w + self._ovh_share
-        self.last_meas_w = self.last_target_w = None
-        if self._target_w is not None:
-            self.last_meas_w, self.last_target_w = meas, self._target_w
         # the limit binds (work held at the door), or a pool allowed below its clock draws more than its target
         # with nothing held (several pools: its replicas serve its demand less efficiently than the frontier)
         over_free = self._target_w is not None and self.may_trim_down and meas > self._target_w
@@ -240,8 +236,9 @@ class _Lane:
                 self._trim += _GAIN_UP * err
             elif self._trim < 0.0:  # below the controller's clock and under the target: back towards it
                 self._trim = min(self._trim + _GAIN_UP * err, 0.0)
-        # below the controller's clock only for a single pool (its target is the facility's budget): replicas
-        # spread evenly draw more than the consolidated frontier at the same rate, and the contract is a ceiling
+        # below the controller's clock only where allowed (a single pool; several pools after a tick on which the
+        # facility and this pool were over their targets): replicas spread evenly draw more than the consolidated
+        # frontier at the same rate, and the contract is a ceiling; otherwise no lower than the trim already is
         lo = -self._level_now if self.may_trim_down else min(prev_trim, 0.0)
         self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
@@ -254,6 +251,10 @@ class _Lane:
         # remainder's queue; tokens already inside replicas are in service, not waiting
         self.door_backlog_tok = self._hold_tok + self._fluid_backlog
         return served / dt + fluid_served, waiting, shed_tok, arrived
+
+    def capped_draw(self) -> tuple[float, float] | None:
+        """(measured, target) IT power (W, sample share) of the tick just served, or None if it was not capped."""
+        return None if self._target_w is None else (self._tick_it_sample[-1], self._target_w)
 
     def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float,
                         capped: bool = False) -> list:
@@ -564,10 +565,11 @@ class RequestEngine:
         # next tick a pool's trim may go below its controller clock only if the pools together drew more than their
         # targets (the facility's budget) this tick and this pool more than its own: one pool over its share while
         # another is under keeps the contract, and trimming the pool that is not over costs its tokens
-        capped = [ln for ln in self.lanes if ln.last_meas_w is not None]
-        over = bool(capped) and sum(ln.last_meas_w for ln in capped) > sum(ln.last_target_w for ln in capped)
-        for ln in self.lanes:
-            ln.may_trim_down = over and ln.last_meas_w is not None and ln.last_meas_w > ln.last_target_w
+        draw = [ln.capped_draw() for ln in self.lanes]
+        capped = [d for d in draw if d is not None]
+        over = bool(capped) and sum(m for m, _ in capped) > sum(t for _, t in capped)
+        for ln, d in zip(self.lanes, draw):
+            ln.may_trim_down = over and d is not None and d[0] > d[1]
         return out
 
     def chunk_power(self, mode: np.ndarray, level: np.ndarray, parked=None) -> dict:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time,
                                extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
@@ -168,11 +169,10 @@ def _cards(report: Mapping[str, Any]) -> str:
     return f'{banner}{_warnings_box(report)}<div class="cards">{"".join(cards)}</div>'
 
 
-#: warnings the first screen already shows as a caveat banner: a rack group's calibration (uncalibrated, levers
-#: modelled, an extrapolated batch, an older serving stack: dcsim.engine.build), the SLO tail; a rack group's other
-#: warnings (e.g. long outputs) go in the box
-_BANNERED = re.compile(r"^(racks\[\d+\] \(.*?\): (no calibrated profile|levers |at full load a replica runs a batch|"
-                       r"the profile for )|SLO tail: )")
+#: warnings the first screen already shows as a caveat banner: a rack group's calibration
+#: (:data:`dcsim.engine.build.BANNERED_WARNINGS`), the SLO tail; a rack group's other warnings (e.g. long outputs)
+#: go in the box
+_BANNERED = re.compile(r"^(racks\[\d+\] \(.*?\): (" + "|".join(map(re.escape, BANNERED_WARNINGS)) + r")|SLO tail: )")
 
 
 def _warnings_box(report: Mapping[str, Any]) -> str:
