@@ -160,15 +160,16 @@ def _reasoning_hall(fidelity, max_batch=256, duration="60 min"):
                              "workload.classes": [{"name": "x", "preset": "reasoning", "share": 1.0}]})
 
 
-@pytest.mark.parametrize("max_batch,kv_bound,lo,hi", [(256, True, 0.05, 0.12), (64, False, 0.02, 0.08)])
+@pytest.mark.parametrize("max_batch,kv_bound,lo,hi", [(256, True, 0.05, 0.12), (64, False, 0.0, 0.06)])
 def test_long_outputs_serve_less_at_request_fidelity_and_the_fluid_run_says_so(max_batch, kv_bound, lo, hi, tmp_path):
     """Reasoning outputs (~7k tokens, 358-token prompts) on 8 H100 replicas of Llama-3.1-70B, compute binding: the
     sequences grow every step and, where the KV cache holds the batch (76 sequences), the replicas preempt by
-    recompute as vLLM does, which the node tables do not model. Measured 2026-12-03 over the second half of an
-    hour (request fidelity counts a request's tokens when it finishes, so an hour reads low): request fidelity
-    -7.9 % tokens KV-bound (10,796 preemptions for 7,973 completed), -4.7 % at max_batch 64 (505); in steady state
-    (last 3 h of 6) -3.2 % and -1.8 %. The fluid run of the KV-bound hall warns that its tokens/s there is an upper
-    bound; max_batch 64 and chat do not."""
+    recompute as vLLM does, which the node tables do not model. Measured 2026-12-03 (the door open, compute being
+    the only limit: the replicas queue the whole demand) over the second half of an hour (request fidelity counts a
+    request's tokens when it finishes, so an hour reads low): request fidelity -9.2 % tokens KV-bound (24,041
+    preemptions for 8,047 completed), -2.9 % at max_batch 64 (1,278 for 7,821); in steady state (last 3 h of 6)
+    -5.0 % and -0.4 %. The fluid run of the KV-bound hall warns that its tokens/s there is an upper bound; max_batch
+    64 and chat do not."""
     flu = dcsim.run(_reasoning_hall("fluid", max_batch))
     req = dcsim.run(_reasoning_hall("request", max_batch))
     late_f, late_r = (r.timeseries["t_s"] >= 1800 for r in (flu, req))
@@ -177,7 +178,7 @@ def test_long_outputs_serve_less_at_request_fidelity_and_the_fluid_run_says_so(m
     assert flu.report["binding"]["share"]["compute"] == 1.0
     assert lo < 1.0 - r / f < hi
     done = req.report["requests"]["completed"]
-    assert (req.report["preemptions"] > done) if kv_bound else (req.report["preemptions"] < 0.1 * done)
+    assert (req.report["preemptions"] > done) if kv_bound else (req.report["preemptions"] < 0.25 * done)
     warn = [w for w in flu.report["warnings"] if "generated tokens" in w]
     assert len(warn) == int(kv_bound) and all("upper bound" in w and "KV-bound" in w for w in warn)
     assert not any("generated tokens" in w for w in req.report["warnings"])  # request fidelity preempts itself

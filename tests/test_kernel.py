@@ -39,8 +39,9 @@ def _serve_both(nodes, counts, ticks, *, router="least_outstanding", clock=lambd
                 fail=None, tick_s=1.0, **opts):
     """Serve ``ticks`` (list of (t, cls, n_in, n_out)) on both backends; ``fail`` maps a tick index
     to replicas drained then (their requests retried at the front of the next tick, from their
-    original arrival). Returns per backend: FinishedBatch, energy (ticks x replicas), shed count,
-    the pool."""
+    original arrival). Returns per backend: FinishedBatch, per tick the replicas' energy and the output
+    tokens waiting in their queues after it (all, and those that arrived before mid-tick: what request
+    fidelity's binding labels read), shed count, the pool."""
     out = []
     for cls_ in (PythonPool, KernelPool):
         pool = cls_(nodes, counts, router=router, **opts)
@@ -66,7 +67,7 @@ def _serve_both(nodes, counts, ticks, *, router="least_outstanding", clock=lambd
             hr = np.linspace(-50.0, 50.0, pool.n)
             e, f, sc, so = pool.serve(t0 + tick_s, clock(k), rt, ra, c, i, o, available=avail, headroom_w=hr)
             fins += f
-            energy.append(e)
+            energy.append(np.concatenate([e, pool.pending_tokens(), pool.pending_tokens(t0 + 0.5 * tick_s)]))
             shed += len(sc)
         out.append((FinishedBatch.concat(fins), np.array(energy), shed, pool))
     return out

@@ -86,7 +86,7 @@ def test_door_hold_counts_in_ttft():
     eng = _engine()
     for k in range(5):
         eng.tick(float(k), 1.0, 0.0, 1.0)
-    assert eng.door_backlog_tok > 0
+    assert eng.held_tok > 0
     for k in range(5, 40):
         eng.tick(float(k), 1.0, 1e12, 1.0)
     s = _all_rows(eng)
@@ -95,6 +95,23 @@ def test_door_hold_counts_in_ttft():
     assert np.all(s["ttft_s"][held] >= 5.0 - s["t_arrival"][held])  # waited at least until release
     assert np.all(s["queue_delay_s"][held] >= 5.0 - s["t_arrival"][held])
     assert np.median(s["ttft_s"][~held]) < 1.0  # served at once afterwards
+
+
+def test_open_door_queues_at_the_replicas_and_holds_what_waits_past_a_tick():
+    """When only compute limits the door releases everything (even a limit of 0 tokens/s): the replicas queue
+    it, and the work held after a tick (what the controller and the binding labels read) is the replicas'
+    queued requests that arrived before the tick began, none of those that arrived during it."""
+    eng = _engine(rate="60 req/s", **{"racks.0.node.max_batch": 4})
+    ln = eng.lanes[0]
+    eng.tick(0.0, 1.0, 0.0, 1.0, open_door=True)
+    assert ln._hold_n == 0 and eng.held_tok == 0.0  # nothing at the door; nothing waited past a tick yet
+    assert eng.pool.pending().sum() > 0  # four slots per replica: the rest queue inside
+    eng.tick(1.0, 1.0, 0.0, 1.0, open_door=True)
+    assert ln._hold_n == 0
+    assert eng.held_tok == eng.pool.pending_tokens(1.0).sum() > 0  # the first tick's requests still queued
+    assert eng.held_tok < eng.pool.pending_tokens().sum()  # the second tick's are not held work yet
+    eng.tick(2.0, 1.0, 0.0, 1.0)  # the door closed at a limit of 0: the tick's arrivals wait there
+    assert ln._hold_n > 0 and eng.held_tok >= ln._hold_tok > 0
 
 
 def test_door_hold_limit_sheds_and_bounds_ttft():

@@ -206,18 +206,14 @@ def test_estimate_is_deterministic(fluid_by_load):
 # --------------------------------------------------------------------------- agreement with request fidelity
 
 #: Issue 13.2's acceptance, held over the grid (two presets x two model sizes x loads from 0.3 to
-#: 1.2 of the table's compute ceiling; 10 min at a 1 s tick (40 min at 0.9), seed 1): attainment within 5
+#: 1.2 of the table's compute ceiling; 10 min at a 1 s controller tick, seed 1): attainment within 5
 #: percentage points, TTFT p50 and p99 within 25 %; TPOT p50 too. Measured by
 #: ``python scripts/calibrate_slo.py --duration "10 min" --loads 0.3,0.6,0.9,1.2``; the 20-minute
-#: grid over two seeds is in docs/slo.md (after the random prefill, seeds 1 and 2: at most 4.4 points,
-#: TTFT p50 16 %, p99 15 % away from 0.9 of the ceiling).
+#: grid over two seeds is in docs/slo.md (seeds 1 and 2: at most 4.4 points, TTFT p50 18 %, p99 17 %). At 0.9
+#: code/70B read TTFT p99 -45 % (20 min) to -25 % (80 min) while request fidelity's door held a tick's burst just
+#: below the compute ceiling; with the door open there (docs/engine.md) -6 % at 10 min, -7 to -11 % at 40 and 80.
 BAR = (5.0, 0.25, 0.25, 0.25)
 TPOT_OVERLOAD_BAND = 0.40
-#: TTFT p99 at 0.9 of the ceiling, where a request run relaxes slowly: code / Llama-3.1-70B (after the steady state
-#: took the random prefill, docs/node.md) measured -45 % with seed 1 over 20 minutes, -28 % over 40 and -25 % over
-#: 80; -13 % and -10 % with seed 2 over 20 and 40 (`python scripts/calibrate_slo.py --only code,70b --loads 0.9
-#: --duration "40 min"`): the test runs 40 minutes at 0.9, and the band is the fluid estimate's own near saturation
-NEAR_SATURATION_P99_BAND = 0.30
 GRID_LOADS = (0.3, 0.6, 0.9, 1.2)
 
 
@@ -227,12 +223,8 @@ def grid():
     for preset in cal.PRESETS:
         for model in cal.MODELS:
             for load in GRID_LOADS:
-                # at 0.9 of the ceiling a request run that starts empty needs longer to reach the
-                # steady state the estimate simulates (relaxation ~ 1/(1 - rho)^2): 40 min (code/70B
-                # TTFT p99 -45 % at 20 min, -28 % at 40, -25 % at 80 with seed 1; docs/slo.md)
-                dur = "40 min" if 0.85 <= load < 1.0 else "10 min"
-                ref = cal.request_point(preset, model, load, duration=dur)
-                m, ts = cal.fluid_point(preset, model, load, duration=dur)
+                ref = cal.request_point(preset, model, load, duration="10 min")
+                m, ts = cal.fluid_point(preset, model, load, duration="10 min")
                 out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts))
     return out
 
@@ -246,7 +238,7 @@ def test_fluid_agrees_with_request_fidelity_over_the_grid(grid, preset, model, l
     e = cal.errors(ref, est)
     assert abs(e["attainment"]) * 100 <= att
     assert abs(e["ttft_p50"]) <= p50
-    assert abs(e["ttft_p99"]) <= (NEAR_SATURATION_P99_BAND if 0.85 <= load < 1.0 else p99)
+    assert abs(e["ttft_p99"]) <= p99
     # beyond the ceiling code's TPOT p50 (answers a few tokens long) varies with the seed: 35 % low with
     # seed 1, 20-21 % with seed 2 over 20 min (docs/slo.md, known band 40 %); attainment is ~0 either way
     assert abs(e["tpot_p50"]) <= (tpot if load < 1.0 else TPOT_OVERLOAD_BAND)
@@ -293,6 +285,22 @@ def test_fluid_agrees_with_request_fidelity_when_capped_on_the_frontier():
     assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.05
     for metric, q, tol in (("ttft", "p50", 0.25), ("ttft", "p99", 0.25), ("tpot", "p50", 0.10)):
         assert flu["latency_s"][metric][q] == pytest.approx(req["latency_s"][metric][q], rel=tol)
+
+
+def test_just_below_the_compute_ceiling_request_fidelity_queues_at_the_replicas():
+    """Only compute limits, so request fidelity's door stays open and the replicas queue a tick's burst, as a
+    fleet without admission control does: TTFT p99 agrees with the fluid estimate (chat/70B at 0.97 of the
+    ceiling, seed 1, 320 min: request 0.79 s, fluid 0.72 s; 1.04 s with the door's token bucket two ticks deep,
+    which held such bursts for a tick, docs/slo.md). The binding labels see the replicas' queues: compute on 1.6 %
+    of ticks at 0.97 (fluid: none) and 98.9 % at 1.1 of the ceiling (fluid: all); with the door open and only
+    the door's queue read they said demand while the replicas' queues grew."""
+    def run(load, fidelity, duration):
+        return dcsim.run(cal.scenario("chat", "70b", load, fidelity, duration=duration)).report
+
+    req, flu = run(0.97, "request", "320 min"), run(0.97, "fluid", "320 min")
+    assert req["latency_s"]["ttft"]["p99"] <= 1.2 * flu["latency_s"]["ttft"]["p99"]
+    assert req["binding"]["share"]["compute"] <= 0.05
+    assert run(1.1, "request", "60 min")["binding"]["share"]["compute"] >= 0.95
 
 
 def test_slo_estimate_off_skips_only_the_latency_figures():

@@ -269,7 +269,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     k = ctl.top_level
                     held.append(hl)
                 else:
-                    queued = backlog_tok if request_engine is None else request_engine.door_backlog_tok
+                    queued = backlog_tok if request_engine is None else request_engine.held_tok
                     if dq is not None:  # deferrable share: waits for spare rate (issue 18)
                         d_def = d * fx.share
                         d_int = d - d_def
@@ -286,9 +286,14 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         md, limit, k = fc.thermal_limit(j, md, limit, k, lv)
                     if request_engine is not None:
                         clk = clk_fr[j] if md == 1 else m.clocks[k]
+                        # only compute limits (the limit is the compute ceiling of the replicas serving, all of
+                        # them awake): the door stays open and the replicas queue what they cannot serve yet
+                        open_door = (md == 0 and limit >= ctl.compute_tok_s * av[j] * (1.0 - 1e-9)
+                                     and av[j] >= ex.availability[j] - 1e-12)
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
-                                                             float(ex.availability[j]), awake=av[j], capped=md != 0)
-                        held.append(request_engine.door_backlog_tok)
+                                                             float(ex.availability[j]), awake=av[j], capped=md != 0,
+                                                             open_door=open_door)
+                        held.append(request_engine.held_tok)
                     elif dq is not None:
                         arr = d * dt
                         sv, b, sh = queue_step(backlog_tok, d_int, limit, dt, hold_s)

@@ -196,16 +196,17 @@ class PoolTicker:
         """Serve tick ``j`` of the chunk; returns the facility's (mode, limit, served tok/s,
         backlog tok, shed tok, arrived tok, held tok, waiting tok/s)."""
         req = self.req
-        queued = self.backlog if req is None else req.door_backlog_pools()
+        queued = self.backlog if req is None else req.held_pools()
         need = [queued[p] / dt + self.dl[j][p] for p in range(self.n)]
         md, limits = self.decide(need, j)
         c = self.cols
         if req is not None:
             clocks = [self.clock_of(p, md, limits[p], self.al[j][p]) for p in range(self.n)]
-            res = req.tick_pools(t0, dt, limits, clocks, self.al[j])
+            # uncapped (or policy none): each limit is its pool's compute ceiling, so the door stays open
+            res = req.tick_pools(t0, dt, limits, clocks, self.al[j], open_door=md == 0)
             sv = [r[0] for r in res]
             b = [r[1] for r in res]  # in the system: at the door and inside replicas
-            held = req.door_backlog_pools()
+            held = req.held_pools()
             sh = [r[2] for r in res]
             arr = [r[3] for r in res]
             c["clock"].append(clocks)

@@ -93,7 +93,7 @@ class _Lane:
         gof = self.pool.group_of
         self._by_group = [(self.groups[g], np.flatnonzero(gof == g)) for g in sorted(set(gof.tolist()))]
         self.requeued = 0  # requests retried after their replica failed
-        self.door_backlog_tok = 0.0  # output tokens waiting to be admitted (for the controller)
+        self.held_tok = 0.0  # output tokens waiting for admission after the tick (see the end of tick)
         # clock trim (module docstring "Clock at a binding limit"): the offset (clock levels) added
         # to the controller's capped clock so the measured IT power meets the fluid target
         self._trim = 0.0
@@ -115,11 +115,15 @@ class _Lane:
         self._level_capped = None  # the controller's level on the last trimmed tick (None: that tick was not trimmed)
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
-             availability: float, awake: float | None = None, capped: bool = False):
+             availability: float, awake: float | None = None, capped: bool = False, open_door: bool = False):
         """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
         waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
         one pool) is the fraction of replicas serving: the others in service are parked (waking or
-        in standby) and get no new requests; requests already inside a parked replica finish there."""
+        in standby) and get no new requests; requests already inside a parked replica finish there.
+        ``open_door``: only compute limits this tick (the controller's limit is the pool's compute
+        ceiling): the door releases every request and the replicas queue what they cannot serve yet,
+        as a fleet with no admission control does (a token bucket there held a tick's burst at the
+        door for a tick: docs/slo.md)."""
         m = self.m
         t1 = t0 + dt
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
@@ -139,10 +143,14 @@ class _Lane:
             self._hold.append((t, cls, n_in, n_out))
             self._hold_n += t.size
             self._hold_tok += int(n_out.sum())
-        # admission: token bucket on output tokens at the controller's limit (sample share)
-        self._bucket = min(self._bucket + limit_tok_s * self.frac * dt, limit_tok_s * self.frac * dt * 2 + 1.0)
+        # admission: token bucket on output tokens at the controller's limit (sample share), two ticks deep;
+        # open when only compute limits (the replicas' own queues hold what they cannot serve yet)
+        depth = limit_tok_s * self.frac * dt * 2 + 1.0
+        self._bucket = max(depth, float(self._hold_tok)) if open_door else min(
+            self._bucket + limit_tok_s * self.frac * dt, depth)
         shed_tok = 0.0
         rel, shed_cls = self._release(t1)
+        self._bucket = min(self._bucket, depth)
         if shed_cls.size:
             eng.metrics.record_shed(shed_cls[0])
             shed_tok += float(shed_cls[1].sum())
@@ -214,7 +222,7 @@ class _Lane:
             # (at half gain) only while most replicas have requests waiting for a batch slot —
             # saturated, so a higher clock serves more; replicas still filling (the first ticks
             # of a run) draw less for want of work, not of clock
-            saturated = bool(np.mean(self.pool.pending()[available] > 0) >= 0.5)
+            saturated = self._saturated(available)
             # the scatter is known once two saturated ticks follow each other: no step up before
             # (the first saturated tick of the tests' 40 kW contract run stepped up with no margin
             # and drew 0.3 % over the contract on the next tick, docs/engine.md)
@@ -247,10 +255,17 @@ class _Lane:
         self.served_in_tok += served_in + fluid_served * dt * self.in_per_out
         self.shed_tok += shed_tok
         waiting = self.arrived_tok - self.served_tok - self.shed_tok
-        # work the controller must still admit: tokens held at the door (sample) and the fluid
-        # remainder's queue; tokens already inside replicas are in service, not waiting
-        self.door_backlog_tok = self._hold_tok + self._fluid_backlog
+        # work carried over, waiting for admission (what the controller's need and the binding labels read):
+        # tokens held at the door (sample), the fluid remainder's queue, and the requests in the replicas' own
+        # queues that arrived before this tick began (the fluid's backlog is the work a tick leaves to the next;
+        # a request that arrived during the tick waits for the replica's next iteration, not for supply)
+        self.held_tok = self._hold_tok + self._fluid_backlog + float(self.pool.pending_tokens(t0).sum())
         return served / dt + fluid_served, waiting, shed_tok, arrived
+
+    def _saturated(self, available: np.ndarray) -> bool:
+        """True when at least half the replicas in service have requests waiting for a batch slot."""
+        pend = self.pool.pending()[available]
+        return bool(pend.size) and bool(np.mean(pend > 0) >= 0.5)
 
     def capped_draw(self) -> tuple[float, float] | None:
         """(measured, target) IT power (W, sample share) of the tick just served, or None if it was not capped."""
@@ -504,13 +519,14 @@ class RequestEngine:
         return self.pool.group_of.tolist()
 
     @property
-    def door_backlog_tok(self) -> float:
-        """Output tokens waiting to be admitted, all pools (for the controller)."""
-        return sum(ln.door_backlog_tok for ln in self.lanes)
+    def held_tok(self) -> float:
+        """Output tokens waiting for admission (at the door, in the fluid remainder's queue, in saturated
+        replicas' queues), all pools: the controller's waiting work and what makes a tick supply-bound."""
+        return sum(ln.held_tok for ln in self.lanes)
 
-    def door_backlog_pools(self) -> list[float]:
-        """Output tokens waiting to be admitted, per pool."""
-        return [ln.door_backlog_tok for ln in self.lanes]
+    def held_pools(self) -> list[float]:
+        """:attr:`held_tok` per pool."""
+        return [ln.held_tok for ln in self.lanes]
 
     @property
     def served_input_tok(self) -> float:
@@ -530,24 +546,26 @@ class RequestEngine:
 
     # ------------------------------------------------------------------ per tick
     def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
-             awake: float | None = None, capped: bool = False):
+             awake: float | None = None, capped: bool = False, open_door: bool = False):
         """Serve ``[t0, t0+dt)`` (one pool); returns (served tokens/s, waiting tokens, shed tokens,
         arrived tokens).
 
         ``availability`` is the fraction of replicas in service: new requests are routed only to
         the first ``round(availability · n)`` replicas (requests already inside a failed replica
         finish there — a simplification). ``awake``: the fraction serving when
-        ``controller.idle_power_down`` parks the rest (see :meth:`_Lane.tick`).
+        ``controller.idle_power_down`` parks the rest; ``open_door``: only compute limits (see
+        :meth:`_Lane.tick`).
         """
         ln = self.lanes[0]
         wl = ln.workload if ln.workload is not None else self.m.workload
-        return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake, capped)
+        return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake, capped,
+                       open_door)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
-                   availability: list[float] | None = None):
+                   availability: list[float] | None = None, open_door: bool = False):
         """Serve ``[t0, t0+dt)`` for every pool at its own rate limit, clock and fraction of
-        replicas in service; returns one (served tokens/s, waiting tokens, shed tokens, arrived
-        tokens) per pool."""
+        replicas in service (``open_door``: uncapped, each limit is its pool's compute ceiling);
+        returns one (served tokens/s, waiting tokens, shed tokens, arrived tokens) per pool."""
         availability = availability if availability is not None else [1.0] * len(self.lanes)
         shared = None
         out = []
@@ -561,7 +579,8 @@ class RequestEngine:
                 ab = shared
                 keep = self._lane_of_class[ab.cls] == ln.index
             ab = ArrivalBatch(ab.t[keep], ab.cls[keep], ab.n_in[keep], ab.n_out[keep])
-            out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index]))
+            out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index],
+                               open_door=open_door))
         # next tick a pool's trim may go below its controller clock only if the pools together drew more than their
         # targets (the facility's budget) this tick and this pool more than its own: one pool over its share while
         # another is under keeps the contract, and trimming the pool that is not over costs its tokens

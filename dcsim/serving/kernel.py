@@ -959,6 +959,16 @@ class KernelGroup:
         """Per replica: enqueued requests not in the running batch (fresh or preempted)."""
         return self._col(I_PCOUNT) + self._col(I_WCOUNT)
 
+    def pending_out_tokens(self, arrived_before: float = math.inf) -> np.ndarray:
+        """Per replica: output tokens of the enqueued requests not yet admitted (the pending ring) that
+        arrived before ``arrived_before`` (s), as :meth:`dcsim.serving.replica.Replica.pending_out_tokens`."""
+        ist, pend_f, pend_i = self.st[0], self.st[5], self.st[6]
+        Q = pend_i.shape[2]
+        k = np.arange(int(ist[:, I_PCOUNT].max(initial=0)))  # only the slots a queue can hold
+        idx = (ist[:, I_PHEAD, None] + k) % Q
+        live = (k < ist[:, I_PCOUNT, None]) & (np.take_along_axis(pend_f[:, 1, :], idx, axis=1) < arrived_before)
+        return np.where(live, np.take_along_axis(pend_i[:, 2, :], idx, axis=1), 0).sum(axis=1)
+
     @property
     def window(self) -> np.ndarray:
         """(R, NW) results of the last tick: energy J, busy s, idle s, peak W, iterations,

@@ -10,6 +10,7 @@ the reference, with a one-line warning, only where numba cannot be imported.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -103,6 +104,11 @@ class PythonPool(_Pool):
         """Per replica: enqueued requests not in the running batch (fresh or preempted)."""
         return np.array([r.n_pending for r in self.replicas], dtype=np.int64)
 
+    def pending_tokens(self, arrived_before: float = math.inf) -> np.ndarray:
+        """Per replica: output tokens of the enqueued requests not yet admitted to a batch that arrived
+        before ``arrived_before`` (s)."""
+        return np.array([r.pending_out_tokens(arrived_before) for r in self.replicas], dtype=float)
+
     def _serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
         """One routing window: route and enqueue the released requests, advance every replica to
         ``t_end``."""
@@ -163,6 +169,10 @@ class KernelPool(_Pool):
     def pending(self) -> np.ndarray:
         """As :meth:`PythonPool.pending`."""
         return np.concatenate([g.n_pending for g in self.groups]).astype(np.int64)
+
+    def pending_tokens(self, arrived_before: float = math.inf) -> np.ndarray:
+        """As :meth:`PythonPool.pending_tokens`."""
+        return np.concatenate([g.pending_out_tokens(arrived_before) for g in self.groups]).astype(float)
 
     def serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
         """As :meth:`_Pool.serve`; with one rack group and a state-reading router the routing

@@ -425,6 +425,11 @@ class Replica:
         """Enqueued requests not yet admitted (arrived or not)."""
         return len(self._p_t) - self._ph + len(self._waiting)
 
+    def pending_out_tokens(self, arrived_before: float = math.inf) -> int:
+        """Output tokens of the enqueued requests not yet admitted to a batch (fresh ones; a preempted
+        sequence is in service) that arrived before ``arrived_before`` (s)."""
+        return sum(o for a, o in zip(self._p_a[self._ph:], self._p_out[self._ph:]) if a < arrived_before)
+
     def in_system_at(self, t: float) -> int:
         """Requests arrived by ``t`` and not finished by ``t``.
 
