@@ -9,7 +9,8 @@ per-request energy come from the simulated replicas; facility power is the sum o
 
 Admission: the controller's rate limit (tokens/s) becomes a token bucket at the facility
 door; requests wait there when power or cooling is short and are shed (counted) after
-``controller.hold_limit``. The same limit bounds the wait inside replica queues: a request not
+``controller.hold_limit``. When only compute limits the door is open: the replicas queue what
+they cannot serve yet. The same limit bounds the wait inside replica queues: a request not
 admitted to a batch within ``hold_limit`` of its arrival is shed there (counted). Latency counts
 from each request's original arrival — held at the door, retried after a node failure or not.
 
@@ -520,8 +521,9 @@ class RequestEngine:
 
     @property
     def held_tok(self) -> float:
-        """Output tokens waiting for admission (at the door, in the fluid remainder's queue, in saturated
-        replicas' queues), all pools: the controller's waiting work and what makes a tick supply-bound."""
+        """Output tokens carried over, waiting for admission (at the door, in the fluid remainder's queue, and in
+        the replicas' queues since before the tick began), all pools: the controller's waiting work and what makes
+        a tick supply-bound."""
         return sum(ln.held_tok for ln in self.lanes)
 
     def held_pools(self) -> list[float]:
