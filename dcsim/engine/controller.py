@@ -77,7 +77,7 @@ class Controller:
         k = self.top_level
         if self.policy == "none":
             return 0, self.compute_tok_s * availability, k
-        if need_tok_s <= fit_top or fit_top >= self.compute_tok_s * availability * (1.0 - 1e-9):
+        if need_tok_s <= fit_top or self._at_ceiling(fit_top, availability):
             # the waiting work fits, or the budgets hold the whole compute ceiling at full clock:
             # compute-bound, nothing to cap (capping could only lower the rate)
             return 0, fit_top, k
@@ -87,6 +87,15 @@ class Controller:
         best = min(float(fit_levels.max()), need_tok_s)
         k = int(np.nonzero(fit_levels >= best * (1 - 1e-12))[0][-1])
         return 2, float(fit_levels[k]), k
+
+    def _at_ceiling(self, rate_tok_s: float, availability: float) -> bool:
+        """True when ``rate_tok_s`` reaches the compute ceiling of the replicas in service (rounding allowed)."""
+        return rate_tok_s >= self.compute_tok_s * availability * (1.0 - 1e-9)
+
+    def compute_only(self, mode: int, limit_tok_s: float, availability: float) -> bool:
+        """True when only compute limits a tick :meth:`decide` returned ``(mode, limit_tok_s, ...)`` for: uncapped
+        at the compute ceiling (policy 'none', or the budgets hold the whole ceiling, not merely the waiting work)."""
+        return mode == 0 and self._at_ceiling(limit_tok_s, availability)
 
     def note(self, entry: dict) -> None:
         """Append an action to the log (bounded: later entries are only counted)."""

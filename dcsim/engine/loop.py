@@ -286,10 +286,9 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         md, limit, k = fc.thermal_limit(j, md, limit, k, lv)
                     if request_engine is not None:
                         clk = clk_fr[j] if md == 1 else m.clocks[k]
-                        # only compute limits (the limit is the compute ceiling of the replicas serving, all of
-                        # them awake): the door stays open and the replicas queue what they cannot serve yet
-                        open_door = (md == 0 and limit >= ctl.compute_tok_s * av[j] * (1.0 - 1e-9)
-                                     and av[j] >= ex.availability[j] - 1e-12)
+                        # only compute limits, every replica in service awake: the door stays open and the
+                        # replicas queue what they cannot serve yet
+                        open_door = ctl.compute_only(md, limit, av[j]) and av[j] >= ex.availability[j] - 1e-12
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
                                                              float(ex.availability[j]), awake=av[j], capped=md != 0,
                                                              open_door=open_door)

@@ -61,7 +61,7 @@ import heapq
 import math
 from bisect import bisect_right
 from collections import deque
-from itertools import chain
+from itertools import chain, islice
 from operator import le
 from typing import Any, Callable, NamedTuple
 
@@ -428,7 +428,8 @@ class Replica:
     def pending_out_tokens(self, arrived_before: float = math.inf) -> int:
         """Output tokens of the enqueued requests not yet admitted to a batch (fresh ones; a preempted
         sequence is in service) that arrived before ``arrived_before`` (s)."""
-        return sum(o for a, o in zip(self._p_a[self._ph:], self._p_out[self._ph:]) if a < arrived_before)
+        ph = self._ph
+        return sum(o for a, o in zip(islice(self._p_a, ph, None), islice(self._p_out, ph, None)) if a < arrived_before)
 
     def in_system_at(self, t: float) -> int:
         """Requests arrived by ``t`` and not finished by ``t``.
