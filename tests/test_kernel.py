@@ -41,7 +41,8 @@ def _serve_both(nodes, counts, ticks, *, router="least_outstanding", clock=lambd
     to replicas drained then (their requests retried at the front of the next tick, from their
     original arrival). Returns per backend: FinishedBatch, per tick the replicas' energy and the output
     tokens waiting in their queues after it (all, and those that arrived before mid-tick: what request
-    fidelity's binding labels read), shed count, the pool."""
+    fidelity's binding labels read) and the output tokens generated so far net of those lost to the
+    failures (what request fidelity counts as served), shed count, the pool."""
     out = []
     for cls_ in (PythonPool, KernelPool):
         pool = cls_(nodes, counts, router=router, **opts)
@@ -67,10 +68,23 @@ def _serve_both(nodes, counts, ticks, *, router="least_outstanding", clock=lambd
             hr = np.linspace(-50.0, 50.0, pool.n)
             e, f, sc, so = pool.serve(t0 + tick_s, clock(k), rt, ra, c, i, o, available=avail, headroom_w=hr)
             fins += f
-            energy.append(np.concatenate([e, pool.pending_tokens(), pool.pending_tokens(t0 + 0.5 * tick_s)]))
+            energy.append(np.concatenate([e, pool.pending_tokens(), pool.pending_tokens(t0 + 0.5 * tick_s),
+                                          [pool.net_generated()]]))
             shed += len(sc)
         out.append((FinishedBatch.concat(fins), np.array(energy), shed, pool))
     return out
+
+
+def _assert_generated_all_delivered(res):
+    """Every request served to the end: the tokens generated, net of those lost to failures (and
+    kept through preemptions), are exactly the delivered outputs, and never fell on the way."""
+    fins, rows, _, pool = res
+    assert pool.pending().sum() == 0 and sum(r.n_running for r in pool.replicas) == 0
+    gen = rows[:, -1]
+    assert gen[-1] == int(fins.n_out.sum())
+    done = np.array([int(fins.n_out[fins.t_finish <= (k + 1) * 1.0].sum()) for k in range(len(gen))])
+    assert np.all(gen >= done)  # a token is generated no later than its request completes
+    assert np.any(gen > done)  # and counted when generated: requests part-way through their outputs
 
 
 def _assert_same(py, kn):
@@ -144,6 +158,18 @@ def test_failures_drain_and_retry_identical():
     py, kn = _serve_both([_node()], [4], ticks, fail={12: [1], 30: [0, 3]})
     _assert_same(py, kn)
     assert np.any(py[0].t_admit - py[0].t_arrival > 0.0)
+
+
+def test_generated_tokens_are_the_delivered_outputs_through_preemptions_and_failures():
+    """What request fidelity counts as served, tick by tick: every generated token, kept through a
+    preemption (recompute keeps the tokens), taken back when a failure loses the request (it is
+    generated again on the replica that retries it). Run to the end, it is exactly the delivered output."""
+    ticks = _poisson_ticks(20.0, 30, seed=4, tail=200)
+    py, kn = _serve_both([_node()], [3], ticks, fail={8: [1], 15: [0]}, kv_capacity_tokens=16_000)
+    _assert_same(py, kn)
+    assert py[3].totals()["preemptions"] > 20
+    assert py[3].replicas[0].lost_generated > 0 and py[3].replicas[1].lost_generated > 0
+    _assert_generated_all_delivered(py)
 
 
 def test_hold_limit_identical():

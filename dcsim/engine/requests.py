@@ -83,8 +83,10 @@ class _Lane:
         self._tick_it_sample: list[float] = []
         self._tick_fluid_rate: list[float] = []
         self.arrived_tok = 0.0
-        self.served_tok = 0.0
-        self.served_in_tok = 0.0  # input tokens of the requests served (counted; fluid remainder: its mix)
+        self.served_tok = 0.0  # output tokens generated (net of those lost to node failures; fluid remainder: served)
+        self.served_in_tok = 0.0  # input tokens of the requests completed (fluid remainder: its mix)
+        self._gen_prev = 0  # the replicas' net generated output tokens after the previous tick
+        self._gen_debt = 0  # tokens lost to a node failure not yet deducted from a tick's output (see tick)
         self.shed_tok = 0.0
         self._ovh_share = pool.overhead_w * self.frac
         self._last_gpu_w = np.zeros(self.pool.n)
@@ -190,13 +192,20 @@ class _Lane:
             shed_tok += float(sh_o.sum())
         self._last_gpu_w = energy / dt
         gpu_j = float(energy.sum())
-        served = 0.0
+        # output tokens served: those the replicas generated this tick, iteration by iteration (a long
+        # output counts as it is generated, not all at its completion, as the fluid model serves a rate),
+        # less those generated earlier by requests a node failure took out this tick (generated again on
+        # the replica that retries them). A loss larger than the tick's output is deducted from the next ticks.
+        gen = self.pool.net_generated()
+        x = gen - self._gen_prev - self._gen_debt
+        self._gen_prev = gen
+        served = float(max(x, 0))
+        self._gen_debt = max(-x, 0)
         served_in = 0.0
         it_w = 0.0
         for fin in fins:
             eng._finished.append(fin)
             eng._buffered += len(fin)
-            served += float(fin.n_out.sum())
             served_in += float(fin.n_in.sum())
         if eng._buffered >= 20_000:
             eng._flush()

@@ -109,6 +109,11 @@ class PythonPool(_Pool):
         before ``arrived_before`` (s)."""
         return np.array([r.pending_out_tokens(arrived_before) for r in self.replicas], dtype=float)
 
+    def net_generated(self) -> int:
+        """Output tokens generated so far by every replica, less those lost with the requests a node
+        failure took out (the replica that retries them generates them again)."""
+        return sum(r.generated - r.lost_generated for r in self.replicas)
+
     def _serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
         """One routing window: route and enqueue the released requests, advance every replica to
         ``t_end``."""
@@ -173,6 +178,10 @@ class KernelPool(_Pool):
     def pending_tokens(self, arrived_before: float = math.inf) -> np.ndarray:
         """As :meth:`PythonPool.pending_tokens`."""
         return np.concatenate([g.pending_out_tokens(arrived_before) for g in self.groups]).astype(float)
+
+    def net_generated(self) -> int:
+        """As :meth:`PythonPool.net_generated`."""
+        return sum(int(g.generated.sum() - g.lost_generated.sum()) for g in self.groups)
 
     def serve(self, t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=None, headroom_w=None):
         """As :meth:`_Pool.serve`; with one rack group and a state-reading router the routing
