@@ -190,9 +190,11 @@ def test_closed_form_matches_the_simulation_per_pool_when_power_binds(capped):
 
 @pytest.mark.parametrize("over", [{}, {"facility.interconnect": "26 kW"}], ids=["ample", "power-bound"])
 def test_fluid_and_request_agree_per_pool(over):
-    """Served tokens/s per pool agree; so do GPU and IT power where no pool is capped (request
-    fidelity runs capped replicas at the frontier's clock but does not consolidate their load, so
-    its power under a cap is not the fluid frontier's — docs/engine.md)."""
+    """Served tokens/s per pool agree; so do GPU and IT power where no pool is capped. Power-bound, pool 0 runs at
+    the lowest clock, where its frontier loads about 1.7 of its 8 replicas fully and idles the rest: request
+    fidelity consolidates its requests on whole replicas (docs/engine.md "At the lowest clock"), keeping the
+    contract (before: pool 0 drew 24 % over its share, the facility 11 % over 26 kW on every tick, its tokens
+    within 0.2 %), and serves 15 % fewer tokens than the fractional mix; pool 1 agrees within 5 %."""
     base = {"workload.arrivals.rate": "40 req/s", "duration": "20 min", "controller.tick": "10 s",
             "racks.0.count": 1, **over}
     flu = dcsim.run(two_pools(**base))
@@ -206,7 +208,14 @@ def test_fluid_and_request_agree_per_pool(over):
         for col, tol in cols:
             f = float(np.mean(flu.timeseries[f"pool{p}_{col}"][late_f]))
             r = float(np.mean(req.timeseries[f"pool{p}_{col}"][late_r]))
-            assert r == pytest.approx(f, rel=tol, abs=1e-6), (p, col)
+            if over and p == 0:  # consolidated on whole replicas at the lowest clock: fewer tokens, never more
+                assert 0.8 * f < r <= f, (p, col)
+            else:
+                assert r == pytest.approx(f, rel=tol, abs=1e-6), (p, col)
+    if over:  # the shared contract holds (measured: at most +0.5 % on 350 s of 1,200; before: +12 %, every tick)
+        ts = req.timeseries
+        assert np.max(ts["facility_power_w"] / ts["interconnect_w"]) < 1.01
+        assert np.mean(ts["facility_power_w"][late_r]) <= np.mean(ts["interconnect_w"][late_r])
     # request fidelity counts the served requests' own input tokens
     assert req.report["tokens"]["input"] == pytest.approx(sum(p["tokens"]["input"] for p in req.report["pools"]))
     assert req.report["requests"]["arrived"] == (req.report["requests"]["completed"] + req.report["requests"]["in_flight"]
