@@ -18,7 +18,9 @@ Clock at a binding limit: on capped ticks each lane trims the controller's clock
 replicas' measured IT power meets the power the controller's operating point draws at its
 rate limit (:meth:`_Lane._clock_segments`; docs/engine.md "Request fidelity at a binding power
 limit"): simulated replicas serve fewer tokens per clock than the node tables (length-biased
-batches), and at the frontier's clock they were compute-saturated below the budget. Requests are never dropped silently: the report's
+batches), and at the frontier's clock they were compute-saturated below the budget. At the lowest clock, where the
+trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does (docs/engine.md
+"At the lowest clock"). Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
@@ -52,6 +54,16 @@ _GAIN_UP = 0.5
 _EWMA = 0.2
 #: the margin below the power target is at most this (relative; numerical choice)
 _MARGIN_MAX = 0.02
+
+
+def _first(available: np.ndarray, k: int) -> np.ndarray:
+    """``available`` restricted to its first ``k`` replicas (the others get no new requests)."""
+    up = np.flatnonzero(available)
+    if k >= up.size:
+        return available
+    out = available.copy()
+    out[up[k:]] = False
+    return out
 
 
 class _Lane:
@@ -141,22 +153,14 @@ class _Lane:
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
-            up = np.flatnonzero(available)
-            k = max(1, int(round(awake * self.pool.n)))
-            if k < up.size:
-                available = available.copy()
-                available[up[k:]] = False
-        # the clock(s) of this tick, the power target on capped ticks and the share of replicas that get requests
-        # the limit binds this tick: the work held and arriving exceeds what the door admits at the limit
+            available = _first(available, max(1, int(round(awake * self.pool.n))))
+        # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests;
+        # the limit binds this tick when the work held and arriving exceeds what the door admits at the limit
         binds = self._hold_tok + float(n_out.sum()) > limit_tok_s * self.frac * dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
                                     binds)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
-            up = np.flatnonzero(available)
-            k = max(1, int(np.ceil(self._share * up.size)))
-            if k < up.size:
-                available = available.copy()
-                available[up[k:]] = False
+            available = _first(available, max(1, int(np.ceil(self._share * np.count_nonzero(available)))))
         if t.size:
             self._hold.append((t, cls, n_in, n_out))
             self._hold_n += t.size
@@ -332,7 +336,10 @@ class _Lane:
         simulated replicas serve at a different rate per clock than the node tables (measured
         in docs/engine.md "Request fidelity at a binding power limit"). A fractional level runs
         the tick's first part at the upper level and the rest at the lower one: a mix of two
-        operating points in time, as the frontier mixes them across replicas.
+        operating points in time, as the frontier mixes them across replicas. At the lowest level, on a tick
+        whose limit ``binds`` (holds work back), the frontier serves its rate with some replicas at full load
+        and the others idle: the lane routes new requests to that share of its replicas (``_share``, from the
+        tables' full-load rate, then adjusted on the measured power at the end of :meth:`tick`).
         """
         m = self.m
         K = m.clocks.size
