@@ -112,7 +112,7 @@ def test_request_consolidates_load_at_the_lowest_clock():
     assert np.max(ts["facility_power_w"] / ts["interconnect_w"]) < 1.002
     assert req["facility_w"] == pytest.approx(flu["facility_w"], rel=0.01)
     assert req["thr"] == pytest.approx(flu["thr"], rel=0.02)
-    assert res_r.report["consolidated_s"] == {"r": pytest.approx(1200.0)}  # every tick (the report says so)
+    assert res_r.report["consolidation_s"] == {"r": pytest.approx(1200.0)}  # every tick (the report says so)
 
 
 def test_request_uses_the_contract_when_power_binds():

@@ -131,7 +131,7 @@ class _Lane:
         #: share of the replicas in service that get new requests: 1, but at the lowest clock, where the trim cannot
         #: go lower, the load is consolidated on fewer replicas as the frontier does (_clock_segments, end of tick)
         self._share = 1.0
-        self.consolidated_s = 0.0  # time its load was consolidated (report: consolidated_s)
+        self.consolidation_s = 0.0  # time its load was consolidated (report: consolidation_s)
         self._share_slope_w = 1.0  # IT W (sample share) per unit of that share: full load less idle, lowest clock
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
@@ -162,7 +162,7 @@ class _Lane:
                                     binds)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, max(1, int(np.ceil(self._share * np.count_nonzero(available)))))
-            self.consolidated_s += dt
+            self.consolidation_s += dt
         if t.size:
             self._hold.append((t, cls, n_in, n_out))
             self._hold_n += t.size
@@ -704,7 +704,7 @@ class RequestEngine:
         out = {k: rep[k] for k in ("latency_s", "slo_attainment", "goodput_tok_s", "queue_delay_s", "requests")}
         out["serving"] = {k: v for k, v in rep.items() if k not in out}
         out["preemptions"] = sum(ln.pool.totals()["preemptions"] for ln in self.lanes)
-        out["consolidated_s"] = {self.m.pools[ln.index].name: ln.consolidated_s for ln in self.lanes}
+        out["consolidation_s"] = {self.m.pools[ln.index].name: ln.consolidation_s for ln in self.lanes}
         out["requests"]["requeued_after_failure"] = int(self.requeued)
         out["_input_tokens_pools"] = [ln.served_in_tok for ln in self.lanes]  # for the report's tokens.input
         return out
