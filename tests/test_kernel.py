@@ -77,7 +77,8 @@ def _serve_both(nodes, counts, ticks, *, router="least_outstanding", clock=lambd
 
 def _assert_generated_all_delivered(res):
     """Every request served to the end: the tokens generated, net of those lost to failures (and
-    kept through preemptions), are exactly the delivered outputs, and never fell on the way."""
+    kept through preemptions), are exactly the delivered outputs; on the way never fewer than the outputs
+    delivered by then, and more while requests are part-way through theirs."""
     fins, rows, _, pool = res
     assert pool.pending().sum() == 0 and sum(r.n_running for r in pool.replicas) == 0
     gen = rows[:, -1]

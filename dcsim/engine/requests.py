@@ -246,7 +246,6 @@ class _Lane:
         over_free = self._target_w is not None and self.may_trim_down and meas > self._target_w
         if self._target_w is None or (self._hold_tok <= 0 and not over_free):
             self._meas_prev = None
-            self._share = 1.0  # no limit holds work back: every replica in service gets requests
         else:
             # work still held at the door: the limit binds. Integrate the IT power error into the
             # trim (one clock level ≈ slope W at full batch): down whenever over the target, up
