@@ -14,7 +14,9 @@ def main() -> None:
         g = "fitted" if str(pr.get("gamma_source", "")).startswith("fitted") else "assumed"
         if "mape_tok_s_pct" in f:
             err = (f"MAPE tok/s {f['mape_tok_s_pct']:.1f} %, J/tok {f['mape_j_per_tok_pct']:.1f} % "
-                   f"(max {f['max_err_tok_s_pct']:.1f} / {f['max_err_j_per_tok_pct']:.1f} %)")
+                   f"(max {f['max_err_tok_s_pct']:.1f} / {f['max_err_j_per_tok_pct']:.1f} %)"
+                   + (f", median ITL {f['mape_itl_pct']:.1f} % (max {f['max_err_itl_pct']:.1f} %)"
+                      if "mape_itl_pct" in f else ""))
         else:
             err = (f"MAPE prompt {f['mape_prompt_time_pct']:.1f} %, token {f['mape_token_time_pct']:.1f} %, "
                    f"avg W {f['mape_avg_power_pct']:.1f} %, peak W {f['mape_peak_power_pct']:.1f} %")

@@ -285,12 +285,13 @@ def test_prompt_scv_column_is_used_and_checked(tmp_path):
 
 
 def test_under_determined_fit_is_refused(tmp_path, capsys):
-    """One load row = 2 measured values for 8 free parameters: refused, no profile written."""
+    """One load row = 3 measured values (tokens/s, J/token, its decode-only median ITL) for 8 free parameters:
+    refused, no profile written."""
     src = MEASUREMENT_DIR / "mlenergy_llama-3.1-8b.csv"
     lines = src.read_text().splitlines()
     f = tmp_path / "one.csv"
     f.write_text("\n".join(lines[:2]) + "\n")
-    with pytest.raises(ValueError, match="2 measured value.*8 free parameters.*under-determined"):
+    with pytest.raises(ValueError, match="3 measured value.*8 free parameters.*under-determined"):
         calibrate([f], "H100-SXM", "llama-3.1-8b")
     out = tmp_path / "p.yaml"
     assert main([str(f), "--out", str(out)]) == 2

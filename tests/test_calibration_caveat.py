@@ -137,7 +137,7 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
             s = n.steady_state(float(r["batch"]), float(r["mean_in"]), float(r["mean_out"]),
                                decode_ctx=float(r["decode_ctx"]))
             errs.append(abs(float(s.throughput_tok_s) / float(r["output_tok_s"]) - 1) * 100)
-    assert max(errs) > 5 * own["error_band_pct"]["tok_s_pct"]  # far outside the profile's own band
+    assert max(errs) > 4 * own["error_band_pct"]["tok_s_pct"]  # far outside the profile's own band
     assert max(errs) <= c["error_band_pct"]["tok_s_pct"]  # inside the other-TP band
     # the carry can be far worse on other hardware: A100 Llama-2-70B's TP2 fit at TP8 (measured +161 % tok/s)
     a100 = {(r["profile"], r["from"]): r for r in pooled_profiles()["A100-SXM4-80GB"]["cross_tp"]}
@@ -175,14 +175,14 @@ def test_each_profile_names_the_serving_stack_it_was_measured_on():
         assert current == (p["gpu"] != "A100-SXM4-80GB"), name
         assert ("Splitwise" in stack) == (p["gpu"] == "A100-SXM4-80GB") and ("vLLM 0.11.1" in stack) == current, name
     c = build_node(NodeSpec(gpu="A100-SXM4-80GB", model="llama-2-70b", tensor_parallel=8)).calibration
-    assert c["status"] == "calibrated" and c["stack_current"] is False and "3.1-4.3x" in c["stack_note"]
+    assert c["status"] == "calibrated" and c["stack_current"] is False and "3.2-4.5x" in c["stack_note"]
     h = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b")).calibration
     assert h["stack_current"] is True and h["stack_note"] is None
     assert serving_stack({"name": "mine"}) == (None, True)  # a user profile: its author knows its stack
 
 
 def test_older_stack_note_matches_the_validation_rows():
-    """The factor the caveat quotes (3.1-4.3x) is what docs/validation.md's SW-* rows measure: Splitwise's H100
+    """The factor the caveat quotes (3.2-4.5x) is what docs/validation.md's SW-* rows measure: Splitwise's H100
     latencies over dcsim's for the same Llama-2-70B steps on 8 x H100."""
     from dcsim.node.catalog import OLDER_STACK_NOTE
     from dcsim.validation import cases_splitwise

@@ -56,9 +56,10 @@ from scipy.optimize import least_squares
 from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model,
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
-from dcsim.node.perf import DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive
+from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
+                             median_prefill_tokens)
 from dcsim.node.power import PowerParams
-from dcsim.node.step import iteration_step, steady_step, step_params
+from dcsim.node.step import iteration_step, steady_step, step_arrays, step_params
 from dcsim.scenario.node import LeverSpec
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
@@ -120,7 +121,9 @@ def _row_problem(r: dict) -> str | None:
         problem = (_optional_number(r, "decode_ctx", float(r["mean_in"]),  # tokens a running sequence holds
                                     "must be a finite number >= mean_in (a running sequence holds its prompt)")
                    or _optional_number(r, "prompt_scv", 0.0,  # spread of the prompt lengths
-                                       "must be a finite number >= 0 (0: every prompt alike)"))
+                                       "must be a finite number >= 0 (0: every prompt alike)")
+                   or _optional_number(r, "median_itl_ms", 1e-300,  # median inter-token latency
+                                       "must be a finite number > 0"))
         if problem:
             return problem
     rep = (r.get("request_repeats") or "").strip()  # optional: times the benchmark sent its request list
@@ -167,6 +170,22 @@ def row_request_repeats(r: dict) -> int:
 def fitted_load(r: dict) -> bool:
     """A load row the fits use: every load row but those measured with repeated requests (:func:`row_request_repeats`)."""
     return r["kind"] == "load" and row_request_repeats(r) == 1
+
+
+def row_itl_s(r: dict) -> float:
+    """A load row's median inter-token latency in seconds: its optional ``median_itl_ms`` column, else NaN (not fitted)."""
+    v = (r.get("median_itl_ms") or "").strip()
+    return float(v) * 1e-3 if v else math.nan
+
+
+def row_itl_fitted(r: dict, tokens_per_step: float = 1.0) -> bool:
+    """Whether a profile fits a load row's median ITL: a fitted row with the column whose median iteration is
+    decode-only (at least half the iterations carry no prompt, :func:`dcsim.node.perf.median_prefill_tokens`):
+    there the median does not depend on the assumed prompt lengths."""
+    if not (fitted_load(r) and math.isfinite(row_itl_s(r))):
+        return False
+    count = float(r["batch"]) * tokens_per_step / float(r["mean_out"])
+    return float(median_prefill_tokens(count, float(r["mean_in"]), row_prompt_scv(r))) == 0.0
 
 
 def row_decode_ctx(r: dict) -> float:
@@ -273,6 +292,13 @@ class _Group:
         self.j_tok = np.array([float(r["j_per_out_tok"]) if (r.get("j_per_out_tok") or "").strip()
                                else float(r["gpu_power_w"]) / float(r["output_tok_s"]) for r in load])
         self.level = np.array([int(r["max_num_seqs"]) for r in load], dtype=int)
+        # median inter-token latency (optional column) and the prompt tokens of the median iteration; a profile
+        # fits the rows where that iteration is decode-only (:func:`dcsim.node.perf.median_prefill_tokens`): there
+        # the median does not depend on the assumed prompt lengths
+        self.itl = np.array([row_itl_s(r) for r in load])
+        self.itl_x = median_prefill_tokens(self.batch * self.d.tokens_per_step / self.mean_out, self.mean_in,
+                                           self.prompt_scv)
+        self.itl_fitted = np.array([row_itl_fitted(r, self.d.tokens_per_step) for r in load], dtype=bool)
         self.rq = [(float(r["prompt_tokens"]), float(r["batch"]), float(r["output_tokens"])) for r in req]
         self.rq_meas = np.array([[float(r["prompt_time_ms"]) * 1e-3, float(r["token_time_ms"]) * 1e-3,
                                   float(r["avg_gpu_power_w"]) * self.tp, float(r["peak_gpu_power_w"]) * self.tp]
@@ -291,6 +317,9 @@ class Problem:
         self.gpu = resolve_gpu(gpu)
         # pooled: each group counts equally (weight 1/sqrt(values) per residual)
         self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0) for b in blocks]
+        # a profile fits its rows' median ITL too (the decode step, hence TPOT); a pooled fit does not: with it the
+        # leave-one-model-out J/token of the transfer is worse (docs/node.md, "Seventeenth pass")
+        self.fit_itl = not pooled
         self.caps = []
         for r in caps:
             d = _derived(r["model"], r["precision"], row_expert_parallel(r))
@@ -299,7 +328,8 @@ class Problem:
                 (0.0, b, float(r.get("ctx_tokens") or pt * b), 0.0)
             self.caps.append((d, int(r["n_gpus"]), it, float(r["cap_frac_tdp"]) * self.gpu.tdp_w,
                               float(r["latency_factor"]), r))
-        self.n_values = sum(g.n_values for g in self.groups) + _VALUES["cap"] * len(self.caps)
+        self.n_values = (sum(g.n_values + (int(g.itl_fitted.sum()) if self.fit_itl else 0) for g in self.groups)
+                         + _VALUES["cap"] * len(self.caps))
 
     # for single-group callers
     @property
@@ -350,6 +380,13 @@ class Problem:
         tput = tokens / t
         return tput, p / tput, p
 
+    def predict_itl(self, perf: PerfParams, pw: PowerParams, g: _Group) -> np.ndarray:
+        """Predicted median inter-token latency (s) of a group's load rows: the iteration at the median
+        prefill (decode-only where at least half the iterations carry no prompt)."""
+        x = g.itl_x
+        return step_arrays(self._P(g, perf, pw), x, g.batch, g.batch * g.decode_ctx,
+                           x * 0.5 * g.mean_in * (1.0 + g.prompt_scv))[0]
+
     def predict_requests(self, perf: PerfParams, pw: PowerParams, g: _Group):
         """Predicted (prompt time s, token time s, average GPU W, prefill (peak) W, decode W) of the replica."""
         P = self._P(g, perf, pw)
@@ -377,6 +414,9 @@ class Problem:
             if len(g.load):
                 tput, jt, _ = self.predict(perf, pw, g)
                 res += [g.weight * np.log(tput / g.tok_s), g.weight * np.log(jt / g.j_tok)]
+                if self.fit_itl and g.itl_fitted.any():
+                    f = g.itl_fitted
+                    res.append(g.weight * np.log(self.predict_itl(perf, pw, g)[f] / g.itl[f]))
             if g.rq:
                 pr = self.predict_requests(perf, pw, g)[:, :4]
                 res.append(g.weight * np.log(pr / g.rq_meas).ravel())
@@ -515,7 +555,8 @@ def _check_determined(prob: Problem, what: str) -> None:
     if prob.n_values < k:
         v = _VALUES
         raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
-                         f"under-determined fit (each load row gives {v['load']} values, request "
+                         f"under-determined fit (each load row gives {v['load']} values, 3 with a fitted median "
+                         f"ITL, request "
                          f"{v['request']}, cap {v['cap']})")
 
 
@@ -534,6 +575,18 @@ def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
                      "mape_j_per_tok_pct": round(_mape(jt, g.j_tok), 3),
                      "max_err_tok_s_pct": round(float(np.max(np.abs(tput / g.tok_s - 1)) * 100), 3),
                      "max_err_j_per_tok_pct": round(float(np.max(np.abs(jt / g.j_tok - 1)) * 100), 3)})
+        if np.isfinite(g.itl).any():
+            itl = prob.predict_itl(perf, pw, g)
+            for i, pt in enumerate(points):
+                if np.isfinite(g.itl[i]):
+                    pt.update({"median_itl_ms": round(float(g.itl[i] * 1e3), 3),
+                               "median_itl_ms_fit": round(float(itl[i] * 1e3), 3),
+                               "err_itl_pct": round(float((itl[i] / g.itl[i] - 1) * 100), 2),
+                               "itl_fitted": bool(g.itl_fitted[i] and prob.fit_itl)})
+            f = g.itl_fitted
+            if prob.fit_itl and f.any():
+                fitq.update({"mape_itl_pct": round(_mape(itl[f], g.itl[f]), 3),
+                             "max_err_itl_pct": round(float(np.max(np.abs(itl[f] / g.itl[f] - 1)) * 100), 3)})
     if g.rq:
         pr = prob.predict_requests(perf, pw, g)
         for (pt, b, n_out), m, p in zip(g.rq, g.rq_meas, pr):
@@ -846,10 +899,14 @@ def format_report(prof: dict) -> str:
         lines.append(f"  {k:<12} {v:>12.5g}" + (f" ± {u['se']:.3g}" if u else "  (fixed)"))
     if prof["points"]:
         lines.append(f"{'max_num_seqs':>12} {'batch':>8} {'tok/s':>9} {'fit':>9} {'err%':>7} {'J/tok':>8} "
-                     f"{'fit':>8} {'err%':>7}")
+                     f"{'fit':>8} {'err%':>7} {'ITL ms':>8} {'fit':>8} {'err%':>7}")
     for p in prof["points"]:
+        itl = (f" {p['median_itl_ms']:>8.2f} {p['median_itl_ms_fit']:>8.2f} {p['err_itl_pct']:>7.2f}"
+               + ("" if p["itl_fitted"] else " (not fitted: the median iteration carries a prompt)")
+               if "median_itl_ms" in p else "")
         lines.append(f"{p['max_num_seqs']:>12} {p['batch']:>8.1f} {p['tok_s']:>9.1f} {p['tok_s_fit']:>9.1f} "
-                     f"{p['err_tok_s_pct']:>7.2f} {p['j_per_tok']:>8.4f} {p['j_per_tok_fit']:>8.4f} {p['err_j_pct']:>7.2f}")
+                     f"{p['err_tok_s_pct']:>7.2f} {p['j_per_tok']:>8.4f} {p['j_per_tok_fit']:>8.4f} {p['err_j_pct']:>7.2f}"
+                     + itl)
     for q in prof.get("request_points", []):
         lines.append(f"request prompt {q['prompt_tokens']:>5} batch {q['batch']:>3}: prompt {q['prompt_time_ms']:.1f} "
                      f"fit {q['prompt_time_ms_fit']:.1f} ms; token {q['token_time_ms']:.2f} fit "
@@ -861,7 +918,9 @@ def format_report(prof: dict) -> str:
     f = prof["fit"]
     if "mape_tok_s_pct" in f:
         lines.append(f"MAPE tok/s {f['mape_tok_s_pct']:.2f}%  J/tok {f['mape_j_per_tok_pct']:.2f}%  "
-                     f"(max {f['max_err_tok_s_pct']:.2f}% / {f['max_err_j_per_tok_pct']:.2f}%)")
+                     f"(max {f['max_err_tok_s_pct']:.2f}% / {f['max_err_j_per_tok_pct']:.2f}%)"
+                     + (f"  median ITL {f['mape_itl_pct']:.2f}% (max {f['max_err_itl_pct']:.2f}%)" if "mape_itl_pct" in f
+                        else ""))
     if "mape_prompt_time_pct" in f:
         lines.append(f"MAPE prompt time {f['mape_prompt_time_pct']:.2f}%  token time {f['mape_token_time_pct']:.2f}%  "
                      f"average power {f['mape_avg_power_pct']:.2f}%  peak (prefill) power {f['mape_peak_power_pct']:.2f}%")

@@ -134,7 +134,7 @@ def find_architecture_profile(gpu: str, model: ModelSpec, precision: str, tp: in
 
 #: the serving software each shipped measurement set was taken on, by file-name prefix: (what, current).
 #: Latency and power depend on it as much as on the GPU: on the same 8 x H100, Llama-2-70B's prefill and decode
-#: steps in Splitwise's 2023 profile DB are 3.1-4.3x those of dcsim's H100 calibration on vLLM 0.11.1
+#: steps in Splitwise's 2023 profile DB are 3.2-4.5x those of dcsim's H100 calibration on vLLM 0.11.1
 #: (docs/validation.md rows SW-*), so figures of GPUs calibrated on different stacks do not compare hardware alone.
 #: ``current``: the stack of dcsim's reference calibrations (H100, B200). Ratio-only files (a latency factor under
 #: a power cap, :data:`RATIO_ONLY`) carry no absolute latency or power and set no stack.
@@ -145,7 +145,7 @@ SERVING_STACKS = {
 RATIO_ONLY = ("splitwise_h100_cap",)
 #: what an older stack means for its figures, measured (docs/validation.md rows SW-*; checked by
 #: tests/test_calibration_caveat.py against those rows)
-OLDER_STACK_NOTE = ("on the same 8 x H100, Splitwise's 2023 stack takes 3.1-4.3x as long as dcsim's current "
+OLDER_STACK_NOTE = ("on the same 8 x H100, Splitwise's 2023 stack takes 3.2-4.5x as long as dcsim's current "
                     "calibration (vLLM 0.11.1) for Llama-2-70B's prefill and decode steps (docs/validation.md SW-*): "
                     "these figures are slower than today's software, and a comparison with GPUs calibrated on the "
                     "current stack mixes software with hardware")

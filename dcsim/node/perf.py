@@ -267,6 +267,21 @@ def compound_poisson_gamma(count, e_x, e_x2):
     return p0, shape, vc / np.maximum(mc, 1e-300)
 
 
+def median_prefill_tokens(count, mean_in, prompt_scv):
+    """Median prompt tokens of one steady-state iteration (the compound Poisson sum of
+    :func:`compound_poisson_gamma`: ``count`` prompts on average, each of mean ``mean_in`` tokens with
+    squared coefficient of variation ``prompt_scv``). 0 when at least half the iterations carry no prompt
+    (``exp(-count) >= 1/2``): the median iteration is then decode-only, whatever the prompt lengths. Each
+    iteration emits one token per decoding sequence, so this iteration's duration is the median
+    inter-token latency (:mod:`dcsim.node.calibrate` fits the measured one)."""
+    from scipy import special
+
+    mi = np.asarray(mean_in, dtype=float)
+    p0, shape, scale = compound_poisson_gamma(count, mi, mi * mi * (1.0 + np.asarray(prompt_scv, dtype=float)))
+    q = np.clip((0.5 - p0) / np.maximum(1.0 - p0, 1e-300), 0.0, 1.0)
+    return np.where(p0 >= 0.5, 0.0, special.gammaincinv(shape, q) * scale)
+
+
 def prefill_nodes(count, mean_in, prompt_scv, bins=PREFILL_BINS):
     """Quadrature of the prompt tokens one iteration prefills: a compound Poisson sum of ``count``
     prompts on average (Poisson), each of mean ``mean_in`` tokens with squared coefficient of
