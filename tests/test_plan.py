@@ -207,10 +207,10 @@ def test_max_gpus_under_a_power_cap_recommends_the_most_slo_meeting_output():
     assert any(x["power_down_meets"] and not x["meets"] for x in r["scan"])
     big = r["scan"][-1]
     best = max(x["goodput_tok_s"] for x in r["scan"] if x["goodput_tok_s"] is not None)
-    # the largest count loses SLO-meeting output to the cap (measured 54.9 k of the best 63.3 k tok/s;
-    # 35.5 k before the pool's routing windows) and powering idle replicas down gives it back the
-    # best count's output
-    assert big["goodput_tok_s"] < 0.9 * best
+    # the largest count loses SLO-meeting output to the cap (measured 61.9 k of the best 63.3 k tok/s with the
+    # profiles fitted to the median ITL; 54.9 k before them, 35.5 k before the pool's routing windows) and powering
+    # idle replicas down gives it back the best count's output
+    assert big["goodput_tok_s"] < 0.99 * best
     assert big["power_down_goodput_tok_s"] >= 0.99 * best
     # with power-down the best count does about as well as the best count without it (not more: the
     # wake-up delay costs a little at the counts the cap does not ruin; measured -0.09 % here)
