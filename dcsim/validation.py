@@ -137,7 +137,7 @@ _REPEATS = ("ML.ENERGY sent its 1,024 chat prompts 2-6 times at these max_num_se
             ">= 1,024, where every repeat arrives while its original still runs, it is 20-39 % slow, between its "
             "prediction with every prompt prefilled and with none (B200 Llama-3.1-70B at 1,024: -29 % and +48 %). "
             "MoE models (Qwen3-235B on B200, Qwen3-30B-A3B on 2 H100s): dropping the prefill moves dcsim by < 2 %, so "
-            "their shortfall (up to 46 % and 22 %) at batch 256-4,096 is not the prefix cache but a large-batch cost "
+            "their shortfall (up to 42 % and 21 %) at batch 256-4,096 is not the prefix cache but a large-batch cost "
             "the model overstates (per-sequence overheads fitted at batch <= 256, charged on up to 4,096 sequences)")
 _ITL_Q235_FP8 = ("dcsim's decode step at batch 384-512 is 8-15 % longer than the measured median ITL: the measured "
                  "step grows 72 us per added sequence from batch 384 to 511 against 92 us from 256 to 384, a flattening "
