@@ -73,8 +73,8 @@ ML3_PROMPT_SCV = 0.28
 
 _B200_Q235 = ("ML.ENERGY's Qwen3-235B BF16 curves on B200 are not smooth in batch (8xB200: tok/s x1.31 from "
               "max_num_seqs 16 to 32, then x1.74 to 64; per-GPU power 493, 575, 566, 596 W at 8-64) and one "
-              "parameter set leaves 10-14 % at the kinks; MAPE over the 6 single-send points 6.2-8.5 % tok/s, 5.4-6.5 % "
-              "J/token")
+              "parameter set leaves 10-16 % at the kinks (tokens/s and median ITL); MAPE over the 6 single-send "
+              "points 6.2-8.2 % tok/s, 5.6-5.9 % J/token")
 _TRANSFER = ("transferred (pooled) parameters: no measurement of DeepSeek on B200; the B200 pool's MoE dispatch "
              "comes from Qwen3-235B (128 experts, top-8, BF16 and FP8), and the pooled dense efficiencies from five "
              "dense models (four shapes); the left-out MoE rows of the leave-one-model-out table show the same size of "
@@ -87,9 +87,9 @@ _LOMO_DEPTH = ("issue 14.4 not met for this pair: the pool's per-sequence overhe
                "fitted nor scored (28-37 % slow when they were). A KV-read efficiency in place of the per-sequence "
                "term was tried and rejected (worse for every model)")
 _LOMO_MOE = ("issue 14.4 not met for this pair: the MoE dispatch per MoE layer depends on the serving layout, not "
-             "only on the GPU: Qwen3-30B-A3B on 1-2 GPUs fits 20-25 us per MoE layer on its own profiles, the pool "
+             "only on the GPU: Qwen3-30B-A3B on 1-2 GPUs fits 22-28 us per MoE layer on its own profiles, the pool "
              "without it 116 us, set by the models served expert-parallel over 4-8 GPUs (Qwen3-235B, Llama-4 Scout "
-             "and Maverick: 21-188 us on their own profiles, with the expert-parallel imbalance charged), so it is "
+             "and Maverick: 19-207 us on their own profiles, with the expert-parallel imbalance charged), so it is "
              "predicted up to 28 % slow and J/token up to +68 % (batch 8)")
 _LOMO_SCOUT = ("issue 14.4 not met for this pair: the pool predicts Llama-4 Scout 33-64 % faster than measured at "
                "every batch, drawing more (334-555 W per GPU against 250-470 W): its steps are overhead-bound "
@@ -121,21 +121,22 @@ _SW_STACK = ("dcsim is 3-5× faster than the Splitwise profile DB: that DB was m
              "3-5× throughput at matched batch from vLLM 0.5.4 (2024) to 0.11.1 on the same H100s")
 _GPQA_POWER = ("long reasoning contexts (5.2-5.4k tokens per running sequence) on a profile fitted on chat (~1.5k): "
                "the KV-read-bound decode draws more than the chat fit's memory power allows (Qwen3-8B on 1 H100: 494 / "
-               "608 / 689 W measured at batch 8 / 32 / 82, dcsim 414 / 447 / 467 W), so J/token is low")
+               "608 / 689 W measured at batch 8 / 32 / 82, dcsim 425 / 451 / 468 W), so J/token is low")
 _GPQA_LONG = ("long reasoning contexts (5.8k tokens per running sequence) on a profile fitted on chat: at batch 128 "
-              "dcsim's decode step is 36 % longer than measured (37.2 vs 27.4 ms; 0.87x of the KV capacity held, so "
+              "dcsim's decode step is 31 % longer than measured (35.8 vs 27.4 ms; 0.87x of the KV capacity held, so "
               "not a capacity effect), the KV reads and the MoE dispatch charged at the chat fit's efficiencies")
 _GPQA_B200 = ("long reasoning contexts (~5.5k tokens per running sequence, 9k-token outputs) on the chat profile, "
               "now fitted at max_num_seqs <= 256 only (its repeated-request levels are not fitted): at batch 226-256 "
-              "dcsim is 23-25 % slow, the KV-read-bound decode charged at the chat fit's efficiencies; the run itself "
+              "dcsim is 21-22 % slow, the KV-read-bound decode charged at the chat fit's efficiencies; the run itself "
               "sent GPQA's 198 prompts twice (max_num_seqs 256 > 198: every repeat finds its 224-token prompt cached, "
               "about 2 % of the prefill-plus-decode work)")
 _REPEATS = ("ML.ENERGY sent its 1,024 chat prompts 2-6 times at these max_num_seqs (the benchmark's sweep configs "
             "[ML3-bench]); vLLM's prefix cache (on by default) serves a repeated prompt whose first copy is resident "
             "without prefill and shares its KV blocks. Not fitted, and dcsim has no prefix-cache model. Dense models: "
-            "below max_num_seqs 1,024 dcsim stays within -18 to +12 % (few repeats find their prompt resident); at "
-            ">= 1,024, where every repeat arrives while its original still runs, it is 20-39 % slow, between its "
-            "prediction with every prompt prefilled and with none (B200 Llama-3.1-70B at 1,024: -29 % and +48 %). "
+            "below max_num_seqs 1,024 dcsim stays within -17 to +9 % (few repeats find their prompt resident); at "
+            ">= 1,024, where every repeat arrives while its original still runs, it is 17-38 % slow, between its "
+            "prediction with every prompt prefilled and with none (B200 Llama-3.1-70B at 1,024: -28 %, and +48 % with "
+            "none, measured with the profiles before the median-ITL fit). "
             "MoE models (Qwen3-235B on B200, Qwen3-30B-A3B on 2 H100s): dropping the prefill moves dcsim by < 2 %, so "
             "their shortfall (up to 42 % and 21 %) at batch 256-4,096 is not the prefix cache but a large-batch cost "
             "the model overstates (per-sequence overheads fitted at batch <= 256, charged on up to 4,096 sequences)")
@@ -176,7 +177,7 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
     "REP-H100-SXM_qwen3-30b-a3b_bf16_tp2-tok_s": (0.25, _REPEATS),
     "H-Q8-gpqa-bs96-tok_s": (0.25, _GPQA_POWER + "; and at max_num_seqs 96 the measured batch (82) at the GPQA "
                              "context (5.3k tokens) holds 1.16x the replica's KV capacity (377k tokens), which vLLM "
-                             "cannot keep resident, while dcsim's steady state reads it all (step 33.8 vs 26.3 ms)"),
+                             "cannot keep resident, while dcsim's steady state reads it all (step 34.9 vs 26.3 ms)"),
     "H-Q30think-gpqa-bs128-tok_s": (0.30, _GPQA_LONG),
     "H-Q30think-gpqa-bs128-j_tok": (0.30, _GPQA_LONG),
     "SW-prompt-512x1": (0.80, _SW_STACK),
