@@ -125,7 +125,7 @@ def test_tail_set_near_the_ceiling_is_flagged_as_a_lower_bound(fluid_by_load):
         assert (se.tail_caveat(tail) is not None) == near, (load, tail)
         assert tail["all"] == (1.0 if near else 0.0)  # a steady rate: every tick at one operating point
     msg = se.tail_caveat(fluid_by_load[0.95].tail_near_ceiling)
-    assert msg.startswith("SLO tail: TTFT p99 is a lower bound") and "chat 100 %" in msg and "90-100 %" in msg
+    assert msg.startswith("SLO tail: TTFT p99 is uncertain") and "chat 100 %" in msg and "90-100 %" in msg
     assert se.report_block(fluid_by_load[0.95])["slo_tail_near_ceiling"] == {"chat": 1.0, "all": 1.0}
     # the share counts the requests at or above the p99 only
     ttft, w, near = np.array([0.2, 0.3, 5.0]), np.ones(3), np.array([True, True, False])
@@ -134,8 +134,8 @@ def test_tail_set_near_the_ceiling_is_flagged_as_a_lower_bound(fluid_by_load):
 
 
 def test_tail_caveat_travels_to_every_place_the_number_is_read(tmp_path):
-    """A run near the ceiling says its TTFT p99 is a lower bound in report.json's warnings, the terminal summary
-    (the p99 printed as a bound), the HTML's first screen, `compare` and the planner's fast-model line; the HTML
+    """A run near the ceiling says its TTFT p99 is uncertain in report.json's warnings, the terminal summary
+    (the p99 printed with a ~), the HTML's first screen, `compare` and the planner's fast-model line; the HTML
     also lists the run's other warnings (here: the interconnect exceeded under policy none)."""
     from dcsim.plan import format_targets
     from dcsim.report import summary_table, write_outputs
@@ -147,18 +147,18 @@ def test_tail_caveat_travels_to_every_place_the_number_is_read(tmp_path):
     rep = near.report
     tail = [w for w in rep["warnings"] if w.startswith("SLO tail: ")]
     assert len(tail) == 1 and rep["slo_tail_near_ceiling"]["chat"] == 1.0
-    assert re.search(r"TTFT \S+ \S+/≥\S+ \S+", summary_table(near))
+    assert re.search(r"TTFT \S+ \S+/~\S+ \S+", summary_table(near))
     page = write_outputs(near, tmp_path / "near", plots=False)["report.html"].read_text(encoding="utf-8")
-    assert "<b>SLO tail.</b> TTFT p99 is a lower bound" in page
+    assert "<b>SLO tail.</b> TTFT p99 is uncertain" in page
     assert "<b>Warnings (2).</b>" in page and "drew more than its interconnect" in page
     low = dcsim.run(cal.scenario("chat", "70b", 0.6, "fluid", duration="5 min"))
     assert low.report["slo_tail_near_ceiling"]["all"] == 0.0 and not any(
         w.startswith("SLO tail") for w in low.report["warnings"])
-    assert "TTFT" in summary_table(low) and "/≥" not in summary_table(low)
+    assert "TTFT" in summary_table(low) and "/~" not in summary_table(low)
     write_outputs(low, tmp_path / "low", plots=False)
     table, data = compare([tmp_path / "low", tmp_path / "near"])
     assert [r["slo_caveat"] is not None for r in data["runs"]] == [False, True]
-    assert "near: SLO tail: TTFT p99 is a lower bound" in table
+    assert "near: SLO tail: TTFT p99 is uncertain" in table
     # the planner's fast-model line (format only: a plan under targets runs request-level confirmations)
     r = {"question": "interconnect-for", "scenario": "s", "targets": ["ttft.p99<=2 s"], "weather": "w",
          "interconnect_w": 1e5, "gpus": 16, "bracket": [1e5, 2e5], "closed_form_interconnect_w": 1.2e5,
@@ -319,7 +319,7 @@ def test_slo_estimate_off_skips_only_the_latency_figures():
 
 def test_deferred_work_keeps_its_goodput_where_the_tail_is_flagged():
     """The SLO-tail caveat and deferred work (issue 18) together: the interactive share (0.8 of 1.15 of the
-    ceiling) works near saturation, so its TTFT p99 is flagged as a lower bound, and the deferrable share is served
+    ceiling) works near saturation, so its TTFT p99 is flagged as uncertain, and the deferrable share is served
     with spare rate before its deadline. Deferred tokens served on time count as goodput; the caveat was once added
     in an `elif` in front of that branch and would have dropped them (2.1 M of 26.8 M tokens here)."""
     raw = cal.scenario("chat", "70b", 1.15, "fluid", duration="20 min")

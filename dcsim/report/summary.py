@@ -306,15 +306,15 @@ def summary_table(
         rows.append(("Cost / carbon", f"{c_txt}   {g_txt}"))
     lat = latency if latency is not None else (report_latency(report) or report.get("latency"))
     if isinstance(lat, Mapping) and lat:
-        low_p99 = tail_flagged(report.get("slo_tail_near_ceiling"))  # the SLO tail warning below
+        unsure_p99 = tail_flagged(report.get("slo_tail_near_ceiling"))  # the SLO tail warning below: ~ (uncertain)
         for cls in sorted(lat):
             st = lat[cls] or {}
             parts = []
             for key, lab in (("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("e2e_s", "E2E")):
                 q = st.get(key) or {}
                 if q.get("p50") is not None:
-                    low = lab == "TTFT" and cls in low_p99
-                    parts.append(f"{lab} {fmt_time(q.get('p50'))}/{'≥' if low else ''}{fmt_time(q.get('p99'))}")
+                    unsure = lab == "TTFT" and cls in unsure_p99
+                    parts.append(f"{lab} {fmt_time(q.get('p50'))}/{'~' if unsure else ''}{fmt_time(q.get('p99'))}")
             rows.append((f"Latency p50/p99 [{cls}]", "  ".join(parts) or "n/a"))
         att = [f"{cls} {fmt_pct((lat[cls] or {}).get('slo_met'))}" for cls in sorted(lat)
                if (lat[cls] or {}).get("slo_met") is not None]

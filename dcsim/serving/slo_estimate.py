@@ -61,7 +61,7 @@ SIM_TICK_MAX_S = 1.0
 NEAR_CEILING = (0.9, 1.0)
 #: Share of the slowest 1 % of a class's requests (TTFT above its p99) served in :data:`NEAR_CEILING`
 #: with the replicas' own queueing, not a door or backlog wait, most of their TTFT, above which the
-#: run's TTFT p99 is flagged as a lower bound (a majority of the tail: the p99 is theirs)
+#: run's TTFT p99 is flagged as uncertain (a majority of the tail: the p99 is theirs)
 TAIL_CAVEAT_SHARE = 0.5
 
 
@@ -160,8 +160,8 @@ class SloEstimate:
     method: str
     samples: dict = field(default_factory=dict, repr=False)
     #: per class and ``"all"``: share of the requests above the TTFT p99 served near the ceiling
-    #: (:data:`NEAR_CEILING`, replica queueing most of their TTFT): the p99 is a lower bound above
-    #: :data:`TAIL_CAVEAT_SHARE`
+    #: (:data:`NEAR_CEILING`, replica queueing most of their TTFT): the p99 is uncertain (either side of
+    #: request fidelity's) above :data:`TAIL_CAVEAT_SHARE`
     tail_near_ceiling: dict = field(default_factory=dict)
 
     @property
@@ -562,7 +562,7 @@ def _tail_share(ttft: np.ndarray, w: np.ndarray, near: np.ndarray, p99: float | 
 
 def tail_flagged(tail: dict | None) -> dict:
     """The entries of ``tail`` (:attr:`SloEstimate.tail_near_ceiling`, or the report's ``slo_tail_near_ceiling``)
-    whose TTFT p99 is a lower bound: more than :data:`TAIL_CAVEAT_SHARE` of their tail served near the ceiling."""
+    whose TTFT p99 is uncertain: more than :data:`TAIL_CAVEAT_SHARE` of their tail served near the ceiling."""
     return {k: v for k, v in (tail or {}).items() if isinstance(v, (int, float)) and v > TAIL_CAVEAT_SHARE}
 
 
@@ -575,9 +575,9 @@ def tail_caveat(tail: dict | None) -> str | None:
     who = ", ".join(f"{k} {100 * v:.0f} %" for k, v in sorted(flagged.items()) if k != "all") or \
         f"all classes {100 * flagged['all']:.0f} %"
     lo, hi = NEAR_CEILING
-    return (f"SLO tail: TTFT p99 is a lower bound — most of the slowest 1 % of requests ({who}) were served while "
+    return (f"SLO tail: TTFT p99 is uncertain — most of the slowest 1 % of requests ({who}) were served while "
             f"the replicas worked at {100 * lo:.0f}-{100 * hi:.0f} % of their saturation throughput, where this fluid estimate's TTFT "
-            f"p99 was measured up to 45 % below request fidelity's, and its attainment within 2.2 points at full clock but "
+            f"p99 was measured from 45 % below to 2.6x request fidelity's, and its attainment within 2.2 points at full clock but "
             f"up to 15 points off with the clocks capped by a power or cooling limit (docs/slo.md); "
             f"confirm with --set fidelity=request or hybrid")
 
