@@ -472,7 +472,7 @@ import csv
 MEAS = ROOT / "dcsim" / "data" / "measurements"
 rows = list(csv.DictReader(open(MEAS / "mlenergy_llama-3.1-70b.csv")))
 cols = ["kind", "gpu", "n_gpus", "model", "precision", "max_num_seqs", "batch", "mean_in", "mean_out",
-        "output_tok_s", "gpu_power_w", "j_per_out_tok"]
+        "output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms"]
 print(", ".join(cols))
 for r in [r for r in rows if r["gpu"] == "H100-SXM"][:4]:
     print(", ".join(r[c] for c in cols))
@@ -497,15 +497,16 @@ prof = calibrate([mine_csv, MEAS / "splitwise_h100_cap.csv"],
 print(format_report(prof))
 """),
     md("""
-The warnings are part of the answer. Eight load levels of one configuration (batches 8–256) and
-one power-cap level pin only two of the nine free parameters: the compute and memory powers
-`p_compute_w` and `p_memory_w`. The other seven — MFU, MBU, the two per-layer overheads, the overlap
-exponent, the sync power and gamma — are flagged "not identified": the data alone barely constrain
-them (the warnings' data-only relative standard errors), so the weak prior, not the data, sets
-them. The header says
-the cap rows enter the fit; at a single cap (490 W) they do not pin gamma either. Predictions at
-the measured points are trustworthy (the MAPE line); a parameter flagged "not identified" should
-not be quoted on its own.
+The warnings are part of the answer. Eight load levels of one configuration (batches 8–256: tokens/s,
+J/token and, where the median iteration is decode-only, the median inter-token latency) and one
+power-cap level pin five of the nine free parameters: MFU and the per-sequence overhead (the median
+ITL, a decode-only step, separates decode time from prefill time, which tokens/s alone mixes), the
+compute and memory powers `p_compute_w` and `p_memory_w`, and gamma (the cap rows enter the fit). The
+other four — MBU, the per-layer overhead, the overlap exponent and the sync power — are flagged "not
+identified": the data alone barely constrain them (the warnings' data-only relative standard errors),
+so the weak prior, not the data, sets them. Without the ITL column the same rows pin only the two
+powers. Predictions at the measured points are trustworthy (the MAPE line); a parameter flagged "not
+identified" should not be quoted on its own.
 """),
     code("""
 unc = prof["uncertainty"]
@@ -514,7 +515,7 @@ held = [k for k, u in unc.items() if not u["identified"]]
 print(f"pinned by the data: {', '.join(pinned)}")
 print(f"set by the prior ({len(held)} of {len(unc)} free parameters): {', '.join(held)}")
 # what the text above says
-assert pinned == ["p_compute_w", "p_memory_w"] and "gamma" in held
+assert pinned == ["mfu", "t_seq_layer_s", "p_compute_w", "p_memory_w", "gamma"] and "mbu" in held
 assert max(prof["fit"]["mape_tok_s_pct"], prof["fit"]["mape_j_per_tok_pct"]) < 2
 """),
     md("""
