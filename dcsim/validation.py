@@ -52,6 +52,7 @@ import numpy as np
 
 from dcsim.node.calibrate import fitted_load, row_decode_ctx, row_itl_fitted, row_prompt_scv, row_request_repeats
 from dcsim.node.perf import decode_context, median_prefill_tokens
+from dcsim.node.step import median_step
 from dcsim.workload.lengths import residence_output_context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -379,12 +380,10 @@ def load_point_cases(case_id: str, group: str, node, pt: dict, mean_in: float, s
 
 def median_itl_ms(node, batch: float, mean_in: float, mean_out: float, decode_ctx: float | None = None,
                   prompt_scv: float = 0.0) -> float:
-    """Median inter-token latency (ms): the iteration at the median prefill of the steady state
-    (:func:`dcsim.node.perf.median_prefill_tokens`; decode-only where at least half the iterations carry no
-    prompt) with ``batch`` sequences holding ``decode_ctx`` tokens each (default in + out/2)."""
-    x = float(median_prefill_tokens(float(batch) * node.tokens_per_step / mean_out, mean_in, prompt_scv))
-    ctx = batch * float(decode_context(mean_in, mean_out, decode_ctx))
-    return 1e3 * node.step_fn(1.0)(x, float(batch), float(ctx), x * 0.5 * mean_in * (1.0 + prompt_scv))[0]
+    """Median inter-token latency (ms) of ``node`` in steady state (:func:`dcsim.node.step.median_step`) with
+    ``batch`` sequences holding ``decode_ctx`` tokens each (default in + out/2)."""
+    return 1e3 * float(median_step(node.step_params(1.0), batch, mean_in, mean_out,
+                                   decode_context(mean_in, mean_out, decode_ctx), prompt_scv, node.tokens_per_step))
 
 
 def cases_mlenergy_calibrated() -> list[Case]:

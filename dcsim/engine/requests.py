@@ -163,7 +163,7 @@ class _Lane:
                                     binds)
         self._n_up = max(int(np.count_nonzero(available)), 1)  # replicas in service that could get requests
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
-            available = _first(available, max(1, int(np.ceil(self._share * self._n_up - 1e-9))))
+            available = _first(available, self._replicas(self._share))
             self.consolidation_s += dt
         if t.size:
             self._hold.append((t, cls, n_in, n_out))
@@ -254,9 +254,7 @@ class _Lane:
                 # under the target. Without this a demand-bound run kept the trim of its first, filling ticks: the
                 # replicas ran 0.8 clock levels below the controller's for the rest of the run, their TPOT 11 %
                 # above the fluid estimate's (tests/test_slo_estimate.py)
-                margin = _MARGIN_MAX if self._var is None else min(2.0 * self._var ** 0.5, _MARGIN_MAX)
-                err = (self._target_w * (1.0 - margin) - meas) / self._slope_w
-                self._trim = min(self._trim + _GAIN_UP * max(err, 0.0), 0.0)
+                self._relax_trim((self._target_w * (1.0 - self._margin()) - meas) / self._slope_w)
         else:
             # work still held at the door: the limit binds. Integrate the IT power error into the
             # trim (one clock level ≈ slope W at full batch): down whenever over the target, up
@@ -277,8 +275,7 @@ class _Lane:
                 # 0.14 % over on a later tick), then the running mean
                 self._var = 0.5 * d * d if self._var is None else (1.0 - _EWMA) * self._var + _EWMA * 0.5 * d * d
             self._meas_prev = meas if saturated else None
-            margin = _MARGIN_MAX if self._var is None else min(2.0 * self._var ** 0.5, _MARGIN_MAX)
-            aim = self._target_w * (1.0 - margin)
+            aim = self._target_w * (1.0 - self._margin())
             err = (aim - meas) / self._slope_w
             if err < 0.0:
                 self._trim += err
@@ -288,15 +285,15 @@ class _Lane:
                 # a replica that gets requests fills at once: a pool whose target lay between two counts, 2.5 % over
                 # it for a step, went up to the upper count, over the contract until its batches drained, back down
                 # to one replica — tests/test_hetero.py's power-bound pool, +2.5 % on 150 s of 1,200)
-                n = self._n_up
                 up = min(1.0, self._share + _GAIN_UP * (aim - meas) / self._share_slope_w)
-                if np.ceil(up * n - 1e-9) > np.ceil(self._share * n - 1e-9) and aim - meas < self._share_slope_w / n:
-                    up = max(self._share, np.ceil(self._share * n - 1e-9) / n)
+                now = self._replicas(self._share)
+                if self._replicas(up) > now and aim - meas < self._share_slope_w / self._n_up:
+                    up = max(self._share, now / self._n_up)
                 self._share = float(up)
             elif scatter_known:
                 self._trim += _GAIN_UP * err
             elif self._trim < 0.0:  # below the controller's clock and under the target: back towards it
-                self._trim = min(self._trim + _GAIN_UP * err, 0.0)
+                self._relax_trim(err)
             if err < 0.0 and self._hold_tok > 0 and self._level_now + self._trim <= 1e-9:
                 # over the target with the clock at its lowest level: evenly loaded replicas draw more than the
                 # frontier's mix of fully loaded and idle ones at the same rate (power per token falls with the
@@ -401,6 +398,20 @@ class _Lane:
         eff = min(max(level + self._trim, 0.0), K - 1.0)
         self._tick_level.append(eff)
         return self._mix(eff, t0, dt)
+
+    def _margin(self) -> float:
+        """How far below its power target the trim aims: twice the tick-to-tick scatter of the measured power (the
+        contract is a per-tick ceiling), at most :data:`_MARGIN_MAX` (also before the scatter is known)."""
+        return _MARGIN_MAX if self._var is None else min(2.0 * self._var ** 0.5, _MARGIN_MAX)
+
+    def _relax_trim(self, err: float) -> None:
+        """Under the target by ``err`` clock levels: a trim below the controller's clock goes back towards it at
+        half gain, never above it."""
+        self._trim = min(self._trim + _GAIN_UP * max(err, 0.0), 0.0)
+
+    def _replicas(self, share: float) -> int:
+        """Whole replicas of the ones in service this tick that a consolidated ``share`` routes new requests to."""
+        return max(1, int(np.ceil(share * self._n_up - 1e-9)))
 
     def _mix(self, level: float, t0: float, dt: float) -> list:
         """The tick's clock segments for a (fractional) clock ``level``: one whole level, or the first part

@@ -59,7 +59,7 @@ from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens)
 from dcsim.node.power import PowerParams
-from dcsim.node.step import iteration_step, steady_step, step_arrays, step_params
+from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
@@ -292,12 +292,9 @@ class _Group:
         self.j_tok = np.array([float(r["j_per_out_tok"]) if (r.get("j_per_out_tok") or "").strip()
                                else float(r["gpu_power_w"]) / float(r["output_tok_s"]) for r in load])
         self.level = np.array([int(r["max_num_seqs"]) for r in load], dtype=int)
-        # median inter-token latency (optional column) and the prompt tokens of the median iteration; a profile
-        # fits the rows where that iteration is decode-only (:func:`dcsim.node.perf.median_prefill_tokens`): there
-        # the median does not depend on the assumed prompt lengths
+        # median inter-token latency (optional column); a profile fits the rows whose median iteration is
+        # decode-only (:func:`row_itl_fitted`): there the median does not depend on the assumed prompt lengths
         self.itl = np.array([row_itl_s(r) for r in load])
-        self.itl_x = median_prefill_tokens(self.batch * self.d.tokens_per_step / self.mean_out, self.mean_in,
-                                           self.prompt_scv)
         self.itl_fitted = np.array([row_itl_fitted(r, self.d.tokens_per_step) for r in load], dtype=bool)
         self.rq = [(float(r["prompt_tokens"]), float(r["batch"]), float(r["output_tokens"])) for r in req]
         self.rq_meas = np.array([[float(r["prompt_time_ms"]) * 1e-3, float(r["token_time_ms"]) * 1e-3,
@@ -381,11 +378,9 @@ class Problem:
         return tput, p / tput, p
 
     def predict_itl(self, perf: PerfParams, pw: PowerParams, g: _Group) -> np.ndarray:
-        """Predicted median inter-token latency (s) of a group's load rows: the iteration at the median
-        prefill (decode-only where at least half the iterations carry no prompt)."""
-        x = g.itl_x
-        return step_arrays(self._P(g, perf, pw), x, g.batch, g.batch * g.decode_ctx,
-                           x * 0.5 * g.mean_in * (1.0 + g.prompt_scv))[0]
+        """Predicted median inter-token latency (s) of a group's load rows (:func:`dcsim.node.step.median_step`)."""
+        return median_step(self._P(g, perf, pw), g.batch, g.mean_in, g.mean_out, g.decode_ctx, g.prompt_scv,
+                           g.d.tokens_per_step)
 
     def predict_requests(self, perf: PerfParams, pw: PowerParams, g: _Group):
         """Predicted (prompt time s, token time s, average GPU W, prefill (peak) W, decode W) of the replica."""

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcsim.node.perf import Derived, PerfParams, peak_flops
+from dcsim.node.perf import Derived, PerfParams, median_prefill_tokens, peak_flops
 from dcsim.node.power import PowerParams
 from dcsim.scenario.node import GpuSpec
 
@@ -218,6 +218,17 @@ def step_arrays(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum):
     dt, pw = _step_ufunc(p_obj, *np.broadcast_arrays(np.asarray(prefill_tokens, float), np.asarray(n_decode, float),
                                                  np.asarray(ctx_tokens_sum, float), np.asarray(prefill_ctx_sum, float)))
     return np.asarray(dt, dtype=float), np.asarray(pw, dtype=float)
+
+
+def median_step(P, batch, mean_in, mean_out, decode_ctx, prompt_scv=0.0, tokens_per_step=1.0):
+    """Duration (s) of the steady state's median iteration with ``batch`` sequences decoding, each holding
+    ``decode_ctx`` tokens: the iteration at the median prefill (:func:`dcsim.node.perf.median_prefill_tokens`,
+    decode-only where at least half the iterations carry no prompt). Every iteration emits one token per decoding
+    sequence, so this is the median inter-token latency (fitted by :mod:`dcsim.node.calibrate`, compared in
+    docs/validation.md). Broadcasts over its arguments."""
+    b, mi, scv = (np.asarray(a, dtype=float) for a in (batch, mean_in, prompt_scv))
+    x = median_prefill_tokens(b * tokens_per_step / np.asarray(mean_out, dtype=float), mi, scv)
+    return step_arrays(P, x, b, b * np.asarray(decode_ctx, dtype=float), x * 0.5 * mi * (1.0 + scv))[0]
 
 
 def steady_step(P, batch, mean_in, mean_out, chunk_tokens, decode_ctx=None, prompt_scv=0.0):
