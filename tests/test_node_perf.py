@@ -324,3 +324,24 @@ def test_maverick_fp8_fits_on_one_h100_server_and_bf16_does_not():
     assert n.derived.weight_bytes_total == pytest.approx(2 * 13.5e9 + 386.5e9)
     with pytest.raises(ValueError, match="does not fit"):
         build_node(NodeSpec(gpu="H100-SXM", model="llama-4-maverick", precision="bf16", tensor_parallel=8))
+
+
+def test_median_iteration_is_decode_only_until_half_the_iterations_carry_a_prompt():
+    """The median inter-token latency the calibration fits (`node.step.median_step`): while at least half the
+    iterations carry no prompt (exp(-batch/mean_out) >= 1/2) it is the decode-only step, whatever the prompt
+    lengths; beyond, the median iteration carries a prompt, so it is longer than the decode step and grows with the
+    prompt length, and it stays below an iteration carrying a whole mean batch of prompts."""
+    from dcsim.node.step import iteration_step, median_step
+
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4))
+    P = n.step_params(1.0)
+    mean_out, ctx = 400.0, 1200.0
+    for b in (8.0, 64.0, 0.69 * mean_out):  # exp(-b/400) >= 0.5 up to b = 277
+        for mean_in, scv in ((634.0, 0.0), (4000.0, 1.0)):
+            assert float(median_step(P, b, mean_in, mean_out, ctx, scv)) == pytest.approx(
+                iteration_step(P, 0.0, b, b * ctx, 0.0)[0], rel=1e-12)
+    b = 400.0  # exp(-1) < 0.5: the median iteration prefills part of a prompt
+    decode = iteration_step(P, 0.0, b, b * ctx, 0.0)[0]
+    short, long_ = (float(median_step(P, b, mi, mean_out, ctx, 0.28)) for mi in (634.0, 4000.0))
+    assert decode < short < long_
+    assert long_ < iteration_step(P, 4000.0, b, b * ctx, 4000.0 * 4000.0 * 0.5 * 1.28)[0]
