@@ -88,9 +88,9 @@ def test_time_grows_with_the_busiest_gpu_by_the_closed_form(tmp_path):
 def test_layout_errors():
     lv = resolve_levers(LeverSpec(), "bf16")
     with pytest.raises(ValueError, match="no routed experts"):
-        derive(resolve_model("llama-3.1-70b"), "bf16", lv, 4)
+        derive(resolve_model("llama-3.1-70b"), "bf16", lv, 4, tp=4)
     with pytest.raises(ValueError, match="do not split evenly over 3"):
-        derive(resolve_model("llama-4-scout"), "bf16", lv, 3)
+        derive(resolve_model("llama-4-scout"), "bf16", lv, 3, tp=4)
     with pytest.raises(ValueError, match="dense model"):
         build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4, expert_parallel=True))
 

@@ -297,7 +297,7 @@ def test_moe_layers_and_expert_only_quantisation_change_only_what_they_name():
     mav = cat["llama-4-maverick"]
     every = mav.model_copy(update={"moe_layers": None, "quantized": "all"})
     lv = resolve_levers(LeverSpec())
-    d, d_all = derive(mav, "fp8", lv), derive(every, "fp8", lv)
+    d, d_all = derive(mav, "fp8", lv, tp=8), derive(every, "fp8", lv, tp=8)
     assert d.moe_layers_run == 24 and d_all.moe_layers_run == 48
     assert d.fp8_layers_run == 24 and d_all.fp8_layers_run == 48
     assert d.peak_precision == "bf16" and d_all.peak_precision == "fp8"
@@ -305,10 +305,10 @@ def test_moe_layers_and_expert_only_quantisation_change_only_what_they_name():
     assert weight_bytes(mav, "fp8") == pytest.approx((2.0 * dense, 1.0 * experts))
     assert weight_bytes(every, "fp8") == pytest.approx((dense, experts))
     # in BF16 the quantisation scope changes nothing
-    b, b_all = derive(mav, "bf16", lv), derive(every, "bf16", lv)
+    b, b_all = derive(mav, "bf16", lv, tp=8), derive(every, "bf16", lv, tp=8)
     assert (b.dense_weight_bytes, b.expert_weight_bytes, b.fp8_layers_run, b.peak_precision) == \
         (b_all.dense_weight_bytes, b_all.expert_weight_bytes, 0.0, "bf16")
-    assert derive(cat["deepseek-v3"], "fp8", lv).moe_layers_run == 58
+    assert derive(cat["deepseek-v3"], "fp8", lv, tp=8).moe_layers_run == 58
     with pytest.raises(ValueError, match="moe_layers"):
         ModelSpec(params=1e9, layers=4, hidden=64, heads=4, kv_heads=4, head_dim=16, moe_layers=2)
     with pytest.raises(ValueError, match="moe_layers"):

@@ -247,6 +247,11 @@ def build_models(sc: Scenario) -> Models:
                  f"({g.node.calibration['measured_batch_max']:,.0f}): its figures there are extrapolated, with no error "
                  f"band measured (docs/node.md, Calibration); lower racks[{i}].node.max_batch to stay in range"
                  for i, g in enumerate(groups) if g.node.calibration.get("extrapolated")]
+    warnings += [f"racks[{i}] ({g.name}): tensor_parallel {g.node.gpus_per_replica} leaves {unused} of the "
+                 f"{g.node.gpus_per_node} GPUs of each server unused (powered, idle at {g.node.gpu.idle_w:g} W each, "
+                 f"counted in the racks' power)"
+                 for i, g in enumerate(groups)
+                 if (unused := g.node.gpus_per_node - g.node.replicas_per_node * g.node.gpus_per_replica)]
     warnings += [f"racks[{i}] ({g.name}): the profile for {g.node.calibration['for']} was measured on "
                  f"{g.node.calibration['serving_stack']}: {g.node.calibration['stack_note']}"
                  for i, g in enumerate(groups) if g.node.calibration["stack_current"] is False]

@@ -259,8 +259,8 @@ def select(rows: list[dict], gpu: str, model: str, precision: str | None, tp: in
     return next(iter(g.values())), caps
 
 
-def _derived(model: str, precision: str, expert_parallel: int = 1):
-    return derive(resolve_model(model), precision, resolve_levers(LeverSpec(), precision), expert_parallel)
+def _derived(model: str, precision: str, tp: int, expert_parallel: int = 1):
+    return derive(resolve_model(model), precision, resolve_levers(LeverSpec(), precision), expert_parallel, tp=tp)
 
 
 class _Group:
@@ -275,7 +275,7 @@ class _Group:
             raise MeasurementError(f"{r0['_file']}: {'/'.join(map(str, self.key))} mixes expert_parallel "
                                    f"values {sorted(layouts)}; one group is one serving layout")
         self.expert_parallel = layouts.pop()
-        self.d = _derived(r0["model"], self.precision, self.expert_parallel)
+        self.d = _derived(r0["model"], self.precision, self.tp, self.expert_parallel)
         self.gpu = gpu
         self.weight = weight
         load = [r for r in rows if fitted_load(r)]
@@ -319,7 +319,7 @@ class Problem:
         self.fit_itl = not pooled
         self.caps = []
         for r in caps:
-            d = _derived(r["model"], r["precision"], row_expert_parallel(r))
+            d = _derived(r["model"], r["precision"], int(r["n_gpus"]), row_expert_parallel(r))
             pt, b = float(r["prompt_tokens"]), float(r["batch"])
             it = (pt * b, 0.0, 0.0, b * pt * pt / 2.0) if r["phase"] == "prefill" else \
                 (0.0, b, float(r.get("ctx_tokens") or pt * b), 0.0)

@@ -111,7 +111,7 @@ def find_profile(gpu: str, model: str, precision: str, tp: int | None) -> dict |
 
 _SHAPE = ("params", "active_params", "layers", "hidden", "heads", "kv_heads", "head_dim", "kv_elems_per_layer",
           "n_experts", "experts_per_token", "expert_params", "moe_layers", "quantized",
-          "sliding_window", "local_layers")
+          "sliding_window", "local_layers", "attention")
 
 
 def same_architecture(a: ModelSpec, b: ModelSpec) -> bool:

@@ -14,7 +14,7 @@ from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, find_architecture_
                                 serving_stack, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
-                             weight_bytes)
+                             tensor_parallel_problem, weight_bytes)
 from dcsim.node.power import PowerParams, bisect_clock, wall_power
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
@@ -287,6 +287,9 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     tp = spec.tensor_parallel or default_tp(model, gpu, spec.precision, gpn)
     if tp > gpn:
         raise ValueError(f"tensor_parallel {tp} exceeds gpus_per_node {gpn}")
+    problem = tensor_parallel_problem(model, tp)
+    if problem:
+        raise ValueError(problem)
     if spec.profile is not None:
         prof = load_profile(spec.profile, base_dir)
         status = "user-profile"
@@ -309,7 +312,7 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         status = "other-layout"
     perf, pw = _params_from_profile(prof)
     lv = resolve_levers(spec.levers, spec.precision)
-    d = derive(model, spec.precision, lv, tp if ep else 1)
+    d = derive(model, spec.precision, lv, tp if ep else 1, tp=tp)
     kv_free = kv_free_bytes(gpu, tp, d)
     if kv_free <= 0:
         raise ValueError(f"{model.name} ({spec.precision}, {d.weight_bytes_total / 1e9:.0f} GB) does not fit on "

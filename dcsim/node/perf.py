@@ -99,8 +99,41 @@ def weight_bytes(model: ModelSpec, precision: str) -> tuple[float, float]:
     return (model.params - model.expert_params) * dense_wb, model.expert_params * wb
 
 
-def derive(model: ModelSpec, precision: str, lv: Levers, expert_parallel: int = 1) -> Derived:
-    """FLOPs/bytes per token for ``model`` with weights in ``precision`` and levers ``lv``.
+def kv_units(model: ModelSpec) -> int:
+    """KV-cache entries per token and layer that tensor parallelism splits: the KV heads (grouped-query or
+    multi-head attention), or 1 for multi-head latent attention (one latent shared by every head)."""
+    return 1 if model.attention == "mla" else model.kv_heads
+
+
+def tensor_parallel_problem(model: ModelSpec, tp: int) -> str | None:
+    """Why ``model`` cannot be split over ``tp`` tensor-parallel GPUs, or None. vLLM splits the query heads
+    evenly and the KV heads evenly, or gives each GPU one KV head replicated over ``tp / kv_heads`` GPUs where
+    the GPUs outnumber them (``ModelConfig.verify_with_parallel_config``: "Total number of attention heads
+    must be divisible by tensor parallel size"; ``QKVParallelLinear``, vllm/model_executor/layers/linear.py)."""
+    if model.heads % tp:
+        return (f"{model.name}'s {model.heads} attention heads do not split over tensor_parallel {tp} (a serving "
+                f"engine needs tensor_parallel to divide the heads: "
+                f"{', '.join(str(t) for t in range(1, 9) if model.heads % t == 0)} up to 8)")
+    u = kv_units(model)
+    if u > 1 and (u % tp if tp < u else tp % u):
+        return (f"{model.name}'s {u} KV heads do not split over tensor_parallel {tp} (it must divide them, or be "
+                f"a multiple of them: each GPU then holds one, replicated)")
+    return None
+
+
+def kv_copies(model: ModelSpec, tp: int) -> float:
+    """Copies of each KV-cache entry a replica of ``tp`` tensor-parallel GPUs stores and reads: 1 while the GPUs
+    split the KV heads; ``tp / kv_heads`` where they outnumber them (each GPU holds one KV head, vLLM replicates
+    it: Qwen3-235B, 4 KV heads, on 8 GPUs stores and reads its cache twice); ``tp`` for latent attention
+    (every GPU holds the whole latent). [vLLM ``QKVParallelLinear`` and ``ModelConfig.get_num_kv_heads``:
+    ``max(1, kv_heads // tp)`` KV heads per GPU; MLA counts as one]"""
+    u = kv_units(model)
+    return max(u, int(tp)) / u
+
+
+def derive(model: ModelSpec, precision: str, lv: Levers, expert_parallel: int = 1, *, tp: int) -> Derived:
+    """FLOPs/bytes per token for ``model`` with weights in ``precision`` and levers ``lv``, on a replica of
+    ``tp`` tensor-parallel GPUs (the KV cache's copies, :func:`kv_copies`).
 
     ``expert_parallel``: GPUs the routed experts are spread over whole (vLLM ``--enable-expert-parallel``
     on a replica of that many GPUs); 1 = every expert sharded over the replica (tensor parallel)."""
@@ -113,7 +146,7 @@ def derive(model: ModelSpec, precision: str, lv: Levers, expert_parallel: int = 
     active = model.active_params if model.active_params is not None else model.params
     f = lv.layer_frac
     kv_elems = model.kv_elems_per_layer or 2 * model.kv_heads * model.head_dim
-    kv_tok = model.layers * kv_elems * lv.kv_bytes_per_elem / lv.kv_compression
+    kv_tok = model.layers * kv_elems * lv.kv_bytes_per_elem / lv.kv_compression * kv_copies(model, tp)
     dense_b, expert_b = weight_bytes(model, precision)
     moe_layers = (model.moe_layers or model.layers) if model.n_experts else 0
     experts_only = model.quantized == "experts"

@@ -61,10 +61,13 @@ def host_power(gpu: GpuSpec, gpu_power_per_gpu):
 
 
 def wall_power(gpu: GpuSpec, gpus_per_replica: int, gpus_per_node: int, gpu_power_w):
-    """Wall (AC) power attributable to one replica (W) whose GPUs draw ``gpu_power_w`` in total."""
+    """Wall (AC) power attributable to one replica (W) whose GPUs draw ``gpu_power_w`` in total: its GPUs, its
+    share of the server's host power and of the server's GPUs no replica uses (a tensor-parallel degree that does
+    not divide the server's GPUs leaves the rest powered and idle at ``idle_w``)."""
     g = np.asarray(gpu_power_w, dtype=float)
-    share = gpus_per_replica / gpus_per_node
-    return (g + share * host_power(gpu, g / gpus_per_replica)) / gpu.server.psu_efficiency
+    replicas = gpus_per_node // gpus_per_replica
+    unused_w = (gpus_per_node - replicas * gpus_per_replica) * gpu.idle_w
+    return (g + (unused_w + host_power(gpu, g / gpus_per_replica)) / replicas) / gpu.server.psu_efficiency
 
 
 def bisect_clock(power_at_clock, cap_w, clock_min: float, iters: int = 40):

@@ -79,6 +79,11 @@ class ModelSpec(Spec):
     kv_heads: int = Field(gt=0)
     head_dim: int = Field(gt=0)
     kv_elems_per_layer: int | None = Field(None, gt=0, description="cached elements/token/layer (default 2*kv_heads*head_dim)")
+    attention: Literal["gqa", "mla"] = Field(
+        "gqa", description="gqa: grouped-query (or multi-head) attention, the KV cache split by KV head over the "
+                           "tensor-parallel GPUs (replicated where the GPUs outnumber the KV heads); mla: multi-head "
+                           "latent attention (DeepSeek), one latent of kv_elems_per_layer per token and layer that "
+                           "every tensor-parallel GPU holds whole (vLLM)")
     n_experts: int = Field(0, ge=0)
     experts_per_token: int = Field(0, ge=0)
     expert_params: float = Field(0.0, ge=0, description="parameters in routed experts (MoE)")
@@ -109,6 +114,8 @@ class ModelSpec(Spec):
             raise ValueError(f"local_layers ({self.local_layers}) must be <= layers ({self.layers})")
         if self.local_layers and self.sliding_window is None:
             raise ValueError("local_layers needs sliding_window (the tokens a local layer attends to)")
+        if self.attention == "mla" and self.kv_elems_per_layer is None:
+            raise ValueError("attention: mla needs kv_elems_per_layer (the latent's elements per token and layer)")
         return self
 
 

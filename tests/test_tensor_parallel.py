@@ -1,0 +1,98 @@
+"""How a model splits over its tensor-parallel GPUs, as the serving engine does it: the heads must divide, a KV
+head is replicated where the GPUs outnumber the KV heads (and a latent-attention cache held whole by every GPU),
+and the GPUs of a server that no replica uses still draw power (dcsim.node.perf.tensor_parallel_problem,
+kv_copies; dcsim.node.power.wall_power)."""
+
+from __future__ import annotations
+
+import pytest
+
+import dcsim
+from conftest import small_scenario
+from dcsim.node.catalog import model_catalog, resolve_gpu, resolve_model
+from dcsim.node.levers import resolve_levers
+from dcsim.node.model import build_node, kv_free_bytes
+from dcsim.node.perf import derive, kv_copies, tensor_parallel_problem
+from dcsim.node.power import host_power
+from dcsim.scenario import ScenarioError
+from dcsim.scenario.node import LeverSpec, ModelSpec, NodeSpec
+
+
+def _shards(model, tp):
+    """Query heads and KV heads per GPU by vLLM's QKVParallelLinear rule (None where it refuses the split)."""
+    if model.heads % tp:
+        return None
+    kv = model.kv_heads
+    if tp >= kv:
+        return (model.heads // tp, 1) if tp % kv == 0 else None
+    return (model.heads // tp, kv // tp) if kv % tp == 0 else None
+
+
+@pytest.mark.parametrize("name", sorted(n for n, m in model_catalog().items() if m.attention == "gqa"))
+def test_the_split_is_the_serving_engines(name):
+    """Every catalog model at every tensor-parallel degree of an 8-GPU server: refused exactly where vLLM's
+    head split is not whole, and the KV cache stored and read ``tp x (KV heads per GPU) / kv_heads`` times."""
+    m = resolve_model(name)
+    for tp in range(1, 9):
+        shards = _shards(m, tp)
+        assert (tensor_parallel_problem(m, tp) is None) == (shards is not None), tp
+        if shards is not None:
+            assert kv_copies(m, tp) == tp * shards[1] / m.kv_heads
+
+
+def test_replicated_kv_heads_cost_capacity_and_reads():
+    """Qwen3-235B has 4 KV heads: on 8 GPUs each holds one, every KV head twice over: the replica's KV bytes
+    per token (capacity and reads) double from TP4 to TP8; a model with 8 KV heads keeps them."""
+    lv = resolve_levers(LeverSpec(), "bf16")
+    q = resolve_model("qwen3-235b-a22b")
+    d4, d8 = derive(q, "bf16", lv, tp=4), derive(q, "bf16", lv, tp=8)
+    assert d8.kv_bytes_per_token == pytest.approx(2 * d4.kv_bytes_per_token)
+    assert d8.kv_read_per_ctx == pytest.approx(2 * d4.kv_read_per_ctx)
+    assert d4.kv_bytes_per_token == pytest.approx(94 * 2 * 4 * 128 * 2)  # layers x (K, V) x heads x dim x bf16
+    ll = resolve_model("llama-3.1-70b")
+    assert derive(ll, "bf16", lv, tp=8).kv_bytes_per_token == derive(ll, "bf16", lv, tp=1).kv_bytes_per_token
+    node = build_node(NodeSpec(gpu="B200", model="qwen3-235b-a22b", tensor_parallel=8))
+    assert node.kv_capacity_tokens == pytest.approx(kv_free_bytes(node.gpu, 8, d8) / d8.kv_bytes_per_token)
+
+
+def test_latent_attention_is_held_whole_by_every_gpu():
+    """DeepSeek's MLA latent (576 elements per token and layer) is one cache entry: each GPU of a TP8 replica
+    holds all of it, so the replica stores and reads it 8 times."""
+    ds = resolve_model("deepseek-v3")
+    lv = resolve_levers(LeverSpec(), "fp8")
+    assert ds.attention == "mla" and kv_copies(ds, 8) == 8
+    assert derive(ds, "fp8", lv, tp=8).kv_bytes_per_token == pytest.approx(8 * 61 * 576 * lv.kv_bytes_per_elem)
+
+
+def test_a_split_the_engine_refuses_is_an_error_naming_the_field():
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"]["tensor_parallel"] = 3
+    with pytest.raises(ScenarioError, match=r"racks\[0\]\.node.*64 attention heads do not split over "
+                                            r"tensor_parallel 3"):
+        dcsim.run(sc)
+    sc["racks"][0]["node"].update({"model": "qwen3-14b", "tensor_parallel": 5})  # 40 heads split, 8 KV heads not
+    with pytest.raises(ScenarioError, match="8 KV heads do not split over tensor_parallel 5"):
+        dcsim.run(sc)
+    with pytest.raises(ValueError, match="attention: mla needs kv_elems_per_layer"):
+        ModelSpec(**{**resolve_model("llama-3.1-8b").model_dump(), "attention": "mla", "kv_elems_per_layer": None})
+
+
+def test_gpus_no_replica_uses_still_draw_power():
+    """BLOOM-176B (112 heads) on 7 of a DGX A100's 8 GPUs: the eighth idles, powered; the one replica carries
+    it and the whole host, so the server's wall power is that of 8 GPUs and its host, as with TP8."""
+    gpu = resolve_gpu("A100-SXM4-80GB")
+    n7 = build_node(NodeSpec(gpu="A100-SXM4-80GB", model="bloom-176b", tensor_parallel=7))
+    assert n7.replicas_per_node == 1
+    for per_gpu in (gpu.idle_w, 250.0, gpu.tdp_w):
+        wall = float(n7.wall_power(7 * per_gpu))
+        expect = (7 * per_gpu + gpu.idle_w + float(host_power(gpu, per_gpu))) / gpu.server.psu_efficiency
+        assert wall == pytest.approx(expect)
+    n8 = build_node(NodeSpec(gpu="A100-SXM4-80GB", model="bloom-176b", tensor_parallel=8))
+    assert float(n7.idle_wall_power_w) == pytest.approx(float(n8.idle_wall_power_w))
+
+
+def test_a_scenario_with_unused_gpus_says_so():
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"].update({"gpu": "A100-SXM4-80GB", "model": "bloom-176b", "tensor_parallel": 7})
+    res = dcsim.run(sc)
+    assert any("tensor_parallel 7 leaves 1 of the 8 GPUs of each server unused" in w for w in res.record.warnings)
