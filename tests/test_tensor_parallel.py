@@ -67,8 +67,8 @@ def test_latent_attention_is_held_whole_by_every_gpu():
 def test_a_split_the_engine_refuses_is_an_error_naming_the_field():
     sc = small_scenario(duration="1 h")
     sc["racks"][0]["node"]["tensor_parallel"] = 3
-    with pytest.raises(ScenarioError, match=r"racks\[0\]\.node.*64 attention heads do not split over "
-                                            r"tensor_parallel 3"):
+    with pytest.raises(ScenarioError, match=r"racks\[0\]\.node.*64 attention heads do not split evenly over "
+                                            r"tensor_parallel 3; .*tensor_parallel 1, 2, 4 or 8 on a server of 8"):
         dcsim.run(sc)
     sc["racks"][0]["node"].update({"model": "qwen3-14b", "tensor_parallel": 5})  # 40 heads split, 8 KV heads not
     with pytest.raises(ScenarioError, match="8 KV heads do not split over tensor_parallel 5"):

@@ -287,7 +287,7 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     tp = spec.tensor_parallel or default_tp(model, gpu, spec.precision, gpn)
     if tp > gpn:
         raise ValueError(f"tensor_parallel {tp} exceeds gpus_per_node {gpn}")
-    problem = tensor_parallel_problem(model, tp)
+    problem = tensor_parallel_problem(model, tp, gpn)
     if problem:
         raise ValueError(problem)
     if spec.profile is not None:

@@ -105,20 +105,28 @@ def kv_units(model: ModelSpec) -> int:
     return 1 if model.attention == "mla" else model.kv_heads
 
 
-def tensor_parallel_problem(model: ModelSpec, tp: int) -> str | None:
+def _split_problem(model: ModelSpec, tp: int) -> str | None:
+    if model.heads % tp:
+        return f"{model.name}'s {model.heads} attention heads do not split evenly over tensor_parallel {tp}"
+    u = kv_units(model)
+    if u > 1 and (u % tp if tp < u else tp % u):
+        return (f"{model.name}'s {u} KV heads do not split over tensor_parallel {tp} (it must divide them, or be a "
+                f"multiple of them: each GPU then holds one, replicated)")
+    return None
+
+
+def tensor_parallel_problem(model: ModelSpec, tp: int, gpus_per_node: int = 8) -> str | None:
     """Why ``model`` cannot be split over ``tp`` tensor-parallel GPUs, or None. vLLM splits the query heads
     evenly and the KV heads evenly, or gives each GPU one KV head replicated over ``tp / kv_heads`` GPUs where
     the GPUs outnumber them (``ModelConfig.verify_with_parallel_config``: "Total number of attention heads
-    must be divisible by tensor parallel size"; ``QKVParallelLinear``, vllm/model_executor/layers/linear.py)."""
-    if model.heads % tp:
-        return (f"{model.name}'s {model.heads} attention heads do not split over tensor_parallel {tp} (a serving "
-                f"engine needs tensor_parallel to divide the heads: "
-                f"{', '.join(str(t) for t in range(1, 9) if model.heads % t == 0)} up to 8)")
-    u = kv_units(model)
-    if u > 1 and (u % tp if tp < u else tp % u):
-        return (f"{model.name}'s {u} KV heads do not split over tensor_parallel {tp} (it must divide them, or be "
-                f"a multiple of them: each GPU then holds one, replicated)")
-    return None
+    must be divisible by tensor parallel size"; ``QKVParallelLinear``, vllm/model_executor/layers/linear.py).
+    The message lists the degrees that split, up to ``gpus_per_node``."""
+    problem = _split_problem(model, tp)
+    if problem is None:
+        return None
+    ok = [str(t) for t in range(1, gpus_per_node + 1) if _split_problem(model, t) is None]
+    return (f"{problem}; a serving engine (vLLM) refuses the split: tensor_parallel "
+            f"{', '.join(ok[:-1]) + ' or ' + ok[-1] if len(ok) > 1 else ok[0]} on a server of {gpus_per_node} GPUs")
 
 
 def kv_copies(model: ModelSpec, tp: int) -> float:
