@@ -96,3 +96,21 @@ def test_a_scenario_with_unused_gpus_says_so():
     sc["racks"][0]["node"].update({"gpu": "A100-SXM4-80GB", "model": "bloom-176b", "tensor_parallel": 7})
     res = dcsim.run(sc)
     assert any("tensor_parallel 7 leaves 1 of the 8 GPUs of each server unused" in w for w in res.record.warnings)
+
+
+def test_the_report_says_what_caps_a_replicas_batch():
+    """Each pool group reports its replicas' KV capacity, the batch they reach at full load and which limit sets
+    it: the serving engine's sequence limit, the KV cache at the pool's context, or the per-iteration token
+    budget (dcsim.node.model.NodeModel.batch_limiter)."""
+    q = build_node(NodeSpec(gpu="H100-SXM", model="qwen3-235b-a22b", tensor_parallel=8, max_batch=256))
+    assert q.batch_limiter(600.0, 5000.0, 5000.0) == "kv_cache"  # reasoning contexts: 2 KV copies on 8 GPUs
+    assert float(q.batch_limit(600.0, 5000.0, 5000.0)) == pytest.approx(q.kv_capacity_tokens / 5000.0)
+    s = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=1, max_batch=256))
+    assert s.batch_limiter(634.0, 389.0) == "max_batch"
+    big = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=1, max_batch=4096))
+    assert big.batch_limiter(2000.0, 10.0) == "token_budget"  # 8,192 tokens per iteration, 201 per sequence
+    res = dcsim.run(small_scenario(duration="1 h"))
+    g = res.record.pools[0]["groups"][0]
+    node = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4, max_batch=256))
+    assert g["kv_capacity_tokens"] == pytest.approx(node.kv_capacity_tokens)
+    assert g["batch_limited_by"] == "max_batch" and g["batch_at_full_load"] == 256  # chat fits 256 sequences

@@ -203,7 +203,12 @@ def pools_block(m: Models, ts: dict, dt: float, input_tokens: list[float]) -> li
             groups.append({"name": g.name, "gpu": g.gpu_name, "model": g.model_name, "precision": gs.node.precision,
                            "tensor_parallel": g.node.gpus_per_replica, "gpus": g.gpus, "replicas": g.limits.replicas,
                            "flop_per_output_token": float(g.node.flops_per_output_token(
-                               pool.mean_input, pool.mean_output, pool.decode_context))})
+                               pool.mean_input, pool.mean_output, pool.decode_context)),
+                           # what a replica holds and what caps its batch at full load, at the pool's context
+                           "kv_capacity_tokens": float(g.node.kv_capacity_tokens),
+                           "batch_at_full_load": g.node.calibration["batch_limit"],
+                           "batch_limited_by": g.node.batch_limiter(pool.mean_input, pool.mean_output,
+                                                                    pool.decode_context)})
         out.append({
             "name": pool.name, "groups": groups,
             "classes": [m.workload.classes[i].name for i in pool.classes], "arrival_share": pool.share,

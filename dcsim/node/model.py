@@ -196,6 +196,16 @@ class NodeModel:
         tok = self.spec.max_batched_tokens / (self.derived.positions + self.tokens_per_step * mean_in / mean_out)
         return np.maximum(1.0, np.minimum(np.minimum(self.max_batch, kv), tok))
 
+    def batch_limiter(self, mean_in: float, mean_out: float, decode_ctx: float | None = None) -> str:
+        """What sets :meth:`batch_limit`: ``max_batch`` (the serving engine's sequence limit), ``kv_cache`` (the
+        sequences the KV capacity holds at the context) or ``token_budget`` (prefill plus decode positions per
+        iteration, ``max_batched_tokens``); the first of them on a tie."""
+        limits = {"max_batch": float(self.max_batch),
+                  "kv_cache": self.kv_capacity_tokens / float(decode_context(mean_in, mean_out, decode_ctx)),
+                  "token_budget": self.spec.max_batched_tokens / (self.derived.positions
+                                                                  + self.tokens_per_step * mean_in / mean_out)}
+        return min(limits, key=limits.get)
+
     def max_throughput(self, mean_in, mean_out, clock=1.0, decode_ctx=None, prompt_scv=0.0):
         """Output tokens/s of the replica at its largest steady-state batch (``decode_ctx``: see :meth:`batch_limit`;
         ``prompt_scv``: see :meth:`steady_state`)."""
