@@ -133,12 +133,12 @@ _GPQA_B200 = ("long reasoning contexts (~5.5k tokens per running sequence, 9k-to
               "about 2 % of the prefill-plus-decode work)")
 _GPQA_TP8 = ("long reasoning contexts (5-6k tokens per running sequence) on the chat profile of an 8-GPU replica: "
              "Qwen3-235B's 4 KV heads over 8 GPUs are each held and read twice (vLLM gives each GPU one KV head, "
-             "replicated where the GPUs outnumber them: perf.kv_copies), and the KV reads are charged at the chat "
-             "fit's memory efficiency (MBU 0.67 on H100, 0.41 on B200, fitted where the expert reads dominate), so "
-             "at GPQA's contexts dcsim's step is too long: tokens/s -14 to -18 % (H100) and -33 % (B200 at batch "
-             "256), J/token +20 to +42 %. Qwen3-30B-A3B shows the same over-charge of long-context KV reads with no "
-             "replication (H-Q30think-*); these rows passed while the replicated reads were left out (-7 / -12 / "
-             "-22 % tokens/s), which hid it")
+             "replicated where the GPUs outnumber them: perf.kv_copies), and at GPQA's contexts the KV reads "
+             "dominate the decode step, which dcsim charges too long: tokens/s -14 to -18 % (H100) and -33 % (B200 "
+             "at batch 256), J/token +20 to +42 %. Qwen3-30B-A3B's GPQA rows show the same over-charge of "
+             "long-context MoE decode with no replication and a chat-fitted MBU of 0.90 (H-Q30think-*), so it is not "
+             "the memory efficiency alone; while the replicated reads were left out these rows read -7 / -12 % "
+             "tokens/s on H100 (passing) and -22 % on B200, which hid part of it")
 _REPEATS = ("ML.ENERGY sent its 1,024 chat prompts 2-6 times at these max_num_seqs (the benchmark's sweep configs "
             "[ML3-bench]); vLLM's prefix cache (on by default) serves a repeated prompt whose first copy is resident "
             "without prefill and shares its KV blocks. Not fitted, and dcsim has no prefix-cache model. Dense models: "
