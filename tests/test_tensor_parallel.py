@@ -1,7 +1,7 @@
 """How a model splits over its tensor-parallel GPUs, as the serving engine does it: the heads must divide, a KV
 head is replicated where the GPUs outnumber the KV heads (and a latent-attention cache held whole by every GPU),
 and the GPUs of a server that no replica uses still draw power (dcsim.node.perf.tensor_parallel_problem,
-kv_copies; dcsim.node.power.wall_power)."""
+kv_copies; dcsim.node.power.wall_power); the report and the summary say what then caps a replica's batch."""
 
 from __future__ import annotations
 
@@ -114,3 +114,24 @@ def test_the_report_says_what_caps_a_replicas_batch():
     node = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4, max_batch=256))
     assert g["kv_capacity_tokens"] == pytest.approx(node.kv_capacity_tokens)
     assert g["batch_limited_by"] == "max_batch" and g["batch_at_full_load"] == 256  # chat fits 256 sequences
+
+
+def test_the_summary_says_when_a_replica_cannot_reach_max_batch():
+    """The summary names a group whose replicas stay below max_batch at full load and what holds them: the KV
+    cache (Llama-3.1-70B on 2 H100s keeps 3 GB of 160 GB for it) or the token budget (2,000-token prompts for
+    10-token answers: 201 positions per sequence in 8,192 per iteration); nothing when max_batch is reached."""
+    from dcsim.report.summary import summary_table
+    base = small_scenario(duration="1 h")
+    assert "Replica batch" not in summary_table(dcsim.run(base).report)
+    kv = small_scenario(duration="1 h")
+    kv["racks"][0]["node"]["tensor_parallel"] = 2
+    text = summary_table(dcsim.run(kv).report)
+    assert "Replica batch" in text and "of max_batch 256 at full load: the KV cache holds" in text
+    tb = small_scenario(duration="1 h")
+    tb["racks"][0]["node"].update({"model": "llama-3.1-8b", "tensor_parallel": 1, "max_batch": 4096})
+    tb["workload"]["classes"] = [{"name": "x", "share": 1.0, "slo_ttft": "2 s", "slo_tpot": "100 ms",
+                                  "input": {"kind": "fixed", "value": 2000}, "output": {"kind": "fixed", "value": 10}}]
+    res = dcsim.run(tb)
+    g = res.report["pools"][0]["groups"][0]
+    assert g["batch_limited_by"] == "token_budget" and g["batch_at_full_load"] == pytest.approx(8192 / 201, abs=0.05)  # rounded to 0.1
+    assert "40.8 of max_batch 4,096 at full load: 8,192 tokens per iteration" in summary_table(res.report)

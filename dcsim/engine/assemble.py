@@ -205,6 +205,7 @@ def pools_block(m: Models, ts: dict, dt: float, input_tokens: list[float]) -> li
                            "flop_per_output_token": float(g.node.flops_per_output_token(
                                pool.mean_input, pool.mean_output, pool.decode_context)),
                            # what a replica holds and what caps its batch at full load, at the pool's context
+                           "max_batch": int(gs.node.max_batch), "max_batched_tokens": int(gs.node.max_batched_tokens),
                            "kv_capacity_tokens": float(g.node.kv_capacity_tokens),
                            "batch_at_full_load": g.node.calibration["batch_limit"],
                            "batch_limited_by": g.node.batch_limiter(pool.mean_input, pool.mean_output,

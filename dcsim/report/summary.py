@@ -179,6 +179,25 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def batch_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A row per rack group whose replicas cannot reach ``max_batch`` at full load: what holds them below it (the
+    KV cache at the pool's context, or the per-iteration token budget); none when every group reaches it."""
+    rows = []
+    for p in report.get("pools") or []:
+        for g in p.get("groups", []):
+            by = g.get("batch_limited_by")
+            if by not in ("kv_cache", "token_budget"):
+                continue
+            why = (f"the KV cache holds {fmt_si(g['kv_capacity_tokens'], 'tokens')}, "
+                   f"{fmt_si(p.get('decode_context_tokens'), 'tokens')} per sequence" if by == "kv_cache" else
+                   f"{g['max_batched_tokens']:,} tokens per iteration (max_batched_tokens) at "
+                   f"{p['mean_input_tokens']:,.0f} prompt tokens per {p['mean_output_tokens']:,.0f} output")
+            rows.append(("Replica batch" if not rows else "",
+                         f"{g['name']}: {fmt_num(g['batch_at_full_load'], 3)} of max_batch {g['max_batch']:,} at full "
+                         f"load: {why}"))
+    return rows
+
+
 def pool_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     """One row per model pool when there are several (``pools``): its hardware and classes, then
     output against demand, J/token (IT, facility), binding shares and mean clock."""
@@ -334,6 +353,7 @@ def summary_table(
                      f"waiting {fmt_si(acc.get('waiting'), '')}   shed {fmt_si(acc.get('shed'), '')}"))
     shifts = get_path(report, "binding.shifts", []) or []
     rows.append(("Binding shifts", f"{len(shifts)}"))
+    rows += batch_rows(report)
     rows += pool_rows(report)
     rows.extend(flex_rows(report))
     for note in report.get("notes") or []:
