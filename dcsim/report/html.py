@@ -15,7 +15,8 @@ from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_n
                                extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import binding_phrase, current_binding, expect_lines, latency_stats, pool_rows, report_latency
+from dcsim.report.summary import (batch_rows, binding_phrase, current_binding, expect_lines, latency_stats, pool_rows,
+                                  report_latency)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
@@ -226,6 +227,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         rows.append(("Cost", f"${_e(fmt_num(cost, 4))} per million output tokens"))
     if carbon is not None:
         rows.append(("Carbon", f"{_e(fmt_num(carbon, 4))} gCO2e per million output tokens"))
+    rows += [(k, _e(v)) for k, v in batch_rows(report)]  # replicas held below max_batch, and by what
     rows += [(k, _e(v)) for k, v in pool_rows(report)]  # several model pools: one block each
     return _kv_table(rows)
 
