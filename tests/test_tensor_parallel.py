@@ -125,8 +125,11 @@ def test_the_summary_says_when_a_replica_cannot_reach_max_batch():
     assert "Replica batch" not in summary_table(dcsim.run(base).report)
     kv = small_scenario(duration="1 h")
     kv["racks"][0]["node"]["tensor_parallel"] = 2
-    text = summary_table(dcsim.run(kv).report)
+    res_kv = dcsim.run(kv)
+    text = summary_table(res_kv.report)
     assert "Replica batch" in text and "of max_batch 256 at full load: the KV cache holds" in text
+    from dcsim.report.html import render_html
+    assert "Replica batch</td>" in render_html(res_kv, {})
     tb = small_scenario(duration="1 h")
     tb["racks"][0]["node"].update({"model": "llama-3.1-8b", "tensor_parallel": 1, "max_batch": 4096})
     tb["workload"]["classes"] = [{"name": "x", "share": 1.0, "slo_ttft": "2 s", "slo_tpot": "100 ms",
