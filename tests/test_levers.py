@@ -35,8 +35,16 @@ def test_kv_precision_halves_kv_bytes_raises_capacity_and_cuts_long_context_ener
 
 
 def test_kv_compression_mla_preset_raises_capacity_by_published_ratio(base):
+    """DeepSeek-V2's 93.3 % cut (x14.9) is the whole cache's; served tensor-parallel every GPU holds the latent
+    whole, so Llama-3.1-70B on 4 GPUs (8 KV heads split, one copy) gains 14.9 / 4, and on one GPU 14.9."""
     mla = node(preset="mla-latent-kv")
-    assert base.kv_capacity_tokens * 14.9 == pytest.approx(mla.kv_capacity_tokens, rel=0.01)
+    assert base.gpus_per_replica == 4
+    assert base.kv_capacity_tokens * 14.9 / 4 == pytest.approx(mla.kv_capacity_tokens, rel=0.01)
+    whole = node(preset="mla-latent-kv", kv_latent=False)  # a compression the GPUs split like the KV heads
+    assert base.kv_capacity_tokens * 14.9 == pytest.approx(whole.kv_capacity_tokens, rel=0.01)
+    one = [build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=1, levers=LeverSpec(**lv)))
+           for lv in ({}, {"preset": "mla-latent-kv"})]
+    assert one[0].kv_capacity_tokens * 14.9 == pytest.approx(one[1].kv_capacity_tokens, rel=0.01)
     assert np.all(mla.steady_state(B, 8000.0, OUT).throughput_tok_s > base.steady_state(B, 8000.0, OUT).throughput_tok_s)
     assert float(mla.max_throughput(8000.0, OUT)) > float(base.max_throughput(8000.0, OUT))
 

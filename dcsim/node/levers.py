@@ -5,7 +5,8 @@ A lever never multiplies a result. Each one changes FLOPs/token, bytes/token or 
 forward pass, and tokens/s, W and J/token follow from the roofline and the power model:
 
 - ``kv_precision``: bytes per cached KV element (bf16 2, fp8 1, int4 0.5) -> KV bytes read, KV capacity.
-- ``kv_compression`` r: cached bytes per token / r (e.g. latent KV) -> KV bytes read, KV capacity.
+- ``kv_compression`` r: cached bytes per token / r (e.g. latent KV) -> KV bytes read, KV capacity; with
+  ``kv_latent`` the compressed cache is a latent every tensor-parallel GPU holds whole (``perf.kv_copies``).
 - ``sparse_attention`` s: fraction of the context each decode position reads -> KV bytes and attention FLOPs x s.
 - ``speculative`` (k draft positions, E tokens emitted per step): each verification step runs
   k+1 positions per sequence (FLOPs and KV writes x (k+1)) but reads the weights and KV once,
@@ -48,8 +49,11 @@ PRESETS = MappingProxyType({
     }),
     "mla-latent-kv": MappingProxyType({
         "kv_compression": 1.0 / (1.0 - 0.933),
+        "kv_latent": True,
         "figure": "MLA reduces the KV cache by 93.3% vs DeepSeek 67B (and raises max generation throughput 5.76x)",
-        "source": "DeepSeek-AI, 'DeepSeek-V2', arXiv 2405.04434 (2024), abstract. Ratio 1/(1-0.933) = 14.9.",
+        "source": "DeepSeek-AI, 'DeepSeek-V2', arXiv 2405.04434 (2024), abstract. Ratio 1/(1-0.933) = 14.9 for "
+                  "the whole cache; served tensor-parallel every GPU holds the latent whole (vLLM "
+                  "ModelConfig.get_num_kv_heads: MLA counts one KV head), so a replica of tp GPUs holds tp copies.",
     }),
     "fp8-kv": MappingProxyType({
         "kv_precision": "fp8",
@@ -62,7 +66,7 @@ PRESETS = MappingProxyType({
         "source": "definition (0.5 byte per element).",
     }),
 })
-_LEVER_FIELDS = ("kv_precision", "kv_compression", "sparse_attention", "speculative", "layer_skip")
+_LEVER_FIELDS = ("kv_precision", "kv_compression", "kv_latent", "sparse_attention", "speculative", "layer_skip")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Levers:
     positions: float
     tokens_per_step: float
     layer_frac: float
+    kv_latent: bool = False  # the compressed cache is a latent every tensor-parallel GPU holds whole
 
 
 def merged_lever_fields(spec: LeverSpec) -> dict:
@@ -122,13 +127,14 @@ def resolve_levers(spec: LeverSpec, weight_precision: str = "bf16") -> Levers:
         positions=pos,
         tokens_per_step=tps,
         layer_frac=float(f.get("layer_skip", 1.0)),
+        kv_latent=bool(f.get("kv_latent", False)),
     )
 
 
 #: the lever each resolved field comes from (for saying which levers a node runs with)
 _LEVER_OF_FIELD = {"kv_bytes_per_elem": "kv_precision", "kv_compression": "kv_compression",
                    "sparse_attention": "sparse_attention", "positions": "speculative",
-                   "tokens_per_step": "speculative", "layer_frac": "layer_skip"}
+                   "tokens_per_step": "speculative", "layer_frac": "layer_skip", "kv_latent": "kv_compression"}
 
 
 def active_levers(lv: Levers) -> list[str]:

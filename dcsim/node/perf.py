@@ -129,13 +129,14 @@ def tensor_parallel_problem(model: ModelSpec, tp: int, gpus_per_node: int = 8) -
             f"{', '.join(ok[:-1]) + ' or ' + ok[-1] if len(ok) > 1 else ok[0]} on a server of {gpus_per_node} GPUs")
 
 
-def kv_copies(model: ModelSpec, tp: int) -> float:
+def kv_copies(model: ModelSpec, tp: int, latent: bool = False) -> float:
     """Copies of each KV-cache entry a replica of ``tp`` tensor-parallel GPUs stores and reads: 1 while the GPUs
     split the KV heads; ``tp / kv_heads`` where they outnumber them (each GPU holds one KV head, vLLM replicates
     it: Qwen3-235B, 4 KV heads, on 8 GPUs stores and reads its cache twice); ``tp`` for latent attention
     (every GPU holds the whole latent). [vLLM ``QKVParallelLinear`` and ``ModelConfig.get_num_kv_heads``:
-    ``max(1, kv_heads // tp)`` KV heads per GPU; MLA counts as one]"""
-    u = kv_units(model)
+    ``max(1, kv_heads // tp)`` KV heads per GPU; MLA counts as one]. ``latent``: the lever ``kv_latent`` turns the
+    model's cache into such a latent (``tp`` copies)."""
+    u = 1 if latent else kv_units(model)
     return max(u, int(tp)) / u
 
 
@@ -154,7 +155,7 @@ def derive(model: ModelSpec, precision: str, lv: Levers, expert_parallel: int = 
     active = model.active_params if model.active_params is not None else model.params
     f = lv.layer_frac
     kv_elems = model.kv_elems_per_layer or 2 * model.kv_heads * model.head_dim
-    kv_tok = model.layers * kv_elems * lv.kv_bytes_per_elem / lv.kv_compression * kv_copies(model, tp)
+    kv_tok = model.layers * kv_elems * lv.kv_bytes_per_elem / lv.kv_compression * kv_copies(model, tp, lv.kv_latent)
     dense_b, expert_b = weight_bytes(model, precision)
     moe_layers = (model.moe_layers or model.layers) if model.n_experts else 0
     experts_only = model.quantized == "experts"

@@ -147,6 +147,9 @@ class LeverSpec(Spec):
     preset: str | list[str] | None = None
     kv_precision: Precision | None = None
     kv_compression: float = Field(1.0, ge=1.0, description="KV-cache size ratio (uncompressed/compressed)")
+    kv_latent: bool = Field(False, description="the compressed cache is one latent per token and layer that every "
+                                               "tensor-parallel GPU holds whole, as multi-head latent attention "
+                                               "served tensor-parallel does (vLLM): a replica of tp GPUs holds tp copies")
     sparse_attention: quantity("fraction", gt=0, le=1) = 1.0
     speculative: SpeculativeSpec | None = None
     layer_skip: quantity("fraction", gt=0, le=1) = 1.0
