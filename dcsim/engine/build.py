@@ -12,6 +12,7 @@ from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED
 from dcsim.node import build_node
 from dcsim.node.model import EXTRAPOLATION_FACTOR, at_full_load_batch
+from dcsim.node.power import unused_gpus
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.streams import named_stream
@@ -251,7 +252,7 @@ def build_models(sc: Scenario) -> Models:
                  f"{g.node.gpus_per_node} GPUs of each server unused (powered, idle at {g.node.gpu.idle_w:g} W each, "
                  f"counted in the racks' power)"
                  for i, g in enumerate(groups)
-                 if (unused := g.node.gpus_per_node - g.node.replicas_per_node * g.node.gpus_per_replica)]
+                 if (unused := unused_gpus(g.node.gpus_per_replica, g.node.gpus_per_node))]
     warnings += [f"racks[{i}] ({g.name}): the profile for {g.node.calibration['for']} was measured on "
                  f"{g.node.calibration['serving_stack']}: {g.node.calibration['stack_note']}"
                  for i, g in enumerate(groups) if g.node.calibration["stack_current"] is False]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import partial, reduce
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -181,6 +181,17 @@ class NodeModel:
             return self
         return replace(self, kv_capacity_tokens=self.kv_capacity_tokens * ctx / held)
 
+    def _batch_limits(self, mean_in, mean_out, decode_ctx=None) -> dict:
+        """The three limits on the steady-state batch, in tie order: ``max_batch`` (the serving engine's sequence
+        limit), ``kv_cache`` (the sequences the KV capacity holds at the context) and ``token_budget`` (prefill
+        plus decode positions per iteration, ``max_batched_tokens``)."""
+        mean_in = np.asarray(mean_in, dtype=float)
+        mean_out = np.asarray(mean_out, dtype=float)
+        return {"max_batch": np.asarray(float(self.max_batch)),
+                "kv_cache": self.kv_capacity_tokens / decode_context(mean_in, mean_out, decode_ctx),
+                "token_budget": self.spec.max_batched_tokens / (self.derived.positions
+                                                                + self.tokens_per_step * mean_in / mean_out)}
+
     def batch_limit(self, mean_in, mean_out, decode_ctx=None):
         """Largest steady-state batch: max_batch, KV capacity, and the per-iteration token budget.
 
@@ -190,21 +201,13 @@ class NodeModel:
 
         ``decode_ctx``: tokens held per running sequence (default ``mean_in + mean_out/2``; a workload's
         residence-weighted context is :meth:`dcsim.workload.Workload.decode_context`)."""
-        mean_in = np.asarray(mean_in, dtype=float)
-        mean_out = np.asarray(mean_out, dtype=float)
-        kv = self.kv_capacity_tokens / decode_context(mean_in, mean_out, decode_ctx)
-        tok = self.spec.max_batched_tokens / (self.derived.positions + self.tokens_per_step * mean_in / mean_out)
-        return np.maximum(1.0, np.minimum(np.minimum(self.max_batch, kv), tok))
+        lim = self._batch_limits(mean_in, mean_out, decode_ctx).values()
+        return np.maximum(1.0, reduce(np.minimum, lim))
 
     def batch_limiter(self, mean_in: float, mean_out: float, decode_ctx: float | None = None) -> str:
-        """What sets :meth:`batch_limit`: ``max_batch`` (the serving engine's sequence limit), ``kv_cache`` (the
-        sequences the KV capacity holds at the context) or ``token_budget`` (prefill plus decode positions per
-        iteration, ``max_batched_tokens``); the first of them on a tie."""
-        limits = {"max_batch": float(self.max_batch),
-                  "kv_cache": self.kv_capacity_tokens / float(decode_context(mean_in, mean_out, decode_ctx)),
-                  "token_budget": self.spec.max_batched_tokens / (self.derived.positions
-                                                                  + self.tokens_per_step * mean_in / mean_out)}
-        return min(limits, key=limits.get)
+        """Which limit sets :meth:`batch_limit` (a key of :meth:`_batch_limits`; the first of them on a tie)."""
+        limits = self._batch_limits(mean_in, mean_out, decode_ctx)
+        return min(limits, key=lambda k: float(limits[k]))
 
     def max_throughput(self, mean_in, mean_out, clock=1.0, decode_ctx=None, prompt_scv=0.0):
         """Output tokens/s of the replica at its largest steady-state batch (``decode_ctx``: see :meth:`batch_limit`;

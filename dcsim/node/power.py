@@ -60,14 +60,20 @@ def host_power(gpu: GpuSpec, gpu_power_per_gpu):
     return s.non_gpu_idle_w + (s.non_gpu_max_w - s.non_gpu_idle_w) * x
 
 
+def unused_gpus(gpus_per_replica: int, gpus_per_node: int) -> int:
+    """GPUs of a server no replica uses: a tensor-parallel degree that does not divide the server's GPUs leaves
+    them powered and idle (BLOOM-176B on 7 of 8)."""
+    return gpus_per_node - (gpus_per_node // gpus_per_replica) * gpus_per_replica
+
+
 def wall_power(gpu: GpuSpec, gpus_per_replica: int, gpus_per_node: int, gpu_power_w):
     """Wall (AC) power attributable to one replica (W) whose GPUs draw ``gpu_power_w`` in total: its GPUs, its
     share of the server's host power and of the server's GPUs no replica uses (a tensor-parallel degree that does
     not divide the server's GPUs leaves the rest powered and idle at ``idle_w``)."""
     g = np.asarray(gpu_power_w, dtype=float)
-    replicas = gpus_per_node // gpus_per_replica
-    unused_w = (gpus_per_node - replicas * gpus_per_replica) * gpu.idle_w
-    return (g + (unused_w + host_power(gpu, g / gpus_per_replica)) / replicas) / gpu.server.psu_efficiency
+    unused_w = unused_gpus(gpus_per_replica, gpus_per_node) * gpu.idle_w
+    return (g + (unused_w + host_power(gpu, g / gpus_per_replica)) / (gpus_per_node // gpus_per_replica)) \
+        / gpu.server.psu_efficiency
 
 
 def bisect_clock(power_at_clock, cap_w, clock_min: float, iters: int = 40):
