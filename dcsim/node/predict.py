@@ -1,0 +1,191 @@
+"""``dcsim calibrate --predict``: what dcsim predicts for measured rows, set against the band it states.
+
+    dcsim calibrate MEASUREMENTS.csv --predict [--gpu G] [--model M] [--precision P] [--tp N]
+                    [--profile P.yaml] [--out predictions.json]
+
+No fit. Each group of rows (GPU, model, precision, GPUs per replica, expert layout) is predicted by the replica
+a scenario with that node would run (:func:`dcsim.node.model.build_node`: the shipped calibration, a carry from a
+model of the same shape or another TP degree, the GPU's pooled transfer, or the profile file given with
+``--profile``), through the same steady state and iteration step the engine runs, with the board limit (TDP) in
+force. Load rows: tokens/s, J/output token and, where the row gives it and its median iteration is decode-only,
+the median inter-token latency; request rows (a batch prefilled in one iteration, then decoded): the prompt
+time, the per-token time, the average and the peak GPU power. Each load point is set against the calibration
+record's error band (the tokens/s and J/token error dcsim states for that replica), so an energy researcher can
+test the band on measurements of their own; a point above :data:`dcsim.node.model.EXTRAPOLATION_FACTOR` times
+the largest batch the profile was measured at is marked ``extrapolated`` (the band does not cover it), and one
+whose published batch holds more KV than the replica can (:func:`dcsim.node.calibrate.kv_over_capacity`)
+``kv-over-capacity`` (the published batch counts waiting or preempted requests). Rows measured with repeated
+requests (prefix-cache hits) are counted, not predicted: the node model describes unique prompts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from dcsim.node.calibrate import (MeasurementError, Problem, _fit_quality, groups, kv_over_capacity, read_rows,
+                                  row_expert_parallel)
+from dcsim.node.catalog import load_profile, resolve_model
+from dcsim.node.model import EXTRAPOLATION_FACTOR, build_node
+from dcsim.scenario.node import NodeSpec
+
+#: a point's error is within the stated band up to this many percentage points (the band is printed to 0.1 %)
+BAND_RESOLUTION_PCT = 0.05
+
+#: keys of a point as ``_fit_quality`` names them (``*_fit``) and as a prediction reports them (``*_dcsim``)
+_RENAME = {"tok_s_fit": "tok_s_dcsim", "j_per_tok_fit": "j_per_tok_dcsim", "median_itl_ms_fit": "median_itl_ms_dcsim",
+           "prompt_time_ms_fit": "prompt_time_ms_dcsim", "token_time_ms_fit": "token_time_ms_dcsim",
+           "avg_w_per_gpu_fit": "avg_w_per_gpu_dcsim", "peak_w_per_gpu_fit": "peak_w_per_gpu_dcsim",
+           "decode_w_per_gpu_fit": "decode_w_per_gpu_dcsim", "itl_fitted": "itl_compared"}
+
+
+def _renamed(p: dict) -> dict:
+    return {_RENAME.get(k, k): v for k, v in p.items()}
+
+
+def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str | Path | None = None) -> dict:
+    """dcsim's prediction of one group's rows (see the module docstring): the calibration record of the replica
+    that predicts them, each point with dcsim's value, the error and whether it lies within the stated band, and
+    the group's summary (MAPE, worst error, points outside the band)."""
+    r0 = rows_g[0]
+    gpu, model, precision, tp = r0["gpu"], r0["model"], r0["precision"], int(r0["n_gpus"])
+    ep = {row_expert_parallel(r) for r in rows_g}
+    if len(ep) > 1:
+        raise MeasurementError(f"{r0['_file']}: {gpu}/{model}/{precision}/{tp} mixes expert_parallel values "
+                               f"{sorted(ep)}; one group is one serving layout")
+    spec = NodeSpec(gpu=gpu, model=model, precision=precision, tensor_parallel=tp, profile=profile,
+                    expert_parallel=(ep.pop() > 1) if _is_moe(model) else None)
+    node = build_node(spec, base_dir)
+    prob = Problem(gpu, [rows_g], [])
+    g = prob.g0
+    quality, points, req_points = _fit_quality(prob, node.perf, node.pw)
+    cal = node.calibration
+    band = cal.get("error_band_pct") or {}
+    bt, bj = band.get("tok_s_pct"), band.get("j_per_tok_pct")
+    mb = cal.get("measured_batch_max")
+    over_kv = {p["max_num_seqs"] for p in kv_over_capacity(g)}
+    outside = flagged = 0
+    for p in points:
+        flags = []
+        if mb is not None and p["batch"] > EXTRAPOLATION_FACTOR * mb:
+            flags.append("extrapolated")
+        if p["max_num_seqs"] in over_kv:
+            flags.append("kv-over-capacity")
+        within = None
+        if bt is not None and bj is not None:
+            # the band is stated to 0.1 % (a profile's parameters are stored to 6 digits): within it at that resolution
+            within = abs(p["err_tok_s_pct"]) <= bt + BAND_RESOLUTION_PCT and abs(p["err_j_pct"]) <= bj + BAND_RESOLUTION_PCT
+            outside += (not within) and not flags
+            flagged += (not within) and bool(flags)
+        p["within_band"] = within
+        p["flags"] = flags
+    for p in req_points:  # a request profile's band is its worst error over the four values of a request row
+        errs = [p[f"{k}_fit"] / p[k] - 1.0 for k in ("prompt_time_ms", "token_time_ms", "avg_w_per_gpu", "peak_w_per_gpu")]
+        p["within_band"] = (None if bt is None or bj is None
+                            else max(abs(e) for e in errs) * 100 <= min(bt, bj) + BAND_RESOLUTION_PCT)
+    summary = {k: v for k, v in quality.items() if k != "n_free_params"}
+    summary["outside_band"] = outside if (bt is not None and bj is not None) else None
+    summary["outside_band_flagged"] = flagged  # outside, but extrapolated or KV-over-capacity: the band does not cover them
+    return {"gpu": gpu, "model": model, "precision": precision, "tensor_parallel": tp,
+            "expert_parallel": bool(spec.expert_parallel), "calibration": cal, "summary": summary,
+            "points": [_renamed(p) for p in points], "request_points": [_renamed(p) for p in req_points],
+            "repeated_requests": len(g.repeated)}
+
+
+def _is_moe(model: str) -> bool:
+    return bool(resolve_model(model).n_experts)
+
+
+def predict(paths: list[str | Path], gpu: str | None = None, model: str | None = None, precision: str | None = None,
+            tp: int | None = None, profile: str | None = None, skip_bad: bool = False) -> dict:
+    """Predictions of every selected group of the files (:func:`predict_group`); a group dcsim cannot build (an
+    unknown model, a split the serving engine refuses, a profile file that does not load) is listed under
+    ``errors`` with the reason and the others are still predicted."""
+    if profile is not None:
+        load_profile(profile, Path.cwd())  # a file that does not load is one error, not one per group
+    skipped: list[str] = []
+    rows = read_rows(paths, skip_bad, skipped)
+    out, errors = [], []
+    for key, rows_g in groups(rows, gpu, model, precision, tp).items():
+        try:
+            out.append(predict_group(rows_g, profile, Path.cwd()))
+        except (ValueError, KeyError, OSError) as e:
+            errors.append({"group": "/".join(map(str, key)), "error": str(e)})
+    return {"groups": out, "errors": errors, "skipped_rows": skipped}
+
+
+_BAND_MARK = {True: "within", False: "OUTSIDE", None: "-"}
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:+.1f} %"
+
+
+def format_prediction(res: dict) -> str:
+    """The terminal report of :func:`predict`: one block per group."""
+    lines: list[str] = []
+    for grp in res["groups"]:
+        cal, s = grp["calibration"], grp["summary"]
+        band = cal.get("error_band_pct") or {}
+        bt, bj = band.get("tok_s_pct"), band.get("j_per_tok_pct")
+        band_txt = (f"stated band ±{bt:.1f} % tok/s, ±{bj:.1f} % J/token" if bt is not None and bj is not None
+                    else "no stated band")
+        if lines:
+            lines.append("")
+        lines.append(f"{grp['gpu']} / {grp['model']} / {grp['precision']} / TP{grp['tensor_parallel']}"
+                     + (" expert-parallel" if grp["expert_parallel"] else "")
+                     + f": dcsim's {cal['status']} replica (profile {cal['profile']}), {band_txt}")
+        if grp["points"]:
+            itl = any("median_itl_ms" in p for p in grp["points"])
+            lines.append(f"  {'batch':>7} {'tok/s':>9} {'dcsim':>9} {'error':>8}  {'J/tok':>8} {'dcsim':>8} "
+                         f"{'error':>8}" + (f"  {'ITL ms':>7} {'dcsim':>7} {'error':>8}" if itl else "") + "  band")
+            for p in grp["points"]:
+                row = (f"  {p['batch']:>7.1f} {p['tok_s']:>9.1f} {p['tok_s_dcsim']:>9.1f} {_pct(p['err_tok_s_pct']):>8}"
+                       f"  {p['j_per_tok']:>8.4g} {p['j_per_tok_dcsim']:>8.4g} {_pct(p['err_j_pct']):>8}")
+                if itl:
+                    compared = p.get("itl_compared")
+                    row += (f"  {p['median_itl_ms']:>7.2f} {p['median_itl_ms_dcsim']:>7.2f} "
+                            f"{_pct(p['err_itl_pct']) if compared else '(mixed)':>8}" if "median_itl_ms" in p
+                            else f"  {'':>7} {'':>7} {'':>8}")
+                row += f"  {_BAND_MARK[p['within_band']]}" + (f" ({', '.join(p['flags'])})" if p["flags"] else "")
+                lines.append(row)
+            summ = (f"  MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % "
+                    f"(worst {s['max_err_tok_s_pct']:.1f} / {s['max_err_j_per_tok_pct']:.1f} %)")
+            if "mape_itl_pct" in s:
+                summ += f"; median ITL {s['mape_itl_pct']:.1f} % (worst {s['max_err_itl_pct']:.1f} %)"
+            if s["outside_band"] is not None:
+                n = len(grp["points"])
+                summ += f"; {s['outside_band']} of {n} point{'s' if n != 1 else ''} outside the stated band"
+                if s["outside_band_flagged"]:
+                    summ += f" (and {s['outside_band_flagged']} flagged point(s) the band does not cover)"
+            lines.append(summ)
+        if grp["request_points"]:
+            lines.append(f"  {'prompt':>6} {'batch':>5} {'prompt ms':>10} {'dcsim':>9}  {'token ms':>9} {'dcsim':>8}"
+                         f"  {'avg W/GPU':>9} {'dcsim':>7}  {'peak W/GPU':>10} {'dcsim':>7}  band")
+            for p in grp["request_points"]:
+                lines.append(f"  {p['prompt_tokens']:>6} {p['batch']:>5} {p['prompt_time_ms']:>10.1f} "
+                             f"{p['prompt_time_ms_dcsim']:>9.1f}  {p['token_time_ms']:>9.2f} {p['token_time_ms_dcsim']:>8.2f}"
+                             f"  {p['avg_w_per_gpu']:>9.0f} {p['avg_w_per_gpu_dcsim']:>7.0f}  {p['peak_w_per_gpu']:>10.0f} "
+                             f"{p['peak_w_per_gpu_dcsim']:>7.0f}  {_BAND_MARK[p['within_band']]}")
+            lines.append(f"  MAPE prompt time {s['mape_prompt_time_pct']:.1f} %, token time "
+                         f"{s['mape_token_time_pct']:.1f} %, average power {s['mape_avg_power_pct']:.1f} %, peak power "
+                         f"{s['mape_peak_power_pct']:.1f} %")
+        if grp["repeated_requests"]:
+            lines.append(f"  {grp['repeated_requests']} row(s) measured with repeated requests not predicted "
+                         f"(prefix-cache hits: not the unique-prompt workload the node model describes)")
+    for e in res["errors"]:
+        if lines:
+            lines.append("")
+        lines.append(f"{e['group']}: cannot predict: {e['error']}")
+    if res["skipped_rows"]:
+        lines.append(f"skipped {len(res['skipped_rows'])} malformed row(s):")
+        lines += [f"  {m}" for m in res["skipped_rows"]]
+    return "\n".join(lines)
+
+
+def write_json(res: dict, path: str | Path) -> None:
+    """Write :func:`predict`'s result as JSON (numbers as floats)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(res, indent=1, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))

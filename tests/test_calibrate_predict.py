@@ -1,0 +1,134 @@
+"""``dcsim calibrate --predict``: dcsim's prediction of measured rows (no fit), set against the band it states."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from dcsim.node.calibrate import main
+from dcsim.node.catalog import MEASUREMENT_DIR, shipped_profiles
+from dcsim.node.model import build_node
+from dcsim.node.predict import BAND_RESOLUTION_PCT, predict
+from dcsim.scenario.node import NodeSpec
+
+PROFILES = shipped_profiles()  # name -> profile
+QWEN32 = MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"
+
+
+def _one(res: dict, gpu: str, tp: int) -> dict:
+    (g,) = [g for g in res["groups"] if g["gpu"] == gpu and g["tensor_parallel"] == tp]
+    return g
+
+
+@pytest.mark.parametrize("csv_name, gpu, tp", [("mlenergy_qwen3-32b.csv", "H100-SXM", 2),
+                                                ("mlenergy_llama-3.1-70b.csv", "B200", 2),
+                                                ("mlenergy_qwen3-235b-a22b-bf16.csv", "H100-SXM", 8)])
+def test_prediction_of_a_profiles_own_rows_is_its_in_sample_fit_and_within_its_band(csv_name, gpu, tp):
+    """Predicting the rows a shipped profile was fitted on gives the fit's own values (calibrate and the
+    engine's steady state are one computation), hence every point within the band the profile states (its
+    worst in-sample error)."""
+    g = _one(predict([MEASUREMENT_DIR / csv_name], gpu=gpu, tp=tp), gpu, tp)
+    assert g["calibration"]["status"] == "calibrated"
+    prof = PROFILES[g["calibration"]["profile"]]
+    fitted = {p["max_num_seqs"]: p for p in prof["points"]}
+    assert len(g["points"]) == len(fitted)
+    for p in g["points"]:
+        f = fitted[p["max_num_seqs"]]
+        assert p["tok_s"] == pytest.approx(f["tok_s"])
+        assert p["tok_s_dcsim"] == pytest.approx(f["tok_s_fit"], rel=1e-4)
+        assert p["j_per_tok_dcsim"] == pytest.approx(f["j_per_tok_fit"], rel=1e-4)
+        assert p["within_band"] is True
+    assert g["summary"]["outside_band"] == 0
+    band = g["calibration"]["error_band_pct"]
+    worst = max(abs(p["err_tok_s_pct"]) for p in g["points"])
+    assert worst == pytest.approx(band["tok_s_pct"], abs=BAND_RESOLUTION_PCT)  # the band is this worst point
+
+
+def test_a_carry_to_another_tp_is_predicted_with_its_status_and_band_and_matches_build_node():
+    """Qwen3-32B on one H100 has no calibration: dcsim carries the TP2 profile (other-tp) with the band of such
+    carries; the prediction is the steady state of the replica build_node returns for that node."""
+    g = _one(predict([QWEN32], gpu="H100-SXM", tp=1), "H100-SXM", 1)
+    cal = g["calibration"]
+    assert cal["status"] == "other-tp" and cal["profile"] == "H100-SXM_qwen3-32b_bf16_tp2"
+    node = build_node(NodeSpec(gpu="H100-SXM", model="qwen3-32b", tensor_parallel=1))
+    assert cal["error_band_pct"] == node.calibration["error_band_pct"]
+    assert all(p["within_band"] for p in g["points"])
+    # an independent check of one point: tokens/s = batch / mean step of the replica's own steady state
+    p0 = g["points"][0]
+    with open(QWEN32) as f:
+        row = next(r for r in csv.DictReader(f) if r["gpu"] == "H100-SXM" and r["n_gpus"] == "1"
+                   and int(r["max_num_seqs"]) == p0["max_num_seqs"])
+    assert p0["tok_s"] == pytest.approx(float(row["output_tok_s"]))
+    assert abs(p0["err_tok_s_pct"]) > 1.0  # a real prediction, not the measurement echoed
+
+
+def test_a_point_outside_the_band_is_counted_and_flagged_points_are_not(tmp_path):
+    """A measurement 50 % above what dcsim predicts lies outside any shipped band and is counted; a batch beyond
+    twice the measured range is marked extrapolated and not counted."""
+    rows = list(csv.DictReader(open(QWEN32)))
+    hdr = list(rows[0])
+    pick = [r for r in rows if r["gpu"] == "H100-SXM" and r["n_gpus"] == "2" and r["request_repeats"] == "1"][:3]
+    pick[0] = {**pick[0], "output_tok_s": str(float(pick[0]["output_tok_s"]) * 1.5)}
+    f = tmp_path / "m.csv"
+    with open(f, "w", newline="") as fh:
+        w = csv.DictWriter(fh, hdr)
+        w.writeheader()
+        w.writerows(pick)
+    g = predict([f])["groups"][0]
+    assert [p["within_band"] for p in g["points"]] == [False, True, True]
+    assert g["summary"]["outside_band"] == 1
+
+
+def test_cli_prints_the_table_writes_json_and_refuses_misuse(tmp_path, capsys):
+    out = tmp_path / "pred.json"
+    assert main([str(QWEN32), "--predict", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "H100-SXM / qwen3-32b / bf16 / TP1: dcsim's other-tp replica" in text
+    assert "outside the stated band" in text and "repeated requests not predicted" in text
+    res = json.loads(out.read_text())
+    assert {(g["gpu"], g["tensor_parallel"]) for g in res["groups"]} == {("B200", 1), ("H100-SXM", 1), ("H100-SXM", 2)}
+    assert main([str(QWEN32), "--predict", "--profile", str(tmp_path / "none.yaml")]) == 2
+    assert "none.yaml" in capsys.readouterr().err
+    assert main([str(QWEN32), "--profile", "H100-SXM_qwen3-32b_bf16_tp2"]) == 2  # --profile needs --predict
+    assert "--profile is for --predict" in capsys.readouterr().err
+    assert main([str(MEASUREMENT_DIR / "splitwise_h100_cap.csv"), "--predict"]) == 2
+    assert "cap rows only" in capsys.readouterr().err
+
+
+def test_a_user_profile_has_no_band_and_a_group_dcsim_cannot_build_does_not_stop_the_others(tmp_path, capsys):
+    g = _one(predict([QWEN32], gpu="H100-SXM", tp=1, profile="H100-SXM_qwen3-32b_bf16_tp2"), "H100-SXM", 1)
+    assert g["calibration"]["status"] == "user-profile"
+    assert all(p["within_band"] is None for p in g["points"]) and g["summary"]["outside_band"] is None
+    rows = list(csv.DictReader(open(QWEN32)))
+    bad = [{**r, "model": "no-such-model"} for r in rows[:2]]
+    f = tmp_path / "m.csv"
+    with open(f, "w", newline="") as fh:
+        w = csv.DictWriter(fh, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows + bad)
+    res = predict([f])
+    assert len(res["groups"]) == 3 and len(res["errors"]) == 1
+    assert "no-such-model" in res["errors"][0]["group"]
+    assert main([str(f), "--predict"]) == 0
+    assert "cannot predict" in capsys.readouterr().out
+
+
+def test_request_rows_are_predicted_phase_by_phase():
+    """Splitwise request rows: prompt time, per-token time, average and peak power, each against the measurement;
+    a row is within the request profile's band when its worst value is."""
+    g = _one(predict([MEASUREMENT_DIR / "splitwise_a100_requests.csv"], model="llama-2-70b", tp=2),
+             "A100-SXM4-80GB", 2)
+    assert not g["points"] and len(g["request_points"]) == 10
+    assert all(p["within_band"] is True for p in g["request_points"])
+    assert 0.0 < g["summary"]["mape_token_time_pct"] < 10.0
+
+
+def test_the_docs_example_prints_what_docs_node_md_shows(capsys):
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "node.md").read_text()
+    assert "dcsim calibrate dcsim/data/measurements/mlenergy_qwen3-32b.csv --predict --gpu H100-SXM --tp 1" in doc
+    assert main([str(QWEN32), "--predict", "--gpu", "H100-SXM", "--tp", "1"]) == 0
+    for line in capsys.readouterr().out.splitlines():
+        assert line.strip() in doc, line
