@@ -184,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_tpf)
 
-    for modname in ("dcsim.node.calibrate", "dcsim.report.compare", "dcsim.sweep", "dcsim.plan",
-                    "dcsim.plan_flex"):  # plan_flex adds --curtailment to `dcsim plan`
+    for modname in ("dcsim.node.calibrate", "dcsim.node.predict", "dcsim.report.compare", "dcsim.sweep", "dcsim.plan",
+                    "dcsim.plan_flex"):  # predict adds --predict to `dcsim calibrate`, plan_flex --curtailment to `dcsim plan`
         try:
             mod = __import__(modname, fromlist=["add_parser"])
         except ImportError:

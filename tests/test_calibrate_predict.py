@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from dcsim.node.calibrate import main
 from dcsim.node.catalog import MEASUREMENT_DIR, shipped_profiles
 from dcsim.node.model import build_node
-from dcsim.node.predict import BAND_RESOLUTION_PCT, predict
+from dcsim.node.predict import BAND_RESOLUTION_PCT, main, predict
 from dcsim.scenario.node import NodeSpec
 
 PROFILES = shipped_profiles()  # name -> profile
@@ -132,3 +131,9 @@ def test_the_docs_example_prints_what_docs_node_md_shows(capsys):
     assert main([str(QWEN32), "--predict", "--gpu", "H100-SXM", "--tp", "1"]) == 0
     for line in capsys.readouterr().out.splitlines():
         assert line.strip() in doc, line
+
+
+def test_dcsim_calibrate_carries_predict_from_the_top_level_cli(capsys):
+    from dcsim.cli import main as dcsim_main
+    assert dcsim_main(["calibrate", str(QWEN32), "--predict", "--gpu", "H100-SXM", "--tp", "1"]) == 0
+    assert "dcsim's other-tp replica" in capsys.readouterr().out

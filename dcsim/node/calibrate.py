@@ -968,21 +968,10 @@ def _add_args(p: argparse.ArgumentParser) -> None:
                         "no calibration) and report the leave-one-model-out error")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="leave malformed rows out (counted and listed) instead of stopping at the first")
-    p.add_argument("--predict", action="store_true",
-                   help="no fit: predict the rows with the replica a scenario would run (shipped calibration, "
-                        "carry or pooled transfer) and set each error against the band dcsim states for it; "
-                        "--out writes the predictions as JSON")
-    p.add_argument("--profile", default=None,
-                   help="with --predict: predict with this profile file instead (as a scenario's node.profile)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``calibrate`` command; returns the exit code."""
-    if args.predict:
-        return _run_predict(args)
-    if args.profile:
-        print("dcsim calibrate: error: --profile is for --predict (a fit writes a profile: --out)", file=sys.stderr)
-        return 2
     if args.pool:
         return _run_pool(args)
     try:
@@ -1012,29 +1001,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"dcsim calibrate: error: cannot write {out}: {e}", file=sys.stderr)
             return 2
     return 0
-
-
-def _run_predict(args: argparse.Namespace) -> int:
-    from dcsim.node.predict import format_prediction, predict, write_json  # predict builds on this module
-
-    if args.pool or args.loo:
-        print("dcsim calibrate: error: --predict fits nothing: drop --pool / --loo", file=sys.stderr)
-        return 2
-    try:
-        res = predict(args.measurements, args.gpu, args.model, args.precision, args.tp, args.profile,
-                      skip_bad=args.skip_bad_rows)
-    except (ValueError, OSError, KeyError) as e:
-        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
-        return 2
-    print(format_prediction(res))
-    if args.out:
-        try:
-            write_json(res, args.out)
-        except OSError as e:
-            print(f"dcsim calibrate: error: cannot write {args.out}: {e}", file=sys.stderr)
-            return 2
-        print(f"wrote {args.out}")
-    return 0 if res["groups"] else 2
 
 
 def _run_pool(args: argparse.Namespace) -> int:

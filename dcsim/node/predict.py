@@ -20,13 +20,17 @@ requests (prefix-cache hits) are counted, not predicted: the node model describe
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from dcsim.node.calibrate import (MeasurementError, Problem, _fit_quality, groups, kv_over_capacity, read_rows,
                                   row_expert_parallel)
+from dcsim.node.calibrate import _add_args as calibrate_args
+from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile, resolve_model
 from dcsim.node.model import EXTRAPOLATION_FACTOR, build_node
 from dcsim.scenario.node import NodeSpec
@@ -189,3 +193,62 @@ def write_json(res: dict, path: str | Path) -> None:
     """Write :func:`predict`'s result as JSON (numbers as floats)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(res, indent=1, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
+
+
+def _add_args(p) -> None:
+    p.add_argument("--predict", action="store_true",
+                   help="no fit: predict the rows with the replica a scenario would run (shipped calibration, "
+                        "carry or pooled transfer) and set each error against the band dcsim states for it; "
+                        "--out writes the predictions as JSON")
+    p.add_argument("--profile", default=None,
+                   help="with --predict: predict with this profile file instead (as a scenario's node.profile)")
+
+
+def _run(args, fit) -> int:
+    """``dcsim calibrate`` with ``--predict`` (this module), else the fit (``fit``, :func:`dcsim.node.calibrate.run`)."""
+    if not args.predict:
+        if args.profile:
+            print("dcsim calibrate: error: --profile is for --predict (a fit writes a profile: --out)", file=sys.stderr)
+            return 2
+        return fit(args)
+    if args.pool or args.loo:
+        print("dcsim calibrate: error: --predict fits nothing: drop --pool / --loo", file=sys.stderr)
+        return 2
+    try:
+        res = predict(args.measurements, args.gpu, args.model, args.precision, args.tp, args.profile,
+                      skip_bad=args.skip_bad_rows)
+    except (ValueError, OSError, KeyError) as e:
+        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
+        return 2
+    print(format_prediction(res))
+    if args.out:
+        try:
+            write_json(res, args.out)
+        except OSError as e:
+            print(f"dcsim calibrate: error: cannot write {args.out}: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.out}")
+    return 0 if res["groups"] else 2
+
+
+def add_parser(subparsers) -> None:
+    """Add ``--predict`` and ``--profile`` to ``dcsim calibrate`` (registered by :mod:`dcsim.node.calibrate`, which
+    this module builds on); without ``--predict`` calibrate fits as before."""
+    p = subparsers.choices.get("calibrate")
+    if p is None:
+        return
+    _add_args(p)
+    fit = p.get_default("func")
+    p.set_defaults(func=lambda args: _run(args, fit))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``dcsim calibrate ...`` with ``--predict`` available (argv without the subcommand name)."""
+    p = argparse.ArgumentParser(prog="dcsim calibrate", description=calibrate_run.__doc__)
+    calibrate_args(p)
+    _add_args(p)
+    return _run(p.parse_args(argv), calibrate_run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
