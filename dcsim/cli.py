@@ -124,13 +124,17 @@ def cmd_run(args) -> int:
 
 
 def cmd_tpf(args) -> int:
+    import math
+
     from dcsim.engine.steady import steady_report
+    from dcsim.metrics.record import unlimited_cooling_to_null
     from dcsim.units import format_quantity as fq
 
     from dcsim.engine.preflight import preflight
 
     sc = _load(args.file, args.set)
     rep = steady_report(preflight(sc, label=args.file).models)
+    unlimited_cooling_to_null(rep)  # a plant with no capacity sets no cooling ceiling: null, not inf
     if args.json:
         print(json.dumps(rep, indent=2, sort_keys=True))
         return 0
@@ -142,14 +146,15 @@ def cmd_tpf(args) -> int:
         print(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
         print(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
         print(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
-        print(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})")
+        print(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})"
+              if r["cooling_tok_s"] is not None else "  cooling Q =    unlimited         (the plant has no capacity)")
         print(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}")
         for p in r.get("pools") or []:  # several model pools (racks[].serves)
             print(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
                   f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
         cap = x["interconnect_w"]
         print("  crossovers: power binds below " + (fq(cap, "power") if cap == cap else "(none in range)")
-              + "; compute stops binding above " + (f"{x['gpus']:,.0f} GPUs" if x["gpus"] == x["gpus"] else "(none)")
+              + "; compute stops binding from " + (f"{math.ceil(x['gpus'] - 1e-9):,} GPUs" if x["gpus"] == x["gpus"] else "(none)")
               + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"] else "(none in -30..55 degC)"))
     return 0
 

@@ -198,3 +198,33 @@ def test_max_it_for_cooling_inverts_heat(kind):
     np.testing.assert_allclose(f.heat_to_reject_w(it), f.heat_rejection_capacity_w(t_db, t_wb, 0.9), rtol=1e-12)
     np.testing.assert_allclose(f.breakdown(it, 0.9, t_db, t_wb)["heat_w"], f.heat_to_reject_w(it), rtol=1e-12)
     assert np.all(np.diff(it) <= 0)
+
+
+@pytest.mark.parametrize("kind", ["fixed", "curve"])
+def test_a_quick_study_plant_without_capacity_runs_with_no_cooling_ceiling(kind, tmp_path, capsys):
+    """docs/facility.md's quick studies (fixed_pue / pue_curve without `capacity`: unlimited) run: the cooling
+    figures of the Token Production Function are null, not inf (which failed the run's invariant check), the run
+    says why, and `dcsim tpf` prints the plant as unlimited (its --json null)."""
+    import json
+
+    import yaml
+
+    from conftest import small_scenario
+    from dcsim.cli import main
+    from dcsim.engine import run
+    from dcsim.scenario import load_scenario
+
+    d = small_scenario(duration="10 min")
+    d["facility"]["cooling"] = KINDS[kind]
+    res = run(load_scenario(d))
+    rep = res.report
+    assert rep["tpf"]["cooling_tok_s"] is None and rep["tpf"]["moments"]["hottest"]["slack"]["cooling"] is None
+    assert rep["binding"]["median_slack"]["cooling"] is None
+    assert rep["tpf"]["compute_tok_s"] > 0 and rep["tokens"]["output"] > 0
+    assert any("cooling has no capacity" in w for w in rep["warnings"])
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(d))
+    assert main(["tpf", str(f)]) == 0
+    assert "cooling Q =    unlimited" in capsys.readouterr().out
+    assert main(["tpf", str(f), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["moments"]["peak_demand"]["cooling_tok_s"] is None

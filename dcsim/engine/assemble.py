@@ -14,7 +14,7 @@ from dcsim.engine.steady import (
 )
 from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
-    Throughput, Tokens, TokensAccounting,
+    Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
@@ -346,6 +346,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     bsum = binding_summary(ts, dt)
     mom = run_moments(m, ts, dt)
     tpf = tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom)
+    pools = pools_block(m, ts, dt, pool_in)
+    if np.all(np.isposinf(ts["heat_capacity_w"])):  # a plant with no capacity: no facility cooling ceiling
+        for block in (bsum, tpf, pools):
+            unlimited_cooling_to_null(block)
+        warnings.append("the facility's cooling has no capacity (facility.cooling.capacity unset: unlimited): it "
+                        "sets no ceiling; the cooling figures of the Token Production Function are null")
     binding_share = bsum["share"]
     pue_t = ts["pue"]
     # what the interconnect can feed to IT: the IT power at which facility power reaches the cap (with
@@ -403,7 +409,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         clock=_clock(m),
         notes=planner_notes(m, ts, binding_share, mom, tpf),
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
-        pools=pools_block(m, ts, dt, pool_in),
+        pools=pools,
     )
     if raw.get("flex") is not None:  # issue 18 blocks (dcsim.engine.flex)
         from dcsim.engine.flex import flex_report

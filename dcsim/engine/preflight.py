@@ -184,7 +184,11 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     peak_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, peak_it), lf, t_db, t_wb)["facility"], dtype=float)
     for name, x in (("idle IT power", idle_it), ("full-load IT power", peak_it),
                     ("IT power the interconnect allows", allowed_it), ("IT power the plant can cool", coolable_it)):
-        if not np.all(np.isfinite(x)):
+        x = np.asarray(x, dtype=float)
+        # a plant with no capacity (fixed_pue / pue_curve without `capacity`, the documented default) cools any load:
+        # +inf there is the model's answer, not an input out of range
+        bad = np.isnan(x) | (x == -np.inf) if name == "IT power the plant can cool" else ~np.isfinite(x)
+        if np.any(bad):
             errs.append(("facility", f"{name} is not finite ({excerpt(np.asarray(x).ravel()[:3].tolist())}): "
                          "an input is out of any physical range"))
     if errs:

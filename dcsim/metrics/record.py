@@ -51,6 +51,22 @@ def non_finite_paths(obj: Any, path: str = "") -> list[str]:
     return []
 
 
+_COOLING_KEYS = ("cooling", "heat")
+
+
+def unlimited_cooling_to_null(obj, cooling: bool = False):
+    """Set to None, in place, every +inf under a key naming cooling or heat (the ceilings, slacks and budgets of a
+    plant with no capacity: unlimited, not a number); other values are left alone, so a non-finite figure anywhere
+    else still fails the run's invariant check."""
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        here = cooling or (isinstance(k, str) and any(w in k for w in _COOLING_KEYS))
+        if isinstance(v, float) and here and v == math.inf:
+            obj[k] = None
+        elif isinstance(v, (dict, list)):
+            unlimited_cooling_to_null(v, here)
+
+
 @dataclass
 class Tokens:
     """Tokens over the run: ``input`` (prompt) and ``output`` (generated)."""
