@@ -248,6 +248,10 @@ def build_models(sc: Scenario) -> Models:
                  f"({g.node.calibration['measured_batch_max']:,.0f}): its figures there are extrapolated, with no error "
                  f"band measured (docs/node.md, Calibration); lower racks[{i}].node.max_batch to stay in range"
                  for i, g in enumerate(groups) if g.node.calibration.get("extrapolated")]
+    warnings += [f"racks[{i}] ({g.name}): node.profile {g.profile} was fitted to {g.node.calibration['profile_measured_for']}, "
+                 f"not {g.node.calibration['for']} (its {', '.join(g.node.calibration['profile_mismatch'])} differ): "
+                 f"its parameters describe that setup"
+                 for i, g in enumerate(groups) if g.node.calibration.get("profile_mismatch")]
     warnings += [f"racks[{i}] ({g.name}): tensor_parallel {g.node.gpus_per_replica} leaves {unused} of the "
                  f"{g.node.gpus_per_node} GPUs of each server unused (powered, idle at {g.node.gpu.idle_w:g} W each, "
                  f"counted in the racks' power)"

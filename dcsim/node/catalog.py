@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from pathlib import Path
 
 import yaml
 
 from dcsim.scenario.node import GpuSpec, ModelSpec
+from dcsim.scenario.safeyaml import YamlInputError, load_yaml_text, read_text_bounded
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PROFILE_DIR = DATA_DIR / "profiles"
@@ -83,8 +85,68 @@ def shipped_profiles() -> dict[str, dict]:
     return {p.stem: _read_yaml(p) for p in sorted(PROFILE_DIR.glob("*.yaml"))}
 
 
+#: the parameters of a profile (``dcsim calibrate``'s output) with the physical range each must lie in; the fit's own
+#: bounds (:mod:`dcsim.node.calibrate`) are inside these. Power terms: at most 10 kW per GPU (no board draws more;
+#: assumption, a bound against typing errors, the board limit clips the sum anyway); overheads at most 1 s.
+PROFILE_PARAMS = {
+    "mfu": (0.0, 1.0, False, "model FLOP utilisation, a fraction of the peak in (0, 1]"),
+    "mbu": (0.0, 1.0, False, "HBM bandwidth utilisation, a fraction in (0, 1]"),
+    "t_layer_s": (0.0, 1.0, True, "seconds per layer run, in [0, 1]"),
+    "t_seq_layer_s": (0.0, 1.0, True, "seconds per layer run per sequence, in [0, 1]"),
+    "overlap_p": (1.0, 1000.0, True, "the roofline overlap exponent, in [1, 1000]"),
+    "t_moe_layer_s": (0.0, 1.0, True, "seconds per MoE layer run, in [0, 1]"),
+    "t_fp8_layer_s": (0.0, 1.0, True, "seconds per FP8 layer run, in [0, 1]"),
+    "p_compute_w": (0.0, 1e4, True, "W per GPU with the compute units busy, in [0, 10,000]"),
+    "p_memory_w": (0.0, 1e4, True, "W per GPU with HBM busy, in [0, 10,000]"),
+    "p_sync_w": (0.0, 1e4, True, "W per GPU in the overheads, in [0, 10,000]"),
+    "gamma": (1.0, 5.0, True, "the DVFS exponent, in [1, 5]"),
+}
+_OPTIONAL_PARAMS = ("overlap_p", "t_moe_layer_s", "t_fp8_layer_s")
+
+
+def check_profile(prof, where: str) -> dict:
+    """``prof`` if it is a usable node profile, else a ``ValueError`` naming ``where`` (the file), the field and the
+    reason: a mapping with ``params`` holding every parameter of :data:`PROFILE_PARAMS` (the three optional ones may
+    be absent) as a finite number in its range, and an ``error_band_pct`` (if any) of non-negative numbers or null."""
+    if not isinstance(prof, dict) or not isinstance(prof.get("params"), dict):
+        raise ValueError(f"{where}: not a dcsim node profile (a mapping with a 'params' mapping, as `dcsim calibrate "
+                         f"--out` writes)")
+    q = prof["params"]
+    if "p_sync_w" not in q and "p_base_w" in q:
+        raise ValueError(f"{where}: written by an older dcsim (a constant serving power term p_base_w, no p_sync_w): "
+                         f"rerun its `generated_by` command to recalibrate it for the work-based power model")
+    for k, (lo, hi, lo_ok, what) in PROFILE_PARAMS.items():
+        if k not in q:
+            if k in _OPTIONAL_PARAMS:
+                continue
+            raise ValueError(f"{where}: params.{k} is missing ({what})")
+        v = q[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or not ((v >= lo) if lo_ok else (v > lo)) or v > hi:
+            raise ValueError(f"{where}: params.{k} must be {what}, got {_excerpt(v)}")
+    band = prof.get("error_band_pct")
+    if band is not None:
+        if not isinstance(band, dict):
+            raise ValueError(f"{where}: error_band_pct must be a mapping of tok_s_pct and j_per_tok_pct, got "
+                             f"{_excerpt(band)}")
+        for k in ("tok_s_pct", "j_per_tok_pct"):
+            v = band.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                  or v < 0):
+                raise ValueError(f"{where}: error_band_pct.{k} must be a number >= 0 (per cent) or null, got "
+                                 f"{_excerpt(v)}")
+    return prof
+
+
+def _excerpt(v, n: int = 60) -> str:
+    s = repr(v)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
 def load_profile(ref: str, base_dir: str | Path | None = None) -> dict:
-    """A profile by shipped name, or by path (relative to ``base_dir``) to a calibrate YAML."""
+    """A profile by shipped name, or by path (relative to ``base_dir``) to a calibrate YAML, checked
+    (:func:`check_profile`); the file is read as scenarios are (:mod:`dcsim.scenario.safeyaml`: size, depth and
+    alias limits), and any problem is a ``ValueError`` naming the file."""
     shipped = shipped_profiles()
     if ref in shipped:
         return shipped[ref]
@@ -92,11 +154,14 @@ def load_profile(ref: str, base_dir: str | Path | None = None) -> dict:
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
     if p.is_file():
-        prof = yaml.safe_load(p.read_text())
-        if not isinstance(prof, dict) or "params" not in prof:
-            raise ValueError(f"{p}: not a dcsim node profile (no 'params' key)")
-        return prof
-    raise ValueError(f"profile {ref!r}: neither a shipped profile ({', '.join(shipped)}) nor a file")
+        try:
+            prof = load_yaml_text(read_text_bounded(p.read_bytes()))
+        except YamlInputError as e:
+            raise ValueError(f"{p}: {e}") from None
+        except OSError as e:
+            raise ValueError(f"{p}: cannot read the profile: {e.strerror or e}") from None
+        return check_profile(prof, str(p))
+    raise ValueError(f"profile {_excerpt(ref, 120)}: neither a shipped profile ({', '.join(shipped)}) nor a file")
 
 
 def find_profile(gpu: str, model: str, precision: str, tp: int | None) -> dict | None:

@@ -440,7 +440,16 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())
     stack, current = serving_stack(prof)
+    # a user's profile fitted to another GPU, model, precision or TP degree describes that setup, not this one
+    mismatch = [] if status != "user-profile" else [
+        k for k, mine, theirs in (("gpu", gpu, prof.get("gpu")), ("model", model, prof.get("model")),
+                                  ("precision", precision, prof.get("precision")),
+                                  ("tensor_parallel", tp, prof.get("tensor_parallel")))
+        if theirs not in (None, "*") and str(theirs).strip().lower() != str(mine).strip().lower()]
     return {"status": status, "profile": str(prof.get("name")), "for": where,
+            "profile_mismatch": mismatch,
+            "profile_measured_for": " / ".join(str(prof.get(k, "?")) for k in ("gpu", "model", "precision"))
+            + f" / TP{prof.get('tensor_parallel', '?')}" if mismatch else None,
             "meaning": meaning, "borrowed": dict(borrowed or {}),
             "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),

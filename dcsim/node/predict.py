@@ -141,6 +141,9 @@ def format_prediction(res: dict) -> str:
         lines.append(f"{grp['gpu']} / {grp['model']} / {grp['precision']} / TP{grp['tensor_parallel']}"
                      + (" expert-parallel" if grp["expert_parallel"] else "")
                      + f": dcsim's {cal['status']} replica (profile {cal['profile']}), {band_txt}")
+        if cal.get("profile_mismatch"):
+            lines.append(f"  note: the profile was fitted to {cal['profile_measured_for']} (its "
+                         f"{', '.join(cal['profile_mismatch'])} differ from these rows)")
         if grp["points"]:
             itl = any("median_itl_ms" in p for p in grp["points"])
             lines.append(f"  {'batch':>7} {'tok/s':>9} {'dcsim':>9} {'error':>8}  {'J/tok':>8} {'dcsim':>8} "
