@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import sys
 from dataclasses import asdict
@@ -100,13 +101,36 @@ class MeasurementError(ValueError):
     """A measurement row is malformed; the message names the file and line."""
 
 
+#: columns that count things: whole numbers (a GPU count, a batch cap, a repeat count)
+_INTEGER = ("n_gpus", "max_num_seqs")
+#: precisions a profile is fitted for (the scenario's ``node.precision``)
+_PRECISIONS = ("bf16", "fp8", "int4")
+#: a row's per-GPU power above this many times the GPU's board power (TDP) is refused: no board draws it; the
+#: margin (assumption) covers a measurement's averaging, not a column holding a replica's sum where a per-GPU value
+#: belongs
+POWER_OVER_TDP = 1.25
+#: a cap row's latency factor (step time under the cap / at TDP) below this is refused: a power cap cannot speed a
+#: step up; the margin (assumption) covers measurement noise
+MIN_LATENCY_FACTOR = 0.9
+
+
+def _ex(v, n: int = 60) -> str:
+    """A short excerpt of a cell for a message (a 100,000-character cell is not echoed whole)."""
+    s = repr(v)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
 def _row_problem(r: dict) -> str | None:
+    if None in r:
+        return "more cells than the header has columns"
     kind = (r.get("kind") or "load").strip()
     if kind not in _NUMERIC:
-        return f"kind must be one of {', '.join(sorted(_NUMERIC))}, got {kind!r}"
+        return f"kind must be one of {', '.join(sorted(_NUMERIC))}, got {_ex(kind)}"
     for c in _TEXT:
         if not (r.get(c) or "").strip():
             return f"column {c!r} is missing or empty"
+    if r["precision"].strip() not in _PRECISIONS:
+        return f"column 'precision' must be one of {', '.join(_PRECISIONS)}, got {_ex(r['precision'])}"
     for c in _NUMERIC[kind]:
         v = r.get(c)
         if v is None or not str(v).strip():
@@ -114,9 +138,31 @@ def _row_problem(r: dict) -> str | None:
         try:
             x = float(v)
         except ValueError:
-            return f"column {c!r}: not a number: {v!r}"
+            return f"column {c!r}: not a number: {_ex(v)}"
         if not math.isfinite(x) or x <= 0:
-            return f"column {c!r}: must be a finite number > 0, got {v!r}"
+            return f"column {c!r}: must be a finite number > 0, got {_ex(v)}"
+        if c in _INTEGER and not _is_count(v):
+            return f"column {c!r}: must be a whole number (a count), got {_ex(v)}"
+    problem = _optional_number(r, "j_per_out_tok", 1e-300, "must be a finite number > 0 (J per output token)")
+    if problem:
+        return problem
+    power = _power_problem(r, kind)
+    if power:
+        return power
+    if kind == "cap":
+        phase = (r.get("phase") or "").strip()
+        if phase not in ("prefill", "decode"):
+            return f"column 'phase' must be prefill or decode (the step the cap was measured on), got {_ex(phase)}"
+        if float(r["cap_frac_tdp"]) > 1.0:
+            return (f"column 'cap_frac_tdp': the cap as a fraction of TDP, at most 1 (e.g. 0.7 for 70 %), got "
+                    f"{_ex(r['cap_frac_tdp'])}")
+        if float(r["latency_factor"]) < MIN_LATENCY_FACTOR:
+            return (f"column 'latency_factor': the step time under the cap over the time at TDP, at least "
+                    f"{MIN_LATENCY_FACTOR:g} (a cap cannot speed a step up), got {_ex(r['latency_factor'])}")
+        if phase == "decode":
+            problem = _optional_number(r, "ctx_tokens", 1e-300, "must be a finite number > 0 (context tokens)")
+            if problem:
+                return problem
     if kind == "load":
         problem = (_optional_number(r, "decode_ctx", float(r["mean_in"]),  # tokens a running sequence holds
                                     "must be a finite number >= mean_in (a running sequence holds its prompt)")
@@ -127,15 +173,41 @@ def _row_problem(r: dict) -> str | None:
         if problem:
             return problem
     rep = (r.get("request_repeats") or "").strip()  # optional: times the benchmark sent its request list
-    if rep and (not rep.isdigit() or int(rep) < 1):
-        return f"column 'request_repeats': must be an integer >= 1, got {rep!r}"
+    if rep and (not _is_count(rep) or int(rep) < 1):
+        return f"column 'request_repeats': must be an integer >= 1, got {_ex(rep)}"
     ep = (r.get("expert_parallel") or "").strip()  # optional: GPUs the experts are spread over whole
     if ep:
-        if not ep.isdigit() or int(ep) < 1:
-            return f"column 'expert_parallel': must be an integer >= 1, got {ep!r}"
+        if not _is_count(ep) or int(ep) < 1:
+            return f"column 'expert_parallel': must be an integer >= 1, got {_ex(ep)}"
         if int(ep) not in (1, int(float(r["n_gpus"]))):
             return (f"column 'expert_parallel': must be 1 (experts sharded) or n_gpus ({r['n_gpus']}: vLLM's "
                     f"--enable-expert-parallel spreads the experts over the replica's GPUs), got {ep!r}")
+    return None
+
+
+def _is_count(v) -> bool:
+    """True for a whole number written in ASCII digits ("8", " 16 "; not "8.5", "1e0" or "²")."""
+    t = str(v).strip()
+    return t.isascii() and t.isdigit()
+
+
+def _power_problem(r: dict, kind: str) -> str | None:
+    """A row whose per-GPU power exceeds :data:`POWER_OVER_TDP` times its GPU's board power (a GPU in the catalog;
+    an unknown one is reported when its group is built), or whose peak power is below its average."""
+    try:
+        tdp = resolve_gpu(r["gpu"].strip()).tdp_w
+    except (ValueError, KeyError):
+        return None
+    n = float(r["n_gpus"])
+    cols = {"load": (("gpu_power_w", n),), "request": (("avg_gpu_power_w", 1.0), ("peak_gpu_power_w", 1.0))}.get(kind, ())
+    for c, per in cols:
+        w = float(r[c]) / per
+        if w > POWER_OVER_TDP * tdp:
+            what = "the replica's summed GPU power" if kind == "load" else "the power per GPU"
+            return (f"column {c!r}: {w:,.4g} W per GPU, above {r['gpu'].strip()}'s board power ({tdp:g} W TDP): "
+                    f"no board draws that (the column is {what})")
+    if kind == "request" and float(r["peak_gpu_power_w"]) < float(r["avg_gpu_power_w"]):
+        return "column 'peak_gpu_power_w' is below 'avg_gpu_power_w' (the peak is the prefill step's power)"
     return None
 
 
@@ -147,8 +219,8 @@ def _optional_number(r: dict, column: str, lowest: float, rule: str) -> str | No
     try:
         x = float(v)
     except ValueError:
-        return f"column {column!r}: not a number: {v!r}"
-    return None if math.isfinite(x) and x >= lowest else f"column {column!r}: {rule}, got {v!r}"
+        return f"column {column!r}: not a number: {_ex(v)}"
+    return None if math.isfinite(x) and x >= lowest else f"column {column!r}: {rule}, got {_ex(v)}"
 
 
 def row_expert_parallel(r: dict) -> int:
@@ -202,16 +274,46 @@ def row_prompt_scv(r: dict) -> float:
     return float(v) if v else 0.0
 
 
+#: largest measurement file read (assumption: the shipped files are under 100 kB; a bound against reading a device
+#: or a mistaken path until memory runs out)
+MAX_CSV_BYTES = 64 * 1024 * 1024
+
+
+def _csv_text(p: str | Path) -> str:
+    """The text of a measurement file: at most :data:`MAX_CSV_BYTES`, UTF-8 (a byte-order mark allowed)."""
+    path = Path(p)
+    try:
+        if path.is_dir():
+            raise MeasurementError(f"{p}: a directory, not a measurement CSV file")
+        with open(path, "rb") as f:
+            data = f.read(MAX_CSV_BYTES + 1)
+    except OSError as e:
+        raise MeasurementError(f"{p}: cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_CSV_BYTES:
+        raise MeasurementError(f"{p}: larger than the {MAX_CSV_BYTES // 2**20} MiB limit for a measurement file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise MeasurementError(f"{p}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+
+
 def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None) -> list[dict]:
     """All rows of the CSV files (strings), with ``_file`` and ``_line`` added.
 
     A malformed row raises :class:`MeasurementError` naming ``file:line`` and the column; with
-    ``skip_bad`` it is left out instead and its ``file:line: reason`` appended to ``skipped``.
+    ``skip_bad`` it is left out instead and its ``file:line: reason`` appended to ``skipped``. A file that cannot be
+    read as CSV (not UTF-8, larger than :data:`MAX_CSV_BYTES`, a repeated column name, a cell beyond the CSV
+    reader's field limit) is an error whatever ``skip_bad`` says.
     """
     rows = []
     for p in paths:
-        with open(p, newline="") as f:
-            reader = csv.DictReader(f)
+        reader = csv.DictReader(io.StringIO(_csv_text(p), newline=""))
+        try:
+            header = reader.fieldnames or []
+            dup = sorted({c for c in header if header.count(c) > 1})
+            if dup:
+                raise MeasurementError(f"{p}:1: column {_ex(dup[0])} appears twice in the header")
             for r in reader:
                 line = reader.line_num
                 why = _row_problem(r)
@@ -223,9 +325,12 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
                         skipped.append(msg)
                     continue
                 r["kind"] = (r.get("kind") or "load").strip()
+                r["source"] = (r.get("source") or "").strip() or f"{Path(p).name}:{line}"
                 r["_file"] = Path(p).name
                 r["_line"] = line
                 rows.append(r)
+        except csv.Error as e:
+            raise MeasurementError(f"{p}:{reader.line_num}: not readable as CSV ({_ex(str(e), 100)})") from None
     return rows
 
 
@@ -235,8 +340,9 @@ def group_key(r: dict) -> tuple[str, str, str, int]:
 
 
 def groups(rows: list[dict], gpu: str | None = None, model: str | None = None, precision: str | None = None,
-           tp: int | None = None) -> dict[tuple, list[dict]]:
-    """Load and request rows by :func:`group_key`, filtered by the options that are given."""
+           tp: int | None = None, skipped: list[str] | None = None) -> dict[tuple, list[dict]]:
+    """Load and request rows by :func:`group_key`, filtered by the options that are given (``skipped``: the rows
+    ``--skip-bad-rows`` left out, named when none is left)."""
     out: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["kind"] == "cap":
@@ -250,7 +356,8 @@ def groups(rows: list[dict], gpu: str | None = None, model: str | None = None, p
                  if v is not None]
         raise ValueError("no load or request rows" + (f" for {' '.join(given)}" if given else " in the files")
                          + (" (cap rows only: they fit a GPU's DVFS exponent beside load or request rows)"
-                            if any(r["kind"] == "cap" for r in rows) else ""))
+                            if any(r["kind"] == "cap" for r in rows) else "")
+                         + (f"; {len(skipped)} malformed row(s) left out, the first: {skipped[0]}" if skipped else ""))
     return dict(sorted(out.items()))
 
 
@@ -279,7 +386,11 @@ class _Group:
             raise MeasurementError(f"{r0['_file']}: {'/'.join(map(str, self.key))} mixes expert_parallel "
                                    f"values {sorted(layouts)}; one group is one serving layout")
         self.expert_parallel = layouts.pop()
-        self.d = _derived(r0["model"], self.precision, self.tp, self.expert_parallel)
+        try:
+            self.d = _derived(r0["model"], self.precision, self.tp, self.expert_parallel)
+        except ValueError as e:  # an unknown model, experts that do not split: name the rows
+            raise MeasurementError(f"{r0['_file']}:{r0['_line']}: {'/'.join(map(str, self.key))}: "
+                                   f"{str(e).strip(chr(39) + chr(34))}") from None
         self.gpu = gpu
         self.weight = weight
         load = [r for r in rows if fitted_load(r)]
@@ -684,7 +795,7 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
     out = []
-    for key, rows_g in groups(rows, gpu, model, precision, tp).items():
+    for key, rows_g in groups(rows, gpu, model, precision, tp, skipped).items():
         caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == key[0]]
         prof = _calibrate_group(rows_g, caps, gamma, loo)
         if skipped:
@@ -953,13 +1064,37 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _gamma_arg(text: str) -> float:
+    """``--gamma``: a number in [1, 5], the bounds the fit holds gamma in when cap rows identify it."""
+    try:
+        g = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {_ex(text)}") from None
+    if not (1.0 <= g <= 5.0):
+        raise argparse.ArgumentTypeError(f"must be in [1, 5] (dynamic power ~ clock^gamma), got {_ex(text)}")
+    return g
+
+
+def out_is_input(out: str | Path, inputs) -> str | None:
+    """The input file ``--out`` would overwrite (a measurement CSV, a profile), or None."""
+    try:
+        target = Path(out).resolve()
+    except (OSError, RuntimeError):
+        return None
+    for f in inputs:
+        if f and Path(f).exists() and Path(f).resolve() == target:
+            return str(f)
+    return None
+
+
 def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("measurements", nargs="+", help="CSV file(s): kind=load / request / cap rows")
     p.add_argument("--gpu", default=None, help="GPU catalog name, e.g. H100-SXM (default: every GPU in the files)")
     p.add_argument("--model", default=None, help="model catalog name, e.g. llama-3.1-70b (default: every model)")
     p.add_argument("--precision", choices=["bf16", "fp8", "int4"], default=None)
     p.add_argument("--tp", type=int, default=None, help="GPUs per replica (n_gpus column)")
-    p.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="DVFS exponent when no cap rows (assumption)")
+    p.add_argument("--gamma", type=_gamma_arg, default=DEFAULT_GAMMA,
+                   help="DVFS exponent when no cap rows (assumption; 1 to 5, the fit's bounds)")
     p.add_argument("--loo", action="store_true", help="also report leave-one-load-level-out error")
     p.add_argument("--out", default=None,
                    help="write the profile YAML here (a directory when several groups are calibrated)")
@@ -972,6 +1107,14 @@ def _add_args(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``calibrate`` command; returns the exit code."""
+    if args.out is not None and not str(args.out).strip():
+        print("dcsim calibrate: error: --out is empty", file=sys.stderr)
+        return 2
+    clash = args.out and out_is_input(args.out, args.measurements)
+    if clash:
+        print(f"dcsim calibrate: error: --out {clash} is one of the measurement files: it would be overwritten",
+              file=sys.stderr)
+        return 2
     if args.pool:
         return _run_pool(args)
     try:

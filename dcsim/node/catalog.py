@@ -61,7 +61,7 @@ def _lookup(cat: dict, name: str, what: str):
         if getattr(v, "hf_id", ""):
             by.setdefault(_norm(v.hf_id), v)
     if _norm(name) not in by:
-        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(sorted(cat))} (or define it inline)")
+        raise ValueError(f"unknown {what} {_excerpt(name)}; known: {', '.join(sorted(cat))} (or define it inline)")
     return by[_norm(name)]
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dcsim.node.calibrate import (MeasurementError, Problem, _fit_quality, groups, kv_over_capacity, read_rows,
-                                  row_expert_parallel)
+from dcsim.node.calibrate import (MeasurementError, Problem, _fit_quality, groups, kv_over_capacity, out_is_input,
+                                  read_rows, row_expert_parallel)
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile, resolve_model
@@ -98,6 +98,11 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
             "repeated_requests": len(g.repeated)}
 
 
+def _short(v, n: int = 40) -> str:
+    t = str(v)
+    return t if len(t) <= n else t[: n - 3] + "..."
+
+
 def _is_moe(model: str) -> bool:
     return bool(resolve_model(model).n_experts)
 
@@ -112,11 +117,11 @@ def predict(paths: list[str | Path], gpu: str | None = None, model: str | None =
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad, skipped)
     out, errors = [], []
-    for key, rows_g in groups(rows, gpu, model, precision, tp).items():
+    for key, rows_g in groups(rows, gpu, model, precision, tp, skipped).items():
         try:
             out.append(predict_group(rows_g, profile, Path.cwd()))
         except (ValueError, KeyError, OSError) as e:
-            errors.append({"group": "/".join(map(str, key)), "error": str(e)})
+            errors.append({"group": "/".join(_short(k) for k in key), "error": str(e).strip(chr(39) + chr(34))})
     return {"groups": out, "errors": errors, "skipped_rows": skipped}
 
 
@@ -217,6 +222,14 @@ def _run(args, fit) -> int:
     if args.pool or args.loo:
         print("dcsim calibrate: error: --predict fits nothing: drop --pool / --loo", file=sys.stderr)
         return 2
+    if args.out is not None and not str(args.out).strip():
+        print("dcsim calibrate: error: --out is empty", file=sys.stderr)
+        return 2
+    clash = args.out and out_is_input(args.out, [*args.measurements, args.profile])
+    if clash:
+        print(f"dcsim calibrate: error: --out {clash} is one of the input files: it would be overwritten",
+              file=sys.stderr)
+        return 2
     try:
         res = predict(args.measurements, args.gpu, args.model, args.precision, args.tp, args.profile,
                       skip_bad=args.skip_bad_rows)
@@ -231,7 +244,7 @@ def _run(args, fit) -> int:
             print(f"dcsim calibrate: error: cannot write {args.out}: {e}", file=sys.stderr)
             return 2
         print(f"wrote {args.out}")
-    return 0 if res["groups"] else 2
+    return 2 if res["errors"] or not res["groups"] else 0
 
 
 def add_parser(subparsers) -> None:
