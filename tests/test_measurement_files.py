@@ -78,3 +78,12 @@ def test_skip_bad_rows_names_what_it_left_out_when_nothing_is_left(tmp_path, cap
     f.write_text(HEADER + "\n" + _cell(ROW, "batch", "-1") + "\n")
     assert main([str(f), "--predict", "--skip-bad-rows"]) == 2
     assert "1 malformed row(s) left out, the first: " in capsys.readouterr().err
+
+
+def test_flags_belong_to_the_row_not_to_its_batch_cap(tmp_path):
+    from dcsim.node.predict import predict
+    f = tmp_path / "m.csv"
+    f.write_text(HEADER + "\n" + ROW + "\n" + _cell(ROW, "batch", "5000") + "\n")
+    pts = predict([f])["groups"][0]["points"]
+    assert pts[0]["flags"] == [] and pts[0]["within_band"] is True
+    assert set(pts[1]["flags"]) == {"extrapolated", "kv-over-capacity"}

@@ -101,8 +101,10 @@ class MeasurementError(ValueError):
     """A measurement row is malformed; the message names the file and line."""
 
 
-#: columns that count things: whole numbers (a GPU count, a batch cap, a repeat count)
-_INTEGER = ("n_gpus", "max_num_seqs")
+#: columns that count things, by row kind: whole numbers (GPUs, a batch cap, prompts of a batch, tokens); a load
+#: row's ``batch`` is an average and may be fractional
+_INTEGER = {"load": ("n_gpus", "max_num_seqs"), "request": ("n_gpus", "prompt_tokens", "batch", "output_tokens"),
+            "cap": ("n_gpus", "prompt_tokens", "batch")}
 #: precisions a profile is fitted for (the scenario's ``node.precision``)
 _PRECISIONS = ("bf16", "fp8", "int4")
 #: a row's per-GPU power above this many times the GPU's board power (TDP) is refused: no board draws it; the
@@ -141,7 +143,7 @@ def _row_problem(r: dict) -> str | None:
             return f"column {c!r}: not a number: {_ex(v)}"
         if not math.isfinite(x) or x <= 0:
             return f"column {c!r}: must be a finite number > 0, got {_ex(v)}"
-        if c in _INTEGER and not _is_count(v):
+        if c in _INTEGER[kind] and not _is_count(v):
             return f"column {c!r}: must be a whole number (a count), got {_ex(v)}"
     problem = _optional_number(r, "j_per_out_tok", 1e-300, "must be a finite number > 0 (J per output token)")
     if problem:

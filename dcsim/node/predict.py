@@ -69,13 +69,13 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
     band = cal.get("error_band_pct") or {}
     bt, bj = band.get("tok_s_pct"), band.get("j_per_tok_pct")
     mb = cal.get("measured_batch_max")
-    over_kv = {p["max_num_seqs"] for p in kv_over_capacity(g)}
+    over_kv = {(p["max_num_seqs"], p["batch"]) for p in kv_over_capacity(g)}  # the row, not its batch cap alone
     outside = flagged = 0
     for p in points:
         flags = []
         if mb is not None and p["batch"] > EXTRAPOLATION_FACTOR * mb:
             flags.append("extrapolated")
-        if p["max_num_seqs"] in over_kv:
+        if (p["max_num_seqs"], p["batch"]) in over_kv:
             flags.append("kv-over-capacity")
         within = None
         if bt is not None and bj is not None:
