@@ -435,3 +435,29 @@ def test_dashed_lines_two_runs_share_show_both_runs(three):
             # the solid lines' rule, narrower: the dashes stay thinner than the run's own solid line
             solid = [x.get_linewidth() for x in ax.get_lines() if x.get_linestyle() == "-" and x.get_label() != "_nolegend_"]
             assert all(w < s for w, s in zip(widths, solid[:3]))
+
+
+@pytest.mark.parametrize("name, content, expect", [
+    ("report.json", "[1, 2]", "a JSON object expected"),
+    ("report.json", '{"binding": "x"}', "binding is a str"),
+    ("report.json", '{"binding": {"share": [1, 2]}}', "binding.share is a list"),
+    ("report.json", '{"binding": {"shifts": [5]}}', "binding.shifts[0] is a int"),
+    ("report.json", '{"provenance": {"calibration": "x"}}', "provenance.calibration is a str"),
+    ("report.json", '{"slo_tail_near_ceiling": 5}', "slo_tail_near_ceiling is a int"),
+    ("report.json", b"\xff\xfe\x00", "not UTF-8"),
+    ("timeseries.csv", "", "empty time-series file"),
+    ("timeseries.csv", b"\xa1\xb2", "not UTF-8"),
+    ("timeseries.csv", "t_s,x\n0,abc\n", "not a dcsim time series"),
+])
+def test_a_malformed_result_folder_is_one_error_naming_the_file(runs, tmp_path, capsys, name, content, expect):
+    """A report or time series compare cannot read as dcsim wrote it is exit 2 naming the file, not a traceback."""
+    base, *_ = runs
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    if name == "timeseries.csv":
+        (bad / "report.json").write_text((base / "air" / "report.json").read_text())
+    target = bad / name
+    target.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert main([str(base / "air"), str(bad), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert str(target) in err and expect in err, err

@@ -9,6 +9,7 @@ plus ``compare.json`` into an output directory.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -60,8 +61,32 @@ class CompareError(ValueError):
     """A directory given to ``dcsim compare`` is not a dcsim result directory."""
 
 
+#: the parts of a report compare reads, with the JSON type each must have when present (a report of another tool or
+#: a hand-edited one is refused with the field named, not read into a traceback)
+_SHAPE = (("binding", dict), ("binding.share", dict), ("binding.shifts", list), ("provenance", dict),
+          ("provenance.calibration", list), ("slo_tail_near_ceiling", dict))
+
+
+def _check_shape(report: Any, rp: Path) -> dict:
+    if not isinstance(report, dict):
+        raise CompareError(f"{rp}: not a dcsim report (a JSON object expected, got a {type(report).__name__})")
+    for path, kind in _SHAPE:
+        v = get_path(report, path)
+        if v is not None and not isinstance(v, kind):
+            raise CompareError(f"{rp}: not a dcsim report: {path} is a {type(v).__name__}, expected a "
+                               f"{'mapping' if kind is dict else 'list'}")
+    for i, x in enumerate(get_path(report, "binding.shifts") or []):
+        if not isinstance(x, dict):
+            raise CompareError(f"{rp}: not a dcsim report: binding.shifts[{i}] is a {type(x).__name__}")
+    for i, x in enumerate(get_path(report, "provenance.calibration") or []):
+        if not isinstance(x, dict):
+            raise CompareError(f"{rp}: not a dcsim report: provenance.calibration[{i}] is a {type(x).__name__}")
+    return report
+
+
 def load_run(d: Path) -> tuple[dict, dict[str, np.ndarray] | None]:
-    """``(report, timeseries or None)`` of a result directory."""
+    """``(report, timeseries or None)`` of a result directory; :class:`CompareError` naming the file when either
+    cannot be read as dcsim wrote it."""
     d = Path(d)
     rp = d / "report.json"
     if not rp.is_file():
@@ -70,8 +95,19 @@ def load_run(d: Path) -> tuple[dict, dict[str, np.ndarray] | None]:
         report = json.loads(rp.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CompareError(f"{rp}: not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise CompareError(f"{rp}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    except (OSError, RecursionError) as exc:
+        raise CompareError(f"{rp}: cannot read: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+    report = _check_shape(report, rp)
     tsp = d / "timeseries.csv"
-    ts = read_timeseries(tsp) if tsp.is_file() else None
+    try:
+        ts = read_timeseries(tsp) if tsp.is_file() else None
+    except UnicodeDecodeError as exc:
+        raise CompareError(f"{tsp}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    except (ValueError, csv.Error, OSError) as exc:  # empty, a cell that is not a number, not CSV
+        msg = str(exc)
+        raise CompareError(msg if msg.startswith(str(tsp)) else f"{tsp}: not a dcsim time series ({msg[:200]})") from None
     return report, ts
 
 
