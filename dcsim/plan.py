@@ -406,28 +406,39 @@ class Target:
         return {"target": self.text, "value": v, "ok": bool(ok), "headroom": head}
 
 
+def _short(text: str, n: int = 80) -> str:
+    """A user's text quoted for a message, at most ``n`` characters."""
+    r = repr(text)
+    return r if len(r) <= n else r[: n - 4] + "...'"
+
+
 def parse_target(text: str, class_names: list[str] | None = None) -> Target:
     """Parse ``"ttft.p99<=2 s"``, ``"chat.tpot.p99<=100 ms"``, ``"slo_attainment>=0.99"`` (errors name the text)."""
     m = _TARGET_RE.match(text)
     if not m:
-        raise ValueError(f"--target {text!r}: expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
+        raise ValueError(f"--target {_short(text)}: expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
                          "or [class.]slo_attainment>=FRACTION")
     cls, metric, q, op, val = m.group("cls"), m.group("metric"), m.group("q"), m.group("op"), m.group("val")
     op = {"<": "<=", ">": ">="}.get(op, op)
     if metric == "slo_attainment":
         if q is not None:
-            raise ValueError(f"--target {text!r}: slo_attainment takes no quantile")
+            raise ValueError(f"--target {_short(text)}: slo_attainment takes no quantile")
         value = parse_quantity(val, "fraction")
         if op != ">=":
-            raise ValueError(f"--target {text!r}: slo_attainment is a floor: use >=")
+            raise ValueError(f"--target {_short(text)}: slo_attainment is a floor: use >=")
+        if not (0.0 <= value <= 1.0):  # NaN fails too
+            raise ValueError(f"--target {_short(text)}: slo_attainment is a share of requests in [0, 1] "
+                             f"(e.g. 0.99 or 99%), got {value:g}")
     else:
         if q is None:
-            raise ValueError(f"--target {text!r}: give a quantile, e.g. {metric}.p99")
+            raise ValueError(f"--target {_short(text)}: give a quantile, e.g. {metric}.p99")
         value = parse_quantity(val, "time")
         if op != "<=":
-            raise ValueError(f"--target {text!r}: a latency target is a ceiling: use <=")
+            raise ValueError(f"--target {_short(text)}: a latency target is a ceiling: use <=")
+        if not (0.0 < value < math.inf):  # NaN fails too
+            raise ValueError(f"--target {_short(text)}: a latency ceiling must be a time > 0, got {value:g} s")
     if cls is not None and class_names is not None and cls not in class_names:
-        raise ValueError(f"--target {text!r}: no request class {cls!r} (classes: {', '.join(class_names)})")
+        raise ValueError(f"--target {_short(text)}: no request class {_short(cls)} (classes: {', '.join(class_names)})")
     return Target(text.strip(), cls, metric, q, op, float(value))
 
 
@@ -946,13 +957,20 @@ def format_plan(r: dict) -> str:
 
 def cmd_plan(args) -> int:
     try:
+        if args.gpus is not None and args.gpus < 1:
+            raise ValueError(f"--gpus {args.gpus}: a GPU count, at least 1")
+        if args.seeds < 1:
+            raise ValueError(f"--seeds {args.seeds}: the number of confirming runs, at least 1")
+        window = parse_quantity(args.window, "time")
+        if not (0.0 < window < math.inf):
+            raise ValueError(f"--window {args.window!r}: the confirming window's length, a time > 0 (e.g. '30 min')")
         if args.target:
             if args.weather_percentile is not None:
                 raise ValueError("--target judges the scenario's own weather over its run; "
                                  "drop --weather-percentile (or set a constant weather with --set)")
             r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus, overrides=_sets(args.set),
                                  confirm=not args.no_confirm, seeds=args.seeds, refine=not args.no_refine,
-                                 window=parse_quantity(args.window, "time"))
+                                 window=window)
         else:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
                      confirm=args.confirm, overrides=_sets(args.set))

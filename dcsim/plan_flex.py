@@ -34,6 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from dcsim.power.grid import exceedance_events
 from dcsim.power.storage import BatteryParams, dispatch
@@ -60,8 +61,17 @@ def parse_storage(text: str) -> BatteryParams:
     e, p = parse_quantity(parts[0], "energy"), parse_quantity(parts[1], "power")
     kw = {"energy": e, "max_charge": p, "max_discharge": p}
     if len(parts) == 3:
-        kw["round_trip_efficiency"] = float(parts[2])
-    return battery_params(BatteryStorageSpec(**kw))
+        try:
+            kw["round_trip_efficiency"] = float(parts[2])
+        except ValueError:
+            raise ValueError(f"--storage {text!r}: the round-trip efficiency is not a number: {parts[2]!r}") from None
+    try:
+        return battery_params(BatteryStorageSpec(**kw))
+    except ValidationError as err:  # e.g. a negative energy: one line naming the part, not pydantic's dump
+        first = err.errors()[0]
+        part = {"energy": "the energy", "max_charge": "the power", "max_discharge": "the power",
+                "round_trip_efficiency": "the round-trip efficiency"}.get(str(first["loc"][0]), str(first["loc"][0]))
+        raise ValueError(f"--storage {text!r}: {part}: {first['msg']}") from None
 
 
 def flex_budget(curtailment: str, max_event: str | None = None, storage: str | None = None) -> FlexBudget:
@@ -69,8 +79,10 @@ def flex_budget(curtailment: str, max_event: str | None = None, storage: str | N
     b = parse_quantity(curtailment, "fraction")
     if not 0.0 <= b < 1.0:
         raise ValueError(f"--curtailment {curtailment!r}: a share of the hours in [0, 1)")
-    return FlexBudget(budget=float(b), max_event_s=None if max_event is None else parse_quantity(max_event, "time"),
-                      battery=None if storage is None else parse_storage(storage))
+    ev = None if max_event is None else parse_quantity(max_event, "time")
+    if ev is not None and not (0.0 < ev < math.inf):  # NaN fails too
+        raise ValueError(f"--max-event {max_event!r}: the longest single event, a time > 0 (e.g. '4 h')")
+    return FlexBudget(budget=float(b), max_event_s=ev, battery=None if storage is None else parse_storage(storage))
 
 
 def _moments(m):
@@ -418,6 +430,12 @@ def add_parser(subparsers) -> None:
 
     def cmd(args) -> int:
         if args.curtailment is None:
+            given = [f for f, v in (("--max-event", args.max_event), ("--storage", args.storage),
+                                    ("--load", None if args.load == "full" else args.load)) if v is not None]
+            if given:
+                print(f"error: {' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} --curtailment (when the site may flex); give "
+                      f"--curtailment too, or drop {'them' if len(given) > 1 else 'it'}", file=sys.stderr)
+                return 2
             return plain(args)
         try:
             if args.target or args.weather_percentile is not None:

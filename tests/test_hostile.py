@@ -741,3 +741,11 @@ def test_ctrl_c_while_the_kernel_compiles_is_not_lost():
             pass
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_racks_as_an_empty_mapping_is_refused_not_a_default_fleet(small):
+    from dcsim.scenario import ScenarioError, load_scenario
+    d = small()
+    d["racks"] = {}
+    with pytest.raises(ScenarioError, match="racks: an empty mapping"):
+        load_scenario(d)

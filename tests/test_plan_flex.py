@@ -106,3 +106,23 @@ def test_cli_plan_curtailment(capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["question"] == "max-gpus" and r["budget"]["storage"]["energy_j"] == pytest.approx(720e6)
     assert main(["plan", str(YEAR), "-q", "max-demand", "--curtailment", "0.5%"]) == 2
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--gpus", "0"], "--gpus 0: a GPU count"),
+    (["--seeds", "0", "--target", "ttft.p99<=2 s"], "--seeds 0"),
+    (["--window", "0 s", "--target", "ttft.p99<=2 s"], "--window '0 s'"),
+    (["--target", "ttft.p99<=-2 s"], "a latency ceiling must be a time > 0"),
+    (["--target", "slo_attainment>=1.5"], "a share of requests in [0, 1]"),
+    (["--target", "slo_attainment>=-1"], "a share of requests in [0, 1]"),
+    (["--max-event", "4 h"], "--max-event qualifies --curtailment"),
+    (["--storage", "200 kWh/150 kW"], "--storage qualifies --curtailment"),
+    (["--curtailment", "0.5%", "--max-event=-4 h"], "--max-event '-4 h': the longest single event"),
+    (["--curtailment", "0.5%", "--storage=-200 kWh/150 kW"], "--storage '-200 kWh/150 kW': the energy"),
+])
+def test_plan_options_out_of_range_are_refused_before_any_work(capsys, args, expect):
+    """Options that were ignored or accepted into a meaningless search (--gpus 0, --seeds 0, a negative latency
+    ceiling, an attainment above 1, --max-event without --curtailment) are one error, exit 2."""
+    from dcsim.cli import main as dcsim_main
+    assert dcsim_main(["plan", str(ROOT / "scenarios" / "reference.yaml"), "-q", "max-gpus", *args]) == 2
+    assert expect in capsys.readouterr().err

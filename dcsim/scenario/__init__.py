@@ -138,6 +138,8 @@ class Scenario(Spec):
     @field_validator("racks", mode="before")
     @classmethod
     def _one_group(cls, v):
+        if isinstance(v, dict) and not v:  # `racks: {}` is a slip, not a request for a default fleet
+            raise ValueError("an empty mapping: give a list of rack groups (or one group as a mapping with its node)")
         return [v] if isinstance(v, dict) else v
 
     @model_validator(mode="after")
