@@ -555,3 +555,15 @@ def test_leave_one_model_out_leaves_same_shape_twins_out_together():
                 assert not any("llama-3.1-70b" in g or "llama-3.3-70b" in g for g in r["pooled_from"]), r["profile"]
             elif "qwen3-32b" in r["profile"]:
                 assert any("llama-3.3-70b" in g for g in r["pooled_from"])
+
+
+def test_every_group_mode_gives_no_profile_to_a_group_too_small_for_one():
+    """With several groups selected, a group below MIN_LOAD_LEVELS gets no profile (the shipped set's rule, so
+    docs/node.md's regenerate command reproduces the shipped set) and is named; selected alone it is fitted."""
+    from dcsim.node.calibrate import calibrate_all
+    few: list[str] = []
+    profs = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], skipped_groups=few)
+    assert sorted(p["name"] for p in profs) == ["B200_qwen3-32b_bf16_tp1", "H100-SXM_qwen3-32b_bf16_tp2"]
+    assert few == ["H100-SXM_qwen3-32b_bf16_tp1"]
+    (alone,) = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
+    assert alone["name"] == "H100-SXM_qwen3-32b_bf16_tp1"

@@ -345,3 +345,38 @@ def test_median_iteration_is_decode_only_until_half_the_iterations_carry_a_promp
     short, long_ = (float(median_step(P, b, mi, mean_out, ctx, 0.28)) for mi in (634.0, 4000.0))
     assert decode < short < long_
     assert long_ < iteration_step(P, 4000.0, b, b * ctx, 4000.0 * 4000.0 * 0.5 * 1.28)[0]
+
+
+def test_docs_node_md_examples_print_what_the_document_says():
+    """The Python block under docs/node.md's "Examples" runs and each print gives the text after its `# →`."""
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "node.md").read_text()
+    block = re.search(r"## Examples\n.*?```python\n(.*?)```", doc, re.S).group(1)
+    expected = [line.split("# → ", 1)[1].strip() for line in block.splitlines() if "# → " in line]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "docs/node.md", "exec"), {})
+    assert out.getvalue().splitlines() == expected
+
+
+def test_docs_node_md_own_model_examples_state_the_bands_build_node_gives():
+    """docs/node.md "Adding your own GPU or model": the bands it quotes for a Scout and a Gemma-3-27B fine-tune
+    (same-architecture) and for the Gemma written without its window (transferred) are build_node's."""
+    from pathlib import Path
+
+    from dcsim.node import build_node
+    from dcsim.scenario.node import ModelSpec, NodeSpec
+
+    doc = " ".join((Path(__file__).resolve().parents[1] / "docs" / "node.md").read_text().split())
+    scout = ModelSpec(name="my-scout", params=109e9, active_params=17e9, layers=48, hidden=5120, heads=40, kv_heads=8,
+                      head_dim=128, n_experts=16, experts_per_token=1, expert_params=96.6e9)
+    gemma = dict(name="my-gemma-27b-ft", params=27.01e9, active_params=27.01e9, layers=62, hidden=5376, heads=32,
+                 kv_heads=16, head_dim=128)
+    for model, tp in ((scout, 4), (ModelSpec(**gemma, sliding_window=1024, local_layers=52), 2), (ModelSpec(**gemma), 2)):
+        band = build_node(NodeSpec(gpu="H100-SXM", model=model, tensor_parallel=tp)).calibration["error_band_pct"]
+        text = f"±{band['tok_s_pct']:.1f} % tok/s, ±{band['j_per_tok_pct']:.1f} % J/token"
+        assert text in doc, text

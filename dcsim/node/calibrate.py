@@ -792,17 +792,32 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
 
 def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | None = None,
                   precision: str | None = None, tp: int | None = None, gamma: float = DEFAULT_GAMMA,
-                  loo: bool = False, skip_bad: bool = False) -> list[dict]:
-    """Calibrate every (GPU, model, precision, TP) group the options select; one profile dict each."""
+                  loo: bool = False, skip_bad: bool = False, skipped_groups: list | None = None) -> list[dict]:
+    """Calibrate every (GPU, model, precision, TP) group the options select; one profile dict each.
+
+    When the options select several groups, a group with fewer load levels than :data:`MIN_LOAD_LEVELS` (and fewer
+    request rows than :data:`MIN_REQUEST_ROWS`) gets no profile of its own — the rule the shipped set follows (such
+    rows feed the pooled fits only) — and its name is appended to ``skipped_groups``; select it alone
+    (``--gpu/--model/--precision/--tp``) to fit it anyway."""
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
+    sel = groups(rows, gpu, model, precision, tp, skipped)
+    few = [] if len(sel) == 1 else [k for k, rows_g in sel.items() if not has_own_profile(rows_g)]
+    if few and len(few) == len(sel):
+        raise ValueError("every selected group has fewer than "
+                         f"{MIN_LOAD_LEVELS} load levels for a profile of its own; select one "
+                         "(--gpu/--model/--precision/--tp) to fit it anyway")
     out = []
-    for key, rows_g in groups(rows, gpu, model, precision, tp, skipped).items():
+    for key, rows_g in sel.items():
+        if key in few:
+            continue
         caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == key[0]]
         prof = _calibrate_group(rows_g, caps, gamma, loo)
         if skipped:
             prof["skipped_rows"] = skipped
         out.append(prof)
+    if skipped_groups is not None:
+        skipped_groups += [profile_name(*k) for k in few]
     return out
 
 
@@ -1119,9 +1134,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.pool:
         return _run_pool(args)
+    few: list[str] = []
     try:
         profs = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma,
-                              args.loo, skip_bad=args.skip_bad_rows)
+                              args.loo, skip_bad=args.skip_bad_rows, skipped_groups=few)
     except (ValueError, OSError, KeyError) as e:
         print(f"dcsim calibrate: error: {e}", file=sys.stderr)
         return 2
@@ -1129,6 +1145,9 @@ def run(args: argparse.Namespace) -> int:
         if i:
             print()
         print(format_report(prof))
+    if few:
+        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels "
+              f"(select one with --gpu/--model/--precision/--tp to fit it anyway):", *few, sep="\n  ")
     if profs and profs[0].get("skipped_rows"):
         print(f"skipped {len(profs[0]['skipped_rows'])} malformed row(s):", *profs[0]["skipped_rows"], sep="\n  ")
     if args.out:
