@@ -346,20 +346,25 @@ def test_pooled_profiles_are_calibrate_output_with_a_leave_one_model_out_table()
         assert {r["profile"] for r in p["leave_one_model_out"]} == set(p["pooled_groups"])
 
 
-def test_pooled_a100_profile_recomputes():
-    """Recompute the smallest pooled fit (A100) with its leave-one-model-out table from the CSV."""
+@pytest.mark.parametrize("gpu", ["A100-SXM4-80GB", "B200"])
+def test_pooled_profile_recomputes(gpu):
+    """Recompute a pooled fit (A100: 5 s; B200: ~45 s, the H100 pool's 60 s left to docs/node.md's regenerate
+    command) with its leave-one-model-out and other-TP tables from the CSVs: the shipped tables, which
+    docs/validation.md reads, are what the code computes (the B200 table had gone stale by up to 0.4 points)."""
     from dcsim.node.calibrate import pooled_profile
     from dcsim.node.catalog import pooled_profiles
 
-    ship = pooled_profiles()["A100-SXM4-80GB"]
+    ship = pooled_profiles()[gpu]
     files, _ = _args(ship)
-    new = pooled_profile(files, "A100-SXM4-80GB")
+    new = pooled_profile(files, gpu)
     for k in PARAM_NAMES:
         assert new["params"][k] == pytest.approx(ship["params"][k], rel=0.02), k
+    assert [r["profile"] for r in new["leave_one_model_out"]] == [r["profile"] for r in ship["leave_one_model_out"]]
     for a, b in zip(new["leave_one_model_out"], ship["leave_one_model_out"]):
-        assert a["profile"] == b["profile"]
-        assert a["mape_tok_s_pct"] == pytest.approx(b["mape_tok_s_pct"], abs=0.1)
-        assert a["mape_j_per_tok_pct"] == pytest.approx(b["mape_j_per_tok_pct"], abs=0.1)
+        for k in ("mape_tok_s_pct", "mape_j_per_tok_pct", "max_err_tok_s_pct", "max_err_j_per_tok_pct"):
+            assert a[k] == pytest.approx(b[k], abs=0.05), (a["profile"], k)
+    if gpu != "A100-SXM4-80GB":
+        return
     # the other-TP table: Llama-2-70B at each TP predicted by its fit at each other TP (6 ordered pairs)
     assert len(new["cross_tp"]) == len(ship["cross_tp"]) == 6
     for a, b in zip(new["cross_tp"], ship["cross_tp"]):

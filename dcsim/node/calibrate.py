@@ -998,7 +998,9 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
             "pooled_groups": pooled["pooled_groups"], "measurements": files,
             "leave_one_model_out": leave_one_model_out(paths, gpu, gamma) if lomo else [],
             "cross_tp": cross_tp(paths, gpu, gamma, rows=rows) if lomo else [],
-            "generated_by": "dcsim calibrate " + " ".join(files) + f" --gpu {gpu} --pool"}
+            # every file read, not only those with this GPU's rows: the leave-one-model-out table borrows the costs this
+            # GPU's data do not identify from the other GPUs' pools (borrow_unidentified), so their rows change it
+            "generated_by": "dcsim calibrate " + " ".join(sorted({Path(p).name for p in paths})) + f" --gpu {gpu} --pool"}
 
 
 def _layout_suffix(prof: dict) -> str:
