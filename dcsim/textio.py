@@ -1,11 +1,15 @@
-"""Reading user files as text, with errors that name the file and line (a leaf module: the trace,
-weather and scenario readers share it)."""
+"""Reading user files as text, with errors that name the file and line, and writing files atomically (a leaf
+module: the trace, weather and scenario readers share it; every writer of dcsim goes through
+:func:`atomic_write_bytes`)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 
-__all__ = ["decode_text", "read_text"]
+__all__ = ["atomic_write_bytes", "decode_text", "read_text"]
 
 
 def decode_text(data: bytes, where: str, error: type[Exception] = ValueError, fallback: str | None = None) -> str:
@@ -29,3 +33,24 @@ def read_text(path: str | Path, error: type[Exception] = ValueError, fallback: s
     except OSError as e:
         raise error(f"{path}: cannot read file: {e.strerror or e}") from None
     return decode_text(data, f"{path}:", error, fallback)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, ``os.replace``.
+    A reader sees the old file or the new one, never a part. The one writer of every file dcsim
+    produces (reports, time series, sweep cache and tables, calibration profiles)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), 0o644)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path

@@ -62,6 +62,7 @@ from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context,
 from dcsim.node.power import PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
+from dcsim.textio import atomic_write_bytes, decode_text
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
                "p_compute_w", "p_memory_w", "p_sync_w", "gamma")
@@ -293,11 +294,7 @@ def _csv_text(p: str | Path) -> str:
         raise MeasurementError(f"{p}: cannot read: {e.strerror or e}") from None
     if len(data) > MAX_CSV_BYTES:
         raise MeasurementError(f"{p}: larger than the {MAX_CSV_BYTES // 2**20} MiB limit for a measurement file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise MeasurementError(f"{p}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+    return decode_text(data, f"{p}:", MeasurementError)
 
 
 def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None) -> list[dict]:
@@ -1161,7 +1158,7 @@ def run(args: argparse.Namespace) -> int:
                 out.mkdir(parents=True, exist_ok=True)
                 targets = [(out / f"{p['name']}.yaml", p) for p in profs]
             for path, prof in targets:
-                path.write_text(yaml.safe_dump(prof, sort_keys=False, width=120))
+                atomic_write_bytes(path, yaml.safe_dump(prof, sort_keys=False, width=120).encode())
                 print(f"wrote {path}")
         except OSError as e:
             print(f"dcsim calibrate: error: cannot write {out}: {e}", file=sys.stderr)
@@ -1194,8 +1191,11 @@ def _run_pool(args: argparse.Namespace) -> int:
               f"{r['mape_j_per_tok_pct']:>8.2f} {r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
     print(*(f"warning: {w}" for w in prof["warnings"]), sep="\n")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(yaml.safe_dump(prof, sort_keys=False, width=120))
+        try:
+            atomic_write_bytes(args.out, yaml.safe_dump(prof, sort_keys=False, width=120).encode())
+        except OSError as e:
+            print(f"dcsim calibrate: error: cannot write {args.out}: {e}", file=sys.stderr)
+            return 2
         print(f"wrote {args.out}")
     return 0
 

@@ -28,6 +28,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from dcsim.textio import atomic_write_bytes  # noqa: F401  (re-exported: the writer of every file)
+
 __all__ = ["OutputError", "RunDir", "atomic_write_bytes", "safe_name", "is_staging", "write_atomically",
            "OWN_ENTRIES", "PARTIAL_MARKER"]
 
@@ -41,27 +43,6 @@ _HELD: set[str] = set()  # lock files held by this process
 
 class OutputError(OSError):
     """The output folder cannot be used (not a folder, not empty, not writable, locked)."""
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, ``os.replace``.
-    A reader sees the old file or the new one, never a part. The one writer of every file dcsim
-    produces (reports, time series, sweep cache and tables, calibration profiles)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fchmod(fh.fileno(), 0o644)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def safe_name(name: str) -> str:
