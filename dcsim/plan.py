@@ -38,7 +38,7 @@ from dcsim.metrics.fmt import calibration_caveat
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
-from dcsim.units import parse_quantity
+from dcsim.units import excerpt, parse_quantity
 
 __all__ = ["QUESTIONS", "plan", "scenario_moments", "with_interconnect", "design_moment", "evaluate", "add_parser",
            "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
@@ -406,39 +406,33 @@ class Target:
         return {"target": self.text, "value": v, "ok": bool(ok), "headroom": head}
 
 
-def _short(text: str, n: int = 80) -> str:
-    """A user's text quoted for a message, at most ``n`` characters."""
-    r = repr(text)
-    return r if len(r) <= n else r[: n - 4] + "...'"
-
-
 def parse_target(text: str, class_names: list[str] | None = None) -> Target:
     """Parse ``"ttft.p99<=2 s"``, ``"chat.tpot.p99<=100 ms"``, ``"slo_attainment>=0.99"`` (errors name the text)."""
     m = _TARGET_RE.match(text)
     if not m:
-        raise ValueError(f"--target {_short(text)}: expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
+        raise ValueError(f"--target {excerpt(text, 80)}: expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
                          "or [class.]slo_attainment>=FRACTION")
     cls, metric, q, op, val = m.group("cls"), m.group("metric"), m.group("q"), m.group("op"), m.group("val")
     op = {"<": "<=", ">": ">="}.get(op, op)
     if metric == "slo_attainment":
         if q is not None:
-            raise ValueError(f"--target {_short(text)}: slo_attainment takes no quantile")
+            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment takes no quantile")
         value = parse_quantity(val, "fraction")
         if op != ">=":
-            raise ValueError(f"--target {_short(text)}: slo_attainment is a floor: use >=")
+            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment is a floor: use >=")
         if not (0.0 <= value <= 1.0):  # NaN fails too
-            raise ValueError(f"--target {_short(text)}: slo_attainment is a share of requests in [0, 1] "
+            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment is a share of requests in [0, 1] "
                              f"(e.g. 0.99 or 99%), got {value:g}")
     else:
         if q is None:
-            raise ValueError(f"--target {_short(text)}: give a quantile, e.g. {metric}.p99")
+            raise ValueError(f"--target {excerpt(text, 80)}: give a quantile, e.g. {metric}.p99")
         value = parse_quantity(val, "time")
         if op != "<=":
-            raise ValueError(f"--target {_short(text)}: a latency target is a ceiling: use <=")
+            raise ValueError(f"--target {excerpt(text, 80)}: a latency target is a ceiling: use <=")
         if not (0.0 < value < math.inf):  # NaN fails too
-            raise ValueError(f"--target {_short(text)}: a latency ceiling must be a time > 0, got {value:g} s")
+            raise ValueError(f"--target {excerpt(text, 80)}: a latency ceiling must be a time > 0, got {value:g} s")
     if cls is not None and class_names is not None and cls not in class_names:
-        raise ValueError(f"--target {_short(text)}: no request class {_short(cls)} (classes: {', '.join(class_names)})")
+        raise ValueError(f"--target {excerpt(text, 80)}: no request class {excerpt(cls, 80)} (classes: {', '.join(class_names)})")
     return Target(text.strip(), cls, metric, q, op, float(value))
 
 

@@ -63,6 +63,7 @@ from dcsim.node.power import PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
 from dcsim.textio import atomic_write_bytes, decode_text
+from dcsim.units import excerpt
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
                "p_compute_w", "p_memory_w", "p_sync_w", "gamma")
@@ -117,23 +118,17 @@ POWER_OVER_TDP = 1.25
 MIN_LATENCY_FACTOR = 0.9
 
 
-def _ex(v, n: int = 60) -> str:
-    """A short excerpt of a cell for a message (a 100,000-character cell is not echoed whole)."""
-    s = repr(v)
-    return s if len(s) <= n else s[: n - 3] + "..."
-
-
 def _row_problem(r: dict) -> str | None:
     if None in r:
         return "more cells than the header has columns"
     kind = (r.get("kind") or "load").strip()
     if kind not in _NUMERIC:
-        return f"kind must be one of {', '.join(sorted(_NUMERIC))}, got {_ex(kind)}"
+        return f"kind must be one of {', '.join(sorted(_NUMERIC))}, got {excerpt(kind)}"
     for c in _TEXT:
         if not (r.get(c) or "").strip():
             return f"column {c!r} is missing or empty"
     if r["precision"].strip() not in _PRECISIONS:
-        return f"column 'precision' must be one of {', '.join(_PRECISIONS)}, got {_ex(r['precision'])}"
+        return f"column 'precision' must be one of {', '.join(_PRECISIONS)}, got {excerpt(r['precision'])}"
     for c in _NUMERIC[kind]:
         v = r.get(c)
         if v is None or not str(v).strip():
@@ -141,11 +136,11 @@ def _row_problem(r: dict) -> str | None:
         try:
             x = float(v)
         except ValueError:
-            return f"column {c!r}: not a number: {_ex(v)}"
+            return f"column {c!r}: not a number: {excerpt(v)}"
         if not math.isfinite(x) or x <= 0:
-            return f"column {c!r}: must be a finite number > 0, got {_ex(v)}"
+            return f"column {c!r}: must be a finite number > 0, got {excerpt(v)}"
         if c in _INTEGER[kind] and not _is_count(v):
-            return f"column {c!r}: must be a whole number (a count), got {_ex(v)}"
+            return f"column {c!r}: must be a whole number (a count), got {excerpt(v)}"
     problem = _optional_number(r, "j_per_out_tok", 1e-300, "must be a finite number > 0 (J per output token)")
     if problem:
         return problem
@@ -155,13 +150,13 @@ def _row_problem(r: dict) -> str | None:
     if kind == "cap":
         phase = (r.get("phase") or "").strip()
         if phase not in ("prefill", "decode"):
-            return f"column 'phase' must be prefill or decode (the step the cap was measured on), got {_ex(phase)}"
+            return f"column 'phase' must be prefill or decode (the step the cap was measured on), got {excerpt(phase)}"
         if float(r["cap_frac_tdp"]) > 1.0:
             return (f"column 'cap_frac_tdp': the cap as a fraction of TDP, at most 1 (e.g. 0.7 for 70 %), got "
-                    f"{_ex(r['cap_frac_tdp'])}")
+                    f"{excerpt(r['cap_frac_tdp'])}")
         if float(r["latency_factor"]) < MIN_LATENCY_FACTOR:
             return (f"column 'latency_factor': the step time under the cap over the time at TDP, at least "
-                    f"{MIN_LATENCY_FACTOR:g} (a cap cannot speed a step up), got {_ex(r['latency_factor'])}")
+                    f"{MIN_LATENCY_FACTOR:g} (a cap cannot speed a step up), got {excerpt(r['latency_factor'])}")
         if phase == "decode":
             problem = _optional_number(r, "ctx_tokens", 1e-300, "must be a finite number > 0 (context tokens)")
             if problem:
@@ -177,11 +172,11 @@ def _row_problem(r: dict) -> str | None:
             return problem
     rep = (r.get("request_repeats") or "").strip()  # optional: times the benchmark sent its request list
     if rep and (not _is_count(rep) or int(rep) < 1):
-        return f"column 'request_repeats': must be an integer >= 1, got {_ex(rep)}"
+        return f"column 'request_repeats': must be an integer >= 1, got {excerpt(rep)}"
     ep = (r.get("expert_parallel") or "").strip()  # optional: GPUs the experts are spread over whole
     if ep:
         if not _is_count(ep) or int(ep) < 1:
-            return f"column 'expert_parallel': must be an integer >= 1, got {_ex(ep)}"
+            return f"column 'expert_parallel': must be an integer >= 1, got {excerpt(ep)}"
         if int(ep) not in (1, int(float(r["n_gpus"]))):
             return (f"column 'expert_parallel': must be 1 (experts sharded) or n_gpus ({r['n_gpus']}: vLLM's "
                     f"--enable-expert-parallel spreads the experts over the replica's GPUs), got {ep!r}")
@@ -222,8 +217,8 @@ def _optional_number(r: dict, column: str, lowest: float, rule: str) -> str | No
     try:
         x = float(v)
     except ValueError:
-        return f"column {column!r}: not a number: {_ex(v)}"
-    return None if math.isfinite(x) and x >= lowest else f"column {column!r}: {rule}, got {_ex(v)}"
+        return f"column {column!r}: not a number: {excerpt(v)}"
+    return None if math.isfinite(x) and x >= lowest else f"column {column!r}: {rule}, got {excerpt(v)}"
 
 
 def row_expert_parallel(r: dict) -> int:
@@ -312,7 +307,7 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
             header = reader.fieldnames or []
             dup = sorted({c for c in header if header.count(c) > 1})
             if dup:
-                raise MeasurementError(f"{p}:1: column {_ex(dup[0])} appears twice in the header")
+                raise MeasurementError(f"{p}:1: column {excerpt(dup[0])} appears twice in the header")
             for r in reader:
                 line = reader.line_num
                 why = _row_problem(r)
@@ -329,7 +324,7 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
                 r["_line"] = line
                 rows.append(r)
         except csv.Error as e:
-            raise MeasurementError(f"{p}:{reader.line_num}: not readable as CSV ({_ex(str(e), 100)})") from None
+            raise MeasurementError(f"{p}:{reader.line_num}: not readable as CSV ({excerpt(str(e), 100, quote=False)})") from None
     return rows
 
 
@@ -1085,9 +1080,9 @@ def _gamma_arg(text: str) -> float:
     try:
         g = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {_ex(text)}") from None
+        raise argparse.ArgumentTypeError(f"not a number: {excerpt(text)}") from None
     if not (1.0 <= g <= 5.0):
-        raise argparse.ArgumentTypeError(f"must be in [1, 5] (dynamic power ~ clock^gamma), got {_ex(text)}")
+        raise argparse.ArgumentTypeError(f"must be in [1, 5] (dynamic power ~ clock^gamma), got {excerpt(text)}")
     return g
 
 

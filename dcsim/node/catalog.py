@@ -15,6 +15,7 @@ import yaml
 
 from dcsim.scenario.node import GpuSpec, ModelSpec
 from dcsim.scenario.safeyaml import YamlInputError, load_yaml_text, read_text_bounded
+from dcsim.units import excerpt
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PROFILE_DIR = DATA_DIR / "profiles"
@@ -61,7 +62,7 @@ def _lookup(cat: dict, name: str, what: str):
         if getattr(v, "hf_id", ""):
             by.setdefault(_norm(v.hf_id), v)
     if _norm(name) not in by:
-        raise ValueError(f"unknown {what} {_excerpt(name)}; known: {', '.join(sorted(cat))} (or define it inline)")
+        raise ValueError(f"unknown {what} {excerpt(name)}; known: {', '.join(sorted(cat))} (or define it inline)")
     return by[_norm(name)]
 
 
@@ -123,24 +124,19 @@ def check_profile(prof, where: str) -> dict:
         v = q[k]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                 or not ((v >= lo) if lo_ok else (v > lo)) or v > hi:
-            raise ValueError(f"{where}: params.{k} must be {what}, got {_excerpt(v)}")
+            raise ValueError(f"{where}: params.{k} must be {what}, got {excerpt(v)}")
     band = prof.get("error_band_pct")
     if band is not None:
         if not isinstance(band, dict):
             raise ValueError(f"{where}: error_band_pct must be a mapping of tok_s_pct and j_per_tok_pct, got "
-                             f"{_excerpt(band)}")
+                             f"{excerpt(band)}")
         for k in ("tok_s_pct", "j_per_tok_pct"):
             v = band.get(k)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
                                   or v < 0):
                 raise ValueError(f"{where}: error_band_pct.{k} must be a number >= 0 (per cent) or null, got "
-                                 f"{_excerpt(v)}")
+                                 f"{excerpt(v)}")
     return prof
-
-
-def _excerpt(v, n: int = 60) -> str:
-    s = repr(v)
-    return s if len(s) <= n else s[: n - 3] + "..."
 
 
 def load_profile(ref: str, base_dir: str | Path | None = None) -> dict:
@@ -161,7 +157,7 @@ def load_profile(ref: str, base_dir: str | Path | None = None) -> dict:
         except OSError as e:
             raise ValueError(f"{p}: cannot read the profile: {e.strerror or e}") from None
         return check_profile(prof, str(p))
-    raise ValueError(f"profile {_excerpt(ref, 120)}: neither a shipped profile ({', '.join(shipped)}) nor a file")
+    raise ValueError(f"profile {excerpt(ref, 120)}: neither a shipped profile ({', '.join(shipped)}) nor a file")
 
 
 def find_profile(gpu: str, model: str, precision: str, tp: int | None) -> dict | None:

@@ -35,6 +35,7 @@ from dcsim.node.catalog import load_profile, resolve_model
 from dcsim.node.model import EXTRAPOLATION_FACTOR, build_node
 from dcsim.scenario.node import NodeSpec
 from dcsim.textio import atomic_write_bytes
+from dcsim.units import excerpt
 
 #: a point's error is within the stated band up to this many percentage points (the band is printed to 0.1 %)
 BAND_RESOLUTION_PCT = 0.05
@@ -99,11 +100,6 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
             "repeated_requests": len(g.repeated)}
 
 
-def _short(v, n: int = 40) -> str:
-    t = str(v)
-    return t if len(t) <= n else t[: n - 3] + "..."
-
-
 def _is_moe(model: str) -> bool:
     return bool(resolve_model(model).n_experts)
 
@@ -122,7 +118,7 @@ def predict(paths: list[str | Path], gpu: str | None = None, model: str | None =
         try:
             out.append(predict_group(rows_g, profile, Path.cwd()))
         except (ValueError, KeyError, OSError) as e:
-            errors.append({"group": "/".join(_short(k) for k in key), "error": str(e).strip(chr(39) + chr(34))})
+            errors.append({"group": "/".join(excerpt(str(k), 40, quote=False) for k in key), "error": str(e).strip(chr(39) + chr(34))})
     return {"groups": out, "errors": errors, "skipped_rows": skipped}
 
 
