@@ -60,6 +60,10 @@ def test_a_carry_to_another_tp_is_predicted_with_its_status_and_band_and_matches
         row = next(r for r in csv.DictReader(f) if r["gpu"] == "H100-SXM" and r["n_gpus"] == "1"
                    and int(r["max_num_seqs"]) == p0["max_num_seqs"])
     assert p0["tok_s"] == pytest.approx(float(row["output_tok_s"]))
+    s = node.steady_state(float(row["batch"]), float(row["mean_in"]), float(row["mean_out"]),
+                          decode_ctx=float(row["decode_ctx"]), prompt_scv=float(row["prompt_scv"]))
+    assert p0["tok_s_dcsim"] == pytest.approx(float(s.throughput_tok_s), rel=1e-4)
+    assert p0["j_per_tok_dcsim"] == pytest.approx(float(s.gpu_power_w / s.throughput_tok_s), rel=1e-3)
     assert abs(p0["err_tok_s_pct"]) > 1.0  # a real prediction, not the measurement echoed
 
 

@@ -66,3 +66,30 @@ def test_a_profile_of_another_setup_is_said_to_be_one(small):
     assert "gpu, model, tensor_parallel differ" in w
     d["racks"][0]["node"]["profile"] = "H100-SXM_llama-3.1-70b_bf16_tp4"  # its own setup: no warning
     assert not [w for w in preflight(load_scenario(d)).models.warnings if "node.profile" in w]
+
+
+def test_a_profile_of_an_older_dcsim_says_so_and_an_empty_one_names_the_missing_field(tmp_path):
+    f = tmp_path / "p.yaml"
+    old = {k: v for k, v in BASE["params"].items() if k not in ("p_sync_w", "t_layer_s")}
+    f.write_text(yaml.safe_dump({**BASE, "params": {**old, "p_base_w": 300.0, "t_fixed_s": 1e-3}}))
+    with pytest.raises(ValueError, match="written by an older dcsim"):
+        load_profile(str(f))
+    f.write_text(yaml.safe_dump({**BASE, "params": {}}))
+    with pytest.raises(ValueError, match="params.mfu is missing"):
+        load_profile(str(f))
+
+
+def test_the_profile_check_covers_exactly_the_fitted_parameters():
+    """catalog.PROFILE_PARAMS (what a profile file is checked for) and calibrate.PARAM_NAMES (what a fit writes) are
+    the same parameters; the optional ones are those PerfParams gives a default."""
+    import dataclasses
+
+    from dcsim.node.calibrate import PARAM_NAMES
+    from dcsim.node.catalog import _OPTIONAL_PARAMS, PROFILE_PARAMS
+    from dcsim.node.perf import PerfParams
+    from dcsim.node.power import GAMMA_RANGE
+
+    assert set(PROFILE_PARAMS) == set(PARAM_NAMES)
+    assert set(_OPTIONAL_PARAMS) == {f.name for f in dataclasses.fields(PerfParams)
+                                     if f.default is not dataclasses.MISSING}
+    assert PROFILE_PARAMS["gamma"][:2] == GAMMA_RANGE

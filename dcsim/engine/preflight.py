@@ -182,13 +182,13 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     coolable_it = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
     idle_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["facility"], dtype=float)
     peak_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, peak_it), lf, t_db, t_wb)["facility"], dtype=float)
-    for name, x in (("idle IT power", idle_it), ("full-load IT power", peak_it),
-                    ("IT power the interconnect allows", allowed_it), ("IT power the plant can cool", coolable_it)):
+    # a plant with no capacity (fixed_pue / pue_curve without `capacity`, the documented default) cools any load:
+    # +inf there is the model's answer (unlimited), not an input out of range
+    for name, x, unlimited_ok in (("idle IT power", idle_it, False), ("full-load IT power", peak_it, False),
+                                  ("IT power the interconnect allows", allowed_it, False),
+                                  ("IT power the plant can cool", coolable_it, True)):
         x = np.asarray(x, dtype=float)
-        # a plant with no capacity (fixed_pue / pue_curve without `capacity`, the documented default) cools any load:
-        # +inf there is the model's answer, not an input out of range
-        bad = np.isnan(x) | (x == -np.inf) if name == "IT power the plant can cool" else ~np.isfinite(x)
-        if np.any(bad):
+        if np.any(np.isnan(x) | (x == -np.inf) | (~unlimited_ok & (x == np.inf))):
             errs.append(("facility", f"{name} is not finite ({excerpt(np.asarray(x).ravel()[:3].tolist())}): "
                          "an input is out of any physical range"))
     if errs:

@@ -59,7 +59,7 @@ from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, r
 from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens)
-from dcsim.node.power import PowerParams
+from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
 from dcsim.textio import atomic_write_bytes, decode_text
@@ -552,8 +552,8 @@ class Problem:
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Physical bounds of every parameter (scaled units); :func:`fit` applies those of the free ones."""
         span = (self.gpu.tdp_w - self.gpu.idle_w) / 100
-        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3, 1e-3, 0.01, 0.01, 0.01, 1.0])
-        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0, 100.0, span, span, span, 5.0])
+        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3, 1e-3, 0.01, 0.01, 0.01, GAMMA_RANGE[0]])
+        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0, 100.0, span, span, span, GAMMA_RANGE[1]])
         return lo, hi
 
 
@@ -1076,25 +1076,32 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _gamma_arg(text: str) -> float:
-    """``--gamma``: a number in [1, 5], the bounds the fit holds gamma in when cap rows identify it."""
+    """``--gamma``: a number in :data:`GAMMA_RANGE`, the bounds the fit holds gamma in when cap rows identify it."""
     try:
         g = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {excerpt(text)}") from None
-    if not (1.0 <= g <= 5.0):
-        raise argparse.ArgumentTypeError(f"must be in [1, 5] (dynamic power ~ clock^gamma), got {excerpt(text)}")
+    lo, hi = GAMMA_RANGE
+    if not (lo <= g <= hi):
+        raise argparse.ArgumentTypeError(f"must be in [{lo:g}, {hi:g}] (dynamic power ~ clock^gamma), got "
+                                         f"{excerpt(text)}")
     return g
 
 
-def out_is_input(out: str | Path, inputs) -> str | None:
-    """The input file ``--out`` would overwrite (a measurement CSV, a profile), or None."""
+def out_problem(out: str | None, inputs) -> str | None:
+    """Why ``--out`` cannot be written, or None: empty, or one of the input files (a measurement CSV, a profile),
+    which it would overwrite."""
+    if out is None:
+        return None
+    if not str(out).strip():
+        return "--out is empty"
     try:
         target = Path(out).resolve()
     except (OSError, RuntimeError):
         return None
     for f in inputs:
         if f and Path(f).exists() and Path(f).resolve() == target:
-            return str(f)
+            return f"--out {f} is one of the input files: it would be overwritten"
     return None
 
 
@@ -1118,13 +1125,9 @@ def _add_args(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``calibrate`` command; returns the exit code."""
-    if args.out is not None and not str(args.out).strip():
-        print("dcsim calibrate: error: --out is empty", file=sys.stderr)
-        return 2
-    clash = args.out and out_is_input(args.out, args.measurements)
-    if clash:
-        print(f"dcsim calibrate: error: --out {clash} is one of the measurement files: it would be overwritten",
-              file=sys.stderr)
+    problem = out_problem(args.out, args.measurements)
+    if problem:
+        print(f"dcsim calibrate: error: {problem}", file=sys.stderr)
         return 2
     if args.pool:
         return _run_pool(args)

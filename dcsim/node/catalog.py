@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from dcsim.node.power import GAMMA_RANGE
 from dcsim.scenario.node import GpuSpec, ModelSpec
 from dcsim.scenario.safeyaml import YamlInputError, load_yaml_text, read_text_bounded
 from dcsim.units import excerpt
@@ -100,7 +101,7 @@ PROFILE_PARAMS = {
     "p_compute_w": (0.0, 1e4, True, "W per GPU with the compute units busy, in [0, 10,000]"),
     "p_memory_w": (0.0, 1e4, True, "W per GPU with HBM busy, in [0, 10,000]"),
     "p_sync_w": (0.0, 1e4, True, "W per GPU in the overheads, in [0, 10,000]"),
-    "gamma": (1.0, 5.0, True, "the DVFS exponent, in [1, 5]"),
+    "gamma": (*GAMMA_RANGE, True, f"the DVFS exponent, in [{GAMMA_RANGE[0]:g}, {GAMMA_RANGE[1]:g}]"),
 }
 _OPTIONAL_PARAMS = ("overlap_p", "t_moe_layer_s", "t_fp8_layer_s")
 
@@ -113,9 +114,10 @@ def check_profile(prof, where: str) -> dict:
         raise ValueError(f"{where}: not a dcsim node profile (a mapping with a 'params' mapping, as `dcsim calibrate "
                          f"--out` writes)")
     q = prof["params"]
-    if "p_sync_w" not in q and "p_base_w" in q:
-        raise ValueError(f"{where}: written by an older dcsim (a constant serving power term p_base_w, no p_sync_w): "
-                         f"rerun its `generated_by` command to recalibrate it for the work-based power model")
+    if ("p_sync_w" not in q or "t_layer_s" not in q) and ("p_base_w" in q or "t_fixed_s" in q):
+        raise ValueError(f"{where}: written by an older dcsim (no p_sync_w / t_layer_s: a constant serving power term "
+                         f"and per-iteration overheads): rerun its `generated_by` command to recalibrate it for the "
+                         f"work-based power model")
     for k, (lo, hi, lo_ok, what) in PROFILE_PARAMS.items():
         if k not in q:
             if k in _OPTIONAL_PARAMS:

@@ -256,11 +256,7 @@ def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams,
 
 
 def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
-    q = prof["params"]
-    if "p_sync_w" not in q or "t_layer_s" not in q:
-        raise ValueError(f"profile {prof.get('name', '?')!r} was written by an older dcsim (no p_sync_w / "
-                         f"t_layer_s: a constant serving power term and per-iteration overheads): rerun its "
-                         f"`generated_by` command to recalibrate it for the work-based power model")
+    q = prof["params"]  # checked when read (catalog.check_profile)
     return (PerfParams(q["mfu"], q["mbu"], q["t_layer_s"], q["t_seq_layer_s"], q.get("overlap_p", 50.0),
                        q.get("t_moe_layer_s", 0.0), q.get("t_fp8_layer_s", 0.0)),
             PowerParams(q["p_compute_w"], q["p_memory_w"], q["p_sync_w"], q["gamma"]))
@@ -395,9 +391,15 @@ def measured_batch_max(prof: dict) -> float | None:
 def at_full_load_batch(calibration: dict, batch_limit: float) -> dict:
     """A calibration record with the batch a replica reaches at full load (``batch_limit``) and whether that is more
     than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at (``extrapolated``)."""
-    mb = calibration.get("measured_batch_max")
     return {**calibration, "batch_limit": round(float(batch_limit), 1),
-            "extrapolated": bool(mb is not None and batch_limit > EXTRAPOLATION_FACTOR * mb)}
+            "extrapolated": extrapolated(calibration, batch_limit)}
+
+
+def extrapolated(calibration: dict, batch: float) -> bool:
+    """Whether ``batch`` is more than :data:`EXTRAPOLATION_FACTOR` times the largest batch the profile of
+    ``calibration`` was measured at (False for a profile with no measured batch range, a pooled fit)."""
+    mb = calibration.get("measured_batch_max")
+    return bool(mb is not None and batch > EXTRAPOLATION_FACTOR * mb)
 
 
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,

@@ -36,6 +36,11 @@ import numpy as np
 from dcsim.scenario.node import GpuSpec
 
 
+#: the range of the DVFS exponent gamma (dynamic power ~ clock^gamma): 1, power linear in the clock (no voltage
+#: scaling); 5, well beyond f·V² with V falling in proportion to f (cubic). The fit's bounds and a profile's check.
+GAMMA_RANGE = (1.0, 5.0)
+
+
 @dataclass(frozen=True)
 class PowerParams:
     """Fitted per-GPU power parameters (W at full clock) and the DVFS exponent."""
@@ -63,7 +68,7 @@ def host_power(gpu: GpuSpec, gpu_power_per_gpu):
 def unused_gpus(gpus_per_replica: int, gpus_per_node: int) -> int:
     """GPUs of a server no replica uses: a tensor-parallel degree that does not divide the server's GPUs leaves
     them powered and idle (BLOOM-176B on 7 of 8)."""
-    return gpus_per_node - (gpus_per_node // gpus_per_replica) * gpus_per_replica
+    return gpus_per_node % gpus_per_replica
 
 
 def wall_power(gpu: GpuSpec, gpus_per_replica: int, gpus_per_node: int, gpu_power_w):

@@ -27,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dcsim.node.calibrate import (MeasurementError, Problem, _fit_quality, groups, kv_over_capacity, out_is_input,
-                                  read_rows, row_expert_parallel)
+from dcsim.node.calibrate import Problem, _fit_quality, groups, kv_over_capacity, out_problem, read_rows
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
-from dcsim.node.catalog import load_profile, resolve_model
-from dcsim.node.model import EXTRAPOLATION_FACTOR, build_node
+from dcsim.node.catalog import load_profile
+from dcsim.node.model import build_node, extrapolated
 from dcsim.scenario.node import NodeSpec
 from dcsim.textio import atomic_write_bytes
 from dcsim.units import excerpt
@@ -55,27 +54,21 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
     """dcsim's prediction of one group's rows (see the module docstring): the calibration record of the replica
     that predicts them, each point with dcsim's value, the error and whether it lies within the stated band, and
     the group's summary (MAPE, worst error, points outside the band)."""
-    r0 = rows_g[0]
-    gpu, model, precision, tp = r0["gpu"], r0["model"], r0["precision"], int(r0["n_gpus"])
-    ep = {row_expert_parallel(r) for r in rows_g}
-    if len(ep) > 1:
-        raise MeasurementError(f"{r0['_file']}: {gpu}/{model}/{precision}/{tp} mixes expert_parallel values "
-                               f"{sorted(ep)}; one group is one serving layout")
-    spec = NodeSpec(gpu=gpu, model=model, precision=precision, tensor_parallel=tp, profile=profile,
-                    expert_parallel=(ep.pop() > 1) if _is_moe(model) else None)
-    node = build_node(spec, base_dir)
-    prob = Problem(gpu, [rows_g], [])
+    prob = Problem(rows_g[0]["gpu"], [rows_g], [])  # checks the group (one serving layout, a known model)
     g = prob.g0
+    gpu, model, precision, tp = g.key
+    spec = NodeSpec(gpu=gpu, model=model, precision=precision, tensor_parallel=tp, profile=profile,
+                    expert_parallel=(g.expert_parallel > 1) if g.d.expert_frac > 0 else None)
+    node = build_node(spec, base_dir)
     quality, points, req_points = _fit_quality(prob, node.perf, node.pw)
     cal = node.calibration
     band = cal.get("error_band_pct") or {}
     bt, bj = band.get("tok_s_pct"), band.get("j_per_tok_pct")
-    mb = cal.get("measured_batch_max")
     over_kv = {(p["max_num_seqs"], p["batch"]) for p in kv_over_capacity(g)}  # the row, not its batch cap alone
     outside = flagged = 0
     for p in points:
         flags = []
-        if mb is not None and p["batch"] > EXTRAPOLATION_FACTOR * mb:
+        if extrapolated(cal, p["batch"]):
             flags.append("extrapolated")
         if (p["max_num_seqs"], p["batch"]) in over_kv:
             flags.append("kv-over-capacity")
@@ -98,10 +91,6 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
             "expert_parallel": bool(spec.expert_parallel), "calibration": cal, "summary": summary,
             "points": [_renamed(p) for p in points], "request_points": [_renamed(p) for p in req_points],
             "repeated_requests": len(g.repeated)}
-
-
-def _is_moe(model: str) -> bool:
-    return bool(resolve_model(model).n_experts)
 
 
 def predict(paths: list[str | Path], gpu: str | None = None, model: str | None = None, precision: str | None = None,
@@ -231,13 +220,9 @@ def _run(args, fit) -> int:
     if args.pool or args.loo:
         print("dcsim calibrate: error: --predict fits nothing: drop --pool / --loo", file=sys.stderr)
         return 2
-    if args.out is not None and not str(args.out).strip():
-        print("dcsim calibrate: error: --out is empty", file=sys.stderr)
-        return 2
-    clash = args.out and out_is_input(args.out, [*args.measurements, args.profile])
-    if clash:
-        print(f"dcsim calibrate: error: --out {clash} is one of the input files: it would be overwritten",
-              file=sys.stderr)
+    problem = out_problem(args.out, [*args.measurements, args.profile])
+    if problem:
+        print(f"dcsim calibrate: error: {problem}", file=sys.stderr)
         return 2
     try:
         res = predict(args.measurements, args.gpu, args.model, args.precision, args.tp, args.profile,
