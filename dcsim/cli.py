@@ -89,7 +89,7 @@ def cmd_run(args) -> int:
     sc = _load(args.file, args.set, args.seed)
     pre = preflight(sc, label=args.file)  # every input checked before any work
     _warn(pre.warnings)
-    out = Path(args.out) if args.out else Path("results") / safe_name(sc.name)
+    out = args.out if args.out is not None else Path("results") / safe_name(sc.name)
     with RunDir(out, force=args.force) as rd:  # writable, not locked, staged: checked before simulating
         prog = Progress(f"{sc.name}", enabled=not args.quiet)
         try:
@@ -160,13 +160,15 @@ def cmd_tpf(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dcsim.report.outdir import out_folder
+
     p = argparse.ArgumentParser(prog="dcsim", description="Simulate LLM-inference data centers: tokens, J/token, binding constraints.")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="cmd")
 
     r = sub.add_parser("run", help="run a scenario, write report.json, time series, plots and report.html")
     r.add_argument("file")
-    r.add_argument("--out", help="output folder (default results/<scenario name>)")
+    r.add_argument("--out", type=out_folder, help="output folder (default results/<scenario name>)")
     r.add_argument("--seed", type=int)
     r.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a field, e.g. facility.interconnect='15 MW'")
     r.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")

@@ -69,9 +69,13 @@ def parse_storage(text: str) -> BatteryParams:
         return battery_params(BatteryStorageSpec(**kw))
     except ValidationError as err:  # e.g. a negative energy: one line naming the part, not pydantic's dump
         first = err.errors()[0]
-        part = {"energy": "the energy", "max_charge": "the power", "max_discharge": "the power",
-                "round_trip_efficiency": "the round-trip efficiency"}.get(str(first["loc"][0]), str(first["loc"][0]))
-        raise ValueError(f"--storage {text!r}: {part}: {first['msg']}") from None
+        field = str(first["loc"][0]) if first["loc"] else ""
+        part, i = {"energy": ("the energy", 0), "max_charge": ("the power", 1), "max_discharge": ("the power", 1),
+                   "round_trip_efficiency": ("the round-trip efficiency", 2)}.get(field, (field, None))
+        # the reason without pydantic's prefix and without the value in SI units (J, W): the user's own text instead
+        why = re.sub(r",? got .*$", "", str(first["msg"]).removeprefix("Value error, "))
+        given = f" {parts[i]!r}" if i is not None and i < len(parts) else ""
+        raise ValueError(f"--storage {text!r}: {part}{given} {why}") from None
 
 
 def flex_budget(curtailment: str, max_event: str | None = None, storage: str | None = None) -> FlexBudget:

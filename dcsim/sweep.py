@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
-from dcsim.report.outdir import atomic_write_bytes, safe_name
+from dcsim.report.outdir import atomic_write_bytes, out_folder, safe_name
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 
 __all__ = [
@@ -662,7 +662,7 @@ def write_table(rows: list[dict], out_dir: str | Path) -> dict[str, Path]:
 
 def cmd_sweep(args) -> int:
     spec = load_sweep(args.file)
-    out = Path(args.out) if args.out else Path("results") / "sweeps" / safe_name(spec.name)
+    out = args.out if args.out is not None else Path("results") / "sweeps" / safe_name(spec.name)
     t0 = time.perf_counter()
     rows = run_sweep(spec, workers=args.workers, client=args.scheduler,
                      cache_dir=None if args.no_cache else args.cache_dir, progress=not args.quiet, out=out)
@@ -680,7 +680,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("file", help="sweep YAML file")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--out", help="output folder (default results/sweeps/<sweep name>)")
+    p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")
     p.add_argument("--cache-dir", default=".dcsim-cache", help="point cache folder (default .dcsim-cache)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -75,3 +75,18 @@ def test_tpf_prints_ceilings_and_crossovers(capsys):
     m = rep["moments"]["peak_demand"]
     assert m["achieved_tok_s"] == pytest.approx(min(m["demand_tok_s"], m["compute_tok_s"], m["power_tok_s"], m["cooling_tok_s"]))
     assert m["crossover"]["interconnect_w"] > 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", REF, "--out", ""],
+    ["sweep", str(ROOT / "scenarios" / "sweeps" / "interconnect_vs_gpus.yaml"), "--out", "  "],
+    ["compare", "a", "b", "--out", ""],
+])
+def test_empty_out_folder_is_refused_before_any_work(argv, capsys, tmp_path, monkeypatch):
+    """An empty --out is refused (it fell back to the default folder, or to the current folder, without a word)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert "--out: is empty" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing simulated, nothing written

@@ -228,3 +228,22 @@ def test_a_quick_study_plant_without_capacity_runs_with_no_cooling_ceiling(kind,
     assert "cooling Q =    unlimited" in capsys.readouterr().out
     assert main(["tpf", str(f), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["moments"]["peak_demand"]["cooling_tok_s"] is None
+
+
+@pytest.mark.parametrize("kind", ["fixed", "curve"])
+def test_a_quick_study_plant_warns_of_the_power_chain_fields_it_does_not_read(kind):
+    """A fixed_pue / pue_curve plant's PUE covers delivery losses and fixed loads, which it reports as zero: a
+    scenario that sets them is told they are not used (they were dropped without a word); the generator, which
+    it does read, is not named."""
+    from conftest import small_scenario
+    from dcsim.engine.preflight import preflight
+    from dcsim.scenario import load_scenario
+
+    d = small_scenario(duration="10 min")
+    d["facility"]["cooling"] = KINDS[kind]
+    assert not any("power_chain" in w for w in preflight(load_scenario(d)).warnings)
+    d["facility"]["power_chain"] = {"fixed_load": "2 kW", "pdu_loss_fraction": 0.02, "generator": "1 MW"}
+    (w,) = [w for w in preflight(load_scenario(d)).warnings if "power_chain" in w]
+    assert w.startswith("facility.power_chain.fixed_load, pdu_loss_fraction not used") and "generator" not in w
+    d["facility"]["cooling"] = {"kind": "chiller_plant"}
+    assert not any("power_chain" in w for w in preflight(load_scenario(d)).warnings)

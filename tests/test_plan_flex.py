@@ -118,7 +118,10 @@ def test_cli_plan_curtailment(capsys):
     (["--max-event", "4 h"], "--max-event qualifies --curtailment"),
     (["--storage", "200 kWh/150 kW"], "--storage qualifies --curtailment"),
     (["--curtailment", "0.5%", "--max-event=-4 h"], "--max-event '-4 h': the longest single event"),
-    (["--curtailment", "0.5%", "--storage=-200 kWh/150 kW"], "--storage '-200 kWh/150 kW': the energy"),
+    (["--curtailment", "0.5%", "--storage=-200 kWh/150 kW"], "--storage '-200 kWh/150 kW': the energy '-200 kWh' "
+     "must be > 0"),  # the user's own text, not the value in joules
+    (["--curtailment", "0.5%", "--storage", "200 kWh/-1 kW"], "the power '-1 kW' must be > 0\n"),
+    (["--curtailment", "0.5%", "--storage", "200 kWh/150 kW/1.5"], "the round-trip efficiency '1.5' must be <= 1\n"),
 ])
 def test_plan_options_out_of_range_are_refused_before_any_work(capsys, args, expect):
     """Options that were ignored or accepted into a meaningless search (--gpus 0, --seeds 0, a negative latency

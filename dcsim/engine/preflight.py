@@ -207,6 +207,12 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                 warns.append(f"racks[{gi}].{name}: the rack's {what} {fq(limit, 'power')} is "
                              f"{rack_full / limit:.3g}x below its full-load draw {fq(rack_full, 'power')}; "
                              "most of each rack is stranded — check the units")
+    if m.facility.quick_study:  # its PUE covers the delivery chain: the loss and fixed-load fields are not read
+        unused = sorted(set(sc.facility.power_chain.model_fields_set) - {"generator"})
+        if unused:
+            warns.append(f"facility.power_chain.{', '.join(unused)} not used: a {sc.facility.cooling.kind} plant's PUE "
+                         "covers delivery losses and fixed loads (reported as zero); use kind chiller_plant or "
+                         "liquid to model them (docs/facility.md)")
     tick = float(sc.controller.tick)
     n_ticks = math.ceil(float(sc.duration) / tick - 1e-9)
     if abs(n_ticks * tick - float(sc.duration)) > 1e-6 * tick:

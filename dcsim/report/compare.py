@@ -21,6 +21,7 @@ import numpy as np
 
 from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_pct, fmt_si, get_path, stack_caveat,
                                uncalibrated_caveat)
+from dcsim.report.outdir import out_folder
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import tail_caveat
@@ -469,7 +470,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
                    help="result directories written by `dcsim run` (the first is the reference)")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=out_folder, default=None,
                    help="where to write the overlay plots and compare.json "
                         "(default: <parent of first DIR>/compare-<A>-vs-<B>...)")
     p.add_argument("--no-plots", action="store_true", help="print the table only")

@@ -18,6 +18,7 @@ can never delete a user's files. Output names derived from a scenario name go th
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -50,6 +51,14 @@ def safe_name(name: str) -> str:
     become ``_``, leading dots are dropped (no ``..``, no hidden folder), never empty."""
     s = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(name))[:120].lstrip(".")
     return s or "run"
+
+
+def out_folder(text: str) -> Path:
+    """argparse type of every ``--out`` folder option: an empty or blank value is refused (``Path('')`` is the
+    current folder, and an empty ``--out`` fell back to the default folder without a word)."""
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError("is empty: give a folder, or leave --out out for the default")
+    return Path(text)
 
 
 def is_staging(path: str | os.PathLike) -> bool:
