@@ -91,3 +91,48 @@ def test_binding_split_after_a_curtailment_follows_the_load():
     assert shares[300][1] == shares[400][1]  # the inputs alone cannot tell the two apart
     assert shares[400][0]["compute"] > shares[300][0]["compute"] > 0
     assert shares[400][0]["demand"] < shares[300][0]["demand"]
+
+
+@pytest.mark.parametrize("limit, kind", [({"power": {"power_limit": "30 kW"}}, "power"),
+                                          ({"cooling": {"kind": "rear_door", "limit": "22 kW"}}, "cooling")])
+def test_rack_limits_that_hold_the_fleet_under_compute_bind(limit, kind):
+    """Racks whose own PDU (derated) or cooling limit is below their full-load draw hold the fleet under its
+    compute ceiling whatever the interconnect and plant: the binding names power / cooling, the ceiling sits at
+    what the limited racks serve, Φ_sys stays 1 and a note names the rack groups. (The ceiling used to be
+    extrapolated past the rack limit at the full-load J/token, so compute was named and the shortfall showed
+    as Φ_sys ≈ 0.7.)"""
+    import copy
+
+    from dcsim.engine.steady import ceilings_at
+
+    d = small_scenario(**{"facility.interconnect": "2 MW", "facility.cooling.capacity": "2 MW",
+                          "workload.arrivals.rate": "800 req/s", "duration": "20 min", "controller.tick": "1 min"})
+    d["racks"][0].update(copy.deepcopy(limit))
+    m = build_models(load_scenario(d))
+    which, other = ("p", "q") if kind == "power" else ("q", "p")
+    assert m.curves.rack_limited(which) and not m.curves.rack_limited(other)
+    res = run_models(m)
+    ts, rep = res.timeseries, res.report
+    ceiling = ts[f"{kind}_tok_s"]
+    assert np.all(ceiling < 0.9 * ts["compute_tok_s"])
+    assert np.all(ts["binding"] == BINDING_NAMES.index(kind))
+    assert rep["binding"]["share"][kind] == pytest.approx(1.0)
+    # served at the rack-limited ceiling: nothing left unexplained (Φ_sys 1)
+    assert rep["utilization_adjusted_output"]["phi_sys"] == pytest.approx(1.0, abs=1e-6)
+    assert ts["achieved_tok_s"][1:] == pytest.approx(ceiling[1:], rel=1e-6)
+    # the closed form agrees and says the same
+    c = ceilings_at(m, 1e9, 25.0, 15.0)
+    assert int(c["binding"]) == BINDING_NAMES.index(kind)
+    assert float(c[f"{kind}_tok_s"]) == pytest.approx(float(m.curves.frontier(which).rate[-1]), rel=1e-9)
+    (note,) = [n for n in rep["notes"] if "binds at the racks" in n]
+    assert note.startswith(f"{kind} binds at the racks: racks[0] (r)")
+
+
+def test_rack_limits_below_full_load_but_not_binding_keep_the_headroom_visible():
+    """Without a binding rack limit the true ceilings still extrapolate past C (headroom stays visible)."""
+    m = build_models(load_scenario(small_scenario(**{"facility.interconnect": "2 MW",
+                                                     "facility.cooling.capacity": "2 MW"})))
+    assert not m.curves.rack_limited("p") and not m.curves.rack_limited("q")
+    from dcsim.engine.steady import ceilings_at
+    c = ceilings_at(m, 1e9, 25.0, 15.0)
+    assert float(c["power_tok_s"]) > 2 * float(c["compute_tok_s"])

@@ -20,6 +20,7 @@ from dcsim.metrics.summary import binding_potential_summary, binding_summary, cl
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import SloEstimate, estimate_for_run, report_block, tail_caveat
 from dcsim.tpf import BINDING_NAMES
+from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
            "pool_columns", "pools_block", "slo_estimate"]
@@ -149,6 +150,9 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
                 f"({'+' + format(100 * (a09 / a1 - 1), '.1f') + ' %' if a1 > 0 else 'up from none'}) with "
                 f"{round(0.9 * m.gpus):,}: idle and rack overhead power of the extra GPUs eat the budget "
                 "(docs/facility.md, counter-intuitive results)")
+    for kind, which in (("power", "p"), ("cooling", "q")):
+        if binding_share.get(kind, 0.0) > 0:
+            notes += rack_limit_notes(m, kind, which)
     pc = m.scenario.facility.power_chain
     if pc.ups_rating is None or pc.transformer_rating is None:
         it = float(np.mean(ts["it_power_w"]))
@@ -178,6 +182,36 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
                 f"{2 * cap / 1e6:g} MW, because the UPS and transformer ratings follow the interconnect "
                 f"and their no-load losses follow the rating{heat} (set power_chain.ups_rating / "
                 "transformer_rating to decouple them; docs/facility.md)")
+    return notes
+
+
+def rack_limit_notes(m: Models, kind: str, which: str) -> list[str]:
+    """Where the racks' own limits (``racks[].power``, derated, or ``racks[].cooling``) hold the fleet under its
+    compute ceiling, whatever the interconnect or the plant: a note per pool naming the rack groups, so a planner
+    reading "power binds" beside facility headroom knows it is the rack PDUs (or the rack cooling), not the
+    contract (:meth:`dcsim.engine.tables.SupplyCurves.rack_limited`)."""
+    notes = []
+    for p, pool in enumerate(m.pools):
+        cv = pool.curves if m.multi_pool else m.curves
+        if not cv.rack_limited(which):
+            continue
+        names = []
+        for gi, g in enumerate(m.groups):
+            if gi not in pool.groups:
+                continue
+            lim = g.limits
+            limit = lim.rack_power_limit_w if kind == "power" else lim.rack_cooling_limit_w
+            full = lim.replicas_per_rack * float(np.max(g.table.wall[-1])) + lim.rack_overhead_w
+            if full > limit * (1 + 1e-9):
+                field = "power.power_limit (derated)" if kind == "power" else "cooling.limit"
+                names.append(f"racks[{gi}] ({m.scenario.racks[gi].name}) {field} {format_quantity(limit, 'power')} "
+                             f"per rack against {format_quantity(full, 'power')} at full load")
+        top = float(cv.frontier(which).rate[-1])
+        where = f"pool {pool.name!r}: " if m.multi_pool else ""
+        notes.append(f"{where}{kind} binds at the racks: " + "; ".join(names or ["the rack limits"])
+                     + f" hold the fleet at {top:,.0f} tok/s, under its compute ceiling {cv.compute_tok_s:,.0f} tok/s, "
+                     f"whatever the {'interconnect' if kind == 'power' else 'cooling plant'} (docs/engine.md, the "
+                     "ceilings)")
     return notes
 
 

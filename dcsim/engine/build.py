@@ -117,7 +117,8 @@ class Models:
         cache = self.__dict__.setdefault("_joint", {})
         if which not in cache:
             cache[which] = JointFrontier([p.curves.frontier(which) for p in self.pools],
-                                         [p.overhead_w for p in self.pools])
+                                         [p.overhead_w for p in self.pools],
+                                         [p.curves.rack_limited(which) for p in self.pools])
         return cache[which]
 
     def demand_tok_s(self, t_start_s, dt_s: float) -> np.ndarray:

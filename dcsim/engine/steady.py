@@ -64,8 +64,11 @@ def _pool_ceilings_at(m: Models, d, it_p, it_q, a) -> dict:
     served = m.joint("pq").split(np.minimum(dp, cp) / a[:, None], unit(np.minimum(it_p, it_q))) * a[:, None]
     deficit = dp - served
     tol = 1e-9 * np.maximum(dp, 1.0)
-    pool_code = np.where(deficit <= tol, 0, np.where((dp > cp) & (served >= cp * (1 - 1e-9)), 1,
-                                                       np.where((it_p <= it_q)[:, None], 2, 3)))
+    # a pool short of its work is bound by the lowest of its own ceilings, as the simulation names it
+    # (dcsim.engine.pools.record): its rack limits included (JointFrontier.pool_ceilings)
+    pp = m.joint("p").pool_ceilings(need_u, unit(it_p)) * a[:, None]
+    pq = m.joint("q").pool_ceilings(need_u, unit(it_q)) * a[:, None]
+    pool_code = np.where(deficit <= tol, 0, 1 + np.argmin(np.stack([cp, pp, pq]), axis=0))
     worst = np.argmax(deficit, axis=1)
     code = pool_code[np.arange(d.size), worst]
     out = {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": pw, "cooling_tok_s": q,

@@ -150,14 +150,23 @@ class SupplyCurves:
         ``beyond_compute`` a budget larger than that is converted at the facility's full-load
         energy per token (more of the same racks, flat out): the *true* power or cooling ceiling
         — what the budget could feed if compute were unlimited — so headroom over C is visible.
-        Without it the rate stops at C (what the facility can actually serve).
+        Without it the rate stops at C (what the facility can actually serve). Where the rack limits
+        of ``which`` stop the frontier below C (:meth:`rack_limited`), the ceiling ends at the frontier's
+        top either way: more budget at the facility feeds those racks nothing, so P (rack power limits)
+        or Q (rack cooling limits) sits under C and the binding names it.
         """
         f = self.frontier(which)
         b = np.asarray(it_budget_w, dtype=float)
         r = np.interp(b, f.it, f.rate, left=0.0)
-        if beyond_compute:
+        if beyond_compute and not self.rack_limited(which):
             r = np.where(b > f.it[-1], b * (f.rate[-1] / f.it[-1]), r)
         return r
+
+    def rack_limited(self, which: str) -> bool:
+        """True when the rack limits of ``which`` ('p' power, 'q' cooling, 'pq' both) stop the frontier below
+        the compute ceiling: no budget at the facility feeds those racks more, so the true ceiling ends at the
+        frontier's top (:meth:`ceiling`), under C, and the binding names it."""
+        return bool(self.frontier(which).rate[-1] < self.compute_tok_s * (1.0 - 1e-9))
 
     def standby_frontier(self, standby_fraction: float, overhead_w: float, which: str = "pq") -> "Frontier":
         """The efficient frontier when replicas not needed are put in standby (``idle_power_down``).
@@ -263,9 +272,12 @@ class JointFrontier:
     a·rate)`` (rack overhead stays): its segments keep their slopes and shrink by ``a``.
     """
 
-    def __init__(self, frontiers: list[Frontier], overheads_w: list[float]):
+    def __init__(self, frontiers: list[Frontier], overheads_w: list[float], rack_limited: list[bool] | None = None):
         self.frontiers = list(frontiers)
         self.n = len(self.frontiers)
+        # pools whose frontier top is a rack limit, under their compute ceiling (SupplyCurves.rack_limited): no
+        # budget feeds them beyond it, so the ceilings do not extrapolate them
+        self.rack_limited = [bool(x) for x in (rack_limited or [False] * self.n)]
         self.it0_w = [float(f.it[0]) for f in self.frontiers]
         self.ovh_w = [float(o) for o in overheads_w]
         pool, dit, slope = [], [], []
@@ -358,7 +370,9 @@ class JointFrontier:
             a = sc[:, p]
             top_it = a * (self.it_max_w[p] - self.ovh_w[p]) + self.ovh_w[p]
             full = own_b >= top_it * (1 - 1e-12)
-            out[:, p] = np.where(full, np.maximum(own_b, top_it) * (a * self.rate_max[p] / top_it), alloc[:, p])
+            beyond = a * self.rate_max[p] if self.rack_limited[p] else \
+                np.maximum(own_b, top_it) * (a * self.rate_max[p] / top_it)
+            out[:, p] = np.where(full, beyond, alloc[:, p])
         return out
 
     def facility_ceiling(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
@@ -370,5 +384,6 @@ class JointFrontier:
         sc = self._scale(scale, need.shape[0])
         alloc = self.split(need, b, sc)
         used = sum(self.it_w(q, alloc[:, q], sc[:, q]) for q in range(self.n))
-        ratio = float(self.rate_max.sum() / self.it_max_w.sum())
+        free = [q for q in range(self.n) if not self.rack_limited[q]]  # pools more budget could feed
+        ratio = float(self.rate_max[free].sum() / self.it_max_w[free].sum()) if free else 0.0
         return alloc.sum(axis=1) + np.maximum(b - used, 0.0) * ratio
