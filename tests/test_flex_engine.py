@@ -250,6 +250,37 @@ def test_chiller_trip_throttles_then_sheds_then_recovers(trip):
     assert trip.report["binding"]["share"]["cooling"] > 0.3
 
 
+def test_the_plant_draws_for_the_heat_it_moves_and_keeps_the_contract(trip):
+    """A tripped plant draws only its CRAH fans; a restarted one draws for the stored heat it works off (its
+    cooling power follows thermal_q_plant_w, not the heat the IT made); its recovery is held to the meter's
+    headroom, so the contract holds on every tick. (Before: billed at full load while off, ~11 kW while cooling
+    the room down, and the restarted plant would have taken the hall over its contract.)"""
+    ts = trip.timeseries
+    dt = trip.report["tick_s"]
+    tm = ts["t_s"] + 0.5 * dt
+    m = build_models(load_scenario(TRIP))
+    fac = m.facility
+    off = (tm > 610) & (tm < 2990)
+    assert np.all(ts["thermal_q_plant_w"][off] == 0.0)
+    # chillers and pumps idle (what remains is the heat of the CRAH fans at their minimum speed, which the plant
+    # model puts on its chilled water: 0.2 kW of the 78 kW the chillers drew before the trip)
+    before = (tm > 300) & (tm < 590)
+    for part in ("cooling_chiller_w", "cooling_pumps_w", "cooling_tower_w"):
+        assert np.all(ts[part][off] < 0.01 * ts[part][before].min())
+    assert np.all(ts["cooling_power_w"][off] < 0.25 * ts["cooling_power_w"][before].min())
+    # after the restart, with the IT shed, the plant moves far more heat than is made, and pays for it
+    rec = (tm > 3010) & ts["thermal_shed"].astype(bool)
+    assert rec.sum() > 5
+    assert np.all(ts["thermal_q_plant_w"][rec] > 10 * ts["thermal_heat_w"][rec])
+    made = fac.breakdown(ts["it_power_w"][rec], m.liquid_fraction, ts["t_out_c"][rec], ts["t_wb_c"][rec])
+    moved = fac.breakdown(ts["it_power_w"][rec], m.liquid_fraction, ts["t_out_c"][rec], ts["t_wb_c"][rec],
+                          plant_heat_w=ts["thermal_q_plant_w"][rec])
+    assert ts["cooling_power_w"][rec] == pytest.approx(moved["cooling"], rel=1e-9)
+    assert np.all(moved["cooling"] > 3 * made["cooling"])
+    assert np.all(ts["facility_power_w"] <= ts["interconnect_w"] * (1 + 1e-9))
+    assert trip.report.get("interconnect_exceeded_s", 0.0) == 0.0
+
+
 def test_preemptive_cap_and_a_tank_change_the_response(trip):
     pre = dcsim.run(str(TRIP), overrides={"facility.thermal.preemptive_cap": True})
     assert pre.report["thermal"]["throttled_s"] == 0.0

@@ -72,6 +72,8 @@ DEFER_BUCKETS = 288
 #: GPUs shed for temperature restart once the white space is this far under its shutdown limit
 #: (assumption: a hysteresis band so that shed and restart do not alternate tick by tick).
 RESTART_MARGIN_K = 5.0
+#: secant steps bounding a recovering plant's heat moved to the meter's headroom (Ticker._plant_cap)
+PLANT_CAP_ITERS = 8
 _USD_PER_MWH = 1.0 / 3.6e9
 _G_PER_KWH = 1.0 / 3.6e6
 
@@ -266,6 +268,7 @@ class FlexChunk:
             self.t_loop = np.full(n, np.nan)
             self.tank = np.full(n, np.nan)
             self.q_out = np.full(n, np.nan)
+            self.q_plant = np.full(n, np.nan)
             self.level = np.full(n, fx.top, dtype=np.int16)
             self.throttled = np.zeros(n, dtype=np.int8)
             self.shed = np.zeros(n, dtype=np.int8)
@@ -393,6 +396,40 @@ class FlexChunk:
         g = self.it_grid
         return float(np.interp(it_w, g, self.fac_tab[j])), float(np.interp(it_w, g, self.heat_tab[j]))
 
+    def _plant_cap(self, j: int, it_w: float, heat: float) -> float:
+        """Heat (W) the plant may move in tick ``j``: its capacity, less what would take the meter over the tick's
+        cap. Working off stored heat (after a trip) the plant moves more than the heat made and draws more
+        power than the controller budgeted for that IT, so its recovery is held to the meter's headroom (the
+        contract holds; the room cools more slowly). A few secant steps on the facility power, which rises with
+        the heat moved."""
+        cap = float(self.ex.heat_capacity_w[j])
+        if cap <= heat:
+            return cap
+        m, ex = self.fx.m, self.ex
+        lim = float(self.cap[j])
+        it = np.array([it_w])
+
+        def over(x: float) -> float:
+            return float(m.facility.breakdown(it, m.liquid_fraction, ex.t_db_c[j:j + 1], ex.t_wb_c[j:j + 1],
+                                              plant_heat_w=np.array([x]))["facility"][0]) - lim
+        f_hi = over(cap)
+        if f_hi <= 0.0:
+            return cap
+        lo, f_lo = heat, over(heat)
+        if f_lo >= 0.0:
+            return heat  # no headroom left for recovery: the plant moves the heat made
+        hi = cap
+        for _ in range(PLANT_CAP_ITERS):
+            x = lo - f_lo * (hi - lo) / (f_hi - f_lo)
+            fx_ = over(x)
+            if fx_ > 0.0:
+                hi, f_hi = x, fx_
+            else:
+                lo, f_lo = x, fx_
+            if f_lo > -1e-9 * lim:
+                break
+        return lo
+
     def _power_exact(self, j: int, md: int, sv: float, k: int) -> tuple[float, float]:
         """(facility, heat) of tick ``j``: the record's own functions on one tick."""
         m, ex = self.fx.m, self.ex
@@ -409,7 +446,8 @@ class FlexChunk:
         if self.b_on:  # the battery's meter needs the exact power (few ticks: requests and recharges)
             load, heat = self._power_exact(j, md, sv, k)
         elif self.t_on or risk:
-            load, heat = self._power(j, self._it_w(md, sv, k, float(self.avail[j])))
+            it_w = self._it_w(md, sv, k, float(self.avail[j]))
+            load, heat = self._power(j, it_w)
             if risk and heat > float(self.ex.heat_capacity_w[j]):
                 self.t_on = True  # the heat of this tick exceeds what the plant rejects: heat is stored
         if not (self.b_on or self.t_on):
@@ -429,7 +467,9 @@ class FlexChunk:
                         else "load back under the meter cap", soc=fx.e_j / b.energy_j, battery_w=p)
         if self.t_on:
             self.t_flag[j] = True
-            self._thermal(j, t, heat, float(self.ex.heat_capacity_w[j]))
+            if self.b_on:
+                it_w = self._it_w(md, sv, k, float(self.avail[j]))
+            self._thermal(j, t, heat, self._plant_cap(j, it_w, heat))
         fx.update_busy()
 
     def _thermal(self, j: int, t: float, heat: float, cap: float) -> None:
@@ -475,13 +515,20 @@ class FlexChunk:
             fx.tstate = None  # back to quasi-steady: skip the per-tick step
             self.t_exit[j] = True
 
-    def settle(self, j: int, fb: dict) -> None:
-        """Re-step the battery and the thermal masses over the first ``j`` ticks with their exact
-        facility power and heat (``fb``, the record's breakdown), with the decisions the loop made;
-        the chunk's state carries on from the exact values."""
+    def settle(self, j: int, fb: dict, rebreak=None) -> dict:
+        """Re-step the thermal masses and the battery over the first ``j`` ticks with their exact heat and
+        facility power (``fb``, the record's breakdown), with the decisions the loop made; the chunk's state
+        carries on from the exact values. The thermal masses go first: where they are engaged the plant moves
+        the heat they say (``q_plant_w``), not the heat made, and ``rebreak(plant_heat_w)`` (the facility's
+        breakdown with it) gives the facility power the battery then sees. Returns that breakdown."""
         fx = self.fx
-        fac = np.asarray(fb["facility"], dtype=float)
         heat = np.asarray(fb["heat_w"], dtype=float)
+        if fx.th is not None:
+            self._settle_thermal(j, heat, np.asarray(fb["it"], dtype=float))
+            engaged = ~np.isnan(self.q_plant[:j])
+            if rebreak is not None and engaged.any():
+                fb = rebreak(np.where(engaged, self.q_plant[:j], heat))
+        fac = np.asarray(fb["facility"], dtype=float)
         if fx.batt is not None:
             b, e = fx.batt, self.e_start
             for i in range(j):
@@ -491,6 +538,13 @@ class FlexChunk:
                     self.battery_w[i] = p
                 self.energy_j[i] = e
             fx.e_j = e
+        if j:
+            fx.prev_heat = float(heat[j - 1])
+        fx.update_busy()
+        return fb
+
+    def _settle_thermal(self, j: int, heat: np.ndarray, it: np.ndarray) -> None:
+        fx = self.fx
         if fx.th is not None:
             p, st = fx.th, self.tstate_start
             for i in range(j):
@@ -499,16 +553,14 @@ class FlexChunk:
                 if self.t_enter[i] or st is None:
                     h0 = float(heat[i - 1]) if i > 0 else self.prev_heat_start
                     st = steady_state(p, float(heat[i]) if h0 is None else h0)
-                st, f = thermal_step(p, st, float(heat[i]), float(self.ex.heat_capacity_w[i]), fx.dt)
+                st, f = thermal_step(p, st, float(heat[i]), self._plant_cap(i, float(it[i]), float(heat[i])), fx.dt)
                 self.t_space[i], self.t_loop[i], self.tank[i], self.q_out[i] = st.t_space_c, st.t_loop_c, st.tank_j, \
                     f["q_out_w"]
+                self.q_plant[i] = f["q_plant_w"]
                 if self.t_exit[i]:
                     st = None
             if j:
                 fx.tstate = st
-        if j:
-            fx.prev_heat = float(heat[j - 1])
-        fx.update_busy()
 
     def step_deferrable(self, j: int, open_: bool, arrivals_tok: float, spare_tok: float) -> float:
         fx = self.fx
@@ -519,10 +571,11 @@ class FlexChunk:
         return done
 
     # -- the chunk's record -------------------------------------------------------------------
-    def columns(self, j: int, fb: dict) -> dict:
-        """Per-tick columns of the first ``j`` ticks, given the record's facility breakdown ``fb``."""
+    def columns(self, j: int, fb: dict, rebreak=None) -> tuple[dict, dict]:
+        """Per-tick columns of the first ``j`` ticks, given the record's facility breakdown ``fb``, and the
+        breakdown as settled (:meth:`settle`: the plant's power follows the heat it moved)."""
         fx = self.fx
-        self.settle(j, fb)
+        fb = self.settle(j, fb, rebreak)
         out = {"curtailment": np.array(self.event[:j], dtype=np.int8),
                "curtailment_notice": np.array(self.notice[:j], dtype=np.int8)}
         batt = self.battery_w[:j]
@@ -540,13 +593,14 @@ class FlexChunk:
                 t_loop_c=np.where(quasi, p.setpoint_c, self.t_loop[:j]),
                 tank_j=np.where(quasi, p.tank_capacity_j, self.tank[:j]),
                 thermal_heat_w=heat, thermal_q_out_w=np.where(quasi, heat, self.q_out[:j]),
+                thermal_q_plant_w=np.where(quasi, heat, self.q_plant[:j]),
                 thermal_engaged=(~quasi).astype(np.int8),
                 thermal_level=self.level[:j].copy(), thermal_throttled=self.throttled[:j].copy(),
                 thermal_shed=self.shed[:j].copy())
         if fx.dq is not None:
             out.update(deferred_served_tok_s=np.array(self.def_served[:j]),
                        deferred_backlog_tokens=np.array(self.def_backlog[:j]))
-        return out
+        return out, fb
 
 
 def _over_cap_w(meter_w, cap_w) -> np.ndarray:

@@ -214,7 +214,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
         extra = request_engine.chunk_power(mode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
-                      f["arrived"], extra, mp, None if fc is None else (lambda fb: fc.columns(j, fb)))
+                      f["arrived"], extra, mp, None if fc is None else (lambda fb, rb: fc.columns(j, fb, rb)))
 
     def fault_window(env, t_s: float, edge: str, i: int):
         yield env.timeout(t_s)
@@ -416,6 +416,10 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
+    fcols = {}
+    if flex_cols is not None:  # thermal masses and battery settled; the plant's power follows the heat it moved
+        fcols, fb = flex_cols(fb, lambda q: m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c,
+                                                                 ex.t_wb_c, plant_heat_w=q))
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
@@ -438,7 +442,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         load_fraction=op["load_fraction"], it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
         awake_fraction=ex.awake, parked_power_w=ex.parked_w,
         it_max_cooling_w=ex.it_max_cooling_w,
-        **(flex_cols(fb) if flex_cols is not None else {}),
+        **fcols,
         **{f"{p}_w": fb[p] for p in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower",
                                       "loss_transformer", "loss_ups", "loss_pdu") if p in fb},
     )

@@ -195,11 +195,18 @@ class Facility:
             pue = np.maximum(pue, 1.0)
         return {"cooling_chiller": (pue - 1.0) * it, "cooling_fans": z, "cooling_pumps": z, "cooling_tower": z}
 
-    def breakdown(self, it_power_w, liquid_fraction, t_db_c, t_wb_c) -> dict[str, np.ndarray]:
+    def breakdown(self, it_power_w, liquid_fraction, t_db_c, t_wb_c, plant_heat_w=None) -> dict[str, np.ndarray]:
         """Facility power split [W]: keys it, cooling, losses, fixed, facility and the parts
         cooling_chiller/fans/pumps/tower, loss_transformer/ups/pdu, plus heat_w (heat to reject)
         and economizer_fraction (chilled-water plants, airside economizer) and water_kg_s
-        (water evaporated by the airside economizer's adiabatic pads). facility = it + cooling + losses + fixed."""
+        (water evaporated by the airside economizer's adiabatic pads). facility = it + cooling + losses + fixed.
+
+        ``plant_heat_w`` (thermal dynamics, docs/thermal-dynamics.md): the heat the plant moved this tick when it
+        is not the heat made (a tripped plant moves none; a restarted one works off the stored heat). The plant's
+        parts (chillers, pumps, heat rejection) then follow the heat moved; the CRAH fans of a chilled-water or
+        liquid plant keep moving the room's air (they follow the heat made). None: the plant moves the heat made."""
+        if plant_heat_w is not None:
+            return self._breakdown_moved(it_power_w, liquid_fraction, t_db_c, t_wb_c, plant_heat_w)
         it, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
                                                    (it_power_w, liquid_fraction, t_db_c, t_wb_c)))
         it = np.maximum(it, 0.0)
@@ -231,6 +238,30 @@ class Facility:
                 out[k] = np.broadcast_to(parts[k], it.shape).astype(float)
         return out
 
+    def _breakdown_moved(self, it_power_w, liquid_fraction, t_db_c, t_wb_c, plant_heat_w) -> dict[str, np.ndarray]:
+        made = self.breakdown(it_power_w, liquid_fraction, t_db_c, t_wb_c)
+        heat = made["heat_w"]
+        moved = np.maximum(np.broadcast_to(np.asarray(plant_heat_w, dtype=float), heat.shape), 0.0)
+        it_m, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (
+            self.it_for_heat_w(moved), liquid_fraction, t_db_c, t_wb_c)))
+        plant = self._cooling_parts(it_m, moved, lf, t_db, t_wb)  # the plant moving that heat (of that IT's split)
+        out = dict(made)
+        keep_fans = self.spec.cooling.kind in ("chiller_plant", "liquid")
+        for k in COOLING_PARTS:
+            if not (keep_fans and k == "cooling_fans"):
+                out[k] = np.broadcast_to(plant[k], heat.shape).astype(float)
+        cooling = sum(out[k] for k in COOLING_PARTS)
+        if not self.quick_study:  # the transformer carries the meter load: its loss follows the cooling too
+            pc = self.spec.power_chain
+            loss_tr = transformer_loss_w(made["it"] + cooling + made["loss_ups"] + made["loss_pdu"] + made["fixed"],
+                                         self.transformer_rating_w, pc.transformer_no_load,
+                                         pc.transformer_proportional, pc.transformer_square)
+            out["loss_transformer"] = loss_tr
+            out["losses"] = loss_tr + made["loss_ups"] + made["loss_pdu"]
+        out["cooling"] = cooling
+        out["facility"] = out["it"] + cooling + out["losses"] + out["fixed"]
+        return out
+
     def facility_power_w(self, it_power_w, liquid_fraction, t_db_c, t_wb_c):
         """Power at the meter [W]."""
         return self.breakdown(it_power_w, liquid_fraction, t_db_c, t_wb_c)["facility"]
@@ -257,6 +288,12 @@ class Facility:
         broadcasts) scales the capacity before the inversion (a partial cooling failure): the
         no-load UPS heat does not scale with it."""
         q = self.heat_rejection_capacity_w(t_db_c, t_wb_c, liquid_fraction) * np.asarray(capacity_factor, dtype=float)
+        return self.it_for_heat_w(q)
+
+    def it_for_heat_w(self, heat_w):
+        """IT power [W] whose heat (IT + PDU + UPS losses) is ``heat_w``: the exact inverse of `heat_to_reject_w`
+        (linear), 0 below the UPS no-load heat."""
+        q = np.asarray(heat_w, dtype=float)
         if self.quick_study:
             return q
         pc = self.spec.power_chain
