@@ -7,25 +7,51 @@ import pytest
 from conftest import small_scenario
 from dcsim.engine import loop
 from dcsim.engine.build import build_models
-from dcsim.engine.controller import Controller, queue_step
+from dcsim.engine.controller import ArrivalWindow, Controller, queue_step
 from dcsim.engine.run import run_models
 from dcsim.scenario import load_scenario
 
 
-def test_queue_step_conserves_tokens_and_bounds_the_wait():
+def test_queue_step_conserves_tokens_and_sheds_only_work_older_than_the_hold_limit():
     rng = np.random.default_rng(3)
-    backlog, dt, hold = 0.0, 10.0, 60.0
+    backlog, dt, hold = 0.0, 10.0, 65.0
+    window = ArrivalWindow(hold, dt)
+    arrivals = []
     for _ in range(2000):
         inflow, limit = rng.uniform(0, 200), rng.uniform(0, 150)
-        s, b, sh = queue_step(backlog, inflow, limit, dt, hold)
+        arrivals.append(inflow * dt)
+        young = window.push(inflow * dt)
+        # the tokens that arrived within the last hold seconds (even within a tick): 6 whole ticks and half of one
+        assert young == pytest.approx(sum(arrivals[-6:]) + 0.5 * (arrivals[-7] if len(arrivals) > 6 else 0.0),
+                                      rel=1e-9, abs=1e-9)
+        s, b, sh = queue_step(backlog, inflow, limit, dt, young)
         assert backlog + inflow * dt == pytest.approx(s * dt + b + sh, rel=1e-12, abs=1e-9)
         assert 0 <= s <= limit + 1e-12 and b >= -1e-9 and sh >= 0
-        assert b <= hold * s + 1e-9  # what waits is at most hold_limit seconds of service
+        assert b <= young + 1e-9  # FIFO: what waits arrived within the hold limit
+        if sh > 0:
+            assert b == pytest.approx(young)  # nothing younger than the hold limit is shed
         backlog = b
 
 
+def test_a_lasting_overload_serves_work_that_waited_the_hold_limit():
+    """Request fidelity sheds a request that has waited hold_limit at the door, so under a lasting overload the
+    work it serves waited about hold_limit; the fluid queue sheds from the head the same way (it used to cap the
+    backlog at hold_limit of *service*, so the work served waited hold / (overload ratio): 30 s at 2x, 60 s hold)."""
+    from dcsim.serving.slo_estimate import fifo_wait_s
+    dt, hold, a, c = 10.0, 60.0, 200.0, 100.0  # arrivals twice the service rate
+    window, b = ArrivalWindow(hold, dt), 0.0
+    arr, dep = [], []
+    for _ in range(100):
+        s, b, sh = queue_step(b, a, c, dt, window.push(a * dt))
+        arr.append(a * dt)
+        dep.append(s * dt + sh)
+    assert b == pytest.approx(a * hold)
+    wait = fifo_wait_s(np.array(arr), np.array(dep), dt)
+    assert wait[-50:] == pytest.approx(hold, rel=1e-9)
+
+
 def test_queue_step_serves_everything_when_it_fits():
-    s, b, sh = queue_step(50.0, 10.0, 1e9, 5.0, 60.0)
+    s, b, sh = queue_step(50.0, 10.0, 1e9, 5.0, 600.0)
     assert (s, sh) == (50.0 / 5.0 + 10.0, 0.0) and b == pytest.approx(0.0, abs=1e-12)
 
 

@@ -17,11 +17,12 @@ Every change of mode and every start of shedding is logged with its time and rea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "PowerDown", "power_down_for"]
+__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for"]
 
 #: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
 #: a uniform clock level below full (policy 'uniform').
@@ -31,22 +32,56 @@ LOG_LIMIT = 5000
 
 
 def queue_step(backlog_tok: float, inflow_tok_s: float, limit_tok_s: float, dt_s: float,
-               hold_s: float) -> tuple[float, float, float]:
-    """One tick of a fluid token queue: serve, keep waiting, shed beyond the hold limit.
+               young_tok: float) -> tuple[float, float, float]:
+    """One tick of a fluid FIFO token queue: serve, keep waiting, shed what has waited past the hold limit.
 
     ``inflow_tok_s`` tokens/s arrive during the tick. The work waiting is
     ``backlog_tok / dt + inflow_tok_s`` (tokens/s); the tick serves the smaller of that and
-    ``limit_tok_s``; what remains waits, except tokens beyond ``hold_s`` seconds of service at
-    the served rate, which are shed (Little's law bound on the wait). Returns
-    ``(served_tok_s, backlog_tok, shed_tok)``; tokens are conserved:
+    ``limit_tok_s`` from the head of the queue; what remains waits, except the tokens that arrived more
+    than ``hold_limit`` ago: first in, first out, the backlog is the latest arrivals, so it keeps at most
+    ``young_tok``, the tokens that arrived within the last ``hold_limit`` (:class:`ArrivalWindow`), and
+    the older ones are shed from its head — as request fidelity sheds a request that has waited
+    ``hold_limit`` at the door. Under a lasting overload the work served has waited about the hold
+    limit. Returns ``(served_tok_s, backlog_tok, shed_tok)``; tokens are conserved:
     ``backlog_in + inflow·dt = served·dt + backlog_out + shed``.
     """
     need = backlog_tok / dt_s + inflow_tok_s
     s = need if need < limit_tok_s else limit_tok_s
     b = backlog_tok + inflow_tok_s * dt_s - s * dt_s
-    cap_tok = hold_s * s
-    sh = b - cap_tok if b > cap_tok else 0.0
+    sh = b - young_tok if b > young_tok else 0.0
     return s, b - sh, sh
+
+
+class ArrivalWindow:
+    """Tokens that arrived within the last ``hold_s`` (the cap of :func:`queue_step`'s backlog).
+
+    Arrivals are even within a tick: the window holds the last ``floor(hold/dt)`` ticks whole (this one
+    included) and the fraction left of the tick before them. Plain floats and a running sum, O(1) per tick.
+    """
+
+    def __init__(self, hold_s: float, dt_s: float):
+        r = float(hold_s) / float(dt_s)
+        self.full = int(math.floor(r + 1e-9))
+        self.frac = max(r - self.full, 0.0)
+        self._ring = [0.0] * (self.full + 1)  # the last full+1 ticks' arrivals, newest at self._i
+        self._i = 0
+        self._sum = 0.0  # of the last `full` ticks
+        self._n = 0
+
+    def push(self, arrived_tok: float) -> float:
+        """Record this tick's arrivals (tokens); return the tokens that arrived within the hold limit."""
+        ring, k = self._ring, self.full + 1
+        self._i = (self._i + 1) % k
+        leaving = ring[(self._i + k - self.full) % k] if self.full else 0.0  # leaves the whole-tick window
+        ring[self._i] = arrived_tok
+        if self.full:
+            self._sum += arrived_tok - leaving
+            self._n += 1
+            if self._n % 4096 == 0:  # re-add now and then: no drift of the running sum
+                self._sum = sum(ring[(self._i - q) % k] for q in range(self.full))
+            older = ring[(self._i + k - self.full) % k]  # the tick before the whole ones
+            return max(self._sum, 0.0) + self.frac * older
+        return self.frac * arrived_tok
 
 
 @dataclass

@@ -23,7 +23,7 @@ import simpy
 
 from dcsim.engine.build import Models
 from dcsim.engine.gpu_clock import EffectiveClock
-from dcsim.engine.controller import MODE_NAMES, Controller, power_down_for, queue_step
+from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
@@ -233,7 +233,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         i0 = 0
         backlog_tok, shed_prev = 0.0, False
         uniform = ctl.policy == "uniform"
-        hold_s = ctl.hold_s
+        window = ArrivalWindow(ctl.hold_s, dt)  # the work younger than the hold limit (the backlog's cap)
         while i0 < n_ticks:
             st["boundary"] = False
             i1 = min(n_ticks, i0 + CHUNK_TICKS)
@@ -295,14 +295,14 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         held.append(request_engine.held_tok)
                     elif dq is not None:
                         arr = d * dt
-                        sv, b, sh = queue_step(backlog_tok, d_int, limit, dt, hold_s)
+                        sv, b, sh = queue_step(backlog_tok, d_int, limit, dt, window.push(d_int * dt))
                         spare = max(limit - sv, 0.0) * dt
                         done = fc.step_deferrable(j, gate, d_def * dt, spare)
                         sv += done / dt  # deferred work left waiting counts as held only when the rate ran out
                         held.append(b + (dq.backlog if dq.backlog > 0 and done >= spare * (1 - 1e-12) else 0.0))
                     else:
                         arr = d * dt
-                        sv, b, sh = queue_step(backlog_tok, d, limit, dt, hold_s)
+                        sv, b, sh = queue_step(backlog_tok, d, limit, dt, window.push(d * dt))
                         held.append(b)
                     if slow:
                         fc.after(j, md, sv, k)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcsim.engine.controller import queue_step
+from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.tpf import binding_simulated
 
 __all__ = ["PoolTicker", "pool_operating_point", "pool_availability", "POOL_COLUMNS", "mean_cap_w"]
@@ -149,11 +149,14 @@ class PoolTicker:
         self.compute = [p.curves.compute_tok_s for p in m.pools]
         self.top_curve = [(p.curves.rate_pq[-1], p.curves.it_pq[-1]) for p in m.pools]
         self.backlog = [0.0] * self.n
+        self.window: list[ArrivalWindow] | None = None  # per pool: the work younger than the hold limit
         self.cols: dict[str, list] = {}
 
     # ------------------------------------------------------------------ per chunk, before the ticks
     def start_chunk(self, ex, dt: float) -> None:
         m = self.m
+        if self.window is None:
+            self.window = [ArrivalWindow(self.hold_s, dt) for _ in range(self.n)]
         self.A = pool_availability(m, ex.t_s + 0.5 * dt, self.extra_availability)
         self.al = self.A.tolist()
         self.d = m.pool_demand_tok_s(ex.demand_tok_s)
@@ -213,7 +216,8 @@ class PoolTicker:
         else:
             sv, b, sh = [], [], []
             for p in range(self.n):
-                s, bb, hh = queue_step(self.backlog[p], self.dl[j][p], limits[p], dt, self.hold_s)
+                s, bb, hh = queue_step(self.backlog[p], self.dl[j][p], limits[p], dt,
+                                       self.window[p].push(self.dl[j][p] * dt))
                 sv.append(s)
                 b.append(bb)
                 sh.append(hh)

@@ -31,7 +31,7 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import power_down_for, queue_step
+from dcsim.engine.controller import ArrivalWindow, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import pool_operating_point
 from dcsim.serving.metrics import ServingMetrics
@@ -91,6 +91,7 @@ class _Lane:
         self._hold_tok = 0  # output tokens of the requests in _hold (kept as a running sum)
         self._bucket = 0.0
         self._fluid_backlog = 0.0
+        self._fluid_window: ArrivalWindow | None = None  # the fluid remainder's work younger than hold_limit
         self._tick_gpu: list[float] = []
         self._tick_it_sample: list[float] = []
         self._tick_fluid_rate: list[float] = []
@@ -236,8 +237,11 @@ class _Lane:
         # the fluid remainder of a hybrid facility
         fluid_served = 0.0
         if self.frac < 1.0:
+            if self._fluid_window is None:
+                self._fluid_window = ArrivalWindow(self.hold_limit, dt)
             fluid_served, self._fluid_backlog, sh = queue_step(
-                self._fluid_backlog, fluid_arr / dt, limit_tok_s * (1.0 - self.frac), dt, self.hold_limit)
+                self._fluid_backlog, fluid_arr / dt, limit_tok_s * (1.0 - self.frac), dt,
+                self._fluid_window.push(fluid_arr))
             shed_tok += sh
         self._tick_gpu.append(gpu_j / dt)
         self._tick_it_sample.append(it_w + self._ovh_share)
