@@ -70,3 +70,24 @@ def test_where_cooling_binds_the_note_says_a_larger_contract_serves_less_and_the
     rep = dcsim.run(SC / "reference.yaml", overrides={**hot, "start": "2026-07-15T06:00"}).report
     assert rep["binding"]["share"]["cooling"] == 0.0
     assert not any("heat the cooling plant must reject" in n for n in rep["notes"])
+
+
+def test_a_pool_named_power_bound_by_a_near_tie_is_told_so():
+    """mixed-fleet's reasoning pool is named power-bound through the day, but its KV-bound steps barely slow with
+    the clock: its power ceiling sits at most 0.35 % under its compute ceiling. The note says so with the run's own
+    figures; a pool whose binding is not a near tie gets none."""
+    from dcsim.engine.assemble import NEAR_TIE, near_tie_notes, pool_columns
+
+    res = dcsim.run(str(SC / "mixed-fleet.yaml"))
+    m = build_models(dcsim.load_scenario(SC / "mixed-fleet.yaml"))
+    (note,) = [n for n in res.report["notes"] if "by a hair" in n]
+    assert note.startswith("pool 'b200-reasoning': power binds by a hair")
+    c = pool_columns(m, res.timeseries, 1)
+    sel = c["binding"] == 2
+    margin = (c["compute_tok_s"][sel] - c["power_tok_s"][sel]) / c["compute_tok_s"][sel]
+    assert np.all(margin < NEAR_TIE) and np.all(margin >= 0)
+    share = float(np.mean(c["binding"] == 2))
+    assert f"on {100 * share:.0f} % of the run" in note
+    assert f"at most {100 * margin.max():.2f} %" in note
+    # the same figures through the function, and no note for the chat pool (compute-bound, no power ticks)
+    assert near_tie_notes(m, res.timeseries) == [note]

@@ -153,6 +153,7 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
     for kind, which in (("power", "p"), ("cooling", "q")):
         if binding_share.get(kind, 0.0) > 0:
             notes += rack_limit_notes(m, kind, which)
+    notes += near_tie_notes(m, ts)
     pc = m.scenario.facility.power_chain
     if pc.ups_rating is None or pc.transformer_rating is None:
         it = float(np.mean(ts["it_power_w"]))
@@ -182,6 +183,42 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
                 f"{2 * cap / 1e6:g} MW, because the UPS and transformer ratings follow the interconnect "
                 f"and their no-load losses follow the rating{heat} (set power_chain.ups_rating / "
                 "transformer_rating to decouple them; docs/facility.md)")
+    return notes
+
+
+#: a power- or cooling-bound tick whose ceiling is within this fraction of the compute ceiling is a near tie:
+#: more of the binding resource buys less than this (assumption: a planner's threshold of "not worth buying")
+NEAR_TIE = 0.01
+#: a near-tie note is written when at least this share of the run is bound by near ties of one kind
+NEAR_TIE_MIN_SHARE = 0.05
+
+
+def near_tie_notes(m: Models, ts: dict) -> list[str]:
+    """Where power or cooling is named binding but its ceiling sits within :data:`NEAR_TIE` of the compute
+    ceiling on most of those ticks, the label is right (it is the lowest) and misleading on its own: more power
+    or cooling would buy under 1 %, and compute is what holds the rest of the work. One note per pool and kind,
+    with the run's figures (the median and largest margin, the share of the run)."""
+    notes = []
+    for p, pool in enumerate(m.pools):
+        cols = pool_columns(m, ts, p)
+        b = np.asarray(cols["binding"])
+        c = np.asarray(cols["compute_tok_s"], dtype=float)
+        for code, kind in ((2, "power"), (3, "cooling")):
+            sel = b == code
+            if not sel.any():
+                continue
+            margin = (c[sel] - np.asarray(cols[f"{kind}_tok_s"], dtype=float)[sel]) / np.maximum(c[sel], 1e-300)
+            tie = margin < NEAR_TIE
+            share = float(np.count_nonzero(tie)) / max(b.size, 1)
+            if share < NEAR_TIE_MIN_SHARE or np.count_nonzero(tie) < 0.5 * sel.sum():
+                continue
+            where = f"pool {pool.name!r}: " if m.multi_pool else ""
+            notes.append(
+                f"{where}{kind} binds by a hair: on {100 * share:.0f} % of the run it is named binding with its "
+                f"ceiling within {100 * NEAR_TIE:g} % of the compute ceiling (median {100 * float(np.median(margin[tie])):.2f} "
+                f"%, at most {100 * float(np.max(margin[tie])):.2f} %): more {kind} would buy under "
+                f"{100 * NEAR_TIE:g} % there; compute ({float(np.median(c[sel][tie])):,.0f} tok/s) holds the rest of "
+                "the work (docs/report.md, binding)")
     return notes
 
 

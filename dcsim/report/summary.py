@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -357,8 +358,10 @@ def summary_table(
     rows += pool_rows(report)
     rows.extend(flex_rows(report))
     for note in report.get("notes") or []:
-        for i, part in enumerate(textwrap.wrap(note, 72)):
-            rows.append(("Note" if i == 0 else "", part))
+        # a number keeps its unit on its line: wrap with the space before a unit held (NBSP), then restore it
+        held = re.sub(r"(?<=\d) (?=(%|kW|MW|kWh|degC|tok/s|s\b))", "\u00a0", note)
+        for i, part in enumerate(textwrap.wrap(held, 72)):
+            rows.append(("Note" if i == 0 else "", part.replace("\u00a0", " ")))
     for line in expect_lines(report):
         rows.append(("Expect", line))
     if report.get("partial"):
