@@ -94,6 +94,17 @@ def test_battery_serves_more_during_the_request(request_runs):
     # all of the gain falls in the request: recharging after it uses headroom only and costs no token
     # (measured: window gain 2.8122245347e8 = the run's change, to 1e-15)
     assert fl["change"]["tokens_output"] == pytest.approx(tok_batt - tok_plain, rel=1e-6)
+    # the stored energy spent is charged back: the meter energy with the battery restored to its starting charge
+    w = fl["with"]
+    down = st["energy_start_j"] - st["energy_end_j"]
+    assert w["storage_drawdown_j"] == pytest.approx(down, rel=1e-12)
+    eta = np.sqrt(st["round_trip_efficiency"])
+    assert w["energy_meter_restored_j"] == pytest.approx(w["energy_meter_j"] + (down / eta if down > 0 else down * eta))
+    assert fl["without"]["energy_meter_restored_j"] == fl["without"]["energy_meter_j"]
+    # shed + served + waiting account for every arrival in both runs: the change in shed is the change in served
+    # and in what still waits
+    ch = fl["change"]
+    assert -ch["tokens_shed"] == pytest.approx(ch["tokens_output"] + ch["tokens_waiting_end"], rel=1e-6)
 
 
 def test_peak_shaving_holds_the_meter_where_it_can():

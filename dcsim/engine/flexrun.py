@@ -5,6 +5,8 @@ the fault baseline of :mod:`dcsim.engine.run`."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dcsim.engine.build import build_models
@@ -26,6 +28,9 @@ def _figures(res, dt: float) -> dict:
         "tokens_output": rep["tokens"]["output"],
         "slo_meeting_tokens": None if good is None else good * rep["duration_s"],
         "tokens_shed": rep["tokens_accounting"]["shed"],
+        # work still waiting at the end (deferred work not yet due): neither served nor shed, so a run that defers
+        # sheds less partly by leaving work for later
+        "tokens_waiting_end": rep["tokens_accounting"]["waiting"],
         "energy_facility_j": rep["energy_j"]["facility"],
         "energy_meter_j": meter.get("energy_j", float(np.sum(ts["facility_power_w"]) * dt)),
         "peak_meter_w": float(np.max(ts.get("meter_power_w", ts["facility_power_w"]))) if ts["t_s"].size else 0.0,
@@ -33,6 +38,16 @@ def _figures(res, dt: float) -> dict:
     for k in ("cost_usd", "carbon_g"):
         if k in meter:
             out[k] = meter[k]
+    # a battery that ends below its starting charge spent stored energy the meter never paid for: the meter energy
+    # with the battery brought back to its starting charge (through its charging efficiency) is the fair figure
+    st = rep.get("storage")
+    out["storage_drawdown_j"] = 0.0
+    out["energy_meter_restored_j"] = out["energy_meter_j"]
+    if st:
+        down = float(st["energy_start_j"]) - float(st["energy_end_j"])
+        eta = math.sqrt(float(st["round_trip_efficiency"]))  # split evenly, as dcsim.power.storage.battery_params
+        out["storage_drawdown_j"] = down
+        out["energy_meter_restored_j"] = out["energy_meter_j"] + (down / eta if down > 0 else down * eta)
     return out
 
 

@@ -251,9 +251,22 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     fl = report.get("flexibility")
     if fl:
         ch = fl["change"]
-        rows.append(("Flexibility (vs without)", f"tokens {fmt_si(ch.get('tokens_output'), '')}   SLO-meeting "
-                                                 f"{fmt_si(ch.get('slo_meeting_tokens'), '')}   meter energy "
-                                                 f"{fmt_energy(ch.get('energy_meter_j'))}"))
+
+        def signed(x, f):
+            return "n/a" if x is None else ("+" if x > 0 else "") + f(x)
+        wait = ch.get("tokens_waiting_end")
+        restored = ch.get("energy_meter_restored_j")
+        tok = lambda x: fmt_si(x, '')  # noqa: E731
+        rows.append(("Flexibility (vs without)", f"tokens {signed(ch.get('tokens_output'), tok)}   SLO-meeting "
+                                                 f"{signed(ch.get('slo_meeting_tokens'), tok)}"))
+        if ch.get("tokens_shed") is not None:
+            rows.append(("", f"shed {signed(ch['tokens_shed'], tok)}"
+                             + (f": {signed(ch.get('tokens_output'), tok)} served, {signed(wait, tok)} still waiting at "
+                                "the end" if wait else "")))
+        rows.append(("", f"meter energy {signed(ch.get('energy_meter_j'), fmt_energy)}"
+                         + (f" ({signed(restored, fmt_energy)} with the battery recharged to its starting charge)"
+                            if restored is not None and abs(restored - (ch.get('energy_meter_j') or 0.0)) > 1.0
+                            else "")))
     th = report.get("thermal")
     if th:
         rows.append(("Thermal", f"peak inlet/coolant {fmt_num(th['peak_space_c'], 3)} degC   throttled "
