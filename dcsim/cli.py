@@ -85,6 +85,7 @@ def cmd_run(args) -> int:
     from dcsim.engine.run import run
     from dcsim.report import summary_table, write_outputs
     from dcsim.report.outdir import RunDir, safe_name
+    from dcsim.report.summary import fault_lines
 
     sc = _load(args.file, args.set, args.seed)
     pre = preflight(sc, label=args.file)  # every input checked before any work
@@ -104,15 +105,8 @@ def cmd_run(args) -> int:
         print(summary_table(res, files=files, out_dir=out))
         for w in res.report.get("warnings", []):  # repeated under the summary: never scrolled away
             print(f"  WARNING  {w}")
-        for f in res.report.get("faults", []):
-            own = (f"; its own cost (the run without it, the other faults kept): "
-                   f"{f['marginal_tokens_lost'] / 1e6:,.1f} M tokens, {f['marginal_energy_change_j'] / 3.6e6:+,.1f} kWh"
-                   if "marginal_tokens_lost" in f else "")
-            vs = "vs the run without any fault (overlapping faults share it)" if own else "vs a run without it"
-            print(f"  fault {f['kind']:<14} {f['start_s'] / 3600:6.2f}–{f['end_s'] / 3600:.2f} h: "
-                  f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost in its window, energy "
-                  f"{f['energy_change_j'] / 3.6e6:+,.1f} kWh, {vs}{own}; bound by " + ", ".join(
-                      f"{k} {v / 60:.0f} min" for k, v in f["binding_s"].items() if v > 0))
+        for line in fault_lines(res.report):
+            print(f"  {line}")
     if res.report.get("partial"):
         print("run interrupted: partial report written", file=sys.stderr)
         return 130

@@ -404,3 +404,17 @@ def test_a_grid_price_reaches_the_cost_block_summary_and_compare(tmp_path):
     assert rep["carbon"]["g"] == pytest.approx(meter["energy_j"] / 3.6e6 * 400.0, rel=1e-9)
     assert rep["cost"]["usd_per_mtok"] == pytest.approx(meter["cost_usd"] / rep["tokens"]["output"] * 1e6)
     assert "Cost / carbon" in summary_table(r)
+
+
+def test_the_html_report_shows_what_the_summary_prints_of_faults_and_flexibility(trip):
+    """The page carries each fault's cost (tokens lost, energy, what bound) and the grid / storage / deferral /
+    flexibility rows, as the terminal summary does (they were only in report.json)."""
+    from dcsim.report.html import _e, render_html
+    from dcsim.report.summary import fault_lines
+
+    page = render_html(trip, {})
+    assert "<h2>Faults, grid and flexibility</h2>" in page
+    (line,) = fault_lines(trip.report)
+    assert "M output tokens lost in its window" in line and _e(line) in page
+    plain = render_html(dcsim.run(str(REF), duration="1 h"), {})
+    assert "Faults, grid and flexibility" not in plain

@@ -15,7 +15,7 @@ from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_n
                                extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import (batch_rows, binding_phrase, current_binding, expect_lines, latency_stats, pool_rows,
+from dcsim.report.summary import (batch_rows, binding_phrase, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   report_latency)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
@@ -211,13 +211,18 @@ def _summary(report: Mapping[str, Any]) -> str:
     ]
     moments = tpf.get("moments") or {}
     # with several pools the facility's C / P / Q are sums and its binding that of the pool furthest short
-    pools_note = "; binding: the pool furthest short, per-pool ceilings below" if len(report.get("pools") or []) > 1 else ""
+    pools_note = "; binding: the pool furthest short, each pool on the rows below" if len(report.get("pools") or []) > 1 else ""
     for label, mom in moments.items():  # the closed form of `dcsim tpf`, each moment labelled
         rows.append((f"Closed form C / P / Q at {label}",
                      " / ".join(_e(fmt_si(mom.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
                      + (f" → {_chip(str(mom['binding']))}" if mom.get("binding") else "")
                      + f' <span class="note">({_e(mom.get("operating_point", ""))}, '
                        f'{_e(fmt_hms(mom.get("t_s")))}{_e(pools_note)})</span>'))
+        for pp in mom.get("pools") or []:  # several pools: each pool's demand, C, achieved and binding there
+            rows.append((f"  pool {pp.get('name')}",
+                         f"D {_e(fmt_si(pp.get('demand_tok_s'), 'tok/s'))} / C {_e(fmt_si(pp.get('compute_tok_s'), 'tok/s'))}"
+                         f" / served {_e(fmt_si(pp.get('achieved_tok_s'), 'tok/s'))}"
+                         + (f" → {_chip(str(pp['binding']))}" if pp.get("binding") else "")))
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(fmt_si(tpf.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
@@ -419,6 +424,12 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
         parts += ["<br>", _img("latency", figs.pop("latency"))]
     for stem in sorted(figs):
         parts += [f"<h2>{_e(FIGURE_TITLES.get(stem, stem))}</h2>", _img(stem, figs[stem])]
+    faults, flex = fault_lines(report), flex_rows(report)
+    if faults or flex:  # what the terminal summary prints: each fault's cost, the grid, storage, deferral
+        parts += ["<h2>Faults, grid and flexibility</h2>"]
+        parts += [f'<div class="warn">{_e(x)}</div>' for x in faults]
+        if flex:
+            parts += [_kv_table([(k, _e(v)) for k, v in flex])]
     notes = report.get("notes") or []
     if notes:
         parts += ["<h2>Notes: results a planner might not expect</h2>"]

@@ -218,6 +218,22 @@ def pool_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def fault_lines(report: Mapping[str, Any]) -> list[str]:
+    """One line per fault of the run (``faults``): its window, the tokens it cost against a run without it, the
+    energy change, its own marginal cost where several faults overlap, and what bound during it."""
+    out = []
+    for f in report.get("faults") or []:
+        own = (f"; its own cost (the run without it, the other faults kept): "
+               f"{f['marginal_tokens_lost'] / 1e6:,.1f} M tokens, {f['marginal_energy_change_j'] / 3.6e6:+,.1f} kWh"
+               if "marginal_tokens_lost" in f else "")
+        vs = "vs the run without any fault (overlapping faults share it)" if own else "vs a run without it"
+        out.append(f"fault {f['kind']:<14} {f['start_s'] / 3600:6.2f}–{f['end_s'] / 3600:.2f} h: "
+                   f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost in its window, energy "
+                   f"{f['energy_change_j'] / 3.6e6:+,.1f} kWh, {vs}{own}; bound by " + ", ".join(
+                       f"{k} {v / 60:.0f} min" for k, v in f["binding_s"].items() if v > 0))
+    return out
+
+
 def expect_lines(report: Mapping[str, Any]) -> list[str]:
     """One line per ``expect:`` check of the run: ok/FAIL, the figure, its value and bounds."""
     out = []
