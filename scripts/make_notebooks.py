@@ -342,9 +342,10 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 t = [r["moment"]["t_out_c"] for r in rows]
 w = [r["interconnect_w"] / 1e3 for r in rows]
 ax.plot(t, w, "-", color="0.6")
-ax.scatter(t, w, c=["#D55E00" if c else "#0072B2" for c in cool], zorder=3)
+from dcsim.plots import CONSTRAINT_COLORS  # dcsim's colours: cooling green, power vermillion
+ax.scatter(t, w, c=[CONSTRAINT_COLORS["cooling" if c else "power"] for c in cool], zorder=3)
 ax.set_xlabel("design outdoor dry-bulb [degC]"); ax.set_ylabel("interconnect where power stops binding [kW]")
-ax.set_title("320 GPUs at full load (orange: cooling binds first)", fontsize=9); fig.tight_layout()
+ax.set_title("320 GPUs at full load (green: cooling binds first; vermillion: power)", fontsize=9); fig.tight_layout()
 show(fig)
 """),
     md("""

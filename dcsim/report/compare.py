@@ -379,7 +379,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 ax.set_ylabel("tok/s")
                 from matplotlib.ticker import EngFormatter
 
-                ax.yaxis.set_major_formatter(EngFormatter(places=0, sep=""))
+                ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # as many places as the ticks need (places=0 printed "4M 4M 3M")
                 if col == "achieved_tok_s":
                     ax.set_ylim(bottom=0)
             _time_ticks(axes[-1], np.array([0.0, span]))
