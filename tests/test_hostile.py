@@ -323,6 +323,25 @@ def test_policy_none_over_the_interconnect_is_warned_before_and_after_the_run():
     assert any("drew more than its interconnect" in x for x in rep["warnings"])
     ok = dcsim.run(load_scenario(apply_overrides(raw, {"controller.policy": "frontier"}), base_dir=REF.parent)).report
     assert ok["interconnect_exceeded_s"] == 0 and not any("drew more than" in x for x in ok["warnings"])
+    # the plant too: the reference hall at 13:00-14:00 under policy none runs more IT than its plant can cool
+    # (it was silent), counted and warned with the worst tick; never under the frontier policy
+    assert rep["cooling_exceeded_s"] > 0
+    (w,) = [x for x in rep["warnings"] if "exceeded what the cooling plant can reject" in x]
+    assert "controller.policy none" in w
+    assert ok["cooling_exceeded_s"] == 0
+
+
+def test_policy_none_over_a_rack_limit_is_warned_before_the_run():
+    """Policy none never caps: a rack whose full-load draw is above its (derated) PDU or cooling limit is told
+    so before the run (the rack limit does not hold it, and the report does not count it)."""
+    from dcsim.engine.preflight import preflight
+
+    raw = apply_overrides(read_yaml(REF), {"controller.policy": "none", "duration": "1 h"})
+    raw["racks"][0]["power"] = {"power_limit": "30 kW"}
+    (w,) = [x for x in preflight(load_scenario(raw, base_dir=REF.parent)).warnings if x.startswith("racks[0].power")]
+    assert "policy none never caps" in w and "24 kW" in w
+    raw["controller"]["policy"] = "frontier"
+    assert not any(x.startswith("racks[0].power") for x in preflight(load_scenario(raw, base_dir=REF.parent)).warnings)
 
 
 # ------------------------------------------------------------------ silent nonsense refused (17.1/17.2)

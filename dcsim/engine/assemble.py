@@ -378,11 +378,28 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     log = raw["controller_log"]
     warnings = list(m.warnings)
     meter = ts.get("meter_power_w", ts["facility_power_w"])
-    exceeded_s = float(np.count_nonzero(meter > ts["interconnect_w"] * (1 + 1e-9)) * dt)
-    if exceeded_s > 0:
+    over = meter > ts["interconnect_w"] * (1 + 1e-9)
+    exceeded_s = float(np.count_nonzero(over) * dt)
+    if exceeded_s > 0:  # the worst excess, against the cap in force then (a curtailed cap, not the contract)
+        i = int(np.argmax(np.where(over, meter - ts["interconnect_w"], -np.inf)))
         warnings.append(f"the facility drew more than its interconnect for {exceeded_s / 3600:.3g} h of "
-                        f"{duration / 3600:.3g} h (peak {float(np.max(meter)) / 1e3:,.1f} kW at the meter against "
-                        f"{float(np.max(ts['interconnect_w'])) / 1e3:,.1f} kW; controller.policy {sc.controller.policy})")
+                        f"{duration / 3600:.3g} h (at most {float(meter[i] - ts['interconnect_w'][i]) / 1e3:,.1f} kW over: "
+                        f"{float(meter[i]) / 1e3:,.1f} kW at the meter against the "
+                        f"{float(ts['interconnect_w'][i]) / 1e3:,.1f} kW cap in force at {float(ts['t_s'][i]) / 3600:.2f} h; "
+                        f"controller.policy {sc.controller.policy})")
+    # the plant's capacity: without thermal masses (whose stored heat is the model's answer) a tick whose IT heat
+    # exceeds what the plant can reject is a physically impossible steady state; policy none (never caps) and
+    # request or hybrid overshoot can produce it: counted and warned, as the interconnect is
+    cool_over = (np.zeros(ts["t_s"].shape, dtype=bool) if "thermal_engaged" in ts
+                 else ts["it_power_w"] > ts["it_max_cooling_w"] * (1 + 1e-9) + 1e-6)
+    cooling_exceeded_s = float(np.count_nonzero(cool_over) * dt)
+    if cooling_exceeded_s > 0:
+        j = int(np.argmax(np.where(cool_over, ts["it_power_w"] / np.maximum(ts["it_max_cooling_w"], 1e-300), -np.inf)))
+        warnings.append(f"the IT load exceeded what the cooling plant can reject for {cooling_exceeded_s / 3600:.3g} h of "
+                        f"{duration / 3600:.3g} h (at most {float(ts['it_power_w'][j]) / 1e3:,.1f} kW of IT against "
+                        f"{float(ts['it_max_cooling_w'][j]) / 1e3:,.1f} kW it can cool, at {float(ts['t_s'][j]) / 3600:.2f} h; "
+                        f"controller.policy {sc.controller.policy}): a steady state the plant cannot hold (set "
+                        "facility.thermal to model the heat it stores)")
     if m.multi_pool:
         warnings.append("several model pools (racks[].serves): the facility's F_tok is the output-weighted mean "
                         "of the pools'; its binding is that of the pool holding back the most work; per-pool "
@@ -458,6 +475,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         policy=sc.controller.policy, gpus=m.gpus, replicas=m.replicas,
         interconnect_w=float(np.max(ts["interconnect_w"])),
         interconnect_exceeded_s=exceeded_s,
+        cooling_exceeded_s=cooling_exceeded_s,
         # output tokens, from the recorded ticks (consistent for partial runs)
         tokens_accounting=TokensAccounting(
             arrived=float(np.sum(ts["arrived_tokens"])), served=out_tok,

@@ -203,6 +203,10 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                 errs.append((f"racks[{gi}].{name}", f"the rack's {what} {fq(limit, 'power')} is below the rack's idle "
                              f"draw {fq(rack_idle, 'power')} ({_times(rack_idle, limit)} it): no rack of "
                              f"{sc.racks[gi].name!r} could serve a token"))
+            elif sc.controller.policy == "none" and rack_full > limit * (1 + 1e-9):
+                warns.append(f"racks[{gi}].{name}: controller.policy none never caps, so the rack's {what} "
+                             f"{fq(limit, 'power')} does not hold it: at full load it draws {fq(rack_full, 'power')} "
+                             f"({rack_full / limit:.3g}x; not counted in the report)")
             elif rack_full > LIMITS["stranded_ratio"] * limit:
                 warns.append(f"racks[{gi}].{name}: the rack's {what} {fq(limit, 'power')} is "
                              f"{rack_full / limit:.3g}x below its full-load draw {fq(rack_full, 'power')}; "

@@ -237,6 +237,7 @@ class RunReport:
     replicas: int
     interconnect_w: float
     interconnect_exceeded_s: float
+    cooling_exceeded_s: float
     tokens_accounting: TokensAccounting
     controller: ControllerSummary
     warnings: list
