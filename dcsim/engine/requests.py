@@ -213,6 +213,8 @@ class _Lane:
         if sh_c.size:  # never fits in KV, or waited in a replica queue past hold_limit
             eng.metrics.record_shed(sh_c)
             shed_tok += float(sh_o.sum())
+        if self._any_down:  # a failed replica is out of service and draws nothing, as the fluid model takes it
+            energy = np.where(self._down, 0.0, energy)
         self._last_gpu_w = energy / dt
         gpu_j = float(energy.sum())
         # output tokens served: those the replicas generated this tick, iteration by iteration (a long
@@ -232,7 +234,9 @@ class _Lane:
             served_in += float(fin.n_in.sum())
         if eng._buffered >= 20_000:
             eng._flush()
-        for g, sel in self._by_group:  # wall power of each replica from its mean GPU power this tick
+        for g, sel in self._by_group:  # wall power of each replica in service from its mean GPU power this tick
+            if self._any_down:
+                sel = sel[~self._down[sel]]
             it_w += float(np.sum(m.groups[g].node.wall_power(self._last_gpu_w[sel])))
         # the fluid remainder of a hybrid facility
         fluid_served = 0.0
