@@ -394,9 +394,10 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                  else ts["it_power_w"] > ts["it_max_cooling_w"] * (1 + 1e-9) + 1e-6)
     cooling_exceeded_s = float(np.count_nonzero(cool_over) * dt)
     if cooling_exceeded_s > 0:
-        j = int(np.argmax(np.where(cool_over, ts["it_power_w"] / np.maximum(ts["it_max_cooling_w"], 1e-300), -np.inf)))
+        j = int(np.argmax(np.where(cool_over, ts["it_power_w"] - ts["it_max_cooling_w"], -np.inf)))
         warnings.append(f"the IT load exceeded what the cooling plant can reject for {cooling_exceeded_s / 3600:.3g} h of "
-                        f"{duration / 3600:.3g} h (at most {float(ts['it_power_w'][j]) / 1e3:,.1f} kW of IT against "
+                        f"{duration / 3600:.3g} h (at most {float(ts['it_power_w'][j] - ts['it_max_cooling_w'][j]) / 1e3:,.2f} "
+                        f"kW over: {float(ts['it_power_w'][j]) / 1e3:,.1f} kW of IT against "
                         f"{float(ts['it_max_cooling_w'][j]) / 1e3:,.1f} kW it can cool, at {float(ts['t_s'][j]) / 3600:.2f} h; "
                         f"controller.policy {sc.controller.policy}): a steady state the plant cannot hold (set "
                         "facility.thermal to model the heat it stores)")

@@ -95,6 +95,7 @@ class _Lane:
         self._tick_gpu: list[float] = []
         self._tick_it_sample: list[float] = []
         self._tick_fluid_rate: list[float] = []
+        self._tick_avail: list[float] = []  # fraction of replicas in service per tick (node failures)
         self.arrived_tok = 0.0
         self.served_tok = 0.0  # output tokens generated (net of those lost to node failures; fluid remainder: served)
         self.served_in_tok = 0.0  # input tokens of the requests completed (fluid remainder: its mix)
@@ -104,6 +105,7 @@ class _Lane:
         self._ovh_share = pool.overhead_w * self.frac
         self._last_gpu_w = np.zeros(self.pool.n)
         self._down = np.zeros(self.pool.n, dtype=bool)
+        self._up_scale = 1.0  # hybrid: the sample's in-service share over its rounded count (<= 1)
         self._any_down = False
         self._all_up = np.ones(self.pool.n, dtype=bool)  # read-only by convention: never modified
         gof = self.pool.group_of
@@ -216,7 +218,7 @@ class _Lane:
         if self._any_down:  # a failed replica is out of service and draws nothing, as the fluid model takes it
             energy = np.where(self._down, 0.0, energy)
         self._last_gpu_w = energy / dt
-        gpu_j = float(energy.sum())
+        gpu_j = float(energy.sum()) * self._up_scale
         # output tokens served: those the replicas generated this tick, iteration by iteration (a long
         # output counts as it is generated, not all at its completion, as the fluid model serves a rate),
         # less those generated earlier by requests a node failure took out this tick (generated again on
@@ -237,7 +239,7 @@ class _Lane:
         for g, sel in self._by_group:  # wall power of each replica in service from its mean GPU power this tick
             if self._any_down:
                 sel = sel[~self._down[sel]]
-            it_w += float(np.sum(m.groups[g].node.wall_power(self._last_gpu_w[sel])))
+            it_w += float(np.sum(m.groups[g].node.wall_power(self._last_gpu_w[sel]))) * self._up_scale
         # the fluid remainder of a hybrid facility
         fluid_served = 0.0
         if self.frac < 1.0:
@@ -317,6 +319,7 @@ class _Lane:
         lo = -self._level_now if self.may_trim_down else min(prev_trim, 0.0)
         self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
+        self._tick_avail.append(availability)
         self.arrived_tok += arrived
         self.served_tok += served + fluid_served * dt
         self.served_in_tok += served_in + fluid_served * dt * self.in_per_out
@@ -483,8 +486,12 @@ class _Lane:
             return self._all_up
         if fx is not None and self.frac == 1.0:  # request fidelity: the exact failed replicas
             down = np.asarray(fx.replicas_down(t0), dtype=bool)[self.global_idx]
-        else:  # hybrid: the sample loses its share of replicas
-            down = np.arange(n) >= max(1, int(round(availability * n)))
+        else:  # hybrid: the sample loses its share of replicas, rounded to whole replicas
+            up = max(1, int(round(availability * n)))
+            down = np.arange(n) >= up
+            # the sample's power stands for availability·n replicas in service, not the rounded count (one replica
+            # more drew its idle power and took a hybrid run over its contract by ~1 %)
+            self._up_scale = min(availability * n / up, 1.0) if up > availability * n else 1.0
         newly = np.flatnonzero(down & ~self._down)
         if newly.size:
             retry = []
@@ -513,14 +520,17 @@ class _Lane:
         """
         gpu = np.array(self._tick_gpu)
         it = np.array(self._tick_it_sample)
-        share = np.full(gpu.size, 1.0 - self.frac)
+        # the fluid remainder's replicas in service: its share of the pool times the availability (a failed replica
+        # draws nothing; the remainder counted its failed replicas' idle power, taking a hybrid run with failures over
+        # its contract)
+        share = (1.0 - self.frac) * np.array(self._tick_avail) if self._tick_avail else np.full(gpu.size, 1.0 - self.frac)
         if parked is not None:
             awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
             pd = power_down_for(self.m, 1.0)
             n_asleep = asleep * self.frac
             it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
             gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
-            share = awake * (1.0 - self.frac)
+            share = awake * (1.0 - self.frac)  # awake already counts only replicas in service
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
             op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
@@ -533,6 +543,7 @@ class _Lane:
         self._tick_gpu.clear()
         self._tick_it_sample.clear()
         self._tick_fluid_rate.clear()
+        self._tick_avail.clear()
         return it, gpu
 
     def chunk_clock(self) -> np.ndarray:
