@@ -100,6 +100,7 @@ class Controller:
     mode: int = 0
     log: list = field(default_factory=list)
     log_dropped: int = 0
+    _episode: list | None = None  # the shedding episode under way: [start s, tokens shed so far]
 
     def decide(self, need_tok_s: float, fit_top: float, fit_frontier: float, fit_levels: np.ndarray | None,
                availability: float) -> tuple[int, float, int]:
@@ -149,9 +150,18 @@ class Controller:
                        "reason": why, "demand_tok_s": demand_tok_s, "limit_tok_s": limit_tok_s,
                        "t_out_c": t_out_c})
             self.mode = mode
-        if shed_tok > 0 and not shed_before:
-            self.note({"t_s": t_s, "action": "shed", "tokens": shed_tok,
-                       "reason": f"waiting work beyond hold_limit {self.hold_s:g} s"})
+        if shed_tok > 0 and not shed_before:  # an episode starts: its first tick's tokens, the total at its end
+            self._episode = [t_s, 0.0]
+            self.note({"t_s": t_s, "action": "shed", "tokens_first_tick": shed_tok,
+                       "reason": f"waiting work beyond hold_limit {self.hold_s:g} s (the episode's total is logged "
+                                 "at its end)"})
+        if shed_tok > 0 and self._episode is not None:
+            self._episode[1] += shed_tok
+        if shed_tok <= 0 and shed_before and self._episode is not None:
+            t0, total = self._episode
+            self.note({"t_s": t_s, "action": "shed end", "tokens": total, "duration_s": t_s - t0,
+                       "reason": "no work older than hold_limit left"})
+            self._episode = None
 
 
 # --------------------------------------------------------------------------- idle power-down

@@ -314,7 +314,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 shed.append(sh)
                 arrived.append(arr)
                 waiting.append(need)
-                if md != ctl.mode or (sh > 0 and not shed_prev):
+                if md != ctl.mode or sh > 0 or shed_prev:  # mode changes, shedding episodes (start, total at end)
                     ctl.record(float(ex.t_s[j]), md, float(limit), d, float(ex.t_db_c[j]), float(sh), shed_prev)
                 shed_prev = sh > 0
                 j += 1

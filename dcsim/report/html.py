@@ -342,7 +342,8 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
         log = get_path(report, "controller.log") or get_path(report, "controller.actions")
     if not log:
         return ""
-    entries = list(log)
+    # in time order (the thermal and battery notes are logged when a tick is settled, after the controller's)
+    entries = sorted(log, key=lambda e: e.get("t_s", 0.0) if isinstance(e, Mapping) else 0.0)
     keys: list[str] = []
     for ent in entries[:limit]:
         if isinstance(ent, Mapping):
