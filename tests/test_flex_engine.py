@@ -418,3 +418,14 @@ def test_the_html_report_shows_what_the_summary_prints_of_faults_and_flexibility
     assert "M output tokens lost in its window" in line and _e(line) in page
     plain = render_html(dcsim.run(str(REF), duration="1 h"), {})
     assert "Faults, grid and flexibility" not in plain
+
+
+def test_a_trip_tick_whose_heat_the_masses_take_is_not_named_cooling_bound(trip):
+    """The trip's first tick: the steady plant's ceiling is 0, but the thermal masses take the heat and the hall
+    serves at full clock; Q is the compute ceiling there (as on every later tick the masses carry), so the tick is
+    not named cooling-bound with 226 k tok/s served, and Φ_sys stays ≤ 1 under the frontier policy."""
+    ts = trip.timeseries
+    i = int(np.flatnonzero(ts["t_s"] >= 600.0)[0])
+    assert ts["heat_capacity_w"][i] == 0.0 and ts["achieved_tok_s"][i] > 0.9 * ts["compute_tok_s"][i]
+    assert ts["cooling_tok_s"][i] == ts["compute_tok_s"][i]
+    assert trip.report["utilization_adjusted_output"]["phi_sys"] <= 1.0 + 1e-12

@@ -346,7 +346,11 @@ class FlexChunk:
     def thermal_limit(self, j: int, md: int, limit: float, k: int, lv) -> tuple[int, float, int]:
         """Apply last tick's thermal limit: clock at most ``k_th`` (mode uniform_cap), or shed."""
         fx, ex = self.fx, self.ex
-        if fx.th is None or not self.t_on:
+        if fx.th is None:
+            return md, limit, k
+        if not self.t_on:
+            if fx.th_free_q and self.risk[j]:  # the masses take this tick's excess heat (they engage after it):
+                ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # not the steady plant's ceiling (0 in a trip's first tick)
             return md, limit, k
         cv = fx.m.curves
         if fx.th_shed:

@@ -282,7 +282,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                     if slow and fc.engaged(j, need):
                         ft, ff, lv = fc.fits(j, ft, ff, lv)
                     md, limit, k = ctl.decide(need, ft, ff, lv if uniform else None, av[j])
-                    if slow and fc.t_on:
+                    if slow:  # the thermal limit of last tick, or the masses taking this tick's excess heat
                         md, limit, k = fc.thermal_limit(j, md, limit, k, lv)
                     if request_engine is not None:
                         clk = clk_fr[j] if md == 1 else m.clocks[k]
