@@ -768,3 +768,16 @@ def test_racks_as_an_empty_mapping_is_refused_not_a_default_fleet(small):
     d["racks"] = {}
     with pytest.raises(ScenarioError, match="racks: an empty mapping"):
         load_scenario(d)
+
+
+def test_a_chiller_plant_far_larger_than_the_fleet_is_warned():
+    """The COP regression's part load is the plant's load over its rated capacity, floored at 0.2: a plant 13x
+    the fleet's heat runs at the floor's COP even at full load (a bigger plant then serves fewer tokens under the
+    same contract, as the physics audit found). Preflight says so; a plant sized to the fleet is not warned."""
+    from dcsim.engine.preflight import preflight
+
+    raw = apply_overrides(read_yaml(REF), {"duration": "1 h", "facility.cooling.capacity": "5 MW"})
+    (w,) = [x for x in preflight(load_scenario(raw, base_dir=REF.parent)).warnings if "part-load floor" in x]
+    assert w.startswith("facility.cooling.capacity 5 MW is 13.") and "does not stage smaller units" in w
+    raw = apply_overrides(read_yaml(REF), {"duration": "1 h"})
+    assert not any("part-load floor" in x for x in preflight(load_scenario(raw, base_dir=REF.parent)).warnings)

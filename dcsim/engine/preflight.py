@@ -263,6 +263,18 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         warns.append(f"facility.cooling: the fleet's full-load IT power {fq(peak_it, 'power')} is "
                      f"{peak_it / worst_cool:.3g}x what the plant can cool at the hottest hour "
                      f"({fq(worst_cool, 'power')}); most of the fleet cannot run — check the units and counts")
+    cs = sc.facility.cooling
+    if cs.kind == "chiller_plant" and m.facility.capacity_w < math.inf:
+        # the COP regression's part load is the plant's load over its rated capacity, floored at its validity range:
+        # a plant far larger than the fleet runs its chillers at the floor's (worst) COP, and a bigger plant can then
+        # serve fewer tokens under the same interconnect (no staging of smaller units is modelled)
+        heat_full = float(np.max(m.facility.heat_to_reject_w(peak_it)))
+        if heat_full < cs.chiller_min_load * m.facility.capacity_w:
+            warns.append(f"facility.cooling.capacity {fq(m.facility.capacity_w, 'power')} is "
+                         f"{m.facility.capacity_w / heat_full:.3g}x the fleet's full-load heat ({fq(heat_full, 'power')}): "
+                         f"its chillers run below the COP regression's {cs.chiller_min_load:g} part-load floor even at "
+                         "full load and are charged the floor's COP (dcsim does not stage smaller units); size the "
+                         "plant to the fleet for its PUE")
     top_fac = float(np.max(peak_fac))
     if sc.controller.policy == "none" and math.isfinite(top_fac) and top_fac > cap:
         warns.append(f"controller.policy none: nothing holds the facility to its interconnect {fq(cap, 'power')}; "
