@@ -347,6 +347,8 @@ def test_flex_plots_are_written(tmp_path, trip):
     assert "plots/grid_flex.png" in files
     files = write_outputs(trip, tmp_path / "trip", formats=("json", "png"))
     assert "plots/thermal.png" in files
+    # thermal masses alone: no utility request, no battery, no deferral — no grid figure (it drew an empty one)
+    assert "plots/grid_flex.png" not in files
 
 
 def test_slo_estimate_sees_only_the_interactive_work():

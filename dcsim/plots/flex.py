@@ -82,12 +82,16 @@ def grid_flex_figure(result: Any):
     report, ts = _parts(result)
     if "grid" not in report or "meter_power_w" not in ts:
         return None
+    storage, deferred = "battery_energy_j" in ts, "deferred_backlog_tokens" in ts
+    if not (storage or deferred or np.any(np.asarray(ts.get("curtailment", [])) != 0)):
+        return None  # nothing the grid asked and no flexible response (e.g. thermal masses alone): no figure
     x, xlabel, every = _time(ts)
     rows = 1 + ("battery_energy_j" in ts) + ("deferred_backlog_tokens" in ts)
     fig = new_figure(11.0, 2.6 + 2.2 * rows)
     axs = np.atleast_1d(fig.subplots(rows, 1, sharex=True))
     ax = axs[0]
-    _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
+    if storage:  # the meter differs from the facility only by the battery
+        _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
     _step(ax, x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
     _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label=cap_label(ts["interconnect_w"]))
     _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), "tab:red", "curtailment request")
