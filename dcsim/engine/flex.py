@@ -72,7 +72,7 @@ DEFER_BUCKETS = 288
 #: GPUs shed for temperature restart once the white space is this far under its shutdown limit
 #: (assumption: a hysteresis band so that shed and restart do not alternate tick by tick).
 RESTART_MARGIN_K = 5.0
-#: secant steps bounding a recovering plant's heat moved to the meter's headroom (Ticker._plant_cap)
+#: secant steps bounding a recovering plant's heat moved to the meter's headroom (FlexChunk._plant_cap)
 PLANT_CAP_ITERS = 8
 _USD_PER_MWH = 1.0 / 3.6e9
 _G_PER_KWH = 1.0 / 3.6e6

@@ -489,8 +489,8 @@ class _Lane:
         else:  # hybrid: the sample loses its share of replicas, rounded to whole replicas
             up = max(1, int(round(availability * n)))
             down = np.arange(n) >= up
-            # the sample's power stands for availability·n replicas in service, not the rounded count (one replica
-            # more drew its idle power and took a hybrid run over its contract by ~1 %)
+            # the sample's power stands for availability·n replicas in service, not the rounded count (rounding up,
+            # its one replica more would draw idle power the controller's budget does not hold)
             self._up_scale = min(availability * n / up, 1.0) if up > availability * n else 1.0
         newly = np.flatnonzero(down & ~self._down)
         if newly.size:
