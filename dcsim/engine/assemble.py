@@ -408,6 +408,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     if serving is not None:
         serving = dict(serving)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
+        ratio = serving.pop("_rack_over_ratio", 1.0)
+        if serving.get("rack_limit_exceeded_s", 0.0) > 0:
+            warnings.append(f"a simulated rack drew more than its limit (the lower of its derated PDU rating and its "
+                            f"cooling limit) for {serving['rack_limit_exceeded_s'] / 3600:.3g} h of {duration / 3600:.3g} h, "
+                            f"at most {100 * (ratio - 1):.1f} % over: the controller holds the facility's budgets and "
+                            "the racks on average, not each rack's draw tick by tick at this fidelity")
     else:  # fluid: the queueing-aware estimate (latency percentiles per class, or "not estimated")
         fx = raw.get("flex")
         deferred = fx is not None and fx.dq is not None and "deferred_served_tok_s" in ts

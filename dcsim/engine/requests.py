@@ -111,6 +111,8 @@ class _Lane:
         gof = self.pool.group_of
         self._by_group = [(self.groups[g], np.flatnonzero(gof == g)) for g in sorted(set(gof.tolist()))]
         self.requeued = 0  # requests retried after their replica failed
+        self.rack_over_s = 0.0  # time a whole simulated rack drew more than its limit (_rack_check)
+        self.rack_over_ratio = 1.0  # the largest rack draw over its limit seen
         self.held_tok = 0.0  # output tokens waiting for admission after the tick (see the end of tick)
         # clock trim (module docstring "Clock at a binding limit"): the offset (clock levels) added
         # to the controller's capped clock so the measured IT power meets the fluid target
@@ -236,10 +238,14 @@ class _Lane:
             served_in += float(fin.n_in.sum())
         if eng._buffered >= 20_000:
             eng._flush()
+        over_ratio = 0.0
         for g, sel in self._by_group:  # wall power of each replica in service from its mean GPU power this tick
-            if self._any_down:
-                sel = sel[~self._down[sel]]
-            it_w += float(np.sum(m.groups[g].node.wall_power(self._last_gpu_w[sel]))) * self._up_scale
+            walls = np.where(self._down[sel], 0.0, m.groups[g].node.wall_power(self._last_gpu_w[sel]))
+            it_w += float(np.sum(walls)) * self._up_scale
+            over_ratio = max(over_ratio, self._rack_ratio(g, walls))
+        if over_ratio > 1 + 1e-6:  # a rack over its limit this tick (counted once per tick)
+            self.rack_over_s += dt
+            self.rack_over_ratio = max(self.rack_over_ratio, over_ratio)
         # the fluid remainder of a hybrid facility
         fluid_served = 0.0
         if self.frac < 1.0:
@@ -476,6 +482,18 @@ class _Lane:
             return None, sh
         out = tuple(np.concatenate(x) for x in zip(*rel))
         return (out if out[0].size else None), sh
+
+    def _rack_ratio(self, g: int, walls: np.ndarray) -> float:
+        """The largest draw of a whole rack of group ``g`` in the sample over its limit (the lower of its derated
+        PDU rating and its cooling limit), 0 without a whole rack or a finite limit: the controller holds the
+        facility's budgets, and the fluid model holds each rack to its limits, but simulated replicas' power moves
+        from tick to tick (``rack_limit_exceeded_s``)."""
+        lim = self.m.groups[g].limits
+        per, limit = lim.replicas_per_rack, min(lim.rack_power_limit_w, lim.rack_cooling_limit_w)
+        whole = walls.size // per
+        if whole == 0 or not np.isfinite(limit):
+            return 0.0
+        return float((walls[:whole * per].reshape(whole, per).sum(axis=1) + lim.rack_overhead_w).max()) / limit
 
     def _in_service(self, t0: float, availability: float) -> np.ndarray:
         """Replicas in service at ``t0``; requests inside a replica that has just failed are
@@ -754,6 +772,8 @@ class RequestEngine:
         out["preemptions"] = sum(ln.pool.totals()["preemptions"] for ln in self.lanes)
         out["consolidation_s"] = {self.m.pools[ln.index].name: ln.consolidation_s for ln in self.lanes}
         out["requests"]["requeued_after_failure"] = int(self.requeued)
+        out["rack_limit_exceeded_s"] = max((ln.rack_over_s for ln in self.lanes), default=0.0)
+        out["_rack_over_ratio"] = max((ln.rack_over_ratio for ln in self.lanes), default=1.0)
         out["_input_tokens_pools"] = [ln.served_in_tok for ln in self.lanes]  # for the report's tokens.input
         return out
 
