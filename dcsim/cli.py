@@ -154,7 +154,7 @@ def cmd_tpf(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dcsim.report.outdir import out_folder
+    from dcsim.textio import out_folder
 
     p = argparse.ArgumentParser(prog="dcsim", description="Simulate LLM-inference data centers: tokens, J/token, binding constraints.")
     p.add_argument("--version", action="store_true", help="print the version and exit")

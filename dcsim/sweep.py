@@ -48,7 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
-from dcsim.report.outdir import atomic_write_bytes, out_folder, safe_name
+from dcsim.report.outdir import atomic_write_bytes, safe_name
+from dcsim.textio import out_folder
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 
 __all__ = [

@@ -4,12 +4,13 @@ module: the trace, weather and scenario readers share it; every writer of dcsim 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "decode_text", "read_text"]
+__all__ = ["atomic_write_bytes", "decode_text", "out_folder", "read_text"]
 
 
 def decode_text(data: bytes, where: str, error: type[Exception] = ValueError, fallback: str | None = None) -> str:
@@ -54,3 +55,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def out_folder(text: str) -> Path:
+    """argparse type of every ``--out`` option (run, sweep, compare, calibrate): an empty or blank value is refused
+    (``Path('')`` is the current folder, and an empty ``--out`` fell back to the default folder without a word)."""
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError("is empty: give a path, or leave --out out for the default")
+    return Path(text)

@@ -81,6 +81,7 @@ def test_tpf_prints_ceilings_and_crossovers(capsys):
     ["run", REF, "--out", ""],
     ["sweep", str(ROOT / "scenarios" / "sweeps" / "interconnect_vs_gpus.yaml"), "--out", "  "],
     ["compare", "a", "b", "--out", ""],
+    ["calibrate", str(ROOT / "dcsim" / "data" / "measurements" / "mlenergy_qwen3-32b.csv"), "--out", " "],
 ])
 def test_empty_out_folder_is_refused_before_any_work(argv, capsys, tmp_path, monkeypatch):
     """An empty --out is refused (it fell back to the default folder, or to the current folder, without a word)."""

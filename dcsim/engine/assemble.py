@@ -238,7 +238,7 @@ def rack_limit_notes(m: Models, kind: str, which: str) -> list[str]:
                 continue
             lim = g.limits
             limit = lim.rack_power_limit_w if kind == "power" else lim.rack_cooling_limit_w
-            full = lim.replicas_per_rack * float(np.max(g.table.wall[-1])) + lim.rack_overhead_w
+            full = g.rack_full_load_w
             if full > limit * (1 + 1e-9):
                 field = "power.power_limit (derated)" if kind == "power" else "cooling.limit"
                 names.append(f"racks[{gi}] ({m.scenario.racks[gi].name}) {field} {format_quantity(limit, 'power')} "

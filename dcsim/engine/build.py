@@ -36,6 +36,12 @@ class Group:
     model_name: str
     profile: str | None
 
+    @property
+    def rack_full_load_w(self) -> float:
+        """A rack's draw with every replica at full batch and full clock, rack overhead included (W): what its
+        power and cooling limits are compared with (preflight, the rack-limit notes)."""
+        return self.limits.replicas_per_rack * float(np.max(self.table.wall[-1])) + self.limits.rack_overhead_w
+
 
 @dataclass
 class Pool:

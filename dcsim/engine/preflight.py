@@ -196,7 +196,7 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     for gi, g in enumerate(m.groups):  # a rack whose limits are below its own idle draw serves nothing
         lim = g.limits
         rack_idle = lim.replicas_per_rack * float(np.min(g.table.wall[:, 0])) + lim.rack_overhead_w
-        rack_full = lim.replicas_per_rack * float(np.max(g.table.wall[-1])) + lim.rack_overhead_w
+        rack_full = g.rack_full_load_w
         for name, limit in (("power.power_limit", lim.rack_power_limit_w), ("cooling.limit", lim.rack_cooling_limit_w)):
             what = "power limit (derated)" if name.startswith("power") else "cooling limit"
             if rack_idle > limit:

@@ -541,7 +541,7 @@ class _Lane:
         # the fluid remainder's replicas in service: its share of the pool times the availability (a failed replica
         # draws nothing; the remainder counted its failed replicas' idle power, taking a hybrid run with failures over
         # its contract)
-        share = (1.0 - self.frac) * np.array(self._tick_avail) if self._tick_avail else np.full(gpu.size, 1.0 - self.frac)
+        share = (1.0 - self.frac) * np.array(self._tick_avail, dtype=float)  # one entry per tick, as _tick_gpu
         if parked is not None:
             awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
             pd = power_down_for(self.m, 1.0)

@@ -62,7 +62,7 @@ from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context,
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
-from dcsim.textio import atomic_write_bytes, decode_text
+from dcsim.textio import atomic_write_bytes, decode_text, out_folder
 from dcsim.units import excerpt
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
@@ -1089,12 +1089,10 @@ def _gamma_arg(text: str) -> float:
 
 
 def out_problem(out: str | None, inputs) -> str | None:
-    """Why ``--out`` cannot be written, or None: empty, or one of the input files (a measurement CSV, a profile),
-    which it would overwrite."""
-    if out is None:
+    """Why ``--out`` cannot be written, or None: it is one of the input files (a measurement CSV, a profile), which it
+    would overwrite."""
+    if out is None:  # (an empty --out is refused by its argparse type, textio.out_folder)
         return None
-    if not str(out).strip():
-        return "--out is empty"
     try:
         target = Path(out).resolve()
     except (OSError, RuntimeError):
@@ -1114,7 +1112,7 @@ def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gamma", type=_gamma_arg, default=DEFAULT_GAMMA,
                    help="DVFS exponent when no cap rows (assumption; 1 to 5, the fit's bounds)")
     p.add_argument("--loo", action="store_true", help="also report leave-one-load-level-out error")
-    p.add_argument("--out", default=None,
+    p.add_argument("--out", type=out_folder, default=None,
                    help="write the profile YAML here (a directory when several groups are calibrated)")
     p.add_argument("--pool", action="store_true",
                    help="fit one parameter set to all groups of --gpu (its hardware efficiencies for models with "

@@ -21,10 +21,10 @@ import numpy as np
 
 from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_pct, fmt_si, get_path, stack_caveat,
                                uncalibrated_caveat)
-from dcsim.report.outdir import out_folder
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import tail_caveat
+from dcsim.textio import decode_text, out_folder
 
 __all__ = ["HEADLINE", "compare", "load_run", "add_parser", "run", "main", "CompareError"]
 
@@ -93,11 +93,9 @@ def load_run(d: Path) -> tuple[dict, dict[str, np.ndarray] | None]:
     if not rp.is_file():
         raise CompareError(f"{d}: no report.json here — is this a dcsim result directory?")
     try:
-        report = json.loads(rp.read_text(encoding="utf-8"))
+        report = json.loads(decode_text(rp.read_bytes(), f"{rp}:", CompareError))
     except json.JSONDecodeError as exc:
         raise CompareError(f"{rp}: not valid JSON ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise CompareError(f"{rp}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except (OSError, RecursionError) as exc:
         raise CompareError(f"{rp}: cannot read: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
     report = _check_shape(report, rp)

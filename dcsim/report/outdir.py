@@ -18,7 +18,6 @@ can never delete a user's files. Output names derived from a scenario name go th
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import re
@@ -29,7 +28,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from dcsim.textio import atomic_write_bytes  # noqa: F401  (re-exported: the writer of every file)
+from dcsim.textio import atomic_write_bytes, out_folder  # noqa: F401  (re-exported: the writer of every file, the --out type)
 
 __all__ = ["OutputError", "RunDir", "atomic_write_bytes", "safe_name", "is_staging", "write_atomically",
            "OWN_ENTRIES", "PARTIAL_MARKER"]
@@ -51,14 +50,6 @@ def safe_name(name: str) -> str:
     become ``_``, leading dots are dropped (no ``..``, no hidden folder), never empty."""
     s = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(name))[:120].lstrip(".")
     return s or "run"
-
-
-def out_folder(text: str) -> Path:
-    """argparse type of every ``--out`` folder option: an empty or blank value is refused (``Path('')`` is the
-    current folder, and an empty ``--out`` fell back to the default folder without a word)."""
-    if not str(text).strip():
-        raise argparse.ArgumentTypeError("is empty: give a folder, or leave --out out for the default")
-    return Path(text)
 
 
 def is_staging(path: str | os.PathLike) -> bool:

@@ -205,8 +205,6 @@ class Facility:
         is not the heat made (a tripped plant moves none; a restarted one works off the stored heat). The plant's
         parts (chillers, pumps, heat rejection) then follow the heat moved; the CRAH fans of a chilled-water or
         liquid plant keep moving the room's air (they follow the heat made). None: the plant moves the heat made."""
-        if plant_heat_w is not None:
-            return self._breakdown_moved(it_power_w, liquid_fraction, t_db_c, t_wb_c, plant_heat_w)
         it, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
                                                    (it_power_w, liquid_fraction, t_db_c, t_wb_c)))
         it = np.maximum(it, 0.0)
@@ -221,6 +219,11 @@ class Facility:
             fixed = np.full_like(it, self.fixed_w)
         heat = it + loss_pdu + loss_ups
         parts = self._cooling_parts(it, heat, lf, t_db, t_wb)
+        if plant_heat_w is not None:  # the plant's parts as it moves that heat (of the IT whose heat it is)
+            moved = np.maximum(np.broadcast_to(np.asarray(plant_heat_w, dtype=float), heat.shape), 0.0)
+            plant = self._cooling_parts(self.it_for_heat_w(moved), moved, lf, t_db, t_wb)
+            keep = ("cooling_fans",) if self.spec.cooling.kind in ("chiller_plant", "liquid") else ()
+            parts = {**parts, **{k: plant[k] for k in COOLING_PARTS if k not in keep}}
         cooling = parts["cooling_chiller"] + parts["cooling_fans"] + parts["cooling_pumps"] + parts["cooling_tower"]
         if not self.quick_study:
             loss_tr = transformer_loss_w(it + cooling + loss_ups + loss_pdu + fixed, self.transformer_rating_w,
@@ -236,30 +239,6 @@ class Facility:
         for k in ("economizer_fraction", "liquid_free_fraction", "water_kg_s"):
             if k in parts:
                 out[k] = np.broadcast_to(parts[k], it.shape).astype(float)
-        return out
-
-    def _breakdown_moved(self, it_power_w, liquid_fraction, t_db_c, t_wb_c, plant_heat_w) -> dict[str, np.ndarray]:
-        made = self.breakdown(it_power_w, liquid_fraction, t_db_c, t_wb_c)
-        heat = made["heat_w"]
-        moved = np.maximum(np.broadcast_to(np.asarray(plant_heat_w, dtype=float), heat.shape), 0.0)
-        it_m, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (
-            self.it_for_heat_w(moved), liquid_fraction, t_db_c, t_wb_c)))
-        plant = self._cooling_parts(it_m, moved, lf, t_db, t_wb)  # the plant moving that heat (of that IT's split)
-        out = dict(made)
-        keep_fans = self.spec.cooling.kind in ("chiller_plant", "liquid")
-        for k in COOLING_PARTS:
-            if not (keep_fans and k == "cooling_fans"):
-                out[k] = np.broadcast_to(plant[k], heat.shape).astype(float)
-        cooling = sum(out[k] for k in COOLING_PARTS)
-        if not self.quick_study:  # the transformer carries the meter load: its loss follows the cooling too
-            pc = self.spec.power_chain
-            loss_tr = transformer_loss_w(made["it"] + cooling + made["loss_ups"] + made["loss_pdu"] + made["fixed"],
-                                         self.transformer_rating_w, pc.transformer_no_load,
-                                         pc.transformer_proportional, pc.transformer_square)
-            out["loss_transformer"] = loss_tr
-            out["losses"] = loss_tr + made["loss_ups"] + made["loss_pdu"]
-        out["cooling"] = cooling
-        out["facility"] = out["it"] + cooling + out["losses"] + out["fixed"]
         return out
 
     def facility_power_w(self, it_power_w, liquid_fraction, t_db_c, t_wb_c):
