@@ -294,3 +294,38 @@ def test_class_routing_errors_name_the_field(racks_over, field, words):
 def test_uniform_policy_needs_one_pool():
     with pytest.raises(ScenarioError, match="controller.policy"):
         load_scenario(two_pools(**{"controller.policy": "uniform"}))
+
+
+@pytest.mark.parametrize("fidelity", ["fluid", "request"])
+def test_a_rack_limited_pool_is_served_on_its_frontier_beside_a_free_one(fidelity):
+    """Pool 0's racks (30 kW PDUs, 24 kW derated, under their full-load draw) hold it under its compute
+    ceiling while the interconnect has room for all. It serves at its rack-limited frontier top (a lower clock),
+    as one pool does and as the closed form says; the free pool serves its demand; Φ_sys is 1, because pool 1's
+    spare replicas cannot serve pool 0's model. Before (2026-12-04) the multi-pool controller ran an uncapped
+    tick at full clock, where those racks pass almost nothing: mixed-fleet with 30 kW chat racks and a 2 MW
+    contract served 80 ktok/s of a 235 ktok/s ceiling (Φ_sys 26.5 %); with that fixed, Φ_sys still read 77.9 %,
+    counting pool 1's idle replicas as offered to pool 0's queue."""
+    sc = two_pools(**{"workload.arrivals.rate": "400 req/s", "duration": "20 min", "controller.tick": "10 s",
+                      "fidelity": fidelity, "workload.classes": [dict(CHAT, share=0.95), dict(SUMM, share=0.05)]})
+    sc["racks"][0]["power"] = {"power_limit": "30 kW"}
+    res = dcsim.run(sc)
+    m = build_models(res.scenario)
+    assert m.pools[0].curves.rack_limited("pq") and not m.pools[1].curves.rack_limited("pq")
+    ts, rep = res.timeseries, res.report
+    late = ts["t_s"] >= 600
+    top0 = float(m.pools[0].curves.frontier("pq").rate[-1])
+    assert top0 < 0.9 * m.pools[0].curves.compute_tok_s
+    cf = ceilings_at(m, ts["demand_tok_s"][-1], ts["t_out_c"][-1], ts["t_wb_c"][-1])
+    assert cf["pools"]["achieved_tok_s"][0] == pytest.approx(top0, rel=1e-9)
+    assert int(cf["pools"]["binding"][0]) == 2  # power, at the racks
+    served0 = ts["pool0_achieved_tok_s"][late]
+    assert rep["pools"][0]["binding"]["share"]["power"] == pytest.approx(1.0, abs=0.05)
+    assert rep["pools"][1]["binding"]["share"]["demand"] >= 0.95
+    if fidelity == "fluid":
+        np.testing.assert_allclose(served0, top0, rtol=1e-6)
+        np.testing.assert_allclose(ts["pool1_achieved_tok_s"][late], ts["pool1_demand_tok_s"][late], rtol=1e-6)
+        assert rep["utilization_adjusted_output"]["phi_sys"] == pytest.approx(1.0, abs=1e-6)
+        assert rep["utilization_adjusted_output"]["ceiling_tok_s"] < 0.9 * float(np.mean(ts["compute_tok_s"]))
+    else:  # whole requests on whole replicas at the frontier's clock: close to the fluid top, never above
+        assert 0.85 * top0 < float(np.mean(served0)) <= 1.01 * top0
+        assert rep["rack_limit_exceeded_s"] <= 0.1 * float(ts["t_s"][-1])

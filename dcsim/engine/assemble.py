@@ -107,9 +107,22 @@ def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) ->
     queue plus arrivals (tokens/s); served A_t. Over the run: ceiling = mean K, U = ΣO/ΣK,
     Φ_sys = ΣA/ΣO, so ceiling·U·Φ_sys = mean A exactly. U = 0 when the ceiling is 0; Φ_sys = 1
     when nothing was offered (nothing could be lost).
+
+    With several model pools (``pool<p>_*`` columns) compute and rack limits hold per pool: one
+    pool's spare replicas cannot serve another pool's model, and a rack-limited pool cannot use the
+    facility's spare budget. So K_t = min(Σ_p K_p, P, Q) with K_p = min(C_p, P_p, Q_p) the pool's own
+    ceilings, and O_t = min(Σ_p min(W_p, K_p), K_t): work a pool could not take is not "offered".
     """
     k = np.minimum(np.minimum(ts["compute_tok_s"], ts["power_tok_s"]), ts["cooling_tok_s"])
     o = np.minimum(ts["waiting_tok_s"], k)
+    n_pools = 0
+    while f"pool{n_pools}_waiting_tok_s" in ts:
+        n_pools += 1
+    if n_pools > 1:
+        kp = [np.minimum(np.minimum(ts[f"pool{p}_compute_tok_s"], ts[f"pool{p}_power_tok_s"]),
+                         ts[f"pool{p}_cooling_tok_s"]) for p in range(n_pools)]
+        k = np.minimum(k, sum(kp))
+        o = np.minimum(sum(np.minimum(ts[f"pool{p}_waiting_tok_s"], kp[p]) for p in range(n_pools)), k)
     a = ts["achieved_tok_s"]
     n = max(a.size, 1)
     sk, so, sa = float(np.sum(k)), float(np.sum(o)), float(np.sum(a))

@@ -176,6 +176,10 @@ class PoolTicker:
         it = 0.0
         for p in range(self.n):
             ap = a[p] if a[p] > 1e-12 else 1e-12
+            if need[p] / ap > self.top_rate[p] and self.top_rate[p] < self.compute[p] * (1.0 - 1e-9):
+                # as for one pool (Controller.decide): work beyond what the pool's racks pass at full clock
+                # is served on its frontier, at the lower clock its rack limits allow
+                return 1, self.joint.split_one(need, b, a)
             r = min(need[p] / ap, self.top_rate[p])
             rr, ii = self.top_curve[p]
             ovh = self.m.pools[p].overhead_w
