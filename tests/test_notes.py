@@ -91,3 +91,36 @@ def test_a_pool_named_power_bound_by_a_near_tie_is_told_so():
     assert f"at most {100 * margin.max():.2f} %" in note
     # the same figures through the function, and no note for the chat pool (compute-bound, no power ticks)
     assert near_tie_notes(m, res.timeseries) == [note]
+
+
+def test_an_alternation_of_two_labels_is_one_noted_window():
+    """Labels flipping power <-> cooling every few ticks (chiller-trip's thermal throttle switching between two
+    clock levels) are noted as one window with its count and shares; isolated shifts, or flips further apart
+    than ALTERNATION_TICKS, are not."""
+    from dcsim.engine.assemble import ALTERNATION_MIN_SHIFTS, ALTERNATION_TICKS, alternation_notes
+
+    t = np.arange(200) * 10.0
+    b = np.zeros(200, dtype=np.int8)  # demand
+    b[50:60] = 1  # one compute episode: two shifts
+    b[100:140] = 3  # cooling ...
+    b[101:140:2] = 2  # ... alternating with power every tick: 39 shifts in 100-140
+    (note,) = alternation_notes({"binding": b, "t_s": t})
+    assert note.startswith("power and cooling alternate: 39 of the run's 43 shifts fall between 00:16:50 and 00:23:10")
+    assert "over those 40 ticks power binds 50 % and cooling 50 %" in note
+    # the same flips spread wider than the window are separate shifts, not an alternation
+    b2 = np.zeros(400, dtype=np.int8)
+    for k in range(100, 400, 2 * (ALTERNATION_TICKS + 1)):  # power episodes and gaps one tick longer than the window
+        b2[k: k + ALTERNATION_TICKS + 1] = 2
+    assert alternation_notes({"binding": b2, "t_s": np.arange(400) * 10.0}) == []
+    # fewer flips than the minimum: no note
+    b3 = np.zeros(200, dtype=np.int8)
+    b3[100:100 + ALTERNATION_MIN_SHIFTS - 1] = [2, 3, 2, 3, 2][: ALTERNATION_MIN_SHIFTS - 1]
+    assert alternation_notes({"binding": b3, "t_s": t}) == []
+
+
+def test_chiller_trip_notes_its_throttle_limit_cycle():
+    res = dcsim.run(SC / "chiller-trip.yaml")
+    (note,) = [n for n in res.report["notes"] if " alternate: " in n]
+    n = int(re.search(r"alternate: (\d+) of the run's (\d+) shifts", note).group(1))
+    assert n >= 0.5 * res.report["binding"]["n_shifts"]
+    assert note.startswith("power and cooling alternate") or note.startswith("cooling and power alternate")

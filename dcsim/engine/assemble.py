@@ -167,6 +167,7 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
         if binding_share.get(kind, 0.0) > 0:
             notes += rack_limit_notes(m, kind, which)
     notes += near_tie_notes(m, ts)
+    notes += alternation_notes(ts)
     pc = m.scenario.facility.power_chain
     if pc.ups_rating is None or pc.transformer_rating is None:
         it = float(np.mean(ts["it_power_w"]))
@@ -232,6 +233,46 @@ def near_tie_notes(m: Models, ts: dict) -> list[str]:
                 f"%, at most {100 * float(np.max(margin[tie])):.2f} %): more {kind} would buy under "
                 f"{100 * NEAR_TIE:g} % there; compute ({float(np.median(c[sel][tie])):,.0f} tok/s) holds the rest of "
                 "the work (docs/report.md, binding)")
+    return notes
+
+
+#: shifts at most this many ticks apart, back and forth between the same two constraints, are one alternation
+ALTERNATION_TICKS = 6
+#: an alternation is noted when it holds at least this many shifts (assumption: below it a planner reads them one by one)
+ALTERNATION_MIN_SHIFTS = 6
+
+
+def alternation_notes(ts: dict) -> list[str]:
+    """Where the binding label flips back and forth between the same two constraints tick after tick (a controller
+    limit cycle: the thermal throttle switching between neighbouring clock levels to hold the dies at their limit,
+    a trim around a cap), each flip is a real per-tick label but the shift count reads like many regime changes.
+    One note per such window: its shifts, its span, and each constraint's share of its ticks — both bind there."""
+    from dcsim.metrics.fmt import fmt_hms
+    from dcsim.tpf import BINDING_NAMES
+
+    b = np.asarray(ts["binding"])
+    t = np.asarray(ts["t_s"], dtype=float)
+    idx = np.nonzero(b[1:] != b[:-1])[0] + 1
+    total = idx.size
+    notes, i = [], 0
+    while i < idx.size:
+        pair = {int(b[idx[i] - 1]), int(b[idx[i]])}
+        j = i
+        while (j + 1 < idx.size and idx[j + 1] - idx[j] <= ALTERNATION_TICKS
+               and {int(b[idx[j + 1] - 1]), int(b[idx[j + 1]])} == pair):
+            j += 1
+        n = j - i + 1
+        if n >= ALTERNATION_MIN_SHIFTS:
+            w = b[idx[i] - 1: idx[j] + 1]
+            x, y = sorted(pair, key=lambda c: (-np.count_nonzero(w == c), c))
+            notes.append(
+                f"{BINDING_NAMES[x]} and {BINDING_NAMES[y]} alternate: {n} of the run's {total} shifts fall between "
+                f"{fmt_hms(t[idx[i]])} and {fmt_hms(t[idx[j]])}, at most {ALTERNATION_TICKS} ticks apart; over those "
+                f"{w.size} ticks {BINDING_NAMES[x]} binds {100 * np.count_nonzero(w == x) / w.size:.0f} % and "
+                f"{BINDING_NAMES[y]} {100 * np.count_nonzero(w == y) / w.size:.0f} %. Both hold the served rate there "
+                "(a controller holding a limit by switching between neighbouring settings): read it as one regime "
+                "(docs/report.md, binding)")
+        i = j + 1
     return notes
 
 
