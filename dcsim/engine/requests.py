@@ -26,6 +26,7 @@ trim cannot go lower, a lane consolidates its load on a share of its replicas as
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
 import numpy as np
@@ -577,6 +578,41 @@ class _Lane:
         return self._hold_n + t["enqueued"] - t["completed"] - t["shed"]
 
 
+def rack_gpu_cap_w(group) -> float | None:
+    """The per-GPU power limit (W) at which a whole rack of ``group`` draws its rack limit (the lower of its derated
+    PDU rating and its cooling limit) with every replica at it; None where the board limit already holds the rack.
+
+    Request and hybrid fidelity cap their simulated replicas there, as operators hold a rack under its PDU or
+    rear-door rating (node power capping: the GPUs' power limit lowered, the clock throttling under it): the
+    controller holds the facility's budgets, the door the pool's rate, and the cap each rack's draw, tick by tick
+    (before 2026-12-04 a 22 kW rear-door rack swung to 34 kW, +55 %, on 210 s of 900 s). The fluid model holds each
+    rack to its limits through its tables (:func:`dcsim.engine.tables.supply_curves`). Below the GPU's lowest
+    settable limit the cap stops there (``NodeModel.limit_w``), and a rack can still draw over (counted:
+    ``rack_limit_exceeded_s``)."""
+    lim, node = group.limits, group.node
+    limit = min(lim.rack_power_limit_w, lim.rack_cooling_limit_w)
+    if not np.isfinite(limit):
+        return None
+    w_rep = (limit - lim.rack_overhead_w) / lim.replicas_per_rack  # wall power per replica
+    n = node.gpus_per_replica
+    if float(node.wall_power(n * node.limit_w)) <= w_rep:
+        return None
+    lo, hi = 0.0, n * node.limit_w  # the replica's GPU power whose wall power is w_rep (monotone)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if float(node.wall_power(mid)) <= w_rep else (lo, mid)
+    return lo / n
+
+
+def rack_capped_node(group):
+    """``group.node`` with its GPUs' power limit lowered to :func:`rack_gpu_cap_w` where that binds."""
+    cap = rack_gpu_cap_w(group)
+    node = group.node
+    if cap is None or cap >= node.power_cap_w:
+        return node
+    return dataclasses.replace(node, power_cap_w=cap)
+
+
 class RequestEngine:
     """Serves each controller tick's arrivals on simulated replicas (see module docstring).
 
@@ -600,7 +636,7 @@ class RequestEngine:
                 n = min(sc.hybrid_sample, sum(total))
                 raw = np.array(total, dtype=float) / sum(total) * n
                 counts = [max(1, min(t, int(round(x)))) for t, x in zip(total, raw)]
-            obj = make_pool(sv.backend, [g.node for g in gs], counts, router=sv.router,
+            obj = make_pool(sv.backend, [rack_capped_node(g) for g in gs], counts, router=sv.router,
                             min_headroom_w=sv.min_headroom_w, chunked_prefill=sv.chunked_prefill,
                             kv_watermark=sv.kv_watermark, hold_limit=float(sc.controller.hold_limit))
             cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(gs, counts))
