@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.report.outdir import atomic_write_bytes, safe_name
-from dcsim.textio import out_folder
+from dcsim.textio import out_folder, plain
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 
 __all__ = [
@@ -288,18 +288,6 @@ def expand(spec: SweepSpec | dict | str | Path, base_seed: int = 0) -> list[dict
 
 # --------------------------------------------------------------------------- running one point
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return x
-
-
 def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
     """Run the base scenario ``raw`` (a dict) with ``overrides``; return its report (JSON-safe) and wall time, s.
 
@@ -316,7 +304,7 @@ def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
             raise KeyboardInterrupt(f"sweep point {overrides} interrupted")
     except Exception as e:  # noqa: BLE001  (re-raised with its message; exception types may not pickle)
         raise RuntimeError(f"sweep point {overrides}: {type(e).__name__}: {e}") from None
-    return {"report": _jsonable(res.report), "wall_s": time.perf_counter() - t0}
+    return {"report": plain(res.report, nonfinite="keep"), "wall_s": time.perf_counter() - t0}
 
 
 def extract(report: dict, key: str):

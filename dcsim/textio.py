@@ -6,11 +6,45 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_write_bytes", "decode_text", "out_folder", "read_text"]
+import numpy as np
+
+__all__ = ["atomic_write_bytes", "decode_text", "out_folder", "plain", "read_text"]
+
+
+def plain(obj: Any, nonfinite: str = "refuse", path: str = "") -> Any:
+    """A JSON-ready copy of ``obj``: mappings with string keys, tuples and numpy arrays as lists, numpy scalars as
+    Python numbers, paths as strings. A non-finite float is refused (``"refuse"``: ValueError naming its path, as
+    report.json wants: a run's figures are finite, undefined ones are None), written as null (``"null"``: strict
+    JSON of measured rows) or kept (``"keep"``: plain data between processes). Other types raise TypeError."""
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v, nonfinite, f"{path}.{k}" if path else str(k)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [plain(v, nonfinite, f"{path}[{i}]") for i, v in enumerate(obj.tolist() if isinstance(obj, np.ndarray)
+                                                                           else obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        if math.isfinite(x) or nonfinite == "keep":
+            return x
+        if nonfinite == "null":
+            return None
+        raise ValueError(f"report value {path or '<root>'} is {x!r}: JSON has no such number and a "
+                         "report's figures must be finite (a bug if it came from a run)")
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise TypeError(f"value {path or '<root>'} of type {type(obj).__name__} cannot be written to JSON: {obj!r}")
 
 
 def decode_text(data: bytes, where: str, error: type[Exception] = ValueError, fallback: str | None = None) -> str:

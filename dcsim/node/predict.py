@@ -33,7 +33,7 @@ from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
 from dcsim.node.model import build_node, extrapolated
 from dcsim.scenario.node import NodeSpec
-from dcsim.textio import atomic_write_bytes
+from dcsim.textio import atomic_write_bytes, plain
 from dcsim.units import excerpt
 
 #: a point's error is within the stated band up to this many percentage points (the band is printed to 0.1 %)
@@ -185,20 +185,7 @@ def format_prediction(res: dict) -> str:
 
 def write_json(res: dict, path: str | Path) -> None:
     """Write :func:`predict`'s result as JSON (numbers as floats)."""
-    atomic_write_bytes(path, json.dumps(_finite(res), indent=1, allow_nan=False).encode())
-
-
-def _finite(obj):
-    """``obj`` as plain JSON values: numpy scalars as Python numbers, a non-finite float as null (strict JSON)."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj if obj is None or isinstance(obj, (str, int, float, bool)) else str(obj)
+    atomic_write_bytes(path, json.dumps(plain(res, nonfinite="null"), indent=1, allow_nan=False).encode())
 
 
 def _add_args(p) -> None:
