@@ -25,7 +25,6 @@ import json
 import sys
 from pathlib import Path
 
-
 from dcsim.node.calibrate import Problem, _fit_quality, groups, kv_over_capacity, out_problem, read_rows
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
