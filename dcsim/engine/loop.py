@@ -400,7 +400,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
                   arrived, extra, mp: PoolTicker | None = None, flex_cols=None) -> None:
     pools: dict = {}
     if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
-        rec = mp.record(ex, mode, level, extra)
+        rec = mp.record(ex, mode, extra)
         pools = rec.pop("pools")
         ex = dataclasses.replace(ex, power_tok_s=rec["power_tok_s"], cooling_tok_s=rec["cooling_tok_s"],
                                  compute_tok_s=rec["compute_tok_s"], availability=rec["availability"])

@@ -28,7 +28,7 @@ __all__ = ["PoolTicker", "pool_operating_point", "pool_availability", "POOL_COLU
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
 POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "binding",
                 "held_tokens", "shed_tokens", "arrived_tokens", "queue_tokens", "waiting_tok_s", "it_power_w",
-                "gpu_power_w", "mean_clock", "mean_cap_w")
+                "gpu_power_w", "mean_clock", "mean_cap_w", "mode", "limit_tok_s")
 
 
 def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: float, served, mode, level,
@@ -148,6 +148,7 @@ class PoolTicker:
         self.top_rate = [float(p.curves.rate_pq[-1, -1]) for p in m.pools]  # full clock, rack limits
         self.compute = [p.curves.compute_tok_s for p in m.pools]
         self.top_curve = [(p.curves.rate_pq[-1], p.curves.it_pq[-1]) for p in m.pools]
+        self.frontier = [p.curves.frontier("pq") for p in m.pools]
         self.backlog = [0.0] * self.n
         self.window: list[ArrivalWindow] | None = None  # per pool: the work younger than the hold limit
         self.cols: dict[str, list] = {}
@@ -162,31 +163,36 @@ class PoolTicker:
         self.d = m.pool_demand_tok_s(ex.demand_tok_s)
         self.dl = self.d.tolist()
         self.both = np.minimum(ex.it_max_power_w, ex.it_max_cooling_w).tolist()
-        self.cols = {k: [] for k in ("served", "backlog", "held", "shed", "arrived", "need", "limit", "clock")}
+        self.cols = {k: [] for k in ("served", "backlog", "held", "shed", "arrived", "need", "limit", "clock", "mode")}
 
     # ------------------------------------------------------------------ one tick
-    def decide(self, need: list[float], j: int) -> tuple[int, list[float]]:
-        """``(mode, per-pool limits tokens/s)``: uncapped when every pool's waiting work fits at
-        full clock and even load within the shared budget; else (policy frontier) the budget
-        split on the joint frontier; policy none never caps (each pool's compute ceiling)."""
+    def decide(self, need: list[float], j: int) -> tuple[int, list[float], list[int]]:
+        """``(facility mode, per-pool limits tokens/s, per-pool modes)``: uncapped (mode 0, full clock and even
+        load) when every pool's waiting work fits within the shared budget that way — except a pool whose racks'
+        own limits pass less than its work at full clock, which is served on its frontier (mode 1, at most its
+        frontier's top: the lower clock its rack limits allow, as one pool is, ``Controller.decide``) while the
+        others stay uncapped; else (policy frontier) the budget split on the joint frontier, every pool on its
+        frontier (mode 1). Policy none never caps (each pool's compute ceiling)."""
         a = self.al[j]
+        n = self.n
         if self.policy == "none":
-            return 0, [c * x for c, x in zip(self.compute, a)]
+            return 0, [c * x for c, x in zip(self.compute, a)], [0] * n
         b = self.both[j]
-        it = 0.0
-        for p in range(self.n):
+        it, modes, limits = 0.0, [0] * n, [0.0] * n
+        for p in range(n):
             ap = a[p] if a[p] > 1e-12 else 1e-12
-            if need[p] / ap > self.top_rate[p] and self.top_rate[p] < self.compute[p] * (1.0 - 1e-9):
-                # as for one pool (Controller.decide): work beyond what the pool's racks pass at full clock
-                # is served on its frontier, at the lower clock its rack limits allow
-                return 1, self.joint.split_one(need, b, a)
-            r = min(need[p] / ap, self.top_rate[p])
-            rr, ii = self.top_curve[p]
             ovh = self.m.pools[p].overhead_w
-            it += ap * (float(np.interp(r, rr, ii)) - ovh) + ovh
+            if need[p] / ap > self.top_rate[p] and self.top_rate[p] < self.compute[p] * (1.0 - 1e-9):
+                fr = self.frontier[p]
+                it += float(self.joint.it_w(p, min(need[p], ap * float(fr.rate[-1])), ap))
+                modes[p], limits[p] = 1, float(fr.rate[-1]) * a[p]
+            else:
+                rr, ii = self.top_curve[p]
+                it += ap * (float(np.interp(min(need[p] / ap, self.top_rate[p]), rr, ii)) - ovh) + ovh
+                limits[p] = self.top_rate[p] * a[p]
         if it <= b:
-            return 0, [t * x for t, x in zip(self.top_rate, a)]
-        return 1, self.joint.split_one(need, b, a)
+            return (1 if 1 in modes else 0), limits, modes
+        return 1, self.joint.split_one(need, b, a), [1] * n
 
     def clock_of(self, p: int, md: int, limit: float, avail: float) -> float:
         """The clock (fraction) pool ``p``'s simulated replicas run at for its mode and rate limit:
@@ -205,12 +211,13 @@ class PoolTicker:
         req = self.req
         queued = self.backlog if req is None else req.held_pools()
         need = [queued[p] / dt + self.dl[j][p] for p in range(self.n)]
-        md, limits = self.decide(need, j)
+        md, limits, modes = self.decide(need, j)
         c = self.cols
+        c["mode"].append(modes)
         if req is not None:
-            clocks = [self.clock_of(p, md, limits[p], self.al[j][p]) for p in range(self.n)]
-            # uncapped (or policy none): each limit is its pool's compute ceiling, so the door stays open
-            res = req.tick_pools(t0, dt, limits, clocks, self.al[j], open_door=md == 0)
+            clocks = [self.clock_of(p, modes[p], limits[p], self.al[j][p]) for p in range(self.n)]
+            # a pool uncapped (or policy none): its limit is its compute ceiling, so its door stays open
+            res = req.tick_pools(t0, dt, limits, clocks, self.al[j], open_door=[x == 0 for x in modes])
             sv = [r[0] for r in res]
             b = [r[1] for r in res]  # in the system: at the door and inside replicas
             held = req.held_pools()
@@ -238,7 +245,7 @@ class PoolTicker:
         return md, sum(limits), sum(sv), sum(b), sum(sh), sum(arr), sum(held), sum(need)
 
     # ------------------------------------------------------------------ per chunk, after the ticks
-    def record(self, ex, mode: np.ndarray, level: np.ndarray, extra: dict | None) -> dict:
+    def record(self, ex, mode: np.ndarray, extra: dict | None) -> dict:
         """Per-pool and facility figures of the first ``len(mode)`` ticks of the chunk: the
         facility's ``compute/power/cooling_tok_s``, ``binding``, IT and GPU power, clock and cap,
         and the ``pool<i>_*`` columns (:data:`POOL_COLUMNS`)."""
@@ -247,6 +254,8 @@ class PoolTicker:
         cols = {k: np.array(v[:n], dtype=float).reshape(n, -1) for k, v in self.cols.items() if k != "clock" or v}
         A = self.A[:n]
         need = cols["need"]
+        pmode = cols["mode"].astype(np.int8)  # each pool's own (decide): uncapped at full clock, or on its frontier
+        top = np.full(n, m.clocks.size - 1, dtype=np.int16)
         comp = np.array(self.compute)[None, :] * A
         pw = m.joint("p").pool_ceilings(need, ex.it_max_power_w[:n], A)
         cq = m.joint("q").pool_ceilings(need, ex.it_max_cooling_w[:n], A)
@@ -273,7 +282,7 @@ class PoolTicker:
         pc: dict[str, np.ndarray] = {}
         for p, pool in enumerate(m.pools):
             op = pool_operating_point(pool.curves, m.clocks, self.policy, pool.overhead_w, cols["served"][:, p],
-                                      mode, level, A[:, p])
+                                      pmode[:, p], top, A[:, p])
             if "clock" in cols:  # request fidelity: the clock the pool's replicas ran at
                 op["clock"] = cols["clock"][:, p]
             cap = mean_cap_w([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
@@ -289,7 +298,8 @@ class PoolTicker:
                        f"pool{p}_shed_tokens": cols["shed"][:, p], f"pool{p}_arrived_tokens": cols["arrived"][:, p],
                        f"pool{p}_queue_tokens": cols["backlog"][:, p], f"pool{p}_waiting_tok_s": cols["need"][:, p],
                        f"pool{p}_it_power_w": op["it_power_w"], f"pool{p}_gpu_power_w": op["gpu_power_w"],
-                       f"pool{p}_mean_clock": op["clock"], f"pool{p}_mean_cap_w": cap})
+                       f"pool{p}_mean_clock": op["clock"], f"pool{p}_mean_cap_w": cap,
+                       f"pool{p}_mode": pmode[:, p], f"pool{p}_limit_tok_s": cols["limit"][:, p]})
         if extra is not None:  # request fidelity measured each pool's IT and GPU power
             for p in range(self.n):
                 pc[f"pool{p}_it_power_w"] = extra["pool_it_power_w"][:, p]

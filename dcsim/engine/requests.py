@@ -723,11 +723,13 @@ class RequestEngine:
                        open_door)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
-                   availability: list[float] | None = None, open_door: bool = False):
+                   availability: list[float] | None = None, open_door: bool | list[bool] = False):
         """Serve ``[t0, t0+dt)`` for every pool at its own rate limit, clock and fraction of
-        replicas in service (``open_door``: uncapped, each limit is its pool's compute ceiling);
+        replicas in service (``open_door``, per pool or for all: uncapped, its limit is its compute ceiling);
         returns one (served tokens/s, waiting tokens, shed tokens, arrived tokens) per pool."""
         availability = availability if availability is not None else [1.0] * len(self.lanes)
+        if isinstance(open_door, bool):
+            open_door = [open_door] * len(self.lanes)
         shared = None
         out = []
         for ln in self.lanes:
@@ -741,7 +743,7 @@ class RequestEngine:
                 keep = self._lane_of_class[ab.cls] == ln.index
             ab = ArrivalBatch(ab.t[keep], ab.cls[keep], ab.n_in[keep], ab.n_out[keep])
             out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index],
-                               open_door=open_door))
+                               open_door=open_door[ln.index]))
         # next tick a pool's trim may go below its controller clock only if the pools together drew more than their
         # targets (the facility's budget) this tick and this pool more than its own: one pool over its share while
         # another is under keeps the contract, and trimming the pool that is not over costs its tokens

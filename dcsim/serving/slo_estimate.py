@@ -620,7 +620,10 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
         # capped on the frontier: as request fidelity does, every replica runs at the clock of the
         # frontier ceiling (the controller's limit) and the load is spread evenly over them
         fr = m.curves.frontier("pq")
-        limit = np.minimum(np.asarray(ts["power_tok_s"], float), np.asarray(ts["cooling_tok_s"], float))
+        # a pool's own limit where the controller split a shared budget (several pools: its P and Q ceilings are
+        # what the budget would buy it alone); one pool's P and Q ceilings are its limit
+        limit = (np.asarray(ts["limit_tok_s"], float) if "limit_tok_s" in ts else
+                 np.minimum(np.asarray(ts["power_tok_s"], float), np.asarray(ts["cooling_tok_s"], float)))
         lvl_fr = np.rint(np.interp(limit / np.maximum(avail, 1e-12), fr.rate, fr.level)).astype(int)
         lvl = np.where(mode == 1, lvl_fr, lvl)
     cache = getattr(m, "_slo_service", None)
