@@ -25,7 +25,14 @@ from dcsim.plots import (  # noqa: E402
     pue_plot,
     signature_plot,
 )
-from dcsim.plots.figures import CAP_IN_FORCE, _zoom_range, binding_runs, time_axis  # noqa: E402
+from dcsim.plots.figures import (  # noqa: E402
+    CAP_IN_FORCE,
+    SHIFT_LABEL_GAP,
+    _zoom_range,
+    binding_runs,
+    shift_label,
+    time_axis,
+)
 
 
 @pytest.fixture(scope="module")
@@ -326,23 +333,37 @@ def test_signature_outdoor_panel_is_the_dry_bulb(result):
 
 
 def test_shift_annotations_name_the_constraint_entered(result):
-    """Shift labels at the top read '→X' for the constraint that binds after the shift (shifts closer than 1.5 % of
-    the run are joined: '→compute→demand'), each in the colour of the last one named."""
+    """Shift labels at the top read '→X' for the constraint that binds after the shift (shifts closer than
+    SHIFT_LABEL_GAP of the run are joined: '→compute→demand'), each in the colour of the last one named."""
     rep = result.report
     ax = signature_plot(result).axes[0]
     groups: list = []
     for sh in rep["binding"]["shifts"]:
         x = sh["t_s"] / 3600.0
-        if groups and x - groups[-1][0] < 0.015 * 24.0:
+        if groups and x - groups[-1][0] < SHIFT_LABEL_GAP * 24.0:
             groups[-1][1].append(sh["to"])
         else:
             groups.append([x, [sh["to"]]])
     assert any(len(g[1]) > 1 for g in groups)  # the toy day has a joined pair
     texts = [t for t in ax.texts if t.get_text().startswith("→")]
-    assert [(t.xy[0], t.get_text()) for t in texts] == [(pytest.approx(x), "".join(f"→{n}" for n in tos))
-                                                        for x, tos in groups]
+    assert [(t.xy[0], t.get_text()) for t in texts] == [(pytest.approx(x), shift_label(tos)) for x, tos in groups]
     for t, (_, tos) in zip(texts, groups):
         assert _rgb(t.get_color()) == _rgb(CONSTRAINT_COLORS[tos[-1]])
+
+
+def test_close_shift_labels_do_not_overlap(result):
+    """Labels of shifts closer than a label's width are joined (heatwave-air: →compute at 11.55 h, →cooling at
+    11.93 h overlapped), so drawn labels stand at least SHIFT_LABEL_GAP of the run apart; three or more joined
+    name the first and last entered and count the rest."""
+    rep = dict(result.report)
+    hours = [11.55, 11.93, 20.07, 20.77, 22.0, 22.1, 22.2, 22.3]
+    names = ["compute", "cooling", "compute", "demand", "power", "cooling", "compute", "demand"]
+    rep["binding"] = {**rep["binding"], "shifts": [{"t_s": h * 3600.0, "to": n} for h, n in zip(hours, names)]}
+    ax = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries)).axes[0]
+    texts = sorted((t.xy[0], t.get_text()) for t in ax.texts if t.get_text().startswith("→"))
+    assert [t for _, t in texts] == ["→compute→cooling", "→compute", "→demand", "→power …2 more… →demand"]
+    xs = [x for x, _ in texts]
+    assert min(b - a for a, b in zip(xs, xs[1:])) >= SHIFT_LABEL_GAP * rep["duration_s"] / 3600.0 - 1e-9
 
 
 def test_zoom_panel_draws_the_same_series(result):
