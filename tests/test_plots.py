@@ -619,6 +619,76 @@ def test_cap_line_is_named_alike_in_power_and_grid_figures():
         assert "interconnect cap" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
 
+def _long_flex_result(days: int = 20, tick_s: float = 900.0):
+    """TEST FIXTURE: the flex toy stretched to `days` days of 15-min ticks, a 2-h curtailment to half the contract
+    on day 5 (after a 1-h notice) that the battery covers down to 10 % of its charge."""
+    r = _flex_result()
+    t = np.arange(0.0, days * 86400.0, tick_s)
+    n, day = t.size, 96
+    hour = (t % 86400.0) / 3600.0
+    fac = 4.0e5 + 5.0e4 * np.sin(2 * np.pi * hour / 24.0)
+    event = ((t >= 5 * 86400 + 14 * 3600) & (t < 5 * 86400 + 16 * 3600)).astype(np.int8)
+    notice = ((t >= 5 * 86400 + 13 * 3600) & (t < 5 * 86400 + 14 * 3600)).astype(np.int8)
+    cap = np.where(event > 0, 2.5e5, 5.0e5)
+    meter = np.minimum(fac, cap)
+    ts = {k: np.resize(np.asarray(v), n) for k, v in r.timeseries.items() if np.shape(v) == r.timeseries["t_s"].shape}
+    ts.update({"t_s": t, "facility_power_w": fac, "meter_power_w": meter, "interconnect_w": cap,
+               "curtailment": event, "curtailment_notice": notice, "battery_w": fac - meter,
+               "battery_energy_j": 2.25e9 - 2.0e9 * (event.cumsum() / max(event.sum(), 1)) * (t < 6 * 86400),
+               "deferred_backlog_tokens": 1e9 * (1 + np.sin(2 * np.pi * hour / 24.0)),
+               "it_power_w": 0.7 * fac, "gpu_power_w": 0.4 * fac, "cooling_power_w": 0.2 * fac,
+               "loss_power_w": 0.1 * fac})
+    assert n == days * day
+    return SimpleNamespace(report=r.report, timeseries=ts)
+
+
+def test_long_grid_figure_draws_daily_ranges_and_the_caps_lowest():
+    """A year of 15-min ticks drawn tick by tick was a solid block of lines: beyond two weeks the grid figure draws
+    each day's range (lowest to highest, shaded) and mean of the meter, battery charge and deferred work; the cap
+    at the day's highest and, on a curtailed day, a ▼ at its lowest; days with a request as a strip on top."""
+    from dcsim.plots.flex import grid_flex_figure
+
+    r = _long_flex_result()
+    ts = r.timeseries
+    fig = grid_flex_figure(r)
+    ax, axb, axd = fig.axes
+    assert "(daily)" in ax.get_title() and axd.get_xlabel() == "days from start"
+    meter = ts["meter_power_w"].reshape(20, -1) / 1e3
+    np.testing.assert_allclose(_tick_values(_line(ax, "meter, daily mean")), meter.mean(axis=1))
+    np.testing.assert_allclose(_line(ax, "meter, daily mean").get_xdata(), np.arange(21.0))
+    band = [c for c in ax.collections if c.get_label() == "meter, day's lowest–highest"][0]
+    np.testing.assert_allclose(_band_at(band, np.arange(20) + 0.5), np.c_[meter.min(axis=1), meter.max(axis=1)])
+    np.testing.assert_allclose(_tick_values(_line(ax, "cap in force, day's highest")), 500.0)
+    low = _line(ax, "cap in force, day's lowest (1 curtailed days)")
+    assert list(low.get_xdata()) == [5.5] and list(low.get_ydata()) == [250.0]
+    req = [c for c in ax.collections if c.get_label() == "day with a curtailment request"][0]
+    strip = _band_at(req, np.arange(20) + 0.5)  # a strip along the top (axes fraction), on day 5 only
+    assert list(strip[:, 1] - strip[:, 0] > 0.05) == [d == 5 for d in range(20)] and strip[5, 1] == 1.0
+    soc = 100.0 * ts["battery_energy_j"].reshape(20, -1) / 2.5e9
+    np.testing.assert_allclose(_tick_values(_line(axb, "charge, daily mean")), soc.mean(axis=1))
+    band = [c for c in axb.collections if c.get_label() == "charge, day's lowest–highest"][0]
+    assert _band_at(band, 5.5)[0] == pytest.approx([soc[5].min(), soc[5].max()])
+    np.testing.assert_allclose(_tick_values(_line(axd, "waiting, daily mean")),
+                               ts["deferred_backlog_tokens"].reshape(20, -1).mean(axis=1) / 1e9)
+    for a in fig.axes:  # no panel draws a line per tick
+        assert all(len(ln.get_xdata()) <= 21 for ln in a.get_lines())
+
+
+def test_long_power_figure_marks_the_caps_daily_lowest():
+    """The daily-mean power figure drew the cap as its daily mean: a 2-h cut to half the contract read as a 4 % dip.
+    It draws the cap at the day's highest and, on each curtailed day, a line down to a ▼ at the day's lowest."""
+    r = _long_flex_result()
+    ax = power_stack_plot(r).axes[0]
+    np.testing.assert_allclose(_tick_values(_line(ax, "cap in force, day's highest")), 500.0)
+    low = _line(ax, "cap in force, day's lowest (1 curtailed days)")
+    assert list(low.get_xdata()) == [5.5] and list(low.get_ydata()) == [250.0]
+    assert CAP_IN_FORCE not in [ln.get_label() for ln in ax.get_lines()]
+    # a cap that never moves stays one line, 'interconnect cap'
+    flat = SimpleNamespace(report=r.report, timeseries={**r.timeseries, "interconnect_w": np.full(1920, 5e5)})
+    labels = [ln.get_label() for ln in power_stack_plot(flat).axes[0].get_lines()]
+    assert "interconnect cap" in labels and not [x for x in labels if "day's" in x]
+
+
 def test_thermal_figure_draws_temperatures_limits_and_responses():
     """White space, loop and GPU die (inlet + R_th × power per GPU, none while shed) over each tick; the GPU and
     room limits at the report's values; throttled and shed ticks shaded over exactly their ticks."""

@@ -142,13 +142,26 @@ def _time_ticks(ax: Any, t_s: np.ndarray) -> None:
         ax.xaxis.set_major_locator(MultipleLocator(3 if span <= 2 * 86400 else 6))
 
 
+def _day_starts(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(day number of each tick from the run's start, index of each day's first tick)."""
+    day = np.floor((t - t[0]) / 86400.0).astype(np.int64)
+    return day, np.flatnonzero(np.r_[True, np.diff(day) != 0])
+
+
+def daily_extremes(ts: Mapping[str, np.ndarray], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) of a column over each day, ignoring missing values: what a daily mean hides (a 2-h
+    curtailment to half the contract moves the cap's daily mean 4 %)."""
+    _, starts = _day_starts(np.asarray(ts["t_s"], dtype=float))
+    v = np.asarray(ts[key], dtype=float)
+    return np.fmin.reduceat(v, starts), np.fmax.reduceat(v, starts)
+
+
 def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-day view of a run's time series: float columns averaged over each day (tick-weighted),
     ``binding`` the day's most frequent code, ``t_s`` the day's start. Used for runs longer than
     :data:`DAILY_BEYOND_S`."""
     t = np.asarray(ts["t_s"], dtype=float)
-    day = np.floor((t - t[0]) / 86400.0).astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, np.diff(day) != 0])
+    day, starts = _day_starts(t)
     counts = np.diff(np.r_[starts, t.size])
     out: dict[str, np.ndarray] = {"t_s": t[0] + 86400.0 * day[starts]}
     for k, v in ts.items():
@@ -419,6 +432,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     meter (facility power minus the battery's output) as its own line."""
     report, ts = _parts(result)
     daily = _long_run(ts)
+    cap_range = daily_extremes(ts, "interconnect_w") if daily and "interconnect_w" in ts else None
     if daily:
         ts = daily_means(ts)
     t, xlabel = time_axis(ts["t_s"])
@@ -452,11 +466,14 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
             ax.step(edges, _ext(meter * mw), where="post", color=POWER_COLORS["meter"], lw=1.6,
                     label="meter (after storage)")
             top = max(top, float(np.nanmax(meter)) * mw)
-    cap = ts.get("interconnect_w")
+    cap = ts.get("interconnect_w") if cap_range is None else cap_range[1]
     if cap is not None and np.isfinite(cap).any():
         capd = np.where(np.isfinite(cap), cap, np.nan) * mw
-        ax.step(edges, _ext(capd), where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--", label=cap_label(cap))
+        line = ax.step(edges, _ext(capd), where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--",
+                       label=cap_label(cap))[0]
         top = max(top, float(np.nanmax(capd)))
+        if cap_range is not None and _cap_dips(ax, edges, cap_range[0] * mw, capd):
+            line.set_label("cap in force, day's highest")
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
@@ -467,6 +484,21 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     h, lab = ax.get_legend_handles_labels()
     ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+def _cap_dips(ax: Any, edges: np.ndarray, low: np.ndarray, high: np.ndarray, color: str = POWER_COLORS["cap"]) -> bool:
+    """On a daily-mean power figure, each day the cap was lowered (a curtailment) as a line from the day's highest
+    cap down to a ▼ at its lowest (the daily mean of the cap hid a 2-h cut to half the contract as a 4 % dip).
+    Returns whether any day was lowered."""
+    low = np.where(np.isfinite(low), low, high)
+    dip = low < high - 1e-9 * np.abs(high)
+    if not dip.any():
+        return False
+    x = 0.5 * (edges[:-1] + edges[1:])[dip]
+    ax.vlines(x, low[dip], high[dip], color=color, lw=1.6, zorder=4)
+    ax.plot(x, low[dip], ls="none", marker="v", ms=7, color=color, zorder=4,
+            label=f"cap in force, day's lowest ({int(dip.sum())} curtailed days)")
+    return True
 
 
 @_styled
