@@ -117,6 +117,22 @@ def test_zoom_panel_range_spans_lowest_to_next_ceiling():
                         "cooling": np.full(5, 260.0)}, top=300.0) is None
 
 
+def test_no_zoom_panel_that_barely_magnifies():
+    """campus-interconnect drew a 'zoom' of 4.6–11.3 Mtok/s under a 0–12.9 Mtok/s panel (1.9×): the same curves
+    again, the cooling ceiling off it. A zoom that magnifies less than ZOOM_MIN_MAGNIFICATION is not drawn; the
+    heatwave-air zoom (C 3.6, Q down to 3.6 and P 3.9 Mtok/s under a 4.3 Mtok/s panel, 6×) still is."""
+    from dcsim.plots.figures import ZOOM_MIN_MAGNIFICATION, _zoom
+
+    t = np.linspace(0.0, 1.0, 97)
+    campus = {"compute": np.full(97, 10.9e6), "power": np.full(97, 7.33e6), "cooling": np.full(97, 11.97e6)}
+    achieved = np.minimum(7.33e6, 7.3e6 + 2.2e6 * np.sin(2 * np.pi * (t - 0.375)))
+    assert _zoom_range(campus, 12.9e6) is not None and _zoom(campus, achieved, 12.9e6) is None
+    heat = {"compute": np.full(97, 3.6e6), "power": 3.9e6 + 0.1e6 * np.cos(2 * np.pi * t),
+            "cooling": 3.6e6 + 0.4e6 * np.abs(np.cos(np.pi * t))}
+    lo, hi = _zoom(heat, np.minimum(3.6e6, 2e6 + 1.6e6 * np.sin(np.pi * t)), 4.3e6)
+    assert (hi - lo) * ZOOM_MIN_MAGNIFICATION <= 4.3e6 and lo < 3.6e6 < 3.9e6 < hi
+
+
 def test_signature_zoom_panel_shows_the_binding_ceiling(result):
     ts = result.timeseries
     fig = signature_plot(result)

@@ -284,6 +284,27 @@ def shift_label(tos: Sequence[str]) -> str:
     return f"→{tos[0]} …{len(tos) - 2} more… →{tos[-1]}"
 
 
+#: A zoom panel that magnifies less than this repeats the main panel (campus-interconnect: 4.6–11.3 Mtok/s under a
+#: 0–12.9 Mtok/s panel, 1.9×, its "ceilings" without the cooling one above it): none is drawn.
+ZOOM_MIN_MAGNIFICATION = 3.0
+
+
+def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float) -> tuple[float, float] | None:
+    """Y-range of the signature figure's zoom panel (:func:`_zoom_range`), taking in the achieved rate when it runs
+    just below the ceilings; None when it would magnify less than :data:`ZOOM_MIN_MAGNIFICATION`."""
+    zoom = _zoom_range(ceilings, top)
+    ach = np.asarray(achieved, dtype=float)
+    ach = ach[np.isfinite(ach) & (ach > 0)]
+    if zoom is not None and ach.size:  # keep the achieved rate in the zoom when it runs just below it
+        q = float(np.percentile(ach, 10))
+        span = zoom[1] - zoom[0]
+        if zoom[0] - span <= q < zoom[0]:
+            zoom = (q - 0.15 * span, zoom[1])
+    if zoom is None or (zoom[1] - zoom[0]) * ZOOM_MIN_MAGNIFICATION > top:
+        return None
+    return zoom
+
+
 @_styled
 def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: int = 12,
                    max_shift_lines: int = 150) -> Figure:
@@ -308,14 +329,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
-    zoom = _zoom_range(ceilings, top)
-    ach = np.asarray(achieved, dtype=float)
-    ach = ach[np.isfinite(ach) & (ach > 0)]
-    if zoom is not None and ach.size:  # keep the achieved rate in the zoom when it runs just below it
-        q = float(np.percentile(ach, 10))
-        span = zoom[1] - zoom[0]
-        if zoom[0] - span <= q < zoom[0]:
-            zoom = (q - 0.15 * span, zoom[1])
+    zoom = _zoom(ceilings, achieved, top)
 
     if zoom is None:
         fig = new_figure(12.0, 6.8)

@@ -151,7 +151,7 @@ def _grid_ticks(report: dict, ts: dict, axs) -> None:
 def grid_flex_figure(result: Any):
     """Meter power against the cap in force (curtailment requests shaded, notices lighter),
     facility power before storage; battery state of charge (% of its capacity); deferred work waiting. Against hours
-    from the start, or days beyond 3 days."""
+    from the start, or days beyond 3 days; beyond two weeks as each day's range and mean (:func:`_grid_daily`)."""
     report, ts = _parts(result)
     if "grid" not in report or "meter_power_w" not in ts:
         return None
