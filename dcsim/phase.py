@@ -334,7 +334,9 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
             handles.append(Line2D([], [], marker="o", color="w", markeredgecolor="k", label="simulated (agrees)"))
         if any(p["binding"] != p["closed_form"] for p in pd.sim):
             handles.append(Line2D([], [], marker="X", color="w", markeredgecolor="k", label="simulated (differs)"))
-    ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)
+    # beside the map: the map fills its axes, so a legend inside covers cells ("best" put it over the compute
+    # corner of notebook 04's map, the very region it names)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     mo = pd.moment
     if pd.demand_mode == "full":
         dm = "full load"

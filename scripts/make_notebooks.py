@@ -438,7 +438,7 @@ recedes: the same interconnect serves more demand before power binds.
     code("""
 from dcsim.phase import phase_diagram, plot_phase
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True, layout="constrained")  # room for each legend
 caps = [f"{v:.0f} kW" for v in np.linspace(150, 600, 31)]
 flips = {}
 for ax, (name, ov) in zip(axes, [("bf16 baseline", {}), ("fp8 weights + fp8 KV", LEVERS["fp8 + fp8 KV"])]):
@@ -606,13 +606,22 @@ for city, f in EPW.items():
     curves[city] = connectable_gpus_curve(str(YEAR), budgets, max_event="4 h", overrides=ov)
     curves[city + " + 200 kWh battery"] = connectable_gpus_curve(str(YEAR), budgets, max_event="4 h",
                                                                  storage="200 kWh/150 kW", overrides=ov)
-fig, ax = plt.subplots(figsize=(7.5, 4.5))
+# each city's gain over its own GPU count with no flexibility, in %: GPU counts on an axis from 298 to 340 drew
+# Richmond's +2.4 % as a leap; colour = city, dashed = with the battery
+base = {city: curves[city][0]["gpus_exact"] for city in EPW}
+colour = {"Richmond": "tab:blue", "Phoenix": "tab:red"}
+fig, ax = plt.subplots(figsize=(8, 4.5))
 for name, rows in curves.items():
-    ax.plot([100 * r["budget"] for r in rows], [r["gpus_exact"] for r in rows], "o-" if "battery" not in name else "s--",
+    city, battery = name.split(" ")[0], "battery" in name
+    ax.plot([100 * r["budget"] for r in rows], [100 * (r["gpus_exact"] / base[city] - 1) for r in rows],
+            color=colour[city], ls="--" if battery else "-", marker="s" if battery else "o", ms=5 if battery else 9,
             label=name)
+ax.axhline(0.0, color="0.5", lw=0.8)
 ax.set_xlabel("curtailment budget (% of the year's hours, events <= 4 h)")
-ax.set_ylabel("GPUs that connect under 495 kW")
-ax.legend()
+ax.set_ylabel("GPUs that connect under 495 kW,\\n% more than with no flexibility")
+ax.yaxis.set_major_formatter(lambda v, _: f"{v:+.1f} %")
+ax.legend(title="with no flexibility: " + ", ".join(f"{c} {base[c]:.0f} GPUs" for c in EPW), fontsize=9,
+          title_fontsize=9, loc="center right")
 ax.set_title("Connectable GPUs against the curtailment budget")
 show(fig)
 for name, rows in curves.items():

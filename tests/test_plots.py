@@ -25,7 +25,14 @@ from dcsim.plots import (  # noqa: E402
     pue_plot,
     signature_plot,
 )
-from dcsim.plots.figures import CAP_IN_FORCE, _zoom_range, binding_runs, time_axis  # noqa: E402
+from dcsim.plots.figures import (  # noqa: E402
+    CAP_IN_FORCE,
+    SHIFT_LABEL_GAP,
+    _zoom_range,
+    binding_runs,
+    shift_label,
+    time_axis,
+)
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +115,22 @@ def test_zoom_panel_range_spans_lowest_to_next_ceiling():
     # ceilings far apart relative to the panel: no zoom
     assert _zoom_range({"compute": np.full(5, 100.0), "power": np.full(5, 250.0),
                         "cooling": np.full(5, 260.0)}, top=300.0) is None
+
+
+def test_no_zoom_panel_that_barely_magnifies():
+    """campus-interconnect drew a 'zoom' of 4.6–11.3 Mtok/s under a 0–12.9 Mtok/s panel (1.9×): the same curves
+    again, the cooling ceiling off it. A zoom that magnifies less than ZOOM_MIN_MAGNIFICATION is not drawn; the
+    heatwave-air zoom (C 3.6, Q down to 3.6 and P 3.9 Mtok/s under a 4.3 Mtok/s panel, 6×) still is."""
+    from dcsim.plots.figures import ZOOM_MIN_MAGNIFICATION, _zoom
+
+    t = np.linspace(0.0, 1.0, 97)
+    campus = {"compute": np.full(97, 10.9e6), "power": np.full(97, 7.33e6), "cooling": np.full(97, 11.97e6)}
+    achieved = np.minimum(7.33e6, 7.3e6 + 2.2e6 * np.sin(2 * np.pi * (t - 0.375)))
+    assert _zoom_range(campus, 12.9e6) is not None and _zoom(campus, achieved, 12.9e6) is None
+    heat = {"compute": np.full(97, 3.6e6), "power": 3.9e6 + 0.1e6 * np.cos(2 * np.pi * t),
+            "cooling": 3.6e6 + 0.4e6 * np.abs(np.cos(np.pi * t))}
+    lo, hi = _zoom(heat, np.minimum(3.6e6, 2e6 + 1.6e6 * np.sin(np.pi * t)), 4.3e6)
+    assert (hi - lo) * ZOOM_MIN_MAGNIFICATION <= 4.3e6 and lo < 3.6e6 < 3.9e6 < hi
 
 
 def test_signature_zoom_panel_shows_the_binding_ceiling(result):
@@ -326,23 +349,37 @@ def test_signature_outdoor_panel_is_the_dry_bulb(result):
 
 
 def test_shift_annotations_name_the_constraint_entered(result):
-    """Shift labels at the top read '→X' for the constraint that binds after the shift (shifts closer than 1.5 % of
-    the run are joined: '→compute→demand'), each in the colour of the last one named."""
+    """Shift labels at the top read '→X' for the constraint that binds after the shift (shifts closer than
+    SHIFT_LABEL_GAP of the run are joined: '→compute→demand'), each in the colour of the last one named."""
     rep = result.report
     ax = signature_plot(result).axes[0]
     groups: list = []
     for sh in rep["binding"]["shifts"]:
         x = sh["t_s"] / 3600.0
-        if groups and x - groups[-1][0] < 0.015 * 24.0:
+        if groups and x - groups[-1][0] < SHIFT_LABEL_GAP * 24.0:
             groups[-1][1].append(sh["to"])
         else:
             groups.append([x, [sh["to"]]])
     assert any(len(g[1]) > 1 for g in groups)  # the toy day has a joined pair
     texts = [t for t in ax.texts if t.get_text().startswith("→")]
-    assert [(t.xy[0], t.get_text()) for t in texts] == [(pytest.approx(x), "".join(f"→{n}" for n in tos))
-                                                        for x, tos in groups]
+    assert [(t.xy[0], t.get_text()) for t in texts] == [(pytest.approx(x), shift_label(tos)) for x, tos in groups]
     for t, (_, tos) in zip(texts, groups):
         assert _rgb(t.get_color()) == _rgb(CONSTRAINT_COLORS[tos[-1]])
+
+
+def test_close_shift_labels_do_not_overlap(result):
+    """Labels of shifts closer than a label's width are joined (heatwave-air: →compute at 11.55 h, →cooling at
+    11.93 h overlapped), so drawn labels stand at least SHIFT_LABEL_GAP of the run apart; three or more joined
+    name the first and last entered and count the rest."""
+    rep = dict(result.report)
+    hours = [11.55, 11.93, 20.07, 20.77, 22.0, 22.1, 22.2, 22.3]
+    names = ["compute", "cooling", "compute", "demand", "power", "cooling", "compute", "demand"]
+    rep["binding"] = {**rep["binding"], "shifts": [{"t_s": h * 3600.0, "to": n} for h, n in zip(hours, names)]}
+    ax = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries)).axes[0]
+    texts = sorted((t.xy[0], t.get_text()) for t in ax.texts if t.get_text().startswith("→"))
+    assert [t for _, t in texts] == ["→compute→cooling", "→compute", "→demand", "→power …2 more… →demand"]
+    xs = [x for x, _ in texts]
+    assert min(b - a for a, b in zip(xs, xs[1:])) >= SHIFT_LABEL_GAP * rep["duration_s"] / 3600.0 - 1e-9
 
 
 def test_zoom_panel_draws_the_same_series(result):
@@ -596,6 +633,76 @@ def test_cap_line_is_named_alike_in_power_and_grid_figures():
     flat = SimpleNamespace(report=r.report, timeseries={**ts, "interconnect_w": np.full(ts["t_s"].size, 4.6e5)})
     for fig in (power_stack_plot(flat), grid_flex_figure(flat)):
         assert "interconnect cap" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def _long_flex_result(days: int = 20, tick_s: float = 900.0):
+    """TEST FIXTURE: the flex toy stretched to `days` days of 15-min ticks, a 2-h curtailment to half the contract
+    on day 5 (after a 1-h notice) that the battery covers down to 10 % of its charge."""
+    r = _flex_result()
+    t = np.arange(0.0, days * 86400.0, tick_s)
+    n, day = t.size, 96
+    hour = (t % 86400.0) / 3600.0
+    fac = 4.0e5 + 5.0e4 * np.sin(2 * np.pi * hour / 24.0)
+    event = ((t >= 5 * 86400 + 14 * 3600) & (t < 5 * 86400 + 16 * 3600)).astype(np.int8)
+    notice = ((t >= 5 * 86400 + 13 * 3600) & (t < 5 * 86400 + 14 * 3600)).astype(np.int8)
+    cap = np.where(event > 0, 2.5e5, 5.0e5)
+    meter = np.minimum(fac, cap)
+    ts = {k: np.resize(np.asarray(v), n) for k, v in r.timeseries.items() if np.shape(v) == r.timeseries["t_s"].shape}
+    ts.update({"t_s": t, "facility_power_w": fac, "meter_power_w": meter, "interconnect_w": cap,
+               "curtailment": event, "curtailment_notice": notice, "battery_w": fac - meter,
+               "battery_energy_j": 2.25e9 - 2.0e9 * (event.cumsum() / max(event.sum(), 1)) * (t < 6 * 86400),
+               "deferred_backlog_tokens": 1e9 * (1 + np.sin(2 * np.pi * hour / 24.0)),
+               "it_power_w": 0.7 * fac, "gpu_power_w": 0.4 * fac, "cooling_power_w": 0.2 * fac,
+               "loss_power_w": 0.1 * fac})
+    assert n == days * day
+    return SimpleNamespace(report=r.report, timeseries=ts)
+
+
+def test_long_grid_figure_draws_daily_ranges_and_the_caps_lowest():
+    """A year of 15-min ticks drawn tick by tick was a solid block of lines: beyond two weeks the grid figure draws
+    each day's range (lowest to highest, shaded) and mean of the meter, battery charge and deferred work; the cap
+    at the day's highest and, on a curtailed day, a ▼ at its lowest; days with a request as a strip on top."""
+    from dcsim.plots.flex import grid_flex_figure
+
+    r = _long_flex_result()
+    ts = r.timeseries
+    fig = grid_flex_figure(r)
+    ax, axb, axd = fig.axes
+    assert "(daily)" in ax.get_title() and axd.get_xlabel() == "days from start"
+    meter = ts["meter_power_w"].reshape(20, -1) / 1e3
+    np.testing.assert_allclose(_tick_values(_line(ax, "meter, daily mean")), meter.mean(axis=1))
+    np.testing.assert_allclose(_line(ax, "meter, daily mean").get_xdata(), np.arange(21.0))
+    band = [c for c in ax.collections if c.get_label() == "meter, day's lowest–highest"][0]
+    np.testing.assert_allclose(_band_at(band, np.arange(20) + 0.5), np.c_[meter.min(axis=1), meter.max(axis=1)])
+    np.testing.assert_allclose(_tick_values(_line(ax, "cap in force, day's highest")), 500.0)
+    low = _line(ax, "cap in force, day's lowest (1 curtailed days)")
+    assert list(low.get_xdata()) == [5.5] and list(low.get_ydata()) == [250.0]
+    req = [c for c in ax.collections if c.get_label() == "day with a curtailment request"][0]
+    strip = _band_at(req, np.arange(20) + 0.5)  # a strip along the top (axes fraction), on day 5 only
+    assert list(strip[:, 1] - strip[:, 0] > 0.05) == [d == 5 for d in range(20)] and strip[5, 1] == 1.0
+    soc = 100.0 * ts["battery_energy_j"].reshape(20, -1) / 2.5e9
+    np.testing.assert_allclose(_tick_values(_line(axb, "charge, daily mean")), soc.mean(axis=1))
+    band = [c for c in axb.collections if c.get_label() == "charge, day's lowest–highest"][0]
+    assert _band_at(band, 5.5)[0] == pytest.approx([soc[5].min(), soc[5].max()])
+    np.testing.assert_allclose(_tick_values(_line(axd, "waiting, daily mean")),
+                               ts["deferred_backlog_tokens"].reshape(20, -1).mean(axis=1) / 1e9)
+    for a in fig.axes:  # no panel draws a line per tick
+        assert all(len(ln.get_xdata()) <= 21 for ln in a.get_lines())
+
+
+def test_long_power_figure_marks_the_caps_daily_lowest():
+    """The daily-mean power figure drew the cap as its daily mean: a 2-h cut to half the contract read as a 4 % dip.
+    It draws the cap at the day's highest and, on each curtailed day, a line down to a ▼ at the day's lowest."""
+    r = _long_flex_result()
+    ax = power_stack_plot(r).axes[0]
+    np.testing.assert_allclose(_tick_values(_line(ax, "cap in force, day's highest")), 500.0)
+    low = _line(ax, "cap in force, day's lowest (1 curtailed days)")
+    assert list(low.get_xdata()) == [5.5] and list(low.get_ydata()) == [250.0]
+    assert CAP_IN_FORCE not in [ln.get_label() for ln in ax.get_lines()]
+    # a cap that never moves stays one line, 'interconnect cap'
+    flat = SimpleNamespace(report=r.report, timeseries={**r.timeseries, "interconnect_w": np.full(1920, 5e5)})
+    labels = [ln.get_label() for ln in power_stack_plot(flat).axes[0].get_lines()]
+    assert "interconnect cap" in labels and not [x for x in labels if "day's" in x]
 
 
 def test_thermal_figure_draws_temperatures_limits_and_responses():

@@ -316,7 +316,7 @@ def test_summary_table_leads_with_the_four_tpf_figures(result, written):
     assert row["J / output token"] == f"GPU {fmt_jpt(jpt['gpu'])}   IT {fmt_jpt(jpt['it'])}   facility {fmt_jpt(jpt['facility'])}"
     assert row["PUE-adj. delivered power"] == f"mean {fmt_si(pad['mean'], 'W')}   peak {fmt_si(pad['peak'], 'W')}"
     assert row["Util.-adjusted output"] == (f"{fmt_si(r['utilization_adjusted_output_tok_s'], 'tok/s')}   "
-                                            f"(utilization {fmt_pct(r['utilization'])})")
+                                            f"(Served ÷ compute ceiling C: {fmt_pct(r['utilization'])})")
     assert re.search(r"^  Binding shifts\s+(\d+)$", text, flags=re.M).group(1) == str(len(r["binding"]["shifts"]))
     # "at end" is the final constraint, not the most common one (equal on the fixture: make them differ)
     end = summary_table({**r, "binding": {**r["binding"], "final": "power"}})
@@ -441,9 +441,15 @@ def test_html_of_a_real_run_shows_the_four_figures_as_defined(tmp_path):
     assert '80 <small>kW</small> <small>to IT, mean</small>' in page
     assert "available <b>95 kW</b> (min 91 kW)" in page
     assert "ceiling <b>100 ktok/s</b> × U <b>70.0%</b> × Φ<sub>sys</sub> <b>90.0%</b>" in page
+    # U and report.json "utilization" (served ÷ C) are different numbers: each says what it is, and only U is "U"
+    assert "U = demand offered ÷ ceiling min(C, P, Q); Φ<sub>sys</sub> = served ÷ offered" in page
+    assert re.search(r"Served ÷ compute ceiling C</td><td class=\"l\">[\d.]+% <span class=\"note\">\(output served "
+                     r"over the run ÷ what the compute ceiling C alone allows; not U\)", page)
+    assert "Compute utilization" not in page
     text = summary_table(rep)
     assert "used 80 kW of 95 kW available (θ·P/PUE at the cap, min 91 kW)" in text
     assert "100 ktok/s ceiling × U 70.0% × Φ_sys 90.0% = 63 ktok/s" in text
+    assert "U = demand offered ÷ ceiling min(C, P, Q); Φ_sys = served ÷ offered" in text
 
 
 def test_energy_per_token_and_run_lengths_print_as_a_planner_reads_them():

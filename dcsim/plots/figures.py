@@ -142,13 +142,26 @@ def _time_ticks(ax: Any, t_s: np.ndarray) -> None:
         ax.xaxis.set_major_locator(MultipleLocator(3 if span <= 2 * 86400 else 6))
 
 
+def _day_starts(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(day number of each tick from the run's start, index of each day's first tick)."""
+    day = np.floor((t - t[0]) / 86400.0).astype(np.int64)
+    return day, np.flatnonzero(np.r_[True, np.diff(day) != 0])
+
+
+def daily_extremes(ts: Mapping[str, np.ndarray], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) of a column over each day, ignoring missing values: what a daily mean hides (a 2-h
+    curtailment to half the contract moves the cap's daily mean 4 %)."""
+    _, starts = _day_starts(np.asarray(ts["t_s"], dtype=float))
+    v = np.asarray(ts[key], dtype=float)
+    return np.fmin.reduceat(v, starts), np.fmax.reduceat(v, starts)
+
+
 def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-day view of a run's time series: float columns averaged over each day (tick-weighted),
     ``binding`` the day's most frequent code, ``t_s`` the day's start. Used for runs longer than
     :data:`DAILY_BEYOND_S`."""
     t = np.asarray(ts["t_s"], dtype=float)
-    day = np.floor((t - t[0]) / 86400.0).astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, np.diff(day) != 0])
+    day, starts = _day_starts(t)
     counts = np.diff(np.r_[starts, t.size])
     out: dict[str, np.ndarray] = {"t_s": t[0] + 86400.0 * day[starts]}
     for k, v in ts.items():
@@ -244,6 +257,54 @@ def _zoom_range(ceilings: Mapping[str, np.ndarray], top: float) -> tuple[float, 
     return lo - pad, hi + pad
 
 
+#: Shift labels closer than this share of the run are joined into one label: a rotated 8.5-pt label is about
+#: 2 % of the signature figure's axis wide, so two labels closer than that overlap (heatwave-air: →compute at
+#: 11.55 h and →cooling at 11.93 h, 1.6 % apart, ran into one another).
+SHIFT_LABEL_GAP = 0.025
+
+
+def shift_groups(shifts: Sequence[Mapping[str, Any]], scale: float, near: float) -> list[tuple[float, list[str]]]:
+    """Shifts as (x of the first, constraints entered) groups: a shift closer than ``near`` (display units) to
+    its group's first one joins that group, so labels drawn at the groups' x are at least ``near`` apart."""
+    groups: list[tuple[float, list[str]]] = []
+    for sh in shifts:
+        x = float(sh["t_s"]) * scale
+        if groups and x - groups[-1][0] < near:
+            groups[-1][1].append(str(sh.get("to", "")))
+        else:
+            groups.append((x, [str(sh.get("to", ""))]))
+    return groups
+
+
+def shift_label(tos: Sequence[str]) -> str:
+    """'→cooling' for one shift, '→compute→cooling' for two close together; three or more as the first and last
+    entered with a count of those between: '→power …2 more… →cooling'."""
+    if len(tos) <= 2:
+        return "".join(f"→{t}" for t in tos)
+    return f"→{tos[0]} …{len(tos) - 2} more… →{tos[-1]}"
+
+
+#: A zoom panel that magnifies less than this repeats the main panel (campus-interconnect: 4.6–11.3 Mtok/s under a
+#: 0–12.9 Mtok/s panel, 1.9×, its "ceilings" without the cooling one above it): none is drawn.
+ZOOM_MIN_MAGNIFICATION = 3.0
+
+
+def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float) -> tuple[float, float] | None:
+    """Y-range of the signature figure's zoom panel (:func:`_zoom_range`), taking in the achieved rate when it runs
+    just below the ceilings; None when it would magnify less than :data:`ZOOM_MIN_MAGNIFICATION`."""
+    zoom = _zoom_range(ceilings, top)
+    ach = np.asarray(achieved, dtype=float)
+    ach = ach[np.isfinite(ach) & (ach > 0)]
+    if zoom is not None and ach.size:  # keep the achieved rate in the zoom when it runs just below it
+        q = float(np.percentile(ach, 10))
+        span = zoom[1] - zoom[0]
+        if zoom[0] - span <= q < zoom[0]:
+            zoom = (q - 0.15 * span, zoom[1])
+    if zoom is None or (zoom[1] - zoom[0]) * ZOOM_MIN_MAGNIFICATION > top:
+        return None
+    return zoom
+
+
 @_styled
 def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: int = 12,
                    max_shift_lines: int = 150) -> Figure:
@@ -268,14 +329,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
-    zoom = _zoom_range(ceilings, top)
-    ach = np.asarray(achieved, dtype=float)
-    ach = ach[np.isfinite(ach) & (ach > 0)]
-    if zoom is not None and ach.size:  # keep the achieved rate in the zoom when it runs just below it
-        q = float(np.percentile(ach, 10))
-        span = zoom[1] - zoom[0]
-        if zoom[0] - span <= q < zoom[0]:
-            zoom = (q - 0.15 * span, zoom[1])
+    zoom = _zoom(ceilings, achieved, top)
 
     if zoom is None:
         fig = new_figure(12.0, 6.8)
@@ -332,21 +386,17 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                       loc="left", fontsize=9.5, fontweight="normal", color="#222222")
     shifts = _shift_times(report)
     marked = shifts if len(shifts) <= max_shift_lines else []
-    groups: list[list] = []  # labels of shifts closer than 1.5 % of the axis are joined: "→cooling→power"
-    near = 0.015 * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
     for sh in marked:
-        x = float(sh["t_s"]) * scale
         for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
-            a_.axvline(x, color="#333333", lw=0.8, ls=":", alpha=0.8)
-        if groups and x - groups[-1][0] < near:
-            groups[-1][1].append(str(sh.get("to", "")))
-        else:
-            groups.append([x, [str(sh.get("to", ""))]])
+            a_.axvline(float(sh["t_s"]) * scale, color="#333333", lw=0.8, ls=":", alpha=0.8)
     if len(shifts) <= max_shift_labels:
-        for x, tos in groups:
-            ax.annotate("".join(f"→{t}" for t in tos), (x, 1.0), xycoords=("data", "axes fraction"),
+        near = SHIFT_LABEL_GAP * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
+        for x, tos in shift_groups(marked, scale, near):
+            ax.annotate(shift_label(tos), (x, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
-                        ha="left", fontsize=8.5, color=CONSTRAINT_COLORS.get(tos[-1], "#333333"))
+                        ha="left", fontsize=8.5, color=CONSTRAINT_COLORS.get(tos[-1], "#333333"),
+                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                              "alpha": 0.6})
     ax.set_ylim(0, top if top > 0 else 1.0)
     ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # %g digits: 3.5M stays 3.5M
     ax.set_ylabel("output token rate (tok/s)")
@@ -396,6 +446,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     meter (facility power minus the battery's output) as its own line."""
     report, ts = _parts(result)
     daily = _long_run(ts)
+    cap_range = daily_extremes(ts, "interconnect_w") if daily and "interconnect_w" in ts else None
     if daily:
         ts = daily_means(ts)
     t, xlabel = time_axis(ts["t_s"])
@@ -429,11 +480,14 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
             ax.step(edges, _ext(meter * mw), where="post", color=POWER_COLORS["meter"], lw=1.6,
                     label="meter (after storage)")
             top = max(top, float(np.nanmax(meter)) * mw)
-    cap = ts.get("interconnect_w")
+    cap = ts.get("interconnect_w") if cap_range is None else cap_range[1]
     if cap is not None and np.isfinite(cap).any():
         capd = np.where(np.isfinite(cap), cap, np.nan) * mw
-        ax.step(edges, _ext(capd), where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--", label=cap_label(cap))
+        line = ax.step(edges, _ext(capd), where="post", color=POWER_COLORS["cap"], lw=2.2, ls="--",
+                       label=cap_label(cap))[0]
         top = max(top, float(np.nanmax(capd)))
+        if cap_range is not None and _cap_dips(ax, edges, cap_range[0] * mw, capd):
+            line.set_label("cap in force, day's highest")
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
@@ -444,6 +498,21 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     h, lab = ax.get_legend_handles_labels()
     ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+def _cap_dips(ax: Any, edges: np.ndarray, low: np.ndarray, high: np.ndarray, color: str = POWER_COLORS["cap"]) -> bool:
+    """On a daily-mean power figure, each day the cap was lowered (a curtailment) as a line from the day's highest
+    cap down to a ▼ at its lowest (the daily mean of the cap hid a 2-h cut to half the contract as a 4 % dip).
+    Returns whether any day was lowered."""
+    low = np.where(np.isfinite(low), low, high)
+    dip = low < high - 1e-9 * np.abs(high)
+    if not dip.any():
+        return False
+    x = 0.5 * (edges[:-1] + edges[1:])[dip]
+    ax.vlines(x, low[dip], high[dip], color=color, lw=1.6, zorder=4)
+    ax.plot(x, low[dip], ls="none", marker="v", ms=7, color=color, zorder=4,
+            label=f"cap in force, day's lowest ({int(dip.sum())} curtailed days)")
+    return True
 
 
 @_styled

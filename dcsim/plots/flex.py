@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
-from dcsim.plots.figures import _ext, _parts, _span_edges, _styled, cap_label, new_figure
+from dcsim.plots.figures import (_cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges, _styled, cap_label,
+                                  daily_extremes, daily_means, new_figure)
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
 
@@ -65,52 +66,116 @@ def _step(ax, x, y, **kw):
     ax.step(x, _ext(np.asarray(y, dtype=float)), where="post", **kw)
 
 
-def _shade(ax, x, mask, color, label):
+def _shade(ax, x, mask, color, label, strip: tuple[float, float] = (0.0, 1.0), alpha: float = 0.15):
     """Shade the flagged ticks over their whole span (a ``where=`` mask ends each run at its last tick's start:
-    every run a tick short, a one-tick request not shaded at all)."""
+    every run a tick short, a one-tick request not shaded at all), over ``strip`` of the axes' height."""
     m = np.asarray(mask) > 0
     if m.any():
-        ax.fill_between(x, 0, _ext(m.astype(float)), transform=ax.get_xaxis_transform(), color=color, alpha=0.15,
-                        step="post", label=label, lw=0)
+        lo, hi = strip
+        ax.fill_between(x, lo, _ext(np.where(m, hi, lo)), transform=ax.get_xaxis_transform(), color=color,
+                        alpha=alpha, step="post", label=label, lw=0)
+
+
+def _days(ts: dict) -> tuple[np.ndarray, str, float]:
+    """Day edges in days from the start (the last day ends with the run's last tick) for the daily view of a long
+    run, its label and tick spacing."""
+    t = np.asarray(ts["t_s"], dtype=float)
+    day, starts = _day_starts(t)
+    end = _span_edges(t)[-1]
+    span = float(t[-1] - t[0])
+    return (np.r_[t[0] + 86400.0 * day[starts], end] - t[0]) / 86400.0, "days from start", \
+        7.0 if span <= 60 * 86400 else 30.0
+
+
+def _range(ax, x, ts, key, scale, color, label, *, mean_label: str | None = None):
+    """A column's daily range (lowest to highest, shaded) and daily mean (line): a year of 15-min ticks drawn one
+    by one was a solid block."""
+    lo, hi = daily_extremes(ts, key)
+    ax.fill_between(x, _ext(lo * scale), _ext(hi * scale), step="post", color=color, alpha=0.25, lw=0,
+                    label=f"{label}, day's lowest–highest")
+    _step(ax, x, daily_means({"t_s": ts["t_s"], key: ts[key]})[key] * scale, color=color, lw=1.3,
+          label=mean_label or f"{label}, daily mean")
+
+
+def _any_per_day(ts, key) -> np.ndarray:
+    return daily_extremes(ts, key)[1] if key in ts else np.zeros(0)
+
+
+def _grid_daily(report: dict, ts: dict, axs) -> None:
+    """The grid figure's panels for a run longer than two weeks: daily ranges and means, the cap's daily lowest
+    (a curtailment's cut, which a daily mean hides), days with a request or a notice shaded."""
+    x, xlabel, every = _days(ts)
+    ax = axs[0]
+    _range(ax, x, ts, "meter_power_w", 1e-3, "tab:blue", "meter")
+    lo, hi = daily_extremes(ts, "interconnect_w")
+    _step(ax, x, hi / 1e3, color="black", ls="--", lw=1.0,
+          label="cap in force, day's highest" if np.any(lo < hi) else cap_label(hi))
+    _cap_dips(ax, x, lo / 1e3, hi / 1e3, color="tab:red")
+    # days with a request or a notice as a strip along the top: shaded to the bottom they hid the meter's range
+    _shade(ax, x, _any_per_day(ts, "curtailment_notice"), "tab:orange", "day with a notice", (0.93, 1.0), 0.6)
+    _shade(ax, x, _any_per_day(ts, "curtailment"), "tab:red", "day with a curtailment request", (0.93, 1.0), 0.6)
+    i = 1
+    if "battery_energy_j" in ts:
+        cap = report.get("storage", {}).get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
+        _range(axs[i], x, ts, "battery_energy_j", 100.0 / cap, "tab:green", "charge")
+        i += 1
+    if "deferred_backlog_tokens" in ts:
+        _range(axs[i], x, ts, "deferred_backlog_tokens", 1e-9, "tab:purple", "waiting")
+    for a in axs:  # beside the panels: inside, a legend hid a year's curtailment days
+        a.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    _time_axis(axs[-1], x, xlabel, every)
+
+
+def _grid_ticks(report: dict, ts: dict, axs) -> None:
+    """The grid figure's panels tick by tick (runs of two weeks or less)."""
+    x, xlabel, every = _time(ts)
+    ax = axs[0]
+    if "battery_energy_j" in ts:  # the meter differs from the facility only by the battery
+        _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
+    _step(ax, x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
+    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label=cap_label(ts["interconnect_w"]))
+    _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), "tab:red", "curtailment request")
+    _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), "tab:orange", "notice")
+    i = 1
+    if "battery_energy_j" in ts:
+        st = report.get("storage", {})
+        cap = st.get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
+        _step(axs[i], x, 100.0 * ts["battery_energy_j"] / cap, color="tab:green", lw=1.3)
+        i += 1
+    if "deferred_backlog_tokens" in ts:
+        _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
+    _time_axis(axs[-1], x, xlabel, every)
 
 
 @_styled
 def grid_flex_figure(result: Any):
     """Meter power against the cap in force (curtailment requests shaded, notices lighter),
     facility power before storage; battery state of charge (% of its capacity); deferred work waiting. Against hours
-    from the start, or days beyond 3 days."""
+    from the start, or days beyond 3 days; beyond two weeks as each day's range and mean (:func:`_grid_daily`)."""
     report, ts = _parts(result)
     if "grid" not in report or "meter_power_w" not in ts:
         return None
     storage, deferred = "battery_energy_j" in ts, "deferred_backlog_tokens" in ts
     if not (storage or deferred or np.any(np.asarray(ts.get("curtailment", [])) != 0)):
         return None  # nothing the grid asked and no flexible response (e.g. thermal masses alone): no figure
-    x, xlabel, every = _time(ts)
-    rows = 1 + ("battery_energy_j" in ts) + ("deferred_backlog_tokens" in ts)
-    fig = new_figure(11.0, 2.6 + 2.2 * rows)
+    daily = _long_run(ts)
+    rows = 1 + storage + deferred
+    fig = new_figure(13.0 if daily else 11.0, 2.6 + 2.2 * rows)
     axs = np.atleast_1d(fig.subplots(rows, 1, sharex=True))
+    (_grid_daily if daily else _grid_ticks)(report, ts, axs)
     ax = axs[0]
-    if storage:  # the meter differs from the facility only by the battery
-        _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
-    _step(ax, x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
-    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label=cap_label(ts["interconnect_w"]))
-    _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), "tab:red", "curtailment request")
-    _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), "tab:orange", "notice")
     ax.set_ylabel("kW")
-    ax.legend(loc="lower left", fontsize=8, ncol=3)
-    ax.set_title(f"{report.get('scenario', '')}: the meter, the utility's requests and the flexible responses")
+    if not daily:
+        ax.legend(loc="lower left", fontsize=8, ncol=3)
+    ax.set_title(f"{report.get('scenario', '')}: the meter, the utility's requests and the flexible responses"
+                 + (" (daily)" if daily else ""))
     i = 1
-    if "battery_energy_j" in ts:
-        st = report.get("storage", {})
-        cap = st.get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
-        _step(axs[i], x, 100.0 * ts["battery_energy_j"] / cap, color="tab:green", lw=1.3)
+    if storage:
         axs[i].set_ylabel("battery charge\n(% of capacity)")
         axs[i].set_ylim(0, 100)
         i += 1
-    if "deferred_backlog_tokens" in ts:
-        _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
+    if deferred:
         axs[i].set_ylabel("deferred work\nwaiting (Gtok)")
-    _time_axis(axs[-1], x, xlabel, every)
     return fig
 
 

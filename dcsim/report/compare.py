@@ -22,6 +22,7 @@ import numpy as np
 from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_pct, fmt_si, get_path, stack_caveat,
                                uncalibrated_caveat)
 from dcsim.report.serialize import report_json_bytes
+from dcsim.report.summary import SERVED_OVER_C
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.textio import decode_text, out_folder
@@ -42,7 +43,7 @@ HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("goodput_tok_s", "SLO goodput", "tok/s", 1.0, "higher"),
     ("slo_attainment", "SLO attainment", "%", 100.0, "higher"),
     ("tokens.output", "Output tokens", "tok", 1.0, "higher"),
-    ("utilization", "Compute utilization", "%", 100.0, "higher"),
+    ("utilization", SERVED_OVER_C, "%", 100.0, "higher"),
     ("pue", "PUE (energy-weighted)", "", 1.0, "lower"),
     ("energy_j.facility", "Energy, facility", "MWh", 1 / 3.6e9, "lower"),
     ("energy_j.it", "Energy, IT", "MWh", 1 / 3.6e9, "lower"),

@@ -15,7 +15,7 @@ from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_n
                                extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import (batch_rows, binding_phrase, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
+from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   report_latency)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
@@ -139,7 +139,8 @@ def _cards(report: Mapping[str, Any]) -> str:
               f"ceiling <b>{_e(fmt_si(get_path(report, 'utilization_adjusted_output.ceiling_tok_s'), 'tok/s'))}</b>"
               f" × U <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.utilization')))}</b>"
               f" × Φ<sub>sys</sub> <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.phi_sys')))}</b>"
-              f" · met SLO {_e(fmt_si(get_path(report, 'utilization_adjusted_output.slo_output_tok_s'), 'tok/s'))}",
+              f" · met SLO {_e(fmt_si(get_path(report, 'utilization_adjusted_output.slo_output_tok_s'), 'tok/s'))}"
+              f'<div class="note">{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}</div>',
               CONSTRAINT_COLORS["compute"]),
     ]
     cal = get_path(report, "provenance.calibration") or []
@@ -203,7 +204,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("Output tokens arrived / served / shed",
          " / ".join(_e(fmt_si(get_path(report, f"tokens_accounting.{k}"), "")) for k in ("arrived", "served", "shed"))),
         ("PUE (energy-weighted)", _e(fmt_num(report.get("pue"), 4))),
-        ("Compute utilization (served ÷ C)", _e(fmt_pct(report.get("utilization")))),
+        (SERVED_OVER_C, f'{_e(fmt_pct(report.get("utilization")))} <span class="note">({_e(SERVED_OVER_C_MEANING)})</span>'),
         ("Energy, facility", _e(fmt_energy(e.get("facility")))),
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
         ("Energy, cooling / losses", f"{_e(fmt_energy(e.get('cooling')))} / {_e(fmt_energy(e.get('power_losses')))}"),

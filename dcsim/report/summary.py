@@ -17,7 +17,16 @@ from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table",
-           "pool_rows"]
+           "pool_rows", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
+
+
+#: What U on the utilization-adjusted output figure means, said wherever U is shown (terminal, report.html): the
+#: report also has ``utilization`` (served ÷ the compute ceiling C alone), a different number a reader took for U.
+U_MEANING = "U = demand offered ÷ ceiling min(C, P, Q); Φ_sys = served ÷ offered"
+#: The label and meaning of report.json ``utilization`` (∫ served dt ÷ ∫ C dt): named by its formula, not
+#: "utilization", so that it does not read as a second, disagreeing U.
+SERVED_OVER_C = "Served ÷ compute ceiling C"
+SERVED_OVER_C_MEANING = "output served over the run ÷ what the compute ceiling C alone allows; not U"
 
 
 def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
@@ -171,12 +180,13 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Util.-adjusted output",
                      f"{fmt_si(uao.get('ceiling_tok_s'), 'tok/s')} ceiling × U {fmt_pct(uao.get('utilization'))} "
                      f"× Φ_sys {fmt_pct(uao.get('phi_sys'))} = {fmt_si(uao.get('achieved_tok_s'), 'tok/s')}"))
+        rows.append(("", U_MEANING))
         rows.append(("", f"met SLO: {fmt_si(uao.get('slo_output_tok_s'), 'tok/s')} "
                          f"({fmt_pct(uao.get('slo_share'))} of output)"))
     else:
         rows.append(("Util.-adjusted output",
                      f"{fmt_si(report.get('utilization_adjusted_output_tok_s'), 'tok/s')}   "
-                     f"(utilization {fmt_pct(report.get('utilization'))})"))
+                     f"({SERVED_OVER_C}: {fmt_pct(report.get('utilization'))})"))
     return rows
 
 
