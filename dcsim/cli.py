@@ -147,7 +147,9 @@ def cmd_tpf(args) -> int:
             print(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
                   f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
         cap = x["interconnect_w"]
-        print("  crossovers: power binds below " + (fq(cap, "power") if cap == cap else "(none in range)")
+        racks = " (the racks' own power limits bind here, whatever the interconnect)" if x.get("racks_hold_power") else ""
+        print("  crossovers: power binds at the interconnect below " + (fq(cap, "power") if cap == cap else "(none in range)")
+              + racks
               + "; compute stops binding from " + (f"{math.ceil(x['gpus'] - 1e-9):,} GPUs" if x["gpus"] == x["gpus"] else "(none)")
               + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"] else "(none in -30..55 degC)"))
     return 0

@@ -126,6 +126,11 @@ def test_rack_limits_that_hold_the_fleet_under_compute_bind(limit, kind):
     assert float(c[f"{kind}_tok_s"]) == pytest.approx(float(m.curves.frontier(which).rate[-1]), rel=1e-9)
     (note,) = [n for n in rep["notes"] if "binds at the racks" in n]
     assert note.startswith(f"{kind} binds at the racks: racks[0] (r)")
+    if kind == "power":  # no interconnect frees it: the crossover is where the racks take over from the contract
+        from dcsim.engine.steady import crossovers
+
+        x = crossovers(m, 1e9, 25.0, 15.0)
+        assert x["racks_hold_power"] and x["interconnect_w"] < 0.5 * m.facility.interconnect_w
 
 
 def test_rack_limits_below_full_load_but_not_binding_keep_the_headroom_visible():
@@ -136,3 +141,5 @@ def test_rack_limits_below_full_load_but_not_binding_keep_the_headroom_visible()
     from dcsim.engine.steady import ceilings_at
     c = ceilings_at(m, 1e9, 25.0, 15.0)
     assert float(c["power_tok_s"]) > 2 * float(c["compute_tok_s"])
+    from dcsim.engine.steady import crossovers
+    assert not crossovers(m, 1e9, 25.0, 15.0)["racks_hold_power"]

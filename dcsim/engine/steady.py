@@ -75,6 +75,7 @@ def _pool_ceilings_at(m: Models, d, it_p, it_q, a) -> dict:
            "achieved_tok_s": served.sum(axis=1), "binding": code}
     out = {k: v.reshape(shape) for k, v in out.items()}
     out["pools"] = {"demand_tok_s": dp.reshape(shape + (-1,)), "compute_tok_s": cp.reshape(shape + (-1,)),
+                    "power_tok_s": pp.reshape(shape + (-1,)), "cooling_tok_s": pq.reshape(shape + (-1,)),
                     "achieved_tok_s": served.reshape(shape + (-1,)), "binding": pool_code.reshape(shape + (-1,))}
     return out
 
@@ -128,8 +129,11 @@ def _flip(pred, lo: float, hi: float, log: bool = False, iters: int = 60) -> flo
 def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> dict:
     """Where the binding constraint changes, holding everything else at the given moment.
 
-    * ``interconnect_w``: delivered power below which power binds (facility rebuilt for each
-      interconnect, see :func:`dcsim.engine.build.with_interconnect`);
+    * ``interconnect_w``: delivered power below which power binds *at the interconnect* (facility rebuilt for
+      each interconnect, see :func:`dcsim.engine.build.with_interconnect`); where the racks' own power limits
+      hold the fleet (:meth:`~dcsim.engine.tables.SupplyCurves.rack_limited`), the interconnect above which
+      they do instead (more contract buys nothing there), and ``racks_hold_power`` says whether they do at the
+      scenario's interconnect;
     * ``gpus``: GPU count above which compute stops binding (racks scale with GPUs);
     * ``t_out_c``: outdoor dry-bulb above which cooling binds (wet-bulb depression kept).
     NaN where the binding does not flip in the searched range (interconnect 0.1 %–100× the
@@ -143,12 +147,28 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
         base.update(kw)
         return int(ceilings_at(mm, **base)["binding"])
 
+    def at_interconnect(c: float) -> bool | None:
+        """True where power binds at the interconnect ``c``, False where something else binds, None where power
+        binds at the racks' own limits (the frontier's top under rack power limits: no budget feeds them more)."""
+        r = ceilings_at(with_interconnect(m, c), demand_tok_s, t_db_c, t_wb_c)
+        if int(r["binding"]) != 2:
+            return False
+        if m.multi_pool:  # the pool furthest short names the facility's binding
+            pools = r["pools"]
+            i = int(np.argmax(np.asarray(pools["demand_tok_s"]) - np.asarray(pools["achieved_tok_s"])))
+            cv, p_tok = m.pools[i].curves, float(pools["power_tok_s"][i])
+        else:
+            cv, p_tok = m.curves, float(r["power_tok_s"])
+        racks = cv.rack_limited("p") and p_tok >= float(cv.frontier("p").rate[-1]) * (1.0 - 1e-9)
+        return None if racks else True
+
     # a facility designed for each interconnect (ratings and default capacities follow it)
-    cap_star = _flip(lambda c: code(with_interconnect(m, c)) == 2, cap0 * 1e-3, cap0 * 100.0, log=True)
+    cap_star = _flip(lambda c: at_interconnect(c) is True, cap0 * 1e-3, cap0 * 100.0, log=True)
     a_star = _flip(lambda a: code(gpu_scale=a) == 1, 1e-3, 1e3, log=True)
     t_star = _flip(lambda t: code(t_db_c=t, t_wb_c=t - depression) == 3, -30.0, 55.0)
     return {
         "interconnect_w": cap_star,
+        "racks_hold_power": at_interconnect(cap0) is None,
         "gpus": a_star * m.gpus if math.isfinite(a_star) else float("nan"),
         "t_out_c": t_star,
     }
