@@ -175,6 +175,24 @@ def test_a_pool_under_ample_budget_is_its_hall_alone():
                                                                 ts["pool1_achieved_tok_s"][-1]], rtol=1e-9)
 
 
+def test_a_pool_under_a_board_power_cap_reports_its_throttled_clock_as_its_hall_alone():
+    """A pool whose GPUs are capped (node.power_cap) runs at the clock the cap allows: its mean clock is the
+    effective one, as its hall alone reports (it read the controller's 1.0 until 2026-12-04, against 0.548
+    alone), and its controller clock stays in pool<i>_controller_clock."""
+    over = {"workload.arrivals.rate": "40 req/s", "racks.0.node.power_cap": "400 W"}
+    mixed = dcsim.run(two_pools(**over))
+    alone = two_pools(**{**over, "workload.arrivals.rate": "20 req/s"})
+    alone["racks"] = [alone["racks"][0]]
+    alone["racks"][0]["serves"] = None
+    alone["workload"]["classes"] = [dict(CHAT, share=1.0)]
+    solo = dcsim.run(alone)
+    pm = mixed.report["pools"][0]
+    assert pm["mean_clock"] < 0.95
+    assert pm["mean_clock"] == pytest.approx(solo.report["controller"]["mean_clock"], rel=1e-9)
+    assert np.all(mixed.timeseries["pool0_controller_clock"] == 1.0)
+    assert mixed.report["pools"][1]["mean_clock"] == pytest.approx(1.0)
+
+
 def test_closed_form_matches_the_simulation_per_pool_when_power_binds(capped):
     """Steady state under a binding interconnect: the closed form's per-pool split of the budget
     is what the simulation serves once the queues are full."""

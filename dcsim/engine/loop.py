@@ -404,7 +404,8 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         pools = rec.pop("pools")
         ex = dataclasses.replace(ex, power_tok_s=rec["power_tok_s"], cooling_tok_s=rec["cooling_tok_s"],
                                  compute_tok_s=rec["compute_tok_s"], availability=rec["availability"])
-        op = {k: rec[k] for k in ("it_power_w", "gpu_power_w", "clock", "load_fraction")}
+        op = {k: rec[k] for k in ("it_power_w", "gpu_power_w", "clock", "load_fraction", "effective_clock")}
+        op["controller_clock"] = op["clock"]
     else:
         op = operating_point(m, served, mode, level, ex.awake)
         op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)

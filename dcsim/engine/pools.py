@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from dcsim.engine.controller import ArrivalWindow, queue_step
+from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.tpf import binding_simulated
 
 __all__ = ["PoolTicker", "pool_operating_point", "pool_availability", "POOL_COLUMNS", "mean_cap_w"]
@@ -28,7 +29,7 @@ __all__ = ["PoolTicker", "pool_operating_point", "pool_availability", "POOL_COLU
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
 POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "binding",
                 "held_tokens", "shed_tokens", "arrived_tokens", "queue_tokens", "waiting_tok_s", "it_power_w",
-                "gpu_power_w", "mean_clock", "mean_cap_w", "mode", "limit_tok_s")
+                "gpu_power_w", "mean_clock", "controller_clock", "mean_cap_w", "mode", "limit_tok_s")
 
 
 def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: float, served, mode, level,
@@ -244,6 +245,16 @@ class PoolTicker:
         c["limit"].append(limits)
         return md, sum(limits), sum(sv), sum(b), sum(sh), sum(arr), sum(held), sum(need)
 
+    def _effective_clock(self, p: int) -> EffectiveClock:
+        """Pool ``p``'s :class:`~dcsim.engine.gpu_clock.EffectiveClock` (built once)."""
+        if not hasattr(self, "_ec"):
+            self._ec = {}
+        if p not in self._ec:
+            m, pool = self.m, self.m.pools[p]
+            self._ec[p] = EffectiveClock([m.groups[g] for g in pool.groups], pool.curves, m.clocks, pool.mean_input,
+                                         pool.mean_output, pool.decode_context, pool.prompt_scv)
+        return self._ec[p]
+
     # ------------------------------------------------------------------ per chunk, after the ticks
     def record(self, ex, mode: np.ndarray, extra: dict | None) -> dict:
         """Per-pool and facility figures of the first ``len(mode)`` ticks of the chunk: the
@@ -275,6 +286,7 @@ class PoolTicker:
         it = np.zeros(n)
         gpu = np.zeros(n)
         clk_w = np.zeros(n)
+        ctl_w = np.zeros(n)
         u_w = np.zeros(n)
         cap_w = np.zeros(n)
         reps = float(sum(p.replicas for p in m.pools))
@@ -286,9 +298,13 @@ class PoolTicker:
             if "clock" in cols:  # request fidelity: the clock the pool's replicas ran at
                 op["clock"] = cols["clock"][:, p]
             cap = mean_cap_w([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
+            ec = self._effective_clock(p)  # lower where a board power cap throttles, as for one pool
+            eff = np.minimum(op["clock"], ec.at(self.policy, cols["served"][:, p], pmode[:, p], top, A[:, p],
+                                                 op["load_fraction"])) if ec.throttles else op["clock"]
             it += op["it_power_w"]
             gpu += op["gpu_power_w"]
-            clk_w += op["clock"] * pool.replicas
+            clk_w += eff * pool.replicas
+            ctl_w += op["clock"] * pool.replicas
             u_w += op["load_fraction"] * pool.replicas
             cap_w += cap * pool.gpus
             pc.update({f"pool{p}_demand_tok_s": self.d[:n, p],
@@ -298,13 +314,14 @@ class PoolTicker:
                        f"pool{p}_shed_tokens": cols["shed"][:, p], f"pool{p}_arrived_tokens": cols["arrived"][:, p],
                        f"pool{p}_queue_tokens": cols["backlog"][:, p], f"pool{p}_waiting_tok_s": cols["need"][:, p],
                        f"pool{p}_it_power_w": op["it_power_w"], f"pool{p}_gpu_power_w": op["gpu_power_w"],
-                       f"pool{p}_mean_clock": op["clock"], f"pool{p}_mean_cap_w": cap,
+                       f"pool{p}_mean_clock": eff, f"pool{p}_controller_clock": op["clock"], f"pool{p}_mean_cap_w": cap,
                        f"pool{p}_mode": pmode[:, p], f"pool{p}_limit_tok_s": cols["limit"][:, p]})
         if extra is not None:  # request fidelity measured each pool's IT and GPU power
             for p in range(self.n):
                 pc[f"pool{p}_it_power_w"] = extra["pool_it_power_w"][:, p]
                 pc[f"pool{p}_gpu_power_w"] = extra["pool_gpu_power_w"][:, p]
             it, gpu = extra["it_power_w"], extra["gpu_power_w"]
-        out.update({"it_power_w": it, "gpu_power_w": gpu, "clock": clk_w / reps, "load_fraction": u_w / reps,
+        out.update({"it_power_w": it, "gpu_power_w": gpu, "clock": ctl_w / reps, "effective_clock": clk_w / reps,
+                    "load_fraction": u_w / reps,
                     "mean_cap_w": cap_w / gpus, "pools": pc})
         return out
