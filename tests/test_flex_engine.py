@@ -292,6 +292,23 @@ def test_the_plant_draws_for_the_heat_it_moves_and_keeps_the_contract(trip):
     assert trip.report.get("interconnect_exceeded_s", 0.0) == 0.0
 
 
+def test_a_battery_below_full_does_not_switch_the_thermal_masses_off(trip):
+    """chiller-trip with a battery at 30 % charge (it recharges, so the battery is engaged on every tick): the
+    masses still engage when the plant trips, the plant never moves more than its capacity, and the trip costs
+    what it costs without the battery. (Until 2026-12-04 an engaged battery skipped the test that engages the
+    masses while the cooling ceiling was lifted for them: the tripped plant moved 369 kW at 0 capacity, the room
+    stayed at 20.6 degC and the fault cost 0 tokens; the physics audit's case.)"""
+    batt = dcsim.run(str(TRIP), overrides={"facility.storage": {"energy": "200 kWh", "max_charge": "150 kW",
+                                                                  "max_discharge": "150 kW", "soc_initial": 0.3}})
+    ts = batt.timeseries
+    assert np.all(ts["thermal_q_plant_w"] <= ts["heat_capacity_w"] * (1 + 1e-9))
+    th, th0 = batt.report["thermal"], trip.report["thermal"]
+    assert th["peak_space_c"] == pytest.approx(th0["peak_space_c"], abs=0.5)
+    assert th["throttled_s"] == pytest.approx(th0["throttled_s"], rel=0.1)
+    lost, lost0 = batt.report["faults"][0]["tokens_lost"], trip.report["faults"][0]["tokens_lost"]
+    assert lost == pytest.approx(lost0, rel=0.05)
+
+
 def test_preemptive_cap_and_a_tank_change_the_response(trip):
     pre = dcsim.run(str(TRIP), overrides={"facility.thermal.preemptive_cap": True})
     assert pre.report["thermal"]["throttled_s"] == 0.0

@@ -452,8 +452,11 @@ class FlexChunk:
         elif self.t_on or risk:
             it_w = self._it_w(md, sv, k, float(self.avail[j]))
             load, heat = self._power(j, it_w)
-            if risk and heat > float(self.ex.heat_capacity_w[j]):
-                self.t_on = True  # the heat of this tick exceeds what the plant rejects: heat is stored
+        if risk and heat > float(self.ex.heat_capacity_w[j]):
+            # the heat of this tick exceeds what the plant rejects: heat is stored. (With the battery engaged too:
+            # until 2026-12-04 that tick skipped this test, and a battery below full kept the masses off while the
+            # cooling ceiling was lifted for them — a chiller trip cost nothing, its plant moving 369 kW at 0)
+            self.t_on = True
         if not (self.b_on or self.t_on):
             return
         t = float(self.ex.t_s[j])
