@@ -32,6 +32,15 @@ def test_schedule_is_the_same_in_chunks_and_when_a_chunk_is_cut_short():
     assert np.array_equal(np.concatenate([a[0], whole[0][100:130], b[0]]), whole[0])
     serving, powered = whole
     assert np.all(serving <= powered) and np.all(serving >= 1) and np.all(powered <= 16)
+    # the same with the counts the budgets afford (two rows: in service, affordable): a cut-short chunk replays
+    # ticks, not rows (until 2026-12-04 idle_power_down with a curtailment stopped with a broadcast error)
+    afford = np.repeat(rng.uniform(4, 16, 40), 7)
+    whole2 = mk().schedule(0, demand, avail, afford)
+    pd2 = mk()
+    a2 = pd2.schedule(0, demand[:100], avail[:100], afford[:100])
+    pd2.schedule(100, demand[100:200], avail[100:200], afford[100:200])
+    b2 = pd2.schedule(130, demand[130:], avail[130:], afford[130:])
+    assert np.array_equal(np.concatenate([a2[0], whole2[0][100:130], b2[0]]), whole2[0])
     # a replica serves only after it has been powered for the whole delay
     for i in range(3, demand.size):
         assert serving[i] <= powered[i - 3: i + 1].min()
@@ -123,3 +132,16 @@ def test_hybrid_accounts_the_parked_replicas_like_fluid():
     hyb = dcsim.run({**raw, "fidelity": "hybrid"})
     assert np.all(np.rint(hyb.timeseries["awake_fraction"] * 32) == 8)
     assert hyb.report["energy_j"]["it"] == pytest.approx(flu.report["energy_j"]["it"], rel=0.02)
+
+
+def test_power_down_runs_through_a_curtailment():
+    """idle_power_down with a curtailment (the chunk cut short at the event): the run completes, conserves tokens
+    and keeps the meter under the curtailed cap (until 2026-12-04 it stopped with a broadcast error)."""
+    res = dcsim.run(small_scenario(**{"duration": "40 min", "controller.tick": "1 min",
+                                      "controller.idle_power_down": True, "facility.interconnect": "120 kW",
+                                      "faults": [{"kind": "curtailment", "start": "13 min", "duration": "14 min",
+                                                  "fraction": "50%"}]}))
+    ts, acc = res.timeseries, res.report["tokens_accounting"]
+    assert acc["arrived"] == pytest.approx(acc["served"] + acc["waiting"] + acc["shed"], rel=1e-9)
+    assert np.all(ts["facility_power_w"] <= ts["interconnect_w"] * (1 + 1e-9))
+    assert ts["interconnect_w"].min() == pytest.approx(60e3)

@@ -216,7 +216,7 @@ class PowerDown:
             self._need, self._keep, self._last_demand = state
             self._prev = None
             if i0 > p0:
-                self._advance(pd[: i0 - p0], ps[: i0 - p0])
+                self._advance(pd[: i0 - p0], ps[..., : i0 - p0])  # ticks, not rows (in service, affordable)
         self._prev = (i0, (self._need, self._keep, self._last_demand), np.asarray(demand_tok_s, float),
                       np.asarray(in_service, float))
         return self._advance(self._prev[2], self._prev[3])
