@@ -186,6 +186,24 @@ def test_deferred_tokens_served_late_are_not_goodput(late_deferred):
     assert rep["flexibility"]["with"]["slo_meeting_tokens"] == pytest.approx(good_tok, rel=1e-12)
 
 
+def test_a_fault_window_counts_deferred_goodput_as_the_run_does():
+    """With deferrable work, a fault window spanning the whole run reports the run's own SLO-meeting tokens (the
+    interactive work through the estimate plus the deferred tokens served by their deadline), and the windows'
+    loss equals faults_total's. (Until 2026-12-04 the window passed the raw columns to the estimate: 0 against
+    the run's 33.2 M on the audit's grid-flex case.)"""
+    res = dcsim.run(str(ROOT / "scenarios" / "grid-flex.yaml"),
+                    overrides={"duration": "6 h", "start": "2026-07-15T14:00", "expect": {},
+                               "faults": [{"kind": "node_failures", "mtbf": "100 h", "repair": "3 h"}]})
+    rep = res.report
+    (f,) = rep["faults"]
+    run_good = rep["utilization_adjusted_output"]["slo_output_tok_s"] * float(res.timeseries["t_s"].size) * rep["tick_s"]
+    assert f["end_s"] - f["start_s"] == pytest.approx(6 * 3600.0)
+    assert run_good > 0 and np.sum(res.timeseries["deferred_served_tok_s"]) > 0
+    assert f["goodput_tokens"] == pytest.approx(run_good, rel=1e-9)
+    assert f["goodput_tokens_lost"] > 0
+    assert f["goodput_tokens_lost"] == pytest.approx(rep["faults_total"]["goodput_tokens_lost"], rel=1e-9)
+
+
 def test_cheap_hours_lower_the_price_of_deferred_work():
     price = {"kind": "daily_profile", "value": "60 USD/MWh", "profile": [0.5] * 6 + [1.0] * 12 + [2.0] * 6}
     runs = {p: _run(duration="48 h", grid={"price": price},

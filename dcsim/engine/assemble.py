@@ -83,6 +83,23 @@ def slo_estimate(m: Models, ts: dict):
                        tail_near_ceiling=tail)
 
 
+def interactive_view(m: Models, ts: dict) -> dict:
+    """``ts`` as the SLO estimate must see it: with deferrable work (issue 18, its own target: the deadline) the
+    interactive tokens only — served, and arrived (a tick's arrivals are the deferrable share plus the rest)."""
+    d = m.scenario.deferrable
+    if d is None or "deferred_served_tok_s" not in ts:
+        return ts
+    return dict(ts, achieved_tok_s=np.asarray(ts["achieved_tok_s"], float) - np.asarray(ts["deferred_served_tok_s"], float),
+                arrived_tokens=np.asarray(ts["arrived_tokens"], float) * (1.0 - float(d.share)))
+
+
+def deferred_on_time_tok_s(ts: dict) -> np.ndarray | float:
+    """Per tick, deferred tokens/s served by their deadline (they meet their SLO); 0 without deferrable work."""
+    if "deferred_served_tok_s" not in ts:
+        return 0.0
+    return np.asarray(ts["deferred_served_tok_s"], float) - np.asarray(ts["deferred_late_tok_s"], float)
+
+
 def goodput_fluid(m: Models, ts: dict) -> tuple[float | None, float | None]:
     """Fluid SLO goodput: (sum over ticks of SLO-meeting output tokens/s, fraction of requests meeting
     their SLOs), from the queueing-aware estimate :mod:`dcsim.serving.slo_estimate` (docs/slo.md);
@@ -469,18 +486,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                             f"at most {100 * (ratio - 1):.1f} % over: the controller holds the facility's budgets and "
                             "the racks on average, not each rack's draw tick by tick at this fidelity")
     else:  # fluid: the queueing-aware estimate (latency percentiles per class, or "not estimated")
-        fx = raw.get("flex")
-        deferred = fx is not None and fx.dq is not None and "deferred_served_tok_s" in ts
-        # deferred work (issue 18) has its own target, the deadline: the estimate sees the interactive
-        # tokens only — served and arrived (a tick's arrivals are the deferrable share plus the rest)
-        serving = report_block(slo_estimate(m, dict(
-            ts, achieved_tok_s=ts["achieved_tok_s"] - ts["deferred_served_tok_s"],
-            arrived_tokens=np.asarray(ts["arrived_tokens"], float) * (1.0 - fx.share)) if deferred else ts))
+        serving = report_block(slo_estimate(m, interactive_view(m, ts)))
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), serving.pop("slo_note")
         if goodput is None:
             warnings.append(f"SLO figures {serving['slo_method']}")
-        elif deferred:  # deferred tokens served by their deadline meet their SLO
-            goodput += (fx.dq.served - fx.dq.served_late) / duration
+        else:  # deferred tokens served by their deadline meet their SLO
+            goodput += float(np.sum(deferred_on_time_tok_s(ts))) * dt / duration
         tail = tail_caveat(serving.get("slo_tail_near_ceiling"))
         if tail:  # the caveat travels with the number
             warnings.append(tail)

@@ -274,6 +274,7 @@ class FlexChunk:
             self.shed = np.zeros(n, dtype=np.int8)
         if fx.dq is not None:
             self.def_served = [0.0] * n
+            self.def_late = [0.0] * n
             self.def_backlog = [0.0] * n
             self.gate = (fx.open_[i0:i0 + n] & ~(ex.interconnect_w < fx.contract_w * (1 - 1e-12))
                          & ~np.asarray(self.notice, dtype=bool)).tolist()
@@ -572,8 +573,10 @@ class FlexChunk:
     def step_deferrable(self, j: int, open_: bool, arrivals_tok: float, spare_tok: float) -> float:
         fx = self.fx
         dq = fx.dq
+        late0 = dq.served_late
         done = dq.step(float(self.ex.t_s[j]), fx.dt, arrivals_tok, spare_tok, open_)
         self.def_served[j] = done / fx.dt
+        self.def_late[j] = (dq.served_late - late0) / fx.dt
         self.def_backlog[j] = dq.arrived - dq.served
         return done
 
@@ -606,6 +609,7 @@ class FlexChunk:
                 thermal_shed=self.shed[:j].copy())
         if fx.dq is not None:
             out.update(deferred_served_tok_s=np.array(self.def_served[:j]),
+                       deferred_late_tok_s=np.array(self.def_late[:j]),
                        deferred_backlog_tokens=np.array(self.def_backlog[:j]))
         return out, fb
 
