@@ -265,16 +265,23 @@ def _max_demand_pools(m0, mom) -> dict:
     got = np.asarray(r_hi["pools"]["achieved_tok_s"], dtype=float).reshape(d.size, -1)[i]
     p = int(np.argmax((dem - got) / np.maximum(dem, 1e-300)))
     binding = ("demand", "compute", "power", "cooling")[int(codes[p])]
-    at = _ceilings_at_index(evaluate(m0, mom, demand_tok_s=d * x), i)
+    r_x = evaluate(m0, mom, demand_tok_s=d * x)
+    at = _ceilings_at_index(r_x, i)
     at["demand_tok_s"] = float(d[i] * x)
-    nxt, marg = _margin(at, binding) if binding in _NAMES else (None, float("nan"))
+    # the next constraint is the short pool's own (the facility's sums mix the pools: mixed-fleet read "compute
+    # with 34.2 % headroom" where the reasoning pool's compute sat 1e-7 above its power ceiling)
+    own = {k: float(np.asarray(r_x["pools"][k]).reshape(d.size, -1)[i, p]) for k in _CEIL}
+    own["demand_tok_s"] = at["demand_tok_s"]
+    nxt, marg = _margin(own, binding) if binding in _NAMES else (None, float("nan"))
     return {"overrides": {"workload.arrivals.scale": scale0 * x}, "scale": scale0 * x, "scale_ratio": x,
             "peak_demand_tok_s": float(np.max(d) * x), "mean_demand_tok_s": float(np.mean(d) * x),
-            "binding": binding, "binding_pool": m0.pools[p].name, "ceilings": at, "next_binding": nxt,
+            "binding": binding, "binding_pool": m0.pools[p].name, "ceilings": at, "pool_ceilings": own,
+            "next_binding": nxt,
             "margin": marg, "moment": _moment_info(mom, i), "closed_form_evaluations": evals["n"] + 2,
             "note": f"several model pools: the largest demand every pool serves in full at every moment; pool "
-                    f"{m0.pools[p].name!r} falls short first ({binding}-bound); facility ceilings below are the "
-                    "pools' sums"}
+                    f"{m0.pools[p].name!r} falls short first ({binding}-bound; its own C {own['compute_tok_s']:,.0f}, P "
+                    f"{own['power_tok_s']:,.0f}, Q {own['cooling_tok_s']:,.0f} tok/s, and the next constraint is its "
+                    "own); facility ceilings below are the pools' sums"}
 
 
 def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) -> dict:

@@ -356,3 +356,29 @@ def test_a_rack_limited_pool_is_served_on_its_frontier_beside_a_free_one(fidelit
     else:  # whole requests on whole replicas at the frontier's clock: close to the fluid top, never above
         assert 0.85 * top0 < float(np.mean(served0)) <= 1.01 * top0
         assert rep["rack_limit_exceeded_s"] <= 0.1 * float(ts["t_s"][-1])
+
+
+def test_the_crossovers_of_several_pools_are_flips_of_a_pool_not_of_the_facility_label():
+    """With several pools a crossover is where a constraint starts or stops binding *any* pool: the facility's label
+    names the pool furthest short in tokens/s, one model's tokens against another's, and its flips are no
+    crossover (mixed-fleet at peak read "compute stops binding from 448 GPUs" where the chat pool stayed
+    compute-bound at 447 and 449, until 2026-12-04)."""
+    from pathlib import Path
+
+    from dcsim.engine.steady import crossovers, scenario_moments
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml")
+    m = build_models(sc)
+    mom = scenario_moments(m)
+    i = int(np.argmax(mom["demand_tok_s"]))
+    d, tdb, twb = (float(mom[k][i]) for k in ("demand_tok_s", "t_db_c", "t_wb_c"))
+    x = crossovers(m, d, tdb, twb)
+    a = x["gpus"] / m.gpus
+    for f, compute_somewhere in ((1 - 1e-3, True), (1 + 1e-3, False)):
+        codes = ceilings_at(m, d, tdb, twb, gpu_scale=a * f)["pools"]["binding"]
+        assert bool(np.any(np.asarray(codes) == 1)) is compute_somewhere
+    cap = x["interconnect_w"]
+    from dcsim.engine.build import with_interconnect
+    for f, power_somewhere in ((1 - 1e-3, True), (1 + 1e-3, False)):
+        codes = ceilings_at(with_interconnect(m, cap * f), d, tdb, twb)["pools"]["binding"]
+        assert bool(np.any(np.asarray(codes) == 2)) is power_somewhere

@@ -80,6 +80,9 @@ def test_max_demand_with_several_pools_is_where_the_first_pool_falls_short():
         full = np.all(pools["achieved_tok_s"] >= pools["demand_tok_s"] * (1 - 1e-9))
         assert bool(full) is served
     assert r["binding_pool"] == "b200-reasoning" and r["binding"] in ("compute", "power")
+    # the next constraint is that pool's own, at a hair (its power ceiling sits within 0.35 % of its compute)
+    assert r["next_binding"] in ("compute", "power") and r["next_binding"] != r["binding"]
+    assert 0.0 <= r["margin"] < 0.01
     c = r["confirm"]
     assert c["served_share"] > 0.99 and c["binding_share"].get("demand", 0.0) > 0.95
 

@@ -142,30 +142,41 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
     depression = t_db_c - t_wb_c
     cap0 = float(m.facility.interconnect_w)
 
-    def code(mm: Models = m, **kw) -> int:
+    def binds(kind: int, mm: Models = m, **kw) -> bool:
+        """``kind`` (a binding code) binds the facility — with several pools, binds any pool: the facility's own
+        label names the pool furthest short in tokens/s, which compares one model's tokens with another's, so its
+        flips are no crossover (mixed-fleet read "compute stops binding from 448 GPUs" where the chat pool stayed
+        compute-bound at 447 and 449)."""
         base = dict(demand_tok_s=demand_tok_s, t_db_c=t_db_c, t_wb_c=t_wb_c)
         base.update(kw)
-        return int(ceilings_at(mm, **base)["binding"])
+        r = ceilings_at(mm, **base)
+        if mm.multi_pool:
+            return bool(np.any(np.asarray(r["pools"]["binding"]) == kind))
+        return int(r["binding"]) == kind
 
     def at_interconnect(c: float) -> bool | None:
         """True where power binds at the interconnect ``c``, False where something else binds, None where power
         binds at the racks' own limits (the frontier's top under rack power limits: no budget feeds them more)."""
         r = ceilings_at(with_interconnect(m, c), demand_tok_s, t_db_c, t_wb_c)
-        if int(r["binding"]) != 2:
-            return False
-        if m.multi_pool:  # the pool furthest short names the facility's binding
+        if m.multi_pool:  # every pool power binds: at the racks, or (True) at the interconnect
             pools = r["pools"]
-            i = int(np.argmax(np.asarray(pools["demand_tok_s"]) - np.asarray(pools["achieved_tok_s"])))
-            cv, p_tok = m.pools[i].curves, float(pools["power_tok_s"][i])
+            bound = [i for i, b in enumerate(np.asarray(pools["binding"])) if int(b) == 2]
+            held = [m.pools[i].curves.rack_limited("p") and float(pools["power_tok_s"][i])
+                    >= float(m.pools[i].curves.frontier("p").rate[-1]) * (1.0 - 1e-9) for i in bound]
+        elif int(r["binding"]) == 2:
+            bound = [0]
+            held = [m.curves.rack_limited("p") and float(r["power_tok_s"])
+                    >= float(m.curves.frontier("p").rate[-1]) * (1.0 - 1e-9)]
         else:
-            cv, p_tok = m.curves, float(r["power_tok_s"])
-        racks = cv.rack_limited("p") and p_tok >= float(cv.frontier("p").rate[-1]) * (1.0 - 1e-9)
-        return None if racks else True
+            bound, held = [], []
+        if not bound:
+            return False
+        return True if not all(held) else None
 
     # a facility designed for each interconnect (ratings and default capacities follow it)
     cap_star = _flip(lambda c: at_interconnect(c) is True, cap0 * 1e-3, cap0 * 100.0, log=True)
-    a_star = _flip(lambda a: code(gpu_scale=a) == 1, 1e-3, 1e3, log=True)
-    t_star = _flip(lambda t: code(t_db_c=t, t_wb_c=t - depression) == 3, -30.0, 55.0)
+    a_star = _flip(lambda a: binds(1, gpu_scale=a), 1e-3, 1e3, log=True)
+    t_star = _flip(lambda t: binds(3, t_db_c=t, t_wb_c=t - depression), -30.0, 55.0)
     return {
         "interconnect_w": cap_star,
         "racks_hold_power": at_interconnect(cap0) is None,
