@@ -313,7 +313,11 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
         lo, hi = (lo, mid) if not power_binds(mid) else (mid, hi)
     r = r_at(hi)
     hp, hq = _headroom(m, r, a)
-    i = int(np.argmin(hp))
+    # the critical moment: where power binds just below the answer (the last tick to flip), not merely the
+    # tightest power headroom — where cooling binds first that headroom decides nothing (reference read 16:01 h,
+    # 41 degC, where cooling binds; power flips last at 13:18 h)
+    last = np.nonzero(np.atleast_1d(r_at(lo)["binding"]).ravel() == 2)[0] if lo < hi else np.zeros(0, int)
+    i = int(last[np.argmin(hp[last])]) if last.size else int(np.argmin(hp))
     at = _ceilings_at_index(r, i)
     if hq[i] >= 0:
         binding, nxt, marg = "compute", "cooling", float(hq[i])

@@ -103,6 +103,20 @@ def test_interconnect_for_is_where_power_stops_binding():
     assert more["interconnect_w"] == pytest.approx(2 * cap, rel=0.15)
 
 
+def test_interconnect_for_names_the_moment_where_power_flips_last():
+    """The critical moment is where power binds just below the answer (reference read 16:01 h, 41 degC, the
+    tightest power headroom, where cooling binds first; power flips last at 39.3 degC)."""
+    from dcsim.engine.build import with_interconnect
+
+    r = plan(REF, "interconnect-for")
+    m = _models(read_yaml(REF), REF.parent)
+    mom = scenario_moments(m)
+    i = int(np.argmin(np.abs(mom["t_s"] - r["moment"]["t_s"])))
+    below = evaluate(with_interconnect(m, r["interconnect_w"] * (1 - 1e-6)), mom, demand_tok_s=np.inf)
+    assert int(np.atleast_1d(below["binding"])[i]) == 2
+    assert r["moment"]["t_out_c"] < float(np.max(mom["t_db_c"])) - 1.0
+
+
 def test_interconnect_for_reports_cooling_when_heat_rejection_binds_first():
     r = plan(REF, "interconnect-for", gpus=640)
     assert r["binding"] == "cooling" and "note" in r
