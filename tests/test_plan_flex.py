@@ -82,6 +82,28 @@ def test_max_gpus_grows_with_the_budget_and_respects_it(year):
     assert per_j[1] == pytest.approx(per_j[0], rel=0.02)
 
 
+def test_a_year_scenario_is_counted_at_its_own_ticks_and_its_answer_clears_its_hours():
+    """A scenario that covers a year is planned on its own ticks (its run counts them: year-richmond at 15 min),
+    and the answer clears the meter of every hour it does not curtail: a year run at the answer then names power
+    binding on exactly the planned hours (measured 2026-12-04: 86.0 h planned, 86.0 h in the run with curtailment,
+    storage and deferrable work off; before, hourly moments and the bisection's bound: 79 h planned, 100.5 h run)."""
+    from dcsim.engine.build import with_interconnect
+    from dcsim.plan_flex import _full_load, _moments
+
+    raw, bdir, m0 = _prepare(str(YEAR), "interconnect-for", None)
+    mom, dt, src = _moments(m0)
+    assert dt == 900.0 and mom["t_s"].size == 35040 and src == "the scenario's ticks"
+    day = _prepare(str(YEAR), "interconnect-for", {"duration": "24 h"})[2]
+    assert _moments(day)[2] == "the weather file's year (hourly)"
+    r = interconnect_for_flex(raw, bdir, m0, flex_budget("1%"), None, load="demand")
+    cap = r["flex"]["interconnect_w"]
+    from dcsim.plan_flex import _served, curtailment_need
+    meter = _full_load(with_interconnect(m0, cap), mom, 1.0, _served(m0, mom))["meter_w"]
+    need = curtailment_need(meter, cap, dt, None)
+    assert np.all(meter[~need["over"]] < cap)
+    assert need["hours"] == pytest.approx(r["curtailment"]["hours"]) and need["share"] <= 0.01
+
+
 def test_interconnect_for_with_no_budget_is_the_firm_answer():
     """With a zero budget the curtailment question is plan's own interconnect-for (full load, every tick)."""
     raw, bdir, m0 = _prepare(str(REF), "interconnect-for", None)
