@@ -150,6 +150,7 @@ class PoolTicker:
         self.compute = [p.curves.compute_tok_s for p in m.pools]
         self.top_curve = [(p.curves.rate_pq[-1], p.curves.it_pq[-1]) for p in m.pools]
         self.frontier = [p.curves.frontier("pq") for p in m.pools]
+        self._ec: dict[int, EffectiveClock] = {}  # per pool, built on first use (_effective_clock)
         self.backlog = [0.0] * self.n
         self.window: list[ArrivalWindow] | None = None  # per pool: the work younger than the hold limit
         self.cols: dict[str, list] = {}
@@ -247,8 +248,6 @@ class PoolTicker:
 
     def _effective_clock(self, p: int) -> EffectiveClock:
         """Pool ``p``'s :class:`~dcsim.engine.gpu_clock.EffectiveClock` (built once)."""
-        if not hasattr(self, "_ec"):
-            self._ec = {}
         if p not in self._ec:
             m, pool = self.m, self.m.pools[p]
             self._ec[p] = EffectiveClock([m.groups[g] for g in pool.groups], pool.curves, m.clocks, pool.mean_input,

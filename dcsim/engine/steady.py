@@ -158,20 +158,18 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
         """True where power binds at the interconnect ``c``, False where something else binds, None where power
         binds at the racks' own limits (the frontier's top under rack power limits: no budget feeds them more)."""
         r = ceilings_at(with_interconnect(m, c), demand_tok_s, t_db_c, t_wb_c)
-        if m.multi_pool:  # every pool power binds: at the racks, or (True) at the interconnect
+        def at_racks(cv, p_tok: float) -> bool:  # the P ceiling is the top of the rack-limited frontier
+            return cv.rack_limited("p") and p_tok >= float(cv.frontier("p").rate[-1]) * (1.0 - 1e-9)
+
+        if m.multi_pool:  # every power-bound pool: at its racks, or (True) some at the interconnect
             pools = r["pools"]
-            bound = [i for i, b in enumerate(np.asarray(pools["binding"])) if int(b) == 2]
-            held = [m.pools[i].curves.rack_limited("p") and float(pools["power_tok_s"][i])
-                    >= float(m.pools[i].curves.frontier("p").rate[-1]) * (1.0 - 1e-9) for i in bound]
-        elif int(r["binding"]) == 2:
-            bound = [0]
-            held = [m.curves.rack_limited("p") and float(r["power_tok_s"])
-                    >= float(m.curves.frontier("p").rate[-1]) * (1.0 - 1e-9)]
+            held = [at_racks(m.pools[i].curves, float(pools["power_tok_s"][i]))
+                    for i, b in enumerate(np.asarray(pools["binding"])) if int(b) == 2]
         else:
-            bound, held = [], []
-        if not bound:
+            held = [at_racks(m.curves, float(r["power_tok_s"]))] if int(r["binding"]) == 2 else []
+        if not held:
             return False
-        return True if not all(held) else None
+        return None if all(held) else True
 
     # a facility designed for each interconnect (ratings and default capacities follow it)
     cap_star = _flip(lambda c: at_interconnect(c) is True, cap0 * 1e-3, cap0 * 100.0, log=True)
