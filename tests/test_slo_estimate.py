@@ -289,6 +289,27 @@ def test_fluid_agrees_with_request_fidelity_when_capped_on_the_frontier():
         assert flu["latency_s"][metric][q] == pytest.approx(req["latency_s"][metric][q], rel=tol)
 
 
+@pytest.mark.parametrize("sojourns, load", [(("60 s", "120 s"), 0.3), (("5 s", "10 s"), 0.5)])
+def test_fluid_agrees_with_request_fidelity_under_mmpp_arrivals(sojourns, load):
+    """MMPP arrivals (rates 4:1) are simulated as such in the estimate: their burstiness lives at the time scale
+    of their sojourns, which the gamma renewal with their asymptotic SCV (1.29e3 for 60 s / 120 s) put at the
+    time scale of a request. Measured 2026-12-04 (the SLO audit's case, 8 replicas of 70B, 20 min): attainment
+    1.000 fluid vs 1.000 request for both sojourn pairs; before, 0.139 and 0.789 against 1.000. (At load 0.5
+    with the long sojourns the high state sits at the compute ceiling for minutes: 0.928 vs 0.991.)"""
+    raw = small_scenario(**{"duration": "20 min", "controller.tick": "1 s", "racks.0.count": 1})
+    m = build_models(load_scenario(raw))
+    rate = load * m.curves.compute_tok_s / m.workload.mean_output  # requests/s
+    s1, s2 = (float(x.split()[0]) for x in sojourns)
+    mean = (4.0 * s1 + 1.0 * s2) / (s1 + s2)
+    raw["workload"]["arrivals"] = {"kind": "mmpp", "rates": [f"{4.0 * rate / mean} /s", f"{rate / mean} /s"],
+                                   "mean_sojourn": list(sojourns)}
+    flu = dcsim.run(raw).report
+    req = dcsim.run({**raw, "fidelity": "request"}).report
+    assert "MMPP" in flu["slo_method"]
+    assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.05
+    assert flu["latency_s"]["ttft"]["p99"] == pytest.approx(req["latency_s"]["ttft"]["p99"], rel=0.25)
+
+
 def test_just_below_the_compute_ceiling_request_fidelity_queues_at_the_replicas():
     """Only compute limits, so request fidelity's door stays open and the replicas queue a tick's burst, as a
     fleet without admission control does: TTFT p99 agrees with the fluid estimate (chat/70B at 0.97 of the
