@@ -310,6 +310,19 @@ def test_fluid_agrees_with_request_fidelity_under_mmpp_arrivals(sojourns, load):
     assert flu["latency_s"]["ttft"]["p99"] == pytest.approx(req["latency_s"]["ttft"]["p99"], rel=0.25)
 
 
+def test_replicas_served_at_their_ceiling_are_flagged():
+    """idle_power_down sized at target load 1.0 runs its awake replicas at their saturation throughput: the tail
+    there is as uncertain as just below it (attainment 0.475 fluid against 0.000 request, TTFT p99 -76 %, in the
+    SLO audit's case), and the run warns; the band stopped just under 1.0 until 2026-12-04."""
+    raw = small_scenario(**{"duration": "20 min", "controller.tick": "1 s", "racks.0.count": 1,
+                            "controller.idle_power_down": True, "controller.power_down_target_load": 1.0})
+    m = build_models(load_scenario(raw))
+    raw["workload"]["arrivals"]["rate"] = f"{0.5 * m.curves.compute_tok_s / m.workload.mean_output} req/s"
+    rep = dcsim.run(raw).report
+    assert any(w.startswith("SLO tail: TTFT p99 is uncertain") for w in rep["warnings"])
+    assert rep["slo_tail_near_ceiling"]["all"] > 0.5
+
+
 def test_just_below_the_compute_ceiling_request_fidelity_queues_at_the_replicas():
     """Only compute limits, so request fidelity's door stays open and the replicas queue a tick's burst, as a
     fleet without admission control does: TTFT p99 agrees with the fluid estimate (chat/70B at 0.97 of the
