@@ -194,3 +194,15 @@ def test_fluid_and_request_agree_on_the_wait_under_a_lasting_overload():
     assert f["latency_s"]["ttft"]["p50"] == pytest.approx(r["latency_s"]["ttft"]["p50"], rel=0.2)
     assert f["tokens_accounting"]["shed"] == pytest.approx(r["tokens_accounting"]["shed"], rel=0.15)
     assert f["tokens_accounting"]["waiting"] == pytest.approx(r["tokens_accounting"]["waiting"], rel=0.25)
+
+
+def test_a_hold_limit_shorter_than_the_tick_is_warned():
+    """The queues judge a request's age at tick boundaries: a hold limit under the tick sheds work a replica could
+    still serve within it (the SLO audit: request fidelity shed half the arrivals at a 0.5 s hold, 1 s tick)."""
+    from dcsim.engine.preflight import preflight
+    from dcsim.scenario import load_scenario
+
+    short = preflight(load_scenario(small_scenario(**{"controller.tick": "1 s", "controller.hold_limit": "0.5 s"})))
+    assert any(w.startswith("controller.hold_limit 500 ms is shorter than controller.tick 1 s") for w in short.warnings)
+    ok = preflight(load_scenario(small_scenario(**{"controller.tick": "1 s", "controller.hold_limit": "2 s"})))
+    assert not any(w.startswith("controller.hold_limit") for w in ok.warnings)

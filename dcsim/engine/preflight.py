@@ -211,6 +211,12 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                 warns.append(f"racks[{gi}].{name}: the rack's {what} {fq(limit, 'power')} is "
                              f"{rack_full / limit:.3g}x below its full-load draw {fq(rack_full, 'power')}; "
                              "most of each rack is stranded — check the units")
+    hold, tick = float(sc.controller.hold_limit), float(sc.controller.tick)
+    if hold < tick:  # the queues judge a request's age at tick boundaries
+        warns.append(f"controller.hold_limit {fq(hold, 'time')} is shorter than controller.tick {fq(tick, 'time')}: "
+                     "work is judged old at the end of the tick it arrived in, so the queues shed work a replica "
+                     "could still have served within the hold limit (request fidelity shed half the arrivals at a "
+                     "0.5 s hold and 1 s tick, the fluid queue far fewer); use a tick no longer than the hold limit")
     if m.facility.quick_study:  # its PUE covers the delivery chain: the loss and fixed-load fields are not read
         unused = sorted(set(sc.facility.power_chain.model_fields_set) - {"generator"})
         if unused:
