@@ -55,6 +55,9 @@ SIM_TICK_MAX_S = 1.0
 #: an MMPP's operating points simulate at least this many cycles of its modulation (assumption: enough that the
 #: window does not sit in one state; capped at 8 windows)
 MMPP_CYCLES = 5
+#: an MMPP switching faster than this (s per cycle) is a renewal with its SCV, near 1 there (the modulation
+#: averages out within a request; simulating its states would take a loop step per sojourn)
+MMPP_MIN_CYCLE_S = 1.0
 #: Utilisation of the replicas' saturation throughput in which this estimate's TTFT tail was measured
 #: short of request fidelity's (docs/slo.md, "Just below the compute ceiling"; 2026-12-03,
 #: ``scripts/calibrate_slo.py``): TTFT p99 -25 to -45 % for code on the 70B at 0.9 of the ceiling
@@ -217,7 +220,9 @@ def arrival_model(spec) -> "float | Mmpp | None":
     or a two-state MMPP simulated as such (:class:`Mmpp`); None if unknown (trace)."""
     scv = arrival_scv(spec)
     if getattr(spec, "kind", None) == "mmpp" and scv is not None:
-        return Mmpp(tuple(float(x) for x in spec.rates), tuple(float(x) for x in spec.mean_sojourn), float(scv))
+        sojourn = tuple(float(x) for x in spec.mean_sojourn)
+        if sum(sojourn) >= MMPP_MIN_CYCLE_S:
+            return Mmpp(tuple(float(x) for x in spec.rates), sojourn, float(scv))
     return scv
 
 
