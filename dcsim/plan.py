@@ -237,15 +237,15 @@ def _max_demand_pools(m0, mom) -> dict:
         raise ValueError("the scenario has no demand to scale")
     evals = {"n": 0}
 
-    def short(x: float) -> np.ndarray:
-        """Per tick, the largest share of a pool's demand left unserved at ``x`` times the demand."""
+    def short_at(x: float) -> tuple[dict, np.ndarray]:
+        """The closed form at ``x`` times the demand, and per (tick, pool) the share of its demand left unserved."""
         evals["n"] += 1
-        pools = evaluate(m0, mom, demand_tok_s=d * x)["pools"]
-        dem = np.asarray(pools["demand_tok_s"], dtype=float).reshape(d.size, -1)
-        got = np.asarray(pools["achieved_tok_s"], dtype=float).reshape(d.size, -1)
-        return np.max((dem - got) / np.maximum(dem, 1e-300), axis=1)
+        r = evaluate(m0, mom, demand_tok_s=d * x)
+        dem = np.asarray(r["pools"]["demand_tok_s"], dtype=float).reshape(d.size, -1)
+        got = np.asarray(r["pools"]["achieved_tok_s"], dtype=float).reshape(d.size, -1)
+        return r, (dem - got) / np.maximum(dem, 1e-300)
 
-    ok = lambda x: bool(np.all(short(x) <= 1e-9))  # noqa: E731
+    ok = lambda x: bool(np.all(short_at(x)[1] <= 1e-9))  # noqa: E731
     lo, hi = 0.0, 1.0
     while ok(hi):
         lo, hi = hi, hi * 2.0
@@ -257,15 +257,10 @@ def _max_demand_pools(m0, mom) -> dict:
         if hi - lo <= 1e-9 * hi:
             break
     x = lo
-    beyond = short(hi)
-    i = int(np.argmax(beyond))  # the moment whose pool falls short first
-    r_hi = evaluate(m0, mom, demand_tok_s=d * hi)
-    codes = np.asarray(r_hi["pools"]["binding"]).reshape(d.size, -1)[i]
-    dem = np.asarray(r_hi["pools"]["demand_tok_s"], dtype=float).reshape(d.size, -1)[i]
-    got = np.asarray(r_hi["pools"]["achieved_tok_s"], dtype=float).reshape(d.size, -1)[i]
-    p = int(np.argmax((dem - got) / np.maximum(dem, 1e-300)))
-    binding = ("demand", "compute", "power", "cooling")[int(codes[p])]
-    r_x = evaluate(m0, mom, demand_tok_s=d * x)
+    r_hi, short_hi = short_at(hi)
+    i, p = (int(v) for v in np.unravel_index(np.argmax(short_hi), short_hi.shape))  # the pool short first, when
+    binding = ("demand", "compute", "power", "cooling")[int(np.asarray(r_hi["pools"]["binding"]).reshape(d.size, -1)[i, p])]
+    r_x = short_at(x)[0]
     at = _ceilings_at_index(r_x, i)
     at["demand_tok_s"] = float(d[i] * x)
     # the next constraint is the short pool's own (the facility's sums mix the pools: mixed-fleet read "compute
@@ -277,7 +272,7 @@ def _max_demand_pools(m0, mom) -> dict:
             "peak_demand_tok_s": float(np.max(d) * x), "mean_demand_tok_s": float(np.mean(d) * x),
             "binding": binding, "binding_pool": m0.pools[p].name, "ceilings": at, "pool_ceilings": own,
             "next_binding": nxt,
-            "margin": marg, "moment": _moment_info(mom, i), "closed_form_evaluations": evals["n"] + 2,
+            "margin": marg, "moment": _moment_info(mom, i), "closed_form_evaluations": evals["n"],
             "note": f"several model pools: the largest demand every pool serves in full at every moment; pool "
                     f"{m0.pools[p].name!r} falls short first ({binding}-bound; its own C {own['compute_tok_s']:,.0f}, P "
                     f"{own['power_tok_s']:,.0f}, Q {own['cooling_tok_s']:,.0f} tok/s, and the next constraint is its "

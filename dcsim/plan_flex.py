@@ -249,7 +249,7 @@ def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, load:
         m = with_interconnect(m0, cap)  # the delivery chain follows the interconnect, as plan does
         fl = _full_load(m, mom, a, served)
         need = curtailment_need(fl["meter_w"], cap, dt, budget["battery"])
-        return _fits(need, budget), need, m, fl["cooling_ok"]
+        return _fits(need, budget), need, m, fl
 
     def smallest(budget: FlexBudget) -> float:
         lo, hi = 1.0, max(float(m0.facility.interconnect_w), 1e3)
@@ -263,13 +263,12 @@ def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, load:
         return _clear(hi, budget)
 
     def _clear(cap: float, budget: FlexBudget) -> float:
-        """``cap`` raised, where it must be, above the meter of every hour it does not curtail: the bisection's
-        bound leaves hours within its tolerance of the cap (a flat-out plateau 0.27 W over it on 39 hours of
+        """``cap`` raised, where it must be, above the meter of every moment it does not curtail: the bisection's
+        bound leaves moments within its tolerance of the cap (a flat-out plateau 0.27 W over it on 39 hours of
         year-richmond), which a run names power-bound."""
         for _ in range(4):
-            ok, need, m, _ = state(cap, budget)
-            meter = _full_load(m, mom, a, served)["meter_w"]
-            kept = meter[~need["over"]]
+            _, need, _, fl = state(cap, budget)
+            kept = fl["meter_w"][~need["over"]]
             top = float(kept.max()) if kept.size else 0.0
             if top < cap * (1.0 - 1e-9):
                 break
@@ -278,8 +277,8 @@ def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, load:
 
     firm = smallest(FlexBudget(budget=0.0, max_event_s=None, battery=None))
     flex = smallest(fb)
-    ok, need, m, cool = state(flex, fb)
-    meter = _full_load(m, mom, a, served)["meter_w"]
+    _, need, m, fl = state(flex, fb)
+    meter = fl["meter_w"]
     out = {"question": "interconnect-for", "scenario": sc.name, "gpus": count * gpr, "racks": count, "moments": src,
            "load": load,
            "moments_evaluated": int(mom["t_s"].size), "budget": _budget_dict(fb),
@@ -287,7 +286,7 @@ def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, load:
            "saving_w": firm - flex, "saving_share": 1.0 - flex / firm if firm else None,
            "overrides": {"racks.0.count": count, "facility.interconnect": flex},
            "curtailment": _need_dict(need, mom), **_cost(m, mom, a, flex, need, dt, served, meter)}
-    if not cool:
+    if not fl["cooling_ok"]:
         out["note"] = "cooling cannot carry this fleet at full load in some hours: heat rejection does not flex"
     return out
 

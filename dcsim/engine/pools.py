@@ -149,7 +149,6 @@ class PoolTicker:
         self.top_rate = [float(p.curves.rate_pq[-1, -1]) for p in m.pools]  # full clock, rack limits
         self.compute = [p.curves.compute_tok_s for p in m.pools]
         self.top_curve = [(p.curves.rate_pq[-1], p.curves.it_pq[-1]) for p in m.pools]
-        self.frontier = [p.curves.frontier("pq") for p in m.pools]
         self._ec: dict[int, EffectiveClock] = {}  # per pool, built on first use (_effective_clock)
         self.backlog = [0.0] * self.n
         self.window: list[ArrivalWindow] | None = None  # per pool: the work younger than the hold limit
@@ -185,7 +184,7 @@ class PoolTicker:
             ap = a[p] if a[p] > 1e-12 else 1e-12
             ovh = self.m.pools[p].overhead_w
             if need[p] / ap > self.top_rate[p] and self.top_rate[p] < self.compute[p] * (1.0 - 1e-9):
-                fr = self.frontier[p]
+                fr = self.joint.frontiers[p]
                 it += float(self.joint.it_w(p, min(need[p], ap * float(fr.rate[-1])), ap))
                 modes[p], limits[p] = 1, float(fr.rate[-1]) * a[p]
             else:

@@ -87,6 +87,11 @@ def _days(ts: dict) -> tuple[np.ndarray, str, float]:
         7.0 if span <= 60 * 86400 else 30.0
 
 
+def _battery_capacity_j(report: dict, ts: dict) -> float:
+    """The battery's energy capacity (J) for the charge axis: the report's, else the run's highest charge."""
+    return report.get("storage", {}).get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
+
+
 def _range(ax, x, ts, key, scale, color, label, *, mean_label: str | None = None):
     """A column's daily range (lowest to highest, shaded) and daily mean (line): a year of 15-min ticks drawn one
     by one was a solid block."""
@@ -116,8 +121,7 @@ def _grid_daily(report: dict, ts: dict, axs) -> None:
     _shade(ax, x, _any_per_day(ts, "curtailment"), "tab:red", "day with a curtailment request", (0.93, 1.0), 0.6)
     i = 1
     if "battery_energy_j" in ts:
-        cap = report.get("storage", {}).get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
-        _range(axs[i], x, ts, "battery_energy_j", 100.0 / cap, "tab:green", "charge")
+        _range(axs[i], x, ts, "battery_energy_j", 100.0 / _battery_capacity_j(report, ts), "tab:green", "charge")
         i += 1
     if "deferred_backlog_tokens" in ts:
         _range(axs[i], x, ts, "deferred_backlog_tokens", 1e-9, "tab:purple", "waiting")
@@ -138,9 +142,7 @@ def _grid_ticks(report: dict, ts: dict, axs) -> None:
     _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), "tab:orange", "notice")
     i = 1
     if "battery_energy_j" in ts:
-        st = report.get("storage", {})
-        cap = st.get("energy_capacity_j") or float(np.max(ts["battery_energy_j"])) or 1.0
-        _step(axs[i], x, 100.0 * ts["battery_energy_j"] / cap, color="tab:green", lw=1.3)
+        _step(axs[i], x, 100.0 * ts["battery_energy_j"] / _battery_capacity_j(report, ts), color="tab:green", lw=1.3)
         i += 1
     if "deferred_backlog_tokens" in ts:
         _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
