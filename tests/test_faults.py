@@ -416,3 +416,24 @@ def test_a_hybrid_run_with_failures_keeps_its_contract():
     out = {fid: run({**raw, "fidelity": fid}).report for fid in ("fluid", "hybrid")}
     assert out["hybrid"]["interconnect_exceeded_s"] == 0.0
     assert out["hybrid"]["tokens"]["output"] == pytest.approx(out["fluid"]["tokens"]["output"], rel=0.01)
+
+
+def test_a_window_opening_on_a_backlog_counts_the_wait_its_requests_had():
+    """Demand 1.3x the compute ceiling: a backlog builds from the start and no request meets its TTFT after the
+    first minutes. A curtailment window late in the run must not read as on time: its SLO-meeting tokens are at
+    most the run's (the estimate sees the whole run's door queue; a window cut out of the series started with an
+    empty queue and read 79.8 M SLO-meeting tokens in a run whose total was 0, until 2026-12-04). A window over
+    the whole run reads the run's own figure."""
+    over = {"workload.arrivals.rate": "560 req/s"}
+    res, base, sched, mf = _run(small_scenario(**over), [{"kind": "curtailment", "start": "80 min",
+                                                          "duration": "20 min", "fraction": 0.5}])
+    rep = res.report
+    (row,) = fault_costs(res, base, sched, mf)
+    run_good = rep["goodput_tok_s"] * rep["duration_s"]
+    assert row["queue_tokens_at_end"] > 0 and res.timeseries["queue_tokens"][_window(res, 0, 4800.0)][-1] > 0
+    assert row["goodput_tokens"] <= run_good + 1e-9 * rep["tokens"]["output"]
+    assert row["slo_attainment"] < 0.05 and row["baseline_slo_attainment"] < 0.05
+    from dcsim.engine.run import _goodput_tokens
+    dt = float(rep["tick_s"])
+    whole = np.ones(res.timeseries["t_s"].size, dtype=bool)
+    assert _goodput_tokens(mf, res.timeseries, whole, dt) == pytest.approx(run_good, rel=1e-9, abs=1e-6)

@@ -49,23 +49,25 @@ class _PoolView:
                                                   "mean_input": pool.mean_input, "mean_output": pool.mean_output})()
 
 
-def slo_estimate(m: Models, ts: dict):
+def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     """The fluid SLO estimate (:func:`dcsim.serving.slo_estimate.estimate_for_run`); with several
     pools, one estimate per pool (each on its own replicas, classes and flows) combined: per-class
     figures as they are (a class lives in one pool), goodput summed, attainment weighted by each
     pool's served requests; the run-wide ``latency_s`` is that of the pool serving the most
-    requests (said in ``method``)."""
+    requests (said in ``method``). ``ticks``: the requests served in those ticks only
+    (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        return estimate_for_run(m, ts)
+        return estimate_for_run(m, ts, ticks=ticks)
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
         cols = pool_columns(m, ts, p)
         view = dict(cols, queue_tokens=cols["held_tokens"], gpus_in_service=ts["gpus_in_service"] * pool.gpus / m.gpus)
-        est = estimate_for_run(_PoolView(m, p), view)
+        est = estimate_for_run(_PoolView(m, p), view, ticks=ticks)
         if not est.estimated:
             return est
         ests.append(est)
-        reqs.append(float(np.sum(cols["achieved_tok_s"])) / pool.mean_output)
+        a = np.asarray(cols["achieved_tok_s"], float)
+        reqs.append(float(np.sum(a if ticks is None else a[ticks])) / pool.mean_output)
     w = np.array(reqs)
     att = [e.slo_attainment for e in ests]
     slo = (float(sum(a * x for a, x in zip(att, w)) / w.sum()) if w.sum() > 0 and all(a is not None for a in att)
@@ -100,14 +102,16 @@ def deferred_on_time_tok_s(ts: dict) -> np.ndarray | float:
     return np.asarray(ts["deferred_served_tok_s"], float) - np.asarray(ts["deferred_late_tok_s"], float)
 
 
-def goodput_fluid(m: Models, ts: dict) -> tuple[float | None, float | None]:
+def goodput_fluid(m: Models, ts: dict, ticks: np.ndarray | None = None) -> tuple[float | None, float | None]:
     """Fluid SLO goodput: (sum over ticks of SLO-meeting output tokens/s, fraction of requests meeting
     their SLOs), from the queueing-aware estimate :mod:`dcsim.serving.slo_estimate` (docs/slo.md);
-    ``(None, None)`` where it makes none (``serving.slo_estimate: false``, a trace workload)."""
-    est = slo_estimate(m, ts)
+    ``(None, None)`` where it makes none (``serving.slo_estimate: false``, a trace workload). ``ticks``
+    (a boolean mask): over those ticks only, with the waits of the whole run."""
+    est = slo_estimate(m, ts, ticks)
     if not est.estimated:
         return None, None
-    return est.goodput_tok_s * ts["t_s"].size, est.slo_attainment
+    n = ts["t_s"].size if ticks is None else int(np.count_nonzero(ticks))
+    return est.goodput_tok_s * n, est.slo_attainment
 
 
 def calibration_provenance(m: Models) -> list[dict]:

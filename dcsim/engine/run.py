@@ -80,13 +80,15 @@ def _goodput_tokens(models: Models, ts: dict, mask: np.ndarray, dt: float) -> fl
     None when no SLO estimate is made (``serving.slo_estimate: false``, a trace workload)."""
     if not np.any(mask):
         return 0.0
-    sub = {k: np.asarray(v)[mask] for k, v in ts.items()
-           if isinstance(v, np.ndarray) and v.shape[:1] == mask.shape}
     # as the run's own figure (assemble_report): the interactive work through the estimate, plus the deferred
     # tokens served by their deadline (until 2026-12-04 the raw columns: deferred work counted as interactive and
-    # its on-time tokens left out, a whole-run window read 0 against the run's 33.2 M)
-    good, _ = goodput_fluid(models, interactive_view(models, sub))  # sum over ticks of SLO-meeting tokens/s
-    return None if good is None else (float(good) + float(np.sum(deferred_on_time_tok_s(sub)))) * dt
+    # its on-time tokens left out, a whole-run window read 0 against the run's 33.2 M). The estimate sees the
+    # whole run and counts the window's ticks: a window cut out of the series started with an empty door queue,
+    # so a window opening on a backlog counted its requests as on time (79.8 M SLO-meeting tokens in a window
+    # of a run whose total was 0, until 2026-12-04)
+    good, _ = goodput_fluid(models, interactive_view(models, ts), ticks=mask)  # sum over the window's ticks
+    on_time = np.broadcast_to(deferred_on_time_tok_s(ts), mask.shape)
+    return None if good is None else (float(good) + float(np.sum(on_time[mask]))) * dt
 
 
 def _binding_seconds(codes: np.ndarray, dt: float) -> dict:

@@ -645,10 +645,15 @@ def tail_caveat(tail: dict | None) -> str | None:
 
 # --------------------------------------------------------------------------- adapter
 
-def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> SloEstimate | NotEstimated:
+def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
+                     ticks: np.ndarray | None = None) -> SloEstimate | NotEstimated:
     """The estimate for a fluid run: ``m`` a built model (duck-typed ``dcsim.engine.build.Models``),
     ``ts`` its per-tick arrays (``achieved_tok_s``, ``queue_tokens``, ``shed_tokens``,
-    ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``)."""
+    ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``).
+
+    ``ticks`` (a boolean mask over the ticks) estimates the requests served in those ticks only (a fault
+    window): the door's wait is still that of the whole run, so a window opening on a backlog counts the
+    wait its requests had (a window cut out of the series would start with an empty queue)."""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -698,12 +703,14 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION) -> Slo
             m._slo_service = cache
         except AttributeError:
             pass
+    shed = np.asarray(ts["shed_tokens"], float)
+    if ticks is not None:
+        served, avail, lvl, door, shed = (np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed))
     cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
     share = cap / cap.sum()
     groups = []
     for g, sv, s in zip(m.groups, cache, share):
-        groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door,
-                                 np.asarray(ts["shed_tokens"], float) * s, dt), sv))
+        groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door, shed * s, dt), sv))
     return estimate_slo(groups, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
                         calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
