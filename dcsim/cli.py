@@ -130,7 +130,9 @@ def cmd_tpf(args) -> int:
     rep = steady_report(preflight(sc, label=args.file).models)
     unlimited_cooling_to_null(rep)  # a plant with no capacity sets no cooling ceiling: null, not inf
     if args.json:
-        print(json.dumps(rep, indent=2, sort_keys=True))
+        from dcsim.textio import json_text
+
+        print(json_text(rep, indent=2, sort_keys=True))
         return 0
     print(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
           f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")

@@ -1034,7 +1034,9 @@ def cmd_plan(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(r, indent=2, sort_keys=True, default=float))
+        from dcsim.textio import json_text
+
+        print(json_text(r, indent=2, sort_keys=True))
     else:
         print(format_targets(r) if args.target else format_plan(r))
     return 0

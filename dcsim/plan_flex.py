@@ -435,7 +435,6 @@ def plan_flex(scenario, question: str, fb: FlexBudget, *, gpus: int | None = Non
 def add_parser(subparsers) -> None:
     """Add ``--curtailment``, ``--max-event``, ``--storage``, ``--load`` to ``dcsim plan`` (registered
     by :mod:`dcsim.plan`, which this module builds on); without ``--curtailment`` plan answers as before."""
-    import json
     import sys
 
     from dcsim.plan import _sets
@@ -474,7 +473,9 @@ def add_parser(subparsers) -> None:
                 raise
             print(f"error: {e}", file=sys.stderr)
             return 2
-        print(json.dumps(r, indent=2, sort_keys=True, default=float) if args.json else format_flex(r))
+        from dcsim.textio import json_text
+
+        print(json_text(r, indent=2, sort_keys=True) if args.json else format_flex(r))
         return 0
 
     p.set_defaults(func=cmd)

@@ -47,6 +47,15 @@ def plain(obj: Any, nonfinite: str = "refuse", path: str = "") -> Any:
     raise TypeError(f"value {path or '<root>'} of type {type(obj).__name__} cannot be written to JSON: {obj!r}")
 
 
+def json_text(obj: Any, **kw) -> str:
+    """Strict JSON of an answer printed for machines (``--json``): :func:`plain` with every non-finite number as
+    null (JSON has no NaN or Infinity: ``JSON.parse`` and strict parsers reject them; an unbounded ceiling or an
+    undefined crossover is null)."""
+    import json
+
+    return json.dumps(plain(obj, nonfinite="null"), allow_nan=False, **kw)
+
+
 def decode_text(data: bytes, where: str, error: type[Exception] = ValueError, fallback: str | None = None) -> str:
     """``data`` as UTF-8 text (a BOM allowed). Not UTF-8: decode with ``fallback`` when given
     (EPW headers are often Latin-1), else raise ``error(f"{where}{line}: not UTF-8 text ...")``

@@ -91,3 +91,27 @@ def test_empty_out_folder_is_refused_before_any_work(argv, capsys, tmp_path, mon
     assert e.value.code == 2
     assert "--out: is empty" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing simulated, nothing written
+
+
+def _strict_json(text: str):
+    """JSON as a strict parser reads it: NaN and Infinity are not JSON (JavaScript's JSON.parse rejects them)."""
+    def refuse(c):
+        raise ValueError(f"non-JSON constant {c}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_answers_are_strict_json(tmp_path, capsys):
+    """``tpf --json`` (a crossover with no outdoor temperature) and ``plan --json`` (an unbounded demand ceiling)
+    printed NaN and Infinity until 2026-12-04; an undefined or unbounded figure is null."""
+    from conftest import small_scenario
+
+    f = tmp_path / "small.yaml"
+    sc = small_scenario()
+    sc["duration"] = "30 min"
+    f.write_text(yaml.safe_dump(sc))
+    assert main(["tpf", str(f), "--json"]) == 0
+    rep = _strict_json(capsys.readouterr().out)
+    assert any(m["crossover"].get("t_out_c", 0) is None for m in rep["moments"].values())
+    assert main(["plan", str(f), "-q", "interconnect-for", "--json"]) == 0
+    ans = _strict_json(capsys.readouterr().out)
+    assert ans["ceilings"]["demand_tok_s"] is None
