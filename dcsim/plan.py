@@ -890,12 +890,14 @@ def format_targets(r: dict) -> str:
         lines.append(f"  {r['calibration_caveat']}")
     if q == "max-demand":
         if r.get("targets_bind", True):
-            lines.append(f"  answer: workload.arrivals.scale = {r['scale']:.4g} ({r['scale_ratio']:.3g}x the scenario; "
-                         f"bracket {r['bracket'][0]:.4g} .. {r['bracket'][1]:.4g}); the closed form's ceiling is "
+            lines.append(f"  answer: workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
+                         f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario; "
+                         f"bracket {round_sig(r['bracket'][0], 4, up=False):.4g} .. {round_sig(r['bracket'][1], 4, up=True):.4g}); "
+                         f"the closed form's ceiling is "
                          f"scale {r['closed_form_scale']:.4g}")
         else:
-            lines.append(f"  answer: the facility's ceiling, workload.arrivals.scale = {r['scale']:.4g} "
-                         f"({r['scale_ratio']:.3g}x the scenario): the targets do not bind")
+            lines.append(f"  answer: the facility's ceiling, workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
+                         f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario): the targets do not bind")
             lines.append(f"  note: {r['note']}")
     elif q == "max-gpus":
         most = (f"{r['most_gpus']:,} GPUs" if r.get("most_gpus_bounded", True) else
@@ -918,7 +920,7 @@ def format_targets(r: dict) -> str:
             lines.append("  powered-down recommendation " + ("CONFIRMED" if c["confirmed"] else "NOT CONFIRMED")
                          + f" by {len(c['runs'])} {c['fidelity']}-fidelity run(s)")
     else:
-        lines.append(f"  answer: interconnect {fq(r['interconnect_w'], 'power')} for {r['gpus']:,} GPUs "
+        lines.append(f"  answer: interconnect {fq(round_sig(r['interconnect_w'], 4, up=True), 'power')} for {r['gpus']:,} GPUs "
                      f"(bracket {fq(r['bracket'][0], 'power')} .. {fq(r['bracket'][1], 'power')}; power stops binding "
                      f"at full load from {fq(r['closed_form_interconnect_w'], 'power')})")
     f = r["fast"]
@@ -958,8 +960,21 @@ def _fmt_check(c: dict) -> str:
 
 # --------------------------------------------------------------------------- CLI
 
+def round_sig(x: float, digits: int = 4, up: bool = True) -> float:
+    """``x`` to ``digits`` significant figures, rounded up (a minimum: the printed answer still suffices) or down
+    (a maximum: the printed answer still fits). Rounding to nearest printed an interconnect 0.003 % below the
+    minimum, where power binds instead of the compute the answer names."""
+    if not math.isfinite(x) or x == 0:
+        return x
+    q = 10.0 ** (math.floor(math.log10(abs(x))) - digits + 1)
+    y = x / q
+    y = math.ceil(y - 1e-9) if up else math.floor(y + 1e-9)  # a value already on the grid stays (float noise)
+    return y * q
+
+
 def format_plan(r: dict) -> str:
-    """Human-readable answer."""
+    """Human-readable answer. A maximum (max-demand's scale) is printed rounded down and a minimum
+    (interconnect-for's power) rounded up, so the printed figure keeps the answer's binding constraint."""
     from dcsim.units import format_quantity as fq
 
     q = r["question"]
@@ -977,10 +992,12 @@ def format_plan(r: dict) -> str:
             lines.append(f"  {r['next_binding']} would bind from {r['gpus_at_flip']:,.0f} GPUs "
                          f"(margin {r['margin_gpus']:,.0f} GPUs; one rack more: {r['next_binding_above']} binds)")
     elif q == "max-demand":
-        lines.append(f"  answer: workload.arrivals.scale = {r['scale']:.4g} ({r['scale_ratio']:.3g}x the scenario), "
+        lines.append(f"  answer: workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
+                     f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario), "
                      f"peak demand {r['peak_demand_tok_s']:,.0f} tok/s")
     else:
-        lines.append(f"  answer: interconnect {fq(r['interconnect_w'], 'power')} for {r['gpus']:,} GPUs at full load")
+        lines.append(f"  answer: interconnect {fq(round_sig(r['interconnect_w'], 4, up=True), 'power')} for "
+                     f"{r['gpus']:,} GPUs at full load")
     lines.append(f"  critical moment: t = {mo['t_s'] / 3600:.2f} h, outdoor {mo['t_out_c']:.1f} degC")
     if "headroom" in r:
         hd = r["headroom"]

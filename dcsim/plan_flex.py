@@ -370,6 +370,7 @@ def connectable_gpus_curve(scenario, budgets, *, max_event: str | None = "4 h", 
 def format_flex(r: dict) -> str:
     """Human-readable answer of a curtailment-budget question."""
     from dcsim.units import format_quantity as fq
+    from dcsim.plan import round_sig
 
     b = r["budget"]
     st = b["storage"]
@@ -388,7 +389,7 @@ def format_flex(r: dict) -> str:
                      f"{r['overrides']['racks.0.count']} racks = {round(r['overrides']['racks.0.count'] * per_rack):,} "
                      "GPUs, the answer's GPUs fill part of one more)")
     else:
-        lines.append(f"  answer: interconnect {fq(r['flex']['interconnect_w'], 'power')} for {r['gpus']:,} GPUs "
+        lines.append(f"  answer: interconnect {fq(round_sig(r['flex']['interconnect_w'], 4, up=True), 'power')} for {r['gpus']:,} GPUs "
                      f"(firm: {fq(r['firm']['interconnect_w'], 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
     c = r["curtailment"]
     lines.append(f"  the site flexes {c['hours']:.1f} h ({100 * c['share_of_hours']:.2f} % of the hours) in "

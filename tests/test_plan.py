@@ -388,3 +388,21 @@ def test_targets_that_never_bind_are_not_given_the_search_limit_as_an_answer():
     assert r["targets_bind"] is False and r["scale"] == pytest.approx(r["closed_form_scale"])
     text = format_targets(r)
     assert "the targets do not bind" in text and "hold_limit" in r["note"]
+
+
+def test_printed_answers_round_toward_the_answers_own_side():
+    """A minimum is printed rounded up and a maximum rounded down (to nearest, interconnect-for printed 96.07 kW
+    for 96,073.4 W, where power binds instead of compute; max-demand 3.571 for 3.57095, where compute binds)."""
+    from dcsim.plan import round_sig
+
+    assert round_sig(96073.4, 4, up=True) == pytest.approx(96080.0)
+    assert round_sig(3.57095, 4, up=False) == pytest.approx(3.570)
+    assert round_sig(96080.0, 4, up=True) == pytest.approx(96080.0)  # on the grid: unchanged
+    assert round_sig(3.570, 4, up=False) == pytest.approx(3.570)
+    base = {"scenario": "s", "weather_percentile": None, "moments_evaluated": 1, "moment": {"t_s": 0.0, "t_out_c": 20.0},
+            "ceilings": {"compute_tok_s": 1.0, "power_tok_s": 1.0, "cooling_tok_s": 1.0}, "binding": "compute",
+            "gpus": 64}
+    out = format_plan(dict(base, question="interconnect-for", interconnect_w=96073.4))
+    assert "96.08 kW" in out
+    out = format_plan(dict(base, question="max-demand", scale=3.57095, scale_ratio=3.57095, peak_demand_tok_s=1.0))
+    assert "scale = 3.57 " in out and "3.571" not in out
