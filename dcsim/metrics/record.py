@@ -149,6 +149,7 @@ class Binding:
     final: str | None
     most_common: str | None
     median_slack: dict
+    most_common_tied: list = field(default_factory=list)
 
 
 @dataclass

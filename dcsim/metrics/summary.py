@@ -59,6 +59,8 @@ def binding_summary(ts: dict, dt: float) -> dict:
         "n_shifts": len(sh),
         "final": BINDING_NAMES[int(b[-1])] if b.size else None,
         "most_common": max(share, key=share.get) if b.size else None,
+        # every constraint with the largest share (a tie: as many ticks each; most_common is the first of them)
+        "most_common_tied": [k for k, v in share.items() if b.size and v == max(share.values())],
         "median_slack": slack,
     }
 

@@ -22,7 +22,7 @@ import numpy as np
 from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_pct, fmt_si, get_path, stack_caveat,
                                uncalibrated_caveat)
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import SERVED_OVER_C
+from dcsim.report.summary import SERVED_OVER_C, tied_leaders
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.textio import decode_text, out_folder
@@ -217,7 +217,13 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         final = b.get("final") or b.get("current")
         if final is None and b.get("shifts"):
             final = b["shifts"][-1].get("to")
-        binding.append({"most_common": most, "most_common_share": share.get(most) if most else None, "final": final, "n_shifts": len(b.get("shifts") or []),
+        tied = tied_leaders(share)
+        if most is not None and len(tied) > 1 and most in tied:  # a tie is named as one: "compute = cooling"
+            most = " = ".join(tied)
+            share_most = share.get(tied[0])
+        else:
+            share_most = share.get(most) if most else None
+        binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": _calibration_label(get_path(r, "provenance.calibration"))})
     data: dict[str, Any] = {
         "runs": [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),

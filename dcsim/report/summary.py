@@ -103,6 +103,16 @@ def report_latency(report: Mapping[str, Any]) -> dict[str, dict]:
 
 
 
+def tied_leaders(shares: Mapping[str, float]) -> list[str]:
+    """The constraints sharing the largest time share (shares are tick counts over the same total, so a tie is
+    exact), in the order of ``shares``; one name when there is no tie."""
+    sh = {k: float(v) for k, v in shares.items() if isinstance(v, (int, float))}
+    if not sh:
+        return []
+    top = max(sh.values())
+    return [k for k, v in sh.items() if v == top]
+
+
 def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
     """(the constraint binding the longest, how to say it) from ``binding.share``.
 
@@ -115,10 +125,14 @@ def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
     if not sh:
         return None, "n/a"
     top = max(sh, key=sh.get)
-    txt = (f"{top} most of the time ({fmt_pct(sh[top])})" if sh[top] > 0.5
-           else f"{top} {fmt_pct(sh[top])} of the time (the most of any)")
+    tied = tied_leaders(sh)
+    if len(tied) > 1:  # as many ticks each: neither is "the most of any" (and the first in dict order is no answer)
+        txt = f"{' and '.join(tied)} {fmt_pct(sh[top])} of the time each (tied, the most of any)"
+    else:
+        txt = (f"{top} most of the time ({fmt_pct(sh[top])})" if sh[top] > 0.5
+               else f"{top} {fmt_pct(sh[top])} of the time (the most of any)")
     limits = sorted(((k, v) for k, v in sh.items() if k != "demand" and v > 0), key=lambda kv: -kv[1])
-    if top == "demand" and limits:
+    if "demand" in tied and limits:
         txt += (f"; a limit binds {fmt_pct(sum(v for _, v in limits))}: "
                 + ", ".join(f"{k} {fmt_pct(v)}" for k, v in limits))
     return top, txt
