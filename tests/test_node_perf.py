@@ -380,3 +380,18 @@ def test_docs_node_md_own_model_examples_state_the_bands_build_node_gives():
         band = build_node(NodeSpec(gpu="H100-SXM", model=model, tensor_parallel=tp)).calibration["error_band_pct"]
         text = f"±{band['tok_s_pct']:.1f} % tok/s, ±{band['j_per_tok_pct']:.1f} % J/token"
         assert text in doc, text
+
+
+def test_a_power_limit_floor_at_or_below_idle_is_refused():
+    """An inline GPU whose lowest settable limit is below its idle power (150 W idle, 100 W floor, capped at
+    120 W) ran with every busy step reported at exactly the limit — a working GPU drawing less than an idle
+    one — until 2026-12-04. Every cap is clipped up to the floor, so a floor above idle keeps every limit above it."""
+    from pydantic import ValidationError
+
+    kw = dict(name="toy", peak_flops={"bf16": "100 TFLOP/s"}, hbm_bytes="40 GB", hbm_bw="1 TB/s", tdp_w="700 W",
+              idle_w="150 W", server={"gpus_per_node": 8, "non_gpu_idle_w": 400, "non_gpu_max_w": 800,
+                                      "psu_efficiency": 0.9})
+    for floor in ("100 W", "150 W"):
+        with pytest.raises(ValidationError, match=r"power_limit_min_w .* must be > idle_w \(150 W\)"):
+            GpuSpec(power_limit_min_w=floor, **kw)
+    assert GpuSpec(power_limit_min_w="151 W", **kw).power_limit_min_w == 151.0

@@ -49,7 +49,8 @@ def _grid_power(n, clock, cap=None):
 @pytest.mark.parametrize("name", sorted(PROFILES))
 def test_board_limit_is_a_law_for_every_profile(name):
     """Property: over batch, context, phase, clock and cap, per-GPU power never exceeds the limit,
-    rises with the clock while the step shortens, and rises (within 3 %) with the work of a step."""
+    rises with the clock while the step shortens, and is continuous in the work of a step: rising from batch 1,
+    falling beyond its peak by at most the stated bounds."""
     for cap in (None, 0.6):
         n = _node(name)
         if cap is not None:
@@ -62,14 +63,21 @@ def test_board_limit_is_a_law_for_every_profile(name):
                 assert p / tp > n.gpu.idle_w  # any work draws more than idle
         for (_, _, (d_lo, p_lo)), (_, _, (d_hi, p_hi)) in zip(grids[0.6], grids[1.0]):
             assert p_hi >= p_lo * (1 - 1e-9) and d_hi <= d_lo * (1 + 1e-9)
-        # monotone (within 3 %: a shift from memory to overhead or compute share can dip slightly,
-        # as ML.ENERGY's own curves do) and continuous in the work of the step, from batch 1 up
+        # continuous in the work of the step (no jump between neighbouring points of a 400-point grid), rising
+        # from batch 1 (nothing more than 4 % below the power of the least work: the MoE profiles dip 2-4 % at
+        # small batch as the expert reads spread), and not monotone beyond a peak, within stated bounds: prefill
+        # peaks at the roofline ridge (both units busy) and falls up to 7.7 % by 32k tokens; decode falls up to
+        # 23.6 % by batch 2,048 as the per-sequence overhead (at P_sync) takes a growing share of the step, as
+        # ML.ENERGY measured on B200 Qwen3-235B TP8 (5,078 W at batch 256, 4,509 W at 1,024: -11 %; docs/node.md)
         step = n.step_fn()
         pre = np.array([step(L, 0, 0.0)[1] for L in np.geomspace(1, 32768, 400)])
         dec = np.array([step(0, b, b * 1000.0)[1] for b in np.geomspace(1, 2048, 400)])
-        for curve in (pre, dec):
+        for curve, fall in ((pre, 0.10), (dec, 0.25)):
             rel = np.diff(curve) / curve[:-1]
-            assert rel.min() > -0.03 and np.abs(rel).max() < 0.03, name
+            assert np.abs(rel).max() < 0.03, name
+            top = int(np.argmax(curve))
+            assert curve[:top + 1].min() >= 0.96 * curve[0], name
+            assert curve[top:].min() >= (1 - fall) * curve[top], name
         # prefill draws at least what batch-1 decode does ([SW]: prefill is the power-hungry phase)
         assert pre[-1] >= dec[0] * (1 - 1e-9)
 

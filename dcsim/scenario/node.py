@@ -64,6 +64,11 @@ class GpuSpec(Spec):
             raise ValueError(f"idle_w ({self.idle_w:g} W) must be < tdp_w ({self.tdp_w:g} W)")
         if self.power_limit_min_w > self.tdp_w:
             raise ValueError(f"power_limit_min_w ({self.power_limit_min_w:g} W) must be <= tdp_w")
+        if not self.power_limit_min_w > self.idle_w:
+            # a board cannot hold a working GPU below what it draws with no work: every power_cap is clipped up to
+            # power_limit_min_w, so this keeps every limit above idle (H100: 200 W settable vs 72 W idle [SMI])
+            raise ValueError(f"power_limit_min_w ({self.power_limit_min_w:g} W) must be > idle_w ({self.idle_w:g} W): "
+                             "a power limit at or below idle power cannot be met by a GPU doing any work")
         return self
 
 
