@@ -320,7 +320,7 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
     shifts = get_path(report, "binding.shifts", []) or []
     if not shifts:
         return '<p class="note">The binding constraint did not change during the run.</p>'
-    head = ('<tr><th>time</th><th>t (s)</th><th class="l">from → to</th><th>demand</th>'
+    head = ('<tr><th title="time since the start of the run">elapsed</th><th>t (s)</th><th class="l">from → to</th><th>demand</th>'
             '<th>outdoor</th><th>PUE</th><th>GPUs in service</th></tr>')
     rows = []
     for sh in shifts[:limit]:
@@ -351,7 +351,7 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
             keys += [k for k in ent if k not in keys]
     if not keys:
         return ""
-    head = ("<tr>" + ("<th>time</th>" if "t_s" in keys else "")
+    head = ("<tr>" + ("<th title=\"time since the start of the run\">elapsed</th>" if "t_s" in keys else "")
             + "".join(f'<th class="l">{_e(k)}</th>' for k in keys) + "</tr>")
     rows = []
     for ent in entries[:limit]:
