@@ -572,3 +572,36 @@ def test_every_group_mode_gives_no_profile_to_a_group_too_small_for_one():
     assert few == ["H100-SXM_qwen3-32b_bf16_tp1"]
     (alone,) = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
     assert alone["name"] == "H100-SXM_qwen3-32b_bf16_tp1"
+
+
+def _h100_8b_lines() -> list[str]:
+    """The shipped H100 Llama-3.1-8B load rows (header first): the measurement file the row checks below edit."""
+    return (MEASUREMENT_DIR / "mlenergy_llama-3.1-8b.csv").read_text().splitlines()
+
+
+def test_a_tensor_parallel_degree_the_engine_refuses_is_refused_with_file_and_line(tmp_path):
+    """n_gpus 3 for Llama-3.1-8B (32 heads): build_node refuses that replica, so calibrate refuses the row (its
+    file:line and the engine's own reason) instead of writing a profile nothing can use; --skip-bad-rows leaves it out."""
+    from dcsim.node.calibrate import MeasurementError
+
+    with pytest.raises(ValueError) as engine:
+        build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=3))
+    f = _with_value(_h100_8b_lines(), "n_gpus", "3", tmp_path / "m.csv")
+    with pytest.raises(MeasurementError) as e:
+        read_rows([f])
+    assert str(e.value).startswith(f"{f}:3: column 'n_gpus': {engine.value}")
+    skipped: list[str] = []
+    rows = read_rows([f], skip_bad=True, skipped=skipped)
+    assert len(skipped) == 1 and skipped[0].startswith(f"{f}:3:") and {r["n_gpus"] for r in rows} == {"1"}
+
+
+@pytest.mark.parametrize("column, value, known", [("gpu", "H100-PCIE", "H100-SXM"), ("model", "llama-9", "llama-3.1-8b")])
+def test_an_unknown_gpu_or_model_names_the_first_bad_row(tmp_path, capsys, column, value, known):
+    """One row naming a GPU (or model) the catalog lacks among good rows: the error names that row's file:line and the
+    known names (before: an unknown GPU's error named no row, and one bad row among good ones gave "every selected
+    group has fewer than 4 load levels")."""
+    f = _with_value(_h100_8b_lines(), column, value, tmp_path / "m.csv")
+    assert main([str(f)]) == 2
+    err = capsys.readouterr().err
+    assert f"{f}:3: column '{column}': unknown {'GPU' if column == 'gpu' else 'model'} '{value}'; known: " in err
+    assert known in err and "load levels" not in err and "define it inline" not in err

@@ -58,7 +58,7 @@ from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, r
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
-                             median_prefill_tokens)
+                             median_prefill_tokens, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
@@ -118,7 +118,7 @@ POWER_OVER_TDP = 1.25
 MIN_LATENCY_FACTOR = 0.9
 
 
-def _row_problem(r: dict) -> str | None:
+def _row_problem(r: dict, catalog: bool = True) -> str | None:
     if None in r:
         return "more cells than the header has columns"
     kind = (r.get("kind") or "load").strip()
@@ -141,6 +141,9 @@ def _row_problem(r: dict) -> str | None:
             return f"column {c!r}: must be a finite number > 0, got {excerpt(v)}"
         if c in _INTEGER[kind] and not _is_count(v):
             return f"column {c!r}: must be a whole number (a count), got {excerpt(v)}"
+    problem = _catalog_problem(r) if catalog else None
+    if problem:
+        return problem
     problem = _optional_number(r, "j_per_out_tok", 1e-300, "must be a finite number > 0 (J per output token)")
     if problem:
         return problem
@@ -189,9 +192,32 @@ def _is_count(v) -> bool:
     return t.isascii() and t.isdigit()
 
 
+def _catalog_reason(e: Exception) -> str:
+    """The catalog's "unknown GPU/model ...; known: ..." message, without its hint for scenarios (a measurement
+    row cannot define a GPU or model inline)."""
+    return str(e).strip(chr(39) + chr(34)).removesuffix(" (or define it inline)")
+
+
+def _catalog_problem(r: dict) -> str | None:
+    """A row naming a GPU or a model the catalog does not hold (the known names listed), or a tensor-parallel
+    degree (``n_gpus``) the model's attention heads do not split over: the engine refuses that replica
+    (:func:`dcsim.node.model.build_node` runs :func:`dcsim.node.perf.tensor_parallel_problem`, the check reused
+    here, on a server of the GPU's size), so a profile fitted to the row could not be used."""
+    try:
+        gpu = resolve_gpu(r["gpu"].strip())
+    except ValueError as e:
+        return f"column 'gpu': {_catalog_reason(e)}"
+    try:
+        model = resolve_model(r["model"].strip())
+    except ValueError as e:
+        return f"column 'model': {_catalog_reason(e)}"
+    problem = tensor_parallel_problem(model, int(r["n_gpus"]), gpu.server.gpus_per_node)
+    return f"column 'n_gpus': {problem}" if problem else None
+
+
 def _power_problem(r: dict, kind: str) -> str | None:
     """A row whose per-GPU power exceeds :data:`POWER_OVER_TDP` times its GPU's board power (a GPU in the catalog;
-    an unknown one is reported when its group is built), or whose peak power is below its average."""
+    :func:`_catalog_problem` refuses an unknown one), or whose peak power is below its average."""
     try:
         tdp = resolve_gpu(r["gpu"].strip()).tdp_w
     except (ValueError, KeyError):
@@ -292,13 +318,16 @@ def _csv_text(p: str | Path) -> str:
     return decode_text(data, f"{p}:", MeasurementError)
 
 
-def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None) -> list[dict]:
+def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None,
+              catalog: bool = True) -> list[dict]:
     """All rows of the CSV files (strings), with ``_file`` and ``_line`` added.
 
     A malformed row raises :class:`MeasurementError` naming ``file:line`` and the column; with
     ``skip_bad`` it is left out instead and its ``file:line: reason`` appended to ``skipped``. A file that cannot be
     read as CSV (not UTF-8, larger than :data:`MAX_CSV_BYTES`, a repeated column name, a cell beyond the CSV
-    reader's field limit) is an error whatever ``skip_bad`` says.
+    reader's field limit) is an error whatever ``skip_bad`` says. With ``catalog`` (the fits) a row naming a GPU or
+    model the catalog lacks, or a TP degree its model does not split over, is malformed (:func:`_catalog_problem`);
+    ``--predict`` reads them and reports such a group as one it cannot build.
     """
     rows = []
     for p in paths:
@@ -310,7 +339,7 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
                 raise MeasurementError(f"{p}:1: column {excerpt(dup[0])} appears twice in the header")
             for r in reader:
                 line = reader.line_num
-                why = _row_problem(r)
+                why = _row_problem(r, catalog)
                 if why is not None:
                     msg = f"{p}:{line}: {why}"
                     if not skip_bad:
@@ -382,9 +411,9 @@ class _Group:
         self.expert_parallel = layouts.pop()
         try:
             self.d = _derived(r0["model"], self.precision, self.tp, self.expert_parallel)
-        except ValueError as e:  # an unknown model, experts that do not split: name the rows
+        except ValueError as e:  # experts that do not split (an unknown model is refused by read_rows): name the rows
             raise MeasurementError(f"{r0['_file']}:{r0['_line']}: {'/'.join(map(str, self.key))}: "
-                                   f"{str(e).strip(chr(39) + chr(34))}") from None
+                                   f"{_catalog_reason(e)}") from None
         self.gpu = gpu
         self.weight = weight
         load = [r for r in rows if fitted_load(r)]
