@@ -605,3 +605,22 @@ def test_an_unknown_gpu_or_model_names_the_first_bad_row(tmp_path, capsys, colum
     err = capsys.readouterr().err
     assert f"{f}:3: column '{column}': unknown {'GPU' if column == 'gpu' else 'model'} '{value}'; known: " in err
     assert known in err and "load levels" not in err and "define it inline" not in err
+
+
+def test_j_per_token_must_agree_with_power_over_token_rate(tmp_path):
+    """j_per_out_tok (the J/token the fit reads) and gpu_power_w / output_tok_s are one quantity: a row where they
+    differ by more than J_PER_TOK_REL_TOL is refused naming both values (before: 40 against 0.455 was fitted
+    silently); every shipped row agrees to rounding, and a value rounded to 3 significant digits passes."""
+    from dcsim.node.calibrate import J_PER_TOK_REL_TOL, MeasurementError
+
+    worst = max(abs(float(r["j_per_out_tok"]) / (float(r["gpu_power_w"]) / float(r["output_tok_s"])) - 1)
+                for r in read_rows(sorted(MEASUREMENT_DIR.glob("*.csv"))) if (r.get("j_per_out_tok") or "").strip())
+    assert worst < 1e-4 < J_PER_TOK_REL_TOL  # the comment at J_PER_TOK_REL_TOL states it: 0.0066 %
+    lines = _h100_8b_lines()
+    f = _with_value(lines, "j_per_out_tok", "40", tmp_path / "m.csv")
+    with pytest.raises(MeasurementError, match=r"m\.csv:3: column 'j_per_out_tok': 40 J per output token disagrees "
+                                               r"with gpu_power_w / output_tok_s = [\d.]+ / [\d.]+ = 0\.\d+"):
+        read_rows([f])
+    row = next(csv.DictReader(lines[:3][::2]))  # the header and file line 3
+    ratio = float(row["gpu_power_w"]) / float(row["output_tok_s"])
+    assert len(read_rows([_with_value(lines, "j_per_out_tok", f"{ratio:.3g}", tmp_path / "ok.csv")])) == len(lines) - 1

@@ -113,6 +113,13 @@ _PRECISIONS = ("bf16", "fp8", "int4")
 #: margin (assumption) covers a measurement's averaging, not a column holding a replica's sum where a per-GPU value
 #: belongs
 POWER_OVER_TDP = 1.25
+#: a load row's ``j_per_out_tok`` (the J/token the fit reads) may differ from ``gpu_power_w / output_tok_s`` by at most
+#: this fraction: the two are one quantity (energy over the window / tokens = average power / token rate), so they
+#: differ only by rounding. ML.ENERGY's published values agree to rounding: across every shipped load row the largest
+#: disagreement is 0.0066 % (mlenergy_llama-3.1-8b.csv:11, 0.07019 against 688.3 / 9805.59 = 0.070195). 1 % admits a
+#: J/token rounded to 3 significant digits (at most 0.5 % off) with its power and rate rounded too, and refuses a
+#: column from another run or in other units (it would move the fitted J/token by more than the rounding)
+J_PER_TOK_REL_TOL = 0.01
 #: a cap row's latency factor (step time under the cap / at TDP) below this is refused: a power cap cannot speed a
 #: step up; the margin (assumption) covers measurement noise
 MIN_LATENCY_FACTOR = 0.9
@@ -147,6 +154,12 @@ def _row_problem(r: dict, catalog: bool = True) -> str | None:
     problem = _optional_number(r, "j_per_out_tok", 1e-300, "must be a finite number > 0 (J per output token)")
     if problem:
         return problem
+    if kind == "load" and (r.get("j_per_out_tok") or "").strip():
+        j, w, t = float(r["j_per_out_tok"]), float(r["gpu_power_w"]), float(r["output_tok_s"])
+        if abs(j / (w / t) - 1.0) > J_PER_TOK_REL_TOL:
+            return (f"column 'j_per_out_tok': {j:g} J per output token disagrees with gpu_power_w / output_tok_s "
+                    f"= {w:g} / {t:g} = {w / t:.4g} (more than {J_PER_TOK_REL_TOL:.0%} apart; the two are one quantity: leave "
+                    f"j_per_out_tok empty to use the ratio)")
     power = _power_problem(r, kind)
     if power:
         return power
