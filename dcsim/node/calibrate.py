@@ -154,15 +154,16 @@ def _row_problem(r: dict, catalog: bool = True) -> str | None:
     problem = _optional_number(r, "j_per_out_tok", 1e-300, "must be a finite number > 0 (J per output token)")
     if problem:
         return problem
+    power = _power_problem(r, kind)
+    if power:
+        return power
+    # after the power check: a power column above the board's is the wrong one, named as such
     if kind == "load" and (r.get("j_per_out_tok") or "").strip():
         j, w, t = float(r["j_per_out_tok"]), float(r["gpu_power_w"]), float(r["output_tok_s"])
         if abs(j / (w / t) - 1.0) > J_PER_TOK_REL_TOL:
             return (f"column 'j_per_out_tok': {j:g} J per output token disagrees with gpu_power_w / output_tok_s "
-                    f"= {w:g} / {t:g} = {w / t:.4g} (more than {J_PER_TOK_REL_TOL:.0%} apart; the two are one quantity: leave "
-                    f"j_per_out_tok empty to use the ratio)")
-    power = _power_problem(r, kind)
-    if power:
-        return power
+                    f"= {w:g} / {t:g} = {w / t:.4g} (more than {J_PER_TOK_REL_TOL:.0%} apart; the two are one "
+                    f"quantity: leave j_per_out_tok empty to use the ratio)")
     if kind == "cap":
         phase = (r.get("phase") or "").strip()
         if phase not in ("prefill", "decode"):
