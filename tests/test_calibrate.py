@@ -624,3 +624,34 @@ def test_j_per_token_must_agree_with_power_over_token_rate(tmp_path):
     row = next(csv.DictReader(lines[:3][::2]))  # the header and file line 3
     ratio = float(row["gpu_power_w"]) / float(row["output_tok_s"])
     assert len(read_rows([_with_value(lines, "j_per_out_tok", f"{ratio:.3g}", tmp_path / "ok.csv")])) == len(lines) - 1
+
+
+def test_repeated_rows_count_as_one_point_and_are_fitted_once(tmp_path):
+    """Copies of a row (same group and inputs) are one measurement point: one load row written five times is refused
+    as the row alone is (before: "15 measured values, 8 free parameters", MAPE 1 %, standard errors shrunk by the
+    copies); copies among other rows give the fit of the rows without them, with a warning naming file:lines."""
+    lines = _h100_8b_lines()
+    five = tmp_path / "five.csv"
+    five.write_text("\n".join([lines[0]] + [lines[1]] * 5) + "\n")
+    with pytest.raises(ValueError, match=r"3 measured value\(s\) for 8 free parameters.*rows .*five\.csv:2,3,4,5,6 are "
+                                         r"one point and count once"):
+        calibrate([five])
+    base, dup = tmp_path / "base.csv", tmp_path / "dup.csv"
+    base.write_text("\n".join(lines[:6]) + "\n")
+    dup.write_text("\n".join(lines[:6] + [lines[2], lines[2]]) + "\n")
+    pb, pd = calibrate([base]), calibrate([dup])
+    assert pd["params"] == pb["params"] and pd["uncertainty"] == pb["uncertainty"] and pd["fit"] == pb["fit"]
+    assert pd["warnings"] == [f"rows {dup}:3,7,8 repeat one load point (same group and inputs): fitted once"] \
+        + pb["warnings"]
+    # the same file given twice: each row once
+    twice = calibrate([base, base])
+    assert twice["fit"]["n_values"] == pb["fit"]["n_values"] and twice["params"] == pb["params"]
+    assert f"rows {base}:2 (a file given more than once) repeat one load point" in twice["warnings"][0]
+    # copies that measured different values: one point at the geometric mean (the centre of their log residuals)
+    from dcsim.node.calibrate import merge_repeats
+    r1, r2 = ({**r, "output_tok_s": v, "j_per_out_tok": j} for r, v, j in
+              zip(read_rows([base])[:2], ("100", "400"), ("", "1.0")))
+    r2 = {**r2, **{k: r1[k] for k in ("max_num_seqs", "batch", "mean_out", "decode_ctx")}, "_line": 9}
+    (m,) = merge_repeats([r1, r2])
+    assert float(m["output_tok_s"]) == pytest.approx(200.0) and m["j_per_out_tok"] == "" and m["_repeats_differ"]
+    assert m["_repeats"] == [(str(base), 2), (str(base), 9)]

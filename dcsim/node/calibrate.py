@@ -32,7 +32,8 @@ departure costs what one point 10 % off costs), and P_compute >= P_memory >= P_s
 stiff one-sided penalties (prefill is the power-hungry phase [SW]; overheads load neither unit). The fit reports each parameter's standard error
 from the Jacobian at the optimum, flags a parameter on a bound or not identified by the data
 (its data-only standard error above half its value: the prior, not the data, sets it), and
-refuses a group with fewer measured values than free parameters. ``--pool`` fits one parameter
+refuses a group with fewer measured values than free parameters (rows repeating a measurement point count, and
+are fitted, once: :func:`merge_repeats`). ``--pool`` fits one parameter
 set to all the groups of a GPU (each group weighted equally): the GPU's hardware efficiencies,
 which :func:`dcsim.node.catalog.transfer_profile` uses for models with no calibration.
 Fit: ``scipy.optimize.least_squares`` (trf, bounded) over the free parameters from a fixed grid of starts;
@@ -364,11 +365,77 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
                 r["kind"] = (r.get("kind") or "load").strip()
                 r["source"] = (r.get("source") or "").strip() or f"{Path(p).name}:{line}"
                 r["_file"] = Path(p).name
+                r["_path"] = str(p)  # as given, for the warnings that name rows (merge_repeats)
                 r["_line"] = line
                 rows.append(r)
         except csv.Error as e:
             raise MeasurementError(f"{p}:{reader.line_num}: not readable as CSV ({excerpt(str(e), 100, quote=False)})") from None
-    return rows
+    return merge_repeats(rows)
+
+
+#: the measured columns of each row kind (the rest of a row sets the point it measures)
+_MEASURED = {"load": ("output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms"),
+             "request": ("prompt_time_ms", "token_time_ms", "avg_gpu_power_w", "peak_gpu_power_w"),
+             "cap": ("latency_factor",)}
+
+
+def point_key(r: dict) -> tuple:
+    """The measurement point a row measures: its kind, group (:func:`group_key`), expert layout and the inputs the
+    fit predicts it from (a load row's level, batch, prompt and output lengths, decode context, prompt spread and
+    request repeats; a request row's prompt, batch and output tokens; a cap row's phase, prompt, batch, cap and
+    context). Rows with one key are one point, whatever they measured."""
+    base = (r["kind"], *group_key(r), row_expert_parallel(r))
+    if r["kind"] == "load":
+        return base + (int(r["max_num_seqs"]), float(r["batch"]), float(r["mean_in"]), float(r["mean_out"]),
+                       row_decode_ctx(r), row_prompt_scv(r), row_request_repeats(r))
+    pt, b = float(r["prompt_tokens"]), float(r["batch"])
+    if r["kind"] == "request":
+        return base + (pt, b, float(r["output_tokens"]))
+    ctx = float(r.get("ctx_tokens") or pt * b) if r["phase"].strip() == "decode" else 0.0
+    return base + (r["phase"].strip(), pt, b, float(r["cap_frac_tdp"]), ctx)
+
+
+def merge_repeats(rows: list[dict]) -> list[dict]:
+    """The rows with each measurement point (:func:`point_key`) once, in the order first read: copies of a row (the
+    same row written twice, a file given twice) would count as points they are not -- five copies of one load row
+    passed the under-determination check (15 values for 8 parameters) with standard errors shrunk by the copies. A repeated
+    point keeps its first row, with ``_repeats`` (every ``(file, line)`` of it) and ``_repeats_differ`` (whether the
+    measured values differ: then each is the geometric mean of the copies', the centre of their log-ratio residuals;
+    a ``j_per_out_tok`` some copies leave empty is dropped, the ratio of the means stands in)."""
+    by: dict[tuple, list[dict]] = {}
+    for r in rows:
+        by.setdefault(point_key(r), []).append(r)
+    out = []
+    for same in by.values():
+        r = same[0]
+        if len(same) > 1:
+            r = {**r, "_repeats": [(x.get("_path", x["_file"]), x["_line"]) for x in same], "_repeats_differ": False}
+            for c in _MEASURED[r["kind"]]:
+                vals = [(x.get(c) or "").strip() for x in same]
+                nums = [float(v) for v in vals if v]
+                if len(set(nums)) <= 1 and len(nums) in (0, len(vals)):
+                    continue
+                r["_repeats_differ"] = True
+                r[c] = "" if c == "j_per_out_tok" and len(nums) < len(vals) else repr(math.exp(np.mean(np.log(nums))))
+        out.append(r)
+    return out
+
+
+def _where(repeats: list[tuple]) -> str:
+    """``a.csv:2,3,5 and b.csv:4`` from ``(file, line)`` pairs (a line named twice: a file given twice)."""
+    files: dict[str, list] = {}
+    for f, line in repeats:
+        files.setdefault(f, []).append(line)
+    twice = any(len(set(lines)) < len(lines) for lines in files.values())
+    return (" and ".join(f"{f}:{','.join(map(str, sorted(set(lines))))}" for f, lines in files.items())
+            + (" (a file given more than once)" if twice else ""))
+
+
+def repeat_warnings(rows: list[dict]) -> list[str]:
+    """One warning per repeated measurement point among ``rows`` (:func:`merge_repeats`), naming its rows."""
+    return [f"rows {_where(r['_repeats'])} repeat one {r['kind']} point (same group and inputs): fitted once"
+            + (", at the geometric mean of their measured values, which differ" if r["_repeats_differ"] else "")
+            for r in rows if r.get("_repeats")]
 
 
 def group_key(r: dict) -> tuple[str, str, str, int]:
@@ -701,10 +768,13 @@ def _check_determined(prob: Problem, what: str) -> None:
     k = _free(prob)
     if prob.n_values < k:
         v = _VALUES
+        rep = [r for g in prob.groups for r in g.load + g.req] + [c[5] for c in prob.caps]
+        rep = [_where(r["_repeats"]) for r in rep if r.get("_repeats")]
         raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
                          f"under-determined fit (each load row gives {v['load']} values, 3 with a fitted median "
                          f"ITL, request "
-                         f"{v['request']}, cap {v['cap']})")
+                         f"{v['request']}, cap {v['cap']}"
+                         + "".join(f"; rows {w} are one point and count once" for w in rep) + ")")
 
 
 def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
@@ -807,7 +877,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "expert_parallel": prob.g0.expert_parallel > 1,
         "params": params,
         "uncertainty": unc,
-        "warnings": warns,
+        "warnings": repeat_warnings(rows_g + caps) + warns,
         "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
         else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
         "fit": fitq,
@@ -907,7 +977,8 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
     perf, pw = prob.unpack(res.x)
     params = {**asdict(perf), **asdict(pw)}
     unc, warns = uncertainty(prob, res)
-    return {"params": {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, "uncertainty": unc, "warnings": warns,
+    return {"params": {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, "uncertainty": unc,
+            "warnings": repeat_warnings([r for v in gs.values() for r in v] + caps) + warns,
             "pooled_groups": [profile_name(*k) for k in gs],
             "measurements": sorted({r["_file"] for v in gs.values() for r in v} | {r["_file"] for r in caps})}
 
