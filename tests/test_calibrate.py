@@ -572,3 +572,86 @@ def test_every_group_mode_gives_no_profile_to_a_group_too_small_for_one():
     assert few == ["H100-SXM_qwen3-32b_bf16_tp1"]
     (alone,) = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
     assert alone["name"] == "H100-SXM_qwen3-32b_bf16_tp1"
+
+
+def _h100_8b_lines() -> list[str]:
+    """The shipped H100 Llama-3.1-8B load rows (header first): the measurement file the row checks below edit."""
+    return (MEASUREMENT_DIR / "mlenergy_llama-3.1-8b.csv").read_text().splitlines()
+
+
+def test_a_tensor_parallel_degree_the_engine_refuses_is_refused_with_file_and_line(tmp_path):
+    """n_gpus 3 for Llama-3.1-8B (32 heads): build_node refuses that replica, so calibrate refuses the row (its
+    file:line and the engine's own reason) instead of writing a profile nothing can use; --skip-bad-rows leaves it out."""
+    from dcsim.node.calibrate import MeasurementError
+
+    with pytest.raises(ValueError) as engine:
+        build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", tensor_parallel=3))
+    f = _with_value(_h100_8b_lines(), "n_gpus", "3", tmp_path / "m.csv")
+    with pytest.raises(MeasurementError) as e:
+        read_rows([f])
+    assert str(e.value).startswith(f"{f}:3: column 'n_gpus': {engine.value}")
+    skipped: list[str] = []
+    rows = read_rows([f], skip_bad=True, skipped=skipped)
+    assert len(skipped) == 1 and skipped[0].startswith(f"{f}:3:") and {r["n_gpus"] for r in rows} == {"1"}
+
+
+@pytest.mark.parametrize("column, value, known", [("gpu", "H100-PCIE", "H100-SXM"), ("model", "llama-9", "llama-3.1-8b")])
+def test_an_unknown_gpu_or_model_names_the_first_bad_row(tmp_path, capsys, column, value, known):
+    """One row naming a GPU (or model) the catalog lacks among good rows: the error names that row's file:line and the
+    known names (before: an unknown GPU's error named no row, and one bad row among good ones gave "every selected
+    group has fewer than 4 load levels")."""
+    f = _with_value(_h100_8b_lines(), column, value, tmp_path / "m.csv")
+    assert main([str(f)]) == 2
+    err = capsys.readouterr().err
+    assert f"{f}:3: column '{column}': unknown {'GPU' if column == 'gpu' else 'model'} '{value}'; known: " in err
+    assert known in err and "load levels" not in err and "define it inline" not in err
+
+
+def test_j_per_token_must_agree_with_power_over_token_rate(tmp_path):
+    """j_per_out_tok (the J/token the fit reads) and gpu_power_w / output_tok_s are one quantity: a row where they
+    differ by more than J_PER_TOK_REL_TOL is refused naming both values (before: 40 against 0.455 was fitted
+    silently); every shipped row agrees to rounding, and a value rounded to 3 significant digits passes."""
+    from dcsim.node.calibrate import J_PER_TOK_REL_TOL, MeasurementError
+
+    worst = max(abs(float(r["j_per_out_tok"]) / (float(r["gpu_power_w"]) / float(r["output_tok_s"])) - 1)
+                for r in read_rows(sorted(MEASUREMENT_DIR.glob("*.csv"))) if (r.get("j_per_out_tok") or "").strip())
+    assert worst < 1e-4 < J_PER_TOK_REL_TOL  # the comment at J_PER_TOK_REL_TOL states it: 0.0066 %
+    lines = _h100_8b_lines()
+    f = _with_value(lines, "j_per_out_tok", "40", tmp_path / "m.csv")
+    with pytest.raises(MeasurementError, match=r"m\.csv:3: column 'j_per_out_tok': 40 J per output token disagrees "
+                                               r"with gpu_power_w / output_tok_s = [\d.]+ / [\d.]+ = 0\.\d+"):
+        read_rows([f])
+    row = next(csv.DictReader(lines[:3][::2]))  # the header and file line 3
+    ratio = float(row["gpu_power_w"]) / float(row["output_tok_s"])
+    assert len(read_rows([_with_value(lines, "j_per_out_tok", f"{ratio:.3g}", tmp_path / "ok.csv")])) == len(lines) - 1
+
+
+def test_repeated_rows_count_as_one_point_and_are_fitted_once(tmp_path):
+    """Copies of a row (same group and inputs) are one measurement point: one load row written five times is refused
+    as the row alone is (before: "15 measured values, 8 free parameters", MAPE 1 %, standard errors shrunk by the
+    copies); copies among other rows give the fit of the rows without them, with a warning naming file:lines."""
+    lines = _h100_8b_lines()
+    five = tmp_path / "five.csv"
+    five.write_text("\n".join([lines[0]] + [lines[1]] * 5) + "\n")
+    with pytest.raises(ValueError, match=r"3 measured value\(s\) for 8 free parameters.*rows .*five\.csv:2,3,4,5,6 are "
+                                         r"one point and count once"):
+        calibrate([five])
+    base, dup = tmp_path / "base.csv", tmp_path / "dup.csv"
+    base.write_text("\n".join(lines[:6]) + "\n")
+    dup.write_text("\n".join(lines[:6] + [lines[2], lines[2]]) + "\n")
+    pb, pd = calibrate([base]), calibrate([dup])
+    assert pd["params"] == pb["params"] and pd["uncertainty"] == pb["uncertainty"] and pd["fit"] == pb["fit"]
+    assert pd["warnings"] == [f"rows {dup}:3,7,8 repeat one load point (same group and inputs): fitted once"] \
+        + pb["warnings"]
+    # the same file given twice: each row once
+    twice = calibrate([base, base])
+    assert twice["fit"]["n_values"] == pb["fit"]["n_values"] and twice["params"] == pb["params"]
+    assert f"rows {base}:2 (a file given more than once) repeat one load point" in twice["warnings"][0]
+    # copies that measured different values: one point at the geometric mean (the centre of their log residuals)
+    from dcsim.node.calibrate import merge_repeats
+    r1, r2 = ({**r, "output_tok_s": v, "j_per_out_tok": j} for r, v, j in
+              zip(read_rows([base])[:2], ("100", "400"), ("", "1.0")))
+    r2 = {**r2, **{k: r1[k] for k in ("max_num_seqs", "batch", "mean_out", "decode_ctx")}, "_line": 9}
+    (m,) = merge_repeats([r1, r2])
+    assert float(m["output_tok_s"]) == pytest.approx(200.0) and m["j_per_out_tok"] == "" and m["_repeats_differ"]
+    assert m["_repeats"] == [(str(base), 2), (str(base), 9)]

@@ -73,7 +73,9 @@ def test_a_point_outside_the_band_is_counted_and_flagged_points_are_not(tmp_path
     rows = list(csv.DictReader(open(QWEN32)))
     hdr = list(rows[0])
     pick = [r for r in rows if r["gpu"] == "H100-SXM" and r["n_gpus"] == "2" and r["request_repeats"] == "1"][:3]
-    pick[0] = {**pick[0], "output_tok_s": str(float(pick[0]["output_tok_s"]) * 1.5)}
+    # (the power too: the row's j_per_out_tok must stay power / tokens per second, which the test keeps)
+    pick[0] = {**pick[0], "output_tok_s": str(float(pick[0]["output_tok_s"]) * 1.5),
+               "gpu_power_w": str(float(pick[0]["gpu_power_w"]) * 1.5)}
     f = tmp_path / "m.csv"
     with open(f, "w", newline="") as fh:
         w = csv.DictWriter(fh, hdr)

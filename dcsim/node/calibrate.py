@@ -32,7 +32,8 @@ departure costs what one point 10 % off costs), and P_compute >= P_memory >= P_s
 stiff one-sided penalties (prefill is the power-hungry phase [SW]; overheads load neither unit). The fit reports each parameter's standard error
 from the Jacobian at the optimum, flags a parameter on a bound or not identified by the data
 (its data-only standard error above half its value: the prior, not the data, sets it), and
-refuses a group with fewer measured values than free parameters. ``--pool`` fits one parameter
+refuses a group with fewer measured values than free parameters (rows repeating a measurement point count, and
+are fitted, once: :func:`merge_repeats`). ``--pool`` fits one parameter
 set to all the groups of a GPU (each group weighted equally): the GPU's hardware efficiencies,
 which :func:`dcsim.node.catalog.transfer_profile` uses for models with no calibration.
 Fit: ``scipy.optimize.least_squares`` (trf, bounded) over the free parameters from a fixed grid of starts;
@@ -58,7 +59,7 @@ from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, r
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
-                             median_prefill_tokens)
+                             median_prefill_tokens, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
@@ -113,12 +114,19 @@ _PRECISIONS = ("bf16", "fp8", "int4")
 #: margin (assumption) covers a measurement's averaging, not a column holding a replica's sum where a per-GPU value
 #: belongs
 POWER_OVER_TDP = 1.25
+#: a load row's ``j_per_out_tok`` (the J/token the fit reads) may differ from ``gpu_power_w / output_tok_s`` by at most
+#: this fraction: the two are one quantity (energy over the window / tokens = average power / token rate), so they
+#: differ only by rounding. ML.ENERGY's published values agree to rounding: across every shipped load row the largest
+#: disagreement is 0.0066 % (mlenergy_llama-3.1-8b.csv:11, 0.07019 against 688.3 / 9805.59 = 0.070195). 1 % admits a
+#: J/token rounded to 3 significant digits (at most 0.5 % off) with its power and rate rounded too, and refuses a
+#: column from another run or in other units (it would move the fitted J/token by more than the rounding)
+J_PER_TOK_REL_TOL = 0.01
 #: a cap row's latency factor (step time under the cap / at TDP) below this is refused: a power cap cannot speed a
 #: step up; the margin (assumption) covers measurement noise
 MIN_LATENCY_FACTOR = 0.9
 
 
-def _row_problem(r: dict) -> str | None:
+def _row_problem(r: dict, catalog: bool = True) -> str | None:
     if None in r:
         return "more cells than the header has columns"
     kind = (r.get("kind") or "load").strip()
@@ -141,12 +149,22 @@ def _row_problem(r: dict) -> str | None:
             return f"column {c!r}: must be a finite number > 0, got {excerpt(v)}"
         if c in _INTEGER[kind] and not _is_count(v):
             return f"column {c!r}: must be a whole number (a count), got {excerpt(v)}"
+    problem = _catalog_problem(r) if catalog else None
+    if problem:
+        return problem
     problem = _optional_number(r, "j_per_out_tok", 1e-300, "must be a finite number > 0 (J per output token)")
     if problem:
         return problem
     power = _power_problem(r, kind)
     if power:
         return power
+    # after the power check: a power column above the board's is the wrong one, named as such
+    if kind == "load" and (r.get("j_per_out_tok") or "").strip():
+        j, w, t = float(r["j_per_out_tok"]), float(r["gpu_power_w"]), float(r["output_tok_s"])
+        if abs(j / (w / t) - 1.0) > J_PER_TOK_REL_TOL:
+            return (f"column 'j_per_out_tok': {j:g} J per output token disagrees with gpu_power_w / output_tok_s "
+                    f"= {w:g} / {t:g} = {w / t:.4g} (more than {J_PER_TOK_REL_TOL:.0%} apart; the two are one "
+                    f"quantity: leave j_per_out_tok empty to use the ratio)")
     if kind == "cap":
         phase = (r.get("phase") or "").strip()
         if phase not in ("prefill", "decode"):
@@ -189,9 +207,32 @@ def _is_count(v) -> bool:
     return t.isascii() and t.isdigit()
 
 
+def _catalog_reason(e: Exception) -> str:
+    """The catalog's "unknown GPU/model ...; known: ..." message, without its hint for scenarios (a measurement
+    row cannot define a GPU or model inline)."""
+    return str(e).strip(chr(39) + chr(34)).removesuffix(" (or define it inline)")
+
+
+def _catalog_problem(r: dict) -> str | None:
+    """A row naming a GPU or a model the catalog does not hold (the known names listed), or a tensor-parallel
+    degree (``n_gpus``) the model's attention heads do not split over: the engine refuses that replica
+    (:func:`dcsim.node.model.build_node` runs :func:`dcsim.node.perf.tensor_parallel_problem`, the check reused
+    here, on a server of the GPU's size), so a profile fitted to the row could not be used."""
+    try:
+        gpu = resolve_gpu(r["gpu"].strip())
+    except ValueError as e:
+        return f"column 'gpu': {_catalog_reason(e)}"
+    try:
+        model = resolve_model(r["model"].strip())
+    except ValueError as e:
+        return f"column 'model': {_catalog_reason(e)}"
+    problem = tensor_parallel_problem(model, int(r["n_gpus"]), gpu.server.gpus_per_node)
+    return f"column 'n_gpus': {problem}" if problem else None
+
+
 def _power_problem(r: dict, kind: str) -> str | None:
     """A row whose per-GPU power exceeds :data:`POWER_OVER_TDP` times its GPU's board power (a GPU in the catalog;
-    an unknown one is reported when its group is built), or whose peak power is below its average."""
+    :func:`_catalog_problem` refuses an unknown one), or whose peak power is below its average."""
     try:
         tdp = resolve_gpu(r["gpu"].strip()).tdp_w
     except (ValueError, KeyError):
@@ -292,13 +333,16 @@ def _csv_text(p: str | Path) -> str:
     return decode_text(data, f"{p}:", MeasurementError)
 
 
-def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None) -> list[dict]:
+def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None,
+              catalog: bool = True) -> list[dict]:
     """All rows of the CSV files (strings), with ``_file`` and ``_line`` added.
 
     A malformed row raises :class:`MeasurementError` naming ``file:line`` and the column; with
     ``skip_bad`` it is left out instead and its ``file:line: reason`` appended to ``skipped``. A file that cannot be
     read as CSV (not UTF-8, larger than :data:`MAX_CSV_BYTES`, a repeated column name, a cell beyond the CSV
-    reader's field limit) is an error whatever ``skip_bad`` says.
+    reader's field limit) is an error whatever ``skip_bad`` says. With ``catalog`` (the fits) a row naming a GPU or
+    model the catalog lacks, or a TP degree its model does not split over, is malformed (:func:`_catalog_problem`);
+    ``--predict`` reads them and reports such a group as one it cannot build.
     """
     rows = []
     for p in paths:
@@ -310,7 +354,7 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
                 raise MeasurementError(f"{p}:1: column {excerpt(dup[0])} appears twice in the header")
             for r in reader:
                 line = reader.line_num
-                why = _row_problem(r)
+                why = _row_problem(r, catalog)
                 if why is not None:
                     msg = f"{p}:{line}: {why}"
                     if not skip_bad:
@@ -321,11 +365,77 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
                 r["kind"] = (r.get("kind") or "load").strip()
                 r["source"] = (r.get("source") or "").strip() or f"{Path(p).name}:{line}"
                 r["_file"] = Path(p).name
+                r["_path"] = str(p)  # as given, for the warnings that name rows (merge_repeats)
                 r["_line"] = line
                 rows.append(r)
         except csv.Error as e:
             raise MeasurementError(f"{p}:{reader.line_num}: not readable as CSV ({excerpt(str(e), 100, quote=False)})") from None
-    return rows
+    return merge_repeats(rows)
+
+
+#: the measured columns of each row kind (the rest of a row sets the point it measures)
+_MEASURED = {"load": ("output_tok_s", "gpu_power_w", "j_per_out_tok", "median_itl_ms"),
+             "request": ("prompt_time_ms", "token_time_ms", "avg_gpu_power_w", "peak_gpu_power_w"),
+             "cap": ("latency_factor",)}
+
+
+def point_key(r: dict) -> tuple:
+    """The measurement point a row measures: its kind, group (:func:`group_key`), expert layout and the inputs the
+    fit predicts it from (a load row's level, batch, prompt and output lengths, decode context, prompt spread and
+    request repeats; a request row's prompt, batch and output tokens; a cap row's phase, prompt, batch, cap and
+    context). Rows with one key are one point, whatever they measured."""
+    base = (r["kind"], *group_key(r), row_expert_parallel(r))
+    if r["kind"] == "load":
+        return base + (int(r["max_num_seqs"]), float(r["batch"]), float(r["mean_in"]), float(r["mean_out"]),
+                       row_decode_ctx(r), row_prompt_scv(r), row_request_repeats(r))
+    pt, b = float(r["prompt_tokens"]), float(r["batch"])
+    if r["kind"] == "request":
+        return base + (pt, b, float(r["output_tokens"]))
+    ctx = float(r.get("ctx_tokens") or pt * b) if r["phase"].strip() == "decode" else 0.0
+    return base + (r["phase"].strip(), pt, b, float(r["cap_frac_tdp"]), ctx)
+
+
+def merge_repeats(rows: list[dict]) -> list[dict]:
+    """The rows with each measurement point (:func:`point_key`) once, in the order first read: copies of a row (the
+    same row written twice, a file given twice) would count as points they are not -- five copies of one load row
+    passed the under-determination check (15 values for 8 parameters) with standard errors shrunk by the copies. A repeated
+    point keeps its first row, with ``_repeats`` (every ``(file, line)`` of it) and ``_repeats_differ`` (whether the
+    measured values differ: then each is the geometric mean of the copies', the centre of their log-ratio residuals;
+    a ``j_per_out_tok`` some copies leave empty is dropped, the ratio of the means stands in)."""
+    by: dict[tuple, list[dict]] = {}
+    for r in rows:
+        by.setdefault(point_key(r), []).append(r)
+    out = []
+    for same in by.values():
+        r = same[0]
+        if len(same) > 1:
+            r = {**r, "_repeats": [(x.get("_path", x["_file"]), x["_line"]) for x in same], "_repeats_differ": False}
+            for c in _MEASURED[r["kind"]]:
+                vals = [(x.get(c) or "").strip() for x in same]
+                nums = [float(v) for v in vals if v]
+                if len(set(nums)) <= 1 and len(nums) in (0, len(vals)):
+                    continue
+                r["_repeats_differ"] = True
+                r[c] = "" if c == "j_per_out_tok" and len(nums) < len(vals) else repr(math.exp(np.mean(np.log(nums))))
+        out.append(r)
+    return out
+
+
+def _where(repeats: list[tuple]) -> str:
+    """``a.csv:2,3,5 and b.csv:4`` from ``(file, line)`` pairs (a line named twice: a file given twice)."""
+    files: dict[str, list] = {}
+    for f, line in repeats:
+        files.setdefault(f, []).append(line)
+    twice = any(len(set(lines)) < len(lines) for lines in files.values())
+    return (" and ".join(f"{f}:{','.join(map(str, sorted(set(lines))))}" for f, lines in files.items())
+            + (" (a file given more than once)" if twice else ""))
+
+
+def repeat_warnings(rows: list[dict]) -> list[str]:
+    """One warning per repeated measurement point among ``rows`` (:func:`merge_repeats`), naming its rows."""
+    return [f"rows {_where(r['_repeats'])} repeat one {r['kind']} point (same group and inputs): fitted once"
+            + (", at the geometric mean of their measured values, which differ" if r["_repeats_differ"] else "")
+            for r in rows if r.get("_repeats")]
 
 
 def group_key(r: dict) -> tuple[str, str, str, int]:
@@ -382,9 +492,9 @@ class _Group:
         self.expert_parallel = layouts.pop()
         try:
             self.d = _derived(r0["model"], self.precision, self.tp, self.expert_parallel)
-        except ValueError as e:  # an unknown model, experts that do not split: name the rows
+        except ValueError as e:  # experts that do not split (an unknown model is refused by read_rows): name the rows
             raise MeasurementError(f"{r0['_file']}:{r0['_line']}: {'/'.join(map(str, self.key))}: "
-                                   f"{str(e).strip(chr(39) + chr(34))}") from None
+                                   f"{_catalog_reason(e)}") from None
         self.gpu = gpu
         self.weight = weight
         load = [r for r in rows if fitted_load(r)]
@@ -658,10 +768,13 @@ def _check_determined(prob: Problem, what: str) -> None:
     k = _free(prob)
     if prob.n_values < k:
         v = _VALUES
+        rep = [r for g in prob.groups for r in g.load + g.req] + [c[5] for c in prob.caps]
+        rep = [_where(r["_repeats"]) for r in rep if r.get("_repeats")]
         raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
                          f"under-determined fit (each load row gives {v['load']} values, 3 with a fitted median "
                          f"ITL, request "
-                         f"{v['request']}, cap {v['cap']})")
+                         f"{v['request']}, cap {v['cap']}"
+                         + "".join(f"; rows {w} are one point and count once" for w in rep) + ")")
 
 
 def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
@@ -764,7 +877,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "expert_parallel": prob.g0.expert_parallel > 1,
         "params": params,
         "uncertainty": unc,
-        "warnings": warns,
+        "warnings": repeat_warnings(rows_g + caps) + warns,
         "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
         else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
         "fit": fitq,
@@ -864,7 +977,8 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
     perf, pw = prob.unpack(res.x)
     params = {**asdict(perf), **asdict(pw)}
     unc, warns = uncertainty(prob, res)
-    return {"params": {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, "uncertainty": unc, "warnings": warns,
+    return {"params": {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, "uncertainty": unc,
+            "warnings": repeat_warnings([r for v in gs.values() for r in v] + caps) + warns,
             "pooled_groups": [profile_name(*k) for k in gs],
             "measurements": sorted({r["_file"] for v in gs.values() for r in v} | {r["_file"] for r in caps})}
 

@@ -102,7 +102,7 @@ def predict(paths: list[str | Path], gpu: str | None = None, model: str | None =
     if profile is not None:
         load_profile(profile, Path.cwd())  # a file that does not load is one error, not one per group
     skipped: list[str] = []
-    rows = read_rows(paths, skip_bad, skipped)
+    rows = read_rows(paths, skip_bad, skipped, catalog=False)  # a group dcsim cannot build is an error of its own
     out, errors = [], []
     for key, rows_g in groups(rows, gpu, model, precision, tp, skipped).items():
         try:
