@@ -327,3 +327,75 @@ def test_a_batch_beyond_twice_the_measured_one_travels_as_extrapolated(tmp_path)
     (a,) = dcsim.run(_a100(256)).report["provenance"]["calibration"]
     assert a["measured_batch_max"] == 16 and a["extrapolated"] is True and a["stack_current"] is False
     assert _calibration_label([a]) == "extrapolated, older stack"
+
+
+def test_band_format_marks_a_lower_bound_on_every_figure():
+    """One formatter prints a calibration band everywhere: '±x %' when it is the expected error, '≥±x %' on each
+    figure when it is a lower bound (band_lower_bound), 'unknown' where there is no figure."""
+    from dcsim.metrics.fmt import expected_error, fmt_band
+
+    b = {"tok_s_pct": 4.2, "j_per_tok_pct": 3.1}
+    assert fmt_band(b) == "±4 % tok/s, ±3 % J/token"
+    assert fmt_band(b, True) == "≥±4 % tok/s, ≥±3 % J/token"
+    assert fmt_band(b, True, digits=1) == "≥±4.2 % tok/s, ≥±3.1 % J/token"
+    assert fmt_band(b, True, quantities=("j_per_tok_pct",)) == "≥±3 % J/token"
+    assert fmt_band({"tok_s_pct": None, "j_per_tok_pct": 3.1}) == "unknown tok/s, ±3 % J/token"
+    assert expected_error({"error_band_pct": b, "band_lower_bound": True}) == "expected error ≥±4 % tok/s, ≥±3 % J/token"
+    assert expected_error({"error_band_pct": b, "band_lower_bound": False}) == "expected error ±4 % tok/s, ±3 % J/token"
+
+
+@pytest.mark.parametrize("node", [{"gpu": "H200"}, {"gpu": "MI300X"}, {"levers": {"kv_compression": 4.0}}],
+                         ids=["same-silicon", "generic", "lever-modelled"])
+def test_a_lower_bound_band_reads_at_least_on_every_surface(node, tmp_path):
+    """A band marked band_lower_bound (same-silicon, generic, lever-modelled) prints '≥±' in the run's warning as in
+    the summary headline, the HTML caveat, compare and plan: no surface calls it 'up to' (audit: the H200 warning
+    said 'expected error up to ±4 %' under a headline of '≥±4 %')."""
+    from dcsim.report.html import render_html
+
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"].update(node)
+    r = dcsim.run(sc)
+    (c,) = r.report["provenance"]["calibration"]
+    assert c["band_lower_bound"]
+    b = c["error_band_pct"]
+    want = f"≥±{b['tok_s_pct']:.0f} % tok/s, ≥±{b['j_per_tok_pct']:.0f} % J/token"
+    (w,) = [w for w in r.report["warnings"] if w.startswith("racks[0]") and ("no calibrated profile" in w or
+                                                                             "are modelled, not measured" in w)]
+    assert f"expected error {want})" in w and "up to ±" not in w
+    assert want in summary_table(r.report).split("J / output token")[0]
+    assert want in render_html(r, {}).split('class="caveat"')[1].split("</div>")[0]
+    write_outputs(r, tmp_path / "a", formats=("json",), plots=False)
+    _, data = compare([tmp_path / "a", tmp_path / "a"])
+    assert want in data["runs"][0]["calibration_caveat"]
+
+
+def test_a_band_that_is_not_a_lower_bound_reads_plain(runs):
+    """A transferred pair's band (the worst leave-one-model-out error, not a lower bound) prints '±', not '≥±'."""
+    _, _, unc = runs
+    (c,) = unc.report["provenance"]["calibration"]
+    assert not c["band_lower_bound"]
+    b = c["error_band_pct"]
+    want = f"±{b['tok_s_pct']:.0f} % tok/s, ±{b['j_per_tok_pct']:.0f} % J/token"
+    (w,) = [w for w in unc.report["warnings"] if "no calibrated profile" in w]
+    assert f"expected error {want})" in w and "≥" not in w
+    assert f"expected error {want}" in summary_table(unc.report)
+
+
+def test_bands_are_formatted_in_one_place():
+    """Every calibration band dcsim and its notebooks print goes through dcsim.metrics.fmt (fmt_band /
+    expected_error): no other module or notebook cell formats '±{...}' itself (notebook 04 printed 'expected error
+    up to ±4 %' for lever-modelled rows whose band is a lower bound). calibrate.py's '± standard error' and the
+    validation table's tolerances are not calibration bands."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    exempt = {"metrics/fmt.py", "validation.py"}
+    hand = re.compile(r"[≥]?±\{")
+    found = [f"{p.relative_to(root)}:{i}" for p in sorted((root / "dcsim").rglob("*.py"))
+             if p.relative_to(root / "dcsim").as_posix() not in exempt
+             for i, line in enumerate(p.read_text().splitlines(), 1) if hand.search(line)]
+    found += [f"scripts/make_notebooks.py:{i}" for i, line in
+              enumerate((root / "scripts" / "make_notebooks.py").read_text().splitlines(), 1) if hand.search(line)]
+    assert not found, found
+    assert "expected error up to" not in (root / "scripts" / "make_notebooks.py").read_text()

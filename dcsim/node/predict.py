@@ -25,6 +25,7 @@ import json
 import sys
 from pathlib import Path
 
+from dcsim.metrics.fmt import fmt_band
 from dcsim.node.calibrate import Problem, _fit_quality, groups, kv_over_capacity, out_problem, read_rows
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
@@ -126,8 +127,8 @@ def format_prediction(res: dict) -> str:
         cal, s = grp["calibration"], grp["summary"]
         band = cal.get("error_band_pct") or {}
         bt, bj = band.get("tok_s_pct"), band.get("j_per_tok_pct")
-        band_txt = (f"stated band ±{bt:.1f} % tok/s, ±{bj:.1f} % J/token" if bt is not None and bj is not None
-                    else "no stated band")
+        band_txt = (f"stated band {fmt_band(band, bool(cal.get('band_lower_bound')), digits=1)}"
+                    if bt is not None and bj is not None else "no stated band")
         if lines:
             lines.append("")
         lines.append(f"{grp['gpu']} / {grp['model']} / {grp['precision']} / TP{grp['tensor_parallel']}"
