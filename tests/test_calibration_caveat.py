@@ -382,20 +382,26 @@ def test_a_band_that_is_not_a_lower_bound_reads_plain(runs):
 
 
 def test_bands_are_formatted_in_one_place():
-    """Every calibration band dcsim and its notebooks print goes through dcsim.metrics.fmt (fmt_band /
-    expected_error): no other module or notebook cell formats '±{...}' itself (notebook 04 printed 'expected error
-    up to ±4 %' for lever-modelled rows whose band is a lower bound). calibrate.py's '± standard error' and the
-    validation table's tolerances are not calibration bands."""
+    """Every calibration band dcsim and its notebooks print goes through one formatter (dcsim.node.model.fmt_band,
+    re-exported with expected_error by dcsim.metrics.fmt): no other line of dcsim or notebook cell formats '±{...}'
+    itself (notebook 04 printed 'expected error up to ±4 %' for lever-modelled rows whose band is a lower bound).
+    The validation table's tolerances are not calibration bands."""
+    import inspect
     import re
     from pathlib import Path
 
+    from dcsim.metrics import fmt
+    from dcsim.node import model
+
+    assert fmt.fmt_band is model.fmt_band and fmt.expected_error is model.expected_error
     root = Path(__file__).resolve().parents[1]
-    exempt = {"metrics/fmt.py", "validation.py"}
-    hand = re.compile(r"[≥]?±\{")
-    found = [f"{p.relative_to(root)}:{i}" for p in sorted((root / "dcsim").rglob("*.py"))
-             if p.relative_to(root / "dcsim").as_posix() not in exempt
+    src, first = inspect.getsourcelines(model.fmt_band)
+    helper = {f"dcsim/node/model.py:{first + i}" for i in range(len(src))}
+    hand = re.compile(r"±\{")
+    found = [f"{p.relative_to(root).as_posix()}:{i}" for p in sorted((root / "dcsim").rglob("*.py"))
+             if p.name != "validation.py"
              for i, line in enumerate(p.read_text().splitlines(), 1) if hand.search(line)]
     found += [f"scripts/make_notebooks.py:{i}" for i, line in
               enumerate((root / "scripts" / "make_notebooks.py").read_text().splitlines(), 1) if hand.search(line)]
-    assert not found, found
+    assert len(found) == 1 and set(found) <= helper, found
     assert "expected error up to" not in (root / "scripts" / "make_notebooks.py").read_text()

@@ -11,8 +11,13 @@ from typing import Any
 
 import numpy as np
 
+# a calibration band's printed form lives beside the calibration record (dcsim.node sits below this layer and
+# prints it too: dcsim predict); every surface uses this one formatter
+from dcsim.node.model import expected_error, fmt_band
+
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
-           "fmt_hms", "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat", "extrapolation_caveat", "UNCALIBRATED"]
+           "fmt_hms", "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat",
+           "extrapolation_caveat", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
 UNCALIBRATED = ("transferred", "generic", "same-architecture", "same-silicon", "other-tp", "other-layout",
@@ -51,27 +56,6 @@ def stack_caveat(calibration: list | None) -> str | None:
         return None
     which = "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}" for c in old)
     return f"OLDER SERVING STACK — {which}: {old[0].get('stack_note')}"
-
-
-def fmt_band(band: Mapping | None, lower_bound: bool = False, digits: int = 0,
-             quantities: tuple[str, ...] = ("tok_s_pct", "j_per_tok_pct")) -> str:
-    """A calibration error band (``node.calibration.error_band_pct``, %) as every surface prints it:
-    ``"±4 % tok/s, ±3 % J/token"``, each figure ``"≥±…"`` when the band is a lower bound
-    (``band_lower_bound``: the true error may be larger), ``"unknown"`` where there is no figure.
-    ``quantities`` picks the figures (``("j_per_tok_pct",)`` prints the J/token one alone)."""
-    b = band or {}
-    units = {"tok_s_pct": "tok/s", "j_per_tok_pct": "J/token"}
-    lb = "≥" if lower_bound else ""
-    f = lambda v: "unknown" if v is None else f"{lb}±{v:.{digits}f} %"  # noqa: E731
-    return ", ".join(f"{f(b.get(k))} {units[k]}" for k in quantities)
-
-
-def expected_error(calibration: Mapping, digits: int = 0) -> str:
-    """``"expected error ±4 % tok/s, ±3 % J/token"`` of one calibration record (``node.calibration`` or a
-    ``provenance.calibration`` item): :func:`fmt_band` of its ``error_band_pct``, ``≥±`` when its
-    ``band_lower_bound`` is true."""
-    return "expected error " + fmt_band(calibration.get("error_band_pct"), bool(calibration.get("band_lower_bound")),
-                                        digits)
 
 
 def uncalibrated_caveat(calibration: list | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial, reduce
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -372,6 +373,26 @@ STATUS_TEXT = {
                       "without the levers (a lower bound)",
 }
 
+
+def fmt_band(band: Mapping | None, lower_bound: bool = False, digits: int = 0,
+             quantities: tuple[str, ...] = ("tok_s_pct", "j_per_tok_pct")) -> str:
+    """A calibration error band (``node.calibration.error_band_pct``, %) as every surface prints it:
+    ``"±4 % tok/s, ±3 % J/token"``, each figure ``"≥±…"`` when the band is a lower bound
+    (``band_lower_bound``: the true error may be larger), ``"unknown"`` where there is no figure.
+    ``quantities`` picks the figures (``("j_per_tok_pct",)`` prints the J/token one alone)."""
+    b = band or {}
+    units = {"tok_s_pct": "tok/s", "j_per_tok_pct": "J/token"}
+    lb = "≥" if lower_bound else ""
+    f = lambda v: "unknown" if v is None else f"{lb}±{v:.{digits}f} %"  # noqa: E731
+    return ", ".join(f"{f(b.get(k))} {units[k]}" for k in quantities)
+
+
+def expected_error(calibration: Mapping, digits: int = 0) -> str:
+    """``"expected error ±4 % tok/s, ±3 % J/token"`` of one calibration record (``node.calibration`` or a
+    ``provenance.calibration`` item): :func:`fmt_band` of its ``error_band_pct``, ``≥±`` when its
+    ``band_lower_bound`` is true."""
+    return "expected error " + fmt_band(calibration.get("error_band_pct"), bool(calibration.get("band_lower_bound")),
+                                        digits)
 
 #: A replica whose largest steady-state batch exceeds this many times the largest batch its profile was measured at
 #: runs on extrapolated figures (``calibration.extrapolated``). Evidence (docs/validation.md, rows ``REP-*``: ML.ENERGY

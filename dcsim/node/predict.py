@@ -25,12 +25,11 @@ import json
 import sys
 from pathlib import Path
 
-from dcsim.metrics.fmt import fmt_band
 from dcsim.node.calibrate import Problem, _fit_quality, groups, kv_over_capacity, out_problem, read_rows
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
-from dcsim.node.model import build_node, extrapolated
+from dcsim.node.model import build_node, extrapolated, fmt_band
 from dcsim.scenario.node import NodeSpec
 from dcsim.textio import atomic_write_bytes, plain
 from dcsim.units import excerpt
