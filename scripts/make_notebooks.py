@@ -168,6 +168,7 @@ figures:
 pd3 = phase_diagram(REF, x=("facility.interconnect", caps), y=("racks.0.node.precision", ["bf16", "fp8"]),
                     demand="full", moment="hottest")
 from dcsim.engine.build import build_models
+from dcsim.metrics.fmt import expected_error, fmt_band
 
 cal = {prec: build_models(dcsim.load_scenario(REF, overrides={"racks.0.node.precision": prec})).groups[0].node.calibration
        for prec in pd3.y_values}
@@ -175,15 +176,15 @@ ceiling = {}
 for k, prec in enumerate(pd3.y_values):
     j = int(np.argmax(pd3.binding[k] != 2))
     ceiling[prec] = np.interp(400e3, pd3.x, pd3.power_tok_s[k])
-    b = cal[prec]["error_band_pct"]
-    print(f"{prec}: power ceiling at 400 kW {ceiling[prec]:,.0f} tok/s ({cal[prec]['status']}, expected error "
-          f"±{b['tok_s_pct']:.0f} % tok/s, ±{b['j_per_tok_pct']:.0f} % J/token); power binds below "
+    print(f"{prec}: power ceiling at 400 kW {ceiling[prec]:,.0f} tok/s ({cal[prec]['status']}, "
+          f"{expected_error(cal[prec])}); power binds below "
           f"~{pd3.x[j] / 1e3:.0f} kW, then {('demand', 'compute', 'power', 'cooling')[pd3.binding[k, j]]}")
 # the power ceiling is delivered power / (J per token): the J/token band of the transferred profile applies
 gain = ceiling["fp8"] / ceiling["bf16"] - 1
 band = cal["fp8"]["error_band_pct"]["j_per_tok_pct"]
 print(f"fp8 vs bf16 power ceiling: {100 * gain:+.0f} %, {'outside' if 100 * abs(gain) > band else 'inside'} "
-      f"the ±{band:.0f} % J/token error band of the {cal['fp8']['status']} fp8 profile")
+      f"the {fmt_band(cal['fp8']['error_band_pct'], cal['fp8']['band_lower_bound'], quantities=('j_per_tok_pct',))} "
+      f"error band of the {cal['fp8']['status']} fp8 profile")
 # the text's claims, checked: the model has FP8 raise the power ceiling, by more than its J/token error band
 assert gain > 0 and 100 * gain > band
 show(plot_phase(pd3))
@@ -258,12 +259,13 @@ for name, r in rows:
 gain = fp8["scale"] / base["scale"] - 1
 # FP8 Llama-3.1-70B on H100 has no calibration of its own: its expected error travels with the figure
 from dcsim.engine.build import build_models
+from dcsim.metrics.fmt import expected_error
 cal = build_models(dcsim.load_scenario(REF, overrides={"racks.0.node.precision": "fp8"})).groups[0].node.calibration
 band = cal["error_band_pct"]
 inside = 100 * abs(gain) <= band["tok_s_pct"]
 print(f"FP8 weights change the traffic served under the targets by {100 * gain:+.0f} % "
-      f"(fp8 node {cal['status']} from {cal['profile']}: expected error ±{band['tok_s_pct']:.0f} % tok/s, "
-      f"±{band['j_per_tok_pct']:.0f} % J/token) — {'inside' if inside else 'outside'} the tok/s band")
+      f"(fp8 node {cal['status']} from {cal['profile']}: {expected_error(cal)}) — "
+      f"{'inside' if inside else 'outside'} the tok/s band")
 # what the text below says
 assert gain > 0 and not inside
 fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -392,6 +394,7 @@ buys**, which moves the demand (and the delivered power) at which the facility t
     code(SETUP),
     code("""
 from dcsim.engine.build import build_models
+from dcsim.metrics.fmt import expected_error
 from dcsim.plan import plan
 
 LEVERS = {
@@ -419,9 +422,8 @@ for t in table:
 for t in table:
     c = t[9]
     if c["status"] != "calibrated":
-        b = c["error_band_pct"]
-        print(f"caveat, {t[0]}: {c['for']} is {c['status']} ({c['profile']}); expected error up to "
-              f"±{b['tok_s_pct']:.0f} % tok/s, ±{b['j_per_tok_pct']:.0f} % J/token")
+        # the band is printed "≥±" where it is a lower bound (a lever's effect is modelled, not measured)
+        print(f"caveat, {t[0]}: {c['for']} is {c['status']} ({c['profile']}); {expected_error(c)}")
 """),
     md("""
 Columns: GPU J per output token at batch 16 and 256 (node model); the compute ceiling of the
@@ -558,12 +560,12 @@ GPU's calibrated models) with its own FLOPs, bytes and KV traffic. Every node sa
 parameterised and the error to expect (the leave-one-model-out table of docs/validation.md):
 """),
     code("""
+from dcsim.metrics.fmt import expected_error
 from dcsim.node import build_node
 from dcsim.scenario.node import NodeSpec
 for model in ("llama-3.1-70b", "mixtral-8x7b"):
     cal = build_node(NodeSpec(gpu="H100-SXM", model=model)).calibration
-    print(f"{model:14s} {cal['status']:12s} {cal['profile']:32s} expected error up to "
-          f"{cal['error_band_pct']['tok_s_pct']:.0f} % tok/s, {cal['error_band_pct']['j_per_tok_pct']:.0f} % J/token")
+    print(f"{model:14s} {cal['status']:12s} {cal['profile']:32s} {expected_error(cal)}")
 """),
 ]
 

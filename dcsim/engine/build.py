@@ -9,7 +9,7 @@ import numpy as np
 
 from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCurves, node_table, supply_curves
 from dcsim.faults import FaultSchedule, build_faults
-from dcsim.metrics.fmt import UNCALIBRATED
+from dcsim.metrics.fmt import UNCALIBRATED, expected_error
 from dcsim.node import build_node
 from dcsim.node.model import EXTRAPOLATION_FACTOR, at_full_load_batch
 from dcsim.node.power import unused_gpus
@@ -163,12 +163,6 @@ class Models:
         return float((w * lf).sum() / w.sum()) if w.sum() > 0 else 0.0
 
 
-def _band(b: dict) -> str:
-    """'±x % tok/s, ±y % J/token' of a calibration error band (unknown parts say so)."""
-    f = lambda v: "unknown" if v is None else f"±{v:.0f} %"  # noqa: E731
-    return f"{f(b.get('tok_s_pct'))} tok/s, {f(b.get('j_per_tok_pct'))} J/token"
-
-
 #: how the rack-group warnings built here whose caveat the HTML's first screen shows as a banner go on after
 #: "racks[i] (name): " (uncalibrated, levers modelled, an extrapolated batch, an older serving stack); the report's
 #: warnings box leaves them out (dcsim.report.html)
@@ -176,14 +170,14 @@ BANNERED_WARNINGS = ("no calibrated profile", "levers ", "at full load a replica
 
 
 def _calibration_warning(i: int, g: Group) -> str:
-    """The run's warning for a rack group whose figures its profile's measurements do not cover."""
+    """The run's warning for a rack group whose figures its profile's measurements do not cover (its band printed
+    ``≥±`` when it is a lower bound, :func:`dcsim.metrics.fmt.expected_error`)."""
     c = g.node.calibration
     if c["status"] == "lever-modelled":
         return (f"racks[{i}] ({g.name}): levers {', '.join(c['levers'])} are modelled, not measured, for "
-                f"{c['for']}; using {g.profile} ({c['status']}: {c['meaning']}; expected error at least "
-                f"{_band(c['error_band_pct'])})")
+                f"{c['for']}; using {g.profile} ({c['status']}: {c['meaning']}; {expected_error(c)})")
     return (f"racks[{i}] ({g.name}): no calibrated profile for {c['for']}; using {g.profile} ({c['status']}: "
-            f"{c['meaning']}; expected error up to {_band(c['error_band_pct'])})")
+            f"{c['meaning']}; {expected_error(c)})")
 
 
 def build_models(sc: Scenario) -> Models:

@@ -11,8 +11,13 @@ from typing import Any
 
 import numpy as np
 
+# a calibration band's printed form lives beside the calibration record (dcsim.node sits below this layer and
+# prints it too: dcsim predict); every surface uses this one formatter
+from dcsim.node.model import expected_error, fmt_band
+
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
-           "fmt_hms", "calibration_caveat", "uncalibrated_caveat", "stack_caveat", "extrapolation_caveat", "UNCALIBRATED"]
+           "fmt_hms", "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat",
+           "extrapolation_caveat", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
 UNCALIBRATED = ("transferred", "generic", "same-architecture", "same-silicon", "other-tp", "other-layout",
@@ -60,17 +65,11 @@ def uncalibrated_caveat(calibration: list | None) -> str | None:
     if not bad:
         return None
 
-    def band(c: dict) -> str:
-        b = c.get("error_band_pct") or {}
-        lb = "≥" if c.get("band_lower_bound") else ""
-        f = lambda v: "unknown" if v is None else f"{lb}±{v:.0f} %"  # noqa: E731
-        return f"expected error {f(b.get('tok_s_pct'))} tok/s, {f(b.get('j_per_tok_pct'))} J/token"
-
     def what(c: dict) -> str:
         lv = c.get("levers") or []
         return c.get("status", "") + (f" [{', '.join(lv)}]" if lv and c.get("status") == "lever-modelled" else "")
 
-    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({band(c)})"
+    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({expected_error(c)})"
                                         for c in bad)
 
 

@@ -214,6 +214,18 @@ OLDER_STACK_NOTE = ("on the same 8 x H100, Splitwise's 2023 stack takes 3.2-4.5x
                     "current stack mixes software with hardware")
 
 
+#: the worst measured error (%) of a calibration carried to a model of the same shape under another name (status
+#: ``same-architecture``: a fine-tune or a rename), per quantity: Llama-3.3-70B (a new post-training of Llama-3.1-70B's
+#: shape) predicted with the Llama-3.1-70B profile of the same GPU and TP at every fitted load row of
+#: mlenergy_llama-3.3-70b.csv, on 4 x H100-SXM and 2 x B200 (docs/validation.md rows SA-*, from
+#: dcsim.validation.cases_same_shape: ``python -m dcsim.validation --markdown``): tokens/s -3.5 % (SA-B200-llama-3.3-70b-tok_s),
+#: J/token -9.0 % (SA-H100-SXM-llama-3.3-70b-j_tok), rounded up to 0.1 %. A same-architecture band is the larger of
+#: this and its profile's own in-sample band; one measured pair is evidence of how far such a carry lands, not a
+#: bound on it, so the band is marked a lower bound (``band_lower_bound``). Checked against those rows by
+#: tests/test_calibration_caveat.py (it recomputes them and fails if this figure is below them or stale).
+SAME_SHAPE_CARRY_PCT = {"tok_s_pct": 3.6, "j_per_tok_pct": 9.0}
+
+
 def serving_stack(prof: dict) -> tuple[str | None, bool]:
     """``(stack, current)`` of a profile from its ``measurements`` files (:data:`SERVING_STACKS`): the stack(s)
     its latencies and power were measured on, and whether all are dcsim's current one. ``(None, True)`` when the

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial, reduce
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, find_architecture_profile, find_profile, load_profile,
-                                other_tp_band, rescale_power, resolve_gpu, resolve_model, same_silicon_gpu,
-                                serving_stack, transfer_profile)
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, _max_band,
+                                find_architecture_profile, find_profile, load_profile, other_tp_band, rescale_power,
+                                resolve_gpu, resolve_model, same_silicon_gpu, serving_stack, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
                              tensor_parallel_problem, weight_bytes)
@@ -352,7 +353,9 @@ def _layout_name(model: ModelSpec, expert_parallel: bool) -> str:
 STATUS_TEXT = {
     "calibrated": "fitted to measurements of this GPU, model, precision and TP",
     "user-profile": "a profile file given by the scenario",
-    "same-architecture": "fitted to another model of the same shape (a fine-tune or rename) on this GPU",
+    "same-architecture": "fitted to another model of the same shape (a fine-tune or rename) on this GPU; the band "
+                         "is the larger of that profile's and the one measured same-shape carry's (Llama-3.3-70B on "
+                         "the Llama-3.1-70B profile, docs/validation.md SA-*), a lower bound",
     "other-tp": "fitted to measurements of this GPU, model (or one of the same shape) and precision at another "
                 "tensor-parallel degree; the "
                 "TP dependence (per-layer synchronisation, efficiencies) is not measured; the band is the worst "
@@ -371,6 +374,27 @@ STATUS_TEXT = {
                       "assumptions (docs/node.md, Levers), not measured on this setup; the band is the fit's "
                       "without the levers (a lower bound)",
 }
+
+
+def fmt_band(band: Mapping | None, lower_bound: bool = False, digits: int = 0,
+             quantities: tuple[str, ...] = ("tok_s_pct", "j_per_tok_pct")) -> str:
+    """A calibration error band (``node.calibration.error_band_pct``, %) as every surface prints it:
+    ``"±4 % tok/s, ±3 % J/token"``, each figure ``"≥±…"`` when the band is a lower bound
+    (``band_lower_bound``: the true error may be larger), ``"unknown"`` where there is no figure.
+    ``quantities`` picks the figures (``("j_per_tok_pct",)`` prints the J/token one alone)."""
+    b = band or {}
+    units = {"tok_s_pct": "tok/s", "j_per_tok_pct": "J/token"}
+    lb = "≥" if lower_bound else ""
+    f = lambda v: "unknown" if v is None else f"{lb}±{v:.{digits}f} %"  # noqa: E731
+    return ", ".join(f"{f(b.get(k))} {units[k]}" for k in quantities)
+
+
+def expected_error(calibration: Mapping, digits: int = 0) -> str:
+    """``"expected error ±4 % tok/s, ±3 % J/token"`` of one calibration record (``node.calibration`` or a
+    ``provenance.calibration`` item): :func:`fmt_band` of its ``error_band_pct``, ``≥±`` when its
+    ``band_lower_bound`` is true."""
+    return "expected error " + fmt_band(calibration.get("error_band_pct"), bool(calibration.get("band_lower_bound")),
+                                        digits)
 
 
 #: A replica whose largest steady-state batch exceeds this many times the largest batch its profile was measured at
@@ -407,7 +431,9 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
-    calibrated (or same-architecture); the worst error of a calibration carried to another TP degree
+    calibrated; when ``same-architecture``, the larger (per quantity) of that and the worst measured error of a
+    calibration carried to a model of the same shape (:data:`dcsim.node.catalog.SAME_SHAPE_CARRY_PCT`, one measured
+    pair: a lower bound); the worst error of a calibration carried to another TP degree
     on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
     error of the GPU's pooled fit when transferred; the worst over the pools it averages when generic (a lower bound:
     the hardware is transferred too); the sibling GPU's band for its profile when ``same-silicon`` (a lower bound);
@@ -434,6 +460,10 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         band = {"tok_s_pct": f["max_err_request_pct"], "j_per_tok_pct": f["max_err_request_pct"]}
     else:
         band = prof.get("error_band_pct", {"tok_s_pct": None, "j_per_tok_pct": None})
+    if status == "same-architecture":
+        # the twin's in-sample band says how well it fits its own model, not how far another post-training of the
+        # shape lands: the measured same-shape carry (docs/validation.md SA-*) is at least that far
+        band = _max_band([band, SAME_SHAPE_CARRY_PCT])
     base_status = status
     if levers and status != "user-profile":
         status = "lever-modelled"
@@ -456,7 +486,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
-            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon"),
+            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon", "same-architecture"),
             # the batch range the profile was measured at (None for a pooled fit); the engine sets the batch a
             # replica reaches at full load and whether it is beyond that range (at_full_load_batch)
             "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False}

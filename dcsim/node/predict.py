@@ -29,7 +29,7 @@ from dcsim.node.calibrate import Problem, _fit_quality, groups, kv_over_capacity
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
-from dcsim.node.model import build_node, extrapolated
+from dcsim.node.model import build_node, extrapolated, fmt_band
 from dcsim.scenario.node import NodeSpec
 from dcsim.textio import atomic_write_bytes, plain
 from dcsim.units import excerpt
@@ -126,8 +126,8 @@ def format_prediction(res: dict) -> str:
         cal, s = grp["calibration"], grp["summary"]
         band = cal.get("error_band_pct") or {}
         bt, bj = band.get("tok_s_pct"), band.get("j_per_tok_pct")
-        band_txt = (f"stated band ±{bt:.1f} % tok/s, ±{bj:.1f} % J/token" if bt is not None and bj is not None
-                    else "no stated band")
+        band_txt = (f"stated band {fmt_band(band, bool(cal.get('band_lower_bound')), digits=1)}"
+                    if bt is not None and bj is not None else "no stated band")
         if lines:
             lines.append("")
         lines.append(f"{grp['gpu']} / {grp['model']} / {grp['precision']} / TP{grp['tensor_parallel']}"

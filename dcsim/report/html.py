@@ -153,6 +153,10 @@ def _cards(report: Mapping[str, Any]) -> str:
     elif all(c.get("status") in ("same-silicon", "calibrated") for c in cal):
         why = ("the parameters of a calibrated GPU on the same die, with this GPU's own memory, bandwidth and power "
                "range; the band is that GPU's, a lower bound (docs/node.md, Transfer to pairs with no calibration)")
+    elif all(c.get("status") in ("same-architecture", "calibrated") for c in cal):
+        why = ("the calibration of another model of the same shape (a fine-tune or rename) on this GPU; the band is "
+               "the larger of that profile's and the one measured same-shape carry's (docs/validation.md SA-*), a "
+               "lower bound (docs/node.md, Transfer to pairs with no calibration)")
     else:
         why = ("transferred or borrowed node parameters, not measurements of this configuration (docs/validation.md, "
                "leave-one-model-out table)" + ("; serving levers modelled (docs/node.md, Levers)" if levers else ""))
