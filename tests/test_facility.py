@@ -247,3 +247,43 @@ def test_a_quick_study_plant_warns_of_the_power_chain_fields_it_does_not_read(ki
     assert w.startswith("facility.power_chain.fixed_load, pdu_loss_fraction not used") and "generator" not in w
     d["facility"]["cooling"] = {"kind": "chiller_plant"}
     assert not any("power_chain" in w for w in preflight(load_scenario(d)).warnings)
+
+
+# --------------------------------------------------------------------------- UPS rating and generator
+
+def _small_run(**over):
+    from conftest import small_scenario
+    from dcsim.engine.build import build_models
+    from dcsim.engine.preflight import preflight
+    from dcsim.engine.run import run_models
+    from dcsim.scenario import load_scenario
+
+    d = small_scenario(**{"duration": "30 min", "workload.arrivals.rate": "600 req/s"})
+    d["facility"]["power_chain"] = over
+    sc = load_scenario(d)
+    return preflight(sc), run_models(build_models(sc))
+
+
+def test_the_ups_rating_limits_it_power_and_power_binds():
+    """power_chain.ups_rating was described as a limit on IT + PDU load but never applied: a 100 kW UPS carried
+    344 kW of IT and its no-load losses shrank, so PUE fell (1.392 vs 1.538 at 1 MW). The rating now caps IT at
+    rating / (1 + PDU loss): delivered power binds there, and preflight says the UPS binds first."""
+    pre, res = _small_run(ups_rating="120 kW")
+    ts = res.timeseries
+    lim = 120e3 / 1.01
+    assert np.all(ts["it_power_w"] <= lim * (1 + 1e-9)) and np.max(ts["it_power_w"]) > 0.9 * lim  # DVFS levels
+    assert res.report["binding"]["share"]["power"] == pytest.approx(1.0)
+    assert any("ups_rating" in w and "binds at the UPS first" in w for w in pre.warnings)
+    # the default rating (the interconnect) never binds: the meter cap holds IT + losses below it
+    _, base = _small_run()
+    _, same = _small_run(ups_rating="200 kW")  # = small_scenario's interconnect
+    np.testing.assert_array_equal(base.timeseries["it_power_w"], same.timeseries["it_power_w"])
+
+
+def test_a_ups_below_the_idle_fleet_is_refused_and_a_generator_is_said_to_limit_nothing():
+    from dcsim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"facility.power_chain.ups_rating.*below the idle fleet"):
+        _small_run(ups_rating="1 kW")
+    pre, _ = _small_run(generator="100 kW")
+    assert any("generator is recorded but limits nothing" in w for w in pre.warnings)

@@ -104,7 +104,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         cap = np.minimum(cap, flex.grid_cap_w(tm))
     budget = cap + extra_w if target_w is None else np.minimum(cap, target_w)
     lf = m.liquid_fraction
-    it_max_p = np.asarray(m.facility.max_it_power_w(budget, lf, t_db, t_wb), dtype=float)
+    it_max_p = np.asarray(m.facility.max_it_delivered_w(budget, lf, t_db, t_wb), dtype=float)
     heat_cap = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float) * cool_factor
     # IT power whose heat (IT + in-room power-chain losses) the reduced plant can reject: the
     # inversion on the reduced capacity (the UPS no-load heat does not scale with cool_factor)

@@ -217,6 +217,22 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      "work is judged old at the end of the tick it arrived in, so the queues shed work a replica "
                      "could still have served within the hold limit (request fidelity shed half the arrivals at a "
                      "0.5 s hold and 1 s tick, the fluid queue far fewer); use a tick no longer than the hold limit")
+    pc = sc.facility.power_chain
+    if not m.facility.quick_study:
+        ups_it = float(m.facility.ups_it_limit_w)
+        if idle_it > ups_it:
+            errs.append(("facility.power_chain.ups_rating",
+                         f"the UPS rating {fq(float(m.facility.ups_rating_w), 'power')} carries at most "
+                         f"{fq(ups_it, 'power')} of IT (its output is IT + PDU loss), below the idle fleet's "
+                         f"{fq(idle_it, 'power')} ({_times(idle_it, ups_it)} it): no GPU could serve a token"))
+        elif ups_it < float(np.max(allowed_it)) and peak_it > ups_it:
+            warns.append(f"facility.power_chain.ups_rating: the UPS ({fq(float(m.facility.ups_rating_w), 'power')}) "
+                         f"carries at most {fq(ups_it, 'power')} of IT, less than the interconnect allows "
+                         f"({fq(float(np.max(allowed_it)), 'power')}) and the fleet's full load "
+                         f"({fq(peak_it, 'power')}): delivered power binds at the UPS first")
+    if pc.generator is not None:
+        warns.append("facility.power_chain.generator is recorded but limits nothing: no fault or event models a utility "
+                     "outage, so the generator never carries the load (docs/facility.md)")
     if m.facility.quick_study:  # its PUE covers the delivery chain: the loss and fixed-load fields are not read
         unused = sorted(set(sc.facility.power_chain.model_fields_set) - {"generator"})
         if unused:

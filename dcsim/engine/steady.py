@@ -90,7 +90,7 @@ def ceilings_at(m: Models, demand_tok_s, t_db_c, t_wb_c, interconnect_w=None, gp
     d, t_db, t_wb, cap, a = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
                                                   (demand_tok_s, t_db_c, t_wb_c, cap, gpu_scale)))
     lf = m.liquid_fraction
-    it_p = np.asarray(m.facility.max_it_power_w(cap, lf, t_db, t_wb), dtype=float)
+    it_p = np.asarray(m.facility.max_it_delivered_w(cap, lf, t_db, t_wb), dtype=float)
     heat = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float)
     it_q = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
     if m.multi_pool:

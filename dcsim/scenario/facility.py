@@ -87,7 +87,7 @@ class PowerChainSpec(Spec):
         TRANSFORMER_SQUARE, description="load (copper, I²R) loss at rated load, fraction of rating (assumption, "
         "see no_load)")
     ups_rating: Power | None = Field(
-        None, description="rating of one UPS system (on-site limit on IT+PDU load); "
+        None, description="rating of one UPS system: caps IT + PDU load (delivered power binds there); "
         "None = the interconnect (assumption)")
     ups_redundancy: quantity("count", ge=1, le=4) = Field(
         1.0, description="installed UPS systems per rating sharing the load: 1 = N, 2 = 2N "
@@ -100,7 +100,8 @@ class PowerChainSpec(Spec):
         None, description="fixed facility loads (lighting, offices, controls); None = 0.2 % of the "
         "interconnect ([LEI] lighting share 0–0.2 % of IT, upper bound applied at the design load)")
     generator: Power | None = Field(
-        None, description="on-site generator limit at the meter during a utility outage (optional)")
+        None, description="on-site generator rating (recorded only: no utility outage is modelled, so it limits "
+        "nothing; dcsim validate warns)")
 
 
 # --------------------------------------------------------------------------- cooling

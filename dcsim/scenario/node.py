@@ -64,6 +64,15 @@ class GpuSpec(Spec):
             raise ValueError(f"idle_w ({self.idle_w:g} W) must be < tdp_w ({self.tdp_w:g} W)")
         if self.power_limit_min_w > self.tdp_w:
             raise ValueError(f"power_limit_min_w ({self.power_limit_min_w:g} W) must be <= tdp_w")
+        sv = self.server
+        full = (sv.gpus_per_node * self.tdp_w + sv.non_gpu_max_w) / sv.psu_efficiency
+        if full > sv.server_max_w * (1 + 1e-9):
+            # a server cannot draw more than its maximum system power: every GPU at its board limit and the host at
+            # its maximum is the most the model lets it draw (the catalog's servers draw 0.912 x theirs, docs/node.md)
+            raise ValueError(f"server.server_max_w ({sv.server_max_w:g} W) is below the server's full-load draw "
+                             f"{full:.0f} W = ({sv.gpus_per_node} x tdp_w {self.tdp_w:g} W + non_gpu_max_w "
+                             f"{sv.non_gpu_max_w:g} W) / psu_efficiency {sv.psu_efficiency:g}: raise server_max_w to "
+                             "the vendor's maximum system power or lower non_gpu_max_w")
         if not self.power_limit_min_w > self.idle_w:
             # a board cannot hold a working GPU below what it draws with no work: every power_cap is clipped up to
             # power_limit_min_w, so this keeps every limit above idle (H100: 200 W settable vs 72 W idle [SMI])

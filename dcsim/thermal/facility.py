@@ -138,6 +138,15 @@ class Facility:
         """Largest IT power the UPS rating allows (UPS output = IT·(1 + PDU loss fraction))."""
         return self.ups_rating_w / (1.0 + self.spec.power_chain.pdu_loss_fraction)
 
+    def max_it_delivered_w(self, cap_w, liquid_fraction, t_db_c, t_wb_c):
+        """Largest IT power [W] the delivery chain can carry: what the meter cap allows
+        (:meth:`max_it_power_w`) and at most what the UPS rating allows (:attr:`ups_it_limit_w`: its output is
+        IT + PDU loss, and with 2N each system must carry it all). The rating defaults to the interconnect, which
+        the meter cap already holds below; a quick-study plant (fixed PUE or a PUE curve) models no delivery
+        chain and reads no rating."""
+        it = np.asarray(self.max_it_power_w(cap_w, liquid_fraction, t_db_c, t_wb_c), dtype=float)
+        return it if self.quick_study else np.minimum(it, self.ups_it_limit_w)
+
     def heat_rejection_capacity_w(self, t_db_c, t_wb_c, liquid_fraction=0.0):
         """Heat [W] the plant can reject now; non-increasing in outdoor temperature."""
         t_db = np.asarray(t_db_c, dtype=float)
