@@ -46,11 +46,20 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
         res = run_models(pre.models, progress=progress)
     from dcsim.engine.flexrun import add_flexibility_baseline, has_flexibility
     if has_flexibility(sc):  # issue 18: the same run without storage / deferrable work
+        _stage(progress, "the same run without storage or deferrable work (the flexibility baseline)")
         res = add_flexibility_baseline(sc, res, run_models)
     if sc.expect:  # the scenario's own claims, checked on the finished report
         res.record.expect = check_expectations(res.report, sc.expect)
         res.refresh()
     return res
+
+
+def _stage(progress, text: str) -> None:
+    """Tell a progress object with a ``stage(text)`` method (the CLI's bar) which stage follows the ticks; a plain
+    ``progress(frac)`` callable is left alone."""
+    stage = getattr(progress, "stage", None)
+    if callable(stage):
+        stage(text)
 
 
 def run_models(m: Models, progress: Callable[[float], None] | None = None,
@@ -60,6 +69,7 @@ def run_models(m: Models, progress: Callable[[float], None] | None = None,
     if request_engine is None and sc.fidelity in ("request", "hybrid"):
         request_engine = RequestEngine(m)
     raw = simulate(m, progress=progress, request_engine=request_engine, availability=availability)
+    _stage(progress, "assembling the report (the fluid SLO estimate simulates the replicas' queues)")
     ts = raw["timeseries"]
     serving, lat = None, {}
     if request_engine is not None:
