@@ -406,14 +406,12 @@ def weather_year_moments(m) -> dict[str, np.ndarray] | None:
     ``t_s`` is the simulation time of each file hour (file time minus the scenario's offset, so a
     diurnal demand is evaluated at the right hour of day); demand is the workload's rate there.
     """
-    from dcsim.thermal.weather import read_epw, read_weather_csv
+    from dcsim.thermal.weather import read_epw, read_weather_csv, resolve_weather_path
 
     w = m.scenario.facility.weather
     if w.kind not in ("epw", "csv"):
         return None
-    path = Path(w.path)
-    if not path.is_absolute() and m.scenario.base_dir is not None:
-        path = Path(m.scenario.base_dir) / path
+    path = resolve_weather_path(w.path, m.scenario.base_dir)
     if w.kind == "epw":
         t_f, t_db, _tdp, _rh, _pa, t_wb = read_epw(path)
         offset = m.clock_s  # the top-level start: (seconds from 1 January)

@@ -233,8 +233,8 @@ def test_a_quick_study_plant_without_capacity_runs_with_no_cooling_ceiling(kind,
 @pytest.mark.parametrize("kind", ["fixed", "curve"])
 def test_a_quick_study_plant_warns_of_the_power_chain_fields_it_does_not_read(kind):
     """A fixed_pue / pue_curve plant's PUE covers delivery losses and fixed loads, which it reports as zero: a
-    scenario that sets them is told they are not used (they were dropped without a word); the generator, which
-    it does read, is not named."""
+    scenario that sets them is told they are not used (they were dropped without a word); the generator is said to
+    limit nothing on every plant (no outage is modelled), in a warning of its own."""
     from conftest import small_scenario
     from dcsim.engine.preflight import preflight
     from dcsim.scenario import load_scenario
@@ -243,10 +243,11 @@ def test_a_quick_study_plant_warns_of_the_power_chain_fields_it_does_not_read(ki
     d["facility"]["cooling"] = KINDS[kind]
     assert not any("power_chain" in w for w in preflight(load_scenario(d)).warnings)
     d["facility"]["power_chain"] = {"fixed_load": "2 kW", "pdu_loss_fraction": 0.02, "generator": "1 MW"}
-    (w,) = [w for w in preflight(load_scenario(d)).warnings if "power_chain" in w]
+    (w, g) = sorted(w for w in preflight(load_scenario(d)).warnings if "power_chain" in w)
     assert w.startswith("facility.power_chain.fixed_load, pdu_loss_fraction not used") and "generator" not in w
+    assert g.startswith("facility.power_chain.generator is recorded but limits nothing")
     d["facility"]["cooling"] = {"kind": "chiller_plant"}
-    assert not any("power_chain" in w for w in preflight(load_scenario(d)).warnings)
+    assert [w for w in preflight(load_scenario(d)).warnings if "power_chain" in w] == [g]
 
 
 # --------------------------------------------------------------------------- UPS rating and generator
@@ -287,3 +288,28 @@ def test_a_ups_below_the_idle_fleet_is_refused_and_a_generator_is_said_to_limit_
         _small_run(ups_rating="1 kW")
     pre, _ = _small_run(generator="100 kW")
     assert any("generator is recorded but limits nothing" in w for w in pre.warnings)
+
+
+def test_a_shipped_weather_file_is_found_by_name_from_any_folder(tmp_path):
+    """year-richmond named its EPW as ../dcsim/data/weather/..., so a copy of scenarios/ elsewhere did not run.
+    A bare shipped name resolves to dcsim's own file when none sits beside the scenario; a missing file's error
+    names the shipped ones."""
+    import shutil
+
+    from conftest import ROOT
+    from dcsim.engine.preflight import preflight
+    from dcsim.scenario import apply_overrides, load_scenario, read_yaml
+    from dcsim.thermal.weather import WeatherFileNotFound, resolve_weather_path, shipped_weather_dir
+
+    name = "USA_VA_Richmond.Intl.AP.724010_TMY3.epw"
+    assert resolve_weather_path(name, tmp_path) == shipped_weather_dir() / name
+    local = tmp_path / name
+    local.write_bytes((shipped_weather_dir() / name).read_bytes())
+    assert resolve_weather_path(name, tmp_path) == local  # a file beside the scenario wins
+    with pytest.raises(WeatherFileNotFound, match="shipped files \\(by name\\): .*Richmond"):
+        resolve_weather_path("nowhere.epw", tmp_path)
+    copy = tmp_path / "elsewhere" / "year.yaml"
+    copy.parent.mkdir()
+    shutil.copy(ROOT / "scenarios" / "year-richmond.yaml", copy)
+    sc = load_scenario(apply_overrides(read_yaml(copy), {"duration": "1 h"}), base_dir=copy.parent)
+    assert preflight(sc).models.facility.weather is not None  # runs from a folder with no dcsim/data beside it

@@ -32,6 +32,7 @@ from dcsim.thermal.psychro import (
 from dcsim.scenario.facility import DEFAULT_START_DAY
 
 __all__ = ["Weather", "WeatherError", "WeatherFileNotFound", "build_weather", "read_epw", "read_weather_csv",
+           "resolve_weather_path", "shipped_weather_dir",
            "synthetic_t_db", "ar1_hourly_noise"]
 
 DAY_S = 86400.0
@@ -294,6 +295,29 @@ def ar1_hourly_noise(std: float, corr: float, seed_seq, hours: int = int(YEAR_DA
     return x
 
 
+
+def shipped_weather_dir() -> Path:
+    """Folder of the weather files dcsim ships (``dcsim/data/weather``, sources in its README)."""
+    return Path(__file__).resolve().parent.parent / "data" / "weather"
+
+
+def resolve_weather_path(path: str, base_dir: Path | None) -> Path:
+    """A weather file: an absolute path, a path relative to ``base_dir`` (the scenario's folder), or the bare name
+    of a shipped file (``USA_VA_Richmond.Intl.AP.724010_TMY3.epw``) when no such file sits beside the scenario, so a
+    scenario naming a shipped file runs from any folder. Raises :class:`WeatherFileNotFound` naming the shipped
+    files."""
+    p = Path(path).expanduser()
+    if not p.is_absolute() and base_dir is not None:
+        p = Path(base_dir) / p
+    if not p.exists() and Path(path).name == str(path) and (shipped_weather_dir() / path).is_file():
+        p = shipped_weather_dir() / path
+    if not p.is_file():
+        shipped = ", ".join(sorted(x.name for x in shipped_weather_dir().glob("*.epw")))
+        raise WeatherFileNotFound(f"{p}: weather file not found" + (" (a folder)" if p.exists() else "")
+                                  + f"; shipped files (by name): {shipped}")
+    return p
+
+
 def build_weather(spec, base_dir: Path | None = None, seed_seq=None, clock_s: float | None = None) -> Weather:
     """Build a `Weather` from a weather spec (constant | synthetic | csv | epw). `seed_seq`
     (numpy SeedSequence) drives the optional synthetic noise. `clock_s`: seconds from 1 January
@@ -347,11 +371,7 @@ def _build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather
 
         return Weather(t_db, t_wb, f"synthetic {spec.preset or 'custom'}")
     if kind in ("csv", "epw"):
-        path = Path(spec.path)
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        if not path.is_file():
-            raise WeatherFileNotFound(f"{path}: weather file not found" + (" (a folder)" if path.exists() else ""))
+        path = resolve_weather_path(spec.path, base_dir)
         if kind == "csv":
             t_f, tdb_f, twb_f = read_weather_csv(path)
             offset = spec.offset
