@@ -15,7 +15,7 @@ from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_n
                                extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
+from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, tied_leaders, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   report_latency)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
@@ -114,7 +114,11 @@ def _cards(report: Mapping[str, Any]) -> str:
     legend = "".join(
         f'<span><i class="dot" style="background:{CONSTRAINT_COLORS[k]}"></i>{k} {fmt_pct(shares[k])}</span>'
         for k in BINDING_NAMES if isinstance(shares.get(k), (int, float)) and shares[k] > 0)
-    big_bind = _e(dominant or "n/a")
+    tied = tied_leaders(shares)
+    lead = " and ".join(tied) if len(tied) > 1 else str(dominant)
+    # a tie shows every leader, each in its colour ("compute = cooling"), not the first in dict order
+    big_bind = (" = ".join(f'<span style="color:{CONSTRAINT_COLORS.get(k, "#1d2330")}">{_e(k)}</span>' for k in tied)
+                if len(tied) > 1 else _e(dominant or "n/a"))
     cards = [
         _card("Joules per output token",
               f"{_e(fmt_jpt(jpt.get('facility')).removesuffix(' J'))} <small>J facility</small>",
@@ -122,7 +126,7 @@ def _cards(report: Mapping[str, Any]) -> str:
               f" · PUE {_e(fmt_num(report.get('pue'), 3))} · per SLO-meeting token "
               f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}"),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
-              f"{big_bind}</span> <small>{_e(phrase.split(';')[0].removeprefix(str(dominant)).strip())}</small>",
+              f"{big_bind}</span> <small>{_e(phrase.split(';')[0].removeprefix(lead).strip())}</small>",
               (f"{_e(phrase.split('; ', 1)[1])} · " if "; " in phrase else "") +
               f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "

@@ -127,7 +127,7 @@ def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
     top = max(sh, key=sh.get)
     tied = tied_leaders(sh)
     if len(tied) > 1:  # as many ticks each: neither is "the most of any" (and the first in dict order is no answer)
-        txt = f"{' and '.join(tied)} {fmt_pct(sh[top])} of the time each (tied, the most of any)"
+        txt = f"{' and '.join(tied)} {fmt_pct(sh[top])} of the time each (tied)"
     else:
         txt = (f"{top} most of the time ({fmt_pct(sh[top])})" if sh[top] > 0.5
                else f"{top} {fmt_pct(sh[top])} of the time (the most of any)")
