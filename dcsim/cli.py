@@ -47,7 +47,13 @@ class Progress:
 
 
 def _fail(msg: str, code: int = 2) -> int:
-    print(msg, file=sys.stderr)
+    """Print ``msg`` on stderr and return ``code``. A closed stderr (``2>&1 | head -1``, a reader gone) loses the
+    message but not the exit code: the BrokenPipeError used to escape main() as exit 1."""
+    try:
+        print(msg, file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):  # BrokenPipeError, EPIPE, a closed stream object
+        _quiet(2)
     return code
 
 
@@ -213,21 +219,30 @@ BUG_REPORT = ("please report it, with the command line and the scenario file, on
               "(README, 'Reporting bugs'); DCSIM_DEBUG=1 shows the traceback")
 
 
-def _quiet_stdout() -> None:
-    """After a broken pipe (``dcsim schema | head``): send further output to /dev/null so the
-    interpreter's final flush does not raise again."""
+def _quiet(fd: int) -> None:
+    """Point file descriptor ``fd`` (1 or 2) at /dev/null, so that nothing more written there (the interpreter's
+    final flush, a later message) raises again."""
     import os
 
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, fd)
+        os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass
 
 
+def _quiet_stdout() -> None:
+    """After a broken pipe (``dcsim schema | head``, or ``2>&1 | head -1`` where both streams share the pipe):
+    send further output on stdout and stderr to /dev/null so the interpreter's final flush does not raise again."""
+    _quiet(1)
+    _quiet(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The CLI. Exit codes: 0 success, 2 bad input or unusable output folder (one message naming
-    the file, field or line and the reason), 130 interrupted, 70 internal error (a bug)."""
+    the file, field or line and the reason), 130 interrupted, 70 internal error (a bug), 141 output pipe
+    closed. A closed stderr never changes the code (the message is lost, the code is not)."""
     import os
 
     try:

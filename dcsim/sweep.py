@@ -55,7 +55,14 @@ from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, sc
 __all__ = [
     "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
     "run_point", "extract", "columns", "write_table", "add_parser", "cache_key", "code_hash", "data_files",
+    "count_points", "max_points", "MAX_POINTS", "SweepInterrupted", "check_metrics",
 ]
+
+#: The most points a sweep may have (docs/limits.md); raise it with ``DCSIM_SWEEP_MAX_POINTS``. An assumption, chosen
+#: from measurements on the shared 2-core build machine: preparing a point (validate, hash, cache look-up) takes
+#: ~0.4 ms (100,000 points: 36-39 s, 195 MB peak) and running one 70 ms (a fluid day without the SLO estimate,
+#: 2 workers) to 2 s, so 100,000 points are hours to days of runs; a million would run for weeks.
+MAX_POINTS = 100_000
 
 #: Report keys (dotted paths into report.json, see docs/report.md) extracted per point by default.
 DEFAULT_METRICS: tuple[str, ...] = (
@@ -124,6 +131,15 @@ class ParamSpec(BaseModel):
         return self
 
     @property
+    def count(self) -> int | None:
+        """How many values :attr:`discrete` has (None for a distribution), without making them."""
+        if self.values is not None:
+            return len(self.values)
+        if self.range is not None:
+            return int(self.steps)
+        return None
+
+    @property
     def discrete(self) -> list | None:
         """The finite value set (values or range), or None for a continuous distribution."""
         if self.values is not None:
@@ -167,6 +183,7 @@ class SweepSpec(BaseModel):
     metrics: list[str] | None = Field(None, description="report.json dotted keys to extract (default DEFAULT_METRICS)")
 
     _base_dir: Path | None = None
+    _label: str = "<sweep>"
 
     @field_validator("seeds")
     @classmethod
@@ -182,11 +199,11 @@ class SweepSpec(BaseModel):
         if self.mode in ("random", "lhs") and self.samples is None:
             raise ValueError(f"mode {self.mode} needs samples")
         if self.mode in ("grid", "list"):
-            cont = [k for k, p in self.parameters.items() if p.discrete is None]
+            cont = [k for k, p in self.parameters.items() if p.count is None]
             if cont:
                 raise ValueError(f"mode {self.mode} needs values or range, not a distribution: {', '.join(cont)}")
         if self.mode == "list":
-            lens = {k: len(p.discrete) for k, p in self.parameters.items()}
+            lens = {k: p.count for k, p in self.parameters.items()}
             if len(set(lens.values())) > 1:
                 raise ValueError(f"mode list needs equally long value lists, got {lens}")
         return self
@@ -237,6 +254,7 @@ def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
                                         for er in errs(include_url=False)]) from None
         raise ScenarioError(label, [("", str(e))]) from None
     spec._base_dir = bdir
+    spec._label = label
     return spec
 
 
@@ -250,14 +268,58 @@ def _seed_list(spec: SweepSpec, base_seed: int) -> list[int] | None:
     return list(spec.seeds)
 
 
+def max_points() -> int:
+    """The point limit: ``DCSIM_SWEEP_MAX_POINTS`` (a whole number) or :data:`MAX_POINTS`."""
+    env = os.environ.get("DCSIM_SWEEP_MAX_POINTS")
+    if env:
+        try:
+            v = int(env.replace("_", "").replace(",", ""))
+        except ValueError:
+            raise ScenarioError("DCSIM_SWEEP_MAX_POINTS", [("", f"{env[:40]!r} is not a whole number of points")]) from None
+        if v < 1:
+            raise ScenarioError("DCSIM_SWEEP_MAX_POINTS", [("", f"{v} is not a positive number of points")])
+        return v
+    return MAX_POINTS
+
+
+def count_points(spec: SweepSpec | dict | str | Path) -> int:
+    """How many points :func:`expand` gives, computed without making them (before any memory is spent)."""
+    spec = load_sweep(spec)
+    counts = [spec.parameters[k].count for k in spec.parameters]
+    if spec.mode == "grid":
+        n = math.prod(counts)
+    elif spec.mode == "list":
+        n = counts[0] if counts else 1
+    else:
+        n = int(spec.samples)
+    if spec.seeds is not None:
+        n *= spec.seeds if isinstance(spec.seeds, int) else len(spec.seeds)
+    return n
+
+
+def _check_size(spec: SweepSpec) -> int:
+    n, limit = count_points(spec), max_points()
+    if n > limit:
+        how = {"grid": "the product of the parameters' value counts", "list": "the length of the value lists",
+               "random": "samples", "lhs": "samples"}[spec.mode] + (" times the seeds" if spec.seeds is not None else "")
+        raise ScenarioError(spec._label, [(
+            "parameters" if spec.mode in ("grid", "list") else "samples",
+            f"{n:,} points ({how}) is more than the limit of {limit:,} points per sweep (docs/limits.md): "
+            "split the sweep into several files (points they share are run once, through the cache), or raise "
+            f"the limit with DCSIM_SWEEP_MAX_POINTS={n}")])
+    return n
+
+
 def expand(spec: SweepSpec | dict | str | Path, base_seed: int = 0) -> list[dict]:
     """The sweep's points: one dict of dotted-path overrides each (``fixed`` first, then parameters, then ``seed``).
 
     grid: Cartesian product; list: parameters zipped; random: ``samples`` independent draws;
     lhs: a Latin hypercube of ``samples`` points (one point per stratum of every parameter).
     Seeds, when given, are a further dimension (every point × every seed). Deterministic in ``spec.seed``.
+    A sweep of more than :func:`max_points` points is refused (:class:`ScenarioError`) before any is made.
     """
     spec = load_sweep(spec)
+    _check_size(spec)
     names = list(spec.parameters)
     ps = [spec.parameters[k] for k in names]
     if spec.mode == "grid":
@@ -291,8 +353,11 @@ def expand(spec: SweepSpec | dict | str | Path, base_seed: int = 0) -> list[dict
 def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
     """Run the base scenario ``raw`` (a dict) with ``overrides``; return its report (JSON-safe) and wall time, s.
 
-    The unit of parallel work: plain data in, plain data out, so it ships to any worker. Errors
-    come back as ``RuntimeError`` with the message (always picklable).
+    The unit of parallel work: plain data in, plain data out, so it ships to any worker. A point
+    the preflight refuses (an invalid scenario at that point: an interconnect that cannot power the
+    idle fleet, a run over the memory limit, ...) comes back as ``{"error": [[field, reason], ...]}``
+    instead of a report, before anything is simulated; any other error (a bug) as ``RuntimeError``
+    with the message (always picklable).
     """
     from dcsim.engine.run import run
 
@@ -302,9 +367,19 @@ def run_point(raw: dict, overrides: dict, base_dir: str | None) -> dict:
         res = run(sc)
         if res.report.get("partial"):  # Ctrl-C stopped the run at a tick: never cache half a point
             raise KeyboardInterrupt(f"sweep point {overrides} interrupted")
+    except ScenarioError as e:  # this point's scenario is refused: a result of the sweep, not a crash
+        return {"error": [[str(f), str(r)] for f, r in e.errors], "wall_s": time.perf_counter() - t0}
     except Exception as e:  # noqa: BLE001  (re-raised with its message; exception types may not pickle)
         raise RuntimeError(f"sweep point {overrides}: {type(e).__name__}: {e}") from None
     return {"report": plain(res.report, nonfinite="keep"), "wall_s": time.perf_counter() - t0}
+
+
+def point_error(payload: dict) -> str | None:
+    """The one-line reason a point was refused (``field: reason; ...``), None for a point that ran."""
+    errs = payload.get("error")
+    if not errs:
+        return None
+    return "; ".join(f"{f}: {r}" if f else str(r) for f, r in errs)
 
 
 def extract(report: dict, key: str):
@@ -410,15 +485,25 @@ def _cache_write(cache_dir: Path, h: str, payload: dict, key: str | None = None)
 class _Progress:
     """``sweep  [#####.....]  12/100 points  elapsed 3.1s  eta 22.9s`` on stderr."""
 
-    def __init__(self, total: int, label: str = "sweep", stream=None, enabled: bool = True):
+    def __init__(self, total: int, label: str = "sweep", stream=None, enabled: bool = True, every: float = 0.0,
+                 delay: float = 0.0):
         self.total, self.label, self.enabled = total, label, enabled
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
+        self.every, self._last = every, -1.0
+        self.delay, self.shown = delay, False  # nothing drawn before `delay` s (a short phase stays silent)
 
     def __call__(self, done: int, ran: int) -> None:
         if not self.enabled or self.total == 0:
             return
         el = time.perf_counter() - self.t0
+        if el < self.delay and not self.shown:
+            return
+        self.shown = True
+        if self.every and done < self.total:  # throttled: at most one redraw per `every` seconds
+            if el - self._last < self.every:
+                return
+            self._last = el
         frac = done / self.total
         left = self.total - done
         eta = el / ran * left if ran > 0 else (0.0 if left == 0 else float("nan"))
@@ -493,14 +578,37 @@ def _kill_local_workers() -> None:
         pass
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep; the message says how many points finished (and are cached) and how to resume."""
+
+    def __init__(self, msg: str, *, done: int, total: int, cache_dir: Path | None):
+        super().__init__(msg)
+        self.done, self.total, self.cache_dir = done, total, cache_dir
+
+
+def check_metrics(spec: SweepSpec, sc: Scenario) -> None:
+    """Refuse ``metrics:`` keys no report of ``sc`` has (:mod:`dcsim.report.keys`), close matches suggested."""
+    from dcsim.report.keys import unknown_paths
+
+    if not spec.metrics:
+        return
+    bad = unknown_paths(spec.metrics, sc)
+    if bad:
+        idx = {m: i for i, m in reversed(list(enumerate(spec.metrics)))}
+        raise ScenarioError(spec._label, [(f"metrics.{idx.get(p, '?')}", f"{p!r}: {why}") for p, why in bad])
+
+
 def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, client=None,
               cache_dir: str | Path | None = ".dcsim-cache", progress: bool | Callable = True,
               out: str | Path | None = None) -> list[dict]:
     """Run every point of a sweep and return one row (dict) per point, in :func:`expand` order.
 
     A row holds ``point``, ``scenario_hash``, each varied input (its resolved SI value under its
-    dotted path, plus ``seed``), the extracted metrics (dotted report keys) and ``cached``
-    (True when served from ``cache_dir``). ``cache_dir=None`` disables the cache. ``client`` is a
+    dotted path, plus ``seed``), the extracted metrics (dotted report keys), ``cached``
+    (True when served from ``cache_dir``) and ``error`` (None, or ``field: reason`` when the preflight
+    refused the point's scenario: its metrics are then None; the other points still run).
+    Unknown ``metrics`` keys and a sweep of more than :func:`max_points` points are refused
+    (:class:`ScenarioError`) before anything runs; Ctrl-C raises :class:`SweepInterrupted`. ``cache_dir=None`` disables the cache. ``client`` is a
     ``dask.distributed.Client`` or a scheduler address; ``workers`` local processes otherwise.
     ``out``: folder to write ``results.csv`` (and ``results.parquet`` when pyarrow is importable).
     """
@@ -512,37 +620,54 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         bp = bp if bp.is_absolute() else spec.base_dir / bp
         base_raw, base_dir = read_yaml(bp), bp.resolve().parent
     base_sc = load_scenario(base_raw, base_dir=base_dir)
-    points = expand(spec, base_seed=base_sc.seed)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
+    check_metrics(spec, base_sc)  # a typo is refused now, not found as an empty column after the runs
+    total = _check_size(spec)  # before a single point is made
     cdir = Path(cache_dir) if cache_dir is not None else None
+    show = progress if not callable(progress) else False
+    prep = _Progress(total, label=f"{spec.name}: preparing", enabled=bool(show), every=0.25,
+                     delay=1.0)
+    points = expand(spec, base_seed=base_sc.seed)
 
-    resolved: list[tuple[Scenario, str]] = []
+    resolved: list[tuple[dict, str]] = []  # per point: its row's inputs (resolved SI values), scenario hash
     keys: dict[str, str] = {}
-    for i, ov in enumerate(points):
-        try:
-            sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir)
-        except ScenarioError as e:
-            raise ScenarioError(f"sweep point {i} {ov}", e.errors) from None
-        h = scenario_hash(sc)
-        resolved.append((sc, h))
-        if cdir is not None and h not in keys:
-            keys[h] = cache_key(sc, h)
-
     payloads: dict[str, dict] = {}
     cached: set[str] = set()
-    for _, h in resolved:
-        if h in payloads:
-            continue
-        d = _cache_read(cdir, h, keys.get(h))
-        if d is not None:
-            payloads[h] = d
-            cached.add(h)
+    looked: set[str] = set()
     todo_h: list[str] = []
+    todo_set: set[str] = set()
     todo: list[tuple[dict, dict, str | None]] = []
-    for (sc, h), ov in zip(resolved, points):
-        if h not in payloads and h not in todo_h:
-            todo_h.append(h)
-            todo.append((base_raw, ov, str(base_dir) if base_dir is not None else None))
+    bdir = str(base_dir) if base_dir is not None else None
+    try:
+        for i, ov in enumerate(points):
+            try:
+                sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir)
+            except ScenarioError as e:
+                raise ScenarioError(f"sweep point {i} {ov}", e.errors) from None
+            h = scenario_hash(sc)
+            dump = sc.model_dump(mode="json")
+            inputs = {k: _resolved(dump, k) for k in spec.parameters}
+            if spec.seeds is not None:
+                inputs["seed"] = sc.seed
+            resolved.append((inputs, h))  # not the Scenario: 100,000 of them held 1.4 GB
+            if h not in looked:  # each distinct scenario once: key, cache look-up, queued if missing
+                looked.add(h)
+                if cdir is not None:
+                    keys[h] = cache_key(sc, h)
+                d = _cache_read(cdir, h, keys.get(h))
+                if d is not None:
+                    payloads[h] = d
+                    cached.add(h)
+                elif h not in todo_set:
+                    todo_set.add(h)
+                    todo_h.append(h)
+                    todo.append((base_raw, ov, bdir))
+            prep(i + 1, i + 1)
+    except KeyboardInterrupt:
+        if prep.shown:
+            prep.stream.write("\n")
+        raise SweepInterrupted(f"interrupted while preparing the points ({len(resolved):,} of {total:,}): "
+                               "no point was run", done=0, total=total, cache_dir=cdir) from None
 
     own_client = None
     if isinstance(client, str):
@@ -553,36 +678,45 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
                                                           enabled=bool(progress))
     done = len(cached)
     prog(done, 0)
+    ran = 0
     try:
-        ran = 0
         for i, payload in _parallel_results(todo, workers, client):
             h = todo_h[i]
             payloads[h] = payload
-            if cdir is not None:
+            if cdir is not None and "error" not in payload:  # a refused point is checked again on a rerun
                 _cache_write(cdir, h, payload, keys.get(h))
             ran += 1
             prog(done + ran, ran)
-    except BaseException:  # Ctrl-C or an error: no worker outlives the sweep
+    except BaseException as exc:  # Ctrl-C or an error: no worker outlives the sweep
         if client is None and workers > 1:
             _kill_local_workers()
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, SweepInterrupted):
+            if not callable(progress) and progress:
+                sys.stderr.write("\n")
+            n_pts = len(todo_h) + len(cached)
+            kept = sum(1 for h in payloads if "error" not in payloads[h])
+            if cdir is None:
+                msg = (f"interrupted: {kept:,} of {n_pts:,} distinct points had finished; nothing is cached "
+                       "(--no-cache), so a rerun starts again from the first point")
+            else:
+                msg = (f"interrupted: {kept:,} of {n_pts:,} distinct points finished and are cached in {cdir}/ "
+                       f"({len(cached):,} of them from earlier runs); run the same command again to resume: "
+                       f"only the {n_pts - kept:,} missing points run")
+            raise SweepInterrupted(msg, done=kept, total=n_pts, cache_dir=cdir) from None
         raise
     finally:
         if own_client is not None:
             own_client.close()
 
     rows = []
-    for i, ((sc, h), ov) in enumerate(zip(resolved, points)):
-        dump = sc.model_dump(mode="json")
-        row: dict[str, Any] = {"point": i, "scenario_hash": h}
-        for k in spec.parameters:
-            row[k] = _resolved(dump, k)
-        if spec.seeds is not None:
-            row["seed"] = sc.seed
-        rep = payloads[h]["report"]
+    for i, (inputs, h) in enumerate(resolved):
+        row: dict[str, Any] = {"point": i, "scenario_hash": h, **inputs}
+        rep = payloads[h].get("report") or {}
         for m in metrics:
             row[m] = extract(rep, m)
         row["wall_s"] = payloads[h].get("wall_s")
         row["cached"] = h in cached
+        row["error"] = point_error(payloads[h])
         rows.append(row)
     if out is not None:
         write_table(rows, out)
@@ -653,12 +787,30 @@ def cmd_sweep(args) -> int:
     spec = load_sweep(args.file)
     out = args.out if args.out is not None else Path("results") / "sweeps" / safe_name(spec.name)
     t0 = time.perf_counter()
-    rows = run_sweep(spec, workers=args.workers, client=args.scheduler,
-                     cache_dir=None if args.no_cache else args.cache_dir, progress=not args.quiet, out=out)
+    try:
+        rows = run_sweep(spec, workers=args.workers, client=args.scheduler,
+                         cache_dir=None if args.no_cache else args.cache_dir, progress=not args.quiet, out=out)
+    except SweepInterrupted as e:
+        print(str(e), file=sys.stderr)
+        return 130
     el = time.perf_counter() - t0
     n_cached = sum(1 for r in rows if r["cached"])
     files = sorted(p.name for p in out.glob("results.*"))
     print(f"{spec.name}: {len(rows)} points ({n_cached} from cache) in {el:.1f} s -> {out}/ ({', '.join(files)})")
+    failed = [r for r in rows if r["error"]]
+    if failed:  # the table is written; the refused points are input errors, named with their reason
+        from dcsim.units import excerpt
+
+        lines = [f"{args.file}: {len(failed)} of {len(rows)} sweep points are invalid scenarios, not run "
+                 f"(their rows in {out}/results.csv have empty figures and the reason in `error`):"]
+        for r in failed[:25]:
+            ov = {k: r[k] for k in spec.parameters} | ({"seed": r["seed"]} if "seed" in r else {})
+            lines.append(f"  point {r['point']} {excerpt(json.dumps(ov), 200, quote=False)}: "
+                         f"{excerpt(r['error'], 300, quote=False)}")
+        if len(failed) > 25:
+            lines.append(f"  ... and {len(failed) - 25} more")
+        print("\n".join(lines), file=sys.stderr)
+        return 2
     return 0
 
 

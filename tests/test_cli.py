@@ -146,3 +146,31 @@ def test_progress_names_the_stages_after_the_ticks():
     p(1.0)
     p.stage("assembling")
     assert "x: assembling ... (elapsed" in buf.getvalue()
+
+
+def test_a_closed_stderr_keeps_the_exit_code(tmp_path):
+    """`dcsim validate bad.json 2>&1 | head -1` exited 1 about half the time: the error message hit the closed pipe
+    and the BrokenPipeError escaped main(). With stderr closed before anything is written, the code is still 2
+    (bad input); a valid scenario still exits 0; stdout closed is 141 (docs/limits.md)."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "j.json"
+    bad.write_text('{"name": "j"}')
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def rc(path, closed):
+        r, w = os.pipe()
+        kw = {"stderr": w, "stdout": subprocess.DEVNULL} if closed == "stderr" else {"stdout": w,
+                                                                                   "stderr": subprocess.DEVNULL}
+        p = subprocess.Popen([sys.executable, "-m", "dcsim.cli", "validate", str(path)], env=env, **kw)
+        os.close(w)
+        os.close(r)  # the reader is gone before anything is written
+        return p.wait(timeout=120)
+
+    assert rc(bad, "stderr") == 2
+    assert rc(root / "scenarios" / "reference.yaml", "stderr") == 0
+    assert rc(root / "scenarios" / "reference.yaml", "stdout") == 141
+    assert rc(bad, "stdout") == 2

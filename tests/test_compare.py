@@ -461,3 +461,26 @@ def test_a_malformed_result_folder_is_one_error_naming_the_file(runs, tmp_path, 
     assert main([str(base / "air"), str(bad), "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert str(target) in err and expect in err, err
+
+
+@pytest.mark.parametrize("content, missing", [
+    ('{"a": 1}', "scenario, duration_s, binding.share, throughput_tok_s.output, joules_per_output_token, energy_j, pue"),
+    ('{"scenario": "x", "duration_s": 60, "binding": {"share": {}}, "throughput_tok_s": {"output": 1}, '
+     '"joules_per_output_token": {}, "energy_j": {}}', "no pue "),
+])
+def test_a_json_object_that_is_not_a_report_is_refused(runs, tmp_path, capsys, content, missing):
+    """{"a": 1} as report.json was compared as a run (every figure n/a), exit 0. A report.json without the keys
+    every dcsim report has is refused, naming the file and the missing keys, exit 2; a null figure is no gap."""
+    base, *_ = runs
+    fake = tmp_path / "fakejson"
+    fake.mkdir()
+    (fake / "report.json").write_text(content)
+    assert main([str(base / "air"), str(fake), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert f"{fake / 'report.json'}: not a dcsim report: no " in err and missing in err, err
+    rep = json.loads((base / "air" / "report.json").read_text())
+    rep["pue"] = None   # a figure the run could not give is null, not missing
+    ok = tmp_path / "nullpue"
+    ok.mkdir()
+    (ok / "report.json").write_text(json.dumps(rep))
+    assert main([str(base / "air"), str(ok), "--no-plots"]) == 0

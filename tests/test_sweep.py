@@ -230,3 +230,171 @@ def test_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_pat
     with open(out / "results.csv") as f:
         table = list(csv.DictReader(f))
     assert len(table) == 12 and len({r["scenario_hash"] for r in table}) == 12
+
+
+# --------------------------------------------------------------------------- audit J: D5, D6, sweep metrics, Ctrl-C
+
+def test_a_point_the_preflight_refuses_is_a_failed_row_not_a_bug(tmp_path, capsys):
+    """A point whose scenario fails preflight (1 W cannot power the idle fleet) was 'internal error (a bug in
+    dcsim)', exit 70, and stopped the sweep. Now its row has empty figures and the reason in `error`, the other
+    points run (and are cached), and the CLI writes the table, names the point and the field, exit 2."""
+    import yaml
+
+    from dcsim.cli import main
+
+    spec = _spec(parameters={"facility.interconnect": {"values": ["1 W", "200 kW"]}}, fixed={"duration": "30 min"})
+    rows = run_sweep(spec, cache_dir=tmp_path / "c", progress=False)
+    bad, good = rows
+    assert bad["error"].startswith("facility.interconnect: 1 W cannot power the fleet even idle")
+    assert bad["throughput_tok_s.output"] is None and bad["facility.interconnect"] == 1.0
+    assert good["error"] is None and good["throughput_tok_s.output"] > 0
+    assert len(list((tmp_path / "c").glob("*.json"))) == 1        # only the point that ran is cached
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({"name": "s", "base": small_scenario(duration="30 min"),
+                                 "parameters": {"facility.interconnect": {"values": ["1 W", "200 kW"]}}}))
+    code = main(["sweep", str(f), "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "1 of 2 sweep points are invalid scenarios" in err and "internal error" not in err
+    assert 'point 0 {"facility.interconnect": 1.0}: facility.interconnect: 1 W cannot power' in err
+    with open(tmp_path / "o" / "results.csv") as fh:
+        table = list(csv.DictReader(fh))
+    assert table[0]["error"].startswith("facility.interconnect: 1 W") and table[1]["error"] == ""
+
+
+def test_a_sweep_over_the_point_limit_is_refused_before_any_point_is_made(monkeypatch):
+    """steps: 1,000,000 printed nothing for 5 minutes; 10**9 would exhaust memory. The count is computed from the
+    spec (no point made) and a sweep above the limit is one error with the count and how to raise it."""
+    import time
+
+    from dcsim.sweep import MAX_POINTS, count_points
+
+    monkeypatch.delenv("DCSIM_SWEEP_MAX_POINTS", raising=False)
+    huge = _spec(parameters={"facility.interconnect": {"range": ["300 kW", "600 kW"], "steps": 10**9},
+                             "racks.0.count": {"values": [2, 4]}}, seeds=3)
+    t0 = time.perf_counter()
+    assert count_points(huge) == 6 * 10**9
+    with pytest.raises(ScenarioError) as ei:
+        run_sweep(huge, cache_dir=None, progress=False)
+    assert time.perf_counter() - t0 < 5
+    msg = str(ei.value)
+    assert "6,000,000,000 points" in msg and f"limit of {MAX_POINTS:,} points" in msg
+    assert "DCSIM_SWEEP_MAX_POINTS=6000000000" in msg and "split the sweep" in msg
+    with pytest.raises(ScenarioError):
+        expand(huge)
+    with pytest.raises(ScenarioError, match="samples: 200,001 points"):
+        expand(_spec(mode="lhs", samples=200_001, parameters={"seed": {"values": [1, 2]}}))
+    # the count is exact in every mode, and the environment variable moves the limit
+    for s in (_small_sweep(), _spec(mode="list", parameters={"seed": {"values": [1, 2, 3]}}, seeds=[4, 5]),
+              _spec(mode="random", samples=7, parameters={"seed": {"values": [1, 2]}})):
+        assert count_points(s) == len(expand(s))
+    monkeypatch.setenv("DCSIM_SWEEP_MAX_POINTS", "3")
+    with pytest.raises(ScenarioError, match="4 points .* limit of 3 points"):
+        expand(_small_sweep())
+    monkeypatch.setenv("DCSIM_SWEEP_MAX_POINTS", "4")
+    assert len(expand(_small_sweep())) == 4
+
+
+def test_preparing_a_sweep_shows_progress(tmp_path, capsys, monkeypatch):
+    """Every point is validated, hashed and looked up in the cache before the first runs (20,000 points took 25 s
+    with nothing on screen, 200,000 never started in 2 minutes: a list-membership test made it quadratic). A
+    preparation longer than a second now draws its own bar."""
+    import time
+
+    import dcsim.sweep as sw
+
+    orig = sw.load_scenario
+
+    def slow(*a, **k):
+        time.sleep(0.4)
+        return orig(*a, **k)
+
+    monkeypatch.setattr(sw, "load_scenario", slow)
+    monkeypatch.setattr(sw, "run_point", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(_small_sweep(), cache_dir=tmp_path / "c", progress=True)
+    err = capsys.readouterr().err
+    assert "sweep: preparing [" in err and "4/4 points" in err
+
+
+def test_unknown_metric_is_refused_before_anything_runs(tmp_path):
+    """metrics: [nonexistent.metric, pue] ran every point and wrote an empty column. Now the keys are checked
+    against the report's paths (dcsim.report.keys) first, with close matches suggested."""
+    import dcsim.sweep as sw
+
+    spec = _spec(parameters={"racks.0.count": {"values": [2, 4]}},
+                 metrics=["nonexistent.metric", "pue", "binding.share.pwer", "joules_per_output_token",
+                          "serving.per_class.chat.latency_s.ttft.p99", "latency_s.ttft.p99", "faults.0.kind"])
+    orig = sw.run_point
+    sw.run_point = lambda *a: (_ for _ in ()).throw(AssertionError("a point ran"))
+    try:
+        with pytest.raises(ScenarioError) as ei:
+            run_sweep(spec, cache_dir=None, progress=False)
+    finally:
+        sw.run_point = orig
+    errs = dict(ei.value.errors)
+    assert set(errs) == {"metrics.0", "metrics.2", "metrics.3"}, errs
+    assert "'nonexistent.metric': no such key in report.json" in errs["metrics.0"]
+    assert "did you mean binding.share.power" in errs["metrics.2"]
+    assert "not one value" in errs["metrics.3"] and "joules_per_output_token.facility" in errs["metrics.3"]
+    # a class the scenario does not have is not a key of its report
+    bad = _spec(metrics=["serving.per_class.batch.slo_attainment"])
+    with pytest.raises(ScenarioError, match="did you mean serving.per_class.chat.slo_attainment"):
+        run_sweep(bad, cache_dir=None, progress=False)
+
+
+def test_report_paths_match_a_run():
+    """dcsim.report.keys.REPORT_PATHS is exactly the leaf paths of a fluid run (with a price, a carbon intensity and
+    a start) and a request-fidelity run: a report key added, renamed or removed without updating it fails here, so
+    the check of `metrics:` cannot drift from the report. Every default metric is one of them."""
+    from dcsim.engine.run import run
+    from dcsim.report.keys import REPORT_PATHS, report_patterns, unknown_paths
+    from dcsim.scenario import load_scenario
+    from dcsim.sweep import DEFAULT_METRICS
+    from dcsim.textio import plain
+
+    found: set[str] = set()
+    for raw in (small_scenario(duration="1 h", start="2026-07-15T12:00",
+                               economics={"price": "80 USD/MWh", "carbon_intensity": "350 g/kWh"}),
+                small_scenario(duration="5 min", fidelity="request")):
+        sc = load_scenario(raw)
+        rep = plain(run(sc).report, nonfinite="keep")
+        found |= report_patterns(rep, sc)
+    assert found - REPORT_PATHS == set(), "report keys missing from dcsim/report/keys.py REPORT_PATHS"
+    assert REPORT_PATHS - found == set(), "REPORT_PATHS keys no report has any more"
+    assert set(DEFAULT_METRICS) <= REPORT_PATHS
+    assert unknown_paths(DEFAULT_METRICS, sc) == []
+
+
+def test_ctrl_c_says_how_many_points_are_cached_and_how_to_resume(tmp_path, capsys, monkeypatch):
+    """Ctrl-C printed only 'interrupted'. Now: how many points finished and are cached, and that the same command
+    resumes (only the missing points run, test_interrupted_sweep_resumes_where_it_stopped)."""
+    import yaml
+
+    import dcsim.sweep as sw
+    from dcsim.cli import main
+
+    orig, calls = sw.run_point, []
+
+    def interrupted(raw, ov, bdir):
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        calls.append(ov)
+        return orig(raw, ov, bdir)
+
+    monkeypatch.setattr(sw, "run_point", interrupted)
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({"name": "s", "base": small_scenario(duration="30 min"),
+                                 "parameters": {"racks.0.count": {"values": [2, 3, 4]}}}))
+    argv = ["sweep", str(f), "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "-q"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted: 1 of 3 distinct points finished and are cached in {tmp_path / 'c'}/" in err, err
+    assert "run the same command again to resume: only the 2 missing points run" in err
+    calls.clear()
+    monkeypatch.setattr(sw, "run_point", orig)
+    assert main(argv) == 0
+    assert "3 points (1 from cache)" in capsys.readouterr().out
+    monkeypatch.setattr(sw, "run_point", interrupted)
+    assert main([*argv[:2], "--no-cache", *argv[4:]]) == 130
+    assert "nothing is cached (--no-cache), so a rerun starts again" in capsys.readouterr().err

@@ -69,6 +69,12 @@ _SHAPE = (("binding", dict), ("binding.share", dict), ("binding.shifts", list), 
           ("provenance.calibration", list), ("slo_tail_near_ceiling", dict))
 
 
+#: keys every dcsim report.json has (fluid, hybrid and request runs, partial ones included) and compare reads: a JSON
+#: object without them is not a run (``{"a": 1}`` was compared as one, every figure n/a, exit 0)
+REQUIRED_KEYS = ("scenario", "duration_s", "binding.share", "throughput_tok_s.output", "joules_per_output_token",
+                 "energy_j", "pue")
+
+
 def _check_shape(report: Any, rp: Path) -> dict:
     if not isinstance(report, dict):
         raise CompareError(f"{rp}: not a dcsim report (a JSON object expected, got a {type(report).__name__})")
@@ -83,7 +89,18 @@ def _check_shape(report: Any, rp: Path) -> dict:
     for i, x in enumerate(get_path(report, "provenance.calibration") or []):
         if not isinstance(x, dict):
             raise CompareError(f"{rp}: not a dcsim report: provenance.calibration[{i}] is a {type(x).__name__}")
+    missing = [k for k in REQUIRED_KEYS if get_path(report, k) is None and not _present(report, k)]
+    if missing:
+        raise CompareError(f"{rp}: not a dcsim report: no {', '.join(missing)} (every report.json of `dcsim run` has "
+                           f"{'them' if len(missing) > 1 else 'it'}; docs/report.md)")
     return report
+
+
+def _present(report: dict, path: str) -> bool:
+    """True when ``path`` exists in ``report`` (its value may be null: a figure the run could not give)."""
+    *head, last = path.split(".")
+    parent = get_path(report, ".".join(head)) if head else report
+    return isinstance(parent, dict) and last in parent
 
 
 def load_run(d: Path) -> tuple[dict, dict[str, np.ndarray] | None]:
