@@ -218,7 +218,7 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      "could still have served within the hold limit (request fidelity shed half the arrivals at a "
                      "0.5 s hold and 1 s tick, the fluid queue far fewer); use a tick no longer than the hold limit")
     pc = sc.facility.power_chain
-    if not m.facility.quick_study:
+    if not m.facility.quick_study and pc.ups_rating is not None:  # a rating that follows the interconnect: its check
         ups_it = float(m.facility.ups_it_limit_w)
         if idle_it > ups_it:
             errs.append(("facility.power_chain.ups_rating",
