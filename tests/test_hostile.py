@@ -861,3 +861,16 @@ def test_request_memory_estimate_matches_a_measured_run(tmp_path):
         held.append(preflight(sc).estimate["requests_in_flight"])
     per_req = (peaks[1] - peaks[0]) / (held[1] - held[0])  # measured 141 B/request (2026-12)
     assert per_req > 0 and 0.5 < BYTES_PER_REQUEST / per_req < 2.0, (per_req, peaks, held)
+
+
+def test_expect_typo_is_refused_before_the_run(tmp_path, capsys):
+    """expect: {nonexistent.key: [0, 1]} validated with 0 warnings and run --check failed after the whole run."""
+    code, err = _validate(capsys, REF, "--set", "expect={nonexistent.key: [0, 1], binding.share.powr: [0, 1]}")
+    assert code == 2 and "expect.nonexistent.key: no such figure in report.json" in err, err
+    assert "expect.binding.share.powr:" in err and "did you mean binding.share.power" in err, err
+    code, err = _run_cli(tmp_path, capsys, "expect={tokens_accouting.shed: [0, 1]}")
+    assert code == 2 and "did you mean tokens_accounting.shed" in err and not (tmp_path / "out").exists(), err
+    for ok in ("faults.0.tokens_lost", "serving.per_class.chat.slo_attainment", "pools.1.binding.share.power",
+               "latency_s.ttft.p99", "annual.anything"):
+        code, err = _validate(capsys, REF, "--set", f"expect={{{ok}: [0, 1]}}")
+        assert code == 0, (ok, err)

@@ -407,6 +407,10 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
     label = label or sc.name
     est = estimate(sc)
     errs = _resource_errors(sc, est)
+    if sc.expect:  # a typo in an expect key was found only after the whole run
+        from dcsim.metrics.expect import unknown_expect_paths
+
+        errs += unknown_expect_paths(sc.expect)
     if errs:
         raise ScenarioError(label, errs)
     if sc.name in (".", "..") or sc.name.startswith("."):
