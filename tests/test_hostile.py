@@ -874,3 +874,15 @@ def test_expect_typo_is_refused_before_the_run(tmp_path, capsys):
                "latency_s.ttft.p99", "annual.anything"):
         code, err = _validate(capsys, REF, "--set", f"expect={{{ok}: [0, 1]}}")
         assert code == 0, (ok, err)
+
+
+@pytest.mark.parametrize("fault", ["{kind: curtailment, start: 1 h, duration: 1 h, fraction: 0}",
+                                   "{kind: curtailment, start: 1 h, duration: 1 h, cap: 1 W}"])
+def test_curtailment_below_the_idle_draw_is_refused(capsys, fault):
+    """A curtailment to zero passed validate; the run then drew over the cap for the whole window."""
+    code, err = _validate(capsys, REF, "--set", f"faults=[{fault}]")
+    assert code == 2 and "faults[0]:" in err and "below the idle fleet's draw" in err, err
+    code, err = _validate(capsys, REF, "--set", f"faults=[{fault}]", "--set", "controller.idle_power_down=true")
+    assert code == 0 and "faults[0]:" in err, err  # parked replicas may meet it: a warning
+    code, err = _validate(capsys, REF, "--set", "faults=[{kind: curtailment, start: 1 h, duration: 1 h, fraction: 0.5}]")
+    assert code == 0 and "faults[0]" not in err, err

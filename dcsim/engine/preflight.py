@@ -310,6 +310,26 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"{fq(idle_it, 'power')} of IT ({_meter(idle_fac)} at the meter with cooling "
                      f"and losses), {_times(idle_it, best_allowed)} what the interconnect can deliver to IT "
                      f"({fq(best_allowed, 'power')}); no token could be served (a unit slip, mW for MW?)"))
+    idle_meter = float(np.min(idle_fac))  # the idle fleet at the meter, at the mildest hour of the run
+    for fi, f in enumerate(sc.faults):
+        # a curtailment below the idle draw: nothing the controller does meets it, so the run could only report the
+        # cap broken for the whole window. Refused, unless a battery (facility.storage) may carry the site through it
+        # or controller.idle_power_down may park replicas below their idle draw: then a warning
+        if getattr(f, "kind", None) != "curtailment":
+            continue
+        fcap = float(f.cap) if f.cap is not None else float(f.fraction) * cap
+        if fcap < idle_meter:
+            what = (f"cap {fq(fcap, 'power')}" if f.cap is not None else
+                    f"fraction {float(f.fraction):g} of the {fq(cap, 'power')} contract ({fq(fcap, 'power')})")
+            msg = (f"the {what} is below the idle fleet's draw at the meter ({fq(idle_meter, 'power')} with cooling, "
+                   "losses and fixed loads): no controller action meets it (dcsim does not switch the site off), so "
+                   "the facility would draw over the cap for the whole window")
+            if sc.facility.storage is not None or sc.controller.idle_power_down:
+                warns.append(f"faults[{fi}]: {msg}, unless facility.storage or parked replicas "
+                             "(controller.idle_power_down) carry the difference")
+            else:
+                errs.append((f"faults[{fi}]", msg + "; give a cap at or above the idle draw, or model the outage "
+                             "with facility.storage"))
     best_cool = float(np.max(coolable_it))
     if idle_it > best_cool:
         loss0 = float(np.max(np.asarray(m.facility.breakdown(np.zeros(t_db.shape), lf, t_db, t_wb)["losses"], dtype=float)))
