@@ -886,3 +886,17 @@ def test_curtailment_below_the_idle_draw_is_refused(capsys, fault):
     assert code == 0 and "faults[0]:" in err, err  # parked replicas may meet it: a warning
     code, err = _validate(capsys, REF, "--set", "faults=[{kind: curtailment, start: 1 h, duration: 1 h, fraction: 0.5}]")
     assert code == 0 and "faults[0]" not in err, err
+
+
+def test_fixed_load_above_the_contract_is_named(capsys):
+    """600 kW of fixed_load on a 495 kW contract blamed the interconnect ('a unit slip, mW for MW?')."""
+    code, err = _validate(capsys, REF, "--set", "facility.power_chain.fixed_load=600 kW")
+    assert code == 2 and "facility.power_chain.fixed_load: 600 kW of fixed loads alone" in err, err
+    assert "unit slip" not in err
+    code, err = _validate(capsys, REF, "--set", "facility.interconnect=20 mW")  # still the interconnect's slip
+    assert code == 2 and "facility.interconnect:" in err and "fixed_load" not in err, err
+
+
+def test_duration_limit_is_in_the_users_terms(capsys):
+    code, err = _validate(capsys, REF, "--set", "duration=876600 h")
+    assert code == 2 and "duration: must be <= 366 d (3.16224e+07 s), got 876600 h" in err, err

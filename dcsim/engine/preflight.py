@@ -304,7 +304,16 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                          f"board limit range [{fq(lo, 'power')}, {fq(hi, 'power')}]: the boards run at "
                          f"{fq(node.limit_w, 'power')}, as nvidia-smi -pl would set them")
     best_allowed = float(np.max(allowed_it))
-    if idle_it > best_allowed:
+    fixed = float(sc.facility.power_chain.fixed_load or 0.0) if not m.facility.quick_study else 0.0
+    # the fixed loads alone take the contract, which the idle fleet would fit without them: name them, not a unit
+    # slip of the interconnect (600 kW of fixed_load on a 495 kW contract)
+    if fixed >= cap and idle_it > best_allowed and float(np.min(idle_fac)) - fixed <= cap:
+        errs.append(("facility.power_chain.fixed_load",
+                     f"{fq(fixed, 'power')} of fixed loads alone is {_times(fixed, cap)} the {fq(cap, 'power')} "
+                     f"interconnect: nothing is left for the {m.gpus:,} GPUs (idle, they draw {fq(idle_it, 'power')} of IT,"
+                     f" {_meter(idle_fac - fixed)} at the meter without the fixed loads); lower fixed_load or raise "
+                     "facility.interconnect"))
+    elif idle_it > best_allowed:
         errs.append(("facility.interconnect",
                      f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
                      f"{fq(idle_it, 'power')} of IT ({_meter(idle_fac)} at the meter with cooling "
