@@ -81,8 +81,10 @@ def cmd_validate(args) -> int:
     _warn(pre.warnings)
     e = pre.estimate
     print(f"# {args.file}: valid scenario (values in SI units; temperatures in degC)")
+    reqs = (f", ~{e['requests_total']:,.0f} requests simulated (up to ~{e['requests_in_flight']:,.0f} held at once)"
+            if "requests_total" in e else "")
     print(f"# run estimate: {e['ticks']:,} ticks, ~{e['peak_memory_bytes'] / 1e6:,.0f} MB peak memory, "
-          f"~{e['csv_bytes'] / 1e6:,.1f} MB timeseries.csv; {len(pre.warnings)} warning(s)")
+          f"~{e['csv_bytes'] / 1e6:,.1f} MB timeseries.csv{reqs}; {len(pre.warnings)} warning(s)")
     print(yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False, width=100), end="")
     return 0
 

@@ -194,8 +194,17 @@ def format_quantity(si_value: float, dim: str) -> str:
     return f"{si_value / DIMENSIONS[dim][best]:.4g} {best}"
 
 
-def _bound_msg(op: str, bound: float, raw: Any) -> str:
-    return f"must be {op} {bound:g}, got {excerpt(raw, quote=False)}"
+def _bound_msg(op: str, bound: float, raw: Any, dim: str | None = None) -> str:
+    """The bound in the user's terms (``366 d``, ``1000 GW``), with its SI value when that reads differently."""
+    b = f"{bound:g}"
+    if dim is not None and _SI_NAME.get(dim) and bound != 0 and dim not in ("temperature", "temperature_delta"):
+        try:
+            human = format_quantity(bound, dim)
+        except Exception:  # noqa: BLE001 - the plain number is always right
+            human = b
+        if human != b:
+            b = f"{human} ({bound:g} {_SI_NAME[dim]})"
+    return f"must be {op} {b}, got {excerpt(raw, quote=False)}"
 
 
 def quantity(
@@ -218,13 +227,13 @@ def quantity(
         if math.isnan(v) or math.isinf(v):
             raise UnitError(f"must be a finite number, got {excerpt(raw, quote=False)}")
         if gt is not None and not v > gt:
-            raise UnitError(_bound_msg(">", gt, raw))
+            raise UnitError(_bound_msg(">", gt, raw, dim))
         if ge is not None and not v >= ge:
-            raise UnitError(_bound_msg(">=", ge, raw))
+            raise UnitError(_bound_msg(">=", ge, raw, dim))
         if lt is not None and not v < lt:
-            raise UnitError(_bound_msg("<", lt, raw))
+            raise UnitError(_bound_msg("<", lt, raw, dim))
         if le is not None and not v <= le:
-            raise UnitError(_bound_msg("<=", le, raw))
+            raise UnitError(_bound_msg("<=", le, raw, dim))
         return v
 
     si = _SI_NAME[dim]

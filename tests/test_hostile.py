@@ -781,3 +781,122 @@ def test_a_chiller_plant_far_larger_than_the_fleet_is_warned():
     assert w.startswith("facility.cooling.capacity 5 MW is 13.") and "does not stage smaller units" in w
     raw = apply_overrides(read_yaml(REF), {"duration": "1 h"})
     assert not any("part-load floor" in x for x in preflight(load_scenario(raw, base_dir=REF.parent)).warnings)
+
+
+# ------------------------------------------------------------------ request-fidelity memory (audit J, D1)
+
+@pytest.mark.parametrize("fid, rate", [("request", "1e12 req/s"), ("request", "1e6 req/s"), ("hybrid", "1e12 req/s")])
+def test_request_fidelity_at_a_huge_rate_is_refused_before_running(tmp_path, capsys, fid, rate):
+    """1e12 req/s at request fidelity validated ('~0 MB peak memory') and the run died with MemoryError: 698 TiB
+    (exit 70); 1e6 req/s after 42 s. Every request is drawn: preflight counts them and refuses, naming the rate."""
+    sets = [f"fidelity={fid}", f"workload.arrivals.mean_rate={rate}", "duration=10 min"]
+    code, err = _validate(capsys, REF, *sum((["--set", s] for s in sets), []))
+    assert code == 2 and "workload.arrivals.mean_rate:" in err and "of memory" in err, err
+    assert "held at once" in err and "DCSIM_MEMORY_LIMIT" in err and "fidelity fluid" in err, err
+    t0 = time.perf_counter()
+    code, err = _run_cli(tmp_path, capsys, *sets)
+    assert code == 2 and "workload.arrivals.mean_rate:" in err, err
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "out").exists()
+
+
+def test_fluid_at_a_huge_rate_still_runs(tmp_path, capsys):
+    """Fluid fidelity draws no requests: 1e12 req/s is a flow like any other (served at the fleet's ceiling)."""
+    code, err = _run_cli(tmp_path, capsys, "workload.arrivals.mean_rate=1e12 req/s", "duration=10 min")
+    assert code == 0, err
+
+
+def test_request_estimate_counts_the_sample_and_the_peak():
+    from dcsim.engine.preflight import BYTES_PER_REQUEST, preflight
+
+    def est(*sets):
+        return preflight(load_scenario(REF, list(sets))).estimate
+
+    fl = est("duration=1 h")
+    assert "requests_total" not in fl
+    rq = est("duration=1 h", "fidelity=request", "workload.arrivals.mean_rate=100 req/s")
+    # diurnal peak 1.6x the mean: 160 req/s x (600 s hold + 60 s tick)
+    assert rq["requests_per_tick"] == pytest.approx(160 * 60)
+    assert rq["requests_in_flight"] == pytest.approx(160 * 660)
+    assert rq["request_memory_bytes"] == pytest.approx(160 * 660 * BYTES_PER_REQUEST)
+    assert 0.4 * 100 * 3600 < rq["requests_total"] < 0.5 * 100 * 3600  # midnight to 1 am: ~0.45x the mean
+    hy = est("duration=1 h", "fidelity=hybrid", "hybrid_sample=8", "workload.arrivals.mean_rate=100 req/s")
+    assert hy["requests_in_flight"] == pytest.approx(rq["requests_in_flight"] * 8 / 80)  # 8 of 80 replicas
+
+
+def test_validate_prints_the_request_count(capsys):
+    code = cli_main(["validate", str(REF), "--set", "fidelity=request", "--set", "duration=1 h"])
+    out = capsys.readouterr().out
+    assert code == 0 and "requests simulated" in out and "held at once" in out, out
+
+
+def test_trace_replay_peak_count_is_the_busiest_window():
+    from dcsim.workload.arrivals import TraceReplay
+
+    t = np.array([0.0, 1.0, 1.5, 2.0, 10.0, 10.1])
+    tr = TraceReplay(t, None, 60.0, np.random.default_rng(0))
+    assert tr.peak_count(1.01) == 3 and tr.peak_count(100.0) == 6
+    looped = TraceReplay(t, 12.0, 60.0, np.random.default_rng(0))  # 10, 10.1 then 12, 13 of the next loop
+    assert looped.peak_count(3.5) == 4 and looped.peak_count(24.0) == 12
+
+
+def test_request_memory_estimate_matches_a_measured_run(tmp_path):
+    """BYTES_PER_REQUEST against the peak RSS of two request-fidelity runs whose only difference is the arrival
+    rate (fresh processes; a constant rate, so that the estimate's peak is the rate; the door open, controller.policy none: requests queue in the replicas, the costliest
+    case). Accepted band: a factor of 2 either way."""
+    from dcsim.engine.preflight import BYTES_PER_REQUEST, preflight
+
+    code = ("import sys; from dcsim.engine.run import run\n"
+            "r = run(sys.argv[1], overrides={'fidelity': 'request', 'controller.policy': 'none', 'duration': '15 min',"
+            " 'workload.arrivals.amplitude': 0, 'workload.arrivals.mean_rate': sys.argv[2]})\n"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+            "print(int(hwm.split()[1]) * 1024)\n")
+    peaks, held = [], []
+    for rate in ("2500 req/s", "5000 req/s"):
+        r = subprocess.run([sys.executable, "-c", code, str(REF), rate], capture_output=True, text=True, timeout=600,
+                           cwd=ROOT)
+        assert r.returncode == 0, r.stderr[-2000:]
+        peaks.append(int(r.stdout.split()[-1]))
+        sc = load_scenario(REF, ["fidelity=request", "controller.policy=none", "duration=15 min",
+                                 "workload.arrivals.amplitude=0", f"workload.arrivals.mean_rate={rate}"])
+        held.append(preflight(sc).estimate["requests_in_flight"])
+    per_req = (peaks[1] - peaks[0]) / (held[1] - held[0])  # measured 141 B/request (2026-12)
+    assert per_req > 0 and 0.5 < BYTES_PER_REQUEST / per_req < 2.0, (per_req, peaks, held)
+
+
+def test_expect_typo_is_refused_before_the_run(tmp_path, capsys):
+    """expect: {nonexistent.key: [0, 1]} validated with 0 warnings and run --check failed after the whole run."""
+    code, err = _validate(capsys, REF, "--set", "expect={nonexistent.key: [0, 1], binding.share.powr: [0, 1]}")
+    assert code == 2 and "expect.nonexistent.key: no such figure in report.json" in err, err
+    assert "expect.binding.share.powr:" in err and "did you mean binding.share.power" in err, err
+    code, err = _run_cli(tmp_path, capsys, "expect={tokens_accouting.shed: [0, 1]}")
+    assert code == 2 and "did you mean tokens_accounting.shed" in err and not (tmp_path / "out").exists(), err
+    for ok in ("faults.0.tokens_lost", "serving.per_class.chat.slo_attainment", "pools.1.binding.share.power",
+               "latency_s.ttft.p99", "annual.anything"):
+        code, err = _validate(capsys, REF, "--set", f"expect={{{ok}: [0, 1]}}")
+        assert code == 0, (ok, err)
+
+
+@pytest.mark.parametrize("fault", ["{kind: curtailment, start: 1 h, duration: 1 h, fraction: 0}",
+                                   "{kind: curtailment, start: 1 h, duration: 1 h, cap: 1 W}"])
+def test_curtailment_below_the_idle_draw_is_refused(capsys, fault):
+    """A curtailment to zero passed validate; the run then drew over the cap for the whole window."""
+    code, err = _validate(capsys, REF, "--set", f"faults=[{fault}]")
+    assert code == 2 and "faults[0]:" in err and "below the idle fleet's draw" in err, err
+    code, err = _validate(capsys, REF, "--set", f"faults=[{fault}]", "--set", "controller.idle_power_down=true")
+    assert code == 0 and "faults[0]:" in err, err  # parked replicas may meet it: a warning
+    code, err = _validate(capsys, REF, "--set", "faults=[{kind: curtailment, start: 1 h, duration: 1 h, fraction: 0.5}]")
+    assert code == 0 and "faults[0]" not in err, err
+
+
+def test_fixed_load_above_the_contract_is_named(capsys):
+    """600 kW of fixed_load on a 495 kW contract blamed the interconnect ('a unit slip, mW for MW?')."""
+    code, err = _validate(capsys, REF, "--set", "facility.power_chain.fixed_load=600 kW")
+    assert code == 2 and "facility.power_chain.fixed_load: 600 kW of fixed loads alone" in err, err
+    assert "unit slip" not in err
+    code, err = _validate(capsys, REF, "--set", "facility.interconnect=20 mW")  # still the interconnect's slip
+    assert code == 2 and "facility.interconnect:" in err and "fixed_load" not in err, err
+
+
+def test_duration_limit_is_in_the_users_terms(capsys):
+    code, err = _validate(capsys, REF, "--set", "duration=876600 h")
+    assert code == 2 and "duration: must be <= 366 d (3.16224e+07 s), got 876600 h" in err, err

@@ -157,3 +157,39 @@ def test_a_request_rate_refuses_a_token_rate():
     for bad in ("200000 tok/s", "5 tokens/s"):
         with pytest.raises(UnitError, match="counts requests"):
             parse_quantity(bad, "rate")
+
+
+@pytest.mark.parametrize("path, sets", [
+    ("scenarios/reference.yaml", ["duration=2 h"]),
+    ("scenarios/reference.yaml", ["duration=20 min", "fidelity=request"]),
+    ("scenarios/reference.yaml", ["duration=20 min", "fidelity=hybrid", "economics.price=0.1 USD/kWh",
+                                  "economics.carbon_intensity=400 g/kWh"]),
+    ("scenarios/curtailment.yaml", []),
+    ("scenarios/chiller-trip.yaml", []),
+    ("scenarios/grid-flex.yaml", ["duration=2 h"]),
+    ("scenarios/mixed-fleet.yaml", ["duration=2 h"]),
+])
+def test_report_shape_knows_every_report_key(path, sets):
+    """Preflight refuses an expect key the report cannot have (dcsim.metrics.expect.report_shape: the typed record's
+    dataclasses plus dcsim/data/report_shape.json for its dict and list blocks). Every key a run writes must be
+    known to it: a report that gains a key fails here until the shape learns it."""
+    from dcsim.engine.run import run
+    from dcsim.metrics.expect import _known, report_shape
+
+    rep = run(ROOT / path, overrides=sets).report
+    shape = report_shape()
+
+    def flat(o, p=""):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                yield from flat(v, f"{p}.{k}" if p else str(k))
+        elif isinstance(o, list):
+            for i, v in enumerate(o[:3]):
+                yield from flat(v, f"{p}.{i}")
+            if not o:
+                yield p
+        else:
+            yield p
+
+    unknown = sorted({k for k in flat(rep) if not _known(shape, k.split("."))})
+    assert not unknown, f"report keys missing from dcsim/data/report_shape.json: {unknown[:20]}"

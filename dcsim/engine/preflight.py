@@ -34,7 +34,8 @@ from dcsim.thermal.weather import WeatherError
 from dcsim.units import UnitError, excerpt, format_quantity, parse_quantity
 from dcsim.workload.trace import TraceError
 
-__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "LIMITS", "memory_limit_bytes"]
+__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS",
+           "memory_limit_bytes"]
 
 #: Documented limits (docs/limits.md). All are assumptions chosen to refuse nonsense and runs
 #: that would exhaust an ordinary machine, not measurements.
@@ -61,6 +62,17 @@ LIMITS = {
 BYTES_PER_TICK = 5200
 #: timeseries.csv bytes per tick: measured 562 B/tick (48.6 MB for 86,400 ticks, same run).
 CSV_BYTES_PER_TICK = 600
+#: Peak memory per request drawn at request or hybrid fidelity, counted as the arrivals of one tick plus those
+#: that may wait (at the door and in the replicas' queues, up to controller.hold_limit) at the process's peak rate
+#: (:func:`request_estimate`). Measured as the rise of VmHWM (peak RSS, ~210-260 MB for a 1 req/s run) between runs
+#: differing only in the arrival rate, 15 min, 60-s tick, kernel backend, 2-core VM, CPython 3.11:
+#: scenarios/reference.yaml at a constant 2,500 / 5,000 / 10,000 req/s (compute-bound: the door is open and requests
+#: queue in the replicas, whose arrays grow by doubling): 141 and 105 B per request added (108 B on average over
+#: the 1 req/s run), frontier and policy none alike; the audit's hall from 12:00 at a diurnal 10,000-40,000 req/s,
+#: power-capped (requests wait at the door): 33 B. The arrival arrays alone are 32 B (time, class, input and output
+#: tokens). Rounded up to the open-door case; checked within a factor of 2 by
+#: tests/test_hostile.py::test_request_memory_estimate_matches_a_measured_run.
+BYTES_PER_REQUEST = 128
 
 
 def memory_limit_bytes() -> float:
@@ -112,6 +124,59 @@ def estimate(sc: Scenario) -> dict:
             "peak_memory_bytes": int(ticks * BYTES_PER_TICK * f)}
 
 
+#: the field of each arrival kind that sets its rate (named by the request-memory refusal)
+_RATE_FIELD = {"poisson": "rate", "gamma": "rate", "diurnal": "mean_rate", "mmpp": "rates",
+               "profile_csv": "path", "trace": "rate_scale"}
+
+
+def request_estimate(m: Models, est: dict) -> dict:
+    """Requests a request- or hybrid-fidelity run draws, and their memory (:data:`BYTES_PER_REQUEST`): the most
+    arrivals of one tick plus those that may wait up to ``controller.hold_limit`` (at the door and in the
+    replicas' queues; older work is shed), at the arrival process's peak rate (a time-varying rate at its
+    maximum, a trace over its busiest window), times the share drawn request by request (1 at request fidelity;
+    the sample's share at hybrid). Empty at fluid fidelity."""
+    from dcsim.engine.requests import arrivals_multiplier
+
+    sc = m.scenario
+    k = arrivals_multiplier(m)
+    if k <= 0:
+        return {}
+    tick = float(sc.controller.tick)
+    span = est["ticks"] * tick
+    proc = m.workload.arrivals
+    with np.errstate(all="ignore"):
+        per_tick = k * float(proc.peak_count(tick))
+        window = min(float(sc.controller.hold_limit) + tick, span)
+        live = max(per_tick, k * float(proc.peak_count(window)))
+        # expected arrivals over the run, on at most 10,000 windows (exact for a trace, midpoint rule otherwise)
+        nw = max(1, min(est["ticks"], 10_000))
+        total = k * float(np.sum(proc.expected_count(np.arange(nw) * (span / nw), span / nw)))
+    return {"requests_per_tick": per_tick, "requests_in_flight": live, "requests_total": total,
+            "request_memory_bytes": live * BYTES_PER_REQUEST}
+
+
+def _request_errors(sc: Scenario, est: dict) -> list[tuple[str, str]]:
+    mem = est.get("request_memory_bytes")
+    lim = memory_limit_bytes()
+    if mem is None or not est["peak_memory_bytes"] > lim:
+        return []
+    a = sc.workload.arrivals
+    path = f"workload.arrivals.{_RATE_FIELD.get(a.kind, 'kind')}"
+    scale = f" (x scale {a.scale:g})" if a.scale != 1 else ""
+    hyb = (" (or fidelity hybrid, which draws only its sample's share)" if sc.fidelity == "request" else "")
+    return [(path, f"at {sc.fidelity} fidelity every request is drawn and kept until served or shed: at the peak "
+                   f"rate{scale} ~{_count(est['requests_per_tick'])} arrive per {fmt_duration(float(sc.controller.tick))} "
+                   f"tick and up to ~{_count(est['requests_in_flight'])} are held at once (controller.hold_limit "
+                   f"{fmt_duration(float(sc.controller.hold_limit))} plus a tick), ~{_count(est['requests_total'])} "
+                   f"over the run: ~{_gb(est['peak_memory_bytes'])} of memory at {BYTES_PER_REQUEST} B per request, "
+                   f"above the {_gb(lim)} limit; use fidelity fluid{hyb}, a lower rate, or a shorter tick or hold "
+                   "limit (or raise DCSIM_MEMORY_LIMIT)")]
+
+
+def _count(x: float) -> str:
+    return f"{x:,.0f}" if x < 1e9 else f"{x:.3g}"
+
+
 def flex_errors(m: Models) -> list[tuple[str, str]]:
     """Inputs of the issue-18 models that cannot run (docs/grid.md, docs/thermal-dynamics.md)."""
     sc = m.scenario
@@ -137,6 +202,8 @@ def flex_errors(m: Models) -> list[tuple[str, str]]:
 
 
 def _gb(x: float) -> str:
+    if x >= 1e15:
+        return f"{x / 1e12:.3g} TB"
     return f"{x / 1e9:.3g} GB" if x >= 1e8 else f"{x / 1e6:.3g} MB"
 
 
@@ -253,12 +320,41 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                          f"board limit range [{fq(lo, 'power')}, {fq(hi, 'power')}]: the boards run at "
                          f"{fq(node.limit_w, 'power')}, as nvidia-smi -pl would set them")
     best_allowed = float(np.max(allowed_it))
-    if idle_it > best_allowed:
+    fixed = float(sc.facility.power_chain.fixed_load or 0.0) if not m.facility.quick_study else 0.0
+    # the fixed loads alone take the contract, which the idle fleet would fit without them: name them, not a unit
+    # slip of the interconnect (600 kW of fixed_load on a 495 kW contract)
+    if fixed >= cap and idle_it > best_allowed and float(np.min(idle_fac)) - fixed <= cap:
+        errs.append(("facility.power_chain.fixed_load",
+                     f"{fq(fixed, 'power')} of fixed loads alone is {_times(fixed, cap)} the {fq(cap, 'power')} "
+                     f"interconnect: nothing is left for the {m.gpus:,} GPUs (idle, they draw {fq(idle_it, 'power')} of IT,"
+                     f" {_meter(idle_fac - fixed)} at the meter without the fixed loads); lower fixed_load or raise "
+                     "facility.interconnect"))
+    elif idle_it > best_allowed:
         errs.append(("facility.interconnect",
                      f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
                      f"{fq(idle_it, 'power')} of IT ({_meter(idle_fac)} at the meter with cooling "
                      f"and losses), {_times(idle_it, best_allowed)} what the interconnect can deliver to IT "
                      f"({fq(best_allowed, 'power')}); no token could be served (a unit slip, mW for MW?)"))
+    idle_meter = float(np.min(idle_fac))  # the idle fleet at the meter, at the mildest hour of the run
+    for fi, f in enumerate(sc.faults):
+        # a curtailment below the idle draw: nothing the controller does meets it, so the run could only report the
+        # cap broken for the whole window. Refused, unless a battery (facility.storage) may carry the site through it
+        # or controller.idle_power_down may park replicas below their idle draw: then a warning
+        if getattr(f, "kind", None) != "curtailment":
+            continue
+        fcap = float(f.cap) if f.cap is not None else float(f.fraction) * cap
+        if fcap < idle_meter:
+            what = (f"cap {fq(fcap, 'power')}" if f.cap is not None else
+                    f"fraction {float(f.fraction):g} of the {fq(cap, 'power')} contract ({fq(fcap, 'power')})")
+            msg = (f"the {what} is below the idle fleet's draw at the meter ({fq(idle_meter, 'power')} with cooling, "
+                   "losses and fixed loads): no controller action meets it (dcsim does not switch the site off), so "
+                   "the facility would draw over the cap for the whole window")
+            if sc.facility.storage is not None or sc.controller.idle_power_down:
+                warns.append(f"faults[{fi}]: {msg}, unless facility.storage or parked replicas "
+                             "(controller.idle_power_down) carry the difference")
+            else:
+                errs.append((f"faults[{fi}]", msg + "; give a cap at or above the idle draw, or model the outage "
+                             "with facility.storage"))
     best_cool = float(np.max(coolable_it))
     if idle_it > best_cool:
         loss0 = float(np.max(np.asarray(m.facility.breakdown(np.zeros(t_db.shape), lf, t_db, t_wb)["losses"], dtype=float)))
@@ -356,6 +452,10 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
     label = label or sc.name
     est = estimate(sc)
     errs = _resource_errors(sc, est)
+    if sc.expect:  # a typo in an expect key was found only after the whole run
+        from dcsim.metrics.expect import unknown_expect_paths
+
+        errs += unknown_expect_paths(sc.expect)
     if errs:
         raise ScenarioError(label, errs)
     if sc.name in (".", "..") or sc.name.startswith("."):
@@ -375,6 +475,11 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
         if sep and path and " " not in path:
             raise ScenarioError(label, [(path, excerpt(reason, 400, quote=False))]) from None
         raise ScenarioError(label, [("", excerpt(msg, 400, quote=False))]) from None
+    est.update(request_estimate(m, est))
+    est["peak_memory_bytes"] = int(min(est["peak_memory_bytes"] + est.get("request_memory_bytes", 0.0), 2.0**62))
+    errs = _request_errors(sc, est)
+    if errs:
+        raise ScenarioError(label, errs)
     errs, warns = physics_checks(m)
     errs += flex_errors(m)
     if errs:

@@ -613,6 +613,45 @@ def rack_capped_node(group):
     return dataclasses.replace(node, power_cap_w=cap)
 
 
+def simulated_counts(sc, total: list[int]) -> list[int]:
+    """Replicas simulated request by request in each rack group of a pool (``total``: the groups' replicas):
+    all of them at request fidelity; at hybrid, ``hybrid_sample`` spread over the groups in proportion to their
+    size, at least 1 each."""
+    if sc.fidelity == "request":
+        return list(total)
+    n = min(sc.hybrid_sample, sum(total))
+    raw = np.array(total, dtype=float) / sum(total) * n
+    return [max(1, min(t, int(round(x)))) for t, x in zip(total, raw)]
+
+
+def simulated_share(sc, gs, counts: list[int]) -> float:
+    """Share of a pool's compute (rack groups ``gs``) its ``counts`` simulated replicas are: the share of the
+    workload's arrivals the pool's own sample draws at hybrid fidelity (1 at request fidelity)."""
+    if sc.fidelity == "request":
+        return 1.0
+    cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(gs, counts))
+    cap_all = sum(g.limits.replicas * g.table.thr_max[-1] for g in gs)
+    return float(cap_sample / cap_all)
+
+
+def arrivals_multiplier(m: Models) -> float:
+    """Arrivals drawn request by request per arrival of the workload: 1 at request fidelity (one sample shared
+    by every pool); at hybrid the sum over pools of each pool's own sample's share (each draws the whole
+    workload at its share and keeps its classes; a pool simulated whole reads the shared sample). 0 at fluid
+    fidelity."""
+    sc = m.scenario
+    if sc.fidelity == "fluid":
+        return 0.0
+    if sc.fidelity == "request":
+        return 1.0
+    shares = []
+    for pool in m.pools:
+        gs = [m.groups[g] for g in pool.groups]
+        shares.append(simulated_share(sc, gs, simulated_counts(sc, [g.limits.replicas for g in gs])))
+    # a pool simulated whole (share 1) reads the one shared sample, as at request fidelity
+    return float(any(f >= 1.0 for f in shares)) + sum(f for f in shares if f < 1.0)
+
+
 class RequestEngine:
     """Serves each controller tick's arrivals on simulated replicas (see module docstring).
 
@@ -630,19 +669,12 @@ class RequestEngine:
         for pi, pool in enumerate(m.pools):
             gs = [m.groups[g] for g in pool.groups]
             total = [g.limits.replicas for g in gs]
-            if sc.fidelity == "request":
-                counts = total
-            else:  # hybrid: spread the sample over groups in proportion to their size, ≥ 1 each
-                n = min(sc.hybrid_sample, sum(total))
-                raw = np.array(total, dtype=float) / sum(total) * n
-                counts = [max(1, min(t, int(round(x)))) for t, x in zip(total, raw)]
+            counts = simulated_counts(sc, total)
             obj = make_pool(sv.backend, [rack_capped_node(g) for g in gs], counts, router=sv.router,
                             min_headroom_w=sv.min_headroom_w, chunked_prefill=sv.chunked_prefill,
                             kv_watermark=sv.kv_watermark, hold_limit=float(sc.controller.hold_limit))
-            cap_sample = sum(c * g.table.thr_max[-1] for g, c in zip(gs, counts))
-            cap_all = sum(t * g.table.thr_max[-1] for g, t in zip(gs, total))
             #: share of the pool's compute simulated request by request
-            frac = 1.0 if sc.fidelity == "request" else float(cap_sample / cap_all)
+            frac = simulated_share(sc, gs, counts)
             wl = None
             if frac < 1.0:
                 # The sample's own arrival stream: the workload at frac of its rate (exact thinning

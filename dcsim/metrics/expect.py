@@ -8,7 +8,7 @@ from typing import Any
 
 from dcsim.metrics.fmt import get_path
 
-__all__ = ["check_expectations"]
+__all__ = ["check_expectations", "report_shape", "unknown_expect_paths"]
 
 _MISSING = object()
 
@@ -32,3 +32,93 @@ def check_expectations(report: Mapping[str, Any], expect: Mapping[str, tuple[flo
             why = "within bounds" if ok else ("below" if value < lo else "above") + " the bounds"
         checks.append({"path": path, "lo": float(lo), "hi": float(hi), "value": value, "ok": ok, "reason": why})
     return {"passed": all(c["ok"] for c in checks), "checks": checks}
+
+
+# ------------------------------------------------------------------ the report's paths, before a run
+#: ``dcsim/data/report_shape.json``: the keys inside the report's blocks that :mod:`dcsim.metrics.record` types as
+#: plain ``dict`` or ``list`` (``energy_j``, ``tpf``, ``faults``, ``grid``, …) and the serving figures merged at top
+#: level (``serving_figures``); ``"#"`` is a list index, ``"*"`` any name (a request class). The typed blocks'
+#: keys come from the dataclasses themselves. tests/test_scenario.py::test_report_shape_knows_every_report_key runs
+#: scenarios of every block and fails on a report key the shape does not know.
+_SHAPE_FILE = "report_shape.json"
+_ANY = "ANY"  # a block with no recorded shape: any path below it is accepted
+
+
+def report_shape() -> dict:
+    """The tree of ``report.json`` paths: name → subtree, ``None`` for a leaf, :data:`_ANY` for an unrecorded block."""
+    import dataclasses
+    import json
+    import typing
+    from importlib import resources
+
+    from dcsim.metrics import record
+
+    recorded = json.loads(resources.files("dcsim.data").joinpath(_SHAPE_FILE).read_text(encoding="utf-8"))
+
+    def tree(cls, rec: dict) -> dict:
+        hints = typing.get_type_hints(cls)
+        out = {}
+        for f in dataclasses.fields(cls):
+            key = f.metadata.get("key", f.name)
+            sub = [a for a in typing.get_args(hints[f.name]) if dataclasses.is_dataclass(a)] or (
+                [hints[f.name]] if dataclasses.is_dataclass(hints[f.name]) else [])
+            if sub:
+                out[key] = tree(sub[0], rec.get(key) or {})
+            elif key in rec:
+                out[key] = rec[key]
+            else:
+                origin = typing.get_origin(hints[f.name]) or hints[f.name]
+                args = {typing.get_origin(a) or a for a in typing.get_args(hints[f.name])}
+                container = origin in (dict, list) or args & {dict, list}
+                out[key] = _ANY if container else None
+        return out
+
+    t = tree(record.RunReport, recorded)
+    t.pop("serving_figures", None)
+    t.update(recorded.get("serving_figures", {}))
+    return t
+
+
+def _known(shape, parts: list[str]) -> bool:
+    node = shape
+    for p in parts:
+        if node == _ANY:
+            return True
+        if not isinstance(node, dict):
+            return False
+        if p in node:
+            node = node[p]
+        elif "#" in node and p.isdigit():
+            node = node["#"]
+        elif "*" in node:
+            node = node["*"]
+        else:
+            return False
+    return True
+
+
+def _all_paths(node, prefix: str = "") -> list[str]:
+    if not isinstance(node, dict):
+        return [prefix] if prefix else []
+    out = [prefix] if prefix else []
+    for k, v in node.items():
+        k = "0" if k == "#" else ("<class>" if k == "*" else k)
+        out += _all_paths(v, f"{prefix}.{k}" if prefix else k)
+    return out
+
+
+def unknown_expect_paths(expect: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(path, reason)`` for each ``expect:`` key that names no figure a report can have, with close matches."""
+    import difflib
+
+    shape = report_shape()
+    bad = []
+    paths = None
+    for key in expect:
+        if _known(shape, key.split(".")):
+            continue
+        paths = paths if paths is not None else _all_paths(shape)
+        close = difflib.get_close_matches(key, paths, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (docs/report.md lists the figures)"
+        bad.append((f"expect.{key}", f"no such figure in report.json{hint}"))
+    return bad

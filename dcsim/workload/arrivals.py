@@ -51,6 +51,11 @@ class ArrivalProcess(ABC):
         t0 = np.asarray(t0_s, dtype=float)
         return self.rate(t0 + 0.5 * dt_s) * dt_s
 
+    def peak_count(self, window_s: float) -> float:
+        """An upper bound on the arrivals :meth:`sample` draws in any window of ``window_s`` (s),
+        for preflight's memory estimate (dcsim.engine.preflight): without drawing them."""
+        return self.mean_rate * window_s
+
 
 # --------------------------------------------------------------------------- Poisson
 class PoissonProcess(ArrivalProcess):
@@ -131,6 +136,9 @@ class ThinnedProcess(ArrivalProcess):
     def rate(self, t_s) -> np.ndarray:
         return np.asarray(self.fn(t_s), dtype=float)
 
+    def peak_count(self, window_s: float) -> float:
+        return self.rate_max * window_s  # sample() draws candidates at rate_max before thinning
+
     def sample(self, t0: float, t1: float) -> np.ndarray:
         n = self.rng.poisson(self.rate_max * (t1 - t0))
         t = t0 + (t1 - t0) * self.rng.random(n)
@@ -153,6 +161,9 @@ class GammaRenewal(ArrivalProcess):
 
     def rate(self, t_s) -> np.ndarray:
         return np.full(np.shape(t_s), self.mean_rate, dtype=float)
+
+    def peak_count(self, window_s: float) -> float:
+        return self.mean_rate * window_s * 1.1 + 16  # sample() draws its gaps 10 % ahead
 
     def sample(self, t0: float, t1: float) -> np.ndarray:
         rng = self.rng
@@ -187,6 +198,9 @@ class Mmpp2(ArrivalProcess):
 
     def rate(self, t_s) -> np.ndarray:
         return np.full(np.shape(t_s), self.mean_rate, dtype=float)
+
+    def peak_count(self, window_s: float) -> float:
+        return float(self.rates.max()) * window_s
 
     def sample(self, t0: float, t1: float) -> np.ndarray:
         rng = self.rng
@@ -265,6 +279,19 @@ class TraceReplay(ArrivalProcess):
         """Exact number of replayed arrivals in each window ``[t0, t0 + dt)``."""
         t0 = np.asarray(t0_s, dtype=float)
         return self.cumulative(t0 + dt_s) - self.cumulative(t0)
+
+    def peak_count(self, window_s: float) -> float:
+        """The most replayed arrivals in any window of ``window_s`` (exact, sliding over the trace)."""
+        n = self.t.size
+        if n == 0 or not window_s > 0:
+            return 0.0
+        if self.period is None:
+            return float(np.max(np.searchsorted(self.t, self.t + window_s, side="left") - np.arange(n)))
+        P = self.period
+        loops = math.floor(window_s / P)
+        rem = window_s - loops * P
+        tt = np.concatenate((self.t, self.t + P))
+        return float(loops * n + np.max(np.searchsorted(tt, self.t + rem, side="left") - np.arange(n)))
 
     def sample(self, t0: float, t1: float) -> np.ndarray:
         if self.period is None:
