@@ -120,14 +120,20 @@ def _ceilings_at_index(r: dict, i: int) -> dict:
     return {k: float(np.asarray(r[k]).ravel()[i]) for k in ("demand_tok_s", *_CEIL, "achieved_tok_s")}
 
 
-def _margin(ceil: dict, binding: str) -> tuple[str | None, float]:
-    """The next constraint after ``binding`` among compute/power/cooling and its headroom (fraction)."""
+def _margin(ceil: dict, binding: str) -> tuple[str | None, float | None]:
+    """The next constraint after ``binding`` among compute/power/cooling and its headroom (fraction); the headroom
+    is None (undefined) where the binding ceiling is 0: a margin over nothing has no ratio (it read "inf %")."""
     vals = {n: ceil[f"{n}_tok_s"] for n in _NAMES if n != binding}
     if not vals:
         return None, float("nan")
     nxt = min(vals, key=vals.get)
     base = ceil[f"{binding}_tok_s"] if binding in _NAMES else ceil["demand_tok_s"]
-    return nxt, (vals[nxt] / base - 1.0) if base > 0 else float("inf")
+    return nxt, _ratio_margin(vals[nxt], base)
+
+
+def _ratio_margin(nxt: float, base: float) -> float | None:
+    """``nxt / base - 1``, None where ``base`` is not positive (a zero ceiling: the margin is undefined)."""
+    return float(nxt / base - 1.0) if base > 0 and math.isfinite(nxt / base) else None
 
 
 def _moment_info(mom: dict, i: int) -> dict:
@@ -317,7 +323,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     if hq[i] >= 0:
         binding, nxt, marg = "compute", "cooling", float(hq[i])
     else:
-        binding, nxt, marg = "cooling", "compute", at["compute_tok_s"] / max(at["cooling_tok_s"], 1e-300) - 1.0
+        binding, nxt, marg = "cooling", "compute", _ratio_margin(at["compute_tok_s"], at["cooling_tok_s"])
     out = {"overrides": {"racks.0.count": count, "facility.interconnect": hi}, "interconnect_w": hi,
            "racks": count, "gpus": count * gpr, "binding": binding, "ceilings": at,
            "next_binding": nxt, "margin": marg, "next_binding_below": "power",
@@ -360,6 +366,23 @@ def _confirm(raw, bdir, overrides: dict) -> dict:
     }
 
 
+def refuse_unrunnable(raw: dict, bdir, overrides: dict, what: str) -> None:
+    """Raise the :class:`~dcsim.scenario.ScenarioError` ``dcsim run`` (preflight) would raise for the scenario at
+    ``overrides``: an answer whose fleet cannot run is no answer. interconnect-for answered "1.146 MW for 3,200
+    GPUs" (ceilings C 2.26 M, P 0, Q 0 tok/s, "compute with inf % headroom") for a fleet whose plant cannot reject
+    even its idle heat, which run and validate refuse."""
+    from dcsim.engine.preflight import preflight
+    from dcsim.units import format_quantity as fq
+
+    at = ", ".join(f"{k}={fq(v, 'power')}" if k == "facility.interconnect" else f"{k}={v:.6g}" if isinstance(v, float)
+                   else f"{k}={v}" for k, v in overrides.items())
+    label = f"{raw.get('name', 'scenario')}: {what} has no answer: dcsim run refuses the fleet at it ({at})"
+    try:
+        preflight(load_scenario(raw, overrides=overrides, base_dir=bdir), label=label)
+    except ScenarioError as e:
+        raise ScenarioError(label, e.errors) from None
+
+
 def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile: float | None = None,
          confirm: bool = False, overrides: dict | None = None, max_racks: int = 1_000_000) -> dict:
     """Answer a capacity question (see module doc) for a scenario path, dict or Scenario.
@@ -379,6 +402,15 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
         out = _max_demand(raw, bdir, m0, mom)
     else:
         out = _interconnect_for(raw, bdir, m0, mom, gpus)
+    ov = dict(out["overrides"])
+    if ov.get("racks.0.count", 1) < 1:  # max-gpus: not even one rack runs flat out; that rack must still run
+        ov["racks.0.count"] = 1
+    if ov.get("workload.arrivals.scale", 1.0) <= 0:  # max-demand: no demand is served somewhere; the fleet must run
+        del ov["workload.arrivals.scale"]
+    refuse_unrunnable(raw, bdir, ov, question)
+    if out.get("margin") is None and out.get("next_binding"):
+        out["margin_note"] = (f"the {out['binding']} ceiling is 0 at the critical moment: no token is served "
+                              f"there, and a margin over it is undefined")
     out = {"question": question, "scenario": m0.scenario.name,
            "weather_percentile": weather_percentile, "moments_evaluated": int(mom["t_s"].size), **out}
     if weather_percentile is not None:
@@ -1005,7 +1037,8 @@ def format_plan(r: dict) -> str:
     lines.append(f"  ceilings there: C {c['compute_tok_s']:,.0f}  P {c['power_tok_s']:,.0f}  Q {c['cooling_tok_s']:,.0f} tok/s")
     nb = r.get("next_binding")
     lines.append(f"  binding at the answer: {r['binding'].upper()}"
-                 + (f"; next: {nb} with {100 * r['margin']:.1f} % headroom" if nb else ""))
+                 + ((f"; next: {nb} with {100 * r['margin']:.1f} % headroom" if r.get("margin") is not None else
+                     f"; next: {nb} (margin undefined: {r.get('margin_note', 'the binding ceiling is 0')})") if nb else ""))
     if r.get("fleet_note"):
         lines.append(f"  fleet: {r['fleet_note']}")
     if r.get("note"):

@@ -406,3 +406,49 @@ def test_printed_answers_round_toward_the_answers_own_side():
     assert "96.08 kW" in out
     out = format_plan(dict(base, question="max-demand", scale=3.57095, scale_ratio=3.57095, peak_demand_tok_s=1.0))
     assert "scale = 3.57 " in out and "3.571" not in out
+
+
+def test_interconnect_for_refuses_a_fleet_run_refuses(capsys):
+    """3,200 GPUs under a 300 kW plant: the fleet's idle heat alone is more than the plant rejects, so run and
+    validate refuse it at any interconnect; the planner answered "ok" (1.146 MW for the audit's hall, ceilings C 2.26 M,
+    P 0, Q 0 tok/s, "compute with inf % headroom", margin 2.26e306 in --json) and now refuses with run's reason."""
+    from dcsim.cli import main
+    from dcsim.scenario import ScenarioError
+
+    raw = small_scenario()
+    with pytest.raises(ScenarioError, match="cannot reject even the idle fleet's heat") as e:
+        plan(raw, "interconnect-for", gpus=3200)
+    assert "interconnect-for has no answer" in str(e.value) and "racks.0.count=100" in str(e.value)
+    import yaml
+    from pathlib import Path
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "s.yaml"
+        f.write_text(yaml.safe_dump(raw))
+        assert main(["plan", str(f), "-q", "interconnect-for", "--gpus", "3200", "--json"]) == 2
+    out = capsys.readouterr()
+    assert "inf" not in out.out and "idle fleet's heat" in out.err
+
+
+@pytest.mark.parametrize("question", ["max-gpus", "max-demand"])
+def test_max_gpus_and_max_demand_refuse_a_fleet_run_refuses(question):
+    """A 5 kW plant cannot reject one rack's idle heat: max-gpus answered "0 racks", max-demand a scale, for a fleet
+    dcsim run refuses."""
+    from dcsim.scenario import ScenarioError
+
+    raw = small_scenario(**{"facility.cooling.capacity": "5 kW"})
+    with pytest.raises(ScenarioError, match="cannot reject even the idle fleet's heat"):
+        plan(raw, question)
+
+
+def test_a_margin_over_a_zero_ceiling_is_undefined():
+    from dcsim.plan import _margin, format_plan
+
+    nxt, marg = _margin({"demand_tok_s": 1.0, "compute_tok_s": 2e6, "power_tok_s": 0.0, "cooling_tok_s": 0.0},
+                        "cooling")
+    assert nxt == "power" and marg is None
+    r = plan(REF, "max-demand")
+    r.update(binding="cooling", margin=None, margin_note="the cooling ceiling is 0 at the critical moment")
+    text = format_plan(r)
+    assert "margin undefined: the cooling ceiling is 0" in text and "inf" not in text

@@ -140,7 +140,10 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         a = np.maximum(awake, 1e-12)
         unit = lambda b: (b - ovh - parked_w) / a + ovh  # noqa: E731
     else:
+        # the rates scale by the share in service, 0 with every replica down; the budget per share divides by it
+        # clamped as above (unclamped, numpy warned "divide by zero" with every replica down; same figures)
         a = avail
+        unit = lambda b: (b - ovh) / np.maximum(avail, 1e-12) + ovh  # noqa: E731
     # thermal dynamics without a pre-emptive cap store heat: the instant cooling budget is lifted
     free_q = flex is not None and flex.th_free_q
     both = unit(it_max_p if free_q else np.minimum(it_max_p, it_max_q))
