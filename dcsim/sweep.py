@@ -587,12 +587,13 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def check_metrics(spec: SweepSpec, sc: Scenario) -> None:
-    """Refuse ``metrics:`` keys no report of ``sc`` has (:mod:`dcsim.report.keys`), close matches suggested."""
-    from dcsim.report.keys import unknown_paths
+    """Refuse ``metrics:`` keys no report can have (:func:`dcsim.metrics.expect.unknown_report_paths`, the check
+    ``expect:`` keys get too), close matches suggested."""
+    from dcsim.metrics.expect import unknown_report_paths
 
     if not spec.metrics:
         return
-    bad = unknown_paths(spec.metrics, sc)
+    bad = unknown_report_paths(spec.metrics)
     if bad:
         idx = {m: i for i, m in reversed(list(enumerate(spec.metrics)))}
         raise ScenarioError(spec._label, [(f"metrics.{idx.get(p, '?')}", f"{p!r}: {why}") for p, why in bad])

@@ -8,7 +8,7 @@ from typing import Any
 
 from dcsim.metrics.fmt import get_path
 
-__all__ = ["check_expectations", "report_shape", "unknown_expect_paths"]
+__all__ = ["check_expectations", "report_shape", "unknown_expect_paths", "unknown_report_paths"]
 
 _MISSING = object()
 
@@ -107,18 +107,25 @@ def _all_paths(node, prefix: str = "") -> list[str]:
     return out
 
 
-def unknown_expect_paths(expect: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``(path, reason)`` for each ``expect:`` key that names no figure a report can have, with close matches."""
+def unknown_report_paths(keys) -> list[tuple[str, str]]:
+    """``(key, reason)`` for each dotted key that names no figure a report can have (:func:`report_shape`), with
+    close matches: the one check of report keys named before a run (a scenario's ``expect:``, a sweep's
+    ``metrics:``)."""
     import difflib
 
     shape = report_shape()
     bad = []
     paths = None
-    for key in expect:
-        if _known(shape, key.split(".")):
+    for key in keys:
+        if isinstance(key, str) and key and _known(shape, key.split(".")):
             continue
         paths = paths if paths is not None else _all_paths(shape)
-        close = difflib.get_close_matches(key, paths, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(str(key), paths, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else " (docs/report.md lists the figures)"
-        bad.append((f"expect.{key}", f"no such figure in report.json{hint}"))
+        bad.append((str(key), f"no such figure in report.json{hint}"))
     return bad
+
+
+def unknown_expect_paths(expect: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(path, reason)`` for each ``expect:`` key that names no figure a report can have, with close matches."""
+    return [(f"expect.{key}", why) for key, why in unknown_report_paths(expect)]
