@@ -66,7 +66,7 @@ class GpuSpec(Spec):
             raise ValueError(f"power_limit_min_w ({self.power_limit_min_w:g} W) must be <= tdp_w")
         sv = self.server
         full = (sv.gpus_per_node * self.tdp_w + sv.non_gpu_max_w) / sv.psu_efficiency
-        if full > sv.server_max_w * (1 + 1e-9):
+        if "server_max_w" in sv.model_fields_set and full > sv.server_max_w * (1 + 1e-9):  # a default is no datasheet
             # a server cannot draw more than its maximum system power: every GPU at its board limit and the host at
             # its maximum is the most the model lets it draw (the catalog's servers draw 0.912 x theirs, docs/node.md)
             raise ValueError(f"server.server_max_w ({sv.server_max_w:g} W) is below the server's full-load draw "
