@@ -54,6 +54,7 @@ def report_shape() -> dict:
     from dcsim.metrics import record
 
     recorded = json.loads(resources.files("dcsim.data").joinpath(_SHAPE_FILE).read_text(encoding="utf-8"))
+    recorded.pop("_source", None)  # where the file's keys come from (the runs that record them), not a report key
 
     def tree(cls, rec: dict) -> dict:
         hints = typing.get_type_hints(cls)
