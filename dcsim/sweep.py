@@ -586,7 +586,7 @@ class SweepInterrupted(KeyboardInterrupt):
         self.done, self.total, self.cache_dir = done, total, cache_dir
 
 
-def check_metrics(spec: SweepSpec, sc: Scenario) -> None:
+def check_metrics(spec: SweepSpec) -> None:
     """Refuse ``metrics:`` keys no report can have (:func:`dcsim.metrics.expect.unknown_report_paths`, the check
     ``expect:`` keys get too), close matches suggested."""
     from dcsim.metrics.expect import unknown_report_paths
@@ -622,7 +622,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         base_raw, base_dir = read_yaml(bp), bp.resolve().parent
     base_sc = load_scenario(base_raw, base_dir=base_dir)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
-    check_metrics(spec, base_sc)  # a typo is refused now, not found as an empty column after the runs
+    check_metrics(spec)  # a typo is refused now, not found as an empty column after the runs
     total = _check_size(spec)  # before a single point is made
     cdir = Path(cache_dir) if cache_dir is not None else None
     show = progress if not callable(progress) else False
@@ -636,7 +636,6 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     cached: set[str] = set()
     looked: set[str] = set()
     todo_h: list[str] = []
-    todo_set: set[str] = set()
     todo: list[tuple[dict, dict, str | None]] = []
     bdir = str(base_dir) if base_dir is not None else None
     try:
@@ -659,8 +658,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
                 if d is not None:
                     payloads[h] = d
                     cached.add(h)
-                elif h not in todo_set:
-                    todo_set.add(h)
+                else:
                     todo_h.append(h)
                     todo.append((base_raw, ov, bdir))
             prep(i + 1, i + 1)

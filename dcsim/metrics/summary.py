@@ -8,11 +8,13 @@ lighting and controls; both are also reported separately).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from dcsim.tpf import BINDING_NAMES, token_production
 
-__all__ = ["binding_summary", "binding_potential_summary", "energy_summary", "shifts"]
+__all__ = ["binding_summary", "binding_potential_summary", "energy_summary", "shifts", "tied_leaders"]
 
 
 def shifts(ts: dict, column: str = "binding") -> list[dict]:
@@ -44,6 +46,16 @@ def binding_potential_summary(ts: dict) -> dict:
             "note": "what would bind for the demand as offered, ignoring queues: the argmin of D, C, P, Q"}
 
 
+def tied_leaders(shares: Mapping[str, float]) -> list[str]:
+    """The constraints sharing the largest time share (shares are tick counts over the same total, so a tie is
+    exact), in the order of ``shares``; one name when there is no tie."""
+    sh = {k: float(v) for k, v in shares.items() if isinstance(v, (int, float))}
+    if not sh:
+        return []
+    top = max(sh.values())
+    return [k for k, v in sh.items() if v == top]
+
+
 def binding_summary(ts: dict, dt: float) -> dict:
     """Share of time each constraint binds, the shifts, and the binding at the end."""
     b = ts["binding"]
@@ -60,7 +72,7 @@ def binding_summary(ts: dict, dt: float) -> dict:
         "final": BINDING_NAMES[int(b[-1])] if b.size else None,
         "most_common": max(share, key=share.get) if b.size else None,
         # every constraint with the largest share (a tie: as many ticks each; most_common is the first of them)
-        "most_common_tied": [k for k, v in share.items() if b.size and v == max(share.values())],
+        "most_common_tied": tied_leaders(share) if b.size else [],
         "median_slack": slack,
     }
 

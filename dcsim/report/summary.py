@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_num, fmt_pct, fmt_si,
                                fmt_time, get_path)
 from dcsim.serving.slo_estimate import tail_flagged
@@ -101,16 +102,6 @@ def report_latency(report: Mapping[str, Any]) -> dict[str, dict]:
             out["all"] = entry
     return out
 
-
-
-def tied_leaders(shares: Mapping[str, float]) -> list[str]:
-    """The constraints sharing the largest time share (shares are tick counts over the same total, so a tie is
-    exact), in the order of ``shares``; one name when there is no tie."""
-    sh = {k: float(v) for k, v in shares.items() if isinstance(v, (int, float))}
-    if not sh:
-        return []
-    top = max(sh.values())
-    return [k for k, v in sh.items() if v == top]
 
 
 def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
