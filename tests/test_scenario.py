@@ -168,6 +168,8 @@ def test_a_request_rate_refuses_a_token_rate():
     ("scenarios/chiller-trip.yaml", []),
     ("scenarios/grid-flex.yaml", ["duration=2 h"]),
     ("scenarios/mixed-fleet.yaml", ["duration=2 h"]),
+    ("scenarios/reference.yaml", ["duration=4 d", "economics.price=0.1 USD/kWh",
+                                  "economics.carbon_intensity=400 g/kWh"]),  # the annual block (runs > 3 days)
 ])
 def test_report_shape_knows_every_report_key(path, sets):
     """Preflight refuses an expect key the report cannot have (dcsim.metrics.expect.report_shape: the typed record's
@@ -193,3 +195,7 @@ def test_report_shape_knows_every_report_key(path, sets):
 
     unknown = sorted({k for k in flat(rep) if not _known(shape, k.split("."))})
     assert not unknown, f"report keys missing from dcsim/data/report_shape.json: {unknown[:20]}"
+    # a dict/list block absent from the file would accept any key below it: only the text lists may
+    from dcsim.metrics.expect import _ANY
+    unchecked = sorted(k for k, v in shape.items() if v == _ANY)
+    assert unchecked == ["notes", "warnings"], unchecked

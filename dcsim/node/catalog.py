@@ -292,7 +292,7 @@ def _lenders(pools) -> list[tuple[str, dict, dict]]:
     return [(q["gpu"], q["params"], q.get("uncertainty") or {}) for q in pools]
 
 
-def _max_band(bands: list[dict]) -> dict:
+def max_band(bands: list[dict]) -> dict:
     """The worst of several error bands (tokens/s and J/token, %), None where none has a figure."""
     return {k: max((b[k] for b in bands if b[k] is not None), default=None) for k in ("tok_s_pct", "j_per_tok_pct")}
 
@@ -357,7 +357,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         band = lomo_band(p, moe)
         if moe and "t_moe_layer_s" in borrowed:
             # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
-            band = _max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
+            band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
         out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band}
         if borrowed:
             out["borrowed"] = borrowed
@@ -375,7 +375,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         vals = [rescale_power(p["params"], cat[p["gpu"]], gpu)[k] for p in use]
         params[k] = float(sum(vals) / len(vals))
     params, _ = borrow_unidentified({**params, **dict.fromkeys(_IDENTIFIED_ONLY, 0.0)}, {}, _lenders(use))
-    worst = _max_band([lomo_band(p, moe) for p in use])
+    worst = max_band([lomo_band(p, moe) for p in use])
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
             "measurements": sorted({f for p in use for f in p.get("measurements") or []}),

@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, _max_band,
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, max_band,
                                 find_architecture_profile, find_profile, load_profile, other_tp_band, rescale_power,
                                 resolve_gpu, resolve_model, same_silicon_gpu, serving_stack, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
@@ -469,7 +469,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     if status == "same-architecture":
         # the twin's in-sample band says how well it fits its own model, not how far another post-training of the
         # shape lands: the measured same-shape carry (docs/validation.md SA-*) is at least that far
-        band = _max_band([band, SAME_SHAPE_CARRY_PCT])
+        band = max_band([band, SAME_SHAPE_CARRY_PCT])
     base_status = status
     if levers and status != "user-profile":
         status = "lever-modelled"
