@@ -21,7 +21,7 @@ import pytest
 from dcsim.report import OutputExistsError, read_timeseries, summary_table, write_outputs
 from dcsim.report import TIMESERIES_COLUMNS, latency_stats, report_json_bytes
 from dcsim.report.html import render_html
-from dcsim.metrics.fmt import fmt_energy, fmt_hms, fmt_jpt, fmt_pct, fmt_si
+from dcsim.metrics.fmt import fmt_energy, fmt_hms, fmt_jpt, fmt_local_time, fmt_pct, fmt_si
 
 import dcsim
 from conftest import small_scenario
@@ -76,6 +76,7 @@ def synthetic_result(name: str = "toy-day", tick_s: float = 120.0, n_gpus: int =
                        "pue": float(facility[i] / it[i]), "gpus_in_service": int(gpus[i])})
     report = {
         "scenario": name, "seed": seed, "duration_s": 86400.0, "fidelity": "fluid",
+        "clock": {"day_of_year": 196, "hour": 0.0},
         "tokens": {"input": 3.0 * out_tok, "output": out_tok},
         "throughput_tok_s": {"output": out_tok / 86400.0},
         "energy_j": e,
@@ -260,11 +261,14 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     assert f">{dominant}</span> <small>" in html and qual in html.split(f">{dominant}</span> <small>")[1][:80]
     assert f"{r['pue']:.4g}" in html
     # every shift is in the log table, in order
-    times = re.findall(r"<tr><td>(\d\d:\d\d:\d\d)</td><td>", html)
+    times = re.findall(r"<tr><td>(\d\d:\d\d:\d\d)</td><td>", html.split("<h2>Controller log</h2>")[0])
     assert len(times) == len(r["binding"]["shifts"])
-    rows = re.findall(r'<tr><td>(\d\d:\d\d:\d\d)</td><td>[^<]*</td><td class="l"><span [^>]*>(\w+)</span> → '
-                      r'<span [^>]*>(\w+)</span>', html)
-    assert rows == [(fmt_hms(sh["t_s"]), sh["from"], sh["to"]) for sh in r["binding"]["shifts"]]
+    rows = re.findall(r'<tr><td>(\d\d:\d\d:\d\d)</td><td>([^<]*)</td><td>[^<]*</td><td class="l"><span [^>]*>(\w+)'
+                      r'</span> → <span [^>]*>(\w+)</span>', html)
+    # beside the elapsed time, the scenario's own clock (its day of year and hour; a date with start:)
+    assert rows == [(fmt_hms(sh["t_s"]), fmt_local_time(sh["t_s"], r["clock"]), sh["from"], sh["to"])
+                    for sh in r["binding"]["shifts"]]
+    assert all(re.fullmatch(r"(day \d+|\d{4}-\d\d-\d\d) \d\d:\d\d", loc) for _, loc, _, _ in rows), rows
     # energy table: shares of the facility energy (IT 79.3 % of facility on the fixture)
     e = r["energy_j"]
     assert (f'<tr style="font-weight:700"><td class="l">it</td><td>{fmt_energy(e["it"])}</td>'
@@ -275,7 +279,8 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     t_log = result.controller_log[0]["t_s"]
     assert "<h2>Controller log</h2>" in html and "power/cooling limit: clock lowered" in html
     h, m = int(t_log // 3600), int(t_log % 3600 // 60)
-    assert f"<td>{h:02d}:{m:02d}:00</td><td class=\"l\">{t_log:.6g}</td>" in html
+    assert (f"<td>{h:02d}:{m:02d}:00</td><td>{fmt_local_time(t_log, r['clock'])}</td>"
+            f"<td class=\"l\">{t_log:.6g}</td>") in html
     # latency table: p99 TTFT of chat as computed from the samples
     p99 = float(np.quantile(result.latency_samples["chat"]["ttft_s"], 0.99))
     assert f"{1e3 * p99:.3g} ms" in html
@@ -499,3 +504,13 @@ def test_overrides_travel_with_the_run(tmp_path):
     html = (tmp_path / "o" / "report.html").read_text()
     assert "(3 overrides)</title>" in html and "<code>racks.0.count=2</code>" in html
     assert html.index("<b>Overrides</b>") < html.index('class="cards"')
+
+
+def test_local_time_follows_the_scenario_clock():
+    """The HTML's shift and controller logs showed only the time since the start; a planner reading a year's log
+    needs the date and hour of day (report.json ``clock``)."""
+    assert fmt_local_time(3600 * 30 + 60, {"start": "2026-07-15T00:00:00", "day_of_year": 196, "hour": 0.0}) \
+        == "2026-07-16 06:01"
+    assert fmt_local_time(7200, {"day_of_year": 365, "hour": 23.0}) == "day 1 01:00"  # the year wraps
+    assert fmt_local_time(0, {"day_of_year": 196, "hour": 14.5}) == "day 196 14:30"
+    assert fmt_local_time(0, None) == "n/a" and fmt_local_time(None, {"day_of_year": 1, "hour": 0}) == "n/a"

@@ -16,7 +16,7 @@ import numpy as np
 from dcsim.node.model import expected_error, fmt_band
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
-           "fmt_hms", "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat",
+           "fmt_hms", "fmt_local_time", "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat",
            "extrapolation_caveat", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
@@ -168,6 +168,28 @@ def fmt_time(x: Any) -> str:
     if abs(r) >= 1e-3:
         return f"{1e3 * x:.3g} ms"
     return f"{1e6 * x:.3g} µs"
+
+
+def fmt_local_time(t: Any, clock: Any) -> str:
+    """Seconds from the start of the run as the scenario's local clock: ``YYYY-MM-DD HH:MM`` when the report's
+    ``clock`` has a ``start`` date-time, else ``day N HH:MM`` from its ``day_of_year`` and ``hour``; "n/a" without
+    a clock."""
+    from datetime import datetime, timedelta
+
+    if not isinstance(t, (int, float, np.integer, np.floating)) or isinstance(t, bool) or not isinstance(clock, Mapping):
+        return "n/a"
+    if clock.get("start"):
+        try:
+            return (datetime.fromisoformat(str(clock["start"])) + timedelta(seconds=float(t))).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return "n/a"
+    day, hour = clock.get("day_of_year"), clock.get("hour")
+    if not isinstance(day, (int, float)) or not isinstance(hour, (int, float)):
+        return "n/a"
+    s = int(round(float(hour) * 3600.0 + float(t)))
+    d, r = divmod(s, 86400)
+    n = (int(day) - 1 + d) % 365 + 1
+    return f"day {n} {r // 3600:02d}:{r % 3600 // 60:02d}"
 
 
 def fmt_hms(t: Any) -> str:

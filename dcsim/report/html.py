@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time,
+from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time,
                                extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
@@ -324,17 +324,24 @@ def n_requests(st: Mapping[str, Any]) -> str:
     return f"{st['n']:,}" if "n" in st else "estimated"
 
 
+#: the column of the scenario's own clock (its ``start:`` date-time, else its day of year and hour of day)
+_LOCAL_TH = '<th title="the scenario\'s clock: its start date-time plus the elapsed time">local time</th>'
+
+
 def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
     shifts = get_path(report, "binding.shifts", []) or []
     if not shifts:
         return '<p class="note">The binding constraint did not change during the run.</p>'
-    head = ('<tr><th title="time since the start of the run">elapsed</th><th>t (s)</th><th class="l">from → to</th><th>demand</th>'
+    clock = report.get("clock")
+    head = ('<tr><th title="time since the start of the run">elapsed</th>'
+            + _LOCAL_TH * bool(clock) + '<th>t (s)</th><th class="l">from → to</th><th>demand</th>'
             '<th>outdoor</th><th>PUE</th><th>GPUs in service</th></tr>')
     rows = []
     for sh in shifts[:limit]:
         t_out = sh.get("t_out_c")
+        local = f"<td>{_e(fmt_local_time(sh.get('t_s'), clock))}</td>" if clock else ""
         rows.append(
-            f"<tr><td>{fmt_hms(sh.get('t_s'))}</td><td>{_e(fmt_num(sh.get('t_s'), 8))}</td>"
+            f"<tr><td>{fmt_hms(sh.get('t_s'))}</td>{local}<td>{_e(fmt_num(sh.get('t_s'), 8))}</td>"
             f'<td class="l">{_chip(str(sh.get("from")))} → {_chip(str(sh.get("to")))}</td>'
             f"<td>{_e(fmt_si(sh.get('demand_tok_s'), 'tok/s'))}</td>"
             f"<td>{_e(fmt_num(t_out, 3)) + ' °C' if isinstance(t_out, (int, float)) else 'n/a'}</td>"
@@ -359,13 +366,16 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
             keys += [k for k in ent if k not in keys]
     if not keys:
         return ""
+    clock = report.get("clock") if "t_s" in keys else None
     head = ("<tr>" + ("<th title=\"time since the start of the run\">elapsed</th>" if "t_s" in keys else "")
-            + "".join(f'<th class="l">{_e(k)}</th>' for k in keys) + "</tr>")
+            + _LOCAL_TH * bool(clock) + "".join(f'<th class="l">{_e(k)}</th>' for k in keys) + "</tr>")
     rows = []
     for ent in entries[:limit]:
         if not isinstance(ent, Mapping):
             continue
         cells = [f"<td>{fmt_hms(ent.get('t_s'))}</td>"] if "t_s" in keys else []
+        if clock:
+            cells.append(f"<td>{_e(fmt_local_time(ent.get('t_s'), clock))}</td>")
         for k in keys:
             v = ent.get(k, "")
             cells.append(f'<td class="l">{_e(fmt_num(v, 6) if isinstance(v, float) else v)}</td>')
