@@ -36,7 +36,7 @@ from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
 from dcsim.metrics.fmt import calibration_caveat
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
-from dcsim.serving.slo_estimate import tail_caveat
+from dcsim.serving.slo_estimate import slo_caveats
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import excerpt, parse_quantity
 
@@ -796,7 +796,7 @@ def _fast_block(tg: list[Target], rep: dict) -> dict:
             "goodput_tok_s": rep.get("goodput_tok_s"), "throughput_tok_s": rep["throughput_tok_s"]["output"],
             "binding_share": dict(rep["binding"]["share"]), "binding": rep["binding"]["most_common"],
             "slo_method": rep.get("slo_method"),
-            "slo_caveat": tail_caveat(rep.get("slo_tail_near_ceiling")),
+            "slo_caveat": "; ".join(slo_caveats(rep)) or None,
             "binding_target": min(binds, key=lambda c: c["headroom"])["target"] if binds else None}
 
 

@@ -18,7 +18,7 @@ from dcsim.metrics.record import (
 )
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
-from dcsim.serving.slo_estimate import SloEstimate, estimate_for_run, report_block, tail_caveat
+from dcsim.serving.slo_estimate import SloEstimate, estimate_for_run, known_gap_caveats, report_block, tail_caveat
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import format_quantity
 
@@ -83,6 +83,23 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     return SloEstimate(latency_s=ests[big].latency_s, slo_attainment=slo,
                        goodput_tok_s=float(sum(e.goodput_tok_s for e in ests)), per_class=per_class, method=method,
                        tail_near_ceiling=tail)
+
+
+def slo_gap_caveats(m: Models, ts: dict) -> list[str]:
+    """:func:`dcsim.serving.slo_estimate.known_gap_caveats` of a fluid run: its classes as they share replicas (each
+    pool's own with several pools), its hold limit and tick, what it shed, and whether it ran capped with a queue."""
+    sc = m.scenario
+    classes = m.workload.classes
+    sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
+    mode = np.asarray(ts.get("mode", np.zeros(np.shape(ts["queue_tokens"]))))
+    capped_queue = bool(np.any((mode != 0) & (np.asarray(ts["queue_tokens"], float) > 0)))
+    out: list[str] = []
+    for cs in sets:
+        for w in known_gap_caveats({c.name: float(c.input.mean()) for c in cs}, float(sc.controller.hold_limit),
+                                   float(sc.controller.tick), float(np.sum(ts["shed_tokens"])), capped_queue):
+            if w not in out:
+                out.append(w)
+    return out
 
 
 def interactive_view(m: Models, ts: dict) -> dict:
@@ -499,6 +516,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         tail = tail_caveat(serving.get("slo_tail_near_ceiling"))
         if tail:  # the caveat travels with the number
             warnings.append(tail)
+        if goodput is not None:
+            warnings.extend(w for w in slo_gap_caveats(m, ts) if w not in warnings)
     good_tok = goodput * duration if goodput is not None else 0.0
     if out_tok <= 0:
         warnings.append("no output token was served: J/token, cost and carbon per token are undefined (null)")

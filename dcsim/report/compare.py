@@ -24,7 +24,7 @@ from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_pct
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import SERVED_OVER_C, tied_leaders
 from dcsim.report.write import atomic_write_bytes, read_timeseries
-from dcsim.serving.slo_estimate import tail_caveat
+from dcsim.serving.slo_estimate import slo_caveats
 from dcsim.textio import decode_text, out_folder
 
 __all__ = ["HEADLINE", "compare", "load_run", "add_parser", "run", "main", "CompareError"]
@@ -245,7 +245,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     data: dict[str, Any] = {
         "runs": [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
                   "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
-                  "slo_caveat": tail_caveat(r.get("slo_tail_near_ceiling"))}
+                  "slo_caveat": "; ".join(slo_caveats(r)) or None}
                  for lab, d, r in zip(labels, dirs, reports)],
         "reference": labels[0],
         "metrics": metrics,
@@ -253,7 +253,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     }
     table = _table(labels, metrics, binding)
     caveats = [f"{lab}: {r['calibration_caveat']}" for lab, r in zip(labels, data["runs"]) if r["calibration_caveat"]]
-    caveats += [f"{lab}: {r['slo_caveat']}" for lab, r in zip(labels, data["runs"]) if r["slo_caveat"]]
+    caveats += [f"{lab}: {c}" for lab, r in zip(labels, reports) for c in slo_caveats(r)]  # one per line
     if caveats:  # the caveat travels with the number (issue 14.6)
         table += "\n\n" + "\n".join(caveats)
     if out_dir is not None:
