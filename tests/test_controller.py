@@ -94,3 +94,37 @@ def test_fault_window_events_split_chunks_without_changing_figures(monkeypatch):
     for k, v in res.timeseries.items():
         np.testing.assert_array_equal(v, res7.timeseries[k], err_msg=k)
     assert res.report == res7.report
+
+
+def test_a_capped_tick_draws_its_budget_continuously():
+    """Audits A and D (2026-12-04): a demand-bound hall whose budget just stops holding full clock at even load was
+    switched to the frontier's least-power point: 1 °C more outside took the facility from 459 to 359 kW for the same
+    tokens (J/token -22 %), and request fidelity, which routes evenly, drew 435 kW. A capped tick now lowers its caps
+    only as far as its budget needs: the facility's draw follows the contract down from the uncapped draw, the
+    tokens stay, the clock falls, and request fidelity agrees."""
+    import dcsim
+
+    def run(ic, fidelity="fluid"):
+        sc = small_scenario(**{"facility.interconnect": ic, "fidelity": fidelity, "duration": "10 min",
+                               "workload.arrivals.rate": "100 req/s",  # the same equipment at every contract:
+                               "facility.power_chain": {"ups_rating": "250 kW", "transformer_rating": "250 kW"}})
+        return dcsim.run(sc).report
+
+    free = run("400 kW")  # well above what the hall draws at full clock
+    draw = free["energy_j"]["facility"] / free["duration_s"]
+    out = {}
+    for f in (1.02, 0.99, 0.96, 0.9):
+        r = run(f"{f * draw:.6g} W")
+        fac = r["energy_j"]["facility"] / r["duration_s"]
+        out[f] = r
+        assert r["tokens"]["output"] == pytest.approx(free["tokens"]["output"], rel=1e-9), f  # demand-bound
+        assert r["binding"]["share"]["demand"] == 1.0
+        if f > 1:  # uncapped: the same IT draw (the facility's fixed load follows the contract a little)
+            assert r["energy_j"]["it"] == pytest.approx(free["energy_j"]["it"], rel=1e-9)
+        else:  # capped: at the contract, not below it
+            assert fac == pytest.approx(f * draw, rel=2e-3), (f, fac, draw)
+    clocks = [out[f]["controller"]["mean_clock"] for f in (1.02, 0.99, 0.96, 0.9)]
+    assert clocks[0] == pytest.approx(1.0) and clocks[1] > clocks[2] > clocks[3], clocks
+    req = run(f"{0.96 * draw:.6g} W", "request")
+    fac_r = req["energy_j"]["facility"] / req["duration_s"]
+    assert fac_r == pytest.approx(0.96 * draw, rel=0.03)  # request fidelity draws the budget too

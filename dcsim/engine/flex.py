@@ -373,17 +373,20 @@ class FlexChunk:
         return md, min(limit, lim), k
 
     # -- after the tick is served -------------------------------------------------------------
-    def _it_w(self, md: int, sv: float, k: int, a: float) -> float:
-        """IT power of one tick (scalar :func:`dcsim.engine.loop.operating_point`)."""
+    def _it_w(self, md: int, sv: float, k: int, a: float, limit: float) -> float:
+        """IT power of one tick (scalar :func:`dcsim.engine.loop.operating_point`; ``limit`` the controller's rate
+        limit, whose frontier power a capped tick draws)."""
         fx = self.fx
         cv, ovh = fx.m.curves, self.ex.overhead_w
+        if md == 1 and not fx.policy_none:
+            return float(fx.operating_point(fx.m, np.array([sv]), np.array([1], dtype=np.int8),
+                                            np.array([k], dtype=np.int16), np.array([a]),
+                                            np.array([limit]))["it_power_w"][0])
         a = max(a, 1e-12)
         r = sv / a
         if fx.policy_none:
             top = cv.rate_pq.shape[0] - 1
             it = np.interp(np.interp(r, cv.rate_c[top], cv.u), cv.u, cv.it_c[top])
-        elif md == 1:
-            it = np.interp(r, fx.frontier.rate, fx.frontier.it)
         else:
             it = np.interp(np.interp(r, cv.rate_pq[k], cv.u), cv.u, cv.it_pq[k])
         return a * (float(it) - ovh) + ovh
@@ -435,23 +438,23 @@ class FlexChunk:
                 break
         return lo
 
-    def _power_exact(self, j: int, md: int, sv: float, k: int) -> tuple[float, float]:
+    def _power_exact(self, j: int, md: int, sv: float, k: int, limit: float) -> tuple[float, float]:
         """(facility, heat) of tick ``j``: the record's own functions on one tick."""
         m, ex = self.fx.m, self.ex
         op = self.fx.operating_point(m, np.array([sv]), np.array([md], dtype=np.int8), np.array([k], dtype=np.int16),
-                             np.array([self.avail[j]]))
+                                     np.array([self.avail[j]]), np.array([limit]))
         fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c[j:j + 1], ex.t_wb_c[j:j + 1])
         return float(fb["facility"][0]), float(fb["heat_w"][0])
 
-    def after(self, j: int, md: int, sv: float, k: int) -> None:
+    def after(self, j: int, md: int, sv: float, k: int, limit: float) -> None:
         """Estimate an engaged tick's power; step the battery and the thermal masses (the
         record then settles both exactly: :meth:`settle`)."""
         fx = self.fx
         risk = fx.th is not None and not self.t_on and self.risk[j]
         if self.b_on:  # the battery's meter needs the exact power (few ticks: requests and recharges)
-            load, heat = self._power_exact(j, md, sv, k)
+            load, heat = self._power_exact(j, md, sv, k, limit)
         elif self.t_on or risk:
-            it_w = self._it_w(md, sv, k, float(self.avail[j]))
+            it_w = self._it_w(md, sv, k, float(self.avail[j]), limit)
             load, heat = self._power(j, it_w)
         if risk and heat > float(self.ex.heat_capacity_w[j]):
             # the heat of this tick exceeds what the plant rejects: heat is stored. (With the battery engaged too:
@@ -476,7 +479,7 @@ class FlexChunk:
         if self.t_on:
             self.t_flag[j] = True
             if self.b_on:
-                it_w = self._it_w(md, sv, k, float(self.avail[j]))
+                it_w = self._it_w(md, sv, k, float(self.avail[j]), limit)
             self._thermal(j, t, heat, self._plant_cap(j, it_w, heat))
         fx.update_busy()
 
@@ -488,7 +491,7 @@ class FlexChunk:
             if j > 0:
                 c = self.cols
                 h0 = self._power(j - 1, self._it_w(c["mode"][j - 1], c["served"][j - 1], c["level"][j - 1],
-                                                   float(self.avail[j - 1])))[1]
+                                                   float(self.avail[j - 1]), c["limit"][j - 1]))[1]
             else:
                 h0 = fx.prev_heat
             fx.tstate = steady_state(p, heat if h0 is None else h0)

@@ -26,7 +26,7 @@ from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
-from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
+from dcsim.engine.pools import PoolTicker, frontier_it_w, mean_cap_w, pool_operating_point
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -217,7 +217,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
         extra = request_engine.chunk_power(mode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
-                      f["arrived"], extra, mp, None if fc is None else (lambda fb, rb: fc.columns(j, fb, rb)))
+                      f["arrived"], extra, mp, None if fc is None else (lambda fb, rb: fc.columns(j, fb, rb)),
+                      limit=f["limit"])
 
     def fault_window(env, t_s: float, edge: str, i: int):
         yield env.timeout(t_s)
@@ -246,8 +247,9 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             # plain Python floats in the per-tick loop (numpy scalars cost ~10x more per operation)
             dem, av = ex.demand_tok_s.tolist(), ex.awake.tolist()  # awake = in service unless powered down
             ftop, ffr = ex.fit_top.tolist(), ex.fit_frontier.tolist()
-            cols = {k: [] for k in ("served", "mode", "level", "backlog", "held", "waiting", "shed", "arrived")}
-            served, mode, level, backlog, held, waiting, shed, arrived = cols.values()
+            cols = {k: [] for k in ("served", "mode", "level", "backlog", "held", "waiting", "shed", "arrived",
+                                    "limit")}
+            served, mode, level, backlog, held, waiting, shed, arrived, limits = cols.values()
             if fc is not None:
                 fc.cols = cols
             if request_engine is not None:  # effective clock of the frontier operating point
@@ -289,6 +291,13 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         md, limit, k = fc.thermal_limit(j, md, limit, k, lv)
                     if request_engine is not None:
                         clk = clk_fr[j] if md == 1 else m.clocks[k]
+                        if md == 1 and need < limit * (1.0 - 1e-9):
+                            # capped with the waiting work below the limit: the caps lowered only as far as the
+                            # budget needs (the fluid's operating point at that rate, pool_operating_point), not
+                            # to the frontier's clock at the limit, where even load drew less than the budget
+                            clk = float(operating_point(m, np.array([need]), np.array([1], dtype=np.int8),
+                                                        np.array([k], dtype=np.int16), np.array([av[j]]),
+                                                        np.array([limit]))["clock"][0])
                         # only compute limits, every replica in service awake: the door stays open and the
                         # replicas queue what they cannot serve yet
                         open_door = ctl.compute_only(md, limit, av[j]) and av[j] >= ex.availability[j] - 1e-12
@@ -308,11 +317,12 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         sv, b, sh = queue_step(backlog_tok, d, limit, dt, window.push(d * dt))
                         held.append(b)
                     if slow:
-                        fc.after(j, md, sv, k)
+                        fc.after(j, md, sv, k, limit)
                 backlog_tok = b
                 served.append(sv)
                 mode.append(md)
                 level.append(k)
+                limits.append(limit)
                 backlog.append(b)
                 shed.append(sh)
                 arrived.append(arr)
@@ -379,14 +389,16 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
     return FlexChunk(fx, ex, ex_hi, ex_tgt, i0, ex_at)
 
 
-def operating_point(m: Models, served, mode, level, avail) -> dict[str, np.ndarray]:
+def operating_point(m: Models, served, mode, level, avail, limit=None) -> dict[str, np.ndarray]:
     """IT power (W), GPU power (W), effective clock and per-replica load fraction per tick.
 
     ``served`` tokens/s; ``mode`` per :data:`MODE_NAMES`; ``level`` clock-level index
-    (uniform mode); ``avail`` fraction of replicas in service.
+    (uniform mode); ``avail`` fraction of replicas in service; ``limit`` the controller's rate limit (tokens/s):
+    a capped tick draws its budget, the frontier's IT power at that limit (:func:`pool_operating_point`).
     """
+    budget = None if limit is None else frontier_it_w(m.curves, m.overhead_w, limit, avail)
     return pool_operating_point(m.curves, m.clocks, m.scenario.controller.policy, m.overhead_w, served, mode,
-                                level, avail)
+                                level, avail, it_budget_w=budget)
 
 
 def effective_clock(m: Models) -> EffectiveClock:
@@ -400,7 +412,7 @@ def effective_clock(m: Models) -> EffectiveClock:
 
 
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
-                  arrived, extra, mp: PoolTicker | None = None, flex_cols=None) -> None:
+                  arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None) -> None:
     pools: dict = {}
     if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
         rec = mp.record(ex, mode, extra)
@@ -410,7 +422,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op = {k: rec[k] for k in ("it_power_w", "gpu_power_w", "clock", "load_fraction", "effective_clock")}
         op["controller_clock"] = op["clock"]
     else:
-        op = operating_point(m, served, mode, level, ex.awake)
+        op = operating_point(m, served, mode, level, ex.awake, limit)
         op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
         # the controller's DVFS clock, and the effective one: lower where the board's power cap throttles
         op["controller_clock"] = op["clock"]

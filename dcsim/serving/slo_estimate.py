@@ -740,17 +740,10 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
     clk = ts["controller_clock"] if "controller_clock" in ts else ts["mean_clock"]  # the controller's level, not the throttled clock
     lvl = np.rint(np.interp(np.asarray(clk, float), m.clocks, np.arange(m.clocks.size))).astype(int)
-    mode = np.asarray(ts.get("mode", np.zeros(served.size)))
-    if np.any(mode == 1):
-        # capped on the frontier: as request fidelity does, every replica runs at the clock of the
-        # frontier ceiling (the controller's limit) and the load is spread evenly over them
-        fr = m.curves.frontier("pq")
-        # a pool's own limit where the controller split a shared budget (several pools: its P and Q ceilings are
-        # what the budget would buy it alone); one pool's P and Q ceilings are its limit
-        limit = (np.asarray(ts["limit_tok_s"], float) if "limit_tok_s" in ts else
-                 np.minimum(np.asarray(ts["power_tok_s"], float), np.asarray(ts["cooling_tok_s"], float)))
-        lvl_fr = np.rint(np.interp(limit / np.maximum(avail, 1e-12), fr.rate, fr.level)).astype(int)
-        lvl = np.where(mode == 1, lvl_fr, lvl)
+    # capped on the frontier (mode 1): the clock of the tick's operating point — the caps lowered as far as the
+    # budget needs (dcsim.engine.pools.pool_operating_point), the frontier's clock at the limit where the limit
+    # binds — with the load spread evenly over the replicas, as request fidelity runs it. (Until 2026-12-04 the
+    # frontier's clock at the limit on every capped tick, while the energy came from another point.)
     cache = getattr(m, "_slo_service", None)
     if cache is None:
         sv = sc.serving
