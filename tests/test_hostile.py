@@ -904,3 +904,29 @@ def test_fixed_load_above_the_contract_is_named(capsys):
 def test_duration_limit_is_in_the_users_terms(capsys):
     code, err = _validate(capsys, REF, "--set", "duration=876600 h")
     assert code == 2 and "duration: must be <= 366 d (3.16224e+07 s), got 876600 h" in err, err
+
+
+# ------------------------------------------------------------------ audit C: plausible but wrong (A)
+
+def _ref_with(tmp_path, extra: str, name: str = "s.yaml") -> Path:
+    """reference.yaml (which names no other file) with ``extra`` YAML top-level keys replacing its own."""
+    import re
+    text = REF.read_text()
+    for key in re.findall(r"^([a-z_]+):", extra, flags=re.M):
+        text = re.sub(rf"^{key}:.*$", "", text, flags=re.M)  # only one-line top-level keys are replaced
+    p = tmp_path / name
+    p.write_text(text + "\n" + extra + "\n")
+    return p
+
+
+@pytest.mark.parametrize("value, words", [
+    ("13:00", "YAML reads h:mm such as 13:00 as the number 780"),
+    ("12", "got the number 12"), ("-5", "got the number -5"), ("'13:00'", "got '13:00'")])
+def test_start_must_be_an_iso_date_time(tmp_path, capsys, value, words):
+    """`start: 13:00` is the base-60 integer 780 in YAML 1.1, and pydantic read it as Unix seconds:
+    1970-01-01T00:13:00, moving the weather and demand to January at midnight (audit C, A1)."""
+    code, err = _validate(capsys, _ref_with(tmp_path, f"start: {value}"))
+    assert code == 2 and "start: must be an ISO date-time such as '2026-07-15T13:00'" in err and words in err, err
+    for good in ("2026-07-15T13:00", "'2026-07-15 13:00'", "2026-07-15"):
+        code, err = _validate(capsys, _ref_with(tmp_path, f"start: {good}"))
+        assert code == 0, err

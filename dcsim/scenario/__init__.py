@@ -181,6 +181,25 @@ class Scenario(Spec):
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
         return self
 
+    @field_validator("start", mode="before")
+    @classmethod
+    def _iso_only(cls, v):
+        # pydantic's lax mode reads a number as Unix seconds, and YAML 1.1 reads `13:00` as the base-60
+        # integer 780: `start: 13:00` became 1970-01-01T00:13:00 and moved the weather and demand to
+        # another season and hour without a word. Only an ISO date or date-time (string or YAML date) is
+        # a clock of day.
+        if isinstance(v, (bool, int, float)):
+            hint = ""
+            if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 86400:
+                hint = (f"; YAML reads h:mm such as {v // 60}:{v % 60:02d} as the number {v}, so write the "
+                        "whole date-time in quotes")
+            raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
+                             f"got the number {excerpt(v, quote=False)}{hint}")
+        if isinstance(v, str) and not re.match(r"^\s*\d{4}-\d{1,2}-\d{1,2}", v):
+            raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
+                             f"got {excerpt(v)}")
+        return v
+
     @field_validator("start")
     @classmethod
     def _local(cls, v):
