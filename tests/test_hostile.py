@@ -930,3 +930,26 @@ def test_start_must_be_an_iso_date_time(tmp_path, capsys, value, words):
     for good in ("2026-07-15T13:00", "'2026-07-15 13:00'", "2026-07-15"):
         code, err = _validate(capsys, _ref_with(tmp_path, f"start: {good}"))
         assert code == 0, err
+
+
+@pytest.mark.parametrize("path, value, unit", [
+    ("economics.price", "0.08", "'80 USD/MWh'"), ("economics.carbon_intensity", "350", "'350 g/kWh'"),
+    ("grid", "{price: {kind: constant, value: 60}}", "'80 USD/MWh'"),
+    ("grid", "{carbon: {kind: daily_profile, value: 300, profile: [" + ", ".join(["1"] * 24) + "]}}", "'350 g/kWh'"),
+    ("facility.storage", "{capacity: 1 MWh, power: 1 MW, recharge_only_below_price: 50}", "'80 USD/MWh'")])
+def test_a_bare_price_or_carbon_intensity_is_refused(capsys, path, value, unit):
+    """A bare number is SI, and SI for a price is USD per joule: `price: 0.08` (per kWh meant) cost a 10-minute
+    run $19.7 M with no warning (audit C, A2). A unit is required; 0 needs none."""
+    code, err = _validate(capsys, REF, "--set", f"{path}={value}")
+    assert code == 2 and "needs a unit, e.g. " + unit in err and "got the bare number" in err, err
+    code, err = _validate(capsys, REF, "--set", "economics.price=0", "--set", "economics.carbon_intensity=0 g/kWh")
+    assert code == 0, err
+
+
+def test_a_resolved_price_validates_again(capsys):
+    """validate prints the scenario resolved to SI; a price is printed with its unit so the print loads again."""
+    sc = load_scenario(apply_overrides(read_yaml(REF), {"economics.price": "80 USD/MWh",
+                                                        "economics.carbon_intensity": "350 g/kWh"}))
+    again = load_scenario(sc)
+    assert again.economics.price == sc.economics.price and again.economics.carbon_intensity == sc.economics.carbon_intensity
+    assert sc.model_dump(mode="json")["economics"]["price"].endswith(" USD/J")
