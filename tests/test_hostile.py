@@ -953,3 +953,45 @@ def test_a_resolved_price_validates_again(capsys):
     again = load_scenario(sc)
     assert again.economics.price == sc.economics.price and again.economics.carbon_intensity == sc.economics.carbon_intensity
     assert sc.model_dump(mode="json")["economics"]["price"].endswith(" USD/J")
+
+
+# ------------------------------------------------------------------ audit C: bounded grid tables (B, D2, D5)
+
+@pytest.mark.parametrize("grid", ["{price: {kind: csv, path: /dev/zero}}", "{carbon: {kind: csv, path: /dev/zero}}"])
+def test_grid_csv_from_a_device_is_refused_quickly(capsys, grid):
+    """The grid price/carbon reader had no size limit: /dev/zero ran out of memory (MemoryError, exit 70)."""
+    t0 = time.perf_counter()
+    code, err = _validate(capsys, REF, "--set", f"grid={grid}")
+    assert code == 2 and "/dev/zero: not a regular file (a device, pipe or socket)" in err, err
+    assert time.perf_counter() - t0 < 10
+
+
+def test_grid_csv_over_the_size_limit_is_refused(tmp_path, monkeypatch):
+    import dcsim.power.grid as grid
+    from datetime import datetime
+
+    from dcsim.scenario.grid import PriceSeriesSpec
+    p = tmp_path / "price.csv"
+    p.write_text("value\n" + "50\n" * 1000)
+    monkeypatch.setattr(grid, "MAX_TABLE_BYTES", 100)
+    with pytest.raises(ValueError, match=r"price.csv: 3,006 bytes is larger than the 100-byte limit"):
+        grid.series_at(PriceSeriesSpec(kind="csv", path=str(p)), [0.0], datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("body, where", [
+    ("value\n50\nabc\n", "p.csv:3: column 'value' is not a number: 'abc'"),
+    ("value\n50\n-1\n", "p.csv:3: column 'value' must be finite and non-negative, got -1"),
+    ("price\n50\n", "p.csv:1: no column 'value' (columns: 'price')"),
+    (b"value\n5\xff\n", "p.csv:2: not UTF-8 text"),
+    ("", "p.csv: empty file")])
+def test_grid_csv_errors_name_the_file_and_line(tmp_path, capsys, body, where):
+    p = tmp_path / "p.csv"
+    p.write_bytes(body if isinstance(body, bytes) else body.encode())
+    code, err = _validate(capsys, REF, "--set", f"grid={{price: {{kind: csv, path: {p}}}}}")
+    assert code == 2 and f"grid.price.path: {p.parent}/{where}" in err, err
+
+
+@pytest.mark.parametrize("kind", ["csv", "epw"])
+def test_a_weather_path_that_is_a_device_is_not_called_a_folder(capsys, kind):
+    code, err = _validate(capsys, REF, "--set", f"facility.weather={{kind: {kind}, path: /dev/zero}}")
+    assert code == 2 and "/dev/zero: not a regular file (a device, pipe or socket)" in err and "folder" not in err, err

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from dcsim.textio import read_text
+from dcsim.textio import MAX_TABLE_BYTES, read_text
 from dcsim.thermal.psychro import (
     STANDARD_PRESSURE_PA,
     dew_point_c,
@@ -112,7 +112,7 @@ _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 def _weather_text(path: Path) -> str:
     # EPW headers are often Latin-1 (place names); the data are ASCII
-    return read_text(path, WeatherError, fallback="latin-1")
+    return read_text(path, WeatherError, fallback="latin-1", limit=MAX_TABLE_BYTES)
 
 
 def _num(path, line: int, name: str, raw) -> float:
@@ -313,8 +313,10 @@ def resolve_weather_path(path: str, base_dir: Path | None) -> Path:
         p = shipped_weather_dir() / path
     if not p.is_file():
         shipped = ", ".join(sorted(x.name for x in shipped_weather_dir().glob("*.epw")))
-        raise WeatherFileNotFound(f"{p}: weather file not found" + (" (a folder)" if p.exists() else "")
-                                  + f"; shipped files (by name): {shipped}")
+        if p.exists():  # a folder, or a device such as /dev/zero, a FIFO: there is a path but no file to read
+            what = "a folder" if p.is_dir() else "a device, pipe or socket"
+            raise WeatherFileNotFound(f"{p}: not a regular file ({what}); shipped files (by name): {shipped}")
+        raise WeatherFileNotFound(f"{p}: weather file not found; shipped files (by name): {shipped}")
     return p
 
 

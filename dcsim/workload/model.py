@@ -31,7 +31,7 @@ from dcsim.workload.arrivals import (
 )
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
-from dcsim.textio import read_text
+from dcsim.textio import MAX_TABLE_BYTES, read_text
 from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
 
 __all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length",
@@ -129,7 +129,7 @@ def resolve_class(spec: RequestClassSpec, base_dir: Path | None) -> RequestClass
 def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``time,rate`` table (s, 1/s) with a header row; errors name file:line."""
     ts, rs = [], []
-    lines = read_text(path, TraceError).splitlines()
+    lines = read_text(path, TraceError, limit=MAX_TABLE_BYTES).splitlines()
     if not lines:
         raise TraceError(f"{path}: empty rate profile")
     for n, line in enumerate(lines[1:], start=2):
