@@ -224,6 +224,8 @@ WEATHER_CASES = [
     (W + "1,9999,50\n", ":3:", "plausible range"),
     (W + "1,20,150\n", ":3:", "plausible range"),
     ("", "w.csv", "empty file"),
+    # audit C A6: swapped columns were clipped to t_wb = t_db silently; the constant form refuses them
+    ("hour,t_db,t_wb\n0,20,19\n1,20,30\n", ":3:", "t_wb (30) must be <= t_db (20)"),
 ]
 
 

@@ -107,6 +107,10 @@ class WeatherFileNotFound(WeatherError, FileNotFoundError):
 T_RANGE_C = (-70.0, 70.0)
 RH_MAX_PCT = 110.0
 P_RANGE_PA = (31000.0, 120000.0)
+#: How far a CSV's wet bulb may read above its dry bulb before the row is refused: published values are rounded,
+#: and one whole degree Fahrenheit of rounding is 0.56 K; within it the wet bulb is clipped to the dry bulb
+#: (saturated air). Beyond it the columns are wrong (swapped, or another quantity).
+WB_OVER_DB_TOL_K = 0.6
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -185,7 +189,12 @@ def read_weather_csv(path: Path):
     h = a[:, 2]
     if hum == "t_wb":
         _check_range(path, lines, "t_wb", h, *T_RANGE_C, "degC")
-        t_wb = np.minimum(h, t_db)
+        over = h - t_db > WB_OVER_DB_TOL_K
+        if over.any():  # swapped columns, say; the constant form refuses the same (facility.weather.constant)
+            k = int(np.nonzero(over)[0][0])
+            raise WeatherError(f"{path}:{lines[k]}: t_wb ({h[k]:g}) must be <= t_db ({t_db[k]:g}): a wet bulb "
+                               f"reads at most the dry bulb (swapped columns?)")
+        t_wb = np.minimum(h, t_db)  # within the rounding tolerance: saturated air
     elif hum == "rh":
         frac = np.all(h <= 1.0)
         _check_range(path, lines, "rh", h * (100.0 if frac else 1.0), -1e-9, 100.0 + 1e-9, "%")
