@@ -997,3 +997,19 @@ def test_grid_csv_errors_name_the_file_and_line(tmp_path, capsys, body, where):
 def test_a_weather_path_that_is_a_device_is_not_called_a_folder(capsys, kind):
     code, err = _validate(capsys, REF, "--set", f"facility.weather={{kind: {kind}, path: /dev/zero}}")
     assert code == 2 and "/dev/zero: not a regular file (a device, pipe or socket)" in err and "folder" not in err, err
+
+
+_SHAPE_70B = "layers: 80, hidden: 8192, heads: 64, kv_heads: 8, head_dim: 128"
+
+
+@pytest.mark.parametrize("params, words", [
+    ("70", "did you mean 70e9 (70 billion)?"),
+    ("5e9", "below the attention projections of this shape alone (layers x hidden x head_dim x 2(heads + kv_heads) "
+            "= 1.21e+10)")])
+def test_an_inline_model_params_too_small_for_its_shape_is_refused(capsys, params, words):
+    """`params: 70` (billions meant) gave 1.19e10 FLOP/token instead of 9.25e11 with no warning (audit C, A7)."""
+    code, err = _validate(capsys, REF, "--set", f"racks.0.node.model={{name: m, params: {params}, {_SHAPE_70B}}}")
+    assert code == 2 and "racks[0].node.model: params: " in err and words in err, err
+    assert "model.str" not in err and "function-after" not in err, err  # the union's tags are not shown
+    code, err = _validate(capsys, REF, "--set", f"racks.0.node.model={{name: m, params: 70.6e9, {_SHAPE_70B}}}")
+    assert code == 0, err

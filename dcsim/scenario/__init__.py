@@ -319,8 +319,20 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
     seen = set()
     out = []
     errs = exc.errors(include_url=False)
+    # a union such as `model: str | ModelSpec` given a mapping fails both ways: the "not a string" branch says
+    # nothing when the mapping's own errors are listed, and the tags of the union ('str', 'function-after[...]',
+    # 'ModelSpec') are not keys of the input
+    union_tag = re.compile(r"^(str|int|float|bool|[A-Z]\w*|[\w-]+\[.*\])$")
+    def _strip(loc: tuple, typ: str) -> tuple:
+        while loc and typ not in ("extra_forbidden", "missing") and isinstance(loc[-1], str) and union_tag.match(loc[-1]):
+            loc = loc[:-1]
+        return loc
+    locs = [_strip(tuple(e.get("loc", ())), e.get("type", "")) for e in errs]
+    errs = [e for e, loc in zip(errs, locs)
+            if not (e.get("type") == "string_type" and isinstance(e.get("input"), dict)
+                    and sum(1 for other in locs if other[:len(loc)] == loc) > 1)]
     for e in errs:
-        item = (_loc_path(tuple(e.get("loc", ())), raw), _reason(e))
+        item = (_loc_path(_strip(tuple(e.get("loc", ())), e.get("type", "")), raw), _reason(e))
         if item not in seen:
             seen.add(item)
             out.append(item)

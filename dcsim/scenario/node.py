@@ -113,6 +113,26 @@ class ModelSpec(Spec):
     source: str = ""
 
     @model_validator(mode="after")
+    def _params_are_a_count(self):
+        # `params: 70` (billions meant) was accepted and every FLOP/token and ceiling followed it (audit C, A7).
+        # A floor that needs no shape: 1e6 parameters is far below any LLM (the smallest served models have
+        # ~1e8); and a shape check: the attention projections alone (Q, K, V, O: layers x hidden x head_dim x
+        # 2(heads + kv_heads)) are weights of the model, so params cannot be below them. Every catalog model has
+        # 3x (bloom-176b) to 130x more; MLA's low-rank projections are smaller than this formula, so the shape
+        # check is for gqa only.
+        attn = self.layers * self.hidden * self.head_dim * 2 * (self.heads + self.kv_heads)
+        small = self.params < 1e6 or (self.attention == "gqa" and self.params < attn)
+        if small:
+            guess = f"; did you mean {self.params:g}e9 ({self.params:g} billion)?" if self.params < 1e6 else ""
+            raise ValueError(f"params: {self.params:g} is a total parameter count, and it is below the "
+                             f"attention projections of this shape alone (layers x hidden x head_dim x 2(heads + "
+                             f"kv_heads) = {attn:.3g}){guess}")
+        if self.active_params is not None and self.active_params < 1e6:
+            raise ValueError(f"active_params: {self.active_params:g} is a parameter count; did you mean "
+                             f"{self.active_params:g}e9 ({self.active_params:g} billion)?")
+        return self
+
+    @model_validator(mode="after")
     def _moe(self):
         if self.n_experts and not (0 < self.experts_per_token <= self.n_experts):
             raise ValueError("experts_per_token must be in 1..n_experts for an MoE model")
