@@ -516,6 +516,11 @@ def parse_target(text: str, class_names: list[str] | None = None) -> Target:
     else:
         if q is None:
             raise ValueError(f"--target {excerpt(text, 80)}: give a quantile, e.g. {metric}.p99")
+        if re.fullmatch(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", val.strip()):
+            # a bare number would be seconds, and latencies (TPOT above all) are quoted in ms: `tpot.p99<=100`
+            # was read as 100 s, never bound, and the echo showed no unit (audit C, A8)
+            raise ValueError(f"--target {excerpt(text, 80)}: a latency target needs a unit, e.g. "
+                             f"'{metric}.{q}<={val.strip()} ms' or '{metric}.{q}<={val.strip()} s'")
         value = parse_quantity(val, "time")
         if op != "<=":
             raise ValueError(f"--target {excerpt(text, 80)}: a latency target is a ceiling: use <=")
