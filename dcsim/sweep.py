@@ -202,6 +202,20 @@ class SweepSpec(BaseModel):
             cont = [k for k, p in self.parameters.items() if p.count is None]
             if cont:
                 raise ValueError(f"mode {self.mode} needs values or range, not a distribution: {', '.join(cont)}")
+        # one field spelled two ways (`racks.0.count` and `racks[0].count`, as --set and error messages write it)
+        # was two axes of which only the last applied: half the points repeated others (audit C, A11). A path
+        # inside another (`racks.0` and `racks.0.count`) also sets one field twice, in an order the user never
+        # chose. Both are refused, and so is a parameter that `fixed` also sets.
+        def norm(k: str) -> tuple[str, ...]:
+            return tuple(re.sub(r"\[(\d+)\]", r".\1", k).split("."))
+        keys = [("parameters", k) for k in self.parameters] + [("fixed", k) for k in self.fixed]
+        for i, (wa, a) in enumerate(keys):
+            for wb, b in keys[i + 1:]:
+                na, nb = norm(a), norm(b)
+                if na[:len(nb)] == nb or nb[:len(na)] == na:
+                    same = "the same field" if na == nb else "overlapping fields (one inside the other)"
+                    raise ValueError(f"{wa}.{a} and {wb}.{b} set {same}: give each field once "
+                                     f"(racks[0].count is racks.0.count)")
         if self.mode == "list":
             lens = {k: p.count for k, p in self.parameters.items()}
             if len(set(lens.values())) > 1:
@@ -250,7 +264,8 @@ def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
     except Exception as e:  # pydantic ValidationError
         errs = getattr(e, "errors", None)
         if callable(errs):
-            raise ScenarioError(label, [(".".join(str(x) for x in er.get("loc", ())), er.get("msg", ""))
+            raise ScenarioError(label, [(".".join(str(x) for x in er.get("loc", ())),
+                                         er.get("msg", "").removeprefix("Value error, "))
                                         for er in errs(include_url=False)]) from None
         raise ScenarioError(label, [("", str(e))]) from None
     spec._base_dir = bdir

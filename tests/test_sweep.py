@@ -81,6 +81,21 @@ def test_spec_errors_are_clear():
         run_sweep(_spec(parameters={"racks.0.count": {"values": [0]}}), cache_dir=None, progress=False)
 
 
+def test_a_parameter_spelled_two_ways_is_refused():
+    """`racks.0.count` and `racks[0].count` were two axes of which one applied: half the points repeated others, and
+    results.csv showed the other spelling's values (audit C, A11)."""
+    two = {"racks.0.count": {"values": [1, 2]}, "racks[0].count": {"values": [3, 4]}}
+    with pytest.raises(ScenarioError, match=r"parameters.racks.0.count and parameters.racks\[0\].count set the same "
+                                            r"field: give each field once") as e:
+        _spec(parameters=two)
+    assert "Value error" not in str(e.value)
+    with pytest.raises(ScenarioError, match="overlapping fields"):
+        _spec(parameters={"racks.0": {"values": [{"count": 1}]}, "racks[0].count": {"values": [3, 4]}})
+    with pytest.raises(ScenarioError, match=r"parameters.racks.0.count and fixed.racks\[0\].count set the same"):
+        _spec(parameters={"racks.0.count": {"values": [1, 2]}}, fixed={"racks[0].count": 3})
+    _spec(parameters={"racks.0.count": {"values": [1, 2]}, "racks.0.nodes_per_rack": {"values": [1, 2]}})
+
+
 def _small_sweep():
     # 2 interconnects x 2 rack counts: power binds at the lower cap with more racks
     return _spec(parameters={"facility.interconnect": {"values": ["60 kW", "200 kW"]},
