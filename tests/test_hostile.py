@@ -1013,3 +1013,28 @@ def test_an_inline_model_params_too_small_for_its_shape_is_refused(capsys, param
     assert "model.str" not in err and "function-after" not in err, err  # the union's tags are not shown
     code, err = _validate(capsys, REF, "--set", f"racks.0.node.model={{name: m, params: 70.6e9, {_SHAPE_70B}}}")
     assert code == 0, err
+
+
+# ------------------------------------------------------------------ audit C: internal errors on inf and 1e300 (C)
+
+@pytest.mark.parametrize("path, value, words", [
+    ("racks.0.node.levers.kv_compression", ".inf", "finite number"),  # ZeroDivisionError in node/model.py
+    ("workload.arrivals.scale", ".inf", "finite number"),  # InvariantError after the whole run
+    ("workload.arrivals.scale", "1.0e+300", "less than or equal to 1000000"),  # a 300-digit demand
+    ("workload.arrivals.scale", ".nan", "finite number"),
+    ("racks.0.node.levers.kv_compression", "1.0e+9", "less than or equal to 1000"),
+    ("workload.classes.0.output", "{kind: lognormal, median: 1.0e+300, p99: 1.0e+301}", "less than or equal to 10000000"),
+    ("workload.classes.0.output", "{kind: empirical, values: [1.0e+300]}", "token counts in 1 ... 10,000,000"),
+    ("racks.0.node.model", "{name: m, params: .inf, " + "layers: 80, hidden: 8192, heads: 64, kv_heads: 8, head_dim: 128}",
+     "finite number")])
+def test_infinite_and_huge_plain_numbers_are_refused(capsys, path, value, words):
+    code, err = _validate(capsys, REF, "--set", f"{path}={value}")
+    assert code == 2 and words in err and "internal error" not in err and "RuntimeWarning" not in err, err
+
+
+def test_large_legitimate_values_still_validate(capsys):
+    """allow_inf_nan=False and the new ceilings must not refuse real magnitudes: FLOP/s in the 1e15s, a 405B
+    model, a rate multiplier of 1000."""
+    code, err = _validate(capsys, REF, "--set", "workload.arrivals.scale=1000", "--set",
+                          "racks.0.node.model=llama-3.1-405b", "--set", "racks.0.node.levers.kv_compression=8")
+    assert "internal error" not in err and "finite" not in err and "less than or equal" not in err, err

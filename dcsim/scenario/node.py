@@ -85,8 +85,9 @@ class ModelSpec(Spec):
     """A transformer's shape: enough to derive FLOPs/token, weight bytes and KV bytes/token."""
 
     name: str = "custom-model"
-    params: float = Field(gt=0, description="total parameters")
-    active_params: float | None = Field(None, gt=0, description="parameters used per token (default: params)")
+    # le=1e14: 100x the largest published models (~1e12 parameters); 1e300 only overflows the FLOP counts
+    params: float = Field(gt=0, le=1e14, description="total parameters")
+    active_params: float | None = Field(None, gt=0, le=1e14, description="parameters used per token (default: params)")
     layers: int = Field(gt=0)
     hidden: int = Field(gt=0)
     heads: int = Field(gt=0)
@@ -180,7 +181,9 @@ class LeverSpec(Spec):
 
     preset: str | list[str] | None = None
     kv_precision: Precision | None = None
-    kv_compression: float = Field(1.0, ge=1.0, description="KV-cache size ratio (uncompressed/compressed)")
+    # le=1000: published KV-cache compression reaches tens of x (quantisation x eviction); 1000 bounds a slip, and
+    # `.inf` divided by zero deep in the node model (audit C, C1)
+    kv_compression: float = Field(1.0, ge=1.0, le=1000.0, description="KV-cache size ratio (uncompressed/compressed)")
     kv_latent: bool = Field(False, description="the compressed cache is one latent per token and layer that every "
                                                "tensor-parallel GPU holds whole, as multi-head latent attention "
                                                "served tensor-parallel does (vLLM): a replica of tp GPUs holds tp copies")
