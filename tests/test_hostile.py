@@ -1038,3 +1038,28 @@ def test_large_legitimate_values_still_validate(capsys):
     code, err = _validate(capsys, REF, "--set", "workload.arrivals.scale=1000", "--set",
                           "racks.0.node.model=llama-3.1-405b", "--set", "racks.0.node.levers.kv_compression=8")
     assert "internal error" not in err and "finite" not in err and "less than or equal" not in err, err
+
+
+def _plan(capsys, *argv):
+    code = cli_main(["plan", *map(str, argv)])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return code, out.err
+
+
+@pytest.mark.parametrize("value, words", [
+    ("[1", "facility.interconnect: value is not a YAML scalar: line 1, column 3: not valid YAML"),
+    ("{a: 1, a: 2}", "facility.interconnect: value is not a YAML scalar")])
+def test_plan_set_uses_the_bounded_yaml_reader(capsys, value, words):
+    """plan's --set read values with yaml.safe_load: '[1' was an internal error (ParserError, exit 70) and the
+    alias and duplicate-key limits of run's --set did not apply (audit C, C3)."""
+    code, err = _plan(capsys, REF, "-q", "max-gpus", "--set", f"facility.interconnect={value}")
+    assert code == 2 and words in err and "internal error" not in err, err
+    code, err = _plan(capsys, REF, "-q", "max-gpus", "--set", "start=2026-02-30")
+    assert code == 2 and "start: value is not a YAML scalar" in err and "day is out of range" in err, err
+
+
+def test_plan_errors_name_the_scenario_file(capsys):
+    """plan read the file into a dict first, and its errors said '<dict>: invalid scenario' (audit C, D1)."""
+    code, err = _plan(capsys, REF, "-q", "max-gpus", "--set", "facility.interconnect=-495 kW")
+    assert code == 2 and f"{REF}: invalid scenario" in err and "<dict>" not in err, err
