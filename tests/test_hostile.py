@@ -708,6 +708,9 @@ def test_rack_limits_below_idle_are_refused(capsys, field):
     ("time,rate\n0,5\n0,6\n", "times must increase"),
     (b"time,rate\n0,5\n\xff,1\n", "not UTF-8"),
     ("", "empty rate profile"),
+    # audit C A4: the header was skipped unread; swapped or unknown columns are refused
+    ("rate,time\n5,0\n6,60\n", "rate.csv:1: header 'rate,time': expected a time column"),
+    ("when,howmany\n0,5\n", "rate.csv:1: header"),
 ])
 def test_damaged_rate_profiles_fail_cleanly(tmp_path, capsys, body, why):
     import yaml
@@ -1063,3 +1066,17 @@ def test_plan_errors_name_the_scenario_file(capsys):
     """plan read the file into a dict first, and its errors said '<dict>: invalid scenario' (audit C, D1)."""
     code, err = _plan(capsys, REF, "-q", "max-gpus", "--set", "facility.interconnect=-495 kW")
     assert code == 2 and f"{REF}: invalid scenario" in err and "<dict>" not in err, err
+
+
+@pytest.mark.parametrize("header, t_factor, r_factor", [
+    ("time,rate", 1.0, 1.0), ("hour,rate", 3600.0, 1.0), ("minute,rate_per_min", 60.0, 1 / 60.0), ("t_s,rate", 1.0, 1.0)])
+def test_a_rate_profile_header_sets_its_units(tmp_path, header, t_factor, r_factor):
+    """An `hour,rate` profile was read as seconds: 24 rows spanning 23 s, and the run held the last row's rate all
+    day (audit C, A4)."""
+    from dcsim.workload.model import _read_profile_csv
+
+    p = tmp_path / "rate.csv"
+    p.write_text(f"{header}\n0,5\n1,7\n23,9\n")
+    t, r = _read_profile_csv(p)
+    assert t.tolist() == pytest.approx([0.0, t_factor, 23 * t_factor]) and r.tolist() == pytest.approx(
+        [5 * r_factor, 7 * r_factor, 9 * r_factor])
