@@ -1080,3 +1080,15 @@ def test_a_rate_profile_header_sets_its_units(tmp_path, header, t_factor, r_fact
     t, r = _read_profile_csv(p)
     assert t.tolist() == pytest.approx([0.0, t_factor, 23 * t_factor]) and r.tolist() == pytest.approx(
         [5 * r_factor, 7 * r_factor, 9 * r_factor])
+
+
+@pytest.mark.parametrize("value", ["0", "-5GB", "nan", "inf", "16", "1 MB"])
+def test_a_bad_memory_limit_is_refused_naming_the_variable(monkeypatch, capsys, value):
+    """0, negative, NaN and inf fell back to 4 GiB silently; a bare 16 (bytes) was blamed on controller.tick
+    (audit C, D8)."""
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", value)
+    code, err = _validate(capsys, REF)
+    assert code == 2 and "DCSIM_MEMORY_LIMIT" in err and "at least 64 MiB with its unit, e.g. '16 GB'" in err, err
+    assert "controller.tick" not in err
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "16 GB")
+    assert _validate(capsys, REF)[0] == 0

@@ -83,9 +83,18 @@ def memory_limit_bytes() -> float:
             v = parse_quantity(env, "data")
         except UnitError as e:
             raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{e} (e.g. '16 GB')")]) from None
-        if v > 0 and math.isfinite(v):
-            return v
+        # 0, negative, NaN and inf fell back to 4 GiB silently, and a bare 16 (16 bytes) was blamed on
+        # controller.tick (audit C, D8). A limit below 64 MiB is a unit slip: dcsim alone, before any tick, is
+        # ~210-260 MB of memory (the VmHWM baseline measured for BYTES_PER_REQUEST above).
+        if not (math.isfinite(v) and v >= MIN_MEMORY_LIMIT):
+            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{env[:40]!r} is {v:g} bytes: give a memory size of at "
+                                                             "least 64 MiB with its unit, e.g. '16 GB'")])
+        return v
     return float(LIMITS["memory_bytes"])
+
+
+#: The smallest DCSIM_MEMORY_LIMIT taken (see memory_limit_bytes).
+MIN_MEMORY_LIMIT = 64 * 1024**2
 
 
 @dataclass
