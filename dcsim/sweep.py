@@ -797,9 +797,26 @@ def write_table(rows: list[dict], out_dir: str | Path) -> dict[str, Path]:
 
 # --------------------------------------------------------------------------- CLI
 
+def _out_problem(out: Path) -> str | None:
+    """Why the table cannot be written under ``out`` (a file there or above it, a folder not writable), or None."""
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                return (f"{out}: exists and is not a folder; choose another --out" if p == out else
+                        f"{out}: {p} is a file, not a folder; choose another --out")
+            if not os.access(p, os.W_OK | os.X_OK):
+                return f"{out}: {p} is not writable; choose another --out"
+            return None
+    return None
+
+
 def cmd_sweep(args) -> int:
     spec = load_sweep(args.file)
     out = args.out if args.out is not None else Path("results") / "sweeps" / safe_name(spec.name)
+    problem = _out_problem(Path(out))
+    if problem:  # checked before any point runs, as run and compare do: a sweep can take hours (audit C, D7)
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     try:
         rows = run_sweep(spec, workers=args.workers, client=args.scheduler,

@@ -389,3 +389,18 @@ def test_ctrl_c_says_how_many_points_are_cached_and_how_to_resume(tmp_path, caps
     monkeypatch.setattr(sw, "run_point", interrupted)
     assert main([*argv[:2], "--no-cache", *argv[4:]]) == 130
     assert "nothing is cached (--no-cache), so a rerun starts again" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["afile", "afile/sub"])
+def test_sweep_out_is_checked_before_any_point_runs(tmp_path, capsys, monkeypatch, where):
+    """`--out` naming a file was found only after every point had run (audit C, D7)."""
+    import dcsim.sweep as sw
+    from dcsim.cli import main as cli_main
+
+    (tmp_path / "afile").write_text("x")
+    f = tmp_path / "s.yaml"
+    f.write_text(f"base: {ROOT / 'scenarios' / 'reference.yaml'}\nparameters:\n  racks.0.count: {{values: [1, 2]}}\n")
+    monkeypatch.setattr(sw, "run_sweep", lambda *a, **k: pytest.fail("a point ran before --out was checked"))
+    code = cli_main(["sweep", str(f), "--out", str(tmp_path / where), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and ("is a file, not a folder" in err or "exists and is not a folder" in err), err
