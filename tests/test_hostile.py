@@ -1092,3 +1092,74 @@ def test_a_bad_memory_limit_is_refused_naming_the_variable(monkeypatch, capsys, 
     assert "controller.tick" not in err
     monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "16 GB")
     assert _validate(capsys, REF)[0] == 0
+
+
+# ------------------------------------------------------------------ audit C: time axes that do not match the run (A3, A5)
+
+def _csv_trace_scenario(tmp_path, times, duration: str = "1 h", loop: bool = False) -> Path:
+    import yaml
+
+    (tmp_path / "t.csv").write_text("time,in,out\n" + "".join(f"{t:g},100,50\n" for t in times))
+    raw = read_yaml(REF)
+    raw["duration"] = duration
+    raw["workload"] = {"arrivals": {"kind": "trace", "path": "t.csv", "format": "csv", "loop": loop,
+                                    "columns": {"time": "time", "input": "in", "output": "out"}},
+                       "classes": [{"name": "chat", "preset": "chat"}]}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    return s
+
+
+def test_a_trace_in_ms_read_as_seconds_is_warned(tmp_path, capsys):
+    """A 1-hour, 2 req/s trace written in ms under time_unit s spans 1,000 h: the run saw 0.2 % of it, silently.
+    Rule: under 1 % of the span inside the run and a mean rate below 0.1 req/s (preflight.TRACE_SLOW_RATE)."""
+    ms = [500.0 * k for k in range(7200)]  # 2 req/s for an hour, in ms
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, ms))
+    assert code == 0 and "workload.arrivals.path:" in err and "the trace spans 1,000 h" in err, err
+    assert "but the run is 60 min" in err and "set time_unit: ms" in err, err
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [t / 1000 for t in ms]))
+    assert code == 0 and "workload.arrivals.path" not in err, err  # the same trace in seconds
+    day = [5.0 * k for k in range(17280)]  # a day at 0.2 req/s, sampled by a 10-min run: a real trace, not ms
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, day, duration="10 min"))
+    assert code == 0 and "time_unit: ms" not in err, err
+
+
+def test_a_trace_ending_early_in_the_run_is_warned(tmp_path, capsys):
+    """A 10-minute trace in a 2-hour run without loop: 110 min with no arrivals diluted every average, unsaid."""
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [0.5 * k for k in range(1200)], duration="2 h"))
+    assert code == 0 and "the trace's last request arrives at 9.99 min of the 2 h run" in err and "loop: true" in err, err
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [0.5 * k for k in range(1200)], duration="2 h", loop=True))
+    assert code == 0 and "last request arrives" not in err, err
+
+
+def test_a_one_request_trace_cannot_loop(tmp_path, capsys):
+    """loop: true on one request said 'start_offset 0 s is beyond the trace end' after a numpy RuntimeWarning."""
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [3.0], loop=True))
+    assert code == 2 and "loop needs a trace whose requests span some time; this one has 1 request" in err, err
+    assert "RuntimeWarning" not in err and "beyond the trace end" not in err
+
+
+@pytest.mark.parametrize("body, extra, code_, words", [
+    ("t_s,t_db,rh\n" + "".join(f"{h},{20 + h % 12},50\n" for h in range(25)), {}, 2,
+     "covers 25 s of the 24 h run"),  # hours written under t_s
+    ("hour,t_db,rh\n" + "".join(f"{h},25,50\n" for h in range(24)), {"offset": "100 d"}, 2, "covers 0 s of the 24 h run"),
+    ("hour,t_db,rh\n" + "".join(f"{h},25,50\n" for h in range(18)), {}, 0, "covers 18 h of the 24 h run"),
+    ("hour,t_db,rh\n" + "".join(f"{h},25,50\n" for h in range(24)), {}, 0, None),  # an hourly day covers the day
+    ("hour,t_db,rh\n" + "".join(f"{h},25,50\n" for h in range(3)), {"wrap": True}, 0, None)])
+def test_a_weather_csv_that_does_not_cover_the_run(tmp_path, capsys, body, extra, code_, words):
+    """End values were held silently past the file: a t_s column of hours covered 24 s of a day (audit C, A5).
+    Under half the run covered is refused (preflight.WEATHER_MIN_COVER), less than all of it warned."""
+    import yaml
+
+    (tmp_path / "w.csv").write_text(body)
+    raw = read_yaml(REF)
+    raw["duration"] = "24 h"
+    raw["facility"]["weather"] = {"kind": "csv", "path": "w.csv", **extra}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    code, err = _validate(capsys, s)
+    assert code == code_, err
+    if words is None:
+        assert "facility.weather.path" not in err, err
+    else:
+        assert "facility.weather.path:" in err and words in err and "w.csv" in err and "wrap: true" in err, err

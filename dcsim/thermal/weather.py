@@ -47,6 +47,9 @@ class Weather:
     t_db_fn: Callable[[np.ndarray], np.ndarray]
     t_wb_fn: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (t_s, t_db) -> t_wb
     description: str = ""
+    #: a CSV file that does not wrap: (file path, its first and last simulation times [s] after `offset`); beyond
+    #: them the end values are held. Preflight compares it with the run (dcsim.engine.preflight).
+    file_span: tuple[str, float, float] | None = None
 
     def at(self, t_s):
         """(t_db_c, t_wb_c) arrays at simulation times t_s [s]."""
@@ -391,6 +394,8 @@ def _build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather
             t_f, tdb_f, _tdp, _rh, _p, twb_f = read_epw(path)
             offset = 0.0
             period = YEAR_DAYS * DAY_S if spec.wrap else None
+        last = t_f[-1] + (t_f[-1] - t_f[-2] if len(t_f) > 1 else 0.0)  # an hourly file's last row stands for its hour
+        span = None if period else (str(path), float(t_f[0] - offset), float(last - offset))
         return Weather(_interp(t_f, tdb_f, offset, period), _interp(t_f, twb_f, offset, period),
-                       f"{kind} {path.name}")
+                       f"{kind} {path.name}", span)
     raise ValueError(f"unknown weather kind {kind!r}")

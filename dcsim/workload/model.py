@@ -177,6 +177,9 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
     gap = tau[-1] / max(len(tau) - 1, 1)
     period = None
     if a.loop:
+        if tau[-1] <= 0:  # one request, or all at one instant: no period to repeat (was 'start_offset beyond the end')
+            raise TraceError(f"{tr.path}: loop needs a trace whose requests span some time; this one has "
+                             f"{len(tau)} request{'s' if len(tau) != 1 else ''} at a single time")
         P = tau[-1] + gap  # last-to-first gap = mean gap
         rel = np.mod(tau - a.start_offset, P)
         period = P * a.time_scale
@@ -220,6 +223,9 @@ class Workload:
         self._cum[-1] = 1.0
         self._t_end: float | None = None
         self.trace_skipped = 0  # bad trace rows dropped with on_bad_row="skip"
+        #: a trace replayed once (no loop): (file, first and last arrival [s of the run], requests); preflight
+        #: compares it with the run's duration
+        self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
 
     @property
@@ -389,5 +395,7 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
                    for c in classes]
         wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out))
         wl.trace_skipped = tr.skipped
+        if period is None:
+            wl.trace_span = (str(tr.path), float(t[0]), float(t[-1]), int(t.size))
         return wl
     return Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len)
