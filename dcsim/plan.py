@@ -516,6 +516,11 @@ def parse_target(text: str, class_names: list[str] | None = None) -> Target:
     else:
         if q is None:
             raise ValueError(f"--target {excerpt(text, 80)}: give a quantile, e.g. {metric}.p99")
+        if re.fullmatch(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", val.strip()):
+            # a bare number would be seconds, and latencies (TPOT above all) are quoted in ms: `tpot.p99<=100`
+            # was read as 100 s, never bound, and the echo showed no unit (audit C, A8)
+            raise ValueError(f"--target {excerpt(text, 80)}: a latency target needs a unit, e.g. "
+                             f"'{metric}.{q}<={val.strip()} ms' or '{metric}.{q}<={val.strip()} s'")
         value = parse_quantity(val, "time")
         if op != "<=":
             raise ValueError(f"--target {excerpt(text, 80)}: a latency target is a ceiling: use <=")
@@ -1078,6 +1083,8 @@ def cmd_plan(args) -> int:
                      confirm=args.confirm, overrides=_sets(args.set))
     except ValueError as e:
         if isinstance(e, ScenarioError):
+            if e.source == "<dict>":  # the file was read into a dict before validation: name the file again
+                raise ScenarioError(args.file, e.errors) from None
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -1093,14 +1100,20 @@ def cmd_plan(args) -> int:
 def _sets(sets: list[str] | None) -> dict | None:
     if not sets:
         return None
-    import yaml
+    from dcsim.scenario.safeyaml import YamlInputError, load_yaml_text
 
+    # the bounded YAML reader `run --set` uses (dcsim.scenario.apply_overrides): yaml.safe_load here let '[1' end
+    # as an internal error and skipped the alias and duplicate-key limits (audit C, C3)
     out = {}
     for s in sets:
         if "=" not in s:
             raise ScenarioError("--set", [(s, "expected dotted.path=value")])
         k, v = s.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        try:
+            out[k.strip()] = load_yaml_text(v) if v.strip() else v
+        except YamlInputError as e:
+            raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False),
+                                           f"value is not a YAML scalar: {e}")]) from None
     return out
 
 

@@ -202,6 +202,20 @@ class SweepSpec(BaseModel):
             cont = [k for k, p in self.parameters.items() if p.count is None]
             if cont:
                 raise ValueError(f"mode {self.mode} needs values or range, not a distribution: {', '.join(cont)}")
+        # one field spelled two ways (`racks.0.count` and `racks[0].count`, as --set and error messages write it)
+        # was two axes of which only the last applied: half the points repeated others (audit C, A11). A path
+        # inside another (`racks.0` and `racks.0.count`) also sets one field twice, in an order the user never
+        # chose. Both are refused, and so is a parameter that `fixed` also sets.
+        def norm(k: str) -> tuple[str, ...]:
+            return tuple(re.sub(r"\[(\d+)\]", r".\1", k).split("."))
+        keys = [("parameters", k) for k in self.parameters] + [("fixed", k) for k in self.fixed]
+        for i, (wa, a) in enumerate(keys):
+            for wb, b in keys[i + 1:]:
+                na, nb = norm(a), norm(b)
+                if na[:len(nb)] == nb or nb[:len(na)] == na:
+                    same = "the same field" if na == nb else "overlapping fields (one inside the other)"
+                    raise ValueError(f"{wa}.{a} and {wb}.{b} set {same}: give each field once "
+                                     f"(racks[0].count is racks.0.count)")
         if self.mode == "list":
             lens = {k: p.count for k, p in self.parameters.items()}
             if len(set(lens.values())) > 1:
@@ -250,7 +264,8 @@ def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
     except Exception as e:  # pydantic ValidationError
         errs = getattr(e, "errors", None)
         if callable(errs):
-            raise ScenarioError(label, [(".".join(str(x) for x in er.get("loc", ())), er.get("msg", ""))
+            raise ScenarioError(label, [(".".join(str(x) for x in er.get("loc", ())),
+                                         er.get("msg", "").removeprefix("Value error, "))
                                         for er in errs(include_url=False)]) from None
         raise ScenarioError(label, [("", str(e))]) from None
     spec._base_dir = bdir
@@ -782,9 +797,26 @@ def write_table(rows: list[dict], out_dir: str | Path) -> dict[str, Path]:
 
 # --------------------------------------------------------------------------- CLI
 
+def _out_problem(out: Path) -> str | None:
+    """Why the table cannot be written under ``out`` (a file there or above it, a folder not writable), or None."""
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                return (f"{out}: exists and is not a folder; choose another --out" if p == out else
+                        f"{out}: {p} is a file, not a folder; choose another --out")
+            if not os.access(p, os.W_OK | os.X_OK):
+                return f"{out}: {p} is not writable; choose another --out"
+            return None
+    return None
+
+
 def cmd_sweep(args) -> int:
     spec = load_sweep(args.file)
     out = args.out if args.out is not None else Path("results") / "sweeps" / safe_name(spec.name)
+    problem = _out_problem(Path(out))
+    if problem:  # checked before any point runs, as run and compare do: a sweep can take hours (audit C, D7)
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     try:
         rows = run_sweep(spec, workers=args.workers, client=args.scheduler,

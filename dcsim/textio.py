@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "decode_text", "out_folder", "plain", "read_text"]
+__all__ = ["MAX_TABLE_BYTES", "MAX_TEXT_BYTES", "atomic_write_bytes", "decode_text", "out_folder", "plain", "read_text"]
 
 
 def plain(obj: Any, nonfinite: str = "refuse", path: str = "") -> Any:
@@ -69,13 +69,37 @@ def decode_text(data: bytes, where: str, error: type[Exception] = ValueError, fa
         raise error(f"{where}{line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
 
 
-def read_text(path: str | Path, error: type[Exception] = ValueError, fallback: str | None = None) -> str:
-    """The file at ``path`` as text (see :func:`decode_text`); unreadable files raise ``error``
-    naming the file and the reason."""
+#: Size limit of a user's data file read whole (traces). No reader streams, and the text is split into lines and
+#: parsed into Python objects, which costs several times the file's size in memory: 2 GiB of text is already
+#: past 10 GB of memory. Public LLM traces are well below it (the Azure LLM inference traces and BurstGPT are
+#: tens to a few hundred MB). A reader of smaller tables passes a smaller ``limit`` (:data:`MAX_TABLE_BYTES`).
+MAX_TEXT_BYTES = 2 * 1024**3
+#: Size limit of a time-series table (weather, rate profiles, grid price and carbon): a year of 1-minute rows is
+#: 0.53 M rows, about 25 MB; 64 MiB leaves room for wide rows and is the measurement files' limit
+#: (dcsim.node.calibrate.MAX_CSV_BYTES).
+MAX_TABLE_BYTES = 64 * 1024**2
+
+
+def read_text(path: str | Path, error: type[Exception] = ValueError, fallback: str | None = None,
+              limit: int = MAX_TEXT_BYTES) -> str:
+    """The file at ``path`` as text (see :func:`decode_text`); unreadable files, files that are not regular files
+    (a device such as /dev/zero, a FIFO, a folder) and files larger than ``limit`` bytes raise ``error`` naming the
+    file and the reason. At most ``limit + 1`` bytes are read, so a file that grows meanwhile is still bounded."""
+    import stat
+
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device, pipe or socket"
+                raise error(f"{path}: not a regular file ({kind})")
+            if st.st_size > limit:
+                raise error(f"{path}: {st.st_size:,} bytes is larger than the {limit:,}-byte limit for this file")
+            data = fh.read(limit + 1)
     except OSError as e:
         raise error(f"{path}: cannot read file: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise error(f"{path}: larger than the {limit:,}-byte limit for this file")
     return decode_text(data, f"{path}:", error, fallback)
 
 

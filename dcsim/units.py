@@ -14,8 +14,8 @@ data               B          B kB MB GB TB KiB MiB GiB TiB
 bandwidth          B/s        B/s kB/s MB/s GB/s TB/s
 compute            FLOP/s     FLOP/s GFLOP/s TFLOP/s PFLOP/s (also FLOPS, TFLOPS)
 rate               1/s        /s 1/s /min /h  (a prefix word for requests is allowed: "req/s", "requests/min"; "tok/s" is refused)
-price              USD/J      USD/kWh USD/MWh
-carbon             g/J        g/kWh kg/MWh
+price              USD/J      USD/kWh USD/MWh USD/J  (a unit is required: a bare number other than 0 is refused)
+carbon             g/J        g/kWh kg/MWh g/J       (a unit is required, as for price)
 fraction           1          plain number or "30%"
 =================  =========  ==========================================
 
@@ -24,7 +24,8 @@ kept in degrees Celsius (an SI-derived unit) because the published plant
 regressions (e.g. Lei & Masanet 2020 chiller COP) are written in degC.
 
 A bare number is taken to be in the SI unit of its field (degC for
-temperatures). Use :func:`quantity` to build a pydantic field type that
+temperatures), except prices and carbon intensities, which need a unit (nobody quotes USD or
+grams per joule). Use :func:`quantity` to build a pydantic field type that
 parses, converts and range-checks, and reports errors with the value the
 user wrote (``must be > 0, got -5 kW``).
 """
@@ -223,6 +224,12 @@ def quantity(
     """
 
     def _validate(raw: Any) -> float:
+        if dim in _UNIT_REQUIRED and isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw != 0:
+            try:
+                big = float(raw)
+            except OverflowError:
+                big = math.inf
+            raise UnitError(_UNIT_REQUIRED[dim].format(raw=excerpt(raw, quote=False), mwh=big * 3.6e9, kwh=big * 3.6e6))
         v = parse_quantity(raw, dim)
         if math.isnan(v) or math.isinf(v):
             raise UnitError(f"must be a finite number, got {excerpt(raw, quote=False)}")
@@ -238,15 +245,35 @@ def quantity(
 
     si = _SI_NAME[dim]
     desc = description or f"{dim} quantity"
-    desc = f"{desc} [{dim}; bare number = {si or 'dimensionless'}; strings like '10 {_example_unit(dim)}']"
-    schema = {"anyOf": [{"type": "number"}, {"type": "string"}], "description": desc}
+    if dim in _UNIT_REQUIRED:
+        desc = f"{desc} [{dim}; a unit is required, strings like '10 {_example_unit(dim)}'; a bare 0 is allowed]"
+        schema = {"anyOf": [{"type": "string"}, {"const": 0}], "description": desc}
+        # the resolved scenario (validate's print, the reload of a Scenario) must validate again: the SI value
+        # is written with its unit, exactly (repr round-trips the float)
+        ser = PlainSerializer(lambda x: f"{x!r} {si}" if x else 0.0, return_type=Any)
+    else:
+        desc = f"{desc} [{dim}; bare number = {si or 'dimensionless'}; strings like '10 {_example_unit(dim)}']"
+        schema = {"anyOf": [{"type": "number"}, {"type": "string"}], "description": desc}
+        ser = PlainSerializer(lambda x: x, return_type=float)
     return Annotated[
         float,
         BeforeValidator(_validate),
         WithJsonSchema(schema),
-        PlainSerializer(lambda x: x, return_type=float),
+        ser,
         Field(description=desc),
     ]
+
+
+#: dimensions whose bare number is refused. The rule "a bare number is SI" would make a price USD per joule
+#: and a carbon intensity grams per joule, units nobody quotes: `price: 0.08` (meant per kWh) was read as
+#: $288,000/MWh and a 10-minute run cost $19.7 M without a word (audit C, A2). The grid CSV columns are
+#: USD/MWh and g/kWh by contrast, so a bare number has no one meaning here; a unit is asked for instead.
+_UNIT_REQUIRED = {
+    "price": "a price needs a unit, e.g. '80 USD/MWh' or '0.08 USD/kWh', got the bare number {raw} (a bare "
+             "number would be USD per joule: {raw} USD/J = {mwh:,.4g} USD/MWh)",
+    "carbon": "a carbon intensity needs a unit, e.g. '350 g/kWh' or '350 kg/MWh', got the bare number {raw} "
+              "(a bare number would be grams per joule: {raw} g/J = {kwh:,.4g} g/kWh)",
+}
 
 
 # Common field types ---------------------------------------------------------

@@ -655,3 +655,23 @@ def test_repeated_rows_count_as_one_point_and_are_fitted_once(tmp_path):
     (m,) = merge_repeats([r1, r2])
     assert float(m["output_tok_s"]) == pytest.approx(200.0) and m["j_per_out_tok"] == "" and m["_repeats_differ"]
     assert m["_repeats"] == [(str(base), 2), (str(base), 9)]
+
+
+def test_power_below_the_gpus_idle_draw_is_refused(tmp_path):
+    """gpu_power_w in kW (0.49 W per H100, whose idle is 72 W) was fitted and written with exit 0 and an
+    8,217 % J/token MAPE (audit C, A10): a row below half the GPU's idle draw is refused with file:line."""
+    from dcsim.node.calibrate import MeasurementError, read_rows
+
+    lines = (MEASUREMENT_DIR / "mlenergy_llama-4-maverick-fp8.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[2].split(",")
+    n = float(row[header.index("n_gpus")])
+    kw = float(row[header.index("gpu_power_w")]) / 1000.0
+    f = _with_value(lines, "gpu_power_w", f"{kw:g}", tmp_path / "kw.csv")
+    if "j_per_out_tok" in header:  # keep the row's J/token consistent, so the power check is what refuses it
+        f = _with_value(f.read_text().splitlines(), "j_per_out_tok",
+                        f"{kw / float(row[header.index('output_tok_s')]):g}", f)
+    with pytest.raises(MeasurementError, match=r"kw\.csv:3: column 'gpu_power_w': .* W per GPU, below half of "
+                                               r"H100-SXM's idle draw \(72 W\).*kW written for W\?"):
+        read_rows([f])
+    assert kw / n < 36

@@ -224,6 +224,8 @@ WEATHER_CASES = [
     (W + "1,9999,50\n", ":3:", "plausible range"),
     (W + "1,20,150\n", ":3:", "plausible range"),
     ("", "w.csv", "empty file"),
+    # audit C A6: swapped columns were clipped to t_wb = t_db silently; the constant form refuses them
+    ("hour,t_db,t_wb\n0,20,19\n1,20,30\n", ":3:", "t_wb (30) must be <= t_db (20)"),
 ]
 
 
@@ -706,6 +708,9 @@ def test_rack_limits_below_idle_are_refused(capsys, field):
     ("time,rate\n0,5\n0,6\n", "times must increase"),
     (b"time,rate\n0,5\n\xff,1\n", "not UTF-8"),
     ("", "empty rate profile"),
+    # audit C A4: the header was skipped unread; swapped or unknown columns are refused
+    ("rate,time\n5,0\n6,60\n", "rate.csv:1: header 'rate,time': expected a time column"),
+    ("when,howmany\n0,5\n", "rate.csv:1: header"),
 ])
 def test_damaged_rate_profiles_fail_cleanly(tmp_path, capsys, body, why):
     import yaml
@@ -904,3 +909,257 @@ def test_fixed_load_above_the_contract_is_named(capsys):
 def test_duration_limit_is_in_the_users_terms(capsys):
     code, err = _validate(capsys, REF, "--set", "duration=876600 h")
     assert code == 2 and "duration: must be <= 366 d (3.16224e+07 s), got 876600 h" in err, err
+
+
+# ------------------------------------------------------------------ audit C: plausible but wrong (A)
+
+def _ref_with(tmp_path, extra: str, name: str = "s.yaml") -> Path:
+    """reference.yaml (which names no other file) with ``extra`` YAML top-level keys replacing its own."""
+    import re
+    text = REF.read_text()
+    for key in re.findall(r"^([a-z_]+):", extra, flags=re.M):
+        text = re.sub(rf"^{key}:.*$", "", text, flags=re.M)  # only one-line top-level keys are replaced
+    p = tmp_path / name
+    p.write_text(text + "\n" + extra + "\n")
+    return p
+
+
+@pytest.mark.parametrize("value, words", [
+    ("13:00", "YAML reads h:mm such as 13:00 as the number 780"),
+    ("12", "got the number 12"), ("-5", "got the number -5"), ("'13:00'", "got '13:00'")])
+def test_start_must_be_an_iso_date_time(tmp_path, capsys, value, words):
+    """`start: 13:00` is the base-60 integer 780 in YAML 1.1, and pydantic read it as Unix seconds:
+    1970-01-01T00:13:00, moving the weather and demand to January at midnight (audit C, A1)."""
+    code, err = _validate(capsys, _ref_with(tmp_path, f"start: {value}"))
+    assert code == 2 and "start: must be an ISO date-time such as '2026-07-15T13:00'" in err and words in err, err
+    for good in ("2026-07-15T13:00", "'2026-07-15 13:00'", "2026-07-15"):
+        code, err = _validate(capsys, _ref_with(tmp_path, f"start: {good}"))
+        assert code == 0, err
+
+
+@pytest.mark.parametrize("path, value, unit", [
+    ("economics.price", "0.08", "'80 USD/MWh'"), ("economics.carbon_intensity", "350", "'350 g/kWh'"),
+    ("grid", "{price: {kind: constant, value: 60}}", "'80 USD/MWh'"),
+    ("grid", "{carbon: {kind: daily_profile, value: 300, profile: [" + ", ".join(["1"] * 24) + "]}}", "'350 g/kWh'"),
+    ("facility.storage", "{capacity: 1 MWh, power: 1 MW, recharge_only_below_price: 50}", "'80 USD/MWh'")])
+def test_a_bare_price_or_carbon_intensity_is_refused(capsys, path, value, unit):
+    """A bare number is SI, and SI for a price is USD per joule: `price: 0.08` (per kWh meant) cost a 10-minute
+    run $19.7 M with no warning (audit C, A2). A unit is required; 0 needs none."""
+    code, err = _validate(capsys, REF, "--set", f"{path}={value}")
+    assert code == 2 and "needs a unit, e.g. " + unit in err and "got the bare number" in err, err
+    code, err = _validate(capsys, REF, "--set", "economics.price=0", "--set", "economics.carbon_intensity=0 g/kWh")
+    assert code == 0, err
+
+
+def test_a_resolved_price_validates_again(capsys):
+    """validate prints the scenario resolved to SI; a price is printed with its unit so the print loads again."""
+    sc = load_scenario(apply_overrides(read_yaml(REF), {"economics.price": "80 USD/MWh",
+                                                        "economics.carbon_intensity": "350 g/kWh"}))
+    again = load_scenario(sc)
+    assert again.economics.price == sc.economics.price and again.economics.carbon_intensity == sc.economics.carbon_intensity
+    assert sc.model_dump(mode="json")["economics"]["price"].endswith(" USD/J")
+
+
+# ------------------------------------------------------------------ audit C: bounded grid tables (B, D2, D5)
+
+@pytest.mark.parametrize("grid", ["{price: {kind: csv, path: /dev/zero}}", "{carbon: {kind: csv, path: /dev/zero}}"])
+def test_grid_csv_from_a_device_is_refused_quickly(capsys, grid):
+    """The grid price/carbon reader had no size limit: /dev/zero ran out of memory (MemoryError, exit 70)."""
+    t0 = time.perf_counter()
+    code, err = _validate(capsys, REF, "--set", f"grid={grid}")
+    assert code == 2 and "/dev/zero: not a regular file (a device, pipe or socket)" in err, err
+    assert time.perf_counter() - t0 < 10
+
+
+def test_grid_csv_over_the_size_limit_is_refused(tmp_path, monkeypatch):
+    import dcsim.power.grid as grid
+    from datetime import datetime
+
+    from dcsim.scenario.grid import PriceSeriesSpec
+    p = tmp_path / "price.csv"
+    p.write_text("value\n" + "50\n" * 1000)
+    monkeypatch.setattr(grid, "MAX_TABLE_BYTES", 100)
+    with pytest.raises(ValueError, match=r"price.csv: 3,006 bytes is larger than the 100-byte limit"):
+        grid.series_at(PriceSeriesSpec(kind="csv", path=str(p)), [0.0], datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("body, where", [
+    ("value\n50\nabc\n", "p.csv:3: column 'value' is not a number: 'abc'"),
+    ("value\n50\n-1\n", "p.csv:3: column 'value' must be finite and non-negative, got -1"),
+    ("price\n50\n", "p.csv:1: no column 'value' (columns: 'price')"),
+    (b"value\n5\xff\n", "p.csv:2: not UTF-8 text"),
+    ("", "p.csv: empty file")])
+def test_grid_csv_errors_name_the_file_and_line(tmp_path, capsys, body, where):
+    p = tmp_path / "p.csv"
+    p.write_bytes(body if isinstance(body, bytes) else body.encode())
+    code, err = _validate(capsys, REF, "--set", f"grid={{price: {{kind: csv, path: {p}}}}}")
+    assert code == 2 and f"grid.price.path: {p.parent}/{where}" in err, err
+
+
+@pytest.mark.parametrize("kind", ["csv", "epw"])
+def test_a_weather_path_that_is_a_device_is_not_called_a_folder(capsys, kind):
+    code, err = _validate(capsys, REF, "--set", f"facility.weather={{kind: {kind}, path: /dev/zero}}")
+    assert code == 2 and "/dev/zero: not a regular file (a device, pipe or socket)" in err and "folder" not in err, err
+
+
+_SHAPE_70B = "layers: 80, hidden: 8192, heads: 64, kv_heads: 8, head_dim: 128"
+
+
+@pytest.mark.parametrize("params, words", [
+    ("70", "did you mean 70e9 (70 billion)?"),
+    ("5e9", "below the attention projections of this shape alone (layers x hidden x head_dim x 2(heads + kv_heads) "
+            "= 1.21e+10)")])
+def test_an_inline_model_params_too_small_for_its_shape_is_refused(capsys, params, words):
+    """`params: 70` (billions meant) gave 1.19e10 FLOP/token instead of 9.25e11 with no warning (audit C, A7)."""
+    code, err = _validate(capsys, REF, "--set", f"racks.0.node.model={{name: m, params: {params}, {_SHAPE_70B}}}")
+    assert code == 2 and "racks[0].node.model: params: " in err and words in err, err
+    assert "model.str" not in err and "function-after" not in err, err  # the union's tags are not shown
+    code, err = _validate(capsys, REF, "--set", f"racks.0.node.model={{name: m, params: 70.6e9, {_SHAPE_70B}}}")
+    assert code == 0, err
+
+
+# ------------------------------------------------------------------ audit C: internal errors on inf and 1e300 (C)
+
+@pytest.mark.parametrize("path, value, words", [
+    ("racks.0.node.levers.kv_compression", ".inf", "finite number"),  # ZeroDivisionError in node/model.py
+    ("workload.arrivals.scale", ".inf", "finite number"),  # InvariantError after the whole run
+    ("workload.arrivals.scale", "1.0e+300", "less than or equal to 1000000"),  # a 300-digit demand
+    ("workload.arrivals.scale", ".nan", "finite number"),
+    ("racks.0.node.levers.kv_compression", "1.0e+9", "less than or equal to 1000"),
+    ("workload.classes.0.output", "{kind: lognormal, median: 1.0e+300, p99: 1.0e+301}", "less than or equal to 10000000"),
+    ("workload.classes.0.output", "{kind: empirical, values: [1.0e+300]}", "token counts in 1 ... 10,000,000"),
+    ("racks.0.node.model", "{name: m, params: .inf, " + "layers: 80, hidden: 8192, heads: 64, kv_heads: 8, head_dim: 128}",
+     "finite number")])
+def test_infinite_and_huge_plain_numbers_are_refused(capsys, path, value, words):
+    code, err = _validate(capsys, REF, "--set", f"{path}={value}")
+    assert code == 2 and words in err and "internal error" not in err and "RuntimeWarning" not in err, err
+
+
+def test_large_legitimate_values_still_validate(capsys):
+    """allow_inf_nan=False and the new ceilings must not refuse real magnitudes: FLOP/s in the 1e15s, a 405B
+    model, a rate multiplier of 1000."""
+    code, err = _validate(capsys, REF, "--set", "workload.arrivals.scale=1000", "--set",
+                          "racks.0.node.model=llama-3.1-405b", "--set", "racks.0.node.levers.kv_compression=8")
+    assert "internal error" not in err and "finite" not in err and "less than or equal" not in err, err
+
+
+def _plan(capsys, *argv):
+    code = cli_main(["plan", *map(str, argv)])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return code, out.err
+
+
+@pytest.mark.parametrize("value, words", [
+    ("[1", "facility.interconnect: value is not a YAML scalar: line 1, column 3: not valid YAML"),
+    ("{a: 1, a: 2}", "facility.interconnect: value is not a YAML scalar")])
+def test_plan_set_uses_the_bounded_yaml_reader(capsys, value, words):
+    """plan's --set read values with yaml.safe_load: '[1' was an internal error (ParserError, exit 70) and the
+    alias and duplicate-key limits of run's --set did not apply (audit C, C3)."""
+    code, err = _plan(capsys, REF, "-q", "max-gpus", "--set", f"facility.interconnect={value}")
+    assert code == 2 and words in err and "internal error" not in err, err
+    code, err = _plan(capsys, REF, "-q", "max-gpus", "--set", "start=2026-02-30")
+    assert code == 2 and "start: value is not a YAML scalar" in err and "day is out of range" in err, err
+
+
+def test_plan_errors_name_the_scenario_file(capsys):
+    """plan read the file into a dict first, and its errors said '<dict>: invalid scenario' (audit C, D1)."""
+    code, err = _plan(capsys, REF, "-q", "max-gpus", "--set", "facility.interconnect=-495 kW")
+    assert code == 2 and f"{REF}: invalid scenario" in err and "<dict>" not in err, err
+
+
+@pytest.mark.parametrize("header, t_factor, r_factor", [
+    ("time,rate", 1.0, 1.0), ("hour,rate", 3600.0, 1.0), ("minute,rate_per_min", 60.0, 1 / 60.0), ("t_s,rate", 1.0, 1.0)])
+def test_a_rate_profile_header_sets_its_units(tmp_path, header, t_factor, r_factor):
+    """An `hour,rate` profile was read as seconds: 24 rows spanning 23 s, and the run held the last row's rate all
+    day (audit C, A4)."""
+    from dcsim.workload.model import _read_profile_csv
+
+    p = tmp_path / "rate.csv"
+    p.write_text(f"{header}\n0,5\n1,7\n23,9\n")
+    t, r = _read_profile_csv(p)
+    assert t.tolist() == pytest.approx([0.0, t_factor, 23 * t_factor]) and r.tolist() == pytest.approx(
+        [5 * r_factor, 7 * r_factor, 9 * r_factor])
+
+
+@pytest.mark.parametrize("value", ["0", "-5GB", "nan", "inf", "16", "1 MB"])
+def test_a_bad_memory_limit_is_refused_naming_the_variable(monkeypatch, capsys, value):
+    """0, negative, NaN and inf fell back to 4 GiB silently; a bare 16 (bytes) was blamed on controller.tick
+    (audit C, D8)."""
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", value)
+    code, err = _validate(capsys, REF)
+    assert code == 2 and "DCSIM_MEMORY_LIMIT" in err and "at least 64 MiB with its unit, e.g. '16 GB'" in err, err
+    assert "controller.tick" not in err
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "16 GB")
+    assert _validate(capsys, REF)[0] == 0
+
+
+# ------------------------------------------------------------------ audit C: time axes that do not match the run (A3, A5)
+
+def _csv_trace_scenario(tmp_path, times, duration: str = "1 h", loop: bool = False) -> Path:
+    import yaml
+
+    (tmp_path / "t.csv").write_text("time,in,out\n" + "".join(f"{t:g},100,50\n" for t in times))
+    raw = read_yaml(REF)
+    raw["duration"] = duration
+    raw["workload"] = {"arrivals": {"kind": "trace", "path": "t.csv", "format": "csv", "loop": loop,
+                                    "columns": {"time": "time", "input": "in", "output": "out"}},
+                       "classes": [{"name": "chat", "preset": "chat"}]}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    return s
+
+
+def test_a_trace_in_ms_read_as_seconds_is_warned(tmp_path, capsys):
+    """A 1-hour, 2 req/s trace written in ms under time_unit s spans 1,000 h: the run saw 0.2 % of it, silently.
+    Rule: under 1 % of the span inside the run and a mean rate below 0.1 req/s (preflight.TRACE_SLOW_RATE)."""
+    ms = [500.0 * k for k in range(7200)]  # 2 req/s for an hour, in ms
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, ms))
+    assert code == 0 and "workload.arrivals.path:" in err and "the trace spans 1,000 h" in err, err
+    assert "but the run is 60 min" in err and "set time_unit: ms" in err, err
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [t / 1000 for t in ms]))
+    assert code == 0 and "workload.arrivals.path" not in err, err  # the same trace in seconds
+    day = [5.0 * k for k in range(17280)]  # a day at 0.2 req/s, sampled by a 10-min run: a real trace, not ms
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, day, duration="10 min"))
+    assert code == 0 and "time_unit: ms" not in err, err
+
+
+def test_a_trace_ending_early_in_the_run_is_warned(tmp_path, capsys):
+    """A 10-minute trace in a 2-hour run without loop: 110 min with no arrivals diluted every average, unsaid."""
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [0.5 * k for k in range(1200)], duration="2 h"))
+    assert code == 0 and "the trace's last request arrives at 9.99 min of the 2 h run" in err and "loop: true" in err, err
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [0.5 * k for k in range(1200)], duration="2 h", loop=True))
+    assert code == 0 and "last request arrives" not in err, err
+
+
+def test_a_one_request_trace_cannot_loop(tmp_path, capsys):
+    """loop: true on one request said 'start_offset 0 s is beyond the trace end' after a numpy RuntimeWarning."""
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [3.0], loop=True))
+    assert code == 2 and "loop needs a trace whose requests span some time; this one has 1 request" in err, err
+    assert "RuntimeWarning" not in err and "beyond the trace end" not in err
+
+
+@pytest.mark.parametrize("body, extra, code_, words", [
+    ("t_s,t_db,rh\n" + "".join(f"{h},{20 + h % 12},50\n" for h in range(25)), {}, 2,
+     "covers 25 s of the 24 h run"),  # hours written under t_s
+    ("hour,t_db,rh\n" + "".join(f"{h},25,50\n" for h in range(24)), {"offset": "100 d"}, 2, "covers 0 s of the 24 h run"),
+    ("hour,t_db,rh\n" + "".join(f"{h},25,50\n" for h in range(18)), {}, 0, "covers 18 h of the 24 h run"),
+    ("hour,t_db,rh\n" + "".join(f"{h},25,50\n" for h in range(24)), {}, 0, None),  # an hourly day covers the day
+    ("hour,t_db,rh\n" + "".join(f"{h},25,50\n" for h in range(3)), {"wrap": True}, 0, None)])
+def test_a_weather_csv_that_does_not_cover_the_run(tmp_path, capsys, body, extra, code_, words):
+    """End values were held silently past the file: a t_s column of hours covered 24 s of a day (audit C, A5).
+    Under half the run covered is refused (preflight.WEATHER_MIN_COVER), less than all of it warned."""
+    import yaml
+
+    (tmp_path / "w.csv").write_text(body)
+    raw = read_yaml(REF)
+    raw["duration"] = "24 h"
+    raw["facility"]["weather"] = {"kind": "csv", "path": "w.csv", **extra}
+    s = tmp_path / "sc.yaml"
+    s.write_text(yaml.safe_dump(raw))
+    code, err = _validate(capsys, s)
+    assert code == code_, err
+    if words is None:
+        assert "facility.weather.path" not in err, err
+    else:
+        assert "facility.weather.path:" in err and words in err and "w.csv" in err and "wrap: true" in err, err

@@ -161,7 +161,10 @@ def test_parse_target_forms_and_errors():
     t = parse_target("slo_attainment>=99%")
     assert (t.metric, t.op, t.value) == ("slo_attainment", ">=", pytest.approx(0.99))
     for bad, why in (("ttft<=2 s", "quantile"), ("ttft.p99>=2 s", "ceiling"), ("slo_attainment<=0.9", "floor"),
-                     ("code.ttft.p99<=1 s", "no request class"), ("latency<=1 s", "expected")):
+                     ("code.ttft.p99<=1 s", "no request class"), ("latency<=1 s", "expected"),
+                     # audit C A8: a bare number was seconds, so tpot.p99<=100 (ms meant) never bound
+                     ("tpot.p99<=100", r"needs a unit, e.g. 'tpot.p99<=100 ms' or 'tpot.p99<=100 s'"),
+                     ("ttft.mean<=2.5e-1", "needs a unit")):
         with pytest.raises(ValueError, match=why):
             parse_target(bad, ["chat"])
 

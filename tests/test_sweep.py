@@ -81,6 +81,21 @@ def test_spec_errors_are_clear():
         run_sweep(_spec(parameters={"racks.0.count": {"values": [0]}}), cache_dir=None, progress=False)
 
 
+def test_a_parameter_spelled_two_ways_is_refused():
+    """`racks.0.count` and `racks[0].count` were two axes of which one applied: half the points repeated others, and
+    results.csv showed the other spelling's values (audit C, A11)."""
+    two = {"racks.0.count": {"values": [1, 2]}, "racks[0].count": {"values": [3, 4]}}
+    with pytest.raises(ScenarioError, match=r"parameters.racks.0.count and parameters.racks\[0\].count set the same "
+                                            r"field: give each field once") as e:
+        _spec(parameters=two)
+    assert "Value error" not in str(e.value)
+    with pytest.raises(ScenarioError, match="overlapping fields"):
+        _spec(parameters={"racks.0": {"values": [{"count": 1}]}, "racks[0].count": {"values": [3, 4]}})
+    with pytest.raises(ScenarioError, match=r"parameters.racks.0.count and fixed.racks\[0\].count set the same"):
+        _spec(parameters={"racks.0.count": {"values": [1, 2]}}, fixed={"racks[0].count": 3})
+    _spec(parameters={"racks.0.count": {"values": [1, 2]}, "racks.0.nodes_per_rack": {"values": [1, 2]}})
+
+
 def _small_sweep():
     # 2 interconnects x 2 rack counts: power binds at the lower cap with more racks
     return _spec(parameters={"facility.interconnect": {"values": ["60 kW", "200 kW"]},
@@ -374,3 +389,18 @@ def test_ctrl_c_says_how_many_points_are_cached_and_how_to_resume(tmp_path, caps
     monkeypatch.setattr(sw, "run_point", interrupted)
     assert main([*argv[:2], "--no-cache", *argv[4:]]) == 130
     assert "nothing is cached (--no-cache), so a rerun starts again" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["afile", "afile/sub"])
+def test_sweep_out_is_checked_before_any_point_runs(tmp_path, capsys, monkeypatch, where):
+    """`--out` naming a file was found only after every point had run (audit C, D7)."""
+    import dcsim.sweep as sw
+    from dcsim.cli import main as cli_main
+
+    (tmp_path / "afile").write_text("x")
+    f = tmp_path / "s.yaml"
+    f.write_text(f"base: {ROOT / 'scenarios' / 'reference.yaml'}\nparameters:\n  racks.0.count: {{values: [1, 2]}}\n")
+    monkeypatch.setattr(sw, "run_sweep", lambda *a, **k: pytest.fail("a point ran before --out was checked"))
+    code = cli_main(["sweep", str(f), "--out", str(tmp_path / where), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and ("is a file, not a folder" in err or "exists and is not a folder" in err), err

@@ -83,9 +83,18 @@ def memory_limit_bytes() -> float:
             v = parse_quantity(env, "data")
         except UnitError as e:
             raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{e} (e.g. '16 GB')")]) from None
-        if v > 0 and math.isfinite(v):
-            return v
+        # 0, negative, NaN and inf fell back to 4 GiB silently, and a bare 16 (16 bytes) was blamed on
+        # controller.tick (audit C, D8). A limit below 64 MiB is a unit slip: dcsim alone, before any tick, is
+        # ~210-260 MB of memory (the VmHWM baseline measured for BYTES_PER_REQUEST above).
+        if not (math.isfinite(v) and v >= MIN_MEMORY_LIMIT):
+            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{env[:40]!r} is {v:g} bytes: give a memory size of at "
+                                                             "least 64 MiB with its unit, e.g. '16 GB'")])
+        return v
     return float(LIMITS["memory_bytes"])
+
+
+#: The smallest DCSIM_MEMORY_LIMIT taken (see memory_limit_bytes).
+MIN_MEMORY_LIMIT = 64 * 1024**2
 
 
 @dataclass
@@ -226,6 +235,58 @@ def _weather_samples(m: Models, duration: float) -> tuple[np.ndarray, np.ndarray
     t = np.linspace(0.0, duration, 97)
     t_db, t_wb = m.facility.weather.at(t)
     return np.asarray(t_db, dtype=float), np.asarray(t_wb, dtype=float)
+
+
+#: A weather CSV (without wrap) that covers less than this share of the run is refused: beyond the file its end
+#: values are held, and a run held at one row's weather for most of its length models no weather (a `t_s` column
+#: holding hours covers 24 s of a day). Between this and the whole run it is a warning. An assumption.
+WEATHER_MIN_COVER = 0.5
+#: A trace replayed once whose last arrival comes before this share of the run is warned: the rest of the run has
+#: no arrivals and its averages are diluted (loop: true?). An assumption; 10 % of idle tail is allowed for drain.
+TRACE_MIN_COVER = 0.9
+#: A trace of which less than this share of requests arrives within the run, and whose mean rate over its span is
+#: below TRACE_SLOW_RATE, reads as ms taken for s: a 2 req/s trace in ms read as s is 0.002 req/s over 1,000 h.
+#: A real trace sampled by a short run (a week of Azure requests, run for an hour) has a mean rate of req/s and
+#: is not warned. Assumptions: 1 % and 0.1 req/s (one request per 10 s, below any served LLM load).
+TRACE_MIN_SHARE_IN_RUN = 0.01
+TRACE_SLOW_RATE = 0.1
+
+
+def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
+    """Files whose time axis does not match the run (audit C, A3, A5): (errors, warnings)."""
+    sc = m.scenario
+    run = float(sc.duration)
+    errs: list[tuple[str, str]] = []
+    warns: list[str] = []
+    span = getattr(getattr(m.facility, "weather", None), "file_span", None)
+    if span is not None:
+        path, t0, t1 = span
+        covered = max(0.0, min(t1, run) - max(t0, 0.0))
+        if covered < run:
+            say = (f"{path} covers {fmt_duration(covered)} of the {fmt_duration(run)} run (the file spans "
+                   f"{fmt_duration(max(t1 - t0, 0.0))}, from {t0:g} s to {t1:g} s of the run after offset "
+                   f"{sc.facility.weather.offset:g} s); outside it the end values are held (wrap: true to repeat "
+                   "it; a t_s column holding hours? use 'hour')")
+            if covered < WEATHER_MIN_COVER * run:
+                errs.append(("facility.weather.path", say))
+            else:
+                warns.append(f"facility.weather.path: {say}")
+    ts = getattr(m.workload, "trace_span", None)
+    if ts is not None:
+        path, t0, t1, n = ts
+        if t1 < TRACE_MIN_COVER * run:
+            warns.append(f"workload.arrivals.path: {path}: the trace's last request arrives at {fmt_duration(t1)} "
+                         f"of the {fmt_duration(run)} run; no request arrives after it (loop: true to repeat the "
+                         "trace; timestamps in s where the format expects ms?)")
+        if t1 > run and n > 0 and (t1 - t0) > 0:
+            rate = n / (t1 - t0)
+            share = min(1.0, run / (t1 - t0))  # of the span inside the run; with the mean rate, of the requests
+            if share < TRACE_MIN_SHARE_IN_RUN and rate < TRACE_SLOW_RATE:
+                warns.append(f"workload.arrivals.path: {path}: the trace spans {fmt_duration(t1 - t0)} "
+                             f"({t1 - t0:.3g} s) at a mean {rate:.3g} req/s, but the run is {fmt_duration(run)}: "
+                             f"about {100 * share:.2g} % of its {n:,} requests arrive in the run (times in ms read "
+                             "as s? set time_unit: ms)")
+    return errs, warns
 
 
 def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
@@ -482,6 +543,9 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
         raise ScenarioError(label, errs)
     errs, warns = physics_checks(m)
     errs += flex_errors(m)
+    e2, w2 = coverage_checks(m)
+    errs += e2
+    warns += w2
     if errs:
         raise ScenarioError(label, errs)
     for w in warns:

@@ -110,6 +110,10 @@ _INTEGER = {"load": ("n_gpus", "max_num_seqs"), "request": ("n_gpus", "prompt_to
             "cap": ("n_gpus", "prompt_tokens", "batch")}
 #: precisions a profile is fitted for (the scenario's ``node.precision``)
 _PRECISIONS = ("bf16", "fp8", "int4")
+#: A row's per-GPU power below this share of its GPU's idle draw (the catalog's idle_w) is refused: a board that
+#: is on draws its idle power, and readings of an idle H100 sit near the catalog's 72 W; half of it leaves room
+#: for meter offsets. Power in kW read as W (0.49 W per H100) was fitted with exit 0 (audit C, A10).
+POWER_UNDER_IDLE = 0.5
 #: a row's per-GPU power above this many times the GPU's board power (TDP) is refused: no board draws it; the
 #: margin (assumption) covers a measurement's averaging, not a column holding a replica's sum where a per-GPU value
 #: belongs
@@ -234,7 +238,8 @@ def _power_problem(r: dict, kind: str) -> str | None:
     """A row whose per-GPU power exceeds :data:`POWER_OVER_TDP` times its GPU's board power (a GPU in the catalog;
     :func:`_catalog_problem` refuses an unknown one), or whose peak power is below its average."""
     try:
-        tdp = resolve_gpu(r["gpu"].strip()).tdp_w
+        g = resolve_gpu(r["gpu"].strip())
+        tdp, idle = g.tdp_w, g.idle_w
     except (ValueError, KeyError):
         return None
     n = float(r["n_gpus"])
@@ -245,6 +250,9 @@ def _power_problem(r: dict, kind: str) -> str | None:
             what = "the replica's summed GPU power" if kind == "load" else "the power per GPU"
             return (f"column {c!r}: {w:,.4g} W per GPU, above {r['gpu'].strip()}'s board power ({tdp:g} W TDP): "
                     f"no board draws that (the column is {what})")
+        if w < POWER_UNDER_IDLE * idle:
+            return (f"column {c!r}: {w:,.4g} W per GPU, below half of {r['gpu'].strip()}'s idle draw ({idle:g} W): "
+                    f"no working board reads that (kW written for W?)")
     if kind == "request" and float(r["peak_gpu_power_w"]) < float(r["avg_gpu_power_w"]):
         return "column 'peak_gpu_power_w' is below 'avg_gpu_power_w' (the peak is the prefill step's power)"
     return None

@@ -13,11 +13,15 @@ announced: storage pre-charges, deferrable work is held) and the price/carbon of
 from __future__ import annotations
 
 import csv
+import io
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+
+from dcsim.textio import MAX_TABLE_BYTES, read_text
 
 __all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "cap_at", "notice_at",
            "curtailment_summary", "series_at", "local_hour_and_month", "exceedance_events",
@@ -140,16 +144,34 @@ def curtailment_summary(events: list[CurtailmentEvent], horizon_s: float) -> dic
 
 
 def _read_hourly_csv(path: Path, column: str) -> np.ndarray:
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
+    """The hourly values of ``column``; errors (ValueError) name the file, and the line of a bad cell. The file is
+    read with the size limit of every time-series table (:data:`dcsim.textio.MAX_TABLE_BYTES`): a device such as
+    /dev/zero or a huge file is refused before it fills memory."""
+    text = read_text(path, ValueError, limit=MAX_TABLE_BYTES)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise ValueError(f"{path}: empty file (expected a header row with a {column!r} column)")
+    names = [h.strip() for h in header]
+    if column not in names:
+        raise ValueError(f"{path}:1: no column {column!r} (columns: {', '.join(map(repr, names[:12]))})")
+    j = names.index(column)
+    vals: list[float] = []
+    for row in reader:
+        line = reader.line_num
+        if not row or not any(c.strip() for c in row):
+            continue
+        raw = row[j].strip() if j < len(row) else ""
+        try:
+            x = float(raw)
+        except ValueError:
+            raise ValueError(f"{path}:{line}: column {column!r} is not a number: {raw[:40]!r}") from None
+        if not math.isfinite(x) or x < 0:
+            raise ValueError(f"{path}:{line}: column {column!r} must be finite and non-negative, got {raw[:40]}")
+        vals.append(x)
+    if not vals:
         raise ValueError(f"{path}: no data rows")
-    if column not in rows[0]:
-        raise ValueError(f"{path}: no column {column!r} (columns: {list(rows[0])})")
-    v = np.array([float(r[column]) for r in rows])
-    if not np.all(np.isfinite(v)) or np.any(v < 0):
-        raise ValueError(f"{path}: column {column!r} must be finite and non-negative")
-    return v
+    return np.array(vals)
 
 
 def series_at(spec, t_s, start: datetime, base_dir: Path | None = None, unit: float = 1.0):

@@ -181,6 +181,25 @@ class Scenario(Spec):
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
         return self
 
+    @field_validator("start", mode="before")
+    @classmethod
+    def _iso_only(cls, v):
+        # pydantic's lax mode reads a number as Unix seconds, and YAML 1.1 reads `13:00` as the base-60
+        # integer 780: `start: 13:00` became 1970-01-01T00:13:00 and moved the weather and demand to
+        # another season and hour without a word. Only an ISO date or date-time (string or YAML date) is
+        # a clock of day.
+        if isinstance(v, (bool, int, float)):
+            hint = ""
+            if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 86400:
+                hint = (f"; YAML reads h:mm such as {v // 60}:{v % 60:02d} as the number {v}, so write the "
+                        "whole date-time in quotes")
+            raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
+                             f"got the number {excerpt(v, quote=False)}{hint}")
+        if isinstance(v, str) and not re.match(r"^\s*\d{4}-\d{1,2}-\d{1,2}", v):
+            raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
+                             f"got {excerpt(v)}")
+        return v
+
     @field_validator("start")
     @classmethod
     def _local(cls, v):
@@ -300,8 +319,20 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
     seen = set()
     out = []
     errs = exc.errors(include_url=False)
+    # a union such as `model: str | ModelSpec` given a mapping fails both ways: the "not a string" branch says
+    # nothing when the mapping's own errors are listed, and the tags of the union ('str', 'function-after[...]',
+    # 'ModelSpec') are not keys of the input
+    union_tag = re.compile(r"^(str|int|float|bool|[A-Z]\w*|[\w-]+\[.*\])$")
+    def _strip(loc: tuple, typ: str) -> tuple:
+        while loc and typ not in ("extra_forbidden", "missing") and isinstance(loc[-1], str) and union_tag.match(loc[-1]):
+            loc = loc[:-1]
+        return loc
+    locs = [_strip(tuple(e.get("loc", ())), e.get("type", "")) for e in errs]
+    errs = [e for e, loc in zip(errs, locs)
+            if not (e.get("type") == "string_type" and isinstance(e.get("input"), dict)
+                    and sum(1 for other in locs if other[:len(loc)] == loc) > 1)]
     for e in errs:
-        item = (_loc_path(tuple(e.get("loc", ())), raw), _reason(e))
+        item = (_loc_path(_strip(tuple(e.get("loc", ())), e.get("type", "")), raw), _reason(e))
         if item not in seen:
             seen.add(item)
             out.append(item)

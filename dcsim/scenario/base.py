@@ -12,4 +12,7 @@ class Spec(BaseModel):
     :mod:`dcsim.units`, and a component receives only its own sub-spec.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # allow_inf_nan=False: a plain float field (a multiplier, a count) is never meant to be inf or NaN; `.inf` in
+    # one passed validation and failed deep in a run as an internal error (audit C, C1-C2). Quantity fields check
+    # the same in dcsim.units.quantity.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)

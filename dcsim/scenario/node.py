@@ -85,8 +85,9 @@ class ModelSpec(Spec):
     """A transformer's shape: enough to derive FLOPs/token, weight bytes and KV bytes/token."""
 
     name: str = "custom-model"
-    params: float = Field(gt=0, description="total parameters")
-    active_params: float | None = Field(None, gt=0, description="parameters used per token (default: params)")
+    # le=1e14: 100x the largest published models (~1e12 parameters); 1e300 only overflows the FLOP counts
+    params: float = Field(gt=0, le=1e14, description="total parameters")
+    active_params: float | None = Field(None, gt=0, le=1e14, description="parameters used per token (default: params)")
     layers: int = Field(gt=0)
     hidden: int = Field(gt=0)
     heads: int = Field(gt=0)
@@ -111,6 +112,26 @@ class ModelSpec(Spec):
                                                    "whole context (Gemma 3: 5 of every 6)")
     hf_id: str = ""
     source: str = ""
+
+    @model_validator(mode="after")
+    def _params_are_a_count(self):
+        # `params: 70` (billions meant) was accepted and every FLOP/token and ceiling followed it (audit C, A7).
+        # A floor that needs no shape: 1e6 parameters is far below any LLM (the smallest served models have
+        # ~1e8); and a shape check: the attention projections alone (Q, K, V, O: layers x hidden x head_dim x
+        # 2(heads + kv_heads)) are weights of the model, so params cannot be below them. Every catalog model has
+        # 3x (bloom-176b) to 130x more; MLA's low-rank projections are smaller than this formula, so the shape
+        # check is for gqa only.
+        attn = self.layers * self.hidden * self.head_dim * 2 * (self.heads + self.kv_heads)
+        small = self.params < 1e6 or (self.attention == "gqa" and self.params < attn)
+        if small:
+            guess = f"; did you mean {self.params:g}e9 ({self.params:g} billion)?" if self.params < 1e6 else ""
+            raise ValueError(f"params: {self.params:g} is a total parameter count, and it is below the "
+                             f"attention projections of this shape alone (layers x hidden x head_dim x 2(heads + "
+                             f"kv_heads) = {attn:.3g}){guess}")
+        if self.active_params is not None and self.active_params < 1e6:
+            raise ValueError(f"active_params: {self.active_params:g} is a parameter count; did you mean "
+                             f"{self.active_params:g}e9 ({self.active_params:g} billion)?")
+        return self
 
     @model_validator(mode="after")
     def _moe(self):
@@ -160,7 +181,9 @@ class LeverSpec(Spec):
 
     preset: str | list[str] | None = None
     kv_precision: Precision | None = None
-    kv_compression: float = Field(1.0, ge=1.0, description="KV-cache size ratio (uncompressed/compressed)")
+    # le=1000: published KV-cache compression reaches tens of x (quantisation x eviction); 1000 bounds a slip, and
+    # `.inf` divided by zero deep in the node model (audit C, C1)
+    kv_compression: float = Field(1.0, ge=1.0, le=1000.0, description="KV-cache size ratio (uncompressed/compressed)")
     kv_latent: bool = Field(False, description="the compressed cache is one latent per token and layer that every "
                                                "tensor-parallel GPU holds whole, as multi-head latent attention "
                                                "served tensor-parallel does (vLLM): a replica of tp GPUs holds tp copies")

@@ -33,8 +33,16 @@ Frac = quantity("fraction", ge=0, le=1)
 
 
 # --------------------------------------------------------------------------- arrivals
+#: Upper bound of the rate and time multipliers (scale, rate_scale, time_scale). A million times any published
+#: arrival rate or trace is beyond every facility dcsim models; 1e300 printed a 300-digit demand and `.inf` ended
+#: a run as an internal error (audit C, C2). Assumption, not a measurement: a generous limit on a slip.
+MAX_MULTIPLIER = 1e6
+#: Largest token count per request, as for traces (docs/limits.md: trace token counts 1 ... 10,000,000).
+MAX_TOKENS = 1e7
+
+
 class _ArrivalBase(Spec):
-    scale: float = Field(1.0, gt=0, description="multiplier on the arrival rate (handy for sweeps)")
+    scale: float = Field(1.0, gt=0, le=MAX_MULTIPLIER, description="multiplier on the arrival rate (handy for sweeps)")
 
 
 class PoissonArrivalSpec(_ArrivalBase):
@@ -154,8 +162,8 @@ class TraceArrivalSpec(_ArrivalBase):
     format: Literal["azure", "mooncake", "csv"] = "azure"
     columns: TraceColumns | None = None
     time_unit: Literal["s", "ms", "us", "datetime"] = "s"
-    time_scale: float = Field(1.0, gt=0)
-    rate_scale: float = Field(1.0, gt=0)
+    time_scale: float = Field(1.0, gt=0, le=MAX_MULTIPLIER)
+    rate_scale: float = Field(1.0, gt=0, le=MAX_MULTIPLIER)
     loop: bool = False
     start_offset: NonNegTime = 0.0
     on_bad_row: Literal["error", "skip"] = "error"
@@ -180,8 +188,8 @@ class LognormalLengthSpec(Spec):
     """Lognormal token count given by its ``median`` and 99th percentile ``p99`` (tokens)."""
 
     kind: Literal["lognormal"] = "lognormal"
-    median: float = Field(..., gt=0)
-    p99: float = Field(..., gt=0)
+    median: float = Field(..., gt=0, le=MAX_TOKENS)
+    p99: float = Field(..., gt=0, le=MAX_TOKENS)
 
     @model_validator(mode="after")
     def _order(self):
@@ -210,8 +218,8 @@ class EmpiricalLengthSpec(Spec):
         if self.values is not None:
             if len(self.values) == 0:
                 raise ValueError("empirical: 'values' is empty")
-            if any((not math.isfinite(v)) or v < 1 for v in self.values):
-                raise ValueError("empirical: values must be finite token counts >= 1")
+            if any((not math.isfinite(v)) or v < 1 or v > MAX_TOKENS for v in self.values):
+                raise ValueError(f"empirical: values must be finite token counts in 1 ... {MAX_TOKENS:,.0f}")
             if self.weights is not None:
                 if len(self.weights) != len(self.values):
                     raise ValueError(

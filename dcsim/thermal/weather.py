@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from dcsim.textio import read_text
+from dcsim.textio import MAX_TABLE_BYTES, read_text
 from dcsim.thermal.psychro import (
     STANDARD_PRESSURE_PA,
     dew_point_c,
@@ -47,6 +47,9 @@ class Weather:
     t_db_fn: Callable[[np.ndarray], np.ndarray]
     t_wb_fn: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (t_s, t_db) -> t_wb
     description: str = ""
+    #: a CSV file that does not wrap: (file path, its first and last simulation times [s] after `offset`); beyond
+    #: them the end values are held. Preflight compares it with the run (dcsim.engine.preflight).
+    file_span: tuple[str, float, float] | None = None
 
     def at(self, t_s):
         """(t_db_c, t_wb_c) arrays at simulation times t_s [s]."""
@@ -107,12 +110,16 @@ class WeatherFileNotFound(WeatherError, FileNotFoundError):
 T_RANGE_C = (-70.0, 70.0)
 RH_MAX_PCT = 110.0
 P_RANGE_PA = (31000.0, 120000.0)
+#: How far a CSV's wet bulb may read above its dry bulb before the row is refused: published values are rounded,
+#: and one whole degree Fahrenheit of rounding is 0.56 K; within it the wet bulb is clipped to the dry bulb
+#: (saturated air). Beyond it the columns are wrong (swapped, or another quantity).
+WB_OVER_DB_TOL_K = 0.6
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def _weather_text(path: Path) -> str:
     # EPW headers are often Latin-1 (place names); the data are ASCII
-    return read_text(path, WeatherError, fallback="latin-1")
+    return read_text(path, WeatherError, fallback="latin-1", limit=MAX_TABLE_BYTES)
 
 
 def _num(path, line: int, name: str, raw) -> float:
@@ -185,7 +192,12 @@ def read_weather_csv(path: Path):
     h = a[:, 2]
     if hum == "t_wb":
         _check_range(path, lines, "t_wb", h, *T_RANGE_C, "degC")
-        t_wb = np.minimum(h, t_db)
+        over = h - t_db > WB_OVER_DB_TOL_K
+        if over.any():  # swapped columns, say; the constant form refuses the same (facility.weather.constant)
+            k = int(np.nonzero(over)[0][0])
+            raise WeatherError(f"{path}:{lines[k]}: t_wb ({h[k]:g}) must be <= t_db ({t_db[k]:g}): a wet bulb "
+                               f"reads at most the dry bulb (swapped columns?)")
+        t_wb = np.minimum(h, t_db)  # within the rounding tolerance: saturated air
     elif hum == "rh":
         frac = np.all(h <= 1.0)
         _check_range(path, lines, "rh", h * (100.0 if frac else 1.0), -1e-9, 100.0 + 1e-9, "%")
@@ -313,8 +325,10 @@ def resolve_weather_path(path: str, base_dir: Path | None) -> Path:
         p = shipped_weather_dir() / path
     if not p.is_file():
         shipped = ", ".join(sorted(x.name for x in shipped_weather_dir().glob("*.epw")))
-        raise WeatherFileNotFound(f"{p}: weather file not found" + (" (a folder)" if p.exists() else "")
-                                  + f"; shipped files (by name): {shipped}")
+        if p.exists():  # a folder, or a device such as /dev/zero, a FIFO: there is a path but no file to read
+            what = "a folder" if p.is_dir() else "a device, pipe or socket"
+            raise WeatherFileNotFound(f"{p}: not a regular file ({what}); shipped files (by name): {shipped}")
+        raise WeatherFileNotFound(f"{p}: weather file not found; shipped files (by name): {shipped}")
     return p
 
 
@@ -380,6 +394,8 @@ def _build_weather(spec, base_dir: Path | None = None, seed_seq=None) -> Weather
             t_f, tdb_f, _tdp, _rh, _p, twb_f = read_epw(path)
             offset = 0.0
             period = YEAR_DAYS * DAY_S if spec.wrap else None
+        last = t_f[-1] + (t_f[-1] - t_f[-2] if len(t_f) > 1 else 0.0)  # an hourly file's last row stands for its hour
+        span = None if period else (str(path), float(t_f[0] - offset), float(last - offset))
         return Weather(_interp(t_f, tdb_f, offset, period), _interp(t_f, twb_f, offset, period),
-                       f"{kind} {path.name}")
+                       f"{kind} {path.name}", span)
     raise ValueError(f"unknown weather kind {kind!r}")

@@ -31,7 +31,7 @@ from dcsim.workload.arrivals import (
 )
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
-from dcsim.textio import read_text
+from dcsim.textio import MAX_TABLE_BYTES, read_text
 from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
 
 __all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length",
@@ -126,12 +126,30 @@ def resolve_class(spec: RequestClassSpec, base_dir: Path | None) -> RequestClass
                         max_tokens=cap, max_input=max_in, preset=spec.preset)
 
 
+#: Header names of a profile_csv's two columns and their factors to s and 1/s. The header used to be skipped
+#: unread, so an `hour,rate` file was read as seconds and the whole run sat at its last row's rate (audit C, A4):
+#: the header now sets the unit, and a name outside these is refused.
+_PROFILE_TIME_COLS = {"time": 1.0, "t": 1.0, "t_s": 1.0, "time_s": 1.0, "seconds": 1.0, "second": 1.0, "s": 1.0,
+                      "minute": 60.0, "minutes": 60.0, "min": 60.0, "time_min": 60.0,
+                      "hour": 3600.0, "hours": 3600.0, "h": 3600.0, "time_h": 3600.0}
+_PROFILE_RATE_COLS = {"rate": 1.0, "rate_s": 1.0, "rate_per_s": 1.0, "req_per_s": 1.0,
+                      "rate_per_min": 1 / 60.0, "req_per_min": 1 / 60.0, "rate_per_h": 1 / 3600.0, "req_per_h": 1 / 3600.0}
+
+
 def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``time,rate`` table (s, 1/s) with a header row; errors name file:line."""
+    """``time,rate`` table with a header row naming the units (:data:`_PROFILE_TIME_COLS`: ``time`` is seconds,
+    ``hour`` hours, ...; :data:`_PROFILE_RATE_COLS`: ``rate`` is req/s); returned in s and 1/s. Errors name
+    file:line."""
     ts, rs = [], []
-    lines = read_text(path, TraceError).splitlines()
+    lines = read_text(path, TraceError, limit=MAX_TABLE_BYTES).splitlines()
     if not lines:
         raise TraceError(f"{path}: empty rate profile")
+    head = [c.strip().lower() for c in lines[0].split(",")]
+    if len(head) < 2 or head[0] not in _PROFILE_TIME_COLS or head[1] not in _PROFILE_RATE_COLS:
+        raise TraceError(f"{path}:1: header {lines[0][:80]!r}: expected a time column ({', '.join(_PROFILE_TIME_COLS)}) "
+                         f"then a rate column ({', '.join(_PROFILE_RATE_COLS)}), e.g. 'time,rate' (s, req/s) or "
+                         "'hour,rate'")
+    t_unit, r_unit = _PROFILE_TIME_COLS[head[0]], _PROFILE_RATE_COLS[head[1]]
     for n, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
@@ -150,7 +168,7 @@ def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         rs.append(r)
     if not ts:
         raise TraceError(f"{path}: rate profile has no rows")
-    return np.asarray(ts), np.asarray(rs)
+    return np.asarray(ts) * t_unit, np.asarray(rs) * r_unit
 
 
 def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator):
@@ -159,6 +177,9 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
     gap = tau[-1] / max(len(tau) - 1, 1)
     period = None
     if a.loop:
+        if tau[-1] <= 0:  # one request, or all at one instant: no period to repeat (was 'start_offset beyond the end')
+            raise TraceError(f"{tr.path}: loop needs a trace whose requests span some time; this one has "
+                             f"{len(tau)} request{'s' if len(tau) != 1 else ''} at a single time")
         P = tau[-1] + gap  # last-to-first gap = mean gap
         rel = np.mod(tau - a.start_offset, P)
         period = P * a.time_scale
@@ -202,6 +223,9 @@ class Workload:
         self._cum[-1] = 1.0
         self._t_end: float | None = None
         self.trace_skipped = 0  # bad trace rows dropped with on_bad_row="skip"
+        #: a trace replayed once (no loop): (file, first and last arrival [s of the run], requests); preflight
+        #: compares it with the run's duration
+        self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
 
     @property
@@ -371,5 +395,7 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
                    for c in classes]
         wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out))
         wl.trace_skipped = tr.skipped
+        if period is None:
+            wl.trace_span = (str(tr.path), float(t[0]), float(t[-1]), int(t.size))
         return wl
     return Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len)
