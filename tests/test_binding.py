@@ -164,3 +164,22 @@ def test_a_tie_in_binding_time_is_named_as_a_tie():
           "t_out_c": np.ones(n), "pue": np.ones(n), "gpus_in_service": np.ones(n)}
     s = binding_summary(ts, 60.0)
     assert s["most_common_tied"] == ["compute", "cooling"]
+
+
+@pytest.mark.parametrize("load, expect", [(1.05, "compute"), (0.97, "demand")])
+def test_request_fidelity_names_an_overload_on_long_ticks(load, expect):
+    """Audit D (2026-12-04): the work held after a tick counted only queued requests that arrived before the tick
+    began, so a 1.05x overload on 1-min ticks read "demand" on every tick at request fidelity (fluid: compute). A
+    request waiting at least HELD_AFTER_S at the tick's end now counts; just below the ceiling nothing does."""
+    sc = small_scenario(**{"racks": [{"name": "g", "count": 2, "nodes_per_rack": 2,
+                                      "node": {"gpu": "H100-SXM", "model": "llama-3.1-8b", "tensor_parallel": 1,
+                                               "max_batch": 256}}],
+                           "facility.interconnect": "2 MW", "facility.cooling.capacity": "2 MW",
+                           "controller.tick": "1 min", "duration": "6 min"})
+    m = build_models(load_scenario(sc))
+    rate = load * m.curves.compute_tok_s / m.workload.mean_output
+    for fid in ("fluid", "request"):
+        ts = dcsim.run({**sc, "fidelity": fid, "workload": {**sc["workload"], "arrivals": {
+            "kind": "poisson", "rate": f"{rate} req/s"}}}).timeseries
+        late = ts["t_s"] >= 120  # after the replicas have filled
+        assert {BINDING_NAMES[b] for b in ts["binding"][late]} == {expect}, (fid, ts["binding"])

@@ -47,6 +47,13 @@ _NO_SHED = np.zeros((2, 0), np.int64)
 #: a fractional clock level closer than this to a whole level runs the tick at that level
 #: (one serve call instead of two; 0.02 level ≈ 0.06 % of the clock range: numerical choice)
 _MIX_MIN = 0.02
+#: work in the replicas' queues counts as held back by supply once it has waited this long at the tick's end (s):
+#: a request that arrived later waits for its replica's next iteration (tens to a few hundred ms at the shipped
+#: profiles) and the pool's 0.1-s routing window, not for supply (assumption: a few iterations). Until 2026-12-04
+#: only requests that arrived before the tick began counted, so an overload read "demand" until its backlog
+#: exceeded one tick's arrivals: 64 replicas of 8B at 1.05x the compute ceiling on 1-min ticks read demand on every
+#: tick (fluid: compute)
+HELD_AFTER_S = 1.0
 #: gain of the clock trim's upward steps (downward steps: 1): approach the contract from below
 #: (numerical choice: converges in a few ticks; measured in docs/engine.md)
 _GAIN_UP = 0.5
@@ -334,9 +341,11 @@ class _Lane:
         waiting = self.arrived_tok - self.served_tok - self.shed_tok
         # work carried over, waiting for admission (what the controller's need and the binding labels read):
         # tokens held at the door (sample), the fluid remainder's queue, and the requests in the replicas' own
-        # queues that arrived before this tick began (the fluid's backlog is the work a tick leaves to the next;
-        # a request that arrived during the tick waits for the replica's next iteration, not for supply)
-        self.held_tok = self._hold_tok + self._fluid_backlog + float(self.pool.pending_tokens(t0).sum())
+        # queues that have waited at least HELD_AFTER_S by the tick's end (the fluid's backlog is the work a tick
+        # leaves to the next; a request that arrived in the last moments waits for its replica's next iteration,
+        # not for supply)
+        self.held_tok = self._hold_tok + self._fluid_backlog + float(
+            self.pool.pending_tokens(max(t0, t0 + dt - HELD_AFTER_S)).sum())
         return served / dt + fluid_served, waiting, shed_tok, arrived
 
     def _saturated(self, available: np.ndarray) -> bool:
