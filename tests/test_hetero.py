@@ -263,11 +263,14 @@ def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, durat
     chat_r, chat_f = (r["pools"][0]["throughput_tok_s"]["output"] for r in (rep, flu))
     assert chat_r == pytest.approx(chat_f, rel=0.02)
     # the fluid SLO estimate takes each pool's clock at its own limit, as its request lane runs (it read the pools'
-    # P ceilings until 2026-12-04: chat 0.986 fluid vs 0.222 request at 09:00, 1.000 vs 0.030 at 07:30; now
-    # 0.044 / 0.222 and 0.007 / 0.030)
+    # P ceilings until 2026-12-04: chat 0.986 fluid vs 0.222 request at 09:00, 1.000 vs 0.030 at 07:30; then
+    # 0.044 / 0.222 and 0.007 / 0.030). Since request fidelity counts the work its replicas hold (HELD_AFTER_S) the
+    # controller opens the chat pool's door on it: request 0.457 at 09:00 and 0.101 at 07:30, fluid unchanged — a
+    # known gap of the estimate for pools capped on a shared budget (band 0.45), said with the run
     for c in ("chat", "reasoning"):
         f, r = (x["serving"]["per_class"][c]["slo_attainment"] for x in (flu, rep))
-        assert abs(f - r) <= 0.2, (c, f, r)
+        assert abs(f - r) <= 0.45 and f <= r + 0.05, (c, f, r)
+    assert any(w.startswith("SLO estimate: several model pools capped on a shared budget") for w in flu["warnings"])
 
 
 def test_hybrid_agrees_with_fluid_per_pool():

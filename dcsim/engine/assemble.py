@@ -93,10 +93,12 @@ def slo_gap_caveats(m: Models, ts: dict) -> list[str]:
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
     mode = np.asarray(ts.get("mode", np.zeros(np.shape(ts["queue_tokens"]))))
     capped_queue = bool(np.any((mode != 0) & (np.asarray(ts["queue_tokens"], float) > 0)))
+    shared_cap = bool(m.multi_pool and np.any(mode == 1))
     out: list[str] = []
     for cs in sets:
         for w in known_gap_caveats({c.name: float(c.input.mean()) for c in cs}, float(sc.controller.hold_limit),
-                                   float(sc.controller.tick), float(np.sum(ts["shed_tokens"])), capped_queue):
+                                   float(sc.controller.tick), float(np.sum(ts["shed_tokens"])), capped_queue,
+                                   shared_cap):
             if w not in out:
                 out.append(w)
     return out
