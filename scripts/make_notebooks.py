@@ -638,7 +638,7 @@ assert 0.015 < g1 / g0 - 1 < 0.03 and (gb - g0) / (g1 - g0) > 0.5
 assert all(r["gpus_exact"] == curves["Phoenix"][0]["gpus_exact"] for r in curves["Phoenix"])
 """),
     md("""
-Read (the last printed line): in Richmond a 1 % budget connects about 2.5 % more GPUs, and a
+Read (the last printed line): in Richmond a 1 % budget connects 2–3 % more GPUs (+2.8 % when last run), and a
 200 kWh battery buys more than half of that without any curtailment. In Phoenix the hall is
 limited by its chillers on the hottest afternoons: heat rejection does not flex, so a curtailment budget adds nothing there — the
 interconnect is not what binds.
