@@ -335,12 +335,24 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     loss = (" and, with the UPS and transformer ratings following the interconnect (their defaults), removes "
             "some: their no-load losses grow with the rating and are heat the plant must reject (set "
             "facility.power_chain.ups_rating / transformer_rating to keep them fixed)") if follows else ""
+    # the other moments: where the plant cannot carry the fleet at full load whatever the interconnect (the critical
+    # moment is where power flips last; a hotter hour may be cooling-bound: the audit of 2026-12-04 read "COMPUTE"
+    # on the reference day, whose 16:00 at 41 degC is cooling-bound at full load, 84 % of its afternoon confirmed so)
+    hot = np.atleast_1d(hq).ravel() < 0
+    out["cooling_binds_share"] = float(np.mean(hot)) if hot.size else 0.0
     if binding == "cooling":
         out["note"] = ("cooling binds at full load at this weather: interconnect above this adds no tokens" + loss +
                        "; the fleet's full compute needs more heat rejection")
     elif follows:
         out["note"] = ("interconnect above this adds no tokens at full load (compute binds); a larger one raises "
                        "the delivery chain's no-load losses (UPS and transformer ratings follow it by default)")
+    if binding != "cooling" and hot.any():
+        j = int(np.argmin(hq))
+        mo = _moment_info(mom, j)
+        out["cooling_note"] = (f"cooling binds at full load on {100 * out['cooling_binds_share']:.1f} % of the moments "
+                               f"(the worst at t = {mo['t_s'] / 3600:.2f} h, outdoor {mo['t_out_c']:.1f} degC, "
+                               f"{100 * -float(hq[j]):.1f} % short of the fleet's full-load heat): there the fleet does not "
+                               "run at full load at any interconnect; more heat rejection would")
     return out
 
 
@@ -1048,6 +1060,8 @@ def format_plan(r: dict) -> str:
         lines.append(f"  fleet: {r['fleet_note']}")
     if r.get("note"):
         lines.append(f"  note: {r['note']}")
+    if r.get("cooling_note"):
+        lines.append(f"  WARNING: {r['cooling_note']}")
     if "confirm" in r:
         s = r["confirm"]
         shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in s["binding_share"].items() if v > 0)

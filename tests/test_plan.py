@@ -115,6 +115,14 @@ def test_interconnect_for_names_the_moment_where_power_flips_last():
     below = evaluate(with_interconnect(m, r["interconnect_w"] * (1 - 1e-6)), mom, demand_tok_s=np.inf)
     assert int(np.atleast_1d(below["binding"])[i]) == 2
     assert r["moment"]["t_out_c"] < float(np.max(mom["t_db_c"])) - 1.0
+    # that moment is compute-bound, but the hottest hours are cooling-bound at full load at any interconnect: the
+    # answer says so (audit A: "binding COMPUTE" alone let a planner believe the fleet runs flat out all day)
+    at = evaluate(with_interconnect(m, r["interconnect_w"]), mom, demand_tok_s=np.inf)
+    hot = np.atleast_1d(at["cooling_tok_s"]) < np.atleast_1d(at["compute_tok_s"]) * (1 - 1e-9)
+    assert r["binding"] == "compute" and hot.any()
+    assert r["cooling_binds_share"] == pytest.approx(float(np.mean(hot)), abs=0.01)
+    from dcsim.plan import format_plan
+    assert "WARNING: cooling binds at full load on 22." in format_plan(r)
 
 
 def test_interconnect_for_reports_cooling_when_heat_rejection_binds_first():
