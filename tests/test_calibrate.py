@@ -675,3 +675,31 @@ def test_power_below_the_gpus_idle_draw_is_refused(tmp_path):
                                                r"H100-SXM's idle draw \(72 W\).*kW written for W\?"):
         read_rows([f])
     assert kw / n < 36
+
+
+def test_a_fit_that_misses_its_own_data_is_not_written(tmp_path, capsys):
+    """Audit C (A10): tokens/s in tokens/ms fitted with a 3,752 % MAPE and wrote its profile with exit 0. A fit whose
+    in-sample MAPE exceeds FIT_REFUSE_MAPE_PCT writes nothing, exit 2, unless --force."""
+    from dcsim.node.calibrate import FIT_REFUSE_MAPE_PCT
+
+    src = MEASUREMENT_DIR / "mlenergy_llama-3.1-8b.csv"
+    with open(src, newline="", encoding="utf-8") as fh:
+        lines = [ln for ln in fh if ln.startswith("#")]
+        fh.seek(0)
+        rows = list(csv.DictReader(ln for ln in fh if not ln.startswith("#")))
+    for r in rows:  # tokens/ms written for tokens/s, the row kept self-consistent (J/token = power / tok/s)
+        r["output_tok_s"] = repr(float(r["output_tok_s"]) * 1e-3)
+        r["j_per_out_tok"] = repr(float(r["gpu_power_w"]) / float(r["output_tok_s"]))
+    bad = tmp_path / "bad.csv"
+    with open(bad, "w", newline="", encoding="utf-8") as fh:
+        fh.writelines(lines)
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "p.yaml"
+    assert main([str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"misses its own measurements by more than {FIT_REFUSE_MAPE_PCT:g} %" in err and not out.exists(), err
+    assert main([str(bad), "--out", str(out), "--force"]) == 0 and out.exists()
+    # every shipped measurement file fits within the gate (the shipped profiles)
+    assert main([str(src), "--out", str(tmp_path / "ok.yaml")]) == 0

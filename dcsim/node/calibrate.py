@@ -1241,6 +1241,24 @@ def _add_args(p: argparse.ArgumentParser) -> None:
                         "no calibration) and report the leave-one-model-out error")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="leave malformed rows out (counted and listed) instead of stopping at the first")
+    p.add_argument("--force", action="store_true",
+                   help=f"write a profile even when the fit misses its own data by more than {FIT_REFUSE_MAPE_PCT:g} %% "
+                        "(MAPE)")
+
+
+#: a fit whose in-sample MAPE (any of tokens/s, J/token, ITL, request times or power) exceeds this (%) is not written
+#: without --force: the shipped fits miss their own data by at most 16.3 % (A100 prompt time; docs/node.md), and a
+#: unit mistake misses by orders of magnitude (power in kW read as W: J/token 8,217 %; tokens/s in tok/ms: 3,752 %;
+#: the hostile-input audit of 2026-12-04). Assumption: 50 %, three times the worst shipped fit
+FIT_REFUSE_MAPE_PCT = 50.0
+
+
+def fit_too_poor(prof: dict) -> list[str]:
+    """The in-sample error figures of ``prof`` above :data:`FIT_REFUSE_MAPE_PCT` ("name X %"), empty if none."""
+    f = prof.get("fit") or {}
+    names = {"tok_s": "tokens/s", "j_per_tok": "J/token", "itl": "ITL"}
+    return [f"{names.get(k[5:-4], k[5:-4].replace('_', ' '))} {v:,.1f} %" for k, v in f.items()
+            if k.startswith("mape_") and k.endswith("_pct") and isinstance(v, (int, float)) and v > FIT_REFUSE_MAPE_PCT]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -1267,6 +1285,15 @@ def run(args: argparse.Namespace) -> int:
               f"(select one with --gpu/--model/--precision/--tp to fit it anyway):", *few, sep="\n  ")
     if profs and profs[0].get("skipped_rows"):
         print(f"skipped {len(profs[0]['skipped_rows'])} malformed row(s):", *profs[0]["skipped_rows"], sep="\n  ")
+    poor = {p["name"]: fit_too_poor(p) for p in profs}
+    poor = {k: v for k, v in poor.items() if v}
+    if poor and not getattr(args, "force", False):
+        for name, what in poor.items():
+            print(f"dcsim calibrate: error: {name}: the fit misses its own measurements by more than "
+                  f"{FIT_REFUSE_MAPE_PCT:g} % (MAPE {', '.join(what)}): a unit mistake (power in kW for W, tokens/s in "
+                  "tokens/ms, energy per input token) or a configuration the node model does not describe; nothing "
+                  "written (--force writes it anyway)", file=sys.stderr)
+        return 2
     if args.out:
         out = Path(args.out)
         try:
