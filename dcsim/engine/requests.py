@@ -34,7 +34,7 @@ import numpy as np
 from dcsim.engine.build import Models
 from dcsim.engine.controller import ArrivalWindow, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
-from dcsim.engine.pools import pool_operating_point
+from dcsim.engine.pools import frontier_it_w, pool_operating_point
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import make_pool
 from dcsim.serving.replica import FinishedBatch
@@ -103,6 +103,7 @@ class _Lane:
         self._tick_gpu: list[float] = []
         self._tick_it_sample: list[float] = []
         self._tick_fluid_rate: list[float] = []
+        self._tick_fluid_limit: list[float] = []  # the fluid remainder's rate limit per tick (its share of the pool's)
         self._tick_avail: list[float] = []  # fraction of replicas in service per tick (node failures)
         self.arrived_tok = 0.0
         self.served_tok = 0.0  # output tokens generated (net of those lost to node failures; fluid remainder: served)
@@ -333,6 +334,7 @@ class _Lane:
         lo = -self._level_now if self.may_trim_down else min(prev_trim, 0.0)
         self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
+        self._tick_fluid_limit.append(limit_tok_s * (1.0 - self.frac))
         self._tick_avail.append(availability)
         self.arrived_tok += arrived
         self.served_tok += served + fluid_served * dt
@@ -561,8 +563,10 @@ class _Lane:
             share = awake * (1.0 - self.frac)  # awake already counts only replicas in service
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
+            # a capped tick's remainder draws its share of the budget, as a fluid facility does (pool_operating_point)
+            budget = frontier_it_w(self.curves, self.overhead_w, np.array(self._tick_fluid_limit), share)
             op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
-                                      fr, mode, level, share)
+                                      fr, mode, level, share, it_budget_w=budget)
             # the operating point adds all rack overhead; the sample already carries its share
             it = it + op["it_power_w"] - self._ovh_share
             gpu = gpu + op["gpu_power_w"]
@@ -571,6 +575,7 @@ class _Lane:
         self._tick_gpu.clear()
         self._tick_it_sample.clear()
         self._tick_fluid_rate.clear()
+        self._tick_fluid_limit.clear()
         self._tick_avail.clear()
         return it, gpu
 
