@@ -113,6 +113,41 @@ def _moment_index(mom: dict, moment) -> int:
     return int(np.clip(np.searchsorted(mom["t_s"], t, side="right") - 1, 0, mom["t_s"].size - 1))
 
 
+#: the unit dimension (dcsim.units) of each fast axis's values, and the range a value must lie in (the scenario's own
+#: fields are checked by the scenario model when a slow axis rebuilds it; the fast axes never build a scenario)
+_FAST_CHECK = {"temp": ("temperature", -80.0, 70.0, "an outdoor dry-bulb in degC (the range weather data can hold)"),
+               "cap": ("power", 0.0, math.inf, "a positive power"),
+               "scale": (None, 0.0, math.inf, "a positive count"),
+               "demand": (None, 0.0, math.inf, "output tokens/s, zero or more"),
+               "dscale": (None, 0.0, math.inf, "a multiplier, zero or more")}
+
+
+def _check_fast_axis(kind: str, path: str, vals: list) -> list:
+    """The values of a fast axis as SI floats, refused (ValueError naming the axis, the value and the reason) when
+    not finite, out of range or not a number: the fast axes never build a scenario, so nothing else checks them
+    (the hostile-input audit of 2026-12-04: "35 degC" on t_out_c became NaN and drew as cooling-bound; negative GPU
+    counts and NaN interconnects were computed without a word)."""
+    from dcsim.units import UnitError, parse_quantity
+
+    dim, lo, hi, what = _FAST_CHECK[kind]
+    out = []
+    for j, v in enumerate(vals):
+        try:
+            if isinstance(v, bool):
+                raise ValueError
+            x = float(v) if isinstance(v, (int, float, np.integer, np.floating)) or dim is None else \
+                parse_quantity(v, dim)
+        except (TypeError, ValueError, UnitError):
+            raise ValueError(f"phase axis {path}[{j}]: {v!r} is not {what}") from None
+        gt = kind in ("cap", "scale")
+        if not math.isfinite(x) or x < lo or (gt and x <= lo) or x > hi:
+            raise ValueError(f"phase axis {path}[{j}]: {v!r} is not {what}")
+        if path == "racks.0.count" and x != int(x):
+            raise ValueError(f"phase axis {path}[{j}]: {v!r} is not a whole number of racks")
+        out.append(x)
+    return out
+
+
 def _axis_kind(path: str, single_group: bool) -> str:
     if path in ("t_out_c", "weather.t_db"):
         return "temp"
@@ -154,6 +189,11 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
         raise ValueError("the 'gpus' axis needs a scenario with one rack group (use racks.N.count)")
     if demand not in ("scenario", "full") and not isinstance(demand, (int, float)):
         raise ValueError(f"demand must be 'scenario', 'full' or tokens/s, got {demand!r}")
+    if isinstance(demand, (int, float)) and not (math.isfinite(demand) and demand >= 0):
+        raise ValueError(f"demand must be 'scenario', 'full' or tokens/s (zero or more), got {demand!r}")
+    for kind, path, vals in ((kx, xp, xv), (ky, yp, yv)):
+        if kind in _FAST_CHECK:
+            _check_fast_axis(kind, path, vals)
     count0 = m0.scenario.racks[0].count
     gpus0 = m0.gpus
     scale0 = float(m0.scenario.workload.arrivals.scale)
@@ -197,7 +237,8 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
             for kind, path, vals, idx in ((kx, xp, xv, C), (ky, yp, yv, R)):
                 if kind in ("slow", "cap"):
                     continue
-                v = np.array([_numeric(path, vals[j]) for j in idx.ravel()], dtype=float).reshape(idx.shape)
+                checked = _check_fast_axis(kind, path, vals)
+                v = np.array([checked[j] for j in idx.ravel()], dtype=float).reshape(idx.shape)
                 if kind == "temp":
                     tdb, twb = v, v - (tdb0 - twb0)
                 elif kind == "scale":
@@ -211,11 +252,11 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
                 out[k][R, C] = np.broadcast_to(r[k], R.shape)
             code[R, C] = np.broadcast_to(r["binding"], R.shape)
 
-    def num_axis(path, vals):
-        nums = [_numeric(path, v) for v in vals]
+    def num_axis(path, vals, kind):
+        nums = _check_fast_axis(kind, path, vals) if kind in _FAST_CHECK else [_numeric(path, v) for v in vals]
         return np.array(nums if all(n is not None for n in nums) else range(len(vals)), dtype=float)
 
-    pd = PhaseDiagram(xp, yp, xv, yv, num_axis(xp, xv), num_axis(yp, yv), code, **out,
+    pd = PhaseDiagram(xp, yp, xv, yv, num_axis(xp, xv, kx), num_axis(yp, yv, ky), code, **out,
                       moment={"index": i, "t_s": float(mom0["t_s"][i]), "t_out_c": float(mom0["t_db_c"][i]),
                               "t_wb_c": float(mom0["t_wb_c"][i]), "demand_tok_s": float(mom0["demand_tok_s"][i])},
                       demand_mode=demand)

@@ -253,3 +253,28 @@ def test_plot_phase_builds_its_figure_without_pyplot():
     own_ax = own.subplots()
     assert plot_phase(_toy_diagram(), ax=own_ax, title="mine") is own
     assert own_ax.get_title() == "mine" and plt.get_fignums() == before
+
+
+@pytest.mark.parametrize("axis, message", [
+    (("t_out_c", [30, float("nan")]), "t_out_c[1]: nan is not an outdoor dry-bulb"),
+    (("gpus", [-320, 320]), "gpus[0]: -320 is not a positive count"),
+    (("racks.0.count", [2.5]), "racks.0.count[0]: 2.5 is not a whole number of racks"),
+    (("demand", [-1.0]), "demand[0]: -1.0 is not output tokens/s"),
+    (("workload.arrivals.scale", ["x"]), "workload.arrivals.scale[0]: 'x' is not a multiplier"),
+    (("facility.interconnect", [float("nan")]), "facility.interconnect[0]: nan is not a positive power"),
+])
+def test_fast_axes_are_checked(axis, message):
+    """Audit C (A9): the fast axes build no scenario, so nothing checked them: "35 degC" on t_out_c became NaN and drew
+    as cooling-bound; negative GPU counts and NaN interconnects were computed without a word."""
+    other = ("facility.interconnect", ["400 kW"]) if axis[0] != "facility.interconnect" else ("t_out_c", [30])
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        phase_diagram(ROOT / "scenarios" / "reference.yaml", x=axis, y=other)
+
+
+def test_a_temperature_axis_takes_units():
+    pd = phase_diagram(ROOT / "scenarios" / "reference.yaml", x=("t_out_c", ["30 degC", 35, "40 degC"]),
+                       y=("facility.interconnect", ["400 kW", "500 kW"]))
+    same = phase_diagram(ROOT / "scenarios" / "reference.yaml", x=("t_out_c", [30, 35, 40]),
+                         y=("facility.interconnect", ["400 kW", "500 kW"]))
+    np.testing.assert_array_equal(pd.binding, same.binding)
+    np.testing.assert_array_equal(pd.x, [30.0, 35.0, 40.0])  # numeric, not the category index
