@@ -76,7 +76,7 @@ def decode_text(data: bytes, where: str, error: type[Exception] = ValueError, fa
 MAX_TEXT_BYTES = 2 * 1024**3
 #: Size limit of a time-series table (weather, rate profiles, grid price and carbon): a year of 1-minute rows is
 #: 0.53 M rows, about 25 MB; 64 MiB leaves room for wide rows and is the measurement files' limit
-#: (dcsim.node.calibrate.MAX_CSV_BYTES).
+#: (dcsim.node.calibrate.MAX_CSV_BYTES is this limit).
 MAX_TABLE_BYTES = 64 * 1024**2
 
 

@@ -87,7 +87,8 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
 
 def slo_gap_caveats(m: Models, ts: dict) -> list[str]:
     """:func:`dcsim.serving.slo_estimate.known_gap_caveats` of a fluid run: its classes as they share replicas (each
-    pool's own with several pools), its hold limit and tick, what it shed, and whether it ran capped with a queue."""
+    pool's own with several pools), its hold limit and tick, what it shed, whether it ran capped with a queue, and
+    whether several pools ran capped on their shared budget."""
     sc = m.scenario
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]

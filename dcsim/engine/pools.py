@@ -255,8 +255,8 @@ class PoolTicker:
                 it += ap * (float(np.interp(min(need[p] / ap, self.top_rate[p]), rr, ii)) - ovh) + ovh
                 limits[p] = self.top_rate[p] * a[p]
         if it <= b:
-            self.budgets = [frontier_it_w(self.m.pools[p].curves, self.m.pools[p].overhead_w, limits[p], a[p])
-                            if modes[p] == 1 else float("inf") for p in range(n)]
+            self.budgets = [float(self.joint.it_w(p, limits[p], a[p])) if modes[p] == 1 else float("inf")
+                            for p in range(n)]
             return (1 if 1 in modes else 0), limits, modes
         limits = self.joint.split_one(need, b, a)
         self.budgets = self._share_budget(need, limits, b, a)
@@ -274,7 +274,7 @@ class PoolTicker:
         for p in range(n):
             pool = self.m.pools[p]
             ap = a[p] if a[p] > 1e-12 else 1e-12
-            base[p] = float(frontier_it_w(pool.curves, pool.overhead_w, limits[p], ap))
+            base[p] = float(self.joint.it_w(p, limits[p], ap))
             rr, ii = self.top_curve[p]
             want = ap * (float(np.interp(min(need[p] / ap, self.top_rate[p]), rr, ii)) - pool.overhead_w) + pool.overhead_w
             short[p] = max(want - base[p], 0.0)
@@ -283,26 +283,19 @@ class PoolTicker:
         f = min(1.0, left / tot) if tot > 0 else 0.0
         return [base[p] + f * short[p] for p in range(n)]
 
-    def clock_of(self, p: int, md: int, limit: float, avail: float, need: float | None = None,
-                 budget: float | None = None) -> float:
-        """The clock (fraction) pool ``p``'s simulated replicas run at for its mode and rate limit:
-        full clock uncapped, else the clock of its frontier at the limit, at a fractional level (the lanes
-        run it as a mix of the two levels around it in time: replicas keep step tables per level)."""
+    def clock_of(self, p: int, md: int, limit: float, avail: float, need: float, budget: float) -> float:
+        """The clock (fraction) pool ``p``'s simulated replicas run at: full clock uncapped, else that of its
+        operating point (:func:`pool_operating_point`) serving its waiting work up to its rate limit within its IT
+        ``budget`` (:attr:`budgets`; the frontier's clock at the limit where the limit binds), at a fractional level
+        (the lanes run it as a mix of the two levels around it in time: replicas keep step tables per level)."""
         m = self.m
         if md != 1:
             return float(m.clocks[-1])
         pool = m.pools[p]
-        if need is not None and need < limit * (1.0 - 1e-9) or budget is not None:
-            # the caps lowered only as far as the pool's budget needs, at the rate its waiting work asks
-            rate = limit if need is None else min(need, limit)
-            return float(pool_operating_point(pool.curves, m.clocks, self.policy, pool.overhead_w, np.array([rate]),
-                                              np.array([1], np.int8), np.array([m.clocks.size - 1], np.int16),
-                                              np.array([avail]), it_budget_w=np.array([
-                                                  frontier_it_w(pool.curves, pool.overhead_w, limit, avail)
-                                                  if budget is None else budget]))["clock"][0])
-        fr = pool.curves.frontier("pq")
-        lvl = np.interp(limit / max(avail, 1e-12), fr.rate, fr.level)
-        return float(np.interp(lvl, np.arange(m.clocks.size), m.clocks))
+        return float(pool_operating_point(pool.curves, m.clocks, self.policy, pool.overhead_w,
+                                          np.array([min(need, limit)]), np.array([1], np.int8),
+                                          np.array([m.clocks.size - 1], np.int16), np.array([avail]),
+                                          it_budget_w=np.array([budget]))["clock"][0])
 
     def tick(self, j: int, t0: float, dt: float) -> tuple:
         """Serve tick ``j`` of the chunk; returns the facility's (mode, limit, served tok/s,

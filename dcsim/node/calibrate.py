@@ -63,7 +63,7 @@ from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context,
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
-from dcsim.textio import atomic_write_bytes, decode_text, out_folder
+from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, out_folder, read_text
 from dcsim.units import excerpt
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
@@ -322,23 +322,14 @@ def row_prompt_scv(r: dict) -> float:
 
 
 #: largest measurement file read (assumption: the shipped files are under 100 kB; a bound against reading a device
-#: or a mistaken path until memory runs out)
-MAX_CSV_BYTES = 64 * 1024 * 1024
+#: or a mistaken path until memory runs out): the time-series tables' limit
+MAX_CSV_BYTES = MAX_TABLE_BYTES
 
 
 def _csv_text(p: str | Path) -> str:
-    """The text of a measurement file: at most :data:`MAX_CSV_BYTES`, UTF-8 (a byte-order mark allowed)."""
-    path = Path(p)
-    try:
-        if path.is_dir():
-            raise MeasurementError(f"{p}: a directory, not a measurement CSV file")
-        with open(path, "rb") as f:
-            data = f.read(MAX_CSV_BYTES + 1)
-    except OSError as e:
-        raise MeasurementError(f"{p}: cannot read: {e.strerror or e}") from None
-    if len(data) > MAX_CSV_BYTES:
-        raise MeasurementError(f"{p}: larger than the {MAX_CSV_BYTES // 2**20} MiB limit for a measurement file")
-    return decode_text(data, f"{p}:", MeasurementError)
+    """The text of a measurement file: at most :data:`MAX_CSV_BYTES`, a regular file, UTF-8 (a byte-order mark
+    allowed) — :func:`dcsim.textio.read_text`, errors as :class:`MeasurementError`."""
+    return read_text(p, MeasurementError, limit=MAX_CSV_BYTES)
 
 
 def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | None = None,
