@@ -94,9 +94,11 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_workers_end_with_their_sweep(tmp_path, sig):
     spec = tmp_path / "sweep.yaml"
+    # points long enough that a loaded machine interrupts them before the sweep ends (with 2000 h the whole sweep
+    # finished first once, in a fresh clone's full run: exit 0, not 130)
     spec.write_text(
         f"name: stop\nbase: {ROOT / 'scenarios' / 'reference.yaml'}\nmode: grid\n"
-        "parameters:\n  facility.interconnect: {range: [300 kW, 600 kW], steps: 6}\nfixed:\n  duration: 2000 h\n")
+        "parameters:\n  facility.interconnect: {range: [300 kW, 600 kW], steps: 6}\nfixed:\n  duration: 6000 h\n")
     errf = tmp_path / "stderr.txt"
     with open(errf, "w") as fh:  # not a pipe: a surviving worker would hold it open
         p = subprocess.Popen([sys.executable, "-m", "dcsim.cli", "sweep", str(spec), "--cache-dir",
