@@ -352,7 +352,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
         out["cooling_note"] = (f"cooling binds at full load on {100 * out['cooling_binds_share']:.1f} % of the moments "
                                f"(the worst at t = {mo['t_s'] / 3600:.2f} h, outdoor {mo['t_out_c']:.1f} degC, "
                                f"{100 * -float(hq[j]):.1f} % short of the fleet's full-load heat): there the fleet does not "
-                               "run at full load at any interconnect; more heat rejection would")
+                               "run at full load at any interconnect; only more heat rejection raises its output there")
     return out
 
 

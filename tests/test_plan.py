@@ -123,6 +123,8 @@ def test_interconnect_for_names_the_moment_where_power_flips_last():
     assert r["cooling_binds_share"] == pytest.approx(float(np.mean(hot)), abs=0.01)
     from dcsim.plan import format_plan
     assert "WARNING: cooling binds at full load on 22." in format_plan(r)
+    # a whole sentence (it ended "more heat rejection would", audit of 2026-12-04)
+    assert r["cooling_note"].endswith("only more heat rejection raises its output there")
 
 
 def test_interconnect_for_reports_cooling_when_heat_rejection_binds_first():

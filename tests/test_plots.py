@@ -199,7 +199,7 @@ def test_latency_cdfs_and_slo_lines(result):
             else:
                 assert float(slo_lines[0].get_xdata()[0]) == target
                 met = 100 * np.mean(d[key] <= target)
-                assert f"{met:.1f}% met" in slo_lines[0].get_label()
+                assert f"{met:.1f}% of completed met" in slo_lines[0].get_label()
         assert ax.get_xscale() == "log"
 
 
@@ -236,7 +236,7 @@ def test_latency_labels_say_when_samples_are_a_subset(result):
     rep = {**result.report, "serving": {"per_class": {"chat": {"requests": {"completed": 123456}}}}}
     fig = latency_cdf_plot(SimpleNamespace(**{**vars(result), "report": rep}))
     labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
-    assert "chat (sample of 4,000 of 123,456)" in labels and "batch (n=4,000)" in labels
+    assert "chat (sample of 4,000 of 123,456 completed)" in labels and "batch (n=4,000 completed)" in labels
 
 
 def test_signature_draws_true_ceilings_above_compute():
@@ -901,3 +901,42 @@ def test_pue_outdoor_year_points_months_and_annual_line(year):
     wet = {**ts, "t_wb_c": ts["t_out_c"] - 8.0}
     sc = annual_pue_figure((rep, wet)).axes[0].collections[0]
     np.testing.assert_array_equal(sc.get_offsets(), np.c_[ts["t_out_c"], ts["pue"]])
+
+
+def test_more_shifts_than_labels_still_name_the_isolated_ones(result):
+    """Above max_shift_labels the shifts are labelled in groups (not left unlabelled: chiller-trip's 24 shifts had
+    none, its compute→cooling at 30 min among them); a lone shift keeps its own label."""
+    rep = dict(result.report)
+    hours = [1.0] + [20.0 + 0.05 * i for i in range(20)]
+    rep["binding"] = {**rep["binding"], "shifts": [{"t_s": h * 3600.0, "to": "power" if i % 2 else "cooling"}
+                                                   for i, h in enumerate(hours)]}
+    ax = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries), max_shift_labels=12).axes[0]
+    texts = sorted((t.xy[0], t.get_text()) for t in ax.texts if t.get_text().startswith("→"))
+    assert texts[0][1] == "→cooling" and len(texts) <= 12
+    assert any("more…" in t for _, t in texts)
+
+
+def test_signature_legend_keeps_constraints_the_daily_band_hides(result):
+    """A constraint that binds but leads no day is still in the legend, with its share (the year read "binds:
+    compute (80%)" alone)."""
+    rep = dict(result.report)
+    rep["binding"] = {**rep["binding"], "share": {"demand": 0.197, "compute": 0.798, "power": 0.004, "cooling": 0.001}}
+    ts = dict(result.timeseries)
+    ts["binding"] = np.full(ts["binding"].shape, BINDING_NAMES.index("compute"))
+    labels = [t.get_text() for t in signature_plot(SimpleNamespace(report=rep, timeseries=ts)).axes[0]
+              .get_legend().get_texts()]
+    assert "binds: compute (80%)" in labels
+    assert "binds: demand (20%)\n(inside days: leads none)" in labels
+    assert "binds: power (<1%)\n(inside days: leads none)" in labels
+
+
+def test_pue_scale_follows_the_loaded_ticks(result):
+    """Near-idle ticks (a trip: PUE 27) do not set the PUE axis; they are counted on its top edge."""
+    ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
+    pue = ts["pue"].astype(float)
+    ts["pue"][:5] = 27.0
+    ts["it_power_w"] = ts["it_power_w"].astype(float)
+    ts["it_power_w"][:5] = 0.02 * float(np.nanmax(ts["it_power_w"]))
+    ax = pue_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    assert ax.get_ylim()[1] < 2.0 * float(np.nanmax(pue[5:]))
+    assert any("5 ticks at IT < 10 % of peak, PUE up to 27" in t.get_text() for t in ax.get_legend().get_texts())

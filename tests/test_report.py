@@ -271,7 +271,7 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     assert all(re.fullmatch(r"(day \d+|\d{4}-\d\d-\d\d) \d\d:\d\d", loc) for _, loc, _, _ in rows), rows
     # energy table: shares of the facility energy (IT 79.3 % of facility on the fixture)
     e = r["energy_j"]
-    assert (f'<tr style="font-weight:700"><td class="l">it</td><td>{fmt_energy(e["it"])}</td>'
+    assert (f'<tr style="font-weight:600"><td class="l">&nbsp;&nbsp;&nbsp;&nbsp;└ it</td><td>{fmt_energy(e["it"])}</td>'
             f'<td>{fmt_si(e["it"], "J", 4)}</td><td>{100 * e["it"] / e["facility"]:.1f}%</td></tr>') in html
     assert f'<td class="l">facility</td><td>{fmt_energy(e["facility"])}</td><td>{fmt_si(e["facility"], "J", 4)}</td><td>100.0%</td>' in html
     assert "ab12cd34" in html and "h100-llama70b-fp8" in html
@@ -405,7 +405,8 @@ def test_engine_latency_quantiles_preferred_over_samples(result, tmp_path):
     assert "SLO attainment            chat 98.7%" in text and "[batch]" not in text
     files = write_outputs(res, tmp_path / "req", formats=("html",), plots=False)
     html = files["report.html"].read_text()
-    assert "<td>369,179</td><td>12.3 ms</td><td>78.9 ms</td>" in html and "98.7%" in html
+    # completed, then shed (not in this fixture: n/a), then the latencies of the completed requests
+    assert "<td>369,179</td><td>n/a</td><td>12.3 ms</td><td>78.9 ms</td>" in html and "98.7%" in html
     # run-wide latency only → one row named "all"
     rep2 = {k: v for k, v in rep.items() if k != "serving"}
     rep2["latency_s"] = rep["serving"]["per_class"]["chat"]["latency_s"]
@@ -514,3 +515,67 @@ def test_local_time_follows_the_scenario_clock():
     assert fmt_local_time(7200, {"day_of_year": 365, "hour": 23.0}) == "day 1 01:00"  # the year wraps
     assert fmt_local_time(0, {"day_of_year": 196, "hour": 14.5}) == "day 196 14:30"
     assert fmt_local_time(0, None) == "n/a" and fmt_local_time(None, {"day_of_year": 1, "hour": 0}) == "n/a"
+
+
+def _request_report(result, ttft_p99, hold=600.0):
+    return {**result.report, "fidelity": "request", "controller": {**(result.report.get("controller") or {}),
+                                                                   "hold_limit_s": hold},
+            "requests": {"arrived": 1000, "completed": 700, "shed": 290, "in_flight": 10},
+            "serving": {"per_class": {"chat": {
+                "latency_s": {"ttft": {"p50": 0.9 * ttft_p99, "p99": ttft_p99}, "tpot": {"p50": 0.03, "p99": 0.04},
+                              "e2e": {"p50": 10.0, "p99": ttft_p99 + 30.0}},
+                "requests": {"arrived": 1000, "completed": 700, "shed": 290}, "slo_attainment": 0.2}}}}
+
+
+def test_a_ttft_at_the_hold_limit_is_said_to_be_the_limit(result, tmp_path):
+    """TTFT percentiles at controller.hold_limit are the limit (older requests are shed), said in the summary and
+    the HTML with the shed count; the HTML latency table shows completed and shed requests (the audit of 2026-12-04:
+    "TTFT 600 s/600 s" beside "75.9 M requests … SLO met 24.5 %", the share over completed + shed, unexplained)."""
+    rep = _request_report(result, 599.7)
+    res = SimpleNamespace(**{**vars(result), "report": rep})
+    text = " ".join(summary_table(res).split())
+    assert "TTFT of chat reaches the hold limit (600 s, controller.hold_limit)" in text
+    assert "(290 of 1 k requests here, 29.0%)" in text
+    assert "Requests arrived 1 k completed 700 shed 290 (29.0%) in flight 10" in text
+    assert "(of requests completed or shed)" in text
+    html = write_outputs(res, tmp_path / "h", formats=("html",), plots=False)["report.html"].read_text()
+    assert "requests completed</th>" in html and ">shed</th>" in html and "<td>700</td><td>290</td>" in html
+    assert "reaches the hold limit" in html
+    # below the limit: no such note
+    res2 = SimpleNamespace(**{**vars(result), "report": _request_report(result, 30.0)})
+    assert "hold limit" not in summary_table(res2)
+
+
+def test_html_headline_names_the_limits_when_they_bind_longer_than_demand(result):
+    """Demand the plurality but the limits together longer: the first card says both (the reference read a big
+    "demand" with a limit binding 57 % of the day)."""
+    rep = {**result.report, "binding": {**result.report["binding"], "most_common": "demand",
+                                        "share": {"demand": 0.426, "compute": 0.252, "power": 0.144, "cooling": 0.178}}}
+    html = render_html(SimpleNamespace(report=rep), {})
+    card = html[html.index("Binding constraint"):][:1500]
+    assert "a limit</span> <small>57.4%</small>" in card and "demand <small>42.6%</small>" in card
+    rep2 = {**rep, "binding": {**rep["binding"], "share": {"demand": 0.7, "compute": 0.3, "power": 0.0, "cooling": 0.0}}}
+    assert "a limit</span>" not in render_html(SimpleNamespace(report=rep2), {})
+
+
+def test_html_energy_table_indents_parts_under_their_totals(result):
+    """Facility first, its parts indented under it, so one depth under a parent adds up to it (the flat table's
+    "of facility" column summed to 158 %)."""
+    html = render_html(result, {})
+    t = html[html.index("component (parts indented"):]
+    t = t[:t.index("</table>")]
+    rows = re.findall(r'<td class="l">((?:&nbsp;)*)(?:└ )?(\w+)</td><td>[^<]*</td><td>[^<]*</td><td>([\d.]+)%</td>', t)
+    depth = {k: len(ind) // 24 for ind, k, _ in rows}
+    share = {k: float(p) for _, k, p in rows}
+    assert rows[0][1] == "facility" and depth["facility"] == 0
+    assert depth["it"] == 1 and depth["gpu"] == 2 and depth["cooling"] == 1 and depth["power_losses"] == 1
+    top = [k for k, d in depth.items() if d == 1]
+    assert abs(sum(share[k] for k in top) - 100.0) < 0.5, (top, share)
+
+
+def test_html_shows_cost_and_carbon_totals(result):
+    rep = {**result.report, "cost": {"usd": 661.4, "usd_per_mtok": 0.0279}, "carbon": {"g": 3.8e6, "g_per_mtok": 160.2}}
+    html = render_html(SimpleNamespace(report=rep), {})
+    assert "$661 ($0.0279 per M output tokens)" in html and "3.8 t CO2e (160.2 g per M output tokens)" in html
+    big = {**rep, "carbon": {"g": 1.36e9, "g_per_mtok": 160.2}}
+    assert "1,360 t CO2e" in render_html(SimpleNamespace(report=big), {})

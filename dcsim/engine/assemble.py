@@ -584,7 +584,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                                      cap_events=sum(1 for a in log if a["action"] == "cap"),
                                      capped_share=float(np.mean(ts["mode"] != 0)),
                                      mean_clock=float(np.mean(ts["mean_clock"])),
-                                     mean_controller_clock=float(np.mean(ts.get("controller_clock", ts["mean_clock"])))),
+                                     mean_controller_clock=float(np.mean(ts.get("controller_clock", ts["mean_clock"]))),
+                                     hold_limit_s=float(sc.controller.hold_limit)),
         warnings=warnings,
         provenance=Provenance(
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,

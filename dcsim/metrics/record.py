@@ -171,6 +171,7 @@ class ControllerSummary:
     capped_share: float
     mean_clock: float  # effective: the lower of the controller's clock and the board's throttled clock
     mean_controller_clock: float | None = None  # the controller's DVFS clock level (None: not recorded)
+    hold_limit_s: float | None = None  # controller.hold_limit: work waiting longer is shed (caps the latency tail)
 
 
 @dataclass

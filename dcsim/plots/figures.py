@@ -389,8 +389,11 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     for sh in marked:
         for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
             a_.axvline(float(sh["t_s"]) * scale, color="#333333", lw=0.8, ls=":", alpha=0.8)
-    if len(shifts) <= max_shift_labels:
-        near = SHIFT_LABEL_GAP * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
+    if marked:
+        # more shifts than labels: join those within 1/max_shift_labels of the run into one label ("→a …n more… →b"),
+        # so a run of 24 shifts still names its isolated ones (the audit of 2026-12-04: chiller-trip had none)
+        gap = SHIFT_LABEL_GAP if len(shifts) <= max_shift_labels else max(SHIFT_LABEL_GAP, 1.0 / max_shift_labels)
+        near = gap * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
         for x, tos in shift_groups(marked, scale, near):
             ax.annotate(shift_label(tos), (x, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
@@ -409,12 +412,20 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
     handles, labels = ax.get_legend_handles_labels()
     shares = ((report.get("binding") or {}).get("share") or {})
-    present = sorted(set(binding.tolist()))
-    for code in present:
+    present = set(binding.tolist())
+    # every constraint that bound, from the run's shares: with daily means the band shows each day's most frequent
+    # one, and a constraint that never leads a day vanished from the legend (the audit of 2026-12-04: the year read
+    # "binds: compute (80%)" alone, its 1,730 demand-bound hours gone)
+    codes = sorted(present | {i for i, nm in enumerate(BINDING_NAMES)
+                              if isinstance(shares.get(nm), (int, float)) and shares[nm] > 0})
+    for code in codes:
         if 0 <= code < len(BINDING_NAMES):
             nm = BINDING_NAMES[code]
             share = shares.get(nm)
-            txt = f"binds: {nm}" + (f" ({100 * float(share):.0f}%)" if share is not None else "")
+            pct = "<1" if share is not None and 0 < float(share) < 0.005 else f"{100 * float(share or 0):.0f}"
+            txt = f"binds: {nm}" + (f" ({pct}%)" if share is not None else "")
+            if code not in present:
+                txt += "\n(inside days: leads none)"
             handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
             labels.append(txt)
     if shifts:
@@ -515,6 +526,11 @@ def _cap_dips(ax: Any, edges: np.ndarray, low: np.ndarray, high: np.ndarray, col
     return True
 
 
+#: The PUE figure's scale follows ticks whose IT load is at least this share of the run's peak (assumption: below it a
+#: tick is an outage or a trip, its PUE the fixed loads over almost no IT); such ticks are marked on the top edge.
+PUE_SCALE_MIN_LOAD = 0.10
+
+
 @_styled
 def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -> Figure:
     """PUE against outdoor temperature, one point per tick, coloured by IT load (MW)."""
@@ -540,9 +556,21 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
         ax.legend(loc="upper left", frameon=False)
     ax.set_xlabel("outdoor dry-bulb temperature (°C)")
     ax.set_ylabel("PUE (facility / IT power)")
-    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+    # the scale follows the ticks carrying load: a few near-idle ticks (an outage, a trip) have PUEs of 6-30 that
+    # flattened chiller-trip's 1.40-1.46 cloud onto the axis (the audit of 2026-12-04); those sit on the top edge, ▲
+    it = ts["it_power_w"].astype(float)
+    loaded = np.isfinite(y) & (it >= PUE_SCALE_MIN_LOAD * peak_it)
+    ys = y[loaded] if loaded.any() else y[np.isfinite(y)]
+    lo, hi = float(np.nanmin(ys)), float(np.nanmax(ys))
     pad = max(0.01, 0.1 * (hi - lo))
-    ax.set_ylim(max(1.0, lo - pad) if lo >= 1.0 else lo - pad, hi + pad * 2.5)
+    top = hi + pad * 3.0
+    above = np.isfinite(y) & (y > top)
+    if above.any():
+        ax.scatter(x[above], np.full(int(above.sum()), hi + pad * 2.2), marker="^", s=40, color="#444444",
+                   zorder=4, label=f"{int(above.sum())} ticks at IT < {100 * PUE_SCALE_MIN_LOAD:.0f} % of peak, "
+                                   f"PUE up to {float(np.nanmax(y[above])):.3g} (off scale)")
+        ax.legend(loc="best", frameon=True, framealpha=0.9, edgecolor="none")
+    ax.set_ylim(max(1.0, lo - pad) if lo >= 1.0 else lo - pad, top)
     name = title or report.get("scenario") or "run"
     ax.set_title(f"PUE vs outdoor temperature — {name}")
     return fig
@@ -570,6 +598,7 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
     fig = new_figure(4.5 * len(metrics) + 1.5, 4.4 + 0.28 * len(samples))
     axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
     classes = sorted(samples)
+    slo_prefixes = tuple(f"{cls} SLO " for cls in classes)  # the SLO lines' labels (the class lines' name "SLO misses")
     for ax, (key, label) in zip(axes, metrics):
         for i, cls in enumerate(classes):
             v = np.sort(np.asarray(samples[cls].get(key, []), dtype=float))
@@ -578,16 +607,19 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
                 continue
             color = RUN_COLORS[i % len(RUN_COLORS)]
             p = np.arange(1, v.size + 1) / v.size
-            total = ((report.get("serving") or {}).get("per_class") or {}).get(cls, {})
-            total = (total.get("requests") or {}).get("completed") if isinstance(total, Mapping) else None
-            cls_label = (f"{cls} (sample of {v.size:,} of {int(total):,})"
-                         if isinstance(total, (int, float)) and total > v.size else f"{cls} (n={v.size:,})")
+            reqs = ((report.get("serving") or {}).get("per_class") or {}).get(cls, {})
+            reqs = (reqs.get("requests") or {}) if isinstance(reqs, Mapping) else {}
+            total, shed = reqs.get("completed"), reqs.get("shed")
+            cls_label = (f"{cls} (sample of {v.size:,} of {int(total):,} completed)"
+                         if isinstance(total, (int, float)) and total > v.size else f"{cls} (n={v.size:,} completed)")
+            if isinstance(shed, (int, float)) and shed > 0:  # shed requests have no latency: not in the curve
+                cls_label += f"\n{int(shed):,} shed (not drawn; SLO misses)"
             ax.step(v, p, where="post", color=color, lw=1.8, label=cls_label)
             target = (slo.get(cls) or {}).get(key)
             if target is not None and np.isfinite(target):
                 ok = float(np.mean(v <= target))
                 ax.axvline(float(target), color=color, ls="--", lw=1.2,
-                           label=f"{cls} SLO {fmt_time(float(target))}: {100 * ok:.1f}% met")
+                           label=f"{cls} SLO {fmt_time(float(target))}: {100 * ok:.1f}% of completed met")
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: fmt_time(x)))
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -595,9 +627,19 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
         ax.set_title(label)
         ax.set_ylim(0, 1.02)
         lo, hi = ax.get_xlim()
-        dense = hi > 0 and lo > 0 and np.log10(hi / lo) <= 2.3
+        dense = hi > 0 and lo > 0 and np.log10(hi / lo) <= 1.5  # 1-2-5 ticks only where they do not run together
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if dense else (1.0,)))
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, fontsize=9, ncol=2)
+        slo_h = [(h, lab) for h, lab in zip(*ax.get_legend_handles_labels()) if lab.startswith(slo_prefixes)]
+        if slo_h:  # each panel: its SLO lines; the classes once, below the figure
+            ax.legend([h for h, _ in slo_h], [lab for _, lab in slo_h], loc="upper center",
+                      bbox_to_anchor=(0.5, -0.2), frameon=False, fontsize=9, ncol=1)
+    cls_h = [(h, lab) for h, lab in zip(*axes[0].get_legend_handles_labels()) if not lab.startswith(slo_prefixes)]
+    if cls_h:  # a CDF's upper left is empty: the classes go there, once
+        slo_leg = axes[0].get_legend()
+        axes[0].legend([h for h, _ in cls_h], [lab for _, lab in cls_h], loc="upper left", frameon=True,
+                       framealpha=0.9, edgecolor="none", fontsize=8.5)
+        if slo_leg is not None:
+            axes[0].add_artist(slo_leg)
     axes[0].set_ylabel("fraction of requests ≤ x")
     name = title or report.get("scenario") or "run"
     fig.suptitle(f"Latency CDFs per request class — {name}", fontweight="bold", fontsize=13)

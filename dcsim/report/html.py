@@ -16,7 +16,7 @@ from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_local_time
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, tied_leaders, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
-                                  report_latency)
+                                  cost_carbon_text, hold_limit_note, report_latency)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
@@ -119,6 +119,14 @@ def _cards(report: Mapping[str, Any]) -> str:
     # a tie shows every leader, each in its colour ("compute = cooling"), not the first in dict order
     big_bind = (" = ".join(f'<span style="color:{CONSTRAINT_COLORS.get(k, "#1d2330")}">{_e(k)}</span>' for k in tied)
                 if len(tied) > 1 else _e(dominant or "n/a"))
+    small = _e(phrase.split(';')[0].removeprefix(lead).strip())
+    limit_share = sum(float(v) for k, v in shares.items() if k != "demand" and isinstance(v, (int, float)))
+    if dominant == "demand" and len(tied) == 1 and limit_share > float(shares.get("demand") or 0.0):
+        # demand is the plurality but the limits together bind longer: the glance must not read "not supply-bound"
+        # (the audit of 2026-12-04: reference at demand 42.6 % with a limit binding 57.4 % and 20 % of tokens shed)
+        big_bind = (f'demand <small>{_e(fmt_pct(shares["demand"]))}</small> · '
+                    f'<span style="color:#1d2330">a limit</span> <small>{_e(fmt_pct(limit_share))}</small>')
+        small = "of the time"
     cards = [
         _card("Joules per output token",
               f"{_e(fmt_jpt(jpt.get('facility')).removesuffix(' J'))} <small>J facility</small>",
@@ -126,7 +134,7 @@ def _cards(report: Mapping[str, Any]) -> str:
               f" · PUE {_e(fmt_num(report.get('pue'), 3))} · per SLO-meeting token "
               f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}"),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
-              f"{big_bind}</span> <small>{_e(phrase.split(';')[0].removeprefix(lead).strip())}</small>",
+              f"{big_bind}</span> <small>{small}</small>",
               (f"{_e(phrase.split('; ', 1)[1])} · " if "; " in phrase else "") +
               f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
@@ -236,49 +244,51 @@ def _summary(report: Mapping[str, Any]) -> str:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(fmt_si(tpf.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
                      + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")))
-    cost, carbon = get_path(report, "cost.usd_per_mtok"), get_path(report, "carbon.g_per_mtok")
-    if cost is not None:
-        rows.append(("Cost", f"${_e(fmt_num(cost, 4))} per million output tokens"))
-    if carbon is not None:
-        rows.append(("Carbon", f"{_e(fmt_num(carbon, 4))} gCO2e per million output tokens"))
+    cc = cost_carbon_text(report)  # totals and per million output tokens, as the terminal prints them
+    if cc:
+        rows.append(("Cost / carbon", _e(cc)))
     rows += [(k, _e(v)) for k, v in batch_rows(report)]  # replicas held below max_batch, and by what
     rows += [(k, _e(v)) for k, v in pool_rows(report)]  # several model pools: one block each
     return _kv_table(rows)
 
 
 #: Display order of energy_j keys; component parts (cooling_*, loss_*) follow their total.
-_ENERGY_ORDER = ("gpu", "server_non_gpu_and_rack", "it", "cooling", "power_losses", "delivery_losses",
-                 "fixed_loads", "facility")
+#: the energy tree, parents before their parts: (key, depth); ``cooling_*`` and ``loss_*`` parts follow their parent
+_ENERGY_TREE = (("facility", 0), ("it", 1), ("gpu", 2), ("server_non_gpu_and_rack", 2), ("cooling", 1),
+                ("power_losses", 1), ("delivery_losses", 2), ("fixed_loads", 2))
+_ENERGY_ORDER = tuple(k for k, _ in _ENERGY_TREE)
 
 
-def _energy_keys(e: Mapping[str, Any]) -> list[str]:
-    keys: list[str] = []
-    for k in _ENERGY_ORDER:
+def _energy_keys(e: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(key, depth) in the order of the tree: each part indented under its parent, so that only the rows of one
+    depth under a parent add up to it (the audit of 2026-12-04: the flat table's "of facility" summed to 158 %)."""
+    keys: list[tuple[str, int]] = []
+    for k, d in _ENERGY_TREE:
         if k in e:
-            keys.append(k)
+            keys.append((k, d))
         if k in ("cooling", "delivery_losses"):
             prefix = "cooling_" if k == "cooling" else "loss_"
-            keys += sorted(x for x in e if x.startswith(prefix) and x not in _ENERGY_ORDER)
-    return keys + sorted(x for x in e if x not in keys)
+            keys += [(x, d + 1) for x in sorted(e) if x.startswith(prefix) and x not in _ENERGY_ORDER]
+    seen = {k for k, _ in keys}
+    return keys + [(x, 1) for x in sorted(e) if x not in seen]
 
 
 def _energy_table(report: Mapping[str, Any]) -> str:
     e = report.get("energy_j") or {}
     fac = e.get("facility")
-    keys = _energy_keys(e)
     rows = []
-    for k in keys:
+    for k, depth in _energy_keys(e):
         v = e[k]
         if isinstance(v, Mapping):
             continue
         share = (f"{100 * float(v) / float(fac):.1f}%" if isinstance(v, (int, float))
                  and isinstance(fac, (int, float)) and fac else "")
-        indent = "&nbsp;&nbsp;&nbsp;" if k.startswith(("cooling_", "loss_")) else ""
-        bold = ' style="font-weight:700"' if k in ("it", "facility") else ""
+        indent = "&nbsp;&nbsp;&nbsp;&nbsp;" * depth + ("└ " if depth else "")
+        bold = ' style="font-weight:700"' if depth == 0 else (' style="font-weight:600"' if depth == 1 else "")
         rows.append(f'<tr{bold}><td class="l">{indent}{_e(k)}</td><td>{_e(fmt_energy(v))}</td>'
                     f'<td>{_e(fmt_si(v, "J", 4))}</td><td>{share}</td></tr>')
-    return ('<table><tr><th class="l">component</th><th>energy</th><th>J</th><th>of facility</th></tr>'
-            + "".join(rows) + "</table>")
+    return ('<table><tr><th class="l">component (parts indented under their total)</th><th>energy</th><th>J</th>'
+            '<th>of facility</th></tr>' + "".join(rows) + "</table>")
 
 
 def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any],
@@ -301,21 +311,30 @@ def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any
             ])
         return txt
 
-    head = ('<tr><th class="l">class</th><th>requests</th><th>TTFT p50</th><th>TTFT p99</th>'
-            '<th>TPOT p50</th><th>TPOT p99</th><th>E2E p50</th><th>E2E p99</th>'
-            '<th>SLO TTFT / TPOT</th><th>SLO met</th></tr>')
+    counted = any("n" in st for st in stats.values())
+    head = ('<tr><th class="l">class</th><th title="requests that finished; the latencies are theirs">requests '
+            'completed</th>' + ('<th title="requests waiting longer than controller.hold_limit: not served, each an '
+                                'SLO miss">shed</th>' if counted else '')
+            + '<th>TTFT p50</th><th>TTFT p99</th><th>TPOT p50</th><th>TPOT p99</th><th>E2E p50</th><th>E2E p99</th>'
+            '<th>SLO TTFT / TPOT</th><th title="of the requests completed or shed">SLO met</th></tr>')
     rows = []
     for cls, st in stats.items():
         target = slo.get(cls) or {}
+        shed = (get_path(report, f"serving.per_class.{cls}.requests.shed") if cls != "all"
+                else get_path(report, "requests.shed"))
+        shed_td = f"<td>{_e(f'{int(shed):,}' if isinstance(shed, (int, float)) else 'n/a')}</td>" if counted else ""
         rows.append(
-            f'<tr><td class="l">{_e(cls)}</td><td>{_e(n_requests(st))}</td>'
+            f'<tr><td class="l">{_e(cls)}</td><td>{_e(n_requests(st))}</td>{shed_td}'
             + "".join(f"<td>{fmt_time((st.get(m) or {}).get(q))}</td>"
                       for m in ("ttft_s", "tpot_s", "e2e_s") for q in ("p50", "p99"))
             + f"<td>{fmt_time(target.get('ttft_s'))} / {fmt_time(target.get('tpot_s'))}</td>"
             + f"<td>{_e(fmt_pct(st.get('slo_met')))}</td></tr>")
     note = ""
-    if stats and not any("n" in st for st in stats.values()) and report.get("slo_method"):
+    if stats and not counted and report.get("slo_method"):
         note = f'<p class="note">Not counted per request at this fidelity: {_e(report["slo_method"])}.</p>'
+    hn = hold_limit_note(report, stats)
+    if hn:
+        note += f'<p class="note">{_e(hn)}.</p>'
     return f"<table>{head}{''.join(rows)}</table>{note}"
 
 

@@ -104,6 +104,53 @@ def report_latency(report: Mapping[str, Any]) -> dict[str, dict]:
 
 
 
+def hold_limit_note(report: Mapping[str, Any], lat: Mapping[str, Any] | None = None) -> str | None:
+    """A sentence when a class's TTFT percentile sits at ``controller.hold_limit`` (within 5 %): requests waiting
+    longer are shed and counted as SLO misses, so the percentile is the limit, not a wait a user would see without
+    shedding (the audit of 2026-12-04 read "TTFT 600 s/600 s" on every overloaded run, unexplained). None otherwise."""
+    hold = get_path(report, "controller.hold_limit_s")
+    lat = lat if lat is not None else report_latency(report)
+    if not isinstance(hold, (int, float)) or not hold > 0 or not isinstance(lat, Mapping):
+        return None
+    at = sorted(c for c, st in lat.items() if isinstance(st, Mapping) and any(
+        isinstance((st.get("ttft_s") or {}).get(q), (int, float)) and (st["ttft_s"][q]) >= 0.95 * hold
+        for q in ("p50", "p99")))
+    if not at:
+        return None
+    req = report.get("requests") if isinstance(report.get("requests"), Mapping) else {}
+    arrived, shed = req.get("arrived"), req.get("shed")
+    if isinstance(arrived, (int, float)) and arrived > 0 and isinstance(shed, (int, float)):
+        what = f"{fmt_si(shed, '')} of {fmt_si(arrived, '')} requests here, {fmt_pct(shed / arrived)}"
+    else:
+        acc = report.get("tokens_accounting") if isinstance(report.get("tokens_accounting"), Mapping) else {}
+        a, sh = acc.get("arrived"), acc.get("shed")
+        what = (f"{fmt_pct(sh / a)} of the output tokens that arrived here"
+                if isinstance(a, (int, float)) and a > 0 and isinstance(sh, (int, float)) else "")
+    return (f"TTFT of {', '.join(at)} reaches the hold limit ({fmt_time(hold)}, controller.hold_limit): requests "
+            f"that wait longer are shed{' (' + what + ')' if what else ''}, each an SLO miss, so the percentile is "
+            "the limit, not a wait users would see without shedding")
+
+
+def _mass_text(g: float) -> str:
+    """A mass of CO2e in g as g / kg / t, three significant figures, without an exponent (1,360 t, not 1.36e+03 t)."""
+    v, unit = (g / 1e6, "t") if g >= 1e6 else (g / 1e3, "kg") if g >= 1e3 else (g, "g")
+    return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.3g} {unit}"
+
+
+def cost_carbon_text(report: Mapping[str, Any]) -> str | None:
+    """The run's cost and carbon: totals and per million output tokens (the summary's and the HTML's one line);
+    None when the scenario has neither a price nor a carbon series."""
+    cost, carbon = get_path(report, "cost.usd_per_mtok"), get_path(report, "carbon.g_per_mtok")
+    if cost is None and carbon is None:
+        return None
+    usd, g = get_path(report, "cost.usd"), get_path(report, "carbon.g")
+    c_txt = (f"{'$' + format(usd, ',.0f') + ' (' if usd is not None else ''}${fmt_num(cost, 4)} per M output "
+             f"tokens{')' if usd is not None else ''}" if cost is not None else "cost n/a")
+    mass = _mass_text(float(g)) if isinstance(g, (int, float)) else "n/a"
+    g_txt = f"{mass} CO2e ({fmt_num(carbon, 4)} g per M output tokens)" if carbon is not None else "carbon n/a"
+    return f"{c_txt}   {g_txt}"
+
+
 def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
     """(the constraint binding the longest, how to say it) from ``binding.share``.
 
@@ -358,16 +405,9 @@ def summary_table(
         over += (f" (delivery {fmt_energy(e.get('delivery_losses'))}"
                  f" + fixed loads {fmt_energy(e.get('fixed_loads'))})")
     rows.append(("", over))
-    cost = get_path(report, "cost.usd_per_mtok")
-    carbon = get_path(report, "carbon.g_per_mtok")
-    if cost is not None or carbon is not None:
-        usd, g = get_path(report, "cost.usd"), get_path(report, "carbon.g")
-        c_txt = (f"{'$' + format(usd, ',.0f') + ' (' if usd is not None else ''}${fmt_num(cost, 4)} per M output "
-                 f"tokens{')' if usd is not None else ''}" if cost is not None else "cost n/a")
-        mass = (f"{g / 1e6:,.3g} t" if g >= 1e6 else f"{g / 1e3:,.3g} kg" if g >= 1e3 else f"{g:,.3g} g") \
-            if g is not None else "n/a"
-        g_txt = f"{mass} CO2e ({fmt_num(carbon, 4)} g per M output tokens)" if carbon is not None else "carbon n/a"
-        rows.append(("Cost / carbon", f"{c_txt}   {g_txt}"))
+    cc = cost_carbon_text(report)
+    if cc:
+        rows.append(("Cost / carbon", cc))
     lat = latency if latency is not None else (report_latency(report) or report.get("latency"))
     if isinstance(lat, Mapping) and lat:
         unsure_p99 = tail_flagged(report.get("slo_tail_near_ceiling"))  # the SLO tail warning below: ~ (uncertain)
@@ -384,7 +424,16 @@ def summary_table(
                if (lat[cls] or {}).get("slo_met") is not None]
         if att:
             est = report.get("fidelity") == "fluid" and not any("n" in (lat[c] or {}) for c in lat)
-            rows.append(("SLO attainment", "  ".join(att) + ("   (fluid: queueing estimate, docs/slo.md)" if est else "")))
+            rows.append(("SLO attainment", "  ".join(att) + ("   (fluid: queueing estimate, docs/slo.md)" if est else
+                                                             "   (of requests completed or shed)")))
+        req = report.get("requests")
+        if isinstance(req, Mapping) and isinstance(req.get("arrived"), (int, float)) and req["arrived"] > 0:
+            rows.append(("Requests", f"arrived {fmt_si(req['arrived'], '')}   completed {fmt_si(req.get('completed'), '')}"
+                                     f"   shed {fmt_si(req.get('shed'), '')} ({fmt_pct((req.get('shed') or 0) / req['arrived'])})"
+                                     f"   in flight {fmt_si(req.get('in_flight'), '')}"))
+        hn = hold_limit_note(report, lat)
+        for i, part in enumerate(textwrap.wrap(hn or "", 72)):
+            rows.append(("Note" if i == 0 else "", part))
     else:
         rows.append(("Latency", "no per-request latencies"
                      + (" (fluid fidelity)" if report.get("fidelity") == "fluid" else "")))
