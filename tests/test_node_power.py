@@ -227,3 +227,15 @@ def test_iteration_step_compiles_with_numba_bit_for_bit():
             for args in ((100.0, 32.0, 4e4, -1.0), (8000.0, 0.0, 0.0, -1.0), (0.0, 1.0, 1000.0, -1.0),
                          (0.0, 0.0, 0.0, -1.0), (512.0, 64.0, 64e3, 512.0 ** 2 / 2)):
                 assert f(P, *args) == iteration_step(P, *args), (cap, clock, args)
+
+
+@pytest.mark.parametrize("gpn", [1, 2, 4, 16])
+def test_a_smaller_or_larger_node_carries_its_share_of_the_host(gpn):
+    """node.gpus_per_node other than the server's: wall power per GPU equals the catalog server's at the same GPU
+    power (the host per GPU slot), not the whole 8-GPU host per node (a 1-GPU H100 node drew 4.09 kW at full load)."""
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b"))
+    g = n.gpu
+    for gp in (g.idle_w, 400.0, g.tdp_w):
+        per_gpu_8 = float(wall_power(g, 1, 8, gp))
+        assert float(wall_power(g, 1, gpn, gp)) == pytest.approx(per_gpu_8, rel=1e-12)
+    assert gpn * float(wall_power(g, 1, gpn, g.tdp_w)) == pytest.approx(gpn / 8 * 8 * float(wall_power(g, 1, 8, g.tdp_w)))

@@ -58,11 +58,17 @@ def gpu_power(idle_w: float, pp: PowerParams, u_c, u_m, u_s, clock=1.0):
                           + pp.p_sync_w * np.asarray(u_s))
 
 
-def host_power(gpu: GpuSpec, gpu_power_per_gpu):
-    """Non-GPU DC power of the whole server (W) at a per-GPU power draw (linear in GPU load)."""
+def host_power(gpu: GpuSpec, gpu_power_per_gpu, gpus_per_node: int | None = None):
+    """Non-GPU DC power of the whole server (W) at a per-GPU power draw (linear in GPU load).
+
+    A node of ``gpus_per_node`` GPUs other than the catalog server's (the scenario's ``node.gpus_per_node``) carries
+    the host in proportion to its GPUs (assumption: CPUs, memory, NICs and fans sized per GPU slot). Until 2026-12-04
+    every such node carried the whole 8-GPU server's host: 1-GPU H100 nodes drew 4.09 kW at the wall at full load
+    (the audit of node physics; a DGX H100 draws 1.16 kW per GPU)."""
     s = gpu.server
     x = np.clip((np.asarray(gpu_power_per_gpu, dtype=float) - gpu.idle_w) / (gpu.tdp_w - gpu.idle_w), 0.0, 1.0)
-    return s.non_gpu_idle_w + (s.non_gpu_max_w - s.non_gpu_idle_w) * x
+    share = 1.0 if gpus_per_node is None else gpus_per_node / s.gpus_per_node
+    return share * (s.non_gpu_idle_w + (s.non_gpu_max_w - s.non_gpu_idle_w) * x)
 
 
 def unused_gpus(gpus_per_replica: int, gpus_per_node: int) -> int:
@@ -77,7 +83,7 @@ def wall_power(gpu: GpuSpec, gpus_per_replica: int, gpus_per_node: int, gpu_powe
     not divide the server's GPUs leaves the rest powered and idle at ``idle_w``)."""
     g = np.asarray(gpu_power_w, dtype=float)
     unused_w = unused_gpus(gpus_per_replica, gpus_per_node) * gpu.idle_w
-    return (g + (unused_w + host_power(gpu, g / gpus_per_replica)) / (gpus_per_node // gpus_per_replica)) \
+    return (g + (unused_w + host_power(gpu, g / gpus_per_replica, gpus_per_node)) / (gpus_per_node // gpus_per_replica)) \
         / gpu.server.psu_efficiency
 
 
