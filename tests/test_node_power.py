@@ -239,3 +239,13 @@ def test_a_smaller_or_larger_node_carries_its_share_of_the_host(gpn):
         per_gpu_8 = float(wall_power(g, 1, 8, gp))
         assert float(wall_power(g, 1, gpn, gp)) == pytest.approx(per_gpu_8, rel=1e-12)
     assert gpn * float(wall_power(g, 1, gpn, g.tdp_w)) == pytest.approx(gpn / 8 * 8 * float(wall_power(g, 1, 8, g.tdp_w)))
+
+
+@pytest.mark.parametrize("clock", [1.5, 0.0, -0.5, float("nan"), float("inf")])
+def test_a_clock_outside_zero_one_is_refused(h100_70b, clock):
+    """The clock is a fraction of the top clock (audit N #12: 1.5 ran as an overclock, 0 raised ZeroDivisionError,
+    -0.5 a TypeError about complex numbers)."""
+    with pytest.raises(ValueError, match="clock must be a fraction"):
+        h100_70b.step_fn(clock)
+    with pytest.raises(ValueError, match="clock must be a fraction"):
+        h100_70b.steady_state(64, 634, 400, clock)

@@ -69,6 +69,8 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
     ``[power_limit_min_w, tdp_w]`` as ``nvidia-smi -pl`` does.
     """
     clock = float(clock)
+    if not (0.0 < clock <= 1.0 + 1e-9):  # a fraction of the top clock: 1.5 ran as an overclock, 0 divided by zero
+        raise ValueError(f"clock must be a fraction of the GPU's top clock in (0, 1], got {clock!r}")
     lim = gpu.tdp_w if limit_w is None else min(max(float(limit_w), gpu.power_limit_min_w), gpu.tdp_w)
     return (
         1.0 / (tp * peak_flops(gpu, d.peak_precision) * p.mfu),  # inv_c: s per FLOP at clock 1
