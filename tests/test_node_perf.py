@@ -199,6 +199,21 @@ def test_same_architecture_under_another_name_keeps_its_calibration():
     assert n.step_params() == ref.step_params()
 
 
+@pytest.mark.parametrize("update, same", [
+    ({"active_params": None}, True),          # "= params" for a dense model, left out
+    ({"params": 70.55e9, "active_params": None}, True),   # the safetensors count
+    ({"params": 70.0e9, "active_params": 70.0e9}, True),  # the card's "70B" (0.85 % off)
+    ({"params": 72.0e9, "active_params": 72.0e9}, False),  # 2 % more parameters: another model
+    ({"layers": 81}, False),
+])
+def test_same_architecture_tolerates_how_the_shape_is_written(update, same):
+    """Defaults resolved and parameter counts within 1 %: writing the Llama-70B shape another way keeps its
+    calibration (audit N #5: leaving out active_params or 70.55e9 made it "transferred", J/token +20 % at 256)."""
+    m = model_catalog()["llama-3.1-70b"].model_copy(update={"name": "my-70b-finetune", "hf_id": "", **update})
+    status = build_node(NodeSpec(gpu="H100-SXM", model=m, tensor_parallel=4)).calibration["status"]
+    assert (status == "same-architecture") is same, status
+
+
 def test_moe_dispatch_adds_its_time_per_moe_layer_and_draws_memory_power(tmp_path):
     """t_moe_layer_s adds exactly t_moe · layers to an MoE step (0 for a dense model), and its energy
     is P_memory · tp per second of it (the MoE dispatch kernels are memory-bound), on top of idle."""

@@ -177,9 +177,41 @@ _SHAPE = ("params", "active_params", "layers", "hidden", "heads", "kv_heads", "h
           "sliding_window", "local_layers", "attention")
 
 
+#: parameter counts within this relative difference are the same model (assumption: published counts round, e.g.
+#: Llama-3.1-70B is 70.6e9 in its config, 70.55e9 from its safetensors, "70B" on its card: 0.85 %); the layer shape
+#: (layers, hidden, heads, KV heads, head size, experts, attention, windows) must match exactly
+SAME_PARAMS_REL = 0.01
+_COUNTS = ("params", "active_params", "expert_params")
+
+
+def _shape_of(m: ModelSpec) -> dict:
+    """The fields of :data:`_SHAPE` with their defaults resolved as :func:`dcsim.node.perf.derive` resolves them
+    (``active_params`` None = ``params``; ``kv_elems_per_layer`` None = 2 x KV heads x head size; ``moe_layers``
+    None = every layer of an MoE model)."""
+    d = {k: getattr(m, k) for k in _SHAPE}
+    if d["active_params"] is None:
+        d["active_params"] = d["params"]
+    if d["kv_elems_per_layer"] is None:
+        d["kv_elems_per_layer"] = 2 * m.kv_heads * m.head_dim
+    if d["moe_layers"] is None and m.n_experts:
+        d["moe_layers"] = m.layers
+    return d
+
+
 def same_architecture(a: ModelSpec, b: ModelSpec) -> bool:
-    """True when two models have the same shape (a fine-tune or a rename): same FLOPs, bytes and KV."""
-    return all(getattr(a, k) == getattr(b, k) for k in _SHAPE)
+    """True when two models have the same shape (a fine-tune or a rename): the same layer shape, defaults resolved,
+    and parameter counts within :data:`SAME_PARAMS_REL` (until 2026-12-04 every field had to be written identically:
+    leaving out ``active_params`` or writing 70.55e9 for 70.6e9 lost the Llama-70B calibration, J/token +20 % at
+    batch 256 under a transferred profile; audit N #5)."""
+    sa, sb = _shape_of(a), _shape_of(b)
+    for k in _SHAPE:
+        x, y = sa[k], sb[k]
+        if k in _COUNTS and x is not None and y is not None:
+            if abs(float(x) - float(y)) > SAME_PARAMS_REL * max(abs(float(x)), abs(float(y))):
+                return False
+        elif x != y:
+            return False
+    return True
 
 
 def find_architecture_profile(gpu: str, model: ModelSpec, precision: str, tp: int | None) -> dict | None:
