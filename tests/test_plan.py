@@ -465,3 +465,31 @@ def test_a_margin_over_a_zero_ceiling_is_undefined():
     r.update(binding="cooling", margin=None, margin_note="the cooling ceiling is 0 at the critical moment")
     text = format_plan(r)
     assert "margin undefined: the cooling ceiling is 0" in text and "inf" not in text
+
+
+def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
+    """A steady window at a tick inside a curtailment runs curtailed (held through the window); outside, not; a
+    heat wave at its strength there; node failures always (audit of fidelities #1: plan confirmed curtailment.yaml's
+    answer at 17:00, its critical tick because the curtailment starts there, on the full contract)."""
+    from dcsim.plan import _steady_window, faults_at
+
+    cur = ROOT / "scenarios" / "curtailment.yaml"
+    raw = read_yaml(cur)
+    m = _models(raw, cur.parent)
+    dt = float(m.scenario.controller.tick)
+    inside = _steady_window(raw, m, int(17.5 * 3600 / dt), 300.0, "request")
+    assert [(f["kind"], f["start"], f["duration"]) for f in inside["faults"]] == [("curtailment", 0.0, 300.0)]
+    assert inside["faults"][0]["fraction"] == raw["faults"][0]["fraction"]
+    assert _steady_window(raw, m, int(12 * 3600 / dt), 300.0, "request")["faults"] == []
+    # a heat wave ramping up: its strength at the tick, no ramp; node failures kept as they are
+    raw2 = small_scenario(duration="4 h", faults=[
+        {"kind": "heat_wave", "start": "1 h", "duration": "2 h", "offset": "8 K", "ramp": "1 h"},
+        {"kind": "node_failures", "mtbf": "1000 h", "repair": "4 h"}])
+    m2 = _models(raw2, None)
+    held = faults_at(raw2["faults"], m2.scenario.faults, 1.5 * 3600, 600.0)
+    assert held[0]["offset"] == pytest.approx(4.0) and held[0]["ramp"] == 0.0 and held[0]["duration"] == 600.0
+    assert held[1] == raw2["faults"][1]
+    assert [f["kind"] for f in faults_at(raw2["faults"], m2.scenario.faults, 3.5 * 3600, 600.0)] == ["node_failures"]
+    # the held window validates as a scenario
+    from dcsim.scenario import load_scenario
+    load_scenario(inside, base_dir=cur.parent)
