@@ -735,7 +735,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
         most, br_hi = (last, (last, last)) if not above else _bisect(
             lambda c: ok(ov(c)), last, min(above), rtol=0, integer=True)
         most_bounded = bool(above)  # False: the largest count scanned still meets them (not an upper limit)
-        best = max(feas, key=lambda r: r["goodput_tok_s"] or 0.0)
+        best = _fewest_within_tie(feas, "goodput_tok_s")
         out.update({"overrides": ov(best["racks"]), "racks": best["racks"], "gpus": best["racks"] * gpr,
                     "gpus_per_rack": gpr, "recommended_gpus": best["racks"] * gpr,
                     "fewest_gpus": fewest * gpr, "most_gpus": most * gpr, "most_gpus_bounded": most_bounded,
@@ -793,12 +793,27 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     return out
 
 
+#: SLO-meeting outputs within this share of the best are a tie (the fluid SLO estimate's spread across seeds: the
+#: reference day's met SLO reads 53.3-56.8 k tok/s over seeds 42-45, README, about ±3 %); the planner then takes the
+#: fewest GPUs. Until 2026-12-04 it took the largest figure: 320 over 288 GPUs for 2 tok/s (0.002 %), and 416 over
+#: 320 with power-down for 1e-10 tok/s (the audit of fidelities, finding 7)
+GOODPUT_TIE_REL = 0.03
+
+
+def _fewest_within_tie(rows: list[dict], key: str) -> dict:
+    """The row of fewest racks among those whose ``key`` (SLO-meeting output) is within :data:`GOODPUT_TIE_REL` of
+    the best."""
+    top = max(float(r[key] or 0.0) for r in rows)
+    tied = [r for r in rows if float(r[key] or 0.0) >= (1.0 - GOODPUT_TIE_REL) * top]
+    return min(tied, key=lambda r: r["racks"])
+
+
 def _power_down_answer(raw, bdir, rows: list[dict], ov, best: dict, fast) -> dict:
     """max-gpus with ``controller.idle_power_down``: the engine's gain at the recommended count
     and the count that maximises SLO-meeting output when idle replicas are powered down."""
     out = power_down_gain(raw, bdir, ov(best["racks"]), fast=fast)
     feas = [r for r in rows if r["power_down_meets"]] or rows
-    pick = max(feas, key=lambda r: r["power_down_goodput_tok_s"])
+    pick = _fewest_within_tie(feas, "power_down_goodput_tok_s")
     out.update({"recommended_gpus": pick["gpus"], "recommended_goodput_tok_s": pick["power_down_goodput_tok_s"],
                 "meets_targets": bool(pick["power_down_meets"]), "overrides": {**ov(pick["racks"]),
                                                                               "controller.idle_power_down": True}})
@@ -976,7 +991,8 @@ def format_targets(r: dict) -> str:
     elif q == "max-gpus":
         most = (f"{r['most_gpus']:,} GPUs" if r.get("most_gpus_bounded", True) else
                 f"at least {r['most_gpus']:,} GPUs (the largest count scanned; no upper limit found)")
-        lines.append(f"  recommended: {r['recommended_gpus']:,} GPUs (most SLO-meeting output); targets met from "
+        lines.append(f"  recommended: {r['recommended_gpus']:,} GPUs (the fewest within {100 * GOODPUT_TIE_REL:g} % of the most "
+                     f"SLO-meeting output, the estimate's seed spread); targets met from "
                      f"{r['fewest_gpus']:,} GPUs to {most} (racks bracketed {r['bracket_fewest_racks']} "
                      f"and {r['bracket_most_racks']}); flat out under the cap: {r['flat_out_gpus']:,} GPUs")
         if r.get("note"):
@@ -986,7 +1002,7 @@ def format_targets(r: dict) -> str:
                      f"wake-up {pdn['wake_up_delay_s']:g} s: assumptions) the engine serves {pdn['gain_tok_s']:+,.0f} "
                      f"tok/s ({pdn['goodput_gain_tok_s']:+,.0f} SLO-meeting) and changes IT energy by "
                      f"{-100 * pdn['it_energy_saved_share']:+.0f} % at the recommended count; with it the "
-                     f"most SLO-meeting output is at {pdn['recommended_gpus']:,} GPUs "
+                     f"most SLO-meeting output (within {100 * GOODPUT_TIE_REL:g} %, fewest GPUs) is at {pdn['recommended_gpus']:,} GPUs "
                      f"({pdn['recommended_goodput_tok_s']:,.0f} tok/s"
                      + ("" if pdn["meets_targets"] else ", no count meets the targets") + ")")
         if "confirm" in pdn:

@@ -241,11 +241,20 @@ def test_max_demand_under_targets_is_bracketed_and_confirmed(demand_answer):
 
 
 def test_max_gpus_under_a_power_cap_recommends_the_most_slo_meeting_output():
+    from dcsim.plan import GOODPUT_TIE_REL
+
     raw = small_scenario(duration="30 min", **{"controller.tick": "10 s", "facility.interconnect": "150 kW",
                                                "workload.arrivals.rate": "300 req/s"})
     r = plan_for_targets(raw, "max-gpus", ["ttft.p99<=1 s", "slo_attainment>=0.95"], confirm=False)
     feas = [x for x in r["scan"] if x["meets"]]
-    assert r["recommended_gpus"] == max(feas, key=lambda x: x["goodput_tok_s"])["gpus"]
+    # the fewest GPUs within the estimate's seed spread of the most SLO-meeting output (not the largest figure by
+    # 0.002 %: the audit of fidelities, finding 7)
+    top = max(x["goodput_tok_s"] for x in feas)
+    assert r["recommended_gpus"] == min(x["gpus"] for x in feas if x["goodput_tok_s"] >= (1 - GOODPUT_TIE_REL) * top)
+    pd_feas = [x for x in r["scan"] if x["power_down_meets"]]
+    pd_top = max(x["power_down_goodput_tok_s"] for x in pd_feas)
+    assert r["power_down"]["recommended_gpus"] == min(
+        x["gpus"] for x in pd_feas if x["power_down_goodput_tok_s"] >= (1 - GOODPUT_TIE_REL) * pd_top)
     assert r["fewest_gpus"] <= r["recommended_gpus"] <= r["most_gpus"]
     # beyond the answer the cap forces lower clocks: SLO-meeting output falls, and the plan says so
     assert any(x["gpus"] > r["most_gpus"] and not x["meets"] for x in r["scan"])
