@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -484,3 +485,236 @@ def test_a_json_object_that_is_not_a_report_is_refused(runs, tmp_path, capsys, c
     ok.mkdir()
     (ok / "report.json").write_text(json.dumps(rep))
     assert main([str(base / "air"), str(ok), "--no-plots"]) == 0
+
+
+# --- runs that are not like for like (audit: durations, starts, fidelities, SLO methods, seeds) ---------------------
+
+def _variant(base, tmp_path, name, src="air", **changes):
+    """A copy of a fixture run with report.json keys changed (``clock``, ``duration_s``, ``fidelity``, ``seed``,
+    ``goodput_tok_s``, ...; dotted keys reach into blocks) and, with ``ts_hours``, its time series cut to that many
+    hours."""
+    rep = json.loads((base / src / "report.json").read_text())
+    hours = changes.pop("ts_hours", None)
+    for k, v in changes.items():
+        *head, last = k.split("__")
+        d = rep
+        for h in head:
+            d = d[h]
+        d[last] = v
+    d = tmp_path / name
+    d.mkdir()
+    (d / "report.json").write_text(json.dumps(rep))
+    csv_text = (base / src / "timeseries.csv").read_text().splitlines()
+    if hours is not None:
+        hdr, rows = csv_text[0], csv_text[1:]
+        rows = [r for r in rows if float(r.split(",")[0]) < hours * 3600.0]
+        csv_text = [hdr] + rows
+    (d / "timeseries.csv").write_text("\n".join(csv_text) + "\n")
+    return d
+
+
+def _row(table, label):
+    return [ln for ln in table.splitlines() if ln.startswith(label)][0]
+
+
+def test_totals_over_different_durations_are_not_marked(runs, tmp_path):
+    """A 2-h run beside a 24-h one: its energy is a twelfth and its tokens too. Energy −92 % was marked ✓ and output
+    tokens −92 % ✗ (totals over different durations); now they carry † and the note says why, the table opens with
+    the durations, and the rates and per-token figures keep their marks."""
+    base, a, _, _ = runs
+    short = _variant(base, tmp_path, "short", src="liquid", duration_s=7200.0, ts_hours=2,
+                     tokens__output=a.report["tokens"]["output"] / 12,
+                     energy_j__facility=a.report["energy_j"]["facility"] / 12)
+    table, data = compare([base / "air", short])
+    for key, label in (("energy_j.facility", "Energy, facility"), ("tokens.output", "Output tokens"),
+                       ("binding.n_shifts", "Binding shifts")):
+        m = data["metrics"][key]
+        assert m["unmarked"] == [None, "duration"] and m["mark"] == [None, None], key
+        row = _row(table, label)
+        assert row.rstrip().endswith("†") and "✓" not in row and "✗" not in row, row
+    assert data["metrics"]["joules_per_output_token.facility"]["mark"] == [None, "better"]   # per token: marked
+    assert _row(table, "J/token, facility").rstrip().endswith("✓")
+    assert not data["like_for_like"]
+    assert data["differences"][0] == {"field": "duration", "values": ["24 h", "2 h"],
+                                      "note": data["differences"][0]["note"]}
+    lines = table.splitlines()
+    assert lines[0] == "NOT LIKE FOR LIKE: the runs differ in duration"
+    assert lines[1].split() == ["duration", "air:", "24", "h", "|", "short:", "2", "h"]
+    assert "† a total over runs of different durations (24 h, 2 h): not marked" in table
+    assert data["runs"][1]["duration_s"] == 7200.0
+
+
+def test_like_for_like_runs_have_no_warning_block(runs):
+    """The same duration, start, fidelity, SLO method and seed: the table starts with its header as before."""
+    base, *_ = runs
+    table, data = compare([base / "air", base / "liquid"])
+    assert data["like_for_like"] and data["differences"] == []
+    assert table.splitlines()[0].startswith("metric")
+    assert data["overlay_time"]["axis"] == "elapsed"
+    assert data["overlay_time"]["note"] == "every run starts at day 196 00:00: elapsed time is the local clock"
+
+
+def test_energy_is_marked_only_when_the_runs_served_the_same_work(runs, tmp_path):
+    """Less energy for fewer tokens served is no improvement: energy totals are marked only when output tokens
+    changed by less than MARK_THRESHOLD_PCT (else ‡, and J/token is the figure that compares); with the same work,
+    less energy is ✓."""
+    from dcsim.report.compare import MARK_THRESHOLD_PCT
+
+    base, a, _, _ = runs
+    tok, e = a.report["tokens"]["output"], a.report["energy_j"]["facility"]
+    fewer = _variant(base, tmp_path, "fewer", tokens__output=0.9 * tok, energy_j__facility=0.93 * e)
+    table, data = compare([base / "air", fewer])
+    m = data["metrics"]["energy_j.facility"]
+    assert m["delta_pct"][1] == pytest.approx(-7.0) and m["unmarked"] == [None, "work"] and m["mark"] == [None, None]
+    assert _row(table, "Energy, facility").rstrip().endswith("‡")
+    assert "‡ energy of runs that served different work (output tokens changed fewer -10.0 %)" in table
+    same = _variant(base, tmp_path, "same", tokens__output=tok * (1 - MARK_THRESHOLD_PCT / 200),
+                    energy_j__facility=0.93 * e)
+    table, data = compare([base / "air", same])
+    assert data["metrics"]["energy_j.facility"]["mark"] == [None, "better"]
+    assert _row(table, "Energy, facility").rstrip().endswith("✓")
+
+
+def test_slo_changes_within_the_fluid_estimates_seed_noise_are_not_marked(runs, tmp_path):
+    """Two fluid runs: their SLO figures each carry the estimate's seed noise (SEED_BAND_PCT, from docs/slo.md), so a
+    change of up to twice it is not marked (≈): the curtailed day's 'SLO goodput +1.4 % ✓' and 'J/SLO-meeting token
+    −4.9 % ✓' were noise (the reference day at seeds 42 and 43 differs by 6.3 %). Beyond it, marked."""
+    from dcsim.serving.slo_estimate import SEED_BAND_PCT
+
+    base, a, _, _ = runs
+    g = a.report["goodput_tok_s"]
+    inside = _variant(base, tmp_path, "inside", goodput_tok_s=g * (1 + 1.9 * SEED_BAND_PCT / 100))
+    table, data = compare([base / "air", inside])
+    m = data["metrics"]["goodput_tok_s"]
+    assert m["unmarked"] == [None, "slo_noise"] and m["mark"] == [None, None]
+    assert _row(table, "SLO goodput").rstrip().endswith("≈")
+    assert (f"≈ within the fluid SLO estimate's seed noise (each fluid run {SEED_BAND_PCT:g} % either way, so up to "
+            f"{2 * SEED_BAND_PCT:g} % between two; docs/slo.md)") in table
+    outside = _variant(base, tmp_path, "outside", goodput_tok_s=g * (1 + 2.1 * SEED_BAND_PCT / 100))
+    table, data = compare([base / "air", outside])
+    assert data["metrics"]["goodput_tok_s"]["mark"] == [None, "better"]
+    assert _row(table, "SLO goodput").rstrip().endswith("✓")
+
+
+def test_the_seed_band_has_one_home():
+    """compare reads the band from dcsim.serving.slo_estimate (not a copy of the number), and docs/slo.md names it."""
+    import dcsim.report.compare as cmp
+    from dcsim.serving import slo_estimate
+
+    assert cmp.SEED_BAND_PCT is slo_estimate.SEED_BAND_PCT
+    src = Path(cmp.__file__).read_text()
+    band, pair = f"{slo_estimate.SEED_BAND_PCT:g}", f"{2 * slo_estimate.SEED_BAND_PCT:g}"
+    assert not re.search(rf"(?<![\d.]){re.escape(band)} ?%|(?<![\d.]){re.escape(pair)}(?![\d])", src)
+    slo_md = (Path(__file__).resolve().parents[1] / "docs" / "slo.md").read_text()
+    assert "SEED_BAND_PCT" in slo_md and f"±{slo_estimate.SEED_BAND_PCT:g} %" in slo_md
+
+
+def test_slo_figures_across_methods_are_not_marked(runs, tmp_path):
+    """The fluid estimate against request-measured SLO figures of the same physics ('SLO goodput +6.8 % ✓' at fluid
+    vs request fidelity) is no change of the hall: ≠, never ✓/✗, and the table opens with the fidelity and the SLO
+    method of each run; a request run against a request run is marked as before."""
+    base, a, _, _ = runs
+    req = _variant(base, tmp_path, "req", fidelity="request", goodput_tok_s=a.report["goodput_tok_s"] * 1.5)
+    table, data = compare([base / "air", req])
+    for key in ("goodput_tok_s", "slo_attainment"):
+        if key in data["metrics"]:
+            assert data["metrics"][key]["unmarked"][1] in (None, "slo_method")
+    m = data["metrics"]["goodput_tok_s"]
+    assert m["unmarked"] == [None, "slo_method"] and m["mark"] == [None, None]
+    assert _row(table, "SLO goodput").rstrip().endswith("≠")
+    assert [r["slo_method"] for r in data["runs"]] == ["fluid estimate", "request-measured"]
+    fields = {d["field"]: d["values"] for d in data["differences"]}
+    assert fields == {"fidelity": ["fluid", "request"], "SLO method": ["fluid estimate", "request-measured"]}
+    assert table.splitlines()[0] == "NOT LIKE FOR LIKE: the runs differ in fidelity, SLO method"
+    req0 = _variant(base, tmp_path, "req0", fidelity="request")
+    _, data = compare([req0, req])
+    assert data["metrics"]["goodput_tok_s"]["mark"] == [None, "better"]
+    # a hybrid run measures per request too
+    hyb = _variant(base, tmp_path, "hyb", fidelity="hybrid", goodput_tok_s=a.report["goodput_tok_s"] * 1.5)
+    _, data = compare([req0, hyb])
+    assert [d["field"] for d in data["differences"]] == ["fidelity"]
+    assert data["metrics"]["goodput_tok_s"]["mark"] == [None, "better"]
+
+
+def test_seeds_and_starts_that_differ_are_said(runs, tmp_path):
+    """Seed and local start differences head the table and compare.json, with each run's value."""
+    base, *_ = runs
+    other = _variant(base, tmp_path, "other", seed=8, clock={"day_of_year": 196, "hour": 11.0,
+                                                              "start": "2026-07-15T11:00:00"},
+                     duration_s=7200.0, ts_hours=2)
+    ref = _variant(base, tmp_path, "ref", clock={"day_of_year": 196, "hour": 0.0, "start": "2026-07-15T00:00:00"})
+    table, data = compare([ref, other], tmp_path / "out")
+    fields = {d["field"]: d["values"] for d in data["differences"]}
+    assert fields == {"duration": ["24 h", "2 h"], "start": ["2026-07-15 00:00", "2026-07-15 11:00"],
+                      "seed": ["7", "8"]}
+    assert table.splitlines()[0] == "NOT LIKE FOR LIKE: the runs differ in duration, start, seed"
+    saved = json.loads((tmp_path / "out" / "compare.json").read_text())
+    assert saved["differences"] == data["differences"] and saved["like_for_like"] is False
+    assert saved["overlay_time"]["axis"] == "local clock"
+    assert [r["start"] for r in saved["runs"]] == ["2026-07-15 00:00", "2026-07-15 11:00"]
+
+
+def test_overlays_place_runs_at_their_local_start(runs, tmp_path):
+    """chiller-trip's 11:00-13:00 was drawn at 0-2 h beside the reference's midnight (3x its demand 'at 0 h'): runs
+    that start at different local times are drawn at their starts on the local clock; the titles say what differs."""
+    from dcsim.report.compare import load_run, overlay_figures
+
+    base, *_ = runs
+    ref = _variant(base, tmp_path, "ref", clock={"day_of_year": 196, "hour": 0.0, "start": "2026-07-15T00:00:00"})
+    late = _variant(base, tmp_path, "late", src="liquid", duration_s=7200.0, ts_hours=2,
+                    clock={"day_of_year": 196, "hour": 11.0, "start": "2026-07-15T11:00:00"})
+    loaded = [load_run(ref), load_run(late)]
+    figs = overlay_figures(["ref", "late"], loaded)
+    for ax in (figs["compare_rate"].axes[0], figs["compare_power"].axes[0]):
+        lab = "late" if ax is figs["compare_rate"].axes[0] else "late: facility"
+        x, _ = _steps([ln for ln in ax.get_lines() if ln.get_label() == lab][0])
+        assert x[0] == pytest.approx(11.0) and x[-1] == pytest.approx(13.0)   # hours from midnight, local
+        assert ax.get_xlim() == pytest.approx((0.0, 24.0))
+    ax = figs["compare_rate"].axes[-1]
+    assert ax.get_xlabel() == "local time from 2026-07-15 (each run at its own start)"
+    fmt = ax.xaxis.get_major_formatter()
+    assert fmt(11.0, 0) == "11:00" and fmt(13.5, 0) == "13:30"
+    want = "Not like for like (ref / late): duration 24 h / 2 h; start 00:00 / 11:00 (2026-07-15)"
+    assert figs["compare_rate"].get_suptitle() == "Token rate and ceilings, run by run\n" + want
+    assert figs["compare_power"].get_suptitle() == "Facility power, run by run\n" + want
+    assert figs["compare_jpt"].get_suptitle().startswith("Joules per output token, run by run\nNot like for like")
+    # starts on dates further apart than the longest run: laid over one another by the hour of day, and said so
+    jan = _variant(base, tmp_path, "jan", src="liquid", duration_s=7200.0, ts_hours=2,
+                   clock={"day_of_year": 20, "hour": 11.0, "start": "2026-01-20T11:00:00"})
+    figs = overlay_figures(["ref", "jan"], [loaded[0], load_run(jan)])
+    ax = figs["compare_power"].axes[0]
+    x, _ = _steps([ln for ln in ax.get_lines() if ln.get_label() == "jan: facility"][0])
+    assert x[0] == pytest.approx(11.0)
+    assert ax.get_xlabel() == "local hour of day (the runs start on different dates: laid over one another)"
+    # a start unknown: elapsed time, said plainly
+    blind = _variant(base, tmp_path, "blind", src="liquid", clock=None)
+    figs = overlay_figures(["late", "blind"], [loaded[1], load_run(blind)])
+    assert figs["compare_power"].axes[0].get_xlabel() == ("elapsed time (h), each run from its own start: blind gives "
+                                                          "no start time (no clock in report.json)")
+
+
+def test_rate_panels_start_at_zero(three):
+    """The P and Q panels of compare_rate.png started at 130 k / 220 k without saying so: every panel starts at 0."""
+    _, _, figs = three
+    for ax in figs["compare_rate"].axes:
+        assert ax.get_ylim()[0] == 0.0
+
+
+def test_run_colours_are_not_constraint_colours():
+    """Each run colour is far from every constraint colour (the first three were compute blue, power vermillion and
+    cooling green, so the curtailed run's line and the 'P power ceiling' title were both vermillion)."""
+    from matplotlib.colors import to_rgb
+
+    from dcsim.plots import CONSTRAINT_COLORS, RUN_COLORS
+
+    def lab(c):
+        r = np.array(to_rgb(c))
+        r = np.where(r > 0.04045, ((r + 0.055) / 1.055) ** 2.4, r / 12.92)
+        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ r
+        f = np.cbrt(xyz / np.array([0.95047, 1.0, 1.08883]))
+        return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+    assert len(set(RUN_COLORS)) == len(RUN_COLORS) >= 8
+    for run in RUN_COLORS:
+        for name, c in CONSTRAINT_COLORS.items():
+            assert np.linalg.norm(lab(run) - lab(c)) >= 40.0, (run, name)

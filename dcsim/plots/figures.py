@@ -63,9 +63,12 @@ POWER_COLORS: dict[str, str] = {
     "meter": "#7B3294",
 }
 
-#: Colours for runs in overlays (``dcsim compare``) and request classes in latency CDFs.
+#: Colours for runs in overlays (``dcsim compare``) and request classes in latency CDFs: none is a constraint's
+#: colour, nor near one (CIELAB distance >= 40 from each of CONSTRAINT_COLORS; the first three were compute blue,
+#: power vermillion and cooling green, so a run's line read as a constraint): indigo, reddish purple, olive, black,
+#: wine, sand, purple, yellow (Okabe-Ito and Paul Tol's colour-blind-safe palettes).
 RUN_COLORS: tuple[str, ...] = (
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+    "#332288", "#CC79A7", "#999933", "#000000", "#882255", "#DDCC77", "#AA4499", "#F0E442",
 )
 
 #: Matplotlib rc settings applied while a figure is built (readable at a glance).

@@ -13,21 +13,24 @@ import csv
 import json
 import math
 import sys
+import textwrap
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_pct, fmt_si, get_path, stack_caveat,
-                               uncalibrated_caveat)
+from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_duration, fmt_local_time, fmt_pct,
+                               fmt_si, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import SERVED_OVER_C, tied_leaders
 from dcsim.report.write import atomic_write_bytes, read_timeseries
-from dcsim.serving.slo_estimate import slo_caveats
+from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.textio import decode_text, out_folder
 
-__all__ = ["HEADLINE", "compare", "load_run", "add_parser", "run", "main", "CompareError"]
+__all__ = ["HEADLINE", "TOTALS", "SLO_FIGURES", "slo_method", "compare", "load_run", "add_parser", "run", "main",
+           "CompareError"]
 
 #: (key path in report.json, label, unit, display scale, better when "lower"/"higher"/None).
 HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
@@ -57,6 +60,39 @@ HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("binding.share.cooling", "Time cooling-bound", "%", 100.0, None),
     ("binding.n_shifts", "Binding shifts", "", 1.0, None),
 )
+
+
+#: figures summed over the run: of runs with different durations they are not compared (not marked; † in the table)
+TOTALS = frozenset({"tokens.output", "energy_j.facility", "energy_j.it", "energy_j.cooling", "binding.n_shifts"})
+#: total energies: marked only when the runs served the same work (output tokens within MARK_THRESHOLD_PCT), else
+#: less energy may only be fewer tokens served (‡; J/token is the figure that compares the efficiency)
+ENERGY_TOTALS = frozenset({"energy_j.facility", "energy_j.it", "energy_j.cooling"})
+#: figures of the SLO method (the fluid estimate, or counted request by request): not marked across methods (≠),
+#: nor between fluid runs within the estimate's seed noise (≈)
+SLO_FIGURES = frozenset({"joules_per_slo_output_token.facility", "goodput_tok_s", "slo_attainment"})
+#: why a change is shown without ✓/✗: its sign in the table and the note under it (``compare.json``: ``unmarked``)
+UNMARKED: dict[str, tuple[str, str]] = {
+    "duration": ("†", "a total over runs of different durations ({durations}): not marked; compare the rates and "
+                      "per-token figures"),
+    "slo_method": ("≠", "SLO figures of different methods (the fluid estimate against request-measured): not marked; "
+                        "confirm at request fidelity, or compare runs of one fidelity"),
+    "slo_noise": ("≈", "within the fluid SLO estimate's seed noise (each fluid run {band:g} % either way, so up to "
+                       "{pair:g} % between two; docs/slo.md): not marked; compare over seeds or at request fidelity"),
+    "work": ("‡", "energy of runs that served different work (output tokens changed {work}): not marked; "
+                  "J/token compares the efficiency"),
+}
+
+
+def slo_method(report: dict) -> str | None:
+    """How a run's SLO figures were obtained: ``"fluid estimate"`` (fluid fidelity: the sampled queueing estimate of
+    :mod:`dcsim.serving.slo_estimate`), ``"request-measured"`` (request or hybrid fidelity), ``"not estimated"`` (a
+    fluid run without SLO figures), None when the report does not say."""
+    fid = report.get("fidelity")
+    if fid in ("request", "hybrid"):
+        return "request-measured"
+    if fid == "fluid" or str(report.get("slo_method") or "").startswith("fluid"):
+        return "fluid estimate" if _num(report.get("goodput_tok_s")) is not None else "not estimated"
+    return None
 
 
 class CompareError(ValueError):
@@ -156,10 +192,22 @@ def _fmt_val(v: float | None, unit: str) -> str:
 MARK_THRESHOLD_PCT = 0.5
 
 
-def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None) -> str:
+def _mark(d: float | None, pct: float | None, unit: str, better: str | None) -> str | None:
+    """``"better"``, ``"worse"`` or None (no direction, or a change under MARK_THRESHOLD_PCT: percent, or percentage
+    points for figures that are percentages)."""
+    if d is None or d == 0 or not better:
+        return None
+    size = abs(d) if unit == "%" else (abs(pct) if pct is not None else None)
+    if size is None or size < MARK_THRESHOLD_PCT:
+        return None
+    return "better" if (d < 0) == (better == "lower") else "worse"
+
+
+def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None, tag: str | None = None) -> str:
     """``+0.123 (+4.5%) ✓``; percentages change by percentage points (``+3.2 pp ✗``); ✓/✗ say
     whether the change is an improvement, for changes of at least MARK_THRESHOLD_PCT (percent, or
-    percentage points for figures that are percentages)."""
+    percentage points for figures that are percentages). With ``tag`` (a sign of :data:`UNMARKED`) the change is
+    not marked and carries the sign instead."""
     if d is None:
         return "n/a"
     if d == 0:
@@ -167,17 +215,41 @@ def _fmt_delta(d: float | None, pct: float | None, unit: str, better: str | None
     sign = "+" if d > 0 else "-"
     if unit == "%":  # marked when the change is at least MARK_THRESHOLD_PCT percentage points
         txt = f"{sign}{abs(d):.3g} pp"
-        if better and abs(d) >= MARK_THRESHOLD_PCT:
-            txt += " ✓" if (d < 0) == (better == "lower") else " ✗"
-        return txt
-    mag = _fmt_val(abs(d), unit) if unit in ("tok/s", "tok") else f"{abs(d):.3g}"
-    txt = f"{sign}{mag}"
-    if pct is not None:
-        txt += f" ({'+' if pct > 0 else ''}{pct:.1f}%)"
-    if better and pct is not None and abs(pct) >= MARK_THRESHOLD_PCT:
-        good = (d < 0) == (better == "lower")
-        txt += " ✓" if good else " ✗"
-    return txt
+    else:
+        mag = _fmt_val(abs(d), unit) if unit in ("tok/s", "tok") else f"{abs(d):.3g}"
+        txt = f"{sign}{mag}"
+        if pct is not None:
+            txt += f" ({'+' if pct > 0 else ''}{pct:.1f}%)"
+    if tag:
+        return f"{txt} {tag}"
+    mark = _mark(d, pct, unit, better)
+    return txt + ({"better": " ✓", "worse": " ✗"}[mark] if mark else "")
+
+
+def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> str | None:
+    """Why run ``i``'s change in ``key`` against the reference is not marked (a key of :data:`UNMARKED`), or None."""
+    m = metrics[key]
+    d, pct = m["delta"][i], m["delta_pct"][i]
+    if d is None or d == 0:
+        return None
+    ref, run = runs[0], runs[i]
+    if key in TOTALS and not _same(ref["duration_s"], run["duration_s"]):
+        return "duration"
+    if key in SLO_FIGURES:
+        if ref["slo_method"] != run["slo_method"]:
+            return "slo_method"
+        if ref["slo_method"] == "fluid estimate" and pct is not None and abs(pct) <= 2 * SEED_BAND_PCT:
+            return "slo_noise"
+    if key in ENERGY_TOTALS and m["better"]:
+        tok = (metrics.get("tokens.output") or {}).get("delta_pct") or [None] * len(runs)
+        if tok[i] is None or abs(tok[i]) >= MARK_THRESHOLD_PCT:
+            return "work"
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    a, b = _num(a), _num(b)
+    return a is not None and b is not None and abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
 
 def _calibration_label(cal: list | None) -> str:
@@ -242,16 +314,36 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
             share_most = share.get(most) if most else None
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": _calibration_label(get_path(r, "provenance.calibration"))})
+    runs = [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
+             "duration_s": _num(r.get("duration_s")), "start": _start_text(r), "fidelity": r.get("fidelity"),
+             "slo_method": slo_method(r),
+             "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
+             "slo_caveat": "; ".join(slo_caveats(r)) or None}
+            for lab, d, r in zip(labels, dirs, reports)]
+    used: dict[str, None] = {}
+    for key, m in metrics.items():
+        m["unmarked"] = [None] + [_unmarked(key, i, metrics, runs) for i in range(1, len(runs))]
+        m["mark"] = [None] + [None if why else _mark(d, p, m["unit"], m["better"])
+                              for why, d, p in zip(m["unmarked"][1:], m["delta"][1:], m["delta_pct"][1:])]
+        used.update(dict.fromkeys(w for w in m["unmarked"] if w))
+    used = {w: None for w in UNMARKED if w in used}  # the notes in one order
+    alignment = _alignment(reports, labels)
+    differences = _differences(runs, alignment)
     data: dict[str, Any] = {
-        "runs": [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
-                  "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
-                  "slo_caveat": "; ".join(slo_caveats(r)) or None}
-                 for lab, d, r in zip(labels, dirs, reports)],
+        "runs": runs,
         "reference": labels[0],
+        "like_for_like": not differences,
+        "differences": differences,
+        "overlay_time": {"axis": alignment["axis"], "note": alignment["note"]},
         "metrics": metrics,
         "binding": binding,
+        "unmarked_notes": {w: _unmarked_note(w, runs, metrics) for w in used},
     }
     table = _table(labels, metrics, binding)
+    if differences:  # what makes the runs not like for like comes first, before any number is read
+        table = _differences_text(labels, differences) + "\n\n" + table
+    if used:
+        table += "\n\n" + "\n".join(f"{UNMARKED[w][0]} {data['unmarked_notes'][w]}" for w in used)
     caveats = [f"{lab}: {r['calibration_caveat']}" for lab, r in zip(labels, data["runs"]) if r["calibration_caveat"]]
     caveats += [f"{lab}: {c}" for lab, r in zip(labels, reports) for c in slo_caveats(r)]  # one per line
     if caveats:  # the caveat travels with the number (issue 14.6)
@@ -268,6 +360,126 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     return table, data
 
 
+def _start_text(report: dict) -> str | None:
+    """The run's start on its local clock (``2026-07-15 11:00``, ``day 196 11:00``), None when the report has none."""
+    txt = fmt_local_time(0.0, report.get("clock"))
+    return None if txt == "n/a" else txt
+
+
+def _start(report: dict) -> tuple[datetime | None, bool]:
+    """(local start, dated): ``clock.start``, else ``clock.day_of_year`` and ``hour`` in a nominal year (not dated);
+    (None, False) without either."""
+    clock = report.get("clock")
+    if not isinstance(clock, dict):
+        return None, False
+    if clock.get("start"):
+        try:
+            return datetime.fromisoformat(str(clock["start"])).replace(tzinfo=None), True
+        except ValueError:
+            return None, False
+    day, hour = _num(clock.get("day_of_year")), _num(clock.get("hour"))
+    if day is None or hour is None:
+        return None, False
+    return datetime(2001, 1, 1) + timedelta(days=day - 1, hours=hour), False
+
+
+def _alignment(reports: Sequence[dict], labels: Sequence[str]) -> dict[str, Any]:
+    """How the overlays place the runs in time: ``axis`` ``"elapsed"`` (every run from its own start: the starts
+    agree, or one is unknown), ``"local clock"`` (each run at its start on the local clock, runs that overlap or
+    follow one another), ``"hour of day"`` (runs on dates further apart than the longest run, laid over one another
+    by the hour of day); ``offsets_s`` per run from ``origin`` (midnight before the first start), ``dated``,
+    ``note``."""
+    starts = [_start(r) for r in reports]
+    n = len(reports)
+    unknown = [lab for lab, (st, _) in zip(labels, starts) if st is None]
+    if unknown:
+        who = (", ".join(unknown) + " give" + ("s" if len(unknown) == 1 else "")
+               + " no start time (no clock in report.json)")
+        return {"axis": "elapsed", "offsets_s": [0.0] * n, "origin": None, "dated": False, "unknown": who,
+                "note": f"elapsed time, each run from its own start: {who}"}
+    dated = all(d for _, d in starts)
+    if not dated:  # a date and a day of year: compare them as days of year
+        starts = [(datetime(2001, 1, 1) + (st - datetime(st.year, 1, 1)) if d else st, False) for st, d in starts]
+    t = [st for st, _ in starts]
+    if len({x for x in t}) == 1:
+        return {"axis": "elapsed", "offsets_s": [0.0] * n, "origin": t[0], "dated": dated,
+                "note": f"every run starts at {_start_text(reports[0])}: elapsed time is the local clock"}
+    longest = max((_num(r.get("duration_s")) or 0.0) for r in reports)
+    if (max(t) - min(t)).total_seconds() <= longest:
+        origin = min(t).replace(hour=0, minute=0, second=0, microsecond=0)
+        return {"axis": "local clock", "offsets_s": [(x - origin).total_seconds() for x in t], "origin": origin,
+                "dated": dated, "note": "each run drawn at its own start on the local clock"}
+    return {"axis": "hour of day", "offsets_s": [x.hour * 3600.0 + x.minute * 60.0 + x.second for x in t],
+            "origin": None, "dated": dated,
+            "note": "the runs start on dates further apart than the longest run: laid over one another by the local "
+                    "hour of day"}
+
+
+def _differences(runs: list[dict], alignment: dict) -> list[dict]:
+    """What makes the runs not like for like: duration, start (local clock), fidelity, SLO method, seed — each with
+    every run's value and what compare does about it."""
+    out = []
+
+    def add(field: str, values: list, note: str) -> None:
+        out.append({"field": field, "values": values, "note": note})
+
+    durs = [r["duration_s"] for r in runs]
+    if any(not _same(d, durs[0]) for d in durs[1:]):
+        add("duration", [fmt_duration(d) for d in durs],
+            f"totals (energy, output tokens, binding shifts) are not marked ({UNMARKED['duration'][0]}): compare the "
+            "rates and per-token figures")
+    starts = [r["start"] for r in runs]
+    if len(set(starts)) > 1:
+        add("start", [s or "n/a" for s in starts], "overlays: " + alignment["note"])
+    fids = [r["fidelity"] for r in runs]
+    if len(set(fids)) > 1:
+        add("fidelity", [str(f) for f in fids], "the same physics at different resolution (docs/engine.md); the "
+            "SLO figures by different methods")
+    methods = [r["slo_method"] for r in runs]
+    if len(set(methods)) > 1:
+        add("SLO method", [str(m) for m in methods],
+            f"SLO figures across methods are not marked ({UNMARKED['slo_method'][0]})")
+    seeds = [r["seed"] for r in runs]
+    if len(set(map(str, seeds))) > 1:
+        add("seed", [str(x) for x in seeds], "different random draws (arrivals, failures, the fluid SLO estimate's "
+            "samples)")
+    return out
+
+
+def _differences_text(labels: Sequence[str], differences: list[dict]) -> str:
+    lines = ["NOT LIKE FOR LIKE: the runs differ in " + ", ".join(d["field"] for d in differences)]
+    w = max(len(d["field"]) for d in differences)
+    for d in differences:
+        lines.append(f"  {d['field'].ljust(w)}  " + "  |  ".join(f"{lab}: {v}" for lab, v in zip(labels, d["values"])))
+        lines.append(f"  {' ' * w}  {d['note']}")
+    return "\n".join(lines)
+
+
+def _differences_title(labels: Sequence[str], differences: list[dict], width: int = 120) -> str:
+    """A figure title's lines saying what makes the runs not like for like ("" when nothing does): the runs' values
+    in run order, starts on one date as times of day with the date once."""
+    if not differences:
+        return ""
+    parts = []
+    for d in differences:
+        vals = list(d["values"])
+        dates = {v.split(" ")[0] for v in vals}
+        if d["field"] == "start" and all(len(v.split(" ")) == 2 for v in vals) and len(dates) == 1:
+            parts.append("start " + " / ".join(v.split(" ")[1] for v in vals) + f" ({dates.pop()})")
+        else:
+            parts.append(f"{d['field']} " + " / ".join(vals))
+    txt = "Not like for like (" + " / ".join(labels) + "): " + "; ".join(parts)
+    return "\n".join(textwrap.wrap(txt, width))
+
+
+def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
+    sign, text = UNMARKED[why]
+    tok = (metrics.get("tokens.output") or {}).get("delta_pct") or []
+    work = ", ".join(f"{r['label']} {p:+.1f} %" for r, p in zip(runs[1:], tok[1:]) if p is not None) or "unknown"
+    return text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
+                       pair=2 * SEED_BAND_PCT, work=work)
+
+
 def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> str:
     header = ["metric", "unit", labels[0]]
     for lab in labels[1:]:
@@ -275,8 +487,9 @@ def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> 
     rows = [header]
     for m in metrics.values():
         row = [m["label"], m["unit"], _fmt_val(m["values"][0], m["unit"])]
-        for v, d, p in zip(m["values"][1:], m["delta"][1:], m["delta_pct"][1:]):
-            row += [_fmt_val(v, m["unit"]), _fmt_delta(d, p, m["unit"], m["better"])]
+        why = m.get("unmarked") or [None] * len(m["values"])
+        for v, d, p, w in zip(m["values"][1:], m["delta"][1:], m["delta_pct"][1:], why[1:]):
+            row += [_fmt_val(v, m["unit"]), _fmt_delta(d, p, m["unit"], m["better"], UNMARKED[w][0] if w else None)]
         rows.append(row)
     def cell(b: dict, key: str) -> str:
         v = b[key]
@@ -335,11 +548,73 @@ def _lw_thin(i: int, n: int) -> float:
     return 1.0 + 1.6 * (n - 1 - i) / max(n - 1, 1)
 
 
+def _time_base(labels: list[str], reports: list[dict], series: list) -> dict[str, Any]:
+    """The overlays' x axis: ``x(j, t_s)`` (run j's seconds from its start to axis units), ``xlim``, ``xlabel``,
+    ``ticks(ax)``. Runs whose starts differ are placed on the local clock (or laid over one another by the hour of
+    day when their dates are far apart); otherwise each run is drawn from its own start, on elapsed time, and the
+    label says so when a start is unknown."""
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    from dcsim.plots.figures import _span_edges, _time_ticks, time_axis
+
+    al = _alignment(reports, labels)
+    offs = al["offsets_s"]
+    spans = {j: float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for j, _, ts in series}
+    if al["axis"] == "elapsed":
+        span = max(spans.values())
+        t, xlabel = time_axis(np.array([0.0, span]))
+        f = t[-1] / span if span else 1.0
+        if "unknown" in al:  # a start unknown: say that the runs are overlaid on elapsed time
+            xlabel = f"elapsed {xlabel}, each run from its own start: {al['unknown']}"
+        return {"x": lambda j, ts_s: ts_s * f, "xlim": (0.0, float(t[-1])), "xlabel": xlabel, "alignment": al,
+                "ticks": lambda ax: _time_ticks(ax, np.array([0.0, span]))}
+    lo = min(offs[j] for j in spans)
+    hi = max(offs[j] + spans[j] for j in spans)
+    unit = 86400.0 if hi - lo > 4 * 86400 else 3600.0
+    origin, dated, by_hour = al["origin"], al["dated"], al["axis"] == "hour of day"
+    multi_day = hi > 86400.0
+
+    def label(x: float, _pos: Any = None) -> str:
+        minutes = int(round(x * unit / 60.0))
+        day, rem = divmod(minutes, 1440)
+        hm = f"{rem // 60:02d}:{rem % 60:02d}"
+        if by_hour:
+            if unit > 3600:
+                return f"+{day} d" if day else "start day"
+            return hm + (f"\n+{day} d" if day and not rem else "")
+        when = origin + timedelta(minutes=minutes)
+        date = when.strftime("%b %d") if dated else f"day {when.timetuple().tm_yday}"
+        if unit > 3600:
+            return date
+        return hm + (f"\n{date}" if multi_day and not rem else "")
+
+    def ticks(ax: Any) -> None:
+        span_h = (hi - lo) / 3600.0
+        if unit > 3600:
+            ax.xaxis.set_major_locator(MultipleLocator(1 if span_h <= 14 * 24 else 7 if span_h <= 60 * 24 else 30))
+        elif span_h > 3:
+            ax.xaxis.set_major_locator(MultipleLocator(3 if span_h <= 48 else 6))
+        ax.xaxis.set_major_formatter(FuncFormatter(label))
+
+    if by_hour:
+        xlabel = ("local hour of day" if unit == 3600 else "days from each run's start day")
+        xlabel += " (the runs start on different dates: laid over one another)"
+    else:
+        xlabel = f"local time from {origin:%Y-%m-%d}" if dated else f"local time from day {origin.timetuple().tm_yday}"
+        xlabel += " (each run at its own start)"
+    return {"x": lambda j, ts_s: (ts_s + offs[j]) / unit, "xlim": (lo / unit, hi / unit), "xlabel": xlabel,
+            "ticks": ticks, "alignment": al}
+
+
 def overlay_figures(labels: list[str], loaded: list) -> dict:
     """Overlay figures by file stem: ``compare_rate`` (achieved rate and C/P/Q per run),
     ``compare_power`` (facility and IT power, the meter when a battery makes it differ, and the cap, named as in
-    the run's power figure: the cap in force when a curtailment lowers it), ``compare_jpt`` (J/token bars)."""
+    the run's power figure: the cap in force when a curtailment lowers it), ``compare_jpt`` (J/token bars).
+
+    Runs that start at different local times are drawn at their starts on the local clock (``report["clock"]``);
+    when the runs differ in duration, start, fidelity, SLO method or seed, every title says so."""
     import matplotlib
+    from matplotlib.ticker import EngFormatter
 
     from dcsim.plots.figures import (
         CONSTRAINT_COLORS,
@@ -348,13 +623,15 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         _ext,
         _long_run,
         _span_edges,
-        _time_ticks,
         cap_label,
         daily_means,
         new_figure,
-        time_axis,
     )
 
+    reports = [r for r, _ in loaded]
+    runs_info = [{"label": lab, "duration_s": _num(r.get("duration_s")), "start": _start_text(r),
+                  "fidelity": r.get("fidelity"), "slo_method": slo_method(r), "seed": r.get("seed")}
+                 for lab, r in zip(labels, reports)]
     figs = {}
     with matplotlib.rc_context(STYLE):
         # (run index, label, time series) of the runs with a time series; a run keeps its index (its colour in every
@@ -366,18 +643,33 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         if daily:
             series = [(j, lab, daily_means(ts)) for j, lab, ts in series]
         note = " (daily means)" if daily else ""
+        diffs = _differences(runs_info, _alignment(reports, labels))
+
+        def put_title(fig: Any, ax: Any, text: str) -> None:
+            """The figure's title; with runs not like for like, the lines saying how, under it, as the figure's
+            title (over the legend too: an axes title is cut at the axes' width)."""
+            if diffs:
+                width = int(fig.get_figwidth() * 9.5)  # characters of 13-pt bold across the figure
+                fig.suptitle(text + "\n" + _differences_title(labels, diffs, width), fontweight="bold", fontsize=13)
+            elif ax is None:
+                fig.suptitle(text, fontweight="bold", fontsize=13)
+            else:
+                ax.set_title(text)
+
+        grow = 0.25 * (1 + len(_differences_title(labels, diffs, 110).splitlines())) if diffs else 0.0
         # every run by index: (its index among the runs drawn, time series), None for a run without a time series,
         # which gets a legend entry in its colour saying so instead of vanishing from the overlays
         runs = [(j, lab, next(((k, ts) for k, (i, _, ts) in enumerate(series) if i == j), None))
                 for j, lab in enumerate(labels)]
         no_ts = "no time series"
         if series:
-            fig = new_figure(12.0, 9.5)
+            base = _time_base(labels, reports, series)
+            xs = base["x"]
+            fig = new_figure(12.0, 9.5 + grow)
             axes = fig.subplots(4, 1, sharex=True, height_ratios=[1.6, 1, 1, 1])
             panels = [("achieved_tok_s", "achieved (solid) and demand (dashed)"),
                       ("compute_tok_s", "C  compute ceiling"), ("power_tok_s", "P  power ceiling"),
                       ("cooling_tok_s", "Q  cooling ceiling")]
-            span = max(float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for _, _, ts in series)
             for ax, (col, title) in zip(axes, panels):
                 for i, lab, drawn in runs:
                     if drawn is None:
@@ -385,8 +677,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                             ax.plot([], [], color=RUN_COLORS[i % len(RUN_COLORS)], lw=1.4, label=f"{lab}: {no_ts}")
                         continue
                     k, ts = drawn
-                    t, xlabel = time_axis(np.array([0.0, span]))
-                    tt = ts["t_s"] * (t[-1] / span if span else 1.0)
+                    tt = xs(i, ts["t_s"])
                     y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
                     if y is None:
                         continue
@@ -399,19 +690,16 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 ax.set_title(title, loc="left", fontsize=11.5,
                              color=CONSTRAINT_COLORS.get(name, "#111111"))
                 ax.set_ylabel("tok/s")
-                from matplotlib.ticker import EngFormatter
-
                 ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # as many places as the ticks need (places=0 printed "4M 4M 3M")
-                if col == "achieved_tok_s":
-                    ax.set_ylim(bottom=0)
-            _time_ticks(axes[-1], np.array([0.0, span]))
-            axes[-1].set_xlim(0, t[-1])
+                ax.set_ylim(bottom=0)  # every panel from 0: a ceiling's axis from 130 k magnified its swings unsaid
+            base["ticks"](axes[-1])
+            axes[-1].set_xlim(*base["xlim"])
             axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-            axes[-1].set_xlabel(xlabel)
-            fig.suptitle("Token rate and ceilings, run by run" + note, fontweight="bold", fontsize=13)
+            axes[-1].set_xlabel(base["xlabel"])
+            put_title(fig, None, "Token rate and ceilings, run by run" + note)
             figs["compare_rate"] = fig
 
-            fig = new_figure(12.0, 5.0)
+            fig = new_figure(12.0, 5.0 + grow)
             ax = fig.subplots()
             peak = max(float(np.nanmax(ts.get("facility_power_w", [0.0]))) for _, _, ts in series)
             scale, unit = (1e-6, "MW") if peak >= 1e6 else (1e-3, "kW")
@@ -422,8 +710,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 k, ts = drawn
                 if "facility_power_w" not in ts:
                     continue
-                t, xlabel = time_axis(np.array([0.0, span]))
-                tt = ts["t_s"] * (t[-1] / span if span else 1.0)
+                tt = xs(i, ts["t_s"])
                 c = RUN_COLORS[i % len(RUN_COLORS)]
                 ax.step(_span_edges(tt), _ext(ts["facility_power_w"] * scale), where="post", color=c,
                         lw=_lw(k, len(series)), label=f"{lab}: facility", alpha=0.9)
@@ -442,15 +729,15 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                             lw=_lw_thin(k, len(series)), ls="--",
                             label=f"{lab}: {cap_label(cap)}")
             ax.set_ylim(bottom=0)
-            _time_ticks(ax, np.array([0.0, span]))
-            ax.set_xlim(0, t[-1])
+            base["ticks"](ax)
+            ax.set_xlim(*base["xlim"])
             ax.set_ylabel(f"power ({unit})")
-            ax.set_xlabel(xlabel)
-            ax.set_title("Facility power, run by run" + note)
+            ax.set_xlabel(base["xlabel"])
+            put_title(fig, ax, "Facility power, run by run" + note)
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
             figs["compare_power"] = fig
 
-        fig = new_figure(max(7.5, 2.0 + 1.6 * len(labels)), 5.0)
+        fig = new_figure(max(7.5, 2.0 + 1.6 * len(labels)), 5.0 + 2 * grow)
         ax = fig.subplots()
         levels = ["gpu", "it", "facility"]
         width = 0.8 / len(labels)
@@ -466,7 +753,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                                 textcoords="offset points", ha="center", va="bottom", fontsize=9)
         ax.set_xticks(x, ["GPU", "IT", "facility"])
         ax.set_ylabel("energy per output token (J/token)")
-        ax.set_title("Joules per output token, run by run")
+        put_title(fig, ax, "Joules per output token, run by run")
         ax.grid(False, axis="x")
         ax.legend(loc="upper left", frameon=False)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.1)
