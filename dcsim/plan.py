@@ -36,7 +36,7 @@ from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
 from dcsim.metrics.fmt import calibration_caveat
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
-from dcsim.serving.slo_estimate import slo_caveats
+from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import excerpt, parse_quantity
 
@@ -793,11 +793,11 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     return out
 
 
-#: SLO-meeting outputs within this share of the best are a tie (the fluid SLO estimate's spread across seeds: the
-#: reference day's met SLO reads 53.3-56.8 k tok/s over seeds 42-45, README, about ±3 %); the planner then takes the
-#: fewest GPUs. Until 2026-12-04 it took the largest figure: 320 over 288 GPUs for 2 tok/s (0.002 %), and 416 over
-#: 320 with power-down for 1e-10 tok/s (the audit of fidelities, finding 7)
-GOODPUT_TIE_REL = 0.03
+#: SLO-meeting outputs within this share of the best are a tie: the fluid SLO estimate's spread across seeds
+#: (:data:`dcsim.serving.slo_estimate.SEED_BAND_PCT`); the planner then takes the fewest GPUs. Until 2026-12-04 it
+#: took the largest figure: 320 over 288 GPUs for 2 tok/s (0.002 %), and 416 over 320 with power-down for 1e-10 tok/s
+#: (the audit of fidelities, finding 7)
+GOODPUT_TIE_REL = SEED_BAND_PCT / 100.0
 
 
 def _fewest_within_tie(rows: list[dict], key: str) -> dict:
