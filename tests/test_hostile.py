@@ -523,6 +523,8 @@ def _state(out: Path) -> str:
     assert n_rows == round(rep["duration_s"] / rep["tick_s"])  # CSV and report from the same run
     if "PARTIAL" in names:
         assert rep["partial"] is True
+        # said with the numbers, first (dcsim.run returned a partial run silently: the audit of the API)
+        assert rep["warnings"][0].startswith("PARTIAL: the run was interrupted after"), rep["warnings"]
         return "partial"
     assert rep["partial"] is False
     return "complete"
@@ -1163,3 +1165,50 @@ def test_a_weather_csv_that_does_not_cover_the_run(tmp_path, capsys, body, extra
         assert "facility.weather.path" not in err, err
     else:
         assert "facility.weather.path:" in err and words in err and "w.csv" in err and "wrap: true" in err, err
+
+
+def _faulted_scenario():
+    from conftest import small_scenario
+
+    return small_scenario(duration="2 h", faults=[{"kind": "curtailment", "start": "30 min", "duration": "30 min",
+                                                   "fraction": 0.5}])
+
+
+@pytest.mark.parametrize("which", [1, 2])
+def test_an_interrupted_faulted_run_stops_cleanly(monkeypatch, which):
+    """Ctrl-C in the fault-free baseline stops the run (KeyboardInterrupt: the CLI's exit 130); in the faulted run
+    the partial run is returned without fault costs, said in its warnings. It ended in "faulted and baseline runs
+    have different ticks", an internal error, exit 70 (the audit of the API, finding 3)."""
+    import importlib
+
+    er = importlib.import_module("dcsim.engine.run")  # the module (dcsim.engine.run is also the function's name)
+    real, calls = er.run_models, []
+
+    def interrupted_at(m, progress=None):
+        res = real(m, progress=progress)
+        calls.append(1)
+        if len(calls) == which:
+            res.record.partial = True
+            res.refresh()
+        return res
+
+    monkeypatch.setattr(er, "run_models", interrupted_at)
+    if which == 1:
+        with pytest.raises(KeyboardInterrupt):
+            er.run_with_faults(_faulted_scenario())
+    else:
+        res = er.run_with_faults(_faulted_scenario())
+        assert res.report["partial"] and res.report["faults"] == []
+        assert any("faults' costs" in w for w in res.report["warnings"])
+
+
+def test_a_result_carries_its_caveats():
+    """Result.caveats and its repr say what the CLI and the HTML put first (the audit of the API: an MI300X run's
+    repr read like a calibrated H100 run's)."""
+    from conftest import small_scenario
+
+    res = dcsim.run(small_scenario(duration="10 min", **{"racks.0.node.gpu": "MI300X"}))
+    assert res.caveats and any("MI300X" in c for c in res.caveats), res.caveats
+    assert f"{len(res.caveats)} caveat" in repr(res)
+    cal = dcsim.run(small_scenario(duration="10 min"))
+    assert cal.caveats == [] and "caveat" not in repr(cal)

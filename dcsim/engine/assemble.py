@@ -472,6 +472,9 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     demand_tok = float(np.sum(ts["demand_tok_s"]) * dt)
     log = raw["controller_log"]
     warnings = list(m.warnings)
+    if raw["interrupted"]:  # said with the numbers: dcsim.run returns the partial run (the audit of the API: silent)
+        warnings.insert(0, f"PARTIAL: the run was interrupted after {duration / 3600:.3g} h of "
+                           f"{float(sc.duration) / 3600:.3g} h simulated; every figure covers only that part")
     meter = ts.get("meter_power_w", ts["facility_power_w"])
     over = meter > ts["interconnect_w"] * (1 + 1e-9)
     exceeded_s = float(np.count_nonzero(over) * dt)

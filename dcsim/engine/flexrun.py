@@ -69,5 +69,8 @@ def add_flexibility_baseline(sc, res, run_models):
     base_sc = sc.model_copy(update={"deferrable": None,
                                     "facility": sc.facility.model_copy(update={"storage": None})})
     base = run_models(build_models(base_sc))
+    if base.record.partial:  # interrupted in the baseline: no like-for-like comparison
+        res.record.warnings.append("interrupted in the flexibility baseline: the `flexibility` block is not computed")
+        return res.refresh()
     res.record.flexibility = flexibility_block(res, base, sc)
     return res.refresh()

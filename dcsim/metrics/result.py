@@ -56,8 +56,24 @@ class Result:
         """Binding constraint name per tick."""
         return [BINDING_NAMES[int(c)] for c in self.timeseries["binding"]]
 
+    @property
+    def caveats(self) -> list[str]:
+        """What the numbers carry, as the CLI summary and the HTML put it first: a partial (interrupted) run, the
+        node calibration (groups not fitted to their own measurements, with the expected error band; extrapolated;
+        older serving stack) and the SLO figures' caveats (tail near the ceiling, known gaps). Empty when none."""
+        from dcsim.metrics.fmt import calibration_caveat
+        from dcsim.serving.slo_estimate import slo_caveats
+
+        rep = self.report
+        out = [w for w in rep.get("warnings") or [] if isinstance(w, str) and w.startswith("PARTIAL:")]
+        cal = calibration_caveat((rep.get("provenance") or {}).get("calibration"))
+        out += [c.strip() for c in cal.split(" | ")] if cal else []
+        return out + slo_caveats(rep)
+
     def __repr__(self) -> str:
         r = self.record
-        return (f"Result({r.scenario!r}: {r.throughput_tok_s.output:.4g} tok/s, "
+        n = len(self.caveats)
+        return (f"Result({r.scenario!r}{' PARTIAL' if r.partial else ''}: {r.throughput_tok_s.output:.4g} tok/s, "
                 f"{r.joules_per_output_token.facility:.4g} J/tok facility, PUE {r.pue:.3f}, "
-                f"binding share {r.binding.share})")
+                f"binding share {r.binding.share}" + (f"; {n} caveat{'s' * (n > 1)}: see .caveats" if n else "") + ")")
+
