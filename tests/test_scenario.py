@@ -199,3 +199,21 @@ def test_report_shape_knows_every_report_key(path, sets):
     from dcsim.metrics.expect import _ANY
     unchecked = sorted(k for k, v in shape.items() if v == _ANY)
     assert unchecked == ["notes", "warnings"], unchecked
+
+
+def test_a_mapping_override_merges_unless_it_names_another_kind():
+    """{"facility": {"interconnect": ...}} keeps the scenario's plant and weather (it replaced the whole section,
+    silently: J/token 2.52 -> 2.17 and no cooling limit on the reference hall; the audit of the API, finding 1);
+    a mapping naming another kind replaces; one string is refused, not read character by character."""
+    from dcsim.scenario import ScenarioError, apply_overrides, read_yaml
+
+    raw = read_yaml(ROOT / "scenarios" / "reference.yaml")
+    a = apply_overrides(raw, {"facility": {"interconnect": "600 kW"}})
+    assert a["facility"]["interconnect"] == "600 kW"
+    assert a["facility"]["cooling"] == raw["facility"]["cooling"] and a["facility"]["weather"] == raw["facility"]["weather"]
+    b = apply_overrides(raw, {"racks.0.node": {"gpu": "B200"}})
+    assert b["racks"][0]["node"]["tensor_parallel"] == raw["racks"][0]["node"]["tensor_parallel"]
+    c = apply_overrides(raw, {"facility.weather": {"kind": "constant", "t_db": 25}})
+    assert c["facility"]["weather"] == {"kind": "constant", "t_db": 25}
+    with pytest.raises(ScenarioError, match="got one string"):
+        apply_overrides(raw, "facility.interconnect=350 kW")
