@@ -350,9 +350,11 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         _span_edges,
         _time_ticks,
         cap_label,
+        clock_axis,
         daily_means,
         new_figure,
         time_axis,
+        time_scale,
     )
 
     figs = {}
@@ -366,6 +368,14 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         if daily:
             series = [(j, lab, daily_means(ts)) for j, lab, ts in series]
         note = " (daily means)" if daily else ""
+        # one local clock when every run drawn starts at the same moment; else elapsed time from each run's start
+        clocks = [rep.get("clock") for j, (rep, _) in enumerate(loaded) if any(i == j for i, _, _ in series)]
+        clock = clocks[0] if clocks and all(c == clocks[0] for c in clocks) else None
+
+        def x_axis(ax, span: float, xlabel: str) -> None:
+            if not clock_axis(ax, time_scale(np.array([0.0, span]))[0], clock):
+                ax.set_xlabel(xlabel.replace("from start", "from each run's start"))
+                _time_ticks(ax, np.array([0.0, span]))
         # every run by index: (its index among the runs drawn, time series), None for a run without a time series,
         # which gets a legend entry in its colour saying so instead of vanishing from the overlays
         runs = [(j, lab, next(((k, ts) for k, (i, _, ts) in enumerate(series) if i == j), None))
@@ -404,10 +414,9 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # as many places as the ticks need (places=0 printed "4M 4M 3M")
                 if col == "achieved_tok_s":
                     ax.set_ylim(bottom=0)
-            _time_ticks(axes[-1], np.array([0.0, span]))
             axes[-1].set_xlim(0, t[-1])
+            x_axis(axes[-1], span, xlabel)
             axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-            axes[-1].set_xlabel(xlabel)
             fig.suptitle("Token rate and ceilings, run by run" + note, fontweight="bold", fontsize=13)
             figs["compare_rate"] = fig
 
@@ -442,10 +451,9 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                             lw=_lw_thin(k, len(series)), ls="--",
                             label=f"{lab}: {cap_label(cap)}")
             ax.set_ylim(bottom=0)
-            _time_ticks(ax, np.array([0.0, span]))
             ax.set_xlim(0, t[-1])
+            x_axis(ax, span, xlabel)
             ax.set_ylabel(f"power ({unit})")
-            ax.set_xlabel(xlabel)
             ax.set_title("Facility power, run by run" + note)
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
             figs["compare_power"] = fig
