@@ -150,11 +150,17 @@ def cmd_tpf(args) -> int:
 
         print(json_text(rep, indent=2, sort_keys=True))
         return 0
+    from dcsim.metrics.fmt import fmt_duration, fmt_local_short, fmt_local_time
+
+    clock = sc.clock_block()
     print(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
           f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")
+    print(f"local clock: start {fmt_local_time(0.0, clock)}, {fmt_duration(sc.duration)}; each moment below at its "
+          "local time")
     for label, r in rep["moments"].items():
         x = r["crossover"]
-        print(f"\n[{label}: {r['operating_point']}] t = {r['t_s'] / 3600:.2f} h, outdoor {r['t_out_c']:.1f} degC (wet-bulb {r['t_wb_c']:.1f})")
+        print(f"\n[{label}: {r['operating_point']}] at {fmt_local_short(r['t_s'], clock, sc.duration)}, "
+              f"outdoor {r['t_out_c']:.1f} degC (wet-bulb {r['t_wb_c']:.1f})")
         print(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
         print(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
         print(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")

@@ -27,7 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dcsim.plan import _models, _raw_and_dir, scenario_moments, with_interconnect
+from dcsim.metrics.fmt import fmt_local_short
+from dcsim.plan import _models, _raw_and_dir, moment_text, scenario_moments, with_interconnect
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["PhaseDiagram", "phase_diagram", "plot_phase", "CONSTRAINT_COLORS", "FAST_AXES"]
@@ -258,7 +259,8 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
 
     pd = PhaseDiagram(xp, yp, xv, yv, num_axis(xp, xv, kx), num_axis(yp, yv, ky), code, **out,
                       moment={"index": i, "t_s": float(mom0["t_s"][i]), "t_out_c": float(mom0["t_db_c"][i]),
-                              "t_wb_c": float(mom0["t_wb_c"][i]), "demand_tok_s": float(mom0["demand_tok_s"][i])},
+                              "t_wb_c": float(mom0["t_wb_c"][i]), "demand_tok_s": float(mom0["demand_tok_s"][i]),
+                              "local_time": fmt_local_short(float(mom0["t_s"][i]), m0.scenario.clock_block())},
                       demand_mode=demand)
     if simulate:
         pd.sim = _simulate(pd, raw, bdir, m0, simulate, (kx, ky), gpus0, scale0)
@@ -379,13 +381,14 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
     # corner of notebook 04's map, the very region it names)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     mo = pd.moment
+    when = moment_text(mo)
     if pd.demand_mode == "full":
         dm = "full load"
     elif pd.demand_mode == "scenario":
         dm = f"demand {mo['demand_tok_s'] / 1e3:,.0f}k tok/s"
     else:
         dm = f"demand {float(pd.demand_mode) / 1e3:,.0f}k tok/s"
-    ax.set_title(title or f"Binding constraint — t = {mo['t_s'] / 3600:.1f} h, {mo['t_out_c']:.1f} degC, {dm}",
+    ax.set_title(title or f"Binding constraint — {when}, {mo['t_out_c']:.1f} degC, {dm}",
                  fontsize=10)
     if fig.get_layout_engine() is None:  # a caller's figure without a layout engine
         fig.tight_layout()

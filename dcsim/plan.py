@@ -34,7 +34,7 @@ import numpy as np
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
-from dcsim.metrics.fmt import calibration_caveat
+from dcsim.metrics.fmt import calibration_caveat, fmt_local_short
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
@@ -136,9 +136,20 @@ def _ratio_margin(nxt: float, base: float) -> float | None:
     return float(nxt / base - 1.0) if base > 0 and math.isfinite(nxt / base) else None
 
 
-def _moment_info(mom: dict, i: int) -> dict:
-    return {"t_s": float(mom["t_s"][i]), "t_out_c": float(mom["t_db_c"][i]), "t_wb_c": float(mom["t_wb_c"][i]),
-            "demand_tok_s": float(mom["demand_tok_s"][i])}
+def _moment_info(mom: dict, i: int, m=None) -> dict:
+    """Moment ``i``: its time (s from the run's start), temperatures, demand and, with the models ``m``, its
+    ``local_time`` on the scenario's clock (``MM-DD HH:MM``: a weather-year moment can fall on any day)."""
+    t = float(mom["t_s"][i])
+    out = {"t_s": t, "t_out_c": float(mom["t_db_c"][i]), "t_wb_c": float(mom["t_wb_c"][i]),
+           "demand_tok_s": float(mom["demand_tok_s"][i])}
+    if m is not None:
+        out["local_time"] = fmt_local_short(t, m.scenario.clock_block())
+    return out
+
+
+def moment_text(mo: dict) -> str:
+    """A moment of a plan answer as printed: its local time, else the elapsed time, said so (a hand-built answer)."""
+    return f"{mo['local_time']} local" if mo.get("local_time") else fmt_local_short(mo.get("t_s"), None)
 
 
 # --------------------------------------------------------------------------- questions
@@ -203,7 +214,7 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
     else:
         out.update(binding=nxt, next_binding="compute", margin=float(-h[i]),
                    note="even one rack at full load exceeds the power or cooling budget")
-    out["moment"] = _moment_info(mom, i)
+    out["moment"] = _moment_info(mom, i, m0)
     out["closed_form_evaluations"] = evals["n"]
     return out
 
@@ -228,7 +239,7 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     return {"overrides": {"workload.arrivals.scale": scale}, "scale": scale, "scale_ratio": float(ratio[i]),
             "peak_demand_tok_s": float(np.max(d) * ratio[i]), "mean_demand_tok_s": float(np.mean(d) * ratio[i]),
             "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
-            "moment": _moment_info(mom, i), "closed_form_evaluations": 1}
+            "moment": _moment_info(mom, i, m0), "closed_form_evaluations": 1}
 
 
 def _max_demand_pools(m0, mom) -> dict:
@@ -278,7 +289,7 @@ def _max_demand_pools(m0, mom) -> dict:
             "peak_demand_tok_s": float(np.max(d) * x), "mean_demand_tok_s": float(np.mean(d) * x),
             "binding": binding, "binding_pool": m0.pools[p].name, "ceilings": at, "pool_ceilings": own,
             "next_binding": nxt,
-            "margin": marg, "moment": _moment_info(mom, i), "closed_form_evaluations": evals["n"],
+            "margin": marg, "moment": _moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
             "note": f"several model pools: the largest demand every pool serves in full at every moment; pool "
                     f"{m0.pools[p].name!r} falls short first ({binding}-bound; its own C {own['compute_tok_s']:,.0f}, P "
                     f"{own['power_tok_s']:,.0f}, Q {own['cooling_tok_s']:,.0f} tok/s, and the next constraint is its "
@@ -328,7 +339,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
            "racks": count, "gpus": count * gpr, "binding": binding, "ceilings": at,
            "next_binding": nxt, "margin": marg, "next_binding_below": "power",
            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
-           "moment": _moment_info(mom, i), "closed_form_evaluations": evals["n"],
+           "moment": _moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
            "it_budget_power_w": float(np.asarray(r["it_budget_power_w"]).ravel()[i])}
     sc_pc = m0.scenario.facility.power_chain
     follows = sc_pc is None or sc_pc.ups_rating is None or sc_pc.transformer_rating is None
@@ -348,9 +359,9 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
                        "the delivery chain's no-load losses (UPS and transformer ratings follow it by default)")
     if binding != "cooling" and hot.any():
         j = int(np.argmin(hq))
-        mo = _moment_info(mom, j)
+        mo = _moment_info(mom, j, m0)
         out["cooling_note"] = (f"cooling binds at full load on {100 * out['cooling_binds_share']:.1f} % of the moments "
-                               f"(the worst at t = {mo['t_s'] / 3600:.2f} h, outdoor {mo['t_out_c']:.1f} degC, "
+                               f"(the worst at {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC, "
                                f"{100 * -float(hq[j]):.1f} % short of the fleet's full-load heat): there the fleet does not "
                                "run at full load at any interconnect; only more heat rejection raises its output there")
     return out
@@ -964,7 +975,8 @@ def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: 
     return {"fidelity": fid, "window_s": float(window), "tick_s": base["controller"]["tick"],
             "faults_held": [f.get("kind", "?") for f in base["faults"]],
             "moment": {"t_s": float(ts["t_s"][i]), "t_out_c": float(ts["t_out_c"][i]),
-                       "demand_tok_s": float(ts["demand_tok_s"][i])},
+                       "demand_tok_s": float(ts["demand_tok_s"][i]),
+                       "local_time": fmt_local_short(float(ts["t_s"][i]), m.scenario.clock_block())},
             "runs": runs, "spread": spread, "confirmed": all(rr["meets"] for rr in runs),
             "fluid_window": {"targets": _meets(targets, flu)[1], "slo_attainment": flu.get("slo_attainment")}}
 
@@ -1030,7 +1042,7 @@ def format_targets(r: dict) -> str:
         c = r["confirm"]
         mo = c["moment"]
         lines.append(f"  confirmation: {len(c['runs'])} {c['fidelity']}-fidelity runs of a {c['window_s'] / 60:g}-min "
-                     f"steady window at t = {mo['t_s'] / 3600:.2f} h ({mo['t_out_c']:.1f} degC, "
+                     f"steady window at {moment_text(mo)} ({mo['t_out_c']:.1f} degC, "
                      f"{mo['demand_tok_s']:,.0f} tok/s demanded"
                      + (f"; in force there and held through the window: {', '.join(c['faults_held'])}"
                         if c.get("faults_held") else "") + "):")
@@ -1090,7 +1102,7 @@ def format_plan(r: dict) -> str:
     else:
         lines.append(f"  answer: interconnect {fq(round_sig(r['interconnect_w'], 4, up=True), 'power')} for "
                      f"{r['gpus']:,} GPUs at full load")
-    lines.append(f"  critical moment: t = {mo['t_s'] / 3600:.2f} h, outdoor {mo['t_out_c']:.1f} degC")
+    lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
     if "headroom" in r:
         hd = r["headroom"]
         lines.append(f"  IT-power headroom over the fleet at full load: power {100 * hd['power']:.1f} %, "

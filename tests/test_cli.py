@@ -18,6 +18,7 @@ def test_run_writes_report_and_prints_summary(tmp_path, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "J / output token" in text and "Binding constraint" in text
+    assert text.splitlines()[0].endswith("start 2026-07-15 00:00")  # every moment below is on that clock
     rep = json.loads((out / "report.json").read_text())
     assert rep["seed"] == 5 and rep["duration_s"] == pytest.approx(3 * 3600)
     e = rep["energy_j"]
@@ -75,6 +76,19 @@ def test_tpf_prints_ceilings_and_crossovers(capsys):
     m = rep["moments"]["peak_demand"]
     assert m["achieved_tok_s"] == pytest.approx(min(m["demand_tok_s"], m["compute_tok_s"], m["power_tok_s"], m["cooling_tok_s"]))
     assert m["crossover"]["interconnect_w"] > 0
+
+
+def test_tpf_names_its_moments_on_the_local_clock(capsys):
+    """chiller-trip starts 2026-07-15 11:00: its moments printed "t = 2.00 h" (a planner's 2 a.m.). The start is
+    stated and each moment is at its local time; --json keeps t_s in seconds from the start."""
+    trip = str(ROOT / "scenarios" / "chiller-trip.yaml")
+    assert main(["tpf", trip]) == 0
+    out = capsys.readouterr().out
+    assert "local clock: start 2026-07-15 11:00, 2 h" in out
+    assert "[hottest: the tick of highest outdoor dry-bulb temperature] at 12:59, outdoor" in out
+    assert "t = " not in out
+    assert main(["tpf", trip, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["moments"]["hottest"]["t_s"] == pytest.approx(7195.0)
 
 
 @pytest.mark.parametrize("argv", [

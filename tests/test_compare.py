@@ -215,7 +215,8 @@ def test_overlay_rate_panels_draw_each_run_in_its_colour(three):
                 assert len(dashed) == 1
                 np.testing.assert_array_equal(_steps(dashed[0])[1], ts["demand_tok_s"])
     assert not np.array_equal(loaded[0][1]["compute_tok_s"], loaded[2][1]["compute_tok_s"])  # runs tell apart
-    assert axes[-1].get_xlabel() == "time (h)" and axes[-1].get_xlim() == pytest.approx((0.0, 24.0))
+    # the runs share one clock: the axis is its local time (x stays hours from the start)
+    assert axes[-1].get_xlabel() == "local time, day 196" and axes[-1].get_xlim() == pytest.approx((0.0, 24.0))
     leg = axes[0].get_legend()
     assert [t.get_text() for t in leg.get_texts()] == labels
     assert [_rgb(h.get_color()) for h in leg.legend_handles] == [_rgb(c) for c in RUN_COLORS[:3]]
@@ -230,7 +231,7 @@ def test_overlay_power_draws_each_run_in_kw_or_mw(three):
 
     labels, loaded, figs = three
     ax = figs["compare_power"].axes[0]
-    assert ax.get_ylabel() == "power (kW)" and ax.get_xlabel() == "time (h)"
+    assert ax.get_ylabel() == "power (kW)" and ax.get_xlabel() == "local time, day 196"
     assert ax.get_xlim() == pytest.approx((0.0, 24.0))
     want = []
     for i, (lab, (_, ts)) in enumerate(zip(labels, loaded)):
@@ -350,7 +351,7 @@ def test_overlays_beyond_two_weeks_are_daily_means(three):
     rate, power = figs["compare_rate"], figs["compare_power"]
     assert rate.get_suptitle() == "Token rate and ceilings, run by run (daily means)"
     assert power.axes[0].get_title() == "Facility power, run by run (daily means)"
-    assert rate.axes[-1].get_xlabel() == power.axes[0].get_xlabel() == "time (days)"
+    assert rate.axes[-1].get_xlabel() == power.axes[0].get_xlabel() == "local date (day of the year)"
     for (lab, (_, ts)), days in zip(zip(labels, long), (20, 3)):
         for ax, label, col, scale in ((rate.axes[0], lab, "achieved_tok_s", 1.0),
                                       (rate.axes[2], lab, "power_tok_s", 1.0),
@@ -718,3 +719,17 @@ def test_run_colours_are_not_constraint_colours():
     for run in RUN_COLORS:
         for name, c in CONSTRAINT_COLORS.items():
             assert np.linalg.norm(lab(run) - lab(c)) >= 40.0, (run, name)
+def test_overlays_on_different_clocks_run_from_each_runs_start(three):
+    """Runs starting at different local times share no clock: the overlay's axis is elapsed time and says from
+    whose start (one clock would put a run's 11:00 under another's midnight); runs on one clock read it."""
+    from dcsim.report.compare import overlay_figures
+
+    labels, loaded, _ = three
+    moved = [(dict(loaded[0][0], clock={"start": "2026-07-15T11:00:00", "day_of_year": 196, "hour": 11.0}),
+              loaded[0][1]), loaded[1]]
+    figs = overlay_figures(labels[:2], moved)
+    assert figs["compare_rate"].axes[-1].get_xlabel() == "hours from each run's start"
+    assert figs["compare_power"].axes[0].get_xlabel() == "hours from each run's start"
+    same = [(dict(rep, clock={"start": "2026-07-15T11:00:00"}), ts) for rep, ts in loaded[:2]]
+    ax = overlay_figures(labels[:2], same)["compare_power"].axes[0]
+    assert ax.get_xlabel() == "local time, 2026-07-15 to 07-16" and ax.get_xticklabels()[0].get_text() == "12:00"

@@ -22,3 +22,26 @@ def test_latencies_below_a_thousand_seconds_keep_their_short_form():
 def test_unit_boundaries_round_before_choosing_the_unit():
     assert fmt_time(0.9996) == "1 s" and fmt_time(0.0009996) == "1 ms"  # were "1e+03 ms", "1e+03 µs"
     assert fmt_time(0.0) == "0 s"
+
+
+def test_moments_print_in_the_scenario_local_clock():
+    """A moment 7,195 s into chiller-trip (start 2026-07-15 11:00) printed "01:59:55": a planner read 2 a.m. on a
+    hot afternoon. Moments print on the local clock: HH:MM in a run of a day or less, MM-DD HH:MM beyond (day N
+    without a start date); without a clock, elapsed time that says so."""
+    from dcsim.metrics.fmt import fmt_local_short, fmt_local_time, fmt_local_window
+
+    trip = {"start": "2026-07-15T11:00:00", "day_of_year": 196, "hour": 11.0}
+    assert fmt_local_short(7195.0, trip, 7200.0) == "12:59"
+    assert fmt_local_short(7195.0, trip, 30 * 86400.0) == fmt_local_short(7195.0, trip) == "07-15 12:59"
+    assert fmt_local_time(0.0, trip) == "2026-07-15 11:00"
+    assert fmt_local_window(600.0, 3000.0, trip, 7200.0) == "11:10–11:50"
+    assert fmt_local_window(600.0, 3000.0, trip) == "07-15 11:10–11:50"  # one day named once
+    assert fmt_local_window(600.0, 90000.0, trip) == "07-15 11:10–07-16 12:00"
+    year = {"start": "2025-01-01T00:00:00", "day_of_year": 1, "hour": 0.0}
+    assert fmt_local_short(355 * 86400 + 14 * 3600 + 7 * 60 + 30, year, 8760 * 3600.0) == "12-22 14:07"
+    undated = {"day_of_year": 196, "hour": 0.0}
+    assert fmt_local_short(3600.0, undated, 86400.0) == "01:00"
+    assert fmt_local_short(3600.0, undated, 2 * 86400.0) == "day 196 01:00"
+    assert fmt_local_short(6530.0, None, 7200.0) == "01:48:50 from the start"
+    assert fmt_local_window(6530.0, 6840.0, None) == "01:48:50–01:54:00 from the start"
+    assert fmt_local_short(None, trip) == "n/a"

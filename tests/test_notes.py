@@ -105,7 +105,12 @@ def test_an_alternation_of_two_labels_is_one_noted_window():
     b[100:140] = 3  # cooling ...
     b[101:140:2] = 2  # ... alternating with power every tick: 39 shifts in 100-140
     (note,) = alternation_notes({"binding": b, "t_s": t})
-    assert note.startswith("power and cooling alternate: 39 of the run's 43 shifts fall between 00:16:50 and 00:23:10")
+    assert note.startswith("power and cooling alternate: 39 of the run's 43 shifts fall in 00:16:50–00:23:10 from the "
+                           "start")  # no clock known: elapsed, and it says so
+    # with the scenario's clock the window is in local time (a run starting 11:00: 11:16–11:23, not 00:16–00:23)
+    (local,) = alternation_notes({"binding": b, "t_s": t}, {"start": "2026-07-15T11:00:00", "day_of_year": 196,
+                                                            "hour": 11.0}, 7200.0)
+    assert "shifts fall in 11:16–11:23, at most" in local
     assert "over those 40 ticks power binds 50 % and cooling 50 %" in note
     # the same flips spread wider than the window are separate shifts, not an alternation
     b2 = np.zeros(400, dtype=np.int8)
@@ -124,3 +129,6 @@ def test_chiller_trip_notes_its_throttle_limit_cycle():
     n = int(re.search(r"alternate: (\d+) of the run's (\d+) shifts", note).group(1))
     assert n >= 0.5 * res.report["binding"]["n_shifts"]
     assert note.startswith("power and cooling alternate") or note.startswith("cooling and power alternate")
+    # in the scenario's local clock (it starts 11:00; the limit cycle is near the end of its 2 h): it read
+    # "between 01:48:50 and 01:54:00", a planner's 2 a.m. on a hot afternoon
+    assert re.search(r"shifts fall in 12:[0-5]\d–1[23]:[0-5]\d, ", note), note

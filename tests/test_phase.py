@@ -50,6 +50,9 @@ def test_fast_axes_equal_rebuilt_models():
     caps = ["300 kW", "450 kW", "700 kW"]
     pd = phase_diagram(REF, x=("racks.0.count", counts), y=("facility.interconnect", caps), demand="full")
     i = pd.moment["index"]
+    # the moment on the reference's local clock (it starts 2026-07-15 00:00; the title read "t = 16.0 h")
+    h, rem = divmod(int(round(pd.moment["t_s"])) // 60, 60)
+    assert pd.moment["local_time"] == f"07-15 {h:02d}:{rem:02d}"
     for iy, cap in enumerate(caps):
         for ix, n in enumerate(counts):
             m = _models(raw, REF.parent, {"racks.0.count": n, "facility.interconnect": cap})
@@ -119,7 +122,7 @@ def _toy_diagram(y_path="t_out_c", y_values=(15.0, 25.0, 35.0)):
                         demand_tok_s=np.full(binding.shape, 250e3), compute_tok_s=compute,
                         power_tok_s=achieved, cooling_tok_s=achieved * 1.5, achieved_tok_s=achieved,
                         moment={"index": 42, "t_s": 14 * 3600.0, "t_out_c": 31.0, "t_wb_c": 22.0,
-                                "demand_tok_s": 250e3}, demand_mode="scenario", sim=sim)
+                                "demand_tok_s": 250e3, "local_time": "07-15 14:00"}, demand_mode="scenario", sim=sim)
 
 
 def _rgb(c):
@@ -142,7 +145,7 @@ def test_plot_phase_cells_are_the_map_on_its_axes():
     np.testing.assert_allclose(0.5 * (xy[0, 1:, 0] + xy[0, :-1, 0]), pd.x / 1e6)
     np.testing.assert_allclose(0.5 * (xy[1:, 0, 1] + xy[:-1, 0, 1]), pd.y)
     assert ax.get_xlabel() == "interconnect [MW]" and ax.get_ylabel() == "outdoor dry-bulb [degC]"
-    assert ax.get_title() == "Binding constraint — t = 14.0 h, 31.0 degC, demand 250k tok/s"
+    assert ax.get_title() == "Binding constraint — 07-15 14:00 local, 31.0 degC, demand 250k tok/s"
     plt.close(fig)
 
 
@@ -247,7 +250,7 @@ def test_plot_phase_builds_its_figure_without_pyplot():
     assert tuple(fig.get_size_inches()) == (7.5, 5.2) and fig.dpi == 110
     ax = fig.axes[0]
     assert len(fig.axes) == 1 and ax.get_xlabel() == "interconnect [MW]"
-    assert ax.get_title().startswith("Binding constraint — t = 14.0 h")
+    assert ax.get_title().startswith("Binding constraint — 07-15 14:00 local")
     # a caller's axes: drawn there, its figure returned, nothing added to pyplot either
     own = Figure(figsize=(6, 4))
     own_ax = own.subplots()

@@ -1,6 +1,7 @@
 """Capacity planner: each answer sits where the binding constraint flips (closed form just below/above)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -426,6 +427,7 @@ def test_printed_answers_round_toward_the_answers_own_side():
             "gpus": 64}
     out = format_plan(dict(base, question="interconnect-for", interconnect_w=96073.4))
     assert "96.08 kW" in out
+    assert "critical moment: 00:00:00 from the start," in out  # no clock known: elapsed, and it says so
     out = format_plan(dict(base, question="max-demand", scale=3.57095, scale_ratio=3.57095, peak_demand_tok_s=1.0))
     assert "scale = 3.57 " in out and "3.571" not in out
 
@@ -502,3 +504,6 @@ def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
     # the held window validates as a scenario
     from dcsim.scenario import load_scenario
     load_scenario(inside, base_dir=cur.parent)
+    # the critical moment on the scenario's local clock (it printed "t = 16.02 h"), t_s kept in seconds
+    assert re.search(r"critical moment: 07-15 \d\d:\d\d local, outdoor", text) and "t = " not in text
+    assert r["moment"]["local_time"].startswith("07-15 ") and isinstance(r["moment"]["t_s"], float)

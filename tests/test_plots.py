@@ -65,11 +65,12 @@ def test_binding_runs_hand_example():
 
 
 def test_time_axis_units():
+    """Elapsed time (a run without a known clock) says it runs from the start."""
     t, lab = time_axis(np.array([0.0, 86400.0]))
-    assert lab == "time (h)" and t[-1] == 24.0
+    assert lab == "hours from start" and t[-1] == 24.0
     t, lab = time_axis(np.array([0.0, 600.0]))
-    assert lab == "time (min)" and t[-1] == 10.0
-    assert time_axis(np.array([0.0, 60.0]))[1] == "time (s)"
+    assert lab == "minutes from start" and t[-1] == 10.0
+    assert time_axis(np.array([0.0, 60.0]))[1] == "seconds from start"
 
 
 def test_signature_plot_draws_the_result(result):
@@ -99,7 +100,8 @@ def test_signature_plot_draws_the_result(result):
     vlines = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
     xs = sorted(float(ln.get_xdata()[0]) for ln in vlines)
     assert xs == pytest.approx([sh["t_s"] / 3600.0 for sh in rep["binding"]["shifts"]])
-    assert ax.get_ylabel() == "output token rate (tok/s)" and ax2.get_xlabel() == "time (h)"
+    assert ax.get_ylabel() == "output token rate (tok/s)" and ax2.get_xlabel() == "local time, day 196"
+    assert [t.get_text() for t in ax2.get_xticklabels()][:3] == ["00:00", "03:00", "06:00"]
     assert "toy-day" in ax.get_title()
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     share = rep["binding"]["share"]["power"]
@@ -276,7 +278,7 @@ def test_long_runs_are_drawn_as_daily_means():
     per_day = x.reshape(20, -1).mean(axis=1)
     np.testing.assert_allclose(d["achieved_tok_s"], per_day, rtol=1e-12)
     assert np.all(d["binding"] == 2)
-    assert time_axis(t)[1] == "time (days)" and time_axis(t[:100])[1] == "time (h)"
+    assert time_axis(t)[1] == "days from start" and time_axis(t[:100])[1] == "hours from start"
 
 
 # --- content checks added by the mutation audit: each names the wrong figure it catches ----------------------------
@@ -431,11 +433,11 @@ def test_long_run_figures_draw_daily_means():
     d = daily_means(r.timeseries)
     fig = signature_plot(r)
     ax = fig.axes[0]
-    assert fig.axes[-1].get_xlabel() == "time (days)" and "daily means" in ax.get_title()
+    assert fig.axes[-1].get_xlabel() == "local date (day of the year)" and "daily means" in ax.get_title()
     np.testing.assert_allclose(_line(ax, "achieved").get_xdata(), np.arange(17.0))
     np.testing.assert_allclose(_tick_values(_line(ax, "achieved")), d["achieved_tok_s"], rtol=1e-12)
     ax = power_stack_plot(r).axes[0]
-    assert ax.get_xlabel() == "time (days)" and "daily means" in ax.get_title()
+    assert ax.get_xlabel() == "local date (day of the year)" and "daily means" in ax.get_title()
     np.testing.assert_allclose(_tick_values(_line(ax, "facility (meter)")), d["facility_power_w"] * 1e-3, rtol=1e-12)
 
 
@@ -586,34 +588,43 @@ def test_grid_flex_figure_draws_meter_cap_requests_battery_and_backlog():
     assert axb.get_ylabel() == "battery charge\n(% of capacity)" and axb.get_ylim() == (0.0, 100.0)
     np.testing.assert_allclose(_tick_values(axd.get_lines()[0]), ts["deferred_backlog_tokens"] / 1e9)
     assert axd.get_ylabel() == "deferred work\nwaiting (Gtok)"
-    assert axd.get_xlabel() == "hours from start"
+    assert axd.get_xlabel() == "local time, day 196"
     np.testing.assert_allclose(axd.get_lines()[0].get_xdata(), edges)
 
 
 def test_grid_and_thermal_figures_use_days_beyond_three_days():
     """A year against 'hours from start' (0 … 8,760) cannot be read as dates: beyond 3 days the grid and thermal
     figures run in days from the start, the data at the same ticks (t / 86,400) and the shading on the same ticks;
-    3 days or less stay in hours."""
+    3 days or less stay in hours. The axis is the local clock (hours, then dates) when the report has one, elapsed
+    time from the start, said so, when it has none."""
     from dcsim.plots.flex import grid_flex_figure, thermal_figure
 
-    for stretch, unit, label in ((3.0, 3600.0, "hours from start"), (5.0, 86400.0, "days from start")):
-        r = _flex_result()
-        ts = {**r.timeseries, "t_s": r.timeseries["t_s"] * stretch}  # the toy day drawn out over `stretch` days
-        r = SimpleNamespace(report=r.report, timeseries=ts)
-        edges = _edges_h(ts) * 3600.0 / unit
-        mid = 0.5 * (edges[:-1] + edges[1:])
-        fig = grid_flex_figure(r)
-        ax = fig.axes[0]
-        np.testing.assert_allclose(_line(ax, "meter").get_xdata(), edges)
-        np.testing.assert_allclose(_tick_values(_line(ax, "meter")), ts["meter_power_w"] / 1e3)
-        np.testing.assert_array_equal(_shaded(ax, "curtailment request", mid), ts["curtailment"] > 0)
-        np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_xdata(), edges)
-        assert fig.axes[-1].get_xlabel() == label and fig.axes[-1].get_xlim() == pytest.approx((0.0, edges[-1]))
-        ax = thermal_figure(r).axes[0]
-        np.testing.assert_allclose(_line(ax, "loop water").get_xdata(), edges)
-        np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
-        assert ax.get_xlabel() == label
-    assert [t for t in ax.get_xticks() if 0 <= t <= 5] == [0, 1, 2, 3, 4, 5]  # a tick a day in a short run
+    for stretch, unit, label, local in ((3.0, 3600.0, "hours from start", "local time, day 196–198"),
+                                        (5.0, 86400.0, "days from start", "local date (day of the year)")):
+        for clock in (True, False):
+            r = _flex_result()
+            ts = {**r.timeseries, "t_s": r.timeseries["t_s"] * stretch}  # the toy day drawn out over `stretch` days
+            rep = r.report if clock else {k: v for k, v in r.report.items() if k != "clock"}
+            r = SimpleNamespace(report=rep, timeseries=ts)
+            edges = _edges_h(ts) * 3600.0 / unit
+            mid = 0.5 * (edges[:-1] + edges[1:])
+            fig = grid_flex_figure(r)
+            ax = fig.axes[0]
+            np.testing.assert_allclose(_line(ax, "meter").get_xdata(), edges)
+            np.testing.assert_allclose(_tick_values(_line(ax, "meter")), ts["meter_power_w"] / 1e3)
+            np.testing.assert_array_equal(_shaded(ax, "curtailment request", mid), ts["curtailment"] > 0)
+            np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_xdata(), edges)
+            assert fig.axes[-1].get_xlabel() == (local if clock else label)
+            assert fig.axes[-1].get_xlim() == pytest.approx((0.0, edges[-1]))
+            ax = thermal_figure(r).axes[0]
+            np.testing.assert_allclose(_line(ax, "loop water").get_xdata(), edges)
+            np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
+            assert ax.get_xlabel() == (local if clock else label)
+            ticks = [t for t in ax.get_xticks() if 0 <= t <= edges[-1] + 1e-9]
+            if unit == 86400.0:  # a tick a day in a short run (local midnights; elapsed days)
+                assert ticks == pytest.approx([0, 1, 2, 3, 4, 5])
+            elif clock:  # three days on the local clock: every 12 h
+                assert ticks == pytest.approx(np.arange(0.0, 73.0, 12.0))
 
 
 def test_cap_line_is_named_alike_in_power_and_grid_figures():
@@ -668,7 +679,7 @@ def test_long_grid_figure_draws_daily_ranges_and_the_caps_lowest():
     ts = r.timeseries
     fig = grid_flex_figure(r)
     ax, axb, axd = fig.axes
-    assert "(daily)" in ax.get_title() and axd.get_xlabel() == "days from start"
+    assert "(daily)" in ax.get_title() and axd.get_xlabel() == "local date (day of the year)"
     meter = ts["meter_power_w"].reshape(20, -1) / 1e3
     np.testing.assert_allclose(_tick_values(_line(ax, "meter, daily mean")), meter.mean(axis=1))
     np.testing.assert_allclose(_line(ax, "meter, daily mean").get_xdata(), np.arange(21.0))
@@ -725,7 +736,7 @@ def test_thermal_figure_draws_temperatures_limits_and_responses():
     assert ts["thermal_throttled"].any() and ts["thermal_shed"].any()
     np.testing.assert_array_equal(_shaded(ax, "thermal throttle", mid), ts["thermal_throttled"] > 0)
     np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
-    assert ax.get_ylabel() == "°C" and ax.get_xlabel() == "hours from start"
+    assert ax.get_ylabel() == "°C" and ax.get_xlabel() == "local time, day 196"
 
 
 # --- year figures (month × hour binding map, PUE against outdoor temperature) ------------------------------------
@@ -940,3 +951,34 @@ def test_pue_scale_follows_the_loaded_ticks(result):
     ax = pue_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
     assert ax.get_ylim()[1] < 2.0 * float(np.nanmax(pue[5:]))
     assert any("5 ticks at IT < 10 % of peak, PUE up to 27" in t.get_text() for t in ax.get_legend().get_texts())
+def test_time_axes_read_the_scenario_local_clock():
+    """Every time axis was elapsed time with nothing saying so: chiller-trip (start 11:00, 2 h) read "time (min)"
+    0–120, a planner's midnight. The axes now carry the local clock: HH:MM ticks and the date in the axis label for
+    a short run, a new day's date under its midnight, dates (then months) for long runs, days of the year without a
+    start date; elapsed time, said so, only without a clock."""
+    from dcsim.plots.figures import clock_ticks
+
+    r = synthetic_result(tick_s=60.0, samples=False)
+    two_h = {k: v[:120] for k, v in r.timeseries.items()}
+    rep = {**r.report, "duration_s": 7200.0, "binding": {**r.report["binding"], "shifts": []},
+           "clock": {"start": "2026-07-15T11:00:00", "day_of_year": 196, "hour": 11.0}}
+    res = SimpleNamespace(report=rep, timeseries=two_h)
+    for ax in (signature_plot(res).axes[-1], power_stack_plot(res).axes[0]):
+        assert ax.get_xlabel() == "local time, 2026-07-15"
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        assert labels[0] == "11:00" and labels[-1] == "13:00" and "12:00" in labels
+        assert ax.get_xticks()[labels.index("12:00")] == pytest.approx(60.0)  # x stays minutes from the start
+    ticks, labels, axis = clock_ticks(0.0, 86400.0, {"start": "2026-07-15T06:00:00"})
+    assert axis == "local time, 2026-07-15 to 07-16" and labels[0] == "06:00" and "00:00\nJul 16" in labels
+    assert ticks[labels.index("00:00\nJul 16")] == 18 * 3600.0
+    assert clock_ticks(0.0, 30 * 86400.0, {"start": "2025-01-01T00:00:00"})[1:] == (
+        ["Jan 1", "Jan 8", "Jan 15", "Jan 22", "Jan 29"], "local date, 2025")
+    ticks, labels, axis = clock_ticks(0.0, 365 * 86400.0, {"start": "2025-06-10T06:00:00"})
+    assert labels[:2] == ["Jul", "Aug"] and labels[6] == "Jan\n2026" and labels[7] == "Feb"
+    assert axis == "local date, 2025–2026" and ticks[0] == (20 * 86400.0 + 18 * 3600.0)  # 1 July, local midnight
+    assert clock_ticks(0.0, 7200.0, {"day_of_year": 196, "hour": 23.0})[1:] == (
+        ["23:00", "23:15", "23:30", "23:45", "00:00\nday 197", "00:15", "00:30", "00:45", "01:00"],
+        "local time, day 196–197")
+    assert clock_ticks(0.0, 7200.0, None) is None
+    bare = SimpleNamespace(report={k: v for k, v in rep.items() if k != "clock"}, timeseries=two_h)
+    assert signature_plot(bare).axes[-1].get_xlabel() == "minutes from start"

@@ -579,3 +579,26 @@ def test_html_shows_cost_and_carbon_totals(result):
     assert "$661 ($0.0279 per M output tokens)" in html and "3.8 t CO2e (160.2 g per M output tokens)" in html
     big = {**rep, "carbon": {"g": 1.36e9, "g_per_mtok": 160.2}}
     assert "1,360 t CO2e" in render_html(SimpleNamespace(report=big), {})
+def test_summary_and_html_name_the_start_and_moments_on_the_local_clock():
+    """chiller-trip starts 2026-07-15 11:00: neither header said so, its fault read "0.17–0.83 h" and its closed
+    form's moments "01:59:55" (a planner's 2 a.m.). The headers show the start; moments and windows print on the
+    scenario's local clock."""
+    from dcsim.report.html import render_html
+    from dcsim.report.summary import fault_lines
+
+    r = synthetic_result()
+    rep = dict(r.report, duration_s=7200.0,
+               clock={"start": "2026-07-15T11:00:00", "day_of_year": 196, "hour": 11.0},
+               tpf={**r.report["tpf"], "moments": {"hottest": {
+                   "t_s": 7195.0, "operating_point": "the tick of highest outdoor dry-bulb temperature",
+                   "compute_tok_s": 1.0, "power_tok_s": 1.0, "cooling_tok_s": 1.0, "binding": "power"}}},
+               faults=[{"kind": "cooling_failure", "start_s": 600.0, "end_s": 3000.0, "tokens_lost": 2e8,
+                        "energy_change_j": -5.6e8, "binding_s": {"cooling": 1200.0, "compute": 1200.0}}])
+    text = summary_table(rep)
+    assert text.splitlines()[0].endswith("start 2026-07-15 11:00")
+    (line,) = fault_lines(rep)
+    assert line.startswith("fault cooling_failure 11:10–11:50: ")
+    page = render_html(SimpleNamespace(**{**vars(r), "report": rep}), {})
+    assert "start 2026-07-15 11:00</span>" in page
+    assert "(the tick of highest outdoor dry-bulb temperature, at 12:59 local)" in page
+    assert "01:59:55" not in page and "fault cooling_failure 11:10–11:50" in page

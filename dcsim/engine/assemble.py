@@ -16,6 +16,7 @@ from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
+from dcsim.metrics.fmt import fmt_duration, fmt_local_short
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import SloEstimate, estimate_for_run, known_gap_caveats, report_block, tail_caveat
@@ -208,7 +209,7 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
         if binding_share.get(kind, 0.0) > 0:
             notes += rack_limit_notes(m, kind, which)
     notes += near_tie_notes(m, ts)
-    notes += alternation_notes(ts)
+    notes += alternation_notes(ts, m.scenario.clock_block(), m.scenario.duration)
     pc = m.scenario.facility.power_chain
     if pc.ups_rating is None or pc.transformer_rating is None:
         it = float(np.mean(ts["it_power_w"]))
@@ -283,12 +284,13 @@ ALTERNATION_TICKS = 6
 ALTERNATION_MIN_SHIFTS = 6
 
 
-def alternation_notes(ts: dict) -> list[str]:
+def alternation_notes(ts: dict, clock: dict | None = None, span_s: float | None = None) -> list[str]:
     """Where the binding label flips back and forth between the same two constraints tick after tick (a controller
     limit cycle: the thermal throttle switching between neighbouring clock levels to hold the dies at their limit,
     a trim around a cap), each flip is a real per-tick label but the shift count reads like many regime changes.
-    One note per such window: its shifts, its span, and each constraint's share of its ticks — both bind there."""
-    from dcsim.metrics.fmt import fmt_hms
+    One note per such window: its shifts, its span (in the local ``clock`` of report.json, :func:`fmt_local_window`;
+    ``span_s`` the run's length), and each constraint's share of its ticks — both bind there."""
+    from dcsim.metrics.fmt import fmt_local_window
     from dcsim.tpf import BINDING_NAMES
 
     b = np.asarray(ts["binding"])
@@ -307,8 +309,9 @@ def alternation_notes(ts: dict) -> list[str]:
             w = b[idx[i] - 1: idx[j] + 1]
             x, y = sorted(pair, key=lambda c: (-np.count_nonzero(w == c), c))
             notes.append(
-                f"{BINDING_NAMES[x]} and {BINDING_NAMES[y]} alternate: {n} of the run's {total} shifts fall between "
-                f"{fmt_hms(t[idx[i]])} and {fmt_hms(t[idx[j]])}, at most {ALTERNATION_TICKS} ticks apart; over those "
+                f"{BINDING_NAMES[x]} and {BINDING_NAMES[y]} alternate: {n} of the run's {total} shifts fall in "
+                f"{fmt_local_window(t[idx[i]], t[idx[j]], clock, span_s)}, at most {ALTERNATION_TICKS} ticks apart; "
+                f"over those "
                 f"{w.size} ticks {BINDING_NAMES[x]} binds {100 * np.count_nonzero(w == x) / w.size:.0f} % and "
                 f"{BINDING_NAMES[y]} {100 * np.count_nonzero(w == y) / w.size:.0f} %. Both hold the served rate there "
                 "(a controller holding a limit by switching between neighbouring settings): read it as one regime "
@@ -399,16 +402,6 @@ def pools_block(m: Models, ts: dict, dt: float, input_tokens: list[float]) -> li
     return out
 
 
-def _clock(m: Models) -> dict:
-    """The run's clock of day (report key ``clock``)."""
-    sc = m.scenario
-    day, sec = sc.clock()
-    out = {"day_of_year": int(day), "hour": sec / 3600.0}
-    if sc.start is not None:
-        out["start"] = sc.start.isoformat()
-    return out
-
-
 def run_moments(m: Models, ts: dict, dt: float) -> dict:
     """:func:`dcsim.engine.steady.scenario_moments`, read off the run's own ticks when the run had no
     faults (the same functions at the same mid-tick times), else evaluated afresh (fault-free)."""
@@ -475,15 +468,20 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     if raw["interrupted"]:  # said with the numbers: dcsim.run returns the partial run (the audit of the API: silent)
         warnings.insert(0, f"PARTIAL: the run was interrupted after {duration / 3600:.3g} h of "
                            f"{float(sc.duration) / 3600:.3g} h simulated; every figure covers only that part")
+    clock = sc.clock_block()
+
+    def at(t_s: float) -> str:  # a moment of the run in the scenario's local clock
+        return fmt_local_short(float(t_s), clock, duration)
+
     meter = ts.get("meter_power_w", ts["facility_power_w"])
     over = meter > ts["interconnect_w"] * (1 + 1e-9)
     exceeded_s = float(np.count_nonzero(over) * dt)
     if exceeded_s > 0:  # the worst excess, against the cap in force then (a curtailed cap, not the contract)
         i = int(np.argmax(np.where(over, meter - ts["interconnect_w"], -np.inf)))
-        warnings.append(f"the facility drew more than its interconnect for {exceeded_s / 3600:.3g} h of "
-                        f"{duration / 3600:.3g} h (at most {float(meter[i] - ts['interconnect_w'][i]) / 1e3:,.1f} kW over: "
+        warnings.append(f"the facility drew more than its interconnect for {fmt_duration(exceeded_s)} of "
+                        f"{fmt_duration(duration)} (at most {float(meter[i] - ts['interconnect_w'][i]) / 1e3:,.1f} kW over: "
                         f"{float(meter[i]) / 1e3:,.1f} kW at the meter against the "
-                        f"{float(ts['interconnect_w'][i]) / 1e3:,.1f} kW cap in force at {float(ts['t_s'][i]) / 3600:.2f} h; "
+                        f"{float(ts['interconnect_w'][i]) / 1e3:,.1f} kW cap in force at {at(ts['t_s'][i])}; "
                         f"controller.policy {sc.controller.policy})")
     # the plant's capacity: without thermal masses (whose stored heat is the model's answer) a tick whose IT heat
     # exceeds what the plant can reject is a physically impossible steady state; policy none (never caps) and
@@ -493,10 +491,10 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     cooling_exceeded_s = float(np.count_nonzero(cool_over) * dt)
     if cooling_exceeded_s > 0:
         j = int(np.argmax(np.where(cool_over, ts["it_power_w"] - ts["it_max_cooling_w"], -np.inf)))
-        warnings.append(f"the IT load exceeded what the cooling plant can reject for {cooling_exceeded_s / 3600:.3g} h of "
-                        f"{duration / 3600:.3g} h (at most {float(ts['it_power_w'][j] - ts['it_max_cooling_w'][j]) / 1e3:,.2f} "
+        warnings.append(f"the IT load exceeded what the cooling plant can reject for {fmt_duration(cooling_exceeded_s)} "
+                        f"of {fmt_duration(duration)} (at most {float(ts['it_power_w'][j] - ts['it_max_cooling_w'][j]) / 1e3:,.2f} "
                         f"kW over: {float(ts['it_power_w'][j]) / 1e3:,.1f} kW of IT against "
-                        f"{float(ts['it_max_cooling_w'][j]) / 1e3:,.1f} kW it can cool, at {float(ts['t_s'][j]) / 3600:.2f} h; "
+                        f"{float(ts['it_max_cooling_w'][j]) / 1e3:,.1f} kW it can cool, at {at(ts['t_s'][j])}; "
                         f"controller.policy {sc.controller.policy}): a steady state the plant cannot hold (set "
                         "facility.thermal to model the heat it stores)")
     if m.multi_pool:
@@ -509,7 +507,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         ratio = serving.pop("_rack_over_ratio", 1.0)
         if serving.get("rack_limit_exceeded_s", 0.0) > 0:
             warnings.append(f"a simulated rack drew more than its limit (the lower of its derated PDU rating and its "
-                            f"cooling limit) for {serving['rack_limit_exceeded_s'] / 3600:.3g} h of {duration / 3600:.3g} h, "
+                            f"cooling limit) for {fmt_duration(serving['rack_limit_exceeded_s'])} of {fmt_duration(duration)}, "
                             f"at most {100 * (ratio - 1):.1f} % over: the controller holds the facility's budgets and "
                             "the racks on average, not each rack's draw tick by tick at this fidelity")
     else:  # fluid: the queueing-aware estimate (latency percentiles per class, or "not estimated")
@@ -597,7 +595,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             calibration=calibration_provenance(m), overrides=sc.overrides),
         goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
-        clock=_clock(m),
+        clock=sc.clock_block(),
         notes=planner_notes(m, ts, binding_share, mom, tpf),
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools,

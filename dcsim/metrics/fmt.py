@@ -16,7 +16,8 @@ import numpy as np
 from dcsim.node.model import expected_error, fmt_band
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
-           "fmt_hms", "fmt_local_time", "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat",
+           "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
+           "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat",
            "extrapolation_caveat", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
@@ -170,26 +171,67 @@ def fmt_time(x: Any) -> str:
     return f"{1e6 * x:.3g} µs"
 
 
+def local_datetime(t: Any, clock: Any) -> tuple[Any, bool] | None:
+    """The scenario's local date-time ``t`` seconds from the start of the run (rounded to the second), and whether
+    its date is a calendar date (the report's ``clock`` has a ``start``) or only a day of the year (from its
+    ``day_of_year`` and ``hour``, then in a stand-in non-leap year: read its ``tm_yday``, not its year); ``None``
+    without a clock."""
+    from datetime import datetime, timedelta
+
+    if not isinstance(t, (int, float, np.integer, np.floating)) or isinstance(t, bool) or not isinstance(clock, Mapping):
+        return None
+    if not math.isfinite(float(t)):
+        return None
+    step = timedelta(seconds=round(float(t)))
+    if clock.get("start"):
+        try:
+            return datetime.fromisoformat(str(clock["start"])).replace(microsecond=0) + step, True
+        except ValueError:
+            return None
+    day, hour = clock.get("day_of_year"), clock.get("hour")
+    if not isinstance(day, (int, float)) or not isinstance(hour, (int, float)) or isinstance(day, bool):
+        return None
+    # 2001: a non-leap year, so day 365 + 1 day is day 1 again (the weather year wraps)
+    return datetime(2001, 1, 1) + timedelta(days=int(day) - 1, seconds=round(float(hour) * 3600.0)) + step, False
+
+
 def fmt_local_time(t: Any, clock: Any) -> str:
     """Seconds from the start of the run as the scenario's local clock: ``YYYY-MM-DD HH:MM`` when the report's
     ``clock`` has a ``start`` date-time, else ``day N HH:MM`` from its ``day_of_year`` and ``hour``; "n/a" without
     a clock."""
-    from datetime import datetime, timedelta
+    loc = local_datetime(t, clock)
+    if loc is None:
+        return "n/a"
+    when, dated = loc
+    return when.strftime("%Y-%m-%d %H:%M") if dated else f"day {when.timetuple().tm_yday} {when:%H:%M}"
 
-    if not isinstance(t, (int, float, np.integer, np.floating)) or isinstance(t, bool) or not isinstance(clock, Mapping):
-        return "n/a"
-    if clock.get("start"):
-        try:
-            return (datetime.fromisoformat(str(clock["start"])) + timedelta(seconds=float(t))).strftime("%Y-%m-%d %H:%M")
-        except ValueError:
-            return "n/a"
-    day, hour = clock.get("day_of_year"), clock.get("hour")
-    if not isinstance(day, (int, float)) or not isinstance(hour, (int, float)):
-        return "n/a"
-    s = int(round(float(hour) * 3600.0 + float(t)))
-    d, r = divmod(s, 86400)
-    n = (int(day) - 1 + d) % 365 + 1
-    return f"day {n} {r // 3600:02d}:{r % 3600 // 60:02d}"
+
+#: a run this long or shorter (s) names its moments by the hour alone (``HH:MM``): the header gives the date
+SHORT_CLOCK_S = 86400.0
+
+
+def fmt_local_short(t: Any, clock: Any, span_s: Any = None) -> str:
+    """A moment of the run as a planner reads it, in the scenario's local clock: ``HH:MM`` in a run of a day or less
+    (``span_s``, its duration; the header says the start), ``MM-DD HH:MM`` in a longer one (``day N HH:MM`` when
+    the clock has no date). Without a clock, elapsed time that says so: ``HH:MM:SS from the start``."""
+    loc = local_datetime(t, clock)
+    if loc is None:
+        return f"{fmt_hms(t)} from the start" if fmt_hms(t) != "n/a" else "n/a"
+    when, dated = loc
+    if isinstance(span_s, (int, float)) and not isinstance(span_s, bool) and span_s <= SHORT_CLOCK_S:
+        return f"{when:%H:%M}"
+    return f"{when:%m-%d %H:%M}" if dated else f"day {when.timetuple().tm_yday} {when:%H:%M}"
+
+
+def fmt_local_window(t0: Any, t1: Any, clock: Any, span_s: Any = None) -> str:
+    """A window of the run in the local clock (:func:`fmt_local_short`): ``11:10–11:50``; a long run's window within
+    one day names the day once (``03-04 10:00–14:00``); without a clock ``HH:MM:SS–HH:MM:SS from the start``."""
+    if local_datetime(t0, clock) is None or local_datetime(t1, clock) is None:
+        return f"{fmt_hms(t0)}–{fmt_hms(t1)} from the start"
+    a, b = fmt_local_short(t0, clock, span_s), fmt_local_short(t1, clock, span_s)
+    day_a, _, _ = a.rpartition(" ")
+    day_b, _, hour_b = b.rpartition(" ")
+    return f"{a}–{hour_b if day_a and day_a == day_b else b}"
 
 
 def fmt_hms(t: Any) -> str:

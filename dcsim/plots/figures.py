@@ -10,6 +10,7 @@ figure, the HTML report and ``dcsim compare``.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,10 @@ __all__ = [
     "cap_label",
     "new_figure",
     "time_axis",
+    "time_scale",
+    "clock_ticks",
+    "clock_axis",
+    "set_time_axis",
     "binding_runs",
     "signature_plot",
     "power_stack_plot",
@@ -120,22 +125,30 @@ def _parts(obj: Any) -> tuple[dict, dict]:
 DAILY_BEYOND_S = 14 * 86400.0
 
 
-def time_axis(t_s: np.ndarray) -> tuple[np.ndarray, str]:
-    """Display time: days beyond 4 days, hours beyond 3 h, minutes above 3 min, else seconds."""
+def time_scale(t_s: np.ndarray) -> tuple[float, str]:
+    """(display units per second, the elapsed axis label): days beyond 4 days, hours beyond 3 h, minutes above
+    3 min, else seconds; the label says the time runs from the start (a run without a known clock, an overlay of
+    runs on different clocks: :func:`clock_axis` names the local clock otherwise)."""
     t_s = np.asarray(t_s, dtype=float)
     span = float(t_s[-1] - t_s[0]) if t_s.size else 0.0
     if span > 4 * 86400:
-        return t_s / 86400.0, "time (days)"
+        return 1.0 / 86400.0, "days from start"
     if span > 3 * 3600:
-        return t_s / 3600.0, "time (h)"
+        return 1.0 / 3600.0, "hours from start"
     if span > 180:
-        return t_s / 60.0, "time (min)"
-    return t_s, "time (s)"
+        return 1.0 / 60.0, "minutes from start"
+    return 1.0, "seconds from start"
+
+
+def time_axis(t_s: np.ndarray) -> tuple[np.ndarray, str]:
+    """Display time (:func:`time_scale`): the times in display units and the elapsed axis label."""
+    scale, label = time_scale(t_s)
+    return np.asarray(t_s, dtype=float) * scale, label
 
 
 def _time_ticks(ax: Any, t_s: np.ndarray) -> None:
-    """Hour ticks every 3 h (6 h beyond two days); day ticks every day (two weeks or less), week
-    (two months or less) or 30 days, as :func:`time_axis` scales the axis."""
+    """Elapsed-time ticks (no clock known): hour ticks every 3 h (6 h beyond two days); day ticks every day (two
+    weeks or less), week (two months or less) or 30 days, as :func:`time_axis` scales the axis."""
     from matplotlib.ticker import MultipleLocator
 
     span = float(t_s[-1] - t_s[0]) if np.size(t_s) else 0.0
@@ -143,6 +156,94 @@ def _time_ticks(ax: Any, t_s: np.ndarray) -> None:
         ax.xaxis.set_major_locator(MultipleLocator(1 if span <= 14 * 86400 else 7 if span <= 60 * 86400 else 30))
     elif span > 3 * 3600:
         ax.xaxis.set_major_locator(MultipleLocator(3 if span <= 2 * 86400 else 6))
+
+
+#: tick steps (s) of a local-clock axis of four days or less: the first that puts at most :data:`CLOCK_TICKS`
+#: intervals on the axis (2 h: every 15 min; 24 h: every 3 h; 48 h: every 6 h; 4 days: every 12 h)
+CLOCK_STEPS_S = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+CLOCK_TICKS = 8
+
+
+def clock_ticks(t0_s: float, t1_s: float, clock: Any) -> tuple[np.ndarray, list[str], str] | None:
+    """Ticks at round times of the scenario's local clock (report.json ``clock``) over [t0_s, t1_s] (seconds from
+    the run's start): (their times in s from the start, their labels, the axis label); None without a clock.
+
+    Four days or less: every 10 s … 12 h (:data:`CLOCK_STEPS_S`), labelled ``HH:MM`` (``HH:MM:SS`` under a minute),
+    a local midnight after the start with its date under it; the axis label names the date (``local time,
+    2026-07-15``). Longer: local midnights, every day (two weeks or less) or week (two months or less), labelled
+    with the date (``Jul 15``), else the first of each month (``Feb``); the axis label names the year. A clock with
+    no date (no ``start:``) names days of the year (``day 196``)."""
+    from datetime import timedelta
+
+    from dcsim.metrics.fmt import local_datetime
+
+    loc = local_datetime(0.0, clock)
+    if loc is None or not (math.isfinite(t0_s) and math.isfinite(t1_s) and t1_s > t0_s):
+        return None
+    base, dated = loc
+    off = (base - base.replace(hour=0, minute=0, second=0)).total_seconds()  # local s after midnight at t = 0
+    at = lambda t: base + timedelta(seconds=float(t))  # noqa: E731
+    day = (lambda d: f"{d:%b} {d.day}") if dated else (lambda d: f"day {d.timetuple().tm_yday}")
+    first, last = at(t0_s), at(t1_s - min(1.0, 0.5 * (t1_s - t0_s)))  # an axis ending at midnight ends that day
+    span = t1_s - t0_s
+    if span <= 4 * 86400:
+        step = next(x for x in CLOCK_STEPS_S if span / x <= CLOCK_TICKS + 1e-6 or x == CLOCK_STEPS_S[-1])
+        k = np.arange(math.ceil((off + t0_s) / step - 1e-9), math.floor((off + t1_s) / step + 1e-9) + 1)
+        ticks = k * float(step) - off
+        labels = []
+        for t in ticks:
+            d = at(t)
+            lab = f"{d:%H:%M:%S}" if step < 60 else f"{d:%H:%M}"
+            if d.time() == d.time().min and d.date() != first.date():  # a new day: its date under the hour
+                lab += "\n" + day(d)
+            labels.append(lab)
+        if dated:
+            days = f"{first:%Y-%m-%d}" + ("" if last.date() == first.date() else f" to {last:%m-%d}")
+        else:
+            days = day(first) + ("" if last.date() == first.date() else f"–{last.timetuple().tm_yday}")
+        return ticks, labels, f"local time, {days}"
+    midnight0 = math.ceil((off + t0_s) / 86400.0 - 1e-9) * 86400.0 - off
+    if span <= 60 * 86400 or not dated:
+        every = 1 if span <= 14 * 86400 else 7 if span <= 60 * 86400 else 30
+        ticks = np.arange(midnight0, t1_s + 1e-6, every * 86400.0)
+        labels = [day(at(t)) for t in ticks]
+    else:  # the first of each month
+        ticks_l = []
+        d = at(midnight0)
+        d = d if d.day == 1 else (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+        while (d - base).total_seconds() <= t1_s + 1e-6:
+            ticks_l.append((d - base).total_seconds())
+            d = (d + timedelta(days=32)).replace(day=1)
+        ticks = np.asarray(ticks_l, dtype=float)
+        years = [first.year] + [at(t).year for t in ticks]  # a new year: the year under its first month
+        labels = [f"{at(t):%b}" + (f"\n{y}" if y != prev else "") for t, prev, y in zip(ticks, years, years[1:])]
+    if dated:
+        years = f"{first:%Y}" + ("" if last.year == first.year else f"–{last:%Y}")
+        return ticks, labels, f"local date, {years}"
+    return ticks, labels, "local date (day of the year)"
+
+
+def clock_axis(ax: Any, scale: float, clock: Any) -> bool:
+    """Ticks and label of a time x axis (x = seconds from the run's start × ``scale``, its limits already set) on the
+    scenario's local clock (:func:`clock_ticks`); returns False, leaving the axis alone, without a clock."""
+    lo, hi = ax.get_xlim()
+    ct = clock_ticks(lo / scale, hi / scale, clock) if scale > 0 else None
+    if ct is None:
+        return False
+    ticks, labels, label = ct
+    ax.set_xticks(ticks * scale, labels)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel(label)
+    return True
+
+
+def set_time_axis(ax: Any, t_s: np.ndarray, clock: Any) -> None:
+    """A time figure's x axis (x = :func:`time_axis` of ``t_s``, limits set): the local clock when the report has
+    one, else elapsed time from the start (:func:`_time_ticks`) under a label that says so."""
+    scale, label = time_scale(t_s)
+    if not clock_axis(ax, scale, clock):
+        ax.set_xlabel(label)
+        _time_ticks(ax, t_s)
 
 
 def _day_starts(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -318,8 +419,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     daily = _long_run(ts)
     if daily:
         ts = daily_means(ts)
-    t, xlabel = time_axis(ts["t_s"])
-    scale = t[1] / ts["t_s"][1] if t.size > 1 and ts["t_s"][1] != 0 else 1.0
+    t, _ = time_axis(ts["t_s"])
+    scale = time_scale(ts["t_s"])[0]
     achieved = ts["achieved_tok_s"].astype(float)
     demand = ts["demand_tok_s"].astype(float)
     ceilings = {
@@ -444,12 +545,11 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         pad = max(1.0, 0.15 * (hi - lo))
         ax2.set_ylim(lo - pad, hi + pad)
     ax2.set_ylabel("outdoor\n(°C)")
-    ax2.set_xlabel(xlabel)
     ax2.grid(True, axis="x")
     ax2.text(0.005, 0.92, "binding constraint / outdoor dry-bulb", transform=ax2.transAxes,
              fontsize=8.5, va="top", color="#222222")
     ax.set_xlim(edges[0], edges[-1])
-    _time_ticks(ax2, ts["t_s"])
+    set_time_axis(ax2, ts["t_s"], report.get("clock"))
     return fig
 
 
@@ -463,7 +563,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     cap_range = daily_extremes(ts, "interconnect_w") if daily and "interconnect_w" in ts else None
     if daily:
         ts = daily_means(ts)
-    t, xlabel = time_axis(ts["t_s"])
+    t, _ = time_axis(ts["t_s"])
     fig = new_figure(12.0, 5.2)
     ax = fig.subplots()
     it = ts["it_power_w"].astype(float)
@@ -505,8 +605,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
-    _time_ticks(ax, ts["t_s"])
-    ax.set_xlabel(xlabel)
+    set_time_axis(ax, ts["t_s"], report.get("clock"))
     name = title or report.get("scenario") or "run"
     ax.set_title(f"Facility power by component — {name}" + (" (daily means)" if daily else ""))
     h, lab = ax.get_legend_handles_labels()

@@ -14,7 +14,7 @@ import numpy as np
 
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
 from dcsim.plots.figures import (_cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges, _styled, cap_label,
-                                  daily_extremes, daily_means, new_figure)
+                                  clock_axis, daily_extremes, daily_means, new_figure)
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
 
@@ -37,14 +37,14 @@ def annual_pue_figure(result: Any):
     return pue_outdoor_year_plot(ts["t_s"], ts["pue"], ts["t_out_c"], datetime.fromisoformat(a["start"]), summary=a)
 
 
-#: Runs longer than this (s) are drawn against days from the start, shorter ones against hours.
+#: Runs longer than this (s) are drawn in days, shorter ones in hours (ticked on the local clock, :func:`_time_axis`).
 DAYS_BEYOND_S = 3 * 86400.0
 
 
 def _time(ts: dict) -> tuple[np.ndarray, str, float]:
     """Tick edges in hours, or in days for a run longer than :data:`DAYS_BEYOND_S` (8,760 h on an axis is
     unreadable): tick i covers [t_i, t_i+1), the last one a step long (values are drawn as steps). Returns
-    (edges, x-axis label, tick spacing in those units or 0 for matplotlib's own)."""
+    (edges, the x-axis label without a clock, tick spacing in those units or 0 for matplotlib's own)."""
     t = np.asarray(ts["t_s"], dtype=float)
     span = float(t[-1] - t[0]) if t.size else 0.0
     if span > DAYS_BEYOND_S:
@@ -53,11 +53,19 @@ def _time(ts: dict) -> tuple[np.ndarray, str, float]:
     return _span_edges(t / 3600.0), "hours from start", 0.0
 
 
-def _time_axis(ax, x: np.ndarray, label: str, every: float) -> None:
+#: display units per second of the elapsed labels :func:`_time` and :func:`_days` return
+_PER_S = {"hours from start": 1.0 / 3600.0, "days from start": 1.0 / 86400.0}
+
+
+def _time_axis(ax, x: np.ndarray, label: str, every: float, clock=None) -> None:
+    """The x axis over ``x`` (hours or days from the start, as ``label`` says): ticked on the scenario's local clock
+    (report.json ``clock``, :func:`dcsim.plots.figures.clock_axis`); without one, elapsed, every ``every`` units."""
     from matplotlib.ticker import MultipleLocator
 
-    ax.set_xlabel(label)
     ax.set_xlim(x[0], x[-1])
+    if clock_axis(ax, _PER_S[label], clock):
+        return
+    ax.set_xlabel(label)
     if every:
         ax.xaxis.set_major_locator(MultipleLocator(every))
 
@@ -127,7 +135,7 @@ def _grid_daily(report: dict, ts: dict, axs) -> None:
         _range(axs[i], x, ts, "deferred_backlog_tokens", 1e-9, "tab:purple", "waiting")
     for a in axs:  # beside the panels: inside, a legend hid a year's curtailment days
         a.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    _time_axis(axs[-1], x, xlabel, every)
+    _time_axis(axs[-1], x, xlabel, every, report.get("clock"))
 
 
 def _grid_ticks(report: dict, ts: dict, axs) -> None:
@@ -146,14 +154,14 @@ def _grid_ticks(report: dict, ts: dict, axs) -> None:
         i += 1
     if "deferred_backlog_tokens" in ts:
         _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
-    _time_axis(axs[-1], x, xlabel, every)
+    _time_axis(axs[-1], x, xlabel, every, report.get("clock"))
 
 
 @_styled
 def grid_flex_figure(result: Any):
     """Meter power against the cap in force (curtailment requests shaded, notices lighter),
-    facility power before storage; battery state of charge (% of its capacity); deferred work waiting. Against hours
-    from the start, or days beyond 3 days; beyond two weeks as each day's range and mean (:func:`_grid_daily`)."""
+    facility power before storage; battery state of charge (% of its capacity); deferred work waiting. Against the
+    scenario's local clock (hours, or dates beyond 3 days); beyond two weeks as each day's range and mean (:func:`_grid_daily`)."""
     report, ts = _parts(result)
     if "grid" not in report or "meter_power_w" not in ts:
         return None
@@ -183,8 +191,8 @@ def grid_flex_figure(result: Any):
 
 @_styled
 def thermal_figure(result: Any):
-    """White-space (inlet or coolant) and loop temperatures; throttled and shed ticks shaded. Against hours from
-    the start, or days beyond 3 days."""
+    """White-space (inlet or coolant) and loop temperatures; throttled and shed ticks shaded. Against the scenario's
+    local clock (hours, or dates beyond 3 days)."""
     report, ts = _parts(result)
     th = report.get("thermal")
     if not th or "t_space_c" not in ts or not np.any(ts.get("thermal_engaged", 0)):
@@ -207,7 +215,7 @@ def thermal_figure(result: Any):
                    label=f"room limit {th['shed_space_c']:g} °C: shed")
     _shade(ax, x, ts["thermal_throttled"], "tab:orange", "thermal throttle")
     _shade(ax, x, ts["thermal_shed"], "black", "shed (IT off)")
-    _time_axis(ax, x, xlabel, every)
+    _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("°C")
     ax.legend(loc="center left", bbox_to_anchor=(0.005, 0.47), fontsize=8)
     ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")

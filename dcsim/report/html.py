@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time,
+from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct,
+                               fmt_si, fmt_time,
                                extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, tied_leaders, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
-                                  cost_carbon_text, hold_limit_note, report_latency)
+                                  cost_carbon_text, hold_limit_note, report_latency, start_text)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
@@ -227,6 +228,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
     ]
     moments = tpf.get("moments") or {}
+    clock = report.get("clock")
     # with several pools the facility's C / P / Q are sums and its binding that of the pool furthest short
     pools_note = "; binding: the pool furthest short, each pool on the rows below" if len(report.get("pools") or []) > 1 else ""
     for label, mom in moments.items():  # the closed form of `dcsim tpf`, each moment labelled
@@ -234,7 +236,8 @@ def _summary(report: Mapping[str, Any]) -> str:
                      " / ".join(_e(fmt_si(mom.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
                      + (f" → {_chip(str(mom['binding']))}" if mom.get("binding") else "")
                      + f' <span class="note">({_e(mom.get("operating_point", ""))}, '
-                       f'{_e(fmt_hms(mom.get("t_s")))}{_e(pools_note)})</span>'))
+                       f'at {_e(fmt_local_short(mom.get("t_s"), clock, report.get("duration_s")))}{" local" if clock else ""}'
+                       f'{_e(pools_note)})</span>'))
         for pp in mom.get("pools") or []:  # several pools: each pool's demand, C, achieved and binding there
             rows.append((f"  pool {pp.get('name')}",
                          f"D {_e(fmt_si(pp.get('demand_tok_s'), 'tok/s'))} / C {_e(fmt_si(pp.get('compute_tok_s'), 'tok/s'))}"
@@ -427,8 +430,11 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
     name = report.get("scenario") or getattr(result, "name", "run")
     stats = report_latency(report) or latency_stats(result)
     slo = getattr(result, "slo", None) or {}
+    start = start_text(report)
     sub = (f"seed {_e(report.get('seed', 'n/a'))} · {_e(fmt_duration(report.get('duration_s')))} simulated"
            + (f" · fidelity {_e(report['fidelity'])}" if report.get("fidelity") else "")
+           + (f' · <span title="the scenario\'s local clock at t = 0: every time of day below is on it">start '
+              f"{_e(start)}</span>" if start else "")
            + (f" · dcsim {_e(get_path(report, 'provenance.dcsim_version'))}"
               if get_path(report, "provenance.dcsim_version") else ""))
     warn = ('<div class="warn"><b>Partial run.</b> The simulation was interrupted; figures cover only '

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from dcsim.metrics.summary import tied_leaders
-from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_num, fmt_pct, fmt_si,
-                               fmt_time, get_path)
+from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
+                               fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table",
-           "pool_rows", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
+           "pool_rows", "start_text", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
 
 
 #: What U on the utilization-adjusted output figure means, said wherever U is shown (terminal, report.html): the
@@ -280,16 +280,25 @@ def pool_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def start_text(report: Mapping[str, Any]) -> str | None:
+    """The run's start in the scenario's local clock (``2026-07-15 11:00``, or ``day 196 00:00`` without a date):
+    every moment the summary names is on that clock; ``None`` for a report without one."""
+    t = fmt_local_time(0.0, report.get("clock"))
+    return None if t == "n/a" else t
+
+
 def fault_lines(report: Mapping[str, Any]) -> list[str]:
-    """One line per fault of the run (``faults``): its window, the tokens it cost against a run without it, the
-    energy change, its own marginal cost where several faults overlap, and what bound during it."""
+    """One line per fault of the run (``faults``): its window (in the scenario's local clock), the tokens it cost
+    against a run without it, the energy change, its own marginal cost where several faults overlap, and what bound
+    during it."""
     out = []
+    clock, span = report.get("clock"), report.get("duration_s")
     for f in report.get("faults") or []:
         own = (f"; its own cost (the run without it, the other faults kept): "
                f"{f['marginal_tokens_lost'] / 1e6:,.1f} M tokens, {f['marginal_energy_change_j'] / 3.6e6:+,.1f} kWh"
                if "marginal_tokens_lost" in f else "")
         vs = "vs the run without any fault (overlapping faults share it)" if own else "vs a run without it"
-        out.append(f"fault {f['kind']:<14} {f['start_s'] / 3600:6.2f}–{f['end_s'] / 3600:.2f} h: "
+        out.append(f"fault {f['kind']:<14} {fmt_local_window(f['start_s'], f['end_s'], clock, span)}: "
                    f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost in its window, energy "
                    f"{f['energy_change_j'] / 3.6e6:+,.1f} kWh, {vs}{own}; bound by " + ", ".join(
                        f"{k} {v / 60:.0f} min" for k, v in f["binding_s"].items() if v > 0))
@@ -381,6 +390,9 @@ def summary_table(
              f"{fmt_duration(report.get('duration_s'))} simulated")
     if report.get("fidelity"):
         title += f"   fidelity {report['fidelity']}"
+    start = start_text(report)
+    if start:
+        title += f"   start {start}"
     ov = get_path(report, "provenance.overrides") or []
     if ov:  # the run is not the file's scenario: say how it differs before any figure
         rows.append(("Overrides", "; ".join(str(x) for x in ov)))

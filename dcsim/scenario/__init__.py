@@ -222,6 +222,15 @@ class Scenario(Spec):
             return st.timetuple().tm_yday, st.hour * 3600.0 + st.minute * 60.0 + st.second + st.microsecond * 1e-6
         return DEFAULT_START_DAY.get(self.facility.weather.kind, 1), 0.0
 
+    def clock_block(self) -> dict:
+        """The run's clock of day as report.json carries it (key ``clock``): ``day_of_year`` and ``hour`` at t = 0,
+        and ``start`` (ISO) when the scenario sets one; what :func:`dcsim.metrics.fmt.fmt_local_time` reads."""
+        day, sec = self.clock()
+        out = {"day_of_year": int(day), "hour": sec / 3600.0}
+        if self.start is not None:
+            out["start"] = self.start.isoformat()
+        return out
+
     @property
     def base_dir(self) -> Path | None:
         """Folder relative paths in the scenario are resolved against (the file's folder)."""
