@@ -555,7 +555,7 @@ def _time_base(labels: list[str], reports: list[dict], series: list) -> dict[str
     label says so when a start is unknown."""
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-    from dcsim.plots.figures import _span_edges, _time_ticks, time_axis
+    from dcsim.plots.figures import _span_edges, _time_ticks, clock_ticks, time_axis
 
     al = _alignment(reports, labels)
     offs = al["offsets_s"]
@@ -565,7 +565,13 @@ def _time_base(labels: list[str], reports: list[dict], series: list) -> dict[str
         t, xlabel = time_axis(np.array([0.0, span]))
         f = t[-1] / span if span else 1.0
         if "unknown" in al:  # a start unknown: say that the runs are overlaid on elapsed time
-            xlabel = f"elapsed {xlabel}, each run from its own start: {al['unknown']}"
+            xlabel = f"{xlabel.replace('from start', 'from each run' + chr(39) + 's start')}: {al['unknown']}"
+        else:  # every run starts at the same moment: its local clock (as each run's own figures show it)
+            ct = clock_ticks(0.0, span, reports[0].get("clock"))
+            if ct is not None:
+                tk, tl, xl = ct
+                return {"x": lambda j, ts_s: ts_s * f, "xlim": (0.0, float(t[-1])), "xlabel": xl, "alignment": al,
+                        "ticks": lambda ax: ax.set_xticks(tk * f, tl)}
         return {"x": lambda j, ts_s: ts_s * f, "xlim": (0.0, float(t[-1])), "xlabel": xlabel, "alignment": al,
                 "ticks": lambda ax: _time_ticks(ax, np.array([0.0, span]))}
     lo = min(offs[j] for j in spans)
