@@ -476,6 +476,9 @@ def test_a_margin_over_a_zero_ceiling_is_undefined():
     r.update(binding="cooling", margin=None, margin_note="the cooling ceiling is 0 at the critical moment")
     text = format_plan(r)
     assert "margin undefined: the cooling ceiling is 0" in text and "inf" not in text
+    # the critical moment on the scenario's local clock (it printed "t = 16.02 h"), t_s kept in seconds
+    assert re.search(r"critical moment: 07-15 \d\d:\d\d local, outdoor", text) and "t = " not in text
+    assert r["moment"]["local_time"].startswith("07-15 ") and isinstance(r["moment"]["t_s"], float)
 
 
 def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
@@ -504,6 +507,3 @@ def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
     # the held window validates as a scenario
     from dcsim.scenario import load_scenario
     load_scenario(inside, base_dir=cur.parent)
-    # the critical moment on the scenario's local clock (it printed "t = 16.02 h"), t_s kept in seconds
-    assert re.search(r"critical moment: 07-15 \d\d:\d\d local, outdoor", text) and "t = " not in text
-    assert r["moment"]["local_time"].startswith("07-15 ") and isinstance(r["moment"]["t_s"], float)
