@@ -137,9 +137,10 @@ def goodput_fluid(m: Models, ts: dict, ticks: np.ndarray | None = None) -> tuple
 
 def calibration_provenance(m: Models) -> list[dict]:
     """Per rack group, how trustworthy its node parameters are (status, profile, expected error band)."""
-    keys = ("status", "profile", "for", "error_band_pct", "levers", "base_status", "band_lower_bound",
-            "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit", "extrapolated")
-    return [{"group": g.name, **{k: g.node.calibration[k] for k in keys}} for g in m.groups]
+    keys = ("status", "profile", "for", "error_band_pct", "levers", "base_status", "band_lower_bound", "meaning",
+            "borrowed", "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit",
+            "extrapolated")  # meaning and borrowed were documented and not written (the audit of the API)
+    return [{"group": g.name, **{k: g.node.calibration.get(k) for k in keys}} for g in m.groups]
 
 
 def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) -> UtilizationAdjustedOutput:
