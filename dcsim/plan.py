@@ -62,6 +62,13 @@ def _raw_and_dir(scenario) -> tuple[dict, Path | None]:
     return dict(scenario), None
 
 
+def _check_gpus(gpus) -> None:
+    """``gpus`` of the Python API, checked as the CLI checks ``--gpus`` (``gpus=-5`` was answered with 32 GPUs)."""
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or not gpus >= 1
+                             or gpus != int(gpus)):
+        raise ValueError(f"gpus must be a whole number >= 1, got {gpus!r}")
+
+
 def _prepare(scenario, question: str, overrides: dict | None):
     """Check the question; the raw scenario with ``overrides`` applied, its folder and its models."""
     if question not in QUESTIONS:
@@ -416,6 +423,7 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     (tokens/s at the critical moment), ``moment`` (its time, s, and temperatures, degC) and,
     with ``confirm=True``, ``confirm``: the simulation's figures at the answer.
     """
+    _check_gpus(gpus)
     raw, bdir, m0 = _prepare(scenario, question, overrides)
     year = weather_year_moments(m0) if weather_percentile is not None else None
     mom = design_moment(year if year is not None else scenario_moments(m0), weather_percentile)
@@ -674,6 +682,9 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     seed and stepped 2 % further (at most 3 times) while a seed misses; the fast-model answer
     stays in ``fast_answer``.
     """
+    _check_gpus(gpus)
+    if isinstance(targets, str):  # read character by character: "--target 't': expected ..."
+        raise ValueError(f"targets must be a list of strings such as ['ttft.p99<=2 s'], got one string {targets!r}")
     raw, bdir, m0 = _prepare(scenario, question, overrides)
     sc = m0.scenario
     tg = [parse_target(t, [c.name for c in m0.workload.classes]) for t in targets]

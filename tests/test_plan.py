@@ -507,3 +507,17 @@ def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
     # the held window validates as a scenario
     from dcsim.scenario import load_scenario
     load_scenario(inside, base_dir=cur.parent)
+
+
+@pytest.mark.parametrize("gpus", [-5, 0, 2.5, True])
+def test_the_python_planner_checks_gpus_as_the_cli_does(gpus):
+    """plan(gpus=-5) answered 32 GPUs (the CLI refuses --gpus < 1; the audit of the API, finding 9)."""
+    with pytest.raises(ValueError, match="gpus must be a whole number >= 1"):
+        plan(REF, "interconnect-for", gpus=gpus)
+    with pytest.raises(ValueError, match="gpus must be a whole number >= 1"):
+        plan_for_targets(REF, "interconnect-for", ["ttft.p99<=2 s"], gpus=gpus)
+
+
+def test_targets_as_one_string_are_refused():
+    with pytest.raises(ValueError, match="got one string"):
+        plan_for_targets(REF, "max-demand", "ttft.p99<=2 s")
