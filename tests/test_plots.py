@@ -982,3 +982,9 @@ def test_time_axes_read_the_scenario_local_clock():
     assert clock_ticks(0.0, 7200.0, None) is None
     bare = SimpleNamespace(report={k: v for k, v in rep.items() if k != "clock"}, timeseries=two_h)
     assert signature_plot(bare).axes[-1].get_xlabel() == "minutes from start"
+
+
+def test_figures_show_themselves_in_jupyter(result):
+    """Each figure has _repr_png_ (a fresh kernel printed '<Figure size ... with 3 Axes>')."""
+    png = signature_plot(result)._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
