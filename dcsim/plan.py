@@ -174,6 +174,29 @@ def _headroom(m, r: dict, a: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
             np.asarray(r["it_budget_cooling_w"], dtype=float).ravel() / wq - 1.0)
 
 
+def _rack_limit_note(sc, g) -> str | None:
+    """Why no rack runs flat out when the cause is the rack's own limit, not the facility's budget (a 600 kW hall
+    answered "0 GPUs … binding POWER … 1139 % headroom" for 37 kW racks under the default 30 kW air rack limit: the
+    audit of node physics, finding 11); None when the rack fits its limits."""
+    lim = g.limits
+    full = float(g.rack_full_load_w)
+    rc = sc.racks[0].cooling
+    parts = []
+    if full > lim.rack_cooling_limit_w:
+        given = rc is not None and rc.limit is not None
+        kind = rc.kind if rc is not None else "air"
+        parts.append(f"its heat limit {lim.rack_cooling_limit_w / 1e3:.4g} kW (racks[0].cooling"
+                     + (".limit)" if given else f": the default for {kind} cooling, dcsim.scenario.facility."
+                                                "RACK_COOLING_LIMIT_W; set racks[0].cooling.kind / limit)"))
+    if full > lim.rack_power_limit_w:
+        parts.append(f"its feed {lim.rack_power_limit_w / 1e3:.4g} kW (racks[0].power.power_limit, derated to 80 % "
+                     "continuous)")
+    if not parts:
+        return None
+    return (f"a rack at full load draws {full / 1e3:.4g} kW, over " + " and ".join(parts) + ": no rack runs flat "
+            "out at any count (each is capped at its own limit; more racks still add tokens)")
+
+
 def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
     sc = m0.scenario
     count0 = sc.racks[0].count
@@ -219,8 +242,12 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
         out.update(binding="compute", next_binding=nxt, margin=float(h[i]),
                    gpus_at_flip=g * (1.0 + float(h[i])), margin_gpus=g * float(h[i]))
     else:
+        rack = _rack_limit_note(sc, g0)
         out.update(binding=nxt, next_binding="compute", margin=float(-h[i]),
-                   note="even one rack at full load exceeds the power or cooling budget")
+                   note=rack or "even one rack at full load exceeds the facility's power or cooling budget")
+        if rack:  # the rack's own limit: the facility's budgets and headroom are not the cause
+            out.update(binding="cooling" if g0.rack_full_load_w > g0.limits.rack_cooling_limit_w else "power",
+                       margin=None, margin_note="the rack's own limit binds (note below), not the facility's budget")
     out["moment"] = _moment_info(mom, i, m0)
     out["closed_form_evaluations"] = evals["n"]
     return out
@@ -439,7 +466,7 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     if ov.get("workload.arrivals.scale", 1.0) <= 0:  # max-demand: no demand is served somewhere; the fleet must run
         del ov["workload.arrivals.scale"]
     refuse_unrunnable(raw, bdir, ov, question)
-    if out.get("margin") is None and out.get("next_binding"):
+    if out.get("margin") is None and out.get("next_binding") and not out.get("margin_note"):
         out["margin_note"] = (f"the {out['binding']} ceiling is 0 at the critical moment: no token is served "
                               f"there, and a margin over it is undefined")
     out = {"question": question, "scenario": m0.scenario.name,

@@ -521,3 +521,16 @@ def test_the_python_planner_checks_gpus_as_the_cli_does(gpus):
 def test_targets_as_one_string_are_refused():
     with pytest.raises(ValueError, match="got one string"):
         plan_for_targets(REF, "max-demand", "ttft.p99<=2 s")
+
+
+def test_max_gpus_names_the_rack_limit_when_no_rack_runs_flat_out():
+    """37 kW racks under the default 30 kW air rack limit in a 600 kW hall: the answer names the rack's own limit
+    and its default, not the facility's budget ("0 GPUs … binding POWER … -1139 % headroom": audit N #11)."""
+    from dcsim.plan import format_plan
+
+    raw = small_scenario(**{"facility.interconnect": "600 kW", "facility.cooling.capacity": "400 kW",
+                            "racks.0.count": 4, "racks.0.nodes_per_rack": 4, "racks.0.cooling": {"kind": "air"}})
+    r = plan(raw, "max-gpus")
+    assert r["gpus"] == 0 and r["binding"] == "cooling" and r["margin"] is None
+    assert "over its heat limit 30 kW" in r["note"] and "default for air cooling" in r["note"]
+    assert "rack's own limit binds" in format_plan(r)
