@@ -455,3 +455,110 @@ def test_a_same_architecture_band_covers_the_measured_same_shape_carry(tmp_path)
     from dcsim.report.html import render_html
     cav = render_html(r, {}).split('class="caveat"')[1].split("</div>")[0]
     assert "same shape" in cav and "transferred or borrowed" not in cav
+
+
+def _long_context() -> dict:
+    """The audit's long-context pool (finding 1): H100 Llama-3.1-70B TP4, a calibrated pair, fed 32,000-token
+    prompts (its profile was fitted on ML.ENERGY's chat rows: 634-token prompts, <= 993 tokens of decode context)."""
+    sc = small_scenario(**QUICK)
+    sc["name"] = "long-context"
+    sc["workload"] = {"arrivals": {"kind": "poisson", "rate": "2 req/s"},
+                      "classes": [{"name": "rag", "input": {"kind": "fixed", "value": 32000},
+                                   "output": {"kind": "fixed", "value": 500}, "slo_ttft": "10 s", "slo_tpot": "200 ms"}]}
+    return sc
+
+
+def test_the_context_carry_evidence_is_what_the_validation_rows_compute():
+    """dcsim/data/context_carry.yaml (the band and threshold of an extrapolated context) is what
+    `python -m dcsim.validation --context-carry` computes from docs/validation.md's GPQA rows now, not a copy: a refit
+    or a physics change that moves those rows fails here until the file is regenerated."""
+    from dcsim.node.catalog import context_carry
+    from dcsim.node.model import context_band, context_extrapolation_factor
+    from dcsim.validation import cases_mlenergy_held_out, context_carry_table, DEFAULT_DATA
+
+    new, shipped = context_carry_table()["rows"], context_carry()
+    assert [r["id"] for r in new] == [r["id"] for r in shipped] and len(new) == 24
+    for a, b in zip(new, shipped):
+        assert a == pytest.approx(b, abs=0.02), a["id"]
+    # the rows are docs/validation.md's: the same errors as the held-out cases
+    cases = {c.id: c for c in cases_mlenergy_held_out(DEFAULT_DATA)}
+    for r in shipped:
+        assert r["err_tok_s_pct"] == pytest.approx(100 * cases[r["id"] + "-tok_s"].error, abs=0.01)
+        assert r["err_j_per_tok_pct"] == pytest.approx(100 * cases[r["id"] + "-j_tok"].error, abs=0.01)
+    # the audit's figures: Qwen3-8B on 1 H100 at GPQA lengths -24.6 % tok/s, -18.4 % J/token; Qwen3-235B on 8 B200s
+    # -33 % / +42 %; 22 of the 24 rows leave their profile's band, the least far out at 3.5x the fitted context
+    by = {r["id"]: r for r in shipped}
+    assert by["H-Q8-gpqa-bs96"]["err_tok_s_pct"] == pytest.approx(-24.6, abs=0.05)
+    assert by["H-Q8-gpqa-bs32"]["err_j_per_tok_pct"] == pytest.approx(-18.4, abs=0.05)
+    assert context_band() == pytest.approx({"tok_s_pct": 33.4, "j_per_tok_pct": 42.3}, abs=0.05)
+    assert sum(r["beyond_band"] for r in shipped) == 22
+    assert 3.5 <= context_extrapolation_factor() < min(r["context_x"] for r in shipped if r["beyond_band"]) + 1e-9
+
+
+def test_a_pool_far_beyond_its_profiles_lengths_travels_as_context_extrapolated(runs, tmp_path):
+    """Finding 1: a calibrated pair fed 32,000-token prompts (32x the context its profile was measured at) said
+    nothing and carried the profile's ±4 / ±3 % band. Now its status is context-extrapolated (calibrated within
+    range), its band at least the GPQA carries' misses, marked a lower bound, and the warnings, the summary's headline,
+    the HTML above the cards, `compare` and `plan` say so; the chat run stays calibrated and says nothing."""
+    from dcsim.node.model import context_band
+
+    _, cal, _ = runs
+    r = dcsim.run(_long_context())
+    (c,) = r.report["provenance"]["calibration"]
+    assert c["status"] == "context-extrapolated" and c["in_range_status"] == "calibrated"
+    assert c["base_status"] == "calibrated" and c["context_extrapolated"] is True and c["band_lower_bound"] is True
+    assert c["measured_context_max"] == 993.2 and c["measured_prompt_max"] == 634.0
+    assert c["mean_input"] == 32000 and c["decode_context"] > 32000
+    cb = context_band()
+    assert c["error_band_pct"]["tok_s_pct"] >= cb["tok_s_pct"] and c["error_band_pct"]["j_per_tok_pct"] >= cb["j_per_tok_pct"]
+    (w,) = [w for w in r.report["warnings"] if "beyond the lengths its profile" in w]
+    assert "decode context 32,250 tokens, 32.5x the longest measured (993)" in w and "≥±33 % tok/s, ≥±42 % J/token" in w
+    head = summary_table(r.report).split("J / output token")[0]
+    assert "EXTRAPOLATED CONTEXT" in head and "≥±33 % tok/s, ≥±42 % J/token" in head and "UNCALIBRATED" not in head
+    (k,) = cal.report["provenance"]["calibration"]
+    assert k["status"] == "calibrated" and k["context_extrapolated"] is False and k["decode_context"] < 2 * 993
+    assert "EXTRAPOLATED" not in summary_table(cal.report)
+    write_outputs(r, tmp_path / "long", formats=("json", "html"), plots=False)
+    html = (tmp_path / "long" / "report.html").read_text()
+    assert html.index("Extrapolated context.") < html.index('class="cards"')
+    assert "Calibration caveat." not in html  # calibrated within range: no UNCALIBRATED banner as well
+    table, data = compare([tmp_path / "long", tmp_path / "long"])
+    row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
+    assert "extrapolated context" in row and "UNCALIBRATED" not in row
+    assert "EXTRAPOLATED CONTEXT" in data["runs"][0]["calibration_caveat"]
+    p = plan(_long_context(), "max-demand")
+    assert p["calibration_caveat"].startswith("EXTRAPOLATED CONTEXT") and "EXTRAPOLATED CONTEXT" in format_plan(p)
+
+
+def test_a_transferred_pair_beyond_its_lengths_keeps_its_status_in_the_caveat():
+    """A pair that is transferred within range stays named so (UNCALIBRATED — transferred) when its pool also runs
+    beyond the lengths its pool was measured at; its band is the larger of the two, a lower bound."""
+    from dcsim.engine.build import build_models
+    from dcsim.metrics.fmt import calibration_caveat
+    from dcsim.scenario import load_scenario
+
+    sc = _long_context()
+    sc["racks"][0]["node"].update({"model": "mixtral-8x7b", "tensor_parallel": 2})
+    m = build_models(load_scenario(sc))
+    c = {"group": "r", **m.groups[0].node.calibration}
+    assert c["status"] == "context-extrapolated" and c["in_range_status"] == "transferred" and c["band_lower_bound"]
+    text = calibration_caveat([c])
+    assert text.startswith("UNCALIBRATED — r:") and "transferred (expected error ≥±" in text
+    assert "EXTRAPOLATED CONTEXT — r:" in text
+
+
+def test_mixed_fleets_reasoning_pool_runs_beyond_its_profiles_context():
+    """The shipped mixed-fleet's B200 reasoning pool (405B-FP8, GPQA-like outputs: 5,872 tokens of decode context
+    per sequence) runs at 5.8x the context its chat-fitted profile was measured at: context-extrapolated, where it read
+    'calibrated' with the chat band; its chat pool stays calibrated."""
+    from pathlib import Path
+
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"))
+    chat, reasoning = (g.node.calibration for g in m.groups)
+    assert chat["status"] == "calibrated" and not chat["context_extrapolated"]
+    assert reasoning["status"] == "context-extrapolated" and reasoning["in_range_status"] == "calibrated"
+    assert reasoning["decode_context"] / reasoning["measured_context_max"] == pytest.approx(5.77, abs=0.01)
+    assert any("beyond the lengths its profile (B200_llama-3.1-405b_fp8_tp4)" in w for w in m.warnings)

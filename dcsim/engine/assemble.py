@@ -137,7 +137,9 @@ def goodput_fluid(m: Models, ts: dict, ticks: np.ndarray | None = None) -> tuple
 def calibration_provenance(m: Models) -> list[dict]:
     """Per rack group, how trustworthy its node parameters are (status, profile, expected error band)."""
     keys = ("status", "profile", "for", "error_band_pct", "levers", "base_status", "band_lower_bound",
-            "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit", "extrapolated")
+            "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit", "extrapolated",
+            "measured_prompt_max", "measured_context_max", "mean_input", "decode_context", "context_extrapolated",
+            "in_range_status", "band_notes")
     return [{"group": g.name, **{k: g.node.calibration[k] for k in keys}} for g in m.groups]
 
 

@@ -226,6 +226,19 @@ OLDER_STACK_NOTE = ("on the same 8 x H100, Splitwise's 2023 stack takes 3.2-4.5x
 SAME_SHAPE_CARRY_PCT = {"tok_s_pct": 3.6, "j_per_tok_pct": 9.0}
 
 
+#: the measured carries of chat-fitted calibrations to longer contexts: written by ``python -m dcsim.validation
+#: --context-carry`` from docs/validation.md's GPQA rows (``dcsim.validation.context_carry_table``), not by hand
+CONTEXT_CARRY_FILE = DATA_DIR / "context_carry.yaml"
+
+
+def context_carry() -> list[dict]:
+    """The rows of :data:`CONTEXT_CARRY_FILE`: each GPQA point of docs/validation.md (a profile fitted on ML.ENERGY's
+    chat rows, run at 224-token prompts and 8-10k-token reasoning outputs) with its decode context, the longest its
+    profile was measured at and their ratio (``context_x``), its tokens/s and J/token errors (%) and whether they
+    leave the profile's own band (``beyond_band``)."""
+    return _read_yaml(CONTEXT_CARRY_FILE)["rows"]
+
+
 def serving_stack(prof: dict) -> tuple[str | None, bool]:
     """``(stack, current)`` of a profile from its ``measurements`` files (:data:`SERVING_STACKS`): the stack(s)
     its latencies and power were measured on, and whether all are dcsim's current one. ``(None, True)`` when the
@@ -334,6 +347,17 @@ def rescale_power(params: dict, src: GpuSpec, dst: GpuSpec) -> dict:
     return {k: (v * f if k in ("p_compute_w", "p_memory_w", "p_sync_w") else v) for k, v in params.items()}
 
 
+def _lengths_over(profs) -> dict:
+    """The prompt lengths and decode contexts measured over several fits (``measured_lengths``, ``[lowest,
+    highest]`` each): what a profile averaging them was measured at."""
+    out = {}
+    for k in ("prompt_tokens", "decode_context"):
+        r = [p["measured_lengths"][k] for p in profs if (p.get("measured_lengths") or {}).get(k)]
+        if r:
+            out[k] = [min(a for a, _ in r), max(b for _, b in r)]
+    return out
+
+
 def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     """Parameters for a (GPU, model) pair with no calibration.
 
@@ -379,6 +403,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
             "measurements": sorted({f for p in use for f in p.get("measurements") or []}),
+            "measured_lengths": _lengths_over(use),
             "source": "[D] mean of the pooled fits of " + ", ".join(sorted(p["gpu"] for p in use)) + ", power terms "
                       "scaled by (TDP - idle); no measurement of this GPU"
                       + (f" ({', '.join(left)} left out: calibrated on an older serving stack)" if left else "")}

@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, max_band,
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, context_carry, max_band,
                                 find_architecture_profile, find_profile, load_profile, other_tp_band, rescale_power,
                                 resolve_gpu, resolve_model, same_silicon_gpu, serving_stack, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
@@ -379,6 +379,10 @@ STATUS_TEXT = {
     "lever-modelled": "the fitted parameters with serving levers applied from literature figures and "
                       "assumptions (docs/node.md, Levers), not measured on this setup; the band is the fit's "
                       "without the levers (a lower bound)",
+    "context-extrapolated": "its pool's requests hold far longer contexts (or prompts) than the rows its profile was "
+                            "fitted to: its figures there are extrapolated; the band is the larger of its own and the "
+                            "misses of chat-fitted profiles run at ML.ENERGY's GPQA lengths (docs/validation.md "
+                            "H-*-gpqa-*), a lower bound (docs/node.md, Extrapolated context)",
 }
 
 
@@ -418,11 +422,58 @@ def measured_batch_max(prof: dict) -> float | None:
     return max(b) if b else None
 
 
-def at_full_load_batch(calibration: dict, batch_limit: float) -> dict:
-    """A calibration record with the batch a replica reaches at full load (``batch_limit``) and whether that is more
-    than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at (``extrapolated``)."""
-    return {**calibration, "batch_limit": round(float(batch_limit), 1),
-            "extrapolated": extrapolated(calibration, batch_limit)}
+def context_extrapolation_factor() -> float:
+    """How many times the longest decode context (or prompt) a profile was measured at a pool's workload may reach
+    before its figures count as extrapolated (``calibration.context_extrapolated``): the smallest ratio at which a
+    measured carry to longer contexts left its profile's own band (:func:`dcsim.node.catalog.context_carry`, the
+    GPQA rows of docs/validation.md: chat-fitted profiles at 3.5-4.5x their contexts, 22 of 24 rows outside their
+    bands). Assumption: below it the profile's band holds (no carry was measured there); the same factor is applied
+    to the prompt length, for which no carry was measured at all."""
+    return float(min(r["context_x"] for r in context_carry() if r["beyond_band"]))
+
+
+def context_band() -> dict:
+    """The worst errors (%) of the measured carries to longer contexts (:func:`dcsim.node.catalog.context_carry`):
+    the band of a context-extrapolated replica, with its own, as a lower bound (the carries were measured at
+    3.5-4.5x; a pool may run further beyond)."""
+    rows = context_carry()
+    return {"tok_s_pct": max(abs(r["err_tok_s_pct"]) for r in rows),
+            "j_per_tok_pct": max(abs(r["err_j_per_tok_pct"]) for r in rows)}
+
+
+def context_beyond(calibration: Mapping, mean_input: float, decode_context: float) -> list[tuple[str, float, float]]:
+    """``(what, value, measured)`` for each length of a workload — ``"decode context"`` (tokens a running sequence
+    holds, residence-weighted) and ``"prompt"`` (mean tokens) — more than :func:`context_extrapolation_factor` times
+    the longest the calibration's profile was measured at (``measured_context_max`` / ``measured_prompt_max``);
+    empty within range or for a profile with no measured lengths. Only the top of the range counts: shorter
+    contexts move the step toward the weight reads every fitted row measures (assumption)."""
+    f = context_extrapolation_factor()
+    out = []
+    for what, v, key in (("decode context", decode_context, "measured_context_max"),
+                         ("prompt", mean_input, "measured_prompt_max")):
+        m = calibration.get(key)
+        if m is not None and v is not None and float(v) > f * float(m):
+            out.append((what, float(v), float(m)))
+    return out
+
+
+def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode_context: float) -> dict:
+    """A calibration record for a pool's workload: the batch a replica reaches at full load (``batch_limit``) and
+    whether that is more than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at
+    (``extrapolated``); the workload's mean prompt and residence-weighted decode context (``mean_input``,
+    ``decode_context``) and whether either is beyond the lengths its profile was measured at
+    (:func:`context_beyond`: ``context_extrapolated``). A context-extrapolated record's status becomes
+    ``context-extrapolated`` (``in_range_status`` keeps the status it has within range), its band the larger of
+    its own and :func:`context_band`, a lower bound."""
+    c = {**calibration, "batch_limit": round(float(batch_limit), 1),
+         "extrapolated": extrapolated(calibration, batch_limit),
+         "mean_input": round(float(mean_input), 1), "decode_context": round(float(decode_context), 1)}
+    if context_beyond(c, mean_input, decode_context):
+        c.update(status="context-extrapolated", context_extrapolated=True,
+                 error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
+                 meaning=f"{STATUS_TEXT['context-extrapolated']}; within range it is {c['in_range_status']}: "
+                         f"{c['meaning']}")
+    return c
 
 
 def extrapolated(calibration: dict, batch: float) -> bool:
@@ -478,6 +529,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())
     stack, current = serving_stack(prof)
+    lengths = prof.get("measured_lengths") or {}
     # a user's profile fitted to another GPU, model, precision or TP degree describes that setup, not this one
     mismatch = [] if status != "user-profile" else [
         k for k, mine, theirs in (("gpu", gpu, prof.get("gpu")), ("model", model, prof.get("model")),
@@ -494,5 +546,11 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
             "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon", "same-architecture"),
             # the batch range the profile was measured at (None for a pooled fit); the engine sets the batch a
-            # replica reaches at full load and whether it is beyond that range (at_full_load_batch)
-            "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False}
+            # replica reaches at full load and whether it is beyond that range (at_workload)
+            "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False,
+            # the longest prompt and decode context its rows were measured at (calibrate.measured_lengths; None for a
+            # profile without them); the engine sets its pool's and whether they are beyond that range (at_workload)
+            "measured_prompt_max": (lengths.get("prompt_tokens") or [None, None])[1],
+            "measured_context_max": (lengths.get("decode_context") or [None, None])[1],
+            "mean_input": None, "decode_context": None, "context_extrapolated": False, "in_range_status": status,
+            "band_notes": []}
