@@ -562,3 +562,39 @@ def test_mixed_fleets_reasoning_pool_runs_beyond_its_profiles_context():
     assert reasoning["status"] == "context-extrapolated" and reasoning["in_range_status"] == "calibrated"
     assert reasoning["decode_context"] / reasoning["measured_context_max"] == pytest.approx(5.77, abs=0.01)
     assert any("beyond the lengths its profile (B200_llama-3.1-405b_fp8_tp4)" in w for w in m.warnings)
+
+
+def test_a_tp_carry_beyond_the_ratios_measured_is_a_lower_bound():
+    """Finding 6: the other-TP band is the worst of the pooled fit's cross_tp rows, which on H100 and B200 are all 2x
+    carries; it was applied unmarked to 4-8x carries (the one 4x carry measured, A100 Llama-2-70B TP2 -> TP8, erred
+    161 % tok/s). The band is keyed on the carry's TP ratio: a carry beyond the largest ratio measured on its GPU is a
+    lower bound (≥±) and the caveat says so, with what the widest measured carries did; a 2x carry stays two-sided."""
+    from dcsim.node import build_node
+    from dcsim.node.catalog import carry_ratio, other_tp_band, pooled_profiles
+    from dcsim.scenario.node import NodeSpec
+
+    for gpu in ("H100-SXM", "B200"):
+        assert {carry_ratio(r) for r in pooled_profiles()[gpu]["cross_tp"]} == {2.0}
+    a100 = pooled_profiles()["A100-SXM4-80GB"]["cross_tp"]
+    worst = lambda rows: max(r["max_err_tok_s_pct"] for r in rows)  # noqa: E731
+    assert other_tp_band("A100-SXM4-80GB", 2.0)["tok_s_pct"] == worst([r for r in a100 if carry_ratio(r) == 2]) < 70
+    assert other_tp_band("A100-SXM4-80GB", 4.0)["tok_s_pct"] == worst(a100) > 160
+    two = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=8)).calibration  # from TP4
+    assert two["status"] == "other-tp" and not two["band_lower_bound"] and two["band_notes"] == []
+    for gpu, model, prec, tp, src in (("H100-SXM", "qwen3-14b", "bf16", 8, 1), ("B200", "qwen3-235b-a22b", "fp8", 8, 2)):
+        c = build_node(NodeSpec(gpu=gpu, model=model, precision=prec, tensor_parallel=tp)).calibration
+        assert c["status"] == "other-tp" and c["band_lower_bound"] is True
+        assert c["error_band_pct"] == other_tp_band(gpu)
+        (note,) = c["band_notes"]
+        r = tp // src
+        assert f"{r}x TP carry (measured at TP{src}, run at TP8) is beyond the 2x carries measured on {gpu}" in note
+        assert "the 4x carries measured on A100-SXM4-80GB erred up to 161 % tok/s" in note
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"].update({"model": "qwen3-14b", "tensor_parallel": 8})
+    r = dcsim.run(sc)
+    (p,) = r.report["provenance"]["calibration"]
+    assert p["band_lower_bound"] and "8x TP carry" in p["band_notes"][0]
+    head = summary_table(r.report).split("J / output token")[0]
+    assert "other-tp (expected error ≥±28 % tok/s, ≥±38 % J/token; an 8x TP carry" in head
+    (w,) = [w for w in r.report["warnings"] if "no calibrated profile" in w]
+    assert "an 8x TP carry (measured at TP1, run at TP8)" in w and "≥±28 % tok/s" in w

@@ -91,8 +91,9 @@ def stack_caveat(calibration: list | None) -> str | None:
 
 
 def uncalibrated_caveat(calibration: list | None) -> str | None:
-    """The rack groups on parameters not fitted to their own measurements, with the expected error band;
-    ``None`` when all are calibrated."""
+    """The rack groups on parameters not fitted to their own measurements, with the expected error band and why it
+    is a lower bound where the status does not say (``band_notes``: a TP carry beyond the ratios measured, a
+    precision never measured on the GPU); ``None`` when all are calibrated."""
     bad = [c for c in calibration or [] if in_range_status(c) in UNCALIBRATED]
     if not bad:
         return None
@@ -102,8 +103,8 @@ def uncalibrated_caveat(calibration: list | None) -> str | None:
         st = in_range_status(c)
         return st + (f" [{', '.join(lv)}]" if lv and st == "lever-modelled" else "")
 
-    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({expected_error(c)})"
-                                        for c in bad)
+    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({expected_error(c)}"
+                                        + "".join(f"; {n}" for n in c.get("band_notes") or []) + ")" for c in bad)
 
 
 

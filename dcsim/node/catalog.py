@@ -284,13 +284,51 @@ def _worst(rows: list[dict]) -> dict:
             "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in rows)}
 
 
-def other_tp_band(gpu: str) -> dict:
+def carry_ratio(row: dict) -> float:
+    """The TP ratio of a ``cross_tp`` row (the larger degree over the smaller: 2 for TP4 <- TP2 and TP2 <- TP4)."""
+    a, b = (int(str(row[k]).rsplit("_tp", 1)[1]) for k in ("profile", "from"))
+    return max(a, b) / min(a, b)
+
+
+def _cross_tp_rows(gpu: str) -> list[dict]:
+    """``gpu``'s pooled fit's ``cross_tp`` rows, or every pooled GPU's when it has none."""
+    pools = pooled_profiles()
+    return (pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []]
+
+
+def other_tp_band(gpu: str, ratio: float | None = None) -> dict:
     """Worst errors (%) of a calibration carried to another tensor-parallel degree on ``gpu`` (the pooled
     fit's ``cross_tp`` rows: each group predicted by its model's fit at another TP); over every pooled
-    GPU when ``gpu`` has no such rows."""
-    pools = pooled_profiles()
-    rows = (pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []]
+    GPU when ``gpu`` has no such rows. With ``ratio`` (the carry's TP ratio, :func:`carry_ratio`) only the rows of that
+    ratio or less count (A100 Llama-2-70B: its 2x carries erred up to 69 % tok/s, its one 4x carry 161 %), the least
+    measured ratio's when none is that small; a carry beyond the largest ratio measured (:func:`measured_tp_ratio_max`)
+    takes them all, and its band is a lower bound (:func:`dcsim.node.model.calibration_record`)."""
+    rows = _cross_tp_rows(gpu)
+    if ratio is not None and rows:
+        keep = [r for r in rows if carry_ratio(r) <= ratio * (1 + 1e-9)]
+        least = min(carry_ratio(r) for r in rows)
+        rows = keep or [r for r in rows if carry_ratio(r) == least]
     return _worst(rows)
+
+
+def measured_tp_ratio_max(gpu: str) -> float | None:
+    """The largest TP ratio of a measured carry on ``gpu`` (its ``cross_tp`` rows, or every pooled GPU's when it has
+    none; all of H100's and B200's are 2x, A100's up to 4x); None without rows."""
+    rows = _cross_tp_rows(gpu)
+    return max(carry_ratio(r) for r in rows) if rows else None
+
+
+def tp_carry_evidence(ratio: float) -> tuple[dict, list[str], float] | None:
+    """What the widest measured TP carries say of a carry of ``ratio`` beyond its own GPU's measured ratios:
+    ``(worst band, their GPUs, their smallest ratio)`` over every pooled GPU's ``cross_tp`` rows of at least
+    ``ratio`` — or, when none reaches it, of the largest ratio measured anywhere (A100 Llama-2-70B TP8 <- TP2 and
+    TP2 <- TP8, 4x: 161 % tok/s, 41 % J/token) —; None without rows."""
+    rows = [(g, r) for g, p in pooled_profiles().items() for r in p.get("cross_tp") or []]
+    if not rows:
+        return None
+    top = max(carry_ratio(r) for _, r in rows)
+    sel = [(g, r) for g, r in rows if carry_ratio(r) >= min(ratio, top) - 1e-9]
+    return _worst([r for _, r in sel]), sorted({g for g, _ in sel}), min(carry_ratio(r) for _, r in sel)
 
 
 #: parameters free in a pooled fit only when its data identify them (MoE dispatch, FP8 cost); a generic

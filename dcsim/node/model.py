@@ -11,7 +11,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, context_carry, max_band,
-                                find_architecture_profile, find_profile, load_profile, other_tp_band, rescale_power,
+                                find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
+                                other_tp_band, rescale_power, tp_carry_evidence,
                                 resolve_gpu, resolve_model, same_silicon_gpu, serving_stack, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
@@ -277,8 +278,14 @@ def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) ->
     if prof is None:
         prof, status = find_architecture_profile(gpu.name, model, precision, tp), "same-architecture"
     if prof is not None and prof["tensor_parallel"] != tp:
-        # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured
-        prof, status = {**prof, "error_band_pct": other_tp_band(gpu.name)}, "other-tp"
+        # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured; the band is
+        # that of the measured carries of this ratio or less, a lower bound beyond the largest (calibration_record)
+        src = int(prof["tensor_parallel"])
+        ratio = max(src, tp) / min(src, tp)
+        prof = {**prof, "error_band_pct": other_tp_band(gpu.name, ratio),
+                "tp_carry": {"gpu": gpu.name, "from_tp": src, "to_tp": tp, "ratio": ratio,
+                             "measured_ratio_max": measured_tp_ratio_max(gpu.name)}}
+        status = "other-tp"
     return (prof, status) if prof is not None else (None, "")
 
 
@@ -483,6 +490,26 @@ def extrapolated(calibration: dict, batch: float) -> bool:
     return bool(mb is not None and batch > EXTRAPOLATION_FACTOR * mb)
 
 
+def band_notes(prof: dict, precision: str) -> list[str]:
+    """Why a profile's band is a lower bound beyond what its status says, in words (``calibration.band_notes``; each
+    one marks ``band_lower_bound``):
+
+    * a TP carry (status ``other-tp``, ``tp_carry``) of a larger ratio than any measured on its GPU: its band is the
+      worst of the measured carries, all of a smaller ratio (H100, B200: 2x), and the widest carry measured on any
+      GPU (A100 Llama-2-70B TP2 -> TP8, 4x) erred further (:func:`dcsim.node.catalog.tp_carry_evidence`);
+    """
+    out = []
+    carry = prof.get("tp_carry")
+    if carry and carry.get("measured_ratio_max") is not None and carry["ratio"] > carry["measured_ratio_max"] + 1e-9:
+        ev = tp_carry_evidence(carry["ratio"])
+        art = "an" if f"{carry['ratio']:g}".startswith(("8", "11", "18")) else "a"
+        out.append(f"{art} {carry['ratio']:g}x TP carry (measured at TP{carry['from_tp']}, run at TP{carry['to_tp']}) is "
+                   f"beyond the {carry['measured_ratio_max']:g}x carries measured on {carry['gpu']}, whose band this is"
+                   + ("" if ev is None else f"; the {ev[2]:g}x carries measured on {', '.join(ev[1])} erred up to "
+                      f"{fmt_band(ev[0]).replace('±', '')}"))
+    return out
+
+
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
                        levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None) -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
@@ -530,6 +557,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         for k, v in (borrowed or {}).items())
     stack, current = serving_stack(prof)
     lengths = prof.get("measured_lengths") or {}
+    notes = band_notes(prof, precision)
+    meaning += "".join(f"; {n}" for n in notes)
     # a user's profile fitted to another GPU, model, precision or TP degree describes that setup, not this one
     mismatch = [] if status != "user-profile" else [
         k for k, mine, theirs in (("gpu", gpu, prof.get("gpu")), ("model", model, prof.get("model")),
@@ -544,7 +573,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
-            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon", "same-architecture"),
+            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon", "same-architecture") or bool(notes),
             # the batch range the profile was measured at (None for a pooled fit); the engine sets the batch a
             # replica reaches at full load and whether it is beyond that range (at_workload)
             "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False,
@@ -553,4 +582,5 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "measured_prompt_max": (lengths.get("prompt_tokens") or [None, None])[1],
             "measured_context_max": (lengths.get("decode_context") or [None, None])[1],
             "mean_input": None, "decode_context": None, "context_extrapolated": False, "in_range_status": status,
-            "band_notes": []}
+            # why the band is a lower bound beyond what the status says (band_notes)
+            "band_notes": notes}
