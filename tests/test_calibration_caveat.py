@@ -598,3 +598,36 @@ def test_a_tp_carry_beyond_the_ratios_measured_is_a_lower_bound():
     assert "other-tp (expected error ≥±28 % tok/s, ≥±38 % J/token; an 8x TP carry" in head
     (w,) = [w for w in r.report["warnings"] if "no calibrated profile" in w]
     assert "an 8x TP carry (measured at TP1, run at TP8)" in w and "≥±28 % tok/s" in w
+
+
+def test_a_precision_never_measured_on_the_gpu_is_named_and_a_lower_bound():
+    """Finding 8: fp8 on A100 (no FP8 tensor cores, no FP8 measurement: vLLM serves it W8A16) was accepted silently as
+    'transferred' with A100's two-sided ±45 / ±23 %; int4 (measured nowhere) likewise with its GPU's band. When the
+    pooled fit(s) a transfer comes from hold no group at the node's precision, the band is a lower bound and the
+    caveat names the precision; fp8 on a GPU whose FP8 peak is a fallback is warned of."""
+    from dcsim.node import build_node, gpu_catalog
+    from dcsim.node.model import fp8_peak_fallback
+    from dcsim.scenario.node import NodeSpec, PeakFlopsSpec
+
+    cat = gpu_catalog()
+    assert fp8_peak_fallback(cat["A100-SXM4-80GB"]) and not any(fp8_peak_fallback(cat[g]) for g in ("H100-SXM", "B200"))
+    assert fp8_peak_fallback(cat["H100-SXM"].model_copy(update={"peak_flops": PeakFlopsSpec(bf16=989e12)}))
+    for gpu, prec, where in (("A100-SXM4-80GB", "fp8", "A100-SXM4-80GB"), ("H100-SXM", "int4", "H100-SXM"),
+                             ("H200", "int4", "H100-SXM"), ("MI300X", "int4", "any GPU")):
+        c = build_node(NodeSpec(gpu=gpu, model="llama-3.1-70b", precision=prec, tensor_parallel=4)).calibration
+        assert c["band_lower_bound"] is True, (gpu, prec)
+        assert any(n.startswith(f"{prec} never measured on {where}:") for n in c["band_notes"]), c["band_notes"]
+    # a precision the pool holds: no note, the two-sided band of a transfer
+    h = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", precision="fp8", tensor_parallel=1)).calibration
+    assert h["status"] == "transferred" and h["band_notes"] == [] and not h["band_lower_bound"]
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"].update({"gpu": "A100-SXM4-80GB", "precision": "fp8"})
+    r = dcsim.run(sc)
+    (p,) = r.report["provenance"]["calibration"]
+    assert p["status"] == "transferred" and p["band_lower_bound"]
+    head = summary_table(r.report).split("J / output token")[0]
+    assert "transferred (expected error ≥±45 % tok/s, ≥±23 % J/token; fp8 never measured on A100-SXM4-80GB" in head
+    (w,) = [w for w in r.report["warnings"] if "a GPU with no FP8 peak of its own" in w]
+    assert w.startswith("racks[0] (r): fp8 on A100-SXM4-80GB") and "W8A16" in w and "t_fp8_layer_s" in w
+    sc["racks"][0]["node"].update({"gpu": "H100-SXM"})
+    assert not any("no FP8 peak" in w for w in dcsim.run(sc).report["warnings"])

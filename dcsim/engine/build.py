@@ -11,7 +11,8 @@ from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCur
 from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED, expected_error
 from dcsim.node import build_node
-from dcsim.node.model import EXTRAPOLATION_FACTOR, at_workload, context_beyond, context_extrapolation_factor
+from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, context_beyond, context_extrapolation_factor,
+                              precision_warning)
 from dcsim.node.power import unused_gpus
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
@@ -261,6 +262,7 @@ def build_models(sc: Scenario) -> Models:
                 if g.node.calibration["in_range_status"] in UNCALIBRATED
                 and g.node.calibration["in_range_status"] != "user-profile"]
     warnings += [_context_warning(i, g) for i, g in enumerate(groups) if g.node.calibration["context_extrapolated"]]
+    warnings += [f"racks[{i}] ({g.name}): {w}" for i, g in enumerate(groups) if (w := precision_warning(g.node))]
     warnings += [f"racks[{i}] ({g.name}): at full load a replica runs a batch of {g.node.calibration['batch_limit']:,.0f}, "
                  f"more than {EXTRAPOLATION_FACTOR:g}x the largest its profile ({g.profile}) was measured at "
                  f"({g.node.calibration['measured_batch_max']:,.0f}): its figures there are extrapolated, with no error "

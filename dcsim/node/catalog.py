@@ -385,6 +385,12 @@ def rescale_power(params: dict, src: GpuSpec, dst: GpuSpec) -> dict:
     return {k: (v * f if k in ("p_compute_w", "p_memory_w", "p_sync_w") else v) for k, v in params.items()}
 
 
+def pooled_precisions(pools) -> list[str]:
+    """The precisions of the groups pooled fits were fitted to (``pooled_groups``, named by
+    :func:`profile_name`): what a transfer from them has measured."""
+    return sorted({g.rsplit("_", 2)[1] for p in pools for g in p.get("pooled_groups") or []})
+
+
 def _lengths_over(profs) -> dict:
     """The prompt lengths and decode contexts measured over several fits (``measured_lengths``, ``[lowest,
     highest]`` each): what a profile averaging them was measured at."""
@@ -420,7 +426,9 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         if moe and "t_moe_layer_s" in borrowed:
             # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
             band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
-        out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band}
+        out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band,
+               "measured_precisions": pooled_precisions([p]), "precisions_gpu": gpu.name,
+               "precisions_of": "its pooled fit holds"}
         if borrowed:
             out["borrowed"] = borrowed
         return out
@@ -442,6 +450,8 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
             "params": params, "status": "generic", "error_band_pct": worst,
             "measurements": sorted({f for p in use for f in p.get("measurements") or []}),
             "measured_lengths": _lengths_over(use),
+            "measured_precisions": pooled_precisions(use),
+            "precisions_of": "the " + ", ".join(sorted(p["gpu"] for p in use)) + " pooled fits it averages hold",
             "source": "[D] mean of the pooled fits of " + ", ".join(sorted(p["gpu"] for p in use)) + ", power terms "
                       "scaled by (TDP - idle); no measurement of this GPU"
                       + (f" ({', '.join(left)} left out: calibrated on an older serving stack)" if left else "")}

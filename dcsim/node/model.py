@@ -350,6 +350,35 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     )
 
 
+def fp8_peak_fallback(gpu: GpuSpec) -> bool:
+    """Whether ``gpu`` has no FP8 peak of its own: none given (:func:`dcsim.node.perf.peak_flops` falls back to the
+    BF16 peak) or one no higher than its BF16 peak (the catalog's A100: no FP8 tensor cores)."""
+    f = gpu.peak_flops.fp8
+    return f is None or float(f) <= float(gpu.peak_flops.bf16)
+
+
+def precision_warning(node: NodeModel) -> str | None:
+    """What a replica served in fp8 on a GPU whose FP8 peak is a fallback (:func:`fp8_peak_fallback`) runs that dcsim
+    does not model, for the run's warnings; None otherwise. Such a GPU has no FP8 tensor cores, and vLLM serves an FP8
+    checkpoint there weight-only: "FP8 models will run on compute capability >= 7.5 (Turing) as weight-only W8A16,
+    utilizing FP8 Marlin" (vLLM docs, Quantization, FP8 W8A8). dcsim reads the FP8 weight bytes and computes at the
+    BF16 peak, as W8A16 does, but charges whatever W8A8 activation-quantisation cost per layer its profile holds
+    (``t_fp8_layer_s``; A100's pool borrows it from the B200 and H100 fits), which a W8A16 kernel does not run, and no
+    Marlin dequantisation cost."""
+    if node.spec.precision != "fp8" or not fp8_peak_fallback(node.gpu):
+        return None
+    g, t = node.gpu, node.perf.t_fp8_layer_s
+    peak = ("no peak_flops.fp8 given" if g.peak_flops.fp8 is None
+            else f"its peak_flops.fp8 is its BF16 peak, {g.peak_flops.bf16 / 1e12:,.0f} TFLOP/s")
+    lend = (node.calibration.get("borrowed") or {}).get("t_fp8_layer_s")
+    cost = (f"; it charges the W8A8 activation-quantisation cost per FP8 layer ({t * 1e6:,.0f} µs, t_fp8_layer_s"
+            + (f", borrowed from the {', '.join(lend)} pooled fits" if lend else "") + ") that W8A16 does not run, and "
+            "no dequantisation cost" if t > 0 and node.derived.fp8_layers_run > 0 else "; no dequantisation cost")
+    return (f"fp8 on {g.name}, a GPU with no FP8 peak of its own ({peak}: no FP8 tensor cores): vLLM serves FP8 checkpoints on such GPUs weight-only (W8A16 with FP8 Marlin kernels; vLLM docs, "
+            f"Quantization, FP8 W8A8); dcsim reads the FP8 weight bytes and computes at the BF16 peak, as W8A16 does"
+            f"{cost}: its fp8 figures there are not a measurement (docs/node.md, Precisions never measured)")
+
+
 def _borrowed_used(prof: dict, d: Derived) -> dict:
     """The borrowed costs (catalog.borrow_unidentified) this replica's steps actually charge, by lending GPUs."""
     return {k: v for k, v in (prof.get("borrowed") or {}).items() if getattr(d, BORROWABLE[k][0]) > 0}
@@ -497,8 +526,15 @@ def band_notes(prof: dict, precision: str) -> list[str]:
     * a TP carry (status ``other-tp``, ``tp_carry``) of a larger ratio than any measured on its GPU: its band is the
       worst of the measured carries, all of a smaller ratio (H100, B200: 2x), and the widest carry measured on any
       GPU (A100 Llama-2-70B TP2 -> TP8, 4x) erred further (:func:`dcsim.node.catalog.tp_carry_evidence`);
+    * a transfer (``transferred``, ``generic``, or a ``same-silicon`` sibling's transfer) at a precision none of the
+      groups its pooled fit(s) hold was measured at (``measured_precisions``): fp8 on A100 (no FP8 measurement, no
+      FP8 tensor cores), int4 anywhere (no int4 measurement at all): its band is that of other precisions.
     """
     out = []
+    mp = prof.get("measured_precisions")
+    if mp is not None and precision not in mp:
+        out.append(f"{precision} never measured on {prof.get('precisions_gpu') or 'any GPU'}: {prof['precisions_of']} "
+                   f"only {', '.join(mp)}, so the band is that of other precisions")
     carry = prof.get("tp_carry")
     if carry and carry.get("measured_ratio_max") is not None and carry["ratio"] > carry["measured_ratio_max"] + 1e-9:
         ev = tp_carry_evidence(carry["ratio"])
