@@ -374,7 +374,8 @@ def precision_warning(node: NodeModel) -> str | None:
     cost = (f"; it charges the W8A8 activation-quantisation cost per FP8 layer ({t * 1e6:,.0f} µs, t_fp8_layer_s"
             + (f", borrowed from the {', '.join(lend)} pooled fits" if lend else "") + ") that W8A16 does not run, and "
             "no dequantisation cost" if t > 0 and node.derived.fp8_layers_run > 0 else "; no dequantisation cost")
-    return (f"fp8 on {g.name}, a GPU with no FP8 peak of its own ({peak}: no FP8 tensor cores): vLLM serves FP8 checkpoints on such GPUs weight-only (W8A16 with FP8 Marlin kernels; vLLM docs, "
+    return (f"fp8 on {g.name}, a GPU with no FP8 peak of its own ({peak}: no FP8 tensor cores): vLLM serves FP8 "
+            f"checkpoints on such GPUs weight-only (W8A16 with FP8 Marlin kernels; vLLM docs, "
             f"Quantization, FP8 W8A8); dcsim reads the FP8 weight bytes and computes at the BF16 peak, as W8A16 does"
             f"{cost}: its fp8 figures there are not a measurement (docs/node.md, Precisions never measured)")
 
@@ -539,8 +540,8 @@ def band_notes(prof: dict, precision: str) -> list[str]:
     if carry and carry.get("measured_ratio_max") is not None and carry["ratio"] > carry["measured_ratio_max"] + 1e-9:
         ev = tp_carry_evidence(carry["ratio"])
         art = "an" if f"{carry['ratio']:g}".startswith(("8", "11", "18")) else "a"
-        out.append(f"{art} {carry['ratio']:g}x TP carry (measured at TP{carry['from_tp']}, run at TP{carry['to_tp']}) is "
-                   f"beyond the {carry['measured_ratio_max']:g}x carries measured on {carry['gpu']}, whose band this is"
+        out.append(f"{art} {carry['ratio']:g}x TP carry (measured at TP{carry['from_tp']}, run at "
+                   f"TP{carry['to_tp']}) is beyond the {carry['measured_ratio_max']:g}x carries measured on {carry['gpu']}, whose band this is"
                    + ("" if ev is None else f"; the {ev[2]:g}x carries measured on {', '.join(ev[1])} erred up to "
                       f"{fmt_band(ev[0]).replace('±', '')}"))
     return out
@@ -609,7 +610,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
-            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon", "same-architecture") or bool(notes),
+            "band_lower_bound": (status in ("generic", "lever-modelled", "same-silicon", "same-architecture")
+                                 or bool(notes)),
             # the batch range the profile was measured at (None for a pooled fit); the engine sets the batch a
             # replica reaches at full load and whether it is beyond that range (at_workload)
             "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False,
