@@ -3,6 +3,7 @@
     python -m dcsim.validation                          # print the table
     python -m dcsim.validation --markdown docs/validation.md
     python -m dcsim.validation --check                  # exit 1 if a row fails (known failures: outside their band)
+    python -m dcsim.validation --context-carry dcsim/data/context_carry.yaml   # the GPQA rows as context carries
 
 Each case compares one published figure with dcsim's value for the same inputs. Source tags
 ([ML3], [SWsim], [LAT], [UPT], [AZ23], ...) resolve in CALIBRATION.md §F (docs/node.md copies
