@@ -3,6 +3,7 @@
     python -m dcsim.validation                          # print the table
     python -m dcsim.validation --markdown docs/validation.md
     python -m dcsim.validation --check                  # exit 1 if a row fails (known failures: outside their band)
+    python -m dcsim.validation --context-carry dcsim/data/context_carry.yaml   # the GPQA rows as context carries
 
 Each case compares one published figure with dcsim's value for the same inputs. Source tags
 ([ML3], [SWsim], [LAT], [UPT], [AZ23], ...) resolve in CALIBRATION.md §F (docs/node.md copies
@@ -525,42 +526,85 @@ def cases_leave_out(levels: dict[str, tuple[str, str, str, int, tuple[int, ...]]
     return out
 
 
+#: what the GPQA rows' ``inputs`` say of their profile: a chat-fitted calibration run at GPQA's lengths
+GPQA_TASK = "GPQA reasoning task (profile fitted on chat)"
+_Q235, _Q235FP8 = "Qwen__Qwen3-235B-A22B-Thinking-2507__gpqa.json", "Qwen__Qwen3-235B-A22B-Thinking-2507-FP8__gpqa.json"
+#: ML.ENERGY v3 configurations not in dcsim/data/measurements, as ``cases_mlenergy_held_out`` scores them: id, json,
+#: gpu (json), GPUs, catalog gpu, model, precision, profile note, mean_in, max_num_seqs levels
+HELD_OUT_SPECS = [
+    ("H-Q235think-gpqa", _Q235FP8, "H100", 8, "H100-SXM", "qwen3-235b-a22b", "fp8", GPQA_TASK, MEAN_IN_GPQA, (8, 32, 128)),
+    # the other GPQA runs of models calibrated on chat: long reasoning outputs (8-10k tokens), KV-read-bound decode
+    *((cid, file, jg, n, cat, model, prec, GPQA_TASK, MEAN_IN_GPQA, lv) for cid, file, jg, n, cat, model, prec, lv in (
+        ("H-Q8-gpqa", "Qwen__Qwen3-8B__gpqa.json", "H100", 1, "H100-SXM", "qwen3-8b", "bf16", (8, 32, 96)),
+        ("H-Q14-gpqa", "Qwen__Qwen3-14B__gpqa.json", "H100", 1, "H100-SXM", "qwen3-14b", "bf16", (8, 32, 64)),
+        ("H-Q30think-gpqa", "Qwen__Qwen3-30B-A3B-Thinking-2507__gpqa.json", "H100", 2, "H100-SXM", "qwen3-30b-a3b",
+         "bf16", (8, 32, 128)),
+        ("H-Q235think-bf16-gpqa", _Q235, "H100", 8, "H100-SXM", "qwen3-235b-a22b", "bf16", (8, 16, 32)),
+        ("H-Q235think-bf16-gpqa-B200x4", _Q235, "B200", 4, "B200", "qwen3-235b-a22b", "bf16", (8, 64, 256)),
+        ("H-Q235think-bf16-gpqa-B200x8", _Q235, "B200", 8, "B200", "qwen3-235b-a22b", "bf16", (8, 64, 256)),
+        ("H-Q235think-gpqa-B200x2", _Q235FP8, "B200", 2, "B200", "qwen3-235b-a22b", "fp8", (8, 32, 64)))),
+    ("H-L405bf16-B200", "meta-llama__Llama-3.1-405B-Instruct__lm-arena-chat.json", "B200", 8, "B200",
+     "llama-3.1-405b", "bf16", "BF16 on 8×B200: transferred (pooled B200)", MEAN_IN_CHAT, (8, 64, 512)),
+    ("H-DSV31-B200", "deepseek-ai__DeepSeek-V3.1__lm-arena-chat.json", "B200", 8, "B200",
+     "deepseek-v3", "fp8", "no DeepSeek profile: transferred (pooled B200)", MEAN_IN_CHAT, (8, 64, 256)),
+]
+
+
+def held_out_points(data_dir: Path, specs=None):
+    """``(case id, spec, node, point)`` for every level of :data:`HELD_OUT_SPECS` (or ``specs``): the node served
+    as measured (the MoE runs spread their experts over the GPUs, ``parallelization.expert_parallel``) and the raw
+    configuration (:func:`ml3_config`)."""
+    for spec in HELD_OUT_SPECS if specs is None else specs:
+        cid, file, jgpu, n, gpu, model, prec, why, mean_in, lvls = spec
+        cfg = json.loads((data_dir / "ml-energy-v3" / file).read_text())["configurations"]
+        ep = max(c["parallelization"]["expert_parallel"] for c in cfg if c["gpu_model"] == jgpu and c["num_gpus"] == n)
+        node = _node(gpu, model, prec, n, expert_parallel=True if ep > 1 else None)
+        for lvl in lvls:
+            yield f"{cid}-bs{lvl}", spec, node, ml3_config(data_dir, file, jgpu, n, lvl, mean_in)
+
+
 def cases_mlenergy_held_out(data_dir: Path) -> list[Case]:
     """ML.ENERGY v3 configurations not in dcsim/data/measurements (raw JSONs) [ML3]."""
     g = "ML.ENERGY v3 configurations not used in calibration (held-out)"
     out: list[Case] = []
-    gpqa = "GPQA reasoning task (profile fitted on chat)"
-    q235, q235fp8 = "Qwen__Qwen3-235B-A22B-Thinking-2507__gpqa.json", "Qwen__Qwen3-235B-A22B-Thinking-2507-FP8__gpqa.json"
-    specs = [
-        # id, json, gpu(json), n, catalog gpu, model, precision, profile note, mean_in, levels
-        ("H-Q235think-gpqa", q235fp8, "H100", 8, "H100-SXM", "qwen3-235b-a22b", "fp8", gpqa, MEAN_IN_GPQA, (8, 32, 128)),
-        # the other GPQA runs of models calibrated on chat: long reasoning outputs (8-10k tokens), KV-read-bound decode
-        *((cid, file, jg, n, cat, model, prec, gpqa, MEAN_IN_GPQA, lv) for cid, file, jg, n, cat, model, prec, lv in (
-            ("H-Q8-gpqa", "Qwen__Qwen3-8B__gpqa.json", "H100", 1, "H100-SXM", "qwen3-8b", "bf16", (8, 32, 96)),
-            ("H-Q14-gpqa", "Qwen__Qwen3-14B__gpqa.json", "H100", 1, "H100-SXM", "qwen3-14b", "bf16", (8, 32, 64)),
-            ("H-Q30think-gpqa", "Qwen__Qwen3-30B-A3B-Thinking-2507__gpqa.json", "H100", 2, "H100-SXM", "qwen3-30b-a3b",
-             "bf16", (8, 32, 128)),
-            ("H-Q235think-bf16-gpqa", q235, "H100", 8, "H100-SXM", "qwen3-235b-a22b", "bf16", (8, 16, 32)),
-            ("H-Q235think-bf16-gpqa-B200x4", q235, "B200", 4, "B200", "qwen3-235b-a22b", "bf16", (8, 64, 256)),
-            ("H-Q235think-bf16-gpqa-B200x8", q235, "B200", 8, "B200", "qwen3-235b-a22b", "bf16", (8, 64, 256)),
-            ("H-Q235think-gpqa-B200x2", q235fp8, "B200", 2, "B200", "qwen3-235b-a22b", "fp8", (8, 32, 64)))),
-        ("H-L405bf16-B200", "meta-llama__Llama-3.1-405B-Instruct__lm-arena-chat.json", "B200", 8, "B200",
-         "llama-3.1-405b", "bf16", "BF16 on 8×B200: transferred (pooled B200)", MEAN_IN_CHAT, (8, 64, 512)),
-        ("H-DSV31-B200", "deepseek-ai__DeepSeek-V3.1__lm-arena-chat.json", "B200", 8, "B200",
-         "deepseek-v3", "fp8", "no DeepSeek profile: transferred (pooled B200)", MEAN_IN_CHAT, (8, 64, 256)),
-    ]
-    for cid, file, jgpu, n, gpu, model, prec, why, mean_in, lvls in specs:
-        # served as measured: the MoE runs spread their experts over the GPUs (parallelization.expert_parallel)
-        cfg = json.loads((data_dir / "ml-energy-v3" / file).read_text())["configurations"]
-        ep = max(c["parallelization"]["expert_parallel"] for c in cfg if c["gpu_model"] == jgpu and c["num_gpus"] == n)
-        node = _node(gpu, model, prec, n, expert_parallel=True if ep > 1 else None)
-        prof = node.profile.get("name", "?")
-        for lvl in lvls:
-            pt = ml3_config(data_dir, file, jgpu, n, lvl, mean_in)
-            note = f"profile {prof}" + (f"; mean of {pt['n_seeds']} seeds" if pt["n_seeds"] > 1 else "")
-            out += load_point_cases(f"{cid}-bs{lvl}", g, node, pt, mean_in, _ml3_tag(file), "held-out",
-                                    f"{model} {prec.upper()} {n}×{gpu}, {why}", ("tok_s", "j_tok"), note=note)
+    for cid, (_, file, _, n, gpu, model, prec, why, mean_in, _), node, pt in held_out_points(data_dir):
+        note = f"profile {node.profile.get('name', '?')}" + (f"; mean of {pt['n_seeds']} seeds" if pt["n_seeds"] > 1
+                                                              else "")
+        out += load_point_cases(cid, g, node, pt, mean_in, _ml3_tag(file), "held-out",
+                                f"{model} {prec.upper()} {n}×{gpu}, {why}", ("tok_s", "j_tok"), note=note)
     return out
+
+
+def context_carry_table(data_dir: Path | None = None) -> dict:
+    """The measured carries of a calibration to longer contexts than it was fitted at: every GPQA row of
+    :data:`HELD_OUT_SPECS` (a profile fitted on ML.ENERGY's chat rows, run at GPQA's 224-token prompts and 8-10k-token
+    reasoning outputs: docs/validation.md rows ``H-*-gpqa-*``) with its decode context against the highest its profile
+    was measured at (the profile's ``measured_lengths``), its errors (the rows' own, %) and whether they leave the
+    profile's in-sample band. What :func:`dcsim.node.model.at_workload` takes its context band and threshold from."""
+    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA
+    rows = []
+    for cid, spec, node, pt in held_out_points(data_dir, [s for s in HELD_OUT_SPECS if s[7] == GPQA_TASK]):
+        mean_in = spec[8]
+        et, ej = (c.error for c in load_point_cases(cid, "", node, pt, mean_in, "", "held-out", "", ("tok_s", "j_tok")))
+        ctx_max = node.profile["measured_lengths"]["decode_context"][1]
+        band = node.calibration["error_band_pct"]
+        rows.append({"id": cid, "profile": str(node.profile["name"]), "batch": round(pt["batch"], 1),
+                     "prompt_tokens": mean_in, "decode_context": round(pt["decode_ctx"], 1),
+                     "measured_context_max": ctx_max, "context_x": round(pt["decode_ctx"] / ctx_max, 2),
+                     "err_tok_s_pct": round(100 * et, 2), "err_j_per_tok_pct": round(100 * ej, 2),
+                     "beyond_band": bool(abs(100 * et) > band["tok_s_pct"] or abs(100 * ej) > band["j_per_tok_pct"])})
+    return {"_source": "python -m dcsim.validation --context-carry (docs/validation.md rows H-*-gpqa-*; [ML3])",
+            "rows": rows}
+
+
+def write_context_carry(path: str | Path, data_dir: Path | None = None) -> None:
+    """Write :func:`context_carry_table` as YAML, with a header naming the command."""
+    import yaml
+    head = ("# Generated by `python -m dcsim.validation --context-carry dcsim/data/context_carry.yaml`: do not edit.\n"
+            "# Chat-fitted profiles run at ML.ENERGY v3's GPQA lengths (docs/validation.md rows H-*-gpqa-*): decode\n"
+            "# context against the profile's measured range, and the errors (%). Read by\n"
+            "# dcsim.node.catalog.context_carry.\n")
+    Path(path).write_text(head + yaml.safe_dump(context_carry_table(data_dir), sort_keys=False, width=120))
 
 
 def cases_itl() -> list[Case]:
@@ -1045,6 +1089,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", default=None, help="write the table as Markdown to this path")
     ap.add_argument("--json", default=None, help="write the rows as JSON to this path")
     ap.add_argument("--data", default=None, help=f"data folder holding ml-energy-v3/ (default {DEFAULT_DATA})")
+    ap.add_argument("--context-carry", default=None, metavar="PATH",
+                    help="write the GPQA context-carry table (dcsim/data/context_carry.yaml) to this path")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 if a row fails outside KNOWN_FAILURES or a known failure leaves its band")
     args = ap.parse_args(argv)
@@ -1055,6 +1101,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.markdown}")
     if args.json:
         Path(args.json).write_text(json.dumps([c.as_dict() for c in cases], indent=1))
+    if args.context_carry:
+        write_context_carry(args.context_carry, args.data)
+        print(f"wrote {args.context_carry}")
     if args.check and summary(cases)["fail"]:
         return 1
     return 0

@@ -119,6 +119,7 @@ def test_calibrate_recomputes_shipped_profile(name):
         assert a["token_time_ms_fit"] == pytest.approx(b["token_time_ms_fit"], rel=0.03)
         assert a["avg_w_per_gpu_fit"] == pytest.approx(b["avg_w_per_gpu_fit"], rel=0.03)
     _same_warnings(new, p)
+    assert new["measured_lengths"] == p["measured_lengths"]
     scale = {"t_layer_s": 1e-5, "t_seq_layer_s": 1e-7, "t_moe_layer_s": 1e-5, "t_fp8_layer_s": 1e-5, "p_sync_w": 100.0, "p_compute_w": 100.0,
              "p_memory_w": 100.0}
     for k in PARAM_NAMES:
@@ -129,6 +130,32 @@ def test_calibrate_recomputes_shipped_profile(name):
     for k, v in p["fit"].items():
         tol = 1.0 if k.startswith("mape") else 3.5 if k.startswith("max_err") else 0.0
         assert new["fit"][k] == pytest.approx(v, abs=tol), k
+
+
+def test_every_profile_records_the_lengths_its_rows_were_measured_at():
+    """Each shipped profile and pooled fit holds the prompt lengths and decode contexts of the rows it fits
+    (calibrate.measured_lengths, written by `dcsim calibrate`), recomputed here from its rows without refitting: the
+    range the engine compares a workload with (docs/node.md, Extrapolated context). ML.ENERGY's chat rows: a
+    634-token prompt (an assumption of the extraction) and 1.0-1.6k tokens of decode context; Splitwise's A100 rows
+    128-4,096-token prompts."""
+    from dcsim.node.calibrate import groups, measured_lengths, select
+    from dcsim.node.catalog import pooled_profiles
+
+    for name, p in PROFILES.items():
+        files, o = _args(p)
+        rows_g, _ = select(read_rows(files), o["--gpu"], o["--model"], o.get("--precision"), int(o["--tp"]))
+        assert p["measured_lengths"] == measured_lengths(rows_g), name
+    for gpu, p in pooled_profiles().items():
+        files, _ = _args(p)
+        assert p["measured_lengths"] == measured_lengths([r for rs in groups(read_rows(files), gpu).values()
+                                                          for r in rs]), gpu
+    assert PROFILES["H100-SXM_llama-3.1-70b_bf16_tp4"]["measured_lengths"] == {
+        "prompt_tokens": [634.0, 634.0], "decode_context": [978.6, 993.2]}
+    assert PROFILES["A100-SXM4-80GB_llama-2-70b_bf16_tp8"]["measured_lengths"]["prompt_tokens"] == [128.0, 4096.0]
+    # what calibrate writes (the refit itself is test_calibrate_recomputes_shipped_profile's)
+    one = calibrate([MEASUREMENT_DIR / "splitwise_a100_requests.csv"], "A100-SXM4-80GB", "llama-2-70b", "bf16", 4)
+    assert one["measured_lengths"] == {"prompt_tokens": [128.0, 4096.0], "decode_context": [192.0, 4160.0]}
+    assert list(one).index("measured_lengths") == list(one).index("points") - 1
 
 
 def test_fit_recovers_known_parameters_from_synthetic_points(tmp_path):

@@ -455,3 +455,179 @@ def test_a_same_architecture_band_covers_the_measured_same_shape_carry(tmp_path)
     from dcsim.report.html import render_html
     cav = render_html(r, {}).split('class="caveat"')[1].split("</div>")[0]
     assert "same shape" in cav and "transferred or borrowed" not in cav
+
+
+def _long_context() -> dict:
+    """The audit's long-context pool (finding 1): H100 Llama-3.1-70B TP4, a calibrated pair, fed 32,000-token
+    prompts (its profile was fitted on ML.ENERGY's chat rows: 634-token prompts, <= 993 tokens of decode context)."""
+    sc = small_scenario(**QUICK)
+    sc["name"] = "long-context"
+    sc["workload"] = {"arrivals": {"kind": "poisson", "rate": "2 req/s"},
+                      "classes": [{"name": "rag", "input": {"kind": "fixed", "value": 32000},
+                                   "output": {"kind": "fixed", "value": 500}, "slo_ttft": "10 s", "slo_tpot": "200 ms"}]}
+    return sc
+
+
+def test_the_context_carry_evidence_is_what_the_validation_rows_compute():
+    """dcsim/data/context_carry.yaml (the band and threshold of an extrapolated context) is what
+    `python -m dcsim.validation --context-carry` computes from docs/validation.md's GPQA rows now, not a copy: a refit
+    or a physics change that moves those rows fails here until the file is regenerated."""
+    from dcsim.node.catalog import context_carry
+    from dcsim.node.model import context_band, context_extrapolation_factor
+    from dcsim.validation import cases_mlenergy_held_out, context_carry_table, DEFAULT_DATA
+
+    new, shipped = context_carry_table()["rows"], context_carry()
+    assert [r["id"] for r in new] == [r["id"] for r in shipped] and len(new) == 24
+    for a, b in zip(new, shipped):
+        assert a == pytest.approx(b, abs=0.02), a["id"]
+    # the rows are docs/validation.md's: the same errors as the held-out cases
+    cases = {c.id: c for c in cases_mlenergy_held_out(DEFAULT_DATA)}
+    for r in shipped:
+        assert r["err_tok_s_pct"] == pytest.approx(100 * cases[r["id"] + "-tok_s"].error, abs=0.01)
+        assert r["err_j_per_tok_pct"] == pytest.approx(100 * cases[r["id"] + "-j_tok"].error, abs=0.01)
+    # the audit's figures: Qwen3-8B on 1 H100 at GPQA lengths -24.6 % tok/s, -18.4 % J/token; Qwen3-235B on 8 B200s
+    # -33 % / +42 %; 22 of the 24 rows leave their profile's band, the least far out at 3.5x the fitted context
+    by = {r["id"]: r for r in shipped}
+    assert by["H-Q8-gpqa-bs96"]["err_tok_s_pct"] == pytest.approx(-24.6, abs=0.05)
+    assert by["H-Q8-gpqa-bs32"]["err_j_per_tok_pct"] == pytest.approx(-18.4, abs=0.05)
+    assert context_band() == pytest.approx({"tok_s_pct": 33.4, "j_per_tok_pct": 42.3}, abs=0.05)
+    assert sum(r["beyond_band"] for r in shipped) == 22
+    assert 3.5 <= context_extrapolation_factor() < min(r["context_x"] for r in shipped if r["beyond_band"]) + 1e-9
+
+
+def test_a_pool_far_beyond_its_profiles_lengths_travels_as_context_extrapolated(runs, tmp_path):
+    """Finding 1: a calibrated pair fed 32,000-token prompts (32x the context its profile was measured at) said
+    nothing and carried the profile's ±4 / ±3 % band. Now its status is context-extrapolated (calibrated within
+    range), its band at least the GPQA carries' misses, marked a lower bound, and the warnings, the summary's headline,
+    the HTML above the cards, `compare` and `plan` say so; the chat run stays calibrated and says nothing."""
+    from dcsim.node.model import context_band
+
+    _, cal, _ = runs
+    r = dcsim.run(_long_context())
+    (c,) = r.report["provenance"]["calibration"]
+    assert c["status"] == "context-extrapolated" and c["in_range_status"] == "calibrated"
+    assert c["base_status"] == "calibrated" and c["context_extrapolated"] is True and c["band_lower_bound"] is True
+    assert c["measured_context_max"] == 993.2 and c["measured_prompt_max"] == 634.0
+    assert c["mean_input"] == 32000 and c["decode_context"] > 32000
+    cb = context_band()
+    assert c["error_band_pct"]["tok_s_pct"] >= cb["tok_s_pct"] and c["error_band_pct"]["j_per_tok_pct"] >= cb["j_per_tok_pct"]
+    (w,) = [w for w in r.report["warnings"] if "beyond the lengths its profile" in w]
+    assert "decode context 32,250 tokens, 32.5x the longest measured (993)" in w and "≥±33 % tok/s, ≥±42 % J/token" in w
+    head = summary_table(r.report).split("J / output token")[0]
+    assert "EXTRAPOLATED CONTEXT" in head and "≥±33 % tok/s, ≥±42 % J/token" in head and "UNCALIBRATED" not in head
+    (k,) = cal.report["provenance"]["calibration"]
+    assert k["status"] == "calibrated" and k["context_extrapolated"] is False and k["decode_context"] < 2 * 993
+    assert "EXTRAPOLATED" not in summary_table(cal.report)
+    write_outputs(r, tmp_path / "long", formats=("json", "html"), plots=False)
+    html = (tmp_path / "long" / "report.html").read_text()
+    assert html.index("Extrapolated context.") < html.index('class="cards"')
+    assert "Calibration caveat." not in html  # calibrated within range: no UNCALIBRATED banner as well
+    table, data = compare([tmp_path / "long", tmp_path / "long"])
+    row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
+    assert "extrapolated context" in row and "UNCALIBRATED" not in row
+    assert "EXTRAPOLATED CONTEXT" in data["runs"][0]["calibration_caveat"]
+    p = plan(_long_context(), "max-demand")
+    assert p["calibration_caveat"].startswith("EXTRAPOLATED CONTEXT") and "EXTRAPOLATED CONTEXT" in format_plan(p)
+
+
+def test_a_transferred_pair_beyond_its_lengths_keeps_its_status_in_the_caveat():
+    """A pair that is transferred within range stays named so (UNCALIBRATED — transferred) when its pool also runs
+    beyond the lengths its pool was measured at; its band is the larger of the two, a lower bound."""
+    from dcsim.engine.build import build_models
+    from dcsim.metrics.fmt import calibration_caveat
+    from dcsim.scenario import load_scenario
+
+    sc = _long_context()
+    sc["racks"][0]["node"].update({"model": "mixtral-8x7b", "tensor_parallel": 2})
+    m = build_models(load_scenario(sc))
+    c = {"group": "r", **m.groups[0].node.calibration}
+    assert c["status"] == "context-extrapolated" and c["in_range_status"] == "transferred" and c["band_lower_bound"]
+    text = calibration_caveat([c])
+    assert text.startswith("UNCALIBRATED — r:") and "transferred (expected error ≥±" in text
+    assert "EXTRAPOLATED CONTEXT — r:" in text
+
+
+def test_mixed_fleets_reasoning_pool_runs_beyond_its_profiles_context():
+    """The shipped mixed-fleet's B200 reasoning pool (405B-FP8, GPQA-like outputs: 5,872 tokens of decode context
+    per sequence) runs at 5.8x the context its chat-fitted profile was measured at: context-extrapolated, where it read
+    'calibrated' with the chat band; its chat pool stays calibrated."""
+    from pathlib import Path
+
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"))
+    chat, reasoning = (g.node.calibration for g in m.groups)
+    assert chat["status"] == "calibrated" and not chat["context_extrapolated"]
+    assert reasoning["status"] == "context-extrapolated" and reasoning["in_range_status"] == "calibrated"
+    assert reasoning["decode_context"] / reasoning["measured_context_max"] == pytest.approx(5.77, abs=0.01)
+    assert any("beyond the lengths its profile (B200_llama-3.1-405b_fp8_tp4)" in w for w in m.warnings)
+
+
+def test_a_tp_carry_beyond_the_ratios_measured_is_a_lower_bound():
+    """Finding 6: the other-TP band is the worst of the pooled fit's cross_tp rows, which on H100 and B200 are all 2x
+    carries; it was applied unmarked to 4-8x carries (the one 4x carry measured, A100 Llama-2-70B TP2 -> TP8, erred
+    161 % tok/s). The band is keyed on the carry's TP ratio: a carry beyond the largest ratio measured on its GPU is a
+    lower bound (≥±) and the caveat says so, with what the widest measured carries did; a 2x carry stays two-sided."""
+    from dcsim.node import build_node
+    from dcsim.node.catalog import carry_ratio, other_tp_band, pooled_profiles
+    from dcsim.scenario.node import NodeSpec
+
+    for gpu in ("H100-SXM", "B200"):
+        assert {carry_ratio(r) for r in pooled_profiles()[gpu]["cross_tp"]} == {2.0}
+    a100 = pooled_profiles()["A100-SXM4-80GB"]["cross_tp"]
+    worst = lambda rows: max(r["max_err_tok_s_pct"] for r in rows)  # noqa: E731
+    assert other_tp_band("A100-SXM4-80GB", 2.0)["tok_s_pct"] == worst([r for r in a100 if carry_ratio(r) == 2]) < 70
+    assert other_tp_band("A100-SXM4-80GB", 4.0)["tok_s_pct"] == worst(a100) > 160
+    two = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=8)).calibration  # from TP4
+    assert two["status"] == "other-tp" and not two["band_lower_bound"] and two["band_notes"] == []
+    for gpu, model, prec, tp, src in (("H100-SXM", "qwen3-14b", "bf16", 8, 1), ("B200", "qwen3-235b-a22b", "fp8", 8, 2)):
+        c = build_node(NodeSpec(gpu=gpu, model=model, precision=prec, tensor_parallel=tp)).calibration
+        assert c["status"] == "other-tp" and c["band_lower_bound"] is True
+        assert c["error_band_pct"] == other_tp_band(gpu)
+        (note,) = c["band_notes"]
+        r = tp // src
+        assert f"{r}x TP carry (measured at TP{src}, run at TP8) is beyond the 2x carries measured on {gpu}" in note
+        assert "the 4x carries measured on A100-SXM4-80GB erred up to 161 % tok/s" in note
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"].update({"model": "qwen3-14b", "tensor_parallel": 8})
+    r = dcsim.run(sc)
+    (p,) = r.report["provenance"]["calibration"]
+    assert p["band_lower_bound"] and "8x TP carry" in p["band_notes"][0]
+    head = summary_table(r.report).split("J / output token")[0]
+    assert "other-tp (expected error ≥±28 % tok/s, ≥±38 % J/token; an 8x TP carry" in head
+    (w,) = [w for w in r.report["warnings"] if "no calibrated profile" in w]
+    assert "an 8x TP carry (measured at TP1, run at TP8)" in w and "≥±28 % tok/s" in w
+
+
+def test_a_precision_never_measured_on_the_gpu_is_named_and_a_lower_bound():
+    """Finding 8: fp8 on A100 (no FP8 tensor cores, no FP8 measurement: vLLM serves it W8A16) was accepted silently as
+    'transferred' with A100's two-sided ±45 / ±23 %; int4 (measured nowhere) likewise with its GPU's band. When the
+    pooled fit(s) a transfer comes from hold no group at the node's precision, the band is a lower bound and the
+    caveat names the precision; fp8 on a GPU whose FP8 peak is a fallback is warned of."""
+    from dcsim.node import build_node, gpu_catalog
+    from dcsim.node.model import fp8_peak_fallback
+    from dcsim.scenario.node import NodeSpec, PeakFlopsSpec
+
+    cat = gpu_catalog()
+    assert fp8_peak_fallback(cat["A100-SXM4-80GB"]) and not any(fp8_peak_fallback(cat[g]) for g in ("H100-SXM", "B200"))
+    assert fp8_peak_fallback(cat["H100-SXM"].model_copy(update={"peak_flops": PeakFlopsSpec(bf16=989e12)}))
+    for gpu, prec, where in (("A100-SXM4-80GB", "fp8", "A100-SXM4-80GB"), ("H100-SXM", "int4", "H100-SXM"),
+                             ("H200", "int4", "H100-SXM"), ("MI300X", "int4", "any GPU")):
+        c = build_node(NodeSpec(gpu=gpu, model="llama-3.1-70b", precision=prec, tensor_parallel=4)).calibration
+        assert c["band_lower_bound"] is True, (gpu, prec)
+        assert any(n.startswith(f"{prec} never measured on {where}:") for n in c["band_notes"]), c["band_notes"]
+    # a precision the pool holds: no note, the two-sided band of a transfer
+    h = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", precision="fp8", tensor_parallel=1)).calibration
+    assert h["status"] == "transferred" and h["band_notes"] == [] and not h["band_lower_bound"]
+    sc = small_scenario(**QUICK)
+    sc["racks"][0]["node"].update({"gpu": "A100-SXM4-80GB", "precision": "fp8"})
+    r = dcsim.run(sc)
+    (p,) = r.report["provenance"]["calibration"]
+    assert p["status"] == "transferred" and p["band_lower_bound"]
+    head = summary_table(r.report).split("J / output token")[0]
+    assert "transferred (expected error ≥±45 % tok/s, ≥±23 % J/token; fp8 never measured on A100-SXM4-80GB" in head
+    (w,) = [w for w in r.report["warnings"] if "a GPU with no FP8 peak of its own" in w]
+    assert w.startswith("racks[0] (r): fp8 on A100-SXM4-80GB") and "W8A16" in w and "t_fp8_layer_s" in w
+    sc["racks"][0]["node"].update({"gpu": "H100-SXM"})
+    assert not any("no FP8 peak" in w for w in dcsim.run(sc).report["warnings"])

@@ -87,3 +87,14 @@ def test_flags_belong_to_the_row_not_to_its_batch_cap(tmp_path):
     pts = predict([f])["groups"][0]["points"]
     assert pts[0]["flags"] == [] and pts[0]["within_band"] is True
     assert set(pts[1]["flags"]) == {"extrapolated", "kv-over-capacity"}
+
+
+def test_a_row_far_beyond_the_profiles_lengths_is_flagged_extrapolated_context(tmp_path):
+    """A measured row whose prompt (or decode context) is more than context_extrapolation_factor times the longest the
+    profile was measured at is not held to the stated band (flag extrapolated-context, as the engine marks such a
+    pool): Llama-3.1-8B's H100 profile was fitted on 634-token prompts."""
+    from dcsim.node.predict import predict
+    f = tmp_path / "m.csv"
+    f.write_text(HEADER + "\n" + ROW + "\n" + _cell(ROW, "mean_in", "8000.0") + "\n")
+    pts = predict([f])["groups"][0]["points"]
+    assert pts[0]["flags"] == [] and pts[1]["flags"] == ["extrapolated-context"]

@@ -139,7 +139,8 @@ def calibration_provenance(m: Models) -> list[dict]:
     """Per rack group, how trustworthy its node parameters are (status, profile, expected error band)."""
     keys = ("status", "profile", "for", "error_band_pct", "levers", "base_status", "band_lower_bound", "meaning",
             "borrowed", "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit",
-            "extrapolated")  # meaning and borrowed were documented and not written (the audit of the API)
+            "extrapolated", "measured_prompt_max", "measured_context_max", "mean_input", "decode_context",
+            "context_extrapolated", "in_range_status", "band_notes")  # meaning, borrowed: documented, not written
     return [{"group": g.name, **{k: g.node.calibration.get(k) for k in keys}} for g in m.groups]
 
 

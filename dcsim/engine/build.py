@@ -11,7 +11,8 @@ from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCur
 from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED, expected_error
 from dcsim.node import build_node
-from dcsim.node.model import EXTRAPOLATION_FACTOR, at_full_load_batch
+from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, context_beyond, context_extrapolation_factor,
+                              precision_warning)
 from dcsim.node.power import unused_gpus
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
@@ -164,20 +165,34 @@ class Models:
 
 
 #: how the rack-group warnings built here whose caveat the HTML's first screen shows as a banner go on after
-#: "racks[i] (name): " (uncalibrated, levers modelled, an extrapolated batch, an older serving stack); the report's
-#: warnings box leaves them out (dcsim.report.html)
-BANNERED_WARNINGS = ("no calibrated profile", "levers ", "at full load a replica runs a batch", "the profile for ")
+#: "racks[i] (name): " (uncalibrated, levers modelled, an extrapolated batch or context, an older serving stack); the
+#: report's warnings box leaves them out (dcsim.report.html)
+BANNERED_WARNINGS = ("no calibrated profile", "levers ", "at full load a replica runs a batch", "the profile for ",
+                     "its pool's requests run beyond the lengths")
 
 
 def _calibration_warning(i: int, g: Group) -> str:
     """The run's warning for a rack group whose figures its profile's measurements do not cover (its band printed
     ``≥±`` when it is a lower bound, :func:`dcsim.metrics.fmt.expected_error`)."""
     c = g.node.calibration
-    if c["status"] == "lever-modelled":
+    if c["in_range_status"] == "lever-modelled":
         return (f"racks[{i}] ({g.name}): levers {', '.join(c['levers'])} are modelled, not measured, for "
-                f"{c['for']}; using {g.profile} ({c['status']}: {c['meaning']}; {expected_error(c)})")
-    return (f"racks[{i}] ({g.name}): no calibrated profile for {c['for']}; using {g.profile} ({c['status']}: "
+                f"{c['for']}; using {g.profile} ({c['in_range_status']}: {c['meaning']}; {expected_error(c)})")
+    return (f"racks[{i}] ({g.name}): no calibrated profile for {c['for']}; using {g.profile} ({c['in_range_status']}: "
             f"{c['meaning']}; {expected_error(c)})")
+
+
+def _context_warning(i: int, g: Group) -> str:
+    """The run's warning for a rack group whose pool runs beyond the lengths its profile was measured at
+    (:func:`dcsim.node.model.context_beyond`)."""
+    c = g.node.calibration
+    over = " and ".join(f"{what} {v:,.0f} tokens, {v / m:.1f}x the longest measured ({m:,.0f})"
+                        for what, v, m in context_beyond(c, c["mean_input"], c["decode_context"]))
+    return (f"racks[{i}] ({g.name}): its pool's requests run beyond the lengths its profile ({g.profile}) was measured "
+            f"at: {over}; past {context_extrapolation_factor():.1f}x (the least ratio at which a measured carry to "
+            f"longer contexts left its band) its figures are extrapolated: {expected_error(c)}, the misses of "
+            f"chat-fitted profiles at ML.ENERGY's GPQA lengths (docs/validation.md H-*-gpqa-*; docs/node.md, "
+            f"Extrapolated context)")
 
 
 def build_models(sc: Scenario) -> Models:
@@ -211,9 +226,10 @@ def build_models(sc: Scenario) -> Models:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
         _, m_in, m_out, dctx, scv = means[pool_of[gi]]
         node = node.for_context(dctx)  # sliding-window layers keep only their window of KV (every fidelity)
-        # the batch a replica reaches at full load, against the batch range its profile was measured at
+        # the batch a replica reaches at full load and the pool's lengths, against the ranges its profile was
+        # measured at
         full = float(node.batch_limit(m_in, m_out, dctx))
-        node = dataclasses.replace(node, calibration=at_full_load_batch(node.calibration, full))
+        node = dataclasses.replace(node, calibration=at_workload(node.calibration, full, m_in, dctx))
         table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx, prompt_scv=scv)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(
@@ -243,7 +259,10 @@ def build_models(sc: Scenario) -> Models:
             overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
     warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)
-                if g.node.calibration["status"] in UNCALIBRATED and g.node.calibration["status"] != "user-profile"]
+                if g.node.calibration["in_range_status"] in UNCALIBRATED
+                and g.node.calibration["in_range_status"] != "user-profile"]
+    warnings += [_context_warning(i, g) for i, g in enumerate(groups) if g.node.calibration["context_extrapolated"]]
+    warnings += [f"racks[{i}] ({g.name}): {w}" for i, g in enumerate(groups) if (w := precision_warning(g.node))]
     warnings += [f"racks[{i}] ({g.name}): at full load a replica runs a batch of {g.node.calibration['batch_limit']:,.0f}, "
                  f"more than {EXTRAPOLATION_FACTOR:g}x the largest its profile ({g.profile}) was measured at "
                  f"({g.node.calibration['measured_batch_max']:,.0f}): its figures there are extrapolated, with no error "

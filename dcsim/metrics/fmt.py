@@ -13,25 +13,57 @@ import numpy as np
 
 # a calibration band's printed form lives beside the calibration record (dcsim.node sits below this layer and
 # prints it too: dcsim predict); every surface uses this one formatter
-from dcsim.node.model import expected_error, fmt_band
+from dcsim.node.catalog import context_carry
+from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat",
-           "extrapolation_caveat", "UNCALIBRATED"]
+           "extrapolation_caveat", "context_caveat", "in_range_status", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
 UNCALIBRATED = ("transferred", "generic", "same-architecture", "same-silicon", "other-tp", "other-layout",
                 "user-profile", "lever-modelled")
 
 
+def in_range_status(c: Mapping) -> str:
+    """A calibration record's status within the lengths its profile was measured at: ``in_range_status`` (the
+    status a ``context-extrapolated`` record had before its pool's lengths were compared), else ``status`` (a
+    report written before the field existed)."""
+    return str(c.get("in_range_status") or c.get("status") or "")
+
+
 def calibration_caveat(calibration: list | None) -> str | None:
     """One line saying which rack groups run on parameters not fitted to their own measurements and
-    the expected error band, and which were measured on an older serving stack (:func:`stack_caveat`)
-    (``provenance.calibration`` of a report); ``None`` when all are calibrated on the current stack."""
-    parts = [p for p in (uncalibrated_caveat(calibration), extrapolation_caveat(calibration), stack_caveat(calibration))
-             if p]
+    the expected error band, which run beyond the batches (:func:`extrapolation_caveat`) or the lengths
+    (:func:`context_caveat`) their profile was measured at, and which were measured on an older serving stack
+    (:func:`stack_caveat`) (``provenance.calibration`` of a report); ``None`` when all are calibrated on the
+    current stack, within range."""
+    parts = [p for p in (uncalibrated_caveat(calibration), extrapolation_caveat(calibration),
+                         context_caveat(calibration), stack_caveat(calibration)) if p]
     return " | ".join(parts) or None
+
+
+def context_caveat(calibration: list | None) -> str | None:
+    """Rack groups whose pool's requests hold longer decode contexts (or prompts) than
+    :func:`dcsim.node.model.context_extrapolation_factor` times the longest their profile was measured at
+    (``context_extrapolated`` in ``provenance.calibration``), with the band they carry; ``None`` when there is
+    none."""
+    ext = [c for c in calibration or [] if c.get("context_extrapolated")]
+    if not ext:
+        return None
+
+    def over(c) -> str:
+        (what, v, m), *more = context_beyond(c, c.get("mean_input"), c.get("decode_context"))
+        return (f"{what} {v:,.0f} tokens ({v / m:.1f}x the {m:,.0f} its profile {c.get('profile')} was measured up "
+                f"to)" + "".join(f", {w} {x:,.0f} tokens ({x / y:.1f}x its {y:,.0f})" for w, x, y in more))
+
+    which = "; ".join(f"{c.get('group')}: {over(c)}, {expected_error(c)}" for c in ext)
+    xs = [r["context_x"] for r in context_carry()]
+    return (f"EXTRAPOLATED CONTEXT — {which}: beyond {context_extrapolation_factor():.1f}x a profile's measured "
+            f"context its own band does not hold (chat-fitted profiles run at ML.ENERGY's GPQA lengths, "
+            f"{min(xs):.1f}-{max(xs):.1f}x, missed by up to {fmt_band(context_band()).replace('±', '')}: "
+            f"docs/validation.md H-*-gpqa-*)")
 
 
 def extrapolation_caveat(calibration: list | None) -> str | None:
@@ -60,18 +92,20 @@ def stack_caveat(calibration: list | None) -> str | None:
 
 
 def uncalibrated_caveat(calibration: list | None) -> str | None:
-    """The rack groups on parameters not fitted to their own measurements, with the expected error band;
-    ``None`` when all are calibrated."""
-    bad = [c for c in calibration or [] if c.get("status") in UNCALIBRATED]
+    """The rack groups on parameters not fitted to their own measurements, with the expected error band and why it
+    is a lower bound where the status does not say (``band_notes``: a TP carry beyond the ratios measured, a
+    precision never measured on the GPU); ``None`` when all are calibrated."""
+    bad = [c for c in calibration or [] if in_range_status(c) in UNCALIBRATED]
     if not bad:
         return None
 
     def what(c: dict) -> str:
         lv = c.get("levers") or []
-        return c.get("status", "") + (f" [{', '.join(lv)}]" if lv and c.get("status") == "lever-modelled" else "")
+        st = in_range_status(c)
+        return st + (f" [{', '.join(lv)}]" if lv and st == "lever-modelled" else "")
 
-    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({expected_error(c)})"
-                                        for c in bad)
+    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({expected_error(c)}"
+                                        + "".join(f"; {n}" for n in c.get("band_notes") or []) + ")" for c in bad)
 
 
 

@@ -837,6 +837,28 @@ def kv_over_capacity(g: _Group) -> list[dict]:
             for i in np.flatnonzero(held > 1.0)]
 
 
+def measured_lengths(rows: list[dict]) -> dict:
+    """The prompt lengths and decode contexts a fit's rows were measured at, ``[lowest, highest]`` tokens each
+    (``prompt_tokens``, ``decode_context``), over the rows it fits: a fitted load row's ``mean_in`` and its
+    residence-weighted context (:func:`row_decode_ctx`); a request row's ``prompt_tokens`` and its decode steps' mean
+    context, ``prompt + output/2`` (:func:`dcsim.node.perf.decode_context`). Written into every profile (and pooled
+    fit): the engine compares a pool's workload with it (:func:`dcsim.node.model.at_workload`; a workload far beyond
+    it runs on extrapolated figures, docs/node.md "Extrapolated context"). Empty when no row is fitted."""
+    prompt, ctx = [], []
+    for r in rows:
+        if r["kind"] == "load" and fitted_load(r):
+            prompt.append(float(r["mean_in"]))
+            ctx.append(row_decode_ctx(r))
+        elif r["kind"] == "request":
+            p, n = float(r["prompt_tokens"]), float(r["output_tokens"])
+            prompt.append(p)
+            ctx.append(float(decode_context(p, n)))
+    if not prompt:
+        return {}
+    return {"prompt_tokens": [round(min(prompt), 1), round(max(prompt), 1)],
+            "decode_context": [round(min(ctx), 1), round(max(ctx), 1)]}
+
+
 def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool) -> dict:
     r0 = rows_g[0]
     gpu, model = r0["gpu"], r0["model"]
@@ -885,6 +907,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "assumptions": sorted({r.get("note", "") for r in rows_g if r.get("note")}),
         "generated_by": "dcsim calibrate " + " ".join(files) + f" --gpu {gpu} --model {model} --precision "
                         f"{prob.g0.precision} --tp {prob.g0.tp}",
+        "measured_lengths": measured_lengths(rows_g),
         "points": points,
         "request_points": req_pts,
         "cap_points": cap_pts,
@@ -1101,6 +1124,7 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
             "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
             else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
             "pooled_groups": pooled["pooled_groups"], "measurements": files,
+            "measured_lengths": measured_lengths([r for k, rs in groups(rows, gpu).items() for r in rs]),
             "leave_one_model_out": leave_one_model_out(paths, gpu, gamma) if lomo else [],
             "cross_tp": cross_tp(paths, gpu, gamma, rows=rows) if lomo else [],
             # every file read, not only those with this GPU's rows: the leave-one-model-out table borrows the costs this

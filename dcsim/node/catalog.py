@@ -258,6 +258,19 @@ OLDER_STACK_NOTE = ("on the same 8 x H100, Splitwise's 2023 stack takes 3.2-4.5x
 SAME_SHAPE_CARRY_PCT = {"tok_s_pct": 3.6, "j_per_tok_pct": 9.0}
 
 
+#: the measured carries of chat-fitted calibrations to longer contexts: written by ``python -m dcsim.validation
+#: --context-carry`` from docs/validation.md's GPQA rows (``dcsim.validation.context_carry_table``), not by hand
+CONTEXT_CARRY_FILE = DATA_DIR / "context_carry.yaml"
+
+
+def context_carry() -> list[dict]:
+    """The rows of :data:`CONTEXT_CARRY_FILE`: each GPQA point of docs/validation.md (a profile fitted on ML.ENERGY's
+    chat rows, run at 224-token prompts and 8-10k-token reasoning outputs) with its decode context, the longest its
+    profile was measured at and their ratio (``context_x``), its tokens/s and J/token errors (%) and whether they
+    leave the profile's own band (``beyond_band``)."""
+    return _read_yaml(CONTEXT_CARRY_FILE)["rows"]
+
+
 def serving_stack(prof: dict) -> tuple[str | None, bool]:
     """``(stack, current)`` of a profile from its ``measurements`` files (:data:`SERVING_STACKS`): the stack(s)
     its latencies and power were measured on, and whether all are dcsim's current one. ``(None, True)`` when the
@@ -303,13 +316,51 @@ def _worst(rows: list[dict]) -> dict:
             "j_per_tok_pct": max(r["max_err_j_per_tok_pct"] for r in rows)}
 
 
-def other_tp_band(gpu: str) -> dict:
+def carry_ratio(row: dict) -> float:
+    """The TP ratio of a ``cross_tp`` row (the larger degree over the smaller: 2 for TP4 <- TP2 and TP2 <- TP4)."""
+    a, b = (int(str(row[k]).rsplit("_tp", 1)[1]) for k in ("profile", "from"))
+    return max(a, b) / min(a, b)
+
+
+def _cross_tp_rows(gpu: str) -> list[dict]:
+    """``gpu``'s pooled fit's ``cross_tp`` rows, or every pooled GPU's when it has none."""
+    pools = pooled_profiles()
+    return (pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []]
+
+
+def other_tp_band(gpu: str, ratio: float | None = None) -> dict:
     """Worst errors (%) of a calibration carried to another tensor-parallel degree on ``gpu`` (the pooled
     fit's ``cross_tp`` rows: each group predicted by its model's fit at another TP); over every pooled
-    GPU when ``gpu`` has no such rows."""
-    pools = pooled_profiles()
-    rows = (pools.get(gpu) or {}).get("cross_tp") or [r for p in pools.values() for r in p.get("cross_tp") or []]
+    GPU when ``gpu`` has no such rows. With ``ratio`` (the carry's TP ratio, :func:`carry_ratio`) only the rows of that
+    ratio or less count (A100 Llama-2-70B: its 2x carries erred up to 69 % tok/s, its one 4x carry 161 %), the least
+    measured ratio's when none is that small; a carry beyond the largest ratio measured (:func:`measured_tp_ratio_max`)
+    takes them all, and its band is a lower bound (:func:`dcsim.node.model.calibration_record`)."""
+    rows = _cross_tp_rows(gpu)
+    if ratio is not None and rows:
+        keep = [r for r in rows if carry_ratio(r) <= ratio * (1 + 1e-9)]
+        least = min(carry_ratio(r) for r in rows)
+        rows = keep or [r for r in rows if carry_ratio(r) == least]
     return _worst(rows)
+
+
+def measured_tp_ratio_max(gpu: str) -> float | None:
+    """The largest TP ratio of a measured carry on ``gpu`` (its ``cross_tp`` rows, or every pooled GPU's when it has
+    none; all of H100's and B200's are 2x, A100's up to 4x); None without rows."""
+    rows = _cross_tp_rows(gpu)
+    return max(carry_ratio(r) for r in rows) if rows else None
+
+
+def tp_carry_evidence(ratio: float) -> tuple[dict, list[str], float] | None:
+    """What the widest measured TP carries say of a carry of ``ratio`` beyond its own GPU's measured ratios:
+    ``(worst band, their GPUs, their smallest ratio)`` over every pooled GPU's ``cross_tp`` rows of at least
+    ``ratio`` — or, when none reaches it, of the largest ratio measured anywhere (A100 Llama-2-70B TP8 <- TP2 and
+    TP2 <- TP8, 4x: 161 % tok/s, 41 % J/token) —; None without rows."""
+    rows = [(g, r) for g, p in pooled_profiles().items() for r in p.get("cross_tp") or []]
+    if not rows:
+        return None
+    top = max(carry_ratio(r) for _, r in rows)
+    sel = [(g, r) for g, r in rows if carry_ratio(r) >= min(ratio, top) - 1e-9]
+    return _worst([r for _, r in sel]), sorted({g for g, _ in sel}), min(carry_ratio(r) for _, r in sel)
 
 
 #: parameters free in a pooled fit only when its data identify them (MoE dispatch, FP8 cost); a generic
@@ -366,6 +417,23 @@ def rescale_power(params: dict, src: GpuSpec, dst: GpuSpec) -> dict:
     return {k: (v * f if k in ("p_compute_w", "p_memory_w", "p_sync_w") else v) for k, v in params.items()}
 
 
+def pooled_precisions(pools) -> list[str]:
+    """The precisions of the groups pooled fits were fitted to (``pooled_groups``, named by
+    :func:`profile_name`): what a transfer from them has measured."""
+    return sorted({g.rsplit("_", 2)[1] for p in pools for g in p.get("pooled_groups") or []})
+
+
+def _lengths_over(profs) -> dict:
+    """The prompt lengths and decode contexts measured over several fits (``measured_lengths``, ``[lowest,
+    highest]`` each): what a profile averaging them was measured at."""
+    out = {}
+    for k in ("prompt_tokens", "decode_context"):
+        r = [p["measured_lengths"][k] for p in profs if (p.get("measured_lengths") or {}).get(k)]
+        if r:
+            out[k] = [min(a for a, _ in r), max(b for _, b in r)]
+    return out
+
+
 def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     """Parameters for a (GPU, model) pair with no calibration.
 
@@ -390,7 +458,9 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         if moe and "t_moe_layer_s" in borrowed:
             # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
             band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
-        out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band}
+        out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band,
+               "measured_precisions": pooled_precisions([p]), "precisions_gpu": gpu.name,
+               "precisions_of": "its pooled fit holds"}
         if borrowed:
             out["borrowed"] = borrowed
         return out
@@ -411,6 +481,9 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
             "measurements": sorted({f for p in use for f in p.get("measurements") or []}),
+            "measured_lengths": _lengths_over(use),
+            "measured_precisions": pooled_precisions(use),
+            "precisions_of": "the " + ", ".join(sorted(p["gpu"] for p in use)) + " pooled fits it averages hold",
             "source": "[D] mean of the pooled fits of " + ", ".join(sorted(p["gpu"] for p in use)) + ", power terms "
                       "scaled by (TDP - idle); no measurement of this GPU"
                       + (f" ({', '.join(left)} left out: calibrated on an older serving stack)" if left else "")}

@@ -10,8 +10,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, max_band,
-                                find_architecture_profile, find_profile, load_profile, other_tp_band, rescale_power,
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, context_carry, max_band,
+                                find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
+                                other_tp_band, rescale_power, tp_carry_evidence,
                                 resolve_gpu, resolve_model, same_silicon_gpu, serving_stack, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
@@ -277,8 +278,14 @@ def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) ->
     if prof is None:
         prof, status = find_architecture_profile(gpu.name, model, precision, tp), "same-architecture"
     if prof is not None and prof["tensor_parallel"] != tp:
-        # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured
-        prof, status = {**prof, "error_band_pct": other_tp_band(gpu.name)}, "other-tp"
+        # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured; the band is
+        # that of the measured carries of this ratio or less, a lower bound beyond the largest (calibration_record)
+        src = int(prof["tensor_parallel"])
+        ratio = max(src, tp) / min(src, tp)
+        prof = {**prof, "error_band_pct": other_tp_band(gpu.name, ratio),
+                "tp_carry": {"gpu": gpu.name, "from_tp": src, "to_tp": tp, "ratio": ratio,
+                             "measured_ratio_max": measured_tp_ratio_max(gpu.name)}}
+        status = "other-tp"
     return (prof, status) if prof is not None else (None, "")
 
 
@@ -343,6 +350,36 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     )
 
 
+def fp8_peak_fallback(gpu: GpuSpec) -> bool:
+    """Whether ``gpu`` has no FP8 peak of its own: none given (:func:`dcsim.node.perf.peak_flops` falls back to the
+    BF16 peak) or one no higher than its BF16 peak (the catalog's A100: no FP8 tensor cores)."""
+    f = gpu.peak_flops.fp8
+    return f is None or float(f) <= float(gpu.peak_flops.bf16)
+
+
+def precision_warning(node: NodeModel) -> str | None:
+    """What a replica served in fp8 on a GPU whose FP8 peak is a fallback (:func:`fp8_peak_fallback`) runs that dcsim
+    does not model, for the run's warnings; None otherwise. Such a GPU has no FP8 tensor cores, and vLLM serves an FP8
+    checkpoint there weight-only: "FP8 models will run on compute capability >= 7.5 (Turing) as weight-only W8A16,
+    utilizing FP8 Marlin" (vLLM docs, Quantization, FP8 W8A8). dcsim reads the FP8 weight bytes and computes at the
+    BF16 peak, as W8A16 does, but charges whatever W8A8 activation-quantisation cost per layer its profile holds
+    (``t_fp8_layer_s``; A100's pool borrows it from the B200 and H100 fits), which a W8A16 kernel does not run, and no
+    Marlin dequantisation cost."""
+    if node.spec.precision != "fp8" or not fp8_peak_fallback(node.gpu):
+        return None
+    g, t = node.gpu, node.perf.t_fp8_layer_s
+    peak = ("no peak_flops.fp8 given" if g.peak_flops.fp8 is None
+            else f"its peak_flops.fp8 is its BF16 peak, {g.peak_flops.bf16 / 1e12:,.0f} TFLOP/s")
+    lend = (node.calibration.get("borrowed") or {}).get("t_fp8_layer_s")
+    cost = (f"; it charges the W8A8 activation-quantisation cost per FP8 layer ({t * 1e6:,.0f} µs, t_fp8_layer_s"
+            + (f", borrowed from the {', '.join(lend)} pooled fits" if lend else "") + ") that W8A16 does not run, and "
+            "no dequantisation cost" if t > 0 and node.derived.fp8_layers_run > 0 else "; no dequantisation cost")
+    return (f"fp8 on {g.name}, a GPU with no FP8 peak of its own ({peak}: no FP8 tensor cores): vLLM serves FP8 "
+            f"checkpoints on such GPUs weight-only (W8A16 with FP8 Marlin kernels; vLLM docs, "
+            f"Quantization, FP8 W8A8); dcsim reads the FP8 weight bytes and computes at the BF16 peak, as W8A16 does"
+            f"{cost}: its fp8 figures there are not a measurement (docs/node.md, Precisions never measured)")
+
+
 def _borrowed_used(prof: dict, d: Derived) -> dict:
     """The borrowed costs (catalog.borrow_unidentified) this replica's steps actually charge, by lending GPUs."""
     return {k: v for k, v in (prof.get("borrowed") or {}).items() if getattr(d, BORROWABLE[k][0]) > 0}
@@ -379,6 +416,10 @@ STATUS_TEXT = {
     "lever-modelled": "the fitted parameters with serving levers applied from literature figures and "
                       "assumptions (docs/node.md, Levers), not measured on this setup; the band is the fit's "
                       "without the levers (a lower bound)",
+    "context-extrapolated": "its pool's requests hold far longer contexts (or prompts) than the rows its profile was "
+                            "fitted to: its figures there are extrapolated; the band is the larger of its own and the "
+                            "misses of chat-fitted profiles run at ML.ENERGY's GPQA lengths (docs/validation.md "
+                            "H-*-gpqa-*), a lower bound (docs/node.md, Extrapolated context)",
 }
 
 
@@ -418,11 +459,58 @@ def measured_batch_max(prof: dict) -> float | None:
     return max(b) if b else None
 
 
-def at_full_load_batch(calibration: dict, batch_limit: float) -> dict:
-    """A calibration record with the batch a replica reaches at full load (``batch_limit``) and whether that is more
-    than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at (``extrapolated``)."""
-    return {**calibration, "batch_limit": round(float(batch_limit), 1),
-            "extrapolated": extrapolated(calibration, batch_limit)}
+def context_extrapolation_factor() -> float:
+    """How many times the longest decode context (or prompt) a profile was measured at a pool's workload may reach
+    before its figures count as extrapolated (``calibration.context_extrapolated``): the smallest ratio at which a
+    measured carry to longer contexts left its profile's own band (:func:`dcsim.node.catalog.context_carry`, the
+    GPQA rows of docs/validation.md: chat-fitted profiles at 3.5-4.5x their contexts, 22 of 24 rows outside their
+    bands). Assumption: below it the profile's band holds (no carry was measured there); the same factor is applied
+    to the prompt length, for which no carry was measured at all."""
+    return float(min(r["context_x"] for r in context_carry() if r["beyond_band"]))
+
+
+def context_band() -> dict:
+    """The worst errors (%) of the measured carries to longer contexts (:func:`dcsim.node.catalog.context_carry`):
+    the band of a context-extrapolated replica, with its own, as a lower bound (the carries were measured at
+    3.5-4.5x; a pool may run further beyond)."""
+    rows = context_carry()
+    return {"tok_s_pct": max(abs(r["err_tok_s_pct"]) for r in rows),
+            "j_per_tok_pct": max(abs(r["err_j_per_tok_pct"]) for r in rows)}
+
+
+def context_beyond(calibration: Mapping, mean_input: float, decode_context: float) -> list[tuple[str, float, float]]:
+    """``(what, value, measured)`` for each length of a workload — ``"decode context"`` (tokens a running sequence
+    holds, residence-weighted) and ``"prompt"`` (mean tokens) — more than :func:`context_extrapolation_factor` times
+    the longest the calibration's profile was measured at (``measured_context_max`` / ``measured_prompt_max``);
+    empty within range or for a profile with no measured lengths. Only the top of the range counts: shorter
+    contexts move the step toward the weight reads every fitted row measures (assumption)."""
+    f = context_extrapolation_factor()
+    out = []
+    for what, v, key in (("decode context", decode_context, "measured_context_max"),
+                         ("prompt", mean_input, "measured_prompt_max")):
+        m = calibration.get(key)
+        if m is not None and v is not None and float(v) > f * float(m):
+            out.append((what, float(v), float(m)))
+    return out
+
+
+def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode_context: float) -> dict:
+    """A calibration record for a pool's workload: the batch a replica reaches at full load (``batch_limit``) and
+    whether that is more than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at
+    (``extrapolated``); the workload's mean prompt and residence-weighted decode context (``mean_input``,
+    ``decode_context``) and whether either is beyond the lengths its profile was measured at
+    (:func:`context_beyond`: ``context_extrapolated``). A context-extrapolated record's status becomes
+    ``context-extrapolated`` (``in_range_status`` keeps the status it has within range), its band the larger of
+    its own and :func:`context_band`, a lower bound."""
+    c = {**calibration, "batch_limit": round(float(batch_limit), 1),
+         "extrapolated": extrapolated(calibration, batch_limit),
+         "mean_input": round(float(mean_input), 1), "decode_context": round(float(decode_context), 1)}
+    if context_beyond(c, mean_input, decode_context):
+        c.update(status="context-extrapolated", context_extrapolated=True,
+                 error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
+                 meaning=f"{STATUS_TEXT['context-extrapolated']}; within range it is {c['in_range_status']}: "
+                         f"{c['meaning']}")
+    return c
 
 
 def extrapolated(calibration: dict, batch: float) -> bool:
@@ -430,6 +518,33 @@ def extrapolated(calibration: dict, batch: float) -> bool:
     ``calibration`` was measured at (False for a profile with no measured batch range, a pooled fit)."""
     mb = calibration.get("measured_batch_max")
     return bool(mb is not None and batch > EXTRAPOLATION_FACTOR * mb)
+
+
+def band_notes(prof: dict, precision: str) -> list[str]:
+    """Why a profile's band is a lower bound beyond what its status says, in words (``calibration.band_notes``; each
+    one marks ``band_lower_bound``):
+
+    * a TP carry (status ``other-tp``, ``tp_carry``) of a larger ratio than any measured on its GPU: its band is the
+      worst of the measured carries, all of a smaller ratio (H100, B200: 2x), and the widest carry measured on any
+      GPU (A100 Llama-2-70B TP2 -> TP8, 4x) erred further (:func:`dcsim.node.catalog.tp_carry_evidence`);
+    * a transfer (``transferred``, ``generic``, or a ``same-silicon`` sibling's transfer) at a precision none of the
+      groups its pooled fit(s) hold was measured at (``measured_precisions``): fp8 on A100 (no FP8 measurement, no
+      FP8 tensor cores), int4 anywhere (no int4 measurement at all): its band is that of other precisions.
+    """
+    out = []
+    mp = prof.get("measured_precisions")
+    if mp is not None and precision not in mp:
+        out.append(f"{precision} never measured on {prof.get('precisions_gpu') or 'any GPU'}: {prof['precisions_of']} "
+                   f"only {', '.join(mp)}, so the band is that of other precisions")
+    carry = prof.get("tp_carry")
+    if carry and carry.get("measured_ratio_max") is not None and carry["ratio"] > carry["measured_ratio_max"] + 1e-9:
+        ev = tp_carry_evidence(carry["ratio"])
+        art = "an" if f"{carry['ratio']:g}".startswith(("8", "11", "18")) else "a"
+        out.append(f"{art} {carry['ratio']:g}x TP carry (measured at TP{carry['from_tp']}, run at "
+                   f"TP{carry['to_tp']}) is beyond the {carry['measured_ratio_max']:g}x carries measured on {carry['gpu']}, whose band this is"
+                   + ("" if ev is None else f"; the {ev[2]:g}x carries measured on {', '.join(ev[1])} erred up to "
+                      f"{fmt_band(ev[0]).replace('±', '')}"))
+    return out
 
 
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
@@ -478,6 +593,9 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())
     stack, current = serving_stack(prof)
+    lengths = prof.get("measured_lengths") or {}
+    notes = band_notes(prof, precision)
+    meaning += "".join(f"; {n}" for n in notes)
     # a user's profile fitted to another GPU, model, precision or TP degree describes that setup, not this one
     mismatch = [] if status != "user-profile" else [
         k for k, mine, theirs in (("gpu", gpu, prof.get("gpu")), ("model", model, prof.get("model")),
@@ -492,7 +610,15 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
-            "band_lower_bound": status in ("generic", "lever-modelled", "same-silicon", "same-architecture"),
+            "band_lower_bound": (status in ("generic", "lever-modelled", "same-silicon", "same-architecture")
+                                 or bool(notes)),
             # the batch range the profile was measured at (None for a pooled fit); the engine sets the batch a
-            # replica reaches at full load and whether it is beyond that range (at_full_load_batch)
-            "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False}
+            # replica reaches at full load and whether it is beyond that range (at_workload)
+            "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False,
+            # the longest prompt and decode context its rows were measured at (calibrate.measured_lengths; None for a
+            # profile without them); the engine sets its pool's and whether they are beyond that range (at_workload)
+            "measured_prompt_max": (lengths.get("prompt_tokens") or [None, None])[1],
+            "measured_context_max": (lengths.get("decode_context") or [None, None])[1],
+            "mean_input": None, "decode_context": None, "context_extrapolated": False, "in_range_status": status,
+            # why the band is a lower bound beyond what the status says (band_notes)
+            "band_notes": notes}

@@ -14,7 +14,9 @@ record's error band (the tokens/s and J/token error dcsim states for that replic
 test the band on measurements of their own; a point above :data:`dcsim.node.model.EXTRAPOLATION_FACTOR` times
 the largest batch the profile was measured at is marked ``extrapolated`` (the band does not cover it), and one
 whose published batch holds more KV than the replica can (:func:`dcsim.node.calibrate.kv_over_capacity`)
-``kv-over-capacity`` (the published batch counts waiting or preempted requests). Rows measured with repeated
+``kv-over-capacity`` (the published batch counts waiting or preempted requests), and one whose prompt or decode
+context is beyond the lengths the profile was measured at (:func:`dcsim.node.model.context_beyond`)
+``extrapolated-context``. Rows measured with repeated
 requests (prefix-cache hits) are counted, not predicted: the node model describes unique prompts.
 """
 
@@ -29,7 +31,7 @@ from dcsim.node.calibrate import Problem, _fit_quality, groups, kv_over_capacity
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
-from dcsim.node.model import build_node, extrapolated, fmt_band
+from dcsim.node.model import build_node, context_beyond, extrapolated, fmt_band
 from dcsim.scenario.node import NodeSpec
 from dcsim.textio import atomic_write_bytes, plain
 from dcsim.units import excerpt
@@ -64,10 +66,12 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
     bt, bj = band.get("tok_s_pct"), band.get("j_per_tok_pct")
     over_kv = {(p["max_num_seqs"], p["batch"]) for p in kv_over_capacity(g)}  # the row, not its batch cap alone
     outside = flagged = 0
-    for p in points:
+    for i, p in enumerate(points):  # the points of the group's load rows, in order
         flags = []
         if extrapolated(cal, p["batch"]):
             flags.append("extrapolated")
+        if context_beyond(cal, float(g.mean_in[i]), float(g.decode_ctx[i])):
+            flags.append("extrapolated-context")
         if (p["max_num_seqs"], p["batch"]) in over_kv:
             flags.append("kv-over-capacity")
         within = None

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_caveat, extrapolation_caveat, fmt_duration, fmt_local_time, fmt_pct,
-                               fmt_si, get_path, stack_caveat, uncalibrated_caveat)
+from dcsim.metrics.fmt import (calibration_caveat, context_caveat, extrapolation_caveat, fmt_duration, fmt_local_time,
+                               fmt_pct, fmt_si, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import SERVED_OVER_C, tied_leaders
 from dcsim.report.write import atomic_write_bytes, read_timeseries
@@ -257,7 +257,7 @@ def _calibration_label(cal: list | None) -> str:
     if cal is None:
         return "n/a"
     words = [w for w, f in (("UNCALIBRATED", uncalibrated_caveat), ("extrapolated", extrapolation_caveat),
-                            ("older stack", stack_caveat)) if f(cal)]
+                            ("extrapolated context", context_caveat), ("older stack", stack_caveat)) if f(cal)]
     return ", ".join(words) or "calibrated"
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct,
-                               fmt_si, fmt_time,
-                               extrapolation_caveat, get_path, stack_caveat, uncalibrated_caveat)
+                               fmt_si, fmt_time, context_caveat, extrapolation_caveat, get_path, in_range_status,
+                               stack_caveat, uncalibrated_caveat)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, tied_leaders, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
@@ -159,14 +159,14 @@ def _cards(report: Mapping[str, Any]) -> str:
     cal = get_path(report, "provenance.calibration") or []
     caveat = uncalibrated_caveat(cal)
     stack = stack_caveat(cal)
-    levers = any(c.get("status") == "lever-modelled" for c in cal)
-    if levers and all(c.get("status") in ("lever-modelled", "calibrated") for c in cal):
+    levers = any(in_range_status(c) == "lever-modelled" for c in cal)
+    if levers and all(in_range_status(c) in ("lever-modelled", "calibrated") for c in cal):
         why = ("serving levers modelled from literature figures and assumptions, not measured on this setup "
                "(docs/node.md, Levers)")
-    elif all(c.get("status") in ("same-silicon", "calibrated") for c in cal):
+    elif all(in_range_status(c) in ("same-silicon", "calibrated") for c in cal):
         why = ("the parameters of a calibrated GPU on the same die, with this GPU's own memory, bandwidth and power "
                "range; the band is that GPU's, a lower bound (docs/node.md, Transfer to pairs with no calibration)")
-    elif all(c.get("status") in ("same-architecture", "calibrated") for c in cal):
+    elif all(in_range_status(c) in ("same-architecture", "calibrated") for c in cal):
         why = ("the calibration of another model of the same shape (a fine-tune or rename) on this GPU; the band is "
                "the larger of that profile's and the one measured same-shape carry's (docs/validation.md SA-*), a "
                "lower bound (docs/node.md, Transfer to pairs with no calibration)")
@@ -179,6 +179,10 @@ def _cards(report: Mapping[str, Any]) -> str:
     if ext:
         banner += (f'<div class="caveat"><b>Extrapolated batch.</b> '
                    f'{_e(ext.removeprefix("EXTRAPOLATED BATCH — "))}.</div>')
+    ctx = context_caveat(cal)
+    if ctx:
+        banner += (f'<div class="caveat"><b>Extrapolated context.</b> '
+                   f'{_e(ctx.removeprefix("EXTRAPOLATED CONTEXT — "))}.</div>')
     if stack:
         banner += (f'<div class="caveat"><b>Older serving stack.</b> '
                    f'{_e(stack.removeprefix("OLDER SERVING STACK — "))}.</div>')
