@@ -47,7 +47,7 @@ import csv
 import io
 import math
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -59,7 +59,7 @@ from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, r
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
-                             median_prefill_tokens, tensor_parallel_problem)
+                             median_prefill_tokens, mfu_ceiling, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec
@@ -495,6 +495,8 @@ class _Group:
             raise MeasurementError(f"{r0['_file']}:{r0['_line']}: {'/'.join(map(str, self.key))}: "
                                    f"{_catalog_reason(e)}") from None
         self.gpu = gpu
+        # the highest compute efficiency the GPU reaches in this group's compute precision (perf.mfu_ceiling)
+        self.mfu_ceiling = mfu_ceiling(gpu, self.d.peak_precision)
         self.weight = weight
         load = [r for r in rows if fitted_load(r)]
         req = [r for r in rows if r["kind"] == "request"]
@@ -528,8 +530,12 @@ class Problem:
     rows), the function the engine runs, with the GPU's board limit (TDP) in force.
     """
 
-    def __init__(self, gpu: str, blocks: list[list[dict]], caps: list[dict], pooled: bool = False):
+    def __init__(self, gpu: str, blocks: list[list[dict]], caps: list[dict], pooled: bool = False,
+                 ceiling: bool = False):
         self.gpu = resolve_gpu(gpu)
+        # predict as a transfer runs: the compute efficiency held at the GPU's achievable matmul ceiling in each
+        # group's precision (catalog.transfer_profile, perf.mfu_ceiling); fits leave it free (docs/node.md)
+        self.ceiling = ceiling
         # pooled: each group counts equally (weight 1/sqrt(values) per residual)
         self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0) for b in blocks]
         # a profile fits its rows' median ITL too (the decode step, hence TPOT); a pooled fit does not: with it the
@@ -584,6 +590,8 @@ class Problem:
         return m
 
     def _P(self, g: _Group, perf, pw, clock=1.0, limit_w=None):
+        if self.ceiling and perf.mfu > g.mfu_ceiling:
+            perf = replace(perf, mfu=g.mfu_ceiling)
         return step_params(g.d, self.gpu, g.tp, perf, pw, clock, limit_w)
 
     def predict(self, perf: PerfParams, pw: PowerParams, g: _Group | None = None, idx=None):
@@ -615,8 +623,10 @@ class Problem:
         """Predicted latency factor (iteration time at the cap / at TDP) of each cap row."""
         out = []
         for d, tp, it, cap, _, _ in self.caps:
-            t1 = iteration_step(step_params(d, self.gpu, tp, perf, pw, 1.0), *it)[0]
-            tc = iteration_step(step_params(d, self.gpu, tp, perf, pw, 1.0, cap), *it)[0]
+            top = mfu_ceiling(self.gpu, d.peak_precision)
+            pf = replace(perf, mfu=top) if self.ceiling and perf.mfu > top else perf
+            t1 = iteration_step(step_params(d, self.gpu, tp, pf, pw, 1.0), *it)[0]
+            tc = iteration_step(step_params(d, self.gpu, tp, pf, pw, 1.0, cap), *it)[0]
             out.append(tc / t1)
         return np.array(out)
 
@@ -1044,7 +1054,8 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
         if out_models not in pools:
             pools[out_models] = pooled_fit(paths, gpu, out_models, gamma, rows=rows)
         pooled = pools[out_models]
-        probs = {key: Problem(gpu, [rows_g], caps) for key, rows_g in gs.items() if key[1] == model}
+        # predicted as catalog.transfer_profile runs it: the pool's MFU held at the achievable matmul ceiling
+        probs = {key: Problem(gpu, [rows_g], caps, ceiling=True) for key, rows_g in gs.items() if key[1] == model}
         # the MoE dispatch / FP8 cost the other models do not identify: from the other GPUs' pools, which leave
         # this model out too (as catalog.transfer_profile takes them from the shipped pools)
         needs = {k for k, (n, _) in BORROWABLE.items()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from dcsim.node.perf import achievable_flops, compute_precision, mfu_ceiling
 from dcsim.node.power import GAMMA_RANGE
 from dcsim.scenario.node import GpuSpec, ModelSpec
 from dcsim.scenario.safeyaml import YamlInputError, load_yaml_text, read_text_bounded
@@ -434,7 +435,28 @@ def _lengths_over(profs) -> dict:
     return out
 
 
-def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
+def transfer_mfu(mfu: float, src: GpuSpec, dst: GpuSpec, peak_precision: str, cap: bool = True) -> float:
+    """A compute efficiency fitted on ``src`` carried to ``dst`` (both fractions of the dense peak in
+    ``peak_precision``): its share of ``src``'s achievable matmul rate (:func:`dcsim.node.perf.mfu_ceiling`,
+    [MAMF]), at most 1 with ``cap``, times ``dst``'s achievable share of its peak. The software's efficiency
+    relative to what the silicon reaches transfers; what the silicon reaches does not (MI300X reaches 51 % of its
+    datasheet peak, H100 80 %). With ``cap`` the result never exceeds ``dst``'s ceiling: a pooled fit above its own
+    ceiling (the H100 pool's MFU 1.0 against 0.803) is held there. ``src`` = ``dst``: ``min(mfu, ceiling)``."""
+    u = mfu / mfu_ceiling(src, peak_precision)
+    return (min(u, 1.0) if cap else u) * mfu_ceiling(dst, peak_precision)
+
+
+def compute_ceiling(gpu: GpuSpec, peak_precision: str, mfu: float, from_mfu: float) -> dict:
+    """The record of an MFU set against the achievable matmul ceiling (a transfer profile's ``compute_ceiling``):
+    the precision, the achievable FLOP/s and how it is known (:func:`dcsim.node.perf.achievable_flops`), the MFU
+    used and the one it came from."""
+    a, how = achievable_flops(gpu, peak_precision)
+    return {"precision": peak_precision, "achievable_flops": float(f"{a:.6g}"), "achievable_from": how,
+            "ceiling_mfu": round(mfu_ceiling(gpu, peak_precision), 6), "mfu": round(float(mfu), 6),
+            "from_mfu": round(float(from_mfu), 6)}
+
+
+def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: str = "bf16") -> dict:
     """Parameters for a (GPU, model) pair with no calibration.
 
     ``transferred``: the GPU's pooled fit (one parameter set fitted to all its calibrated models,
@@ -445,7 +467,14 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
     fit takes the mean of the pooled GPUs' efficiencies, power terms rescaled by its own dynamic
     range (TDP - idle) [D]; the MoE dispatch and FP8 costs are averaged over the pools that fitted them. The record carries the expected error band (leave-one-model-out, over
     the left-out models of ``model``'s kind, MoE or dense, when given).
+
+    The compute efficiency is set against the GPU's achievable matmul rate in the precision ``model`` computes in
+    when served in ``precision`` (:func:`transfer_mfu`, recorded under ``compute_ceiling``): a pooled MFU above the
+    GPU's ceiling is held at it (the H100 pool fits 1.0, the ceiling is 0.803 in BF16, 0.709 in FP8); a generic GPU
+    takes the mean over the pools of each pool's share of its own GPU's achievable rate (at most 1) times its own
+    achievable share (MI300X: 0.511 of 1,307 TFLOP/s in BF16, where the mean of the pools' MFUs gave 0.894).
     """
+    prec = compute_precision(model, precision) if model is not None else ("fp8" if precision == "fp8" else "bf16")
     moe = None if model is None else model.n_experts > 0
     pooled = pooled_profiles()
     if not pooled:
@@ -454,13 +483,16 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         p = pooled[gpu.name]
         others = _lenders(q for g, q in pooled.items() if g != gpu.name)
         params, borrowed = borrow_unidentified(p["params"], p.get("uncertainty") or {}, others)
+        fitted = params["mfu"]
+        params["mfu"] = transfer_mfu(fitted, gpu, gpu, prec)
         band = lomo_band(p, moe)
         if moe and "t_moe_layer_s" in borrowed:
             # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
             band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
         out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band,
                "measured_precisions": pooled_precisions([p]), "precisions_gpu": gpu.name,
-               "precisions_of": "its pooled fit holds"}
+               "precisions_of": "its pooled fit holds",
+               "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted)}
         if borrowed:
             out["borrowed"] = borrowed
         return out
@@ -477,13 +509,18 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None) -> dict:
         vals = [rescale_power(p["params"], cat[p["gpu"]], gpu)[k] for p in use]
         params[k] = float(sum(vals) / len(vals))
     params, _ = borrow_unidentified({**params, **dict.fromkeys(_IDENTIFIED_ONLY, 0.0)}, {}, _lenders(use))
+    # each pool's MFU as its share of its own GPU's achievable matmul rate, at most 1, on this GPU's achievable rate
+    fitted = params["mfu"]
+    params["mfu"] = float(sum(transfer_mfu(p["params"]["mfu"], cat[p["gpu"]], gpu, prec) for p in use) / len(use))
     worst = max_band([lomo_band(p, moe) for p in use])
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
+            "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted),
             "measurements": sorted({f for p in use for f in p.get("measurements") or []}),
             "measured_lengths": _lengths_over(use),
             "measured_precisions": pooled_precisions(use),
             "precisions_of": "the " + ", ".join(sorted(p["gpu"] for p in use)) + " pooled fits it averages hold",
             "source": "[D] mean of the pooled fits of " + ", ".join(sorted(p["gpu"] for p in use)) + ", power terms "
-                      "scaled by (TDP - idle); no measurement of this GPU"
+                      "scaled by (TDP - idle), MFU as a share of each GPU's achievable matmul rate [MAMF]; no "
+                      "measurement of this GPU"
                       + (f" ({', '.join(left)} left out: calibrated on an older serving stack)" if left else "")}

@@ -10,13 +10,13 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, context_carry, max_band,
-                                find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
-                                other_tp_band, rescale_power, tp_carry_evidence,
-                                resolve_gpu, resolve_model, same_silicon_gpu, serving_stack, transfer_profile)
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
+                                max_band, find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
+                                other_tp_band, rescale_power, tp_carry_evidence, resolve_gpu, resolve_model,
+                                same_silicon_gpu, serving_stack, transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
-from dcsim.node.perf import (Derived, PerfParams, attended_context, decode_context, derive, steady_iteration,
-                             tensor_parallel_problem, weight_bytes)
+from dcsim.node.perf import (Derived, PerfParams, attended_context, compute_precision, decode_context, derive,
+                             steady_iteration, tensor_parallel_problem, weight_bytes)
 from dcsim.node.power import PowerParams, bisect_clock, wall_power
 from dcsim.node.step import iteration_step, steady_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
@@ -295,11 +295,17 @@ def _same_silicon_profile(sib: GpuSpec, gpu: GpuSpec, model: ModelSpec, precisio
     profile (a lower bound: ``gpu``'s memory generation and board are not measured)."""
     prof, status = _shipped_profile(sib, model, precision, tp)
     if prof is None:
-        prof = transfer_profile(sib, model)
+        prof = transfer_profile(sib, model, precision)
         status = prof["status"]
     band = calibration_record(prof, status, sib.name, model.name, precision, tp)["error_band_pct"]
-    return {**prof, "params": rescale_power(prof["params"], sib, gpu), "name": f"{prof['name']} (same silicon)",
-            "error_band_pct": band, "silicon_of": {"gpu": sib.name, "status": status}}
+    # the compute efficiency as a share of the die's achievable matmul rate, on this board's (H200 FP8 1,453 against
+    # the H100's 1,403 TFLOP/s [MAMF]; BF16 the same): a sibling's transfer is already held at its ceiling
+    params = rescale_power(prof["params"], sib, gpu)
+    prec = compute_precision(model, precision)
+    params["mfu"] = transfer_mfu(params["mfu"], sib, gpu, prec, cap=False)
+    return {**prof, "params": params, "name": f"{prof['name']} (same silicon)",
+            "error_band_pct": band, "silicon_of": {"gpu": sib.name, "status": status},
+            "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], prof["params"]["mfu"])}
 
 
 def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
@@ -323,7 +329,7 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
             prof = _same_silicon_profile(sib, gpu, model, spec.precision, tp)
             status = "same-silicon"
         elif prof is None:
-            prof = transfer_profile(gpu, model)
+            prof = transfer_profile(gpu, model, spec.precision)
             status = prof["status"]
     # the layout the profile was measured with, where this model and TP can take it (a profile is used for
     # another model's shape only through a user's choice or a transfer)

@@ -172,7 +172,7 @@ def derive(model: ModelSpec, precision: str, lv: Levers, expert_parallel: int = 
         positions=lv.positions,
         tokens_per_step=lv.tokens_per_step,
         # int4 = W4A16: bf16 tensor cores (assumption); experts-only FP8: most active FLOPs stay BF16
-        peak_precision="fp8" if precision == "fp8" and not experts_only else "bf16",
+        peak_precision=compute_precision(model, precision),
         layers_run=float(model.layers) * f,
         moe_layers_run=float(moe_layers) * f,
         # W8A8 linear layers (vLLM fp8): every layer, or the MoE layers' experts only
@@ -184,10 +184,47 @@ def derive(model: ModelSpec, precision: str, lv: Levers, expert_parallel: int = 
     )
 
 
+def compute_precision(model: ModelSpec, precision: str) -> str:
+    """The precision whose peak FLOP/s a model served in ``precision`` computes at (``Derived.peak_precision``): FP8
+    tensor cores for FP8 weights (W8A8), BF16 for everything else (int4 is W4A16) and for a checkpoint that stores
+    only its routed experts in FP8 (most of its active FLOPs stay BF16)."""
+    return "fp8" if precision == "fp8" and model.quantized != "experts" else "bf16"
+
+
 def peak_flops(gpu: GpuSpec, peak_precision: str) -> float:
     """Dense peak FLOP/s of ``gpu`` for the compute precision (falls back to BF16)."""
     v = getattr(gpu.peak_flops, peak_precision, None)
     return float(v if v is not None else gpu.peak_flops.bf16)
+
+
+#: the achievable share of the dense peak assumed for a GPU with no published achievable matmul rate (an inline GPU
+#: without ``achievable_flops``): 0.78, the median efficiency of the 12 accelerators of [MAMF]'s BF16 table
+#: (51.4-96.9 %; the catalog's published GPUs: A100 86.9, H100 80.3, B200 77.6, MI300X 51.4 %). Assumption.
+ACHIEVABLE_FRACTION_ASSUMED = 0.78
+
+
+def achievable_flops(gpu: GpuSpec, peak_precision: str) -> tuple[float, str]:
+    """``(FLOP/s, how)``: the dense matmul rate ``gpu`` reaches in the compute precision, at most its peak.
+
+    ``how`` is ``"published"`` (``gpu.achievable_flops`` gives it: [MAMF] in the catalog); ``"bf16 fraction"``
+    (assumption: no figure for this precision, so the GPU's published BF16 share of its BF16 peak times this
+    precision's peak — MI300X FP8, whose [MAMF] row is empty; int4, W4A16 on the BF16 tensor cores); or
+    ``"assumed"`` (no figure at all: :data:`ACHIEVABLE_FRACTION_ASSUMED` of the peak)."""
+    peak = peak_flops(gpu, peak_precision)
+    a = gpu.achievable_flops
+    v = None if a is None else getattr(a, peak_precision, None)
+    if v is not None:
+        return min(float(v), peak), "published"
+    if a is not None and a.bf16 is not None:
+        return min(float(a.bf16) / float(gpu.peak_flops.bf16), 1.0) * peak, "bf16 fraction"
+    return ACHIEVABLE_FRACTION_ASSUMED * peak, "assumed"
+
+
+def mfu_ceiling(gpu: GpuSpec, peak_precision: str) -> float:
+    """The highest compute efficiency (a fraction of the dense peak, as ``PerfParams.mfu``) the GPU physically
+    reaches in that precision: achievable / peak (:func:`achievable_flops`). H100 BF16 0.803, FP8 0.709; B200 0.776,
+    0.763; MI300X BF16 0.511 (of the catalog's 1,307 TFLOP/s)."""
+    return achievable_flops(gpu, peak_precision)[0] / peak_flops(gpu, peak_precision)
 
 
 def attended_context(d: Derived, ctx_sum, n):

@@ -42,11 +42,22 @@ class PeakFlopsSpec(Spec):
     int4: quantity("compute", gt=0) | None = None
 
 
+class AchievableFlopsSpec(Spec):
+    """Dense matmul FLOP/s the GPU reaches per precision (a measured maximum, e.g. [MAMF]); any may be left out."""
+
+    bf16: quantity("compute", gt=0) | None = None
+    fp8: quantity("compute", gt=0) | None = None
+    int4: quantity("compute", gt=0) | None = None
+
+
 class GpuSpec(Spec):
     """One accelerator: dense peak compute, HBM, power envelope and its server."""
 
     name: str = "custom-gpu"
     peak_flops: PeakFlopsSpec
+    # the matmul rate actually reachable (S. Bekman's maximum achievable matmul FLOPS [MAMF]): the ceiling of a
+    # transferred or generic compute efficiency (dcsim.node.perf.mfu_ceiling); missing: an assumption stands in
+    achievable_flops: AchievableFlopsSpec | None = None
     hbm_bytes: quantity("data", gt=0)
     hbm_bw: quantity("bandwidth", gt=0)
     tdp_w: quantity("power", gt=0)
@@ -57,6 +68,17 @@ class GpuSpec(Spec):
     # die, with its own HBM, bandwidth and power range (status same-silicon)
     silicon: str | None = None
     server: ServerSpec = ServerSpec()
+
+    @model_validator(mode="after")
+    def _achievable_below_peak(self):
+        a = self.achievable_flops
+        for k in ("bf16", "fp8", "int4"):
+            v = None if a is None else getattr(a, k)
+            peak = getattr(self.peak_flops, k) or self.peak_flops.bf16
+            if v is not None and v > peak * (1 + 1e-9):
+                raise ValueError(f"achievable_flops.{k} ({v:.4g} FLOP/s) exceeds peak_flops.{k} ({peak:.4g}): a "
+                                 "measured matmul rate cannot beat the datasheet peak (both dense, no sparsity)")
+        return self
 
     @model_validator(mode="after")
     def _power_order(self):
