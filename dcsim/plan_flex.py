@@ -385,16 +385,23 @@ def format_flex(r: dict) -> str:
                      f"(firm, no curtailment: {r['firm']['gpus']:,}); gain {r['gain_gpus']:,} GPUs{gain}; "
                      f"limited by {r['limited_by']}")
         per_rack = r["flex"]["gpus_exact"] / r["flex"]["racks"] if r["flex"]["racks"] else 0.0
-        lines.append(f"  ({r['flex']['racks']:.2f} racks; a rack count is whole, so confirm and overrides use "
-                     f"{r['overrides']['racks.0.count']} racks = {round(r['overrides']['racks.0.count'] * per_rack):,} "
-                     "GPUs, the answer's GPUs fill part of one more)")
+        whole = r["overrides"]["racks.0.count"]
+        lines.append(f"  ({r['flex']['racks']:.2f} racks: the budget fits part of one more rack, not a whole one; "
+                     f"confirm and overrides use {whole} whole racks = {round(whole * per_rack):,} GPUs)"
+                     if r["flex"]["racks"] > whole else
+                     f"  ({r['flex']['racks']:.2f} racks; confirm and overrides use {whole} whole racks = "
+                     f"{round(whole * per_rack):,} GPUs)")
     else:
         lines.append(f"  answer: interconnect {fq(round_sig(r['flex']['interconnect_w'], 4, up=True), 'power')} for {r['gpus']:,} GPUs "
                      f"(firm: {fq(r['firm']['interconnect_w'], 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
     c = r["curtailment"]
+    mwh = c["energy_curtailed_j"] / 3.6e9
+    held = f"{mwh:.2f} MWh" if mwh >= 1 else f"{mwh * 1e3:,.1f} kWh"
     lines.append(f"  the site flexes {c['hours']:.1f} h ({100 * c['share_of_hours']:.2f} % of the hours) in "
-                 f"{c['events']} events, longest {c['longest_h']:.1f} h, {c['energy_curtailed_j'] / 3.6e9:.2f} MWh held back")
-    lines.append(f"  cost: {r['tokens_lost']:.3g} tokens ({100 * r['share_lost']:.3f} % of the year's "
+                 f"{c['events']} event{'s' * (c['events'] != 1)}, longest {c['longest_h']:.1f} h, {held} held back")
+    share = 100 * r["share_lost"]
+    share_txt = f"{share:.3f} %" if share >= 0.001 or share == 0 else f"{share:.1e} %"
+    lines.append(f"  cost: {r['tokens_lost']:,.0f} tokens ({share_txt} of the year's "
                  + ("full-load output; an upper bound)" if r["load"] == "full" else "output; first order)"))
     if r.get("note"):
         lines.append(f"  note: {r['note']}")
