@@ -602,3 +602,15 @@ def test_summary_and_html_name_the_start_and_moments_on_the_local_clock():
     assert "start 2026-07-15 11:00</span>" in page
     assert "(the tick of highest outdoor dry-bulb temperature, at 12:59 local)" in page
     assert "01:59:55" not in page and "fault cooling_failure 11:10–11:50" in page
+
+
+def test_the_summary_says_how_often_the_controller_capped(result):
+    """A meter pinned at the cap on a demand-bound night read as unexplained: the summary and the HTML say how often
+    the controller capped and its mean clock (the audit of the views)."""
+    rep = {**result.report, "controller": {**(result.report.get("controller") or {}), "capped_share": 0.25,
+                                           "mean_clock": 0.8}}
+    res = SimpleNamespace(**{**vars(result), "report": rep})
+    assert "Controller                capped 25.0% of the ticks" in summary_table(res)
+    assert "capped 25.0% of the ticks" in render_html(res, {})
+    rep0 = {**rep, "controller": {**rep["controller"], "capped_share": 0.0}}
+    assert "Controller" not in summary_table(SimpleNamespace(**{**vars(result), "report": rep0}))

@@ -17,7 +17,7 @@ from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_local_shor
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, tied_leaders, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
-                                  cost_carbon_text, hold_limit_note, report_latency, start_text)
+                                  controller_text, cost_carbon_text, hold_limit_note, report_latency, start_text)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
@@ -225,6 +225,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("Output tokens arrived / served / shed",
          " / ".join(_e(fmt_si(get_path(report, f"tokens_accounting.{k}"), "")) for k in ("arrived", "served", "shed"))),
         ("PUE (energy-weighted)", _e(fmt_num(report.get("pue"), 4))),
+        ("Controller", _e(controller_text(report) or "never capped")),
         (SERVED_OVER_C, f'{_e(fmt_pct(report.get("utilization")))} <span class="note">({_e(SERVED_OVER_C_MEANING)})</span>'),
         ("Energy, facility", _e(fmt_energy(e.get("facility")))),
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),

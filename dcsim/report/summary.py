@@ -104,6 +104,17 @@ def report_latency(report: Mapping[str, Any]) -> dict[str, dict]:
 
 
 
+def controller_text(report: Mapping[str, Any]) -> str | None:
+    """How often the controller capped the fleet and its mean clock; None when it never capped (the meter pinned at
+    the cap on every tick of a demand-bound night read as unexplained: the audit of 2026-12-04)."""
+    share = get_path(report, "controller.capped_share")
+    if not isinstance(share, (int, float)) or share <= 0:
+        return None
+    clock = get_path(report, "controller.mean_clock")
+    return (f"capped {fmt_pct(share)} of the ticks (each draws its budget)"
+            + (f"   mean clock {fmt_num(clock, 3)}" if isinstance(clock, (int, float)) else ""))
+
+
 def hold_limit_note(report: Mapping[str, Any], lat: Mapping[str, Any] | None = None) -> str | None:
     """A sentence when a class's TTFT percentile sits at ``controller.hold_limit`` (within 5 %): requests waiting
     longer are shed and counted as SLO misses, so the percentile is the limit, not a wait a user would see without
@@ -408,6 +419,9 @@ def summary_table(
     rows.append(("PUE (energy-weighted)",
                  f"{fmt_num(report.get('pue'), 4)}   peak power IT {fmt_si(peak.get('it'), 'W')}  "
                  f"facility {fmt_si(peak.get('facility'), 'W')}"))
+    ctl = controller_text(report)
+    if ctl:
+        rows.append(("Controller", ctl))
     e = report.get("energy_j") or {}
     rows.append(("Energy",
                  f"facility {fmt_energy(e.get('facility'))}   IT {fmt_energy(e.get('it'))}   "
