@@ -386,7 +386,7 @@ def test_a_fractional_replica_count_at_the_lowest_clock_uses_the_budget_and_says
     which whole replicas cannot: request fidelity ran one replica there and served 42 % less than fluid with 16 % of
     the budget unused, silently (audit L #8). Now the loaded replica runs above the lowest clock within the budget
     (measured 2026-12-04: -15 % tokens at -0.3 % facility power) and the run warns, naming the pool, its replicas
-    and the measured gap. At 4 kW (0.95 of a replica) one replica at the lowest clock drew 1.3 % over the contract
+    and the measured gap; so does the fluid run. At 4 kW (0.95 of a replica) one replica at the lowest clock drew 1.3 % over the contract
     on 1,130 s of 1,200; now the door admits the fraction of its rate that holds the budget, and warns."""
     hall = _lowest_clock_hall([{"name": "r", "count": 1, "nodes_per_rack": 1, "node": _H100}], "5 kW", "15 req/s",
                               plant="12 kW", seed=5)
@@ -397,6 +397,9 @@ def test_a_fractional_replica_count_at_the_lowest_clock_uses_the_budget_and_says
     assert r["ratio_max"] < 1.002
     warn = [w for w in req.report["warnings"] if "fraction of a replica" in w]
     assert len(warn) == 1 and "pool r" in warn[0] and "of its 2 replicas" in warn[0] and "tokens -" in warn[0]
+    # the fluid run says so too: its frontier point needs a fractional count of few replicas
+    assert any("pool r" in w and "1.97 of its 2 replicas" in w and "fidelity=request" in w
+               for w in flu.report["warnings"])
     req4 = dcsim.run({**hall, "fidelity": "request", "facility": {**hall["facility"], "interconnect": "4 kW"}})
     r4 = _window(req4)
     assert r4["over_s"] <= 120.0 and r4["ratio_max"] < 1.01  # 1,130 s over before

@@ -455,10 +455,9 @@ FRACTIONAL_REPLICAS_BELOW = 4.0
 
 def fractional_frontier_warning(m, ts: dict, dt: float, duration_s: float) -> str | None:
     """Fluid, one pool: the capped ticks whose operating point is the frontier's consolidated one (load fraction
-    NaN) at the lowest clock, loading fewer than :data:`FRACTIONAL_REPLICAS_BELOW` replicas at full load and a
-    fraction of one more (more than 5 % of a replica from a whole count): the replica count is fractional there and
-    request fidelity, which loads whole replicas, serves less (docs/engine.md "At the lowest clock"). None
-    elsewhere."""
+    NaN) at the lowest clock, loading fewer than :data:`FRACTIONAL_REPLICAS_BELOW` replicas at full load and not a
+    whole count: request fidelity, which loads whole replicas (within its margin below the budget: 1.97 replicas
+    are one), serves less there (docs/engine.md "At the lowest clock"). None elsewhere."""
     if m.multi_pool or "load_fraction" not in ts:
         return None
     pool = m.pools[0]
@@ -468,16 +467,15 @@ def fractional_frontier_warning(m, ts: dict, dt: float, duration_s: float) -> st
         return None
     awake = np.asarray(ts.get("awake_fraction", np.ones_like(ts["t_s"])), dtype=float)
     x = np.asarray(ts["achieved_tok_s"], dtype=float) / per
-    part = x - np.floor(x)
     sel = ((np.asarray(ts["mode"]) == 1) & np.isnan(np.asarray(ts["load_fraction"], dtype=float))
            & (np.asarray(ts["mean_clock"]) <= float(m.clocks[0]) + 1e-9) & (x > 0)
-           & (x < min(FRACTIONAL_REPLICAS_BELOW, pool.replicas * float(np.max(awake)))) & (part > 0.05) & (part < 0.95))
+           & (x < min(FRACTIONAL_REPLICAS_BELOW, pool.replicas * float(np.max(awake)))) & (np.abs(x - np.round(x)) > 1e-3))
     if not np.any(sel):
         return None
     return (f"pool {pool.name}: for {np.count_nonzero(sel) * dt / 3600:.3g} h of {duration_s / 3600:.3g} h the "
             f"power budget's frontier point loads {float(np.mean(x[sel])):.2f} of its {pool.replicas} replicas at "
             "full load at the lowest clock (mean), a fraction of a replica that no whole count realises: request "
-            "fidelity runs whole replicas above the lowest clock there (measured 2026-12-04: 1.97 of 2 replicas, "
+            "fidelity loads whole replicas, running them above the lowest clock (below one replica: admitting less) (measured 2026-12-04: 1.97 of 2 replicas, "
             "-15 % tokens; 0.95 of 2, -32 %: docs/engine.md \"At the lowest clock\"); confirm with --set "
             "fidelity=request")
 
