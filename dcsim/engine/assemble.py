@@ -9,6 +9,7 @@ import numpy as np
 
 from dcsim import __version__
 from dcsim.engine.build import Models, with_interconnect
+from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW
 from dcsim.engine.steady import (
     ceilings_at, flop_per_output_token, pool_flop_per_output_token, scenario_moments, steady_report,
 )
@@ -446,11 +447,6 @@ def _price_integral(ts: dict, dt: float, value: float | None, profile: list[floa
         hour = ((ts["t_s"] + start_hour * 3600.0) // 3600).astype(int) % 24
         mult = np.asarray(profile, dtype=float)[hour]
     return float(np.sum(ts["facility_power_w"] * mult) * dt * value)
-
-
-#: below this many loaded replicas a fluid run's frontier point at the lowest clock warns that whole replicas cannot
-#: realise it (audit L #8: one replica's granularity is a quarter of the load or more)
-FRACTIONAL_REPLICAS_BELOW = 4.0
 
 
 def fractional_frontier_warning(m, ts: dict, dt: float, duration_s: float) -> str | None:
