@@ -105,7 +105,8 @@ def test_request_consolidates_load_at_the_lowest_clock():
     drew 4 % over the contract on every tick (the trim cannot go lower); request fidelity now routes new
     requests to the share of replicas the frontier loads and adjusts it on the measured power: measured
     2026-12-03, tokens -0.7 % and facility -0.4 % against fluid, 60 s of 1,200 over the contract by at most
-    0.11 % (the first ticks' scatter)."""
+    0.11 % (the first ticks' scatter); 2026-12-04 (the rules of docs/engine.md "At the lowest clock"): -0.57 %,
+    -0.37 %, 30 s, +0.04 %."""
     over = {"workload.arrivals.rate": "1600 req/s", "facility.interconnect": "280 kW", "racks.0.count": 16}
     res_r, req = _run("request", **over)
     res_f, flu = _run("fluid", **over)
