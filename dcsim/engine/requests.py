@@ -19,8 +19,10 @@ replicas' measured IT power meets the power the controller's operating point dra
 rate limit (:meth:`_Lane._clock_segments`; docs/engine.md "Request fidelity at a binding power
 limit"): simulated replicas serve fewer tokens per clock than the node tables (length-biased
 batches), and at the frontier's clock they were compute-saturated below the budget. At the lowest clock, where the
-trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does (docs/engine.md
-"At the lowest clock"). Requests are never dropped silently: the report's
+trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does, wherever it
+draws more than its target there: the most efficient rack group first, in whole replicas, which run above the lowest
+clock where a whole one more does not fit the budget (below one replica the door admits a fraction of its rate), and
+the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
