@@ -212,8 +212,9 @@ def test_fluid_and_request_agree_per_pool(over):
     the lowest clock, where its frontier loads about 1.7 of its 8 replicas fully and idles the rest: request
     fidelity consolidates its requests on whole replicas (docs/engine.md "At the lowest clock"), keeping the
     contract (before: pool 0 drew 24 % over its share, the facility 11 % over 26 kW on every tick, its tokens
-    within 0.2 %), and serves 8 % fewer tokens than the fractional mix (15 % with the profiles before the median-ITL
-    fit); pool 1 agrees within 5 %."""
+    within 0.2 %), and serves 5 % fewer tokens than the fractional mix (8 % before its whole replicas could run above
+    the lowest clock, 2026-12-04; 15 % with the profiles before the median-ITL fit), and says so (a warning naming
+    the pool); pool 1 agrees within 5 %."""
     base = {"workload.arrivals.rate": "40 req/s", "duration": "20 min", "controller.tick": "10 s",
             "racks.0.count": 1, **over}
     flu = dcsim.run(two_pools(**base))
@@ -231,8 +232,10 @@ def test_fluid_and_request_agree_per_pool(over):
                 assert 0.8 * f < r <= f, (p, col)
             else:
                 assert r == pytest.approx(f, rel=tol, abs=1e-6), (p, col)
-    if over:  # the shared contract holds (measured: +0.8 % on the first tick, none after; before the consolidation:
+    if over:  # the shared contract holds (measured 2026-12-04: 70 s over, at most +0.71 %; before the loaded replicas
+        #       could run above the lowest clock, +0.8 % on the first tick and 20 s in all; before the consolidation:
         #       +12 %, every tick; consolidating without the whole-replica rule: +2.5 % on 150 s of 1,200)
+        assert any(w.startswith("pool r:") and "of its 8 replicas" in w for w in req.report["warnings"])
         ts = req.timeseries
         assert np.max(ts["facility_power_w"] / ts["interconnect_w"]) < 1.01
         assert np.mean(ts["facility_power_w"][late_r]) <= np.mean(ts["interconnect_w"][late_r])

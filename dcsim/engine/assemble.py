@@ -9,6 +9,7 @@ import numpy as np
 
 from dcsim import __version__
 from dcsim.engine.build import Models, with_interconnect
+from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW
 from dcsim.engine.steady import (
     ceilings_at, flop_per_output_token, pool_flop_per_output_token, scenario_moments, steady_report,
 )
@@ -443,6 +444,46 @@ def _price_integral(ts: dict, dt: float, value: float | None, profile: list[floa
     return float(np.sum(ts["facility_power_w"] * mult) * dt * value)
 
 
+def fractional_frontier_warning(m, ts: dict, dt: float, duration_s: float) -> str | None:
+    """Fluid, one pool: the capped ticks whose operating point is the frontier's consolidated one (load fraction
+    NaN) at the lowest clock, loading fewer than :data:`FRACTIONAL_REPLICAS_BELOW` replicas at full load and not a
+    whole count: request fidelity, which loads whole replicas (within its margin below the budget: 1.97 replicas
+    are one), serves less there (docs/engine.md "At the lowest clock"). None elsewhere."""
+    if m.multi_pool or "load_fraction" not in ts:
+        return None
+    pool = m.pools[0]
+    cv = pool.curves
+    per = float(cv.rate_pq[0, -1]) / max(pool.replicas, 1)  # full-load rate of a replica at the lowest clock
+    if per <= 0:
+        return None
+    awake = np.asarray(ts.get("awake_fraction", np.ones_like(ts["t_s"])), dtype=float)
+    x = np.asarray(ts["achieved_tok_s"], dtype=float) / per
+    sel = ((np.asarray(ts["mode"]) == 1) & np.isnan(np.asarray(ts["load_fraction"], dtype=float))
+           & (np.asarray(ts["mean_clock"]) <= float(m.clocks[0]) + 1e-9) & (x > 0)
+           & (x < min(FRACTIONAL_REPLICAS_BELOW, pool.replicas * float(np.max(awake)))) & (np.abs(x - np.round(x)) > 1e-3))
+    if not np.any(sel):
+        return None
+    return (f"pool {pool.name}: for {np.count_nonzero(sel) * dt / 3600:.3g} h of {duration_s / 3600:.3g} h the "
+            f"power budget's frontier point loads {float(np.mean(x[sel])):.2f} of its {pool.replicas} replicas at "
+            "full load at the lowest clock (mean), a fraction of a replica that no whole count realises: request "
+            "fidelity loads whole replicas, running them above the lowest clock (below one replica: admitting less) (measured 2026-12-04: 1.97 of 2 replicas, "
+            "-15 % tokens; 0.95 of 2, -32 %: docs/engine.md \"At the lowest clock\"); confirm with --set "
+            "fidelity=request")
+
+
+def fractional_replicas_warning(fr: dict, duration_s: float) -> str:
+    """The request-fidelity warning of a pool whose frontier point needed a fractional count of loaded replicas
+    (``_Lane.fractional_note``: docs/engine.md "At the lowest clock")."""
+    tok, it = fr["tokens_vs_limit"], fr["it_vs_target"]
+    gap = "; ".join(x for x in (f"tokens {100 * tok:+.1f} % against the controller's limit" if tok is not None else "",
+                                f"IT power {100 * it:+.1f} % against its target" if it is not None else "") if x)
+    return (f"pool {fr['pool']}: for {fr['seconds'] / 3600:.3g} h of {duration_s / 3600:.3g} h the power budget's "
+            f"frontier point loads {fr['frontier_replicas']:.2f} of its {fr['replicas']} replicas at full load at the "
+            "lowest clock (mean), a fraction of a replica request fidelity cannot load: it ran whole replicas above "
+            f"the lowest clock, or one replica over its budget (measured on those ticks: {gap}); fluid's figures "
+            "there are of a fractional replica count")
+
+
 def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     """The typed report of a simulated run.
 
@@ -507,6 +548,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         serving = dict(serving)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
         ratio = serving.pop("_rack_over_ratio", 1.0)
+        for fr in serving.pop("_fractional", []):
+            warnings.append(fractional_replicas_warning(fr, duration))
         if serving.get("rack_limit_exceeded_s", 0.0) > 0:
             warnings.append(f"a simulated rack drew more than its limit (the lower of its derated PDU rating and its "
                             f"cooling limit) for {fmt_duration(serving['rack_limit_exceeded_s'])} of {fmt_duration(duration)}, "
@@ -519,6 +562,9 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             warnings.append(f"SLO figures {serving['slo_method']}")
         else:  # deferred tokens served by their deadline meet their SLO
             goodput += float(np.sum(deferred_on_time_tok_s(ts))) * dt / duration
+        frac_w = fractional_frontier_warning(m, ts, dt, duration)
+        if frac_w:
+            warnings.append(frac_w)
         tail = tail_caveat(serving.get("slo_tail_near_ceiling"))
         if tail:  # the caveat travels with the number
             warnings.append(tail)

@@ -24,12 +24,20 @@ from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.tpf import binding_simulated
 
-__all__ = ["PoolTicker", "pool_operating_point", "frontier_it_w", "pool_availability", "POOL_COLUMNS", "mean_cap_w"]
+__all__ = ["PoolTicker", "pool_operating_point", "frontier_it_w", "pool_availability", "POOL_COLUMNS", "mean_cap_w",
+           "FRACTIONAL_REPLICAS_BELOW"]
 
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
 POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "binding",
                 "held_tokens", "shed_tokens", "arrived_tokens", "queue_tokens", "waiting_tok_s", "it_power_w",
                 "gpu_power_w", "mean_clock", "controller_clock", "mean_cap_w", "mode", "limit_tok_s")
+
+
+#: a pool whose power budget's frontier point at the lowest clock loads fewer replicas than this, at full load and not
+#: a whole count, warns (fluid: ``assemble.fractional_frontier_warning``; request: ``_Lane.fractional_note``): whole
+#: replicas cannot realise it, and one replica is a quarter of the load or more (audit L #8; docs/engine.md "At the
+#: lowest clock")
+FRACTIONAL_REPLICAS_BELOW = 4.0
 
 
 def frontier_it_w(curves, overhead_w: float, rate_tok_s, avail) -> np.ndarray:
