@@ -145,3 +145,30 @@ def test_interrupted_run_returns_partial_consistent_report(monkeypatch):
     assert res.timeseries["t_s"].size * 30.0 == pytest.approx(r["duration_s"])
     acc = r["tokens_accounting"]
     assert acc["arrived"] == pytest.approx(acc["served"] + acc["waiting"] + acc["shed"], rel=1e-9)
+
+
+def test_the_tables_say_when_they_lift_the_node_power():
+    """The fluid tables hold power non-decreasing in batch; where the node model's falls past its peak the lift is
+    recorded and warned above 2 % (B200 Qwen3-235B TP8 at max_batch 4096: +10.6 %, silent before: audit N #3); the
+    reference hall's +1.1 % at the lowest clock stays quiet."""
+    from conftest import small_scenario
+    from dcsim.engine.build import TABLE_LIFT_WARN, build_models
+    from dcsim.scenario import load_scenario
+
+    raw = small_scenario(duration="10 min", **{"racks.0.node.gpu": "B200", "racks.0.node.model": "qwen3-235b-a22b",
+                                               "racks.0.node.tensor_parallel": 8, "racks.0.node.max_batch": 4096,
+                                               "racks.0.nodes_per_rack": 1, "racks.0.count": 1,
+                                               "racks.0.cooling": {"kind": "liquid"}})
+    m = build_models(load_scenario(raw))
+    t = m.groups[0].table
+    lift, batch, clock = t.gpu_lift
+    assert lift > TABLE_LIFT_WARN and batch > 1000
+    k = int(np.argmin(np.abs(t.clocks - clock)))
+    j = int(np.argmin(np.abs(t.batch - batch)))
+    node_w = float(m.groups[0].node.steady_state(batch, m.pools[0].mean_input, m.pools[0].mean_output, clock,
+                                                  m.pools[0].decode_context, m.pools[0].prompt_scv).gpu_power_w)
+    assert t.gpu[k, j] == pytest.approx(node_w * (1 + lift), rel=1e-6)
+    assert any("falls past its peak" in w for w in m.warnings)
+    from conftest import ROOT
+    ref = build_models(load_scenario(ROOT / "scenarios" / "reference.yaml"))
+    assert ref.groups[0].table.gpu_lift[0] < TABLE_LIFT_WARN and not any("falls past its peak" in w for w in ref.warnings)

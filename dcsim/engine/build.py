@@ -195,6 +195,12 @@ def _context_warning(i: int, g: Group) -> str:
             f"Extrapolated context)")
 
 
+#: the tables' non-decreasing power may lift the node model's GPU power by this much before the run says so (the
+#: audit of node physics: B200 Qwen3-235B TP8 at max_batch 4096, +10.6 % at batch 1,553; the reference hall's
+#: largest lift is +1.1 %, at the lowest clock; assumption: 2 % is below every calibrated band)
+TABLE_LIFT_WARN = 0.02
+
+
 def build_models(sc: Scenario) -> Models:
     """Build workload, facility and node groups; random streams spawned per component from the seed."""
     s_workload, s_facility, s_serving, s_faults = (named_stream(sc.seed, k) for k in
@@ -272,6 +278,11 @@ def build_models(sc: Scenario) -> Models:
                  f"not {g.node.calibration['for']} (its {', '.join(g.node.calibration['profile_mismatch'])} differ): "
                  f"its parameters describe that setup"
                  for i, g in enumerate(groups) if g.node.calibration.get("profile_mismatch")]
+    warnings += [f"racks[{i}] ({g.name}): the node model's GPU power falls past its peak in batch, and the "
+                 f"{sc.fidelity}-fidelity tables hold it at the peak (they need it non-decreasing): up to "
+                 f"+{100 * g.table.gpu_lift[0]:.1f} % GPU power at batch {g.table.gpu_lift[1]:,.0f} (clock "
+                 f"{g.table.gpu_lift[2]:.2f}); request fidelity charges the model's own (docs/engine.md, Tables)"
+                 for i, g in enumerate(groups) if sc.fidelity != "request" and g.table.gpu_lift[0] > TABLE_LIFT_WARN]
     warnings += [f"racks[{i}] ({g.name}): tensor_parallel {g.node.gpus_per_replica} leaves {unused} of the "
                  f"{g.node.gpus_per_node} GPUs of each server unused (powered, idle at {g.node.gpu.idle_w:g} W each, "
                  f"counted in the racks' power)"

@@ -41,6 +41,9 @@ class NodeTable:
     thr: np.ndarray
     wall: np.ndarray
     gpu: np.ndarray
+    #: (largest relative lift, its batch, its clock): how far holding the power non-decreasing in batch raised the
+    #: node model's GPU power where it falls past its peak (0 where it never falls); the run warns above 1 %
+    gpu_lift: tuple = (0.0, 0.0, 1.0)
 
     @property
     def thr_max(self) -> np.ndarray:
@@ -96,8 +99,12 @@ def node_table(node, mean_in: float, mean_out: float, clocks: np.ndarray, batch_
     z = np.zeros((clocks.size, 1))
     thr = _monotone(np.hstack([z, thr]))
     wall = np.maximum.accumulate(np.hstack([z + node.idle_wall_power_w, wall]), axis=1)
-    gpu = np.maximum.accumulate(np.hstack([z + node.idle_gpu_power_w, gpu]), axis=1)
-    return NodeTable(clocks, np.concatenate([[0.0], batch]), thr, wall, gpu)
+    raw = np.hstack([z + node.idle_gpu_power_w, gpu])
+    gpu = np.maximum.accumulate(raw, axis=1)
+    lift = gpu / np.maximum(raw, 1e-300) - 1.0
+    k, j = np.unravel_index(int(np.argmax(lift)), lift.shape)
+    bb = np.concatenate([[0.0], batch])
+    return NodeTable(clocks, bb, thr, wall, gpu, gpu_lift=(float(lift[k, j]), float(bb[j]), float(clocks[k])))
 
 
 @dataclass(frozen=True)
