@@ -217,3 +217,14 @@ def test_a_mapping_override_merges_unless_it_names_another_kind():
     assert c["facility"]["weather"] == {"kind": "constant", "t_db": 25}
     with pytest.raises(ScenarioError, match="got one string"):
         apply_overrides(raw, "facility.interconnect=350 kW")
+
+
+@pytest.mark.parametrize("start", ["2026-07-15T13:00+02:00", "2026-07-15T13:00Z"])
+def test_a_start_with_a_time_zone_is_refused(start):
+    """start: is the site's wall clock; an offset was dropped without a word (the audit of the API)."""
+    from dcsim.scenario import ScenarioError, load_scenario
+
+    raw = yaml.safe_load((ROOT / "scenarios" / "reference.yaml").read_text())
+    with pytest.raises(ScenarioError, match="without a time zone"):
+        load_scenario({**raw, "start": start})
+    assert load_scenario({**raw, "start": "2026-07-15T13:00"}).start.hour == 13

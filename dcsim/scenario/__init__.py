@@ -203,7 +203,12 @@ class Scenario(Spec):
     @field_validator("start")
     @classmethod
     def _local(cls, v):
-        return None if v is None else v.replace(tzinfo=None)  # wall-clock time at the site
+        # the site's wall-clock time: a time zone (+02:00, Z) was dropped without a word, so 13:00Z read as 13:00 at
+        # the site wherever it is (the audit of the API); refused, with the fix
+        if v is not None and v.tzinfo is not None:
+            raise ValueError(f"is the site's local date-time, without a time zone: got {v.isoformat()}; write "
+                             f"{v.replace(tzinfo=None).isoformat(timespec='minutes')} if that is the time at the site")
+        return v
 
     @field_validator("expect")
     @classmethod
