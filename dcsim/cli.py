@@ -172,7 +172,19 @@ def cmd_tpf(args) -> int:
                   f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
         cap = x["interconnect_w"]
         racks = " (the racks' own power limits bind here, whatever the interconnect)" if x.get("racks_hold_power") else ""
-        print("  crossovers: power binds at the interconnect below " + (fq(cap, "power") if cap == cap else "(none in range)")
+        if cap == cap:
+            power_txt = "power binds at the interconnect below " + fq(cap, "power")
+        elif r["binding"] == "power" and not racks:  # binds at every contract searched: a fixed rating caps IT power
+            pc = sc.facility.power_chain
+            fixed = [f"{k.replace('_rating', '').upper() if k == 'ups_rating' else 'transformer'} rating "
+                     f"{fq(float(getattr(pc, k)), 'power')}" for k in ("ups_rating", "transformer_rating")
+                     if pc is not None and getattr(pc, k, None) is not None]
+            power_txt = ("power binds at every interconnect searched (to 100x the contract)"
+                         + (f": the fixed {' and '.join(fixed)} (facility.power_chain) caps the IT power" if fixed
+                            else ""))
+        else:
+            power_txt = "power binds at the interconnect below (none in range: 0.1 %-100x the contract)"
+        print("  crossovers: " + power_txt
               + racks
               + "; compute stops binding from " + (f"{math.ceil(x['gpus'] - 1e-9):,} GPUs" if x["gpus"] == x["gpus"] else "(none)")
               + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"] else "(none in -30..55 degC)"))

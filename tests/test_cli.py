@@ -188,3 +188,13 @@ def test_a_closed_stderr_keeps_the_exit_code(tmp_path):
     assert rc(root / "scenarios" / "reference.yaml", "stderr") == 0
     assert rc(root / "scenarios" / "reference.yaml", "stdout") == 141
     assert rc(bad, "stdout") == 2
+
+
+def test_tpf_names_a_fixed_rating_when_power_binds_at_every_contract(capsys):
+    """campus-interconnect fixes its UPS at 16 MW: power binds at every contract searched; tpf said "(none in range)"
+    (the audit of fidelities, finding 9)."""
+    from dcsim.cli import main
+
+    assert main(["tpf", str(ROOT / "scenarios" / "campus-interconnect.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "power binds at every interconnect searched (to 100x the contract): the fixed UPS rating 16 MW" in out

@@ -132,3 +132,16 @@ def test_chiller_trip_notes_its_throttle_limit_cycle():
     # in the scenario's local clock (it starts 11:00; the limit cycle is near the end of its 2 h): it read
     # "between 01:48:50 and 01:54:00", a planner's 2 a.m. on a hot afternoon
     assert re.search(r"shifts fall in 12:[0-5]\d–1[23]:[0-5]\d, ", note), note
+
+
+def test_the_interconnect_pue_note_names_only_the_ratings_that_follow_it():
+    """A scenario fixing its UPS rating (campus-interconnect) read "the UPS and transformer ratings follow the
+    interconnect" (the audit of fidelities, finding 9): the note names only what follows."""
+    import dcsim
+    from conftest import small_scenario
+
+    raw = small_scenario(duration="1 h")
+    raw["facility"]["power_chain"] = {"transformer_rating": "1 MW"}
+    notes = [n for n in dcsim.run(raw).report["notes"] if n.startswith("a larger interconnect")]
+    assert notes and "because the UPS rating follows the interconnect and its no-load losses" in notes[0]
+    assert "UPS and transformer" not in notes[0] and "power_chain.ups_rating to decouple it" in notes[0]

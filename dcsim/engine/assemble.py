@@ -236,12 +236,17 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
                             f"({mom['t_db_c'][h]:.1f} degC) the cooling ceiling is {q_now:,.0f} tok/s with "
                             f"{cap / 1e6:g} MW and {q_big:,.0f} tok/s ({100 * (q_big / q_now - 1):+.1f} %) with "
                             f"{2 * cap / 1e6:g} MW, so where cooling binds a larger contract serves less")
+            follow = [n for n, k in (("UPS", "ups_rating"), ("transformer", "transformer_rating"))
+                      if getattr(pc, k) is None]  # only those not fixed (campus fixes its UPS: the note named both)
+            what = " and ".join(follow) + (" ratings follow" if len(follow) > 1 else " rating follows")
+            fields = "power_chain." + " / ".join(k for k in ("ups_rating", "transformer_rating")
+                                                 if getattr(pc, k) is None)
             notes.append(
                 f"a larger interconnect would raise PUE at this load: at the run's mean IT load "
                 f"({it / 1e3:,.0f} kW) PUE is {p_now:.3f} with {cap / 1e6:g} MW and {p_big:.3f} with "
-                f"{2 * cap / 1e6:g} MW, because the UPS and transformer ratings follow the interconnect "
-                f"and their no-load losses follow the rating{heat} (set power_chain.ups_rating / "
-                "transformer_rating to decouple them; docs/facility.md)")
+                f"{2 * cap / 1e6:g} MW, because the {what} the interconnect "
+                f"and {'their' if len(follow) > 1 else 'its'} no-load losses follow the rating{heat} (set "
+                f"{fields} to decouple {'them' if len(follow) > 1 else 'it'}; docs/facility.md)")
     return notes
 
 
