@@ -280,7 +280,11 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     assert "<h2>Controller log</h2>" in html and "power/cooling limit: clock lowered" in html
     h, m = int(t_log // 3600), int(t_log % 3600 // 60)
     assert (f"<td>{h:02d}:{m:02d}:00</td><td>{fmt_local_time(t_log, r['clock'])}</td>"
-            f"<td class=\"l\">{t_log:.6g}</td>") in html
+            f"<td class=\"l\">") in html
+    # the log's own fields in words with units and formatted values (it showed "t_out_c", "1.24726e+06"), the time
+    # not repeated in seconds
+    log_html = html.split("<h2>Controller log</h2>")[1].split("</table>")[0]
+    assert "e+0" not in log_html and ">t_s<" not in log_html and "_" not in re.sub(r"<[^>]+>", "", log_html.split("</tr>")[0])
     # latency table: p99 TTFT of chat as computed from the samples
     p99 = float(np.quantile(result.latency_samples["chat"]["ttft_s"], 0.99))
     assert f"{1e3 * p99:.3g} ms" in html

@@ -379,6 +379,37 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
     return f"<table>{head}{''.join(rows)}</table>{more}"
 
 
+#: a controller-log field's unit by its name's suffix: (suffix, unit shown in the header, formatter)
+_LOG_UNITS = (("_tok_s", "tok/s", lambda v: fmt_si(v, "tok/s")), ("_w", "W", lambda v: fmt_si(v, "W")),
+              ("_j", "J", lambda v: fmt_energy(v)), ("_c", "°C", lambda v: f"{v:.1f} °C"),
+              ("_s", "s", lambda v: fmt_duration(v)), ("_tokens", "tokens", lambda v: fmt_si(v, "")))
+
+
+def _log_head(k: str) -> str:
+    """A controller-log column named in words with its unit (``demand_tok_s`` → ``demand (tok/s)``; the log showed
+    snake-case names without units: the audit of the views)."""
+    if k == "t_out_c":
+        return "outdoor (°C)"
+    if k.startswith("tokens_"):
+        return f"{k.replace('_', ' ')} (tokens)"
+    for suf, unit, _ in _LOG_UNITS:
+        if k.endswith(suf) and len(k) > len(suf):
+            return f"{k[: -len(suf)].replace('_', ' ')} ({unit})"
+    return k.replace("_", " ")
+
+
+def _log_cell(k: str, v: Any) -> str:
+    """A controller-log value in its unit ("1.25 Mtok/s", not "1.24726e+06")."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if k.startswith("tokens_"):
+        return fmt_si(float(v), "")
+    for suf, _, f in _LOG_UNITS:
+        if k.endswith(suf) and len(k) > len(suf):
+            return f(float(v))
+    return fmt_num(v, 4) if isinstance(v, float) else f"{v:,}"
+
+
 def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) -> str:
     log = getattr(result, "controller_log", None)
     if log is None:
@@ -394,8 +425,9 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
     if not keys:
         return ""
     clock = report.get("clock") if "t_s" in keys else None
+    cols = [k for k in keys if k != "t_s"]  # the time has its own columns
     head = ("<tr>" + ("<th title=\"time since the start of the run\">elapsed</th>" if "t_s" in keys else "")
-            + _LOCAL_TH * bool(clock) + "".join(f'<th class="l">{_e(k)}</th>' for k in keys) + "</tr>")
+            + _LOCAL_TH * bool(clock) + "".join(f'<th class="l">{_e(_log_head(k))}</th>' for k in cols) + "</tr>")
     rows = []
     for ent in entries[:limit]:
         if not isinstance(ent, Mapping):
@@ -403,9 +435,8 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
         cells = [f"<td>{fmt_hms(ent.get('t_s'))}</td>"] if "t_s" in keys else []
         if clock:
             cells.append(f"<td>{_e(fmt_local_time(ent.get('t_s'), clock))}</td>")
-        for k in keys:
-            v = ent.get(k, "")
-            cells.append(f'<td class="l">{_e(fmt_num(v, 6) if isinstance(v, float) else v)}</td>')
+        for k in cols:
+            cells.append(f'<td class="l">{_e(_log_cell(k, ent.get(k, "")))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="note">… and {len(entries) - limit} more actions.</p>' if len(entries) > limit else "")
     return f"<h2>Controller log</h2><table>{head}{''.join(rows)}</table>{more}"
