@@ -754,17 +754,24 @@ LONG_PROMPT_RATIO = 4.0
 #: ``python scripts/calibrate_slo.py --capped-ticks 1.1 --seed 1`` and ``--capped-ticks 1.3 --seed 2``: 1-min ticks
 #: TTFT p50 +2 / +5 %, p99 -6 / -2 %; 2-min +6 / +10 %, p99 -9 / -4 %; 5-min +21 / +26 %, p99 -15 / -12 %)
 CAPPED_TICK_S = 60.0
+#: a capped tick with work at the door below this controller clock (fraction of the top clock): the frontier holds the
+#: loaded replicas at full load there, and request fidelity's trim does not quite (audit L #2, re-measured 2026-12-04:
+#: curtailment.yaml cut to 47 % at 02:00-03:00, clock 0.35, TPOT p50 212 ms fluid, 163 request, 216 hybrid; SLO
+#: attainment 0.087 / 0.040 / 0.014. At clocks 0.49-0.50 and at 0.30 consolidated the TPOT p50 agreed within 3 %)
+CAPPED_LOW_CLOCK = 0.4
 #: the prefix of these warnings (``compare`` and ``plan`` carry them with the SLO figures)
 SLO_GAP_PREFIX = "SLO estimate: "
 
 
 def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick_s: float, shed_tokens: float,
-                      capped_with_queue: bool, pools_share_a_cap: bool = False) -> list[str]:
+                      capped_with_queue: bool, pools_share_a_cap: bool = False,
+                      capped_clock_min: float | None = None) -> list[str]:
     """Warnings for a fluid run's SLO figures in a regime the estimate was measured to miss (:data:`SHORT_HOLD_LIMIT_S`,
     :data:`LONG_PROMPT_RATIO`, :data:`CAPPED_TICK_S`): ``mean_input`` the mean prompt (tokens) of each request
     class; ``shed_tokens`` the tokens the run shed; ``capped_with_queue`` whether any tick ran capped (power or
     cooling) with work waiting at the door; ``pools_share_a_cap`` whether several model pools ran capped on a
-    shared budget."""
+    shared budget; ``capped_clock_min`` the lowest controller clock of a tick capped with work at the door (None:
+    none was)."""
     out = []
     confirm = "; confirm with --set fidelity=request (docs/slo.md, Known gaps)"
     if hold_limit_s <= SHORT_HOLD_LIMIT_S and shed_tokens > 0:
@@ -786,6 +793,12 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "where request fidelity measured 0.46 (0.71 s), at 07:30-09:30 0.01 against 0.10: a pool served "
                    "just below the clock its share allows reads as saturated here, while request fidelity's door "
                    "opens on the work its replicas hold" + confirm)
+    if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
+        out.append(f"{SLO_GAP_PREFIX}capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at "
+                   f"the door (below {CAPPED_LOW_CLOCK:g}): this estimate runs the loaded replicas at full load, as "
+                   "the power frontier does; at clock 0.35 (curtailment.yaml cut to 47 % at night) it read TPOT p50 "
+                   "212 ms where request fidelity measured 163 ms and hybrid 216 ms, and SLO attainment 0.087 against "
+                   "0.040 and 0.014" + confirm)
     if capped_with_queue and tick_s > CAPPED_TICK_S:
         out.append(f"{SLO_GAP_PREFIX}capped by power or cooling with work waiting at the door, on {tick_s:g}-s "
                    f"controller ticks: a capped overload read TTFT p50 +21 to +75 % against request fidelity on 5-min "
