@@ -160,7 +160,9 @@ class TickFlows:
     ``weight`` the share of the tick's time the part runs (its requests are ``served_tok_s x dt_s x weight``
     tokens), and ``saturated`` where the controller holds the part's replicas at full load (a frontier vertex at
     its top batch): simulated at the batch saturated replicas hold, with no replica backlog (what they cannot serve
-    waits at the door).
+    waits at the door). ``capped``: ticks the controller capped (power or cooling; work beyond its limit waits at
+    the door). Replicas offered their saturation throughput are simulated saturated where the tick is capped or
+    work waits at the door (a standing queue); without one the steady state at ``RHO_MAX`` stays.
     """
 
     served_tok_s: np.ndarray
@@ -171,6 +173,7 @@ class TickFlows:
     dt_s: float
     weight: np.ndarray | float = 1.0
     saturated: np.ndarray | bool = False
+    capped: np.ndarray | bool = False
 
 
 @dataclass
@@ -438,8 +441,14 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         # controller): one bin, simulated at the batch saturated replicas hold, the wait for admission being the
         # backlog's and the door's. Until 2026-12-04 simulated as a steady state at RHO_MAX, whose batch at low
         # clocks (where the throughput curve is flat in the batch) is half the full one: TPOT read 20-60 % low at
-        # clocks <= 0.6. Between RHO_MAX and saturation the steady state at RHO_MAX stays (its queue is the wait)
-        rb = np.where(held_full | (r >= cap * (1.0 - 1e-9)), SATURATED_BIN, rb)
+        # clocks <= 0.6. Between RHO_MAX and saturation the steady state at RHO_MAX stays (its queue is the wait), and
+        # at saturation with no work waiting at the door (replicas served exactly at their throughput, the replicas'
+        # own critically loaded queue the wait): simulated saturated there, idle_power_down at target load 1.0 read
+        # SLO attainment 0.72 against request fidelity's 0.03
+        capped = np.broadcast_to(np.asarray(flows.capped, bool), r.shape)
+        queued = capped | (np.asarray(flows.door_wait_s, float) > 0)
+        sat = held_full | ((r >= cap * (1.0 - 1e-9)) & queued)
+        rb = np.where(sat, SATURATED_BIN, rb)
         wb = np.where(wait > 1e-3, np.round(np.log(np.maximum(wait, 1e-3)) / 0.02).astype(np.int64) + 1_000_000, 0)
         key = np.stack([lvl, rb, wb], axis=1)
         busy = tok > 0
@@ -756,7 +765,7 @@ LONG_PROMPT_RATIO = 4.0
 CAPPED_TICK_S = 60.0
 #: a capped tick with work at the door below this controller clock (fraction of the top clock): the frontier holds the
 #: loaded replicas at full load there, and request fidelity's trim does not quite (audit L #2, re-measured 2026-12-04:
-#: curtailment.yaml cut to 47 % at 02:00-03:00, clock 0.35, TPOT p50 212 ms fluid, 163 request, 216 hybrid; SLO
+#: curtailment.yaml cut to 47 % at 02:00-03:00, clock 0.35, TPOT p50 209 ms fluid, 163 request, 216 hybrid; SLO
 #: attainment 0.087 / 0.040 / 0.014. At clocks 0.49-0.50 and at 0.30 consolidated the TPOT p50 agreed within 3 %)
 CAPPED_LOW_CLOCK = 0.4
 #: the prefix of these warnings (``compare`` and ``plan`` carry them with the SLO figures)
@@ -797,7 +806,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
         out.append(f"{SLO_GAP_PREFIX}capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at "
                    f"the door (below {CAPPED_LOW_CLOCK:g}): this estimate runs the loaded replicas at full load, as "
                    "the power frontier does; at clock 0.35 (curtailment.yaml cut to 47 % at night) it read TPOT p50 "
-                   "212 ms where request fidelity measured 163 ms and hybrid 216 ms, and SLO attainment 0.087 against "
+                   "209 ms where request fidelity measured 163 ms and hybrid 216 ms, and SLO attainment 0.087 against "
                    "0.040 and 0.014" + confirm)
     if capped_with_queue and tick_s > CAPPED_TICK_S:
         out.append(f"{SLO_GAP_PREFIX}capped by power or cooling with work waiting at the door, on {tick_s:g}-s "
@@ -871,8 +880,9 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
             pass
     shed = np.asarray(ts["shed_tokens"], float)
     parts = _frontier_parts(m, ts, served, avail)
+    capped = np.asarray(ts["mode"]) != 0 if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, bool)
     if ticks is not None:
-        served, avail, lvl, door, shed = (np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed))
+        served, avail, lvl, door, shed, capped = (np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed, capped))
         if parts is not None:
             parts = {k: np.asarray(v)[ticks] for k, v in parts.items()}
     cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
@@ -880,7 +890,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     groups, extra = [], []
     if parts is None:
         for g, sv, s in zip(m.groups, cache, share):
-            groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door, shed * s, dt), sv))
+            groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door, shed * s, dt, capped=capped), sv))
     else:
         # capped on the frontier: the share of the tick on the frontier's point runs its two vertices' replicas (the
         # loaded share at full load, the rest idle, or two clock levels), the rest even load (docs/slo.md)
@@ -893,7 +903,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         for g, sv, s in zip(m.groups, cache, share):
             reps = avail * g.limits.replicas
             groups.append((TickFlows(served * s, reps, lv_even, door, shed * s * tok_even / tot, dt,
-                                     weight=1.0 - fr), sv))
+                                     weight=1.0 - fr, capped=capped), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
                 lv = np.rint(parts[f"level_{v}"]).astype(int)
                 sh = _level_share(m.groups, lv, g)
@@ -901,7 +911,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                 rate = parts[f"rate_{v}"] * avail * sh  # this group's replicas at the vertex, as if all were there
                 extra.append((TickFlows(rate * x_v, reps * x_v, lv, door, shed * s * tok_v / tot, dt,
                                         weight=np.where((x_v > 0) & (rate > 0), fr, 0.0),
-                                        saturated=parts[f"full_{v}"]), sv))
+                                        saturated=parts[f"full_{v}"], capped=capped), sv))
     return estimate_slo(groups + extra, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
                         calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
