@@ -798,10 +798,11 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "compare over seeds (--seed)" + confirm)
     if pools_share_a_cap:
         out.append(f"{SLO_GAP_PREFIX}several model pools capped on a shared budget: on mixed-fleet's morning "
-                   "(09:00-10:30, 1-min ticks) this estimate read the chat pool's SLO attainment 0.04 (TTFT p50 7.0 s) "
-                   "where request fidelity measured 0.46 (0.71 s), at 07:30-09:30 0.01 against 0.10: a pool served "
-                   "just below the clock its share allows reads as saturated here, while request fidelity's door "
-                   "opens on the work its replicas hold" + confirm)
+                   "(09:00-10:30, 1-min ticks) this estimate read the chat pool's SLO attainment 0.67 where request "
+                   "fidelity measured 0.46, at 07:30-09:30 0.14 against 0.10 (0.04 and 0.01 before 2026-12-04): the "
+                   "frontier serves a pool's demand on a share of its replicas at full load with no queue at the door, "
+                   "while request fidelity's evenly loaded replicas, just below the clock the pool's share allows, queue"
+                   + confirm)
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         out.append(f"{SLO_GAP_PREFIX}capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at "
                    f"the door (below {CAPPED_LOW_CLOCK:g}): this estimate runs the loaded replicas at full load, as "
