@@ -269,10 +269,13 @@ def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, durat
     # P ceilings until 2026-12-04: chat 0.986 fluid vs 0.222 request at 09:00, 1.000 vs 0.030 at 07:30; then
     # 0.044 / 0.222 and 0.007 / 0.030). Since request fidelity counts the work its replicas hold (HELD_AFTER_S) the
     # controller opens the chat pool's door on it: request 0.457 at 09:00 and 0.101 at 07:30, fluid unchanged — a
-    # known gap of the estimate for pools capped on a shared budget (band 0.45), said with the run
+    # known gap of the estimate for pools capped on a shared budget (band 0.45), said with the run. Since the estimate
+    # runs a capped frontier tick's loaded replicas at full load (2026-12-04, audit L #2) it reads the chat pool's
+    # 0.670 at 09:00 (above request fidelity's 0.457: the frontier serves the pool's demand on a loaded share with no
+    # queue at the door, where request fidelity's evenly loaded replicas queue) and 0.136 at 07:30 (0.101)
     for c in ("chat", "reasoning"):
         f, r = (x["serving"]["per_class"][c]["slo_attainment"] for x in (flu, rep))
-        assert abs(f - r) <= 0.45 and f <= r + 0.05, (c, f, r)
+        assert abs(f - r) <= 0.45, (c, f, r)
     assert any(w.startswith("SLO estimate: several model pools capped on a shared budget") for w in flu["warnings"])
 
 
@@ -388,3 +391,27 @@ def test_the_crossovers_of_several_pools_are_flips_of_a_pool_not_of_the_facility
     for f, power_somewhere in ((1 - 1e-3, True), (1 + 1e-3, False)):
         codes = ceilings_at(with_interconnect(m, cap * f), d, tdb, twb)["pools"]["binding"]
         assert bool(np.any(np.asarray(codes) == 2)) is power_somewhere
+
+
+def test_hybrid_run_wide_latency_is_the_pools_true_request_mix():
+    """mixed-fleet at hybrid fidelity samples 10 % of the chat pool's compute and 16.7 % of the reasoning pool's: the
+    run-wide attainment and percentiles weight each pool's sampled requests by 1 / its share, the mix request
+    fidelity measures, and the report says so (``serving.hybrid.run_wide_weighting``). Before 2026-12-04 the sample's
+    own mix: 09:00-10:00 run-wide TTFT p99 283 s against request fidelity's 2.88 s (reasoning 2.5 % of the sample's
+    requests, 1.5 % of the run's); now 6.9 s (the chat lane's own p99 5.7 s against 2.3 s is a separate gap)."""
+    from pathlib import Path
+    sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+    rep = dcsim.run(sc, overrides={"start": "2026-07-15T09:00", "duration": "20 min", "fidelity": "hybrid"}).report
+    hyb = rep["serving"]["hybrid"]
+    share = hyb["compute_share"]
+    assert len(set(share.values())) == 2 and "true request shares" in hyb["run_wide_weighting"]
+    pools = {p["name"]: p for p in rep["pools"]}
+    w_att = n = 0.0
+    for name, pc in rep["serving"]["per_class"].items():
+        pool = next(p for p in pools if name in pools[p]["classes"])
+        k = (pc["requests"]["completed"] + pc["requests"]["shed"]) / share[pool]
+        w_att += k * pc["slo_attainment"]
+        n += k
+    assert rep["slo_attainment"] == pytest.approx(w_att / n, rel=1e-6)
+    chat, reas = (rep["serving"]["per_class"][c]["latency_s"]["ttft"]["p99"] for c in ("chat", "reasoning"))
+    assert chat <= rep["latency_s"]["ttft"]["p99"] < 0.5 * reas

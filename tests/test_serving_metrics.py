@@ -147,3 +147,29 @@ def test_buffered_rows_equal_direct_batches():
         for q in ("p50", "p90", "p99"):
             assert ra["latency_s"][k][q] == pytest.approx(rb["latency_s"][k][q], rel=1e-12)
     assert len(a._buf) == 0
+
+
+def test_run_wide_figures_weight_each_class_by_the_requests_it_stands_for():
+    """Hybrid fidelity with several model pools samples a different share of each pool: the run-wide percentiles and
+    attainment weight each class's requests by 1 / its sampled share (``class_weight``), so they are those of the true
+    mix — here class 1 sampled at half the rate of class 0 counts twice (audit L #6: mixed-fleet's run-wide TTFT p99
+    read 283 s against 2.88 s, the reasoning pool over-sampled). Per-class figures stay as sampled."""
+    fb = _batch(40_000, 7)
+    m = ServingMetrics(["a", "b"], [0.5, 0.5], [None, None], seed=1)
+    m.add(fb)
+    m.class_weight = np.array([1.0, 2.0])
+    rep = m.to_report(100.0)
+    w = np.where(fb.cls == 1, 2.0, 1.0)
+    ttft = fb.ttft_s
+    order = np.argsort(ttft)
+    cw = np.cumsum(w[order]) / w.sum()
+    for q, key in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
+        exact = ttft[order][np.searchsorted(cw, q)]
+        assert rep["latency_s"]["ttft"][key] == pytest.approx(exact, rel=0.012)
+    assert rep["latency_s"]["ttft"]["mean"] == pytest.approx(float(np.sum(w * ttft) / w.sum()), rel=1e-9)
+    met = ttft <= 0.5
+    assert rep["slo_attainment"] == pytest.approx(float(np.sum(w * met) / w.sum()), rel=1e-9)
+    # unweighted per class, and unweighted run-wide without class_weight
+    assert rep["per_class"]["b"]["slo_attainment"] == pytest.approx(float(np.mean(met[fb.cls == 1])), rel=1e-9)
+    m.class_weight = None
+    assert m.to_report(100.0)["slo_attainment"] == pytest.approx(float(np.mean(met)), rel=1e-9)

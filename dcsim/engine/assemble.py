@@ -46,6 +46,7 @@ class _PoolView:
     def __init__(self, m: Models, p: int):
         pool = m.pools[p]
         self.scenario, self.clocks, self.curves, self.gpus = m.scenario, m.clocks, pool.curves, pool.gpus
+        self.overhead_w = pool.overhead_w
         self.groups = [m.groups[g] for g in pool.groups]
         self.workload = type("PoolWorkload", (), {"classes": [m.workload.classes[c] for c in pool.classes],
                                                   "mean_input": pool.mean_input, "mean_output": pool.mean_output})()
@@ -95,13 +96,16 @@ def slo_gap_caveats(m: Models, ts: dict) -> list[str]:
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
     mode = np.asarray(ts.get("mode", np.zeros(np.shape(ts["queue_tokens"]))))
-    capped_queue = bool(np.any((mode != 0) & (np.asarray(ts["queue_tokens"], float) > 0)))
+    cq = (mode != 0) & (np.asarray(ts["queue_tokens"], float) > 0)
+    capped_queue = bool(np.any(cq))
+    clk = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.ones(cq.shape))), float)
+    clock_min = float(np.min(clk[cq])) if capped_queue else None
     shared_cap = bool(m.multi_pool and np.any(mode == 1))
     out: list[str] = []
     for cs in sets:
         for w in known_gap_caveats({c.name: float(c.input.mean()) for c in cs}, float(sc.controller.hold_limit),
                                    float(sc.controller.tick), float(np.sum(ts["shed_tokens"])), capped_queue,
-                                   shared_cap):
+                                   shared_cap, clock_min):
             if w not in out:
                 out.append(w)
     return out

@@ -24,8 +24,8 @@ from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.tpf import binding_simulated
 
-__all__ = ["PoolTicker", "pool_operating_point", "frontier_it_w", "pool_availability", "POOL_COLUMNS", "mean_cap_w",
-           "FRACTIONAL_REPLICAS_BELOW"]
+__all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_it_w", "pool_availability", "POOL_COLUMNS",
+           "mean_cap_w", "FRACTIONAL_REPLICAS_BELOW"]
 
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
 POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "binding",
@@ -48,20 +48,10 @@ def frontier_it_w(curves, overhead_w: float, rate_tok_s, avail) -> np.ndarray:
     return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, f.rate, f.it) - overhead_w) + overhead_w
 
 
-def _capped_point(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The operating point of capped ticks serving ``r`` tokens/s (every replica in service) within an IT budget
-    ``it_b`` (W, same basis): the controller lowers the caps only as far as the budget needs. Candidates, in
-    order of falling power: even load at each clock level from the top down (per-GPU caps lowered together, as
-    DVFS capping does; a level that cannot serve ``r`` evenly is skipped), then the frontier's consolidated point
-    at ``r`` (some replicas flat out, others idle: the least IT power that serves ``r``). The first candidate within
-    the budget is mixed in time with the one before it so that the tick draws the budget exactly (a mix of two
-    operating points, as the frontier's own vertices are); a budget above the top level's draw runs at the top,
-    one below the frontier's point (rounding) at the frontier's.
-
-    Before 2026-12-04 every capped tick ran at the frontier's point, the least power for its rate, however far below
-    the budget: 1 °C more outside the reference hall (37 → 38 °C) took its facility from 459 to 359 kW for the same
-    tokens, by switching the controller from uncapped to capped; a capping controller stops at its budget.
-    Returns ``(it, gpu, clock, load fraction)``; the load fraction is NaN where the frontier's point is in the mix."""
+def _capped_candidates(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray):
+    """The candidates of :func:`_capped_point` (rows 0..K-1: even load at each clock level from the top down; row K:
+    the frontier's point) as ``(it, gpu, clock, load fraction)`` arrays of shape (K + 1, n), the pair ``(i, j)`` of
+    candidates the tick mixes and the weight ``beta`` of candidate ``j`` (row K, the frontier's, where ``j == K``)."""
     K = clocks.size
     f = cv.frontier("pq")
     n = r.size
@@ -87,10 +77,59 @@ def _capped_point(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray) -> tu
     hi, lo = pts_it[i, cols], pts_it[j, cols]
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.where((j > 0) & (hi > lo), (hi - it_b) / (hi - lo), 1.0)
-    beta = np.clip(beta, 0.0, 1.0)
+    return (pts_it, pts_gpu, pts_clk, pts_u), i, j, np.clip(beta, 0.0, 1.0)
+
+
+def _capped_point(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The operating point of capped ticks serving ``r`` tokens/s (every replica in service) within an IT budget
+    ``it_b`` (W, same basis): the controller lowers the caps only as far as the budget needs. Candidates, in
+    order of falling power: even load at each clock level from the top down (per-GPU caps lowered together, as
+    DVFS capping does; a level that cannot serve ``r`` evenly is skipped), then the frontier's consolidated point
+    at ``r`` (some replicas flat out, others idle: the least IT power that serves ``r``). The first candidate within
+    the budget is mixed in time with the one before it so that the tick draws the budget exactly (a mix of two
+    operating points, as the frontier's own vertices are); a budget above the top level's draw runs at the top,
+    one below the frontier's point (rounding) at the frontier's.
+
+    Before 2026-12-04 every capped tick ran at the frontier's point, the least power for its rate, however far below
+    the budget: 1 °C more outside the reference hall (37 → 38 °C) took its facility from 459 to 359 kW for the same
+    tokens, by switching the controller from uncapped to capped; a capping controller stops at its budget.
+    Returns ``(it, gpu, clock, load fraction)``; the load fraction is NaN where the frontier's point is in the mix."""
+    (pts_it, pts_gpu, pts_clk, pts_u), i, j, beta = _capped_candidates(cv, clocks, r, it_b)
+    cols = np.arange(r.size)
     mix = lambda a: (1.0 - beta) * a[i, cols] + beta * a[j, cols]  # noqa: E731
     u = np.where(beta >= 1.0, pts_u[j, cols], np.where(beta <= 0.0, pts_u[i, cols], mix(pts_u)))
     return mix(pts_it), mix(pts_gpu), mix(pts_clk), u
+
+
+def frontier_parts(curves, clocks: np.ndarray, overhead_w: float, served, avail, it_w) -> dict[str, np.ndarray]:
+    """Where the replicas of capped frontier ticks run, for the SLO estimate (``docs/slo.md``, "Capped on the
+    frontier"): the tick of :func:`_capped_point` serving ``served`` tokens/s with a fraction ``avail`` of the
+    replicas in service that drew ``it_w`` (W, the run's IT power: the budget it drew exactly) is, for a time share
+    ``frontier`` of it, the frontier's point — a share ``1 - x`` of the replicas at the vertex below ``r`` (level
+    ``level_a``, each serving ``rate_a`` tokens/s of a full fleet's ``rate_a x replicas``; idle where that is 0) and a
+    share ``x`` at the vertex above (``level_b``, ``rate_b``) — and for the rest even load at clock level
+    ``level_even`` (fractional where two even candidates mix). ``rate_*`` are the vertices' fleet rates (tokens/s,
+    every replica in service); levels are clock-level indices."""
+    cv = curves
+    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
+    r = np.asarray(served, dtype=float) / a
+    b = (np.asarray(it_w, dtype=float) - overhead_w) / a + overhead_w
+    (_, _, pts_clk, _), i, j, beta = _capped_candidates(cv, clocks, r, b)
+    cols = np.arange(r.size)
+    K = clocks.size
+    on_f = j == K
+    frontier = np.where(on_f, beta, 0.0)
+    lvl = lambda c: np.interp(c, clocks, np.arange(K))  # noqa: E731
+    even = np.where(on_f, lvl(pts_clk[i, cols]),
+                    lvl((1.0 - beta) * pts_clk[i, cols] + beta * pts_clk[np.minimum(j, K), cols]))
+    f = cv.frontier("pq")
+    s = np.clip(np.searchsorted(f.rate, r, side="right") - 1, 0, max(f.rate.size - 2, 0))
+    s1 = np.minimum(s + 1, f.rate.size - 1)
+    ra, rb = f.rate[s], f.rate[s1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.clip(np.where(rb > ra, (r - ra) / (rb - ra), 1.0), 0.0, 1.0)
+    return {"frontier": frontier, "x": x, "level_a": f.level[s].astype(float), "rate_a": ra,
+            "level_b": f.level[s1].astype(float), "rate_b": rb, "level_even": even}
 
 
 def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: float, served, mode, level,

@@ -76,20 +76,28 @@ class LogHistogram:
         c = self.counts if row is None else self.counts[row]
         return int(c.sum())
 
-    def _row(self, row: int | None):
+    def _row(self, row: int | None, weights: np.ndarray | None = None):
         if row is None:
+            if weights is not None:  # each row's values stand for ``weights[row]`` values each
+                w = np.asarray(weights, dtype=float)
+                has = self.counts.sum(axis=1) > 0
+                return ((self.counts * w[:, None]).sum(axis=0), float(np.dot(self.total, w)),
+                        float(self.vmin[has].min()) if has.any() else math.inf,
+                        float(self.vmax[has].max()) if has.any() else -math.inf)
             return self.counts.sum(axis=0), float(self.total.sum()), float(self.vmin.min()), float(self.vmax.max())
         return self.counts[row], float(self.total[row]), float(self.vmin[row]), float(self.vmax[row])
 
-    def quantile(self, q: float | Sequence[float], row: int | None = None) -> np.ndarray:
-        """Quantile(s) ``q`` in [0, 1] of ``row`` (merged rows if None); NaN if empty.
+    def quantile(self, q: float | Sequence[float], row: int | None = None,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+        """Quantile(s) ``q`` in [0, 1] of ``row`` (merged rows if None, each row's values weighted by ``weights``
+        if given); NaN if empty.
 
         Returns the order statistic of rank ``floor(q*(n-1))`` within ``rel_err`` (exact at 0, 1).
         """
         qs = np.atleast_1d(np.asarray(q, dtype=float))
-        c, _, lo, hi = self._row(row)
-        n = int(c.sum())
-        if n == 0:
+        c, _, lo, hi = self._row(row, weights)
+        n = float(c.sum())
+        if n <= 0:
             return np.full(qs.shape, np.nan)
         cum = np.cumsum(c)
         i = np.searchsorted(cum, qs * (n - 1), side="right")
@@ -98,11 +106,11 @@ class LogHistogram:
         val = np.where(qs >= 1.0, hi, val)  # exact extremes
         return np.clip(val, lo, hi)
 
-    def mean(self, row: int | None = None) -> float:
-        """Exact mean of the values added (NaN if none)."""
-        c, tot, _, _ = self._row(row)
-        n = int(c.sum())
-        return tot / n if n else math.nan
+    def mean(self, row: int | None = None, weights: np.ndarray | None = None) -> float:
+        """Exact mean of the values added (NaN if none); merged rows weighted by ``weights`` if given."""
+        c, tot, _, _ = self._row(row, weights)
+        n = float(c.sum())
+        return tot / n if n > 0 else math.nan
 
 
 def _f(x: float) -> float | None:
@@ -144,6 +152,11 @@ class ServingMetrics:
         self._buf: list[tuple] = []
         self._batches: list[FinishedBatch] = []
         self._n_batched = 0
+        #: requests each recorded request of a class stands for in the run-wide figures (latency percentiles, SLO
+        #: attainment): None = 1 each. Hybrid fidelity with several model pools samples a different share of each
+        #: pool (``serving.hybrid.compute_share``), so its run-wide mix is reweighted to the pools' true request
+        #: shares (``run_wide_weighting`` in the report); per-class figures are unweighted
+        self.class_weight: np.ndarray | None = None
 
     # -------------------------------------------------------------- inputs
     def record_arrivals(self, cls: np.ndarray) -> None:
@@ -245,8 +258,9 @@ class ServingMetrics:
 
     def _lat(self, m: str, row: int | None) -> dict:
         h = self.hist[m]
-        q = h.quantile(QUANTILES, row)
-        return {"p50": _f(q[0]), "p90": _f(q[1]), "p99": _f(q[2]), "mean": _f(h.mean(row))}
+        w = self.class_weight if row is None else None
+        q = h.quantile(QUANTILES, row, w)
+        return {"p50": _f(q[0]), "p90": _f(q[1]), "p99": _f(q[2]), "mean": _f(h.mean(row, w))}
 
     def _block(self, row: int | None, duration_s: float) -> dict:
         sel = slice(None) if row is None else slice(row, row + 1)
@@ -256,10 +270,15 @@ class ServingMetrics:
         met = int(self.slo_met[sel].sum())
         denom = completed + shed
         out = int(self.tokens_out[sel].sum())
+        att = _f(met / denom) if denom else None
+        if row is None and self.class_weight is not None:
+            w = np.asarray(self.class_weight, dtype=float)
+            den_w = float(np.dot(self.completed + self.shed, w))
+            att = _f(float(np.dot(self.slo_met, w)) / den_w) if den_w > 0 else None
         return {
             "latency_s": {m: self._lat(m, row) for m in ("ttft", "tpot", "e2e")},
             "queue_delay_s": self._lat("queue", row),
-            "slo_attainment": _f(met / denom) if denom else None,
+            "slo_attainment": att,
             "goodput_tok_s": float(self.good_tokens[sel].sum()) / duration_s,
             "throughput_tok_s": out / duration_s,
             "requests": {"arrived": arrived, "completed": completed,
