@@ -215,6 +215,7 @@ def test_a_mapping_override_merges_unless_it_names_another_kind():
     assert b["racks"][0]["node"]["tensor_parallel"] == raw["racks"][0]["node"]["tensor_parallel"]
     c = apply_overrides(raw, {"facility.weather": {"kind": "constant", "t_db": 25}})
     assert c["facility"]["weather"] == {"kind": "constant", "t_db": 25}
+    assert apply_overrides(raw, {"expect": {"pue": [1.0, 3.0]}})["expect"] == {"pue": [1.0, 3.0]}  # claims: replaced
     with pytest.raises(ScenarioError, match="got one string"):
         apply_overrides(raw, "facility.interconnect=350 kW")
 

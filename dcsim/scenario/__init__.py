@@ -370,8 +370,15 @@ def _set_dotted(d: dict, path: str, value: Any) -> None:
     last = keys[-1]
     if isinstance(cur, list):
         cur[int(last)] = _merged(cur[int(last)], value)
+    elif keys[0] in REPLACED_SECTIONS:  # a free mapping (the claims of expect:), not a section: set as given
+        cur[last] = value
     else:
         cur[last] = _merged(cur.get(last), value)
+
+
+#: top-level keys whose mapping is free (dotted paths to bounds), not a section of fields: a mapping set on them
+#: replaces it (``--set expect={pue: [1, 3]}`` checks that claim alone)
+REPLACED_SECTIONS = ("expect",)
 
 
 def _merged(old: Any, new: Any) -> Any:

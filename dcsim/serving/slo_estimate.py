@@ -836,14 +836,18 @@ def slo_caveats(report: Mapping) -> list[str]:
 # --------------------------------------------------------------------------- adapter
 
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
-                     ticks: np.ndarray | None = None) -> SloEstimate | NotEstimated:
+                     ticks: np.ndarray | None = None, frontier_parts=None) -> SloEstimate | NotEstimated:
     """The estimate for a fluid run: ``m`` a built model (duck-typed ``dcsim.engine.build.Models``),
     ``ts`` its per-tick arrays (``achieved_tok_s``, ``queue_tokens``, ``shed_tokens``,
     ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``).
 
     ``ticks`` (a boolean mask over the ticks) estimates the requests served in those ticks only (a fault
     window): the door's wait is still that of the whole run, so a window opening on a backlog counts the
-    wait its requests had (a window cut out of the series would start with an empty queue)."""
+    wait its requests had (a window cut out of the series would start with an empty queue).
+
+    ``frontier_parts``: the engine's :func:`dcsim.engine.pools.frontier_parts` (passed in: serving is below the
+    engine and does not import it), which splits a capped frontier tick into the replicas the frontier loads and
+    the rest; without it every tick is taken as evenly loaded."""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -887,7 +891,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         except AttributeError:
             pass
     shed = np.asarray(ts["shed_tokens"], float)
-    parts = _frontier_parts(m, ts, served, avail)
+    parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts)
     capped = np.asarray(ts["mode"]) != 0 if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, bool)
     if ticks is not None:
         served, avail, lvl, door, shed, capped = (np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed, capped))
@@ -930,7 +934,7 @@ def _level_share(groups, level: np.ndarray, g) -> np.ndarray:
     return caps[[i for i, x in enumerate(groups) if x is g][0]] / np.maximum(caps.sum(axis=0), 1e-300)
 
 
-def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray) -> dict | None:
+def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier_parts) -> dict | None:
     """:func:`dcsim.engine.pools.frontier_parts` of a run's capped frontier ticks (mode 1, the frontier's point in
     the tick's mix: where the engine's load fraction is NaN), with ``full_a`` / ``full_b`` where a vertex's replicas run at full
     load (the controller holds them there: saturated); None when no tick is there (or the model lacks the curves).
@@ -942,8 +946,6 @@ def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray) -> dict 
     if (mode.size != served.size or not np.any(mode == 1) or curves is None or "it_power_w" not in ts
             or getattr(m.scenario.controller, "policy", "frontier") != "frontier"):
         return None
-    from dcsim.engine.pools import frontier_parts  # the engine's own operating point (duck-typed model)
-
     it = np.asarray(ts["it_power_w"], float) - np.asarray(ts.get("parked_power_w", 0.0), float)
     fp = frontier_parts(curves, m.clocks, float(m.overhead_w), served, avail, it)
     fp["frontier"] = np.where(mode == 1, fp["frontier"], 0.0)
