@@ -601,13 +601,21 @@ def _simulate_saturated(sv: ReplicaService, classes: list[ClassMoments], k: int,
         fins += new
         done += sum(int(np.count_nonzero((f.t_arrival >= warm) & (f.t_arrival < t_end))) for f in new)
         j += 1
+    return _window_samples(fins, warm, t_end, len(classes), from_admission=True)
+
+
+def _window_samples(fins: list, warm: float, t_end: float, n_classes: int,
+                    from_admission: bool = False) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per class ``(ttft_s, tpot_s, n_out)`` of the finished requests that arrived in ``[warm, t_end)``: at most
+    ``_N_KEEP``, evenly spaced in TTFT rank (the TTFT quantiles stay exact). TTFT from arrival, or from admission
+    (``from_admission``: saturated replicas, whose wait for admission is the run's)."""
     from dcsim.serving.replica import FinishedBatch
 
     fb = FinishedBatch.concat([f for f in fins if len(f)])
     keep = (fb.t_arrival >= warm) & (fb.t_arrival < t_end)
-    ttft = fb.t_first - fb.t_admit
+    ttft = fb.t_first - fb.t_admit if from_admission else fb.ttft_s
     out = []
-    for ci in range(len(classes)):
+    for ci in range(n_classes):
         idx = np.flatnonzero(keep & (fb.cls == ci))
         if idx.size > _N_KEEP:
             idx = idx[np.argsort(ttft[idx], kind="stable")][np.linspace(0, idx.size - 1, _N_KEEP).astype(np.int64)]
@@ -664,17 +672,7 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
         fins += new
         done += sum(int(np.count_nonzero((f.t_arrival >= warm) & (f.t_arrival < t_end))) for f in new)
         j += 1
-    from dcsim.serving.replica import FinishedBatch
-
-    fb = FinishedBatch.concat([f for f in fins if len(f)])
-    keep = (fb.t_arrival >= warm) & (fb.t_arrival < t_end)
-    out = []
-    for ci in range(len(classes)):
-        idx = np.flatnonzero(keep & (fb.cls == ci))
-        if idx.size > _N_KEEP:  # records evenly spaced in TTFT rank: the TTFT quantiles stay exact
-            idx = idx[np.argsort(fb.ttft_s[idx], kind="stable")][np.linspace(0, idx.size - 1, _N_KEEP).astype(np.int64)]
-        out.append((fb.ttft_s[idx], fb.tpot_s[idx], fb.n_out[idx].astype(float)))
-    return out
+    return _window_samples(fins, warm, t_end, len(classes))
 
 
 def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> SloEstimate:
