@@ -988,3 +988,16 @@ def test_figures_show_themselves_in_jupyter(result):
     """Each figure has _repr_png_ (a fresh kernel printed '<Figure size ... with 3 Axes>')."""
     png = signature_plot(result)._repr_png_()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_fault_windows_are_marked_on_the_time_figures(result):
+    """A windowed fault is a hatched band over its time on the signature and power figures, labelled once (a trip's
+    dip showed with nothing marking the trip)."""
+    rep = {**result.report, "faults": [{"kind": "cooling_failure", "start_s": 3600.0, "end_s": 7200.0},
+                                       {"kind": "node_failures", "start_s": 0.0, "end_s": 86400.0}]}
+    r = SimpleNamespace(report=rep, timeseries=result.timeseries)
+    for fig in (signature_plot(r), power_stack_plot(r)):
+        ax = fig.axes[0]
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels.count("cooling failure (fault window)") == 1
+        assert not any("node failures" in lab for lab in labels)

@@ -229,3 +229,11 @@ def test_a_start_with_a_time_zone_is_refused(start):
     with pytest.raises(ScenarioError, match="without a time zone"):
         load_scenario({**raw, "start": start})
     assert load_scenario({**raw, "start": "2026-07-15T13:00"}).start.hour == 13
+
+
+def test_a_boolean_seed_is_refused():
+    from dcsim.scenario import ScenarioError, load_scenario
+
+    raw = yaml.safe_load((ROOT / "scenarios" / "reference.yaml").read_text())
+    with pytest.raises(ScenarioError, match="boolean"):
+        load_scenario({**raw, "seed": True})

@@ -86,7 +86,7 @@ class Throughput:
 
 @dataclass
 class JoulesPerToken:
-    """Energy per output token at GPU, IT and facility (PUE-adjusted) level, J/token
+    """Energy per output token at GPU, IT and facility (IT × PUE) level, J/token
     (``None`` when no token was served: undefined, with a warning)."""
 
     gpu: float | None

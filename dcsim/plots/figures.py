@@ -489,6 +489,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                      ls=styles[name][0])
     ax.step(edges, _ext(demand), where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
     ax.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
+    if not daily:
+        _fault_windows(ax, report, scale)
 
     if axz is not None:
         axz.step(edges, _ext(demand), where="post", color="#444444", lw=1.4, ls="--")
@@ -615,6 +617,8 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
         top = max(top, float(np.nanmax(capd)))
         if cap_range is not None and _cap_dips(ax, edges, cap_range[0] * mw, capd):
             line.set_label("cap in force, day's highest")
+    if not daily:
+        _fault_windows(ax, report, time_scale(ts["t_s"])[0])
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
@@ -624,6 +628,23 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     h, lab = ax.get_legend_handles_labels()
     ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+def _fault_windows(ax: Any, report: Mapping[str, Any], scale: float) -> None:
+    """Each windowed fault of the run (cooling failure, curtailment, heat wave; report ``faults``) as a hatched band
+    over its time, labelled once per kind: the figures showed a trip's dip with nothing marking the trip (the audit
+    of the views: chiller-trip's plant trips at 11:10, its signature showed compute binding until 11:30)."""
+    seen = set()
+    for f in report.get("faults") or []:
+        if not isinstance(f, Mapping) or f.get("kind") == "node_failures":
+            continue
+        a, b = f.get("start_s"), f.get("end_s")
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b > a:
+            continue
+        kind = str(f.get("kind", "fault"))
+        ax.axvspan(a * scale, b * scale, facecolor="none", edgecolor="#555555", hatch="///", lw=0.0, alpha=0.45,
+                   zorder=0.5, label=None if kind in seen else f"{kind.replace('_', ' ')} (fault window)")
+        seen.add(kind)
 
 
 def _cap_dips(ax: Any, edges: np.ndarray, low: np.ndarray, high: np.ndarray, color: str = POWER_COLORS["cap"]) -> bool:
@@ -766,7 +787,7 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     """Joules per output token at GPU, IT and facility level (bars, values written on them)."""
     report, _ = _parts(result)
     jpt = report.get("joules_per_output_token") or {}
-    levels = [("gpu", "GPU"), ("it", "IT (server + network)"), ("facility", "facility (PUE-adjusted)")]
+    levels = [("gpu", "GPU"), ("it", "IT (server + network)"), ("facility", "facility (IT × PUE)")]
     vals = [float(jpt.get(k, np.nan)) for k, _ in levels]
     fig = new_figure(7.2, 5.0)
     ax = fig.subplots()

@@ -31,7 +31,7 @@ FIGURE_CAPTIONS: dict[str, str] = {
                  "outdoor temperature.",
     "power": "Facility power at the meter, stacked by component, against the interconnect cap.",
     "pue": "PUE on each controller tick against outdoor temperature, coloured by IT load.",
-    "joules_per_token": "Energy per output token at GPU, IT and facility (PUE-adjusted) level.",
+    "joules_per_token": "Energy per output token at GPU, IT and facility (IT × PUE) level.",
     "latency": "Latency CDFs per request class; dashed lines are the class SLOs.",
 }
 
