@@ -26,17 +26,18 @@ except KeyboardInterrupt:  # Ctrl-C while the package loads (issue 17.2)
     raise  # a library import (a notebook, a test): the caller decides
 
 
-def run(scenario, *, overrides=None, progress=None, **kw):
+def run(scenario, *, overrides=None, progress=None, base_dir=None, **kw):
     """Run a scenario and return its :class:`~dcsim.metrics.result.Result` (``.report``, ``.timeseries``,
     ``.caveats``).
 
     ``scenario`` is a path, a dict or a :class:`Scenario`. ``overrides`` maps dotted paths to values
     (``{"facility.interconnect": "15 MW"}``); keyword arguments are top-level overrides (``seed=3``,
-    ``duration="2 h"``); ``progress`` is called with the simulated fraction. See :func:`dcsim.engine.run.run`.
+    ``duration="2 h"``); ``progress`` is called with the simulated fraction; ``base_dir`` is where a dict scenario's
+    relative file paths are read from. See :func:`dcsim.engine.run.run`.
     """
     from dcsim.engine.run import run as _run
 
-    return _run(scenario, overrides=overrides, progress=progress, **kw)
+    return _run(scenario, overrides=overrides, progress=progress, base_dir=base_dir, **kw)
 
 
 def __getattr__(name):

@@ -237,3 +237,16 @@ def test_a_boolean_seed_is_refused():
     raw = yaml.safe_load((ROOT / "scenarios" / "reference.yaml").read_text())
     with pytest.raises(ScenarioError, match="boolean"):
         load_scenario({**raw, "seed": True})
+
+
+def test_a_dict_scenario_reads_its_files_from_base_dir(tmp_path):
+    """dcsim.run(raw_dict, base_dir=...) was refused ("base_dir: unknown key"): a dict's relative weather file is read
+    from base_dir (the audit of the API)."""
+    import dcsim
+
+    (tmp_path / "w.csv").write_text("t_s,t_db,t_wb\n0,20,15\n7200,22,16\n")
+    raw = yaml.safe_load((ROOT / "scenarios" / "reference.yaml").read_text())
+    raw.update(duration="1 h", expect={})
+    raw["facility"]["weather"] = {"kind": "csv", "path": "w.csv"}
+    res = dcsim.run(raw, base_dir=tmp_path, overrides={"serving.slo_estimate": False})
+    assert abs(float(res.timeseries["t_out_c"][0]) - 20.0) < 0.1

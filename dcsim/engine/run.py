@@ -8,6 +8,7 @@ seed) and every fault window is costed against that baseline (:func:`fault_costs
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -29,14 +30,15 @@ __all__ = ["run", "run_models", "run_with_faults", "fault_costs", "check_invaria
 
 
 def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None = None,
-        progress: Callable[[float], None] | None = None, **kw: Any) -> Result:
+        progress: Callable[[float], None] | None = None, base_dir: str | Path | None = None, **kw: Any) -> Result:
     """Run a scenario and return its :class:`Result`.
 
     ``scenario`` is a path, a dict or a :class:`Scenario`. Keyword arguments are
     top-level overrides (``seed=3``, ``duration="2 h"``); ``overrides`` takes dotted
-    paths (``{"facility.interconnect": "15 MW"}``).
+    paths (``{"facility.interconnect": "15 MW"}``); ``base_dir``: the folder a dict scenario's relative file paths
+    (weather, traces, prices) are read from (default: the working directory; a path scenario uses its own folder).
     """
-    sc = load_scenario(scenario, overrides=overrides)
+    sc = load_scenario(scenario, overrides=overrides, base_dir=base_dir)
     if kw:
         sc = load_scenario(sc, overrides=kw)
     pre = preflight(sc)  # files, catalog names, cross-field physics, resources: before any work
