@@ -27,6 +27,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -964,6 +965,10 @@ def faults_at(raw_faults: list, specs, t_s: float, window: float) -> list:
     kept. Until 2026-12-04 the window dropped every fault: ``plan -q max-demand`` on scenarios/curtailment.yaml
     confirmed its answer at 17:00, the critical tick because the curtailment starts there, on the full contract
     (attainment 0.73-0.80 there at every fidelity with the curtailment in force; the audit of fidelities, finding 1)."""
+    from dcsim.faults import FaultSchedule
+
+    if isinstance(raw_faults, Mapping):  # `faults:` may be one mapping (the scenario reads it as a list of one)
+        raw_faults = [raw_faults]
     out = []
     for f, spec in zip(raw_faults, specs):
         if spec.kind == "node_failures":
@@ -972,9 +977,8 @@ def faults_at(raw_faults: list, specs, t_s: float, window: float) -> list:
         if not spec.start <= t_s < spec.end:
             continue
         held = {**f, "start": 0.0, "duration": float(window)}
-        if spec.kind == "heat_wave":
-            ramp = float(spec.ramp)
-            frac = 1.0 if ramp <= 0 else min(1.0, (t_s - spec.start) / ramp, (spec.end - t_s) / ramp)
+        if spec.kind == "heat_wave":  # at its strength at t_s (the schedule's own ramp), held without a ramp
+            frac = float(FaultSchedule.heat_wave_strength(spec, np.array([t_s]))[0])
             if frac <= 0:
                 continue
             wb = spec.offset if spec.wet_bulb_offset is None else spec.wet_bulb_offset

@@ -507,6 +507,10 @@ def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
     # the held window validates as a scenario
     from dcsim.scenario import load_scenario
     load_scenario(inside, base_dir=cur.parent)
+    # faults: written as one mapping (the scenario reads it as a list of one) holds the same way
+    one = {**raw, "faults": raw["faults"][0]}
+    assert _steady_window(one, _models(one, cur.parent), int(17.5 * 3600 / dt), 300.0, "request")["faults"] \
+        == inside["faults"]
 
 
 @pytest.mark.parametrize("gpus", [-5, 0, 2.5, True])
