@@ -175,26 +175,29 @@ def _headroom(m, r: dict, a: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
             np.asarray(r["it_budget_cooling_w"], dtype=float).ravel() / wq - 1.0)
 
 
-def _rack_limit_note(sc, g) -> str | None:
-    """Why no rack runs flat out when the cause is the rack's own limit, not the facility's budget (a 600 kW hall
-    answered "0 GPUs … binding POWER … 1139 % headroom" for 37 kW racks under the default 30 kW air rack limit: the
-    audit of node physics, finding 11); None when the rack fits its limits."""
-    lim = g.limits
-    full = float(g.rack_full_load_w)
-    rc = sc.racks[0].cooling
+def _rack_limit_note(sc, g) -> tuple[str, str] | None:
+    """(the binding, why) when no rack runs flat out because of the rack's own limit, not the facility's budget (a
+    600 kW hall answered "0 GPUs … binding POWER … 1139 % headroom" for 37 kW racks under the default 30 kW air rack
+    limit: the audit of node physics, finding 11); None when the rack fits its limits."""
+    from dcsim.units import format_quantity as fq
+
+    lim, full = g.limits, float(g.rack_full_load_w)
+    rc, rp = sc.racks[0].cooling, sc.racks[0].power
+    heat, feed = full > lim.rack_cooling_limit_w, full > lim.rack_power_limit_w
+    if not (heat or feed):
+        return None
     parts = []
-    if full > lim.rack_cooling_limit_w:
+    if heat:
         given = rc is not None and rc.limit is not None
         kind = rc.kind if rc is not None else "air"
-        parts.append(f"its heat limit {lim.rack_cooling_limit_w / 1e3:.4g} kW (racks[0].cooling"
+        parts.append(f"its heat limit {fq(lim.rack_cooling_limit_w, 'power')} (racks[0].cooling"
                      + (".limit)" if given else f": the default for {kind} cooling, dcsim.scenario.facility."
                                                 "RACK_COOLING_LIMIT_W; set racks[0].cooling.kind / limit)"))
-    if full > lim.rack_power_limit_w:
-        parts.append(f"its feed {lim.rack_power_limit_w / 1e3:.4g} kW (racks[0].power.power_limit, derated to 80 % "
-                     "continuous)")
-    if not parts:
-        return None
-    return (f"a rack at full load draws {full / 1e3:.4g} kW, over " + " and ".join(parts) + ": no rack runs flat "
+    if feed:
+        parts.append(f"its feed {fq(lim.rack_power_limit_w, 'power')} (racks[0].power.power_limit derated to "
+                     f"{100 * float(rp.derate):g} % continuous)")
+    return ("cooling" if heat else "power",
+            f"a rack at full load draws {fq(full, 'power')}, over " + " and ".join(parts) + ": no rack runs flat "
             "out at any count (each is capped at its own limit; more racks still add tokens)")
 
 
@@ -245,10 +248,10 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
     else:
         rack = _rack_limit_note(sc, g0)
         out.update(binding=nxt, next_binding="compute", margin=float(-h[i]),
-                   note=rack or "even one rack at full load exceeds the facility's power or cooling budget")
+                   note="even one rack at full load exceeds the facility's power or cooling budget")
         if rack:  # the rack's own limit: the facility's budgets and headroom are not the cause
-            out.update(binding="cooling" if g0.rack_full_load_w > g0.limits.rack_cooling_limit_w else "power",
-                       margin=None, margin_note="the rack's own limit binds (note below), not the facility's budget")
+            out.update(binding=rack[0], note=rack[1], margin=None,
+                       margin_note="the rack's own limit binds (note below), not the facility's budget")
     out["moment"] = _moment_info(mom, i, m0)
     out["closed_form_evaluations"] = evals["n"]
     return out
