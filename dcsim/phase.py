@@ -30,6 +30,7 @@ import numpy as np
 from dcsim.metrics.fmt import fmt_local_short
 from dcsim.plan import _models, _raw_and_dir, moment_text, scenario_moments, with_interconnect
 from dcsim.tpf import BINDING_NAMES
+from dcsim.units import TEMPERATURE_RANGE_C
 
 __all__ = ["PhaseDiagram", "phase_diagram", "plot_phase", "CONSTRAINT_COLORS", "FAST_AXES"]
 
@@ -116,7 +117,8 @@ def _moment_index(mom: dict, moment) -> int:
 
 #: the unit dimension (dcsim.units) of each fast axis's values, and the range a value must lie in (the scenario's own
 #: fields are checked by the scenario model when a slow axis rebuilds it; the fast axes never build a scenario)
-_FAST_CHECK = {"temp": ("temperature", -80.0, 70.0, "an outdoor dry-bulb in degC (the range weather data can hold)"),
+_FAST_CHECK = {"temp": ("temperature", *TEMPERATURE_RANGE_C, "an outdoor dry-bulb in degC (the range a scenario's "
+                                                             "temperatures may take)"),
                "cap": ("power", 0.0, math.inf, "a positive power"),
                "scale": (None, 0.0, math.inf, "a positive count"),
                "demand": (None, 0.0, math.inf, "output tokens/s, zero or more"),
@@ -192,9 +194,9 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
         raise ValueError(f"demand must be 'scenario', 'full' or tokens/s, got {demand!r}")
     if isinstance(demand, (int, float)) and not (math.isfinite(demand) and demand >= 0):
         raise ValueError(f"demand must be 'scenario', 'full' or tokens/s (zero or more), got {demand!r}")
-    for kind, path, vals in ((kx, xp, xv), (ky, yp, yv)):
-        if kind in _FAST_CHECK:
-            _check_fast_axis(kind, path, vals)
+    # each fast axis parsed and checked once (SI floats); the cells, the axes and the simulated overrides read these
+    fast = {path: _check_fast_axis(kind, path, vals) for kind, path, vals in ((kx, xp, xv), (ky, yp, yv))
+            if kind in _FAST_CHECK}
     count0 = m0.scenario.racks[0].count
     gpus0 = m0.gpus
     scale0 = float(m0.scenario.workload.arrivals.scale)
@@ -238,8 +240,7 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
             for kind, path, vals, idx in ((kx, xp, xv, C), (ky, yp, yv, R)):
                 if kind in ("slow", "cap"):
                     continue
-                checked = _check_fast_axis(kind, path, vals)
-                v = np.array([checked[j] for j in idx.ravel()], dtype=float).reshape(idx.shape)
+                v = np.array([fast[path][j] for j in idx.ravel()], dtype=float).reshape(idx.shape)
                 if kind == "temp":
                     tdb, twb = v, v - (tdb0 - twb0)
                 elif kind == "scale":
@@ -254,7 +255,7 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
             code[R, C] = np.broadcast_to(r["binding"], R.shape)
 
     def num_axis(path, vals, kind):
-        nums = _check_fast_axis(kind, path, vals) if kind in _FAST_CHECK else [_numeric(path, v) for v in vals]
+        nums = fast[path] if path in fast else [_numeric(path, v) for v in vals]
         return np.array(nums if all(n is not None for n in nums) else range(len(vals)), dtype=float)
 
     pd = PhaseDiagram(xp, yp, xv, yv, num_axis(xp, xv, kx), num_axis(yp, yv, ky), code, **out,
@@ -267,26 +268,29 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
     return pd
 
 
-def _sim_overrides(kind: str, path: str, v, pd: PhaseDiagram, m0, gpus0: int, scale0: float) -> dict:
+def _sim_overrides(kind: str, path: str, v, num: float, pd: PhaseDiagram, m0, gpus0: int, scale0: float) -> dict:
+    """The overrides that simulate an axis value: ``v`` as given, ``num`` its SI value (the axis's numeric
+    coordinate: a fast axis's checked value, so "35 degC" on a temperature axis simulates 35 degC)."""
     if kind == "temp":
-        t = _numeric(path, v)
         dep = pd.moment["t_out_c"] - pd.moment["t_wb_c"]
-        return {"facility.weather": {"kind": "constant", "t_db": t, "t_wb": t - dep}}
+        return {"facility.weather": {"kind": "constant", "t_db": num, "t_wb": num - dep}}
     if path == "gpus":
         gpr = m0.groups[0].gpus // m0.scenario.racks[0].count
-        return {"racks.0.count": max(1, int(round(_numeric(path, v) / gpr)))}
+        return {"racks.0.count": max(1, int(round(num / gpr)))}
     if kind == "demand":
-        return {"workload.arrivals.scale": scale0 * _numeric(path, v) / max(pd.moment["demand_tok_s"], 1e-300)}
+        return {"workload.arrivals.scale": scale0 * num / max(pd.moment["demand_tok_s"], 1e-300)}
     return {path: v}
 
 
-def _nearest(path: str, vals: list, v) -> int:
-    """Index of ``v`` in the axis values (nearest numeric value on numeric axes)."""
+def _nearest(path: str, vals: list, nums: np.ndarray, v) -> int:
+    """Index of ``v`` in the axis values ``vals`` (``nums``: their numeric coordinates): the value itself when it is
+    one of them, else the nearest numeric coordinate on a numeric axis."""
+    if v in vals:
+        return vals.index(v)
     nv = _numeric(path, v)
-    nums = [_numeric(path, u) for u in vals]
-    if nv is not None and all(n is not None for n in nums):
-        return int(np.argmin(np.abs(np.array(nums) - nv)))
-    return vals.index(v)
+    if nv is None:
+        raise ValueError(f"phase: {v!r} is not a value of the {path} axis ({vals})")
+    return int(np.argmin(np.abs(np.asarray(nums, dtype=float) - nv)))
 
 
 def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -> list[dict]:
@@ -299,12 +303,13 @@ def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -
         jy = np.unique(np.round(np.linspace(0, len(pd.y_values) - 1, k)).astype(int))
         cells = [(int(a), int(b)) for b in jy for a in jx]
     else:
-        cells = [(_nearest(pd.x_path, pd.x_values, xv), _nearest(pd.y_path, pd.y_values, yv)) for xv, yv in simulate]
+        cells = [(_nearest(pd.x_path, pd.x_values, pd.x, xv), _nearest(pd.y_path, pd.y_values, pd.y, yv))
+                 for xv, yv in simulate]
     pts = []
     for jx_, jy_ in cells:
         ov = {}
-        ov.update(_sim_overrides(kinds[0], pd.x_path, pd.x_values[jx_], pd, m0, gpus0, scale0))
-        ov.update(_sim_overrides(kinds[1], pd.y_path, pd.y_values[jy_], pd, m0, gpus0, scale0))
+        ov.update(_sim_overrides(kinds[0], pd.x_path, pd.x_values[jx_], float(pd.x[jx_]), pd, m0, gpus0, scale0))
+        ov.update(_sim_overrides(kinds[1], pd.y_path, pd.y_values[jy_], float(pd.y[jy_]), pd, m0, gpus0, scale0))
         if pd.demand_mode == "full":  # demand well above every ceiling at the moment
             top = max(pd.compute_tok_s[jy_, jx_], 1.0)
             base = ov.get("workload.arrivals.scale", scale0)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from dcsim.scenario.base import Spec
-from dcsim.units import quantity
+from dcsim.units import TEMPERATURE_RANGE_C, quantity
 
 __all__ = [
     "PowerChainSpec",
@@ -41,7 +41,7 @@ __all__ = [
 
 Power = quantity("power", gt=0)
 NonNegPower = quantity("power", ge=0)
-Temp = quantity("temperature", ge=-90, le=80)
+Temp = quantity("temperature", ge=TEMPERATURE_RANGE_C[0], le=TEMPERATURE_RANGE_C[1])
 DeltaT = quantity("temperature_delta", gt=0, le=60)
 NonNegDeltaT = quantity("temperature_delta", ge=0, le=60)
 Frac = quantity("fraction", ge=0, le=1)
