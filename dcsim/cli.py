@@ -176,8 +176,8 @@ def cmd_tpf(args) -> int:
             power_txt = "power binds at the interconnect below " + fq(cap, "power")
         elif r["binding"] == "power" and not racks:  # binds at every contract searched: a fixed rating caps IT power
             pc = sc.facility.power_chain
-            fixed = [f"{k.replace('_rating', '').upper() if k == 'ups_rating' else 'transformer'} rating "
-                     f"{fq(float(getattr(pc, k)), 'power')}" for k in ("ups_rating", "transformer_rating")
+            fixed = [f"{name} rating {fq(float(getattr(pc, k)), 'power')}"
+                     for k, name in (("ups_rating", "UPS"), ("transformer_rating", "transformer"))
                      if pc is not None and getattr(pc, k, None) is not None]
             power_txt = ("power binds at every interconnect searched (to 100x the contract)"
                          + (f": the fixed {' and '.join(fixed)} (facility.power_chain) caps the IT power" if fixed

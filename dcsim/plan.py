@@ -64,7 +64,8 @@ def _raw_and_dir(scenario) -> tuple[dict, Path | None]:
 
 
 def _check_gpus(gpus) -> None:
-    """``gpus`` of the Python API, checked as the CLI checks ``--gpus`` (``gpus=-5`` was answered with 32 GPUs)."""
+    """``gpus`` of the Python API: a whole number >= 1 (``gpus=-5`` was answered with 32 GPUs; the CLI refuses
+    ``--gpus`` below 1 before it calls this)."""
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or not gpus >= 1
                              or gpus != int(gpus)):
         raise ValueError(f"gpus must be a whole number >= 1, got {gpus!r}")

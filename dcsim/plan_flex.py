@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from dcsim.metrics.fmt import fmt_energy
 from dcsim.power.grid import exceedance_events
 from dcsim.power.storage import BatteryParams, dispatch
 from dcsim.units import parse_quantity
@@ -395,8 +396,7 @@ def format_flex(r: dict) -> str:
         lines.append(f"  answer: interconnect {fq(round_sig(r['flex']['interconnect_w'], 4, up=True), 'power')} for {r['gpus']:,} GPUs "
                      f"(firm: {fq(r['firm']['interconnect_w'], 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
     c = r["curtailment"]
-    mwh = c["energy_curtailed_j"] / 3.6e9
-    held = f"{mwh:.2f} MWh" if mwh >= 1 else f"{mwh * 1e3:,.1f} kWh"
+    held = fmt_energy(c["energy_curtailed_j"])
     lines.append(f"  the site flexes {c['hours']:.1f} h ({100 * c['share_of_hours']:.2f} % of the hours) in "
                  f"{c['events']} event{'s' * (c['events'] != 1)}, longest {c['longest_h']:.1f} h, {held} held back")
     share = 100 * r["share_lost"]

@@ -145,8 +145,8 @@ def calibration_provenance(m: Models) -> list[dict]:
     keys = ("status", "profile", "for", "error_band_pct", "levers", "base_status", "band_lower_bound", "meaning",
             "borrowed", "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit",
             "extrapolated", "measured_prompt_max", "measured_context_max", "mean_input", "decode_context",
-            "context_extrapolated", "in_range_status", "band_notes")  # meaning, borrowed: documented, not written
-    return [{"group": g.name, **{k: g.node.calibration.get(k) for k in keys}} for g in m.groups]
+            "context_extrapolated", "in_range_status", "band_notes")
+    return [{"group": g.name, **{k: g.node.calibration[k] for k in keys}} for g in m.groups]
 
 
 def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) -> UtilizationAdjustedOutput:

@@ -121,7 +121,7 @@ def frontier_parts(curves, clocks: np.ndarray, overhead_w: float, served, avail,
     frontier = np.where(on_f, beta, 0.0)
     lvl = lambda c: np.interp(c, clocks, np.arange(K))  # noqa: E731
     even = np.where(on_f, lvl(pts_clk[i, cols]),
-                    lvl((1.0 - beta) * pts_clk[i, cols] + beta * pts_clk[np.minimum(j, K), cols]))
+                    lvl((1.0 - beta) * pts_clk[i, cols] + beta * pts_clk[j, cols]))
     f = cv.frontier("pq")
     s = np.clip(np.searchsorted(f.rate, r, side="right") - 1, 0, max(f.rate.size - 2, 0))
     s1 = np.minimum(s + 1, f.rate.size - 1)

@@ -237,7 +237,7 @@ def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: 
         return res.refresh()
     rec.faults = fault_costs(res, base, sched, models=mf)
     r, b = rec, base.record
-    if len(sched.specs) > 1 and not rec.partial:  # overlapping faults share their windows' losses: add each one's own cost
+    if len(sched.specs) > 1:  # overlapping faults share their windows' losses: add each one's own cost
         # tokens and energy only: the fluid SLO estimate (most of a fluid run's time) is not needed
         quick_sc = base_sc.model_copy(update={"serving": base_sc.serving.model_copy(update={"slo_estimate": False})})
         for j, row in enumerate(rec.faults):

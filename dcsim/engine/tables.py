@@ -42,7 +42,8 @@ class NodeTable:
     wall: np.ndarray
     gpu: np.ndarray
     #: (largest relative lift, its batch, its clock): how far holding the power non-decreasing in batch raised the
-    #: node model's GPU power where it falls past its peak (0 where it never falls); the run warns above 1 %
+    #: node model's GPU power where it falls past its peak (0 where it never falls); the run warns above
+    #: build.TABLE_LIFT_WARN
     gpu_lift: tuple = (0.0, 0.0, 1.0)
 
     @property

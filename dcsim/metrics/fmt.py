@@ -18,7 +18,7 @@ from dcsim.node.model import context_band, context_beyond, context_extrapolation
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
-           "fmt_band", "expected_error", "calibration_caveat", "uncalibrated_caveat", "stack_caveat",
+           "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "uncalibrated_caveat", "stack_caveat",
            "extrapolation_caveat", "context_caveat", "in_range_status", "UNCALIBRATED"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
@@ -39,9 +39,13 @@ def calibration_caveat(calibration: list | None) -> str | None:
     (:func:`context_caveat`) their profile was measured at, and which were measured on an older serving stack
     (:func:`stack_caveat`) (``provenance.calibration`` of a report); ``None`` when all are calibrated on the
     current stack, within range."""
-    parts = [p for p in (uncalibrated_caveat(calibration), extrapolation_caveat(calibration),
-                         context_caveat(calibration), stack_caveat(calibration)) if p]
-    return " | ".join(parts) or None
+    return " | ".join(calibration_caveats(calibration)) or None
+
+
+def calibration_caveats(calibration: list | None) -> list[str]:
+    """The caveats :func:`calibration_caveat` joins, one string each (``Result.caveats`` lists them)."""
+    return [p for p in (uncalibrated_caveat(calibration), extrapolation_caveat(calibration),
+                        context_caveat(calibration), stack_caveat(calibration)) if p]
 
 
 def context_caveat(calibration: list | None) -> str | None:

@@ -61,14 +61,12 @@ class Result:
         """What the numbers carry, as the CLI summary and the HTML put it first: a partial (interrupted) run, the
         node calibration (groups not fitted to their own measurements, with the expected error band; extrapolated;
         older serving stack) and the SLO figures' caveats (tail near the ceiling, known gaps). Empty when none."""
-        from dcsim.metrics.fmt import calibration_caveat
+        from dcsim.metrics.fmt import calibration_caveats
         from dcsim.serving.slo_estimate import slo_caveats
 
         rep = self.report
         out = [w for w in rep.get("warnings") or [] if isinstance(w, str) and w.startswith("PARTIAL:")]
-        cal = calibration_caveat((rep.get("provenance") or {}).get("calibration"))
-        out += [c.strip() for c in cal.split(" | ")] if cal else []
-        return out + slo_caveats(rep)
+        return out + calibration_caveats((rep.get("provenance") or {}).get("calibration")) + slo_caveats(rep)
 
     def __repr__(self) -> str:
         r = self.record
