@@ -63,3 +63,28 @@ def test_old_start_hour_key_is_refused_naming_start():
     raw = small_scenario(**{"workload.arrivals": dict(DIURNAL, start_hour=13)})
     with pytest.raises(ScenarioError, match="start_hour.*top-level 'start:'"):
         load_scenario(raw)
+
+
+def test_a_capped_tick_at_even_load_reports_its_own_effective_clock():
+    """A capped tick whose budget holds even load at the top clock runs there (pools._capped_point); its effective
+    clock under a board cap is the grid's at that level and load, not the frontier vertex's at its rate (the reference
+    at a 450 W cap and 330 kW recorded a mean clock 0.544 under a controller clock 0.721; now 0.712)."""
+    import numpy as np
+
+    from conftest import small_scenario
+    from dcsim.engine.build import build_models
+    from dcsim.engine.loop import effective_clock
+    from dcsim.engine.pools import pool_operating_point
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario(small_scenario(duration="10 min", **{"racks.0.node.power_cap": "450 W"})))
+    ec, cv, K = effective_clock(m), m.curves, m.clocks.size
+    assert ec.throttles
+    r = 0.5 * float(cv.rate_pq[K - 1, -1])
+    u = float(np.interp(r, cv.rate_pq[K - 1], cv.u))
+    budget = float(np.interp(u, cv.u, cv.it_pq[K - 1])) * 1.01  # even load at the top level fits the budget
+    op = pool_operating_point(cv, m.clocks, "frontier", m.overhead_w, np.array([r]), np.array([1]),
+                              np.array([K - 1]), np.array([1.0]), it_budget_w=np.array([budget]), ec=ec)
+    assert op["clock"][0] == pytest.approx(m.clocks[-1])
+    assert op["effective_clock"][0] == pytest.approx(min(m.clocks[-1], np.interp(u, cv.u, ec.grid_pq[K - 1])))
+    assert op["effective_clock"][0] > np.interp(r, ec.frontier.rate, ec.vertex) + 1e-3  # what it recorded before

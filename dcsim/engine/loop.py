@@ -389,7 +389,7 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
     return FlexChunk(fx, ex, ex_hi, ex_tgt, i0, ex_at)
 
 
-def operating_point(m: Models, served, mode, level, avail, limit=None) -> dict[str, np.ndarray]:
+def operating_point(m: Models, served, mode, level, avail, limit=None, ec=None) -> dict[str, np.ndarray]:
     """IT power (W), GPU power (W), effective clock and per-replica load fraction per tick.
 
     ``served`` tokens/s; ``mode`` per :data:`MODE_NAMES`; ``level`` clock-level index
@@ -398,7 +398,7 @@ def operating_point(m: Models, served, mode, level, avail, limit=None) -> dict[s
     """
     budget = None if limit is None else frontier_it_w(m.curves, m.overhead_w, limit, avail)
     return pool_operating_point(m.curves, m.clocks, m.scenario.controller.policy, m.overhead_w, served, mode,
-                                level, avail, it_budget_w=budget)
+                                level, avail, it_budget_w=budget, ec=ec)
 
 
 def effective_clock(m: Models) -> EffectiveClock:
@@ -422,13 +422,12 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op = {k: rec[k] for k in ("it_power_w", "gpu_power_w", "clock", "load_fraction", "effective_clock")}
         op["controller_clock"] = op["clock"]
     else:
-        op = operating_point(m, served, mode, level, ex.awake, limit)
-        op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
         # the controller's DVFS clock, and the effective one: lower where the board's power cap throttles
-        op["controller_clock"] = op["clock"]
         ec = effective_clock(m)
-        op["effective_clock"] = np.minimum(op["clock"], ec.at(
-            m.scenario.controller.policy, served, mode, level, ex.awake, op["load_fraction"])) if ec.throttles else op["clock"]
+        op = operating_point(m, served, mode, level, ex.awake, limit, ec=ec if ec.throttles else None)
+        op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
+        op["controller_clock"] = op["clock"]
+        op.setdefault("effective_clock", op["clock"])
         if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)

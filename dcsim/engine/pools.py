@@ -55,21 +55,23 @@ def _capped_candidates(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray):
     K = clocks.size
     f = cv.frontier("pq")
     n = r.size
-    pts_it, pts_gpu, pts_clk, pts_u = (np.empty((K + 1, n)) for _ in range(4))
+    pts_it, pts_gpu, pts_clk, pts_u, pts_lvl = (np.empty((K + 1, n)) for _ in range(5))
     prev = None
     for j, k in enumerate(range(K - 1, -1, -1)):
         ok = r <= cv.rate_pq[k, -1] * (1.0 + 1e-12)
         u = np.interp(r, cv.rate_pq[k], cv.u)
-        row = (np.interp(u, cv.u, cv.it_pq[k]), np.interp(u, cv.u, cv.gpu_pq[k]), np.full(n, clocks[k]), u)
+        row = (np.interp(u, cv.u, cv.it_pq[k]), np.interp(u, cv.u, cv.gpu_pq[k]), np.full(n, clocks[k]), u,
+               np.full(n, float(k)))
         if prev is not None:  # a level that cannot serve r evenly: repeat the one above (no step)
             row = tuple(np.where(ok, x, y) for x, y in zip(row, prev))
-        for arr, x in zip((pts_it, pts_gpu, pts_clk, pts_u), row):
+        for arr, x in zip((pts_it, pts_gpu, pts_clk, pts_u, pts_lvl), row):
             arr[j] = x
         prev = row
     pts_it[K] = np.interp(r, f.rate, f.it)
     pts_gpu[K] = np.interp(r, f.rate, f.gpu)
     pts_clk[K] = np.interp(np.interp(r, f.rate, f.level), np.arange(K), clocks)
     pts_u[K] = np.nan
+    pts_lvl[K] = np.nan  # the frontier's point: its vertices' own levels
     within = pts_it <= it_b[None, :] * (1.0 + 1e-12)
     j = np.where(within.any(axis=0), np.argmax(within, axis=0), K)
     i = np.maximum(j - 1, 0)
@@ -77,10 +79,10 @@ def _capped_candidates(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray):
     hi, lo = pts_it[i, cols], pts_it[j, cols]
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.where((j > 0) & (hi > lo), (hi - it_b) / (hi - lo), 1.0)
-    return (pts_it, pts_gpu, pts_clk, pts_u), i, j, np.clip(beta, 0.0, 1.0)
+    return (pts_it, pts_gpu, pts_clk, pts_u, pts_lvl), i, j, np.clip(beta, 0.0, 1.0)
 
 
-def _capped_point(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray) -> tuple[np.ndarray, ...]:
+def _capped_point(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray, ec=None) -> tuple[np.ndarray, ...]:
     """The operating point of capped ticks serving ``r`` tokens/s (every replica in service) within an IT budget
     ``it_b`` (W, same basis): the controller lowers the caps only as far as the budget needs. Candidates, in
     order of falling power: even load at each clock level from the top down (per-GPU caps lowered together, as
@@ -93,12 +95,25 @@ def _capped_point(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray) -> tu
     Before 2026-12-04 every capped tick ran at the frontier's point, the least power for its rate, however far below
     the budget: 1 °C more outside the reference hall (37 → 38 °C) took its facility from 459 to 359 kW for the same
     tokens, by switching the controller from uncapped to capped; a capping controller stops at its budget.
-    Returns ``(it, gpu, clock, load fraction)``; the load fraction is NaN where the frontier's point is in the mix."""
-    (pts_it, pts_gpu, pts_clk, pts_u), i, j, beta = _capped_candidates(cv, clocks, r, it_b)
+    Returns ``(it, gpu, clock, load fraction, effective clock)``; the load fraction is NaN where the frontier's point
+    is in the mix; the effective clock (``ec``, :class:`~dcsim.engine.gpu_clock.EffectiveClock`: lower where a board
+    power cap throttles) mixes the candidates' own, as the clock does (None without ``ec``)."""
+    (pts_it, pts_gpu, pts_clk, pts_u, pts_lvl), i, j, beta = _capped_candidates(cv, clocks, r, it_b)
     cols = np.arange(r.size)
     mix = lambda a: (1.0 - beta) * a[i, cols] + beta * a[j, cols]  # noqa: E731
     u = np.where(beta >= 1.0, pts_u[j, cols], np.where(beta <= 0.0, pts_u[i, cols], mix(pts_u)))
-    return mix(pts_it), mix(pts_gpu), mix(pts_clk), u
+    eff = None
+    if ec is not None:
+        K = clocks.size
+        pts_eff = np.empty_like(pts_u)
+        for row in range(K):  # even load at its level: the grid at that level and load
+            lv = pts_lvl[row].astype(int)
+            for k in np.unique(lv):
+                at = lv == k
+                pts_eff[row, at] = np.interp(pts_u[row, at], cv.u, ec.grid_pq[k])
+        pts_eff[K] = np.interp(r, ec.frontier.rate, ec.vertex)
+        eff = mix(pts_eff)
+    return mix(pts_it), mix(pts_gpu), mix(pts_clk), u, eff
 
 
 def frontier_parts(curves, clocks: np.ndarray, overhead_w: float, served, avail, it_w) -> dict[str, np.ndarray]:
@@ -114,7 +129,7 @@ def frontier_parts(curves, clocks: np.ndarray, overhead_w: float, served, avail,
     a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
     r = np.asarray(served, dtype=float) / a
     b = (np.asarray(it_w, dtype=float) - overhead_w) / a + overhead_w
-    (_, _, pts_clk, _), i, j, beta = _capped_candidates(cv, clocks, r, b)
+    (_, _, pts_clk, _, _), i, j, beta = _capped_candidates(cv, clocks, r, b)
     cols = np.arange(r.size)
     K = clocks.size
     on_f = j == K
@@ -133,7 +148,7 @@ def frontier_parts(curves, clocks: np.ndarray, overhead_w: float, served, avail,
 
 
 def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: float, served, mode, level,
-                         avail, it_budget_w=None) -> dict[str, np.ndarray]:
+                         avail, it_budget_w=None, ec=None) -> dict[str, np.ndarray]:
     """IT power (W), GPU power (W), effective clock and per-replica load fraction per tick.
 
     ``curves``: :class:`~dcsim.engine.tables.SupplyCurves` of the replicas serving ``served``
@@ -142,7 +157,11 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
     ``avail`` fraction of replicas in service. ``it_budget_w``: per tick, the IT power (W) a capped tick
     (frontier mode) may draw — :func:`frontier_it_w` at its rate limit — which it draws by lowering the caps no
     further than it needs (:func:`_capped_point`); without it a capped tick runs at the frontier's point for its
-    rate (the least power: a rate limit's own budget).
+    rate (the least power: a rate limit's own budget). ``ec``: the pool's
+    :class:`~dcsim.engine.gpu_clock.EffectiveClock`, when a board power cap throttles: the result then carries
+    ``effective_clock`` (at most the clock), a capped tick's from the same candidates its clock mixes (until
+    2026-12-04 the frontier's vertex at the served rate, however high the even-load clock the tick ran at: the
+    reference with a 450 W cap recorded 0.307 where the tick ran at 0.512).
     """
     cv = curves
     ovh = overhead_w
@@ -150,6 +169,7 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
     r = np.asarray(served, dtype=float) / a  # rate if every replica were in service
     it, gpu = np.empty(r.size), np.empty(r.size)
     clock, u = np.empty(r.size), np.full(r.size, np.nan)
+    capped_eff = np.full(r.size, np.nan)  # a capped tick's effective clock from its own candidates (with ec)
     top = cv.rate_pq.shape[0] - 1
     if policy == "none":
         sel = np.ones(r.size, dtype=bool)
@@ -169,7 +189,9 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
                     continue
                 b = ((np.broadcast_to(np.asarray(it_budget_w, dtype=float), r.shape)[sel] - ovh)
                      / np.broadcast_to(a, r.shape)[sel] + ovh)
-                it[sel], gpu[sel], clock[sel], u[sel] = _capped_point(cv, clocks, r[sel], b)
+                it[sel], gpu[sel], clock[sel], u[sel], e = _capped_point(cv, clocks, r[sel], b, ec)
+                if e is not None:
+                    capped_eff[sel] = e
                 continue
             for k in np.unique(level[sel]):
                 s2 = sel & (level == k)
@@ -177,7 +199,11 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
                 it[s2] = np.interp(u[s2], cv.u, cv.it_pq[k])
                 gpu[s2] = np.interp(u[s2], cv.u, cv.gpu_pq[k])
                 clock[s2] = clocks[k]
-    return {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u}
+    out = {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u}
+    if ec is not None:
+        eff = np.where(np.isnan(capped_eff), ec.at(policy, served, mode, level, avail, u), capped_eff)
+        out["effective_clock"] = np.minimum(clock, eff)
+    return out
 
 
 def mean_cap_w(groups, clocks: np.ndarray, clock) -> np.ndarray:
@@ -431,14 +457,14 @@ class PoolTicker:
         gpus = float(sum(p.gpus for p in m.pools))
         pc: dict[str, np.ndarray] = {}
         for p, pool in enumerate(m.pools):
+            ec = self._effective_clock(p)  # lower where a board power cap throttles, as for one pool
             op = pool_operating_point(pool.curves, m.clocks, self.policy, pool.overhead_w, cols["served"][:, p],
-                                      pmode[:, p], top, A[:, p], it_budget_w=cols["budget"][:, p])
+                                      pmode[:, p], top, A[:, p], it_budget_w=cols["budget"][:, p],
+                                      ec=ec if ec.throttles else None)
             if "clock" in cols:  # request fidelity: the clock the pool's replicas ran at
                 op["clock"] = cols["clock"][:, p]
             cap = mean_cap_w([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
-            ec = self._effective_clock(p)  # lower where a board power cap throttles, as for one pool
-            eff = np.minimum(op["clock"], ec.at(self.policy, cols["served"][:, p], pmode[:, p], top, A[:, p],
-                                                 op["load_fraction"])) if ec.throttles else op["clock"]
+            eff = np.minimum(op["clock"], op.get("effective_clock", op["clock"]))
             it += op["it_power_w"]
             gpu += op["gpu_power_w"]
             clk_w += eff * pool.replicas
