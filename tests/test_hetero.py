@@ -269,13 +269,13 @@ def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, durat
     # P ceilings until 2026-12-04: chat 0.986 fluid vs 0.222 request at 09:00, 1.000 vs 0.030 at 07:30; then
     # 0.044 / 0.222 and 0.007 / 0.030). Since request fidelity counts the work its replicas hold (HELD_AFTER_S) the
     # controller opens the chat pool's door on it: request 0.457 at 09:00 and 0.101 at 07:30, fluid unchanged — a
-    # known gap of the estimate for pools capped on a shared budget (band 0.45), said with the run. Since the estimate
+    # known gap of the estimate for pools capped on a shared budget (band 0.45 then), said with the run. Since the estimate
     # runs a capped frontier tick's loaded replicas at full load (2026-12-04, audit L #2) it reads the chat pool's
     # 0.670 at 09:00 (above request fidelity's 0.457: the frontier serves the pool's demand on a loaded share with no
     # queue at the door, where request fidelity's evenly loaded replicas queue) and 0.136 at 07:30 (0.101)
     for c in ("chat", "reasoning"):
         f, r = (x["serving"]["per_class"][c]["slo_attainment"] for x in (flu, rep))
-        assert abs(f - r) <= 0.45, (c, f, r)
+        assert abs(f - r) <= 0.3, (c, f, r)  # measured: chat 0.21 at 09:00, 0.035 at 07:30
     assert any(w.startswith("SLO estimate: several model pools capped on a shared budget") for w in flu["warnings"])
 
 

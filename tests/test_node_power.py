@@ -238,7 +238,10 @@ def test_a_smaller_or_larger_node_carries_its_share_of_the_host(gpn):
     for gp in (g.idle_w, 400.0, g.tdp_w):
         per_gpu_8 = float(wall_power(g, 1, 8, gp))
         assert float(wall_power(g, 1, gpn, gp)) == pytest.approx(per_gpu_8, rel=1e-12)
-    assert gpn * float(wall_power(g, 1, gpn, g.tdp_w)) == pytest.approx(gpn / 8 * 8 * float(wall_power(g, 1, 8, g.tdp_w)))
+    # at TDP: the GPU plus its eighth of the server's host at its maximum, through the PSUs (a 1-GPU node drew 4.09 kW)
+    s = g.server
+    assert float(wall_power(g, 1, gpn, g.tdp_w)) == pytest.approx((g.tdp_w + s.non_gpu_max_w / s.gpus_per_node)
+                                                                  / s.psu_efficiency)
 
 
 @pytest.mark.parametrize("clock", [1.5, 0.0, -0.5, float("nan"), float("inf")])

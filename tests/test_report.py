@@ -285,6 +285,15 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     # not repeated in seconds
     log_html = html.split("<h2>Controller log</h2>")[1].split("</table>")[0]
     assert "e+0" not in log_html and ">t_s<" not in log_html and "_" not in re.sub(r"<[^>]+>", "", log_html.split("</tr>")[0])
+    # a cap entry as the controller logs it (controller.py: demand, limit, outdoor, tokens of the first tick)
+    cap = {"t_s": 3600.0, "action": "cap", "demand_tok_s": 1.24726e6, "limit_tok_s": 9.8e5, "t_out_c": 37.7043,
+           "tokens_first_tick": 4.03698e9, "duration_s": 3600.0}
+    page = render_html(SimpleNamespace(**{**vars(result), "controller_log": [cap]}), {})
+    log_html = page.split("<h2>Controller log</h2>")[1].split("</table>")[0]
+    for txt in ("demand (tok/s)", "1.25 Mtok/s", "outdoor (°C)", "37.7 °C", "tokens first tick (tokens)", "4.04 G",
+                "duration (s)", "60 min"):
+        assert txt in log_html, txt
+    assert "e+0" not in log_html and "1.24726" not in log_html
     # latency table: p99 TTFT of chat as computed from the samples
     p99 = float(np.quantile(result.latency_samples["chat"]["ttft_s"], 0.99))
     assert f"{1e3 * p99:.3g} ms" in html

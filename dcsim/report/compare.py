@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_caveat, context_caveat, extrapolation_caveat, fmt_duration, fmt_local_time,
+from dcsim.metrics.fmt import (calibration_caveat, context_caveat, extrapolation_caveat, fmt_duration, local_datetime,
                                fmt_pct, fmt_si, get_path, stack_caveat, uncalibrated_caveat)
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import SERVED_OVER_C, tied_leaders
+from dcsim.report.summary import SERVED_OVER_C, start_text, tied_leaders
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.textio import decode_text, out_folder
@@ -315,7 +315,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": _calibration_label(get_path(r, "provenance.calibration"))})
     runs = [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
-             "duration_s": _num(r.get("duration_s")), "start": _start_text(r), "fidelity": r.get("fidelity"),
+             "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
              "slo_method": slo_method(r),
              "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
              "slo_caveat": "; ".join(slo_caveats(r)) or None}
@@ -360,27 +360,9 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     return table, data
 
 
-def _start_text(report: dict) -> str | None:
-    """The run's start on its local clock (``2026-07-15 11:00``, ``day 196 11:00``), None when the report has none."""
-    txt = fmt_local_time(0.0, report.get("clock"))
-    return None if txt == "n/a" else txt
-
-
 def _start(report: dict) -> tuple[datetime | None, bool]:
-    """(local start, dated): ``clock.start``, else ``clock.day_of_year`` and ``hour`` in a nominal year (not dated);
-    (None, False) without either."""
-    clock = report.get("clock")
-    if not isinstance(clock, dict):
-        return None, False
-    if clock.get("start"):
-        try:
-            return datetime.fromisoformat(str(clock["start"])).replace(tzinfo=None), True
-        except ValueError:
-            return None, False
-    day, hour = _num(clock.get("day_of_year")), _num(clock.get("hour"))
-    if day is None or hour is None:
-        return None, False
-    return datetime(2001, 1, 1) + timedelta(days=day - 1, hours=hour), False
+    """(local start, dated): :func:`dcsim.metrics.fmt.local_datetime` at t = 0; (None, False) without a clock."""
+    return local_datetime(0.0, report.get("clock")) or (None, False)
 
 
 def _alignment(reports: Sequence[dict], labels: Sequence[str]) -> dict[str, Any]:
@@ -403,7 +385,7 @@ def _alignment(reports: Sequence[dict], labels: Sequence[str]) -> dict[str, Any]
     t = [st for st, _ in starts]
     if len({x for x in t}) == 1:
         return {"axis": "elapsed", "offsets_s": [0.0] * n, "origin": t[0], "dated": dated,
-                "note": f"every run starts at {_start_text(reports[0])}: elapsed time is the local clock"}
+                "note": f"every run starts at {start_text(reports[0])}: elapsed time is the local clock"}
     longest = max((_num(r.get("duration_s")) or 0.0) for r in reports)
     if (max(t) - min(t)).total_seconds() <= longest:
         origin = min(t).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -635,7 +617,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
     )
 
     reports = [r for r, _ in loaded]
-    runs_info = [{"label": lab, "duration_s": _num(r.get("duration_s")), "start": _start_text(r),
+    runs_info = [{"label": lab, "duration_s": _num(r.get("duration_s")), "start": start_text(r),
                   "fidelity": r.get("fidelity"), "slo_method": slo_method(r), "seed": r.get("seed")}
                  for lab, r in zip(labels, reports)]
     figs = {}
