@@ -622,11 +622,9 @@ class Problem:
     def predict_caps(self, perf: PerfParams, pw: PowerParams) -> np.ndarray:
         """Predicted latency factor (iteration time at the cap / at TDP) of each cap row."""
         out = []
-        for d, tp, it, cap, _, _ in self.caps:
-            top = mfu_ceiling(self.gpu, d.peak_precision)
-            pf = replace(perf, mfu=top) if self.ceiling and perf.mfu > top else perf
-            t1 = iteration_step(step_params(d, self.gpu, tp, pf, pw, 1.0), *it)[0]
-            tc = iteration_step(step_params(d, self.gpu, tp, pf, pw, 1.0, cap), *it)[0]
+        for d, tp, it, cap, _, _ in self.caps:  # the fits' own (the ceiling holds only the left-out predictions)
+            t1 = iteration_step(step_params(d, self.gpu, tp, perf, pw, 1.0), *it)[0]
+            tc = iteration_step(step_params(d, self.gpu, tp, perf, pw, 1.0, cap), *it)[0]
             out.append(tc / t1)
         return np.array(out)
 
