@@ -766,7 +766,7 @@ PARAM_NAMES: dict[str, str] = {
     "racks.#.node.precision": "precision",
     "racks.#.node.max_batch": "max batch",
     "racks.#.node.power_cap": "GPU power cap",
-    "workload.arrivals.scale": "demand scale",
+    "workload.arrivals.scale": "demand scale (× the scenario's)",
     "workload.arrivals.rate": "arrival rate",
     "controller.tick": "controller tick",
 }

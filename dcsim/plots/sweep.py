@@ -99,7 +99,7 @@ def axis_unit(info: Mapping[str, Any] | None, values: Sequence[float]) -> tuple[
     info = info or {}
     dim, unit = info.get("dim"), info.get("unit")
     if dim == "temperature":
-        return "degC", 1.0
+        return "°C", 1.0
     if dim == "fraction":
         return ("%", 100.0) if unit == "%" else ("", 1.0)
     table = DIMENSIONS.get(dim or "", {})
@@ -189,14 +189,14 @@ def _has(rows: Sequence[Mapping], key: str) -> bool:
     return any(_is_num(r.get(key)) for r in rows)
 
 
-def _headline(rows: Sequence[Mapping], metric: str | None) -> str:
+def _headline(rows: Sequence[Mapping], metric: str | None, params: Sequence[str] = ()) -> str:
     if metric is not None:
         if not any(metric in r for r in rows):
             raise NoSweepFigure(f"metric {metric!r} is not a column of the sweep's rows")
         return metric
     if any(HEADLINE in r for r in rows):
         return HEADLINE
-    skip = {"point", "scenario_hash", "seed", "wall_s", "cached", "error"}
+    skip = {"point", "scenario_hash", "seed", "wall_s", "cached", "error", *params}
     for k in (rows[0] if rows else {}):
         if k not in skip and any(_is_num(r.get(k)) for r in rows) and not k.startswith("binding.share"):
             return k
@@ -256,7 +256,7 @@ def sweep_figure(rows: Sequence[Mapping], parameters: Mapping[str, Mapping] | Se
     params, mode_, name = _meta(rows, parameters, mode, title)
     rows = list(rows)
     kind = sweep_figure_kind(rows, list(params), mode_)
-    key = _headline(rows, metric)
+    key = _headline(rows, metric, list(params))
     seeds = len({r.get("seed") for r in rows}) > 1 and "seed" in rows[0]
     head = title or f"Sweep {name}"
     if kind == "line":
@@ -340,18 +340,22 @@ def _line(rows, params, key, head, seeds) -> Figure:
     ax = axs[0]
     ylab, rate = _metric_label(key)
     handles: list = []
+    joined = ax_.numeric  # categories are not a continuum: markers, no lines between them
     if key == HEADLINE and _has(rows, DEMAND):
         d = np.asarray([_mean(rows, g, DEMAND) for g in groups])
-        handles += ax.plot(xs, d, color="#444444", ls="--", lw=1.4, label="demand (output tok/s offered)")
+        handles += ax.plot(xs, d, color="#444444", ls="--" if joined else "none", lw=1.4, marker=None if joined else
+                           "_", ms=30, mew=1.6, label="demand (output tok/s offered)")
     if seeds:  # each seed's value, behind the mean
         for g, x in zip(groups, xs):
             v = [_num(rows[i].get(key)) for i in g if not _failed(rows[i])]
             ax.plot([x] * len(v), v, ls="none", marker=".", color="#999999", ms=5, zorder=2)
-    handles += ax.plot(xs, y, color=ACHIEVED_COLOR, lw=1.6, zorder=3,
+    handles += ax.plot(xs, y, color=ACHIEVED_COLOR, lw=1.6, zorder=3, ls="-" if joined else "none",
+                       marker=None if joined else "o", ms=9, mfc="none",
                        label=ylab.split(" (")[0] + (" (mean over seeds; dots: each seed)" if seeds else ""))
     if key == HEADLINE and _has(rows, GOODPUT):
         gp = np.asarray([_mean(rows, g, GOODPUT) for g in groups])
-        handles += ax.plot(xs, gp, color=RUN_COLORS[0], ls=":", lw=1.8, marker=".", label="met SLO (goodput)")
+        handles += ax.plot(xs, gp, color=RUN_COLORS[0], ls=":" if joined else "none", lw=1.8, marker="." if joined
+                           else "D", label="met SLO (goodput)")
     colors = [CONSTRAINT_COLORS[BINDING_NAMES[c]] if c >= 0 else "#FFFFFF" for c in most]
     ok = np.isfinite(y)
     ax.scatter(xs[ok], y[ok], c=[c for c, o in zip(colors, ok) if o], s=70, edgecolors="#222222", linewidths=0.9,
@@ -376,7 +380,8 @@ def _line(rows, params, key, head, seeds) -> Figure:
         for k, lab, col in JPT:
             if k in has_jpt:
                 v = np.asarray([_mean(rows, g, k) for g in groups])
-                axj.plot(xs, v, color=col, lw=2.0 if lab == "facility" else 1.4, marker="o", ms=4, label=lab)
+                axj.plot(xs, v, color=col, lw=2.0 if lab == "facility" else 1.4, marker="o", ms=4 if joined else 7,
+                         ls="-" if joined else "none", label=lab)
         axj.set_ylim(bottom=0)
         axj.set_ylabel("energy per output\ntoken (J/token)")
         axj.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="J per output token at")
@@ -460,8 +465,7 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     from matplotlib.colors import ListedColormap
 
     base = matplotlib_cmap(_HEAT_CMAP)
-    cmap = ListedColormap(base(np.linspace(0.12, 0.95, 256)))
-    cmap.set_bad("white")
+    cmap = ListedColormap(base(np.linspace(0.12, 0.95, 256))).with_extremes(bad="white")
     ax = axs[0]
     ex, ey = _cell_edges(nx), _cell_edges(ny)
     zm = np.ma.masked_invalid(z)
@@ -502,8 +506,7 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     ax.set_title(ylab.split(" (")[0] + (" (mean over seeds)" if seeds else ""), fontsize=11)
     if has_bind:
         axb = axs[1]
-        cm = ListedColormap([CONSTRAINT_COLORS[n] for n in BINDING_NAMES])
-        cm.set_bad("white")
+        cm = ListedColormap([CONSTRAINT_COLORS[n] for n in BINDING_NAMES]).with_extremes(bad="white")
         from matplotlib.colors import BoundaryNorm
 
         axb.pcolormesh(ex, ey, np.ma.masked_less(code, 0), cmap=cm, shading="flat",
