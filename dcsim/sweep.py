@@ -757,6 +757,8 @@ PARAM_NAMES: dict[str, str] = {
     "facility.interconnect": "interconnect",
     "facility.cooling.capacity": "cooling capacity",
     "facility.weather.t_db": "outdoor dry-bulb",
+    "facility.weather.mean_t": "mean outdoor dry-bulb",
+    "facility.weather.diurnal_amplitude": "daily temperature swing",
     "facility.weather.rh": "relative humidity",
     "facility.power_chain.fixed_load": "fixed load",
     "racks.#.count": "racks",
@@ -781,7 +783,16 @@ def _field_dim(parent: Any, key: str) -> str | None:
     info = fields.get(key) if fields else None
     if info is None:
         return None
-    for m in info.metadata:
+    import typing
+
+    def metas(tp, depth=0):  # the metadata of an Annotated type, also inside `Temp | None`
+        if depth > 4:
+            return
+        yield from getattr(tp, "__metadata__", ())
+        for a in typing.get_args(tp):
+            yield from metas(a, depth + 1)
+
+    for m in (*info.metadata, *metas(info.annotation)):
         js = getattr(m, "json_schema", None)
         if isinstance(js, dict):
             hit = _DIM_IN_SCHEMA.search(str(js.get("description", "")))

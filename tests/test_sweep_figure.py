@@ -153,3 +153,23 @@ def test_cli_prints_the_figure_and_writes_it(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sweep.png" in out and f"figure: {tmp_path / 'o' / 'sweep.png'}" in out
     assert (tmp_path / "o" / "sweep.png").is_file()
+
+
+def test_axis_info_reads_dimensions_and_rack_group_names_off_the_scenario():
+    """The field's dimension comes from its unit-parsing type, also inside an optional one (`Temp | None`), the rack
+    group's own name into the label, and the unit from the sweep file (one unit only)."""
+    from dcsim.scenario import load_scenario
+    from dcsim.sweep import axis_info, load_sweep
+
+    sc = load_scenario(str(__import__("conftest").ROOT / "scenarios" / "reference.yaml"))
+    spec = load_sweep({"base": "x.yaml", "parameters": {
+        "facility.weather.mean_t": {"values": [20, 30]},
+        "facility.interconnect": {"values": ["1 W", "300 kW"]},
+        "racks[0].count": {"range": [6, 12], "steps": 4},
+        "workload.arrivals.scale": {"range": [0.1, 10], "steps": 3, "log": True}}})
+    info = axis_info(spec, sc)
+    assert info["facility.weather.mean_t"] == {"name": "mean outdoor dry-bulb", "dim": "temperature", "unit": None,
+                                               "log": False}
+    assert info["facility.interconnect"]["dim"] == "power" and info["facility.interconnect"]["unit"] is None
+    assert info["racks[0].count"]["name"] == "racks (hall-a)" and info["racks[0].count"]["dim"] is None
+    assert info["workload.arrivals.scale"]["log"] is True
