@@ -62,6 +62,8 @@ MAX_SCATTER_PANELS = 6
 #: A heatmap writes each cell's values in it up to this many columns and rows (an assumption: a 9-pt label of
 #: "123.4k" needs about 1/12 of an 11-inch panel).
 MAX_LABELLED_SIDE = 12
+#: Longest category label on an axis (characters; an assumption: longer ones run into their neighbours), cut with "…".
+MAX_TICK_CHARS = 24
 #: Marker of a point the preflight refused, and of a point that ran without a value of the drawn figure. Black, not a
 #: constraint's colour.
 FAILED_STYLE = {"marker": "X", "color": "#000000", "ms": 9, "ls": "none"}
@@ -89,7 +91,9 @@ def _is_num(v: Any) -> bool:
 
 
 def _failed(r: Mapping) -> bool:
-    return bool(r.get("error"))
+    """The preflight refused the point: its ``error`` is a reason (None, or NaN in a table read back, is not)."""
+    e = r.get("error")
+    return isinstance(e, str) and bool(e.strip())
 
 
 def axis_unit(info: Mapping[str, Any] | None, values: Sequence[float]) -> tuple[str, float]:
@@ -147,7 +151,9 @@ class _Axis:
             pos = {k_: i for i, k_ in enumerate(self.levels_raw)}
             self.x = np.asarray([pos[k_] for k_ in keys], dtype=float)
             self.levels = list(range(len(self.levels_raw)))
-            self.ticklabels = self.levels_raw
+            # a mapping value is its JSON: cut long ones so labels do not run into each other
+            self.ticklabels = [k_ if len(k_) <= MAX_TICK_CHARS else k_[:MAX_TICK_CHARS - 1] + "…"
+                               for k_ in self.levels_raw]
         self.log = bool(self.info.get("log")) and self.numeric and min(self.levels, default=0) > 0
         self.label = _label(path, self.info, self.unit)
 
@@ -341,10 +347,13 @@ def _line(rows, params, key, head, seeds) -> Figure:
     ylab, rate = _metric_label(key)
     handles: list = []
     joined = ax_.numeric  # categories are not a continuum: markers, no lines between them
+    tops: list[np.ndarray] = [y]
     if key == HEADLINE and _has(rows, DEMAND):
         d = np.asarray([_mean(rows, g, DEMAND) for g in groups])
-        handles += ax.plot(xs, d, color="#444444", ls="--" if joined else "none", lw=1.4, marker=None if joined else
-                           "_", ms=30, mew=1.6, label="demand (output tok/s offered)")
+        ax.plot(xs, d, color="#444444", ls="--" if joined else "none", lw=1.4, marker=None if joined else "_",
+                ms=30, mew=1.6)
+        handles.append(Line2D([], [], color="#444444", ls="--", lw=1.4, label="demand (output tok/s offered)"))
+        tops.append(d)
     if seeds:  # each seed's value, behind the mean
         for g, x in zip(groups, xs):
             v = [_num(rows[i].get(key)) for i in g if not _failed(rows[i])]
@@ -362,7 +371,7 @@ def _line(rows, params, key, head, seeds) -> Figure:
                zorder=4)
     if rate:
         ax.yaxis.set_major_formatter(EngFormatter(sep=""))
-    drawn = np.concatenate([np.asarray(ln.get_ydata(), dtype=float) for ln in handles] + [y])
+    drawn = np.concatenate([np.asarray(ln.get_ydata(), dtype=float) for ln in handles] + tops)
     top = float(np.nanmax(drawn)) if np.isfinite(drawn).any() else 1.0
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_ylabel(ylab.replace(" (tok/s, mean over the run)", "\n(tok/s, run mean)"))
