@@ -527,12 +527,14 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
                              fontsize=8.5 if nx <= 8 else 7, color="white" if code[b, a] in (1, 2) else "#111111")
         present = [n for k_, n in enumerate(BINDING_NAMES) if np.any(code == k_)]
         handles = [Patch(color=CONSTRAINT_COLORS[n], alpha=0.85, label=n) for n in present]
-        axb.legend(handles=handles + missing_handles, loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.03 * (
-                   "\n" in ax_x.label)), frameon=False, ncol=min(3, len(handles) + len(missing_handles)),
-                   title="binds most of the run" + (" (number: % of the run it binds)" if labelled else ""))
+        # below the figure (constrained layout makes room): inside the map it would cover cells
+        fig.legend(handles=handles + missing_handles, loc="outside lower center", frameon=False,
+                   ncol=min(6, len(handles) + len(missing_handles)),
+                   title="right: the constraint that binds most of the run"
+                         + (" (number: % of the run it binds)" if labelled else ""))
         axb.set_title("constraint that binds most of the run", fontsize=11)
     elif missing_handles:
-        ax.legend(handles=missing_handles, loc="upper left", bbox_to_anchor=(1.25, 1.0), frameon=False)
+        fig.legend(handles=missing_handles, loc="outside lower center", frameon=False, ncol=2)
     n, nf = len(rows), int(nfail.sum())
     fig.suptitle(f"{head}: {ax_x.label.splitlines()[0]} × {ax_y.label.splitlines()[0]} — {n} points"
                  + (f", {nf} refused by the preflight" if nf else ""), fontweight="bold", fontsize=13)
