@@ -989,7 +989,8 @@ def cmd_sweep(args) -> int:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``dcsim sweep FILE [--workers N] [--scheduler ADDRESS] [--out DIR] [--no-cache]``."""
     p = subparsers.add_parser("sweep", help="run a parameter sweep (grid, list, random, LHS), one row per point",
-                              description="Run a sweep file; see docs/sweeps.md.")
+                              description="Run a sweep file: one row per point in results.csv and the sweep's "
+                                          "figure, sweep.png; see docs/sweeps.md.")
     p.add_argument("file", help="sweep YAML file")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")

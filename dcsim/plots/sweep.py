@@ -473,7 +473,7 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     axs = np.atleast_1d(fig.subplots(1, 2 if has_bind else 1))
     from matplotlib.colors import ListedColormap
 
-    base = matplotlib_cmap(_HEAT_CMAP)
+    base = _cmap(_HEAT_CMAP)
     cmap = ListedColormap(base(np.linspace(0.12, 0.95, 256))).with_extremes(bad="white")
     ax = axs[0]
     ex, ey = _cell_edges(nx), _cell_edges(ny)
@@ -541,7 +541,7 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     return fig
 
 
-def matplotlib_cmap(name: str):
+def _cmap(name: str):
     import matplotlib
 
     return matplotlib.colormaps[name]
