@@ -55,7 +55,8 @@ from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, sc
 __all__ = [
     "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
     "run_point", "extract", "columns", "write_table", "add_parser", "cache_key", "code_hash", "data_files",
-    "count_points", "max_points", "MAX_POINTS", "SweepInterrupted", "check_metrics",
+    "count_points", "max_points", "MAX_POINTS", "SweepInterrupted", "check_metrics", "SweepRows", "axis_info",
+    "write_figure", "FIGURE_NAME",
 ]
 
 #: The most points a sweep may have (docs/limits.md); raise it with ``DCSIM_SWEEP_MAX_POINTS``. An assumption, chosen
@@ -616,8 +617,9 @@ def check_metrics(spec: SweepSpec) -> None:
 
 def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, client=None,
               cache_dir: str | Path | None = ".dcsim-cache", progress: bool | Callable = True,
-              out: str | Path | None = None) -> list[dict]:
-    """Run every point of a sweep and return one row (dict) per point, in :func:`expand` order.
+              out: str | Path | None = None) -> SweepRows:
+    """Run every point of a sweep and return one row (dict) per point, in :func:`expand` order, as a
+    :class:`SweepRows` (a list that knows what was swept; ``rows.plot()`` draws the sweep's figure).
 
     A row holds ``point``, ``scenario_hash``, each varied input (its resolved SI value under its
     dotted path, plus ``seed``), the extracted metrics (dotted report keys), ``cached``
@@ -626,7 +628,8 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     Unknown ``metrics`` keys and a sweep of more than :func:`max_points` points are refused
     (:class:`ScenarioError`) before anything runs; Ctrl-C raises :class:`SweepInterrupted`. ``cache_dir=None`` disables the cache. ``client`` is a
     ``dask.distributed.Client`` or a scheduler address; ``workers`` local processes otherwise.
-    ``out``: folder to write ``results.csv`` (and ``results.parquet`` when pyarrow is importable).
+    ``out``: folder to write ``results.csv`` (and ``results.parquet`` when pyarrow is importable) and the
+    figure, ``sweep.png`` (:func:`write_figure`; ``rows.figure`` says what it shows, or why none is drawn).
     """
     spec = load_sweep(spec_or_path)
     if isinstance(spec.base, dict):
@@ -653,12 +656,15 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     todo_h: list[str] = []
     todo: list[tuple[dict, dict, str | None]] = []
     bdir = str(base_dir) if base_dir is not None else None
+    sc0: Scenario | None = None  # the first point's scenario: names and dimensions of the swept fields
     try:
         for i, ov in enumerate(points):
             try:
                 sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir)
             except ScenarioError as e:
                 raise ScenarioError(f"sweep point {i} {ov}", e.errors) from None
+            if sc0 is None:
+                sc0 = sc
             h = scenario_hash(sc)
             dump = sc.model_dump(mode="json")
             inputs = {k: _resolved(dump, k) for k in spec.parameters}
@@ -722,7 +728,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         if own_client is not None:
             own_client.close()
 
-    rows = []
+    rows = SweepRows(name=spec.name, mode=spec.mode, parameters=axis_info(spec, sc0))
     for i, (inputs, h) in enumerate(resolved):
         row: dict[str, Any] = {"point": i, "scenario_hash": h, **inputs}
         rep = payloads[h].get("report") or {}
@@ -734,12 +740,143 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         rows.append(row)
     if out is not None:
         write_table(rows, out)
+        rows.figure = write_figure(rows, out)
     return rows
 
 
-def sweep(spec_or_path, *, workers: int = 1, client=None, **kw) -> list[dict]:
+def sweep(spec_or_path, *, workers: int = 1, client=None, **kw) -> SweepRows:
     """Same as :func:`run_sweep` (the public name: ``dcsim.sweep.sweep(..., client=client)``)."""
     return run_sweep(spec_or_path, workers=workers, client=client, **kw)
+
+
+# --------------------------------------------------------------------------- what was swept, for the figure
+
+#: Readable names of common swept fields (dotted path, list indices as ``#``); any other field is named by its last
+#: key. A path through a named list element (a rack group) adds the element's name: ``racks (hall-a)``.
+PARAM_NAMES: dict[str, str] = {
+    "facility.interconnect": "interconnect",
+    "facility.cooling.capacity": "cooling capacity",
+    "facility.weather.t_db": "outdoor dry-bulb",
+    "facility.weather.mean_t": "mean outdoor dry-bulb",
+    "facility.weather.diurnal_amplitude": "daily temperature swing",
+    "facility.weather.rh": "relative humidity",
+    "facility.power_chain.fixed_load": "fixed load",
+    "racks.#.count": "racks",
+    "racks.#.nodes_per_rack": "nodes per rack",
+    "racks.#.node.gpu": "GPU",
+    "racks.#.node.model": "model",
+    "racks.#.node.precision": "precision",
+    "racks.#.node.max_batch": "max batch",
+    "racks.#.node.power_cap": "GPU power cap",
+    "workload.arrivals.scale": "demand scale (× the scenario's)",
+    "workload.arrivals.rate": "arrival rate",
+    "controller.tick": "controller tick",
+}
+
+_DIM_IN_SCHEMA = re.compile(r"\[([a-z_]+);")
+
+
+def _field_dim(parent: Any, key: str) -> str | None:
+    """Dimension of a scenario field (``power``, ``temperature``, ...) from its unit-parsing type
+    (:func:`dcsim.units.quantity` writes it into the field's schema), None for a count, name or choice."""
+    fields = getattr(type(parent), "model_fields", None)
+    info = fields.get(key) if fields else None
+    if info is None:
+        return None
+    import typing
+
+    def metas(tp, depth=0):  # the metadata of an Annotated type, also inside `Temp | None`
+        if depth > 4:
+            return
+        yield from getattr(tp, "__metadata__", ())
+        for a in typing.get_args(tp):
+            yield from metas(a, depth + 1)
+
+    for m in (*info.metadata, *metas(info.annotation)):
+        js = getattr(m, "json_schema", None)
+        if isinstance(js, dict):
+            hit = _DIM_IN_SCHEMA.search(str(js.get("description", "")))
+            if hit:
+                return hit.group(1)
+    return None
+
+
+def axis_info(spec: SweepSpec, sc: Scenario | None) -> dict[str, dict]:
+    """Per swept parameter: ``name`` (readable, with the rack group's own name), ``dim`` (its dimension, from the
+    scenario field's type), ``unit`` (the unit the sweep file wrote its values in, else None) and ``log`` (geometric
+    spacing) -- what the sweep's figure labels its axes with (:func:`dcsim.plots.sweep.sweep_figure`)."""
+    out: dict[str, dict] = {}
+    for path, p in spec.parameters.items():
+        parts = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
+        key = ".".join("#" if x.isdigit() else x for x in parts)
+        name = PARAM_NAMES.get(key) or parts[-1].replace("_", " ")
+        obj: Any = sc
+        owner, dim = None, None
+        for i, part in enumerate(parts):
+            if obj is None:
+                break
+            if i == len(parts) - 1:
+                dim = _field_dim(obj, part)
+                break
+            if isinstance(obj, (list, tuple)) and part.isdigit():
+                obj = obj[int(part)] if int(part) < len(obj) else None
+                own = getattr(obj, "name", None)
+                if isinstance(own, str) and own:
+                    owner = own
+            else:
+                obj = getattr(obj, part, None)
+        if owner and key.count("#") == 1:
+            name = f"{name} ({owner})"
+        raw = list(p.values or []) if p.values is not None else list(p.range or (p.low, p.high))
+        units = {_split(v)[1] if isinstance(v, str) and _NUM_UNIT.match(v) else "" for v in raw}
+        unit = units.pop() or None if len(units) == 1 else None  # values in mixed units: the figure picks one
+        out[path] = {"name": name, "dim": dim, "unit": unit, "log": bool(p.log or p.distribution == "loguniform")}
+    return out
+
+
+class SweepRows(list):
+    """What :func:`run_sweep` returns: the rows (a list of dicts, one per point, as before) that also know what was
+    swept -- ``name``, ``mode`` and ``parameters`` (:func:`axis_info`) -- and draw the sweep's figure (:meth:`plot`)."""
+
+    def __init__(self, rows=(), *, name: str = "sweep", mode: str = "grid", parameters: dict | None = None):
+        super().__init__(rows)
+        self.name, self.mode, self.parameters = name, mode, dict(parameters or {})
+        #: with ``run_sweep(out=...)``: (the figure's path, what it shows), or (None, why none is drawn)
+        self.figure: tuple[Path | None, str] | None = None
+
+    def plot(self, metric: str | None = None, title: str | None = None):
+        """The sweep's figure (:func:`dcsim.plots.sweep.sweep_figure`): the headline figures against one swept
+        axis, a heatmap over two, a scatter per parameter otherwise; refused points marked. Raises
+        :class:`dcsim.plots.sweep.NoSweepFigure` (a ``ValueError``) with the reason when nothing can be drawn."""
+        from dcsim.plots.sweep import sweep_figure
+
+        return sweep_figure(self, metric=metric, title=title)
+
+
+#: File name of the sweep's figure in its output folder.
+FIGURE_NAME = "sweep.png"
+
+
+def write_figure(rows: SweepRows, out_dir: str | Path) -> tuple[Path | None, str]:
+    """Draw the sweep's figure into ``out_dir``/:data:`FIGURE_NAME` (atomically); returns (its path, what it shows)
+    or (None, why nothing is drawn) -- an old figure there is then removed, so the folder never shows another sweep's."""
+    import io
+
+    from dcsim.plots.sweep import NoSweepFigure, sweep_figure, sweep_figure_kind
+
+    path = Path(out_dir) / FIGURE_NAME
+    try:
+        kind = sweep_figure_kind(rows, list(rows.parameters), rows.mode)
+        fig = sweep_figure(rows)
+    except NoSweepFigure as e:
+        path.unlink(missing_ok=True)
+        return None, str(e)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    what = {"line": "the headline figures against " + next(iter(rows.parameters), ""),
+            "heatmap": "output tok/s and the binding constraint over " + " x ".join(list(rows.parameters)[:2]),
+            "scatter": "output tok/s against each swept parameter"}[kind]
+    return atomic_write_bytes(path, buf.getvalue()), what
 
 
 # --------------------------------------------------------------------------- results table
@@ -827,7 +964,11 @@ def cmd_sweep(args) -> int:
     el = time.perf_counter() - t0
     n_cached = sum(1 for r in rows if r["cached"])
     files = sorted(p.name for p in out.glob("results.*"))
+    fig_path, fig_note = rows.figure or (None, "not drawn")
+    if fig_path is not None:
+        files.append(fig_path.name)
     print(f"{spec.name}: {len(rows)} points ({n_cached} from cache) in {el:.1f} s -> {out}/ ({', '.join(files)})")
+    print(f"  figure: {out / fig_path.name}: {fig_note}" if fig_path is not None else f"  no figure: {fig_note}")
     failed = [r for r in rows if r["error"]]
     if failed:  # the table is written; the refused points are input errors, named with their reason
         from dcsim.units import excerpt
@@ -848,7 +989,8 @@ def cmd_sweep(args) -> int:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``dcsim sweep FILE [--workers N] [--scheduler ADDRESS] [--out DIR] [--no-cache]``."""
     p = subparsers.add_parser("sweep", help="run a parameter sweep (grid, list, random, LHS), one row per point",
-                              description="Run a sweep file; see docs/sweeps.md.")
+                              description="Run a sweep file: one row per point in results.csv and the sweep's "
+                                          "figure, sweep.png; see docs/sweeps.md.")
     p.add_argument("file", help="sweep YAML file")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")

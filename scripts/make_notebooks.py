@@ -353,30 +353,20 @@ show(fig)
 ## A sweep over the envelope
 
 `dcsim.sweep` runs a grid of simulations (one row per point, cached by scenario hash, so running
-this cell twice is free). The same call runs on a Dask cluster with `client=...`.
+this cell twice is free) and draws them (`rows.plot()`). The same call runs on a Dask cluster with `client=...`.
 """),
     code("""
 import tempfile
 from dcsim.sweep import run_sweep
-from dcsim.plots import CONSTRAINT_COLORS
 
 cache = Path(tempfile.gettempdir()) / "dcsim-notebook-cache"
 spec = {"name": "envelope", "base": str(REF), "mode": "grid",
         "parameters": {"facility.interconnect": {"range": ["300 kW", "700 kW"], "steps": 5},
                        "racks.0.count": {"values": [8, 10, 12]}}}
 rows = run_sweep(spec, cache_dir=cache, progress=False)
-fig, ax = plt.subplots(figsize=(6.5, 4))
-for n in (8, 10, 12):
-    sel = [r for r in rows if r["racks.0.count"] == n]
-    x = [r["facility.interconnect"] / 1e3 for r in sel]
-    ax.plot(x, [r["throughput_tok_s.output"] / 1e3 for r in sel], "-", color="0.6")
-    ax.scatter(x, [r["throughput_tok_s.output"] / 1e3 for r in sel],
-               c=[CONSTRAINT_COLORS[r["binding.most_common"]] for r in sel], s=50, zorder=3)
-    ax.annotate(f"{n * 32} GPUs", (x[-1], sel[-1]["throughput_tok_s.output"] / 1e3), fontsize=8)
-ax.set_xlabel("interconnect [kW]"); ax.set_ylabel("served output [k tok/s]")
-ax.set_title("day-average throughput; dots coloured by the most common binding constraint", fontsize=9)
-fig.tight_layout()
-show(fig)
+# the sweep's own figure (dcsim sweep writes it as sweep.png): served output over the grid beside the
+# constraint that binds most of each point's day (docs/sweeps.md, The figure)
+show(rows.plot())
 """),
 ]
 

@@ -14,6 +14,7 @@ from dcsim.plots.figures import (
     signature_plot,
 )
 from dcsim.plots.flex import annual_binding_figure, annual_pue_figure, grid_flex_figure, thermal_figure
+from dcsim.plots.sweep import NoSweepFigure, sweep_figure
 
 # issue 18: each returns None when the run has nothing to show (no annual/grid/thermal block)
 FIGURES.update({"binding_month_hour": annual_binding_figure, "pue_outdoor_year": annual_pue_figure,
@@ -31,4 +32,6 @@ __all__ = [
     "power_stack_plot",
     "pue_plot",
     "signature_plot",
+    "sweep_figure",
+    "NoSweepFigure",
 ]

@@ -1,0 +1,175 @@
+"""The sweep's figure (dcsim.plots.sweep, `dcsim sweep` writes sweep.png): one axis -> headline figures against it,
+two grid axes -> heatmap + binding map, otherwise a scatter per parameter; refused points are drawn, never dropped."""
+
+import json
+
+import numpy as np
+import pytest
+from matplotlib.patches import Rectangle
+
+from conftest import small_scenario
+from dcsim.plots import CONSTRAINT_COLORS
+from dcsim.plots.sweep import NoSweepFigure, axis_unit, sweep_figure, sweep_figure_kind
+from dcsim.sweep import FIGURE_NAME, SweepRows, run_sweep, write_figure
+
+
+def _row(i, params, out=None, most="compute", error=None, **extra):
+    """A results row as run_sweep makes it (synthetic: no simulation)."""
+    r = {"point": i, "scenario_hash": f"h{i}", **params}
+    ok = error is None
+    r.update({"throughput_tok_s.output": out if ok else None, "throughput_tok_s.demand_output": 5e4 if ok else None,
+              "joules_per_output_token.facility": 2.0 if ok else None,
+              "joules_per_output_token.it": 1.5 if ok else None, "joules_per_output_token.gpu": 1.0 if ok else None,
+              "binding.most_common": most if ok else None,
+              **{f"binding.share.{n}": (1.0 if (n == most and ok) else 0.0 if ok else None)
+                 for n in ("demand", "compute", "power", "cooling")},
+              "wall_s": 0.1, "cached": False, "error": error, **extra})
+    return r
+
+
+def _failed_markers(ax):
+    """x of the refused-point markers (black X) on an axes."""
+    xs = []
+    for ln in ax.get_lines():
+        if ln.get_marker() == "X":
+            xs += list(np.asarray(ln.get_xdata(), dtype=float))
+    return xs
+
+
+def test_one_axis_sweep_writes_its_figure_with_the_refused_point_marked(tmp_path):
+    """A real 1-axis sweep (three interconnects, one too small to power the idle fleet): sweep.png is written, the
+    axis is labelled with the field's name, unit and path, the refused point is an X at its x and a gap in the line."""
+    spec = {"name": "one", "base": small_scenario(duration="30 min"), "fixed": {"serving.slo_estimate": False},
+            "parameters": {"facility.interconnect": {"values": ["1 W", "100 kW", "200 kW"]}}}
+    rows = run_sweep(spec, cache_dir=None, progress=False, out=tmp_path)
+    assert isinstance(rows, SweepRows) and [bool(r["error"]) for r in rows] == [True, False, False]
+    path, what = rows.figure
+    assert path == tmp_path / FIGURE_NAME and path.stat().st_size > 10_000
+    assert "facility.interconnect" in what
+    fig = rows.plot()
+    top = fig.axes[0]
+    assert fig.axes[-1].get_xlabel() == "interconnect (kW)\nfacility.interconnect"  # the unit the file wrote
+    assert _failed_markers(top) == [pytest.approx(0.001)]  # 1 W in kW
+    served = next(ln for ln in top.get_lines() if ln.get_label() == "served output")
+    y = np.asarray(served.get_ydata(), dtype=float)
+    assert np.isnan(y[0]) and np.allclose(y[1:], [r["throughput_tok_s.output"] for r in rows[1:]])
+    assert "1 refused" in fig._suptitle.get_text()
+    assert any("refused by the preflight (1 point" in t.get_text() for t in top.get_legend().get_texts())
+
+
+def test_one_axis_markers_take_the_binding_constraints_colour():
+    rows = [_row(i, {"facility.interconnect": v}, out=o, most=m)
+            for i, (v, o, m) in enumerate([(3e5, 1e5, "power"), (4e5, 1.4e5, "power"), (5e5, 1.5e5, "compute")])]
+    fig = sweep_figure(rows, {"facility.interconnect": {"name": "interconnect", "dim": "power"}})
+    pts = fig.axes[0].collections[0]
+    want = [CONSTRAINT_COLORS[m] for m in ("power", "power", "compute")]
+    from matplotlib.colors import to_hex
+
+    assert [to_hex(c) for c in pts.get_facecolors()] == [w.lower() for w in want]
+    assert fig.axes[-1].get_xlabel() == "interconnect (kW)\nfacility.interconnect"  # 300e3 W: kW chosen
+    # the share panel: each point's bar stacks the shares it binds
+    bars = [p for p in fig.axes[2].patches if isinstance(p, Rectangle)]
+    assert sum(b.get_height() for b in bars) == pytest.approx(300.0)
+
+
+def test_two_axis_grid_is_a_heatmap_with_the_binding_map_and_refused_cells(tmp_path):
+    spec = {"name": "two", "base": small_scenario(duration="30 min"), "fixed": {"serving.slo_estimate": False},
+            "parameters": {"facility.interconnect": {"values": ["1 W", "100 kW", "200 kW"]},
+                           "racks.0.count": {"values": [2, 4]}}}
+    rows = run_sweep(spec, cache_dir=None, progress=False, out=tmp_path)
+    assert (tmp_path / FIGURE_NAME).is_file() and "x racks.0.count" in rows.figure[1]
+    fig = rows.plot()
+    heat, bind = fig.axes[0], fig.axes[1]
+    assert "racks (r)" in heat.get_ylabel()  # the rack group's own name
+    # the binding map holds each cell's most common constraint; refused cells are masked and hatched
+    codes = bind.collections[0].get_array()
+    names = ("demand", "compute", "power", "cooling")
+    for r in rows:
+        ix = ["1 W", "100 kW", "200 kW"].index({1.0: "1 W", 1e5: "100 kW", 2e5: "200 kW"}[r["facility.interconnect"]])
+        iy = [2, 4].index(r["racks.0.count"])
+        cell = codes[iy, ix]
+        if r["error"]:
+            assert np.ma.is_masked(cell)
+        else:
+            assert names[int(cell)] == r["binding.most_common"]
+    for ax in (heat, bind):
+        hatched = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch() == "xx"]
+        assert len(hatched) == sum(1 for r in rows if r["error"]) == 2
+
+
+def test_partly_refused_cell_with_seeds_says_how_many():
+    rows = [_row(0, {"a": 1.0, "b": 1.0, "seed": 1}, out=1e5), _row(1, {"a": 1.0, "b": 1.0, "seed": 2}, error="x: y"),
+            _row(2, {"a": 2.0, "b": 1.0, "seed": 1}, out=2e5), _row(3, {"a": 2.0, "b": 1.0, "seed": 2}, out=2e5)]
+    fig = sweep_figure(rows, ["a", "b"])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "1/2 refused" in texts
+
+
+def test_fallback_scatter_for_lhs_and_many_axes_marks_refused_points():
+    rows = [_row(i, {"p.a": float(i), "p.b": float(i % 3), "p.c": ["x", "y"][i % 2]}, out=1e4 * (i + 1),
+                 error="f: too small" if i == 0 else None) for i in range(6)]
+    rows = SweepRows(rows, name="lhs", mode="lhs", parameters={k: {} for k in ("p.a", "p.b", "p.c")})
+    assert sweep_figure_kind(rows, list(rows.parameters), "lhs") == "scatter"
+    fig = rows.plot()
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in shown] == ["p.a", "p.b", "p.c"]
+    assert _failed_markers(shown[0]) == [0.0]  # the refused point at its p.a
+    assert shown[2].get_xticks().tolist() == [0, 1] and [t.get_text() for t in shown[2].get_xticklabels()] == ["x", "y"]
+    assert "1 refused" in fig._suptitle.get_text() and "Latin hypercube" in fig._suptitle.get_text()
+    # a grid of three axes falls back to the scatter too, and a zipped list of two
+    assert sweep_figure_kind(rows, ["a", "b", "c"], "grid") == "scatter"
+    assert sweep_figure_kind(rows, ["a", "b"], "list") == "scatter"
+
+
+def test_no_parameter_no_figure_with_the_reason(tmp_path):
+    rows = SweepRows([_row(0, {"seed": 1}, out=1.0), _row(1, {"seed": 2}, out=1.0)], name="s", parameters={})
+    (tmp_path / FIGURE_NAME).write_bytes(b"old")  # an earlier sweep's figure must not stay as this one's
+    path, why = write_figure(rows, tmp_path)
+    assert path is None and "no parameter is swept" in why and not (tmp_path / FIGURE_NAME).exists()
+    with pytest.raises(NoSweepFigure, match="no parameter"):
+        rows.plot()
+    # metrics without any number to draw
+    bare = [{"point": 0, "x": 1.0, "binding.most_common": "power", "error": None}]
+    with pytest.raises(NoSweepFigure, match="no number to draw"):
+        sweep_figure(bare, ["x"])
+
+
+def test_axis_units_follow_the_file_else_the_magnitude():
+    assert axis_unit({"dim": "power", "unit": "MW"}, [3e5]) == ("MW", 1e-6)
+    assert axis_unit({"dim": "power"}, [3e5, 6e5]) == ("kW", 1e-3)
+    assert axis_unit({"dim": "temperature"}, [35.0]) == ("°C", 1.0)
+    assert axis_unit({"dim": "fraction", "unit": "%"}, [0.3]) == ("%", 100.0)
+    assert axis_unit({}, [4.0]) == ("", 1.0)
+
+
+def test_cli_prints_the_figure_and_writes_it(tmp_path, capsys):
+    from dcsim.sweep import main
+
+    f = tmp_path / "s.yaml"
+    f.write_text(json.dumps({"name": "cli", "base": small_scenario(duration="30 min"),
+                             "fixed": {"serving.slo_estimate": False},
+                             "parameters": {"facility.weather.t_db": {"values": [20, 40]}}}))
+    assert main([str(f), "--out", str(tmp_path / "o"), "--no-cache", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "sweep.png" in out and f"figure: {tmp_path / 'o' / 'sweep.png'}" in out
+    assert (tmp_path / "o" / "sweep.png").is_file()
+
+
+def test_axis_info_reads_dimensions_and_rack_group_names_off_the_scenario():
+    """The field's dimension comes from its unit-parsing type, also inside an optional one (`Temp | None`), the rack
+    group's own name into the label, and the unit from the sweep file (one unit only)."""
+    from dcsim.scenario import load_scenario
+    from dcsim.sweep import axis_info, load_sweep
+
+    sc = load_scenario(str(__import__("conftest").ROOT / "scenarios" / "reference.yaml"))
+    spec = load_sweep({"base": "x.yaml", "parameters": {
+        "facility.weather.mean_t": {"values": [20, 30]},
+        "facility.interconnect": {"values": ["1 W", "300 kW"]},
+        "racks[0].count": {"range": [6, 12], "steps": 4},
+        "workload.arrivals.scale": {"range": [0.1, 10], "steps": 3, "log": True}}})
+    info = axis_info(spec, sc)
+    assert info["facility.weather.mean_t"] == {"name": "mean outdoor dry-bulb", "dim": "temperature", "unit": None,
+                                               "log": False}
+    assert info["facility.interconnect"]["dim"] == "power" and info["facility.interconnect"]["unit"] is None
+    assert info["racks[0].count"]["name"] == "racks (hall-a)" and info["racks[0].count"]["dim"] is None
+    assert info["workload.arrivals.scale"]["log"] is True
