@@ -871,6 +871,10 @@ def write_figure(rows: SweepRows, out_dir: str | Path) -> tuple[Path | None, str
     except NoSweepFigure as e:
         path.unlink(missing_ok=True)
         return None, str(e)
+    except Exception as e:  # noqa: BLE001 - a drawing failure must not cost the points already run and written
+        path.unlink(missing_ok=True)
+        return None, (f"the figure could not be drawn ({type(e).__name__}: {e}); every point is in the results table "
+                      "and cache, please report this")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     what = {"line": "the headline figures against " + next(iter(rows.parameters), ""),

@@ -173,3 +173,19 @@ def test_axis_info_reads_dimensions_and_rack_group_names_off_the_scenario():
     assert info["facility.interconnect"]["dim"] == "power" and info["facility.interconnect"]["unit"] is None
     assert info["racks[0].count"]["name"] == "racks (hall-a)" and info["racks[0].count"]["dim"] is None
     assert info["workload.arrivals.scale"]["log"] is True
+
+
+def test_a_drawing_failure_keeps_the_points_and_says_why(tmp_path, monkeypatch):
+    """A bug in the figure must not stop a finished sweep with a traceback: the table is written, the summary says."""
+    import dcsim.plots.sweep as ps
+
+    def broken(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ps, "sweep_figure", broken)
+    rows = SweepRows([_row(0, {"x": 1.0}, out=1.0), _row(1, {"x": 2.0}, out=2.0)], name="s",
+                     parameters={"x": [1.0, 2.0]})
+    (tmp_path / FIGURE_NAME).write_bytes(b"old")
+    path, why = write_figure(rows, tmp_path)
+    assert path is None and "could not be drawn (RuntimeError: boom)" in why
+    assert not (tmp_path / FIGURE_NAME).exists()
