@@ -16,7 +16,8 @@ from each request's original arrival — held at the door, retried after a node 
 
 Clock at a binding limit: on capped ticks each lane trims the controller's clock so the
 replicas' measured IT power meets the power the controller's operating point draws at its
-rate limit (:meth:`_Lane._clock_segments`; docs/engine.md "Request fidelity at a binding power
+rate limit — with several pools, the pool's own IT budget (:attr:`dcsim.engine.pools.PoolTicker.budgets`), the
+one its fluid record draws (:meth:`_Lane._clock_segments`; docs/engine.md "Request fidelity at a binding power
 limit"): simulated replicas serve fewer tokens per clock than the node tables (length-biased
 batches), and at the frontier's clock they were compute-saturated below the budget. At the lowest clock, where the
 trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does, wherever it
