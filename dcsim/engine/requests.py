@@ -470,8 +470,13 @@ class _Lane:
         level = float(np.interp(clock, m.clocks, np.arange(K)))
         self._level_now = level
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
-        # consolidating load, which evenly routed replicas do not (they draw more at the same rate)
-        if not self._trim_on or (level >= K - 1 - 1e-9 and not (capped and self.may_trim_down)):
+        # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
+        # with a budget of its own aims at it at the top clock too, going below that clock only by the several-pool
+        # rule (may_trim_down). Until 2026-12-04 such a pool ran untrimmed: mixed-fleet's reasoning pool at full clock
+        # on its frontier's top (21:00-22:00) drew 0.5 % over its budget, and the chat pool beside it, under its own,
+        # was not trimmed: the facility 0.1 % over its contract on most of those ticks
+        given = budget_w is not None and bool(np.isfinite(budget_w))
+        if not self._trim_on or (level >= K - 1 - 1e-9 and not (capped and (self.may_trim_down or given))):
             self._target_w = None
             self._share = 1.0
             self._trim = max(self._trim, 0.0)  # uncapped: a trim below the controller's clock is not carried over
@@ -1026,9 +1031,10 @@ class RequestEngine:
                 ab = shared
                 keep = self._lane_of_class[ab.cls] == ln.index
             ab = ArrivalBatch(ab.t[keep], ab.cls[keep], ab.n_in[keep], ab.n_out[keep])
+            bw = None if budgets is None else float(budgets[ln.index])
             out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index],
-                               open_door=open_door[ln.index],
-                               budget_w=None if budgets is None else float(budgets[ln.index])))
+                               capped=bw is not None and bool(np.isfinite(bw)), open_door=open_door[ln.index],
+                               budget_w=bw))
         # next tick a pool's trim may go below its controller clock only if the pools together drew more than their
         # targets (their shares of the facility's budget, which sum to it on a tick the shared budget caps) this tick and this pool more than its own: one pool over its share while
         # another is under keeps the contract, and trimming the pool that is not over costs its tokens
