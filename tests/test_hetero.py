@@ -276,6 +276,23 @@ def test_request_lanes_draw_their_pools_share_of_a_capped_budget(fidelity):
     assert ratio.max() < 1.01 and ratio[late].mean() <= 1.0
 
 
+def test_each_lane_aims_at_the_budget_it_is_given_even_at_the_top_clock():
+    """RequestEngine.tick_pools hands each lane its pool's IT budget (PoolTicker.budgets): a capped lane's target is
+    that budget at its sample share — at the top clock too (until 2026-12-04 a pool of several ran untrimmed there:
+    mixed-fleet's reasoning pool at full clock drew 0.5 % over its budget, the facility 0.1 % over its contract on
+    most ticks of 21:00-22:00) — and a pool whose budget is inf (its limit does not bind) is not capped."""
+    from dcsim.engine.requests import RequestEngine
+    m = build_models(load_scenario(two_pools(**{"fidelity": "request", "racks.0.count": 1})))
+    eng = RequestEngine(m)
+    top = float(m.clocks[-1])
+    lim = [0.5 * p.curves.compute_tok_s for p in m.pools]
+    for t0, clock in ((0.0, top), (10.0, float(m.clocks[m.clocks.size // 2]))):
+        eng.tick_pools(t0, 10.0, lim, [clock, top], budgets=[12_345.0, float("inf")])
+        meas, target = eng.lanes[0].capped_draw()
+        assert target == pytest.approx(12_345.0 * eng.lanes[0].frac) and meas > 0
+        assert eng.lanes[1].capped_draw() is None
+
+
 @pytest.mark.parametrize("start,duration", [("2026-07-15T09:00", "90 min"), ("2026-07-15T07:30", "2 h")])
 def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, duration):
     """mixed-fleet with power binding the shared 700 kW. 09:00-10:30: each pool's replicas run the fractional clock
