@@ -1036,8 +1036,9 @@ class RequestEngine:
                                capped=bw is not None and bool(np.isfinite(bw)), open_door=open_door[ln.index],
                                budget_w=bw))
         # next tick a pool's trim may go below its controller clock only if the pools together drew more than their
-        # targets (their shares of the facility's budget, which sum to it on a tick the shared budget caps) this tick and this pool more than its own: one pool over its share while
-        # another is under keeps the contract, and trimming the pool that is not over costs its tokens
+        # targets (their shares of the facility's budget, which sum to it on a tick the shared budget caps) this tick
+        # and this pool more than its own: one pool over its share while another is under keeps the contract, and
+        # trimming the pool that is not over costs its tokens
         draw = [ln.capped_draw() for ln in self.lanes]
         capped = [d for d in draw if d is not None]
         over = bool(capped) and sum(m for m, _ in capped) > sum(t for _, t in capped)
