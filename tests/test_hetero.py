@@ -245,6 +245,54 @@ def test_fluid_and_request_agree_per_pool(over):
                                                  + req.report["requests"]["shed"])
 
 
+@pytest.mark.parametrize("fidelity", ["request", "hybrid"])
+def test_request_lanes_draw_their_pools_share_of_a_capped_budget(fidelity):
+    """34 kW caps both pools (at full clock they would draw more) while the frontier serves both pools' demand
+    for less: the joint split's rate limits cost 11.4 + 5.9 kW on the pools' frontiers, and the budget left over is
+    shared (``PoolTicker._share_budget``): the fluid pools draw 16.2 and 6.7 kW at clocks 0.47 and 0.74. Each
+    request lane (and a hybrid pool's fluid remainder) aims at that same budget: measured 2026-12-04, request
+    -1.1 % and -0.8 % against fluid (until then it aimed at the frontier's IT at the limit: -20.9 % and -10.3 %, the
+    pools' replicas trimmed to another power split; hybrid -23.9 % and -11.3 % -> -0.7 % and -0.2 %), the facility
+    at most +0.42 % over its contract (70 s of 1,200; hybrid +0.35 %, 90 s) and under it on average."""
+    base = {"workload.arrivals.rate": "40 req/s", "duration": "20 min", "controller.tick": "10 s",
+            "racks.0.count": 1, "facility.interconnect": "34 kW"}
+    extra = {"fidelity": fidelity} if fidelity == "request" else {"fidelity": fidelity, "hybrid_sample": 4}
+    flu = dcsim.run(two_pools(**base))
+    req = dcsim.run(two_pools(**base, **extra))
+    f, r = flu.timeseries, req.timeseries
+    late = f["t_s"] >= 300  # the replicas' batches filled
+    joint = build_models(load_scenario(two_pools(**base))).joint("pq")
+    for p in range(2):
+        assert np.all(f[f"pool{p}_mode"] == 1) and np.all(r[f"pool{p}_mode"] == 1), p  # both pools capped
+        assert flu.report["pools"][p]["binding"]["share"]["demand"] == 1.0  # and their demand served
+        fl = float(np.mean(f[f"pool{p}_it_power_w"][late]))
+        # the premise: the pool's budget lies well above its frontier's IT power at its rate limit
+        assert fl > 1.1 * float(np.mean(joint.it_w(p, f[f"pool{p}_limit_tok_s"][late]))), p
+        rq = float(np.mean(r[f"pool{p}_it_power_w"][late]))
+        assert rq == pytest.approx(fl, rel=0.03), (p, rq, fl)
+        assert np.mean(r[f"pool{p}_achieved_tok_s"][late]) == pytest.approx(np.mean(f[f"pool{p}_achieved_tok_s"][late]),
+                                                                            rel=0.03)
+    ratio = r["facility_power_w"] / r["interconnect_w"]
+    assert ratio.max() < 1.01 and ratio[late].mean() <= 1.0
+
+
+def test_each_lane_aims_at_the_budget_it_is_given_even_at_the_top_clock():
+    """RequestEngine.tick_pools hands each lane its pool's IT budget (PoolTicker.budgets): a capped lane's target is
+    that budget at its sample share — at the top clock too (until 2026-12-04 a pool of several ran untrimmed there:
+    mixed-fleet's reasoning pool at full clock drew 0.5 % over its budget, the facility 0.1 % over its contract on
+    most ticks of 21:00-22:00) — and a pool whose budget is inf (its limit does not bind) is not capped."""
+    from dcsim.engine.requests import RequestEngine
+    m = build_models(load_scenario(two_pools(**{"fidelity": "request", "racks.0.count": 1})))
+    eng = RequestEngine(m)
+    top = float(m.clocks[-1])
+    lim = [0.5 * p.curves.compute_tok_s for p in m.pools]
+    for t0, clock in ((0.0, top), (10.0, float(m.clocks[m.clocks.size // 2]))):
+        eng.tick_pools(t0, 10.0, lim, [clock, top], budgets=[12_345.0, float("inf")])
+        meas, target = eng.lanes[0].capped_draw()
+        assert target == pytest.approx(12_345.0 * eng.lanes[0].frac) and meas > 0
+        assert eng.lanes[1].capped_draw() is None
+
+
 @pytest.mark.parametrize("start,duration", [("2026-07-15T09:00", "90 min"), ("2026-07-15T07:30", "2 h")])
 def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, duration):
     """mixed-fleet with power binding the shared 700 kW. 09:00-10:30: each pool's replicas run the fractional clock

@@ -383,7 +383,9 @@ class PoolTicker:
             clocks = [self.clock_of(p, modes[p], limits[p], self.al[j][p], need[p], self.budgets[p])
                       for p in range(self.n)]
             # a pool uncapped (or policy none): its limit is its compute ceiling, so its door stays open
-            res = req.tick_pools(t0, dt, limits, clocks, self.al[j], open_door=[x == 0 for x in modes])
+            # each lane aims at its pool's IT budget, the one the fluid record draws and the clock above is chosen for
+            res = req.tick_pools(t0, dt, limits, clocks, self.al[j], open_door=[x == 0 for x in modes],
+                                 budgets=self.budgets)
             sv = [r[0] for r in res]
             b = [r[1] for r in res]  # in the system: at the door and inside replicas
             held = req.held_pools()

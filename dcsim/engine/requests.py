@@ -16,7 +16,8 @@ from each request's original arrival — held at the door, retried after a node 
 
 Clock at a binding limit: on capped ticks each lane trims the controller's clock so the
 replicas' measured IT power meets the power the controller's operating point draws at its
-rate limit (:meth:`_Lane._clock_segments`; docs/engine.md "Request fidelity at a binding power
+rate limit — with several pools, the pool's own IT budget (:attr:`dcsim.engine.pools.PoolTicker.budgets`), the
+one its fluid record draws (:meth:`_Lane._clock_segments`; docs/engine.md "Request fidelity at a binding power
 limit"): simulated replicas serve fewer tokens per clock than the node tables (length-biased
 batches), and at the frontier's clock they were compute-saturated below the budget. At the lowest clock, where the
 trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does, wherever it
@@ -115,6 +116,10 @@ class _Lane:
         self._tick_it_sample: list[float] = []
         self._tick_fluid_rate: list[float] = []
         self._tick_fluid_limit: list[float] = []  # the fluid remainder's rate limit per tick (its share of the pool's)
+        #: the fluid remainder's IT budget per tick (W, its share of the pool's, with the pool's whole rack overhead as
+        #: pool_operating_point counts it), or NaN: the frontier's IT power at its rate limit (one pool; a pool whose
+        #: limit does not bind)
+        self._tick_fluid_budget: list[float] = []
         self._tick_avail: list[float] = []  # fraction of replicas in service per tick (node failures)
         self.arrived_tok = 0.0
         self.served_tok = 0.0  # output tokens generated (net of those lost to node failures; fluid remainder: served)
@@ -182,7 +187,8 @@ class _Lane:
         self._fractional_w = [0.0, 0.0]  # on those ticks: IT energy measured and at the target (sample), J
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
-             availability: float, awake: float | None = None, capped: bool = False, open_door: bool = False):
+             availability: float, awake: float | None = None, capped: bool = False, open_door: bool = False,
+             budget_w: float | None = None):
         """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
         waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
         one pool) is the fraction of replicas serving: the others in service are parked (waking or
@@ -190,7 +196,9 @@ class _Lane:
         ``open_door``: only compute limits this tick (the controller's limit is the pool's compute
         ceiling): the door releases every request and the replicas queue what they cannot serve yet,
         as a fleet with no admission control does (a token bucket there held a tick's burst at the
-        door for a tick: docs/slo.md)."""
+        door for a tick: docs/slo.md). ``budget_w``: the pool's IT budget this tick (W, the whole pool's, several
+        pools: :attr:`dcsim.engine.pools.PoolTicker.budgets`), the power its capped replicas aim at
+        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``."""
         m = self.m
         t1 = t0 + dt
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
@@ -209,7 +217,7 @@ class _Lane:
         self._n_up = max(int(self._lad.size), 1)  # replicas in service that could get requests
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
-                                    work)
+                                    work, budget_w)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
@@ -397,6 +405,8 @@ class _Lane:
         self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
         self._tick_fluid_limit.append(limit_tok_s * (1.0 - self.frac))
+        self._tick_fluid_budget.append((1.0 - self.frac) * (budget_w - self.overhead_w) + self.overhead_w
+                                       if budget_w is not None and np.isfinite(budget_w) else np.nan)
         self._tick_avail.append(availability)
         self.arrived_tok += arrived
         self.served_tok += served + fluid_served * dt
@@ -422,7 +432,7 @@ class _Lane:
         return None if self._target_w is None else (self._tick_it_sample[-1], self._target_w)
 
     def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float,
-                        capped: bool = False, work_tok_s: float | None = None) -> list:
+                        capped: bool = False, work_tok_s: float | None = None, budget_w: float | None = None) -> list:
         """The clock(s) the replicas run this tick: ``[(t_end, clock)]``, or two segments
         ``[(t_mid, upper level), (t_end, lower level)]`` for a fractional effective level.
 
@@ -437,9 +447,12 @@ class _Lane:
         budget, so its trim may go below the controller's clock, and it runs on capped ticks at the top clock
         too (``capped``): the frontier caps there by consolidating load, which evenly routed replicas do not, so
         at the controller's clock they drew more than the budget. Between two trimmed ticks a rise of the
-        controller's level is absorbed into the trim, so the replicas step up through the integrator. The target is the IT power of the controller's
+        controller's level is absorbed into the trim, so the replicas step up through the integrator. The target is
+        the pool's IT budget ``budget_w`` where it is given and finite (several pools on a tick the shared budget caps:
+        :attr:`dcsim.engine.pools.PoolTicker.budgets`, the same budget the fluid pool draws and its clock is chosen
+        for), else the IT power of the controller's
         operating point at ``limit_tok_s`` (:func:`dcsim.engine.pools.pool_operating_point`, the
-        power a fluid facility draws serving that rate: the budget when power binds), so a
+        power a fluid facility draws serving that rate: the budget when power binds), at the lane's sample share, so a
         request run at a binding limit uses the contract as the fluid does even where the
         simulated replicas serve at a different rate per clock than the node tables (measured
         in docs/engine.md "Request fidelity at a binding power limit"). A fractional level runs
@@ -457,8 +470,13 @@ class _Lane:
         level = float(np.interp(clock, m.clocks, np.arange(K)))
         self._level_now = level
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
-        # consolidating load, which evenly routed replicas do not (they draw more at the same rate)
-        if not self._trim_on or (level >= K - 1 - 1e-9 and not (capped and self.may_trim_down)):
+        # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
+        # with a budget of its own aims at it at the top clock too, going below that clock only by the several-pool
+        # rule (may_trim_down). Until 2026-12-04 such a pool ran untrimmed: mixed-fleet's reasoning pool at full clock
+        # on its frontier's top (21:00-22:00) drew 0.5 % over its budget, and the chat pool beside it, under its own,
+        # was not trimmed: the facility 0.1 % over its contract on most of those ticks
+        given = budget_w is not None and bool(np.isfinite(budget_w))
+        if not self._trim_on or (level >= K - 1 - 1e-9 and not (capped and (self.may_trim_down or given))):
             self._target_w = None
             self._share = 1.0
             self._trim = max(self._trim, 0.0)  # uncapped: a trim below the controller's clock is not carried over
@@ -468,9 +486,16 @@ class _Lane:
         policy = m.scenario.controller.policy
         mode = np.array([1 if policy == "frontier" else 2], np.int8)
         k = int(round(level))
-        op = pool_operating_point(self.curves, m.clocks, policy, self.overhead_w, np.array([limit_tok_s]), mode,
-                                  np.array([k], np.int16), np.array([avail]))
-        self._target_w = float(op["it_power_w"][0]) * self.frac
+        if budget_w is not None and np.isfinite(budget_w):
+            # several pools: the pool's share of the shared budget, the one its fluid record draws and its controller
+            # clock was chosen for (PoolTicker.clock_of). Until 2026-12-04 it was the frontier's IT power at the rate
+            # limit, below that share by the budget the joint split leaves unspent: the lanes trimmed to another
+            # power split than the fluid model's (docs/engine.md "Request fidelity at a binding power limit")
+            self._target_w = float(budget_w) * self.frac
+        else:
+            op = pool_operating_point(self.curves, m.clocks, policy, self.overhead_w, np.array([limit_tok_s]), mode,
+                                      np.array([k], np.int16), np.array([avail]))
+            self._target_w = float(op["it_power_w"][0]) * self.frac
         it_full = self.curves.it_pq[:, -1]
         kk = min(max(k, 0), K - 2)
         self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac, 1e-9)
@@ -777,6 +802,8 @@ class _Lane:
             fr = np.array(self._tick_fluid_rate)
             # a capped tick's remainder draws its share of the budget, as a fluid facility does (pool_operating_point)
             budget = frontier_it_w(self.curves, self.overhead_w, np.array(self._tick_fluid_limit), share)
+            given = np.array(self._tick_fluid_budget, dtype=float)  # the pool's budget share, where it was given
+            budget = np.where(np.isnan(given), budget, given)
             op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
                                       fr, mode, level, share, it_budget_w=budget)
             # the operating point adds all rack overhead; the sample already carries its share
@@ -788,6 +815,7 @@ class _Lane:
         self._tick_it_sample.clear()
         self._tick_fluid_rate.clear()
         self._tick_fluid_limit.clear()
+        self._tick_fluid_budget.clear()
         self._tick_avail.clear()
         return it, gpu
 
@@ -981,10 +1009,13 @@ class RequestEngine:
                        open_door)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
-                   availability: list[float] | None = None, open_door: bool | list[bool] = False):
+                   availability: list[float] | None = None, open_door: bool | list[bool] = False,
+                   budgets: list[float] | None = None):
         """Serve ``[t0, t0+dt)`` for every pool at its own rate limit, clock and fraction of
         replicas in service (``open_door``, per pool or for all: uncapped, its limit is its compute ceiling);
-        returns one (served tokens/s, waiting tokens, shed tokens, arrived tokens) per pool."""
+        ``budgets``: each pool's IT budget (W; :attr:`dcsim.engine.pools.PoolTicker.budgets`, inf where its limit
+        does not bind), the power its lane aims at when capped; returns one (served tokens/s, waiting tokens, shed
+        tokens, arrived tokens) per pool."""
         availability = availability if availability is not None else [1.0] * len(self.lanes)
         if isinstance(open_door, bool):
             open_door = [open_door] * len(self.lanes)
@@ -1000,11 +1031,14 @@ class RequestEngine:
                 ab = shared
                 keep = self._lane_of_class[ab.cls] == ln.index
             ab = ArrivalBatch(ab.t[keep], ab.cls[keep], ab.n_in[keep], ab.n_out[keep])
+            bw = None if budgets is None else float(budgets[ln.index])
             out.append(ln.tick(self, ab, t0, dt, limits[ln.index], clocks[ln.index], availability[ln.index],
-                               open_door=open_door[ln.index]))
+                               capped=bw is not None and bool(np.isfinite(bw)), open_door=open_door[ln.index],
+                               budget_w=bw))
         # next tick a pool's trim may go below its controller clock only if the pools together drew more than their
-        # targets (the facility's budget) this tick and this pool more than its own: one pool over its share while
-        # another is under keeps the contract, and trimming the pool that is not over costs its tokens
+        # targets (their shares of the facility's budget, which sum to it on a tick the shared budget caps) this tick
+        # and this pool more than its own: one pool over its share while another is under keeps the contract, and
+        # trimming the pool that is not over costs its tokens
         draw = [ln.capped_draw() for ln in self.lanes]
         capped = [d for d in draw if d is not None]
         over = bool(capped) and sum(m for m, _ in capped) > sum(t for _, t in capped)
