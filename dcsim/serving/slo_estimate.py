@@ -907,12 +907,12 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "and attainment up to 9.5 points (the few long prompts in each operating point's 180-s window); "
                    "compare over seeds (--seed)" + confirm)
     if pools_share_a_cap:
-        out.append(f"{SLO_GAP_PREFIX}several model pools capped on a shared budget: on mixed-fleet's morning "
-                   "(09:00-10:30, 1-min ticks) this estimate read the chat pool's SLO attainment 0.67 where request "
-                   "fidelity measured 0.46, at 07:30-09:30 0.14 against 0.10 (0.04 and 0.01 before 2026-12-04): the "
-                   "frontier serves a pool's demand on a share of its replicas at full load with no queue at the door, "
-                   "while request fidelity's evenly loaded replicas, just below the clock the pool's share allows, queue"
-                   + confirm)
+        out.append(f"{SLO_GAP_PREFIX}several model pools capped on a shared budget: on mixed-fleet (1-min ticks) "
+                   "this estimate read the chat pool's SLO attainment 0.48 where request fidelity measured 0.46 at "
+                   "09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
+                   "need wait in the critically loaded queue the controller regulates), but 1.00 against 0.59 at "
+                   "02:00-02:30, where request fidelity's lane drew about half the IT power the fluid pool draws, its "
+                   "replicas queueing (TPOT p50 79 ms against 22 ms), and 0.28 against 0.06 over the day" + confirm)
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         out.append(f"{SLO_GAP_PREFIX}capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at "
                    f"the door (below {CAPPED_LOW_CLOCK:g}): this estimate runs the loaded replicas at full load, as "
