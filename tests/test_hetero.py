@@ -319,11 +319,19 @@ def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, durat
     # controller opens the chat pool's door on it: request 0.457 at 09:00 and 0.101 at 07:30, fluid unchanged — a
     # known gap of the estimate for pools capped on a shared budget (band 0.45 then), said with the run. Since the estimate
     # runs a capped frontier tick's loaded replicas at full load (2026-12-04, audit L #2) it reads the chat pool's
-    # 0.670 at 09:00 (above request fidelity's 0.457: the frontier serves the pool's demand on a loaded share with no
-    # queue at the door, where request fidelity's evenly loaded replicas queue) and 0.136 at 07:30 (0.101)
-    for c in ("chat", "reasoning"):
+    # 0.670 at 09:00 (above request fidelity's 0.457) and 0.136 at 07:30 (0.101): the controller gives the chat pool
+    # its whole need at the clock whose full-load rate is that need, so its replicas are critically loaded and queue,
+    # and the estimate gave them no wait. Since they wait in the queue the controller regulates
+    # (slo_estimate.critical_wait_s, 2026-12-04): 0.477 / 0.457 at 09:00 and 0.092 / 0.101 at 07:30, TTFT p50 0.747 /
+    # 0.710 s and 0.747 / 0.662 s (0.136 and 0.158 s before); TTFT p99 1.71 / 2.29 s and 1.84 / 2.48 s (-25 %, -26 %).
+    # Bands: chat 0.06, three times the larger miss measured (0.020), which the old estimate's 0.21 fails; TTFT p50
+    # within issue 13's 25 % (measured +5 %, +13 %; -81 % before). Reasoning: 0.000 / 0.024 and 0.008 / 0.104 (the
+    # estimate unchanged there), band 0.15
+    for c, band in (("chat", 0.06), ("reasoning", 0.15)):
         f, r = (x["serving"]["per_class"][c]["slo_attainment"] for x in (flu, rep))
-        assert abs(f - r) <= 0.3, (c, f, r)  # measured: chat 0.21 at 09:00, 0.035 at 07:30
+        assert abs(f - r) <= band, (c, f, r)
+    f, r = (x["serving"]["per_class"]["chat"]["latency_s"]["ttft"]["p50"] for x in (flu, rep))
+    assert f == pytest.approx(r, rel=0.25)
     assert any(w.startswith("SLO estimate: several model pools capped on a shared budget") for w in flu["warnings"])
 
 

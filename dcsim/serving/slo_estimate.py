@@ -19,6 +19,9 @@ held when power or cooling are short, or demand is above the ceiling; capped by 
 beyond which it is shed and counted as missing its SLO), and a replica backlog that grows above
 the replicas' saturation throughput (``eta`` x the node table: :func:`saturation_throughput_tok_s`;
 the Lindley recursion); the steady window is simulated up to ``RHO_MAX`` of that throughput.
+Where a capped controller runs the replicas at exactly their throughput with nothing at the door (several pools
+on a shared budget: each gets its whole need, at the clock whose full-load rate is that need), the wait for
+admission is that of the critically loaded queue the controller regulates (:func:`critical_wait_s`).
 
 Percentiles are of the mixture over ticks weighted by requests served; SLO attainment counts a
 request as meeting its class's TTFT and TPOT SLOs (joint) and shed requests as misses, as
@@ -41,7 +44,8 @@ from dcsim.streams import named_stream
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
            "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
-           "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "tail_caveat", "tail_flagged", "known_gap_caveats",
+           "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "CONTROLLER_HELD_AFTER_S", "tail_caveat",
+           "tail_flagged", "known_gap_caveats",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT"]
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -84,6 +88,18 @@ TAIL_CAVEAT_SHARE = 0.5
 #: each carry it, so a change between them of up to twice this is noise (seeds 42 and 43 alone differed by 6.3 %);
 #: ``dcsim compare`` does not mark such a change.
 SEED_BAND_PCT = 3.2
+#: Work that has waited this long (s) in the replicas' queues by a tick's end is what a capped controller counts as
+#: held and adds to its next tick's need (``need = demand + held / tick``): request fidelity's
+#: ``dcsim.engine.requests.HELD_AFTER_S`` (serving does not import the engine; a test holds the two equal). It sets
+#: the wait of replicas a capped controller runs at exactly their throughput (:func:`critical_wait_s`).
+CONTROLLER_HELD_AFTER_S = 1.0
+#: controller ticks :func:`critical_wait_s` simulates (the first tenth dropped as warm-up); its time step (s, at
+#: least; longer for long ticks so a simulation takes at most ``_CRIT_STEPS`` steps). Numerical settings.
+_CRIT_TICKS = 1000
+_CRIT_STEP_S = 0.02
+_CRIT_STEPS = 3_000_000
+#: bins of the pool's request rate (in ``ln(requests/s)``) at which :func:`critical_wait_s` is simulated
+_CRIT_RATE_BIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -170,6 +186,12 @@ class TickFlows:
     waits at the door). ``capped``: ticks the controller capped (power or cooling; work beyond its limit waits at
     the door). Replicas offered their saturation throughput are simulated saturated where the tick is capped or
     work waits at the door (a standing queue); without one the steady state at ``RHO_MAX`` stays.
+
+    ``critical``: ticks a capped controller runs the group's replicas at exactly their throughput (its rate limit is
+    the whole need, so nothing waits at the door, and the clock is the one whose full-load rate is that need): the
+    replicas are simulated saturated and their wait for admission is that of the critically loaded queue the
+    controller regulates (:func:`critical_wait_s`, at the request rate of the whole group, ``group_tok_s`` tokens/s
+    over the classes' mean answer; default ``served_tok_s``), in place of the door's and the backlog's.
     """
 
     served_tok_s: np.ndarray
@@ -181,6 +203,8 @@ class TickFlows:
     weight: np.ndarray | float = 1.0
     saturated: np.ndarray | bool = False
     capped: np.ndarray | bool = False
+    critical: np.ndarray | bool = False
+    group_tok_s: np.ndarray | None = None
 
 
 @dataclass
@@ -369,6 +393,62 @@ def _replica_backlog_wait(offered_tok_s: np.ndarray, capacity_tok_s: np.ndarray,
     return fifo_wait_s(off, out, dt)
 
 
+def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0,
+                    held_after_s: float = CONTROLLER_HELD_AFTER_S, seed: np.random.SeedSequence | int = 0,
+                    n_ticks: int = _CRIT_TICKS) -> np.ndarray:
+    """Sorted samples of the wait for admission (s) in a pool a capped controller runs at exactly its throughput.
+
+    On a capped tick whose rate limit is the pool's whole need (several pools splitting a shared budget on their
+    joint frontier give each its need), the controller runs the replicas at the clock whose full-load rate is that
+    need: the replicas are offered exactly what they serve, a critically loaded queue. Requests arrive at
+    ``lam_req_s`` per second (a renewal process with SCV ``scv``, or the MMPP, as :func:`simulate_point` draws them)
+    and are admitted as slots free: at full batch the completions of many slots, each a renewal at the pace of its
+    own answer, superpose to a Poisson process (Palm-Khintchine) at the rate the controller set. With nothing to
+    pull it back the queue is a driftless random walk; the controller sees what has waited ``held_after_s`` by a
+    tick's end (request fidelity's ``HELD_AFTER_S``: :data:`CONTROLLER_HELD_AFTER_S`) and adds it to the next tick's
+    need, ``need = demand + held / tick_s`` (``dcsim.engine.pools.PoolTicker.tick``), so the next tick's completions
+    run faster by ``held / tick_s`` (in requests: held tokens over the mean answer). The walk is simulated per step of
+    ``_CRIT_STEP_S`` (Lindley recursion within a tick, the feedback at its end) over ``n_ticks`` ticks, the first
+    tenth dropped; the waits are those of every request in FIFO order (arrival to admission). The queue wanders
+    freely below ``held_after_s`` of wait, so the wait is of that order (at 950 requests/s on 1-min ticks,
+    seeds 0-3: p50 0.60-0.65 s, p99 1.58-1.66 s), shorter the larger the pool (the walk's excursions shrink as ``1/sqrt(rate)`` in time).
+    Returns at most ``_N_KEEP`` waits, evenly spaced in rank."""
+    rng = np.random.default_rng(seed)
+    lam = float(lam_req_s)
+    if not lam > 0:
+        return np.zeros(1)
+    step = max(_CRIT_STEP_S, tick_s * n_ticks / _CRIT_STEPS)
+    per = max(int(round(tick_s / step)), 1)
+    step = tick_s / per
+    h = int(round(held_after_s / step))
+    poisson = not isinstance(scv, Mmpp) and abs(float(scv) - 1.0) < 1e-9
+    if poisson:
+        arr = rng.poisson(lam * step, per * n_ticks)
+    else:
+        t = _arrival_times(rng, lam, scv, tick_s * n_ticks)
+        arr = np.bincount(np.minimum((t / step).astype(np.int64), per * n_ticks - 1), minlength=per * n_ticks)
+    dep = np.empty_like(arr)
+    q0, held = 0, 0
+    for j in range(n_ticks):
+        a = arr[j * per:(j + 1) * per]
+        pot = rng.poisson((lam + held / tick_s) * step, per)  # completions at the rate the controller set
+        x = q0 + np.cumsum(a - pot)
+        q = x - np.minimum(np.minimum.accumulate(x), 0)
+        dep[j * per:(j + 1) * per] = np.concatenate([[q0], q[:-1]]) + a - q
+        q0 = int(q[-1])
+        recent = int(a[per - min(h, per):].sum()) if h > 0 else 0  # FIFO: the last arrivals wait last
+        held = max(q0 - recent, 0)
+    cum_a, cum_d = np.cumsum(arr), np.cumsum(dep)
+    k0 = int(cum_a[(n_ticks // 10) * per - 1]) + 1 if n_ticks >= 10 else 1
+    k1 = int(cum_d[-1])
+    if k1 <= k0:
+        return np.zeros(1)
+    k = np.unique(np.linspace(k0, k1, min(k1 - k0 + 1, 20 * _N_KEEP)).astype(np.int64))
+    w = step * (np.searchsorted(cum_d, k) - np.searchsorted(cum_a, k)).astype(float)
+    w = np.sort(np.maximum(w, 0.0))
+    return w[np.linspace(0, w.size - 1, min(w.size, _N_KEEP)).astype(np.int64)]
+
+
 def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs=QUANTILES) -> list[float | None]:
     """Weighted quantiles on geometric bins of 0.5 % (1 us .. 1e7 s): O(n), within 0.5 % relative."""
     ok = np.isfinite(x) & (w > 0)
@@ -421,6 +501,7 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
     served_tok_total = 0.0
     dur = duration_s
     base: dict = {}  # samples at (service, clock level, utilisation bin); the wait only shifts TTFT
+    crit_w: dict = {}  # waits of a critically loaded pool (critical_wait_s) per request-rate bin and tick length
     for g_idx, (flows, sv) in enumerate(groups):
         n = np.maximum(np.asarray(flows.replicas, float), 1e-12)
         r = np.asarray(flows.served_tok_s, float) / n
@@ -455,9 +536,21 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         capped = np.broadcast_to(np.asarray(flows.capped, bool), r.shape)
         queued = capped | (np.asarray(flows.door_wait_s, float) > 0)
         sat = held_full | ((r >= cap * (1.0 - 1e-9)) & queued)
+        # run by a capped controller at exactly their throughput with nothing at the door: saturated, their wait for
+        # admission that of the critically loaded queue the controller regulates (critical_wait_s), at the whole
+        # group's request rate (its router spreads it over all its replicas). Until 2026-12-04 no wait at all: the
+        # frontier's vertex replicas were taken as held at full load by a queue that stood nowhere (mixed-fleet's chat
+        # pool 09:00-10:30: TTFT p50 0.14 s against request fidelity's 0.71 s, attainment 0.67 against 0.46)
+        crit = np.broadcast_to(np.asarray(flows.critical, bool), r.shape)
+        g_tok = np.asarray(flows.served_tok_s if flows.group_tok_s is None else flows.group_tok_s, float)
+        lam_g = np.broadcast_to(g_tok, r.shape) / mean_out
+        cb = np.where(crit & (lam_g > 0), np.round(np.log(np.maximum(lam_g, 1e-300)) / _CRIT_RATE_BIN).astype(np.int64)
+                      + 100_000, 0)
+        wait = np.where(cb > 0, 0.0, wait)
+        sat = sat | (cb > 0)
         rb = np.where(sat, SATURATED_BIN, rb)
         wb = np.where(wait > 1e-3, np.round(np.log(np.maximum(wait, 1e-3)) / 0.02).astype(np.int64) + 1_000_000, 0)
-        key = np.stack([lvl, rb, wb], axis=1)
+        key = np.stack([lvl, rb, wb, cb], axis=1)
         busy = tok > 0
         if not np.any(busy):
             continue
@@ -482,11 +575,23 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
                     sv, classes, k, rho_m * float(cap_lvl[k]) / mean_out, int(round(float(n_m[gi]))), scv_arrival,
                     sim_tick, rho_m, cal, np.random.SeedSequence(seed, spawn_key=(5, g_idx, k, rbin)),
                     saturated=rbin == SATURATED_BIN)
+            cbin = int(uk[gi, 3])
+            if cbin > 0 and (cbin, flows.dt_s) not in crit_w:
+                crit_w[(cbin, flows.dt_s)] = critical_wait_s(
+                    math.exp((cbin - 100_000) * _CRIT_RATE_BIN), flows.dt_s, scv_arrival,
+                    seed=np.random.SeedSequence(seed, spawn_key=(6, cbin)))
             for ci, cl in enumerate(classes):
                 ttft0, tpot, no = base[bkey][ci]
                 if ttft0.size == 0:
                     continue
-                ttft = ttft0 + float(w_m[gi])
+                if cbin > 0:  # each request its own wait: the critical queue's, in a seeded random order
+                    cw = crit_w[(cbin, flows.dt_s)]
+                    perm = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7, g_idx, k, rbin, cbin, ci))
+                                                 ).permutation(ttft0.size)
+                    w_req = cw[((perm + 0.5) * cw.size / ttft0.size).astype(np.int64)]
+                else:
+                    w_req = float(w_m[gi])
+                ttft = ttft0 + w_req
                 e2e = ttft + np.where(no > 1, tpot * (no - 1.0), 0.0)
                 met = (ttft <= cl.slo_ttft_s) & ((no <= 1) | (tpot <= cl.slo_tpot_s))
                 req = float(wt[gi]) * tok_share[ci] / cl.mean_out  # requests of this class served here
@@ -497,7 +602,7 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
                 d["w"].append(np.full(ttft.size, req / ttft.size))
                 d["met"].append(met)
                 d["tok"].append(no)
-                d["near"].append(ttft0 >= float(w_m[gi]) if near_pt else np.zeros(ttft.size, bool))
+                d["near"].append(ttft0 >= w_req if near_pt else np.zeros(ttft.size, bool))
     return _assemble(out_x, classes, shed_req, dur or 1.0, served_tok_total, scv_arrival, cal)
 
 
@@ -802,12 +907,12 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "and attainment up to 9.5 points (the few long prompts in each operating point's 180-s window); "
                    "compare over seeds (--seed)" + confirm)
     if pools_share_a_cap:
-        out.append(f"{SLO_GAP_PREFIX}several model pools capped on a shared budget: on mixed-fleet's morning "
-                   "(09:00-10:30, 1-min ticks) this estimate read the chat pool's SLO attainment 0.67 where request "
-                   "fidelity measured 0.46, at 07:30-09:30 0.14 against 0.10 (0.04 and 0.01 before 2026-12-04): the "
-                   "frontier serves a pool's demand on a share of its replicas at full load with no queue at the door, "
-                   "while request fidelity's evenly loaded replicas, just below the clock the pool's share allows, queue"
-                   + confirm)
+        out.append(f"{SLO_GAP_PREFIX}several model pools capped on a shared budget: on mixed-fleet (1-min ticks) "
+                   "this estimate read the chat pool's SLO attainment 0.48 where request fidelity measured 0.46 at "
+                   "09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
+                   "need wait in the critically loaded queue the controller regulates), but 1.00 against 0.59 at "
+                   "02:00-02:30, where request fidelity's lane drew about half the IT power the fluid pool draws, its "
+                   "replicas queueing (TPOT p50 79 ms against 22 ms), and 0.28 against 0.06 over the day" + confirm)
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         out.append(f"{SLO_GAP_PREFIX}capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at "
                    f"the door (below {CAPPED_LOW_CLOCK:g}): this estimate runs the loaded replicas at full load, as "
@@ -891,8 +996,17 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     shed = np.asarray(ts["shed_tokens"], float)
     parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts)
     capped = np.asarray(ts["mode"]) != 0 if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, bool)
+    # capped ticks whose replicas, evenly loaded at the controller's (fractional) clock as request fidelity runs them,
+    # are offered at least RHO_MAX of their full-load rate with nothing waiting at the door: the controller's limit is
+    # the whole need and its clock the one whose full-load rate serves it (several pools on a shared budget), a
+    # critically loaded queue (critical_wait_s)
+    K = m.clocks.size
+    lvl_f = np.interp(np.asarray(clk, float), m.clocks, np.arange(K))
+    full = avail * sum(g.limits.replicas * np.interp(lvl_f, np.arange(K), g.table.thr_max) for g in m.groups)
+    critical = capped & (door <= 0.0) & (served > 0) & (served >= RHO_MAX * full)
     if ticks is not None:
-        served, avail, lvl, door, shed, capped = (np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed, capped))
+        served, avail, lvl, door, shed, capped, critical = (np.asarray(x)[ticks] for x in
+                                                            (served, avail, lvl, door, shed, capped, critical))
         if parts is not None:
             parts = {k: np.asarray(v)[ticks] for k, v in parts.items()}
     cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
@@ -900,7 +1014,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     groups, extra = [], []
     if parts is None:
         for g, sv, s in zip(m.groups, cache, share):
-            groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door, shed * s, dt, capped=capped), sv))
+            groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door, shed * s, dt, capped=capped,
+                                     critical=critical), sv))
     else:
         # capped on the frontier: the share of the tick on the frontier's point runs its two vertices' replicas (the
         # loaded share at full load, the rest idle, or two clock levels), the rest even load (docs/slo.md)
@@ -913,7 +1028,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         for g, sv, s in zip(m.groups, cache, share):
             reps = avail * g.limits.replicas
             groups.append((TickFlows(served * s, reps, lv_even, door, shed * s * tok_even / tot, dt,
-                                     weight=1.0 - fr, capped=capped), sv))
+                                     weight=1.0 - fr, capped=capped, critical=critical), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
                 lv = np.rint(parts[f"level_{v}"]).astype(int)
                 sh = _level_share(m.groups, lv, g)
@@ -921,7 +1036,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                 rate = parts[f"rate_{v}"] * avail * sh  # this group's replicas at the vertex, as if all were there
                 extra.append((TickFlows(rate * x_v, reps * x_v, lv, door, shed * s * tok_v / tot, dt,
                                         weight=np.where((x_v > 0) & (rate > 0), fr, 0.0),
-                                        saturated=parts[f"full_{v}"], capped=capped), sv))
+                                        saturated=parts[f"full_{v}"], capped=capped, critical=critical,
+                                        group_tok_s=served * s), sv))
     return estimate_slo(groups + extra, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
                         calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
