@@ -152,3 +152,21 @@ def test_defaults_taken_for_empty_optional_columns_are_said(tmp_path, capsys):
     # the shipped rows give both columns: no note
     shipped = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
     assert "not given" not in format_prediction(predict([shipped], gpu="H100-SXM"))
+
+
+def test_parameters_not_identified_share_one_warning_line_and_the_profile_keeps_each(tmp_path, capsys):
+    """Seven rows of one model: every one of the 8 free parameters is not identified by the data alone, and the report
+    printed eight such warning lines after the table (a warning that matters, such as a per-GPU power column, sat
+    among them). They now share one line naming each with its data-only relative standard error; the profile's
+    warnings keep one entry per parameter."""
+    f = _write(tmp_path / "mine.csv", _h100_70b_rows())
+    out = tmp_path / "p.yaml"
+    assert main([str(f), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    warn = [ln for ln in text.splitlines() if ln.startswith("warning:")]
+    assert len(warn) == 1 and warn[0].startswith("warning: 8 of 8 free parameters are not identified by these rows "
+                                                 "alone"), warn
+    prof = yaml.safe_load(out.read_text())
+    unid = [k for k, u in prof["uncertainty"].items() if not u["identified"]]
+    assert len(unid) == 8 and all(f" {k} " in warn[0] for k in unid)
+    assert sum("is not identified by the data" in w for w in prof["warnings"]) == 8

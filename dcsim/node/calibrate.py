@@ -1248,6 +1248,26 @@ def _layout_suffix(prof: dict) -> str:
     return " (experts: sharded over the replica's GPUs, tensor parallel)"
 
 
+_UNIDENTIFIED = " is not identified by the data (data-only relative standard error "
+
+
+def _warning_lines(warnings: list[str], n_free: int) -> list[str]:
+    """The report's ``warning:`` lines: each warning, except that parameters not identified by the data
+    (:func:`uncertainty`) share one line when there are several: on seven ML.ENERGY rows of one model every one of the
+    8 free parameters is, and eight such lines buried a warning that matters (a per-GPU power column, a bound).
+    The profile's ``warnings`` list keeps one entry per parameter."""
+    unid = [w for w in warnings if _UNIDENTIFIED in w]
+    out = [f"warning: {w}" for w in warnings if w not in unid]
+    if len(unid) == 1:
+        out.append(f"warning: {unid[0]}")
+    elif unid:
+        each = ", ".join(w.split(" = ")[0] + " " + w.split(_UNIDENTIFIED)[1].split(")")[0] for w in unid)
+        out.append(f"warning: {len(unid)} of {n_free} free parameters are not identified by these rows alone (their "
+                   f"priors set them; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
+                   f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
+    return out
+
+
 def format_report(prof: dict) -> str:
     """Human-readable fit table with parameter uncertainties and warnings."""
     unc = prof.get("uncertainty", {})
@@ -1294,7 +1314,7 @@ def format_report(prof: dict) -> str:
     if "loo_mape_tok_s_pct" in f:
         lines.append(f"leave-one-load-level-out MAPE tok/s {f['loo_mape_tok_s_pct']:.2f}%  J/tok {f['loo_mape_j_per_tok_pct']:.2f}%")
     lines.append(f"{f['n_values']} measured values, {f['n_free_params']} free parameters")
-    lines += [f"warning: {w}" for w in prof.get("warnings", [])]
+    lines += _warning_lines(prof.get("warnings", []), f["n_free_params"])
     over = prof.get("kv_over_capacity") or []
     if over:
         lines.append("note: at max_num_seqs " + ", ".join(str(o["max_num_seqs"]) for o in over)
@@ -1375,8 +1395,8 @@ def _add_args(p: argparse.ArgumentParser) -> None:
                    help="write the profile YAML here (a directory when several groups are calibrated, or when it "
                         "ends in /)")
     p.add_argument("--pool", action="store_true",
-                   help="fit one parameter set to all groups of --gpu (its hardware efficiencies for models with "
-                        "no calibration) and report the leave-one-model-out error")
+                   help="fit one parameter set to all groups of --gpu (default: the files' one GPU; its hardware "
+                        "efficiencies for models with no calibration) and report the leave-one-model-out error")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="leave malformed rows out (counted and listed) instead of stopping at the first")
     p.add_argument("--force", action="store_true",
