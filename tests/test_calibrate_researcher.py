@@ -170,3 +170,40 @@ def test_parameters_not_identified_share_one_warning_line_and_the_profile_keeps_
     unid = [k for k, u in prof["uncertainty"].items() if not u["identified"]]
     assert len(unid) == 8 and all(f" {k} " in warn[0] for k in unid)
     assert sum("is not identified by the data" in w for w in prof["warnings"]) == 8
+
+
+def test_a_csv_written_by_hand_or_a_spreadsheet_reads_or_says_why_not(tmp_path):
+    """How labs write CSVs: a space after each comma (the header's " gpu" read as no gpu column: "column 'gpu' is
+    missing or empty"; cells " bf16" became a group the engine could not build), upper-case names ("GPU", "BF16",
+    "Load": refused), a semicolon-separated sheet with decimal commas ("more cells than the header has columns"), a
+    batch above max_num_seqs (fitted and predicted +42 % off without a word), a misspelt optional column (left out
+    without a word)."""
+    from dcsim.node.calibrate import MeasurementError
+    from dcsim.node.predict import format_prediction, predict
+
+    rows = _h100_70b_rows()
+    cols = list(rows[0])
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text(", ".join(c.upper() if c == "gpu" else c for c in cols) + "\n"
+                      + "".join(", ".join({**r, "precision": "BF16", "kind": "Load", "source": "my lab"}[c]
+                                          for c in cols) + "\n"
+                                for r in rows))
+    got = read_rows([spaced])
+    assert {(r["kind"], r["gpu"], r["precision"]) for r in got} == {("load", "H100-SXM", "bf16")} and len(got) == 7
+    semi = tmp_path / "semi.csv"
+    semi.write_text(";".join(cols) + "\n" + "".join(";".join(r[c].replace(".", ",") for c in cols) + "\n"
+                                                     for r in rows))
+    with pytest.raises(MeasurementError, match=r"semi\.csv:1: the header is one column .*not comma-separated"):
+        read_rows([semi])
+    over = _write(tmp_path / "over.csv", [{**rows[0], "batch": "12"}] + rows[1:])
+    with pytest.raises(MeasurementError, match=r"over\.csv:2: column 'batch': '12' running sequences on average, "
+                                               r"above max_num_seqs '8'"):
+        read_rows([over])
+    typo = _write(tmp_path / "typo.csv", [{**r, "decode_context": "980"} for r in rows])
+    assert ("note: column 'decode_context' is not one dcsim calibrate reads (did you mean 'decode_ctx'?)"
+            in format_prediction(predict([typo])))
+    # the shipped files' unread columns (task, unique_requests, runs) are not near a read one: no such note
+    shipped = read_rows(sorted(MEASUREMENT_DIR.glob("*.csv")))
+    from dcsim.node.calibrate import input_notes
+
+    assert not [n for n in input_notes(shipped) if n.startswith("column ")]

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import io
 import math
 import os
@@ -99,6 +100,12 @@ _NUMERIC = {
 #: measured values each row kind contributes to the fit
 _VALUES = {"load": 2, "request": 4, "cap": 1}
 _TEXT = ("gpu", "model", "precision")
+#: every column calibrate reads, by any row kind (the rest of a row is carried along unread: task, runs, ...)
+READ_COLUMNS = ("kind", "gpu", "n_gpus", "model", "precision", "max_num_seqs", "batch", "mean_in", "mean_out",
+                "output_tok_s", "gpu_power_w", "j_per_out_tok", "source", "note", "decode_ctx", "prompt_scv",
+                "median_itl_ms", "expert_parallel", "request_repeats", "prompt_tokens", "output_tokens",
+                "prompt_time_ms", "token_time_ms", "avg_gpu_power_w", "peak_gpu_power_w", "phase", "ctx_tokens",
+                "cap_frac_tdp", "latency_factor")
 
 
 class MeasurementError(ValueError):
@@ -143,13 +150,13 @@ MIN_LATENCY_FACTOR = 0.9
 def _row_problem(r: dict, catalog: bool = True) -> str | None:
     if None in r:
         return "more cells than the header has columns"
-    kind = (r.get("kind") or "load").strip()
+    kind = (r.get("kind") or "load").strip().lower()
     if kind not in _NUMERIC:
         return f"kind must be one of {', '.join(sorted(_NUMERIC))}, got {excerpt(kind)}"
     for c in _TEXT:
         if not (r.get(c) or "").strip():
             return f"column {c!r} is missing or empty"
-    if r["precision"].strip() not in _PRECISIONS:
+    if r["precision"].strip().lower() not in _PRECISIONS:
         return f"column 'precision' must be one of {', '.join(_PRECISIONS)}, got {excerpt(r['precision'])}"
     for c in _NUMERIC[kind]:
         v = r.get(c)
@@ -163,6 +170,9 @@ def _row_problem(r: dict, catalog: bool = True) -> str | None:
             return f"column {c!r}: must be a finite number > 0, got {excerpt(v)}"
         if c in _INTEGER[kind] and not _is_count(v):
             return f"column {c!r}: must be a whole number (a count), got {excerpt(v)}"
+    if kind == "load" and float(r["batch"]) > float(r["max_num_seqs"]):
+        return (f"column 'batch': {excerpt(r['batch'])} running sequences on average, above max_num_seqs "
+                f"{excerpt(r['max_num_seqs'])} (the server's batch cap): the two columns are swapped or one is mistyped")
     problem = _catalog_problem(r) if catalog else None
     if problem:
         return problem
@@ -251,6 +261,7 @@ def _canonical_names(r: dict) -> None:
     name ``--out DIR`` writes) that a scenario naming the model said was fitted to another model. A name the catalog
     lacks is kept as written (``--predict`` reports its group as one it cannot build)."""
     r["gpu"], r["model"] = _canonical_name(r["gpu"], resolve_gpu), _canonical_name(r["model"], resolve_model)
+    r["precision"] = r["precision"].strip().lower()  # "BF16" as the scenario's node.precision spells it
 
 
 def _canonical_name(name: str, resolve) -> str:
@@ -401,9 +412,14 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
     """
     rows = []
     for p in paths:
-        reader = csv.DictReader(io.StringIO(_csv_text(p), newline=""))
+        reader = csv.DictReader(io.StringIO(_csv_text(p), newline=""), skipinitialspace=True)
         try:
-            header = reader.fieldnames or []
+            # names as written in the docs: a space after each comma (" gpu") or "GPU" read as no such column
+            header = reader.fieldnames = [c.strip().lower() for c in reader.fieldnames or []]
+            if len(header) == 1 and any(sep in header[0] for sep in (";", "\t")):
+                raise MeasurementError(f"{p}:1: the header is one column ({excerpt(header[0], 60)}): the file is not "
+                                       f"comma-separated (semicolons or tabs?); save it with commas between cells and "
+                                       f"'.' as the decimal point")
             dup = sorted({c for c in header if header.count(c) > 1})
             if dup:
                 raise MeasurementError(f"{p}:1: column {excerpt(dup[0])} appears twice in the header")
@@ -417,7 +433,7 @@ def read_rows(paths: list[str | Path], skip_bad: bool = False, skipped: list | N
                     if skipped is not None:
                         skipped.append(msg)
                     continue
-                r["kind"] = (r.get("kind") or "load").strip()
+                r["kind"] = (r.get("kind") or "load").strip().lower()
                 _canonical_names(r)
                 r["source"] = (r.get("source") or "").strip() or f"{Path(p).name}:{line}"
                 r["_file"] = Path(p).name
@@ -898,16 +914,25 @@ _LOAD_DEFAULTS = {
 }
 
 
-def defaulted_columns(rows: list[dict]) -> list[str]:
-    """One note per optional load-row column (:data:`_LOAD_DEFAULTS`) that some fitted load rows of ``rows`` leave
-    empty, with the default taken: both move a prediction (Llama-3.1-70B on 4 H100s, seven ML.ENERGY rows without
-    them: the worst tokens/s error of the shipped profile 4.5 % instead of 3.6 %, one point outside its band)."""
+def input_notes(rows: list[dict]) -> list[str]:
+    """Notes on what ``rows`` leave to defaults: one per optional load-row column (:data:`_LOAD_DEFAULTS`) that some
+    fitted load rows leave empty, with the default taken (both move a prediction: Llama-3.1-70B on 4 H100s, seven
+    ML.ENERGY rows without them, the worst tokens/s error of the shipped profile 4.5 % instead of 3.6 %, one point
+    outside its band); and one per column of the files that calibrate does not read but whose name is close to one it
+    reads and the files lack (``decode_context`` for ``decode_ctx``): such a column is left out without a word and
+    its default taken."""
     load = [r for r in rows if fitted_load(r)]
     out = []
     for c, what in _LOAD_DEFAULTS.items():
         n = sum(not (r.get(c) or "").strip() for r in load)
         if n:
             out.append(f"{c} not given in {n} of {len(load)} load row(s): {what}")
+    header = {c for r in rows for c in r if isinstance(c, str) and not c.startswith("_")}
+    for c in sorted(header - set(READ_COLUMNS)):
+        near = [m for m in difflib.get_close_matches(c, READ_COLUMNS, n=2, cutoff=0.75) if m not in header]
+        if near:
+            out.append(f"column {excerpt(c)} is not one dcsim calibrate reads (did you mean "
+                       f"{' or '.join(map(repr, near))}?): left out")
     return out
 
 
@@ -1012,7 +1037,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "generated_by": "dcsim calibrate " + " ".join(files) + f" --gpu {gpu} --model {model} --precision "
                         f"{prob.g0.precision} --tp {prob.g0.tp}",
         "measured_lengths": measured_lengths(rows_g),
-        **({"defaulted_columns": defaulted_columns(rows_g)} if defaulted_columns(rows_g) else {}),
+        **({"input_notes": input_notes(rows_g)} if input_notes(rows_g) else {}),
         "points": points,
         "request_points": req_pts,
         "cap_points": cap_pts,
@@ -1323,7 +1348,7 @@ def format_report(prof: dict) -> str:
                      + " the replica's KV capacity: more than a server can keep resident, so the published batch "
                        "there counts waiting or preempted requests, while the fit reads the full context of every "
                        "one (docs/node.md)")
-    lines += [f"note: {d}" for d in prof.get("defaulted_columns") or []]
+    lines += [f"note: {d}" for d in prof.get("input_notes") or []]
     rep = prof.get("repeated_requests") or []
     if rep:
         lines.append("note: " + str(len(rep)) + " load row(s) measured with the request list sent several times "

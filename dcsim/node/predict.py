@@ -27,7 +27,7 @@ import json
 import sys
 from pathlib import Path
 
-from dcsim.node.calibrate import (Problem, _fit_quality, _names_a_directory, defaulted_columns, groups, kv_over_capacity, out_problem, per_gpu_power_suspects,
+from dcsim.node.calibrate import (Problem, _fit_quality, _names_a_directory, input_notes, groups, kv_over_capacity, out_problem, per_gpu_power_suspects,
                                   read_rows)
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
@@ -96,7 +96,7 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
     return {"gpu": gpu, "model": model, "precision": precision, "tensor_parallel": tp,
             "expert_parallel": bool(spec.expert_parallel), "calibration": cal, "summary": summary,
             "points": [_renamed(p) for p in points], "request_points": [_renamed(p) for p in req_points],
-            "repeated_requests": len(g.repeated), "notes": per_gpu_power_suspects(rows_g) + defaulted_columns(rows_g)}
+            "repeated_requests": len(g.repeated), "notes": per_gpu_power_suspects(rows_g) + input_notes(rows_g)}
 
 
 def predict(paths: list[str | Path], gpu: str | None = None, model: str | None = None, precision: str | None = None,
