@@ -207,3 +207,20 @@ def test_a_csv_written_by_hand_or_a_spreadsheet_reads_or_says_why_not(tmp_path):
     from dcsim.node.calibrate import input_notes
 
     assert not [n for n in input_notes(shipped) if n.startswith("column ")]
+
+
+def test_the_fit_report_sets_the_rows_against_dcsims_own_replica(tmp_path, capsys):
+    """A fit matches its own rows whatever their units: tokens/s per GPU written for a replica of 4 GPUs fitted with
+    MAPE 3.2 / 1.0 % and was written with exit 0 (a scenario on it would run 4 times slower at 4 times the J/token).
+    The report now sets the rows against dcsim's own replica for the setup (what --predict shows), and calls a miss
+    beyond ANCHOR_FAR_X times its stated band a warning; the same rows in the replica's units are within it."""
+    rows = [{**r, "output_tok_s": f"{float(r['output_tok_s']) / 4:.2f}", "j_per_out_tok": ""} for r in _h100_70b_rows()]
+    f = _write(tmp_path / "per_gpu_tok.csv", rows)
+    assert main([str(f)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "dcsim's own" in ln)
+    assert line.startswith("warning: dcsim's own calibrated replica for these rows (profile "
+                           "H100-SXM_llama-3.1-70b_bf16_tp4, its stated band ±3.6 % tok/s, ±3.0 % J/token) misses "
+                           "them by MAPE tok/s 305.7 %, J/token 75.3 %"), line
+    assert main([str(_write(tmp_path / "mine.csv", _h100_70b_rows()))]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "dcsim's own" in ln)
+    assert line.startswith("dcsim's own calibrated replica") and "MAPE tok/s 2.3 %, J/token 1.5 %" in line
