@@ -1459,7 +1459,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError, KeyError) as e:
         print(f"dcsim calibrate: error: {e}", file=sys.stderr)
         return 2
-    anchor = dcsim_anchor(args.measurements, args.skip_bad_rows)
+    anchor = dcsim_anchor(args.measurements, args.skip_bad_rows, args.gpu, args.model, args.precision, args.tp)
     for i, prof in enumerate(profs):
         if i:
             print()
@@ -1522,7 +1522,8 @@ ANCHOR_FAR_X = 2.0
 ANCHOR_FLOOR_PCT = 5.0
 
 
-def dcsim_anchor(paths, skip_bad: bool = False) -> dict[tuple, str]:
+def dcsim_anchor(paths, skip_bad: bool = False, gpu: str | None = None, model: str | None = None,
+                 precision: str | None = None, tp: int | None = None) -> dict[tuple, str]:
     """For each group of the files, one line setting the rows against dcsim's own replica for that setup (what
     ``--predict`` prints in full: the shipped calibration, a carry or the GPU's pooled transfer) with the band dcsim
     states for it, by (gpu, model, precision, TP). A fit matches its own rows whatever their units: tokens/s per GPU
@@ -1533,7 +1534,7 @@ def dcsim_anchor(paths, skip_bad: bool = False) -> dict[tuple, str]:
     from dcsim.node.predict import predict
 
     try:
-        res = predict(paths, skip_bad=skip_bad)
+        res = predict(paths, gpu, model, precision, tp, skip_bad=skip_bad)
     except (ValueError, OSError, KeyError):
         return {}
     out = {}
