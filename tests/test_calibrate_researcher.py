@@ -224,3 +224,14 @@ def test_the_fit_report_sets_the_rows_against_dcsims_own_replica(tmp_path, capsy
     assert main([str(_write(tmp_path / "mine.csv", _h100_70b_rows()))]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if "dcsim's own" in ln)
     assert line.startswith("dcsim's own calibrated replica") and "MAPE tok/s 2.3 %, J/token 1.5 %" in line
+
+
+def test_a_missing_required_column_says_what_it_holds(tmp_path):
+    """TP not given: "column 'n_gpus' is missing or empty" did not say that n_gpus is the tensor-parallel degree or
+    that it has no default; a missing load column now says what it holds."""
+    from dcsim.node.calibrate import MeasurementError
+
+    f = _write(tmp_path / "no_tp.csv", [{**r, "n_gpus": ""} for r in _h100_70b_rows()])
+    with pytest.raises(MeasurementError, match=r"no_tp\.csv:2: column 'n_gpus' is missing or empty \(GPUs per replica, "
+                                               r"the tensor-parallel degree the row was measured at; no default\)"):
+        read_rows([f])

@@ -108,6 +108,18 @@ READ_COLUMNS = ("kind", "gpu", "n_gpus", "model", "precision", "max_num_seqs", "
                 "cap_frac_tdp", "latency_factor")
 
 
+#: what a required numeric column holds, for the error naming it missing (docs/node.md, "Your own measurements")
+_MEANING = {
+    "n_gpus": "GPUs per replica, the tensor-parallel degree the row was measured at",
+    "max_num_seqs": "the server's batch cap, vLLM --max-num-seqs",
+    "batch": "the average number of running sequences",
+    "mean_in": "mean prompt tokens per request",
+    "mean_out": "mean output tokens per request",
+    "output_tok_s": "the replica's output tokens per second",
+    "gpu_power_w": "the replica's GPU power in W, summed over its n_gpus GPUs",
+}
+
+
 class MeasurementError(ValueError):
     """A measurement row is malformed; the message names the file and line."""
 
@@ -161,7 +173,8 @@ def _row_problem(r: dict, catalog: bool = True) -> str | None:
     for c in _NUMERIC[kind]:
         v = r.get(c)
         if v is None or not str(v).strip():
-            return f"column {c!r} is missing or empty"
+            return (f"column {c!r} is missing or empty"
+                    + (f" ({_MEANING[c]}; no default)" if kind == "load" and c in _MEANING else ""))
         try:
             x = float(v)
         except ValueError:
