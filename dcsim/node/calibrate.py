@@ -1594,7 +1594,7 @@ def _run_pool(args: argparse.Namespace) -> int:
     for r in prof["cross_tp"]:
         print(f"{r['profile'] + ' <- tp' + r['from'].rsplit('_tp', 1)[1]:<45} {r['mape_tok_s_pct']:>10.2f} "
               f"{r['mape_j_per_tok_pct']:>8.2f} {r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
-    print(*(f"warning: {w}" for w in prof["warnings"]), sep="\n")
+    print(*_warning_lines(prof["warnings"], len(prof["uncertainty"])), sep="\n")
     if args.out:
         path = Path(args.out) / f"{prof['name']}.yaml" if _names_a_directory(args.out) else Path(args.out)
         try:
