@@ -218,7 +218,7 @@ def test_the_fit_report_sets_the_rows_against_dcsims_own_replica(tmp_path, capsy
     f = _write(tmp_path / "per_gpu_tok.csv", rows)
     assert main([str(f)]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if "dcsim's own" in ln)
-    assert line.startswith("warning: dcsim's own calibrated replica for these rows (profile "
+    assert line.startswith("warning: dcsim's own calibrated replica for these rows ("
                            "H100-SXM_llama-3.1-70b_bf16_tp4, its stated band ±3.6 % tok/s, ±3.0 % J/token) misses "
                            "them by MAPE tok/s 305.7 %, J/token 75.3 %"), line
     assert main([str(_write(tmp_path / "mine.csv", _h100_70b_rows()))]) == 0

@@ -1562,7 +1562,7 @@ def dcsim_anchor(paths, skip_bad: bool = False, gpu: str | None = None, model: s
             s[m] > ANCHOR_FAR_X * max(band[b], ANCHOR_FLOOR_PCT)
             for m, b in (("mape_tok_s_pct", "tok_s_pct"), ("mape_j_per_tok_pct", "j_per_tok_pct")))
         out[(g["gpu"], g["model"], g["precision"], g["tensor_parallel"])] = ("warning: " if far else "") + (
-            f"dcsim's own {cal['status']} replica for these rows (profile {cal['profile']}, {stated}) misses them by "
+            f"dcsim's own {cal['status']} replica for these rows ({cal['profile']}, {stated}) misses them by "
             f"MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % (`--predict` shows each "
             f"point)" + (": far outside its band, check the rows' units (tokens/s and gpu_power_w of the whole "
                          "replica, GPU board power only) before using this fit" if far else ""))
