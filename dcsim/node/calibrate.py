@@ -60,11 +60,12 @@ from scipy.optimize import least_squares
 from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model,
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
+from dcsim.node.model import build_node, fmt_band
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens, mfu_ceiling, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
-from dcsim.scenario.node import LeverSpec
+from dcsim.scenario.node import LeverSpec, NodeSpec
 from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, out_folder, read_text
 from dcsim.units import excerpt
 
@@ -1543,16 +1544,21 @@ def dcsim_anchor(paths, skip_bad: bool = False, gpu: str | None = None, model: s
     written for a replica of 4 GPUs fitted with MAPE 3.2 / 1.0 % (a per-layer overhead of 0.70 ms, every shipped fit
     0.023-0.41 ms) and was written with exit 0, while dcsim's calibrated replica missed those rows by 306 % / 75 %
     against its band of 3.6 / 3.0 %. A group dcsim cannot build has no line."""
-    from dcsim.node.model import fmt_band
-    from dcsim.node.predict import predict
-
     try:
-        res = predict(paths, gpu, model, precision, tp, skip_bad=skip_bad)
+        sel = groups(read_rows(paths, skip_bad, [], catalog=False), gpu, model, precision, tp)
     except (ValueError, OSError, KeyError):
         return {}
     out = {}
-    for g in res["groups"]:
-        s, cal = g["summary"], g["calibration"]
+    for key, rows_g in sel.items():
+        try:  # the replica dcsim.node.predict.predict_group predicts with (no --profile)
+            prob = Problem(key[0], [rows_g], [])
+            d = prob.g0
+            node = build_node(NodeSpec(gpu=key[0], model=key[1], precision=key[2], tensor_parallel=key[3],
+                                       expert_parallel=(d.expert_parallel > 1) if d.d.expert_frac > 0 else None))
+            s = _fit_quality(prob, node.perf, node.pw)[0]
+        except (ValueError, KeyError, OSError):
+            continue
+        cal = node.calibration
         if "mape_tok_s_pct" not in s:
             continue
         band = cal.get("error_band_pct") or {}
@@ -1561,7 +1567,7 @@ def dcsim_anchor(paths, skip_bad: bool = False, gpu: str | None = None, model: s
         far = band.get("tok_s_pct") is not None and any(
             s[m] > ANCHOR_FAR_X * max(band[b], ANCHOR_FLOOR_PCT)
             for m, b in (("mape_tok_s_pct", "tok_s_pct"), ("mape_j_per_tok_pct", "j_per_tok_pct")))
-        out[(g["gpu"], g["model"], g["precision"], g["tensor_parallel"])] = ("warning: " if far else "") + (
+        out[key] = ("warning: " if far else "") + (
             f"dcsim's own {cal['status']} replica for these rows ({cal['profile']}, {stated}) misses them by "
             f"MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % (`--predict` shows each "
             f"point)" + (": far outside its band, check the rows' units (tokens/s and gpu_power_w of the whole "
