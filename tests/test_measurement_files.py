@@ -83,7 +83,9 @@ def test_skip_bad_rows_names_what_it_left_out_when_nothing_is_left(tmp_path, cap
 def test_flags_belong_to_the_row_not_to_its_batch_cap(tmp_path):
     from dcsim.node.predict import predict
     f = tmp_path / "m.csv"
-    f.write_text(HEADER + "\n" + ROW + "\n" + _cell(ROW, "batch", "5000") + "\n")
+    # one batch cap, two batches (a batch above its cap is refused: the cap is max_num_seqs 8192 for both rows)
+    row = _cell(ROW, "max_num_seqs", "8192")
+    f.write_text(HEADER + "\n" + row + "\n" + _cell(row, "batch", "5000") + "\n")
     pts = predict([f])["groups"][0]["points"]
     assert pts[0]["flags"] == [] and pts[0]["within_band"] is True
     assert set(pts[1]["flags"]) == {"extrapolated", "kv-over-capacity"}

@@ -27,7 +27,8 @@ import json
 import sys
 from pathlib import Path
 
-from dcsim.node.calibrate import Problem, _fit_quality, groups, kv_over_capacity, out_problem, read_rows
+from dcsim.node.calibrate import (Problem, _fit_quality, _names_a_directory, input_notes, groups, kv_over_capacity, out_problem, per_gpu_power_suspects,
+                                  read_rows)
 from dcsim.node.calibrate import _add_args as calibrate_args
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
@@ -95,7 +96,7 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
     return {"gpu": gpu, "model": model, "precision": precision, "tensor_parallel": tp,
             "expert_parallel": bool(spec.expert_parallel), "calibration": cal, "summary": summary,
             "points": [_renamed(p) for p in points], "request_points": [_renamed(p) for p in req_points],
-            "repeated_requests": len(g.repeated)}
+            "repeated_requests": len(g.repeated), "notes": per_gpu_power_suspects(rows_g) + input_notes(rows_g)}
 
 
 def predict(paths: list[str | Path], gpu: str | None = None, model: str | None = None, precision: str | None = None,
@@ -176,6 +177,7 @@ def format_prediction(res: dict) -> str:
             lines.append(f"  MAPE prompt time {s['mape_prompt_time_pct']:.1f} %, token time "
                          f"{s['mape_token_time_pct']:.1f} %, average power {s['mape_avg_power_pct']:.1f} %, peak power "
                          f"{s['mape_peak_power_pct']:.1f} %")
+        lines += [f"  note: {n}" for n in grp.get("notes", [])]
         if grp["repeated_requests"]:
             lines.append(f"  {grp['repeated_requests']} row(s) measured with repeated requests not predicted "
                          f"(prefix-cache hits: not the unique-prompt workload the node model describes)")
@@ -225,12 +227,13 @@ def _run(args, fit) -> int:
         return 2
     print(format_prediction(res))
     if args.out:
+        path = Path(args.out) / "predictions.json" if _names_a_directory(args.out) else Path(args.out)
         try:
-            write_json(res, args.out)
+            write_json(res, path)
         except OSError as e:
-            print(f"dcsim calibrate: error: cannot write {args.out}: {e}", file=sys.stderr)
+            print(f"dcsim calibrate: error: cannot write {path}: {e}", file=sys.stderr)
             return 2
-        print(f"wrote {args.out}")
+        print(f"wrote {path}")
     return 2 if res["errors"] or not res["groups"] else 0
 
 
