@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_caveat, context_caveat, extrapolation_caveat, fmt_duration, local_datetime,
-                               fmt_pct, fmt_si, get_path, stack_caveat, uncalibrated_caveat)
+from dcsim.metrics.fmt import (calibration_caveat, calibration_label, fmt_duration, fmt_pct, fmt_si, get_path,
+                               local_datetime)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import SERVED_OVER_C, start_text, tied_leaders
 from dcsim.report.write import atomic_write_bytes, read_timeseries
@@ -252,15 +252,6 @@ def _same(a: Any, b: Any) -> bool:
     return a is not None and b is not None and abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
 
-def _calibration_label(cal: list | None) -> str:
-    """The compare table's word for a run's node calibration: every caveat that applies (issue 14.6)."""
-    if cal is None:
-        return "n/a"
-    words = [w for w, f in (("UNCALIBRATED", uncalibrated_caveat), ("extrapolated", extrapolation_caveat),
-                            ("extrapolated context", context_caveat), ("older stack", stack_caveat)) if f(cal)]
-    return ", ".join(words) or "calibrated"
-
-
 def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tuple[str, dict]:
     """Side-by-side headline figures of result directories, deltas relative to the first.
 
@@ -313,7 +304,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         else:
             share_most = share.get(most) if most else None
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
-                        "calibration": _calibration_label(get_path(r, "provenance.calibration"))})
+                        "calibration": calibration_label(get_path(r, "provenance.calibration"))})
     runs = [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
              "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
              "slo_method": slo_method(r),

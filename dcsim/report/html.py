@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct,
-                               fmt_si, fmt_time, context_caveat, extrapolation_caveat, get_path, in_range_status,
-                               stack_caveat, uncalibrated_caveat)
+from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_duration, fmt_energy, fmt_hms,
+                               fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, tied_leaders, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
@@ -157,35 +156,11 @@ def _cards(report: Mapping[str, Any]) -> str:
               CONSTRAINT_COLORS["compute"]),
     ]
     cal = get_path(report, "provenance.calibration") or []
-    caveat = uncalibrated_caveat(cal)
-    stack = stack_caveat(cal)
-    levers = any(in_range_status(c) == "lever-modelled" for c in cal)
-    if levers and all(in_range_status(c) in ("lever-modelled", "calibrated") for c in cal):
-        why = ("serving levers modelled from literature figures and assumptions, not measured on this setup "
-               "(docs/node.md, Levers)")
-    elif all(in_range_status(c) in ("same-silicon", "calibrated") for c in cal):
-        why = ("the parameters of a calibrated GPU on the same die, with this GPU's own memory, bandwidth and power "
-               "range; the band is that GPU's, a lower bound (docs/node.md, Transfer to pairs with no calibration)")
-    elif all(in_range_status(c) in ("same-architecture", "calibrated") for c in cal):
-        why = ("the calibration of another model of the same shape (a fine-tune or rename) on this GPU; the band is "
-               "the larger of that profile's and the one measured same-shape carry's (docs/validation.md SA-*), a "
-               "lower bound (docs/node.md, Transfer to pairs with no calibration)")
-    else:
-        why = ("transferred or borrowed node parameters, not measurements of this configuration (docs/validation.md, "
-               "leave-one-model-out table)" + ("; serving levers modelled (docs/node.md, Levers)" if levers else ""))
-    banner = (f'<div class="caveat"><b>Calibration caveat.</b> {_e(caveat.removeprefix("UNCALIBRATED — "))}. '
-              f"These figures come from {why}.</div>") if caveat else ""
-    ext = extrapolation_caveat(cal)
-    if ext:
-        banner += (f'<div class="caveat"><b>Extrapolated batch.</b> '
-                   f'{_e(ext.removeprefix("EXTRAPOLATED BATCH — "))}.</div>')
-    ctx = context_caveat(cal)
-    if ctx:
-        banner += (f'<div class="caveat"><b>Extrapolated context.</b> '
-                   f'{_e(ctx.removeprefix("EXTRAPOLATED CONTEXT — "))}.</div>')
-    if stack:
-        banner += (f'<div class="caveat"><b>Older serving stack.</b> '
-                   f'{_e(stack.removeprefix("OLDER SERVING STACK — "))}.</div>')
+    # a banner per calibration caveat that applies (dcsim.metrics.fmt.CALIBRATION_CAVEATS), the uncalibrated one
+    # saying where the figures come from
+    banner = "".join(f'<div class="caveat"><b>{_e(k.title)}.</b> {_e(text)}.'
+                     + (f" These figures come from {calibration_source(cal)}." if k.key == "uncalibrated" else "")
+                     + "</div>" for k, text in calibration_caveat_kinds(cal))
     tail = tail_caveat(report.get("slo_tail_near_ceiling"))
     if tail:
         banner += f'<div class="caveat"><b>SLO tail.</b> {_e(tail.removeprefix("SLO tail: "))}.</div>'
