@@ -492,6 +492,36 @@ def test_binding_phrase_says_how_long_and_whether_a_limit_binds():
     assert binding_phrase(None) == (None, "n/a")
 
 
+def test_html_card_and_terminal_say_the_binding_from_one_rule():
+    """report.html's binding card and the terminal's binding row are built from the same parts
+    (summary.binding_headline): the same constraint, the same "how long" and the same limit split, also for a report
+    whose ``binding.most_common`` does not agree with its shares (the card read ``most_common``, the terminal the
+    shares: a hand-edited report named power on one and cooling on the other)."""
+    import html as _html
+
+    from dcsim.report.html import _cards
+    from dcsim.report.summary import headline_rows
+
+    def texts(report):
+        card = _html.unescape(re.sub(r"<[^>]+>", " ", _cards(report).split('<div class="label">Binding constraint')[1]
+                                     .split('<div class="card"')[0]))
+        row = dict(headline_rows(report)).get("Binding constraint")
+        return " ".join(card.split()), row
+
+    for share, first, limits in (
+            ({"demand": 0.2, "compute": 0.0, "power": 0.5, "cooling": 0.3}, "power 50.0% of the time (the most of any)",
+             None),
+            ({"demand": 0.1, "compute": 0.0, "power": 0.3, "cooling": 0.6}, "cooling most of the time (60.0%)", None),
+            ({"demand": 0.7, "compute": 0.2, "power": 0.1, "cooling": 0.0}, "demand most of the time (70.0%)",
+             "a limit binds 30.0%: compute 20.0%, power 10.0%")):
+        report = {"binding": {"share": share, "most_common": "compute", "shifts": []}}
+        card, row = texts(report)
+        name, how = first.split(" ", 1)
+        assert row.startswith(first + "   at end")
+        assert card.startswith(f"{name} {how}"), card  # the card named binding.most_common (compute) over the shares
+        assert (limits in card) if limits else ("a limit binds" not in card)
+
+
 def test_overrides_travel_with_the_run(tmp_path):
     """A run of a scenario file changed by --set says so: provenance.overrides in report.json, a line
     above the figures in the summary and the HTML (its title too), and the expect block is marked as

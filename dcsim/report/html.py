@@ -15,7 +15,7 @@ from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt
                                fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, tied_leaders, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
+from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   controller_text, cost_carbon_text, hold_limit_note, report_latency, start_text)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
@@ -99,8 +99,8 @@ def _cards(report: Mapping[str, Any]) -> str:
     jpt = report.get("joules_per_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     cur = current_binding(report)
-    dominant, phrase = binding_phrase(shares)
-    dominant = get_path(report, "binding.most_common") or dominant
+    bind = binding_headline(shares)  # the terminal's binding row says the same, from the same parts
+    dominant, tied = bind.top, bind.tied
     shed = get_path(report, "tokens_accounting.shed")
     arrived = get_path(report, "tokens_accounting.arrived")
     shed_txt = (f" · <b>{_e(fmt_pct(shed / arrived))}</b> of arrived tokens shed"
@@ -114,18 +114,13 @@ def _cards(report: Mapping[str, Any]) -> str:
     legend = "".join(
         f'<span><i class="dot" style="background:{CONSTRAINT_COLORS[k]}"></i>{k} {fmt_pct(shares[k])}</span>'
         for k in BINDING_NAMES if isinstance(shares.get(k), (int, float)) and shares[k] > 0)
-    tied = tied_leaders(shares)
-    lead = " and ".join(tied) if len(tied) > 1 else str(dominant)
     # a tie shows every leader, each in its colour ("compute = cooling"), not the first in dict order
     big_bind = (" = ".join(f'<span style="color:{CONSTRAINT_COLORS.get(k, "#1d2330")}">{_e(k)}</span>' for k in tied)
                 if len(tied) > 1 else _e(dominant or "n/a"))
-    small = _e(phrase.split(';')[0].removeprefix(lead).strip())
-    limit_share = sum(float(v) for k, v in shares.items() if k != "demand" and isinstance(v, (int, float)))
-    if dominant == "demand" and len(tied) == 1 and limit_share > float(shares.get("demand") or 0.0):
-        # demand is the plurality but the limits together bind longer: the glance must not read "not supply-bound"
-        # (the audit of 2026-12-04: reference at demand 42.6 % with a limit binding 57.4 % and 20 % of tokens shed)
+    small = _e(bind.how)
+    if bind.limits_outlast_demand:  # demand is the plurality, but the limits together bind longer
         big_bind = (f'demand <small>{_e(fmt_pct(shares["demand"]))}</small> · '
-                    f'<span style="color:#1d2330">a limit</span> <small>{_e(fmt_pct(limit_share))}</small>')
+                    f'<span style="color:#1d2330">a limit</span> <small>{_e(fmt_pct(bind.limit_share))}</small>')
         small = "of the time"
     cards = [
         _card("Joules per output token",
@@ -135,7 +130,7 @@ def _cards(report: Mapping[str, Any]) -> str:
               f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}"),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
               f"{big_bind}</span> <small>{small}</small>",
-              (f"{_e(phrase.split('; ', 1)[1])} · " if "; " in phrase else "") +
+              (f"{_e(bind.limits_text)} · " if bind.limits_text else "") +
               f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
               f"{_chip(str(get_path(report, 'tpf.binding'))) if get_path(report, 'tpf.binding') else 'n/a'}"
