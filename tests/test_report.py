@@ -294,6 +294,15 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
                 "duration (s)", "60 min"):
         assert txt in log_html, txt
     assert "e+0" not in log_html and "1.24726" not in log_html
+    # the end of a shedding episode logs its total as "tokens" (it read "1.5e+06"), the thermal model the room's
+    # temperature, the battery its power: each in its unit's format
+    more = [{"t_s": 7200.0, "action": "shed end", "tokens": 1.5e6, "duration_s": 5400.0},
+            {"t_s": 7300.0, "action": "thermal shed", "t_space_c": 45.04, "battery_w": 1.5e5}]
+    page = render_html(SimpleNamespace(**{**vars(result), "controller_log": more}), {})
+    log_html = page.split("<h2>Controller log</h2>")[1].split("</table>")[0]
+    for txt in ('<td class="l">1.5 M</td>', "90 min", "t space (°C)", "45.0 °C", "battery (W)", "150 kW"):
+        assert txt in log_html, txt
+    assert "e+0" not in log_html
     # latency table: p99 TTFT of chat as computed from the samples
     p99 = float(np.quantile(result.latency_samples["chat"]["ttft_s"], 0.99))
     assert f"{1e3 * p99:.3g} ms" in html

@@ -17,7 +17,7 @@ import numpy as np
 from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
-__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
+__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
            "calibration_label", "calibration_source", "uncalibrated_caveat", "stack_caveat", "extrapolation_caveat",
@@ -277,6 +277,14 @@ def fmt_jpt(x: Any) -> str:
     if math.isfinite(x) and abs(x) >= 99.95:  # "220 J", not the "220." of the '#' format
         return f"{x:,.0f} J"
     return f"{x:#.3g} J"
+
+
+def fmt_celsius(x: Any) -> str:
+    """A temperature in degC, one decimal, with the degree sign (``41.04`` → ``"41.0 °C"``), as every planner-facing
+    temperature is printed (the terminal's and plan's ``41.0 degC``)."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return f"{float(x):.1f} °C"
 
 
 def fmt_duration(s: Any) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_duration, fmt_energy, fmt_hms,
+from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_duration, fmt_energy, fmt_hms,
                                fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
@@ -341,7 +341,7 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
             f"<tr><td>{fmt_hms(sh.get('t_s'))}</td>{local}<td>{_e(fmt_num(sh.get('t_s'), 8))}</td>"
             f'<td class="l">{_chip(str(sh.get("from")))} → {_chip(str(sh.get("to")))}</td>'
             f"<td>{_e(fmt_si(sh.get('demand_tok_s'), 'tok/s'))}</td>"
-            f"<td>{_e(fmt_num(t_out, 3)) + ' °C' if isinstance(t_out, (int, float)) else 'n/a'}</td>"
+            f"<td>{_e(fmt_celsius(t_out))}</td>"
             f"<td>{_e(fmt_num(sh.get('pue'), 4))}</td>"
             f"<td>{_e(fmt_num(sh.get('gpus_in_service'), 8))}</td></tr>")
     more = (f'<p class="note">… and {len(shifts) - limit} more (all in report.json).</p>'
@@ -349,34 +349,43 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
     return f"<table>{head}{''.join(rows)}</table>{more}"
 
 
-#: a controller-log field's unit by its name's suffix: (suffix, unit shown in the header, formatter)
+#: a controller-log field's unit by its name's suffix, each value in the dcsim.metrics.fmt format of its unit:
+#: (suffix, unit shown in the header, formatter). The fields logged (engine/controller.py, engine/flex.py) are
+#: demand_tok_s, limit_tok_s, t_out_c, t_space_c, duration_s, battery_w, tokens and tokens_first_tick.
 _LOG_UNITS = (("_tok_s", "tok/s", lambda v: fmt_si(v, "tok/s")), ("_w", "W", lambda v: fmt_si(v, "W")),
-              ("_j", "J", lambda v: fmt_energy(v)), ("_c", "°C", lambda v: f"{v:.1f} °C"),
-              ("_s", "s", lambda v: fmt_duration(v)), ("_tokens", "tokens", lambda v: fmt_si(v, "")))
+              ("_c", "°C", fmt_celsius), ("_s", "s", fmt_duration))
+
+
+def _log_field(k: str) -> tuple[str, str, Any] | None:
+    """A controller-log field's (name in words, unit, formatter), None for a field without a unit: ``tokens`` and
+    ``tokens_*`` are token counts; ``t_out_c`` is the outdoor temperature; else :data:`_LOG_UNITS` by suffix."""
+    if k == "t_out_c":
+        return "outdoor", "°C", fmt_celsius
+    if k == "tokens" or k.startswith("tokens_"):
+        return k.replace("_", " "), "tokens", lambda v: fmt_si(v, "")
+    for suf, unit, f in _LOG_UNITS:
+        if k.endswith(suf) and len(k) > len(suf):
+            return k[: -len(suf)].replace("_", " "), unit, f
+    return None
 
 
 def _log_head(k: str) -> str:
     """A controller-log column named in words with its unit (``demand_tok_s`` → ``demand (tok/s)``; the log showed
     snake-case names without units: the audit of the views)."""
-    if k == "t_out_c":
-        return "outdoor (°C)"
-    if k.startswith("tokens_"):
-        return f"{k.replace('_', ' ')} (tokens)"
-    for suf, unit, _ in _LOG_UNITS:
-        if k.endswith(suf) and len(k) > len(suf):
-            return f"{k[: -len(suf)].replace('_', ' ')} ({unit})"
-    return k.replace("_", " ")
+    field = _log_field(k)
+    if field is None:
+        return k.replace("_", " ")
+    words, unit, _ = field
+    return words if words == unit else f"{words} ({unit})"
 
 
 def _log_cell(k: str, v: Any) -> str:
     """A controller-log value in its unit ("1.25 Mtok/s", not "1.24726e+06")."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
-    if k.startswith("tokens_"):
-        return fmt_si(float(v), "")
-    for suf, _, f in _LOG_UNITS:
-        if k.endswith(suf) and len(k) > len(suf):
-            return f(float(v))
+    field = _log_field(k)
+    if field is not None:
+        return field[2](float(v))
     return fmt_num(v, 4) if isinstance(v, float) else f"{v:,}"
 
 
