@@ -41,7 +41,7 @@ from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import excerpt, parse_quantity
 
-__all__ = ["QUESTIONS", "plan", "scenario_moments", "with_interconnect", "design_moment", "evaluate", "add_parser",
+__all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text", "with_interconnect", "design_moment", "evaluate", "add_parser",
            "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
            "power_down_ceiling_tok_s", "power_down_gain", "STANDBY_FRACTION", "WAKE_UP_DELAY_S",
            "weather_year_moments"]
@@ -145,9 +145,10 @@ def _ratio_margin(nxt: float, base: float) -> float | None:
     return float(nxt / base - 1.0) if base > 0 and math.isfinite(nxt / base) else None
 
 
-def _moment_info(mom: dict, i: int, m=None) -> dict:
-    """Moment ``i``: its time (s from the run's start), temperatures, demand and, with the models ``m``, its
-    ``local_time`` on the scenario's clock (``MM-DD HH:MM``: a weather-year moment can fall on any day)."""
+def moment_info(mom: dict, i: int, m=None) -> dict:
+    """Moment ``i`` of :func:`scenario_moments` as plan answers and phase diagrams report it: its time (s from the
+    run's start), temperatures, demand and, with the models ``m``, its ``local_time`` on the scenario's clock
+    (``MM-DD HH:MM``: a weather-year moment can fall on any day)."""
     t = float(mom["t_s"][i])
     out = {"t_s": t, "t_out_c": float(mom["t_db_c"][i]), "t_wb_c": float(mom["t_wb_c"][i]),
            "demand_tok_s": float(mom["demand_tok_s"][i])}
@@ -253,7 +254,7 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
         if rack:  # the rack's own limit: the facility's budgets and headroom are not the cause
             out.update(binding=rack[0], note=rack[1], margin=None,
                        margin_note="the rack's own limit binds (note below), not the facility's budget")
-    out["moment"] = _moment_info(mom, i, m0)
+    out["moment"] = moment_info(mom, i, m0)
     out["closed_form_evaluations"] = evals["n"]
     return out
 
@@ -278,7 +279,7 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     return {"overrides": {"workload.arrivals.scale": scale}, "scale": scale, "scale_ratio": float(ratio[i]),
             "peak_demand_tok_s": float(np.max(d) * ratio[i]), "mean_demand_tok_s": float(np.mean(d) * ratio[i]),
             "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
-            "moment": _moment_info(mom, i, m0), "closed_form_evaluations": 1}
+            "moment": moment_info(mom, i, m0), "closed_form_evaluations": 1}
 
 
 def _max_demand_pools(m0, mom) -> dict:
@@ -328,7 +329,7 @@ def _max_demand_pools(m0, mom) -> dict:
             "peak_demand_tok_s": float(np.max(d) * x), "mean_demand_tok_s": float(np.mean(d) * x),
             "binding": binding, "binding_pool": m0.pools[p].name, "ceilings": at, "pool_ceilings": own,
             "next_binding": nxt,
-            "margin": marg, "moment": _moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
+            "margin": marg, "moment": moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
             "note": f"several model pools: the largest demand every pool serves in full at every moment; pool "
                     f"{m0.pools[p].name!r} falls short first ({binding}-bound; its own C {own['compute_tok_s']:,.0f}, P "
                     f"{own['power_tok_s']:,.0f}, Q {own['cooling_tok_s']:,.0f} tok/s, and the next constraint is its "
@@ -378,7 +379,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
            "racks": count, "gpus": count * gpr, "binding": binding, "ceilings": at,
            "next_binding": nxt, "margin": marg, "next_binding_below": "power",
            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
-           "moment": _moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
+           "moment": moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
            "it_budget_power_w": float(np.asarray(r["it_budget_power_w"]).ravel()[i])}
     sc_pc = m0.scenario.facility.power_chain
     follows = sc_pc is None or sc_pc.ups_rating is None or sc_pc.transformer_rating is None
@@ -398,7 +399,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
                        "the delivery chain's no-load losses (UPS and transformer ratings follow it by default)")
     if binding != "cooling" and hot.any():
         j = int(np.argmin(hq))
-        mo = _moment_info(mom, j, m0)
+        mo = moment_info(mom, j, m0)
         out["cooling_note"] = (f"cooling binds at full load on {100 * out['cooling_binds_share']:.1f} % of the moments "
                                f"(the worst at {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC, "
                                f"{100 * -float(hq[j]):.1f} % short of the fleet's full-load heat): there the fleet does not "
