@@ -175,11 +175,7 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
     an axis. ``simulate``: an int k (k×k cells spread over the grid) or a list of (x, y) values to
     run with :func:`dcsim.run` and overlay.
     """
-    raw, bdir = _raw_and_dir(scenario)
-    if overrides:
-        from dcsim.scenario import apply_overrides
-
-        raw = apply_overrides(raw, overrides)
+    raw, bdir = _raw_and_dir(scenario, overrides)
     m0 = _models(raw, bdir)
     mom0 = scenario_moments(m0)
     i = _moment_index(mom0, moment)

@@ -51,16 +51,19 @@ _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
 _NAMES = ("compute", "power", "cooling")
 
 
-def _raw_and_dir(scenario) -> tuple[dict, Path | None]:
-    """Scenario source as (raw dict, base folder); overrides are applied to the raw dict."""
-    from dcsim.scenario import Scenario
+def _raw_and_dir(scenario, overrides: dict | None = None) -> tuple[dict, Path | None]:
+    """Scenario source as (raw dict, base folder), with ``overrides`` (dotted path → value) applied to the raw
+    dict."""
+    from dcsim.scenario import Scenario, apply_overrides
 
     if isinstance(scenario, (str, Path)):
         p = Path(scenario)
-        return read_yaml(p), p.resolve().parent
-    if isinstance(scenario, Scenario):  # only the fields the author set: re-validates like the file did
-        return scenario.model_dump(mode="json", exclude_unset=True), scenario.base_dir
-    return dict(scenario), None
+        raw, bdir = read_yaml(p), p.resolve().parent
+    elif isinstance(scenario, Scenario):  # only the fields the author set: re-validates like the file did
+        raw, bdir = scenario.model_dump(mode="json", exclude_unset=True), scenario.base_dir
+    else:
+        raw, bdir = dict(scenario), None
+    return (apply_overrides(raw, overrides) if overrides else raw), bdir
 
 
 def _check_gpus(gpus) -> None:
@@ -75,11 +78,7 @@ def _prepare(scenario, question: str, overrides: dict | None):
     """Check the question; the raw scenario with ``overrides`` applied, its folder and its models."""
     if question not in QUESTIONS:
         raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
-    raw, bdir = _raw_and_dir(scenario)
-    if overrides:
-        from dcsim.scenario import apply_overrides
-
-        raw = apply_overrides(raw, overrides)
+    raw, bdir = _raw_and_dir(scenario, overrides)
     m = _models(raw, bdir)
     if question in ("max-gpus", "interconnect-for") and m.multi_pool:
         raise ValueError(
@@ -1216,23 +1215,13 @@ def cmd_plan(args) -> int:
 
 
 def _sets(sets: list[str] | None) -> dict | None:
+    """``--set`` strings as an overrides mapping, each parsed as ``run --set`` parses it
+    (:func:`dcsim.scenario.parse_set`: the bounded YAML reader, audit C, C3)."""
     if not sets:
         return None
-    from dcsim.scenario.safeyaml import YamlInputError, load_yaml_text
+    from dcsim.scenario import parse_set
 
-    # the bounded YAML reader `run --set` uses (dcsim.scenario.apply_overrides): yaml.safe_load here let '[1' end
-    # as an internal error and skipped the alias and duplicate-key limits (audit C, C3)
-    out = {}
-    for s in sets:
-        if "=" not in s:
-            raise ScenarioError("--set", [(s, "expected dotted.path=value")])
-        k, v = s.split("=", 1)
-        try:
-            out[k.strip()] = load_yaml_text(v) if v.strip() else v
-        except YamlInputError as e:
-            raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False),
-                                           f"value is not a YAML scalar: {e}")]) from None
-    return out
+    return dict(parse_set(s) for s in sets)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -76,7 +76,8 @@ def test_each_caveat_kind_has_one_home(runs, monkeypatch):
     from dcsim.metrics import fmt
     from dcsim.report.html import render_html
 
-    probe = fmt.CaveatKind("probe", "PROBE", "probed", "Probe banner", lambda cal: "r: probed" if cal else None)
+    probe = fmt.CaveatKind("probe", "PROBE", "probed", "Probe banner", lambda c: c.get("group") == "r",
+                           lambda groups: "; ".join(f"{c['group']}: probed" for c in groups))
     monkeypatch.setattr(fmt, "CALIBRATION_CAVEATS", fmt.CALIBRATION_CAVEATS + (probe,))
     base, cal, unc = runs
     assert "PROBE — r: probed" in summary_table(cal.report).split("J / output token")[0]

@@ -57,9 +57,9 @@ def calibration_caveat_kinds(calibration: list | None) -> list[tuple[CaveatKind,
     ``Result.caveats``, plan answers, compare's "Node calibration" row, the HTML banners) reads the kinds here."""
     out = []
     for k in CALIBRATION_CAVEATS:
-        text = k.text(calibration)
-        if text:
-            out.append((k, text))
+        groups = [c for c in calibration or [] if k.applies(c)]
+        if groups:
+            out.append((k, k.text(groups)))
     return out
 
 
@@ -71,11 +71,7 @@ def calibration_label(calibration: list | None) -> str:
     return ", ".join(k.word for k, _ in calibration_caveat_kinds(calibration)) or "calibrated"
 
 
-def _context_text(calibration: list | None) -> str | None:
-    ext = [c for c in calibration or [] if c.get("context_extrapolated")]
-    if not ext:
-        return None
-
+def _context_text(ext: list[dict]) -> str:
     def over(c) -> str:
         (what, v, m), *more = context_beyond(c, c.get("mean_input"), c.get("decode_context"))
         return (f"{what} {v:,.0f} tokens ({v / m:.1f}x the {m:,.0f} its profile {c.get('profile')} was measured up "
@@ -89,10 +85,7 @@ def _context_text(calibration: list | None) -> str | None:
             f"docs/validation.md H-*-gpqa-*)")
 
 
-def _extrapolation_text(calibration: list | None) -> str | None:
-    ext = [c for c in calibration or [] if c.get("extrapolated")]
-    if not ext:
-        return None
+def _extrapolation_text(ext: list[dict]) -> str:
     which = "; ".join(f"{c.get('group')}: batch up to {c.get('batch_limit'):,.0f} at full load, profile "
                       f"{c.get('profile')} measured up to {c.get('measured_batch_max'):,.0f} "
                       f"({c.get('batch_limit') / c.get('measured_batch_max'):.1f}x)" for c in ext)
@@ -100,19 +93,12 @@ def _extrapolation_text(calibration: list | None) -> str | None:
             f"(ML.ENERGY's MoE points there read dcsim up to 46 % slow, docs/validation.md REP-*)")
 
 
-def _stack_text(calibration: list | None) -> str | None:
-    old = [c for c in calibration or [] if c.get("stack_current") is False]
-    if not old:
-        return None
+def _stack_text(old: list[dict]) -> str:
     which = "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}" for c in old)
     return f"{which}: {old[0].get('stack_note')}"
 
 
-def _uncalibrated_text(calibration: list | None) -> str | None:
-    bad = [c for c in calibration or [] if in_range_status(c) in UNCALIBRATED]
-    if not bad:
-        return None
-
+def _uncalibrated_text(bad: list[dict]) -> str:
     def what(c: dict) -> str:
         lv = c.get("levers") or []
         st = in_range_status(c)
@@ -133,8 +119,10 @@ class CaveatKind:
     word: str
     #: the bold title of its banner above report.html's cards
     title: str
-    #: the caveat's text after the tag (which rack groups, how far, the band), None when it does not apply
-    text: Callable[[list | None], str | None]
+    #: whether a rack group's calibration record (an item of ``provenance.calibration``) carries it
+    applies: Callable[[dict], bool]
+    #: the caveat's text after the tag (which rack groups, how far, the band), of the groups that carry it
+    text: Callable[[list[dict]], str]
 
 
 #: Every kind of calibration caveat a run can carry, in the order every view lists them: the one home of the kinds
@@ -142,18 +130,20 @@ class CaveatKind:
 #: group uncalibrated is its status (:data:`UNCALIBRATED`: transferred, other-TP, same-silicon, ...), with the band
 #: notes of a TP carry beyond the ratios measured or a precision never measured on the GPU in its text.
 CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
-    CaveatKind("uncalibrated", "UNCALIBRATED", "UNCALIBRATED", "Calibration caveat", _uncalibrated_text),
-    CaveatKind("extrapolated", "EXTRAPOLATED BATCH", "extrapolated", "Extrapolated batch", _extrapolation_text),
-    CaveatKind("context", "EXTRAPOLATED CONTEXT", "extrapolated context", "Extrapolated context", _context_text),
-    CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack", _stack_text),
+    CaveatKind("uncalibrated", "UNCALIBRATED", "UNCALIBRATED", "Calibration caveat",
+               lambda c: in_range_status(c) in UNCALIBRATED, _uncalibrated_text),
+    CaveatKind("extrapolated", "EXTRAPOLATED BATCH", "extrapolated", "Extrapolated batch",
+               lambda c: bool(c.get("extrapolated")), _extrapolation_text),
+    CaveatKind("context", "EXTRAPOLATED CONTEXT", "extrapolated context", "Extrapolated context",
+               lambda c: bool(c.get("context_extrapolated")), _context_text),
+    CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
+               lambda c: c.get("stack_current") is False, _stack_text),
 )
-_KIND = {k.key: k for k in CALIBRATION_CAVEATS}
 
 
 def _tagged(key: str, calibration: list | None) -> str | None:
-    k = _KIND[key]
-    text = k.text(calibration)
-    return f"{k.tag} — {text}" if text else None
+    """The caveat of kind ``key`` (``"TAG — what"``), None when no group carries it."""
+    return next((f"{k.tag} — {text}" for k, text in calibration_caveat_kinds(calibration) if k.key == key), None)
 
 
 def context_caveat(calibration: list | None) -> str | None:
