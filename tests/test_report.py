@@ -531,6 +531,15 @@ def test_html_card_and_terminal_say_the_binding_from_one_rule():
         assert (limits in card) if limits else ("a limit binds" not in card)
 
 
+def test_html_renders_a_report_without_its_run(result):
+    """report.html from a report alone (no Result.controller_log): report.json's controller.actions is the number of
+    entries, not the log, and rendering it raised "'int' object is not iterable"; the page has no controller log."""
+    report = json.loads(report_json_bytes(result.report))
+    report["controller"] = {**(report.get("controller") or {}), "actions": 3}  # as engine/assemble.py writes it
+    page = render_html(SimpleNamespace(report=report), {})
+    assert "<h2>Controller log</h2>" not in page and "<h2>Binding-constraint shifts</h2>" in page
+
+
 def test_overrides_travel_with_the_run(tmp_path):
     """A run of a scenario file changed by --set says so: provenance.overrides in report.json, a line
     above the figures in the summary and the HTML (its title too), and the expect block is marked as

@@ -391,9 +391,9 @@ def _log_cell(k: str, v: Any) -> str:
 
 def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) -> str:
     log = getattr(result, "controller_log", None)
-    if log is None:
-        log = get_path(report, "controller.log") or get_path(report, "controller.actions")
-    if not log:
+    if log is None:  # a report without its run: report.json keeps no log (controller.actions is the entries' count)
+        log = get_path(report, "controller.log")
+    if not isinstance(log, list) or not log:
         return ""
     # in time order (the thermal and battery notes are logged when a tick is settled, after the controller's)
     entries = sorted(log, key=lambda e: e.get("t_s", 0.0) if isinstance(e, Mapping) else 0.0)
