@@ -27,8 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dcsim.metrics.fmt import fmt_local_short
-from dcsim.plan import _models, _raw_and_dir, moment_text, scenario_moments, with_interconnect
+from dcsim.plan import _models, _raw_and_dir, moment_info, moment_text, scenario_moments, with_interconnect
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import TEMPERATURE_RANGE_C
 
@@ -176,11 +175,7 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
     an axis. ``simulate``: an int k (k×k cells spread over the grid) or a list of (x, y) values to
     run with :func:`dcsim.run` and overlay.
     """
-    raw, bdir = _raw_and_dir(scenario)
-    if overrides:
-        from dcsim.scenario import apply_overrides
-
-        raw = apply_overrides(raw, overrides)
+    raw, bdir = _raw_and_dir(scenario, overrides)
     m0 = _models(raw, bdir)
     mom0 = scenario_moments(m0)
     i = _moment_index(mom0, moment)
@@ -259,9 +254,7 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
         return np.array(nums if all(n is not None for n in nums) else range(len(vals)), dtype=float)
 
     pd = PhaseDiagram(xp, yp, xv, yv, num_axis(xp, xv, kx), num_axis(yp, yv, ky), code, **out,
-                      moment={"index": i, "t_s": float(mom0["t_s"][i]), "t_out_c": float(mom0["t_db_c"][i]),
-                              "t_wb_c": float(mom0["t_wb_c"][i]), "demand_tok_s": float(mom0["demand_tok_s"][i]),
-                              "local_time": fmt_local_short(float(mom0["t_s"][i]), m0.scenario.clock_block())},
+                      moment={"index": i, **moment_info(mom0, i, m0)},
                       demand_mode=demand)
     if simulate:
         pd.sim = _simulate(pd, raw, bdir, m0, simulate, (kx, ky), gpus0, scale0)

@@ -41,7 +41,7 @@ from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import excerpt, parse_quantity
 
-__all__ = ["QUESTIONS", "plan", "scenario_moments", "with_interconnect", "design_moment", "evaluate", "add_parser",
+__all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text", "with_interconnect", "design_moment", "evaluate", "add_parser",
            "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
            "power_down_ceiling_tok_s", "power_down_gain", "STANDBY_FRACTION", "WAKE_UP_DELAY_S",
            "weather_year_moments"]
@@ -51,16 +51,19 @@ _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
 _NAMES = ("compute", "power", "cooling")
 
 
-def _raw_and_dir(scenario) -> tuple[dict, Path | None]:
-    """Scenario source as (raw dict, base folder); overrides are applied to the raw dict."""
-    from dcsim.scenario import Scenario
+def _raw_and_dir(scenario, overrides: dict | None = None) -> tuple[dict, Path | None]:
+    """Scenario source as (raw dict, base folder), with ``overrides`` (dotted path → value) applied to the raw
+    dict."""
+    from dcsim.scenario import Scenario, apply_overrides
 
     if isinstance(scenario, (str, Path)):
         p = Path(scenario)
-        return read_yaml(p), p.resolve().parent
-    if isinstance(scenario, Scenario):  # only the fields the author set: re-validates like the file did
-        return scenario.model_dump(mode="json", exclude_unset=True), scenario.base_dir
-    return dict(scenario), None
+        raw, bdir = read_yaml(p), p.resolve().parent
+    elif isinstance(scenario, Scenario):  # only the fields the author set: re-validates like the file did
+        raw, bdir = scenario.model_dump(mode="json", exclude_unset=True), scenario.base_dir
+    else:
+        raw, bdir = dict(scenario), None
+    return (apply_overrides(raw, overrides) if overrides else raw), bdir
 
 
 def _check_gpus(gpus) -> None:
@@ -75,11 +78,7 @@ def _prepare(scenario, question: str, overrides: dict | None):
     """Check the question; the raw scenario with ``overrides`` applied, its folder and its models."""
     if question not in QUESTIONS:
         raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
-    raw, bdir = _raw_and_dir(scenario)
-    if overrides:
-        from dcsim.scenario import apply_overrides
-
-        raw = apply_overrides(raw, overrides)
+    raw, bdir = _raw_and_dir(scenario, overrides)
     m = _models(raw, bdir)
     if question in ("max-gpus", "interconnect-for") and m.multi_pool:
         raise ValueError(
@@ -145,9 +144,10 @@ def _ratio_margin(nxt: float, base: float) -> float | None:
     return float(nxt / base - 1.0) if base > 0 and math.isfinite(nxt / base) else None
 
 
-def _moment_info(mom: dict, i: int, m=None) -> dict:
-    """Moment ``i``: its time (s from the run's start), temperatures, demand and, with the models ``m``, its
-    ``local_time`` on the scenario's clock (``MM-DD HH:MM``: a weather-year moment can fall on any day)."""
+def moment_info(mom: dict, i: int, m=None) -> dict:
+    """Moment ``i`` of :func:`scenario_moments` as plan answers and phase diagrams report it: its time (s from the
+    run's start), temperatures, demand and, with the models ``m``, its ``local_time`` on the scenario's clock
+    (``MM-DD HH:MM``: a weather-year moment can fall on any day)."""
     t = float(mom["t_s"][i])
     out = {"t_s": t, "t_out_c": float(mom["t_db_c"][i]), "t_wb_c": float(mom["t_wb_c"][i]),
            "demand_tok_s": float(mom["demand_tok_s"][i])}
@@ -253,7 +253,7 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
         if rack:  # the rack's own limit: the facility's budgets and headroom are not the cause
             out.update(binding=rack[0], note=rack[1], margin=None,
                        margin_note="the rack's own limit binds (note below), not the facility's budget")
-    out["moment"] = _moment_info(mom, i, m0)
+    out["moment"] = moment_info(mom, i, m0)
     out["closed_form_evaluations"] = evals["n"]
     return out
 
@@ -278,7 +278,7 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     return {"overrides": {"workload.arrivals.scale": scale}, "scale": scale, "scale_ratio": float(ratio[i]),
             "peak_demand_tok_s": float(np.max(d) * ratio[i]), "mean_demand_tok_s": float(np.mean(d) * ratio[i]),
             "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
-            "moment": _moment_info(mom, i, m0), "closed_form_evaluations": 1}
+            "moment": moment_info(mom, i, m0), "closed_form_evaluations": 1}
 
 
 def _max_demand_pools(m0, mom) -> dict:
@@ -328,7 +328,7 @@ def _max_demand_pools(m0, mom) -> dict:
             "peak_demand_tok_s": float(np.max(d) * x), "mean_demand_tok_s": float(np.mean(d) * x),
             "binding": binding, "binding_pool": m0.pools[p].name, "ceilings": at, "pool_ceilings": own,
             "next_binding": nxt,
-            "margin": marg, "moment": _moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
+            "margin": marg, "moment": moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
             "note": f"several model pools: the largest demand every pool serves in full at every moment; pool "
                     f"{m0.pools[p].name!r} falls short first ({binding}-bound; its own C {own['compute_tok_s']:,.0f}, P "
                     f"{own['power_tok_s']:,.0f}, Q {own['cooling_tok_s']:,.0f} tok/s, and the next constraint is its "
@@ -378,7 +378,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
            "racks": count, "gpus": count * gpr, "binding": binding, "ceilings": at,
            "next_binding": nxt, "margin": marg, "next_binding_below": "power",
            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
-           "moment": _moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
+           "moment": moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
            "it_budget_power_w": float(np.asarray(r["it_budget_power_w"]).ravel()[i])}
     sc_pc = m0.scenario.facility.power_chain
     follows = sc_pc is None or sc_pc.ups_rating is None or sc_pc.transformer_rating is None
@@ -398,7 +398,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
                        "the delivery chain's no-load losses (UPS and transformer ratings follow it by default)")
     if binding != "cooling" and hot.any():
         j = int(np.argmin(hq))
-        mo = _moment_info(mom, j, m0)
+        mo = moment_info(mom, j, m0)
         out["cooling_note"] = (f"cooling binds at full load on {100 * out['cooling_binds_share']:.1f} % of the moments "
                                f"(the worst at {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC, "
                                f"{100 * -float(hq[j]):.1f} % short of the fleet's full-load heat): there the fleet does not "
@@ -1215,23 +1215,13 @@ def cmd_plan(args) -> int:
 
 
 def _sets(sets: list[str] | None) -> dict | None:
+    """``--set`` strings as an overrides mapping, each parsed as ``run --set`` parses it
+    (:func:`dcsim.scenario.parse_set`: the bounded YAML reader, audit C, C3)."""
     if not sets:
         return None
-    from dcsim.scenario.safeyaml import YamlInputError, load_yaml_text
+    from dcsim.scenario import parse_set
 
-    # the bounded YAML reader `run --set` uses (dcsim.scenario.apply_overrides): yaml.safe_load here let '[1' end
-    # as an internal error and skipped the alias and duplicate-key limits (audit C, C3)
-    out = {}
-    for s in sets:
-        if "=" not in s:
-            raise ScenarioError("--set", [(s, "expected dotted.path=value")])
-        k, v = s.split("=", 1)
-        try:
-            out[k.strip()] = load_yaml_text(v) if v.strip() else v
-        except YamlInputError as e:
-            raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False),
-                                           f"value is not a YAML scalar: {e}")]) from None
-    return out
+    return dict(parse_set(s) for s in sets)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -12,7 +12,8 @@ import dcsim
 from conftest import small_scenario
 from dcsim.plan import format_plan, plan
 from dcsim.report import write_outputs
-from dcsim.report.compare import _calibration_label, compare
+from dcsim.metrics.fmt import calibration_label
+from dcsim.report.compare import compare
 from dcsim.report.summary import summary_table
 
 QUICK = {"duration": "1 h", "controller.tick": "10 min"}
@@ -66,6 +67,27 @@ def test_compare_marks_each_run(runs):
     assert "mixtral-8x7b" in data["runs"][1]["calibration_caveat"]
     assert "unc: UNCALIBRATED" in table
     json.dumps(data)
+
+
+def test_each_caveat_kind_has_one_home(runs, monkeypatch):
+    """The calibration caveat kinds are listed once, in dcsim.metrics.fmt.CALIBRATION_CAVEATS: a kind added there
+    reaches the terminal's headline, Result.caveats, compare's "Node calibration" row and a banner above the HTML's
+    cards, nothing else changed (they were listed in three places, which is how the views drift apart)."""
+    from dcsim.metrics import fmt
+    from dcsim.report.html import render_html
+
+    probe = fmt.CaveatKind("probe", "PROBE", "probed", "Probe banner", lambda c: c.get("group") == "r",
+                           lambda groups: "; ".join(f"{c['group']}: probed" for c in groups))
+    monkeypatch.setattr(fmt, "CALIBRATION_CAVEATS", fmt.CALIBRATION_CAVEATS + (probe,))
+    base, cal, unc = runs
+    assert "PROBE — r: probed" in summary_table(cal.report).split("J / output token")[0]
+    assert "PROBE — r: probed" in cal.caveats
+    table, data = compare([base / "cal", base / "unc"])
+    row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
+    assert row.split()[2:] == ["probed", "UNCALIBRATED,", "probed", "changed"]
+    html = render_html(cal, {})
+    assert '<div class="caveat"><b>Probe banner.</b> r: probed.</div>' in html
+    assert html.index("Probe banner") < html.index('class="cards"')
 
 
 def test_plan_answer_says_so():
@@ -326,7 +348,7 @@ def test_a_batch_beyond_twice_the_measured_one_travels_as_extrapolated(tmp_path)
     # the A100 profiles come from Splitwise's batch 1-16 rows: at the default max_batch (256) both caveats apply
     (a,) = dcsim.run(_a100(256)).report["provenance"]["calibration"]
     assert a["measured_batch_max"] == 16 and a["extrapolated"] is True and a["stack_current"] is False
-    assert _calibration_label([a]) == "extrapolated, older stack"
+    assert calibration_label([a]) == "extrapolated, older stack"
 
 
 def test_band_format_marks_a_lower_bound_on_every_figure():

@@ -675,9 +675,12 @@ def test_overlays_place_runs_at_their_local_start(runs, tmp_path):
         assert x[0] == pytest.approx(11.0) and x[-1] == pytest.approx(13.0)   # hours from midnight, local
         assert ax.get_xlim() == pytest.approx((0.0, 24.0))
     ax = figs["compare_rate"].axes[-1]
-    assert ax.get_xlabel() == "local time from 2026-07-15 (each run at its own start)"
-    fmt = ax.xaxis.get_major_formatter()
-    assert fmt(11.0, 0) == "11:00" and fmt(13.5, 0) == "13:30"
+    # ticked and labelled as each run's own figures are (plots.clock_ticks): every 3 h, the midnight that ends the
+    # day with its date (it read "00:00" like the start)
+    assert ax.get_xlabel() == "local time, 2026-07-15 (each run at its own start)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "00:00", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00", "00:00\nJul 16"]
+    assert list(ax.get_xticks()) == pytest.approx([0, 3, 6, 9, 12, 15, 18, 21, 24])
     want = "Not like for like (ref / late): duration 24 h / 2 h; start 00:00 / 11:00 (2026-07-15)"
     assert figs["compare_rate"].get_suptitle() == "Token rate and ceilings, run by run\n" + want
     assert figs["compare_power"].get_suptitle() == "Facility power, run by run\n" + want
@@ -695,6 +698,38 @@ def test_overlays_place_runs_at_their_local_start(runs, tmp_path):
     figs = overlay_figures(["late", "blind"], [loaded[1], load_run(blind)])
     assert figs["compare_power"].axes[0].get_xlabel() == ("hours from each run's start: blind gives "
                                                           "no start time (no clock in report.json)")
+
+
+def test_overlays_reuse_the_tables_alignment_and_differences(runs, tmp_path, monkeypatch):
+    """compare works out the runs' alignment and what makes them not like for like once, for its table, compare.json
+    and the overlays alike (the overlays worked both out again, the alignment twice), and the overlays draw what they
+    are given."""
+    import dcsim.report.compare as cmp
+
+    base, *_ = runs
+    ref = _variant(base, tmp_path, "ref", clock={"day_of_year": 196, "hour": 0.0, "start": "2026-07-15T00:00:00"})
+    late = _variant(base, tmp_path, "late", src="liquid", duration_s=7200.0, ts_hours=2,
+                    clock={"day_of_year": 196, "hour": 11.0, "start": "2026-07-15T11:00:00"})
+    calls = {"alignment": 0, "differences": 0}
+
+    def counted(name):
+        f = getattr(cmp, name)
+
+        def wrap(*a, **k):
+            calls[name.strip("_")] += 1
+            return f(*a, **k)
+        return wrap
+
+    monkeypatch.setattr(cmp, "_alignment", counted("_alignment"))
+    monkeypatch.setattr(cmp, "_differences", counted("_differences"))
+    _, data = cmp.compare([ref, late], tmp_path / "out")
+    assert calls == {"alignment": 1, "differences": 1}
+    assert [d["field"] for d in data["differences"]] == ["duration", "start"]
+    loaded = [cmp.load_run(ref), cmp.load_run(late)]
+    said = [{"field": "seed", "values": ["1", "2"], "note": "n"}]
+    figs = cmp.overlay_figures(["ref", "late"], loaded, alignment=cmp._alignment([r for r, _ in loaded], ["ref", "late"]),
+                               differences=said)
+    assert figs["compare_power"].get_suptitle() == "Facility power, run by run\nNot like for like (ref / late): seed 1 / 2"
 
 
 def test_rate_panels_start_at_zero(three):

@@ -45,3 +45,18 @@ def test_moments_print_in_the_scenario_local_clock():
     assert fmt_local_short(6530.0, None, 7200.0) == "01:48:50 from the start"
     assert fmt_local_window(6530.0, 6840.0, None) == "01:48:50–01:54:00 from the start"
     assert fmt_local_short(None, trip) == "n/a"
+
+
+def test_a_temperature_reads_the_same_in_both_html_logs():
+    """report.html's shift table printed the outdoor temperature to three significant digits ("41 °C", "9.87 °C")
+    beside a controller log at one decimal ("41.0 °C"): both now use fmt_celsius, one decimal, as the terminal and
+    plan answers print temperatures."""
+    from dcsim.metrics.fmt import fmt_celsius
+    from dcsim.report.html import _shift_table
+
+    assert [fmt_celsius(x) for x in (41.04, 9.873, -3.25, 105.0)] == ["41.0 °C", "9.9 °C", "-3.2 °C", "105.0 °C"]
+    assert fmt_celsius(None) == fmt_celsius(True) == fmt_celsius("hot") == "n/a"
+    report = {"binding": {"shifts": [{"t_s": 60.0, "from": "demand", "to": "power", "t_out_c": 41.04},
+                                     {"t_s": 120.0, "from": "power", "to": "demand"}]}}
+    cells = _shift_table(report)
+    assert "<td>41.0 °C</td>" in cells and "<td>n/a</td>" in cells

@@ -63,6 +63,22 @@ def test_fast_axes_equal_rebuilt_models():
             assert pd.binding[iy, ix] == int(r["binding"])
 
 
+def test_the_map_and_a_plan_answer_describe_a_moment_alike(gpus_by_temp):
+    """A phase diagram's moment is plan.moment_info's, the description a plan answer gives of a moment (phase built
+    its own copy of the dict), with the moment's index in front."""
+    from dcsim.plan import moment_info, plan
+
+    m = _models(read_yaml(REF), REF.parent)
+    mom = scenario_moments(m)
+    i = gpus_by_temp.moment["index"]
+    assert i == int(np.argmax(mom["demand_tok_s"]))  # peak demand, the default moment
+    assert gpus_by_temp.moment == {"index": i, **moment_info(mom, i, m)}
+    assert list(gpus_by_temp.moment) == ["index", "t_s", "t_out_c", "t_wb_c", "demand_tok_s", "local_time"]
+    answer = plan(REF, "max-gpus")["moment"]
+    j = int(np.flatnonzero(mom["t_s"] == answer["t_s"])[0])
+    assert answer == moment_info(mom, j, m)
+
+
 def test_precision_axis_fp8_lowers_joules_per_token():
     caps = [f"{v:.0f} kW" for v in np.linspace(150, 700, 23)]
     pd = phase_diagram(REF, x=("facility.interconnect", caps), y=("racks.0.node.precision", ["bf16", "fp8"]),

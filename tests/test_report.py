@@ -294,6 +294,15 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
                 "duration (s)", "60 min"):
         assert txt in log_html, txt
     assert "e+0" not in log_html and "1.24726" not in log_html
+    # the end of a shedding episode logs its total as "tokens" (it read "1.5e+06"), the thermal model the room's
+    # temperature, the battery its power: each in its unit's format
+    more = [{"t_s": 7200.0, "action": "shed end", "tokens": 1.5e6, "duration_s": 5400.0},
+            {"t_s": 7300.0, "action": "thermal shed", "t_space_c": 45.04, "battery_w": 1.5e5}]
+    page = render_html(SimpleNamespace(**{**vars(result), "controller_log": more}), {})
+    log_html = page.split("<h2>Controller log</h2>")[1].split("</table>")[0]
+    for txt in ('<td class="l">1.5 M</td>', "90 min", "t space (°C)", "45.0 °C", "battery (W)", "150 kW"):
+        assert txt in log_html, txt
+    assert "e+0" not in log_html
     # latency table: p99 TTFT of chat as computed from the samples
     p99 = float(np.quantile(result.latency_samples["chat"]["ttft_s"], 0.99))
     assert f"{1e3 * p99:.3g} ms" in html
@@ -490,6 +499,45 @@ def test_binding_phrase_says_how_long_and_whether_a_limit_binds():
     top, txt = binding_phrase({"demand": 1.0, "compute": 0.0, "power": 0.0, "cooling": 0.0})
     assert txt == "demand most of the time (100.0%)"
     assert binding_phrase(None) == (None, "n/a")
+
+
+def test_html_card_and_terminal_say_the_binding_from_one_rule():
+    """report.html's binding card and the terminal's binding row are built from the same parts
+    (summary.binding_headline): the same constraint, the same "how long" and the same limit split, also for a report
+    whose ``binding.most_common`` does not agree with its shares (the card read ``most_common``, the terminal the
+    shares: a hand-edited report named power on one and cooling on the other)."""
+    import html as _html
+
+    from dcsim.report.html import _cards
+    from dcsim.report.summary import headline_rows
+
+    def texts(report):
+        card = _html.unescape(re.sub(r"<[^>]+>", " ", _cards(report).split('<div class="label">Binding constraint')[1]
+                                     .split('<div class="card"')[0]))
+        row = dict(headline_rows(report)).get("Binding constraint")
+        return " ".join(card.split()), row
+
+    for share, first, limits in (
+            ({"demand": 0.2, "compute": 0.0, "power": 0.5, "cooling": 0.3}, "power 50.0% of the time (the most of any)",
+             None),
+            ({"demand": 0.1, "compute": 0.0, "power": 0.3, "cooling": 0.6}, "cooling most of the time (60.0%)", None),
+            ({"demand": 0.7, "compute": 0.2, "power": 0.1, "cooling": 0.0}, "demand most of the time (70.0%)",
+             "a limit binds 30.0%: compute 20.0%, power 10.0%")):
+        report = {"binding": {"share": share, "most_common": "compute", "shifts": []}}
+        card, row = texts(report)
+        name, how = first.split(" ", 1)
+        assert row.startswith(first + "   at end")
+        assert card.startswith(f"{name} {how}"), card  # the card named binding.most_common (compute) over the shares
+        assert (limits in card) if limits else ("a limit binds" not in card)
+
+
+def test_html_renders_a_report_without_its_run(result):
+    """report.html from a report alone (no Result.controller_log): report.json's controller.actions is the number of
+    entries, not the log, and rendering it raised "'int' object is not iterable"; the page has no controller log."""
+    report = json.loads(report_json_bytes(result.report))
+    report["controller"] = {**(report.get("controller") or {}), "actions": 3}  # as engine/assemble.py writes it
+    page = render_html(SimpleNamespace(report=report), {})
+    assert "<h2>Controller log</h2>" not in page and "<h2>Binding-constraint shifts</h2>" in page
 
 
 def test_overrides_travel_with_the_run(tmp_path):

@@ -1,5 +1,6 @@
 """Scenario files: good files load, every kind of bad input is rejected with the field named."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,21 @@ def test_a_dict_scenario_reads_its_files_from_base_dir(tmp_path):
     raw["facility"]["weather"] = {"kind": "csv", "path": "w.csv"}
     res = dcsim.run(raw, base_dir=tmp_path, overrides={"serving.slo_estimate": False})
     assert abs(float(res.timeseries["t_out_c"][0]) - 20.0) < 0.1
+
+
+def test_one_set_parser_for_run_and_plan():
+    """`dcsim run --set` (apply_overrides) and `dcsim plan --set` read an override with one parser (plan had its own
+    copy of it): the same values, the same errors."""
+    from dcsim.plan import _sets
+    from dcsim.scenario import ScenarioError, apply_overrides, parse_set
+
+    sets = ["facility.interconnect=600 kW", "racks.0.count=12", "seed=", "name=a=b"]
+    assert [parse_set(s) for s in sets] == [("facility.interconnect", "600 kW"), ("racks.0.count", 12), ("seed", ""),
+                                            ("name", "a=b")]
+    assert _sets(sets) == dict(parse_set(s) for s in sets)
+    raw = {"facility": {"interconnect": "1 MW"}, "racks": [{"count": 1}], "seed": 1, "name": "x"}
+    assert apply_overrides(raw, sets) == apply_overrides(raw, _sets(sets))
+    for bad, why in (("racks.0.count=[1", "not a YAML scalar"), ("facility.interconnect", "expected dotted.path=value")):
+        for read in (lambda: _sets([bad]), lambda: apply_overrides(raw, [bad])):
+            with pytest.raises(ScenarioError, match=re.escape(why)):
+                read()

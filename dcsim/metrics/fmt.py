@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,10 +17,12 @@ import numpy as np
 from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
-__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
+__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
-           "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "uncalibrated_caveat", "stack_caveat",
-           "extrapolation_caveat", "context_caveat", "in_range_status", "UNCALIBRATED"]
+           "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
+           "calibration_label", "calibration_source", "uncalibrated_caveat", "stack_caveat", "extrapolation_caveat",
+           "context_caveat", "in_range_status", "UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind", "STATUS_SOURCE",
+           "OTHER_SOURCE"]
 
 #: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
 UNCALIBRATED = ("transferred", "generic", "same-architecture", "same-silicon", "other-tp", "other-layout",
@@ -43,20 +46,32 @@ def calibration_caveat(calibration: list | None) -> str | None:
 
 
 def calibration_caveats(calibration: list | None) -> list[str]:
-    """The caveats :func:`calibration_caveat` joins, one string each (``Result.caveats`` lists them)."""
-    return [p for p in (uncalibrated_caveat(calibration), extrapolation_caveat(calibration),
-                        context_caveat(calibration), stack_caveat(calibration)) if p]
+    """The caveats :func:`calibration_caveat` joins, one string each (``Result.caveats`` lists them): each kind of
+    :data:`CALIBRATION_CAVEATS` that applies, ``"TAG — what"``."""
+    return [f"{k.tag} — {text}" for k, text in calibration_caveat_kinds(calibration)]
 
 
-def context_caveat(calibration: list | None) -> str | None:
-    """Rack groups whose pool's requests hold longer decode contexts (or prompts) than
-    :func:`dcsim.node.model.context_extrapolation_factor` times the longest their profile was measured at
-    (``context_extrapolated`` in ``provenance.calibration``), with the band they carry; ``None`` when there is
-    none."""
-    ext = [c for c in calibration or [] if c.get("context_extrapolated")]
-    if not ext:
-        return None
+def calibration_caveat_kinds(calibration: list | None) -> list[tuple[CaveatKind, str]]:
+    """``(kind, what)`` for each kind of :data:`CALIBRATION_CAVEATS` that applies to ``provenance.calibration``, in
+    the table's order; ``what`` is the caveat's text after its tag. Every view (the terminal's headline,
+    ``Result.caveats``, plan answers, compare's "Node calibration" row, the HTML banners) reads the kinds here."""
+    out = []
+    for k in CALIBRATION_CAVEATS:
+        groups = [c for c in calibration or [] if k.applies(c)]
+        if groups:
+            out.append((k, k.text(groups)))
+    return out
 
+
+def calibration_label(calibration: list | None) -> str:
+    """A run's node calibration in a word or a few (compare's "Node calibration" row): the ``word`` of every kind of
+    :data:`CALIBRATION_CAVEATS` that applies, else ``"calibrated"``; ``"n/a"`` for a report without the record."""
+    if calibration is None:
+        return "n/a"
+    return ", ".join(k.word for k, _ in calibration_caveat_kinds(calibration)) or "calibrated"
+
+
+def _context_text(ext: list[dict]) -> str:
     def over(c) -> str:
         (what, v, m), *more = context_beyond(c, c.get("mean_input"), c.get("decode_context"))
         return (f"{what} {v:,.0f} tokens ({v / m:.1f}x the {m:,.0f} its profile {c.get('profile')} was measured up "
@@ -64,53 +79,131 @@ def context_caveat(calibration: list | None) -> str | None:
 
     which = "; ".join(f"{c.get('group')}: {over(c)}, {expected_error(c)}" for c in ext)
     xs = [r["context_x"] for r in context_carry()]
-    return (f"EXTRAPOLATED CONTEXT — {which}: beyond {context_extrapolation_factor():.1f}x a profile's measured "
+    return (f"{which}: beyond {context_extrapolation_factor():.1f}x a profile's measured "
             f"context its own band does not hold (chat-fitted profiles run at ML.ENERGY's GPQA lengths, "
             f"{min(xs):.1f}-{max(xs):.1f}x, missed by up to {fmt_band(context_band()).replace('±', '')}: "
             f"docs/validation.md H-*-gpqa-*)")
+
+
+def _extrapolation_text(ext: list[dict]) -> str:
+    which = "; ".join(f"{c.get('group')}: batch up to {c.get('batch_limit'):,.0f} at full load, profile "
+                      f"{c.get('profile')} measured up to {c.get('measured_batch_max'):,.0f} "
+                      f"({c.get('batch_limit') / c.get('measured_batch_max'):.1f}x)" for c in ext)
+    return (f"{which}: no error band is measured that far beyond a profile's batches "
+            f"(ML.ENERGY's MoE points there read dcsim up to 46 % slow, docs/validation.md REP-*)")
+
+
+def _stack_text(old: list[dict]) -> str:
+    which = "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}" for c in old)
+    return f"{which}: {old[0].get('stack_note')}"
+
+
+def _uncalibrated_text(bad: list[dict]) -> str:
+    def what(c: dict) -> str:
+        lv = c.get("levers") or []
+        st = in_range_status(c)
+        return st + (f" [{', '.join(lv)}]" if lv and st == "lever-modelled" else "")
+
+    return "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({expected_error(c)}"
+                     + "".join(f"; {n}" for n in c.get("band_notes") or []) + ")" for c in bad)
+
+
+@dataclass(frozen=True)
+class CaveatKind:
+    """A kind of calibration caveat, one row of :data:`CALIBRATION_CAVEATS`."""
+
+    key: str
+    #: how its line opens on the terminal, in ``Result.caveats`` and in plan answers ("UNCALIBRATED — ...")
+    tag: str
+    #: its word in compare's "Node calibration" row
+    word: str
+    #: the bold title of its banner above report.html's cards
+    title: str
+    #: whether a rack group's calibration record (an item of ``provenance.calibration``) carries it
+    applies: Callable[[dict], bool]
+    #: the caveat's text after the tag (which rack groups, how far, the band), of the groups that carry it
+    text: Callable[[list[dict]], str]
+
+
+#: Every kind of calibration caveat a run can carry, in the order every view lists them: the one home of the kinds
+#: (the terminal, ``Result.caveats``, plan answers, compare and the HTML banners read them here). What makes a
+#: group uncalibrated is its status (:data:`UNCALIBRATED`: transferred, other-TP, same-silicon, ...), with the band
+#: notes of a TP carry beyond the ratios measured or a precision never measured on the GPU in its text.
+CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
+    CaveatKind("uncalibrated", "UNCALIBRATED", "UNCALIBRATED", "Calibration caveat",
+               lambda c: in_range_status(c) in UNCALIBRATED, _uncalibrated_text),
+    CaveatKind("extrapolated", "EXTRAPOLATED BATCH", "extrapolated", "Extrapolated batch",
+               lambda c: bool(c.get("extrapolated")), _extrapolation_text),
+    CaveatKind("context", "EXTRAPOLATED CONTEXT", "extrapolated context", "Extrapolated context",
+               lambda c: bool(c.get("context_extrapolated")), _context_text),
+    CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
+               lambda c: c.get("stack_current") is False, _stack_text),
+)
+
+
+def _tagged(key: str, calibration: list | None) -> str | None:
+    """The caveat of kind ``key`` (``"TAG — what"``), None when no group carries it."""
+    return next((f"{k.tag} — {text}" for k, text in calibration_caveat_kinds(calibration) if k.key == key), None)
+
+
+def context_caveat(calibration: list | None) -> str | None:
+    """Rack groups whose pool's requests hold longer decode contexts (or prompts) than
+    :func:`dcsim.node.model.context_extrapolation_factor` times the longest their profile was measured at
+    (``context_extrapolated`` in ``provenance.calibration``), with the band they carry; ``None`` when there is
+    none."""
+    return _tagged("context", calibration)
 
 
 def extrapolation_caveat(calibration: list | None) -> str | None:
     """Rack groups whose replicas reach, at full load, a batch more than twice the largest their profile was measured
     at (``extrapolated`` in ``provenance.calibration``, :data:`dcsim.node.model.EXTRAPOLATION_FACTOR`); ``None``
     when there is none."""
-    ext = [c for c in calibration or [] if c.get("extrapolated")]
-    if not ext:
-        return None
-    which = "; ".join(f"{c.get('group')}: batch up to {c.get('batch_limit'):,.0f} at full load, profile "
-                      f"{c.get('profile')} measured up to {c.get('measured_batch_max'):,.0f} "
-                      f"({c.get('batch_limit') / c.get('measured_batch_max'):.1f}x)" for c in ext)
-    return (f"EXTRAPOLATED BATCH — {which}: no error band is measured that far beyond a profile's batches "
-            f"(ML.ENERGY's MoE points there read dcsim up to 46 % slow, docs/validation.md REP-*)")
+    return _tagged("extrapolated", calibration)
 
 
 def stack_caveat(calibration: list | None) -> str | None:
     """Rack groups whose node profile was measured on an older serving stack than dcsim's current calibrations
     (``stack_current`` False in ``provenance.calibration``, :func:`dcsim.node.catalog.serving_stack`), with what
     that means for their figures; ``None`` when there is none."""
-    old = [c for c in calibration or [] if c.get("stack_current") is False]
-    if not old:
-        return None
-    which = "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}" for c in old)
-    return f"OLDER SERVING STACK — {which}: {old[0].get('stack_note')}"
+    return _tagged("stack", calibration)
 
 
 def uncalibrated_caveat(calibration: list | None) -> str | None:
     """The rack groups on parameters not fitted to their own measurements, with the expected error band and why it
     is a lower bound where the status does not say (``band_notes``: a TP carry beyond the ratios measured, a
     precision never measured on the GPU); ``None`` when all are calibrated."""
-    bad = [c for c in calibration or [] if in_range_status(c) in UNCALIBRATED]
-    if not bad:
-        return None
+    return _tagged("uncalibrated", calibration)
 
-    def what(c: dict) -> str:
-        lv = c.get("levers") or []
-        st = in_range_status(c)
-        return st + (f" [{', '.join(lv)}]" if lv and st == "lever-modelled" else "")
 
-    return "UNCALIBRATED — " + "; ".join(f"{c.get('group')}: {c.get('for')} {what(c)} ({expected_error(c)}"
-                                        + "".join(f"; {n}" for n in c.get("band_notes") or []) + ")" for c in bad)
+#: where an uncalibrated group's figures come from, by its status, when every uncalibrated group has that status
+#: (:func:`calibration_source`)
+STATUS_SOURCE = {
+    "lever-modelled": "serving levers modelled from literature figures and assumptions, not measured on this setup "
+                      "(docs/node.md, Levers)",
+    "same-silicon": "the parameters of a calibrated GPU on the same die, with this GPU's own memory, bandwidth and "
+                    "power range; the band is that GPU's, a lower bound (docs/node.md, Transfer to pairs with no "
+                    "calibration)",
+    "same-architecture": "the calibration of another model of the same shape (a fine-tune or rename) on this GPU; "
+                         "the band is the larger of that profile's and the one measured same-shape carry's "
+                         "(docs/validation.md SA-*), a lower bound (docs/node.md, Transfer to pairs with no "
+                         "calibration)",
+}
+#: the source of a mix of uncalibrated statuses, or of transferred, generic, other-TP ... parameters
+OTHER_SOURCE = ("transferred or borrowed node parameters, not measurements of this configuration (docs/validation.md, "
+                "leave-one-model-out table)")
 
+
+def calibration_source(calibration: list | None) -> str:
+    """Where the figures of a run's uncalibrated rack groups come from (report.html's calibration banner says it
+    after the groups): :data:`STATUS_SOURCE` of their status when they share one of those, else
+    :data:`OTHER_SOURCE` (naming modelled levers too when some group has them)."""
+    st = {in_range_status(c) for c in calibration or []} - {"calibrated"}
+    if st == {"lever-modelled"}:
+        return STATUS_SOURCE["lever-modelled"]
+    for s in ("same-silicon", "same-architecture"):
+        if st <= {s}:
+            return STATUS_SOURCE[s]
+    return OTHER_SOURCE + ("; serving levers modelled (docs/node.md, Levers)" if "lever-modelled" in st else "")
 
 
 def get_path(d: Mapping[str, Any] | None, dotted: str, default: Any = None) -> Any:
@@ -174,6 +267,14 @@ def fmt_jpt(x: Any) -> str:
     if math.isfinite(x) and abs(x) >= 99.95:  # "220 J", not the "220." of the '#' format
         return f"{x:,.0f} J"
     return f"{x:#.3g} J"
+
+
+def fmt_celsius(x: Any) -> str:
+    """A temperature in degC, one decimal, with the degree sign (``41.04`` → ``"41.0 °C"``), as every planner-facing
+    temperature is printed (the terminal's and plan's ``41.0 degC``)."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    return f"{float(x):.1f} °C"
 
 
 def fmt_duration(s: Any) -> str:

@@ -15,14 +15,14 @@ import math
 import sys
 import textwrap
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_caveat, context_caveat, extrapolation_caveat, fmt_duration, local_datetime,
-                               fmt_pct, fmt_si, get_path, stack_caveat, uncalibrated_caveat)
+from dcsim.metrics.fmt import (calibration_caveat, calibration_label, fmt_duration, fmt_pct, fmt_si, get_path,
+                               local_datetime)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import SERVED_OVER_C, start_text, tied_leaders
 from dcsim.report.write import atomic_write_bytes, read_timeseries
@@ -252,15 +252,6 @@ def _same(a: Any, b: Any) -> bool:
     return a is not None and b is not None and abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
 
-def _calibration_label(cal: list | None) -> str:
-    """The compare table's word for a run's node calibration: every caveat that applies (issue 14.6)."""
-    if cal is None:
-        return "n/a"
-    words = [w for w, f in (("UNCALIBRATED", uncalibrated_caveat), ("extrapolated", extrapolation_caveat),
-                            ("extrapolated context", context_caveat), ("older stack", stack_caveat)) if f(cal)]
-    return ", ".join(words) or "calibrated"
-
-
 def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tuple[str, dict]:
     """Side-by-side headline figures of result directories, deltas relative to the first.
 
@@ -313,13 +304,8 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         else:
             share_most = share.get(most) if most else None
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
-                        "calibration": _calibration_label(get_path(r, "provenance.calibration"))})
-    runs = [{"label": lab, "dir": str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
-             "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
-             "slo_method": slo_method(r),
-             "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
-             "slo_caveat": "; ".join(slo_caveats(r)) or None}
-            for lab, d, r in zip(labels, dirs, reports)]
+                        "calibration": calibration_label(get_path(r, "provenance.calibration"))})
+    runs = _run_rows(labels, dirs, reports)
     used: dict[str, None] = {}
     for key, m in metrics.items():
         m["unmarked"] = [None] + [_unmarked(key, i, metrics, runs) for i in range(1, len(runs))]
@@ -349,7 +335,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     if caveats:  # the caveat travels with the number (issue 14.6)
         table += "\n\n" + "\n".join(caveats)
     if out_dir is not None:
-        data["files"] = _write_plots(Path(out_dir), labels, loaded, data)
+        data["files"] = _write_plots(Path(out_dir), labels, loaded, data, alignment)
         no_ts = [lab for lab, (_, ts) in zip(labels, loaded) if not _has_series(ts)]
         if no_ts:  # say which runs the rate and power overlays cannot draw, not only in a legend
             data["runs_without_timeseries"] = no_ts
@@ -358,6 +344,17 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
                          else "the rate and power overlays name " + ("it" if len(no_ts) == 1 else "them")
                          + " without a line"))
     return table, data
+
+
+def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Sequence[dict]) -> list[dict]:
+    """``compare.json``'s ``runs``: each run's label, directory, scenario, seed, duration, local start, fidelity, SLO
+    method and caveats (what :func:`_differences` reads to say whether the runs are like for like)."""
+    return [{"label": lab, "dir": None if d is None else str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
+             "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
+             "slo_method": slo_method(r),
+             "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
+             "slo_caveat": "; ".join(slo_caveats(r)) or None}
+            for lab, d, r in zip(labels, dirs, reports)]
 
 
 def _start(report: dict) -> tuple[datetime | None, bool]:
@@ -500,12 +497,12 @@ def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> 
 # overlay plots
 
 
-def _write_plots(out: Path, labels: list[str], loaded: list, data: dict) -> dict[str, str]:
+def _write_plots(out: Path, labels: list[str], loaded: list, data: dict, alignment: dict) -> dict[str, str]:
     from dcsim.report.write import _png_bytes
 
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
-    figs = overlay_figures(labels, loaded)
+    figs = overlay_figures(labels, loaded, alignment=alignment, differences=data["differences"])
     for stem, fig in figs.items():
         p = atomic_write_bytes(out / f"{stem}.png", _png_bytes(fig))
         files[f"{stem}.png"] = str(p)
@@ -530,16 +527,16 @@ def _lw_thin(i: int, n: int) -> float:
     return 1.0 + 1.6 * (n - 1 - i) / max(n - 1, 1)
 
 
-def _time_base(labels: list[str], reports: list[dict], series: list) -> dict[str, Any]:
-    """The overlays' x axis: ``x(j, t_s)`` (run j's seconds from its start to axis units), ``xlim``, ``xlabel``,
-    ``ticks(ax)``. Runs whose starts differ are placed on the local clock (or laid over one another by the hour of
-    day when their dates are far apart); otherwise each run is drawn from its own start, on elapsed time, and the
-    label says so when a start is unknown."""
+def _time_base(reports: list[dict], series: list, al: dict) -> dict[str, Any]:
+    """The overlays' x axis for the runs' alignment ``al`` (:func:`_alignment`): ``x(j, t_s)`` (run j's seconds from
+    its start to axis units), ``xlim``, ``xlabel``, ``ticks(ax)``. Runs whose starts differ are placed on the local
+    clock, ticked and labelled as each run's own figures are (:func:`dcsim.plots.figures.clock_ticks`), or laid over
+    one another by the hour of day when their dates are far apart; otherwise each run is drawn from its own start, on
+    its local clock (clock_ticks again), or on elapsed time, said so, when a start is unknown."""
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     from dcsim.plots.figures import _span_edges, _time_ticks, clock_ticks, time_axis
 
-    al = _alignment(reports, labels)
     offs = al["offsets_s"]
     spans = {j: float(_span_edges(ts["t_s"])[-1] - ts["t_s"][0]) for j, _, ts in series}
     if al["axis"] == "elapsed":
@@ -559,22 +556,21 @@ def _time_base(labels: list[str], reports: list[dict], series: list) -> dict[str
     lo = min(offs[j] for j in spans)
     hi = max(offs[j] + spans[j] for j in spans)
     unit = 86400.0 if hi - lo > 4 * 86400 else 3600.0
-    origin, dated, by_hour = al["origin"], al["dated"], al["axis"] == "hour of day"
-    multi_day = hi > 86400.0
+    x = lambda j, ts_s: (ts_s + offs[j]) / unit  # noqa: E731
+    if al["axis"] == "local clock":  # one clock from the midnight before the first start: as the run figures read it
+        origin = al["origin"]
+        clock = ({"start": origin.isoformat()} if al["dated"]
+                 else {"day_of_year": origin.timetuple().tm_yday, "hour": 0.0})
+        tk, tl, xl = clock_ticks(lo, hi, clock)
+        return {"x": x, "xlim": (lo / unit, hi / unit), "xlabel": f"{xl} (each run at its own start)",
+                "ticks": lambda ax: ax.set_xticks(tk / unit, tl), "alignment": al}
 
-    def label(x: float, _pos: Any = None) -> str:
+    def label(x: float, _pos: Any = None) -> str:  # hour of day (or days) from each run's start day
         minutes = int(round(x * unit / 60.0))
         day, rem = divmod(minutes, 1440)
-        hm = f"{rem // 60:02d}:{rem % 60:02d}"
-        if by_hour:
-            if unit > 3600:
-                return f"+{day} d" if day else "start day"
-            return hm + (f"\n+{day} d" if day and not rem else "")
-        when = origin + timedelta(minutes=minutes)
-        date = when.strftime("%b %d") if dated else f"day {when.timetuple().tm_yday}"
         if unit > 3600:
-            return date
-        return hm + (f"\n{date}" if multi_day and not rem else "")
+            return f"+{day} d" if day else "start day"
+        return f"{rem // 60:02d}:{rem % 60:02d}" + (f"\n+{day} d" if day and not rem else "")
 
     def ticks(ax: Any) -> None:
         span_h = (hi - lo) / 3600.0
@@ -584,23 +580,20 @@ def _time_base(labels: list[str], reports: list[dict], series: list) -> dict[str
             ax.xaxis.set_major_locator(MultipleLocator(3 if span_h <= 48 else 6))
         ax.xaxis.set_major_formatter(FuncFormatter(label))
 
-    if by_hour:
-        xlabel = ("local hour of day" if unit == 3600 else "days from each run's start day")
-        xlabel += " (the runs start on different dates: laid over one another)"
-    else:
-        xlabel = f"local time from {origin:%Y-%m-%d}" if dated else f"local time from day {origin.timetuple().tm_yday}"
-        xlabel += " (each run at its own start)"
-    return {"x": lambda j, ts_s: (ts_s + offs[j]) / unit, "xlim": (lo / unit, hi / unit), "xlabel": xlabel,
-            "ticks": ticks, "alignment": al}
+    xlabel = ("local hour of day" if unit == 3600 else "days from each run's start day")
+    xlabel += " (the runs start on different dates: laid over one another)"
+    return {"x": x, "xlim": (lo / unit, hi / unit), "xlabel": xlabel, "ticks": ticks, "alignment": al}
 
 
-def overlay_figures(labels: list[str], loaded: list) -> dict:
+def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None = None,
+                    differences: list[dict] | None = None) -> dict:
     """Overlay figures by file stem: ``compare_rate`` (achieved rate and C/P/Q per run),
     ``compare_power`` (facility and IT power, the meter when a battery makes it differ, and the cap, named as in
     the run's power figure: the cap in force when a curtailment lowers it), ``compare_jpt`` (J/token bars).
 
     Runs that start at different local times are drawn at their starts on the local clock (``report["clock"]``);
-    when the runs differ in duration, start, fidelity, SLO method or seed, every title says so."""
+    when the runs differ in duration, start, fidelity, SLO method or seed, every title says so. ``alignment`` and
+    ``differences``: :func:`compare`'s (its table and compare.json say the same), else worked out here alike."""
     import matplotlib
     from matplotlib.ticker import EngFormatter
 
@@ -617,9 +610,10 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
     )
 
     reports = [r for r, _ in loaded]
-    runs_info = [{"label": lab, "duration_s": _num(r.get("duration_s")), "start": start_text(r),
-                  "fidelity": r.get("fidelity"), "slo_method": slo_method(r), "seed": r.get("seed")}
-                 for lab, r in zip(labels, reports)]
+    if alignment is None:
+        alignment = _alignment(reports, labels)
+    if differences is None:
+        differences = _differences(_run_rows(labels, [None] * len(reports), reports), alignment)
     figs = {}
     with matplotlib.rc_context(STYLE):
         # (run index, label, time series) of the runs with a time series; a run keeps its index (its colour in every
@@ -631,7 +625,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
         if daily:
             series = [(j, lab, daily_means(ts)) for j, lab, ts in series]
         note = " (daily means)" if daily else ""
-        diffs = _differences(runs_info, _alignment(reports, labels))
+        diffs = differences
 
         def put_title(fig: Any, ax: Any, text: str) -> None:
             """The figure's title; with runs not like for like, the lines saying how, under it, as the figure's
@@ -651,7 +645,7 @@ def overlay_figures(labels: list[str], loaded: list) -> dict:
                 for j, lab in enumerate(labels)]
         no_ts = "no time series"
         if series:
-            base = _time_base(labels, reports, series)
+            base = _time_base(reports, series, alignment)
             xs = base["x"]
             fig = new_figure(12.0, 9.5 + grow)
             axes = fig.subplots(4, 1, sharex=True, height_ratios=[1.6, 1, 1, 1])

@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (fmt_duration, fmt_energy, fmt_hms, fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct,
-                               fmt_si, fmt_time, context_caveat, extrapolation_caveat, get_path, in_range_status,
-                               stack_caveat, uncalibrated_caveat)
+from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_duration, fmt_energy, fmt_hms,
+                               fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_phrase, current_binding, tied_leaders, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
+from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   controller_text, cost_carbon_text, hold_limit_note, report_latency, start_text)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
@@ -100,8 +99,8 @@ def _cards(report: Mapping[str, Any]) -> str:
     jpt = report.get("joules_per_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     cur = current_binding(report)
-    dominant, phrase = binding_phrase(shares)
-    dominant = get_path(report, "binding.most_common") or dominant
+    bind = binding_headline(shares)  # the terminal's binding row says the same, from the same parts
+    dominant, tied = bind.top, bind.tied
     shed = get_path(report, "tokens_accounting.shed")
     arrived = get_path(report, "tokens_accounting.arrived")
     shed_txt = (f" · <b>{_e(fmt_pct(shed / arrived))}</b> of arrived tokens shed"
@@ -115,18 +114,13 @@ def _cards(report: Mapping[str, Any]) -> str:
     legend = "".join(
         f'<span><i class="dot" style="background:{CONSTRAINT_COLORS[k]}"></i>{k} {fmt_pct(shares[k])}</span>'
         for k in BINDING_NAMES if isinstance(shares.get(k), (int, float)) and shares[k] > 0)
-    tied = tied_leaders(shares)
-    lead = " and ".join(tied) if len(tied) > 1 else str(dominant)
     # a tie shows every leader, each in its colour ("compute = cooling"), not the first in dict order
     big_bind = (" = ".join(f'<span style="color:{CONSTRAINT_COLORS.get(k, "#1d2330")}">{_e(k)}</span>' for k in tied)
                 if len(tied) > 1 else _e(dominant or "n/a"))
-    small = _e(phrase.split(';')[0].removeprefix(lead).strip())
-    limit_share = sum(float(v) for k, v in shares.items() if k != "demand" and isinstance(v, (int, float)))
-    if dominant == "demand" and len(tied) == 1 and limit_share > float(shares.get("demand") or 0.0):
-        # demand is the plurality but the limits together bind longer: the glance must not read "not supply-bound"
-        # (the audit of 2026-12-04: reference at demand 42.6 % with a limit binding 57.4 % and 20 % of tokens shed)
+    small = _e(bind.how)
+    if bind.limits_outlast_demand:  # demand is the plurality, but the limits together bind longer
         big_bind = (f'demand <small>{_e(fmt_pct(shares["demand"]))}</small> · '
-                    f'<span style="color:#1d2330">a limit</span> <small>{_e(fmt_pct(limit_share))}</small>')
+                    f'<span style="color:#1d2330">a limit</span> <small>{_e(fmt_pct(bind.limit_share))}</small>')
         small = "of the time"
     cards = [
         _card("Joules per output token",
@@ -136,7 +130,7 @@ def _cards(report: Mapping[str, Any]) -> str:
               f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}"),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
               f"{big_bind}</span> <small>{small}</small>",
-              (f"{_e(phrase.split('; ', 1)[1])} · " if "; " in phrase else "") +
+              (f"{_e(bind.limits_text)} · " if bind.limits_text else "") +
               f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
               f"{_chip(str(get_path(report, 'tpf.binding'))) if get_path(report, 'tpf.binding') else 'n/a'}"
@@ -157,35 +151,11 @@ def _cards(report: Mapping[str, Any]) -> str:
               CONSTRAINT_COLORS["compute"]),
     ]
     cal = get_path(report, "provenance.calibration") or []
-    caveat = uncalibrated_caveat(cal)
-    stack = stack_caveat(cal)
-    levers = any(in_range_status(c) == "lever-modelled" for c in cal)
-    if levers and all(in_range_status(c) in ("lever-modelled", "calibrated") for c in cal):
-        why = ("serving levers modelled from literature figures and assumptions, not measured on this setup "
-               "(docs/node.md, Levers)")
-    elif all(in_range_status(c) in ("same-silicon", "calibrated") for c in cal):
-        why = ("the parameters of a calibrated GPU on the same die, with this GPU's own memory, bandwidth and power "
-               "range; the band is that GPU's, a lower bound (docs/node.md, Transfer to pairs with no calibration)")
-    elif all(in_range_status(c) in ("same-architecture", "calibrated") for c in cal):
-        why = ("the calibration of another model of the same shape (a fine-tune or rename) on this GPU; the band is "
-               "the larger of that profile's and the one measured same-shape carry's (docs/validation.md SA-*), a "
-               "lower bound (docs/node.md, Transfer to pairs with no calibration)")
-    else:
-        why = ("transferred or borrowed node parameters, not measurements of this configuration (docs/validation.md, "
-               "leave-one-model-out table)" + ("; serving levers modelled (docs/node.md, Levers)" if levers else ""))
-    banner = (f'<div class="caveat"><b>Calibration caveat.</b> {_e(caveat.removeprefix("UNCALIBRATED — "))}. '
-              f"These figures come from {why}.</div>") if caveat else ""
-    ext = extrapolation_caveat(cal)
-    if ext:
-        banner += (f'<div class="caveat"><b>Extrapolated batch.</b> '
-                   f'{_e(ext.removeprefix("EXTRAPOLATED BATCH — "))}.</div>')
-    ctx = context_caveat(cal)
-    if ctx:
-        banner += (f'<div class="caveat"><b>Extrapolated context.</b> '
-                   f'{_e(ctx.removeprefix("EXTRAPOLATED CONTEXT — "))}.</div>')
-    if stack:
-        banner += (f'<div class="caveat"><b>Older serving stack.</b> '
-                   f'{_e(stack.removeprefix("OLDER SERVING STACK — "))}.</div>')
+    # a banner per calibration caveat that applies (dcsim.metrics.fmt.CALIBRATION_CAVEATS), the uncalibrated one
+    # saying where the figures come from
+    banner = "".join(f'<div class="caveat"><b>{_e(k.title)}.</b> {_e(text)}.'
+                     + (f" These figures come from {calibration_source(cal)}." if k.key == "uncalibrated" else "")
+                     + "</div>" for k, text in calibration_caveat_kinds(cal))
     tail = tail_caveat(report.get("slo_tail_near_ceiling"))
     if tail:
         banner += f'<div class="caveat"><b>SLO tail.</b> {_e(tail.removeprefix("SLO tail: "))}.</div>'
@@ -371,7 +341,7 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
             f"<tr><td>{fmt_hms(sh.get('t_s'))}</td>{local}<td>{_e(fmt_num(sh.get('t_s'), 8))}</td>"
             f'<td class="l">{_chip(str(sh.get("from")))} → {_chip(str(sh.get("to")))}</td>'
             f"<td>{_e(fmt_si(sh.get('demand_tok_s'), 'tok/s'))}</td>"
-            f"<td>{_e(fmt_num(t_out, 3)) + ' °C' if isinstance(t_out, (int, float)) else 'n/a'}</td>"
+            f"<td>{_e(fmt_celsius(t_out))}</td>"
             f"<td>{_e(fmt_num(sh.get('pue'), 4))}</td>"
             f"<td>{_e(fmt_num(sh.get('gpus_in_service'), 8))}</td></tr>")
     more = (f'<p class="note">… and {len(shifts) - limit} more (all in report.json).</p>'
@@ -379,42 +349,51 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
     return f"<table>{head}{''.join(rows)}</table>{more}"
 
 
-#: a controller-log field's unit by its name's suffix: (suffix, unit shown in the header, formatter)
+#: a controller-log field's unit by its name's suffix, each value in the dcsim.metrics.fmt format of its unit:
+#: (suffix, unit shown in the header, formatter). The fields logged (engine/controller.py, engine/flex.py) are
+#: demand_tok_s, limit_tok_s, t_out_c, t_space_c, duration_s, battery_w, tokens and tokens_first_tick.
 _LOG_UNITS = (("_tok_s", "tok/s", lambda v: fmt_si(v, "tok/s")), ("_w", "W", lambda v: fmt_si(v, "W")),
-              ("_j", "J", lambda v: fmt_energy(v)), ("_c", "°C", lambda v: f"{v:.1f} °C"),
-              ("_s", "s", lambda v: fmt_duration(v)), ("_tokens", "tokens", lambda v: fmt_si(v, "")))
+              ("_c", "°C", fmt_celsius), ("_s", "s", fmt_duration))
+
+
+def _log_field(k: str) -> tuple[str, str, Any] | None:
+    """A controller-log field's (name in words, unit, formatter), None for a field without a unit: ``tokens`` and
+    ``tokens_*`` are token counts; ``t_out_c`` is the outdoor temperature; else :data:`_LOG_UNITS` by suffix."""
+    if k == "t_out_c":
+        return "outdoor", "°C", fmt_celsius
+    if k == "tokens" or k.startswith("tokens_"):
+        return k.replace("_", " "), "tokens", lambda v: fmt_si(v, "")
+    for suf, unit, f in _LOG_UNITS:
+        if k.endswith(suf) and len(k) > len(suf):
+            return k[: -len(suf)].replace("_", " "), unit, f
+    return None
 
 
 def _log_head(k: str) -> str:
     """A controller-log column named in words with its unit (``demand_tok_s`` → ``demand (tok/s)``; the log showed
     snake-case names without units: the audit of the views)."""
-    if k == "t_out_c":
-        return "outdoor (°C)"
-    if k.startswith("tokens_"):
-        return f"{k.replace('_', ' ')} (tokens)"
-    for suf, unit, _ in _LOG_UNITS:
-        if k.endswith(suf) and len(k) > len(suf):
-            return f"{k[: -len(suf)].replace('_', ' ')} ({unit})"
-    return k.replace("_", " ")
+    field = _log_field(k)
+    if field is None:
+        return k.replace("_", " ")
+    words, unit, _ = field
+    return words if words == unit else f"{words} ({unit})"
 
 
 def _log_cell(k: str, v: Any) -> str:
     """A controller-log value in its unit ("1.25 Mtok/s", not "1.24726e+06")."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
-    if k.startswith("tokens_"):
-        return fmt_si(float(v), "")
-    for suf, _, f in _LOG_UNITS:
-        if k.endswith(suf) and len(k) > len(suf):
-            return f(float(v))
+    field = _log_field(k)
+    if field is not None:
+        return field[2](float(v))
     return fmt_num(v, 4) if isinstance(v, float) else f"{v:,}"
 
 
 def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) -> str:
     log = getattr(result, "controller_log", None)
-    if log is None:
-        log = get_path(report, "controller.log") or get_path(report, "controller.actions")
-    if not log:
+    if log is None:  # a report without its run: report.json keeps no log (controller.actions is the entries' count)
+        log = get_path(report, "controller.log")
+    if not isinstance(log, list) or not log:
         return ""
     # in time order (the thermal and battery notes are logged when a tick is settled, after the controller's)
     entries = sorted(log, key=lambda e: e.get("t_s", 0.0) if isinstance(e, Mapping) else 0.0)

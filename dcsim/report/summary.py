@@ -7,7 +7,7 @@ import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["latency_stats", "report_latency", "current_binding", "headline_rows", "expect_lines", "summary_table",
+__all__ = ["latency_stats", "report_latency", "current_binding", "binding_headline", "binding_phrase", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
            "pool_rows", "start_text", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
 
 
@@ -162,8 +162,51 @@ def cost_carbon_text(report: Mapping[str, Any]) -> str | None:
     return f"{c_txt}   {g_txt}"
 
 
-def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
-    """(the constraint binding the longest, how to say it) from ``binding.share``.
+class BindingHeadline(NamedTuple):
+    """The binding-constraint headline of a run, in parts (:func:`binding_headline`): the terminal's row and
+    report.html's card are both built from these, so that they cannot say it differently."""
+
+    #: the constraint binding the longest (the first of a tie, as ``binding.most_common``); None without shares
+    top: str | None
+    #: every constraint with the largest share (one name when there is no tie)
+    tied: list[str]
+    #: their name(s) as said: "demand", "compute and cooling"
+    lead: str
+    #: how long: "most of the time (70.0%)", "42.6% of the time (the most of any)", "40.0% of the time each (tied)"
+    how: str
+    #: its share of the time (None without shares)
+    share: float | None
+    #: the limits (compute, power, cooling) that bind some of the time, longest first, with their shares
+    limits: list[tuple[str, float]]
+    #: "a limit binds 57.4%: compute 25.2%, cooling 17.8%, power 14.4%" when demand leads and a limit binds, else None
+    limits_text: str | None
+
+    @property
+    def limit_share(self) -> float:
+        """The share of time some limit binds (the sum of :attr:`limits`)."""
+        return sum(v for _, v in self.limits)
+
+    @property
+    def limits_outlast_demand(self) -> bool:
+        """True when demand alone binds the longest but the limits together bind longer: the glance must not read
+        "not supply-bound" (the audit of 2026-12-04: reference at demand 42.6 % with a limit binding 57.4 % and 20 %
+        of tokens shed)."""
+        return self.top == "demand" and len(self.tied) == 1 and self.limit_share > (self.share or 0.0)
+
+    @property
+    def first(self) -> str:
+        """Who binds the longest and how long: ``"demand 42.6% of the time (the most of any)"``; "n/a" without
+        shares."""
+        return f"{self.lead} {self.how}" if self.top is not None else "n/a"
+
+    @property
+    def text(self) -> str:
+        """The whole phrase: :attr:`first`, then "; " and :attr:`limits_text` when there is one."""
+        return self.first + (f"; {self.limits_text}" if self.limits_text else "")
+
+
+def binding_headline(shares: Mapping[str, Any] | None) -> BindingHeadline:
+    """Who binds the longest and how to say it, from ``binding.share``: the one home of the rule.
 
     "most of the time" only when it is more than half; otherwise its share "(the most of any)".
     When demand leads, the share of time some limit binds follows, split by limit (the planner's
@@ -172,19 +215,28 @@ def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
     """
     sh = {k: float(v) for k, v in (shares or {}).items() if isinstance(v, (int, float))}
     if not sh:
-        return None, "n/a"
+        return BindingHeadline(None, [], "", "n/a", None, [], None)
     top = max(sh, key=sh.get)
     tied = tied_leaders(sh)
     if len(tied) > 1:  # as many ticks each: neither is "the most of any" (and the first in dict order is no answer)
-        txt = f"{' and '.join(tied)} {fmt_pct(sh[top])} of the time each (tied)"
+        lead, how = " and ".join(tied), f"{fmt_pct(sh[top])} of the time each (tied)"
     else:
-        txt = (f"{top} most of the time ({fmt_pct(sh[top])})" if sh[top] > 0.5
-               else f"{top} {fmt_pct(sh[top])} of the time (the most of any)")
+        lead = top
+        how = (f"most of the time ({fmt_pct(sh[top])})" if sh[top] > 0.5
+               else f"{fmt_pct(sh[top])} of the time (the most of any)")
     limits = sorted(((k, v) for k, v in sh.items() if k != "demand" and v > 0), key=lambda kv: -kv[1])
+    limits_text = None
     if "demand" in tied and limits:
-        txt += (f"; a limit binds {fmt_pct(sum(v for _, v in limits))}: "
-                + ", ".join(f"{k} {fmt_pct(v)}" for k, v in limits))
-    return top, txt
+        limits_text = (f"a limit binds {fmt_pct(sum(v for _, v in limits))}: "
+                       + ", ".join(f"{k} {fmt_pct(v)}" for k, v in limits))
+    return BindingHeadline(top, tied, lead, how, sh[top], limits, limits_text)
+
+
+def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
+    """(the constraint binding the longest, how to say it) from ``binding.share``: :func:`binding_headline`'s
+    ``top`` and ``text``."""
+    h = binding_headline(shares)
+    return h.top, h.text
 
 
 def current_binding(report: Mapping[str, Any]) -> str | None:
@@ -208,7 +260,7 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     jslo = report.get("joules_per_slo_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     share_txt = "  ".join(f"{k} {fmt_pct(shares.get(k))}" for k in BINDING_NAMES if k in shares)
-    bind_txt = binding_phrase(shares)[1]
+    bind = binding_headline(shares)
     cur = current_binding(report)
     pad = report.get("pue_adjusted_delivered_power_w") or {}
     uao = report.get("utilization_adjusted_output") or {}
@@ -226,9 +278,9 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("", f"per SLO-meeting token: facility {fmt_jpt(jslo.get('facility'))}"))
     rows += [
         ("Binding constraint",
-         f"{bind_txt.split('; ')[0]}   at end: {cur or 'n/a'}   "
+         f"{bind.first}   at end: {cur or 'n/a'}   "
          f"shifts {get_path(report, 'binding.n_shifts', 'n/a')}"),
-        ("", bind_txt.split("; ", 1)[1] if "; " in bind_txt else f"time share: {share_txt or 'n/a'}"),
+        ("", bind.limits_text or f"time share: {share_txt or 'n/a'}"),
         ("", f"closed form at {tpf_op or 'n/a'}: {get_path(report, 'tpf.binding', 'n/a')}"
              + (" (the pool furthest short)" if len(report.get("pools") or []) > 1 else "")),
     ]

@@ -30,7 +30,7 @@ from dcsim.scenario.workload import WorkloadSpec
 
 __all__ = [
     "Scenario", "RackGroupSpec", "ControllerSpec", "EconomicsSpec", "ScenarioError",
-    "load_scenario", "apply_overrides", "scenario_hash",
+    "load_scenario", "apply_overrides", "parse_set", "scenario_hash",
 ]
 
 
@@ -403,6 +403,19 @@ def _merged(old: Any, new: Any) -> Any:
     return out
 
 
+def parse_set(s: str) -> tuple[str, Any]:
+    """One ``"dotted.path=value"`` override (``--set``) as ``(path, value)``, the value read as a YAML scalar by the
+    bounded reader (:mod:`dcsim.scenario.safeyaml`: ``5`` an int, ``20 MW`` a string); :class:`ScenarioError`
+    naming it when it is not one."""
+    if "=" not in s:
+        raise ScenarioError("--set", [(s, "expected dotted.path=value")])
+    k, v = s.split("=", 1)
+    try:
+        return k.strip(), (load_yaml_text(v) if v.strip() else v)
+    except YamlInputError as e:
+        raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False), f"value is not a YAML scalar: {e}")]) from None
+
+
 def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> dict:
     """Return a copy of ``raw`` with dotted-path overrides applied.
 
@@ -421,14 +434,7 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
     if isinstance(overrides, dict):
         items = list(overrides.items())
     else:
-        for s in overrides:
-            if "=" not in s:
-                raise ScenarioError("--set", [(s, "expected dotted.path=value")])
-            k, v = s.split("=", 1)
-            try:
-                items.append((k.strip(), load_yaml_text(v) if v.strip() else v))
-            except YamlInputError as e:
-                raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False), f"value is not a YAML scalar: {e}")]) from None
+        items = [parse_set(s) for s in overrides]
     for k, v in items:
         try:
             _set_dotted(out, k, v)
