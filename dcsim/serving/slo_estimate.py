@@ -910,9 +910,9 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
         out.append(f"{SLO_GAP_PREFIX}several model pools capped on a shared budget: on mixed-fleet (1-min ticks) "
                    "this estimate read the chat pool's SLO attainment 0.48 where request fidelity measured 0.46 at "
                    "09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
-                   "need wait in the critically loaded queue the controller regulates), but 1.00 against 0.59 at "
-                   "02:00-02:30, where request fidelity's lane drew about half the IT power the fluid pool draws, its "
-                   "replicas queueing (TPOT p50 79 ms against 22 ms), and 0.28 against 0.06 over the day" + confirm)
+                   "need wait in the critically loaded queue the controller regulates) and 0.28 against 0.28 over the "
+                   "day, but its TTFT p99 25 % short on both windows and the reasoning pool's attainment 0.01 against "
+                   "0.10 at 07:30-09:30" + confirm)
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         out.append(f"{SLO_GAP_PREFIX}capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at "
                    f"the door (below {CAPPED_LOW_CLOCK:g}): this estimate runs the loaded replicas at full load, as "
