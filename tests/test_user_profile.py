@@ -14,7 +14,7 @@ import yaml
 
 import dcsim
 from conftest import small_scenario
-from dcsim.metrics.fmt import UNCALIBRATED, calibration_caveats, calibration_label
+from dcsim.metrics.fmt import NAMED_UNCALIBRATED, UNCALIBRATED, calibration_caveats, calibration_label
 from dcsim.node import build_node
 from dcsim.node.calibrate import main
 from dcsim.node.catalog import POOLED_DIR, PROFILE_DIR, lomo_band, pooled_profiles, resolve_gpu, resolve_model, transfer_profile
@@ -66,7 +66,7 @@ def test_a_shipped_profile_named_for_another_setup_says_which_it_was_measured_fo
     warning)."""
     n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=8, profile=SHIPPED))
     c = n.calibration
-    assert c["status"] == "other-setup" and c["status"] in UNCALIBRATED
+    assert c["status"] == "other-setup" and c["status"] in NAMED_UNCALIBRATED
     assert c["profile_mismatch"] == ["tensor_parallel"] and c["band_lower_bound"]
     own = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4)).calibration["error_band_pct"]
     assert c["error_band_pct"] == own
@@ -81,7 +81,7 @@ def test_a_profile_the_user_fitted_reads_as_user_profile_with_its_files_and_in_s
     n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4, profile="mine.yaml"),
                    base_dir=base)
     c = n.calibration
-    assert c["status"] == "user-profile" and "user-profile" not in UNCALIBRATED
+    assert c["status"] == "user-profile" and "user-profile" not in UNCALIBRATED + NAMED_UNCALIBRATED
     assert c["error_band_pct"] == prof["error_band_pct"] and not c["band_lower_bound"]
     src = c["profile_source"]
     assert src["sha256"] == hashlib.sha256(prof_path.read_bytes()).hexdigest()
@@ -130,7 +130,7 @@ def test_a_pooled_fit_file_is_used_as_dcsims_transfer_uses_its_pool(tmp_path):
         tp = 4 if model == "llama-3.1-70b" else 2
         n = build_node(NodeSpec(gpu="H100-SXM", model=model, tensor_parallel=tp, profile=str(f)))
         c = n.calibration
-        assert c["status"] == "user-pool" and c["status"] in UNCALIBRATED
+        assert c["status"] == "user-pool" and c["status"] in NAMED_UNCALIBRATED
         assert n.perf.mfu == pytest.approx(mfu_ceiling(gpu, "bf16"))
         tr = transfer_profile(gpu, m, "bf16")
         assert n.perf.mfu == pytest.approx(tr["params"]["mfu"])
@@ -172,3 +172,16 @@ def test_a_profile_file_written_by_hand_says_it_was_not_fitted_by_calibrate(tmp_
     n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4, profile=str(f)))
     (text,) = _caveats(n)
     assert text.startswith("USER PROFILE") and "not written by dcsim calibrate (no generated_by)" in text
+
+
+def test_docs_node_md_quotes_what_build_node_gives():
+    """docs/node.md "Using a profile you fitted" quotes the other-setup caveat and the pool's band as build_node gives
+    them."""
+    doc = " ".join((PROFILE_DIR.parents[2] / "docs" / "node.md").read_text().split())
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=8, profile=SHIPPED))
+    (text,) = _caveats(n)
+    assert f"`{text}`" in doc
+    pool = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4,
+                               profile=str(POOLED_DIR / "H100-SXM.yaml"))).calibration["error_band_pct"]
+    assert (f"Llama-3.1-70B on the shipped H100 pool: ±{pool['tok_s_pct']:.0f} % tok/s, ±{pool['j_per_tok_pct']:.0f} % "
+            f"J/token") in doc

@@ -22,15 +22,19 @@ __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_nu
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
            "calibration_label", "calibration_source", "uncalibrated_caveat", "stack_caveat", "extrapolation_caveat",
-           "context_caveat", "in_range_status", "UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind", "STATUS_SOURCE",
+           "context_caveat", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
-#: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration. A profile
-#: file the scenario names (``user-profile``) is not among them: it is fitted to the user's own measurements, and its
-#: caveat (USER PROFILE) says from which files, with its in-sample band; a pooled fit file (``user-pool``) and a
-#: shipped calibration named for another setup (``other-setup``) are.
+#: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration, of a profile
+#: dcsim chose for it (the run warns "no calibrated profile for ...", dcsim.engine.build)
 UNCALIBRATED = ("transferred", "generic", "same-architecture", "same-silicon", "other-tp", "other-layout",
-                "user-pool", "other-setup", "lever-modelled")
+                "lever-modelled")
+#: the same, of a profile the scenario names (``node.profile``): a pooled fit file (``user-pool``) and a shipped
+#: calibration named for another setup (``other-setup``, which the run's warnings name as such). Their caveat is
+#: UNCALIBRATED too. A profile file the user fitted (``user-profile``) is neither: it is fitted to the user's own
+#: measurements, and its caveat (USER PROFILE) says from which files, with its in-sample band.
+NAMED_UNCALIBRATED = ("user-pool", "other-setup")
 
 
 def in_range_status(c: Mapping) -> str:
@@ -149,7 +153,7 @@ class CaveatKind:
 #: notes of a TP carry beyond the ratios measured or a precision never measured on the GPU in its text.
 CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
     CaveatKind("uncalibrated", "UNCALIBRATED", "UNCALIBRATED", "Calibration caveat",
-               lambda c: in_range_status(c) in UNCALIBRATED, _uncalibrated_text),
+               lambda c: in_range_status(c) in UNCALIBRATED + NAMED_UNCALIBRATED, _uncalibrated_text),
     # a profile file the user fitted (dcsim calibrate) and the scenario names: what it is, from which files, with the
     # band it states in-sample and that dcsim has not checked it held-out (dcsim.node.model.calibration_record)
     CaveatKind("user", "USER PROFILE", "user profile", "User profile",
