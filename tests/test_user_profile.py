@@ -185,3 +185,17 @@ def test_docs_node_md_quotes_what_build_node_gives():
                                profile=str(POOLED_DIR / "H100-SXM.yaml"))).calibration["error_band_pct"]
     assert (f"Llama-3.1-70B on the shipped H100 pool: ±{pool['tok_s_pct']:.0f} % tok/s, ±{pool['j_per_tok_pct']:.0f} % "
             f"J/token") in doc
+
+
+def test_a_profile_of_another_setup_is_said_once_on_report_htmls_first_screen(tmp_path):
+    """The mismatch of a named profile is in its caveat's banner; the run's warning that says it was listed again in
+    the warnings box below it."""
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["racks"][0]["node"].update({"profile": SHIPPED, "tensor_parallel": 8})
+    r = dcsim.run(sc)
+    assert any("node.profile H100-SXM_llama-3.1-70b_bf16_tp4 was fitted to" in w for w in r.report["warnings"])
+    write_outputs(r, tmp_path / "o", formats=("json", "html"), plots=False)
+    html = (tmp_path / "o" / "report.html").read_text()
+    banner = html[html.index('<div class="caveat"><b>Calibration caveat.</b>'):html.index('class="cards"')]
+    assert "was measured for H100-SXM / llama-3.1-70b / bf16 / TP4" in banner
+    assert "was fitted to" not in html.split('class="cards"')[0]
