@@ -320,8 +320,8 @@ def is_pooled(prof: dict) -> bool:
 def _pool_as_transfer(prof: dict, gpu: GpuSpec, model: ModelSpec, precision: str) -> dict:
     """A pooled fit named as ``node.profile``, used as dcsim uses its own pools (:func:`dcsim.node.catalog.
     transfer_profile`): the compute efficiency set against the achievable matmul rate of the precision the model
-    computes in (:func:`dcsim.node.catalog.transfer_mfu`, held at the ceiling: a pool fits MFU 0.997-1.0, the
-    H100's ceiling is 0.803 in BF16), the MoE dispatch and FP8 cost its data do not identify borrowed from dcsim's
+    computes in (:func:`dcsim.node.catalog.transfer_mfu`, held at the ceiling: the shipped H100 pool fits MFU 1.0,
+    the H100's achievable share is 0.803 in BF16 [MAMF]), the MoE dispatch and FP8 cost its data do not identify borrowed from dcsim's
     pools of other GPUs, and as band the pool's worst leave-one-model-out error over the left-out models of this
     model's kind (unknown when the file has no such table)."""
     cat = gpu_catalog()
