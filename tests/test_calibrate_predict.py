@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dcsim.node.catalog import MEASUREMENT_DIR, shipped_profiles
+from dcsim.node.catalog import MEASUREMENT_DIR, PROFILE_DIR, shipped_profiles
 from dcsim.node.model import build_node
 from dcsim.node.predict import BAND_RESOLUTION_PCT, main, predict
 from dcsim.scenario.node import NodeSpec
@@ -103,9 +103,16 @@ def test_cli_prints_the_table_writes_json_and_refuses_misuse(tmp_path, capsys):
 
 
 def test_a_user_profile_has_no_band_and_a_group_dcsim_cannot_build_does_not_stop_the_others(tmp_path, capsys):
-    g = _one(predict([QWEN32], gpu="H100-SXM", tp=1, profile="H100-SXM_qwen3-32b_bf16_tp2"), "H100-SXM", 1)
+    # a profile file that states no band (a shipped profile's file, given by its path: it has no error_band_pct)
+    g = _one(predict([QWEN32], gpu="H100-SXM", tp=1, profile=str(PROFILE_DIR / "H100-SXM_qwen3-32b_bf16_tp2.yaml")),
+             "H100-SXM", 1)
     assert g["calibration"]["status"] == "user-profile"
     assert all(p["within_band"] is None for p in g["points"]) and g["summary"]["outside_band"] is None
+    # named by its name for another TP degree it is dcsim's calibration of that setup: its own band, a lower bound
+    g = _one(predict([QWEN32], gpu="H100-SXM", tp=1, profile="H100-SXM_qwen3-32b_bf16_tp2"), "H100-SXM", 1)
+    c = g["calibration"]
+    assert c["status"] == "other-setup" and c["band_lower_bound"] and c["profile_mismatch"] == ["tensor_parallel"]
+    assert c["error_band_pct"]["tok_s_pct"] is not None and g["summary"]["outside_band"] is not None
     rows = list(csv.DictReader(open(QWEN32)))
     bad = [{**r, "model": "no-such-model"} for r in rows[:2]]
     f = tmp_path / "m.csv"

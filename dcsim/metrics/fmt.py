@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +22,19 @@ __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_nu
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
            "calibration_label", "calibration_source", "uncalibrated_caveat", "stack_caveat", "extrapolation_caveat",
-           "context_caveat", "in_range_status", "UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind", "STATUS_SOURCE",
+           "context_caveat", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
-#: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration
+#: calibration statuses (dcsim.node) whose figures are not fitted to measurements of that configuration, of a profile
+#: dcsim chose for it (the run warns "no calibrated profile for ...", dcsim.engine.build)
 UNCALIBRATED = ("transferred", "generic", "same-architecture", "same-silicon", "other-tp", "other-layout",
-                "user-profile", "lever-modelled")
+                "lever-modelled")
+#: the same, of a profile the scenario names (``node.profile``): a pooled fit file (``user-pool``) and a shipped
+#: calibration named for another setup (``other-setup``, which the run's warnings name as such). Their caveat is
+#: UNCALIBRATED too. A profile file the user fitted (``user-profile``) is neither: it is fitted to the user's own
+#: measurements, and its caveat (USER PROFILE) says from which files, with its in-sample band.
+NAMED_UNCALIBRATED = ("user-pool", "other-setup")
 
 
 def in_range_status(c: Mapping) -> str:
@@ -108,6 +116,20 @@ def _uncalibrated_text(bad: list[dict]) -> str:
                      + "".join(f"; {n}" for n in c.get("band_notes") or []) + ")" for c in bad)
 
 
+#: a sha256 in full (64 hex digits), printed by its first 12 in a caveat (report.json's ``meaning`` keeps it whole)
+_SHA256 = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def _user_text(mine: list[dict]) -> str:
+    def one(c: dict) -> str:
+        lv = c.get("levers") or []
+        meaning = _SHA256.sub(r"\1…", str(c.get("meaning")))
+        return (f"{c.get('group')}: {c.get('for')}" + (f" with levers {', '.join(lv)}" if lv else "")
+                + f", {expected_error(c)}: {meaning}")
+
+    return "; ".join(one(c) for c in mine)
+
+
 @dataclass(frozen=True)
 class CaveatKind:
     """A kind of calibration caveat, one row of :data:`CALIBRATION_CAVEATS`."""
@@ -131,7 +153,11 @@ class CaveatKind:
 #: notes of a TP carry beyond the ratios measured or a precision never measured on the GPU in its text.
 CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
     CaveatKind("uncalibrated", "UNCALIBRATED", "UNCALIBRATED", "Calibration caveat",
-               lambda c: in_range_status(c) in UNCALIBRATED, _uncalibrated_text),
+               lambda c: in_range_status(c) in UNCALIBRATED + NAMED_UNCALIBRATED, _uncalibrated_text),
+    # a profile file the user fitted (dcsim calibrate) and the scenario names: what it is, from which files, with the
+    # band it states in-sample and that dcsim has not checked it held-out (dcsim.node.model.calibration_record)
+    CaveatKind("user", "USER PROFILE", "user profile", "User profile",
+               lambda c: in_range_status(c) == "user-profile", _user_text),
     CaveatKind("extrapolated", "EXTRAPOLATED BATCH", "extrapolated", "Extrapolated batch",
                lambda c: bool(c.get("extrapolated")), _extrapolation_text),
     CaveatKind("context", "EXTRAPOLATED CONTEXT", "extrapolated context", "Extrapolated context",
@@ -187,6 +213,11 @@ STATUS_SOURCE = {
                          "the band is the larger of that profile's and the one measured same-shape carry's "
                          "(docs/validation.md SA-*), a lower bound (docs/node.md, Transfer to pairs with no "
                          "calibration)",
+    "user-pool": "a pooled fit the scenario names as node.profile, used for this model as dcsim transfers its own "
+                 "pools: the compute efficiency held at the GPU's achievable matmul rate, the band the pool's "
+                 "leave-one-model-out error (docs/node.md, Using a profile you fitted)",
+    "other-setup": "a shipped calibration of another setup that the scenario names as node.profile; the band is that "
+                   "setup's, a lower bound (docs/node.md, Using a profile you fitted)",
 }
 #: the source of a mix of uncalibrated statuses, or of transferred, generic, other-TP ... parameters
 OTHER_SOURCE = ("transferred or borrowed node parameters, not measurements of this configuration (docs/validation.md, "
@@ -200,7 +231,7 @@ def calibration_source(calibration: list | None) -> str:
     st = {in_range_status(c) for c in calibration or []} - {"calibrated"}
     if st == {"lever-modelled"}:
         return STATUS_SOURCE["lever-modelled"]
-    for s in ("same-silicon", "same-architecture"):
+    for s in ("same-silicon", "same-architecture", "user-pool", "other-setup"):
         if st <= {s}:
             return STATUS_SOURCE[s]
     return OTHER_SOURCE + ("; serving levers modelled (docs/node.md, Levers)" if "lever-modelled" in st else "")

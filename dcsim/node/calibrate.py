@@ -45,9 +45,11 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
+import hashlib
 import io
 import math
 import os
+import shlex
 import sys
 from dataclasses import asdict, replace
 from functools import cached_property
@@ -999,6 +1001,26 @@ def measured_lengths(rows: list[dict]) -> dict:
             "decode_context": [round(min(ctx), 1), round(max(ctx), 1)]}
 
 
+def input_files(paths) -> list[dict]:
+    """What identifies the measurement files a profile was fitted from (a profile's ``inputs``): each file's path as
+    given to ``dcsim calibrate`` (relative to where it ran), its size and the sha256 of its bytes, so the fit can be
+    rerun, and its inputs checked, from elsewhere (its ``measurements`` name the files alone)."""
+    out = []
+    for p in sorted({str(p) for p in paths}):
+        try:
+            data = Path(p).read_bytes()
+        except OSError:  # rows given without their file (not read by read_rows): nothing to hash
+            out.append({"path": p, "bytes": None, "sha256": None})
+            continue
+        out.append({"path": p, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    return out
+
+
+def _command(paths, options: str) -> str:
+    """A profile's ``generated_by``: the ``dcsim calibrate`` call with the files as given (shell-quoted)."""
+    return "dcsim calibrate " + " ".join(shlex.quote(p) for p in sorted({str(p) for p in paths})) + options
+
+
 def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool) -> dict:
     r0 = rows_g[0]
     gpu, model = r0["gpu"], r0["model"]
@@ -1032,6 +1054,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         fitq["loo_mape_tok_s_pct"] = round(float(np.mean(np.concatenate(lt)) * 100), 3)
         fitq["loo_mape_j_per_tok_pct"] = round(float(np.mean(np.concatenate(lj)) * 100), 3)
     files = sorted({r["_file"] for r in rows_g} | {r["_file"] for r in caps})
+    given = {r.get("_path", r["_file"]) for r in rows_g} | {r.get("_path", r["_file"]) for r in caps}
     suspects = per_gpu_power_suspects(rows_g)
     return {
         "name": profile_name(gpu, model, prob.g0.precision, prob.g0.tp),
@@ -1048,8 +1071,10 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "measurements": files,
         "sources": sorted({r["source"] for r in rows_g} | {r["source"] for r in caps}),
         "assumptions": sorted({r.get("note", "") for r in rows_g if r.get("note")}),
-        "generated_by": "dcsim calibrate " + " ".join(files) + f" --gpu {gpu} --model {model} --precision "
-                        f"{prob.g0.precision} --tp {prob.g0.tp}",
+        # the files as given and the sha256 of their bytes: the command reruns from where it ran, the hashes say
+        # whether the files found elsewhere are the ones it read (until December 2026: the file names alone)
+        "generated_by": _command(given, f" --gpu {gpu} --model {model} --precision {prob.g0.precision} --tp {prob.g0.tp}"),
+        "inputs": input_files(given),
         "measured_lengths": measured_lengths(rows_g),
         **({"input_notes": input_notes(rows_g)} if input_notes(rows_g) else {}),
         "points": points,
@@ -1275,7 +1300,7 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
             "cross_tp": cross_tp(paths, gpu, gamma, rows=rows) if lomo else [],
             # every file read, not only those with this GPU's rows: the leave-one-model-out table borrows the costs this
             # GPU's data do not identify from the other GPUs' pools (borrow_unidentified), so their rows change it
-            "generated_by": "dcsim calibrate " + " ".join(sorted({Path(p).name for p in paths})) + f" --gpu {gpu} --pool"}
+            "generated_by": _command(paths, f" --gpu {gpu} --pool"), "inputs": input_files(paths)}
 
 
 def _layout_suffix(prof: dict) -> str:

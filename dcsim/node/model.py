@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import partial, reduce
+import hashlib
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
-                                max_band, find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
-                                other_tp_band, rescale_power, tp_carry_evidence, resolve_gpu, resolve_model,
-                                same_silicon_gpu, serving_stack, transfer_mfu, transfer_profile)
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, borrow_unidentified,
+                                compute_ceiling, context_carry, gpu_catalog, lomo_band, max_band,
+                                find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
+                                other_tp_band, pooled_precisions, pooled_profiles, rescale_power, shipped_profiles,
+                                tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
+                                transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, compute_precision, decode_context, derive,
                              steady_iteration, tensor_parallel_problem, weight_bytes)
@@ -308,6 +311,88 @@ def _same_silicon_profile(sib: GpuSpec, gpu: GpuSpec, model: ModelSpec, precisio
             "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], prof["params"]["mfu"])}
 
 
+def is_pooled(prof: dict) -> bool:
+    """Whether a profile is a pooled fit (``dcsim calibrate --pool``: one parameter set over several models of a
+    GPU, ``model: "*"``, its ``pooled_groups``) rather than the calibration of one setup."""
+    return bool(prof.get("pooled_groups")) or prof.get("model") == "*"
+
+
+def _pool_as_transfer(prof: dict, gpu: GpuSpec, model: ModelSpec, precision: str) -> dict:
+    """A pooled fit named as ``node.profile``, used as dcsim uses its own pools (:func:`dcsim.node.catalog.
+    transfer_profile`): the compute efficiency set against the achievable matmul rate of the precision the model
+    computes in (:func:`dcsim.node.catalog.transfer_mfu`, held at the ceiling: the shipped H100 pool fits MFU 1.0,
+    the H100's achievable share is 0.803 in BF16 [MAMF]), the MoE dispatch and FP8 cost its data do not identify borrowed from dcsim's
+    pools of other GPUs, and as band the pool's worst leave-one-model-out error over the left-out models of this
+    model's kind (unknown when the file has no such table)."""
+    cat = gpu_catalog()
+    src = cat.get(str(prof.get("gpu")), gpu)  # a pool of another GPU: its share of that GPU's ceiling, on this one
+    prec = compute_precision(model, precision)
+    donors = [(q["gpu"], q["params"], q.get("uncertainty") or {}) for g, q in pooled_profiles().items()
+              if g != prof.get("gpu")]
+    params, borrowed = borrow_unidentified(prof["params"], prof.get("uncertainty") or {}, donors)
+    fitted = params["mfu"]
+    params["mfu"] = transfer_mfu(fitted, src, gpu, prec)
+    moe = model.n_experts > 0
+    band = lomo_band(prof, moe)
+    if moe and "t_moe_layer_s" in borrowed and band["tok_s_pct"] is not None:
+        # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too (as a transfer)
+        pools = pooled_profiles()
+        band = max_band([band] + [lomo_band(pools[g], True) for g in borrowed["t_moe_layer_s"]])
+    out = {**prof, "params": params, "error_band_pct": band, "measured_precisions": pooled_precisions([prof]),
+           "precisions_gpu": str(prof.get("gpu")), "precisions_of": "its pooled fit holds",
+           "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted)}
+    if borrowed:
+        out["borrowed"] = borrowed
+    return out
+
+
+def _profile_file(ref: str, base_dir: str | Path | None) -> Path:
+    """The file ``node.profile`` names (relative to ``base_dir``, as :func:`dcsim.node.catalog.load_profile`
+    reads it)."""
+    p = Path(ref)
+    return p if p.is_absolute() or base_dir is None else Path(base_dir) / p
+
+
+def _named_profile(ref: str, base_dir: str | Path | None, gpu: GpuSpec, model: ModelSpec, precision: str,
+                   tp: int) -> tuple[dict, str, dict]:
+    """``(profile, status, source)`` of the profile a scenario names (``node.profile``):
+
+    * a shipped profile by its name, measured for this GPU, model, precision and TP: ``calibrated`` (it is dcsim's
+      calibration of this setup, the one ``build_node`` picks without the name);
+    * a shipped profile named for another setup: ``other-setup`` (its in-sample band, a lower bound here, with a
+      note naming the setup it was measured on);
+    * a pooled fit file (``dcsim calibrate --pool``): ``user-pool``, used as a transfer uses dcsim's own pools
+      (:func:`_pool_as_transfer`);
+    * any other profile file: ``user-profile``, with the band the file states (``error_band_pct``, in-sample).
+
+    ``source`` identifies it: the name given, and for a file its path, the sha256 of its bytes, the command that
+    wrote it (``generated_by``) and the measurement files it was fitted from (``inputs``: path and sha256 each,
+    written by ``dcsim calibrate`` since December 2026; else the file names of ``measurements``)."""
+    if ref in shipped_profiles():
+        prof = load_profile(ref)
+        mine = (gpu.name, model.name, precision, tp)
+        return prof, ("other-setup" if _mismatch(prof, *mine) else "calibrated"), {"ref": ref, "shipped": True}
+    prof = load_profile(ref, base_dir)
+    path = _profile_file(ref, base_dir)
+    inputs = prof.get("inputs")
+    source = {"ref": ref, "shipped": False, "path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+              "generated_by": prof.get("generated_by"),
+              "inputs": inputs if isinstance(inputs, list) else None,
+              "measurements": [str(m) for m in prof.get("measurements") or []]}
+    if is_pooled(prof):
+        return _pool_as_transfer(prof, gpu, model, precision), "user-pool", source
+    return prof, "user-profile", source
+
+
+def _mismatch(prof: dict, gpu: str, model: str, precision: str, tp: int) -> list[str]:
+    """The fields (gpu, model, precision, tensor_parallel) whose value in ``prof`` is not this replica's (a pooled
+    fit's ``*`` and a missing value match anything)."""
+    return [k for k, mine, theirs in (("gpu", gpu, prof.get("gpu")), ("model", model, prof.get("model")),
+                                      ("precision", precision, prof.get("precision")),
+                                      ("tensor_parallel", tp, prof.get("tensor_parallel")))
+            if theirs not in (None, "*") and str(theirs).strip().lower() != str(mine).strip().lower()]
+
+
 def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     """Build the replica model for ``spec`` (profile: explicit, shipped match, or generic)."""
     gpu = resolve_gpu(spec.gpu)
@@ -319,9 +404,9 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
     problem = tensor_parallel_problem(model, tp, gpn)
     if problem:
         raise ValueError(problem)
+    source = None
     if spec.profile is not None:
-        prof = load_profile(spec.profile, base_dir)
-        status = "user-profile"
+        prof, status, source = _named_profile(spec.profile, base_dir, gpu, model, spec.precision, tp)
     else:
         prof, status = _shipped_profile(gpu, model, spec.precision, tp)
         sib = same_silicon_gpu(gpu) if prof is None else None
@@ -352,7 +437,8 @@ def build_node(spec: NodeSpec, base_dir: str | Path | None = None) -> NodeModel:
         kv_capacity_tokens=kv_free / d.kv_bytes_per_token, clock_min=gpu.clock_min,
         power_cap_w=float(spec.power_cap) if spec.power_cap is not None else gpu.tdp_w,
         calibration=calibration_record(prof, status, gpu.name, model.name, spec.precision, tp, active_levers(lv),
-                                       layout=_layout_name(model, ep), borrowed=_borrowed_used(prof, d)),
+                                       layout=_layout_name(model, ep), borrowed=_borrowed_used(prof, d),
+                                       source=source),
     )
 
 
@@ -401,7 +487,13 @@ def _layout_name(model: ModelSpec, expert_parallel: bool) -> str:
 #: what each calibration status means, for warnings and reports
 STATUS_TEXT = {
     "calibrated": "fitted to measurements of this GPU, model, precision and TP",
-    "user-profile": "a profile file given by the scenario",
+    "user-profile": "a profile file the scenario names (node.profile)",
+    "user-pool": "a pooled fit (dcsim calibrate --pool) the scenario names (node.profile): one parameter set fitted "
+                 "over several models, used for this one as dcsim transfers its own pools: the compute efficiency "
+                 "held at the GPU's achievable matmul rate, the band the pool's worst leave-one-model-out error "
+                 "(docs/validation.md); no measurement of this model at this precision and TP",
+    "other-setup": "a shipped calibration the scenario names (node.profile) for a setup it was not measured on; the "
+                   "band is that setup's in-sample error, a lower bound here",
     "same-architecture": "fitted to another model of the same shape (a fine-tune or rename) on this GPU; the band "
                          "is the larger of that profile's and the one measured same-shape carry's (Llama-3.3-70B on "
                          "the Llama-3.1-70B profile, docs/validation.md SA-*), a lower bound",
@@ -553,8 +645,49 @@ def band_notes(prof: dict, precision: str) -> list[str]:
     return out
 
 
+#: statuses of a profile the scenario names (``node.profile``, :func:`_named_profile`) other than dcsim's calibration
+#: of the replica's own setup: the record says what the profile was measured for when that is not the replica
+NAMED_STATUSES = ("user-profile", "user-pool", "other-setup")
+
+
+#: a named profile fitted from more files than this names them by count (:func:`source_text`)
+MAX_FILES_NAMED = 3
+
+
+def _sha(h) -> str:
+    return f"sha256 {h}" if h else "no sha256 recorded"
+
+
+def source_text(source: Mapping | None) -> str:
+    """Where a named profile file comes from, in words (a calibration record's ``meaning``, so report.json's
+    ``provenance.calibration`` carries it, and the USER PROFILE caveat, which prints each sha256's first 12 hex
+    digits): the file and the sha256 of its bytes, and the files ``dcsim calibrate`` fitted it from with theirs
+    (``inputs``), the file names alone for a profile written before it recorded them, or that the file was not
+    written by ``dcsim calibrate``. ``""`` for a shipped profile or none."""
+    if not source or source.get("shipped"):
+        return ""
+    out = f"{source.get('path')} ({_sha(source.get('sha256'))})"
+    gen = str(source.get("generated_by") or "")
+    if not gen.startswith("dcsim calibrate"):
+        return out + ", not written by dcsim calibrate (no generated_by)"
+    inputs = [i for i in source.get("inputs") or [] if isinstance(i, Mapping)]
+    names = source.get("measurements") or []
+    if len(inputs) > MAX_FILES_NAMED or (not inputs and len(names) > MAX_FILES_NAMED):
+        # a pool's dozen files: the profile's own sha256 pins them (its inputs, or its measurements, list them)
+        files = (f"{len(inputs)} files (its inputs: each one's path and sha256)" if inputs else
+                 f"{len(names)} files (its measurements: names only, written before dcsim calibrate recorded its "
+                 f"inputs' paths and sha256)")
+    elif inputs:
+        files = ", ".join(f"{i.get('path')} ({_sha(i.get('sha256'))})" for i in inputs)
+    else:
+        files = (", ".join(names) or "files it does not name") + \
+            " (names only: written before dcsim calibrate recorded its inputs' paths and sha256)"
+    return f"{out}, fitted by dcsim calibrate{' --pool' if ' --pool' in gen else ''} from {files}"
+
+
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
-                       levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None) -> dict:
+                       levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None,
+                       source: dict | None = None) -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
     ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
@@ -564,7 +697,14 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
     error of the GPU's pooled fit when transferred; the worst over the pools it averages when generic (a lower bound:
     the hardware is transferred too); the sibling GPU's band for its profile when ``same-silicon`` (a lower bound);
-    None for a user profile.
+    the band a profile file states (``error_band_pct``, written by ``dcsim calibrate``: its worst in-sample error;
+    unknown without it) for ``user-profile``; the pool's leave-one-model-out band for ``user-pool``; the shipped
+    profile's own when ``other-setup``. A named profile (:data:`NAMED_STATUSES`) measured for another GPU, model,
+    precision or TP degree than this replica's names it (``profile_mismatch``, ``profile_measured_for``, a band note),
+    and its band is a lower bound.
+
+    ``source`` (a profile the scenario names, :func:`_named_profile`): what identifies it, recorded as
+    ``profile_source`` and said in ``meaning`` (:func:`source_text`).
 
     ``layout`` (MoE models: ``expert-parallel`` or ``sharded experts``) is appended to ``for``.
     ``borrowed`` (a transfer's costs its GPU's data do not identify, by lending GPUs) is recorded and said in
@@ -581,9 +721,10 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     status (its author may have fitted it with the levers on).
     """
     f = prof.get("fit", {})
-    if status in ("calibrated", "same-architecture") and "max_err_tok_s_pct" in f:
+    own = ("calibrated", "same-architecture", "other-setup")
+    if status in own and "max_err_tok_s_pct" in f:
         band = {"tok_s_pct": f["max_err_tok_s_pct"], "j_per_tok_pct": f["max_err_j_per_tok_pct"]}
-    elif status in ("calibrated", "same-architecture") and "max_err_request_pct" in f:
+    elif status in own and "max_err_request_pct" in f:
         band = {"tok_s_pct": f["max_err_request_pct"], "j_per_tok_pct": f["max_err_request_pct"]}
     else:
         band = prof.get("error_band_pct", {"tok_s_pct": None, "j_per_tok_pct": None})
@@ -595,29 +736,36 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     if levers and status != "user-profile":
         status = "lever-modelled"
     where = f"{gpu} / {model} / {precision} / TP{tp}" + (f" {layout}" if layout else "")
-    meaning = STATUS_TEXT[status] + "".join(
+    src = source_text(source)
+    head = (f"the scenario's node.profile {src}" if src and status == "user-profile"
+            else STATUS_TEXT[status] + (f": {src}" if src else ""))
+    meaning = head + "".join(
         f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())
     stack, current = serving_stack(prof)
     lengths = prof.get("measured_lengths") or {}
     notes = band_notes(prof, precision)
+    # a profile the scenario names, fitted to another GPU, model, precision or TP degree, describes that setup
+    mismatch = _mismatch(prof, gpu, model, precision, tp) if base_status in NAMED_STATUSES else []
+    measured_for = (" / ".join(str(prof.get(k, "?")) for k in ("gpu", "model", "precision"))
+                    + f" / TP{prof.get('tensor_parallel', '?')}") if mismatch else None
+    if mismatch:
+        notes.append(f"{prof.get('name')} was measured for {measured_for} (its {', '.join(mismatch)} "
+                     f"differ{'s' if len(mismatch) == 1 else ''} from this replica's): its parameters and band describe "
+                     f"that setup")
     meaning += "".join(f"; {n}" for n in notes)
-    # a user's profile fitted to another GPU, model, precision or TP degree describes that setup, not this one
-    mismatch = [] if status != "user-profile" else [
-        k for k, mine, theirs in (("gpu", gpu, prof.get("gpu")), ("model", model, prof.get("model")),
-                                  ("precision", precision, prof.get("precision")),
-                                  ("tensor_parallel", tp, prof.get("tensor_parallel")))
-        if theirs not in (None, "*") and str(theirs).strip().lower() != str(mine).strip().lower()]
+    if base_status == "user-profile":
+        meaning += ("; its band is in-sample (how well it fits its own rows): dcsim has not checked it on rows it "
+                    "was not fitted to (dcsim calibrate --loo predicts each load level left out)")
     return {"status": status, "profile": str(prof.get("name")), "for": where,
-            "profile_mismatch": mismatch,
-            "profile_measured_for": " / ".join(str(prof.get(k, "?")) for k in ("gpu", "model", "precision"))
-            + f" / TP{prof.get('tensor_parallel', '?')}" if mismatch else None,
+            "profile_mismatch": mismatch, "profile_measured_for": measured_for,
+            "profile_source": dict(source) if source else None,
             "meaning": meaning, "borrowed": dict(borrowed or {}),
             "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
-            "band_lower_bound": (status in ("generic", "lever-modelled", "same-silicon", "same-architecture")
-                                 or bool(notes)),
+            "band_lower_bound": (status in ("generic", "lever-modelled", "same-silicon", "same-architecture",
+                                            "other-setup") or bool(notes)),
             # the batch range the profile was measured at (None for a pooled fit); the engine sets the batch a
             # replica reaches at full load and whether it is beyond that range (at_workload)
             "measured_batch_max": measured_batch_max(prof), "batch_limit": None, "extrapolated": False,
