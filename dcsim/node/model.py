@@ -21,7 +21,7 @@ from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, compute_precision, decode_context, derive,
                              steady_iteration, tensor_parallel_problem, weight_bytes)
 from dcsim.node.power import PowerParams, bisect_clock, wall_power
-from dcsim.node.step import iteration_step, steady_step, step_params
+from dcsim.node.step import check_clock, iteration_step, steady_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
 
 # vLLM gpu_memory_utilization default 0.9: fraction of HBM for weights + KV cache (vLLM docs).
@@ -137,6 +137,7 @@ class NodeModel:
         coefficient of variation of the prompt lengths (a workload's :meth:`dcsim.workload.Workload.prompt_scv`;
         0: every prompt of ``mean_in`` tokens; the prompts per iteration are Poisson either way).
         """
+        check_clock(clock)  # before any arithmetic: a clock of 0 divided by zero on the way to the refusal
         decode_ctx = decode_context(mean_in, mean_out, decode_ctx)
         t0, tc, tm, _ = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
                                          batch, mean_in, mean_out, clock, self.max_batched_tokens, decode_ctx,

@@ -61,6 +61,16 @@ STEP_FIELDS = ("inv_c", "inv_m", "fpp", "fat", "pos", "dsp", "wd", "we", "ef", "
 THROTTLE_ITERS = 40
 
 
+def check_clock(clock) -> float:
+    """``clock`` as a float, refused unless a fraction of the GPU's top clock in (0, 1] (1.5 ran as an overclock, 0
+    divided by zero); any array of clocks is checked whole."""
+    c = np.asarray(clock, dtype=float)
+    if not np.all((c > 0.0) & (c <= 1.0 + 1e-9)):
+        bad = c[~((c > 0.0) & (c <= 1.0 + 1e-9))].ravel()[0]
+        raise ValueError(f"clock must be a fraction of the GPU's top clock in (0, 1], got {float(bad)!r}")
+    return float(c) if c.ndim == 0 else c
+
+
 def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0,
                 limit_w: float | None = None) -> tuple:
     """The float parameters of :func:`iteration_step` for a replica of ``tp`` GPUs at ``clock``.
@@ -68,9 +78,7 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
     ``limit_w`` is the per-GPU board power limit (default: the GPU's TDP); it is clipped to
     ``[power_limit_min_w, tdp_w]`` as ``nvidia-smi -pl`` does.
     """
-    clock = float(clock)
-    if not (0.0 < clock <= 1.0 + 1e-9):  # a fraction of the top clock: 1.5 ran as an overclock, 0 divided by zero
-        raise ValueError(f"clock must be a fraction of the GPU's top clock in (0, 1], got {clock!r}")
+    clock = check_clock(clock)
     lim = gpu.tdp_w if limit_w is None else min(max(float(limit_w), gpu.power_limit_min_w), gpu.tdp_w)
     return (
         1.0 / (tp * peak_flops(gpu, d.peak_precision) * p.mfu),  # inv_c: s per FLOP at clock 1
