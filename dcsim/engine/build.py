@@ -275,7 +275,8 @@ def build_models(sc: Scenario) -> Models:
                  f"band measured (docs/node.md, Calibration); lower racks[{i}].node.max_batch to stay in range"
                  for i, g in enumerate(groups) if g.node.calibration.get("extrapolated")]
     warnings += [f"racks[{i}] ({g.name}): node.profile {g.profile} was fitted to {g.node.calibration['profile_measured_for']}, "
-                 f"not {g.node.calibration['for']} (its {', '.join(g.node.calibration['profile_mismatch'])} differ): "
+                 f"not {g.node.calibration['for']} (its {', '.join(g.node.calibration['profile_mismatch'])} "
+                 f"differ{'s' if len(g.node.calibration['profile_mismatch']) == 1 else ''}): "
                  f"its parameters describe that setup"
                  for i, g in enumerate(groups) if g.node.calibration.get("profile_mismatch")]
     warnings += [f"racks[{i}] ({g.name}): the node model's GPU power falls past its peak in batch, and the "
