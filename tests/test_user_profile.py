@@ -152,6 +152,10 @@ def test_a_run_on_a_user_profile_says_so_on_every_view(fitted, tmp_path):
     assert p["status"] == "user-profile"
     for f in (prof_path, csv):
         assert hashlib.sha256(f.read_bytes()).hexdigest() in p["meaning"]
+    # what identifies the profile travels as data too, not only inside the text
+    assert p["profile_source"]["sha256"] == hashlib.sha256(prof_path.read_bytes()).hexdigest()
+    assert [i["sha256"] for i in p["profile_source"]["inputs"]] == [hashlib.sha256(csv.read_bytes()).hexdigest()]
+    assert p["profile_mismatch"] == [] and p["profile_measured_for"] is None
     head = summary_table(r.report).split("J / output token")[0]
     assert "Calibration               USER PROFILE — r: H100-SXM" in head and "UNCALIBRATED" not in head
     assert any(c.startswith("USER PROFILE — r:") for c in r.caveats)

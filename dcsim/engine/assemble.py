@@ -145,7 +145,8 @@ def calibration_provenance(m: Models) -> list[dict]:
     keys = ("status", "profile", "for", "error_band_pct", "levers", "base_status", "band_lower_bound", "meaning",
             "borrowed", "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit",
             "extrapolated", "measured_prompt_max", "measured_context_max", "mean_input", "decode_context",
-            "context_extrapolated", "in_range_status", "band_notes")
+            "context_extrapolated", "in_range_status", "band_notes", "profile_source", "profile_mismatch",
+            "profile_measured_for")
     return [{"group": g.name, **{k: g.node.calibration[k] for k in keys}} for g in m.groups]
 
 
