@@ -86,7 +86,7 @@ def wrap_hanging(prefix: str, text: str, width: int = TERMINAL_WIDTH) -> list[st
 
 #: A line's label: a short lead-in ending in ": " (``answer: ``, ``critical moment: ``, ``WARNING: ``) under whose
 #: text :func:`wrap_line` indents a continuation.
-_LABEL = re.compile(r"^(\s*)([^\s:][^:]{0,22}?: )(?=\S)")
+_LABEL = re.compile(r"^(\s*)([A-Za-z][^:]{0,22}?: )(?=\S)")
 
 
 def wrap_line(line: str, width: int = TERMINAL_WIDTH) -> list[str]:
