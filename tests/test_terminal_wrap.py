@@ -165,3 +165,23 @@ def test_compare_free_text_wraps_and_keeps_the_table(run, tmp_path):
     assert caveat and len(caveat) > TERMINAL_WIDTH
     assert [squash(b) for b in _blocks(lines, "out: ")][0] == squash(caveat)
     assert squash(f"out: {caveat}") in squash(table)
+
+
+def test_report_json_result_and_html_keep_the_text_whole(tmp_path):
+    """Wrapping is the terminal's view: the Result's warnings, report.json and report.html hold each text in one
+    piece, however long."""
+    import html as _html
+
+    import dcsim
+    from dcsim.metrics.fmt import calibration_caveat_kinds
+    from dcsim.report import write_outputs
+
+    res = dcsim.run(_mixtral())
+    write_outputs(res, tmp_path / "o", formats=("json", "html"), plots=False)
+    page = (tmp_path / "o" / "report.html").read_text()
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["warnings"] == res.report["warnings"] and all("\n" not in w for w in rep["warnings"])
+    kinds = calibration_caveat_kinds(rep["provenance"]["calibration"])
+    assert kinds and all(_html.escape(text) in page for _, text in kinds)
+    long = [w for w in rep["warnings"] if len(w) > TERMINAL_WIDTH and _html.escape(w) in page]
+    assert long  # a warning longer than a terminal line, whole on the page
