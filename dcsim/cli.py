@@ -67,8 +67,21 @@ def _load(path: str, sets: list[str] | None = None, seed: int | None = None):
 
 
 def _warn(warnings) -> None:
+    """Each warning on stderr, wrapped to the terminal width with its continuation under the text
+    (:func:`dcsim.report.summary.wrap_hanging`); the warnings themselves (report.json, ``Result.warnings``) stay
+    whole."""
+    from dcsim.report.summary import wrap_hanging
+
     for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print("\n".join(wrap_hanging("warning: ", str(w))), file=sys.stderr)
+
+
+def _print_wrapped(text: str) -> None:
+    """A plain-text answer (``dcsim tpf``, ``dcsim plan``) line by line, each wrapped to the terminal width with its
+    continuation under its text (:func:`dcsim.report.summary.wrap_line`)."""
+    from dcsim.report.summary import wrap_line
+
+    print("\n".join(x for line in text.split("\n") for x in wrap_line(line)))
 
 
 def cmd_validate(args) -> int:
@@ -101,7 +114,7 @@ def cmd_run(args) -> int:
     from dcsim.engine.run import run
     from dcsim.report import summary_table, write_outputs
     from dcsim.report.outdir import RunDir, safe_name
-    from dcsim.report.summary import fault_lines
+    from dcsim.report.summary import fault_lines, wrap_hanging, wrap_line
 
     sc = _load(args.file, args.set, args.seed)
     pre = preflight(sc, label=args.file)  # every input checked before any work
@@ -120,9 +133,9 @@ def cmd_run(args) -> int:
     if not args.quiet:
         print(summary_table(res, files=files, out_dir=out))
         for w in res.report.get("warnings", []):  # repeated under the summary: never scrolled away
-            print(f"  WARNING  {w}")
+            print("\n".join(wrap_hanging("  WARNING  ", w)))
         for line in fault_lines(res.report):
-            print(f"  {line}")
+            print("\n".join(wrap_line(f"  {line}")))
     if res.report.get("partial"):
         print("run interrupted: partial report written", file=sys.stderr)
         return 130
@@ -153,22 +166,22 @@ def cmd_tpf(args) -> int:
     from dcsim.metrics.fmt import fmt_duration, fmt_local_short, fmt_local_time
 
     clock = sc.clock_block()
-    print(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
+    _print_wrapped(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
           f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")
-    print(f"local clock: start {fmt_local_time(0.0, clock)}, {fmt_duration(sc.duration)}; each moment below at its "
+    _print_wrapped(f"local clock: start {fmt_local_time(0.0, clock)}, {fmt_duration(sc.duration)}; each moment below at its "
           "local time")
     for label, r in rep["moments"].items():
         x = r["crossover"]
-        print(f"\n[{label}: {r['operating_point']}] at {fmt_local_short(r['t_s'], clock, sc.duration)}, "
+        _print_wrapped(f"\n[{label}: {r['operating_point']}] at {fmt_local_short(r['t_s'], clock, sc.duration)}, "
               f"outdoor {r['t_out_c']:.1f} degC (wet-bulb {r['t_wb_c']:.1f})")
-        print(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
-        print(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
-        print(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
-        print(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})"
+        _print_wrapped(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
+        _print_wrapped(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
+        _print_wrapped(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
+        _print_wrapped(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})"
               if r["cooling_tok_s"] is not None else "  cooling Q =    unlimited         (the plant has no capacity)")
-        print(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}")
+        _print_wrapped(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}")
         for p in r.get("pools") or []:  # several model pools (racks[].serves)
-            print(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
+            _print_wrapped(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
                   f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
         cap = x["interconnect_w"]
         racks = " (the racks' own power limits bind here, whatever the interconnect)" if x.get("racks_hold_power") else ""
@@ -184,7 +197,7 @@ def cmd_tpf(args) -> int:
                             else ""))
         else:
             power_txt = "power binds at the interconnect below (none in range: 0.1 %-100x the contract)"
-        print("  crossovers: " + power_txt
+        _print_wrapped("  crossovers: " + power_txt
               + racks
               + "; compute stops binding from " + (f"{math.ceil(x['gpus'] - 1e-9):,} GPUs" if x["gpus"] == x["gpus"] else "(none)")
               + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"] else "(none in -30..55 degC)"))

@@ -1210,7 +1210,10 @@ def cmd_plan(args) -> int:
 
         print(json_text(r, indent=2, sort_keys=True))
     else:
-        print(format_targets(r) if args.target else format_plan(r))
+        from dcsim.report.summary import wrap_line
+
+        text = format_targets(r) if args.target else format_plan(r)  # each line wrapped to the terminal's width
+        print("\n".join(x for line in text.split("\n") for x in wrap_line(line)))
     return 0
 
 

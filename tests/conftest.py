@@ -48,3 +48,9 @@ def small_scenario(**over) -> dict:
 @pytest.fixture
 def small():
     return small_scenario
+
+
+def squash(text: str) -> str:
+    """``text`` with every run of whitespace (a line break of the terminal's wrapping included) as one space: what a
+    test searches the summary, a plan answer or compare's text for, wherever the terminal view breaks its lines."""
+    return " ".join(str(text).split())

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import dcsim
-from conftest import small_scenario
+from conftest import small_scenario, squash
 from dcsim.plan import format_plan, plan
 from dcsim.report import write_outputs
 from dcsim.metrics.fmt import calibration_label
@@ -48,11 +48,11 @@ def test_report_carries_each_groups_calibration(runs):
 
 def test_summary_headline_and_html_first_card(runs):
     base, cal, unc = runs
-    text = summary_table(unc.report)
+    text = squash(summary_table(unc.report))
     head = text.split("J / output token")[0]  # before the first of the four figures
     assert "UNCALIBRATED" in head and "transferred" in head
     assert f"±{unc.report['provenance']['calibration'][0]['error_band_pct']['tok_s_pct']:.0f} % tok/s" in head
-    assert "UNCALIBRATED" not in summary_table(cal.report)
+    assert "UNCALIBRATED" not in squash(summary_table(cal.report))
     html = (base / "unc" / "report.html").read_text()
     assert html.index('class="caveat"') < html.index('class="cards"')  # above the four cards
     assert 'class="caveat"' not in (base / "cal" / "report.html").read_text()
@@ -80,7 +80,7 @@ def test_each_caveat_kind_has_one_home(runs, monkeypatch):
                            lambda groups: "; ".join(f"{c['group']}: probed" for c in groups))
     monkeypatch.setattr(fmt, "CALIBRATION_CAVEATS", fmt.CALIBRATION_CAVEATS + (probe,))
     base, cal, unc = runs
-    assert "PROBE — r: probed" in summary_table(cal.report).split("J / output token")[0]
+    assert "PROBE — r: probed" in squash(summary_table(cal.report)).split("J / output token")[0]
     assert "PROBE — r: probed" in cal.caveats
     table, data = compare([base / "cal", base / "unc"])
     row = [ln for ln in table.splitlines() if ln.startswith("Node calibration")][0]
@@ -116,7 +116,7 @@ def test_levers_make_a_calibrated_profile_lever_modelled():
     (p,) = r.report["provenance"]["calibration"]
     assert p["status"] == "lever-modelled" and p["levers"] == ["speculative"]
     assert any("levers speculative are modelled, not measured" in w for w in r.report["warnings"])
-    head = summary_table(r.report).split("J / output token")[0]
+    head = squash(summary_table(r.report)).split("J / output token")[0]
     assert "UNCALIBRATED" in head and "lever-modelled [speculative]" in head and "≥±" in head
 
 
@@ -172,7 +172,7 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     (p,) = r.report["provenance"]["calibration"]
     assert p["status"] == "other-tp" and "TP8" in p["for"]
     assert any("no calibrated profile" in w for w in r.report["warnings"])
-    assert "UNCALIBRATED" in summary_table(r.report).split("J / output token")[0]
+    assert "UNCALIBRATED" in squash(summary_table(r.report)).split("J / output token")[0]
 
 
 def _a100(max_batch: int = 32) -> dict:
@@ -282,7 +282,7 @@ def test_a_gpu_on_a_calibrated_die_runs_on_that_gpus_parameters():
     r = dcsim.run(sc)
     (p,) = r.report["provenance"]["calibration"]
     assert p["status"] == "same-silicon" and p["band_lower_bound"]
-    assert "same-silicon" in summary_table(r.report).split("J / output token")[0]
+    assert "same-silicon" in squash(summary_table(r.report)).split("J / output token")[0]
     from dcsim.report.html import render_html
     cav = render_html(r, {}).split('class="caveat"')[1].split("</div>")[0]
     assert "same-silicon" in cav and "a calibrated GPU on the same die" in cav and "transferred or borrowed" not in cav
@@ -295,7 +295,7 @@ def test_an_older_stack_travels_with_the_number(tmp_path):
     (p,) = r.report["provenance"]["calibration"]
     assert p["status"] == "calibrated" and p["stack_current"] is False
     assert any("measured on the Splitwise profile DB" in w for w in r.report["warnings"])
-    head = summary_table(r.report).split("J / output token")[0]
+    head = squash(summary_table(r.report)).split("J / output token")[0]
     assert "OLDER SERVING STACK" in head and "UNCALIBRATED" not in head
     write_outputs(r, tmp_path / "a", formats=("json", "html"), plots=False)
     write_outputs(dcsim.run(small_scenario(**QUICK)), tmp_path / "h", formats=("json", "html"), plots=False)
@@ -331,9 +331,9 @@ def test_a_batch_beyond_twice_the_measured_one_travels_as_extrapolated(tmp_path)
     assert q["batch_limit"] == 600 and q["extrapolated"] is True
     assert any("extrapolated" in w and "max_batch" in w for w in beyond.report["warnings"])
     assert not any("extrapolated" in w for w in inside.report["warnings"])
-    head = summary_table(beyond.report).split("J / output token")[0]
+    head = squash(summary_table(beyond.report)).split("J / output token")[0]
     assert "EXTRAPOLATED BATCH" in head and "batch up to 600" in head and "UNCALIBRATED" not in head
-    assert "EXTRAPOLATED" not in summary_table(inside.report)
+    assert "EXTRAPOLATED" not in squash(summary_table(inside.report))
     write_outputs(inside, tmp_path / "in", formats=("json", "html"), plots=False)
     write_outputs(beyond, tmp_path / "out", formats=("json", "html"), plots=False)
     html = (tmp_path / "out" / "report.html").read_text()
@@ -384,7 +384,7 @@ def test_a_lower_bound_band_reads_at_least_on_every_surface(node, tmp_path):
     (w,) = [w for w in r.report["warnings"] if w.startswith("racks[0]") and ("no calibrated profile" in w or
                                                                              "are modelled, not measured" in w)]
     assert f"expected error {want})" in w and "up to ±" not in w
-    assert want in summary_table(r.report).split("J / output token")[0]
+    assert want in squash(summary_table(r.report)).split("J / output token")[0]
     assert want in render_html(r, {}).split('class="caveat"')[1].split("</div>")[0]
     write_outputs(r, tmp_path / "a", formats=("json",), plots=False)
     _, data = compare([tmp_path / "a", tmp_path / "a"])
@@ -400,7 +400,7 @@ def test_a_band_that_is_not_a_lower_bound_reads_plain(runs):
     want = f"±{b['tok_s_pct']:.0f} % tok/s, ±{b['j_per_tok_pct']:.0f} % J/token"
     (w,) = [w for w in unc.report["warnings"] if "no calibrated profile" in w]
     assert f"expected error {want})" in w and "≥" not in w
-    assert f"expected error {want}" in summary_table(unc.report)
+    assert f"expected error {want}" in squash(summary_table(unc.report))
 
 
 def test_bands_are_formatted_in_one_place():
@@ -473,7 +473,7 @@ def test_a_same_architecture_band_covers_the_measured_same_shape_carry(tmp_path)
     want = f"≥±{p['error_band_pct']['tok_s_pct']:.0f} % tok/s, ≥±{p['error_band_pct']['j_per_tok_pct']:.0f} % J/token"
     assert "≥±9 % J/token" in want
     assert any(f"expected error {want})" in w for w in r.report["warnings"])
-    assert want in summary_table(r.report).split("J / output token")[0]
+    assert want in squash(summary_table(r.report)).split("J / output token")[0]
     from dcsim.report.html import render_html
     cav = render_html(r, {}).split('class="caveat"')[1].split("</div>")[0]
     assert "same shape" in cav and "transferred or borrowed" not in cav
@@ -535,11 +535,11 @@ def test_a_pool_far_beyond_its_profiles_lengths_travels_as_context_extrapolated(
     assert c["error_band_pct"]["tok_s_pct"] >= cb["tok_s_pct"] and c["error_band_pct"]["j_per_tok_pct"] >= cb["j_per_tok_pct"]
     (w,) = [w for w in r.report["warnings"] if "beyond the lengths its profile" in w]
     assert "decode context 32,250 tokens, 32.5x the longest measured (993)" in w and "≥±33 % tok/s, ≥±42 % J/token" in w
-    head = summary_table(r.report).split("J / output token")[0]
+    head = squash(summary_table(r.report)).split("J / output token")[0]
     assert "EXTRAPOLATED CONTEXT" in head and "≥±33 % tok/s, ≥±42 % J/token" in head and "UNCALIBRATED" not in head
     (k,) = cal.report["provenance"]["calibration"]
     assert k["status"] == "calibrated" and k["context_extrapolated"] is False and k["decode_context"] < 2 * 993
-    assert "EXTRAPOLATED" not in summary_table(cal.report)
+    assert "EXTRAPOLATED" not in squash(summary_table(cal.report))
     write_outputs(r, tmp_path / "long", formats=("json", "html"), plots=False)
     html = (tmp_path / "long" / "report.html").read_text()
     assert html.index("Extrapolated context.") < html.index('class="cards"')
@@ -616,7 +616,7 @@ def test_a_tp_carry_beyond_the_ratios_measured_is_a_lower_bound():
     r = dcsim.run(sc)
     (p,) = r.report["provenance"]["calibration"]
     assert p["band_lower_bound"] and "8x TP carry" in p["band_notes"][0]
-    head = summary_table(r.report).split("J / output token")[0]
+    head = squash(summary_table(r.report)).split("J / output token")[0]
     assert "other-tp (expected error ≥±28 % tok/s, ≥±38 % J/token; an 8x TP carry" in head
     (w,) = [w for w in r.report["warnings"] if "no calibrated profile" in w]
     assert "an 8x TP carry (measured at TP1, run at TP8)" in w and "≥±28 % tok/s" in w
@@ -647,7 +647,7 @@ def test_a_precision_never_measured_on_the_gpu_is_named_and_a_lower_bound():
     r = dcsim.run(sc)
     (p,) = r.report["provenance"]["calibration"]
     assert p["status"] == "transferred" and p["band_lower_bound"]
-    head = summary_table(r.report).split("J / output token")[0]
+    head = squash(summary_table(r.report)).split("J / output token")[0]
     assert "transferred (expected error ≥±45 % tok/s, ≥±23 % J/token; fp8 never measured on A100-SXM4-80GB" in head
     (w,) = [w for w in r.report["warnings"] if "a GPU with no FP8 peak of its own" in w]
     assert w.startswith("racks[0] (r): fp8 on A100-SXM4-80GB") and "W8A16" in w and "t_fp8_layer_s" in w

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import dcsim
+from conftest import squash
 from dcsim.cli import main as cli_main
 from dcsim.scenario import ScenarioError, apply_overrides, load_scenario, read_yaml
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, load_yaml_text, YamlInputError
@@ -1121,6 +1122,7 @@ def test_a_trace_in_ms_read_as_seconds_is_warned(tmp_path, capsys):
     Rule: under 1 % of the span inside the run and a mean rate below 0.1 req/s (preflight.TRACE_SLOW_RATE)."""
     ms = [500.0 * k for k in range(7200)]  # 2 req/s for an hour, in ms
     code, err = _validate(capsys, _csv_trace_scenario(tmp_path, ms))
+    err = squash(err)  # the warning wraps at the terminal's width
     assert code == 0 and "workload.arrivals.path:" in err and "the trace spans 1,000 h" in err, err
     assert "but the run is 60 min" in err and "set time_unit: ms" in err, err
     code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [t / 1000 for t in ms]))
@@ -1133,6 +1135,7 @@ def test_a_trace_in_ms_read_as_seconds_is_warned(tmp_path, capsys):
 def test_a_trace_ending_early_in_the_run_is_warned(tmp_path, capsys):
     """A 10-minute trace in a 2-hour run without loop: 110 min with no arrivals diluted every average, unsaid."""
     code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [0.5 * k for k in range(1200)], duration="2 h"))
+    err = squash(err)  # the warning wraps at the terminal's width
     assert code == 0 and "the trace's last request arrives at 9.99 min of the 2 h run" in err and "loop: true" in err, err
     code, err = _validate(capsys, _csv_trace_scenario(tmp_path, [0.5 * k for k in range(1200)], duration="2 h", loop=True))
     assert code == 0 and "last request arrives" not in err, err

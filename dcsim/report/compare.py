@@ -24,7 +24,7 @@ import numpy as np
 from dcsim.metrics.fmt import (calibration_caveat, calibration_label, fmt_duration, fmt_pct, fmt_si, get_path,
                                local_datetime)
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import SERVED_OVER_C, start_text, tied_leaders
+from dcsim.report.summary import SERVED_OVER_C, TERMINAL_WIDTH, start_text, tied_leaders, wrap_hanging, wrap_text
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.textio import decode_text, out_folder
@@ -328,21 +328,24 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     table = _table(labels, metrics, binding)
     if differences:  # what makes the runs not like for like comes first, before any number is read
         table = _differences_text(labels, differences) + "\n\n" + table
+    # the free text around the table is wrapped to the terminal's width, continuation lines under their text (the
+    # table's columns are kept whole; compare.json keeps every note unwrapped)
     if used:
-        table += "\n\n" + "\n".join(f"{UNMARKED[w][0]} {data['unmarked_notes'][w]}" for w in used)
-    caveats = [f"{lab}: {r['calibration_caveat']}" for lab, r in zip(labels, data["runs"]) if r["calibration_caveat"]]
-    caveats += [f"{lab}: {c}" for lab, r in zip(labels, reports) for c in slo_caveats(r)]  # one per line
+        table += "\n\n" + "\n".join(x for w in used for x in wrap_hanging(f"{UNMARKED[w][0]} ", data["unmarked_notes"][w]))
+    caveats = [(lab, r["calibration_caveat"]) for lab, r in zip(labels, data["runs"]) if r["calibration_caveat"]]
+    caveats += [(lab, c) for lab, r in zip(labels, reports) for c in slo_caveats(r)]  # one per line
     if caveats:  # the caveat travels with the number (issue 14.6)
-        table += "\n\n" + "\n".join(caveats)
+        table += "\n\n" + "\n".join(x for lab, c in caveats for x in wrap_hanging(f"{lab}: ", c))
     if out_dir is not None:
         data["files"] = _write_plots(Path(out_dir), labels, loaded, data, alignment)
         no_ts = [lab for lab, (_, ts) in zip(labels, loaded) if not _has_series(ts)]
         if no_ts:  # say which runs the rate and power overlays cannot draw, not only in a legend
             data["runs_without_timeseries"] = no_ts
-            table += ("\n\nNo timeseries.csv in " + ", ".join(no_ts) + ": "
-                      + ("no rate or power overlay is drawn, only the J/token bars" if len(no_ts) == len(labels)
-                         else "the rate and power overlays name " + ("it" if len(no_ts) == 1 else "them")
-                         + " without a line"))
+            table += "\n\n" + "\n".join(wrap_text(
+                "No timeseries.csv in " + ", ".join(no_ts) + ": "
+                + ("no rate or power overlay is drawn, only the J/token bars" if len(no_ts) == len(labels)
+                   else "the rate and power overlays name " + ("it" if len(no_ts) == 1 else "them")
+                   + " without a line"), TERMINAL_WIDTH))
     return table, data
 
 
@@ -426,11 +429,14 @@ def _differences(runs: list[dict], alignment: dict) -> list[dict]:
 
 
 def _differences_text(labels: Sequence[str], differences: list[dict]) -> str:
-    lines = ["NOT LIKE FOR LIKE: the runs differ in " + ", ".join(d["field"] for d in differences)]
+    """The block opening compare's table when the runs are not like for like, wrapped to the terminal's width: a
+    field's values and its note each under the text column."""
+    lines = wrap_hanging("NOT LIKE FOR LIKE: ", "the runs differ in " + ", ".join(d["field"] for d in differences))
     w = max(len(d["field"]) for d in differences)
     for d in differences:
-        lines.append(f"  {d['field'].ljust(w)}  " + "  |  ".join(f"{lab}: {v}" for lab, v in zip(labels, d["values"])))
-        lines.append(f"  {' ' * w}  {d['note']}")
+        lines += wrap_hanging(f"  {d['field'].ljust(w)}  ",
+                              "  |  ".join(f"{lab}: {v}" for lab, v in zip(labels, d["values"])))
+        lines += wrap_hanging(f"  {' ' * w}  ", d["note"])
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["latency_stats", "report_latency", "current_binding", "binding_headline", "binding_phrase", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
+__all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "latency_stats", "report_latency", "current_binding", "binding_headline", "binding_phrase", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
            "pool_rows", "start_text", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
 
 
@@ -28,6 +28,79 @@ U_MEANING = "U = demand offered ÷ ceiling min(C, P, Q); Φ_sys = served ÷ offe
 #: "utilization", so that it does not read as a second, disagreeing U.
 SERVED_OVER_C = "Served ÷ compute ceiling C"
 SERVED_OVER_C_MEANING = "output served over the run ÷ what the compute ceiling C alone allows; not U"
+
+#: The width of the terminal views, in characters: every line of the summary (its rows, the WARNING lines under it,
+#: the "warning:" lines before it), of ``dcsim plan`` and ``dcsim tpf`` answers and of ``dcsim compare``'s free text
+#: is wrapped to it, continuation lines indented under their text. 100 is the summary's rule at its longest and the
+#: right edge its Note rows always had at the reference's label width (2 + 24 + 2 + 72 characters of text); a
+#: 300-600-character line was broken by the terminal at column 0 (the audit of 2026-12-04). A layout choice, not a
+#: measurement.
+TERMINAL_WIDTH = 100
+#: The narrowest text column a row is wrapped to, whatever its label's width (a class name 40 characters long).
+MIN_TEXT_WIDTH = 40
+_NBSP = "\u00a0"
+#: A unit (or magnitude letter, percent, percentage points) after a number: the space between them is held, so that
+#: "±33 %" and "5,872 tokens" never break across lines. (A row holds any other phrase together with no-break spaces,
+#: printed as spaces: the Files row's "plots/ (4 PNG)".)
+_UNIT_AFTER_NUMBER = re.compile(
+    r"(?<=\d) (?=(?:[kMGTPmµn]?(?:Wh|W|J|s|g|t|B|h|tok/s|tokens|tok|degC)|°C|%|pp|min|x|[kMGTP])(?![\w/]))")
+
+
+#: A command-line option and its argument ("--set fidelity=request"): held on one line, to be copied whole.
+_OPTION_ARGUMENT = re.compile(r"(?<!\S)(--[a-z][\w-]*) (?=[^\s-])")
+
+
+def _wrap_words(text: str, width: int) -> list[str]:
+    held = _OPTION_ARGUMENT.sub("\\1" + _NBSP, _UNIT_AFTER_NUMBER.sub(_NBSP, text))
+    lines = textwrap.wrap(held, max(1, width), break_on_hyphens=False, break_long_words=False)
+    return [line.replace(_NBSP, " ") for line in lines]
+
+
+def wrap_text(text: str, width: int) -> list[str]:
+    """``text`` as lines of at most ``width`` characters, broken at spaces only: never inside a word or at its
+    hyphens ("no-load", "B200_llama-3.1-405b"), never between a number and its unit ("±33 %", "600 s") nor an
+    option and its argument ("--set fidelity=request"); a word
+    longer than ``width`` (a path) stands alone on its line, whole. A row of fields set apart by three spaces or
+    more ("facility 11.1 MWh   IT 7.81 MWh") breaks between fields first, a field wider than ``width`` between its
+    words. Joined with single spaces the lines give the text back (``" ".join(lines) == text`` up to the runs of
+    spaces at the breaks). Empty text gives one empty line."""
+    parts = re.split(r"( {3,})", text)  # [field, separator, field, ...]
+    lines: list[str] = []
+    cur = parts[0]
+    for sep, field in zip(parts[1::2], parts[2::2]):
+        if cur and field and len(cur) + len(sep) + len(field) > width:
+            lines.extend(_wrap_words(cur, width))
+            cur = field
+        else:
+            cur += sep + field
+    lines.extend(_wrap_words(cur, width))
+    return lines or [""]
+
+
+def wrap_hanging(prefix: str, text: str, width: int = TERMINAL_WIDTH) -> list[str]:
+    """``prefix`` + ``text`` wrapped to ``width``, continuation lines indented under the text
+    (``"  WARNING  "`` + a warning; ``"warning: "`` + a warning)."""
+    lines = wrap_text(text, max(MIN_TEXT_WIDTH, width - len(prefix)))
+    return [prefix + lines[0]] + [" " * len(prefix) + line for line in lines[1:]]
+
+
+#: A line's label: a short lead-in ending in ": " (``answer: ``, ``critical moment: ``, ``WARNING: ``) under whose
+#: text :func:`wrap_line` indents a continuation.
+_LABEL = re.compile(r"^(\s*)([A-Za-z][^:]{0,22}?: )(?=\S)")
+
+
+def wrap_line(line: str, width: int = TERMINAL_WIDTH) -> list[str]:
+    """One line of a plain-text answer (``dcsim plan``, ``dcsim tpf``) wrapped to ``width``: continuation lines
+    indented under the text after its short label (``"  answer: "``), else two spaces past its own indent. A line
+    that fits is returned as it is."""
+    if len(line) <= width:
+        return [line]
+    m = _LABEL.match(line)
+    if m:
+        return wrap_hanging(m.group(0), line[m.end():], width)
+    indent = line[:len(line) - len(line.lstrip())]
+    lines = wrap_text(line[len(indent):], max(MIN_TEXT_WIDTH, width - len(indent) - 2))
+    return [indent + lines[0]] + [indent + "  " + x for x in lines[1:]]
 
 
 def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
@@ -510,8 +583,8 @@ def summary_table(
                                      f"   shed {fmt_si(req.get('shed'), '')} ({fmt_pct((req.get('shed') or 0) / req['arrived'])})"
                                      f"   in flight {fmt_si(req.get('in_flight'), '')}"))
         hn = hold_limit_note(report, lat)
-        for i, part in enumerate(textwrap.wrap(hn or "", 72)):
-            rows.append(("Note" if i == 0 else "", part))
+        if hn:
+            rows.append(("Note", hn))
     else:
         rows.append(("Latency", "no per-request latencies"
                      + (" (fluid fidelity)" if report.get("fidelity") == "fluid" else "")))
@@ -529,10 +602,7 @@ def summary_table(
     rows += pool_rows(report)
     rows.extend(flex_rows(report))
     for note in report.get("notes") or []:
-        # a number keeps its unit on its line: wrap with the space before a unit held (NBSP), then restore it
-        held = re.sub(r"(?<=\d) (?=(%|kW|MW|kWh|degC|tok/s|s\b))", "\u00a0", note)
-        for i, part in enumerate(textwrap.wrap(held, 72)):
-            rows.append(("Note" if i == 0 else "", part.replace("\u00a0", " ")))
+        rows.append(("Note", note))
     for line in expect_lines(report):
         rows.append(("Expect", line))
     if report.get("partial"):
@@ -546,7 +616,7 @@ def summary_table(
         order = {"report.json": 0, "timeseries.csv": 1, "timeseries.parquet": 2, "report.html": 3}
         names = sorted((k for k in files if not k.startswith("plots/")), key=lambda k: (order.get(k, 9), k))
         if n_png:
-            names.append(f"plots/ ({n_png} PNG)")
+            names.append(f"plots/ ({n_png} PNG)".replace(" ", _NBSP))  # one item: never broken across lines
         rows.append(("Files", f"{base}/  " + ", ".join(names)))
         if "report.html" in files:
             rows.append(("Open", str(base / "report.html")))
@@ -554,12 +624,13 @@ def summary_table(
         rows.append(("Files", f"{out_dir}/"))
 
     width = max(len(k) for k, _ in rows if k)
-    rule = "─" * min(100, max(len(title), width + 60))
-    lines = [title, rule, "Token Production Function"]
+    rule = "─" * min(TERMINAL_WIDTH, max(len(title), width + 60))
+    lines = [*wrap_text(title, TERMINAL_WIDTH), rule, "Token Production Function"]
     for k, v in rows:
         if k is None:
             lines.append(rule)
             continue
-        lines.append(f"  {k:<{width}}  {v}")
+        # every row wraps as the notes always did: under the value column, a number with its unit
+        lines.extend(wrap_hanging(f"  {k:<{width}}  ", v))
     lines.append(rule)
     return "\n".join(lines)
