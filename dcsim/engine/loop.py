@@ -26,7 +26,7 @@ from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
-from dcsim.engine.pools import PoolTicker, frontier_it_w, mean_cap_w, pool_operating_point
+from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -396,7 +396,7 @@ def operating_point(m: Models, served, mode, level, avail, limit=None, ec=None) 
     (uniform mode); ``avail`` fraction of replicas in service; ``limit`` the controller's rate limit (tokens/s):
     a capped tick draws its budget, the frontier's IT power at that limit (:func:`pool_operating_point`).
     """
-    budget = None if limit is None else frontier_it_w(m.curves, m.overhead_w, limit, avail)
+    budget = None if limit is None else m.curves.frontier("pq").it_w(limit, m.overhead_w, avail)
     return pool_operating_point(m.curves, m.clocks, m.scenario.controller.policy, m.overhead_w, served, mode,
                                 level, avail, it_budget_w=budget, ec=ec)
 

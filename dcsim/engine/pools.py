@@ -24,7 +24,7 @@ from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.tpf import binding_simulated
 
-__all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_it_w", "pool_availability", "POOL_COLUMNS",
+__all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "pool_availability", "POOL_COLUMNS",
            "mean_cap_w", "FRACTIONAL_REPLICAS_BELOW"]
 
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
@@ -38,14 +38,6 @@ POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s"
 #: replicas cannot realise it, and one replica is a quarter of the load or more (audit L #8; docs/engine.md "At the
 #: lowest clock")
 FRACTIONAL_REPLICAS_BELOW = 4.0
-
-
-def frontier_it_w(curves, overhead_w: float, rate_tok_s, avail) -> np.ndarray:
-    """IT power (W) of the replicas in service (fraction ``avail``) serving ``rate_tok_s`` on their efficient
-    frontier: at a capped tick's rate limit, the IT budget the controller holds them to."""
-    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
-    f = curves.frontier("pq")
-    return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, f.rate, f.it) - overhead_w) + overhead_w
 
 
 def _capped_candidates(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray):
@@ -155,7 +147,7 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
     tokens/s; ``overhead_w`` their racks' overhead; ``mode`` per
     :data:`dcsim.engine.controller.MODE_NAMES`; ``level`` clock-level index (uniform mode);
     ``avail`` fraction of replicas in service. ``it_budget_w``: per tick, the IT power (W) a capped tick
-    (frontier mode) may draw — :func:`frontier_it_w` at its rate limit — which it draws by lowering the caps no
+    (frontier mode) may draw — the frontier's IT power at its rate limit (:meth:`~dcsim.engine.tables.Frontier.it_w`) — which it draws by lowering the caps no
     further than it needs (:func:`_capped_point`); without it a capped tick runs at the frontier's point for its
     rate (the least power: a rate limit's own budget). ``ec``: the pool's
     :class:`~dcsim.engine.gpu_clock.EffectiveClock`, when a board power cap throttles: the result then carries
@@ -318,14 +310,12 @@ class PoolTicker:
         it, modes, limits = 0.0, [0] * n, [0.0] * n
         for p in range(n):
             ap = a[p] if a[p] > 1e-12 else 1e-12
-            ovh = self.m.pools[p].overhead_w
             if need[p] / ap > self.top_rate[p] and self.top_rate[p] < self.compute[p] * (1.0 - 1e-9):
                 fr = self.joint.frontiers[p]
                 it += float(self.joint.it_w(p, min(need[p], ap * float(fr.rate[-1])), ap))
                 modes[p], limits[p] = 1, float(fr.rate[-1]) * a[p]
             else:
-                rr, ii = self.top_curve[p]
-                it += ap * (float(np.interp(min(need[p] / ap, self.top_rate[p]), rr, ii)) - ovh) + ovh
+                it += self._uncapped_it_w(p, need[p], ap)
                 limits[p] = self.top_rate[p] * a[p]
         if it <= b:
             self.budgets = [float(self.joint.it_w(p, limits[p], a[p])) if modes[p] == 1 else float("inf")
@@ -334,6 +324,13 @@ class PoolTicker:
         limits = self.joint.split_one(need, b, a)
         self.budgets = self._share_budget(need, limits, b, a)
         return 1, limits, [1] * n
+
+    def _uncapped_it_w(self, p: int, need: float, ap: float) -> float:
+        """IT power (W) of pool ``p`` uncapped (full clock, even load; its racks' limits applied) serving its waiting
+        work ``need`` (tokens/s), at most its top, with a fraction ``ap`` (> 0) of its replicas in service."""
+        rr, ii = self.top_curve[p]
+        ovh = self.m.pools[p].overhead_w
+        return ap * (float(np.interp(min(need / ap, self.top_rate[p]), rr, ii)) - ovh) + ovh
 
     def _share_budget(self, need: list[float], limits: list[float], b: float, a: list[float]) -> list[float]:
         """Each pool's IT budget (W) on a tick the shared budget ``b`` caps: what its rate limit costs on its frontier
@@ -345,12 +342,9 @@ class PoolTicker:
         n = self.n
         base, short = [0.0] * n, [0.0] * n
         for p in range(n):
-            pool = self.m.pools[p]
             ap = a[p] if a[p] > 1e-12 else 1e-12
             base[p] = float(self.joint.it_w(p, limits[p], ap))
-            rr, ii = self.top_curve[p]
-            want = ap * (float(np.interp(min(need[p] / ap, self.top_rate[p]), rr, ii)) - pool.overhead_w) + pool.overhead_w
-            short[p] = max(want - base[p], 0.0)
+            short[p] = max(self._uncapped_it_w(p, need[p], ap) - base[p], 0.0)
         left = max(b - sum(base), 0.0)
         tot = sum(short)
         f = min(1.0, left / tot) if tot > 0 else 0.0

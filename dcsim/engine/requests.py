@@ -37,7 +37,7 @@ import numpy as np
 from dcsim.engine.build import Models
 from dcsim.engine.controller import ArrivalWindow, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
-from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, frontier_it_w, pool_operating_point
+from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
 from dcsim.engine.tables import supply_curves
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import make_pool
@@ -801,7 +801,7 @@ class _Lane:
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
             # a capped tick's remainder draws its share of the budget, as a fluid facility does (pool_operating_point)
-            budget = frontier_it_w(self.curves, self.overhead_w, np.array(self._tick_fluid_limit), share)
+            budget = self.curves.frontier("pq").it_w(np.array(self._tick_fluid_limit), self.overhead_w, share)
             given = np.array(self._tick_fluid_budget, dtype=float)  # the pool's budget share, where it was given
             budget = np.where(np.isnan(given), budget, given)
             op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
