@@ -426,6 +426,30 @@ def test_fluid_tpot_where_the_clock_is_capped_low_is_that_of_request_fidelity(ra
     assert flu["latency_s"]["tpot"]["p50"] == pytest.approx(req["latency_s"]["tpot"]["p50"], rel=0.08)
 
 
+def test_the_estimate_runs_a_capped_tick_where_the_engine_ran_it_with_deferrable_work():
+    """The engine records the share of each capped tick it ran at the frontier's point (``frontier_share``) and the
+    estimate reads it. grid-flex catches up its deferred work after the curtailment (19:41-19:51) on capped ticks run
+    wholly at the frontier's point; the estimate sees the interactive tokens only, and until 2026-12-04 recovered the
+    share from the tick's IT power at that rate: the deferred work's power read as headroom, those ticks as even load
+    at a higher clock (share 0) that no replica ran (docs/slo.md, "Capped low on the frontier")."""
+    from dcsim.engine.assemble import interactive_view
+
+    res = dcsim.run(ROOT / "scenarios" / "grid-flex.yaml", overrides={"serving.slo_estimate": False})
+    ts, m = res.timeseries, build_models(res.scenario)
+    view = interactive_view(m, ts)
+    served = np.asarray(view["achieved_tok_s"], float)
+    fp = se._frontier_parts(m, view, served, ts["gpus_in_service"] / m.gpus, frontier_parts)
+    catch_up = (ts["mode"] == 1) & (ts["deferred_served_tok_s"] > 0.1 * ts["achieved_tok_s"])
+    assert np.count_nonzero(catch_up) >= 5
+    share = ts["frontier_share"]
+    assert np.all(share[catch_up] == pytest.approx(1.0))  # the engine ran them at the frontier's point
+    np.testing.assert_array_equal(fp["frontier"], np.where(ts["mode"] == 1, share, 0.0))
+    # where the deferred work is no part of the tick the share is the one the IT power drew (the engine's candidates)
+    it = m.curves.frontier("pq").it_w(ts["achieved_tok_s"], m.overhead_w, ts["awake_fraction"])
+    on = (share >= 1.0) & ~catch_up & (ts["mode"] == 1)
+    np.testing.assert_allclose((ts["it_power_w"] - ts["parked_power_w"])[on], it[on], rtol=1e-9)
+
+
 # --------------------------------------------------------------------------- critically loaded pools
 
 def test_the_estimate_counts_held_work_as_request_fidelity_controller_does():

@@ -46,7 +46,6 @@ class _PoolView:
     def __init__(self, m: Models, p: int):
         pool = m.pools[p]
         self.scenario, self.clocks, self.curves, self.gpus = m.scenario, m.clocks, pool.curves, pool.gpus
-        self.overhead_w = pool.overhead_w
         self.groups = [m.groups[g] for g in pool.groups]
         self.workload = type("PoolWorkload", (), {"classes": [m.workload.classes[c] for c in pool.classes],
                                                   "mean_input": pool.mean_input, "mean_output": pool.mean_output})()

@@ -456,6 +456,9 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         queue_tokens=backlog, shed_tokens=shed, arrived_tokens=arrived, mode=mode, clock_level=level,
         load_fraction=op["load_fraction"], it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
         awake_fraction=ex.awake, parked_power_w=ex.parked_w,
+        # a capped tick's time share at the frontier's consolidated point (the fluid SLO estimate reads it); several
+        # pools: each pool's, pool<i>_frontier_share
+        **({"frontier_share": op["frontier_share"]} if "frontier_share" in op else {}),
         it_max_cooling_w=ex.it_max_cooling_w,
         **fcols,
         **{f"{p}_w": fb[p] for p in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower",

@@ -934,7 +934,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
 
     ``frontier_parts``: the engine's :func:`dcsim.engine.pools.frontier_parts` (passed in: serving is below the
     engine and does not import it), which splits a capped frontier tick into the replicas the frontier loads and
-    the rest; without it every tick is taken as evenly loaded."""
+    the rest, at the time share ``ts["frontier_share"]`` the engine recorded; without either every tick is taken as
+    evenly loaded."""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -1033,20 +1034,21 @@ def _level_share(groups, level: np.ndarray, g) -> np.ndarray:
 
 
 def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier_parts) -> dict | None:
-    """:func:`dcsim.engine.pools.frontier_parts` of a run's capped frontier ticks (mode 1, the frontier's point in
-    the tick's mix: where the engine's load fraction is NaN), with ``full_a`` / ``full_b`` where a vertex's replicas run at full
-    load (the controller holds them there: saturated); None when no tick is there (or the model lacks the curves).
-    Until 2026-12-04 the estimate spread every tick's rate evenly over the replicas in service at the controller's
-    clock, so a tick the frontier served with some replicas at full load and the others idle read light batches and
-    a short TPOT (5-14x short: 23 against request fidelity's 239 ms, an H100 pool at 40 kW)."""
+    """:func:`dcsim.engine.pools.frontier_parts` of a run's capped frontier ticks (mode 1 with the frontier's point in
+    the tick's mix: the share of the tick the engine recorded, ``frontier_share``), with ``full_a`` / ``full_b`` where
+    a vertex's replicas run at full load (the controller holds them there: saturated); None when no tick is there (or
+    the run lacks the column or the model the curves). Until 2026-12-04 the estimate spread every tick's rate evenly
+    over the replicas in service at the controller's clock, so a tick the frontier served with some replicas at full
+    load and the others idle read light batches and a short TPOT (5-14x short: 23 against request fidelity's 239 ms,
+    an H100 pool at 40 kW); and until the engine recorded the share (2026-12-04) the estimate recovered it from the
+    recorded IT power, choosing the engine's candidates again."""
     mode = np.asarray(ts.get("mode", np.zeros(0)))
     curves = getattr(m, "curves", None)
-    if (mode.size != served.size or not np.any(mode == 1) or curves is None or "it_power_w" not in ts
+    if (mode.size != served.size or not np.any(mode == 1) or curves is None or "frontier_share" not in ts
             or getattr(m.scenario.controller, "policy", "frontier") != "frontier"):
         return None
-    it = np.asarray(ts["it_power_w"], float) - np.asarray(ts.get("parked_power_w", 0.0), float)
-    fp = frontier_parts(curves, m.clocks, float(m.overhead_w), served, avail, it)
-    fp["frontier"] = np.where(mode == 1, fp["frontier"], 0.0)
+    fp = frontier_parts(curves, m.clocks, served, avail, np.where(mode == 1, np.asarray(ts["frontier_share"], float),
+                                                                  0.0))
     if not np.any(fp["frontier"] > 0):
         return None
     thr = sum(g.limits.replicas * g.table.thr_max for g in m.groups)  # (K,) fleet full-load rate per level
