@@ -215,7 +215,9 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         f = {k: np.array(v[:j], dtype=float) for k, v in cols.items() if k not in ("mode", "level")}
         mode, level = np.array(cols["mode"][:j], dtype=np.int8), np.array(cols["level"][:j], dtype=np.int16)
         parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
-        extra = request_engine.chunk_power(mode, level, parked) if request_engine is not None else None
+        # several pools: each lane's fluid remainder runs at its own pool's mode (PoolTicker.decide), not the facility's
+        pmode = mode if mp is None else np.array(mp.cols["mode"][:j], dtype=np.int8).reshape(j, -1)
+        extra = request_engine.chunk_power(pmode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
                       f["arrived"], extra, mp, None if fc is None else (lambda fb, rb: fc.columns(j, fb, rb)),
                       limit=f["limit"])

@@ -1051,10 +1051,15 @@ class RequestEngine:
         for the facility and (``pool_*``, shape (ticks, pools)) per pool.
 
         ``mode`` and ``level`` are the controller's operating mode and clock level of each of
-        those ticks; the fluid remainder runs at that operating point like a fluid facility.
+        those ticks; the fluid remainder runs at that operating point like a fluid facility. With several pools
+        ``mode`` is each pool's own (ticks, pools) (:meth:`dcsim.engine.pools.PoolTicker.decide`), which its lane's
+        fluid remainder runs at: until 2026-12-04 every lane was given the facility's (capped when any pool is), so
+        an uncapped pool's remainder took the capped branch at the frontier's IT power at its rate limit (no figure
+        moved: at its full-clock limit that budget holds even load at full clock).
         """
         self._flush()
-        parts = [ln.chunk_power(mode, level, parked) for ln in self.lanes]
+        modes = np.asarray(mode)
+        parts = [ln.chunk_power(modes[:, ln.index] if modes.ndim == 2 else modes, level, parked) for ln in self.lanes]
         it = np.stack([p[0] for p in parts], axis=1)
         gpu = np.stack([p[1] for p in parts], axis=1)
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
