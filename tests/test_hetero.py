@@ -494,3 +494,25 @@ def test_hybrid_run_wide_latency_is_the_pools_true_request_mix():
     assert rep["slo_attainment"] == pytest.approx(w_att / n, rel=1e-6)
     chat, reas = (rep["serving"]["per_class"][c]["latency_s"]["ttft"]["p99"] for c in ("chat", "reasoning"))
     assert chat <= rep["latency_s"]["ttft"]["p99"] < 0.5 * reas
+
+
+def test_the_request_engine_weighs_its_pools_samples_where_it_draws_them():
+    """The run-wide weighting of a hybrid run's pools (above) is the request engine's own: set when it draws its
+    samples, so a RequestEngine driven by the loop directly (``dcsim.engine.loop.simulate``, as the tests and
+    scripts do) reports the pools' true request mix too. Until 2026-12-04 ``run_models`` applied it after the run,
+    and such a run reported the sample's own mix."""
+    from pathlib import Path
+
+    from dcsim.engine.loop import simulate
+    from dcsim.engine.requests import RequestEngine
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml")
+    m = build_models(sc.model_copy(update={"fidelity": "hybrid", "duration": 120.0}))
+    eng = RequestEngine(m)
+    frac = {eng.m.pools[ln.index].name: ln.frac for ln in eng.lanes}
+    assert len(set(frac.values())) == 2
+    for ln in eng.lanes:
+        np.testing.assert_allclose(eng.metrics.class_weight[ln.classes], 1.0 / ln.frac)
+    raw = simulate(m, request_engine=eng)
+    rep = eng.report(raw["timeseries"]["t_s"].size * raw["dt"])
+    assert "true request shares" in rep["serving"]["hybrid"]["run_wide_weighting"]
