@@ -24,7 +24,7 @@ from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.tpf import binding_simulated
 
-__all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "pool_availability", "POOL_COLUMNS",
+__all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
            "mean_cap_w", "FRACTIONAL_REPLICAS_BELOW"]
 
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
@@ -145,6 +145,19 @@ def frontier_parts(curves, clocks: np.ndarray, served, avail, frontier_share) ->
         x = np.clip(np.where(rb > ra, (r - ra) / (rb - ra), 1.0), 0.0, 1.0)
     return {"frontier": np.asarray(frontier_share, dtype=float), "x": x, "level_a": f.level[s].astype(float),
             "rate_a": ra, "level_b": f.level[s1].astype(float), "rate_b": rb, "level_even": even}
+
+
+def frontier_share_within(curves, clocks: np.ndarray, overhead_w: float, served, avail, it_w) -> np.ndarray:
+    """The share of a capped tick's time at the frontier's point (:func:`_capped_point`'s choice of candidates) for
+    ``served`` tokens/s with a fraction ``avail`` of the replicas in service within the IT power ``it_w`` (W) the tick
+    drew. For the rate the tick served it is the share the engine records (``frontier_share``); the fluid SLO estimate
+    of a run with deferrable work sees the interactive tokens only (docs/grid.md), and takes the share that rate runs
+    at within the tick's power (:func:`dcsim.engine.assemble.interactive_view`)."""
+    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
+    r = np.asarray(served, dtype=float) / a
+    b = (np.asarray(it_w, dtype=float) - overhead_w) / a + overhead_w
+    _, _, j, beta = _capped_candidates(curves, clocks, r, b)
+    return np.where(j == clocks.size, beta, 0.0)
 
 
 def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: float, served, mode, level,
