@@ -423,6 +423,29 @@ def test_a_rack_limited_pool_is_served_on_its_frontier_beside_a_free_one(fidelit
         assert rep["rack_limit_exceeded_s"] <= 0.1 * float(ts["t_s"][-1])
 
 
+def test_an_uncapped_pools_fluid_remainder_runs_at_its_own_mode_at_hybrid_fidelity():
+    """Both pools rack-limited (30 kW and 10 kW PDUs): the chat pool's work is beyond its racks' full-clock rate, so
+    it is capped on its frontier (the facility's mode is 1 on every tick); the 8B pool's demand is under its racks'
+    full-clock rate, so it runs uncapped at full clock (its mode 0). At hybrid fidelity each lane's fluid remainder
+    draws power at its own pool's mode. Until 2026-12-04 every lane was given the facility's mode: the 8B pool's
+    remainder ran capped at the frontier's IT power at its rate limit — below even load at full clock, where rack
+    limits lift its frontier above its full-clock rate — and the pool drew 10.1 kW against fluid's 15.5 kW (-35 %);
+    now 15.4 kW (-0.8 %), its tokens unchanged (-0.8 %, the sample's)."""
+    sc = two_pools(**{"workload.arrivals.rate": "400 req/s", "duration": "20 min", "controller.tick": "10 s",
+                      "hybrid_sample": 4, "workload.classes": [dict(CHAT, share=0.95), dict(SUMM, share=0.05)]})
+    sc["racks"][0]["power"] = {"power_limit": "30 kW"}
+    sc["racks"][1].update(count=2, power={"power_limit": "10 kW"})
+    hyb, flu = dcsim.run({**sc, "fidelity": "hybrid"}), dcsim.run(sc)
+    m = build_models(hyb.scenario)
+    assert all(p.curves.rack_limited("pq") for p in m.pools)
+    th, tf = hyb.timeseries, flu.timeseries
+    assert np.all(th["mode"] == 1) and np.all(th["pool0_mode"] == 1) and np.all(th["pool1_mode"] == 0)
+    late = th["t_s"] >= 600
+    for col, rel in (("it_power_w", 0.03), ("achieved_tok_s", 0.03)):
+        h, f = (float(np.mean(t[f"pool1_{col}"][late])) for t in (th, tf))
+        assert h == pytest.approx(f, rel=rel), col
+
+
 def test_the_crossovers_of_several_pools_are_flips_of_a_pool_not_of_the_facility_label():
     """With several pools a crossover is where a constraint starts or stops binding *any* pool: the facility's label
     names the pool furthest short in tokens/s, one model's tokens against another's, and its flips are no
@@ -471,3 +494,25 @@ def test_hybrid_run_wide_latency_is_the_pools_true_request_mix():
     assert rep["slo_attainment"] == pytest.approx(w_att / n, rel=1e-6)
     chat, reas = (rep["serving"]["per_class"][c]["latency_s"]["ttft"]["p99"] for c in ("chat", "reasoning"))
     assert chat <= rep["latency_s"]["ttft"]["p99"] < 0.5 * reas
+
+
+def test_the_request_engine_weighs_its_pools_samples_where_it_draws_them():
+    """The run-wide weighting of a hybrid run's pools (above) is the request engine's own: set when it draws its
+    samples, so a RequestEngine driven by the loop directly (``dcsim.engine.loop.simulate``, as the tests and
+    scripts do) reports the pools' true request mix too. Until 2026-12-04 ``run_models`` applied it after the run,
+    and such a run reported the sample's own mix."""
+    from pathlib import Path
+
+    from dcsim.engine.loop import simulate
+    from dcsim.engine.requests import RequestEngine
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml")
+    m = build_models(sc.model_copy(update={"fidelity": "hybrid", "duration": 120.0}))
+    eng = RequestEngine(m)
+    frac = {eng.m.pools[ln.index].name: ln.frac for ln in eng.lanes}
+    assert len(set(frac.values())) == 2
+    for ln in eng.lanes:
+        np.testing.assert_allclose(eng.metrics.class_weight[ln.classes], 1.0 / ln.frac)
+    raw = simulate(m, request_engine=eng)
+    rep = eng.report(raw["timeseries"]["t_s"].size * raw["dt"])
+    assert "true request shares" in rep["serving"]["hybrid"]["run_wide_weighting"]

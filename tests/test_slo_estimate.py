@@ -426,6 +426,48 @@ def test_fluid_tpot_where_the_clock_is_capped_low_is_that_of_request_fidelity(ra
     assert flu["latency_s"]["tpot"]["p50"] == pytest.approx(req["latency_s"]["tpot"]["p50"], rel=0.08)
 
 
+def test_the_estimate_reads_the_frontier_share_the_engine_records():
+    """The engine records the share of each capped tick it ran at the frontier's point (``frontier_share``: some
+    replicas at full load, the others idle, mixed in time with even load) and the estimate reads it, instead of
+    choosing the engine's candidates again from the recorded IT power (until 2026-12-04). 12 replicas of 70B at 40 kW
+    and 150 req/s run consolidated at the lowest clock: the tick draws its IT budget as that mix — the share of the
+    frontier's point between the lowest clock's even load and the frontier's — and the estimate splits it as
+    recorded. With deferrable work the estimate's view carries the share at which the interactive tokens run within
+    the tick's power (docs/grid.md: the estimate leaves the deferred work out of the replicas' load)."""
+    from dcsim.engine.assemble import interactive_view
+    from dcsim.engine.pools import _even_rows
+
+    raw = small_scenario(**{"duration": "10 min", "controller.tick": "10 s", "racks.0.count": 3,
+                            "facility.interconnect": "40 kW", "workload.arrivals.rate": "150 req/s"})
+    res = dcsim.run({**raw, "serving": {"slo_estimate": False}})
+    ts, m = res.timeseries, build_models(res.scenario)
+    share, capped = ts["frontier_share"], ts["mode"] == 1
+    assert np.all(share[~capped] == 0.0) and np.all((share >= 0.0) & (share <= 1.0))
+    assert np.count_nonzero(share[capped] > 0) >= 0.5 * np.count_nonzero(capped) > 0
+    # the IT power the tick drew is the recorded mix of the lowest clock's even load and the frontier's point
+    avail = ts["gpus_in_service"] / m.gpus
+    r = ts["achieved_tok_s"] / avail
+    even = _even_rows(m.curves, m.clocks, r)[0][m.clocks.size - 1]
+    f = m.curves.frontier("pq")
+    mix = (1.0 - share) * even + share * np.interp(r, f.rate, f.it)
+    on = capped & (share > 0)
+    np.testing.assert_allclose(avail[on] * (mix[on] - m.overhead_w) + m.overhead_w, ts["it_power_w"][on], rtol=1e-9)
+    fp = se._frontier_parts(m, ts, ts["achieved_tok_s"], avail, frontier_parts)
+    np.testing.assert_array_equal(fp["frontier"], np.where(capped, share, 0.0))
+    assert se._frontier_parts(m, dict(ts, frontier_share=np.zeros_like(share)), ts["achieved_tok_s"], avail,
+                              frontier_parts) is None  # nothing recorded at the frontier's point: even load
+    # deferrable work: grid-flex's catch-up (19:41-19:51) runs wholly at the frontier's point; the interactive tokens
+    # alone fit even load within that power
+    gf = dcsim.run(ROOT / "scenarios" / "grid-flex.yaml", overrides={"serving.slo_estimate": False})
+    gts, gm = gf.timeseries, build_models(gf.scenario)
+    catch_up = (gts["mode"] == 1) & (gts["deferred_served_tok_s"] > 0.1 * gts["achieved_tok_s"])
+    assert np.count_nonzero(catch_up) >= 5 and np.all(gts["frontier_share"][catch_up] == 1.0)
+    view = interactive_view(gm, gts)
+    assert np.all(view["frontier_share"][catch_up] == 0.0)
+    same = (gts["mode"] == 1) & (gts["deferred_served_tok_s"] == 0.0)
+    np.testing.assert_allclose(view["frontier_share"][same], gts["frontier_share"][same], atol=1e-9)
+
+
 # --------------------------------------------------------------------------- critically loaded pools
 
 def test_the_estimate_counts_held_work_as_request_fidelity_controller_does():

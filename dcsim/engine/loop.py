@@ -26,7 +26,7 @@ from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
-from dcsim.engine.pools import PoolTicker, frontier_it_w, mean_cap_w, pool_operating_point
+from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -215,7 +215,9 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         f = {k: np.array(v[:j], dtype=float) for k, v in cols.items() if k not in ("mode", "level")}
         mode, level = np.array(cols["mode"][:j], dtype=np.int8), np.array(cols["level"][:j], dtype=np.int16)
         parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
-        extra = request_engine.chunk_power(mode, level, parked) if request_engine is not None else None
+        # several pools: each lane's fluid remainder runs at its own pool's mode (PoolTicker.decide), not the facility's
+        pmode = mode if mp is None else np.array(mp.cols["mode"][:j], dtype=np.int8).reshape(j, -1)
+        extra = request_engine.chunk_power(pmode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
                       f["arrived"], extra, mp, None if fc is None else (lambda fb, rb: fc.columns(j, fb, rb)),
                       limit=f["limit"])
@@ -396,7 +398,7 @@ def operating_point(m: Models, served, mode, level, avail, limit=None, ec=None) 
     (uniform mode); ``avail`` fraction of replicas in service; ``limit`` the controller's rate limit (tokens/s):
     a capped tick draws its budget, the frontier's IT power at that limit (:func:`pool_operating_point`).
     """
-    budget = None if limit is None else frontier_it_w(m.curves, m.overhead_w, limit, avail)
+    budget = None if limit is None else m.curves.frontier("pq").it_w(limit, m.overhead_w, avail)
     return pool_operating_point(m.curves, m.clocks, m.scenario.controller.policy, m.overhead_w, served, mode,
                                 level, avail, it_budget_w=budget, ec=ec)
 
@@ -456,6 +458,9 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         queue_tokens=backlog, shed_tokens=shed, arrived_tokens=arrived, mode=mode, clock_level=level,
         load_fraction=op["load_fraction"], it_max_power_w=ex.it_max_power_w, heat_capacity_w=ex.heat_capacity_w,
         awake_fraction=ex.awake, parked_power_w=ex.parked_w,
+        # a capped tick's time share at the frontier's consolidated point (the fluid SLO estimate reads it); several
+        # pools: each pool's, pool<i>_frontier_share
+        **({"frontier_share": op["frontier_share"]} if "frontier_share" in op else {}),
         it_max_cooling_w=ex.it_max_cooling_w,
         **fcols,
         **{f"{p}_w": fb[p] for p in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower",

@@ -24,13 +24,13 @@ from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.tpf import binding_simulated
 
-__all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_it_w", "pool_availability", "POOL_COLUMNS",
+__all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
            "mean_cap_w", "FRACTIONAL_REPLICAS_BELOW"]
 
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
 POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "binding",
                 "held_tokens", "shed_tokens", "arrived_tokens", "queue_tokens", "waiting_tok_s", "it_power_w",
-                "gpu_power_w", "mean_clock", "controller_clock", "mean_cap_w", "mode", "limit_tok_s")
+                "gpu_power_w", "mean_clock", "controller_clock", "mean_cap_w", "mode", "limit_tok_s", "frontier_share")
 
 
 #: a pool whose power budget's frontier point at the lowest clock loads fewer replicas than this, at full load and not
@@ -40,20 +40,11 @@ POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s"
 FRACTIONAL_REPLICAS_BELOW = 4.0
 
 
-def frontier_it_w(curves, overhead_w: float, rate_tok_s, avail) -> np.ndarray:
-    """IT power (W) of the replicas in service (fraction ``avail``) serving ``rate_tok_s`` on their efficient
-    frontier: at a capped tick's rate limit, the IT budget the controller holds them to."""
-    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
-    f = curves.frontier("pq")
-    return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, f.rate, f.it) - overhead_w) + overhead_w
-
-
-def _capped_candidates(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray):
-    """The candidates of :func:`_capped_point` (rows 0..K-1: even load at each clock level from the top down; row K:
-    the frontier's point) as ``(it, gpu, clock, load fraction)`` arrays of shape (K + 1, n), the pair ``(i, j)`` of
-    candidates the tick mixes and the weight ``beta`` of candidate ``j`` (row K, the frontier's, where ``j == K``)."""
+def _even_rows(cv, clocks: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows 0..K-1 of :func:`_capped_candidates`: even load serving ``r`` at each clock level from the top down (a level
+    that cannot serve ``r`` evenly repeats the one above: no step), as ``(it, gpu, clock, load fraction, level)`` arrays
+    of shape (K + 1, n), row K left for the frontier's point."""
     K = clocks.size
-    f = cv.frontier("pq")
     n = r.size
     pts_it, pts_gpu, pts_clk, pts_u, pts_lvl = (np.empty((K + 1, n)) for _ in range(5))
     prev = None
@@ -67,6 +58,18 @@ def _capped_candidates(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray):
         for arr, x in zip((pts_it, pts_gpu, pts_clk, pts_u, pts_lvl), row):
             arr[j] = x
         prev = row
+    return pts_it, pts_gpu, pts_clk, pts_u, pts_lvl
+
+
+def _capped_candidates(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray):
+    """The candidates of :func:`_capped_point` (rows 0..K-1: even load at each clock level from the top down,
+    :func:`_even_rows`; row K: the frontier's point) as ``(it, gpu, clock, load fraction, level)`` arrays of shape
+    (K + 1, n), the pair ``(i, j)`` of candidates the tick mixes and the weight ``beta`` of candidate ``j`` (row K,
+    the frontier's, where ``j == K``)."""
+    K = clocks.size
+    f = cv.frontier("pq")
+    n = r.size
+    pts_it, pts_gpu, pts_clk, pts_u, pts_lvl = _even_rows(cv, clocks, r)
     pts_it[K] = np.interp(r, f.rate, f.it)
     pts_gpu[K] = np.interp(r, f.rate, f.gpu)
     pts_clk[K] = np.interp(np.interp(r, f.rate, f.level), np.arange(K), clocks)
@@ -95,16 +98,18 @@ def _capped_point(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray, ec=No
     Before 2026-12-04 every capped tick ran at the frontier's point, the least power for its rate, however far below
     the budget: 1 °C more outside the reference hall (37 → 38 °C) took its facility from 459 to 359 kW for the same
     tokens, by switching the controller from uncapped to capped; a capping controller stops at its budget.
-    Returns ``(it, gpu, clock, load fraction, effective clock)``; the load fraction is NaN where the frontier's point
-    is in the mix; the effective clock (``ec``, :class:`~dcsim.engine.gpu_clock.EffectiveClock`: lower where a board
-    power cap throttles) mixes the candidates' own, as the clock does (None without ``ec``)."""
+    Returns ``(it, gpu, clock, load fraction, effective clock, frontier share)``; the load fraction is NaN where the
+    frontier's point is in the mix; the effective clock (``ec``, :class:`~dcsim.engine.gpu_clock.EffectiveClock`:
+    lower where a board power cap throttles) mixes the candidates' own, as the clock does (None without ``ec``); the
+    frontier share is the share of the tick's time at the frontier's point (0 where the tick mixes two even loads),
+    which the fluid SLO estimate reads (:func:`frontier_parts`)."""
     (pts_it, pts_gpu, pts_clk, pts_u, pts_lvl), i, j, beta = _capped_candidates(cv, clocks, r, it_b)
+    K = clocks.size
     cols = np.arange(r.size)
     mix = lambda a: (1.0 - beta) * a[i, cols] + beta * a[j, cols]  # noqa: E731
     u = np.where(beta >= 1.0, pts_u[j, cols], np.where(beta <= 0.0, pts_u[i, cols], mix(pts_u)))
     eff = None
     if ec is not None:
-        K = clocks.size
         pts_eff = np.empty_like(pts_u)
         for row in range(K):  # even load at its level: the grid at that level and load
             lv = pts_lvl[row].astype(int)
@@ -113,55 +118,66 @@ def _capped_point(cv, clocks: np.ndarray, r: np.ndarray, it_b: np.ndarray, ec=No
                 pts_eff[row, at] = np.interp(pts_u[row, at], cv.u, ec.grid_pq[k])
         pts_eff[K] = np.interp(r, ec.frontier.rate, ec.vertex)
         eff = mix(pts_eff)
-    return mix(pts_it), mix(pts_gpu), mix(pts_clk), u, eff
+    return mix(pts_it), mix(pts_gpu), mix(pts_clk), u, eff, np.where(j == K, beta, 0.0)
 
 
-def frontier_parts(curves, clocks: np.ndarray, overhead_w: float, served, avail, it_w) -> dict[str, np.ndarray]:
+def frontier_parts(curves, clocks: np.ndarray, served, avail, frontier_share) -> dict[str, np.ndarray]:
     """Where the replicas of capped frontier ticks run, for the SLO estimate (``docs/slo.md``, "Capped on the
     frontier"): the tick of :func:`_capped_point` serving ``served`` tokens/s with a fraction ``avail`` of the
-    replicas in service that drew ``it_w`` (W, the run's IT power: the budget it drew exactly) is, for a time share
-    ``frontier`` of it, the frontier's point — a share ``1 - x`` of the replicas at the vertex below ``r`` (level
-    ``level_a``, each serving ``rate_a`` tokens/s of a full fleet's ``rate_a x replicas``; idle where that is 0) and a
-    share ``x`` at the vertex above (``level_b``, ``rate_b``) — and for the rest even load at clock level
-    ``level_even`` (fractional where two even candidates mix). ``rate_*`` are the vertices' fleet rates (tokens/s,
-    every replica in service); levels are clock-level indices."""
+    replicas in service runs, for the time share ``frontier_share`` the engine recorded (``frontier_share`` and
+    ``pool<i>_frontier_share`` in the timeseries: :func:`pool_operating_point`), at the frontier's point — a share
+    ``1 - x`` of the replicas at the vertex below ``r`` (level ``level_a``, each serving ``rate_a`` tokens/s of a full
+    fleet's ``rate_a x replicas``; idle where that is 0) and a share ``x`` at the vertex above (``level_b``,
+    ``rate_b``) — and for the rest, where that share is above 0, even load at clock level ``level_even`` (the lowest
+    level that serves ``r`` evenly: the candidate the frontier's point is mixed with). ``rate_*`` are the vertices'
+    fleet rates (tokens/s, every replica in service); levels are clock-level indices. Until 2026-12-04 the share was
+    recovered here from the recorded IT power, repeating the engine's choice of candidates."""
     cv = curves
     a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
     r = np.asarray(served, dtype=float) / a
-    b = (np.asarray(it_w, dtype=float) - overhead_w) / a + overhead_w
-    (_, _, pts_clk, _, _), i, j, beta = _capped_candidates(cv, clocks, r, b)
-    cols = np.arange(r.size)
     K = clocks.size
-    on_f = j == K
-    frontier = np.where(on_f, beta, 0.0)
-    lvl = lambda c: np.interp(c, clocks, np.arange(K))  # noqa: E731
-    even = np.where(on_f, lvl(pts_clk[i, cols]),
-                    lvl((1.0 - beta) * pts_clk[i, cols] + beta * pts_clk[j, cols]))
+    even = np.interp(_even_rows(cv, clocks, r)[2][K - 1], clocks, np.arange(K))
     f = cv.frontier("pq")
     s = np.clip(np.searchsorted(f.rate, r, side="right") - 1, 0, max(f.rate.size - 2, 0))
     s1 = np.minimum(s + 1, f.rate.size - 1)
     ra, rb = f.rate[s], f.rate[s1]
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.clip(np.where(rb > ra, (r - ra) / (rb - ra), 1.0), 0.0, 1.0)
-    return {"frontier": frontier, "x": x, "level_a": f.level[s].astype(float), "rate_a": ra,
-            "level_b": f.level[s1].astype(float), "rate_b": rb, "level_even": even}
+    return {"frontier": np.asarray(frontier_share, dtype=float), "x": x, "level_a": f.level[s].astype(float),
+            "rate_a": ra, "level_b": f.level[s1].astype(float), "rate_b": rb, "level_even": even}
+
+
+def frontier_share_within(curves, clocks: np.ndarray, overhead_w: float, served, avail, it_w) -> np.ndarray:
+    """The share of a capped tick's time at the frontier's point (:func:`_capped_point`'s choice of candidates) for
+    ``served`` tokens/s with a fraction ``avail`` of the replicas in service within the IT power ``it_w`` (W) the tick
+    drew. For the rate the tick served it is the share the engine records (``frontier_share``); the fluid SLO estimate
+    of a run with deferrable work sees the interactive tokens only (docs/grid.md), and takes the share that rate runs
+    at within the tick's power (:func:`dcsim.engine.assemble.interactive_view`)."""
+    a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
+    r = np.asarray(served, dtype=float) / a
+    b = (np.asarray(it_w, dtype=float) - overhead_w) / a + overhead_w
+    _, _, j, beta = _capped_candidates(curves, clocks, r, b)
+    return np.where(j == clocks.size, beta, 0.0)
 
 
 def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: float, served, mode, level,
                          avail, it_budget_w=None, ec=None) -> dict[str, np.ndarray]:
-    """IT power (W), GPU power (W), effective clock and per-replica load fraction per tick.
+    """IT power (W), GPU power (W), effective clock, per-replica load fraction and frontier share per tick.
 
     ``curves``: :class:`~dcsim.engine.tables.SupplyCurves` of the replicas serving ``served``
     tokens/s; ``overhead_w`` their racks' overhead; ``mode`` per
     :data:`dcsim.engine.controller.MODE_NAMES`; ``level`` clock-level index (uniform mode);
     ``avail`` fraction of replicas in service. ``it_budget_w``: per tick, the IT power (W) a capped tick
-    (frontier mode) may draw — :func:`frontier_it_w` at its rate limit — which it draws by lowering the caps no
+    (frontier mode) may draw — the frontier's IT power at its rate limit (:meth:`~dcsim.engine.tables.Frontier.it_w`) — which it draws by lowering the caps no
     further than it needs (:func:`_capped_point`); without it a capped tick runs at the frontier's point for its
     rate (the least power: a rate limit's own budget). ``ec``: the pool's
     :class:`~dcsim.engine.gpu_clock.EffectiveClock`, when a board power cap throttles: the result then carries
     ``effective_clock`` (at most the clock), a capped tick's from the same candidates its clock mixes (until
     2026-12-04 the frontier's vertex at the served rate, however high the even-load clock the tick ran at: the
-    reference with a 450 W cap recorded 0.307 where the tick ran at 0.512).
+    reference with a 450 W cap recorded 0.307 where the tick ran at 0.512). ``frontier_share``: the share of a capped
+    tick's time at the frontier's consolidated point (some replicas at full load, the others idle or at another
+    clock), 1 without ``it_budget_w``, 0 on other ticks: recorded per tick for the SLO estimate
+    (:func:`frontier_parts`).
     """
     cv = curves
     ovh = overhead_w
@@ -169,6 +185,7 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
     r = np.asarray(served, dtype=float) / a  # rate if every replica were in service
     it, gpu = np.empty(r.size), np.empty(r.size)
     clock, u = np.empty(r.size), np.full(r.size, np.nan)
+    share = np.zeros(r.size)  # time share of a capped tick at the frontier's point (_capped_point)
     capped_eff = np.full(r.size, np.nan)  # a capped tick's effective clock from its own candidates (with ec)
     top = cv.rate_pq.shape[0] - 1
     if policy == "none":
@@ -186,10 +203,11 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
                     it[sel] = np.interp(r[sel], f.rate, f.it)
                     gpu[sel] = np.interp(r[sel], f.rate, f.gpu)
                     clock[sel] = np.interp(np.interp(r[sel], f.rate, f.level), np.arange(clocks.size), clocks)
+                    share[sel] = 1.0
                     continue
                 b = ((np.broadcast_to(np.asarray(it_budget_w, dtype=float), r.shape)[sel] - ovh)
                      / np.broadcast_to(a, r.shape)[sel] + ovh)
-                it[sel], gpu[sel], clock[sel], u[sel], e = _capped_point(cv, clocks, r[sel], b, ec)
+                it[sel], gpu[sel], clock[sel], u[sel], e, share[sel] = _capped_point(cv, clocks, r[sel], b, ec)
                 if e is not None:
                     capped_eff[sel] = e
                 continue
@@ -199,7 +217,8 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
                 it[s2] = np.interp(u[s2], cv.u, cv.it_pq[k])
                 gpu[s2] = np.interp(u[s2], cv.u, cv.gpu_pq[k])
                 clock[s2] = clocks[k]
-    out = {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u}
+    out = {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u,
+           "frontier_share": share}
     if ec is not None:
         eff = np.where(np.isnan(capped_eff), ec.at(policy, served, mode, level, avail, u), capped_eff)
         out["effective_clock"] = np.minimum(clock, eff)
@@ -318,14 +337,12 @@ class PoolTicker:
         it, modes, limits = 0.0, [0] * n, [0.0] * n
         for p in range(n):
             ap = a[p] if a[p] > 1e-12 else 1e-12
-            ovh = self.m.pools[p].overhead_w
             if need[p] / ap > self.top_rate[p] and self.top_rate[p] < self.compute[p] * (1.0 - 1e-9):
                 fr = self.joint.frontiers[p]
                 it += float(self.joint.it_w(p, min(need[p], ap * float(fr.rate[-1])), ap))
                 modes[p], limits[p] = 1, float(fr.rate[-1]) * a[p]
             else:
-                rr, ii = self.top_curve[p]
-                it += ap * (float(np.interp(min(need[p] / ap, self.top_rate[p]), rr, ii)) - ovh) + ovh
+                it += self._uncapped_it_w(p, need[p], ap)
                 limits[p] = self.top_rate[p] * a[p]
         if it <= b:
             self.budgets = [float(self.joint.it_w(p, limits[p], a[p])) if modes[p] == 1 else float("inf")
@@ -334,6 +351,13 @@ class PoolTicker:
         limits = self.joint.split_one(need, b, a)
         self.budgets = self._share_budget(need, limits, b, a)
         return 1, limits, [1] * n
+
+    def _uncapped_it_w(self, p: int, need: float, ap: float) -> float:
+        """IT power (W) of pool ``p`` uncapped (full clock, even load; its racks' limits applied) serving its waiting
+        work ``need`` (tokens/s), at most its top, with a fraction ``ap`` (> 0) of its replicas in service."""
+        rr, ii = self.top_curve[p]
+        ovh = self.m.pools[p].overhead_w
+        return ap * (float(np.interp(min(need / ap, self.top_rate[p]), rr, ii)) - ovh) + ovh
 
     def _share_budget(self, need: list[float], limits: list[float], b: float, a: list[float]) -> list[float]:
         """Each pool's IT budget (W) on a tick the shared budget ``b`` caps: what its rate limit costs on its frontier
@@ -345,12 +369,9 @@ class PoolTicker:
         n = self.n
         base, short = [0.0] * n, [0.0] * n
         for p in range(n):
-            pool = self.m.pools[p]
             ap = a[p] if a[p] > 1e-12 else 1e-12
             base[p] = float(self.joint.it_w(p, limits[p], ap))
-            rr, ii = self.top_curve[p]
-            want = ap * (float(np.interp(min(need[p] / ap, self.top_rate[p]), rr, ii)) - pool.overhead_w) + pool.overhead_w
-            short[p] = max(want - base[p], 0.0)
+            short[p] = max(self._uncapped_it_w(p, need[p], ap) - base[p], 0.0)
         left = max(b - sum(base), 0.0)
         tot = sum(short)
         f = min(1.0, left / tot) if tot > 0 else 0.0
@@ -481,7 +502,8 @@ class PoolTicker:
                        f"pool{p}_queue_tokens": cols["backlog"][:, p], f"pool{p}_waiting_tok_s": cols["need"][:, p],
                        f"pool{p}_it_power_w": op["it_power_w"], f"pool{p}_gpu_power_w": op["gpu_power_w"],
                        f"pool{p}_mean_clock": eff, f"pool{p}_controller_clock": op["clock"], f"pool{p}_mean_cap_w": cap,
-                       f"pool{p}_mode": pmode[:, p], f"pool{p}_limit_tok_s": cols["limit"][:, p]})
+                       f"pool{p}_mode": pmode[:, p], f"pool{p}_limit_tok_s": cols["limit"][:, p],
+                       f"pool{p}_frontier_share": op["frontier_share"]})
         if extra is not None:  # request fidelity measured each pool's IT and GPU power
             for p in range(self.n):
                 pc[f"pool{p}_it_power_w"] = extra["pool_it_power_w"][:, p]

@@ -37,7 +37,7 @@ import numpy as np
 from dcsim.engine.build import Models
 from dcsim.engine.controller import ArrivalWindow, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
-from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, frontier_it_w, pool_operating_point
+from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
 from dcsim.engine.tables import supply_curves
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import make_pool
@@ -178,6 +178,8 @@ class _Lane:
         eff = self._g_rate[:, 0, -1] / np.maximum(self._g_w[:, 0, -1] - self._g_w[:, 0, 0], 1e-9)
         self._order = np.lexsort((np.arange(self.pool.n), -eff[gof]))
         self._lad = self._order  # this tick's ladder: the replicas in service, in that order
+        self._lad_key = None  # (replicas in service, sample scale) the ladder's arrays were built for (_set_ladder)
+        self._set_ladder(self._all_up)
         #: time the load ran consolidated above the lowest clock (a whole replica more did not fit the budget there)
         #: or on one replica over its target at the lowest clock (a fraction of a replica cannot be loaded), and the
         #: frontier's replica count on those ticks (summed, for the mean): the warning of RequestEngine.report
@@ -213,7 +215,7 @@ class _Lane:
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
         # held and arriving, at most what the door admits at the limit
-        self._lad = self._order[available[self._order]]
+        self._set_ladder(available)
         self._n_up = max(int(self._lad.size), 1)  # replicas in service that could get requests
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
@@ -521,6 +523,26 @@ class _Lane:
         return _MARGIN_MAX if self._var is None else min(2.0 * self._var ** 0.5, _MARGIN_MAX)
 
     # ---------------------------------------------------------------- the consolidation ladder
+    def _set_ladder(self, available: np.ndarray) -> None:
+        """This tick's ladder (the replicas in service, in the order of :attr:`_order`) and the arrays its walks read,
+        built once per change of what they depend on — the replicas in service and the sample's in-service scale
+        (``_up_scale``, hybrid) — not on every call: each replica's rack group along the ladder (``_lad_gl``), the
+        cumulative count of each group's replicas along it (``_lad_cum_n``, (n + 1, groups)), the cumulative
+        full-load rate at the lowest clock (``_lad_cum_rate``) and, per clock level used, the cumulative full-load
+        draw over idle (``_lad_cum_w``, W, sample share)."""
+        key = self._lad_key
+        if key is not None and key[1] == self._up_scale and (key[0] is available or np.array_equal(key[0], available)):
+            return
+        self._lad_key = (available if available is self._all_up else available.copy(), self._up_scale)
+        self._lad = self._order[available[self._order]]
+        gl = self.pool.group_of[self._lad]
+        self._lad_gl = gl
+        one_hot = np.zeros((gl.size + 1, self._g_rate.shape[0]))
+        one_hot[np.arange(1, gl.size + 1), gl] = 1.0
+        self._lad_cum_n = np.cumsum(one_hot, axis=0)
+        self._lad_cum_rate = np.concatenate([[0.0], np.cumsum(self._at(self._g_rate, 0.0)[:, -1][gl])])
+        self._lad_cum_w: dict[float, np.ndarray] = {}
+
     def _at(self, arr: np.ndarray, level: float) -> np.ndarray:
         """``arr`` (groups, clock levels, load points) at a fractional clock ``level``: (groups, load points)."""
         K = arr.shape[1]
@@ -532,10 +554,10 @@ class _Lane:
 
     def _counts(self, x: float) -> np.ndarray:
         """Replicas of each rack group among the first ``x`` of this tick's ladder (the last one a fraction)."""
-        gl = self.pool.group_of[self._lad]
+        gl = self._lad_gl
         x = min(max(x, 0.0), float(gl.size))
         nf = int(np.floor(x + 1e-12))
-        c = np.bincount(gl[:nf], minlength=self._g_rate.shape[0]).astype(float)
+        c = self._lad_cum_n[nf].copy()
         if nf < gl.size and x > nf:
             c[gl[nf]] += x - nf
         return c
@@ -545,7 +567,7 @@ class _Lane:
         ladder serving ``rate`` tokens/s (sample share) at a common load fraction (at most full load), the others
         idle, at clock ``level``."""
         R, W = self._at(self._g_rate, level), self._at(self._g_w, level)
-        c, call = self._counts(x), self._counts(float(self._lad.size))
+        c, call = self._counts(x), self._lad_cum_n[-1]
         tot = c @ R
         u = float(np.interp(rate, tot, self._u)) if tot[-1] > 0 else 1.0
         wu = np.array([np.interp(u, self._u, w) for w in W])
@@ -554,9 +576,11 @@ class _Lane:
     def _walk(self, x: float, dw: float, level: float) -> float:
         """``x`` loaded replicas of the ladder moved by ``dw`` W of full-load draw over idle at clock ``level``
         (each replica by its own group's draw: a B200 replica at the lowest clock adds 472 W, an H100 one 812 W)."""
-        W = self._at(self._g_w, level)
-        s = np.maximum((W[:, -1] - W[:, 0])[self.pool.group_of[self._lad]] * self._up_scale, 1e-9)
-        cum = np.concatenate([[0.0], np.cumsum(s)])
+        cum = self._lad_cum_w.get(level)
+        if cum is None:  # built once per ladder and level (_set_ladder)
+            W = self._at(self._g_w, level)
+            s = np.maximum((W[:, -1] - W[:, 0])[self._lad_gl] * self._up_scale, 1e-9)
+            cum = self._lad_cum_w[level] = np.concatenate([[0.0], np.cumsum(s)])
         n = np.arange(cum.size, dtype=float)
         return float(np.interp(float(np.interp(x, n, cum)) + dw, cum, n))
 
@@ -578,8 +602,7 @@ class _Lane:
         aim = self._target_w * (1.0 - self._margin())
         if self._pred_w(float(n), rate, 0.0) <= aim:
             return 1.0
-        full = self._at(self._g_rate, 0.0)[:, -1][self.pool.group_of[self._lad]]
-        cum = np.concatenate([[0.0], np.cumsum(full)])
+        cum = self._lad_cum_rate
         lo = min(max(float(np.interp(rate, cum, np.arange(cum.size, dtype=float))), 1.0), float(n))
         hi = float(n)
         if self._pred_w(lo, rate, 0.0) < aim:  # the most replicas within the aim
@@ -654,20 +677,19 @@ class _Lane:
         """Full-load rate (tokens/s) at the lowest clock of the ``i``-th replica of the ladder."""
         if i >= self._lad.size:
             return 0.0
-        return float(self._g_rate[int(self.pool.group_of[self._lad[i]]), 0, -1])
+        return float(self._g_rate[int(self._lad_gl[i]), 0, -1])
 
     def _walk_w(self, i: int) -> float:
         """Full-load draw over idle (W, sample share) at the lowest clock of the ``i``-th replica of the ladder."""
         if i >= self._lad.size:
             return np.inf
-        g = int(self.pool.group_of[self._lad[i]])
+        g = int(self._lad_gl[i])
         return float(self._g_w[g, 0, -1] - self._g_w[g, 0, 0]) * self._up_scale
 
     def _frontier_x(self, limit_tok_s: float) -> float:
         """Replicas (fractional) of the ladder the frontier loads at full load at the lowest clock serving the
         limit (sample share)."""
-        full = self._at(self._g_rate, 0.0)[:, -1][self.pool.group_of[self._lad]]
-        cum = np.concatenate([[0.0], np.cumsum(full)])
+        cum = self._lad_cum_rate
         return float(np.interp(limit_tok_s * self.frac, cum, np.arange(cum.size, dtype=float)))
 
     def _relax_trim(self, err: float) -> None:
@@ -801,7 +823,7 @@ class _Lane:
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
             # a capped tick's remainder draws its share of the budget, as a fluid facility does (pool_operating_point)
-            budget = frontier_it_w(self.curves, self.overhead_w, np.array(self._tick_fluid_limit), share)
+            budget = self.curves.frontier("pq").it_w(np.array(self._tick_fluid_limit), self.overhead_w, share)
             given = np.array(self._tick_fluid_budget, dtype=float)  # the pool's budget share, where it was given
             budget = np.where(np.isnan(given), budget, given)
             op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
@@ -951,6 +973,29 @@ class RequestEngine:
             self._lane_of_class[ln.classes] = ln.index
         self._finished: list = []  # finished requests not yet in the metrics (bounded by _flush)
         self._buffered = 0
+        self.run_wide_weighting = self._weigh_pools()
+
+    def _weigh_pools(self) -> str | None:
+        """Hybrid fidelity with several model pools: each pool's sample is a different share of its compute
+        (``serving.hybrid.compute_share``), so the sampled requests mix the pools' classes in other proportions than
+        the run does. The run-wide latency percentiles and SLO attainment weight each sampled request by the requests
+        it stands for (1 / its pool's sampled share: the pools' true request shares, as the fluid estimate weights its
+        pools by their served requests; ``ServingMetrics.class_weight``); returns the sentence the report carries
+        (``serving.hybrid.run_wide_weighting``), None when every pool is sampled alike. Until 2026-12-04 the
+        unweighted sample: on mixed-fleet at 09:00 it took 10 % of the chat pool and 16.7 % of the reasoning pool,
+        and read the run-wide TTFT p99 283 s against request fidelity's 2.88 s (audit L #6). (Set here, where the
+        samples are drawn, since 2026-12-04: it was applied after the run, by ``run_models``, so a request engine run
+        another way reported the unweighted mix.)"""
+        fr = {ln.index: float(ln.frac) for ln in self.lanes}
+        if len(self.lanes) < 2 or max(fr.values()) - min(fr.values()) <= 1e-12:
+            return None
+        w = np.ones(len(self.m.workload.classes))
+        for ln in self.lanes:
+            w[np.asarray(ln.classes, dtype=np.int64)] = 1.0 / max(fr[ln.index], 1e-12)
+        self.metrics.class_weight = w
+        shares = ", ".join(f"{self.m.pools[ln.index].name} {100 * fr[ln.index]:.3g} %" for ln in self.lanes)
+        return (f"run-wide latency_s and slo_attainment weight each sampled request by 1 / its pool's sampled share "
+                f"({shares}): the pools' true request shares; per-class figures are each class's own sample")
 
     @property
     def pool(self):
@@ -1051,10 +1096,15 @@ class RequestEngine:
         for the facility and (``pool_*``, shape (ticks, pools)) per pool.
 
         ``mode`` and ``level`` are the controller's operating mode and clock level of each of
-        those ticks; the fluid remainder runs at that operating point like a fluid facility.
+        those ticks; the fluid remainder runs at that operating point like a fluid facility. With several pools
+        ``mode`` is each pool's own (ticks, pools) (:meth:`dcsim.engine.pools.PoolTicker.decide`), which its lane's
+        fluid remainder runs at: until 2026-12-04 every lane was given the facility's (capped when any pool is), so
+        an uncapped pool's remainder took the capped branch at the frontier's IT power at its rate limit (no figure
+        moved: at its full-clock limit that budget holds even load at full clock).
         """
         self._flush()
-        parts = [ln.chunk_power(mode, level, parked) for ln in self.lanes]
+        modes = np.asarray(mode)
+        parts = [ln.chunk_power(modes[:, ln.index] if modes.ndim == 2 else modes, level, parked) for ln in self.lanes]
         it = np.stack([p[0] for p in parts], axis=1)
         gpu = np.stack([p[1] for p in parts], axis=1)
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
@@ -1097,6 +1147,8 @@ class RequestEngine:
             rep["hybrid"] = {"sampled_replicas": sum(ln.pool.n for ln in self.lanes),
                              "compute_share": self.frac if len(self.lanes) == 1 else
                              {self.m.pools[ln.index].name: ln.frac for ln in self.lanes}}
+            if self.run_wide_weighting is not None:
+                rep["hybrid"]["run_wide_weighting"] = self.run_wide_weighting
         out = {k: rep[k] for k in ("latency_s", "slo_attainment", "goodput_tok_s", "queue_delay_s", "requests")}
         out["serving"] = {k: v for k, v in rep.items() if k not in out}
         out["preemptions"] = sum(ln.pool.totals()["preemptions"] for ln in self.lanes)

@@ -75,10 +75,7 @@ def run_models(m: Models, progress: Callable[[float], None] | None = None,
     ts = raw["timeseries"]
     serving, lat = None, {}
     if request_engine is not None:
-        weighting = _hybrid_run_wide_weights(request_engine)
         serving = request_engine.report(ts["t_s"].size * raw["dt"])
-        if weighting is not None and "hybrid" in serving.get("serving", {}):
-            serving["serving"]["hybrid"]["run_wide_weighting"] = weighting
         lat = request_engine.latency_samples()
     record = assemble_report(m, raw, serving)
     res = Result(record=record, timeseries=ts, latency_samples=lat,
@@ -86,28 +83,6 @@ def run_models(m: Models, progress: Callable[[float], None] | None = None,
                  scenario=sc, controller_log=raw["controller_log"], events=raw["events"], wall_time_s=raw["wall_s"])
     check_invariants(res.report, ts)
     return res
-
-
-def _hybrid_run_wide_weights(eng: RequestEngine) -> str | None:
-    """Hybrid fidelity with several model pools: each pool's sample is a different share of its compute
-    (``serving.hybrid.compute_share``), so the sampled requests mix the pools' classes in other proportions than the
-    run does. The run-wide latency percentiles and SLO attainment weight each sampled request by the requests it
-    stands for (1 / its pool's sampled share: the pools' true request shares, as the fluid estimate weights its
-    pools by their served requests); returns the sentence the report carries (``serving.hybrid.run_wide_weighting``),
-    None when every pool is sampled alike. Until 2026-12-04 the unweighted sample: on mixed-fleet at 09:00 it took
-    10 % of the chat pool and 16.7 % of the reasoning pool, and read the run-wide TTFT p99 283 s against request
-    fidelity's 2.88 s (audit L #6)."""
-    lanes = getattr(eng, "lanes", [])
-    fr = {ln.index: float(ln.frac) for ln in lanes}
-    if len(lanes) < 2 or max(fr.values()) - min(fr.values()) <= 1e-12:
-        return None
-    w = np.ones(len(eng.m.workload.classes))
-    for ln in lanes:
-        w[np.asarray(ln.classes, dtype=np.int64)] = 1.0 / max(fr[ln.index], 1e-12)
-    eng.metrics.class_weight = w
-    shares = ", ".join(f"{eng.m.pools[ln.index].name} {100 * fr[ln.index]:.3g} %" for ln in lanes)
-    return (f"run-wide latency_s and slo_attainment weight each sampled request by 1 / its pool's sampled share "
-            f"({shares}): the pools' true request shares; per-class figures are each class's own sample")
 
 
 # --------------------------------------------------------------------------- faults

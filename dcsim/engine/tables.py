@@ -221,6 +221,15 @@ class Frontier:
     gpu: np.ndarray
     level: np.ndarray
 
+    def it_w(self, rate_tok_s, overhead_w: float, scale=1.0) -> np.ndarray:
+        """IT power (W) of the replicas in service (fraction ``scale``) serving ``rate_tok_s`` on this frontier, with
+        ``overhead_w`` of rack overhead that stays whatever the share in service: a fraction ``a`` maps the frontier's
+        (IT, rate) points to ``(a·(IT − overhead) + overhead, a·rate)``. The one home of that formula: the joint
+        split (:meth:`JointFrontier.it_w`) and a capped tick's IT budget at its rate limit (the engine's operating
+        point, a hybrid lane's fluid remainder) read it here."""
+        a = np.maximum(np.asarray(scale, dtype=float), 1e-12)
+        return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, self.rate, self.it) - overhead_w) + overhead_w
+
 
 def _upper_hull(x, y, g, k) -> Frontier:
     """Upper concave hull of points (x, y), from the idle point to the maximum y."""
@@ -367,9 +376,7 @@ class JointFrontier:
     def it_w(self, p: int, rate_tok_s, scale=1.0) -> np.ndarray:
         """IT power (W) of pool ``p`` serving ``rate_tok_s`` on its own frontier (``scale``: its
         fraction of replicas in service)."""
-        f = self.frontiers[p]
-        a = np.maximum(np.asarray(scale, dtype=float), 1e-12)
-        return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, f.rate, f.it) - self.ovh_w[p]) + self.ovh_w[p]
+        return self.frontiers[p].it_w(rate_tok_s, self.ovh_w[p], scale)
 
     def pool_ceilings(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
         """Each pool's ceiling (tokens/s, (ticks, pools)) under the shared budget: what the budget

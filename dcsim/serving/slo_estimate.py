@@ -651,11 +651,12 @@ def _requests(rng: np.random.Generator, classes: list[ClassMoments], t: np.ndarr
     return t, t, c, li, lo
 
 
-def _pool(sv: ReplicaService, n: int):
-    """``n`` replicas of the group's node in the request engine's pool (:mod:`dcsim.serving.pool`)."""
+def _pool(sv: ReplicaService, n: int, **override):
+    """``n`` replicas of the group's node in the request engine's pool (:mod:`dcsim.serving.pool`), with the run's
+    serving options (``override``: some replaced, e.g. no hold limit for saturated replicas)."""
     from dcsim.serving.pool import make_pool  # same package: the request engine's replicas
 
-    opts = dict(sv.serving)
+    opts = dict(sv.serving, **override)
     return make_pool(opts.pop("backend", "kernel"), [sv.node], [n], **opts)
 
 
@@ -666,47 +667,52 @@ def _simulate_saturated(sv: ReplicaService, classes: list[ClassMoments], k: int,
     always stands and every slot the KV cache and the token budget allow is taken — the batch saturated replicas
     hold (at low clocks the throughput curve is flat in the batch, and a steady state just below saturation runs
     about half of it). No hold limit: the queue is the simulation's, not the run's. Kept: the requests arriving
-    in the window (``cal.window_s``, after a quarter-window warm-up), served to completion; their TTFT is from
-    admission to the first token (prefill under the full batch): the wait for admission is the run's, added per tick (the
-    door, the replica backlog). Returns what :func:`simulate_point` returns."""
-    opts = dict(sv.serving)
-    opts["hold_limit"] = math.inf
-    from dcsim.serving.pool import make_pool  # same package: the request engine's replicas
-
-    pool = make_pool(opts.pop("backend", "kernel"), [sv.node], [n], **opts)
+    in the window (``cal.window_s``, after a quarter-window warm-up), served to completion (at most 8 windows more,
+    the queue still standing); their TTFT is from admission to the first token (prefill under the full batch): the
+    wait for admission is the run's, added per tick (the door, the replica backlog). Served by the loop every
+    operating point uses (:func:`_serve_window`). Returns what :func:`simulate_point` returns."""
     shares = np.array([c.share for c in classes], float)
     shares = shares / shares.sum()
     mean_out = float(np.dot(shares, [c.mean_out for c in classes]))
     sat = cal.eta * float(np.broadcast_to(sv.eta, sv.thr.shape[:1])[k]) * float(sv.thr[k, -1])  # tokens/s per replica
-    lam = SATURATED_OVERLOAD * n * sat / mean_out
-    window = cal.window_s
+    return _serve_window(_pool(sv, n, hold_limit=math.inf), rng, classes, float(sv.clocks[k]),
+                         SATURATED_OVERLOAD * n * sat / mean_out, 1.0, cal.window_s, tick_s, drain_windows=8.0,
+                         burst=int(n * sv.batch[-1]), from_admission=True)
+
+
+def _serve_window(pool, rng: np.random.Generator, classes: list[ClassMoments], clock: float, lam_req_s: float,
+                  scv: "float | Mmpp", window: float, tick_s: float, drain_windows: float, burst: int = 0,
+                  from_admission: bool = False) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The one serving loop of an operating point (steady, :func:`simulate_point`, or saturated,
+    :func:`_simulate_saturated`): ``pool``'s replicas at ``clock`` receive ``burst`` requests at t = 0 and then
+    arrivals at ``lam_req_s`` requests/s (all replicas; a renewal process with SCV ``scv`` or the MMPP) over a
+    quarter-window warm-up and the ``window`` (s), served on ticks of ``tick_s`` (the pool routes within a tick in its
+    own windows). The requests arriving in the window are then served to completion, arrivals going on at the same
+    rate (not counted), for at most ``drain_windows`` windows more: whole requests, not those a window's end selects
+    (short answers: a first pass kept the requests finishing in the window, and the class's token mean read low).
+    Returns :func:`_window_samples` of the window (TTFT from admission with ``from_admission``)."""
     warm = 0.25 * window
     ticks = int(math.ceil((warm + window) / tick_s))
     t_end = ticks * tick_s
-    burst = np.zeros(int(n * sv.batch[-1]))
-    ta = np.concatenate([burst, _arrival_times(rng, lam, 1.0, t_end)])
+    ta = _arrival_times(rng, lam_req_s, scv, t_end)
+    if burst:
+        ta = np.concatenate([np.zeros(burst), ta])
+    counted = int(np.count_nonzero(ta >= warm))
     reqs = _requests(rng, classes, ta)
-    edges = np.searchsorted(ta, np.arange(ticks + 1) * tick_s, side="left")
-    edges[0] = 0
-    clock = float(sv.clocks[k])
+    edges = np.searchsorted(ta, np.arange(ticks + 1) * tick_s)
     fins = []
     for j in range(ticks):
         a, b = edges[j], edges[j + 1]
         fins += pool.serve((j + 1) * tick_s, clock, *(x[a:b] for x in reqs))[1]
-    # the requests arriving in the window (after the burst and the warm-up), served to completion with the queue
-    # still standing (arrivals go on), at most 8 windows more: whole requests, not those a window's end selects
-    # (short answers: a first pass kept the requests finishing in the window, and the class's token mean read low)
-    counted = int(np.count_nonzero(ta >= warm))
-    in_window = lambda f: int(np.count_nonzero(f.t_arrival >= warm))  # noqa: E731
-    done = sum(in_window(f) for f in fins)
+    done = sum(int(np.count_nonzero(f.t_arrival >= warm)) for f in fins)
     j = ticks
-    while done < counted and j < ticks + int(math.ceil(8.0 * window / tick_s)):
-        new = pool.serve((j + 1) * tick_s, clock, *_requests(rng, classes, _arrival_times(rng, lam, 1.0, tick_s)
+    while done < counted and j < ticks + int(math.ceil(drain_windows * window / tick_s)):
+        new = pool.serve((j + 1) * tick_s, clock, *_requests(rng, classes, _arrival_times(rng, lam_req_s, scv, tick_s)
                                                              + j * tick_s))[1]
         fins += new
         done += sum(int(np.count_nonzero((f.t_arrival >= warm) & (f.t_arrival < t_end))) for f in new)
         j += 1
-    return _window_samples(fins, warm, t_end, len(classes), from_admission=True)
+    return _window_samples(fins, warm, t_end, len(classes), from_admission=from_admission)
 
 
 def _window_samples(fins: list, warm: float, t_end: float, n_classes: int,
@@ -750,34 +756,12 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
     n = max(1, min(int(n_replicas), int(cal.sample_replicas)))
     if saturated:
         return _simulate_saturated(sv, classes, k, n, tick_s, cal, rng)
-    pool = _pool(sv, n)
     window = cal.window_s * min(8.0, max(1.0, 0.25 / max(1.0 - rho, 1e-9)))
     if isinstance(scv, Mmpp):  # a few cycles of the modulation (at most 8 windows): its burstiness lives there
         window = max(window, min(8.0 * cal.window_s, MMPP_CYCLES * sum(scv.sojourn_s)))
-    warm = 0.25 * window
-    requests = lambda t: _requests(rng, classes, t)  # noqa: E731
-    clock = float(sv.clocks[k])
-    ticks = int(math.ceil((warm + window) / tick_s))
-    t_end = ticks * tick_s
-    ta = _arrival_times(rng, lam_req_s * n, scv, t_end)
-    counted = int(np.count_nonzero(ta >= warm))
-    edges = np.searchsorted(ta, np.arange(ticks + 1) * tick_s)
-    reqs = requests(ta)
-    fins = []
-    for j in range(ticks):
-        a, b = edges[j], edges[j + 1]
-        fins += pool.serve((j + 1) * tick_s, clock, *(x[a:b] for x in reqs))[1]
-    in_window = lambda f: int(np.count_nonzero(f.t_arrival >= warm))  # noqa: E731
-    done = sum(in_window(f) for f in fins)
-    # arrivals keep coming at the same rate (not counted) until the window's requests finish
-    j = ticks
-    while done < counted and j < ticks + int(math.ceil(0.5 * window / tick_s)):
-        new = pool.serve((j + 1) * tick_s, clock, *requests(_arrival_times(rng, lam_req_s * n, scv, tick_s)
-                                                            + j * tick_s))[1]
-        fins += new
-        done += sum(int(np.count_nonzero((f.t_arrival >= warm) & (f.t_arrival < t_end))) for f in new)
-        j += 1
-    return _window_samples(fins, warm, t_end, len(classes))
+    # arrivals keep coming at the same rate (not counted) until the window's requests finish, at most half a window
+    return _serve_window(_pool(sv, n), rng, classes, float(sv.clocks[k]), lam_req_s * n, scv, window, tick_s,
+                         drain_windows=0.5)
 
 
 def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> SloEstimate:
@@ -950,7 +934,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
 
     ``frontier_parts``: the engine's :func:`dcsim.engine.pools.frontier_parts` (passed in: serving is below the
     engine and does not import it), which splits a capped frontier tick into the replicas the frontier loads and
-    the rest; without it every tick is taken as evenly loaded."""
+    the rest, at the time share ``ts["frontier_share"]`` the engine recorded; without either every tick is taken as
+    evenly loaded."""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -1049,20 +1034,21 @@ def _level_share(groups, level: np.ndarray, g) -> np.ndarray:
 
 
 def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier_parts) -> dict | None:
-    """:func:`dcsim.engine.pools.frontier_parts` of a run's capped frontier ticks (mode 1, the frontier's point in
-    the tick's mix: where the engine's load fraction is NaN), with ``full_a`` / ``full_b`` where a vertex's replicas run at full
-    load (the controller holds them there: saturated); None when no tick is there (or the model lacks the curves).
-    Until 2026-12-04 the estimate spread every tick's rate evenly over the replicas in service at the controller's
-    clock, so a tick the frontier served with some replicas at full load and the others idle read light batches and
-    a short TPOT (5-14x short: 23 against request fidelity's 239 ms, an H100 pool at 40 kW)."""
+    """:func:`dcsim.engine.pools.frontier_parts` of a run's capped frontier ticks (mode 1 with the frontier's point in
+    the tick's mix: the share of the tick the engine recorded, ``frontier_share``), with ``full_a`` / ``full_b`` where
+    a vertex's replicas run at full load (the controller holds them there: saturated); None when no tick is there (or
+    the run lacks the column or the model the curves). Until 2026-12-04 the estimate spread every tick's rate evenly
+    over the replicas in service at the controller's clock, so a tick the frontier served with some replicas at full
+    load and the others idle read light batches and a short TPOT (5-14x short: 23 against request fidelity's 239 ms,
+    an H100 pool at 40 kW); and until the engine recorded the share (2026-12-04) the estimate recovered it from the
+    recorded IT power, choosing the engine's candidates again."""
     mode = np.asarray(ts.get("mode", np.zeros(0)))
     curves = getattr(m, "curves", None)
-    if (mode.size != served.size or not np.any(mode == 1) or curves is None or "it_power_w" not in ts
+    if (mode.size != served.size or not np.any(mode == 1) or curves is None or "frontier_share" not in ts
             or getattr(m.scenario.controller, "policy", "frontier") != "frontier"):
         return None
-    it = np.asarray(ts["it_power_w"], float) - np.asarray(ts.get("parked_power_w", 0.0), float)
-    fp = frontier_parts(curves, m.clocks, float(m.overhead_w), served, avail, it)
-    fp["frontier"] = np.where(mode == 1, fp["frontier"], 0.0)
+    fp = frontier_parts(curves, m.clocks, served, avail, np.where(mode == 1, np.asarray(ts["frontier_share"], float),
+                                                                  0.0))
     if not np.any(fp["frontier"] > 0):
         return None
     thr = sum(g.limits.replicas * g.table.thr_max for g in m.groups)  # (K,) fleet full-load rate per level
