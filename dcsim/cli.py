@@ -66,14 +66,24 @@ def _load(path: str, sets: list[str] | None = None, seed: int | None = None):
     return load_scenario(path, overrides=sets or None)
 
 
+def _stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (where a long warning is wrapped); piped or redirected, a log keeps each warning
+    on one line, whole, for grep -- and where it breaks no longer depends on the length of a path in it."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _warn(warnings) -> None:
-    """Each warning on stderr, wrapped to the terminal width with its continuation under the text
-    (:func:`dcsim.report.summary.wrap_hanging`); the warnings themselves (report.json, ``Result.warnings``) stay
-    whole."""
+    """Each warning on stderr: at a terminal wrapped to its width with the continuation under the text
+    (:func:`dcsim.report.summary.wrap_hanging`), else one line each (:func:`_stderr_is_terminal`); the warnings
+    themselves (report.json, ``Result.warnings``) stay whole."""
     from dcsim.report.summary import wrap_hanging
 
+    wrap = _stderr_is_terminal()
     for w in warnings:
-        print("\n".join(wrap_hanging("warning: ", str(w))), file=sys.stderr)
+        print("\n".join(wrap_hanging("warning: ", str(w))) if wrap else f"warning: {w}", file=sys.stderr)
 
 
 def _print_wrapped(text: str) -> None:
