@@ -104,7 +104,7 @@ def binding_of(demand, compute, power, cooling) -> np.ndarray:
 
 
 def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *, supply_only=None,
-                      rtol: float = 1e-9) -> np.ndarray:
+                      capped=None, rtol: float = 1e-9) -> np.ndarray:
     """What held the *served* rate down on each tick (int codes into :data:`BINDING_NAMES`).
 
     ``demand`` (0) when all work waiting was served: nothing is left waiting for admission after
@@ -112,6 +112,13 @@ def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *,
     supply ceiling held work back: the lowest of C, P, Q of that tick (ties resolve compute,
     power, cooling). ``supply_only`` (optional int code) names the ceiling that limits instead
     — policy ``none`` never caps, so only compute can hold work back there.
+    ``capped`` (optional bools): ticks on which the controller's operating point ran the supply
+    below its full clock because the power or cooling budget capped it (DESIGN.md: the limit at
+    the controller's operating point). Compute at full clock was not reached there, so it cannot
+    be what held the work back: the lower of P and Q is (ties resolve power). With several pools a
+    pool's P can equal its C (the shared budget *could* buy all its compute, taken from the other
+    pools) while the split ran it at the clock that just meets its work, where replicas queue at
+    request fidelity (docs/report.md, binding).
     Units: tokens (``held_tok``, ``shed_tok``, ``scale_tok`` = the tick's arrivals) and tokens/s.
     """
     held, shed, scale = (np.asarray(x, dtype=float) for x in (held_tok, shed_tok, scale_tok))
@@ -121,6 +128,8 @@ def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *,
     else:
         c, p, q = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (compute, power, cooling)))
         code = 1 + np.argmin(np.stack([c, p, q]), axis=0)
+        if capped is not None:
+            code = np.where(np.asarray(capped, dtype=bool), np.where(q < p, 3, 2), code)
     return np.where(waiting, code, 0).astype(np.int8)
 
 

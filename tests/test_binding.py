@@ -29,6 +29,17 @@ def test_binding_simulated_by_hand():
     assert binding_simulated([1.0], [0.0], [1.0], [9.0], [1.0], [1.0], supply_only=C).tolist() == [C]
 
 
+def test_capped_below_full_clock_is_never_compute():
+    """Where the controller ran the supply below its full clock because the budget capped it, the work held back
+    waited on power or cooling (the lower of the two, ties power), even where their ceilings reach compute's;
+    not capped, or nothing held, as before."""
+    code = binding_simulated(held_tok=[5.0, 5.0, 5.0, 0.0, 5.0], shed_tok=[0] * 5, scale_tok=[100.0] * 5,
+                             compute=[10, 10, 10, 10, 10], power=[10, 20, 20, 20, 20], cooling=[30, 15, 20, 30, 30],
+                             capped=[True, True, True, True, False])
+    assert code.tolist() == [P, Q, P, D, C]
+    assert binding_simulated([5.0], [0.0], [1.0], [9.0], [1.0], [1.0], supply_only=C, capped=[True]).tolist() == [C]
+
+
 @pytest.mark.parametrize("fidelity", ["fluid", "hybrid"])
 def test_backlog_after_a_curtailment_is_supply_bound(fidelity):
     over = dict(BASE, fidelity=fidelity, faults=[{"kind": "curtailment", "start": "60 min", "duration": "30 min",

@@ -516,3 +516,35 @@ def test_the_request_engine_weighs_its_pools_samples_where_it_draws_them():
     raw = simulate(m, request_engine=eng)
     rep = eng.report(raw["timeseries"]["t_s"].size * raw["dt"])
     assert "true request shares" in rep["serving"]["hybrid"]["run_wide_weighting"]
+
+
+# --------------------------------------------------------------------------- binding at the controller's operating point
+
+def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
+    """DESIGN.md: binding is the one of C, P, Q *at the controller's operating point* that held the served rate
+    down. The shared 60 kW budget runs the 8B pool below its full clock at the rate that just meets its work (its
+    P ceiling, the budget it could take from the 70B pool, reaches its compute ceiling); at request fidelity its
+    critically loaded replicas queue. Compute at full clock was not reached, so the label is power; where the
+    pool ran at full clock and still queued, compute. The facility's binding is that of the pool holding back
+    the most work."""
+    sc = two_pools(**{"facility.interconnect": "60 kW", "workload.arrivals.rate": "100 req/s",
+                      "racks.1.nodes_per_rack": 2, "duration": "20 min", "fidelity": "request"})
+    res = dcsim.run(sc)
+    ts = res.timeseries
+    top = float(build_models(load_scenario(sc)).clocks[-1])
+    b, clock = ts["pool1_binding"], ts["pool1_controller_clock"]
+    below = (ts["pool1_mode"] == 1) & (clock < top * (1 - 1e-9))
+    held = b != 0
+    # the case: capped below full clock, work held back, power's ceiling not below compute's (argmin: compute)
+    case = below & held & (ts["pool1_power_tok_s"] >= ts["pool1_compute_tok_s"])
+    assert case.sum() >= 3
+    assert np.all(b[case] == 2)
+    assert np.all(b[below & held] != 1)  # never compute below full clock
+    at_top = ~below & held
+    assert np.all(b[at_top] == np.where(ts["pool1_power_tok_s"][at_top] < ts["pool1_compute_tok_s"][at_top], 2, 1))
+    # its work stays below its compute ceiling on these ticks: no near tie with compute is noted (P reaches C there)
+    assert not np.any(ts["pool1_waiting_tok_s"][case] >= ts["pool1_compute_tok_s"][case])
+    assert not any("by a hair" in n for n in res.report["notes"])
+    worst = np.argmax(np.stack([ts["pool0_held_tokens"] + ts["pool0_shed_tokens"],
+                                ts["pool1_held_tokens"] + ts["pool1_shed_tokens"]], axis=1), axis=1)
+    np.testing.assert_array_equal(ts["binding"], np.where(worst == 0, ts["pool0_binding"], ts["pool1_binding"]))

@@ -278,8 +278,9 @@ NEAR_TIE_MIN_SHARE = 0.05
 
 def near_tie_notes(m: Models, ts: dict) -> list[str]:
     """Where power or cooling is named binding but its ceiling sits within :data:`NEAR_TIE` of the compute
-    ceiling on most of those ticks, the label is right (it is the lowest) and misleading on its own: more power
-    or cooling would buy under 1 %, and compute is what holds the rest of the work. One note per pool and kind,
+    ceiling, with the work waiting at least that close to C, on most of those ticks, the label is right (it is the
+    lowest) and misleading on its own: more power or cooling would buy under 1 %, and compute is what holds the rest
+    of the work. One note per pool and kind,
     with the run's figures (the median and largest margin, the share of the run)."""
     notes = []
     for p, pool in enumerate(m.pools):
@@ -291,7 +292,11 @@ def near_tie_notes(m: Models, ts: dict) -> list[str]:
             if not sel.any():
                 continue
             margin = (c[sel] - np.asarray(cols[f"{kind}_tok_s"], dtype=float)[sel]) / np.maximum(c[sel], 1e-300)
-            tie = margin < NEAR_TIE
+            # a tie only where compute would hold the rest: the work waiting reaches C (a pool the shared budget ran
+            # below full clock at the rate that just meets its work is power-bound there with P = C, and the next
+            # watt raises its clock: no tie)
+            work = np.asarray(cols.get("waiting_tok_s", np.full(b.shape, np.inf)), dtype=float)[sel]
+            tie = (margin < NEAR_TIE) & (work >= c[sel] * (1 - NEAR_TIE))
             share = float(np.count_nonzero(tie)) / max(b.size, 1)
             if share < NEAR_TIE_MIN_SHARE or np.count_nonzero(tie) < 0.5 * sel.sum():
                 continue

@@ -438,9 +438,11 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         fcols, fb = flex_cols(fb, lambda q: m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c,
                                                                  ex.t_wb_c, plant_heat_w=q))
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
+    # (one pool: a tick capped below full clock has P or Q below C already; with several, PoolTicker.record)
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
-        supply_only=1 if m.scenario.controller.policy == "none" else None)
+        supply_only=1 if m.scenario.controller.policy == "none" else None,
+        capped=(np.asarray(mode) != 0) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9)))
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
     cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])

@@ -458,16 +458,10 @@ class PoolTicker:
         pw = m.joint("p").pool_ceilings(need, ex.it_max_power_w[:n], A)
         cq = m.joint("q").pool_ceilings(need, ex.it_max_cooling_w[:n], A)
         supply_only = 1 if self.policy == "none" else None
-        bind = np.stack([binding_simulated(cols["held"][:, p], cols["shed"][:, p], cols["arrived"][:, p],
-                                           comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only)
-                         for p in range(self.n)], axis=1)
-        # the facility's binding: that of the pool holding back the most work this tick
-        worst = np.argmax(cols["held"] + cols["shed"], axis=1)
-        fac_bind = bind[np.arange(n), worst].astype(np.int8)
+        bind = np.zeros((n, self.n), dtype=np.int8)  # each pool's, once its operating point's clock is known
         out = {"compute_tok_s": comp.sum(axis=1),
                "power_tok_s": m.joint("p").facility_ceiling(need, ex.it_max_power_w[:n], A),
                "cooling_tok_s": m.joint("q").facility_ceiling(need, ex.it_max_cooling_w[:n], A),
-               "binding": fac_bind,
                # GPUs in service over the fleet's (each pool's own failures)
                "availability": (A * np.array([p.gpus for p in m.pools], dtype=float)).sum(axis=1) / m.gpus}
         it = np.zeros(n)
@@ -486,6 +480,10 @@ class PoolTicker:
                                       ec=ec if ec.throttles else None)
             if "clock" in cols:  # request fidelity: the clock the pool's replicas ran at
                 op["clock"] = cols["clock"][:, p]
+            # what held its served rate down; capped below full clock by its share of the budget, not compute
+            bind[:, p] = binding_simulated(cols["held"][:, p], cols["shed"][:, p], cols["arrived"][:, p],
+                                           comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only,
+                                           capped=(pmode[:, p] == 1) & (op["clock"] < m.clocks[-1] * (1 - 1e-9)))
             cap = mean_cap_w([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
             eff = np.minimum(op["clock"], op.get("effective_clock", op["clock"]))
             it += op["it_power_w"]
@@ -509,6 +507,9 @@ class PoolTicker:
                 pc[f"pool{p}_it_power_w"] = extra["pool_it_power_w"][:, p]
                 pc[f"pool{p}_gpu_power_w"] = extra["pool_gpu_power_w"][:, p]
             it, gpu = extra["it_power_w"], extra["gpu_power_w"]
+        # the facility's binding: that of the pool holding back the most work this tick
+        worst = np.argmax(cols["held"] + cols["shed"], axis=1)
+        out["binding"] = bind[np.arange(n), worst].astype(np.int8)
         out.update({"it_power_w": it, "gpu_power_w": gpu, "clock": ctl_w / reps, "effective_clock": clk_w / reps,
                     "load_fraction": u_w / reps,
                     "mean_cap_w": cap_w / gpus, "pools": pc})
