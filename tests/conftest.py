@@ -50,6 +50,15 @@ def small():
     return small_scenario
 
 
+def transferred_scenario() -> dict:
+    """The tiny facility of :func:`small_scenario` for one hour at 10-min ticks, on a model no profile calibrates
+    (Mixtral 8x7B on 2 H100s, transferred): a ~400-character UNCALIBRATED caveat and long warnings."""
+    sc = small_scenario(**{"duration": "1 h", "controller.tick": "10 min"})
+    sc["name"] = "mixtral"
+    sc["racks"][0]["node"].update({"model": "mixtral-8x7b", "tensor_parallel": 2})
+    return sc
+
+
 def squash(text: str) -> str:
     """``text`` with every run of whitespace (a line break of the terminal's wrapping included) as one space: what a
     test searches the summary, a plan answer or compare's text for, wherever the terminal view breaks its lines."""

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import dcsim
-from conftest import small_scenario, squash
+from conftest import small_scenario, squash, transferred_scenario
 from dcsim.plan import format_plan, plan
 from dcsim.report import write_outputs
 from dcsim.metrics.fmt import calibration_label
@@ -19,17 +19,10 @@ from dcsim.report.summary import summary_table
 QUICK = {"duration": "1 h", "controller.tick": "10 min"}
 
 
-def _mixtral() -> dict:
-    sc = small_scenario(**QUICK)
-    sc["name"] = "mixtral"
-    sc["racks"][0]["node"].update({"model": "mixtral-8x7b", "tensor_parallel": 2})
-    return sc
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("caveat")
-    cal, unc = dcsim.run(small_scenario(**QUICK)), dcsim.run(_mixtral())
+    cal, unc = dcsim.run(small_scenario(**QUICK)), dcsim.run(transferred_scenario())
     write_outputs(cal, base / "cal", formats=("json", "csv", "html"), plots=False)
     write_outputs(unc, base / "unc", formats=("json", "csv", "html"), plots=False)
     return base, cal, unc
@@ -91,7 +84,7 @@ def test_each_caveat_kind_has_one_home(runs, monkeypatch):
 
 
 def test_plan_answer_says_so():
-    r = plan(_mixtral(), "max-demand")
+    r = plan(transferred_scenario(), "max-demand")
     assert "transferred" in r["calibration_caveat"]
     assert "UNCALIBRATED" in format_plan(r).splitlines()[1]
     assert plan(small_scenario(**QUICK), "max-demand")["calibration_caveat"] is None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import small_scenario, squash
+from conftest import squash, transferred_scenario
 from dcsim.cli import main
 from dcsim.metrics.fmt import calibration_caveat
 from dcsim.report.compare import compare
@@ -29,19 +29,11 @@ def _cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _mixtral() -> dict:
-    """A tiny hall on a transferred profile: a ~400-character UNCALIBRATED caveat and long warnings."""
-    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
-    sc["name"] = "mixtral"
-    sc["racks"][0]["node"].update({"model": "mixtral-8x7b", "tensor_parallel": 2})
-    return sc
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("wrap")
     path = base / "mixtral.yaml"
-    path.write_text(yaml.safe_dump(_mixtral(), sort_keys=False))
+    path.write_text(yaml.safe_dump(transferred_scenario(), sort_keys=False))
     with pytest.MonkeyPatch.context() as mp:  # stderr as a terminal: its warnings wrap there
         mp.setattr("dcsim.cli._stderr_is_terminal", lambda: True)
         code, out, err = _cli("run", str(path), "--out", str(base / "out"), "--no-plots")
@@ -53,7 +45,7 @@ def run(tmp_path_factory):
 def test_piped_stderr_keeps_each_warning_on_one_line(tmp_path):
     """Redirected to a log, a warning stays whole on one line (grep finds it; its breaks never depend on a path)."""
     path = tmp_path / "mixtral.yaml"
-    path.write_text(yaml.safe_dump(_mixtral(), sort_keys=False))
+    path.write_text(yaml.safe_dump(transferred_scenario(), sort_keys=False))
     code, _, err = _cli("validate", str(path))
     warns = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
     assert code == 0 and warns and max(len(w) for w in warns) > TERMINAL_WIDTH
@@ -157,7 +149,7 @@ def test_tpf_and_plan_answers_wrap(run):
 
 def test_compare_free_text_wraps_and_keeps_the_table(run, tmp_path):
     base, path, *_ = run
-    sc = _mixtral()
+    sc = transferred_scenario()
     sc["duration"] = "2 h"  # not like for like: the differences block opens the table
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(sc, sort_keys=False))
@@ -188,7 +180,7 @@ def test_report_json_result_and_html_keep_the_text_whole(tmp_path):
     from dcsim.metrics.fmt import calibration_caveat_kinds
     from dcsim.report import write_outputs
 
-    res = dcsim.run(_mixtral())
+    res = dcsim.run(transferred_scenario())
     write_outputs(res, tmp_path / "o", formats=("json", "html"), plots=False)
     page = (tmp_path / "o" / "report.html").read_text()
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
