@@ -203,3 +203,15 @@ def test_a_profile_of_another_setup_is_said_once_on_report_htmls_first_screen(tm
     banner = html[html.index('<div class="caveat"><b>Calibration caveat.</b>'):html.index('class="cards"')]
     assert "was measured for H100-SXM / llama-3.1-70b / bf16 / TP4" in banner
     assert "was fitted to" not in html.split('class="cards"')[0]
+
+
+def test_a_user_profile_beside_a_same_silicon_group_leaves_that_groups_source_alone():
+    """The uncalibrated banner's source is that of the groups it names: a USER PROFILE group beside a same-silicon
+    one has its own banner and must not turn the same-silicon source into the generic 'transferred' one."""
+    from dcsim.metrics.fmt import OTHER_SOURCE, STATUS_SOURCE, calibration_source
+
+    assert (calibration_source([{"in_range_status": "same-silicon"}, {"in_range_status": "user-profile"}])
+            == STATUS_SOURCE["same-silicon"])
+    assert (calibration_source([{"in_range_status": "other-setup"}, {"in_range_status": "user-profile"},
+                                {"in_range_status": "calibrated"}]) == STATUS_SOURCE["other-setup"])
+    assert calibration_source([{"in_range_status": "same-silicon"}, {"in_range_status": "transferred"}]) == OTHER_SOURCE

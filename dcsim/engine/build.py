@@ -165,10 +165,11 @@ class Models:
 
 
 #: how the rack-group warnings built here whose caveat the HTML's first screen shows as a banner go on after
-#: "racks[i] (name): " (uncalibrated, levers modelled, an extrapolated batch or context, an older serving stack); the
-#: report's warnings box leaves them out (dcsim.report.html)
+#: "racks[i] (name): " (uncalibrated, levers modelled, an extrapolated batch or context, an older serving stack, a
+#: node.profile measured for another setup, which its caveat names); the report's warnings box leaves them out
+#: (dcsim.report.html)
 BANNERED_WARNINGS = ("no calibrated profile", "levers ", "at full load a replica runs a batch", "the profile for ",
-                     "its pool's requests run beyond the lengths")
+                     "its pool's requests run beyond the lengths", "node.profile ")
 
 
 def _calibration_warning(i: int, g: Group) -> str:

@@ -228,7 +228,8 @@ def calibration_source(calibration: list | None) -> str:
     """Where the figures of a run's uncalibrated rack groups come from (report.html's calibration banner says it
     after the groups): :data:`STATUS_SOURCE` of their status when they share one of those, else
     :data:`OTHER_SOURCE` (naming modelled levers too when some group has them)."""
-    st = {in_range_status(c) for c in calibration or []} - {"calibrated"}
+    # only the groups the uncalibrated caveat names: a user profile beside a same-silicon group is its own banner
+    st = {in_range_status(c) for c in calibration or []} & set(UNCALIBRATED + NAMED_UNCALIBRATED)
     if st == {"lever-modelled"}:
         return STATUS_SOURCE["lever-modelled"]
     for s in ("same-silicon", "same-architecture", "user-pool", "other-setup"):

@@ -163,10 +163,9 @@ def _cards(report: Mapping[str, Any]) -> str:
 
 
 #: warnings the first screen already shows as a caveat banner: a rack group's calibration
-#: (:data:`dcsim.engine.build.BANNERED_WARNINGS`; a node.profile measured for another setup, which its caveat names:
-#: dcsim.node.model.calibration_record's band note), the SLO tail; a rack group's other warnings (e.g. long outputs)
+#: (:data:`dcsim.engine.build.BANNERED_WARNINGS`), the SLO tail; a rack group's other warnings (e.g. long outputs)
 #: go in the box
-_BANNERED = re.compile(r"^(racks\[\d+\] \(.*?\): (" + "|".join(map(re.escape, BANNERED_WARNINGS + ("node.profile ",)))
+_BANNERED = re.compile(r"^(racks\[\d+\] \(.*?\): (" + "|".join(map(re.escape, BANNERED_WARNINGS))
                        + r")|SLO tail: )")
 
 
