@@ -21,8 +21,7 @@ from dcsim.node.model import context_band, context_beyond, context_extrapolation
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
-           "calibration_label", "calibration_source", "uncalibrated_caveat", "stack_caveat", "extrapolation_caveat",
-           "context_caveat", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "calibration_label", "calibration_source", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
            "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
@@ -165,40 +164,6 @@ CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
     CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
                lambda c: c.get("stack_current") is False, _stack_text),
 )
-
-
-def _tagged(key: str, calibration: list | None) -> str | None:
-    """The caveat of kind ``key`` (``"TAG — what"``), None when no group carries it."""
-    return next((f"{k.tag} — {text}" for k, text in calibration_caveat_kinds(calibration) if k.key == key), None)
-
-
-def context_caveat(calibration: list | None) -> str | None:
-    """Rack groups whose pool's requests hold longer decode contexts (or prompts) than
-    :func:`dcsim.node.model.context_extrapolation_factor` times the longest their profile was measured at
-    (``context_extrapolated`` in ``provenance.calibration``), with the band they carry; ``None`` when there is
-    none."""
-    return _tagged("context", calibration)
-
-
-def extrapolation_caveat(calibration: list | None) -> str | None:
-    """Rack groups whose replicas reach, at full load, a batch more than twice the largest their profile was measured
-    at (``extrapolated`` in ``provenance.calibration``, :data:`dcsim.node.model.EXTRAPOLATION_FACTOR`); ``None``
-    when there is none."""
-    return _tagged("extrapolated", calibration)
-
-
-def stack_caveat(calibration: list | None) -> str | None:
-    """Rack groups whose node profile was measured on an older serving stack than dcsim's current calibrations
-    (``stack_current`` False in ``provenance.calibration``, :func:`dcsim.node.catalog.serving_stack`), with what
-    that means for their figures; ``None`` when there is none."""
-    return _tagged("stack", calibration)
-
-
-def uncalibrated_caveat(calibration: list | None) -> str | None:
-    """The rack groups on parameters not fitted to their own measurements, with the expected error band and why it
-    is a lower bound where the status does not say (``band_notes``: a TP carry beyond the ratios measured, a
-    precision never measured on the GPU); ``None`` when all are calibrated."""
-    return _tagged("uncalibrated", calibration)
 
 
 #: where an uncalibrated group's figures come from, by its status, when every uncalibrated group has that status

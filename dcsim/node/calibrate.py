@@ -1076,7 +1076,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "generated_by": _command(given, f" --gpu {gpu} --model {model} --precision {prob.g0.precision} --tp {prob.g0.tp}"),
         "inputs": input_files(given),
         "measured_lengths": measured_lengths(rows_g),
-        **({"input_notes": input_notes(rows_g)} if input_notes(rows_g) else {}),
+        **({"input_notes": notes} if (notes := input_notes(rows_g)) else {}),
         "points": points,
         "request_points": req_pts,
         "cap_points": cap_pts,
