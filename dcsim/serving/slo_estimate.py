@@ -578,7 +578,10 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
             # were never flagged before 2026-12-04 (attainment 0.475 fluid vs 0.000 request, TTFT p99 -76 %); in an
             # overload the door's wait sets the tail and the flag below (ttft0 >= wait) stays off
             near_pt = u_m >= NEAR_CEILING[0]
-            bkey = (id(sv), k, rbin)
+            # the replicas simulated are part of the point: a frontier vertex's loaded share (2 replicas, say) and the
+            # same group's even part (its whole count) share a service but not a router's choice
+            n_sim = max(1, min(int(round(float(n_m[gi]))), int(cal.sample_replicas)))
+            bkey = (id(sv), k, rbin, n_sim)
             if bkey not in base:
                 rho_m = min(float(r_m[gi]) / max(float(cap_lvl[k]), 1e-300), RHO_MAX)
                 base[bkey] = simulate_point(
