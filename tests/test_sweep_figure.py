@@ -189,3 +189,20 @@ def test_a_drawing_failure_keeps_the_points_and_says_why(tmp_path, monkeypatch):
     path, why = write_figure(rows, tmp_path)
     assert path is None and "could not be drawn (RuntimeError: boom)" in why
     assert not (tmp_path / FIGURE_NAME).exists()
+
+
+def test_a_log_spaced_axis_of_a_heatmap_keeps_every_cell():
+    """A log-spaced parameter on a grid: the heatmap's cells sit at their indices, so its axis stays linear (a log
+    scale there set the limits from 0 and lost half of the first column with its labels)."""
+    import warnings
+
+    rows, i = [], 0
+    for a in (0.1, 1.0, 10.0):
+        for b in (2, 4):
+            rows.append(_row(i, {"a": a, "b": b}, out=1e4 * a * b))
+            i += 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Attempt to set non-positive xlim on a log-scaled axis" was warned
+        fig = sweep_figure(rows, {"a": {"min": 0.1, "max": 10.0, "log": True}, "b": {"values": [2, 4]}}, mode="grid")
+    heat = fig.axes[0]
+    assert heat.get_xscale() == "linear" and heat.get_xlim() == pytest.approx((-0.5, 2.5))

@@ -162,10 +162,12 @@ class _Axis:
         pos = {v: i for i, v in enumerate(self.levels)}
         return np.asarray([pos[v] for v in self.x.tolist()], dtype=int)
 
-    def set(self, ax: Any, which: str = "x", max_ticks: int = 12) -> None:
+    def set(self, ax: Any, which: str = "x", max_ticks: int = 12, log: bool | None = None) -> None:
+        """Label the axis and set its ticks; ``log`` False for coordinates that are cell indices (a heatmap), where
+        a log scale lost its first column (limits from -0.5)."""
         axis = ax.xaxis if which == "x" else ax.yaxis
         (ax.set_xlabel if which == "x" else ax.set_ylabel)(self.label)
-        if self.log:
+        if self.log if log is None else log:
             (ax.set_xscale if which == "x" else ax.set_yscale)("log")
         if not self.numeric or len(self.levels) <= max_ticks:
             axis.set_major_locator(FixedLocator(self.levels))
@@ -506,8 +508,8 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
         missing_handles.append(Patch(facecolor="white", edgecolor="#222222",
                                      label=f"ran, no value of this figure ({novalue} cell{'s' if novalue > 1 else ''})"))
     for a_ in axs:
-        ax_x.set(a_, "x", max_ticks=10 ** 6)
-        ax_y.set(a_, "y", max_ticks=10 ** 6)
+        ax_x.set(a_, "x", max_ticks=10 ** 6, log=False)  # cells at their indices: a log scale would clip -0.5
+        ax_y.set(a_, "y", max_ticks=10 ** 6, log=False)
         a_.set_xlim(ex[0], ex[-1])
         a_.set_ylim(ey[0], ey[-1])
         a_.grid(False)
