@@ -862,7 +862,7 @@ def write_figure(rows: SweepRows, out_dir: str | Path) -> tuple[Path | None, str
     or (None, why nothing is drawn) -- an old figure there is then removed, so the folder never shows another sweep's."""
     import io
 
-    from dcsim.plots.sweep import NoSweepFigure, sweep_figure, sweep_figure_kind
+    from dcsim.plots.sweep import NoSweepFigure, _headline, _metric_label, sweep_figure, sweep_figure_kind
 
     path = Path(out_dir) / FIGURE_NAME
     try:
@@ -877,9 +877,14 @@ def write_figure(rows: SweepRows, out_dir: str | Path) -> tuple[Path | None, str
                       "and cache, please report this")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
+    # what the figure shows, from the metric it draws and whether the rows hold a binding constraint (a sweep of
+    # pue alone drew pue, with no binding map, and was said to show output tok/s and the binding constraint)
+    drawn = _metric_label(_headline(rows, None, list(rows.parameters)))[0].split(" (")[0]
+    bind = any(r.get("binding.most_common") for r in rows)
     what = {"line": "the headline figures against " + next(iter(rows.parameters), ""),
-            "heatmap": "output tok/s and the binding constraint over " + " x ".join(list(rows.parameters)[:2]),
-            "scatter": "output tok/s against each swept parameter"}[kind]
+            "heatmap": drawn + (" and the binding constraint" if bind else "") + " over "
+            + " x ".join(list(rows.parameters)[:2]),
+            "scatter": drawn + " against each swept parameter"}[kind]
     return atomic_write_bytes(path, buf.getvalue()), what
 
 

@@ -206,3 +206,13 @@ def test_a_log_spaced_axis_of_a_heatmap_keeps_every_cell():
         fig = sweep_figure(rows, {"a": {"min": 0.1, "max": 10.0, "log": True}, "b": {"values": [2, 4]}}, mode="grid")
     heat = fig.axes[0]
     assert heat.get_xscale() == "linear" and heat.get_xlim() == pytest.approx((-0.5, 2.5))
+
+
+def test_the_figure_line_says_what_the_figure_draws(tmp_path):
+    """A sweep whose metrics hold only pue draws pue, with no binding map: the summary line said 'output tok/s and
+    the binding constraint' whatever was drawn."""
+    rows = SweepRows([{"point": i, "a": a, "b": b, "pue": 1.2 + 0.01 * i, "error": None}
+                      for i, (a, b) in enumerate((a, b) for a in (1.0, 2.0) for b in (2, 4))],
+                     name="s", parameters={"a": {"values": [1.0, 2.0]}, "b": {"values": [2, 4]}})
+    path, what = write_figure(rows, tmp_path)
+    assert path is not None and what == "pue over a x b"
