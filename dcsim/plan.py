@@ -27,7 +27,6 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -970,9 +969,9 @@ def faults_at(raw_faults: list, specs, t_s: float, window: float) -> list:
     confirmed its answer at 17:00, the critical tick because the curtailment starts there, on the full contract
     (attainment 0.73-0.80 there at every fidelity with the curtailment in force; the audit of fidelities, finding 1)."""
     from dcsim.faults import FaultSchedule
+    from dcsim.scenario.faults import as_list
 
-    if isinstance(raw_faults, Mapping):  # `faults:` may be one mapping (the scenario reads it as a list of one)
-        raw_faults = [raw_faults]
+    raw_faults = as_list(raw_faults)  # `faults:` may be one mapping or null, as the scenario reads it
     out = []
     for f, spec in zip(raw_faults, specs):
         if spec.kind == "node_failures":

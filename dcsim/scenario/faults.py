@@ -153,7 +153,7 @@ FaultSpec = Annotated[
 ]
 
 
-def _as_list(v):
+def as_list(v):
     """A single mapping is a one-entry list; ``null`` is no faults."""
     if v is None:
         return []
@@ -165,7 +165,7 @@ def _as_list(v):
 #: The scenario's ``faults:`` entry: a list (stored as a tuple, so it is immutable) of fault specs.
 FaultsSpec = Annotated[
     tuple[FaultSpec, ...],
-    BeforeValidator(_as_list),
+    BeforeValidator(as_list),
     Field(max_length=1000, description="exogenous faults: node_failures, cooling_failure, curtailment, heat_wave"),
 ]
 
