@@ -77,6 +77,11 @@ def test_the_map_and_a_plan_answer_describe_a_moment_alike(gpus_by_temp):
     answer = plan(REF, "max-gpus")["moment"]
     j = int(np.flatnonzero(mom["t_s"] == answer["t_s"])[0])
     assert answer == moment_info(mom, j, m)
+    # both read on the scenario's local clock (its start 2026-07-15 00:00), worked out here from t_s alone
+    for mo in (gpus_by_temp.moment, answer):
+        t = int(mo["t_s"])
+        assert mo["local_time"] == f"07-15 {t // 3600:02d}:{t % 3600 // 60:02d}"
+        assert mo["t_out_c"] == pytest.approx(float(mom["t_db_c"][int(np.flatnonzero(mom["t_s"] == mo["t_s"])[0])]))
 
 
 def test_precision_axis_fp8_lowers_joules_per_token():
