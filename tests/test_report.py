@@ -615,8 +615,25 @@ def test_html_headline_names_the_limits_when_they_bind_longer_than_demand(result
     html = render_html(SimpleNamespace(report=rep), {})
     card = html[html.index("Binding constraint"):][:1500]
     assert "a limit</span> <small>57.4%</small>" in card and "demand <small>42.6%</small>" in card
+    assert '<span class="nw">demand <small>42.6%</small></span> · <span class="nw">' in card  # breaks at "·" only
     rep2 = {**rep, "binding": {**rep["binding"], "share": {"demand": 0.7, "compute": 0.3, "power": 0.0, "cooling": 0.0}}}
     assert "a limit</span>" not in render_html(SimpleNamespace(report=rep2), {})
+
+
+def test_html_cards_fit_the_page():
+    """At a 1,300-px window the fourth card ran 15 px past the page (headless Chromium): the grid's 1fr columns grew
+    to the binding card's unbreakable "demand 42.6 % · a limit 57.4 %". The columns may now shrink below their
+    content (minmax(0, ...)), the binding headline breaks between its two chunks only, and a narrow window shows two
+    cards a row."""
+    import re
+
+    from dcsim.report import html as html_mod
+
+    css = html_mod._CSS
+    cols = re.search(r"\.cards\{display:grid;grid-template-columns:([^;]+);", css).group(1)
+    assert cols.split() and all(c.startswith("minmax(0,") for c in cols.split(" ")), cols
+    assert "@media (max-width:900px){.cards{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}}" in css
+    assert ".nw{white-space:nowrap}" in css
 
 
 def test_html_energy_table_indents_parts_under_their_totals(result):

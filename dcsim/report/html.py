@@ -52,7 +52,10 @@ h1{font-size:26px;margin:0 0 4px} h2{font-size:19px;margin:32px 0 10px;border-bo
 .warn{background:#fff3cd;border:1px solid #e0b84c;padding:8px 12px;border-radius:6px;margin:10px 0}
 .caveat{background:#fff4e5;border-left:5px solid #d97706;border-radius:8px;padding:10px 14px;margin:0 0 14px;
 font-size:14px;color:#5a3a06}
-.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:14px}
+.cards{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,2fr) minmax(0,1fr) minmax(0,1fr);gap:14px}
+.cards .card:nth-child(2) .big{white-space:normal}
+.nw{white-space:nowrap}
+@media (max-width:900px){.cards{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}}
 .card{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 3px rgba(0,0,0,.12);
  border-top:5px solid #1d2330}
 .card .label{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:#5a6270;font-weight:600}
@@ -119,8 +122,9 @@ def _cards(report: Mapping[str, Any]) -> str:
                 if len(tied) > 1 else _e(dominant or "n/a"))
     small = _e(bind.how)
     if bind.limits_outlast_demand:  # demand is the plurality, but the limits together bind longer
-        big_bind = (f'demand <small>{_e(fmt_pct(shares["demand"]))}</small> · '
-                    f'<span style="color:#1d2330">a limit</span> <small>{_e(fmt_pct(bind.limit_share))}</small>')
+        big_bind = (f'<span class="nw">demand <small>{_e(fmt_pct(shares["demand"]))}</small></span> · '
+                    f'<span class="nw"><span style="color:#1d2330">a limit</span> '
+                    f'<small>{_e(fmt_pct(bind.limit_share))}</small></span>')
         small = "of the time"
     cards = [
         _card("Joules per output token",
