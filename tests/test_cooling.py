@@ -106,3 +106,87 @@ def test_liquid_loop_chiller_free_when_cool():
     # a hotter day needs the trim chiller for the warm loop too
     # COP of the warm-loop trim is at most 3 × the [LEI] COP (< 12 here) => ≥ 9 MW / 36
     assert b["cooling_chiller"][2] - b["cooling_chiller"][1] > 0.9 * 10e6 / 36
+
+
+# --------------------------------------------------------------------------- liquid plant: dry coolers + trim
+LIQ = {"interconnect": "1.4 MW", "power_chain": {"ups_rating": "1.1 MW", "fixed_load": "10 kW"}}
+
+
+def _liquid(**cooling):
+    return build_facility(FacilitySpec.model_validate({**LIQ, "cooling": {"kind": "liquid", "capacity": "1.04 MW",
+                                                                          **cooling}}))
+
+
+def _honest_liquid_capacity_w(t_db, trim_w, capacity_w=1.04e6, supply=32.0, dt=10.0, approach=5.0, adf=0.15,
+                              rating=35.0, k=0.015):
+    """Dry coolers (sized for the design liquid heat, cooling the return to T_db + approach) + trim chiller
+    (linear derating above its rating), worked out here from the documented physics (docs/facility.md)."""
+    dry = capacity_w * (1 - adf) * np.clip((supply + dt - (t_db + approach)) / dt, 0.0, 1.0)
+    return dry + trim_w * np.clip(1 - k * (t_db - rating), 0.0, 1.0)
+
+
+def test_liquid_capacity_is_dry_coolers_plus_trim_and_the_trim_alone_once_the_approach_closes():
+    """A 156 kW trim (the old default size) cannot carry 785 kW of warm-loop heat: above 37 degC (W32 return
+    42 degC − 5 K approach) the dry coolers reject nothing and the plant's capacity is the derated trim's."""
+    f = _liquid(air_side={"capacity": "156 kW"})
+    t = np.linspace(20.0, 50.0, 121)
+    q = f.heat_rejection_capacity_w(t, wet_bulb_c(t, 0.3), 0.9)
+    honest = _honest_liquid_capacity_w(t, 156e3)
+    assert np.all(np.diff(q) <= 0)
+    assert np.all(q <= np.minimum(honest, 1.04e6) * (1 + 1e-12))
+    hot = t >= 37.0
+    np.testing.assert_allclose(q[hot], honest[hot], rtol=1e-12)
+    assert q[t == 45.0][0] == pytest.approx(156e3 * (1 - 0.015 * 10))   # 132.6 kW, not 962 kW
+
+
+def test_liquid_trim_defaults_to_what_meets_capacity_at_the_rating_temperature():
+    """capacity means what it means for a chiller plant: heat rejected at rating_t_out (35 degC dry-bulb)."""
+    f = _liquid()
+    free_35 = (42.0 - 40.0) / 10.0  # the W32 loop's dry coolers at 35 degC: 2 K of the 10 K range
+    assert f.trim_capacity_w == pytest.approx(1.04e6 * (1 - 0.85 * free_35))   # 863.2 kW
+    t = np.array([20.0, 35.0, 45.0])
+    q = f.heat_rejection_capacity_w(t, wet_bulb_c(t, 0.3), 0.9)
+    np.testing.assert_allclose(q, [1.04e6, 1.04e6, 863.2e3 * 0.85], rtol=1e-12)
+    # a warm loop (W45) is chiller-free at the rating: the trim is the design air-side share
+    assert _liquid(supply_t=45.0).trim_capacity_w == pytest.approx(0.15 * 1.04e6)
+    # rated where the W32 dry coolers give nothing, the trim is the whole plant
+    assert _liquid(rating_t_out=40.0).trim_capacity_w == pytest.approx(1.04e6)
+
+
+@pytest.mark.parametrize("cooling", [{}, {"air_side": {"capacity": "50 kW"}}, {"supply_t": 45.0},
+                                     {"supply_t": 40.0, "dry_cooler_approach": 3.0, "derate_per_k": 0.05},
+                                     {"rating_t_out": 40.0}])
+@pytest.mark.parametrize("lf", [0.0, 0.5, 0.9])
+def test_liquid_capacity_monotone_in_outdoor_temperature_and_no_more_than_dry_coolers_plus_trim(cooling, lf):
+    f = _liquid(**cooling)
+    cs = f.spec.cooling
+    t = np.linspace(-10.0, 55.0, 261)
+    q = f.heat_rejection_capacity_w(t, wet_bulb_c(t, 0.3), lf)
+    assert np.all(np.diff(q) <= 0) and np.all(q >= 0) and q.max() <= 1.04e6
+    honest = _honest_liquid_capacity_w(t, f.trim_capacity_w, supply=cs.supply_t, approach=cs.dry_cooler_approach,
+                                       rating=cs.rating_t_out, k=cs.derate_per_k)
+    assert np.all(q <= honest * (1 + 1e-12))
+    # the air-side heat (IT's air share, PDU and UPS losses) fits the trim alone
+    it = f.it_for_heat_w(q)
+    air = q - lf * it
+    trim = f.trim_capacity_w * np.clip(1 - cs.derate_per_k * (t - cs.rating_t_out), 0, 1)
+    assert np.all(air <= trim * (1 + 1e-9) + 1e-6)
+
+
+def test_liquid_plant_with_a_tiny_trim_binds_on_cooling_on_a_hot_afternoon_and_never_exceeds_its_capacity():
+    """heatwave-liquid's hall, 14:00–16:00 (44–45 degC), with a 400 kW trim: the plant can reject ~340 kW
+    (the old default 156 kW trim could not even cool the idle fleet: preflight refuses it), so cooling binds
+    at every tick and the heat made stays within what the dry coolers (none left) and the trim can reject.
+    Before: the plant still rejected 962 kW there and 882 kW of IT ran, compute-bound."""
+    import dcsim
+
+    path = __import__("pathlib").Path(__file__).resolve().parents[1] / "scenarios" / "heatwave-liquid.yaml"
+    ts = dcsim.run(path, overrides={"duration": "2 h", "start": "2026-07-15T14:00", "expect": {},
+                                    "facility.cooling.air_side.capacity": "400 kW"}).timeseries
+    heat = ts["it_power_w"] + ts["loss_pdu_w"] + ts["loss_ups_w"]
+    assert ts["t_out_c"].min() > 40.0
+    honest = _honest_liquid_capacity_w(ts["t_out_c"], 400e3)
+    assert np.all(heat <= honest * (1 + 1e-9))
+    assert np.all(heat <= ts["heat_capacity_w"] * (1 + 1e-9))
+    assert np.all(ts["binding"] == 3)            # cooling
+    assert ts["it_power_w"].max() < 360e3        # of 882 kW the GPUs could draw

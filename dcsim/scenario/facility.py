@@ -177,7 +177,8 @@ class LiquidCoolingSpec(Spec):
         None, description="rated heat rejection at rating_t_out dry-bulb; None = the interconnect (assumption)")
     rating_t_out: Temp = Field(35.0, description="dry-bulb at which capacity is rated (95 degF; assumption)")
     derate_per_k: quantity("fraction", ge=0, le=1) = Field(
-        0.015, description="fractional capacity lost per K above rating_t_out (assumption, as chiller_plant)")
+        0.015, description="trim chiller capacity lost per K of dry-bulb above rating_t_out (assumption, as "
+        "chiller_plant); the dry coolers' capacity falls as their approach closes (docs/facility.md)")
     supply_t: Temp = Field(
         32.0, description="facility supply-water temperature; [DLC] 30–45 degC enables chiller-less "
         "operation in temperate climates (W32 class [ASH])")
@@ -194,8 +195,8 @@ class LiquidCoolingSpec(Spec):
         "end of DLC capture [DLC])")
     air_side: ChillerPlantSpec = Field(
         default_factory=lambda: ChillerPlantSpec(heat_rejection="dry_cooler"),
-        description="trim chiller / CRAH model for the air-side heat (and liquid overflow); its "
-        "capacity (for part load) defaults to capacity × air_design_fraction (assumption)")
+        description="trim chiller / CRAH model for the air-side heat (and liquid overflow); its capacity is the "
+        "trim's size, default: what meets `capacity` at rating_t_out with the dry coolers (docs/facility.md)")
 
 
 class FixedPueSpec(Spec):

@@ -25,7 +25,8 @@ from dcsim.thermal import cooling as C
 from dcsim.thermal.psychro import dew_point_from_wet_bulb_c, dry_bulb_on_wet_bulb_line_c
 from dcsim.thermal.weather import Weather, build_weather
 
-__all__ = ["Facility", "build_facility", "COOLING_PARTS", "LOSS_PARTS"]
+__all__ = ["Facility", "build_facility", "COOLING_PARTS", "LOSS_PARTS", "liquid_dry_cooler_capacity_w",
+           "liquid_trim_rated_w"]
 
 COOLING_PARTS = ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower")
 LOSS_PARTS = ("loss_transformer", "loss_ups", "loss_pdu")
@@ -118,6 +119,51 @@ def _plant_parts(sp, cap_rated_w, design_air_w, q_air, q_chw_direct, q_mech_extr
             "economizer_fraction": econ}
 
 
+def _liquid_free_fraction(cs, t_db):
+    """Share [0–1] of the warm loop's heat its dry coolers reject at dry-bulb t_db: they cool the return
+    (supply_t + delta_t) down to t_db + dry_cooler_approach at the loop's design flow ([LEI] economizer logic on
+    the warm loop): 1 up to supply_t − approach (27 degC for W32), 0 from supply_t + delta_t − approach (37 degC)."""
+    return C.economizer_fraction(np.asarray(t_db, dtype=float) + cs.dry_cooler_approach, cs.supply_t,
+                                 cs.supply_t + cs.delta_t)
+
+
+def liquid_dry_cooler_capacity_w(cs, capacity_w: float, t_db_c):
+    """Heat [W] a liquid plant's warm-loop dry coolers can reject at dry-bulb t_db_c: sized for the design
+    liquid heat capacity·(1 − air_design_fraction) (assumption) times the free fraction, so the capacity
+    falls to 0 as the approach closes (t_db + approach reaches the loop return). Non-increasing in t_db."""
+    return capacity_w * (1.0 - cs.air_design_fraction) * _liquid_free_fraction(cs, t_db_c)
+
+
+def liquid_trim_rated_w(cs, capacity_w: float) -> float:
+    """Rated capacity [W] of a liquid plant's trim chiller (at rating_t_out): air_side.capacity when given,
+    else what the plant needs to reject `capacity` at rating_t_out with its dry coolers —
+    capacity − dry-cooler capacity at rating_t_out (≥ capacity·air_design_fraction; assumption: the same rating
+    basis as a chiller plant, whose `capacity` is its heat rejection at its rating temperature)."""
+    if cs.air_side.capacity is not None:
+        return float(cs.air_side.capacity)
+    return float(capacity_w - liquid_dry_cooler_capacity_w(cs, capacity_w, cs.rating_t_out))
+
+
+def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it: float):
+    """Heat [W] a liquid plant can reject (pure; see heat_rejection_capacity_w): dry coolers + trim chiller,
+    at most `capacity`, and no more total heat than lets the air-side share fit the trim alone.
+
+    The trim chiller's capacity derates linearly above rating_t_out (dry-bulb: its air-cooled condenser) by
+    derate_per_k, as a chiller plant's (assumption); no credit for its warm evaporator (assumption). Air-side
+    heat (the (1 − lf) share of IT, PDU and UPS losses) can only go through the trim: with heat H,
+    air(H) = H − lf·IT(H), IT(H) = max((H − no_load)/per_it, 0), increasing in H."""
+    t_db = np.asarray(t_db, dtype=float)
+    lf = np.asarray(lf, dtype=float)
+    q_trim = liquid_trim_rated_w(cs, capacity_w) * C.capacity_fraction(t_db, cs.rating_t_out, cs.derate_per_k)
+    q = np.minimum(capacity_w, liquid_dry_cooler_capacity_w(cs, capacity_w, t_db) + q_trim)
+    slope = 1.0 - lf / per_it  # d air / d H beyond the no-load heat
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h_air = np.where(q_trim <= no_load_w, q_trim,
+                         np.where(slope > 1e-12, no_load_w + (q_trim - no_load_w) / np.where(slope > 1e-12, slope, 1.0),
+                                  np.inf))
+    return np.minimum(q, h_air)
+
+
 @dataclass(frozen=True)
 class Facility:
     """Facility physics, vectorized over ticks. Build with :func:`build_facility`."""
@@ -148,7 +194,12 @@ class Facility:
         return it if self.quick_study else np.minimum(it, self.ups_it_limit_w)
 
     def heat_rejection_capacity_w(self, t_db_c, t_wb_c, liquid_fraction=0.0):
-        """Heat [W] the plant can reject now; non-increasing in outdoor temperature."""
+        """Heat [W] the plant can reject now; non-increasing in outdoor temperature.
+
+        Chiller plant: capacity derated above its rating temperature. Liquid plant: its warm-loop dry coolers
+        (`liquid_dry_cooler_capacity_w`, 0 once the approach closes) plus its trim chiller (`liquid_trim_rated_w`,
+        derated above rating_t_out), at most `capacity`, with the air-side heat within the trim alone.
+        Airside economizer: outdoor air's share plus the derated trim."""
         t_db = np.asarray(t_db_c, dtype=float)
         t_wb = np.asarray(t_wb_c, dtype=float)
         shape = np.broadcast_shapes(t_db.shape, t_wb.shape, np.shape(liquid_fraction))
@@ -157,7 +208,9 @@ class Facility:
             t_ref = t_wb if cs.heat_rejection == "cooling_tower" else t_db
             frac = C.capacity_fraction(t_ref, _rating_t(cs), cs.derate_per_k)
         elif cs.kind == "liquid":
-            frac = C.capacity_fraction(t_db, cs.rating_t_out, cs.derate_per_k)
+            q = _liquid_capacity_w(cs, self.capacity_w, t_db, np.broadcast_to(liquid_fraction, shape),
+                                   self._heat_no_load_w(), self._heat_per_it())
+            return np.broadcast_to(q, shape).astype(float)
         elif cs.kind == "airside_economizer":
             # outdoor air at its best supply temperature carries clip((T_ra − T_best)/ΔT, 0, 1) of
             # the fan-limited capacity; the trim adds its (derated) share, up to the capacity
@@ -180,12 +233,14 @@ class Facility:
         if cs.kind == "liquid":
             q_liq = lf * it
             q_air = heat - q_liq
-            free = C.economizer_fraction(t_db + cs.dry_cooler_approach, cs.supply_t, cs.supply_t + cs.delta_t)
+            free = _liquid_free_fraction(cs, t_db)
             overflow = (1.0 - free) * q_liq
             air = cs.air_side
-            # trim chiller sized for the design air-side heat unless given (assumption)
-            trim_cap = air.capacity if air.capacity is not None else self.capacity_w * cs.air_design_fraction
-            parts = _plant_parts(air, trim_cap, self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
+            # part load per trim unit: air_side.capacity when given, else units of the design air-side heat
+            # staged so each runs <= chiller_max_load (assumption); the trim's total size limits the plant's
+            # capacity (heat_rejection_capacity_w), not its COP
+            trim_unit = air.capacity if air.capacity is not None else self.capacity_w * cs.air_design_fraction
+            parts = _plant_parts(air, trim_unit, self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
                                  t_db, t_wb, extra_evap_t_c=cs.supply_t)
             free_heat = free * q_liq
             parts["cooling_pumps"] = parts["cooling_pumps"] + C.pump_power_w(
@@ -278,16 +333,33 @@ class Facility:
         q = self.heat_rejection_capacity_w(t_db_c, t_wb_c, liquid_fraction) * np.asarray(capacity_factor, dtype=float)
         return self.it_for_heat_w(q)
 
+    def _heat_no_load_w(self) -> float:
+        """Heat [W] at zero IT: the UPS no-load loss (0 in quick-study modes)."""
+        if self.quick_study:
+            return 0.0
+        pc = self.spec.power_chain
+        return pc.ups_l0 * pc.ups_redundancy * self.ups_rating_w
+
+    def _heat_per_it(self) -> float:
+        """Heat per W of IT beyond the no-load heat (PDU and proportional UPS losses; 1 in quick-study modes)."""
+        if self.quick_study:
+            return 1.0
+        pc = self.spec.power_chain
+        return (1.0 + pc.pdu_loss_fraction) * (1.0 + pc.ups_l1)
+
+    @property
+    def trim_capacity_w(self) -> float | None:
+        """Rated capacity [W] of a liquid plant's trim chiller (None for other plants): see `liquid_trim_rated_w`."""
+        cs = self.spec.cooling
+        return liquid_trim_rated_w(cs, self.capacity_w) if cs.kind == "liquid" else None
+
     def it_for_heat_w(self, heat_w):
         """IT power [W] whose heat (IT + PDU + UPS losses) is ``heat_w``: the exact inverse of `heat_to_reject_w`
         (linear), 0 below the UPS no-load heat."""
         q = np.asarray(heat_w, dtype=float)
         if self.quick_study:
             return q
-        pc = self.spec.power_chain
-        no_load = pc.ups_l0 * pc.ups_redundancy * self.ups_rating_w
-        per_it = (1.0 + pc.pdu_loss_fraction) * (1.0 + pc.ups_l1)
-        return np.maximum((q - no_load) / per_it, 0.0)
+        return np.maximum((q - self._heat_no_load_w()) / self._heat_per_it(), 0.0)
 
     def max_it_power_w(self, cap_w, liquid_fraction, t_db_c, t_wb_c, rtol: float = 1e-12):
         """Largest IT power [W] whose facility power fits cap_w (vectorized Illinois regula falsi
