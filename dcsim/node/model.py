@@ -11,10 +11,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, borrow_unidentified,
-                                compute_ceiling, context_carry, gpu_catalog, lomo_band, max_band,
-                                find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
-                                other_tp_band, pooled_precisions, pooled_profiles, rescale_power, shipped_profiles,
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
+                                gpu_catalog, max_band, find_architecture_profile, find_profile, load_profile,
+                                measured_tp_ratio_max, other_tp_band, pool_transfer, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
@@ -318,35 +317,6 @@ def is_pooled(prof: dict) -> bool:
     return bool(prof.get("pooled_groups")) or prof.get("model") == "*"
 
 
-def _pool_as_transfer(prof: dict, gpu: GpuSpec, model: ModelSpec, precision: str) -> dict:
-    """A pooled fit named as ``node.profile``, used as dcsim uses its own pools (:func:`dcsim.node.catalog.
-    transfer_profile`): the compute efficiency set against the achievable matmul rate of the precision the model
-    computes in (:func:`dcsim.node.catalog.transfer_mfu`, held at the ceiling: the shipped H100 pool fits MFU 1.0,
-    the H100's achievable share is 0.803 in BF16 [MAMF]), the MoE dispatch and FP8 cost its data do not identify borrowed from dcsim's
-    pools of other GPUs, and as band the pool's worst leave-one-model-out error over the left-out models of this
-    model's kind (unknown when the file has no such table)."""
-    cat = gpu_catalog()
-    src = cat.get(str(prof.get("gpu")), gpu)  # a pool of another GPU: its share of that GPU's ceiling, on this one
-    prec = compute_precision(model, precision)
-    donors = [(q["gpu"], q["params"], q.get("uncertainty") or {}) for g, q in pooled_profiles().items()
-              if g != prof.get("gpu")]
-    params, borrowed = borrow_unidentified(prof["params"], prof.get("uncertainty") or {}, donors)
-    fitted = params["mfu"]
-    params["mfu"] = transfer_mfu(fitted, src, gpu, prec)
-    moe = model.n_experts > 0
-    band = lomo_band(prof, moe)
-    if moe and "t_moe_layer_s" in borrowed and band["tok_s_pct"] is not None:
-        # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too (as a transfer)
-        pools = pooled_profiles()
-        band = max_band([band] + [lomo_band(pools[g], True) for g in borrowed["t_moe_layer_s"]])
-    out = {**prof, "params": params, "error_band_pct": band, "measured_precisions": pooled_precisions([prof]),
-           "precisions_gpu": str(prof.get("gpu")), "precisions_of": "its pooled fit holds",
-           "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted)}
-    if borrowed:
-        out["borrowed"] = borrowed
-    return out
-
-
 def _profile_file(ref: str, base_dir: str | Path | None) -> Path:
     """The file ``node.profile`` names (relative to ``base_dir``, as :func:`dcsim.node.catalog.load_profile`
     reads it)."""
@@ -363,7 +333,7 @@ def _named_profile(ref: str, base_dir: str | Path | None, gpu: GpuSpec, model: M
     * a shipped profile named for another setup: ``other-setup`` (its in-sample band, a lower bound here, with a
       note naming the setup it was measured on);
     * a pooled fit file (``dcsim calibrate --pool``): ``user-pool``, used as a transfer uses dcsim's own pools
-      (:func:`_pool_as_transfer`);
+      (:func:`dcsim.node.catalog.pool_transfer`);
     * any other profile file: ``user-profile``, with the band the file states (``error_band_pct``, in-sample).
 
     ``source`` identifies it: the name given, and for a file its path, the sha256 of its bytes, the command that
@@ -381,7 +351,8 @@ def _named_profile(ref: str, base_dir: str | Path | None, gpu: GpuSpec, model: M
               "inputs": inputs if isinstance(inputs, list) else None,
               "measurements": [str(m) for m in prof.get("measurements") or []]}
     if is_pooled(prof):
-        return _pool_as_transfer(prof, gpu, model, precision), "user-pool", source
+        src = gpu_catalog().get(str(prof.get("gpu")), gpu)  # a pool of another GPU: its share of that GPU's ceiling
+        return pool_transfer(prof, src, gpu, model, precision), "user-pool", source
     return prof, "user-profile", source
 
 
