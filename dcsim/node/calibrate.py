@@ -62,7 +62,7 @@ from scipy.optimize import least_squares
 from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model,
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
-from dcsim.node.model import build_node, fmt_band
+from dcsim.node.model import build_node, fit_band, fmt_band
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens, mfu_ceiling, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
@@ -950,18 +950,6 @@ def input_notes(rows: list[dict]) -> list[str]:
             out.append(f"column {excerpt(c)} is not one dcsim calibrate reads (did you mean "
                        f"{' or '.join(map(repr, near))}?): left out")
     return out
-
-
-def fit_band(fitq: dict) -> dict:
-    """The error band a profile states (``error_band_pct``, tokens/s and J/token, %): its own worst in-sample error,
-    the band dcsim states for its shipped calibrations (:func:`dcsim.node.model.calibration_record`, same rule: the
-    load rows' worst errors, else a request profile's worst error over its four values). Written into each profile, so
-    a scenario naming it as ``node.profile`` carries the band in its caveat (without it: "expected error unknown")."""
-    if "max_err_tok_s_pct" in fitq:
-        return {"tok_s_pct": fitq["max_err_tok_s_pct"], "j_per_tok_pct": fitq["max_err_j_per_tok_pct"]}
-    if "max_err_request_pct" in fitq:
-        return {"tok_s_pct": fitq["max_err_request_pct"], "j_per_tok_pct": fitq["max_err_request_pct"]}
-    return {"tok_s_pct": None, "j_per_tok_pct": None}
 
 
 def kv_over_capacity(g: _Group) -> list[dict]:
