@@ -54,6 +54,7 @@ import sys
 from dataclasses import asdict, replace
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -62,7 +63,7 @@ from scipy.optimize import least_squares
 from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model,
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
-from dcsim.node.model import build_node, fit_band, fmt_band
+from dcsim.node.model import NodeModel, build_node, fit_band, fmt_band
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens, mfu_ceiling, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
@@ -922,6 +923,33 @@ def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
     return fitq, points, req_pts
 
 
+class Replica(NamedTuple):
+    """dcsim's own replica for one group's rows and its prediction of them (:func:`dcsim_replica`)."""
+    group: _Group  # the rows, with the physics constants of their model, precision and TP
+    spec: NodeSpec
+    node: NodeModel
+    quality: dict  # :func:`_fit_quality`'s summary: MAPE and worst error of each quantity
+    points: list  # each load row: measured, predicted (``*_fit``), error
+    request_points: list  # each request row: measured and predicted
+
+
+def dcsim_replica(rows_g: list[dict], profile: str | None = None, base_dir: str | Path | None = None) -> Replica:
+    """The replica a scenario with this group's node runs (:func:`dcsim.node.model.build_node`: the shipped
+    calibration, a carry from a model of the same shape or another TP degree, the GPU's pooled transfer, or the
+    profile file ``profile``, relative to ``base_dir``) and its prediction of the group's rows through the fit's own
+    steady state and iteration step (:func:`_fit_quality`). What ``--predict`` reports point by point
+    (:func:`dcsim.node.predict.predict_group`) and the fit report's line against dcsim's own replica
+    (:func:`dcsim_anchor`) sums up. Raises :class:`MeasurementError` / ``ValueError`` for a group that is not one
+    serving layout of a known model, or that dcsim cannot build."""
+    prob = Problem(rows_g[0]["gpu"], [rows_g], [])  # checks the group (one serving layout, a known model)
+    g = prob.g0
+    gpu, model, precision, tp = g.key
+    spec = NodeSpec(gpu=gpu, model=model, precision=precision, tensor_parallel=tp, profile=profile,
+                    expert_parallel=(g.expert_parallel > 1) if g.d.expert_frac > 0 else None)
+    node = build_node(spec, base_dir)
+    return Replica(g, spec, node, *_fit_quality(prob, node.perf, node.pw))
+
+
 #: optional load-row columns whose default the fit and ``--predict`` take when a row leaves them empty, and what it is
 _LOAD_DEFAULTS = {
     "decode_ctx": "mean_in + mean_out/2 assumed (it under-states the residence-weighted context when output lengths "
@@ -1076,13 +1104,15 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
 
 def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | None = None,
                   precision: str | None = None, tp: int | None = None, gamma: float = DEFAULT_GAMMA,
-                  loo: bool = False, skip_bad: bool = False, skipped_groups: list | None = None) -> list[dict]:
+                  loo: bool = False, skip_bad: bool = False, skipped_groups: list | None = None,
+                  fitted_rows: dict | None = None) -> list[dict]:
     """Calibrate every (GPU, model, precision, TP) group the options select; one profile dict each.
 
     When the options select several groups, a group with fewer load levels than :data:`MIN_LOAD_LEVELS` (and fewer
     request rows than :data:`MIN_REQUEST_ROWS`) gets no profile of its own — the rule the shipped set follows (such
     rows feed the pooled fits only) — and its name is appended to ``skipped_groups``; select it alone
-    (``--gpu/--model/--precision/--tp``) to fit it anyway."""
+    (``--gpu/--model/--precision/--tp``) to fit it anyway. ``fitted_rows`` is filled with the rows of each group
+    fitted, by (gpu, model, precision, TP): what the report sets against dcsim's own replica (:func:`dcsim_anchor`)."""
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
     sel = groups(rows, gpu, model, precision, tp, skipped)
@@ -1100,6 +1130,8 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
         if skipped:
             prof["skipped_rows"] = skipped
         out.append(prof)
+        if fitted_rows is not None:
+            fitted_rows[key] = rows_g
     if skipped_groups is not None:
         skipped_groups += [profile_name(*k) for k in few]
     return out
@@ -1389,7 +1421,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``calibrate`` on an argparse subparsers object (for dcsim.cli)."""
     p = subparsers.add_parser("calibrate", help="fit node profiles to measured points (least squares)",
                               description=__doc__.split("\n\n")[0])
-    _add_args(p)
+    add_args(p)
     p.set_defaults(func=run)
     return p
 
@@ -1414,7 +1446,7 @@ def _out_arg(text: str) -> str:
     return text
 
 
-def _names_a_directory(out: str) -> bool:
+def names_a_directory(out: str) -> bool:
     """Whether ``--out`` names a directory: an existing one, or a path written with a trailing separator."""
     return Path(out).is_dir() or out.endswith(("/", os.sep))
 
@@ -1434,7 +1466,9 @@ def out_problem(out: str | None, inputs) -> str | None:
     return None
 
 
-def _add_args(p: argparse.ArgumentParser) -> None:
+def add_args(p: argparse.ArgumentParser) -> None:
+    """Add ``dcsim calibrate``'s arguments to ``p`` (the files, the group selection, ``--gamma``, ``--loo``, ``--out``,
+    ``--pool``, ``--skip-bad-rows``, ``--force``); :mod:`dcsim.node.predict` adds ``--predict`` beside them."""
     p.add_argument("measurements", nargs="+", help="CSV file(s): kind=load / request / cap rows")
     p.add_argument("--gpu", default=None, help="GPU catalog name, e.g. H100-SXM (default: every GPU in the files)")
     p.add_argument("--model", default=None, help="model catalog name, e.g. llama-3.1-70b (default: every model)")
@@ -1480,18 +1514,18 @@ def run(args: argparse.Namespace) -> int:
     if args.pool:
         return _run_pool(args)
     few: list[str] = []
+    fitted: dict[tuple, list[dict]] = {}
     try:
         profs = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma,
-                              args.loo, skip_bad=args.skip_bad_rows, skipped_groups=few)
+                              args.loo, skip_bad=args.skip_bad_rows, skipped_groups=few, fitted_rows=fitted)
     except (ValueError, OSError, KeyError) as e:
         print(f"dcsim calibrate: error: {e}", file=sys.stderr)
         return 2
-    anchor = dcsim_anchor(args.measurements, args.skip_bad_rows, args.gpu, args.model, args.precision, args.tp)
     for i, prof in enumerate(profs):
         if i:
             print()
         print(format_report(prof))
-        line = anchor.get((prof["gpu"], prof["model"], prof["precision"], prof["tensor_parallel"]))
+        line = dcsim_anchor(fitted[prof["gpu"], prof["model"], prof["precision"], prof["tensor_parallel"]])
         if line:
             print(line)
     if few:
@@ -1515,7 +1549,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         try:
-            if len(profs) == 1 and not _names_a_directory(args.out):
+            if len(profs) == 1 and not names_a_directory(args.out):
                 targets = [(out, profs[0])]
             else:
                 out.mkdir(parents=True, exist_ok=True)
@@ -1549,43 +1583,31 @@ ANCHOR_FAR_X = 2.0
 ANCHOR_FLOOR_PCT = 5.0
 
 
-def dcsim_anchor(paths, skip_bad: bool = False, gpu: str | None = None, model: str | None = None,
-                 precision: str | None = None, tp: int | None = None) -> dict[tuple, str]:
-    """For each group of the files, one line setting the rows against dcsim's own replica for that setup (what
-    ``--predict`` prints in full: the shipped calibration, a carry or the GPU's pooled transfer) with the band dcsim
-    states for it, by (gpu, model, precision, TP). A fit matches its own rows whatever their units: tokens/s per GPU
+def dcsim_anchor(rows_g: list[dict]) -> str | None:
+    """One line setting a group's rows (as read for the fit) against dcsim's own replica for that setup (what
+    ``--predict`` prints in full, :func:`dcsim_replica`: the shipped calibration, a carry or the GPU's pooled
+    transfer) with the band dcsim states for it. A fit matches its own rows whatever their units: tokens/s per GPU
     written for a replica of 4 GPUs fitted with MAPE 3.2 / 1.0 % (a per-layer overhead of 0.70 ms, every shipped fit
     0.023-0.41 ms) and was written with exit 0, while dcsim's calibrated replica missed those rows by 306 % / 75 %
-    against its band of 3.6 / 3.0 %. A group dcsim cannot build has no line."""
+    against its band of 3.6 / 3.0 %. None for a group dcsim cannot build or with no load rows."""
     try:
-        sel = groups(read_rows(paths, skip_bad, [], catalog=False), gpu, model, precision, tp)
-    except (ValueError, OSError, KeyError):
-        return {}
-    out = {}
-    for key, rows_g in sel.items():
-        try:  # the replica dcsim.node.predict.predict_group predicts with (no --profile)
-            prob = Problem(key[0], [rows_g], [])
-            d = prob.g0
-            node = build_node(NodeSpec(gpu=key[0], model=key[1], precision=key[2], tensor_parallel=key[3],
-                                       expert_parallel=(d.expert_parallel > 1) if d.d.expert_frac > 0 else None))
-            s = _fit_quality(prob, node.perf, node.pw)[0]
-        except (ValueError, KeyError, OSError):
-            continue
-        cal = node.calibration
-        if "mape_tok_s_pct" not in s:
-            continue
-        band = cal.get("error_band_pct") or {}
-        stated = (f"its stated band {fmt_band(band, bool(cal.get('band_lower_bound')), digits=1)}"
-                  if band.get("tok_s_pct") is not None else "no stated band")
-        far = band.get("tok_s_pct") is not None and any(
-            s[m] > ANCHOR_FAR_X * max(band[b], ANCHOR_FLOOR_PCT)
-            for m, b in (("mape_tok_s_pct", "tok_s_pct"), ("mape_j_per_tok_pct", "j_per_tok_pct")))
-        out[key] = ("warning: " if far else "") + (
-            f"dcsim's own {cal['status']} replica for these rows ({cal['profile']}, {stated}) misses them by "
-            f"MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % (`--predict` shows each "
-            f"point)" + (": far outside its band, check the rows' units (tokens/s and gpu_power_w of the whole "
-                         "replica, GPU board power only) before using this fit" if far else ""))
-    return out
+        rep = dcsim_replica(rows_g)
+    except (ValueError, KeyError, OSError):
+        return None
+    s, cal = rep.quality, rep.node.calibration
+    if "mape_tok_s_pct" not in s:
+        return None
+    band = cal.get("error_band_pct") or {}
+    stated = (f"its stated band {fmt_band(band, bool(cal.get('band_lower_bound')), digits=1)}"
+              if band.get("tok_s_pct") is not None else "no stated band")
+    far = band.get("tok_s_pct") is not None and any(
+        s[m] > ANCHOR_FAR_X * max(band[b], ANCHOR_FLOOR_PCT)
+        for m, b in (("mape_tok_s_pct", "tok_s_pct"), ("mape_j_per_tok_pct", "j_per_tok_pct")))
+    return ("warning: " if far else "") + (
+        f"dcsim's own {cal['status']} replica for these rows ({cal['profile']}, {stated}) misses them by "
+        f"MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % (`--predict` shows each "
+        f"point)" + (": far outside its band, check the rows' units (tokens/s and gpu_power_w of the whole "
+                     "replica, GPU board power only) before using this fit" if far else ""))
 
 
 def _run_pool(args: argparse.Namespace) -> int:
@@ -1615,7 +1637,7 @@ def _run_pool(args: argparse.Namespace) -> int:
               f"{r['mape_j_per_tok_pct']:>8.2f} {r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
     print(*_warning_lines(prof["warnings"], len(prof["uncertainty"])), sep="\n")
     if args.out:
-        path = Path(args.out) / f"{prof['name']}.yaml" if _names_a_directory(args.out) else Path(args.out)
+        path = Path(args.out) / f"{prof['name']}.yaml" if names_a_directory(args.out) else Path(args.out)
         try:
             atomic_write_bytes(path, yaml.safe_dump(prof, sort_keys=False, width=120).encode())
         except OSError as e:
@@ -1628,7 +1650,7 @@ def _run_pool(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``dcsim calibrate ...`` (argv without the subcommand name)."""
     p = argparse.ArgumentParser(prog="dcsim calibrate", description=__doc__.split("\n\n")[0])
-    _add_args(p)
+    add_args(p)
     return run(p.parse_args(argv))
 
 
