@@ -807,7 +807,23 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     return best
 
 
-def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
+class FitWarning(str):
+    """A fit's warning about one of its parameters (:func:`uncertainty`): its text, as the profile's ``warnings`` list
+    holds it (a ``str``; YAML writes it as one), with its parts: ``param``, the parameter, and ``unidentified_rel_se``,
+    for a parameter not identified by the data its data-only relative standard error as the text prints it (None
+    otherwise). The report groups the unidentified ones on one line from these parts (:func:`_warning_lines`), not by
+    reading the text back. A profile read back from its YAML file holds plain strings: each is a line of its own."""
+
+    def __new__(cls, text: str, param: str, unidentified_rel_se: str | None = None):
+        w = super().__new__(cls, text)
+        w.param, w.unidentified_rel_se = param, unidentified_rel_se
+        return w
+
+
+yaml.SafeDumper.add_representer(FitWarning, yaml.SafeDumper.represent_str)  # a profile's warnings: plain strings
+
+
+def uncertainty(prob: Problem, res) -> tuple[dict, list[FitWarning]]:
     """Standard error of each parameter (Jacobian at the optimum) and warnings.
 
     ``se`` comes from the full objective (data + priors), scaled by the residual variance of the
@@ -849,10 +865,11 @@ def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
                   "on_bound": bool(on_bound), "identified": bool(rel_d <= UNIDENTIFIED_REL_SE)}
         if on_bound:
             side = "lower" if x[i] - lo_i <= hi_i - x[i] else "upper"
-            warns.append(f"{n} = {val:.4g} sits on its {side} bound")
+            warns.append(FitWarning(f"{n} = {val:.4g} sits on its {side} bound", n))
         if rel_d > UNIDENTIFIED_REL_SE:
-            warns.append(f"{n} = {val:.4g} is not identified by the data (data-only relative standard error "
-                         f"{'inf' if not math.isfinite(rel_d) else f'{rel_d:.2g}'}): its prior sets it")
+            rel = "inf" if not math.isfinite(rel_d) else f"{rel_d:.2g}"
+            warns.append(FitWarning(f"{n} = {val:.4g} is not identified by the data (data-only relative standard "
+                                    f"error {rel}): its prior sets it", n, rel))
     return out, warns
 
 
@@ -1332,20 +1349,18 @@ def _layout_suffix(prof: dict) -> str:
     return " (experts: sharded over the replica's GPUs, tensor parallel)"
 
 
-_UNIDENTIFIED = " is not identified by the data (data-only relative standard error "
-
-
 def _warning_lines(warnings: list[str], n_free: int) -> list[str]:
     """The report's ``warning:`` lines: each warning, except that parameters not identified by the data
-    (:func:`uncertainty`) share one line when there are several: on seven ML.ENERGY rows of one model every one of the
-    8 free parameters is, and eight such lines buried a warning that matters (a per-GPU power column, a bound).
-    The profile's ``warnings`` list keeps one entry per parameter."""
-    unid = [w for w in warnings if _UNIDENTIFIED in w]
+    (:class:`FitWarning` with an ``unidentified_rel_se``, made by :func:`uncertainty`) share one line when there are
+    several: on seven ML.ENERGY rows of one model every one of the 8 free parameters is, and eight such lines buried a
+    warning that matters (a per-GPU power column, a bound). The profile's ``warnings`` list keeps one entry per
+    parameter."""
+    unid = [w for w in warnings if getattr(w, "unidentified_rel_se", None) is not None]
     out = [f"warning: {w}" for w in warnings if w not in unid]
     if len(unid) == 1:
         out.append(f"warning: {unid[0]}")
     elif unid:
-        each = ", ".join(w.split(" = ")[0] + " " + w.split(_UNIDENTIFIED)[1].split(")")[0] for w in unid)
+        each = ", ".join(f"{w.param} {w.unidentified_rel_se}" for w in unid)
         out.append(f"warning: {len(unid)} of {n_free} free parameters are not identified by these rows alone (their "
                    f"priors set them; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
                    f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
