@@ -557,12 +557,17 @@ def groups(rows: list[dict], gpu: str | None = None, model: str | None = None, p
     return dict(sorted(out.items()))
 
 
+def cap_rows(rows: list[dict], gpu: str) -> list[dict]:
+    """The cap rows of ``gpu`` among ``rows`` (any model: they fit the GPU's DVFS exponent gamma)."""
+    return [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+
+
 def select(rows: list[dict], gpu: str, model: str, precision: str | None, tp: int | None):
     """The rows of one group (load and request) and the GPU's cap rows; error if options leave several."""
     g = groups(rows, gpu, model, precision, tp)
     if len(g) > 1:
         raise ValueError(f"rows mix (precision, n_gpus) {sorted((k[2], k[3]) for k in g)}; pass --precision/--tp")
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     return next(iter(g.values())), caps
 
 
@@ -1054,16 +1059,28 @@ def _command(paths, options: str) -> str:
     return "dcsim calibrate " + " ".join(shlex.quote(p) for p in sorted({str(p) for p in paths})) + options
 
 
+def _fitted(prob: Problem, gamma: float):
+    """:func:`fit` of ``prob`` as a profile states it: ``(perf, pw, params, uncertainty, warnings)``, ``params`` every
+    parameter to 6 significant digits (as written), ``perf``/``pw`` the optimum itself (the fit's own report)."""
+    res = fit(prob, gamma)
+    perf, pw = prob.unpack(res.x)
+    params = {**asdict(perf), **asdict(pw)}
+    unc, warns = uncertainty(prob, res)
+    return perf, pw, {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, unc, warns
+
+
+def _gamma_source(caps: list[dict], gpu: str, gamma: float) -> str:
+    """A profile's ``gamma_source``: the cap files that fitted the DVFS exponent, or the assumption it was fixed at."""
+    return (("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
+            else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})")
+
+
 def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool) -> dict:
     r0 = rows_g[0]
     gpu, model = r0["gpu"], r0["model"]
     prob = Problem(gpu, [rows_g], caps)
     _check_determined(prob, f"{gpu}/{model}/{r0['precision']}/TP{r0['n_gpus']}")
-    res = fit(prob, gamma)
-    perf, pw = prob.unpack(res.x)
-    params = {**asdict(perf), **asdict(pw)}
-    params = {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}
-    unc, warns = uncertainty(prob, res)
+    perf, pw, params, unc, warns = _fitted(prob, gamma)
     fitq, points, req_pts = _fit_quality(prob, perf, pw)
     cap_pts = []
     if caps:
@@ -1097,8 +1114,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "uncertainty": unc,
         "warnings": suspects + repeat_warnings(rows_g + caps) + warns,
         **({"suspect_inputs": suspects} if suspects else {}),
-        "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
-        else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
+        "gamma_source": _gamma_source(caps, gpu, gamma),
         "fit": fitq,
         "error_band_pct": fit_band(fitq),
         "measurements": files,
@@ -1142,7 +1158,7 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     for key, rows_g in sel.items():
         if key in few:
             continue
-        caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == key[0]]
+        caps = cap_rows(rows, key[0])
         prof = _calibrate_group(rows_g, caps, gamma, loo)
         if skipped:
             prof["skipped_rows"] = skipped
@@ -1198,14 +1214,11 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
     gs = {k: v for k, v in groups(rows, gpu).items() if k[1] not in exclude_models}
     if not gs:
         raise ValueError(f"no calibrated groups for {gpu} outside {exclude_models}")
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     prob = Problem(gpu, list(gs.values()), caps, pooled=True)
     _check_determined(prob, f"pooled {gpu}")
-    res = fit(prob, gamma)
-    perf, pw = prob.unpack(res.x)
-    params = {**asdict(perf), **asdict(pw)}
-    unc, warns = uncertainty(prob, res)
-    return {"params": {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, "uncertainty": unc,
+    _, _, params, unc, warns = _fitted(prob, gamma)
+    return {"params": params, "uncertainty": unc,
             "warnings": per_gpu_power_suspects([r for v in gs.values() for r in v])
             + repeat_warnings([r for v in gs.values() for r in v] + caps) + warns,
             "pooled_groups": [profile_name(*k) for k in gs],
@@ -1229,7 +1242,8 @@ def twins(model: str, models) -> tuple[str, ...]:
     return tuple(sorted({model} | {o for o in models if o != model and same_architecture(resolve_model(o), m)}))
 
 
-def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA) -> list[dict]:
+def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA,
+                        rows: list[dict] | None = None) -> list[dict]:
     """Each model of ``gpu`` predicted by the pooled fit of the GPU's other models (none of its data, nor of
     a model of the same shape: :func:`twins`, left out with it).
 
@@ -1238,9 +1252,9 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
     without the model, as a transfer does (:func:`dcsim.node.catalog.borrow_unidentified`), and names them
     under ``borrowed``.
     """
-    rows = read_rows(paths)
+    rows = read_rows(paths) if rows is None else rows
     gs = groups(rows, gpu)
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     out = []
     models = sorted({k[1] for k in gs})
     pools: dict[tuple, dict] = {}
@@ -1306,7 +1320,7 @@ def cross_tp(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA,
     status ``other-tp``): one row per ordered pair, MAPE and max |error| of tokens/s and J/token (%)."""
     rows = read_rows(paths) if rows is None else rows
     gs = groups(rows, gpu)
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     fits, out = {}, []
     for key, rows_g in gs.items():
         for src, rows_s in gs.items():
@@ -1325,15 +1339,14 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
     """What ``--pool`` writes: the GPU's pooled fit over all its groups, and its leave-one-model-out table."""
     rows = read_rows(paths)
     pooled = pooled_fit(paths, gpu, (), gamma, rows=rows)
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     files = sorted(set(pooled["measurements"]))
     return {"name": f"pooled-{gpu}", "gpu": gpu, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": pooled["params"], "uncertainty": pooled["uncertainty"], "warnings": pooled["warnings"],
-            "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
-            else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
+            "gamma_source": _gamma_source(caps, gpu, gamma),
             "pooled_groups": pooled["pooled_groups"], "measurements": files,
             "measured_lengths": measured_lengths([r for k, rs in groups(rows, gpu).items() for r in rs]),
-            "leave_one_model_out": leave_one_model_out(paths, gpu, gamma) if lomo else [],
+            "leave_one_model_out": leave_one_model_out(paths, gpu, gamma, rows=rows) if lomo else [],
             "cross_tp": cross_tp(paths, gpu, gamma, rows=rows) if lomo else [],
             # every file read, not only those with this GPU's rows: the leave-one-model-out table borrows the costs this
             # GPU's data do not identify from the other GPUs' pools (borrow_unidentified), so their rows change it
@@ -1466,6 +1479,29 @@ def names_a_directory(out: str) -> bool:
     return Path(out).is_dir() or out.endswith(("/", os.sep))
 
 
+def profile_yaml(prof: dict) -> bytes:
+    """A profile (or pooled fit) as ``--out`` writes it: YAML, keys in the order the fit made them."""
+    return yaml.safe_dump(prof, sort_keys=False, width=120).encode()
+
+
+def fail(message: str) -> int:
+    """Print ``dcsim calibrate: error: message`` on stderr; the exit code of a refused command, 2."""
+    print(f"dcsim calibrate: error: {message}", file=sys.stderr)
+    return 2
+
+
+def write_out(out: str, name: str, data: bytes) -> int:
+    """Write ``data`` where ``--out`` says (``out/name`` when it names a directory: :func:`names_a_directory`) and say
+    so; the exit code: 0, or 2 with the reason when the file cannot be written."""
+    path = Path(out) / name if names_a_directory(out) else Path(out)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        return fail(f"cannot write {path}: {e}")
+    print(f"wrote {path}")
+    return 0
+
+
 def out_problem(out: str | None, inputs) -> str | None:
     """Why ``--out`` cannot be written, or None: it is one of the input files (a measurement CSV, a profile), which it
     would overwrite."""
@@ -1524,8 +1560,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``calibrate`` command; returns the exit code."""
     problem = out_problem(args.out, args.measurements)
     if problem:
-        print(f"dcsim calibrate: error: {problem}", file=sys.stderr)
-        return 2
+        return fail(problem)
     if args.pool:
         return _run_pool(args)
     few: list[str] = []
@@ -1534,8 +1569,7 @@ def run(args: argparse.Namespace) -> int:
         profs = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma,
                               args.loo, skip_bad=args.skip_bad_rows, skipped_groups=few, fitted_rows=fitted)
     except (ValueError, OSError, KeyError) as e:
-        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     for i, prof in enumerate(profs):
         if i:
             print()
@@ -1570,11 +1604,10 @@ def run(args: argparse.Namespace) -> int:
                 out.mkdir(parents=True, exist_ok=True)
                 targets = [(out / f"{p['name']}.yaml", p) for p in profs]
             for path, prof in targets:
-                atomic_write_bytes(path, yaml.safe_dump(prof, sort_keys=False, width=120).encode())
+                atomic_write_bytes(path, profile_yaml(prof))
                 print(f"wrote {path}")
         except OSError as e:
-            print(f"dcsim calibrate: error: cannot write {out}: {e}", file=sys.stderr)
-            return 2
+            return fail(f"cannot write {out}: {e}")
     return 0
 
 
@@ -1630,8 +1663,7 @@ def _run_pool(args: argparse.Namespace) -> int:
         args.gpu = _pool_gpu(args.measurements, args.gpu)
         prof = pooled_profile(args.measurements, args.gpu, args.gamma)
     except (ValueError, OSError, KeyError) as e:
-        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     print(f"pooled {args.gpu} over {', '.join(prof['pooled_groups'])}")
     for k, v in prof["params"].items():
         u = prof["uncertainty"].get(k)
@@ -1651,15 +1683,7 @@ def _run_pool(args: argparse.Namespace) -> int:
         print(f"{r['profile'] + ' <- tp' + r['from'].rsplit('_tp', 1)[1]:<45} {r['mape_tok_s_pct']:>10.2f} "
               f"{r['mape_j_per_tok_pct']:>8.2f} {r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
     print(*_warning_lines(prof["warnings"], len(prof["uncertainty"])), sep="\n")
-    if args.out:
-        path = Path(args.out) / f"{prof['name']}.yaml" if names_a_directory(args.out) else Path(args.out)
-        try:
-            atomic_write_bytes(path, yaml.safe_dump(prof, sort_keys=False, width=120).encode())
-        except OSError as e:
-            print(f"dcsim calibrate: error: cannot write {path}: {e}", file=sys.stderr)
-            return 2
-        print(f"wrote {path}")
-    return 0
+    return write_out(args.out, f"{prof['name']}.yaml", profile_yaml(prof)) if args.out else 0
 
 
 def main(argv: list[str] | None = None) -> int:

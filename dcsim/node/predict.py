@@ -27,18 +27,19 @@ import json
 import sys
 from pathlib import Path
 
-from dcsim.node.calibrate import (add_args as calibrate_args, dcsim_replica, groups, input_notes, kv_over_capacity,
-                                  names_a_directory, out_problem, per_gpu_power_suspects, read_rows)
+from dcsim.node.calibrate import (add_args as calibrate_args, dcsim_replica, fail, groups, input_notes,
+                                  kv_over_capacity, out_problem, per_gpu_power_suspects, read_rows, write_out)
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
 from dcsim.node.model import context_beyond, extrapolated, fmt_band
-from dcsim.textio import atomic_write_bytes, plain
+from dcsim.textio import plain
 from dcsim.units import excerpt
 
 #: a point's error is within the stated band up to this many percentage points (the band is printed to 0.1 %)
 BAND_RESOLUTION_PCT = 0.05
 
-#: keys of a point as the fit names them (:func:`dcsim.node.calibrate.dcsim_replica`) (``*_fit``) and as a prediction reports them (``*_dcsim``)
+#: keys of a point as the fit names them (``*_fit``, :func:`dcsim.node.calibrate.dcsim_replica`) and as a prediction
+#: reports them (``*_dcsim``)
 _RENAME = {"tok_s_fit": "tok_s_dcsim", "j_per_tok_fit": "j_per_tok_dcsim", "median_itl_ms_fit": "median_itl_ms_dcsim",
            "prompt_time_ms_fit": "prompt_time_ms_dcsim", "token_time_ms_fit": "token_time_ms_dcsim",
            "avg_w_per_gpu_fit": "avg_w_per_gpu_dcsim", "peak_w_per_gpu_fit": "peak_w_per_gpu_dcsim",
@@ -185,9 +186,9 @@ def format_prediction(res: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json(res: dict, path: str | Path) -> None:
-    """Write :func:`predict`'s result as JSON (numbers as floats)."""
-    atomic_write_bytes(path, json.dumps(plain(res, nonfinite="null"), indent=1, allow_nan=False).encode())
+def prediction_json(res: dict) -> bytes:
+    """:func:`predict`'s result as JSON (numbers as floats; a non-finite one as null)."""
+    return json.dumps(plain(res, nonfinite="null"), indent=1, allow_nan=False).encode()
 
 
 def _add_args(p) -> None:
@@ -203,31 +204,21 @@ def _run(args, fit) -> int:
     """``dcsim calibrate`` with ``--predict`` (this module), else the fit (``fit``, :func:`dcsim.node.calibrate.run`)."""
     if not args.predict:
         if args.profile:
-            print("dcsim calibrate: error: --profile is for --predict (a fit writes a profile: --out)", file=sys.stderr)
-            return 2
+            return fail("--profile is for --predict (a fit writes a profile: --out)")
         return fit(args)
     if args.pool or args.loo:
-        print("dcsim calibrate: error: --predict fits nothing: drop --pool / --loo", file=sys.stderr)
-        return 2
+        return fail("--predict fits nothing: drop --pool / --loo")
     problem = out_problem(args.out, [*args.measurements, args.profile])
     if problem:
-        print(f"dcsim calibrate: error: {problem}", file=sys.stderr)
-        return 2
+        return fail(problem)
     try:
         res = predict(args.measurements, args.gpu, args.model, args.precision, args.tp, args.profile,
                       skip_bad=args.skip_bad_rows)
     except (ValueError, OSError, KeyError) as e:
-        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     print(format_prediction(res))
-    if args.out:
-        path = Path(args.out) / "predictions.json" if names_a_directory(args.out) else Path(args.out)
-        try:
-            write_json(res, path)
-        except OSError as e:
-            print(f"dcsim calibrate: error: cannot write {path}: {e}", file=sys.stderr)
-            return 2
-        print(f"wrote {path}")
+    if args.out and write_out(args.out, "predictions.json", prediction_json(res)):
+        return 2
     return 2 if res["errors"] or not res["groups"] else 0
 
 
