@@ -4,6 +4,7 @@ scenario (the audit of 2026-12-04, docs/node.md "Calibration")."""
 
 from __future__ import annotations
 
+import copy
 import csv
 from pathlib import Path
 
@@ -187,6 +188,7 @@ def test_the_report_groups_unidentified_parameters_by_the_parts_their_warnings_c
         assert w.startswith(f"{w.param} = ") and f"relative standard error {w.unidentified_rel_se})" in w
         assert float(w.unidentified_rel_se) == pytest.approx(prof["uncertainty"][w.param]["rel_se_data"], rel=0.05)
     line = _warning_lines(prof["warnings"], 8)[-1]
+    assert _warning_lines(copy.deepcopy(prof)["warnings"], 8)[-1] == line  # a copy keeps the parts
     assert line.endswith(", ".join(f"{w.param} {w.unidentified_rel_se}" for w in unid)
                          + "; together they fit the points (MAPE above), but read none of them alone as measured")
     back = yaml.safe_load(yaml.safe_dump(prof, sort_keys=False))["warnings"]

@@ -824,6 +824,9 @@ class FitWarning(str):
         w.param, w.unidentified_rel_se = param, unidentified_rel_se
         return w
 
+    def __getnewargs__(self):  # copy and pickle keep the parts
+        return str(self), self.param, self.unidentified_rel_se
+
 
 yaml.SafeDumper.add_representer(FitWarning, yaml.SafeDumper.represent_str)  # a profile's warnings: plain strings
 
