@@ -828,7 +828,8 @@ class FitWarning(str):
         return str(self), self.param, self.unidentified_rel_se
 
 
-yaml.SafeDumper.add_representer(FitWarning, yaml.SafeDumper.represent_str)  # a profile's warnings: plain strings
+for _dumper in (yaml.SafeDumper, yaml.Dumper):  # a profile's warnings are written as plain strings
+    _dumper.add_representer(FitWarning, yaml.SafeDumper.represent_str)
 
 
 def uncertainty(prob: Problem, res) -> tuple[dict, list[FitWarning]]:
