@@ -54,6 +54,7 @@ import sys
 from dataclasses import asdict, replace
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -62,7 +63,7 @@ from scipy.optimize import least_squares
 from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model,
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
-from dcsim.node.model import build_node, fmt_band
+from dcsim.node.model import NodeModel, build_node, fit_band, fmt_band
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens, mfu_ceiling, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
@@ -556,12 +557,17 @@ def groups(rows: list[dict], gpu: str | None = None, model: str | None = None, p
     return dict(sorted(out.items()))
 
 
+def cap_rows(rows: list[dict], gpu: str) -> list[dict]:
+    """The cap rows of ``gpu`` among ``rows`` (any model: they fit the GPU's DVFS exponent gamma)."""
+    return [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+
+
 def select(rows: list[dict], gpu: str, model: str, precision: str | None, tp: int | None):
     """The rows of one group (load and request) and the GPU's cap rows; error if options leave several."""
     g = groups(rows, gpu, model, precision, tp)
     if len(g) > 1:
         raise ValueError(f"rows mix (precision, n_gpus) {sorted((k[2], k[3]) for k in g)}; pass --precision/--tp")
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     return next(iter(g.values())), caps
 
 
@@ -806,7 +812,27 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     return best
 
 
-def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
+class FitWarning(str):
+    """A fit's warning about one of its parameters (:func:`uncertainty`): its text, as the profile's ``warnings`` list
+    holds it (a ``str``; YAML writes it as one), with its parts: ``param``, the parameter, and ``unidentified_rel_se``,
+    for a parameter not identified by the data its data-only relative standard error as the text prints it (None
+    otherwise). The report groups the unidentified ones on one line from these parts (:func:`_warning_lines`), not by
+    reading the text back. A profile read back from its YAML file holds plain strings: each is a line of its own."""
+
+    def __new__(cls, text: str, param: str, unidentified_rel_se: str | None = None):
+        w = super().__new__(cls, text)
+        w.param, w.unidentified_rel_se = param, unidentified_rel_se
+        return w
+
+    def __getnewargs__(self):  # copy and pickle keep the parts
+        return str(self), self.param, self.unidentified_rel_se
+
+
+for _dumper in (yaml.SafeDumper, yaml.Dumper):  # a profile's warnings are written as plain strings
+    _dumper.add_representer(FitWarning, yaml.SafeDumper.represent_str)
+
+
+def uncertainty(prob: Problem, res) -> tuple[dict, list[FitWarning]]:
     """Standard error of each parameter (Jacobian at the optimum) and warnings.
 
     ``se`` comes from the full objective (data + priors), scaled by the residual variance of the
@@ -848,10 +874,11 @@ def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
                   "on_bound": bool(on_bound), "identified": bool(rel_d <= UNIDENTIFIED_REL_SE)}
         if on_bound:
             side = "lower" if x[i] - lo_i <= hi_i - x[i] else "upper"
-            warns.append(f"{n} = {val:.4g} sits on its {side} bound")
+            warns.append(FitWarning(f"{n} = {val:.4g} sits on its {side} bound", n))
         if rel_d > UNIDENTIFIED_REL_SE:
-            warns.append(f"{n} = {val:.4g} is not identified by the data (data-only relative standard error "
-                         f"{'inf' if not math.isfinite(rel_d) else f'{rel_d:.2g}'}): its prior sets it")
+            rel = "inf" if not math.isfinite(rel_d) else f"{rel_d:.2g}"
+            warns.append(FitWarning(f"{n} = {val:.4g} is not identified by the data (data-only relative standard "
+                                    f"error {rel}): its prior sets it", n, rel))
     return out, warns
 
 
@@ -922,6 +949,33 @@ def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
     return fitq, points, req_pts
 
 
+class Replica(NamedTuple):
+    """dcsim's own replica for one group's rows and its prediction of them (:func:`dcsim_replica`)."""
+    group: _Group  # the rows, with the physics constants of their model, precision and TP
+    spec: NodeSpec
+    node: NodeModel
+    quality: dict  # :func:`_fit_quality`'s summary: MAPE and worst error of each quantity
+    points: list  # each load row: measured, predicted (``*_fit``), error
+    request_points: list  # each request row: measured and predicted
+
+
+def dcsim_replica(rows_g: list[dict], profile: str | None = None, base_dir: str | Path | None = None) -> Replica:
+    """The replica a scenario with this group's node runs (:func:`dcsim.node.model.build_node`: the shipped
+    calibration, a carry from a model of the same shape or another TP degree, the GPU's pooled transfer, or the
+    profile file ``profile``, relative to ``base_dir``) and its prediction of the group's rows through the fit's own
+    steady state and iteration step (:func:`_fit_quality`). What ``--predict`` reports point by point
+    (:func:`dcsim.node.predict.predict_group`) and the fit report's line against dcsim's own replica
+    (:func:`dcsim_anchor`) sums up. Raises :class:`MeasurementError` / ``ValueError`` for a group that is not one
+    serving layout of a known model, or that dcsim cannot build."""
+    prob = Problem(rows_g[0]["gpu"], [rows_g], [])  # checks the group (one serving layout, a known model)
+    g = prob.g0
+    gpu, model, precision, tp = g.key
+    spec = NodeSpec(gpu=gpu, model=model, precision=precision, tensor_parallel=tp, profile=profile,
+                    expert_parallel=(g.expert_parallel > 1) if g.d.expert_frac > 0 else None)
+    node = build_node(spec, base_dir)
+    return Replica(g, spec, node, *_fit_quality(prob, node.perf, node.pw))
+
+
 #: optional load-row columns whose default the fit and ``--predict`` take when a row leaves them empty, and what it is
 _LOAD_DEFAULTS = {
     "decode_ctx": "mean_in + mean_out/2 assumed (it under-states the residence-weighted context when output lengths "
@@ -950,18 +1004,6 @@ def input_notes(rows: list[dict]) -> list[str]:
             out.append(f"column {excerpt(c)} is not one dcsim calibrate reads (did you mean "
                        f"{' or '.join(map(repr, near))}?): left out")
     return out
-
-
-def fit_band(fitq: dict) -> dict:
-    """The error band a profile states (``error_band_pct``, tokens/s and J/token, %): its own worst in-sample error,
-    the band dcsim states for its shipped calibrations (:func:`dcsim.node.model.calibration_record`, same rule: the
-    load rows' worst errors, else a request profile's worst error over its four values). Written into each profile, so
-    a scenario naming it as ``node.profile`` carries the band in its caveat (without it: "expected error unknown")."""
-    if "max_err_tok_s_pct" in fitq:
-        return {"tok_s_pct": fitq["max_err_tok_s_pct"], "j_per_tok_pct": fitq["max_err_j_per_tok_pct"]}
-    if "max_err_request_pct" in fitq:
-        return {"tok_s_pct": fitq["max_err_request_pct"], "j_per_tok_pct": fitq["max_err_request_pct"]}
-    return {"tok_s_pct": None, "j_per_tok_pct": None}
 
 
 def kv_over_capacity(g: _Group) -> list[dict]:
@@ -1021,16 +1063,28 @@ def _command(paths, options: str) -> str:
     return "dcsim calibrate " + " ".join(shlex.quote(p) for p in sorted({str(p) for p in paths})) + options
 
 
+def _fitted(prob: Problem, gamma: float):
+    """:func:`fit` of ``prob`` as a profile states it: ``(perf, pw, params, uncertainty, warnings)``, ``params`` every
+    parameter to 6 significant digits (as written), ``perf``/``pw`` the optimum itself (the fit's own report)."""
+    res = fit(prob, gamma)
+    perf, pw = prob.unpack(res.x)
+    params = {**asdict(perf), **asdict(pw)}
+    unc, warns = uncertainty(prob, res)
+    return perf, pw, {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, unc, warns
+
+
+def _gamma_source(caps: list[dict], gpu: str, gamma: float) -> str:
+    """A profile's ``gamma_source``: the cap files that fitted the DVFS exponent, or the assumption it was fixed at."""
+    return (("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
+            else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})")
+
+
 def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool) -> dict:
     r0 = rows_g[0]
     gpu, model = r0["gpu"], r0["model"]
     prob = Problem(gpu, [rows_g], caps)
     _check_determined(prob, f"{gpu}/{model}/{r0['precision']}/TP{r0['n_gpus']}")
-    res = fit(prob, gamma)
-    perf, pw = prob.unpack(res.x)
-    params = {**asdict(perf), **asdict(pw)}
-    params = {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}
-    unc, warns = uncertainty(prob, res)
+    perf, pw, params, unc, warns = _fitted(prob, gamma)
     fitq, points, req_pts = _fit_quality(prob, perf, pw)
     cap_pts = []
     if caps:
@@ -1064,8 +1118,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         "uncertainty": unc,
         "warnings": suspects + repeat_warnings(rows_g + caps) + warns,
         **({"suspect_inputs": suspects} if suspects else {}),
-        "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
-        else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
+        "gamma_source": _gamma_source(caps, gpu, gamma),
         "fit": fitq,
         "error_band_pct": fit_band(fitq),
         "measurements": files,
@@ -1088,13 +1141,15 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
 
 def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | None = None,
                   precision: str | None = None, tp: int | None = None, gamma: float = DEFAULT_GAMMA,
-                  loo: bool = False, skip_bad: bool = False, skipped_groups: list | None = None) -> list[dict]:
+                  loo: bool = False, skip_bad: bool = False, skipped_groups: list | None = None,
+                  fitted_rows: dict | None = None) -> list[dict]:
     """Calibrate every (GPU, model, precision, TP) group the options select; one profile dict each.
 
     When the options select several groups, a group with fewer load levels than :data:`MIN_LOAD_LEVELS` (and fewer
     request rows than :data:`MIN_REQUEST_ROWS`) gets no profile of its own — the rule the shipped set follows (such
     rows feed the pooled fits only) — and its name is appended to ``skipped_groups``; select it alone
-    (``--gpu/--model/--precision/--tp``) to fit it anyway."""
+    (``--gpu/--model/--precision/--tp``) to fit it anyway. ``fitted_rows`` is filled with the rows of each group
+    fitted, by (gpu, model, precision, TP): what the report sets against dcsim's own replica (:func:`dcsim_anchor`)."""
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
     sel = groups(rows, gpu, model, precision, tp, skipped)
@@ -1107,11 +1162,13 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     for key, rows_g in sel.items():
         if key in few:
             continue
-        caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == key[0]]
+        caps = cap_rows(rows, key[0])
         prof = _calibrate_group(rows_g, caps, gamma, loo)
         if skipped:
             prof["skipped_rows"] = skipped
         out.append(prof)
+        if fitted_rows is not None:
+            fitted_rows[key] = rows_g
     if skipped_groups is not None:
         skipped_groups += [profile_name(*k) for k in few]
     return out
@@ -1161,14 +1218,11 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
     gs = {k: v for k, v in groups(rows, gpu).items() if k[1] not in exclude_models}
     if not gs:
         raise ValueError(f"no calibrated groups for {gpu} outside {exclude_models}")
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     prob = Problem(gpu, list(gs.values()), caps, pooled=True)
     _check_determined(prob, f"pooled {gpu}")
-    res = fit(prob, gamma)
-    perf, pw = prob.unpack(res.x)
-    params = {**asdict(perf), **asdict(pw)}
-    unc, warns = uncertainty(prob, res)
-    return {"params": {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, "uncertainty": unc,
+    _, _, params, unc, warns = _fitted(prob, gamma)
+    return {"params": params, "uncertainty": unc,
             "warnings": per_gpu_power_suspects([r for v in gs.values() for r in v])
             + repeat_warnings([r for v in gs.values() for r in v] + caps) + warns,
             "pooled_groups": [profile_name(*k) for k in gs],
@@ -1192,7 +1246,8 @@ def twins(model: str, models) -> tuple[str, ...]:
     return tuple(sorted({model} | {o for o in models if o != model and same_architecture(resolve_model(o), m)}))
 
 
-def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA) -> list[dict]:
+def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA,
+                        rows: list[dict] | None = None) -> list[dict]:
     """Each model of ``gpu`` predicted by the pooled fit of the GPU's other models (none of its data, nor of
     a model of the same shape: :func:`twins`, left out with it).
 
@@ -1201,9 +1256,9 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
     without the model, as a transfer does (:func:`dcsim.node.catalog.borrow_unidentified`), and names them
     under ``borrowed``.
     """
-    rows = read_rows(paths)
+    rows = read_rows(paths) if rows is None else rows
     gs = groups(rows, gpu)
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     out = []
     models = sorted({k[1] for k in gs})
     pools: dict[tuple, dict] = {}
@@ -1269,7 +1324,7 @@ def cross_tp(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA,
     status ``other-tp``): one row per ordered pair, MAPE and max |error| of tokens/s and J/token (%)."""
     rows = read_rows(paths) if rows is None else rows
     gs = groups(rows, gpu)
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     fits, out = {}, []
     for key, rows_g in gs.items():
         for src, rows_s in gs.items():
@@ -1288,15 +1343,14 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
     """What ``--pool`` writes: the GPU's pooled fit over all its groups, and its leave-one-model-out table."""
     rows = read_rows(paths)
     pooled = pooled_fit(paths, gpu, (), gamma, rows=rows)
-    caps = [r for r in rows if r["kind"] == "cap" and r["gpu"] == gpu]
+    caps = cap_rows(rows, gpu)
     files = sorted(set(pooled["measurements"]))
     return {"name": f"pooled-{gpu}", "gpu": gpu, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": pooled["params"], "uncertainty": pooled["uncertainty"], "warnings": pooled["warnings"],
-            "gamma_source": ("fitted to cap rows: " + ", ".join(sorted({r["_file"] for r in caps}))) if caps
-            else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})",
+            "gamma_source": _gamma_source(caps, gpu, gamma),
             "pooled_groups": pooled["pooled_groups"], "measurements": files,
             "measured_lengths": measured_lengths([r for k, rs in groups(rows, gpu).items() for r in rs]),
-            "leave_one_model_out": leave_one_model_out(paths, gpu, gamma) if lomo else [],
+            "leave_one_model_out": leave_one_model_out(paths, gpu, gamma, rows=rows) if lomo else [],
             "cross_tp": cross_tp(paths, gpu, gamma, rows=rows) if lomo else [],
             # every file read, not only those with this GPU's rows: the leave-one-model-out table borrows the costs this
             # GPU's data do not identify from the other GPUs' pools (borrow_unidentified), so their rows change it
@@ -1312,20 +1366,18 @@ def _layout_suffix(prof: dict) -> str:
     return " (experts: sharded over the replica's GPUs, tensor parallel)"
 
 
-_UNIDENTIFIED = " is not identified by the data (data-only relative standard error "
-
-
 def _warning_lines(warnings: list[str], n_free: int) -> list[str]:
     """The report's ``warning:`` lines: each warning, except that parameters not identified by the data
-    (:func:`uncertainty`) share one line when there are several: on seven ML.ENERGY rows of one model every one of the
-    8 free parameters is, and eight such lines buried a warning that matters (a per-GPU power column, a bound).
-    The profile's ``warnings`` list keeps one entry per parameter."""
-    unid = [w for w in warnings if _UNIDENTIFIED in w]
+    (:class:`FitWarning` with an ``unidentified_rel_se``, made by :func:`uncertainty`) share one line when there are
+    several: on seven ML.ENERGY rows of one model every one of the 8 free parameters is, and eight such lines buried a
+    warning that matters (a per-GPU power column, a bound). The profile's ``warnings`` list keeps one entry per
+    parameter."""
+    unid = [w for w in warnings if getattr(w, "unidentified_rel_se", None) is not None]
     out = [f"warning: {w}" for w in warnings if w not in unid]
     if len(unid) == 1:
         out.append(f"warning: {unid[0]}")
     elif unid:
-        each = ", ".join(w.split(" = ")[0] + " " + w.split(_UNIDENTIFIED)[1].split(")")[0] for w in unid)
+        each = ", ".join(f"{w.param} {w.unidentified_rel_se}" for w in unid)
         out.append(f"warning: {len(unid)} of {n_free} free parameters are not identified by these rows alone (their "
                    f"priors set them; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
                    f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
@@ -1401,7 +1453,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``calibrate`` on an argparse subparsers object (for dcsim.cli)."""
     p = subparsers.add_parser("calibrate", help="fit node profiles to measured points (least squares)",
                               description=__doc__.split("\n\n")[0])
-    _add_args(p)
+    add_args(p)
     p.set_defaults(func=run)
     return p
 
@@ -1426,9 +1478,32 @@ def _out_arg(text: str) -> str:
     return text
 
 
-def _names_a_directory(out: str) -> bool:
+def names_a_directory(out: str) -> bool:
     """Whether ``--out`` names a directory: an existing one, or a path written with a trailing separator."""
     return Path(out).is_dir() or out.endswith(("/", os.sep))
+
+
+def profile_yaml(prof: dict) -> bytes:
+    """A profile (or pooled fit) as ``--out`` writes it: YAML, keys in the order the fit made them."""
+    return yaml.safe_dump(prof, sort_keys=False, width=120).encode()
+
+
+def fail(message: str) -> int:
+    """Print ``dcsim calibrate: error: message`` on stderr; the exit code of a refused command, 2."""
+    print(f"dcsim calibrate: error: {message}", file=sys.stderr)
+    return 2
+
+
+def write_out(out: str, name: str, data: bytes) -> int:
+    """Write ``data`` where ``--out`` says (``out/name`` when it names a directory: :func:`names_a_directory`) and say
+    so; the exit code: 0, or 2 with the reason when the file cannot be written."""
+    path = Path(out) / name if names_a_directory(out) else Path(out)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        return fail(f"cannot write {path}: {e}")
+    print(f"wrote {path}")
+    return 0
 
 
 def out_problem(out: str | None, inputs) -> str | None:
@@ -1446,7 +1521,9 @@ def out_problem(out: str | None, inputs) -> str | None:
     return None
 
 
-def _add_args(p: argparse.ArgumentParser) -> None:
+def add_args(p: argparse.ArgumentParser) -> None:
+    """Add ``dcsim calibrate``'s arguments to ``p`` (the files, the group selection, ``--gamma``, ``--loo``, ``--out``,
+    ``--pool``, ``--skip-bad-rows``, ``--force``); :mod:`dcsim.node.predict` adds ``--predict`` beside them."""
     p.add_argument("measurements", nargs="+", help="CSV file(s): kind=load / request / cap rows")
     p.add_argument("--gpu", default=None, help="GPU catalog name, e.g. H100-SXM (default: every GPU in the files)")
     p.add_argument("--model", default=None, help="model catalog name, e.g. llama-3.1-70b (default: every model)")
@@ -1487,23 +1564,21 @@ def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``calibrate`` command; returns the exit code."""
     problem = out_problem(args.out, args.measurements)
     if problem:
-        print(f"dcsim calibrate: error: {problem}", file=sys.stderr)
-        return 2
+        return fail(problem)
     if args.pool:
         return _run_pool(args)
     few: list[str] = []
+    fitted: dict[tuple, list[dict]] = {}
     try:
         profs = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma,
-                              args.loo, skip_bad=args.skip_bad_rows, skipped_groups=few)
+                              args.loo, skip_bad=args.skip_bad_rows, skipped_groups=few, fitted_rows=fitted)
     except (ValueError, OSError, KeyError) as e:
-        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
-        return 2
-    anchor = dcsim_anchor(args.measurements, args.skip_bad_rows, args.gpu, args.model, args.precision, args.tp)
+        return fail(str(e))
     for i, prof in enumerate(profs):
         if i:
             print()
         print(format_report(prof))
-        line = anchor.get((prof["gpu"], prof["model"], prof["precision"], prof["tensor_parallel"]))
+        line = dcsim_anchor(fitted[prof["gpu"], prof["model"], prof["precision"], prof["tensor_parallel"]])
         if line:
             print(line)
     if few:
@@ -1527,17 +1602,16 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         try:
-            if len(profs) == 1 and not _names_a_directory(args.out):
+            if len(profs) == 1 and not names_a_directory(args.out):
                 targets = [(out, profs[0])]
             else:
                 out.mkdir(parents=True, exist_ok=True)
                 targets = [(out / f"{p['name']}.yaml", p) for p in profs]
             for path, prof in targets:
-                atomic_write_bytes(path, yaml.safe_dump(prof, sort_keys=False, width=120).encode())
+                atomic_write_bytes(path, profile_yaml(prof))
                 print(f"wrote {path}")
         except OSError as e:
-            print(f"dcsim calibrate: error: cannot write {out}: {e}", file=sys.stderr)
-            return 2
+            return fail(f"cannot write {out}: {e}")
     return 0
 
 
@@ -1561,43 +1635,31 @@ ANCHOR_FAR_X = 2.0
 ANCHOR_FLOOR_PCT = 5.0
 
 
-def dcsim_anchor(paths, skip_bad: bool = False, gpu: str | None = None, model: str | None = None,
-                 precision: str | None = None, tp: int | None = None) -> dict[tuple, str]:
-    """For each group of the files, one line setting the rows against dcsim's own replica for that setup (what
-    ``--predict`` prints in full: the shipped calibration, a carry or the GPU's pooled transfer) with the band dcsim
-    states for it, by (gpu, model, precision, TP). A fit matches its own rows whatever their units: tokens/s per GPU
+def dcsim_anchor(rows_g: list[dict]) -> str | None:
+    """One line setting a group's rows (as read for the fit) against dcsim's own replica for that setup (what
+    ``--predict`` prints in full, :func:`dcsim_replica`: the shipped calibration, a carry or the GPU's pooled
+    transfer) with the band dcsim states for it. A fit matches its own rows whatever their units: tokens/s per GPU
     written for a replica of 4 GPUs fitted with MAPE 3.2 / 1.0 % (a per-layer overhead of 0.70 ms, every shipped fit
     0.023-0.41 ms) and was written with exit 0, while dcsim's calibrated replica missed those rows by 306 % / 75 %
-    against its band of 3.6 / 3.0 %. A group dcsim cannot build has no line."""
+    against its band of 3.6 / 3.0 %. None for a group dcsim cannot build or with no load rows."""
     try:
-        sel = groups(read_rows(paths, skip_bad, [], catalog=False), gpu, model, precision, tp)
-    except (ValueError, OSError, KeyError):
-        return {}
-    out = {}
-    for key, rows_g in sel.items():
-        try:  # the replica dcsim.node.predict.predict_group predicts with (no --profile)
-            prob = Problem(key[0], [rows_g], [])
-            d = prob.g0
-            node = build_node(NodeSpec(gpu=key[0], model=key[1], precision=key[2], tensor_parallel=key[3],
-                                       expert_parallel=(d.expert_parallel > 1) if d.d.expert_frac > 0 else None))
-            s = _fit_quality(prob, node.perf, node.pw)[0]
-        except (ValueError, KeyError, OSError):
-            continue
-        cal = node.calibration
-        if "mape_tok_s_pct" not in s:
-            continue
-        band = cal.get("error_band_pct") or {}
-        stated = (f"its stated band {fmt_band(band, bool(cal.get('band_lower_bound')), digits=1)}"
-                  if band.get("tok_s_pct") is not None else "no stated band")
-        far = band.get("tok_s_pct") is not None and any(
-            s[m] > ANCHOR_FAR_X * max(band[b], ANCHOR_FLOOR_PCT)
-            for m, b in (("mape_tok_s_pct", "tok_s_pct"), ("mape_j_per_tok_pct", "j_per_tok_pct")))
-        out[key] = ("warning: " if far else "") + (
-            f"dcsim's own {cal['status']} replica for these rows ({cal['profile']}, {stated}) misses them by "
-            f"MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % (`--predict` shows each "
-            f"point)" + (": far outside its band, check the rows' units (tokens/s and gpu_power_w of the whole "
-                         "replica, GPU board power only) before using this fit" if far else ""))
-    return out
+        rep = dcsim_replica(rows_g)
+    except (ValueError, KeyError, OSError):
+        return None
+    s, cal = rep.quality, rep.node.calibration
+    if "mape_tok_s_pct" not in s:
+        return None
+    band = cal.get("error_band_pct") or {}
+    stated = (f"its stated band {fmt_band(band, bool(cal.get('band_lower_bound')), digits=1)}"
+              if band.get("tok_s_pct") is not None else "no stated band")
+    far = band.get("tok_s_pct") is not None and any(
+        s[m] > ANCHOR_FAR_X * max(band[b], ANCHOR_FLOOR_PCT)
+        for m, b in (("mape_tok_s_pct", "tok_s_pct"), ("mape_j_per_tok_pct", "j_per_tok_pct")))
+    return ("warning: " if far else "") + (
+        f"dcsim's own {cal['status']} replica for these rows ({cal['profile']}, {stated}) misses them by "
+        f"MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % (`--predict` shows each "
+        f"point)" + (": far outside its band, check the rows' units (tokens/s and gpu_power_w of the whole "
+                     "replica, GPU board power only) before using this fit" if far else ""))
 
 
 def _run_pool(args: argparse.Namespace) -> int:
@@ -1605,8 +1667,7 @@ def _run_pool(args: argparse.Namespace) -> int:
         args.gpu = _pool_gpu(args.measurements, args.gpu)
         prof = pooled_profile(args.measurements, args.gpu, args.gamma)
     except (ValueError, OSError, KeyError) as e:
-        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     print(f"pooled {args.gpu} over {', '.join(prof['pooled_groups'])}")
     for k, v in prof["params"].items():
         u = prof["uncertainty"].get(k)
@@ -1626,21 +1687,13 @@ def _run_pool(args: argparse.Namespace) -> int:
         print(f"{r['profile'] + ' <- tp' + r['from'].rsplit('_tp', 1)[1]:<45} {r['mape_tok_s_pct']:>10.2f} "
               f"{r['mape_j_per_tok_pct']:>8.2f} {r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
     print(*_warning_lines(prof["warnings"], len(prof["uncertainty"])), sep="\n")
-    if args.out:
-        path = Path(args.out) / f"{prof['name']}.yaml" if _names_a_directory(args.out) else Path(args.out)
-        try:
-            atomic_write_bytes(path, yaml.safe_dump(prof, sort_keys=False, width=120).encode())
-        except OSError as e:
-            print(f"dcsim calibrate: error: cannot write {path}: {e}", file=sys.stderr)
-            return 2
-        print(f"wrote {path}")
-    return 0
+    return write_out(args.out, f"{prof['name']}.yaml", profile_yaml(prof)) if args.out else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``dcsim calibrate ...`` (argv without the subcommand name)."""
     p = argparse.ArgumentParser(prog="dcsim calibrate", description=__doc__.split("\n\n")[0])
-    _add_args(p)
+    add_args(p)
     return run(p.parse_args(argv))
 
 

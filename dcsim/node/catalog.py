@@ -456,6 +456,38 @@ def compute_ceiling(gpu: GpuSpec, peak_precision: str, mfu: float, from_mfu: flo
             "from_mfu": round(float(from_mfu), 6)}
 
 
+def pool_transfer(pool: dict, src: GpuSpec, gpu: GpuSpec, model: ModelSpec | None, precision: str,
+                  **named) -> dict:
+    """A pooled fit (``dcsim calibrate --pool``, fitted on ``src``) used for ``model`` on ``gpu``, as a transfer: the
+    compute efficiency set against the achievable matmul rate of the precision the model computes in (its share of
+    ``src``'s, held at ``gpu``'s ceiling: :func:`transfer_mfu`; the shipped H100 pool fits MFU 1.0, the H100's
+    achievable share is 0.803 in BF16 [MAMF]), recorded under ``compute_ceiling``; the MoE dispatch and FP8 cost its
+    data do not identify borrowed from the shipped pools of the other GPUs (:func:`borrow_unidentified`, recorded
+    under ``borrowed``); as band the pool's worst leave-one-model-out error over the left-out models of ``model``'s
+    kind (:func:`lomo_band`; unknown without such a table), and for an MoE model whose dispatch is borrowed the
+    lenders' MoE transfer errors too. ``named`` (``name``, ``status``) is set on the result.
+
+    The one rule for dcsim's own pools (:func:`transfer_profile`, status ``transferred``) and for a pooled fit file a
+    scenario names as ``node.profile`` (:func:`dcsim.node.model.build_node`, status ``user-pool``)."""
+    prec = compute_precision(model, precision) if model is not None else ("fp8" if precision == "fp8" else "bf16")
+    moe = None if model is None else model.n_experts > 0
+    pooled = pooled_profiles()
+    lenders = _lenders(q for g, q in pooled.items() if g != pool.get("gpu"))
+    params, borrowed = borrow_unidentified(pool["params"], pool.get("uncertainty") or {}, lenders)
+    fitted = params["mfu"]
+    params["mfu"] = transfer_mfu(fitted, src, gpu, prec)
+    band = lomo_band(pool, moe)
+    if moe and "t_moe_layer_s" in borrowed and band["tok_s_pct"] is not None:
+        # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
+        band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
+    out = {**pool, "params": params, **named, "error_band_pct": band, "measured_precisions": pooled_precisions([pool]),
+           "precisions_gpu": str(pool.get("gpu")), "precisions_of": "its pooled fit holds",
+           "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted)}
+    if borrowed:
+        out["borrowed"] = borrowed
+    return out
+
+
 def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: str = "bf16") -> dict:
     """Parameters for a (GPU, model) pair with no calibration.
 
@@ -480,22 +512,8 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
     if not pooled:
         raise ValueError("no pooled profiles shipped (dcsim/data/profiles/pooled/); cannot transfer")
     if gpu.name in pooled:
-        p = pooled[gpu.name]
-        others = _lenders(q for g, q in pooled.items() if g != gpu.name)
-        params, borrowed = borrow_unidentified(p["params"], p.get("uncertainty") or {}, others)
-        fitted = params["mfu"]
-        params["mfu"] = transfer_mfu(fitted, gpu, gpu, prec)
-        band = lomo_band(p, moe)
-        if moe and "t_moe_layer_s" in borrowed:
-            # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
-            band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
-        out = {**p, "params": params, "name": f"pooled-{gpu.name}", "status": "transferred", "error_band_pct": band,
-               "measured_precisions": pooled_precisions([p]), "precisions_gpu": gpu.name,
-               "precisions_of": "its pooled fit holds",
-               "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted)}
-        if borrowed:
-            out["borrowed"] = borrowed
-        return out
+        return pool_transfer(pooled[gpu.name], gpu, gpu, model, precision, name=f"pooled-{gpu.name}",
+                             status="transferred")
     cat = gpu_catalog()
     params: dict[str, float] = {}
     # only the pools measured on the current serving stack: a pool of an older stack (A100: Splitwise's 2023 DB,

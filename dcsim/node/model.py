@@ -11,10 +11,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, borrow_unidentified,
-                                compute_ceiling, context_carry, gpu_catalog, lomo_band, max_band,
-                                find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
-                                other_tp_band, pooled_precisions, pooled_profiles, rescale_power, shipped_profiles,
+from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
+                                gpu_catalog, max_band, find_architecture_profile, find_profile, load_profile,
+                                measured_tp_ratio_max, other_tp_band, pool_transfer, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
@@ -318,35 +317,6 @@ def is_pooled(prof: dict) -> bool:
     return bool(prof.get("pooled_groups")) or prof.get("model") == "*"
 
 
-def _pool_as_transfer(prof: dict, gpu: GpuSpec, model: ModelSpec, precision: str) -> dict:
-    """A pooled fit named as ``node.profile``, used as dcsim uses its own pools (:func:`dcsim.node.catalog.
-    transfer_profile`): the compute efficiency set against the achievable matmul rate of the precision the model
-    computes in (:func:`dcsim.node.catalog.transfer_mfu`, held at the ceiling: the shipped H100 pool fits MFU 1.0,
-    the H100's achievable share is 0.803 in BF16 [MAMF]), the MoE dispatch and FP8 cost its data do not identify borrowed from dcsim's
-    pools of other GPUs, and as band the pool's worst leave-one-model-out error over the left-out models of this
-    model's kind (unknown when the file has no such table)."""
-    cat = gpu_catalog()
-    src = cat.get(str(prof.get("gpu")), gpu)  # a pool of another GPU: its share of that GPU's ceiling, on this one
-    prec = compute_precision(model, precision)
-    donors = [(q["gpu"], q["params"], q.get("uncertainty") or {}) for g, q in pooled_profiles().items()
-              if g != prof.get("gpu")]
-    params, borrowed = borrow_unidentified(prof["params"], prof.get("uncertainty") or {}, donors)
-    fitted = params["mfu"]
-    params["mfu"] = transfer_mfu(fitted, src, gpu, prec)
-    moe = model.n_experts > 0
-    band = lomo_band(prof, moe)
-    if moe and "t_moe_layer_s" in borrowed and band["tok_s_pct"] is not None:
-        # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too (as a transfer)
-        pools = pooled_profiles()
-        band = max_band([band] + [lomo_band(pools[g], True) for g in borrowed["t_moe_layer_s"]])
-    out = {**prof, "params": params, "error_band_pct": band, "measured_precisions": pooled_precisions([prof]),
-           "precisions_gpu": str(prof.get("gpu")), "precisions_of": "its pooled fit holds",
-           "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted)}
-    if borrowed:
-        out["borrowed"] = borrowed
-    return out
-
-
 def _profile_file(ref: str, base_dir: str | Path | None) -> Path:
     """The file ``node.profile`` names (relative to ``base_dir``, as :func:`dcsim.node.catalog.load_profile`
     reads it)."""
@@ -363,7 +333,7 @@ def _named_profile(ref: str, base_dir: str | Path | None, gpu: GpuSpec, model: M
     * a shipped profile named for another setup: ``other-setup`` (its in-sample band, a lower bound here, with a
       note naming the setup it was measured on);
     * a pooled fit file (``dcsim calibrate --pool``): ``user-pool``, used as a transfer uses dcsim's own pools
-      (:func:`_pool_as_transfer`);
+      (:func:`dcsim.node.catalog.pool_transfer`);
     * any other profile file: ``user-profile``, with the band the file states (``error_band_pct``, in-sample).
 
     ``source`` identifies it: the name given, and for a file its path, the sha256 of its bytes, the command that
@@ -381,7 +351,8 @@ def _named_profile(ref: str, base_dir: str | Path | None, gpu: GpuSpec, model: M
               "inputs": inputs if isinstance(inputs, list) else None,
               "measurements": [str(m) for m in prof.get("measurements") or []]}
     if is_pooled(prof):
-        return _pool_as_transfer(prof, gpu, model, precision), "user-pool", source
+        src = gpu_catalog().get(str(prof.get("gpu")), gpu)  # a pool of another GPU: its share of that GPU's ceiling
+        return pool_transfer(prof, src, gpu, model, precision), "user-pool", source
     return prof, "user-profile", source
 
 
@@ -686,6 +657,20 @@ def source_text(source: Mapping | None) -> str:
     return f"{out}, fitted by dcsim calibrate{' --pool' if ' --pool' in gen else ''} from {files}"
 
 
+def fit_band(fit: dict, otherwise: dict | None = None) -> dict:
+    """The error band (``tokens/s`` and ``J/token``, %) a fit states for itself, from its ``fit`` record: the load
+    rows' worst in-sample errors, else a request profile's worst error over the four values of its request rows
+    (prompt time, token time, average and peak power); ``otherwise`` (default: unknown, None each) when it has
+    neither. The one rule for dcsim's shipped calibrations (:func:`calibration_record`) and for the
+    ``error_band_pct`` ``dcsim calibrate`` writes into each profile (so a scenario naming it as ``node.profile``
+    carries the band in its caveat)."""
+    if "max_err_tok_s_pct" in fit:
+        return {"tok_s_pct": fit["max_err_tok_s_pct"], "j_per_tok_pct": fit["max_err_j_per_tok_pct"]}
+    if "max_err_request_pct" in fit:
+        return {"tok_s_pct": fit["max_err_request_pct"], "j_per_tok_pct": fit["max_err_request_pct"]}
+    return {"tok_s_pct": None, "j_per_tok_pct": None} if otherwise is None else otherwise
+
+
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
                        levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None,
                        source: dict | None = None) -> dict:
@@ -721,14 +706,9 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     the profile's without the levers, is marked ``band_lower_bound``. A user profile keeps its
     status (its author may have fitted it with the levers on).
     """
-    f = prof.get("fit", {})
-    own = ("calibrated", "same-architecture", "other-setup")
-    if status in own and "max_err_tok_s_pct" in f:
-        band = {"tok_s_pct": f["max_err_tok_s_pct"], "j_per_tok_pct": f["max_err_j_per_tok_pct"]}
-    elif status in own and "max_err_request_pct" in f:
-        band = {"tok_s_pct": f["max_err_request_pct"], "j_per_tok_pct": f["max_err_request_pct"]}
-    else:
-        band = prof.get("error_band_pct", {"tok_s_pct": None, "j_per_tok_pct": None})
+    stated = prof.get("error_band_pct", {"tok_s_pct": None, "j_per_tok_pct": None})
+    own = status in ("calibrated", "same-architecture", "other-setup")  # a profile's own fit: its in-sample band
+    band = fit_band(prof.get("fit", {}), stated) if own else stated
     if status == "same-architecture":
         # the twin's in-sample band says how well it fits its own model, not how far another post-training of the
         # shape lands: the measured same-shape carry (docs/validation.md SA-*) is at least that far

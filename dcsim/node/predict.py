@@ -27,20 +27,19 @@ import json
 import sys
 from pathlib import Path
 
-from dcsim.node.calibrate import (Problem, _fit_quality, _names_a_directory, input_notes, groups, kv_over_capacity, out_problem, per_gpu_power_suspects,
-                                  read_rows)
-from dcsim.node.calibrate import _add_args as calibrate_args
+from dcsim.node.calibrate import (add_args as calibrate_args, dcsim_replica, fail, groups, input_notes,
+                                  kv_over_capacity, out_problem, per_gpu_power_suspects, read_rows, write_out)
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
-from dcsim.node.model import build_node, context_beyond, extrapolated, fmt_band
-from dcsim.scenario.node import NodeSpec
-from dcsim.textio import atomic_write_bytes, plain
+from dcsim.node.model import context_beyond, extrapolated, fmt_band
+from dcsim.textio import plain
 from dcsim.units import excerpt
 
 #: a point's error is within the stated band up to this many percentage points (the band is printed to 0.1 %)
 BAND_RESOLUTION_PCT = 0.05
 
-#: keys of a point as ``_fit_quality`` names them (``*_fit``) and as a prediction reports them (``*_dcsim``)
+#: keys of a point as the fit names them (``*_fit``, :func:`dcsim.node.calibrate.dcsim_replica`) and as a prediction
+#: reports them (``*_dcsim``)
 _RENAME = {"tok_s_fit": "tok_s_dcsim", "j_per_tok_fit": "j_per_tok_dcsim", "median_itl_ms_fit": "median_itl_ms_dcsim",
            "prompt_time_ms_fit": "prompt_time_ms_dcsim", "token_time_ms_fit": "token_time_ms_dcsim",
            "avg_w_per_gpu_fit": "avg_w_per_gpu_dcsim", "peak_w_per_gpu_fit": "peak_w_per_gpu_dcsim",
@@ -55,14 +54,10 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
     """dcsim's prediction of one group's rows (see the module docstring): the calibration record of the replica
     that predicts them, each point with dcsim's value, the error and whether it lies within the stated band, and
     the group's summary (MAPE, worst error, points outside the band)."""
-    prob = Problem(rows_g[0]["gpu"], [rows_g], [])  # checks the group (one serving layout, a known model)
-    g = prob.g0
+    rep = dcsim_replica(rows_g, profile, base_dir)
+    g, spec, cal = rep.group, rep.spec, rep.node.calibration
     gpu, model, precision, tp = g.key
-    spec = NodeSpec(gpu=gpu, model=model, precision=precision, tensor_parallel=tp, profile=profile,
-                    expert_parallel=(g.expert_parallel > 1) if g.d.expert_frac > 0 else None)
-    node = build_node(spec, base_dir)
-    quality, points, req_points = _fit_quality(prob, node.perf, node.pw)
-    cal = node.calibration
+    quality, points, req_points = rep.quality, rep.points, rep.request_points
     band = cal.get("error_band_pct") or {}
     bt, bj = band.get("tok_s_pct"), band.get("j_per_tok_pct")
     over_kv = {(p["max_num_seqs"], p["batch"]) for p in kv_over_capacity(g)}  # the row, not its batch cap alone
@@ -191,9 +186,9 @@ def format_prediction(res: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json(res: dict, path: str | Path) -> None:
-    """Write :func:`predict`'s result as JSON (numbers as floats)."""
-    atomic_write_bytes(path, json.dumps(plain(res, nonfinite="null"), indent=1, allow_nan=False).encode())
+def prediction_json(res: dict) -> bytes:
+    """:func:`predict`'s result as JSON (numbers as floats; a non-finite one as null)."""
+    return json.dumps(plain(res, nonfinite="null"), indent=1, allow_nan=False).encode()
 
 
 def _add_args(p) -> None:
@@ -209,31 +204,21 @@ def _run(args, fit) -> int:
     """``dcsim calibrate`` with ``--predict`` (this module), else the fit (``fit``, :func:`dcsim.node.calibrate.run`)."""
     if not args.predict:
         if args.profile:
-            print("dcsim calibrate: error: --profile is for --predict (a fit writes a profile: --out)", file=sys.stderr)
-            return 2
+            return fail("--profile is for --predict (a fit writes a profile: --out)")
         return fit(args)
     if args.pool or args.loo:
-        print("dcsim calibrate: error: --predict fits nothing: drop --pool / --loo", file=sys.stderr)
-        return 2
+        return fail("--predict fits nothing: drop --pool / --loo")
     problem = out_problem(args.out, [*args.measurements, args.profile])
     if problem:
-        print(f"dcsim calibrate: error: {problem}", file=sys.stderr)
-        return 2
+        return fail(problem)
     try:
         res = predict(args.measurements, args.gpu, args.model, args.precision, args.tp, args.profile,
                       skip_bad=args.skip_bad_rows)
     except (ValueError, OSError, KeyError) as e:
-        print(f"dcsim calibrate: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     print(format_prediction(res))
-    if args.out:
-        path = Path(args.out) / "predictions.json" if _names_a_directory(args.out) else Path(args.out)
-        try:
-            write_json(res, path)
-        except OSError as e:
-            print(f"dcsim calibrate: error: cannot write {path}: {e}", file=sys.stderr)
-            return 2
-        print(f"wrote {path}")
+    if args.out and write_out(args.out, "predictions.json", prediction_json(res)):
+        return 2
     return 2 if res["errors"] or not res["groups"] else 0
 
 
