@@ -38,7 +38,7 @@ from dcsim.engine.build import Models
 from dcsim.engine.controller import ArrivalWindow, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
-from dcsim.engine.tables import supply_curves
+from dcsim.engine.tables import efficiency_ladder, supply_curves
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import make_pool
 from dcsim.serving.replica import FinishedBatch
@@ -175,8 +175,9 @@ class _Lane:
         self._u = tabs[0].u
         self._g_rate = np.stack([np.maximum.accumulate(c.rate_pq / lm.replicas, axis=1) for c, lm in zip(tabs, lims)])
         self._g_w = np.stack([(c.it_pq - lm.racks * lm.rack_overhead_w) / lm.replicas for c, lm in zip(tabs, lims)])
-        eff = self._g_rate[:, 0, -1] / np.maximum(self._g_w[:, 0, -1] - self._g_w[:, 0, 0], 1e-9)
-        self._order = np.lexsort((np.arange(self.pool.n), -eff[gof]))
+        rank = np.empty(len(self.groups), dtype=np.int64)
+        rank[efficiency_ladder([m.groups[g].table for g in self.groups], lims)] = np.arange(len(self.groups))
+        self._order = np.lexsort((np.arange(self.pool.n), rank[gof]))
         self._lad = self._order  # this tick's ladder: the replicas in service, in that order
         self._lad_key = None  # (replicas in service, sample scale) the ladder's arrays were built for (_set_ladder)
         self._set_ladder(self._all_up)
@@ -211,7 +212,9 @@ class _Lane:
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
-            available = _first(available, max(1, int(round(awake * self.pool.n))))
+            # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
+            # 2026-12-05 the first replicas by index stayed awake (the first rack group of racks:)
+            available = _first(available, max(1, int(round(awake * self.pool.n))), self._order)
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
         # held and arriving, at most what the door admits at the limit
@@ -816,9 +819,14 @@ class _Lane:
         if parked is not None:
             awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
             pd = power_down_for(self.m, 1.0)
-            n_asleep = asleep * self.frac
-            it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
-            gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
+            if pd.ladder_idle_w is None:
+                n_asleep = asleep * self.frac
+                it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
+                gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
+            else:  # the replicas asleep, each at its own group's idle draw (PowerDown.asleep_idle_w), sample share
+                idle_w, idle_gpu = pd.asleep_idle_w(np.array(self._tick_avail, dtype=float) * pd.replicas, asleep)
+                it = it - self.frac * idle_w * (1.0 - pd.standby_fraction)
+                gpu = gpu - self.frac * idle_gpu
             share = awake * (1.0 - self.frac)  # awake already counts only replicas in service
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)

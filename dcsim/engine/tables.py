@@ -18,7 +18,7 @@ import numpy as np
 
 from dcsim.node.perf import decode_context
 
-__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier"]
+__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier", "efficiency_ladder"]
 
 
 def _monotone(x: np.ndarray) -> np.ndarray:
@@ -284,6 +284,23 @@ def supply_curves(tables: list[NodeTable], limits: list[GroupLimits], points: in
     rate_q, it_q, _ = build(False, True)
     rate_pq, it_pq, gpu_pq = build(True, True)
     return SupplyCurves(u, rate_c, it_c, gpu_c, rate_p, it_p, rate_q, it_q, rate_pq, it_pq, gpu_pq)
+
+
+def efficiency_ladder(tables: list[NodeTable], limits: list[GroupLimits]) -> np.ndarray:
+    """The rack groups of a pool, the most efficient first (indices into ``tables``): the order in which load goes to
+    them when it is consolidated and in which they stay awake when idle replicas are powered down (least efficient
+    parked first). Efficiency is a replica's marginal tokens per joule at full load at the lowest clock — its rate
+    over its full-load wall draw less its idle draw, rack limits applied (the replicas left out idle anyway, or in
+    standby) — as the frontier buys tokens with power at its steepest segments first; ties keep the order of
+    ``racks:``. The one home of the ladder: the request lanes' consolidation (``requests._Lane``) and the power-down
+    schedule (:func:`dcsim.engine.controller.power_down_for`) read it here."""
+    eff = np.empty(len(tables))
+    for g, (tab, lim) in enumerate(zip(tables, limits)):
+        c = supply_curves([tab], [lim])
+        rate = float(np.max(c.rate_pq[0])) / lim.replicas
+        w = (c.it_pq[0] - lim.racks * lim.rack_overhead_w) / lim.replicas
+        eff[g] = rate / max(float(w[-1] - w[0]), 1e-9)
+    return np.lexsort((np.arange(eff.size), -eff))
 
 
 class JointFrontier:
