@@ -1,5 +1,7 @@
 """The fidelities agree in steady state: request-level replicas, hybrid and fluid."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -405,3 +407,22 @@ def test_a_fractional_replica_count_at_the_lowest_clock_uses_the_budget_and_says
     r4 = _window(req4)
     assert r4["over_s"] <= 120.0 and r4["ratio_max"] < 1.01  # 1,130 s over before
     assert any("fraction of a replica" in w and "of its 2 replicas" in w for w in req4.report["warnings"])
+
+
+def test_a_mixed_pool_warns_the_same_fractional_replica_count_at_both_fidelities():
+    """One DGX H100 and one DGX B200 (2 + 2 replicas of 70B) in one pool under 7 kW: the frontier loads a fraction of
+    a replica at the lowest clock. Both fidelities count the replicas along the efficiency ladder (the B200s first,
+    each at its own full-load rate: tables.ladder_replicas), as request fidelity loads them; until 2026-12-05 fluid
+    counted the pool's mean replica and warned 0.29 replicas where request fidelity warned 0.21."""
+    hall = _lowest_clock_hall([{"name": "h", "count": 1, "nodes_per_rack": 1, "node": _H100},
+                               {"name": "b", "count": 1, "nodes_per_rack": 1, "node": _B200}], "7 kW", "20 req/s",
+                              plant="20 kW", seed=5)
+    hall["duration"] = "10 min"
+    counts = {}
+    for fid in ("fluid", "request"):
+        res = dcsim.run({**hall, "fidelity": fid})
+        warn = [w for w in res.report["warnings"] if "frontier point loads" in w]
+        assert len(warn) == 1, res.report["warnings"]
+        counts[fid] = float(re.search(r"loads ([\d.]+) of its 4 replicas", warn[0]).group(1))
+    assert counts["fluid"] == pytest.approx(counts["request"], abs=0.015)
+    assert counts["request"] < 1.0

@@ -18,7 +18,8 @@ import numpy as np
 
 from dcsim.node.perf import decode_context
 
-__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier", "efficiency_ladder"]
+__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier", "efficiency_ladder",
+           "ladder_replicas"]
 
 
 def _monotone(x: np.ndarray) -> np.ndarray:
@@ -301,6 +302,21 @@ def efficiency_ladder(tables: list[NodeTable], limits: list[GroupLimits]) -> np.
         w = (c.it_pq[0] - lim.racks * lim.rack_overhead_w) / lim.replicas
         eff[g] = rate / max(float(w[-1] - w[0]), 1e-9)
     return np.lexsort((np.arange(eff.size), -eff))
+
+
+def ladder_replicas(rate_tok_s, tables: list[NodeTable], limits: list[GroupLimits]) -> np.ndarray:
+    """Replicas (fractional) of a pool that serve ``rate_tok_s`` at full load at the lowest clock, loaded along the
+    :func:`efficiency_ladder` (the most efficient rack group's replicas first, each at its own full-load rate, rack
+    limits applied): the count whole replicas must realise there, as request fidelity consolidates. The one count of
+    both fidelities' fractional-replica warnings (``assemble.fractional_frontier_warning``, ``requests._Lane``); until
+    2026-12-05 fluid counted the pool's mean replica, so a pool of H100 and B200 racks read 0.29 replicas in fluid and
+    0.21 in request fidelity at the same point."""
+    per = np.empty(len(tables))
+    for g, (tab, lim) in enumerate(zip(tables, limits)):
+        per[g] = float(np.max(supply_curves([tab], [lim]).rate_pq[0])) / lim.replicas
+    order = efficiency_ladder(tables, limits)
+    cum = np.concatenate([[0.0], np.cumsum(np.repeat(per[order], [limits[g].replicas for g in order]))])
+    return np.interp(np.asarray(rate_tok_s, dtype=float), cum, np.arange(cum.size, dtype=float))
 
 
 class JointFrontier:
