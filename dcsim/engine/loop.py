@@ -27,7 +27,7 @@ from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, power
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
-from dcsim.engine.tables import SupplyCurves, supply_curves
+from dcsim.engine.tables import SupplyCurves, supply_curves, whole_pool_it_w
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -116,7 +116,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     # (a·(IT − overhead) + overhead, a·rate): invert on the scaled budget.
     ovh = m.overhead_w
     a = np.maximum(avail, 1e-12)
-    unit = lambda b: (b - ovh) / a + ovh  # noqa: E731
+    unit = lambda b: whole_pool_it_w(b, a, ovh)  # noqa: E731
     power_tok_s = cv.ceiling(unit(it_max_p), "p", beyond_compute=True) * avail
     cooling_tok_s = cv.ceiling(unit(it_max_q), "q", beyond_compute=True) * avail
     awake, parked_w, asleep = avail, np.zeros(t.shape), np.zeros(t.shape)
@@ -144,7 +144,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         # the rates scale by the share in service, 0 with every replica down; the budget per share divides by it
         # clamped as above (unclamped, numpy warned "divide by zero" with every replica down; same figures)
         a = avail
-        unit = lambda b: (b - ovh) / np.maximum(avail, 1e-12) + ovh  # noqa: E731
+        unit = lambda b: whole_pool_it_w(b, np.maximum(avail, 1e-12), ovh)  # noqa: E731
     # thermal dynamics without a pre-emptive cap store heat: the instant cooling budget is lifted
     free_q = flex is not None and flex.th_free_q
     both = unit(it_max_p if free_q else np.minimum(it_max_p, it_max_q))

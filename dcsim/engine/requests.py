@@ -38,7 +38,7 @@ from dcsim.engine.build import Models
 from dcsim.engine.controller import ArrivalWindow, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
-from dcsim.engine.tables import efficiency_ladder, supply_curves
+from dcsim.engine.tables import efficiency_ladder, in_service_it_w, supply_curves
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import make_pool
 from dcsim.serving.replica import FinishedBatch
@@ -410,7 +410,7 @@ class _Lane:
         self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
         self._tick_fluid_limit.append(limit_tok_s * (1.0 - self.frac))
-        self._tick_fluid_budget.append((1.0 - self.frac) * (budget_w - self.overhead_w) + self.overhead_w
+        self._tick_fluid_budget.append(in_service_it_w(budget_w, 1.0 - self.frac, self.overhead_w)
                                        if budget_w is not None and np.isfinite(budget_w) else np.nan)
         self._tick_avail.append(availability)
         self.arrived_tok += arrived

@@ -19,7 +19,22 @@ import numpy as np
 from dcsim.node.perf import decode_context
 
 __all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier", "efficiency_ladder",
-           "ladder_replicas"]
+           "ladder_replicas", "in_service_it_w", "whole_pool_it_w"]
+
+
+def in_service_it_w(it_w, share, overhead_w):
+    """IT power (W) of a pool with a fraction ``share`` of its replicas in service (or serving), each at the point at
+    which the whole pool draws ``it_w`` (W): ``share·(it_w − overhead) + overhead``, the rack overhead ``overhead_w``
+    (W) staying whatever the share (a failed or parked replica's rack stays powered). The one home of the scaling: the
+    frontier's budget at a rate limit, the joint split, the operating point and its callers read it here. Arrays or
+    floats."""
+    return share * (it_w - overhead_w) + overhead_w
+
+
+def whole_pool_it_w(it_w, share, overhead_w):
+    """The inverse of :func:`in_service_it_w`: the whole pool's IT power (W) at the point at which a fraction
+    ``share`` (> 0) of its replicas draws ``it_w`` (W), rack overhead ``overhead_w`` included: a budget per share."""
+    return (it_w - overhead_w) / share + overhead_w
 
 
 def _monotone(x: np.ndarray) -> np.ndarray:
@@ -229,7 +244,7 @@ class Frontier:
         split (:meth:`JointFrontier.it_w`) and a capped tick's IT budget at its rate limit (the engine's operating
         point, a hybrid lane's fluid remainder) read it here."""
         a = np.maximum(np.asarray(scale, dtype=float), 1e-12)
-        return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, self.rate, self.it) - overhead_w) + overhead_w
+        return in_service_it_w(np.interp(np.asarray(rate_tok_s, dtype=float) / a, self.rate, self.it), a, overhead_w)
 
 
 def _upper_hull(x, y, g, k) -> Frontier:
@@ -364,7 +379,7 @@ class JointFrontier:
         """IT power (W) of every pool idle (per tick with ``scale`` (ticks, pools))."""
         if scale is None:
             return float(sum(self.it0_w))
-        return sum(scale[:, p] * (self.it0_w[p] - self.ovh_w[p]) + self.ovh_w[p] for p in range(self.n))
+        return sum(in_service_it_w(self.it0_w[p], scale[:, p], self.ovh_w[p]) for p in range(self.n))
 
     def split(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
         """Rates (tokens/s, shape (ticks, pools)) that the IT budget (W, shape (ticks,)) buys on
@@ -383,7 +398,7 @@ class JointFrontier:
     def split_one(self, need_tok_s: list[float], budget_w: float, scale: list[float] | None = None) -> list[float]:
         """:meth:`split` for one tick, on plain floats (the per-tick controller loop)."""
         sc = scale if scale is not None else [1.0] * self.n
-        rem = budget_w - sum(sc[p] * (self.it0_w[p] - self.ovh_w[p]) + self.ovh_w[p] for p in range(self.n))
+        rem = budget_w - sum(in_service_it_w(self.it0_w[p], sc[p], self.ovh_w[p]) for p in range(self.n))
         alloc = [0.0] * self.n
         if rem <= 0.0:
             return alloc
@@ -428,7 +443,7 @@ class JointFrontier:
             others = sum(self.it_w(q, alloc[:, q], sc[:, q]) for q in range(self.n) if q != p)
             own_b = b - others  # the budget left to pool p
             a = sc[:, p]
-            top_it = a * (self.it_max_w[p] - self.ovh_w[p]) + self.ovh_w[p]
+            top_it = in_service_it_w(self.it_max_w[p], a, self.ovh_w[p])
             full = own_b >= top_it * (1 - 1e-12)
             beyond = a * self.rate_max[p] if self.rack_limited[p] else \
                 np.maximum(own_b, top_it) * (a * self.rate_max[p] / top_it)
