@@ -395,7 +395,7 @@ class _Lane:
             # demand just under the consolidated ceiling, drew 15 % over its contract on every tick (audit L #5)
             over_w = meas - self._target_w * (1.0 - self._margin())
             below_w = over_w if prev_trim + self._level_now <= 1e-9 else min(-eff * step_w, over_w)
-            x = self._walk(self._share * self._n_up, -below_w, 0.0)
+            x = self._walk(self._share * self._n_up, -below_w)
             # below one replica, the fraction is the share of that replica's full-load rate the door admits
             self._share = min(max(x, _X_MIN) / self._n_up, 1.0)
         if self._target_w is not None and cons and (self._level_now + prev_trim > 1e-9 or x_tick < 1.0 - 1e-9
@@ -531,8 +531,9 @@ class _Lane:
         built once per change of what they depend on — the replicas in service and the sample's in-service scale
         (``_up_scale``, hybrid) — not on every call: each replica's rack group along the ladder (``_lad_gl``), the
         cumulative count of each group's replicas along it (``_lad_cum_n``, (n + 1, groups)), the cumulative
-        full-load rate at the lowest clock (``_lad_cum_rate``) and, per clock level used, the cumulative full-load
-        draw over idle (``_lad_cum_w``, W, sample share)."""
+        full-load rate at the lowest clock (``_lad_cum_rate``) and the cumulative full-load draw over idle there
+        (``_lad_cum_w``, W, sample share: what :meth:`_walk` steps along; until 2026-12-05 a dict per clock level,
+        which only ever held the lowest)."""
         key = self._lad_key
         if key is not None and key[1] == self._up_scale and (key[0] is available or np.array_equal(key[0], available)):
             return
@@ -543,8 +544,9 @@ class _Lane:
         one_hot = np.zeros((gl.size + 1, self._g_rate.shape[0]))
         one_hot[np.arange(1, gl.size + 1), gl] = 1.0
         self._lad_cum_n = np.cumsum(one_hot, axis=0)
-        self._lad_cum_rate = np.concatenate([[0.0], np.cumsum(self._at(self._g_rate, 0.0)[:, -1][gl])])
-        self._lad_cum_w: dict[float, np.ndarray] = {}
+        self._lad_cum_rate = np.concatenate([[0.0], np.cumsum(self._g_rate[:, 0, -1][gl])])
+        step = np.maximum((self._g_w[:, 0, -1] - self._g_w[:, 0, 0])[gl] * self._up_scale, 1e-9)
+        self._lad_cum_w = np.concatenate([[0.0], np.cumsum(step)])
 
     def _at(self, arr: np.ndarray, level: float) -> np.ndarray:
         """``arr`` (groups, clock levels, load points) at a fractional clock ``level``: (groups, load points)."""
@@ -576,14 +578,10 @@ class _Lane:
         wu = np.array([np.interp(u, self._u, w) for w in W])
         return float(c @ wu + (call - c) @ W[:, 0]) * self._up_scale + self._ovh_share
 
-    def _walk(self, x: float, dw: float, level: float) -> float:
-        """``x`` loaded replicas of the ladder moved by ``dw`` W of full-load draw over idle at clock ``level``
-        (each replica by its own group's draw: a B200 replica at the lowest clock adds 472 W, an H100 one 812 W)."""
-        cum = self._lad_cum_w.get(level)
-        if cum is None:  # built once per ladder and level (_set_ladder)
-            W = self._at(self._g_w, level)
-            s = np.maximum((W[:, -1] - W[:, 0])[self._lad_gl] * self._up_scale, 1e-9)
-            cum = self._lad_cum_w[level] = np.concatenate([[0.0], np.cumsum(s)])
+    def _walk(self, x: float, dw: float) -> float:
+        """``x`` loaded replicas of the ladder moved by ``dw`` W of full-load draw over idle at the lowest clock (each
+        replica by its own group's draw: a B200 replica of 70B adds 472 W, an H100 one 812 W; ``_lad_cum_w``)."""
+        cum = self._lad_cum_w
         n = np.arange(cum.size, dtype=float)
         return float(np.interp(float(np.interp(x, n, cum)) + dw, cum, n))
 
@@ -598,7 +596,10 @@ class _Lane:
         """The share of the replicas in service that gets new requests at the lowest clock: 1 where evenly loaded
         replicas serving ``rate`` (tokens/s, sample share) draw no more than the target by the tables; else the
         whole replicas of the ladder, most efficient group first, that serve ``rate`` at a common load within the
-        target (at least those that serve it at full load, at least one)."""
+        target (at least the whole ones that serve it at full load, at least one). The tables' draw grows with the
+        replicas sharing the rate, so the count is the largest whole one within the aim, found by bisection over whole
+        counts (until 2026-12-05 a 40-step bisection over a fractional count, rounded after: the same count,
+        ``tests/test_fidelity.py::test_the_start_share_is_the_fractional_bisection_it_replaced``)."""
         n = self._lad.size
         if n == 0 or rate <= 0.0:
             return 1.0
@@ -606,16 +607,14 @@ class _Lane:
         if self._pred_w(float(n), rate, 0.0) <= aim:
             return 1.0
         cum = self._lad_cum_rate
-        lo = min(max(float(np.interp(rate, cum, np.arange(cum.size, dtype=float))), 1.0), float(n))
-        hi = float(n)
-        if self._pred_w(lo, rate, 0.0) < aim:  # the most replicas within the aim
-            for _ in range(40):
-                mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if self._pred_w(mid, rate, 0.0) <= aim else (lo, mid)
-        k = int(np.ceil(lo - 1e-9))
-        if k > lo + 1e-9 and self._pred_w(float(k), rate, 0.0) > aim:
-            k = max(int(np.floor(lo + 1e-9)), 1)
-        return min(max(k, 1) / n, 1.0)
+        full = min(max(float(np.interp(rate, cum, np.arange(cum.size, dtype=float))), 1.0), float(n))
+        lo, hi = int(np.floor(full + 1e-9)), n  # the draw at hi is over the aim
+        if self._pred_w(float(lo), rate, 0.0) > aim:
+            return lo / n
+        while hi - lo > 1:  # the draw at lo is within the aim
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if self._pred_w(float(mid), rate, 0.0) <= aim else (lo, mid)
+        return lo / n
 
     def _spread(self, aim: float, meas: float) -> bool:
         """Consolidated and under ``aim`` (W): spread the load on more replicas, the clock at its lowest level, in
@@ -634,13 +633,13 @@ class _Lane:
             if not self.may_trim_down and self._trim <= 0.0:
                 return True  # the controller's clock, which this pool may not go below
             free = self._pred_w(float(now), np.inf, eff) - self._pred_w(float(now), np.inf, 0.0)
-            j = int(np.floor(self._walk(float(now), head + free, 0.0) + 1e-9))
+            j = int(np.floor(self._walk(float(now), head + free) + 1e-9))
             if j > now:
                 self._share = min(j / n, 1.0)
                 self._trim = -self._level_now
                 return True
             return False
-        up = self._walk(x, _GAIN_UP * head, 0.0)
+        up = self._walk(x, _GAIN_UP * head)
         if int(np.ceil(up - 1e-9)) > now and head < self._walk_w(now):
             if x < 1.0 - 1e-9:  # one replica's admission below its full rate (tick): up to that rate first
                 self._share = min(up, 1.0) / n
