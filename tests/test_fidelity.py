@@ -412,7 +412,7 @@ def test_a_fractional_replica_count_at_the_lowest_clock_uses_the_budget_and_says
 def test_a_mixed_pool_warns_the_same_fractional_replica_count_at_both_fidelities():
     """One DGX H100 and one DGX B200 (2 + 2 replicas of 70B) in one pool under 7 kW: the frontier loads a fraction of
     a replica at the lowest clock. Both fidelities count the replicas along the efficiency ladder (the B200s first,
-    each at its own full-load rate: tables.ladder_replicas), as request fidelity loads them; until 2026-12-05 fluid
+    each at its own full-load rate: tables.ladder_replicas), as request fidelity loads them; until 2026-12-04 fluid
     counted the pool's mean replica and warned 0.29 replicas where request fidelity warned 0.21."""
     hall = _lowest_clock_hall([{"name": "h", "count": 1, "nodes_per_rack": 1, "node": _H100},
                                {"name": "b", "count": 1, "nodes_per_rack": 1, "node": _B200}], "7 kW", "20 req/s",
@@ -429,7 +429,7 @@ def test_a_mixed_pool_warns_the_same_fractional_replica_count_at_both_fidelities
 
 
 def _start_share_by_fractional_bisection(lane, rate: float) -> float:
-    """``_Lane._start_share`` as it was until 2026-12-05 (a 40-step bisection over a fractional replica count, rounded
+    """``_Lane._start_share`` as it was until 2026-12-04 (a 40-step bisection over a fractional replica count, rounded
     after), kept here as the reference the whole-count search must equal."""
     n = lane._lad.size
     if n == 0 or rate <= 0.0:

@@ -163,7 +163,7 @@ def _mixed_hall(racks: list[dict], fidelity: str) -> dict:
 def test_a_mixed_pool_parks_its_least_efficient_replicas_first_in_both_fidelities():
     """A pool of H100 and B200 racks (B200: 1.43 J/token at 80 % load against the H100's 1.78, by the node tables)
     keeps the B200s awake and parks the H100s first, whatever the order of racks:, in fluid and request fidelity
-    alike. Until 2026-12-05 request fidelity kept the first replicas by index awake (4.18 J/token with the H100s
+    alike. Until 2026-12-04 request fidelity kept the first replicas by index awake (4.18 J/token with the H100s
     listed first, 4.65 with the B200s first) and fluid a proportional slice of both groups (4.32); now 4.30 fluid and
     4.29 request in either order (1-h runs, docs/slo.md "Powering idle nodes down")."""
     h100 = {"name": "h100", "count": 2, "nodes_per_rack": 4,

@@ -194,7 +194,7 @@ class PowerDown:
     ladder (:func:`dcsim.engine.tables.efficiency_ladder`: the most efficient group first, the least efficient parked
     first): the wanted count is the ladder's first replicas whose throughput at ``target_load`` holds the demand, and
     the parked power is that of the replicas parked, each at its own group's idle draw. Replicas out of service are
-    taken from the end of the ladder. Until 2026-12-05 the count used the pool's mean replica and the parked power its
+    taken from the end of the ladder. Until 2026-12-04 the count used the pool's mean replica and the parked power its
     mean idle draw; request fidelity parked the last replicas by index (the last groups of ``racks:``) and fluid a
     proportional slice of every group (docs/slo.md "Powering idle nodes down").
     """

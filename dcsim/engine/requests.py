@@ -213,7 +213,7 @@ class _Lane:
         available = self._in_service(t0, availability)
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
             # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
-            # 2026-12-05 the first replicas by index stayed awake (the first rack group of racks:)
+            # 2026-12-04 the first replicas by index stayed awake (the first rack group of racks:)
             available = _first(available, max(1, int(round(awake * self.pool.n))), self._order)
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
@@ -532,7 +532,7 @@ class _Lane:
         (``_up_scale``, hybrid) — not on every call: each replica's rack group along the ladder (``_lad_gl``), the
         cumulative count of each group's replicas along it (``_lad_cum_n``, (n + 1, groups)), the cumulative
         full-load rate at the lowest clock (``_lad_cum_rate``) and the cumulative full-load draw over idle there
-        (``_lad_cum_w``, W, sample share: what :meth:`_walk` steps along; until 2026-12-05 a dict per clock level,
+        (``_lad_cum_w``, W, sample share: what :meth:`_walk` steps along; until 2026-12-04 a dict per clock level,
         which only ever held the lowest)."""
         key = self._lad_key
         if key is not None and key[1] == self._up_scale and (key[0] is available or np.array_equal(key[0], available)):
@@ -598,7 +598,7 @@ class _Lane:
         whole replicas of the ladder, most efficient group first, that serve ``rate`` at a common load within the
         target (at least the whole ones that serve it at full load, at least one). The tables' draw grows with the
         replicas sharing the rate, so the count is the largest whole one within the aim, found by bisection over whole
-        counts (until 2026-12-05 a 40-step bisection over a fractional count, rounded after: the same count,
+        counts (until 2026-12-04 a 40-step bisection over a fractional count, rounded after: the same count,
         ``tests/test_fidelity.py::test_the_start_share_is_the_fractional_bisection_it_replaced``)."""
         n = self._lad.size
         if n == 0 or rate <= 0.0:

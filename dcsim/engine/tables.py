@@ -324,7 +324,7 @@ def ladder_replicas(rate_tok_s, tables: list[NodeTable], limits: list[GroupLimit
     :func:`efficiency_ladder` (the most efficient rack group's replicas first, each at its own full-load rate, rack
     limits applied): the count whole replicas must realise there, as request fidelity consolidates. The one count of
     both fidelities' fractional-replica warnings (``assemble.fractional_frontier_warning``, ``requests._Lane``); until
-    2026-12-05 fluid counted the pool's mean replica, so a pool of H100 and B200 racks read 0.29 replicas in fluid and
+    2026-12-04 fluid counted the pool's mean replica, so a pool of H100 and B200 racks read 0.29 replicas in fluid and
     0.21 in request fidelity at the same point."""
     per = np.empty(len(tables))
     for g, (tab, lim) in enumerate(zip(tables, limits)):
