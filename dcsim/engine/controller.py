@@ -17,14 +17,16 @@ Every change of mode and every start of shedding is logged with its time and rea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcsim.engine.tables import efficiency_ladder
+from dcsim.engine.tables import SupplyCurves, efficiency_ladder, supply_curves
 
-__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for"]
+__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
+           "awake_curves"]
 
 #: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
 #: a uniform clock level below full (policy 'uniform').
@@ -316,3 +318,19 @@ def power_down_for(m, dt_s: float) -> PowerDown | None:
                "ladder_idle_gpu_w": per(lambda g: g.node.idle_gpu_power_w)}
     return PowerDown(n, m.curves.compute_tok_s / max(n, 1), float(c.power_down_target_load), ticks, ticks, idle,
                      float(c.standby_power), idle_gpu, **lad)
+
+
+def awake_curves(m, power_down: PowerDown, k: int) -> SupplyCurves:
+    """Supply curves of the first ``k`` replicas of the power-down ladder (a pool of several rack groups with
+    ``controller.idle_power_down``: :class:`~dcsim.engine.controller.PowerDown`), every rack's overhead included (a
+    parked replica's rack stays powered); built once per count and kept on ``m``. No replica at ``k`` = 0: the rate
+    is 0 (the curves of one replica scaled to none)."""
+    cache = m.__dict__.setdefault("_awake_curves", {})
+    if k not in cache:
+        counts = power_down.group_counts(max(k, 1), len(m.groups))
+        lims = [dataclasses.replace(g.limits, replicas=int(c)) for g, c in zip(m.groups, counts)]
+        cv = supply_curves([g.table for g in m.groups], lims)
+        if k <= 0:
+            cv = dataclasses.replace(cv, **{f: getattr(cv, f) * 0.0 for f in ("rate_c", "rate_p", "rate_q", "rate_pq")})
+        cache[k] = cv
+    return cache[k]

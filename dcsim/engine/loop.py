@@ -23,11 +23,11 @@ import simpy
 
 from dcsim.engine.build import Models
 from dcsim.engine.gpu_clock import EffectiveClock
-from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, power_down_for, queue_step
+from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, awake_curves, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
-from dcsim.engine.tables import SupplyCurves, supply_curves, whole_pool_it_w
+from dcsim.engine.tables import whole_pool_it_w
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -415,22 +415,6 @@ def operating_point(m: Models, served, mode, level, avail, limit=None, ec=None) 
     budget = None if limit is None else m.curves.frontier("pq").it_w(limit, m.overhead_w, avail)
     return pool_operating_point(m.curves, m.clocks, m.scenario.controller.policy, m.overhead_w, served, mode,
                                 level, avail, it_budget_w=budget, ec=ec)
-
-
-def awake_curves(m: Models, power_down, k: int) -> SupplyCurves:
-    """Supply curves of the first ``k`` replicas of the power-down ladder (a pool of several rack groups with
-    ``controller.idle_power_down``: :class:`~dcsim.engine.controller.PowerDown`), every rack's overhead included (a
-    parked replica's rack stays powered); built once per count and kept on ``m``. No replica at ``k`` = 0: the rate
-    is 0 (the curves of one replica scaled to none)."""
-    cache = m.__dict__.setdefault("_awake_curves", {})
-    if k not in cache:
-        counts = power_down.group_counts(max(k, 1), len(m.groups))
-        lims = [dataclasses.replace(g.limits, replicas=int(c)) for g, c in zip(m.groups, counts)]
-        cv = supply_curves([g.table for g in m.groups], lims)
-        if k <= 0:
-            cv = dataclasses.replace(cv, **{f: getattr(cv, f) * 0.0 for f in ("rate_c", "rate_p", "rate_q", "rate_pq")})
-        cache[k] = cv
-    return cache[k]
 
 
 def _awake_operating_point(m: Models, power_down, served, mode, level, awake, limit) -> dict[str, np.ndarray]:

@@ -35,7 +35,7 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import ArrivalWindow, power_down_for, queue_step
+from dcsim.engine.controller import ArrivalWindow, awake_curves, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
 from dcsim.engine.tables import efficiency_ladder, in_service_it_w, supply_curves
@@ -815,6 +815,7 @@ class _Lane:
         # draws nothing; the remainder counted its failed replicas' idle power, taking a hybrid run with failures over
         # its contract)
         share = (1.0 - self.frac) * np.array(self._tick_avail, dtype=float)  # one entry per tick, as _tick_gpu
+        pd = None
         if parked is not None:
             awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
             pd = power_down_for(self.m, 1.0)
@@ -833,8 +834,13 @@ class _Lane:
             budget = self.curves.frontier("pq").it_w(np.array(self._tick_fluid_limit), self.overhead_w, share)
             given = np.array(self._tick_fluid_budget, dtype=float)  # the pool's budget share, where it was given
             budget = np.where(np.isnan(given), budget, given)
-            op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
-                                      fr, mode, level, share, it_budget_w=budget)
+            if pd is not None and pd.ladder_group is not None:
+                # several rack groups, idle replicas powered down: the remainder's awake replicas are its share of the
+                # ladder's first (controller.awake_curves), as fluid runs them, not a proportional slice of each group
+                op = self._remainder_on_the_ladder(pd, awake, fr, mode, level, given)
+            else:
+                op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy,
+                                          self.overhead_w, fr, mode, level, share, it_budget_w=budget)
             # the operating point adds all rack overhead; the sample already carries its share
             it = it + op["it_power_w"] - self._ovh_share
             gpu = gpu + op["gpu_power_w"]
@@ -847,6 +853,25 @@ class _Lane:
         self._tick_fluid_budget.clear()
         self._tick_avail.clear()
         return it, gpu
+
+    def _remainder_on_the_ladder(self, pd, awake, fr, mode, level, given) -> dict:
+        """:func:`pool_operating_point` of a hybrid lane's fluid remainder (a share ``1 - frac`` of the pool) serving
+        ``fr`` tokens/s per tick on the curves of the ladder's first replicas awake (``awake`` of the pool), a pool of
+        several rack groups with ``controller.idle_power_down``."""
+        ks = np.rint(np.asarray(awake, dtype=float) * pd.replicas).astype(np.int64)
+        mode, level = np.asarray(mode), np.asarray(level)
+        out: dict = {}
+        for k in np.unique(ks):
+            sel = ks == k
+            cv = awake_curves(self.m, pd, int(k))
+            a = np.full(int(sel.sum()), 1.0 - self.frac)
+            b = cv.frontier("pq").it_w(np.array(self._tick_fluid_limit)[sel], self.overhead_w, a)
+            b = np.where(np.isnan(given[sel]), b, given[sel])
+            op = pool_operating_point(cv, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w, fr[sel],
+                                      mode[sel], level[sel], a, it_budget_w=b)
+            for key, v in op.items():
+                out.setdefault(key, np.empty(ks.size, dtype=np.asarray(v).dtype))[sel] = v
+        return out
 
     def chunk_clock(self) -> np.ndarray:
         """The clock the simulated replicas ran in each tick since the last call (time mean of
