@@ -1,5 +1,7 @@
 """The fidelities agree in steady state: request-level replicas, hybrid and fluid."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -405,3 +407,73 @@ def test_a_fractional_replica_count_at_the_lowest_clock_uses_the_budget_and_says
     r4 = _window(req4)
     assert r4["over_s"] <= 120.0 and r4["ratio_max"] < 1.01  # 1,130 s over before
     assert any("fraction of a replica" in w and "of its 2 replicas" in w for w in req4.report["warnings"])
+
+
+def test_a_mixed_pool_warns_the_same_fractional_replica_count_at_both_fidelities():
+    """One DGX H100 and one DGX B200 (2 + 2 replicas of 70B) in one pool under 7 kW: the frontier loads a fraction of
+    a replica at the lowest clock. Both fidelities count the replicas along the efficiency ladder (the B200s first,
+    each at its own full-load rate: tables.ladder_replicas), as request fidelity loads them; until 2026-12-04 fluid
+    counted the pool's mean replica and warned 0.29 replicas where request fidelity warned 0.21."""
+    hall = _lowest_clock_hall([{"name": "h", "count": 1, "nodes_per_rack": 1, "node": _H100},
+                               {"name": "b", "count": 1, "nodes_per_rack": 1, "node": _B200}], "7 kW", "20 req/s",
+                              plant="20 kW", seed=5)
+    hall["duration"] = "10 min"
+    counts = {}
+    for fid in ("fluid", "request"):
+        res = dcsim.run({**hall, "fidelity": fid})
+        warn = [w for w in res.report["warnings"] if "frontier point loads" in w]
+        assert len(warn) == 1, res.report["warnings"]
+        counts[fid] = float(re.search(r"loads ([\d.]+) of its 4 replicas", warn[0]).group(1))
+    assert counts["fluid"] == pytest.approx(counts["request"], abs=0.015)
+    assert counts["request"] < 1.0
+
+
+def _start_share_by_fractional_bisection(lane, rate: float) -> float:
+    """``_Lane._start_share`` as it was until 2026-12-04 (a 40-step bisection over a fractional replica count, rounded
+    after), kept here as the reference the whole-count search must equal."""
+    n = lane._lad.size
+    if n == 0 or rate <= 0.0:
+        return 1.0
+    aim = lane._target_w * (1.0 - lane._margin())
+    if lane._pred_w(float(n), rate, 0.0) <= aim:
+        return 1.0
+    cum = lane._lad_cum_rate
+    lo = min(max(float(np.interp(rate, cum, np.arange(cum.size, dtype=float))), 1.0), float(n))
+    hi = float(n)
+    if lane._pred_w(lo, rate, 0.0) < aim:
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if lane._pred_w(mid, rate, 0.0) <= aim else (lo, mid)
+    k = int(np.ceil(lo - 1e-9))
+    if k > lo + 1e-9 and lane._pred_w(float(k), rate, 0.0) > aim:
+        k = max(int(np.floor(lo + 1e-9)), 1)
+    return min(max(k, 1) / n, 1.0)
+
+
+def test_the_start_share_is_the_fractional_bisection_it_replaced():
+    """The lowest clock's starting share of loaded replicas, now a bisection over whole counts, equals the fractional
+    bisection it replaced on random inputs: a pool of H100 and B200 replicas, random replicas in service, rates and
+    power targets (margins before and after the scatter is known)."""
+    from dcsim.engine.build import build_models
+    from dcsim.engine.requests import RequestEngine
+    from dcsim.scenario import load_scenario
+    hall = _lowest_clock_hall([{"name": "h100", "count": 2, "nodes_per_rack": 4, "node": _H100},
+                               {"name": "b200", "count": 1, "nodes_per_rack": 4, "node": _B200}], "50 kW", "150 req/s")
+    lane = RequestEngine(build_models(load_scenario({**hall, "fidelity": "request"}))).lanes[0]
+    rng = np.random.default_rng(7)
+    n = lane.pool.n
+    differ, consolidated = 0, 0
+    for i in range(600):
+        up = rng.random(n) < rng.uniform(0.3, 1.0)
+        if not up.any():
+            continue
+        lane._set_ladder(up)
+        rate = float(rng.uniform(0.0, 1.2) * lane._lad_cum_rate[-1])
+        lane._var = None if i % 2 else float(rng.uniform(0.0, 1e-4))
+        lo_w, hi_w = lane._pred_w(1.0, rate, 0.0), lane._pred_w(float(up.sum()), rate, 0.0)
+        lane._target_w = float(rng.uniform(0.8 * lo_w, 1.1 * hi_w))
+        new, old = lane._start_share(rate), _start_share_by_fractional_bisection(lane, rate)
+        differ += new != old
+        consolidated += new < 1.0
+    assert differ == 0
+    assert consolidated > 200  # the inputs exercise the search, not only its early returns

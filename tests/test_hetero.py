@@ -64,6 +64,22 @@ def test_split_respects_budget_and_needs_and_matches_scalar(joint):
                                                                                      abs=1e-9)
 
 
+def test_a_share_in_service_scales_the_it_power_above_the_rack_overhead(joint):
+    """A fraction a of a pool's replicas in service draws a·(IT − overhead) + overhead: the rack overhead stays. The
+    one home of the scaling (tables.in_service_it_w) and its inverse, the budget per share (whole_pool_it_w)."""
+    from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
+    f, ovh = joint.frontiers[0], joint.ovh_w[0]
+    rate = np.linspace(0.0, float(f.rate[-1]), 7)
+    for a in (1.0, 0.5, 0.125):
+        whole = np.interp(rate, f.rate, f.it)  # every replica in service at the per-replica point of rate / a
+        assert np.allclose(f.it_w(a * rate, ovh, a), a * (whole - ovh) + ovh)
+        assert np.allclose(in_service_it_w(whole, a, ovh), f.it_w(a * rate, ovh, a))
+        assert np.allclose(whole_pool_it_w(in_service_it_w(whole, a, ovh), a, ovh), whole)
+        assert np.allclose(joint.base_it_w(np.full((1, 2), a)), sum(a * (joint.it0_w[p] - joint.ovh_w[p])
+                                                                      + joint.ovh_w[p] for p in range(2)))
+    assert in_service_it_w(1.0e4, 0.0, 250.0) == 250.0  # nothing in service: the racks' overhead alone
+
+
 def test_split_is_the_best_allocation(joint):
     """Greedy by marginal tokens per W on concave frontiers is optimal: no split of the budget
     on a fine grid serves more (brute force)."""

@@ -11,6 +11,7 @@ import pytest
 import dcsim
 from dcsim.engine.build import build_models
 from dcsim.engine.pools import frontier_parts
+from dcsim.engine.requests import HELD_AFTER_S
 from dcsim.engine.run import run_models
 from dcsim.scenario import load_scenario
 from dcsim.serving import slo_estimate as se
@@ -75,7 +76,7 @@ def test_saturation_throughput_matches_request_fidelity():
     driven at 1.3x the compute ceiling (the door releases at the ceiling, replicas stay full)."""
     for preset, model in (("chat", "8b"), ("code", "70b")):
         m = build_models(load_scenario(cal.scenario(preset, model, 1.3, "fluid")))
-        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S)
         assert est.estimated
         eta = float(m._slo_service[0].eta[-1])  # at full clock, where the controller leaves it
         res = dcsim.run(cal.scenario(preset, model, 1.3, "request", duration="8 min"))
@@ -97,7 +98,7 @@ def fluid_by_load():
     out = {}
     for load in (0.3, 0.6, 0.8, 0.9, 0.95, 1.1):
         m = build_models(load_scenario(cal.scenario("chat", "70b", load, "fluid")))
-        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S)
     return out
 
 
@@ -200,7 +201,7 @@ def test_trace_workload_is_not_estimated():
 
 def test_estimate_is_deterministic(fluid_by_load):
     m = build_models(load_scenario(cal.scenario("chat", "70b", 0.8, "fluid")))
-    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S)
     assert again.latency_s == fluid_by_load[0.8].latency_s
     assert again.slo_attainment == fluid_by_load[0.8].slo_attainment
 
@@ -230,7 +231,7 @@ def grid():
             for load in GRID_LOADS:
                 ref = cal.request_point(preset, model, load, duration="10 min")
                 m, ts = cal.fluid_point(preset, model, load, duration="10 min")
-                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=frontier_parts))
+                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S))
     return out
 
 
@@ -470,13 +471,6 @@ def test_the_estimate_reads_the_frontier_share_the_engine_records():
 
 # --------------------------------------------------------------------------- critically loaded pools
 
-def test_the_estimate_counts_held_work_as_request_fidelity_controller_does():
-    """critical_wait_s's controller sees the work that has waited HELD_AFTER_S, as request fidelity's does (serving
-    may not import the engine, so the number lives in both places)."""
-    from dcsim.engine.requests import HELD_AFTER_S
-    assert se.CONTROLLER_HELD_AFTER_S == HELD_AFTER_S
-
-
 def _critical_waits_by_events(lam: float, tick_s: float, held_after_s: float, n_ticks: int, seed: int) -> np.ndarray:
     """The same controlled queue, request by request in continuous time (competing exponential clocks): Poisson
     arrivals at ``lam``, Poisson completions at ``lam + held / tick_s`` while requests wait, ``held`` the requests
@@ -525,7 +519,7 @@ def test_critical_wait_is_set_by_what_the_controller_counts_as_held():
     assert every[0] < 0.5 * base[0]  # measured 0.18 s
     large = q(se.critical_wait_s(9500.0, 60.0, 1.0, held_after_s=1.0, seed=3))
     assert large[1] < 0.85 * base[1]  # measured 1.16 s
-    assert np.all(np.diff(se.critical_wait_s(950.0, 60.0, 1.0, seed=3)) >= 0)
+    assert np.all(np.diff(se.critical_wait_s(950.0, 60.0, 1.0, held_after_s=1.0, seed=3)) >= 0)
 
 
 def test_a_pool_given_its_whole_need_on_a_shared_cap_waits_in_its_critical_queue():

@@ -10,9 +10,11 @@ import numpy as np
 from dcsim import __version__
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, frontier_parts, frontier_share_within
+from dcsim.engine.requests import HELD_AFTER_S
 from dcsim.engine.steady import (
     ceilings_at, flop_per_output_token, pool_flop_per_output_token, scenario_moments, steady_report,
 )
+from dcsim.engine.tables import ladder_replicas
 from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
@@ -59,12 +61,13 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     requests (said in ``method``). ``ticks``: the requests served in those ticks only
     (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        return estimate_for_run(m, ts, ticks=ticks, frontier_parts=frontier_parts)
+        return estimate_for_run(m, ts, ticks=ticks, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S)
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
         cols = pool_columns(m, ts, p)
         view = dict(cols, queue_tokens=cols["held_tokens"], gpus_in_service=ts["gpus_in_service"] * pool.gpus / m.gpus)
-        est = estimate_for_run(_PoolView(m, p), view, ticks=ticks, frontier_parts=frontier_parts)
+        est = estimate_for_run(_PoolView(m, p), view, ticks=ticks, frontier_parts=frontier_parts,
+                               held_after_s=HELD_AFTER_S)
         if not est.estimated:
             return est
         ests.append(est)
@@ -478,15 +481,13 @@ def fractional_frontier_warning(m, ts: dict, dt: float, duration_s: float) -> st
     NaN) at the lowest clock, loading fewer than :data:`FRACTIONAL_REPLICAS_BELOW` replicas at full load and not a
     whole count: request fidelity, which loads whole replicas (within its margin below the budget: 1.97 replicas
     are one), serves less there (docs/engine.md "At the lowest clock"). None elsewhere."""
-    if m.multi_pool or "load_fraction" not in ts:
+    if m.multi_pool:
         return None
     pool = m.pools[0]
-    cv = pool.curves
-    per = float(cv.rate_pq[0, -1]) / max(pool.replicas, 1)  # full-load rate of a replica at the lowest clock
-    if per <= 0:
-        return None
-    awake = np.asarray(ts.get("awake_fraction", np.ones_like(ts["t_s"])), dtype=float)
-    x = np.asarray(ts["achieved_tok_s"], dtype=float) / per
+    gs = [m.groups[g] for g in pool.groups]
+    # replicas loaded at full load at the lowest clock, along the efficiency ladder: request fidelity's count
+    x = ladder_replicas(ts["achieved_tok_s"], [g.table for g in gs], [g.limits for g in gs])
+    awake = np.asarray(ts["awake_fraction"], dtype=float)
     sel = ((np.asarray(ts["mode"]) == 1) & np.isnan(np.asarray(ts["load_fraction"], dtype=float))
            & (np.asarray(ts["mean_clock"]) <= float(m.clocks[0]) + 1e-9) & (x > 0)
            & (x < min(FRACTIONAL_REPLICAS_BELOW, pool.replicas * float(np.max(awake)))) & (np.abs(x - np.round(x)) > 1e-3))
@@ -504,8 +505,7 @@ def fractional_replicas_warning(fr: dict, duration_s: float) -> str:
     """The request-fidelity warning of a pool whose frontier point needed a fractional count of loaded replicas
     (``_Lane.fractional_note``: docs/engine.md "At the lowest clock")."""
     tok, it = fr["tokens_vs_limit"], fr["it_vs_target"]
-    gap = "; ".join(x for x in (f"tokens {100 * tok:+.1f} % against the controller's limit" if tok is not None else "",
-                                f"IT power {100 * it:+.1f} % against its target" if it is not None else "") if x)
+    gap = f"tokens {100 * tok:+.1f} % against the controller's limit; IT power {100 * it:+.1f} % against its target"
     return (f"pool {fr['pool']}: for {fr['seconds'] / 3600:.3g} h of {duration_s / 3600:.3g} h the power budget's "
             f"frontier point loads {fr['frontier_replicas']:.2f} of its {fr['replicas']} replicas at full load at the "
             "lowest clock (mean), a fraction of a replica request fidelity cannot load: it ran whole replicas above "

@@ -17,12 +17,16 @@ Every change of mode and every start of shedding is logged with its time and rea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for"]
+from dcsim.engine.tables import SupplyCurves, efficiency_ladder, supply_curves
+
+__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
+           "awake_curves"]
 
 #: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
 #: a uniform clock level below full (policy 'uniform').
@@ -187,6 +191,14 @@ class PowerDown:
     serves only after ``delay_ticks`` (the wake-up delay). Replicas out of service (faults) are
     neither. Per tick: ``serving`` replicas take requests, ``powered - serving`` are waking (at
     idle power: assumption), the other in-service replicas are in standby.
+
+    A pool of several rack groups (``ladder_group`` given) keeps its replicas awake in the order of the efficiency
+    ladder (:func:`dcsim.engine.tables.efficiency_ladder`: the most efficient group first, the least efficient parked
+    first): the wanted count is the ladder's first replicas whose throughput at ``target_load`` holds the demand, and
+    the parked power is that of the replicas parked, each at its own group's idle draw. Replicas out of service are
+    taken from the end of the ladder. Until 2026-12-04 the count used the pool's mean replica and the parked power its
+    mean idle draw; request fidelity parked the last replicas by index (the last groups of ``racks:``) and fluid a
+    proportional slice of every group (docs/slo.md "Powering idle nodes down").
     """
 
     replicas: int
@@ -196,6 +208,13 @@ class PowerDown:
     delay_ticks: int
     idle_wall_w: float  # idle wall power of one replica (W)
     standby_fraction: float
+    idle_gpu_w: float = 0.0  # idle GPU power of one replica (W, summed over its GPUs)
+    #: several rack groups: the group (index into the run's groups) of each replica along the ladder, and per
+    #: replica along it its throughput at full clock (tokens/s), idle wall and idle GPU power (W); None: one group
+    ladder_group: np.ndarray | None = None
+    ladder_thr_tok_s: np.ndarray | None = None
+    ladder_idle_w: np.ndarray | None = None
+    ladder_idle_gpu_w: np.ndarray | None = None
     _need: np.ndarray | None = None  # the last hold_ticks wanted counts
     _keep: np.ndarray | None = None  # the last delay_ticks powered counts
     _last_demand: float | None = None
@@ -229,7 +248,11 @@ class PowerDown:
         if self._last_demand is None:  # the run starts in steady state at its first demand
             self._last_demand = float(d[0]) if d.size else 0.0
         prev = np.concatenate([[self._last_demand], d[:-1]])
-        want = np.clip(np.ceil(prev / max(self.target_load * self.thr_rep_tok_s, 1e-300) - 1e-9), 1.0, None)
+        if self.ladder_thr_tok_s is None:
+            want = np.clip(np.ceil(prev / max(self.target_load * self.thr_rep_tok_s, 1e-300) - 1e-9), 1.0, None)
+        else:  # the ladder's first replicas whose throughput at the target load holds the demand
+            cum = np.concatenate([[0.0], np.cumsum(self.ladder_thr_tok_s)]) * self.target_load
+            want = np.clip(np.searchsorted(cum, prev * (1.0 - 1e-9), side="left").astype(float), 1.0, None)
         if afford is not None:  # no more than the budgets can run (the rest would only idle)
             want = np.clip(np.minimum(want, afford), 1.0, None)
         if self._need is None:
@@ -247,8 +270,33 @@ class PowerDown:
     def parked_power_w(self, in_service: np.ndarray, serving: np.ndarray, powered: np.ndarray) -> np.ndarray:
         """Wall power (W) of the in-service replicas that do not serve: waking ones at idle power,
         the rest in standby."""
-        asleep = np.maximum(np.floor(np.asarray(in_service, float) + 1e-9) - powered, 0.0)
-        return (powered - serving) * self.idle_wall_w + asleep * self.idle_wall_w * self.standby_fraction
+        up = np.floor(np.asarray(in_service, float) + 1e-9)
+        asleep = np.maximum(up - powered, 0.0)
+        if self.ladder_idle_w is None:
+            return (powered - serving) * self.idle_wall_w + asleep * self.idle_wall_w * self.standby_fraction
+        cum = self._cum(self.ladder_idle_w)
+        at = lambda k: np.interp(k, np.arange(cum.size, dtype=float), cum)  # noqa: E731
+        return (at(powered) - at(serving)) + (at(np.maximum(up, powered)) - at(powered)) * self.standby_fraction
+
+    def asleep_idle_w(self, in_service, asleep) -> tuple[np.ndarray, np.ndarray]:
+        """(idle wall W, idle GPU W) of the ``asleep`` replicas in standby among ``in_service`` (counts per tick): the
+        ladder's last ones in service (each group's own idle draw), or the mean replica's with one group."""
+        asleep = np.asarray(asleep, float)
+        if self.ladder_idle_w is None:
+            return asleep * self.idle_wall_w, asleep * self.idle_gpu_w
+        up = np.floor(np.asarray(in_service, float) + 1e-9)
+        n = np.arange(self.replicas + 1, dtype=float)
+        cw, cg = self._cum(self.ladder_idle_w), self._cum(self.ladder_idle_gpu_w)
+        lo = np.maximum(up - asleep, 0.0)
+        return np.interp(up, n, cw) - np.interp(lo, n, cw), np.interp(up, n, cg) - np.interp(lo, n, cg)
+
+    def group_counts(self, k: int, groups: int) -> np.ndarray:
+        """Replicas of each rack group (``groups`` of them) among the ladder's first ``k``."""
+        return np.bincount(self.ladder_group[: max(int(k), 0)], minlength=groups)
+
+    @staticmethod
+    def _cum(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(x)])
 
 
 def power_down_for(m, dt_s: float) -> PowerDown | None:
@@ -258,6 +306,31 @@ def power_down_for(m, dt_s: float) -> PowerDown | None:
         return None
     n = sum(g.limits.replicas for g in m.groups)
     idle = sum(g.limits.replicas * float(g.table.wall[-1, 0]) for g in m.groups) / max(n, 1)
+    idle_gpu = sum(g.limits.replicas * float(g.node.idle_gpu_power_w) for g in m.groups) / max(n, 1)
     ticks = int(np.ceil(float(c.wake_up_delay) / dt_s - 1e-9))
+    lad = {}
+    if len(m.groups) > 1:  # several rack groups: the least efficient parked first (efficiency_ladder)
+        order = efficiency_ladder([g.table for g in m.groups], [g.limits for g in m.groups])
+        grp = np.concatenate([np.full(m.groups[g].limits.replicas, g, dtype=np.int64) for g in order])
+        per = lambda f: np.array([f(m.groups[g]) for g in grp], dtype=float)  # noqa: E731
+        lad = {"ladder_group": grp, "ladder_thr_tok_s": per(lambda g: g.table.thr[-1, -1]),
+               "ladder_idle_w": per(lambda g: g.table.wall[-1, 0]),
+               "ladder_idle_gpu_w": per(lambda g: g.node.idle_gpu_power_w)}
     return PowerDown(n, m.curves.compute_tok_s / max(n, 1), float(c.power_down_target_load), ticks, ticks, idle,
-                     float(c.standby_power))
+                     float(c.standby_power), idle_gpu, **lad)
+
+
+def awake_curves(m, power_down: PowerDown, k: int) -> SupplyCurves:
+    """Supply curves of the first ``k`` replicas of the power-down ladder (a pool of several rack groups with
+    ``controller.idle_power_down``: :class:`~dcsim.engine.controller.PowerDown`), every rack's overhead included (a
+    parked replica's rack stays powered); built once per count and kept on ``m``. No replica at ``k`` = 0: the rate
+    is 0 (the curves of one replica scaled to none)."""
+    cache = m.__dict__.setdefault("_awake_curves", {})
+    if k not in cache:
+        counts = power_down.group_counts(max(k, 1), len(m.groups))
+        lims = [dataclasses.replace(g.limits, replicas=int(c)) for g, c in zip(m.groups, counts)]
+        cv = supply_curves([g.table for g in m.groups], lims)
+        if k <= 0:
+            cv = dataclasses.replace(cv, **{f: getattr(cv, f) * 0.0 for f in ("rate_c", "rate_p", "rate_q", "rate_pq")})
+        cache[k] = cv
+    return cache[k]

@@ -56,6 +56,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from dcsim.engine.tables import in_service_it_w
 from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
@@ -389,7 +390,7 @@ class FlexChunk:
             it = np.interp(np.interp(r, cv.rate_c[top], cv.u), cv.u, cv.it_c[top])
         else:
             it = np.interp(np.interp(r, cv.rate_pq[k], cv.u), cv.u, cv.it_pq[k])
-        return a * (float(it) - ovh) + ovh
+        return in_service_it_w(float(it), a, ovh)
 
     def _power(self, j: int, it_w: float) -> tuple[float, float]:
         """(facility, heat to reject) of tick ``j`` at IT power ``it_w``: in-loop estimate."""

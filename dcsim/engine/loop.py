@@ -23,10 +23,11 @@ import simpy
 
 from dcsim.engine.build import Models
 from dcsim.engine.gpu_clock import EffectiveClock
-from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, power_down_for, queue_step
+from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, awake_curves, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
+from dcsim.engine.tables import whole_pool_it_w
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -115,7 +116,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     # (a·(IT − overhead) + overhead, a·rate): invert on the scaled budget.
     ovh = m.overhead_w
     a = np.maximum(avail, 1e-12)
-    unit = lambda b: (b - ovh) / a + ovh  # noqa: E731
+    unit = lambda b: whole_pool_it_w(b, a, ovh)  # noqa: E731
     power_tok_s = cv.ceiling(unit(it_max_p), "p", beyond_compute=True) * avail
     cooling_tok_s = cv.ceiling(unit(it_max_q), "q", beyond_compute=True) * avail
     awake, parked_w, asleep = avail, np.zeros(t.shape), np.zeros(t.shape)
@@ -143,20 +144,33 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         # the rates scale by the share in service, 0 with every replica down; the budget per share divides by it
         # clamped as above (unclamped, numpy warned "divide by zero" with every replica down; same figures)
         a = avail
-        unit = lambda b: (b - ovh) / np.maximum(avail, 1e-12) + ovh  # noqa: E731
+        unit = lambda b: whole_pool_it_w(b, np.maximum(avail, 1e-12), ovh)  # noqa: E731
     # thermal dynamics without a pre-emptive cap store heat: the instant cooling budget is lifted
     free_q = flex is not None and flex.th_free_q
     both = unit(it_max_p if free_q else np.minimum(it_max_p, it_max_q))
     K = cv.rate_pq.shape[0]
     levels = np.stack([np.interp(both, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1)
+    fit_top, fit_frontier, fit_levels = cv.fit_top(both) * a, cv.ceiling(both, "pq") * a, levels * a[:, None]
+    if power_down is not None and power_down.ladder_group is not None:
+        # several rack groups: the serving replicas are the ladder's first (PowerDown), on their own curves, with the
+        # parked replicas' power set aside (the curves hold every rack's overhead)
+        b = (it_max_p if free_q else np.minimum(it_max_p, it_max_q)) - parked_w
+        ks = np.rint(awake * power_down.replicas).astype(np.int64)
+        for k in np.unique(ks):
+            sel = ks == k
+            c = awake_curves(m, power_down, int(k))
+            fit_top[sel] = c.fit_top(b[sel])
+            fit_frontier[sel] = c.ceiling(b[sel], "pq")
+            fit_levels[sel] = np.stack([np.interp(b[sel], c.it_pq[q], c.rate_pq[q], left=0.0) for q in range(K)],
+                                       axis=-1)
     return Exogenous(
         t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, it_max_q,
         compute_tok_s=cv.compute_tok_s * avail,
         power_tok_s=power_tok_s,
         cooling_tok_s=cooling_tok_s,
-        fit_top=cv.fit_top(both) * a,
-        fit_frontier=cv.ceiling(both, "pq") * a,
-        fit_levels=levels * a[:, None],
+        fit_top=fit_top,
+        fit_frontier=fit_frontier,
+        fit_levels=fit_levels,
         availability=avail, awake=awake, parked_w=parked_w, asleep=asleep, overhead_w=ovh,
     )
 
@@ -403,6 +417,24 @@ def operating_point(m: Models, served, mode, level, avail, limit=None, ec=None) 
                                 level, avail, it_budget_w=budget, ec=ec)
 
 
+def _awake_operating_point(m: Models, power_down, served, mode, level, awake, limit) -> dict[str, np.ndarray]:
+    """:func:`operating_point` of a pool of several rack groups with ``idle_power_down``: each tick on the curves of
+    the replicas serving (the ladder's first, :func:`awake_curves`), not on a proportional slice of every group."""
+    served = np.asarray(served, dtype=float)
+    ks = np.rint(np.asarray(awake, dtype=float) * power_down.replicas).astype(np.int64)
+    out: dict[str, np.ndarray] = {}
+    for k in np.unique(ks):
+        sel = ks == k
+        cv = awake_curves(m, power_down, int(k))
+        budget = None if limit is None else cv.frontier("pq").it_w(np.asarray(limit, dtype=float)[sel], m.overhead_w)
+        op = pool_operating_point(cv, m.clocks, m.scenario.controller.policy, m.overhead_w, served[sel],
+                                  np.asarray(mode)[sel], np.asarray(level)[sel], np.ones(int(sel.sum())),
+                                  it_budget_w=budget)
+        for key, v in op.items():
+            out.setdefault(key, np.empty(served.size, dtype=np.asarray(v).dtype))[sel] = v
+    return out
+
+
 def effective_clock(m: Models) -> EffectiveClock:
     """The run's :class:`~dcsim.engine.gpu_clock.EffectiveClock` (one pool), built once and kept on ``m``."""
     ec = m.__dict__.get("_effective_clock")
@@ -426,7 +458,14 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     else:
         # the controller's DVFS clock, and the effective one: lower where the board's power cap throttles
         ec = effective_clock(m)
-        op = operating_point(m, served, mode, level, ex.awake, limit, ec=ec if ec.throttles else None)
+        pd = power_down_for(m, 1.0) if m.scenario.controller.idle_power_down and len(m.groups) > 1 else None
+        if pd is not None:  # several rack groups, idle replicas powered down: the ladder's first serve
+            op = _awake_operating_point(m, pd, served, mode, level, ex.awake, limit)
+            if ec.throttles:
+                op["effective_clock"] = np.minimum(op["clock"], ec.at(m.scenario.controller.policy, served, mode,
+                                                                      level, ex.awake, op["load_fraction"]))
+        else:
+            op = operating_point(m, served, mode, level, ex.awake, limit, ec=ec if ec.throttles else None)
         op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
         op["controller_clock"] = op["clock"]
         op.setdefault("effective_clock", op["clock"])

@@ -22,6 +22,7 @@ import numpy as np
 
 from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
+from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
 from dcsim.tpf import binding_simulated
 
 __all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
@@ -155,7 +156,7 @@ def frontier_share_within(curves, clocks: np.ndarray, overhead_w: float, served,
     at within the tick's power (:func:`dcsim.engine.assemble.interactive_view`)."""
     a = np.maximum(np.asarray(avail, dtype=float), 1e-12)
     r = np.asarray(served, dtype=float) / a
-    b = (np.asarray(it_w, dtype=float) - overhead_w) / a + overhead_w
+    b = whole_pool_it_w(np.asarray(it_w, dtype=float), a, overhead_w)
     _, _, j, beta = _capped_candidates(curves, clocks, r, b)
     return np.where(j == clocks.size, beta, 0.0)
 
@@ -205,8 +206,8 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
                     clock[sel] = np.interp(np.interp(r[sel], f.rate, f.level), np.arange(clocks.size), clocks)
                     share[sel] = 1.0
                     continue
-                b = ((np.broadcast_to(np.asarray(it_budget_w, dtype=float), r.shape)[sel] - ovh)
-                     / np.broadcast_to(a, r.shape)[sel] + ovh)
+                b = whole_pool_it_w(np.broadcast_to(np.asarray(it_budget_w, dtype=float), r.shape)[sel],
+                                    np.broadcast_to(a, r.shape)[sel], ovh)
                 it[sel], gpu[sel], clock[sel], u[sel], e, share[sel] = _capped_point(cv, clocks, r[sel], b, ec)
                 if e is not None:
                     capped_eff[sel] = e
@@ -217,7 +218,7 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
                 it[s2] = np.interp(u[s2], cv.u, cv.it_pq[k])
                 gpu[s2] = np.interp(u[s2], cv.u, cv.gpu_pq[k])
                 clock[s2] = clocks[k]
-    out = {"it_power_w": a * (it - ovh) + ovh, "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u,
+    out = {"it_power_w": in_service_it_w(it, a, ovh), "gpu_power_w": a * gpu, "clock": clock, "load_fraction": u,
            "frontier_share": share}
     if ec is not None:
         eff = np.where(np.isnan(capped_eff), ec.at(policy, served, mode, level, avail, u), capped_eff)
@@ -357,7 +358,7 @@ class PoolTicker:
         work ``need`` (tokens/s), at most its top, with a fraction ``ap`` (> 0) of its replicas in service."""
         rr, ii = self.top_curve[p]
         ovh = self.m.pools[p].overhead_w
-        return ap * (float(np.interp(min(need / ap, self.top_rate[p]), rr, ii)) - ovh) + ovh
+        return in_service_it_w(float(np.interp(min(need / ap, self.top_rate[p]), rr, ii)), ap, ovh)
 
     def _share_budget(self, need: list[float], limits: list[float], b: float, a: list[float]) -> list[float]:
         """Each pool's IT budget (W) on a tick the shared budget ``b`` caps: what its rate limit costs on its frontier

@@ -35,10 +35,10 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import ArrivalWindow, power_down_for, queue_step
+from dcsim.engine.controller import ArrivalWindow, awake_curves, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
-from dcsim.engine.tables import supply_curves
+from dcsim.engine.tables import efficiency_ladder, in_service_it_w, supply_curves
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import make_pool
 from dcsim.serving.replica import FinishedBatch
@@ -175,8 +175,9 @@ class _Lane:
         self._u = tabs[0].u
         self._g_rate = np.stack([np.maximum.accumulate(c.rate_pq / lm.replicas, axis=1) for c, lm in zip(tabs, lims)])
         self._g_w = np.stack([(c.it_pq - lm.racks * lm.rack_overhead_w) / lm.replicas for c, lm in zip(tabs, lims)])
-        eff = self._g_rate[:, 0, -1] / np.maximum(self._g_w[:, 0, -1] - self._g_w[:, 0, 0], 1e-9)
-        self._order = np.lexsort((np.arange(self.pool.n), -eff[gof]))
+        rank = np.empty(len(self.groups), dtype=np.int64)
+        rank[efficiency_ladder([m.groups[g].table for g in self.groups], lims)] = np.arange(len(self.groups))
+        self._order = np.lexsort((np.arange(self.pool.n), rank[gof]))
         self._lad = self._order  # this tick's ladder: the replicas in service, in that order
         self._lad_key = None  # (replicas in service, sample scale) the ladder's arrays were built for (_set_ladder)
         self._set_ladder(self._all_up)
@@ -211,7 +212,9 @@ class _Lane:
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
-            available = _first(available, max(1, int(round(awake * self.pool.n))))
+            # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
+            # 2026-12-04 the first replicas by index stayed awake (the first rack group of racks:)
+            available = _first(available, max(1, int(round(awake * self.pool.n))), self._order)
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
         # held and arriving, at most what the door admits at the limit
@@ -392,7 +395,7 @@ class _Lane:
             # demand just under the consolidated ceiling, drew 15 % over its contract on every tick (audit L #5)
             over_w = meas - self._target_w * (1.0 - self._margin())
             below_w = over_w if prev_trim + self._level_now <= 1e-9 else min(-eff * step_w, over_w)
-            x = self._walk(self._share * self._n_up, -below_w, 0.0)
+            x = self._walk(self._share * self._n_up, -below_w)
             # below one replica, the fraction is the share of that replica's full-load rate the door admits
             self._share = min(max(x, _X_MIN) / self._n_up, 1.0)
         if self._target_w is not None and cons and (self._level_now + prev_trim > 1e-9 or x_tick < 1.0 - 1e-9
@@ -407,7 +410,7 @@ class _Lane:
         self._trim = min(max(self._trim, lo), self.m.clocks.size - 1 - self._level_now)
         self._tick_fluid_rate.append(fluid_served)
         self._tick_fluid_limit.append(limit_tok_s * (1.0 - self.frac))
-        self._tick_fluid_budget.append((1.0 - self.frac) * (budget_w - self.overhead_w) + self.overhead_w
+        self._tick_fluid_budget.append(in_service_it_w(budget_w, 1.0 - self.frac, self.overhead_w)
                                        if budget_w is not None and np.isfinite(budget_w) else np.nan)
         self._tick_avail.append(availability)
         self.arrived_tok += arrived
@@ -528,8 +531,9 @@ class _Lane:
         built once per change of what they depend on — the replicas in service and the sample's in-service scale
         (``_up_scale``, hybrid) — not on every call: each replica's rack group along the ladder (``_lad_gl``), the
         cumulative count of each group's replicas along it (``_lad_cum_n``, (n + 1, groups)), the cumulative
-        full-load rate at the lowest clock (``_lad_cum_rate``) and, per clock level used, the cumulative full-load
-        draw over idle (``_lad_cum_w``, W, sample share)."""
+        full-load rate at the lowest clock (``_lad_cum_rate``) and the cumulative full-load draw over idle there
+        (``_lad_cum_w``, W, sample share: what :meth:`_walk` steps along; until 2026-12-04 a dict per clock level,
+        which only ever held the lowest)."""
         key = self._lad_key
         if key is not None and key[1] == self._up_scale and (key[0] is available or np.array_equal(key[0], available)):
             return
@@ -540,8 +544,9 @@ class _Lane:
         one_hot = np.zeros((gl.size + 1, self._g_rate.shape[0]))
         one_hot[np.arange(1, gl.size + 1), gl] = 1.0
         self._lad_cum_n = np.cumsum(one_hot, axis=0)
-        self._lad_cum_rate = np.concatenate([[0.0], np.cumsum(self._at(self._g_rate, 0.0)[:, -1][gl])])
-        self._lad_cum_w: dict[float, np.ndarray] = {}
+        self._lad_cum_rate = np.concatenate([[0.0], np.cumsum(self._g_rate[:, 0, -1][gl])])
+        step = np.maximum((self._g_w[:, 0, -1] - self._g_w[:, 0, 0])[gl] * self._up_scale, 1e-9)
+        self._lad_cum_w = np.concatenate([[0.0], np.cumsum(step)])
 
     def _at(self, arr: np.ndarray, level: float) -> np.ndarray:
         """``arr`` (groups, clock levels, load points) at a fractional clock ``level``: (groups, load points)."""
@@ -573,14 +578,10 @@ class _Lane:
         wu = np.array([np.interp(u, self._u, w) for w in W])
         return float(c @ wu + (call - c) @ W[:, 0]) * self._up_scale + self._ovh_share
 
-    def _walk(self, x: float, dw: float, level: float) -> float:
-        """``x`` loaded replicas of the ladder moved by ``dw`` W of full-load draw over idle at clock ``level``
-        (each replica by its own group's draw: a B200 replica at the lowest clock adds 472 W, an H100 one 812 W)."""
-        cum = self._lad_cum_w.get(level)
-        if cum is None:  # built once per ladder and level (_set_ladder)
-            W = self._at(self._g_w, level)
-            s = np.maximum((W[:, -1] - W[:, 0])[self._lad_gl] * self._up_scale, 1e-9)
-            cum = self._lad_cum_w[level] = np.concatenate([[0.0], np.cumsum(s)])
+    def _walk(self, x: float, dw: float) -> float:
+        """``x`` loaded replicas of the ladder moved by ``dw`` W of full-load draw over idle at the lowest clock (each
+        replica by its own group's draw: a B200 replica of 70B adds 472 W, an H100 one 812 W; ``_lad_cum_w``)."""
+        cum = self._lad_cum_w
         n = np.arange(cum.size, dtype=float)
         return float(np.interp(float(np.interp(x, n, cum)) + dw, cum, n))
 
@@ -595,7 +596,10 @@ class _Lane:
         """The share of the replicas in service that gets new requests at the lowest clock: 1 where evenly loaded
         replicas serving ``rate`` (tokens/s, sample share) draw no more than the target by the tables; else the
         whole replicas of the ladder, most efficient group first, that serve ``rate`` at a common load within the
-        target (at least those that serve it at full load, at least one)."""
+        target (at least the whole ones that serve it at full load, at least one). The tables' draw grows with the
+        replicas sharing the rate, so the count is the largest whole one within the aim, found by bisection over whole
+        counts (until 2026-12-04 a 40-step bisection over a fractional count, rounded after: the same count,
+        ``tests/test_fidelity.py::test_the_start_share_is_the_fractional_bisection_it_replaced``)."""
         n = self._lad.size
         if n == 0 or rate <= 0.0:
             return 1.0
@@ -603,16 +607,14 @@ class _Lane:
         if self._pred_w(float(n), rate, 0.0) <= aim:
             return 1.0
         cum = self._lad_cum_rate
-        lo = min(max(float(np.interp(rate, cum, np.arange(cum.size, dtype=float))), 1.0), float(n))
-        hi = float(n)
-        if self._pred_w(lo, rate, 0.0) < aim:  # the most replicas within the aim
-            for _ in range(40):
-                mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if self._pred_w(mid, rate, 0.0) <= aim else (lo, mid)
-        k = int(np.ceil(lo - 1e-9))
-        if k > lo + 1e-9 and self._pred_w(float(k), rate, 0.0) > aim:
-            k = max(int(np.floor(lo + 1e-9)), 1)
-        return min(max(k, 1) / n, 1.0)
+        full = min(max(float(np.interp(rate, cum, np.arange(cum.size, dtype=float))), 1.0), float(n))
+        lo, hi = int(np.floor(full + 1e-9)), n  # the draw at hi is over the aim
+        if self._pred_w(float(lo), rate, 0.0) > aim:
+            return lo / n
+        while hi - lo > 1:  # the draw at lo is within the aim
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if self._pred_w(float(mid), rate, 0.0) <= aim else (lo, mid)
+        return lo / n
 
     def _spread(self, aim: float, meas: float) -> bool:
         """Consolidated and under ``aim`` (W): spread the load on more replicas, the clock at its lowest level, in
@@ -631,13 +633,13 @@ class _Lane:
             if not self.may_trim_down and self._trim <= 0.0:
                 return True  # the controller's clock, which this pool may not go below
             free = self._pred_w(float(now), np.inf, eff) - self._pred_w(float(now), np.inf, 0.0)
-            j = int(np.floor(self._walk(float(now), head + free, 0.0) + 1e-9))
+            j = int(np.floor(self._walk(float(now), head + free) + 1e-9))
             if j > now:
                 self._share = min(j / n, 1.0)
                 self._trim = -self._level_now
                 return True
             return False
-        up = self._walk(x, _GAIN_UP * head, 0.0)
+        up = self._walk(x, _GAIN_UP * head)
         if int(np.ceil(up - 1e-9)) > now and head < self._walk_w(now):
             if x < 1.0 - 1e-9:  # one replica's admission below its full rate (tick): up to that rate first
                 self._share = min(up, 1.0) / n
@@ -813,12 +815,18 @@ class _Lane:
         # draws nothing; the remainder counted its failed replicas' idle power, taking a hybrid run with failures over
         # its contract)
         share = (1.0 - self.frac) * np.array(self._tick_avail, dtype=float)  # one entry per tick, as _tick_gpu
+        pd = None
         if parked is not None:
             awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
             pd = power_down_for(self.m, 1.0)
-            n_asleep = asleep * self.frac
-            it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
-            gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
+            if pd.ladder_idle_w is None:
+                n_asleep = asleep * self.frac
+                it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
+                gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
+            else:  # the replicas asleep, each at its own group's idle draw (PowerDown.asleep_idle_w), sample share
+                idle_w, idle_gpu = pd.asleep_idle_w(np.array(self._tick_avail, dtype=float) * pd.replicas, asleep)
+                it = it - self.frac * idle_w * (1.0 - pd.standby_fraction)
+                gpu = gpu - self.frac * idle_gpu
             share = awake * (1.0 - self.frac)  # awake already counts only replicas in service
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
@@ -826,8 +834,13 @@ class _Lane:
             budget = self.curves.frontier("pq").it_w(np.array(self._tick_fluid_limit), self.overhead_w, share)
             given = np.array(self._tick_fluid_budget, dtype=float)  # the pool's budget share, where it was given
             budget = np.where(np.isnan(given), budget, given)
-            op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w,
-                                      fr, mode, level, share, it_budget_w=budget)
+            if pd is not None and pd.ladder_group is not None:
+                # several rack groups, idle replicas powered down: the remainder's awake replicas are its share of the
+                # ladder's first (controller.awake_curves), as fluid runs them, not a proportional slice of each group
+                op = self._remainder_on_the_ladder(pd, awake, fr, mode, level, given)
+            else:
+                op = pool_operating_point(self.curves, self.m.clocks, self.m.scenario.controller.policy,
+                                          self.overhead_w, fr, mode, level, share, it_budget_w=budget)
             # the operating point adds all rack overhead; the sample already carries its share
             it = it + op["it_power_w"] - self._ovh_share
             gpu = gpu + op["gpu_power_w"]
@@ -840,6 +853,25 @@ class _Lane:
         self._tick_fluid_budget.clear()
         self._tick_avail.clear()
         return it, gpu
+
+    def _remainder_on_the_ladder(self, pd, awake, fr, mode, level, given) -> dict:
+        """:func:`pool_operating_point` of a hybrid lane's fluid remainder (a share ``1 - frac`` of the pool) serving
+        ``fr`` tokens/s per tick on the curves of the ladder's first replicas awake (``awake`` of the pool), a pool of
+        several rack groups with ``controller.idle_power_down``."""
+        ks = np.rint(np.asarray(awake, dtype=float) * pd.replicas).astype(np.int64)
+        mode, level = np.asarray(mode), np.asarray(level)
+        out: dict = {}
+        for k in np.unique(ks):
+            sel = ks == k
+            cv = awake_curves(self.m, pd, int(k))
+            a = np.full(int(sel.sum()), 1.0 - self.frac)
+            b = cv.frontier("pq").it_w(np.array(self._tick_fluid_limit)[sel], self.overhead_w, a)
+            b = np.where(np.isnan(given[sel]), b, given[sel])
+            op = pool_operating_point(cv, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w, fr[sel],
+                                      mode[sel], level[sel], a, it_budget_w=b)
+            for key, v in op.items():
+                out.setdefault(key, np.empty(ks.size, dtype=np.asarray(v).dtype))[sel] = v
+        return out
 
     def chunk_clock(self) -> np.ndarray:
         """The clock the simulated replicas ran in each tick since the last call (time mean of

@@ -18,7 +18,23 @@ import numpy as np
 
 from dcsim.node.perf import decode_context
 
-__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier"]
+__all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier", "efficiency_ladder",
+           "ladder_replicas", "in_service_it_w", "whole_pool_it_w"]
+
+
+def in_service_it_w(it_w, share, overhead_w):
+    """IT power (W) of a pool with a fraction ``share`` of its replicas in service (or serving), each at the point at
+    which the whole pool draws ``it_w`` (W): ``share·(it_w − overhead) + overhead``, the rack overhead ``overhead_w``
+    (W) staying whatever the share (a failed or parked replica's rack stays powered). The one home of the scaling: the
+    frontier's budget at a rate limit, the joint split, the operating point and its callers read it here. Arrays or
+    floats."""
+    return share * (it_w - overhead_w) + overhead_w
+
+
+def whole_pool_it_w(it_w, share, overhead_w):
+    """The inverse of :func:`in_service_it_w`: the whole pool's IT power (W) at the point at which a fraction
+    ``share`` (> 0) of its replicas draws ``it_w`` (W), rack overhead ``overhead_w`` included: a budget per share."""
+    return (it_w - overhead_w) / share + overhead_w
 
 
 def _monotone(x: np.ndarray) -> np.ndarray:
@@ -228,7 +244,7 @@ class Frontier:
         split (:meth:`JointFrontier.it_w`) and a capped tick's IT budget at its rate limit (the engine's operating
         point, a hybrid lane's fluid remainder) read it here."""
         a = np.maximum(np.asarray(scale, dtype=float), 1e-12)
-        return a * (np.interp(np.asarray(rate_tok_s, dtype=float) / a, self.rate, self.it) - overhead_w) + overhead_w
+        return in_service_it_w(np.interp(np.asarray(rate_tok_s, dtype=float) / a, self.rate, self.it), a, overhead_w)
 
 
 def _upper_hull(x, y, g, k) -> Frontier:
@@ -286,6 +302,38 @@ def supply_curves(tables: list[NodeTable], limits: list[GroupLimits], points: in
     return SupplyCurves(u, rate_c, it_c, gpu_c, rate_p, it_p, rate_q, it_q, rate_pq, it_pq, gpu_pq)
 
 
+def efficiency_ladder(tables: list[NodeTable], limits: list[GroupLimits]) -> np.ndarray:
+    """The rack groups of a pool, the most efficient first (indices into ``tables``): the order in which load goes to
+    them when it is consolidated and in which they stay awake when idle replicas are powered down (least efficient
+    parked first). Efficiency is a replica's marginal tokens per joule at full load at the lowest clock — its rate
+    over its full-load wall draw less its idle draw, rack limits applied (the replicas left out idle anyway, or in
+    standby) — as the frontier buys tokens with power at its steepest segments first; ties keep the order of
+    ``racks:``. The one home of the ladder: the request lanes' consolidation (``requests._Lane``) and the power-down
+    schedule (:func:`dcsim.engine.controller.power_down_for`) read it here."""
+    eff = np.empty(len(tables))
+    for g, (tab, lim) in enumerate(zip(tables, limits)):
+        c = supply_curves([tab], [lim])
+        rate = float(np.max(c.rate_pq[0])) / lim.replicas
+        w = (c.it_pq[0] - lim.racks * lim.rack_overhead_w) / lim.replicas
+        eff[g] = rate / max(float(w[-1] - w[0]), 1e-9)
+    return np.lexsort((np.arange(eff.size), -eff))
+
+
+def ladder_replicas(rate_tok_s, tables: list[NodeTable], limits: list[GroupLimits]) -> np.ndarray:
+    """Replicas (fractional) of a pool that serve ``rate_tok_s`` at full load at the lowest clock, loaded along the
+    :func:`efficiency_ladder` (the most efficient rack group's replicas first, each at its own full-load rate, rack
+    limits applied): the count whole replicas must realise there, as request fidelity consolidates. The one count of
+    both fidelities' fractional-replica warnings (``assemble.fractional_frontier_warning``, ``requests._Lane``); until
+    2026-12-04 fluid counted the pool's mean replica, so a pool of H100 and B200 racks read 0.29 replicas in fluid and
+    0.21 in request fidelity at the same point."""
+    per = np.empty(len(tables))
+    for g, (tab, lim) in enumerate(zip(tables, limits)):
+        per[g] = float(np.max(supply_curves([tab], [lim]).rate_pq[0])) / lim.replicas
+    order = efficiency_ladder(tables, limits)
+    cum = np.concatenate([[0.0], np.cumsum(np.repeat(per[order], [limits[g].replicas for g in order]))])
+    return np.interp(np.asarray(rate_tok_s, dtype=float), cum, np.arange(cum.size, dtype=float))
+
+
 class JointFrontier:
     """Several model pools sharing one IT-power budget (one interconnect, one cooling plant).
 
@@ -331,7 +379,7 @@ class JointFrontier:
         """IT power (W) of every pool idle (per tick with ``scale`` (ticks, pools))."""
         if scale is None:
             return float(sum(self.it0_w))
-        return sum(scale[:, p] * (self.it0_w[p] - self.ovh_w[p]) + self.ovh_w[p] for p in range(self.n))
+        return sum(in_service_it_w(self.it0_w[p], scale[:, p], self.ovh_w[p]) for p in range(self.n))
 
     def split(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
         """Rates (tokens/s, shape (ticks, pools)) that the IT budget (W, shape (ticks,)) buys on
@@ -350,7 +398,7 @@ class JointFrontier:
     def split_one(self, need_tok_s: list[float], budget_w: float, scale: list[float] | None = None) -> list[float]:
         """:meth:`split` for one tick, on plain floats (the per-tick controller loop)."""
         sc = scale if scale is not None else [1.0] * self.n
-        rem = budget_w - sum(sc[p] * (self.it0_w[p] - self.ovh_w[p]) + self.ovh_w[p] for p in range(self.n))
+        rem = budget_w - sum(in_service_it_w(self.it0_w[p], sc[p], self.ovh_w[p]) for p in range(self.n))
         alloc = [0.0] * self.n
         if rem <= 0.0:
             return alloc
@@ -395,7 +443,7 @@ class JointFrontier:
             others = sum(self.it_w(q, alloc[:, q], sc[:, q]) for q in range(self.n) if q != p)
             own_b = b - others  # the budget left to pool p
             a = sc[:, p]
-            top_it = a * (self.it_max_w[p] - self.ovh_w[p]) + self.ovh_w[p]
+            top_it = in_service_it_w(self.it_max_w[p], a, self.ovh_w[p])
             full = own_b >= top_it * (1 - 1e-12)
             beyond = a * self.rate_max[p] if self.rack_limited[p] else \
                 np.maximum(own_b, top_it) * (a * self.rate_max[p] / top_it)
