@@ -44,13 +44,14 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.textio import out_folder, plain
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
+from dcsim.scenario.base import NoBoolNumbers
 
 __all__ = [
     "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
@@ -91,7 +92,7 @@ _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)
 
 # --------------------------------------------------------------------------- spec
 
-class ParamSpec(BaseModel):
+class ParamSpec(NoBoolNumbers):
     """How one parameter varies: explicit ``values``, a ``range`` with ``steps``, or a ``distribution``.
 
     Range and distribution bounds may carry a unit (``[300 kW, 600 kW]``); generated values keep it.
@@ -168,7 +169,7 @@ class ParamSpec(BaseModel):
         return [_join(float(v), unit, self.integer) for v in x]
 
 
-class SweepSpec(BaseModel):
+class SweepSpec(NoBoolNumbers):
     """A sweep: base scenario, parameters by dotted path, how to combine them, what to extract."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -38,7 +38,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt"]
+__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt", "refuse_bool", "quantity_dim"]
 
 
 def excerpt(x: Any, limit: int = 60, quote: bool = True, _inner: bool = False) -> str:
@@ -71,6 +71,21 @@ def excerpt(x: Any, limit: int = 60, quote: bool = True, _inner: bool = False) -
 
 class UnitError(ValueError):
     """A quantity string could not be parsed or has the wrong dimension."""
+
+
+def refuse_bool(value: Any, expected: str) -> Any:
+    """``value`` unchanged, unless it is a boolean where ``expected`` (``"a whole number"``, ``"a power quantity"``)
+    was asked for: then :class:`UnitError` saying so.
+
+    The one check every number of a scenario passes (plain ints and floats through
+    :data:`dcsim.scenario.base.Int` / :data:`~dcsim.scenario.base.Float`, quantities through :func:`parse_quantity`):
+    pydantic's lax mode reads ``True`` as 1, and YAML reads ``yes``, ``on`` and ``true`` as ``True``, so
+    ``count: yes`` or ``--set racks.0.count=true`` ran one rack without a word.
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"expected {expected}, got the boolean {str(value).lower()} (YAML reads true/false, yes/no "
+                        "and on/off as booleans)")
+    return value
 
 
 _PREFIX = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
@@ -134,8 +149,7 @@ def parse_quantity(value: Any, dim: str) -> float:
     Accepts ints/floats (already SI) and strings such as ``"20 MW"``, ``"35 degC"``,
     ``"120 ms"``, ``"30%"``. Raises :class:`UnitError` with a readable reason.
     """
-    if isinstance(value, bool):
-        raise UnitError(f"expected a {dim} quantity, got a boolean")
+    refuse_bool(value, f"a {dim} quantity")
     if isinstance(value, (int, float)):
         try:
             return float(value)
@@ -243,6 +257,7 @@ def quantity(
             raise UnitError(_bound_msg("<=", le, raw, dim))
         return v
 
+    _validate.quantity_dim = dim  # what quantity_dim() reads back from a field's type
     si = _SI_NAME[dim]
     desc = description or f"{dim} quantity"
     if dim in _UNIT_REQUIRED:
@@ -262,6 +277,24 @@ def quantity(
         ser,
         Field(description=desc),
     ]
+
+
+def quantity_dim(tp: Any, metadata: Any = ()) -> str | None:
+    """The dimension (``"power"``, ``"temperature"``, ...) of a :func:`quantity` type, also inside ``X | None`` or
+    ``list[X]``; None for any other type. ``metadata``: a pydantic field's own (``FieldInfo.metadata``, where pydantic
+    moves the annotations of a field's top-level type), read first."""
+    import typing
+
+    stack, seen = [(tp, tuple(metadata))], 0
+    while stack and seen < 64:  # bounded: a type is a small tree
+        t, meta = stack.pop()
+        seen += 1
+        for m in (*meta, *getattr(t, "__metadata__", ())):
+            dim = getattr(getattr(m, "func", None), "quantity_dim", None)
+            if isinstance(dim, str):
+                return dim
+        stack.extend((a, ()) for a in typing.get_args(t) if a is not None)
+    return None
 
 
 #: dimensions whose bare number is refused. The rule "a bare number is SI" would make a price USD per joule

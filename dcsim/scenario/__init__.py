@@ -181,13 +181,6 @@ class Scenario(Spec):
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
         return self
 
-    @field_validator("seed", mode="before")
-    @classmethod
-    def _seed_not_bool(cls, v):
-        if isinstance(v, bool):  # True was seed 1 (YAML's yes/on too): a flag is no seed (the audit of the API)
-            raise ValueError(f"must be a whole number >= 0, got the boolean {v}")
-        return v
-
     @field_validator("start", mode="before")
     @classmethod
     def _iso_only(cls, v):
