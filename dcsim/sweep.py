@@ -50,8 +50,10 @@ from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.textio import out_folder, plain
+from dcsim.units import quantity_dim
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 from dcsim.scenario.base import NoBoolNumbers
+from dcsim.scenario.paths import PARAM_NAMES, param_name, split_path  # noqa: F401 - PARAM_NAMES: its old home
 
 __all__ = [
     "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
@@ -208,8 +210,7 @@ class SweepSpec(NoBoolNumbers):
         # was two axes of which only the last applied: half the points repeated others (audit C, A11). A path
         # inside another (`racks.0` and `racks.0.count`) also sets one field twice, in an order the user never
         # chose. Both are refused, and so is a parameter that `fixed` also sets.
-        def norm(k: str) -> tuple[str, ...]:
-            return tuple(re.sub(r"\[(\d+)\]", r".\1", k).split("."))
+        norm = split_path  # ValueError (an empty key) is this field's error
         keys = [("parameters", k) for k in self.parameters] + [("fixed", k) for k in self.fixed]
         for i, (wa, a) in enumerate(keys):
             for wb, b in keys[i + 1:]:
@@ -752,54 +753,12 @@ def sweep(spec_or_path, *, workers: int = 1, client=None, **kw) -> SweepRows:
 
 # --------------------------------------------------------------------------- what was swept, for the figure
 
-#: Readable names of common swept fields (dotted path, list indices as ``#``); any other field is named by its last
-#: key. A path through a named list element (a rack group) adds the element's name: ``racks (hall-a)``.
-PARAM_NAMES: dict[str, str] = {
-    "facility.interconnect": "interconnect",
-    "facility.cooling.capacity": "cooling capacity",
-    "facility.weather.t_db": "outdoor dry-bulb",
-    "facility.weather.mean_t": "mean outdoor dry-bulb",
-    "facility.weather.diurnal_amplitude": "daily temperature swing",
-    "facility.weather.rh": "relative humidity",
-    "facility.power_chain.fixed_load": "fixed load",
-    "racks.#.count": "racks",
-    "racks.#.nodes_per_rack": "nodes per rack",
-    "racks.#.node.gpu": "GPU",
-    "racks.#.node.model": "model",
-    "racks.#.node.precision": "precision",
-    "racks.#.node.max_batch": "max batch",
-    "racks.#.node.power_cap": "GPU power cap",
-    "workload.arrivals.scale": "demand scale (× the scenario's)",
-    "workload.arrivals.rate": "arrival rate",
-    "controller.tick": "controller tick",
-}
-
-_DIM_IN_SCHEMA = re.compile(r"\[([a-z_]+);")
-
-
 def _field_dim(parent: Any, key: str) -> str | None:
     """Dimension of a scenario field (``power``, ``temperature``, ...) from its unit-parsing type
-    (:func:`dcsim.units.quantity` writes it into the field's schema), None for a count, name or choice."""
+    (:func:`dcsim.units.quantity_dim`), None for a count, name or choice."""
     fields = getattr(type(parent), "model_fields", None)
     info = fields.get(key) if fields else None
-    if info is None:
-        return None
-    import typing
-
-    def metas(tp, depth=0):  # the metadata of an Annotated type, also inside `Temp | None`
-        if depth > 4:
-            return
-        yield from getattr(tp, "__metadata__", ())
-        for a in typing.get_args(tp):
-            yield from metas(a, depth + 1)
-
-    for m in (*info.metadata, *metas(info.annotation)):
-        js = getattr(m, "json_schema", None)
-        if isinstance(js, dict):
-            hit = _DIM_IN_SCHEMA.search(str(js.get("description", "")))
-            if hit:
-                return hit.group(1)
-    return None
+    return quantity_dim(info.annotation, info.metadata) if info is not None else None
 
 
 def axis_info(spec: SweepSpec, sc: Scenario | None) -> dict[str, dict]:
@@ -808,9 +767,8 @@ def axis_info(spec: SweepSpec, sc: Scenario | None) -> dict[str, dict]:
     spacing) -- what the sweep's figure labels its axes with (:func:`dcsim.plots.sweep.sweep_figure`)."""
     out: dict[str, dict] = {}
     for path, p in spec.parameters.items():
-        parts = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
-        key = ".".join("#" if x.isdigit() else x for x in parts)
-        name = PARAM_NAMES.get(key) or parts[-1].replace("_", " ")
+        parts = split_path(path)
+        name = param_name(path)
         obj: Any = sc
         owner, dim = None, None
         for i, part in enumerate(parts):
@@ -826,7 +784,7 @@ def axis_info(spec: SweepSpec, sc: Scenario | None) -> dict[str, dict]:
                     owner = own
             else:
                 obj = getattr(obj, part, None)
-        if owner and key.count("#") == 1:
+        if owner and sum(x.isdigit() for x in parts) == 1:
             name = f"{name} ({owner})"
         raw = list(p.values or []) if p.values is not None else list(p.range or (p.low, p.high))
         units = {_split(v)[1] if isinstance(v, str) and _NUM_UNIT.match(v) else "" for v in raw}

@@ -38,7 +38,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt", "refuse_bool", "quantity_dim"]
+__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt", "refuse_bool", "quantity_dim", "display_unit"]
 
 
 def excerpt(x: Any, limit: int = 60, quote: bool = True, _inner: bool = False) -> str:
@@ -192,21 +192,31 @@ _DISPLAY = {
 }
 
 
+def display_unit(si_value: float, dim: str) -> tuple[str, float]:
+    """(unit, SI value per unit) to show ``si_value`` of ``dim`` in: the largest display unit not exceeding its size
+    (the smallest for tiny values), from :data:`_DISPLAY`, else from the dimension's units in :data:`DIMENSIONS`
+    (``display_unit(3e5, 'power') == ('kW', 1e3)``). What :func:`format_quantity` writes numbers in and the sweep
+    figure's axes are labelled in. :class:`KeyError` for a dimension without units (temperature)."""
+    table = DIMENSIONS[dim]
+    units = _DISPLAY.get(dim) or tuple(u for u in table if u)
+    best = units[0]
+    for u in units:
+        if abs(si_value) >= table[u]:
+            best = u
+    return best, table[best]
+
+
 def format_quantity(si_value: float, dim: str) -> str:
     """Human string for an SI value, e.g. ``format_quantity(2e7, 'power') == '20 MW'``.
 
-    Picks the largest display unit not exceeding the value (the smallest for tiny values).
+    Picks the largest display unit not exceeding the value (the smallest for tiny values; :func:`display_unit`).
     """
     if dim == "temperature":
         return f"{si_value:.4g} degC"
-    units = _DISPLAY.get(dim)
-    if units is None:
+    if dim not in _DISPLAY:
         return f"{si_value:.6g} {_SI_NAME[dim]}".strip()
-    best = units[0]
-    for u in units:
-        if abs(si_value) >= DIMENSIONS[dim][u]:
-            best = u
-    return f"{si_value / DIMENSIONS[dim][best]:.4g} {best}"
+    unit, per = display_unit(si_value, dim)
+    return f"{si_value / per:.4g} {unit}"
 
 
 def _bound_msg(op: str, bound: float, raw: Any, dim: str | None = None) -> str:

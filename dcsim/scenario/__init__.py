@@ -25,6 +25,7 @@ from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, RackCooling
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
+from dcsim.scenario.paths import set_path
 from dcsim.scenario.serving import ServingSpec
 from dcsim.scenario.workload import WorkloadSpec
 
@@ -356,46 +357,6 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
     return out
 
 
-def _set_dotted(d: dict, path: str, value: Any) -> None:
-    # ``racks[0].count`` (how error messages name a list item) is accepted as ``racks.0.count``
-    keys = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
-    cur: Any = d
-    for k in keys[:-1]:
-        if isinstance(cur, list):
-            cur = cur[int(k)]
-        else:
-            if k not in cur or cur[k] is None:
-                cur[k] = {}
-            cur = cur[k]
-    last = keys[-1]
-    if isinstance(cur, list):
-        cur[int(last)] = _merged(cur[int(last)], value)
-    elif keys[0] in REPLACED_SECTIONS:  # a free mapping (the claims of expect:), not a section: set as given
-        cur[last] = value
-    else:
-        cur[last] = _merged(cur.get(last), value)
-
-
-#: top-level keys whose mapping is free (dotted paths to bounds), not a section of fields: a mapping set on them
-#: replaces it (``--set expect={pue: [1, 3]}`` checks that claim alone)
-REPLACED_SECTIONS = ("expect",)
-
-
-def _merged(old: Any, new: Any) -> Any:
-    """A mapping set on a mapping merges into it, key by key (recursively), unless it names another ``kind`` (then it
-    replaces it: ``facility.weather: {kind: epw, path: ...}`` is a new weather source). Anything else replaces.
-    Until 2026-12-04 a mapping always replaced: ``{"facility": {"interconnect": "600 kW"}}`` dropped the scenario's
-    395 kW dry-cooler plant and hot-dry weather for the defaults, silently (the audit of the API, finding 1)."""
-    if not (isinstance(old, dict) and isinstance(new, dict)):
-        return new
-    if "kind" in new and new["kind"] != old.get("kind"):
-        return new
-    out = dict(old)
-    for k, v in new.items():
-        out[k] = _merged(old.get(k), v)
-    return out
-
-
 def parse_set(s: str) -> tuple[str, Any]:
     """One ``"dotted.path=value"`` override (``--set``) as ``(path, value)``, the value read as a YAML scalar by the
     bounded reader (:mod:`dcsim.scenario.safeyaml`: ``5`` an int, ``20 MW`` a string); :class:`ScenarioError`
@@ -415,7 +376,7 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
     ``overrides`` is a mapping ``{"facility.interconnect": "15 MW"}`` or a list of
     ``"dotted.path=value"`` strings (values parsed as YAML scalars, so ``5`` is an int
     and ``20 MW`` a string). List indices are numbers: ``racks.0.count=12`` (or ``racks[0].count=12``).
-    A mapping value merges into the mapping it lands on unless it names another ``kind`` (:func:`_merged`).
+    A mapping value merges into the mapping it lands on unless it names another ``kind`` (:func:`dcsim.scenario.paths.merged`).
     """
     out = copy.deepcopy(raw)
     if not overrides:
@@ -430,9 +391,10 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
         items = [parse_set(s) for s in overrides]
     for k, v in items:
         try:
-            _set_dotted(out, k, v)
+            set_path(out, k, v)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
-            raise ScenarioError("--set", [(excerpt(k, 80, quote=False), f"cannot set this path ({excerpt(str(e), 120, quote=False)})")]) from None
+            raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
+                                           f"cannot set this path: {excerpt(str(e), 200, quote=False)}")]) from None
     return out
 
 
