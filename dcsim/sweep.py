@@ -639,7 +639,11 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     else:
         bp = Path(spec.base)
         bp = bp if bp.is_absolute() else spec.base_dir / bp
-        base_raw, base_dir = read_yaml(bp), bp.resolve().parent
+        try:
+            base_raw, base_dir = read_yaml(bp), bp.resolve().parent
+        except ScenarioError as e:  # the sweep file's `base` names a file that is not a scenario: say which field
+            raise ScenarioError(spec._label, [("base", f"{bp}: {r}" if not f else f"{bp}: {f}: {r}")
+                                              for f, r in e.errors]) from None
     base_sc = load_scenario(base_raw, base_dir=base_dir)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
     check_metrics(spec)  # a typo is refused now, not found as an empty column after the runs

@@ -1326,3 +1326,56 @@ def test_a_sweep_file_refuses_a_boolean_step_count(tmp_path):
                                                                                "steps": True}}})
     with pytest.raises(ScenarioError, match=r"seeds: expected a whole number, got the boolean true"):
         load_sweep({"base": str(REF), "seeds": True})
+
+
+# ------------------------------------------------------------------ hostile-input probe of 2026-12-04 (s45a)
+
+@pytest.mark.parametrize("text, words", [
+    ("", "got an empty document (the file holds no YAML value, or only comments)"),
+    ("# only a comment\n", "got an empty document"),
+    ("- a\n- b\n", "got a list (['a', 'b'])"),
+    ("just a string\n", "got a string ('just a string')"),
+])
+def test_a_file_that_is_not_a_mapping_says_what_it_is(tmp_path, capsys, text, words):
+    """It said 'got NoneType' / 'got str': Python's names, not the file's."""
+    p = tmp_path / "s.yaml"
+    p.write_text(text)
+    code, err = _validate(capsys, p)
+    assert code == 2 and f"{p}: invalid scenario (1 error)\n  <root>: top level must be a mapping of keys" in err
+    assert words in err and "NoneType" not in err, err
+
+
+@pytest.mark.parametrize("start, ok", [("9999-12-31T23:59", False), ("9999-12-30", False),
+                                       ("9999-12-29T00:00", True), ("0001-01-01", True)])
+def test_a_run_past_the_calendars_end_is_refused_before_running(tmp_path, capsys, start, ok):
+    """start: 9999-12-31T23:59 simulated the whole run and then died writing the report (OverflowError: date value
+    out of range, exit 70)."""
+    code, err = _validate(capsys, REF, "--set", f"start={start}")
+    if ok:
+        assert code == 0, err
+        return
+    assert code == 2 and "start: " in err and "ends after 9999-12-30" in err and "choose an earlier start" in err, err
+    code, err = _run_cli(tmp_path, capsys, f"start={start}")
+    assert code == 2 and "internal error" not in err and not (tmp_path / "out").exists(), err
+
+
+def test_a_run_ending_on_the_calendars_last_allowed_day_writes_its_report(tmp_path, capsys):
+    code, err = _run_cli(tmp_path, capsys, "start=9999-12-29T22:00")
+    assert code in (0, 1) and "internal error" not in err, err
+    assert (tmp_path / "out" / "report.json").is_file()
+
+
+@pytest.mark.parametrize("base, words", [("nope.yaml", "cannot read file"), ("adir", "is a directory"),
+                                         ("empty.yaml", "got an empty document")])
+def test_a_sweep_base_that_is_no_scenario_names_the_sweep_field(tmp_path, base, words):
+    """The error named only the base file, as if the user had run it: not the sweep file nor its `base:`."""
+    from dcsim.sweep import run_sweep
+
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "empty.yaml").write_text("")
+    sw = tmp_path / "sw.yaml"
+    sw.write_text(f"base: {base}\nparameters:\n  racks.0.count: {{values: [1]}}\n")
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(sw, cache_dir=None, progress=False)
+    assert e.value.source == str(sw) and e.value.errors[0][0] == "base", e.value
+    assert str(tmp_path / base) in str(e.value) and words in str(e.value), e.value

@@ -12,11 +12,11 @@ from __future__ import annotations
 import copy
 import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from dcsim.units import excerpt, quantity
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
@@ -209,6 +209,20 @@ class Scenario(Spec):
         if v is not None and v.tzinfo is not None:
             raise ValueError(f"is the site's local date-time, without a time zone: got {v.isoformat()}; write "
                              f"{v.replace(tzinfo=None).isoformat(timespec='minutes')} if that is the time at the site")
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _in_the_calendar(cls, v, info: ValidationInfo):
+        # a run ending past the calendar's last day simulated in full and then died formatting its report's local
+        # times (OverflowError: date value out of range, an internal error; hostile-input probe, 2026-12-04)
+        dur = info.data.get("duration")
+        if v is not None and isinstance(dur, float):
+            last = datetime(9999, 12, 31) - timedelta(days=1)  # a day's margin for the report's local times
+            if v > last or dur > (last - v).total_seconds():
+                raise ValueError(f"{v.isoformat(timespec='minutes')} plus the run's duration ({dur:g} s) ends after "
+                                 f"{last.date().isoformat()}, the last day the calendar holds with a day to spare; "
+                                 "choose an earlier start")
         return v
 
     @field_validator("expect")
@@ -415,7 +429,10 @@ def read_yaml(path: str | Path) -> dict:
     except YamlInputError as e:
         raise ScenarioError(str(p), [("", str(e))]) from None
     if not isinstance(raw, dict):
-        raise ScenarioError(str(p), [("", f"top level must be a mapping of keys, got {type(raw).__name__}")])
+        got = ("an empty document (the file holds no YAML value, or only comments)" if raw is None else
+               {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+                   type(raw), type(raw).__name__) + f" ({excerpt(raw, 40)})")
+        raise ScenarioError(str(p), [("", f"top level must be a mapping of keys (name: ..., duration: ...), got {got}")])
     return raw
 
 
