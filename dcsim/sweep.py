@@ -50,7 +50,7 @@ from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.textio import out_folder, plain
-from dcsim.units import quantity_dim
+from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 from dcsim.scenario.base import NoBoolNumbers
 from dcsim.scenario.paths import PARAM_NAMES, param_name, split_path  # noqa: F401 - PARAM_NAMES: its old home
@@ -232,9 +232,10 @@ class SweepSpec(NoBoolNumbers):
 
 
 def _split(v) -> tuple[float, str]:
-    """``"300 kW"`` → (300.0, "kW"); ``12`` → (12.0, "")."""
+    """``"300 kW"`` → (300.0, "kW"); ``12`` → (12.0, ""); a base-60 or octal number YAML made (``1:30``, ``010``) is
+    refused (:func:`dcsim.units.refuse_misread`)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v), ""
+        return float(refuse_misread(v, "a number")), ""
     m = _NUM_UNIT.match(str(v))
     if not m:
         raise ValueError(f"expected a number with an optional unit, got {v!r}")

@@ -38,7 +38,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt", "refuse_bool", "quantity_dim", "display_unit"]
+__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt", "refuse_misread", "quantity_dim", "display_unit"]
 
 
 def excerpt(x: Any, limit: int = 60, quote: bool = True, _inner: bool = False) -> str:
@@ -73,18 +73,30 @@ class UnitError(ValueError):
     """A quantity string could not be parsed or has the wrong dimension."""
 
 
-def refuse_bool(value: Any, expected: str) -> Any:
-    """``value`` unchanged, unless it is a boolean where ``expected`` (``"a whole number"``, ``"a power quantity"``)
-    was asked for: then :class:`UnitError` saying so.
+def refuse_misread(value: Any, expected: str) -> Any:
+    """``value`` unchanged, unless it is a number YAML made of something else where ``expected`` (``"a whole
+    number"``, ``"a power quantity"``) was asked for: then :class:`UnitError` saying so.
 
-    The one check every number of a scenario passes (plain ints and floats through
-    :data:`dcsim.scenario.base.Int` / :data:`~dcsim.scenario.base.Float`, quantities through :func:`parse_quantity`):
-    pydantic's lax mode reads ``True`` as 1, and YAML reads ``yes``, ``on`` and ``true`` as ``True``, so
-    ``count: yes`` or ``--set racks.0.count=true`` ran one rack without a word.
+    * a boolean: pydantic's lax mode reads ``True`` as 1, and YAML reads ``yes``, ``on`` and ``true`` as ``True``, so
+      ``count: yes`` or ``--set racks.0.count=true`` ran one rack without a word;
+    * an integer YAML 1.1 read from base-60 (``duration: 1:30`` is 90 s) or from a leading-zero octal literal
+      (``count: 010`` is 8): :mod:`dcsim.scenario.safeyaml` keeps such a number's text (``yaml_text``).
+
+    The one check every number of a scenario passes: plain ints and floats through
+    :class:`dcsim.scenario.base.NoBoolNumbers`, quantities through :func:`parse_quantity`.
     """
     if isinstance(value, bool):
         raise UnitError(f"expected {expected}, got the boolean {str(value).lower()} (YAML reads true/false, yes/no "
                         "and on/off as booleans)")
+    text = getattr(value, "yaml_text", None)
+    if isinstance(text, str) and isinstance(value, int):
+        if ":" in text:
+            raise UnitError(f"expected {expected}, got {excerpt(text, 30, quote=False)}, which YAML reads as the "
+                            f"base-60 number {int(value):,}; write the number you mean"
+                            + (" with a unit ('90 min', '1.5 h')" if "quantity" in expected else ""))
+        digits = text.replace("_", "").lstrip("+-").lstrip("0") or "0"
+        raise UnitError(f"expected {expected}, got {excerpt(text, 30, quote=False)}, which YAML reads as the octal "
+                        f"number {int(value):,}; write {digits} without the leading zero if you mean {digits}")
     return value
 
 
@@ -149,7 +161,7 @@ def parse_quantity(value: Any, dim: str) -> float:
     Accepts ints/floats (already SI) and strings such as ``"20 MW"``, ``"35 degC"``,
     ``"120 ms"``, ``"30%"``. Raises :class:`UnitError` with a readable reason.
     """
-    refuse_bool(value, f"a {dim} quantity")
+    refuse_misread(value, f"a {dim} quantity")
     if isinstance(value, (int, float)):
         try:
             return float(value)

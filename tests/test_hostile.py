@@ -1379,3 +1379,43 @@ def test_a_sweep_base_that_is_no_scenario_names_the_sweep_field(tmp_path, base, 
         run_sweep(sw, cache_dir=None, progress=False)
     assert e.value.source == str(sw) and e.value.errors[0][0] == "base", e.value
     assert str(tmp_path / base) in str(e.value) and words in str(e.value), e.value
+
+
+@pytest.mark.parametrize("path, value, where, words", [
+    ("racks.0.count", "010", "racks[0].count", "got 010, which YAML reads as the octal number 8; write 10 without"),
+    ("seed", "-010", "seed", "got -010, which YAML reads as the octal number -8"),
+    ("workload.arrivals.scale", "010", "workload.arrivals.scale", "the octal number 8"),
+    ("duration", "1:30", "duration", "got 1:30, which YAML reads as the base-60 number 90; write the number you mean "
+                                     "with a unit ('90 min', '1.5 h')"),
+    ("duration", "1:30:00", "duration", "the base-60 number 5,400"),
+    ("racks.0.count", "1:30", "racks[0].count", "got 1:30, which YAML reads as the base-60 number 90"),
+])
+def test_a_yaml_11_octal_or_base_60_number_is_refused_not_read(tmp_path, capsys, path, value, where, words):
+    """YAML 1.1 reads `count: 010` as 8 and `duration: 1:30` as 90 (seconds): a value the user did not mean, read
+    without a word."""
+    code, err = _validate(capsys, REF, "--set", f"{path}={value}")
+    assert code == 2 and f"  {where}: expected " in err and words in err, err
+    text = REF.read_text().replace("\n    count: 10\n", f"\n    count: {value}\n") if path == "racks.0.count" else None
+    if text:
+        p = tmp_path / "s.yaml"
+        p.write_text(text)
+        code, err = _validate(capsys, p)
+        assert code == 2 and f"{p}: invalid scenario (1 error)\n  racks[0].count: expected a whole number" in err, err
+
+
+def test_numbers_that_read_the_same_in_yaml_11_and_12_still_validate(capsys):
+    from dcsim.scenario.safeyaml import YamlInt
+
+    for text, n in (("007", 7), ("00", 0), ("12", 12), ("1_000", 1000), ("0x10", 16)):
+        v = load_yaml_text(text)
+        assert v == n and not isinstance(v, YamlInt), text
+    code, err = _validate(capsys, REF, "--set", "racks.0.count=007")
+    assert code == 0, err
+
+
+def test_a_sweep_range_in_octal_is_refused():
+    from dcsim.sweep import load_sweep
+
+    with pytest.raises(ScenarioError, match="the octal number 8"):
+        load_sweep({"base": str(REF), "parameters": {"racks.0.count": {
+            "range": [load_yaml_text("010"), 12], "steps": 2}}})

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import core_schema
 
-from dcsim.units import refuse_bool
+from dcsim.units import refuse_misread
 
 __all__ = ["NoBoolNumbers", "Spec"]
 
@@ -18,8 +18,9 @@ _INNER_LISTS = ("steps", "definitions")
 
 
 def _refusing(expected: str, schema: dict) -> dict:
-    """``schema`` behind a check that refuses a boolean, saying ``expected`` (:func:`dcsim.units.refuse_bool`)."""
-    return core_schema.no_info_before_validator_function(lambda v: refuse_bool(v, expected), schema,
+    """``schema`` behind a check that refuses a boolean (or a base-60 or octal number YAML made), saying
+    ``expected`` (:func:`dcsim.units.refuse_misread`)."""
+    return core_schema.no_info_before_validator_function(lambda v: refuse_misread(v, expected), schema,
                                                          metadata={_MARK: True})
 
 
@@ -73,7 +74,8 @@ class NoBoolNumbers(BaseModel):
     unions) takes a boolean; :func:`dcsim.units.quantity` fields refuse one in :func:`dcsim.units.parse_quantity`.
 
     pydantic's lax mode reads ``True`` as 1, and YAML reads ``yes``, ``on`` and ``true`` as ``True``: ``count: yes`` or
-    ``--set racks.0.count=true`` ran one rack without a word. One hook, inherited by every spec (and the sweep file's
+    ``--set racks.0.count=true`` ran one rack without a word (and YAML 1.1 reads ``1:30`` as 90 and ``010`` as 8:
+    refused the same way, :func:`dcsim.units.refuse_misread`). One hook, inherited by every spec (and the sweep file's
     models), puts the check in front of every number of the model's validator when pydantic builds it, so a field
     added later is covered too; the error keeps pydantic's location (``racks[0].count``,
     ``economics.price_profile[23]``) and the JSON schema is unchanged."""
