@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from dcsim.plan import _models, _raw_and_dir, moment_info, moment_text, scenario_moments, with_interconnect
+from dcsim.scenario.paths import param_name
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import TEMPERATURE_RANGE_C
 
@@ -39,13 +40,15 @@ except ImportError:  # pragma: no cover - plots always ships with dcsim
     CONSTRAINT_COLORS = {"demand": "#8C8C8C", "compute": "#0072B2", "power": "#D55E00", "cooling": "#009E73"}
 
 FAST_AXES = ("t_out_c", "facility.interconnect", "racks.0.count", "gpus", "demand", "workload.arrivals.scale")
-_LABELS = {
-    "t_out_c": ("outdoor dry-bulb", "degC", 1.0),
-    "facility.interconnect": ("interconnect", "MW", 1e6),
-    "gpus": ("GPUs", "", 1.0),
-    "racks.0.count": ("racks", "", 1.0),
-    "demand": ("demand", "M tok/s", 1e6),
-    "workload.arrivals.scale": ("demand scale", "x", 1.0),
+#: display unit and SI divisor of the fast axes; their names are dcsim.scenario.paths.PARAM_NAMES's (one home with
+#: the sweep's figure)
+_AXIS_UNITS = {
+    "t_out_c": ("degC", 1.0),
+    "facility.interconnect": ("MW", 1e6),
+    "gpus": ("", 1.0),
+    "racks.0.count": ("", 1.0),
+    "demand": ("M tok/s", 1e6),
+    "workload.arrivals.scale": ("", 1.0),
 }
 
 
@@ -319,8 +322,8 @@ def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -
 
 
 def _axis_label(path: str) -> tuple[str, float]:
-    if path in _LABELS:
-        name, unit, div = _LABELS[path]
+    if path in _AXIS_UNITS:
+        name, (unit, div) = param_name(path), _AXIS_UNITS[path]
         return (f"{name} [{unit}]" if unit else name), div
     return path, 1.0
 
@@ -329,8 +332,9 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
     """The binding-constraint map (constraint colours of :data:`dcsim.plots.CONSTRAINT_COLORS`) with
     simulated cells as circles filled by the simulation's binding; returns the matplotlib Figure (``ax.figure`` when
     ``ax`` is given, else a new Figure on the Agg canvas, without pyplot, so nothing needs closing)."""
-    from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
+
+    from dcsim.plots.sweep import binding_colormap
 
     if ax is None:
         from dcsim.plots.figures import new_figure
@@ -340,8 +344,7 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
         ax = fig.subplots()
     else:
         fig = ax.figure
-    cmap = ListedColormap([CONSTRAINT_COLORS[n] for n in BINDING_NAMES])
-    norm = BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], cmap.N)
+    cmap, norm = binding_colormap()  # the sweep heatmap's
     xl, xdiv = _axis_label(pd.x_path)
     yl, ydiv = _axis_label(pd.y_path)
     xs, ys = pd.x / xdiv, pd.y / ydiv

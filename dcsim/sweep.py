@@ -44,13 +44,16 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.textio import out_folder, plain
+from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
+from dcsim.scenario.base import NoBoolNumbers
+from dcsim.scenario.paths import PARAM_NAMES, param_name, split_path  # noqa: F401 - PARAM_NAMES: its old home
 
 __all__ = [
     "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
@@ -91,7 +94,7 @@ _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)
 
 # --------------------------------------------------------------------------- spec
 
-class ParamSpec(BaseModel):
+class ParamSpec(NoBoolNumbers):
     """How one parameter varies: explicit ``values``, a ``range`` with ``steps``, or a ``distribution``.
 
     Range and distribution bounds may carry a unit (``[300 kW, 600 kW]``); generated values keep it.
@@ -168,7 +171,7 @@ class ParamSpec(BaseModel):
         return [_join(float(v), unit, self.integer) for v in x]
 
 
-class SweepSpec(BaseModel):
+class SweepSpec(NoBoolNumbers):
     """A sweep: base scenario, parameters by dotted path, how to combine them, what to extract."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -207,8 +210,7 @@ class SweepSpec(BaseModel):
         # was two axes of which only the last applied: half the points repeated others (audit C, A11). A path
         # inside another (`racks.0` and `racks.0.count`) also sets one field twice, in an order the user never
         # chose. Both are refused, and so is a parameter that `fixed` also sets.
-        def norm(k: str) -> tuple[str, ...]:
-            return tuple(re.sub(r"\[(\d+)\]", r".\1", k).split("."))
+        norm = split_path  # ValueError (an empty key) is this field's error
         keys = [("parameters", k) for k in self.parameters] + [("fixed", k) for k in self.fixed]
         for i, (wa, a) in enumerate(keys):
             for wb, b in keys[i + 1:]:
@@ -230,9 +232,10 @@ class SweepSpec(BaseModel):
 
 
 def _split(v) -> tuple[float, str]:
-    """``"300 kW"`` → (300.0, "kW"); ``12`` → (12.0, "")."""
+    """``"300 kW"`` → (300.0, "kW"); ``12`` → (12.0, ""); a base-60 or octal number YAML made (``1:30``, ``010``) is
+    refused (:func:`dcsim.units.refuse_misread`)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v), ""
+        return float(refuse_misread(v, "a number")), ""
     m = _NUM_UNIT.match(str(v))
     if not m:
         raise ValueError(f"expected a number with an optional unit, got {v!r}")
@@ -637,7 +640,11 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     else:
         bp = Path(spec.base)
         bp = bp if bp.is_absolute() else spec.base_dir / bp
-        base_raw, base_dir = read_yaml(bp), bp.resolve().parent
+        try:
+            base_raw, base_dir = read_yaml(bp), bp.resolve().parent
+        except ScenarioError as e:  # the sweep file's `base` names a file that is not a scenario: say which field
+            raise ScenarioError(spec._label, [("base", f"{bp}: {r}" if not f else f"{bp}: {f}: {r}")
+                                              for f, r in e.errors]) from None
     base_sc = load_scenario(base_raw, base_dir=base_dir)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
     check_metrics(spec)  # a typo is refused now, not found as an empty column after the runs
@@ -751,54 +758,12 @@ def sweep(spec_or_path, *, workers: int = 1, client=None, **kw) -> SweepRows:
 
 # --------------------------------------------------------------------------- what was swept, for the figure
 
-#: Readable names of common swept fields (dotted path, list indices as ``#``); any other field is named by its last
-#: key. A path through a named list element (a rack group) adds the element's name: ``racks (hall-a)``.
-PARAM_NAMES: dict[str, str] = {
-    "facility.interconnect": "interconnect",
-    "facility.cooling.capacity": "cooling capacity",
-    "facility.weather.t_db": "outdoor dry-bulb",
-    "facility.weather.mean_t": "mean outdoor dry-bulb",
-    "facility.weather.diurnal_amplitude": "daily temperature swing",
-    "facility.weather.rh": "relative humidity",
-    "facility.power_chain.fixed_load": "fixed load",
-    "racks.#.count": "racks",
-    "racks.#.nodes_per_rack": "nodes per rack",
-    "racks.#.node.gpu": "GPU",
-    "racks.#.node.model": "model",
-    "racks.#.node.precision": "precision",
-    "racks.#.node.max_batch": "max batch",
-    "racks.#.node.power_cap": "GPU power cap",
-    "workload.arrivals.scale": "demand scale (× the scenario's)",
-    "workload.arrivals.rate": "arrival rate",
-    "controller.tick": "controller tick",
-}
-
-_DIM_IN_SCHEMA = re.compile(r"\[([a-z_]+);")
-
-
 def _field_dim(parent: Any, key: str) -> str | None:
     """Dimension of a scenario field (``power``, ``temperature``, ...) from its unit-parsing type
-    (:func:`dcsim.units.quantity` writes it into the field's schema), None for a count, name or choice."""
+    (:func:`dcsim.units.quantity_dim`), None for a count, name or choice."""
     fields = getattr(type(parent), "model_fields", None)
     info = fields.get(key) if fields else None
-    if info is None:
-        return None
-    import typing
-
-    def metas(tp, depth=0):  # the metadata of an Annotated type, also inside `Temp | None`
-        if depth > 4:
-            return
-        yield from getattr(tp, "__metadata__", ())
-        for a in typing.get_args(tp):
-            yield from metas(a, depth + 1)
-
-    for m in (*info.metadata, *metas(info.annotation)):
-        js = getattr(m, "json_schema", None)
-        if isinstance(js, dict):
-            hit = _DIM_IN_SCHEMA.search(str(js.get("description", "")))
-            if hit:
-                return hit.group(1)
-    return None
+    return quantity_dim(info.annotation, info.metadata) if info is not None else None
 
 
 def axis_info(spec: SweepSpec, sc: Scenario | None) -> dict[str, dict]:
@@ -807,9 +772,8 @@ def axis_info(spec: SweepSpec, sc: Scenario | None) -> dict[str, dict]:
     spacing) -- what the sweep's figure labels its axes with (:func:`dcsim.plots.sweep.sweep_figure`)."""
     out: dict[str, dict] = {}
     for path, p in spec.parameters.items():
-        parts = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
-        key = ".".join("#" if x.isdigit() else x for x in parts)
-        name = PARAM_NAMES.get(key) or parts[-1].replace("_", " ")
+        parts = split_path(path)
+        name = param_name(path)
         obj: Any = sc
         owner, dim = None, None
         for i, part in enumerate(parts):
@@ -825,7 +789,7 @@ def axis_info(spec: SweepSpec, sc: Scenario | None) -> dict[str, dict]:
                     owner = own
             else:
                 obj = getattr(obj, part, None)
-        if owner and key.count("#") == 1:
+        if owner and sum(x.isdigit() for x in parts) == 1:
             name = f"{name} ({owner})"
         raw = list(p.values or []) if p.values is not None else list(p.range or (p.low, p.high))
         units = {_split(v)[1] if isinstance(v, str) and _NUM_UNIT.match(v) else "" for v in raw}

@@ -38,7 +38,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt"]
+__all__ = ["UnitError", "parse_quantity", "quantity", "format_quantity", "DIMENSIONS", "excerpt", "refuse_misread", "quantity_dim", "display_unit"]
 
 
 def excerpt(x: Any, limit: int = 60, quote: bool = True, _inner: bool = False) -> str:
@@ -71,6 +71,33 @@ def excerpt(x: Any, limit: int = 60, quote: bool = True, _inner: bool = False) -
 
 class UnitError(ValueError):
     """A quantity string could not be parsed or has the wrong dimension."""
+
+
+def refuse_misread(value: Any, expected: str) -> Any:
+    """``value`` unchanged, unless it is a number YAML made of something else where ``expected`` (``"a whole
+    number"``, ``"a power quantity"``) was asked for: then :class:`UnitError` saying so.
+
+    * a boolean: pydantic's lax mode reads ``True`` as 1, and YAML reads ``yes``, ``on`` and ``true`` as ``True``, so
+      ``count: yes`` or ``--set racks.0.count=true`` ran one rack without a word;
+    * an integer YAML 1.1 read from base-60 (``duration: 1:30`` is 90 s) or from a leading-zero octal literal
+      (``count: 010`` is 8): :mod:`dcsim.scenario.safeyaml` keeps such a number's text (``yaml_text``).
+
+    The one check every number of a scenario passes: plain ints and floats through
+    :class:`dcsim.scenario.base.NoBoolNumbers`, quantities through :func:`parse_quantity`.
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"expected {expected}, got the boolean {str(value).lower()} (YAML reads true/false, yes/no "
+                        "and on/off as booleans)")
+    text = getattr(value, "yaml_text", None)
+    if isinstance(text, str) and isinstance(value, int):
+        if ":" in text:
+            raise UnitError(f"expected {expected}, got {excerpt(text, 30, quote=False)}, which YAML reads as the "
+                            f"base-60 number {int(value):,}; write the number you mean"
+                            + (" with a unit ('90 min', '1.5 h')" if "quantity" in expected else ""))
+        digits = text.replace("_", "").lstrip("+-").lstrip("0") or "0"
+        raise UnitError(f"expected {expected}, got {excerpt(text, 30, quote=False)}, which YAML reads as the octal "
+                        f"number {int(value):,}; write {digits} without the leading zero if you mean {digits}")
+    return value
 
 
 _PREFIX = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
@@ -134,8 +161,7 @@ def parse_quantity(value: Any, dim: str) -> float:
     Accepts ints/floats (already SI) and strings such as ``"20 MW"``, ``"35 degC"``,
     ``"120 ms"``, ``"30%"``. Raises :class:`UnitError` with a readable reason.
     """
-    if isinstance(value, bool):
-        raise UnitError(f"expected a {dim} quantity, got a boolean")
+    refuse_misread(value, f"a {dim} quantity")
     if isinstance(value, (int, float)):
         try:
             return float(value)
@@ -178,21 +204,31 @@ _DISPLAY = {
 }
 
 
+def display_unit(si_value: float, dim: str) -> tuple[str, float]:
+    """(unit, SI value per unit) to show ``si_value`` of ``dim`` in: the largest display unit not exceeding its size
+    (the smallest for tiny values), from :data:`_DISPLAY`, else from the dimension's units in :data:`DIMENSIONS`
+    (``display_unit(3e5, 'power') == ('kW', 1e3)``). What :func:`format_quantity` writes numbers in and the sweep
+    figure's axes are labelled in. :class:`KeyError` for a dimension without units (temperature)."""
+    table = DIMENSIONS[dim]
+    units = _DISPLAY.get(dim) or tuple(u for u in table if u)
+    best = units[0]
+    for u in units:
+        if abs(si_value) >= table[u]:
+            best = u
+    return best, table[best]
+
+
 def format_quantity(si_value: float, dim: str) -> str:
     """Human string for an SI value, e.g. ``format_quantity(2e7, 'power') == '20 MW'``.
 
-    Picks the largest display unit not exceeding the value (the smallest for tiny values).
+    Picks the largest display unit not exceeding the value (the smallest for tiny values; :func:`display_unit`).
     """
     if dim == "temperature":
         return f"{si_value:.4g} degC"
-    units = _DISPLAY.get(dim)
-    if units is None:
+    if dim not in _DISPLAY:
         return f"{si_value:.6g} {_SI_NAME[dim]}".strip()
-    best = units[0]
-    for u in units:
-        if abs(si_value) >= DIMENSIONS[dim][u]:
-            best = u
-    return f"{si_value / DIMENSIONS[dim][best]:.4g} {best}"
+    unit, per = display_unit(si_value, dim)
+    return f"{si_value / per:.4g} {unit}"
 
 
 def _bound_msg(op: str, bound: float, raw: Any, dim: str | None = None) -> str:
@@ -243,6 +279,7 @@ def quantity(
             raise UnitError(_bound_msg("<=", le, raw, dim))
         return v
 
+    _validate.quantity_dim = dim  # what quantity_dim() reads back from a field's type
     si = _SI_NAME[dim]
     desc = description or f"{dim} quantity"
     if dim in _UNIT_REQUIRED:
@@ -262,6 +299,24 @@ def quantity(
         ser,
         Field(description=desc),
     ]
+
+
+def quantity_dim(tp: Any, metadata: Any = ()) -> str | None:
+    """The dimension (``"power"``, ``"temperature"``, ...) of a :func:`quantity` type, also inside ``X | None`` or
+    ``list[X]``; None for any other type. ``metadata``: a pydantic field's own (``FieldInfo.metadata``, where pydantic
+    moves the annotations of a field's top-level type), read first."""
+    import typing
+
+    stack, seen = [(tp, tuple(metadata))], 0
+    while stack and seen < 64:  # bounded: a type is a small tree
+        t, meta = stack.pop()
+        seen += 1
+        for m in (*meta, *getattr(t, "__metadata__", ())):
+            dim = getattr(getattr(m, "func", None), "quantity_dim", None)
+            if isinstance(dim, str):
+                return dim
+        stack.extend((a, ()) for a in typing.get_args(t) if a is not None)
+    return None
 
 
 #: dimensions whose bare number is refused. The rule "a bare number is SI" would make a price USD per joule

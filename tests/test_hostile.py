@@ -1220,3 +1220,202 @@ def test_a_result_carries_its_caveats():
     assert f"{len(res.caveats)} caveat" in repr(res)
     cal = dcsim.run(small_scenario(duration="10 min"))
     assert cal.caveats == [] and "caveat" not in repr(cal)
+
+
+# ------------------------------------------------------------------ a boolean where a number is asked for (s45a)
+
+_BOOL = "(YAML reads true/false, yes/no and on/off as booleans)"
+
+
+@pytest.mark.parametrize("word", ["yes", "true", "on", "True"])
+def test_a_yaml_boolean_rack_count_is_refused_not_one_rack(tmp_path, capsys, word):
+    """pydantic's lax mode read `count: yes` as 1: the 10-rack reference ran one rack without a word."""
+    text = REF.read_text()
+    assert "\n    count: 10\n" in text
+    p = tmp_path / "s.yaml"
+    p.write_text(text.replace("\n    count: 10\n", f"\n    count: {word}\n"))
+    code, err = _validate(capsys, p)
+    assert code == 2, err
+    assert f"{p}: invalid scenario (1 error)\n  racks[0].count: expected a whole number, got the boolean true " \
+           f"{_BOOL}" in err, err
+
+
+def test_a_set_boolean_is_refused_before_running(tmp_path, capsys):
+    code, err = _run_cli(tmp_path, capsys, "racks.0.count=true")
+    assert code == 2 and "racks[0].count: expected a whole number, got the boolean true" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("path, value, where, expected", [
+    ("workload.arrivals.scale", "on", "workload.arrivals.scale", "a number"),  # a float field
+    ("controller.clock_levels", "true", "controller.clock_levels", "a whole number"),
+    ("racks.0.node.max_batch", "no", "racks[0].node.max_batch", "a whole number"),
+    ("racks.0.node.levers.kv_compression", "yes", "racks[0].node.levers.kv_compression", "a number"),
+    ("racks.0.node.power_cap", "true", "racks[0].node.power_cap", "a power quantity"),  # a quantity field
+    ("facility.cooling.capacity", "true", "facility.cooling.capacity", "a power quantity"),
+    ("seed", "true", "seed", "a whole number"),
+    ("economics.price_profile", "[" + "1, " * 23 + "off]", "economics.price_profile[23]", "a number"),
+    ("expect", "{pue: [true, 2]}", "expect.pue[0]", "a number"),
+    ("racks.0.node.model", "{name: m, params: 7.0e+10, layers: yes, hidden: 8192, heads: 64, kv_heads: 8, "
+     "head_dim: 128}", "racks[0].node.model.layers", "a whole number"),
+])
+def test_a_boolean_number_is_refused_with_its_field(capsys, path, value, where, expected):
+    code, err = _validate(capsys, REF, "--set", f"{path}={value}")
+    assert code == 2, err
+    got = "false" if value in ("no", "off") or value.endswith("off]") else "true"
+    assert f"  {where}: expected {expected}, got the boolean {got} {_BOOL}" in err, err
+
+
+def test_a_boolean_trace_column_is_refused():
+    """``column: str | int`` (a name or an index): True was column 1."""
+    from dcsim.scenario.workload import EmpiricalLengthSpec
+
+    with pytest.raises(Exception, match="expected a string or a whole number, got the boolean true"):
+        EmpiricalLengthSpec.model_validate({"kind": "empirical", "file": "x.csv", "column": True})
+    assert EmpiricalLengthSpec.model_validate({"kind": "empirical", "file": "x.csv", "column": 2}).column == 2
+
+
+def test_real_booleans_and_numbers_still_validate(capsys):
+    code, err = _validate(capsys, REF, "--set", "controller.idle_power_down=true", "--set", "racks.0.count=2",
+                          "--set", "workload.arrivals.scale=1.5")
+    assert code == 0, err
+
+
+def test_every_number_of_every_spec_refuses_a_boolean():
+    """The check sits in front of every int and float of every spec's validator (dcsim.scenario.base.NoBoolNumbers):
+    a field added later is covered without a word of its own."""
+    import dcsim.scenario  # noqa: F401 - defines every spec
+    from dcsim.scenario.base import _MARK, Spec
+    from dcsim.sweep import ParamSpec, SweepSpec
+
+    def bare(s, parent_marked, where, out):
+        if isinstance(s, dict):
+            marked = bool((s.get("metadata") or {}).get(_MARK))
+            if s.get("type") in ("int", "float") and not parent_marked:
+                out.append(where)
+            for k, v in s.items():
+                if k not in ("metadata", "serialization"):  # what validates, not how a value is written
+                    bare(v, marked, f"{where}.{k}", out)
+        elif isinstance(s, (list, tuple)):
+            for i, v in enumerate(s):
+                bare(v, parent_marked, f"{where}[{i}]", out)
+
+    models, seen = [Spec, ParamSpec, SweepSpec], set()
+    while models:
+        m = models.pop()
+        if m in seen:
+            continue
+        seen.add(m)
+        models.extend(m.__subclasses__())
+    numbered = 0
+    for m in seen:
+        if m is Spec or "__pydantic_core_schema__" not in m.__dict__:
+            continue
+        out: list[str] = []
+        bare(m.__pydantic_core_schema__, False, m.__name__, out)
+        assert not out, out
+        numbered += "'int'" in repr(m.__pydantic_core_schema__) or "'float'" in repr(m.__pydantic_core_schema__)
+    assert numbered > 30  # the walk saw the specs' numbers (rack counts, multipliers, quantities)
+
+
+def test_a_sweep_file_refuses_a_boolean_step_count(tmp_path):
+    from dcsim.sweep import load_sweep
+
+    with pytest.raises(ScenarioError, match=r"steps: expected a whole number, got the boolean true"):
+        load_sweep({"base": str(REF), "parameters": {"facility.interconnect": {"range": ["300 kW", "600 kW"],
+                                                                               "steps": True}}})
+    with pytest.raises(ScenarioError, match=r"seeds: expected a whole number, got the boolean true"):
+        load_sweep({"base": str(REF), "seeds": True})
+
+
+# ------------------------------------------------------------------ hostile-input probe of 2026-12-04 (s45a)
+
+@pytest.mark.parametrize("text, words", [
+    ("", "got an empty document (the file holds no YAML value, or only comments)"),
+    ("# only a comment\n", "got an empty document"),
+    ("- a\n- b\n", "got a list (['a', 'b'])"),
+    ("just a string\n", "got a string ('just a string')"),
+])
+def test_a_file_that_is_not_a_mapping_says_what_it_is(tmp_path, capsys, text, words):
+    """It said 'got NoneType' / 'got str': Python's names, not the file's."""
+    p = tmp_path / "s.yaml"
+    p.write_text(text)
+    code, err = _validate(capsys, p)
+    assert code == 2 and f"{p}: invalid scenario (1 error)\n  <root>: top level must be a mapping of keys" in err
+    assert words in err and "NoneType" not in err, err
+
+
+@pytest.mark.parametrize("start, ok", [("9999-12-31T23:59", False), ("9999-12-30", False),
+                                       ("9999-12-29T00:00", True), ("0001-01-01", True)])
+def test_a_run_past_the_calendars_end_is_refused_before_running(tmp_path, capsys, start, ok):
+    """start: 9999-12-31T23:59 simulated the whole run and then died writing the report (OverflowError: date value
+    out of range, exit 70)."""
+    code, err = _validate(capsys, REF, "--set", f"start={start}")
+    if ok:
+        assert code == 0, err
+        return
+    assert code == 2 and "start: " in err and "ends after 9999-12-30" in err and "choose an earlier start" in err, err
+    code, err = _run_cli(tmp_path, capsys, f"start={start}")
+    assert code == 2 and "internal error" not in err and not (tmp_path / "out").exists(), err
+
+
+def test_a_run_ending_on_the_calendars_last_allowed_day_writes_its_report(tmp_path, capsys):
+    code, err = _run_cli(tmp_path, capsys, "start=9999-12-29T22:00")
+    assert code in (0, 1) and "internal error" not in err, err
+    assert (tmp_path / "out" / "report.json").is_file()
+
+
+@pytest.mark.parametrize("base, words", [("nope.yaml", "cannot read file"), ("adir", "is a directory"),
+                                         ("empty.yaml", "got an empty document")])
+def test_a_sweep_base_that_is_no_scenario_names_the_sweep_field(tmp_path, base, words):
+    """The error named only the base file, as if the user had run it: not the sweep file nor its `base:`."""
+    from dcsim.sweep import run_sweep
+
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "empty.yaml").write_text("")
+    sw = tmp_path / "sw.yaml"
+    sw.write_text(f"base: {base}\nparameters:\n  racks.0.count: {{values: [1]}}\n")
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(sw, cache_dir=None, progress=False)
+    assert e.value.source == str(sw) and e.value.errors[0][0] == "base", e.value
+    assert str(tmp_path / base) in str(e.value) and words in str(e.value), e.value
+
+
+@pytest.mark.parametrize("path, value, where, words", [
+    ("racks.0.count", "010", "racks[0].count", "got 010, which YAML reads as the octal number 8; write 10 without"),
+    ("seed", "-010", "seed", "got -010, which YAML reads as the octal number -8"),
+    ("workload.arrivals.scale", "010", "workload.arrivals.scale", "the octal number 8"),
+    ("duration", "1:30", "duration", "got 1:30, which YAML reads as the base-60 number 90; write the number you mean "
+                                     "with a unit ('90 min', '1.5 h')"),
+    ("duration", "1:30:00", "duration", "the base-60 number 5,400"),
+    ("racks.0.count", "1:30", "racks[0].count", "got 1:30, which YAML reads as the base-60 number 90"),
+])
+def test_a_yaml_11_octal_or_base_60_number_is_refused_not_read(tmp_path, capsys, path, value, where, words):
+    """YAML 1.1 reads `count: 010` as 8 and `duration: 1:30` as 90 (seconds): a value the user did not mean, read
+    without a word."""
+    code, err = _validate(capsys, REF, "--set", f"{path}={value}")
+    assert code == 2 and f"  {where}: expected " in err and words in err, err
+    text = REF.read_text().replace("\n    count: 10\n", f"\n    count: {value}\n") if path == "racks.0.count" else None
+    if text:
+        p = tmp_path / "s.yaml"
+        p.write_text(text)
+        code, err = _validate(capsys, p)
+        assert code == 2 and f"{p}: invalid scenario (1 error)\n  racks[0].count: expected a whole number" in err, err
+
+
+def test_numbers_that_read_the_same_in_yaml_11_and_12_still_validate(capsys):
+    from dcsim.scenario.safeyaml import YamlInt
+
+    for text, n in (("007", 7), ("00", 0), ("12", 12), ("1_000", 1000), ("0x10", 16)):
+        v = load_yaml_text(text)
+        assert v == n and not isinstance(v, YamlInt), text
+    code, err = _validate(capsys, REF, "--set", "racks.0.count=007")
+    assert code == 0, err
+
+
+def test_a_sweep_range_in_octal_is_refused():
+    from dcsim.sweep import load_sweep
+
+    with pytest.raises(ScenarioError, match="the octal number 8"):
+        load_sweep({"base": str(REF), "parameters": {"racks.0.count": {
+            "range": [load_yaml_text("010"), 12], "steps": 2}}})

@@ -42,9 +42,10 @@ from dcsim.plots.figures import (
     _styled,
     new_figure,
 )
-from dcsim.units import DIMENSIONS
+from dcsim.units import DIMENSIONS, display_unit
 
-__all__ = ["NoSweepFigure", "sweep_figure", "sweep_figure_kind", "axis_unit", "HEADLINE", "MAX_SCATTER_PANELS"]
+__all__ = ["NoSweepFigure", "sweep_figure", "sweep_figure_kind", "axis_unit", "binding_colormap", "HEADLINE",
+           "MAX_SCATTER_PANELS"]
 
 #: The headline figure: served output tokens/s, averaged over the run (report ``throughput_tok_s.output``).
 HEADLINE = "throughput_tok_s.output"
@@ -70,6 +71,16 @@ FAILED_STYLE = {"marker": "X", "color": "#000000", "ms": 9, "ls": "none"}
 NOVALUE_STYLE = {"marker": "o", "mfc": "none", "mec": "#000000", "ms": 8, "ls": "none"}
 #: Sequential colours of the heatmap's metric: purples, none near a constraint's colour (the map beside it uses those).
 _HEAT_CMAP = "Purples"
+
+
+def binding_colormap() -> tuple[Any, Any]:
+    """(colormap, norm) of a binding-constraint map: each code of ``BINDING_NAMES`` (0 demand … 3 cooling) in its
+    :data:`CONSTRAINT_COLORS` colour, a masked cell white. The sweep's heatmap and the phase diagram
+    (:func:`dcsim.phase.plot_phase`) draw with it."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    cm = ListedColormap([CONSTRAINT_COLORS[n] for n in BINDING_NAMES]).with_extremes(bad="white")
+    return cm, BoundaryNorm(np.arange(len(BINDING_NAMES) + 1) - 0.5, cm.N)
 
 
 class NoSweepFigure(ValueError):
@@ -99,7 +110,8 @@ def _failed(r: Mapping) -> bool:
 def axis_unit(info: Mapping[str, Any] | None, values: Sequence[float]) -> tuple[str, float]:
     """(display unit, SI → display factor) of a swept parameter: the unit the sweep file wrote (``[300 kW, 600 kW]``)
     when it is one of the field's dimension, else the largest unit of the dimension not above the largest value
-    (``dcsim.units.DIMENSIONS``); ``("", 1.0)`` for a count or a field without a dimension."""
+    (:func:`dcsim.units.display_unit`, as ``format_quantity`` picks); ``("", 1.0)`` for a count or a field without a
+    dimension."""
     info = info or {}
     dim, unit = info.get("dim"), info.get("unit")
     if dim == "temperature":
@@ -114,15 +126,8 @@ def axis_unit(info: Mapping[str, Any] | None, values: Sequence[float]) -> tuple[
     if dim == "rate":
         return "req/s", 1.0
     big = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
-    # the display units format_quantity uses, else the dimension's own (SI first)
-    from dcsim.units import _DISPLAY
-
-    cands = _DISPLAY.get(dim) or tuple(u for u in table if u)
-    best = cands[0]
-    for u in cands:
-        if big >= table[u]:
-            best = u
-    return best, 1.0 / table[best]
+    best, per = display_unit(big, dim)  # the unit format_quantity would write the largest value in
+    return best, 1.0 / per
 
 
 def _label(path: str, info: Mapping[str, Any] | None, unit: str) -> str:
@@ -517,11 +522,8 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     ax.set_title(ylab.split(" (")[0] + (" (mean over seeds)" if seeds else ""), fontsize=11)
     if has_bind:
         axb = axs[1]
-        cm = ListedColormap([CONSTRAINT_COLORS[n] for n in BINDING_NAMES]).with_extremes(bad="white")
-        from matplotlib.colors import BoundaryNorm
-
-        axb.pcolormesh(ex, ey, np.ma.masked_less(code, 0), cmap=cm, shading="flat",
-                       norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], cm.N), alpha=0.85)
+        cm, norm = binding_colormap()
+        axb.pcolormesh(ex, ey, np.ma.masked_less(code, 0), cmap=cm, shading="flat", norm=norm, alpha=0.85)
         if labelled:
             for (b, a) in cells:
                 if code[b, a] >= 0 and np.isfinite(share[b, a]):

@@ -12,11 +12,11 @@ from __future__ import annotations
 import copy
 import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from dcsim.units import excerpt, quantity
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
@@ -25,6 +25,7 @@ from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, RackCooling
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
+from dcsim.scenario.paths import set_path
 from dcsim.scenario.serving import ServingSpec
 from dcsim.scenario.workload import WorkloadSpec
 
@@ -181,13 +182,6 @@ class Scenario(Spec):
                              "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
         return self
 
-    @field_validator("seed", mode="before")
-    @classmethod
-    def _seed_not_bool(cls, v):
-        if isinstance(v, bool):  # True was seed 1 (YAML's yes/on too): a flag is no seed (the audit of the API)
-            raise ValueError(f"must be a whole number >= 0, got the boolean {v}")
-        return v
-
     @field_validator("start", mode="before")
     @classmethod
     def _iso_only(cls, v):
@@ -215,6 +209,20 @@ class Scenario(Spec):
         if v is not None and v.tzinfo is not None:
             raise ValueError(f"is the site's local date-time, without a time zone: got {v.isoformat()}; write "
                              f"{v.replace(tzinfo=None).isoformat(timespec='minutes')} if that is the time at the site")
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _in_the_calendar(cls, v, info: ValidationInfo):
+        # a run ending past the calendar's last day simulated in full and then died formatting its report's local
+        # times (OverflowError: date value out of range, an internal error; hostile-input probe, 2026-12-04)
+        dur = info.data.get("duration")
+        if v is not None and isinstance(dur, float):
+            last = datetime(9999, 12, 31) - timedelta(days=1)  # a day's margin for the report's local times
+            if v > last or dur > (last - v).total_seconds():
+                raise ValueError(f"{v.isoformat(timespec='minutes')} plus the run's duration ({dur:g} s) ends after "
+                                 f"{last.date().isoformat()}, the last day the calendar holds with a day to spare; "
+                                 "choose an earlier start")
         return v
 
     @field_validator("expect")
@@ -363,46 +371,6 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
     return out
 
 
-def _set_dotted(d: dict, path: str, value: Any) -> None:
-    # ``racks[0].count`` (how error messages name a list item) is accepted as ``racks.0.count``
-    keys = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
-    cur: Any = d
-    for k in keys[:-1]:
-        if isinstance(cur, list):
-            cur = cur[int(k)]
-        else:
-            if k not in cur or cur[k] is None:
-                cur[k] = {}
-            cur = cur[k]
-    last = keys[-1]
-    if isinstance(cur, list):
-        cur[int(last)] = _merged(cur[int(last)], value)
-    elif keys[0] in REPLACED_SECTIONS:  # a free mapping (the claims of expect:), not a section: set as given
-        cur[last] = value
-    else:
-        cur[last] = _merged(cur.get(last), value)
-
-
-#: top-level keys whose mapping is free (dotted paths to bounds), not a section of fields: a mapping set on them
-#: replaces it (``--set expect={pue: [1, 3]}`` checks that claim alone)
-REPLACED_SECTIONS = ("expect",)
-
-
-def _merged(old: Any, new: Any) -> Any:
-    """A mapping set on a mapping merges into it, key by key (recursively), unless it names another ``kind`` (then it
-    replaces it: ``facility.weather: {kind: epw, path: ...}`` is a new weather source). Anything else replaces.
-    Until 2026-12-04 a mapping always replaced: ``{"facility": {"interconnect": "600 kW"}}`` dropped the scenario's
-    395 kW dry-cooler plant and hot-dry weather for the defaults, silently (the audit of the API, finding 1)."""
-    if not (isinstance(old, dict) and isinstance(new, dict)):
-        return new
-    if "kind" in new and new["kind"] != old.get("kind"):
-        return new
-    out = dict(old)
-    for k, v in new.items():
-        out[k] = _merged(old.get(k), v)
-    return out
-
-
 def parse_set(s: str) -> tuple[str, Any]:
     """One ``"dotted.path=value"`` override (``--set``) as ``(path, value)``, the value read as a YAML scalar by the
     bounded reader (:mod:`dcsim.scenario.safeyaml`: ``5`` an int, ``20 MW`` a string); :class:`ScenarioError`
@@ -422,7 +390,7 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
     ``overrides`` is a mapping ``{"facility.interconnect": "15 MW"}`` or a list of
     ``"dotted.path=value"`` strings (values parsed as YAML scalars, so ``5`` is an int
     and ``20 MW`` a string). List indices are numbers: ``racks.0.count=12`` (or ``racks[0].count=12``).
-    A mapping value merges into the mapping it lands on unless it names another ``kind`` (:func:`_merged`).
+    A mapping value merges into the mapping it lands on unless it names another ``kind`` (:func:`dcsim.scenario.paths.merged`).
     """
     out = copy.deepcopy(raw)
     if not overrides:
@@ -437,9 +405,10 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
         items = [parse_set(s) for s in overrides]
     for k, v in items:
         try:
-            _set_dotted(out, k, v)
+            set_path(out, k, v)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
-            raise ScenarioError("--set", [(excerpt(k, 80, quote=False), f"cannot set this path ({excerpt(str(e), 120, quote=False)})")]) from None
+            raise ScenarioError("--set", [(excerpt(k, 80, quote=False),
+                                           f"cannot set this path: {excerpt(str(e), 200, quote=False)}")]) from None
     return out
 
 
@@ -460,7 +429,10 @@ def read_yaml(path: str | Path) -> dict:
     except YamlInputError as e:
         raise ScenarioError(str(p), [("", str(e))]) from None
     if not isinstance(raw, dict):
-        raise ScenarioError(str(p), [("", f"top level must be a mapping of keys, got {type(raw).__name__}")])
+        got = ("an empty document (the file holds no YAML value, or only comments)" if raw is None else
+               {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+                   type(raw), type(raw).__name__) + f" ({excerpt(raw, 40)})")
+        raise ScenarioError(str(p), [("", f"top level must be a mapping of keys (name: ..., duration: ...), got {got}")])
     return raw
 
 

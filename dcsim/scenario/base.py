@@ -1,12 +1,93 @@
-"""Base class for every scenario spec: frozen, unknown keys rejected."""
+"""Base class for every scenario spec: frozen, unknown keys rejected, no boolean where a number is asked for."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import core_schema
+
+from dcsim.units import refuse_misread
+
+__all__ = ["NoBoolNumbers", "Spec"]
+
+_MARK = "dcsim_refuses_bool"
+#: keys of a pydantic-core schema that hold one inner schema, or a list of them
+_INNER = ("schema", "items_schema", "keys_schema", "values_schema", "lax_schema", "strict_schema", "python_schema")
+_INNER_LISTS = ("steps", "definitions")
 
 
-class Spec(BaseModel):
-    """A frozen pydantic model; unknown keys are errors (``extra='forbid'``).
+def _refusing(expected: str, schema: dict) -> dict:
+    """``schema`` behind a check that refuses a boolean (or a base-60 or octal number YAML made), saying
+    ``expected`` (:func:`dcsim.units.refuse_misread`)."""
+    return core_schema.no_info_before_validator_function(lambda v: refuse_misread(v, expected), schema,
+                                                         metadata={_MARK: True})
+
+
+def _leaf(s: Any) -> str | None:
+    """The type of a number-or-not schema through its wrappers (``int``, ``float``, ``bool``, ``str``, ...)."""
+    for _ in range(8):
+        if not isinstance(s, dict):
+            return None
+        if s.get("type") in ("nullable", "default", "function-before", "function-after", "function-wrap"):
+            s = s.get("schema")
+            continue
+        return s.get("type")
+    return None
+
+
+def _no_bool_schema(s: Any, owner: type) -> Any:
+    """Put the boolean check in front of every ``int`` and ``float`` of a model's core schema, and of every union that
+    holds one but no ``bool`` (so ``str | int`` says one thing); other models' schemas carry their own. In place."""
+    if not isinstance(s, dict) or (s.get("metadata") or {}).get(_MARK):
+        return s
+    t = s.get("type")
+    if t == "model" and s.get("cls") is not owner:
+        return s
+    for k in _INNER:
+        if isinstance(s.get(k), dict):
+            s[k] = _no_bool_schema(s[k], owner)
+        elif isinstance(s.get(k), list):  # a tuple's items_schema
+            s[k] = [_no_bool_schema(x, owner) for x in s[k]]
+    for k in _INNER_LISTS:
+        if isinstance(s.get(k), list):
+            s[k] = [_no_bool_schema(x, owner) for x in s[k]]
+    if t == "model-fields":
+        for f in s.get("fields", {}).values():
+            f["schema"] = _no_bool_schema(f["schema"], owner)
+    elif t == "tagged-union":
+        s["choices"] = {k: _no_bool_schema(c, owner) for k, c in s["choices"].items()}
+    elif t == "union":
+        s["choices"] = [(_no_bool_schema(c[0], owner), c[1]) if isinstance(c, tuple) else _no_bool_schema(c, owner)
+                        for c in s["choices"]]
+        leaves = {_leaf(c[0] if isinstance(c, tuple) else c) for c in s["choices"]}
+        if leaves & {"int", "float"} and "bool" not in leaves:
+            what = "a whole number" if "float" not in leaves else "a number"
+            return _refusing(f"a string or {what}" if "str" in leaves else what, s)
+    if t in ("int", "float"):
+        return _refusing("a whole number" if t == "int" else "a number", s)
+    return s
+
+
+class NoBoolNumbers(BaseModel):
+    """A pydantic model none of whose number fields (``int``, ``float``, also inside lists, tuples, mappings and
+    unions) takes a boolean; :func:`dcsim.units.quantity` fields refuse one in :func:`dcsim.units.parse_quantity`.
+
+    pydantic's lax mode reads ``True`` as 1, and YAML reads ``yes``, ``on`` and ``true`` as ``True``: ``count: yes`` or
+    ``--set racks.0.count=true`` ran one rack without a word (and YAML 1.1 reads ``1:30`` as 90 and ``010`` as 8:
+    refused the same way, :func:`dcsim.units.refuse_misread`). One hook, inherited by every spec (and the sweep file's
+    models), puts the check in front of every number of the model's validator when pydantic builds it, so a field
+    added later is covered too; the error keeps pydantic's location (``racks[0].count``,
+    ``economics.price_profile[23]``) and the JSON schema is unchanged."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return _no_bool_schema(handler(source), cls)
+
+
+class Spec(NoBoolNumbers):
+    """A frozen pydantic model; unknown keys are errors (``extra='forbid'``); no number field takes a boolean
+    (:class:`NoBoolNumbers`).
 
     Specs are pure data: they import nothing from the rest of dcsim except
     :mod:`dcsim.units`, and a component receives only its own sub-spec.

@@ -21,11 +21,12 @@ most a short excerpt of the input.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
-__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "YamlInputError", "load_yaml_text",
+__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "YamlInputError", "YamlInt", "load_yaml_text",
            "read_text_bounded"]
 
 MAX_YAML_BYTES = 4 * 1024 * 1024
@@ -37,8 +38,39 @@ class YamlInputError(ValueError):
     """A YAML document could not be read; the message is one line, without the file name."""
 
 
+class YamlInt(int):
+    """An integer YAML 1.1 read from a literal few would write meaning it: base-60 (``1:30`` is 90, ``13:00`` is 780)
+    or octal with a leading zero (``010`` is 8). ``yaml_text`` is what the file says; a scenario's number fields
+    refuse it with that text (:func:`dcsim.units.refuse_misread`), anything else sees the int YAML made."""
+
+    yaml_text: str
+
+    def __new__(cls, value: int, text: str):
+        obj = super().__new__(cls, value)
+        obj.yaml_text = text
+        return obj
+
+    def __reduce__(self):  # pickles (sweep points go to worker processes) and deep-copies with its text
+        return (YamlInt, (int(self), self.yaml_text))
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$")
+_OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys in a mapping."""
+    """SafeLoader that refuses duplicate keys in a mapping, and keeps the text of base-60 and leading-zero octal
+    integers (:class:`YamlInt`)."""
+
+    def construct_yaml_int(self, node):
+        value = super().construct_yaml_int(node)
+        text = node.value
+        if _BASE60.match(text) or (_OCTAL.match(text) and int(text.replace("_", ""), 10) != value):
+            return YamlInt(value, text)  # "00" and "07" read the same either way
+        return value
 
     _last_mark = None
 
@@ -64,6 +96,9 @@ class _StrictLoader(yaml.SafeLoader):
                         key_node.start_mark)
                 seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
 def _short(x: Any, n: int = 40, quote: bool = True) -> str:
