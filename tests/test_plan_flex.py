@@ -122,12 +122,24 @@ def test_connectable_gpus_curve_is_monotone():
     assert g == sorted(g) and g[-1] > g[0]
 
 
-def test_cli_plan_curtailment(capsys):
+def test_cli_plan_curtailment(capsys, monkeypatch):
     assert main(["plan", str(YEAR), "-q", "max-gpus", "--curtailment", "0.5%", "--max-event", "4 h",
                  "--storage", "200 kWh/150 kW", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["question"] == "max-gpus" and r["budget"]["storage"]["energy_j"] == pytest.approx(720e6)
     assert main(["plan", str(YEAR), "-q", "max-demand", "--curtailment", "0.5%"]) == 2
+    # the answer as text is wrapped as every plan answer (it was printed whole: a long note ran past the terminal)
+    import dcsim.plan_flex as pf
+    from conftest import squash
+    from dcsim.report.summary import TERMINAL_WIDTH
+
+    r["note"] = "a long note about the answer, " * 8
+    monkeypatch.setattr(pf, "plan_flex", lambda *a, **k: r)
+    capsys.readouterr()
+    assert main(["plan", str(YEAR), "-q", "max-gpus", "--curtailment", "0.5%"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(ln) for ln in out.splitlines()) <= TERMINAL_WIDTH and squash(out) == squash(pf.format_flex(r))
+    assert max(len(ln) for ln in pf.format_flex(r).splitlines()) > TERMINAL_WIDTH
 
 
 @pytest.mark.parametrize("args, expect", [
