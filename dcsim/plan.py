@@ -46,6 +46,9 @@ __all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text"
            "weather_year_moments"]
 
 QUESTIONS = ("max-gpus", "max-demand", "interconnect-for")
+#: ``interconnect-for`` grows its bracket up to this interconnect, W, and says so where power still binds there: a
+#: search bound (no site is this large), not a measurement.
+INTERCONNECT_SEARCH_MAX_W = 1e13
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
 _NAMES = ("compute", "power", "cooling")
 
@@ -354,8 +357,11 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     lo, hi = 1.0, max(float(m0.facility.interconnect_w), 1e3)
     while power_binds(hi):
         lo, hi = hi, hi * 4.0
-        if hi > 1e13:
-            raise ValueError("power still binds at 10 TW: the delivery chain cannot feed this fleet")
+        if hi > INTERCONNECT_SEARCH_MAX_W:
+            from dcsim.metrics.fmt import fmt_si
+
+            raise ValueError(f"power still binds at {fmt_si(INTERCONNECT_SEARCH_MAX_W, 'W')}: the "
+                             "delivery chain cannot feed this fleet")
     if not power_binds(lo):
         lo = hi = 1.0
     while hi / lo > 1.0 + rtol:
