@@ -117,12 +117,6 @@ class _Wrapped:
 PROSE_COMMANDS = ("run", "tpf", "plan", "sweep", "calibrate")
 
 
-def _range_x(rng: tuple[float, float]) -> tuple[str, str]:
-    """A search range given as multiples of the scenario's own value, as said: ``(1e-3, 100.0)`` -> ``("0.1 %",
-    "100x")``."""
-    return tuple(f"{100 * v:g} %" if v < 1 else f"{v:g}x" for v in rng)
-
-
 def cmd_validate(args) -> int:
     from dcsim.engine.preflight import preflight
 
@@ -207,7 +201,7 @@ def cmd_tpf(args) -> int:
 
         print(json_text(rep, indent=2, sort_keys=True))
         return 0
-    from dcsim.metrics.fmt import fmt_duration, fmt_local_short, fmt_local_time
+    from dcsim.metrics.fmt import fmt_duration, fmt_local_short, fmt_local_time, fmt_multiple
 
     from dcsim.report.summary import print_wrapped
 
@@ -231,7 +225,7 @@ def cmd_tpf(args) -> int:
             out.append(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
                   f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
         cap = x["interconnect_w"]
-        ic_lo, ic_hi = _range_x(CROSSOVER_INTERCONNECT_RANGE_X)
+        ic_lo, ic_hi = map(fmt_multiple, CROSSOVER_INTERCONNECT_RANGE_X)
         racks = " (the racks' own power limits bind here, whatever the interconnect)" if x.get("racks_hold_power") else ""
         if cap == cap:
             power_txt = "power binds at the interconnect below " + fq(cap, "power")
@@ -245,7 +239,7 @@ def cmd_tpf(args) -> int:
                             else ""))
         else:
             power_txt = f"power binds at the interconnect below (none in range: {ic_lo}-{ic_hi} the contract)"
-        g_lo, g_hi = _range_x(CROSSOVER_GPU_RANGE_X)
+        g_lo, g_hi = map(fmt_multiple, CROSSOVER_GPU_RANGE_X)
         t_lo, t_hi = CROSSOVER_T_OUT_RANGE_C
         out.append("  crossovers: " + power_txt
               + racks

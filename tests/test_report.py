@@ -485,6 +485,8 @@ def test_energy_per_token_and_run_lengths_print_as_a_planner_reads_them():
 
     assert [fmt_jpt(x) for x in (0.0123, 1.2, 220.4)] == ["0.0123 J", "1.20 J", "220 J"]  # was "220. J"
     assert fmt_duration(8760 * 3600.0) == "8,760 h" and fmt_duration(24 * 3600.0) == "24 h"  # was "8.76e+03 h"
+    from dcsim.metrics.fmt import fmt_multiple  # a search range's ends, as dcsim tpf says them
+    assert [fmt_multiple(x) for x in (1e-3, 0.5, 1.0, 100.0, 1e3)] == ["0.1 %", "50 %", "1x", "100x", "1000x"]
 
 
 def test_binding_headline_says_how_long_and_whether_a_limit_binds():
