@@ -47,10 +47,13 @@ class Progress:
 
 
 def _fail(msg: str, code: int = 2) -> int:
-    """Print ``msg`` on stderr and return ``code``. A closed stderr (``2>&1 | head -1``, a reader gone) loses the
+    """Print ``msg`` on stderr, wrapped as every line dcsim prints (:func:`dcsim.report.summary.print_wrapped`), and
+    return ``code``. A closed stderr (``2>&1 | head -1``, a reader gone) loses the
     message but not the exit code: the BrokenPipeError used to escape main() as exit 1."""
     try:
-        print(msg, file=sys.stderr)
+        from dcsim.report.summary import print_wrapped
+
+        print_wrapped(msg, file=sys.stderr)
         sys.stderr.flush()
     except (OSError, ValueError):  # BrokenPipeError, EPIPE, a closed stream object
         _quiet(2)
@@ -66,32 +69,52 @@ def _load(path: str, sets: list[str] | None = None, seed: int | None = None):
     return load_scenario(path, overrides=sets or None)
 
 
-def _stderr_is_terminal() -> bool:
-    """Whether stderr is a terminal (where a long warning is wrapped); piped or redirected, a log keeps each warning
-    on one line, whole, for grep -- and where it breaks no longer depends on the length of a path in it."""
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def _warn(warnings) -> None:
-    """Each warning on stderr: at a terminal wrapped to its width with the continuation under the text
-    (:func:`dcsim.report.summary.wrap_hanging`), else one line each (:func:`_stderr_is_terminal`); the warnings
-    themselves (report.json, ``Result.warnings``) stay whole."""
+    """Each warning on stderr, wrapped as every line dcsim prints (:func:`dcsim.report.summary.wrap_hanging`: the
+    continuation under the text, at a terminal or piped to a log alike); the warnings themselves (report.json,
+    ``Result.warnings``) stay whole."""
     from dcsim.report.summary import wrap_hanging
 
-    wrap = _stderr_is_terminal()
     for w in warnings:
-        print("\n".join(wrap_hanging("warning: ", str(w))) if wrap else f"warning: {w}", file=sys.stderr)
+        print("\n".join(wrap_hanging("warning: ", str(w))), file=sys.stderr)
 
 
-def _print_wrapped(text: str) -> None:
-    """A plain-text answer (``dcsim tpf``, ``dcsim plan``) line by line, each wrapped to the terminal width with its
-    continuation under its text (:func:`dcsim.report.summary.wrap_line`)."""
-    from dcsim.report.summary import wrap_line
+class _Wrapped:
+    """A text stream that lays out each complete line written to it as :func:`dcsim.report.summary.wrap_block`
+    does, for the commands whose modules print on their own (``dcsim sweep``, ``dcsim calibrate``) and for stderr:
+    one rule for every line dcsim prints for a person. A progress bar redrawn in place (a line holding a carriage
+    return) goes through at once, as it is."""
 
-    print("\n".join(x for line in text.split("\n") for x in wrap_line(line)))
+    def __init__(self, stream):
+        self._stream, self._pending = stream, ""
+
+    def write(self, text: str) -> int:
+        from dcsim.report.summary import wrap_block
+
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._stream.write(("\n".join(wrap_block(line)) if "\r" not in line else line) + "\n")
+        if "\r" in self._pending:  # a progress bar drawn in place: shown now, not at the next newline
+            self._stream.write(self._pending)
+            self._pending = ""
+        return len(text)
+
+    def close_line(self) -> None:
+        """Write out a last line left without its newline."""
+        if self._pending:
+            self._stream.write(self._pending)
+            self._pending = ""
+        self._stream.flush()
+
+    def __getattr__(self, name):  # flush, isatty, encoding, fileno: the stream's own
+        return getattr(self._stream, name)
+
+
+#: The commands whose standard output is text for a person, wrapped line by line by :class:`_Wrapped` (without
+#: ``--json``). The others print data kept whole: ``schema`` JSON, ``validate``'s YAML (its comment lines wrapped by
+#: itself), ``compare``'s table (its free text wrapped by itself).
+PROSE_COMMANDS = ("run", "tpf", "plan", "sweep", "calibrate")
 
 
 def cmd_validate(args) -> int:
@@ -102,12 +125,16 @@ def cmd_validate(args) -> int:
     import yaml
 
     _warn(pre.warnings)
+    from dcsim.report.summary import TERMINAL_WIDTH, wrap_text
+
     e = pre.estimate
-    print(f"# {args.file}: valid scenario (values in SI units; temperatures in degC)")
     reqs = (f", ~{e['requests_total']:,.0f} requests simulated (up to ~{e['requests_in_flight']:,.0f} held at once)"
             if "requests_total" in e else "")
-    print(f"# run estimate: {e['ticks']:,} ticks, ~{e['peak_memory_bytes'] / 1e6:,.0f} MB peak memory, "
-          f"~{e['csv_bytes'] / 1e6:,.1f} MB timeseries.csv{reqs}; {len(pre.warnings)} warning(s)")
+    for text in (f"{args.file}: valid scenario (values in SI units; temperatures in degC)",
+                 f"run estimate: {e['ticks']:,} ticks, ~{e['peak_memory_bytes'] / 1e6:,.0f} MB peak memory, "
+                 f"~{e['csv_bytes'] / 1e6:,.1f} MB timeseries.csv{reqs}; {len(pre.warnings)} warning(s)"):
+        for line in wrap_text(text, TERMINAL_WIDTH - 2):  # comment lines: the YAML under them still loads
+            print(f"# {line}")
     print(yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False, width=100), end="")
     return 0
 
@@ -161,6 +188,7 @@ def cmd_tpf(args) -> int:
 
     from dcsim.engine.steady import steady_report
     from dcsim.metrics.record import unlimited_cooling_to_null
+    from dcsim.tpf import CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C
     from dcsim.units import format_quantity as fq
 
     from dcsim.engine.preflight import preflight
@@ -173,27 +201,31 @@ def cmd_tpf(args) -> int:
 
         print(json_text(rep, indent=2, sort_keys=True))
         return 0
-    from dcsim.metrics.fmt import fmt_duration, fmt_local_short, fmt_local_time
+    from dcsim.metrics.fmt import fmt_duration, fmt_local_short, fmt_local_time, fmt_multiple
+
+    from dcsim.report.summary import print_wrapped
 
     clock = sc.clock_block()
-    _print_wrapped(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
+    out: list[str] = []
+    out.append(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
           f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")
-    _print_wrapped(f"local clock: start {fmt_local_time(0.0, clock)}, {fmt_duration(sc.duration)}; each moment below at its "
+    out.append(f"local clock: start {fmt_local_time(0.0, clock)}, {fmt_duration(sc.duration)}; each moment below at its "
           "local time")
     for label, r in rep["moments"].items():
         x = r["crossover"]
-        _print_wrapped(f"\n[{label}: {r['operating_point']}] at {fmt_local_short(r['t_s'], clock, sc.duration)}, "
+        out.append(f"\n[{label}: {r['operating_point']}] at {fmt_local_short(r['t_s'], clock, sc.duration)}, "
               f"outdoor {r['t_out_c']:.1f} degC (wet-bulb {r['t_wb_c']:.1f})")
-        _print_wrapped(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
-        _print_wrapped(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
-        _print_wrapped(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
-        _print_wrapped(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})"
+        out.append(f"  demand  D = {r['demand_tok_s']:12,.0f} tok/s")
+        out.append(f"  compute C = {r['compute_tok_s']:12,.0f} tok/s")
+        out.append(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
+        out.append(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})"
               if r["cooling_tok_s"] is not None else "  cooling Q =    unlimited         (the plant has no capacity)")
-        _print_wrapped(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}")
+        out.append(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}")
         for p in r.get("pools") or []:  # several model pools (racks[].serves)
-            _print_wrapped(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
+            out.append(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
                   f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
         cap = x["interconnect_w"]
+        ic_lo, ic_hi = map(fmt_multiple, CROSSOVER_INTERCONNECT_RANGE_X)
         racks = " (the racks' own power limits bind here, whatever the interconnect)" if x.get("racks_hold_power") else ""
         if cap == cap:
             power_txt = "power binds at the interconnect below " + fq(cap, "power")
@@ -202,15 +234,20 @@ def cmd_tpf(args) -> int:
             fixed = [f"{name} rating {fq(float(getattr(pc, k)), 'power')}"
                      for k, name in (("ups_rating", "UPS"), ("transformer_rating", "transformer"))
                      if pc is not None and getattr(pc, k, None) is not None]
-            power_txt = ("power binds at every interconnect searched (to 100x the contract)"
+            power_txt = (f"power binds at every interconnect searched (to {ic_hi} the contract)"
                          + (f": the fixed {' and '.join(fixed)} (facility.power_chain) caps the IT power" if fixed
                             else ""))
         else:
-            power_txt = "power binds at the interconnect below (none in range: 0.1 %-100x the contract)"
-        _print_wrapped("  crossovers: " + power_txt
+            power_txt = f"power binds at the interconnect below (none in range: {ic_lo}-{ic_hi} the contract)"
+        g_lo, g_hi = map(fmt_multiple, CROSSOVER_GPU_RANGE_X)
+        t_lo, t_hi = CROSSOVER_T_OUT_RANGE_C
+        out.append("  crossovers: " + power_txt
               + racks
-              + "; compute stops binding from " + (f"{math.ceil(x['gpus'] - 1e-9):,} GPUs" if x["gpus"] == x["gpus"] else "(none)")
-              + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"] else "(none in -30..55 degC)"))
+              + "; compute stops binding from " + (f"{math.ceil(x['gpus'] - 1e-9):,} GPUs" if x["gpus"] == x["gpus"]
+                                                   else f"(none in range: {g_lo}-{g_hi} the scenario's GPU count)")
+              + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"]
+                                            else f"(none in {t_lo:g}..{t_hi:g} degC)"))
+    print_wrapped("\n".join(out))
     return 0
 
 
@@ -304,7 +341,17 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        code = int(args.func(args) or 0)
+        prose = args.cmd in PROSE_COMMANDS and not getattr(args, "json", False)
+        streams = (sys.stdout, sys.stderr)
+        out, err = (_Wrapped(sys.stdout) if prose else sys.stdout), _Wrapped(sys.stderr)
+        sys.stdout, sys.stderr = out, err
+        try:
+            code = int(args.func(args) or 0)
+        finally:
+            sys.stdout, sys.stderr = streams
+            for s in (out, err):
+                if isinstance(s, _Wrapped):
+                    s.close_line()
         sys.stdout.flush()
         return code
     except KeyboardInterrupt:  # first: the names below may not be imported yet

@@ -46,6 +46,9 @@ __all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text"
            "weather_year_moments"]
 
 QUESTIONS = ("max-gpus", "max-demand", "interconnect-for")
+#: ``interconnect-for`` grows its bracket up to this interconnect, W, and says so where power still binds there: a
+#: search bound (no site is this large), not a measurement.
+INTERCONNECT_SEARCH_MAX_W = 1e13
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
 _NAMES = ("compute", "power", "cooling")
 
@@ -354,8 +357,11 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     lo, hi = 1.0, max(float(m0.facility.interconnect_w), 1e3)
     while power_binds(hi):
         lo, hi = hi, hi * 4.0
-        if hi > 1e13:
-            raise ValueError("power still binds at 10 TW: the delivery chain cannot feed this fleet")
+        if hi > INTERCONNECT_SEARCH_MAX_W:
+            from dcsim.metrics.fmt import fmt_si
+
+            raise ValueError(f"power still binds at {fmt_si(INTERCONNECT_SEARCH_MAX_W, 'W')}: the "
+                             "delivery chain cannot feed this fleet")
     if not power_binds(lo):
         lo = hi = 1.0
     while hi / lo > 1.0 + rtol:
@@ -740,11 +746,12 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
         scale0 = float(sc.workload.arrivals.scale)
         cf = _max_demand(raw, bdir, m0, design_moment(scenario_moments(m0), None))["scale"]
         ov = lambda s: {"workload.arrivals.scale": float(s)}  # noqa: E731
-        lo = cf * 1e-3
+        lo = cf * TARGET_SCALE_SEARCH_X[0]
         if not ok(ov(lo)):
-            raise ValueError(f"targets not met even at {lo:.3g}x the scenario's demand scale: "
+            raise ValueError(f"targets not met even at {lo / scale0:.3g}x the scenario's demand scale "
+                             f"({100 * TARGET_SCALE_SEARCH_X[0]:g} % of the closed form's ceiling): "
                              + "; ".join(f"{c['target']} -> {c['value']}" for c in _meets(tg, fast(ov(lo)))[1]))
-        hi = cf * 1.05
+        hi = cf * TARGET_SCALE_SEARCH_X[1]
         unbounded = ok(ov(hi))
         if unbounded:  # the targets do not bind before the facility's ceiling: the ceiling is the answer
             ans, br = cf, (hi, hi)
@@ -754,7 +761,8 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                     "closed_form_scale": cf, "peak_demand_tok_s": float(np.max(_demand(raw, bdir, ov(ans)))),
                     "targets_bind": not unbounded})
         if unbounded:
-            out["note"] = (f"the targets still hold at the search's end ({hi:.4g} = 1.05x the closed-form ceiling): "
+            out["note"] = (f"the targets still hold at the search's end ({hi:.4g} = {TARGET_SCALE_SEARCH_X[1]:g}x the "
+                           "closed-form ceiling): "
                            "they do not limit demand, the facility's ceiling does, so the answer is the ceiling "
                            f"(scale {cf:.4g}); beyond it work waits up to controller.hold_limit and is then shed, which "
                            "a latency target at or above hold_limit cannot see")
@@ -851,6 +859,10 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
 #: took the largest figure: 320 over 288 GPUs for 2 tok/s (0.002 %), and 416 over 320 with power-down for 1e-10 tok/s
 #: (the audit of fidelities, finding 7)
 GOODPUT_TIE_REL = SEED_BAND_PCT / 100.0
+#: ``max-demand`` under targets searches the demand scale from this share of the closed form's ceiling up to this
+#: multiple of it (the targets hold at the top: the ceiling is the answer). Search bounds, not measurements; the
+#: answer's note and the error where the targets fail at the bottom are said from them.
+TARGET_SCALE_SEARCH_X = (1e-3, 1.05)
 
 
 def _fewest_within_tie(rows: list[dict], key: str) -> dict:
@@ -1202,17 +1214,18 @@ def cmd_plan(args) -> int:
             if e.source == "<dict>":  # the file was read into a dict before validation: name the file again
                 raise ScenarioError(args.file, e.errors) from None
             raise
-        print(f"error: {e}", file=sys.stderr)
+        from dcsim.report.summary import print_wrapped
+
+        print_wrapped(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
         from dcsim.textio import json_text
 
         print(json_text(r, indent=2, sort_keys=True))
     else:
-        from dcsim.report.summary import wrap_line
+        from dcsim.report.summary import print_wrapped
 
-        text = format_targets(r) if args.target else format_plan(r)  # each line wrapped to the terminal's width
-        print("\n".join(x for line in text.split("\n") for x in wrap_line(line)))
+        print_wrapped(format_targets(r) if args.target else format_plan(r))
     return 0
 
 

@@ -308,6 +308,11 @@ def _need_dict(need: dict, mom) -> dict:
             "longest_event_start_s": None if longest is None else t0 + longest[0]}
 
 
+#: ``--confirm`` simulates the calendar day (local clock) of the longest curtailment event, s: its length here, the
+#: window the answer names from it.
+CONFIRM_DAY_S = 86400.0
+
+
 def confirm_flex(raw, bdir, out: dict, fb: FlexBudget, firm_w: float | None = None) -> dict:
     """Simulate the day of the longest curtailment event at the answer, and the same day with
     an interconnect large enough never to bind: what the flexing costs with the scenario's demand."""
@@ -320,8 +325,8 @@ def confirm_flex(raw, bdir, out: dict, fb: FlexBudget, firm_w: float | None = No
     ov = dict(out["overrides"])
     sc0 = load_scenario(raw, overrides=ov, base_dir=bdir)
     start = run_start(build_models(sc0))
-    day0 = 0.0 if t_ev is None else math.floor(t_ev / 86400.0) * 86400.0
-    ov.update({"start": (start + timedelta(seconds=day0)).isoformat(), "duration": "24 h", "faults": []})
+    day0 = 0.0 if t_ev is None else math.floor(t_ev / CONFIRM_DAY_S) * CONFIRM_DAY_S
+    ov.update({"start": (start + timedelta(seconds=day0)).isoformat(), "duration": CONFIRM_DAY_S, "faults": []})
     b = fb["battery"]
     cap = float(ov.get("facility.interconnect", sc0.facility.interconnect))
     if b is not None:  # the battery holds the meter at the contract: the site runs above it on stored energy
@@ -342,7 +347,7 @@ def confirm_flex(raw, bdir, out: dict, fb: FlexBudget, firm_w: float | None = No
                     (r.get("storage") or {}).get("peak_meter_w", r["peak_power_w"]["facility"])}
 
     a, f = figs(flexed), figs(firm)
-    return {"window": {"start": ov["start"], "duration_h": 24.0}, "with_flex": a, "firm": f,
+    return {"window": {"start": ov["start"], "duration_h": CONFIRM_DAY_S / 3600.0}, "with_flex": a, "firm": f,
             "firm_interconnect_w": firm_cap,
             "tokens_lost": f["tokens_output"] - a["tokens_output"],
             "tokens_lost_share": 1.0 - a["tokens_output"] / f["tokens_output"] if f["tokens_output"] else None,
@@ -394,7 +399,7 @@ def format_flex(r: dict) -> str:
                      f"{round(whole * per_rack):,} GPUs)")
     else:
         lines.append(f"  answer: interconnect {fq(round_sig(r['flex']['interconnect_w'], 4, up=True), 'power')} for {r['gpus']:,} GPUs "
-                     f"(firm: {fq(r['firm']['interconnect_w'], 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
+                     f"(firm: {fq(round_sig(r['firm']['interconnect_w'], 4, up=True), 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
     c = r["curtailment"]
     held = fmt_energy(c["energy_curtailed_j"])
     lines.append(f"  the site flexes {c['hours']:.1f} h ({100 * c['share_of_hours']:.2f} % of the hours) in "
@@ -408,7 +413,8 @@ def format_flex(r: dict) -> str:
     if "confirm" in r:
         s = r["confirm"]
         slo = s["slo_attainment_change"]
-        lines.append(f"  simulated {s['window']['start']} (24 h, the longest event's day), the scenario's demand: "
+        lines.append(f"  simulated {s['window']['start']} ({s['window']['duration_h']:g} h, the longest event's day), "
+                     "the scenario's demand: "
                      f"{s['tokens_lost']:.3g} tokens lost ({100 * (s['tokens_lost_share'] or 0):.2f} %) against the firm "
                      f"interconnect {fq(s['firm_interconnect_w'], 'power')}"
                      + ("" if slo is None else f", SLO attainment {100 * slo:+.2f} points"))
@@ -446,6 +452,7 @@ def add_parser(subparsers) -> None:
     import sys
 
     from dcsim.plan import _sets
+    from dcsim.report.summary import print_wrapped
     from dcsim.scenario import ScenarioError
 
     p = subparsers.choices.get("plan")
@@ -466,8 +473,9 @@ def add_parser(subparsers) -> None:
             given = [f for f, v in (("--max-event", args.max_event), ("--storage", args.storage),
                                     ("--load", None if args.load == "full" else args.load)) if v is not None]
             if given:
-                print(f"error: {' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} --curtailment (when the site may flex); give "
-                      f"--curtailment too, or drop {'them' if len(given) > 1 else 'it'}", file=sys.stderr)
+                print_wrapped(f"error: {' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} --curtailment (when the "
+                              f"site may flex); give --curtailment too, or drop {'them' if len(given) > 1 else 'it'}",
+                              file=sys.stderr)
                 return 2
             return plain(args)
         try:
@@ -479,11 +487,14 @@ def add_parser(subparsers) -> None:
         except ValueError as e:
             if isinstance(e, ScenarioError):
                 raise
-            print(f"error: {e}", file=sys.stderr)
+            print_wrapped(f"error: {e}", file=sys.stderr)
             return 2
         from dcsim.textio import json_text
 
-        print(json_text(r, indent=2, sort_keys=True) if args.json else format_flex(r))
+        if args.json:
+            print(json_text(r, indent=2, sort_keys=True))
+        else:
+            print_wrapped(format_flex(r))
         return 0
 
     p.set_defaults(func=cmd)

@@ -36,6 +36,9 @@ from scipy.optimize import brentq
 
 __all__ = [
     "BINDING_NAMES",
+    "CROSSOVER_INTERCONNECT_RANGE_X",
+    "CROSSOVER_GPU_RANGE_X",
+    "CROSSOVER_T_OUT_RANGE_C",
     "TPF",
     "token_production",
     "binding_of",
@@ -47,6 +50,15 @@ __all__ = [
 
 #: Names of the binding constraints, indexed by the integer codes used in time series.
 BINDING_NAMES: tuple[str, ...] = ("demand", "compute", "power", "cooling")
+
+#: The ranges the closed form's crossover searches scan (:func:`dcsim.engine.steady.crossovers`, ``tpf.moments.*.
+#: crossover`` of report.json): a crossover outside them is reported as none (NaN), and ``dcsim tpf`` says which range
+#: it searched from these. Search bounds chosen to hold any facility the scenario format describes, not measurements:
+#: the interconnect and the GPU count as multiples of the scenario's own (a facility rebuilt at each), the outdoor
+#: dry-bulb in degC (the wet-bulb depression of the moment kept).
+CROSSOVER_INTERCONNECT_RANGE_X: tuple[float, float] = (1e-3, 100.0)
+CROSSOVER_GPU_RANGE_X: tuple[float, float] = (1e-3, 1e3)
+CROSSOVER_T_OUT_RANGE_C: tuple[float, float] = (-30.0, 55.0)
 
 
 @dataclass(frozen=True)

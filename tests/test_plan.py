@@ -538,3 +538,19 @@ def test_max_gpus_names_the_rack_limit_when_no_rack_runs_flat_out():
     assert r["gpus"] == 0 and r["binding"] == "cooling" and r["margin"] is None
     assert "over its heat limit 30 kW" in r["note"] and "default for air cooling" in r["note"]
     assert "rack's own limit binds" in format_plan(r)
+
+
+def test_targets_missed_at_the_search_bottom_are_said_against_the_scenarios_scale():
+    """``max-demand`` under targets no demand meets names the bottom of its search as a multiple of the scenario's
+    demand scale and as the share of the closed form's ceiling it is (plan.TARGET_SCALE_SEARCH_X): it printed the
+    absolute scale as "x the scenario's", 4 times too large on a scenario at arrivals.scale 0.25."""
+    from conftest import small_scenario
+    from dcsim.plan import TARGET_SCALE_SEARCH_X, plan, plan_for_targets
+
+    sc = small_scenario(**{"duration": "20 min", "workload.arrivals.scale": 0.25})
+    cf = plan(sc, "max-demand")["scale"]
+    with pytest.raises(ValueError) as e:
+        plan_for_targets(sc, "max-demand", ["ttft.p99<=1 ms"], confirm=False)
+    lo = cf * TARGET_SCALE_SEARCH_X[0]
+    assert f"targets not met even at {lo / 0.25:.3g}x the scenario's demand scale (0.1 % of the closed form's " \
+           "ceiling)" in str(e.value)

@@ -122,12 +122,24 @@ def test_connectable_gpus_curve_is_monotone():
     assert g == sorted(g) and g[-1] > g[0]
 
 
-def test_cli_plan_curtailment(capsys):
+def test_cli_plan_curtailment(capsys, monkeypatch):
     assert main(["plan", str(YEAR), "-q", "max-gpus", "--curtailment", "0.5%", "--max-event", "4 h",
                  "--storage", "200 kWh/150 kW", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["question"] == "max-gpus" and r["budget"]["storage"]["energy_j"] == pytest.approx(720e6)
     assert main(["plan", str(YEAR), "-q", "max-demand", "--curtailment", "0.5%"]) == 2
+    # the answer as text is wrapped as every plan answer (it was printed whole: a long note ran past the terminal)
+    import dcsim.plan_flex as pf
+    from conftest import squash
+    from dcsim.report.summary import TERMINAL_WIDTH
+
+    r["note"] = "a long note about the answer, " * 8
+    monkeypatch.setattr(pf, "plan_flex", lambda *a, **k: r)
+    capsys.readouterr()
+    assert main(["plan", str(YEAR), "-q", "max-gpus", "--curtailment", "0.5%"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(ln) for ln in out.splitlines()) <= TERMINAL_WIDTH and squash(out) == squash(pf.format_flex(r))
+    assert max(len(ln) for ln in pf.format_flex(r).splitlines()) > TERMINAL_WIDTH
 
 
 @pytest.mark.parametrize("args, expect", [
@@ -151,3 +163,18 @@ def test_plan_options_out_of_range_are_refused_before_any_work(capsys, args, exp
     from dcsim.cli import main as dcsim_main
     assert dcsim_main(["plan", str(ROOT / "scenarios" / "reference.yaml"), "-q", "max-gpus", *args]) == 2
     assert expect in capsys.readouterr().err
+
+
+def test_the_flex_answer_never_reads_above_the_firm_one():
+    """Both interconnects are minima, printed rounded up alike: year-richmond's interconnect-for at 0.5 % read
+    "interconnect 492.8 kW ... (firm: 492.7 kW; saving 0.0 %)" for 492,711.98 W against 492,712.16 W (only the flex
+    figure was rounded up), a flexible site needing more than a firm one."""
+    from dcsim.plan_flex import format_flex
+
+    r = {"scenario": "s", "question": "interconnect-for", "moments_evaluated": 8760, "moments": "hours",
+         "load": "full", "budget": {"share_of_hours": 0.005, "max_event_s": None, "storage": None}, "gpus": 320,
+         "flex": {"interconnect_w": 492711.9755}, "firm": {"interconnect_w": 492712.1576}, "saving_share": 3.7e-7,
+         "curtailment": {"hours": 0.0, "share_of_hours": 0.0, "events": 0, "longest_h": 0.0,
+                         "energy_curtailed_j": 0.0}, "tokens_lost": 0.0, "share_lost": 0.0}
+    answer = next(ln for ln in format_flex(r).splitlines() if "answer:" in ln)
+    assert "interconnect 492.8 kW for 320 GPUs (firm: 492.8 kW;" in answer, answer

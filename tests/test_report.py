@@ -485,20 +485,22 @@ def test_energy_per_token_and_run_lengths_print_as_a_planner_reads_them():
 
     assert [fmt_jpt(x) for x in (0.0123, 1.2, 220.4)] == ["0.0123 J", "1.20 J", "220 J"]  # was "220. J"
     assert fmt_duration(8760 * 3600.0) == "8,760 h" and fmt_duration(24 * 3600.0) == "24 h"  # was "8.76e+03 h"
+    from dcsim.metrics.fmt import fmt_multiple  # a search range's ends, as dcsim tpf says them
+    assert [fmt_multiple(x) for x in (1e-3, 0.5, 1.0, 100.0, 1e3)] == ["0.1 %", "50 %", "1x", "100x", "1000x"]
 
 
-def test_binding_phrase_says_how_long_and_whether_a_limit_binds():
+def test_binding_headline_says_how_long_and_whether_a_limit_binds():
     """The headline does not call a plurality 'most of the time', and when demand leads it says how
     long a limit binds (reference: demand 46 %, a limit 54 % of the day)."""
-    from dcsim.report.summary import binding_phrase
-    top, txt = binding_phrase({"demand": 0.46, "compute": 0.045, "power": 0.371, "cooling": 0.124})
-    assert top == "demand" and "most of the time" not in txt and "46.0% of the time (the most of any)" in txt
-    assert "a limit binds 54.0%: power 37.1%, cooling 12.4%, compute 4.5%" in txt
-    top, txt = binding_phrase({"demand": 0.2, "compute": 0.0, "power": 0.8, "cooling": 0.0})
-    assert (top, txt) == ("power", "power most of the time (80.0%)")
-    top, txt = binding_phrase({"demand": 1.0, "compute": 0.0, "power": 0.0, "cooling": 0.0})
-    assert txt == "demand most of the time (100.0%)"
-    assert binding_phrase(None) == (None, "n/a")
+    from dcsim.report.summary import binding_headline
+    h = binding_headline({"demand": 0.46, "compute": 0.045, "power": 0.371, "cooling": 0.124})
+    assert h.top == "demand" and h.first == "demand 46.0% of the time (the most of any)"
+    assert h.limits_text == "a limit binds 54.0%: power 37.1%, cooling 12.4%, compute 4.5%"
+    h = binding_headline({"demand": 0.2, "compute": 0.0, "power": 0.8, "cooling": 0.0})
+    assert (h.top, h.first, h.limits_text) == ("power", "power most of the time (80.0%)", None)
+    h = binding_headline({"demand": 1.0, "compute": 0.0, "power": 0.0, "cooling": 0.0})
+    assert (h.first, h.limits_text) == ("demand most of the time (100.0%)", None)
+    assert (binding_headline(None).top, binding_headline(None).first) == (None, "n/a")
 
 
 def test_html_card_and_terminal_say_the_binding_from_one_rule():

@@ -34,22 +34,26 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("wrap")
     path = base / "mixtral.yaml"
     path.write_text(yaml.safe_dump(transferred_scenario(), sort_keys=False))
-    with pytest.MonkeyPatch.context() as mp:  # stderr as a terminal: its warnings wrap there
-        mp.setattr("dcsim.cli._stderr_is_terminal", lambda: True)
-        code, out, err = _cli("run", str(path), "--out", str(base / "out"), "--no-plots")
+    code, out, err = _cli("run", str(path), "--out", str(base / "out"), "--no-plots")  # piped: wrapped all the same
     assert code == 0, err
     rep = json.loads((base / "out" / "report.json").read_text())
     return base, path, out, err, rep
 
 
-def test_piped_stderr_keeps_each_warning_on_one_line(tmp_path):
-    """Redirected to a log, a warning stays whole on one line (grep finds it; its breaks never depend on a path)."""
+def test_piped_stderr_wraps_each_warning_as_a_terminal_does(tmp_path):
+    """One rule, wherever the output goes: redirected to a log (here a StringIO, no terminal), a warning wraps as it
+    does at a terminal, continued under its text, and reads back word for word (it was one line when piped, wrapped
+    at a terminal: two layouts of one output)."""
     path = tmp_path / "mixtral.yaml"
     path.write_text(yaml.safe_dump(transferred_scenario(), sort_keys=False))
     code, _, err = _cli("validate", str(path))
-    warns = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
-    assert code == 0 and warns and max(len(w) for w in warns) > TERMINAL_WIDTH
-    assert all(ln.startswith("warning: ") for ln in err.splitlines() if ln.strip())
+    assert code == 0 and _too_long(err) == []
+    from dcsim.engine.preflight import preflight
+    from dcsim.scenario import load_scenario
+
+    warns = preflight(load_scenario(path), label=str(path)).warnings
+    assert warns and max(len(w) for w in warns) > TERMINAL_WIDTH
+    assert [squash(b) for b in _blocks(err.splitlines(), "warning: ")] == [squash(w) for w in warns]
 
 
 def _too_long(text: str) -> list[str]:
@@ -189,3 +193,69 @@ def test_report_json_result_and_html_keep_the_text_whole(tmp_path):
     assert kinds and all(_html.escape(text) in page for _, text in kinds)
     long = [w for w in rep["warnings"] if len(w) > TERMINAL_WIDTH and _html.escape(w) in page]
     assert long  # a warning longer than a terminal line, whole on the page
+
+
+def test_a_table_row_stays_whole_and_prose_wraps():
+    """``wrap_block``: a line set in columns (three runs of two spaces or more) is a table row, left whole however
+    long, so its columns stay under their heads; any other line wraps as ``wrap_line``."""
+    from dcsim.report.summary import wrap_block
+
+    row = "           8      8.0     475.7     471.2   -0.94   3.5693   3.5779    0.24    16.36    16.60    1.47 x"
+    assert len(row) > TERMINAL_WIDTH and wrap_block(row) == [row]
+    prose = "warning: " + "a parameter is not identified by these rows alone " * 4
+    lines = wrap_block(prose + "\n" + row)
+    assert lines[-1] == row and len(lines) > 2 and _too_long("\n".join(lines[:-1])) == []
+    assert squash(" ".join(lines[:-1])) == squash(prose) and lines[1].startswith(" " * len("warning: "))
+
+
+def test_calibrate_prints_by_the_same_rule():
+    """``dcsim calibrate`` prints from its own module: the CLI lays its lines out by the one rule (its warnings and
+    notes were 200-350-character lines), its fit tables whole, not a word changed."""
+    from dcsim.node.calibrate import main as calibrate_main
+    from dcsim.report.summary import _TABLE_ROW
+
+    csv = ROOT / "dcsim" / "data" / "measurements" / "mlenergy_llama-3.1-70b.csv"
+    code, out, _ = _cli("calibrate", str(csv))
+    assert code == 0
+    raw = io.StringIO()
+    with contextlib.redirect_stdout(raw):
+        assert calibrate_main([str(csv)]) == 0  # the module's own text, unwrapped
+    prose = [ln for ln in raw.getvalue().splitlines() if len(ln) > TERMINAL_WIDTH and not _TABLE_ROW.search(ln)]
+    assert prose  # the case is a real one
+    assert all(_TABLE_ROW.search(ln) for ln in _too_long(out))
+    assert squash(out) == squash(raw.getvalue())
+    assert [ln for ln in out.splitlines() if _TABLE_ROW.search(ln)] == [
+        ln for ln in raw.getvalue().splitlines() if _TABLE_ROW.search(ln)]
+
+
+def test_the_wrapping_stream_passes_a_progress_bar_through():
+    """Sweep's progress bar is redrawn in place (a carriage return, no newline): it goes through at once, as it is;
+    the lines after it wrap."""
+    from dcsim.cli import _Wrapped
+
+    buf = io.StringIO()
+    w = _Wrapped(buf)
+    w.write("\rsweep [###...] 1/6 points")
+    assert buf.getvalue() == "\rsweep [###...] 1/6 points"
+    w.write("\rsweep [######] 6/6 points")
+    w.write("\n")
+    text = "sweep: 6 points in 7.6 s -> " + "/a/long/folder" * 8 + "/ (results.csv, sweep.png) and more words"
+    print(text, file=w)
+    w.close_line()
+    lines = buf.getvalue().split("\n")
+    assert lines[0] == "\rsweep [###...] 1/6 points\rsweep [######] 6/6 points"
+    assert len(lines[1:-1]) > 1 and squash(" ".join(lines[1:])) == squash(text)
+
+
+def test_error_messages_and_validate_comments_wrap(tmp_path):
+    """An error message (file, field, reason) wraps under its field; validate's comment lines stay comments, so the
+    YAML under them still loads."""
+    path = tmp_path / "mixtral.yaml"
+    path.write_text(yaml.safe_dump(transferred_scenario(), sort_keys=False))
+    code, _, err = _cli("run", str(path), "--set", "facility.cooling.kind=chiller_plantt", "--out", str(tmp_path / "o"))
+    assert code == 2 and "does not match any of the expected tags" in squash(err) and _too_long(err) == []
+    code, out, _ = _cli("validate", str(path), "--set", "fidelity=request")
+    assert code == 0 and _too_long(out) == []
+    head = out.split("\nname:")[0].splitlines()
+    assert len(head) > 2 and all(ln.startswith("# ") for ln in head)  # the run estimate, wrapped as comments
+    assert "requests simulated" in squash(" ".join(head)) and yaml.safe_load(out)["name"] == "mixtral"

@@ -142,3 +142,45 @@ def test_dcsim_tpf_and_the_reports_tpf_block_are_one_closed_form():
     # the backed-out symbols reproduce P = θ·P_deliv / (PUE·E_tok)
     s = rep["inputs"]
     assert s["theta"] * s["delivered_power_w"] / (s["pue"] * s["joule_per_token_it"]) == pytest.approx(rep["power_tok_s"])
+
+
+def test_the_crossover_searches_scan_the_published_ranges(monkeypatch):
+    """``dcsim.tpf``'s CROSSOVER_*_RANGE constants are the ranges the crossover searches scan (the reasons
+    ``dcsim tpf`` prints when no crossover lies in them are read from them): each bisection of
+    ``engine.steady.crossovers`` recorded, in its order interconnect, GPU scale, outdoor temperature."""
+    from pathlib import Path
+
+    from dcsim.engine import steady
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+
+    seen, flip = [], steady._flip
+    monkeypatch.setattr(steady, "_flip", lambda pred, lo, hi, log=False, iters=60: (
+        seen.append((lo, hi)), flip(pred, lo, hi, log, iters))[1])
+    m = build_models(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"))
+    steady.crossovers(m, 3e5, 40.0, 22.0)
+    cap0 = float(m.facility.interconnect_w)
+    lo, hi = tpf.CROSSOVER_INTERCONNECT_RANGE_X
+    assert seen == [(cap0 * lo, cap0 * hi), tpf.CROSSOVER_GPU_RANGE_X, tpf.CROSSOVER_T_OUT_RANGE_C]
+
+
+def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
+    """Where cooling never binds (a 5 MW plant on the reference), ``dcsim tpf`` names the range searched as
+    ``dcsim.tpf`` holds it (it printed "-30..55 degC" as literal text, a copy of the search's bounds)."""
+    import contextlib
+    import io
+    from pathlib import Path
+
+    from dcsim.cli import main
+
+    ref = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
+
+    def crossovers() -> list[str]:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["tpf", str(ref), "--set", "facility.cooling.capacity=5 MW"]) == 0
+        return [" ".join(b.split()) for b in buf.getvalue().split("crossovers: ")[1:]]
+
+    assert all("cooling binds above (none in -30..55 degC)" in c for c in crossovers())
+    monkeypatch.setattr(tpf, "CROSSOVER_T_OUT_RANGE_C", (-40.0, 60.0))
+    assert all("cooling binds above (none in -40..60 degC)" in c for c in crossovers())

@@ -18,7 +18,7 @@ import numpy as np
 from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
-__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_jpt", "fmt_duration", "fmt_time",
+__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
            "calibration_label", "calibration_source", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
@@ -247,6 +247,12 @@ def fmt_pct(x: Any) -> str:
     if x is None or not isinstance(x, (int, float, np.integer, np.floating)):
         return "n/a"
     return f"{100 * float(x):.1f}%"
+
+
+def fmt_multiple(x: float) -> str:
+    """A multiple of a reference value as said: below 1 as a percentage, from 1 as a multiple (``1e-3`` →
+    ``"0.1 %"``, ``100.0`` → ``"100x"``): the ends of a search range scaled from the scenario's own value."""
+    return f"{100 * float(x):g} %" if x < 1 else f"{float(x):g}x"
 
 
 def fmt_num(x: Any, digits: int = 4) -> str:

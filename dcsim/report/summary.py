@@ -17,7 +17,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "latency_stats", "report_latency", "current_binding", "binding_headline", "binding_phrase", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
+__all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
            "pool_rows", "start_text", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
 
 
@@ -43,7 +43,7 @@ _NBSP = "\u00a0"
 #: "±33 %" and "5,872 tokens" never break across lines. (A row holds any other phrase together with no-break spaces,
 #: printed as spaces: the Files row's "plots/ (4 PNG)".)
 _UNIT_AFTER_NUMBER = re.compile(
-    r"(?<=\d) (?=(?:[kMGTPmµn]?(?:Wh|W|J|s|g|t|B|h|tok/s|tokens|tok|degC)|°C|%|pp|min|x|[kMGTP])(?![\w/]))")
+    r"(?<=\d) (?=(?:[kMGTPmµn]?(?:Wh|W|J|s|g|t|B|h|tok/s|tokens|tok|degC)|°C|%|pp|min|x|[kMGTP]|FLOP(?:/\w+)?)(?![\w/]))")
 
 
 #: A command-line option and its argument ("--set fidelity=request"): held on one line, to be copied whole.
@@ -101,6 +101,25 @@ def wrap_line(line: str, width: int = TERMINAL_WIDTH) -> list[str]:
     indent = line[:len(line) - len(line.lstrip())]
     lines = wrap_text(line[len(indent):], max(MIN_TEXT_WIDTH, width - len(indent) - 2))
     return [indent + lines[0]] + [indent + "  " + x for x in lines[1:]]
+
+
+#: A table row: text set in columns by runs of two spaces or more, three runs at least (``dcsim calibrate``'s fit
+#: table, ``dcsim compare``'s). :func:`wrap_block` leaves it whole, however long: its columns stay under their heads.
+_TABLE_ROW = re.compile(r"\S {2,}\S(?:.*?\S {2,}\S){2}")
+
+
+def wrap_block(text: str, width: int = TERMINAL_WIDTH) -> list[str]:
+    """The lines of ``text`` (split at its newlines), each wrapped by :func:`wrap_line`, except a table row
+    (:data:`_TABLE_ROW`), which stays whole. The one rule every line dcsim prints for a person follows, on stdout and
+    stderr, at a terminal or not (docs/report.md, "Long rows wrap, at one width")."""
+    return [x for line in str(text).split("\n")
+            for x in ([line] if len(line) > width and _TABLE_ROW.search(line) else wrap_line(line, width))]
+
+
+def print_wrapped(text: str, file=None) -> None:
+    """Print ``text`` as :func:`wrap_block` lays it out: the line printer of the plain-text answers (``dcsim tpf``,
+    ``dcsim plan``), the CLI's warnings and error messages (on ``file``, default stdout)."""
+    print("\n".join(wrap_block(text)), file=file)
 
 
 def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
@@ -272,11 +291,6 @@ class BindingHeadline(NamedTuple):
         shares."""
         return f"{self.lead} {self.how}" if self.top is not None else "n/a"
 
-    @property
-    def text(self) -> str:
-        """The whole phrase: :attr:`first`, then "; " and :attr:`limits_text` when there is one."""
-        return self.first + (f"; {self.limits_text}" if self.limits_text else "")
-
 
 def binding_headline(shares: Mapping[str, Any] | None) -> BindingHeadline:
     """Who binds the longest and how to say it, from ``binding.share``: the one home of the rule.
@@ -303,13 +317,6 @@ def binding_headline(shares: Mapping[str, Any] | None) -> BindingHeadline:
         limits_text = (f"a limit binds {fmt_pct(sum(v for _, v in limits))}: "
                        + ", ".join(f"{k} {fmt_pct(v)}" for k, v in limits))
     return BindingHeadline(top, tied, lead, how, sh[top], limits, limits_text)
-
-
-def binding_phrase(shares: Mapping[str, Any] | None) -> tuple[str | None, str]:
-    """(the constraint binding the longest, how to say it) from ``binding.share``: :func:`binding_headline`'s
-    ``top`` and ``text``."""
-    h = binding_headline(shares)
-    return h.top, h.text
 
 
 def current_binding(report: Mapping[str, Any]) -> str | None:
