@@ -201,7 +201,8 @@ def crossover_gpu_count(*, flop_per_token, effective_flops_per_gpu, power_tok_s,
 
 
 def crossover_temperature_c(cooling_tok_s_at: Callable[[float], float], other_tok_s: float,
-                            t_lo_c: float = -20.0, t_hi_c: float = 55.0) -> float:
+                            t_lo_c: float = CROSSOVER_T_OUT_RANGE_C[0],
+                            t_hi_c: float = CROSSOVER_T_OUT_RANGE_C[1]) -> float:
     """Outdoor temperature (degC) above which cooling binds.
 
     ``cooling_tok_s_at(T)`` is the cooling ceiling (tokens/s) at outdoor temperature T,

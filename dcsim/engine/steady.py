@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from dcsim.engine.build import Models, with_interconnect
-from dcsim.tpf import BINDING_NAMES, binding_of
+from dcsim.tpf import (BINDING_NAMES, CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
+                       binding_of)
 
 __all__ = ["MOMENTS", "ceilings_at", "heat_rejection_it_w", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
            "pool_flop_per_output_token"]
@@ -136,8 +137,9 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
       scenario's interconnect;
     * ``gpus``: GPU count above which compute stops binding (racks scale with GPUs);
     * ``t_out_c``: outdoor dry-bulb above which cooling binds (wet-bulb depression kept).
-    NaN where the binding does not flip in the searched range (interconnect 0.1 %–100× the
-    scenario's, GPUs 0.1 %–1000×, −30…55 degC).
+    NaN where the binding does not flip in the searched range (:data:`dcsim.tpf.CROSSOVER_INTERCONNECT_RANGE_X`,
+    ``CROSSOVER_GPU_RANGE_X``, ``CROSSOVER_T_OUT_RANGE_C``: interconnect 0.1 %–100× the scenario's, GPUs 0.1 %–1000×,
+    −30…55 degC).
     """
     depression = t_db_c - t_wb_c
     cap0 = float(m.facility.interconnect_w)
@@ -172,9 +174,10 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
         return None if all(held) else True
 
     # a facility designed for each interconnect (ratings and default capacities follow it)
-    cap_star = _flip(lambda c: at_interconnect(c) is True, cap0 * 1e-3, cap0 * 100.0, log=True)
-    a_star = _flip(lambda a: binds(1, gpu_scale=a), 1e-3, 1e3, log=True)
-    t_star = _flip(lambda t: binds(3, t_db_c=t, t_wb_c=t - depression), -30.0, 55.0)
+    (c_lo, c_hi), (a_lo, a_hi) = CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_GPU_RANGE_X
+    cap_star = _flip(lambda c: at_interconnect(c) is True, cap0 * c_lo, cap0 * c_hi, log=True)
+    a_star = _flip(lambda a: binds(1, gpu_scale=a), a_lo, a_hi, log=True)
+    t_star = _flip(lambda t: binds(3, t_db_c=t, t_wb_c=t - depression), *CROSSOVER_T_OUT_RANGE_C)
     return {
         "interconnect_w": cap_star,
         "racks_hold_power": at_interconnect(cap0) is None,
