@@ -36,6 +36,7 @@ from scipy.optimize import brentq
 
 __all__ = [
     "BINDING_NAMES",
+    "binding_that_holds",
     "CROSSOVER_INTERCONNECT_RANGE_X",
     "CROSSOVER_GPU_RANGE_X",
     "CROSSOVER_T_OUT_RANGE_C",
@@ -101,6 +102,25 @@ class TPF:
         out["binding"] = self.binding_name if np.ndim(self.binding) == 0 else list(self.binding_name)
         out["slack"] = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v).tolist()) for k, v in self.slack().items()}
         return out
+
+
+def binding_that_holds(shares) -> tuple[str | None, float]:
+    """What binds most of a run, from its shares of time (``binding.share``: name -> fraction), and that share.
+
+    The constraint with the largest share, except where demand has it but the limits (compute, power, cooling)
+    together bind longer: then the limit binding the longest, with the share of the run *some* limit binds. A planner
+    asks whether a limit binds, and the plurality of four labels hides it (reference: demand 42.6 % of the day, a
+    limit 57.4 %). (None, nan) without shares. The summary's headline, report.html's card and the sweep figure's
+    markers and map read this rule."""
+    sh = {k: float(v) for k, v in (shares or {}).items() if k in BINDING_NAMES and isinstance(v, (int, float))
+          and not isinstance(v, bool) and v == v}
+    if not sh:
+        return None, float("nan")
+    top = max(BINDING_NAMES, key=lambda k: sh.get(k, -1.0))  # the first of a tie, as binding.most_common
+    limits = {k: v for k, v in sh.items() if k != "demand" and v > 0}
+    if top == "demand" and sum(limits.values()) > sh["demand"]:
+        return max(limits, key=limits.get), sum(limits.values())
+    return top, sh[top]
 
 
 def binding_of(demand, compute, power, cooling) -> np.ndarray:

@@ -11,6 +11,7 @@ from conftest import small_scenario
 from dcsim.plots import CONSTRAINT_COLORS
 from dcsim.plots.sweep import NoSweepFigure, axis_unit, sweep_figure, sweep_figure_kind
 from dcsim.sweep import FIGURE_NAME, SweepRows, run_sweep, write_figure
+from dcsim.tpf import binding_that_holds
 
 
 def _row(i, params, out=None, most="compute", error=None, **extra):
@@ -72,6 +73,33 @@ def test_one_axis_markers_take_the_binding_constraints_colour():
     assert sum(b.get_height() for b in bars) == pytest.approx(300.0)
 
 
+def test_a_limit_binding_longer_than_demand_is_what_the_markers_and_the_map_show():
+    """Demand the plurality (43 %) but compute, power and cooling 57 % between them: the sweep's map drew a grey
+    "demand 43 %" cell (the audit of 2026-12-04, interconnect_vs_gpus at 10 racks) where the summary's headline says a
+    limit binds 57 %. Now the marker and the cell take the limit binding longest, the cell's number the 57 %."""
+    shares = {"binding.share.demand": 0.43, "binding.share.compute": 0.25, "binding.share.power": 0.14,
+              "binding.share.cooling": 0.18}
+    plain = {"binding.share.demand": 0.7, "binding.share.compute": 0.3, "binding.share.power": 0.0,
+             "binding.share.cooling": 0.0}
+    rows = [{**_row(0, {"facility.interconnect": 3e5}, out=1e5, most="demand"), **shares},
+            {**_row(1, {"facility.interconnect": 4e5}, out=1.2e5, most="demand"), **plain}]
+    fig = sweep_figure(rows, {"facility.interconnect": {"name": "interconnect", "dim": "power"}})
+    from matplotlib.colors import to_hex
+
+    pts = fig.axes[0].collections[0]
+    assert [to_hex(c) for c in pts.get_facecolors()] == [CONSTRAINT_COLORS["compute"].lower(),
+                                                          CONSTRAINT_COLORS["demand"].lower()]
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "a limit binds most of the run, longest: compute" in labels and "demand binds most of the run" in labels
+    grid = [{**_row(i, {"facility.interconnect": a, "racks.0.count": b}, out=1e5, most="demand"),
+             **(shares if i == 0 else plain)} for i, (a, b) in enumerate([(3e5, 2), (4e5, 2), (3e5, 4), (4e5, 4)])]
+    fig = sweep_figure(grid, {"facility.interconnect": {"name": "interconnect", "dim": "power"},
+                              "racks.0.count": {"name": "racks", "dim": None}}, mode="grid")
+    bind = fig.axes[1]
+    assert int(bind.collections[0].get_array()[0, 0]) == 1  # compute
+    assert sorted(t.get_text() for t in bind.texts) == ["57%", "70%", "70%", "70%"]
+
+
 def test_two_axis_grid_is_a_heatmap_with_the_binding_map_and_refused_cells(tmp_path):
     spec = {"name": "two", "base": small_scenario(duration="30 min"), "fixed": {"serving.slo_estimate": False},
             "parameters": {"facility.interconnect": {"values": ["1 W", "100 kW", "200 kW"]},
@@ -91,7 +119,8 @@ def test_two_axis_grid_is_a_heatmap_with_the_binding_map_and_refused_cells(tmp_p
         if r["error"]:
             assert np.ma.is_masked(cell)
         else:
-            assert names[int(cell)] == r["binding.most_common"]
+            want, _ = binding_that_holds({n: r[f"binding.share.{n}"] for n in names})
+            assert names[int(cell)] == want
     for ax in (heat, bind):
         hatched = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch() == "xx"]
         assert len(hatched) == sum(1 for r in rows if r["error"]) == 2
@@ -216,3 +245,14 @@ def test_the_figure_line_says_what_the_figure_draws(tmp_path):
                      name="s", parameters={"a": {"values": [1.0, 2.0]}, "b": {"values": [2, 4]}})
     path, what = write_figure(rows, tmp_path)
     assert path is not None and what == "pue over a x b"
+
+
+def test_binding_that_holds_is_the_plurality_unless_the_limits_together_outlast_demand():
+    """dcsim.tpf.binding_that_holds: the reference day (demand 42.6 %, compute 25.2, power 14.4, cooling 17.8) is held
+    by a limit, compute the longest, 57.4 % in all; demand at 70 % holds its own run; a plurality limit stays."""
+    assert binding_that_holds({"demand": 0.426, "compute": 0.252, "power": 0.144, "cooling": 0.178}) == \
+        ("compute", pytest.approx(0.574))
+    assert binding_that_holds({"demand": 0.7, "compute": 0.3, "power": 0.0, "cooling": 0.0}) == ("demand", 0.7)
+    assert binding_that_holds({"demand": 0.3, "compute": 0.1, "power": 0.6, "cooling": 0.0}) == ("power", 0.6)
+    assert binding_that_holds({"demand": 0.5, "compute": 0.5}) == ("demand", 0.5)  # a limit must bind *longer*
+    assert binding_that_holds({})[0] is None and binding_that_holds(None)[0] is None

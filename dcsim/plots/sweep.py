@@ -6,10 +6,12 @@ Which figure suits the sweep (:func:`sweep_figure_kind`):
 
 * one swept parameter → ``line``: served output tokens/s (with the demand and, when the rows have it, the
   SLO-meeting goodput), Joules per output token (facility, IT, GPU) and the share of the run each constraint binds,
-  against the parameter; each point's marker coloured by the constraint that binds most of its run
-  (:data:`dcsim.plots.CONSTRAINT_COLORS`);
-* two parameters of a grid → ``heatmap``: output tokens/s (or ``metric``) over the grid, beside the map of the
-  constraint that binds most of each point's run;
+  against the parameter; each point's marker coloured by what binds most of its run
+  (:data:`dcsim.plots.CONSTRAINT_COLORS`): demand, or, where the limits together bind longer than demand, the
+  limit binding the longest (:func:`dcsim.tpf.binding_that_holds`: a grey "demand" cell beside limits binding 57 %
+  of the run read as an unconstrained hall);
+* two parameters of a grid → ``heatmap``: output tokens/s (or ``metric``) over the grid, beside the map of what
+  binds most of each point's run;
 * more parameters, a zipped ``list`` of two or more, and ``random``/``lhs`` designs → ``scatter``: the headline
   figure against each swept parameter (a projection: the other parameters vary too), coloured by the binding
   constraint;
@@ -42,6 +44,7 @@ from dcsim.plots.figures import (
     _styled,
     new_figure,
 )
+from dcsim.tpf import binding_that_holds
 from dcsim.units import DIMENSIONS, display_unit
 
 __all__ = ["NoSweepFigure", "sweep_figure", "sweep_figure_kind", "axis_unit", "binding_colormap", "HEADLINE",
@@ -292,9 +295,29 @@ def _mean(rows: Sequence[Mapping], ids: Sequence[int], key: str) -> float:
     return float(np.mean(v)) if v else math.nan
 
 
+def _holds(row: Mapping) -> tuple[int, float]:
+    """(code, share of the run) of what binds most of a point's run (:func:`dcsim.tpf.binding_that_holds` on its
+    shares: a limit where the limits together outlast demand, with the share some limit binds); its
+    ``binding.most_common`` and no share without shares; (-1, nan) without either."""
+    if _failed(row):
+        return -1, math.nan
+    sh = {n: _num(row.get(k)) for n, k in zip(BINDING_NAMES, SHARES) if _is_num(row.get(k))}
+    if sh:
+        name, share = binding_that_holds(sh)
+        return _binding_code(name), share
+    return _binding_code(row.get(MOST)), math.nan
+
+
+def _holds_label(code: int) -> str:
+    """A marker's legend entry: what binds most of the run."""
+    name = BINDING_NAMES[code]
+    return ("demand binds most of the run" if name == "demand"
+            else f"a limit binds most of the run, longest: {name}")
+
+
 def _most(rows: Sequence[Mapping], ids: Sequence[int]) -> int:
-    """The constraint that binds most of the run, by majority over a level's points (seeds); -1 without one."""
-    codes = [_binding_code(rows[i].get(MOST)) for i in ids if not _failed(rows[i])]
+    """What binds most of the run (:func:`_holds`), by majority over a level's points (seeds); -1 without one."""
+    codes = [_holds(rows[i])[0] for i in ids]
     codes = [c for c in codes if c >= 0]
     if not codes:
         return -1
@@ -385,7 +408,7 @@ def _line(rows, params, key, head, seeds) -> Figure:
     present = sorted({c for c, o in zip(most, ok) if c >= 0 and o})
     for c in present:
         handles.append(Line2D([], [], ls="none", marker="o", ms=8, mfc=CONSTRAINT_COLORS[BINDING_NAMES[c]],
-                              mec="#222222", label=f"binds most of the run: {BINDING_NAMES[c]}"))
+                              mec="#222222", label=_holds_label(c)))
     _legend_missing(handles, failed, novalue, total)
     _mark_missing(ax, xs, failed, novalue, total)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -469,8 +492,9 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
         jf[b, a] = _mean(rows, ids, JPT[0][0])
         c = _most(rows, ids)
         code[b, a] = c
-        if c >= 0:
-            share[b, a] = _mean(rows, ids, f"binding.share.{BINDING_NAMES[c]}")
+        if c >= 0:  # the share of the run the cell's holder binds, over the points (seeds) it holds
+            held = [h for h in (_holds(rows[i]) for i in ids) if h[0] == c and math.isfinite(h[1])]
+            share[b, a] = float(np.mean([h[1] for h in held])) if held else math.nan
         nfail[b, a] = sum(_failed(rows[i]) for i in ids)
         ntot[b, a] = len(ids)
     has_bind = bool((code >= 0).any())
@@ -534,9 +558,10 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
         # below the figure (constrained layout makes room): inside the map it would cover cells
         fig.legend(handles=handles + missing_handles, loc="outside lower center", frameon=False,
                    ncol=min(6, len(handles) + len(missing_handles)),
-                   title="right: the constraint that binds most of the run"
-                         + (" (number: % of the run it binds)" if labelled else ""))
-        axb.set_title("constraint that binds most of the run", fontsize=11)
+                   title="right: what binds most of the run. Colour: the limit binding longest where the limits "
+                         "together bind longer than demand, else demand" + ("; number: % of the run any limit (or "
+                                                                             "demand) binds" if labelled else ""))
+        axb.set_title("what binds most of the run", fontsize=11)
     elif missing_handles:
         fig.legend(handles=missing_handles, loc="outside lower center", frameon=False, ncol=2)
     n, nf = len(rows), int(nfail.sum())
@@ -590,7 +615,7 @@ def _scatter(rows, params, key, head, mode) -> Figure:
     axs = np.atleast_1d(fig.subplots(nrow, ncol, sharey=True, squeeze=False)).ravel()
     y = np.asarray([_num(r.get(key)) if not _failed(r) else math.nan for r in rows])
     failed = np.asarray([_failed(r) for r in rows])
-    codes = np.asarray([_binding_code(r.get(MOST)) if not _failed(r) else -1 for r in rows])
+    codes = np.asarray([_holds(r)[0] for r in rows])
     ylab, rate = _metric_label(key)
     ok = np.isfinite(y)
     for a_, path in zip(axs, shown):
@@ -614,7 +639,7 @@ def _scatter(rows, params, key, head, mode) -> Figure:
     for r_ in range(nrow):
         axs[r_ * ncol].set_ylabel(ylab.replace(" (tok/s, mean over the run)", "\n(tok/s, run mean)"))
     handles = [Line2D([], [], ls="none", marker="o", ms=7, mfc=CONSTRAINT_COLORS[BINDING_NAMES[c]], mec="#222222",
-                      label=f"binds most of the run: {BINDING_NAMES[c]}") for c in sorted(set(codes[ok].tolist()))
+                      label=_holds_label(c)) for c in sorted(set(codes[ok].tolist()))
                if c >= 0]
     _legend_missing(handles, failed.astype(int).tolist(), (~ok).astype(int).tolist(), [1] * len(rows))
     if handles:
