@@ -44,8 +44,8 @@ from dcsim.streams import named_stream
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
            "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
-           "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "critically_loaded", "CONTROLLER_HELD_AFTER_S", "tail_caveat",
-           "tail_flagged", "known_gap_caveats",
+           "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "CONTROLLER_HELD_AFTER_S", "tail_caveat",
+           "critically_loaded", "tail_flagged", "known_gap_caveats",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT"]
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -460,9 +460,10 @@ def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0,
 
 
 def critically_loaded(capped, served_tok_s, full_load_tok_s) -> np.ndarray:
-    """Ticks whose replicas a capped controller ran at exactly their throughput (bools): ``capped`` (the budget capped
-    the tick below full clock), ``served_tok_s`` served, at least :data:`RHO_MAX` of ``full_load_tok_s``, the
-    full-load rate of the replicas in service at the controller's clock (tokens/s). Where nothing waits at the door
+    """Ticks whose replicas a capped controller ran at exactly their throughput (bools): ``capped`` (the power or
+    cooling budget capped the tick; the binding label passes the ticks it capped below full clock), ``served_tok_s``
+    served, at least :data:`RHO_MAX` of ``full_load_tok_s``, the full-load rate of the replicas in service at the
+    controller's clock (tokens/s). Where nothing waits at the door
     these replicas are the critically loaded queue :func:`critical_wait_s` simulates; the binding label reads the same
     ticks as holding work (``dcsim.tpf.binding_simulated(critical=)``)."""
     served = np.asarray(served_tok_s, float)
