@@ -136,7 +136,7 @@ def binding_of(demand, compute, power, cooling) -> np.ndarray:
 
 
 def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *, supply_only=None,
-                      capped=None, rtol: float = 1e-9) -> np.ndarray:
+                      capped=None, critical=None, rtol: float = 1e-9) -> np.ndarray:
     """What held the *served* rate down on each tick (int codes into :data:`BINDING_NAMES`).
 
     ``demand`` (0) when all work waiting was served: nothing is left waiting for admission after
@@ -151,10 +151,18 @@ def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *,
     pool's P can equal its C (the shared budget *could* buy all its compute, taken from the other
     pools) while the split ran it at the clock that just meets its work, where replicas queue at
     request fidelity (docs/report.md, binding).
+    ``critical`` (optional bools): ticks on which the controller ran the supply capped at exactly its throughput —
+    the clock whose full-load rate is the whole work, the replicas critically loaded. Work waits there past the
+    tick whatever the record says: request fidelity counts it held, and fluid fidelity, whose record moves the
+    tick's work as a flow and serves it in full, makes it wait in that regulated queue in its own SLO estimate
+    (``dcsim.serving.slo_estimate.critical_wait_s``). So such a tick is not demand-bound: one rule, both fidelities
+    (before 2026-12-05 fluid read demand there, mixed-fleet's chat pool 07:30-09:30, where request read power).
     Units: tokens (``held_tok``, ``shed_tok``, ``scale_tok`` = the tick's arrivals) and tokens/s.
     """
     held, shed, scale = (np.asarray(x, dtype=float) for x in (held_tok, shed_tok, scale_tok))
     waiting = (held > rtol * np.maximum(scale, 1.0)) | (shed > 0)
+    if critical is not None:
+        waiting = waiting | np.asarray(critical, dtype=bool)
     if supply_only is not None:
         code = np.full(waiting.shape, int(supply_only))
     else:

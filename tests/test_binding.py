@@ -40,6 +40,19 @@ def test_capped_below_full_clock_is_never_compute():
     assert binding_simulated([5.0], [0.0], [1.0], [9.0], [1.0], [1.0], supply_only=C, capped=[True]).tolist() == [C]
 
 
+def test_critically_loaded_holds_work_the_record_does_not_count():
+    """A tick the controller ran at exactly its throughput at a capped clock (critically loaded: request fidelity's
+    replicas hold work past the tick, fluid's SLO estimate makes it wait in that regulated queue) is not demand-bound
+    even with nothing held in the record: the lower of P and Q at the operating point, as for held work."""
+    code = binding_simulated(held_tok=[0.0, 0.0, 0.0, 5.0], shed_tok=[0] * 4, scale_tok=[100.0] * 4,
+                             compute=[10, 10, 10, 10], power=[10, 20, 20, 20], cooling=[30, 15, 30, 30],
+                             capped=[True, True, False, True], critical=[True, True, False, False])
+    assert code.tolist() == [P, Q, D, P]
+    from dcsim.serving.slo_estimate import RHO_MAX, critically_loaded
+    assert critically_loaded([True, True, False, True], [RHO_MAX * 100, 97.0, 100.0, 0.0],
+                             [100.0, 100.0, 100.0, 0.0]).tolist() == [True, False, False, False]
+
+
 @pytest.mark.parametrize("fidelity", ["fluid", "hybrid"])
 def test_backlog_after_a_curtailment_is_supply_bound(fidelity):
     over = dict(BASE, fidelity=fidelity, faults=[{"kind": "curtailment", "start": "60 min", "duration": "30 min",

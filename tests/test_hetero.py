@@ -309,6 +309,31 @@ def test_each_lane_aims_at_the_budget_it_is_given_even_at_the_top_clock():
         assert eng.lanes[1].capped_draw() is None
 
 
+def test_a_pool_run_critically_loaded_at_a_capped_clock_is_power_bound_at_fluid_fidelity():
+    """DESIGN.md's binding rule, one for both fidelities: mixed-fleet's chat pool at 07:30-09:30 is given its whole
+    need by the split of the shared budget, at the clock whose full-load rate is that need. Its replicas run critically
+    loaded: request fidelity counts the work they hold past each tick (power on 117 of the 120 ticks, measured
+    2026-12-05), and fluid's SLO estimate makes its requests wait in that regulated queue (TTFT p50 0.75 s). Fluid's
+    record serves the tick's work in full and held nothing, so until 2026-12-05 it read demand on all 120 ticks; now
+    the critically loaded ticks read power there too."""
+    from pathlib import Path
+    sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+    res = dcsim.run(sc, overrides={"start": "2026-07-15T07:30", "duration": "2 h", "expect": {},
+                                   "serving.slo_estimate": False})
+    ts = res.timeseries
+    m = build_models(res.scenario)
+    clock = ts["pool0_controller_clock"]
+    below = (ts["pool0_mode"] == 1) & (clock < m.clocks[-1] * (1 - 1e-9))
+    lv = np.interp(clock, m.clocks, np.arange(m.clocks.size))  # full-load rate of its replicas at that clock
+    full = sum(m.groups[g].limits.replicas * np.interp(lv, np.arange(m.clocks.size), m.groups[g].table.thr_max)
+               for g in m.pools[0].groups)
+    crit = below & (ts["pool0_achieved_tok_s"] >= 0.98 * full)  # offered what they serve at full load (RHO_MAX)
+    assert np.all(ts["pool0_held_tokens"] == 0) and np.all(ts["pool0_shed_tokens"] == 0)  # the record holds nothing
+    assert crit.sum() >= 100
+    assert np.all(ts["pool0_binding"][crit] == 2)
+    assert res.report["pools"][0]["binding"]["share"]["power"] >= 0.85  # request fidelity: 117 / 120
+
+
 @pytest.mark.parametrize("start,duration", [("2026-07-15T09:00", "90 min"), ("2026-07-15T07:30", "2 h")])
 def test_several_pools_keep_the_shared_contract_at_request_fidelity(start, duration):
     """mixed-fleet with power binding the shared 700 kW. 09:00-10:30: each pool's replicas run the fractional clock
@@ -561,6 +586,8 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     # its work stays below its compute ceiling on these ticks: no near tie with compute is noted (P reaches C there)
     assert not np.any(ts["pool1_waiting_tok_s"][case] >= ts["pool1_compute_tok_s"][case])
     assert not any("by a hair" in n for n in res.report["notes"])
-    worst = np.argmax(np.stack([ts["pool0_held_tokens"] + ts["pool0_shed_tokens"],
-                                ts["pool1_held_tokens"] + ts["pool1_shed_tokens"]], axis=1), axis=1)
+    # (a pool bound with nothing held, critically loaded, before one not bound: since 2026-12-05)
+    worst = np.argmax(np.stack([(ts[f"pool{p}_binding"] != 0) * (1.0 + ts[f"pool{p}_held_tokens"]
+                                                                 + ts[f"pool{p}_shed_tokens"]) for p in (0, 1)],
+                               axis=1), axis=1)
     np.testing.assert_array_equal(ts["binding"], np.where(worst == 0, ts["pool0_binding"], ts["pool1_binding"]))

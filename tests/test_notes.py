@@ -83,10 +83,13 @@ def test_a_pool_named_power_bound_by_a_near_tie_is_told_so():
     (note,) = [n for n in res.report["notes"] if "by a hair" in n]
     assert note.startswith("pool 'b200-reasoning': power binds by a hair")
     c = pool_columns(m, res.timeseries, 1)
-    sel = c["binding"] == 2
+    # the ticks whose work waiting reaches compute's ceiling (since 2026-12-05 the pool's critically loaded ticks, run
+    # below full clock at the rate that just meets its work, are power too, with P above C: no tie, no share of it)
+    sel = (c["binding"] == 2) & (c["waiting_tok_s"] >= c["compute_tok_s"] * (1 - NEAR_TIE))
     margin = (c["compute_tok_s"][sel] - c["power_tok_s"][sel]) / c["compute_tok_s"][sel]
-    assert np.all(margin < NEAR_TIE) and np.all(margin >= 0)
-    share = float(np.mean(c["binding"] == 2))
+    # within NEAR_TIE either side: a few critically loaded ticks whose work reaches C have P up to 0.75 % above it
+    assert np.all(np.abs(margin) < NEAR_TIE)
+    share = float(np.mean(sel))
     assert f"on {100 * share:.0f} % of the run" in note
     assert f"at most {100 * margin.max():.2f} %" in note
     # the same figures through the function, and no note for the chat pool (compute-bound, no power ticks)

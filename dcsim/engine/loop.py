@@ -26,8 +26,9 @@ from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, awake_curves, power_down_for, queue_step
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
-from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
+from dcsim.engine.pools import PoolTicker, full_load_tok_s, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
+from dcsim.serving.slo_estimate import critically_loaded
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -478,10 +479,12 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
                                                                  ex.t_wb_c, plant_heat_w=q))
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
     # (one pool: a tick capped below full clock has P or Q below C already; with several, PoolTicker.record)
+    below = (np.asarray(mode) != 0) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9))
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
-        supply_only=1 if m.scenario.controller.policy == "none" else None,
-        capped=(np.asarray(mode) != 0) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9)))
+        supply_only=1 if m.scenario.controller.policy == "none" else None, capped=below,
+        critical=critically_loaded(below, served, np.minimum(ex.availability, ex.awake)
+                                   * full_load_tok_s(m.groups, m.clocks, op["controller_clock"])))
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
     cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])

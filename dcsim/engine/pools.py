@@ -23,6 +23,7 @@ import numpy as np
 from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
+from dcsim.serving.slo_estimate import critically_loaded
 from dcsim.tpf import binding_simulated
 
 __all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
@@ -224,6 +225,13 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
         eff = np.where(np.isnan(capped_eff), ec.at(policy, served, mode, level, avail, u), capped_eff)
         out["effective_clock"] = np.minimum(clock, eff)
     return out
+
+
+def full_load_tok_s(groups, clocks: np.ndarray, clock) -> np.ndarray:
+    """Output tokens/s of ``groups``' replicas (all of them) at full load at the controller's ``clock`` (fraction,
+    per tick): the node tables' largest throughput, interpolated between clock levels."""
+    lv = np.interp(np.asarray(clock, float), clocks, np.arange(clocks.size))
+    return sum(g.limits.replicas * np.interp(lv, np.arange(clocks.size), g.table.thr_max) for g in groups)
 
 
 def mean_cap_w(groups, clocks: np.ndarray, clock) -> np.ndarray:
@@ -481,10 +489,13 @@ class PoolTicker:
                                       ec=ec if ec.throttles else None)
             if "clock" in cols:  # request fidelity: the clock the pool's replicas ran at
                 op["clock"] = cols["clock"][:, p]
-            # what held its served rate down; capped below full clock by its share of the budget, not compute
+            # what held its served rate down; capped below full clock by its share of the budget, not compute; run
+            # there at exactly its full-load rate (critically loaded), its replicas hold work past the tick
+            below = (pmode[:, p] == 1) & (op["clock"] < m.clocks[-1] * (1 - 1e-9))
+            full = A[:, p] * full_load_tok_s([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
             bind[:, p] = binding_simulated(cols["held"][:, p], cols["shed"][:, p], cols["arrived"][:, p],
-                                           comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only,
-                                           capped=(pmode[:, p] == 1) & (op["clock"] < m.clocks[-1] * (1 - 1e-9)))
+                                           comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only, capped=below,
+                                           critical=critically_loaded(below, cols["served"][:, p], full))
             cap = mean_cap_w([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
             eff = np.minimum(op["clock"], op.get("effective_clock", op["clock"]))
             it += op["it_power_w"]
@@ -508,8 +519,9 @@ class PoolTicker:
                 pc[f"pool{p}_it_power_w"] = extra["pool_it_power_w"][:, p]
                 pc[f"pool{p}_gpu_power_w"] = extra["pool_gpu_power_w"][:, p]
             it, gpu = extra["it_power_w"], extra["gpu_power_w"]
-        # the facility's binding: that of the pool holding back the most work this tick
-        worst = np.argmax(cols["held"] + cols["shed"], axis=1)
+        # the facility's binding: that of the pool holding back the most work this tick (a critically loaded pool
+        # holds work its record does not count: before a pool that holds none)
+        worst = np.argmax((bind != 0) * (1.0 + cols["held"] + cols["shed"]), axis=1)
         out["binding"] = bind[np.arange(n), worst].astype(np.int8)
         out.update({"it_power_w": it, "gpu_power_w": gpu, "clock": ctl_w / reps, "effective_clock": clk_w / reps,
                     "load_fraction": u_w / reps,

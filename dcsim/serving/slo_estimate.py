@@ -45,7 +45,7 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
            "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "tail_caveat",
-           "tail_flagged", "known_gap_caveats",
+           "critically_loaded", "tail_flagged", "known_gap_caveats",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT"]
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -453,6 +453,17 @@ def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0, 
     w = step * (np.searchsorted(cum_d, k) - np.searchsorted(cum_a, k)).astype(float)
     w = np.sort(np.maximum(w, 0.0))
     return w[np.linspace(0, w.size - 1, min(w.size, _N_KEEP)).astype(np.int64)]
+
+
+def critically_loaded(capped, served_tok_s, full_load_tok_s) -> np.ndarray:
+    """Ticks whose replicas a capped controller ran at exactly their throughput (bools): ``capped`` (the power or
+    cooling budget capped the tick; the binding label passes the ticks it capped below full clock), ``served_tok_s``
+    served, at least :data:`RHO_MAX` of ``full_load_tok_s``, the full-load rate of the replicas in service at the
+    controller's clock (tokens/s). Where nothing waits at the door
+    these replicas are the critically loaded queue :func:`critical_wait_s` simulates; the binding label reads the same
+    ticks as holding work (``dcsim.tpf.binding_simulated(critical=)``)."""
+    served = np.asarray(served_tok_s, float)
+    return np.asarray(capped, bool) & (served > 0) & (served >= RHO_MAX * np.asarray(full_load_tok_s, float))
 
 
 def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs=QUANTILES) -> list[float | None]:
@@ -1000,7 +1011,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     K = m.clocks.size
     lvl_f = np.interp(np.asarray(clk, float), m.clocks, np.arange(K))
     full = avail * sum(g.limits.replicas * np.interp(lvl_f, np.arange(K), g.table.thr_max) for g in m.groups)
-    critical = capped & (door <= 0.0) & (served > 0) & (served >= RHO_MAX * full)
+    critical = critically_loaded(capped, served, full) & (door <= 0.0)
     if ticks is not None:
         served, avail, lvl, door, shed, capped, critical = (np.asarray(x)[ticks] for x in
                                                             (served, avail, lvl, door, shed, capped, critical))
