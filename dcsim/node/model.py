@@ -12,8 +12,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
-                                gpu_catalog, max_band, find_architecture_profile, find_profile, load_profile,
-                                measured_tp_ratio_max, other_tp_band, pool_transfer, rescale_power, shipped_profiles,
+                                max_band, find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
+                                other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
@@ -351,8 +351,7 @@ def _named_profile(ref: str, base_dir: str | Path | None, gpu: GpuSpec, model: M
               "inputs": inputs if isinstance(inputs, list) else None,
               "measurements": [str(m) for m in prof.get("measurements") or []]}
     if is_pooled(prof):
-        src = gpu_catalog().get(str(prof.get("gpu")), gpu)  # a pool of another GPU: its share of that GPU's ceiling
-        return pool_transfer(prof, src, gpu, model, precision), "user-pool", source
+        return pool_transfer(prof, gpu, model, precision, pooled_profiles()), "user-pool", source
     return prof, "user-profile", source
 
 
