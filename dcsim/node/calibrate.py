@@ -1483,16 +1483,21 @@ def fail(message: str) -> int:
     return 2
 
 
-def write_out(out: str, name: str, data: bytes) -> int:
-    """Write ``data`` where ``--out`` says (``out/name`` when it names a directory: :func:`names_a_directory`) and say
-    so; the exit code: 0, or 2 with the reason when the file cannot be written."""
-    path = Path(out) / name if names_a_directory(out) else Path(out)
+def write_file(path: Path, data: bytes) -> int:
+    """Write ``data`` to ``path`` (its folder made if missing) and say so; the exit code: 0, or 2 with the file and
+    the reason when it cannot be written."""
     try:
         atomic_write_bytes(path, data)
     except OSError as e:
         return fail(f"cannot write {path}: {e}")
     print(f"wrote {path}")
     return 0
+
+
+def write_out(out: str, name: str, data: bytes) -> int:
+    """Write ``data`` where ``--out`` says (``out/name`` when it names a directory: :func:`names_a_directory`) and say
+    so (:func:`write_file`); the exit code."""
+    return write_file(Path(out) / name if names_a_directory(out) else Path(out), data)
 
 
 def out_problem(out: str | None, inputs) -> str | None:
@@ -1588,19 +1593,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"dcsim calibrate: error: {name}: {'; '.join(what)}; nothing written (--force writes it anyway)",
                   file=sys.stderr)
         return 2
-    if args.out:
-        out = Path(args.out)
-        try:
-            if len(profs) == 1 and not names_a_directory(args.out):
-                targets = [(out, profs[0])]
-            else:
-                out.mkdir(parents=True, exist_ok=True)
-                targets = [(out / f"{p['name']}.yaml", p) for p in profs]
-            for path, prof in targets:
-                atomic_write_bytes(path, profile_yaml(prof))
-                print(f"wrote {path}")
-        except OSError as e:
-            return fail(f"cannot write {out}: {e}")
+    if args.out:  # one profile to the path given, unless it names a directory; several into it, one file each
+        one = len(profs) == 1 and not names_a_directory(args.out)
+        for prof in profs:
+            code = write_file(Path(args.out) if one else Path(args.out) / f"{prof['name']}.yaml", profile_yaml(prof))
+            if code:
+                return code
     return 0
 
 
