@@ -1109,7 +1109,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         **({"suspect_inputs": suspects} if suspects else {}),
         "gamma_source": _gamma_source(caps, gpu, gamma),
         "fit": fitq,
-        "error_band_pct": fit_band(fitq),
+        "error_band_pct": fit_band(fitq) or {"tok_s_pct": None, "j_per_tok_pct": None},
         "measurements": files,
         "sources": sorted({r["source"] for r in rows_g} | {r["source"] for r in caps}),
         "assumptions": sorted({r.get("note", "") for r in rows_g if r.get("note")}),

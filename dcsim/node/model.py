@@ -656,18 +656,18 @@ def source_text(source: Mapping | None) -> str:
     return f"{out}, fitted by dcsim calibrate{' --pool' if ' --pool' in gen else ''} from {files}"
 
 
-def fit_band(fit: dict, otherwise: dict | None = None) -> dict:
+def fit_band(fit: dict) -> dict | None:
     """The error band (``tokens/s`` and ``J/token``, %) a fit states for itself, from its ``fit`` record: the load
     rows' worst in-sample errors, else a request profile's worst error over the four values of its request rows
-    (prompt time, token time, average and peak power); ``otherwise`` (default: unknown, None each) when it has
-    neither. The one rule for dcsim's shipped calibrations (:func:`calibration_record`) and for the
-    ``error_band_pct`` ``dcsim calibrate`` writes into each profile (so a scenario naming it as ``node.profile``
-    carries the band in its caveat)."""
+    (prompt time, token time, average and peak power); None when it has neither (the caller says what then). The
+    one rule for dcsim's shipped calibrations (:func:`calibration_record`) and for the ``error_band_pct``
+    ``dcsim calibrate`` writes into each profile (so a scenario naming it as ``node.profile`` carries the band in its
+    caveat)."""
     if "max_err_tok_s_pct" in fit:
         return {"tok_s_pct": fit["max_err_tok_s_pct"], "j_per_tok_pct": fit["max_err_j_per_tok_pct"]}
     if "max_err_request_pct" in fit:
         return {"tok_s_pct": fit["max_err_request_pct"], "j_per_tok_pct": fit["max_err_request_pct"]}
-    return {"tok_s_pct": None, "j_per_tok_pct": None} if otherwise is None else otherwise
+    return None
 
 
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
@@ -707,7 +707,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     """
     stated = prof.get("error_band_pct", {"tok_s_pct": None, "j_per_tok_pct": None})
     own = status in ("calibrated", "same-architecture", "other-setup")  # a profile's own fit: its in-sample band
-    band = fit_band(prof.get("fit", {}), stated) if own else stated
+    band = (fit_band(prof.get("fit", {})) or stated) if own else stated
     if status == "same-architecture":
         # the twin's in-sample band says how well it fits its own model, not how far another post-training of the
         # shape lands: the measured same-shape carry (docs/validation.md SA-*) is at least that far
