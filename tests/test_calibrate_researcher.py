@@ -4,7 +4,6 @@ scenario (the audit of 2026-12-04, docs/node.md "Calibration")."""
 
 from __future__ import annotations
 
-import copy
 import csv
 from pathlib import Path
 
@@ -174,27 +173,46 @@ def test_parameters_not_identified_share_one_warning_line_and_the_profile_keeps_
 
 
 
-def test_the_report_groups_unidentified_parameters_by_the_parts_their_warnings_carry(tmp_path):
-    """The fit's warnings about a parameter are made with their parts (calibrate.FitWarning: the parameter and, when
-    the data do not identify it, its data-only relative standard error as printed); the report's one line is built
-    from those parts, where it used to split each warning's text back into them. In the profile (and its YAML file)
-    they are the same plain strings as before."""
-    from dcsim.node.calibrate import FitWarning, _warning_lines, calibrate
+def test_the_grouped_warning_prints_the_figures_of_the_record_and_so_does_a_profile_read_back(tmp_path):
+    """The report's one line about the parameters not identified by the data names each with its data-only relative
+    standard error as the profile's ``uncertainty`` record holds it, and each parameter's own warning prints the same
+    figure (it printed 2 significant digits where the record holds 3: 0.73 beside 0.734). A profile read back from its
+    YAML file (plain strings and numbers) gets the same line, where it printed one line per parameter; and the
+    profile dumps with yaml's C dumper too (the string subclass its warnings were made of did not)."""
+    from dcsim.node.calibrate import _warning_lines, calibrate, format_report, profile_yaml
 
     prof = calibrate([_write(tmp_path / "mine.csv", _h100_70b_rows())])
-    unid = [w for w in prof["warnings"] if isinstance(w, FitWarning) and w.unidentified_rel_se is not None]
-    assert sorted(w.param for w in unid) == sorted(k for k, u in prof["uncertainty"].items() if not u["identified"])
-    for w in unid:  # the parts are those the text prints
-        assert w.startswith(f"{w.param} = ") and f"relative standard error {w.unidentified_rel_se})" in w
-        assert float(w.unidentified_rel_se) == pytest.approx(prof["uncertainty"][w.param]["rel_se_data"], rel=0.05)
-    line = _warning_lines(prof["warnings"], 8)[-1]
-    assert _warning_lines(copy.deepcopy(prof)["warnings"], 8)[-1] == line  # a copy keeps the parts
-    assert line.endswith(", ".join(f"{w.param} {w.unidentified_rel_se}" for w in unid)
-                         + "; together they fit the points (MAPE above), but read none of them alone as measured")
-    back = yaml.safe_load(yaml.safe_dump(prof, sort_keys=False))["warnings"]
-    assert back == [str(w) for w in prof["warnings"]] and all(type(w) is str for w in back)
-    # a profile read back from YAML holds plain strings: each warning a line of its own, none dropped
-    assert _warning_lines(back, 8) == [f"warning: {w}" for w in back]
+    unc = prof["uncertainty"]
+    line = _warning_lines(prof["warnings"], unc)[-1]
+    each = line.split("identified at most 0.5): ")[1].split("; together")[0].split(", ")
+    assert len(each) == len(unc) == 8 and line.startswith("warning: 8 of 8 free parameters are not identified")
+    for item in each:
+        k, fig = item.split(" ")
+        assert unc[k]["identified"] is False and float(fig) == unc[k]["rel_se_data"], (item, unc[k])
+        own = [w for w in prof["warnings"] if w.startswith(f"{k} = ") and "not identified" in w]
+        assert len(own) == 1 and own[0].endswith(f"relative standard error {fig}): its prior sets it"), own
+    back = yaml.safe_load(profile_yaml(prof))
+    assert all(type(w) is str for w in back["warnings"])
+    assert _warning_lines(back["warnings"], back["uncertainty"]) == _warning_lines(prof["warnings"], unc)
+    assert format_report(back) == format_report(prof)
+    if hasattr(yaml, "CSafeDumper"):
+        assert yaml.dump(prof, Dumper=yaml.CSafeDumper, sort_keys=False, width=120).encode() == profile_yaml(prof)
+
+
+def test_a_profile_that_cannot_be_written_is_named_in_the_error(tmp_path, capsys):
+    """Several groups go to one file each in the ``--out`` directory; when one cannot be written the error names that
+    file (it named the directory: "cannot write q: ..." for q/B200_....yaml), as ``--pool`` and ``--predict`` do."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a directory\n")
+    src = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"  # two groups: B200 TP2 and H100 TP4
+    assert main([str(src), "--out", str(blocker / "q")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {blocker / 'q' / 'B200_llama-3.1-70b_bf16_tp2.yaml'}: " in " ".join(err.split()), err
+    assert main([str(src), "--out", str(tmp_path / "q")]) == 0
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == ["B200_llama-3.1-70b_bf16_tp2.yaml",
+                                                                   "H100-SXM_llama-3.1-70b_bf16_tp4.yaml"]
+    assert capsys.readouterr().out.count("wrote ") == 2
+
 
 def test_a_csv_written_by_hand_or_a_spreadsheet_reads_or_says_why_not(tmp_path):
     """How labs write CSVs: a space after each comma (the header's " gpu" read as no gpu column: "column 'gpu' is

@@ -812,27 +812,18 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     return best
 
 
-class FitWarning(str):
-    """A fit's warning about one of its parameters (:func:`uncertainty`): its text, as the profile's ``warnings`` list
-    holds it (a ``str``; YAML writes it as one), with its parts: ``param``, the parameter, and ``unidentified_rel_se``,
-    for a parameter not identified by the data its data-only relative standard error as the text prints it (None
-    otherwise). The report groups the unidentified ones on one line from these parts (:func:`_warning_lines`), not by
-    reading the text back. A profile read back from its YAML file holds plain strings: each is a line of its own."""
-
-    def __new__(cls, text: str, param: str, unidentified_rel_se: str | None = None):
-        w = super().__new__(cls, text)
-        w.param, w.unidentified_rel_se = param, unidentified_rel_se
-        return w
-
-    def __getnewargs__(self):  # copy and pickle keep the parts
-        return str(self), self.param, self.unidentified_rel_se
+#: what a warning about a parameter the data do not identify says after its value (:func:`uncertainty` writes it,
+#: :func:`_warning_lines` finds those warnings by it)
+_UNIDENTIFIED = " is not identified by the data (data-only relative standard error "
 
 
-for _dumper in (yaml.SafeDumper, yaml.Dumper):  # a profile's warnings are written as plain strings
-    _dumper.add_representer(FitWarning, yaml.SafeDumper.represent_str)
+def _rel_se_text(rel_se_data: float | None) -> str:
+    """A parameter's data-only relative standard error as its uncertainty record holds it (``rel_se_data``: rounded
+    to 3 significant digits, None when infinite) and as its warning and the report's grouped line print it."""
+    return "inf" if rel_se_data is None else f"{rel_se_data:g}"
 
 
-def uncertainty(prob: Problem, res) -> tuple[dict, list[FitWarning]]:
+def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
     """Standard error of each parameter (Jacobian at the optimum) and warnings.
 
     ``se`` comes from the full objective (data + priors), scaled by the residual variance of the
@@ -874,11 +865,9 @@ def uncertainty(prob: Problem, res) -> tuple[dict, list[FitWarning]]:
                   "on_bound": bool(on_bound), "identified": bool(rel_d <= UNIDENTIFIED_REL_SE)}
         if on_bound:
             side = "lower" if x[i] - lo_i <= hi_i - x[i] else "upper"
-            warns.append(FitWarning(f"{n} = {val:.4g} sits on its {side} bound", n))
-        if rel_d > UNIDENTIFIED_REL_SE:
-            rel = "inf" if not math.isfinite(rel_d) else f"{rel_d:.2g}"
-            warns.append(FitWarning(f"{n} = {val:.4g} is not identified by the data (data-only relative standard "
-                                    f"error {rel}): its prior sets it", n, rel))
+            warns.append(f"{n} = {val:.4g} sits on its {side} bound")
+        if not out[n]["identified"]:  # the figure its record holds
+            warns.append(f"{n} = {val:.4g}{_UNIDENTIFIED}{_rel_se_text(out[n]['rel_se_data'])}): its prior sets it")
     return out, warns
 
 
@@ -1120,7 +1109,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         **({"suspect_inputs": suspects} if suspects else {}),
         "gamma_source": _gamma_source(caps, gpu, gamma),
         "fit": fitq,
-        "error_band_pct": fit_band(fitq),
+        "error_band_pct": fit_band(fitq) or {"tok_s_pct": None, "j_per_tok_pct": None},
         "measurements": files,
         "sources": sorted({r["source"] for r in rows_g} | {r["source"] for r in caps}),
         "assumptions": sorted({r.get("note", "") for r in rows_g if r.get("note")}),
@@ -1366,21 +1355,21 @@ def _layout_suffix(prof: dict) -> str:
     return " (experts: sharded over the replica's GPUs, tensor parallel)"
 
 
-def _warning_lines(warnings: list[str], n_free: int) -> list[str]:
-    """The report's ``warning:`` lines: each warning, except that parameters not identified by the data
-    (:class:`FitWarning` with an ``unidentified_rel_se``, made by :func:`uncertainty`) share one line when there are
-    several: on seven ML.ENERGY rows of one model every one of the 8 free parameters is, and eight such lines buried a
-    warning that matters (a per-GPU power column, a bound). The profile's ``warnings`` list keeps one entry per
-    parameter."""
-    unid = [w for w in warnings if getattr(w, "unidentified_rel_se", None) is not None]
-    out = [f"warning: {w}" for w in warnings if w not in unid]
-    if len(unid) == 1:
-        out.append(f"warning: {unid[0]}")
-    elif unid:
-        each = ", ".join(f"{w.param} {w.unidentified_rel_se}" for w in unid)
-        out.append(f"warning: {len(unid)} of {n_free} free parameters are not identified by these rows alone (their "
+def _warning_lines(warnings: list[str], unc: dict) -> list[str]:
+    """The report's ``warning:`` lines: each warning, except that parameters not identified by the data share one line
+    when there are several: on seven ML.ENERGY rows of one model every one of the 8 free parameters is, and eight such
+    lines buried a warning that matters (a per-GPU power column, a bound). The line is built from the uncertainty
+    record ``unc`` (each free parameter's ``identified`` and ``rel_se_data``), which a profile read back from its YAML
+    file holds as the fit made it; the profile's ``warnings`` list keeps one entry per parameter."""
+    unid = {k: u.get("rel_se_data") for k, u in unc.items() if u.get("identified") is False}
+    out = [f"warning: {w}" for w in warnings if _UNIDENTIFIED not in w]
+    if len(unid) > 1:
+        each = ", ".join(f"{k} {_rel_se_text(r)}" for k, r in unid.items())
+        out.append(f"warning: {len(unid)} of {len(unc)} free parameters are not identified by these rows alone (their "
                    f"priors set them; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
                    f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
+    else:
+        out += [f"warning: {w}" for w in warnings if _UNIDENTIFIED in w]
     return out
 
 
@@ -1430,7 +1419,7 @@ def format_report(prof: dict) -> str:
     if "loo_mape_tok_s_pct" in f:
         lines.append(f"leave-one-load-level-out MAPE tok/s {f['loo_mape_tok_s_pct']:.2f}%  J/tok {f['loo_mape_j_per_tok_pct']:.2f}%")
     lines.append(f"{f['n_values']} measured values, {f['n_free_params']} free parameters")
-    lines += _warning_lines(prof.get("warnings", []), f["n_free_params"])
+    lines += _warning_lines(prof.get("warnings", []), unc)
     over = prof.get("kv_over_capacity") or []
     if over:
         lines.append("note: at max_num_seqs " + ", ".join(str(o["max_num_seqs"]) for o in over)
@@ -1494,16 +1483,21 @@ def fail(message: str) -> int:
     return 2
 
 
-def write_out(out: str, name: str, data: bytes) -> int:
-    """Write ``data`` where ``--out`` says (``out/name`` when it names a directory: :func:`names_a_directory`) and say
-    so; the exit code: 0, or 2 with the reason when the file cannot be written."""
-    path = Path(out) / name if names_a_directory(out) else Path(out)
+def write_file(path: Path, data: bytes) -> int:
+    """Write ``data`` to ``path`` (its folder made if missing) and say so; the exit code: 0, or 2 with the file and
+    the reason when it cannot be written."""
     try:
         atomic_write_bytes(path, data)
     except OSError as e:
         return fail(f"cannot write {path}: {e}")
     print(f"wrote {path}")
     return 0
+
+
+def write_out(out: str, name: str, data: bytes) -> int:
+    """Write ``data`` where ``--out`` says (``out/name`` when it names a directory: :func:`names_a_directory`) and say
+    so (:func:`write_file`); the exit code."""
+    return write_file(Path(out) / name if names_a_directory(out) else Path(out), data)
 
 
 def out_problem(out: str | None, inputs) -> str | None:
@@ -1599,19 +1593,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"dcsim calibrate: error: {name}: {'; '.join(what)}; nothing written (--force writes it anyway)",
                   file=sys.stderr)
         return 2
-    if args.out:
-        out = Path(args.out)
-        try:
-            if len(profs) == 1 and not names_a_directory(args.out):
-                targets = [(out, profs[0])]
-            else:
-                out.mkdir(parents=True, exist_ok=True)
-                targets = [(out / f"{p['name']}.yaml", p) for p in profs]
-            for path, prof in targets:
-                atomic_write_bytes(path, profile_yaml(prof))
-                print(f"wrote {path}")
-        except OSError as e:
-            return fail(f"cannot write {out}: {e}")
+    if args.out:  # one profile to the path given, unless it names a directory; several into it, one file each
+        one = len(profs) == 1 and not names_a_directory(args.out)
+        for prof in profs:
+            code = write_file(Path(args.out) if one else Path(args.out) / f"{prof['name']}.yaml", profile_yaml(prof))
+            if code:
+                return code
     return 0
 
 
@@ -1686,7 +1673,7 @@ def _run_pool(args: argparse.Namespace) -> int:
     for r in prof["cross_tp"]:
         print(f"{r['profile'] + ' <- tp' + r['from'].rsplit('_tp', 1)[1]:<45} {r['mape_tok_s_pct']:>10.2f} "
               f"{r['mape_j_per_tok_pct']:>8.2f} {r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
-    print(*_warning_lines(prof["warnings"], len(prof["uncertainty"])), sep="\n")
+    print(*_warning_lines(prof["warnings"], prof["uncertainty"]), sep="\n")
     return write_out(args.out, f"{prof['name']}.yaml", profile_yaml(prof)) if args.out else 0
 
 

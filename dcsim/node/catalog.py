@@ -456,22 +456,30 @@ def compute_ceiling(gpu: GpuSpec, peak_precision: str, mfu: float, from_mfu: flo
             "from_mfu": round(float(from_mfu), 6)}
 
 
-def pool_transfer(pool: dict, src: GpuSpec, gpu: GpuSpec, model: ModelSpec | None, precision: str,
-                  **named) -> dict:
-    """A pooled fit (``dcsim calibrate --pool``, fitted on ``src``) used for ``model`` on ``gpu``, as a transfer: the
+def _peak_precision(model: ModelSpec | None, precision: str) -> str:
+    """The precision ``model`` computes in when served in ``precision`` (:func:`dcsim.node.perf.compute_precision`);
+    with no model, FP8 for ``fp8`` and BF16 otherwise."""
+    return compute_precision(model, precision) if model is not None else ("fp8" if precision == "fp8" else "bf16")
+
+
+def pool_transfer(pool: dict, gpu: GpuSpec, model: ModelSpec | None, precision: str, pooled: dict[str, dict], *,
+                  name: str | None = None, status: str | None = None) -> dict:
+    """A pooled fit (``dcsim calibrate --pool``, fitted on ``src``: ``gpu`` when the pool is this GPU's, else the
+    catalog's GPU the pool names) used for ``model`` on ``gpu``, as a transfer: the
     compute efficiency set against the achievable matmul rate of the precision the model computes in (its share of
     ``src``'s, held at ``gpu``'s ceiling: :func:`transfer_mfu`; the shipped H100 pool fits MFU 1.0, the H100's
     achievable share is 0.803 in BF16 [MAMF]), recorded under ``compute_ceiling``; the MoE dispatch and FP8 cost its
     data do not identify borrowed from the shipped pools of the other GPUs (:func:`borrow_unidentified`, recorded
     under ``borrowed``); as band the pool's worst leave-one-model-out error over the left-out models of ``model``'s
     kind (:func:`lomo_band`; unknown without such a table), and for an MoE model whose dispatch is borrowed the
-    lenders' MoE transfer errors too. ``named`` (``name``, ``status``) is set on the result.
+    lenders' MoE transfer errors too. ``pooled`` are dcsim's own pools (:func:`pooled_profiles`), the lenders;
+    ``name`` and ``status``, when given, replace the pool's own.
 
     The one rule for dcsim's own pools (:func:`transfer_profile`, status ``transferred``) and for a pooled fit file a
     scenario names as ``node.profile`` (:func:`dcsim.node.model.build_node`, status ``user-pool``)."""
-    prec = compute_precision(model, precision) if model is not None else ("fp8" if precision == "fp8" else "bf16")
+    prec = _peak_precision(model, precision)
     moe = None if model is None else model.n_experts > 0
-    pooled = pooled_profiles()
+    src = gpu if pool.get("gpu") == gpu.name else gpu_catalog().get(str(pool.get("gpu")), gpu)
     lenders = _lenders(q for g, q in pooled.items() if g != pool.get("gpu"))
     params, borrowed = borrow_unidentified(pool["params"], pool.get("uncertainty") or {}, lenders)
     fitted = params["mfu"]
@@ -480,6 +488,7 @@ def pool_transfer(pool: dict, src: GpuSpec, gpu: GpuSpec, model: ModelSpec | Non
     if moe and "t_moe_layer_s" in borrowed and band["tok_s_pct"] is not None:
         # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
         band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
+    named = {k: v for k, v in (("name", name), ("status", status)) if v is not None}
     out = {**pool, "params": params, **named, "error_band_pct": band, "measured_precisions": pooled_precisions([pool]),
            "precisions_gpu": str(pool.get("gpu")), "precisions_of": "its pooled fit holds",
            "compute_ceiling": compute_ceiling(gpu, prec, params["mfu"], fitted)}
@@ -506,14 +515,14 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
     takes the mean over the pools of each pool's share of its own GPU's achievable rate (at most 1) times its own
     achievable share (MI300X: 0.511 of 1,307 TFLOP/s in BF16, where the mean of the pools' MFUs gave 0.894).
     """
-    prec = compute_precision(model, precision) if model is not None else ("fp8" if precision == "fp8" else "bf16")
-    moe = None if model is None else model.n_experts > 0
     pooled = pooled_profiles()
     if not pooled:
         raise ValueError("no pooled profiles shipped (dcsim/data/profiles/pooled/); cannot transfer")
     if gpu.name in pooled:
-        return pool_transfer(pooled[gpu.name], gpu, gpu, model, precision, name=f"pooled-{gpu.name}",
+        return pool_transfer(pooled[gpu.name], gpu, model, precision, pooled, name=f"pooled-{gpu.name}",
                              status="transferred")
+    prec = _peak_precision(model, precision)
+    moe = None if model is None else model.n_experts > 0
     cat = gpu_catalog()
     params: dict[str, float] = {}
     # only the pools measured on the current serving stack: a pool of an older stack (A100: Splitwise's 2023 DB,

@@ -12,8 +12,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
-                                gpu_catalog, max_band, find_architecture_profile, find_profile, load_profile,
-                                measured_tp_ratio_max, other_tp_band, pool_transfer, rescale_power, shipped_profiles,
+                                max_band, find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
+                                other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
@@ -351,8 +351,7 @@ def _named_profile(ref: str, base_dir: str | Path | None, gpu: GpuSpec, model: M
               "inputs": inputs if isinstance(inputs, list) else None,
               "measurements": [str(m) for m in prof.get("measurements") or []]}
     if is_pooled(prof):
-        src = gpu_catalog().get(str(prof.get("gpu")), gpu)  # a pool of another GPU: its share of that GPU's ceiling
-        return pool_transfer(prof, src, gpu, model, precision), "user-pool", source
+        return pool_transfer(prof, gpu, model, precision, pooled_profiles()), "user-pool", source
     return prof, "user-profile", source
 
 
@@ -657,18 +656,18 @@ def source_text(source: Mapping | None) -> str:
     return f"{out}, fitted by dcsim calibrate{' --pool' if ' --pool' in gen else ''} from {files}"
 
 
-def fit_band(fit: dict, otherwise: dict | None = None) -> dict:
+def fit_band(fit: dict) -> dict | None:
     """The error band (``tokens/s`` and ``J/token``, %) a fit states for itself, from its ``fit`` record: the load
     rows' worst in-sample errors, else a request profile's worst error over the four values of its request rows
-    (prompt time, token time, average and peak power); ``otherwise`` (default: unknown, None each) when it has
-    neither. The one rule for dcsim's shipped calibrations (:func:`calibration_record`) and for the
-    ``error_band_pct`` ``dcsim calibrate`` writes into each profile (so a scenario naming it as ``node.profile``
-    carries the band in its caveat)."""
+    (prompt time, token time, average and peak power); None when it has neither (the caller says what then). The
+    one rule for dcsim's shipped calibrations (:func:`calibration_record`) and for the ``error_band_pct``
+    ``dcsim calibrate`` writes into each profile (so a scenario naming it as ``node.profile`` carries the band in its
+    caveat)."""
     if "max_err_tok_s_pct" in fit:
         return {"tok_s_pct": fit["max_err_tok_s_pct"], "j_per_tok_pct": fit["max_err_j_per_tok_pct"]}
     if "max_err_request_pct" in fit:
         return {"tok_s_pct": fit["max_err_request_pct"], "j_per_tok_pct": fit["max_err_request_pct"]}
-    return {"tok_s_pct": None, "j_per_tok_pct": None} if otherwise is None else otherwise
+    return None
 
 
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
@@ -708,7 +707,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     """
     stated = prof.get("error_band_pct", {"tok_s_pct": None, "j_per_tok_pct": None})
     own = status in ("calibrated", "same-architecture", "other-setup")  # a profile's own fit: its in-sample band
-    band = fit_band(prof.get("fit", {}), stated) if own else stated
+    band = (fit_band(prof.get("fit", {})) or stated) if own else stated
     if status == "same-architecture":
         # the twin's in-sample band says how well it fits its own model, not how far another post-training of the
         # shape lands: the measured same-shape carry (docs/validation.md SA-*) is at least that far
