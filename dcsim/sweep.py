@@ -210,11 +210,10 @@ class SweepSpec(NoBoolNumbers):
         # was two axes of which only the last applied: half the points repeated others (audit C, A11). A path
         # inside another (`racks.0` and `racks.0.count`) also sets one field twice, in an order the user never
         # chose. Both are refused, and so is a parameter that `fixed` also sets.
-        norm = split_path  # ValueError (an empty key) is this field's error
         keys = [("parameters", k) for k in self.parameters] + [("fixed", k) for k in self.fixed]
         for i, (wa, a) in enumerate(keys):
             for wb, b in keys[i + 1:]:
-                na, nb = norm(a), norm(b)
+                na, nb = split_path(a), split_path(b)  # ValueError (an empty key) is this field's error
                 if na[:len(nb)] == nb or nb[:len(na)] == na:
                     same = "the same field" if na == nb else "overlapping fields (one inside the other)"
                     raise ValueError(f"{wa}.{a} and {wb}.{b} set {same}: give each field once "
