@@ -428,52 +428,40 @@ def test_a_mixed_pool_warns_the_same_fractional_replica_count_at_both_fidelities
     assert counts["request"] < 1.0
 
 
-def _start_share_by_fractional_bisection(lane, rate: float) -> float:
-    """``_Lane._start_share`` as it was until 2026-12-04 (a 40-step bisection over a fractional replica count, rounded
-    after), kept here as the reference the whole-count search must equal."""
-    n = lane._lad.size
-    if n == 0 or rate <= 0.0:
-        return 1.0
-    aim = lane._target_w * (1.0 - lane._margin())
-    if lane._pred_w(float(n), rate, 0.0) <= aim:
-        return 1.0
-    cum = lane._lad_cum_rate
-    lo = min(max(float(np.interp(rate, cum, np.arange(cum.size, dtype=float))), 1.0), float(n))
-    hi = float(n)
-    if lane._pred_w(lo, rate, 0.0) < aim:
-        for _ in range(40):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if lane._pred_w(mid, rate, 0.0) <= aim else (lo, mid)
-    k = int(np.ceil(lo - 1e-9))
-    if k > lo + 1e-9 and lane._pred_w(float(k), rate, 0.0) > aim:
-        k = max(int(np.floor(lo + 1e-9)), 1)
-    return min(max(k, 1) / n, 1.0)
-
-
-def test_the_start_share_is_the_fractional_bisection_it_replaced():
-    """The lowest clock's starting share of loaded replicas, now a bisection over whole counts, equals the fractional
-    bisection it replaced on random inputs: a pool of H100 and B200 replicas, random replicas in service, rates and
-    power targets (margins before and after the scatter is known)."""
-    from dcsim.engine.build import build_models
+def test_the_start_share_is_the_most_whole_replicas_within_the_aim():
+    """The lowest clock's starting share of loaded replicas is the largest whole count of the ladder's replicas whose
+    predicted draw serving the rate is within the power aim, and at least the whole replicas that serve it at full
+    load (at least one); every replica where evenly loaded ones fit. Random inputs on a pool of H100 and B200
+    replicas: replicas in service, rates and power targets (margins before and after the scatter is known)."""
     from dcsim.engine.requests import RequestEngine
-    from dcsim.scenario import load_scenario
     hall = _lowest_clock_hall([{"name": "h100", "count": 2, "nodes_per_rack": 4, "node": _H100},
                                {"name": "b200", "count": 1, "nodes_per_rack": 4, "node": _B200}], "50 kW", "150 req/s")
     lane = RequestEngine(build_models(load_scenario({**hall, "fidelity": "request"}))).lanes[0]
     rng = np.random.default_rng(7)
     n = lane.pool.n
-    differ, consolidated = 0, 0
+    consolidated, above_floor = 0, 0
     for i in range(600):
         up = rng.random(n) < rng.uniform(0.3, 1.0)
         if not up.any():
             continue
         lane._set_ladder(up)
-        rate = float(rng.uniform(0.0, 1.2) * lane._lad_cum_rate[-1])
+        n_up = lane._lad.size
+        cum = lane._lad_cum_rate  # the ladder's full-load rate at the lowest clock, cumulative
+        rate = float(rng.uniform(0.0, 1.2) * cum[-1])
         lane._var = None if i % 2 else float(rng.uniform(0.0, 1e-4))
-        lo_w, hi_w = lane._pred_w(1.0, rate, 0.0), lane._pred_w(float(up.sum()), rate, 0.0)
-        lane._target_w = float(rng.uniform(0.8 * lo_w, 1.1 * hi_w))
-        new, old = lane._start_share(rate), _start_share_by_fractional_bisection(lane, rate)
-        differ += new != old
-        consolidated += new < 1.0
-    assert differ == 0
-    assert consolidated > 200  # the inputs exercise the search, not only its early returns
+        draw = lambda k: lane._pred_w(float(k), rate, 0.0)  # noqa: E731
+        lane._target_w = float(rng.uniform(0.8 * draw(1), 1.1 * draw(n_up)))
+        aim = lane._target_w * (1.0 - lane._margin())
+        k = lane._start_share(rate) * n_up
+        assert k == pytest.approx(round(k), abs=1e-9)
+        k = round(k)
+        if draw(n_up) <= aim:
+            assert k == n_up
+            continue
+        floor = max(int(np.floor(min(float(np.interp(rate, cum, np.arange(cum.size))), n_up) + 1e-9)), 1)
+        assert floor <= k <= n_up
+        assert draw(k) <= aim or k == floor  # within the aim, or the floor where even that is over it
+        assert all(draw(j) > aim for j in range(k + 1, n_up + 1))  # no larger whole count within the aim
+        consolidated += 1
+        above_floor += k > floor
+    assert consolidated > 200 and above_floor > 50  # the inputs exercise the search, not only its early returns

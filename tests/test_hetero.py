@@ -66,17 +66,20 @@ def test_split_respects_budget_and_needs_and_matches_scalar(joint):
 
 def test_a_share_in_service_scales_the_it_power_above_the_rack_overhead(joint):
     """A fraction a of a pool's replicas in service draws a·(IT − overhead) + overhead: the rack overhead stays. The
-    one home of the scaling (tables.in_service_it_w) and its inverse, the budget per share (whole_pool_it_w)."""
+    one home of the scaling (tables.in_service_it_w), which the frontier's budget at a rate limit reads, and its
+    inverse, the budget per share (whole_pool_it_w)."""
     from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
     f, ovh = joint.frontiers[0], joint.ovh_w[0]
     rate = np.linspace(0.0, float(f.rate[-1]), 7)
     for a in (1.0, 0.5, 0.125):
         whole = np.interp(rate, f.rate, f.it)  # every replica in service at the per-replica point of rate / a
-        assert np.allclose(f.it_w(a * rate, ovh, a), a * (whole - ovh) + ovh)
-        assert np.allclose(in_service_it_w(whole, a, ovh), f.it_w(a * rate, ovh, a))
-        assert np.allclose(whole_pool_it_w(in_service_it_w(whole, a, ovh), a, ovh), whole)
-        assert np.allclose(joint.base_it_w(np.full((1, 2), a)), sum(a * (joint.it0_w[p] - joint.ovh_w[p])
-                                                                      + joint.ovh_w[p] for p in range(2)))
+        part = f.it_w(a * rate, ovh, a)
+        assert np.allclose(in_service_it_w(whole, a, ovh), part)
+        assert np.allclose(whole_pool_it_w(part, a, ovh), whole)  # the round trip
+    # the 70B pool (16 H100 replicas in 2 racks of 500 W overhead): 68.78 kW at its top rate with every replica in
+    # service; half of them serving half that rate draw half the replicas' 67.78 kW and both racks' 1 kW
+    assert ovh == 1000.0 and float(f.it[-1]) == pytest.approx(68.78e3, rel=1e-4)
+    assert float(f.it_w(0.5 * f.rate[-1], ovh, 0.5)) == pytest.approx(34.89e3, rel=1e-4)
     assert in_service_it_w(1.0e4, 0.0, 250.0) == 250.0  # nothing in service: the racks' overhead alone
 
 

@@ -11,7 +11,6 @@ import pytest
 import dcsim
 from dcsim.engine.build import build_models
 from dcsim.engine.pools import frontier_parts
-from dcsim.engine.requests import HELD_AFTER_S
 from dcsim.engine.run import run_models
 from dcsim.scenario import load_scenario
 from dcsim.serving import slo_estimate as se
@@ -76,7 +75,7 @@ def test_saturation_throughput_matches_request_fidelity():
     driven at 1.3x the compute ceiling (the door releases at the ceiling, replicas stay full)."""
     for preset, model in (("chat", "8b"), ("code", "70b")):
         m = build_models(load_scenario(cal.scenario(preset, model, 1.3, "fluid")))
-        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S)
+        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
         assert est.estimated
         eta = float(m._slo_service[0].eta[-1])  # at full clock, where the controller leaves it
         res = dcsim.run(cal.scenario(preset, model, 1.3, "request", duration="8 min"))
@@ -98,7 +97,7 @@ def fluid_by_load():
     out = {}
     for load in (0.3, 0.6, 0.8, 0.9, 0.95, 1.1):
         m = build_models(load_scenario(cal.scenario("chat", "70b", load, "fluid")))
-        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S)
+        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
     return out
 
 
@@ -201,7 +200,7 @@ def test_trace_workload_is_not_estimated():
 
 def test_estimate_is_deterministic(fluid_by_load):
     m = build_models(load_scenario(cal.scenario("chat", "70b", 0.8, "fluid")))
-    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S)
+    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
     assert again.latency_s == fluid_by_load[0.8].latency_s
     assert again.slo_attainment == fluid_by_load[0.8].slo_attainment
 
@@ -231,7 +230,7 @@ def grid():
             for load in GRID_LOADS:
                 ref = cal.request_point(preset, model, load, duration="10 min")
                 m, ts = cal.fluid_point(preset, model, load, duration="10 min")
-                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S))
+                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=frontier_parts))
     return out
 
 

@@ -10,7 +10,6 @@ import numpy as np
 from dcsim import __version__
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, frontier_parts, frontier_share_within
-from dcsim.engine.requests import HELD_AFTER_S
 from dcsim.engine.steady import (
     ceilings_at, flop_per_output_token, pool_flop_per_output_token, scenario_moments, steady_report,
 )
@@ -61,13 +60,12 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     requests (said in ``method``). ``ticks``: the requests served in those ticks only
     (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        return estimate_for_run(m, ts, ticks=ticks, frontier_parts=frontier_parts, held_after_s=HELD_AFTER_S)
+        return estimate_for_run(m, ts, ticks=ticks, frontier_parts=frontier_parts)
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
         cols = pool_columns(m, ts, p)
         view = dict(cols, queue_tokens=cols["held_tokens"], gpus_in_service=ts["gpus_in_service"] * pool.gpus / m.gpus)
-        est = estimate_for_run(_PoolView(m, p), view, ticks=ticks, frontier_parts=frontier_parts,
-                               held_after_s=HELD_AFTER_S)
+        est = estimate_for_run(_PoolView(m, p), view, ticks=ticks, frontier_parts=frontier_parts)
         if not est.estimated:
             return est
         ests.append(est)

@@ -26,7 +26,7 @@ import numpy as np
 from dcsim.engine.tables import SupplyCurves, efficiency_ladder, supply_curves
 
 __all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
-           "awake_curves"]
+           "awake_curves", "per_awake_count"]
 
 #: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
 #: a uniform clock level below full (policy 'uniform').
@@ -209,8 +209,9 @@ class PowerDown:
     idle_wall_w: float  # idle wall power of one replica (W)
     standby_fraction: float
     idle_gpu_w: float = 0.0  # idle GPU power of one replica (W, summed over its GPUs)
-    #: several rack groups: the group (index into the run's groups) of each replica along the ladder, and per
-    #: replica along it its throughput at full clock (tokens/s), idle wall and idle GPU power (W); None: one group
+    #: the group (index into the run's groups) of each replica along the ladder, and per replica along it its
+    #: throughput at full clock (tokens/s), idle wall and idle GPU power (W); not given (one group): every replica
+    #: the mean one above
     ladder_group: np.ndarray | None = None
     ladder_thr_tok_s: np.ndarray | None = None
     ladder_idle_w: np.ndarray | None = None
@@ -219,6 +220,17 @@ class PowerDown:
     _keep: np.ndarray | None = None  # the last delay_ticks powered counts
     _last_demand: float | None = None
     _prev: tuple | None = None  # (first tick, state before, demand, in service) of the last chunk
+
+    def __post_init__(self):
+        n = self.replicas
+        if self.ladder_group is None:  # one group: every replica the mean one
+            self.ladder_group = np.zeros(n, dtype=np.int64)
+            self.ladder_thr_tok_s = np.full(n, float(self.thr_rep_tok_s))
+            self.ladder_idle_w = np.full(n, float(self.idle_wall_w))
+            self.ladder_idle_gpu_w = np.full(n, float(self.idle_gpu_w))
+        cum = lambda x: np.concatenate([[0.0], np.cumsum(x)])  # noqa: E731
+        self._cum_thr = cum(self.ladder_thr_tok_s)
+        self._cum_idle = (cum(self.ladder_idle_w), cum(self.ladder_idle_gpu_w))
 
     def schedule(self, i0: int, demand_tok_s: np.ndarray, in_service: np.ndarray,
                  affordable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -248,11 +260,9 @@ class PowerDown:
         if self._last_demand is None:  # the run starts in steady state at its first demand
             self._last_demand = float(d[0]) if d.size else 0.0
         prev = np.concatenate([[self._last_demand], d[:-1]])
-        if self.ladder_thr_tok_s is None:
-            want = np.clip(np.ceil(prev / max(self.target_load * self.thr_rep_tok_s, 1e-300) - 1e-9), 1.0, None)
-        else:  # the ladder's first replicas whose throughput at the target load holds the demand
-            cum = np.concatenate([[0.0], np.cumsum(self.ladder_thr_tok_s)]) * self.target_load
-            want = np.clip(np.searchsorted(cum, prev * (1.0 - 1e-9), side="left").astype(float), 1.0, None)
+        # the ladder's first replicas whose throughput at the target load holds the demand
+        want = np.clip(np.searchsorted(self._cum_thr * self.target_load, prev * (1.0 - 1e-9), side="left")
+                       .astype(float), 1.0, None)
         if afford is not None:  # no more than the budgets can run (the rest would only idle)
             want = np.clip(np.minimum(want, afford), 1.0, None)
         if self._need is None:
@@ -269,34 +279,27 @@ class PowerDown:
 
     def parked_power_w(self, in_service: np.ndarray, serving: np.ndarray, powered: np.ndarray) -> np.ndarray:
         """Wall power (W) of the in-service replicas that do not serve: waking ones at idle power,
-        the rest in standby."""
+        the rest in standby (each at its own group's idle draw, along the ladder)."""
         up = np.floor(np.asarray(in_service, float) + 1e-9)
-        asleep = np.maximum(up - powered, 0.0)
-        if self.ladder_idle_w is None:
-            return (powered - serving) * self.idle_wall_w + asleep * self.idle_wall_w * self.standby_fraction
-        cum = self._cum(self.ladder_idle_w)
-        at = lambda k: np.interp(k, np.arange(cum.size, dtype=float), cum)  # noqa: E731
-        return (at(powered) - at(serving)) + (at(np.maximum(up, powered)) - at(powered)) * self.standby_fraction
+        powered = np.asarray(powered, float)
+        return (self._idle_between(serving, powered)[0]
+                + self._idle_between(powered, np.maximum(up, powered))[0] * self.standby_fraction)
 
     def asleep_idle_w(self, in_service, asleep) -> tuple[np.ndarray, np.ndarray]:
         """(idle wall W, idle GPU W) of the ``asleep`` replicas in standby among ``in_service`` (counts per tick): the
-        ladder's last ones in service (each group's own idle draw), or the mean replica's with one group."""
-        asleep = np.asarray(asleep, float)
-        if self.ladder_idle_w is None:
-            return asleep * self.idle_wall_w, asleep * self.idle_gpu_w
+        ladder's last ones in service, each at its own group's idle draw."""
         up = np.floor(np.asarray(in_service, float) + 1e-9)
+        return self._idle_between(np.maximum(up - np.asarray(asleep, float), 0.0), up)
+
+    def _idle_between(self, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+        """(idle wall W, idle GPU W) of the ladder's replicas from position ``lo`` to ``hi`` (counts per tick)."""
         n = np.arange(self.replicas + 1, dtype=float)
-        cw, cg = self._cum(self.ladder_idle_w), self._cum(self.ladder_idle_gpu_w)
-        lo = np.maximum(up - asleep, 0.0)
-        return np.interp(up, n, cw) - np.interp(lo, n, cw), np.interp(up, n, cg) - np.interp(lo, n, cg)
+        cw, cg = self._cum_idle
+        return np.interp(hi, n, cw) - np.interp(lo, n, cw), np.interp(hi, n, cg) - np.interp(lo, n, cg)
 
     def group_counts(self, k: int, groups: int) -> np.ndarray:
         """Replicas of each rack group (``groups`` of them) among the ladder's first ``k``."""
         return np.bincount(self.ladder_group[: max(int(k), 0)], minlength=groups)
-
-    @staticmethod
-    def _cum(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([[0.0], np.cumsum(x)])
 
 
 def power_down_for(m, dt_s: float) -> PowerDown | None:
@@ -334,3 +337,19 @@ def awake_curves(m, power_down: PowerDown, k: int) -> SupplyCurves:
             cv = dataclasses.replace(cv, **{f: getattr(cv, f) * 0.0 for f in ("rate_c", "rate_p", "rate_q", "rate_pq")})
         cache[k] = cv
     return cache[k]
+
+
+def per_awake_count(serving, fn) -> dict[str, np.ndarray]:
+    """Per-tick arrays of a pool of several rack groups with ``controller.idle_power_down``, computed on the ticks
+    grouped by the count of the ladder's replicas serving (``serving``, counts per tick): ``fn(k, sel)`` returns for
+    the ticks ``sel`` (a mask) serving ``k`` replicas a dict of arrays (one row per such tick), typically on
+    :func:`awake_curves` of ``k``; the result holds each key's rows in tick order. The one loop of the fluid
+    operating point and ceilings (``dcsim.engine.loop``) and a hybrid lane's fluid remainder (``requests._Lane``)."""
+    ks = np.rint(np.asarray(serving, dtype=float)).astype(np.int64)
+    out: dict[str, np.ndarray] = {}
+    for k in np.unique(ks):
+        sel = ks == k
+        for key, v in fn(int(k), sel).items():
+            v = np.asarray(v)
+            out.setdefault(key, np.empty((ks.size,) + v.shape[1:], dtype=v.dtype))[sel] = v
+    return out

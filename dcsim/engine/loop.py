@@ -23,7 +23,9 @@ import simpy
 
 from dcsim.engine.build import Models
 from dcsim.engine.gpu_clock import EffectiveClock
-from dcsim.engine.controller import MODE_NAMES, ArrivalWindow, Controller, awake_curves, power_down_for, queue_step
+from dcsim.engine.controller import (
+    MODE_NAMES, ArrivalWindow, Controller, awake_curves, per_awake_count, power_down_for, queue_step,
+)
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, full_load_tok_s, mean_cap_w, pool_operating_point
@@ -140,7 +142,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
             else:
                 cooling_tok_s = np.maximum(cooling_tok_s, sb)
         a = np.maximum(awake, 1e-12)
-        unit = lambda b: (b - ovh - parked_w) / a + ovh  # noqa: E731
+        unit = lambda b: whole_pool_it_w(b - parked_w, a, ovh)  # noqa: E731
     else:
         # the rates scale by the share in service, 0 with every replica down; the budget per share divides by it
         # clamped as above (unclamped, numpy warned "divide by zero" with every replica down; same figures)
@@ -148,22 +150,25 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         unit = lambda b: whole_pool_it_w(b, np.maximum(avail, 1e-12), ovh)  # noqa: E731
     # thermal dynamics without a pre-emptive cap store heat: the instant cooling budget is lifted
     free_q = flex is not None and flex.th_free_q
-    both = unit(it_max_p if free_q else np.minimum(it_max_p, it_max_q))
+    it_fit = it_max_p if free_q else np.minimum(it_max_p, it_max_q)
     K = cv.rate_pq.shape[0]
-    levels = np.stack([np.interp(both, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1)
-    fit_top, fit_frontier, fit_levels = cv.fit_top(both) * a, cv.ceiling(both, "pq") * a, levels * a[:, None]
-    if power_down is not None and power_down.ladder_group is not None:
+    if power_down is not None and len(m.groups) > 1:
         # several rack groups: the serving replicas are the ladder's first (PowerDown), on their own curves, with the
         # parked replicas' power set aside (the curves hold every rack's overhead)
-        b = (it_max_p if free_q else np.minimum(it_max_p, it_max_q)) - parked_w
-        ks = np.rint(awake * power_down.replicas).astype(np.int64)
-        for k in np.unique(ks):
-            sel = ks == k
-            c = awake_curves(m, power_down, int(k))
-            fit_top[sel] = c.fit_top(b[sel])
-            fit_frontier[sel] = c.ceiling(b[sel], "pq")
-            fit_levels[sel] = np.stack([np.interp(b[sel], c.it_pq[q], c.rate_pq[q], left=0.0) for q in range(K)],
-                                       axis=-1)
+        b = it_fit - parked_w
+
+        def fits(k: int, sel: np.ndarray) -> dict[str, np.ndarray]:
+            c = awake_curves(m, power_down, k)
+            return {"top": c.fit_top(b[sel]), "frontier": c.ceiling(b[sel], "pq"),
+                    "levels": np.stack([np.interp(b[sel], c.it_pq[q], c.rate_pq[q], left=0.0) for q in range(K)],
+                                       axis=-1)}
+
+        fit = per_awake_count(serving, fits)
+        fit_top, fit_frontier, fit_levels = fit["top"], fit["frontier"], fit["levels"]
+    else:
+        both = unit(it_fit)
+        levels = np.stack([np.interp(both, cv.it_pq[k], cv.rate_pq[k], left=0.0) for k in range(K)], axis=-1)
+        fit_top, fit_frontier, fit_levels = cv.fit_top(both) * a, cv.ceiling(both, "pq") * a, levels * a[:, None]
     return Exogenous(
         t, demand, lam, t_db, t_wb, cap, it_max_p, heat_cap, it_max_q,
         compute_tok_s=cv.compute_tok_s * avail,
@@ -229,13 +234,13 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
             ex = ex.head(j)
         f = {k: np.array(v[:j], dtype=float) for k, v in cols.items() if k not in ("mode", "level")}
         mode, level = np.array(cols["mode"][:j], dtype=np.int8), np.array(cols["level"][:j], dtype=np.int16)
-        parked = (ex.awake, ex.parked_w, ex.asleep) if power_down is not None else None
+        parked = (ex.awake, ex.parked_w, ex.asleep, power_down) if power_down is not None else None
         # several pools: each lane's fluid remainder runs at its own pool's mode (PoolTicker.decide), not the facility's
         pmode = mode if mp is None else np.array(mp.cols["mode"][:j], dtype=np.int8).reshape(j, -1)
         extra = request_engine.chunk_power(pmode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
                       f["arrived"], extra, mp, None if fc is None else (lambda fb, rb: fc.columns(j, fb, rb)),
-                      limit=f["limit"])
+                      limit=f["limit"], power_down=power_down)
 
     def fault_window(env, t_s: float, edge: str, i: int):
         yield env.timeout(t_s)
@@ -420,20 +425,38 @@ def operating_point(m: Models, served, mode, level, avail, limit=None, ec=None) 
 
 def _awake_operating_point(m: Models, power_down, served, mode, level, awake, limit) -> dict[str, np.ndarray]:
     """:func:`operating_point` of a pool of several rack groups with ``idle_power_down``: each tick on the curves of
-    the replicas serving (the ladder's first, :func:`awake_curves`), not on a proportional slice of every group."""
-    served = np.asarray(served, dtype=float)
-    ks = np.rint(np.asarray(awake, dtype=float) * power_down.replicas).astype(np.int64)
-    out: dict[str, np.ndarray] = {}
-    for k in np.unique(ks):
-        sel = ks == k
-        cv = awake_curves(m, power_down, int(k))
+    the replicas serving (the ladder's first, :func:`awake_curves`), not on a proportional slice of every group, and
+    where a board power cap throttles, its effective clock from those replicas' own
+    (:func:`_awake_effective_clock`; until 2026-12-04 the whole pool's, and a capped tick's the frontier vertex at its
+    rate: docs/slo.md "Powering idle nodes down")."""
+    served, mode, level = np.asarray(served, dtype=float), np.asarray(mode), np.asarray(level)
+    throttles = effective_clock(m).throttles
+
+    def point(k: int, sel: np.ndarray) -> dict[str, np.ndarray]:
+        cv = awake_curves(m, power_down, k)
         budget = None if limit is None else cv.frontier("pq").it_w(np.asarray(limit, dtype=float)[sel], m.overhead_w)
-        op = pool_operating_point(cv, m.clocks, m.scenario.controller.policy, m.overhead_w, served[sel],
-                                  np.asarray(mode)[sel], np.asarray(level)[sel], np.ones(int(sel.sum())),
-                                  it_budget_w=budget)
-        for key, v in op.items():
-            out.setdefault(key, np.empty(served.size, dtype=np.asarray(v).dtype))[sel] = v
-    return out
+        return pool_operating_point(cv, m.clocks, m.scenario.controller.policy, m.overhead_w, served[sel], mode[sel],
+                                    level[sel], np.ones(int(sel.sum())), it_budget_w=budget,
+                                    ec=_awake_effective_clock(m, power_down, k) if throttles else None)
+
+    return per_awake_count(np.asarray(awake, dtype=float) * power_down.replicas, point)
+
+
+def _awake_effective_clock(m: Models, power_down, k: int) -> EffectiveClock:
+    """The :class:`~dcsim.engine.gpu_clock.EffectiveClock` of the first ``k`` replicas of the power-down ladder (at
+    least one), on their :func:`awake_curves`, each group weighted by its awake replicas' GPUs; built once per count
+    and kept on ``m``."""
+    cache = m.__dict__.setdefault("_awake_effective_clock", {})
+    if k not in cache:
+        k1 = max(k, 1)
+        counts = power_down.group_counts(k1, len(m.groups))
+        gs = [dataclasses.replace(g, gpus=int(c) * g.node.gpus_per_replica,
+                                  limits=dataclasses.replace(g.limits, replicas=int(c)))
+              for g, c in zip(m.groups, counts) if c > 0]
+        p = m.pools[0]
+        cache[k] = EffectiveClock(gs, awake_curves(m, power_down, k1), m.clocks, p.mean_input, p.mean_output,
+                                  p.decode_context, p.prompt_scv)
+    return cache[k]
 
 
 def effective_clock(m: Models) -> EffectiveClock:
@@ -447,7 +470,7 @@ def effective_clock(m: Models) -> EffectiveClock:
 
 
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
-                  arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None) -> None:
+                  arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None, power_down=None) -> None:
     pools: dict = {}
     if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
         rec = mp.record(ex, mode, extra)
@@ -458,14 +481,10 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op["controller_clock"] = op["clock"]
     else:
         # the controller's DVFS clock, and the effective one: lower where the board's power cap throttles
-        ec = effective_clock(m)
-        pd = power_down_for(m, 1.0) if m.scenario.controller.idle_power_down and len(m.groups) > 1 else None
-        if pd is not None:  # several rack groups, idle replicas powered down: the ladder's first serve
-            op = _awake_operating_point(m, pd, served, mode, level, ex.awake, limit)
-            if ec.throttles:
-                op["effective_clock"] = np.minimum(op["clock"], ec.at(m.scenario.controller.policy, served, mode,
-                                                                      level, ex.awake, op["load_fraction"]))
+        if power_down is not None and len(m.groups) > 1:  # several rack groups, idle replicas powered down
+            op = _awake_operating_point(m, power_down, served, mode, level, ex.awake, limit)  # the ladder's first
         else:
+            ec = effective_clock(m)
             op = operating_point(m, served, mode, level, ex.awake, limit, ec=ec if ec.throttles else None)
         op["it_power_w"] = op["it_power_w"] + ex.parked_w  # waking and standby replicas (idle_power_down)
         op["controller_clock"] = op["clock"]

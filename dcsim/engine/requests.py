@@ -35,12 +35,12 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import ArrivalWindow, awake_curves, power_down_for, queue_step
+from dcsim.engine.controller import ArrivalWindow, awake_curves, per_awake_count, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
-from dcsim.engine.tables import efficiency_ladder, in_service_it_w, supply_curves
+from dcsim.engine.tables import efficiency_ladder, in_service_it_w, replica_curves
 from dcsim.serving.metrics import ServingMetrics
-from dcsim.serving.pool import make_pool
+from dcsim.serving.pool import HELD_AFTER_S, make_pool
 from dcsim.serving.replica import FinishedBatch
 from dcsim.workload import ArrivalBatch, build_workload
 from dcsim.workload.model import child_seed
@@ -51,13 +51,6 @@ _NO_SHED = np.zeros((2, 0), np.int64)
 #: a fractional clock level closer than this to a whole level runs the tick at that level
 #: (one serve call instead of two; 0.02 level ≈ 0.06 % of the clock range: numerical choice)
 _MIX_MIN = 0.02
-#: work in the replicas' queues counts as held back by supply once it has waited this long at the tick's end (s):
-#: a request that arrived later waits for its replica's next iteration (tens to a few hundred ms at the shipped
-#: profiles) and the pool's 0.1-s routing window, not for supply (assumption: a few iterations). Until 2026-12-04
-#: only requests that arrived before the tick began counted, so an overload read "demand" until its backlog
-#: exceeded one tick's arrivals: 64 replicas of 8B at 1.05x the compute ceiling on 1-min ticks read demand on every
-#: tick (fluid: compute)
-HELD_AFTER_S = 1.0
 #: gain of the clock trim's upward steps (downward steps: 1): approach the contract from below
 #: (numerical choice: converges in a few ticks; measured in docs/engine.md)
 _GAIN_UP = 0.5
@@ -170,13 +163,11 @@ class _Lane:
         # pool of H100 and B200 racks consolidated on its H100s when they were listed first: -37 % tokens against
         # fluid at +64 % J/token (audit L #3). Per pool-local group, clock level and load point (G, K, U): a
         # replica's rate (tokens/s) and IT power (W; rack limits applied, rack overhead not included)
-        tabs = [supply_curves([m.groups[g].table], [m.groups[g].limits]) for g in self.groups]
-        lims = [m.groups[g].limits for g in self.groups]
-        self._u = tabs[0].u
-        self._g_rate = np.stack([np.maximum.accumulate(c.rate_pq / lm.replicas, axis=1) for c, lm in zip(tabs, lims)])
-        self._g_w = np.stack([(c.it_pq - lm.racks * lm.rack_overhead_w) / lm.replicas for c, lm in zip(tabs, lims)])
-        rank = np.empty(len(self.groups), dtype=np.int64)
-        rank[efficiency_ladder([m.groups[g].table for g in self.groups], lims)] = np.arange(len(self.groups))
+        tabs, lims = [m.groups[g].table for g in self.groups], [m.groups[g].limits for g in self.groups]
+        curves = replica_curves(tabs, lims)
+        self._u, rate, self._g_w = curves
+        self._g_rate = np.maximum.accumulate(rate, axis=2)  # over the load points
+        rank = np.argsort(efficiency_ladder(tabs, lims, curves))  # each group's place on the ladder
         self._order = np.lexsort((np.arange(self.pool.n), rank[gof]))
         self._lad = self._order  # this tick's ladder: the replicas in service, in that order
         self._lad_key = None  # (replicas in service, sample scale) the ladder's arrays were built for (_set_ladder)
@@ -805,9 +796,10 @@ class _Lane:
         remainder at the controller's operating point, like a fluid facility).
 
         ``parked`` (``controller.idle_power_down``, one pool): per-tick arrays ``(awake fraction,
-        parked wall power W, replicas asleep)`` of the facility: the sample's parked replicas idled
-        in the engine and draw standby power instead; the fluid remainder serves on its awake
-        share and draws its share of the parked power.
+        parked wall power W, replicas asleep)`` of the facility and the run's
+        :class:`~dcsim.engine.controller.PowerDown` (until 2026-12-04 rebuilt on every chunk): the sample's parked
+        replicas idled in the engine and draw standby power instead; the fluid remainder serves on its awake share and
+        draws its share of the parked power.
         """
         gpu = np.array(self._tick_gpu)
         it = np.array(self._tick_it_sample)
@@ -816,17 +808,12 @@ class _Lane:
         # its contract)
         share = (1.0 - self.frac) * np.array(self._tick_avail, dtype=float)  # one entry per tick, as _tick_gpu
         pd = None
-        if parked is not None:
-            awake, parked_w, asleep = (np.asarray(x, float) for x in parked)
-            pd = power_down_for(self.m, 1.0)
-            if pd.ladder_idle_w is None:
-                n_asleep = asleep * self.frac
-                it = it - n_asleep * pd.idle_wall_w * (1.0 - pd.standby_fraction)
-                gpu = gpu - n_asleep * sum(g.limits.replicas * g.node.idle_gpu_power_w for g in self.m.groups) / pd.replicas
-            else:  # the replicas asleep, each at its own group's idle draw (PowerDown.asleep_idle_w), sample share
-                idle_w, idle_gpu = pd.asleep_idle_w(np.array(self._tick_avail, dtype=float) * pd.replicas, asleep)
-                it = it - self.frac * idle_w * (1.0 - pd.standby_fraction)
-                gpu = gpu - self.frac * idle_gpu
+        if parked is not None:  # the replicas asleep, each at its own group's idle draw (PowerDown.asleep_idle_w)
+            *arrs, pd = parked
+            awake, parked_w, asleep = (np.asarray(x, float) for x in arrs)
+            idle_w, idle_gpu = pd.asleep_idle_w(np.array(self._tick_avail, dtype=float) * pd.replicas, asleep)
+            it = it - self.frac * idle_w * (1.0 - pd.standby_fraction)  # the sample's share
+            gpu = gpu - self.frac * idle_gpu
             share = awake * (1.0 - self.frac)  # awake already counts only replicas in service
         if self.frac < 1.0:
             fr = np.array(self._tick_fluid_rate)
@@ -834,7 +821,7 @@ class _Lane:
             budget = self.curves.frontier("pq").it_w(np.array(self._tick_fluid_limit), self.overhead_w, share)
             given = np.array(self._tick_fluid_budget, dtype=float)  # the pool's budget share, where it was given
             budget = np.where(np.isnan(given), budget, given)
-            if pd is not None and pd.ladder_group is not None:
+            if pd is not None and len(self.m.groups) > 1:
                 # several rack groups, idle replicas powered down: the remainder's awake replicas are its share of the
                 # ladder's first (controller.awake_curves), as fluid runs them, not a proportional slice of each group
                 op = self._remainder_on_the_ladder(pd, awake, fr, mode, level, given)
@@ -858,20 +845,18 @@ class _Lane:
         """:func:`pool_operating_point` of a hybrid lane's fluid remainder (a share ``1 - frac`` of the pool) serving
         ``fr`` tokens/s per tick on the curves of the ladder's first replicas awake (``awake`` of the pool), a pool of
         several rack groups with ``controller.idle_power_down``."""
-        ks = np.rint(np.asarray(awake, dtype=float) * pd.replicas).astype(np.int64)
         mode, level = np.asarray(mode), np.asarray(level)
-        out: dict = {}
-        for k in np.unique(ks):
-            sel = ks == k
-            cv = awake_curves(self.m, pd, int(k))
+        limit = np.array(self._tick_fluid_limit)
+
+        def point(k: int, sel: np.ndarray) -> dict[str, np.ndarray]:
+            cv = awake_curves(self.m, pd, k)
             a = np.full(int(sel.sum()), 1.0 - self.frac)
-            b = cv.frontier("pq").it_w(np.array(self._tick_fluid_limit)[sel], self.overhead_w, a)
+            b = cv.frontier("pq").it_w(limit[sel], self.overhead_w, a)
             b = np.where(np.isnan(given[sel]), b, given[sel])
-            op = pool_operating_point(cv, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w, fr[sel],
-                                      mode[sel], level[sel], a, it_budget_w=b)
-            for key, v in op.items():
-                out.setdefault(key, np.empty(ks.size, dtype=np.asarray(v).dtype))[sel] = v
-        return out
+            return pool_operating_point(cv, self.m.clocks, self.m.scenario.controller.policy, self.overhead_w, fr[sel],
+                                        mode[sel], level[sel], a, it_budget_w=b)
+
+        return per_awake_count(np.asarray(awake, dtype=float) * pd.replicas, point)
 
     def chunk_clock(self) -> np.ndarray:
         """The clock the simulated replicas ran in each tick since the last call (time mean of

@@ -19,7 +19,7 @@ import numpy as np
 from dcsim.node.perf import decode_context
 
 __all__ = ["NodeTable", "node_table", "SupplyCurves", "supply_curves", "GroupLimits", "JointFrontier", "efficiency_ladder",
-           "ladder_replicas", "in_service_it_w", "whole_pool_it_w"]
+           "replica_curves", "ladder_replicas", "in_service_it_w", "whole_pool_it_w"]
 
 
 def in_service_it_w(it_w, share, overhead_w):
@@ -302,20 +302,28 @@ def supply_curves(tables: list[NodeTable], limits: list[GroupLimits], points: in
     return SupplyCurves(u, rate_c, it_c, gpu_c, rate_p, it_p, rate_q, it_q, rate_pq, it_pq, gpu_pq)
 
 
-def efficiency_ladder(tables: list[NodeTable], limits: list[GroupLimits]) -> np.ndarray:
+def replica_curves(tables: list[NodeTable], limits: list[GroupLimits]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(u, rate, it)``: one replica of each rack group on its own group's supply curves (:func:`supply_curves`,
+    ``'pq'``, rack limits applied): its rate (tokens/s) and IT power (W, its racks' overhead not included) at each
+    clock level and load fraction ``u``, arrays (groups, clock levels, load points). Built once for the efficiency
+    ladder, the ladder's replica count and a request lane's consolidation (``requests._Lane``)."""
+    cs = [supply_curves([tab], [lim]) for tab, lim in zip(tables, limits)]
+    rate = np.stack([c.rate_pq / lim.replicas for c, lim in zip(cs, limits)])
+    it = np.stack([(c.it_pq - lim.racks * lim.rack_overhead_w) / lim.replicas for c, lim in zip(cs, limits)])
+    return cs[0].u, rate, it
+
+
+def efficiency_ladder(tables: list[NodeTable], limits: list[GroupLimits], curves=None) -> np.ndarray:
     """The rack groups of a pool, the most efficient first (indices into ``tables``): the order in which load goes to
     them when it is consolidated and in which they stay awake when idle replicas are powered down (least efficient
     parked first). Efficiency is a replica's marginal tokens per joule at full load at the lowest clock — its rate
     over its full-load wall draw less its idle draw, rack limits applied (the replicas left out idle anyway, or in
     standby) — as the frontier buys tokens with power at its steepest segments first; ties keep the order of
     ``racks:``. The one home of the ladder: the request lanes' consolidation (``requests._Lane``) and the power-down
-    schedule (:func:`dcsim.engine.controller.power_down_for`) read it here."""
-    eff = np.empty(len(tables))
-    for g, (tab, lim) in enumerate(zip(tables, limits)):
-        c = supply_curves([tab], [lim])
-        rate = float(np.max(c.rate_pq[0])) / lim.replicas
-        w = (c.it_pq[0] - lim.racks * lim.rack_overhead_w) / lim.replicas
-        eff[g] = rate / max(float(w[-1] - w[0]), 1e-9)
+    schedule (:func:`dcsim.engine.controller.power_down_for`) read it here. ``curves``: :func:`replica_curves` of
+    the groups, when the caller has them."""
+    _, rate, w = replica_curves(tables, limits) if curves is None else curves
+    eff = np.max(rate[:, 0, :], axis=1) / np.maximum(w[:, 0, -1] - w[:, 0, 0], 1e-9)
     return np.lexsort((np.arange(eff.size), -eff))
 
 
@@ -326,10 +334,9 @@ def ladder_replicas(rate_tok_s, tables: list[NodeTable], limits: list[GroupLimit
     both fidelities' fractional-replica warnings (``assemble.fractional_frontier_warning``, ``requests._Lane``); until
     2026-12-04 fluid counted the pool's mean replica, so a pool of H100 and B200 racks read 0.29 replicas in fluid and
     0.21 in request fidelity at the same point."""
-    per = np.empty(len(tables))
-    for g, (tab, lim) in enumerate(zip(tables, limits)):
-        per[g] = float(np.max(supply_curves([tab], [lim]).rate_pq[0])) / lim.replicas
-    order = efficiency_ladder(tables, limits)
+    curves = replica_curves(tables, limits)
+    per = np.max(curves[1][:, 0, :], axis=1)
+    order = efficiency_ladder(tables, limits, curves)
     cum = np.concatenate([[0.0], np.cumsum(np.repeat(per[order], [limits[g].replicas for g in order]))])
     return np.interp(np.asarray(rate_tok_s, dtype=float), cum, np.arange(cum.size, dtype=float))
 

@@ -19,12 +19,20 @@ from dcsim.routing import get_router
 from dcsim.serving import kernel
 from dcsim.serving.replica import Replica
 
-__all__ = ["PythonPool", "KernelPool", "make_pool"]
+__all__ = ["PythonPool", "KernelPool", "make_pool", "HELD_AFTER_S"]
 
 #: longest time a state-reading router routes on the same replica state (s); assumption: a
 #: production router (vLLM's router, llm-d) reads load per request, and 0.1 s is below a decode
 #: step x batch turnover of the shipped workloads (docs/serving.md, "Routing windows")
 ROUTE_INTERVAL_S = 0.1
+#: work in the replicas' queues counts as held back by supply once it has waited this long at the tick's end (s):
+#: a request that arrived later waits for its replica's next iteration (tens to a few hundred ms at the shipped
+#: profiles) and the pool's 0.1-s routing window, not for supply (assumption: a few iterations). Until 2026-12-04
+#: only requests that arrived before the tick began counted, so an overload read "demand" until its backlog
+#: exceeded one tick's arrivals: 64 replicas of 8B at 1.05x the compute ceiling on 1-min ticks read demand on every
+#: tick (fluid: compute). The one constant: request fidelity's held work (``dcsim.engine.requests``) and the SLO
+#: estimate's controlled queue (:func:`dcsim.serving.slo_estimate.critical_wait_s`) read it here.
+HELD_AFTER_S = 1.0
 
 #: request and loop counters summed over a pool's replicas by ``totals()``
 _TOTALS = ("enqueued", "completed", "shed", "preemptions", "iterations", "step_calls")

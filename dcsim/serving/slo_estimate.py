@@ -39,6 +39,7 @@ import numpy as np
 from scipy import special
 
 from dcsim.node.perf import compound_poisson_gamma
+from dcsim.serving.pool import HELD_AFTER_S
 from dcsim.streams import named_stream
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
@@ -390,8 +391,8 @@ def _replica_backlog_wait(offered_tok_s: np.ndarray, capacity_tok_s: np.ndarray,
     return fifo_wait_s(off, out, dt)
 
 
-def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0, *,
-                    held_after_s: float, seed: np.random.SeedSequence | int = 0,
+def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0,
+                    held_after_s: float = HELD_AFTER_S, seed: np.random.SeedSequence | int = 0,
                     n_ticks: int = _CRIT_TICKS) -> np.ndarray:
     """Sorted samples of the wait for admission (s) in a pool a capped controller runs at exactly its throughput.
 
@@ -402,9 +403,8 @@ def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0, 
     and are admitted as slots free: at full batch the completions of many slots, each a renewal at the pace of its
     own answer, superpose to a Poisson process (Palm-Khintchine) at the rate the controller set. With nothing to
     pull it back the queue is a driftless random walk; the controller sees what has waited ``held_after_s`` by a
-    tick's end (the engine's ``dcsim.engine.requests.HELD_AFTER_S``, passed in: serving does not import the engine) and
-    adds it to the next tick's
-    need, ``need = demand + held / tick_s`` (``dcsim.engine.pools.PoolTicker.tick``), so the next tick's completions
+    tick's end (request fidelity's :data:`dcsim.serving.pool.HELD_AFTER_S`) and adds it to the next tick's need,
+    ``need = demand + held / tick_s`` (``dcsim.engine.pools.PoolTicker.tick``), so the next tick's completions
     run faster by ``held / tick_s`` (in requests: held tokens over the mean answer). The walk is simulated per step of
     ``_CRIT_STEP_S`` (Lindley recursion within a tick, the feedback at its end) over ``n_ticks`` ticks, the first
     tenth dropped; the waits are those of every request in FIFO order (arrival to admission). The queue wanders
@@ -496,14 +496,13 @@ def _lat(x, w) -> dict:
 def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[ClassMoments],
                  scv_arrival: float | None, *, hold_limit_s: float = math.inf,
                  calibration: Calibration = CALIBRATION, duration_s: float | None = None,
-                 tick_s: float = SIM_TICK_MAX_S, seed: int = 0, held_after_s: float) -> SloEstimate | NotEstimated:
+                 tick_s: float = SIM_TICK_MAX_S, seed: int = 0) -> SloEstimate | NotEstimated:
     """Per-class TTFT/TPOT/e2e percentiles, SLO attainment and goodput (see module doc).
 
     ``groups``: one (per-tick flows, service) per replica group; ``classes``: the request
     classes; ``scv_arrival``: SCV of inter-arrival times (None: not estimated); ``tick_s``: the
     run's controller tick (the simulated pool routes on ticks of ``min(tick_s, SIM_TICK_MAX_S)``);
-    ``seed``: the scenario seed (each operating point simulates its own child stream); ``held_after_s``: the wait (s)
-    after which the controller counts queued work as held (:func:`critical_wait_s`).
+    ``seed``: the scenario seed (each operating point simulates its own child stream).
     """
     if scv_arrival is None:
         return NotEstimated("arrival variability unknown (trace replay): no queueing estimate")
@@ -599,7 +598,7 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
             cbin = int(uk[gi, 3])
             if cbin > 0 and (cbin, flows.dt_s) not in crit_w:
                 crit_w[(cbin, flows.dt_s)] = critical_wait_s(
-                    math.exp((cbin - 100_000) * _CRIT_RATE_BIN), flows.dt_s, scv_arrival, held_after_s=held_after_s,
+                    math.exp((cbin - 100_000) * _CRIT_RATE_BIN), flows.dt_s, scv_arrival,
                     seed=np.random.SeedSequence(seed, spawn_key=(6, cbin)))
             for ci, cl in enumerate(classes):
                 ttft0, tpot, no = base[bkey][ci]
@@ -944,8 +943,7 @@ def slo_caveats(report: Mapping) -> list[str]:
 # --------------------------------------------------------------------------- adapter
 
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
-                     ticks: np.ndarray | None = None, frontier_parts=None, *,
-                     held_after_s: float) -> SloEstimate | NotEstimated:
+                     ticks: np.ndarray | None = None, frontier_parts=None) -> SloEstimate | NotEstimated:
     """The estimate for a fluid run: ``m`` a built model (duck-typed ``dcsim.engine.build.Models``),
     ``ts`` its per-tick arrays (``achieved_tok_s``, ``queue_tokens``, ``shed_tokens``,
     ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``).
@@ -957,8 +955,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     ``frontier_parts``: the engine's :func:`dcsim.engine.pools.frontier_parts` (passed in: serving is below the
     engine and does not import it), which splits a capped frontier tick into the replicas the frontier loads and
     the rest, at the time share ``ts["frontier_share"]`` the engine recorded; without either every tick is taken as
-    evenly loaded. ``held_after_s``: the engine's ``dcsim.engine.requests.HELD_AFTER_S`` (passed in the same way), the
-    wait after which its controller counts queued work as held (:func:`critical_wait_s`)."""
+    evenly loaded."""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -1047,8 +1044,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                                         saturated=parts[f"full_{v}"], capped=capped, critical=critical,
                                         group_tok_s=served * s), sv))
     return estimate_slo(groups + extra, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
-                        calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed),
-                        held_after_s=held_after_s)
+                        calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
 
 def _level_share(groups, level: np.ndarray, g) -> np.ndarray:
