@@ -723,6 +723,9 @@ def test_the_fault_line_gives_the_window_figure_where_it_is_the_only_one():
     nf = _fault_line(_fault("node_failures", 0.0, 7200.0, window=31.7e6, net=31.7e6))
     assert ": 31.7 M output tokens lost in its window (to the end of the run) vs a run without it; " in nf
     assert ": 200.0 M output tokens lost in its window vs a run without it; " in _fault_line(_fault())
+    tank = _fault_line(_fault(window=51.4e6, net=1e-6))  # chiller-trip with a 6 m³ tank: served late, none lost
+    assert ": no output tokens lost to the end of the run (all 51.4 M of the backlog from its window served after " \
+           "it) vs a run without it; " in tank
     hw = _fault_line(_fault("heat_wave", window=0.0, net=-1e3))
     assert ": no output tokens lost, in its window or to the end of the run vs a run without it; " in hw
 
