@@ -457,7 +457,7 @@ def fault_tokens_text(f: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     if net is None or reaches_end:
         return f"{_mtok(window)} output tokens lost in its window" + (" (to the end of the run)" if reaches_end else "")
     net = float(net)
-    if window <= 0.0 and net <= 0.0 or max(abs(window), abs(net)) < _NO_TOKENS:
+    if (window <= 0.0 and net <= 0.0) or max(abs(window), abs(net)) < _NO_TOKENS:
         text = "no output tokens lost, in its window or to the end of the run"
     elif net < _NO_TOKENS:  # the window's shortfall was all served after it (a chilled-water tank: 6 m³)
         text = (f"no output tokens lost to the end of the run (all {_mtok(window)} of the backlog from its window "
