@@ -85,11 +85,11 @@ def test_tpf_names_its_moments_on_the_local_clock(capsys):
     trip = str(ROOT / "scenarios" / "chiller-trip.yaml")
     assert main(["tpf", trip]) == 0
     out = capsys.readouterr().out
-    assert "local clock: start 2026-07-15 11:00, 2 h" in out
-    assert "[hottest: the tick of highest outdoor dry-bulb temperature] at 12:59, outdoor" in out
+    assert "local clock: start 2026-07-15 11:00, 3 h" in out
+    assert "[hottest: the tick of highest outdoor dry-bulb temperature] at 13:59, outdoor" in out
     assert "t = " not in out
     assert main(["tpf", trip, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["moments"]["hottest"]["t_s"] == pytest.approx(7195.0)
+    assert json.loads(capsys.readouterr().out)["moments"]["hottest"]["t_s"] == pytest.approx(10795.0)
 
 
 @pytest.mark.parametrize("argv", [

@@ -132,7 +132,7 @@ def test_chiller_trip_notes_its_throttle_limit_cycle():
     n = int(re.search(r"alternate: (\d+) of the run's (\d+) shifts", note).group(1))
     assert n >= 0.5 * res.report["binding"]["n_shifts"]
     assert note.startswith("power and cooling alternate") or note.startswith("cooling and power alternate")
-    # in the scenario's local clock (it starts 11:00; the limit cycle is near the end of its 2 h): it read
+    # in the scenario's local clock (it starts 11:00; the limit cycle is at 12:49-12:53 of its 3 h): it read
     # "between 01:48:50 and 01:54:00", a planner's 2 a.m. on a hot afternoon
     assert re.search(r"shifts fall in 12:[0-5]\d–1[23]:[0-5]\d, ", note), note
 

@@ -684,6 +684,67 @@ def test_summary_and_html_name_the_start_and_moments_on_the_local_clock():
     assert "01:59:55" not in page and "fault cooling_failure 11:10–11:50" in page
 
 
+def _fault(kind="cooling_failure", start=600.0, end=3000.0, window=2e8, net=None, **kw):
+    f = {"kind": kind, "start_s": start, "end_s": end, "tokens_lost": window, "energy_change_j": -5.6e8,
+         "binding_s": {"cooling": 1200.0, "compute": 1200.0}, **kw}
+    if net is not None:
+        f["tokens_lost_net"] = net
+    return f
+
+
+def _fault_line(*faults, duration=7200.0, **report):
+    from dcsim.report.summary import fault_lines
+    lines = fault_lines({"duration_s": duration, "faults": list(faults), **report})
+    return lines[0] if len(lines) == 1 else lines
+
+
+def test_the_fault_line_leads_with_the_cost_to_the_end_of_the_run_when_the_recovery_costs_more():
+    """chiller-trip's audit (1,100 req/s, 2 h): the line read "200.4 M output tokens lost in its window" while the run
+    served 274.3 M fewer than its baseline (the hall stayed cooling-bound for an hour after the plant returned). The
+    line leads with what the fault cost to the end of the run and gives the window's share, the smaller one."""
+    line = _fault_line(_fault(window=200.4e6, net=274.3e6))
+    assert line.startswith("fault cooling_failure 00:10:00–00:50:00 from the start: 274.3 M output tokens lost to the "
+                           "end of the run (200.4 M in its window, 73.9 M after it, recovering) vs a run without it; ")
+    assert "energy -155.6 kWh in its window" in line
+
+
+def test_the_fault_line_gives_the_net_cost_when_the_backlog_is_served_after_the_window():
+    """The normal case (a hall with headroom: chiller-trip at 600 req/s): the window lost 151.6 M, 70.4 M of that
+    backlog was served after it, so the fault cost 81.3 M; the larger window figure is not the headline."""
+    line = _fault_line(_fault(window=151.6e6, net=81.2e6))
+    assert ": 81.2 M output tokens lost to the end of the run (70.4 M of the backlog from its window served after " \
+           "it) vs a run without it; " in line
+    assert "151.6" not in line
+
+
+def test_the_fault_line_gives_the_window_figure_where_it_is_the_only_one():
+    """A window reaching the end of the run (node_failures span it) has one figure; so has a report without
+    tokens_lost_net. A fault that cost nothing says so."""
+    nf = _fault_line(_fault("node_failures", 0.0, 7200.0, window=31.7e6, net=31.7e6))
+    assert ": 31.7 M output tokens lost in its window (to the end of the run) vs a run without it; " in nf
+    assert ": 200.0 M output tokens lost in its window vs a run without it; " in _fault_line(_fault())
+    tank = _fault_line(_fault(window=51.4e6, net=1e-6))  # chiller-trip with a 6 m³ tank: served late, none lost
+    assert ": no output tokens lost to the end of the run (all 51.4 M of the backlog from its window served after " \
+           "it) vs a run without it; " in tank
+    hw = _fault_line(_fault("heat_wave", window=0.0, net=-1e3))
+    assert ": no output tokens lost, in its window or to the end of the run vs a run without it; " in hw
+
+
+def test_the_fault_line_names_the_cost_still_waiting_at_the_end_and_the_slo_attainment():
+    """A recovery that runs past the end (chiller-trip at 640 req/s over 3 h: 137.3 M lost, 92.7 M more shed,
+    44.6 M more waiting at 14:00) is not a final cost: the line says so, and gives the run's SLO attainment without
+    and with the fault. Several faults share the totals: neither is printed per fault then."""
+    total = {"faults_total": {"tokens_lost": 137.3e6, "tokens_shed_change": 92.7e6, "slo_attainment_change": -0.792},
+             "faults_baseline": {"slo_attainment": 0.9937}}
+    line = _fault_line(_fault(window=167.8e6, net=137.3e6), duration=10800.0, **total)
+    assert ", 44.6 M of them still waiting when the run ends (the recovery runs past it) vs a run without it; " \
+           "SLO attainment of the run 99.4% → 20.2%; energy" in line
+    two = _fault_line(_fault(window=167.8e6, net=137.3e6, marginal_tokens_lost=1e8, marginal_energy_change_j=0.0),
+                      _fault("curtailment", window=1e6, net=1e6, marginal_tokens_lost=1e6,
+                             marginal_energy_change_j=0.0), duration=10800.0, **total)
+    assert not any("still waiting" in x or "SLO attainment" in x for x in two)
+
+
 def test_the_summary_says_how_often_the_controller_capped(result):
     """A meter pinned at the cap on a demand-bound night read as unexplained: the summary and the HTML say how often
     the controller capped and its mean clock (the audit of the views)."""

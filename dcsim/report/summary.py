@@ -430,10 +430,69 @@ def start_text(report: Mapping[str, Any]) -> str | None:
     return None if t == "n/a" else t
 
 
+def _mtok(x: float) -> str:
+    """Output tokens in millions, one decimal (``274.3 M``)."""
+    return f"{x / 1e6:,.1f} M"
+
+
+#: below this many tokens a loss (or a part of it) is printed as none: 0.05 M prints as 0.1 M
+_NO_TOKENS = 5e4
+
+
+def fault_tokens_text(f: Mapping[str, Any], report: Mapping[str, Any]) -> str:
+    """What a fault cost in output tokens against the run without it, worded for every fault kind in one place.
+
+    The headline is the cost to the end of the run (``tokens_lost_net``: the window's shortfall plus what the
+    fault costs after it while the hall recovers, less the backlog served after it). The window's own figure
+    (``tokens_lost``) is added where it is the smaller one (the recovery cost more) and stands alone where it is
+    the only one (the window reaches the end of the run, so both are the same, as for ``node_failures``; or a
+    report without ``tokens_lost_net``). Where the window lost more than the net, the line says how much of its
+    backlog was served after it. With a single fault, tokens of the cost still waiting when the run ends are
+    named (the recovery runs past the end: the cost is not final); chiller-trip's audit: its line read "200.4 M
+    lost in its window" where the run served 274.3 M fewer (docs/faults.md, Reading it)."""
+    window = float(f["tokens_lost"])
+    net = f.get("tokens_lost_net")
+    span = report.get("duration_s")
+    reaches_end = span is not None and f.get("end_s") is not None and float(f["end_s"]) >= float(span)
+    if net is None or reaches_end:
+        return f"{_mtok(window)} output tokens lost in its window" + (" (to the end of the run)" if reaches_end else "")
+    net = float(net)
+    if (window <= 0.0 and net <= 0.0) or max(abs(window), abs(net)) < _NO_TOKENS:
+        text = "no output tokens lost, in its window or to the end of the run"
+    elif net < _NO_TOKENS:  # the window's shortfall was all served after it (a chilled-water tank: 6 m³)
+        text = (f"no output tokens lost to the end of the run (all {_mtok(window)} of the backlog from its window "
+                f"served after it)")
+    elif net - window >= _NO_TOKENS:
+        text = (f"{_mtok(net)} output tokens lost to the end of the run ({_mtok(window)} in its window, "
+                f"{_mtok(net - window)} after it, recovering)")
+    elif window - net >= _NO_TOKENS:
+        text = (f"{_mtok(net)} output tokens lost to the end of the run ({_mtok(window - net)} of the backlog from "
+                f"its window served after it)")
+    else:
+        text = f"{_mtok(net)} output tokens lost in its window and to the end of the run"
+    total = report.get("faults_total") or {}
+    if len(report.get("faults") or []) == 1 and "tokens_shed_change" in total:
+        # arrivals are the same in both runs: tokens lost = more shed + more waiting at the end
+        waiting = float(total["tokens_lost"]) - float(total["tokens_shed_change"])
+        if waiting >= _NO_TOKENS:
+            text += f", {_mtok(waiting)} of them still waiting when the run ends (the recovery runs past it)"
+    return text
+
+
+def fault_slo_text(report: Mapping[str, Any]) -> str:
+    """The run's SLO attainment without and with the fault (``faults_baseline``, ``faults_total``), for a run with a
+    single fault whose SLO was estimated; empty otherwise (with several, the change is theirs together)."""
+    base = get_path(report, "faults_baseline.slo_attainment")
+    change = get_path(report, "faults_total.slo_attainment_change")
+    if len(report.get("faults") or []) != 1 or base is None or change is None:
+        return ""
+    return f"SLO attainment of the run {fmt_pct(base)} → {fmt_pct(base + change)}"
+
+
 def fault_lines(report: Mapping[str, Any]) -> list[str]:
     """One line per fault of the run (``faults``): its window (in the scenario's local clock), the tokens it cost
-    against a run without it, the energy change, its own marginal cost where several faults overlap, and what bound
-    during it."""
+    against a run without it (:func:`fault_tokens_text`), the run's SLO attainment without and with it, the energy
+    change in its window, its own marginal cost where several faults overlap, and what bound during it."""
     out = []
     clock, span = report.get("clock"), report.get("duration_s")
     for f in report.get("faults") or []:
@@ -441,10 +500,12 @@ def fault_lines(report: Mapping[str, Any]) -> list[str]:
                f"{f['marginal_tokens_lost'] / 1e6:,.1f} M tokens, {f['marginal_energy_change_j'] / 3.6e6:+,.1f} kWh"
                if "marginal_tokens_lost" in f else "")
         vs = "vs the run without any fault (overlapping faults share it)" if own else "vs a run without it"
+        parts = [f"{fault_tokens_text(f, report)} {vs}{own}", fault_slo_text(report),
+                 f"energy {f['energy_change_j'] / 3.6e6:+,.1f} kWh in its window",
+                 "bound in its window by " + ", ".join(f"{k} {v / 60:.0f} min" for k, v in f["binding_s"].items()
+                                                      if v > 0)]
         out.append(f"fault {f['kind']:<14} {fmt_local_window(f['start_s'], f['end_s'], clock, span)}: "
-                   f"{f['tokens_lost'] / 1e6:,.1f} M output tokens lost in its window, energy "
-                   f"{f['energy_change_j'] / 3.6e6:+,.1f} kWh, {vs}{own}; bound by " + ", ".join(
-                       f"{k} {v / 60:.0f} min" for k, v in f["binding_s"].items() if v > 0))
+                   + "; ".join(p for p in parts if p))
     return out
 
 
