@@ -192,7 +192,8 @@ class LiquidCoolingSpec(Spec):
     dry_cooler_fan_efficiency: PosFrac = Field(0.6, description="dry-cooler fan efficiency (assumption)")
     air_design_fraction: PosFrac = Field(
         0.15, description="design air-side share of capacity for CRAH fan sizing (1 − 0.85, the low "
-        "end of DLC capture [DLC])")
+        "end of DLC capture [DLC]); the dry coolers are sized for the rest, capacity·(1 − this), and so is the "
+        "default trim: set it to the hall's air share at capacity (docs/facility.md)")
     air_side: ChillerPlantSpec = Field(
         default_factory=lambda: ChillerPlantSpec(heat_rejection="dry_cooler"),
         description="trim chiller / CRAH model for the air-side heat (and liquid overflow); its capacity is the "
