@@ -80,7 +80,8 @@ def refuse_misread(value: Any, expected: str) -> Any:
     * a boolean: pydantic's lax mode reads ``True`` as 1, and YAML reads ``yes``, ``on`` and ``true`` as ``True``, so
       ``count: yes`` or ``--set racks.0.count=true`` ran one rack without a word;
     * an integer YAML 1.1 read from base-60 (``duration: 1:30`` is 90 s) or from a leading-zero octal literal
-      (``count: 010`` is 8): :mod:`dcsim.scenario.safeyaml` keeps such a number's text (``yaml_text``).
+      (``count: 010`` is 8), or a float read from base-60 (``duration: 1:30.0`` is 90.0 s):
+      :mod:`dcsim.scenario.safeyaml` keeps such a number's text (``yaml_text``).
 
     The one check every number of a scenario passes: plain ints and floats through
     :class:`dcsim.scenario.base.NoBoolNumbers`, quantities through :func:`parse_quantity`.
@@ -89,11 +90,12 @@ def refuse_misread(value: Any, expected: str) -> Any:
         raise UnitError(f"expected {expected}, got the boolean {str(value).lower()} (YAML reads true/false, yes/no "
                         "and on/off as booleans)")
     text = getattr(value, "yaml_text", None)
+    if isinstance(text, str) and isinstance(value, (int, float)) and ":" in text:
+        shown = int(value) if float(value).is_integer() else float(value)
+        raise UnitError(f"expected {expected}, got {excerpt(text, 30, quote=False)}, which YAML reads as the "
+                        f"base-60 number {shown:,}; write the number you mean"
+                        + (" with a unit ('90 min', '1.5 h')" if "quantity" in expected else ""))
     if isinstance(text, str) and isinstance(value, int):
-        if ":" in text:
-            raise UnitError(f"expected {expected}, got {excerpt(text, 30, quote=False)}, which YAML reads as the "
-                            f"base-60 number {int(value):,}; write the number you mean"
-                            + (" with a unit ('90 min', '1.5 h')" if "quantity" in expected else ""))
         digits = text.replace("_", "").lstrip("+-").lstrip("0") or "0"
         raise UnitError(f"expected {expected}, got {excerpt(text, 30, quote=False)}, which YAML reads as the octal "
                         f"number {int(value):,}; write {digits} without the leading zero if you mean {digits}")

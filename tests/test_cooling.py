@@ -117,12 +117,32 @@ def _liquid(**cooling):
                                                                           **cooling}}))
 
 
-def _honest_liquid_capacity_w(t_db, trim_w, capacity_w=1.04e6, supply=32.0, dt=10.0, approach=5.0, adf=0.15,
-                              rating=35.0, k=0.015):
-    """Dry coolers (sized for the design liquid heat, cooling the return to T_db + approach) + trim chiller
-    (linear derating above its rating), worked out here from the documented physics (docs/facility.md)."""
-    dry = capacity_w * (1 - adf) * np.clip((supply + dt - (t_db + approach)) / dt, 0.0, 1.0)
-    return dry + trim_w * np.clip(1 - k * (t_db - rating), 0.0, 1.0)
+def _free(t_db, supply=32.0, dt=10.0, approach=5.0):
+    """Share of the warm loop's heat its dry coolers reject: they cool the return (supply + dt) to T_db + approach
+    (docs/facility.md), worked out here, not taken from the code."""
+    return np.clip((supply + dt - (np.asarray(t_db, dtype=float) + approach)) / dt, 0.0, 1.0)
+
+
+def _trim_w(t_db, rated_w, rating=35.0, k=0.015):
+    """The trim chiller's capacity: its rated size derated linearly above its rating (air-cooled condenser)."""
+    return rated_w * np.clip(1 - k * (np.asarray(t_db, dtype=float) - rating), 0.0, 1.0)
+
+
+def _check_within_plant(f, t, lf, q, tight=True):
+    """What a liquid plant can honestly reject, as the power model charges it: the dry coolers take free·lf·IT of
+    the heat (at most their design size, capacity·(1 − air_design_fraction)·free), the trim everything else (the
+    air-side heat and the loop's overflow (1 − free)·lf·IT), within its derated capacity; the total is at most
+    `capacity`. ``tight``: q is the largest heat that does so (one of the three limits binds)."""
+    cs = f.spec.cooling
+    free = _free(t, cs.supply_t, cs.delta_t, cs.dry_cooler_approach)
+    trim = _trim_w(t, f.trim_capacity_w, cs.rating_t_out, cs.derate_per_k)
+    dry = f.capacity_w * (1 - cs.air_design_fraction) * free
+    trim_load = q - np.minimum(free * lf * f.it_for_heat_w(q), dry)
+    assert np.all(trim_load <= trim * (1 + 1e-9) + 1e-6)
+    assert np.all(q <= f.capacity_w * (1 + 1e-12))
+    if tight:
+        binds = (np.isclose(q, f.capacity_w, rtol=1e-9) | np.isclose(trim_load, trim, rtol=1e-9, atol=1e-6))
+        assert np.all(binds), t[~binds]
 
 
 def test_liquid_capacity_is_dry_coolers_plus_trim_and_the_trim_alone_once_the_approach_closes():
@@ -131,22 +151,30 @@ def test_liquid_capacity_is_dry_coolers_plus_trim_and_the_trim_alone_once_the_ap
     f = _liquid(air_side={"capacity": "156 kW"})
     t = np.linspace(20.0, 50.0, 121)
     q = f.heat_rejection_capacity_w(t, wet_bulb_c(t, 0.3), 0.9)
-    honest = _honest_liquid_capacity_w(t, 156e3)
     assert np.all(np.diff(q) <= 0)
-    assert np.all(q <= np.minimum(honest, 1.04e6) * (1 + 1e-12))
+    _check_within_plant(f, t, 0.9, q)
     hot = t >= 37.0
-    np.testing.assert_allclose(q[hot], honest[hot], rtol=1e-12)
+    np.testing.assert_allclose(q[hot], _trim_w(t[hot], 156e3), rtol=1e-12)
     assert q[t == 45.0][0] == pytest.approx(156e3 * (1 - 0.015 * 10))   # 132.6 kW, not 962 kW
 
 
 def test_liquid_trim_defaults_to_what_meets_capacity_at_the_rating_temperature():
-    """capacity means what it means for a chiller plant: heat rejected at rating_t_out (35 degC dry-bulb)."""
+    """capacity means what it means for a chiller plant: heat rejected at rating_t_out (35 degC dry-bulb), when the
+    hall's liquid heat at capacity is the design share capacity·(1 − air_design_fraction) the dry coolers are
+    sized for; a hall with less liquid heat meets it with air_design_fraction set to its air share."""
     f = _liquid()
     free_35 = (42.0 - 40.0) / 10.0  # the W32 loop's dry coolers at 35 degC: 2 K of the 10 K range
     assert f.trim_capacity_w == pytest.approx(1.04e6 * (1 - 0.85 * free_35))   # 863.2 kW
     t = np.array([20.0, 35.0, 45.0])
     q = f.heat_rejection_capacity_w(t, wet_bulb_c(t, 0.3), 0.9)
-    np.testing.assert_allclose(q, [1.04e6, 1.04e6, 863.2e3 * 0.85], rtol=1e-12)
+    # lf 0.9 puts 0.9·IT(1.04 MW) = 881 kW on the loop, 3 kW short of the design 884 kW: 0.6 kW short at 35 degC
+    np.testing.assert_allclose(q, [1.04e6, 1.0394e6, 863.2e3 * 0.85], rtol=1e-4)
+    # sized for the hall's air share, the default trim meets capacity at the rating for any lf
+    for lf in (0.3, 0.5, 0.9):
+        share = 1 - lf * float(f.it_for_heat_w(1.04e6)) / 1.04e6
+        g = _liquid(air_design_fraction=share)
+        assert g.heat_rejection_capacity_w(35.0, 20.0, lf) == pytest.approx(1.04e6, rel=1e-12)
+        assert _liquid().heat_rejection_capacity_w(35.0, 20.0, lf) < 1.04e6 * (1 - 0.1 * (0.9 - lf))
     # a warm loop (W45) is chiller-free at the rating: the trim is the design air-side share
     assert _liquid(supply_t=45.0).trim_capacity_w == pytest.approx(0.15 * 1.04e6)
     # rated where the W32 dry coolers give nothing, the trim is the whole plant
@@ -155,22 +183,48 @@ def test_liquid_trim_defaults_to_what_meets_capacity_at_the_rating_temperature()
 
 @pytest.mark.parametrize("cooling", [{}, {"air_side": {"capacity": "50 kW"}}, {"supply_t": 45.0},
                                      {"supply_t": 40.0, "dry_cooler_approach": 3.0, "derate_per_k": 0.05},
-                                     {"rating_t_out": 40.0}])
-@pytest.mark.parametrize("lf", [0.0, 0.5, 0.9])
-def test_liquid_capacity_monotone_in_outdoor_temperature_and_no_more_than_dry_coolers_plus_trim(cooling, lf):
+                                     {"rating_t_out": 40.0}, {"air_side": {"capacity": "1.04 MW"}}])
+@pytest.mark.parametrize("lf", [0.0, 0.3, 0.5, 0.9])
+def test_liquid_capacity_monotone_in_outdoor_temperature_and_the_trim_carries_what_the_dry_coolers_do_not(
+        cooling, lf):
+    """The trim carries the air-side heat and the warm loop's overflow (1 − free)·lf·IT, as the power model charges
+    it. Before: only the air-side heat was held to the trim and the dry coolers were credited their design size
+    whatever the hall's lf: at 35 degC the default 863 kW trim carried 1.09× (lf 0.5) and 1.14× (lf 0.3) its
+    capacity, the same plant capacity for every lf."""
     f = _liquid(**cooling)
-    cs = f.spec.cooling
     t = np.linspace(-10.0, 55.0, 261)
     q = f.heat_rejection_capacity_w(t, wet_bulb_c(t, 0.3), lf)
     assert np.all(np.diff(q) <= 0) and np.all(q >= 0) and q.max() <= 1.04e6
-    honest = _honest_liquid_capacity_w(t, f.trim_capacity_w, supply=cs.supply_t, approach=cs.dry_cooler_approach,
-                                       rating=cs.rating_t_out, k=cs.derate_per_k)
-    assert np.all(q <= honest * (1 + 1e-12))
-    # the air-side heat (IT's air share, PDU and UPS losses) fits the trim alone
-    it = f.it_for_heat_w(q)
-    air = q - lf * it
-    trim = f.trim_capacity_w * np.clip(1 - cs.derate_per_k * (t - cs.rating_t_out), 0, 1)
-    assert np.all(air <= trim * (1 + 1e-9) + 1e-6)
+    _check_within_plant(f, t, lf, q)
+
+
+def test_liquid_capacity_falls_with_the_air_side_share_where_the_trim_carries_loop_heat():
+    """At 35 degC (2 K of the loop's 10 K range free) the less of the heat is liquid, the less the dry coolers take
+    and the more the 863 kW trim must carry: 1,039 / 994 / 953 / 915 kW at lf 0.9 / 0.7 / 0.5 / 0.3 (all 1,040 kW
+    before); at 20 degC (all free) and above 37 degC (none) lf 0.3–0.9 do not matter."""
+    f = _liquid()
+    q = {lf: f.heat_rejection_capacity_w(np.array([20.0, 35.0, 40.0]), 20.0, lf) for lf in (0.9, 0.7, 0.5, 0.3)}
+    np.testing.assert_allclose([q[lf][1] for lf in (0.9, 0.7, 0.5, 0.3)], [1039.4e3, 994.0e3, 952.6e3, 914.6e3],
+                               rtol=2e-4)
+    assert q[0.9][1] > q[0.7][1] > q[0.5][1] > q[0.3][1]
+    for lf in q:
+        assert q[lf][0] == pytest.approx(1.04e6) and q[lf][2] == pytest.approx(q[0.9][2])
+
+
+def test_the_trim_has_one_description_the_liquid_spec():
+    """The trim's size is air_side.capacity, its rating and derating the liquid spec's rating_t_out and derate_per_k
+    on dry-bulb. air_side.rating_t_out / derate_per_k / a cooling-tower heat_rejection changed nothing in the capacity
+    (and the tower changed the energy): refused, naming the field. air_side given without heat_rejection stays the
+    default air-cooled trim (it became a cooling tower, ChillerPlantSpec's default)."""
+    from pydantic import ValidationError
+
+    for bad, word in (({"rating_t_out": 40.0}, "air_side.rating_t_out"), ({"derate_per_k": 0.03}, "air_side.derate_per_k"),
+                      ({"heat_rejection": "cooling_tower"}, "air_side.heat_rejection cooling_tower")):
+        with pytest.raises(ValidationError, match=word.replace(".", r"\.") + ".*rated and derated by the liquid spec"):
+            _liquid(air_side=bad)
+    f = _liquid(air_side={"capacity": "1.04 MW"})
+    assert f.spec.cooling.air_side.heat_rejection == "dry_cooler"
+    assert _liquid(air_side={"heat_rejection": "dry_cooler"}).trim_capacity_w == pytest.approx(863.2e3, rel=1e-4)
 
 
 def test_liquid_plant_with_a_tiny_trim_binds_on_cooling_on_a_hot_afternoon_and_never_exceeds_its_capacity():
@@ -185,8 +239,8 @@ def test_liquid_plant_with_a_tiny_trim_binds_on_cooling_on_a_hot_afternoon_and_n
                                     "facility.cooling.air_side.capacity": "400 kW"}).timeseries
     heat = ts["it_power_w"] + ts["loss_pdu_w"] + ts["loss_ups_w"]
     assert ts["t_out_c"].min() > 40.0
-    honest = _honest_liquid_capacity_w(ts["t_out_c"], 400e3)
-    assert np.all(heat <= honest * (1 + 1e-9))
+    free = _free(ts["t_out_c"])
+    assert np.all(heat - free * 0.9 * ts["it_power_w"] <= _trim_w(ts["t_out_c"], 400e3) * (1 + 1e-9))
     assert np.all(heat <= ts["heat_capacity_w"] * (1 + 1e-9))
     assert np.all(ts["binding"] == 3)            # cooling
     assert ts["it_power_w"].max() < 360e3        # of 882 kW the GPUs could draw

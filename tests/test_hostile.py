@@ -1389,26 +1389,42 @@ def test_a_sweep_base_that_is_no_scenario_names_the_sweep_field(tmp_path, base, 
                                      "with a unit ('90 min', '1.5 h')"),
     ("duration", "1:30:00", "duration", "the base-60 number 5,400"),
     ("racks.0.count", "1:30", "racks[0].count", "got 1:30, which YAML reads as the base-60 number 90"),
+    # YAML 1.1 base-60 floats: `duration: 1:30.0` ran 90 s
+    ("duration", "1:30.0", "duration", "got 1:30.0, which YAML reads as the base-60 number 90; write the number you "
+                                       "mean with a unit ('90 min', '1.5 h')"),
+    ("duration", "1:30:00.5", "duration", "the base-60 number 5,400.5"),
+    ("racks.0.count", "1:30.0", "racks[0].count", "got 1:30.0, which YAML reads as the base-60 number 90"),
+    ("workload.arrivals.scale", "1:30.5", "workload.arrivals.scale", "got 1:30.5, which YAML reads as the base-60 "
+                                                                     "number 90.5"),
 ])
 def test_a_yaml_11_octal_or_base_60_number_is_refused_not_read(tmp_path, capsys, path, value, where, words):
     """YAML 1.1 reads `count: 010` as 8 and `duration: 1:30` as 90 (seconds): a value the user did not mean, read
     without a word."""
     code, err = _validate(capsys, REF, "--set", f"{path}={value}")
-    assert code == 2 and f"  {where}: expected " in err and words in err, err
-    text = REF.read_text().replace("\n    count: 10\n", f"\n    count: {value}\n") if path == "racks.0.count" else None
-    if text:
+    assert code == 2 and f"(1 error) {where}: expected " in err and words in err, err
+    line = {"racks.0.count": ("\n    count: 10\n", f"\n    count: {value}\n", "a whole number"),
+            "duration": ("\nduration: 24 h\n", f"\nduration: {value}\n", "a time quantity")}.get(path)
+    if line:
+        old, new, what = line
+        assert old in REF.read_text()
         p = tmp_path / "s.yaml"
-        p.write_text(text)
+        p.write_text(REF.read_text().replace(old, new))
         code, err = _validate(capsys, p)
-        assert code == 2 and f"{p}: invalid scenario (1 error)\n  racks[0].count: expected a whole number" in err, err
+        assert code == 2 and f"{p}: invalid scenario (1 error) {where}: expected {what}" in err, err
+        assert words in err, err
 
 
 def test_numbers_that_read_the_same_in_yaml_11_and_12_still_validate(capsys):
     from dcsim.scenario.safeyaml import YamlInt
 
+    from dcsim.scenario.safeyaml import YamlFloat
+
     for text, n in (("007", 7), ("00", 0), ("12", 12), ("1_000", 1000), ("0x10", 16)):
         v = load_yaml_text(text)
         assert v == n and not isinstance(v, YamlInt), text
+    for text, x in (("1.5", 1.5), ("1_0.5", 10.5), ("-2.5e+3", -2500.0), (".inf", float("inf"))):
+        v = load_yaml_text(text)
+        assert v == x and not isinstance(v, YamlFloat), text
     code, err = _validate(capsys, REF, "--set", "racks.0.count=007")
     assert code == 0, err
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dcsim.scenario.base import Spec
 from dcsim.units import TEMPERATURE_RANGE_C, quantity
@@ -192,11 +192,36 @@ class LiquidCoolingSpec(Spec):
     dry_cooler_fan_efficiency: PosFrac = Field(0.6, description="dry-cooler fan efficiency (assumption)")
     air_design_fraction: PosFrac = Field(
         0.15, description="design air-side share of capacity for CRAH fan sizing (1 − 0.85, the low "
-        "end of DLC capture [DLC])")
+        "end of DLC capture [DLC]); the dry coolers are sized for the rest, capacity·(1 − this), and so is the "
+        "default trim: set it to the hall's air share at capacity (docs/facility.md)")
     air_side: ChillerPlantSpec = Field(
         default_factory=lambda: ChillerPlantSpec(heat_rejection="dry_cooler"),
         description="trim chiller / CRAH model for the air-side heat (and liquid overflow); its capacity is the "
-        "trim's size, default: what meets `capacity` at rating_t_out with the dry coolers (docs/facility.md)")
+        "trim's size, default: what meets `capacity` at rating_t_out with the dry coolers (docs/facility.md). The "
+        "trim is air-cooled (heat_rejection dry_cooler, also when air_side is given without it) and rated and "
+        "derated by this spec's rating_t_out and derate_per_k: air_side.rating_t_out, air_side.derate_per_k and "
+        "heat_rejection cooling_tower are refused")
+
+    @field_validator("air_side", mode="before")
+    @classmethod
+    def _air_side_air_cooled(cls, v):
+        # a ChillerPlantSpec defaults to cooling towers; the trim given as a mapping without heat_rejection stays the
+        # default air-cooled trim (`air_side: {capacity: 1 MW}` switched its energy model to a tower)
+        if isinstance(v, dict) and "heat_rejection" not in v:
+            return {**v, "heat_rejection": "dry_cooler"}
+        return v
+
+    @model_validator(mode="after")
+    def _one_description_of_the_trim(self):
+        bad = [f"air_side.{k}" for k in ("rating_t_out", "derate_per_k") if k in self.air_side.model_fields_set]
+        if self.air_side.heat_rejection != "dry_cooler":
+            bad.insert(0, f"air_side.heat_rejection {self.air_side.heat_rejection}")
+        if bad:
+            raise ValueError(
+                f"{', '.join(bad)}: a liquid plant's trim chiller is air-cooled (its condenser on dry-bulb) and is "
+                "rated and derated by the liquid spec's own rating_t_out and derate_per_k (docs/facility.md); set "
+                "those instead")
+        return self
 
 
 class FixedPueSpec(Spec):

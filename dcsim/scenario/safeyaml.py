@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "YamlInputError", "YamlInt", "load_yaml_text",
+__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "YamlInputError", "YamlInt", "YamlFloat",
+           "load_yaml_text",
            "read_text_bounded"]
 
 MAX_YAML_BYTES = 4 * 1024 * 1024
@@ -57,19 +58,44 @@ class YamlInt(int):
         return self
 
 
+class YamlFloat(float):
+    """A float YAML 1.1 read from a base-60 literal (``1:30.0`` is 90.0, ``1:30:00.5`` is 5400.5): ``yaml_text`` is what
+    the file says; a scenario's number fields refuse it with that text (:func:`dcsim.units.refuse_misread`), as they
+    refuse a base-60 :class:`YamlInt`; anything else sees the float YAML made."""
+
+    yaml_text: str
+
+    def __new__(cls, value: float, text: str):
+        obj = super().__new__(cls, value)
+        obj.yaml_text = text
+        return obj
+
+    def __reduce__(self):
+        return (YamlFloat, (float(self), self.yaml_text))
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 _BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$")
 _OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
 
 
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys in a mapping, and keeps the text of base-60 and leading-zero octal
-    integers (:class:`YamlInt`)."""
+    integers (:class:`YamlInt`) and of base-60 floats (:class:`YamlFloat`)."""
 
     def construct_yaml_int(self, node):
         value = super().construct_yaml_int(node)
         text = node.value
         if _BASE60.match(text) or (_OCTAL.match(text) and int(text.replace("_", ""), 10) != value):
             return YamlInt(value, text)  # "00" and "07" read the same either way
+        return value
+
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if ":" in node.value:  # the YAML 1.1 base-60 float: 1:30.0 is 90.0
+            return YamlFloat(value, node.value)
         return value
 
     _last_mark = None
@@ -99,6 +125,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
 
 
 def _short(x: Any, n: int = 40, quote: bool = True) -> str:

@@ -26,7 +26,7 @@ from dcsim.thermal.psychro import dew_point_from_wet_bulb_c, dry_bulb_on_wet_bul
 from dcsim.thermal.weather import Weather, build_weather
 
 __all__ = ["Facility", "build_facility", "COOLING_PARTS", "LOSS_PARTS", "liquid_dry_cooler_capacity_w",
-           "liquid_trim_rated_w"]
+           "liquid_trim_rated_w", "liquid_trim_capacity_w"]
 
 COOLING_PARTS = ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower")
 LOSS_PARTS = ("loss_transformer", "loss_ups", "loss_pdu")
@@ -144,24 +144,37 @@ def liquid_trim_rated_w(cs, capacity_w: float) -> float:
     return float(capacity_w - liquid_dry_cooler_capacity_w(cs, capacity_w, cs.rating_t_out))
 
 
-def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it: float):
-    """Heat [W] a liquid plant can reject (pure; see heat_rejection_capacity_w): dry coolers + trim chiller,
-    at most `capacity`, and no more total heat than lets the air-side share fit the trim alone.
+def liquid_trim_capacity_w(cs, capacity_w: float, t_db_c):
+    """Heat [W] a liquid plant's trim chiller can carry at dry-bulb t_db_c: its rated size (`liquid_trim_rated_w`)
+    derated linearly above the liquid spec's rating_t_out by its derate_per_k (its condenser is air-cooled,
+    dry-bulb; assumption as a chiller plant's). The liquid spec is the one description of the trim's rating:
+    `LiquidCoolingSpec` refuses air_side.heat_rejection other than dry_cooler, air_side.rating_t_out and
+    air_side.derate_per_k. No credit for its warm evaporator (assumption)."""
+    return liquid_trim_rated_w(cs, capacity_w) * C.capacity_fraction(np.asarray(t_db_c, dtype=float), cs.rating_t_out,
+                                                                      cs.derate_per_k)
 
-    The trim chiller's capacity derates linearly above rating_t_out (dry-bulb: its air-cooled condenser) by
-    derate_per_k, as a chiller plant's (assumption); no credit for its warm evaporator (assumption). Air-side
-    heat (the (1 − lf) share of IT, PDU and UPS losses) can only go through the trim: with heat H,
-    air(H) = H − lf·IT(H), IT(H) = max((H − no_load)/per_it, 0), increasing in H."""
+
+def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it: float):
+    """Heat [W] a liquid plant can reject (pure; see heat_rejection_capacity_w): at most `capacity`, at most the dry
+    coolers' + the trim's capacity, and no more total heat than leaves the trim a load it can carry.
+
+    The trim's load is everything the dry coolers do not take, as the power model charges it (`_cooling_parts`):
+    the air-side heat (the (1 − lf) share of IT, PDU and UPS losses) plus the warm loop's overflow (1 − free)·lf·IT.
+    With heat H: trim_load(H) = H − free·lf·IT(H), IT(H) = max((H − no_load)/per_it, 0), increasing in H with slope
+    1 − free·lf/per_it beyond the no-load heat; the largest H with trim_load(H) ≤ Q_trim is the limit. (Until
+    2026-12-04 only the air-side heat was held to the trim, the dry coolers credited at their design size: a mixed
+    air/liquid hall, lf 0.3 at 35 degC, reported 14 % more than the trim could carry.)"""
     t_db = np.asarray(t_db, dtype=float)
     lf = np.asarray(lf, dtype=float)
-    q_trim = liquid_trim_rated_w(cs, capacity_w) * C.capacity_fraction(t_db, cs.rating_t_out, cs.derate_per_k)
+    free = _liquid_free_fraction(cs, t_db)
+    q_trim = liquid_trim_capacity_w(cs, capacity_w, t_db)
     q = np.minimum(capacity_w, liquid_dry_cooler_capacity_w(cs, capacity_w, t_db) + q_trim)
-    slope = 1.0 - lf / per_it  # d air / d H beyond the no-load heat
+    slope = 1.0 - free * lf / per_it  # d trim_load / d H beyond the no-load heat (> 0 unless free·lf = per_it = 1)
+    ok = slope > 1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
-        h_air = np.where(q_trim <= no_load_w, q_trim,
-                         np.where(slope > 1e-12, no_load_w + (q_trim - no_load_w) / np.where(slope > 1e-12, slope, 1.0),
-                                  np.inf))
-    return np.minimum(q, h_air)
+        h_trim = np.where(q_trim <= no_load_w, q_trim,
+                          np.where(ok, no_load_w + (q_trim - no_load_w) / np.where(ok, slope, 1.0), np.inf))
+    return np.minimum(q, h_trim)
 
 
 @dataclass(frozen=True)
@@ -197,8 +210,9 @@ class Facility:
         """Heat [W] the plant can reject now; non-increasing in outdoor temperature.
 
         Chiller plant: capacity derated above its rating temperature. Liquid plant: its warm-loop dry coolers
-        (`liquid_dry_cooler_capacity_w`, 0 once the approach closes) plus its trim chiller (`liquid_trim_rated_w`,
-        derated above rating_t_out), at most `capacity`, with the air-side heat within the trim alone.
+        (`liquid_dry_cooler_capacity_w`, 0 once the approach closes) plus its trim chiller (`liquid_trim_capacity_w`,
+        derated above rating_t_out), at most `capacity`, with the trim's load (air-side heat plus the warm loop's
+        overflow, at `liquid_fraction`) within the trim.
         Airside economizer: outdoor air's share plus the derated trim."""
         t_db = np.asarray(t_db_c, dtype=float)
         t_wb = np.asarray(t_wb_c, dtype=float)
