@@ -47,13 +47,13 @@ class Progress:
 
 
 def _fail(msg: str, code: int = 2) -> int:
-    """Print ``msg`` on stderr, wrapped as every line dcsim prints (:func:`dcsim.report.summary.print_wrapped`), and
-    return ``code``. A closed stderr (``2>&1 | head -1``, a reader gone) loses the
+    """Print ``msg`` on stderr and return ``code``: wrapped at a terminal, one line each when piped or redirected
+    (:func:`dcsim.report.summary.print_message`). A closed stderr (``2>&1 | head -1``, a reader gone) loses the
     message but not the exit code: the BrokenPipeError used to escape main() as exit 1."""
     try:
-        from dcsim.report.summary import print_wrapped
+        from dcsim.report.summary import print_message
 
-        print_wrapped(msg, file=sys.stderr)
+        print_message(msg, file=sys.stderr)
         sys.stderr.flush()
     except (OSError, ValueError):  # BrokenPipeError, EPIPE, a closed stream object
         _quiet(2)
@@ -70,51 +70,15 @@ def _load(path: str, sets: list[str] | None = None, seed: int | None = None):
 
 
 def _warn(warnings) -> None:
-    """Each warning on stderr, wrapped as every line dcsim prints (:func:`dcsim.report.summary.wrap_hanging`: the
-    continuation under the text, at a terminal or piped to a log alike); the warnings themselves (report.json,
-    ``Result.warnings``) stay whole."""
-    from dcsim.report.summary import wrap_hanging
+    """Each warning on stderr: at a terminal wrapped to its width with the continuation under the text
+    (:func:`dcsim.report.summary.wrap_hanging`), else one line each, whole for grep
+    (:func:`dcsim.report.summary.is_terminal`); the warnings themselves (report.json, ``Result.warnings``) stay
+    whole."""
+    from dcsim.report.summary import is_terminal, wrap_hanging
 
+    wrap = is_terminal(sys.stderr)
     for w in warnings:
-        print("\n".join(wrap_hanging("warning: ", str(w))), file=sys.stderr)
-
-
-class _Wrapped:
-    """A text stream that lays out each complete line written to it as :func:`dcsim.report.summary.wrap_block`
-    does, for the commands whose modules print on their own (``dcsim sweep``, ``dcsim calibrate``) and for stderr:
-    one rule for every line dcsim prints for a person. A progress bar redrawn in place (a line holding a carriage
-    return) goes through at once, as it is."""
-
-    def __init__(self, stream):
-        self._stream, self._pending = stream, ""
-
-    def write(self, text: str) -> int:
-        from dcsim.report.summary import wrap_block
-
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            self._stream.write(("\n".join(wrap_block(line)) if "\r" not in line else line) + "\n")
-        if "\r" in self._pending:  # a progress bar drawn in place: shown now, not at the next newline
-            self._stream.write(self._pending)
-            self._pending = ""
-        return len(text)
-
-    def close_line(self) -> None:
-        """Write out a last line left without its newline."""
-        if self._pending:
-            self._stream.write(self._pending)
-            self._pending = ""
-        self._stream.flush()
-
-    def __getattr__(self, name):  # flush, isatty, encoding, fileno: the stream's own
-        return getattr(self._stream, name)
-
-
-#: The commands whose standard output is text for a person, wrapped line by line by :class:`_Wrapped` (without
-#: ``--json``). The others print data kept whole: ``schema`` JSON, ``validate``'s YAML (its comment lines wrapped by
-#: itself), ``compare``'s table (its free text wrapped by itself).
-PROSE_COMMANDS = ("run", "tpf", "plan", "sweep", "calibrate")
+        print("\n".join(wrap_hanging("warning: ", str(w))) if wrap else f"warning: {w}", file=sys.stderr)
 
 
 def cmd_validate(args) -> int:
@@ -206,6 +170,9 @@ def cmd_tpf(args) -> int:
     from dcsim.report.summary import print_wrapped
 
     clock = sc.clock_block()
+    ic_lo, ic_hi = map(fmt_multiple, CROSSOVER_INTERCONNECT_RANGE_X)  # the searches' ranges, said in the reasons
+    g_lo, g_hi = map(fmt_multiple, CROSSOVER_GPU_RANGE_X)
+    t_lo, t_hi = CROSSOVER_T_OUT_RANGE_C
     out: list[str] = []
     out.append(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
           f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")
@@ -225,7 +192,6 @@ def cmd_tpf(args) -> int:
             out.append(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
                   f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
         cap = x["interconnect_w"]
-        ic_lo, ic_hi = map(fmt_multiple, CROSSOVER_INTERCONNECT_RANGE_X)
         racks = " (the racks' own power limits bind here, whatever the interconnect)" if x.get("racks_hold_power") else ""
         if cap == cap:
             power_txt = "power binds at the interconnect below " + fq(cap, "power")
@@ -239,8 +205,6 @@ def cmd_tpf(args) -> int:
                             else ""))
         else:
             power_txt = f"power binds at the interconnect below (none in range: {ic_lo}-{ic_hi} the contract)"
-        g_lo, g_hi = map(fmt_multiple, CROSSOVER_GPU_RANGE_X)
-        t_lo, t_hi = CROSSOVER_T_OUT_RANGE_C
         out.append("  crossovers: " + power_txt
               + racks
               + "; compute stops binding from " + (f"{math.ceil(x['gpus'] - 1e-9):,} GPUs" if x["gpus"] == x["gpus"]
@@ -341,17 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        prose = args.cmd in PROSE_COMMANDS and not getattr(args, "json", False)
-        streams = (sys.stdout, sys.stderr)
-        out, err = (_Wrapped(sys.stdout) if prose else sys.stdout), _Wrapped(sys.stderr)
-        sys.stdout, sys.stderr = out, err
-        try:
-            code = int(args.func(args) or 0)
-        finally:
-            sys.stdout, sys.stderr = streams
-            for s in (out, err):
-                if isinstance(s, _Wrapped):
-                    s.close_line()
+        code = int(args.func(args) or 0)
         sys.stdout.flush()
         return code
     except KeyboardInterrupt:  # first: the names below may not be imported yet

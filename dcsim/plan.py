@@ -34,7 +34,7 @@ import numpy as np
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
-from dcsim.metrics.fmt import calibration_caveat, fmt_local_short
+from dcsim.metrics.fmt import calibration_caveat, fmt_local_short, fmt_multiple, fmt_si
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
@@ -49,6 +49,10 @@ QUESTIONS = ("max-gpus", "max-demand", "interconnect-for")
 #: ``interconnect-for`` grows its bracket up to this interconnect, W, and says so where power still binds there: a
 #: search bound (no site is this large), not a measurement.
 INTERCONNECT_SEARCH_MAX_W = 1e13
+#: ``max-demand`` under targets searches the demand scale from this share of the closed form's ceiling up to this
+#: multiple of it (the targets hold at the top: the ceiling is the answer). Search bounds, not measurements; the
+#: answer's note and the error where the targets fail at the bottom are said from them.
+TARGET_SCALE_SEARCH_X = (1e-3, 1.05)
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
 _NAMES = ("compute", "power", "cooling")
 
@@ -358,10 +362,8 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     while power_binds(hi):
         lo, hi = hi, hi * 4.0
         if hi > INTERCONNECT_SEARCH_MAX_W:
-            from dcsim.metrics.fmt import fmt_si
-
-            raise ValueError(f"power still binds at {fmt_si(INTERCONNECT_SEARCH_MAX_W, 'W')}: the "
-                             "delivery chain cannot feed this fleet")
+            raise ValueError(f"power still binds at {fmt_si(lo, 'W')}, the largest interconnect searched (up to "
+                             f"{fmt_si(INTERCONNECT_SEARCH_MAX_W, 'W')}): the delivery chain cannot feed this fleet")
     if not power_binds(lo):
         lo = hi = 1.0
     while hi / lo > 1.0 + rtol:
@@ -749,7 +751,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
         lo = cf * TARGET_SCALE_SEARCH_X[0]
         if not ok(ov(lo)):
             raise ValueError(f"targets not met even at {lo / scale0:.3g}x the scenario's demand scale "
-                             f"({100 * TARGET_SCALE_SEARCH_X[0]:g} % of the closed form's ceiling): "
+                             f"({fmt_multiple(TARGET_SCALE_SEARCH_X[0])} of the closed form's ceiling): "
                              + "; ".join(f"{c['target']} -> {c['value']}" for c in _meets(tg, fast(ov(lo)))[1]))
         hi = cf * TARGET_SCALE_SEARCH_X[1]
         unbounded = ok(ov(hi))
@@ -761,8 +763,8 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                     "closed_form_scale": cf, "peak_demand_tok_s": float(np.max(_demand(raw, bdir, ov(ans)))),
                     "targets_bind": not unbounded})
         if unbounded:
-            out["note"] = (f"the targets still hold at the search's end ({hi:.4g} = {TARGET_SCALE_SEARCH_X[1]:g}x the "
-                           "closed-form ceiling): "
+            out["note"] = (f"the targets still hold at the search's end ({hi:.4g} = "
+                           f"{fmt_multiple(TARGET_SCALE_SEARCH_X[1])} the closed-form ceiling): "
                            "they do not limit demand, the facility's ceiling does, so the answer is the ceiling "
                            f"(scale {cf:.4g}); beyond it work waits up to controller.hold_limit and is then shed, which "
                            "a latency target at or above hold_limit cannot see")
@@ -859,10 +861,6 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
 #: took the largest figure: 320 over 288 GPUs for 2 tok/s (0.002 %), and 416 over 320 with power-down for 1e-10 tok/s
 #: (the audit of fidelities, finding 7)
 GOODPUT_TIE_REL = SEED_BAND_PCT / 100.0
-#: ``max-demand`` under targets searches the demand scale from this share of the closed form's ceiling up to this
-#: multiple of it (the targets hold at the top: the ceiling is the answer). Search bounds, not measurements; the
-#: answer's note and the error where the targets fail at the bottom are said from them.
-TARGET_SCALE_SEARCH_X = (1e-3, 1.05)
 
 
 def _fewest_within_tie(rows: list[dict], key: str) -> dict:
@@ -1214,9 +1212,9 @@ def cmd_plan(args) -> int:
             if e.source == "<dict>":  # the file was read into a dict before validation: name the file again
                 raise ScenarioError(args.file, e.errors) from None
             raise
-        from dcsim.report.summary import print_wrapped
+        from dcsim.report.summary import print_message
 
-        print_wrapped(f"error: {e}", file=sys.stderr)
+        print_message(f"error: {e}", file=sys.stderr)  # wrapped at a terminal, one line when piped
         return 2
     if args.json:
         from dcsim.textio import json_text

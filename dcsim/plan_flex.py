@@ -452,7 +452,7 @@ def add_parser(subparsers) -> None:
     import sys
 
     from dcsim.plan import _sets
-    from dcsim.report.summary import print_wrapped
+    from dcsim.report.summary import print_message, print_wrapped
     from dcsim.scenario import ScenarioError
 
     p = subparsers.choices.get("plan")
@@ -473,7 +473,7 @@ def add_parser(subparsers) -> None:
             given = [f for f, v in (("--max-event", args.max_event), ("--storage", args.storage),
                                     ("--load", None if args.load == "full" else args.load)) if v is not None]
             if given:
-                print_wrapped(f"error: {' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} --curtailment (when the "
+                print_message(f"error: {' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} --curtailment (when the "
                               f"site may flex); give --curtailment too, or drop {'them' if len(given) > 1 else 'it'}",
                               file=sys.stderr)
                 return 2
@@ -487,7 +487,7 @@ def add_parser(subparsers) -> None:
         except ValueError as e:
             if isinstance(e, ScenarioError):
                 raise
-            print_wrapped(f"error: {e}", file=sys.stderr)
+            print_message(f"error: {e}", file=sys.stderr)  # wrapped at a terminal, one line when piped
             return 2
         from dcsim.textio import json_text
 

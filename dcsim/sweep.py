@@ -920,18 +920,20 @@ def _out_problem(out: Path) -> str | None:
 
 
 def cmd_sweep(args) -> int:
+    from dcsim.report.summary import print_message  # wrapped at a terminal, one line each when piped
+
     spec = load_sweep(args.file)
     out = args.out if args.out is not None else Path("results") / "sweeps" / safe_name(spec.name)
     problem = _out_problem(Path(out))
     if problem:  # checked before any point runs, as run and compare do: a sweep can take hours (audit C, D7)
-        print(f"error: {problem}", file=sys.stderr)
+        print_message(f"error: {problem}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     try:
         rows = run_sweep(spec, workers=args.workers, client=args.scheduler,
                          cache_dir=None if args.no_cache else args.cache_dir, progress=not args.quiet, out=out)
     except SweepInterrupted as e:
-        print(str(e), file=sys.stderr)
+        print_message(str(e), file=sys.stderr)
         return 130
     el = time.perf_counter() - t0
     n_cached = sum(1 for r in rows if r["cached"])
@@ -939,8 +941,8 @@ def cmd_sweep(args) -> int:
     fig_path, fig_note = rows.figure or (None, "not drawn")
     if fig_path is not None:
         files.append(fig_path.name)
-    print(f"{spec.name}: {len(rows)} points ({n_cached} from cache) in {el:.1f} s -> {out}/ ({', '.join(files)})")
-    print(f"  figure: {out / fig_path.name}: {fig_note}" if fig_path is not None else f"  no figure: {fig_note}")
+    print_message(f"{spec.name}: {len(rows)} points ({n_cached} from cache) in {el:.1f} s -> {out}/ ({', '.join(files)})")
+    print_message(f"  figure: {out / fig_path.name}: {fig_note}" if fig_path is not None else f"  no figure: {fig_note}")
     failed = [r for r in rows if r["error"]]
     if failed:  # the table is written; the refused points are input errors, named with their reason
         from dcsim.units import excerpt
@@ -953,7 +955,7 @@ def cmd_sweep(args) -> int:
                          f"{excerpt(r['error'], 300, quote=False)}")
         if len(failed) > 25:
             lines.append(f"  ... and {len(failed) - 25} more")
-        print("\n".join(lines), file=sys.stderr)
+        print_message("\n".join(lines), file=sys.stderr)
         return 2
     return 0
 

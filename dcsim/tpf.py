@@ -29,10 +29,8 @@ headroom of ceiling x over the achieved rate (0 for the binding one).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
-from scipy.optimize import brentq
 
 __all__ = [
     "BINDING_NAMES",
@@ -46,7 +44,6 @@ __all__ = [
     "binding_simulated",
     "crossover_delivered_power_w",
     "crossover_gpu_count",
-    "crossover_temperature_c",
 ]
 
 #: Names of the binding constraints, indexed by the integer codes used in time series.
@@ -226,19 +223,3 @@ def crossover_gpu_count(*, flop_per_token, effective_flops_per_gpu, power_tok_s,
     other = np.minimum(np.minimum(np.asarray(demand_tok_s, dtype=float), np.asarray(power_tok_s, dtype=float)),
                        np.asarray(cooling_tok_s, dtype=float))
     return np.asarray(flop_per_token, dtype=float) * other / np.asarray(effective_flops_per_gpu, dtype=float)
-
-
-def crossover_temperature_c(cooling_tok_s_at: Callable[[float], float], other_tok_s: float,
-                            t_lo_c: float = CROSSOVER_T_OUT_RANGE_C[0],
-                            t_hi_c: float = CROSSOVER_T_OUT_RANGE_C[1]) -> float:
-    """Outdoor temperature (degC) above which cooling binds.
-
-    ``cooling_tok_s_at(T)`` is the cooling ceiling (tokens/s) at outdoor temperature T,
-    non-increasing in T; ``other_tok_s`` is min(D, C, P). Returns NaN when cooling binds
-    over the whole range or never binds in it.
-    """
-    g = lambda t: cooling_tok_s_at(t) - other_tok_s  # noqa: E731
-    lo, hi = g(t_lo_c), g(t_hi_c)
-    if lo <= 0 or hi > 0:
-        return float("nan")
-    return float(brentq(g, t_lo_c, t_hi_c, xtol=1e-6))

@@ -557,3 +557,20 @@ def test_targets_missed_at_the_search_bottom_are_said_against_the_scenarios_scal
     lo = cf * TARGET_SCALE_SEARCH_X[0]
     assert f"targets not met even at {lo / 0.25:.3g}x the scenario's demand scale (0.1 % of the closed form's " \
            "ceiling)" in str(e.value)
+
+
+def test_interconnect_for_says_the_largest_interconnect_it_tried(monkeypatch):
+    """Where power still binds at the top of ``interconnect-for``'s search, the error names the largest interconnect
+    the search tried (it said "10 TW", the search's bound, which it never reached: the last bracket tried was
+    below it). Here the bound is lowered to 1 MW: the search tries the scenario's 495 kW, then stops."""
+    import dcsim.plan as plan_mod
+    from dcsim.metrics.fmt import fmt_si
+    from dcsim.scenario import load_scenario
+
+    monkeypatch.setattr(plan_mod, "INTERCONNECT_SEARCH_MAX_W", 1e6)
+    cap0 = float(load_scenario(REF).facility.interconnect)
+    assert 1e6 / 4 < cap0 < 1e6  # one bracket tried, the next (4x) past the bound
+    with pytest.raises(ValueError) as e:
+        plan_mod.plan(REF, "interconnect-for", gpus=3200)
+    assert str(e.value) == (f"power still binds at {fmt_si(cap0, 'W')}, the largest interconnect searched (up to "
+                            "1 MW): the delivery chain cannot feed this fleet")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, small_scenario, squash
+from conftest import ROOT, small_scenario
 from dcsim.scenario import ScenarioError
 from dcsim.sweep import SweepSpec, columns, expand, load_sweep, run_sweep
 
@@ -268,10 +268,15 @@ def test_a_point_the_preflight_refuses_is_a_failed_row_not_a_bug(tmp_path, capsy
     f.write_text(yaml.safe_dump({"name": "s", "base": small_scenario(duration="30 min"),
                                  "parameters": {"facility.interconnect": {"values": ["1 W", "200 kW"]}}}))
     code = main(["sweep", str(f), "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "-q"])
-    err = squash(capsys.readouterr().err)  # as words: the terminal's wrapping breaks its lines
+    cap = capsys.readouterr()
+    err = cap.err
     assert code == 2, err
     assert "1 of 2 sweep points are invalid scenarios" in err and "internal error" not in err
-    assert 'point 0 {"facility.interconnect": 1.0}: facility.interconnect: 1 W cannot power' in err
+    # piped (not a terminal), each message line is whole, for grep and scripts: the point, its JSON and its reason
+    from dcsim.units import excerpt
+
+    assert f'  point 0 {{"facility.interconnect": 1.0}}: {excerpt(bad["error"], 300, quote=False)}' in err.splitlines()
+    assert f"-> {tmp_path / 'o'}/ (results.csv, sweep.png)" in cap.out.splitlines()[0], cap.out
     with open(tmp_path / "o" / "results.csv") as fh:
         table = list(csv.DictReader(fh))
     assert table[0]["error"].startswith("facility.interconnect: 1 W") and table[1]["error"] == ""
@@ -379,7 +384,7 @@ def test_ctrl_c_says_how_many_points_are_cached_and_how_to_resume(tmp_path, caps
                                  "parameters": {"racks.0.count": {"values": [2, 3, 4]}}}))
     argv = ["sweep", str(f), "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "-q"]
     assert main(argv) == 130
-    err = squash(capsys.readouterr().err)  # as words: the terminal's wrapping breaks its lines
+    err = capsys.readouterr().err
     assert f"interrupted: 1 of 3 distinct points finished and are cached in {tmp_path / 'c'}/" in err, err
     assert "run the same command again to resume: only the 2 missing points run" in err
     calls.clear()
@@ -388,7 +393,7 @@ def test_ctrl_c_says_how_many_points_are_cached_and_how_to_resume(tmp_path, caps
     assert "3 points (1 from cache)" in capsys.readouterr().out
     monkeypatch.setattr(sw, "run_point", interrupted)
     assert main([*argv[:2], "--no-cache", *argv[4:]]) == 130
-    assert "nothing is cached (--no-cache), so a rerun starts again" in squash(capsys.readouterr().err)
+    assert "nothing is cached (--no-cache), so a rerun starts again" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("where", ["afile", "afile/sub"])
@@ -402,5 +407,5 @@ def test_sweep_out_is_checked_before_any_point_runs(tmp_path, capsys, monkeypatc
     f.write_text(f"base: {ROOT / 'scenarios' / 'reference.yaml'}\nparameters:\n  racks.0.count: {{values: [1, 2]}}\n")
     monkeypatch.setattr(sw, "run_sweep", lambda *a, **k: pytest.fail("a point ran before --out was checked"))
     code = cli_main(["sweep", str(f), "--out", str(tmp_path / where), "-q"])
-    err = squash(capsys.readouterr().err)
+    err = capsys.readouterr().err
     assert code == 2 and ("is a file, not a folder" in err or "exists and is not a folder" in err), err

@@ -1,6 +1,9 @@
-"""The terminal views wrap their long rows: the run summary (every row as its Note rows, under the value column),
-the warnings before and under it, ``dcsim tpf`` and ``dcsim plan`` answers and ``dcsim compare``'s free text, all
-at one width (``dcsim.report.summary.TERMINAL_WIDTH``), never changing a word; report.json keeps the text whole."""
+"""The terminal views wrap their long rows at one width (``dcsim.report.summary.TERMINAL_WIDTH``), never changing a
+word; report.json keeps the text whole. Two kinds of output, one rule each (docs/report.md, "Long rows wrap"): a
+report a formatter lays out (the run summary, every row as its Note rows, under the value column, and the WARNING
+lines under it; ``dcsim tpf`` and ``dcsim plan`` answers; ``dcsim compare``'s free text) is laid out the same piped or
+not; a message (warnings and errors on stderr, ``dcsim sweep``'s lines) is wrapped at a terminal only and stays one
+line, whole, when piped."""
 
 from __future__ import annotations
 
@@ -22,8 +25,16 @@ from dcsim.report.summary import TERMINAL_WIDTH, wrap_hanging, wrap_line, wrap_t
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal, as stdout and stderr do in an interactive shell."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _cli(*argv: str, terminal: bool = False) -> tuple[int, str, str]:
+    """``dcsim *argv`` with stdout and stderr captured: piped (a StringIO, no terminal), or a terminal's."""
+    out, err = (_Terminal(), _Terminal()) if terminal else (io.StringIO(), io.StringIO())
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(argv))
     return code, out.getvalue(), err.getvalue()
@@ -34,25 +45,26 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("wrap")
     path = base / "mixtral.yaml"
     path.write_text(yaml.safe_dump(transferred_scenario(), sort_keys=False))
-    code, out, err = _cli("run", str(path), "--out", str(base / "out"), "--no-plots")  # piped: wrapped all the same
+    code, out, err = _cli("run", str(path), "--out", str(base / "out"), "--no-plots", terminal=True)
     assert code == 0, err
     rep = json.loads((base / "out" / "report.json").read_text())
     return base, path, out, err, rep
 
 
-def test_piped_stderr_wraps_each_warning_as_a_terminal_does(tmp_path):
-    """One rule, wherever the output goes: redirected to a log (here a StringIO, no terminal), a warning wraps as it
-    does at a terminal, continued under its text, and reads back word for word (it was one line when piped, wrapped
-    at a terminal: two layouts of one output)."""
+def test_piped_stderr_keeps_each_warning_on_one_line(tmp_path):
+    """Redirected to a log, a warning stays whole on one line (grep finds it; its breaks never depend on a path), the
+    warning word for word; at a terminal it wraps, continued under its text."""
     path = tmp_path / "mixtral.yaml"
     path.write_text(yaml.safe_dump(transferred_scenario(), sort_keys=False))
-    code, _, err = _cli("validate", str(path))
-    assert code == 0 and _too_long(err) == []
     from dcsim.engine.preflight import preflight
     from dcsim.scenario import load_scenario
 
     warns = preflight(load_scenario(path), label=str(path)).warnings
     assert warns and max(len(w) for w in warns) > TERMINAL_WIDTH
+    code, _, err = _cli("validate", str(path))
+    assert code == 0 and err.splitlines() == [f"warning: {w}" for w in warns]
+    code, _, err = _cli("validate", str(path), terminal=True)
+    assert code == 0 and _too_long(err) == [] and len(err.splitlines()) > len(warns)
     assert [squash(b) for b in _blocks(err.splitlines(), "warning: ")] == [squash(w) for w in warns]
 
 
@@ -195,65 +207,67 @@ def test_report_json_result_and_html_keep_the_text_whole(tmp_path):
     assert long  # a warning longer than a terminal line, whole on the page
 
 
-def test_a_table_row_stays_whole_and_prose_wraps():
-    """``wrap_block``: a line set in columns (three runs of two spaces or more) is a table row, left whole however
-    long, so its columns stay under their heads; any other line wraps as ``wrap_line``."""
+def test_a_line_in_columns_wraps_as_any_other():
+    """``wrap_block`` wraps every line by ``wrap_line``: a ``dcsim tpf`` pool line set apart by runs of spaces is
+    no table to keep whole (a 124-character one ran past the width when lines in columns were guessed to be tables);
+    it breaks between its fields first."""
     from dcsim.report.summary import wrap_block
 
-    row = "           8      8.0     475.7     471.2   -0.94   3.5693   3.5779    0.24    16.36    16.60    1.47 x"
-    assert len(row) > TERMINAL_WIDTH and wrap_block(row) == [row]
-    prose = "warning: " + "a parameter is not identified by these rows alone " * 4
-    lines = wrap_block(prose + "\n" + row)
-    assert lines[-1] == row and len(lines) > 2 and _too_long("\n".join(lines[:-1])) == []
-    assert squash(" ".join(lines[:-1])) == squash(prose) and lines[1].startswith(" " * len("warning: "))
+    line = ("    pool llama-3.1-405b-reasoning-long-context: D 1,234,567  C 2,345,678  achieved 1,234,567 tok/s   "
+            "binding: COMPUTE")
+    assert len(line) > TERMINAL_WIDTH
+    lines = wrap_block("header\n" + line)
+    assert lines[0] == "header" and len(lines) == 3 and _too_long("\n".join(lines)) == []
+    assert lines[2] == "      binding: COMPUTE"  # two past the line's indent (its label is longer than a label)
+    assert squash(" ".join(lines[1:])) == squash(line)
 
 
-def test_calibrate_prints_by_the_same_rule():
-    """``dcsim calibrate`` prints from its own module: the CLI lays its lines out by the one rule (its warnings and
-    notes were 200-350-character lines), its fit tables whole, not a word changed."""
-    from dcsim.node.calibrate import main as calibrate_main
-    from dcsim.report.summary import _TABLE_ROW
+def test_a_message_wraps_at_a_terminal_only():
+    """``print_message``: at a terminal each line wrapped, continued under its text; piped, the text as it is."""
+    from dcsim.report.summary import is_terminal, print_message
 
-    csv = ROOT / "dcsim" / "data" / "measurements" / "mlenergy_llama-3.1-70b.csv"
-    code, out, _ = _cli("calibrate", str(csv))
-    assert code == 0
-    raw = io.StringIO()
-    with contextlib.redirect_stdout(raw):
-        assert calibrate_main([str(csv)]) == 0  # the module's own text, unwrapped
-    prose = [ln for ln in raw.getvalue().splitlines() if len(ln) > TERMINAL_WIDTH and not _TABLE_ROW.search(ln)]
-    assert prose  # the case is a real one
-    assert all(_TABLE_ROW.search(ln) for ln in _too_long(out))
-    assert squash(out) == squash(raw.getvalue())
-    assert [ln for ln in out.splitlines() if _TABLE_ROW.search(ln)] == [
-        ln for ln in raw.getvalue().splitlines() if _TABLE_ROW.search(ln)]
+    text = "error: " + "a long message about a field " * 6 + "\n  point 0 {\"a\": 1}: " + "reason " * 20
+    piped, term = io.StringIO(), _Terminal()
+    print_message(text, file=piped)
+    print_message(text, file=term)
+    assert not is_terminal(piped) and is_terminal(term) and not is_terminal(object())
+    assert piped.getvalue() == text + "\n"
+    lines = term.getvalue().splitlines()
+    assert len(lines) > 3 and _too_long(term.getvalue()) == [] and squash(term.getvalue()) == squash(text)
+    assert lines[1].startswith(" " * len("error: "))
 
 
-def test_the_wrapping_stream_passes_a_progress_bar_through():
-    """Sweep's progress bar is redrawn in place (a carriage return, no newline): it goes through at once, as it is;
-    the lines after it wrap."""
-    from dcsim.cli import _Wrapped
+def test_the_summary_is_printed_as_its_formatter_lays_it_out(tmp_path):
+    """A long --out: the Files and Open rows keep their path on the label's line, the file names under the value
+    column (a second wrapping of the printed summary broke them under the label: '  Files' alone, the path on the
+    next line at column 4)."""
+    from conftest import small_scenario
 
-    buf = io.StringIO()
-    w = _Wrapped(buf)
-    w.write("\rsweep [###...] 1/6 points")
-    assert buf.getvalue() == "\rsweep [###...] 1/6 points"
-    w.write("\rsweep [######] 6/6 points")
-    w.write("\n")
-    text = "sweep: 6 points in 7.6 s -> " + "/a/long/folder" * 8 + "/ (results.csv, sweep.png) and more words"
-    print(text, file=w)
-    w.close_line()
-    lines = buf.getvalue().split("\n")
-    assert lines[0] == "\rsweep [###...] 1/6 points\rsweep [######] 6/6 points"
-    assert len(lines[1:-1]) > 1 and squash(" ".join(lines[1:])) == squash(text)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(small_scenario(duration="10 min"), sort_keys=False))
+    out_dir = tmp_path / ("a-long-folder-name-" * 5) / "out"
+    code, out, _ = _cli("run", str(path), "--out", str(out_dir), "--no-plots")
+    assert code == 0, out
+    lines = out.splitlines()
+    files = next(i for i, ln in enumerate(lines) if ln.startswith("  Files "))
+    col = len(lines[files]) - len(lines[files][len("  Files"):].lstrip())
+    assert lines[files][col:] == f"{out_dir}/" and lines[files + 1][:col].strip() == ""
+    assert lines[files + 1][col:].startswith("report.json, timeseries.csv")
+    assert next(ln for ln in lines if ln.startswith("  Open ")).endswith(f" {out_dir}/report.html")
 
 
-def test_error_messages_and_validate_comments_wrap(tmp_path):
-    """An error message (file, field, reason) wraps under its field; validate's comment lines stay comments, so the
-    YAML under them still loads."""
+def test_error_messages_wrap_at_a_terminal_and_validate_comments_always(tmp_path):
+    """An error message (file, field, reason) wraps under its field at a terminal and is one line a field when piped;
+    validate's comment lines are laid out by it, piped or not, and stay comments, so the YAML under them loads."""
     path = tmp_path / "mixtral.yaml"
     path.write_text(yaml.safe_dump(transferred_scenario(), sort_keys=False))
-    code, _, err = _cli("run", str(path), "--set", "facility.cooling.kind=chiller_plantt", "--out", str(tmp_path / "o"))
+    argv = ("run", str(path), "--set", "facility.cooling.kind=chiller_plantt", "--out", str(tmp_path / "o"))
+    code, _, err = _cli(*argv, terminal=True)
     assert code == 2 and "does not match any of the expected tags" in squash(err) and _too_long(err) == []
+    code, _, piped = _cli(*argv)
+    assert code == 2 and squash(piped) == squash(err) and len(piped.splitlines()) < len(err.splitlines())
+    assert any(ln.startswith("  facility.cooling") and "does not match any of the expected tags" in ln
+               for ln in piped.splitlines()), piped
     code, out, _ = _cli("validate", str(path), "--set", "fidelity=request")
     assert code == 0 and _too_long(out) == []
     head = out.split("\nname:")[0].splitlines()

@@ -95,16 +95,6 @@ def test_crossover_gpu_count():
         assert r.binding_name == expect
 
 
-def test_crossover_temperature():
-    # Heat rejection derates linearly: Q_rej(T) = 6e4 W * (1 - (T - 20)/50); E_tok 0.5 J/token.
-    q_at = lambda t: 6e4 * (1 - (t - 20) / 50) / 0.5
-    other = 5e4  # compute
-    t_star = tpf.crossover_temperature_c(q_at, other)
-    # 1.2e5 (1 - (T-20)/50) = 5e4 -> T = 20 + 50*(7/12)
-    assert t_star == pytest.approx(20 + 50 * 7 / 12, abs=1e-5)
-    assert np.isnan(tpf.crossover_temperature_c(q_at, 1e3))  # cooling never binds in range
-
-
 def test_invalid_inputs_rejected():
     with pytest.raises(ValueError):
         tpf.token_production(**{**BASE, "pue": 0.9})
@@ -182,5 +172,12 @@ def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
         return [" ".join(b.split()) for b in buf.getvalue().split("crossovers: ")[1:]]
 
     assert all("cooling binds above (none in -30..55 degC)" in c for c in crossovers())
-    monkeypatch.setattr(tpf, "CROSSOVER_T_OUT_RANGE_C", (-40.0, 60.0))
+    from dcsim.engine import steady
+
+    seen, flip = [], steady._flip
+    monkeypatch.setattr(steady, "_flip", lambda pred, lo, hi, log=False, iters=60: (
+        seen.append((lo, hi)), flip(pred, lo, hi, log, iters))[1])
+    for mod in (tpf, steady):  # the range the search scans (steady holds its own name for it) and the text says
+        monkeypatch.setattr(mod, "CROSSOVER_T_OUT_RANGE_C", (-40.0, 60.0))
     assert all("cooling binds above (none in -40..60 degC)" in c for c in crossovers())
+    assert (-40.0, 60.0) in seen  # the text names the range the search did scan

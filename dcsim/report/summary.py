@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
+__all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
            "pool_rows", "start_text", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
 
 
@@ -29,12 +30,13 @@ U_MEANING = "U = demand offered ÷ ceiling min(C, P, Q); Φ_sys = served ÷ offe
 SERVED_OVER_C = "Served ÷ compute ceiling C"
 SERVED_OVER_C_MEANING = "output served over the run ÷ what the compute ceiling C alone allows; not U"
 
-#: The width of the terminal views, in characters: every line of the summary (its rows, the WARNING lines under it,
-#: the "warning:" lines before it), of ``dcsim plan`` and ``dcsim tpf`` answers and of ``dcsim compare``'s free text
-#: is wrapped to it, continuation lines indented under their text. 100 is the summary's rule at its longest and the
-#: right edge its Note rows always had at the reference's label width (2 + 24 + 2 + 72 characters of text); a
-#: 300-600-character line was broken by the terminal at column 0 (the audit of 2026-12-04). A layout choice, not a
-#: measurement.
+#: The width of the terminal views, in characters: every line of the summary (its rows, the WARNING lines under it),
+#: of ``dcsim plan`` and ``dcsim tpf`` answers and of ``dcsim compare``'s free text is laid out to it by its formatter,
+#: piped or not; a message (the "warning:" lines before the summary, errors, ``dcsim sweep``'s lines) is wrapped to it
+#: at a terminal only (:func:`print_message`). Continuation lines are indented under their text. 100 is the summary's
+#: rule at its longest and the right edge its Note rows always had at the reference's label width (2 + 24 + 2 + 72
+#: characters of text); a 300-600-character line was broken by the terminal at column 0 (the audit of 2026-12-04). A
+#: layout choice, not a measurement.
 TERMINAL_WIDTH = 100
 #: The narrowest text column a row is wrapped to, whatever its label's width (a class name 40 characters long).
 MIN_TEXT_WIDTH = 40
@@ -103,23 +105,33 @@ def wrap_line(line: str, width: int = TERMINAL_WIDTH) -> list[str]:
     return [indent + lines[0]] + [indent + "  " + x for x in lines[1:]]
 
 
-#: A table row: text set in columns by runs of two spaces or more, three runs at least (``dcsim calibrate``'s fit
-#: table, ``dcsim compare``'s). :func:`wrap_block` leaves it whole, however long: its columns stay under their heads.
-_TABLE_ROW = re.compile(r"\S {2,}\S(?:.*?\S {2,}\S){2}")
-
-
 def wrap_block(text: str, width: int = TERMINAL_WIDTH) -> list[str]:
-    """The lines of ``text`` (split at its newlines), each wrapped by :func:`wrap_line`, except a table row
-    (:data:`_TABLE_ROW`), which stays whole. The one rule every line dcsim prints for a person follows, on stdout and
-    stderr, at a terminal or not (docs/report.md, "Long rows wrap, at one width")."""
-    return [x for line in str(text).split("\n")
-            for x in ([line] if len(line) > width and _TABLE_ROW.search(line) else wrap_line(line, width))]
+    """The lines of ``text`` (split at its newlines), each wrapped by :func:`wrap_line`: how a formatter's plain-text
+    answer (``dcsim tpf``, ``dcsim plan``) and, at a terminal, a message (:func:`print_message`) are laid out."""
+    return [x for line in str(text).split("\n") for x in wrap_line(line, width)]
 
 
 def print_wrapped(text: str, file=None) -> None:
-    """Print ``text`` as :func:`wrap_block` lays it out: the line printer of the plain-text answers (``dcsim tpf``,
-    ``dcsim plan``), the CLI's warnings and error messages (on ``file``, default stdout)."""
+    """Print a formatted answer (``dcsim tpf``, ``dcsim plan``) as :func:`wrap_block` lays it out, on ``file``
+    (default stdout), piped or not: its layout is the formatter's, the same in a log as at a terminal."""
     print("\n".join(wrap_block(text)), file=file)
+
+
+def is_terminal(stream) -> bool:
+    """Whether ``stream`` is a terminal (where a message is wrapped); piped or redirected to a file it is not, and
+    a message stays one line, whole, for grep and scripts -- its breaks never depend on the length of a path in it."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, a closed stream
+        return False
+
+
+def print_message(text: str, file=None) -> None:
+    """Print a free-form message (a warning or error on stderr, ``dcsim sweep``'s lines): at a terminal each of its
+    lines wrapped as :func:`wrap_block` does, continued under its text; piped or redirected (:func:`is_terminal`)
+    as it is, one line each, whole. ``file`` defaults to stdout."""
+    f = sys.stdout if file is None else file
+    print("\n".join(wrap_block(text)) if is_terminal(f) else str(text), file=f)
 
 
 def latency_stats(result: Any, quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> dict[str, dict]:
