@@ -1398,7 +1398,7 @@ def test_a_yaml_11_octal_or_base_60_number_is_refused_not_read(tmp_path, capsys,
     """YAML 1.1 reads `count: 010` as 8 and `duration: 1:30` as 90 (seconds): a value the user did not mean, read
     without a word."""
     code, err = _validate(capsys, REF, "--set", f"{path}={value}")
-    assert code == 2 and f"(1 error) {where}: expected " in err and words in err, err
+    assert code == 2 and f"(1 error)\n  {where}: expected " in err and words in err, err
     line = {"racks.0.count": ("\n    count: 10\n", f"\n    count: {value}\n", "a whole number"),
             "duration": ("\nduration: 24 h\n", f"\nduration: {value}\n", "a time quantity")}.get(path)
     if line:
@@ -1407,7 +1407,7 @@ def test_a_yaml_11_octal_or_base_60_number_is_refused_not_read(tmp_path, capsys,
         p = tmp_path / "s.yaml"
         p.write_text(REF.read_text().replace(old, new))
         code, err = _validate(capsys, p)
-        assert code == 2 and f"{p}: invalid scenario (1 error) {where}: expected {what}" in err, err
+        assert code == 2 and f"{p}: invalid scenario (1 error)\n  {where}: expected {what}" in err, err
         assert words in err, err
 
 
