@@ -22,7 +22,8 @@ from dcsim.metrics.record import (
 from dcsim.metrics.fmt import fmt_duration, fmt_local_short
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
-from dcsim.serving.slo_estimate import SloEstimate, estimate_for_run, known_gap_caveats, report_block, tail_caveat
+from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
+                                        tail_caveat)
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import format_quantity
 
@@ -90,10 +91,12 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
                        tail_near_ceiling=tail)
 
 
-def slo_gap_caveats(m: Models, ts: dict) -> list[str]:
+def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes: list[str] | None = None) -> list[str]:
     """:func:`dcsim.serving.slo_estimate.known_gap_caveats` of a fluid run: its classes as they share replicas (each
     pool's own with several pools), its hold limit and tick, what it shed, whether it ran capped with a queue, and
-    whether several pools ran capped on their shared budget."""
+    whether several pools ran capped on their shared budget; with the share of the run (ticks, and served requests
+    by their output tokens) each tick-wise gap concerns, those too small to move the run's SLO ``attainment`` going
+    to ``notes`` instead."""
     sc = m.scenario
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
@@ -103,13 +106,23 @@ def slo_gap_caveats(m: Models, ts: dict) -> list[str]:
     clk = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.ones(cq.shape))), float)
     clock_min = float(np.min(clk[cq])) if capped_queue else None
     shared_cap = bool(m.multi_pool and np.any(mode == 1))
+    served = np.asarray(ts["achieved_tok_s"], float)
+    total = float(np.sum(served))
+
+    def share(sel: np.ndarray) -> tuple[int, int, float]:
+        return int(np.count_nonzero(sel)), int(sel.size), float(np.sum(served[sel])) / total if total > 0 else 1.0
+
+    shares = {"capped_long_tick": share(cq), "capped_low_clock": share(cq & (clk < CAPPED_LOW_CLOCK))}
     out: list[str] = []
+    gap_notes: list[str] = []
     for cs in sets:
         for w in known_gap_caveats({c.name: float(c.input.mean()) for c in cs}, float(sc.controller.hold_limit),
                                    float(sc.controller.tick), float(np.sum(ts["shed_tokens"])), capped_queue,
-                                   shared_cap, clock_min):
+                                   shared_cap, clock_min, shares=shares, attainment=attainment, notes=gap_notes):
             if w not in out:
                 out.append(w)
+    if notes is not None:
+        notes.extend(n for n in gap_notes if n not in notes)
     return out
 
 
@@ -573,6 +586,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         warnings.append("several model pools (racks[].serves): the facility's F_tok is the output-weighted mean "
                         "of the pools'; its binding is that of the pool holding back the most work; per-pool "
                         "figures under pools (docs/report.md)")
+    gap_notes: list[str] = []  # known SLO-estimate gaps too small to warn of (slo_gap_caveats)
     if serving is not None:
         serving = dict(serving)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
@@ -598,7 +612,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         if tail:  # the caveat travels with the number
             warnings.append(tail)
         if goodput is not None:
-            warnings.extend(w for w in slo_gap_caveats(m, ts) if w not in warnings)
+            warnings.extend(w for w in slo_gap_caveats(m, ts, slo, gap_notes) if w not in warnings)
     good_tok = goodput * duration if goodput is not None else 0.0
     if out_tok <= 0:
         warnings.append("no output token was served: J/token, cost and carbon per token are undefined (null)")
@@ -673,7 +687,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=sc.clock_block(),
-        notes=planner_notes(m, ts, binding_share, mom, tpf),
+        notes=planner_notes(m, ts, binding_share, mom, tpf) + gap_notes,
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools,
     )
