@@ -107,10 +107,12 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     clock_min = float(np.min(clk[cq])) if capped_queue else None
     shared_cap = bool(m.multi_pool and np.any(mode == 1))
     served = np.asarray(ts["achieved_tok_s"], float)
-    total = float(np.sum(served))
+    arrived = np.asarray(ts.get("arrived_tokens", served), float)
 
-    def share(sel: np.ndarray) -> tuple[int, int, float]:
-        return int(np.count_nonzero(sel)), int(sel.size), float(np.sum(served[sel])) / total if total > 0 else 1.0
+    def share(sel: np.ndarray) -> tuple[int, int, float, float]:
+        """(ticks, of ticks, share of the output tokens that arrived on them, share served on them)"""
+        part = lambda x: float(np.sum(x[sel])) / float(np.sum(x)) if float(np.sum(x)) > 0 else 1.0  # noqa: E731
+        return int(np.count_nonzero(sel)), int(sel.size), part(arrived), part(served)
 
     shares = {"capped_long_tick": share(cq), "capped_low_clock": share(cq & (clk < CAPPED_LOW_CLOCK))}
     out: list[str] = []
@@ -471,10 +473,25 @@ def tpf_block(m: Models, run_mean: dict, mom: dict | None = None) -> dict:
     out["operating_point"] = "peak_demand"
     out["moments"] = st["moments"]
     out["flop_per_output_token"] = st["flop_per_output_token"]
-    out["run_mean"] = dict(run_mean, operating_point="linearised at the run's mean: E_tok = IT energy / "
+    # no binding (nor achieved or slack, which follow from it): the run's mean E_tok averages partial-load ticks,
+    # whose J/token is higher, so P at it is not the power ceiling of any tick, and min(D, C, P, Q) at the mean
+    # demand is no state the run was in (reference: "power", P 198,589 tok/s, where the run had power binding
+    # 14 % of the time within 0.8 % of C = 226,177; docs/report.md, tpf.run_mean)
+    out["run_mean"] = dict({k: v for k, v in run_mean.items() if k not in RUN_MEAN_DROPPED},
+                           operating_point="linearised at the run's mean: E_tok = IT energy / "
                            "output tokens and PUE = facility / IT energy of the run, mean interconnect, "
-                           "heat rejection and demand")
+                           "heat rejection and demand",
+                           note=RUN_MEAN_NOTE)
     return out
+
+
+#: the closed form's keys ``tpf.run_mean`` leaves out (:func:`tpf_block`): they name a binding at no real state
+RUN_MEAN_DROPPED = ("binding", "achieved_tok_s", "slack")
+#: what ``tpf.run_mean`` says of itself in report.json
+RUN_MEAN_NOTE = ("no binding: the run's mean E_tok averages its partial-load ticks (more J per token), so P here is "
+                 "the rate the mean cap would fund at the run's average energy per token, not a ceiling any tick "
+                 "met; which limit binds, and when, is binding.share (the run) and tpf.moments (the closed form "
+                 "at labelled ticks)")
 
 
 def _price_integral(ts: dict, dt: float, value: float | None, profile: list[float] | None,

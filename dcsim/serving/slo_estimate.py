@@ -885,18 +885,20 @@ def slo_gap_is_minor(request_share: float, attainment: float | None) -> bool:
     to missed (or back), a shift of ``request_share`` in attainment, and that is minor when it is under half the
     printed step (:data:`ATTAINMENT_PRINT_STEP`) or within the seed band every fluid SLO figure is read with
     (:data:`SEED_BAND_PCT` of the attainment, README). year-richmond's two warnings concerned 158 and 22 of 35,040
-    15-min ticks, 0.55 % of its requests against an attainment of 34.8 % (band +-1.1 points): minor."""
+    15-min ticks, on which 0.55 % and 0.077 % of its requests arrived and 0.33 % and 0.030 % were served, against an
+    attainment of 34.8 % (band +-1.1 points): minor (measured 2026-12-04)."""
     s = max(float(request_share), 0.0)
     return s < 0.5 * ATTAINMENT_PRINT_STEP or (attainment is not None and s <= SEED_BAND_PCT / 100 * float(attainment))
 
 
-def _share_text(share: tuple[int, int, float] | None) -> str:
-    """``(ticks, of ticks, share of the served requests)`` as said in a known gap's warning."""
+def _share_text(share: tuple[int, int, float, float] | None) -> str:
+    """``(ticks, of ticks, share of the requests that arrived on them, share served on them)`` as said in a known
+    gap's warning (requests counted by their output tokens)."""
     if share is None:
         return ""
-    k, n, r = share
-    return (f" (on {k:,} of {n:,} ticks, {100 * k / max(n, 1):.2g} % of the run, serving {100 * r:.2g} % of its "
-            "requests by output tokens)")
+    k, n, arr, srv = share
+    return (f" (on {k:,} of {n:,} ticks, {100 * k / max(n, 1):.2g} % of the run; {100 * arr:.2g} % of its requests "
+            f"arrived and {100 * srv:.2g} % were served there)")
 
 
 def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick_s: float, shed_tokens: float,
@@ -911,11 +913,12 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
     shared budget; ``capped_clock_min`` the lowest controller clock of a tick capped with work at the door (None:
     none was).
 
-    ``shares`` says how much of the run the two tick-wise gaps concern, ``(ticks, of ticks, share of the served
-    requests)``: ``capped_low_clock`` the ticks capped with work at the door below :data:`CAPPED_LOW_CLOCK`,
+    ``shares`` says how much of the run the two tick-wise gaps concern, ``(ticks, of ticks, share of the requests
+    that arrived on them, share served on them)``, requests counted by their output tokens: ``capped_low_clock`` the ticks capped with work at the door below :data:`CAPPED_LOW_CLOCK`,
     ``capped_long_tick`` those capped with work at the door (on ticks longer than :data:`CAPPED_TICK_S`). Their
-    warnings say it, and one that :func:`slo_gap_is_minor` finds too small to move the run's ``attainment`` is not
-    returned but appended to ``notes`` (when given; report.json ``notes``), with what it concerns."""
+    warnings say it, and one that :func:`slo_gap_is_minor` finds too small to move the run's ``attainment`` (the
+    requests that arrived or were served there, at most the sum of the two shares) is not returned but appended to
+    ``notes`` (when given; report.json ``notes``), with what it concerns."""
     out: list[str] = []
     shares = shares or {}
 
@@ -923,10 +926,11 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
         """A tick-wise gap, ``head`` what it is and ``body`` what was measured: warned with its share of the run, or
         noted (``notes``) where that share is minor."""
         share = shares.get(key)
-        if share is not None and slo_gap_is_minor(share[2], attainment):
+        touched = min(share[2] + share[3], 1.0) if share is not None else 1.0  # arrived or served there
+        if share is not None and slo_gap_is_minor(touched, attainment):
             if notes is not None:
                 notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share)}, not warned: at most "
-                             f"{100 * share[2]:.2g} points of SLO attainment were every request there to flip, within "
+                             f"{100 * touched:.2g} points of SLO attainment were every request there to flip, within "
                              f"the +-{SEED_BAND_PCT:g} % seed band the run's {100 * (attainment or 0):.1f} % is read "
                              "with (docs/slo.md, Known gaps); the TTFT p99 may still hold them")
             return
