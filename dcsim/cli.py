@@ -158,14 +158,16 @@ def cmd_tpf(args) -> int:
     from dcsim.engine.preflight import preflight
 
     sc = _load(args.file, args.set)
-    rep = steady_report(preflight(sc, label=args.file).models)
+    models = preflight(sc, label=args.file).models
+    rep = steady_report(models)
     unlimited_cooling_to_null(rep)  # a plant with no capacity sets no cooling ceiling: null, not inf
     if args.json:
         from dcsim.textio import json_text
 
         print(json_text(rep, indent=2, sort_keys=True))
         return 0
-    from dcsim.metrics.fmt import fmt_duration, fmt_local_short, fmt_local_time, fmt_multiple
+    from dcsim.metrics.fmt import (fmt_duration, fmt_local_short, fmt_local_time, fmt_multiple, fmt_replicas_from,
+                                   whole_replicas_from)
 
     from dcsim.report.summary import print_wrapped
 
@@ -173,6 +175,17 @@ def cmd_tpf(args) -> int:
     ic_lo, ic_hi = map(fmt_multiple, CROSSOVER_INTERCONNECT_RANGE_X)  # the searches' ranges, said in the reasons
     g_lo, g_hi = map(fmt_multiple, CROSSOVER_GPU_RANGE_X)
     t_lo, t_hi = CROSSOVER_T_OUT_RANGE_C
+    units = {(g.node.gpus_per_replica, g.node.gpus_per_node) for g in models.groups}
+
+    def gpus_from(x: float) -> str:
+        """The GPU crossover in whole replicas and servers (the rule plan's max-gpus uses), where the fleet's
+        replicas share one size; else in GPUs, rounded up, of the fleet scaled alike."""
+        if len(units) == 1:
+            (tp, per), = units
+            return fmt_replicas_from(whole_replicas_from(x, tp, per))
+        return (f"{math.ceil(x - 1e-9):,} GPUs (the fleet scaled alike, {x / models.gpus:.4g}x: its rack groups' "
+                "replicas differ in size)")
+
     out: list[str] = []
     out.append(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
           f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")
@@ -207,7 +220,7 @@ def cmd_tpf(args) -> int:
             power_txt = f"power binds at the interconnect below (none in range: {ic_lo}-{ic_hi} the contract)"
         out.append("  crossovers: " + power_txt
               + racks
-              + "; compute stops binding from " + (f"{math.ceil(x['gpus'] - 1e-9):,} GPUs" if x["gpus"] == x["gpus"]
+              + "; compute stops binding from " + (gpus_from(x["gpus"]) if x["gpus"] == x["gpus"]
                                                    else f"(none in range: {g_lo}-{g_hi} the scenario's GPU count)")
               + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"]
                                             else f"(none in {t_lo:g}..{t_hi:g} degC)"))

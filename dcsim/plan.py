@@ -34,7 +34,8 @@ import numpy as np
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
-from dcsim.metrics.fmt import calibration_caveat, fmt_local_short, fmt_multiple, fmt_si
+from dcsim.metrics.fmt import (calibration_caveat, fmt_local_short, fmt_multiple, fmt_replicas_from, fmt_si,
+                              whole_replicas_from)
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
@@ -248,10 +249,15 @@ def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
                            "gpus_per_rack": gpus_per_rack, "ceilings": _ceilings_at_index(r, i),
                            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
                            "next_binding_above": BINDING_NAMES[int(np.asarray(r_hi["binding"]).ravel()[i])]}
+    reps_per_rack = g0.limits.replicas_per_rack
+    out["replicas"] = lo * reps_per_rack
     if lo >= 1:
         g = lo * gpus_per_rack
+        # whole replicas in servers (dcsim.metrics.fmt.whole_replicas_from: the rule tpf's crossover uses too)
+        flip = whole_replicas_from(g * (1.0 + float(h[i])), g0.node.gpus_per_replica, g0.node.gpus_per_node)
         out.update(binding="compute", next_binding=nxt, margin=float(h[i]),
-                   gpus_at_flip=g * (1.0 + float(h[i])), margin_gpus=g * float(h[i]))
+                   gpus_at_flip=g * (1.0 + float(h[i])), margin_gpus=g * float(h[i]), at_flip=flip,
+                   margin_replicas=flip["replicas_below"] - lo * reps_per_rack)
     else:
         rack = _rack_limit_note(sc, g0)
         out.update(binding=nxt, next_binding="compute", margin=float(-h[i]),
@@ -1146,10 +1152,18 @@ def format_plan(r: dict) -> str:
     if r.get("weather_source"):
         lines.append(f"  weather percentile over {r['weather_source']}")
     if q == "max-gpus":
-        lines.append(f"  answer: {r['gpus']:,} GPUs ({r['racks']} racks of {r['gpus_per_rack']}) run flat out under the cap")
-        if "gpus_at_flip" in r:
-            lines.append(f"  {r['next_binding']} would bind from {r['gpus_at_flip']:,.0f} GPUs "
-                         f"(margin {r['margin_gpus']:,.0f} GPUs; one rack more: {r['next_binding_above']} binds)")
+        reps = f"{r['replicas']:,} replicas, " if r.get("replicas") is not None else ""
+        lines.append(f"  answer: {r['gpus']:,} GPUs ({reps}{r['racks']} racks of {r['gpus_per_rack']}) run flat out "
+                     "under the cap")
+        if r.get("at_flip"):  # whole replicas (and servers): dcsim.metrics.fmt.whole_replicas_from
+            f, tp = r["at_flip"], r["at_flip"]["gpus_per_replica"]
+            lines.append(f"  {r['next_binding']} would bind from {fmt_replicas_from(f)} (continuous crossover "
+                         f"{r['gpus_at_flip']:,.1f} GPUs): {f['replicas_below']:,} replicas "
+                         f"({f['replicas_below'] * tp:,} GPUs) still run flat out, {r['margin_replicas']:,} more than "
+                         f"the answer; one rack more: {r['next_binding_above']} binds")
+        elif "gpus_at_flip" in r:
+            lines.append(f"  {r['next_binding']} would bind from {r['gpus_at_flip']:,.1f} GPUs "
+                         f"(margin {r['margin_gpus']:,.1f} GPUs; one rack more: {r['next_binding_above']} binds)")
     elif q == "max-demand":
         lines.append(f"  answer: workload.arrivals.scale = {round_sig(r['scale'], 4, up=False):.4g} "
                      f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario), "

@@ -60,3 +60,25 @@ def test_a_temperature_reads_the_same_in_both_html_logs():
                                      {"t_s": 120.0, "from": "power", "to": "demand"}]}}
     cells = _shift_table(report)
     assert "<td>41.0 °C</td>" in cells and "<td>n/a</td>" in cells
+
+
+def test_close_ceilings_print_digits_enough_to_tell_them_apart():
+    """reference's peak: C 226,177, P 224,256, Q 223,969 tok/s printed "226 k / 224 k / 224 k" at three figures, the
+    binding pair (P and Q, 0.13 % apart) alike; ceilings within 1 % print with figures enough to differ, the rest keep
+    three."""
+    from dcsim.metrics.fmt import fmt_ceilings
+
+    c, p, q = fmt_ceilings([226_177.3, 224_256.1, 223_969.5])
+    assert p != q and c == "226.18 ktok/s" and p == "224.26 ktok/s" and q == "223.97 ktok/s"
+    assert fmt_ceilings([226_177, 232_811, 242_769]) == ["226 ktok/s", "233 ktok/s", "243 ktok/s"]  # 2.9 % apart
+    assert fmt_ceilings([226_177, 224_256, None]) == ["226 ktok/s", "224 ktok/s", "n/a"]  # 0.85 %: already apart
+    assert fmt_ceilings([226_177, 226_177.0, 1e30])[0] == "226 ktok/s"  # equal ceilings: nothing to tell apart
+
+
+def test_html_closed_form_row_tells_close_ceilings_apart():
+    from dcsim.report.html import _summary
+
+    mom = {"compute_tok_s": 226_177.3, "power_tok_s": 224_256.1, "cooling_tok_s": 223_969.5, "binding": "cooling",
+           "operating_point": "the tick of highest offered demand", "t_s": 50_000.0}
+    html = _summary({"tpf": {"moments": {"peak_demand": mom}}})
+    assert "224.26 ktok/s / 223.97 ktok/s" in html

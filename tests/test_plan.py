@@ -574,3 +574,43 @@ def test_interconnect_for_says_the_largest_interconnect_it_tried(monkeypatch):
         plan_mod.plan(REF, "interconnect-for", gpus=3200)
     assert str(e.value) == (f"power still binds at {fmt_si(cap0, 'W')}, the largest interconnect searched (up to "
                             "1 MW): the delivery chain cannot feed this fleet")
+
+
+def test_max_gpus_and_tpf_name_the_same_crossover_in_whole_replicas(capsys):
+    """plan's max-gpus and tpf's crossover at the same moment (reference, 16:00, 41 degC) name one count, in whole
+    replicas of the scenario's tensor-parallel size and in its 8-GPU servers: they printed 311 and 312 GPUs for the
+    one continuous crossover (311.1), one rounding to nearest, one up, neither a whole replica (TP 4). The count is
+    where the closed form flips: with that many replicas the next limit binds, with one fewer compute still does."""
+    from conftest import squash
+    from dcsim.cli import main
+    from dcsim.engine.steady import ceilings_at
+    from dcsim.plan import format_plan
+
+    r = plan(REF, "max-gpus")
+    f = r["at_flip"]
+    assert f["gpus"] == 4 * f["replicas"] and f["servers"] == -(-f["replicas"] // 2) and f["gpus_per_server"] == 8
+    assert f["replicas"] - 1 < r["gpus_at_flip"] / 4 <= f["replicas"]
+    m = _models(read_yaml(REF), REF.parent)
+    mo = r["moment"]
+    code = lambda n: int(ceilings_at(m, np.inf, mo["t_out_c"], mo["t_wb_c"], gpu_scale=n / m.replicas)["binding"])
+    assert code(f["replicas"]) >= 2 and code(f["replicas"] - 1) == 1
+    assert r["margin_replicas"] == f["replicas"] - 1 - r["replicas"] and r["replicas"] == r["gpus"] // 4
+    said = squash(format_plan(r))
+    assert f"would bind from {f['replicas']} replicas ({f['gpus']} GPUs; in {f['servers']} servers of 8)" in said
+    assert main(["tpf", str(REF)]) == 0
+    hottest = squash(capsys.readouterr().out).split("[hottest")[1].split("[mean_demand")[0]
+    assert f"compute stops binding from {f['replicas']} replicas ({f['gpus']} GPUs; in {f['servers']} servers" in hottest
+
+
+def test_whole_replicas_from_rounds_up_to_a_whole_replica_and_server():
+    from dcsim.metrics.fmt import fmt_replicas_from, whole_replicas_from
+
+    w = whole_replicas_from(311.12, 4, 8)
+    assert (w["replicas"], w["gpus"], w["servers"], w["replicas_below"]) == (78, 312, 39, 77)
+    assert fmt_replicas_from(w) == "78 replicas (312 GPUs; in 39 servers of 8)"
+    w = whole_replicas_from(330.0, 4, 8)  # 82.5 replicas: 83, in 42 servers (the last holds one)
+    assert (w["replicas"], w["servers"]) == (83, 42)
+    assert whole_replicas_from(312.0, 4, 8)["replicas"] == 78  # on a whole count: that count
+    w = whole_replicas_from(100.0, 3, 8)  # TP 3 in 8-GPU servers: 2 replicas a server, 2 GPUs unused
+    assert (w["replicas"], w["gpus"], w["servers"]) == (25, 75, 13)
+    assert whole_replicas_from(float("nan"), 4, 8) is None

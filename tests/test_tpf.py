@@ -129,6 +129,11 @@ def test_dcsim_tpf_and_the_reports_tpf_block_are_one_closed_form():
     assert rep["power_tok_s"] == cli["moments"]["peak_demand"]["power_tok_s"]
     # the run-mean linearisation is a different, labelled operating point
     assert "linearised" in rep["run_mean"]["operating_point"]
+    # ... with its ceilings and no binding: at the run's mean E_tok (night's partial load included) P read 198,589
+    # tok/s and "power" bound, where the run had power binding 14 % of the time within 0.8 % of C (2026-12-04)
+    rm = rep["run_mean"]
+    assert not {"binding", "achieved_tok_s", "slack"} & set(rm) and "no binding" in rm["note"]
+    assert rm["power_tok_s"] < rm["compute_tok_s"] and rm["compute_tok_s"] == pytest.approx(rep["compute_tok_s"])
     # the backed-out symbols reproduce P = θ·P_deliv / (PUE·E_tok)
     s = rep["inputs"]
     assert s["theta"] * s["delivered_power_w"] / (s["pue"] * s["joule_per_token_it"]) == pytest.approx(rep["power_tok_s"])

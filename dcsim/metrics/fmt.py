@@ -18,7 +18,9 @@ import numpy as np
 from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
-__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "fmt_jpt", "fmt_duration", "fmt_time",
+__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+           "fmt_ceilings", "CLOSE_CEILINGS_REL",
+           "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
            "calibration_label", "calibration_source", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
@@ -235,6 +237,31 @@ def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
     return f"{x:.{digits}g} {unit}".strip()
 
 
+#: two ceilings within this fraction of each other are printed with digits enough to tell them apart
+#: (:func:`fmt_ceilings`): the share under which the summary names a binding "by a hair" (docs/report.md, binding)
+CLOSE_CEILINGS_REL = 0.01
+
+
+def fmt_ceilings(values: Any, unit: str = "tok/s", digits: int = 3) -> list[str]:
+    """A row of ceilings (C, P, Q, …) with :func:`fmt_si`, at ``digits`` significant figures unless two of them lie
+    within :data:`CLOSE_CEILINGS_REL` of each other (and differ): then every one of the row at the fewest figures
+    (up to 7) at which each such pair prints differently. Three figures printed reference's peak "226 k / 224 k /
+    224 k tok/s -> cooling", hiding P 224,256 against Q 223,969 (0.13 % apart), which decides the binding; now
+    "226.18 k / 224.26 k / 223.97 k". ``None`` and non-numbers print as ``"n/a"``."""
+    vals = list(values)
+    nums = [float(v) if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            and math.isfinite(float(v)) else None for v in vals]
+    close = [(i, j) for i in range(len(nums)) for j in range(i + 1, len(nums))
+             if nums[i] is not None and nums[j] is not None and nums[i] != nums[j]
+             and abs(nums[i] - nums[j]) <= CLOSE_CEILINGS_REL * max(abs(nums[i]), abs(nums[j]))]
+    d = digits
+    while d < 7 and any(fmt_si(vals[i], unit, d) == fmt_si(vals[j], unit, d) for i, j in close):
+        d += 1
+    if close:  # one more figure than tells them apart reads as the gap, not just a different last digit
+        d = min(d + 1, 7) if d > digits else max(d, digits)
+    return [fmt_si(v, unit, d) for v in vals]
+
+
 def fmt_energy(j: Any) -> str:
     """Energy in Wh-multiples (``3.6e9 J`` → ``"1 MWh"``)."""
     if j is None or not isinstance(j, (int, float, np.integer, np.floating)):
@@ -253,6 +280,34 @@ def fmt_multiple(x: float) -> str:
     """A multiple of a reference value as said: below 1 as a percentage, from 1 as a multiple (``1e-3`` →
     ``"0.1 %"``, ``100.0`` → ``"100x"``): the ends of a search range scaled from the scenario's own value."""
     return f"{100 * float(x):g} %" if x < 1 else f"{float(x):g}x"
+
+
+def whole_replicas_from(gpus: float, gpus_per_replica: int, gpus_per_server: int | None = None) -> dict | None:
+    """The first whole count of replicas at which a crossover found at ``gpus`` installed GPUs (a continuous count:
+    the closed form scales the fleet smoothly, :func:`dcsim.engine.steady.crossovers`, ``dcsim plan -q max-gpus``)
+    has happened: ``replicas`` = ceil(the replicas ``gpus`` installed GPUs hold), their ``gpus`` (replicas x
+    ``gpus_per_replica``), and ``servers`` of ``gpus_per_server`` that hold them (None without a server size);
+    ``replicas_below`` = ``replicas`` - 1, the most that still run on the near side. A planner buys replicas in
+    servers: 311.1 GPUs of tensor-parallel-4 replicas in 8-GPU servers is 77.8 replicas, so the limit binds from 78
+    replicas (312 GPUs, 39 servers) and 77 (308 GPUs) still run flat out — one rule, used by plan and tpf alike (they
+    printed 311 and 312 for the same crossover, one rounding to nearest and one up). A crossover exactly on a
+    whole count (within 1e-9 replicas) is that count. None for a non-finite ``gpus``."""
+    if gpus is None or not math.isfinite(float(gpus)):
+        return None
+    tp = int(gpus_per_replica)
+    per = int(gpus_per_server) if gpus_per_server else None
+    rps = max(per // tp, 1) if per else None  # replicas a server holds (its GPUs beyond rps x tp stay unused)
+    exact = float(gpus) / per * rps if per else float(gpus) / tp  # replicas the installed GPUs hold
+    n = max(int(math.ceil(exact - 1e-9)), 0)
+    return {"replicas": n, "gpus": n * tp, "servers": int(math.ceil(n / rps - 1e-9)) if rps else None,
+            "replicas_below": max(n - 1, 0), "replicas_exact": exact, "gpus_per_replica": tp,
+            "gpus_per_server": per}
+
+
+def fmt_replicas_from(w: Mapping) -> str:
+    """A count of :func:`whole_replicas_from` as said: ``"78 replicas (312 GPUs; in 39 servers of 8)"``."""
+    srv = f"; in {w['servers']:,} servers of {w['gpus_per_server']}" if w.get("servers") is not None else ""
+    return f"{w['replicas']:,} replicas ({w['gpus']:,} GPUs{srv})"
 
 
 def fmt_num(x: Any, digits: int = 4) -> str:

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_duration, fmt_energy, fmt_hms,
-                               fmt_local_short, fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
+from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
+                               fmt_energy, fmt_hms, fmt_local_short,
+                               fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
@@ -213,7 +214,7 @@ def _summary(report: Mapping[str, Any]) -> str:
     pools_note = "; binding: the pool furthest short, each pool on the rows below" if len(report.get("pools") or []) > 1 else ""
     for label, mom in moments.items():  # the closed form of `dcsim tpf`, each moment labelled
         rows.append((f"Closed form C / P / Q at {label}",
-                     " / ".join(_e(fmt_si(mom.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
+                     " / ".join(_e(x) for x in fmt_ceilings(mom.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
                      + (f" → {_chip(str(mom['binding']))}" if mom.get("binding") else "")
                      + f' <span class="note">({_e(mom.get("operating_point", ""))}, '
                        f'at {_e(fmt_local_short(mom.get("t_s"), clock, report.get("duration_s")))}{" local" if clock else ""}'
@@ -225,7 +226,7 @@ def _summary(report: Mapping[str, Any]) -> str:
                          + (f" → {_chip(str(pp['binding']))}" if pp.get("binding") else "")))
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
-                     " / ".join(_e(fmt_si(tpf.get(k), "tok/s")) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
+                     " / ".join(_e(x) for x in fmt_ceilings(tpf.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
                      + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")))
     cc = cost_carbon_text(report)  # totals and per million output tokens, as the terminal prints them
     if cc:
