@@ -513,8 +513,8 @@ def test_an_uncapped_pools_fluid_remainder_runs_at_its_own_mode_at_hybrid_fideli
 
 def test_the_crossovers_of_several_pools_are_flips_of_a_pool_not_of_the_facility_label():
     """With several pools a crossover is where a constraint starts or stops binding *any* pool: the facility's label
-    names the pool furthest short in tokens/s, one model's tokens against another's, and its flips are no
-    crossover (mixed-fleet at peak read "compute stops binding from 448 GPUs" where the chat pool stayed
+    names one pool's constraint (the pool furthest short for its own work), and its flips, where another pool becomes
+    the furthest short, are no crossover (mixed-fleet at peak read "compute stops binding from 448 GPUs" where the chat pool stayed
     compute-bound at 447 and 449, until 2026-12-04)."""
     from pathlib import Path
 
@@ -590,8 +590,8 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     down. The shared 60 kW budget runs the 8B pool below its full clock at the rate that just meets its work (its
     P ceiling, the budget it could take from the 70B pool, reaches its compute ceiling); at request fidelity its
     critically loaded replicas queue. Compute at full clock was not reached, so the label is power; where the
-    pool ran at full clock and still queued, compute. The facility's binding is that of the pool holding back
-    the most work."""
+    pool ran at full clock and still queued, compute. The facility's binding is that of the bound pool short of the
+    largest share of its own work."""
     sc = two_pools(**{"facility.interconnect": "60 kW", "workload.arrivals.rate": "100 req/s",
                       "racks.1.nodes_per_rack": 2, "duration": "20 min", "fidelity": "request"})
     res = dcsim.run(sc)
