@@ -35,6 +35,7 @@ import numpy as np
 __all__ = [
     "BINDING_NAMES",
     "binding_that_holds",
+    "facility_binding",
     "CROSSOVER_INTERCONNECT_RANGE_X",
     "CROSSOVER_GPU_RANGE_X",
     "CROSSOVER_T_OUT_RANGE_C",
@@ -119,6 +120,33 @@ def binding_that_holds(shares) -> tuple[str | None, float]:
         return max(limits, key=limits.get), sum(limits.values())
     return top, sh[top]
 
+
+def facility_binding(pool_binding, short, offered) -> np.ndarray:
+    """The facility's binding with several model pools: that of the pool furthest short *for its own work*.
+
+    ``pool_binding``: each pool's code (:data:`BINDING_NAMES`), shape (..., pools); ``short``: what each pool did not
+    serve of its work (the simulation: tokens held past the tick + shed; the closed form: demand - achieved, tokens/s);
+    ``offered``: that work in the same unit (queue + the tick's arrivals; the demand). Returns the code of the bound
+    pool (code not 0) with the largest relative shortfall ``short / offered``; a bound pool short of nothing (critically
+    loaded: it holds work its record does not count) before an unbound one; ties the first pool; demand (0) when no
+    pool is bound.
+
+    Why relative: the pools serve different models, and a 405B-class output token is not the work of a 70B one (~5.8x
+    the FLOPs, other Joules), so a shortfall in tokens compares the two models' tokens and names the pool with the
+    many cheap tokens (mixed-fleet at 21:00-22:05 read compute, its 70B chat pool's held tokens outnumbering the
+    reasoning pool's, while the facility ran on its shared power budget). The share of its own work a pool could not
+    serve is a pure number in every model's units and answers the planner's question: whose users lost most, and to
+    what. Weighting the tokens by FLOPs or Joules instead would rank a pool by its model's size or by its operating
+    point. Used by the simulation (:meth:`dcsim.engine.pools.PoolTicker.record`) and the closed form
+    (:func:`dcsim.engine.steady.ceilings_at`) alike; until 2026-12-05 the one named the pool holding back the most
+    tokens and the other the pool with the largest deficit in tokens/s."""
+    b = np.asarray(pool_binding)
+    s, o = (np.asarray(x, dtype=float) for x in (short, offered))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(o > 0, np.maximum(s, 0.0) / np.where(o > 0, o, 1.0), 0.0)
+    score = np.where(b != 0, 1.0 + rel, 0.0)
+    worst = np.argmax(score, axis=-1)
+    return np.take_along_axis(b, worst[..., None], axis=-1)[..., 0].astype(np.int8)
 
 def binding_of(demand, compute, power, cooling) -> np.ndarray:
     """Integer binding code per element: 0 demand if D ≤ min(C, P, Q), else argmin of C, P, Q (1..3).

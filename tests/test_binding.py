@@ -9,7 +9,7 @@ from conftest import small_scenario
 from dcsim.engine.build import build_models
 from dcsim.engine.run import run_models
 from dcsim.scenario import load_scenario
-from dcsim.tpf import BINDING_NAMES, binding_simulated
+from dcsim.tpf import BINDING_NAMES, binding_simulated, facility_binding
 
 D, C, P, Q = (BINDING_NAMES.index(n) for n in ("demand", "compute", "power", "cooling"))
 # demand ≈ 0.7 of the compute ceiling of the small hall: demand-bound when nothing goes wrong
@@ -28,6 +28,15 @@ def test_binding_simulated_by_hand():
     assert code.tolist() == [D, P, Q, D, Q]
     assert binding_simulated([1.0], [0.0], [1.0], [9.0], [1.0], [1.0], supply_only=C).tolist() == [C]
 
+
+
+def test_facility_binding_of_several_pools_by_hand():
+    """The bound pool short of the largest share of its own work names the facility's binding, whatever the count of
+    tokens: a pool 10 % short of 1 M tokens (compute) against one 50 % short of 40 k (power) reads power."""
+    b = np.array([[C, P], [C, P], [D, P], [D, D], [C, P], [P, C]])
+    short = np.array([[1e5, 2e4], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1e5, 2e4], [5.0, 5.0]])
+    offered = np.array([[1e6, 4e4], [1e6, 4e4], [1e6, 4e4], [1e6, 4e4], [1e5, 1e5], [10.0, 10.0]])
+    np.testing.assert_array_equal(facility_binding(b, short, offered), [P, C, P, D, C, P])
 
 def test_capped_below_full_clock_is_never_compute():
     """Where the controller ran the supply below its full clock because the budget capped it, the work held back

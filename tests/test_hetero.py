@@ -158,6 +158,30 @@ def test_the_shared_budget_binds_one_pool_and_is_used(capped):
     assert np.all((ts["binding"] == ts["pool0_binding"]) | (ts["binding"] == ts["pool1_binding"]))
 
 
+def test_the_signature_figure_draws_each_pools_binding_under_the_facilitys(capped):
+    """With several pools the facility's C, P and Q are sums over the pools and its band one pool's binding: the lower
+    panel draws each pool's binding as its own strip (a pool bound by another constraint than the band's is seen),
+    and the legend says the lines are sums (until 2026-12-05 neither: mixed-fleet's band read compute at 21:00-22:05
+    under an achieved line running on P)."""
+    from dcsim.plots import CONSTRAINT_COLORS
+    from dcsim.plots.figures import binding_runs, signature_plot
+    from dcsim.tpf import BINDING_NAMES
+    from matplotlib.colors import to_rgb
+
+    ts = capped.timeseries
+    fig = signature_plot(capped)
+    ax, ax2 = fig.axes[0], fig.axes[-1]
+    runs = [binding_runs(ts[k]) for k in ("binding", "pool0_binding", "pool1_binding")]
+    assert len(ax2.patches) == sum(len(r) for r in runs)
+    pool_patches = ax2.patches[len(runs[0]):]
+    want = [CONSTRAINT_COLORS[BINDING_NAMES[c]] for r in runs[1:] for _, _, c in r]
+    assert [to_rgb(p.get_facecolor()[:3]) for p in pool_patches] == [to_rgb(c) for c in want]
+    texts = [t.get_text() for t in ax2.texts]
+    assert all(f"pool {p['name']}" in texts for p in capped.report["pools"])
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert {"C  compute ceiling (Σ pools)", "P  power ceiling (Σ pools)"} <= set(labels)
+
+
 def test_input_tokens_follow_each_pools_mix(capped):
     """Fluid input tokens: each pool's served output × its own classes' input per output token."""
     m = build_models(capped.scenario)
@@ -492,8 +516,8 @@ def test_an_uncapped_pools_fluid_remainder_runs_at_its_own_mode_at_hybrid_fideli
 
 def test_the_crossovers_of_several_pools_are_flips_of_a_pool_not_of_the_facility_label():
     """With several pools a crossover is where a constraint starts or stops binding *any* pool: the facility's label
-    names the pool furthest short in tokens/s, one model's tokens against another's, and its flips are no
-    crossover (mixed-fleet at peak read "compute stops binding from 448 GPUs" where the chat pool stayed
+    names one pool's constraint (the pool furthest short for its own work), and its flips, where another pool becomes
+    the furthest short, are no crossover (mixed-fleet at peak read "compute stops binding from 448 GPUs" where the chat pool stayed
     compute-bound at 447 and 449, until 2026-12-04)."""
     from pathlib import Path
 
@@ -569,8 +593,8 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     down. The shared 60 kW budget runs the 8B pool below its full clock at the rate that just meets its work (its
     P ceiling, the budget it could take from the 70B pool, reaches its compute ceiling); at request fidelity its
     critically loaded replicas queue. Compute at full clock was not reached, so the label is power; where the
-    pool ran at full clock and still queued, compute. The facility's binding is that of the pool holding back
-    the most work."""
+    pool ran at full clock and still queued, compute. The facility's binding is that of the bound pool short of the
+    largest share of its own work."""
     sc = two_pools(**{"facility.interconnect": "60 kW", "workload.arrivals.rate": "100 req/s",
                       "racks.1.nodes_per_rack": 2, "duration": "20 min", "fidelity": "request"})
     res = dcsim.run(sc)
@@ -589,8 +613,51 @@ def test_a_pool_capped_below_full_clock_that_queues_is_power_bound():
     # its work stays below its compute ceiling on these ticks: no near tie with compute is noted (P reaches C there)
     assert not np.any(ts["pool1_waiting_tok_s"][case] >= ts["pool1_compute_tok_s"][case])
     assert not any("by a hair" in n for n in res.report["notes"])
-    # (a pool bound with nothing held, critically loaded, before one not bound: since 2026-12-05)
-    worst = np.argmax(np.stack([(ts[f"pool{p}_binding"] != 0) * (1.0 + ts[f"pool{p}_held_tokens"]
-                                                                 + ts[f"pool{p}_shed_tokens"]) for p in (0, 1)],
-                               axis=1), axis=1)
+    # the facility's: the bound pool furthest short for its own work (held + shed over queue + arrivals), a pool bound
+    # with nothing held (critically loaded) before one not bound (dcsim.tpf.facility_binding)
+    dt = float(ts["t_s"][1] - ts["t_s"][0])
+    worst = np.argmax(np.stack([(ts[f"pool{p}_binding"] != 0) * (1.0 + (ts[f"pool{p}_held_tokens"]
+                                                                        + ts[f"pool{p}_shed_tokens"])
+                                                                       / (ts[f"pool{p}_waiting_tok_s"] * dt))
+                                for p in (0, 1)], axis=1), axis=1)
     np.testing.assert_array_equal(ts["binding"], np.where(worst == 0, ts["pool0_binding"], ts["pool1_binding"]))
+
+
+# --------------------------------------------------------------------------- the facility's label: one rule
+
+def _mixed_fleet_at(rate: str, **over):
+    from pathlib import Path
+    return load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml",
+                         overrides={"workload.arrivals.mean_rate": rate, "expect": {}, **over})
+
+
+def test_the_closed_forms_facility_label_is_the_pool_furthest_short_for_its_own_demand():
+    """mixed-fleet at 1,000 req/s, at its peak: the chat pool (70B) is compute-bound, 106.6 ktok/s short of 332.7 (32 %);
+    the reasoning pool (405B) power-bound, 92.7 ktok/s short of 167.7 (55 %). More 70B tokens are missing, but a
+    405B-class token is not a 70B one: the facility's label is that of the pool short of the larger share of its own
+    demand, power (until 2026-12-05 the largest deficit in tokens/s: compute)."""
+    from dcsim.engine.steady import scenario_moments
+
+    m = build_models(_mixed_fleet_at("1000 req/s"))
+    mom = scenario_moments(m)
+    i = int(np.argmax(mom["demand_tok_s"]))
+    r = ceilings_at(m, mom["demand_tok_s"][i], mom["t_db_c"][i], mom["t_wb_c"][i])
+    p = r["pools"]
+    short = p["demand_tok_s"] - p["achieved_tok_s"]
+    assert [int(x) for x in p["binding"]] == [1, 2]
+    assert short[0] > short[1] and short[0] / p["demand_tok_s"][0] < short[1] / p["demand_tok_s"][1]  # the case
+    assert int(r["binding"]) == 2
+
+
+def test_the_simulated_facility_label_is_the_pool_furthest_short_for_its_own_work():
+    """The same scenario simulated over 13:00-14:00: the chat pool holds more tokens back (206 M against 106 M at
+    the end) but the reasoning pool the larger share of its waiting work (0.96 against 0.94); the facility reads power
+    on every tick, as the closed form does (until 2026-12-05 compute: the pool holding back the most tokens)."""
+    res = dcsim.run(_mixed_fleet_at("1000 req/s", start="2026-07-15T13:00", duration="1 h",
+                                    **{"serving.slo_estimate": False}))
+    ts = res.timeseries
+    assert np.all(ts["pool0_binding"] == 1) and np.all(ts["pool1_binding"] == 2)
+    held = [ts[f"pool{p}_held_tokens"] + ts[f"pool{p}_shed_tokens"] for p in (0, 1)]
+    assert np.all(held[0][5:] > held[1][5:])  # the case: more chat tokens held back
+    assert np.all(ts["binding"] == 2)
+    assert res.report["binding"]["share"]["power"] == pytest.approx(1.0)

@@ -599,7 +599,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                         "facility.thermal to model the heat it stores)")
     if m.multi_pool:
         warnings.append("several model pools (racks[].serves): the facility's F_tok is the output-weighted mean "
-                        "of the pools'; its binding is that of the pool holding back the most work; per-pool "
+                        "of the pools'; its binding is that of the bound pool short of the largest share of its own work; per-pool "
                         "figures under pools (docs/report.md)")
     gap_notes: list[str] = []  # known SLO-estimate gaps too small to warn of (slo_gap_caveats)
     if serving is not None:

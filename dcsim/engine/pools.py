@@ -24,7 +24,7 @@ from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
 from dcsim.serving.slo_estimate import critically_loaded
-from dcsim.tpf import binding_simulated
+from dcsim.tpf import binding_simulated, facility_binding
 
 __all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
            "mean_cap_w", "FRACTIONAL_REPLICAS_BELOW"]
@@ -321,6 +321,7 @@ class PoolTicker:
         m = self.m
         if self.window is None:
             self.window = [ArrivalWindow(self.hold_s, dt) for _ in range(self.n)]
+        self.dt = dt
         self.A = pool_availability(m, ex.t_s + 0.5 * dt, self.extra_availability)
         self.al = self.A.tolist()
         self.d = m.pool_demand_tok_s(ex.demand_tok_s)
@@ -519,10 +520,10 @@ class PoolTicker:
                 pc[f"pool{p}_it_power_w"] = extra["pool_it_power_w"][:, p]
                 pc[f"pool{p}_gpu_power_w"] = extra["pool_gpu_power_w"][:, p]
             it, gpu = extra["it_power_w"], extra["gpu_power_w"]
-        # the facility's binding: that of the pool holding back the most work this tick (a critically loaded pool
-        # holds work its record does not count: before a pool that holds none)
-        worst = np.argmax((bind != 0) * (1.0 + cols["held"] + cols["shed"]), axis=1)
-        out["binding"] = bind[np.arange(n), worst].astype(np.int8)
+        # the facility's binding: that of the pool furthest short for its own work this tick (held + shed over its
+        # queue + arrivals; a critically loaded pool, which holds work its record does not count, before a pool that
+        # holds none): dcsim.tpf.facility_binding, the closed form's rule too (steady.ceilings_at)
+        out["binding"] = facility_binding(bind, cols["held"] + cols["shed"], need * self.dt)
         out.update({"it_power_w": it, "gpu_power_w": gpu, "clock": ctl_w / reps, "effective_clock": clk_w / reps,
                     "load_fraction": u_w / reps,
                     "mean_cap_w": cap_w / gpus, "pools": pc})

@@ -14,7 +14,7 @@ import numpy as np
 
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.tpf import (BINDING_NAMES, CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
-                       binding_of)
+                       binding_of, facility_binding)
 
 __all__ = ["MOMENTS", "ceilings_at", "heat_rejection_it_w", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
            "pool_flop_per_output_token"]
@@ -70,8 +70,7 @@ def _pool_ceilings_at(m: Models, d, it_p, it_q, a) -> dict:
     pp = m.joint("p").pool_ceilings(need_u, unit(it_p)) * a[:, None]
     pq = m.joint("q").pool_ceilings(need_u, unit(it_q)) * a[:, None]
     pool_code = np.where(deficit <= tol, 0, 1 + np.argmin(np.stack([cp, pp, pq]), axis=0))
-    worst = np.argmax(deficit, axis=1)
-    code = pool_code[np.arange(d.size), worst]
+    code = facility_binding(pool_code, deficit, dp)  # the pool furthest short for its own demand, as simulated
     out = {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": pw, "cooling_tok_s": q,
            "achieved_tok_s": served.sum(axis=1), "binding": code}
     out = {k: v.reshape(shape) for k, v in out.items()}
@@ -146,9 +145,10 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
 
     def binds(kind: int, mm: Models = m, **kw) -> bool:
         """``kind`` (a binding code) binds the facility — with several pools, binds any pool: the facility's own
-        label names the pool furthest short in tokens/s, which compares one model's tokens with another's, so its
-        flips are no crossover (mixed-fleet read "compute stops binding from 448 GPUs" where the chat pool stayed
-        compute-bound at 447 and 449)."""
+        label names one pool's constraint, that of the pool furthest short for its own demand
+        (:func:`dcsim.tpf.facility_binding`), so it flips where another pool becomes the furthest short, which is no
+        crossover of the constraint (mixed-fleet read "compute stops binding from 448 GPUs" where the chat pool
+        stayed compute-bound at 447 and 449, when the label compared the pools' deficits in tokens/s)."""
         base = dict(demand_tok_s=demand_tok_s, t_db_c=t_db_c, t_wb_c=t_wb_c)
         base.update(kw)
         r = ceilings_at(mm, **base)

@@ -443,6 +443,17 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     }
     binding = ts["binding"].astype(int)
     edges = _span_edges(t)
+    # several model pools: the facility's C, P and Q are sums over the pools and its band the binding of the pool
+    # furthest short for its own work (dcsim.tpf.facility_binding); each pool's own binding is drawn as a strip in the
+    # lower panel, so a pool bound by another constraint than the band's is seen (mixed-fleet in the afternoon: the
+    # chat pool compute, the reasoning pool power, the band power)
+    pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
+    several = len(pools) > 1
+    strips = [] if daily or not several else [
+        (str(p.get("name", f"pool {i}")), np.asarray(ts[f"pool{i}_binding"]).astype(int)) for i, p in enumerate(pools)
+        if f"pool{i}_binding" in ts]
+    strip_h = 0.16  # share of the lower panel's height per pool strip
+    band_lo = strip_h * len(strips) + (0.02 if strips else 0.0)
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
@@ -462,7 +473,16 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         xs = np.repeat(edges[s : e + 1], 2)[1:-1]
         ys = np.repeat(achieved[s:e], 2)
         ax.fill_between(xs, 0, ys, color=CONSTRAINT_COLORS[name], alpha=0.35, linewidth=0)
-        ax2.axvspan(edges[s], edges[e], color=CONSTRAINT_COLORS[name], alpha=0.45, linewidth=0)
+        ax2.axvspan(edges[s], edges[e], ymin=band_lo, color=CONSTRAINT_COLORS[name], alpha=0.45, linewidth=0)
+    for k, (pname, pb) in enumerate(strips):  # one strip per pool, the first at the top of the strips
+        lo = strip_h * (len(strips) - 1 - k)
+        for s, e, code in binding_runs(pb):
+            nm = BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
+            ax2.axvspan(edges[s], edges[e], ymin=lo + 0.01, ymax=lo + strip_h - 0.01, color=CONSTRAINT_COLORS[nm],
+                        alpha=0.7, linewidth=0)
+        ax2.text(0.005, lo + 0.5 * strip_h, f"pool {pname}", transform=ax2.transAxes, fontsize=7, va="center",
+                 color="#222222", bbox={"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none",
+                                        "alpha": 0.6})
 
     # Widths and dashes differ so that coincident ceilings (e.g. C == Q) both stay visible.
     styles = {"compute": ("-", 3.4), "power": ("-", 2.2), "cooling": ((0, (5, 3)), 2.0)}
@@ -470,7 +490,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     for name, arr in ceilings.items():
         shown = np.where(np.isfinite(arr), arr, np.nan)
         label = {"compute": "C  compute ceiling", "power": "P  power ceiling",
-                 "cooling": "Q  cooling ceiling"}[name]
+                 "cooling": "Q  cooling ceiling"}[name] + (" (Σ pools)" if several else "")
         over = (arr > ylim_top) | np.isposinf(arr)  # off the axis (unlimited counts as off it)
         if np.all(over | np.isnan(arr)):
             label += " (off scale)" + (f" ▲ up to {_eng(np.nanmax(shown))}tok/s" if np.isfinite(shown).any() else "")
@@ -504,7 +524,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         sim = report.get("fidelity") in ("request", "hybrid")
         over = sim and bool(np.any(achieved > np.minimum(np.minimum(*list(ceilings.values())[:2]),
                                                            list(ceilings.values())[2]) * 1.005))
-        axz.set_title("zoom on the ceilings: the lowest one binds unless demand is lower"
+        axz.set_title(("zoom on the ceilings (sums over the pools: the band is the pool furthest short's binding)"
+                       if several else "zoom on the ceilings: the lowest one binds unless demand is lower")
                       + ("\n(simulated requests: a tick's output may pass the ceilings by a few %, not on average)"
                          if over else ""),
                       loc="left", fontsize=9.5, fontweight="normal", color="#222222")
@@ -552,6 +573,11 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                 txt += "\n(inside days: leads none)"
             handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
             labels.append(txt)
+    if several:  # what the band and the facility's lines mean with several pools
+        handles.append(Patch(facecolor="none", edgecolor="none"))
+        labels.append("band: the binding of the pool\nfurthest short for its own work;\n"
+                      + ("each pool's in the strips below.\n" if strips else "each pool's: report pools[].\n")
+                      + "C, P, Q: sums over the pools\n(a pool's spare compute serves\nno other pool's model)")
     if shifts:
         from matplotlib.lines import Line2D
 

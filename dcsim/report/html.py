@@ -210,8 +210,9 @@ def _summary(report: Mapping[str, Any]) -> str:
     ]
     moments = tpf.get("moments") or {}
     clock = report.get("clock")
-    # with several pools the facility's C / P / Q are sums and its binding that of the pool furthest short
-    pools_note = "; binding: the pool furthest short, each pool on the rows below" if len(report.get("pools") or []) > 1 else ""
+    # with several pools the facility's C / P / Q are sums and its binding that of the pool furthest short for its
+    # own work (dcsim.tpf.facility_binding)
+    pools_note = "; binding: the pool furthest short for its own demand, each pool on the rows below" if len(report.get("pools") or []) > 1 else ""
     for label, mom in moments.items():  # the closed form of `dcsim tpf`, each moment labelled
         rows.append((f"Closed form C / P / Q at {label}",
                      " / ".join(_e(x) for x in fmt_ceilings(mom.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))

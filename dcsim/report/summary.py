@@ -374,7 +374,7 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
          f"shifts {get_path(report, 'binding.n_shifts', 'n/a')}"),
         ("", bind.limits_text or f"time share: {share_txt or 'n/a'}"),
         ("", f"closed form at {tpf_op or 'n/a'}: {get_path(report, 'tpf.binding', 'n/a')}"
-             + (" (the pool furthest short)" if len(report.get("pools") or []) > 1 else "")),
+             + (" (the pool furthest short for its own demand)" if len(report.get("pools") or []) > 1 else "")),
     ]
     if "used" in pad:
         rows.append(("PUE-adj. delivered power",
