@@ -116,8 +116,8 @@ def binding_that_holds(shares) -> tuple[str | None, float]:
         return None, float("nan")
     top = max(BINDING_NAMES, key=lambda k: sh.get(k, -1.0))  # the first of a tie, as binding.most_common
     limits = {k: v for k, v in sh.items() if k != "demand" and v > 0}
-    if top == "demand" and sum(limits.values()) > sh["demand"]:
-        return max(limits, key=limits.get), sum(limits.values())
+    if top == "demand" and sum(limits.values()) > sh["demand"]:  # the longest limit; a tie: BINDING_NAMES' order
+        return max((k for k in BINDING_NAMES if k in limits), key=limits.get), sum(limits.values())
     return top, sh[top]
 
 

@@ -711,8 +711,8 @@ def test_the_fault_line_leads_with_the_cost_to_the_end_of_the_run_when_the_recov
 def test_the_fault_line_gives_the_net_cost_when_the_backlog_is_served_after_the_window():
     """The normal case (a hall with headroom: chiller-trip at 600 req/s): the window lost 151.6 M, 70.4 M of that
     backlog was served after it, so the fault cost 81.3 M; the larger window figure is not the headline."""
-    line = _fault_line(_fault(window=151.6e6, net=81.2e6))
-    assert ": 81.2 M output tokens lost to the end of the run (70.4 M of the backlog from its window served after " \
+    line = _fault_line(_fault(window=151.6e6, net=81.26e6))
+    assert ": 81.3 M output tokens lost to the end of the run (70.3 M of the backlog from its window served after " \
            "it) vs a run without it; " in line
     assert "151.6" not in line
 
@@ -743,6 +743,11 @@ def test_the_fault_line_names_the_cost_still_waiting_at_the_end_and_the_slo_atta
                       _fault("curtailment", window=1e6, net=1e6, marginal_tokens_lost=1e6,
                              marginal_energy_change_j=0.0), duration=10800.0, **total)
     assert not any("still waiting" in x or "SLO attainment" in x for x in two)
+    # a lone window reaching the end of the run (node failures span it) with a backlog at the end says so too (it
+    # returned before the clause: review of 2026-12-04)
+    nf = _fault_line(_fault("node_failures", 0.0, 10800.0, window=137.3e6, net=137.3e6), duration=10800.0, **total)
+    assert ": 137.3 M output tokens lost in its window (to the end of the run), 44.6 M of them still waiting when " \
+           "the run ends" in nf
 
 
 def test_the_summary_says_how_often_the_controller_capped(result):

@@ -256,3 +256,16 @@ def test_binding_that_holds_is_the_plurality_unless_the_limits_together_outlast_
     assert binding_that_holds({"demand": 0.3, "compute": 0.1, "power": 0.6, "cooling": 0.0}) == ("power", 0.6)
     assert binding_that_holds({"demand": 0.5, "compute": 0.5}) == ("demand", 0.5)  # a limit must bind *longer*
     assert binding_that_holds({})[0] is None and binding_that_holds(None)[0] is None
+
+
+def test_the_summary_headline_and_the_sweep_read_one_rule_ties_included():
+    """binding_that_holds is the rule report.html's card and the sweep's map both read: demand tied with compute at
+    35 % and a limit binding 65 % read "tied" in the card and compute on the map (review of 2026-12-04); two limits
+    tied under demand resolve in BINDING_NAMES' order, whatever the order of the shares given."""
+    from dcsim.report.summary import binding_headline
+
+    tie = {"demand": 0.35, "compute": 0.35, "power": 0.30, "cooling": 0.0}
+    assert binding_that_holds(tie) == ("compute", pytest.approx(0.65))
+    assert binding_headline(tie).limits_outlast_demand
+    assert binding_that_holds({"demand": 0.4, "power": 0.3, "compute": 0.3})[0] == "compute"
+    assert not binding_headline({"demand": 0.7, "compute": 0.3}).limits_outlast_demand

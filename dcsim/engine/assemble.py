@@ -18,7 +18,7 @@ from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
-from dcsim.metrics.fmt import fmt_duration, fmt_local_short
+from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short
 from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
@@ -285,9 +285,6 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
     return notes
 
 
-#: a power- or cooling-bound tick whose ceiling is within this fraction of the compute ceiling is a near tie:
-#: more of the binding resource buys less than this (assumption: a planner's threshold of "not worth buying")
-NEAR_TIE = 0.01
 #: a near-tie note is written when at least this share of the run is bound by near ties of one kind
 NEAR_TIE_MIN_SHARE = 0.05
 
@@ -312,7 +309,8 @@ def near_tie_notes(m: Models, ts: dict) -> list[str]:
             # below full clock at the rate that just meets its work is power-bound there with P = C, and the next
             # watt raises its clock: no tie)
             work = np.asarray(cols.get("waiting_tok_s", np.full(b.shape, np.inf)), dtype=float)[sel]
-            tie = (margin < NEAR_TIE) & (work >= c[sel] * (1 - NEAR_TIE))
+            tie = (np.abs(margin) < NEAR_TIE) & (work >= c[sel] * (1 - NEAR_TIE))  # either side: a critically
+            # loaded tick reads power with P a little above C
             share = float(np.count_nonzero(tie)) / max(b.size, 1)
             if share < NEAR_TIE_MIN_SHARE or np.count_nonzero(tie) < 0.5 * sel.sum():
                 continue
@@ -475,7 +473,7 @@ def tpf_block(m: Models, run_mean: dict, mom: dict | None = None) -> dict:
     # whose J/token is higher, so P at it is not the power ceiling of any tick, and min(D, C, P, Q) at the mean
     # demand is no state the run was in (reference: "power", P 198,589 tok/s, where the run had power binding
     # 14 % of the time within 0.8 % of C = 226,177; docs/report.md, tpf.run_mean)
-    out["run_mean"] = dict({k: v for k, v in run_mean.items() if k not in RUN_MEAN_DROPPED},
+    out["run_mean"] = dict(run_mean,
                            operating_point="linearised at the run's mean: E_tok = IT energy / "
                            "output tokens and PUE = facility / IT energy of the run, mean interconnect, "
                            "heat rejection and demand",
@@ -483,8 +481,6 @@ def tpf_block(m: Models, run_mean: dict, mom: dict | None = None) -> dict:
     return out
 
 
-#: the closed form's keys ``tpf.run_mean`` leaves out (:func:`tpf_block`): they name a binding at no real state
-RUN_MEAN_DROPPED = ("binding", "achieved_tok_s", "slack")
 #: what ``tpf.run_mean`` says of itself in report.json
 RUN_MEAN_NOTE = ("no binding: the run's mean E_tok averages its partial-load ticks (more J per token), so P here is "
                  "the rate the mean cap would fund at the run's average energy per token, not a ceiling any tick "

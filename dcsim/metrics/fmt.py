@@ -19,7 +19,7 @@ from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
-           "fmt_ceilings", "CLOSE_CEILINGS_REL",
+           "fmt_ceilings", "NEAR_TIE",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
@@ -237,14 +237,16 @@ def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
     return f"{x:.{digits}g} {unit}".strip()
 
 
-#: two ceilings within this fraction of each other are printed with digits enough to tell them apart
-#: (:func:`fmt_ceilings`): the share under which the summary names a binding "by a hair" (docs/report.md, binding)
-CLOSE_CEILINGS_REL = 0.01
+#: two ceilings within this fraction of each other are a near tie: printed with digits enough to tell them apart
+#: (:func:`fmt_ceilings`), and a power- or cooling-bound tick whose ceiling is this close to the compute ceiling is
+#: named binding "by a hair" (:func:`dcsim.engine.assemble.near_tie_notes`: more of the binding resource buys less
+#: than this; assumption: a planner's threshold of "not worth buying"; docs/report.md, binding)
+NEAR_TIE = 0.01
 
 
 def fmt_ceilings(values: Any, unit: str = "tok/s", digits: int = 3) -> list[str]:
     """A row of ceilings (C, P, Q, …) with :func:`fmt_si`, at ``digits`` significant figures unless two of them lie
-    within :data:`CLOSE_CEILINGS_REL` of each other (and differ): then every one of the row at the fewest figures
+    within :data:`NEAR_TIE` of each other (and differ): then every one of the row at the fewest figures
     (up to 7) at which each such pair prints differently. Three figures printed reference's peak "226 k / 224 k /
     224 k tok/s -> cooling", hiding P 224,256 against Q 223,969 (0.13 % apart), which decides the binding; now
     "226.18 k / 224.26 k / 223.97 k". ``None`` and non-numbers print as ``"n/a"``."""
@@ -253,7 +255,7 @@ def fmt_ceilings(values: Any, unit: str = "tok/s", digits: int = 3) -> list[str]
             and math.isfinite(float(v)) else None for v in vals]
     close = [(i, j) for i in range(len(nums)) for j in range(i + 1, len(nums))
              if nums[i] is not None and nums[j] is not None and nums[i] != nums[j]
-             and abs(nums[i] - nums[j]) <= CLOSE_CEILINGS_REL * max(abs(nums[i]), abs(nums[j]))]
+             and abs(nums[i] - nums[j]) <= NEAR_TIE * max(abs(nums[i]), abs(nums[j]))]
     d = digits
     while d < 7 and any(fmt_si(vals[i], unit, d) == fmt_si(vals[j], unit, d) for i, j in close):
         d += 1

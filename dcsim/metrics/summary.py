@@ -111,14 +111,16 @@ def closed_form_summary(ts: dict, dt: float, flop_per_token: float, effective_fl
     whose heat with the PDU and UPS losses fits the capacity, ``it_max_cooling_w``: the same meaning
     as the moments' ``heat_rejection_w``, :func:`dcsim.engine.steady.heat_rejection_it_w`);
     ``D`` = mean demand. The per-tick ceilings in the time series invert the full,
-    load-dependent models instead; this summary linearises at the run's average.
+    load-dependent models instead; this summary linearises at the run's average. No binding, achieved rate or
+    slack: at the mean E_tok, which averages partial-load ticks, min(D, C, P, Q) is no state the run was in
+    (``tpf.run_mean``'s note, :data:`dcsim.engine.assemble.RUN_MEAN_NOTE`).
     """
     out_tok = float(np.sum(ts["achieved_tok_s"]) * dt)
     it_j = float(np.sum(ts["it_power_w"]) * dt)
     fac_j = float(np.sum(ts["facility_power_w"]) * dt)
     if out_tok <= 0 or it_j <= 0:
         return {"compute_tok_s": float(np.mean(ts["compute_tok_s"])), "power_tok_s": 0.0,
-                "cooling_tok_s": 0.0, "binding": None, "inputs": {}}
+                "cooling_tok_s": 0.0, "inputs": {}}
     e_tok = it_j / out_tok
     pue = fac_j / it_j
     q_rej = float(np.mean(ts["it_max_cooling_w"]))
@@ -130,8 +132,7 @@ def closed_form_summary(ts: dict, dt: float, flop_per_token: float, effective_fl
     d = r.as_dict()
     return {
         "compute_tok_s": d["compute_tok_s"], "power_tok_s": d["power_tok_s"], "cooling_tok_s": d["cooling_tok_s"],
-        "demand_tok_s": d["demand_tok_s"], "achieved_tok_s": d["achieved_tok_s"], "binding": d["binding"],
-        "slack": d["slack"],
+        "demand_tok_s": d["demand_tok_s"],
         "inputs": {
             "flop_per_token": flop_per_token, "joule_per_token_it": e_tok, "effective_flops": effective_flops,
             "delivered_power_w": float(np.mean(ts["interconnect_w"])), "pue": pue,

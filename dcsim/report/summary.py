@@ -16,7 +16,7 @@ from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
 from dcsim.serving.slo_estimate import tail_flagged
-from dcsim.tpf import BINDING_NAMES
+from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
 __all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
            "pool_rows", "start_text", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
@@ -292,10 +292,12 @@ class BindingHeadline(NamedTuple):
 
     @property
     def limits_outlast_demand(self) -> bool:
-        """True when demand alone binds the longest but the limits together bind longer: the glance must not read
-        "not supply-bound" (the audit of 2026-12-04: reference at demand 42.6 % with a limit binding 57.4 % and 20 %
-        of tokens shed)."""
-        return self.top == "demand" and len(self.tied) == 1 and self.limit_share > (self.share or 0.0)
+        """True when demand binds the longest (alone or tied) but the limits together bind longer: the glance must
+        not read "not supply-bound" (the audit of 2026-12-04: reference at demand 42.6 % with a limit binding 57.4 %
+        and 20 % of tokens shed). The rule is :func:`dcsim.tpf.binding_that_holds`, which the sweep figure reads."""
+        if self.top != "demand":
+            return False
+        return binding_that_holds({"demand": self.share, **dict(self.limits)})[0] not in (None, "demand")
 
     @property
     def first(self) -> str:
@@ -463,13 +465,12 @@ def fault_tokens_text(f: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     named (the recovery runs past the end: the cost is not final); chiller-trip's audit: its line read "200.4 M
     lost in its window" where the run served 274.3 M fewer (docs/faults.md, Reading it)."""
     window = float(f["tokens_lost"])
-    net = f.get("tokens_lost_net")
+    net = None if f.get("tokens_lost_net") is None else float(f["tokens_lost_net"])
     span = report.get("duration_s")
     reaches_end = span is not None and f.get("end_s") is not None and float(f["end_s"]) >= float(span)
     if net is None or reaches_end:
-        return f"{_mtok(window)} output tokens lost in its window" + (" (to the end of the run)" if reaches_end else "")
-    net = float(net)
-    if (window <= 0.0 and net <= 0.0) or max(abs(window), abs(net)) < _NO_TOKENS:
+        text = f"{_mtok(window)} output tokens lost in its window" + (" (to the end of the run)" if reaches_end else "")
+    elif (window <= 0.0 and net <= 0.0) or max(abs(window), abs(net)) < _NO_TOKENS:
         text = "no output tokens lost, in its window or to the end of the run"
     elif net < _NO_TOKENS:  # the window's shortfall was all served after it (a chilled-water tank: 6 m³)
         text = (f"no output tokens lost to the end of the run (all {_mtok(window)} of the backlog from its window "
@@ -478,8 +479,8 @@ def fault_tokens_text(f: Mapping[str, Any], report: Mapping[str, Any]) -> str:
         text = (f"{_mtok(net)} output tokens lost to the end of the run ({_mtok(window)} in its window, "
                 f"{_mtok(net - window)} after it, recovering)")
     elif window - net >= _NO_TOKENS:
-        text = (f"{_mtok(net)} output tokens lost to the end of the run ({_mtok(window - net)} of the backlog from "
-                f"its window served after it)")
+        text = (f"{_mtok(net)} output tokens lost to the end of the run ({_mtok(window - net)} of the backlog "
+                f"from its window served after it)")
     else:
         text = f"{_mtok(net)} output tokens lost in its window and to the end of the run"
     total = report.get("faults_total") or {}

@@ -391,7 +391,7 @@ def _replica_backlog_wait(offered_tok_s: np.ndarray, capacity_tok_s: np.ndarray,
     return fifo_wait_s(off, out, dt)
 
 
-def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0,
+def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0, *,
                     held_after_s: float = HELD_AFTER_S, seed: np.random.SeedSequence | int = 0,
                     n_ticks: int = _CRIT_TICKS) -> np.ndarray:
     """Sorted samples of the wait for admission (s) in a pool a capped controller runs at exactly its throughput.
