@@ -244,3 +244,28 @@ def test_liquid_plant_with_a_tiny_trim_binds_on_cooling_on_a_hot_afternoon_and_n
     assert np.all(heat <= ts["heat_capacity_w"] * (1 + 1e-9))
     assert np.all(ts["binding"] == 3)            # cooling
     assert ts["it_power_w"].max() < 360e3        # of 882 kW the GPUs could draw
+
+
+def test_liquid_dry_coolers_are_charged_no_more_heat_than_their_size_the_trim_the_rest():
+    """The power model gave the dry coolers free·lf·IT with no cap at their size, capacity·(1 − air_design_fraction)·
+    free, which the capacity holds (review of 2026-12-04): an all-liquid hall at 30 degC whose loop heat exceeds the
+    dry coolers' size charged the trim (compressor work) less than it carries. The trim's energy now equals that of
+    a trim carrying the loop heat above the dry coolers' size, and the dry-cooler fans move at most their size."""
+    from dcsim.thermal.facility import _plant_parts
+
+    f = _liquid()
+    cs = f.spec.cooling
+    t = np.array([30.0])
+    q_liq = np.array([900e3])  # lf 1.0
+    dry_size = f.capacity_w * (1 - cs.air_design_fraction) * _free(t, cs.supply_t, cs.delta_t, cs.dry_cooler_approach)
+    assert q_liq[0] > dry_size[0] and _free(t)[0] * q_liq[0] > dry_size[0]  # the case the old model overcharged
+    b = f.breakdown(q_liq, 1.0, t, wet_bulb_c(t, 0.4))
+    heat = b["heat_w"]
+    z = np.zeros(1)
+    unit = f.capacity_w * cs.air_design_fraction
+    trim = _plant_parts(cs.air_side, unit, unit, heat - q_liq, z, q_liq - dry_size, t, wet_bulb_c(t, 0.4),
+                        extra_evap_t_c=cs.supply_t)
+    np.testing.assert_allclose(b["cooling_chiller"], trim["cooling_chiller"], rtol=1e-9)
+    fans = C.dry_cooler_fan_power_w(dry_size, cs.dry_cooler_air_delta_t, cs.dry_cooler_fan_pressure_pa,
+                                    cs.dry_cooler_fan_efficiency)
+    np.testing.assert_allclose(b["cooling_tower"], trim["cooling_tower"] + fans, rtol=1e-9)

@@ -159,7 +159,8 @@ def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it
     coolers' + the trim's capacity, and no more total heat than leaves the trim a load it can carry.
 
     The trim's load is everything the dry coolers do not take, as the power model charges it (`_cooling_parts`):
-    the air-side heat (the (1 − lf) share of IT, PDU and UPS losses) plus the warm loop's overflow (1 − free)·lf·IT.
+    the air-side heat (the (1 − lf) share of IT, PDU and UPS losses) plus the warm loop's overflow (1 − free)·lf·IT
+    (and, where free·lf·IT exceeds the dry coolers' size, the excess: held here by Q_dry + Q_trim).
     With heat H: trim_load(H) = H − free·lf·IT(H), IT(H) = max((H − no_load)/per_it, 0), increasing in H with slope
     1 − free·lf/per_it beyond the no-load heat; the largest H with trim_load(H) ≤ Q_trim is the limit. (Until
     2026-12-04 only the air-side heat was held to the trim, the dry coolers credited at their design size: a mixed
@@ -247,8 +248,11 @@ class Facility:
         if cs.kind == "liquid":
             q_liq = lf * it
             q_air = heat - q_liq
-            free = _liquid_free_fraction(cs, t_db)
-            overflow = (1.0 - free) * q_liq
+            # the dry coolers take the free share of the loop's heat up to their size; the trim the rest (the split
+            # the capacity holds, _liquid_capacity_w: a loop above the dry coolers' size overflows to the trim)
+            free_heat = np.minimum(_liquid_free_fraction(cs, t_db) * q_liq,
+                                   liquid_dry_cooler_capacity_w(cs, self.capacity_w, t_db))
+            overflow = q_liq - free_heat
             air = cs.air_side
             # part load per trim unit: air_side.capacity when given, else units of the design air-side heat
             # staged so each runs <= chiller_max_load (assumption); the trim's total size limits the plant's
@@ -256,12 +260,11 @@ class Facility:
             trim_unit = air.capacity if air.capacity is not None else self.capacity_w * cs.air_design_fraction
             parts = _plant_parts(air, trim_unit, self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
                                  t_db, t_wb, extra_evap_t_c=cs.supply_t)
-            free_heat = free * q_liq
             parts["cooling_pumps"] = parts["cooling_pumps"] + C.pump_power_w(
                 q_liq, cs.delta_t, cs.pump_head_pa, cs.pump_efficiency)
             parts["cooling_tower"] = parts["cooling_tower"] + C.dry_cooler_fan_power_w(
                 free_heat, cs.dry_cooler_air_delta_t, cs.dry_cooler_fan_pressure_pa, cs.dry_cooler_fan_efficiency)
-            parts["liquid_free_fraction"] = free
+            parts["liquid_free_fraction"] = _liquid_free_fraction(cs, t_db)
             return parts
         # quick-study modes: overhead reported as chiller power
         if cs.kind == "fixed_pue":
