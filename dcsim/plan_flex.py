@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from dcsim.metrics.fmt import fmt_energy
-from dcsim.power.grid import exceedance_events
+from dcsim.power.grid import DAY_S, exceedance_events
 from dcsim.power.storage import BatteryParams, dispatch
 from dcsim.units import parse_quantity
 
@@ -308,11 +308,6 @@ def _need_dict(need: dict, mom) -> dict:
             "longest_event_start_s": None if longest is None else t0 + longest[0]}
 
 
-#: ``--confirm`` simulates the calendar day (local clock) of the longest curtailment event, s: its length here, the
-#: window the answer names from it.
-CONFIRM_DAY_S = 86400.0
-
-
 def confirm_flex(raw, bdir, out: dict, fb: FlexBudget, firm_w: float | None = None) -> dict:
     """Simulate the day of the longest curtailment event at the answer, and the same day with
     an interconnect large enough never to bind: what the flexing costs with the scenario's demand."""
@@ -325,8 +320,9 @@ def confirm_flex(raw, bdir, out: dict, fb: FlexBudget, firm_w: float | None = No
     ov = dict(out["overrides"])
     sc0 = load_scenario(raw, overrides=ov, base_dir=bdir)
     start = run_start(build_models(sc0))
-    day0 = 0.0 if t_ev is None else math.floor(t_ev / CONFIRM_DAY_S) * CONFIRM_DAY_S
-    ov.update({"start": (start + timedelta(seconds=day0)).isoformat(), "duration": CONFIRM_DAY_S, "faults": []})
+    # --confirm simulates the calendar day (local clock) of the longest curtailment event
+    day0 = 0.0 if t_ev is None else math.floor(t_ev / DAY_S) * DAY_S
+    ov.update({"start": (start + timedelta(seconds=day0)).isoformat(), "duration": DAY_S, "faults": []})
     b = fb["battery"]
     cap = float(ov.get("facility.interconnect", sc0.facility.interconnect))
     if b is not None:  # the battery holds the meter at the contract: the site runs above it on stored energy
@@ -347,7 +343,7 @@ def confirm_flex(raw, bdir, out: dict, fb: FlexBudget, firm_w: float | None = No
                     (r.get("storage") or {}).get("peak_meter_w", r["peak_power_w"]["facility"])}
 
     a, f = figs(flexed), figs(firm)
-    return {"window": {"start": ov["start"], "duration_h": CONFIRM_DAY_S / 3600.0}, "with_flex": a, "firm": f,
+    return {"window": {"start": ov["start"], "duration_h": DAY_S / 3600.0}, "with_flex": a, "firm": f,
             "firm_interconnect_w": firm_cap,
             "tokens_lost": f["tokens_output"] - a["tokens_output"],
             "tokens_lost_share": 1.0 - a["tokens_output"] / f["tokens_output"] if f["tokens_output"] else None,

@@ -106,7 +106,8 @@ def binding_that_holds(shares) -> tuple[str | None, float]:
     """What binds most of a run, from its shares of time (``binding.share``: name -> fraction), and that share.
 
     The constraint with the largest share, except where demand has it but the limits (compute, power, cooling)
-    together bind longer: then the limit binding the longest, with the share of the run *some* limit binds. A planner
+    together bind longer: then the limit binding the longest. Its share is demand's where demand holds the run, else
+    the share of the run *some* limit binds (whichever limit leads). A planner
     asks whether a limit binds, and the plurality of four labels hides it (reference: demand 42.6 % of the day, a
     limit 57.4 %). (None, nan) without shares. The summary's headline, report.html's card and the sweep figure's
     markers and map read this rule."""
@@ -116,9 +117,11 @@ def binding_that_holds(shares) -> tuple[str | None, float]:
         return None, float("nan")
     top = max(BINDING_NAMES, key=lambda k: sh.get(k, -1.0))  # the first of a tie, as binding.most_common
     limits = {k: v for k, v in sh.items() if k != "demand" and v > 0}
-    if top == "demand" and sum(limits.values()) > sh["demand"]:  # the longest limit; a tie: BINDING_NAMES' order
-        return max((k for k in BINDING_NAMES if k in limits), key=limits.get), sum(limits.values())
-    return top, sh[top]
+    if (top == "demand" and sum(limits.values()) <= sh["demand"]) or not limits:
+        return top, sh[top]
+    # a limit holds the run: the longest (a tie: BINDING_NAMES' order), with the share *some* limit binds, whichever
+    # limit leads (a plurality limit's own share read less limit time than a demand-led run's sum)
+    return max((k for k in BINDING_NAMES if k in limits), key=limits.get), sum(limits.values())
 
 
 def facility_binding(pool_binding, short, offered) -> np.ndarray:
@@ -147,6 +150,7 @@ def facility_binding(pool_binding, short, offered) -> np.ndarray:
     score = np.where(b != 0, 1.0 + rel, 0.0)
     worst = np.argmax(score, axis=-1)
     return np.take_along_axis(b, worst[..., None], axis=-1)[..., 0].astype(np.int8)
+
 
 def binding_of(demand, compute, power, cooling) -> np.ndarray:
     """Integer binding code per element: 0 demand if D ≤ min(C, P, Q), else argmin of C, P, Q (1..3).

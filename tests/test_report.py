@@ -711,8 +711,8 @@ def test_the_fault_line_leads_with_the_cost_to_the_end_of_the_run_when_the_recov
 def test_the_fault_line_gives_the_net_cost_when_the_backlog_is_served_after_the_window():
     """The normal case (a hall with headroom: chiller-trip at 600 req/s): the window lost 151.6 M, 70.4 M of that
     backlog was served after it, so the fault cost 81.3 M; the larger window figure is not the headline."""
-    line = _fault_line(_fault(window=151.6e6, net=81.26e6))
-    assert ": 81.3 M output tokens lost to the end of the run (70.3 M of the backlog from its window served after " \
+    line = _fault_line(_fault(window=151.64e6, net=81.26e6))
+    assert ": 81.3 M output tokens lost to the end of the run (70.4 M of the backlog from its window served after " \
            "it) vs a run without it; " in line
     assert "151.6" not in line
 

@@ -47,9 +47,9 @@ def in_range_status(c: Mapping) -> str:
 
 def calibration_caveat(calibration: list | None) -> str | None:
     """One line saying which rack groups run on parameters not fitted to their own measurements and
-    the expected error band, which run beyond the batches (:func:`extrapolation_caveat`) or the lengths
-    (:func:`context_caveat`) their profile was measured at, and which were measured on an older serving stack
-    (:func:`stack_caveat`) (``provenance.calibration`` of a report); ``None`` when all are calibrated on the
+    the expected error band, which run beyond the batches or the lengths their profile was measured at, and which
+    were measured on an older serving stack (the kinds of :func:`calibration_caveat_kinds`: ``extrapolated``,
+    ``context``, ``stack``; ``provenance.calibration`` of a report); ``None`` when all are calibrated on the
     current stack, within range."""
     return " | ".join(calibration_caveats(calibration)) or None
 
@@ -259,8 +259,8 @@ def fmt_ceilings(values: Any, unit: str = "tok/s", digits: int = 3) -> list[str]
     d = digits
     while d < 7 and any(fmt_si(vals[i], unit, d) == fmt_si(vals[j], unit, d) for i, j in close):
         d += 1
-    if close:  # one more figure than tells them apart reads as the gap, not just a different last digit
-        d = min(d + 1, 7) if d > digits else max(d, digits)
+    if close and d > digits:  # one more figure than tells them apart reads as the gap, not a different last digit
+        d = min(d + 1, 7)
     return [fmt_si(v, unit, d) for v in vals]
 
 
