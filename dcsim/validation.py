@@ -1061,7 +1061,9 @@ def _lomo_table() -> list[str]:
            "Llama-3.3-70B leave together; scored on the rows sent once, as fitted). Acceptance: MAPE ≤ 15 % and",
            "no point beyond 25 %, on tokens/s and",
            "J/token. Rows `LOMO-*` below carry the same numbers; a failing pair's band and mechanism are in",
-           "*Known failures*.", "",
+           "*Known failures*; the failing pairs point by point, by the sign of their errors, and what the",
+           "shipped data cannot give are in docs/node.md (\"Twenty-third pass\"; `leave_one_model_out(...,",
+           "points=True)`).", "",
            "| left-out pair | points | MAPE tok/s | MAPE J/tok | max tok/s | max J/tok | met |",
            "|---|---|---|---|---|---|---|"]
     n = met = 0

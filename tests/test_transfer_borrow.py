@@ -93,3 +93,36 @@ def test_leave_one_model_out_borrows_from_the_other_gpus_without_the_left_out_mo
         res[name] = _error_row(*_group_metrics(prob, prob.g0, *prob.unpack(pv)))
     assert {k: q[k] for k in res["borrowed"]} == res["borrowed"]
     assert res["borrowed"] != res["zero"]
+
+
+def test_leave_one_model_out_points_are_the_signed_errors_behind_the_row():
+    """``points=True`` lists each left-out point with its signed errors (docs/node.md, twenty-third pass: the failing
+    pairs tabulated by sign); they are the row's figures before the absolute value is taken, and a load point's power
+    is the CSV's per GPU, so J/token's error is power's error over tokens/s's."""
+    import csv
+
+    paths = [MEASUREMENT_DIR / f for f in ("mlenergy_gemma-3-27b.csv", "mlenergy_qwen3-32b.csv",
+                                           "splitwise_a100_requests.csv")]
+    for gpu in ("H100-SXM", "A100-SXM4-80GB"):
+        plain = leave_one_model_out(paths, gpu)
+        rows = leave_one_model_out(paths, gpu, points=True)
+        assert all("points" not in r for r in plain)                 # the shipped tables keep their shape
+        for a, r in zip(plain, rows):
+            assert {k: v for k, v in r.items() if k != "points"} == a
+            et = np.array([p["err_tok_s_pct"] for p in r["points"]])
+            ej = np.array([p["err_j_per_tok_pct"] for p in r["points"]])
+            assert len(et) == r["n_points"]
+            assert np.mean(np.abs(et)) == pytest.approx(r["mape_tok_s_pct"], abs=0.01)
+            assert np.mean(np.abs(ej)) == pytest.approx(r["mape_j_per_tok_pct"], abs=0.01)
+            assert np.max(np.abs(et)) == pytest.approx(r["max_err_tok_s_pct"], abs=0.01)
+            assert np.max(np.abs(ej)) == pytest.approx(r["max_err_j_per_tok_pct"], abs=0.01)
+    # load points: measured power per GPU from the CSV; J/token's error = power's error over tokens/s's
+    h100 = {r["profile"]: r for r in leave_one_model_out(paths, "H100-SXM", points=True)}
+    q = h100["H100-SXM_qwen3-32b_bf16_tp2"]["points"]
+    csv_w = {int(r["max_num_seqs"]): float(r["gpu_power_w"]) / 2 for r in csv.DictReader(open(paths[1]))
+             if r["gpu"] == "H100-SXM" and r["n_gpus"] == "2" and r["request_repeats"] == "1"}
+    assert {p["max_num_seqs"] for p in q} == set(csv_w)
+    for p in q:
+        assert p["gpu_w_measured"] == pytest.approx(csv_w[p["max_num_seqs"]], abs=0.06)
+        w_err = p["gpu_w_predicted"] / p["gpu_w_measured"]
+        assert 1 + p["err_j_per_tok_pct"] / 100 == pytest.approx(w_err / (1 + p["err_tok_s_pct"] / 100), rel=2e-3)

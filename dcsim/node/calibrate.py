@@ -1236,7 +1236,7 @@ def twins(model: str, models) -> tuple[str, ...]:
 
 
 def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAMMA,
-                        rows: list[dict] | None = None) -> list[dict]:
+                        rows: list[dict] | None = None, points: bool = False) -> list[dict]:
     """Each model of ``gpu`` predicted by the pooled fit of the GPU's other models (none of its data, nor of
     a model of the same shape: :func:`twins`, left out with it).
 
@@ -1244,6 +1244,10 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
     MoE dispatch or FP8 cost the other models do not identify takes it from the other GPUs' pooled fits
     without the model, as a transfer does (:func:`dcsim.node.catalog.borrow_unidentified`), and names them
     under ``borrowed``.
+
+    ``points``: each row also lists its points (:func:`_lomo_points`) with the *signed* errors, so a failing
+    pair can be read by sign and batch (the tabulation of docs/node.md's twenty-third pass); the MAPEs above
+    are their mean absolute values.
     """
     rows = read_rows(paths) if rows is None else rows
     gs = groups(rows, gpu)
@@ -1273,9 +1277,33 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
             perf, pw = prob.unpack(pv)
             row = {"profile": profile_name(*key), **_error_row(*_group_metrics(prob, prob.g0, perf, pw)),
                    "pooled_from": pooled["pooled_groups"]}
+            if points:
+                row["points"] = _lomo_points(prob, perf, pw)
             if borrowed:
                 row["borrowed"] = {k: list(v) for k, v in borrowed.items()}  # a copy per row (no YAML anchors)
             out.append(row)
+    return out
+
+
+def _lomo_points(prob: Problem, perf, pw) -> list[dict]:
+    """Each point of a left-out group (:func:`leave_one_model_out` with ``points``): signed relative errors
+    (pred/meas - 1, %) of tokens/s and J/token, as :func:`_group_metrics` computes them. A load row adds its
+    ``max_num_seqs``, batch and GPU power per GPU, measured and predicted (W); a request row its prompt tokens,
+    batch and output tokens."""
+    g = prob.g0
+    et, ej = _group_metrics(prob, g, perf, pw)
+    out = []
+    if len(g.load):
+        _, _, p = prob.predict(perf, pw, g)
+        for i in range(len(g.load)):
+            out.append({"max_num_seqs": int(g.level[i]), "batch": round(float(g.batch[i]), 2),
+                        "err_tok_s_pct": round(float(et[i]) * 100, 2), "err_j_per_tok_pct": round(float(ej[i]) * 100, 2),
+                        "gpu_w_measured": round(float(g.tok_s[i] * g.j_tok[i]) / g.tp, 1),
+                        "gpu_w_predicted": round(float(p[i]) / g.tp, 1)})
+    for j, (pt, b, n_out) in enumerate(g.rq):
+        i = len(g.load) + j
+        out.append({"prompt_tokens": int(pt), "batch": b, "output_tokens": int(n_out),
+                     "err_tok_s_pct": round(float(et[i]) * 100, 2), "err_j_per_tok_pct": round(float(ej[i]) * 100, 2)})
     return out
 
 
