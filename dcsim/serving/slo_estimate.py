@@ -1027,8 +1027,11 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
 
     ``awake_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``), where
     ``controller.idle_power_down`` keeps a pool of several groups awake along its efficiency ladder (the engine's
-    ``PowerDown.group_replicas``); the critically-loaded test reads their full-load rate (:func:`full_load_tok_s`).
-    None: the share in service (and awake) of every group."""
+    ``PowerDown.group_replicas``): they serve the tick, each group its share of their full-load rate, the
+    critically-loaded test reads that rate (:func:`full_load_tok_s`), and ``frontier_parts`` must then be the engine's
+    bound to their own curves (``dcsim.engine.assemble._awake_frontier_parts``: rates of the awake replicas). None: the
+    share in service (and awake) of every group. Until 2026-12-05 a mixed pool's estimate took that even share where
+    the engine had parked along the ladder (docs/slo.md, "Powering idle nodes down")."""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
