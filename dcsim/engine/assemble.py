@@ -9,6 +9,7 @@ import numpy as np
 
 from dcsim import __version__
 from dcsim.engine.build import Models, with_interconnect
+from dcsim.engine.controller import awake_curves, per_awake_count, power_down_for
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, frontier_parts, frontier_share_within
 from dcsim.engine.steady import (
     ceilings_at, flop_per_output_token, pool_flop_per_output_token, scenario_moments, steady_report,
@@ -53,6 +54,34 @@ class _PoolView:
                                                   "mean_input": pool.mean_input, "mean_output": pool.mean_output})()
 
 
+def awake_replicas(m: Models, ts: dict) -> np.ndarray | None:
+    """Per tick, the replicas of each rack group serving (``(ticks, groups)``) where ``controller.idle_power_down``
+    keeps a pool of several groups awake along its efficiency ladder (:meth:`PowerDown.group_replicas` of the
+    recorded ``awake_fraction``); None otherwise (one group, or nothing powered down: the share in service of every
+    group)."""
+    if len(m.groups) < 2 or "awake_fraction" not in ts:
+        return None
+    pd = power_down_for(m, float(m.scenario.controller.tick))
+    if pd is None:
+        return None
+    return pd.group_replicas(np.asarray(ts["awake_fraction"], dtype=float) * pd.replicas, len(m.groups))
+
+
+def _awake_frontier_parts(m: Models, ts: dict):
+    """:func:`dcsim.engine.pools.frontier_parts` on the curves of the replicas awake on each tick (the power-down
+    ladder's first, :func:`dcsim.engine.controller.awake_curves`, all of them serving), where the engine chose the
+    tick's operating point; the SLO estimate calls it in place of ``frontier_parts`` (whose pool curves and share in
+    service it is given are ignored). Rates are those of the awake replicas."""
+    pd = power_down_for(m, float(m.scenario.controller.tick))
+    n_awake = np.asarray(ts["awake_fraction"], dtype=float) * pd.replicas
+
+    def parts(_curves, clocks, served, _avail, share):
+        served, share = np.asarray(served, dtype=float), np.asarray(share, dtype=float)
+        return per_awake_count(n_awake, lambda k, sel: frontier_parts(awake_curves(m, pd, k), clocks, served[sel],
+                                                                      np.ones(int(sel.sum())), share[sel]))
+    return parts
+
+
 def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     """The fluid SLO estimate (:func:`dcsim.serving.slo_estimate.estimate_for_run`); with several
     pools, one estimate per pool (each on its own replicas, classes and flows) combined: per-class
@@ -61,7 +90,9 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     requests (said in ``method``). ``ticks``: the requests served in those ticks only
     (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        return estimate_for_run(m, ts, ticks=ticks, frontier_parts=frontier_parts)
+        awake = awake_replicas(m, ts)
+        return estimate_for_run(m, ts, ticks=ticks, awake_replicas=awake,
+                                frontier_parts=frontier_parts if awake is None else _awake_frontier_parts(m, ts))
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
         cols = pool_columns(m, ts, p)
@@ -135,7 +166,12 @@ def interactive_view(m: Models, ts: dict) -> dict:
     share on capped ticks alone was measured and not kept (2026-12-04): grid-flex's deferred catch-up at 19:41-19:51
     runs wholly at the frontier's point at full load, and the day's SLO attainment read 0.450 against 0.457 — but
     the uncapped ticks would still see no deferred load, and a 6-h window of the same scenario read more SLO-meeting
-    tokens with node failures than without (they left less spare rate to the deferred work)."""
+    tokens with node failures than without (they left less spare rate to the deferred work).
+
+    A pool of several rack groups with ``controller.idle_power_down`` takes the share on the curves of its awake
+    replicas (:func:`dcsim.engine.controller.awake_curves`: the efficiency ladder's first), where the engine chose it
+    (``loop._awake_operating_point``), not on an even slice of every group (until 2026-12-05; the scenario schema
+    refuses ``deferrable`` with ``idle_power_down`` today, so no shipped run reached this)."""
     d = m.scenario.deferrable
     if d is None or "deferred_served_tok_s" not in ts:
         return ts
@@ -146,7 +182,13 @@ def interactive_view(m: Models, ts: dict) -> dict:
         if "awake_fraction" in ts:  # as the estimate counts the replicas serving
             avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
         it = np.asarray(ts["it_power_w"], float) - np.asarray(ts.get("parked_power_w", 0.0), float)
-        share = frontier_share_within(m.curves, m.clocks, float(m.overhead_w), served, avail, it)
+        pd = power_down_for(m, float(m.scenario.controller.tick)) if len(m.groups) > 1 else None
+        if pd is not None:  # several rack groups, idle replicas powered down: on the curves the engine chose on
+            share = per_awake_count(np.asarray(ts["awake_fraction"], float) * pd.replicas, lambda k, sel: {
+                "s": frontier_share_within(awake_curves(m, pd, k), m.clocks, float(m.overhead_w), served[sel],
+                                           np.ones(int(sel.sum())), it[sel])})["s"]
+        else:
+            share = frontier_share_within(m.curves, m.clocks, float(m.overhead_w), served, avail, it)
         view["frontier_share"] = np.where(np.asarray(ts["mode"]) == 1, share, 0.0)
     return view
 

@@ -301,6 +301,15 @@ class PowerDown:
         """Replicas of each rack group (``groups`` of them) among the ladder's first ``k``."""
         return np.bincount(self.ladder_group[: max(int(k), 0)], minlength=groups)
 
+    def group_replicas(self, serving, groups: int) -> np.ndarray:
+        """Per tick, the replicas of each rack group (``groups`` of them) among the ladder's first ``serving`` (counts
+        per tick, rounded to whole replicas): shape ``(ticks, groups)``. The replicas whose full-load rate the
+        critically-loaded test reads (``dcsim.serving.slo_estimate.full_load_tok_s``)."""
+        k = np.clip(np.rint(np.asarray(serving, dtype=float)).astype(np.int64), 0, self.replicas)
+        onehot = np.zeros((self.replicas + 1, groups))
+        onehot[np.arange(1, self.replicas + 1), self.ladder_group] = 1.0
+        return np.cumsum(onehot, axis=0)[k]
+
 
 def power_down_for(m, dt_s: float) -> PowerDown | None:
     """The power-down schedule of a built model ``m`` (None unless ``controller.idle_power_down``)."""

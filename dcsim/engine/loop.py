@@ -28,9 +28,9 @@ from dcsim.engine.controller import (
 )
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
-from dcsim.engine.pools import PoolTicker, full_load_tok_s, mean_cap_w, pool_operating_point
+from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
-from dcsim.serving.slo_estimate import critically_loaded
+from dcsim.serving.slo_estimate import critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_of, binding_simulated
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
@@ -459,6 +459,19 @@ def _awake_effective_clock(m: Models, power_down, k: int) -> EffectiveClock:
     return cache[k]
 
 
+def _serving_full_load_tok_s(m: Models, power_down, ex: Exogenous, clock) -> np.ndarray:
+    """Output tokens/s of the replicas serving at full load at the controller's ``clock`` (per tick), the rate the
+    critically-loaded test reads: with ``idle_power_down`` in a pool of several rack groups, the replicas awake along
+    the efficiency ladder, each group at its own full-load rate (:meth:`PowerDown.group_replicas`); otherwise the share
+    in service (and awake) of every group. Until 2026-12-05 the awake share of the whole pool's rate: the ladder keeps
+    its most efficient replicas awake, so a mixed pool's full-load rate read low and capped ticks whose replicas ran
+    at 80 % of it were taken as critically loaded (docs/engine.md, "The binding constraint")."""
+    if power_down is not None and len(m.groups) > 1:
+        reps = power_down.group_replicas(np.asarray(ex.awake, dtype=float) * power_down.replicas, len(m.groups))
+        return full_load_tok_s(m.groups, m.clocks, clock, reps)
+    return np.minimum(ex.availability, ex.awake) * full_load_tok_s(m.groups, m.clocks, clock)
+
+
 def effective_clock(m: Models) -> EffectiveClock:
     """The run's :class:`~dcsim.engine.gpu_clock.EffectiveClock` (one pool), built once and kept on ``m``."""
     ec = m.__dict__.get("_effective_clock")
@@ -502,8 +515,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
         supply_only=1 if m.scenario.controller.policy == "none" else None, capped=below,
-        critical=critically_loaded(below, served, np.minimum(ex.availability, ex.awake)
-                                   * full_load_tok_s(m.groups, m.clocks, op["controller_clock"])))
+        critical=critically_loaded(below, served, _serving_full_load_tok_s(m, power_down, ex, op["controller_clock"])))
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
     cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])

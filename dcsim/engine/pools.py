@@ -23,7 +23,7 @@ import numpy as np
 from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
-from dcsim.serving.slo_estimate import critically_loaded
+from dcsim.serving.slo_estimate import critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_simulated, facility_binding
 
 __all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
@@ -225,13 +225,6 @@ def pool_operating_point(curves, clocks: np.ndarray, policy: str, overhead_w: fl
         eff = np.where(np.isnan(capped_eff), ec.at(policy, served, mode, level, avail, u), capped_eff)
         out["effective_clock"] = np.minimum(clock, eff)
     return out
-
-
-def full_load_tok_s(groups, clocks: np.ndarray, clock) -> np.ndarray:
-    """Output tokens/s of ``groups``' replicas (all of them) at full load at the controller's ``clock`` (fraction,
-    per tick): the node tables' largest throughput, interpolated between clock levels."""
-    lv = np.interp(np.asarray(clock, float), clocks, np.arange(clocks.size))
-    return sum(g.limits.replicas * np.interp(lv, np.arange(clocks.size), g.table.thr_max) for g in groups)
 
 
 def mean_cap_w(groups, clocks: np.ndarray, clock) -> np.ndarray:

@@ -330,10 +330,12 @@ def efficiency_ladder(tables: list[NodeTable], limits: list[GroupLimits], curves
 def ladder_replicas(rate_tok_s, tables: list[NodeTable], limits: list[GroupLimits]) -> np.ndarray:
     """Replicas (fractional) of a pool that serve ``rate_tok_s`` at full load at the lowest clock, loaded along the
     :func:`efficiency_ladder` (the most efficient rack group's replicas first, each at its own full-load rate, rack
-    limits applied): the count whole replicas must realise there, as request fidelity consolidates. The one count of
-    both fidelities' fractional-replica warnings (``assemble.fractional_frontier_warning``, ``requests._Lane``); until
-    2026-12-04 fluid counted the pool's mean replica, so a pool of H100 and B200 racks read 0.29 replicas in fluid and
-    0.21 in request fidelity at the same point."""
+    limits applied): the count whole replicas must realise there, as request fidelity consolidates. Fluid's
+    fractional-replica warning reads it (``assemble.fractional_frontier_warning``); a request lane counts along the
+    same ladder itself (``requests._Lane._frontier_x``: its replicas in service, each at its own group's full-load rate
+    from :func:`replica_curves`, in :func:`efficiency_ladder` order), not through this function. Until 2026-12-04 fluid
+    counted the pool's mean replica, so a pool of H100 and B200 racks read 0.29 replicas in fluid and 0.21 in request
+    fidelity at the same point."""
     curves = replica_curves(tables, limits)
     per = np.max(curves[1][:, 0, :], axis=1)
     order = efficiency_ladder(tables, limits, curves)

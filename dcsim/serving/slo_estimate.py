@@ -46,7 +46,7 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
            "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "tail_caveat",
-           "critically_loaded", "tail_flagged", "known_gap_caveats",
+           "critically_loaded", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor"]
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -453,6 +453,23 @@ def critical_wait_s(lam_req_s: float, tick_s: float, scv: "float | Mmpp" = 1.0, 
     w = step * (np.searchsorted(cum_d, k) - np.searchsorted(cum_a, k)).astype(float)
     w = np.sort(np.maximum(w, 0.0))
     return w[np.linspace(0, w.size - 1, min(w.size, _N_KEEP)).astype(np.int64)]
+
+
+def full_load_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> np.ndarray:
+    """Output tokens/s of replicas at full load at the controller's ``clock`` (fraction, per tick): each rack group's
+    node-table throughput at its largest batch (``table.thr_max``, interpolated between clock levels) times its
+    replicas. ``replicas``: how many of each group's replicas (shape ``(ticks, groups)``, or ``(groups,)``), default
+    all of them (``limits.replicas``). The one home of the full-load rate that the critically-loaded test
+    (:func:`critically_loaded`) reads, in the engine's binding label (one pool and several) and in this estimate;
+    with ``controller.idle_power_down`` a pool of several groups passes the replicas of each group awake along its
+    efficiency ladder (``dcsim.engine.controller.PowerDown.group_replicas``): they are the ladder's most efficient,
+    not an even slice of every group (until 2026-12-05 both callers took that slice)."""
+    K = clocks.size
+    lv = np.interp(np.asarray(clock, float), clocks, np.arange(K))
+    thr = np.stack([np.interp(lv, np.arange(K), g.table.thr_max) for g in groups], axis=-1)  # (..., groups)
+    n = (np.array([g.limits.replicas for g in groups], dtype=float) if replicas is None
+         else np.asarray(replicas, dtype=float))
+    return np.sum(thr * n, axis=-1)
 
 
 def critically_loaded(capped, served_tok_s, full_load_tok_s) -> np.ndarray:
@@ -993,7 +1010,8 @@ def slo_caveats(report: Mapping) -> list[str]:
 # --------------------------------------------------------------------------- adapter
 
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
-                     ticks: np.ndarray | None = None, frontier_parts=None) -> SloEstimate | NotEstimated:
+                     ticks: np.ndarray | None = None, frontier_parts=None,
+                     awake_replicas=None) -> SloEstimate | NotEstimated:
     """The estimate for a fluid run: ``m`` a built model (duck-typed ``dcsim.engine.build.Models``),
     ``ts`` its per-tick arrays (``achieved_tok_s``, ``queue_tokens``, ``shed_tokens``,
     ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``).
@@ -1005,7 +1023,15 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     ``frontier_parts``: the engine's :func:`dcsim.engine.pools.frontier_parts` (passed in: serving is below the
     engine and does not import it), which splits a capped frontier tick into the replicas the frontier loads and
     the rest, at the time share ``ts["frontier_share"]`` the engine recorded; without either every tick is taken as
-    evenly loaded."""
+    evenly loaded.
+
+    ``awake_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``), where
+    ``controller.idle_power_down`` keeps a pool of several groups awake along its efficiency ladder (the engine's
+    ``PowerDown.group_replicas``): they serve the tick, each group its share of their full-load rate, the
+    critically-loaded test reads that rate (:func:`full_load_tok_s`), and ``frontier_parts`` must then be the engine's
+    bound to their own curves (``dcsim.engine.assemble._awake_frontier_parts``: rates of the awake replicas). None: the
+    share in service (and awake) of every group. Until 2026-12-05 a mixed pool's estimate took that even share where
+    the engine had parked along the ladder (docs/slo.md, "Powering idle nodes down")."""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -1049,27 +1075,40 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         except AttributeError:
             pass
     shed = np.asarray(ts["shed_tokens"], float)
-    parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts)
+    # the replicas serving, per tick and rack group: a share ``avail`` of every group, or where idle replicas are
+    # powered down along an efficiency ladder (several groups), the ladder's awake ones; ``a_rate`` scales the frontier
+    # parts' rates to them (the whole pool's curves at ``avail``; the awake replicas' own curves at 1)
+    n_all = np.array([g.limits.replicas for g in m.groups], float)
+    reps = avail[:, None] * n_all if awake_replicas is None else np.asarray(awake_replicas, float)
+    a_rate = avail if awake_replicas is None else np.ones_like(avail)
+    parts = None if frontier_parts is None else _frontier_parts(m, ts, served, a_rate, frontier_parts,
+                                                                None if awake_replicas is None else reps)
     capped = np.asarray(ts["mode"]) != 0 if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, bool)
     # capped ticks whose replicas, evenly loaded at the controller's (fractional) clock as request fidelity runs them,
     # are offered at least RHO_MAX of their full-load rate with nothing waiting at the door: the controller's limit is
     # the whole need and its clock the one whose full-load rate serves it (several pools on a shared budget), a
     # critically loaded queue (critical_wait_s)
-    K = m.clocks.size
-    lvl_f = np.interp(np.asarray(clk, float), m.clocks, np.arange(K))
-    full = avail * sum(g.limits.replicas * np.interp(lvl_f, np.arange(K), g.table.thr_max) for g in m.groups)
+    full = (avail * full_load_tok_s(m.groups, m.clocks, clk) if awake_replicas is None
+            else full_load_tok_s(m.groups, m.clocks, clk, reps))
     critical = critically_loaded(capped, served, full) & (door <= 0.0)
     if ticks is not None:
-        served, avail, lvl, door, shed, capped, critical = (np.asarray(x)[ticks] for x in
-                                                            (served, avail, lvl, door, shed, capped, critical))
+        served, avail, lvl, door, shed, capped, critical, reps, a_rate = (
+            np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed, capped, critical, reps, a_rate))
         if parts is not None:
             parts = {k: np.asarray(v)[ticks] for k, v in parts.items()}
+    # each group's share of the tick's rate: its share of the serving replicas' full-load rate at full clock (an
+    # even share of every group: its share of the pool's; the ladder's awake replicas: theirs, a tick with none
+    # serving the pool's, for its shed tokens)
     cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
-    share = cap / cap.sum()
+    share = (cap / cap.sum())[:, None] * np.ones(served.size)  # (groups, ticks)
+    if awake_replicas is not None:
+        top = reps * (cap / n_all)
+        tot_top = top.sum(axis=1, keepdims=True)
+        share = np.where(tot_top > 0, top / np.maximum(tot_top, 1e-300), cap / cap.sum()).T
     groups, extra = [], []
     if parts is None:
-        for g, sv, s in zip(m.groups, cache, share):
-            groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door, shed * s, dt, capped=capped,
+        for i, (g, sv, s) in enumerate(zip(m.groups, cache, share)):
+            groups.append((TickFlows(served * s, reps[:, i], lvl, door, shed * s, dt, capped=capped,
                                      critical=critical), sv))
     else:
         # capped on the frontier: the share of the tick on the frontier's point runs its two vertices' replicas (the
@@ -1077,19 +1116,18 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         fr = parts["frontier"]
         lv_even = np.where(fr > 0, np.rint(parts["level_even"]).astype(int), lvl)
         tok_even = served * (1.0 - fr)
-        tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"] * avail
-        tok_b = fr * parts["x"] * parts["rate_b"] * avail
+        tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"] * a_rate
+        tok_b = fr * parts["x"] * parts["rate_b"] * a_rate
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
-        for g, sv, s in zip(m.groups, cache, share):
-            reps = avail * g.limits.replicas
-            groups.append((TickFlows(served * s, reps, lv_even, door, shed * s * tok_even / tot, dt,
+        for i, (g, sv, s) in enumerate(zip(m.groups, cache, share)):
+            groups.append((TickFlows(served * s, reps[:, i], lv_even, door, shed * s * tok_even / tot, dt,
                                      weight=1.0 - fr, capped=capped, critical=critical), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
                 lv = np.rint(parts[f"level_{v}"]).astype(int)
-                sh = _level_share(m.groups, lv, g)
+                sh = _level_share(m.groups, lv, i, None if awake_replicas is None else reps)
                 x_v = parts["x"] if v == "b" else 1.0 - parts["x"]
-                rate = parts[f"rate_{v}"] * avail * sh  # this group's replicas at the vertex, as if all were there
-                extra.append((TickFlows(rate * x_v, reps * x_v, lv, door, shed * s * tok_v / tot, dt,
+                rate = parts[f"rate_{v}"] * a_rate * sh  # this group's replicas at the vertex, as if all were there
+                extra.append((TickFlows(rate * x_v, reps[:, i] * x_v, lv, door, shed * s * tok_v / tot, dt,
                                         weight=np.where((x_v > 0) & (rate > 0), fr, 0.0),
                                         saturated=parts[f"full_{v}"], capped=capped, critical=critical,
                                         group_tok_s=served * s), sv))
@@ -1097,13 +1135,18 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                         calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
 
-def _level_share(groups, level: np.ndarray, g) -> np.ndarray:
-    """Group ``g``'s share of the fleet's full-load rate at clock level ``level`` (per tick)."""
-    caps = np.array([x.limits.replicas * x.table.thr_max[level] for x in groups])
-    return caps[[i for i, x in enumerate(groups) if x is g][0]] / np.maximum(caps.sum(axis=0), 1e-300)
+def _level_share(groups, level: np.ndarray, i: int, reps: np.ndarray | None = None) -> np.ndarray:
+    """Group ``i``'s share of the fleet's full-load rate at clock level ``level`` (per tick); ``reps`` (per tick and
+    group): of those replicas' full-load rate (the awake ones along a power-down ladder)."""
+    if reps is None:
+        caps = np.array([x.limits.replicas * x.table.thr_max[level] for x in groups])
+        return caps[i] / np.maximum(caps.sum(axis=0), 1e-300)
+    caps = np.stack([x.table.thr_max[level] for x in groups], axis=-1) * reps
+    return caps[:, i] / np.maximum(caps.sum(axis=1), 1e-300)
 
 
-def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier_parts) -> dict | None:
+def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier_parts,
+                    awake_replicas=None) -> dict | None:
     """:func:`dcsim.engine.pools.frontier_parts` of a run's capped frontier ticks (mode 1 with the frontier's point in
     the tick's mix: the share of the tick the engine recorded, ``frontier_share``), with ``full_a`` / ``full_b`` where
     a vertex's replicas run at full load (the controller holds them there: saturated); None when no tick is there (or
@@ -1111,7 +1154,9 @@ def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier
     over the replicas in service at the controller's clock, so a tick the frontier served with some replicas at full
     load and the others idle read light batches and a short TPOT (5-14x short: 23 against request fidelity's 239 ms,
     an H100 pool at 40 kW); and until the engine recorded the share (2026-12-04) the estimate recovered it from the
-    recorded IT power, choosing the engine's candidates again."""
+    recorded IT power, choosing the engine's candidates again. ``awake_replicas`` (per tick and group): the
+    replicas awake along a power-down ladder, on whose own curves ``frontier_parts`` (the engine's, bound to them)
+    gives the vertices' rates; a vertex is at full load against their full-load rate."""
     mode = np.asarray(ts.get("mode", np.zeros(0)))
     curves = getattr(m, "curves", None)
     if (mode.size != served.size or not np.any(mode == 1) or curves is None or "frontier_share" not in ts
@@ -1121,10 +1166,10 @@ def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier
                                                                   0.0))
     if not np.any(fp["frontier"] > 0):
         return None
-    thr = sum(g.limits.replicas * g.table.thr_max for g in m.groups)  # (K,) fleet full-load rate per level
     for v in ("a", "b"):
         lv = np.rint(fp[f"level_{v}"]).astype(int)
-        fp[f"full_{v}"] = fp[f"rate_{v}"] >= RHO_MAX * thr[lv]
+        thr = full_load_tok_s(m.groups, m.clocks, m.clocks[lv], awake_replicas)  # their full-load rate at the level
+        fp[f"full_{v}"] = fp[f"rate_{v}"] >= RHO_MAX * thr
     return fp
 
 
