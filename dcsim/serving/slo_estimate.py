@@ -376,6 +376,44 @@ def fifo_wait_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float) ->
     return np.where(d_mid < a_mid * (1.0 - 1e-9) - 1e-9, np.maximum(t_mid - t_in, 0.0), 0.0)
 
 
+#: slices of a tick's released work whose door waits a capped tick keeps (:func:`door_release_wait_s`): each an
+#: equal share of the tick's tokens (numerical setting; the attainment of a tick resolves to 1/16)
+DOOR_SLICES = 16
+
+
+def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: float,
+                        slices: int = DOOR_SLICES) -> np.ndarray:
+    """Waits (s) at a door that admits a tick's work at the tick's start: ``(n, slices)``, the wait of each equal
+    token slice of the work leaving the door in each tick (its midpoint).
+
+    Request fidelity's door (``dcsim.engine.requests``, a token bucket on output tokens at the controller's limit)
+    is refilled once per tick and releases in FIFO order at the tick's start: the work held from earlier ticks
+    first (entering the replicas at the tick's start, having waited since its arrival), then the tick's own
+    arrivals as they come, for as much as the bucket holds; the rest waits for a later tick's start. So the work
+    leaving in tick ``k`` is the cumulative arrivals between ``D_{k-1}`` and ``D_k`` (cumulative releases): a token
+    at position ``x`` arrived at ``A^-1(x)`` and waited ``max(0, t0_k - A^-1(x))`` — nothing if it arrived within
+    tick ``k``. A backlog smaller than a tick's release lets the tick's early arrivals in at once and holds its last
+    ones to the next tick's start (mixed-fleet's reasoning pool at 07:30-08:10, 1-min ticks: TTFT 0.1 s for the
+    first fifth of each minute's arrivals, up to 18 s for the last, docs/slo.md); :func:`fifo_wait_s`, a door
+    serving continuously, gives every token of the tick the one wait ``t_mid - A^-1(D(t_mid))``."""
+    a = np.asarray(arrived_tok, float)
+    d = np.asarray(released_tok, float)
+    edges = dt * np.arange(a.size + 1)
+    cum_a = np.concatenate([[0.0], np.cumsum(a)])
+    cum_d = np.concatenate([[0.0], np.cumsum(d)])
+    x = cum_d[:-1, None] + (np.arange(slices) + 0.5)[None, :] / slices * d[:, None]
+    t_in = np.interp(np.minimum(x, cum_a[-1]), cum_a, edges)
+    return np.maximum(edges[:-1, None] - t_in, 0.0)
+
+
+def kv_bound(node, top_batch: float, mean_in: float, mean_out: float) -> bool:
+    """Whether a replica's largest batch ``top_batch`` (its node table's) is set by its KV cache: below the batch
+    its sequence limit (``max_batch``) and token budget allow (``node.batch_limit`` with a KV cache that holds any
+    batch). Such a replica admits a request as soon as its prompt's KV fits below the watermark, evicting running
+    sequences later (``dcsim.serving.replica``: recompute preemption), so a burst the door releases enters at once."""
+    return float(top_batch) < float(node.batch_limit(mean_in, mean_out, 1e-9)) - 1e-9
+
+
 def _replica_backlog_wait(offered_tok_s: np.ndarray, capacity_tok_s: np.ndarray, dt: float) -> np.ndarray:
     """Wait (s) behind a replica backlog that grows when the offered rate exceeds the capacity.
 
@@ -528,12 +566,26 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         held_full = np.broadcast_to(np.asarray(flows.saturated, bool), r.shape)
         # replicas held at full load by the controller: their backlog is the door's (no Lindley backlog of their own)
         rep_wait = _replica_backlog_wait(np.where(held_full, np.minimum(r, cap), r), cap, flows.dt_s)
-        wait = np.minimum(np.asarray(flows.door_wait_s, float) + rep_wait, hold_limit_s)
+        door_w = np.asarray(flows.door_wait_s, float)
+        door_any = door_w.max(axis=1) if door_w.ndim == 2 else door_w  # work waited at the door in the tick
         tok = np.asarray(flows.served_tok_s, float) * flows.dt_s * np.broadcast_to(np.asarray(flows.weight, float),
                                                                                    r.shape)
+        capped = np.broadcast_to(np.asarray(flows.capped, bool), r.shape)
+        queued = capped | (door_any > 0)
+        crit = np.broadcast_to(np.asarray(flows.critical, bool), r.shape)
+        g_tok = np.broadcast_to(np.asarray(flows.served_tok_s if flows.group_tok_s is None else flows.group_tok_s,
+                                           float), r.shape)
+        if door_w.ndim == 2:
+            # door waits per slice of the tick's work (door_release_wait_s): each slice a part of the tick
+            m_sl = door_w.shape[1]
+            r, n, lvl, cap, rep_wait, held_full, queued, crit, g_tok = (
+                np.repeat(np.asarray(x), m_sl) for x in (r, n, lvl, cap, rep_wait, held_full, queued, crit, g_tok))
+            tok = np.repeat(tok, m_sl) / m_sl
+            door_w = door_w.ravel()
+        wait = np.minimum(door_w + rep_wait, hold_limit_s)
         served_tok_total += float(tok.sum())
         if dur is None:
-            dur = flows.dt_s * r.size
+            dur = flows.dt_s * np.asarray(flows.served_tok_s, float).size
         # shed requests per class (counted as misses): shed tokens split by token share
         tok_share = shares * np.array([c.mean_out for c in classes]) / mean_out
         shed_req += float(np.sum(flows.shed_tok)) * tok_share / np.array([c.mean_out for c in classes])
@@ -550,17 +602,13 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         # at saturation with no work waiting at the door (replicas served exactly at their throughput, the replicas'
         # own critically loaded queue the wait): simulated saturated there, idle_power_down at target load 1.0 read
         # SLO attainment 0.72 against request fidelity's 0.03
-        capped = np.broadcast_to(np.asarray(flows.capped, bool), r.shape)
-        queued = capped | (np.asarray(flows.door_wait_s, float) > 0)
         sat = held_full | ((r >= cap * (1.0 - 1e-9)) & queued)
         # run by a capped controller at exactly their throughput with nothing at the door: saturated, their wait for
         # admission that of the critically loaded queue the controller regulates (critical_wait_s), at the whole
         # group's request rate (its router spreads it over all its replicas). Until 2026-12-04 no wait at all: the
         # frontier's vertex replicas were taken as held at full load by a queue that stood nowhere (mixed-fleet's chat
         # pool 09:00-10:30: TTFT p50 0.14 s against request fidelity's 0.71 s, attainment 0.67 against 0.46)
-        crit = np.broadcast_to(np.asarray(flows.critical, bool), r.shape)
-        g_tok = np.asarray(flows.served_tok_s if flows.group_tok_s is None else flows.group_tok_s, float)
-        lam_g = np.broadcast_to(g_tok, r.shape) / mean_out
+        lam_g = g_tok / mean_out
         cb = np.where(crit & (lam_g > 0), np.round(np.log(np.maximum(lam_g, 1e-300)) / _CRIT_RATE_BIN).astype(np.int64)
                       + 100_000, 0)
         wait = np.where(cb > 0, 0.0, wait)
@@ -1028,6 +1076,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival
     door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float),
                        served * dt + np.asarray(ts["shed_tokens"], float), dt)
+    door_sl = door_release_wait_s(np.asarray(ts["arrived_tokens"], float),
+                                  served * dt + np.asarray(ts["shed_tokens"], float), dt)
     avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
     if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
         avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
@@ -1064,11 +1114,19 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                                                             (served, avail, lvl, door, shed, capped, critical))
         if parts is not None:
             parts = {k: np.asarray(v)[ticks] for k, v in parts.items()}
+    # a capped tick's door admits at the tick's start (request fidelity's token bucket), and replicas whose batch the
+    # KV cache sets admit what it releases at once (a prompt needs only its own KV; recompute preemption makes room):
+    # per slice of the tick's work, the wait of a door releasing per tick (door_release_wait_s). Replicas held by
+    # their sequence limit or token budget queue a released burst behind their full batch, and the continuous FIFO
+    # wait stays (fifo_wait_s), as it does where the door is open (docs/slo.md, "A door that releases per tick")
+    door_tick = np.where(capped[:, None], door_sl if ticks is None else door_sl[ticks], door[:, None])
+    doors = [door_tick if kv_bound(g.node, g.table.batch[-1], wl.mean_input, wl.mean_output) else door
+             for g in m.groups]
     cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
     share = cap / cap.sum()
     groups, extra = [], []
     if parts is None:
-        for g, sv, s in zip(m.groups, cache, share):
+        for g, sv, s, door in zip(m.groups, cache, share, doors):
             groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door, shed * s, dt, capped=capped,
                                      critical=critical), sv))
     else:
@@ -1080,7 +1138,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"] * avail
         tok_b = fr * parts["x"] * parts["rate_b"] * avail
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
-        for g, sv, s in zip(m.groups, cache, share):
+        for g, sv, s, door in zip(m.groups, cache, share, doors):
             reps = avail * g.limits.replicas
             groups.append((TickFlows(served * s, reps, lv_even, door, shed * s * tok_even / tot, dt,
                                      weight=1.0 - fr, capped=capped, critical=critical), sv))
