@@ -1120,13 +1120,16 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # their sequence limit or token budget queue a released burst behind their full batch, and the continuous FIFO
     # wait stays (fifo_wait_s), as it does where the door is open (docs/slo.md, "A door that releases per tick")
     door_tick = np.where(capped[:, None], door_sl if ticks is None else door_sl[ticks], door[:, None])
-    doors = [door_tick if kv_bound(g.node, g.table.batch[-1], wl.mean_input, wl.mean_output) else door
-             for g in m.groups]
+    kvb = [kv_bound(g.node, g.table.batch[-1], wl.mean_input, wl.mean_output) for g in m.groups]
+    doors = [door_tick if k else door for k in kvb]
+    # nor do they hold the critically loaded queue a capped controller regulates (critical_wait_s): a slot frees for
+    # each completion there, where these replicas admit as the KV cache holds the prompt
+    crits = [np.zeros_like(critical) if k else critical for k in kvb]
     cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
     share = cap / cap.sum()
     groups, extra = [], []
     if parts is None:
-        for g, sv, s, door in zip(m.groups, cache, share, doors):
+        for g, sv, s, door, critical in zip(m.groups, cache, share, doors, crits):
             groups.append((TickFlows(served * s, avail * g.limits.replicas, lvl, door, shed * s, dt, capped=capped,
                                      critical=critical), sv))
     else:
@@ -1138,7 +1141,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"] * avail
         tok_b = fr * parts["x"] * parts["rate_b"] * avail
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
-        for g, sv, s, door in zip(m.groups, cache, share, doors):
+        for g, sv, s, door, critical in zip(m.groups, cache, share, doors, crits):
             reps = avail * g.limits.replicas
             groups.append((TickFlows(served * s, reps, lv_even, door, shed * s * tok_even / tot, dt,
                                      weight=1.0 - fr, capped=capped, critical=critical), sv))
