@@ -611,3 +611,17 @@ def test_kv_bound_replicas_behind_a_capped_door_wait_as_the_door_releases():
     request fidelity's 23.3 s; now 13.3 s)."""
     req, flu = _kv_bound_capped("request"), _kv_bound_capped("fluid")
     assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.15, (flu["slo_attainment"], req["slo_attainment"])
+
+
+def test_kv_bound_replicas_given_their_whole_need_are_not_held_in_the_critical_queue():
+    """mixed-fleet 06:40-07:20: the shared budget gives the reasoning pool (KV-bound: 79 sequences of 256) its whole
+    need at the clock whose full-load rate is that need. Its replicas admit a request as soon as the KV cache holds
+    its prompt, so no admission queue forms (request fidelity: TTFT p99 0.17 s, attainment 0.997). The estimate
+    held them in the critically loaded queue a slot-bound pool forms (critical_wait_s) until 2026-12-05: TTFT p99
+    5.95 s, attainment 0.920; now 0.62 s and 0.992."""
+    from pathlib import Path
+    sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+    rep = dcsim.run(sc, overrides={"duration": "40 min", "start": "2026-07-15T06:40", "expect": {}}).report
+    rs = rep["serving"]["per_class"]["reasoning"]
+    assert rs["latency_s"]["ttft"]["p99"] < 2.0
+    assert rs["slo_attainment"] >= 0.97

@@ -1013,8 +1013,8 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "this estimate read the chat pool's SLO attainment 0.48 where request fidelity measured 0.46 at "
                    "09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
                    "need wait in the critically loaded queue the controller regulates) and 0.28 against 0.28 over the "
-                   "day, but its TTFT p99 25 % short on both windows and the reasoning pool's attainment 0.01 against "
-                   "0.10 at 07:30-09:30" + confirm)
+                   "day, but its TTFT p99 25 % short on both windows; the reasoning pool's attainment 0.09 against "
+                   "0.10 at 07:30-09:30 (0.01 until 2026-12-05, when its door's wait was taken as continuous)" + confirm)
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         put(f"capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at the door (below "
             f"{CAPPED_LOW_CLOCK:g})",
