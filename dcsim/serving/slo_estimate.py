@@ -22,6 +22,9 @@ the Lindley recursion); the steady window is simulated up to ``RHO_MAX`` of that
 Where a capped controller runs the replicas at exactly their throughput with nothing at the door (several pools
 on a shared budget: each gets its whole need, at the clock whose full-load rate is that need), the wait for
 admission is that of the critically loaded queue the controller regulates (:func:`critical_wait_s`).
+Replicas whose batch the KV cache sets (:func:`kv_bound`) admit at once what a capped tick's door releases at the
+tick's start: their door wait is that of a door releasing per tick (:func:`door_release_wait_s`), per slice of the
+tick's work, and they hold no critically loaded queue.
 
 Percentiles are of the mixture over ticks weighted by requests served; SLO attainment counts a
 request as meeting its class's TTFT and TPOT SLOs (joint) and shed requests as misses, as
@@ -44,7 +47,8 @@ from dcsim.streams import named_stream
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
-           "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
+           "estimate_for_run", "simulate_point", "fifo_wait_s", "door_release_wait_s", "kv_bound",
+           "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "tail_caveat",
            "critically_loaded", "tail_flagged", "known_gap_caveats",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor"]
@@ -173,7 +177,8 @@ class TickFlows:
 
     ``served_tok_s`` output tokens/s served; ``replicas`` replicas in service; ``level`` clock
     level index; ``door_wait_s`` wait before admission decided by the controller (door backlog
-    over served rate, s); ``shed_tok`` output tokens shed in the tick; ``dt_s`` tick length.
+    over served rate, s), or ``(n, m)``: the waits of ``m`` equal slices of each tick's work (a door releasing per
+    tick, :func:`door_release_wait_s`); ``shed_tok`` output tokens shed in the tick; ``dt_s`` tick length.
 
     A tick whose replicas run at several operating points (capped on the power frontier: some at full load, some
     idle or at another clock, or a time mix of that with even load) is given as several ``TickFlows`` of one group,
@@ -1014,7 +1019,8 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
                    "need wait in the critically loaded queue the controller regulates) and 0.28 against 0.28 over the "
                    "day, but its TTFT p99 25 % short on both windows; the reasoning pool's attainment 0.09 against "
-                   "0.10 at 07:30-09:30 (0.01 until 2026-12-05, when its door's wait was taken as continuous)" + confirm)
+                   "0.10 at 07:30-09:30 (0.01 until 2026-12-05, when its door's wait was taken as continuous)"
+                   + confirm)
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         put(f"capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at the door (below "
             f"{CAPPED_LOW_CLOCK:g})",
