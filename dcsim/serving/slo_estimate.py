@@ -22,6 +22,9 @@ the Lindley recursion); the steady window is simulated up to ``RHO_MAX`` of that
 Where a capped controller runs the replicas at exactly their throughput with nothing at the door (several pools
 on a shared budget: each gets its whole need, at the clock whose full-load rate is that need), the wait for
 admission is that of the critically loaded queue the controller regulates (:func:`critical_wait_s`).
+Replicas whose batch the KV cache sets (:func:`kv_bound`) admit at once what a capped tick's door releases at the
+tick's start: their door wait is that of a door releasing per tick (:func:`door_release_wait_s`), per slice of the
+tick's work, and they hold no critically loaded queue.
 
 Percentiles are of the mixture over ticks weighted by requests served; SLO attainment counts a
 request as meeting its class's TTFT and TPOT SLOs (joint) and shed requests as misses, as
@@ -44,7 +47,8 @@ from dcsim.streams import named_stream
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
-           "estimate_for_run", "simulate_point", "fifo_wait_s", "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
+           "estimate_for_run", "simulate_point", "fifo_wait_s", "door_release_wait_s", "kv_bound",
+           "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "tail_caveat",
            "critically_loaded", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor"]
@@ -173,7 +177,8 @@ class TickFlows:
 
     ``served_tok_s`` output tokens/s served; ``replicas`` replicas in service; ``level`` clock
     level index; ``door_wait_s`` wait before admission decided by the controller (door backlog
-    over served rate, s); ``shed_tok`` output tokens shed in the tick; ``dt_s`` tick length.
+    over served rate, s), or ``(n, m)``: the waits of ``m`` equal slices of each tick's work (a door releasing per
+    tick, :func:`door_release_wait_s`); ``shed_tok`` output tokens shed in the tick; ``dt_s`` tick length.
 
     A tick whose replicas run at several operating points (capped on the power frontier: some at full load, some
     idle or at another clock, or a time mix of that with even load) is given as several ``TickFlows`` of one group,
@@ -376,6 +381,44 @@ def fifo_wait_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float) ->
     return np.where(d_mid < a_mid * (1.0 - 1e-9) - 1e-9, np.maximum(t_mid - t_in, 0.0), 0.0)
 
 
+#: slices of a tick's released work whose door waits a capped tick keeps (:func:`door_release_wait_s`): each an
+#: equal share of the tick's tokens (numerical setting; the attainment of a tick resolves to 1/16)
+DOOR_SLICES = 16
+
+
+def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: float,
+                        slices: int = DOOR_SLICES) -> np.ndarray:
+    """Waits (s) at a door that admits a tick's work at the tick's start: ``(n, slices)``, the wait of each equal
+    token slice of the work leaving the door in each tick (its midpoint).
+
+    Request fidelity's door (``dcsim.engine.requests``, a token bucket on output tokens at the controller's limit)
+    is refilled once per tick and releases in FIFO order at the tick's start: the work held from earlier ticks
+    first (entering the replicas at the tick's start, having waited since its arrival), then the tick's own
+    arrivals as they come, for as much as the bucket holds; the rest waits for a later tick's start. So the work
+    leaving in tick ``k`` is the cumulative arrivals between ``D_{k-1}`` and ``D_k`` (cumulative releases): a token
+    at position ``x`` arrived at ``A^-1(x)`` and waited ``max(0, t0_k - A^-1(x))`` — nothing if it arrived within
+    tick ``k``. A backlog smaller than a tick's release lets the tick's early arrivals in at once and holds its last
+    ones to the next tick's start (mixed-fleet's reasoning pool at 07:30-08:10, 1-min ticks: TTFT 0.1 s for the
+    first fifth of each minute's arrivals, up to 18 s for the last, docs/slo.md); :func:`fifo_wait_s`, a door
+    serving continuously, gives every token of the tick the one wait ``t_mid - A^-1(D(t_mid))``."""
+    a = np.asarray(arrived_tok, float)
+    d = np.asarray(released_tok, float)
+    edges = dt * np.arange(a.size + 1)
+    cum_a = np.concatenate([[0.0], np.cumsum(a)])
+    cum_d = np.concatenate([[0.0], np.cumsum(d)])
+    x = cum_d[:-1, None] + (np.arange(slices) + 0.5)[None, :] / slices * d[:, None]
+    t_in = np.interp(np.minimum(x, cum_a[-1]), cum_a, edges)
+    return np.maximum(edges[:-1, None] - t_in, 0.0)
+
+
+def kv_bound(node, top_batch: float, mean_in: float, mean_out: float) -> bool:
+    """Whether a replica's largest batch ``top_batch`` (its node table's) is set by its KV cache: below the batch
+    its sequence limit (``max_batch``) and token budget allow (``node.batch_limit`` with a KV cache that holds any
+    batch). Such a replica admits a request as soon as its prompt's KV fits below the watermark, evicting running
+    sequences later (``dcsim.serving.replica``: recompute preemption), so a burst the door releases enters at once."""
+    return float(top_batch) < float(node.batch_limit(mean_in, mean_out, 1e-9)) - 1e-9
+
+
 def _replica_backlog_wait(offered_tok_s: np.ndarray, capacity_tok_s: np.ndarray, dt: float) -> np.ndarray:
     """Wait (s) behind a replica backlog that grows when the offered rate exceeds the capacity.
 
@@ -545,12 +588,26 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         held_full = np.broadcast_to(np.asarray(flows.saturated, bool), r.shape)
         # replicas held at full load by the controller: their backlog is the door's (no Lindley backlog of their own)
         rep_wait = _replica_backlog_wait(np.where(held_full, np.minimum(r, cap), r), cap, flows.dt_s)
-        wait = np.minimum(np.asarray(flows.door_wait_s, float) + rep_wait, hold_limit_s)
+        door_w = np.asarray(flows.door_wait_s, float)
+        door_any = door_w.max(axis=1) if door_w.ndim == 2 else door_w  # work waited at the door in the tick
         tok = np.asarray(flows.served_tok_s, float) * flows.dt_s * np.broadcast_to(np.asarray(flows.weight, float),
                                                                                    r.shape)
+        capped = np.broadcast_to(np.asarray(flows.capped, bool), r.shape)
+        queued = capped | (door_any > 0)
+        crit = np.broadcast_to(np.asarray(flows.critical, bool), r.shape)
+        g_tok = np.broadcast_to(np.asarray(flows.served_tok_s if flows.group_tok_s is None else flows.group_tok_s,
+                                           float), r.shape)
+        if door_w.ndim == 2:
+            # door waits per slice of the tick's work (door_release_wait_s): each slice a part of the tick
+            m_sl = door_w.shape[1]
+            r, n, lvl, cap, rep_wait, held_full, queued, crit, g_tok = (
+                np.repeat(np.asarray(x), m_sl) for x in (r, n, lvl, cap, rep_wait, held_full, queued, crit, g_tok))
+            tok = np.repeat(tok, m_sl) / m_sl
+            door_w = door_w.ravel()
+        wait = np.minimum(door_w + rep_wait, hold_limit_s)
         served_tok_total += float(tok.sum())
         if dur is None:
-            dur = flows.dt_s * r.size
+            dur = flows.dt_s * np.asarray(flows.served_tok_s, float).size
         # shed requests per class (counted as misses): shed tokens split by token share
         tok_share = shares * np.array([c.mean_out for c in classes]) / mean_out
         shed_req += float(np.sum(flows.shed_tok)) * tok_share / np.array([c.mean_out for c in classes])
@@ -567,17 +624,13 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         # at saturation with no work waiting at the door (replicas served exactly at their throughput, the replicas'
         # own critically loaded queue the wait): simulated saturated there, idle_power_down at target load 1.0 read
         # SLO attainment 0.72 against request fidelity's 0.03
-        capped = np.broadcast_to(np.asarray(flows.capped, bool), r.shape)
-        queued = capped | (np.asarray(flows.door_wait_s, float) > 0)
         sat = held_full | ((r >= cap * (1.0 - 1e-9)) & queued)
         # run by a capped controller at exactly their throughput with nothing at the door: saturated, their wait for
         # admission that of the critically loaded queue the controller regulates (critical_wait_s), at the whole
         # group's request rate (its router spreads it over all its replicas). Until 2026-12-04 no wait at all: the
         # frontier's vertex replicas were taken as held at full load by a queue that stood nowhere (mixed-fleet's chat
         # pool 09:00-10:30: TTFT p50 0.14 s against request fidelity's 0.71 s, attainment 0.67 against 0.46)
-        crit = np.broadcast_to(np.asarray(flows.critical, bool), r.shape)
-        g_tok = np.asarray(flows.served_tok_s if flows.group_tok_s is None else flows.group_tok_s, float)
-        lam_g = np.broadcast_to(g_tok, r.shape) / mean_out
+        lam_g = g_tok / mean_out
         cb = np.where(crit & (lam_g > 0), np.round(np.log(np.maximum(lam_g, 1e-300)) / _CRIT_RATE_BIN).astype(np.int64)
                       + 100_000, 0)
         wait = np.where(cb > 0, 0.0, wait)
@@ -982,8 +1035,9 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "this estimate read the chat pool's SLO attainment 0.48 where request fidelity measured 0.46 at "
                    "09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
                    "need wait in the critically loaded queue the controller regulates) and 0.28 against 0.28 over the "
-                   "day, but its TTFT p99 25 % short on both windows and the reasoning pool's attainment 0.01 against "
-                   "0.10 at 07:30-09:30" + confirm)
+                   "day, but its TTFT p99 25 % short on both windows; the reasoning pool's attainment 0.09 against "
+                   "0.10 at 07:30-09:30 (0.01 until 2026-12-05, when its door's wait was taken as continuous)"
+                   + confirm)
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         put(f"capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at the door (below "
             f"{CAPPED_LOW_CLOCK:g})",
@@ -1054,6 +1108,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival
     door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float),
                        served * dt + np.asarray(ts["shed_tokens"], float), dt)
+    door_sl = door_release_wait_s(np.asarray(ts["arrived_tokens"], float),
+                                  served * dt + np.asarray(ts["shed_tokens"], float), dt)
     avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
     if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
         avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
@@ -1096,6 +1152,17 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
             np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed, capped, critical, reps, a_rate))
         if parts is not None:
             parts = {k: np.asarray(v)[ticks] for k, v in parts.items()}
+    # a capped tick's door admits at the tick's start (request fidelity's token bucket), and replicas whose batch the
+    # KV cache sets admit what it releases at once (a prompt needs only its own KV; recompute preemption makes room):
+    # per slice of the tick's work, the wait of a door releasing per tick (door_release_wait_s). Replicas held by
+    # their sequence limit or token budget queue a released burst behind their full batch, and the continuous FIFO
+    # wait stays (fifo_wait_s), as it does where the door is open (docs/slo.md, "A door that releases per tick")
+    door_tick = np.where(capped[:, None], door_sl if ticks is None else door_sl[ticks], door[:, None])
+    kvb = [kv_bound(g.node, g.table.batch[-1], wl.mean_input, wl.mean_output) for g in m.groups]
+    doors = [door_tick if k else door for k in kvb]
+    # nor do they hold the critically loaded queue a capped controller regulates (critical_wait_s): a slot frees for
+    # each completion there, where these replicas admit as the KV cache holds the prompt
+    crits = [np.zeros_like(critical) if k else critical for k in kvb]
     # each group's share of the tick's rate: its share of the serving replicas' full-load rate at full clock (an
     # even share of every group: its share of the pool's; the ladder's awake replicas: theirs, a tick with none
     # serving the pool's, for its shed tokens)
@@ -1107,7 +1174,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         share = np.where(tot_top > 0, top / np.maximum(tot_top, 1e-300), cap / cap.sum()).T
     groups, extra = [], []
     if parts is None:
-        for i, (g, sv, s) in enumerate(zip(m.groups, cache, share)):
+        for i, (g, sv, s, door, critical) in enumerate(zip(m.groups, cache, share, doors, crits)):
             groups.append((TickFlows(served * s, reps[:, i], lvl, door, shed * s, dt, capped=capped,
                                      critical=critical), sv))
     else:
@@ -1119,7 +1186,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"] * a_rate
         tok_b = fr * parts["x"] * parts["rate_b"] * a_rate
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
-        for i, (g, sv, s) in enumerate(zip(m.groups, cache, share)):
+        for i, (g, sv, s, door, critical) in enumerate(zip(m.groups, cache, share, doors, crits)):
             groups.append((TickFlows(served * s, reps[:, i], lv_even, door, shed * s * tok_even / tot, dt,
                                      weight=1.0 - fr, capped=capped, critical=critical), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
