@@ -74,3 +74,17 @@ def test_the_summary_prints_the_split_of_the_gain():
     # storage alone: no deferrable share, no split
     rows = flex_rows({"flexibility": {"responses": ["storage"], "with": fig, "without": fig, "change": change}})
     assert "interactive" not in "\n".join(b for _, b in rows)
+
+
+def test_the_years_hours_binding_add_up_as_printed():
+    """year-richmond's stored hours binding, 1729.25 / 6990.5 / 40.25 / 0 h, add up to the year's 8,760 h; printed at
+    4 significant figures they read 1729 / 6990 / 40.25 h, 8,759.25 h. Fixed decimals keep the sum."""
+    hours = {"compute": 6990.5, "cooling": 0.0, "demand": 1729.25, "power": 40.25}
+    (row,) = [b for a, b in flex_rows({"annual": {"hours_binding": hours, "pue": {"annual": 1.307}}}) if a == "Year"]
+    printed = [float(x.replace(",", "")) for x in row.split("hours binding:")[1].split()[1::3]]
+    assert sum(printed) == pytest.approx(8760.0, abs=1e-9)
+    assert "compute 6,990.50 h" in row and "demand 1,729.25 h" in row
+    # whole hours print whole
+    (row,) = [b for a, b in flex_rows({"annual": {"hours_binding": {"demand": 8000.0, "compute": 760.0}}})
+              if a == "Year"]
+    assert "demand 8,000 h  compute 760 h" in row

@@ -584,7 +584,11 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
                                 f"{fmt_duration(th['throttled_s'])}   shed {fmt_duration(th['shed_s'])}"))
     a = report.get("annual")
     if a:
-        hb = "  ".join(f"{k} {fmt_num(v, 4)} h" for k, v in (a.get("hours_binding") or {}).items())
+        hours = {k: float(v) for k, v in (a.get("hours_binding") or {}).items() if isinstance(v, (int, float))}
+        # fixed decimals, so that the hours printed add up to the year's as the stored ones do (4 significant
+        # figures printed 1729.25 / 6990.5 / 40.25 h as 1729 / 6990 / 40.25: 8,759.25 h of 8,760)
+        dec = 0 if all(v == round(v) for v in hours.values()) else 2
+        hb = "  ".join(f"{k} {v:,.{dec}f} h" for k, v in hours.items())
         rows.append(("Year", f"PUE {fmt_num(get_path(a, 'pue.annual'), 4)}   hours binding: {hb}"))
     return rows
 
