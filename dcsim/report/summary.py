@@ -517,7 +517,9 @@ def fault_lines(report: Mapping[str, Any]) -> list[str]:
                  f"energy {f['energy_change_j'] / 3.6e6:+,.1f} kWh in its window",
                  "bound in its window by " + ", ".join(f"{k} {v / 60:.0f} min" for k, v in f["binding_s"].items()
                                                       if v > 0)]
-        out.append(f"fault {f['kind']:<14} {fmt_local_window(f['start_s'], f['end_s'], clock, span)}: "
+        # one space after the kind: padded to 14 ("fault curtailment    17:00"), the run of spaces read as a field
+        # break to the wrapper, and the line broke straight after "fault curtailment"
+        out.append(f"fault {f['kind']} {fmt_local_window(f['start_s'], f['end_s'], clock, span)}: "
                    + "; ".join(p for p in parts if p))
     return out
 
