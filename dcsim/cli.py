@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int)
     r.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a field, e.g. facility.interconnect='15 MW'")
     r.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
-    r.add_argument("--no-plots", action="store_true", help="skip PNG plots and HTML (faster)")
+    r.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster); report.html is still written, without figures")
     r.add_argument("--quiet", "-q", action="store_true")
     r.add_argument("--check", action="store_true", help="exit 1 when a check of the scenario's expect: block fails")
     r.set_defaults(func=cmd_run)

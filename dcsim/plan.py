@@ -1089,8 +1089,9 @@ def format_targets(r: dict) -> str:
     f = r["fast"]
     lines.append(f"  fast model at the answer (fluid, over the whole run): binding {f['binding']}; "
                  + "; ".join(_fmt_check(c) for c in f["targets"]))
-    if f.get("binding_target"):
-        lines.append(f"  binding target: {f['binding_target']} (the others keep the headroom shown)")
+    if f.get("binding_target"):  # "the others" only when there are others
+        lines.append(f"  binding target: {f['binding_target']}"
+                     + (" (the others keep the headroom shown)" if len(f.get("targets") or []) > 1 else ""))
     if f.get("slo_caveat"):  # the caveat travels with the number; the confirmation below is request-level
         lines.append(f"  fast model: {f['slo_caveat']}")
     if "fast_answer" in r:

@@ -767,3 +767,51 @@ def test_overlays_on_one_clock_read_it(three):
     same = [(dict(rep, clock={"start": "2026-07-15T11:00:00"}), ts) for rep, ts in loaded[:2]]
     ax = overlay_figures(labels[:2], same)["compare_power"].axes[0]
     assert ax.get_xlabel() == "local time, 2026-07-15 to 07-16" and ax.get_xticklabels()[0].get_text() == "12:00"
+
+def test_token_rates_below_one_print_without_a_milli_prefix():
+    """A change of 0.667 tok/s printed '+667.2m' beside '57.33k' and '16.03G': read as 667 million. Below 1 a token
+    figure prints as a plain number; from 1 up with k, M, G, T."""
+    from dcsim.report.compare import _fmt_delta, _fmt_val
+
+    assert _fmt_delta(0.66718, 1.2e-3, "tok/s", "higher") == "+0.6672 (+0.0%)"
+    assert _fmt_val(0.66718, "tok") == "0.6672" and _fmt_val(-0.5, "tok/s") == "-0.5"
+    assert _fmt_val(57331.0, "tok/s") == "57.33k" and _fmt_val(16.03e9, "tok") == "16.03G"
+
+
+def test_changes_within_rounding_read_zero(runs, tmp_path):
+    """Two runs with the same SLO attainment summed in another order differ by 1e-17: compare printed
+    '-3.55e-15 pp'. Within 1e-9 relative (compare's _same) the change is 0, in the table and in compare.json."""
+    base, _, _, _ = runs
+    att = 0.457
+    ref = _variant(base, tmp_path, "ref", slo_attainment=att)
+    same = _variant(base, tmp_path, "same", slo_attainment=float(np.nextafter(att, 0.0)))  # one ulp below
+    table, data = compare([ref, same])
+    m = data["metrics"]["slo_attainment"]
+    assert m["delta"] == [None, 0.0] and m["delta_pct"] == [None, 0.0]
+    assert _row(table, "SLO attainment").split()[-1] == "0"
+    far = _variant(base, tmp_path, "far", slo_attainment=att * (1 - 1e-6))  # a real change still shows
+    assert compare([ref, far])[1]["metrics"]["slo_attainment"]["delta"][1] < 0
+
+
+def test_deferred_goodput_is_not_marked_across_deferrable_shares(runs, tmp_path):
+    """reference against grid-flex read 'SLO goodput +93.5 % ✓': grid-flex counts its 30 % batch share served by its
+    24-h deadline as SLO-meeting, reference scores all its requests by the chat TTFT. Between runs whose deferrable
+    share differs the SLO figures carry § (not marked: the interactive ones score a smaller demand), the differences
+    say so, and the interactive SLO goodput (goodput less the deferred tokens served by their deadline) is shown."""
+    base, a, _, _ = runs
+    g, dur = a.report["goodput_tok_s"], a.report["duration_s"]
+    deferred_on_time = 0.5 * g * dur  # the deferred tokens served by their deadline: half the reference's goodput
+    flex = _variant(base, tmp_path, "flex", goodput_tok_s=1.6 * g,
+                    deferrable={"share": 0.3, "served_tokens": deferred_on_time + 1e6, "served_late_tokens": 1e6})
+    table, data = compare([base / "air", flex])
+    good = data["metrics"]["goodput_tok_s"]
+    assert good["unmarked"] == [None, "deferrable"] and good["mark"] == [None, None]
+    assert _row(table, "SLO goodput ").rstrip().endswith("§")
+    inter = data["metrics"]["goodput_interactive_tok_s"]
+    assert inter["values"][0] == pytest.approx(g) and inter["values"][1] == pytest.approx(1.1 * g)
+    assert inter["unmarked"] == [None, "deferrable"] and inter["mark"] == [None, None]
+    assert [d["field"] for d in data["differences"]] == ["deferrable share"]
+    assert data["differences"][0]["values"] == ["0.0%", "30.0%"]
+    assert "§ SLO figures of runs whose deferrable share differs (air 0.0%, flex 30.0%)" in squash(table)
+    # runs that defer nothing have no interactive row (it would repeat the SLO goodput)
+    assert "goodput_interactive_tok_s" not in compare([base / "air", base / "liquid"])[1]["metrics"]

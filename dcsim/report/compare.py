@@ -44,6 +44,7 @@ HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("utilization_adjusted_output_tok_s", "Utilization-adjusted output", "tok/s", 1.0, "higher"),
     ("throughput_tok_s.output", "Output throughput", "tok/s", 1.0, "higher"),
     ("goodput_tok_s", "SLO goodput", "tok/s", 1.0, "higher"),
+    (INTERACTIVE := "goodput_interactive_tok_s", "SLO goodput, interactive", "tok/s", 1.0, "higher"),
     ("slo_attainment", "SLO attainment", "%", 100.0, "higher"),
     ("tokens.output", "Output tokens", "tok", 1.0, "higher"),
     ("utilization", SERVED_OVER_C, "%", 100.0, "higher"),
@@ -69,7 +70,7 @@ TOTALS = frozenset({"tokens.output", "energy_j.facility", "energy_j.it", "energy
 ENERGY_TOTALS = frozenset({"energy_j.facility", "energy_j.it", "energy_j.cooling"})
 #: figures of the SLO method (the fluid estimate, or counted request by request): not marked across methods (≠),
 #: nor between fluid runs within the estimate's seed noise (≈)
-SLO_FIGURES = frozenset({"joules_per_slo_output_token.facility", "goodput_tok_s", "slo_attainment"})
+SLO_FIGURES = frozenset({"joules_per_slo_output_token.facility", "goodput_tok_s", "slo_attainment", INTERACTIVE})
 #: why a change is shown without ✓/✗: its sign in the table and the note under it (``compare.json``: ``unmarked``)
 UNMARKED: dict[str, tuple[str, str]] = {
     "duration": ("†", "a total over runs of different durations ({durations}): not marked; compare the rates and "
@@ -78,6 +79,11 @@ UNMARKED: dict[str, tuple[str, str]] = {
                         "confirm at request fidelity, or compare runs of one fidelity"),
     "slo_noise": ("≈", "within the fluid SLO estimate's seed noise (each fluid run {band:g} % either way, so up to "
                        "{pair:g} % between two; docs/slo.md): not marked; compare over seeds or at request fidelity"),
+    "deferrable": ("§", "SLO figures of runs whose deferrable share differs ({shares}): a run that defers part of its "
+                        "demand scores that part by its deadline (SLO goodput and J/SLO-meeting token count it) and "
+                        "only the rest, a smaller demand, by the latency SLOs (the interactive SLO goodput, the "
+                        "attainment): not marked; a run's own `flexibility` block compares it like with like with "
+                        "the same run without deferral (docs/grid.md)"),
     "work": ("‡", "energy of runs that served different work (output tokens changed {work}): not marked; "
                   "J/token compares the efficiency"),
 }
@@ -181,10 +187,12 @@ def _labels(dirs: Sequence[Path], reports: Sequence[dict]) -> list[str]:
 
 
 def _fmt_val(v: float | None, unit: str) -> str:
+    """A value in the table: tokens and tokens/s with an SI prefix from k up (``57.33k``, ``16.03G``), below 1 as a
+    plain number (``0.6672``: a milli prefix, ``667.2m``, reads as millions beside them)."""
     if v is None:
         return "n/a"
     if unit in ("tok/s", "tok"):
-        return fmt_si(v, "", 4).replace(" ", "")
+        return fmt_si(v, "", 4).replace(" ", "") if abs(v) >= 1.0 else f"{v:.4g}"
     return f"{v:.4g}"
 
 
@@ -238,6 +246,8 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
     if key in SLO_FIGURES:
         if ref["slo_method"] != run["slo_method"]:
             return "slo_method"
+        if not _same(ref["deferrable_share"], run["deferrable_share"]):
+            return "deferrable"
         if ref["slo_method"] == "fluid estimate" and pct is not None and abs(pct) <= 2 * SEED_BAND_PCT:
             return "slo_noise"
     if key in ENERGY_TOTALS and m["better"]:
@@ -245,6 +255,25 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
         if tok[i] is None or abs(tok[i]) >= MARK_THRESHOLD_PCT:
             return "work"
     return None
+
+
+def deferrable_share(report: dict) -> float:
+    """The share of the run's output-token demand that is deferrable (batch) work; 0 without ``deferrable:``."""
+    return _num(get_path(report, "deferrable.share")) or 0.0
+
+
+def interactive_goodput(report: dict) -> float | None:
+    """SLO goodput of the requests scored by their latency SLOs (tok/s): ``goodput_tok_s`` less the deferred tokens
+    served by their deadline (``deferrable.served_tokens − served_late_tokens`` over the run), which it counts as
+    SLO-meeting; the run's goodput when it defers nothing; None without a goodput."""
+    good, d = _num(report.get("goodput_tok_s")), report.get("deferrable")
+    if good is None or not isinstance(d, dict):
+        return good
+    served, late, dur = (_num(d.get("served_tokens")), _num(d.get("served_late_tokens")),
+                         _num(report.get("duration_s")))
+    if served is None or late is None or not dur:
+        return None
+    return good - (served - late) / dur
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -272,6 +301,10 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
     for key, label, unit, scale, better in HEADLINE:
         if key == "binding.n_shifts":
             raw = [float(len(get_path(r, "binding.shifts", []) or [])) for r in reports]
+        elif key == INTERACTIVE:  # only where a run defers work (else it is the SLO goodput again)
+            if not any(deferrable_share(r) > 0 for r in reports):
+                continue
+            raw = [interactive_goodput(r) for r in reports]
         else:
             raw = [_num(get_path(r, key)) for r in reports]
         if all(v is None for v in raw):
@@ -284,6 +317,9 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
             if v is None or ref is None:
                 delta.append(None)
                 pct.append(None)
+            elif _same(v, ref):  # equal up to rounding (the sum of a run's parts in another order): no change
+                delta.append(0.0)
+                pct.append(0.0 if ref != 0 else None)
             else:
                 delta.append(v - ref)
                 pct.append(100.0 * (v - ref) / abs(ref) if ref != 0 else None)
@@ -354,7 +390,7 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
     method and caveats (what :func:`_differences` reads to say whether the runs are like for like)."""
     return [{"label": lab, "dir": None if d is None else str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
              "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
-             "slo_method": slo_method(r),
+             "slo_method": slo_method(r), "deferrable_share": deferrable_share(r),
              "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
              "slo_caveat": "; ".join(slo_caveats(r)) or None}
             for lab, d, r in zip(labels, dirs, reports)]
@@ -421,6 +457,11 @@ def _differences(runs: list[dict], alignment: dict) -> list[dict]:
     if len(set(methods)) > 1:
         add("SLO method", [str(m) for m in methods],
             f"SLO figures across methods are not marked ({UNMARKED['slo_method'][0]})")
+    shares = [r["deferrable_share"] for r in runs]
+    if any(not _same(x, shares[0]) for x in shares[1:]):
+        add("deferrable share", [fmt_pct(x) for x in shares],
+            "deferred tokens served by their deadline count as SLO-meeting, the latency SLOs score the rest: the SLO "
+            f"figures are not marked ({UNMARKED['deferrable'][0]})")
     seeds = [r["seed"] for r in runs]
     if len(set(map(str, seeds))) > 1:
         add("seed", [str(x) for x in seeds], "different random draws (arrivals, failures, the fluid SLO estimate's "
@@ -462,7 +503,8 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
     tok = (metrics.get("tokens.output") or {}).get("delta_pct") or []
     work = ", ".join(f"{r['label']} {p:+.1f} %" for r, p in zip(runs[1:], tok[1:]) if p is not None) or "unknown"
     return text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
-                       pair=2 * SEED_BAND_PCT, work=work)
+                       pair=2 * SEED_BAND_PCT, work=work,
+                       shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs))
 
 
 def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> str:
