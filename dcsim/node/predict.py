@@ -157,7 +157,12 @@ def format_prediction(res: dict) -> str:
             summ = (f"  MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % "
                     f"(worst {s['max_err_tok_s_pct']:.1f} / {s['max_err_j_per_tok_pct']:.1f} %)")
             if "mape_itl_pct" in s:
-                summ += f"; median ITL {s['mape_itl_pct']:.1f} % (worst {s['max_err_itl_pct']:.1f} %)"
+                with_itl = [p for p in grp["points"] if "median_itl_ms" in p]
+                n_itl = sum(bool(p.get("itl_compared")) for p in with_itl)
+                summ += (f"; median ITL {s['mape_itl_pct']:.1f} % (worst {s['max_err_itl_pct']:.1f} %)"
+                         # over the decode-only rows: the table marks the others (mixed), as the fit report says
+                         + (f" over the {n_itl} decode-only row{'s' if n_itl != 1 else ''}" if n_itl < len(with_itl)
+                            else ""))
             if s.get("in_sample_files"):  # the band is these rows' worst error in the fit: none can lie outside
                 summ += "; " + in_sample_text(s["in_sample_files"], cal["profile"])
             elif s["outside_band"] is not None:
