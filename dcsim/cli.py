@@ -167,7 +167,7 @@ def cmd_tpf(args) -> int:
         print(json_text(rep, indent=2, sort_keys=True))
         return 0
     from dcsim.metrics.fmt import (fmt_duration, fmt_local_short, fmt_local_time, fmt_multiple, fmt_replicas_from,
-                                   whole_replicas_from)
+                                   gain_text, near_tie_text, tok_s_apart, whole_replicas_from)
 
     from dcsim.report.summary import print_wrapped
 
@@ -200,14 +200,30 @@ def cmd_tpf(args) -> int:
         out.append(f"  power   P = {r['power_tok_s']:12,.0f} tok/s   (IT budget {fq(r['it_budget_power_w'], 'power')})")
         out.append(f"  cooling Q = {r['cooling_tok_s']:12,.0f} tok/s   (heat rejection {fq(r['heat_capacity_w'], 'power')})"
               if r["cooling_tok_s"] is not None else "  cooling Q =    unlimited         (the plant has no capacity)")
-        out.append(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}")
-        for p in r.get("pools") or []:  # several model pools (racks[].serves)
-            out.append(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {p['compute_tok_s']:,.0f}  "
-                  f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}")
+        tie = r.get("near_tie")
+        pools = r.get("pools") or []
+        out.append(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}"
+                   + ((f", by a hair (pool {tie['pool']}, below)" if tie.get("pool") else ", by a hair") if tie else ""))
+        if tie and not tie.get("pool"):
+            out.append(f"    {near_tie_text(tie)}")
+        for p in pools:  # several model pools (racks[].serves)
+            c_txt, p_txt = tok_s_apart(p["compute_tok_s"], p["power_tok_s"])
+            out.append(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {c_txt}  P {p_txt}  "
+                  f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}"
+                       + (", by a hair" if p.get("near_tie") else ""))
+            if p.get("near_tie"):
+                out.append(f"      {near_tie_text(p['near_tie'])}")
+        at_demand = [p["name"] for p in pools if p["binding"] == "demand"]
+        if at_demand and r["binding"] != "demand":  # P below C there is no power shortfall
+            out.append(f"    P with several pools: what the IT budget buys for each pool's own work ({', '.join(at_demand)}"
+                       f" at {'its' if len(at_demand) == 1 else 'their'} demand), C every pool's full compute: C - P is "
+                       "no power shortfall (docs/report.md, tpf)")
         cap = x["interconnect_w"]
         racks = " (the racks' own power limits bind here, whatever the interconnect)" if x.get("racks_hold_power") else ""
         if cap == cap:
-            power_txt = "power binds at the interconnect below " + fq(cap, "power")
+            power_txt = "power binds at the interconnect below " + fq(cap, "power") + gain_text(
+                x.get("interconnect_gain_tok_s"), r["achieved_tok_s"],
+                f"+{100 * (cap / rep['interconnect_w'] - 1):.3g} % contract")
         elif r["binding"] == "power" and not racks:  # binds at every contract searched: a fixed rating caps IT power
             pc = sc.facility.power_chain
             fixed = [f"{name} rating {fq(float(getattr(pc, k)), 'power')}"
@@ -220,7 +236,9 @@ def cmd_tpf(args) -> int:
             power_txt = f"power binds at the interconnect below (none in range: {ic_lo}-{ic_hi} the contract)"
         out.append("  crossovers: " + power_txt
               + racks
-              + "; compute stops binding from " + (gpus_from(x["gpus"]) if x["gpus"] == x["gpus"]
+              + "; compute stops binding from " + (gpus_from(x["gpus"]) + gain_text(
+                  x.get("gpus_gain_tok_s"), r["achieved_tok_s"], f"+{100 * (x['gpus'] / rep['gpus'] - 1):.3g} % GPUs")
+                                                   if x["gpus"] == x["gpus"]
                                                    else f"(none in range: {g_lo}-{g_hi} the scenario's GPU count)")
               + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"]
                                             else f"(none in {t_lo:g}..{t_hi:g} degC)"))

@@ -36,6 +36,8 @@ __all__ = [
     "BINDING_NAMES",
     "binding_that_holds",
     "facility_binding",
+    "facility_bound_pool",
+    "near_tie_margin",
     "CROSSOVER_INTERCONNECT_RANGE_X",
     "CROSSOVER_GPU_RANGE_X",
     "CROSSOVER_T_OUT_RANGE_C",
@@ -124,6 +126,17 @@ def binding_that_holds(shares) -> tuple[str | None, float]:
     return max((k for k in BINDING_NAMES if k in limits), key=limits.get), sum(limits.values())
 
 
+def facility_bound_pool(pool_binding, short, offered) -> np.ndarray:
+    """The index of the pool whose binding is the facility's (:func:`facility_binding`, which documents the rule):
+    the bound pool with the largest relative shortfall, shape ``pool_binding.shape[:-1]``; a tie the first pool, and
+    pool 0 where no pool is bound (the facility's binding is then demand)."""
+    b = np.asarray(pool_binding)
+    s, o = (np.asarray(x, dtype=float) for x in (short, offered))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(o > 0, np.maximum(s, 0.0) / np.where(o > 0, o, 1.0), 0.0)
+    return np.argmax(np.where(b != 0, 1.0 + rel, 0.0), axis=-1)
+
+
 def facility_binding(pool_binding, short, offered) -> np.ndarray:
     """The facility's binding with several model pools: that of the pool furthest short *for its own work*.
 
@@ -144,12 +157,8 @@ def facility_binding(pool_binding, short, offered) -> np.ndarray:
     (:func:`dcsim.engine.steady.ceilings_at`) alike; until 2026-12-05 the one named the pool holding back the most
     tokens and the other the pool with the largest deficit in tokens/s."""
     b = np.asarray(pool_binding)
-    s, o = (np.asarray(x, dtype=float) for x in (short, offered))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(o > 0, np.maximum(s, 0.0) / np.where(o > 0, o, 1.0), 0.0)
-    score = np.where(b != 0, 1.0 + rel, 0.0)
-    worst = np.argmax(score, axis=-1)
-    return np.take_along_axis(b, worst[..., None], axis=-1)[..., 0].astype(np.int8)
+    worst = facility_bound_pool(b, short, offered)
+    return np.take_along_axis(b, np.asarray(worst)[..., None], axis=-1)[..., 0].astype(np.int8)
 
 
 def binding_of(demand, compute, power, cooling) -> np.ndarray:
@@ -162,6 +171,25 @@ def binding_of(demand, compute, power, cooling) -> np.ndarray:
     code = 1 + np.argmin(supply, axis=0)
     code = np.where(d <= supply.min(axis=0), 0, code)
     return code.astype(np.int8) if code.ndim else np.int8(code)
+
+
+def near_tie_margin(binding, compute, power, cooling, work, tol: float):
+    """How far the binding power or cooling ceiling sits under the compute ceiling, ``(C - X) / C`` (dimensionless),
+    where that is a *near tie*; NaN elsewhere. A near tie: the binding (int codes, :data:`BINDING_NAMES`) is power
+    (X = P) or cooling (X = Q), ``|C - X| < tol·C``, and the work waiting reaches C as closely (``work ≥ C·(1 - tol)``,
+    tokens/s): the label is right (X is the lowest) and misleading alone — more of X buys under ``tol`` of the rate,
+    and compute holds the rest of the work. A pool the shared budget ran below full clock at the rate that just
+    meets its work (work under C) is no tie: the next watt raises its clock. ``tol`` is the caller's, the run's one
+    threshold (:data:`dcsim.metrics.fmt.NEAR_TIE`): the run's "by a hair" notes
+    (:func:`dcsim.engine.assemble.near_tie_notes`) and the closed form's (:func:`dcsim.engine.steady.steady_report`,
+    ``dcsim tpf``) read this one rule. Broadcasts; C, P, Q and work in tokens/s."""
+    b, c, p, q, w = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (binding, compute, power, cooling, work)))
+    x = np.where(b == 2, p, q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = (c - x) / np.where(c > 0, c, np.nan)
+    tie = ((b == 2) | (b == 3)) & (np.abs(margin) < tol) & (w >= c * (1.0 - tol))
+    out = np.where(tie, margin, np.nan)
+    return out if out.ndim else float(out)
 
 
 def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *, supply_only=None,

@@ -277,3 +277,68 @@ def test_a_missing_required_column_says_what_it_holds(tmp_path):
     with pytest.raises(MeasurementError, match=r"no_tp\.csv:2: column 'n_gpus' is missing or empty \(GPUs per replica, "
                                                r"the tensor-parallel degree the row was measured at; no default\)"):
         read_rows([f])
+
+
+def test_predicting_the_rows_a_profile_was_fitted_to_says_in_sample_not_within_its_band(tmp_path, capsys):
+    """A profile's stated band is its fit's worst in-sample error, so predicting the very rows it was fitted to
+    puts every point within it by construction: ``--predict`` on ML.ENERGY's Llama-3.1-70B rows printed "0 of 9
+    points outside the stated band", though the shipped profile's ``measurements`` name that file. Now the summary
+    says the rows set the band: by name for a shipped profile (it records names alone), by sha256 for a profile
+    ``dcsim calibrate`` wrote; a file of the same name with other bytes, or rows a carry predicts, are a test."""
+    from dcsim.node.predict import format_prediction, predict
+
+    shipped = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
+    res = predict([shipped], gpu="H100-SXM")
+    (g,) = res["groups"]
+    assert [f["match"] for f in g["summary"]["in_sample_files"]] == ["name"]
+    text = format_prediction(res)
+    assert "in-sample: these rows set the band" in text and "outside the stated band" not in text
+    assert "median ITL 1.7 % (worst 3.9 %) over the 7 decode-only rows;" in text  # the 2 others print (mixed)
+    # a profile fitted to a researcher's file: its inputs' sha256 matches the same file, not another's bytes
+    mine = _write(tmp_path / "mine.csv", _h100_70b_rows())
+    prof = tmp_path / "p.yaml"
+    assert main([str(mine), "--out", str(prof)]) == 0
+    capsys.readouterr()
+    (g,) = predict([mine], profile=str(prof))["groups"]
+    assert g["calibration"]["status"] == "user-profile"
+    assert [f["match"] for f in g["summary"]["in_sample_files"]] == ["sha256"]
+    other = tmp_path / "other"
+    other.mkdir()
+    _write(other / "mine.csv", _h100_70b_rows(5))  # the same name, two rows fewer: not the file it was fitted to
+    res = predict([other / "mine.csv"], profile=str(prof))
+    assert res["groups"][0]["summary"]["in_sample_files"] == []
+    assert "0 of 5 points outside the stated band" in format_prediction(res)
+    # rows dcsim predicts with a carry (Qwen3-32B on one H100, from its TP2 profile) were fitted to nothing
+    res = predict([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
+    assert res["groups"][0]["calibration"]["status"] == "other-tp"
+    assert res["groups"][0]["summary"]["in_sample_files"] == []
+
+
+def test_the_fit_report_marks_unidentified_parameters_on_their_line_and_counts_the_itl_rows(tmp_path, capsys):
+    """The shipped H100 Llama-3.1-70B rows at TP4: the table printed "mfu 0.85521 ± 0.0358" above a warning that
+    none of the 8 parameters is identified by the rows (mfu's data-only relative standard error 3.55), and "median
+    ITL 1.99% (max 4.21%)" over the 7 rows whose median iteration is decode-only, while the table showed the
+    batch-383 row's ITL at +12.90 %. Each unidentified parameter now says on its line that its prior sets it, with
+    the data-only error, and the ITL figures say over how many rows they are taken."""
+    shipped = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
+    assert main([str(shipped), "--gpu", "H100-SXM", "--model", "llama-3.1-70b", "--tp", "4",
+                 "--out", str(tmp_path / "p.yaml")]) == 0
+    text = capsys.readouterr().out
+    prof = yaml.safe_load((tmp_path / "p.yaml").read_text())
+    unc = prof["uncertainty"]
+    assert "params (± standard error, the priors included):" in text
+    for k, u in unc.items():
+        (line,) = [ln for ln in text.splitlines() if ln.startswith(f"  {k} ")]
+        if u["identified"] is False:
+            assert line.endswith(f"not identified: its prior sets it (the data alone: ± {100 * u['rel_se_data']:,.0f} %)")
+        else:
+            assert "not identified" not in line
+    assert sum(u["identified"] is False for u in unc.values()) == 8
+    fitted = [p for p in prof["points"] if p.get("itl_fitted")]
+    others = [p for p in prof["points"] if "median_itl_ms" in p and not p.get("itl_fitted")]
+    assert len(fitted) == 7 and len(others) == 2 and max(abs(p["err_itl_pct"]) for p in others) > 10
+    (mape,) = [ln for ln in text.splitlines() if ln.startswith("MAPE tok/s")]
+    assert mape.endswith("over the 7 fitted rows (2 not fitted, above)")
+    assert f"(max {max(abs(p['err_itl_pct']) for p in fitted):.2f}%)" in mape
+    # the fit's line against dcsim's own replica: the shipped profile was fitted to this file
+    assert "in-sample: these rows set the band" in text

@@ -199,3 +199,48 @@ def test_tpf_names_a_fixed_rating_when_power_binds_at_every_contract(capsys):
     assert main(["tpf", str(ROOT / "scenarios" / "campus-interconnect.yaml")]) == 0
     out = squash(capsys.readouterr().out)  # the line wraps at the terminal's width
     assert "power binds at every interconnect searched (to 100x the contract): the fixed UPS rating 16 MW" in out
+
+
+def test_tpf_reads_a_near_tie_by_a_hair_and_says_what_a_crossover_buys(capsys):
+    """mixed-fleet at its mean-demand moment: the reasoning pool is power-bound with P 75,265.057 under C 75,265.067
+    tok/s (1.4e-7), which ``dcsim tpf`` printed as "C 75,265 achieved 75,265 binding: POWER", the facility "C 301,442 /
+    P 241,850 → POWER" (P the budget's tokens for the pools' work, the chat pool at its demand: no 20 % shortfall),
+    and "power binds at the interconnect below 731 kW" / at peak "below 888.4 kW", a 27 % larger contract for +250
+    tok/s (0.08 %). The run's rule (metrics.fmt.NEAR_TIE, the "by a hair" note) now reads the closed form too: the
+    label stays the lowest ceiling's, as the run's does, with the gap; each crossover above the scenario's value says
+    what it buys. reference's peak: cooling 0.98 % under C, by a hair; heatwave-air: no near tie."""
+    from dcsim.metrics.fmt import NEAR_TIE
+
+    mixed = str(ROOT / "scenarios" / "mixed-fleet.yaml")
+    assert main(["tpf", mixed, "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    mean, peak = rep["moments"]["mean_demand"], rep["moments"]["peak_demand"]
+    chat, reasoning = mean["pools"]
+    assert reasoning["binding"] == "power" and chat["binding"] == "demand" and mean["binding"] == "power"
+    gap = reasoning["compute_tok_s"] - reasoning["power_tok_s"]
+    assert 0 < gap < 1e-6 * reasoning["compute_tok_s"]
+    tie = reasoning["near_tie"]
+    assert tie["kind"] == "power" and tie["gap_tok_s"] == pytest.approx(gap) and tie["threshold"] == NEAR_TIE
+    assert mean["near_tie"]["pool"] == "b200-reasoning" and chat["near_tie"] is None
+    # the interconnect crossover above the 700 kW contract buys what power withholds: at most the near tie
+    for m in (mean, peak):
+        x = m["crossover"]
+        assert x["interconnect_w"] > rep["interconnect_w"]
+        assert 0 <= x["interconnect_gain_tok_s"] <= NEAR_TIE * m["achieved_tok_s"]
+        assert x["interconnect_gain_tok_s"] == pytest.approx(m["near_tie"]["gap_tok_s"], rel=1e-3, abs=1e-3)
+    assert mean["crossover"]["gpus_gain_tok_s"] is None  # compute binds no pool there: nothing to buy
+    assert peak["crossover"]["gpus_gain_tok_s"] > 0.05 * peak["achieved_tok_s"]
+    assert main(["tpf", mixed]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the wrapping undone
+    assert "binding: POWER, by a hair (pool b200-reasoning, below)" in out
+    assert "C 75,265.067 P 75,265.057 achieved 75,265 tok/s binding: POWER, by a hair" in out
+    assert "by a hair: P is 0.0105 tok/s (1.4e-05 %) under C: more power would buy at most that" in out
+    assert "(h100-chat at its demand), C every pool's full compute: C - P is no power shortfall" in out
+    assert "power binds at the interconnect below 888.4 kW: +250 tok/s (+0.083 %) for +26.9 % contract" in out
+    assert main(["tpf", REF, "--json"]) == 0
+    ref = json.loads(capsys.readouterr().out)["moments"]
+    assert ref["peak_demand"]["near_tie"]["kind"] == "cooling"
+    assert ref["peak_demand"]["near_tie"]["margin"] == pytest.approx(2208 / 226_177, abs=1e-4)
+    assert ref["mean_demand"]["near_tie"] is None and ref["hottest"]["near_tie"] is None  # 2.3 % under C there
+    assert main(["tpf", str(ROOT / "scenarios" / "heatwave-air.yaml")]) == 0
+    assert "by a hair" not in capsys.readouterr().out

@@ -82,3 +82,16 @@ def test_html_closed_form_row_tells_close_ceilings_apart():
            "operating_point": "the tick of highest offered demand", "t_s": 50_000.0}
     html = _summary({"tpf": {"moments": {"peak_demand": mom}}})
     assert "224.26 ktok/s / 223.97 ktok/s" in html
+
+
+def test_ceilings_equal_but_for_rounding_print_alike_and_a_near_tie_prints_apart():
+    """mixed-fleet's chat pool has P at its C, 1e-15 apart by rounding: fmt_ceilings widened the pair to 7 figures
+    ("226.1767 k / 226.1767 k", alike still); now such a pair is no near tie to tell apart. ``dcsim tpf``'s token
+    rates (tok_s_apart) print the reasoning pool's C 75,265.067 and P 75,265.057 apart, the chat pool's alike."""
+    from dcsim.metrics.fmt import fmt_ceilings, tok_s_apart
+
+    assert fmt_ceilings([226_176.6536695803, 226_176.6536695813]) == ["226 ktok/s", "226 ktok/s"]
+    assert fmt_ceilings([75_265.0674699983, 75_265.0569944643]) == ["75.26507 ktok/s", "75.26506 ktok/s"]
+    assert tok_s_apart(75_265.0674699983, 75_265.0569944643) == ["75,265.067", "75,265.057"]
+    assert tok_s_apart(226_176.6536695803, 226_176.6536695813) == ["226,177", "226,177"]
+    assert tok_s_apart(75_265.07, 75_015.12) == ["75,265", "75,015"]  # 0.33 %: apart already

@@ -9,6 +9,7 @@ Tests that need the real engine use ``dcsim.run`` on scenarios/reference.yaml wh
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -760,3 +761,23 @@ def test_the_summary_says_how_often_the_controller_capped(result):
     assert "capped 25.0% of the ticks" in render_html(res, {})
     rep0 = {**rep, "controller": {**rep["controller"], "capped_share": 0.0}}
     assert "Controller" not in summary_table(SimpleNamespace(**{**vars(result), "report": rep0}))
+
+
+def test_report_html_reads_a_pools_near_tie_by_a_hair_and_what_p_counts():
+    """report.html's closed-form rows of mixed-fleet: the reasoning pool power-bound 1.4e-7 under its compute ceiling
+    at the mean-demand moment read "D / C / served → power" (its P not shown), the facility "301 k / 242 k / 489 k →
+    power", a 20 % power shortfall where the chat pool is demand-bound. Now each pool's P is printed beside its C with
+    digits that tell them apart, a near tie reads "by a hair" with the run's note, and the facility row says what P
+    counts."""
+    from dcsim.engine.build import build_models
+    from dcsim.engine.steady import steady_report
+    from dcsim.report.html import _summary
+
+    m = build_models(dcsim.load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"))
+    text = " ".join(re.sub(r"<[^>]+>", " ", html.unescape(_summary(
+        {"tpf": {"moments": steady_report(m, crossovers_too=False)["moments"]}}))).split())
+    assert "→ power by a hair (pool b200-reasoning)" in text
+    assert "C 75.26507 ktok/s / P 75.26506 ktok/s" in text
+    assert "by a hair: P is 0.0105 tok/s (1.4e-05 %) under C" in text
+    assert "(h100-chat at its demand), C every pool's full compute: C − P is no power shortfall" in text
+    assert "C 226 ktok/s / P 226 ktok/s" in text  # the chat pool's P at its C (equal but for rounding): 3 figures

@@ -1,5 +1,7 @@
 """The closed-form Token Production Function: hand-computed cases, each ceiling binding, crossovers."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -186,3 +188,34 @@ def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
         monkeypatch.setattr(mod, "CROSSOVER_T_OUT_RANGE_C", (-40.0, 60.0))
     assert all("cooling binds above (none in -40..60 degC)" in c for c in crossovers())
     assert (-40.0, 60.0) in seen  # the text names the range the search did scan
+
+
+def test_a_near_tie_is_a_power_or_cooling_binding_within_the_threshold_of_compute_with_the_work_at_c():
+    """:func:`dcsim.tpf.near_tie_margin`, the one rule of the run's "by a hair" notes and of ``dcsim tpf``: power
+    (or cooling) named binding with its ceiling within ``tol`` of C and the work reaching C as closely; the margin is
+    (C - X)/C. No tie where the ceiling is further below C, where the work stays under C (a pool the shared budget
+    runs below full clock at the rate that just meets its work: the next watt raises its clock), or where demand or
+    compute binds."""
+    c = 75_265.067
+    m = tpf.near_tie_margin(2, c, 75_265.057, 2e5, 83_957.0, 0.01)
+    assert m == pytest.approx(0.01 / c, rel=1e-3)  # mixed-fleet's reasoning pool at its mean-demand moment
+    assert tpf.near_tie_margin(3, 226_177.0, 2e6, 223_969.0, 371_582.0, 0.01) == pytest.approx(2208 / 226_177, rel=1e-3)
+    assert math.isnan(tpf.near_tie_margin(2, c, 0.98 * c, 2e5, 1e6, 0.01))  # 2 % under C: a real power limit
+    assert math.isnan(tpf.near_tie_margin(2, c, 0.995 * c, 2e5, 0.9 * c, 0.01))  # work under C: no tie
+    assert math.isnan(tpf.near_tie_margin(1, c, 0.995 * c, 2e5, 1e6, 0.01))  # compute binds
+    assert math.isnan(tpf.near_tie_margin(0, c, 0.995 * c, 2e5, 1e6, 0.01))  # demand
+    # a critically loaded tick: power named with P a little above C, its work at C
+    assert tpf.near_tie_margin(2, c, 1.005 * c, 2e5, c, 0.01) == pytest.approx(-0.005)
+    got = tpf.near_tie_margin(np.array([2, 2, 1]), c, np.array([0.995 * c, 0.9 * c, c]), 2e5, 1e6, 0.01)
+    assert got[0] == pytest.approx(0.005) and np.isnan(got[1:]).all()
+
+
+def test_the_facility_binding_is_that_of_the_bound_pool_it_names():
+    """:func:`dcsim.tpf.facility_bound_pool` names the pool whose code :func:`dcsim.tpf.facility_binding` returns:
+    the bound pool short of the largest share of its own work."""
+    codes = np.array([[1, 2], [0, 2], [0, 0], [2, 3]])
+    short = np.array([[10.0, 5.0], [0.0, 1.0], [0.0, 0.0], [1.0, 1.0]])
+    offered = np.array([[100.0, 10.0], [50.0, 80.0], [5.0, 5.0], [10.0, 100.0]])
+    idx = tpf.facility_bound_pool(codes, short, offered)
+    assert idx.tolist() == [1, 1, 0, 0]
+    assert tpf.facility_binding(codes, short, offered).tolist() == [2, 2, 0, 2]

@@ -24,7 +24,7 @@ from dcsim.metrics.summary import binding_potential_summary, binding_summary, cl
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
                                         tail_caveat)
-from dcsim.tpf import BINDING_NAMES
+from dcsim.tpf import BINDING_NAMES, near_tie_margin
 from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -346,13 +346,14 @@ def near_tie_notes(m: Models, ts: dict) -> list[str]:
             sel = b == code
             if not sel.any():
                 continue
-            margin = (c[sel] - np.asarray(cols[f"{kind}_tok_s"], dtype=float)[sel]) / np.maximum(c[sel], 1e-300)
             # a tie only where compute would hold the rest: the work waiting reaches C (a pool the shared budget ran
             # below full clock at the rate that just meets its work is power-bound there with P = C, and the next
-            # watt raises its clock: no tie)
-            work = np.asarray(cols.get("waiting_tok_s", np.full(b.shape, np.inf)), dtype=float)[sel]
-            tie = (np.abs(margin) < NEAR_TIE) & (work >= c[sel] * (1 - NEAR_TIE))  # either side: a critically
-            # loaded tick reads power with P a little above C
+            # watt raises its clock: no tie); either side: a critically loaded tick reads power with P a little
+            # above C. The closed form's rule too (dcsim.tpf.near_tie_margin, dcsim tpf)
+            work = np.asarray(cols.get("waiting_tok_s", np.full(b.shape, np.inf)), dtype=float)
+            margin = np.asarray(near_tie_margin(np.where(sel, code, 0), c, cols["power_tok_s"], cols["cooling_tok_s"],
+                                                work, NEAR_TIE))[sel]
+            tie = np.isfinite(margin)
             share = float(np.count_nonzero(tie)) / max(b.size, 1)
             if share < NEAR_TIE_MIN_SHARE or np.count_nonzero(tie) < 0.5 * sel.sum():
                 continue

@@ -13,8 +13,9 @@ import math
 import numpy as np
 
 from dcsim.engine.build import Models, with_interconnect
+from dcsim.metrics.fmt import NEAR_TIE
 from dcsim.tpf import (BINDING_NAMES, CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
-                       binding_of, facility_binding)
+                       binding_of, facility_bound_pool, near_tie_margin)
 
 __all__ = ["MOMENTS", "ceilings_at", "heat_rejection_it_w", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
            "pool_flop_per_output_token"]
@@ -70,9 +71,11 @@ def _pool_ceilings_at(m: Models, d, it_p, it_q, a) -> dict:
     pp = m.joint("p").pool_ceilings(need_u, unit(it_p)) * a[:, None]
     pq = m.joint("q").pool_ceilings(need_u, unit(it_q)) * a[:, None]
     pool_code = np.where(deficit <= tol, 0, 1 + np.argmin(np.stack([cp, pp, pq]), axis=0))
-    code = facility_binding(pool_code, deficit, dp)  # the pool furthest short for its own demand, as simulated
+    # the pool furthest short for its own demand, as simulated (dcsim.tpf.facility_binding)
+    worst = facility_bound_pool(pool_code, deficit, dp)
+    code = np.take_along_axis(pool_code, worst[:, None], axis=-1)[:, 0].astype(np.int8)
     out = {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": pw, "cooling_tok_s": q,
-           "achieved_tok_s": served.sum(axis=1), "binding": code}
+           "achieved_tok_s": served.sum(axis=1), "binding": code, "bound_pool": worst}
     out = {k: v.reshape(shape) for k, v in out.items()}
     out["pools"] = {"demand_tok_s": dp.reshape(shape + (-1,)), "compute_tok_s": cp.reshape(shape + (-1,)),
                     "power_tok_s": pp.reshape(shape + (-1,)), "cooling_tok_s": pq.reshape(shape + (-1,)),
@@ -178,11 +181,20 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
     cap_star = _flip(lambda c: at_interconnect(c) is True, cap0 * c_lo, cap0 * c_hi, log=True)
     a_star = _flip(lambda a: binds(1, gpu_scale=a), a_lo, a_hi, log=True)
     t_star = _flip(lambda t: binds(3, t_db_c=t, t_wb_c=t - depression), *CROSSOVER_T_OUT_RANGE_C)
+    # what reaching a crossover above the scenario's own value buys: the achieved rate there less the moment's
+    # (tokens/s): mixed-fleet at peak read "power binds below 888.4 kW" of a 700 kW contract, +250 tok/s (0.08 %)
+    now = float(ceilings_at(m, demand_tok_s, t_db_c, t_wb_c)["achieved_tok_s"])
+    gain_cap = (float(ceilings_at(with_interconnect(m, cap_star), demand_tok_s, t_db_c, t_wb_c)["achieved_tok_s"]) - now
+                if math.isfinite(cap_star) and cap_star > cap0 else None)
+    gain_gpus = (float(ceilings_at(m, demand_tok_s, t_db_c, t_wb_c, gpu_scale=a_star)["achieved_tok_s"]) - now
+                 if math.isfinite(a_star) and a_star > 1.0 else None)
     return {
         "interconnect_w": cap_star,
         "racks_hold_power": at_interconnect(cap0) is None,
         "gpus": a_star * m.gpus if math.isfinite(a_star) else float("nan"),
         "t_out_c": t_star,
+        "interconnect_gain_tok_s": gain_cap,
+        "gpus_gain_tok_s": gain_gpus,
     }
 
 
@@ -239,6 +251,17 @@ def _symbols(r: dict, m: Models, f_tok: float) -> dict:
             "demand_tok_s": r["demand_tok_s"], "theta": 1.0}
 
 
+def _near_tie(code: int, c: float, p: float, q: float, d: float) -> dict | None:
+    """A moment's (or a pool's) power or cooling binding within the run's near tie of compute
+    (:func:`dcsim.tpf.near_tie_margin` with :data:`dcsim.metrics.fmt.NEAR_TIE`, the rule of the run's "by a hair"
+    notes): ``kind``, ``margin`` (C - X)/C and ``gap_tok_s`` C - X, what more of that resource would buy at most
+    before compute holds the rest (tokens/s); None where it is no near tie."""
+    margin = near_tie_margin(code, c, p, q, d, NEAR_TIE)
+    if not math.isfinite(margin):
+        return None
+    return {"kind": BINDING_NAMES[code], "margin": float(margin), "gap_tok_s": float(margin * c), "threshold": NEAR_TIE}
+
+
 def steady_report(m: Models, crossovers_too: bool = True, moments: dict | None = None) -> dict:
     """The closed-form Token Production Function at the moments of :data:`MOMENTS`.
 
@@ -259,12 +282,24 @@ def steady_report(m: Models, crossovers_too: bool = True, moments: dict | None =
     for label, i in picks.items():
         r = ceilings_at(m, demand[i], t_db[i], t_wb[i])
         per_pool = r.pop("pools", None)
+        bound = r.pop("bound_pool", None)
+        code = int(r["binding"])
         r = {k: float(v) if k != "binding" else BINDING_NAMES[int(v)] for k, v in r.items()}
-        if per_pool is not None:  # several pools: each pool's demand, compute, achieved and binding
+        if per_pool is not None:  # several pools: each pool's demand, ceilings, achieved and binding
             r["pools"] = [{"name": pool.name, "demand_tok_s": float(per_pool["demand_tok_s"][p]),
                            "compute_tok_s": float(per_pool["compute_tok_s"][p]),
+                           "power_tok_s": float(per_pool["power_tok_s"][p]),
+                           "cooling_tok_s": float(per_pool["cooling_tok_s"][p]),
                            "achieved_tok_s": float(per_pool["achieved_tok_s"][p]),
-                           "binding": BINDING_NAMES[int(per_pool["binding"][p])]} for p, pool in enumerate(m.pools)]
+                           "binding": BINDING_NAMES[int(per_pool["binding"][p])],
+                           "near_tie": _near_tie(int(per_pool["binding"][p]), *(float(per_pool[k][p]) for k in (
+                               "compute_tok_s", "power_tok_s", "cooling_tok_s", "demand_tok_s")))}
+                          for p, pool in enumerate(m.pools)]
+            # the facility's binding is its bound pool's, and so is its near tie
+            tie = r["pools"][int(bound)]["near_tie"] if code else None
+            r["near_tie"] = dict(tie, pool=r["pools"][int(bound)]["name"]) if tie else None
+        else:
+            r["near_tie"] = _near_tie(code, r["compute_tok_s"], r["power_tok_s"], r["cooling_tok_s"], r["demand_tok_s"])
         r["interconnect_w"] = float(m.facility.interconnect_w)
         r["operating_point"] = MOMENTS[label]
         r["t_s"] = float(t[i])

@@ -19,7 +19,7 @@ from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
-           "fmt_ceilings", "NEAR_TIE",
+           "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "gain_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
@@ -255,13 +255,62 @@ def fmt_ceilings(values: Any, unit: str = "tok/s", digits: int = 3) -> list[str]
             and math.isfinite(float(v)) else None for v in vals]
     close = [(i, j) for i in range(len(nums)) for j in range(i + 1, len(nums))
              if nums[i] is not None and nums[j] is not None and nums[i] != nums[j]
-             and abs(nums[i] - nums[j]) <= NEAR_TIE * max(abs(nums[i]), abs(nums[j]))]
+             and abs(nums[i] - nums[j]) <= NEAR_TIE * max(abs(nums[i]), abs(nums[j]))
+             and fmt_si(vals[i], unit, 7) != fmt_si(vals[j], unit, 7)]  # alike at 7 figures: equal but for rounding
     d = digits
     while d < 7 and any(fmt_si(vals[i], unit, d) == fmt_si(vals[j], unit, d) for i, j in close):
         d += 1
     if close and d > digits:  # one more figure than tells them apart reads as the gap, not a different last digit
         d = min(d + 1, 7)
     return [fmt_si(v, unit, d) for v in vals]
+
+
+def tok_s_apart(*values: float) -> list[str]:
+    """Token rates as ``dcsim tpf`` prints them (``75,265``), with as many decimals (up to 3) as tell apart those
+    within :data:`NEAR_TIE` of each other, and one more (the rule of :func:`fmt_ceilings`): mixed-fleet's reasoning
+    pool at its mean-demand moment, C 75,265.067 and P 75,265.057 tok/s, both read "75,265"."""
+    vals = [float(v) for v in values]
+    close = [(a, b) for i, a in enumerate(vals) for b in vals[i + 1:]
+             if a != b and abs(a - b) <= NEAR_TIE * max(abs(a), abs(b))]
+    d = 0
+    while d < 3 and any(f"{a:,.{d}f}" == f"{b:,.{d}f}" for a, b in close):
+        d += 1
+    if any(f"{a:,.{d}f}" == f"{b:,.{d}f}" for a, b in close):
+        return [f"{v:,.0f}" for v in vals]  # equal to a thousandth of a token/s: alike (a rounding apart)
+    if close and d > 0:
+        d = min(d + 1, 3)
+    return [f"{v:,.{d}f}" for v in vals]
+
+
+def fmt_gain_tok_s(x: float) -> str:
+    """A gain in tokens/s: whole from 100, else 3 significant figures (``+250``, ``+0.0105``)."""
+    return f"{x:+,.0f}" if abs(x) >= 100 else f"{x:+.3g}"
+
+
+def near_tie_text(tie: Mapping[str, Any]) -> str:
+    """The closed form's "by a hair" note (``near_tie`` of a moment or pool, :func:`dcsim.engine.steady.steady_report`,
+    the rule of the run's notes, :func:`dcsim.tpf.near_tie_margin`): how far the binding ceiling sits under C, and
+    that more of it buys no more than that gap."""
+    kind, sym = str(tie["kind"]), {"power": "P", "cooling": "Q"}.get(str(tie["kind"]), "?")
+    gap, margin = float(tie["gap_tok_s"]), float(tie["margin"])
+    thr = float(tie.get("threshold", NEAR_TIE))
+    if gap > 0:
+        said = (f"{sym} is {fmt_gain_tok_s(gap)[1:]} tok/s ({100 * margin:.2g} %) under C: more {kind} would buy at "
+                "most that")
+    else:  # at or a little over C: the work is critically loaded at C
+        said = f"{sym} is at C ({fmt_gain_tok_s(-gap)[1:]} tok/s over): more {kind} would buy nothing"
+    return (f"by a hair: {said}, within the run's near tie ({100 * thr:g} %); compute holds the rest "
+            "(docs/report.md, binding)")
+
+
+def gain_text(gain: Any, achieved: float, step: str) -> str:
+    """What a crossover above the scenario's own value buys (``crossover.*_gain_tok_s``), ``step`` the move that
+    reaches it: ``": +250 tok/s (+0.083 %) for +26.9 % contract"``; ``""`` where there is nothing to buy (a
+    crossover below the scenario's value)."""
+    if not isinstance(gain, (int, float)) or isinstance(gain, bool) or not math.isfinite(float(gain)):
+        return ""
+    pct = f" ({100 * float(gain) / achieved:+.2g} %)" if achieved > 0 else ""
+    return f": {fmt_gain_tok_s(float(gain))} tok/s{pct} for {step}"
 
 
 def fmt_energy(j: Any) -> str:

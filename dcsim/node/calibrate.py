@@ -1401,6 +1401,28 @@ def _warning_lines(warnings: list[str], unc: dict) -> list[str]:
     return out
 
 
+def _unidentified_mark(u: dict | None) -> str:
+    """After a parameter's ``± se`` in the fit report: for one the rows do not identify (its uncertainty record's
+    ``identified`` False), that its prior sets it and its data-only relative standard error — the ± beside it is the
+    standard error with the priors, which reads as a measurement where the rows alone leave the value ±355 % (mfu of
+    ML.ENERGY's Llama-3.1-70B rows: "0.85521 ± 0.0358" above a warning that none of the 8 parameters is identified)."""
+    if not u or u.get("identified") is not False:
+        return ""
+    r = u.get("rel_se_data")
+    return "  not identified: its prior sets it (the data alone: ± " + ("inf" if r is None else f"{100 * r:,.0f} %") + ")"
+
+
+def _itl_rows_text(prof: dict) -> str:
+    """Which rows the fit report's median-ITL figures cover: the rows whose median iteration is decode-only
+    (``itl_fitted``); the table also prints the others' ITL error, marked not fitted (ML.ENERGY's batch-383 row at
+    +12.90 %, outside the "max 4.21 %" beside it), so the line says over how many rows it is taken."""
+    pts = [p for p in prof.get("points") or [] if "median_itl_ms" in p]
+    n = sum(bool(p.get("itl_fitted")) for p in pts)
+    if n == len(pts):
+        return ""
+    return f" over the {n} fitted row{'s' if n != 1 else ''} ({len(pts) - n} not fitted, above)"
+
+
 def format_report(prof: dict) -> str:
     """Human-readable fit table with parameter uncertainties and warnings."""
     unc = prof.get("uncertainty", {})
@@ -1411,10 +1433,10 @@ def format_report(prof: dict) -> str:
              + ("; they do not identify it: its prior sets it (warning below)"
                 if str(prof["gamma_source"]).startswith("fitted") and unc.get("gamma", {}).get("identified") is False
                 else ""),
-             "params (± standard error):"]
+             "params (± standard error, the priors included):"]
     for k, v in prof["params"].items():
         u = unc.get(k)
-        lines.append(f"  {k:<12} {v:>12.5g}" + (f" ± {u['se']:.3g}" if u else "  (fixed)"))
+        lines.append(f"  {k:<12} {v:>12.5g}" + (f" ± {u['se']:.3g}" if u else "  (fixed)") + _unidentified_mark(u))
     if prof["points"]:
         lines.append(f"{'max_num_seqs':>12} {'batch':>8} {'tok/s':>9} {'fit':>9} {'err%':>7} {'J/tok':>8} "
                      f"{'fit':>8} {'err%':>7}"
@@ -1439,8 +1461,8 @@ def format_report(prof: dict) -> str:
     if "mape_tok_s_pct" in f:
         lines.append(f"MAPE tok/s {f['mape_tok_s_pct']:.2f}%  J/tok {f['mape_j_per_tok_pct']:.2f}%  "
                      f"(max {f['max_err_tok_s_pct']:.2f}% / {f['max_err_j_per_tok_pct']:.2f}%)"
-                     + (f"  median ITL {f['mape_itl_pct']:.2f}% (max {f['max_err_itl_pct']:.2f}%)" if "mape_itl_pct" in f
-                        else ""))
+                     + (f"  median ITL {f['mape_itl_pct']:.2f}% (max {f['max_err_itl_pct']:.2f}%){_itl_rows_text(prof)}"
+                        if "mape_itl_pct" in f else ""))
     if "mape_prompt_time_pct" in f:
         lines.append(f"MAPE prompt time {f['mape_prompt_time_pct']:.2f}%  token time {f['mape_token_time_pct']:.2f}%  "
                      f"average power {f['mape_avg_power_pct']:.2f}%  peak (prefill) power {f['mape_peak_power_pct']:.2f}%")
@@ -1645,6 +1667,44 @@ def _pool_gpu(paths, gpu: str | None) -> str:
 #: :data:`ANCHOR_FLOOR_PCT`) are called far outside it in the fit report (assumption: a band is a worst in-sample or
 #: left-out error, so a mean error twice the worst is not scatter; a units slip misses by n_gpus-fold)
 ANCHOR_FAR_X = 2.0
+def in_sample_files(rows_g: list[dict], cal: dict) -> list[dict]:
+    """The files of a group's rows (as given) that the profile predicting them was fitted from — then its stated band,
+    the worst in-sample error of that fit (:func:`dcsim.node.model.fit_band`), was set by these very rows, and "0 of
+    9 points outside the stated band" (``--predict`` on ML.ENERGY's Llama-3.1-70B rows, the shipped profile's own
+    input) tests nothing. Only a profile measured for this setup predicts them (``calibrated`` or ``user-profile``,
+    no ``profile_mismatch``): a carry, a transfer or another setup's profile was not fitted to this group's rows. A
+    file matches one of the profile's inputs by its sha256 (``inputs``, written by ``dcsim calibrate`` since December
+    2026), else by its name where the profile records the name alone (``measurements``; the shipped profiles). Each
+    match: ``path`` (as given) and ``match`` (``sha256`` or ``name``)."""
+    if cal.get("base_status", cal.get("status")) not in ("calibrated", "user-profile") or cal.get("profile_mismatch"):
+        return []
+    src = cal.get("profile_source")
+    if src is None:
+        from dcsim.node.catalog import load_profile
+
+        try:
+            src = load_profile(str(cal.get("profile")))
+        except (ValueError, OSError, KeyError):
+            return []
+    inputs = [i for i in src.get("inputs") or [] if isinstance(i, dict)]
+    hashes = {i["sha256"] for i in inputs if i.get("sha256")}
+    hashed = {Path(str(i.get("path"))).name for i in inputs if i.get("sha256")}
+    named = ({Path(str(n)).name for n in src.get("measurements") or []}
+             | {Path(str(i.get("path"))).name for i in inputs if not i.get("sha256")}) - hashed
+    given = input_files({r["_path"] for r in rows_g if r.get("_path")})
+    return [{"path": f["path"], "match": "sha256" if f["sha256"] and f["sha256"] in hashes else "name"}
+            for f in given if (f["sha256"] and f["sha256"] in hashes) or Path(f["path"]).name in named]
+
+
+def in_sample_text(files: list[dict], profile: str) -> str:
+    """What a report says where :func:`in_sample_files` found the rows in the profile's inputs."""
+    said = ", ".join(Path(f["path"]).name + (" (its sha256)" if f["match"] == "sha256" else " (by name: the profile "
+                                                                                             "records no sha256)")
+                     for f in files)
+    return (f"in-sample: these rows set the band ({profile} was fitted to {said}; its band is that fit's worst "
+            "error), so they do not test it")
+
+
 #: the band below which :data:`ANCHOR_FAR_X` is not applied (assumption: a calibrated band of ±3 % would call a 7 %
 #: miss from another lab's rig far)
 ANCHOR_FLOOR_PCT = 5.0
@@ -1674,7 +1734,8 @@ def dcsim_anchor(rows_g: list[dict]) -> str | None:
         f"dcsim's own {cal['status']} replica for these rows ({cal['profile']}, {stated}) misses them by "
         f"MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % (`--predict` shows each "
         f"point)" + (": far outside its band, check the rows' units (tokens/s and gpu_power_w of the whole "
-                     "replica, GPU board power only) before using this fit" if far else ""))
+                     "replica, GPU board power only) before using this fit" if far else "")
+        + ("; " + in_sample_text(own, cal["profile"]) if (own := in_sample_files(rows_g, cal)) else ""))
 
 
 def _run_pool(args: argparse.Namespace) -> int:

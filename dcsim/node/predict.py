@@ -27,8 +27,9 @@ import json
 import sys
 from pathlib import Path
 
-from dcsim.node.calibrate import (add_args as calibrate_args, dcsim_replica, fail, groups, input_notes,
-                                  kv_over_capacity, out_problem, per_gpu_power_suspects, read_rows, write_out)
+from dcsim.node.calibrate import (add_args as calibrate_args, dcsim_replica, fail, groups, in_sample_files,
+                                  in_sample_text, input_notes, kv_over_capacity, out_problem, per_gpu_power_suspects,
+                                  read_rows, write_out)
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
 from dcsim.node.model import context_beyond, extrapolated, fmt_band
@@ -88,6 +89,8 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
     summary = {k: v for k, v in quality.items() if k != "n_free_params"}
     summary["outside_band"] = outside if (bt is not None and bj is not None) else None
     summary["outside_band_flagged"] = flagged  # outside, but extrapolated or KV-over-capacity: the band does not cover them
+    # the files of these rows the predicting profile was fitted from: its band is their worst in-sample error
+    summary["in_sample_files"] = in_sample_files(rows_g, cal)
     return {"gpu": gpu, "model": model, "precision": precision, "tensor_parallel": tp,
             "expert_parallel": bool(spec.expert_parallel), "calibration": cal, "summary": summary,
             "points": [_renamed(p) for p in points], "request_points": [_renamed(p) for p in req_points],
@@ -154,8 +157,15 @@ def format_prediction(res: dict) -> str:
             summ = (f"  MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % "
                     f"(worst {s['max_err_tok_s_pct']:.1f} / {s['max_err_j_per_tok_pct']:.1f} %)")
             if "mape_itl_pct" in s:
-                summ += f"; median ITL {s['mape_itl_pct']:.1f} % (worst {s['max_err_itl_pct']:.1f} %)"
-            if s["outside_band"] is not None:
+                with_itl = [p for p in grp["points"] if "median_itl_ms" in p]
+                n_itl = sum(bool(p.get("itl_compared")) for p in with_itl)
+                summ += (f"; median ITL {s['mape_itl_pct']:.1f} % (worst {s['max_err_itl_pct']:.1f} %)"
+                         # over the decode-only rows: the table marks the others (mixed), as the fit report says
+                         + (f" over the {n_itl} decode-only row{'s' if n_itl != 1 else ''}" if n_itl < len(with_itl)
+                            else ""))
+            if s.get("in_sample_files"):  # the band is these rows' worst error in the fit: none can lie outside
+                summ += "; " + in_sample_text(s["in_sample_files"], cal["profile"])
+            elif s["outside_band"] is not None:
                 n = len(grp["points"])
                 summ += f"; {s['outside_band']} of {n} point{'s' if n != 1 else ''} outside the stated band"
                 if s["outside_band_flagged"]:

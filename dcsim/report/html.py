@@ -13,7 +13,7 @@ from typing import Any
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
                                fmt_energy, fmt_hms, fmt_local_short,
-                               fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
+                               fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_text)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
@@ -214,17 +214,31 @@ def _summary(report: Mapping[str, Any]) -> str:
     # own work (dcsim.tpf.facility_binding)
     pools_note = "; binding: the pool furthest short for its own demand, each pool on the rows below" if len(report.get("pools") or []) > 1 else ""
     for label, mom in moments.items():  # the closed form of `dcsim tpf`, each moment labelled
+        tie = mom.get("near_tie") if isinstance(mom.get("near_tie"), Mapping) else None
+        pools = [pp for pp in mom.get("pools") or [] if isinstance(pp, Mapping)]
+        at_demand = [str(pp.get("name")) for pp in pools if pp.get("binding") == "demand"]
         rows.append((f"Closed form C / P / Q at {label}",
                      " / ".join(_e(x) for x in fmt_ceilings(mom.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
                      + (f" → {_chip(str(mom['binding']))}" if mom.get("binding") else "")
+                     + (f" by a hair (pool {_e(tie['pool'])})" if tie and tie.get("pool") else " by a hair" if tie else "")
                      + f' <span class="note">({_e(mom.get("operating_point", ""))}, '
                        f'at {_e(fmt_local_short(mom.get("t_s"), clock, report.get("duration_s")))}{" local" if clock else ""}'
-                       f'{_e(pools_note)})</span>'))
-        for pp in mom.get("pools") or []:  # several pools: each pool's demand, C, achieved and binding there
+                       f'{_e(pools_note)}'
+                       + (f"; {_e(near_tie_text(tie))}" if tie and not tie.get("pool") else "")
+                       # P with a pool at its demand counts that demand, C every pool's compute (docs/report.md, tpf)
+                       + (f"; P: what the IT budget buys for each pool's own work ({_e(', '.join(at_demand))} at "
+                          f"{'its' if len(at_demand) == 1 else 'their'} demand), C every pool's full compute: C − P is "
+                          "no power shortfall" if at_demand and mom.get("binding") != "demand" else "")
+                       + ")</span>"))
+        for pp in pools:  # several pools: each pool's demand, C, P, achieved and binding there
+            ptie = pp.get("near_tie") if isinstance(pp.get("near_tie"), Mapping) else None
+            c_txt, p_txt = fmt_ceilings([pp.get("compute_tok_s"), pp.get("power_tok_s")])
             rows.append((f"  pool {pp.get('name')}",
-                         f"D {_e(fmt_si(pp.get('demand_tok_s'), 'tok/s'))} / C {_e(fmt_si(pp.get('compute_tok_s'), 'tok/s'))}"
-                         f" / served {_e(fmt_si(pp.get('achieved_tok_s'), 'tok/s'))}"
-                         + (f" → {_chip(str(pp['binding']))}" if pp.get("binding") else "")))
+                         f"D {_e(fmt_si(pp.get('demand_tok_s'), 'tok/s'))} / C {_e(c_txt)}"
+                         + (f" / P {_e(p_txt)}" if pp.get("power_tok_s") is not None else "")
+                         + f" / served {_e(fmt_si(pp.get('achieved_tok_s'), 'tok/s'))}"
+                         + (f" → {_chip(str(pp['binding']))}" if pp.get("binding") else "")
+                         + (f' <span class="note">({_e(near_tie_text(ptie))})</span>' if ptie else "")))
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(x) for x in fmt_ceilings(tpf.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
