@@ -341,18 +341,24 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
     replicas awake, capped, work held at the door around the top, capped ticks at the frontier's point): the binding
     and the SLO estimate on the awake replicas' own curves. Measured 2026-12-05: power 0.822 of the time fluid, 0.797
     request; attainment 0.186 fluid, 0.267 request. Until 2026-12-05 fluid read power on every tick (1.000) and
-    estimated 0.107, its frontier ticks split on an even slice of both groups."""
+    estimated 0.107, its frontier ticks split on an even slice of both groups. Request fidelity then drew more than
+    the contract on every tick (70.4 kW in the mean, at most 81.8); trimmed with idle_power_down (later on
+    2026-12-05) it keeps it but on the first tick (+0.18 %) and one more (+0.003 %), and reads power 0.822 and
+    attainment 0.185, as fluid does."""
     res = {}
     for fid in ("fluid", "request"):
         raw = _capped_mixed_hall(fid)
         raw.update(duration="1 h", start="2026-07-15T00:30")
         raw["workload"]["arrivals"] = {"kind": "diurnal", "mean_rate": "150 req/s", "amplitude": 0.6, "peak_hour": 1,
                                        "period": "2 h"}
-        res[fid] = dcsim.run(raw).report
+        run = dcsim.run(raw)
+        res[fid], p = run.report, run.timeseries["facility_power_w"]
+        if fid == "request":  # the contract kept after the first tick, to the trim's per-tick scatter
+            assert float(np.max(p[1:])) <= 60e3 * 1.001 and float(np.mean(p > 60e3 * (1 + 1e-9))) <= 0.02
     f, q = res["fluid"], res["request"]
-    assert f["binding"]["share"]["power"] == pytest.approx(q["binding"]["share"]["power"], abs=0.05)
+    assert f["binding"]["share"]["power"] == pytest.approx(q["binding"]["share"]["power"], abs=0.02)
     assert f["binding"]["share"]["power"] < 0.9
-    assert f["slo_attainment"] == pytest.approx(q["slo_attainment"], abs=0.1)
+    assert f["slo_attainment"] == pytest.approx(q["slo_attainment"], abs=0.02)
 
 
 @pytest.mark.parametrize("rate, mean_kw", [("150 req/s", 58.6), ("220 req/s", 59.6)])
