@@ -23,7 +23,9 @@ batches), and at the frontier's clock they were compute-saturated below the budg
 trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does, wherever it
 draws more than its target there: the most efficient rack group first, in whole replicas, which run above the lowest
 clock where a whole one more does not fit the budget (below one replica the door admits a fraction of its rate), and
-the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). Requests are never dropped silently: the report's
+the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). With ``controller.idle_power_down`` (request
+fidelity) the target is the awake replicas' operating point, and the lane reads their draw net of the parked replicas'
+idle (docs/engine.md "With controller.idle_power_down"; hybrid with power-down is not trimmed). Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
