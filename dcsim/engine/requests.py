@@ -23,7 +23,9 @@ batches), and at the frontier's clock they were compute-saturated below the budg
 trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does, wherever it
 draws more than its target there: the most efficient rack group first, in whole replicas, which run above the lowest
 clock where a whole one more does not fit the budget (below one replica the door admits a fraction of its rate), and
-the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). Requests are never dropped silently: the report's
+the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). With ``controller.idle_power_down`` (request
+fidelity) the target is the awake replicas' operating point, and the lane reads their draw net of the parked replicas'
+idle (docs/engine.md "With controller.idle_power_down"; hybrid with power-down is not trimmed). Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
@@ -35,7 +37,7 @@ from collections import deque
 import numpy as np
 
 from dcsim.engine.build import Models
-from dcsim.engine.controller import ArrivalWindow, awake_curves, per_awake_count, queue_step
+from dcsim.engine.controller import ArrivalWindow, awake_curves, per_awake_count, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
 from dcsim.engine.tables import efficiency_ladder, in_service_it_w, replica_curves
@@ -135,7 +137,17 @@ class _Lane:
         # clock trim (module docstring "Clock at a binding limit"): the offset (clock levels) added
         # to the controller's capped clock so the measured IT power meets the fluid target
         self._trim = 0.0
-        self._trim_on = m.scenario.controller.policy in ("frontier", "uniform") and not m.scenario.controller.idle_power_down
+        # with controller.idle_power_down at request fidelity the trim aims the awake replicas at the awake operating
+        # point (_clock_segments) and reads their draw net of the parked replicas' idle (tick). Until 2026-12-05 such
+        # runs were not trimmed, and a mixed hall under 60 kW drew 62.1 kW (150 req/s) and 68.4 kW (220 req/s) on every
+        # tick (docs/engine.md). Hybrid with power-down stays untrimmed: its sample's whole awake replicas are another
+        # share of it than the awake fraction its target would be read at (docs/slo.md "Powering idle nodes down")
+        pd_on = bool(m.scenario.controller.idle_power_down)
+        self._trim_on = m.scenario.controller.policy in ("frontier", "uniform") and (not pd_on or frac >= 1.0)
+        #: the power-down ladder (several rack groups: the awake replicas' own curves, controller.awake_curves)
+        self._pd = power_down_for(m, 1.0) if pd_on and len(m.groups) > 1 else None
+        self._parked_w = 0.0  # idle wall power (W) of this tick's parked replicas by the node tables (PowerDown)
+        self._awake_n = None  # replicas awake this tick (idle_power_down), None otherwise
         self._target_w = None  # IT target of this tick when trimmed (sample share), W
         self._meas_prev = None  # measured IT power (sample) of the last saturated trimmed tick, W
         # running mean square of the relative IT power error of trimmed ticks; None until first measured, and
@@ -166,6 +178,8 @@ class _Lane:
         tabs, lims = [m.groups[g].table for g in self.groups], [m.groups[g].limits for g in self.groups]
         curves = replica_curves(tabs, lims)
         self._u, rate, self._g_w = curves
+        #: each group's idle wall power of one replica by the node table (top clock, no load: PowerDown's parked draw)
+        self._idle_tab_w = np.array([float(t.wall[-1, 0]) for t in tabs])
         self._g_rate = np.maximum.accumulate(rate, axis=2)  # over the load points
         rank = np.argsort(efficiency_ladder(tabs, lims, curves))  # each group's place on the ladder
         self._order = np.lexsort((np.arange(self.pool.n), rank[gof]))
@@ -202,10 +216,19 @@ class _Lane:
         arrived = float(n_out.sum()) + fluid_arr
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
+        self._parked_w, self._awake_n = 0.0, None
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
             # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
             # 2026-12-04 the first replicas by index stayed awake (the first rack group of racks:)
-            available = _first(available, max(1, int(round(awake * self.pool.n))), self._order)
+            self._awake_n = max(1, int(round(awake * self.pool.n)))
+            in_service = available
+            available = _first(available, self._awake_n, self._order)
+            if self._trim_on:
+                # the parked replicas at their groups' idle wall power by the node tables, as the facility's record
+                # counts them (PowerDown.parked_power_w, and the asleep ones' standby in chunk_power): the trim reads
+                # the awake replicas' draw net of it
+                parked = np.bincount(self.pool.group_of[in_service & ~available], minlength=len(self.groups))
+                self._parked_w = float(parked @ self._idle_tab_w) * self._up_scale
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
         # held and arriving, at most what the door admits at the limit
@@ -311,7 +334,10 @@ class _Lane:
         self._tick_gpu.append(gpu_j / dt)
         self._tick_it_sample.append(it_w + self._ovh_share)
         prev_trim = self._trim  # after _clock_segments (a rise of the controller's level already absorbed)
-        meas = it_w + self._ovh_share
+        # measured IT power the target is set for: with idle_power_down the parked replicas' idle draw by the tables is
+        # left out (the target is the awake operating point's, the parked power is the facility's part on top: the
+        # excess of a parked replica still finishing its requests stays in)
+        meas = it_w + self._ovh_share - self._parked_w
         # the limit binds (work held at the door), or a pool allowed below its clock draws more than its target
         # with nothing held (several pools: its replicas serve its demand less efficiently than the frontier)
         over_free = self._target_w is not None and self.may_trim_down and meas > self._target_w
@@ -464,6 +490,9 @@ class _Lane:
         m = self.m
         K = m.clocks.size
         level = float(np.interp(clock, m.clocks, np.arange(K)))
+        if capped and self._trim_on and self._pd is not None and self._awake_n is not None \
+                and m.scenario.controller.policy == "frontier":
+            level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
@@ -482,6 +511,7 @@ class _Lane:
         policy = m.scenario.controller.policy
         mode = np.array([1 if policy == "frontier" else 2], np.int8)
         k = int(round(level))
+        curves, scale = self.curves, 1.0  # the replicas' curves the target and the trim's slope are read on
         if budget_w is not None and np.isfinite(budget_w):
             # several pools: the pool's share of the shared budget, the one its fluid record draws and its controller
             # clock was chosen for (PoolTicker.clock_of). Until 2026-12-04 it was the frontier's IT power at the rate
@@ -489,12 +519,18 @@ class _Lane:
             # power split than the fluid model's (docs/engine.md "Request fidelity at a binding power limit")
             self._target_w = float(budget_w) * self.frac
         else:
-            op = pool_operating_point(self.curves, m.clocks, policy, self.overhead_w, np.array([limit_tok_s]), mode,
-                                      np.array([k], np.int16), np.array([avail]))
+            a = avail
+            if self._awake_n is not None:  # idle_power_down: the awake replicas' operating point, the parked excluded
+                if self._pd is not None:  # several rack groups: the ladder's first, on their own curves (as fluid)
+                    curves, a = awake_curves(m, self._pd, self._awake_n), 1.0
+                else:  # one group: the awake share of the pool's curves; the slope of the awake replicas
+                    scale = avail
+            op = pool_operating_point(curves, m.clocks, policy, self.overhead_w, np.array([limit_tok_s]), mode,
+                                      np.array([k], np.int16), np.array([a]))
             self._target_w = float(op["it_power_w"][0]) * self.frac
-        it_full = self.curves.it_pq[:, -1]
+        it_full = curves.it_pq[:, -1]
         kk = min(max(k, 0), K - 2)
-        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac, 1e-9)
+        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
         if self.may_trim_down and self._level_capped is not None and level > self._level_capped:
             # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
             # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick)
@@ -510,6 +546,22 @@ class _Lane:
         eff = min(max(level + self._trim, 0.0), K - 1.0)
         self._tick_level.append(eff)
         return self._mix(eff, t0, dt)
+
+    def _awake_level(self, limit_tok_s: float, work_tok_s: float | None) -> float:
+        """The controller's capped clock level read on the curves of the replicas awake (``idle_power_down``, several
+        rack groups: :func:`dcsim.engine.controller.awake_curves`), as the fluid record reads it
+        (``dcsim.engine.loop._awake_operating_point``): the tick's work (at most the limit) within the frontier's IT
+        power at the limit. The loop's clock is read on an even slice of every group's curves: the ladder's first
+        replicas awake (the B200s of tests/test_power_down.py's mixed hall) ran the first tick of a 60-kW run at 0.691
+        where fluid's run at 0.617, 17.6 % over the contract before the trim had measured a tick."""
+        m = self.m
+        cv = awake_curves(m, self._pd, self._awake_n)
+        lim = np.array([limit_tok_s])
+        served = limit_tok_s if work_tok_s is None else min(work_tok_s / self.frac, limit_tok_s)
+        op = pool_operating_point(cv, m.clocks, "frontier", self.overhead_w, np.array([served]),
+                                  np.array([1], np.int8), np.array([m.clocks.size - 1], np.int16), np.array([1.0]),
+                                  it_budget_w=cv.frontier("pq").it_w(lim, self.overhead_w))
+        return float(np.interp(float(op["clock"][0]), m.clocks, np.arange(m.clocks.size)))
 
     def _margin(self) -> float:
         """How far below its power target the trim aims: twice the tick-to-tick scatter of the measured power (the
