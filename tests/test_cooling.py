@@ -218,13 +218,39 @@ def test_the_trim_has_one_description_the_liquid_spec():
     default air-cooled trim (it became a cooling tower, ChillerPlantSpec's default)."""
     from pydantic import ValidationError
 
-    for bad, word in (({"rating_t_out": 40.0}, "air_side.rating_t_out"), ({"derate_per_k": 0.03}, "air_side.derate_per_k"),
-                      ({"heat_rejection": "cooling_tower"}, "air_side.heat_rejection cooling_tower")):
-        with pytest.raises(ValidationError, match=word.replace(".", r"\.") + ".*rated and derated by the liquid spec"):
+    for bad, word in (({"rating_t_out": 40.0}, "rating_t_out"), ({"derate_per_k": 0.03}, "derate_per_k"),
+                      ({"heat_rejection": "cooling_tower"}, "heat_rejection cooling_tower")):
+        with pytest.raises(ValidationError, match=r"air_side\n.*" + word + ".*rated and derated by the liquid spec"):
             _liquid(air_side=bad)
     f = _liquid(air_side={"capacity": "1.04 MW"})
     assert f.spec.cooling.air_side.heat_rejection == "dry_cooler"
     assert _liquid(air_side={"heat_rejection": "dry_cooler"}).trim_capacity_w == pytest.approx(863.2e3, rel=1e-4)
+
+
+def test_the_trim_given_as_a_mapping_or_a_spec_from_python_is_the_same_trim():
+    """LiquidCoolingSpec(air_side=ChillerPlantSpec(capacity=...)) from the Python API was refused for a cooling tower
+    the caller did not set (ChillerPlantSpec's default), while the same trim as a mapping was accepted: the rule lives
+    in TrimChillerSpec (air-cooled by default, its rating the liquid spec's), and a ChillerPlantSpec is read by the
+    fields its caller set. What the caller did set is refused alike on every path."""
+    from pydantic import ValidationError
+
+    from dcsim.scenario.facility import ChillerPlantSpec, LiquidCoolingSpec, TrimChillerSpec
+
+    given = {"capacity": 1.04e6, "cop_adjust": 0.05}
+    trims = [LiquidCoolingSpec.model_validate({"air_side": given}).air_side,
+             LiquidCoolingSpec(air_side=ChillerPlantSpec(**given)).air_side,
+             LiquidCoolingSpec(air_side=TrimChillerSpec(**given)).air_side]
+    for trim in trims:
+        assert isinstance(trim, TrimChillerSpec)
+        assert trim == trims[0] and trim.heat_rejection == "dry_cooler"
+    assert LiquidCoolingSpec().air_side == TrimChillerSpec()
+    for bad in ({"heat_rejection": "cooling_tower"}, {"rating_t_out": 40.0}, {"derate_per_k": 0.03}):
+        for make in (lambda b: LiquidCoolingSpec.model_validate({"air_side": b}),
+                     lambda b: LiquidCoolingSpec(air_side=ChillerPlantSpec(**b))):
+            with pytest.raises(ValidationError, match="rated and derated by the liquid spec"):
+                make(bad)
+        with pytest.raises(ValidationError, match="rated and derated by the liquid spec"):
+            TrimChillerSpec(**bad)
 
 
 def test_liquid_plant_with_a_tiny_trim_binds_on_cooling_on_a_hot_afternoon_and_never_exceeds_its_capacity():
