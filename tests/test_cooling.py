@@ -288,10 +288,45 @@ def test_liquid_dry_coolers_are_charged_no_more_heat_than_their_size_the_trim_th
     b = f.breakdown(q_liq, 1.0, t, wet_bulb_c(t, 0.4))
     heat = b["heat_w"]
     z = np.zeros(1)
-    unit = f.capacity_w * cs.air_design_fraction
-    trim = _plant_parts(cs.air_side, unit, unit, heat - q_liq, z, q_liq - dry_size, t, wet_bulb_c(t, 0.4),
-                        extra_evap_t_c=cs.supply_t)
+    trim = _plant_parts(cs.air_side, f.trim_capacity_w, f.capacity_w * cs.air_design_fraction, heat - q_liq, z,
+                        q_liq - dry_size, t, wet_bulb_c(t, 0.4), extra_evap_t_c=cs.supply_t)
     np.testing.assert_allclose(b["cooling_chiller"], trim["cooling_chiller"], rtol=1e-9)
     fans = C.dry_cooler_fan_power_w(dry_size, cs.dry_cooler_air_delta_t, cs.dry_cooler_fan_pressure_pa,
                                     cs.dry_cooler_fan_efficiency)
     np.testing.assert_allclose(b["cooling_tower"], trim["cooling_tower"] + fans, rtol=1e-9)
+
+
+@pytest.mark.parametrize("cooling", [{}, {"supply_t": 45.0}, {"air_design_fraction": 0.5}, {"rating_t_out": 40.0}])
+def test_the_trim_costs_the_same_whether_its_size_is_the_default_or_given(cooling):
+    """The trim is one chiller plant of its rated size (`trim_capacity_w`): its part load, hence its COP, is read on
+    that size whether the size is the default (what meets capacity at rating_t_out) or given as air_side.capacity.
+    Before (review of 2026-12-04): the default trim's part load was read on capacity·air_design_fraction (156 kW of
+    heatwave-liquid's 863 kW trim), so the same plant cost less energy described by default than by its size."""
+    f = _liquid(**cooling)
+    g = _liquid(**cooling, air_side={"capacity": f"{f.trim_capacity_w} W"})
+    assert g.trim_capacity_w == pytest.approx(f.trim_capacity_w, rel=1e-12)
+    t = np.linspace(0.0, 50.0, 51)
+    for lf in (0.0, 0.5, 0.9):
+        for it_w in (100e3, 500e3, 900e3):
+            bf, bg = (h.breakdown(np.full_like(t, it_w), lf, t, wet_bulb_c(t, 0.3)) for h in (f, g))
+            for k in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower", "facility"):
+                np.testing.assert_allclose(bf[k], bg[k], rtol=1e-12, err_msg=f"{k} lf {lf} IT {it_w}")
+
+
+def test_the_trim_part_load_is_read_on_its_rated_size():
+    """heatwave-liquid's plant at 40 degC (no free cooling): 600 kW of IT at lf 0.9 puts ~650 kW on the 863 kW trim,
+    part load 0.75 of its size, COP from the [LEI] regression at that load and the condenser on dry-bulb + 8 K,
+    the loop share at the Carnot lift of its 32 degC evaporator. Worked out here from the regression."""
+    f = _liquid()
+    cs = f.spec.cooling
+    t = np.array([40.0])
+    b = f.breakdown(600e3, 0.9, t, wet_bulb_c(t, 0.3))
+    fans = C.crah_fan_power_w(b["heat_w"] - 540e3, f.capacity_w * 0.15, 16.7, 750.0, 0.775, 3.0, 0.3)
+    q_air = b["heat_w"] - 540e3 + fans
+    mech = q_air + 540e3
+    l = mech / 863.2e3
+    assert 0.7 < l[0] < 0.8          # on the old 156 kW unit it was 4.2, clipped to 0.8
+    cop = C.chiller_cop(l, 48.0)
+    te, te_ref, tc = 32.0 + 273.15, 15.0 + 273.15, 48.0 + 273.15
+    lift = (te / (tc - te)) / (te_ref / (tc - te_ref))
+    np.testing.assert_allclose(b["cooling_chiller"], q_air / cop + 540e3 / (cop * lift), rtol=1e-4)

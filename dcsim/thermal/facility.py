@@ -154,8 +154,8 @@ def liquid_trim_capacity_w(cs, capacity_w: float, t_db_c):
     """Heat [W] a liquid plant's trim chiller can carry at dry-bulb t_db_c: its rated size (`liquid_trim_rated_w`)
     derated linearly above the liquid spec's rating_t_out by its derate_per_k (its condenser is air-cooled,
     dry-bulb; assumption as a chiller plant's). The liquid spec is the one description of the trim's rating:
-    `LiquidCoolingSpec` refuses air_side.heat_rejection other than dry_cooler, air_side.rating_t_out and
-    air_side.derate_per_k. No credit for its warm evaporator (assumption)."""
+    its air_side (`TrimChillerSpec`) refuses heat_rejection other than dry_cooler, rating_t_out and derate_per_k.
+    No credit for its warm evaporator (assumption)."""
     return liquid_trim_rated_w(cs, capacity_w) * C.capacity_fraction(np.asarray(t_db_c, dtype=float), cs.rating_t_out,
                                                                       cs.derate_per_k)
 
@@ -260,12 +260,10 @@ class Facility:
             free = _liquid_free_fraction(cs, t_db)
             free_heat = free * np.minimum(q_liq, _liquid_dry_cooler_size_w(cs, self.capacity_w))
             overflow = q_liq - free_heat
-            air = cs.air_side
-            # part load per trim unit: air_side.capacity when given, else units of the design air-side heat
-            # staged so each runs <= chiller_max_load (assumption); the trim's total size limits the plant's
-            # capacity (heat_rejection_capacity_w), not its COP
-            trim_unit = air.capacity if air.capacity is not None else self.capacity_w * cs.air_design_fraction
-            parts = _plant_parts(air, trim_unit,
+            # the trim is a chiller plant of its rated size (trim_capacity_w, the size its capacity derates from):
+            # its part load is read on that size, as a chiller plant's on its capacity; its CRAH fans are sized on
+            # the design air-side heat capacity·air_design_fraction
+            parts = _plant_parts(cs.air_side, self.trim_capacity_w,
                                  self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
                                  t_db, t_wb, extra_evap_t_c=cs.supply_t)
             parts["cooling_pumps"] = parts["cooling_pumps"] + C.pump_power_w(
