@@ -53,7 +53,7 @@ from dcsim.textio import out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 from dcsim.scenario.base import NoBoolNumbers
-from dcsim.scenario.paths import PARAM_NAMES, param_name, split_path  # noqa: F401 - PARAM_NAMES: its old home
+from dcsim.scenario.paths import param_name, split_path
 
 __all__ = [
     "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",

@@ -45,8 +45,6 @@ __all__ = [
     "token_production",
     "binding_of",
     "binding_simulated",
-    "crossover_delivered_power_w",
-    "crossover_gpu_count",
 ]
 
 #: Names of the binding constraints, indexed by the integer codes used in time series.
@@ -266,20 +264,3 @@ def token_production(
     d, c, p, q = np.broadcast_arrays(d, c, p, q)
     achieved = np.minimum(np.minimum(d, c), np.minimum(p, q))
     return TPF(d * 1.0, c * 1.0, p * 1.0, q * 1.0, achieved, binding_of(d, c, p, q))
-
-
-def crossover_delivered_power_w(*, flop_per_token, joule_per_token_it, effective_flops, pue,
-                                heat_rejection_w, demand_tok_s, theta=1.0):
-    """Delivered power (W) below which power binds: ``min(D, C, Q)·PUE·E_tok/θ``."""
-    e = np.asarray(joule_per_token_it, dtype=float)
-    c = np.asarray(effective_flops, dtype=float) / np.asarray(flop_per_token, dtype=float)
-    q = np.asarray(heat_rejection_w, dtype=float) / e
-    other = np.minimum(np.minimum(np.asarray(demand_tok_s, dtype=float), c), q)
-    return other * np.asarray(pue, dtype=float) * e / np.asarray(theta, dtype=float)
-
-
-def crossover_gpu_count(*, flop_per_token, effective_flops_per_gpu, power_tok_s, cooling_tok_s, demand_tok_s):
-    """GPU count (float) above which compute stops binding: ``F_tok·min(D, P, Q)/K_gpu``."""
-    other = np.minimum(np.minimum(np.asarray(demand_tok_s, dtype=float), np.asarray(power_tok_s, dtype=float)),
-                       np.asarray(cooling_tok_s, dtype=float))
-    return np.asarray(flop_per_token, dtype=float) * other / np.asarray(effective_flops_per_gpu, dtype=float)

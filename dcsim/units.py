@@ -317,7 +317,7 @@ def quantity_dim(tp: Any, metadata: Any = ()) -> str | None:
             dim = getattr(getattr(m, "func", None), "quantity_dim", None)
             if isinstance(dim, str):
                 return dim
-        stack.extend((a, ()) for a in typing.get_args(t) if a is not None)
+        stack.extend((a, ()) for a in typing.get_args(t))  # X | None's NoneType (and a Literal's values) hold none
     return None
 
 

@@ -593,12 +593,16 @@ def test_every_group_mode_gives_no_profile_to_a_group_too_small_for_one():
     """With several groups selected, a group below MIN_LOAD_LEVELS gets no profile (the shipped set's rule, so
     docs/node.md's regenerate command reproduces the shipped set) and is named; selected alone it is fitted."""
     from dcsim.node.calibrate import calibrate_all
-    few: list[str] = []
-    profs = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], skipped_groups=few)
+    profs, rows, few = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"])
     assert sorted(p["name"] for p in profs) == ["B200_qwen3-32b_bf16_tp1", "H100-SXM_qwen3-32b_bf16_tp2"]
     assert few == ["H100-SXM_qwen3-32b_bf16_tp1"]
-    (alone,) = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
-    assert alone["name"] == "H100-SXM_qwen3-32b_bf16_tp1"
+    # the rows each profile was fitted on, by its (gpu, model, precision, TP): its group's, no other's
+    for p in profs:
+        key = (p["gpu"], p["model"], p["precision"], p["tensor_parallel"])
+        assert rows[key] and all((r["gpu"], r["model"], r["precision"], int(r["n_gpus"])) == key for r in rows[key])
+    assert sorted(rows) == sorted((p["gpu"], p["model"], p["precision"], p["tensor_parallel"]) for p in profs)
+    (alone,), _, none = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
+    assert alone["name"] == "H100-SXM_qwen3-32b_bf16_tp1" and none == []
 
 
 def _h100_8b_lines() -> list[str]:

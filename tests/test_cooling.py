@@ -218,13 +218,39 @@ def test_the_trim_has_one_description_the_liquid_spec():
     default air-cooled trim (it became a cooling tower, ChillerPlantSpec's default)."""
     from pydantic import ValidationError
 
-    for bad, word in (({"rating_t_out": 40.0}, "air_side.rating_t_out"), ({"derate_per_k": 0.03}, "air_side.derate_per_k"),
-                      ({"heat_rejection": "cooling_tower"}, "air_side.heat_rejection cooling_tower")):
-        with pytest.raises(ValidationError, match=word.replace(".", r"\.") + ".*rated and derated by the liquid spec"):
+    for bad, word in (({"rating_t_out": 40.0}, "rating_t_out"), ({"derate_per_k": 0.03}, "derate_per_k"),
+                      ({"heat_rejection": "cooling_tower"}, "heat_rejection cooling_tower")):
+        with pytest.raises(ValidationError, match=r"air_side\n.*" + word + ".*rated and derated by the liquid spec"):
             _liquid(air_side=bad)
     f = _liquid(air_side={"capacity": "1.04 MW"})
     assert f.spec.cooling.air_side.heat_rejection == "dry_cooler"
     assert _liquid(air_side={"heat_rejection": "dry_cooler"}).trim_capacity_w == pytest.approx(863.2e3, rel=1e-4)
+
+
+def test_the_trim_given_as_a_mapping_or_a_spec_from_python_is_the_same_trim():
+    """LiquidCoolingSpec(air_side=ChillerPlantSpec(capacity=...)) from the Python API was refused for a cooling tower
+    the caller did not set (ChillerPlantSpec's default), while the same trim as a mapping was accepted: the rule lives
+    in TrimChillerSpec (air-cooled by default, its rating the liquid spec's), and a ChillerPlantSpec is read by the
+    fields its caller set. What the caller did set is refused alike on every path."""
+    from pydantic import ValidationError
+
+    from dcsim.scenario.facility import ChillerPlantSpec, LiquidCoolingSpec, TrimChillerSpec
+
+    given = {"capacity": 1.04e6, "cop_adjust": 0.05}
+    trims = [LiquidCoolingSpec.model_validate({"air_side": given}).air_side,
+             LiquidCoolingSpec(air_side=ChillerPlantSpec(**given)).air_side,
+             LiquidCoolingSpec(air_side=TrimChillerSpec(**given)).air_side]
+    for trim in trims:
+        assert isinstance(trim, TrimChillerSpec)
+        assert trim == trims[0] and trim.heat_rejection == "dry_cooler"
+    assert LiquidCoolingSpec().air_side == TrimChillerSpec()
+    for bad in ({"heat_rejection": "cooling_tower"}, {"rating_t_out": 40.0}, {"derate_per_k": 0.03}):
+        for make in (lambda b: LiquidCoolingSpec.model_validate({"air_side": b}),
+                     lambda b: LiquidCoolingSpec(air_side=ChillerPlantSpec(**b))):
+            with pytest.raises(ValidationError, match="rated and derated by the liquid spec"):
+                make(bad)
+        with pytest.raises(ValidationError, match="rated and derated by the liquid spec"):
+            TrimChillerSpec(**bad)
 
 
 def test_liquid_plant_with_a_tiny_trim_binds_on_cooling_on_a_hot_afternoon_and_never_exceeds_its_capacity():
@@ -262,10 +288,45 @@ def test_liquid_dry_coolers_are_charged_no_more_heat_than_their_size_the_trim_th
     b = f.breakdown(q_liq, 1.0, t, wet_bulb_c(t, 0.4))
     heat = b["heat_w"]
     z = np.zeros(1)
-    unit = f.capacity_w * cs.air_design_fraction
-    trim = _plant_parts(cs.air_side, unit, unit, heat - q_liq, z, q_liq - dry_size, t, wet_bulb_c(t, 0.4),
-                        extra_evap_t_c=cs.supply_t)
+    trim = _plant_parts(cs.air_side, f.trim_capacity_w, f.capacity_w * cs.air_design_fraction, heat - q_liq, z,
+                        q_liq - dry_size, t, wet_bulb_c(t, 0.4), extra_evap_t_c=cs.supply_t)
     np.testing.assert_allclose(b["cooling_chiller"], trim["cooling_chiller"], rtol=1e-9)
     fans = C.dry_cooler_fan_power_w(dry_size, cs.dry_cooler_air_delta_t, cs.dry_cooler_fan_pressure_pa,
                                     cs.dry_cooler_fan_efficiency)
     np.testing.assert_allclose(b["cooling_tower"], trim["cooling_tower"] + fans, rtol=1e-9)
+
+
+@pytest.mark.parametrize("cooling", [{}, {"supply_t": 45.0}, {"air_design_fraction": 0.5}, {"rating_t_out": 40.0}])
+def test_the_trim_costs_the_same_whether_its_size_is_the_default_or_given(cooling):
+    """The trim is one chiller plant of its rated size (`trim_capacity_w`): its part load, hence its COP, is read on
+    that size whether the size is the default (what meets capacity at rating_t_out) or given as air_side.capacity.
+    Before (review of 2026-12-04): the default trim's part load was read on capacity·air_design_fraction (156 kW of
+    heatwave-liquid's 863 kW trim), so the same plant cost less energy described by default than by its size."""
+    f = _liquid(**cooling)
+    g = _liquid(**cooling, air_side={"capacity": f"{f.trim_capacity_w} W"})
+    assert g.trim_capacity_w == pytest.approx(f.trim_capacity_w, rel=1e-12)
+    t = np.linspace(0.0, 50.0, 51)
+    for lf in (0.0, 0.5, 0.9):
+        for it_w in (100e3, 500e3, 900e3):
+            bf, bg = (h.breakdown(np.full_like(t, it_w), lf, t, wet_bulb_c(t, 0.3)) for h in (f, g))
+            for k in ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower", "facility"):
+                np.testing.assert_allclose(bf[k], bg[k], rtol=1e-12, err_msg=f"{k} lf {lf} IT {it_w}")
+
+
+def test_the_trim_part_load_is_read_on_its_rated_size():
+    """heatwave-liquid's plant at 40 degC (no free cooling): 600 kW of IT at lf 0.9 puts ~650 kW on the 863 kW trim,
+    part load 0.75 of its size, COP from the [LEI] regression at that load and the condenser on dry-bulb + 8 K,
+    the loop share at the Carnot lift of its 32 degC evaporator. Worked out here from the regression."""
+    f = _liquid()
+    cs = f.spec.cooling
+    t = np.array([40.0])
+    b = f.breakdown(600e3, 0.9, t, wet_bulb_c(t, 0.3))
+    fans = C.crah_fan_power_w(b["heat_w"] - 540e3, f.capacity_w * 0.15, 16.7, 750.0, 0.775, 3.0, 0.3)
+    q_air = b["heat_w"] - 540e3 + fans
+    mech = q_air + 540e3
+    l = mech / 863.2e3
+    assert 0.7 < l[0] < 0.8          # on the old 156 kW unit it was 4.2, clipped to 0.8
+    cop = C.chiller_cop(l, 48.0)
+    te, te_ref, tc = 32.0 + 273.15, 15.0 + 273.15, 48.0 + 273.15
+    lift = (te / (tc - te)) / (te_ref / (tc - te_ref))
+    np.testing.assert_allclose(b["cooling_chiller"], q_air / cop + 540e3 / (cop * lift), rtol=1e-4)

@@ -1412,9 +1412,7 @@ def test_a_yaml_11_octal_or_base_60_number_is_refused_not_read(tmp_path, capsys,
 
 
 def test_numbers_that_read_the_same_in_yaml_11_and_12_still_validate(capsys):
-    from dcsim.scenario.safeyaml import YamlInt
-
-    from dcsim.scenario.safeyaml import YamlFloat
+    from dcsim.scenario.safeyaml import YamlFloat, YamlInt
 
     for text, n in (("007", 7), ("00", 0), ("12", 12), ("1_000", 1000), ("0x10", 16)):
         v = load_yaml_text(text)
@@ -1424,6 +1422,24 @@ def test_numbers_that_read_the_same_in_yaml_11_and_12_still_validate(capsys):
         assert v == x and not isinstance(v, YamlFloat), text
     code, err = _validate(capsys, REF, "--set", "racks.0.count=007")
     assert code == 0, err
+
+
+def test_a_misread_number_keeps_its_text_through_a_pickle_and_a_copy():
+    """Sweep points go to worker processes (pickled) and scenarios are deep-copied: a base-60 or octal number keeps
+    what the file says, int and float alike (one mechanism, safeyaml._YamlNumber), so the worker refuses it with the
+    same words."""
+    import copy
+    import pickle
+
+    from dcsim.scenario.safeyaml import YamlFloat, YamlInt
+    from dcsim.units import UnitError, refuse_misread
+
+    for text, kind, plain in (("1:30", YamlInt, 90), ("010", YamlInt, 8), ("1:30.5", YamlFloat, 90.5)):
+        v = load_yaml_text(text)
+        for w in (pickle.loads(pickle.dumps(v)), copy.deepcopy(v), copy.copy(v)):
+            assert type(w) is kind and w == plain and w.yaml_text == text
+            with pytest.raises(UnitError, match=re.escape(text)):
+                refuse_misread(w, "a number")
 
 
 def test_a_sweep_range_in_octal_is_refused():

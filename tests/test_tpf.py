@@ -76,25 +76,35 @@ def test_theta_scales_power_ceiling_only():
     assert float(b.compute_tok_s) == float(a.compute_tok_s)
 
 
-def test_crossover_delivered_power_is_where_binding_flips():
-    kw = {k: v for k, v in BASE.items() if k != "delivered_power_w"}
-    kw["demand_tok_s"] = 1e9
-    p_star = float(tpf.crossover_delivered_power_w(**kw))
-    # min(D, C, Q) = C = 5e4 tok/s -> P* = 5e4 * 1.25 * 0.5 = 31250 W
-    assert p_star == pytest.approx(31250.0)
-    below = tpf.token_production(**kw, delivered_power_w=p_star * 0.999)
-    above = tpf.token_production(**kw, delivered_power_w=p_star * 1.001)
-    assert below.binding_name == "power" and above.binding_name == "compute"
+def test_the_crossovers_are_where_the_closed_form_binding_flips():
+    """``engine.steady.crossovers`` (``dcsim tpf``, ``tpf.moments.*.crossover`` of report.json) on the reference at
+    41 degC and unbounded demand: just below the GPU count it names, compute binds, just above it does not; power
+    binds just below the interconnect it names (the facility rebuilt for it), not above; cooling binds just above
+    the outdoor temperature it names, not below. (The closed-form shortcuts tpf.crossover_gpu_count /
+    crossover_delivered_power_w, which held PUE and E_tok fixed where the facility is rebuilt, had no caller and are
+    gone.)"""
+    from pathlib import Path
 
+    from dcsim.engine.build import build_models, with_interconnect
+    from dcsim.engine.steady import ceilings_at, crossovers
+    from dcsim.scenario import load_scenario
 
-def test_crossover_gpu_count():
-    # K_gpu = 1e15 FLOP/s/GPU, F_tok 2e11 -> 5000 tok/s per GPU; min(D,P,Q) = 6.4e4 -> 12.8 GPUs
-    n = float(tpf.crossover_gpu_count(flop_per_token=2e11, effective_flops_per_gpu=1e15,
-                                      power_tok_s=6.4e4, cooling_tok_s=8e4, demand_tok_s=1e9))
-    assert n == pytest.approx(12.8)
-    for gpus, expect in ((12, "compute"), (13, "power")):
-        r = tpf.token_production(**{**BASE, "demand_tok_s": 1e9, "effective_flops": gpus * 1e15})
-        assert r.binding_name == expect
+    m = build_models(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"))
+    d, t_db, t_wb = 1e9, 30.0, 20.0
+    x = crossovers(m, d, t_db, t_wb)
+    name = lambda r: tpf.BINDING_NAMES[int(r["binding"])]  # noqa: E731
+    a = x["gpus"] / m.gpus
+    assert 0 < a < 1e3
+    assert name(ceilings_at(m, d, t_db, t_wb, gpu_scale=a * 0.99)) == "compute"
+    assert name(ceilings_at(m, d, t_db, t_wb, gpu_scale=a * 1.01)) != "compute"
+    cap = x["interconnect_w"]
+    assert 0 < cap < 100 * m.facility.interconnect_w
+    assert name(ceilings_at(with_interconnect(m, cap * 0.99), d, t_db, t_wb)) == "power"
+    assert name(ceilings_at(with_interconnect(m, cap * 1.01), d, t_db, t_wb)) != "power"
+    t = x["t_out_c"]
+    assert -30 < t < 55
+    assert name(ceilings_at(m, d, t + 0.1, t + 0.1 - (t_db - t_wb))) == "cooling"
+    assert name(ceilings_at(m, d, t - 0.1, t - 0.1 - (t_db - t_wb))) != "cooling"
 
 
 def test_invalid_inputs_rejected():

@@ -1128,17 +1128,26 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
     }
 
 
+class CalibratedGroups(NamedTuple):
+    """What :func:`calibrate_all` fits: ``profiles``, one profile dict per group fitted; ``rows``, the rows of each
+    group fitted, by (gpu, model, precision, TP): what the report sets against dcsim's own replica
+    (:func:`dcsim_anchor`); ``skipped_groups``, the names of the groups too small for a profile of their own."""
+
+    profiles: list[dict]
+    rows: dict[tuple, list[dict]]
+    skipped_groups: list[str]
+
+
 def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | None = None,
                   precision: str | None = None, tp: int | None = None, gamma: float = DEFAULT_GAMMA,
-                  loo: bool = False, skip_bad: bool = False, skipped_groups: list | None = None,
-                  fitted_rows: dict | None = None) -> list[dict]:
-    """Calibrate every (GPU, model, precision, TP) group the options select; one profile dict each.
+                  loo: bool = False, skip_bad: bool = False) -> CalibratedGroups:
+    """Calibrate every (GPU, model, precision, TP) group the options select: a profile dict each, with the rows it was
+    fitted on (:class:`CalibratedGroups`).
 
     When the options select several groups, a group with fewer load levels than :data:`MIN_LOAD_LEVELS` (and fewer
     request rows than :data:`MIN_REQUEST_ROWS`) gets no profile of its own — the rule the shipped set follows (such
-    rows feed the pooled fits only) — and its name is appended to ``skipped_groups``; select it alone
-    (``--gpu/--model/--precision/--tp``) to fit it anyway. ``fitted_rows`` is filled with the rows of each group
-    fitted, by (gpu, model, precision, TP): what the report sets against dcsim's own replica (:func:`dcsim_anchor`)."""
+    rows feed the pooled fits only) — and its name is listed in ``skipped_groups``; select it alone
+    (``--gpu/--model/--precision/--tp``) to fit it anyway."""
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
     sel = groups(rows, gpu, model, precision, tp, skipped)
@@ -1147,7 +1156,7 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
         raise ValueError("every selected group has fewer than "
                          f"{MIN_LOAD_LEVELS} load levels for a profile of its own; select one "
                          "(--gpu/--model/--precision/--tp) to fit it anyway")
-    out = []
+    out, fitted = [], {}
     for key, rows_g in sel.items():
         if key in few:
             continue
@@ -1156,11 +1165,8 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
         if skipped:
             prof["skipped_rows"] = skipped
         out.append(prof)
-        if fitted_rows is not None:
-            fitted_rows[key] = rows_g
-    if skipped_groups is not None:
-        skipped_groups += [profile_name(*k) for k in few]
-    return out
+        fitted[key] = rows_g
+    return CalibratedGroups(out, fitted, [profile_name(*k) for k in few])
 
 
 def calibrate(paths: list[str | Path], gpu: str | None = None, model: str | None = None, precision: str | None = None,
@@ -1169,7 +1175,7 @@ def calibrate(paths: list[str | Path], gpu: str | None = None, model: str | None
 
     With ``skip_bad``, malformed rows are left out and listed under ``skipped_rows``.
     """
-    profs = calibrate_all(paths, gpu, model, precision, tp, gamma, loo, skip_bad)
+    profs = calibrate_all(paths, gpu, model, precision, tp, gamma, loo, skip_bad).profiles
     if len(profs) > 1:
         raise ValueError("the files hold several groups (" + ", ".join(p["name"] for p in profs)
                          + "); pass --gpu/--model/--precision/--tp or use calibrate_all")
@@ -1611,11 +1617,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(problem)
     if args.pool:
         return _run_pool(args)
-    few: list[str] = []
-    fitted: dict[tuple, list[dict]] = {}
     try:
-        profs = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp, args.gamma,
-                              args.loo, skip_bad=args.skip_bad_rows, skipped_groups=few, fitted_rows=fitted)
+        profs, fitted, few = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp,
+                                           args.gamma, args.loo, skip_bad=args.skip_bad_rows)
     except (ValueError, OSError, KeyError) as e:
         return fail(str(e))
     for i, prof in enumerate(profs):

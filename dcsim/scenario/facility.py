@@ -19,6 +19,7 @@ __all__ = [
     "PowerChainSpec",
     "ChillerPlantSpec",
     "LiquidCoolingSpec",
+    "TrimChillerSpec",
     "FixedPueSpec",
     "PueCurveSpec",
     "CoolingSpec",
@@ -164,6 +165,30 @@ class ChillerPlantSpec(Spec):
         return self
 
 
+class TrimChillerSpec(ChillerPlantSpec):
+    """A liquid plant's trim chiller and CRAHs (``LiquidCoolingSpec.air_side``): a chiller plant whose condenser is
+    air-cooled (``heat_rejection`` dry_cooler, the default here, also when the trim is given without it) and which is
+    rated and derated by the liquid spec's own ``rating_t_out`` and ``derate_per_k``: ``rating_t_out``,
+    ``derate_per_k`` and ``heat_rejection: cooling_tower`` are refused, naming the field (docs/facility.md). Its
+    ``capacity`` is the trim's size; None = what meets the liquid plant's capacity at its rating_t_out."""
+
+    heat_rejection: Literal["cooling_tower", "dry_cooler"] = Field(
+        "dry_cooler", description="the trim's condenser: air-cooled (dry coolers on dry-bulb); cooling_tower is refused")
+
+    @model_validator(mode="after")
+    def _one_description_of_the_trim(self):
+        # the error's location is the liquid spec's air_side: the message names the field within it
+        bad = [k for k in ("rating_t_out", "derate_per_k") if k in self.model_fields_set]
+        if self.heat_rejection != "dry_cooler":
+            bad.insert(0, f"heat_rejection {self.heat_rejection}")
+        if bad:
+            raise ValueError(
+                f"{', '.join(bad)}: a liquid plant's trim chiller is air-cooled (its condenser on dry-bulb) and is "
+                "rated and derated by the liquid spec's own rating_t_out and derate_per_k (docs/facility.md); set "
+                "those instead")
+        return self
+
+
 class LiquidCoolingSpec(Spec):
     """Direct-to-chip liquid loop with warm supply water, dry coolers and a trim chiller.
 
@@ -194,34 +219,22 @@ class LiquidCoolingSpec(Spec):
         0.15, description="design air-side share of capacity for CRAH fan sizing (1 − 0.85, the low "
         "end of DLC capture [DLC]); the dry coolers are sized for the rest, capacity·(1 − this), and so is the "
         "default trim: set it to the hall's air share at capacity (docs/facility.md)")
-    air_side: ChillerPlantSpec = Field(
-        default_factory=lambda: ChillerPlantSpec(heat_rejection="dry_cooler"),
+    air_side: TrimChillerSpec = Field(
+        default_factory=TrimChillerSpec,
         description="trim chiller / CRAH model for the air-side heat (and liquid overflow); its capacity is the "
         "trim's size, default: what meets `capacity` at rating_t_out with the dry coolers (docs/facility.md). The "
         "trim is air-cooled (heat_rejection dry_cooler, also when air_side is given without it) and rated and "
         "derated by this spec's rating_t_out and derate_per_k: air_side.rating_t_out, air_side.derate_per_k and "
-        "heat_rejection cooling_tower are refused")
+        "heat_rejection cooling_tower are refused (TrimChillerSpec)")
 
     @field_validator("air_side", mode="before")
     @classmethod
-    def _air_side_air_cooled(cls, v):
-        # a ChillerPlantSpec defaults to cooling towers; the trim given as a mapping without heat_rejection stays the
-        # default air-cooled trim (`air_side: {capacity: 1 MW}` switched its energy model to a tower)
-        if isinstance(v, dict) and "heat_rejection" not in v:
-            return {**v, "heat_rejection": "dry_cooler"}
+    def _trim_from_a_chiller_plant(cls, v):
+        # a ChillerPlantSpec built in Python is read as the trim it describes: the fields its caller set (its
+        # defaults, a cooling tower among them, are a chiller plant's, not the trim's)
+        if isinstance(v, ChillerPlantSpec) and not isinstance(v, TrimChillerSpec):
+            return v.model_dump(include=v.model_fields_set)
         return v
-
-    @model_validator(mode="after")
-    def _one_description_of_the_trim(self):
-        bad = [f"air_side.{k}" for k in ("rating_t_out", "derate_per_k") if k in self.air_side.model_fields_set]
-        if self.air_side.heat_rejection != "dry_cooler":
-            bad.insert(0, f"air_side.heat_rejection {self.air_side.heat_rejection}")
-        if bad:
-            raise ValueError(
-                f"{', '.join(bad)}: a liquid plant's trim chiller is air-cooled (its condenser on dry-bulb) and is "
-                "rated and derated by the liquid spec's own rating_t_out and derate_per_k (docs/facility.md); set "
-                "those instead")
-        return self
 
 
 class FixedPueSpec(Spec):

@@ -39,42 +39,37 @@ class YamlInputError(ValueError):
     """A YAML document could not be read; the message is one line, without the file name."""
 
 
-class YamlInt(int):
-    """An integer YAML 1.1 read from a literal few would write meaning it: base-60 (``1:30`` is 90, ``13:00`` is 780)
-    or octal with a leading zero (``010`` is 8). ``yaml_text`` is what the file says; a scenario's number fields
-    refuse it with that text (:func:`dcsim.units.refuse_misread`), anything else sees the int YAML made."""
+class _YamlNumber:
+    """A number YAML 1.1 read from a literal few would write meaning it, with ``yaml_text``, what the file says: a
+    scenario's number fields refuse it with that text (:func:`dcsim.units.refuse_misread`), anything else sees the
+    number YAML made. The one mechanism of :class:`YamlInt` and :class:`YamlFloat` (``_plain``: the number type)."""
 
     yaml_text: str
+    _plain: type
 
-    def __new__(cls, value: int, text: str):
+    def __new__(cls, value, text: str):
         obj = super().__new__(cls, value)
         obj.yaml_text = text
         return obj
 
     def __reduce__(self):  # pickles (sweep points go to worker processes) and deep-copies with its text
-        return (YamlInt, (int(self), self.yaml_text))
+        return (type(self), (self._plain(self), self.yaml_text))
 
     def __deepcopy__(self, memo):
         return self
 
 
-class YamlFloat(float):
-    """A float YAML 1.1 read from a base-60 literal (``1:30.0`` is 90.0, ``1:30:00.5`` is 5400.5): ``yaml_text`` is what
-    the file says; a scenario's number fields refuse it with that text (:func:`dcsim.units.refuse_misread`), as they
-    refuse a base-60 :class:`YamlInt`; anything else sees the float YAML made."""
+class YamlInt(_YamlNumber, int):
+    """An integer YAML 1.1 read from base-60 (``1:30`` is 90, ``13:00`` is 780) or from octal with a leading zero
+    (``010`` is 8)."""
 
-    yaml_text: str
+    _plain = int
 
-    def __new__(cls, value: float, text: str):
-        obj = super().__new__(cls, value)
-        obj.yaml_text = text
-        return obj
 
-    def __reduce__(self):
-        return (YamlFloat, (float(self), self.yaml_text))
+class YamlFloat(_YamlNumber, float):
+    """A float YAML 1.1 read from a base-60 literal (``1:30.0`` is 90.0, ``1:30:00.5`` is 5400.5)."""
 
-    def __deepcopy__(self, memo):
-        return self
+    _plain = float
 
 
 _BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$")

@@ -127,11 +127,17 @@ def _liquid_free_fraction(cs, t_db):
                                  cs.supply_t + cs.delta_t)
 
 
+def _liquid_dry_cooler_size_w(cs, capacity_w: float) -> float:
+    """Design size [W] of a liquid plant's warm-loop dry coolers: the design liquid heat
+    capacity·(1 − air_design_fraction) (assumption)."""
+    return capacity_w * (1.0 - cs.air_design_fraction)
+
+
 def liquid_dry_cooler_capacity_w(cs, capacity_w: float, t_db_c):
-    """Heat [W] a liquid plant's warm-loop dry coolers can reject at dry-bulb t_db_c: sized for the design
-    liquid heat capacity·(1 − air_design_fraction) (assumption) times the free fraction, so the capacity
-    falls to 0 as the approach closes (t_db + approach reaches the loop return). Non-increasing in t_db."""
-    return capacity_w * (1.0 - cs.air_design_fraction) * _liquid_free_fraction(cs, t_db_c)
+    """Heat [W] a liquid plant's warm-loop dry coolers can reject at dry-bulb t_db_c: their design size
+    (`_liquid_dry_cooler_size_w`) times the free fraction, so the capacity falls to 0 as the approach closes
+    (t_db + approach reaches the loop return). Non-increasing in t_db."""
+    return _liquid_dry_cooler_size_w(cs, capacity_w) * _liquid_free_fraction(cs, t_db_c)
 
 
 def liquid_trim_rated_w(cs, capacity_w: float) -> float:
@@ -148,8 +154,8 @@ def liquid_trim_capacity_w(cs, capacity_w: float, t_db_c):
     """Heat [W] a liquid plant's trim chiller can carry at dry-bulb t_db_c: its rated size (`liquid_trim_rated_w`)
     derated linearly above the liquid spec's rating_t_out by its derate_per_k (its condenser is air-cooled,
     dry-bulb; assumption as a chiller plant's). The liquid spec is the one description of the trim's rating:
-    `LiquidCoolingSpec` refuses air_side.heat_rejection other than dry_cooler, air_side.rating_t_out and
-    air_side.derate_per_k. No credit for its warm evaporator (assumption)."""
+    its air_side (`TrimChillerSpec`) refuses heat_rejection other than dry_cooler, rating_t_out and derate_per_k.
+    No credit for its warm evaporator (assumption)."""
     return liquid_trim_rated_w(cs, capacity_w) * C.capacity_fraction(np.asarray(t_db_c, dtype=float), cs.rating_t_out,
                                                                       cs.derate_per_k)
 
@@ -169,7 +175,7 @@ def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it
     lf = np.asarray(lf, dtype=float)
     free = _liquid_free_fraction(cs, t_db)
     q_trim = liquid_trim_capacity_w(cs, capacity_w, t_db)
-    q = np.minimum(capacity_w, liquid_dry_cooler_capacity_w(cs, capacity_w, t_db) + q_trim)
+    q = np.minimum(capacity_w, _liquid_dry_cooler_size_w(cs, capacity_w) * free + q_trim)
     slope = 1.0 - free * lf / per_it  # d trim_load / d H beyond the no-load heat (> 0 unless free·lf = per_it = 1)
     ok = slope > 1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -248,23 +254,23 @@ class Facility:
         if cs.kind == "liquid":
             q_liq = lf * it
             q_air = heat - q_liq
-            # the dry coolers take the free share of the loop's heat up to their size; the trim the rest (the split
-            # the capacity holds, _liquid_capacity_w: a loop above the dry coolers' size overflows to the trim)
-            free_heat = np.minimum(_liquid_free_fraction(cs, t_db) * q_liq,
-                                   liquid_dry_cooler_capacity_w(cs, self.capacity_w, t_db))
+            # the dry coolers take the free share of the loop's heat up to their size, free·min(lf·IT, size)
+            # (liquid_dry_cooler_capacity_w); the trim the rest (the split the capacity holds, _liquid_capacity_w: a
+            # loop above the dry coolers' size overflows to the trim)
+            free = _liquid_free_fraction(cs, t_db)
+            free_heat = free * np.minimum(q_liq, _liquid_dry_cooler_size_w(cs, self.capacity_w))
             overflow = q_liq - free_heat
-            air = cs.air_side
-            # part load per trim unit: air_side.capacity when given, else units of the design air-side heat
-            # staged so each runs <= chiller_max_load (assumption); the trim's total size limits the plant's
-            # capacity (heat_rejection_capacity_w), not its COP
-            trim_unit = air.capacity if air.capacity is not None else self.capacity_w * cs.air_design_fraction
-            parts = _plant_parts(air, trim_unit, self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
+            # the trim is a chiller plant of its rated size (trim_capacity_w, the size its capacity derates from):
+            # its part load is read on that size, as a chiller plant's on its capacity; its CRAH fans are sized on
+            # the design air-side heat capacity·air_design_fraction
+            parts = _plant_parts(cs.air_side, self.trim_capacity_w,
+                                 self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
                                  t_db, t_wb, extra_evap_t_c=cs.supply_t)
             parts["cooling_pumps"] = parts["cooling_pumps"] + C.pump_power_w(
                 q_liq, cs.delta_t, cs.pump_head_pa, cs.pump_efficiency)
             parts["cooling_tower"] = parts["cooling_tower"] + C.dry_cooler_fan_power_w(
                 free_heat, cs.dry_cooler_air_delta_t, cs.dry_cooler_fan_pressure_pa, cs.dry_cooler_fan_efficiency)
-            parts["liquid_free_fraction"] = _liquid_free_fraction(cs, t_db)
+            parts["liquid_free_fraction"] = free
             return parts
         # quick-study modes: overhead reported as chiller power
         if cs.kind == "fixed_pue":
