@@ -474,3 +474,37 @@ def test_a_trip_tick_whose_heat_the_masses_take_is_not_named_cooling_bound(trip)
     assert ts["cooling_tok_s"][i] == ts["compute_tok_s"][i]
     assert BINDING_NAMES[int(ts["binding"][i])] == "demand"
     assert trip.report["utilization_adjusted_output"]["phi_sys"] <= 1.0 + 1e-12
+
+
+def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
+    """chiller-trip sheds IT for temperature on 103 of its 1,080 ticks (no GPU in service, nothing served, its
+    arrivals wait and are served later at normal clocks). The engine records those ticks capped (uniform_cap) at
+    the lowest clock level, 0.30, as a placeholder. They read as "capped by power or cooling at clock 0.30 with work
+    waiting at the door" (an SLO-estimate warning about replicas run at a low clock: none ran there), and in the
+    controller's figures as capped ticks at clock 0.30 (capped 56.5 %, mean clock 0.917). Measured since:
+    capped 46.9 % with GPUs in service, 9.5 % out of service, mean clock 0.982 over the ticks in service."""
+    ts, rep = trip.timeseries, trip.report
+    on = ts["gpus_in_service"] > 0
+    n = on.size
+    assert (~on).sum() == ts["thermal_shed"].sum() == 103
+    assert np.all(ts["mode"][~on] != 0) and np.all(ts["controller_clock"][~on] < 0.4)  # the placeholder
+    assert not any("capped by power or cooling at clock" in w for w in rep["warnings"])
+    ctl = rep["controller"]
+    assert ctl["capped_share"] == pytest.approx(np.count_nonzero((ts["mode"] != 0) & on) / n, abs=1e-12)
+    assert ctl["out_of_service_share"] == pytest.approx(103 / n, abs=1e-12)
+    assert ctl["capped_share"] + ctl["out_of_service_share"] == pytest.approx(np.mean(ts["mode"] != 0), abs=1e-12)
+    assert ctl["mean_clock"] == pytest.approx(np.mean(ts["mean_clock"][on]), rel=1e-12)
+    assert ctl["mean_clock"] > 0.97  # measured 0.982 (0.917 with the shed ticks at 0.30)
+    assert ctl["mean_controller_clock"] == pytest.approx(np.mean(ts["controller_clock"][on]), rel=1e-12)
+
+
+def test_controller_figures_leave_out_ticks_with_no_gpu_in_service():
+    from dcsim.metrics.summary import controller_figures
+
+    ts = {"mode": np.array([0, 2, 2, 2]), "mean_clock": np.array([1.0, 0.9, 0.3, 0.3]),
+          "gpus_in_service": np.array([8.0, 8.0, 0.0, 0.0])}
+    f = controller_figures(ts)
+    assert f == {"capped_share": 0.25, "out_of_service_share": 0.5, "mean_clock": pytest.approx(0.95),
+                 "mean_controller_clock": pytest.approx(0.95)}
+    assert controller_figures({**ts, "gpus_in_service": np.zeros(4)})["mean_clock"] is None
+
