@@ -508,3 +508,41 @@ def test_controller_figures_leave_out_ticks_with_no_gpu_in_service():
                  "mean_controller_clock": pytest.approx(0.95)}
     assert controller_figures({**ts, "gpus_in_service": np.zeros(4)})["mean_clock"] is None
 
+
+def test_an_air_white_space_above_the_a1_allowable_inlet_warns(trip):
+    """After the chiller restarts, chiller-trip's white space stays above 32 degC (ASHRAE A1 allowable maximum
+    inlet [ASH]) to the end of the run (39.4 degC at 14:00) and the summary said nothing. The thermal block says for
+    how long, from when and where it ends; the run warns with the peak and the end-of-run temperature."""
+    from dcsim.scenario.facility import AIR_INLET_ALLOWABLE_MAX_C
+
+    ts, th = trip.timeseries, trip.report["thermal"]
+    dt = trip.report["tick_s"]
+    assert AIR_INLET_ALLOWABLE_MAX_C == 32.0
+    over = ts["t_space_c"] > AIR_INLET_ALLOWABLE_MAX_C
+    assert th["inlet_allowable_max_c"] == 32.0
+    assert th["above_allowable_s"] == over.sum() * dt > 2 * 3600  # measured 9,440 s
+    assert th["above_allowable_first_s"] == np.argmax(over) * dt
+    assert th["end_space_c"] == ts["t_space_c"][-1] > 32.0  # measured 39.4
+    hot = [w for w in trip.report["warnings"] if "ASHRAE A1 allowable maximum" in w]
+    assert len(hot) == 1
+    assert "still at the end of the run" in hot[0] and f"peak {th['peak_space_c']:.1f} degC" in hot[0] \
+        and f"{th['end_space_c']:.1f} degC at the end" in hot[0]
+
+
+def test_the_inlet_figures_and_warning_are_for_air_only():
+    """Liquid's white space is secondary coolant (its W classes concern the facility water): no A1 figures and no
+    warning however hot; an air white space under 32 degC: none either."""
+    from dcsim.engine.flex import inlet_allowable_figures, inlet_allowable_warning
+
+    hot = np.array([25.0, 40.0, 45.0, 41.0])
+    liq = inlet_allowable_figures(hot, 10.0, "liquid")
+    assert liq["inlet_allowable_max_c"] is None and liq["above_allowable_s"] is None and liq["end_space_c"] == 41.0
+    fmt = lambda s: f"{s:g} s"  # noqa: E731
+    assert inlet_allowable_warning({**liq, "peak_space_c": 45.0}, 40.0, fmt, fmt) is None
+    cool = inlet_allowable_figures(np.array([21.0, 31.9, 30.0]), 10.0, "air")
+    assert cool["above_allowable_s"] == 0.0 and cool["above_allowable_first_s"] is None
+    assert inlet_allowable_warning({**cool, "peak_space_c": 31.9}, 30.0, fmt, fmt) is None
+    air = inlet_allowable_figures(np.array([25.0, 33.0, 34.0, 31.0]), 10.0, "air")
+    assert air["above_allowable_s"] == 20.0 and air["above_allowable_first_s"] == 10.0
+    w = inlet_allowable_warning({**air, "peak_space_c": 34.0}, 40.0, fmt, fmt)
+    assert "for 20 s of 40 s (first at 10 s)" in w and "still at the end" not in w and "31.0 degC at the end" in w

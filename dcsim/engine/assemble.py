@@ -746,9 +746,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         pools=pools,
     )
     if raw.get("flex") is not None:  # issue 18 blocks (dcsim.engine.flex)
-        from dcsim.engine.flex import flex_report
+        from dcsim.engine.flex import flex_report, inlet_allowable_warning
         for k, v in flex_report(raw["flex"], ts, dt).items():
             setattr(rep, k, v)
+        hot = inlet_allowable_warning(rep.thermal, duration, at, fmt_duration) if rep.thermal else None
+        if hot:
+            rep.warnings.append(hot)
         billed = (rep.grid or {}).get("meter", {})
         if rep.cost is None and billed.get("cost_usd") is not None:  # priced by grid.price: paid at the meter
             rep.cost = Money(usd=billed["cost_usd"], usd_per_mtok=per_mtok(billed["cost_usd"]),
