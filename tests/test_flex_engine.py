@@ -474,3 +474,75 @@ def test_a_trip_tick_whose_heat_the_masses_take_is_not_named_cooling_bound(trip)
     assert ts["cooling_tok_s"][i] == ts["compute_tok_s"][i]
     assert BINDING_NAMES[int(ts["binding"][i])] == "demand"
     assert trip.report["utilization_adjusted_output"]["phi_sys"] <= 1.0 + 1e-12
+
+
+def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
+    """chiller-trip sheds IT for temperature on 103 of its 1,080 ticks (no GPU in service, nothing served, its
+    arrivals wait and are served later at normal clocks). The engine records those ticks capped (uniform_cap) at
+    the lowest clock level, 0.30, as a placeholder. They read as "capped by power or cooling at clock 0.30 with work
+    waiting at the door" (an SLO-estimate warning about replicas run at a low clock: none ran there), and in the
+    controller's figures as capped ticks at clock 0.30 (capped 56.5 %, mean clock 0.917). Measured since:
+    capped 46.9 % with GPUs in service, 9.5 % out of service, mean clock 0.982 over the ticks in service."""
+    ts, rep = trip.timeseries, trip.report
+    on = ts["gpus_in_service"] > 0
+    n = on.size
+    assert (~on).sum() == ts["thermal_shed"].sum() == 103
+    assert np.all(ts["mode"][~on] != 0) and np.all(ts["controller_clock"][~on] < 0.4)  # the placeholder
+    assert not any("capped by power or cooling at clock" in w for w in rep["warnings"])
+    ctl = rep["controller"]
+    assert ctl["capped_share"] == pytest.approx(np.count_nonzero((ts["mode"] != 0) & on) / n, abs=1e-12)
+    assert ctl["out_of_service_share"] == pytest.approx(103 / n, abs=1e-12)
+    assert ctl["capped_share"] + ctl["out_of_service_share"] == pytest.approx(np.mean(ts["mode"] != 0), abs=1e-12)
+    assert ctl["mean_clock"] == pytest.approx(np.mean(ts["mean_clock"][on]), rel=1e-12)
+    assert ctl["mean_clock"] > 0.97  # measured 0.982 (0.917 with the shed ticks at 0.30)
+    assert ctl["mean_controller_clock"] == pytest.approx(np.mean(ts["controller_clock"][on]), rel=1e-12)
+
+
+def test_controller_figures_leave_out_ticks_with_no_gpu_in_service():
+    from dcsim.metrics.summary import controller_figures
+
+    ts = {"mode": np.array([0, 2, 2, 2]), "mean_clock": np.array([1.0, 0.9, 0.3, 0.3]),
+          "gpus_in_service": np.array([8.0, 8.0, 0.0, 0.0])}
+    f = controller_figures(ts)
+    assert f == {"capped_share": 0.25, "out_of_service_share": 0.5, "mean_clock": pytest.approx(0.95),
+                 "mean_controller_clock": pytest.approx(0.95)}
+    assert controller_figures({**ts, "gpus_in_service": np.zeros(4)})["mean_clock"] is None
+
+
+def test_an_air_white_space_above_the_a1_allowable_inlet_warns(trip):
+    """After the chiller restarts, chiller-trip's white space stays above 32 degC (ASHRAE A1 allowable maximum
+    inlet [ASH]) to the end of the run (39.4 degC at 14:00) and the summary said nothing. The thermal block says for
+    how long, from when and where it ends; the run warns with the peak and the end-of-run temperature."""
+    from dcsim.scenario.facility import AIR_INLET_ALLOWABLE_MAX_C
+
+    ts, th = trip.timeseries, trip.report["thermal"]
+    dt = trip.report["tick_s"]
+    assert AIR_INLET_ALLOWABLE_MAX_C == 32.0
+    over = ts["t_space_c"] > AIR_INLET_ALLOWABLE_MAX_C
+    assert th["inlet_allowable_max_c"] == 32.0
+    assert th["above_allowable_s"] == over.sum() * dt > 2 * 3600  # measured 9,440 s
+    assert th["above_allowable_first_s"] == np.argmax(over) * dt
+    assert th["end_space_c"] == ts["t_space_c"][-1] > 32.0  # measured 39.4
+    hot = [w for w in trip.report["warnings"] if "ASHRAE A1 allowable maximum" in w]
+    assert len(hot) == 1
+    assert "still at the end of the run" in hot[0] and f"peak {th['peak_space_c']:.1f} degC" in hot[0] \
+        and f"{th['end_space_c']:.1f} degC at the end" in hot[0]
+
+
+def test_the_inlet_figures_and_warning_are_for_air_only():
+    """Liquid's white space is secondary coolant (its W classes concern the facility water): no A1 figures and no
+    warning however hot; an air white space under 32 degC: none either."""
+    from dcsim.engine.flex import inlet_allowable_figures, inlet_allowable_warning
+
+    hot = np.array([25.0, 40.0, 45.0, 41.0])
+    liq = inlet_allowable_figures(hot, 10.0, "liquid")
+    assert liq["inlet_allowable_max_c"] is None and liq["above_allowable_s"] is None and liq["end_space_c"] == 41.0
+    fmt = lambda s: f"{s:g} s"  # noqa: E731
+    assert inlet_allowable_warning({**liq, "peak_space_c": 45.0}, 40.0, fmt, fmt) is None
+    cool = inlet_allowable_figures(np.array([21.0, 31.9, 30.0]), 10.0, "air")
+    assert cool["above_allowable_s"] == 0.0 and cool["above_allowable_first_s"] is None
+    assert inlet_allowable_warning({**cool, "peak_space_c": 31.9}, 30.0, fmt, fmt) is None
+    air = inlet_allowable_figures(np.array([25.0, 33.0, 34.0, 31.0]), 10.0, "air")
+    assert air["above_allowable_s"] == 20.0 and air["above_allowable_first_s"] == 10.0
+    w = inlet_allowable_warning({**air, "peak_space_c": 34.0}, 40.0, fmt, fmt)
+    assert "for 20 s of 40 s (first at 10 s)" in w and "still at the end" not in w and "31.0 degC at the end" in w

@@ -781,3 +781,23 @@ def test_report_html_reads_a_pools_near_tie_by_a_hair_and_what_p_counts():
     assert "by a hair: P is 0.0105 tok/s (1.4e-05 %) under C" in text
     assert "(h100-chat at its demand), C every pool's full compute: C − P is no power shortfall" in text
     assert "C 226 ktok/s / P 226 ktok/s" in text  # the chat pool's P at its C (equal but for rounding): 3 figures
+
+
+def test_the_summary_reports_ticks_with_no_gpu_in_service_apart_from_the_capped_ones(result):
+    """chiller-trip's 103 thermally shed ticks (no GPU in service) read "capped 56.5 % of the ticks ... mean clock
+    0.917" at their placeholder clock 0.30. The controller row says the share out of service apart, and the mean
+    clock is said to be over the ticks in service; a run with none out of service reads as before."""
+    ctl = {**(result.report.get("controller") or {}), "capped_share": 0.469, "mean_clock": 0.982,
+           "out_of_service_share": 0.095}
+    res = SimpleNamespace(**{**vars(result), "report": {**result.report, "controller": ctl}})
+    flat = " ".join(summary_table(res).split())
+    assert "capped 46.9% of the ticks (each draws its budget) mean clock 0.982 in service no GPU in service on " \
+           "9.5% of the ticks" in flat
+    assert "no GPU in service on 9.5% of the ticks" in render_html(res, {})
+    # shed but never capped: still a Controller row
+    none = SimpleNamespace(**{**vars(result), "report": {**result.report, "controller": {**ctl, "capped_share": 0.0}}})
+    assert "never capped" in " ".join(summary_table(none).split())
+    plain = SimpleNamespace(**{**vars(result), "report": {**result.report, "controller": {
+        **ctl, "out_of_service_share": 0.0}}})
+    flat = " ".join(summary_table(plain).split())
+    assert "mean clock 0.982" in flat and "in service" not in flat.split("Controller")[1].split("Energy")[0]

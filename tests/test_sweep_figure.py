@@ -270,3 +270,20 @@ def test_the_summary_headline_and_the_sweep_read_one_rule_ties_included():
     assert binding_headline(tie).limits_outlast_demand
     assert binding_that_holds({"demand": 0.4, "power": 0.3, "compute": 0.3})[0] == "compute"
     assert not binding_headline({"demand": 0.7, "compute": 0.3}).limits_outlast_demand
+
+
+@pytest.mark.parametrize("nx", [2, 3, 5, 8, 12])
+def test_the_binding_maps_key_fits_the_figure_at_every_width(nx):
+    """The legend's title under a heatmap is the only key saying what a cell's number means; as one line it was cut
+    at both edges of sweep.png ("ht: what binds most of the run. ... any limit (or demand) bin") at every width the
+    figure takes. Wrapped to the figure, every line lies inside it, and the text is whole."""
+    rows = [_row(10 * i + j, {"facility.interconnect": 1e5 * (j + 1), "racks.0.count": i + 2}, out=1e5)
+            for i in range(4) for j in range(nx)]
+    fig = sweep_figure(rows, {"facility.interconnect": {"name": "interconnect", "dim": "power"},
+                              "racks.0.count": {"name": "racks", "dim": None}}, mode="grid")
+    fig.canvas.draw()
+    title = fig.legends[0].get_title()
+    box = title.get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width
+    text = " ".join(title.get_text().split())
+    assert text.startswith("right: what binds most of the run.") and text.endswith("any limit (or demand) binds")

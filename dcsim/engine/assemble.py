@@ -20,7 +20,8 @@ from dcsim.metrics.record import (
     Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
 from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short
-from dcsim.metrics.summary import binding_potential_summary, binding_summary, closed_form_summary, energy_summary
+from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
+                                   energy_summary, in_service)
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
                                         tail_caveat)
@@ -130,7 +131,10 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
     mode = np.asarray(ts.get("mode", np.zeros(np.shape(ts["queue_tokens"]))))
-    cq = (mode != 0) & (np.asarray(ts["queue_tokens"], float) > 0)
+    # capped with work at the door, GPUs in service: a tick with none (IT shed for temperature) runs no clock and
+    # serves nothing (its arrivals wait at the door and are served later); the engine records it capped at the
+    # lowest clock level as a placeholder, which until 2026-12-05 read here as "capped at clock 0.30"
+    cq = (mode != 0) & (np.asarray(ts["queue_tokens"], float) > 0) & in_service(ts)
     capped_queue = bool(np.any(cq))
     clk = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.ones(cq.shape))), float)
     clock_min = float(np.min(clk[cq])) if capped_queue else None
@@ -483,7 +487,7 @@ def pools_block(m: Models, ts: dict, dt: float, input_tokens: list[float]) -> li
                         "n_shifts": int(np.count_nonzero(b[1:] != b[:-1])),
                         "final": BINDING_NAMES[int(b[-1])] if b.size else None},
             "ceilings_tok_s": {k: float(np.mean(c[f"{k}_tok_s"])) for k in ("compute", "power", "cooling")},
-            "mean_clock": float(np.mean(c["mean_clock"])), "mean_cap_w": float(np.mean(c["mean_cap_w"])),
+            "mean_clock": controller_figures(c)["mean_clock"], "mean_cap_w": float(np.mean(c["mean_cap_w"])),
             "tokens_accounting": {"arrived": float(np.sum(c["arrived_tokens"])), "served": tok,
                                   "waiting": float(c["queue_tokens"][-1]) if b.size else 0.0,
                                   "shed": float(np.sum(c["shed_tokens"]))},
@@ -728,10 +732,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             shed=float(np.sum(ts["shed_tokens"]))),
         controller=ControllerSummary(actions=len(log) + raw["controller_log_dropped"],
                                      cap_events=sum(1 for a in log if a["action"] == "cap"),
-                                     capped_share=float(np.mean(ts["mode"] != 0)),
-                                     mean_clock=float(np.mean(ts["mean_clock"])),
-                                     mean_controller_clock=float(np.mean(ts.get("controller_clock", ts["mean_clock"]))),
-                                     hold_limit_s=float(sc.controller.hold_limit)),
+                                     **controller_figures(ts), hold_limit_s=float(sc.controller.hold_limit)),
         warnings=warnings,
         provenance=Provenance(
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
@@ -746,9 +747,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         pools=pools,
     )
     if raw.get("flex") is not None:  # issue 18 blocks (dcsim.engine.flex)
-        from dcsim.engine.flex import flex_report
+        from dcsim.engine.flex import flex_report, inlet_allowable_warning
         for k, v in flex_report(raw["flex"], ts, dt).items():
             setattr(rep, k, v)
+        hot = inlet_allowable_warning(rep.thermal, duration, at, fmt_duration) if rep.thermal else None
+        if hot:
+            rep.warnings.append(hot)
         billed = (rep.grid or {}).get("meter", {})
         if rep.cost is None and billed.get("cost_usd") is not None:  # priced by grid.price: paid at the meter
             rep.cost = Money(usd=billed["cost_usd"], usd_per_mtok=per_mtok(billed["cost_usd"]),

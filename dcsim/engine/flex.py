@@ -59,11 +59,12 @@ import numpy as np
 from dcsim.engine.tables import in_service_it_w
 from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params
+from dcsim.scenario.facility import AIR_INLET_ALLOWABLE_MAX_C
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
 __all__ = ["Flex", "FlexChunk", "build_flex", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
-           "flex_report", "cooling_failure_times"]
+           "flex_report", "cooling_failure_times", "inlet_allowable_figures", "inlet_allowable_warning"]
 
 #: IT-power grid points of the in-loop power estimate of an engaged tick (settled exactly after the chunk)
 POWER_GRID = 17
@@ -679,6 +680,7 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
             "shed_s": float(np.count_nonzero(ts["thermal_shed"]) * dt),
             "engaged_s": float(np.count_nonzero(ts["thermal_engaged"]) * dt),
             "time_to_first_throttle_s": fx.first_throttle_s, "time_to_first_shed_s": fx.first_shed_s,
+            **inlet_allowable_figures(ts["t_space_c"], dt, fx.m.scenario.facility.thermal.kind),
         }
     if fx.dq is not None:
         q = fx.dq
@@ -693,6 +695,40 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
             out["deferrable"]["price_of_hours_served_usd_per_mwh"] = float(
                 np.sum(ts["deferred_served_tok_s"] * fx.price[:n]) / np.sum(ts["deferred_served_tok_s"]) / _USD_PER_MWH)
     return out
+
+
+def inlet_allowable_figures(t_space_c, dt: float, kind: str) -> dict:
+    """The thermal block's figures of the white space against the server inlet's allowable maximum: for an air white
+    space (``kind`` ``air``) ASHRAE A1's 32 degC (:data:`dcsim.scenario.facility.AIR_INLET_ALLOWABLE_MAX_C` [ASH]);
+    ``inlet_allowable_max_c`` that limit (None for liquid, whose white space is secondary coolant, not server inlet
+    air), ``above_allowable_s`` the seconds of ticks whose white space ended above it, ``above_allowable_first_s``
+    the start of the first (None: never), ``end_space_c`` the white space (inlet air or coolant) at the end of the
+    run, degC. ``t_space_c``: per tick, at the tick's end (dcsim.engine.flex)."""
+    t = np.asarray(t_space_c, dtype=float)
+    end = float(t[-1]) if t.size else None
+    if kind != "air":
+        return {"inlet_allowable_max_c": None, "above_allowable_s": None, "above_allowable_first_s": None,
+                "end_space_c": end}
+    over = t > AIR_INLET_ALLOWABLE_MAX_C
+    first = int(np.argmax(over)) if np.any(over) else None
+    return {"inlet_allowable_max_c": AIR_INLET_ALLOWABLE_MAX_C, "above_allowable_s": float(np.count_nonzero(over) * dt),
+            "above_allowable_first_s": None if first is None else first * dt, "end_space_c": end}
+
+
+def inlet_allowable_warning(th: dict, duration_s: float, at, fmt_duration) -> str | None:
+    """The run's warning when its air white space passed the server inlet's allowable maximum (the ``thermal`` block
+    of :func:`flex_report`): for how long, from when, the peak and the end-of-run temperature; None otherwise.
+    ``at`` formats a moment of the run (s) on the scenario's clock, ``fmt_duration`` a duration (s)."""
+    above = th.get("above_allowable_s")
+    if not above or th.get("inlet_allowable_max_c") is None:
+        return None
+    lim, end = th["inlet_allowable_max_c"], th.get("end_space_c")
+    at_end = end is not None and end > lim
+    return (f"the white space's inlet air was above {lim:g} degC, the ASHRAE A1 allowable maximum [ASH], for "
+            f"{fmt_duration(above)} of {fmt_duration(duration_s)} (first at {at(th['above_allowable_first_s'])}"
+            + (", still at the end of the run" if at_end else "") + f"): peak {th['peak_space_c']:.1f} degC, "
+            f"{end:.1f} degC at the end; servers rated A1 run outside their allowable range there (A2 allows 35, "
+            "A4 45 degC; docs/thermal-dynamics.md)")
 
 
 def cooling_failure_times(ts: dict, dt: float, start_s: float) -> dict:

@@ -168,10 +168,13 @@ class ControllerSummary:
 
     actions: int
     cap_events: int
-    capped_share: float
-    mean_clock: float  # effective: the lower of the controller's clock and the board's throttled clock
-    mean_controller_clock: float | None = None  # the controller's DVFS clock level (None: not recorded)
+    capped_share: float  # of all ticks, those capped with GPUs in service (dcsim.metrics.summary.controller_figures)
+    # effective: the lower of the controller's clock and the board's throttled clock, over the ticks with GPUs in
+    # service (None: none)
+    mean_clock: float | None
+    mean_controller_clock: float | None = None  # the controller's DVFS clock level, in service (None: not recorded)
     hold_limit_s: float | None = None  # controller.hold_limit: work waiting longer is shed (caps the latency tail)
+    out_of_service_share: float = 0.0  # of all ticks, those with no GPU in service (IT shed for temperature)
 
 
 @dataclass

@@ -48,7 +48,7 @@ from dcsim.tpf import binding_that_holds
 from dcsim.units import DIMENSIONS, display_unit
 
 __all__ = ["NoSweepFigure", "sweep_figure", "sweep_figure_kind", "axis_unit", "binding_colormap", "HEADLINE",
-           "MAX_SCATTER_PANELS"]
+           "MAX_SCATTER_PANELS", "wrap_to_figure", "BINDING_MAP_CAPTION"]
 
 #: The headline figure: served output tokens/s, averaged over the run (report ``throughput_tok_s.output``).
 HEADLINE = "throughput_tok_s.output"
@@ -72,6 +72,14 @@ MAX_TICK_CHARS = 24
 #: constraint's colour.
 FAILED_STYLE = {"marker": "X", "color": "#000000", "ms": 9, "ls": "none"}
 NOVALUE_STYLE = {"marker": "o", "mfc": "none", "mec": "#000000", "ms": 8, "ls": "none"}
+#: The binding map's key (the legend's title below a heatmap), and what a labelled cell's number means.
+BINDING_MAP_CAPTION = ("right: what binds most of the run. Colour: the limit binding longest where the limits together "
+                       "bind longer than demand, else demand")
+BINDING_MAP_NUMBER = "\nnumber: % of the run any limit (or demand) binds"
+#: A caption wrapped to the figure takes at most this share of its width (an assumption: a margin for the
+#: renderer's rounding and the layout's padding), and lines of no fewer than this many characters.
+FIT_SHARE = 0.94
+MIN_WRAP_CHARS = 24
 #: Sequential colours of the heatmap's metric: purples, none near a constraint's colour (the map beside it uses those).
 _HEAT_CMAP = "Purples"
 
@@ -556,11 +564,12 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
         present = [n for k_, n in enumerate(BINDING_NAMES) if np.any(code == k_)]
         handles = [Patch(color=CONSTRAINT_COLORS[n], alpha=0.85, label=n) for n in present]
         # below the figure (constrained layout makes room): inside the map it would cover cells
-        fig.legend(handles=handles + missing_handles, loc="outside lower center", frameon=False,
-                   ncol=min(6, len(handles) + len(missing_handles)),
-                   title="right: what binds most of the run. Colour: the limit binding longest where the limits "
-                         "together bind longer than demand, else demand" + ("; number: % of the run any limit (or "
-                                                                             "demand) binds" if labelled else ""))
+        leg = fig.legend(handles=handles + missing_handles, loc="outside lower center", frameon=False,
+                         ncol=min(6, len(handles) + len(missing_handles)))
+        # the only key saying what a cell's number means: wrapped to the figure's width (one line was cut at both
+        # edges at every width the heatmap takes, 12.2-15.4 in)
+        leg.set_title(BINDING_MAP_CAPTION + (BINDING_MAP_NUMBER if labelled else ""))
+        wrap_to_figure(fig, leg.get_title())
         axb.set_title("what binds most of the run", fontsize=11)
     elif missing_handles:
         fig.legend(handles=missing_handles, loc="outside lower center", frameon=False, ncol=2)
@@ -568,6 +577,24 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     fig.suptitle(f"{head}: {ax_x.label.splitlines()[0]} × {ax_y.label.splitlines()[0]} — {n} points"
                  + (f", {nf} refused by the preflight" if nf else ""), fontweight="bold", fontsize=13)
     return fig
+
+
+def wrap_to_figure(fig: Figure, text: Any, share: float = FIT_SHARE) -> None:
+    """Break a text artist's text between words so that its widest line takes at most ``share`` of the figure's
+    width (measured with the figure's renderer at its own dpi; a width ratio, so the same in the saved PNG); the line
+    breaks it has are kept."""
+    import textwrap
+
+    paras = [" ".join(p.split()) for p in text.get_text().split("\n")]  # its own line breaks kept
+    avail = share * fig.bbox.width
+    renderer = fig.canvas.get_renderer()
+    # a first guess from the font size (an average glyph ~0.5 em), then narrower until the measured lines fit
+    width = max(MIN_WRAP_CHARS, int(avail / (0.5 * text.get_fontsize() * fig.dpi / 72.0)))
+    while True:
+        text.set_text("\n".join(ln for p in paras for ln in (textwrap.wrap(p, width, break_long_words=False) or [""])))
+        if width <= MIN_WRAP_CHARS or text.get_window_extent(renderer).width <= avail:
+            return
+        width = max(MIN_WRAP_CHARS, int(width * 0.9))
 
 
 def _cmap(name: str):

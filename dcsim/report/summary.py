@@ -209,14 +209,22 @@ def report_latency(report: Mapping[str, Any]) -> dict[str, dict]:
 
 
 def controller_text(report: Mapping[str, Any]) -> str | None:
-    """How often the controller capped the fleet and its mean clock; None when it never capped (the meter pinned at
-    the cap on every tick of a demand-bound night read as unexplained: the audit of 2026-12-04)."""
+    """How often the controller capped the fleet and its mean clock, over the ticks with GPUs in service, and the share
+    of ticks with none (IT shed for temperature: no clock, nothing served); None when it never capped and nothing was
+    out of service (the meter pinned at the cap on every tick of a demand-bound night read as unexplained: the audit
+    of 2026-12-04)."""
     share = get_path(report, "controller.capped_share")
-    if not isinstance(share, (int, float)) or share <= 0:
+    off = get_path(report, "controller.out_of_service_share")
+    off = off if isinstance(off, (int, float)) and off > 0 else 0.0
+    if not isinstance(share, (int, float)) or (share <= 0 and off <= 0):
         return None
     clock = get_path(report, "controller.mean_clock")
-    return (f"capped {fmt_pct(share)} of the ticks (each draws its budget)"
-            + (f"   mean clock {fmt_num(clock, 3)}" if isinstance(clock, (int, float)) else ""))
+    text = (f"capped {fmt_pct(share)} of the ticks (each draws its budget)" if share > 0 else "never capped")
+    if isinstance(clock, (int, float)):
+        text += f"   mean clock {fmt_num(clock, 3)}" + (" in service" if off > 0 else "")
+    if off > 0:
+        text += f"   no GPU in service on {fmt_pct(off)} of the ticks"
+    return text
 
 
 def hold_limit_note(report: Mapping[str, Any], lat: Mapping[str, Any] | None = None) -> str | None:

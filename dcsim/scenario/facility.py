@@ -29,6 +29,7 @@ __all__ = [
     "ThermalDynamicsSpec",
     "BatteryStorageSpec",
     "THERMAL_KIND_DEFAULTS",
+    "AIR_INLET_ALLOWABLE_MAX_C",
     "ConstantWeatherSpec",
     "SyntheticWeatherSpec",
     "CsvWeatherSpec",
@@ -512,6 +513,12 @@ Energy = quantity("energy", gt=0)
 Volume = quantity("count", gt=0)  # m³; no volume dimension in dcsim.units
 DieTemp = quantity("temperature", ge=0, le=150)
 
+
+#: ASHRAE class A1 allowable maximum server inlet (dry bulb), degC [ASH] (TC9.9 2021 Thermal Guidelines, Table 2.1:
+#: A1 allowable 15-32 degC; A2 35, A3 40, A4 45). An air white space (``facility.thermal.kind: air``) above it runs
+#: servers rated A1, the common enterprise class, outside their allowable range: the run warns (dcsim.engine.flex).
+#: Liquid's "white space" is secondary coolant, whose classes (W) concern the facility water: no such limit there.
+AIR_INLET_ALLOWABLE_MAX_C = 32.0
 
 #: Defaults of ThermalDynamicsSpec / GpuThermalSpec fields left None, by white-space kind.
 THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
