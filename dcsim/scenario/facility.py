@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from dcsim.scenario.base import Spec
+from dcsim.scenario.base import FieldError, Spec
 from dcsim.units import TEMPERATURE_RANGE_C, quantity
 
 __all__ = [
@@ -160,7 +160,7 @@ class ChillerPlantSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.chiller_min_load > self.chiller_max_load:
-            raise ValueError("chiller_min_load must be <= chiller_max_load")
+            raise FieldError("chiller_min_load", "chiller_min_load must be <= chiller_max_load")
         return self
 
 
@@ -252,7 +252,7 @@ class PueCurveSpec(Spec):
         if len(self.load) != len(self.pue) or len(self.load) < 1:
             raise ValueError("load and pue must have the same, non-zero length")
         if any(b <= a for a, b in zip(self.load, self.load[1:])):
-            raise ValueError("load must be strictly increasing")
+            raise FieldError("load", "load must be strictly increasing")
         # facility = it·pue(it) must be non-decreasing for the inverse to exist
         for (x0, p0), (x1, p1) in zip(zip(self.load, self.pue), zip(self.load[1:], self.pue[1:])):
             slope = (p1 - p0) / (x1 - x0)
@@ -338,7 +338,7 @@ class ConstantWeatherSpec(Spec):
         if self.t_wb is not None and self.rh is not None:
             raise ValueError("give t_wb or rh, not both")
         if self.t_wb is not None and self.t_wb > self.t_db:
-            raise ValueError(f"t_wb ({self.t_wb}) must be <= t_db ({self.t_db})")
+            raise FieldError("t_wb", f"t_wb ({self.t_wb}) must be <= t_db ({self.t_db})")
         return self
 
 
@@ -475,7 +475,7 @@ class RackCoolingSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.kind != "liquid" and "liquid_fraction" in self.model_fields_set and self.liquid_fraction > 0:
-            raise ValueError(f"liquid_fraction applies to liquid racks only (kind={self.kind})")
+            raise FieldError("liquid_fraction", f"liquid_fraction applies to liquid racks only (kind={self.kind})")
         return self
 
 
@@ -625,9 +625,9 @@ class BatteryStorageSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if not self.soc_min < self.soc_max:
-            raise ValueError("soc_min must be < soc_max")
+            raise FieldError("soc_min", "soc_min must be < soc_max")
         if not self.soc_min <= self.soc_initial <= self.soc_max:
-            raise ValueError("soc_initial must lie within [soc_min, soc_max]")
+            raise FieldError("soc_initial", "soc_initial must lie within [soc_min, soc_max]")
         if self.dispatch != "events" and self.shave_to is None:
             raise ValueError(f"dispatch={self.dispatch!r} needs shave_to (the meter target)")
         if self.location == "ups" and self.dispatch != "events":

@@ -19,7 +19,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from dcsim.scenario.base import Spec
+from dcsim.scenario.base import FieldError, Spec
 from dcsim.units import quantity
 
 __all__ = [
@@ -95,7 +95,7 @@ class CurtailmentProcessSpec(Spec):
     @model_validator(mode="after")
     def _durations(self):
         if self.mean_duration > self.max_duration:
-            raise ValueError("mean_duration must be <= max_duration")
+            raise FieldError("mean_duration", "mean_duration must be <= max_duration")
         return self
 
 
@@ -157,7 +157,7 @@ class DeferrableWorkSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.urgency > self.deadline:
-            raise ValueError("urgency must be <= deadline")
+            raise FieldError("urgency", "urgency must be <= deadline")
         return self
 
 
