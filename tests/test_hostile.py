@@ -1018,7 +1018,7 @@ _SHAPE_70B = "layers: 80, hidden: 8192, heads: 64, kv_heads: 8, head_dim: 128"
 def test_an_inline_model_params_too_small_for_its_shape_is_refused(capsys, params, words):
     """`params: 70` (billions meant) gave 1.19e10 FLOP/token instead of 9.25e11 with no warning (audit C, A7)."""
     code, err = _validate(capsys, REF, "--set", f"racks.0.node.model={{name: m, params: {params}, {_SHAPE_70B}}}")
-    assert code == 2 and "racks[0].node.model: params: " in err and words in err, err
+    assert code == 2 and "racks[0].node.model.params: " in err and words in err, err  # the field, not its section
     assert "model.str" not in err and "function-after" not in err, err  # the union's tags are not shown
     code, err = _validate(capsys, REF, "--set", f"racks.0.node.model={{name: m, params: 70.6e9, {_SHAPE_70B}}}")
     assert code == 0, err

@@ -298,6 +298,10 @@ def test_a_start_off_the_clock_names_the_part_out_of_range(start, words):
                                                          "hbm_bytes": "80 GB", "hbm_bw": "3.35 TB/s", "tdp_w": "700 W",
                                                          "idle_w": "800 W", "power_limit_min_w": "200 W"}),
      "racks[0].node.gpu.idle_w", "800 W must be < tdp_w (700 W)"),
+    (lambda r: r["workload"]["classes"][0].__setitem__("share", 0.5), "workload.classes",
+     "shares must sum to 1, got 0.5 (chat=0.5)"),
+    (lambda r: r["workload"]["classes"][0].update(output={"kind": "lognormal", "median": 500, "p99": 300}),
+     "workload.classes[0].output.p99", "300 must be > median (500)"),
 ])
 def test_a_check_across_fields_names_the_field_it_blames(mutate, path, words):
     raw = ref()

@@ -250,7 +250,7 @@ class PueCurveSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if len(self.load) != len(self.pue) or len(self.load) < 1:
-            raise ValueError("load and pue must have the same, non-zero length")
+            raise FieldError("pue", "load and pue must have the same, non-zero length")
         if any(b <= a for a, b in zip(self.load, self.load[1:])):
             raise FieldError("load", "load must be strictly increasing")
         # facility = it·pue(it) must be non-decreasing for the inverse to exist
@@ -259,7 +259,7 @@ class PueCurveSpec(Spec):
             for x in (x0, x1):
                 pue_x = p0 + slope * (x - x0)
                 if pue_x + slope * x < 0:
-                    raise ValueError("pue falls too fast: facility power must not decrease with IT load")
+                    raise FieldError("pue", "falls too fast: facility power must not decrease with IT load")
         return self
 
 
@@ -336,7 +336,7 @@ class ConstantWeatherSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.t_wb is not None and self.rh is not None:
-            raise ValueError("give t_wb or rh, not both")
+            raise FieldError("rh", "give t_wb or rh, not both")
         if self.t_wb is not None and self.t_wb > self.t_db:
             raise FieldError("t_wb", f"t_wb ({self.t_wb}) must be <= t_db ({self.t_db})")
         return self
@@ -390,7 +390,7 @@ class SyntheticWeatherSpec(Spec):
             missing = [k for k in ("mean_t", "diurnal_amplitude", "seasonal_amplitude", "rh")
                        if getattr(self, k) is None]
             if missing:
-                raise ValueError(f"without a preset, give {', '.join(missing)}")
+                raise FieldError(missing[0], f"without a preset, give {', '.join(missing)}")
         return self
 
     def resolved(self) -> dict[str, float]:
@@ -550,7 +550,7 @@ class GpuThermalSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if not self.p_idle_w < self.p_min_w <= self.p_max_w:
-            raise ValueError("need p_idle_w < p_min_w <= p_max_w")
+            raise FieldError("p_min_w", "need p_idle_w < p_min_w <= p_max_w")
         return self
 
 
@@ -629,9 +629,9 @@ class BatteryStorageSpec(Spec):
         if not self.soc_min <= self.soc_initial <= self.soc_max:
             raise FieldError("soc_initial", "soc_initial must lie within [soc_min, soc_max]")
         if self.dispatch != "events" and self.shave_to is None:
-            raise ValueError(f"dispatch={self.dispatch!r} needs shave_to (the meter target)")
+            raise FieldError("shave_to", f"dispatch={self.dispatch!r} needs shave_to (the meter target)")
         if self.location == "ups" and self.dispatch != "events":
-            raise ValueError("a UPS battery (location: ups) only rides through events")
+            raise FieldError("dispatch", "a UPS battery (location: ups) only rides through events")
         return self
 
 

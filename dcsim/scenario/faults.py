@@ -118,7 +118,7 @@ class CurtailmentSpec(_WindowSpec):
     @model_validator(mode="after")
     def _one_of(self):
         if (self.cap is None) == (self.fraction is None):
-            raise ValueError("give exactly one of cap (e.g. '12 MW') or fraction (e.g. '60%')")
+            raise FieldError("cap" if self.cap is None else "fraction", "give exactly one of cap (e.g. '12 MW') or fraction (e.g. '60%')")
         return self
 
 

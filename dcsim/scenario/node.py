@@ -188,7 +188,7 @@ class SpeculativeSpec(Spec):
     @model_validator(mode="after")
     def _one(self):
         if (self.acceptance is None) == (self.tokens_per_step is None):
-            raise ValueError("give exactly one of acceptance or tokens_per_step")
+            raise FieldError("acceptance", "give exactly one of acceptance or tokens_per_step")
         if self.tokens_per_step is not None and self.tokens_per_step > self.draft_tokens + 1:
             raise FieldError("tokens_per_step", f"tokens_per_step ({self.tokens_per_step}) cannot exceed draft_tokens + 1")
         return self
