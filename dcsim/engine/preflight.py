@@ -57,8 +57,9 @@ LIMITS = {
 #: BYTES_PER_TICK_COLUMN per controller tick and time-series column (:func:`estimate`). Fitted on 11 runs measured with
 #: ``/usr/bin/time -v`` (maximum resident set size) on 2026-12-05 (2-core VM, CPython 3.11, fluid fidelity, ``dcsim run``):
 #: scenarios/reference.yaml (45 columns) at a 1-min tick over 1, 30, 90, 183 and 366 days and at a 1-s tick over 1 and 3
-#: days (1,440-527,040 ticks: 261 MB-3.33 GB; 10, 300,000 and 1,000,000 racks alike: a fluid rack group is one
-#: column whatever its count), year-richmond at a 1-min tick (54 columns, 3.81 GB) and mixed-fleet at a 1-s tick (two
+#: days (1,440-527,040 ticks: 261 MB-3.33 GB; 10, 300,000 and 1,000,000 racks alike over 30 days or more, but a
+#: 1-day run of 1,000,000 racks peaked at 330 MB against 261 MB for 10 racks, ~70 B per rack held early in the run and
+#: not counted here: one measurement), year-richmond at a 1-min tick (54 columns, 3.81 GB) and mixed-fleet at a 1-s tick (two
 #: pools, 82 columns, 1.20 GB). Least squares gave 267 MB + 127 B per tick-column; with the figures below, rounded, every
 #: run is within -3.2 % and +3.4 % of its estimate (the 1-day run -3.2 %, year-richmond +3.4 %, mixed-fleet -2.0 %). The old
 #: estimate, 5,200 B per tick and no base, read 18 % low at 366 days (2.74 vs 3.33 GB) and 97 % low at one day.
