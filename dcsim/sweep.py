@@ -596,6 +596,32 @@ def _kill_local_workers() -> None:
         pass
 
 
+def default_cache_dir() -> Path:
+    """The sweep's point cache when none is named: ``dcsim/sweep`` in the user's cache folder, as platformdirs places
+    it: ``$XDG_CACHE_HOME`` when set to an absolute path, else ``~/.cache`` (Linux and other Unix),
+    ``~/Library/Caches`` (macOS), ``%LOCALAPPDATA%`` (Windows). It was ``.dcsim-cache`` in the working folder, so a
+    sweep run from ``$HOME`` or a project left a cache folder there; one folder for every sweep keeps the points two
+    sweeps share run once. ``--cache-dir`` (``cache_dir=``) names another, ``--no-cache`` (``None``) none."""
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "dcsim" / "Cache" / "sweep"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        base = Path(xdg)
+    else:
+        base = Path.home() / ("Library/Caches" if sys.platform == "darwin" else ".cache")
+    return base / "dcsim" / "sweep"
+
+
+class _UserCache:
+    """``run_sweep``'s default ``cache_dir``: :func:`default_cache_dir`, read when the sweep runs."""
+
+    def __repr__(self) -> str:
+        return "default_cache_dir()"
+
+
+USER_CACHE = _UserCache()
+
+
 class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C during a sweep; the message says how many points finished (and are cached) and how to resume."""
 
@@ -618,7 +644,7 @@ def check_metrics(spec: SweepSpec) -> None:
 
 
 def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, client=None,
-              cache_dir: str | Path | None = ".dcsim-cache", progress: bool | Callable = True,
+              cache_dir: str | Path | None | _UserCache = USER_CACHE, progress: bool | Callable = True,
               out: str | Path | None = None) -> SweepRows:
     """Run every point of a sweep and return one row (dict) per point, in :func:`expand` order, as a
     :class:`SweepRows` (a list that knows what was swept; ``rows.plot()`` draws the sweep's figure).
@@ -628,7 +654,8 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     (True when served from ``cache_dir``) and ``error`` (None, or ``field: reason`` when the preflight
     refused the point's scenario: its metrics are then None; the other points still run).
     Unknown ``metrics`` keys and a sweep of more than :func:`max_points` points are refused
-    (:class:`ScenarioError`) before anything runs; Ctrl-C raises :class:`SweepInterrupted`. ``cache_dir=None`` disables the cache. ``client`` is a
+    (:class:`ScenarioError`) before anything runs; Ctrl-C raises :class:`SweepInterrupted`. ``cache_dir``: the point
+    cache, by default the user's cache folder (:func:`default_cache_dir`); ``None`` disables it. ``client`` is a
     ``dask.distributed.Client`` or a scheduler address; ``workers`` local processes otherwise.
     ``out``: folder to write ``results.csv`` (and ``results.parquet`` when pyarrow is importable) and the
     figure, ``sweep.png`` (:func:`write_figure`; ``rows.figure`` says what it shows, or why none is drawn).
@@ -648,7 +675,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
     check_metrics(spec)  # a typo is refused now, not found as an empty column after the runs
     total = _check_size(spec)  # before a single point is made
-    cdir = Path(cache_dir) if cache_dir is not None else None
+    cdir = default_cache_dir() if isinstance(cache_dir, _UserCache) else Path(cache_dir) if cache_dir is not None else None
     show = progress if not callable(progress) else False
     prep = _Progress(total, label=f"{spec.name}: preparing", enabled=bool(show), every=0.25,
                      delay=1.0)
@@ -930,8 +957,9 @@ def cmd_sweep(args) -> int:
         return 2
     t0 = time.perf_counter()
     try:
-        rows = run_sweep(spec, workers=args.workers, client=args.scheduler,
-                         cache_dir=None if args.no_cache else args.cache_dir, progress=not args.quiet, out=out)
+        cdir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+        rows = run_sweep(spec, workers=args.workers, client=args.scheduler, cache_dir=cdir, progress=not args.quiet,
+                         out=out)
     except SweepInterrupted as e:
         print_message(str(e), file=sys.stderr)
         return 130
@@ -943,6 +971,8 @@ def cmd_sweep(args) -> int:
         files.append(fig_path.name)
     print_message(f"{spec.name}: {len(rows)} points ({n_cached} from cache) in {el:.1f} s -> {out}/ ({', '.join(files)})")
     print_message(f"  figure: {out / fig_path.name}: {fig_note}" if fig_path is not None else f"  no figure: {fig_note}")
+    if cdir is not None:  # where the points are kept: the user cache folder unless --cache-dir names one
+        print_message(f"  cache: {cdir}/ (--cache-dir DIR for another, --no-cache for none)")
     failed = [r for r in rows if r["error"]]
     if failed:  # the table is written; the refused points are input errors, named with their reason
         from dcsim.units import excerpt
@@ -970,7 +1000,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")
-    p.add_argument("--cache-dir", default=".dcsim-cache", help="point cache folder (default .dcsim-cache)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="point cache folder (default: dcsim/sweep in the user cache folder, $XDG_CACHE_HOME or "
+                        "~/.cache on Linux)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
     return p

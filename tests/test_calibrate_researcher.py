@@ -342,3 +342,25 @@ def test_the_fit_report_marks_unidentified_parameters_on_their_line_and_counts_t
     assert f"(max {max(abs(p['err_itl_pct']) for p in fitted):.2f}%)" in mape
     # the fit's line against dcsim's own replica: the shipped profile was fitted to this file
     assert "in-sample: these rows set the band" in text
+
+
+def test_shipped_profiles_print_the_figures_of_their_record_as_a_refit_does():
+    """A shipped profile's warning about a parameter the data do not identify printed its data-only relative standard
+    error to 2 significant digits (3.2) beside the record's 3 (rel_se_data 3.23), where a refit prints the record's
+    figure (calibrate.uncertainty): every shipped profile prints the figure of its own record."""
+    from pathlib import Path
+
+    from dcsim.node.calibrate import _UNIDENTIFIED, _rel_se_text
+
+    files = sorted((Path(__file__).resolve().parents[1] / "dcsim" / "data" / "profiles").rglob("*.yaml"))
+    seen = 0
+    for f in files:
+        prof = yaml.safe_load(f.read_text())
+        for w in prof.get("warnings") or ():
+            if _UNIDENTIFIED not in w:
+                continue
+            name = w.split(" = ", 1)[0]
+            fig = w.split(_UNIDENTIFIED, 1)[1].split(")", 1)[0]
+            assert fig == _rel_se_text(prof["uncertainty"][name]["rel_se_data"]), (f.name, w)
+            seen += 1
+    assert len(files) >= 30 and seen >= 150, (len(files), seen)

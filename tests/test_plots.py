@@ -1001,3 +1001,37 @@ def test_fault_windows_are_marked_on_the_time_figures(result):
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
         assert labels.count("cooling failure (fault window)") == 1
         assert not any("node failures" in lab for lab in labels)
+
+
+def test_binding_name_is_one_clamp():
+    """The binding-name clamp (a code outside BINDING_NAMES drawn as demand) was written three times in
+    signature_plot; one helper names every band and strip."""
+    from dcsim.plots.figures import binding_name
+
+    assert [binding_name(c) for c in (0, 1, 2, 3)] == list(BINDING_NAMES)
+    assert binding_name(-1) == binding_name(4) == "demand"
+
+
+def test_signature_draws_the_thermal_throttle_that_binds(result):
+    """chiller-trip, 11:54-12:49: the band read cooling while the dashed Q ran hidden under the achieved line and C
+    and P sat above it, so nothing drawn was below the others. On throttled ticks Q (the compute ceiling at the clock
+    the die limit allows) is drawn solid and wide, named in the legend and labelled in the panel."""
+    ts = {k: np.array(v, dtype=float) for k, v in result.timeseries.items()}
+    n = ts["t_s"].size
+    on = np.zeros(n)
+    on[n // 3: n // 2] = 1.0
+    q = np.where(on > 0, 0.9 * ts["compute_tok_s"], ts["cooling_tok_s"])
+    ts.update(thermal_throttled=on, thermal_shed=np.zeros(n), cooling_tok_s=q,
+              achieved_tok_s=np.where(on > 0, q, ts["achieved_tok_s"]),
+              binding=np.where(on > 0, 3, ts["binding"]))
+    ax = signature_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    lines = [ln for ln in ax.get_lines() if "throttle" in ln.get_label()]
+    assert len(lines) == 1, [ln.get_label() for ln in ax.get_lines()]
+    y = _tick_values(lines[0])
+    np.testing.assert_allclose(y[on > 0], q[on > 0])
+    assert np.all(np.isnan(y[on == 0]))
+    assert to_rgba(lines[0].get_color())[:3] == to_rgba(CONSTRAINT_COLORS["cooling"])[:3]
+    assert any(t.get_text() == "thermal throttle (Q)" for t in ax.texts)
+    # a run without a thermal model draws no such line
+    ax0 = signature_plot(result).axes[0]
+    assert not [ln for ln in ax0.get_lines() if "throttle" in ln.get_label()]

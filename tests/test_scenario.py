@@ -269,3 +269,44 @@ def test_one_set_parser_for_run_and_plan():
         for read in (lambda: _sets([bad]), lambda: apply_overrides(raw, [bad])):
             with pytest.raises(ScenarioError, match=re.escape(why)):
                 read()
+
+
+@pytest.mark.parametrize("start, words", [
+    ("2026-07-15T25:00", "hour must be in 0..23 (midnight is T00:00 of the next day)"),
+    ("2026-07-15T24:00", "hour must be in 0..23"),
+    ("2026-13-01T00:00", "month must be in 1..12"),
+    ("2026-07-15T12:61", "minute must be in 0..59"),
+])
+def test_a_start_off_the_clock_names_the_part_out_of_range(start, words):
+    """start: ...T25:00 was refused as 'unexpected extra characters at the end of the input' (pydantic's
+    reading), which sent the reader looking for a typo; the error names the field and the part out of range."""
+    errs = _errors({**ref(), "start": start})
+    assert len(errs) == 1 and errs[0][0] == "start", errs
+    assert errs[0][1].startswith(f"'{start}' is not a time on the clock or calendar: {words}"), errs
+
+
+@pytest.mark.parametrize("mutate, path, words", [
+    # a check across fields raised from the scenario's own model_validator was listed under <root>
+    (lambda r: r["controller"].__setitem__("tick", 1e-300), "controller.tick",
+     "1e-300 s makes 8.64e+304 ticks of the 86400 s run, above 2e6"),
+    (lambda r: r.__setitem__("duration", "10 s"), "duration", "10 s must be at least one controller tick (60 s)"),
+    (lambda r: r["racks"].append(dict(r["racks"][0])), "racks", "group names must be unique"),
+    # one from a nested model sits under its field, not the section (or the union's tag, chiller_plant)
+    (lambda r: r["facility"]["cooling"].__setitem__("chiller_min_load", 0.99), "facility.cooling.chiller_min_load",
+     "must be <= chiller_max_load"),
+    (lambda r: r["racks"][0]["node"].__setitem__("gpu", {"name": "x", "peak_flops": {"bf16": "989 TFLOP/s"},
+                                                         "hbm_bytes": "80 GB", "hbm_bw": "3.35 TB/s", "tdp_w": "700 W",
+                                                         "idle_w": "800 W", "power_limit_min_w": "200 W"}),
+     "racks[0].node.gpu.idle_w", "800 W must be < tdp_w (700 W)"),
+    (lambda r: r["workload"]["classes"][0].__setitem__("share", 0.5), "workload.classes",
+     "shares must sum to 1, got 0.5 (chat=0.5)"),
+    (lambda r: r["workload"]["classes"][0].update(output={"kind": "lognormal", "median": 500, "p99": 300}),
+     "workload.classes[0].output.p99", "300 must be > median (500)"),
+])
+def test_a_check_across_fields_names_the_field_it_blames(mutate, path, words):
+    raw = ref()
+    mutate(raw)
+    errs = _errors(raw)
+    assert path in dict(errs), errs
+    assert words in dict(errs)[path], errs
+    assert "" not in dict(errs)  # never <root>

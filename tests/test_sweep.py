@@ -409,3 +409,33 @@ def test_sweep_out_is_checked_before_any_point_runs(tmp_path, capsys, monkeypatc
     code = cli_main(["sweep", str(f), "--out", str(tmp_path / where), "-q"])
     err = capsys.readouterr().err
     assert code == 2 and ("is a file, not a folder" in err or "exists and is not a folder" in err), err
+
+
+def test_the_default_cache_is_the_user_cache_folder_not_the_working_one(tmp_path, monkeypatch, capsys):
+    """The default point cache, .dcsim-cache, landed in the working folder: a planner running sweeps from $HOME left
+    one there. It is now dcsim/sweep in the user cache folder ($XDG_CACHE_HOME, else ~/.cache), said after the run;
+    --cache-dir names another."""
+    import sys
+
+    import yaml
+
+    import dcsim.sweep as sw
+    from dcsim.cli import main
+
+    work, xdg = tmp_path / "work", tmp_path / "xdg"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # as platformdirs: only an absolute path counts
+    assert sw.default_cache_dir() == tmp_path / "home" / ".cache" / "dcsim" / "sweep" or sys.platform == "darwin"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    assert sw.default_cache_dir() == xdg / "dcsim" / "sweep"
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({"name": "s", "base": small_scenario(duration="30 min"),
+                                 "parameters": {"racks.0.count": {"values": [2]}}}))
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "-q"]) == 0
+    assert f"cache: {xdg / 'dcsim' / 'sweep'}/" in capsys.readouterr().out
+    assert len(list((xdg / "dcsim" / "sweep").glob("*.json"))) == 1
+    assert not any(work.iterdir()), list(work.iterdir())  # nothing left in the working folder
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o2"), "--cache-dir", str(tmp_path / "c"), "-q"]) == 0
+    assert "1 points (0 from cache)" in capsys.readouterr().out and len(list((tmp_path / "c").glob("*.json"))) == 1

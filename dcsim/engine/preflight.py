@@ -53,15 +53,30 @@ LIMITS = {
     "oversized_ratio": 1000.0,
 }
 
-#: Peak memory per controller tick of a run that is simulated and written (report, CSV, HTML):
-#: measured 4.85 and 4.92 kB/tick (maxrss above a 60-s-tick run of the same scenario, separate
-#: processes) and 5.09 kB/tick (one process, the 60-s run first) for scenarios/reference.yaml at a
-#: 1-s tick over 24 h and 72 h, fluid fidelity, 38 CSV columns (2-core VM, CPython 3.11), rounded
-#: up. Checked within a factor of 2 by
-#: tests/test_hostile.py::test_memory_estimate_matches_a_measured_run.
-BYTES_PER_TICK = 5200
-#: timeseries.csv bytes per tick: measured 562 B/tick (48.6 MB for 86,400 ticks, same run).
-CSV_BYTES_PER_TICK = 600
+#: Peak memory of a run that is simulated and written (report, CSV, HTML, plots) is BASE_MEMORY_BYTES plus
+#: BYTES_PER_TICK_COLUMN per controller tick and time-series column (:func:`estimate`). Fitted on 11 runs measured with
+#: ``/usr/bin/time -v`` (maximum resident set size) on 2026-12-05 (2-core VM, CPython 3.11, fluid fidelity, ``dcsim run``):
+#: scenarios/reference.yaml (45 columns) at a 1-min tick over 1, 30, 90, 183 and 366 days and at a 1-s tick over 1 and 3
+#: days (1,440-527,040 ticks: 261 MB-3.33 GB; 10, 300,000 and 1,000,000 racks alike over 30 days or more, but a
+#: 1-day run of 1,000,000 racks peaked at 330 MB against 261 MB for 10 racks, ~70 B per rack held early in the run and
+#: not counted here: one measurement), year-richmond at a 1-min tick (54 columns, 3.81 GB) and mixed-fleet at a 1-s tick (two
+#: pools, 82 columns, 1.20 GB). Least squares gave 267 MB + 127 B per tick-column; with the figures below, rounded, every
+#: run is within -3.2 % and +3.4 % of its estimate (the 1-day run -3.2 %, year-richmond +3.4 %, mixed-fleet -2.0 %). The old
+#: estimate, 5,200 B per tick and no base, read 18 % low at 366 days (2.74 vs 3.33 GB) and 97 % low at one day.
+#: Checked by tests/test_hostile.py::test_memory_estimate_matches_a_measured_run.
+BASE_MEMORY_BYTES = 250_000_000
+BYTES_PER_TICK_COLUMN = 130
+#: the columns of scenarios/reference.yaml's timeseries.csv (one pool, no grid, storage, thermal or deferrable work)
+BASE_COLUMNS = 45
+#: the columns each pool adds when there are several (pool{i}_demand_tok_s ... pool{i}_waiting_tok_s: mixed-fleet's
+#: 82 = 45 + 2 x 19 - 1, frontier_share then held per pool)
+POOL_COLUMNS = 19
+#: peak memory per tick of the reference's 45 columns (5,850 B)
+BYTES_PER_TICK = BYTES_PER_TICK_COLUMN * BASE_COLUMNS
+#: timeseries.csv bytes per tick and column: measured 13.6 B (reference, 45 columns: 882 kB for 1,440 ticks),
+#: 12.3 B (year-richmond, 54 columns) and 14.4 B (mixed-fleet, 82 columns), rounded up.
+CSV_BYTES_PER_TICK_COLUMN = 14
+CSV_BYTES_PER_TICK = CSV_BYTES_PER_TICK_COLUMN * BASE_COLUMNS
 #: Peak memory per request drawn at request or hybrid fidelity, counted as the arrivals of one tick plus those
 #: that may wait (at the door and in the replicas' queues, up to controller.hold_limit) at the process's peak rate
 #: (:func:`request_estimate`). Measured as the rise of VmHWM (peak RSS, ~210-260 MB for a 1 req/s run) between runs
@@ -114,23 +129,31 @@ class Preflight:
 
 
 def _flex_columns(sc: Scenario) -> int:
-    """Per-tick columns the issue-18 models add (dcsim.engine.flex.FlexChunk.columns)."""
+    """Per-tick columns the issue-18 models add (dcsim.engine.flex.FlexChunk.columns): curtailment,
+    curtailment_notice, meter_power_w; battery_energy_j, battery_w, meter_unmet_w; the 10 thermal columns (t_loop_c,
+    t_space_c, tank_j, thermal_*); deferred_backlog_tokens, deferred_late_tok_s, deferred_served_tok_s (counted in the
+    timeseries.csv of chiller-trip and year-richmond, 2026-12-05)."""
     if sc.grid is None and sc.deferrable is None and sc.facility.storage is None and sc.facility.thermal is None:
         return 0
-    return (3 + 3 * (sc.facility.storage is not None) + 9 * (sc.facility.thermal is not None)
-            + 2 * (sc.deferrable is not None))
+    return (3 + 3 * (sc.facility.storage is not None) + 10 * (sc.facility.thermal is not None)
+            + 3 * (sc.deferrable is not None))
+
+
+def _columns(sc: Scenario) -> int:
+    """The run's time-series columns: the reference's, the issue-18 models' and, with several pools, each pool's."""
+    pools = len({frozenset(g.serves or ()) for g in sc.racks})
+    return BASE_COLUMNS + _flex_columns(sc) + (POOL_COLUMNS * pools - 1 if pools > 1 else 0)
 
 
 def estimate(sc: Scenario) -> dict:
-    """Resources of a run, before it starts: ticks, time-series bytes, CSV bytes, peak memory.
-
-    The per-tick figures were measured with 38 columns; the issue-18 columns scale them in
-    proportion (assumption: every column costs the same)."""
+    """Resources of a run, before it starts: ticks, time-series columns, CSV bytes, peak memory
+    (:data:`BASE_MEMORY_BYTES` + :data:`BYTES_PER_TICK_COLUMN` per tick and column: within -3.2 % and +3.4 % of
+    the 11 runs it was fitted on, 1,440-527,040 ticks, 45-82 columns)."""
     dt = float(sc.controller.tick)
     ticks = int(math.ceil(sc.duration / dt - 1e-9))
-    f = (38 + _flex_columns(sc)) / 38
-    return {"ticks": ticks, "csv_bytes": int(ticks * CSV_BYTES_PER_TICK * f),
-            "peak_memory_bytes": int(ticks * BYTES_PER_TICK * f)}
+    cols = _columns(sc)
+    return {"ticks": ticks, "columns": cols, "csv_bytes": int(ticks * CSV_BYTES_PER_TICK_COLUMN * cols),
+            "peak_memory_bytes": int(BASE_MEMORY_BYTES + ticks * BYTES_PER_TICK_COLUMN * cols)}
 
 
 #: the field of each arrival kind that sets its rate (named by the request-memory refusal)

@@ -38,6 +38,7 @@ __all__ = [
     "clock_axis",
     "set_time_axis",
     "binding_runs",
+    "binding_name",
     "signature_plot",
     "power_stack_plot",
     "pue_plot",
@@ -315,6 +316,21 @@ def binding_runs(binding: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(s), int(e), int(b[s])) for s, e in zip(starts, ends)]
 
 
+def binding_name(code: int) -> str:
+    """The constraint a binding code names (``BINDING_NAMES``: 0 demand … 3 cooling); a code outside them (none in a
+    run's record) is drawn as demand, the binding of a tick no limit holds."""
+    return BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
+
+
+def _thermal_runs(ts: Mapping[str, np.ndarray], column: str) -> list[tuple[int, int]]:
+    """(start, end exclusive) index runs of the ticks a thermal flag column (``thermal_throttled``, ``thermal_shed``)
+    marks; none when the run has no thermal model."""
+    if column not in ts:
+        return []
+    flag = (np.nan_to_num(np.asarray(ts[column], dtype=float)) > 0).astype(int)
+    return [(s, e) for s, e, on in binding_runs(flag) if on]
+
+
 def _span_edges(t: np.ndarray) -> np.ndarray:
     """Edges of the tick intervals: tick i covers [t[i], t[i+1]); the last tick lasts one step."""
     if t.size == 0:
@@ -469,7 +485,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
     # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
     for s, e, code in binding_runs(binding):
-        name = BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
+        name = binding_name(code)
         xs = np.repeat(edges[s : e + 1], 2)[1:-1]
         ys = np.repeat(achieved[s:e], 2)
         ax.fill_between(xs, 0, ys, color=CONSTRAINT_COLORS[name], alpha=0.35, linewidth=0)
@@ -477,7 +493,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     for k, (pname, pb) in enumerate(strips):  # one strip per pool, the first at the top of the strips
         lo = strip_h * (len(strips) - 1 - k)
         for s, e, code in binding_runs(pb):
-            nm = BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
+            nm = binding_name(code)
             ax2.axvspan(edges[s], edges[e], ymin=lo + 0.01, ymax=lo + strip_h - 0.01, color=CONSTRAINT_COLORS[nm],
                         alpha=0.7, linewidth=0)
         ax2.text(0.005, lo + 0.5 * strip_h, f"pool {pname}", transform=ax2.transAxes, fontsize=7, va="center",
@@ -508,15 +524,38 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             axz.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                      ls=styles[name][0])
     ax.step(edges, _ext(demand), where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
+    throttled = _thermal_runs(ts, "thermal_throttled") if not daily else []
+    if throttled:
+        # On a throttled tick Q is the compute ceiling at the clock the GPUs' die limit allows (docs/thermal-dynamics.md),
+        # and the hall serves at it: the dashed Q ran hidden under the achieved line while C and P sat above it, so the
+        # band read "cooling binds" with no line below the others (chiller-trip, 11:54-12:49). Drawn solid and wide
+        # under the achieved line, and named.
+        q_th = np.full(ceilings["cooling"].shape, np.nan)
+        for s_, e_ in throttled:
+            q_th[s_:e_] = ceilings["cooling"][s_:e_]
+        ax.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9,
+                label="Q while the GPUs throttle: the\ncompute ceiling at the clock\ntheir die limit allows (thermal)")
+        s_, e_ = max(throttled, key=lambda r: r[1] - r[0])
+        ax.annotate("thermal throttle (Q)", (0.5 * (edges[s_] + edges[e_]), float(np.nanmin(q_th[s_:e_]))),
+                    xytext=(0, -6), textcoords="offset points", ha="center", va="top", fontsize=8.5,
+                    color=CONSTRAINT_COLORS["cooling"], fontweight="bold",
+                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
+    for s_, e_ in (_thermal_runs(ts, "thermal_shed") if not daily else []):
+        if e_ - s_ >= 0.04 * len(achieved):  # long enough to hold its label
+            ax.annotate("IT shed (thermal)", (0.5 * (edges[s_] + edges[e_]), 0.0), xytext=(0, 4),
+                        textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=8.5,
+                        color=CONSTRAINT_COLORS["cooling"], fontweight="bold")
     ax.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
     if not daily:
         _fault_windows(ax, report, scale)
 
     if axz is not None:
         axz.step(edges, _ext(demand), where="post", color="#444444", lw=1.4, ls="--")
+        if throttled:
+            axz.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9)
         axz.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4)
         for s_, e_, code in binding_runs(binding):
-            nm = BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
+            nm = binding_name(code)
             axz.axvspan(edges[s_], edges[e_], color=CONSTRAINT_COLORS[nm], alpha=0.12, linewidth=0)
         axz.set_ylim(*zoom)
         axz.yaxis.set_major_formatter(EngFormatter(places=1, sep=""))

@@ -20,7 +20,7 @@ from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_
 
 from dcsim.units import excerpt, quantity
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
-from dcsim.scenario.base import Spec
+from dcsim.scenario.base import FieldError, Spec
 from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, RackCoolingSpec, RackPowerSpec
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
@@ -147,39 +147,40 @@ class Scenario(Spec):
     def _check(self):
         names = [g.name for g in self.racks]
         if len(set(names)) != len(names):
-            raise ValueError(f"racks: group names must be unique, got {names}")
+            raise FieldError("racks", f"group names must be unique, got {names}")
         if self.duration < self.controller.tick:
-            raise ValueError(f"duration ({self.duration:g} s) must be at least one controller tick ({self.controller.tick:g} s)")
+            raise FieldError("duration", f"{self.duration:g} s must be at least one controller tick ({self.controller.tick:g} s)")
         for path, reason in window_errors(self.faults, self.duration):
-            raise ValueError(f"{path}: {reason}")
+            raise FieldError(path, reason)
         for path, reason in _serves_errors(self.racks, [c.name for c in self.workload.classes]):
-            raise ValueError(f"{path}: {reason}")
+            raise FieldError(path, reason)
         pools = len({frozenset(g.serves or ()) for g in self.racks})
         if self.controller.policy == "uniform" and pools > 1:
-            raise ValueError("controller.policy: 'uniform' (one clock for every node) is not defined for several "
+            raise FieldError("controller.policy", "'uniform' (one clock for every node) is not defined for several "
                              "model pools (racks[].serves); use 'frontier' or 'none'")
         if self.controller.idle_power_down and pools > 1:
-            raise ValueError("controller.idle_power_down: not supported with several model pools (racks[].serves) "
+            raise FieldError("controller.idle_power_down", "not supported with several model pools (racks[].serves) "
                              "yet: the wake/standby schedule is facility-wide; use one pool or set it false")
         flex = [k for k, v in (("grid", self.grid), ("deferrable", self.deferrable),
                                ("facility.storage", self.facility.storage),
                                ("facility.thermal", self.facility.thermal)) if v is not None]
         if flex and pools > 1:
-            raise ValueError(f"{flex[0]}: not supported with several model pools (racks[].serves) yet: "
+            raise FieldError(flex[0], "not supported with several model pools (racks[].serves) yet: "
                              "the flexible responses act on one fleet; use one pool or remove it")
         if flex and self.controller.idle_power_down:
-            raise ValueError(f"{flex[0]}: not supported together with controller.idle_power_down yet; "
+            raise FieldError(flex[0], "not supported together with controller.idle_power_down yet; "
                              "set one of them off")
         if self.deferrable is not None and self.deferrable.policy != "headroom":
             sig = "price" if self.deferrable.policy == "cheap" else "carbon"
             have = (getattr(self.grid, sig, None) is not None if self.grid is not None else False) or (
                 (self.economics.price if sig == "price" else self.economics.carbon_intensity) is not None)
             if not have:
-                raise ValueError(f"deferrable.policy: {self.deferrable.policy!r} needs a {sig} series "
+                raise FieldError("deferrable.policy", f"{self.deferrable.policy!r} needs a {sig} series "
                                  f"(grid.{sig} or economics.{'price' if sig == 'price' else 'carbon_intensity'})")
         if self.duration / self.controller.tick > 2e6:
-            raise ValueError(f"duration/controller.tick = {self.duration / self.controller.tick:.3g} ticks exceeds "
-                             "2e6 (the per-tick time series would not fit in memory comfortably); use a longer tick")
+            raise FieldError("controller.tick", f"{self.controller.tick:g} s makes {self.duration / self.controller.tick:.3g} "
+                             f"ticks of the {self.duration:g} s run, above 2e6 (the per-tick time series would not fit "
+                             "in memory comfortably); use a longer tick")
         return self
 
     @field_validator("start", mode="before")
@@ -199,6 +200,15 @@ class Scenario(Spec):
         if isinstance(v, str) and not re.match(r"^\s*\d{4}-\d{1,2}-\d{1,2}", v):
             raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
                              f"got {excerpt(v)}")
+        if isinstance(v, str):
+            # an hour, minute, month or day out of range (T25:00, T24:00, 2026-13-01) was refused by pydantic as
+            # "unexpected extra characters at the end of the input", which sent the reader looking for a typo
+            try:
+                datetime.fromisoformat(v.strip())
+            except ValueError as e:
+                if re.search(r"must be in|out of range", str(e)):
+                    hint = " (midnight is T00:00 of the next day)" if str(e).startswith("hour") else ""
+                    raise ValueError(f"{excerpt(v)} is not a time on the clock or calendar: {e}{hint}") from None
         return v
 
     @field_validator("start")
@@ -295,12 +305,14 @@ def _serves_errors(racks: list[RackGroupSpec], classes: list[str]) -> list[tuple
     return []
 
 
-def _loc_path(loc: tuple, raw: Any) -> str:
-    """Dotted path for a pydantic error location, dropping union tags not in the input."""
+def _loc_path(loc: tuple, raw: Any, *, leaf: bool = True) -> str:
+    """Dotted path for a pydantic error location, dropping union tags not in the input. ``leaf``: the location's last
+    element may be a key missing from the input (a missing or unknown key); without it (the model a check across
+    fields raised from) every element not in the input is a tag."""
     parts: list[str] = []
     cur = raw
     for i, el in enumerate(loc):
-        last = i == len(loc) - 1
+        last = leaf and i == len(loc) - 1
         if isinstance(cur, dict) and el in cur:
             parts.append(str(el) if el != "" else "''")
             cur = cur[el]
@@ -340,6 +352,20 @@ def _reason(err: dict) -> str:
     return excerpt(msg, 300, quote=False)
 
 
+def _unrepeated(reason: str, field: str) -> str:
+    """A :class:`FieldError`'s reason without the field it already stands under: ``idle_w (800 W) must be < tdp_w``
+    under ``...idle_w`` reads ``800 W must be < tdp_w``; ``params: 70 is ...`` reads ``70 is ...``. The reason keeps
+    the name for readers of the exception itself (catalog files, Python)."""
+    if reason.startswith(field + ": "):
+        return reason[len(field) + 2:]
+    m = re.match(re.escape(field) + r" \(([^()]*)\) ", reason)
+    if m:
+        return m.group(1) + reason[m.end() - 1:]
+    if reason.startswith(field + " "):
+        return reason[len(field) + 1:]
+    return reason
+
+
 #: At most this many errors are listed; the rest are counted.
 MAX_ERRORS = 25
 
@@ -362,6 +388,10 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
                     and sum(1 for other in locs if other[:len(loc)] == loc) > 1)]
     for e in errs:
         item = (_loc_path(_strip(tuple(e.get("loc", ())), e.get("type", "")), raw), _reason(e))
+        blamed = (e.get("ctx") or {}).get("error")
+        if isinstance(blamed, FieldError):  # a check across fields names the one it blames (not <root>)
+            f, at = blamed.field, _loc_path(tuple(e.get("loc", ())), raw, leaf=False)
+            item = (at + f if f.startswith("[") or not at else f"{at}.{f}", _unrepeated(item[1], f))
         if item not in seen:
             seen.add(item)
             out.append(item)

@@ -9,12 +9,23 @@ from pydantic_core import core_schema
 
 from dcsim.units import refuse_misread
 
-__all__ = ["NoBoolNumbers", "Spec"]
+__all__ = ["NoBoolNumbers", "Spec", "FieldError"]
 
 _MARK = "dcsim_refuses_bool"
 #: keys of a pydantic-core schema that hold one inner schema, or a list of them
 _INNER = ("schema", "items_schema", "keys_schema", "values_schema", "lax_schema", "strict_schema", "python_schema")
 _INNER_LISTS = ("steps", "definitions")
+
+
+class FieldError(ValueError):
+    """A check across fields (a ``model_validator``) that blames one of them: ``field`` is its dotted path relative
+    to the model that raises (``"controller.tick"`` from the scenario, ``"chiller_min_load"`` from the cooling spec).
+    The scenario's error list (``dcsim.scenario._errors_from``) names ``<where the model sits>.<field>``, so the
+    message says which value to change instead of ``<root>`` or the enclosing section."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(reason)
+        self.field = field
 
 
 def _refusing(expected: str, schema: dict) -> dict:

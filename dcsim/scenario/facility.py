@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from dcsim.scenario.base import Spec
+from dcsim.scenario.base import FieldError, Spec
 from dcsim.units import TEMPERATURE_RANGE_C, quantity
 
 __all__ = [
@@ -162,7 +162,7 @@ class ChillerPlantSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.chiller_min_load > self.chiller_max_load:
-            raise ValueError("chiller_min_load must be <= chiller_max_load")
+            raise FieldError("chiller_min_load", "chiller_min_load must be <= chiller_max_load")
         return self
 
 
@@ -264,16 +264,16 @@ class PueCurveSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if len(self.load) != len(self.pue) or len(self.load) < 1:
-            raise ValueError("load and pue must have the same, non-zero length")
+            raise FieldError("pue", "load and pue must have the same, non-zero length")
         if any(b <= a for a, b in zip(self.load, self.load[1:])):
-            raise ValueError("load must be strictly increasing")
+            raise FieldError("load", "load must be strictly increasing")
         # facility = it·pue(it) must be non-decreasing for the inverse to exist
         for (x0, p0), (x1, p1) in zip(zip(self.load, self.pue), zip(self.load[1:], self.pue[1:])):
             slope = (p1 - p0) / (x1 - x0)
             for x in (x0, x1):
                 pue_x = p0 + slope * (x - x0)
                 if pue_x + slope * x < 0:
-                    raise ValueError("pue falls too fast: facility power must not decrease with IT load")
+                    raise FieldError("pue", "falls too fast: facility power must not decrease with IT load")
         return self
 
 
@@ -350,9 +350,9 @@ class ConstantWeatherSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.t_wb is not None and self.rh is not None:
-            raise ValueError("give t_wb or rh, not both")
+            raise FieldError("rh", "give t_wb or rh, not both")
         if self.t_wb is not None and self.t_wb > self.t_db:
-            raise ValueError(f"t_wb ({self.t_wb}) must be <= t_db ({self.t_db})")
+            raise FieldError("t_wb", f"t_wb ({self.t_wb}) must be <= t_db ({self.t_db})")
         return self
 
 
@@ -404,7 +404,7 @@ class SyntheticWeatherSpec(Spec):
             missing = [k for k in ("mean_t", "diurnal_amplitude", "seasonal_amplitude", "rh")
                        if getattr(self, k) is None]
             if missing:
-                raise ValueError(f"without a preset, give {', '.join(missing)}")
+                raise FieldError(missing[0], f"without a preset, give {', '.join(missing)}")
         return self
 
     def resolved(self) -> dict[str, float]:
@@ -489,7 +489,7 @@ class RackCoolingSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.kind != "liquid" and "liquid_fraction" in self.model_fields_set and self.liquid_fraction > 0:
-            raise ValueError(f"liquid_fraction applies to liquid racks only (kind={self.kind})")
+            raise FieldError("liquid_fraction", f"liquid_fraction applies to liquid racks only (kind={self.kind})")
         return self
 
 
@@ -570,7 +570,7 @@ class GpuThermalSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if not self.p_idle_w < self.p_min_w <= self.p_max_w:
-            raise ValueError("need p_idle_w < p_min_w <= p_max_w")
+            raise FieldError("p_min_w", "need p_idle_w < p_min_w <= p_max_w")
         return self
 
 
@@ -645,13 +645,13 @@ class BatteryStorageSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if not self.soc_min < self.soc_max:
-            raise ValueError("soc_min must be < soc_max")
+            raise FieldError("soc_min", "soc_min must be < soc_max")
         if not self.soc_min <= self.soc_initial <= self.soc_max:
-            raise ValueError("soc_initial must lie within [soc_min, soc_max]")
+            raise FieldError("soc_initial", "soc_initial must lie within [soc_min, soc_max]")
         if self.dispatch != "events" and self.shave_to is None:
-            raise ValueError(f"dispatch={self.dispatch!r} needs shave_to (the meter target)")
+            raise FieldError("shave_to", f"dispatch={self.dispatch!r} needs shave_to (the meter target)")
         if self.location == "ups" and self.dispatch != "events":
-            raise ValueError("a UPS battery (location: ups) only rides through events")
+            raise FieldError("dispatch", "a UPS battery (location: ups) only rides through events")
         return self
 
 

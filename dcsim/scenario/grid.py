@@ -19,7 +19,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from dcsim.scenario.base import Spec
+from dcsim.scenario.base import FieldError, Spec
 from dcsim.units import quantity
 
 __all__ = [
@@ -58,7 +58,7 @@ class CurtailmentScheduleSpec(Spec):
         ev = sorted(self.events, key=lambda e: e.start)
         for a, b in zip(ev, ev[1:]):
             if b.start < a.start + a.duration:
-                raise ValueError(f"curtailment events overlap: one starts at {b.start:g} s before the one "
+                raise FieldError("events", f"curtailment events overlap: one starts at {b.start:g} s before the one "
                                  f"starting at {a.start:g} s ends")
         return self
 
@@ -95,7 +95,7 @@ class CurtailmentProcessSpec(Spec):
     @model_validator(mode="after")
     def _durations(self):
         if self.mean_duration > self.max_duration:
-            raise ValueError("mean_duration must be <= max_duration")
+            raise FieldError("mean_duration", "mean_duration must be <= max_duration")
         return self
 
 
@@ -122,11 +122,11 @@ class _SeriesSpec(Spec):
     @model_validator(mode="after")
     def _need(self):
         if self.kind == "daily_profile" and self.profile is None:
-            raise ValueError("kind daily_profile needs profile (24 multipliers)")
+            raise FieldError("profile", "kind daily_profile needs profile (24 multipliers)")
         if self.kind == "csv" and not self.path:
-            raise ValueError("kind csv needs path")
+            raise FieldError("path", "kind csv needs path")
         if self.kind != "csv" and getattr(self, "value", None) is None:
-            raise ValueError(f"kind {self.kind} needs value")
+            raise FieldError("value", f"kind {self.kind} needs value")
         return self
 
 
@@ -157,7 +157,7 @@ class DeferrableWorkSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.urgency > self.deadline:
-            raise ValueError("urgency must be <= deadline")
+            raise FieldError("urgency", "urgency must be <= deadline")
         return self
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from dcsim.scenario.base import Spec
+from dcsim.scenario.base import FieldError, Spec
 from dcsim.units import quantity
 
 __all__ = [
@@ -92,9 +92,10 @@ class DiurnalArrivalSpec(_ArrivalBase):
     @model_validator(mode="after")
     def _shape(self):
         if self.profile is None and (self.amplitude is None or self.peak_hour is None):
-            raise ValueError("diurnal: give 'amplitude' and 'peak_hour' (sinusoid) or a 24-value 'profile'")
+            raise FieldError("amplitude" if self.amplitude is None else "peak_hour",
+                             "diurnal: give 'amplitude' and 'peak_hour' (sinusoid) or a 24-value 'profile'")
         if self.profile is not None and (self.amplitude is not None or self.peak_hour is not None):
-            raise ValueError("diurnal: 'profile' replaces 'amplitude'/'peak_hour'; give one or the other")
+            raise FieldError("profile", "diurnal: 'profile' replaces 'amplitude'/'peak_hour'; give one or the other")
         return self
 
 
@@ -133,7 +134,7 @@ class MmppArrivalSpec(_ArrivalBase):
     @model_validator(mode="after")
     def _some_rate(self):
         if max(self.rates) <= 0:
-            raise ValueError("mmpp: at least one state rate must be > 0")
+            raise FieldError("rates", "mmpp: at least one state rate must be > 0")
         return self
 
 
@@ -172,7 +173,7 @@ class TraceArrivalSpec(_ArrivalBase):
     @model_validator(mode="after")
     def _columns_for_csv(self):
         if self.format != "csv" and (self.columns is not None or "time_unit" in self.model_fields_set):
-            raise ValueError(f"trace: 'columns' and 'time_unit' apply to format 'csv', not {self.format!r}")
+            raise FieldError("columns" if self.columns is not None else "time_unit", f"trace: 'columns' and 'time_unit' apply to format 'csv', not {self.format!r}")
         return self
 
 
@@ -194,7 +195,7 @@ class LognormalLengthSpec(Spec):
     @model_validator(mode="after")
     def _order(self):
         if not self.p99 > self.median:
-            raise ValueError(f"lognormal: p99 ({self.p99:g}) must be > median ({self.median:g})")
+            raise FieldError("p99", f"p99 ({self.p99:g}) must be > median ({self.median:g})")
         return self
 
 
@@ -214,20 +215,20 @@ class EmpiricalLengthSpec(Spec):
     @model_validator(mode="after")
     def _one_source(self):
         if (self.values is None) == (self.file is None):
-            raise ValueError("empirical: give exactly one of 'values' or 'file'")
+            raise FieldError("file" if self.values is not None else "values", "empirical: give exactly one of 'values' or 'file'")
         if self.values is not None:
             if len(self.values) == 0:
-                raise ValueError("empirical: 'values' is empty")
+                raise FieldError("values", "empirical: 'values' is empty")
             if any((not math.isfinite(v)) or v < 1 or v > MAX_TOKENS for v in self.values):
-                raise ValueError(f"empirical: values must be finite token counts in 1 ... {MAX_TOKENS:,.0f}")
+                raise FieldError("values", f"empirical: values must be finite token counts in 1 ... {MAX_TOKENS:,.0f}")
             if self.weights is not None:
                 if len(self.weights) != len(self.values):
-                    raise ValueError(
-                        f"empirical: {len(self.weights)} weights for {len(self.values)} values")
+                    raise FieldError(
+                        "weights", f"empirical: {len(self.weights)} weights for {len(self.values)} values")
                 if any((not math.isfinite(w)) or w < 0 for w in self.weights) or sum(self.weights) <= 0:
-                    raise ValueError("empirical: weights must be >= 0 and not all zero")
+                    raise FieldError("weights", "empirical: weights must be >= 0 and not all zero")
         elif self.weights is not None:
-            raise ValueError("empirical: 'weights' only goes with 'values'")
+            raise FieldError("weights", "empirical: 'weights' only goes with 'values'")
         return self
 
 
@@ -270,8 +271,8 @@ class RequestClassSpec(Spec):
         if self.preset is None:
             missing = [f for f in ("input", "output", "slo_ttft", "slo_tpot") if getattr(self, f) is None]
             if missing:
-                raise ValueError(
-                    f"class {self.name!r}: no preset, so {', '.join(missing)} must be given "
+                raise FieldError(
+                    missing[0], f"class {self.name!r}: no preset, so {', '.join(missing)} must be given "
                     f"(or set preset to one of {', '.join(PRESET_NAMES)})")
         return self
 
@@ -291,9 +292,9 @@ class WorkloadSpec(Spec):
         names = [c.name for c in self.classes]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"class names must be unique, repeated: {', '.join(dup)}")
+            raise FieldError("classes", f"class names must be unique, repeated: {', '.join(dup)}")
         total = sum(c.share for c in self.classes)
         if abs(total - 1.0) > 1e-6:
             listing = ", ".join(f"{c.name}={c.share:g}" for c in self.classes)
-            raise ValueError(f"class shares must sum to 1, got {total:.6g} ({listing})")
+            raise FieldError("classes", f"shares must sum to 1, got {total:.6g} ({listing})")
         return self
