@@ -1432,3 +1432,24 @@ def test_a_sweep_range_in_octal_is_refused():
     with pytest.raises(ScenarioError, match="the octal number 8"):
         load_sweep({"base": str(REF), "parameters": {"racks.0.count": {
             "range": [load_yaml_text("010"), 12], "steps": 2}}})
+
+
+# ------------------------------------------------------------------ hostile-input probe of 2026-12-05 (s46g)
+
+def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, capsys):
+    """rate_scale 1e6 on a 7,200-row trace made 7.2e9 copies: MemoryError, exit 70 (an 'internal error')."""
+    times = [0.5 * k for k in range(7200)]
+    s = _csv_trace_scenario(tmp_path, times)
+    import yaml
+
+    raw = read_yaml(s)
+    raw["workload"]["arrivals"]["rate_scale"] = 1e6
+    s.write_text(yaml.safe_dump(raw))
+    t0 = time.perf_counter()
+    code, err = _validate(capsys, s)
+    assert code == 2 and "workload.arrivals" in err and "rate_scale 1e+06" in err, err
+    assert "~7.2e+09" in err and "50,000,000" in err and "internal error" not in err, err
+    assert time.perf_counter() - t0 < 30
+    raw["workload"]["arrivals"]["rate_scale"] = 100  # 720,000 requests: still replayed
+    s.write_text(yaml.safe_dump(raw))
+    assert _validate(capsys, s)[0] == 0
