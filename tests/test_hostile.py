@@ -1453,3 +1453,19 @@ def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, c
     raw["workload"]["arrivals"]["rate_scale"] = 100  # 720,000 requests: still replayed
     s.write_text(yaml.safe_dump(raw))
     assert _validate(capsys, s)[0] == 0
+
+
+def test_a_zoned_datetime_trace_reads_as_instants_without_numpy_warnings(tmp_path):
+    """`2023-11-16T18:15:46Z` rows printed numpy's UserWarning (with dcsim's source lines) for every run; a trace mixing
+    zones keeps the true gaps (18:15+05:00 is 13:15 UTC)."""
+    import warnings
+
+    from dcsim.workload.trace import read_azure
+
+    p = tmp_path / "z.csv"
+    p.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16T18:15:46Z,374,44\n"
+                 "2023-11-16T18:15:46+05:00,10,10\n2023-11-16 18:16:46,5,5\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = read_azure(p)
+    assert list(tr.t) == [0.0, 5 * 3600.0, 5 * 3600.0 + 60.0] and list(tr.n_in) == [10, 374, 5]
