@@ -1469,3 +1469,58 @@ def test_a_zoned_datetime_trace_reads_as_instants_without_numpy_warnings(tmp_pat
         warnings.simplefilter("error")
         tr = read_azure(p)
     assert list(tr.t) == [0.0, 5 * 3600.0, 5 * 3600.0 + 60.0] and list(tr.n_in) == [10, 374, 5]
+
+
+def _sweep_file(tmp_path, body: dict) -> Path:
+    import yaml
+
+    p = tmp_path / "sw.yaml"
+    p.write_text(yaml.safe_dump({"name": "probe", "base": str(REF), "fixed": {"duration": "1 h"}, **body}))
+    return p
+
+
+def test_a_range_of_one_step_between_two_bounds_is_refused():
+    """`range: [300 kW, 600 kW], steps: 1` ran 300 kW alone: the upper bound was dropped without a word."""
+    from dcsim.sweep import load_sweep
+
+    with pytest.raises(ScenarioError) as e:
+        load_sweep({"base": str(REF), "parameters": {"facility.interconnect": {"range": ["300 kW", "600 kW"],
+                                                                               "steps": 1}}})
+    assert "parameters.facility.interconnect" in str(e.value) and "steps 1 is its first bound alone" in str(e.value)
+    assert "600 kW would never run" in str(e.value)
+    one = load_sweep({"base": str(REF), "parameters": {"facility.interconnect": {"range": ["300 kW", "300 kW"],
+                                                                                 "steps": 1}}})
+    assert one.parameters["facility.interconnect"].discrete == ["300 kW"]  # one bound given twice: one point
+
+
+def test_a_sweep_base_that_is_no_valid_scenario_names_the_sweep_file(tmp_path):
+    """A base that read but did not validate was named '<dict>' (six errors for a base naming the sweep file
+    itself); a point's refusal did not name the sweep file."""
+    from dcsim.sweep import run_sweep
+
+    sw = tmp_path / "sw.yaml"
+    sw.write_text("base: sw.yaml\nparameters:\n  racks.0.count: {values: [1]}\n")
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(sw, cache_dir=None, progress=False)
+    assert e.value.source == str(sw) and e.value.errors == [
+        ("base", f"{sw} is this sweep file itself: base names the scenario file the sweep varies")], e.value
+    (tmp_path / "bad.yaml").write_text("name: x\nduration: 1 h\n")
+    sw.write_text("base: bad.yaml\nparameters:\n  racks.0.count: {values: [1]}\n")
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(sw, cache_dir=None, progress=False)
+    assert e.value.source == str(sw) and "<dict>" not in str(e.value), e.value
+    assert f"base: {tmp_path / 'bad.yaml'}: facility: required field is missing" in str(e.value), e.value
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconect": {"values": ["400 kW"]}}})
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(p, cache_dir=None, progress=False)
+    assert str(e.value).startswith(f"{p}: sweep point 0 ") and "facility.interconect: unknown key" in str(e.value)
+
+
+@pytest.mark.parametrize("n", ["0", "-1", "two"])
+def test_sweep_workers_below_one_are_refused(tmp_path, capsys, n):
+    """`--workers 0` and `--workers -1` (joblib's 'every core') ran one point at a time without a word."""
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
+    with pytest.raises(SystemExit) as e:
+        cli_main(["sweep", str(p), "--workers", n, "--no-cache", "--out", str(tmp_path / "o")])
+    assert e.value.code == 2 and "argument --workers" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
