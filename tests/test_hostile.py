@@ -1524,3 +1524,18 @@ def test_sweep_workers_below_one_are_refused(tmp_path, capsys, n):
         cli_main(["sweep", str(p), "--workers", n, "--no-cache", "--out", str(tmp_path / "o")])
     assert e.value.code == 2 and "argument --workers" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["-q", "max-gpus", "--target", "ttft.p99<=2 kW", "--no-confirm"],
+     "error: --target 'ttft.p99<=2 kW': unit 'kW' is not a time unit"),
+    (["-q", "max-gpus", "--target", "slo_attainment>=2 kW", "--no-confirm"],
+     "error: --target 'slo_attainment>=2 kW': unit 'kW' is not a fraction unit"),
+    (["-q", "interconnect-for", "--curtailment", "0.5%", "--storage", "150 kW/200 kWh"],
+     "error: --storage '150 kW/200 kWh': unit 'kW' is not a"),  # (units.py's article may change)
+])
+def test_a_plan_argument_in_the_wrong_unit_names_its_flag(capsys, argv, words):
+    """`--storage '150 kW/200 kWh'` (swapped) said only "unit 'kW' is not a energy unit": of which argument?"""
+    code = cli_main(["plan", str(REF), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err, err
