@@ -1539,3 +1539,14 @@ def test_a_plan_argument_in_the_wrong_unit_names_its_flag(capsys, argv, words):
     code = cli_main(["plan", str(REF), *argv])
     err = capsys.readouterr().err
     assert code == 2 and words in err and "Traceback" not in err, err
+
+
+def test_a_curtailment_event_after_the_run_is_warned(capsys):
+    """`grid.curtailment.events[0].start: 30 h` in a 24 h run ran without the event, unsaid (the report counted 0
+    events); a fault's window there is refused, this is warned: a shortened run keeps its schedule."""
+    gf = ROOT / "scenarios" / "grid-flex.yaml"
+    code, err = _validate(capsys, gf, "--set", "grid.curtailment.events.0.start=30 h")
+    assert code == 0 and ("warning: grid.curtailment.events[0].start: the event starts at 30 h, at or after the end "
+                          "of the 24 h run: it never acts") in err, err
+    code, err = _validate(capsys, gf, "--set", "grid.curtailment.events.0.start=23 h")
+    assert code == 0 and "never acts" not in err, err

@@ -286,6 +286,11 @@ def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                              f"({t1 - t0:.3g} s) at a mean {rate:.3g} req/s, but the run is {fmt_duration(run)}: "
                              f"about {100 * share:.2g} % of its {n:,} requests arrive in the run (times in ms read "
                              "as s? set time_unit: ms)")
+    cur = getattr(sc.grid, "curtailment", None) if sc.grid is not None else None
+    for i, ev in enumerate(getattr(cur, "events", None) or ()):  # was silent: the report counted 0 events
+        if ev.start >= run:  # warned, not refused as a fault's window is: a shortened run keeps its schedule
+            warns.append(f"grid.curtailment.events[{i}].start: the event starts at {fmt_duration(ev.start)}, at or "
+                         f"after the end of the {fmt_duration(run)} run: it never acts")
     return errs, warns
 
 
