@@ -1550,3 +1550,23 @@ def test_a_curtailment_event_after_the_run_is_warned(capsys):
                           "of the 24 h run: it never acts") in err, err
     code, err = _validate(capsys, gf, "--set", "grid.curtailment.events.0.start=23 h")
     assert code == 0 and "never acts" not in err, err
+
+
+def test_a_trace_out_of_time_order_is_replayed_sorted_and_said(tmp_path, capsys):
+    """Rows out of time order (a shuffled file, or a time column that is not the arrival time) were sorted without a
+    word; duplicate and negative times are arrivals like any other and are not warned."""
+    ts = [0.5 * k for k in range(7200)]
+    shuffled = ts[:]
+    np.random.default_rng(1).shuffle(shuffled)
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, shuffled))
+    assert code == 0 and "rows arrive before the row above them (the first at line" in err, err
+    assert "replayed in time order" in err
+    for times in (ts, [t - 1800 for t in ts], [float(int(t)) for t in ts]):  # sorted; negative; duplicates
+        code, err = _validate(capsys, _csv_trace_scenario(tmp_path, times))
+        assert code == 0 and "row above them" not in err, err
+    from dcsim.workload.trace import read_csv_trace
+
+    (tmp_path / "u.csv").write_text("t,i,o\n5,1,1\n3,2,2\n9,3,3\n")
+    tr = read_csv_trace(tmp_path / "u.csv", "t", "i", "o")
+    assert (tr.unsorted, tr.first_unsorted_line) == (1, 3) and list(tr.t) == [0.0, 2.0, 6.0]
+    assert list(tr.n_in) == [2, 1, 3]  # each row keeps its own token counts

@@ -239,6 +239,9 @@ class Workload:
         self._cum[-1] = 1.0
         self._t_end: float | None = None
         self.trace_skipped = 0  # bad trace rows dropped with on_bad_row="skip"
+        #: a trace whose rows are not in time order: (file, rows out of order, rows, line of the first); replayed in
+        #: time order, and preflight says so
+        self.trace_unsorted: tuple[str, int, int, int | None] | None = None
         #: a trace replayed once (no loop): (file, first and last arrival [s of the run], requests); preflight
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
@@ -411,6 +414,8 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
                    for c in classes]
         wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out))
         wl.trace_skipped = tr.skipped
+        if tr.unsorted:
+            wl.trace_unsorted = (str(tr.path), tr.unsorted, len(tr), tr.first_unsorted_line)
         if period is None:
             wl.trace_span = (str(tr.path), float(t[0]), float(t[-1]), int(t.size))
         return wl

@@ -71,6 +71,10 @@ class TraceData:
     n_in: np.ndarray
     n_out: np.ndarray
     skipped: int = 0
+    #: rows that arrive before the row above them in the file, and the file line of the first (None: in order);
+    #: the requests are replayed in time order, and preflight says so (a time column that is not arrival times?)
+    unsorted: int = 0
+    first_unsorted_line: int | None = None
 
     @property
     def span_s(self) -> float:
@@ -153,6 +157,8 @@ def _finish(path: Path, t: list, i: list, o: list, skipped: int, lines: list | N
     if not t:
         raise TraceError(f"{path}: no valid requests in trace ({skipped} bad rows skipped)")
     ta = np.asarray(t, dtype=float)
+    back = np.flatnonzero(ta[1:] < ta[:-1]) + 1  # rows earlier than the row above them
+    first_back = (lines[int(back[0])] if lines else int(back[0]) + 1) if back.size else None
     order = np.argsort(ta, kind="stable")
     ta = ta[order]
     span = ta[-1] - ta[0]
@@ -166,7 +172,7 @@ def _finish(path: Path, t: list, i: list, o: list, skipped: int, lines: list | N
                          "(a corrupt or stray timestamp?)")
     ta -= ta[0]
     return TraceData(str(path), ta, np.asarray(i, dtype=np.int64)[order],
-                     np.asarray(o, dtype=np.int64)[order], skipped)
+                     np.asarray(o, dtype=np.int64)[order], skipped, int(back.size), first_back)
 
 
 def _collect(path: Path, records, parse, on_bad_row: str, label) -> TraceData:
