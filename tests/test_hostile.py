@@ -1570,3 +1570,15 @@ def test_a_trace_out_of_time_order_is_replayed_sorted_and_said(tmp_path, capsys)
     tr = read_csv_trace(tmp_path / "u.csv", "t", "i", "o")
     assert (tr.unsorted, tr.first_unsorted_line) == (1, 3) and list(tr.t) == [0.0, 2.0, 6.0]
     assert list(tr.n_in) == [2, 1, 3]  # each row keeps its own token counts
+
+
+@pytest.mark.parametrize("value, words", [
+    ("-5 K", "must be >= -90 degC, got -5 K (-278.15 degC), below absolute zero (-273.15 degC)"),
+    ("-300 degC", "must be >= -90 degC, got -300 degC, below absolute zero (-273.15 degC)"),
+    ("200 degF", "must be <= 80 degC, got 200 degF (93.3333 degC)"),
+    ("100", "must be <= 80 degC, got 100"),
+])
+def test_a_temperature_out_of_range_is_said_in_degc(capsys, value, words):
+    """`mean_t: -5 K` said "must be >= -90, got -5 K": -90 of what, and what is -5 K (below absolute zero)?"""
+    code, err = _validate(capsys, REF, "--set", f"facility.weather.mean_t={value}")
+    assert code == 2 and f"facility.weather.mean_t: {words}" in err, err
