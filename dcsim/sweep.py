@@ -982,6 +982,15 @@ def _workers_arg(text: str) -> int:
     return n
 
 
+def _cache_dir_arg(text: str) -> str:
+    """``--cache-dir``: a folder, or a path where one can be made. A file there said only "/etc/hostname: File
+    exists", after the points were prepared."""
+    out_folder(text)  # not blank
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: exists and is not a folder; the point cache is a folder")
+    return text
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``dcsim sweep FILE [--workers N] [--scheduler ADDRESS] [--out DIR] [--no-cache]``."""
     p = subparsers.add_parser("sweep", help="run a parameter sweep (grid, list, random, LHS), one row per point",
@@ -992,7 +1001,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")
-    p.add_argument("--cache-dir", default=".dcsim-cache", help="point cache folder (default .dcsim-cache)")
+    p.add_argument("--cache-dir", type=_cache_dir_arg, default=".dcsim-cache",
+                   help="point cache folder (default .dcsim-cache)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
     return p

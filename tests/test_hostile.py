@@ -1582,3 +1582,15 @@ def test_a_temperature_out_of_range_is_said_in_degc(capsys, value, words):
     """`mean_t: -5 K` said "must be >= -90, got -5 K": -90 of what, and what is -5 K (below absolute zero)?"""
     code, err = _validate(capsys, REF, "--set", f"facility.weather.mean_t={value}")
     assert code == 2 and f"facility.weather.mean_t: {words}" in err, err
+
+
+def test_a_sweep_cache_dir_that_is_a_file_is_refused_before_any_point(tmp_path, capsys):
+    """`--cache-dir FILE` said only "FILE: File exists", after the points were prepared."""
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
+    f = tmp_path / "cache.txt"
+    f.write_text("mine")
+    with pytest.raises(SystemExit) as e:
+        cli_main(["sweep", str(p), "--cache-dir", str(f), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument --cache-dir: {f}: exists and is not a folder" in err, err
+    assert f.read_text() == "mine" and not (tmp_path / "o").exists()
