@@ -1594,3 +1594,21 @@ def test_a_sweep_cache_dir_that_is_a_file_is_refused_before_any_point(tmp_path, 
     err = capsys.readouterr().err
     assert e.value.code == 2 and f"argument --cache-dir: {f}: exists and is not a folder" in err, err
     assert f.read_text() == "mine" and not (tmp_path / "o").exists()
+
+
+def test_calibrate_out_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
+    """`dcsim calibrate ... --out notes.yaml` replaced the user's file with the profile, exit 0; `--predict --out`
+    alike. A profile or prediction calibrate wrote there before is replaced (a re-fit)."""
+    csv_ = ROOT / "dcsim" / "data" / "measurements" / "mlenergy_llama-3.1-70b.csv"
+    mine = tmp_path / "notes.yaml"
+    mine.write_text("my: notes\n")
+    for extra in ([], ["--predict"]):
+        code = cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", *extra, "--out", str(mine)])
+        err = capsys.readouterr().err
+        assert code == 2 and f"--out {mine} exists and is not a profile or prediction dcsim calibrate wrote" in err
+        assert mine.read_text() == "my: notes\n"
+    prof, pred = tmp_path / "p.yaml", tmp_path / "p.json"
+    for _ in range(2):  # the second run replaces what the first wrote
+        assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--out", str(prof)]) == 0
+        assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--predict", "--out", str(pred)]) == 0
+    assert "generated_by: dcsim calibrate" in prof.read_text() and '"groups"' in pred.read_text()
