@@ -1612,3 +1612,21 @@ def test_calibrate_out_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
         assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--out", str(prof)]) == 0
         assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--predict", "--out", str(pred)]) == 0
     assert "generated_by: dcsim calibrate" in prof.read_text() and '"groups"' in pred.read_text()
+
+
+def test_ten_thousand_request_classes_are_refused_not_built_for_minutes():
+    """10,000 classes of share 1e-4 validated, then spent minutes in preflight building each class's length moments
+    (1,000 took 61 s on a loaded 2-core VM)."""
+    from dcsim.scenario.workload import MAX_CLASSES
+
+    raw = read_yaml(REF)
+    n = 10_000
+    raw["workload"]["classes"] = [{"name": f"c{i}", "preset": "chat", "share": 1 / n} for i in range(n)]
+    t0 = time.perf_counter()
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(raw)
+    assert time.perf_counter() - t0 < 10
+    assert e.value.errors[0][0] == "workload.classes" and "10,000 request classes, more than the 100" in str(e.value)
+    raw["workload"]["classes"] = [{"name": f"c{i}", "preset": "chat", "share": 1 / MAX_CLASSES}
+                                  for i in range(MAX_CLASSES)]
+    assert len(load_scenario(raw).workload.classes) == MAX_CLASSES
