@@ -580,10 +580,17 @@ def parse_target(text: str, class_names: list[str] | None = None) -> Target:
                          "or [class.]slo_attainment>=FRACTION")
     cls, metric, q, op, val = m.group("cls"), m.group("metric"), m.group("q"), m.group("op"), m.group("val")
     op = {"<": "<=", ">": ">="}.get(op, op)
+
+    def quantity_of(dim: str) -> float:  # `ttft.p99<=2 kW` said only "unit 'kW' is not a time unit": of which flag?
+        try:
+            return parse_quantity(val, dim)
+        except ValueError as e:
+            raise ValueError(f"--target {excerpt(text, 80)}: {e}") from None
+
     if metric == "slo_attainment":
         if q is not None:
             raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment takes no quantile")
-        value = parse_quantity(val, "fraction")
+        value = quantity_of("fraction")
         if op != ">=":
             raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment is a floor: use >=")
         if not (0.0 <= value <= 1.0):  # NaN fails too
@@ -597,7 +604,7 @@ def parse_target(text: str, class_names: list[str] | None = None) -> Target:
             # was read as 100 s, never bound, and the echo showed no unit (audit C, A8)
             raise ValueError(f"--target {excerpt(text, 80)}: a latency target needs a unit, e.g. "
                              f"'{metric}.{q}<={val.strip()} ms' or '{metric}.{q}<={val.strip()} s'")
-        value = parse_quantity(val, "time")
+        value = quantity_of("time")
         if op != "<=":
             raise ValueError(f"--target {excerpt(text, 80)}: a latency target is a ceiling: use <=")
         if not (0.0 < value < math.inf):  # NaN fails too

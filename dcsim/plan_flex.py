@@ -59,7 +59,10 @@ def parse_storage(text: str) -> BatteryParams:
     parts = [p.strip() for p in re.split(r"/", text) if p.strip()]
     if len(parts) not in (2, 3):
         raise ValueError(f"--storage {text!r}: expected 'ENERGY/POWER', e.g. '200 kWh/150 kW'")
-    e, p = parse_quantity(parts[0], "energy"), parse_quantity(parts[1], "power")
+    try:  # `150 kW/200 kWh` said only "unit 'kW' is not a energy unit", naming no flag
+        e, p = parse_quantity(parts[0], "energy"), parse_quantity(parts[1], "power")
+    except ValueError as err:
+        raise ValueError(f"--storage {text!r}: {err} (expected 'ENERGY/POWER', e.g. '200 kWh/150 kW')") from None
     kw = {"energy": e, "max_charge": p, "max_discharge": p}
     if len(parts) == 3:
         try:

@@ -132,6 +132,9 @@ class ParamSpec(NoBoolNumbers):
                 raise ValueError("log spacing needs positive bounds")
             if self.distribution is not None and not a < b:
                 raise ValueError("distribution needs low < high")
+            if self.range is not None and self.steps == 1 and a != b:  # linspace(lo, hi, 1) is [lo]: hi never ran
+                raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps 1 is its first bound alone ({lo_hi[1]} "
+                                 f"would never run); give steps >= 2, or values: [{lo_hi[0]}]")
         return self
 
     @property
@@ -666,12 +669,19 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     else:
         bp = Path(spec.base)
         bp = bp if bp.is_absolute() else spec.base_dir / bp
+        if spec._label != "<dict>" and bp.resolve() == Path(spec._label).resolve():  # was six '<dict>' errors
+            raise ScenarioError(spec._label, [("base", f"{bp} is this sweep file itself: base names the scenario "
+                                                       "file the sweep varies")])
         try:
             base_raw, base_dir = read_yaml(bp), bp.resolve().parent
         except ScenarioError as e:  # the sweep file's `base` names a file that is not a scenario: say which field
             raise ScenarioError(spec._label, [("base", f"{bp}: {r}" if not f else f"{bp}: {f}: {r}")
                                               for f, r in e.errors]) from None
-    base_sc = load_scenario(base_raw, base_dir=base_dir)
+    try:
+        base_sc = load_scenario(base_raw, base_dir=base_dir)
+    except ScenarioError as e:  # named '<dict>', as if no file held it: the sweep file and its `base:` say where
+        where = "the inline scenario" if isinstance(spec.base, dict) else str(bp)
+        raise ScenarioError(spec._label, [("base", f"{where}: {f or '<root>'}: {r}") for f, r in e.errors]) from None
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
     check_metrics(spec)  # a typo is refused now, not found as an empty column after the runs
     total = _check_size(spec)  # before a single point is made
@@ -695,7 +705,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
             try:
                 sc = load_scenario(base_raw, overrides=ov, base_dir=base_dir)
             except ScenarioError as e:
-                raise ScenarioError(f"sweep point {i} {ov}", e.errors) from None
+                raise ScenarioError(f"{spec._label}: sweep point {i} {ov}", e.errors) from None
             if sc0 is None:
                 sc0 = sc
             h = scenario_hash(sc)
@@ -990,17 +1000,38 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def _workers_arg(text: str) -> int:
+    """``--workers``: a whole number >= 1. 0 and -1 ran one point at a time without a word (joblib reads -1 as every
+    core, as a user may have meant)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of worker processes, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (worker processes), got {text!r}")
+    return n
+
+
+def _cache_dir_arg(text: str) -> str:
+    """``--cache-dir``: a folder, or a path where one can be made. A file there said only "/etc/hostname: File
+    exists", after the points were prepared."""
+    out_folder(text)  # not blank
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: exists and is not a folder; the point cache is a folder")
+    return text
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``dcsim sweep FILE [--workers N] [--scheduler ADDRESS] [--out DIR] [--no-cache]``."""
     p = subparsers.add_parser("sweep", help="run a parameter sweep (grid, list, random, LHS), one row per point",
                               description="Run a sweep file: one row per point in results.csv and the sweep's "
                                           "figure, sweep.png; see docs/sweeps.md.")
     p.add_argument("file", help="sweep YAML file")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=_workers_arg, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")
-    p.add_argument("--cache-dir", type=Path, default=None,
+    p.add_argument("--cache-dir", type=_cache_dir_arg, default=None,
                    help="point cache folder (default: dcsim/sweep in the user cache folder, $XDG_CACHE_HOME or "
                         "~/.cache on Linux)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -243,7 +243,15 @@ def _bound_msg(op: str, bound: float, raw: Any, dim: str | None = None) -> str:
             human = b
         if human != b:
             b = f"{human} ({bound:g} {_SI_NAME[dim]})"
-    return f"must be {op} {b}, got {excerpt(raw, quote=False)}"
+    got = excerpt(raw, quote=False)
+    if dim == "temperature":  # `-5 K` said "must be >= -90, got -5 K": -90 of what, and -5 K is what?
+        b = f"{b} degC"
+        v = parse_quantity(raw, dim)
+        if isinstance(raw, str) and _QRE.match(raw) and _QRE.match(raw).group(2) not in ("", "degC", "°C", "C"):
+            got = f"{got} ({v:.6g} degC)"
+        if v < -273.15:
+            got = f"{got}, below absolute zero (-273.15 degC)"
+    return f"must be {op} {b}, got {got}"
 
 
 def quantity(

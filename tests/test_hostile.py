@@ -1448,3 +1448,201 @@ def test_a_sweep_range_in_octal_is_refused():
     with pytest.raises(ScenarioError, match="the octal number 8"):
         load_sweep({"base": str(REF), "parameters": {"racks.0.count": {
             "range": [load_yaml_text("010"), 12], "steps": 2}}})
+
+
+# ------------------------------------------------------------------ hostile-input probe of 2026-12-05 (s46g)
+
+def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, capsys):
+    """rate_scale 1e6 on a 7,200-row trace made 7.2e9 copies: MemoryError, exit 70 (an 'internal error')."""
+    times = [0.5 * k for k in range(7200)]
+    s = _csv_trace_scenario(tmp_path, times)
+    import yaml
+
+    raw = read_yaml(s)
+    raw["workload"]["arrivals"]["rate_scale"] = 1e6
+    s.write_text(yaml.safe_dump(raw))
+    t0 = time.perf_counter()
+    code, err = _validate(capsys, s)
+    assert code == 2 and "workload.arrivals" in err and "rate_scale 1e+06" in err, err
+    assert "~7.2e+09" in err and "50,000,000" in err and "internal error" not in err, err
+    assert time.perf_counter() - t0 < 30
+    raw["workload"]["arrivals"]["rate_scale"] = 100  # 720,000 requests: still replayed
+    s.write_text(yaml.safe_dump(raw))
+    assert _validate(capsys, s)[0] == 0
+
+
+def test_a_zoned_datetime_trace_reads_as_instants_without_numpy_warnings(tmp_path):
+    """`2023-11-16T18:15:46Z` rows printed numpy's UserWarning (with dcsim's source lines) for every run; a trace mixing
+    zones keeps the true gaps (18:15+05:00 is 13:15 UTC)."""
+    import warnings
+
+    from dcsim.workload.trace import read_azure
+
+    p = tmp_path / "z.csv"
+    p.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16T18:15:46Z,374,44\n"
+                 "2023-11-16T18:15:46+05:00,10,10\n2023-11-16 18:16:46,5,5\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = read_azure(p)
+    assert list(tr.t) == [0.0, 5 * 3600.0, 5 * 3600.0 + 60.0] and list(tr.n_in) == [10, 374, 5]
+
+
+def _sweep_file(tmp_path, body: dict) -> Path:
+    import yaml
+
+    p = tmp_path / "sw.yaml"
+    p.write_text(yaml.safe_dump({"name": "probe", "base": str(REF), "fixed": {"duration": "1 h"}, **body}))
+    return p
+
+
+def test_a_range_of_one_step_between_two_bounds_is_refused():
+    """`range: [300 kW, 600 kW], steps: 1` ran 300 kW alone: the upper bound was dropped without a word."""
+    from dcsim.sweep import load_sweep
+
+    with pytest.raises(ScenarioError) as e:
+        load_sweep({"base": str(REF), "parameters": {"facility.interconnect": {"range": ["300 kW", "600 kW"],
+                                                                               "steps": 1}}})
+    assert "parameters.facility.interconnect" in str(e.value) and "steps 1 is its first bound alone" in str(e.value)
+    assert "600 kW would never run" in str(e.value)
+    one = load_sweep({"base": str(REF), "parameters": {"facility.interconnect": {"range": ["300 kW", "300 kW"],
+                                                                                 "steps": 1}}})
+    assert one.parameters["facility.interconnect"].discrete == ["300 kW"]  # one bound given twice: one point
+
+
+def test_a_sweep_base_that_is_no_valid_scenario_names_the_sweep_file(tmp_path):
+    """A base that read but did not validate was named '<dict>' (six errors for a base naming the sweep file
+    itself); a point's refusal did not name the sweep file."""
+    from dcsim.sweep import run_sweep
+
+    sw = tmp_path / "sw.yaml"
+    sw.write_text("base: sw.yaml\nparameters:\n  racks.0.count: {values: [1]}\n")
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(sw, cache_dir=None, progress=False)
+    assert e.value.source == str(sw) and e.value.errors == [
+        ("base", f"{sw} is this sweep file itself: base names the scenario file the sweep varies")], e.value
+    (tmp_path / "bad.yaml").write_text("name: x\nduration: 1 h\n")
+    sw.write_text("base: bad.yaml\nparameters:\n  racks.0.count: {values: [1]}\n")
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(sw, cache_dir=None, progress=False)
+    assert e.value.source == str(sw) and "<dict>" not in str(e.value), e.value
+    assert f"base: {tmp_path / 'bad.yaml'}: facility: required field is missing" in str(e.value), e.value
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconect": {"values": ["400 kW"]}}})
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(p, cache_dir=None, progress=False)
+    assert str(e.value).startswith(f"{p}: sweep point 0 ") and "facility.interconect: unknown key" in str(e.value)
+
+
+@pytest.mark.parametrize("n", ["0", "-1", "two"])
+def test_sweep_workers_below_one_are_refused(tmp_path, capsys, n):
+    """`--workers 0` and `--workers -1` (joblib's 'every core') ran one point at a time without a word."""
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
+    with pytest.raises(SystemExit) as e:
+        cli_main(["sweep", str(p), "--workers", n, "--no-cache", "--out", str(tmp_path / "o")])
+    assert e.value.code == 2 and "argument --workers" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["-q", "max-gpus", "--target", "ttft.p99<=2 kW", "--no-confirm"],
+     "error: --target 'ttft.p99<=2 kW': unit 'kW' is not a time unit"),
+    (["-q", "max-gpus", "--target", "slo_attainment>=2 kW", "--no-confirm"],
+     "error: --target 'slo_attainment>=2 kW': unit 'kW' is not a fraction unit"),
+    (["-q", "interconnect-for", "--curtailment", "0.5%", "--storage", "150 kW/200 kWh"],
+     "error: --storage '150 kW/200 kWh': unit 'kW' is not a"),  # (units.py's article may change)
+])
+def test_a_plan_argument_in_the_wrong_unit_names_its_flag(capsys, argv, words):
+    """`--storage '150 kW/200 kWh'` (swapped) said only "unit 'kW' is not a energy unit": of which argument?"""
+    code = cli_main(["plan", str(REF), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err, err
+
+
+def test_a_curtailment_event_after_the_run_is_warned(capsys):
+    """`grid.curtailment.events[0].start: 30 h` in a 24 h run ran without the event, unsaid (the report counted 0
+    events); a fault's window there is refused, this is warned: a shortened run keeps its schedule."""
+    gf = ROOT / "scenarios" / "grid-flex.yaml"
+    code, err = _validate(capsys, gf, "--set", "grid.curtailment.events.0.start=30 h")
+    assert code == 0 and ("warning: grid.curtailment.events[0].start: the event starts at 30 h, at or after the end "
+                          "of the 24 h run: it never acts") in err, err
+    code, err = _validate(capsys, gf, "--set", "grid.curtailment.events.0.start=23 h")
+    assert code == 0 and "never acts" not in err, err
+
+
+def test_a_trace_out_of_time_order_is_replayed_sorted_and_said(tmp_path, capsys):
+    """Rows out of time order (a shuffled file, or a time column that is not the arrival time) were sorted without a
+    word; duplicate and negative times are arrivals like any other and are not warned."""
+    ts = [0.5 * k for k in range(7200)]
+    shuffled = ts[:]
+    np.random.default_rng(1).shuffle(shuffled)
+    code, err = _validate(capsys, _csv_trace_scenario(tmp_path, shuffled))
+    assert code == 0 and "rows arrive before the row above them (the first at line" in err, err
+    assert "replayed in time order" in err
+    for times in (ts, [t - 1800 for t in ts], [float(int(t)) for t in ts]):  # sorted; negative; duplicates
+        code, err = _validate(capsys, _csv_trace_scenario(tmp_path, times))
+        assert code == 0 and "row above them" not in err, err
+    from dcsim.workload.trace import read_csv_trace
+
+    (tmp_path / "u.csv").write_text("t,i,o\n5,1,1\n3,2,2\n9,3,3\n")
+    tr = read_csv_trace(tmp_path / "u.csv", "t", "i", "o")
+    assert (tr.unsorted, tr.first_unsorted_line) == (1, 3) and list(tr.t) == [0.0, 2.0, 6.0]
+    assert list(tr.n_in) == [2, 1, 3]  # each row keeps its own token counts
+
+
+@pytest.mark.parametrize("value, words", [
+    ("-5 K", "must be >= -90 degC, got -5 K (-278.15 degC), below absolute zero (-273.15 degC)"),
+    ("-300 degC", "must be >= -90 degC, got -300 degC, below absolute zero (-273.15 degC)"),
+    ("200 degF", "must be <= 80 degC, got 200 degF (93.3333 degC)"),
+    ("100", "must be <= 80 degC, got 100"),
+])
+def test_a_temperature_out_of_range_is_said_in_degc(capsys, value, words):
+    """`mean_t: -5 K` said "must be >= -90, got -5 K": -90 of what, and what is -5 K (below absolute zero)?"""
+    code, err = _validate(capsys, REF, "--set", f"facility.weather.mean_t={value}")
+    assert code == 2 and f"facility.weather.mean_t: {words}" in err, err
+
+
+def test_a_sweep_cache_dir_that_is_a_file_is_refused_before_any_point(tmp_path, capsys):
+    """`--cache-dir FILE` said only "FILE: File exists", after the points were prepared."""
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
+    f = tmp_path / "cache.txt"
+    f.write_text("mine")
+    with pytest.raises(SystemExit) as e:
+        cli_main(["sweep", str(p), "--cache-dir", str(f), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument --cache-dir: {f}: exists and is not a folder" in err, err
+    assert f.read_text() == "mine" and not (tmp_path / "o").exists()
+
+
+def test_calibrate_out_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
+    """`dcsim calibrate ... --out notes.yaml` replaced the user's file with the profile, exit 0; `--predict --out`
+    alike. A profile or prediction calibrate wrote there before is replaced (a re-fit)."""
+    csv_ = ROOT / "dcsim" / "data" / "measurements" / "mlenergy_llama-3.1-70b.csv"
+    mine = tmp_path / "notes.yaml"
+    mine.write_text("my: notes\n")
+    for extra in ([], ["--predict"]):
+        code = cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", *extra, "--out", str(mine)])
+        err = capsys.readouterr().err
+        assert code == 2 and f"--out {mine} exists and is not a profile or prediction dcsim calibrate wrote" in err
+        assert mine.read_text() == "my: notes\n"
+    prof, pred = tmp_path / "p.yaml", tmp_path / "p.json"
+    for _ in range(2):  # the second run replaces what the first wrote
+        assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--out", str(prof)]) == 0
+        assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--predict", "--out", str(pred)]) == 0
+    assert "generated_by: dcsim calibrate" in prof.read_text() and '"groups"' in pred.read_text()
+
+
+def test_ten_thousand_request_classes_are_refused_not_built_for_minutes():
+    """10,000 classes of share 1e-4 validated, then spent minutes in preflight building each class's length moments
+    (1,000 took 61 s on a loaded 2-core VM)."""
+    from dcsim.scenario.workload import MAX_CLASSES
+
+    raw = read_yaml(REF)
+    n = 10_000
+    raw["workload"]["classes"] = [{"name": f"c{i}", "preset": "chat", "share": 1 / n} for i in range(n)]
+    t0 = time.perf_counter()
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(raw)
+    assert time.perf_counter() - t0 < 10
+    assert e.value.errors[0][0] == "workload.classes" and "10,000 request classes, more than the 100" in str(e.value)
+    raw["workload"]["classes"] = [{"name": f"c{i}", "preset": "chat", "share": 1 / MAX_CLASSES}
+                                  for i in range(MAX_CLASSES)]
+    assert len(load_scenario(raw).workload.classes) == MAX_CLASSES

@@ -309,6 +309,17 @@ def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                              f"({t1 - t0:.3g} s) at a mean {rate:.3g} req/s, but the run is {fmt_duration(run)}: "
                              f"about {100 * share:.2g} % of its {n:,} requests arrive in the run (times in ms read "
                              "as s? set time_unit: ms)")
+    un = getattr(m.workload, "trace_unsorted", None)
+    if un is not None:  # was silent: a shuffled file, or a time column that is not the arrival time, was sorted
+        path, k, n, line = un
+        warns.append(f"workload.arrivals.path: {path}: {k:,} of its {n:,} rows arrive{'s' if k == 1 else ''} before "
+                     f"the row above them (the first at line {line}); the requests are replayed in time order (is "
+                     "the time column the arrival time?)")
+    cur = getattr(sc.grid, "curtailment", None) if sc.grid is not None else None
+    for i, ev in enumerate(getattr(cur, "events", None) or ()):  # was silent: the report counted 0 events
+        if ev.start >= run:  # warned, not refused as a fault's window is: a shortened run keeps its schedule
+            warns.append(f"grid.curtailment.events[{i}].start: the event starts at {fmt_duration(ev.start)}, at or "
+                         f"after the end of the {fmt_duration(run)} run: it never acts")
     return errs, warns
 
 

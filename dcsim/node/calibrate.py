@@ -1568,7 +1568,29 @@ def out_problem(out: str | None, inputs) -> str | None:
     for f in inputs:
         if f and Path(f).exists() and Path(f).resolve() == target:
             return f"--out {f} is one of the input files: it would be overwritten"
+    if target.is_file() and not names_a_directory(out) and not _written_by_calibrate(target):
+        # a file of the user's (a notes file, a scenario) was replaced by the profile without a word; a profile or
+        # prediction calibrate wrote there before is replaced, as a re-fit asks
+        return (f"--out {out} exists and is not a profile or prediction dcsim calibrate wrote: it would be "
+                "overwritten; choose another path, or remove the file first")
     return None
+
+
+def _written_by_calibrate(path: Path) -> bool:
+    """Whether ``path`` holds a profile (``generated_by: dcsim calibrate ...``) or a ``--predict`` result (a JSON
+    mapping of ``groups``, ``errors``, ``skipped_rows``) that ``--out`` may replace. Read within the scenario
+    limits (4 MiB); anything unreadable is not calibrate's."""
+    from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
+
+    try:
+        with open(path, "rb") as fh:
+            doc = load_yaml_text(read_text_bounded(fh.read(MAX_YAML_BYTES + 1)))
+    except (OSError, YamlInputError, ValueError):
+        return False
+    if not isinstance(doc, dict):
+        return False
+    return str(doc.get("generated_by", "")).startswith("dcsim calibrate") or set(doc) == {"groups", "errors",
+                                                                                           "skipped_rows"}
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

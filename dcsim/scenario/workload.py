@@ -37,6 +37,10 @@ Frac = quantity("fraction", ge=0, le=1)
 #: arrival rate or trace is beyond every facility dcsim models; 1e300 printed a 300-digit demand and `.inf` ended
 #: a run as an internal error (audit C, C2). Assumption, not a measurement: a generous limit on a slip.
 MAX_MULTIPLIER = 1e6
+#: Most request classes a scenario may have. An assumption, not a measurement: a class is a kind of request (the
+#: shipped presets are 5), and each costs ~10-30 ms of length moments when the models are built (measured on a
+#: loaded 2-core VM, 2026-12-05: 1,000 classes took 61 s of preflight, 10,000 did not finish in 4 min).
+MAX_CLASSES = 100
 #: Largest token count per request, as for traces (docs/limits.md: trace token counts 1 ... 10,000,000).
 MAX_TOKENS = 1e7
 
@@ -286,6 +290,15 @@ class WorkloadSpec(Spec):
 
     arrivals: ArrivalSpec
     classes: list[RequestClassSpec] = Field(default_factory=_default_classes, min_length=1)
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _few_classes(cls, v):
+        if isinstance(v, (list, tuple)) and len(v) > MAX_CLASSES:  # 10,000 classes took ~10 min of preflight
+            raise ValueError(f"{len(v):,} request classes, more than the {MAX_CLASSES} a scenario may have: each "
+                             "class's length moments take ~10-30 ms to build (1,000 classes: 60 s of preflight); "
+                             "a class is a kind of request (the presets are 5), not a user or a request")
+        return v
 
     @model_validator(mode="after")
     def _shares(self):

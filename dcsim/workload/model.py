@@ -171,6 +171,15 @@ def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ts) * t_unit, np.asarray(rs) * r_unit
 
 
+#: Peak memory per request while :func:`_prepare_trace` replicates a trace (``rate_scale`` > 1), B: measured with
+#: tracemalloc on 1e6 and 1e7 copies of a 10,000-row trace, 65 B (24 B kept afterwards), 2026-12-05.
+TRACE_BYTES_PER_REQUEST = 65
+#: Most requests a trace replay may hold after ``rate_scale`` (x ``scale``) replicates it: ~3.3 GB while they are
+#: made, under the 4 GiB default memory limit (docs/limits.md). An assumption, not a measurement: 2,600 times the
+#: shipped conversation trace; a larger replay is a rate the user meant as a synthetic arrival process.
+MAX_TRACE_REQUESTS = 50_000_000
+
+
 def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator):
     """Apply start_offset, loop, time_scale and rate_scale*scale; returns (t, n_in, n_out, period)."""
     tau = tr.t
@@ -192,6 +201,13 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
     if t.size == 0:
         raise TraceError(f"{tr.path}: start_offset {a.start_offset:g} s is beyond the trace end")
     s = a.rate_scale * a.scale
+    if s * t.size > MAX_TRACE_REQUESTS:  # refused before the copies are made: 1e6 x 7,200 rows died in MemoryError
+        scale = f" x scale {a.scale:g}" if a.scale != 1 else ""
+        raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} replicates the {t.size:,} requests replayed "
+                         f"into ~{s * t.size:.3g}, more than the {MAX_TRACE_REQUESTS:,} a replay may hold (~"
+                         f"{TRACE_BYTES_PER_REQUEST} B each while the copies are made: "
+                         f"{s * t.size * TRACE_BYTES_PER_REQUEST / 1e9:,.3g} GB); use a smaller rate_scale, or "
+                         "arrivals of kind poisson or diurnal at the rate you mean")
     if s != 1.0:
         reps = np.floor(s).astype(np.int64) + (rng.random(t.size) < (s - math.floor(s)))
         idx = np.repeat(np.arange(t.size), reps)
@@ -223,6 +239,9 @@ class Workload:
         self._cum[-1] = 1.0
         self._t_end: float | None = None
         self.trace_skipped = 0  # bad trace rows dropped with on_bad_row="skip"
+        #: a trace whose rows are not in time order: (file, rows out of order, rows, line of the first); replayed in
+        #: time order, and preflight says so
+        self.trace_unsorted: tuple[str, int, int, int | None] | None = None
         #: a trace replayed once (no loop): (file, first and last arrival [s of the run], requests); preflight
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
@@ -395,6 +414,8 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
                    for c in classes]
         wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out))
         wl.trace_skipped = tr.skipped
+        if tr.unsorted:
+            wl.trace_unsorted = (str(tr.path), tr.unsorted, len(tr), tr.first_unsorted_line)
         if period is None:
             wl.trace_span = (str(tr.path), float(t[0]), float(t[-1]), int(t.size))
         return wl
