@@ -142,6 +142,10 @@ class ChillerPlantSpec(Spec):
     chiller_max_load: PosFrac = Field(
         0.8, description="part-load ceiling of the COP regression; chillers stage so each runs "
         "≤ this ([LEI] validity 0.2–0.8)")
+    chiller_unit: Power | None = Field(
+        None, description="heat one chiller is rated for, the staging unit: the COP's part load is the chillers' load "
+        "over it, clipped to chiller_min_load–chiller_max_load (continuous staging; assumption); None = capacity "
+        "(one unit: a plant far larger than its load runs at the floor's COP)")
     air_delta_t: DeltaT = Field(16.7, description="CRAH air ΔT; [LEI] 13.9–19.4 K (midpoint)")
     fan_pressure_pa: quantity("count", gt=0) = Field(750.0, description="CRAH fan pressure; [LEI] 500–1000 Pa (midpoint)")
     fan_efficiency: PosFrac = Field(0.775, description="CRAH fan efficiency; [LEI] 0.65–0.90 (midpoint)")
