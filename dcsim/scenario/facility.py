@@ -29,7 +29,6 @@ __all__ = [
     "ThermalDynamicsSpec",
     "BatteryStorageSpec",
     "THERMAL_KIND_DEFAULTS",
-    "AIR_INLET_ALLOWABLE_MAX_C",
     "ConstantWeatherSpec",
     "SyntheticWeatherSpec",
     "CsvWeatherSpec",
@@ -518,12 +517,6 @@ Volume = quantity("count", gt=0)  # m³; no volume dimension in dcsim.units
 DieTemp = quantity("temperature", ge=0, le=150)
 
 
-#: ASHRAE class A1 allowable maximum server inlet (dry bulb), degC [ASH] (TC9.9 2021 Thermal Guidelines, Table 2.1:
-#: A1 allowable 15-32 degC; A2 35, A3 40, A4 45). An air white space (``facility.thermal.kind: air``) above it runs
-#: servers rated A1, the common enterprise class, outside their allowable range: the run warns (dcsim.engine.flex).
-#: Liquid's "white space" is secondary coolant, whose classes (W) concern the facility water: no such limit there.
-AIR_INLET_ALLOWABLE_MAX_C = 32.0
-
 #: Defaults of ThermalDynamicsSpec / GpuThermalSpec fields left None, by white-space kind.
 THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
     "air": {
@@ -540,6 +533,10 @@ THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
         "coil_approach": 6.0,
         # ASHRAE A4 allowable maximum inlet 45 degC [ASH]
         "shed_space_c": 45.0,
+        # ASHRAE class A1 allowable maximum server inlet (dry bulb) 32 degC [ASH] (TC9.9 2021 Thermal Guidelines,
+        # Table 2.1: A1 allowable 15-32 degC; A2 35, A3 40, A4 45): above it servers rated A1, the common
+        # enterprise class, run outside their allowable range and the run warns (dcsim.engine.flex); not shed
+        "allowable_space_c": 32.0,
     },
     "liquid": {
         # [D] a cold-plate H100 at 700 W [HWT] reaching 87 degC [SMI] with 45 degC coolant, the top
@@ -551,6 +548,8 @@ THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
         "coil_approach": 3.0,
         # no air limit: liquid racks shed when the GPUs cannot be held under their limit
         "shed_space_c": float("inf"),
+        # the white space is secondary coolant, whose classes (W) concern the facility water: no inlet-air limit
+        "allowable_space_c": float("inf"),
     },
 }
 
@@ -622,6 +621,11 @@ class ThermalDynamicsSpec(Spec):
         None, description="white-space temperature above which IT is shut down (shed) even if the "
         "GPUs could throttle further; None = THERMAL_KIND_DEFAULTS (air: ASHRAE A4 allowable maximum "
         "45 degC [ASH]; liquid: none)")
+    inlet_allowable_limit: Temp | None = Field(
+        None, description="white-space temperature above which the run warns that servers run outside their "
+        "allowable inlet range (not shed); None = THERMAL_KIND_DEFAULTS (air: ASHRAE A1 allowable maximum 32 degC "
+        "[ASH]; liquid: none). Servers rated A2 allow 35 degC; the default GPU r_th_k_per_w assumes a design that "
+        "just meets A2")
 
 
 class BatteryStorageSpec(Spec):
