@@ -176,8 +176,21 @@ class TrimChillerSpec(ChillerPlantSpec):
     ``derate_per_k`` and ``heat_rejection: cooling_tower`` are refused, naming the field (docs/facility.md). Its
     ``capacity`` is the trim's size; None = what meets the liquid plant's capacity at its rating_t_out."""
 
+    capacity: Power | None = Field(
+        None, description="the trim's rated size (heat it carries at the liquid spec's rating_t_out); None = what "
+        "meets the liquid plant's capacity at rating_t_out with its dry coolers: capacity − the dry coolers' "
+        "capacity there (docs/facility.md). Limits the plant's capacity, not the trim's COP (see chiller_unit)")
     heat_rejection: Literal["cooling_tower", "dry_cooler"] = Field(
         "dry_cooler", description="the trim's condenser: air-cooled (dry coolers on dry-bulb); cooling_tower is refused")
+    rating_t_out: Temp | None = Field(
+        None, description="refused: the trim is rated at the liquid spec's rating_t_out (set that instead)")
+    derate_per_k: quantity("fraction", ge=0, le=1) = Field(
+        0.015, description="refused: the trim derates by the liquid spec's derate_per_k (set that instead)")
+    chiller_unit: Power | None = Field(
+        None, description="heat one trim chiller is rated for, the staging unit: the COP's part load is the trim's "
+        "load over it, clipped to chiller_min_load–chiller_max_load (continuous staging; assumption); None = the "
+        "liquid plant's capacity × air_design_fraction (a chiller sized for the design air-side heat), whatever the "
+        "trim's capacity")
 
     @model_validator(mode="after")
     def _one_description_of_the_trim(self):
