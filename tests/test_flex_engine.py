@@ -490,7 +490,7 @@ def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
     assert np.all(ts["mode"][~on] != 0) and np.all(ts["controller_clock"][~on] < 0.4)  # the placeholder
     assert not any("capped by power or cooling at clock" in w for w in rep["warnings"])
     ctl = rep["controller"]
-    assert ctl["capped_share"] == pytest.approx(np.count_nonzero((ts["mode"] != 0) & on) / n, abs=1e-12)
+    assert 0.45 < ctl["capped_share"] < 0.49  # measured 0.469; 0.565 with the shed ticks counted capped
     assert ctl["out_of_service_share"] == pytest.approx(103 / n, abs=1e-12)
     assert ctl["capped_share"] + ctl["out_of_service_share"] == pytest.approx(np.mean(ts["mode"] != 0), abs=1e-12)
     assert ctl["mean_clock"] == pytest.approx(np.mean(ts["mean_clock"][on]), rel=1e-12)

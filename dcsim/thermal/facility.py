@@ -128,17 +128,11 @@ def _liquid_free_fraction(cs, t_db):
                                  cs.supply_t + cs.delta_t)
 
 
-def _liquid_dry_cooler_size_w(cs, capacity_w: float) -> float:
-    """Design size [W] of a liquid plant's warm-loop dry coolers: the design liquid heat
-    capacity·(1 − air_design_fraction) (assumption)."""
-    return capacity_w * (1.0 - cs.air_design_fraction)
-
-
 def liquid_dry_cooler_capacity_w(cs, capacity_w: float, t_db_c):
-    """Heat [W] a liquid plant's warm-loop dry coolers can reject at dry-bulb t_db_c: their design size
-    (`_liquid_dry_cooler_size_w`) times the free fraction, so the capacity falls to 0 as the approach closes
-    (t_db + approach reaches the loop return). Non-increasing in t_db."""
-    return _liquid_dry_cooler_size_w(cs, capacity_w) * _liquid_free_fraction(cs, t_db_c)
+    """Heat [W] a liquid plant's warm-loop dry coolers can reject at dry-bulb t_db_c: their design size, the design
+    liquid heat capacity·(1 − air_design_fraction) (assumption), times the free fraction, so the capacity falls to 0
+    as the approach closes (t_db + approach reaches the loop return). Non-increasing in t_db."""
+    return capacity_w * (1.0 - cs.air_design_fraction) * _liquid_free_fraction(cs, t_db_c)
 
 
 def liquid_trim_rated_w(cs, capacity_w: float) -> float:
@@ -176,7 +170,7 @@ def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it
     lf = np.asarray(lf, dtype=float)
     free = _liquid_free_fraction(cs, t_db)
     q_trim = liquid_trim_capacity_w(cs, capacity_w, t_db)
-    q = np.minimum(capacity_w, _liquid_dry_cooler_size_w(cs, capacity_w) * free + q_trim)
+    q = np.minimum(capacity_w, liquid_dry_cooler_capacity_w(cs, capacity_w, t_db) + q_trim)
     slope = 1.0 - free * lf / per_it  # d trim_load / d H beyond the no-load heat (> 0 unless free·lf = per_it = 1)
     ok = slope > 1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -255,11 +249,11 @@ class Facility:
         if cs.kind == "liquid":
             q_liq = lf * it
             q_air = heat - q_liq
-            # the dry coolers take the free share of the loop's heat up to their size, free·min(lf·IT, size)
-            # (liquid_dry_cooler_capacity_w); the trim the rest (the split the capacity holds, _liquid_capacity_w: a
+            # the dry coolers take the free share of the loop's heat up to their capacity, free·min(lf·IT, size)
+            # (liquid_dry_cooler_capacity_w = free·size); the trim the rest (the split the capacity holds, _liquid_capacity_w: a
             # loop above the dry coolers' size overflows to the trim)
             free = _liquid_free_fraction(cs, t_db)
-            free_heat = free * np.minimum(q_liq, _liquid_dry_cooler_size_w(cs, self.capacity_w))
+            free_heat = np.minimum(free * q_liq, liquid_dry_cooler_capacity_w(cs, self.capacity_w, t_db))
             overflow = q_liq - free_heat
             # the trim's part load is read per staging unit (chiller_unit_w), not on its whole size (trim_capacity_w
             # limits the plant's capacity only); its CRAH fans are sized on the design air-side heat
