@@ -288,7 +288,7 @@ def test_liquid_dry_coolers_are_charged_no_more_heat_than_their_size_the_trim_th
     b = f.breakdown(q_liq, 1.0, t, wet_bulb_c(t, 0.4))
     heat = b["heat_w"]
     z = np.zeros(1)
-    trim = _plant_parts(cs.air_side, f.trim_capacity_w, f.capacity_w * cs.air_design_fraction, heat - q_liq, z,
+    trim = _plant_parts(cs.air_side, f.chiller_unit_w, f.capacity_w * cs.air_design_fraction, heat - q_liq, z,
                         q_liq - dry_size, t, wet_bulb_c(t, 0.4), extra_evap_t_c=cs.supply_t)
     np.testing.assert_allclose(b["cooling_chiller"], trim["cooling_chiller"], rtol=1e-9)
     fans = C.dry_cooler_fan_power_w(dry_size, cs.dry_cooler_air_delta_t, cs.dry_cooler_fan_pressure_pa,
@@ -313,20 +313,42 @@ def test_the_trim_costs_the_same_whether_its_size_is_the_default_or_given(coolin
                 np.testing.assert_allclose(bf[k], bg[k], rtol=1e-12, err_msg=f"{k} lf {lf} IT {it_w}")
 
 
-def test_the_trim_part_load_is_read_on_its_rated_size():
-    """heatwave-liquid's plant at 40 degC (no free cooling): 600 kW of IT at lf 0.9 puts ~650 kW on the 863 kW trim,
-    part load 0.75 of its size, COP from the [LEI] regression at that load and the condenser on dry-bulb + 8 K,
-    the loop share at the Carnot lift of its 32 degC evaporator. Worked out here from the regression."""
-    f = _liquid()
-    cs = f.spec.cooling
-    t = np.array([40.0])
-    b = f.breakdown(600e3, 0.9, t, wet_bulb_c(t, 0.3))
-    fans = C.crah_fan_power_w(b["heat_w"] - 540e3, f.capacity_w * 0.15, 16.7, 750.0, 0.775, 3.0, 0.3)
-    q_air = b["heat_w"] - 540e3 + fans
-    mech = q_air + 540e3
-    l = mech / 863.2e3
-    assert 0.7 < l[0] < 0.8          # on the old 156 kW unit it was 4.2, clipped to 0.8
-    cop = C.chiller_cop(l, 48.0)
-    te, te_ref, tc = 32.0 + 273.15, 15.0 + 273.15, 48.0 + 273.15
-    lift = (te / (tc - te)) / (te_ref / (tc - te_ref))
-    np.testing.assert_allclose(b["cooling_chiller"], q_air / cop + 540e3 / (cop * lift), rtol=1e-4)
+def test_the_trim_part_load_is_read_per_staging_unit_not_on_its_whole_size():
+    """The trim's COP is read per staging unit (default capacity·air_design_fraction, or air_side.chiller_unit):
+    the same load costs the same whatever the trim's size; a unit so large that the load sits under the
+    regression's 0.2 floor is charged the floor's (worse) COP, so it costs more chiller power. Before (s46c): the
+    part load was read on the trim's whole size, so a larger trim cost more at the same load."""
+    t = np.array([20.0, 30.0, 40.0])
+    wb = wet_bulb_c(t, 0.3)
+    small = _liquid(air_side={"capacity": "0.9 MW"})
+    large = _liquid(air_side={"capacity": "5 MW"})           # a larger trim of the same units: the same COP
+    for it_w in (200e3, 600e3):
+        a, b = (f.breakdown(it_w, 0.9, t, wb)["cooling_chiller"] for f in (small, large))
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    unit = _liquid(air_side={"chiller_unit": "156 kW"})      # the default unit (1.04 MW x 0.15) given: the same
+    np.testing.assert_allclose(unit.breakdown(600e3, 0.9, t, wb)["cooling_chiller"],
+                               small.breakdown(600e3, 0.9, t, wb)["cooling_chiller"], rtol=1e-12)
+    one = _liquid(air_side={"chiller_unit": "5 MW"})         # one huge unit: the load at the floor, worse COP
+    assert np.all(one.breakdown(200e3, 0.9, t, wb)["cooling_chiller"]
+                  > 1.05 * small.breakdown(200e3, 0.9, t, wb)["cooling_chiller"])
+
+
+@pytest.mark.parametrize("cooling, it_w, lf", [
+    ({"kind": "chiller_plant"}, 6e6, 0.0),
+    ({"kind": "chiller_plant", "heat_rejection": "dry_cooler"}, 6e6, 0.0),
+    ({"kind": "chiller_plant", "capacity": "24 MW"}, 6e6, 0.5),
+    ({"kind": "liquid", "capacity": "24 MW"}, 16e6, 0.9),     # campus-interconnect.yaml's plant
+    ({"kind": "liquid", "capacity": "24 MW"}, 8e6, 0.7),
+    ({"kind": "liquid"}, 12e6, 0.9),
+])
+def test_chiller_and_facility_power_do_not_fall_as_the_day_warms(cooling, it_w, lf):
+    """At a fixed IT load a warmer day can only cost more: less free cooling, a hotter condenser. Chiller power and
+    facility power are non-decreasing in dry-bulb from -10 to 45 degC (relative humidity fixed). Fails on s46c's
+    trim part load read on the trim's whole size: the campus plant's chiller power fell 975 -> 959 kW from 28 to
+    29.5 degC as the rising load lifted the trim off the regression's 0.2 floor."""
+    f = build_facility(FacilitySpec.model_validate({"interconnect": "16 MW", "cooling": cooling}))
+    t = np.arange(-10.0, 45.01, 0.25)
+    b = f.breakdown(np.full_like(t, it_w), lf, t, wet_bulb_c(t, 0.4))
+    for k in ("cooling_chiller", "facility"):
+        d = np.diff(b[k])
+        assert np.all(d >= -1e-9 * b[k][1:]), (k, t[1:][d < 0][:5], d[d < 0][:5])

@@ -313,3 +313,42 @@ def test_a_shipped_weather_file_is_found_by_name_from_any_folder(tmp_path):
     shutil.copy(ROOT / "scenarios" / "year-richmond.yaml", copy)
     sc = load_scenario(apply_overrides(read_yaml(copy), {"duration": "1 h"}), base_dir=copy.parent)
     assert preflight(sc).models.facility.weather is not None  # runs from a folder with no dcsim/data beside it
+
+
+def test_a_liquid_trim_staged_on_units_far_larger_than_its_load_is_warned():
+    """The trim's COP is read per staging unit (air_side.chiller_unit, default capacity x air_design_fraction): a
+    unit 9x what the trim carries at full load runs at the regression's 0.2 floor. Preflight says so for a liquid
+    plant as for a chiller plant (before: only chiller plants were checked); the shipped campus is not warned."""
+    from pathlib import Path
+
+    from dcsim.engine.preflight import preflight
+    from dcsim.scenario import apply_overrides, load_scenario, read_yaml
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "campus-interconnect.yaml"
+
+    def floor_warnings(**ov):
+        raw = apply_overrides(read_yaml(path), {"duration": "1 h", **ov})
+        return [w for w in preflight(load_scenario(raw, base_dir=path.parent)).warnings if "part-load floor" in w]
+
+    assert floor_warnings() == []
+    (w,) = floor_warnings(**{"facility.cooling.air_side.chiller_unit": "30 MW"})
+    assert w.startswith("facility.cooling.air_side.chiller_unit 30 MW is 9.") and "trim chillers" in w
+    (w,) = floor_warnings(**{"facility.cooling.capacity": "300 MW"})     # the default unit: 45 MW
+    assert w.startswith("facility.cooling.air_side.chiller_unit (default capacity x air_design_fraction) 45 MW")
+
+
+def test_the_schema_tells_the_truth_about_the_trim_chiller():
+    """`dcsim schema` describes a liquid plant's air_side (TrimChillerSpec) as it behaves: its capacity's default is
+    what meets the plant's capacity with the dry coolers, not the interconnect; rating_t_out and derate_per_k are
+    refused, not settable; its staging unit defaults to capacity x air_design_fraction. Before: the chiller plant's
+    descriptions were inherited."""
+    from dcsim.scenario.facility import LiquidCoolingSpec, TrimChillerSpec
+
+    props = TrimChillerSpec.model_json_schema()["properties"]
+    assert "interconnect" not in props["capacity"]["description"]
+    assert "dry coolers" in props["capacity"]["description"]
+    for k in ("rating_t_out", "derate_per_k"):
+        assert props[k]["description"].startswith("refused")
+        with pytest.raises(ValidationError, match=k):
+            LiquidCoolingSpec.model_validate({"air_side": {k: 30.0 if k == "rating_t_out" else 0.02}})
+    assert "air_design_fraction" in props["chiller_unit"]["description"]

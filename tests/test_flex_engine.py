@@ -490,7 +490,7 @@ def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
     assert np.all(ts["mode"][~on] != 0) and np.all(ts["controller_clock"][~on] < 0.4)  # the placeholder
     assert not any("capped by power or cooling at clock" in w for w in rep["warnings"])
     ctl = rep["controller"]
-    assert ctl["capped_share"] == pytest.approx(np.count_nonzero((ts["mode"] != 0) & on) / n, abs=1e-12)
+    assert 0.45 < ctl["capped_share"] < 0.49  # measured 0.469; 0.565 with the shed ticks counted capped
     assert ctl["out_of_service_share"] == pytest.approx(103 / n, abs=1e-12)
     assert ctl["capped_share"] + ctl["out_of_service_share"] == pytest.approx(np.mean(ts["mode"] != 0), abs=1e-12)
     assert ctl["mean_clock"] == pytest.approx(np.mean(ts["mean_clock"][on]), rel=1e-12)
@@ -513,12 +513,9 @@ def test_an_air_white_space_above_the_a1_allowable_inlet_warns(trip):
     """After the chiller restarts, chiller-trip's white space stays above 32 degC (ASHRAE A1 allowable maximum
     inlet [ASH]) to the end of the run (39.4 degC at 14:00) and the summary said nothing. The thermal block says for
     how long, from when and where it ends; the run warns with the peak and the end-of-run temperature."""
-    from dcsim.scenario.facility import AIR_INLET_ALLOWABLE_MAX_C
-
     ts, th = trip.timeseries, trip.report["thermal"]
     dt = trip.report["tick_s"]
-    assert AIR_INLET_ALLOWABLE_MAX_C == 32.0
-    over = ts["t_space_c"] > AIR_INLET_ALLOWABLE_MAX_C
+    over = ts["t_space_c"] > 32.0
     assert th["inlet_allowable_max_c"] == 32.0
     assert th["above_allowable_s"] == over.sum() * dt > 2 * 3600  # measured 9,440 s
     assert th["above_allowable_first_s"] == np.argmax(over) * dt
@@ -531,18 +528,44 @@ def test_an_air_white_space_above_the_a1_allowable_inlet_warns(trip):
 
 def test_the_inlet_figures_and_warning_are_for_air_only():
     """Liquid's white space is secondary coolant (its W classes concern the facility water): no A1 figures and no
-    warning however hot; an air white space under 32 degC: none either."""
+    warning however hot; an air white space under 32 degC: none either. The limits are the kinds' defaults."""
     from dcsim.engine.flex import inlet_allowable_figures, inlet_allowable_warning
+    from dcsim.scenario.facility import THERMAL_KIND_DEFAULTS, ThermalDynamicsSpec
+    from dcsim.thermal.dynamics import thermal_params
 
+    lim = {k: thermal_params(ThermalDynamicsSpec(kind=k), 1e6, 15.0).allowable_space_c for k in ("air", "liquid")}
+    assert lim == {"air": 32.0, "liquid": float("inf")}
+    assert {k: d["allowable_space_c"] for k, d in THERMAL_KIND_DEFAULTS.items()} == lim
     hot = np.array([25.0, 40.0, 45.0, 41.0])
-    liq = inlet_allowable_figures(hot, 10.0, "liquid")
+    liq = inlet_allowable_figures(hot, 10.0, lim["liquid"])
     assert liq["inlet_allowable_max_c"] is None and liq["above_allowable_s"] is None and liq["end_space_c"] == 41.0
     fmt = lambda s: f"{s:g} s"  # noqa: E731
     assert inlet_allowable_warning({**liq, "peak_space_c": 45.0}, 40.0, fmt, fmt) is None
-    cool = inlet_allowable_figures(np.array([21.0, 31.9, 30.0]), 10.0, "air")
+    cool = inlet_allowable_figures(np.array([21.0, 31.9, 30.0]), 10.0, lim["air"])
     assert cool["above_allowable_s"] == 0.0 and cool["above_allowable_first_s"] is None
     assert inlet_allowable_warning({**cool, "peak_space_c": 31.9}, 30.0, fmt, fmt) is None
-    air = inlet_allowable_figures(np.array([25.0, 33.0, 34.0, 31.0]), 10.0, "air")
+    air = inlet_allowable_figures(np.array([25.0, 33.0, 34.0, 31.0]), 10.0, lim["air"])
     assert air["above_allowable_s"] == 20.0 and air["above_allowable_first_s"] == 10.0
     w = inlet_allowable_warning({**air, "peak_space_c": 34.0}, 40.0, fmt, fmt)
     assert "for 20 s of 40 s (first at 10 s)" in w and "still at the end" not in w and "31.0 degC at the end" in w
+
+
+def test_an_a2_hall_sets_its_own_allowable_inlet():
+    """facility.thermal.inlet_allowable_limit replaces the kind's default (air: ASHRAE A1 32 degC): servers rated A2
+    allow 35 degC [ASH], and the figures and the warning follow it; a liquid white space given a limit is held to it.
+    Before: the limit was a constant for kind air (AIR_INLET_ALLOWABLE_MAX_C), not settable."""
+    from dcsim.engine.flex import inlet_allowable_figures, inlet_allowable_warning
+    from dcsim.scenario.facility import ThermalDynamicsSpec
+    from dcsim.thermal.dynamics import thermal_params
+
+    a2 = thermal_params(ThermalDynamicsSpec(kind="air", inlet_allowable_limit=35.0), 1e6, 15.0).allowable_space_c
+    assert a2 == 35.0
+    assert thermal_params(ThermalDynamicsSpec(kind="liquid", inlet_allowable_limit=45.0), 1e6, 15.0
+                          ).allowable_space_c == 45.0
+    t = np.array([25.0, 33.0, 36.0, 34.0])
+    f = inlet_allowable_figures(t, 10.0, a2)
+    assert f["inlet_allowable_max_c"] == 35.0 and f["above_allowable_s"] == 10.0 and f["above_allowable_first_s"] == 20.0
+    fmt = lambda s: f"{s:g} s"  # noqa: E731
+    w = inlet_allowable_warning({**f, "peak_space_c": 36.0}, 40.0, fmt, fmt)
+    assert w.startswith("the white space's inlet air was above 35 degC, the allowable maximum set by "
+                        "facility.thermal.inlet_allowable_limit, for 10 s") and "A1" not in w

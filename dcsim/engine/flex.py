@@ -50,6 +50,7 @@ cheap/clean ticks (price or carbon at or below the run's quantile) and when due 
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -59,7 +60,6 @@ import numpy as np
 from dcsim.engine.tables import in_service_it_w
 from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params
-from dcsim.scenario.facility import AIR_INLET_ALLOWABLE_MAX_C
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
@@ -680,7 +680,7 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
             "shed_s": float(np.count_nonzero(ts["thermal_shed"]) * dt),
             "engaged_s": float(np.count_nonzero(ts["thermal_engaged"]) * dt),
             "time_to_first_throttle_s": fx.first_throttle_s, "time_to_first_shed_s": fx.first_shed_s,
-            **inlet_allowable_figures(ts["t_space_c"], dt, fx.m.scenario.facility.thermal.kind),
+            **inlet_allowable_figures(ts["t_space_c"], dt, p.allowable_space_c),
         }
     if fx.dq is not None:
         q = fx.dq
@@ -697,21 +697,22 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
     return out
 
 
-def inlet_allowable_figures(t_space_c, dt: float, kind: str) -> dict:
-    """The thermal block's figures of the white space against the server inlet's allowable maximum: for an air white
-    space (``kind`` ``air``) ASHRAE A1's 32 degC (:data:`dcsim.scenario.facility.AIR_INLET_ALLOWABLE_MAX_C` [ASH]);
-    ``inlet_allowable_max_c`` that limit (None for liquid, whose white space is secondary coolant, not server inlet
-    air), ``above_allowable_s`` the seconds of ticks whose white space ended above it, ``above_allowable_first_s``
+def inlet_allowable_figures(t_space_c, dt: float, limit_c: float) -> dict:
+    """The thermal block's figures of the white space against the server inlet's allowable maximum ``limit_c``
+    (``ThermalParams.allowable_space_c``: ``facility.thermal.inlet_allowable_limit``, default by kind in
+    :data:`dcsim.scenario.facility.THERMAL_KIND_DEFAULTS`: air ASHRAE A1's 32 degC [ASH], liquid none, inf):
+    ``inlet_allowable_max_c`` that limit (None when there is none, as for liquid, whose white space is secondary
+    coolant, not server inlet air), ``above_allowable_s`` the seconds of ticks whose white space ended above it, ``above_allowable_first_s``
     the start of the first (None: never), ``end_space_c`` the white space (inlet air or coolant) at the end of the
     run, degC. ``t_space_c``: per tick, at the tick's end (dcsim.engine.flex)."""
     t = np.asarray(t_space_c, dtype=float)
     end = float(t[-1]) if t.size else None
-    if kind != "air":
+    if not math.isfinite(limit_c):
         return {"inlet_allowable_max_c": None, "above_allowable_s": None, "above_allowable_first_s": None,
                 "end_space_c": end}
-    over = t > AIR_INLET_ALLOWABLE_MAX_C
+    over = t > limit_c
     first = int(np.argmax(over)) if np.any(over) else None
-    return {"inlet_allowable_max_c": AIR_INLET_ALLOWABLE_MAX_C, "above_allowable_s": float(np.count_nonzero(over) * dt),
+    return {"inlet_allowable_max_c": float(limit_c), "above_allowable_s": float(np.count_nonzero(over) * dt),
             "above_allowable_first_s": None if first is None else first * dt, "end_space_c": end}
 
 
@@ -724,11 +725,15 @@ def inlet_allowable_warning(th: dict, duration_s: float, at, fmt_duration) -> st
         return None
     lim, end = th["inlet_allowable_max_c"], th.get("end_space_c")
     at_end = end is not None and end > lim
-    return (f"the white space's inlet air was above {lim:g} degC, the ASHRAE A1 allowable maximum [ASH], for "
+    a1 = lim == 32.0  # the air default (THERMAL_KIND_DEFAULTS); another is facility.thermal.inlet_allowable_limit
+    what = ("the ASHRAE A1 allowable maximum [ASH]" if a1 else
+            "the allowable maximum set by facility.thermal.inlet_allowable_limit")
+    tail = ("servers rated A1 run outside their allowable range there (A2 allows 35, A4 45 degC; "
+            if a1 else "servers rated for it run outside their allowable range there (")
+    return (f"the white space's inlet air was above {lim:g} degC, {what}, for "
             f"{fmt_duration(above)} of {fmt_duration(duration_s)} (first at {at(th['above_allowable_first_s'])}"
             + (", still at the end of the run" if at_end else "") + f"): peak {th['peak_space_c']:.1f} degC, "
-            f"{end:.1f} degC at the end; servers rated A1 run outside their allowable range there (A2 allows 35, "
-            "A4 45 degC; docs/thermal-dynamics.md)")
+            f"{end:.1f} degC at the end; " + tail + "docs/thermal-dynamics.md)")
 
 
 def cooling_failure_times(ts: dict, dt: float, start_s: float) -> dict:

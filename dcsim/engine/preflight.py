@@ -477,17 +477,29 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"{peak_it / worst_cool:.3g}x what the plant can cool at the hottest hour "
                      f"({fq(worst_cool, 'power')}); most of the fleet cannot run — check the units and counts")
     cs = sc.facility.cooling
-    if cs.kind == "chiller_plant" and m.facility.capacity_w < math.inf:
-        # the COP regression's part load is the plant's load over its rated capacity, floored at its validity range:
-        # a plant far larger than the fleet runs its chillers at the floor's (worst) COP, and a bigger plant can then
-        # serve fewer tokens under the same interconnect (no staging of smaller units is modelled)
-        heat_full = float(np.max(m.facility.heat_to_reject_w(peak_it)))
-        if heat_full < cs.chiller_min_load * m.facility.capacity_w:
-            warns.append(f"facility.cooling.capacity {fq(m.facility.capacity_w, 'power')} is "
-                         f"{m.facility.capacity_w / heat_full:.3g}x the fleet's full-load heat ({fq(heat_full, 'power')}): "
-                         f"its chillers run below the COP regression's {cs.chiller_min_load:g} part-load floor even at "
-                         "full load and are charged the floor's COP (dcsim does not stage smaller units); size the "
-                         "plant to the fleet for its PUE")
+    unit = m.facility.chiller_unit_w
+    if cs.kind in ("chiller_plant", "liquid") and unit is not None and unit < math.inf:
+        # the COP regression's part load is the chillers' load over one staging unit (chiller_unit_w), floored at its
+        # validity range: a unit far larger than the load its chillers carry runs at the floor's (worst) COP, and a
+        # bigger unit can then serve fewer tokens under the same interconnect. A chiller plant: the fleet's
+        # full-load heat; a liquid plant's trim: the most it carries at full load during the run (air-side heat and
+        # the warm loop's overflow)
+        plant = cs if cs.kind == "chiller_plant" else cs.air_side
+        where = "facility.cooling" + ("" if cs.kind == "chiller_plant" else ".air_side")
+        if cs.kind == "chiller_plant":
+            load, what = float(np.max(m.facility.heat_to_reject_w(peak_it))), "the fleet's full-load heat"
+        else:
+            load = float(np.max(m.facility.chiller_load_w(np.full(np.shape(t_db), peak_it), lf, t_db, t_wb)))
+            what = "the most its trim chillers carry at full load during the run"
+        if load < plant.chiller_min_load * unit:
+            field = "chiller_unit" if plant.chiller_unit is not None else (
+                "capacity" if cs.kind == "chiller_plant" else "chiller_unit (default capacity x air_design_fraction)")
+            warns.append(f"{where}.{field} {fq(unit, 'power')} is {unit / max(load, 1e-9):.3g}x {what} "
+                         f"({fq(load, 'power')}): its chillers run below the COP regression's {plant.chiller_min_load:g} "
+                         "part-load floor even at full load and are charged the floor's COP "
+                         + ("(dcsim does not stage smaller units unless given one: set "
+                            if plant.chiller_unit is None else "(set ")
+                         + f"{where}.chiller_unit to the size of one chiller, docs/facility.md)")
     top_fac = float(np.max(peak_fac))
     if sc.controller.policy == "none" and math.isfinite(top_fac) and top_fac > cap:
         warns.append(f"controller.policy none: nothing holds the facility to its interconnect {fq(cap, 'power')}; "

@@ -62,9 +62,6 @@ def in_service(ts: dict) -> np.ndarray:
     (``facility.thermal``: the replicas off, ``gpus_in_service`` 0, docs/thermal-dynamics.md) or every GPU failed.
     Such a tick serves nothing and runs no clock; the engine records it capped (mode ``uniform_cap``) at the lowest
     clock level as a placeholder, which is not a clock any replica ran at."""
-    n = np.shape(ts["mode"])[0] if "mode" in ts else np.shape(ts["t_s"])[0]
-    if "gpus_in_service" not in ts:
-        return np.ones(n, bool)
     return np.asarray(ts["gpus_in_service"], float) > 0
 
 
@@ -78,7 +75,7 @@ def controller_figures(ts: dict) -> dict:
     0.917" where its 977 ticks in service ran at 0.982 on average and 46.9 % of the run was capped."""
     on = in_service(ts)
     n = max(on.size, 1)
-    mode = np.asarray(ts["mode"]) if "mode" in ts else np.zeros(on.size)
+    mode = np.asarray(ts["mode"])
     clock = np.asarray(ts["mean_clock"], float)
     ctrl = np.asarray(ts.get("controller_clock", clock), float)
     mean = (lambda x: float(np.mean(x[on])) if np.any(on) else None)  # noqa: E731

@@ -48,7 +48,7 @@ from dcsim.tpf import binding_that_holds
 from dcsim.units import DIMENSIONS, display_unit
 
 __all__ = ["NoSweepFigure", "sweep_figure", "sweep_figure_kind", "axis_unit", "binding_colormap", "HEADLINE",
-           "MAX_SCATTER_PANELS", "wrap_to_figure", "BINDING_MAP_CAPTION"]
+           "MAX_SCATTER_PANELS"]
 
 #: The headline figure: served output tokens/s, averaged over the run (report ``throughput_tok_s.output``).
 HEADLINE = "throughput_tok_s.output"

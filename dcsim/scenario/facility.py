@@ -29,7 +29,6 @@ __all__ = [
     "ThermalDynamicsSpec",
     "BatteryStorageSpec",
     "THERMAL_KIND_DEFAULTS",
-    "AIR_INLET_ALLOWABLE_MAX_C",
     "ConstantWeatherSpec",
     "SyntheticWeatherSpec",
     "CsvWeatherSpec",
@@ -142,6 +141,10 @@ class ChillerPlantSpec(Spec):
     chiller_max_load: PosFrac = Field(
         0.8, description="part-load ceiling of the COP regression; chillers stage so each runs "
         "≤ this ([LEI] validity 0.2–0.8)")
+    chiller_unit: Power | None = Field(
+        None, description="heat one chiller is rated for, the staging unit: the COP's part load is the chillers' load "
+        "over it, clipped to chiller_min_load–chiller_max_load (continuous staging; assumption); None = capacity "
+        "(one unit: a plant far larger than its load runs at the floor's COP)")
     air_delta_t: DeltaT = Field(16.7, description="CRAH air ΔT; [LEI] 13.9–19.4 K (midpoint)")
     fan_pressure_pa: quantity("count", gt=0) = Field(750.0, description="CRAH fan pressure; [LEI] 500–1000 Pa (midpoint)")
     fan_efficiency: PosFrac = Field(0.775, description="CRAH fan efficiency; [LEI] 0.65–0.90 (midpoint)")
@@ -173,8 +176,21 @@ class TrimChillerSpec(ChillerPlantSpec):
     ``derate_per_k`` and ``heat_rejection: cooling_tower`` are refused, naming the field (docs/facility.md). Its
     ``capacity`` is the trim's size; None = what meets the liquid plant's capacity at its rating_t_out."""
 
+    capacity: Power | None = Field(
+        None, description="the trim's rated size (heat it carries at the liquid spec's rating_t_out); None = what "
+        "meets the liquid plant's capacity at rating_t_out with its dry coolers: capacity − the dry coolers' "
+        "capacity there (docs/facility.md). Limits the plant's capacity, not the trim's COP (see chiller_unit)")
     heat_rejection: Literal["cooling_tower", "dry_cooler"] = Field(
         "dry_cooler", description="the trim's condenser: air-cooled (dry coolers on dry-bulb); cooling_tower is refused")
+    rating_t_out: Temp | None = Field(
+        None, description="refused: the trim is rated at the liquid spec's rating_t_out (set that instead)")
+    derate_per_k: quantity("fraction", ge=0, le=1) = Field(
+        0.015, description="refused: the trim derates by the liquid spec's derate_per_k (set that instead)")
+    chiller_unit: Power | None = Field(
+        None, description="heat one trim chiller is rated for, the staging unit: the COP's part load is the trim's "
+        "load over it, clipped to chiller_min_load–chiller_max_load (continuous staging; assumption); None = the "
+        "liquid plant's capacity × air_design_fraction (a chiller sized for the design air-side heat), whatever the "
+        "trim's capacity")
 
     @model_validator(mode="after")
     def _one_description_of_the_trim(self):
@@ -514,12 +530,6 @@ Volume = quantity("count", gt=0)  # m³; no volume dimension in dcsim.units
 DieTemp = quantity("temperature", ge=0, le=150)
 
 
-#: ASHRAE class A1 allowable maximum server inlet (dry bulb), degC [ASH] (TC9.9 2021 Thermal Guidelines, Table 2.1:
-#: A1 allowable 15-32 degC; A2 35, A3 40, A4 45). An air white space (``facility.thermal.kind: air``) above it runs
-#: servers rated A1, the common enterprise class, outside their allowable range: the run warns (dcsim.engine.flex).
-#: Liquid's "white space" is secondary coolant, whose classes (W) concern the facility water: no such limit there.
-AIR_INLET_ALLOWABLE_MAX_C = 32.0
-
 #: Defaults of ThermalDynamicsSpec / GpuThermalSpec fields left None, by white-space kind.
 THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
     "air": {
@@ -536,6 +546,10 @@ THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
         "coil_approach": 6.0,
         # ASHRAE A4 allowable maximum inlet 45 degC [ASH]
         "shed_space_c": 45.0,
+        # ASHRAE class A1 allowable maximum server inlet (dry bulb) 32 degC [ASH] (TC9.9 2021 Thermal Guidelines,
+        # Table 2.1: A1 allowable 15-32 degC; A2 35, A3 40, A4 45): above it servers rated A1, the common
+        # enterprise class, run outside their allowable range and the run warns (dcsim.engine.flex); not shed
+        "allowable_space_c": 32.0,
     },
     "liquid": {
         # [D] a cold-plate H100 at 700 W [HWT] reaching 87 degC [SMI] with 45 degC coolant, the top
@@ -547,6 +561,8 @@ THERMAL_KIND_DEFAULTS: dict[str, dict[str, float]] = {
         "coil_approach": 3.0,
         # no air limit: liquid racks shed when the GPUs cannot be held under their limit
         "shed_space_c": float("inf"),
+        # the white space is secondary coolant, whose classes (W) concern the facility water: no inlet-air limit
+        "allowable_space_c": float("inf"),
     },
 }
 
@@ -618,6 +634,11 @@ class ThermalDynamicsSpec(Spec):
         None, description="white-space temperature above which IT is shut down (shed) even if the "
         "GPUs could throttle further; None = THERMAL_KIND_DEFAULTS (air: ASHRAE A4 allowable maximum "
         "45 degC [ASH]; liquid: none)")
+    inlet_allowable_limit: Temp | None = Field(
+        None, description="white-space temperature above which the run warns that servers run outside their "
+        "allowable inlet range (not shed); None = THERMAL_KIND_DEFAULTS (air: ASHRAE A1 allowable maximum 32 degC "
+        "[ASH]; liquid: none). Servers rated A2 allow 35 degC; the default GPU r_th_k_per_w assumes a design that "
+        "just meets A2")
 
 
 class BatteryStorageSpec(Spec):

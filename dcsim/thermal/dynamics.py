@@ -87,6 +87,7 @@ class ThermalParams:
     gamma: float
     preemptive_cap: bool
     shed_space_c: float
+    allowable_space_c: float = math.inf  # the server inlet's allowable maximum: warned above, not shed (inf: none)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def thermal_params(spec, design_heat_w: float, setpoint_c: float) -> ThermalPara
         tank_capacity_j=cap, tank_max_discharge_w=dis, tank_max_recharge_w=rec, tank_initial_j=init,
         t_limit_c=g.t_limit, r_th_k_per_w=pick(g.r_th_k_per_w, "r_th_k_per_w"), p_max_w=g.p_max_w,
         p_min_w=g.p_min_w, p_idle_w=g.p_idle_w, gamma=g.gamma, preemptive_cap=spec.preemptive_cap,
-        shed_space_c=pick(spec.shed_inlet_limit, "shed_space_c"))
+        shed_space_c=pick(spec.shed_inlet_limit, "shed_space_c"),
+        allowable_space_c=pick(spec.inlet_allowable_limit, "allowable_space_c"))
 
 
 def steady_state(p: ThermalParams, heat_w: float) -> ThermalState:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def _lift_ratio(t_cond_c, t_evap_ref_c: float, t_evap_c: float):
     return np.clip(ratio, 1.0, 3.0)
 
 
-def _plant_parts(sp, cap_rated_w, design_air_w, q_air, q_chw_direct, q_mech_extra, t_db, t_wb,
+def _plant_parts(sp, unit_w, design_air_w, q_air, q_chw_direct, q_mech_extra, t_db, t_wb,
                  extra_evap_t_c: float | None = None):
     """Chilled-water plant power parts [W] (pure; see ChillerPlantSpec).
 
@@ -97,9 +98,9 @@ def _plant_parts(sp, cap_rated_w, design_air_w, q_air, q_chw_direct, q_mech_extr
     else:
         econ = np.zeros_like(t_cond)
     mech = chw_load * (1.0 - econ) + q_mech_extra
-    # part load relative to the rated plant (chillers staged on their rated capacity), clipped
-    # to the regression's validity range [LEI]
-    l = np.clip(mech / cap_rated_w, sp.chiller_min_load, sp.chiller_max_load)
+    # part load per staging unit (`Facility.chiller_unit_w`): continuous staging, clipped to the regression's
+    # validity range [LEI] (assumption: units stage so each runs <= chiller_max_load, none below chiller_min_load)
+    l = np.clip(mech / unit_w, sp.chiller_min_load, sp.chiller_max_load)
     cop = C.chiller_cop(l, t_cond, sp.cop_adjust)
     chiller = (mech - q_mech_extra) / cop
     if extra_evap_t_c is not None:
@@ -116,7 +117,7 @@ def _plant_parts(sp, cap_rated_w, design_air_w, q_air, q_chw_direct, q_mech_extr
         rej_fans = C.dry_cooler_fan_power_w(rejected, sp.dry_cooler_air_delta_t, sp.dry_cooler_fan_pressure_pa,
                                             sp.dry_cooler_fan_efficiency)
     return {"cooling_chiller": chiller, "cooling_fans": fans, "cooling_pumps": pumps, "cooling_tower": rej_fans,
-            "economizer_fraction": econ}
+            "economizer_fraction": econ, "chiller_load_w": mech}
 
 
 def _liquid_free_fraction(cs, t_db):
@@ -127,17 +128,11 @@ def _liquid_free_fraction(cs, t_db):
                                  cs.supply_t + cs.delta_t)
 
 
-def _liquid_dry_cooler_size_w(cs, capacity_w: float) -> float:
-    """Design size [W] of a liquid plant's warm-loop dry coolers: the design liquid heat
-    capacity·(1 − air_design_fraction) (assumption)."""
-    return capacity_w * (1.0 - cs.air_design_fraction)
-
-
 def liquid_dry_cooler_capacity_w(cs, capacity_w: float, t_db_c):
-    """Heat [W] a liquid plant's warm-loop dry coolers can reject at dry-bulb t_db_c: their design size
-    (`_liquid_dry_cooler_size_w`) times the free fraction, so the capacity falls to 0 as the approach closes
-    (t_db + approach reaches the loop return). Non-increasing in t_db."""
-    return _liquid_dry_cooler_size_w(cs, capacity_w) * _liquid_free_fraction(cs, t_db_c)
+    """Heat [W] a liquid plant's warm-loop dry coolers can reject at dry-bulb t_db_c: their design size, the design
+    liquid heat capacity·(1 − air_design_fraction) (assumption), times the free fraction, so the capacity falls to 0
+    as the approach closes (t_db + approach reaches the loop return). Non-increasing in t_db."""
+    return capacity_w * (1.0 - cs.air_design_fraction) * _liquid_free_fraction(cs, t_db_c)
 
 
 def liquid_trim_rated_w(cs, capacity_w: float) -> float:
@@ -175,7 +170,7 @@ def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it
     lf = np.asarray(lf, dtype=float)
     free = _liquid_free_fraction(cs, t_db)
     q_trim = liquid_trim_capacity_w(cs, capacity_w, t_db)
-    q = np.minimum(capacity_w, _liquid_dry_cooler_size_w(cs, capacity_w) * free + q_trim)
+    q = np.minimum(capacity_w, liquid_dry_cooler_capacity_w(cs, capacity_w, t_db) + q_trim)
     slope = 1.0 - free * lf / per_it  # d trim_load / d H beyond the no-load heat (> 0 unless free·lf = per_it = 1)
     ok = slope > 1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -248,22 +243,22 @@ class Facility:
         z = np.zeros_like(it)
         if cs.kind == "chiller_plant":
             q_liq = lf * it
-            return _plant_parts(cs, self.capacity_w, self.capacity_w, heat - q_liq, q_liq, z, t_db, t_wb)
+            return _plant_parts(cs, self.chiller_unit_w, self.capacity_w, heat - q_liq, q_liq, z, t_db, t_wb)
         if cs.kind == "airside_economizer":
             return _airside_parts(cs, self.capacity_w, heat, t_db, t_wb)
         if cs.kind == "liquid":
             q_liq = lf * it
             q_air = heat - q_liq
-            # the dry coolers take the free share of the loop's heat up to their size, free·min(lf·IT, size)
-            # (liquid_dry_cooler_capacity_w); the trim the rest (the split the capacity holds, _liquid_capacity_w: a
+            # the dry coolers take the free share of the loop's heat up to their capacity, free·min(lf·IT, size)
+            # (liquid_dry_cooler_capacity_w = free·size); the trim the rest (the split the capacity holds, _liquid_capacity_w: a
             # loop above the dry coolers' size overflows to the trim)
             free = _liquid_free_fraction(cs, t_db)
-            free_heat = free * np.minimum(q_liq, _liquid_dry_cooler_size_w(cs, self.capacity_w))
+            free_heat = np.minimum(free * q_liq, liquid_dry_cooler_capacity_w(cs, self.capacity_w, t_db))
             overflow = q_liq - free_heat
-            # the trim is a chiller plant of its rated size (trim_capacity_w, the size its capacity derates from):
-            # its part load is read on that size, as a chiller plant's on its capacity; its CRAH fans are sized on
-            # the design air-side heat capacity·air_design_fraction
-            parts = _plant_parts(cs.air_side, self.trim_capacity_w,
+            # the trim's part load is read per staging unit (chiller_unit_w), not on its whole size (trim_capacity_w
+            # limits the plant's capacity only); its CRAH fans are sized on the design air-side heat
+            # capacity·air_design_fraction
+            parts = _plant_parts(cs.air_side, self.chiller_unit_w,
                                  self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
                                  t_db, t_wb, extra_evap_t_c=cs.supply_t)
             parts["cooling_pumps"] = parts["cooling_pumps"] + C.pump_power_w(
@@ -370,11 +365,40 @@ class Facility:
         pc = self.spec.power_chain
         return (1.0 + pc.pdu_loss_fraction) * (1.0 + pc.ups_l1)
 
-    @property
+    @cached_property
     def trim_capacity_w(self) -> float | None:
-        """Rated capacity [W] of a liquid plant's trim chiller (None for other plants): see `liquid_trim_rated_w`."""
+        """Rated capacity [W] of a liquid plant's trim chiller (None for other plants): see `liquid_trim_rated_w`.
+        Worked out once (the plant's limit reads it on every call of `heat_rejection_capacity_w`)."""
         cs = self.spec.cooling
         return liquid_trim_rated_w(cs, self.capacity_w) if cs.kind == "liquid" else None
+
+    @cached_property
+    def chiller_unit_w(self) -> float | None:
+        """Staging unit [W] of a chilled-water plant's chillers (None for other plants): the heat one unit is rated
+        for; the COP regression's part load is the chillers' load over it, clipped to [chiller_min_load,
+        chiller_max_load] (continuous staging: units stage so each runs at most chiller_max_load; assumption).
+        A chiller plant: its `chiller_unit`, default its `capacity` (one unit, no staging below the floor).
+        A liquid plant's trim: air_side.chiller_unit, default capacity·air_design_fraction (a unit of the design
+        air-side heat, whether or not the trim's size air_side.capacity is given: that size limits the plant's
+        capacity, not its COP; assumption)."""
+        cs = self.spec.cooling
+        if cs.kind == "chiller_plant":
+            return float(cs.chiller_unit) if cs.chiller_unit is not None else self.capacity_w
+        if cs.kind == "liquid":
+            unit = cs.air_side.chiller_unit
+            return float(unit) if unit is not None else self.capacity_w * cs.air_design_fraction
+        return None
+
+    def chiller_load_w(self, it_power_w, liquid_fraction, t_db_c, t_wb_c):
+        """Heat [W] a chilled-water or liquid plant's chillers carry (after the economizer or the warm loop's dry
+        coolers); None for other plants. Its ratio to `chiller_unit_w` is the COP regression's part load before
+        clipping."""
+        if self.chiller_unit_w is None:
+            return None
+        it, lf, t_db, t_wb = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                                   (it_power_w, liquid_fraction, t_db_c, t_wb_c)))
+        it = np.maximum(it, 0.0)
+        return self._cooling_parts(it, self.heat_to_reject_w(it), lf, t_db, t_wb)["chiller_load_w"]
 
     def it_for_heat_w(self, heat_w):
         """IT power [W] whose heat (IT + PDU + UPS losses) is ``heat_w``: the exact inverse of `heat_to_reject_w`
