@@ -700,6 +700,18 @@ def test_memory_estimate_matches_a_measured_run(tmp_path):
     assert 0.85 < est["csv_bytes"] / est["ticks"] / csv_per_tick < 1.15, (est, csv_per_tick)
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_memory_estimate_counts_the_columns_a_run_writes(path):
+    """The memory estimate's column count (the reference's, each issue-18 model's, each of several pools') is the
+    number of timeseries.csv columns of a 10-min run of each shipped scenario (the time series plus its t_s
+    column): the counts were literals copied from FlexChunk.columns and pools.POOL_COLUMNS, and would drift."""
+    from dcsim.engine.preflight import estimate
+
+    ov = {"duration": "10 min", "controller.tick": "1 min", "faults": []}
+    r = dcsim.run(path, overrides=ov)
+    assert estimate(load_scenario(path, overrides=ov))["columns"] == len(r.timeseries) + 1, sorted(r.timeseries)
+
+
 @pytest.mark.parametrize("field", ["racks.0.power.power_limit", "racks.0.cooling.limit"])
 def test_rack_limits_below_idle_are_refused(capsys, field):
     """Found by probing every power field with 1e-300 kW: the run served nothing and wrote NaN J/token."""

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dcsim.engine.build import Models, build_models
+from dcsim.engine.build import Models, build_models, pool_layout
+from dcsim.engine.flex import DEFERRED_COLUMNS, GRID_COLUMNS, STORAGE_COLUMNS, THERMAL_COLUMNS
+from dcsim.engine.pools import POOL_COLUMNS
 from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.thermal.weather import WeatherError
@@ -69,9 +71,6 @@ BASE_MEMORY_BYTES = 250_000_000
 BYTES_PER_TICK_COLUMN = 130
 #: the columns of scenarios/reference.yaml's timeseries.csv (one pool, no grid, storage, thermal or deferrable work)
 BASE_COLUMNS = 45
-#: the columns each pool adds when there are several (pool{i}_demand_tok_s ... pool{i}_waiting_tok_s: mixed-fleet's
-#: 82 = 45 + 2 x 19 - 1, frontier_share then held per pool)
-POOL_COLUMNS = 19
 #: timeseries.csv bytes per tick and column: measured 13.6 B (reference, 45 columns: 882 kB for 1,440 ticks),
 #: 12.3 B (year-richmond, 54 columns) and 14.4 B (mixed-fleet, 82 columns), rounded up.
 CSV_BYTES_PER_TICK_COLUMN = 14
@@ -131,20 +130,19 @@ class Preflight:
 
 
 def _flex_columns(sc: Scenario) -> int:
-    """Per-tick columns the issue-18 models add (dcsim.engine.flex.FlexChunk.columns): curtailment,
-    curtailment_notice, meter_power_w; battery_energy_j, battery_w, meter_unmet_w; the 10 thermal columns (t_loop_c,
-    t_space_c, tank_j, thermal_*); deferred_backlog_tokens, deferred_late_tok_s, deferred_served_tok_s (counted in the
-    timeseries.csv of chiller-trip and year-richmond, 2026-12-05)."""
+    """Per-tick columns the issue-18 models add (dcsim.engine.flex.FlexChunk.columns)."""
     if sc.grid is None and sc.deferrable is None and sc.facility.storage is None and sc.facility.thermal is None:
         return 0
-    return (3 + 3 * (sc.facility.storage is not None) + 10 * (sc.facility.thermal is not None)
-            + 3 * (sc.deferrable is not None))
+    return (len(GRID_COLUMNS) + len(STORAGE_COLUMNS) * (sc.facility.storage is not None)
+            + len(THERMAL_COLUMNS) * (sc.facility.thermal is not None)
+            + len(DEFERRED_COLUMNS) * (sc.deferrable is not None))
 
 
 def _columns(sc: Scenario) -> int:
-    """The run's time-series columns: the reference's, the issue-18 models' and, with several pools, each pool's."""
-    pools = len({frozenset(g.serves or ()) for g in sc.racks})
-    return BASE_COLUMNS + _flex_columns(sc) + (POOL_COLUMNS * pools - 1 if pools > 1 else 0)
+    """The run's time-series columns: the reference's, the issue-18 models' and, with several pools, each pool's
+    (dcsim.engine.pools.POOL_COLUMNS, less the frontier_share then held per pool: mixed-fleet's 82 = 45 + 2 x 19 - 1)."""
+    pools = len(pool_layout(sc))
+    return BASE_COLUMNS + _flex_columns(sc) + (len(POOL_COLUMNS) * pools - 1 if pools > 1 else 0)
 
 
 def estimate(sc: Scenario) -> dict:
