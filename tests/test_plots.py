@@ -1003,15 +1003,6 @@ def test_fault_windows_are_marked_on_the_time_figures(result):
         assert not any("node failures" in lab for lab in labels)
 
 
-def test_binding_name_is_one_clamp():
-    """The binding-name clamp (a code outside BINDING_NAMES drawn as demand) was written three times in
-    signature_plot; one helper names every band and strip."""
-    from dcsim.plots.figures import binding_name
-
-    assert [binding_name(c) for c in (0, 1, 2, 3)] == list(BINDING_NAMES)
-    assert binding_name(-1) == binding_name(4) == "demand"
-
-
 def test_signature_draws_the_thermal_throttle_that_binds(result):
     """chiller-trip, 11:54-12:49: the band read cooling while the dashed Q ran hidden under the achieved line and C
     and P sat above it, so nothing drawn was below the others. On throttled ticks Q (the compute ceiling at the clock

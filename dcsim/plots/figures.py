@@ -38,7 +38,6 @@ __all__ = [
     "clock_axis",
     "set_time_axis",
     "binding_runs",
-    "binding_name",
     "signature_plot",
     "power_stack_plot",
     "pue_plot",
@@ -316,12 +315,6 @@ def binding_runs(binding: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(s), int(e), int(b[s])) for s, e in zip(starts, ends)]
 
 
-def binding_name(code: int) -> str:
-    """The constraint a binding code names (``BINDING_NAMES``: 0 demand … 3 cooling); a code outside them (none in a
-    run's record) is drawn as demand, the binding of a tick no limit holds."""
-    return BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
-
-
 def _thermal_runs(ts: Mapping[str, np.ndarray], column: str) -> list[tuple[int, int]]:
     """(start, end exclusive) index runs of the ticks a thermal flag column (``thermal_throttled``, ``thermal_shed``)
     marks; none when the run has no thermal model."""
@@ -485,7 +478,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
     # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
     for s, e, code in binding_runs(binding):
-        name = binding_name(code)
+        name = BINDING_NAMES[code]
         xs = np.repeat(edges[s : e + 1], 2)[1:-1]
         ys = np.repeat(achieved[s:e], 2)
         ax.fill_between(xs, 0, ys, color=CONSTRAINT_COLORS[name], alpha=0.35, linewidth=0)
@@ -493,7 +486,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     for k, (pname, pb) in enumerate(strips):  # one strip per pool, the first at the top of the strips
         lo = strip_h * (len(strips) - 1 - k)
         for s, e, code in binding_runs(pb):
-            nm = binding_name(code)
+            nm = BINDING_NAMES[code]
             ax2.axvspan(edges[s], edges[e], ymin=lo + 0.01, ymax=lo + strip_h - 0.01, color=CONSTRAINT_COLORS[nm],
                         alpha=0.7, linewidth=0)
         ax2.text(0.005, lo + 0.5 * strip_h, f"pool {pname}", transform=ax2.transAxes, fontsize=7, va="center",
@@ -555,7 +548,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             axz.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9)
         axz.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4)
         for s_, e_, code in binding_runs(binding):
-            nm = binding_name(code)
+            nm = BINDING_NAMES[code]
             axz.axvspan(edges[s_], edges[e_], color=CONSTRAINT_COLORS[nm], alpha=0.12, linewidth=0)
         axz.set_ylim(*zoom)
         axz.yaxis.set_major_formatter(EngFormatter(places=1, sep=""))
@@ -603,15 +596,14 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     codes = sorted(present | {i for i, nm in enumerate(BINDING_NAMES)
                               if isinstance(shares.get(nm), (int, float)) and shares[nm] > 0})
     for code in codes:
-        if 0 <= code < len(BINDING_NAMES):
-            nm = BINDING_NAMES[code]
-            share = shares.get(nm)
-            pct = "<1" if share is not None and 0 < float(share) < 0.005 else f"{100 * float(share or 0):.0f}"
-            txt = f"binds: {nm}" + (f" ({pct}%)" if share is not None else "")
-            if code not in present:
-                txt += "\n(inside days: leads none)"
-            handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
-            labels.append(txt)
+        nm = BINDING_NAMES[code]
+        share = shares.get(nm)
+        pct = "<1" if share is not None and 0 < float(share) < 0.005 else f"{100 * float(share or 0):.0f}"
+        txt = f"binds: {nm}" + (f" ({pct}%)" if share is not None else "")
+        if code not in present:
+            txt += "\n(inside days: leads none)"
+        handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
+        labels.append(txt)
     if several:  # what the band and the facility's lines mean with several pools
         handles.append(Patch(facecolor="none", edgecolor="none"))
         labels.append("band: the binding of the pool\nfurthest short for its own work;\n"
