@@ -13,8 +13,9 @@ A sweep file (YAML) is a :class:`SweepSpec`::
 Every point is a dict of dotted-path overrides (:func:`expand`). Points run in parallel across
 runs (never inside one) through ONE joblib call site: local processes (loky) by default, or a
 Dask distributed cluster when a ``client`` (or scheduler address) is given. Each point's report is
-cached as one JSON file named by the ``scenario_hash`` of the resolved scenario, written
-atomically, so an interrupted sweep resumes and a repeated one is free. An entry is used only
+cached as one JSON file named by the ``scenario_hash`` of the resolved scenario, in the cache
+folder's subfolder of this code version (the first 12 hex digits of :func:`code_hash`, so two
+dcsim installs sharing the user cache keep their own points), written atomically, so an interrupted sweep resumes and a repeated one is free. An entry is used only
 when its :func:`cache_key` matches: the resolved scenario, a hash of dcsim's own sources and
 data (:func:`code_hash`) and of every file the scenario names (traces, weather, length tables),
 so a change in the physics or in an input file is never answered from a stale cache.
@@ -58,6 +59,7 @@ from dcsim.scenario.paths import param_name, split_path
 __all__ = [
     "ParamSpec", "SweepSpec", "DEFAULT_METRICS", "load_sweep", "expand", "run_sweep", "sweep",
     "run_point", "extract", "columns", "write_table", "add_parser", "cache_key", "code_hash", "data_files",
+    "default_cache_dir",
     "count_points", "max_points", "MAX_POINTS", "SweepInterrupted", "check_metrics", "SweepRows", "axis_info",
     "write_figure", "FIGURE_NAME",
 ]
@@ -473,8 +475,45 @@ def cache_key(sc: Scenario, h: str | None = None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+#: A code version's cache subfolder not used for this long is removed when a sweep uses the cache folder: another
+#: dcsim's points are kept while it is in use (two installs sharing the user cache no longer evict each other's points,
+#: as one file per scenario did), and a version left behind does not grow the folder for ever. An assumption.
+CACHE_KEEP_S = 30 * 86400
+
+
+def _code_dir(cache_dir: Path) -> Path:
+    """The subfolder of ``cache_dir`` that holds this code version's points: the first 12 hex digits of
+    :func:`code_hash`."""
+    return cache_dir / code_hash()[:12]
+
+
 def _cache_path(cache_dir: Path, h: str) -> Path:
-    return cache_dir / f"{h}.json"
+    return _code_dir(cache_dir) / f"{h}.json"
+
+
+def _prune_cache(cache_dir: Path, now: float | None = None) -> list[Path]:
+    """Remove the code-version subfolders of ``cache_dir`` (12 hex digits, holding only ``*.json`` points) unused for
+    :data:`CACHE_KEEP_S`, and mark this version's used; returns those removed. Best effort: a folder that cannot be
+    read or removed is left."""
+    import shutil
+
+    now = time.time() if now is None else now
+    mine = _code_dir(cache_dir)
+    removed = []
+    try:
+        if mine.is_dir():
+            os.utime(mine)
+        subs = [d for d in cache_dir.iterdir() if d != mine and d.is_dir() and re.fullmatch(r"[0-9a-f]{12}", d.name)]
+    except OSError:
+        return removed
+    for d in subs:
+        try:
+            if now - d.stat().st_mtime > CACHE_KEEP_S and all(f.suffix == ".json" and f.is_file() for f in d.iterdir()):
+                shutil.rmtree(d)
+                removed.append(d)
+        except OSError:
+            continue
+    return removed
 
 
 def _cache_read(cache_dir: Path | None, h: str, key: str | None = None) -> dict | None:
@@ -600,9 +639,12 @@ def _kill_local_workers() -> None:
 
 
 def default_cache_dir() -> Path:
-    """The sweep's point cache when none is named: ``dcsim/sweep`` in the user's cache folder, as platformdirs places
-    it: ``$XDG_CACHE_HOME`` when set to an absolute path, else ``~/.cache`` (Linux and other Unix),
-    ``~/Library/Caches`` (macOS), ``%LOCALAPPDATA%`` (Windows). It was ``.dcsim-cache`` in the working folder, so a
+    """The sweep's point cache when none is named: ``dcsim/sweep`` in the user's cache folder, where
+    ``platformdirs.user_cache_dir("dcsim")`` places it (on Windows with ``appauthor=False``; platformdirs' default
+    adds an author folder there): ``$XDG_CACHE_HOME`` when set to an absolute path, else ``~/.cache`` (Linux and
+    other Unix), ``~/Library/Caches`` (macOS), ``%LOCALAPPDATA%\\dcsim\\Cache`` (Windows). Each code version keeps its
+    points in its own subfolder (:func:`code_hash`, first 12 hex digits); one unused for :data:`CACHE_KEEP_S` is
+    removed. It was ``.dcsim-cache`` in the working folder, so a
     sweep run from ``$HOME`` or a project left a cache folder there; one folder for every sweep keeps the points two
     sweeps share run once. ``--cache-dir`` (``cache_dir=``) names another, ``--no-cache`` (``None``) none."""
     if os.name == "nt":
@@ -616,7 +658,8 @@ def default_cache_dir() -> Path:
 
 
 class _UserCache:
-    """``run_sweep``'s default ``cache_dir``: :func:`default_cache_dir`, read when the sweep runs."""
+    """``run_sweep``'s default ``cache_dir``: :func:`default_cache_dir`, resolved once when the sweep runs (the rows
+    say where: ``rows.cache_dir``)."""
 
     def __repr__(self) -> str:
         return "default_cache_dir()"
@@ -686,6 +729,8 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     check_metrics(spec)  # a typo is refused now, not found as an empty column after the runs
     total = _check_size(spec)  # before a single point is made
     cdir = default_cache_dir() if isinstance(cache_dir, _UserCache) else Path(cache_dir) if cache_dir is not None else None
+    if cdir is not None:
+        _prune_cache(cdir)
     show = progress if not callable(progress) else False
     prep = _Progress(total, label=f"{spec.name}: preparing", enabled=bool(show), every=0.25,
                      delay=1.0)
@@ -772,6 +817,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
             own_client.close()
 
     rows = SweepRows(name=spec.name, mode=spec.mode, parameters=axis_info(spec, sc0))
+    rows.cache_dir = cdir
     for i, (inputs, h) in enumerate(resolved):
         row: dict[str, Any] = {"point": i, "scenario_hash": h, **inputs}
         rep = payloads[h].get("report") or {}
@@ -843,6 +889,8 @@ class SweepRows(list):
         self.name, self.mode, self.parameters = name, mode, dict(parameters or {})
         #: with ``run_sweep(out=...)``: (the figure's path, what it shows), or (None, why none is drawn)
         self.figure: tuple[Path | None, str] | None = None
+        #: the point cache folder :func:`run_sweep` used (its ``cache_dir``, the user's by default), or None
+        self.cache_dir: Path | None = None
 
     def plot(self, metric: str | None = None, title: str | None = None):
         """The sweep's figure (:func:`dcsim.plots.sweep.sweep_figure`): the headline figures against one swept
@@ -967,7 +1015,7 @@ def cmd_sweep(args) -> int:
         return 2
     t0 = time.perf_counter()
     try:
-        cdir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+        cdir = None if args.no_cache else (args.cache_dir or USER_CACHE)
         rows = run_sweep(spec, workers=args.workers, client=args.scheduler, cache_dir=cdir, progress=not args.quiet,
                          out=out)
     except SweepInterrupted as e:
@@ -981,8 +1029,8 @@ def cmd_sweep(args) -> int:
         files.append(fig_path.name)
     print_message(f"{spec.name}: {len(rows)} points ({n_cached} from cache) in {el:.1f} s -> {out}/ ({', '.join(files)})")
     print_message(f"  figure: {out / fig_path.name}: {fig_note}" if fig_path is not None else f"  no figure: {fig_note}")
-    if cdir is not None:  # where the points are kept: the user cache folder unless --cache-dir names one
-        print_message(f"  cache: {cdir}/ (--cache-dir DIR for another, --no-cache for none)")
+    if rows.cache_dir is not None:  # where the points are kept: the user cache folder unless --cache-dir names one
+        print_message(f"  cache: {rows.cache_dir}/ (--cache-dir DIR for another, --no-cache for none)")
     failed = [r for r in rows if r["error"]]
     if failed:  # the table is written; the refused points are input errors, named with their reason
         from dcsim.units import excerpt

@@ -679,7 +679,7 @@ def test_memory_estimate_matches_a_measured_run(tmp_path):
     60-s-tick day, 1,440 ticks, and a 1-s-tick day, 86,400 ticks). The whole estimate (the base of a run before its
     first tick plus each tick's columns) within 15 % of each: it had no base and read 97 % low on the short run (7.5 vs
     ~260 MB) and 18 % low on a 366-day one (2.74 vs 3.33 GB, measured 2026-12-05)."""
-    from dcsim.engine.preflight import CSV_BYTES_PER_TICK, estimate
+    from dcsim.engine.preflight import estimate
     from dcsim.scenario import load_scenario
 
     # VmHWM (peak RSS of this process image): ru_maxrss would carry the forking pytest's own peak
@@ -697,7 +697,19 @@ def test_memory_estimate_matches_a_measured_run(tmp_path):
         est = estimate(load_scenario(REF, overrides={"controller.tick": tick, "duration": "24 h"}))
         assert 0.85 < est["peak_memory_bytes"] / peak < 1.15, (tick, est, peak)
     csv_per_tick = (tmp_path / "b" / "timeseries.csv").stat().st_size / 86400
-    assert 0.85 < CSV_BYTES_PER_TICK / csv_per_tick < 1.15, csv_per_tick
+    assert 0.85 < est["csv_bytes"] / est["ticks"] / csv_per_tick < 1.15, (est, csv_per_tick)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_memory_estimate_counts_the_columns_a_run_writes(path):
+    """The memory estimate's column count (the reference's, each issue-18 model's, each of several pools') is the
+    number of timeseries.csv columns of a 10-min run of each shipped scenario (the time series plus its t_s
+    column): the counts were literals copied from FlexChunk.columns and pools.POOL_COLUMNS, and would drift."""
+    from dcsim.engine.preflight import estimate
+
+    ov = {"duration": "10 min", "controller.tick": "1 min", "faults": []}
+    r = dcsim.run(path, overrides=ov)
+    assert estimate(load_scenario(path, overrides=ov))["columns"] == len(r.timeseries) + 1, sorted(r.timeseries)
 
 
 @pytest.mark.parametrize("field", ["racks.0.power.power_limit", "racks.0.cooling.limit"])
@@ -1088,16 +1100,27 @@ def test_a_rate_profile_header_sets_its_units(tmp_path, header, t_factor, r_fact
         [5 * r_factor, 7 * r_factor, 9 * r_factor])
 
 
-@pytest.mark.parametrize("value", ["0", "-5GB", "nan", "inf", "16", "1 MB"])
+@pytest.mark.parametrize("value", ["0", "-5GB", "nan", "inf", "16", "1 MB", "200 MB"])
 def test_a_bad_memory_limit_is_refused_naming_the_variable(monkeypatch, capsys, value):
     """0, negative, NaN and inf fell back to 4 GiB silently; a bare 16 (bytes) was blamed on controller.tick
     (audit C, D8)."""
     monkeypatch.setenv("DCSIM_MEMORY_LIMIT", value)
     code, err = _validate(capsys, REF)
-    assert code == 2 and "DCSIM_MEMORY_LIMIT" in err and "at least 64 MiB with its unit, e.g. '16 GB'" in err, err
+    assert code == 2 and "DCSIM_MEMORY_LIMIT" in err and "at least 512 MiB with its unit, e.g. '16 GB'" in err, err
     assert "controller.tick" not in err
     monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "16 GB")
     assert _validate(capsys, REF)[0] == 0
+
+
+def test_the_smallest_memory_limit_taken_runs_a_short_scenario(monkeypatch, capsys):
+    """A limit at or above the smallest one taken holds a short run: 200 MB was taken and then refused every
+    scenario (the 250 MB base of each run was above it), blaming controller.tick."""
+    from dcsim.engine.preflight import BASE_MEMORY_BYTES, MIN_MEMORY_LIMIT
+
+    assert MIN_MEMORY_LIMIT > BASE_MEMORY_BYTES
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", f"{MIN_MEMORY_LIMIT} B")
+    code, err = _validate(capsys, REF, "--set", "controller.tick=1h")
+    assert code == 0, err
 
 
 # ------------------------------------------------------------------ audit C: time axes that do not match the run (A3, A5)

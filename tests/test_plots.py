@@ -1003,15 +1003,6 @@ def test_fault_windows_are_marked_on_the_time_figures(result):
         assert not any("node failures" in lab for lab in labels)
 
 
-def test_binding_name_is_one_clamp():
-    """The binding-name clamp (a code outside BINDING_NAMES drawn as demand) was written three times in
-    signature_plot; one helper names every band and strip."""
-    from dcsim.plots.figures import binding_name
-
-    assert [binding_name(c) for c in (0, 1, 2, 3)] == list(BINDING_NAMES)
-    assert binding_name(-1) == binding_name(4) == "demand"
-
-
 def test_signature_draws_the_thermal_throttle_that_binds(result):
     """chiller-trip, 11:54-12:49: the band read cooling while the dashed Q ran hidden under the achieved line and C
     and P sat above it, so nothing drawn was below the others. On throttled ticks Q (the compute ceiling at the clock
@@ -1035,3 +1026,43 @@ def test_signature_draws_the_thermal_throttle_that_binds(result):
     # a run without a thermal model draws no such line
     ax0 = signature_plot(result).axes[0]
     assert not [ln for ln in ax0.get_lines() if "throttle" in ln.get_label()]
+
+
+def test_signature_labels_the_throttle_that_outlasts_the_fault_window(result):
+    """chiller-trip: the hatched fault window ends at 11:50 while the shed runs to 11:54 and the throttle (a tick
+    later) to 12:49, and nothing said why the hall was still short. The span from the window's end to the last
+    throttled tick is marked "after the trip"; the throttle's legend entry names the thermal throttle, not a compute
+    ceiling."""
+    ts = {k: np.array(v, dtype=float) for k, v in result.timeseries.items()}
+    t, n = ts["t_s"], ts["t_s"].size
+    shed = np.zeros(n)
+    shed[n // 4: n // 3] = 1.0
+    on = np.zeros(n)
+    on[n // 3 + 1: n // 2] = 1.0  # a tick after the shed, as chiller-trip's
+    ts.update(thermal_throttled=on, thermal_shed=shed)
+    fault = {"kind": "cooling_failure", "start_s": float(t[n // 5]), "end_s": float(t[n // 4 + 2])}
+    ax = signature_plot(SimpleNamespace(report={**result.report, "faults": [fault]}, timeseries=ts)).axes[0]
+    (lab,) = [x for x in ax.texts if x.get_text() == "after the trip"]
+    scale = (ax.get_lines()[0].get_xdata()[1] - ax.get_lines()[0].get_xdata()[0]) / (t[1] - t[0])
+    (arrow,) = [x for x in ax.texts if x.get_text() == "" and getattr(x, "arrow_patch", None) is not None]
+    assert sorted([arrow.xy[0], arrow.xyann[0]]) == pytest.approx([fault["end_s"] * scale, t[n // 2] * scale],
+                                                                  rel=1e-9, abs=1e-9)
+    (q,) = [ln for ln in ax.get_lines() if "throttle" in ln.get_label()]
+    assert q.get_label().startswith("Q, thermal throttle") and "ceiling" not in q.get_label()
+
+
+def test_a_long_run_marks_the_days_the_gpus_throttled():
+    """Beyond DAILY_BEYOND_S the signature draws daily means and dropped both the throttle's line and the fault
+    windows: a year with a throttled hour showed nothing of it. Each day with a throttled tick is marked."""
+    r = _tiled(16)
+    n = r.timeseries["t_s"].size
+    on = np.zeros(n)
+    on[(r.timeseries["t_s"] >= 3 * 86400 + 3600) & (r.timeseries["t_s"] < 3 * 86400 + 7200)] = 1.0
+    on[(r.timeseries["t_s"] >= 9 * 86400) & (r.timeseries["t_s"] < 9 * 86400 + 900)] = 1.0
+    r.timeseries["thermal_throttled"] = on
+    ax = signature_plot(r).axes[0]
+    handles, labels = ax.get_legend_handles_labels()
+    assert "days the GPUs throttled (thermal)" in labels
+    marks = [p for p in ax.patches if p.get_facecolor()[:3] == pytest.approx(to_rgba(CONSTRAINT_COLORS["cooling"])[:3])
+             and p.get_y() == pytest.approx(0.97)]
+    assert sorted(round(p.get_x()) for p in marks) == [3, 9], [(p.get_x(), p.get_y()) for p in marks]

@@ -276,6 +276,9 @@ def test_one_set_parser_for_run_and_plan():
     ("2026-07-15T24:00", "hour must be in 0..23"),
     ("2026-13-01T00:00", "month must be in 1..12"),
     ("2026-07-15T12:61", "minute must be in 0..59"),
+    # one-digit months and days, which the pattern admits: pydantic refused 2026-7-45 as "input is too short"
+    ("2026-7-45", "day is out of range for month"),
+    ("2026-7-5T25:00", "hour must be in 0..23"),
 ])
 def test_a_start_off_the_clock_names_the_part_out_of_range(start, words):
     """start: ...T25:00 was refused as 'unexpected extra characters at the end of the input' (pydantic's
@@ -283,6 +286,16 @@ def test_a_start_off_the_clock_names_the_part_out_of_range(start, words):
     errs = _errors({**ref(), "start": start})
     assert len(errs) == 1 and errs[0][0] == "start", errs
     assert errs[0][1].startswith(f"'{start}' is not a time on the clock or calendar: {words}"), errs
+
+
+def test_a_start_with_one_digit_month_and_day_is_its_zero_padded_date():
+    """2026-7-5 is admitted by the start pattern; it is read as 2026-07-05 (pydantic alone refused it as "input is
+    too short")."""
+    from datetime import datetime
+
+    from dcsim.scenario import Scenario
+
+    assert Scenario.model_validate({**ref(), "start": "2026-7-5T13:00"}).start == datetime(2026, 7, 5, 13, 0)
 
 
 @pytest.mark.parametrize("mutate, path, words", [

@@ -106,7 +106,7 @@ def test_sweep_rows_cache_and_resume(tmp_path):
     cache = tmp_path / "cache"
     rows = run_sweep(_small_sweep(), cache_dir=cache, progress=False, out=tmp_path / "out")
     assert len(rows) == 4 and not any(r["cached"] for r in rows)
-    assert len(list(cache.glob("*.json"))) == 4
+    assert len(list(cache.glob("*/*.json"))) == 4
     # inputs are the resolved SI values; the physics moves the right way
     by = {(r["facility.interconnect"], r["racks.0.count"]): r for r in rows}
     assert set(by) == {(60e3, 2), (60e3, 4), (200e3, 2), (200e3, 4)}
@@ -135,7 +135,7 @@ def test_sweep_rows_cache_and_resume(tmp_path):
     assert [r["throughput_tok_s.output"] for r in again] == [r["throughput_tok_s.output"] for r in rows]
 
     # simulated interruption: two points lost (and a stray temp file left behind) -> only they rerun
-    files = sorted(cache.glob("*.json"))
+    files = sorted(cache.glob("*/*.json"))
     lost = {files[0].stem, files[1].stem}
     for p in files[:2]:
         p.unlink()
@@ -155,7 +155,7 @@ def test_sweep_rows_cache_and_resume(tmp_path):
     assert {r["scenario_hash"] for r in resumed if not r["cached"]} == lost
     assert [r["throughput_tok_s.output"] for r in resumed] == [r["throughput_tok_s.output"] for r in rows]
     # cache entries are plain JSON reports keyed by the resolved scenario hash
-    d = json.loads((cache / f"{rows[0]['scenario_hash']}.json").read_text())
+    d = json.loads((cache / sw.code_hash()[:12] / f"{rows[0]['scenario_hash']}.json").read_text())
     assert d["report"]["provenance"]["scenario_hash"] == rows[0]["scenario_hash"]
 
 
@@ -178,7 +178,7 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
             run_sweep(_small_sweep(), cache_dir=cache, progress=False)
     finally:
         sw.run_point = orig
-    assert len(list(cache.glob("*.json"))) == 3          # finished points were kept
+    assert len(list(cache.glob("*/*.json"))) == 3          # finished points were kept
     rows = run_sweep(_small_sweep(), cache_dir=cache, progress=False)
     assert [r["cached"] for r in rows] == [True, True, True, False]
     fresh = run_sweep(_small_sweep(), cache_dir=None, progress=False)
@@ -231,16 +231,16 @@ def test_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_pat
            "--out", str(out), "-q", "--workers", "1"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.time()
-    while time.time() - t0 < 120 and len(list(cache.glob("*.json"))) < 3 and p.poll() is None:
+    while time.time() - t0 < 120 and len(list(cache.glob("*/*.json"))) < 3 and p.poll() is None:
         time.sleep(0.05)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-    done_before = {f.stem for f in cache.glob("*.json")}
+    done_before = {f.stem for f in cache.glob("*/*.json")}
     assert 0 < len(done_before) < 12
-    for f in cache.glob("*.json"):
+    for f in cache.glob("*/*.json"):
         json.loads(f.read_text())  # no torn file
     assert subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300).returncode == 0
-    files = {f.stem for f in cache.glob("*.json")}
+    files = {f.stem for f in cache.glob("*/*.json")}
     assert len(files) == 12 and done_before <= files
     with open(out / "results.csv") as f:
         table = list(csv.DictReader(f))
@@ -263,7 +263,7 @@ def test_a_point_the_preflight_refuses_is_a_failed_row_not_a_bug(tmp_path, capsy
     assert bad["error"].startswith("facility.interconnect: 1 W cannot power the fleet even idle")
     assert bad["throughput_tok_s.output"] is None and bad["facility.interconnect"] == 1.0
     assert good["error"] is None and good["throughput_tok_s.output"] > 0
-    assert len(list((tmp_path / "c").glob("*.json"))) == 1        # only the point that ran is cached
+    assert len(list((tmp_path / "c").glob("*/*.json"))) == 1        # only the point that ran is cached
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump({"name": "s", "base": small_scenario(duration="30 min"),
                                  "parameters": {"facility.interconnect": {"values": ["1 W", "200 kW"]}}}))
@@ -435,7 +435,31 @@ def test_the_default_cache_is_the_user_cache_folder_not_the_working_one(tmp_path
                                  "parameters": {"racks.0.count": {"values": [2]}}}))
     assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "-q"]) == 0
     assert f"cache: {xdg / 'dcsim' / 'sweep'}/" in capsys.readouterr().out
-    assert len(list((xdg / "dcsim" / "sweep").glob("*.json"))) == 1
+    assert len(list((xdg / "dcsim" / "sweep").glob("*/*.json"))) == 1
     assert not any(work.iterdir()), list(work.iterdir())  # nothing left in the working folder
     assert main(["sweep", str(f), "--out", str(tmp_path / "o2"), "--cache-dir", str(tmp_path / "c"), "-q"]) == 0
-    assert "1 points (0 from cache)" in capsys.readouterr().out and len(list((tmp_path / "c").glob("*.json"))) == 1
+    assert "1 points (0 from cache)" in capsys.readouterr().out and len(list((tmp_path / "c").glob("*/*.json"))) == 1
+
+
+def test_two_code_versions_keep_their_own_points_in_one_cache(tmp_path, monkeypatch):
+    """The cache held one file per scenario hash, the code hash only inside it: two dcsim installs sharing the user
+    cache overwrote each other's points, and each rerun by the other ran every point again. Each code version now
+    has its own subfolder; one unused for CACHE_KEEP_S is removed, the one in use is kept."""
+    import os
+    import time
+
+    import dcsim.sweep as sw
+
+    cache = tmp_path / "cache"
+    rows = run_sweep(_small_sweep(), cache_dir=cache, progress=False)
+    assert rows.cache_dir == cache and not any(r["cached"] for r in rows)
+    monkeypatch.setattr(sw, "code_hash", lambda: "b" * 64)  # another install, other code
+    assert not any(r["cached"] for r in run_sweep(_small_sweep(), cache_dir=cache, progress=False))
+    monkeypatch.undo()
+    assert all(r["cached"] for r in run_sweep(_small_sweep(), cache_dir=cache, progress=False))  # not evicted
+    assert (cache / ("b" * 12)).is_dir()
+    old = time.time() - sw.CACHE_KEEP_S - 86400
+    os.utime(cache / ("b" * 12), (old, old))
+    (cache / "notes").mkdir()  # not a code version's folder: never touched
+    assert sw._prune_cache(cache) == [cache / ("b" * 12)]
+    assert sorted(d.name for d in cache.iterdir()) == sorted([sw.code_hash()[:12], "notes"])

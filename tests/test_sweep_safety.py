@@ -142,4 +142,4 @@ def test_an_interrupted_point_is_never_cached(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     with pytest.raises(KeyboardInterrupt):
         run_sweep(_spec(), cache_dir=cache, progress=False)
-    assert not list(cache.glob("*.json"))
+    assert not list(cache.rglob("*.json"))

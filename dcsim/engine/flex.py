@@ -591,32 +591,41 @@ class FlexChunk:
         breakdown as settled (:meth:`settle`: the plant's power follows the heat it moved)."""
         fx = self.fx
         fb = self.settle(j, fb, rebreak)
-        out = {"curtailment": np.array(self.event[:j], dtype=np.int8),
-               "curtailment_notice": np.array(self.notice[:j], dtype=np.int8)}
         batt = self.battery_w[:j]
-        out["meter_power_w"] = fb["facility"] - batt
+        out = dict(zip(GRID_COLUMNS, (np.array(self.event[:j], dtype=np.int8),
+                                      np.array(self.notice[:j], dtype=np.int8), fb["facility"] - batt), strict=True))
         if fx.batt is not None:
-            out.update(battery_w=batt.copy(), battery_energy_j=self.energy_j[:j].copy(),
-                       meter_unmet_w=_over_cap_w(fb["facility"] - batt, np.asarray(self.cap[:j])))
+            out.update(zip(STORAGE_COLUMNS, (batt.copy(), self.energy_j[:j].copy(),
+                                             _over_cap_w(fb["facility"] - batt, np.asarray(self.cap[:j]))),
+                           strict=True))
         if fx.th is not None:
             p = fx.th
             heat = np.asarray(fb["heat_w"], dtype=float)
             ts = self.t_space[:j]
             quasi = np.isnan(ts)
-            out.update(
-                t_space_c=np.where(quasi, p.setpoint_c + heat / p.ua_w_per_k, ts),
-                t_loop_c=np.where(quasi, p.setpoint_c, self.t_loop[:j]),
-                tank_j=np.where(quasi, p.tank_capacity_j, self.tank[:j]),
-                thermal_heat_w=heat, thermal_q_out_w=np.where(quasi, heat, self.q_out[:j]),
-                thermal_q_plant_w=np.where(quasi, heat, self.q_plant[:j]),
-                thermal_engaged=(~quasi).astype(np.int8),
-                thermal_level=self.level[:j].copy(), thermal_throttled=self.throttled[:j].copy(),
-                thermal_shed=self.shed[:j].copy())
+            out.update(zip(THERMAL_COLUMNS, (
+                np.where(quasi, p.setpoint_c + heat / p.ua_w_per_k, ts),
+                np.where(quasi, p.setpoint_c, self.t_loop[:j]),
+                np.where(quasi, p.tank_capacity_j, self.tank[:j]),
+                heat, np.where(quasi, heat, self.q_out[:j]),
+                np.where(quasi, heat, self.q_plant[:j]),
+                (~quasi).astype(np.int8),
+                self.level[:j].copy(), self.throttled[:j].copy(),
+                self.shed[:j].copy()), strict=True))
         if fx.dq is not None:
-            out.update(deferred_served_tok_s=np.array(self.def_served[:j]),
-                       deferred_late_tok_s=np.array(self.def_late[:j]),
-                       deferred_backlog_tokens=np.array(self.def_backlog[:j]))
+            out.update(zip(DEFERRED_COLUMNS, (np.array(self.def_served[:j]), np.array(self.def_late[:j]),
+                                              np.array(self.def_backlog[:j])), strict=True))
         return out, fb
+
+
+#: The per-tick columns :meth:`FlexChunk.columns` adds to the record, by the model that adds them (also counted by
+#: dcsim.engine.preflight's memory estimate): any issue-18 model adds the grid's; facility.storage, facility.thermal
+#: and deferrable add theirs.
+GRID_COLUMNS = ("curtailment", "curtailment_notice", "meter_power_w")
+STORAGE_COLUMNS = ("battery_w", "battery_energy_j", "meter_unmet_w")
+THERMAL_COLUMNS = ("t_space_c", "t_loop_c", "tank_j", "thermal_heat_w", "thermal_q_out_w", "thermal_q_plant_w",
+                   "thermal_engaged", "thermal_level", "thermal_throttled", "thermal_shed")
+DEFERRED_COLUMNS = ("deferred_served_tok_s", "deferred_late_tok_s", "deferred_backlog_tokens")
 
 
 def _over_cap_w(meter_w, cap_w) -> np.ndarray:

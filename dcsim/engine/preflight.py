@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dcsim.engine.build import Models, build_models
+from dcsim.engine.build import Models, build_models, pool_layout
+from dcsim.engine.flex import DEFERRED_COLUMNS, GRID_COLUMNS, STORAGE_COLUMNS, THERMAL_COLUMNS
+from dcsim.engine.pools import POOL_COLUMNS
 from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.thermal.weather import WeatherError
@@ -60,23 +62,18 @@ LIMITS = {
 #: days (1,440-527,040 ticks: 261 MB-3.33 GB; 10, 300,000 and 1,000,000 racks alike over 30 days or more, but a
 #: 1-day run of 1,000,000 racks peaked at 330 MB against 261 MB for 10 racks, ~70 B per rack held early in the run and
 #: not counted here: one measurement), year-richmond at a 1-min tick (54 columns, 3.81 GB) and mixed-fleet at a 1-s tick (two
-#: pools, 82 columns, 1.20 GB). Least squares gave 267 MB + 127 B per tick-column; with the figures below, rounded, every
-#: run is within -3.2 % and +3.4 % of its estimate (the 1-day run -3.2 %, year-richmond +3.4 %, mixed-fleet -2.0 %). The old
+#: pools, 82 columns, 1.20 GB). Least squares gave 267 MB + 127 B per tick-column; the base below was
+#: chosen lower (250 MB) and the slope higher (130 B), not rounded from them: with these figures every run is within
+#: -3.2 % and +3.4 % of its estimate (the 1-day run -3.2 %, year-richmond +3.4 %, mixed-fleet -2.0 %). The old
 #: estimate, 5,200 B per tick and no base, read 18 % low at 366 days (2.74 vs 3.33 GB) and 97 % low at one day.
 #: Checked by tests/test_hostile.py::test_memory_estimate_matches_a_measured_run.
 BASE_MEMORY_BYTES = 250_000_000
 BYTES_PER_TICK_COLUMN = 130
 #: the columns of scenarios/reference.yaml's timeseries.csv (one pool, no grid, storage, thermal or deferrable work)
 BASE_COLUMNS = 45
-#: the columns each pool adds when there are several (pool{i}_demand_tok_s ... pool{i}_waiting_tok_s: mixed-fleet's
-#: 82 = 45 + 2 x 19 - 1, frontier_share then held per pool)
-POOL_COLUMNS = 19
-#: peak memory per tick of the reference's 45 columns (5,850 B)
-BYTES_PER_TICK = BYTES_PER_TICK_COLUMN * BASE_COLUMNS
 #: timeseries.csv bytes per tick and column: measured 13.6 B (reference, 45 columns: 882 kB for 1,440 ticks),
 #: 12.3 B (year-richmond, 54 columns) and 14.4 B (mixed-fleet, 82 columns), rounded up.
 CSV_BYTES_PER_TICK_COLUMN = 14
-CSV_BYTES_PER_TICK = CSV_BYTES_PER_TICK_COLUMN * BASE_COLUMNS
 #: Peak memory per request drawn at request or hybrid fidelity, counted as the arrivals of one tick plus those
 #: that may wait (at the door and in the replicas' queues, up to controller.hold_limit) at the process's peak rate
 #: (:func:`request_estimate`). Measured as the rise of VmHWM (peak RSS, ~210-260 MB for a 1 req/s run) between runs
@@ -99,17 +96,21 @@ def memory_limit_bytes() -> float:
         except UnitError as e:
             raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{e} (e.g. '16 GB')")]) from None
         # 0, negative, NaN and inf fell back to 4 GiB silently, and a bare 16 (16 bytes) was blamed on
-        # controller.tick (audit C, D8). A limit below 64 MiB is a unit slip: dcsim alone, before any tick, is
-        # ~210-260 MB of memory (the VmHWM baseline measured for BYTES_PER_REQUEST above).
+        # controller.tick (audit C, D8). A limit below MIN_MEMORY_LIMIT cannot hold any run: dcsim alone, before any
+        # tick, is ~210-260 MB of memory (BASE_MEMORY_BYTES), and a limit under it refused every scenario blaming
+        # controller.tick.
         if not (math.isfinite(v) and v >= MIN_MEMORY_LIMIT):
             raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{env[:40]!r} is {v:g} bytes: give a memory size of at "
-                                                             "least 64 MiB with its unit, e.g. '16 GB'")])
+                                                             "least 512 MiB with its unit, e.g. '16 GB' (dcsim alone "
+                                                             f"takes ~{BASE_MEMORY_BYTES / 1e6:.0f} MB before its "
+                                                             "first tick)")])
         return v
     return float(LIMITS["memory_bytes"])
 
 
-#: The smallest DCSIM_MEMORY_LIMIT taken (see memory_limit_bytes).
-MIN_MEMORY_LIMIT = 64 * 1024**2
+#: The smallest DCSIM_MEMORY_LIMIT taken (see memory_limit_bytes): above BASE_MEMORY_BYTES, which every run needs
+#: before its first tick, with room for the ticks of a short run. An assumption (the round size over 2 x the base).
+MIN_MEMORY_LIMIT = 512 * 1024**2
 
 
 @dataclass
@@ -129,20 +130,19 @@ class Preflight:
 
 
 def _flex_columns(sc: Scenario) -> int:
-    """Per-tick columns the issue-18 models add (dcsim.engine.flex.FlexChunk.columns): curtailment,
-    curtailment_notice, meter_power_w; battery_energy_j, battery_w, meter_unmet_w; the 10 thermal columns (t_loop_c,
-    t_space_c, tank_j, thermal_*); deferred_backlog_tokens, deferred_late_tok_s, deferred_served_tok_s (counted in the
-    timeseries.csv of chiller-trip and year-richmond, 2026-12-05)."""
+    """Per-tick columns the issue-18 models add (dcsim.engine.flex.FlexChunk.columns)."""
     if sc.grid is None and sc.deferrable is None and sc.facility.storage is None and sc.facility.thermal is None:
         return 0
-    return (3 + 3 * (sc.facility.storage is not None) + 10 * (sc.facility.thermal is not None)
-            + 3 * (sc.deferrable is not None))
+    return (len(GRID_COLUMNS) + len(STORAGE_COLUMNS) * (sc.facility.storage is not None)
+            + len(THERMAL_COLUMNS) * (sc.facility.thermal is not None)
+            + len(DEFERRED_COLUMNS) * (sc.deferrable is not None))
 
 
 def _columns(sc: Scenario) -> int:
-    """The run's time-series columns: the reference's, the issue-18 models' and, with several pools, each pool's."""
-    pools = len({frozenset(g.serves or ()) for g in sc.racks})
-    return BASE_COLUMNS + _flex_columns(sc) + (POOL_COLUMNS * pools - 1 if pools > 1 else 0)
+    """The run's time-series columns: the reference's, the issue-18 models' and, with several pools, each pool's
+    (dcsim.engine.pools.POOL_COLUMNS, less the frontier_share then held per pool: mixed-fleet's 82 = 45 + 2 x 19 - 1)."""
+    pools = len(pool_layout(sc))
+    return BASE_COLUMNS + _flex_columns(sc) + (len(POOL_COLUMNS) * pools - 1 if pools > 1 else 0)
 
 
 def estimate(sc: Scenario) -> dict:

@@ -812,9 +812,17 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     return best
 
 
-#: what a warning about a parameter the data do not identify says after its value (:func:`uncertainty` writes it,
-#: :func:`_warning_lines` finds those warnings by it)
+#: what a warning about a parameter the data do not identify says after its value (:func:`_unidentified_text`
+#: writes it; :func:`_warning_lines` leaves the stored ones out by it and prints them from the uncertainty record)
 _UNIDENTIFIED = " is not identified by the data (data-only relative standard error "
+
+
+def _unidentified_text(name: str, value: float | None, rel_se_data: float | None) -> str:
+    """The warning about a parameter the data do not identify, from its uncertainty record's ``rel_se_data`` (and its
+    fitted value, when known): :func:`uncertainty` stores it in the profile's ``warnings`` and :func:`_warning_lines`
+    prints it rebuilt from the record, so a stored copy never has to be kept in step with the record."""
+    head = name if value is None else f"{name} = {value:.4g}"
+    return f"{head}{_UNIDENTIFIED}{_rel_se_text(rel_se_data)}): its prior sets it"
 
 
 def _rel_se_text(rel_se_data: float | None) -> str:
@@ -867,7 +875,7 @@ def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
             side = "lower" if x[i] - lo_i <= hi_i - x[i] else "upper"
             warns.append(f"{n} = {val:.4g} sits on its {side} bound")
         if not out[n]["identified"]:  # the figure its record holds
-            warns.append(f"{n} = {val:.4g}{_UNIDENTIFIED}{_rel_se_text(out[n]['rel_se_data'])}): its prior sets it")
+            warns.append(_unidentified_text(n, val, out[n]["rel_se_data"]))
     return out, warns
 
 
@@ -1389,12 +1397,13 @@ def _layout_suffix(prof: dict) -> str:
     return " (experts: sharded over the replica's GPUs, tensor parallel)"
 
 
-def _warning_lines(warnings: list[str], unc: dict) -> list[str]:
+def _warning_lines(warnings: list[str], unc: dict, params: dict | None = None) -> list[str]:
     """The report's ``warning:`` lines: each warning, except that parameters not identified by the data share one line
     when there are several: on seven ML.ENERGY rows of one model every one of the 8 free parameters is, and eight such
     lines buried a warning that matters (a per-GPU power column, a bound). The line is built from the uncertainty
     record ``unc`` (each free parameter's ``identified`` and ``rel_se_data``), which a profile read back from its YAML
-    file holds as the fit made it; the profile's ``warnings`` list keeps one entry per parameter."""
+    file holds as the fit made it, with the fitted value from ``params``; the profile's ``warnings`` list keeps one
+    entry per parameter, which is not printed (the line is always rebuilt from the record)."""
     unid = {k: u.get("rel_se_data") for k, u in unc.items() if u.get("identified") is False}
     out = [f"warning: {w}" for w in warnings if _UNIDENTIFIED not in w]
     if len(unid) > 1:
@@ -1403,7 +1412,7 @@ def _warning_lines(warnings: list[str], unc: dict) -> list[str]:
                    f"priors set them; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
                    f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
     else:
-        out += [f"warning: {w}" for w in warnings if _UNIDENTIFIED in w]
+        out += [f"warning: {_unidentified_text(k, (params or {}).get(k), r)}" for k, r in unid.items()]
     return out
 
 
@@ -1475,7 +1484,7 @@ def format_report(prof: dict) -> str:
     if "loo_mape_tok_s_pct" in f:
         lines.append(f"leave-one-load-level-out MAPE tok/s {f['loo_mape_tok_s_pct']:.2f}%  J/tok {f['loo_mape_j_per_tok_pct']:.2f}%")
     lines.append(f"{f['n_values']} measured values, {f['n_free_params']} free parameters")
-    lines += _warning_lines(prof.get("warnings", []), unc)
+    lines += _warning_lines(prof.get("warnings", []), unc, prof.get("params"))
     over = prof.get("kv_over_capacity") or []
     if over:
         lines.append("note: at max_num_seqs " + ", ".join(str(o["max_num_seqs"]) for o in over)
@@ -1788,7 +1797,7 @@ def _run_pool(args: argparse.Namespace) -> int:
     for r in prof["cross_tp"]:
         print(f"{r['profile'] + ' <- tp' + r['from'].rsplit('_tp', 1)[1]:<45} {r['mape_tok_s_pct']:>10.2f} "
               f"{r['mape_j_per_tok_pct']:>8.2f} {r['max_err_tok_s_pct']:>10.2f} {r['max_err_j_per_tok_pct']:>10.2f}")
-    print(*_warning_lines(prof["warnings"], prof["uncertainty"]), sep="\n")
+    print(*_warning_lines(prof["warnings"], prof["uncertainty"], prof.get("params")), sep="\n")
     return write_out(args.out, f"{prof['name']}.yaml", profile_yaml(prof)) if args.out else 0
 
 

@@ -38,7 +38,6 @@ __all__ = [
     "clock_axis",
     "set_time_axis",
     "binding_runs",
-    "binding_name",
     "signature_plot",
     "power_stack_plot",
     "pue_plot",
@@ -316,12 +315,6 @@ def binding_runs(binding: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(s), int(e), int(b[s])) for s, e in zip(starts, ends)]
 
 
-def binding_name(code: int) -> str:
-    """The constraint a binding code names (``BINDING_NAMES``: 0 demand … 3 cooling); a code outside them (none in a
-    run's record) is drawn as demand, the binding of a tick no limit holds."""
-    return BINDING_NAMES[code] if 0 <= code < len(BINDING_NAMES) else "demand"
-
-
 def _thermal_runs(ts: Mapping[str, np.ndarray], column: str) -> list[tuple[int, int]]:
     """(start, end exclusive) index runs of the ticks a thermal flag column (``thermal_throttled``, ``thermal_shed``)
     marks; none when the run has no thermal model."""
@@ -485,7 +478,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
     # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
     for s, e, code in binding_runs(binding):
-        name = binding_name(code)
+        name = BINDING_NAMES[code]
         xs = np.repeat(edges[s : e + 1], 2)[1:-1]
         ys = np.repeat(achieved[s:e], 2)
         ax.fill_between(xs, 0, ys, color=CONSTRAINT_COLORS[name], alpha=0.35, linewidth=0)
@@ -493,7 +486,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     for k, (pname, pb) in enumerate(strips):  # one strip per pool, the first at the top of the strips
         lo = strip_h * (len(strips) - 1 - k)
         for s, e, code in binding_runs(pb):
-            nm = binding_name(code)
+            nm = BINDING_NAMES[code]
             ax2.axvspan(edges[s], edges[e], ymin=lo + 0.01, ymax=lo + strip_h - 0.01, color=CONSTRAINT_COLORS[nm],
                         alpha=0.7, linewidth=0)
         ax2.text(0.005, lo + 0.5 * strip_h, f"pool {pname}", transform=ax2.transAxes, fontsize=7, va="center",
@@ -534,7 +527,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         for s_, e_ in throttled:
             q_th[s_:e_] = ceilings["cooling"][s_:e_]
         ax.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9,
-                label="Q while the GPUs throttle: the\ncompute ceiling at the clock\ntheir die limit allows (thermal)")
+                label="Q, thermal throttle: the rate at\nthe clock the die limit allows")
         s_, e_ = max(throttled, key=lambda r: r[1] - r[0])
         ax.annotate("thermal throttle (Q)", (0.5 * (edges[s_] + edges[e_]), float(np.nanmin(q_th[s_:e_]))),
                     xytext=(0, -6), textcoords="offset points", ha="center", va="top", fontsize=8.5,
@@ -548,6 +541,14 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     ax.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
     if not daily:
         _fault_windows(ax, report, scale)
+        _recovery_marks(ax, report, edges, scale, throttled + _thermal_runs(ts, "thermal_shed"))
+    elif "thermal_throttled" in ts:
+        # the daily view drops the throttle's line and the fault windows: each day with a throttled tick is marked
+        # (the daily mean of the flag is above 0 exactly then)
+        days = np.flatnonzero(np.nan_to_num(np.asarray(ts["thermal_throttled"], dtype=float)) > 0)
+        for k, d in enumerate(days):
+            ax.axvspan(edges[d], edges[d + 1], ymin=0.97, color=CONSTRAINT_COLORS["cooling"], alpha=0.9, linewidth=0,
+                       label="days the GPUs throttled (thermal)" if k == 0 else None)
 
     if axz is not None:
         axz.step(edges, _ext(demand), where="post", color="#444444", lw=1.4, ls="--")
@@ -555,7 +556,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             axz.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9)
         axz.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4)
         for s_, e_, code in binding_runs(binding):
-            nm = binding_name(code)
+            nm = BINDING_NAMES[code]
             axz.axvspan(edges[s_], edges[e_], color=CONSTRAINT_COLORS[nm], alpha=0.12, linewidth=0)
         axz.set_ylim(*zoom)
         axz.yaxis.set_major_formatter(EngFormatter(places=1, sep=""))
@@ -603,15 +604,14 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     codes = sorted(present | {i for i, nm in enumerate(BINDING_NAMES)
                               if isinstance(shares.get(nm), (int, float)) and shares[nm] > 0})
     for code in codes:
-        if 0 <= code < len(BINDING_NAMES):
-            nm = BINDING_NAMES[code]
-            share = shares.get(nm)
-            pct = "<1" if share is not None and 0 < float(share) < 0.005 else f"{100 * float(share or 0):.0f}"
-            txt = f"binds: {nm}" + (f" ({pct}%)" if share is not None else "")
-            if code not in present:
-                txt += "\n(inside days: leads none)"
-            handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
-            labels.append(txt)
+        nm = BINDING_NAMES[code]
+        share = shares.get(nm)
+        pct = "<1" if share is not None and 0 < float(share) < 0.005 else f"{100 * float(share or 0):.0f}"
+        txt = f"binds: {nm}" + (f" ({pct}%)" if share is not None else "")
+        if code not in present:
+            txt += "\n(inside days: leads none)"
+        handles.append(Patch(facecolor=CONSTRAINT_COLORS[nm], alpha=0.45))
+        labels.append(txt)
     if several:  # what the band and the facility's lines mean with several pools
         handles.append(Patch(facecolor="none", edgecolor="none"))
         labels.append("band: the binding of the pool\nfurthest short for its own work;\n"
@@ -715,6 +715,37 @@ def _fault_windows(ax: Any, report: Mapping[str, Any], scale: float) -> None:
         ax.axvspan(a * scale, b * scale, facecolor="none", edgecolor="#555555", hatch="///", lw=0.0, alpha=0.45,
                    zorder=0.5, label=None if kind in seen else f"{kind.replace('_', ' ')} (fault window)")
         seen.add(kind)
+
+
+def _recovery_marks(ax: Any, report: Mapping[str, Any], edges: np.ndarray, scale: float,
+                    runs: list[tuple[int, int]]) -> None:
+    """Where the thermal throttle or shed outlasts a fault window (the plant is back but the loop and the dies are
+    still hot), the span from the window's end to the last such tick, labelled "after the trip" (or after the fault
+    kind): chiller-trip's hatched window ends at 11:50 while its shed runs to 11:54 and its throttle to 12:49, and
+    nothing said why the hall was still short."""
+    for f in report.get("faults") or []:
+        if not isinstance(f, Mapping) or f.get("kind") == "node_failures":
+            continue
+        a, b = f.get("start_s"), f.get("end_s")
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b > a:
+            continue
+        a, b = a * scale, b * scale
+        # the runs that start within the window and last beyond it, and those that follow on within 3 ticks (the shed
+        # that ends a tick before the throttle begins)
+        end, gap = b, 3 * float(edges[1] - edges[0]) if edges.size > 1 else 0.0
+        for s_, e in sorted(runs):
+            if float(edges[e]) > a and float(edges[s_]) <= end + (gap if end > b else 0.0) and float(edges[e]) > end:
+                end = float(edges[e])
+        if not end > b:
+            continue
+        kind = str(f.get("kind", "fault"))
+        what = "the trip" if kind == "cooling_failure" else f"the {kind.replace('_', ' ')}"
+        ax.annotate("", (b, 0.93), xytext=(end, 0.93), xycoords=("data", "axes fraction"),
+                    arrowprops={"arrowstyle": "<->", "color": CONSTRAINT_COLORS["cooling"], "lw": 1.2})
+        ax.annotate(f"after {what}", (0.5 * (b + end), 0.93), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                    color=CONSTRAINT_COLORS["cooling"],
+                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
 
 
 def _cap_dips(ax: Any, edges: np.ndarray, low: np.ndarray, high: np.ndarray, color: str = POWER_COLORS["cap"]) -> bool:

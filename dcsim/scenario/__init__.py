@@ -197,18 +197,25 @@ class Scenario(Spec):
                         "whole date-time in quotes")
             raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
                              f"got the number {excerpt(v, quote=False)}{hint}")
-        if isinstance(v, str) and not re.match(r"^\s*\d{4}-\d{1,2}-\d{1,2}", v):
-            raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
-                             f"got {excerpt(v)}")
         if isinstance(v, str):
+            m = re.match(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)(.*?)\s*$", v, re.S)
+            if not m:
+                raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
+                                 f"got {excerpt(v)}")
+            # a one-digit month or day (2026-7-5) is read as its zero-padded form, so its range is checked below
+            # like any other (pydantic refused 2026-7-45 as "input is too short")
+            y, mo, d, rest = m.groups()
+            iso = f"{y}-{int(mo):02d}-{int(d):02d}{rest}"
             # an hour, minute, month or day out of range (T25:00, T24:00, 2026-13-01) was refused by pydantic as
-            # "unexpected extra characters at the end of the input", which sent the reader looking for a typo
+            # "unexpected extra characters at the end of the input", which sent the reader looking for a typo; the
+            # reason is CPython's (datetime.fromisoformat)
             try:
-                datetime.fromisoformat(v.strip())
+                datetime.fromisoformat(iso)
             except ValueError as e:
                 if re.search(r"must be in|out of range", str(e)):
                     hint = " (midnight is T00:00 of the next day)" if str(e).startswith("hour") else ""
                     raise ValueError(f"{excerpt(v)} is not a time on the clock or calendar: {e}{hint}") from None
+            return iso
         return v
 
     @field_validator("start")
