@@ -730,6 +730,11 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     total = _check_size(spec)  # before a single point is made
     cdir = default_cache_dir() if isinstance(cache_dir, _UserCache) else Path(cache_dir) if cache_dir is not None else None
     if cdir is not None:
+        try:  # the folder is made before any point is prepared: a file on its path is said at once
+            cdir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ScenarioError("the point cache (--cache-dir, cache_dir=)", [("", f"{cdir}: {e.strerror or e}: "
+                                "give a folder, or a path where one can be made")]) from None
         _prune_cache(cdir)
     show = progress if not callable(progress) else False
     prep = _Progress(total, label=f"{spec.name}: preparing", enabled=bool(show), every=0.25,
@@ -1061,11 +1066,10 @@ def _workers_arg(text: str) -> int:
 
 
 def _cache_dir_arg(text: str) -> str:
-    """``--cache-dir``: a folder, or a path where one can be made. A file there said only "/etc/hostname: File
-    exists", after the points were prepared."""
-    out_folder(text)  # not blank
-    if Path(text).exists() and not Path(text).is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: exists and is not a folder; the point cache is a folder")
+    """``--cache-dir``: not blank (``Path('')`` is the current folder). Whether a folder can be made there is
+    :func:`run_sweep`'s check, the same for the API and the default folder."""
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError("is empty: give a folder, or --no-cache for none")
     return text
 
 

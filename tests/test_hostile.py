@@ -1623,16 +1623,32 @@ def test_a_temperature_out_of_range_is_said_in_degc(capsys, value, words):
     assert code == 2 and f"facility.weather.mean_t: {words}" in err, err
 
 
-def test_a_sweep_cache_dir_that_is_a_file_is_refused_before_any_point(tmp_path, capsys):
-    """`--cache-dir FILE` said only "FILE: File exists", after the points were prepared."""
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_a_sweep_cache_dir_that_is_a_file_is_refused_before_any_point(tmp_path, capsys, under):
+    """`--cache-dir FILE` said only "FILE: File exists", after the points were prepared; `FILE/sub` (a file on
+    the path) said "Not a directory" after 5 s: both are refused naming the point cache before any point, and
+    run_sweep(cache_dir=...) alike."""
+    from dcsim.sweep import run_sweep
+
     p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
     f = tmp_path / "cache.txt"
     f.write_text("mine")
-    with pytest.raises(SystemExit) as e:
-        cli_main(["sweep", str(p), "--cache-dir", str(f), "--out", str(tmp_path / "o")])
+    where = f / under if under else f
+    code = cli_main(["sweep", str(p), "--cache-dir", str(where), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert e.value.code == 2 and f"argument --cache-dir: {f}: exists and is not a folder" in err, err
-    assert f.read_text() == "mine" and not (tmp_path / "o").exists()
+    assert code == 2 and "the point cache (--cache-dir, cache_dir=)" in err and str(where) in err, err
+    assert f.read_text() == "mine" and not list((tmp_path / "o").glob("results.*"))
+    with pytest.raises(ScenarioError, match="point cache"):
+        run_sweep(p, cache_dir=where, progress=False)
+
+
+def test_a_blank_sweep_cache_dir_names_its_own_flag(tmp_path, capsys):
+    """`--cache-dir ""` said "leave --out out for the default": the other flag."""
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
+    with pytest.raises(SystemExit) as e:
+        cli_main(["sweep", str(p), "--cache-dir", " ", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "argument --cache-dir: is empty: give a folder, or --no-cache" in err, err
 
 
 def test_calibrate_out_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
