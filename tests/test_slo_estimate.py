@@ -581,6 +581,23 @@ def test_a_door_releasing_per_tick_lets_a_ticks_early_arrivals_in():
     assert np.all(se.door_release_wait_s(np.full(n, 50.0), np.full(n, 50.0), dt) == 0.0)
 
 
+def test_work_shed_at_a_door_releasing_per_tick_leaves_first_and_the_served_slices_do_not_wait_its_wait():
+    """The tokens shed in a tick are the oldest at the door (held past the hold limit), so they leave first: the tick's
+    served slices are the work after them. A backlog of 1,200 tokens after tick 0, all of it shed in tick 1 with the
+    release 6,000 tokens (shed counted in): tick 1 serves only its own arrivals, none of which waited. (Splitting the
+    served and shed tokens evenly, the first two of ten served slices read the backlog's 7.5 and 2.5 s.)"""
+    dt, n = 60.0, 4
+    arrived = np.full(n, 100.0 * dt)
+    arrived[0] += 20.0 * dt
+    released = np.full(n, 100.0 * dt)
+    shed = np.array([0.0, 1200.0, 0.0, 0.0])
+    w = se.door_release_wait_s(arrived, released, dt, slices=10, shed_tok=shed)
+    assert np.all(w[1] == 0.0)
+    assert w[2, :2] == pytest.approx([9.0, 3.0])  # tick 1's own last arrivals, held to tick 2, are served there
+    # without shedding, tick 1's first slices are the backlog's
+    assert se.door_release_wait_s(arrived, released, dt, slices=10)[1, :2] == pytest.approx([7.5, 2.5])
+
+
 def _kv_bound_capped(fidelity: str) -> dict:
     """One rack of Llama-3.1-405B FP8 on B200 (8 replicas, TP4) serving the reasoning preset, whose KV cache holds 79
     sequences (max_batch 256), at 1.05x its ceiling under a 40 kW interconnect (the controller capped), 1-min ticks."""

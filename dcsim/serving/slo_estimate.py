@@ -387,9 +387,9 @@ DOOR_SLICES = 16
 
 
 def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: float,
-                        slices: int = DOOR_SLICES) -> np.ndarray:
+                        slices: int = DOOR_SLICES, shed_tok: np.ndarray | float = 0.0) -> np.ndarray:
     """Waits (s) at a door that admits a tick's work at the tick's start: ``(n, slices)``, the wait of each equal
-    token slice of the work leaving the door in each tick (its midpoint).
+    token slice of the work served out of the door in each tick (its midpoint).
 
     Request fidelity's door (``dcsim.engine.requests``, a token bucket on output tokens at the controller's limit)
     is refilled once per tick and releases in FIFO order at the tick's start: the work held from earlier ticks
@@ -400,13 +400,20 @@ def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: f
     tick ``k``. A backlog smaller than a tick's release lets the tick's early arrivals in at once and holds its last
     ones to the next tick's start (mixed-fleet's reasoning pool at 07:30-08:10, 1-min ticks: TTFT 0.1 s for the
     first fifth of each minute's arrivals, up to 18 s for the last, docs/slo.md); :func:`fifo_wait_s`, a door
-    serving continuously, gives every token of the tick the one wait ``t_mid - A^-1(D(t_mid))``."""
+    serving continuously, gives every token of the tick the one wait ``t_mid - A^-1(D(t_mid))``.
+
+    ``released_tok`` counts the tokens shed in the tick (``shed_tok``, per tick) with those served: shed work is the
+    oldest at the door (held past the hold limit), so it leaves first and the slices are of the served rest,
+    ``x = D_{k-1} + shed_k + (j + 1/2)/S (d_k - shed_k)``. (Until 2026-12-05 the slices split served and shed tokens
+    evenly, so the served work read the shed work's waits in the first slices: mixed-fleet's reasoning pool at
+    07:30-09:30, TTFT p99 597 s against request fidelity's 588.)"""
     a = np.asarray(arrived_tok, float)
     d = np.asarray(released_tok, float)
+    shed = np.minimum(np.broadcast_to(np.asarray(shed_tok, float), d.shape), d)
     edges = dt * np.arange(a.size + 1)
     cum_a = np.concatenate([[0.0], np.cumsum(a)])
     cum_d = np.concatenate([[0.0], np.cumsum(d)])
-    x = cum_d[:-1, None] + (np.arange(slices) + 0.5)[None, :] / slices * d[:, None]
+    x = cum_d[:-1, None] + shed[:, None] + (np.arange(slices) + 0.5)[None, :] / slices * (d - shed)[:, None]
     t_in = np.interp(np.minimum(x, cum_a[-1]), cum_a, edges)
     return np.maximum(edges[:-1, None] - t_in, 0.0)
 
@@ -1109,7 +1116,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float),
                        served * dt + np.asarray(ts["shed_tokens"], float), dt)
     door_sl = door_release_wait_s(np.asarray(ts["arrived_tokens"], float),
-                                  served * dt + np.asarray(ts["shed_tokens"], float), dt)
+                                  served * dt + np.asarray(ts["shed_tokens"], float), dt,
+                                  shed_tok=np.asarray(ts["shed_tokens"], float))
     avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
     if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
         avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
