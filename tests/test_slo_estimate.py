@@ -613,7 +613,7 @@ def _kv_bound_capped(fidelity: str) -> dict:
            "controller": {"tick": "1 min"}}
     m = build_models(load_scenario(dict(raw)))
     g = m.groups[0]
-    assert se.kv_bound(g.node, g.table.batch[-1], m.workload.mean_input, m.workload.mean_output)
+    assert g.kv_bound
     t = dcsim.run(dict(raw, duration="5 min", fidelity="fluid")).report["tpf"]
     lim = min(t["compute_tok_s"], t["power_tok_s"], t["cooling_tok_s"])
     raw["workload"]["arrivals"]["rate"] = f"{1.05 * lim / m.workload.mean_output} req/s"

@@ -22,7 +22,7 @@ the Lindley recursion); the steady window is simulated up to ``RHO_MAX`` of that
 Where a capped controller runs the replicas at exactly their throughput with nothing at the door (several pools
 on a shared budget: each gets its whole need, at the clock whose full-load rate is that need), the wait for
 admission is that of the critically loaded queue the controller regulates (:func:`critical_wait_s`).
-Replicas whose batch the KV cache sets (:func:`kv_bound`) admit at once what a capped tick's door releases at the
+Replicas whose batch the KV cache sets (``dcsim.engine.build.Group.kv_bound``) admit at once what a capped tick's door releases at the
 tick's start: their door wait is that of a door releasing per tick (:func:`door_release_wait_s`), per slice of the
 tick's work, and they hold no critically loaded queue.
 
@@ -47,7 +47,7 @@ from dcsim.streams import named_stream
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
-           "estimate_for_run", "simulate_point", "fifo_wait_s", "door_release_wait_s", "kv_bound",
+           "estimate_for_run", "simulate_point", "fifo_wait_s", "door_release_wait_s",
            "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "tail_caveat",
            "critically_loaded", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
@@ -416,14 +416,6 @@ def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: f
     x = cum_d[:-1, None] + shed[:, None] + (np.arange(slices) + 0.5)[None, :] / slices * (d - shed)[:, None]
     t_in = np.interp(np.minimum(x, cum_a[-1]), cum_a, edges)
     return np.maximum(edges[:-1, None] - t_in, 0.0)
-
-
-def kv_bound(node, top_batch: float, mean_in: float, mean_out: float) -> bool:
-    """Whether a replica's largest batch ``top_batch`` (its node table's) is set by its KV cache: below the batch
-    its sequence limit (``max_batch``) and token budget allow (``node.batch_limit`` with a KV cache that holds any
-    batch). Such a replica admits a request as soon as its prompt's KV fits below the watermark, evicting running
-    sequences later (``dcsim.serving.replica``: recompute preemption), so a burst the door releases enters at once."""
-    return float(top_batch) < float(node.batch_limit(mean_in, mean_out, 1e-9)) - 1e-9
 
 
 def _replica_backlog_wait(offered_tok_s: np.ndarray, capacity_tok_s: np.ndarray, dt: float) -> np.ndarray:
@@ -1115,9 +1107,6 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival
     door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float),
                        served * dt + np.asarray(ts["shed_tokens"], float), dt)
-    door_sl = door_release_wait_s(np.asarray(ts["arrived_tokens"], float),
-                                  served * dt + np.asarray(ts["shed_tokens"], float), dt,
-                                  shed_tok=np.asarray(ts["shed_tokens"], float))
     avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
     if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
         avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
@@ -1155,18 +1144,24 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     full = (avail * full_load_tok_s(m.groups, m.clocks, clk) if awake_replicas is None
             else full_load_tok_s(m.groups, m.clocks, clk, reps))
     critical = critically_loaded(capped, served, full) & (door <= 0.0)
+    # a capped tick's door admits at the tick's start (request fidelity's token bucket), and replicas whose batch the
+    # KV cache sets (build's Group.kv_bound) admit what it releases at once (a prompt needs only its own KV; recompute
+    # preemption makes room): per slice of the tick's work, the wait of a door releasing per tick
+    # (door_release_wait_s). Replicas held by their sequence limit or token budget queue a released burst behind
+    # their full batch, and the continuous FIFO wait stays (fifo_wait_s), as it does where the door is open
+    # (docs/slo.md, "A door that releases per tick")
+    kvb = [bool(getattr(g, "kv_bound", False)) for g in m.groups]
+    door_tick = None
+    if any(kvb):
+        door_sl = door_release_wait_s(np.asarray(ts["arrived_tokens"], float), served * dt + shed, dt, shed_tok=shed)
+        door_tick = np.where(capped[:, None], door_sl, door[:, None])
     if ticks is not None:
-        served, avail, lvl, door, shed, capped, critical, reps, a_rate = (
-            np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed, capped, critical, reps, a_rate))
+        served, lvl, door, shed, capped, critical, reps, a_rate = (
+            np.asarray(x)[ticks] for x in (served, lvl, door, shed, capped, critical, reps, a_rate))
+        if door_tick is not None:
+            door_tick = door_tick[ticks]
         if parts is not None:
             parts = {k: np.asarray(v)[ticks] for k, v in parts.items()}
-    # a capped tick's door admits at the tick's start (request fidelity's token bucket), and replicas whose batch the
-    # KV cache sets admit what it releases at once (a prompt needs only its own KV; recompute preemption makes room):
-    # per slice of the tick's work, the wait of a door releasing per tick (door_release_wait_s). Replicas held by
-    # their sequence limit or token budget queue a released burst behind their full batch, and the continuous FIFO
-    # wait stays (fifo_wait_s), as it does where the door is open (docs/slo.md, "A door that releases per tick")
-    door_tick = np.where(capped[:, None], door_sl if ticks is None else door_sl[ticks], door[:, None])
-    kvb = [kv_bound(g.node, g.table.batch[-1], wl.mean_input, wl.mean_output) for g in m.groups]
     doors = [door_tick if k else door for k in kvb]
     # nor do they hold the critically loaded queue a capped controller regulates (critical_wait_s): a slot frees for
     # each completion there, where these replicas admit as the KV cache holds the prompt
@@ -1177,14 +1172,14 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
     share = (cap / cap.sum())[:, None] * np.ones(served.size)  # (groups, ticks)
     if awake_replicas is not None:
-        top = reps * (cap / n_all)
+        top = reps * np.array([g.table.thr_max[-1] for g in m.groups])
         tot_top = top.sum(axis=1, keepdims=True)
         share = np.where(tot_top > 0, top / np.maximum(tot_top, 1e-300), cap / cap.sum()).T
     groups, extra = [], []
     if parts is None:
-        for i, (g, sv, s, door, critical) in enumerate(zip(m.groups, cache, share, doors, crits)):
-            groups.append((TickFlows(served * s, reps[:, i], lvl, door, shed * s, dt, capped=capped,
-                                     critical=critical), sv))
+        for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
+            groups.append((TickFlows(served * s, reps[:, i], lvl, door_g, shed * s, dt, capped=capped,
+                                     critical=crit_g), sv))
     else:
         # capped on the frontier: the share of the tick on the frontier's point runs its two vertices' replicas (the
         # loaded share at full load, the rest idle, or two clock levels), the rest even load (docs/slo.md)
@@ -1194,17 +1189,17 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"] * a_rate
         tok_b = fr * parts["x"] * parts["rate_b"] * a_rate
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
-        for i, (g, sv, s, door, critical) in enumerate(zip(m.groups, cache, share, doors, crits)):
-            groups.append((TickFlows(served * s, reps[:, i], lv_even, door, shed * s * tok_even / tot, dt,
-                                     weight=1.0 - fr, capped=capped, critical=critical), sv))
+        for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
+            groups.append((TickFlows(served * s, reps[:, i], lv_even, door_g, shed * s * tok_even / tot, dt,
+                                     weight=1.0 - fr, capped=capped, critical=crit_g), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
                 lv = np.rint(parts[f"level_{v}"]).astype(int)
                 sh = _level_share(m.groups, lv, i, None if awake_replicas is None else reps)
                 x_v = parts["x"] if v == "b" else 1.0 - parts["x"]
                 rate = parts[f"rate_{v}"] * a_rate * sh  # this group's replicas at the vertex, as if all were there
-                extra.append((TickFlows(rate * x_v, reps[:, i] * x_v, lv, door, shed * s * tok_v / tot, dt,
+                extra.append((TickFlows(rate * x_v, reps[:, i] * x_v, lv, door_g, shed * s * tok_v / tot, dt,
                                         weight=np.where((x_v > 0) & (rate > 0), fr, 0.0),
-                                        saturated=parts[f"full_{v}"], capped=capped, critical=critical,
+                                        saturated=parts[f"full_{v}"], capped=capped, critical=crit_g,
                                         group_tok_s=served * s), sv))
     return estimate_slo(groups + extra, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
                         calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
