@@ -316,26 +316,6 @@ def test_a_capped_mixed_pool_below_its_awake_replicas_full_load_is_demand_bound_
         assert f["latency_s"][k]["p50"] == pytest.approx(q["latency_s"][k]["p50"], rel=0.1), k
 
 
-def test_the_frontier_share_of_the_interactive_view_is_taken_on_the_awake_replicas_curves():
-    """interactive_view recomputes a capped tick's share at the frontier's point for the interactive rate within the
-    tick's IT power; for the rate the tick served it is the share the engine recorded. A mixed pool with idle replicas
-    powered down (60 kW, 180 req/s: 11 awake, capped, two even loads mixed: share 0) reads it on the awake replicas'
-    curves, where the engine chose it; until 2026-12-05 it read an even slice of the whole pool's curves: share 1.
-    (The schema refuses deferrable work with idle_power_down today; the view is called with none deferred.)"""
-    import dataclasses
-    import types
-    from dcsim.engine.assemble import interactive_view
-    raw = _capped_mixed_hall("fluid", "180 req/s")
-    raw["serving"]["slo_estimate"] = False
-    ts = dcsim.run(raw).timeseries
-    m = build_models(load_scenario(raw))
-    assert np.all(ts["mode"] == 1) and np.all(np.rint(ts["awake_fraction"] * 24) == 11)
-    assert np.all(ts["frontier_share"] == 0.0)
-    m2 = dataclasses.replace(m, scenario=m.scenario.model_copy(update={"deferrable": types.SimpleNamespace(share=0.0)}))
-    view = interactive_view(m2, dict(ts, deferred_served_tok_s=np.zeros(ts["t_s"].size)))
-    assert view["frontier_share"] == pytest.approx(ts["frontier_share"], abs=1e-9)
-
-
 def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
     """The capped mixed hall through the peak of a 2-h sinusoid of 60-240 req/s (1 h from its half-way rise: 7 to 16
     replicas awake, capped, work held at the door around the top, capped ticks at the frontier's point): the binding
@@ -387,3 +367,17 @@ def test_request_fidelity_keeps_the_contract_with_idle_power_down(rate, mean_kw)
     # idle_power_down at 220 req/s: -6.2 %)
     tok = {k: float(np.sum(v["achieved_tok_s"])) for k, v in ts.items()}
     assert tok["request"] / tok["fluid"] - 1.0 == pytest.approx(0.0, abs=0.05)
+
+
+def test_the_ladder_counts_each_groups_replicas_among_its_first_k():
+    """Row k of the ladder's table holds each rack group's replicas among the ladder's first k (one table for the
+    power-down schedule and a request lane's walk): a ladder B, A, B counts (0,0), (0,1), (1,1), (1,2); the schedule
+    reads it rounded to whole replicas and clipped to the ladder, a third group with none along it reads zeros."""
+    from dcsim.engine.controller import PowerDown
+    from dcsim.engine.tables import ladder_group_counts
+    assert ladder_group_counts(np.array([1, 0, 1]), 2).tolist() == [[0, 0], [0, 1], [1, 1], [1, 2]]
+    pd = PowerDown(3, 1.0, 0.5, 0, 0, 100.0, 0.1, ladder_group=np.array([1, 0, 1]),
+                   ladder_thr_tok_s=np.ones(3), ladder_idle_w=np.ones(3), ladder_idle_gpu_w=np.ones(3))
+    assert pd.group_replicas(np.array([0.0, 1.4, 1.6, 9.0]), 3).tolist() == [[0, 0, 0], [0, 1, 0], [1, 1, 0],
+                                                                             [1, 2, 0]]
+    assert pd.group_counts(2, 2).tolist() == [1, 1]

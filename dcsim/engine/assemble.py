@@ -172,10 +172,9 @@ def interactive_view(m: Models, ts: dict) -> dict:
     the uncapped ticks would still see no deferred load, and a 6-h window of the same scenario read more SLO-meeting
     tokens with node failures than without (they left less spare rate to the deferred work).
 
-    A pool of several rack groups with ``controller.idle_power_down`` takes the share on the curves of its awake
-    replicas (:func:`dcsim.engine.controller.awake_curves`: the efficiency ladder's first), where the engine chose it
-    (``loop._awake_operating_point``), not on an even slice of every group (until 2026-12-05; the scenario schema
-    refuses ``deferrable`` with ``idle_power_down`` today, so no shipped run reached this)."""
+    The scenario schema refuses ``deferrable`` with ``controller.idle_power_down``, so every replica in service serves
+    here (a branch on the power-down ladder's awake curves, added 2026-12-05 and reachable only by editing a built
+    scenario, was removed the same day)."""
     d = m.scenario.deferrable
     if d is None or "deferred_served_tok_s" not in ts:
         return ts
@@ -183,16 +182,8 @@ def interactive_view(m: Models, ts: dict) -> dict:
     view = dict(ts, achieved_tok_s=served, arrived_tokens=np.asarray(ts["arrived_tokens"], float) * (1.0 - float(d.share)))
     if "frontier_share" in ts and "mode" in ts:
         avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
-        if "awake_fraction" in ts:  # as the estimate counts the replicas serving
-            avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
-        it = np.asarray(ts["it_power_w"], float) - np.asarray(ts.get("parked_power_w", 0.0), float)
-        pd = power_down_for(m, float(m.scenario.controller.tick)) if len(m.groups) > 1 else None
-        if pd is not None:  # several rack groups, idle replicas powered down: on the curves the engine chose on
-            share = per_awake_count(np.asarray(ts["awake_fraction"], float) * pd.replicas, lambda k, sel: {
-                "s": frontier_share_within(awake_curves(m, pd, k), m.clocks, float(m.overhead_w), served[sel],
-                                           np.ones(int(sel.sum())), it[sel])})["s"]
-        else:
-            share = frontier_share_within(m.curves, m.clocks, float(m.overhead_w), served, avail, it)
+        it = np.asarray(ts["it_power_w"], float)
+        share = frontier_share_within(m.curves, m.clocks, float(m.overhead_w), served, avail, it)
         view["frontier_share"] = np.where(np.asarray(ts["mode"]) == 1, share, 0.0)
     return view
 
