@@ -10,7 +10,7 @@ import pytest
 
 import dcsim
 from dcsim.engine.build import build_models
-from dcsim.engine.pools import frontier_parts
+from dcsim.engine.assemble import serving_frontier_parts
 from dcsim.engine.run import run_models
 from dcsim.scenario import load_scenario
 from dcsim.serving import slo_estimate as se
@@ -75,7 +75,7 @@ def test_saturation_throughput_matches_request_fidelity():
     driven at 1.3x the compute ceiling (the door releases at the ceiling, replicas stay full)."""
     for preset, model in (("chat", "8b"), ("code", "70b")):
         m = build_models(load_scenario(cal.scenario(preset, model, 1.3, "fluid")))
-        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
         assert est.estimated
         eta = float(m._slo_service[0].eta[-1])  # at full clock, where the controller leaves it
         res = dcsim.run(cal.scenario(preset, model, 1.3, "request", duration="8 min"))
@@ -97,7 +97,7 @@ def fluid_by_load():
     out = {}
     for load in (0.3, 0.6, 0.8, 0.9, 0.95, 1.1):
         m = build_models(load_scenario(cal.scenario("chat", "70b", load, "fluid")))
-        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
     return out
 
 
@@ -200,7 +200,7 @@ def test_trace_workload_is_not_estimated():
 
 def test_estimate_is_deterministic(fluid_by_load):
     m = build_models(load_scenario(cal.scenario("chat", "70b", 0.8, "fluid")))
-    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
     assert again.latency_s == fluid_by_load[0.8].latency_s
     assert again.slo_attainment == fluid_by_load[0.8].slo_attainment
 
@@ -230,7 +230,7 @@ def grid():
             for load in GRID_LOADS:
                 ref = cal.request_point(preset, model, load, duration="10 min")
                 m, ts = cal.fluid_point(preset, model, load, duration="10 min")
-                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=frontier_parts))
+                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=serving_frontier_parts(m)))
     return out
 
 
@@ -479,10 +479,11 @@ def test_the_estimate_reads_the_frontier_share_the_engine_records():
     mix = (1.0 - share) * even + share * np.interp(r, f.rate, f.it)
     on = capped & (share > 0)
     np.testing.assert_allclose(avail[on] * (mix[on] - m.overhead_w) + m.overhead_w, ts["it_power_w"][on], rtol=1e-9)
-    fp = se._frontier_parts(m, ts, ts["achieved_tok_s"], avail, frontier_parts)
+    reps = avail[:, None] * np.array([g.limits.replicas for g in m.groups], float)
+    fp = se._frontier_parts(m, ts, ts["achieved_tok_s"], avail, serving_frontier_parts(m), reps)
     np.testing.assert_array_equal(fp["frontier"], np.where(capped, share, 0.0))
     assert se._frontier_parts(m, dict(ts, frontier_share=np.zeros_like(share)), ts["achieved_tok_s"], avail,
-                              frontier_parts) is None  # nothing recorded at the frontier's point: even load
+                              serving_frontier_parts(m), reps) is None  # nothing recorded at the frontier's point: even load
     # deferrable work: grid-flex's catch-up (19:41-19:51) runs wholly at the frontier's point; the interactive tokens
     # alone fit even load within that power
     gf = dcsim.run(ROOT / "scenarios" / "grid-flex.yaml", overrides={"serving.slo_estimate": False})

@@ -334,6 +334,20 @@ def power_down_for(m, dt_s: float) -> PowerDown | None:
                      float(c.standby_power), idle_gpu, **lad)
 
 
+def serving_replicas(m, power_down: PowerDown | None, availability, awake) -> np.ndarray:
+    """Per tick, the replicas of each rack group serving: ``(ticks, groups)``. With ``controller.idle_power_down`` in
+    a pool of several rack groups (``power_down`` given), the first ``awake`` (fraction of the pool, per tick) along
+    the efficiency ladder (:meth:`PowerDown.group_replicas`: the most efficient kept awake); otherwise the same share
+    of every group, the smaller of ``availability`` (in service) and ``awake``. The one description of the replicas
+    serving that the binding label (``loop._serving_full_load_tok_s``) and the fluid SLO estimate
+    (``assemble.slo_estimate``) read."""
+    awake = np.asarray(awake, dtype=float)
+    if power_down is not None and len(m.groups) > 1:
+        return power_down.group_replicas(awake * power_down.replicas, len(m.groups))
+    share = np.minimum(np.asarray(availability, dtype=float), awake)
+    return share[..., None] * np.array([g.limits.replicas for g in m.groups], dtype=float)
+
+
 def awake_curves(m, power_down: PowerDown, k: int) -> SupplyCurves:
     """Supply curves of the first ``k`` replicas of the power-down ladder (a pool of several rack groups with
     ``controller.idle_power_down``: :class:`~dcsim.engine.controller.PowerDown`), every rack's overhead included (a

@@ -1064,7 +1064,7 @@ def slo_caveats(report: Mapping) -> list[str]:
 
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                      ticks: np.ndarray | None = None, frontier_parts=None,
-                     awake_replicas=None) -> SloEstimate | NotEstimated:
+                     serving_replicas=None) -> SloEstimate | NotEstimated:
     """The estimate for a fluid run: ``m`` a built model (duck-typed ``dcsim.engine.build.Models``),
     ``ts`` its per-tick arrays (``achieved_tok_s``, ``queue_tokens``, ``shed_tokens``,
     ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``).
@@ -1078,13 +1078,18 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     the rest, at the time share ``ts["frontier_share"]`` the engine recorded; without either every tick is taken as
     evenly loaded.
 
-    ``awake_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``), where
-    ``controller.idle_power_down`` keeps a pool of several groups awake along its efficiency ladder (the engine's
-    ``PowerDown.group_replicas``): they serve the tick, each group its share of their full-load rate, the
-    critically-loaded test reads that rate (:func:`full_load_tok_s`), and ``frontier_parts`` must then be the engine's
-    bound to their own curves (``dcsim.engine.assemble._awake_frontier_parts``: rates of the awake replicas). None: the
-    share in service (and awake) of every group. Until 2026-12-05 a mixed pool's estimate took that even share where
-    the engine had parked along the ladder (docs/slo.md, "Powering idle nodes down")."""
+    ``serving_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``): the engine's
+    :func:`dcsim.engine.controller.serving_replicas` — where ``controller.idle_power_down`` keeps a pool of several
+    groups awake along its efficiency ladder, the ladder's awake ones; otherwise the share in service (and awake) of
+    every group, also the default (None). They serve the tick, each group its share of their full-load rate, and
+    the critically-loaded test reads that rate (:func:`full_load_tok_s`). ``frontier_parts`` (called as
+    ``frontier_parts(curves, clocks, served, avail, share)``, ``avail`` the share of replicas in service and
+    awake) must give the vertices' rates of those same replicas (``dcsim.engine.assemble.serving_frontier_parts``:
+    ``dcsim.engine.pools.frontier_parts``'s fleet rates times ``avail``, or on the awake replicas' own curves).
+    Until 2026-12-05 a mixed pool's estimate took the even share where the engine had parked along the ladder
+    (docs/slo.md, "Powering idle nodes down"), and the two descriptions of the replicas serving (a share of every
+    group, or counts per group) were branched on in every step.
+"""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -1128,21 +1133,16 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         except AttributeError:
             pass
     shed = np.asarray(ts["shed_tokens"], float)
-    # the replicas serving, per tick and rack group: a share ``avail`` of every group, or where idle replicas are
-    # powered down along an efficiency ladder (several groups), the ladder's awake ones; ``a_rate`` scales the frontier
-    # parts' rates to them (the whole pool's curves at ``avail``; the awake replicas' own curves at 1)
-    n_all = np.array([g.limits.replicas for g in m.groups], float)
-    reps = avail[:, None] * n_all if awake_replicas is None else np.asarray(awake_replicas, float)
-    a_rate = avail if awake_replicas is None else np.ones_like(avail)
-    parts = None if frontier_parts is None else _frontier_parts(m, ts, served, a_rate, frontier_parts,
-                                                                None if awake_replicas is None else reps)
+    # the replicas serving, per tick and rack group (by default a share ``avail`` of every group)
+    reps = (avail[:, None] * np.array([g.limits.replicas for g in m.groups], float) if serving_replicas is None
+            else np.asarray(serving_replicas, float))
+    parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts, reps)
     capped = np.asarray(ts["mode"]) != 0 if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, bool)
     # capped ticks whose replicas, evenly loaded at the controller's (fractional) clock as request fidelity runs them,
     # are offered at least RHO_MAX of their full-load rate with nothing waiting at the door: the controller's limit is
     # the whole need and its clock the one whose full-load rate serves it (several pools on a shared budget), a
     # critically loaded queue (critical_wait_s)
-    full = (avail * full_load_tok_s(m.groups, m.clocks, clk) if awake_replicas is None
-            else full_load_tok_s(m.groups, m.clocks, clk, reps))
+    full = full_load_tok_s(m.groups, m.clocks, clk, reps)
     critical = critically_loaded(capped, served, full) & (door <= 0.0)
     # a capped tick's door admits at the tick's start (request fidelity's token bucket), and replicas whose batch the
     # KV cache sets (build's Group.kv_bound) admit what it releases at once (a prompt needs only its own KV; recompute
@@ -1156,8 +1156,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         door_sl = door_release_wait_s(np.asarray(ts["arrived_tokens"], float), served * dt + shed, dt, shed_tok=shed)
         door_tick = np.where(capped[:, None], door_sl, door[:, None])
     if ticks is not None:
-        served, lvl, door, shed, capped, critical, reps, a_rate = (
-            np.asarray(x)[ticks] for x in (served, lvl, door, shed, capped, critical, reps, a_rate))
+        served, lvl, door, shed, capped, critical, reps = (
+            np.asarray(x)[ticks] for x in (served, lvl, door, shed, capped, critical, reps))
         if door_tick is not None:
             door_tick = door_tick[ticks]
         if parts is not None:
@@ -1167,14 +1167,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # each completion there, where these replicas admit as the KV cache holds the prompt
     crits = [np.zeros_like(critical) if k else critical for k in kvb]
     # each group's share of the tick's rate: its share of the serving replicas' full-load rate at full clock (an
-    # even share of every group: its share of the pool's; the ladder's awake replicas: theirs, a tick with none
-    # serving the pool's, for its shed tokens)
-    cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
-    share = (cap / cap.sum())[:, None] * np.ones(served.size)  # (groups, ticks)
-    if awake_replicas is not None:
-        top = reps * np.array([g.table.thr_max[-1] for g in m.groups])
-        tot_top = top.sum(axis=1, keepdims=True)
-        share = np.where(tot_top > 0, top / np.maximum(tot_top, 1e-300), cap / cap.sum()).T
+    # even share of every group: its share of the pool's; a tick with none serving the pool's, for its shed tokens)
+    share = _level_share(m.groups, np.full(served.size, m.clocks.size - 1), reps).T  # (groups, ticks)
     groups, extra = [], []
     if parts is None:
         for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
@@ -1186,17 +1180,17 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         fr = parts["frontier"]
         lv_even = np.where(fr > 0, np.rint(parts["level_even"]).astype(int), lvl)
         tok_even = served * (1.0 - fr)
-        tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"] * a_rate
-        tok_b = fr * parts["x"] * parts["rate_b"] * a_rate
+        tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"]
+        tok_b = fr * parts["x"] * parts["rate_b"]
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
         for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
             groups.append((TickFlows(served * s, reps[:, i], lv_even, door_g, shed * s * tok_even / tot, dt,
                                      weight=1.0 - fr, capped=capped, critical=crit_g), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
                 lv = np.rint(parts[f"level_{v}"]).astype(int)
-                sh = _level_share(m.groups, lv, i, None if awake_replicas is None else reps)
+                sh = _level_share(m.groups, lv, reps)[:, i]
                 x_v = parts["x"] if v == "b" else 1.0 - parts["x"]
-                rate = parts[f"rate_{v}"] * a_rate * sh  # this group's replicas at the vertex, as if all were there
+                rate = parts[f"rate_{v}"] * sh  # this group's replicas at the vertex, as if all were there
                 extra.append((TickFlows(rate * x_v, reps[:, i] * x_v, lv, door_g, shed * s * tok_v / tot, dt,
                                         weight=np.where((x_v > 0) & (rate > 0), fr, 0.0),
                                         saturated=parts[f"full_{v}"], capped=capped, critical=crit_g,
@@ -1205,18 +1199,20 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                         calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
 
-def _level_share(groups, level: np.ndarray, i: int, reps: np.ndarray | None = None) -> np.ndarray:
-    """Group ``i``'s share of the fleet's full-load rate at clock level ``level`` (per tick); ``reps`` (per tick and
-    group): of those replicas' full-load rate (the awake ones along a power-down ladder)."""
-    if reps is None:
-        caps = np.array([x.limits.replicas * x.table.thr_max[level] for x in groups])
-        return caps[i] / np.maximum(caps.sum(axis=0), 1e-300)
-    caps = np.stack([x.table.thr_max[level] for x in groups], axis=-1) * reps
-    return caps[:, i] / np.maximum(caps.sum(axis=1), 1e-300)
+def _level_share(groups, level: np.ndarray, reps: np.ndarray) -> np.ndarray:
+    """Each group's share of the full-load rate of the replicas ``reps`` serving (per tick and group) at clock level
+    ``level`` (per tick): ``(ticks, groups)``; a tick with none serving, the shares of all the groups' replicas."""
+    thr = np.stack([x.table.thr_max[level] for x in groups], axis=-1)  # (ticks, groups)
+    caps = thr * reps
+    tot = caps.sum(axis=1, keepdims=True)
+    n_all = np.array([x.limits.replicas for x in groups], float)
+    every = thr * n_all
+    return np.where(tot > 0, caps / np.maximum(tot, 1e-300), every / np.maximum(every.sum(axis=1, keepdims=True),
+                                                                                1e-300))
 
 
 def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier_parts,
-                    awake_replicas=None) -> dict | None:
+                    reps: np.ndarray) -> dict | None:
     """:func:`dcsim.engine.pools.frontier_parts` of a run's capped frontier ticks (mode 1 with the frontier's point in
     the tick's mix: the share of the tick the engine recorded, ``frontier_share``), with ``full_a`` / ``full_b`` where
     a vertex's replicas run at full load (the controller holds them there: saturated); None when no tick is there (or
@@ -1224,9 +1220,9 @@ def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier
     over the replicas in service at the controller's clock, so a tick the frontier served with some replicas at full
     load and the others idle read light batches and a short TPOT (5-14x short: 23 against request fidelity's 239 ms,
     an H100 pool at 40 kW); and until the engine recorded the share (2026-12-04) the estimate recovered it from the
-    recorded IT power, choosing the engine's candidates again. ``awake_replicas`` (per tick and group): the
-    replicas awake along a power-down ladder, on whose own curves ``frontier_parts`` (the engine's, bound to them)
-    gives the vertices' rates; a vertex is at full load against their full-load rate."""
+    recorded IT power, choosing the engine's candidates again. ``reps`` (per tick and group): the replicas
+    serving, whose rates ``frontier_parts`` gives at the vertices; a vertex is at full load against their full-load
+    rate."""
     mode = np.asarray(ts.get("mode", np.zeros(0)))
     curves = getattr(m, "curves", None)
     if (mode.size != served.size or not np.any(mode == 1) or curves is None or "frontier_share" not in ts
@@ -1238,7 +1234,7 @@ def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier
         return None
     for v in ("a", "b"):
         lv = np.rint(fp[f"level_{v}"]).astype(int)
-        thr = full_load_tok_s(m.groups, m.clocks, m.clocks[lv], awake_replicas)  # their full-load rate at the level
+        thr = full_load_tok_s(m.groups, m.clocks, m.clocks[lv], reps)  # their full-load rate at the level
         fp[f"full_{v}"] = fp[f"rate_{v}"] >= RHO_MAX * thr
     return fp
 
