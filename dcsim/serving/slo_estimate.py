@@ -597,12 +597,15 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         g_tok = np.broadcast_to(np.asarray(flows.served_tok_s if flows.group_tok_s is None else flows.group_tok_s,
                                            float), r.shape)
         if door_w.ndim == 2:
-            # door waits per slice of the tick's work (door_release_wait_s): each slice a part of the tick
-            m_sl = door_w.shape[1]
+            # door waits per slice of the tick's work (door_release_wait_s): each slice a part of the tick; a tick whose
+            # slices all wait alike (uncapped: the one FIFO wait) stays one row
+            m_sl = np.where(np.all(door_w == door_w[:, :1], axis=1), 1, door_w.shape[1])
             r, n, lvl, cap, rep_wait, held_full, queued, crit, g_tok = (
                 np.repeat(np.asarray(x), m_sl) for x in (r, n, lvl, cap, rep_wait, held_full, queued, crit, g_tok))
-            tok = np.repeat(tok, m_sl) / m_sl
-            door_w = door_w.ravel()
+            tok = np.repeat(tok / m_sl, m_sl)
+            keep = np.ones(door_w.shape, bool)
+            keep[m_sl == 1, 1:] = False
+            door_w = door_w[keep]
         wait = np.minimum(door_w + rep_wait, hold_limit_s)
         served_tok_total += float(tok.sum())
         if dur is None:
