@@ -269,20 +269,23 @@ def _capped_mixed_hall(fidelity: str, rate: str = "150 req/s") -> dict:
 
 
 def test_the_full_load_rate_of_a_mixed_pool_is_that_of_its_replicas_awake_along_the_ladder():
-    """The ladder keeps the B200 replicas awake first (index 1 of racks:), then the H100s: the full-load rate of k
-    awake replicas is theirs, each at its own node table's largest throughput, not k/24 of the whole pool's."""
-    from dcsim.serving.slo_estimate import full_load_tok_s
+    """The ladder keeps the B200 replicas awake first (index 1 of racks:), then the H100s: the full-load rate the
+    engine's binding label reads for k awake replicas (loop._serving_full_load_tok_s, at a clock of the tables' grid)
+    is theirs, each at its own node table's largest throughput at that clock — a sum of table entries — not k/24 of
+    the whole pool's (the reading until 2026-12-05: 4 awake replicas then read 4/24 of 16 H100 + 8 B200)."""
+    import types
+    from dcsim.engine.loop import _serving_full_load_tok_s
     m = build_models(load_scenario(_mixed_hall([_H100_70B, _B200_70B], "fluid")))
     pd = power_down_for(m, 10.0)
     reps = pd.group_replicas(np.array([0, 4, 8, 10, 24]), len(m.groups))
     assert reps.tolist() == [[0, 0], [0, 4], [0, 8], [2, 8], [16, 8]]
-    h, b = m.groups
-    for clock in (1.0, 0.8):
-        thr = [np.interp(clock, m.clocks, g.table.thr_max) for g in (h, b)]
-        full = full_load_tok_s(m.groups, m.clocks, np.full(5, clock), reps)
-        assert full == pytest.approx([0.0, 4 * thr[1], 8 * thr[1], 2 * thr[0] + 8 * thr[1], 16 * thr[0] + 8 * thr[1]])
+    h, b = (g.table.thr_max for g in m.groups)
+    ex = types.SimpleNamespace(awake=np.array([0, 4, 8, 10, 24]) / 24, availability=np.ones(5))
+    for k in (m.clocks.size - 1, m.clocks.size // 2):
+        full = _serving_full_load_tok_s(m, pd, ex, np.full(5, m.clocks[k]))
+        assert full == pytest.approx([0.0, 4 * b[k], 8 * b[k], 2 * h[k] + 8 * b[k], 16 * h[k] + 8 * b[k]], rel=1e-12)
         # the awake share of the whole pool's rate (the old reading) is lower: the ladder's first are the faster
-        assert full[1] > 1.2 * (4 / 24) * full_load_tok_s(m.groups, m.clocks, clock)
+        assert full[1] > 1.2 * (4 / 24) * (16 * h[k] + 8 * b[k])
 
 
 def test_a_capped_mixed_pool_below_its_awake_replicas_full_load_is_demand_bound_in_both_fidelities():
@@ -314,26 +317,6 @@ def test_a_capped_mixed_pool_below_its_awake_replicas_full_load_is_demand_bound_
     assert q["slo_attainment"] >= 0.99 and f["slo_attainment"] >= 0.99
     for k in ("ttft", "tpot"):
         assert f["latency_s"][k]["p50"] == pytest.approx(q["latency_s"][k]["p50"], rel=0.1), k
-
-
-def test_the_frontier_share_of_the_interactive_view_is_taken_on_the_awake_replicas_curves():
-    """interactive_view recomputes a capped tick's share at the frontier's point for the interactive rate within the
-    tick's IT power; for the rate the tick served it is the share the engine recorded. A mixed pool with idle replicas
-    powered down (60 kW, 180 req/s: 11 awake, capped, two even loads mixed: share 0) reads it on the awake replicas'
-    curves, where the engine chose it; until 2026-12-05 it read an even slice of the whole pool's curves: share 1.
-    (The schema refuses deferrable work with idle_power_down today; the view is called with none deferred.)"""
-    import dataclasses
-    import types
-    from dcsim.engine.assemble import interactive_view
-    raw = _capped_mixed_hall("fluid", "180 req/s")
-    raw["serving"]["slo_estimate"] = False
-    ts = dcsim.run(raw).timeseries
-    m = build_models(load_scenario(raw))
-    assert np.all(ts["mode"] == 1) and np.all(np.rint(ts["awake_fraction"] * 24) == 11)
-    assert np.all(ts["frontier_share"] == 0.0)
-    m2 = dataclasses.replace(m, scenario=m.scenario.model_copy(update={"deferrable": types.SimpleNamespace(share=0.0)}))
-    view = interactive_view(m2, dict(ts, deferred_served_tok_s=np.zeros(ts["t_s"].size)))
-    assert view["frontier_share"] == pytest.approx(ts["frontier_share"], abs=1e-9)
 
 
 def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
@@ -387,3 +370,46 @@ def test_request_fidelity_keeps_the_contract_with_idle_power_down(rate, mean_kw)
     # idle_power_down at 220 req/s: -6.2 %)
     tok = {k: float(np.sum(v["achieved_tok_s"])) for k, v in ts.items()}
     assert tok["request"] / tok["fluid"] - 1.0 == pytest.approx(0.0, abs=0.05)
+
+
+def test_the_ladder_counts_each_groups_replicas_among_its_first_k():
+    """Row k of the ladder's table holds each rack group's replicas among the ladder's first k (one table for the
+    power-down schedule and a request lane's walk): a ladder B, A, B counts (0,0), (0,1), (1,1), (1,2); the schedule
+    reads it rounded to whole replicas and clipped to the ladder, a third group with none along it reads zeros."""
+    from dcsim.engine.controller import PowerDown
+    from dcsim.engine.tables import ladder_group_counts
+    assert ladder_group_counts(np.array([1, 0, 1]), 2).tolist() == [[0, 0], [0, 1], [1, 1], [1, 2]]
+    pd = PowerDown(3, 1.0, 0.5, 0, 0, 100.0, 0.1, ladder_group=np.array([1, 0, 1]),
+                   ladder_thr_tok_s=np.ones(3), ladder_idle_w=np.ones(3), ladder_idle_gpu_w=np.ones(3))
+    assert pd.group_replicas(np.array([0.0, 1.4, 1.6, 9.0]), 3).tolist() == [[0, 0, 0], [0, 1, 0], [1, 1, 0],
+                                                                             [1, 2, 0]]
+    assert pd.group_counts(2, 2).tolist() == [1, 1]
+
+
+def test_kv_bound_groups_with_idle_power_down_are_estimated():
+    """A pool of two KV-bound rack groups (Llama-3.1-405B FP8: 4 H100 TP8 and 8 B200 TP4 replicas, reasoning preset,
+    both groups' batch set by the KV cache) with idle replicas powered down under a 60-kW contract, 1-min ticks:
+    the estimate takes the door that releases per tick on the ladder's awake replicas. Every tick is capped; at
+    2 req/s the contract still serves the work (attainment 1.000, TTFT p50 0.07 s, measured 2026-12-05, 15 min), at
+    8 req/s work waits at the door for minutes (0.061, p50 281 s; the reviewer's 30-min runs: 1.00 / 0.020)."""
+    def raw(rate):
+        hall = _mixed_hall([{"name": "h100", "count": 1, "nodes_per_rack": 4,
+                             "node": {"gpu": "H100-SXM", "model": "llama-3.1-405b", "precision": "fp8",
+                                      "tensor_parallel": 8, "max_batch": 256}},
+                            {"name": "b200", "count": 1, "nodes_per_rack": 4,
+                             "node": {"gpu": "B200", "model": "llama-3.1-405b", "precision": "fp8",
+                                      "tensor_parallel": 4, "max_batch": 256}}], "fluid")
+        hall["facility"]["interconnect"] = "60 kW"
+        hall["workload"] = {"arrivals": {"kind": "poisson", "rate": f"{rate} req/s"},
+                            "classes": [{"name": "reasoning", "preset": "reasoning", "share": 1.0}]}
+        hall.update(duration="15 min", controller={"tick": "1 min", "idle_power_down": True, "wake_up_delay": "60 s"},
+                    serving={"slo_estimate": True})
+        return hall
+    m = build_models(load_scenario(raw(2)))
+    assert [g.kv_bound for g in m.groups] == [True, True]
+    low, high = dcsim.run(raw(2)), dcsim.run(raw(8))
+    for r in (low, high):
+        assert np.all(r.timeseries["mode"] != 0) and "awake_fraction" in r.timeseries
+    assert low.report["slo_attainment"] >= 0.99 and low.report["latency_s"]["ttft"]["p50"] < 1.0
+    assert high.report["slo_attainment"] < 0.2
+    assert 60.0 < high.report["latency_s"]["ttft"]["p50"] < 600.0  # minutes at the door, within the hold limit

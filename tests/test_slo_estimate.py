@@ -10,7 +10,7 @@ import pytest
 
 import dcsim
 from dcsim.engine.build import build_models
-from dcsim.engine.pools import frontier_parts
+from dcsim.engine.assemble import serving_frontier_parts
 from dcsim.engine.run import run_models
 from dcsim.scenario import load_scenario
 from dcsim.serving import slo_estimate as se
@@ -75,7 +75,7 @@ def test_saturation_throughput_matches_request_fidelity():
     driven at 1.3x the compute ceiling (the door releases at the ceiling, replicas stay full)."""
     for preset, model in (("chat", "8b"), ("code", "70b")):
         m = build_models(load_scenario(cal.scenario(preset, model, 1.3, "fluid")))
-        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
         assert est.estimated
         eta = float(m._slo_service[0].eta[-1])  # at full clock, where the controller leaves it
         res = dcsim.run(cal.scenario(preset, model, 1.3, "request", duration="8 min"))
@@ -97,7 +97,7 @@ def fluid_by_load():
     out = {}
     for load in (0.3, 0.6, 0.8, 0.9, 0.95, 1.1):
         m = build_models(load_scenario(cal.scenario("chat", "70b", load, "fluid")))
-        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
     return out
 
 
@@ -200,7 +200,7 @@ def test_trace_workload_is_not_estimated():
 
 def test_estimate_is_deterministic(fluid_by_load):
     m = build_models(load_scenario(cal.scenario("chat", "70b", 0.8, "fluid")))
-    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=frontier_parts)
+    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
     assert again.latency_s == fluid_by_load[0.8].latency_s
     assert again.slo_attainment == fluid_by_load[0.8].slo_attainment
 
@@ -230,7 +230,7 @@ def grid():
             for load in GRID_LOADS:
                 ref = cal.request_point(preset, model, load, duration="10 min")
                 m, ts = cal.fluid_point(preset, model, load, duration="10 min")
-                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=frontier_parts))
+                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=serving_frontier_parts(m)))
     return out
 
 
@@ -479,10 +479,11 @@ def test_the_estimate_reads_the_frontier_share_the_engine_records():
     mix = (1.0 - share) * even + share * np.interp(r, f.rate, f.it)
     on = capped & (share > 0)
     np.testing.assert_allclose(avail[on] * (mix[on] - m.overhead_w) + m.overhead_w, ts["it_power_w"][on], rtol=1e-9)
-    fp = se._frontier_parts(m, ts, ts["achieved_tok_s"], avail, frontier_parts)
+    reps = avail[:, None] * np.array([g.limits.replicas for g in m.groups], float)
+    fp = se._frontier_parts(m, ts, ts["achieved_tok_s"], avail, serving_frontier_parts(m), reps)
     np.testing.assert_array_equal(fp["frontier"], np.where(capped, share, 0.0))
     assert se._frontier_parts(m, dict(ts, frontier_share=np.zeros_like(share)), ts["achieved_tok_s"], avail,
-                              frontier_parts) is None  # nothing recorded at the frontier's point: even load
+                              serving_frontier_parts(m), reps) is None  # nothing recorded at the frontier's point: even load
     # deferrable work: grid-flex's catch-up (19:41-19:51) runs wholly at the frontier's point; the interactive tokens
     # alone fit even load within that power
     gf = dcsim.run(ROOT / "scenarios" / "grid-flex.yaml", overrides={"serving.slo_estimate": False})
@@ -581,6 +582,23 @@ def test_a_door_releasing_per_tick_lets_a_ticks_early_arrivals_in():
     assert np.all(se.door_release_wait_s(np.full(n, 50.0), np.full(n, 50.0), dt) == 0.0)
 
 
+def test_work_shed_at_a_door_releasing_per_tick_leaves_first_and_the_served_slices_do_not_wait_its_wait():
+    """The tokens shed in a tick are the oldest at the door (held past the hold limit), so they leave first: the tick's
+    served slices are the work after them. A backlog of 1,200 tokens after tick 0, all of it shed in tick 1 with the
+    release 6,000 tokens (shed counted in): tick 1 serves only its own arrivals, none of which waited. (Splitting the
+    served and shed tokens evenly, the first two of ten served slices read the backlog's 7.5 and 2.5 s.)"""
+    dt, n = 60.0, 4
+    arrived = np.full(n, 100.0 * dt)
+    arrived[0] += 20.0 * dt
+    released = np.full(n, 100.0 * dt)
+    shed = np.array([0.0, 1200.0, 0.0, 0.0])
+    w = se.door_release_wait_s(arrived, released, dt, slices=10, shed_tok=shed)
+    assert np.all(w[1] == 0.0)
+    assert w[2, :2] == pytest.approx([9.0, 3.0])  # tick 1's own last arrivals, held to tick 2, are served there
+    # without shedding, tick 1's first slices are the backlog's
+    assert se.door_release_wait_s(arrived, released, dt, slices=10)[1, :2] == pytest.approx([7.5, 2.5])
+
+
 def _kv_bound_capped(fidelity: str) -> dict:
     """One rack of Llama-3.1-405B FP8 on B200 (8 replicas, TP4) serving the reasoning preset, whose KV cache holds 79
     sequences (max_batch 256), at 1.05x its ceiling under a 40 kW interconnect (the controller capped), 1-min ticks."""
@@ -596,7 +614,7 @@ def _kv_bound_capped(fidelity: str) -> dict:
            "controller": {"tick": "1 min"}}
     m = build_models(load_scenario(dict(raw)))
     g = m.groups[0]
-    assert se.kv_bound(g.node, g.table.batch[-1], m.workload.mean_input, m.workload.mean_output)
+    assert g.kv_bound
     t = dcsim.run(dict(raw, duration="5 min", fidelity="fluid")).report["tpf"]
     lim = min(t["compute_tok_s"], t["power_tok_s"], t["cooling_tok_s"])
     raw["workload"]["arrivals"]["rate"] = f"{1.05 * lim / m.workload.mean_output} req/s"

@@ -9,7 +9,7 @@ import numpy as np
 
 from dcsim import __version__
 from dcsim.engine.build import Models, with_interconnect
-from dcsim.engine.controller import awake_curves, per_awake_count, power_down_for
+from dcsim.engine.controller import awake_curves, per_awake_count, power_down_for, serving_replicas
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, frontier_parts, frontier_share_within
 from dcsim.engine.steady import (
     ceilings_at, flop_per_output_token, pool_flop_per_output_token, scenario_moments, steady_report,
@@ -55,32 +55,35 @@ class _PoolView:
                                                   "mean_input": pool.mean_input, "mean_output": pool.mean_output})()
 
 
-def awake_replicas(m: Models, ts: dict) -> np.ndarray | None:
-    """Per tick, the replicas of each rack group serving (``(ticks, groups)``) where ``controller.idle_power_down``
-    keeps a pool of several groups awake along its efficiency ladder (:meth:`PowerDown.group_replicas` of the
-    recorded ``awake_fraction``); None otherwise (one group, or nothing powered down: the share in service of every
-    group)."""
-    if len(m.groups) < 2 or "awake_fraction" not in ts:
-        return None
-    pd = power_down_for(m, float(m.scenario.controller.tick))
-    if pd is None:
-        return None
-    return pd.group_replicas(np.asarray(ts["awake_fraction"], dtype=float) * pd.replicas, len(m.groups))
+def serving_frontier_parts(m, pd=None):
+    """The ``frontier_parts`` the fluid SLO estimate calls (:func:`dcsim.serving.slo_estimate.estimate_for_run`):
+    :func:`dcsim.engine.pools.frontier_parts` with the vertices' rates of the replicas serving. A pool of several
+    rack groups with ``controller.idle_power_down`` (``pd``, its :class:`~dcsim.engine.controller.PowerDown`): on the
+    curves of the replicas awake on each tick (the ladder's first, :func:`dcsim.engine.controller.awake_curves`, all
+    of them serving, the share ``avail`` given ignored), where the engine chose the tick's operating point; otherwise
+    on the pool's curves at the share ``avail`` of its replicas in service and awake, the fleet's rates times it."""
+    if pd is not None and len(m.groups) > 1:
+        def parts(_curves, clocks, served, avail, share):
+            served, share = np.asarray(served, dtype=float), np.asarray(share, dtype=float)
+            n_awake = np.asarray(avail, dtype=float) * pd.replicas
+            return per_awake_count(n_awake, lambda k, sel: frontier_parts(
+                awake_curves(m, pd, k), clocks, served[sel], np.ones(int(sel.sum())), share[sel]))
+        return parts
 
-
-def _awake_frontier_parts(m: Models, ts: dict):
-    """:func:`dcsim.engine.pools.frontier_parts` on the curves of the replicas awake on each tick (the power-down
-    ladder's first, :func:`dcsim.engine.controller.awake_curves`, all of them serving), where the engine chose the
-    tick's operating point; the SLO estimate calls it in place of ``frontier_parts`` (whose pool curves and share in
-    service it is given are ignored). Rates are those of the awake replicas."""
-    pd = power_down_for(m, float(m.scenario.controller.tick))
-    n_awake = np.asarray(ts["awake_fraction"], dtype=float) * pd.replicas
-
-    def parts(_curves, clocks, served, _avail, share):
-        served, share = np.asarray(served, dtype=float), np.asarray(share, dtype=float)
-        return per_awake_count(n_awake, lambda k, sel: frontier_parts(awake_curves(m, pd, k), clocks, served[sel],
-                                                                      np.ones(int(sel.sum())), share[sel]))
+    def parts(curves, clocks, served, avail, share):
+        fp = frontier_parts(curves, clocks, served, avail, share)
+        a = np.asarray(avail, dtype=float)
+        return dict(fp, rate_a=fp["rate_a"] * a, rate_b=fp["rate_b"] * a)
     return parts
+
+
+def _serving(m: Models, ts: dict):
+    """(replicas serving per tick and group, the SLO estimate's ``frontier_parts``) of a run (one pool): the power-down
+    schedule built once (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`)."""
+    pd = power_down_for(m, float(m.scenario.controller.tick)) if "awake_fraction" in ts else None
+    avail = np.asarray(ts["gpus_in_service"], dtype=float) / max(m.gpus, 1)
+    awake = np.asarray(ts["awake_fraction"], dtype=float) if "awake_fraction" in ts else avail
+    return serving_replicas(m, pd, avail, awake), serving_frontier_parts(m, pd)
 
 
 def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
@@ -91,14 +94,16 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     requests (said in ``method``). ``ticks``: the requests served in those ticks only
     (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        awake = awake_replicas(m, ts)
-        return estimate_for_run(m, ts, ticks=ticks, awake_replicas=awake,
-                                frontier_parts=frontier_parts if awake is None else _awake_frontier_parts(m, ts))
+        reps, parts = _serving(m, ts)
+        return estimate_for_run(m, ts, ticks=ticks, serving_replicas=reps, frontier_parts=parts)
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
         cols = pool_columns(m, ts, p)
         view = dict(cols, queue_tokens=cols["held_tokens"], gpus_in_service=ts["gpus_in_service"] * pool.gpus / m.gpus)
-        est = estimate_for_run(_PoolView(m, p), view, ticks=ticks, frontier_parts=frontier_parts)
+        pv = _PoolView(m, p)  # several pools: no idle_power_down (the schema refuses it)
+        est = estimate_for_run(pv, view, ticks=ticks, serving_replicas=serving_replicas(
+            pv, None, view["gpus_in_service"] / max(pool.gpus, 1), view["gpus_in_service"] / max(pool.gpus, 1)),
+            frontier_parts=serving_frontier_parts(pv))
         if not est.estimated:
             return est
         ests.append(est)
@@ -172,10 +177,9 @@ def interactive_view(m: Models, ts: dict) -> dict:
     the uncapped ticks would still see no deferred load, and a 6-h window of the same scenario read more SLO-meeting
     tokens with node failures than without (they left less spare rate to the deferred work).
 
-    A pool of several rack groups with ``controller.idle_power_down`` takes the share on the curves of its awake
-    replicas (:func:`dcsim.engine.controller.awake_curves`: the efficiency ladder's first), where the engine chose it
-    (``loop._awake_operating_point``), not on an even slice of every group (until 2026-12-05; the scenario schema
-    refuses ``deferrable`` with ``idle_power_down`` today, so no shipped run reached this)."""
+    The scenario schema refuses ``deferrable`` with ``controller.idle_power_down``, so every replica in service serves
+    here (a branch on the power-down ladder's awake curves, added 2026-12-05 and reachable only by editing a built
+    scenario, was removed the same day)."""
     d = m.scenario.deferrable
     if d is None or "deferred_served_tok_s" not in ts:
         return ts
@@ -183,16 +187,8 @@ def interactive_view(m: Models, ts: dict) -> dict:
     view = dict(ts, achieved_tok_s=served, arrived_tokens=np.asarray(ts["arrived_tokens"], float) * (1.0 - float(d.share)))
     if "frontier_share" in ts and "mode" in ts:
         avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
-        if "awake_fraction" in ts:  # as the estimate counts the replicas serving
-            avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
-        it = np.asarray(ts["it_power_w"], float) - np.asarray(ts.get("parked_power_w", 0.0), float)
-        pd = power_down_for(m, float(m.scenario.controller.tick)) if len(m.groups) > 1 else None
-        if pd is not None:  # several rack groups, idle replicas powered down: on the curves the engine chose on
-            share = per_awake_count(np.asarray(ts["awake_fraction"], float) * pd.replicas, lambda k, sel: {
-                "s": frontier_share_within(awake_curves(m, pd, k), m.clocks, float(m.overhead_w), served[sel],
-                                           np.ones(int(sel.sum())), it[sel])})["s"]
-        else:
-            share = frontier_share_within(m.curves, m.clocks, float(m.overhead_w), served, avail, it)
+        it = np.asarray(ts["it_power_w"], float)
+        share = frontier_share_within(m.curves, m.clocks, float(m.overhead_w), served, avail, it)
         view["frontier_share"] = np.where(np.asarray(ts["mode"]) == 1, share, 0.0)
     return view
 

@@ -36,6 +36,10 @@ class Group:
     gpu_name: str
     model_name: str
     profile: str | None
+    #: its replicas' batch at full load is set by the KV cache at its pool's context (:func:`kv_batch_at_full_load`),
+    #: not by ``max_batch`` nor the token budget: the long-output warning, and the fluid SLO estimate's door that
+    #: releases per tick (``dcsim.serving.slo_estimate.estimate_for_run``); set once the pools are known
+    kv_bound: bool = False
 
     @property
     def rack_full_load_w(self) -> float:
@@ -265,6 +269,8 @@ def build_models(sc: Scenario) -> Models:
             curves=curves if len(layout) == 1 else supply_curves([g.table for g in gg], [g.limits for g in gg]),
             overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
             gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
+        for g in gg:
+            g.kv_bound = kv_batch_at_full_load(g.node, pools[-1]) is not None
     warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)
                 if g.node.calibration["in_range_status"] in UNCALIBRATED
                 and g.node.calibration["in_range_status"] != "user-profile"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcsim.engine.tables import SupplyCurves, efficiency_ladder, supply_curves
+from dcsim.engine.tables import SupplyCurves, efficiency_ladder, ladder_group_counts, supply_curves
 
 __all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
            "awake_curves", "per_awake_count"]
@@ -231,6 +231,8 @@ class PowerDown:
         cum = lambda x: np.concatenate([[0.0], np.cumsum(x)])  # noqa: E731
         self._cum_thr = cum(self.ladder_thr_tok_s)
         self._cum_idle = (cum(self.ladder_idle_w), cum(self.ladder_idle_gpu_w))
+        # each rack group's replicas among the ladder's first k (row k): group_counts and group_replicas index it
+        self._cum_groups = ladder_group_counts(self.ladder_group, int(self.ladder_group.max(initial=-1)) + 1)
 
     def schedule(self, i0: int, demand_tok_s: np.ndarray, in_service: np.ndarray,
                  affordable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -297,18 +299,18 @@ class PowerDown:
         cw, cg = self._cum_idle
         return np.interp(hi, n, cw) - np.interp(lo, n, cw), np.interp(hi, n, cg) - np.interp(lo, n, cg)
 
-    def group_counts(self, k: int, groups: int) -> np.ndarray:
-        """Replicas of each rack group (``groups`` of them) among the ladder's first ``k``."""
-        return np.bincount(self.ladder_group[: max(int(k), 0)], minlength=groups)
+    def group_counts(self, k, groups: int) -> np.ndarray:
+        """Replicas of each rack group (``groups`` of them) among the ladder's first ``k`` (rounded to a whole count)."""
+        return self.group_replicas(k, groups).astype(np.int64)
 
     def group_replicas(self, serving, groups: int) -> np.ndarray:
         """Per tick, the replicas of each rack group (``groups`` of them) among the ladder's first ``serving`` (counts
         per tick, rounded to whole replicas): shape ``(ticks, groups)``. The replicas whose full-load rate the
         critically-loaded test reads (``dcsim.serving.slo_estimate.full_load_tok_s``)."""
         k = np.clip(np.rint(np.asarray(serving, dtype=float)).astype(np.int64), 0, self.replicas)
-        onehot = np.zeros((self.replicas + 1, groups))
-        onehot[np.arange(1, self.replicas + 1), self.ladder_group] = 1.0
-        return np.cumsum(onehot, axis=0)[k]
+        out = self._cum_groups[k]
+        return out if out.shape[-1] >= groups else np.concatenate(
+            [out, np.zeros(out.shape[:-1] + (groups - out.shape[-1],))], axis=-1)
 
 
 def power_down_for(m, dt_s: float) -> PowerDown | None:
@@ -330,6 +332,20 @@ def power_down_for(m, dt_s: float) -> PowerDown | None:
                "ladder_idle_gpu_w": per(lambda g: g.node.idle_gpu_power_w)}
     return PowerDown(n, m.curves.compute_tok_s / max(n, 1), float(c.power_down_target_load), ticks, ticks, idle,
                      float(c.standby_power), idle_gpu, **lad)
+
+
+def serving_replicas(m, power_down: PowerDown | None, availability, awake) -> np.ndarray:
+    """Per tick, the replicas of each rack group serving: ``(ticks, groups)``. With ``controller.idle_power_down`` in
+    a pool of several rack groups (``power_down`` given), the first ``awake`` (fraction of the pool, per tick) along
+    the efficiency ladder (:meth:`PowerDown.group_replicas`: the most efficient kept awake); otherwise the same share
+    of every group, the smaller of ``availability`` (in service) and ``awake``. The one description of the replicas
+    serving that the binding label (``loop._serving_full_load_tok_s``) and the fluid SLO estimate
+    (``assemble.slo_estimate``) read."""
+    awake = np.asarray(awake, dtype=float)
+    if power_down is not None and len(m.groups) > 1:
+        return power_down.group_replicas(awake * power_down.replicas, len(m.groups))
+    share = np.minimum(np.asarray(availability, dtype=float), awake)
+    return share[..., None] * np.array([g.limits.replicas for g in m.groups], dtype=float)
 
 
 def awake_curves(m, power_down: PowerDown, k: int) -> SupplyCurves:

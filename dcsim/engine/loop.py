@@ -25,6 +25,7 @@ from dcsim.engine.build import Models
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import (
     MODE_NAMES, ArrivalWindow, Controller, awake_curves, per_awake_count, power_down_for, queue_step,
+    serving_replicas,
 )
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
@@ -462,14 +463,11 @@ def _awake_effective_clock(m: Models, power_down, k: int) -> EffectiveClock:
 def _serving_full_load_tok_s(m: Models, power_down, ex: Exogenous, clock) -> np.ndarray:
     """Output tokens/s of the replicas serving at full load at the controller's ``clock`` (per tick), the rate the
     critically-loaded test reads: with ``idle_power_down`` in a pool of several rack groups, the replicas awake along
-    the efficiency ladder, each group at its own full-load rate (:meth:`PowerDown.group_replicas`); otherwise the share
+    the efficiency ladder, each group at its own full-load rate (:func:`~dcsim.engine.controller.serving_replicas`); otherwise the share
     in service (and awake) of every group. Until 2026-12-05 the awake share of the whole pool's rate: the ladder keeps
     its most efficient replicas awake, so a mixed pool's full-load rate read low and capped ticks whose replicas ran
     at 80 % of it were taken as critically loaded (docs/engine.md, "The binding constraint")."""
-    if power_down is not None and len(m.groups) > 1:
-        reps = power_down.group_replicas(np.asarray(ex.awake, dtype=float) * power_down.replicas, len(m.groups))
-        return full_load_tok_s(m.groups, m.clocks, clock, reps)
-    return np.minimum(ex.availability, ex.awake) * full_load_tok_s(m.groups, m.clocks, clock)
+    return full_load_tok_s(m.groups, m.clocks, clock, serving_replicas(m, power_down, ex.availability, ex.awake))
 
 
 def effective_clock(m: Models) -> EffectiveClock:

@@ -40,7 +40,7 @@ from dcsim.engine.build import Models
 from dcsim.engine.controller import ArrivalWindow, awake_curves, per_awake_count, power_down_for, queue_step
 from dcsim.engine.invariants import InvariantError
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, pool_operating_point
-from dcsim.engine.tables import efficiency_ladder, in_service_it_w, replica_curves
+from dcsim.engine.tables import efficiency_ladder, in_service_it_w, ladder_group_counts, replica_curves
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import HELD_AFTER_S, make_pool
 from dcsim.serving.replica import FinishedBatch
@@ -584,9 +584,7 @@ class _Lane:
         self._lad = self._order[available[self._order]]
         gl = self.pool.group_of[self._lad]
         self._lad_gl = gl
-        one_hot = np.zeros((gl.size + 1, self._g_rate.shape[0]))
-        one_hot[np.arange(1, gl.size + 1), gl] = 1.0
-        self._lad_cum_n = np.cumsum(one_hot, axis=0)
+        self._lad_cum_n = ladder_group_counts(gl, self._g_rate.shape[0])
         self._lad_cum_rate = np.concatenate([[0.0], np.cumsum(self._g_rate[:, 0, -1][gl])])
         step = np.maximum((self._g_w[:, 0, -1] - self._g_w[:, 0, 0])[gl] * self._up_scale, 1e-9)
         self._lad_cum_w = np.concatenate([[0.0], np.cumsum(step)])

@@ -327,6 +327,17 @@ def efficiency_ladder(tables: list[NodeTable], limits: list[GroupLimits], curves
     return np.lexsort((np.arange(eff.size), -eff))
 
 
+def ladder_group_counts(ladder_group: np.ndarray, groups: int) -> np.ndarray:
+    """Cumulative replicas of each rack group along a ladder whose ``i``-th replica is of group ``ladder_group[i]``:
+    row ``k`` holds each group's replicas among the ladder's first ``k``, shape ``(len(ladder_group) + 1, groups)``.
+    The one table of the power-down schedule (:meth:`dcsim.engine.controller.PowerDown.group_replicas`) and of a
+    request lane's walk (``requests._Lane._set_ladder``)."""
+    gl = np.asarray(ladder_group, dtype=np.int64)
+    one_hot = np.zeros((gl.size + 1, int(groups)))
+    one_hot[np.arange(1, gl.size + 1), gl] = 1.0
+    return np.cumsum(one_hot, axis=0)
+
+
 def ladder_replicas(rate_tok_s, tables: list[NodeTable], limits: list[GroupLimits]) -> np.ndarray:
     """Replicas (fractional) of a pool that serve ``rate_tok_s`` at full load at the lowest clock, loaded along the
     :func:`efficiency_ladder` (the most efficient rack group's replicas first, each at its own full-load rate, rack

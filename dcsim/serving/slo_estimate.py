@@ -22,7 +22,7 @@ the Lindley recursion); the steady window is simulated up to ``RHO_MAX`` of that
 Where a capped controller runs the replicas at exactly their throughput with nothing at the door (several pools
 on a shared budget: each gets its whole need, at the clock whose full-load rate is that need), the wait for
 admission is that of the critically loaded queue the controller regulates (:func:`critical_wait_s`).
-Replicas whose batch the KV cache sets (:func:`kv_bound`) admit at once what a capped tick's door releases at the
+Replicas whose batch the KV cache sets (``dcsim.engine.build.Group.kv_bound``) admit at once what a capped tick's door releases at the
 tick's start: their door wait is that of a door releasing per tick (:func:`door_release_wait_s`), per slice of the
 tick's work, and they hold no critically loaded queue.
 
@@ -47,7 +47,7 @@ from dcsim.streams import named_stream
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
-           "estimate_for_run", "simulate_point", "fifo_wait_s", "door_release_wait_s", "kv_bound",
+           "estimate_for_run", "simulate_point", "fifo_wait_s", "door_release_wait_s",
            "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "tail_caveat",
            "critically_loaded", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
@@ -387,9 +387,9 @@ DOOR_SLICES = 16
 
 
 def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: float,
-                        slices: int = DOOR_SLICES) -> np.ndarray:
+                        slices: int = DOOR_SLICES, shed_tok: np.ndarray | float = 0.0) -> np.ndarray:
     """Waits (s) at a door that admits a tick's work at the tick's start: ``(n, slices)``, the wait of each equal
-    token slice of the work leaving the door in each tick (its midpoint).
+    token slice of the work served out of the door in each tick (its midpoint).
 
     Request fidelity's door (``dcsim.engine.requests``, a token bucket on output tokens at the controller's limit)
     is refilled once per tick and releases in FIFO order at the tick's start: the work held from earlier ticks
@@ -400,23 +400,22 @@ def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: f
     tick ``k``. A backlog smaller than a tick's release lets the tick's early arrivals in at once and holds its last
     ones to the next tick's start (mixed-fleet's reasoning pool at 07:30-08:10, 1-min ticks: TTFT 0.1 s for the
     first fifth of each minute's arrivals, up to 18 s for the last, docs/slo.md); :func:`fifo_wait_s`, a door
-    serving continuously, gives every token of the tick the one wait ``t_mid - A^-1(D(t_mid))``."""
+    serving continuously, gives every token of the tick the one wait ``t_mid - A^-1(D(t_mid))``.
+
+    ``released_tok`` counts the tokens shed in the tick (``shed_tok``, per tick) with those served: shed work is the
+    oldest at the door (held past the hold limit), so it leaves first and the slices are of the served rest,
+    ``x = D_{k-1} + shed_k + (j + 1/2)/S (d_k - shed_k)``. (Until 2026-12-05 the slices split served and shed tokens
+    evenly, so the served work read the shed work's waits in the first slices: mixed-fleet's reasoning pool at
+    07:30-09:30, TTFT p99 597 s against request fidelity's 588.)"""
     a = np.asarray(arrived_tok, float)
     d = np.asarray(released_tok, float)
+    shed = np.minimum(np.broadcast_to(np.asarray(shed_tok, float), d.shape), d)
     edges = dt * np.arange(a.size + 1)
     cum_a = np.concatenate([[0.0], np.cumsum(a)])
     cum_d = np.concatenate([[0.0], np.cumsum(d)])
-    x = cum_d[:-1, None] + (np.arange(slices) + 0.5)[None, :] / slices * d[:, None]
+    x = cum_d[:-1, None] + shed[:, None] + (np.arange(slices) + 0.5)[None, :] / slices * (d - shed)[:, None]
     t_in = np.interp(np.minimum(x, cum_a[-1]), cum_a, edges)
     return np.maximum(edges[:-1, None] - t_in, 0.0)
-
-
-def kv_bound(node, top_batch: float, mean_in: float, mean_out: float) -> bool:
-    """Whether a replica's largest batch ``top_batch`` (its node table's) is set by its KV cache: below the batch
-    its sequence limit (``max_batch``) and token budget allow (``node.batch_limit`` with a KV cache that holds any
-    batch). Such a replica admits a request as soon as its prompt's KV fits below the watermark, evicting running
-    sequences later (``dcsim.serving.replica``: recompute preemption), so a burst the door releases enters at once."""
-    return float(top_batch) < float(node.batch_limit(mean_in, mean_out, 1e-9)) - 1e-9
 
 
 def _replica_backlog_wait(offered_tok_s: np.ndarray, capacity_tok_s: np.ndarray, dt: float) -> np.ndarray:
@@ -598,12 +597,15 @@ def estimate_slo(groups: list[tuple[TickFlows, ReplicaService]], classes: list[C
         g_tok = np.broadcast_to(np.asarray(flows.served_tok_s if flows.group_tok_s is None else flows.group_tok_s,
                                            float), r.shape)
         if door_w.ndim == 2:
-            # door waits per slice of the tick's work (door_release_wait_s): each slice a part of the tick
-            m_sl = door_w.shape[1]
+            # door waits per slice of the tick's work (door_release_wait_s): each slice a part of the tick; a tick whose
+            # slices all wait alike (uncapped: the one FIFO wait) stays one row
+            m_sl = np.where(np.all(door_w == door_w[:, :1], axis=1), 1, door_w.shape[1])
             r, n, lvl, cap, rep_wait, held_full, queued, crit, g_tok = (
                 np.repeat(np.asarray(x), m_sl) for x in (r, n, lvl, cap, rep_wait, held_full, queued, crit, g_tok))
-            tok = np.repeat(tok, m_sl) / m_sl
-            door_w = door_w.ravel()
+            tok = np.repeat(tok / m_sl, m_sl)
+            keep = np.ones(door_w.shape, bool)
+            keep[m_sl == 1, 1:] = False
+            door_w = door_w[keep]
         wait = np.minimum(door_w + rep_wait, hold_limit_s)
         served_tok_total += float(tok.sum())
         if dur is None:
@@ -1065,7 +1067,7 @@ def slo_caveats(report: Mapping) -> list[str]:
 
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                      ticks: np.ndarray | None = None, frontier_parts=None,
-                     awake_replicas=None) -> SloEstimate | NotEstimated:
+                     serving_replicas=None) -> SloEstimate | NotEstimated:
     """The estimate for a fluid run: ``m`` a built model (duck-typed ``dcsim.engine.build.Models``),
     ``ts`` its per-tick arrays (``achieved_tok_s``, ``queue_tokens``, ``shed_tokens``,
     ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``).
@@ -1079,13 +1081,18 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     the rest, at the time share ``ts["frontier_share"]`` the engine recorded; without either every tick is taken as
     evenly loaded.
 
-    ``awake_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``), where
-    ``controller.idle_power_down`` keeps a pool of several groups awake along its efficiency ladder (the engine's
-    ``PowerDown.group_replicas``): they serve the tick, each group its share of their full-load rate, the
-    critically-loaded test reads that rate (:func:`full_load_tok_s`), and ``frontier_parts`` must then be the engine's
-    bound to their own curves (``dcsim.engine.assemble._awake_frontier_parts``: rates of the awake replicas). None: the
-    share in service (and awake) of every group. Until 2026-12-05 a mixed pool's estimate took that even share where
-    the engine had parked along the ladder (docs/slo.md, "Powering idle nodes down")."""
+    ``serving_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``): the engine's
+    :func:`dcsim.engine.controller.serving_replicas` — where ``controller.idle_power_down`` keeps a pool of several
+    groups awake along its efficiency ladder, the ladder's awake ones; otherwise the share in service (and awake) of
+    every group, also the default (None). They serve the tick, each group its share of their full-load rate, and
+    the critically-loaded test reads that rate (:func:`full_load_tok_s`). ``frontier_parts`` (called as
+    ``frontier_parts(curves, clocks, served, avail, share)``, ``avail`` the share of replicas in service and
+    awake) must give the vertices' rates of those same replicas (``dcsim.engine.assemble.serving_frontier_parts``:
+    ``dcsim.engine.pools.frontier_parts``'s fleet rates times ``avail``, or on the awake replicas' own curves).
+    Until 2026-12-05 a mixed pool's estimate took the even share where the engine had parked along the ladder
+    (docs/slo.md, "Powering idle nodes down"), and the two descriptions of the replicas serving (a share of every
+    group, or counts per group) were branched on in every step.
+"""
     sc = m.scenario
     wl = m.workload
     if not getattr(sc.serving, "slo_estimate", True):
@@ -1108,8 +1115,6 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival
     door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float),
                        served * dt + np.asarray(ts["shed_tokens"], float), dt)
-    door_sl = door_release_wait_s(np.asarray(ts["arrived_tokens"], float),
-                                  served * dt + np.asarray(ts["shed_tokens"], float), dt)
     avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
     if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
         avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
@@ -1131,89 +1136,86 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         except AttributeError:
             pass
     shed = np.asarray(ts["shed_tokens"], float)
-    # the replicas serving, per tick and rack group: a share ``avail`` of every group, or where idle replicas are
-    # powered down along an efficiency ladder (several groups), the ladder's awake ones; ``a_rate`` scales the frontier
-    # parts' rates to them (the whole pool's curves at ``avail``; the awake replicas' own curves at 1)
-    n_all = np.array([g.limits.replicas for g in m.groups], float)
-    reps = avail[:, None] * n_all if awake_replicas is None else np.asarray(awake_replicas, float)
-    a_rate = avail if awake_replicas is None else np.ones_like(avail)
-    parts = None if frontier_parts is None else _frontier_parts(m, ts, served, a_rate, frontier_parts,
-                                                                None if awake_replicas is None else reps)
+    # the replicas serving, per tick and rack group (by default a share ``avail`` of every group)
+    reps = (avail[:, None] * np.array([g.limits.replicas for g in m.groups], float) if serving_replicas is None
+            else np.asarray(serving_replicas, float))
+    parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts, reps)
     capped = np.asarray(ts["mode"]) != 0 if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, bool)
     # capped ticks whose replicas, evenly loaded at the controller's (fractional) clock as request fidelity runs them,
     # are offered at least RHO_MAX of their full-load rate with nothing waiting at the door: the controller's limit is
     # the whole need and its clock the one whose full-load rate serves it (several pools on a shared budget), a
     # critically loaded queue (critical_wait_s)
-    full = (avail * full_load_tok_s(m.groups, m.clocks, clk) if awake_replicas is None
-            else full_load_tok_s(m.groups, m.clocks, clk, reps))
+    full = full_load_tok_s(m.groups, m.clocks, clk, reps)
     critical = critically_loaded(capped, served, full) & (door <= 0.0)
+    # a capped tick's door admits at the tick's start (request fidelity's token bucket), and replicas whose batch the
+    # KV cache sets (build's Group.kv_bound) admit what it releases at once (a prompt needs only its own KV; recompute
+    # preemption makes room): per slice of the tick's work, the wait of a door releasing per tick
+    # (door_release_wait_s). Replicas held by their sequence limit or token budget queue a released burst behind
+    # their full batch, and the continuous FIFO wait stays (fifo_wait_s), as it does where the door is open
+    # (docs/slo.md, "A door that releases per tick")
+    kvb = [bool(getattr(g, "kv_bound", False)) for g in m.groups]
+    door_tick = None
+    if any(kvb):
+        door_sl = door_release_wait_s(np.asarray(ts["arrived_tokens"], float), served * dt + shed, dt, shed_tok=shed)
+        door_tick = np.where(capped[:, None], door_sl, door[:, None])
     if ticks is not None:
-        served, avail, lvl, door, shed, capped, critical, reps, a_rate = (
-            np.asarray(x)[ticks] for x in (served, avail, lvl, door, shed, capped, critical, reps, a_rate))
+        served, lvl, door, shed, capped, critical, reps = (
+            np.asarray(x)[ticks] for x in (served, lvl, door, shed, capped, critical, reps))
+        if door_tick is not None:
+            door_tick = door_tick[ticks]
         if parts is not None:
             parts = {k: np.asarray(v)[ticks] for k, v in parts.items()}
-    # a capped tick's door admits at the tick's start (request fidelity's token bucket), and replicas whose batch the
-    # KV cache sets admit what it releases at once (a prompt needs only its own KV; recompute preemption makes room):
-    # per slice of the tick's work, the wait of a door releasing per tick (door_release_wait_s). Replicas held by
-    # their sequence limit or token budget queue a released burst behind their full batch, and the continuous FIFO
-    # wait stays (fifo_wait_s), as it does where the door is open (docs/slo.md, "A door that releases per tick")
-    door_tick = np.where(capped[:, None], door_sl if ticks is None else door_sl[ticks], door[:, None])
-    kvb = [kv_bound(g.node, g.table.batch[-1], wl.mean_input, wl.mean_output) for g in m.groups]
     doors = [door_tick if k else door for k in kvb]
     # nor do they hold the critically loaded queue a capped controller regulates (critical_wait_s): a slot frees for
     # each completion there, where these replicas admit as the KV cache holds the prompt
     crits = [np.zeros_like(critical) if k else critical for k in kvb]
     # each group's share of the tick's rate: its share of the serving replicas' full-load rate at full clock (an
-    # even share of every group: its share of the pool's; the ladder's awake replicas: theirs, a tick with none
-    # serving the pool's, for its shed tokens)
-    cap = np.array([g.limits.replicas * g.table.thr_max[-1] for g in m.groups])
-    share = (cap / cap.sum())[:, None] * np.ones(served.size)  # (groups, ticks)
-    if awake_replicas is not None:
-        top = reps * (cap / n_all)
-        tot_top = top.sum(axis=1, keepdims=True)
-        share = np.where(tot_top > 0, top / np.maximum(tot_top, 1e-300), cap / cap.sum()).T
+    # even share of every group: its share of the pool's; a tick with none serving the pool's, for its shed tokens)
+    share = _level_share(m.groups, np.full(served.size, m.clocks.size - 1), reps).T  # (groups, ticks)
     groups, extra = [], []
     if parts is None:
-        for i, (g, sv, s, door, critical) in enumerate(zip(m.groups, cache, share, doors, crits)):
-            groups.append((TickFlows(served * s, reps[:, i], lvl, door, shed * s, dt, capped=capped,
-                                     critical=critical), sv))
+        for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
+            groups.append((TickFlows(served * s, reps[:, i], lvl, door_g, shed * s, dt, capped=capped,
+                                     critical=crit_g), sv))
     else:
         # capped on the frontier: the share of the tick on the frontier's point runs its two vertices' replicas (the
         # loaded share at full load, the rest idle, or two clock levels), the rest even load (docs/slo.md)
         fr = parts["frontier"]
         lv_even = np.where(fr > 0, np.rint(parts["level_even"]).astype(int), lvl)
         tok_even = served * (1.0 - fr)
-        tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"] * a_rate
-        tok_b = fr * parts["x"] * parts["rate_b"] * a_rate
+        tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"]
+        tok_b = fr * parts["x"] * parts["rate_b"]
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
-        for i, (g, sv, s, door, critical) in enumerate(zip(m.groups, cache, share, doors, crits)):
-            groups.append((TickFlows(served * s, reps[:, i], lv_even, door, shed * s * tok_even / tot, dt,
-                                     weight=1.0 - fr, capped=capped, critical=critical), sv))
+        for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
+            groups.append((TickFlows(served * s, reps[:, i], lv_even, door_g, shed * s * tok_even / tot, dt,
+                                     weight=1.0 - fr, capped=capped, critical=crit_g), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
                 lv = np.rint(parts[f"level_{v}"]).astype(int)
-                sh = _level_share(m.groups, lv, i, None if awake_replicas is None else reps)
+                sh = _level_share(m.groups, lv, reps)[:, i]
                 x_v = parts["x"] if v == "b" else 1.0 - parts["x"]
-                rate = parts[f"rate_{v}"] * a_rate * sh  # this group's replicas at the vertex, as if all were there
-                extra.append((TickFlows(rate * x_v, reps[:, i] * x_v, lv, door, shed * s * tok_v / tot, dt,
+                rate = parts[f"rate_{v}"] * sh  # this group's replicas at the vertex, as if all were there
+                extra.append((TickFlows(rate * x_v, reps[:, i] * x_v, lv, door_g, shed * s * tok_v / tot, dt,
                                         weight=np.where((x_v > 0) & (rate > 0), fr, 0.0),
-                                        saturated=parts[f"full_{v}"], capped=capped, critical=critical,
+                                        saturated=parts[f"full_{v}"], capped=capped, critical=crit_g,
                                         group_tok_s=served * s), sv))
     return estimate_slo(groups + extra, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
                         calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
 
-def _level_share(groups, level: np.ndarray, i: int, reps: np.ndarray | None = None) -> np.ndarray:
-    """Group ``i``'s share of the fleet's full-load rate at clock level ``level`` (per tick); ``reps`` (per tick and
-    group): of those replicas' full-load rate (the awake ones along a power-down ladder)."""
-    if reps is None:
-        caps = np.array([x.limits.replicas * x.table.thr_max[level] for x in groups])
-        return caps[i] / np.maximum(caps.sum(axis=0), 1e-300)
-    caps = np.stack([x.table.thr_max[level] for x in groups], axis=-1) * reps
-    return caps[:, i] / np.maximum(caps.sum(axis=1), 1e-300)
+def _level_share(groups, level: np.ndarray, reps: np.ndarray) -> np.ndarray:
+    """Each group's share of the full-load rate of the replicas ``reps`` serving (per tick and group) at clock level
+    ``level`` (per tick): ``(ticks, groups)``; a tick with none serving, the shares of all the groups' replicas."""
+    thr = np.stack([x.table.thr_max[level] for x in groups], axis=-1)  # (ticks, groups)
+    caps = thr * reps
+    tot = caps.sum(axis=1, keepdims=True)
+    n_all = np.array([x.limits.replicas for x in groups], float)
+    every = thr * n_all
+    return np.where(tot > 0, caps / np.maximum(tot, 1e-300), every / np.maximum(every.sum(axis=1, keepdims=True),
+                                                                                1e-300))
 
 
 def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier_parts,
-                    awake_replicas=None) -> dict | None:
+                    reps: np.ndarray) -> dict | None:
     """:func:`dcsim.engine.pools.frontier_parts` of a run's capped frontier ticks (mode 1 with the frontier's point in
     the tick's mix: the share of the tick the engine recorded, ``frontier_share``), with ``full_a`` / ``full_b`` where
     a vertex's replicas run at full load (the controller holds them there: saturated); None when no tick is there (or
@@ -1221,9 +1223,9 @@ def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier
     over the replicas in service at the controller's clock, so a tick the frontier served with some replicas at full
     load and the others idle read light batches and a short TPOT (5-14x short: 23 against request fidelity's 239 ms,
     an H100 pool at 40 kW); and until the engine recorded the share (2026-12-04) the estimate recovered it from the
-    recorded IT power, choosing the engine's candidates again. ``awake_replicas`` (per tick and group): the
-    replicas awake along a power-down ladder, on whose own curves ``frontier_parts`` (the engine's, bound to them)
-    gives the vertices' rates; a vertex is at full load against their full-load rate."""
+    recorded IT power, choosing the engine's candidates again. ``reps`` (per tick and group): the replicas
+    serving, whose rates ``frontier_parts`` gives at the vertices; a vertex is at full load against their full-load
+    rate."""
     mode = np.asarray(ts.get("mode", np.zeros(0)))
     curves = getattr(m, "curves", None)
     if (mode.size != served.size or not np.any(mode == 1) or curves is None or "frontier_share" not in ts
@@ -1235,7 +1237,7 @@ def _frontier_parts(m, ts: dict, served: np.ndarray, avail: np.ndarray, frontier
         return None
     for v in ("a", "b"):
         lv = np.rint(fp[f"level_{v}"]).astype(int)
-        thr = full_load_tok_s(m.groups, m.clocks, m.clocks[lv], awake_replicas)  # their full-load rate at the level
+        thr = full_load_tok_s(m.groups, m.clocks, m.clocks[lv], reps)  # their full-load rate at the level
         fp[f"full_{v}"] = fp[f"rate_{v}"] >= RHO_MAX * thr
     return fp
 
