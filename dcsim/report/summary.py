@@ -562,16 +562,17 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
             return "n/a" if x is None else ("+" if x > 0 else "") + f(x)
         wait = ch.get("tokens_waiting_end")
         restored = ch.get("energy_meter_restored_j")
-        tok = lambda x: fmt_si(x, '')  # noqa: E731
+        tok = lambda x: fmt_si(x if abs(x) >= 0.5 else 0.0, '')  # noqa: E731  (under half a token: float noise)
         rows.append(("Flexibility (vs without)", f"tokens {signed(ch.get('tokens_output'), tok)}   SLO-meeting "
                                                  f"{signed(ch.get('slo_meeting_tokens'), tok)}"))
         defer = ch.get("slo_meeting_deferrable_tokens")
         if defer is not None and "deferrable" in (fl.get("responses") or []):
-            # the deferrable share meets its deadline in both runs (the baseline serves it on arrival): the gain
-            # splits into the interactive work's and the deferred work's, which a run that ends with work waiting
-            # (not yet due) may lose
+            # the deferrable share is scored by its deadline in both runs (the baseline serves it on arrival), on
+            # the same tokens: those due in the run; the work not yet due at the end is neither loss nor gain
+            pending = get_path(fl, "with.deferrable_pending_tokens")
             rows.append(("", f"interactive {signed(ch.get('slo_meeting_interactive_tokens'), tok)}   deferrable work "
-                             f"by its deadline {signed(defer, tok)} (the baseline serves it on arrival)"))
+                             f"due in the run, by its deadline {signed(defer, tok)} (the baseline serves it on arrival)"
+                             + (f"   not yet due: {tok(pending)} waiting at the end (not scored)" if pending else "")))
         if ch.get("tokens_shed") is not None:
             rows.append(("", f"shed {signed(ch['tokens_shed'], tok)}"
                              + (f": {signed(ch.get('tokens_output'), tok)} served, {signed(wait, tok)} still waiting at "
