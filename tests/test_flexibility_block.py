@@ -123,8 +123,8 @@ def test_the_summary_prints_the_split_of_the_gain():
                                       "change": change}})
     text = "\n".join(b for _, b in rows)
     assert "SLO-meeting +3.02 G" in text
-    assert "interactive +3.02 G" in text and "due in the run, by its deadline" in text
-    assert "not yet due: 2.93 G waiting at the end (not scored)" in text
+    assert "interactive +3.02 G   deferrable work due in the run, on time 0" in text
+    assert "not yet due: 2.93 G deferrable tokens waiting at the end (not scored)" in text
     # storage alone: no deferrable share, no split
     rows = flex_rows({"flexibility": {"responses": ["storage"], "with": fig, "without": fig, "change": change}})
     assert "interactive" not in "\n".join(b for _, b in rows)

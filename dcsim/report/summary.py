@@ -571,8 +571,9 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
             # the same tokens: those due in the run; the work not yet due at the end is neither loss nor gain
             pending = get_path(fl, "with.deferrable_pending_tokens")
             rows.append(("", f"interactive {signed(ch.get('slo_meeting_interactive_tokens'), tok)}   deferrable work "
-                             f"due in the run, by its deadline {signed(defer, tok)} (the baseline serves it on arrival)"
-                             + (f"   not yet due: {tok(pending)} waiting at the end (not scored)" if pending else "")))
+                             f"due in the run, on time {signed(defer, tok)}"))
+            if pending:
+                rows.append(("", f"not yet due: {tok(pending)} deferrable tokens waiting at the end (not scored)"))
         if ch.get("tokens_shed") is not None:
             rows.append(("", f"shed {signed(ch['tokens_shed'], tok)}"
                              + (f": {signed(ch.get('tokens_output'), tok)} served, {signed(wait, tok)} still waiting at "
