@@ -15,7 +15,7 @@ import numpy as np
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.metrics.fmt import NEAR_TIE
 from dcsim.tpf import (BINDING_NAMES, CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
-                       binding_of, facility_bound_pool, near_tie_margin)
+                       binding_of, binding_of_pool, facility_bound_pool, near_tie_margin)
 
 __all__ = ["MOMENTS", "ceilings_at", "heat_rejection_it_w", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
            "pool_flop_per_output_token"]
@@ -73,7 +73,7 @@ def _pool_ceilings_at(m: Models, d, it_p, it_q, a) -> dict:
     pool_code = np.where(deficit <= tol, 0, 1 + np.argmin(np.stack([cp, pp, pq]), axis=0))
     # the pool furthest short for its own demand, as simulated (dcsim.tpf.facility_binding)
     worst = facility_bound_pool(pool_code, deficit, dp)
-    code = np.take_along_axis(pool_code, worst[:, None], axis=-1)[:, 0].astype(np.int8)
+    code = binding_of_pool(pool_code, worst)
     out = {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": pw, "cooling_tok_s": q,
            "achieved_tok_s": served.sum(axis=1), "binding": code, "bound_pool": worst}
     out = {k: v.reshape(shape) for k, v in out.items()}
