@@ -19,7 +19,8 @@ from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
-           "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "gain_text",
+           "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
+           "pools_power_note", "gain_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
@@ -284,6 +285,27 @@ def tok_s_apart(*values: float) -> list[str]:
 def fmt_gain_tok_s(x: float) -> str:
     """A gain in tokens/s: whole from 100, else 3 significant figures (``+250``, ``+0.0105``)."""
     return f"{x:+,.0f}" if abs(x) >= 100 else f"{x:+.3g}"
+
+
+def near_tie_label(tie: Mapping[str, Any] | None, below: str = "") -> str:
+    """The "by a hair" label of a moment's binding (``near_tie``, :func:`near_tie_text`): ``"by a hair"``, naming the
+    pool whose near tie it is (``"by a hair (pool X{below})"``, ``below`` where the pool's row is); ``""`` without
+    one. ``dcsim tpf`` and report.html print the same label."""
+    if not tie:
+        return ""
+    return f"by a hair (pool {tie['pool']}{below})" if tie.get("pool") else "by a hair"
+
+
+def pools_power_note(pools: Any, binding: Any, minus: str = "−") -> str:
+    """With several pools, a moment whose binding is not demand while a pool is at its demand: the note that its P
+    is what the IT budget buys for each pool's own work (that pool's demand), its C every pool's full compute, so
+    C − P is no power shortfall (docs/report.md, tpf); ``""`` otherwise. ``minus``: the terminal prints ``-``."""
+    at_demand = [str(p.get("name")) for p in pools or [] if isinstance(p, Mapping) and p.get("binding") == "demand"]
+    if not at_demand or binding == "demand":
+        return ""
+    return (f"P with several pools: what the IT budget buys for each pool's own work ({', '.join(at_demand)} at "
+            f"{'its' if len(at_demand) == 1 else 'their'} demand), C every pool's full compute: C {minus} P is no "
+            "power shortfall")
 
 
 def near_tie_text(tie: Mapping[str, Any]) -> str:
