@@ -138,6 +138,12 @@ def test_the_years_hours_binding_add_up_as_printed():
     printed = [float(x.replace(",", "")) for x in row.split("hours binding:")[1].split()[1::3]]
     assert sum(printed) == pytest.approx(8760.0, abs=1e-9)
     assert "compute 6,990.50 h" in row and "demand 1,729.25 h" in row
+    # hours at a 10-min tick (1/6 h) rounded one by one sum to 8,760.01 h; the largest remainder keeps 8,760
+    sixths = {"compute": 5000 + 1 / 6, "demand": 3000 + 1 / 6, "power": 760 - 2 / 6}
+    (row,) = [b for a, b in flex_rows({"annual": {"hours_binding": sixths}}) if a == "Year"]
+    printed = [float(x.replace(",", "")) for x in row.split("hours binding:")[1].split()[1::3]]
+    assert sum(round(v, 2) for v in sixths.values()) != pytest.approx(8760.0, abs=1e-9)
+    assert sum(printed) == pytest.approx(8760.0, abs=1e-9)
     # whole hours print whole
     (row,) = [b for a, b in flex_rows({"annual": {"hours_binding": {"demand": 8000.0, "compute": 760.0}}})
               if a == "Year"]
