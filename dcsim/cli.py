@@ -167,7 +167,8 @@ def cmd_tpf(args) -> int:
         print(json_text(rep, indent=2, sort_keys=True))
         return 0
     from dcsim.metrics.fmt import (fmt_duration, fmt_local_short, fmt_local_time, fmt_multiple, fmt_replicas_from,
-                                   gain_text, near_tie_text, tok_s_apart, whole_replicas_from)
+                                   gain_text, near_tie_label, near_tie_text, pools_power_note, tok_s_apart,
+                                   whole_replicas_from)
 
     from dcsim.report.summary import print_wrapped
 
@@ -203,7 +204,7 @@ def cmd_tpf(args) -> int:
         tie = r.get("near_tie")
         pools = r.get("pools") or []
         out.append(f"  achieved  = {r['achieved_tok_s']:12,.0f} tok/s   binding: {r['binding'].upper()}"
-                   + ((f", by a hair (pool {tie['pool']}, below)" if tie.get("pool") else ", by a hair") if tie else ""))
+                   + (f", {near_tie_label(tie, ', below')}" if tie else ""))
         if tie and not tie.get("pool"):
             out.append(f"    {near_tie_text(tie)}")
         for p in pools:  # several model pools (racks[].serves)
@@ -213,11 +214,9 @@ def cmd_tpf(args) -> int:
                        + (", by a hair" if p.get("near_tie") else ""))
             if p.get("near_tie"):
                 out.append(f"      {near_tie_text(p['near_tie'])}")
-        at_demand = [p["name"] for p in pools if p["binding"] == "demand"]
-        if at_demand and r["binding"] != "demand":  # P below C there is no power shortfall
-            out.append(f"    P with several pools: what the IT budget buys for each pool's own work ({', '.join(at_demand)}"
-                       f" at {'its' if len(at_demand) == 1 else 'their'} demand), C every pool's full compute: C - P is "
-                       "no power shortfall (docs/report.md, tpf)")
+        note = pools_power_note(pools, r["binding"], minus="-")
+        if note:  # P below C there is no power shortfall
+            out.append(f"    {note} (docs/report.md, tpf)")
         cap = x["interconnect_w"]
         racks = " (the racks' own power limits bind here, whatever the interconnect)" if x.get("racks_hold_power") else ""
         if cap == cap:

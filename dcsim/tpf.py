@@ -34,6 +34,7 @@ import numpy as np
 
 __all__ = [
     "BINDING_NAMES",
+    "binding_of_pool",
     "binding_that_holds",
     "facility_binding",
     "facility_bound_pool",
@@ -155,8 +156,14 @@ def facility_binding(pool_binding, short, offered) -> np.ndarray:
     (:func:`dcsim.engine.steady.ceilings_at`) alike; until 2026-12-05 the one named the pool holding back the most
     tokens and the other the pool with the largest deficit in tokens/s."""
     b = np.asarray(pool_binding)
-    worst = facility_bound_pool(b, short, offered)
-    return np.take_along_axis(b, np.asarray(worst)[..., None], axis=-1)[..., 0].astype(np.int8)
+    return binding_of_pool(b, facility_bound_pool(b, short, offered))
+
+
+def binding_of_pool(pool_binding, pool) -> np.ndarray:
+    """The binding code (int8) of pool ``pool`` (shape ``pool_binding.shape[:-1]``) in ``pool_binding`` (..., pools):
+    the facility's binding once :func:`facility_bound_pool` has named its pool."""
+    b = np.asarray(pool_binding)
+    return np.take_along_axis(b, np.asarray(pool)[..., None], axis=-1)[..., 0].astype(np.int8)
 
 
 def binding_of(demand, compute, power, cooling) -> np.ndarray:

@@ -797,11 +797,13 @@ def test_deferred_goodput_is_not_marked_across_deferrable_shares(runs, tmp_path)
     """reference against grid-flex read 'SLO goodput +93.5 % ✓': grid-flex counts its 30 % batch share served by its
     24-h deadline as SLO-meeting, reference scores all its requests by the chat TTFT. Between runs whose deferrable
     share differs the SLO figures carry § (not marked: the interactive ones score a smaller demand), the differences
-    say so, and the interactive SLO goodput (goodput less the deferred tokens served by their deadline) is shown."""
+    say so, and the interactive SLO goodput (the run's stored goodput_interactive_tok_s: goodput less the deferred
+    tokens served by their deadline) is shown."""
     base, a, _, _ = runs
     g, dur = a.report["goodput_tok_s"], a.report["duration_s"]
     deferred_on_time = 0.5 * g * dur  # the deferred tokens served by their deadline: half the reference's goodput
-    flex = _variant(base, tmp_path, "flex", goodput_tok_s=1.6 * g,
+    flex = _variant(base, tmp_path, "flex", goodput_tok_s=1.6 * g, goodput_interactive_tok_s=1.1 * g,
+                    goodput_deferred_tok_s=0.5 * g,
                     deferrable={"share": 0.3, "served_tokens": deferred_on_time + 1e6, "served_late_tokens": 1e6})
     table, data = compare([base / "air", flex])
     good = data["metrics"]["goodput_tok_s"]
@@ -813,5 +815,9 @@ def test_deferred_goodput_is_not_marked_across_deferrable_shares(runs, tmp_path)
     assert [d["field"] for d in data["differences"]] == ["deferrable share"]
     assert data["differences"][0]["values"] == ["0.0%", "30.0%"]
     assert "§ SLO figures of runs whose deferrable share differs (air 0.0%, flex 30.0%)" in squash(table)
+    # the stored figure is read, not rebuilt from the deferrable block: a run written before it was stored has none
+    old = _variant(base, tmp_path, "old", goodput_tok_s=1.6 * g,
+                   deferrable={"share": 0.3, "served_tokens": deferred_on_time + 1e6, "served_late_tokens": 1e6})
+    assert compare([base / "air", old])[1]["metrics"]["goodput_interactive_tok_s"]["values"][1] is None
     # runs that defer nothing have no interactive row (it would repeat the SLO goodput)
     assert "goodput_interactive_tok_s" not in compare([base / "air", base / "liquid"])[1]["metrics"]

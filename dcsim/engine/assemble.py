@@ -668,6 +668,11 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         if goodput is not None:
             warnings.extend(w for w in slo_gap_caveats(m, ts, slo, gap_notes) if w not in warnings)
     good_tok = goodput * duration if goodput is not None else 0.0
+    # with deferrable work the goodput holds the deferred tokens served by their deadline (added above at fluid
+    # fidelity, by the serving figures at request fidelity): stored apart so readers (the flexibility block,
+    # dcsim compare) need not subtract them back out
+    good_defer = (float(np.sum(deferred_on_time_tok_s(ts))) * dt / duration
+                  if goodput is not None and "deferred_served_tok_s" in ts and duration > 0 else None)
     if out_tok <= 0:
         warnings.append("no output token was served: J/token, cost and carbon per token are undefined (null)")
     jpt = lambda j, tok: j / tok if tok > 0 else None  # noqa: E731
@@ -735,7 +740,9 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
             gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups}),
             calibration=calibration_provenance(m), overrides=sc.overrides),
-        goodput_tok_s=goodput, slo_attainment=slo, slo_note=note, serving_figures=serving,
+        goodput_tok_s=goodput, slo_attainment=slo,
+        goodput_interactive_tok_s=None if good_defer is None else goodput - good_defer,
+        goodput_deferred_tok_s=good_defer, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=sc.clock_block(),
         notes=planner_notes(m, ts, binding_share, mom, tpf) + gap_notes,

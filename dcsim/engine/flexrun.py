@@ -6,7 +6,8 @@ the fault baseline of :mod:`dcsim.engine.run`.
 SLO-meeting tokens are compared like with like: the baseline's deferrable share is still batch work with its
 deadline (its customers' promise does not change when the site stops deferring), served on arrival in the
 baseline, so its served tokens meet that deadline; only the interactive share is scored by the latency SLOs
-(:func:`slo_split`, docs/grid.md)."""
+(:func:`slo_split`, docs/grid.md). Both runs' deferrable share is scored on the same tokens, those whose
+deadline falls inside the run; the work not yet due at the end is reported on its own."""
 
 from __future__ import annotations
 
@@ -56,32 +57,71 @@ def _figures(res, dt: float) -> dict:
     return out
 
 
-def slo_split(figures: dict, report: dict, share: float, deferring: bool) -> dict:
-    """``figures`` with its SLO-meeting tokens split into ``slo_meeting_interactive_tokens`` and
-    ``slo_meeting_deferrable_tokens`` (their sum is ``slo_meeting_tokens``), all None without an SLO estimate.
+def due_cut_s(duration_s: float, deadline_s: float) -> float:
+    """The latest arrival (s from the run's start) whose deadline, ``deadline_s`` after it, falls inside a run of
+    ``duration_s``: work arriving later is not yet due at the end, neither late nor on time (negative: none)."""
+    return duration_s - deadline_s
 
-    ``deferring`` (the run with its deferrable work): the deferred tokens served by their deadline
-    (``deferrable.served_tokens − served_late_tokens``) are its deferrable part, the rest of the run's goodput is
-    interactive. The baseline (``deferring`` False, ``share`` the scenario's ``deferrable.share``): the same
-    demand without deferral, every request served through the one queue — its share ``share`` of the output
-    served is the batch work served on arrival (held at most ``controller.hold_limit``, 600 s by default, against
-    a deadline of hours: on time; a deadline shorter than the hold limit would make it an upper bound), the rest
-    of its goodput, ``(1 − share)`` of it, is interactive (one class, one attainment, as the run's chat). Scoring the
-    baseline's batch share by a chat TTFT target instead (the block until 2026-12-05) credited flexibility with
-    the deferred work's deadline as if it were a service gain: grid-flex +4.63 G SLO-meeting tokens, of which the
-    like-for-like gain is +1.51 G."""
+
+def _due(t_s, cut_s: float) -> np.ndarray:
+    """Ticks starting at or before ``cut_s`` (float rounding allowed)."""
+    return np.asarray(t_s, float) <= cut_s + 1e-9 * max(abs(cut_s), 1.0)
+
+
+def _deferred_due(ts: dict, dt: float, cut_s: float) -> tuple[float, float]:
+    """(tokens of the run's deferred work served by their deadline among those due in the run, i.e. arrived at or
+    before ``cut_s``; tokens of it arrived later). From the per-tick columns: arrivals of tick j are its backlog
+    change plus its served tokens; the queue is first in, first out, so the due tokens are served first and every
+    late token is a due one (served after a deadline that passed in the run). Arrivals are counted by their tick's
+    start; the queue's 5-min buckets (DeferrableQueue.bucket_s) judge lateness by a bucket's first arrival, so
+    near the cut a late token may sit in a tick counted as not due: the due part is clamped at 0."""
+    served = np.asarray(ts["deferred_served_tok_s"], float) * dt
+    late = float(np.sum(ts["deferred_late_tok_s"])) * dt
+    arrived = np.diff(np.asarray(ts["deferred_backlog_tokens"], float), prepend=0.0) + served
+    due = _due(ts["t_s"], cut_s)
+    return max(min(float(np.sum(served)), float(np.sum(arrived[due]))) - late, 0.0), float(np.sum(arrived[~due]))
+
+
+def slo_split(figures: dict, res, share: float, deadline_s: float) -> dict:
+    """``figures`` with its SLO-meeting tokens split into ``slo_meeting_interactive_tokens`` and
+    ``slo_meeting_deferrable_tokens`` (their sum is ``slo_meeting_tokens``), all None without an SLO estimate;
+    ``deferrable_not_due_tokens``, the deferrable tokens left out of the score (their deadline after the end),
+    and ``deferrable_pending_tokens``, those of them still waiting at the end (the baseline: 0).
+
+    Both parts score the same tokens in both runs: the batch work whose deadline falls inside the run, arrived at
+    or before ``end − deadline`` (:func:`due_cut_s`). The run with its deferrable work (``res.report`` has a
+    ``deferrable`` block): its interactive part is the stored ``goodput_interactive_tok_s``, its deferrable part
+    the deferred tokens due in the run and served by their deadline (:func:`_deferred_due`). The baseline (no
+    deferrable work, ``share`` the scenario's ``deferrable.share``): the same demand served through one queue —
+    its interactive part is ``(1 − share)`` of its goodput (one class, one attainment, as the run's chat), its
+    deferrable part ``share`` of the output of the ticks at or before ``end − deadline``, served on arrival (held
+    at most ``controller.hold_limit``: on time; preflight warns when the deadline is shorter).
+
+    Until 2026-12-05 the baseline's batch share was first scored by the chat TTFT target (grid-flex +4.63 G
+    SLO-meeting tokens), then its whole served share against the run's served − late (+1.51 G: the run's 2.93 G
+    still waiting, not yet due, counted as a loss; a 6-h window read −838 M with nothing late)."""
     out = dict(figures)
-    good = figures["slo_meeting_tokens"]
-    if good is None:
+    rep, ts = res.report, res.timeseries
+    dt, dur = float(rep["tick_s"]), float(rep["duration_s"])
+    cut = due_cut_s(dur, deadline_s)
+    d = rep.get("deferrable")
+    if d is not None and "deferred_served_tok_s" in ts:
+        defer, not_due = _deferred_due(ts, dt, cut)
+        inter = rep.get("goodput_interactive_tok_s")
+        inter = None if inter is None else inter * dur
+        out["deferrable_pending_tokens"] = float(d["backlog_end_tokens"]) - float(d["overdue_end_tokens"])
+    else:
+        tok = np.asarray(ts["achieved_tok_s"], float) * dt
+        due = _due(ts["t_s"], cut)
+        defer, not_due = share * float(np.sum(tok[due])), share * float(np.sum(tok[~due]))
+        good = figures["slo_meeting_tokens"]
+        inter = None if good is None else (1.0 - share) * good
+        out["deferrable_pending_tokens"] = 0.0
+    out["deferrable_not_due_tokens"] = not_due
+    if inter is None:
+        out["slo_meeting_tokens"] = None
         out["slo_meeting_interactive_tokens"] = out["slo_meeting_deferrable_tokens"] = None
         return out
-    if deferring:
-        d = report.get("deferrable") or {}
-        defer = float(d.get("served_tokens", 0.0)) - float(d.get("served_late_tokens", 0.0))
-        inter = good - defer
-    else:
-        inter = (1.0 - share) * good
-        defer = share * figures["tokens_output"]
     out["slo_meeting_interactive_tokens"] = inter
     out["slo_meeting_deferrable_tokens"] = defer
     out["slo_meeting_tokens"] = inter + defer
@@ -93,8 +133,9 @@ def flexibility_block(res, base, sc) -> dict:
     score the deferrable share by its deadline in both runs (:func:`slo_split`)."""
     dt = float(res.report["tick_s"])
     share = float(sc.deferrable.share) if sc.deferrable is not None else 0.0
-    w = slo_split(_figures(res, dt), res.report, share, deferring=True)
-    wo = slo_split(_figures(base, dt), base.report, share, deferring=False)
+    deadline = float(sc.deferrable.deadline) if sc.deferrable is not None else 0.0
+    w = slo_split(_figures(res, dt), res, share, deadline)
+    wo = slo_split(_figures(base, dt), base, share, deadline)
     change = {k: (w[k] - wo[k]) if isinstance(w.get(k), float) and isinstance(wo.get(k), float) else None
               for k in w}
     what = [x for x, on in (("storage", sc.facility.storage is not None), ("deferrable", sc.deferrable is not None))
@@ -103,7 +144,9 @@ def flexibility_block(res, base, sc) -> dict:
             "baseline": "same scenario and seed without " + " and ".join(what)
                         + " (curtailment requests, faults and DVFS caps kept)"
                         + (f"; its deferrable share ({share:.0%} of the output) served on arrival and scored by "
-                           "its deadline, as in the run" if share > 0 else "")}
+                           "its deadline, as in the run; both runs score the deferrable work due in the run "
+                           "(arrived at or before end − deadline), the rest is deferrable_not_due_tokens"
+                           if share > 0 else "")}
 
 
 def add_flexibility_baseline(sc, res, run_models):

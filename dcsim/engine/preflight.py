@@ -379,6 +379,13 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      "work is judged old at the end of the tick it arrived in, so the queues shed work a replica "
                      "could still have served within the hold limit (request fidelity shed half the arrivals at a "
                      "0.5 s hold and 1 s tick, the fluid queue far fewer); use a tick no longer than the hold limit")
+    d = sc.deferrable
+    if d is not None and float(d.deadline) < hold:  # the flexibility baseline serves the batch share on arrival
+        warns.append(f"deferrable.deadline {fq(float(d.deadline), 'time')} is shorter than controller.hold_limit "
+                     f"{fq(hold, 'time')}: the flexibility baseline (the same run without deferrable work) serves "
+                     "the batch share through the one queue, held up to the hold limit, and scores what it serves "
+                     "as on time; past the deadline it would be late, so the baseline's deferrable figure is an "
+                     "upper bound (docs/grid.md, the flexibility block)")
     pc = sc.facility.power_chain
     if not m.facility.quick_study and pc.ups_rating is not None:  # a rating that follows the interconnect: its check
         ups_it = float(m.facility.ups_it_limit_w)

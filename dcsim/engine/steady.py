@@ -15,7 +15,7 @@ import numpy as np
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.metrics.fmt import NEAR_TIE
 from dcsim.tpf import (BINDING_NAMES, CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
-                       binding_of, facility_bound_pool, near_tie_margin)
+                       binding_of, binding_of_pool, facility_bound_pool, near_tie_margin)
 
 __all__ = ["MOMENTS", "ceilings_at", "heat_rejection_it_w", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
            "pool_flop_per_output_token"]
@@ -73,7 +73,7 @@ def _pool_ceilings_at(m: Models, d, it_p, it_q, a) -> dict:
     pool_code = np.where(deficit <= tol, 0, 1 + np.argmin(np.stack([cp, pp, pq]), axis=0))
     # the pool furthest short for its own demand, as simulated (dcsim.tpf.facility_binding)
     worst = facility_bound_pool(pool_code, deficit, dp)
-    code = np.take_along_axis(pool_code, worst[:, None], axis=-1)[:, 0].astype(np.int8)
+    code = binding_of_pool(pool_code, worst)
     out = {"demand_tok_s": d, "compute_tok_s": c, "power_tok_s": pw, "cooling_tok_s": q,
            "achieved_tok_s": served.sum(axis=1), "binding": code, "bound_pool": worst}
     out = {k: v.reshape(shape) for k, v in out.items()}
@@ -129,7 +129,8 @@ def _flip(pred, lo: float, hi: float, log: bool = False, iters: int = 60) -> flo
     return math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
 
 
-def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> dict:
+def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
+               achieved_tok_s: float | None = None) -> dict:
     """Where the binding constraint changes, holding everything else at the given moment.
 
     * ``interconnect_w``: delivered power below which power binds *at the interconnect* (facility rebuilt for
@@ -141,7 +142,8 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
     * ``t_out_c``: outdoor dry-bulb above which cooling binds (wet-bulb depression kept).
     NaN where the binding does not flip in the searched range (:data:`dcsim.tpf.CROSSOVER_INTERCONNECT_RANGE_X`,
     ``CROSSOVER_GPU_RANGE_X``, ``CROSSOVER_T_OUT_RANGE_C``: interconnect 0.1 %–100× the scenario's, GPUs 0.1 %–1000×,
-    −30…55 degC).
+    −30…55 degC). ``achieved_tok_s``: the moment's achieved rate when at hand (:func:`steady_report` holds it), else
+    computed; the gains are measured from it.
     """
     depression = t_db_c - t_wb_c
     cap0 = float(m.facility.interconnect_w)
@@ -183,7 +185,8 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float) -> 
     t_star = _flip(lambda t: binds(3, t_db_c=t, t_wb_c=t - depression), *CROSSOVER_T_OUT_RANGE_C)
     # what reaching a crossover above the scenario's own value buys: the achieved rate there less the moment's
     # (tokens/s): mixed-fleet at peak read "power binds below 888.4 kW" of a 700 kW contract, +250 tok/s (0.08 %)
-    now = float(ceilings_at(m, demand_tok_s, t_db_c, t_wb_c)["achieved_tok_s"])
+    now = (float(ceilings_at(m, demand_tok_s, t_db_c, t_wb_c)["achieved_tok_s"]) if achieved_tok_s is None
+           else float(achieved_tok_s))
     gain_cap = (float(ceilings_at(with_interconnect(m, cap_star), demand_tok_s, t_db_c, t_wb_c)["achieved_tok_s"]) - now
                 if math.isfinite(cap_star) and cap_star > cap0 else None)
     gain_gpus = (float(ceilings_at(m, demand_tok_s, t_db_c, t_wb_c, gpu_scale=a_star)["achieved_tok_s"]) - now
@@ -309,6 +312,6 @@ def steady_report(m: Models, crossovers_too: bool = True, moments: dict | None =
         r["slack"] = {k: (r[f"{k}_tok_s"] / a - 1.0 if a > 0 else None) for k in BINDING_NAMES}
         r["inputs"] = _symbols(r, m, f_tok)
         if crossovers_too:
-            r["crossover"] = crossovers(m, demand[i], t_db[i], t_wb[i])
+            r["crossover"] = crossovers(m, demand[i], t_db[i], t_wb[i], achieved_tok_s=a)
         out["moments"][label] = r
     return out

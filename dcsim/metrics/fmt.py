@@ -19,7 +19,8 @@ from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
 __all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
-           "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "gain_text",
+           "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
+           "pools_power_note", "gain_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
@@ -244,47 +245,67 @@ def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
 NEAR_TIE = 0.01
 
 
-def fmt_ceilings(values: Any, unit: str = "tok/s", digits: int = 3) -> list[str]:
+def fmt_ceilings(values: Any, unit: str = "tok/s", digits: int = 3, *, max_digits: int = 7,
+                 fmt: Callable[[float, int], str] | None = None) -> list[str]:
     """A row of ceilings (C, P, Q, …) with :func:`fmt_si`, at ``digits`` significant figures unless two of them lie
     within :data:`NEAR_TIE` of each other (and differ): then every one of the row at the fewest figures
-    (up to 7) at which each such pair prints differently. Three figures printed reference's peak "226 k / 224 k /
-    224 k tok/s -> cooling", hiding P 224,256 against Q 223,969 (0.13 % apart), which decides the binding; now
-    "226.18 k / 224.26 k / 223.97 k". ``None`` and non-numbers print as ``"n/a"``."""
+    (up to ``max_digits``) at which each such pair prints differently, and one more (it reads as the gap, not a
+    different last digit); a pair alike at ``max_digits`` is equal but for rounding. Three figures printed
+    reference's peak "226 k / 224 k / 224 k tok/s -> cooling", hiding P 224,256 against Q 223,969 (0.13 % apart),
+    which decides the binding; now "226.18 k / 224.26 k / 223.97 k". ``fmt(value, d)`` replaces :func:`fmt_si`
+    (``d`` then counts what it counts: :func:`tok_s_apart`'s decimals). ``None`` and non-numbers print as
+    ``"n/a"``."""
     vals = list(values)
     nums = [float(v) if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
             and math.isfinite(float(v)) else None for v in vals]
+    if fmt is None:
+        def fmt(v: float, d: int) -> str:
+            return fmt_si(v, unit, d)
+    out = lambda d: [fmt(v, d) if v is not None else "n/a" for v in nums]  # noqa: E731
     close = [(i, j) for i in range(len(nums)) for j in range(i + 1, len(nums))
              if nums[i] is not None and nums[j] is not None and nums[i] != nums[j]
              and abs(nums[i] - nums[j]) <= NEAR_TIE * max(abs(nums[i]), abs(nums[j]))
-             and fmt_si(vals[i], unit, 7) != fmt_si(vals[j], unit, 7)]  # alike at 7 figures: equal but for rounding
+             and fmt(nums[i], max_digits) != fmt(nums[j], max_digits)]  # alike at max_digits: equal but for rounding
     d = digits
-    while d < 7 and any(fmt_si(vals[i], unit, d) == fmt_si(vals[j], unit, d) for i, j in close):
+    while d < max_digits and any(fmt(nums[i], d) == fmt(nums[j], d) for i, j in close):
         d += 1
     if close and d > digits:  # one more figure than tells them apart reads as the gap, not a different last digit
-        d = min(d + 1, 7)
-    return [fmt_si(v, unit, d) for v in vals]
+        d = min(d + 1, max_digits)
+    return out(d)
 
 
 def tok_s_apart(*values: float) -> list[str]:
     """Token rates as ``dcsim tpf`` prints them (``75,265``), with as many decimals (up to 3) as tell apart those
-    within :data:`NEAR_TIE` of each other, and one more (the rule of :func:`fmt_ceilings`): mixed-fleet's reasoning
-    pool at its mean-demand moment, C 75,265.067 and P 75,265.057 tok/s, both read "75,265"."""
-    vals = [float(v) for v in values]
-    close = [(a, b) for i, a in enumerate(vals) for b in vals[i + 1:]
-             if a != b and abs(a - b) <= NEAR_TIE * max(abs(a), abs(b))]
-    d = 0
-    while d < 3 and any(f"{a:,.{d}f}" == f"{b:,.{d}f}" for a, b in close):
-        d += 1
-    if any(f"{a:,.{d}f}" == f"{b:,.{d}f}" for a, b in close):
-        return [f"{v:,.0f}" for v in vals]  # equal to a thousandth of a token/s: alike (a rounding apart)
-    if close and d > 0:
-        d = min(d + 1, 3)
-    return [f"{v:,.{d}f}" for v in vals]
+    within :data:`NEAR_TIE` of each other, and one more: :func:`fmt_ceilings` with decimals. Mixed-fleet's
+    reasoning pool at its mean-demand moment, C 75,265.067 and P 75,265.057 tok/s, both read "75,265"; rates
+    alike to a thousandth of a token/s print whole (a rounding apart)."""
+    return fmt_ceilings(values, digits=0, max_digits=3, fmt=lambda v, d: f"{v:,.{d}f}")
 
 
 def fmt_gain_tok_s(x: float) -> str:
     """A gain in tokens/s: whole from 100, else 3 significant figures (``+250``, ``+0.0105``)."""
     return f"{x:+,.0f}" if abs(x) >= 100 else f"{x:+.3g}"
+
+
+def near_tie_label(tie: Mapping[str, Any] | None, below: str = "") -> str:
+    """The "by a hair" label of a moment's binding (``near_tie``, :func:`near_tie_text`): ``"by a hair"``, naming the
+    pool whose near tie it is (``"by a hair (pool X{below})"``, ``below`` where the pool's row is); ``""`` without
+    one. ``dcsim tpf`` and report.html print the same label."""
+    if not tie:
+        return ""
+    return f"by a hair (pool {tie['pool']}{below})" if tie.get("pool") else "by a hair"
+
+
+def pools_power_note(pools: Any, binding: Any, minus: str = "−") -> str:
+    """With several pools, a moment whose binding is not demand while a pool is at its demand: the note that its P
+    is what the IT budget buys for each pool's own work (that pool's demand), its C every pool's full compute, so
+    C − P is no power shortfall (docs/report.md, tpf); ``""`` otherwise. ``minus``: the terminal prints ``-``."""
+    at_demand = [str(p.get("name")) for p in pools or [] if isinstance(p, Mapping) and p.get("binding") == "demand"]
+    if not at_demand or binding == "demand":
+        return ""
+    return (f"P with several pools: what the IT budget buys for each pool's own work ({', '.join(at_demand)} at "
+            f"{'its' if len(at_demand) == 1 else 'their'} demand), C every pool's full compute: C {minus} P is no "
+            "power shortfall")
 
 
 def near_tie_text(tie: Mapping[str, Any]) -> str:

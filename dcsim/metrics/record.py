@@ -248,6 +248,10 @@ class RunReport:
     warnings: list
     provenance: Provenance
     goodput_tok_s: float | None = None
+    #: with deferrable work: ``goodput_tok_s`` split into the requests scored by their latency SLOs and the
+    #: deferred tokens served by their deadline (their sum is ``goodput_tok_s``; docs/grid.md)
+    goodput_interactive_tok_s: float | None = field(default=None, metadata=_OMIT)
+    goodput_deferred_tok_s: float | None = field(default=None, metadata=_OMIT)
     slo_attainment: float | None = None
     slo_note: str | None = field(default=None, metadata=_OMIT)
     #: request and hybrid fidelity: the serving engine's figures (latency_s, queue_delay_s,

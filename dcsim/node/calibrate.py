@@ -1431,11 +1431,18 @@ def _itl_rows_text(prof: dict) -> str:
     """Which rows the fit report's median-ITL figures cover: the rows whose median iteration is decode-only
     (``itl_fitted``); the table also prints the others' ITL error, marked not fitted (ML.ENERGY's batch-383 row at
     +12.90 %, outside the "max 4.21 %" beside it), so the line says over how many rows it is taken."""
-    pts = [p for p in prof.get("points") or [] if "median_itl_ms" in p]
-    n = sum(bool(p.get("itl_fitted")) for p in pts)
-    if n == len(pts):
+    n, total = itl_rows(prof.get("points"), "itl_fitted")
+    if n == total:
         return ""
-    return f" over the {n} fitted row{'s' if n != 1 else ''} ({len(pts) - n} not fitted, above)"
+    return f" over the {n} fitted row{'s' if n != 1 else ''} ({total - n} not fitted, above)"
+
+
+def itl_rows(points, flag: str) -> tuple[int, int]:
+    """(rows whose median ITL is compared — ``flag`` set: ``itl_fitted`` in the fit report, ``itl_compared`` in
+    ``--predict`` — , rows with a median ITL at all): the decode-only rows the median-ITL figures are taken over,
+    out of those the tables print an ITL for."""
+    pts = [p for p in points or [] if "median_itl_ms" in p]
+    return sum(bool(p.get(flag)) for p in pts), len(pts)
 
 
 def format_report(prof: dict) -> str:
@@ -1702,6 +1709,12 @@ def _pool_gpu(paths, gpu: str | None) -> str:
 #: :data:`ANCHOR_FLOOR_PCT`) are called far outside it in the fit report (assumption: a band is a worst in-sample or
 #: left-out error, so a mean error twice the worst is not scatter; a units slip misses by n_gpus-fold)
 ANCHOR_FAR_X = 2.0
+
+#: the band below which :data:`ANCHOR_FAR_X` is not applied (assumption: a calibrated band of ±3 % would call a 7 %
+#: miss from another lab's rig far)
+ANCHOR_FLOOR_PCT = 5.0
+
+
 def in_sample_files(rows_g: list[dict], cal: dict) -> list[dict]:
     """The files of a group's rows (as given) that the profile predicting them was fitted from — then its stated band,
     the worst in-sample error of that fit (:func:`dcsim.node.model.fit_band`), was set by these very rows, and "0 of
@@ -1738,11 +1751,6 @@ def in_sample_text(files: list[dict], profile: str) -> str:
                      for f in files)
     return (f"in-sample: these rows set the band ({profile} was fitted to {said}; its band is that fit's worst "
             "error), so they do not test it")
-
-
-#: the band below which :data:`ANCHOR_FAR_X` is not applied (assumption: a calibrated band of ±3 % would call a 7 %
-#: miss from another lab's rig far)
-ANCHOR_FLOOR_PCT = 5.0
 
 
 def dcsim_anchor(rows_g: list[dict]) -> str | None:

@@ -28,8 +28,8 @@ import sys
 from pathlib import Path
 
 from dcsim.node.calibrate import (add_args as calibrate_args, dcsim_replica, fail, groups, in_sample_files,
-                                  in_sample_text, input_notes, kv_over_capacity, out_problem, per_gpu_power_suspects,
-                                  read_rows, write_out)
+                                  in_sample_text, input_notes, itl_rows, kv_over_capacity, out_problem,
+                                  per_gpu_power_suspects, read_rows, write_out)
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
 from dcsim.node.model import context_beyond, extrapolated, fmt_band
@@ -157,11 +157,10 @@ def format_prediction(res: dict) -> str:
             summ = (f"  MAPE tok/s {s['mape_tok_s_pct']:.1f} %, J/token {s['mape_j_per_tok_pct']:.1f} % "
                     f"(worst {s['max_err_tok_s_pct']:.1f} / {s['max_err_j_per_tok_pct']:.1f} %)")
             if "mape_itl_pct" in s:
-                with_itl = [p for p in grp["points"] if "median_itl_ms" in p]
-                n_itl = sum(bool(p.get("itl_compared")) for p in with_itl)
+                n_itl, n_with = itl_rows(grp["points"], "itl_compared")
                 summ += (f"; median ITL {s['mape_itl_pct']:.1f} % (worst {s['max_err_itl_pct']:.1f} %)"
                          # over the decode-only rows: the table marks the others (mixed), as the fit report says
-                         + (f" over the {n_itl} decode-only row{'s' if n_itl != 1 else ''}" if n_itl < len(with_itl)
+                         + (f" over the {n_itl} decode-only row{'s' if n_itl != 1 else ''}" if n_itl < n_with
                             else ""))
             if s.get("in_sample_files"):  # the band is these rows' worst error in the fit: none can lie outside
                 summ += "; " + in_sample_text(s["in_sample_files"], cal["profile"])

@@ -32,6 +32,9 @@ from dcsim.textio import decode_text, out_folder
 __all__ = ["HEADLINE", "TOTALS", "SLO_FIGURES", "slo_method", "compare", "load_run", "add_parser", "run", "main",
            "CompareError"]
 
+#: the SLO goodput of the requests scored by their latency SLOs (a run that defers work stores it; compare shows
+#: it only where a run defers: else it repeats the SLO goodput)
+INTERACTIVE = "goodput_interactive_tok_s"
 #: (key path in report.json, label, unit, display scale, better when "lower"/"higher"/None).
 HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("joules_per_output_token.facility", "J/token, facility", "J", 1.0, "lower"),
@@ -44,7 +47,7 @@ HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("utilization_adjusted_output_tok_s", "Utilization-adjusted output", "tok/s", 1.0, "higher"),
     ("throughput_tok_s.output", "Output throughput", "tok/s", 1.0, "higher"),
     ("goodput_tok_s", "SLO goodput", "tok/s", 1.0, "higher"),
-    (INTERACTIVE := "goodput_interactive_tok_s", "SLO goodput, interactive", "tok/s", 1.0, "higher"),
+    (INTERACTIVE, "SLO goodput, interactive", "tok/s", 1.0, "higher"),
     ("slo_attainment", "SLO attainment", "%", 100.0, "higher"),
     ("tokens.output", "Output tokens", "tok", 1.0, "higher"),
     ("utilization", SERVED_OVER_C, "%", 100.0, "higher"),
@@ -263,17 +266,14 @@ def deferrable_share(report: dict) -> float:
 
 
 def interactive_goodput(report: dict) -> float | None:
-    """SLO goodput of the requests scored by their latency SLOs (tok/s): ``goodput_tok_s`` less the deferred tokens
-    served by their deadline (``deferrable.served_tokens − served_late_tokens`` over the run), which it counts as
-    SLO-meeting; the run's goodput when it defers nothing; None without a goodput."""
-    good, d = _num(report.get("goodput_tok_s")), report.get("deferrable")
-    if good is None or not isinstance(d, dict):
+    """SLO goodput of the requests scored by their latency SLOs (tok/s): the run's stored
+    ``goodput_interactive_tok_s`` (``goodput_tok_s`` less the deferred tokens served by their deadline, which it
+    counts as SLO-meeting); the run's goodput when it defers nothing; None without a goodput or from a run
+    written before the figure was stored."""
+    good = _num(report.get("goodput_tok_s"))
+    if good is None or not isinstance(report.get("deferrable"), dict):
         return good
-    served, late, dur = (_num(d.get("served_tokens")), _num(d.get("served_late_tokens")),
-                         _num(report.get("duration_s")))
-    if served is None or late is None or not dur:
-        return None
-    return good - (served - late) / dur
+    return _num(report.get("goodput_interactive_tok_s"))
 
 
 def _same(a: Any, b: Any) -> bool:

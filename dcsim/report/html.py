@@ -13,7 +13,8 @@ from typing import Any
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
                                fmt_energy, fmt_hms, fmt_local_short,
-                               fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_text)
+                               fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
+                               near_tie_text, pools_power_note)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
@@ -216,19 +217,17 @@ def _summary(report: Mapping[str, Any]) -> str:
     for label, mom in moments.items():  # the closed form of `dcsim tpf`, each moment labelled
         tie = mom.get("near_tie") if isinstance(mom.get("near_tie"), Mapping) else None
         pools = [pp for pp in mom.get("pools") or [] if isinstance(pp, Mapping)]
-        at_demand = [str(pp.get("name")) for pp in pools if pp.get("binding") == "demand"]
+        p_note = pools_power_note(pools, mom.get("binding"))
         rows.append((f"Closed form C / P / Q at {label}",
                      " / ".join(_e(x) for x in fmt_ceilings(mom.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
                      + (f" → {_chip(str(mom['binding']))}" if mom.get("binding") else "")
-                     + (f" by a hair (pool {_e(tie['pool'])})" if tie and tie.get("pool") else " by a hair" if tie else "")
+                     + (f" {_e(near_tie_label(tie))}" if tie else "")
                      + f' <span class="note">({_e(mom.get("operating_point", ""))}, '
                        f'at {_e(fmt_local_short(mom.get("t_s"), clock, report.get("duration_s")))}{" local" if clock else ""}'
                        f'{_e(pools_note)}'
                        + (f"; {_e(near_tie_text(tie))}" if tie and not tie.get("pool") else "")
                        # P with a pool at its demand counts that demand, C every pool's compute (docs/report.md, tpf)
-                       + (f"; P: what the IT budget buys for each pool's own work ({_e(', '.join(at_demand))} at "
-                          f"{'its' if len(at_demand) == 1 else 'their'} demand), C every pool's full compute: C − P is "
-                          "no power shortfall" if at_demand and mom.get("binding") != "demand" else "")
+                       + (f"; {_e(p_note)}" if p_note else "")
                        + ")</span>"))
         for pp in pools:  # several pools: each pool's demand, C, P, achieved and binding there
             ptie = pp.get("near_tie") if isinstance(pp.get("near_tie"), Mapping) else None

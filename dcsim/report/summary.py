@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -545,6 +546,19 @@ def expect_lines(report: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def round_keeping_sum(values: list[float], decimals: int) -> list[float]:
+    """``values`` rounded to ``decimals`` so that they add up to their sum rounded alike (largest remainder: each
+    floored, the units left over to the largest remainders). A year's hours binding at a 10-min tick (1/6 h)
+    round one by one to a sum 0.01 h off the year's."""
+    scale = 10.0 ** decimals
+    scaled = [v * scale for v in values]
+    low = [math.floor(x + 1e-9) for x in scaled]  # 1e-9: a value exact at this precision is not a remainder
+    left = round(sum(scaled)) - sum(low)
+    for i in sorted(range(len(values)), key=lambda i: low[i] - scaled[i])[:max(left, 0)]:
+        low[i] += 1
+    return [x / scale for x in low]
+
+
 def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Issue-18 lines: curtailment requests, storage, deferrable work, the flexibility comparison,
     thermal response and the year (only for the blocks the run has)."""
@@ -570,16 +584,18 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
             return "n/a" if x is None else ("+" if x > 0 else "") + f(x)
         wait = ch.get("tokens_waiting_end")
         restored = ch.get("energy_meter_restored_j")
-        tok = lambda x: fmt_si(x, '')  # noqa: E731
+        tok = lambda x: fmt_si(x if abs(x) >= 0.5 else 0.0, '')  # noqa: E731  (under half a token: float noise)
         rows.append(("Flexibility (vs without)", f"tokens {signed(ch.get('tokens_output'), tok)}   SLO-meeting "
                                                  f"{signed(ch.get('slo_meeting_tokens'), tok)}"))
         defer = ch.get("slo_meeting_deferrable_tokens")
         if defer is not None and "deferrable" in (fl.get("responses") or []):
-            # the deferrable share meets its deadline in both runs (the baseline serves it on arrival): the gain
-            # splits into the interactive work's and the deferred work's, which a run that ends with work waiting
-            # (not yet due) may lose
+            # the deferrable share is scored by its deadline in both runs (the baseline serves it on arrival), on
+            # the same tokens: those due in the run; the work not yet due at the end is neither loss nor gain
+            pending = get_path(fl, "with.deferrable_pending_tokens")
             rows.append(("", f"interactive {signed(ch.get('slo_meeting_interactive_tokens'), tok)}   deferrable work "
-                             f"by its deadline {signed(defer, tok)} (the baseline serves it on arrival)"))
+                             f"due in the run, on time {signed(defer, tok)}"))
+            if pending:
+                rows.append(("", f"not yet due: {tok(pending)} deferrable tokens waiting at the end (not scored)"))
         if ch.get("tokens_shed") is not None:
             rows.append(("", f"shed {signed(ch['tokens_shed'], tok)}"
                              + (f": {signed(ch.get('tokens_output'), tok)} served, {signed(wait, tok)} still waiting at "
@@ -595,10 +611,10 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     a = report.get("annual")
     if a:
         hours = {k: float(v) for k, v in (a.get("hours_binding") or {}).items() if isinstance(v, (int, float))}
-        # fixed decimals, so that the hours printed add up to the year's as the stored ones do (4 significant
+        # fixed decimals, rounded so that the hours printed add up to the year's as the stored ones do (4 significant
         # figures printed 1729.25 / 6990.5 / 40.25 h as 1729 / 6990 / 40.25: 8,759.25 h of 8,760)
         dec = 0 if all(v == round(v) for v in hours.values()) else 2
-        hb = "  ".join(f"{k} {v:,.{dec}f} h" for k, v in hours.items())
+        hb = "  ".join(f"{k} {v:,.{dec}f} h" for k, v in zip(hours, round_keeping_sum(list(hours.values()), dec)))
         rows.append(("Year", f"PUE {fmt_num(get_path(a, 'pue.annual'), 4)}   hours binding: {hb}"))
     return rows
 
