@@ -700,18 +700,25 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     return fig
 
 
+def _windowed_faults(report: Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    """The run's faults with a time window (report ``faults``; node failures have none) as (kind, start_s, end_s),
+    skipping entries without a window of positive length."""
+    out = []
+    for f in report.get("faults") or []:
+        if not isinstance(f, Mapping) or f.get("kind") == "node_failures":
+            continue
+        a, b = f.get("start_s"), f.get("end_s")
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a:
+            out.append((str(f.get("kind", "fault")), float(a), float(b)))
+    return out
+
+
 def _fault_windows(ax: Any, report: Mapping[str, Any], scale: float) -> None:
     """Each windowed fault of the run (cooling failure, curtailment, heat wave; report ``faults``) as a hatched band
     over its time, labelled once per kind: the figures showed a trip's dip with nothing marking the trip (the audit
     of the views: chiller-trip's plant trips at 11:10, its signature showed compute binding until 11:30)."""
     seen = set()
-    for f in report.get("faults") or []:
-        if not isinstance(f, Mapping) or f.get("kind") == "node_failures":
-            continue
-        a, b = f.get("start_s"), f.get("end_s")
-        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b > a:
-            continue
-        kind = str(f.get("kind", "fault"))
+    for kind, a, b in _windowed_faults(report):
         ax.axvspan(a * scale, b * scale, facecolor="none", edgecolor="#555555", hatch="///", lw=0.0, alpha=0.45,
                    zorder=0.5, label=None if kind in seen else f"{kind.replace('_', ' ')} (fault window)")
         seen.add(kind)
@@ -723,12 +730,7 @@ def _recovery_marks(ax: Any, report: Mapping[str, Any], edges: np.ndarray, scale
     still hot), the span from the window's end to the last such tick, labelled "after the trip" (or after the fault
     kind): chiller-trip's hatched window ends at 11:50 while its shed runs to 11:54 and its throttle to 12:49, and
     nothing said why the hall was still short."""
-    for f in report.get("faults") or []:
-        if not isinstance(f, Mapping) or f.get("kind") == "node_failures":
-            continue
-        a, b = f.get("start_s"), f.get("end_s")
-        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b > a:
-            continue
+    for kind, a, b in _windowed_faults(report):
         a, b = a * scale, b * scale
         # the runs that start within the window and last beyond it, and those that follow on within 3 ticks (the shed
         # that ends a tick before the throttle begins)
@@ -738,7 +740,6 @@ def _recovery_marks(ax: Any, report: Mapping[str, Any], edges: np.ndarray, scale
                 end = float(edges[e])
         if not end > b:
             continue
-        kind = str(f.get("kind", "fault"))
         what = "the trip" if kind == "cooling_failure" else f"the {kind.replace('_', ' ')}"
         ax.annotate("", (b, 0.93), xytext=(end, 0.93), xycoords=("data", "axes fraction"),
                     arrowprops={"arrowstyle": "<->", "color": CONSTRAINT_COLORS["cooling"], "lw": 1.2})
