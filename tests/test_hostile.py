@@ -1630,6 +1630,28 @@ def test_calibrate_out_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
     assert "generated_by: dcsim calibrate" in prof.read_text() and '"groups"' in pred.read_text()
 
 
+def test_calibrate_out_folder_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
+    """`--out d/` checked only the folder: a user's d/predictions.json (or d/<profile>.yaml) was replaced, exit 0.
+    The one writer checks the file it writes; a prediction is known by its stamp even past the 4 MiB read limit."""
+    from dcsim.node.calibrate import PREDICTION_HEAD
+
+    csv_ = ROOT / "dcsim" / "data" / "measurements" / "mlenergy_llama-3.1-70b.csv"
+    d = tmp_path / "d"
+    d.mkdir()
+    assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--out", f"{d}/"]) == 0
+    [prof] = d.glob("*.yaml")
+    for f, extra in ((d / "predictions.json", ["--predict"]), (prof, [])):
+        f.write_text("mine")
+        code = cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", *extra, "--out", f"{d}/"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"{f} exists and is not a profile or prediction dcsim calibrate wrote" in err, err
+        assert f.read_text() == "mine"
+    big = d / "predictions.json"
+    big.write_bytes(PREDICTION_HEAD + b", " + b" " * (MAX_YAML_BYTES + 10) + b"}")
+    assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--predict", "--out", f"{d}/"]) == 0
+    assert big.read_bytes().startswith(PREDICTION_HEAD) and big.stat().st_size < MAX_YAML_BYTES
+
+
 def test_ten_thousand_request_classes_are_refused_not_built_for_minutes():
     """10,000 classes of share 1e-4 validated, then spent minutes in preflight building each class's length moments
     (1,000 took 61 s on a loaded 2-core VM)."""
