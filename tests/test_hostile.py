@@ -1471,6 +1471,28 @@ def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, c
     assert _validate(capsys, s)[0] == 0
 
 
+def test_the_memory_estimate_counts_the_trace_requests_kept_for_the_run(tmp_path):
+    """A trace replay keeps 24 B per request for the whole run (tracemalloc, 2026-12-05); the estimate left it out."""
+    import yaml
+
+    from dcsim.engine.preflight import preflight
+    from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
+
+    s = _csv_trace_scenario(tmp_path, [0.5 * k for k in range(7200)])
+    raw = read_yaml(s)
+    peaks = {}
+    for scale in (1, 100):
+        raw["workload"]["arrivals"]["rate_scale"] = scale
+        s.write_text(yaml.safe_dump(raw))
+        pf = preflight(load_scenario(s))
+        n = pf.models.workload.trace_requests
+        assert pf.estimate["trace_memory_bytes"] == n * TRACE_KEPT_BYTES_PER_REQUEST == n * 24
+        peaks[scale] = (pf.estimate["peak_memory_bytes"], n)
+    (p1, n1), (p100, n100) = peaks[1], peaks[100]
+    assert n1 == 7200 and 700_000 < n100 < 740_000
+    assert p100 - p1 == pytest.approx(24 * (n100 - n1), abs=1)
+
+
 def test_a_zoned_datetime_trace_reads_as_instants_without_numpy_warnings(tmp_path):
     """`2023-11-16T18:15:46Z` rows printed numpy's UserWarning (with dcsim's source lines) for every run; a trace mixing
     zones keeps the true gaps (18:15+05:00 is 13:15 UTC)."""

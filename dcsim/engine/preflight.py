@@ -32,6 +32,7 @@ from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.thermal.weather import WeatherError
 from dcsim.units import UnitError, excerpt, format_quantity, parse_quantity
+from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
 
 __all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS",
@@ -571,7 +572,10 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
             raise ScenarioError(label, [(path, excerpt(reason, 400, quote=False))]) from None
         raise ScenarioError(label, [("", excerpt(msg, 400, quote=False))]) from None
     est.update(request_estimate(m, est))
-    est["peak_memory_bytes"] = int(min(est["peak_memory_bytes"] + est.get("request_memory_bytes", 0.0), 2.0**62))
+    # a trace replay keeps its requests for the whole run (TRACE_KEPT_BYTES_PER_REQUEST each: 24 B measured)
+    est["trace_memory_bytes"] = m.workload.trace_requests * TRACE_KEPT_BYTES_PER_REQUEST
+    est["peak_memory_bytes"] = int(min(est["peak_memory_bytes"] + est.get("request_memory_bytes", 0.0)
+                                       + est["trace_memory_bytes"], 2.0**62))
     errs = _request_errors(sc, est)
     if errs:
         raise ScenarioError(label, errs)

@@ -174,6 +174,10 @@ def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 #: Peak memory per request while :func:`_prepare_trace` replicates a trace (``rate_scale`` > 1), B: measured with
 #: tracemalloc on 1e6 and 1e7 copies of a 10,000-row trace, 65 B (24 B kept afterwards), 2026-12-05.
 TRACE_BYTES_PER_REQUEST = 65
+#: Memory per replayed request a trace replay keeps for the whole run (arrival time and input / output tokens, 8 B
+#: each), B: the 24 B of the same tracemalloc measurement; :func:`dcsim.engine.preflight.preflight` adds it to the
+#: run's peak memory estimate.
+TRACE_KEPT_BYTES_PER_REQUEST = 24
 #: Most requests a trace replay may hold after ``rate_scale`` (x ``scale``) replicates it: ~3.3 GB while they are
 #: made, under the 4 GiB default memory limit (docs/limits.md). An assumption, not a measurement: 2,600 times the
 #: shipped conversation trace; a larger replay is a rate the user meant as a synthetic arrival process.
@@ -246,6 +250,11 @@ class Workload:
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
+
+    @property
+    def trace_requests(self) -> int:
+        """Requests of the trace replayed (after ``rate_scale`` copies), 0 without a trace."""
+        return 0 if self._trace is None else int(len(self._trace[0]))
 
     @property
     def mean_input(self) -> float:
