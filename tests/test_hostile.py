@@ -1464,11 +1464,32 @@ def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, c
     t0 = time.perf_counter()
     code, err = _validate(capsys, s)
     assert code == 2 and "workload.arrivals" in err and "rate_scale 1e+06" in err, err
-    assert "~7.2e+09" in err and "50,000,000" in err and "internal error" not in err, err
+    assert "~7.2e+09" in err and "66,076,419" in err and "internal error" not in err, err
     assert time.perf_counter() - t0 < 30
     raw["workload"]["arrivals"]["rate_scale"] = 100  # 720,000 requests: still replayed
     s.write_text(yaml.safe_dump(raw))
     assert _validate(capsys, s)[0] == 0
+
+
+def test_the_trace_replay_cap_follows_the_memory_limit(tmp_path, capsys, monkeypatch):
+    """The cap was a fixed 50,000,000 requests whatever DCSIM_MEMORY_LIMIT said: 7,200,000 copies (~470 MB while
+    made) were made under a 300 MB limit, and 1e8 copies were refused under 64 GB."""
+    import yaml
+
+    from dcsim.engine.preflight import LIMITS
+    from dcsim.workload.model import DEFAULT_MEMORY_LIMIT_BYTES, TRACE_BYTES_PER_REQUEST, max_trace_requests
+
+    assert DEFAULT_MEMORY_LIMIT_BYTES == LIMITS["memory_bytes"]
+    assert max_trace_requests() == 4 * 1024**3 // TRACE_BYTES_PER_REQUEST
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "64 GB")
+    assert max_trace_requests() == 64e9 // TRACE_BYTES_PER_REQUEST
+    s = _csv_trace_scenario(tmp_path, [0.5 * k for k in range(7200)])
+    raw = read_yaml(s)
+    raw["workload"]["arrivals"]["rate_scale"] = 1000
+    s.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "300 MB")  # 4,615,384 requests
+    code, err = _validate(capsys, s)
+    assert code == 2 and "rate_scale 1000" in err and "4,615,384 a replay may hold" in err, err
 
 
 def test_the_memory_estimate_counts_the_trace_requests_kept_for_the_run(tmp_path):
