@@ -30,6 +30,7 @@ import numpy as np
 from dcsim.engine.build import Models, build_models
 from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
+from dcsim.scenario.faults import window_errors
 from dcsim.thermal.weather import WeatherError
 from dcsim.units import UnitError, excerpt, format_quantity, parse_quantity
 from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
@@ -277,7 +278,10 @@ TRACE_SLOW_RATE = 0.1
 
 
 def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
-    """Files whose time axis does not match the run (audit C, A3, A5): (errors, warnings)."""
+    """What of the run's inputs falls outside its time axis: (errors, warnings). A weather file covering too little
+    of the run (an error below WEATHER_MIN_COVER, else a warning); a trace ending early, spanning far more than the
+    run at a slow rate, or with rows out of time order (warnings); a curtailment event starting at or after the end
+    (a warning: :func:`dcsim.scenario.faults.window_errors`)."""
     sc = m.scenario
     run = float(sc.duration)
     errs: list[tuple[str, str]] = []
@@ -316,11 +320,11 @@ def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         warns.append(f"workload.arrivals.path: {path}: {k:,} of its {n:,} rows arrive{'s' if k == 1 else ''} before "
                      f"the row above them (the first at line {line}); the requests are replayed in time order (is "
                      "the time column the arrival time?)")
-    cur = getattr(sc.grid, "curtailment", None) if sc.grid is not None else None
-    for i, ev in enumerate(getattr(cur, "events", None) or ()):  # was silent: the report counted 0 events
-        if ev.start >= run:  # warned, not refused as a fault's window is: a shortened run keeps its schedule
-            warns.append(f"grid.curtailment.events[{i}].start: the event starts at {fmt_duration(ev.start)}, at or "
-                         f"after the end of the {fmt_duration(run)} run: it never acts")
+    # was silent: the report counted 0 events. Warned, where a fault's window is refused (window_errors): a shortened
+    # run (grid-flex's tests, a sweep over duration) keeps its grid program's schedule
+    cur = getattr(sc.grid, "curtailment", None)
+    warns += [f"{p}: {r}" for p, r in window_errors(getattr(cur, "events", None), run, "grid.curtailment.events",
+                                                    "event")]
     return errs, warns
 
 
