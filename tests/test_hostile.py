@@ -1600,6 +1600,15 @@ def test_a_plan_argument_in_the_wrong_unit_names_its_flag(capsys, argv, words):
     assert code == 2 and words in err and "Traceback" not in err, err
 
 
+def test_a_wrong_unit_error_reads_as_english():
+    """"unit 'kW' is not a energy unit"."""
+    from dcsim.units import UnitError, parse_quantity
+
+    for q, dim, words in (("150 kW", "energy", "is not an energy unit"), ("3 kWh", "power", "is not a power unit")):
+        with pytest.raises(UnitError, match=words):
+            parse_quantity(q, dim)
+
+
 def test_a_curtailment_event_after_the_run_is_warned(capsys):
     """`grid.curtailment.events[0].start: 30 h` in a 24 h run ran without the event, unsaid (the report counted 0
     events); a fault's window there is refused, this is warned: a shortened run keeps its schedule."""
