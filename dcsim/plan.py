@@ -573,44 +573,47 @@ class Target:
 
 
 def parse_target(text: str, class_names: list[str] | None = None) -> Target:
-    """Parse ``"ttft.p99<=2 s"``, ``"chat.tpot.p99<=100 ms"``, ``"slo_attainment>=0.99"`` (errors name the text)."""
+    """Parse ``"ttft.p99<=2 s"``, ``"chat.tpot.p99<=100 ms"``, ``"slo_attainment>=0.99"``; a ValueError names the
+    flag and the text, then the reason (:func:`_parse_target`)."""
+    try:
+        return _parse_target(text, class_names)
+    except ValueError as e:  # `ttft.p99<=2 kW` said only "unit 'kW' is not a time unit": of which flag?
+        raise ValueError(f"--target {excerpt(text, 80)}: {e}") from None
+
+
+def _parse_target(text: str, class_names: list[str] | None) -> Target:
+    """:func:`parse_target` but for the ``--target TEXT:`` before its reasons."""
     m = _TARGET_RE.match(text)
     if not m:
-        raise ValueError(f"--target {excerpt(text, 80)}: expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
+        raise ValueError("expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
                          "or [class.]slo_attainment>=FRACTION")
     cls, metric, q, op, val = m.group("cls"), m.group("metric"), m.group("q"), m.group("op"), m.group("val")
     op = {"<": "<=", ">": ">="}.get(op, op)
 
-    def quantity_of(dim: str) -> float:  # `ttft.p99<=2 kW` said only "unit 'kW' is not a time unit": of which flag?
-        try:
-            return parse_quantity(val, dim)
-        except ValueError as e:
-            raise ValueError(f"--target {excerpt(text, 80)}: {e}") from None
-
     if metric == "slo_attainment":
         if q is not None:
-            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment takes no quantile")
-        value = quantity_of("fraction")
+            raise ValueError("slo_attainment takes no quantile")
+        value = parse_quantity(val, "fraction")
         if op != ">=":
-            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment is a floor: use >=")
+            raise ValueError("slo_attainment is a floor: use >=")
         if not (0.0 <= value <= 1.0):  # NaN fails too
-            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment is a share of requests in [0, 1] "
+            raise ValueError("slo_attainment is a share of requests in [0, 1] "
                              f"(e.g. 0.99 or 99%), got {value:g}")
     else:
         if q is None:
-            raise ValueError(f"--target {excerpt(text, 80)}: give a quantile, e.g. {metric}.p99")
+            raise ValueError(f"give a quantile, e.g. {metric}.p99")
         if re.fullmatch(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", val.strip()):
             # a bare number would be seconds, and latencies (TPOT above all) are quoted in ms: `tpot.p99<=100`
             # was read as 100 s, never bound, and the echo showed no unit (audit C, A8)
-            raise ValueError(f"--target {excerpt(text, 80)}: a latency target needs a unit, e.g. "
+            raise ValueError("a latency target needs a unit, e.g. "
                              f"'{metric}.{q}<={val.strip()} ms' or '{metric}.{q}<={val.strip()} s'")
-        value = quantity_of("time")
+        value = parse_quantity(val, "time")
         if op != "<=":
-            raise ValueError(f"--target {excerpt(text, 80)}: a latency target is a ceiling: use <=")
+            raise ValueError("a latency target is a ceiling: use <=")
         if not (0.0 < value < math.inf):  # NaN fails too
-            raise ValueError(f"--target {excerpt(text, 80)}: a latency ceiling must be a time > 0, got {value:g} s")
+            raise ValueError(f"a latency ceiling must be a time > 0, got {value:g} s")
     if cls is not None and class_names is not None and cls not in class_names:
-        raise ValueError(f"--target {excerpt(text, 80)}: no request class {excerpt(cls, 80)} (classes: {', '.join(class_names)})")
+        raise ValueError(f"no request class {excerpt(cls, 80)} (classes: {', '.join(class_names)})")
     return Target(text.strip(), cls, metric, q, op, float(value))
 
 
