@@ -1600,6 +1600,17 @@ def test_a_plan_argument_in_the_wrong_unit_names_its_flag(capsys, argv, words):
     assert code == 2 and words in err and "Traceback" not in err, err
 
 
+@pytest.mark.parametrize("text", ["ttft<=1 s", "ttft.p99<=1", "ttft.p99>=1 s", "ttft.p99<=0 s", "x.ttft.p99<=1 s",
+                                  "slo_attainment.p99>=0.9", "slo_attainment<=0.9", "slo_attainment>=2",
+                                  "slo_attainment>=2 kW", "nonsense"])
+def test_every_target_refusal_names_the_flag_once(text):
+    from dcsim.plan import parse_target
+
+    with pytest.raises(ValueError) as e:
+        parse_target(text, ["chat"])
+    assert str(e.value).startswith(f"--target {excerpt(text, 80)}: ") and str(e.value).count("--target") == 1
+
+
 def test_a_wrong_unit_error_reads_as_english():
     """"unit 'kW' is not a energy unit"."""
     from dcsim.units import UnitError, parse_quantity
