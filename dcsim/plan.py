@@ -40,6 +40,7 @@ from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_ya
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import excerpt, parse_quantity
+from dcsim.textio import count_arg
 
 __all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text", "with_interconnect", "design_moment", "evaluate", "add_parser",
            "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
@@ -1215,10 +1216,6 @@ def format_plan(r: dict) -> str:
 
 def cmd_plan(args) -> int:
     try:
-        if args.gpus is not None and args.gpus < 1:
-            raise ValueError(f"--gpus {args.gpus}: a GPU count, at least 1")
-        if args.seeds < 1:
-            raise ValueError(f"--seeds {args.seeds}: the number of confirming runs, at least 1")
         window = parse_quantity(args.window, "time")
         if not (0.0 < window < math.inf):
             raise ValueError(f"--window {args.window!r}: the confirming window's length, a time > 0 (e.g. '30 min')")
@@ -1268,7 +1265,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description="Answer a sizing question on the closed form, optionally confirm by simulation.")
     p.add_argument("file")
     p.add_argument("--question", "-q", required=True, choices=QUESTIONS)
-    p.add_argument("--gpus", type=int, help="GPU count for interconnect-for (default: the scenario's)")
+    p.add_argument("--gpus", type=count_arg("GPUs"), help="GPU count for interconnect-for (default: the scenario's)")
     p.add_argument("--weather-percentile", type=float, metavar="P",
                    help="evaluate at the P-th percentile of the scenario's dry-bulb (default: every tick)")
     p.add_argument("--confirm", action="store_true", help="simulate the scenario at the answer")
@@ -1276,7 +1273,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--target", action="append", metavar="TARGET",
                    help="service target, repeatable: 'ttft.p99<=2 s', 'chat.tpot.p99<=100 ms', "
                         "'slo_attainment>=0.99'; the question is then answered under the targets")
-    p.add_argument("--seeds", type=int, default=3, help="confirming runs (seeds) under --target (default 3)")
+    p.add_argument("--seeds", type=count_arg("confirming runs"), default=3, help="confirming runs (seeds) under --target (default 3)")
     p.add_argument("--window", default="30 min", help="length of the confirming window under --target")
     p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")
     p.add_argument("--no-refine", action="store_true",

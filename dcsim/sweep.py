@@ -49,7 +49,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.report.outdir import atomic_write_bytes, safe_name
-from dcsim.textio import out_folder, plain
+from dcsim.textio import count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 from dcsim.scenario.base import NoBoolNumbers
@@ -1000,18 +1000,6 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-def _workers_arg(text: str) -> int:
-    """``--workers``: a whole number >= 1. 0 and -1 ran one point at a time without a word (joblib reads -1 as every
-    core, as a user may have meant)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of worker processes, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (worker processes), got {text!r}")
-    return n
-
-
 def _cache_dir_arg(text: str) -> str:
     """``--cache-dir``: a folder, or a path where one can be made. A file there said only "/etc/hostname: File
     exists", after the points were prepared."""
@@ -1027,7 +1015,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description="Run a sweep file: one row per point in results.csv and the sweep's "
                                           "figure, sweep.png; see docs/sweeps.md.")
     p.add_argument("file", help="sweep YAML file")
-    p.add_argument("--workers", type=_workers_arg, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=count_arg("worker processes"), default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")
