@@ -191,6 +191,7 @@ class SweepSpec(NoBoolNumbers):
 
     _base_dir: Path | None = None
     _label: str = "<sweep>"
+    _path: Path | None = None  # the sweep file, resolved (None for a dict): a base naming it is refused
 
     @field_validator("seeds")
     @classmethod
@@ -276,6 +277,7 @@ def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
         raise ScenarioError(label, [("", str(e))]) from None
     spec._base_dir = bdir
     spec._label = label
+    spec._path = None if isinstance(source, dict) else Path(source).resolve()
     return spec
 
 
@@ -646,6 +648,37 @@ def check_metrics(spec: SweepSpec) -> None:
         raise ScenarioError(spec._label, [(f"metrics.{idx.get(p, '?')}", f"{p!r}: {why}") for p, why in bad])
 
 
+def _load_base(spec: SweepSpec) -> tuple[dict, Path | None, Scenario]:
+    """The sweep's ``base`` scenario (a file, relative to the sweep file, or inline); refusals name the sweep file
+    and its ``base`` field, then the base's own field (one formatter for a read error and a validation error alike;
+    named '<dict>' before, as if no file held the base). A sweep file as the base (``parameters:``, no ``racks:``;
+    this very file gave six '<dict>' errors) is refused as such. Returns the base's raw mapping, the folder its
+    relative paths are read from, and the scenario."""
+    inline = isinstance(spec.base, dict)
+    bp = None if inline else (Path(spec.base) if Path(spec.base).is_absolute() else spec.base_dir / spec.base)
+    where = "the inline scenario" if inline else str(bp)
+
+    def refuse(errors) -> ScenarioError:
+        return ScenarioError(spec._label, [("base", f"{where}: {f or '<root>'}: {r}") for f, r in errors])
+
+    if inline:
+        try:
+            return spec.base, spec.base_dir, load_scenario(spec.base, base_dir=spec.base_dir)
+        except ScenarioError as e:
+            raise refuse(e.errors) from None
+    if spec._path is not None and bp.resolve() == spec._path:
+        raise ScenarioError(spec._label, [("base", f"{bp} is this sweep file itself: base names the scenario file "
+                                                   "the sweep varies")])
+    try:
+        raw = read_yaml(bp)
+        if "parameters" in raw and "racks" not in raw:
+            raise ScenarioError(spec._label, [("", "a sweep file (it has parameters:), not a scenario: base names "
+                                                   "the scenario file the sweep varies")])
+        return raw, bp.resolve().parent, load_scenario(raw, base_dir=bp.resolve().parent)
+    except ScenarioError as e:
+        raise refuse(e.errors) from None
+
+
 def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, client=None,
               cache_dir: str | Path | None | _UserCache = USER_CACHE, progress: bool | Callable = True,
               out: str | Path | None = None) -> SweepRows:
@@ -664,24 +697,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     figure, ``sweep.png`` (:func:`write_figure`; ``rows.figure`` says what it shows, or why none is drawn).
     """
     spec = load_sweep(spec_or_path)
-    if isinstance(spec.base, dict):
-        base_raw, base_dir = spec.base, spec.base_dir
-    else:
-        bp = Path(spec.base)
-        bp = bp if bp.is_absolute() else spec.base_dir / bp
-        if spec._label != "<dict>" and bp.resolve() == Path(spec._label).resolve():  # was six '<dict>' errors
-            raise ScenarioError(spec._label, [("base", f"{bp} is this sweep file itself: base names the scenario "
-                                                       "file the sweep varies")])
-        try:
-            base_raw, base_dir = read_yaml(bp), bp.resolve().parent
-        except ScenarioError as e:  # the sweep file's `base` names a file that is not a scenario: say which field
-            raise ScenarioError(spec._label, [("base", f"{bp}: {r}" if not f else f"{bp}: {f}: {r}")
-                                              for f, r in e.errors]) from None
-    try:
-        base_sc = load_scenario(base_raw, base_dir=base_dir)
-    except ScenarioError as e:  # named '<dict>', as if no file held it: the sweep file and its `base:` say where
-        where = "the inline scenario" if isinstance(spec.base, dict) else str(bp)
-        raise ScenarioError(spec._label, [("base", f"{where}: {f or '<root>'}: {r}") for f, r in e.errors]) from None
+    base_raw, base_dir, base_sc = _load_base(spec)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
     check_metrics(spec)  # a typo is refused now, not found as an empty column after the runs
     total = _check_size(spec)  # before a single point is made

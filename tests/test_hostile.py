@@ -1611,6 +1611,26 @@ def test_every_target_refusal_names_the_flag_once(text):
     assert str(e.value).startswith(f"--target {excerpt(text, 80)}: ") and str(e.value).count("--target") == 1
 
 
+def test_a_sweep_base_that_is_another_sweep_file_or_missing_is_named_once(tmp_path):
+    """Another sweep file as base gave six unknown-key errors (only the sweep file itself was caught, by its label);
+    a read error and a validation error were worded by two near-copy formatters."""
+    from dcsim.sweep import run_sweep
+
+    (tmp_path / "other.yaml").write_text(f"base: {REF}\nparameters:\n  racks.0.count: {{values: [1]}}\n")
+    sw = tmp_path / "sw.yaml"
+    sw.write_text("base: other.yaml\nparameters:\n  racks.0.count: {values: [1]}\n")
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(sw, cache_dir=None, progress=False)
+    assert e.value.source == str(sw) and e.value.errors == [
+        ("base", f"{tmp_path / 'other.yaml'}: <root>: a sweep file (it has parameters:), not a scenario: base names "
+                 "the scenario file the sweep varies")], e.value
+    sw.write_text("base: gone.yaml\nparameters:\n  racks.0.count: {values: [1]}\n")
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(sw, cache_dir=None, progress=False)
+    [(f, r)] = e.value.errors
+    assert f == "base" and r.startswith(f"{tmp_path / 'gone.yaml'}: <root>: cannot read file"), e.value
+
+
 def test_a_wrong_unit_error_reads_as_english():
     """"unit 'kW' is not a energy unit"."""
     from dcsim.units import UnitError, parse_quantity
