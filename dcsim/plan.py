@@ -40,6 +40,7 @@ from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_ya
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import excerpt, parse_quantity
+from dcsim.textio import count_arg
 
 __all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text", "with_interconnect", "design_moment", "evaluate", "add_parser",
            "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
@@ -573,44 +574,47 @@ class Target:
 
 
 def parse_target(text: str, class_names: list[str] | None = None) -> Target:
-    """Parse ``"ttft.p99<=2 s"``, ``"chat.tpot.p99<=100 ms"``, ``"slo_attainment>=0.99"`` (errors name the text)."""
+    """Parse ``"ttft.p99<=2 s"``, ``"chat.tpot.p99<=100 ms"``, ``"slo_attainment>=0.99"``; a ValueError names the
+    flag and the text, then the reason (:func:`_parse_target`)."""
+    try:
+        return _parse_target(text, class_names)
+    except ValueError as e:  # `ttft.p99<=2 kW` said only "unit 'kW' is not a time unit": of which flag?
+        raise ValueError(f"--target {excerpt(text, 80)}: {e}") from None
+
+
+def _parse_target(text: str, class_names: list[str] | None) -> Target:
+    """:func:`parse_target` but for the ``--target TEXT:`` before its reasons."""
     m = _TARGET_RE.match(text)
     if not m:
-        raise ValueError(f"--target {excerpt(text, 80)}: expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
+        raise ValueError("expected [class.]ttft|tpot|e2e.p50|p90|p99|mean<=TIME "
                          "or [class.]slo_attainment>=FRACTION")
     cls, metric, q, op, val = m.group("cls"), m.group("metric"), m.group("q"), m.group("op"), m.group("val")
     op = {"<": "<=", ">": ">="}.get(op, op)
 
-    def quantity_of(dim: str) -> float:  # `ttft.p99<=2 kW` said only "unit 'kW' is not a time unit": of which flag?
-        try:
-            return parse_quantity(val, dim)
-        except ValueError as e:
-            raise ValueError(f"--target {excerpt(text, 80)}: {e}") from None
-
     if metric == "slo_attainment":
         if q is not None:
-            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment takes no quantile")
-        value = quantity_of("fraction")
+            raise ValueError("slo_attainment takes no quantile")
+        value = parse_quantity(val, "fraction")
         if op != ">=":
-            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment is a floor: use >=")
+            raise ValueError("slo_attainment is a floor: use >=")
         if not (0.0 <= value <= 1.0):  # NaN fails too
-            raise ValueError(f"--target {excerpt(text, 80)}: slo_attainment is a share of requests in [0, 1] "
+            raise ValueError("slo_attainment is a share of requests in [0, 1] "
                              f"(e.g. 0.99 or 99%), got {value:g}")
     else:
         if q is None:
-            raise ValueError(f"--target {excerpt(text, 80)}: give a quantile, e.g. {metric}.p99")
+            raise ValueError(f"give a quantile, e.g. {metric}.p99")
         if re.fullmatch(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", val.strip()):
             # a bare number would be seconds, and latencies (TPOT above all) are quoted in ms: `tpot.p99<=100`
             # was read as 100 s, never bound, and the echo showed no unit (audit C, A8)
-            raise ValueError(f"--target {excerpt(text, 80)}: a latency target needs a unit, e.g. "
+            raise ValueError("a latency target needs a unit, e.g. "
                              f"'{metric}.{q}<={val.strip()} ms' or '{metric}.{q}<={val.strip()} s'")
-        value = quantity_of("time")
+        value = parse_quantity(val, "time")
         if op != "<=":
-            raise ValueError(f"--target {excerpt(text, 80)}: a latency target is a ceiling: use <=")
+            raise ValueError("a latency target is a ceiling: use <=")
         if not (0.0 < value < math.inf):  # NaN fails too
-            raise ValueError(f"--target {excerpt(text, 80)}: a latency ceiling must be a time > 0, got {value:g} s")
+            raise ValueError(f"a latency ceiling must be a time > 0, got {value:g} s")
     if cls is not None and class_names is not None and cls not in class_names:
-        raise ValueError(f"--target {excerpt(text, 80)}: no request class {excerpt(cls, 80)} (classes: {', '.join(class_names)})")
+        raise ValueError(f"no request class {excerpt(cls, 80)} (classes: {', '.join(class_names)})")
     return Target(text.strip(), cls, metric, q, op, float(value))
 
 
@@ -1212,10 +1216,6 @@ def format_plan(r: dict) -> str:
 
 def cmd_plan(args) -> int:
     try:
-        if args.gpus is not None and args.gpus < 1:
-            raise ValueError(f"--gpus {args.gpus}: a GPU count, at least 1")
-        if args.seeds < 1:
-            raise ValueError(f"--seeds {args.seeds}: the number of confirming runs, at least 1")
         window = parse_quantity(args.window, "time")
         if not (0.0 < window < math.inf):
             raise ValueError(f"--window {args.window!r}: the confirming window's length, a time > 0 (e.g. '30 min')")
@@ -1265,7 +1265,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description="Answer a sizing question on the closed form, optionally confirm by simulation.")
     p.add_argument("file")
     p.add_argument("--question", "-q", required=True, choices=QUESTIONS)
-    p.add_argument("--gpus", type=int, help="GPU count for interconnect-for (default: the scenario's)")
+    p.add_argument("--gpus", type=count_arg("GPUs"), help="GPU count for interconnect-for (default: the scenario's)")
     p.add_argument("--weather-percentile", type=float, metavar="P",
                    help="evaluate at the P-th percentile of the scenario's dry-bulb (default: every tick)")
     p.add_argument("--confirm", action="store_true", help="simulate the scenario at the answer")
@@ -1273,7 +1273,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--target", action="append", metavar="TARGET",
                    help="service target, repeatable: 'ttft.p99<=2 s', 'chat.tpot.p99<=100 ms', "
                         "'slo_attainment>=0.99'; the question is then answered under the targets")
-    p.add_argument("--seeds", type=int, default=3, help="confirming runs (seeds) under --target (default 3)")
+    p.add_argument("--seeds", type=count_arg("confirming runs"), default=3, help="confirming runs (seeds) under --target (default 3)")
     p.add_argument("--window", default="30 min", help="length of the confirming window under --target")
     p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")
     p.add_argument("--no-refine", action="store_true",

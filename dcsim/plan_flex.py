@@ -49,6 +49,10 @@ class FlexBudget(dict):
     """``budget`` (share of hours), ``max_event_s`` (or None), ``battery`` (BatteryParams or None)."""
 
 
+#: how ``--storage`` is written, quoted by its refusals
+_STORAGE_FORM = "expected 'ENERGY/POWER', e.g. '200 kWh/150 kW'"
+
+
 def parse_storage(text: str) -> BatteryParams:
     """``"200 kWh/150 kW"`` (energy / power; charge = discharge power) or ``"200 kWh/150 kW/0.9"``
     (round-trip efficiency) → battery parameters with the BatteryStorageSpec defaults
@@ -58,11 +62,11 @@ def parse_storage(text: str) -> BatteryParams:
 
     parts = [p.strip() for p in re.split(r"/", text) if p.strip()]
     if len(parts) not in (2, 3):
-        raise ValueError(f"--storage {text!r}: expected 'ENERGY/POWER', e.g. '200 kWh/150 kW'")
+        raise ValueError(f"--storage {text!r}: {_STORAGE_FORM}")
     try:  # `150 kW/200 kWh` said only "unit 'kW' is not a energy unit", naming no flag
         e, p = parse_quantity(parts[0], "energy"), parse_quantity(parts[1], "power")
     except ValueError as err:
-        raise ValueError(f"--storage {text!r}: {err} (expected 'ENERGY/POWER', e.g. '200 kWh/150 kW')") from None
+        raise ValueError(f"--storage {text!r}: {err} ({_STORAGE_FORM})") from None
     kw = {"energy": e, "max_charge": p, "max_discharge": p}
     if len(parts) == 3:
         try:

@@ -50,7 +50,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.report.outdir import atomic_write_bytes, safe_name
-from dcsim.textio import out_folder, plain
+from dcsim.textio import count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 from dcsim.scenario.base import NoBoolNumbers
@@ -193,6 +193,7 @@ class SweepSpec(NoBoolNumbers):
 
     _base_dir: Path | None = None
     _label: str = "<sweep>"
+    _path: Path | None = None  # the sweep file, resolved (None for a dict): a base naming it is refused
 
     @field_validator("seeds")
     @classmethod
@@ -278,6 +279,7 @@ def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
         raise ScenarioError(label, [("", str(e))]) from None
     spec._base_dir = bdir
     spec._label = label
+    spec._path = None if isinstance(source, dict) else Path(source).resolve()
     return spec
 
 
@@ -689,6 +691,37 @@ def check_metrics(spec: SweepSpec) -> None:
         raise ScenarioError(spec._label, [(f"metrics.{idx.get(p, '?')}", f"{p!r}: {why}") for p, why in bad])
 
 
+def _load_base(spec: SweepSpec) -> tuple[dict, Path | None, Scenario]:
+    """The sweep's ``base`` scenario (a file, relative to the sweep file, or inline); refusals name the sweep file
+    and its ``base`` field, then the base's own field (one formatter for a read error and a validation error alike;
+    named '<dict>' before, as if no file held the base). A sweep file as the base (``parameters:``, no ``racks:``;
+    this very file gave six '<dict>' errors) is refused as such. Returns the base's raw mapping, the folder its
+    relative paths are read from, and the scenario."""
+    inline = isinstance(spec.base, dict)
+    bp = None if inline else (Path(spec.base) if Path(spec.base).is_absolute() else spec.base_dir / spec.base)
+    where = "the inline scenario" if inline else str(bp)
+
+    def refuse(errors) -> ScenarioError:
+        return ScenarioError(spec._label, [("base", f"{where}: {f or '<root>'}: {r}") for f, r in errors])
+
+    if inline:
+        try:
+            return spec.base, spec.base_dir, load_scenario(spec.base, base_dir=spec.base_dir)
+        except ScenarioError as e:
+            raise refuse(e.errors) from None
+    if spec._path is not None and bp.resolve() == spec._path:
+        raise ScenarioError(spec._label, [("base", f"{bp} is this sweep file itself: base names the scenario file "
+                                                   "the sweep varies")])
+    try:
+        raw = read_yaml(bp)
+        if "parameters" in raw and "racks" not in raw:
+            raise ScenarioError(spec._label, [("", "a sweep file (it has parameters:), not a scenario: base names "
+                                                   "the scenario file the sweep varies")])
+        return raw, bp.resolve().parent, load_scenario(raw, base_dir=bp.resolve().parent)
+    except ScenarioError as e:
+        raise refuse(e.errors) from None
+
+
 def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, client=None,
               cache_dir: str | Path | None | _UserCache = USER_CACHE, progress: bool | Callable = True,
               out: str | Path | None = None) -> SweepRows:
@@ -707,24 +740,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     figure, ``sweep.png`` (:func:`write_figure`; ``rows.figure`` says what it shows, or why none is drawn).
     """
     spec = load_sweep(spec_or_path)
-    if isinstance(spec.base, dict):
-        base_raw, base_dir = spec.base, spec.base_dir
-    else:
-        bp = Path(spec.base)
-        bp = bp if bp.is_absolute() else spec.base_dir / bp
-        if spec._label != "<dict>" and bp.resolve() == Path(spec._label).resolve():  # was six '<dict>' errors
-            raise ScenarioError(spec._label, [("base", f"{bp} is this sweep file itself: base names the scenario "
-                                                       "file the sweep varies")])
-        try:
-            base_raw, base_dir = read_yaml(bp), bp.resolve().parent
-        except ScenarioError as e:  # the sweep file's `base` names a file that is not a scenario: say which field
-            raise ScenarioError(spec._label, [("base", f"{bp}: {r}" if not f else f"{bp}: {f}: {r}")
-                                              for f, r in e.errors]) from None
-    try:
-        base_sc = load_scenario(base_raw, base_dir=base_dir)
-    except ScenarioError as e:  # named '<dict>', as if no file held it: the sweep file and its `base:` say where
-        where = "the inline scenario" if isinstance(spec.base, dict) else str(bp)
-        raise ScenarioError(spec._label, [("base", f"{where}: {f or '<root>'}: {r}") for f, r in e.errors]) from None
+    base_raw, base_dir, base_sc = _load_base(spec)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)
     check_metrics(spec)  # a typo is refused now, not found as an empty column after the runs
     total = _check_size(spec)  # before a single point is made
@@ -1053,18 +1069,6 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-def _workers_arg(text: str) -> int:
-    """``--workers``: a whole number >= 1. 0 and -1 ran one point at a time without a word (joblib reads -1 as every
-    core, as a user may have meant)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of worker processes, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (worker processes), got {text!r}")
-    return n
-
-
 def _cache_dir_arg(text: str) -> str:
     """``--cache-dir``: not blank (``Path('')`` is the current folder). Whether a folder can be made there is
     :func:`run_sweep`'s check, the same for the API and the default folder."""
@@ -1079,7 +1083,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description="Run a sweep file: one row per point in results.csv and the sweep's "
                                           "figure, sweep.png; see docs/sweeps.md.")
     p.add_argument("file", help="sweep YAML file")
-    p.add_argument("--workers", type=_workers_arg, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=count_arg("worker processes"), default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_TABLE_BYTES", "MAX_TEXT_BYTES", "atomic_write_bytes", "decode_text", "out_folder", "plain", "read_text"]
+__all__ = ["MAX_TABLE_BYTES", "MAX_TEXT_BYTES", "atomic_write_bytes", "count_arg", "decode_text", "out_folder", "plain",
+           "read_text"]
 
 
 def plain(obj: Any, nonfinite: str = "refuse", path: str = "") -> Any:
@@ -122,6 +123,24 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def count_arg(what: str):
+    """An argparse type for a count option (``--workers``, ``--gpus``, ``--seeds``): a whole number >= 1, refused
+    naming ``what`` it counts otherwise (0 and -1 ran one sweep point at a time without a word; plan checked its
+    counts in its body)."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of {what}, got {text!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1 ({what}), got {text!r}")
+        return n
+
+    parse.__name__ = f"count of {what}"  # argparse names the type in some messages
+    return parse
 
 
 def out_folder(text: str) -> Path:

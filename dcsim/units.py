@@ -154,7 +154,15 @@ def _unit_factor(dim: str, unit: str) -> float:
             raise UnitError(f"unit {excerpt(unit, 30)}: this rate counts requests (e.g. '200 req/s'), not "
                             f"{excerpt(m.group(1), 12)}; for a token demand divide by the mean output tokens per "
                             "request")
-    raise UnitError(f"unit {excerpt(unit, 30)} is not a {dim} unit (expected one of {', '.join(k for k in table if k)})")
+    article = "an" if dim[:1] in "aeiou" else "a"
+    raise UnitError(f"unit {excerpt(unit, 30)} is not {article} {dim} unit (expected one of "
+                    f"{', '.join(k for k in table if k)})")
+
+
+#: Temperature units read as degC (a bare number too); absolute zero in degC (the kelvin offset, exact by definition
+#: of the kelvin and the Celsius scale: SI Brochure, 9th ed., 2.3.1)
+_DEGC_UNITS = ("", "degC", "°C", "C")
+ABSOLUTE_ZERO_C = -273.15
 
 
 def parse_quantity(value: Any, dim: str) -> float:
@@ -177,10 +185,10 @@ def parse_quantity(value: Any, dim: str) -> float:
     num = float(m.group(1))
     unit = m.group(2)
     if dim == "temperature":
-        if unit in ("", "degC", "°C", "C"):
+        if unit in _DEGC_UNITS:
             return num
         if unit == "K":
-            return num - 273.15
+            return num + ABSOLUTE_ZERO_C
         if unit in ("degF", "°F", "F"):
             return (num - 32.0) * 5.0 / 9.0
         raise UnitError(f"unit {excerpt(unit, 30)} is not a temperature unit (expected degC, K or degF)")
@@ -233,8 +241,9 @@ def format_quantity(si_value: float, dim: str) -> str:
     return f"{si_value / per:.4g} {unit}"
 
 
-def _bound_msg(op: str, bound: float, raw: Any, dim: str | None = None) -> str:
-    """The bound in the user's terms (``366 d``, ``1000 GW``), with its SI value when that reads differently."""
+def _bound_msg(op: str, bound: float, raw: Any, dim: str | None = None, v: float | None = None) -> str:
+    """The bound in the user's terms (``366 d``, ``1000 GW``), with its SI value when that reads differently;
+    ``v`` the value ``raw`` was read as (degC for a temperature)."""
     b = f"{bound:g}"
     if dim is not None and _SI_NAME.get(dim) and bound != 0 and dim not in ("temperature", "temperature_delta"):
         try:
@@ -246,11 +255,11 @@ def _bound_msg(op: str, bound: float, raw: Any, dim: str | None = None) -> str:
     got = excerpt(raw, quote=False)
     if dim == "temperature":  # `-5 K` said "must be >= -90, got -5 K": -90 of what, and -5 K is what?
         b = f"{b} degC"
-        v = parse_quantity(raw, dim)
-        if isinstance(raw, str) and _QRE.match(raw) and _QRE.match(raw).group(2) not in ("", "degC", "°C", "C"):
+        m = _QRE.match(raw) if isinstance(raw, str) else None
+        if v is not None and m and m.group(2) not in _DEGC_UNITS:
             got = f"{got} ({v:.6g} degC)"
-        if v < -273.15:
-            got = f"{got}, below absolute zero (-273.15 degC)"
+        if v is not None and v < ABSOLUTE_ZERO_C:
+            got = f"{got}, below absolute zero ({ABSOLUTE_ZERO_C} degC)"
     return f"must be {op} {b}, got {got}"
 
 
@@ -280,13 +289,13 @@ def quantity(
         if math.isnan(v) or math.isinf(v):
             raise UnitError(f"must be a finite number, got {excerpt(raw, quote=False)}")
         if gt is not None and not v > gt:
-            raise UnitError(_bound_msg(">", gt, raw, dim))
+            raise UnitError(_bound_msg(">", gt, raw, dim, v))
         if ge is not None and not v >= ge:
-            raise UnitError(_bound_msg(">=", ge, raw, dim))
+            raise UnitError(_bound_msg(">=", ge, raw, dim, v))
         if lt is not None and not v < lt:
-            raise UnitError(_bound_msg("<", lt, raw, dim))
+            raise UnitError(_bound_msg("<", lt, raw, dim, v))
         if le is not None and not v <= le:
-            raise UnitError(_bound_msg("<=", le, raw, dim))
+            raise UnitError(_bound_msg("<=", le, raw, dim, v))
         return v
 
     _validate.quantity_dim = dim  # what quantity_dim() reads back from a field's type

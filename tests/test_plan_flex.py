@@ -143,8 +143,6 @@ def test_cli_plan_curtailment(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("args, expect", [
-    (["--gpus", "0"], "--gpus 0: a GPU count"),
-    (["--seeds", "0", "--target", "ttft.p99<=2 s"], "--seeds 0"),
     (["--window", "0 s", "--target", "ttft.p99<=2 s"], "--window '0 s'"),
     (["--target", "ttft.p99<=-2 s"], "a latency ceiling must be a time > 0"),
     (["--target", "slo_attainment>=1.5"], "a share of requests in [0, 1]"),
@@ -178,3 +176,18 @@ def test_the_flex_answer_never_reads_above_the_firm_one():
                          "energy_curtailed_j": 0.0}, "tokens_lost": 0.0, "share_lost": 0.0}
     answer = next(ln for ln in format_flex(r).splitlines() if "answer:" in ln)
     assert "interconnect 492.8 kW for 320 GPUs (firm: 492.8 kW;" in answer, answer
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--gpus", "0"], "argument --gpus: must be at least 1 (GPUs), got '0'"),
+    (["--seeds", "0", "--target", "ttft.p99<=2 s"], "argument --seeds: must be at least 1 (confirming runs), got '0'"),
+    (["--seeds", "-1", "--target", "ttft.p99<=2 s"], "argument --seeds: must be at least 1"),
+    (["--gpus", "two"], "argument --gpus: expected a whole number of GPUs, got 'two'"),
+])
+def test_plan_counts_below_one_are_refused_by_the_shared_count_type(capsys, args, expect):
+    """--gpus 0 and --seeds 0 were checked in cmd_plan's body; now argparse refuses them with the one count type
+    (dcsim.textio.count_arg) that --workers uses, exit 2."""
+    from dcsim.cli import main as dcsim_main
+    with pytest.raises(SystemExit) as e:
+        dcsim_main(["plan", str(ROOT / "scenarios" / "reference.yaml"), "-q", "max-gpus", *args])
+    assert e.value.code == 2 and expect in capsys.readouterr().err

@@ -32,8 +32,10 @@ from dcsim.engine.flex import DEFERRED_COLUMNS, GRID_COLUMNS, STORAGE_COLUMNS, T
 from dcsim.engine.pools import POOL_COLUMNS
 from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
+from dcsim.scenario.faults import window_errors
 from dcsim.thermal.weather import WeatherError
 from dcsim.units import UnitError, excerpt, format_quantity, parse_quantity
+from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
 
 __all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS",
@@ -276,7 +278,10 @@ TRACE_SLOW_RATE = 0.1
 
 
 def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
-    """Files whose time axis does not match the run (audit C, A3, A5): (errors, warnings)."""
+    """What of the run's inputs falls outside its time axis: (errors, warnings). A weather file covering too little
+    of the run (an error below WEATHER_MIN_COVER, else a warning); a trace ending early, spanning far more than the
+    run at a slow rate, or with rows out of time order (warnings); a curtailment event starting at or after the end
+    (a warning: :func:`dcsim.scenario.faults.window_errors`)."""
     sc = m.scenario
     run = float(sc.duration)
     errs: list[tuple[str, str]] = []
@@ -315,11 +320,11 @@ def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         warns.append(f"workload.arrivals.path: {path}: {k:,} of its {n:,} rows arrive{'s' if k == 1 else ''} before "
                      f"the row above them (the first at line {line}); the requests are replayed in time order (is "
                      "the time column the arrival time?)")
-    cur = getattr(sc.grid, "curtailment", None) if sc.grid is not None else None
-    for i, ev in enumerate(getattr(cur, "events", None) or ()):  # was silent: the report counted 0 events
-        if ev.start >= run:  # warned, not refused as a fault's window is: a shortened run keeps its schedule
-            warns.append(f"grid.curtailment.events[{i}].start: the event starts at {fmt_duration(ev.start)}, at or "
-                         f"after the end of the {fmt_duration(run)} run: it never acts")
+    # was silent: the report counted 0 events. Warned, where a fault's window is refused (window_errors): a shortened
+    # run (grid-flex's tests, a sweep over duration) keeps its grid program's schedule
+    cur = getattr(sc.grid, "curtailment", None)
+    warns += [f"{p}: {r}" for p, r in window_errors(getattr(cur, "events", None), run, "grid.curtailment.events",
+                                                    "event")]
     return errs, warns
 
 
@@ -590,7 +595,10 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
             raise ScenarioError(label, [(path, excerpt(reason, 400, quote=False))]) from None
         raise ScenarioError(label, [("", excerpt(msg, 400, quote=False))]) from None
     est.update(request_estimate(m, est))
-    est["peak_memory_bytes"] = int(min(est["peak_memory_bytes"] + est.get("request_memory_bytes", 0.0), 2.0**62))
+    # a trace replay keeps its requests for the whole run (TRACE_KEPT_BYTES_PER_REQUEST each: 24 B measured)
+    est["trace_memory_bytes"] = m.workload.trace_requests * TRACE_KEPT_BYTES_PER_REQUEST
+    est["peak_memory_bytes"] = int(min(est["peak_memory_bytes"] + est.get("request_memory_bytes", 0.0)
+                                       + est["trace_memory_bytes"], 2.0**62))
     errs = _request_errors(sc, est)
     if errs:
         raise ScenarioError(label, errs)

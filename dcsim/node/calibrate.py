@@ -1555,9 +1555,20 @@ def fail(message: str) -> int:
     return 2
 
 
+#: ``dcsim calibrate --predict``'s stamp (:func:`dcsim.node.predict.prediction_json` writes it first) and the bytes
+#: its JSON file begins with
+PREDICTION_STAMP = "dcsim calibrate --predict"
+PREDICTION_HEAD = b'{\n "generated_by": "' + PREDICTION_STAMP.encode() + b'"'
+
+
 def write_file(path: Path, data: bytes) -> int:
     """Write ``data`` to ``path`` (its folder made if missing) and say so; the exit code: 0, or 2 with the file and
-    the reason when it cannot be written."""
+    the reason when it cannot be written, or when ``path`` is a file calibrate did not write (a user's notes, a
+    scenario: :func:`_written_by_calibrate`), which it refuses to replace. The one writer: a file named by ``--out``
+    itself and one written inside an ``--out DIR/`` (``predictions.json``, ``<profile>.yaml``) are checked alike."""
+    problem = _foreign_file(path)
+    if problem:
+        return fail(problem)
     try:
         atomic_write_bytes(path, data)
     except OSError as e:
@@ -1584,29 +1595,36 @@ def out_problem(out: str | None, inputs) -> str | None:
     for f in inputs:
         if f and Path(f).exists() and Path(f).resolve() == target:
             return f"--out {f} is one of the input files: it would be overwritten"
-    if target.is_file() and not names_a_directory(out) and not _written_by_calibrate(target):
-        # a file of the user's (a notes file, a scenario) was replaced by the profile without a word; a profile or
-        # prediction calibrate wrote there before is replaced, as a re-fit asks
-        return (f"--out {out} exists and is not a profile or prediction dcsim calibrate wrote: it would be "
+    # said before the fit is spent; write_file checks again whatever it writes, a file inside --out DIR/ too
+    return None if names_a_directory(out) else _foreign_file(Path(out), "--out ")
+
+
+def _foreign_file(path: Path, label: str = "") -> str | None:
+    """Why ``path`` must not be written, or None: it is a file calibrate did not write (a user's notes, a scenario:
+    :func:`_written_by_calibrate`), which would be replaced without a word. A profile or prediction calibrate wrote
+    there before is replaced, as a re-fit asks."""
+    if path.is_file() and not _written_by_calibrate(path):
+        return (f"{label}{path} exists and is not a profile or prediction dcsim calibrate wrote: it would be "
                 "overwritten; choose another path, or remove the file first")
     return None
 
 
 def _written_by_calibrate(path: Path) -> bool:
-    """Whether ``path`` holds a profile (``generated_by: dcsim calibrate ...``) or a ``--predict`` result (a JSON
-    mapping of ``groups``, ``errors``, ``skipped_rows``) that ``--out`` may replace. Read within the scenario
-    limits (4 MiB); anything unreadable is not calibrate's."""
-    from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
+    """Whether ``path`` holds a profile or a ``--predict`` result that ``--out`` may replace: a mapping whose
+    ``generated_by`` starts ``dcsim calibrate`` (both stamp it: :func:`_command`,
+    :func:`dcsim.node.predict.prediction_json`). Read as a scenario file is (:func:`dcsim.scenario.read_yaml`, its
+    limits; a prediction by its first bytes, :data:`PREDICTION_HEAD`, whatever its size); anything unreadable is not
+    calibrate's."""
+    from dcsim.scenario import ScenarioError, read_yaml
 
     try:
         with open(path, "rb") as fh:
-            doc = load_yaml_text(read_text_bounded(fh.read(MAX_YAML_BYTES + 1)))
-    except (OSError, YamlInputError, ValueError):
+            if fh.read(len(PREDICTION_HEAD)) == PREDICTION_HEAD:  # a prediction past the read limits, too
+                return True
+        doc = read_yaml(path)
+    except (OSError, ScenarioError):
         return False
-    if not isinstance(doc, dict):
-        return False
-    return str(doc.get("generated_by", "")).startswith("dcsim calibrate") or set(doc) == {"groups", "errors",
-                                                                                           "skipped_rows"}
+    return str(doc.get("generated_by", "")).startswith("dcsim calibrate")
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

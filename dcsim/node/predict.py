@@ -27,9 +27,9 @@ import json
 import sys
 from pathlib import Path
 
-from dcsim.node.calibrate import (add_args as calibrate_args, dcsim_replica, fail, groups, in_sample_files,
-                                  in_sample_text, input_notes, itl_rows, kv_over_capacity, out_problem,
-                                  per_gpu_power_suspects, read_rows, write_out)
+from dcsim.node.calibrate import (PREDICTION_STAMP, add_args as calibrate_args, dcsim_replica, fail, groups,
+                                  in_sample_files, in_sample_text, input_notes, itl_rows, kv_over_capacity,
+                                  out_problem, per_gpu_power_suspects, read_rows, write_out)
 from dcsim.node.calibrate import run as calibrate_run
 from dcsim.node.catalog import load_profile
 from dcsim.node.model import context_beyond, extrapolated, fmt_band
@@ -196,8 +196,11 @@ def format_prediction(res: dict) -> str:
 
 
 def prediction_json(res: dict) -> bytes:
-    """:func:`predict`'s result as JSON (numbers as floats; a non-finite one as null)."""
-    return json.dumps(plain(res, nonfinite="null"), indent=1, allow_nan=False).encode()
+    """:func:`predict`'s result as JSON (numbers as floats; a non-finite one as null), stamped
+    ``generated_by: dcsim calibrate --predict`` first (how ``--out`` knows a file it may replace:
+    :func:`dcsim.node.calibrate.write_file`)."""
+    return json.dumps(plain({"generated_by": PREDICTION_STAMP, **res}, nonfinite="null"), indent=1,
+                      allow_nan=False).encode()
 
 
 def _add_args(p) -> None:

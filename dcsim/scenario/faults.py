@@ -170,16 +170,18 @@ FaultsSpec = Annotated[
 ]
 
 
-def window_errors(faults, duration_s: float) -> list[tuple[str, str]]:
-    """(field path, reason) for fault windows that start at or after the end of the run.
+def window_errors(windows, duration_s: float, field: str = "faults", what: str = "fault") -> list[tuple[str, str]]:
+    """(field path, reason) for windows (anything with a ``start``, s) that start at or after the end of the run:
+    ``field[i].start``, "the ``what`` starts at ...".
 
-    For ``Scenario``'s model validator (a fault that can never act is almost always a typo, e.g.
-    ``start: 30 h`` in a 24 h run); windows that merely run past the end are allowed.
+    For ``Scenario``'s model validator, which refuses such a fault (one that can never act is almost always a typo,
+    e.g. ``start: 30 h`` in a 24 h run), and for preflight's warning on ``grid.curtailment.events`` (warned: a
+    shortened run keeps its grid schedule); windows that merely run past the end are allowed.
     """
     out = []
-    for i, f in enumerate(faults or ()):
+    for i, f in enumerate(windows or ()):
         start = getattr(f, "start", None)
         if start is not None and start >= duration_s:
-            out.append((f"faults[{i}].start", f"the fault starts at {start:g} s, at or after the end of the "
-                                               f"run ({duration_s:g} s), so it would never act"))
+            out.append((f"{field}[{i}].start", f"the {what} starts at {start:g} s, at or after the end of the "
+                                                f"run ({duration_s:g} s), so it would never act"))
     return out

@@ -38,8 +38,9 @@ Frac = quantity("fraction", ge=0, le=1)
 #: a run as an internal error (audit C, C2). Assumption, not a measurement: a generous limit on a slip.
 MAX_MULTIPLIER = 1e6
 #: Most request classes a scenario may have. An assumption, not a measurement: a class is a kind of request (the
-#: shipped presets are 5), and each costs ~10-30 ms of length moments when the models are built (measured on a
-#: loaded 2-core VM, 2026-12-05: 1,000 classes took 61 s of preflight, 10,000 did not finish in 4 min).
+#: shipped presets are 5), and each distinct class costs ~50 ms of length moments when the models are built (two
+#: length distributions, ~25 ms each; classes of equal lengths share theirs): 100 distinct classes took 5.3 s of
+#: preflight (measured on the shared 2-core VM, 2026-12-05; 40 classes of one preset 0.28 s).
 MAX_CLASSES = 100
 #: Largest token count per request, as for traces (docs/limits.md: trace token counts 1 ... 10,000,000).
 MAX_TOKENS = 1e7
@@ -177,7 +178,8 @@ class TraceArrivalSpec(_ArrivalBase):
     @model_validator(mode="after")
     def _columns_for_csv(self):
         if self.format != "csv" and (self.columns is not None or "time_unit" in self.model_fields_set):
-            raise FieldError("columns" if self.columns is not None else "time_unit", f"trace: 'columns' and 'time_unit' apply to format 'csv', not {self.format!r}")
+            raise FieldError("columns" if self.columns is not None else "time_unit",
+                             f"trace: 'columns' and 'time_unit' apply to format 'csv', not {self.format!r}")
         return self
 
 
@@ -294,9 +296,10 @@ class WorkloadSpec(Spec):
     @field_validator("classes", mode="before")
     @classmethod
     def _few_classes(cls, v):
-        if isinstance(v, (list, tuple)) and len(v) > MAX_CLASSES:  # 10,000 classes took ~10 min of preflight
+        if isinstance(v, (list, tuple)) and len(v) > MAX_CLASSES:  # 10,000 ran in preflight for minutes
             raise ValueError(f"{len(v):,} request classes, more than the {MAX_CLASSES} a scenario may have: each "
-                             "class's length moments take ~10-30 ms to build (1,000 classes: 60 s of preflight); "
+                             "distinct class's length moments take ~50 ms to build (100 classes: 5.3 s of "
+                             "preflight); "
                              "a class is a kind of request (the presets are 5), not a user or a request")
         return v
 

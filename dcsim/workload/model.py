@@ -174,10 +174,35 @@ def _read_profile_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 #: Peak memory per request while :func:`_prepare_trace` replicates a trace (``rate_scale`` > 1), B: measured with
 #: tracemalloc on 1e6 and 1e7 copies of a 10,000-row trace, 65 B (24 B kept afterwards), 2026-12-05.
 TRACE_BYTES_PER_REQUEST = 65
-#: Most requests a trace replay may hold after ``rate_scale`` (x ``scale``) replicates it: ~3.3 GB while they are
-#: made, under the 4 GiB default memory limit (docs/limits.md). An assumption, not a measurement: 2,600 times the
-#: shipped conversation trace; a larger replay is a rate the user meant as a synthetic arrival process.
-MAX_TRACE_REQUESTS = 50_000_000
+#: Memory per replayed request a trace replay keeps for the whole run (arrival time and input / output tokens, 8 B
+#: each), B: the 24 B of the same tracemalloc measurement; :func:`dcsim.engine.preflight.preflight` adds it to the
+#: run's peak memory estimate.
+TRACE_KEPT_BYTES_PER_REQUEST = 24
+#: The memory limit without ``DCSIM_MEMORY_LIMIT``: ``dcsim.engine.preflight.LIMITS["memory_bytes"]`` (an assumption,
+#: docs/limits.md), repeated here because the workload sits below the engine (tests check the two agree).
+DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
+
+
+def max_trace_requests() -> int:
+    """Most requests a trace replay may hold after ``rate_scale`` (x ``scale``) replicates it: the run's memory limit
+    (``DCSIM_MEMORY_LIMIT``, else 4 GiB, as :func:`dcsim.engine.preflight.memory_limit_bytes` reads it) over the
+    :data:`TRACE_BYTES_PER_REQUEST` the copies take while they are made (66,076,419 at 4 GiB). An unreadable
+    ``DCSIM_MEMORY_LIMIT`` counts as the default here: preflight refuses it, naming the variable, before any trace
+    is read."""
+    import os
+
+    from dcsim.units import UnitError, parse_quantity
+
+    lim = float(DEFAULT_MEMORY_LIMIT_BYTES)
+    env = os.environ.get("DCSIM_MEMORY_LIMIT")
+    if env:
+        try:
+            v = parse_quantity(env, "data")
+        except UnitError:
+            v = math.nan
+        if math.isfinite(v) and v > 0:
+            lim = v
+    return int(lim // TRACE_BYTES_PER_REQUEST)
 
 
 def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator):
@@ -201,13 +226,15 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
     if t.size == 0:
         raise TraceError(f"{tr.path}: start_offset {a.start_offset:g} s is beyond the trace end")
     s = a.rate_scale * a.scale
-    if s * t.size > MAX_TRACE_REQUESTS:  # refused before the copies are made: 1e6 x 7,200 rows died in MemoryError
+    most = max_trace_requests()
+    if s * t.size > most:  # refused before the copies are made: 1e6 x 7,200 rows died in MemoryError
         scale = f" x scale {a.scale:g}" if a.scale != 1 else ""
         raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} replicates the {t.size:,} requests replayed "
-                         f"into ~{s * t.size:.3g}, more than the {MAX_TRACE_REQUESTS:,} a replay may hold (~"
+                         f"into ~{s * t.size:.3g}, more than the {most:,} a replay may hold (~"
                          f"{TRACE_BYTES_PER_REQUEST} B each while the copies are made: "
-                         f"{s * t.size * TRACE_BYTES_PER_REQUEST / 1e9:,.3g} GB); use a smaller rate_scale, or "
-                         "arrivals of kind poisson or diurnal at the rate you mean")
+                         f"{s * t.size * TRACE_BYTES_PER_REQUEST / 1e9:,.3g} GB, over the memory limit); use a "
+                         "smaller rate_scale, or arrivals of kind poisson or diurnal at the rate you mean (or raise "
+                         "DCSIM_MEMORY_LIMIT)")
     if s != 1.0:
         reps = np.floor(s).astype(np.int64) + (rng.random(t.size) < (s - math.floor(s)))
         idx = np.repeat(np.arange(t.size), reps)
@@ -246,6 +273,11 @@ class Workload:
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
+
+    @property
+    def trace_requests(self) -> int:
+        """Requests of the trace replayed (after ``rate_scale`` copies), 0 without a trace."""
+        return 0 if self._trace is None else int(len(self._trace[0]))
 
     @property
     def mean_input(self) -> float:
