@@ -1495,8 +1495,8 @@ def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, c
 
 
 def test_the_trace_replay_cap_follows_the_memory_limit(tmp_path, capsys, monkeypatch):
-    """The cap was a fixed 50,000,000 requests whatever DCSIM_MEMORY_LIMIT said: 7,200,000 copies (~470 MB while
-    made) were made under a 300 MB limit, and 1e8 copies were refused under 64 GB."""
+    """The cap was a fixed 50,000,000 requests whatever DCSIM_MEMORY_LIMIT said: under a 600 MB limit 14,400,000
+    copies (~940 MB while made) were allowed, and 1e8 copies were refused under 64 GB. Now the limit / 65 B."""
     import yaml
 
     from dcsim.engine.preflight import LIMITS
@@ -1508,11 +1508,11 @@ def test_the_trace_replay_cap_follows_the_memory_limit(tmp_path, capsys, monkeyp
     assert max_trace_requests() == 64e9 // TRACE_BYTES_PER_REQUEST
     s = _csv_trace_scenario(tmp_path, [0.5 * k for k in range(7200)])
     raw = read_yaml(s)
-    raw["workload"]["arrivals"]["rate_scale"] = 1000
+    raw["workload"]["arrivals"]["rate_scale"] = 2000  # 14,400,000 requests
     s.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "300 MB")  # 4,615,384 requests
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "600 MB")  # 9,230,769 requests (the smallest limit taken is 512 MiB)
     code, err = _validate(capsys, s)
-    assert code == 2 and "rate_scale 1000" in err and "4,615,384 a replay may hold" in err, err
+    assert code == 2 and "rate_scale 2000" in err and "9,230,769 a replay may hold" in err, err
 
 
 def test_the_memory_estimate_counts_the_trace_requests_kept_for_the_run(tmp_path):
