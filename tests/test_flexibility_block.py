@@ -35,7 +35,7 @@ def test_both_runs_score_the_deferrable_work_due_in_the_run(flex_and_base):
     w, wo, ch = fl["with"], fl["without"], fl["change"]
     assert d["served_late_tokens"] == 0 and d["overdue_end_tokens"] == 0  # nothing late ...
     assert d["backlog_end_tokens"] > 1e9  # ... and much of the batch work not yet due at the end
-    assert ch["slo_meeting_deferrable_tokens"] >= 0  # ... so no deferrable loss
+    assert ch["slo_meeting_deferrable_tokens"] == 0  # ... so no deferrable loss (the old rule: −1.30 G)
     assert ch["slo_meeting_tokens"] >= ch["slo_meeting_interactive_tokens"] > 0
     # nothing is due in a window shorter than the deadline: the whole share is left out of both scores
     assert w["slo_meeting_deferrable_tokens"] == 0 and wo["slo_meeting_deferrable_tokens"] == 0
@@ -86,11 +86,7 @@ def test_the_run_splits_its_slo_meeting_tokens_into_interactive_and_deferred(fle
     assert rep["goodput_interactive_tok_s"] * dur == pytest.approx(interactive, rel=1e-9)
     d = rep["deferrable"]
     assert rep["goodput_deferred_tok_s"] * dur == pytest.approx(d["served_tokens"] - d["served_late_tokens"], rel=1e-9)
-    assert rep["goodput_interactive_tok_s"] + rep["goodput_deferred_tok_s"] == pytest.approx(rep["goodput_tok_s"])
     assert w["slo_meeting_interactive_tokens"] == pytest.approx(interactive, rel=1e-9)
-    ch = rep["flexibility"]["change"]
-    assert ch["slo_meeting_tokens"] == pytest.approx(ch["slo_meeting_interactive_tokens"]
-                                                     + ch["slo_meeting_deferrable_tokens"], rel=1e-9)
 
 
 def test_preflight_warns_when_the_deadline_is_shorter_than_the_hold_limit():
@@ -112,8 +108,9 @@ def test_preflight_warns_when_the_deadline_is_shorter_than_the_hold_limit():
 
 def test_the_summary_prints_the_split_of_the_gain():
     """The terminal rows give the interactive and the deferred parts of the SLO-meeting change and the deferred
-    work not yet due at the end (grid-flex's day, measured: +3.02 G = interactive +3.02 G, deferred work due in
-    the run by its deadline +0, 2.93 G waiting, not yet due)."""
+    work not yet due at the end: the wording, on figures typed in (grid-flex's day as measured on 2026-12-05: +3.02 G =
+    interactive +3.02 G, deferred work due in the run +0, 2.93 G waiting); scenarios/grid-flex.yaml's expect block
+    guards the figures themselves."""
     fig = {"tokens_output": 0.0, "slo_meeting_tokens": 0.0, "slo_meeting_interactive_tokens": 0.0,
            "slo_meeting_deferrable_tokens": 0.0, "tokens_shed": 0.0, "tokens_waiting_end": 0.0, "energy_meter_j": 0.0}
     change = dict(fig, tokens_output=997e6, slo_meeting_tokens=3.024e9, slo_meeting_interactive_tokens=3.024e9,

@@ -1500,12 +1500,12 @@ def test_the_trace_replay_cap_follows_the_memory_limit(tmp_path, capsys, monkeyp
     import yaml
 
     from dcsim.engine.preflight import LIMITS
-    from dcsim.workload.model import DEFAULT_MEMORY_LIMIT_BYTES, TRACE_BYTES_PER_REQUEST, max_trace_requests
+    from dcsim.workload.model import DEFAULT_MEMORY_LIMIT_BYTES, max_trace_requests
 
     assert DEFAULT_MEMORY_LIMIT_BYTES == LIMITS["memory_bytes"]
-    assert max_trace_requests() == 4 * 1024**3 // TRACE_BYTES_PER_REQUEST
+    assert max_trace_requests() == 66_076_419  # 4 GiB / 65 B
     monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "64 GB")
-    assert max_trace_requests() == 64e9 // TRACE_BYTES_PER_REQUEST
+    assert max_trace_requests() == 984_615_384  # 64 GB / 65 B
     s = _csv_trace_scenario(tmp_path, [0.5 * k for k in range(7200)])
     raw = read_yaml(s)
     raw["workload"]["arrivals"]["rate_scale"] = 2000  # 14,400,000 requests
