@@ -510,7 +510,8 @@ def _prune_cache(cache_dir: Path, now: float | None = None) -> list[Path]:
         return removed
     for d in subs:
         try:
-            if now - d.stat().st_mtime > CACHE_KEEP_S and all(f.suffix == ".json" and f.is_file() for f in d.iterdir()):
+            if now - d.stat().st_mtime > CACHE_KEEP_S and all(f.suffix in (".json", ".tmp") and f.is_file()
+                                                              for f in d.iterdir()):  # .tmp: a write cut short
                 shutil.rmtree(d)
                 removed.append(d)
         except OSError:
@@ -714,8 +715,10 @@ def _load_base(spec: SweepSpec) -> tuple[dict, Path | None, Scenario]:
                                                    "the sweep varies")])
     try:
         raw = read_yaml(bp)
-        if "parameters" in raw and "racks" not in raw:
-            raise ScenarioError(spec._label, [("", "a sweep file (it has parameters:), not a scenario: base names "
+        if isinstance(raw, dict) and ("parameters" in raw or "base" in raw) and "racks" not in raw:
+            # a sweep file's parameters: may be left out; base: is required in it and no scenario key
+            key = "parameters" if "parameters" in raw else "base"
+            raise ScenarioError(spec._label, [("", f"a sweep file (it has {key}:), not a scenario: base names "
                                                    "the scenario file the sweep varies")])
         return raw, bp.resolve().parent, load_scenario(raw, base_dir=bp.resolve().parent)
     except ScenarioError as e:

@@ -1809,3 +1809,50 @@ def test_equal_length_distributions_share_their_moments(monkeypatch):
     assert capped.mean() != same[0].mean() and len(calls) == 3
     emp = lengths.EmpiricalLength(values=[1.0, 3.0])  # a list: not hashable, computed for itself
     assert emp.mean() == 2.0
+
+
+def test_final_review_mends(tmp_path, capsys):
+    """Found in the final review of 2026-12-05, each refused or misread before:
+    a sweep file without ``parameters:`` used as a base read as a scenario missing five fields; a one-digit hour
+    (T9:00) gave pydantic's "unexpected extra characters"; a prediction written before the stamp was refused as a
+    user's file; a code-version cache folder holding a write cut short (.tmp) was never pruned; float noise in the
+    flexibility change printed "+0"."""
+    import json
+    import os
+    import time as _time
+
+    import yaml
+
+    from dcsim.node.calibrate import _written_by_calibrate
+    from dcsim.report.summary import flex_rows
+    from dcsim.sweep import CACHE_KEEP_S, _prune_cache, run_sweep
+
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({"base": str(REF), "fixed": {}}))
+    p = _sweep_file(tmp_path, {"base": str(other), "parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
+    with pytest.raises(ScenarioError) as e:
+        run_sweep(p, cache_dir=None, progress=False)
+    assert len(e.value.errors) == 1 and "a sweep file (it has base:)" in e.value.errors[0][1], e.value.errors
+
+    assert _validate(capsys, REF, "--set", "start=2026-7-5T9:00")[0] == 0
+    code, err = _validate(capsys, REF, "--set", "start=2026-07-05T9:5")
+    assert code == 2 and "start: must be an ISO date-time" in err and "extra characters" not in err, err
+
+    old = tmp_path / "predictions.json"
+    old.write_text(json.dumps({"groups": [], "errors": {}, "skipped_rows": []}, indent=1))
+    assert _written_by_calibrate(old)
+
+    cache = tmp_path / "cache"
+    stale = cache / "0123456789ab"
+    stale.mkdir(parents=True)
+    (stale / "a.json").write_text("{}")
+    (stale / ".b.json.x1.tmp").write_text("")
+    t = _time.time() - CACHE_KEEP_S - 10
+    os.utime(stale, (t, t))
+    assert _prune_cache(cache) == [stale] and not stale.exists()
+
+    ch = {"tokens_output": 1e-7, "slo_meeting_tokens": -2e-7, "slo_meeting_interactive_tokens": 3e-9,
+          "slo_meeting_deferrable_tokens": 1e-8, "tokens_shed": 0.0, "energy_meter_j": 5.0}
+    rows = " ".join(r[1] for r in flex_rows({"flexibility": {"change": ch, "responses": ["deferrable"],
+                                                            "with": {}, "without": {}}}))
+    assert "+0" not in rows and "tokens 0   SLO-meeting 0" in rows, rows

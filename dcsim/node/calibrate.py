@@ -1558,7 +1558,8 @@ def fail(message: str) -> int:
 #: ``dcsim calibrate --predict``'s stamp (:func:`dcsim.node.predict.prediction_json` writes it first) and the bytes
 #: its JSON file begins with
 PREDICTION_STAMP = "dcsim calibrate --predict"
-PREDICTION_HEAD = b'{\n "generated_by": "' + PREDICTION_STAMP.encode() + b'"'
+PREDICTION_HEAD = b'"generated_by": "' + PREDICTION_STAMP.encode() + b'"'  # within a prediction's first bytes
+PREDICTION_KEYS = {"groups", "errors", "skipped_rows"}  # a prediction written before the stamp (2026-12-05)
 
 
 def write_file(path: Path, data: bytes) -> int:
@@ -1613,18 +1614,18 @@ def _written_by_calibrate(path: Path) -> bool:
     """Whether ``path`` holds a profile or a ``--predict`` result that ``--out`` may replace: a mapping whose
     ``generated_by`` starts ``dcsim calibrate`` (both stamp it: :func:`_command`,
     :func:`dcsim.node.predict.prediction_json`). Read as a scenario file is (:func:`dcsim.scenario.read_yaml`, its
-    limits; a prediction by its first bytes, :data:`PREDICTION_HEAD`, whatever its size); anything unreadable is not
-    calibrate's."""
+    limits; a prediction by its stamp in its first bytes, :data:`PREDICTION_HEAD`, whatever its size, or an unstamped
+    one of an earlier version by its keys, :data:`PREDICTION_KEYS`); anything unreadable is not calibrate's."""
     from dcsim.scenario import ScenarioError, read_yaml
 
     try:
         with open(path, "rb") as fh:
-            if fh.read(len(PREDICTION_HEAD)) == PREDICTION_HEAD:  # a prediction past the read limits, too
+            if PREDICTION_HEAD in fh.read(128):  # a prediction past the read limits, too (whatever its layout)
                 return True
         doc = read_yaml(path)
     except (OSError, ScenarioError):
         return False
-    return str(doc.get("generated_by", "")).startswith("dcsim calibrate")
+    return str(doc.get("generated_by", "")).startswith("dcsim calibrate") or set(doc) == PREDICTION_KEYS
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

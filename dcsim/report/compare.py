@@ -268,12 +268,19 @@ def deferrable_share(report: dict) -> float:
 def interactive_goodput(report: dict) -> float | None:
     """SLO goodput of the requests scored by their latency SLOs (tok/s): the run's stored
     ``goodput_interactive_tok_s`` (``goodput_tok_s`` less the deferred tokens served by their deadline, which it
-    counts as SLO-meeting); the run's goodput when it defers nothing; None without a goodput or from a run
-    written before the figure was stored."""
+    counts as SLO-meeting); the run's goodput when it defers nothing; from a run written before the figure was
+    stored (2026-12-05), worked out as that run did: the goodput less its deferred tokens served by their deadline
+    over the run; None without a goodput."""
     good = _num(report.get("goodput_tok_s"))
-    if good is None or not isinstance(report.get("deferrable"), dict):
+    d = report.get("deferrable")
+    if good is None or not isinstance(d, dict):
         return good
-    return _num(report.get("goodput_interactive_tok_s"))
+    stored = _num(report.get("goodput_interactive_tok_s"))
+    if stored is not None:
+        return stored
+    served, late, dur = (_num(x) for x in (d.get("served_tokens"), d.get("served_late_tokens"),
+                                           report.get("duration_s")))
+    return None if None in (served, late, dur) or not dur > 0 else good - (served - late) / dur
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -580,11 +580,15 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     if fl:
         ch = fl["change"]
 
-        def signed(x, f):
-            return "n/a" if x is None else ("+" if x > 0 else "") + f(x)
+        tok = lambda x: fmt_si(x, '')  # noqa: E731
+
+        def signed(x, f):  # a token change under half a token is float noise: 0, said without a sign
+            if x is None:
+                return "n/a"
+            x = 0.0 if f is tok and abs(x) < 0.5 else x
+            return ("+" if x > 0 else "") + f(x)
         wait = ch.get("tokens_waiting_end")
         restored = ch.get("energy_meter_restored_j")
-        tok = lambda x: fmt_si(x if abs(x) >= 0.5 else 0.0, '')  # noqa: E731  (under half a token: float noise)
         rows.append(("Flexibility (vs without)", f"tokens {signed(ch.get('tokens_output'), tok)}   SLO-meeting "
                                                  f"{signed(ch.get('slo_meeting_tokens'), tok)}"))
         defer = ch.get("slo_meeting_deferrable_tokens")

@@ -205,6 +205,7 @@ class Scenario(Spec):
             # a one-digit month or day (2026-7-5) is read as its zero-padded form, so its range is checked below
             # like any other (pydantic refused 2026-7-45 as "input is too short")
             y, mo, d, rest = m.groups()
+            rest = re.sub(r"^([T ])(\d)(?=:)", r"\g<1>0\2", rest)  # and a one-digit hour (T9:00)
             iso = f"{y}-{int(mo):02d}-{int(d):02d}{rest}"
             # an hour, minute, month or day out of range (T25:00, T24:00, 2026-13-01) was refused by pydantic as
             # "unexpected extra characters at the end of the input", which sent the reader looking for a typo; the
@@ -215,6 +216,8 @@ class Scenario(Spec):
                 if re.search(r"must be in|out of range", str(e)):
                     hint = " (midnight is T00:00 of the next day)" if str(e).startswith("hour") else ""
                     raise ValueError(f"{excerpt(v)} is not a time on the clock or calendar: {e}{hint}") from None
+                raise ValueError(f"must be an ISO date-time such as '2026-07-15T13:00' (or a date, '2026-07-15'), "
+                                 f"got {excerpt(v)} ({e})") from None
             return iso
         return v
 
