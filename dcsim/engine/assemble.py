@@ -62,7 +62,7 @@ def serving_frontier_parts(m, pd=None):
     curves of the replicas awake on each tick (the ladder's first, :func:`dcsim.engine.controller.awake_curves`, all
     of them serving, the share ``avail`` given ignored), where the engine chose the tick's operating point; otherwise
     on the pool's curves at the share ``avail`` of its replicas in service and awake, the fleet's rates times it."""
-    if pd is not None and len(m.groups) > 1:
+    if pd is not None and pd.by_group:
         def parts(_curves, clocks, served, avail, share):
             served, share = np.asarray(served, dtype=float), np.asarray(share, dtype=float)
             n_awake = np.asarray(avail, dtype=float) * pd.replicas

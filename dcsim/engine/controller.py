@@ -216,6 +216,9 @@ class PowerDown:
     ladder_thr_tok_s: np.ndarray | None = None
     ladder_idle_w: np.ndarray | None = None
     ladder_idle_gpu_w: np.ndarray | None = None
+    #: whether the ladder ranks several rack groups (power_down_for gives it then): the awake replicas are the
+    #: ladder's first, on their own curves; one group: an even share, the pool's curves
+    by_group: bool = False
     _need: np.ndarray | None = None  # the last hold_ticks wanted counts
     _keep: np.ndarray | None = None  # the last delay_ticks powered counts
     _last_demand: float | None = None
@@ -329,7 +332,7 @@ def power_down_for(m, dt_s: float) -> PowerDown | None:
         per = lambda f: np.array([f(m.groups[g]) for g in grp], dtype=float)  # noqa: E731
         lad = {"ladder_group": grp, "ladder_thr_tok_s": per(lambda g: g.table.thr[-1, -1]),
                "ladder_idle_w": per(lambda g: g.table.wall[-1, 0]),
-               "ladder_idle_gpu_w": per(lambda g: g.node.idle_gpu_power_w)}
+               "ladder_idle_gpu_w": per(lambda g: g.node.idle_gpu_power_w), "by_group": True}
     return PowerDown(n, m.curves.compute_tok_s / max(n, 1), float(c.power_down_target_load), ticks, ticks, idle,
                      float(c.standby_power), idle_gpu, **lad)
 
@@ -342,7 +345,7 @@ def serving_replicas(m, power_down: PowerDown | None, availability, awake) -> np
     serving that the binding label (``loop._serving_full_load_tok_s``) and the fluid SLO estimate
     (``assemble.slo_estimate``) read."""
     awake = np.asarray(awake, dtype=float)
-    if power_down is not None and len(m.groups) > 1:
+    if power_down is not None and power_down.by_group:
         return power_down.group_replicas(awake * power_down.replicas, len(m.groups))
     share = np.minimum(np.asarray(availability, dtype=float), awake)
     return share[..., None] * np.array([g.limits.replicas for g in m.groups], dtype=float)

@@ -153,7 +153,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     free_q = flex is not None and flex.th_free_q
     it_fit = it_max_p if free_q else np.minimum(it_max_p, it_max_q)
     K = cv.rate_pq.shape[0]
-    if power_down is not None and len(m.groups) > 1:
+    if power_down is not None and power_down.by_group:
         # several rack groups: the serving replicas are the ladder's first (PowerDown), on their own curves, with the
         # parked replicas' power set aside (the curves hold every rack's overhead)
         b = it_fit - parked_w
@@ -492,7 +492,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op["controller_clock"] = op["clock"]
     else:
         # the controller's DVFS clock, and the effective one: lower where the board's power cap throttles
-        if power_down is not None and len(m.groups) > 1:  # several rack groups, idle replicas powered down
+        if power_down is not None and power_down.by_group:  # several rack groups, idle replicas powered down
             op = _awake_operating_point(m, power_down, served, mode, level, ex.awake, limit)  # the ladder's first
         else:
             ec = effective_clock(m)

@@ -145,7 +145,8 @@ class _Lane:
         pd_on = bool(m.scenario.controller.idle_power_down)
         self._trim_on = m.scenario.controller.policy in ("frontier", "uniform") and (not pd_on or frac >= 1.0)
         #: the power-down ladder (several rack groups: the awake replicas' own curves, controller.awake_curves)
-        self._pd = power_down_for(m, 1.0) if pd_on and len(m.groups) > 1 else None
+        pd = power_down_for(m, 1.0) if pd_on else None
+        self._pd = pd if pd is not None and pd.by_group else None
         self._parked_w = 0.0  # idle wall power (W) of this tick's parked replicas by the node tables (PowerDown)
         self._awake_n = None  # replicas awake this tick (idle_power_down), None otherwise
         self._target_w = None  # IT target of this tick when trimmed (sample share), W
@@ -871,7 +872,7 @@ class _Lane:
             budget = self.curves.frontier("pq").it_w(np.array(self._tick_fluid_limit), self.overhead_w, share)
             given = np.array(self._tick_fluid_budget, dtype=float)  # the pool's budget share, where it was given
             budget = np.where(np.isnan(given), budget, given)
-            if pd is not None and len(self.m.groups) > 1:
+            if pd is not None and pd.by_group:
                 # several rack groups, idle replicas powered down: the remainder's awake replicas are its share of the
                 # ladder's first (controller.awake_curves), as fluid runs them, not a proportional slice of each group
                 op = self._remainder_on_the_ladder(pd, awake, fr, mode, level, given)

@@ -128,11 +128,13 @@ def _liquid_free_fraction(cs, t_db):
                                  cs.supply_t + cs.delta_t)
 
 
-def liquid_dry_cooler_capacity_w(cs, capacity_w: float, t_db_c):
+def liquid_dry_cooler_capacity_w(cs, capacity_w: float, t_db_c, free=None):
     """Heat [W] a liquid plant's warm-loop dry coolers can reject at dry-bulb t_db_c: their design size, the design
     liquid heat capacity·(1 − air_design_fraction) (assumption), times the free fraction, so the capacity falls to 0
-    as the approach closes (t_db + approach reaches the loop return). Non-increasing in t_db."""
-    return capacity_w * (1.0 - cs.air_design_fraction) * _liquid_free_fraction(cs, t_db_c)
+    as the approach closes (t_db + approach reaches the loop return). Non-increasing in t_db. ``free``: the free
+    fraction at t_db_c when the caller has it (`_liquid_free_fraction`)."""
+    free = _liquid_free_fraction(cs, t_db_c) if free is None else free
+    return capacity_w * (1.0 - cs.air_design_fraction) * free
 
 
 def liquid_trim_rated_w(cs, capacity_w: float) -> float:
@@ -145,17 +147,19 @@ def liquid_trim_rated_w(cs, capacity_w: float) -> float:
     return float(capacity_w - liquid_dry_cooler_capacity_w(cs, capacity_w, cs.rating_t_out))
 
 
-def liquid_trim_capacity_w(cs, capacity_w: float, t_db_c):
+def liquid_trim_capacity_w(cs, capacity_w: float, t_db_c, rated_w: float | None = None):
     """Heat [W] a liquid plant's trim chiller can carry at dry-bulb t_db_c: its rated size (`liquid_trim_rated_w`)
     derated linearly above the liquid spec's rating_t_out by its derate_per_k (its condenser is air-cooled,
     dry-bulb; assumption as a chiller plant's). The liquid spec is the one description of the trim's rating:
     its air_side (`TrimChillerSpec`) refuses heat_rejection other than dry_cooler, rating_t_out and derate_per_k.
-    No credit for its warm evaporator (assumption)."""
-    return liquid_trim_rated_w(cs, capacity_w) * C.capacity_fraction(np.asarray(t_db_c, dtype=float), cs.rating_t_out,
-                                                                      cs.derate_per_k)
+    No credit for its warm evaporator (assumption). ``rated_w``: the rated size when the caller holds it
+    (`Facility.trim_capacity_w`)."""
+    rated = liquid_trim_rated_w(cs, capacity_w) if rated_w is None else rated_w
+    return rated * C.capacity_fraction(np.asarray(t_db_c, dtype=float), cs.rating_t_out, cs.derate_per_k)
 
 
-def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it: float):
+def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it: float,
+                       trim_rated_w: float | None = None):
     """Heat [W] a liquid plant can reject (pure; see heat_rejection_capacity_w): at most `capacity`, at most the dry
     coolers' + the trim's capacity, and no more total heat than leaves the trim a load it can carry.
 
@@ -169,8 +173,8 @@ def _liquid_capacity_w(cs, capacity_w: float, t_db, lf, no_load_w: float, per_it
     t_db = np.asarray(t_db, dtype=float)
     lf = np.asarray(lf, dtype=float)
     free = _liquid_free_fraction(cs, t_db)
-    q_trim = liquid_trim_capacity_w(cs, capacity_w, t_db)
-    q = np.minimum(capacity_w, liquid_dry_cooler_capacity_w(cs, capacity_w, t_db) + q_trim)
+    q_trim = liquid_trim_capacity_w(cs, capacity_w, t_db, trim_rated_w)
+    q = np.minimum(capacity_w, liquid_dry_cooler_capacity_w(cs, capacity_w, t_db, free) + q_trim)
     slope = 1.0 - free * lf / per_it  # d trim_load / d H beyond the no-load heat (> 0 unless free·lf = per_it = 1)
     ok = slope > 1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -225,7 +229,7 @@ class Facility:
             frac = C.capacity_fraction(t_ref, _rating_t(cs), cs.derate_per_k)
         elif cs.kind == "liquid":
             q = _liquid_capacity_w(cs, self.capacity_w, t_db, np.broadcast_to(liquid_fraction, shape),
-                                   self._heat_no_load_w(), self._heat_per_it())
+                                   self._heat_no_load_w(), self._heat_per_it(), self.trim_capacity_w)
             return np.broadcast_to(q, shape).astype(float)
         elif cs.kind == "airside_economizer":
             # outdoor air at its best supply temperature carries clip((T_ra − T_best)/ΔT, 0, 1) of
