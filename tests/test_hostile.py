@@ -1771,7 +1771,7 @@ def test_calibrate_out_folder_never_replaces_a_file_it_did_not_write(tmp_path, c
     big = d / "predictions.json"
     big.write_bytes(PREDICTION_HEAD + b", " + b" " * (MAX_YAML_BYTES + 10) + b"}")
     assert cli_main(["calibrate", str(csv_), "--gpu", "H100-SXM", "--predict", "--out", f"{d}/"]) == 0
-    assert big.read_bytes().startswith(PREDICTION_HEAD) and big.stat().st_size < MAX_YAML_BYTES
+    assert PREDICTION_HEAD in big.read_bytes()[:128] and big.stat().st_size < MAX_YAML_BYTES
 
 
 def test_ten_thousand_request_classes_are_refused_not_built_for_minutes():
