@@ -599,9 +599,10 @@ def test_work_shed_at_a_door_releasing_per_tick_leaves_first_and_the_served_slic
     assert se.door_release_wait_s(arrived, released, dt, slices=10)[1, :2] == pytest.approx([7.5, 2.5])
 
 
-def _kv_bound_capped(fidelity: str) -> dict:
+def _kv_bound_capped(fidelity: str, tick: str = "1 min") -> dict:
     """One rack of Llama-3.1-405B FP8 on B200 (8 replicas, TP4) serving the reasoning preset, whose KV cache holds 79
-    sequences (max_batch 256), at 1.05x its ceiling under a 40 kW interconnect (the controller capped), 1-min ticks."""
+    sequences (max_batch 256), at 1.05x its ceiling under a 40 kW interconnect (the controller capped), 1-min ticks
+    (or ``tick``)."""
     raw = {"name": "kv-bound-capped", "seed": 1, "duration": "30 min", "fidelity": fidelity,
            "facility": {"interconnect": "40 kW", "cooling": {"kind": "chiller_plant", "capacity": "300 kW"},
                         "weather": {"kind": "constant", "t_db": 25, "rh": 0.4}},
@@ -611,7 +612,7 @@ def _kv_bound_capped(fidelity: str) -> dict:
                       "cooling": {"kind": "liquid", "limit": "100 kW"}}],
            "workload": {"arrivals": {"kind": "poisson", "rate": "1 req/s"},
                         "classes": [{"name": "reasoning", "preset": "reasoning", "share": 1.0}]},
-           "controller": {"tick": "1 min"}}
+           "controller": {"tick": tick}}
     m = build_models(load_scenario(dict(raw)))
     g = m.groups[0]
     assert g.kv_bound
@@ -629,6 +630,47 @@ def test_kv_bound_replicas_behind_a_capped_door_wait_as_the_door_releases():
     request fidelity's 23.3 s; now 13.3 s)."""
     req, flu = _kv_bound_capped("request"), _kv_bound_capped("fluid")
     assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.15, (flu["slo_attainment"], req["slo_attainment"])
+
+
+@pytest.mark.xfail(strict=True, reason="request fidelity's door blocks on a request longer than its token bucket's "
+                   "depth (two ticks at its limit: 25 k tokens at 1-s ticks, against the reasoning class's 32,768-token "
+                   "cap) until it is shed at the hold limit (docs/slo.md, 'A capped KV-bound rack on 1-s ticks'); the "
+                   "fix is in dcsim/engine/requests.py. When this passes, remove the mark")
+def test_kv_bound_capped_rack_on_one_second_ticks_reads_as_request_fidelity():
+    """The KV-bound rack above on 1-s controller ticks (2026-12-05, seed 1): request fidelity reads SLO attainment 0.001
+    and TTFT p50 594 s (the hold limit's 600) against the estimate's 0.028 and 42 s. Not the estimate: request
+    fidelity's door is a token bucket two ticks deep at the controller's limit (25.1 k output tokens at 12.5 k tok/s)
+    that releases its FIFO head only when the head's whole answer fits; 1.6 % of the reasoning requests (lognormal,
+    median 5,483, capped at 32,768 tokens) are longer, so the first such request blocks the door until it is shed at
+    the hold limit (it served nothing from minute 2 to minute 10). With the head released whenever the bucket holds
+    anything (the bucket going into debt; the same mean rate), request fidelity reads 0.088 and 50.8 s: the
+    estimate within 6 points and 17 %. At 10-s and 1-min ticks (bucket depth 250 k and 1.5 M tokens) no answer is
+    that long."""
+    req, flu = _kv_bound_capped("request", "1 s"), _kv_bound_capped("fluid", "1 s")
+    f, r = (x["latency_s"]["ttft"]["p50"] for x in (flu, req))
+    assert f == pytest.approx(r, rel=0.25), (f, r)
+    assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.15
+
+
+def test_critically_loaded_replicas_ttft_p99_is_within_its_accepted_band_and_warned():
+    """mixed-fleet's chat pool at 07:40-08:10 (seed 7): the shared budget runs its 80 replicas critically loaded
+    (the controller's limit is their whole need, at the clock whose full-load rate is that need). The estimate walks
+    one pooled queue for them (critical_wait_s); request fidelity's router balances the replicas' outstanding tokens
+    (sd 0.3-0.6 % of ~410 k tokens per replica), which leaves each replica's own queue of waiting requests unequal
+    (sd about its mean; 5-35 of 80 replicas with none at a tick's end), so its waits spread wider about the same mean:
+    TTFT p99 1.91 s fluid against 2.31 s request (-17 %; seed 8 -20 %; 09:00-09:30 -21 %; 07:30-08:30 -22 %, per 5-min
+    window -17 to -30 %). The accepted band is CRITICAL_TTFT_P99_BAND_PCT, and the run's warning says it (until
+    2026-12-05 the warning said "25 % short" without a band or a cause)."""
+    from pathlib import Path
+    sc = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+    ov = {"duration": "30 min", "start": "2026-07-15T07:40", "expect": {}}
+    flu = dcsim.run(sc, overrides=dict(ov, fidelity="fluid")).report
+    req = dcsim.run(sc, overrides=dict(ov, fidelity="request")).report
+    f, r = (x["serving"]["per_class"]["chat"]["latency_s"]["ttft"]["p99"] for x in (flu, req))
+    lo, hi = se.CRITICAL_TTFT_P99_BAND_PCT
+    assert lo <= 100.0 * (f / r - 1.0) <= hi, (f, r)
+    warn = [w for w in flu["warnings"] if w.startswith("SLO estimate: several model pools capped on a shared budget")]
+    assert warn and f"{lo:+.0f} to {hi:+.0f} % on the TTFT p99" in warn[0], warn
 
 
 def test_kv_bound_replicas_given_their_whole_need_are_not_held_in_the_critical_queue():
