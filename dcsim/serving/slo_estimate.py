@@ -958,10 +958,10 @@ CAPPED_TICK_S = 60.0
 #: tick's end) and a request waits for its own replica's completions: the waits spread about the same mean (0.58 s
 #: request, 0.65 s walked), nearly exponentially — shorter at the median, longer in the tail. Measured 2026-12-05 on
 #: mixed-fleet's chat pool (seed 7): 07:30-08:30, TTFT p99 1.90 against 2.45 s (-22 %), per 5-min window from 07:35
-#: -17 to -30 %; 07:40-08:10 1.91 against 2.31 s (-17 %; seed 8 -20 %), 09:00-09:30 1.76 against 2.24 s (-21 %); the
+#: -17 to -30 %; 07:40-08:10 1.91 against 2.31 s (-17 %; seeds 8 and 9 -20 and -29 %), 09:00-09:30 1.76 against 2.24 s (-21 %); the
 #: windows of 1.5-3.5 h quoted in docs/slo.md -25 to -28 %. The TTFT p50 reads long there (+13 to +37 % over 1-2 h,
 #: +32 to +73 % over 30 min) and, with fewer requests under the 1-s TTFT target, the chat attainment 3.6-5.8 points
-#: low over 30 min (0.011 against 0.047 and 0.050; 0.238 against 0.296 at 09:00), within its 0.06 band
+#: low over 30 min (0.011 against 0.047 and 0.050, seed 9 0.010 / 0.046; 0.238 against 0.296 at 09:00), within its 0.06 band
 #: (tests/test_hetero.py). Not fixed: a pooled walk spread per replica as if routing ignored the queues (each
 #: replica's queue geometric about the pool's mean, its completions Poisson) reads p99 4.5 s, too long — the router
 #: partly balances the queues, by a degree nothing here derives
