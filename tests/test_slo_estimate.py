@@ -642,7 +642,7 @@ def test_kv_bound_capped_rack_on_one_second_ticks_reads_as_request_fidelity():
     fidelity's door is a token bucket two ticks deep at the controller's limit (25.1 k output tokens at 12.5 k tok/s)
     that releases its FIFO head only when the head's whole answer fits; 1.6 % of the reasoning requests (lognormal,
     median 5,483, capped at 32,768 tokens) are longer, so the first such request blocks the door until it is shed at
-    the hold limit (it served nothing from minute 2 to minute 10). With the head released whenever the bucket holds
+    the hold limit (it served nothing from minute 3 to minute 10). With the head released whenever the bucket holds
     anything (the bucket going into debt; the same mean rate), request fidelity reads 0.088 and 50.8 s: the
     estimate within 6 points and 17 %. At 10-s and 1-min ticks (bucket depth 250 k and 1.5 M tokens) no answer is
     that long."""
