@@ -179,8 +179,9 @@ class _Lane:
         tabs, lims = [m.groups[g].table for g in self.groups], [m.groups[g].limits for g in self.groups]
         curves = replica_curves(tabs, lims)
         self._u, rate, self._g_w = curves
-        #: each group's idle wall power of one replica by the node table (top clock, no load: PowerDown's parked draw)
-        self._idle_tab_w = np.array([float(t.wall[-1, 0]) for t in tabs])
+        #: each group's idle wall power of one replica, the draw the facility's record charges a parked one
+        #: (PowerDown.group_idle_w; idle_power_down only)
+        self._idle_tab_w = None if pd is None else pd.group_idle_w(len(m.groups))[np.asarray(self.groups)]
         self._g_rate = np.maximum.accumulate(rate, axis=2)  # over the load points
         rank = np.argsort(efficiency_ladder(tabs, lims, curves))  # each group's place on the ladder
         self._order = np.lexsort((np.arange(self.pool.n), rank[gof]))
