@@ -324,9 +324,14 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         # only compute limits, every replica in service awake: the door stays open and the
                         # replicas queue what they cannot serve yet
                         open_door = ctl.compute_only(md, limit, av[j]) and av[j] >= ex.availability[j] - 1e-12
+                        # idle_power_down: the IT power the awake replicas (and every rack's overhead) may draw by
+                        # the budgets, the parked replicas' charged power set aside (the lane holds an uncapped tick
+                        # to it while a parked replica still finishes its requests)
+                        awake_w = None if power_down is None else float(
+                            min(ex.it_max_power_w[j], ex.it_max_cooling_w[j]) - ex.parked_w[j])
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
                                                              float(ex.availability[j]), awake=av[j], capped=md != 0,
-                                                             open_door=open_door)
+                                                             open_door=open_door, awake_budget_w=awake_w)
                         held.append(request_engine.held_tok)
                     elif dq is not None:
                         arr = d * dt

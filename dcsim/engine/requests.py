@@ -198,7 +198,7 @@ class _Lane:
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
              availability: float, awake: float | None = None, capped: bool = False, open_door: bool = False,
-             budget_w: float | None = None):
+             budget_w: float | None = None, awake_budget_w: float | None = None):
         """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
         waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
         one pool) is the fraction of replicas serving: the others in service are parked (waking or
@@ -208,7 +208,11 @@ class _Lane:
         as a fleet with no admission control does (a token bucket there held a tick's burst at the
         door for a tick: docs/slo.md). ``budget_w``: the pool's IT budget this tick (W, the whole pool's, several
         pools: :attr:`dcsim.engine.pools.PoolTicker.budgets`), the power its capped replicas aim at
-        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``."""
+        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``. ``awake_budget_w``
+        (``controller.idle_power_down``): the IT power (W, the whole pool's) the awake replicas and every rack's
+        overhead may draw by the facility's budgets this tick, the parked replicas' charged power (idle or standby,
+        :meth:`~dcsim.engine.controller.PowerDown.parked_power_w`) set aside: an uncapped tick on which a parked
+        replica still finishes its requests is held to it (:meth:`_clock_segments`)."""
         m = self.m
         t1 = t0 + dt
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
@@ -218,7 +222,7 @@ class _Lane:
         arrived = float(n_out.sum()) + fluid_arr
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
-        self._parked_w, self._awake_n = 0.0, None
+        self._parked_w, self._awake_n, self._parked_excess_w = 0.0, None, 0.0
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
             # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
             # 2026-12-04 the first replicas by index stayed awake (the first rack group of racks:)
@@ -229,8 +233,11 @@ class _Lane:
                 # the parked replicas at their groups' idle wall power by the node tables, as the facility's record
                 # counts them (PowerDown.parked_power_w, and the asleep ones' standby in chunk_power): the trim reads
                 # the awake replicas' draw net of it
-                parked = np.bincount(self.pool.group_of[in_service & ~available], minlength=len(self.groups))
+                parked_sel = in_service & ~available
+                parked = np.bincount(self.pool.group_of[parked_sel], minlength=len(self.groups))
                 self._parked_w = float(parked @ self._idle_tab_w) * self._up_scale
+                if not capped and awake_budget_w is not None and np.isfinite(awake_budget_w):
+                    self._parked_excess_w = self._parked_excess(parked_sel)
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
         # held and arriving, at most what the door admits at the limit
@@ -238,7 +245,7 @@ class _Lane:
         self._n_up = max(int(self._lad.size), 1)  # replicas in service that could get requests
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
-                                    work, budget_w)
+                                    work, budget_w, awake_budget_w)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
@@ -456,7 +463,8 @@ class _Lane:
         return None if self._target_w is None else (self._tick_it_sample[-1], self._target_w)
 
     def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float,
-                        capped: bool = False, work_tok_s: float | None = None, budget_w: float | None = None) -> list:
+                        capped: bool = False, work_tok_s: float | None = None, budget_w: float | None = None,
+                        awake_budget_w: float | None = None) -> list:
         """The clock(s) the replicas run this tick: ``[(t_end, clock)]``, or two segments
         ``[(t_mid, upper level), (t_end, lower level)]`` for a fractional effective level.
 
@@ -488,6 +496,16 @@ class _Lane:
         efficient rack group first: :meth:`_start_share`), then adjusts it on the measured power at the end of
         :meth:`tick`. The share persists while the load stays consolidated (it spreads again on the measured
         headroom), also where the loaded replicas run above the lowest clock.
+
+        With ``controller.idle_power_down`` an uncapped tick on which a parked replica still finishes the requests
+        inside it (powering down is immediate: docs/slo.md) is held to ``awake_budget_w`` (the awake replicas' IT
+        budget, the parked ones' charged power set aside): that replica's draw over its charged idle, read from its
+        last tick (:meth:`_parked_excess`), is set aside from the budget, and where the awake replicas serving the
+        tick's work at the top clock would draw more than the rest by the tables, they run at the highest clock
+        level within it (:meth:`_level_within`), plus the trim where it is below zero, and the tick is trimmed as a
+        capped one (its target the awake budget, the measured draw net of the parked replicas' idle). Until
+        2026-12-05 such ticks ran at the top clock: the mixed hall of tests/test_power_down.py drew up to 5 % over
+        its contract on 4 ticks of a 2-h sinusoid (docs/engine.md).
         """
         m = self.m
         K = m.clocks.size
@@ -496,6 +514,10 @@ class _Lane:
                 and m.scenario.controller.policy == "frontier":
             level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
+        if self._parked_excess_w > 0.0 and self._trim_on and self._awake_n is not None:
+            held = self._hold_parked_excess(level, work_tok_s, awake_budget_w, avail, t0, dt)
+            if held is not None:
+                return held
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
         # with a budget of its own aims at it at the top clock too, going below that clock only by the several-pool
@@ -564,6 +586,64 @@ class _Lane:
                                   np.array([1], np.int8), np.array([m.clocks.size - 1], np.int16), np.array([1.0]),
                                   it_budget_w=cv.frontier("pq").it_w(lim, self.overhead_w))
         return float(np.interp(float(op["clock"][0]), m.clocks, np.arange(m.clocks.size)))
+
+    def _parked_excess(self, parked: np.ndarray) -> float:
+        """Wall power (W, sample share) the parked replicas (mask ``parked``) drew on the last tick over the idle draw
+        the facility's record charges them (:attr:`_idle_tab_w`): those still finishing the requests inside them
+        (powering down is immediate), read from their mean GPU power on that tick; replicas with nothing inside draw
+        their idle (no excess)."""
+        if not parked.any():
+            return 0.0
+        gof, x = self.pool.group_of, 0.0
+        for g, sel in self._by_group:
+            p = sel[parked[sel]]
+            if p.size:
+                walls = self.m.groups[g].node.wall_power(self._last_gpu_w[p])
+                x += float(np.sum(np.maximum(walls - self._idle_tab_w[gof[p[0]]], 0.0)))
+        return x * self._up_scale
+
+    def _level_within(self, curves, a: float, rate_tok_s: float, allow_w: float) -> float:
+        """The highest (fractional) clock level at which the replicas of ``curves`` (``a``: their share of them)
+        serving ``rate_tok_s`` (the pool's, tokens/s) evenly draw at most ``allow_w`` (W, IT power with every rack's
+        overhead) by the tables, at full load where the level's rate falls short of it; the lowest level where none
+        does. A fractional level is a mix of two levels in time, whose power is the mix of theirs."""
+        m = self.m
+        K = m.clocks.size
+        op = pool_operating_point(curves, m.clocks, "uniform", self.overhead_w, np.full(K, rate_tok_s),
+                                  np.full(K, 2, np.int8), np.arange(K, dtype=np.int16), np.full(K, a))
+        it = np.maximum.accumulate(op["it_power_w"])  # non-decreasing in the level
+        if it[-1] <= allow_w:
+            return K - 1.0
+        k = int(np.searchsorted(it, allow_w, side="right")) - 1
+        if k < 0:
+            return 0.0
+        return k + (allow_w - it[k]) / max(float(it[k + 1] - it[k]), 1e-9)
+
+    def _hold_parked_excess(self, level: float, work_tok_s: float | None, awake_budget_w: float, avail: float,
+                            t0: float, dt: float) -> list | None:
+        """The clock segments of an uncapped tick (``idle_power_down``) on which parked replicas still finishing their
+        requests would take the facility over its budget (:meth:`_clock_segments`), or None where the awake replicas
+        at the controller's clock fit beside them by the tables."""
+        m = self.m
+        K = m.clocks.size
+        if self._pd is not None:  # several rack groups: the ladder's first, on their own curves (as fluid)
+            curves, a = awake_curves(m, self._pd, self._awake_n), 1.0
+        else:  # one group: the awake share of the pool's curves
+            curves, a = self.curves, avail
+        work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
+        allow = awake_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
+        lv = min(self._level_within(curves, a, work, allow), level)
+        if lv >= level - 1e-9:
+            return None
+        self._target_w = float(awake_budget_w) * self.frac
+        it_full = curves.it_pq[:, -1]
+        kk = min(max(int(round(lv)), 0), K - 2)
+        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * (a if self._pd is None else 1.0), 1e-9)
+        self._level_now = self._level_capped = lv
+        self._share = 1.0
+        eff = min(max(lv + self._trim, 0.0), K - 1.0)  # the trim as on a capped tick: the tables' error
+        self._tick_level.append(eff)
+        return self._mix(eff, t0, dt)
 
     def _margin(self) -> float:
         """How far below its power target the trim aims: twice the tick-to-tick scatter of the measured power (the
@@ -1107,20 +1187,21 @@ class RequestEngine:
 
     # ------------------------------------------------------------------ per tick
     def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
-             awake: float | None = None, capped: bool = False, open_door: bool = False):
+             awake: float | None = None, capped: bool = False, open_door: bool = False,
+             awake_budget_w: float | None = None):
         """Serve ``[t0, t0+dt)`` (one pool); returns (served tokens/s, waiting tokens, shed tokens,
         arrived tokens).
 
         ``availability`` is the fraction of replicas in service: new requests are routed only to
         the first ``round(availability · n)`` replicas (requests already inside a failed replica
         finish there — a simplification). ``awake``: the fraction serving when
-        ``controller.idle_power_down`` parks the rest; ``open_door``: only compute limits (see
-        :meth:`_Lane.tick`).
+        ``controller.idle_power_down`` parks the rest; ``open_door``: only compute limits;
+        ``awake_budget_w``: the awake replicas' IT budget with ``idle_power_down`` (see :meth:`_Lane.tick`).
         """
         ln = self.lanes[0]
         wl = ln.workload if ln.workload is not None else self.m.workload
         return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake, capped,
-                       open_door)
+                       open_door, awake_budget_w=awake_budget_w)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
                    availability: list[float] | None = None, open_door: bool | list[bool] = False,
