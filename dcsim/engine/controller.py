@@ -290,6 +290,13 @@ class PowerDown:
         return (self._idle_between(serving, powered)[0]
                 + self._idle_between(powered, np.maximum(up, powered))[0] * self.standby_fraction)
 
+    def parked_idle_w(self, serving: float, in_service: float) -> float:
+        """Idle wall power (W) of the in-service replicas past the ladder's first ``serving`` (counts): every parked
+        replica at its own group's idle draw, waking or in standby alike (a hybrid sample's share of it is what its
+        trim sets aside: ``dcsim.engine.requests._Lane``)."""
+        up = float(np.floor(in_service + 1e-9))
+        return float(self._idle_between(np.array(min(serving, up)), np.array(up))[0])
+
     def asleep_idle_w(self, in_service, asleep) -> tuple[np.ndarray, np.ndarray]:
         """(idle wall W, idle GPU W) of the ``asleep`` replicas in standby among ``in_service`` (counts per tick): the
         ladder's last ones in service, each at its own group's idle draw."""
