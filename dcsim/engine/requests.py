@@ -23,9 +23,11 @@ batches), and at the frontier's clock they were compute-saturated below the budg
 trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does, wherever it
 draws more than its target there: the most efficient rack group first, in whole replicas, which run above the lowest
 clock where a whole one more does not fit the budget (below one replica the door admits a fraction of its rate), and
-the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). With ``controller.idle_power_down`` (request
-fidelity) the target is the awake replicas' operating point, and the lane reads their draw net of the parked replicas'
-idle (docs/engine.md "With controller.idle_power_down"; hybrid with power-down is not trimmed). Requests are never dropped silently: the report's
+the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). With
+``controller.idle_power_down`` the target is the awake replicas' operating point (a hybrid sample: its share of it, its
+clock read on its own whole awake replicas), the lane reads their draw net of the parked replicas' charged idle, and an
+uncapped tick on which a parked replica still finishes its batch is held to the awake replicas' budget (docs/engine.md
+"With controller.idle_power_down"). Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
@@ -79,6 +81,20 @@ def _first(available: np.ndarray, k: int, order: np.ndarray | None = None) -> np
     out = available.copy()
     out[up[k:]] = False
     return out
+
+
+def _highest_level_within(it_w: np.ndarray, allow_w: float) -> float:
+    """The highest (fractional) clock level whose IT power ``it_w`` (W, one entry per level, made non-decreasing) is at
+    most ``allow_w``: between two levels by their power (a fractional level runs as a mix of the two in time, whose
+    power is the mix of theirs); the top level where it fits there, the lowest where none does."""
+    it = np.maximum.accumulate(np.asarray(it_w, dtype=float))
+    top = it.size - 1
+    if it[-1] <= allow_w:
+        return float(top)
+    k = int(np.searchsorted(it, allow_w, side="right")) - 1
+    if k < 0:
+        return 0.0
+    return k + (allow_w - it[k]) / max(float(it[k + 1] - it[k]), 1e-9)
 
 
 class _Lane:
@@ -515,7 +531,7 @@ class _Lane:
         budget, the parked ones' charged power set aside): that replica's draw over its charged idle, read from its
         last tick (:meth:`_parked_excess`), is set aside from the budget, and where the awake replicas serving the
         tick's work at the top clock would draw more than the rest by the tables, they run at the highest clock
-        level within it (:meth:`_level_within`), plus the trim where it is below zero, and the tick is trimmed as a
+        level within it (:meth:`_level_within`) plus the trim, and the tick is trimmed as a
         capped one (its target the awake budget, the measured draw net of the parked replicas' idle). Until
         2026-12-05 such ticks ran at the top clock: the mixed hall of tests/test_power_down.py drew up to 5 % over
         its contract on 4 ticks of a 2-h sinusoid (docs/engine.md).
@@ -636,13 +652,7 @@ class _Lane:
         K = m.clocks.size
         op = pool_operating_point(curves, m.clocks, "uniform", self.overhead_w, np.full(K, rate_tok_s),
                                   np.full(K, 2, np.int8), np.arange(K, dtype=np.int16), np.full(K, a))
-        it = np.maximum.accumulate(op["it_power_w"])  # non-decreasing in the level
-        if it[-1] <= allow_w:
-            return K - 1.0
-        k = int(np.searchsorted(it, allow_w, side="right")) - 1
-        if k < 0:
-            return 0.0
-        return k + (allow_w - it[k]) / max(float(it[k + 1] - it[k]), 1e-9)
+        return _highest_level_within(op["it_power_w"], allow_w)
 
     def _sample_level(self, work_tok_s: float, allow_w: float) -> float:
         """The highest (fractional) clock level at which a hybrid sample's awake replicas (this tick's ladder), evenly
@@ -655,13 +665,7 @@ class _Lane:
         w = np.tensordot(c, self._g_w, axes=(0, 0))  # (K, U) their draw
         idle = self._sample_parked_idle_w + self._ovh_share - self._parked_w
         it = np.array([np.interp(min(work_tok_s, float(rate[k, -1])), rate[k], w[k]) for k in range(K)]) + idle
-        it = np.maximum.accumulate(it)
-        if it[-1] <= allow_w:
-            return K - 1.0
-        k = int(np.searchsorted(it, allow_w, side="right")) - 1
-        if k < 0:
-            return 0.0
-        return k + (allow_w - it[k]) / max(float(it[k + 1] - it[k]), 1e-9)
+        return _highest_level_within(it, allow_w)
 
     def _hold_parked_excess(self, level: float, work_tok_s: float | None, awake_budget_w: float, avail: float,
                             t0: float, dt: float) -> list | None:
