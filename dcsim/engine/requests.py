@@ -591,7 +591,7 @@ class _Lane:
             k = int(round(level))
             if self._awake_n != self._awake_n_prev:
                 # the count changed: a trim above the clock read is the tables' error on the replicas awake before;
-                # not carried over (carried, the mixed hall's sample drew 1.6 % over its target, the facility 0.5 %)
+                # not carried over (carried, the mixed hall drew 0.5 % over its contract as its sample's count rose)
                 self._trim = min(self._trim, 0.0)
         it_full = curves.it_pq[:, -1]
         kk = min(max(k, 0), K - 2)
