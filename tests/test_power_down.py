@@ -270,19 +270,20 @@ def _capped_mixed_hall(fidelity: str, rate: str = "150 req/s") -> dict:
 
 def test_the_full_load_rate_of_a_mixed_pool_is_that_of_its_replicas_awake_along_the_ladder():
     """The ladder keeps the B200 replicas awake first (index 1 of racks:), then the H100s: the full-load rate the
-    engine's binding label reads for k awake replicas (loop._serving_full_load_tok_s, at a clock of the tables' grid)
+    engine's binding label reads for k awake replicas (full_load_tok_s of controller.serving_replicas, as
+    loop._record_chunk reads them, at a clock of the tables' grid)
     is theirs, each at its own node table's largest throughput at that clock — a sum of table entries — not k/24 of
     the whole pool's (the reading until 2026-12-05: 4 awake replicas then read 4/24 of 16 H100 + 8 B200)."""
-    import types
-    from dcsim.engine.loop import _serving_full_load_tok_s
+    from dcsim.engine.controller import serving_replicas
+    from dcsim.serving.slo_estimate import full_load_tok_s
     m = build_models(load_scenario(_mixed_hall([_H100_70B, _B200_70B], "fluid")))
     pd = power_down_for(m, 10.0)
     reps = pd.group_replicas(np.array([0, 4, 8, 10, 24]), len(m.groups))
     assert reps.tolist() == [[0, 0], [0, 4], [0, 8], [2, 8], [16, 8]]
     h, b = (g.table.thr_max for g in m.groups)
-    ex = types.SimpleNamespace(awake=np.array([0, 4, 8, 10, 24]) / 24, availability=np.ones(5))
     for k in (m.clocks.size - 1, m.clocks.size // 2):
-        full = _serving_full_load_tok_s(m, pd, ex, np.full(5, m.clocks[k]))
+        full = full_load_tok_s(m.groups, m.clocks, np.full(5, m.clocks[k]),
+                               serving_replicas(m, pd, np.ones(5), np.array([0, 4, 8, 10, 24]) / 24))
         assert full == pytest.approx([0.0, 4 * b[k], 8 * b[k], 2 * h[k] + 8 * b[k], 16 * h[k] + 8 * b[k]], rel=1e-12)
         # the awake share of the whole pool's rate (the old reading) is lower: the ladder's first are the faster
         assert full[1] > 1.2 * (4 / 24) * (16 * h[k] + 8 * b[k])
@@ -370,6 +371,65 @@ def test_request_fidelity_keeps_the_contract_with_idle_power_down(rate, mean_kw)
     # idle_power_down at 220 req/s: -6.2 %)
     tok = {k: float(np.sum(v["achieved_tok_s"])) for k, v in ts.items()}
     assert tok["request"] / tok["fluid"] - 1.0 == pytest.approx(0.0, abs=0.05)
+
+
+def _sinusoid(raw: dict, start: str, duration: str) -> dict:
+    """``raw`` (the capped mixed hall) under the 2-h sinusoid of 60-240 req/s (its peak at 01:00)."""
+    raw.update(duration=duration, start=start)
+    raw["workload"]["arrivals"] = {"kind": "diurnal", "mean_rate": "150 req/s", "amplitude": 0.6, "peak_hour": 1,
+                                   "period": "2 h"}
+    return raw
+
+
+def test_request_fidelity_keeps_the_contract_while_a_parked_replica_finishes_its_batch():
+    """The capped mixed hall through the sinusoid's fall from 00:50 (50 min, 16 to 6 awake): at 01:34 the schedule
+    parks one of the 8 B200s awake while work waits at the door, and the 7 left at full clock fit the 60-kW budget by
+    the tables, so the tick is uncapped; the parked replica still finishes the full batch inside it (powering down is
+    immediate), at its full draw where the record charges it idle. Until 2026-12-05 such uncapped ticks ran at the
+    top clock and drew 62.6 kW (+4.3 %) on 3 ticks here (on the whole 2-h period 4 of 720 ticks, up to 63.0 kW, +5.0 %);
+    now the lane sets that replica's last draw over its idle aside from the awake replicas' budget and runs them at
+    the clock that fits the rest (docs/engine.md): only the first tick, before the trim has measured one, is over
+    (+0.55 %), as in every capped run."""
+    cap = 60e3
+    ts = dcsim.run(_sinusoid(_capped_mixed_hall("request"), "2026-07-15T00:50", "50 min")).timeseries
+    p = ts["facility_power_w"]
+    assert float(p[0]) <= cap * 1.01
+    assert float(np.max(p[1:])) <= cap * (1 + 1e-9)
+    # the run holds the case: an uncapped tick on which the awake count fell with work held at the door
+    n = np.rint(ts["awake_fraction"] * 24)
+    fell = (np.diff(n) < 0) & (ts["mode"][1:] == 0) & (ts["held_tokens"][1:] > 0)
+    assert np.any(fell)
+
+
+@pytest.mark.parametrize("rate, mean_kw", [("150 req/s", 59.44), ("220 req/s", 59.60)])
+def test_hybrid_fidelity_keeps_the_contract_with_idle_power_down(rate, mean_kw):
+    """Hybrid on the capped mixed hall (8 of 24 replicas sampled) keeps the 60-kW contract on every tick, as request
+    fidelity does: its sample is trimmed to its share of the awake operating point, its clock read on its own whole
+    awake replicas (round(awake x 8), more or fewer than its share). Until 2026-12-05 hybrid with idle_power_down was
+    not trimmed and drew more than the contract on every tick: 61.67 kW in the mean (at most 61.98) at 150 req/s, 62.45
+    (63.06) at 220 req/s; now 59.44 and 59.60 kW (measured 2026-12-05, docs/engine.md), the tokens within 0.5 % of
+    before and of fluid."""
+    cap = 60e3
+    ts = {fid: dcsim.run(_capped_mixed_hall(fid, rate)).timeseries for fid in ("fluid", "hybrid")}
+    p = ts["hybrid"]["facility_power_w"]
+    assert float(np.max(p)) <= cap * (1 + 1e-9)
+    assert float(np.mean(p)) / 1e3 == pytest.approx(mean_kw, abs=0.3)
+    awake = {k: np.rint(v["awake_fraction"] * 24) for k, v in ts.items()}
+    np.testing.assert_array_equal(awake["hybrid"], awake["fluid"])
+    tok = {k: float(np.sum(v["achieved_tok_s"])) for k, v in ts.items()}
+    assert tok["hybrid"] / tok["fluid"] - 1.0 == pytest.approx(0.0, abs=0.02)
+
+
+def test_hybrid_fidelity_keeps_the_contract_through_a_capped_peak_with_idle_power_down():
+    """The capped mixed hall at hybrid fidelity through the sinusoid's hour from its half-way rise (7 to 16 awake;
+    the sample's awake count steps with them, 3 to 6 of its 8): every tick within the contract. Until 2026-12-05 it
+    drew 63.18 kW in the mean, at most 67.43 (+12.4 %); with the trim but the clock read at the pool's awake count, 6
+    ticks over by up to +1.9 %, each where the sample's count rose; now none (docs/engine.md)."""
+    ts = dcsim.run(_sinusoid(_capped_mixed_hall("hybrid"), "2026-07-15T00:30", "1 h")).timeseries
+    p = ts["facility_power_w"]
+    assert float(np.max(p)) <= 60e3 * (1 + 1e-9)
+    assert float(np.mean(p)) >= 60e3 * (1 - 0.03)  # within the trim's margin: the budget used, not left
+    assert np.unique(np.rint(ts["awake_fraction"] * 8)).size >= 4
 
 
 def test_the_ladder_counts_each_groups_replicas_among_its_first_k():

@@ -26,7 +26,7 @@ import numpy as np
 from dcsim.engine.tables import SupplyCurves, efficiency_ladder, ladder_group_counts, supply_curves
 
 __all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
-           "awake_curves", "per_awake_count"]
+           "awake_curves", "awake_groups", "per_awake_count"]
 
 #: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
 #: a uniform clock level below full (policy 'uniform').
@@ -290,6 +290,13 @@ class PowerDown:
         return (self._idle_between(serving, powered)[0]
                 + self._idle_between(powered, np.maximum(up, powered))[0] * self.standby_fraction)
 
+    def parked_idle_w(self, serving: float, in_service: float) -> float:
+        """Idle wall power (W) of the in-service replicas past the ladder's first ``serving`` (counts): every parked
+        replica at its own group's idle draw, waking or in standby alike (a hybrid sample's share of it is what its
+        trim sets aside: ``dcsim.engine.requests._Lane``)."""
+        up = float(np.floor(in_service + 1e-9))
+        return float(self._idle_between(np.array(min(serving, up)), np.array(up))[0])
+
     def asleep_idle_w(self, in_service, asleep) -> tuple[np.ndarray, np.ndarray]:
         """(idle wall W, idle GPU W) of the ``asleep`` replicas in standby among ``in_service`` (counts per tick): the
         ladder's last ones in service, each at its own group's idle draw."""
@@ -301,6 +308,14 @@ class PowerDown:
         n = np.arange(self.replicas + 1, dtype=float)
         cw, cg = self._cum_idle
         return np.interp(hi, n, cw) - np.interp(lo, n, cw), np.interp(hi, n, cg) - np.interp(lo, n, cg)
+
+    def group_idle_w(self, groups: int) -> np.ndarray:
+        """Idle wall power (W) of one replica of each rack group (``groups`` of them; 0 for a group with none along the
+        ladder): the draw a parked replica is charged (:meth:`parked_power_w`, the node table at its top clock with no
+        load), which a request lane sets aside from its measured power (``dcsim.engine.requests._Lane``)."""
+        out = np.zeros(max(groups, int(self.ladder_group.max(initial=-1)) + 1))
+        out[self.ladder_group] = self.ladder_idle_w
+        return out[:groups]
 
     def group_counts(self, k, groups: int) -> np.ndarray:
         """Replicas of each rack group (``groups`` of them) among the ladder's first ``k`` (rounded to a whole count)."""
@@ -342,7 +357,7 @@ def serving_replicas(m, power_down: PowerDown | None, availability, awake) -> np
     a pool of several rack groups (``power_down`` given), the first ``awake`` (fraction of the pool, per tick) along
     the efficiency ladder (:meth:`PowerDown.group_replicas`: the most efficient kept awake); otherwise the same share
     of every group, the smaller of ``availability`` (in service) and ``awake``. The one description of the replicas
-    serving that the binding label (``loop._serving_full_load_tok_s``) and the fluid SLO estimate
+    serving that the binding label (``loop._record_chunk``) and the fluid SLO estimate
     (``assemble.slo_estimate``) read."""
     awake = np.asarray(awake, dtype=float)
     if power_down is not None and power_down.by_group:
@@ -351,16 +366,26 @@ def serving_replicas(m, power_down: PowerDown | None, availability, awake) -> np
     return share[..., None] * np.array([g.limits.replicas for g in m.groups], dtype=float)
 
 
+def awake_groups(m, power_down: PowerDown, k: int) -> list:
+    """The run's rack groups cut to their replicas among the first ``k`` (at least one) of the power-down ladder: each
+    group's replica count (``limits.replicas``) and GPUs those awake, every rack kept (its overhead: a parked replica's
+    rack stays powered). The one rebuild :func:`awake_curves` and the awake replicas' effective clock
+    (``dcsim.engine.loop._awake_effective_clock``) read; a group with none awake keeps a count of 0."""
+    counts = power_down.group_counts(max(k, 1), len(m.groups))
+    return [dataclasses.replace(g, gpus=int(c) * g.node.gpus_per_replica,
+                                limits=dataclasses.replace(g.limits, replicas=int(c)))
+            for g, c in zip(m.groups, counts)]
+
+
 def awake_curves(m, power_down: PowerDown, k: int) -> SupplyCurves:
     """Supply curves of the first ``k`` replicas of the power-down ladder (a pool of several rack groups with
-    ``controller.idle_power_down``: :class:`~dcsim.engine.controller.PowerDown`), every rack's overhead included (a
-    parked replica's rack stays powered); built once per count and kept on ``m``. No replica at ``k`` = 0: the rate
-    is 0 (the curves of one replica scaled to none)."""
+    ``controller.idle_power_down``: :class:`~dcsim.engine.controller.PowerDown`), on :func:`awake_groups`, every
+    rack's overhead included (a parked replica's rack stays powered); built once per count and kept on ``m``. No
+    replica at ``k`` = 0: the rate is 0 (the curves of one replica scaled to none)."""
     cache = m.__dict__.setdefault("_awake_curves", {})
     if k not in cache:
-        counts = power_down.group_counts(max(k, 1), len(m.groups))
-        lims = [dataclasses.replace(g.limits, replicas=int(c)) for g, c in zip(m.groups, counts)]
-        cv = supply_curves([g.table for g in m.groups], lims)
+        gs = awake_groups(m, power_down, k)
+        cv = supply_curves([g.table for g in gs], [g.limits for g in gs])
         if k <= 0:
             cv = dataclasses.replace(cv, **{f: getattr(cv, f) * 0.0 for f in ("rate_c", "rate_p", "rate_q", "rate_pq")})
         cache[k] = cv

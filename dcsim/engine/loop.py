@@ -24,7 +24,7 @@ import simpy
 from dcsim.engine.build import Models
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import (
-    MODE_NAMES, ArrivalWindow, Controller, awake_curves, per_awake_count, power_down_for, queue_step,
+    MODE_NAMES, ArrivalWindow, Controller, awake_curves, awake_groups, per_awake_count, power_down_for, queue_step,
     serving_replicas,
 )
 from dcsim.engine.flex import FlexChunk, build_flex
@@ -324,9 +324,14 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         # only compute limits, every replica in service awake: the door stays open and the
                         # replicas queue what they cannot serve yet
                         open_door = ctl.compute_only(md, limit, av[j]) and av[j] >= ex.availability[j] - 1e-12
+                        # idle_power_down: the IT power the awake replicas (and every rack's overhead) may draw by
+                        # the budgets, the parked replicas' charged power set aside (the lane holds an uncapped tick
+                        # to it while a parked replica still finishes its requests)
+                        awake_w = None if power_down is None else float(
+                            min(ex.it_max_power_w[j], ex.it_max_cooling_w[j]) - ex.parked_w[j])
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
                                                              float(ex.availability[j]), awake=av[j], capped=md != 0,
-                                                             open_door=open_door)
+                                                             open_door=open_door, awake_budget_w=awake_w)
                         held.append(request_engine.held_tok)
                     elif dq is not None:
                         arr = d * dt
@@ -445,29 +450,16 @@ def _awake_operating_point(m: Models, power_down, served, mode, level, awake, li
 
 def _awake_effective_clock(m: Models, power_down, k: int) -> EffectiveClock:
     """The :class:`~dcsim.engine.gpu_clock.EffectiveClock` of the first ``k`` replicas of the power-down ladder (at
-    least one), on their :func:`awake_curves`, each group weighted by its awake replicas' GPUs; built once per count
-    and kept on ``m``."""
+    least one): the groups with replicas among them (:func:`~dcsim.engine.controller.awake_groups`, each weighted by
+    its awake replicas' GPUs) on their :func:`awake_curves`; built once per count and kept on ``m``."""
     cache = m.__dict__.setdefault("_awake_effective_clock", {})
     if k not in cache:
         k1 = max(k, 1)
-        counts = power_down.group_counts(k1, len(m.groups))
-        gs = [dataclasses.replace(g, gpus=int(c) * g.node.gpus_per_replica,
-                                  limits=dataclasses.replace(g.limits, replicas=int(c)))
-              for g, c in zip(m.groups, counts) if c > 0]
+        gs = [g for g in awake_groups(m, power_down, k1) if g.limits.replicas > 0]
         p = m.pools[0]
         cache[k] = EffectiveClock(gs, awake_curves(m, power_down, k1), m.clocks, p.mean_input, p.mean_output,
                                   p.decode_context, p.prompt_scv)
     return cache[k]
-
-
-def _serving_full_load_tok_s(m: Models, power_down, ex: Exogenous, clock) -> np.ndarray:
-    """Output tokens/s of the replicas serving at full load at the controller's ``clock`` (per tick), the rate the
-    critically-loaded test reads: with ``idle_power_down`` in a pool of several rack groups, the replicas awake along
-    the efficiency ladder, each group at its own full-load rate (:func:`~dcsim.engine.controller.serving_replicas`); otherwise the share
-    in service (and awake) of every group. Until 2026-12-05 the awake share of the whole pool's rate: the ladder keeps
-    its most efficient replicas awake, so a mixed pool's full-load rate read low and capped ticks whose replicas ran
-    at 80 % of it were taken as critically loaded (docs/engine.md, "The binding constraint")."""
-    return full_load_tok_s(m.groups, m.clocks, clock, serving_replicas(m, power_down, ex.availability, ex.awake))
 
 
 def effective_clock(m: Models) -> EffectiveClock:
@@ -513,7 +505,12 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
         supply_only=1 if m.scenario.controller.policy == "none" else None, capped=below,
-        critical=critically_loaded(below, served, _serving_full_load_tok_s(m, power_down, ex, op["controller_clock"])))
+        # the critically-loaded test reads the full-load rate of the replicas serving at the controller's clock: with
+        # idle_power_down in a pool of several rack groups the ladder's first, each group at its own full-load rate
+        # (controller.serving_replicas; until 2026-12-05 the awake share of the whole pool's, which read a mixed pool
+        # low: docs/engine.md "The binding constraint")
+        critical=critically_loaded(below, served, full_load_tok_s(
+            m.groups, m.clocks, op["controller_clock"], serving_replicas(m, power_down, ex.availability, ex.awake))))
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
     cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])

@@ -23,9 +23,11 @@ batches), and at the frontier's clock they were compute-saturated below the budg
 trim cannot go lower, a lane consolidates its load on a share of its replicas as the frontier does, wherever it
 draws more than its target there: the most efficient rack group first, in whole replicas, which run above the lowest
 clock where a whole one more does not fit the budget (below one replica the door admits a fraction of its rate), and
-the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). With ``controller.idle_power_down`` (request
-fidelity) the target is the awake replicas' operating point, and the lane reads their draw net of the parked replicas'
-idle (docs/engine.md "With controller.idle_power_down"; hybrid with power-down is not trimmed). Requests are never dropped silently: the report's
+the run warns where that count is fractional and few (docs/engine.md "At the lowest clock"). With
+``controller.idle_power_down`` the target is the awake replicas' operating point (a hybrid sample: its share of it, its
+clock read on its own whole awake replicas), the lane reads their draw net of the parked replicas' charged idle, and an
+uncapped tick on which a parked replica still finishes its batch is held to the awake replicas' budget (docs/engine.md
+"With controller.idle_power_down"). Requests are never dropped silently: the report's
 ``requests`` block and the run's invariant check ``arrived = completed + in_flight + shed``.
 """
 
@@ -79,6 +81,20 @@ def _first(available: np.ndarray, k: int, order: np.ndarray | None = None) -> np
     out = available.copy()
     out[up[k:]] = False
     return out
+
+
+def _highest_level_within(it_w: np.ndarray, allow_w: float) -> float:
+    """The highest (fractional) clock level whose IT power ``it_w`` (W, one entry per level, made non-decreasing) is at
+    most ``allow_w``: between two levels by their power (a fractional level runs as a mix of the two in time, whose
+    power is the mix of theirs); the top level where it fits there, the lowest where none does."""
+    it = np.maximum.accumulate(np.asarray(it_w, dtype=float))
+    top = it.size - 1
+    if it[-1] <= allow_w:
+        return float(top)
+    k = int(np.searchsorted(it, allow_w, side="right")) - 1
+    if k < 0:
+        return 0.0
+    return k + (allow_w - it[k]) / max(float(it[k + 1] - it[k]), 1e-9)
 
 
 class _Lane:
@@ -140,15 +156,21 @@ class _Lane:
         # with controller.idle_power_down at request fidelity the trim aims the awake replicas at the awake operating
         # point (_clock_segments) and reads their draw net of the parked replicas' idle (tick). Until 2026-12-05 such
         # runs were not trimmed, and a mixed hall under 60 kW drew 62.1 kW (150 req/s) and 68.4 kW (220 req/s) on every
-        # tick (docs/engine.md). Hybrid with power-down stays untrimmed: its sample's whole awake replicas are another
-        # share of it than the awake fraction its target would be read at (docs/slo.md "Powering idle nodes down")
+        # tick (docs/engine.md). A hybrid sample is trimmed too (since 2026-12-05; until then hybrid with power-down was
+        # not, and drew 2.8-5.3 % over the contract in the mean): its target is its share (frac) of the awake operating
+        # point, read at the pool's awake count, and it sets aside its share of the pool's parked replicas' idle, not
+        # of its own whole awake replicas (another share of it than the awake fraction)
         pd_on = bool(m.scenario.controller.idle_power_down)
-        self._trim_on = m.scenario.controller.policy in ("frontier", "uniform") and (not pd_on or frac >= 1.0)
+        self._trim_on = m.scenario.controller.policy in ("frontier", "uniform")
         #: the power-down ladder (several rack groups: the awake replicas' own curves, controller.awake_curves)
         pd = power_down_for(m, 1.0) if pd_on else None
+        self._pdown = pd
         self._pd = pd if pd is not None and pd.by_group else None
         self._parked_w = 0.0  # idle wall power (W) of this tick's parked replicas by the node tables (PowerDown)
         self._awake_n = None  # replicas awake this tick (idle_power_down), None otherwise
+        self._awake_k = 0  # the pool's replicas awake this tick (hybrid: of the whole pool, not of the sample)
+        self._sample_parked_idle_w = 0.0  # the lane's own parked replicas at their charged idle (W, sample share)
+        self._awake_n_prev = None  # _awake_n on the last tick
         self._target_w = None  # IT target of this tick when trimmed (sample share), W
         self._meas_prev = None  # measured IT power (sample) of the last saturated trimmed tick, W
         # running mean square of the relative IT power error of trimmed ticks; None until first measured, and
@@ -179,8 +201,9 @@ class _Lane:
         tabs, lims = [m.groups[g].table for g in self.groups], [m.groups[g].limits for g in self.groups]
         curves = replica_curves(tabs, lims)
         self._u, rate, self._g_w = curves
-        #: each group's idle wall power of one replica by the node table (top clock, no load: PowerDown's parked draw)
-        self._idle_tab_w = np.array([float(t.wall[-1, 0]) for t in tabs])
+        #: each group's idle wall power of one replica, the draw the facility's record charges a parked one
+        #: (PowerDown.group_idle_w; idle_power_down only)
+        self._idle_tab_w = None if pd is None else pd.group_idle_w(len(m.groups))[np.asarray(self.groups)]
         self._g_rate = np.maximum.accumulate(rate, axis=2)  # over the load points
         rank = np.argsort(efficiency_ladder(tabs, lims, curves))  # each group's place on the ladder
         self._order = np.lexsort((np.arange(self.pool.n), rank[gof]))
@@ -197,7 +220,7 @@ class _Lane:
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
              availability: float, awake: float | None = None, capped: bool = False, open_door: bool = False,
-             budget_w: float | None = None):
+             budget_w: float | None = None, awake_budget_w: float | None = None):
         """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
         waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
         one pool) is the fraction of replicas serving: the others in service are parked (waking or
@@ -207,7 +230,11 @@ class _Lane:
         as a fleet with no admission control does (a token bucket there held a tick's burst at the
         door for a tick: docs/slo.md). ``budget_w``: the pool's IT budget this tick (W, the whole pool's, several
         pools: :attr:`dcsim.engine.pools.PoolTicker.budgets`), the power its capped replicas aim at
-        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``."""
+        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``. ``awake_budget_w``
+        (``controller.idle_power_down``): the IT power (W, the whole pool's) the awake replicas and every rack's
+        overhead may draw by the facility's budgets this tick, the parked replicas' charged power (idle or standby,
+        :meth:`~dcsim.engine.controller.PowerDown.parked_power_w`) set aside: an uncapped tick on which a parked
+        replica still finishes its requests is held to it (:meth:`_clock_segments`)."""
         m = self.m
         t1 = t0 + dt
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
@@ -217,19 +244,29 @@ class _Lane:
         arrived = float(n_out.sum()) + fluid_arr
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
-        self._parked_w, self._awake_n = 0.0, None
+        self._awake_n_prev = self._awake_n
+        self._parked_w, self._awake_n, self._parked_excess_w = 0.0, None, 0.0
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
             # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
             # 2026-12-04 the first replicas by index stayed awake (the first rack group of racks:)
             self._awake_n = max(1, int(round(awake * self.pool.n)))
+            self._awake_k = self._awake_n if self.frac >= 1.0 else max(1, int(round(awake * self._pdown.replicas)))
             in_service = available
             available = _first(available, self._awake_n, self._order)
             if self._trim_on:
                 # the parked replicas at their groups' idle wall power by the node tables, as the facility's record
                 # counts them (PowerDown.parked_power_w, and the asleep ones' standby in chunk_power): the trim reads
                 # the awake replicas' draw net of it
-                parked = np.bincount(self.pool.group_of[in_service & ~available], minlength=len(self.groups))
-                self._parked_w = float(parked @ self._idle_tab_w) * self._up_scale
+                parked_sel = in_service & ~available
+                parked = np.bincount(self.pool.group_of[parked_sel], minlength=len(self.groups))
+                self._parked_w = self._sample_parked_idle_w = float(parked @ self._idle_tab_w) * self._up_scale
+                if self.frac < 1.0:
+                    # hybrid: the sample's share of the pool's parked replicas at their charged idle (the facility's
+                    # record adds the remainder's share, and counts the sample's at that share too: chunk_power)
+                    self._parked_w = self.frac * self._pdown.parked_idle_w(self._awake_k,
+                                                                           availability * self._pdown.replicas)
+                if not capped and awake_budget_w is not None and np.isfinite(awake_budget_w):
+                    self._parked_excess_w = self._parked_excess(parked_sel)
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
         # held and arriving, at most what the door admits at the limit
@@ -237,7 +274,7 @@ class _Lane:
         self._n_up = max(int(self._lad.size), 1)  # replicas in service that could get requests
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
-                                    work, budget_w)
+                                    work, budget_w, awake_budget_w)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
@@ -455,7 +492,8 @@ class _Lane:
         return None if self._target_w is None else (self._tick_it_sample[-1], self._target_w)
 
     def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float,
-                        capped: bool = False, work_tok_s: float | None = None, budget_w: float | None = None) -> list:
+                        capped: bool = False, work_tok_s: float | None = None, budget_w: float | None = None,
+                        awake_budget_w: float | None = None) -> list:
         """The clock(s) the replicas run this tick: ``[(t_end, clock)]``, or two segments
         ``[(t_mid, upper level), (t_end, lower level)]`` for a fractional effective level.
 
@@ -487,6 +525,16 @@ class _Lane:
         efficient rack group first: :meth:`_start_share`), then adjusts it on the measured power at the end of
         :meth:`tick`. The share persists while the load stays consolidated (it spreads again on the measured
         headroom), also where the loaded replicas run above the lowest clock.
+
+        With ``controller.idle_power_down`` an uncapped tick on which a parked replica still finishes the requests
+        inside it (powering down is immediate: docs/slo.md) is held to ``awake_budget_w`` (the awake replicas' IT
+        budget, the parked ones' charged power set aside): that replica's draw over its charged idle, read from its
+        last tick (:meth:`_parked_excess`), is set aside from the budget, and where the awake replicas serving the
+        tick's work at the top clock would draw more than the rest by the tables, they run at the highest clock
+        level within it (:meth:`_level_within`) plus the trim, and the tick is trimmed as a
+        capped one (its target the awake budget, the measured draw net of the parked replicas' idle). Until
+        2026-12-05 such ticks ran at the top clock: the mixed hall of tests/test_power_down.py drew up to 5 % over
+        its contract on 4 ticks of a 2-h sinusoid (docs/engine.md).
         """
         m = self.m
         K = m.clocks.size
@@ -495,6 +543,10 @@ class _Lane:
                 and m.scenario.controller.policy == "frontier":
             level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
+        if self._parked_excess_w > 0.0 and self._trim_on and self._awake_n is not None:
+            held = self._hold_parked_excess(level, work_tok_s, awake_budget_w, avail, t0, dt)
+            if held is not None:
+                return held
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
         # with a budget of its own aims at it at the top clock too, going below that clock only by the several-pool
@@ -523,12 +575,24 @@ class _Lane:
             a = avail
             if self._awake_n is not None:  # idle_power_down: the awake replicas' operating point, the parked excluded
                 if self._pd is not None:  # several rack groups: the ladder's first, on their own curves (as fluid)
-                    curves, a = awake_curves(m, self._pd, self._awake_n), 1.0
+                    curves, a = awake_curves(m, self._pd, self._awake_k), 1.0
                 else:  # one group: the awake share of the pool's curves; the slope of the awake replicas
                     scale = avail
             op = pool_operating_point(curves, m.clocks, policy, self.overhead_w, np.array([limit_tok_s]), mode,
                                       np.array([k], np.int16), np.array([a]))
             self._target_w = float(op["it_power_w"][0]) * self.frac
+        if self.frac < 1.0 and self._awake_n is not None and work_tok_s is not None:
+            # a hybrid sample with idle replicas powered down keeps round(awake x sample) whole replicas awake, more or
+            # fewer than its share of the pool's: read the clock on them, at most the controller's (with the pool's
+            # level, a sample rounded up drew up to 4 % over its target on the tick its count rose, 1.9 % over the
+            # facility's contract, before the trim had measured it)
+            level = min(level, self._sample_level(work_tok_s, self._target_w * (1.0 - self._margin())))
+            self._level_now = level
+            k = int(round(level))
+            if self._awake_n != self._awake_n_prev:
+                # the count changed: a trim above the clock read is the tables' error on the replicas awake before;
+                # not carried over (carried, the mixed hall drew 0.5 % over its contract as its sample's count rose)
+                self._trim = min(self._trim, 0.0)
         it_full = curves.it_pq[:, -1]
         kk = min(max(k, 0), K - 2)
         self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
@@ -556,13 +620,78 @@ class _Lane:
         replicas awake (the B200s of tests/test_power_down.py's mixed hall) ran the first tick of a 60-kW run at 0.691
         where fluid's run at 0.617, 17.6 % over the contract before the trim had measured a tick."""
         m = self.m
-        cv = awake_curves(m, self._pd, self._awake_n)
+        cv = awake_curves(m, self._pd, self._awake_k)
         lim = np.array([limit_tok_s])
         served = limit_tok_s if work_tok_s is None else min(work_tok_s / self.frac, limit_tok_s)
         op = pool_operating_point(cv, m.clocks, "frontier", self.overhead_w, np.array([served]),
                                   np.array([1], np.int8), np.array([m.clocks.size - 1], np.int16), np.array([1.0]),
                                   it_budget_w=cv.frontier("pq").it_w(lim, self.overhead_w))
         return float(np.interp(float(op["clock"][0]), m.clocks, np.arange(m.clocks.size)))
+
+    def _parked_excess(self, parked: np.ndarray) -> float:
+        """Wall power (W, sample share) the parked replicas (mask ``parked``) drew on the last tick over the idle draw
+        the facility's record charges them (:attr:`_idle_tab_w`): those still finishing the requests inside them
+        (powering down is immediate), read from their mean GPU power on that tick; replicas with nothing inside draw
+        their idle (no excess)."""
+        if not parked.any():
+            return 0.0
+        gof, x = self.pool.group_of, 0.0
+        for g, sel in self._by_group:
+            p = sel[parked[sel]]
+            if p.size:
+                walls = self.m.groups[g].node.wall_power(self._last_gpu_w[p])
+                x += float(np.sum(np.maximum(walls - self._idle_tab_w[gof[p[0]]], 0.0)))
+        return x * self._up_scale
+
+    def _level_within(self, curves, a: float, rate_tok_s: float, allow_w: float) -> float:
+        """The highest (fractional) clock level at which the replicas of ``curves`` (``a``: their share of them)
+        serving ``rate_tok_s`` (the pool's, tokens/s) evenly draw at most ``allow_w`` (W, IT power with every rack's
+        overhead) by the tables, at full load where the level's rate falls short of it; the lowest level where none
+        does. A fractional level is a mix of two levels in time, whose power is the mix of theirs."""
+        m = self.m
+        K = m.clocks.size
+        op = pool_operating_point(curves, m.clocks, "uniform", self.overhead_w, np.full(K, rate_tok_s),
+                                  np.full(K, 2, np.int8), np.arange(K, dtype=np.int16), np.full(K, a))
+        return _highest_level_within(op["it_power_w"], allow_w)
+
+    def _sample_level(self, work_tok_s: float, allow_w: float) -> float:
+        """The highest (fractional) clock level at which a hybrid sample's awake replicas (this tick's ladder), evenly
+        loaded with ``work_tok_s`` (sample share), draw at most ``allow_w`` (W) as the trim measures them (rack
+        overhead share in, the sample's share of the pool's parked idle out: :meth:`tick`), by the node tables
+        (:func:`~dcsim.engine.tables.replica_curves`); the lowest level where none does."""
+        K = self.m.clocks.size
+        c = self._lad_cum_n[self._lad.size] * self._up_scale  # awake replicas per (pool-local) group
+        rate = np.tensordot(c, self._g_rate, axes=(0, 0))  # (K, U) the sample's awake rate at an even load
+        w = np.tensordot(c, self._g_w, axes=(0, 0))  # (K, U) their draw
+        idle = self._sample_parked_idle_w + self._ovh_share - self._parked_w
+        it = np.array([np.interp(min(work_tok_s, float(rate[k, -1])), rate[k], w[k]) for k in range(K)]) + idle
+        return _highest_level_within(it, allow_w)
+
+    def _hold_parked_excess(self, level: float, work_tok_s: float | None, awake_budget_w: float, avail: float,
+                            t0: float, dt: float) -> list | None:
+        """The clock segments of an uncapped tick (``idle_power_down``) on which parked replicas still finishing their
+        requests would take the facility over its budget (:meth:`_clock_segments`), or None where the awake replicas
+        at the controller's clock fit beside them by the tables."""
+        m = self.m
+        K = m.clocks.size
+        if self._pd is not None:  # several rack groups: the ladder's first, on their own curves (as fluid)
+            curves, a = awake_curves(m, self._pd, self._awake_k), 1.0
+        else:  # one group: the awake share of the pool's curves
+            curves, a = self.curves, avail
+        work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
+        allow = awake_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
+        lv = min(self._level_within(curves, a, work, allow), level)
+        if lv >= level - 1e-9:
+            return None
+        self._target_w = float(awake_budget_w) * self.frac
+        it_full = curves.it_pq[:, -1]
+        kk = min(max(int(round(lv)), 0), K - 2)
+        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * (a if self._pd is None else 1.0), 1e-9)
+        self._level_now = self._level_capped = lv
+        self._share = 1.0
+        eff = min(max(lv + self._trim, 0.0), K - 1.0)  # the trim as on a capped tick: the tables' error
+        self._tick_level.append(eff)
+        return self._mix(eff, t0, dt)
 
     def _margin(self) -> float:
         """How far below its power target the trim aims: twice the tick-to-tick scatter of the measured power (the
@@ -1106,20 +1235,21 @@ class RequestEngine:
 
     # ------------------------------------------------------------------ per tick
     def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
-             awake: float | None = None, capped: bool = False, open_door: bool = False):
+             awake: float | None = None, capped: bool = False, open_door: bool = False,
+             awake_budget_w: float | None = None):
         """Serve ``[t0, t0+dt)`` (one pool); returns (served tokens/s, waiting tokens, shed tokens,
         arrived tokens).
 
         ``availability`` is the fraction of replicas in service: new requests are routed only to
         the first ``round(availability · n)`` replicas (requests already inside a failed replica
         finish there — a simplification). ``awake``: the fraction serving when
-        ``controller.idle_power_down`` parks the rest; ``open_door``: only compute limits (see
-        :meth:`_Lane.tick`).
+        ``controller.idle_power_down`` parks the rest; ``open_door``: only compute limits;
+        ``awake_budget_w``: the awake replicas' IT budget with ``idle_power_down`` (see :meth:`_Lane.tick`).
         """
         ln = self.lanes[0]
         wl = ln.workload if ln.workload is not None else self.m.workload
         return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake, capped,
-                       open_door)
+                       open_door, awake_budget_w=awake_budget_w)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
                    availability: list[float] | None = None, open_door: bool | list[bool] = False,
