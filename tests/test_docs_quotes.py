@@ -5,7 +5,9 @@ next drift fails here instead of surviving until someone re-runs the command by 
   `python -m dcsim.validation --check`);
 - README's leave-one-model-out figures (pairs meeting the issue-14 bar, H100 Llama-3.3-70B's errors) against
   docs/node.md's leave-one-model-out table (regenerated with `python scripts/profile_table.py`);
-- docs/report.md's `CALIBRATION_CAVEATS` example against the code.
+- docs/report.md's `CALIBRATION_CAVEATS` example against the code;
+- terminal output pasted into docs/sweeps.md (the plan answer) and docs/faults.md (the fault line) wrapped as the
+  terminal wraps it (the figures themselves take a multi-minute run to check: re-run the commands the pages give).
 """
 
 import re
@@ -60,3 +62,23 @@ def test_report_md_calibration_caveats_example_matches_code():
     m = re.search(r"\[k\.key for k in CALIBRATION_CAVEATS\]\s+# (\[.*\])", _read("docs/report.md"))
     assert m, "docs/report.md: no CALIBRATION_CAVEATS example"
     assert m.group(1) == repr([k.key for k in CALIBRATION_CAVEATS])
+
+
+def _fenced_block_after(doc: str, opening: str) -> str:
+    """The text of the fenced block of ``doc`` whose body starts with ``opening``."""
+    i = re.search(r"```\n *" + re.escape(opening), doc).start() + 4
+    return doc[i:doc.index("```", i)]
+
+
+def test_pasted_terminal_output_is_wrapped_as_the_terminal_wraps_it():
+    """The plan answer in docs/sweeps.md and the fault line in docs/faults.md are pasted terminal output: no line
+    past the terminal's width (the command line a user types excepted), as `dcsim plan` / `dcsim run` print them."""
+    from dcsim.report.summary import TERMINAL_WIDTH
+
+    plan = _fenced_block_after(_read("docs/sweeps.md"), "$ dcsim plan scenarios/reference.yaml -q max-demand --target")
+    fault = _fenced_block_after(_read("docs/faults.md"), "fault cooling_failure")
+    for block in (plan, fault):
+        lines = [ln for ln in block.splitlines() if not ln.startswith("$ ")]
+        assert lines and all(len(ln) <= TERMINAL_WIDTH for ln in lines), [ln for ln in lines if len(ln) > TERMINAL_WIDTH]
+    # the fault row is indented as the summary prints it, its continuation rows under it
+    assert fault.startswith("  fault ") and all(ln.startswith("    ") for ln in fault.splitlines()[1:])
