@@ -3,8 +3,10 @@
     python scripts/make_notebooks.py
 
 Each notebook finds the repository root itself, so it runs from notebooks/ or the root. CI runs
-them top to bottom (tests/test_notebooks.py); each takes under a minute except
-03_capacity_planning (about 1.5 min; docs/sweeps.md gives the measured times).
+them top to bottom (tests/test_notebooks.py, 120 s a cell); each takes under a minute on an idle
+2-core machine except 03_capacity_planning (about 1.5 min), whose two plan-under-targets cells are the
+longest (the BF16 one 32 s CPU since the planner reuses its confirming runs, 49 s before; docs/sweeps.md
+gives the measured times, and how a loaded machine stretches them).
 """
 
 from __future__ import annotations
@@ -187,7 +189,10 @@ print(f"fp8 vs bf16 power ceiling: {100 * gain:+.0f} %, {'outside' if 100 * abs(
       f"error band of the {cal['fp8']['status']} fp8 profile")
 # the text's claims, checked: the model has FP8 raise the power ceiling, by less than its J/token error band
 assert gain > 0 and 100 * gain < band
-show(plot_phase(pd3))
+fig = plot_phase(pd3)
+ax = fig.axes[0]  # the caveat travels with the figure too
+ax.set_title(ax.get_title() + f"\\nfp8 row: {cal['fp8']['status']} profile, {expected_error(cal['fp8'])}", fontsize=9)
+show(fig)
 """),
     md("""
 The FP8 gain in power ceiling is **inside** the J/token error band of the transferred FP8 profile
@@ -259,7 +264,7 @@ for name, r in rows:
 gain = fp8["scale"] / base["scale"] - 1
 # FP8 Llama-3.1-70B on H100 has no calibration of its own: its expected error travels with the figure
 from dcsim.engine.build import build_models
-from dcsim.metrics.fmt import expected_error
+from dcsim.metrics.fmt import expected_error, fmt_band
 cal = build_models(dcsim.load_scenario(REF, overrides={"racks.0.node.precision": "fp8"})).groups[0].node.calibration
 band = cal["error_band_pct"]
 inside = 100 * abs(gain) <= band["tok_s_pct"]
@@ -268,10 +273,16 @@ print(f"FP8 weights change the traffic served under the targets by {100 * gain:+
       f"{'inside' if inside else 'outside'} the tok/s band")
 # what the text below says
 assert gain > 0 and inside
-fig, ax = plt.subplots(figsize=(5, 3.2))
-ax.bar([n for n, _ in rows], [r["peak_demand_tok_s"] / 1e3 for _, r in rows], color=["0.6", "#0072B2"])
-ax.set_ylabel("peak demand served under targets [k tok/s]")
-ax.set_title("TTFT p99 <= 2 s, 99 % of requests within SLO", fontsize=9)
+fig, ax = plt.subplots(figsize=(6, 3.6))
+peaks = [r["peak_demand_tok_s"] / 1e3 for _, r in rows]
+# each bar carries its profile's expected tok/s error (bf16 calibrated, fp8 transferred)
+cals = [build_models(dcsim.load_scenario(REF)).groups[0].node.calibration, cal]
+ax.bar([n for n, _ in rows], peaks, color=["0.6", "#0072B2"], capsize=6,
+       yerr=[c["error_band_pct"]["tok_s_pct"] / 100 * p for c, p in zip(cals, peaks)])
+ax.set_ylabel("peak demand served\\nunder targets [k tok/s]")
+ax.set_title("TTFT p99 <= 2 s, 99 % of requests within SLO\\nerror bars: the profiles' expected error ("
+             + ", ".join(f"{n} {c['status']} {fmt_band(c['error_band_pct'], c['band_lower_bound'], quantities=('tok_s_pct',))}"
+                         for (n, _), c in zip(rows, cals)) + ")", fontsize=9)
 fig.tight_layout()
 show(fig)
 """),
@@ -424,7 +435,10 @@ the large batches a saturated hall runs, so it *raises* J/token here.
 
 The crossover on a map: demand × interconnect on the hottest tick (cooling capacity raised so it
 does not mask power), baseline against FP8 weights and KV cache. The power-bound region (vermillion)
-recedes: the same interconnect serves more demand before power binds.
+recedes: the same interconnect serves more demand before power binds. The FP8 + FP8-KV map rests on
+no measurement of that configuration (a transferred profile with a modelled lever, the caveat above):
+the printed lines set the shift against its J/token error band, which is only a lower bound — read the
+map's shape, and measure and calibrate (notebook 05) before sizing on its figures.
 """),
     code("""
 from dcsim.phase import phase_diagram, plot_phase
@@ -441,6 +455,16 @@ for ax, (name, ov) in zip(axes, [("bf16 baseline", {}), ("fp8 weights + fp8 KV",
     flips[name] = flip[10]
 # the text's claim, checked: with FP8 the same interconnect serves more demand before power binds
 assert flips["fp8 weights + fp8 KV"] > flips["bf16 baseline"]
+# the caveat travels with the map: the power-bound flip is delivered power / (J per token), so the J/token band applies
+from dcsim.metrics.fmt import fmt_band
+c = build_models(dcsim.load_scenario(REF, overrides=LEVERS["fp8 + fp8 KV"])).groups[0].node.calibration
+shift = flips["fp8 weights + fp8 KV"] / flips["bf16 baseline"] - 1
+band = fmt_band(c["error_band_pct"], c["band_lower_bound"], quantities=("j_per_tok_pct",))
+print(f"caveat, fp8 weights + fp8 KV: {c['for']} is {c['status']} ({c['profile']}); {expected_error(c)}. "
+      f"The flip moves {100 * shift:+.0f} % against a J/token error of {band}"
+      + (" (a lower bound: the true error may be larger)" if c["band_lower_bound"] else ""))
+assert c["status"] != "calibrated"  # what the text above says
+axes[1].set_title(f"fp8 weights + fp8 KV ({c['status']}: expected error {band})")
 show(fig)
 """),
 ]
@@ -665,15 +689,30 @@ costs is the output lost to the end of the run (`tokens_lost_net`): the window's
     code("""
 from dcsim.plots.flex import thermal_figure
 TRIP = str(ROOT / "scenarios" / "chiller-trip.yaml")
+trips = {}
 for name, ov in {"defaults": {}, "6 m3 tank": {"facility.thermal.tank": {"volume_m3": 6}},
                  "pre-emptive cap": {"facility.thermal.preemptive_cap": True}}.items():
     t = dcsim.run(TRIP, overrides=ov)
     f = t.report["faults"][0]
-    print(f"{name:16s} throttle {f['time_to_first_throttle_s']} s, shed {f['time_to_first_shed_s']} s, "
-          f"peak inlet {f['peak_space_c']:.1f} degC, tokens lost {f['tokens_lost_net']:.3g} to the end of the run "
-          f"({f['tokens_lost']:.3g} in its window)")
+    after = lambda s: "never" if s is None else f"after {s / 60:.0f} min"  # noqa: E731
+    lost = lambda x: f"{x:.3g}" if abs(x) >= 1 else "none"  # noqa: E731  (below a token: rounding)
+    print(f"{name:16s} throttle {after(f['time_to_first_throttle_s'])}, shed {after(f['time_to_first_shed_s'])}, "
+          f"peak inlet {f['peak_space_c']:.1f} degC, tokens lost {lost(f['tokens_lost_net'])} to the end of the run "
+          f"({lost(f['tokens_lost'])} in its window)")
+    trips[name] = f
     if name == "defaults":
         show(thermal_figure(t))
+# what the text below reads from these lines
+d, tank, cap = trips["defaults"], trips["6 m3 tank"], trips["pre-emptive cap"]
+assert tank["time_to_first_throttle_s"] > d["time_to_first_throttle_s"] and abs(tank["tokens_lost_net"]) < 1
+assert cap["time_to_first_throttle_s"] is None and cap["tokens_lost_net"] > d["tokens_lost_net"]
+"""),
+    md("""
+Read the lines: the 6 m³ tank holds the hall below its throttle and shed points longer (9 min when last run), and
+what it loses in the window is served by the end of the run. The pre-emptive cap never throttles or
+sheds (its peak inlet stays far below the shed point), but it serves less through the whole outage, so over
+the run it loses more output than riding the trip out: it protects the hardware's temperatures, not the
+tokens.
 """),
     md("""
 ## 4. A year: which constraint binds, by month and hour
