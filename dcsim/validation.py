@@ -140,8 +140,9 @@ _GPQA_B200 = ("long reasoning contexts (~5.5k tokens per running sequence, 9k-to
 _GPQA_TP8 = ("long reasoning contexts (5-6k tokens per running sequence) on the chat profile of an 8-GPU replica: "
              "Qwen3-235B's 4 KV heads over 8 GPUs are each held and read twice (vLLM gives each GPU one KV head, "
              "replicated where the GPUs outnumber them: perf.kv_copies), and at GPQA's contexts the KV reads "
-             "dominate the decode step, which dcsim charges too long: tokens/s -14 to -18 % (H100) and -33 % (B200 "
-             "at batch 256), J/token +20 to +42 %. Qwen3-30B-A3B's GPQA rows show the same over-charge of "
+             "dominate the decode step, which dcsim charges too long: tokens/s -14 to -18 % (H100) and -32 % (B200 "
+             "at batch 256; -33 % before docs/node.md's twenty-fourth pass), J/token +20 to +46 %. Qwen3-30B-A3B's "
+             "GPQA rows show the same over-charge of "
              "long-context MoE decode with no replication and a chat-fitted MBU of 0.90 (H-Q30think-*), so it is not "
              "the memory efficiency alone; while the replicated reads were left out these rows read -7 / -12 % "
              "tokens/s on H100 (passing) and -22 % on B200, which hid part of it")

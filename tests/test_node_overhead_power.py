@@ -76,3 +76,12 @@ def test_pooled_fit_reads_tokens_not_energy_of_own_energy_checkpoint(pooled_h100
     r0 = own.data_residuals(x, fit_gamma=False)
     own.g0.j_tok = own.g0.j_tok * 2.0
     assert not np.array_equal(own.data_residuals(x, fit_gamma=False), r0)
+
+
+def test_a_pool_of_own_energy_checkpoints_alone_fits_their_energy():
+    """With no other group to set the shared power, a pooled fit of the block-scaled FP8 checkpoint alone reads its
+    J/token (else it would have 5 values for 9 parameters on B200, and refuse)."""
+    rows = read_rows([MEAS / "mlenergy_qwen3-235b-a22b-fp8.csv"])
+    prob = Problem("B200", list(groups(rows, "B200").values()), [], pooled=True)
+    assert all(g.fit_energy for g in prob.groups)
+    assert prob.n_values == 2 * sum(len(g.load) for g in prob.groups)

@@ -650,9 +650,11 @@ class Problem:
         self.ceiling = ceiling
         # pooled: each group counts equally (weight 1/sqrt(values) per residual)
         self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0) for b in blocks]
-        # a pooled fit leaves the J/token of a checkpoint whose energy is its own to that checkpoint's profiles
-        for g in self.groups:
-            if pooled and (g.key[1], g.precision) in OWN_ENERGY_CHECKPOINTS:
+        # a pooled fit leaves the J/token of a checkpoint whose energy is its own to that checkpoint's profiles, when
+        # another group sets the shared power (a pool of such checkpoints alone has nothing else to learn it from)
+        own = [g for g in self.groups if (g.key[1], g.precision) in OWN_ENERGY_CHECKPOINTS]
+        if pooled and len(own) < len(self.groups):
+            for g in own:
                 g.fit_energy = False
                 g.n_values -= len(g.load)
         # a profile fits its rows' median ITL too (the decode step, hence TPOT); a pooled fit does not: with it the
