@@ -231,8 +231,9 @@ def test_a_gpu_with_no_calibration_averages_only_current_stack_pools():
         return float(n.steady_state(batch, 634.0, 350.0).throughput_tok_s)
 
     assert build_node(NodeSpec(gpu=bare, model="llama-3.1-70b")).calibration["status"] == "generic"
-    for b in (8.0, 64.0):
-        assert tok_s(bare, b) > 1.1 * tok_s("H100-SXM", b)
+    # 1.32x / 1.08x at batch 8 / 64 (1.34x / 1.12x before docs/node.md's twenty-fourth pass refitted the pools)
+    for b, x in ((8.0, 1.2), (64.0, 1.05)):
+        assert tok_s(bare, b) > x * tok_s("H100-SXM", b)
     assert build_node(NodeSpec(gpu=bare, model="llama-3.1-70b")).calibration["stack_current"] is True
 
 
@@ -501,12 +502,13 @@ def test_the_context_carry_evidence_is_what_the_validation_rows_compute():
         assert r["err_tok_s_pct"] == pytest.approx(100 * cases[r["id"] + "-tok_s"].error, abs=0.01)
         assert r["err_j_per_tok_pct"] == pytest.approx(100 * cases[r["id"] + "-j_tok"].error, abs=0.01)
     # the audit's figures: Qwen3-8B on 1 H100 at GPQA lengths -24.6 % tok/s, -18.4 % J/token; Qwen3-235B on 8 B200s
-    # -33 % / +42 %; 22 of the 24 rows leave their profile's band, the least far out at 3.5x the fitted context
+    # -32 % / +46 % (-33 / +42 % before docs/node.md's twenty-fourth pass refitted the MoE profiles); 21 of the 24 rows
+    # leave their profile's band (22 before), the least far out at 3.5x the fitted context
     by = {r["id"]: r for r in shipped}
     assert by["H-Q8-gpqa-bs96"]["err_tok_s_pct"] == pytest.approx(-24.6, abs=0.05)
     assert by["H-Q8-gpqa-bs32"]["err_j_per_tok_pct"] == pytest.approx(-18.4, abs=0.05)
-    assert context_band() == pytest.approx({"tok_s_pct": 33.4, "j_per_tok_pct": 42.3}, abs=0.05)
-    assert sum(r["beyond_band"] for r in shipped) == 22
+    assert context_band() == pytest.approx({"tok_s_pct": 31.8, "j_per_tok_pct": 46.0}, abs=0.05)
+    assert sum(r["beyond_band"] for r in shipped) == 21
     assert 3.5 <= context_extrapolation_factor() < min(r["context_x"] for r in shipped if r["beyond_band"]) + 1e-9
 
 
@@ -527,9 +529,9 @@ def test_a_pool_far_beyond_its_profiles_lengths_travels_as_context_extrapolated(
     cb = context_band()
     assert c["error_band_pct"]["tok_s_pct"] >= cb["tok_s_pct"] and c["error_band_pct"]["j_per_tok_pct"] >= cb["j_per_tok_pct"]
     (w,) = [w for w in r.report["warnings"] if "beyond the lengths its profile" in w]
-    assert "decode context 32,250 tokens, 32.5x the longest measured (993)" in w and "≥±33 % tok/s, ≥±42 % J/token" in w
+    assert "decode context 32,250 tokens, 32.5x the longest measured (993)" in w and "≥±32 % tok/s, ≥±46 % J/token" in w
     head = squash(summary_table(r.report)).split("J / output token")[0]
-    assert "EXTRAPOLATED CONTEXT" in head and "≥±33 % tok/s, ≥±42 % J/token" in head and "UNCALIBRATED" not in head
+    assert "EXTRAPOLATED CONTEXT" in head and "≥±32 % tok/s, ≥±46 % J/token" in head and "UNCALIBRATED" not in head
     (k,) = cal.report["provenance"]["calibration"]
     assert k["status"] == "calibrated" and k["context_extrapolated"] is False and k["decode_context"] < 2 * 993
     assert "EXTRAPOLATED" not in squash(summary_table(cal.report))
@@ -610,9 +612,9 @@ def test_a_tp_carry_beyond_the_ratios_measured_is_a_lower_bound():
     (p,) = r.report["provenance"]["calibration"]
     assert p["band_lower_bound"] and "8x TP carry" in p["band_notes"][0]
     head = squash(summary_table(r.report)).split("J / output token")[0]
-    assert "other-tp (expected error ≥±28 % tok/s, ≥±38 % J/token; an 8x TP carry" in head
+    assert "other-tp (expected error ≥±26 % tok/s, ≥±41 % J/token; an 8x TP carry" in head
     (w,) = [w for w in r.report["warnings"] if "no calibrated profile" in w]
-    assert "an 8x TP carry (measured at TP1, run at TP8)" in w and "≥±28 % tok/s" in w
+    assert "an 8x TP carry (measured at TP1, run at TP8)" in w and "≥±26 % tok/s" in w
 
 
 def test_a_precision_never_measured_on_the_gpu_is_named_and_a_lower_bound():

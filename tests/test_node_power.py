@@ -67,12 +67,15 @@ def test_board_limit_is_a_law_for_every_profile(name):
         # from batch 1 (nothing more than 4 % below the power of the least work: the MoE profiles dip 2-4 % at
         # small batch as the expert reads spread), and not monotone beyond a peak, within stated bounds: prefill
         # peaks at the roofline ridge (both units busy) and falls up to 7.7 % by 32k tokens; decode falls up to
-        # 23.6 % by batch 2,048 as the per-sequence overhead (at P_sync) takes a growing share of the step, as
-        # ML.ENERGY measured on B200 Qwen3-235B TP8 (5,078 W at batch 256, 4,509 W at 1,024: -11 %; docs/node.md)
+        # 30.2 % by batch 2,048 as the per-sequence overhead (at P_sync) takes a growing share of the step, as
+        # ML.ENERGY measured on B200 Qwen3-235B TP8 (5,078 W at batch 256, 4,509 W at 1,024: -11 %; docs/node.md);
+        # 23.6 % before the twenty-fourth pass refitted the MoE profiles with the dispatch at P_sync (B200
+        # Qwen3-235B BF16 TP8: P_sync 222 -> 161 W, P_memory 638 -> 780 W; its batch-8 decode 3.98 kW for the
+        # measured 3.94, 4.18 before), a fall steeper than the measured one beyond batch 1,024 (repeated prompts)
         step = n.step_fn()
         pre = np.array([step(L, 0, 0.0)[1] for L in np.geomspace(1, 32768, 400)])
         dec = np.array([step(0, b, b * 1000.0)[1] for b in np.geomspace(1, 2048, 400)])
-        for curve, fall in ((pre, 0.10), (dec, 0.25)):
+        for curve, fall in ((pre, 0.10), (dec, 0.31)):
             rel = np.diff(curve) / curve[:-1]
             assert np.abs(rel).max() < 0.03, name
             top = int(np.argmax(curve))

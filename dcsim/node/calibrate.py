@@ -162,6 +162,18 @@ J_PER_TOK_REL_TOL = 0.01
 #: step up; the margin (assumption) covers measurement noise
 MIN_LATENCY_FACTOR = 0.9
 
+#: (model, precision) checkpoints whose energy is their own: a pooled fit fits their tokens/s (their step times:
+#: the FP8 cost per layer is identified from them) but not their J/token. Qwen's FP8 release
+#: (Qwen/Qwen3-235B-A22B-Instruct-2507-FP8, the ML.ENERGY rows) is block-scaled — 128 x 128 weight blocks and
+#: per-token-group activation scales (assumption: its model card's "fine-grained fp8 quantization with block size of
+#: 128", the config not read here) — where the other FP8 checkpoints pooled (Llama-3.1-405B-FP8,
+#: Llama-4-Maverick-FP8) scale per channel. It draws 56 % more energy per step than the same model in BF16 on 8 H100s at
+#: batch 8 while reading half the weight bytes; no other pooled model shows such an excess, so no shared power
+#: parameter can describe it, and fitting it held every H100 pool's P_sync at 333-380 W (77-112 W in single-model
+#: fits), over-charging the other models' overhead-bound small-batch steps (docs/node.md, "Twenty-third pass" and
+#: "Twenty-fourth pass"). Its own profiles fit it whole.
+OWN_ENERGY_CHECKPOINTS = frozenset({("qwen3-235b-a22b", "fp8")})
+
 
 def _row_problem(r: dict, catalog: bool = True) -> str | None:
     if None in r:
@@ -619,6 +631,8 @@ class _Group:
                                   float(r["avg_gpu_power_w"]) * self.tp, float(r["peak_gpu_power_w"]) * self.tp]
                                  for r in req]).reshape(-1, 4)
         self.n_values = _VALUES["load"] * len(load) + _VALUES["request"] * len(req)
+        #: a pooled fit reads this group's J/token (False for :data:`OWN_ENERGY_CHECKPOINTS`; set by :class:`Problem`)
+        self.fit_energy = True
 
 
 class Problem:
@@ -636,6 +650,13 @@ class Problem:
         self.ceiling = ceiling
         # pooled: each group counts equally (weight 1/sqrt(values) per residual)
         self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0) for b in blocks]
+        # a pooled fit leaves the J/token of a checkpoint whose energy is its own to that checkpoint's profiles, when
+        # another group sets the shared power (a pool of such checkpoints alone has nothing else to learn it from)
+        own = [g for g in self.groups if (g.key[1], g.precision) in OWN_ENERGY_CHECKPOINTS]
+        if pooled and len(own) < len(self.groups):
+            for g in own:
+                g.fit_energy = False
+                g.n_values -= len(g.load)
         # a profile fits its rows' median ITL too (the decode step, hence TPOT); a pooled fit does not: with it the
         # leave-one-model-out J/token of the transfer is worse (docs/node.md, "Seventeenth pass")
         self.fit_itl = not pooled
@@ -732,7 +753,9 @@ class Problem:
         for g in self.groups:
             if len(g.load):
                 tput, jt, _ = self.predict(perf, pw, g)
-                res += [g.weight * np.log(tput / g.tok_s), g.weight * np.log(jt / g.j_tok)]
+                res.append(g.weight * np.log(tput / g.tok_s))
+                if g.fit_energy:
+                    res.append(g.weight * np.log(jt / g.j_tok))
                 if self.fit_itl and g.itl_fitted.any():
                     f = g.itl_fitted
                     res.append(g.weight * np.log(self.predict_itl(perf, pw, g)[f] / g.itl[f]))

@@ -532,7 +532,7 @@ def context_extrapolation_factor() -> float:
     """How many times the longest decode context (or prompt) a profile was measured at a pool's workload may reach
     before its figures count as extrapolated (``calibration.context_extrapolated``): the smallest ratio at which a
     measured carry to longer contexts left its profile's own band (:func:`dcsim.node.catalog.context_carry`, the
-    GPQA rows of docs/validation.md: chat-fitted profiles at 3.5-4.5x their contexts, 22 of 24 rows outside their
+    GPQA rows of docs/validation.md: chat-fitted profiles at 3.5-4.5x their contexts, 21 of 24 rows outside their
     bands). Assumption: below it the profile's band holds (no carry was measured there); the same factor is applied
     to the prompt length, for which no carry was measured at all."""
     return float(min(r["context_x"] for r in context_carry() if r["beyond_band"]))

@@ -26,10 +26,13 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
                                                              one model in FP8 and BF16, or two FP8 models)
     t_o  = t_s + t_e + t_q
     dt   = overlap_p(t_c, t_m) + t_o
-    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·(t_m,e + t_e) + P_sync·(t_s + t_q)) / dt
+    P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·t_m,e + P_sync·(t_s + t_e + t_q)) / dt
 
-The MoE dispatch runs memory-bound kernels (P_memory); the FP8 activation quantisation is short
-launch-bound kernels that load neither unit (P_sync; P_memory was measured and rejected, docs/node.md).
+Every overhead draws P_sync: the MoE dispatch (routing, token permutation, the all-to-all wait and the
+launch-bound small expert GEMMs of a small-batch step: its bytes are counted in t_m,e already) and the FP8
+activation quantisation are short launch- and routing-bound kernels that load neither unit. Until
+December 2026 the dispatch drew P_memory; the overhead-bound small-batch MoE steps then drew far more than
+measured (docs/node.md, "Twenty-fourth pass"; P_memory for the FP8 cost was measured and rejected, third pass).
 
 Power is idle plus each part of the step's work times its power: no constant serving term, so it
 rises smoothly from a batch of one with the memory traffic and FLOPs per second actually done.
@@ -171,8 +174,8 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     tm_e = mem_mean * inv_m
     ts_n = t0 + ts * n_decode
     to = ts_n + tmoe + tfp8
-    # MoE dispatch: memory-bound kernels (P_memory); FP8 quantisation: short launch-bound kernels (P_sync)
-    e_fix = a_m * (tm_e + tmoe) + a_s * (ts_n + tfp8)  # dynamic energy at clock 1 of the clock-independent parts
+    # overheads (launch gaps, per-sequence bookkeeping, MoE dispatch, FP8 quantisation) load neither unit: P_sync
+    e_fix = a_m * tm_e + a_s * to  # dynamic energy at clock 1 of the clock-independent parts
     c = clock
     tc = tc1 / c
     hi = tc if tc > tm else tm
