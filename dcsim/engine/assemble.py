@@ -77,9 +77,10 @@ def serving_frontier_parts(m, pd=None):
     return parts
 
 
-def _serving(m: Models, ts: dict):
+def serving_for_run(m: Models, ts: dict):
     """(replicas serving per tick and group, the SLO estimate's ``frontier_parts``) of a run (one pool): the power-down
-    schedule built once (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`)."""
+    schedule built once (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`); the
+    arguments :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for the run."""
     pd = power_down_for(m, float(m.scenario.controller.tick)) if "awake_fraction" in ts else None
     avail = np.asarray(ts["gpus_in_service"], dtype=float) / max(m.gpus, 1)
     awake = np.asarray(ts["awake_fraction"], dtype=float) if "awake_fraction" in ts else avail
@@ -94,7 +95,7 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     requests (said in ``method``). ``ticks``: the requests served in those ticks only
     (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        reps, parts = _serving(m, ts)
+        reps, parts = serving_for_run(m, ts)
         return estimate_for_run(m, ts, ticks=ticks, serving_replicas=reps, frontier_parts=parts)
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
