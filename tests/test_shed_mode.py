@@ -7,7 +7,7 @@ the_mean_clock."""
 import numpy as np
 
 from dcsim.engine.controller import MODE_NAMES, Controller
-from dcsim.metrics.record import MODE_SHED, capped_ticks, shed_ticks
+from dcsim.metrics.record import MODE_SHED, capped_ticks
 from dcsim.metrics.summary import controller_figures
 
 
@@ -15,7 +15,6 @@ def test_the_shed_code_is_its_own_mode_neither_capped_nor_uncapped():
     assert MODE_NAMES[MODE_SHED] == "shed" and MODE_NAMES[:3] == ("uncapped", "frontier", "uniform_cap")
     mode = np.array([0, 1, 2, MODE_SHED], dtype=np.int8)
     np.testing.assert_array_equal(capped_ticks(mode), [False, True, True, False])
-    np.testing.assert_array_equal(shed_ticks(mode), [False, False, False, True])
 
 
 def test_a_shed_logs_no_cap_and_the_restart_logs_the_mode_it_comes_back_in():

@@ -19,7 +19,7 @@ import numpy as np
 __all__ = [
     "Tokens", "Throughput", "JoulesPerToken", "PeakPower", "DeliveredPower", "UtilizationAdjustedOutput", "Binding",
     "TokensAccounting", "ControllerSummary", "Provenance", "Money", "Carbon", "RunReport",
-    "plain", "non_finite_paths", "MODE_NAMES", "MODE_SHED", "CAPPED_MODES", "capped_ticks", "shed_ticks",
+    "plain", "non_finite_paths", "MODE_NAMES", "MODE_SHED", "CAPPED_MODES", "capped_ticks",
 ]
 
 #: Operating modes recorded per tick (timeseries ``mode``, by code): full clock and even load; on the efficient
@@ -38,11 +38,6 @@ def capped_ticks(mode) -> np.ndarray:
     """Ticks the controller capped (bools) from the recorded ``mode`` codes: frontier or uniform_cap, not a shed
     tick (:data:`MODE_SHED`), which runs no clock."""
     return np.isin(np.asarray(mode), CAPPED_MODES)
-
-
-def shed_ticks(mode) -> np.ndarray:
-    """Ticks on which IT was shed for temperature (bools), from the recorded ``mode`` codes."""
-    return np.asarray(mode) == MODE_SHED
 
 
 _OMIT = {"omit_none": True}
