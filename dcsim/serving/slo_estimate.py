@@ -1084,9 +1084,9 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     ``serving_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``): the engine's
     :func:`dcsim.engine.controller.serving_replicas` — where ``controller.idle_power_down`` keeps a pool of several
     groups awake along its efficiency ladder, the ladder's awake ones; otherwise the share in service (and awake) of
-    every group (``dcsim.engine.assemble.serving_for_run`` gives them with ``frontier_parts``; until 2026-12-05 the
-    latter was also the default, a path only tests and scripts/calibrate_slo.py took). They serve the tick, each group its share of their full-load rate, and
-    the critically-loaded test reads that rate (:func:`full_load_tok_s`). ``frontier_parts`` (called as
+    every group (``dcsim.engine.assemble.serving_for_run`` gives them, with ``frontier_parts``; until 2026-12-05
+    the argument defaulted to that even share, a path only tests and scripts/calibrate_slo.py took). They serve the
+    tick, each group its share of their full-load rate, and the critically-loaded test reads that rate (:func:`full_load_tok_s`). ``frontier_parts`` (called as
     ``frontier_parts(curves, clocks, served, avail, share)``, ``avail`` the share of replicas in service and
     awake) must give the vertices' rates of those same replicas (``dcsim.engine.assemble.serving_frontier_parts``:
     ``dcsim.engine.pools.frontier_parts``'s fleet rates times ``avail``, or on the awake replicas' own curves).
@@ -1185,12 +1185,13 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"]
         tok_b = fr * parts["x"] * parts["rate_b"]
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
+        lv_v = {v: np.rint(parts[f"level_{v}"]).astype(int) for v in ("a", "b")}
+        share_v = {v: _level_share(m.groups, lv_v[v], reps) for v in ("a", "b")}  # each vertex's, once for the groups
         for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
             groups.append((TickFlows(served * s, reps[:, i], lv_even, door_g, shed * s * tok_even / tot, dt,
                                      weight=1.0 - fr, capped=capped, critical=crit_g), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
-                lv = np.rint(parts[f"level_{v}"]).astype(int)
-                sh = _level_share(m.groups, lv, reps)[:, i]
+                lv, sh = lv_v[v], share_v[v][:, i]
                 x_v = parts["x"] if v == "b" else 1.0 - parts["x"]
                 rate = parts[f"rate_{v}"] * sh  # this group's replicas at the vertex, as if all were there
                 extra.append((TickFlows(rate * x_v, reps[:, i] * x_v, lv, door_g, shed * s * tok_v / tot, dt,
