@@ -12,6 +12,7 @@ import pytest
 import dcsim
 from dcsim.engine.build import build_models
 from dcsim.engine.flex import build_flex
+from dcsim.metrics.record import MODE_SHED
 from dcsim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -478,8 +479,9 @@ def test_a_trip_tick_whose_heat_the_masses_take_is_not_named_cooling_bound(trip)
 
 def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
     """chiller-trip sheds IT for temperature on 103 of its 1,080 ticks (no GPU in service, nothing served, its
-    arrivals wait and are served later at normal clocks). The engine records those ticks capped (uniform_cap) at
-    the lowest clock level, 0.30, as a placeholder. They read as "capped by power or cooling at clock 0.30 with work
+    arrivals wait and are served later at normal clocks). The engine recorded those ticks capped (uniform_cap) at
+    the lowest clock level, 0.30, as a placeholder (since 2026-12-05: mode shed, the clocks still the placeholder).
+    They read as "capped by power or cooling at clock 0.30 with work
     waiting at the door" (an SLO-estimate warning about replicas run at a low clock: none ran there), and in the
     controller's figures as capped ticks at clock 0.30 (capped 56.5 %, mean clock 0.917). Measured since:
     capped 46.9 % with GPUs in service, 9.5 % out of service, mean clock 0.982 over the ticks in service."""
@@ -487,12 +489,18 @@ def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
     on = ts["gpus_in_service"] > 0
     n = on.size
     assert (~on).sum() == ts["thermal_shed"].sum() == 103
-    assert np.all(ts["mode"][~on] != 0) and np.all(ts["controller_clock"][~on] < 0.4)  # the placeholder
+    # the engine records them shed (their own mode code), not capped at the lowest clock level (until 2026-12-05:
+    # uniform_cap at 0.30, which the readers had to filter by the GPUs in service)
+    assert np.array_equal(ts["mode"] == MODE_SHED, ts["thermal_shed"].astype(bool))
+    assert np.all(ts["controller_clock"][~on] < 0.4)  # the clock columns keep the lowest level: a placeholder
     assert not any("capped by power or cooling at clock" in w for w in rep["warnings"])
     ctl = rep["controller"]
     assert 0.45 < ctl["capped_share"] < 0.49  # measured 0.469; 0.565 with the shed ticks counted capped
+    assert ctl["capped_share"] == pytest.approx(np.mean(np.isin(ts["mode"], (1, 2))), abs=1e-12)
     assert ctl["out_of_service_share"] == pytest.approx(103 / n, abs=1e-12)
     assert ctl["capped_share"] + ctl["out_of_service_share"] == pytest.approx(np.mean(ts["mode"] != 0), abs=1e-12)
+    # the controller log holds no cap at the shed (the thermal model logs "thermal shed"), nor a mode "shed"
+    assert not any(a.get("mode") == "shed" for a in trip.controller_log)
     assert ctl["mean_clock"] == pytest.approx(np.mean(ts["mean_clock"][on]), rel=1e-12)
     assert ctl["mean_clock"] > 0.97  # measured 0.982 (0.917 with the shed ticks at 0.30)
     assert ctl["mean_controller_clock"] == pytest.approx(np.mean(ts["controller_clock"][on]), rel=1e-12)
@@ -501,7 +509,7 @@ def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
 def test_controller_figures_leave_out_ticks_with_no_gpu_in_service():
     from dcsim.metrics.summary import controller_figures
 
-    ts = {"mode": np.array([0, 2, 2, 2]), "mean_clock": np.array([1.0, 0.9, 0.3, 0.3]),
+    ts = {"mode": np.array([0, 2, MODE_SHED, MODE_SHED]), "mean_clock": np.array([1.0, 0.9, 0.3, 0.3]),
           "gpus_in_service": np.array([8.0, 8.0, 0.0, 0.0])}
     f = controller_figures(ts)
     assert f == {"capped_share": 0.25, "out_of_service_share": 0.5, "mean_clock": pytest.approx(0.95),

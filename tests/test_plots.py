@@ -1051,6 +1051,33 @@ def test_signature_labels_the_throttle_that_outlasts_the_fault_window(result):
     assert q.get_label().startswith("Q, thermal throttle") and "ceiling" not in q.get_label()
 
 
+def test_a_long_run_marks_a_throttle_over_consecutive_days_as_one_span_and_the_shed_days():
+    """The daily view's throttle marks come from the tick runs binned by day: a heat wave throttling from day 5,
+    22:00 to day 7, 02:00 (and again on day 7 in the evening) is one span over days 5-7, not one span per day (three
+    before 2026-12-05); a throttle on day 12 is a span of its own. The days IT was shed are marked too (nothing
+    marked them in the daily view)."""
+    r = _tiled(16)
+    t = r.timeseries["t_s"]
+    on = np.zeros(t.size)
+    on[(t >= 5 * 86400 + 22 * 3600) & (t < 7 * 86400 + 2 * 3600)] = 1.0
+    on[(t >= 7 * 86400 + 20 * 3600) & (t < 7 * 86400 + 21 * 3600)] = 1.0
+    on[(t >= 12 * 86400) & (t < 12 * 86400 + 900)] = 1.0
+    shed = np.zeros(t.size, dtype=np.int8)
+    shed[(t >= 6 * 86400 + 3600) & (t < 6 * 86400 + 7200)] = 1
+    r.timeseries["thermal_throttled"] = on
+    r.timeseries["thermal_shed"] = shed
+    ax = signature_plot(r).axes[0]
+    _, labels = ax.get_legend_handles_labels()
+    assert "days the GPUs throttled (thermal)" in labels and "days IT was shed (thermal)" in labels
+    marks = sorted((round(p.get_x()), round(p.get_width())) for p in ax.patches
+                   if p.get_facecolor()[:3] == pytest.approx(to_rgba(CONSTRAINT_COLORS["cooling"])[:3])
+                   and p.get_y() == pytest.approx(0.97))
+    assert marks == [(5, 3), (12, 1)]
+    sheds = [(round(p.get_x()), round(p.get_width())) for p in ax.patches
+             if p.get_facecolor()[:3] == pytest.approx((0.0, 0.0, 0.0)) and p.get_y() == pytest.approx(0.94)]
+    assert sheds == [(6, 1)]
+
+
 def test_a_long_run_marks_the_days_the_gpus_throttled():
     """Beyond DAILY_BEYOND_S the signature draws daily means and dropped both the throttle's line and the fault
     windows: a year with a throttled hour showed nothing of it. Each day with a throttled tick is marked."""

@@ -10,12 +10,18 @@ import pytest
 
 import dcsim
 from dcsim.engine.build import build_models
-from dcsim.engine.assemble import serving_frontier_parts
+from dcsim.engine.assemble import serving_for_run, serving_frontier_parts
 from dcsim.engine.run import run_models
 from dcsim.scenario import load_scenario
 from dcsim.serving import slo_estimate as se
 
 from conftest import ROOT, small_scenario
+
+def _estimate(m, ts):
+    """The fluid estimate of a run with the arguments the engine passes (the replicas serving, the frontier's parts)."""
+    reps, parts = serving_for_run(m, ts)
+    return se.estimate_for_run(m, ts, frontier_parts=parts, serving_replicas=reps)
+
 
 _spec = importlib.util.spec_from_file_location("calibrate_slo", ROOT / "scripts" / "calibrate_slo.py")
 cal = importlib.util.module_from_spec(_spec)
@@ -75,7 +81,7 @@ def test_saturation_throughput_matches_request_fidelity():
     driven at 1.3x the compute ceiling (the door releases at the ceiling, replicas stay full)."""
     for preset, model in (("chat", "8b"), ("code", "70b")):
         m = build_models(load_scenario(cal.scenario(preset, model, 1.3, "fluid")))
-        est = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
+        est = _estimate(m, run_models(m).timeseries)
         assert est.estimated
         eta = float(m._slo_service[0].eta[-1])  # at full clock, where the controller leaves it
         res = dcsim.run(cal.scenario(preset, model, 1.3, "request", duration="8 min"))
@@ -97,7 +103,7 @@ def fluid_by_load():
     out = {}
     for load in (0.3, 0.6, 0.8, 0.9, 0.95, 1.1):
         m = build_models(load_scenario(cal.scenario("chat", "70b", load, "fluid")))
-        out[load] = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
+        out[load] = _estimate(m, run_models(m).timeseries)
     return out
 
 
@@ -200,7 +206,7 @@ def test_trace_workload_is_not_estimated():
 
 def test_estimate_is_deterministic(fluid_by_load):
     m = build_models(load_scenario(cal.scenario("chat", "70b", 0.8, "fluid")))
-    again = se.estimate_for_run(m, run_models(m).timeseries, frontier_parts=serving_frontier_parts(m))
+    again = _estimate(m, run_models(m).timeseries)
     assert again.latency_s == fluid_by_load[0.8].latency_s
     assert again.slo_attainment == fluid_by_load[0.8].slo_attainment
 
@@ -230,7 +236,7 @@ def grid():
             for load in GRID_LOADS:
                 ref = cal.request_point(preset, model, load, duration="10 min")
                 m, ts = cal.fluid_point(preset, model, load, duration="10 min")
-                out[(preset, model, load)] = (ref, se.estimate_for_run(m, ts, frontier_parts=serving_frontier_parts(m)))
+                out[(preset, model, load)] = (ref, _estimate(m, ts))
     return out
 
 
@@ -685,3 +691,19 @@ def test_kv_bound_replicas_given_their_whole_need_are_not_held_in_the_critical_q
     rs = rep["serving"]["per_class"]["reasoning"]
     assert rs["latency_s"]["ttft"]["p99"] < 2.0
     assert rs["slo_attainment"] >= 0.97
+
+
+def test_level_share_takes_one_level_for_the_run():
+    """Each group's share of the serving replicas' full-load rate: the estimate reads it at full clock on every tick,
+    a level constant per run, passed as one level (until 2026-12-05 as a per-tick array of that one value); a tick
+    with none serving takes the shares of all the groups' replicas. Two groups: 4 replicas at 10 tok/s and 2 at 30 at
+    the top level."""
+    from types import SimpleNamespace
+
+    g = [SimpleNamespace(table=SimpleNamespace(thr_max=np.array([5.0, 10.0])), limits=SimpleNamespace(replicas=4)),
+         SimpleNamespace(table=SimpleNamespace(thr_max=np.array([6.0, 30.0])), limits=SimpleNamespace(replicas=2))]
+    reps = np.array([[4.0, 2.0], [4.0, 0.0], [0.0, 0.0], [2.0, 1.0]])
+    one = se._level_share(g, 1, reps)
+    np.testing.assert_allclose(one, [[0.4, 0.6], [1.0, 0.0], [0.4, 0.6], [0.4, 0.6]])
+    np.testing.assert_array_equal(one, se._level_share(g, np.full(4, 1), reps))
+    np.testing.assert_allclose(se._level_share(g, np.array([0, 1, 0, 0]), reps)[[0, 1]], [[0.625, 0.375], [1.0, 0.0]])

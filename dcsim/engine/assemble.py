@@ -17,11 +17,11 @@ from dcsim.engine.steady import (
 from dcsim.engine.tables import ladder_replicas
 from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
-    Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
+    Throughput, Tokens, TokensAccounting, capped_ticks, unlimited_cooling_to_null,
 )
 from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
-                                   energy_summary, in_service)
+                                   energy_summary)
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
                                         tail_caveat)
@@ -77,9 +77,10 @@ def serving_frontier_parts(m, pd=None):
     return parts
 
 
-def _serving(m: Models, ts: dict):
+def serving_for_run(m: Models, ts: dict):
     """(replicas serving per tick and group, the SLO estimate's ``frontier_parts``) of a run (one pool): the power-down
-    schedule built once (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`)."""
+    schedule built once (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`); the
+    arguments :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for the run."""
     pd = power_down_for(m, float(m.scenario.controller.tick)) if "awake_fraction" in ts else None
     avail = np.asarray(ts["gpus_in_service"], dtype=float) / max(m.gpus, 1)
     awake = np.asarray(ts["awake_fraction"], dtype=float) if "awake_fraction" in ts else avail
@@ -94,7 +95,7 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     requests (said in ``method``). ``ticks``: the requests served in those ticks only
     (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        reps, parts = _serving(m, ts)
+        reps, parts = serving_for_run(m, ts)
         return estimate_for_run(m, ts, ticks=ticks, serving_replicas=reps, frontier_parts=parts)
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
@@ -136,10 +137,10 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
     mode = np.asarray(ts.get("mode", np.zeros(np.shape(ts["queue_tokens"]))))
-    # capped with work at the door, GPUs in service: a tick with none (IT shed for temperature) runs no clock and
-    # serves nothing (its arrivals wait at the door and are served later); the engine records it capped at the
-    # lowest clock level as a placeholder, which until 2026-12-05 read here as "capped at clock 0.30"
-    cq = (mode != 0) & (np.asarray(ts["queue_tokens"], float) > 0) & in_service(ts)
+    # capped with work at the door: a tick on which IT was shed for temperature (mode shed) runs no clock and serves
+    # nothing (its arrivals wait at the door and are served later); until 2026-12-05 the engine recorded it capped at
+    # the lowest clock level, which read here as "capped at clock 0.30"
+    cq = capped_ticks(mode) & (np.asarray(ts["queue_tokens"], float) > 0)
     capped_queue = bool(np.any(cq))
     clk = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.ones(cq.shape))), float)
     clock_min = float(np.min(clk[cq])) if capped_queue else None

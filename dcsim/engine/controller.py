@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dcsim.engine.tables import SupplyCurves, efficiency_ladder, ladder_group_counts, supply_curves
+from dcsim.metrics.record import MODE_NAMES, MODE_SHED
 
 __all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
            "awake_curves", "awake_groups", "per_awake_count"]
 
-#: Operating modes recorded per tick: full clock and even load; on the efficient frontier;
-#: a uniform clock level below full (policy 'uniform').
-MODE_NAMES = ("uncapped", "frontier", "uniform_cap")
 #: Controller log entries kept (later ones are counted in ``log_dropped``).
 LOG_LIMIT = 5000
 
@@ -146,8 +144,13 @@ class Controller:
 
     def record(self, t_s: float, mode: int, limit_tok_s: float, demand_tok_s: float, t_out_c: float,
                shed_tok: float, shed_before: bool) -> None:
-        """Log a change of mode (cap / uncap) and the start of a shedding episode at ``t_s``."""
-        if mode != self.mode:
+        """Log a change of mode (cap / uncap) and the start of a shedding episode at ``t_s``. A tick on which IT was
+        shed for temperature (``mode`` :data:`~dcsim.metrics.record.MODE_SHED`) is no cap: the thermal model logs
+        the shed ("thermal shed"); the tick after it logs the mode IT comes back in (until 2026-12-05 the shed was
+        recorded as uniform_cap and its start from an uncapped tick logged "cap ... caps lowered")."""
+        if mode == MODE_SHED:
+            self.mode = mode
+        elif mode != self.mode:
             why = ("headroom restored" if mode == 0 else
                    "power or cooling budget short: caps lowered" + (", load consolidated" if mode == 1 else ""))
             self.note({"t_s": t_s, "action": "cap" if mode else "uncap", "mode": MODE_NAMES[mode],

@@ -31,6 +31,7 @@ from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
+from dcsim.metrics.record import MODE_SHED
 from dcsim.serving.slo_estimate import critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_of, binding_simulated
 
@@ -346,6 +347,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         held.append(b)
                     if slow:
                         fc.after(j, md, sv, k, limit)
+                        if fx.th is not None and fc.shed[j]:  # IT shed for temperature: served at no clock (limit
+                            md = MODE_SHED                    # 0, lowest level), recorded as a shed, not a cap
                 backlog_tok = b
                 served.append(sv)
                 mode.append(md)

@@ -324,6 +324,24 @@ def _thermal_runs(ts: Mapping[str, np.ndarray], column: str) -> list[tuple[int, 
     return [(s, e) for s, e, on in binding_runs(flag) if on]
 
 
+def _day_spans(t_s: np.ndarray, runs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(first day, end day exclusive) of each stretch of consecutive days the tick ``runs`` (:func:`_thermal_runs`)
+    touch, as rows of :func:`daily_means` (days from the run's start): the runs binned by day, a run or runs on
+    consecutive days one span."""
+    if not runs:
+        return []
+    day, starts = _day_starts(np.asarray(t_s, dtype=float))
+    rows = day[starts]
+    spans: list[tuple[int, int]] = []
+    for s_, e_ in runs:
+        d0, d1 = (int(x) for x in np.searchsorted(rows, (day[s_], day[e_ - 1])))
+        if spans and d0 <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], d1 + 1))
+        else:
+            spans.append((d0, d1 + 1))
+    return spans
+
+
 def _span_edges(t: np.ndarray) -> np.ndarray:
     """Edges of the tick intervals: tick i covers [t[i], t[i+1]); the last tick lasts one step."""
     if t.size == 0:
@@ -439,6 +457,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     over the binding-constraint timeline."""
     report, ts = _parts(result)
     daily = _long_run(ts)
+    # the thermal flags' runs, once, on the ticks (the daily view bins them by day: _day_spans)
+    th_runs = {c: _thermal_runs(ts, c) for c in ("thermal_throttled", "thermal_shed")}
+    tick_t = ts["t_s"]
     if daily:
         ts = daily_means(ts)
     t, _ = time_axis(ts["t_s"])
@@ -517,7 +538,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             axz.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                      ls=styles[name][0])
     ax.step(edges, _ext(demand), where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
-    throttled = _thermal_runs(ts, "thermal_throttled") if not daily else []
+    throttled = th_runs["thermal_throttled"] if not daily else []
     if throttled:
         # On a throttled tick Q is the compute ceiling at the clock the GPUs' die limit allows (docs/thermal-dynamics.md),
         # and the hall serves at it: the dashed Q ran hidden under the achieved line while C and P sat above it, so the
@@ -533,7 +554,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                     xytext=(0, -6), textcoords="offset points", ha="center", va="top", fontsize=8.5,
                     color=CONSTRAINT_COLORS["cooling"], fontweight="bold",
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
-    for s_, e_ in (_thermal_runs(ts, "thermal_shed") if not daily else []):
+    for s_, e_ in (th_runs["thermal_shed"] if not daily else []):
         if e_ - s_ >= 0.04 * len(achieved):  # long enough to hold its label
             ax.annotate("IT shed (thermal)", (0.5 * (edges[s_] + edges[e_]), 0.0), xytext=(0, 4),
                         textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=8.5,
@@ -541,14 +562,17 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     ax.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4, label="achieved")
     if not daily:
         _fault_windows(ax, report, scale)
-        _recovery_marks(ax, report, edges, scale, throttled + _thermal_runs(ts, "thermal_shed"))
-    elif "thermal_throttled" in ts:
-        # the daily view drops the throttle's line and the fault windows: each day with a throttled tick is marked
-        # (the daily mean of the flag is above 0 exactly then)
-        days = np.flatnonzero(np.nan_to_num(np.asarray(ts["thermal_throttled"], dtype=float)) > 0)
-        for k, d in enumerate(days):
-            ax.axvspan(edges[d], edges[d + 1], ymin=0.97, color=CONSTRAINT_COLORS["cooling"], alpha=0.9, linewidth=0,
-                       label="days the GPUs throttled (thermal)" if k == 0 else None)
+        _recovery_marks(ax, report, edges, scale, throttled + th_runs["thermal_shed"])
+    else:
+        # the daily view drops the throttle's line, the shed's label and the fault windows: the days with a throttled
+        # (or shed) tick are marked, one span per stretch of consecutive days (the tick runs binned by day; until
+        # 2026-12-05 one span per day, from the flag's daily mean)
+        for column, ymin, ymax, color, label in (
+                ("thermal_throttled", 0.97, 1.0, CONSTRAINT_COLORS["cooling"], "days the GPUs throttled (thermal)"),
+                ("thermal_shed", 0.94, 0.97, "black", "days IT was shed (thermal)")):
+            for k, (d0, d1) in enumerate(_day_spans(tick_t, th_runs[column])):
+                ax.axvspan(edges[d0], edges[d1], ymin=ymin, ymax=ymax, color=color, alpha=0.9, linewidth=0,
+                           label=label if k == 0 else None)
 
     if axz is not None:
         axz.step(edges, _ext(demand), where="post", color="#444444", lw=1.4, ls="--")

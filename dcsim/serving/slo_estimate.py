@@ -1087,8 +1087,8 @@ def slo_caveats(report: Mapping) -> list[str]:
 # --------------------------------------------------------------------------- adapter
 
 def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
-                     ticks: np.ndarray | None = None, frontier_parts=None,
-                     serving_replicas=None) -> SloEstimate | NotEstimated:
+                     ticks: np.ndarray | None = None, frontier_parts=None, *,
+                     serving_replicas) -> SloEstimate | NotEstimated:
     """The estimate for a fluid run: ``m`` a built model (duck-typed ``dcsim.engine.build.Models``),
     ``ts`` its per-tick arrays (``achieved_tok_s``, ``queue_tokens``, ``shed_tokens``,
     ``gpus_in_service``, ``controller_clock`` or else ``mean_clock``).
@@ -1105,8 +1105,9 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     ``serving_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``): the engine's
     :func:`dcsim.engine.controller.serving_replicas` — where ``controller.idle_power_down`` keeps a pool of several
     groups awake along its efficiency ladder, the ladder's awake ones; otherwise the share in service (and awake) of
-    every group, also the default (None). They serve the tick, each group its share of their full-load rate, and
-    the critically-loaded test reads that rate (:func:`full_load_tok_s`). ``frontier_parts`` (called as
+    every group (``dcsim.engine.assemble.serving_for_run`` gives them, with ``frontier_parts``; until 2026-12-05
+    the argument defaulted to that even share, a path only tests and scripts/calibrate_slo.py took). They serve the
+    tick, each group its share of their full-load rate, and the critically-loaded test reads that rate (:func:`full_load_tok_s`). ``frontier_parts`` (called as
     ``frontier_parts(curves, clocks, served, avail, share)``, ``avail`` the share of replicas in service and
     awake) must give the vertices' rates of those same replicas (``dcsim.engine.assemble.serving_frontier_parts``:
     ``dcsim.engine.pools.frontier_parts``'s fleet rates times ``avail``, or on the awake replicas' own curves).
@@ -1157,9 +1158,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         except AttributeError:
             pass
     shed = np.asarray(ts["shed_tokens"], float)
-    # the replicas serving, per tick and rack group (by default a share ``avail`` of every group)
-    reps = (avail[:, None] * np.array([g.limits.replicas for g in m.groups], float) if serving_replicas is None
-            else np.asarray(serving_replicas, float))
+    reps = np.asarray(serving_replicas, float)  # the replicas serving, per tick and rack group
     parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts, reps)
     capped = np.asarray(ts["mode"]) != 0 if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, bool)
     # capped ticks whose replicas, evenly loaded at the controller's (fractional) clock as request fidelity runs them,
@@ -1192,7 +1191,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     crits = [np.zeros_like(critical) if k else critical for k in kvb]
     # each group's share of the tick's rate: its share of the serving replicas' full-load rate at full clock (an
     # even share of every group: its share of the pool's; a tick with none serving the pool's, for its shed tokens)
-    share = _level_share(m.groups, np.full(served.size, m.clocks.size - 1), reps).T  # (groups, ticks)
+    share = _level_share(m.groups, m.clocks.size - 1, reps).T  # (groups, ticks)
     groups, extra = [], []
     if parts is None:
         for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
@@ -1207,12 +1206,13 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
         tok_a = fr * (1.0 - parts["x"]) * parts["rate_a"]
         tok_b = fr * parts["x"] * parts["rate_b"]
         tot = np.maximum(tok_even + tok_a + tok_b, 1e-300)
+        lv_v = {v: np.rint(parts[f"level_{v}"]).astype(int) for v in ("a", "b")}
+        share_v = {v: _level_share(m.groups, lv_v[v], reps) for v in ("a", "b")}  # each vertex's, once for the groups
         for i, (g, sv, s, door_g, crit_g) in enumerate(zip(m.groups, cache, share, doors, crits)):
             groups.append((TickFlows(served * s, reps[:, i], lv_even, door_g, shed * s * tok_even / tot, dt,
                                      weight=1.0 - fr, capped=capped, critical=crit_g), sv))
             for v, tok_v in (("a", tok_a), ("b", tok_b)):
-                lv = np.rint(parts[f"level_{v}"]).astype(int)
-                sh = _level_share(m.groups, lv, reps)[:, i]
+                lv, sh = lv_v[v], share_v[v][:, i]
                 x_v = parts["x"] if v == "b" else 1.0 - parts["x"]
                 rate = parts[f"rate_{v}"] * sh  # this group's replicas at the vertex, as if all were there
                 extra.append((TickFlows(rate * x_v, reps[:, i] * x_v, lv, door_g, shed * s * tok_v / tot, dt,
@@ -1223,15 +1223,16 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                         calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
 
 
-def _level_share(groups, level: np.ndarray, reps: np.ndarray) -> np.ndarray:
+def _level_share(groups, level: int | np.ndarray, reps: np.ndarray) -> np.ndarray:
     """Each group's share of the full-load rate of the replicas ``reps`` serving (per tick and group) at clock level
-    ``level`` (per tick): ``(ticks, groups)``; a tick with none serving, the shares of all the groups' replicas."""
-    thr = np.stack([x.table.thr_max[level] for x in groups], axis=-1)  # (ticks, groups)
+    ``level`` (one level for the run, or per tick): ``(ticks, groups)``; a tick with none serving, the shares of all
+    the groups' replicas. (Until 2026-12-05 the run-wide full clock was passed as a per-tick array of one value.)"""
+    thr = np.stack([x.table.thr_max[level] for x in groups], axis=-1)  # (groups,) or (ticks, groups)
     caps = thr * reps
-    tot = caps.sum(axis=1, keepdims=True)
+    tot = caps.sum(axis=-1, keepdims=True)
     n_all = np.array([x.limits.replicas for x in groups], float)
     every = thr * n_all
-    return np.where(tot > 0, caps / np.maximum(tot, 1e-300), every / np.maximum(every.sum(axis=1, keepdims=True),
+    return np.where(tot > 0, caps / np.maximum(tot, 1e-300), every / np.maximum(every.sum(axis=-1, keepdims=True),
                                                                                 1e-300))
 
 
