@@ -632,20 +632,16 @@ def test_kv_bound_replicas_behind_a_capped_door_wait_as_the_door_releases():
     assert abs(flu["slo_attainment"] - req["slo_attainment"]) <= 0.15, (flu["slo_attainment"], req["slo_attainment"])
 
 
-@pytest.mark.xfail(strict=True, reason="request fidelity's door blocks on a request longer than its token bucket's "
-                   "depth (two ticks at its limit: 25 k tokens at 1-s ticks, against the reasoning class's 32,768-token "
-                   "cap) until it is shed at the hold limit (docs/slo.md, 'A capped KV-bound rack on 1-s ticks'); the "
-                   "fix is in dcsim/engine/requests.py. When this passes, remove the mark")
 def test_kv_bound_capped_rack_on_one_second_ticks_reads_as_request_fidelity():
-    """The KV-bound rack above on 1-s controller ticks (2026-12-05, seed 1): request fidelity reads SLO attainment 0.001
-    and TTFT p50 594 s (the hold limit's 600) against the estimate's 0.028 and 42 s. Not the estimate: request
-    fidelity's door is a token bucket two ticks deep at the controller's limit (25.1 k output tokens at 12.5 k tok/s)
-    that releases its FIFO head only when the head's whole answer fits; 1.6 % of the reasoning requests (lognormal,
-    median 5,483, capped at 32,768 tokens) are longer, so the first such request blocks the door until it is shed at
-    the hold limit (it served nothing from minute 3 to minute 10). With the head released whenever the bucket holds
-    anything (the bucket going into debt; the same mean rate), request fidelity reads 0.088 and 50.8 s: the
-    estimate within 6 points and 17 %. At 10-s and 1-min ticks (bucket depth 250 k and 1.5 M tokens) no answer is
-    that long."""
+    """The KV-bound rack above on 1-s controller ticks (2026-12-05, seed 1): request fidelity reads SLO attainment
+    0.088 and TTFT p50 50.8 s (p99 127 s) against the estimate's 0.028 and 42 s: within 6 points and 17 %. Until the
+    door was fixed (2026-12-05) it read 0.001 and 594 s (the hold limit's 600): request fidelity's door, a token
+    bucket two ticks deep at the controller's limit (25.1 k output tokens at 12.5 k tok/s), released its FIFO head
+    only when the head's whole answer fitted; 1.6 % of the reasoning requests (lognormal, median 5,483, capped at
+    32,768 tokens) are longer, so the first such request blocked the door until it was shed at the hold limit (it
+    served nothing from minute 3 to minute 10). Now a request goes while the tokens released before it are under
+    the bucket, the bucket going into debt (tests/test_requests_door.py). At 10-s and 1-min ticks (bucket depth
+    250 k and 1.5 M tokens) no answer is that long."""
     req, flu = _kv_bound_capped("request", "1 s"), _kv_bound_capped("fluid", "1 s")
     f, r = (x["latency_s"]["ttft"]["p50"] for x in (flu, req))
     assert f == pytest.approx(r, rel=0.25), (f, r)
