@@ -120,7 +120,7 @@ class _Lane:
         self._hold: deque = deque()
         self._hold_n = 0  # requests in _hold
         self._hold_tok = 0  # output tokens of the requests in _hold (kept as a running sum)
-        self._bucket = 0.0
+        self._bucket = 0.0  # output tokens the door may release (negative: debt a longer answer left, docs/engine.md)
         self._fluid_backlog = 0.0
         self._fluid_window: ArrivalWindow | None = None  # the fluid remainder's work younger than hold_limit
         self._tick_gpu: list[float] = []
@@ -291,8 +291,7 @@ class _Lane:
             # replica's full-load rate the consolidation reached (a fraction of a replica, realised as its load;
             # until 2026-12-04 it ran at the limit, 1.3 % over the contract on 1,130 s of 1,200: audit L #8)
             door = min(door, x_tick * self._walk_rate(0))
-        depth = door * dt * 2 + 1.0
-        self._bucket = max(depth, float(self._hold_tok)) if open_door else min(self._bucket + door * dt, depth)
+        depth = self._refill(door, dt, open_door)
         shed_tok = 0.0
         rel, shed_cls = self._release(t1)
         self._bucket = min(self._bucket, depth)
@@ -888,11 +887,24 @@ class _Lane:
             return [(t0 + dt, float(clocks[lo + 1]))]
         return [(t0 + f * dt, float(clocks[lo + 1])), (t0 + dt, float(clocks[lo]))]
 
+    def _refill(self, door_tok_s: float, dt: float, open_door: bool = False) -> float:
+        """Add a tick's tokens (``door_tok_s x dt``) to the door's bucket, two ticks deep; returns the depth
+        (tokens). Open (``open_door``): the bucket holds everything held. A debt (negative bucket, left by an answer
+        longer than the depth: :meth:`_release`) is repaid first."""
+        depth = door_tok_s * dt * 2 + 1.0
+        self._bucket = max(depth, float(self._hold_tok)) if open_door else min(self._bucket + door_tok_s * dt, depth)
+        return depth
+
     def _release(self, t1: float):
         """Take requests from the door queue in FIFO order: those waiting more than hold_limit
         (at ``t1``) are shed; the others are released while the token bucket holds their output
-        tokens, up to the first that does not fit. Returns (released arrays (t_arrival, cls, n_in,
-        n_out) or None, shed (2, k) array of class and output tokens)."""
+        tokens: each request goes while the tokens released before it this tick are under the bucket, and is
+        charged its whole answer, so the last one may leave the bucket in debt (at most its answer), which the next
+        ticks repay before anything else is released. The door so never blocks on an answer longer than the bucket
+        (until 2026-12-05 the head went only when its whole answer fitted: a longer one blocked the door until the
+        hold limit shed it), and over a run releases the limit's worth, at most ``limit x time`` plus one answer
+        (docs/engine.md, the door). Returns
+        (released arrays (t_arrival, cls, n_in, n_out) or None, shed (2, k) array of class and output tokens)."""
         if not self._hold:
             return None, _NO_SHED
         if self._hold_tok <= self._bucket and not any(t1 - b[0][0] > self.hold_limit for b in self._hold):
@@ -908,7 +920,9 @@ class _Lane:
             t, c, i, o = self._hold[0]
             exp = (t1 - t) > self.hold_limit
             cs = np.cumsum(np.where(exp, 0, o), dtype=float)
-            stop = np.flatnonzero(~exp & (cs > self._bucket))
+            # a request goes while the tokens released before it are under the bucket; the bucket is charged its
+            # whole answer (cs), so the last one released may leave it in debt, which the next ticks repay first
+            stop = np.flatnonzero(~exp & (cs - np.where(exp, 0, o) >= self._bucket))
             j = int(stop[0]) if stop.size else t.size
             if j:
                 e, k = exp[:j], ~exp[:j]
