@@ -86,5 +86,27 @@ def test_the_annual_blocks_slo_meeting_tokens_add_up_to_the_runs_goodput():
     rep = r.report
     a = rep["annual"]
     assert a["tokens"]["slo_meeting"] == pytest.approx(rep["goodput_tok_s"] * rep["duration_s"], rel=1e-9)
-    assert sum(x for x in a["tokens"]["slo_meeting_by_month"] if x) == pytest.approx(a["tokens"]["slo_meeting"])
+    # the run-level share times each month's output would carry no monthly information: not emitted
+    assert a["slo_source"].startswith("run-level share") and a["tokens"]["slo_meeting_by_month"] is None
     assert rep["slo_attainment"] < a["tokens"]["slo_meeting"] / a["tokens"]["output"]  # requests ≠ tokens here
+
+
+def test_slo_meeting_by_month_only_from_a_per_tick_source():
+    """year-richmond's annual.tokens.slo_meeting_by_month was the run-level share (0.5042) times each month's output:
+    no monthly information, read as measured (audit of 2026-12-05). From the run-level share it is None; from a
+    per-tick SLO-meeting rate the months carry it and add up to the total."""
+    from datetime import datetime
+    from dcsim.metrics.annual import annual_summary
+    t = np.arange(0.0, 90 * 86400.0, 3600.0)  # January to March, hourly
+    ts = {"t_s": t, "achieved_tok_s": np.full(t.size, 100.0), "it_power_w": np.full(t.size, 1e3),
+          "facility_power_w": np.full(t.size, 1.2e3), "cooling_power_w": np.full(t.size, 150.0),
+          "binding": np.zeros(t.size, dtype=int)}
+    run_share = annual_summary(ts, datetime(2025, 1, 1), tick_s=3600.0, slo_token_share=0.5)
+    assert run_share["tokens"]["slo_meeting"] == pytest.approx(0.5 * 100.0 * t.size * 3600.0)
+    assert run_share["tokens"]["slo_meeting_by_month"] is None
+    # January met no SLO, February and March every one: the months say so
+    per_tick = np.where(t < 31 * 86400.0, 0.0, 100.0)
+    a = annual_summary(ts, datetime(2025, 1, 1), tick_s=3600.0, slo_tok_s=per_tick)
+    by = a["tokens"]["slo_meeting_by_month"]
+    assert by[0] == 0.0 and by[1] == pytest.approx(a["tokens"]["output_by_month"][1]) and by[5] is None
+    assert sum(x for x in by if x) == pytest.approx(a["tokens"]["slo_meeting"])

@@ -244,3 +244,20 @@ def test_tpf_reads_a_near_tie_by_a_hair_and_says_what_a_crossover_buys(capsys):
     assert ref["mean_demand"]["near_tie"] is None and ref["hottest"]["near_tie"] is None  # 2.3 % under C there
     assert main(["tpf", str(ROOT / "scenarios" / "heatwave-air.yaml")]) == 0
     assert "by a hair" not in capsys.readouterr().out
+
+
+def test_tpf_cooling_bracket_is_the_it_heat_budget_that_sets_q(capsys):
+    """The cooling line printed the plant's raw capacity (reference's peak: 365.2 kW) beside Q, which the IT heat
+    budget sets (capacity less the PDU and UPS losses it also rejects: 339.8 kW), while the power line prints its IT
+    budget: the two brackets read E_tok 1.63 J and 1.52 J (audit of 2026-12-05). The budgets each line prints over its
+    ceiling are the same J/token (within 1 %: the frontiers' curvature), and the raw capacity is named as such."""
+    import re
+    assert main(["tpf", REF]) == 0
+    out = capsys.readouterr().out
+    p_tok, p_kw = re.search(r"power   P = +([\d,]+) tok/s +\(IT budget ([\d.]+) kW\)", out).groups()
+    q_tok, q_kw, cap_kw = re.search(
+        r"cooling Q = +([\d,]+) tok/s +\(IT heat budget ([\d.]+) kW of the plant's ([\d.]+) kW\)", out).groups()
+    e_p = float(p_kw) / float(p_tok.replace(",", ""))
+    e_q = float(q_kw) / float(q_tok.replace(",", ""))
+    assert e_q == pytest.approx(e_p, rel=0.01)
+    assert float(cap_kw) > float(q_kw) * 1.05  # the raw capacity also covers the losses (7 % here)

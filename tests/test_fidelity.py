@@ -465,3 +465,26 @@ def test_the_start_share_is_the_most_whole_replicas_within_the_aim():
         consolidated += 1
         above_floor += k > floor
     assert consolidated > 200 and above_floor > 50  # the inputs exercise the search, not only its early returns
+
+
+def test_hybrid_request_counts_are_labelled_as_the_samples():
+    """The hybrid summary printed "Requests arrived 1.25 M completed 765 k shed 376 k" beside the facility's token
+    figures (reference, 12:00-14:00): the 8 sampled replicas' counts, where the 80 replicas had 12.5 M (audit of
+    2026-12-05). The counts are the sample's (its share of the arrivals, 240 req/s x 20 min x 0.25 here), and the
+    summary, the hold-limit note and the HTML latency table say so."""
+    from dcsim.report.html import _latency_table
+    from dcsim.report.summary import report_latency, summary_table
+    res, _ = _run("hybrid", rate="240 req/s", **{"racks.0.count": 4})
+    r = res.report
+    assert r["serving"]["hybrid"] == {"sampled_replicas": 8, "compute_share": 0.25}
+    assert r["requests"]["arrived"] == pytest.approx(240 * 1200 * 0.25, rel=0.03)  # the sample's, not 288,000
+    text = re.sub(r"\s+", " ", summary_table(res))
+    row = re.search(r"Requests arrived [^\n]*?facility's\)", text)
+    assert row and "counted in the simulated sample of 8 of 32 replicas (25.0% of the compute), not scaled to " \
+                   "the facility" in row.group(0), text
+    html = _latency_table(report_latency(r), getattr(res, "slo", None) or {}, r)
+    assert "Requests completed and shed in the simulated sample of 8 of 32 replicas" in re.sub(r"\s+", " ", html)
+    # request fidelity simulates every replica: no such label
+    req = dcsim.run(small_scenario(**{"fidelity": "request", "duration": "5 min", "controller.tick": "10 s",
+                                      "racks.0.count": 1, "workload.arrivals.rate": "60 req/s"}))
+    assert "simulated sample" not in summary_table(req)

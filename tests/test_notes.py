@@ -47,6 +47,19 @@ def test_larger_interconnect_raises_pue_at_the_same_load():
     assert not [n for n in fixed.report["notes"] if n.startswith("a larger interconnect")]
 
 
+def test_no_larger_interconnect_note_where_neither_power_nor_cooling_binds():
+    """The note fired on every run of the audit of 2026-12-05, compute-bound ones included, where a larger contract
+    is no decision a planner faces. Six racks of reference's ten are compute-bound all afternoon: no note; the same
+    afternoon with the ten racks is power-bound and has it (with the ratings following the interconnect in both)."""
+    hot = {"duration": "2 h", "start": "2026-07-15T12:00", "expect": {}}
+    few = dcsim.run(SC / "reference.yaml", overrides={**hot, "racks.0.count": 6}).report
+    assert few["binding"]["share"]["compute"] == 1.0
+    assert not [n for n in few["notes"] if n.startswith("a larger interconnect")]
+    full = dcsim.run(SC / "reference.yaml", overrides=hot).report
+    assert full["binding"]["share"]["power"] + full["binding"]["share"]["cooling"] > 0.5
+    assert [n for n in full["notes"] if n.startswith("a larger interconnect would raise PUE")]
+
+
 def test_where_cooling_binds_the_note_says_a_larger_contract_serves_less_and_the_simulation_agrees():
     """The UPS and PDU losses are heat inside the hall: a facility rated for a larger contract rejects more
     of its own heat, so where the cooling plant binds its cooling ceiling falls (the note) and the same
@@ -143,7 +156,8 @@ def test_the_interconnect_pue_note_names_only_the_ratings_that_follow_it():
     import dcsim
     from conftest import small_scenario
 
-    raw = small_scenario(duration="1 h")
+    # power-bound (the note is only written where power or cooling binds): 2,000 req/s under a 100 kW contract
+    raw = small_scenario(duration="1 h", **{"workload.arrivals.rate": "2000 req/s", "facility.interconnect": "100 kW"})
     raw["facility"]["power_chain"] = {"transformer_rating": "1 MW"}
     notes = [n for n in dcsim.run(raw).report["notes"] if n.startswith("a larger interconnect")]
     assert notes and "because the UPS rating follows the interconnect and its no-load losses" in notes[0]

@@ -112,3 +112,19 @@ def test_spec_validation():
         spec(dispatch="peak_shave")  # needs shave_to
     with pytest.raises(ValidationError):
         spec(location="ups", dispatch="both", shave_to="1 MW")
+
+
+def test_one_whole_discharge_of_the_usable_range_is_one_full_cycle():
+    """grid-flex's storage.equivalent_full_cycles read 0.922 = sqrt(0.85) for one whole discharge of the usable range:
+    it counted the energy at the terminals, eta_discharge short of what left the cell (audit of 2026-12-05). Starting
+    full (SoC 90 %) and held short until empty (10 %), with no recharge, the battery has made exactly one cycle."""
+    from dcsim.engine.flex import equivalent_full_cycles
+    p = battery_params(spec(soc_initial=0.9))
+    dt = 60.0
+    load, cap = np.full(600, 90 * MW), np.full(600, 70 * MW)  # 20 MW short all along: drains it, never recharges
+    out = dispatch(p, load, cap, 100 * MW, dt)
+    assert out["energy_j"][-1] == pytest.approx(p.e_min_j) and np.all(out["charge_w"] == 0)
+    cycles = equivalent_full_cycles(float(np.sum(out["discharge_w"]) * dt), p.eta_discharge, p.e_max_j - p.e_min_j)
+    assert cycles == pytest.approx(1.0, rel=1e-9)
+    # half the usable range taken from the cell is half a cycle, whatever reached the terminals
+    assert equivalent_full_cycles(0.5 * 32 * MWH * p.eta_discharge, p.eta_discharge, 32 * MWH) == pytest.approx(0.5)

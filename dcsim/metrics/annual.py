@@ -49,7 +49,9 @@ def annual_summary(ts: dict, start: datetime, *, tick_s: float | None = None, sl
     SLO-meeting tokens come from `slo_tok_s` (per tick), else a ``goodput_tok_s`` column of
     `ts`, else the run's `slo_token_share` (the fraction of its output tokens that met their SLO,
     = goodput / output throughput, applied to every tick — labelled so in ``slo_source``; not the
-    request-weighted ``slo_attainment``, which counts requests, not tokens), else they are None. `price` [USD/J] and `carbon` [g/J] per tick (or
+    request-weighted ``slo_attainment``, which counts requests, not tokens), else they are None.
+    ``slo_meeting_by_month`` is None unless the source is per tick: the run-level share times each month's
+    output has no monthly information (until 2026-12-05 it was emitted and read as measured). `price` [USD/J] and `carbon` [g/J] per tick (or
     scalars) add ``cost_usd`` and ``carbon_g`` by month.
 
     Keys: ``hours`` (simulated), ``energy_j`` {it, facility, cooling, facility_by_month[12]},
@@ -112,7 +114,10 @@ def annual_summary(ts: dict, start: datetime, *, tick_s: float | None = None, sl
         "tokens": {"output": float(out_tok.sum() * dt),
                    "slo_meeting": None if slo is None else float(slo.sum() * dt),
                    "output_by_month": _list(np.where(time_m > 0, by(out_tok), np.nan)),
-                   "slo_meeting_by_month": None if slo is None else _list(np.where(time_m > 0, by(slo), np.nan))},
+                   # by month only from a per-tick source: the run-level share times each month's output carries
+                   # no monthly information and would read as measured (year-richmond: 0.5042 of every month)
+                   "slo_meeting_by_month": None if slo is None or slo_tok_s is None and "goodput_tok_s" not in ts
+                   else _list(np.where(time_m > 0, by(slo), np.nan))},
         "slo_source": src,
     }
     if "t_out_c" in ts:

@@ -18,7 +18,8 @@ from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
-                                  controller_text, cost_carbon_text, hold_limit_note, report_latency, start_text)
+                                  controller_text, cost_carbon_text, hold_limit_note, report_latency, sample_scope,
+                                  start_text)
 from dcsim.serving.slo_estimate import tail_caveat
 from dcsim.tpf import BINDING_NAMES
 
@@ -333,6 +334,10 @@ def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any
     hn = hold_limit_note(report, stats)
     if hn:
         note += f'<p class="note">{_e(hn)}.</p>'
+    scope = sample_scope(report)  # hybrid: the counts and latencies are the sample's (not the facility's counts)
+    if scope and counted:
+        note = (f'<p class="note">Requests completed and shed in {_e(scope)}: its own counts, not scaled to the '
+                'facility; the latencies and SLO shares are measured on it (docs/engine.md, hybrid).</p>') + note
     return f"<table>{head}{''.join(rows)}</table>{note}"
 
 

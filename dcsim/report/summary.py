@@ -228,6 +228,23 @@ def controller_text(report: Mapping[str, Any]) -> str | None:
     return text
 
 
+def sample_scope(report: Mapping[str, Any], share: bool = True) -> str | None:
+    """At hybrid fidelity, where the request counts come from: "the simulated sample of 8 of 80 replicas, 10 % of the
+    compute" (``serving.hybrid``); None when every replica is simulated. The counts are the sample's own, not scaled
+    to the facility (docs/engine.md, hybrid): the audit of 2026-12-05 read "Requests arrived 1.25 M" beside the
+    facility's token figures, where the 80 replicas had 12.5 M. ``share``: add the sample's share of the compute."""
+    hyb = get_path(report, "serving.hybrid")
+    if not isinstance(hyb, Mapping) or not isinstance(hyb.get("sampled_replicas"), (int, float)):
+        return None
+    share = hyb.get("compute_share") if share else None
+    share_txt = (f" ({fmt_pct(share)} of the compute)" if isinstance(share, (int, float)) else
+                 " (" + ", ".join(f"{k} {fmt_pct(v)}" for k, v in share.items()) + " of each pool's compute)"
+                 if isinstance(share, Mapping) else "")
+    total = report.get("replicas")
+    of = f" of {total:,}" if isinstance(total, int) else ""
+    return f"the simulated sample of {int(hyb['sampled_replicas']):,}{of} replicas{share_txt}"
+
+
 def hold_limit_note(report: Mapping[str, Any], lat: Mapping[str, Any] | None = None) -> str | None:
     """A sentence when a class's TTFT percentile sits at ``controller.hold_limit`` (within 5 %): requests waiting
     longer are shed and counted as SLO misses, so the percentile is the limit, not a wait a user would see without
@@ -244,7 +261,9 @@ def hold_limit_note(report: Mapping[str, Any], lat: Mapping[str, Any] | None = N
     req = report.get("requests") if isinstance(report.get("requests"), Mapping) else {}
     arrived, shed = req.get("arrived"), req.get("shed")
     if isinstance(arrived, (int, float)) and arrived > 0 and isinstance(shed, (int, float)):
-        what = f"{fmt_si(shed, '')} of {fmt_si(arrived, '')} requests here, {fmt_pct(shed / arrived)}"
+        scope = sample_scope(report, share=False)
+        what = (f"{fmt_si(shed, '')} of {fmt_si(arrived, '')} requests "
+                f"{'in ' + scope if scope else 'here'}, {fmt_pct(shed / arrived)}")
     else:
         acc = report.get("tokens_accounting") if isinstance(report.get("tokens_accounting"), Mapping) else {}
         a, sh = acc.get("arrived"), acc.get("shed")
@@ -701,9 +720,12 @@ def summary_table(
                                                              "   (of requests completed or shed)")))
         req = report.get("requests")
         if isinstance(req, Mapping) and isinstance(req.get("arrived"), (int, float)) and req["arrived"] > 0:
+            scope = sample_scope(report)  # hybrid: the sample's counts, said so (not the facility's)
             rows.append(("Requests", f"arrived {fmt_si(req['arrived'], '')}   completed {fmt_si(req.get('completed'), '')}"
                                      f"   shed {fmt_si(req.get('shed'), '')} ({fmt_pct((req.get('shed') or 0) / req['arrived'])})"
-                                     f"   in flight {fmt_si(req.get('in_flight'), '')}"))
+                                     f"   in flight {fmt_si(req.get('in_flight'), '')}"
+                                     + (f"   counted in {scope}, not scaled to the facility (the token "
+                                        "accounting below is the facility's)" if scope else "")))
         hn = hold_limit_note(report, lat)
         if hn:
             rows.append(("Note", hn))
