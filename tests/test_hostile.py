@@ -1487,7 +1487,7 @@ def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, c
     t0 = time.perf_counter()
     code, err = _validate(capsys, s)
     assert code == 2 and "workload.arrivals" in err and "rate_scale 1e+06" in err, err
-    assert "~7.2e+09" in err and "66,076,419" in err and "internal error" not in err, err
+    assert "~7.2e+09" in err and "62,230,266" in err and "internal error" not in err, err
     assert time.perf_counter() - t0 < 30
     raw["workload"]["arrivals"]["rate_scale"] = 100  # 720,000 requests: still replayed
     s.write_text(yaml.safe_dump(raw))
@@ -1496,23 +1496,29 @@ def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, c
 
 def test_the_trace_replay_cap_follows_the_memory_limit(tmp_path, capsys, monkeypatch):
     """The cap was a fixed 50,000,000 requests whatever DCSIM_MEMORY_LIMIT said: under a 600 MB limit 14,400,000
-    copies (~940 MB while made) were allowed, and 1e8 copies were refused under 64 GB. Now the limit / 65 B."""
+    copies (~940 MB while made) were allowed, and 1e8 copies were refused under 64 GB. Then the limit / 65 B, which
+    forgot dcsim's own 250 MB (preflight's base) and read DCSIM_MEMORY_LIMIT a second time, with its own 4 GiB
+    default. Now (limit - 250 MB) / 65 B, the limit read by the one dcsim.scenario.limits.memory_limit_bytes."""
     import yaml
 
-    from dcsim.engine.preflight import LIMITS
-    from dcsim.workload.model import DEFAULT_MEMORY_LIMIT_BYTES, max_trace_requests
+    from dcsim.scenario.limits import BASE_MEMORY_BYTES, MIN_MEMORY_LIMIT
+    from dcsim.workload.model import TRACE_BYTES_PER_REQUEST, max_trace_requests
 
-    assert DEFAULT_MEMORY_LIMIT_BYTES == LIMITS["memory_bytes"]
-    assert max_trace_requests() == 66_076_419  # 4 GiB / 65 B
+    assert max_trace_requests() == 62_230_266  # (4 GiB - 250 MB) / 65 B
     monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "64 GB")
-    assert max_trace_requests() == 984_615_384  # 64 GB / 65 B
+    assert max_trace_requests() == 980_769_230  # (64 GB - 250 MB) / 65 B
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", f"{MIN_MEMORY_LIMIT} B")  # the smallest limit taken still holds copies
+    assert max_trace_requests() == (MIN_MEMORY_LIMIT - BASE_MEMORY_BYTES) // TRACE_BYTES_PER_REQUEST == 4_413_398
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "16")  # 16 bytes: refused by the one reader, naming the variable
+    with pytest.raises(ScenarioError, match="DCSIM_MEMORY_LIMIT"):
+        max_trace_requests()
     s = _csv_trace_scenario(tmp_path, [0.5 * k for k in range(7200)])
     raw = read_yaml(s)
     raw["workload"]["arrivals"]["rate_scale"] = 2000  # 14,400,000 requests
     s.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "600 MB")  # 9,230,769 requests (the smallest limit taken is 512 MiB)
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "600 MB")  # 5,384,615 requests (the smallest limit taken is 512 MiB)
     code, err = _validate(capsys, s)
-    assert code == 2 and "rate_scale 2000" in err and "9,230,769 a replay may hold" in err, err
+    assert code == 2 and "rate_scale 2000" in err and "5,384,615 a replay may hold" in err, err
 
 
 def test_the_memory_estimate_counts_the_trace_requests_kept_for_the_run(tmp_path):
