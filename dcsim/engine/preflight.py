@@ -470,7 +470,10 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
             what = "the most its trim chillers carry at full load during the run"
         if load < plant.chiller_min_load * unit:
             field = "chiller_unit" if plant.chiller_unit is not None else (
-                "capacity" if cs.kind == "chiller_plant" else "chiller_unit (default capacity x air_design_fraction)")
+                "capacity" if cs.kind == "chiller_plant" else
+                "chiller_unit (default capacity x air_design_fraction)"
+                if unit >= m.facility.capacity_w * cs.air_design_fraction else
+                "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)")
             warns.append(f"{where}.{field} {fq(unit, 'power')} is {unit / max(load, 1e-9):.3g}x {what} "
                          f"({fq(load, 'power')}): its chillers run below the COP regression's {plant.chiller_min_load:g} "
                          "part-load floor even at full load and are charged the floor's COP "
