@@ -189,8 +189,8 @@ class TrimChillerSpec(ChillerPlantSpec):
     chiller_unit: Power | None = Field(
         None, description="heat one trim chiller is rated for, the staging unit: the COP's part load is the trim's "
         "load over it, clipped to chiller_min_load–chiller_max_load (continuous staging; assumption); None = the "
-        "liquid plant's capacity × air_design_fraction (a chiller sized for the design air-side heat), whatever the "
-        "trim's capacity")
+        "liquid plant's capacity × air_design_fraction (a chiller sized for the design air-side heat), or the trim's "
+        "capacity where that is smaller (one unit is never larger than the whole trim)")
 
     @model_validator(mode="after")
     def _one_description_of_the_trim(self):
