@@ -1614,6 +1614,36 @@ def test_sweep_workers_below_one_are_refused(tmp_path, capsys, n):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("n", [0, -1, 1.5, True, "2"])
+def test_run_sweep_workers_below_one_are_refused_from_python_too(tmp_path, n):
+    """`run_sweep(workers=0)` ran the points one at a time without a word, where `--workers 0` is refused: the API
+    refuses what the command line refuses (a ValueError naming workers), before any point runs."""
+    from dcsim.sweep import run_sweep
+
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
+    with pytest.raises(ValueError, match=r"workers must be a whole number .* at least 1 .*got " + re.escape(repr(n))):
+        run_sweep(p, workers=n, cache_dir=None, progress=False, out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("tp, reason", [("0", "must be at least 1 (GPUs per replica), got '0'"),
+                                        ("-2", "must be at least 1 (GPUs per replica), got '-2'"),
+                                        ("two", "expected a whole number of GPUs per replica, got 'two'")])
+def test_calibrate_tp_below_one_is_refused_naming_tp(capsys, tp, reason):
+    """`dcsim calibrate --tp 0` (or -2) was taken and then matched no rows: 'no load or request rows for tp=0', as if
+    the files lacked them. Now argparse refuses it naming --tp; the Python API names tp too."""
+    from dcsim.node.calibrate import calibrate_all
+
+    csv = str(Path(dcsim.__file__).parent / "data" / "measurements" / "mlenergy_llama-3.1-8b.csv")
+    with pytest.raises(SystemExit) as e:
+        cli_main(["calibrate", csv, f"--tp={tp}"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument --tp: {reason}" in err and "no load or request rows" not in err, err
+    if tp != "two":
+        with pytest.raises(ValueError, match=r"tp \(--tp\): GPUs per replica must be a whole number >= 1"):
+            calibrate_all([csv], tp=int(tp))
+
+
 @pytest.mark.parametrize("argv, words", [
     (["-q", "max-gpus", "--target", "ttft.p99<=2 kW", "--no-confirm"],
      "error: --target 'ttft.p99<=2 kW': unit 'kW' is not a time unit"),

@@ -69,7 +69,7 @@ from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context,
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec, NodeSpec
-from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, out_folder, read_text
+from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, count_arg, out_folder, read_text
 from dcsim.units import excerpt
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
@@ -536,6 +536,9 @@ def groups(rows: list[dict], gpu: str | None = None, model: str | None = None, p
            tp: int | None = None, skipped: list[str] | None = None) -> dict[tuple, list[dict]]:
     """Load and request rows by :func:`group_key`, filtered by the options that are given (``skipped``: the rows
     ``--skip-bad-rows`` left out, named when none is left)."""
+    if tp is not None and not (isinstance(tp, int) and not isinstance(tp, bool) and tp >= 1):
+        # 0 and negatives matched no rows and were reported as 'no load or request rows for tp=0'
+        raise ValueError(f"tp (--tp): GPUs per replica must be a whole number >= 1, got {tp!r}")
     # --gpu/--model as the catalog names them, as the rows are (_canonical_names)
     gpu, model = (None if gpu is None else _canonical_name(gpu, resolve_gpu),
                   None if model is None else _canonical_name(model, resolve_model))
@@ -1635,7 +1638,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", default=None, help="GPU catalog name, e.g. H100-SXM (default: every GPU in the files)")
     p.add_argument("--model", default=None, help="model catalog name, e.g. llama-3.1-70b (default: every model)")
     p.add_argument("--precision", choices=["bf16", "fp8", "int4"], default=None)
-    p.add_argument("--tp", type=int, default=None, help="GPUs per replica (n_gpus column)")
+    p.add_argument("--tp", type=count_arg("GPUs per replica"), default=None,
+                   help="GPUs per replica (n_gpus column), at least 1")
     p.add_argument("--gamma", type=_gamma_arg, default=DEFAULT_GAMMA,
                    help="DVFS exponent when no cap rows (assumption; 1 to 5, the fit's bounds)")
     p.add_argument("--loo", action="store_true", help="also report leave-one-load-level-out error")
