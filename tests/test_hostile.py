@@ -1892,3 +1892,19 @@ def test_final_review_mends(tmp_path, capsys):
     rows = " ".join(r[1] for r in flex_rows({"flexibility": {"change": ch, "responses": ["deferrable"],
                                                             "with": {}, "without": {}}}))
     assert "+0" not in rows and "tokens 0   SLO-meeting 0" in rows, rows
+
+
+def test_calibrated_groups_are_keyed_by_a_named_setup():
+    """CalibratedGroups.rows was keyed by a bare (gpu, model, precision, tp) tuple, and the CLI looked a profile's
+    rows up by rebuilding it from four profile keys; the key is now a GroupKey (still a tuple) and profile_key(prof)
+    finds a profile's rows."""
+    from dcsim.node.calibrate import GroupKey, calibrate_all, profile_key
+
+    csv = Path(dcsim.__file__).parent / "data" / "measurements" / "mlenergy_llama-3.1-8b.csv"
+    res = calibrate_all([csv], tp=1)
+    (prof,) = res.profiles
+    (key,) = res.rows
+    assert isinstance(key, GroupKey) and (key.gpu, key.model, key.precision, key.tp) == tuple(key)
+    assert key == profile_key(prof) == (prof["gpu"], prof["model"], prof["precision"], 1)
+    assert all(int(r["n_gpus"]) == key.tp and r["model"] == key.model for r in res.rows[profile_key(prof)])
+
