@@ -1908,3 +1908,40 @@ def test_calibrated_groups_are_keyed_by_a_named_setup():
     assert key == profile_key(prof) == (prof["gpu"], prof["model"], prof["precision"], 1)
     assert all(int(r["n_gpus"]) == key.tp and r["model"] == key.model for r in res.rows[profile_key(prof)])
 
+
+def test_a_check_across_fields_names_its_field_once_at_the_source():
+    """FieldError reasons repeated their field ('idle_w (800 W) must be < tdp_w') and the scenario's error list
+    stripped it after the fact (_unrepeated, a regex on the message). Now each reason is written without its field:
+    the list names it once under its path, and the exception's own text (a Python caller's) is 'field: reason'."""
+    import ast
+
+    from pydantic import ValidationError
+
+    from dcsim.scenario.base import FieldError
+    from dcsim.scenario.node import GpuSpec
+
+    e = FieldError("idle_w", "800 W must be < tdp_w (700 W)")
+    assert (e.field, e.reason, str(e)) == ("idle_w", "800 W must be < tdp_w (700 W)", "idle_w: 800 W must be < tdp_w (700 W)")
+    gpu = dict(name="toy", peak_flops={"bf16": "100 TFLOP/s"}, hbm_bytes="40 GB", hbm_bw="1 TB/s", tdp_w="700 W",
+               idle_w="800 W", power_limit_min_w="900 W")
+    with pytest.raises(ValidationError, match=r"idle_w: 800 W must be < tdp_w \(700 W\)"):
+        GpuSpec(**gpu)
+    raw = read_yaml(REF)
+    raw["racks"][0]["node"]["gpu"] = gpu
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(raw)
+    assert ("racks[0].node.gpu.idle_w", "800 W must be < tdp_w (700 W)") in ei.value.errors, ei.value.errors
+    # every FieldError raised in dcsim/ gives a reason that does not open with its (literal) field
+    root = Path(dcsim.__file__).parent
+    repeats = []
+    for p in sorted(root.rglob("*.py")):
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "FieldError" and len(n.args) == 2 \
+                    and isinstance(n.args[0], ast.Constant):
+                field, reason = n.args[0].value, n.args[1]
+                head = reason.value if isinstance(reason, ast.Constant) else (
+                    reason.values[0].value if isinstance(reason, ast.JoinedStr) and reason.values
+                    and isinstance(reason.values[0], ast.Constant) else "")
+                if re.match(re.escape(field) + r"[ :(]", head):
+                    repeats.append(f"{p.name}:{n.lineno} {field}: {head[:40]!r}")
+    assert not repeats, repeats
