@@ -742,6 +742,10 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     ``out``: folder to write ``results.csv`` (and ``results.parquet`` when pyarrow is importable) and the
     figure, ``sweep.png`` (:func:`write_figure`; ``rows.figure`` says what it shows, or why none is drawn).
     """
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        # workers=0 (or -1) ran the points one at a time without a word, where `dcsim sweep --workers 0` is refused
+        raise ValueError(f"run_sweep: workers must be a whole number of local worker processes, at least 1 (as "
+                         f"`dcsim sweep --workers`), got {workers!r}")
     spec = load_sweep(spec_or_path)
     base_raw, base_dir, base_sc = _load_base(spec)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)

@@ -1487,7 +1487,7 @@ def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, c
     t0 = time.perf_counter()
     code, err = _validate(capsys, s)
     assert code == 2 and "workload.arrivals" in err and "rate_scale 1e+06" in err, err
-    assert "~7.2e+09" in err and "66,076,419" in err and "internal error" not in err, err
+    assert "~7.2e+09" in err and "62,230,266" in err and "internal error" not in err, err
     assert time.perf_counter() - t0 < 30
     raw["workload"]["arrivals"]["rate_scale"] = 100  # 720,000 requests: still replayed
     s.write_text(yaml.safe_dump(raw))
@@ -1496,23 +1496,29 @@ def test_a_trace_replicated_past_memory_is_refused_naming_rate_scale(tmp_path, c
 
 def test_the_trace_replay_cap_follows_the_memory_limit(tmp_path, capsys, monkeypatch):
     """The cap was a fixed 50,000,000 requests whatever DCSIM_MEMORY_LIMIT said: under a 600 MB limit 14,400,000
-    copies (~940 MB while made) were allowed, and 1e8 copies were refused under 64 GB. Now the limit / 65 B."""
+    copies (~940 MB while made) were allowed, and 1e8 copies were refused under 64 GB. Then the limit / 65 B, which
+    forgot dcsim's own 250 MB (preflight's base) and read DCSIM_MEMORY_LIMIT a second time, with its own 4 GiB
+    default. Now (limit - 250 MB) / 65 B, the limit read by the one dcsim.scenario.limits.memory_limit_bytes."""
     import yaml
 
-    from dcsim.engine.preflight import LIMITS
-    from dcsim.workload.model import DEFAULT_MEMORY_LIMIT_BYTES, max_trace_requests
+    from dcsim.scenario.limits import BASE_MEMORY_BYTES, MIN_MEMORY_LIMIT
+    from dcsim.workload.model import TRACE_BYTES_PER_REQUEST, max_trace_requests
 
-    assert DEFAULT_MEMORY_LIMIT_BYTES == LIMITS["memory_bytes"]
-    assert max_trace_requests() == 66_076_419  # 4 GiB / 65 B
+    assert max_trace_requests() == 62_230_266  # (4 GiB - 250 MB) / 65 B
     monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "64 GB")
-    assert max_trace_requests() == 984_615_384  # 64 GB / 65 B
+    assert max_trace_requests() == 980_769_230  # (64 GB - 250 MB) / 65 B
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", f"{MIN_MEMORY_LIMIT} B")  # the smallest limit taken still holds copies
+    assert max_trace_requests() == (MIN_MEMORY_LIMIT - BASE_MEMORY_BYTES) // TRACE_BYTES_PER_REQUEST == 4_413_398
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "16")  # 16 bytes: refused by the one reader, naming the variable
+    with pytest.raises(ScenarioError, match="DCSIM_MEMORY_LIMIT"):
+        max_trace_requests()
     s = _csv_trace_scenario(tmp_path, [0.5 * k for k in range(7200)])
     raw = read_yaml(s)
     raw["workload"]["arrivals"]["rate_scale"] = 2000  # 14,400,000 requests
     s.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "600 MB")  # 9,230,769 requests (the smallest limit taken is 512 MiB)
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "600 MB")  # 5,384,615 requests (the smallest limit taken is 512 MiB)
     code, err = _validate(capsys, s)
-    assert code == 2 and "rate_scale 2000" in err and "9,230,769 a replay may hold" in err, err
+    assert code == 2 and "rate_scale 2000" in err and "5,384,615 a replay may hold" in err, err
 
 
 def test_the_memory_estimate_counts_the_trace_requests_kept_for_the_run(tmp_path):
@@ -1606,6 +1612,36 @@ def test_sweep_workers_below_one_are_refused(tmp_path, capsys, n):
         cli_main(["sweep", str(p), "--workers", n, "--no-cache", "--out", str(tmp_path / "o")])
     assert e.value.code == 2 and "argument --workers" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("n", [0, -1, 1.5, True, "2"])
+def test_run_sweep_workers_below_one_are_refused_from_python_too(tmp_path, n):
+    """`run_sweep(workers=0)` ran the points one at a time without a word, where `--workers 0` is refused: the API
+    refuses what the command line refuses (a ValueError naming workers), before any point runs."""
+    from dcsim.sweep import run_sweep
+
+    p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
+    with pytest.raises(ValueError, match=r"workers must be a whole number .* at least 1 .*got " + re.escape(repr(n))):
+        run_sweep(p, workers=n, cache_dir=None, progress=False, out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("tp, reason", [("0", "must be at least 1 (GPUs per replica), got '0'"),
+                                        ("-2", "must be at least 1 (GPUs per replica), got '-2'"),
+                                        ("two", "expected a whole number of GPUs per replica, got 'two'")])
+def test_calibrate_tp_below_one_is_refused_naming_tp(capsys, tp, reason):
+    """`dcsim calibrate --tp 0` (or -2) was taken and then matched no rows: 'no load or request rows for tp=0', as if
+    the files lacked them. Now argparse refuses it naming --tp; the Python API names tp too."""
+    from dcsim.node.calibrate import calibrate_all
+
+    csv = str(Path(dcsim.__file__).parent / "data" / "measurements" / "mlenergy_llama-3.1-8b.csv")
+    with pytest.raises(SystemExit) as e:
+        cli_main(["calibrate", csv, f"--tp={tp}"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument --tp: {reason}" in err and "no load or request rows" not in err, err
+    if tp != "two":
+        with pytest.raises(ValueError, match=r"tp \(--tp\): GPUs per replica must be a whole number >= 1"):
+            calibrate_all([csv], tp=int(tp))
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -1856,3 +1892,56 @@ def test_final_review_mends(tmp_path, capsys):
     rows = " ".join(r[1] for r in flex_rows({"flexibility": {"change": ch, "responses": ["deferrable"],
                                                             "with": {}, "without": {}}}))
     assert "+0" not in rows and "tokens 0   SLO-meeting 0" in rows, rows
+
+
+def test_calibrated_groups_are_keyed_by_a_named_setup():
+    """CalibratedGroups.rows was keyed by a bare (gpu, model, precision, tp) tuple, and the CLI looked a profile's
+    rows up by rebuilding it from four profile keys; the key is now a GroupKey (still a tuple) and profile_key(prof)
+    finds a profile's rows."""
+    from dcsim.node.calibrate import GroupKey, calibrate_all, profile_key
+
+    csv = Path(dcsim.__file__).parent / "data" / "measurements" / "mlenergy_llama-3.1-8b.csv"
+    res = calibrate_all([csv], tp=1)
+    (prof,) = res.profiles
+    (key,) = res.rows
+    assert isinstance(key, GroupKey) and (key.gpu, key.model, key.precision, key.tp) == tuple(key)
+    assert key == profile_key(prof) == (prof["gpu"], prof["model"], prof["precision"], 1)
+    assert all(int(r["n_gpus"]) == key.tp and r["model"] == key.model for r in res.rows[profile_key(prof)])
+
+
+def test_a_check_across_fields_names_its_field_once_at_the_source():
+    """FieldError reasons repeated their field ('idle_w (800 W) must be < tdp_w') and the scenario's error list
+    stripped it after the fact (_unrepeated, a regex on the message). Now each reason is written without its field:
+    the list names it once under its path, and the exception's own text (a Python caller's) is 'field: reason'."""
+    import ast
+
+    from pydantic import ValidationError
+
+    from dcsim.scenario.base import FieldError
+    from dcsim.scenario.node import GpuSpec
+
+    e = FieldError("idle_w", "800 W must be < tdp_w (700 W)")
+    assert (e.field, e.reason, str(e)) == ("idle_w", "800 W must be < tdp_w (700 W)", "idle_w: 800 W must be < tdp_w (700 W)")
+    gpu = dict(name="toy", peak_flops={"bf16": "100 TFLOP/s"}, hbm_bytes="40 GB", hbm_bw="1 TB/s", tdp_w="700 W",
+               idle_w="800 W", power_limit_min_w="900 W")
+    with pytest.raises(ValidationError, match=r"idle_w: 800 W must be < tdp_w \(700 W\)"):
+        GpuSpec(**gpu)
+    raw = read_yaml(REF)
+    raw["racks"][0]["node"]["gpu"] = gpu
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(raw)
+    assert ("racks[0].node.gpu.idle_w", "800 W must be < tdp_w (700 W)") in ei.value.errors, ei.value.errors
+    # every FieldError raised in dcsim/ gives a reason that does not open with its (literal) field
+    root = Path(dcsim.__file__).parent
+    repeats = []
+    for p in sorted(root.rglob("*.py")):
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "FieldError" and len(n.args) == 2 \
+                    and isinstance(n.args[0], ast.Constant):
+                field, reason = n.args[0].value, n.args[1]
+                head = reason.value if isinstance(reason, ast.Constant) else (
+                    reason.values[0].value if isinstance(reason, ast.JoinedStr) and reason.values
+                    and isinstance(reason.values[0], ast.Constant) else "")
+                if re.match(re.escape(field) + r"[ :(]", head):
+                    repeats.append(f"{p.name}:{n.lineno} {field}: {head[:40]!r}")
+    assert not repeats, repeats

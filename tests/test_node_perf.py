@@ -417,7 +417,7 @@ def test_a_power_limit_floor_at_or_below_idle_is_refused():
               idle_w="150 W", server={"gpus_per_node": 8, "non_gpu_idle_w": 400, "non_gpu_max_w": 800,
                                       "psu_efficiency": 0.9})
     for floor in ("100 W", "150 W"):
-        with pytest.raises(ValidationError, match=r"power_limit_min_w .* must be > idle_w \(150 W\)"):
+        with pytest.raises(ValidationError, match=r"power_limit_min_w: .* must be > idle_w \(150 W\)"):
             GpuSpec(power_limit_min_w=floor, **kw)
     assert GpuSpec(power_limit_min_w="151 W", **kw).power_limit_min_w == 151.0
 
@@ -430,6 +430,6 @@ def test_a_server_max_power_below_its_full_load_draw_is_refused():
     kw = dict(name="toy", peak_flops={"bf16": "100 TFLOP/s"}, hbm_bytes="40 GB", hbm_bw="1 TB/s", tdp_w="700 W",
               idle_w="70 W", power_limit_min_w="200 W")
     srv = {"gpus_per_node": 8, "non_gpu_idle_w": 1200, "non_gpu_max_w": 2300, "psu_efficiency": 0.94}
-    with pytest.raises(ValidationError, match=r"server.server_max_w \(100 W\) is below .* 8404 W"):
+    with pytest.raises(ValidationError, match=r"server.server_max_w: 100 W is below .* 8404 W"):
         GpuSpec(server={**srv, "server_max_w": "100 W"}, **kw)
     assert GpuSpec(server={**srv, "server_max_w": "8.5 kW"}, **kw).server.server_max_w == 8500.0

@@ -83,8 +83,8 @@ def test_step_function_equals_the_roofline_of_perf_with_a_window(gemma):
 
 
 @pytest.mark.parametrize("bad,reason", [
-    ({"local_layers": 70}, "local_layers (70) must be <= layers (62)"),
-    ({"sliding_window": None}, "local_layers needs sliding_window"),
+    ({"local_layers": 70}, "local_layers: 70 must be <= layers (62)"),
+    ({"sliding_window": None}, "local_layers: needs sliding_window"),
     ({"sliding_window": 0}, "greater than 0"),
 ])
 def test_invalid_window_specs_name_the_reason(bad, reason):

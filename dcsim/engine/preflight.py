@@ -21,7 +21,6 @@ Warnings are returned, printed by the CLI and added to ``report.json`` ``warning
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,13 +32,15 @@ from dcsim.engine.pools import POOL_COLUMNS
 from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.scenario.faults import window_errors
+# the memory limit has its one home in dcsim.scenario.limits (the workload's trace replay reads it too); re-exported
+from dcsim.scenario.limits import BASE_MEMORY_BYTES, DEFAULT_MEMORY_LIMIT_BYTES, MIN_MEMORY_LIMIT, memory_limit_bytes
 from dcsim.thermal.weather import WeatherError
-from dcsim.units import UnitError, excerpt, format_quantity, parse_quantity
+from dcsim.units import excerpt, format_quantity
 from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
 
 __all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS",
-           "memory_limit_bytes"]
+           "memory_limit_bytes", "BASE_MEMORY_BYTES", "MIN_MEMORY_LIMIT"]
 
 #: Documented limits (docs/limits.md). All are assumptions chosen to refuse nonsense and runs
 #: that would exhaust an ordinary machine, not measurements.
@@ -48,7 +49,7 @@ LIMITS = {
     # milliseconds, so a shorter tick is outside the model
     "min_tick_s": 1e-3,
     # estimated peak memory of a run; override with DCSIM_MEMORY_LIMIT (e.g. "32 GB")
-    "memory_bytes": 4 * 1024**3,
+    "memory_bytes": DEFAULT_MEMORY_LIMIT_BYTES,
     # full-load IT power over what the interconnect (or plant) can carry: above this ratio the
     # fleet is almost all stranded; warn
     "stranded_ratio": 20.0,
@@ -57,19 +58,9 @@ LIMITS = {
     "oversized_ratio": 1000.0,
 }
 
-#: Peak memory of a run that is simulated and written (report, CSV, HTML, plots) is BASE_MEMORY_BYTES plus
-#: BYTES_PER_TICK_COLUMN per controller tick and time-series column (:func:`estimate`). Fitted on 11 runs measured with
-#: ``/usr/bin/time -v`` (maximum resident set size) on 2026-12-05 (2-core VM, CPython 3.11, fluid fidelity, ``dcsim run``):
-#: scenarios/reference.yaml (45 columns) at a 1-min tick over 1, 30, 90, 183 and 366 days and at a 1-s tick over 1 and 3
-#: days (1,440-527,040 ticks: 261 MB-3.33 GB; 10, 300,000 and 1,000,000 racks alike over 30 days or more, but a
-#: 1-day run of 1,000,000 racks peaked at 330 MB against 261 MB for 10 racks, ~70 B per rack held early in the run and
-#: not counted here: one measurement), year-richmond at a 1-min tick (54 columns, 3.81 GB) and mixed-fleet at a 1-s tick (two
-#: pools, 82 columns, 1.20 GB). Least squares gave 267 MB + 127 B per tick-column; the base below was
-#: chosen lower (250 MB) and the slope higher (130 B), not rounded from them: with these figures every run is within
-#: -3.2 % and +3.4 % of its estimate (the 1-day run -3.2 %, year-richmond +3.4 %, mixed-fleet -2.0 %). The old
-#: estimate, 5,200 B per tick and no base, read 18 % low at 366 days (2.74 vs 3.33 GB) and 97 % low at one day.
-#: Checked by tests/test_hostile.py::test_memory_estimate_matches_a_measured_run.
-BASE_MEMORY_BYTES = 250_000_000
+#: Peak memory of a run that is simulated and written (report, CSV, HTML, plots) is BASE_MEMORY_BYTES (dcsim's own
+#: memory, :mod:`dcsim.scenario.limits`, with the fit behind both figures) plus BYTES_PER_TICK_COLUMN per controller
+#: tick and time-series column (:func:`estimate`).
 BYTES_PER_TICK_COLUMN = 130
 #: the columns of scenarios/reference.yaml's timeseries.csv (one pool, no grid, storage, thermal or deferrable work)
 BASE_COLUMNS = 45
@@ -87,32 +78,6 @@ CSV_BYTES_PER_TICK_COLUMN = 14
 #: tokens). Rounded up to the open-door case; checked within a factor of 2 by
 #: tests/test_hostile.py::test_request_memory_estimate_matches_a_measured_run.
 BYTES_PER_REQUEST = 128
-
-
-def memory_limit_bytes() -> float:
-    """The memory limit: ``DCSIM_MEMORY_LIMIT`` (a data quantity, ``"16 GB"``) or 4 GiB."""
-    env = os.environ.get("DCSIM_MEMORY_LIMIT")
-    if env:
-        try:
-            v = parse_quantity(env, "data")
-        except UnitError as e:
-            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{e} (e.g. '16 GB')")]) from None
-        # 0, negative, NaN and inf fell back to 4 GiB silently, and a bare 16 (16 bytes) was blamed on
-        # controller.tick (audit C, D8). A limit below MIN_MEMORY_LIMIT cannot hold any run: dcsim alone, before any
-        # tick, is ~210-260 MB of memory (BASE_MEMORY_BYTES), and a limit under it refused every scenario blaming
-        # controller.tick.
-        if not (math.isfinite(v) and v >= MIN_MEMORY_LIMIT):
-            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{env[:40]!r} is {v:g} bytes: give a memory size of at "
-                                                             "least 512 MiB with its unit, e.g. '16 GB' (dcsim alone "
-                                                             f"takes ~{BASE_MEMORY_BYTES / 1e6:.0f} MB before its "
-                                                             "first tick)")])
-        return v
-    return float(LIMITS["memory_bytes"])
-
-
-#: The smallest DCSIM_MEMORY_LIMIT taken (see memory_limit_bytes): above BASE_MEMORY_BYTES, which every run needs
-#: before its first tick, with room for the ticks of a short run. An assumption (the round size over 2 x the base).
-MIN_MEMORY_LIMIT = 512 * 1024**2
 
 
 @dataclass
@@ -505,7 +470,10 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
             what = "the most its trim chillers carry at full load during the run"
         if load < plant.chiller_min_load * unit:
             field = "chiller_unit" if plant.chiller_unit is not None else (
-                "capacity" if cs.kind == "chiller_plant" else "chiller_unit (default capacity x air_design_fraction)")
+                "capacity" if cs.kind == "chiller_plant" else
+                "chiller_unit (default capacity x air_design_fraction)"
+                if unit >= m.facility.capacity_w * cs.air_design_fraction else
+                "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)")
             warns.append(f"{where}.{field} {fq(unit, 'power')} is {unit / max(load, 1e-9):.3g}x {what} "
                          f"({fq(load, 'power')}): its chillers run below the COP regression's {plant.chiller_min_load:g} "
                          "part-load floor even at full load and are charged the floor's COP "

@@ -69,7 +69,7 @@ from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context,
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec, NodeSpec
-from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, out_folder, read_text
+from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, count_arg, out_folder, read_text
 from dcsim.units import excerpt
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
@@ -539,25 +539,39 @@ def repeat_warnings(rows: list[dict]) -> list[str]:
             for r in rows if r.get("_repeats")]
 
 
-def group_key(r: dict) -> tuple[str, str, str, int]:
+class GroupKey(NamedTuple):
+    """The setup a load or request row measures, which a profile is fitted per: GPU and model (catalog names),
+    precision and GPUs per replica (the row's n_gpus, a profile's tensor_parallel). A tuple, so ``profile_name(*k)``
+    and ``sorted`` work as before."""
+
+    gpu: str
+    model: str
+    precision: str
+    tp: int
+
+
+def group_key(r: dict) -> GroupKey:
     """(gpu, model, precision, n_gpus) of a load or request row."""
-    return r["gpu"], r["model"], r["precision"], int(r["n_gpus"])
+    return GroupKey(r["gpu"], r["model"], r["precision"], int(r["n_gpus"]))
 
 
 def groups(rows: list[dict], gpu: str | None = None, model: str | None = None, precision: str | None = None,
-           tp: int | None = None, skipped: list[str] | None = None) -> dict[tuple, list[dict]]:
+           tp: int | None = None, skipped: list[str] | None = None) -> dict[GroupKey, list[dict]]:
     """Load and request rows by :func:`group_key`, filtered by the options that are given (``skipped``: the rows
     ``--skip-bad-rows`` left out, named when none is left)."""
+    if tp is not None and not (isinstance(tp, int) and not isinstance(tp, bool) and tp >= 1):
+        # 0 and negatives matched no rows and were reported as 'no load or request rows for tp=0'
+        raise ValueError(f"tp (--tp): GPUs per replica must be a whole number >= 1, got {tp!r}")
     # --gpu/--model as the catalog names them, as the rows are (_canonical_names)
     gpu, model = (None if gpu is None else _canonical_name(gpu, resolve_gpu),
                   None if model is None else _canonical_name(model, resolve_model))
-    out: dict[tuple, list[dict]] = {}
+    out: dict[GroupKey, list[dict]] = {}
     for r in rows:
         if r["kind"] == "cap":
             continue
         k = group_key(r)
-        if (gpu is None or k[0] == gpu) and (model is None or k[1] == model) and \
-                (precision is None or k[2] == precision) and (tp is None or k[3] == tp):
+        if (gpu is None or k.gpu == gpu) and (model is None or k.model == model) and \
+                (precision is None or k.precision == precision) and (tp is None or k.tp == tp):
             out.setdefault(k, []).append(r)
     if not out:
         given = [f"{k}={v}" for k, v in (("gpu", gpu), ("model", model), ("precision", precision), ("tp", tp))
@@ -578,7 +592,7 @@ def select(rows: list[dict], gpu: str, model: str, precision: str | None, tp: in
     """The rows of one group (load and request) and the GPU's cap rows; error if options leave several."""
     g = groups(rows, gpu, model, precision, tp)
     if len(g) > 1:
-        raise ValueError(f"rows mix (precision, n_gpus) {sorted((k[2], k[3]) for k in g)}; pass --precision/--tp")
+        raise ValueError(f"rows mix (precision, n_gpus) {sorted((k.precision, k.tp) for k in g)}; pass --precision/--tp")
     caps = cap_rows(rows, gpu)
     return next(iter(g.values())), caps
 
@@ -695,8 +709,8 @@ class Problem:
         BF16 ones (a cost they share, not one model's own overheads). One FP8 model against BF16
         models confounds it with that model's depth- and TP-specific overheads (measured: that looser
         rule worsened the leave-one-model-out table, docs/node.md). Otherwise it is 0."""
-        fp8 = {g.key[1] for g in self.groups if g.d.fp8_layers_run > 0}
-        other = {g.key[1] for g in self.groups if g.d.fp8_layers_run == 0}
+        fp8 = {g.key.model for g in self.groups if g.d.fp8_layers_run > 0}
+        other = {g.key.model for g in self.groups if g.d.fp8_layers_run == 0}
         return bool(fp8 & other) or (len(fp8) >= 2 and bool(other - fp8))
 
     def free(self) -> np.ndarray:
@@ -1161,12 +1175,18 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
 
 class CalibratedGroups(NamedTuple):
     """What :func:`calibrate_all` fits: ``profiles``, one profile dict per group fitted; ``rows``, the rows of each
-    group fitted, by (gpu, model, precision, TP): what the report sets against dcsim's own replica
-    (:func:`dcsim_anchor`); ``skipped_groups``, the names of the groups too small for a profile of their own."""
+    group fitted, by its :class:`GroupKey` (gpu, model, precision, tp; :func:`profile_key` of its profile): what
+    the report sets against dcsim's own replica (:func:`dcsim_anchor`); ``skipped_groups``, the names of the groups
+    too small for a profile of their own."""
 
     profiles: list[dict]
-    rows: dict[tuple, list[dict]]
+    rows: dict[GroupKey, list[dict]]
     skipped_groups: list[str]
+
+
+def profile_key(prof: dict) -> GroupKey:
+    """The :class:`GroupKey` a profile dict was fitted for (its rows in :attr:`CalibratedGroups.rows`)."""
+    return GroupKey(prof["gpu"], prof["model"], prof["precision"], int(prof["tensor_parallel"]))
 
 
 def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | None = None,
@@ -1191,7 +1211,7 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     for key, rows_g in sel.items():
         if key in few:
             continue
-        caps = cap_rows(rows, key[0])
+        caps = cap_rows(rows, key.gpu)
         prof = _calibrate_group(rows_g, caps, gamma, loo)
         if skipped:
             prof["skipped_rows"] = skipped
@@ -1241,7 +1261,7 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
     no calibration (:func:`dcsim.node.catalog.transfer_profile`). Returns a profile-like dict
     with ``params``, ``uncertainty``, ``warnings`` and the pooled groups."""
     rows = read_rows(paths) if rows is None else rows
-    gs = {k: v for k, v in groups(rows, gpu).items() if k[1] not in exclude_models}
+    gs = {k: v for k, v in groups(rows, gpu).items() if k.model not in exclude_models}
     if not gs:
         raise ValueError(f"no calibrated groups for {gpu} outside {exclude_models}")
     caps = cap_rows(rows, gpu)
@@ -1290,7 +1310,7 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
     gs = groups(rows, gpu)
     caps = cap_rows(rows, gpu)
     out = []
-    models = sorted({k[1] for k in gs})
+    models = sorted({k.model for k in gs})
     pools: dict[tuple, dict] = {}
     for model in models:
         out_models = twins(model, models)
@@ -1300,7 +1320,7 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
             pools[out_models] = pooled_fit(paths, gpu, out_models, gamma, rows=rows)
         pooled = pools[out_models]
         # predicted as catalog.transfer_profile runs it: the pool's MFU held at the achievable matmul ceiling
-        probs = {key: Problem(gpu, [rows_g], caps, ceiling=True) for key, rows_g in gs.items() if key[1] == model}
+        probs = {key: Problem(gpu, [rows_g], caps, ceiling=True) for key, rows_g in gs.items() if key.model == model}
         # the MoE dispatch / FP8 cost the other models do not identify: from the other GPUs' pools, which leave
         # this model out too (as catalog.transfer_profile takes them from the shipped pools)
         needs = {k for k, (n, _) in BORROWABLE.items()
@@ -1349,8 +1369,8 @@ def _donor_pools(paths, rows: list[dict], gpu: str, models: tuple[str, ...], nee
     """``(gpu, params, uncertainty)`` of the pooled fits of the other GPUs without ``models`` whose data identify
     a parameter in ``needs`` (only those are fitted)."""
     donors = []
-    for other in sorted({k[0] for k in groups(rows)} - {gpu}):
-        blocks = [b for k, b in groups(rows, other).items() if k[1] not in models]
+    for other in sorted({k.gpu for k in groups(rows)} - {gpu}):
+        blocks = [b for k, b in groups(rows, other).items() if k.model not in models]
         if not blocks:
             continue
         probe = Problem(other, blocks, [])
@@ -1658,7 +1678,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", default=None, help="GPU catalog name, e.g. H100-SXM (default: every GPU in the files)")
     p.add_argument("--model", default=None, help="model catalog name, e.g. llama-3.1-70b (default: every model)")
     p.add_argument("--precision", choices=["bf16", "fp8", "int4"], default=None)
-    p.add_argument("--tp", type=int, default=None, help="GPUs per replica (n_gpus column)")
+    p.add_argument("--tp", type=count_arg("GPUs per replica"), default=None,
+                   help="GPUs per replica (n_gpus column), at least 1")
     p.add_argument("--gamma", type=_gamma_arg, default=DEFAULT_GAMMA,
                    help="DVFS exponent when no cap rows (assumption; 1 to 5, the fit's bounds)")
     p.add_argument("--loo", action="store_true", help="also report leave-one-load-level-out error")
@@ -1706,7 +1727,7 @@ def run(args: argparse.Namespace) -> int:
         if i:
             print()
         print(format_report(prof))
-        line = dcsim_anchor(fitted[prof["gpu"], prof["model"], prof["precision"], prof["tensor_parallel"]])
+        line = dcsim_anchor(fitted[profile_key(prof)])
         if line:
             print(line)
     if few:
@@ -1741,7 +1762,7 @@ def _pool_gpu(paths, gpu: str | None) -> str:
     rows (a ValueError naming them when there are several: a pool is one GPU's)."""
     if gpu is not None:
         return _canonical_name(gpu, resolve_gpu)
-    gpus = sorted({k[0] for k in groups(read_rows(paths))})
+    gpus = sorted({k.gpu for k in groups(read_rows(paths))})
     if len(gpus) > 1:
         raise ValueError(f"--pool fits one GPU and the files hold {len(gpus)} ({', '.join(gpus)}): pass --gpu")
     return gpus[0]

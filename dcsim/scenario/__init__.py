@@ -362,20 +362,6 @@ def _reason(err: dict) -> str:
     return excerpt(msg, 300, quote=False)
 
 
-def _unrepeated(reason: str, field: str) -> str:
-    """A :class:`FieldError`'s reason without the field it already stands under: ``idle_w (800 W) must be < tdp_w``
-    under ``...idle_w`` reads ``800 W must be < tdp_w``; ``params: 70 is ...`` reads ``70 is ...``. The reason keeps
-    the name for readers of the exception itself (catalog files, Python)."""
-    if reason.startswith(field + ": "):
-        return reason[len(field) + 2:]
-    m = re.match(re.escape(field) + r" \(([^()]*)\) ", reason)
-    if m:
-        return m.group(1) + reason[m.end() - 1:]
-    if reason.startswith(field + " "):
-        return reason[len(field) + 1:]
-    return reason
-
-
 #: At most this many errors are listed; the rest are counted.
 MAX_ERRORS = 25
 
@@ -399,9 +385,9 @@ def _errors_from(exc: ValidationError, raw: Any) -> list[tuple[str, str]]:
     for e in errs:
         item = (_loc_path(_strip(tuple(e.get("loc", ())), e.get("type", "")), raw), _reason(e))
         blamed = (e.get("ctx") or {}).get("error")
-        if isinstance(blamed, FieldError):  # a check across fields names the one it blames (not <root>)
+        if isinstance(blamed, FieldError):  # a check across fields names the one it blames (not <root>), once
             f, at = blamed.field, _loc_path(tuple(e.get("loc", ())), raw, leaf=False)
-            item = (at + f if f.startswith("[") or not at else f"{at}.{f}", _unrepeated(item[1], f))
+            item = (at + f if f.startswith("[") or not at else f"{at}.{f}", excerpt(blamed.reason, 300, quote=False))
         if item not in seen:
             seen.add(item)
             out.append(item)

@@ -21,11 +21,16 @@ class FieldError(ValueError):
     """A check across fields (a ``model_validator``) that blames one of them: ``field`` is its dotted path relative
     to the model that raises (``"controller.tick"`` from the scenario, ``"chiller_min_load"`` from the cooling spec).
     The scenario's error list (``dcsim.scenario._errors_from``) names ``<where the model sits>.<field>``, so the
-    message says which value to change instead of ``<root>`` or the enclosing section."""
+    message says which value to change instead of ``<root>`` or the enclosing section.
+
+    ``reason`` says what is wrong without naming ``field`` again (``"800 W must be < tdp_w (700 W)"`` for
+    ``idle_w``): the error list puts it under the field's path, and the exception's own text (a catalog file's or a
+    Python caller's pydantic error) is ``"<field>: <reason>"``, naming it once."""
 
     def __init__(self, field: str, reason: str):
-        super().__init__(reason)
+        super().__init__(f"{field}: {reason}")
         self.field = field
+        self.reason = reason
 
 
 def _refusing(expected: str, schema: dict) -> dict:

@@ -165,7 +165,7 @@ class ChillerPlantSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.chiller_min_load > self.chiller_max_load:
-            raise FieldError("chiller_min_load", "chiller_min_load must be <= chiller_max_load")
+            raise FieldError("chiller_min_load", "must be <= chiller_max_load")
         return self
 
 
@@ -189,8 +189,8 @@ class TrimChillerSpec(ChillerPlantSpec):
     chiller_unit: Power | None = Field(
         None, description="heat one trim chiller is rated for, the staging unit: the COP's part load is the trim's "
         "load over it, clipped to chiller_min_load–chiller_max_load (continuous staging; assumption); None = the "
-        "liquid plant's capacity × air_design_fraction (a chiller sized for the design air-side heat), whatever the "
-        "trim's capacity")
+        "liquid plant's capacity × air_design_fraction (a chiller sized for the design air-side heat), or the trim's "
+        "capacity where that is smaller (one unit is never larger than the whole trim)")
 
     @model_validator(mode="after")
     def _one_description_of_the_trim(self):
@@ -282,7 +282,7 @@ class PueCurveSpec(Spec):
         if len(self.load) != len(self.pue) or len(self.load) < 1:
             raise FieldError("pue", "load and pue must have the same, non-zero length")
         if any(b <= a for a, b in zip(self.load, self.load[1:])):
-            raise FieldError("load", "load must be strictly increasing")
+            raise FieldError("load", "must be strictly increasing")
         # facility = it·pue(it) must be non-decreasing for the inverse to exist
         for (x0, p0), (x1, p1) in zip(zip(self.load, self.pue), zip(self.load[1:], self.pue[1:])):
             slope = (p1 - p0) / (x1 - x0)
@@ -368,7 +368,7 @@ class ConstantWeatherSpec(Spec):
         if self.t_wb is not None and self.rh is not None:
             raise FieldError("rh", "give t_wb or rh, not both")
         if self.t_wb is not None and self.t_wb > self.t_db:
-            raise FieldError("t_wb", f"t_wb ({self.t_wb}) must be <= t_db ({self.t_db})")
+            raise FieldError("t_wb", f"{self.t_wb} must be <= t_db ({self.t_db})")
         return self
 
 
@@ -505,7 +505,7 @@ class RackCoolingSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.kind != "liquid" and "liquid_fraction" in self.model_fields_set and self.liquid_fraction > 0:
-            raise FieldError("liquid_fraction", f"liquid_fraction applies to liquid racks only (kind={self.kind})")
+            raise FieldError("liquid_fraction", f"applies to liquid racks only (kind={self.kind})")
         return self
 
 
@@ -666,9 +666,9 @@ class BatteryStorageSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if not self.soc_min < self.soc_max:
-            raise FieldError("soc_min", "soc_min must be < soc_max")
+            raise FieldError("soc_min", "must be < soc_max")
         if not self.soc_min <= self.soc_initial <= self.soc_max:
-            raise FieldError("soc_initial", "soc_initial must lie within [soc_min, soc_max]")
+            raise FieldError("soc_initial", "must lie within [soc_min, soc_max]")
         if self.dispatch != "events" and self.shave_to is None:
             raise FieldError("shave_to", f"dispatch={self.dispatch!r} needs shave_to (the meter target)")
         if self.location == "ups" and self.dispatch != "events":

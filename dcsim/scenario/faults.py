@@ -91,7 +91,7 @@ class NodeFailuresSpec(Spec):
     @model_validator(mode="after")
     def _shape_only_for_weibull(self):
         if self.distribution == "exponential" and self.shape != 1.0:
-            raise FieldError("shape", "shape applies to distribution: weibull only (exponential has shape 1)")
+            raise FieldError("shape", "applies to distribution: weibull only (exponential has shape 1)")
         return self
 
 
@@ -139,9 +139,9 @@ class HeatWaveSpec(_WindowSpec):
     @model_validator(mode="after")
     def _consistent(self):
         if 2.0 * self.ramp > self.duration:
-            raise FieldError("ramp", f"ramp ({self.ramp:g} s) up and down must fit in duration ({self.duration:g} s)")
+            raise FieldError("ramp", f"{self.ramp:g} s up and down must fit in duration ({self.duration:g} s)")
         if self.wet_bulb_offset is not None and self.wet_bulb_offset > self.offset:
-            raise FieldError("wet_bulb_offset", "wet_bulb_offset must not exceed offset (the wet-bulb would pass the dry-bulb)")
+            raise FieldError("wet_bulb_offset", "must not exceed offset (the wet-bulb would pass the dry-bulb)")
         return self
 
 

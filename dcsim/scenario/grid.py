@@ -95,7 +95,7 @@ class CurtailmentProcessSpec(Spec):
     @model_validator(mode="after")
     def _durations(self):
         if self.mean_duration > self.max_duration:
-            raise FieldError("mean_duration", "mean_duration must be <= max_duration")
+            raise FieldError("mean_duration", "must be <= max_duration")
         return self
 
 
@@ -157,7 +157,7 @@ class DeferrableWorkSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if self.urgency > self.deadline:
-            raise FieldError("urgency", "urgency must be <= deadline")
+            raise FieldError("urgency", "must be <= deadline")
         return self
 
 

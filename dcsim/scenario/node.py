@@ -30,7 +30,7 @@ class ServerSpec(Spec):
     @model_validator(mode="after")
     def _order(self):
         if self.non_gpu_max_w < self.non_gpu_idle_w:
-            raise FieldError("non_gpu_max_w", f"non_gpu_max_w ({self.non_gpu_max_w:g} W) must be >= non_gpu_idle_w ({self.non_gpu_idle_w:g} W)")
+            raise FieldError("non_gpu_max_w", f"{self.non_gpu_max_w:g} W must be >= non_gpu_idle_w ({self.non_gpu_idle_w:g} W)")
         return self
 
 
@@ -76,29 +76,29 @@ class GpuSpec(Spec):
             v = None if a is None else getattr(a, k)
             peak = getattr(self.peak_flops, k) or self.peak_flops.bf16
             if v is not None and v > peak * (1 + 1e-9):
-                raise FieldError(f"achievable_flops.{k}", f"achievable_flops.{k} ({v:.4g} FLOP/s) exceeds peak_flops.{k} ({peak:.4g}): a "
+                raise FieldError(f"achievable_flops.{k}", f"{v:.4g} FLOP/s exceeds peak_flops.{k} ({peak:.4g}): a "
                                  "measured matmul rate cannot beat the datasheet peak (both dense, no sparsity)")
         return self
 
     @model_validator(mode="after")
     def _power_order(self):
         if not self.idle_w < self.tdp_w:
-            raise FieldError("idle_w", f"idle_w ({self.idle_w:g} W) must be < tdp_w ({self.tdp_w:g} W)")
+            raise FieldError("idle_w", f"{self.idle_w:g} W must be < tdp_w ({self.tdp_w:g} W)")
         if self.power_limit_min_w > self.tdp_w:
-            raise FieldError("power_limit_min_w", f"power_limit_min_w ({self.power_limit_min_w:g} W) must be <= tdp_w")
+            raise FieldError("power_limit_min_w", f"{self.power_limit_min_w:g} W must be <= tdp_w")
         sv = self.server
         full = (sv.gpus_per_node * self.tdp_w + sv.non_gpu_max_w) / sv.psu_efficiency
         if "server_max_w" in sv.model_fields_set and full > sv.server_max_w * (1 + 1e-9):  # a default is no datasheet
             # a server cannot draw more than its maximum system power: every GPU at its board limit and the host at
             # its maximum is the most the model lets it draw (the catalog's servers draw 0.912 x theirs, docs/node.md)
-            raise FieldError("server.server_max_w", f"server.server_max_w ({sv.server_max_w:g} W) is below the server's full-load draw "
+            raise FieldError("server.server_max_w", f"{sv.server_max_w:g} W is below the server's full-load draw "
                              f"{full:.0f} W = ({sv.gpus_per_node} x tdp_w {self.tdp_w:g} W + non_gpu_max_w "
                              f"{sv.non_gpu_max_w:g} W) / psu_efficiency {sv.psu_efficiency:g}: raise server_max_w to "
                              "the vendor's maximum system power or lower non_gpu_max_w")
         if not self.power_limit_min_w > self.idle_w:
             # a board cannot hold a working GPU below what it draws with no work: every power_cap is clipped up to
             # power_limit_min_w, so this keeps every limit above idle (H100: 200 W settable vs 72 W idle [SMI])
-            raise FieldError("power_limit_min_w", f"power_limit_min_w ({self.power_limit_min_w:g} W) must be > idle_w ({self.idle_w:g} W): "
+            raise FieldError("power_limit_min_w", f"{self.power_limit_min_w:g} W must be > idle_w ({self.idle_w:g} W): "
                              "a power limit at or below idle power cannot be met by a GPU doing any work")
         return self
 
@@ -147,32 +147,32 @@ class ModelSpec(Spec):
         small = self.params < 1e6 or (self.attention == "gqa" and self.params < attn)
         if small:
             guess = f"; did you mean {self.params:g}e9 ({self.params:g} billion)?" if self.params < 1e6 else ""
-            raise FieldError("params", f"params: {self.params:g} is a total parameter count, and it is below the "
+            raise FieldError("params", f"{self.params:g} is a total parameter count, and it is below the "
                              f"attention projections of this shape alone (layers x hidden x head_dim x 2(heads + "
                              f"kv_heads) = {attn:.3g}){guess}")
         if self.active_params is not None and self.active_params < 1e6:
-            raise FieldError("active_params", f"active_params: {self.active_params:g} is a parameter count; did you mean "
+            raise FieldError("active_params", f"{self.active_params:g} is a parameter count; did you mean "
                              f"{self.active_params:g}e9 ({self.active_params:g} billion)?")
         return self
 
     @model_validator(mode="after")
     def _moe(self):
         if self.n_experts and not (0 < self.experts_per_token <= self.n_experts):
-            raise FieldError("experts_per_token", "experts_per_token must be in 1..n_experts for an MoE model")
+            raise FieldError("experts_per_token", "must be in 1..n_experts for an MoE model")
         if self.moe_layers is not None and (not self.n_experts or self.moe_layers > self.layers):
-            raise FieldError("moe_layers", "moe_layers needs n_experts and must be <= layers")
+            raise FieldError("moe_layers", "needs n_experts and must be <= layers")
         if self.quantized == "experts" and not self.n_experts:
-            raise FieldError("quantized", "quantized: experts needs an MoE model (n_experts > 0)")
+            raise FieldError("quantized", "experts needs an MoE model (n_experts > 0)")
         if self.expert_params > self.params:
-            raise FieldError("expert_params", "expert_params must be <= params")
+            raise FieldError("expert_params", "must be <= params")
         if self.active_params is not None and self.active_params > self.params:
-            raise FieldError("active_params", "active_params must be <= params")
+            raise FieldError("active_params", "must be <= params")
         if self.local_layers > self.layers:
-            raise FieldError("local_layers", f"local_layers ({self.local_layers}) must be <= layers ({self.layers})")
+            raise FieldError("local_layers", f"{self.local_layers} must be <= layers ({self.layers})")
         if self.local_layers and self.sliding_window is None:
-            raise FieldError("local_layers", "local_layers needs sliding_window (the tokens a local layer attends to)")
+            raise FieldError("local_layers", "needs sliding_window (the tokens a local layer attends to)")
         if self.attention == "mla" and self.kv_elems_per_layer is None:
-            raise FieldError("attention", "attention: mla needs kv_elems_per_layer (the latent's elements per token and layer)")
+            raise FieldError("attention", "mla needs kv_elems_per_layer (the latent's elements per token and layer)")
         return self
 
 
@@ -190,7 +190,7 @@ class SpeculativeSpec(Spec):
         if (self.acceptance is None) == (self.tokens_per_step is None):
             raise FieldError("acceptance", "give exactly one of acceptance or tokens_per_step")
         if self.tokens_per_step is not None and self.tokens_per_step > self.draft_tokens + 1:
-            raise FieldError("tokens_per_step", f"tokens_per_step ({self.tokens_per_step}) cannot exceed draft_tokens + 1")
+            raise FieldError("tokens_per_step", f"{self.tokens_per_step} cannot exceed draft_tokens + 1")
         return self
 
 
@@ -238,5 +238,5 @@ class NodeSpec(Spec):
     def _tp(self):
         if self.tensor_parallel is not None and self.gpus_per_node is not None:
             if self.tensor_parallel > self.gpus_per_node:
-                raise FieldError("tensor_parallel", f"tensor_parallel ({self.tensor_parallel}) > gpus_per_node ({self.gpus_per_node})")
+                raise FieldError("tensor_parallel", f"{self.tensor_parallel} > gpus_per_node ({self.gpus_per_node})")
         return self

@@ -201,7 +201,7 @@ class LognormalLengthSpec(Spec):
     @model_validator(mode="after")
     def _order(self):
         if not self.p99 > self.median:
-            raise FieldError("p99", f"p99 ({self.p99:g}) must be > median ({self.median:g})")
+            raise FieldError("p99", f"{self.p99:g} must be > median ({self.median:g})")
         return self
 
 

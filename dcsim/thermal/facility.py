@@ -382,15 +382,18 @@ class Facility:
         for; the COP regression's part load is the chillers' load over it, clipped to [chiller_min_load,
         chiller_max_load] (continuous staging: units stage so each runs at most chiller_max_load; assumption).
         A chiller plant: its `chiller_unit`, default its `capacity` (one unit, no staging below the floor).
-        A liquid plant's trim: air_side.chiller_unit, default capacity·air_design_fraction (a unit of the design
-        air-side heat, whether or not the trim's size air_side.capacity is given: that size limits the plant's
-        capacity, not its COP; assumption)."""
+        A liquid plant's trim: air_side.chiller_unit, default min(capacity·air_design_fraction, the trim's rated size
+        `trim_capacity_w`): a unit of the design air-side heat, whether the trim's size is its default or given as
+        air_side.capacity (that size limits the plant's capacity, not its COP), except that one unit is never larger
+        than the whole trim (a 50 kW trim on a 1.04 MW plant is staged in 50 kW, not 156 kW, units; assumption)."""
         cs = self.spec.cooling
         if cs.kind == "chiller_plant":
             return float(cs.chiller_unit) if cs.chiller_unit is not None else self.capacity_w
         if cs.kind == "liquid":
             unit = cs.air_side.chiller_unit
-            return float(unit) if unit is not None else self.capacity_w * cs.air_design_fraction
+            if unit is not None:
+                return float(unit)
+            return min(self.capacity_w * cs.air_design_fraction, self.trim_capacity_w)
         return None
 
     def chiller_load_w(self, it_power_w, liquid_fraction, t_db_c, t_wb_c):

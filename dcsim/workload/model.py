@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dcsim.scenario.limits import BASE_MEMORY_BYTES, memory_limit_bytes
 from dcsim.scenario.workload import (
     DiurnalArrivalSpec, EmpiricalLengthSpec, FixedLengthSpec, GammaArrivalSpec,
     LognormalLengthSpec, MmppArrivalSpec, PoissonArrivalSpec, ProfileCsvArrivalSpec,
@@ -178,31 +179,15 @@ TRACE_BYTES_PER_REQUEST = 65
 #: each), B: the 24 B of the same tracemalloc measurement; :func:`dcsim.engine.preflight.preflight` adds it to the
 #: run's peak memory estimate.
 TRACE_KEPT_BYTES_PER_REQUEST = 24
-#: The memory limit without ``DCSIM_MEMORY_LIMIT``: ``dcsim.engine.preflight.LIMITS["memory_bytes"]`` (an assumption,
-#: docs/limits.md), repeated here because the workload sits below the engine (tests check the two agree).
-DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
 
 
 def max_trace_requests() -> int:
-    """Most requests a trace replay may hold after ``rate_scale`` (x ``scale``) replicates it: the run's memory limit
-    (``DCSIM_MEMORY_LIMIT``, else 4 GiB, as :func:`dcsim.engine.preflight.memory_limit_bytes` reads it) over the
-    :data:`TRACE_BYTES_PER_REQUEST` the copies take while they are made (66,076,419 at 4 GiB). An unreadable
-    ``DCSIM_MEMORY_LIMIT`` counts as the default here: preflight refuses it, naming the variable, before any trace
-    is read."""
-    import os
-
-    from dcsim.units import UnitError, parse_quantity
-
-    lim = float(DEFAULT_MEMORY_LIMIT_BYTES)
-    env = os.environ.get("DCSIM_MEMORY_LIMIT")
-    if env:
-        try:
-            v = parse_quantity(env, "data")
-        except UnitError:
-            v = math.nan
-        if math.isfinite(v) and v > 0:
-            lim = v
-    return int(lim // TRACE_BYTES_PER_REQUEST)
+    """Most requests a trace replay may hold after ``rate_scale`` (x ``scale``) replicates it: what the run's memory
+    limit (:func:`dcsim.scenario.limits.memory_limit_bytes`: ``DCSIM_MEMORY_LIMIT``, else 4 GiB) leaves after dcsim's
+    own :data:`~dcsim.scenario.limits.BASE_MEMORY_BYTES`, over the :data:`TRACE_BYTES_PER_REQUEST` the copies take
+    while they are made (62,230,266 at 4 GiB). An unreadable or too small ``DCSIM_MEMORY_LIMIT`` is a
+    :class:`~dcsim.scenario.ScenarioError` naming the variable (preflight refuses it before any trace is read)."""
+    return int(max(memory_limit_bytes() - BASE_MEMORY_BYTES, 0.0) // TRACE_BYTES_PER_REQUEST)
 
 
 def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator):
@@ -232,7 +217,8 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
         raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} replicates the {t.size:,} requests replayed "
                          f"into ~{s * t.size:.3g}, more than the {most:,} a replay may hold (~"
                          f"{TRACE_BYTES_PER_REQUEST} B each while the copies are made: "
-                         f"{s * t.size * TRACE_BYTES_PER_REQUEST / 1e9:,.3g} GB, over the memory limit); use a "
+                         f"{s * t.size * TRACE_BYTES_PER_REQUEST / 1e9:,.3g} GB, over the memory limit less dcsim's "
+                         f"own {BASE_MEMORY_BYTES / 1e6:.0f} MB); use a "
                          "smaller rate_scale, or arrivals of kind poisson or diurnal at the rate you mean (or raise "
                          "DCSIM_MEMORY_LIMIT)")
     if s != 1.0:
