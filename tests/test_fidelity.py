@@ -488,3 +488,19 @@ def test_hybrid_request_counts_are_labelled_as_the_samples():
     req = dcsim.run(small_scenario(**{"fidelity": "request", "duration": "5 min", "controller.tick": "10 s",
                                       "racks.0.count": 1, "workload.arrivals.rate": "60 req/s"}))
     assert "simulated sample" not in summary_table(req)
+
+
+def test_request_fidelity_keeps_the_contract_on_its_first_tick():
+    """The reference hall started at 12:00: the controller leaves the ticks uncapped (P 0.1 % above C) and the
+    replicas, filling from empty on the first tick (prefill-heavy), drew more than the node tables say: 498.8 kW against
+    the 495-kW contract (+0.77 %) before 2026-12-05, the only tick over. Now the lane's first tick, on which nothing
+    has been measured, runs at the clock the tables give for the budget less the trim's margin (489.0 kW, -1.2 %), and
+    the record labels it power-bound: the lane's hold, not compute, limited what it served with work waiting
+    (DESIGN.md; before: compute). The ticks after it run at full clock, as before, labelled compute."""
+    ov = {"duration": "5 min", "start": "2026-07-15T12:00", "expect": {}, "fidelity": "request"}
+    ts = dcsim.run(SC / "reference.yaml", overrides=ov).timeseries
+    x = ts["facility_power_w"] / ts["interconnect_w"]
+    assert np.all(ts["mode"] == 0) and np.all(ts["held_tokens"] > 0)
+    assert x[0] <= 1.0 and np.max(x) <= 1.001
+    assert ts["controller_clock"][0] == pytest.approx(1.0)  # the controller's, the lane ran below it
+    assert ts["binding"][0] == 2 and np.all(ts["binding"][1:] == 1)

@@ -325,11 +325,11 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         # only compute limits, every replica in service awake: the door stays open and the
                         # replicas queue what they cannot serve yet
                         open_door = ctl.compute_only(md, limit, av[j]) and av[j] >= ex.availability[j] - 1e-12
-                        # idle_power_down: the IT power the awake replicas (and every rack's overhead) may draw by
-                        # the budgets, the parked replicas' charged power set aside (the lane holds an uncapped tick
-                        # to it while a parked replica still finishes its requests)
-                        awake_w = None if power_down is None else float(
-                            min(ex.it_max_power_w[j], ex.it_max_cooling_w[j]) - ex.parked_w[j])
+                        # the IT power the awake replicas (and every rack's overhead) may draw by the budgets, the
+                        # parked replicas' charged power set aside (idle_power_down): the lane holds an uncapped tick
+                        # to it while a parked replica still finishes its requests, and on its first tick
+                        awake_w = float(min(ex.it_max_power_w[j], ex.it_max_cooling_w[j])
+                                        - (0.0 if power_down is None else ex.parked_w[j]))
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
                                                              float(ex.availability[j]), awake=av[j], capped=md != 0,
                                                              open_door=open_door, awake_budget_w=awake_w)
@@ -505,6 +505,12 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
     # (one pool: a tick capped below full clock has P or Q below C already; with several, PoolTicker.record)
     below = (np.asarray(mode) != 0) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9))
+    if extra is not None and "budget_held" in extra:
+        # request fidelity, one pool: an uncapped tick on which the lane held its replicas below full clock to keep
+        # the budget (a parked replica finishing its batch, the first tick) was limited by power (or cooling), not
+        # compute: labelled as a capped tick. Until 2026-12-05 it read compute (DESIGN.md: the constraint that limits
+        # the served rate with work waiting)
+        below = below | extra["budget_held"]
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
         supply_only=1 if m.scenario.controller.policy == "none" else None, capped=below,

@@ -177,9 +177,19 @@ class _Lane:
         # then the margin is its cap (aim 2 % below the target while the replicas fill: with none, the 40 kW
         # contract run of tests/test_fidelity.py drew 0.1 % over on its first saturated tick)
         self._var = None
+        #: the lane's first tick, on which nothing has been measured: it runs no higher than the clock the tables give
+        #: for its budget less the trim's margin (_clock_segments). Until 2026-12-05 it ran at the controller's clock
+        #: with no margin, and the replicas filling from empty (a prefill-heavy tick) drew more than the tables say:
+        #: the reference hall at request fidelity started at 12:00 drew 498.8 kW against 495 kW on it (+0.77 %)
+        self._first_tick = True
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
+        #: each tick: an uncapped tick the lane held below the controller's clock to keep the budget (a parked replica
+        #: finishing its batch, or the first tick: _hold_parked_excess); the record labels such a tick's binding as a
+        #: capped one (power or cooling, not compute: RequestEngine.chunk_power, loop._record_chunk)
+        self._tick_held: list[bool] = []
+        self._held_now = False
         #: the trim may lower the clock below the controller's: always for a single pool, whose target is the
         #: facility's budget; with several pools after a tick on which they together and this one alone drew more
         #: than their targets (RequestEngine.tick_pools: one pool over its share while another is under keeps the
@@ -275,6 +285,7 @@ class _Lane:
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
                                     work, budget_w, awake_budget_w)
+        self._tick_held.append(self._held_now)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
@@ -542,9 +553,16 @@ class _Lane:
                 and m.scenario.controller.policy == "frontier":
             level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
-        if self._parked_excess_w > 0.0 and self._trim_on and self._awake_n is not None:
+        first, self._first_tick = self._first_tick, False
+        self._held_now = False
+        if self._trim_on and ((self._parked_excess_w > 0.0 and self._awake_n is not None) or (
+                first and not capped and self.may_trim_down and awake_budget_w is not None
+                and bool(np.isfinite(awake_budget_w)))):
+            # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
+            # replicas fill from empty): held to the budget less the trim's margin by the tables
             held = self._hold_parked_excess(level, work_tok_s, awake_budget_w, avail, t0, dt)
             if held is not None:
+                self._held_now = True
                 return held
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
@@ -564,6 +582,7 @@ class _Lane:
         mode = np.array([1 if policy == "frontier" else 2], np.int8)
         k = int(round(level))
         curves, scale = self.curves, 1.0  # the replicas' curves the target and the trim's slope are read on
+        a = avail  # the share of ``curves`` serving (the first trimmed tick's clock is read on them: _first_trim)
         if budget_w is not None and np.isfinite(budget_w):
             # several pools: the pool's share of the shared budget, the one its fluid record draws and its controller
             # clock was chosen for (PoolTicker.clock_of). Until 2026-12-04 it was the frontier's IT power at the rate
@@ -571,7 +590,6 @@ class _Lane:
             # power split than the fluid model's (docs/engine.md "Request fidelity at a binding power limit")
             self._target_w = float(budget_w) * self.frac
         else:
-            a = avail
             if self._awake_n is not None:  # idle_power_down: the awake replicas' operating point, the parked excluded
                 if self._pd is not None:  # several rack groups: the ladder's first, on their own curves (as fluid)
                     curves, a = awake_curves(m, self._pd, self._awake_k), 1.0
@@ -600,6 +618,8 @@ class _Lane:
             # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick)
             self._trim -= level - self._level_capped
         self._level_capped = level
+        if first and self.may_trim_down and not (self.frac < 1.0 and self._awake_n is not None):
+            self._first_trim(curves, a, level, work_tok_s, limit_tok_s)
         if not self.may_trim_down and level > 1e-9:
             self._share = 1.0  # a pool that may not go below its controller's clock, above the lowest level
         elif level + self._trim <= 1e-9 and self._share >= 1.0:
@@ -610,6 +630,17 @@ class _Lane:
         eff = min(max(level + self._trim, 0.0), K - 1.0)
         self._tick_level.append(eff)
         return self._mix(eff, t0, dt)
+
+    def _first_trim(self, curves, a: float, level: float, work_tok_s: float | None, limit_tok_s: float) -> None:
+        """The trim of a lane's first tick where it is capped, before it has measured one: no higher than the level at
+        which the replicas of ``curves`` (``a``: their share serving) evenly loaded with the tick's work (at most the
+        limit) draw the target less the trim's margin by the node tables (:meth:`_level_within`), as every later tick
+        aims (:meth:`tick`). Without it the first tick ran at the controller's clock: the frontier's operating point
+        at the budget, which evenly loaded simulated replicas overdraw (reference hall started at 12:00: 498.8 kW
+        against 495 kW, +0.77 %; the capped mixed hall of tests/test_power_down.py +0.05 % and +0.8 %)."""
+        work = (limit_tok_s * self.frac if work_tok_s is None else float(work_tok_s)) / self.frac
+        lv = self._level_within(curves, a, work, self._target_w / self.frac * (1.0 - self._margin()))
+        self._trim = min(self._trim, lv - level)
 
     def _awake_level(self, limit_tok_s: float, work_tok_s: float | None) -> float:
         """The controller's capped clock level read on the curves of the replicas awake (``idle_power_down``, several
@@ -668,12 +699,14 @@ class _Lane:
 
     def _hold_parked_excess(self, level: float, work_tok_s: float | None, awake_budget_w: float, avail: float,
                             t0: float, dt: float) -> list | None:
-        """The clock segments of an uncapped tick (``idle_power_down``) on which parked replicas still finishing their
-        requests would take the facility over its budget (:meth:`_clock_segments`), or None where the awake replicas
-        at the controller's clock fit beside them by the tables."""
+        """The clock segments of an uncapped tick on which parked replicas still finishing their requests
+        (``idle_power_down``), or the replicas filling on the lane's first tick, would take the facility over its budget
+        less the trim's margin by the tables (:meth:`_clock_segments`), or None where the awake replicas at the
+        controller's clock fit beside them."""
         m = self.m
         K = m.clocks.size
-        if self._pd is not None:  # several rack groups: the ladder's first, on their own curves (as fluid)
+        pd = self._pd is not None and self._awake_n is not None
+        if pd:  # several rack groups: the ladder's first, on their own curves (as fluid)
             curves, a = awake_curves(m, self._pd, self._awake_k), 1.0
         else:  # one group: the awake share of the pool's curves
             curves, a = self.curves, avail
@@ -685,7 +718,7 @@ class _Lane:
         self._target_w = float(awake_budget_w) * self.frac
         it_full = curves.it_pq[:, -1]
         kk = min(max(int(round(lv)), 0), K - 2)
-        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * (a if self._pd is None else 1.0), 1e-9)
+        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * (1.0 if pd else a), 1e-9)
         self._level_now = self._level_capped = lv
         self._share = 1.0
         eff = min(max(lv + self._trim, 0.0), K - 1.0)  # the trim as on a capped tick: the tables' error
@@ -1059,6 +1092,13 @@ class _Lane:
         self._tick_level.clear()
         return np.interp(lv, np.arange(self.m.clocks.size), self.m.clocks)
 
+    def chunk_held(self) -> np.ndarray:
+        """Per tick since the last call: True where the controller left the tick uncapped and the lane held its
+        replicas below that clock to keep the budget (:attr:`_tick_held`)."""
+        h = np.array(self._tick_held, dtype=bool)
+        self._tick_held.clear()
+        return h
+
     def in_flight(self) -> int:
         """Requests at the door or inside a replica (simulated part)."""
         t = self.pool.totals()
@@ -1321,9 +1361,13 @@ class RequestEngine:
         gpu = np.stack([p[1] for p in parts], axis=1)
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
         clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
+        held = [ln.chunk_held() for ln in self.lanes]
         if len(parts) == 1:
+            # budget_held: uncapped ticks the lane held below full clock to keep the budget, which the record labels as
+            # capped (the binding: power or cooling, DESIGN.md)
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
-                    "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk}
+                    "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk,
+                    "budget_held": held[0]}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
                 "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
