@@ -90,7 +90,8 @@ TAIL_CAVEAT_SHARE = 0.5
 #: the reference day at seeds 42-45 met its SLOs for 53.3-56.8 k tok/s (+-3.2 % about the middle; docs/slo.md, "The
 #: estimate's own sampling noise", 2026-12-03; re-measured 2026-12-04 after saturated replicas are simulated at the
 #: batch they hold: 56.4-57.4 k, +-0.9 %; the larger spread is kept, as seeds move more on other days). Two fluid runs
-#: each carry it, so a change between them of up to twice this is noise (seeds 42 and 43 alone differed by 6.3 %);
+#: each carry it, so a change between them of up to twice this is noise (seeds 42 and 43 alone differed by 6.3 % on
+#: 2026-12-03, 0.6 % since 2026-12-04: docs/report.md);
 #: ``dcsim compare`` does not mark such a change.
 SEED_BAND_PCT = 3.2
 #: controller ticks :func:`critical_wait_s` simulates (the first tenth dropped as warm-up); its time step (s, at
