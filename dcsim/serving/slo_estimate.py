@@ -1065,9 +1065,10 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         put(f"capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at the door (below "
             f"{CAPPED_LOW_CLOCK:g})",
-            "this estimate runs the loaded replicas at full load, as the power frontier does; at clock 0.35 "
-            "(curtailment.yaml cut to 47 % at night) it read TPOT p50 209 ms where request fidelity measured 163 ms "
-            "and hybrid 216 ms, and SLO attainment 0.087 against 0.040 and 0.014" + confirm, "capped_low_clock")
+            "this estimate runs the loaded replicas at full load, as the power frontier does, where request "
+            "fidelity's trim keeps them a little below it; there its TPOT p50 and SLO attainment fall outside the "
+            "bar against request and hybrid fidelity (measured figures: docs/slo.md, \"Capped low on the frontier\")"
+            + confirm, "capped_low_clock")
     if capped_with_queue and tick_s > CAPPED_TICK_S:
         put(f"capped by power or cooling with work waiting at the door, on {tick_s:g}-s controller ticks",
             "a capped overload read TTFT p50 +21 to +75 % against request fidelity on 5-min ticks, +6 to +10 % on "
