@@ -971,8 +971,8 @@ CRITICAL_TTFT_P99_BAND_PCT = (-35.0, -15.0)
 #: loaded replicas at full load there, and request fidelity's trim does not quite (audit L #2, re-measured 2026-12-04:
 #: curtailment.yaml cut to 47 % at 02:00-03:00, clock 0.35, TPOT p50 209 ms fluid, 163 request, 216 hybrid; SLO
 #: attainment 0.087 / 0.040 / 0.014. At clocks 0.49-0.50 and at 0.30 consolidated the TPOT p50 agreed within 3 %;
-#: 2026-12-05, after the door fix and node pass 24, fluid reads TPOT p50 211 ms, attainment 0.025: request and
-#: hybrid not re-measured yet, so which way fluid now differs is open: docs/slo.md, "Capped low on the frontier")
+#: 2026-12-05, after the door fix and node pass 24: TPOT p50 211 / 163 / 216 ms, attainment 0.025 / 0.040 / 0.014,
+#: fluid's attainment now below request fidelity's: docs/slo.md, "Capped low on the frontier")
 CAPPED_LOW_CLOCK = 0.4
 #: the prefix of these warnings (``compare`` and ``plan`` carry them with the SLO figures)
 SLO_GAP_PREFIX = "SLO estimate: "
