@@ -581,7 +581,7 @@ def test_energy_is_marked_only_when_the_runs_served_the_same_work(runs, tmp_path
 def test_slo_changes_within_the_fluid_estimates_seed_noise_are_not_marked(runs, tmp_path):
     """Two fluid runs: their SLO figures each carry the estimate's seed noise (SEED_BAND_PCT, from docs/slo.md), so a
     change of up to twice it is not marked (≈): the curtailed day's 'SLO goodput +1.4 % ✓' and 'J/SLO-meeting token
-    −4.9 % ✓' were noise (the reference day at seeds 42 and 43 differed by 6.3 % on 2026-12-03, 0.5 % since). Beyond it, marked."""
+    −4.9 % ✓' were noise (the reference day at seeds 42 and 43 differed by 6.3 % on 2026-12-03, 0.6 % since). Beyond it, marked."""
     from dcsim.serving.slo_estimate import SEED_BAND_PCT
 
     base, a, _, _ = runs

@@ -2,7 +2,7 @@
 next drift fails here instead of surviving until someone re-runs the command by hand.
 
 - README's validation row counts against docs/validation.md's summary (itself checked by
-  `python -m dcsim.validation --check`);
+  `python -m dcsim.validation --check`), and its count of GPQA reasoning rows within 20 % against the table's rows;
 - README's leave-one-model-out figures (pairs meeting the issue-14 bar, H100 Llama-3.3-70B's errors) against
   docs/node.md's leave-one-model-out table (regenerated with `python scripts/profile_table.py`);
 - docs/report.md's `CALIBRATION_CAVEATS` example against the code;
@@ -28,6 +28,21 @@ def test_readme_validation_row_counts_equal_docs_validation():
     assert quoted, "README.md: no 'N rows — P pass, K known failures' quote"
     for q in quoted:
         assert q == summary.groups(), f"README.md quotes {q}, docs/validation.md says {summary.groups()}"
+
+
+def test_readme_gpqa_rows_within_20_pct_equal_docs_validation_table():
+    """The main table's rows (10 cells: id, quantity, case, measured, simulated, error, bar, split, status, source)."""
+    rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in _read("docs/validation.md").splitlines()
+            if re.match(r"\| H-\S*-gpqa-", r)]
+    rows = [c for c in rows if len(c) == 10]
+    statuses = [c[8] for c in rows]
+    assert rows and {c[6] for c in rows} == {"±20 %"}, "docs/validation.md: GPQA rows' bar is not ±20 %"
+    assert set(statuses) <= {"pass", "KNOWN FAIL"}, f"docs/validation.md GPQA rows' status: {set(statuses)}"
+    q = re.search(r"GPQA reasoning runs \([^:]*: (\d+) of (\d+) rows within 20 %", re.sub(r"\s+", " ", _read("README.md")))
+    assert q, "README.md: no 'GPQA reasoning runs (...: N of M rows within 20 %' quote"
+    assert (int(q[1]), int(q[2])) == (statuses.count("pass"), len(rows)), (
+        f"README.md quotes {q[1]} of {q[2]} GPQA rows within 20 %, docs/validation.md has "
+        f"{statuses.count('pass')} of {len(rows)}")
 
 
 def _lomo_table():
