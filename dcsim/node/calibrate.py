@@ -169,9 +169,11 @@ MIN_LATENCY_FACTOR = 0.9
 #: 128", the config not read here) — where the other FP8 checkpoints pooled (Llama-3.1-405B-FP8,
 #: Llama-4-Maverick-FP8) scale per channel. It draws 56 % more energy per step than the same model in BF16 on 8 H100s at
 #: batch 8 while reading half the weight bytes; no other pooled model shows such an excess, so no shared power
-#: parameter can describe it, and fitting it held every H100 pool's P_sync at 333-380 W (77-112 W in single-model
-#: fits), over-charging the other models' overhead-bound small-batch steps (docs/node.md, "Twenty-third pass" and
-#: "Twenty-fourth pass"). Its own profiles fit it whole.
+#: parameter can describe it, and fitting it held every H100 pool's P_sync at 333-380 W (86-144 W in the other
+#: models' single-model H100 fits), over-charging the other models' overhead-bound small-batch steps (docs/node.md,
+#: "Twenty-third pass" and "Twenty-fourth pass"). Its own profiles fit its J/token only at the ordering bound
+#: P_sync <= P_memory (<= P_compute): H100 TP8 P_sync 407.27 W = P_memory 407.26 W, TP4 489.50 = 489.49 W, B200 TP2
+#: P_compute = P_memory = P_sync = 822 W, so even alone its energy is not described by the power-by-kind physics.
 OWN_ENERGY_CHECKPOINTS = frozenset({("qwen3-235b-a22b", "fp8")})
 
 
