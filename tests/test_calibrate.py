@@ -357,6 +357,7 @@ def test_uncertainty_and_warnings_are_reported():
 
 
 def test_pooled_profiles_are_calibrate_output_with_a_leave_one_model_out_table():
+    from dcsim.node.calibrate import energy_is_own
     from dcsim.node.catalog import POOLED_DIR, pooled_profiles
 
     pooled = pooled_profiles()
@@ -371,6 +372,13 @@ def test_pooled_profiles_are_calibrate_output_with_a_leave_one_model_out_table()
         models = {g.split("_")[1] for g in p["pooled_groups"]}
         assert len(models) >= 2
         assert {r["profile"] for r in p["leave_one_model_out"]} == set(p["pooled_groups"])
+        # the groups whose J/token the pool left to their own profiles (block-scaled FP8: calibrate.energy_is_own) are
+        # named in the file, with a warning
+        own = [g for g in p["pooled_groups"] if energy_is_own(*g.split("_")[1:3])]
+        assert p["energy_not_fitted"] == own
+        assert any(w.startswith("energy not fitted for " + ", ".join(own)) for w in p["warnings"]) == bool(own)
+    assert pooled["H100-SXM"]["energy_not_fitted"] == ["H100-SXM_qwen3-235b-a22b_fp8_tp4",
+                                                       "H100-SXM_qwen3-235b-a22b_fp8_tp8"]
 
 
 @pytest.mark.parametrize("gpu", ["A100-SXM4-80GB", "B200"])

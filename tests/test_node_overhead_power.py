@@ -1,50 +1,22 @@
-"""Power by the kind of overhead (docs/node.md, "Twenty-fourth pass"): every overhead of a step — launch gaps,
-per-sequence bookkeeping, the MoE dispatch, the FP8 quantisation — draws P_sync, and a pooled fit leaves the
-J/token of a checkpoint whose energy is its own (block-scaled FP8 Qwen3-235B) to that checkpoint's profiles."""
+"""A pooled fit leaves the J/token of a checkpoint whose energy is its own (block-scaled FP8 Qwen3-235B) to that
+checkpoint's profiles (docs/node.md, "Twenty-fourth pass"). That the MoE dispatch draws P_sync, like every other
+overhead, is tests/test_node_perf.py::test_moe_dispatch_adds_its_time_per_moe_layer_and_draws_sync_power."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dcsim.node.calibrate import OWN_ENERGY_CHECKPOINTS, Problem, groups, read_rows
-from dcsim.node.catalog import resolve_gpu, resolve_model
-from dcsim.node.levers import resolve_levers
-from dcsim.node.perf import PerfParams, derive
-from dcsim.node.power import PowerParams
-from dcsim.node.step import iteration_step, step_params
-from dcsim.scenario.node import LeverSpec
+from dcsim.node.calibrate import Problem, energy_is_own, groups, read_rows
 
 MEAS = Path(__file__).resolve().parents[1] / "dcsim" / "data" / "measurements"
 
 
-def _moe_step(t_moe_layer_s: float, pw: PowerParams):
-    """(dt, P) of a batch-8 decode step of Qwen3-235B on 8 H100s (expert parallel) with the given dispatch cost."""
-    d = derive(resolve_model("qwen3-235b-a22b"), "bf16", resolve_levers(LeverSpec(), "bf16"), 8, tp=8)
-    perf = PerfParams(mfu=0.5, mbu=0.8, t_layer_s=4e-5, t_seq_layer_s=1e-6, overlap_p=8.0,
-                      t_moe_layer_s=t_moe_layer_s, t_fp8_layer_s=0.0)
-    return iteration_step(step_params(d, resolve_gpu("H100-SXM"), 8, perf, pw), 0.0, 8.0, 8.0 * 1500.0, 0.0)
-
-
-def test_moe_dispatch_draws_p_sync_not_p_memory():
-    """The dispatch's time is charged at P_sync: with P_sync = 0 a longer dispatch adds time and no dynamic energy
-    (until December 2026 it drew P_memory, and the small-batch MoE steps drew 380-400 W per GPU against 231-354 W
-    measured); with P_sync > 0 it adds exactly P_sync per GPU over its time."""
-    idle = 8 * resolve_gpu("H100-SXM").idle_w
-    pw0 = PowerParams(p_compute_w=500.0, p_memory_w=400.0, p_sync_w=0.0, gamma=2.0)
-    (t1, p1), (t2, p2) = _moe_step(5e-5, pw0), _moe_step(2e-4, pw0)
-    assert t2 - t1 == pytest.approx((2e-4 - 5e-5) * 94, rel=1e-9)  # 94 MoE layers run
-    assert (p2 - idle) * t2 == pytest.approx((p1 - idle) * t1, rel=1e-9)  # the same dynamic energy
-    pw = replace(pw0, p_sync_w=100.0)
-    (u1, q1), (u2, q2) = _moe_step(5e-5, pw), _moe_step(2e-4, pw)
-    assert (q2 - idle) * u2 - (q1 - idle) * u1 == pytest.approx(8 * 100.0 * (u2 - u1), rel=1e-9)
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pooled_h100():
+    """A fresh pool per test: the tests scale its groups' values in place."""
     rows = read_rows([MEAS / "mlenergy_qwen3-235b-a22b-fp8.csv", MEAS / "mlenergy_qwen3-8b.csv"])
     gs = groups(rows, "H100-SXM")
     return gs, Problem("H100-SXM", list(gs.values()), [], pooled=True)
@@ -54,7 +26,7 @@ def test_pooled_fit_reads_tokens_not_energy_of_own_energy_checkpoint(pooled_h100
     """A pooled fit's residuals do not move when the block-scaled FP8 checkpoint's J/token does (they move with its
     tokens/s, and with the J/token of every other group); a profile of the checkpoint alone fits its J/token."""
     gs, prob = pooled_h100
-    assert ("qwen3-235b-a22b", "fp8") in OWN_ENERGY_CHECKPOINTS
+    assert energy_is_own("qwen3-235b-a22b", "fp8") and not energy_is_own("qwen3-235b-a22b", "bf16")
     x = prob.prior_centre()
     base = prob.data_residuals(x, fit_gamma=False)
     fp8 = [g for g in prob.groups if g.key[1] == "qwen3-235b-a22b"]
@@ -85,3 +57,70 @@ def test_a_pool_of_own_energy_checkpoints_alone_fits_their_energy():
     prob = Problem("B200", list(groups(rows, "B200").values()), [], pooled=True)
     assert all(g.fit_energy for g in prob.groups)
     assert prob.n_values == 2 * sum(len(g.load) for g in prob.groups)
+
+
+def test_own_energy_is_a_property_of_the_checkpoint_not_of_its_name():
+    """energy_is_own reads the model catalog's fp8_scaling (sources in dcsim/data/models.yaml): the block-scaled FP8
+    releases (Qwen3, DeepSeek-V3) keep their energy, the per-channel ones (Llama-3.1-405B-FP8, Llama-4-Maverick-FP8)
+    and any BF16 checkpoint are pooled whole; a model of unknown scaling is pooled whole too."""
+    from dcsim.node.catalog import resolve_model
+
+    for m in ("qwen3-235b-a22b", "qwen3-30b-a3b", "deepseek-v3"):
+        assert resolve_model(m).fp8_scaling == "block" and energy_is_own(m, "fp8") and not energy_is_own(m, "bf16")
+    for m in ("llama-3.1-405b", "llama-4-maverick"):
+        assert resolve_model(m).fp8_scaling == "channel" and not energy_is_own(m, "fp8")
+    assert resolve_model("llama-3.1-70b").fp8_scaling is None and not energy_is_own("llama-3.1-70b", "fp8")
+
+
+def test_pooled_fit_names_the_groups_whose_energy_it_left_out():
+    """The pooled fit says which groups' J/token it did not fit: a warning and ``energy_not_fitted`` (written into the
+    profile ``dcsim calibrate --pool`` writes); none when every group's energy is pooled."""
+    from dcsim.node.calibrate import pooled_fit
+
+    paths = [MEAS / "mlenergy_qwen3-235b-a22b-fp8.csv", MEAS / "mlenergy_qwen3-8b.csv"]
+    pf = pooled_fit(paths, "H100-SXM")
+    assert pf["energy_not_fitted"] == ["H100-SXM_qwen3-235b-a22b_fp8_tp4", "H100-SXM_qwen3-235b-a22b_fp8_tp8"]
+    assert any(w.startswith("energy not fitted for H100-SXM_qwen3-235b-a22b_fp8_tp4, H100-SXM_qwen3-235b-a22b_fp8_tp8")
+               for w in pf["warnings"])
+    clean = pooled_fit([MEAS / "mlenergy_qwen3-8b.csv", MEAS / "mlenergy_qwen3-14b.csv"], "H100-SXM")
+    assert clean["energy_not_fitted"] == [] and not any("energy not fitted" in w for w in clean["warnings"])
+
+
+def test_a_group_whose_energy_is_not_fitted_drops_its_request_power_too(monkeypatch):
+    """A request row's average and peak power are energy too: where a pooled fit leaves a group's energy out, its
+    residuals do not move with them and it counts 2 values per request row (prompt and token times), as the
+    residuals hold; the other groups' request power still counts."""
+    from dcsim.node import calibrate as C
+
+    monkeypatch.setattr(C, "energy_is_own", lambda model, precision: model == "llama-2-70b")
+    rows = read_rows([MEAS / "splitwise_a100_requests.csv"])
+    prob = Problem("A100-SXM4-80GB", list(groups(rows, "A100-SXM4-80GB").values()), [], pooled=True)
+    own = [g for g in prob.groups if not g.fit_energy]
+    other = [g for g in prob.groups if g.fit_energy]
+    assert {g.key[1] for g in own} == {"llama-2-70b"} and {g.key[1] for g in other} == {"bloom-176b"}
+    assert all(g.n_values == 2 * len(g.rq) for g in own) and all(g.n_values == 4 * len(g.rq) for g in other)
+    x = prob.prior_centre()
+    base = prob.data_residuals(x, fit_gamma=False)
+    assert base.size == prob.n_values
+    for g in own:
+        g.rq_meas = g.rq_meas * np.array([1.0, 1.0, 2.0, 2.0])
+    assert np.array_equal(prob.data_residuals(x, fit_gamma=False), base)
+    for g in other:
+        g.rq_meas = g.rq_meas * np.array([1.0, 1.0, 2.0, 2.0])
+    assert not np.array_equal(prob.data_residuals(x, fit_gamma=False), base)
+
+
+def test_an_under_determined_pool_names_what_each_row_gives():
+    """The refusal of an under-determined fit counts what each row gives as the fit reads it: a pooled fit fits no
+    median ITL, and a group whose energy is its own gives 1 value per load row."""
+    from dcsim.node.calibrate import _check_determined
+
+    rows = read_rows([MEAS / "mlenergy_qwen3-235b-a22b-fp8.csv", MEAS / "mlenergy_qwen3-8b.csv"])
+    gs = groups(rows, "H100-SXM")
+    prob = Problem("H100-SXM", [gs[k][:1] for k in gs], [], pooled=True)
+    with pytest.raises(ValueError) as e:
+        _check_determined(prob, "pooled H100-SXM")
+    msg = str(e.value)
+    assert "median ITL" not in msg and "tokens/s and J/token" in msg
+    assert "the energy of H100-SXM_qwen3-235b-a22b_fp8_tp4, H100-SXM_qwen3-235b-a22b_fp8_tp8 is not fitted" in msg
+    assert "1 per load row" in msg

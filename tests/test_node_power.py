@@ -46,6 +46,15 @@ def _grid_power(n, clock, cap=None):
     return out
 
 
+#: profiles whose decode power falls more than 25 % beyond its peak (the 400-point batch grid 1-2,048 at 1,000 tokens
+#: of context, uncapped): the twenty-fourth pass (docs/node.md) refitted the B200 Qwen3-235B BF16 profiles with the MoE
+#: dispatch at P_sync (TP8: P_sync 222 -> 161 W, P_memory 638 -> 780 W), and their decode power now peaks at batch
+#: ~56 and falls 30.2 % (TP8) / 25.9 % (TP4) by batch 2,048 (23.6 % at most before). The fall starts inside the
+#: fitted range, where ML.ENERGY measured the power rising (TP8 4,770 W at batch 64, 5,078 W at 256), so it is a
+#: known gap of these two profiles, not physics: test_decode_power_fall_of_b200_qwen3_235b_is_a_known_gap
+DECODE_FALL_KNOWN = {"B200_qwen3-235b-a22b_bf16_tp8": 0.31, "B200_qwen3-235b-a22b_bf16_tp4": 0.27}
+
+
 @pytest.mark.parametrize("name", sorted(PROFILES))
 def test_board_limit_is_a_law_for_every_profile(name):
     """Property: over batch, context, phase, clock and cap, per-GPU power never exceeds the limit,
@@ -67,15 +76,14 @@ def test_board_limit_is_a_law_for_every_profile(name):
         # from batch 1 (nothing more than 4 % below the power of the least work: the MoE profiles dip 2-4 % at
         # small batch as the expert reads spread), and not monotone beyond a peak, within stated bounds: prefill
         # peaks at the roofline ridge (both units busy) and falls up to 7.7 % by 32k tokens; decode falls up to
-        # 30.2 % by batch 2,048 as the per-sequence overhead (at P_sync) takes a growing share of the step, as
-        # ML.ENERGY measured on B200 Qwen3-235B TP8 (5,078 W at batch 256, 4,509 W at 1,024: -11 %; docs/node.md);
-        # 23.6 % before the twenty-fourth pass refitted the MoE profiles with the dispatch at P_sync (B200
-        # Qwen3-235B BF16 TP8: P_sync 222 -> 161 W, P_memory 638 -> 780 W; its batch-8 decode 3.98 kW for the
-        # measured 3.94, 4.18 before), a fall steeper than the measured one beyond batch 1,024 (repeated prompts)
+        # 25 % by batch 2,048 as the per-sequence overhead (at P_sync) takes a growing share of the step (ML.ENERGY
+        # measured a fall on B200 Qwen3-235B TP8 beyond batch 256 only: 5,078 W at 256, 4,509 W at 1,024, -11 %).
+        # Except the profiles of DECODE_FALL_KNOWN, whose decode power peaks inside their fitted range and falls
+        # where the measured power rises (test_decode_power_fall_of_b200_qwen3_235b_is_a_known_gap)
         step = n.step_fn()
         pre = np.array([step(L, 0, 0.0)[1] for L in np.geomspace(1, 32768, 400)])
         dec = np.array([step(0, b, b * 1000.0)[1] for b in np.geomspace(1, 2048, 400)])
-        for curve, fall in ((pre, 0.10), (dec, 0.31)):
+        for curve, fall in ((pre, 0.10), (dec, DECODE_FALL_KNOWN.get(name, 0.25))):
             rel = np.diff(curve) / curve[:-1]
             assert np.abs(rel).max() < 0.03, name
             top = int(np.argmax(curve))
@@ -83,6 +91,31 @@ def test_board_limit_is_a_law_for_every_profile(name):
             assert curve[top:].min() >= (1 - fall) * curve[top], name
         # prefill draws at least what batch-1 decode does ([SW]: prefill is the power-hungry phase)
         assert pre[-1] >= dec[0] * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("name,tp,band", [("B200_qwen3-235b-a22b_bf16_tp8", 8, 0.10),
+                                           ("B200_qwen3-235b-a22b_bf16_tp4", 4, 0.07)])
+def test_decode_power_fall_of_b200_qwen3_235b_is_a_known_gap(name, tp, band):
+    """Known failure, encoded as measured: between ML.ENERGY's batch-64 and batch-256 rows of B200 Qwen3-235B BF16
+    (chat, steady state at each row's batch, lengths, context and prompt spread) the measured GPU power RISES
+    (TP8 4,770 -> 5,078 W, +6.4 %; TP4 3,123 -> 3,204 W, +2.6 %) while the profile's FALLS (TP8 5,212 -> 4,736 W,
+    -9.1 %; TP4 3,228 -> 3,050 W, -5.5 %): since the twenty-fourth pass its decode power peaks at batch ~56
+    (DECODE_FALL_KNOWN; docs/node.md). The model's fall must stay within its documented band (10 % TP8, 7 % TP4),
+    so a worse fall fails; a profile whose power no longer falls here has mended the gap (update this test, the
+    DECODE_FALL_KNOWN bounds and docs/node.md)."""
+    import csv
+    from pathlib import Path
+
+    f = Path(__file__).resolve().parents[1] / "dcsim" / "data" / "measurements" / "mlenergy_qwen3-235b-a22b-bf16.csv"
+    rows = {int(r["max_num_seqs"]): r for r in csv.DictReader(f.open())
+            if r["gpu"] == "B200" and int(r["n_gpus"]) == tp and int(r["max_num_seqs"]) in (64, 256)}
+    n = _node(name)
+    g = lambda k: np.array([float(rows[b][k]) for b in (64, 256)])  # noqa: E731
+    s = n.steady_state(g("batch"), g("mean_in"), g("mean_out"), decode_ctx=g("decode_ctx"), prompt_scv=g("prompt_scv"))
+    meas = g("gpu_power_w")
+    assert meas[1] > meas[0]  # the measured power rises from batch 64 to 256
+    model = s.gpu_power_w[1] / s.gpu_power_w[0] - 1.0
+    assert -band < model < 0.0, (name, model)
 
 
 def test_limit_throttles_the_clock_and_stretches_compute_bound_steps(h100_70b):

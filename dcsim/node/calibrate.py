@@ -103,6 +103,8 @@ _NUMERIC = {
 }
 #: measured values each row kind contributes to the fit
 _VALUES = {"load": 2, "request": 4, "cap": 1}
+#: of those, the values that measure energy (a load row's J/token; a request row's average and peak power)
+_ENERGY_VALUES = {"load": 1, "request": 2}
 _TEXT = ("gpu", "model", "precision")
 #: every column calibrate reads, by any row kind (the rest of a row is carried along unread: task, runs, ...)
 READ_COLUMNS = ("kind", "gpu", "n_gpus", "model", "precision", "max_num_seqs", "batch", "mean_in", "mean_out",
@@ -162,17 +164,22 @@ J_PER_TOK_REL_TOL = 0.01
 #: step up; the margin (assumption) covers measurement noise
 MIN_LATENCY_FACTOR = 0.9
 
-#: (model, precision) checkpoints whose energy is their own: a pooled fit fits their tokens/s (their step times:
-#: the FP8 cost per layer is identified from them) but not their J/token. Qwen's FP8 release
-#: (Qwen/Qwen3-235B-A22B-Instruct-2507-FP8, the ML.ENERGY rows) is block-scaled — 128 x 128 weight blocks and
-#: per-token-group activation scales (assumption: its model card's "fine-grained fp8 quantization with block size of
-#: 128", the config not read here) — where the other FP8 checkpoints pooled (Llama-3.1-405B-FP8,
-#: Llama-4-Maverick-FP8) scale per channel. It draws 56 % more energy per step than the same model in BF16 on 8 H100s at
-#: batch 8 while reading half the weight bytes; no other pooled model shows such an excess, so no shared power
-#: parameter can describe it, and fitting it held every H100 pool's P_sync at 333-380 W (77-112 W in single-model
-#: fits), over-charging the other models' overhead-bound small-batch steps (docs/node.md, "Twenty-third pass" and
-#: "Twenty-fourth pass"). Its own profiles fit it whole.
-OWN_ENERGY_CHECKPOINTS = frozenset({("qwen3-235b-a22b", "fp8")})
+def energy_is_own(model: str, precision: str) -> bool:
+    """Whether a checkpoint's energy is its own: an FP8 checkpoint of a block-scaled model (``fp8_scaling: block`` in
+    dcsim/data/models.yaml, its source there: 128 x 128 weight blocks and per-token-group activation scales,
+    ``quantization_config.weight_block_size``). A pooled fit fits its tokens/s (its step times: the FP8 cost per layer
+    is identified from them) but not its J/token (nor a request row's power), when another group sets the shared power.
+
+    Why: Qwen3-235B-A22B-FP8 (block-scaled, the ML.ENERGY rows) draws 56 % more energy per step than the same model in
+    BF16 on 8 H100s at batch 8 while reading half the weight bytes, where the per-channel FP8 checkpoints pooled
+    (Llama-3.1-405B-FP8, Llama-4-Maverick-FP8) do not: Llama-3.1-405B uses less energy per token in FP8 than in BF16 on
+    B200 at batch 8 and 64 (0.594 / 0.627, docs/node.md). No shared power parameter describes the excess; fitting it
+    held every H100 pool's P_sync at 333-380 W (86-144 W in the other models' single-model H100 fits),
+    over-charging the other models' overhead-bound small-batch steps (docs/node.md, "Twenty-third pass" and
+    "Twenty-fourth pass"). Its own profiles fit its J/token only at the ordering bound P_sync <= P_memory
+    (<= P_compute): H100 TP8 P_sync 407.27 W = P_memory 407.26 W, TP4 489.50 = 489.49 W, B200 TP2 P_compute =
+    P_memory = P_sync = 822 W, so even alone its energy is not described by the power-by-kind physics."""
+    return precision == "fp8" and resolve_model(model).fp8_scaling == "block"
 
 
 def _row_problem(r: dict, catalog: bool = True) -> str | None:
@@ -604,7 +611,7 @@ def _derived(model: str, precision: str, tp: int, expert_parallel: int = 1):
 class _Group:
     """One (model, precision, tp) block of rows with its physics constants and measured arrays."""
 
-    def __init__(self, gpu, rows: list[dict], weight: float = 1.0):
+    def __init__(self, gpu, rows: list[dict], weight: float = 1.0, fit_energy: bool = True):
         r0 = rows[0]
         self.key = group_key(r0)
         self.precision, self.tp = r0["precision"], int(r0["n_gpus"])
@@ -644,9 +651,11 @@ class _Group:
         self.rq_meas = np.array([[float(r["prompt_time_ms"]) * 1e-3, float(r["token_time_ms"]) * 1e-3,
                                   float(r["avg_gpu_power_w"]) * self.tp, float(r["peak_gpu_power_w"]) * self.tp]
                                  for r in req]).reshape(-1, 4)
-        self.n_values = _VALUES["load"] * len(load) + _VALUES["request"] * len(req)
-        #: a pooled fit reads this group's J/token (False for :data:`OWN_ENERGY_CHECKPOINTS`; set by :class:`Problem`)
-        self.fit_energy = True
+        #: whether the fit reads this group's energy: a load row's J/token and a request row's power (False in a pooled
+        #: fit for a checkpoint whose energy is its own, :func:`energy_is_own`; set by :class:`Problem`)
+        self.fit_energy = fit_energy
+        self.n_values = (_VALUES["load"] - (0 if fit_energy else _ENERGY_VALUES["load"])) * len(load) \
+            + (_VALUES["request"] - (0 if fit_energy else _ENERGY_VALUES["request"])) * len(req)
 
 
 class Problem:
@@ -663,14 +672,13 @@ class Problem:
         # group's precision (catalog.transfer_profile, perf.mfu_ceiling); fits leave it free (docs/node.md)
         self.ceiling = ceiling
         # pooled: each group counts equally (weight 1/sqrt(values) per residual)
-        self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0) for b in blocks]
-        # a pooled fit leaves the J/token of a checkpoint whose energy is its own to that checkpoint's profiles, when
+        # a pooled fit leaves the energy of a checkpoint whose energy is its own to that checkpoint's profiles, when
         # another group sets the shared power (a pool of such checkpoints alone has nothing else to learn it from)
-        own = [g for g in self.groups if (g.key[1], g.precision) in OWN_ENERGY_CHECKPOINTS]
-        if pooled and len(own) < len(self.groups):
-            for g in own:
-                g.fit_energy = False
-                g.n_values -= len(g.load)
+        own = [energy_is_own(*group_key(b[0])[1:3]) for b in blocks] if pooled else [False] * len(blocks)
+        if all(own):
+            own = [False] * len(blocks)
+        self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0, fit_energy=not o)
+                       for b, o in zip(blocks, own)]
         # a profile fits its rows' median ITL too (the decode step, hence TPOT); a pooled fit does not: with it the
         # leave-one-model-out J/token of the transfer is worse (docs/node.md, "Seventeenth pass")
         self.fit_itl = not pooled
@@ -773,9 +781,10 @@ class Problem:
                 if self.fit_itl and g.itl_fitted.any():
                     f = g.itl_fitted
                     res.append(g.weight * np.log(self.predict_itl(perf, pw, g)[f] / g.itl[f]))
-            if g.rq:
-                pr = self.predict_requests(perf, pw, g)[:, :4]
-                res.append(g.weight * np.log(pr / g.rq_meas).ravel())
+            if g.rq:  # prompt time, token time, average and peak power (the power only where the energy is fitted)
+                n = 4 if g.fit_energy else 4 - _ENERGY_VALUES["request"]
+                pr = self.predict_requests(perf, pw, g)[:, :n]
+                res.append(g.weight * np.log(pr / g.rq_meas[:, :n]).ravel())
         if fit_gamma and self.caps:
             res.append(CAP_WEIGHT * np.log(self.predict_caps(perf, pw) / np.array([c[4] for c in self.caps])))
         return np.concatenate(res)
@@ -930,10 +939,16 @@ def _check_determined(prob: Problem, what: str) -> None:
         v = _VALUES
         rep = [r for g in prob.groups for r in g.load + g.req] + [c[5] for c in prob.caps]
         rep = [_where(r["_repeats"]) for r in rep if r.get("_repeats")]
+        e = _ENERGY_VALUES
+        own = [profile_name(*g.key) for g in prob.groups if not g.fit_energy]
         raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
-                         f"under-determined fit (each load row gives {v['load']} values, 3 with a fitted median "
-                         f"ITL, request "
-                         f"{v['request']}, cap {v['cap']}"
+                         f"under-determined fit (each load row gives {v['load']} values, tokens/s and J/token"
+                         + (", and its median ITL where fitted" if prob.fit_itl else "")
+                         + f"; a request row {v['request']}, prompt and token times and average and peak power; a cap "
+                         f"row {v['cap']}"
+                         + (f"; the energy of {', '.join(own)} is not fitted (its own: energy_is_own), "
+                            f"{v['load'] - e['load']} per load row and {v['request'] - e['request']} per request row"
+                            if own else "")
                          + "".join(f"; rows {w} are one point and count once" for w in rep) + ")")
 
 
@@ -1268,9 +1283,15 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
     prob = Problem(gpu, list(gs.values()), caps, pooled=True)
     _check_determined(prob, f"pooled {gpu}")
     _, _, params, unc, warns = _fitted(prob, gamma)
+    not_fitted = [profile_name(*g.key) for g in prob.groups if not g.fit_energy]
+    if not_fitted:
+        warns = [f"energy not fitted for {', '.join(not_fitted)}: a block-scaled FP8 checkpoint's J/token (and "
+                 f"request power) is its own (fp8_scaling: block in the model catalog; calibrate.energy_is_own), so "
+                 f"the pool fits its tokens/s only and its own profiles its energy"] + warns
     return {"params": params, "uncertainty": unc,
             "warnings": per_gpu_power_suspects([r for v in gs.values() for r in v])
             + repeat_warnings([r for v in gs.values() for r in v] + caps) + warns,
+            "energy_not_fitted": not_fitted,
             "pooled_groups": [profile_name(*k) for k in gs],
             "measurements": sorted({r["_file"] for v in gs.values() for r in v} | {r["_file"] for r in caps})}
 
@@ -1422,7 +1443,8 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
     return {"name": f"pooled-{gpu}", "gpu": gpu, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": pooled["params"], "uncertainty": pooled["uncertainty"], "warnings": pooled["warnings"],
             "gamma_source": _gamma_source(caps, gpu, gamma),
-            "pooled_groups": pooled["pooled_groups"], "measurements": files,
+            "pooled_groups": pooled["pooled_groups"], "energy_not_fitted": pooled["energy_not_fitted"],
+            "measurements": files,
             "measured_lengths": measured_lengths([r for k, rs in groups(rows, gpu).items() for r in rs]),
             "leave_one_model_out": leave_one_model_out(paths, gpu, gamma, rows=rows) if lomo else [],
             "cross_tp": cross_tp(paths, gpu, gamma, rows=rows) if lomo else [],

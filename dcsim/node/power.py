@@ -7,8 +7,10 @@ Per GPU, during one iteration of a serving replica (the per-iteration form is
 
 with u_c = t_compute / t, u_m = t_memory / t and u_s = t_overhead / t the shares of the step in
 which the tensor cores, the HBM and neither (launch gaps, synchronisation, tensor-parallel
-all-reduce, sampling) are busy; an MoE model's dispatch time (memory-bound permutation and small
-expert GEMMs) counts in u_m, an FP8 model's activation quantisation (short launch-bound kernels) in u_s. Power is static (idle, ~72 W on H100 [SMI]) plus the power of the
+all-reduce, sampling) are busy; every overhead counts in u_s: an MoE model's dispatch time (routing, token
+permutation, the all-to-all wait, launch-bound small expert GEMMs; its expert bytes are in t_memory already) and an
+FP8 model's activation quantisation (short launch-bound kernels) load neither unit (assumption; the dispatch
+counted in u_m until docs/node.md's twenty-fourth pass). Power is static (idle, ~72 W on H100 [SMI]) plus the power of the
 work actually done: memory traffic per second (u_m ∝ bytes/s) and FLOPs per second (u_c ∝
 FLOP/s); there is no constant "serving" term, so a batch of one draws what its weight reads and
 its overheads draw. Splitwise's A100 characterisation [SWsim] shows why P_sync is needed: batch-1

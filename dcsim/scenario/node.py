@@ -128,6 +128,12 @@ class ModelSpec(Spec):
     quantized: Literal["all", "experts"] = Field(
         "all", description="what a quantised checkpoint (fp8, int4) stores in that precision: every linear layer, or "
                            "only the routed experts (attention, shared expert, router and dense layers stay BF16)")
+    fp8_scaling: Literal["channel", "block"] | None = Field(
+        None, description="how the model's FP8 checkpoint scales its weights: channel (one scale per output channel, "
+                          "per-token activation scales: Meta's fbgemm FP8 releases) or block (128 x 128 weight blocks "
+                          "and per-token-group activation scales: quantization_config.weight_block_size, DeepSeek-V3 "
+                          "and Qwen3 FP8); None: not known. A pooled calibration leaves a block-scaled checkpoint's "
+                          "J/token to its own profiles (dcsim.node.calibrate.energy_is_own)")
     sliding_window: int | None = Field(
         None, gt=0, description="tokens a sliding-window (local) attention layer attends to and caches (Gemma 3: 1024)")
     local_layers: int = Field(0, ge=0, description="layers with sliding-window attention; the others attend to the "
