@@ -51,7 +51,8 @@ from typing import Callable
 
 import numpy as np
 
-from dcsim.node.calibrate import fitted_load, row_decode_ctx, row_itl_fitted, row_prompt_scv, row_request_repeats
+from dcsim.node.calibrate import (fitted_load, group_key, profile_key, row_decode_ctx, row_itl_fitted, row_prompt_scv,
+                                  row_request_repeats)
 from dcsim.node.perf import decode_context, median_prefill_tokens
 from dcsim.node.step import median_step
 from dcsim.workload.lengths import residence_output_context
@@ -485,11 +486,10 @@ def cases_mlenergy_calibrated() -> list[Case]:
     grep = "ML.ENERGY v3 load points measured with repeated requests (held-out, not fitted)"
     # every shipped profile: worst error over all the points it was fitted on
     for name, prof in shipped_profiles().items():
-        node = _node(prof["gpu"], prof["model"], prof["precision"], int(prof["tensor_parallel"]), profile=name)
+        key = profile_key(prof)
+        node = _node(*key, profile=name)
         files = [f for f in prof.get("measurements", []) if f.startswith("mlenergy")]
-        every = [r for f in files for r in measured_rows(f) if r.get("kind", "load") == "load"
-                 and r["gpu"] == prof["gpu"] and r["model"] == prof["model"] and r["precision"] == prof["precision"]
-                 and int(r["n_gpus"]) == int(prof["tensor_parallel"])]
+        every = [r for f in files for r in measured_rows(f) if r.get("kind", "load") == "load" and group_key(r) == key]
         # rows measured with the request list sent several times are not fitted (prefix-cache hits): own rows below
         rows = [r for r in every if fitted_load(r)]
         rep = [r for r in every if not fitted_load(r)]
