@@ -1032,9 +1032,9 @@ def _window_at_critical_tick(r0: dict, bdir, window: float) -> tuple[dict, dict]
     The critical tick is found on a fluid run of the whole scenario, of which only the timeseries' demand and
     ceilings are read: the engine's loop alone (:func:`dcsim.engine.loop.simulate`), without assembling the report,
     whose queueing SLO estimate (worked out from the finished run, dcsim.engine.assemble) reads those columns and
-    does not change them. On the reference day the whole run costs 0.92 s CPU with the estimate, 0.04 s without it
-    (until 2026-12-05 every confirmation made it). The window is built from ``r0`` itself, so its runs keep the
-    scenario's serving options."""
+    does not change them. On the reference day the loop takes 0.04-0.05 s CPU and the whole run with its report and
+    estimate 3.2 s (dcsim.engine.run.run_models; 2026-12-05, a loaded 2-core machine), which every confirmation paid
+    until then. The window is built from ``r0`` itself, so its runs keep the scenario's serving options."""
     from dcsim.engine.loop import simulate
 
     m = _models(r0, bdir, {"fidelity": "fluid"})
