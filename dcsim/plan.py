@@ -1155,7 +1155,8 @@ def format_targets(r: dict) -> str:
                      f"{mo['demand_tok_s']:,.0f} tok/s demanded"
                      + (f"; in force there and held through the window: {', '.join(c['faults_held'])}"
                         if c.get("faults_held") else "") + "):")
-        for t, s in c["spread"].items():
+        for t in r["targets"]:  # in the targets' order, also for an answer read back from --json (its keys sorted)
+            s = c["spread"][t]
             lines.append(f"    {t}: " + ("n/a" if s is None else f"{s['mean']:.4g} (seeds {s['min']:.4g} .. {s['max']:.4g})"))
         lines.append("  " + ("CONFIRMED: every confirming run meets the targets" if c["confirmed"] else
                              "NOT CONFIRMED: " + "; ".join(
