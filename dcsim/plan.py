@@ -869,8 +869,9 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     out["fast_evaluations"] = evals["n"]
     out["calibration_caveat"] = _caveat(m0)
     if confirm:
-        confirmed_runs: dict = {}  # this plan's confirming windows and runs, per overrides (and seed): _confirm
-        cw = lambda ov, **kw: _confirm(raw, bdir, ov, tg, window=window, cache=confirmed_runs, **kw)  # noqa: E731
+        confirmed_runs: dict = {}  # this plan's confirming windows and runs, per overrides (and seed)
+        cw = lambda ov, **kw: _confirm_window_cached(raw, bdir, ov, tg, window=window,  # noqa: E731
+                                                     cache=confirmed_runs, **kw)
         out["confirm"] = cw(out["overrides"], seeds=seeds)
         if question == "max-gpus":  # the powered-down recommendation, confirmed on the request engine too
             pdn = out["power_down"]
@@ -1052,10 +1053,11 @@ def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: 
                    window: float = 1800.0) -> dict:
     """Request (<= 64 replicas) or hybrid runs of a steady ``window``-second window at the critical tick of the
     scenario ``raw`` with ``overrides``, for ``seeds`` seeds (the scenario's seed, then the next ones)."""
-    return _confirm(raw, bdir, overrides, targets, seeds=seeds, window=window, cache={})
+    return _confirm_window_cached(raw, bdir, overrides, targets, seeds=seeds, window=window, cache={})
 
 
-def _confirm(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int, window: float, cache: dict) -> dict:
+def _confirm_window_cached(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int, window: float,
+                           cache: dict) -> dict:
     """:func:`confirm_window` with ``cache``, a dict one plan keeps across its confirmations (``window`` and
     ``targets`` fixed): the window per ``overrides`` and each seed's run in it are made once and reused. Every figure
     is the same as with a fresh cache (the runs are seeded and deterministic)."""

@@ -1,7 +1,7 @@
-"""The planner under targets keeps its confirming runs in a cache private to the plan (dcsim.plan._confirm: a window
-per value and each seed's run in it made once) and answers exactly as when every confirmation starts with an empty
-cache; the critical tick is found on the engine's loop alone, without the report's SLO estimate. bench/bench_plan.py
-times the planner on the README's examples."""
+"""The planner under targets keeps its confirming runs in a cache private to the plan
+(dcsim.plan._confirm_window_cached: a window per value and each seed's run in it made once) and answers exactly as
+when every confirmation starts with an empty cache; the critical tick is found on the engine's loop alone, without the
+report's SLO estimate. bench/bench_plan.py times the planner on the README's examples."""
 
 import importlib
 import json
@@ -52,8 +52,8 @@ def test_the_plans_cache_of_runs_changes_no_figure_and_saves_a_run(refined_case,
     memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
     with_memo = dict(n)
     n.update(estimates=0, confirming_runs=0)
-    confirm = PLAN._confirm
-    monkeypatch.setattr(PLAN, "_confirm", lambda *a, cache, **k: confirm(*a, cache={}, **k))  # no memo
+    confirm = PLAN._confirm_window_cached
+    monkeypatch.setattr(PLAN, "_confirm_window_cached", lambda *a, cache, **k: confirm(*a, cache={}, **k))  # no memo
     no_memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
     assert "refined" in memo and memo["refined"]["runs"] >= 2  # the case takes the refinement's path
     assert json.dumps(memo, sort_keys=True, default=str) == json.dumps(no_memo, sort_keys=True, default=str)
@@ -85,7 +85,8 @@ def test_a_plans_cache_makes_each_window_and_seed_once(refined_case, monkeypatch
     tg = [parse_target(t) for t in targets]
     n = _counting(monkeypatch)
     cache: dict = {}
-    cw = lambda ov, seeds: PLAN._confirm(raw, None, ov, tg, seeds=seeds, window=120, cache=cache)  # noqa: E731
+    cw = lambda ov, seeds: PLAN._confirm_window_cached(raw, None, ov, tg, seeds=seeds,  # noqa: E731
+                                                       window=120, cache=cache)
     one = cw({"workload.arrivals.scale": 0.5}, 1)
     three = cw({"workload.arrivals.scale": 0.5}, 3)
     assert n["confirming_runs"] == 3  # seed 0 once, then seeds 1 and 2
