@@ -5,8 +5,8 @@
 Each notebook finds the repository root itself, so it runs from notebooks/ or the root. CI runs
 them top to bottom (tests/test_notebooks.py, at most 600 s a cell: a hang guard); each takes under a minute on an idle
 2-core machine except 03_capacity_planning (about 1.5 min), whose two plan-under-targets cells are the
-longest (the BF16 one 32 s CPU since the planner reuses its confirming runs, 49 s before; docs/sweeps.md
-gives the measured times, and how a loaded machine stretches them).
+longest (the BF16 one is bench/bench_plan.py's targets example, its CPU time in docs/slo.md, "Planning under
+service targets"; docs/sweeps.md gives the notebooks' measured times, and how a loaded machine stretches them).
 """
 
 from __future__ import annotations
