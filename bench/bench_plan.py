@@ -1,17 +1,20 @@
-"""Benchmark: ``dcsim plan`` on the README's plan examples, the planner's reuse of runs against making every run
-afresh (``plan_for_targets(..., reuse=False)``, the planner before 2026-12-05), in one process.
+"""Benchmark: ``dcsim plan`` on the README's plan examples, and the planner under targets with and without the
+cache of confirming runs it keeps within a plan (dcsim.plan._confirm_window_cached), in one process.
 
     python bench/bench_plan.py                 # every example
     python bench/bench_plan.py --only targets  # the service-target example alone (notebook 03's plan cell)
-    python bench/bench_plan.py --profile       # and cProfile's top functions of the reused run
+    python bench/bench_plan.py --only targets --repeat 2   # two pairs, in alternating order
+    python bench/bench_plan.py --profile       # and cProfile's top functions of the cached run
 
 Examples (README, "dcsim plan"; docs/sweeps.md and docs/slo.md): on scenarios/reference.yaml ``max-gpus
---confirm``, ``max-demand``, ``interconnect-for --gpus 320 --weather-percentile 90`` (the closed form: reuse does not
-apply, timed for scale) and ``max-demand --target 'ttft.p99<=2 s' --target 'slo_attainment>=0.99' --window '5 min'``
-(3 seeds). Prints each example's wall and CPU seconds with and without reuse, whether the answers are identical
-(the whole answer, as ``--json`` prints it) and the ratio without / with reuse. The machine is shared, so the CPU
-ratio is the figure to quote; the numba kernel is compiled before timing (a first run after a code change compiles it
-once, 25-75 s, README).
+--confirm``, ``max-demand`` and ``interconnect-for --gpus 320 --weather-percentile 90`` (the closed form, with no
+confirmations to cache: timed once, for scale), and ``max-demand --target 'ttft.p99<=2 s' --target
+'slo_attainment>=0.99' --window '5 min'`` (3 seeds), timed with the plan's cache and with an empty cache for each
+confirmation (every confirming run made afresh), in alternating order (``--repeat`` pairs, the first pair with the
+cache first), printing whether the answers are identical (the whole answer, as ``--json`` prints it) and the ratio.
+Before timing, a request-fidelity run and a fluid run with the SLO estimate compile (or load) the numba kernels
+both sides use (a first run after a code change compiles them, 25-75 s, README). The machine is shared, so the CPU
+time is the figure to quote.
 """
 
 from __future__ import annotations
@@ -26,16 +29,28 @@ REF = os.path.join(ROOT, "scenarios", "reference.yaml")
 TARGETS = ["ttft.p99<=2 s", "slo_attainment>=0.99"]
 
 
-def examples() -> dict:
-    from dcsim.plan import plan, plan_for_targets
+def closed_form() -> dict:
+    from dcsim.plan import plan
 
     return {
-        "max-gpus --confirm": lambda reuse: plan(REF, "max-gpus", confirm=True),
-        "max-demand": lambda reuse: plan(REF, "max-demand"),
+        "max-gpus --confirm": lambda: plan(REF, "max-gpus", confirm=True),
+        "max-demand": lambda: plan(REF, "max-demand"),
         "interconnect-for --gpus 320 --weather-percentile 90":
-            lambda reuse: plan(REF, "interconnect-for", gpus=320, weather_percentile=90),
-        "targets": lambda reuse: plan_for_targets(REF, "max-demand", TARGETS, seeds=3, window=300, reuse=reuse),
+            lambda: plan(REF, "interconnect-for", gpus=320, weather_percentile=90),
     }
+
+
+def targets(cached: bool) -> dict:
+    """The plan under targets; ``cached=False``: each confirmation starts with an empty cache."""
+    import dcsim.plan as P
+
+    confirm = P._confirm_window_cached
+    if not cached:
+        P._confirm_window_cached = lambda *a, cache, **k: confirm(*a, cache={}, **k)
+    try:
+        return P.plan_for_targets(REF, "max-demand", TARGETS, seeds=3, window=300)
+    finally:
+        P._confirm_window_cached = confirm
 
 
 def timed(fn):
@@ -51,29 +66,43 @@ def canonical(r) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="run the examples whose name contains this")
+    ap.add_argument("--repeat", type=int, default=1, help="pairs of the targets example (default 1)")
     ap.add_argument("--profile", action="store_true")
     a = ap.parse_args()
     from dcsim.engine.run import run
 
-    # compile (or load) the request kernel outside the timings
+    # compile (or load) the request kernel and the fluid SLO estimate's kernels outside the timings
     run(REF, duration="2 min", fidelity="request", overrides={"racks.0.count": 1})
-    ex = {k: f for k, f in examples().items() if not a.only or a.only in k}
-    for name, fn in ex.items():
-        old, w0, c0 = timed(lambda: fn(False))
-        if a.profile:
-            import cProfile
-            import pstats
+    run(REF, duration="10 min", fidelity="fluid", overrides={"racks.0.count": 1})
+    for name, fn in closed_form().items():
+        if a.only and a.only not in name:
+            continue
+        _, w, c = timed(fn)
+        print(f"{name}: {w:.1f} s wall / {c:.1f} s CPU", flush=True)
+    if a.only and a.only not in "targets":
+        return
+    cpu = {True: [], False: []}
+    answers = {}
+    for k in range(max(1, a.repeat)):
+        for cached in ((True, False) if k % 2 == 0 else (False, True)):
+            if a.profile and cached:
+                import cProfile
+                import pstats
 
-            pr = cProfile.Profile()
-            pr.enable()
-        new, w1, c1 = timed(lambda: fn(True))
-        if a.profile:
-            pr.disable()
-            pstats.Stats(pr).sort_stats("cumulative").print_stats(25)
-        same = canonical(old) == canonical(new)
-        print(f"{name}: afresh {w0:.1f} s wall / {c0:.1f} s CPU; reusing runs {w1:.1f} s wall / {c1:.1f} s CPU; "
-              f"answers identical: {same}; speed-up (CPU) {c0 / max(c1, 1e-9):.2f}x, (wall) {w0 / max(w1, 1e-9):.2f}x",
-              flush=True)
+                pr = cProfile.Profile()
+                pr.enable()
+            r, w, c = timed(lambda: targets(cached))
+            if a.profile and cached:
+                pr.disable()
+                pstats.Stats(pr).sort_stats("cumulative").print_stats(25)
+            cpu[cached].append(c)
+            answers.setdefault(cached, canonical(r))
+            print(f"targets ({'with the plan cache' if cached else 'every confirming run afresh'}): {w:.1f} s wall / "
+                  f"{c:.1f} s CPU", flush=True)
+    same = answers[True] == answers[False]
+    m1, m0 = min(cpu[True]), min(cpu[False])
+    print(f"targets: answers identical: {same}; least CPU {m1:.1f} s with the cache, {m0:.1f} s without: "
+          f"{m0 / max(m1, 1e-9):.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -718,8 +718,7 @@ def _critical_tick(rep_ts: dict) -> int:
 
 def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int | None = None,
                      overrides: dict | None = None, confirm: bool = True, seeds: int = 3,
-                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True,
-                     reuse: bool = True) -> dict:
+                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True) -> dict:
     """Answer ``question`` under service ``targets`` (see :func:`parse_target`).
 
     Search on the fast model (fluid runs of the scenario, the SLO estimate of
@@ -739,10 +738,10 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     seed and stepped 2 % further (at most 3 times) while a seed misses; the fast-model answer
     stays in ``fast_answer``.
 
-    ``reuse`` (default): the confirming runs are made once per value, seed and window and reused within the plan,
-    and the fluid runs that only locate the critical tick skip the SLO estimate (:func:`confirm_window`); every
-    figure of the answer is the same as with ``reuse=False``, which makes every run afresh (the plan as before
-    2026-12-05: bench/bench_plan.py measures the difference, tests/test_plan_speed.py checks the answers agree).
+    The confirming runs are made once per value and seed and reused within the plan (a cache private to the plan,
+    keyed on the overrides as the fast model's runs are): the refinement's bisection runs the first seed at the value
+    it settles on, which its confirmation runs again. Every figure is the same as making each run afresh (the runs
+    are seeded and deterministic; tests/test_plan_speed.py, bench/bench_plan.py).
     """
     _check_gpus(gpus)
     if isinstance(targets, str):  # read character by character: "--target 't': expected ..."
@@ -870,9 +869,9 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     out["fast_evaluations"] = evals["n"]
     out["calibration_caveat"] = _caveat(m0)
     if confirm:
-        memo: dict = {}  # the confirming runs of this plan, per value, window and seed (confirm_window)
-        cw = lambda ov, **kw: confirm_window(raw, bdir, ov, tg, window=window, memo=memo, reuse=reuse,  # noqa: E731
-                                             **kw)
+        confirmed_runs: dict = {}  # this plan's confirming windows and runs, per overrides (and seed)
+        cw = lambda ov, **kw: _confirm_window_cached(raw, bdir, ov, tg, window=window,  # noqa: E731
+                                                     cache=confirmed_runs, **kw)
         out["confirm"] = cw(out["overrides"], seeds=seeds)
         if question == "max-gpus":  # the powered-down recommendation, confirmed on the request engine too
             pdn = out["power_down"]
@@ -921,15 +920,14 @@ def _fast_block(tg: list[Target], rep: dict) -> dict:
             "binding_target": min(binds, key=lambda c: c["headroom"])["target"] if binds else None}
 
 
-def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, window: float, cw=None) -> None:
+def _refine(out: dict, raw, bdir, tg: list[Target], question: str, seeds: int, window: float, cw) -> None:
     """Bisect the answer on the confirming model (one seed per step) and confirm it again. ``cw(overrides, seeds=)``:
-    the plan's :func:`confirm_window` (default: a fresh one per call)."""
+    the plan's confirmation (:func:`confirm_window` with the plan's cache of runs)."""
     n = {"runs": 0}
-    cw = cw or (lambda ov, **kw: confirm_window(raw, bdir, ov, tg, window=window, **kw))  # noqa: E731
 
     def ok(ov: dict) -> bool:
         n["runs"] += 1
-        return cw(ov, seeds=1, fluid_window=False)["confirmed"]
+        return cw(ov, seeds=1)["confirmed"]
 
     demand = question == "max-demand"
     key = "workload.arrivals.scale" if demand else "facility.interconnect"
@@ -1028,73 +1026,69 @@ def faults_at(raw_faults: list, specs, t_s: float, window: float) -> list:
     return out
 
 
-def _window_at_critical_tick(r0: dict, bdir, window: float, reuse: bool) -> tuple:
-    """The steady window of :func:`confirm_window` for the scenario ``r0``: (its raw scenario, the tick ``i``, the
-    fluid run's timeseries, the fluid models).
+def _window_at_critical_tick(r0: dict, bdir, window: float) -> tuple[dict, dict]:
+    """The steady window of :func:`confirm_window` for the scenario ``r0``: (its raw scenario, the moment: the
+    critical tick's time, outdoor temperature, demand and local time).
 
-    The critical tick is found on a fluid run of the whole scenario; only its demand and ceilings are read, which the
-    queueing SLO estimate does not change (it is worked out from the finished run, dcsim.engine.assemble), so with
-    ``reuse`` that run skips the estimate (``serving.slo_estimate: false``): a tenth of the run's time on the
-    reference day (0.09 s of 1.08 s CPU). The window is built from ``r0`` itself, so its runs keep the scenario's
-    serving options."""
-    from dcsim.engine.run import run_models
+    The critical tick is found on a fluid run of the whole scenario, of which only the timeseries' demand and
+    ceilings are read: the engine's loop alone (:func:`dcsim.engine.loop.simulate`), without assembling the report,
+    whose queueing SLO estimate (worked out from the finished run, dcsim.engine.assemble) reads those columns and
+    does not change them. On the reference day the loop takes 0.04-0.05 s CPU and the whole run with its report and
+    estimate 3.2 s (dcsim.engine.run.run_models; 2026-12-05, a loaded 2-core machine), which every confirmation paid
+    until then. The window is built from ``r0`` itself, so its runs keep the scenario's serving options."""
+    from dcsim.engine.loop import simulate
 
-    m = _models(r0, bdir, {"fidelity": "fluid", **({"serving.slo_estimate": False} if reuse else {})})
-    ts = run_models(m).timeseries
+    m = _models(r0, bdir, {"fidelity": "fluid"})
+    ts = simulate(m)["timeseries"]
     i = _critical_tick(ts)
     fid = "request" if m.replicas <= 64 else "hybrid"
-    return _steady_window(r0, m, i, window, fid), i, ts, m
+    moment = {"t_s": float(ts["t_s"][i]), "t_out_c": float(ts["t_out_c"][i]),
+              "demand_tok_s": float(ts["demand_tok_s"][i]),
+              "local_time": fmt_local_short(float(ts["t_s"][i]), m.scenario.clock_block())}
+    base = {**_steady_window(r0, m, i, window, fid), "seed": int(m.scenario.seed)}  # the scenario's (or default) seed
+    return base, moment
 
 
 def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int = 3,
-                   window: float = 1800.0, fluid_window: bool = True, memo: dict | None = None,
-                   reuse: bool = True) -> dict:
-    """Request (<= 64 replicas) or hybrid runs of a steady window at the critical tick, for ``seeds`` seeds.
+                   window: float = 1800.0) -> dict:
+    """Request (<= 64 replicas) or hybrid runs of a steady ``window``-second window at the critical tick of the
+    scenario ``raw`` with ``overrides``, for ``seeds`` seeds (the scenario's seed, then the next ones)."""
+    return _confirm_window_cached(raw, bdir, overrides, targets, seeds=seeds, window=window, cache={})
 
-    ``fluid_window``: also run the window at fluid fidelity, for the answer's ``fluid_window`` figures (the
-    refinement's probes, which read only ``confirmed``, skip it). ``memo``: a dict the caller keeps across calls of
-    one plan; a window (per ``overrides``, ``window`` and targets) and a seed's run in it are then made once and
-    reused — the refinement's bisection runs the first seed at the value it settles on, which its confirmation runs
-    again. Every figure is the same with or without it (the runs are seeded and deterministic).
-    ``reuse=False`` makes every run afresh, as before 2026-12-05 (the critical tick on a fluid run with the SLO
-    estimate; the reference the speed-up is measured against, bench/bench_plan.py)."""
+
+def _confirm_window_cached(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int, window: float,
+                           cache: dict) -> dict:
+    """:func:`confirm_window` with ``cache``, a dict one plan keeps across its confirmations (``window`` and
+    ``targets`` fixed): the window per ``overrides`` and each seed's run in it are made once and reused. Every figure
+    is the same as with a fresh cache (the runs are seeded and deterministic)."""
     from dcsim.engine.run import run
     from dcsim.scenario import apply_overrides
 
-    memo = memo if (reuse and memo is not None) else {}
-    key = json.dumps([overrides, float(window), [t.text for t in targets]], sort_keys=True, default=str)
-    if key not in memo:
-        memo[key] = _window_at_critical_tick(apply_overrides(raw, overrides), bdir, window, reuse)
-    base, i, ts, m = memo[key]
-    fid = base["fidelity"]
+    key = json.dumps(overrides, sort_keys=True, default=str)  # as plan_for_targets' fast() keys its runs
+    if key not in cache:
+        cache[key] = _window_at_critical_tick(apply_overrides(raw, overrides), bdir, window)
+    base, moment = cache[key]
     runs = []
     for k in range(max(1, seeds)):
-        seed = int(m.scenario.seed) + k
-        if (key, seed) not in memo:
+        seed = int(base["seed"]) + k
+        if (key, seed) not in cache:
             rep = run(load_scenario(base, overrides={"seed": seed}, base_dir=bdir)).report
             met, checks = _meets(targets, rep)
-            memo[(key, seed)] = {"seed": seed, "meets": met, "targets": checks,
-                                 "slo_attainment": rep.get("slo_attainment"),
-                                 "ttft_p50_s": rep["latency_s"]["ttft"]["p50"],
-                                 "ttft_p99_s": rep["latency_s"]["ttft"]["p99"],
-                                 "tpot_p99_s": rep["latency_s"]["tpot"]["p99"],
-                                 "throughput_tok_s": rep["throughput_tok_s"]["output"],
-                                 "binding": rep["binding"]["most_common"]}
-        runs.append(memo[(key, seed)])
+            cache[(key, seed)] = {"seed": seed, "meets": met, "targets": checks,
+                                  "slo_attainment": rep.get("slo_attainment"),
+                                  "ttft_p50_s": rep["latency_s"]["ttft"]["p50"],
+                                  "ttft_p99_s": rep["latency_s"]["ttft"]["p99"],
+                                  "tpot_p99_s": rep["latency_s"]["tpot"]["p99"],
+                                  "throughput_tok_s": rep["throughput_tok_s"]["output"],
+                                  "binding": rep["binding"]["most_common"]}
+        runs.append(cache[(key, seed)])
     spread = {}
     for j, t in enumerate(targets):
         vals = [rr["targets"][j]["value"] for rr in runs if rr["targets"][j]["value"] is not None]
         spread[t.text] = {"min": min(vals), "max": max(vals), "mean": float(np.mean(vals))} if vals else None
-    out = {"fidelity": fid, "window_s": float(window), "tick_s": base["controller"]["tick"],
-           "faults_held": [f.get("kind", "?") for f in base["faults"]],
-           "moment": {"t_s": float(ts["t_s"][i]), "t_out_c": float(ts["t_out_c"][i]),
-                      "demand_tok_s": float(ts["demand_tok_s"][i]),
-                      "local_time": fmt_local_short(float(ts["t_s"][i]), m.scenario.clock_block())},
-           "runs": runs, "spread": spread, "confirmed": all(rr["meets"] for rr in runs)}
-    if fluid_window or not reuse:
-        flu = run(load_scenario(base, overrides={"fidelity": "fluid"}, base_dir=bdir)).report
-        out["fluid_window"] = {"targets": _meets(targets, flu)[1], "slo_attainment": flu.get("slo_attainment")}
-    return out
+    return {"fidelity": base["fidelity"], "window_s": float(window), "tick_s": base["controller"]["tick"],
+            "faults_held": [f.get("kind", "?") for f in base["faults"]], "moment": dict(moment),
+            "runs": runs, "spread": spread, "confirmed": all(rr["meets"] for rr in runs)}
 
 
 def format_targets(r: dict) -> str:
@@ -1163,7 +1157,8 @@ def format_targets(r: dict) -> str:
                      f"{mo['demand_tok_s']:,.0f} tok/s demanded"
                      + (f"; in force there and held through the window: {', '.join(c['faults_held'])}"
                         if c.get("faults_held") else "") + "):")
-        for t, s in c["spread"].items():
+        for t in r["targets"]:  # in the targets' order, also for an answer read back from --json (its keys sorted)
+            s = c["spread"][t]
             lines.append(f"    {t}: " + ("n/a" if s is None else f"{s['mean']:.4g} (seeds {s['min']:.4g} .. {s['max']:.4g})"))
         lines.append("  " + ("CONFIRMED: every confirming run meets the targets" if c["confirmed"] else
                              "NOT CONFIRMED: " + "; ".join(

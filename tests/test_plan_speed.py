@@ -1,22 +1,25 @@
-"""The planner under targets reuses its runs (dcsim.plan.confirm_window's memo, the critical tick without the SLO
-estimate) and answers exactly as when it makes every run afresh (``reuse=False``, the planner before 2026-12-05).
-bench/bench_plan.py measures the speed-up on the README's examples."""
+"""The planner under targets keeps its confirming runs in a cache private to the plan
+(dcsim.plan._confirm_window_cached: a window per value and each seed's run in it made once) and answers exactly as
+when every confirmation starts with an empty cache; the critical tick is found on the engine's loop alone, without the
+report's SLO estimate. bench/bench_plan.py times the planner on the README's examples."""
 
 import importlib
 import json
 
+import numpy as np
 import pytest
 
 from conftest import small_scenario
-from dcsim.plan import confirm_window, parse_target, plan_for_targets
+from dcsim.plan import _critical_tick, _models, confirm_window, parse_target, plan_for_targets
+from dcsim.scenario import apply_overrides
 
+PLAN = importlib.import_module("dcsim.plan")
 RUN = importlib.import_module("dcsim.engine.run")
 SLO = importlib.import_module("dcsim.serving.slo_estimate")
 
 
 def _counting(monkeypatch):
-    """Count the SLO estimates made (not those a run with ``serving.slo_estimate: false`` declines) and the
-    request/hybrid runs started."""
+    """Count the SLO estimates made and the request/hybrid runs started."""
     n = {"estimates": 0, "confirming_runs": 0}
     est, run = SLO.estimate_slo, RUN.run
 
@@ -38,54 +41,60 @@ def _counting(monkeypatch):
 @pytest.fixture(scope="module")
 def refined_case():
     # a case the confirming model refines (the fast model's TTFT p99 is optimistic at its answer): every path of the
-    # reuse is taken (the refinement's probes, the seed-0 run at the value it settles on)
+    # cache is taken (the refinement's probes, the seed-0 run at the value it settles on)
     raw = small_scenario(duration="20 min", **{"racks.0.count": 1, "controller.tick": "10 s"})
     return raw, ["ttft.p99<=2 s"]
 
 
-def test_reusing_runs_answers_exactly_as_making_every_run_afresh(refined_case, monkeypatch):
+def test_the_plans_cache_of_runs_changes_no_figure_and_saves_a_run(refined_case, monkeypatch):
     raw, targets = refined_case
-    n_new = _counting(monkeypatch)
-    new = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
-    counts_new = dict(n_new)
-    n_new.update(estimates=0, confirming_runs=0)
-    old = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300, reuse=False)
-    assert "refined" in new and new["refined"]["runs"] >= 2  # the case takes the refinement's path
-    assert json.dumps(new, sort_keys=True, default=str) == json.dumps(old, sort_keys=True, default=str)
-    # and it did less: the refinement's probe at the value it settles on is the confirmation's first seed; its
-    # probes make no fluid window, and no critical tick costs an SLO estimate
-    assert counts_new["confirming_runs"] == n_new["confirming_runs"] - 1
-    assert counts_new["estimates"] < n_new["estimates"] - new["refined"]["runs"]
+    n = _counting(monkeypatch)
+    memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
+    with_memo = dict(n)
+    n.update(estimates=0, confirming_runs=0)
+    confirm = PLAN._confirm_window_cached
+    monkeypatch.setattr(PLAN, "_confirm_window_cached", lambda *a, cache, **k: confirm(*a, cache={}, **k))  # no memo
+    no_memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
+    assert "refined" in memo and memo["refined"]["runs"] >= 2  # the case takes the refinement's path
+    assert json.dumps(memo, sort_keys=True, default=str) == json.dumps(no_memo, sort_keys=True, default=str)
+    # the refinement's probe at the value it settles on is the confirmation's first seed: made once with the cache
+    assert with_memo["confirming_runs"] == n["confirming_runs"] - 1
 
 
 def test_the_critical_tick_is_found_without_the_slo_estimate(refined_case, monkeypatch):
-    """A confirmation makes one SLO estimate, the steady window's own at fluid fidelity (the answer's
-    ``fluid_window``): the whole-run fluid run that only locates the critical tick reads demand and ceilings, which
-    the estimate does not change (until 2026-12-05 it made the estimate too: 3.4 of the 4.7 s CPU of a confirmation
-    on the reference hall)."""
+    """A confirmation makes no SLO estimate: the whole-run fluid run that only locates the critical tick is the
+    engine's loop, whose demand and ceilings the report's estimate reads and does not change (until 2026-12-05 every
+    confirmation made the estimate, and a second one on a fluid run of the window that nothing read)."""
+    raw, targets = refined_case
+    tg = [parse_target(t) for t in targets]
+    ov = {"workload.arrivals.scale": 0.5}
+    n = _counting(monkeypatch)
+    c = confirm_window(raw, None, ov, tg, seeds=1, window=120)
+    assert n == {"estimates": 0, "confirming_runs": 1}
+    # the moment is the one the whole run with its report (and its SLO estimate) points at
+    full = RUN.run_models(_models(apply_overrides(raw, ov), None, {"fidelity": "fluid"}))
+    assert n["estimates"] == 1  # the full run did make its estimate
+    i = _critical_tick(full.timeseries)
+    assert c["moment"]["t_s"] == float(full.timeseries["t_s"][i])
+    assert c["moment"]["demand_tok_s"] == float(full.timeseries["demand_tok_s"][i])
+    assert np.isfinite(c["moment"]["t_out_c"])
+
+
+def test_a_plans_cache_makes_each_window_and_seed_once(refined_case, monkeypatch):
     raw, targets = refined_case
     tg = [parse_target(t) for t in targets]
     n = _counting(monkeypatch)
-    c = confirm_window(raw, None, {"workload.arrivals.scale": 0.5}, tg, seeds=1, window=120)
-    assert n == {"estimates": 1, "confirming_runs": 1}
-    assert c["fluid_window"]["slo_attainment"] is not None
-    n.update(estimates=0, confirming_runs=0)
-    afresh = confirm_window(raw, None, {"workload.arrivals.scale": 0.5}, tg, seeds=1, window=120, reuse=False)
-    assert n == {"estimates": 2, "confirming_runs": 1}
-    assert json.dumps(afresh, sort_keys=True, default=str) == json.dumps(c, sort_keys=True, default=str)
-
-
-def test_a_memo_makes_each_window_and_seed_once(refined_case, monkeypatch):
-    raw, targets = refined_case
-    tg = [parse_target(t) for t in targets]
-    n = _counting(monkeypatch)
-    memo: dict = {}
-    one = confirm_window(raw, None, {"workload.arrivals.scale": 0.5}, tg, seeds=1, window=120, memo=memo,
-                         fluid_window=False)
-    assert "fluid_window" not in one and n["estimates"] == 0
-    three = confirm_window(raw, None, {"workload.arrivals.scale": 0.5}, tg, seeds=3, window=120, memo=memo)
+    cache: dict = {}
+    cw = lambda ov, seeds: PLAN._confirm_window_cached(raw, None, ov, tg, seeds=seeds,  # noqa: E731
+                                                       window=120, cache=cache)
+    one = cw({"workload.arrivals.scale": 0.5}, 1)
+    three = cw({"workload.arrivals.scale": 0.5}, 3)
     assert n["confirming_runs"] == 3  # seed 0 once, then seeds 1 and 2
     assert three["runs"][0] == one["runs"][0] and [r["seed"] for r in three["runs"]] == [1, 2, 3]
-    # another value or window is another window
-    confirm_window(raw, None, {"workload.arrivals.scale": 0.45}, tg, seeds=1, window=120, memo=memo)
-    assert n["confirming_runs"] == 4
+    assert three == confirm_window(raw, None, {"workload.arrivals.scale": 0.5}, tg, seeds=3, window=120)
+    # another value is another window
+    cw({"workload.arrivals.scale": 0.45}, 1)
+    assert n["confirming_runs"] == 7
+    # what the cache keeps: per value the window's scenario and moment, per seed the run's figures
+    assert sorted(type(k).__name__ for k in cache) == ["str", "str", "tuple", "tuple", "tuple", "tuple"]
+    assert all(len(v) == 2 for k, v in cache.items() if isinstance(k, str))
