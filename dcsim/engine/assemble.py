@@ -77,14 +77,15 @@ def serving_frontier_parts(m, pd=None):
     return parts
 
 
-def serving_for_run(m: Models, ts: dict):
-    """(replicas serving per tick and group, the SLO estimate's ``frontier_parts``) of a run (one pool): the power-down
-    schedule built once (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`); the
-    arguments :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for the run."""
+def _serving(m, ts: dict) -> dict:
+    """The SLO estimate's ``serving_replicas`` (per tick and group) and ``frontier_parts`` of a run, or of one pool
+    seen as a facility (:class:`_PoolView` with its columns, no idle_power_down): the power-down schedule built once
+    (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`); the arguments
+    :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for it. :func:`slo_estimate` is its one caller."""
     pd = power_down_for(m, float(m.scenario.controller.tick)) if "awake_fraction" in ts else None
     avail = np.asarray(ts["gpus_in_service"], dtype=float) / max(m.gpus, 1)
     awake = np.asarray(ts["awake_fraction"], dtype=float) if "awake_fraction" in ts else avail
-    return serving_replicas(m, pd, avail, awake), serving_frontier_parts(m, pd)
+    return {"serving_replicas": serving_replicas(m, pd, avail, awake), "frontier_parts": serving_frontier_parts(m, pd)}
 
 
 def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
@@ -95,16 +96,13 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     requests (said in ``method``). ``ticks``: the requests served in those ticks only
     (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        reps, parts = serving_for_run(m, ts)
-        return estimate_for_run(m, ts, ticks=ticks, serving_replicas=reps, frontier_parts=parts)
+        return estimate_for_run(m, ts, ticks=ticks, **_serving(m, ts))
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
         cols = pool_columns(m, ts, p)
         view = dict(cols, queue_tokens=cols["held_tokens"], gpus_in_service=ts["gpus_in_service"] * pool.gpus / m.gpus)
         pv = _PoolView(m, p)  # several pools: no idle_power_down (the schema refuses it)
-        est = estimate_for_run(pv, view, ticks=ticks, serving_replicas=serving_replicas(
-            pv, None, view["gpus_in_service"] / max(pool.gpus, 1), view["gpus_in_service"] / max(pool.gpus, 1)),
-            frontier_parts=serving_frontier_parts(pv))
+        est = estimate_for_run(pv, view, ticks=ticks, **_serving(pv, view))
         if not est.estimated:
             return est
         ests.append(est)

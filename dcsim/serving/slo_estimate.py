@@ -1105,7 +1105,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     ``serving_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``): the engine's
     :func:`dcsim.engine.controller.serving_replicas` — where ``controller.idle_power_down`` keeps a pool of several
     groups awake along its efficiency ladder, the ladder's awake ones; otherwise the share in service (and awake) of
-    every group (``dcsim.engine.assemble.serving_for_run`` gives them, with ``frontier_parts``; until 2026-12-05
+    every group (``dcsim.engine.assemble.slo_estimate`` passes them, with ``frontier_parts``; until 2026-12-05
     the argument defaulted to that even share, a path only tests and scripts/calibrate_slo.py took). They serve the
     tick, each group its share of their full-load rate, and the critically-loaded test reads that rate (:func:`full_load_tok_s`). ``frontier_parts`` (called as
     ``frontier_parts(curves, clocks, served, avail, share)``, ``avail`` the share of replicas in service and
