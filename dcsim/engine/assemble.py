@@ -17,7 +17,7 @@ from dcsim.engine.steady import (
 from dcsim.engine.tables import ladder_replicas
 from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
-    Throughput, Tokens, TokensAccounting, capped_ticks, unlimited_cooling_to_null,
+    Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
 from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
@@ -25,7 +25,7 @@ from dcsim.metrics.summary import (binding_potential_summary, binding_summary, c
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
                                         tail_caveat)
-from dcsim.tpf import BINDING_NAMES, near_tie_margin
+from dcsim.tpf import BINDING_NAMES, capped_ticks, near_tie_margin
 from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -135,10 +135,11 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
     mode = np.asarray(ts.get("mode", np.zeros(np.shape(ts["queue_tokens"]))))
-    # capped with work at the door: a tick on which IT was shed for temperature (mode shed) runs no clock and serves
-    # nothing (its arrivals wait at the door and are served later); until 2026-12-05 the engine recorded it capped at
-    # the lowest clock level, which read here as "capped at clock 0.30"
-    cq = capped_ticks(mode) & (np.asarray(ts["queue_tokens"], float) > 0)
+    # capped with work waiting: ticks the controller capped with GPUs in service (capped_ticks of the run's columns)
+    # and a queue. Neither a tick on which IT was shed for temperature (mode shed) nor one on which every GPU had
+    # failed runs a clock: their queue waits for no low-clock replica (until 2026-12-05 the engine recorded a shed
+    # capped at the lowest clock level, which read here as "capped at clock 0.30")
+    cq = capped_ticks(mode, ts) & (np.asarray(ts["queue_tokens"], float) > 0)
     capped_queue = bool(np.any(cq))
     clk = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.ones(cq.shape))), float)
     clock_min = float(np.min(clk[cq])) if capped_queue else None
