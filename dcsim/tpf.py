@@ -46,10 +46,47 @@ __all__ = [
     "token_production",
     "binding_of",
     "binding_simulated",
+    "MODE_NAMES",
+    "MODE_SHED",
+    "capped_ticks",
+    "in_service",
 ]
 
 #: Names of the binding constraints, indexed by the integer codes used in time series.
 BINDING_NAMES: tuple[str, ...] = ("demand", "compute", "power", "cooling")
+
+#: Operating modes recorded per tick (timeseries ``mode``, by code): full clock and even load; on the efficient
+#: frontier; a uniform clock level below full (policy 'uniform', or the thermal throttle); IT shed for temperature
+#: (``facility.thermal``: every GPU out of service, nothing served, no clock run — the tick's ``clock_level`` and
+#: clocks are the lowest level's, a placeholder no replica ran at; docs/thermal-dynamics.md). The engine's
+#: controller (:mod:`dcsim.engine.controller`) decides the first three; the thermal model's shed
+#: (:meth:`dcsim.engine.flex.FlexChunk.thermal_limit`) sets the fourth. Here, beside :data:`BINDING_NAMES`, so that
+#: every layer that reads a recorded ``mode`` (serving's SLO estimate included) asks the same codes.
+MODE_NAMES: tuple[str, ...] = ("uncapped", "frontier", "uniform_cap", "shed")
+#: The code of a tick on which IT was shed for temperature.
+MODE_SHED = 3
+#: The codes of a tick the controller capped (power, cooling or the thermal throttle); :func:`capped_ticks` is the
+#: one reader.
+_CAPPED_MODES = (1, 2)
+
+
+def capped_ticks(mode, ts: dict | None = None) -> np.ndarray:
+    """Ticks the controller capped (bools) from the recorded ``mode`` codes: frontier or uniform_cap. Not a shed tick (:data:`MODE_SHED`), which runs no clock; and, given the run's columns ``ts``, not a
+    tick with no GPU in service (:func:`in_service`) either: the thermal throttle records uniform_cap on a tick on
+    which every GPU had failed (:meth:`dcsim.engine.flex.FlexChunk.thermal_limit`), and such a tick is out of service,
+    not capped (so that uncapped + capped + out of service = 1: :func:`dcsim.metrics.summary.controller_figures`).
+    Where a closed door is meant (a shed tick admits nothing either) a reader writes
+    ``capped_ticks(mode) | (mode == MODE_SHED)``."""
+    capped = np.isin(np.asarray(mode), _CAPPED_MODES)
+    return capped if ts is None else capped & in_service(ts)
+
+
+def in_service(ts: dict) -> np.ndarray:
+    """Ticks with at least one GPU in service (bools) from the run's columns: not those on which IT was shed for
+    temperature (``facility.thermal``: the replicas off, ``gpus_in_service`` 0, mode ``shed``,
+    docs/thermal-dynamics.md) or every GPU failed. Such a tick serves nothing and runs no clock."""
+    return np.asarray(ts["gpus_in_service"], float) > 0
+
 
 #: The ranges the closed form's crossover searches scan (:func:`dcsim.engine.steady.crossovers`, ``tpf.moments.*.
 #: crossover`` of report.json): a crossover outside them is reported as none (NaN), and ``dcsim tpf`` says which range

@@ -12,8 +12,8 @@ import pytest
 import dcsim
 from dcsim.engine.build import build_models
 from dcsim.engine.flex import build_flex
-from dcsim.metrics.record import MODE_SHED
 from dcsim.scenario import ScenarioError, load_scenario
+from dcsim.tpf import MODE_SHED
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "scenarios" / "reference.yaml"
@@ -504,17 +504,6 @@ def test_shed_ticks_are_neither_capped_at_a_clock_nor_in_the_mean_clock(trip):
     assert ctl["mean_clock"] == pytest.approx(np.mean(ts["mean_clock"][on]), rel=1e-12)
     assert ctl["mean_clock"] > 0.97  # measured 0.982 (0.917 with the shed ticks at 0.30)
     assert ctl["mean_controller_clock"] == pytest.approx(np.mean(ts["controller_clock"][on]), rel=1e-12)
-
-
-def test_controller_figures_leave_out_ticks_with_no_gpu_in_service():
-    from dcsim.metrics.summary import controller_figures
-
-    ts = {"mode": np.array([0, 2, MODE_SHED, MODE_SHED]), "mean_clock": np.array([1.0, 0.9, 0.3, 0.3]),
-          "gpus_in_service": np.array([8.0, 8.0, 0.0, 0.0])}
-    f = controller_figures(ts)
-    assert f == {"capped_share": 0.25, "out_of_service_share": 0.5, "mean_clock": pytest.approx(0.95),
-                 "mean_controller_clock": pytest.approx(0.95)}
-    assert controller_figures({**ts, "gpus_in_service": np.zeros(4)})["mean_clock"] is None
 
 
 def test_an_air_white_space_above_the_a1_allowable_inlet_warns(trip):

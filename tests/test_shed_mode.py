@@ -6,33 +6,37 @@ the_mean_clock."""
 
 import numpy as np
 
-from dcsim.engine.controller import MODE_NAMES, Controller
-from dcsim.metrics.record import MODE_SHED, capped_ticks
+from dcsim.engine.controller import Controller
 from dcsim.metrics.summary import controller_figures
+from dcsim.tpf import MODE_SHED
 
 
-def test_the_shed_code_is_its_own_mode_neither_capped_nor_uncapped():
-    assert MODE_NAMES[MODE_SHED] == "shed" and MODE_NAMES[:3] == ("uncapped", "frontier", "uniform_cap")
-    mode = np.array([0, 1, 2, MODE_SHED], dtype=np.int8)
-    np.testing.assert_array_equal(capped_ticks(mode), [False, True, True, False])
-
-
-def test_a_shed_logs_no_cap_and_the_restart_logs_the_mode_it_comes_back_in():
+def test_a_shed_logs_no_cap_and_the_restart_logs_its_own_reason():
     """A shed after an uncapped tick logged "cap ... uniform_cap: power or cooling budget short: caps lowered" (the
     engine recorded the shed as uniform_cap); the thermal model's "thermal shed" entry says it. Back from the shed,
-    the controller logs the mode IT restarts in (a throttled restart: cap)."""
+    the controller logs the mode IT restarts in as a restart, not as an uncap whose "headroom [was] restored" (no cap
+    came before it): a throttled restart is a cap, an uncapped one a "restart"."""
     ctl = Controller("frontier", 600.0, 1e6, 23)
-    for t, md in ((0.0, 0), (10.0, MODE_SHED), (20.0, MODE_SHED), (30.0, 2), (40.0, MODE_SHED), (50.0, 0)):
+    for t, md in ((0.0, 0), (10.0, MODE_SHED), (20.0, MODE_SHED), (30.0, 2), (40.0, MODE_SHED), (50.0, 0),
+                  (60.0, MODE_SHED), (70.0, 0), (80.0, 2), (90.0, 0)):
         ctl.record(t, md, 0.0, 1e5, 30.0, 0.0, False)
-    assert [(a["t_s"], a["action"], a["mode"]) for a in ctl.log] == [(30.0, "cap", "uniform_cap"),
-                                                                     (50.0, "uncap", "uncapped")]
+    back = "IT back in service after a thermal shed"
+    assert [(a["t_s"], a["action"], a["mode"], a["reason"]) for a in ctl.log] == [
+        (30.0, "cap", "uniform_cap", back), (50.0, "restart", "uncapped", back), (70.0, "restart", "uncapped", back),
+        (80.0, "cap", "uniform_cap", "power or cooling budget short: caps lowered"),
+        (90.0, "uncap", "uncapped", "headroom restored")]
 
 
-def test_controller_figures_read_the_mode_not_the_gpus_in_service():
-    """Capped share from the recorded modes; out-of-service share and the clocks' ticks from the GPUs in service
-    (a shed tick, or every GPU failed: no clock run)."""
-    ts = {"mode": np.array([0, 1, 2, MODE_SHED, MODE_SHED, 0]), "mean_clock": np.array([1.0, 0.8, 0.9, 0.3, 0.3, 1.0]),
-          "gpus_in_service": np.array([8.0, 8.0, 8.0, 0.0, 0.0, 8.0])}
+def test_uncapped_capped_and_out_of_service_shares_partition_the_run():
+    """A tick the thermal throttle records uniform_cap while every GPU has failed (FlexChunk.thermal_limit's throttle
+    branch) runs no clock: it is out of service, not capped. (Until 2026-12-05 it counted in both, and the shares
+    summed to 7/6.) The clocks are averaged over the ticks in service only."""
+    mode = np.array([0, 1, 2, 2, MODE_SHED, 0])
+    gpus = np.array([8.0, 8.0, 8.0, 0.0, 0.0, 8.0])
+    ts = {"mode": mode, "mean_clock": np.array([1.0, 0.8, 0.9, 0.3, 0.3, 1.0]), "gpus_in_service": gpus}
     f = controller_figures(ts)
+    uncapped = np.count_nonzero(mode == 0) / mode.size
     assert f["capped_share"] == 2 / 6 and f["out_of_service_share"] == 2 / 6
-    assert f["mean_clock"] == np.mean([1.0, 0.8, 0.9, 1.0])
+    assert uncapped + f["capped_share"] + f["out_of_service_share"] == 1.0
+    assert f["mean_clock"] == f["mean_controller_clock"] == np.mean([1.0, 0.8, 0.9, 1.0])
+    assert controller_figures({**ts, "gpus_in_service": np.zeros(6)})["mean_clock"] is None

@@ -17,7 +17,7 @@ from dcsim.engine.steady import (
 from dcsim.engine.tables import ladder_replicas
 from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
-    Throughput, Tokens, TokensAccounting, capped_ticks, unlimited_cooling_to_null,
+    Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
 from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
@@ -25,7 +25,7 @@ from dcsim.metrics.summary import (binding_potential_summary, binding_summary, c
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
                                         tail_caveat)
-from dcsim.tpf import BINDING_NAMES, near_tie_margin
+from dcsim.tpf import BINDING_NAMES, capped_ticks, near_tie_margin
 from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -77,14 +77,15 @@ def serving_frontier_parts(m, pd=None):
     return parts
 
 
-def serving_for_run(m: Models, ts: dict):
-    """(replicas serving per tick and group, the SLO estimate's ``frontier_parts``) of a run (one pool): the power-down
-    schedule built once (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`); the
-    arguments :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for the run."""
+def _serving(m, ts: dict) -> dict:
+    """The SLO estimate's ``serving_replicas`` (per tick and group) and ``frontier_parts`` of a run, or of one pool
+    seen as a facility (:class:`_PoolView` with its columns, no idle_power_down): the power-down schedule built once
+    (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`); the arguments
+    :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for it. :func:`slo_estimate` is its one caller."""
     pd = power_down_for(m, float(m.scenario.controller.tick)) if "awake_fraction" in ts else None
     avail = np.asarray(ts["gpus_in_service"], dtype=float) / max(m.gpus, 1)
     awake = np.asarray(ts["awake_fraction"], dtype=float) if "awake_fraction" in ts else avail
-    return serving_replicas(m, pd, avail, awake), serving_frontier_parts(m, pd)
+    return {"serving_replicas": serving_replicas(m, pd, avail, awake), "frontier_parts": serving_frontier_parts(m, pd)}
 
 
 def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
@@ -95,16 +96,13 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     requests (said in ``method``). ``ticks``: the requests served in those ticks only
     (:func:`dcsim.serving.slo_estimate.estimate_for_run`)."""
     if not m.multi_pool:
-        reps, parts = serving_for_run(m, ts)
-        return estimate_for_run(m, ts, ticks=ticks, serving_replicas=reps, frontier_parts=parts)
+        return estimate_for_run(m, ts, ticks=ticks, **_serving(m, ts))
     ests, reqs = [], []
     for p, pool in enumerate(m.pools):
         cols = pool_columns(m, ts, p)
         view = dict(cols, queue_tokens=cols["held_tokens"], gpus_in_service=ts["gpus_in_service"] * pool.gpus / m.gpus)
         pv = _PoolView(m, p)  # several pools: no idle_power_down (the schema refuses it)
-        est = estimate_for_run(pv, view, ticks=ticks, serving_replicas=serving_replicas(
-            pv, None, view["gpus_in_service"] / max(pool.gpus, 1), view["gpus_in_service"] / max(pool.gpus, 1)),
-            frontier_parts=serving_frontier_parts(pv))
+        est = estimate_for_run(pv, view, ticks=ticks, **_serving(pv, view))
         if not est.estimated:
             return est
         ests.append(est)
@@ -137,10 +135,11 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
     mode = np.asarray(ts.get("mode", np.zeros(np.shape(ts["queue_tokens"]))))
-    # capped with work at the door: a tick on which IT was shed for temperature (mode shed) runs no clock and serves
-    # nothing (its arrivals wait at the door and are served later); until 2026-12-05 the engine recorded it capped at
-    # the lowest clock level, which read here as "capped at clock 0.30"
-    cq = capped_ticks(mode) & (np.asarray(ts["queue_tokens"], float) > 0)
+    # capped with work waiting: ticks the controller capped with GPUs in service (capped_ticks of the run's columns)
+    # and a queue. Neither a tick on which IT was shed for temperature (mode shed) nor one on which every GPU had
+    # failed runs a clock: their queue waits for no low-clock replica (until 2026-12-05 the engine recorded a shed
+    # capped at the lowest clock level, which read here as "capped at clock 0.30")
+    cq = capped_ticks(mode, ts) & (np.asarray(ts["queue_tokens"], float) > 0)
     capped_queue = bool(np.any(cq))
     clk = np.asarray(ts.get("controller_clock", ts.get("mean_clock", np.ones(cq.shape))), float)
     clock_min = float(np.min(clk[cq])) if capped_queue else None

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dcsim.engine.tables import SupplyCurves, efficiency_ladder, ladder_group_counts, supply_curves
-from dcsim.metrics.record import MODE_NAMES, MODE_SHED
+from dcsim.tpf import MODE_NAMES, MODE_SHED
 
-__all__ = ["MODE_NAMES", "LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
+__all__ = ["LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
            "awake_curves", "awake_groups", "per_awake_count"]
 
 #: Controller log entries kept (later ones are counted in ``log_dropped``).
@@ -145,15 +145,23 @@ class Controller:
     def record(self, t_s: float, mode: int, limit_tok_s: float, demand_tok_s: float, t_out_c: float,
                shed_tok: float, shed_before: bool) -> None:
         """Log a change of mode (cap / uncap) and the start of a shedding episode at ``t_s``. A tick on which IT was
-        shed for temperature (``mode`` :data:`~dcsim.metrics.record.MODE_SHED`) is no cap: the thermal model logs
-        the shed ("thermal shed"); the tick after it logs the mode IT comes back in (until 2026-12-05 the shed was
-        recorded as uniform_cap and its start from an uncapped tick logged "cap ... caps lowered")."""
+        shed for temperature (``mode`` :data:`~dcsim.tpf.MODE_SHED`) is no cap: the thermal model logs the shed
+        ("thermal shed"); the tick after it logs the mode IT comes back in, as a restart ("restart" uncapped, "cap"
+        capped; reason "IT back in service after a thermal shed"), not as an uncap whose headroom was restored: the
+        shed may have followed an uncapped tick (until 2026-12-05 the shed was recorded as uniform_cap and its start
+        from an uncapped tick logged "cap ... caps lowered"; then the restart from it logged "uncap ... headroom
+        restored" with no cap before it)."""
         if mode == MODE_SHED:
             self.mode = mode
         elif mode != self.mode:
-            why = ("headroom restored" if mode == 0 else
-                   "power or cooling budget short: caps lowered" + (", load consolidated" if mode == 1 else ""))
-            self.note({"t_s": t_s, "action": "cap" if mode else "uncap", "mode": MODE_NAMES[mode],
+            if self.mode == MODE_SHED:
+                why = "IT back in service after a thermal shed"
+                action = "cap" if mode else "restart"
+            else:
+                why = ("headroom restored" if mode == 0 else
+                       "power or cooling budget short: caps lowered" + (", load consolidated" if mode == 1 else ""))
+                action = "cap" if mode else "uncap"
+            self.note({"t_s": t_s, "action": action, "mode": MODE_NAMES[mode],
                        "reason": why, "demand_tok_s": demand_tok_s, "limit_tok_s": limit_tok_s,
                        "t_out_c": t_out_c})
             self.mode = mode

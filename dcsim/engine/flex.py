@@ -61,6 +61,7 @@ from dcsim.engine.tables import in_service_it_w
 from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
+from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
 __all__ = ["Flex", "FlexChunk", "build_flex", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
@@ -347,7 +348,9 @@ class FlexChunk:
         return ftop, ffr, lv
 
     def thermal_limit(self, j: int, md: int, limit: float, k: int, lv) -> tuple[int, float, int]:
-        """Apply last tick's thermal limit: clock at most ``k_th`` (mode uniform_cap), or shed."""
+        """Apply last tick's thermal limit: clock at most ``k_th`` (mode uniform_cap), or shed (mode
+        :data:`~dcsim.tpf.MODE_SHED`, limit 0 at the lowest level: a placeholder no replica runs at; the loop treats
+        it as a capped tick until it is recorded)."""
         fx, ex = self.fx, self.ex
         if fx.th is None:
             return md, limit, k
@@ -360,7 +363,7 @@ class FlexChunk:
             self.avail[j] = 0.0
             ex.cooling_tok_s[j] = 0.0
             self.shed[j] = 1
-            return 2, 0.0, 0
+            return MODE_SHED, 0.0, 0
         kt = fx.k_th
         self.level[j] = kt
         if kt >= fx.top:

@@ -24,18 +24,17 @@ import simpy
 from dcsim.engine.build import Models
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import (
-    MODE_NAMES, ArrivalWindow, Controller, awake_curves, awake_groups, per_awake_count, power_down_for, queue_step,
+    ArrivalWindow, Controller, awake_curves, awake_groups, per_awake_count, power_down_for, queue_step,
     serving_replicas,
 )
 from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
-from dcsim.metrics.record import MODE_SHED
 from dcsim.serving.slo_estimate import critically_loaded, full_load_tok_s
-from dcsim.tpf import binding_of, binding_simulated
+from dcsim.tpf import MODE_SHED, binding_of, binding_simulated, capped_ticks
 
-__all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "MODE_NAMES", "CHUNK_TICKS"]
+__all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "CHUNK_TICKS"]
 
 #: Most ticks whose exogenous inputs are evaluated in one vectorized call.
 CHUNK_TICKS = 4096
@@ -347,8 +346,6 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         held.append(b)
                     if slow:
                         fc.after(j, md, sv, k, limit)
-                        if fx.th is not None and fc.shed[j]:  # IT shed for temperature: served at no clock (limit
-                            md = MODE_SHED                    # 0, lowest level), recorded as a shed, not a cap
                 backlog_tok = b
                 served.append(sv)
                 mode.append(md)
@@ -423,7 +420,7 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
 def operating_point(m: Models, served, mode, level, avail, limit=None, ec=None) -> dict[str, np.ndarray]:
     """IT power (W), GPU power (W), effective clock and per-replica load fraction per tick.
 
-    ``served`` tokens/s; ``mode`` per :data:`MODE_NAMES`; ``level`` clock-level index
+    ``served`` tokens/s; ``mode`` per :data:`dcsim.tpf.MODE_NAMES`; ``level`` clock-level index
     (uniform mode); ``avail`` fraction of replicas in service; ``limit`` the controller's rate limit (tokens/s):
     a capped tick draws its budget, the frontier's IT power at that limit (:func:`pool_operating_point`).
     """
@@ -504,7 +501,11 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
                                                                  ex.t_wb_c, plant_heat_w=q))
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
     # (one pool: a tick capped below full clock has P or Q below C already; with several, PoolTicker.record)
-    below = (np.asarray(mode) != 0) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9))
+    # a tick on which IT was shed for temperature (MODE_SHED: no clock run, its cooling ceiling 0) admits nothing
+    # either: a closed door, counted with the capped ones here
+    mode_a = np.asarray(mode)
+    below = ((capped_ticks(mode_a) | (mode_a == MODE_SHED))
+             & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9)))
     if extra is not None and "budget_held" in extra:
         # request fidelity, one pool: an uncapped tick on which the lane held its replicas below full clock to keep
         # the budget (a parked replica finishing its batch, the first tick) was limited by power (or cooling), not

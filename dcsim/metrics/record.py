@@ -14,31 +14,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 __all__ = [
     "Tokens", "Throughput", "JoulesPerToken", "PeakPower", "DeliveredPower", "UtilizationAdjustedOutput", "Binding",
     "TokensAccounting", "ControllerSummary", "Provenance", "Money", "Carbon", "RunReport",
-    "plain", "non_finite_paths", "MODE_NAMES", "MODE_SHED", "CAPPED_MODES", "capped_ticks",
+    "plain", "non_finite_paths",
 ]
-
-#: Operating modes recorded per tick (timeseries ``mode``, by code): full clock and even load; on the efficient
-#: frontier; a uniform clock level below full (policy 'uniform', or the thermal throttle); IT shed for temperature
-#: (``facility.thermal``: every GPU out of service, nothing served, no clock run — the tick's ``clock_level`` and
-#: clocks are the lowest level's, a placeholder no replica ran at; docs/thermal-dynamics.md). The engine's
-#: controller (:mod:`dcsim.engine.controller`) decides the first three; the thermal model's shed sets the fourth.
-MODE_NAMES = ("uncapped", "frontier", "uniform_cap", "shed")
-#: The code of a tick on which IT was shed for temperature.
-MODE_SHED = 3
-#: The codes of a tick the controller capped (power, cooling or the thermal throttle) with GPUs serving.
-CAPPED_MODES = (1, 2)
-
-
-def capped_ticks(mode) -> np.ndarray:
-    """Ticks the controller capped (bools) from the recorded ``mode`` codes: frontier or uniform_cap, not a shed
-    tick (:data:`MODE_SHED`), which runs no clock."""
-    return np.isin(np.asarray(mode), CAPPED_MODES)
-
 
 _OMIT = {"omit_none": True}
 
@@ -188,7 +168,9 @@ class ControllerSummary:
 
     actions: int
     cap_events: int
-    capped_share: float  # of all ticks, those capped with GPUs in service (dcsim.metrics.summary.controller_figures)
+    # of all ticks, those the controller capped (mode frontier or uniform_cap) with GPUs in service: dcsim.tpf.capped_ticks
+    # of the run's columns (dcsim.metrics.summary.controller_figures)
+    capped_share: float
     # effective: the lower of the controller's clock and the board's throttled clock, over the ticks with GPUs in
     # service (None: none)
     mean_clock: float | None

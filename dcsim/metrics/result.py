@@ -25,7 +25,8 @@ class Result:
             (request and hybrid fidelity; empty in fluid fidelity).
         slo: class name → {"ttft_s", "tpot_s"} targets.
         scenario: the validated :class:`dcsim.scenario.Scenario`.
-        controller_log: the controller's actions (cap, uncap, shed) with time and reason.
+        controller_log: the controller's actions (cap, uncap, restart after a thermal shed, shed) with time and
+        reason.
         events: exogenous events the engine scheduled (fault window starts and ends).
     """
 

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from dcsim.metrics.record import capped_ticks
-from dcsim.tpf import BINDING_NAMES, token_production
+from dcsim.tpf import BINDING_NAMES, capped_ticks, in_service, token_production
 
 __all__ = ["binding_summary", "binding_potential_summary", "energy_summary", "shifts", "tied_leaders", "in_service",
            "controller_figures"]
@@ -58,18 +57,11 @@ def tied_leaders(shares: Mapping[str, float]) -> list[str]:
     return [k for k, v in sh.items() if v == top]
 
 
-def in_service(ts: dict) -> np.ndarray:
-    """Ticks with at least one GPU in service (bools): not those on which IT was shed for temperature
-    (``facility.thermal``: the replicas off, ``gpus_in_service`` 0, mode ``shed``, docs/thermal-dynamics.md) or every
-    GPU failed. Such a tick serves nothing and runs no clock."""
-    return np.asarray(ts["gpus_in_service"], float) > 0
-
-
 def controller_figures(ts: dict) -> dict:
     """The controller's figures of a run (or of one pool's columns), the one home of each:
     ``capped_share`` the share of all ticks the controller capped (power or cooling; the recorded mode frontier or
-    uniform_cap, :func:`~dcsim.metrics.record.capped_ticks`); ``out_of_service_share`` the share with no GPU in
-    service (:func:`in_service`: IT shed for temperature — mode ``shed`` — or every GPU failed), so that uncapped +
+    uniform_cap with GPUs in service, :func:`~dcsim.tpf.capped_ticks`); ``out_of_service_share`` the share with no GPU in
+    service (:func:`~dcsim.tpf.in_service`: IT shed for temperature — mode ``shed`` — or every GPU failed), so that uncapped +
     capped + out of service = 1; ``mean_clock`` (effective clock) and ``mean_controller_clock`` (the controller's DVFS
     level) over the ticks in service (None when there are none). Until 2026-12-05 the shed ticks counted as capped at
     their placeholder clock 0.30: chiller-trip read "capped 56.5 % of the ticks, mean clock 0.917" where its 977
@@ -80,7 +72,7 @@ def controller_figures(ts: dict) -> dict:
     clock = np.asarray(ts["mean_clock"], float)
     ctrl = np.asarray(ts.get("controller_clock", clock), float)
     mean = (lambda x: float(np.mean(x[on])) if np.any(on) else None)  # noqa: E731
-    return {"capped_share": float(np.count_nonzero(capped_ticks(ts["mode"]))) / n,
+    return {"capped_share": float(np.count_nonzero(capped_ticks(ts["mode"], ts))) / n,
             "out_of_service_share": float(np.count_nonzero(~on)) / n,
             "mean_clock": mean(clock), "mean_controller_clock": mean(ctrl)}
 

@@ -324,24 +324,6 @@ def _thermal_runs(ts: Mapping[str, np.ndarray], column: str) -> list[tuple[int, 
     return [(s, e) for s, e, on in binding_runs(flag) if on]
 
 
-def _day_spans(t_s: np.ndarray, runs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """(first day, end day exclusive) of each stretch of consecutive days the tick ``runs`` (:func:`_thermal_runs`)
-    touch, as rows of :func:`daily_means` (days from the run's start): the runs binned by day, a run or runs on
-    consecutive days one span."""
-    if not runs:
-        return []
-    day, starts = _day_starts(np.asarray(t_s, dtype=float))
-    rows = day[starts]
-    spans: list[tuple[int, int]] = []
-    for s_, e_ in runs:
-        d0, d1 = (int(x) for x in np.searchsorted(rows, (day[s_], day[e_ - 1])))
-        if spans and d0 <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], d1 + 1))
-        else:
-            spans.append((d0, d1 + 1))
-    return spans
-
-
 def _span_edges(t: np.ndarray) -> np.ndarray:
     """Edges of the tick intervals: tick i covers [t[i], t[i+1]); the last tick lasts one step."""
     if t.size == 0:
@@ -457,10 +439,12 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     over the binding-constraint timeline."""
     report, ts = _parts(result)
     daily = _long_run(ts)
-    # the thermal flags' runs, once, on the ticks (the daily view bins them by day: _day_spans)
-    th_runs = {c: _thermal_runs(ts, c) for c in ("thermal_throttled", "thermal_shed")}
-    tick_t = ts["t_s"]
+    # the thermal flags' runs on the ticks; the daily view's on the days (a day flagged when any of its ticks is)
+    th_cols = ("thermal_throttled", "thermal_shed")
+    th_runs = {c: _thermal_runs(ts, c) for c in th_cols}
     if daily:
+        day_max = {c: daily_extremes(ts, c)[1] for c in th_cols if c in ts}
+        th_days = {c: _thermal_runs(day_max, c) for c in th_cols}
         ts = daily_means(ts)
     t, _ = time_axis(ts["t_s"])
     scale = time_scale(ts["t_s"])[0]
@@ -565,12 +549,12 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         _recovery_marks(ax, report, edges, scale, throttled + th_runs["thermal_shed"])
     else:
         # the daily view drops the throttle's line, the shed's label and the fault windows: the days with a throttled
-        # (or shed) tick are marked, one span per stretch of consecutive days (the tick runs binned by day; until
-        # 2026-12-05 one span per day, from the flag's daily mean)
+        # (or shed) tick are marked, one span per stretch of consecutive days (the runs of the flag's daily highest;
+        # until 2026-12-05 one span per day, from the flag's daily mean)
         for column, ymin, ymax, color, label in (
                 ("thermal_throttled", 0.97, 1.0, CONSTRAINT_COLORS["cooling"], "days the GPUs throttled (thermal)"),
                 ("thermal_shed", 0.94, 0.97, "black", "days IT was shed (thermal)")):
-            for k, (d0, d1) in enumerate(_day_spans(tick_t, th_runs[column])):
+            for k, (d0, d1) in enumerate(th_days[column]):
                 ax.axvspan(edges[d0], edges[d1], ymin=ymin, ymax=ymax, color=color, alpha=0.9, linewidth=0,
                            label=label if k == 0 else None)
 

@@ -44,6 +44,7 @@ from scipy import special
 from dcsim.node.perf import compound_poisson_gamma
 from dcsim.serving.pool import HELD_AFTER_S
 from dcsim.streams import named_stream
+from dcsim.tpf import MODE_SHED, capped_ticks
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
@@ -1109,7 +1110,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     ``serving_replicas``: per tick, the replicas of each rack group serving (``(ticks, groups)``): the engine's
     :func:`dcsim.engine.controller.serving_replicas` — where ``controller.idle_power_down`` keeps a pool of several
     groups awake along its efficiency ladder, the ladder's awake ones; otherwise the share in service (and awake) of
-    every group (``dcsim.engine.assemble.serving_for_run`` gives them, with ``frontier_parts``; until 2026-12-05
+    every group (``dcsim.engine.assemble.slo_estimate`` passes them, with ``frontier_parts``; until 2026-12-05
     the argument defaulted to that even share, a path only tests and scripts/calibrate_slo.py took). They serve the
     tick, each group its share of their full-load rate, and the critically-loaded test reads that rate (:func:`full_load_tok_s`). ``frontier_parts`` (called as
     ``frontier_parts(curves, clocks, served, avail, share)``, ``avail`` the share of replicas in service and
@@ -1164,7 +1165,9 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     shed = np.asarray(ts["shed_tokens"], float)
     reps = np.asarray(serving_replicas, float)  # the replicas serving, per tick and rack group
     parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts, reps)
-    capped = np.asarray(ts["mode"]) != 0 if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, bool)
+    # a closed door: ticks the controller capped, and those on which IT was shed for temperature (no replica admits)
+    mode = np.asarray(ts["mode"]) if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, int)
+    capped = capped_ticks(mode) | (mode == MODE_SHED)
     # capped ticks whose replicas, evenly loaded at the controller's (fractional) clock as request fidelity runs them,
     # are offered at least RHO_MAX of their full-load rate with nothing waiting at the door: the controller's limit is
     # the whole need and its clock the one whose full-load rate serves it (several pools on a shared budget), a
