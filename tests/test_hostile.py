@@ -1112,10 +1112,18 @@ def test_a_bad_memory_limit_is_refused_naming_the_variable(monkeypatch, capsys, 
     assert _validate(capsys, REF)[0] == 0
 
 
+def test_an_unreadable_memory_limit_names_the_variable_as_the_field(monkeypatch, capsys):
+    """The reason was listed under "<root>:" and gave the example twice ("(expected e.g. '10 GB') (e.g. '16 GB')")."""
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "lots")
+    code, err = _validate(capsys, REF)
+    assert code == 2 and "  DCSIM_MEMORY_LIMIT: cannot read 'lots'" in err, err
+    assert "<root>" not in err and err.count("e.g.") == 1, err
+
+
 def test_the_smallest_memory_limit_taken_runs_a_short_scenario(monkeypatch, capsys):
     """A limit at or above the smallest one taken holds a short run: 200 MB was taken and then refused every
     scenario (the 250 MB base of each run was above it), blaming controller.tick."""
-    from dcsim.engine.preflight import BASE_MEMORY_BYTES, MIN_MEMORY_LIMIT
+    from dcsim.scenario.limits import BASE_MEMORY_BYTES, MIN_MEMORY_LIMIT
 
     assert MIN_MEMORY_LIMIT > BASE_MEMORY_BYTES
     monkeypatch.setenv("DCSIM_MEMORY_LIMIT", f"{MIN_MEMORY_LIMIT} B")

@@ -13,7 +13,8 @@
    the interconnect or the plant, or a facility much larger than its fleet, is a loud warning
    with the figure;
 3. estimates the resources of the run (:func:`estimate`) and refuses one above the documented
-   limits (:data:`LIMITS`), before the first tick.
+   limits (:data:`LIMITS`; the memory limit, DCSIM_MEMORY_LIMIT, is :func:`dcsim.scenario.limits.memory_limit_bytes`),
+   before the first tick.
 
 Warnings are returned, printed by the CLI and added to ``report.json`` ``warnings``.
 """
@@ -32,15 +33,14 @@ from dcsim.engine.pools import POOL_COLUMNS
 from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.scenario.faults import window_errors
-# the memory limit has its one home in dcsim.scenario.limits (the workload's trace replay reads it too); re-exported
-from dcsim.scenario.limits import BASE_MEMORY_BYTES, DEFAULT_MEMORY_LIMIT_BYTES, MIN_MEMORY_LIMIT, memory_limit_bytes
+# the memory limit and the peak-memory fit have their one home in dcsim.scenario.limits (the trace replay reads them too)
+from dcsim.scenario.limits import BASE_MEMORY_BYTES, BYTES_PER_TICK_COLUMN, memory_limit_bytes
 from dcsim.thermal.weather import WeatherError
 from dcsim.units import excerpt, format_quantity
 from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
 
-__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS",
-           "memory_limit_bytes", "BASE_MEMORY_BYTES", "MIN_MEMORY_LIMIT"]
+__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS"]
 
 #: Documented limits (docs/limits.md). All are assumptions chosen to refuse nonsense and runs
 #: that would exhaust an ordinary machine, not measurements.
@@ -48,8 +48,6 @@ LIMITS = {
     # the controller model assumes power caps settle within a tick; hardware capping takes
     # milliseconds, so a shorter tick is outside the model
     "min_tick_s": 1e-3,
-    # estimated peak memory of a run; override with DCSIM_MEMORY_LIMIT (e.g. "32 GB")
-    "memory_bytes": DEFAULT_MEMORY_LIMIT_BYTES,
     # full-load IT power over what the interconnect (or plant) can carry: above this ratio the
     # fleet is almost all stranded; warn
     "stranded_ratio": 20.0,
@@ -58,10 +56,6 @@ LIMITS = {
     "oversized_ratio": 1000.0,
 }
 
-#: Peak memory of a run that is simulated and written (report, CSV, HTML, plots) is BASE_MEMORY_BYTES (dcsim's own
-#: memory, :mod:`dcsim.scenario.limits`, with the fit behind both figures) plus BYTES_PER_TICK_COLUMN per controller
-#: tick and time-series column (:func:`estimate`).
-BYTES_PER_TICK_COLUMN = 130
 #: the columns of scenarios/reference.yaml's timeseries.csv (one pool, no grid, storage, thermal or deferrable work)
 BASE_COLUMNS = 45
 #: timeseries.csv bytes per tick and column: measured 13.6 B (reference, 45 columns: 882 kB for 1,440 ticks),
