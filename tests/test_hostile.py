@@ -1629,9 +1629,25 @@ def test_run_sweep_workers_below_one_are_refused_from_python_too(tmp_path, n):
     from dcsim.sweep import run_sweep
 
     p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
-    with pytest.raises(ValueError, match=r"workers must be a whole number .* at least 1 .*got " + re.escape(repr(n))):
+    with pytest.raises(ValueError, match=r"workers: (must be at least 1|expected a whole number) .*got " + re.escape(repr(n))):
         run_sweep(p, workers=n, cache_dir=None, progress=False, out=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_one_count_check_takes_numpy_integers_in_sweep_and_calibrate_alike():
+    """calibrate's tp took only int (np.int64(4) was refused) where run_sweep's workers took NumPy integers too, each
+    in its own words: one check, dcsim.textio.check_count, in count_arg's words."""
+    from dcsim.node.calibrate import groups
+    from dcsim.textio import check_count
+
+    assert check_count(np.int64(4), "GPUs per replica") == 4 and type(check_count(np.int64(4), "x")) is int
+    for bad, words in ((0, "must be at least 1 (GPUs per replica), got 0"),
+                       (True, "expected a whole number of GPUs per replica, got True"),
+                       (1.5, "expected a whole number of GPUs per replica, got 1.5")):
+        with pytest.raises(ValueError, match=re.escape(words)):
+            check_count(bad, "GPUs per replica")
+    with pytest.raises(ValueError, match=r"no load or request rows for tp=4$"):  # taken (as 4), not refused
+        groups([], tp=np.int64(4))
 
 
 @pytest.mark.parametrize("tp, reason", [("0", "must be at least 1 (GPUs per replica), got '0'"),
@@ -1648,7 +1664,7 @@ def test_calibrate_tp_below_one_is_refused_naming_tp(capsys, tp, reason):
     err = capsys.readouterr().err
     assert e.value.code == 2 and f"argument --tp: {reason}" in err and "no load or request rows" not in err, err
     if tp != "two":
-        with pytest.raises(ValueError, match=r"tp \(--tp\): GPUs per replica must be a whole number >= 1"):
+        with pytest.raises(ValueError, match=r"tp \(--tp\): must be at least 1 \(GPUs per replica\)"):
             calibrate_all([csv], tp=int(tp))
 
 
