@@ -462,12 +462,27 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         else:
             load = float(np.max(m.facility.chiller_load_w(np.full(np.shape(t_db), peak_it), lf, t_db, t_wb)))
             what = "the most its trim chillers carry at full load during the run"
+        # a given unit larger than what it stages (a chiller plant's capacity, a liquid plant's whole trim) was taken
+        # without a word: one chiller larger than its plant, its part load (hence COP) read on a chiller it lacks
+        size = m.facility.capacity_w if cs.kind == "chiller_plant" else m.facility.trim_capacity_w
+        if plant.chiller_unit is not None and unit > size * (1 + 1e-9):
+            whole = "the plant's capacity" if cs.kind == "chiller_plant" else "the whole trim chiller (air_side.capacity" \
+                + (")" if cs.air_side.capacity is not None else ", default trim_capacity_fraction x capacity)")
+            warns.append(f"{where}.chiller_unit {fq(unit, 'power')} is {unit / size:.3g}x {whole} "
+                         f"{fq(size, 'power')}: a unit is one of its chillers, not more than all of them; its part load, "
+                         f"hence its COP, is read on a chiller the plant does not have (give at most {fq(size, 'power')}, docs/facility.md)")
         if load < plant.chiller_min_load * unit:
-            field = "chiller_unit" if plant.chiller_unit is not None else (
-                "capacity" if cs.kind == "chiller_plant" else
-                "chiller_unit (default capacity x air_design_fraction)"
-                if unit >= m.facility.capacity_w * cs.air_design_fraction else
-                "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)")
+            # what set the unit: given, a chiller plant's capacity, or a liquid trim's default (the design air-side
+            # heat capacity x air_design_fraction, or the trim's size where that is smaller)
+            from_trim = cs.kind == "liquid" and unit < m.facility.capacity_w * cs.air_design_fraction
+            if plant.chiller_unit is not None:
+                field = "chiller_unit"
+            elif cs.kind == "chiller_plant":
+                field = "capacity"
+            elif from_trim:
+                field = "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)"
+            else:
+                field = "chiller_unit (default capacity x air_design_fraction)"
             warns.append(f"{where}.{field} {fq(unit, 'power')} is {unit / max(load, 1e-9):.3g}x {what} "
                          f"({fq(load, 'power')}): its chillers run below the COP regression's {plant.chiller_min_load:g} "
                          "part-load floor even at full load and are charged the floor's COP "
