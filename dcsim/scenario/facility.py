@@ -281,7 +281,8 @@ class PueCurveSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if len(self.load) != len(self.pue) or len(self.load) < 1:
-            raise FieldError("pue", "load and pue must have the same, non-zero length")
+            raise FieldError("pue", f"{len(self.pue)} value(s) for {len(self.load)} load point(s): give one per load point, "
+                                    "at least one")
         if any(b <= a for a, b in zip(self.load, self.load[1:])):
             raise FieldError("load", "must be strictly increasing")
         # facility = it·pue(it) must be non-decreasing for the inverse to exist
