@@ -50,7 +50,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.report.outdir import atomic_write_bytes, safe_name
-from dcsim.textio import count_arg, out_folder, plain
+from dcsim.textio import check_count, count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
 from dcsim.scenario.base import NoBoolNumbers
@@ -596,7 +596,7 @@ def _parallel_results(todo: list[tuple[dict, dict, str | None]], workers: int, c
     if client is not None:
         with joblib.parallel_config(backend="dask"):
             yield from gen(-1)
-    elif workers <= 1 or len(todo) <= 1:
+    elif workers == 1 or len(todo) <= 1:
         for i, job in enumerate(todo):
             yield _indexed(i, *job, watch=False)
     else:
@@ -742,10 +742,10 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     ``out``: folder to write ``results.csv`` (and ``results.parquet`` when pyarrow is importable) and the
     figure, ``sweep.png`` (:func:`write_figure`; ``rows.figure`` says what it shows, or why none is drawn).
     """
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        # workers=0 (or -1) ran the points one at a time without a word, where `dcsim sweep --workers 0` is refused
-        raise ValueError(f"run_sweep: workers must be a whole number of local worker processes, at least 1 (as "
-                         f"`dcsim sweep --workers`), got {workers!r}")
+    try:  # workers=0 (or -1) ran the points one at a time without a word, where `dcsim sweep --workers 0` is refused
+        workers = check_count(workers, "local worker processes")
+    except ValueError as e:
+        raise ValueError(f"run_sweep: workers: {e} (as `dcsim sweep --workers`)") from None
     spec = load_sweep(spec_or_path)
     base_raw, base_dir, base_sc = _load_base(spec)
     metrics = list(spec.metrics) if spec.metrics else list(DEFAULT_METRICS)

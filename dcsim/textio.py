@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_TABLE_BYTES", "MAX_TEXT_BYTES", "atomic_write_bytes", "count_arg", "decode_text", "out_folder", "plain",
+__all__ = ["MAX_TABLE_BYTES", "MAX_TEXT_BYTES", "atomic_write_bytes", "check_count", "count_arg", "decode_text", "out_folder", "plain",
            "read_text"]
 
 
@@ -125,19 +125,33 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def check_count(value, what: str, shown: str | None = None) -> int:
+    """A count (worker processes, GPUs per replica, ...) as an ``int``: a whole number >= 1, a Python or NumPy
+    integer (``np.int64(4)`` is taken; ``True``, ``1.5`` and ``"2"`` are not); otherwise a ``ValueError`` naming
+    ``what`` it counts and the value (``shown``, else its repr). The caller prefixes the field or option it checks;
+    :func:`count_arg` (the command line's counts) words its refusals through this one check."""
+    shown = repr(value) if shown is None else shown
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"expected a whole number of {what}, got {shown}")
+    if value < 1:
+        raise ValueError(f"must be at least 1 ({what}), got {shown}")
+    return int(value)
+
+
 def count_arg(what: str):
     """An argparse type for a count option (``--workers``, ``--gpus``, ``--seeds``): a whole number >= 1, refused
     naming ``what`` it counts otherwise (0 and -1 ran one sweep point at a time without a word; plan checked its
-    counts in its body)."""
+    counts in its body); :func:`check_count` is the check, for the Python API's counts too."""
 
     def parse(text: str) -> int:
         try:
             n = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number of {what}, got {text!r}") from None
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"must be at least 1 ({what}), got {text!r}")
-        return n
+            n = text  # not a whole number: check_count says so
+        try:
+            return check_count(n, what, shown=repr(text))
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
     parse.__name__ = f"count of {what}"  # argparse names the type in some messages
     return parse

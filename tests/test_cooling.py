@@ -314,8 +314,9 @@ def test_the_trim_costs_the_same_whether_its_size_is_the_default_or_given(coolin
 
 
 def test_the_trim_part_load_is_read_per_staging_unit_not_on_its_whole_size():
-    """The trim's COP is read per staging unit (default capacity·air_design_fraction, or air_side.chiller_unit):
-    the same load costs the same whatever the trim's size; a unit so large that the load sits under the
+    """The trim's COP is read per staging unit (air_side.chiller_unit; the default unit is min(capacity x
+    air_design_fraction, trim size), above that the trim's size sets its capacity only): the same load costs the
+    same whatever the trim's size; a unit so large that the load sits under the
     regression's 0.2 floor is charged the floor's (worse) COP, so it costs more chiller power. Before (s46c): the
     part load was read on the trim's whole size, so a larger trim cost more at the same load."""
     t = np.array([20.0, 30.0, 40.0])
@@ -331,6 +332,77 @@ def test_the_trim_part_load_is_read_per_staging_unit_not_on_its_whole_size():
     one = _liquid(air_side={"chiller_unit": "5 MW"})         # one huge unit: the load at the floor, worse COP
     assert np.all(one.breakdown(200e3, 0.9, t, wb)["cooling_chiller"]
                   > 1.05 * small.breakdown(200e3, 0.9, t, wb)["cooling_chiller"])
+
+
+def test_a_trim_smaller_than_the_default_unit_is_staged_in_units_of_its_own_size():
+    """A 50 kW trim on a 1.04 MW plant (default unit 0.15 x 1.04 MW = 156 kW): one unit is the whole 50 kW trim, and
+    its chillers cost what a 50 kW unit given as air_side.chiller_unit costs, less than 156 kW units at the same load
+    (a 32 kW load is 64 % of a 50 kW chiller, 21 % of a 156 kW one, near the regression's 0.2 floor). Before
+    (s46): the 156 kW "unit" was 3.1x the whole trim, its part load read on a chiller it does not have."""
+    small = _liquid(air_side={"capacity": "50 kW"})
+    assert small.trim_capacity_w == pytest.approx(50e3)
+    assert small.chiller_unit_w == pytest.approx(50e3)  # was 156 kW, 3.1x the trim
+    t = np.array([10.0, 20.0, 30.0])
+    wb = wet_bulb_c(t, 0.3)
+    given = _liquid(air_side={"capacity": "50 kW", "chiller_unit": "50 kW"})
+    old = _liquid(air_side={"capacity": "50 kW", "chiller_unit": "156 kW"})
+    for it_w in (100e3, 200e3):
+        a, b = (f.breakdown(it_w, 0.9, t, wb)["cooling_chiller"] for f in (small, given))
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    a, c = (f.breakdown(100e3, 0.9, t[:1], wb[:1])["cooling_chiller"][0] for f in (small, old))
+    assert small.chiller_load_w(100e3, 0.9, t[:1], wb[:1])[0] == pytest.approx(32.2e3, rel=1e-2)
+    assert a < 0.85 * c  # 3.29 vs 4.04 kW of chiller power
+
+
+@pytest.mark.parametrize("cooling", [{}, {"supply_t": 45.0}, {"air_design_fraction": 0.5}, {"rating_t_out": 40.0},
+                                     {"air_side": {"capacity": "5 MW"}}, {"air_side": {"capacity": "0.9 MW"}}])
+def test_the_default_unit_is_unchanged_where_the_trim_is_at_least_the_design_air_side_heat(cooling):
+    """Where the trim is at least capacity x air_design_fraction (every default-sized trim, and the shipped
+    scenarios, which do not size theirs) the unit stays capacity x air_design_fraction."""
+    f = _liquid(**cooling)
+    cs = f.spec.cooling
+    assert f.trim_capacity_w >= f.capacity_w * cs.air_design_fraction * (1 - 1e-12)
+    assert f.chiller_unit_w == pytest.approx(f.capacity_w * cs.air_design_fraction, rel=1e-12)
+
+
+def _preflight_warnings(name: str, overrides: dict) -> list[str]:
+    from pathlib import Path
+
+    from dcsim.engine.preflight import preflight
+    from dcsim.scenario import apply_overrides, load_scenario, read_yaml
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / name
+    raw = apply_overrides(read_yaml(path), {"duration": "1 h", **overrides})
+    return preflight(load_scenario(raw, base_dir=path.parent)).warnings
+
+
+def test_the_floor_warning_names_the_trim_size_when_it_sets_the_unit():
+    """Preflight's part-load-floor warning names what set the unit: on the campus at capacity 300 MW the default unit
+    is 45 MW (300 MW x 0.15); a 30 MW trim (air_side.capacity) sets it to 30 MW, still ~9x the trim's full load."""
+    ws = _preflight_warnings("campus-interconnect.yaml", {"facility.cooling.capacity": "300 MW",
+                                                          "facility.cooling.air_side.capacity": "30 MW"})
+    (w,) = [w for w in ws if "part-load floor" in w]
+    assert w.startswith("facility.cooling.air_side.chiller_unit (default the trim's size air_side.capacity, under "
+                        "capacity x air_design_fraction) 30 MW is 9."), w
+    assert not [w for w in ws if "not more than all of them" in w]  # the default unit is never above the trim
+
+
+@pytest.mark.parametrize("name, overrides, unit, words", [
+    # a 40 MW unit given on a 30 MW trim (the campus's liquid plant)
+    ("campus-interconnect.yaml", {"facility.cooling.air_side.capacity": "30 MW"},
+     ("facility.cooling.air_side.chiller_unit", "40 MW", "30 MW"),
+     "facility.cooling.air_side.chiller_unit 40 MW is 1.33x the whole trim chiller (air_side.capacity) 30 MW"),
+    # a 2 MW unit given on the reference's 395 kW chiller plant
+    ("reference.yaml", {}, ("facility.cooling.chiller_unit", "2 MW", "395 kW"),
+     "facility.cooling.chiller_unit 2 MW is 5.06x the plant's capacity 395 kW"),
+])
+def test_a_given_unit_larger_than_what_it_stages_is_warned(name, overrides, unit, words):
+    """A chiller unit larger than the whole trim (or a chiller plant's capacity) was taken without a word: its part
+    load, hence its COP, is read on one chiller bigger than all of them. A unit equal to the size is not warned."""
+    field, big, size = unit
+    (w,) = [w for w in _preflight_warnings(name, {**overrides, field: big}) if "not more than all of them" in w]
+    assert w.startswith(words), w
+    assert not [w for w in _preflight_warnings(name, {**overrides, field: size}) if "not more than all of them" in w]
 
 
 @pytest.mark.parametrize("cooling, it_w, lf", [

@@ -1112,10 +1112,18 @@ def test_a_bad_memory_limit_is_refused_naming_the_variable(monkeypatch, capsys, 
     assert _validate(capsys, REF)[0] == 0
 
 
+def test_an_unreadable_memory_limit_names_the_variable_as_the_field(monkeypatch, capsys):
+    """The reason was listed under "<root>:" and gave the example twice ("(expected e.g. '10 GB') (e.g. '16 GB')")."""
+    monkeypatch.setenv("DCSIM_MEMORY_LIMIT", "lots")
+    code, err = _validate(capsys, REF)
+    assert code == 2 and "  DCSIM_MEMORY_LIMIT: cannot read 'lots'" in err, err
+    assert "<root>" not in err and err.count("e.g.") == 1, err
+
+
 def test_the_smallest_memory_limit_taken_runs_a_short_scenario(monkeypatch, capsys):
     """A limit at or above the smallest one taken holds a short run: 200 MB was taken and then refused every
     scenario (the 250 MB base of each run was above it), blaming controller.tick."""
-    from dcsim.engine.preflight import BASE_MEMORY_BYTES, MIN_MEMORY_LIMIT
+    from dcsim.scenario.limits import BASE_MEMORY_BYTES, MIN_MEMORY_LIMIT
 
     assert MIN_MEMORY_LIMIT > BASE_MEMORY_BYTES
     monkeypatch.setenv("DCSIM_MEMORY_LIMIT", f"{MIN_MEMORY_LIMIT} B")
@@ -1621,9 +1629,25 @@ def test_run_sweep_workers_below_one_are_refused_from_python_too(tmp_path, n):
     from dcsim.sweep import run_sweep
 
     p = _sweep_file(tmp_path, {"parameters": {"facility.interconnect": {"values": ["400 kW"]}}})
-    with pytest.raises(ValueError, match=r"workers must be a whole number .* at least 1 .*got " + re.escape(repr(n))):
+    with pytest.raises(ValueError, match=r"workers: (must be at least 1|expected a whole number) .*got " + re.escape(repr(n))):
         run_sweep(p, workers=n, cache_dir=None, progress=False, out=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_one_count_check_takes_numpy_integers_in_sweep_and_calibrate_alike():
+    """calibrate's tp took only int (np.int64(4) was refused) where run_sweep's workers took NumPy integers too, each
+    in its own words: one check, dcsim.textio.check_count, in count_arg's words."""
+    from dcsim.node.calibrate import groups
+    from dcsim.textio import check_count
+
+    assert check_count(np.int64(4), "GPUs per replica") == 4 and type(check_count(np.int64(4), "x")) is int
+    for bad, words in ((0, "must be at least 1 (GPUs per replica), got 0"),
+                       (True, "expected a whole number of GPUs per replica, got True"),
+                       (1.5, "expected a whole number of GPUs per replica, got 1.5")):
+        with pytest.raises(ValueError, match=re.escape(words)):
+            check_count(bad, "GPUs per replica")
+    with pytest.raises(ValueError, match=r"no load or request rows for tp=4$"):  # taken (as 4), not refused
+        groups([], tp=np.int64(4))
 
 
 @pytest.mark.parametrize("tp, reason", [("0", "must be at least 1 (GPUs per replica), got '0'"),
@@ -1640,7 +1664,7 @@ def test_calibrate_tp_below_one_is_refused_naming_tp(capsys, tp, reason):
     err = capsys.readouterr().err
     assert e.value.code == 2 and f"argument --tp: {reason}" in err and "no load or request rows" not in err, err
     if tp != "two":
-        with pytest.raises(ValueError, match=r"tp \(--tp\): GPUs per replica must be a whole number >= 1"):
+        with pytest.raises(ValueError, match=r"tp \(--tp\): must be at least 1 \(GPUs per replica\)"):
             calibrate_all([csv], tp=int(tp))
 
 
@@ -1898,15 +1922,13 @@ def test_calibrated_groups_are_keyed_by_a_named_setup():
     """CalibratedGroups.rows was keyed by a bare (gpu, model, precision, tp) tuple, and the CLI looked a profile's
     rows up by rebuilding it from four profile keys; the key is now a GroupKey (still a tuple) and profile_key(prof)
     finds a profile's rows."""
-    from dcsim.node.calibrate import GroupKey, calibrate_all, profile_key
+    from dcsim.node.calibrate import calibrate_all, profile_key
 
     csv = Path(dcsim.__file__).parent / "data" / "measurements" / "mlenergy_llama-3.1-8b.csv"
     res = calibrate_all([csv], tp=1)
     (prof,) = res.profiles
     (key,) = res.rows
-    assert isinstance(key, GroupKey) and (key.gpu, key.model, key.precision, key.tp) == tuple(key)
-    assert key == profile_key(prof) == (prof["gpu"], prof["model"], prof["precision"], 1)
-    assert all(int(r["n_gpus"]) == key.tp and r["model"] == key.model for r in res.rows[profile_key(prof)])
+    assert key == profile_key(prof)  # a profile finds its rows by its own key
 
 
 def test_a_check_across_fields_names_its_field_once_at_the_source():
@@ -1931,17 +1953,32 @@ def test_a_check_across_fields_names_its_field_once_at_the_source():
     with pytest.raises(ScenarioError) as ei:
         load_scenario(raw)
     assert ("racks[0].node.gpu.idle_w", "800 W must be < tdp_w (700 W)") in ei.value.errors, ei.value.errors
-    # every FieldError raised in dcsim/ gives a reason that does not open with its (literal) field
+    # every FieldError raised in dcsim/ gives a reason that does not name its field again: neither opening with it
+    # nor, after a leading "<kind>: " ("empirical: values must ..."), as "<field> must|needs". A field given as an
+    # expression is checked by each name it can take ('file' if ... else 'values'; f'achievable_flops.{k}' by its
+    # literal part)
+    def text(node) -> str:  # a string's literal text, each {} replaced by a space
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else ""
+        if isinstance(node, ast.JoinedStr):
+            return "".join(v.value if isinstance(v, ast.Constant) else " " for v in node.values)
+        return ""
+
+    def names(node) -> list[str]:
+        if isinstance(node, ast.IfExp):
+            return names(node.body) + names(node.orelse)
+        full = text(node).strip(". ")
+        return [x for x in {full, full.rsplit(".", 1)[-1]} if x]
+
     root = Path(dcsim.__file__).parent
-    repeats = []
+    repeats, checked = [], 0
     for p in sorted(root.rglob("*.py")):
         for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
-            if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "FieldError" and len(n.args) == 2 \
-                    and isinstance(n.args[0], ast.Constant):
-                field, reason = n.args[0].value, n.args[1]
-                head = reason.value if isinstance(reason, ast.Constant) else (
-                    reason.values[0].value if isinstance(reason, ast.JoinedStr) and reason.values
-                    and isinstance(reason.values[0], ast.Constant) else "")
-                if re.match(re.escape(field) + r"[ :(]", head):
-                    repeats.append(f"{p.name}:{n.lineno} {field}: {head[:40]!r}")
-    assert not repeats, repeats
+            if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "FieldError" and len(n.args) == 2:
+                head = re.sub(r"^[a-z_]+: ", "", text(n.args[1]))
+                for field in names(n.args[0]):
+                    checked += 1
+                    if re.match(re.escape(field) + r"[ :(]", head) or \
+                            re.search(rf"\b{re.escape(field)}\b (must|needs)", head):
+                        repeats.append(f"{p.name}:{n.lineno} {field}: {head[:50]!r}")
+    assert checked > 60 and not repeats, repeats

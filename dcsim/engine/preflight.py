@@ -13,7 +13,8 @@
    the interconnect or the plant, or a facility much larger than its fleet, is a loud warning
    with the figure;
 3. estimates the resources of the run (:func:`estimate`) and refuses one above the documented
-   limits (:data:`LIMITS`), before the first tick.
+   limits (:data:`LIMITS`; the memory limit, DCSIM_MEMORY_LIMIT, is :func:`dcsim.scenario.limits.memory_limit_bytes`),
+   before the first tick.
 
 Warnings are returned, printed by the CLI and added to ``report.json`` ``warnings``.
 """
@@ -32,15 +33,14 @@ from dcsim.engine.pools import POOL_COLUMNS
 from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.scenario.faults import window_errors
-# the memory limit has its one home in dcsim.scenario.limits (the workload's trace replay reads it too); re-exported
-from dcsim.scenario.limits import BASE_MEMORY_BYTES, DEFAULT_MEMORY_LIMIT_BYTES, MIN_MEMORY_LIMIT, memory_limit_bytes
+# the memory limit and the peak-memory fit have their one home in dcsim.scenario.limits (the trace replay reads them too)
+from dcsim.scenario.limits import BASE_MEMORY_BYTES, BYTES_PER_TICK_COLUMN, memory_limit_bytes
 from dcsim.thermal.weather import WeatherError
 from dcsim.units import excerpt, format_quantity
 from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
 
-__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS",
-           "memory_limit_bytes", "BASE_MEMORY_BYTES", "MIN_MEMORY_LIMIT"]
+__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS"]
 
 #: Documented limits (docs/limits.md). All are assumptions chosen to refuse nonsense and runs
 #: that would exhaust an ordinary machine, not measurements.
@@ -48,8 +48,6 @@ LIMITS = {
     # the controller model assumes power caps settle within a tick; hardware capping takes
     # milliseconds, so a shorter tick is outside the model
     "min_tick_s": 1e-3,
-    # estimated peak memory of a run; override with DCSIM_MEMORY_LIMIT (e.g. "32 GB")
-    "memory_bytes": DEFAULT_MEMORY_LIMIT_BYTES,
     # full-load IT power over what the interconnect (or plant) can carry: above this ratio the
     # fleet is almost all stranded; warn
     "stranded_ratio": 20.0,
@@ -58,10 +56,6 @@ LIMITS = {
     "oversized_ratio": 1000.0,
 }
 
-#: Peak memory of a run that is simulated and written (report, CSV, HTML, plots) is BASE_MEMORY_BYTES (dcsim's own
-#: memory, :mod:`dcsim.scenario.limits`, with the fit behind both figures) plus BYTES_PER_TICK_COLUMN per controller
-#: tick and time-series column (:func:`estimate`).
-BYTES_PER_TICK_COLUMN = 130
 #: the columns of scenarios/reference.yaml's timeseries.csv (one pool, no grid, storage, thermal or deferrable work)
 BASE_COLUMNS = 45
 #: timeseries.csv bytes per tick and column: measured 13.6 B (reference, 45 columns: 882 kB for 1,440 ticks),
@@ -468,12 +462,27 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         else:
             load = float(np.max(m.facility.chiller_load_w(np.full(np.shape(t_db), peak_it), lf, t_db, t_wb)))
             what = "the most its trim chillers carry at full load during the run"
+        # a given unit larger than what it stages (a chiller plant's capacity, a liquid plant's whole trim) was taken
+        # without a word: one chiller larger than its plant, its part load (hence COP) read on a chiller it lacks
+        size = m.facility.capacity_w if cs.kind == "chiller_plant" else m.facility.trim_capacity_w
+        if plant.chiller_unit is not None and unit > size * (1 + 1e-9):
+            whole = "the plant's capacity" if cs.kind == "chiller_plant" else "the whole trim chiller (air_side.capacity" \
+                + (")" if cs.air_side.capacity is not None else ", default trim_capacity_fraction x capacity)")
+            warns.append(f"{where}.chiller_unit {fq(unit, 'power')} is {unit / size:.3g}x {whole} "
+                         f"{fq(size, 'power')}: a unit is one of its chillers, not more than all of them; its part load, "
+                         f"hence its COP, is read on a chiller the plant does not have (give at most {fq(size, 'power')}, docs/facility.md)")
         if load < plant.chiller_min_load * unit:
-            field = "chiller_unit" if plant.chiller_unit is not None else (
-                "capacity" if cs.kind == "chiller_plant" else
-                "chiller_unit (default capacity x air_design_fraction)"
-                if unit >= m.facility.capacity_w * cs.air_design_fraction else
-                "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)")
+            # what set the unit: given, a chiller plant's capacity, or a liquid trim's default (the design air-side
+            # heat capacity x air_design_fraction, or the trim's size where that is smaller)
+            from_trim = cs.kind == "liquid" and unit < m.facility.capacity_w * cs.air_design_fraction
+            if plant.chiller_unit is not None:
+                field = "chiller_unit"
+            elif cs.kind == "chiller_plant":
+                field = "capacity"
+            elif from_trim:
+                field = "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)"
+            else:
+                field = "chiller_unit (default capacity x air_design_fraction)"
             warns.append(f"{where}.{field} {fq(unit, 'power')} is {unit / max(load, 1e-9):.3g}x {what} "
                          f"({fq(load, 'power')}): its chillers run below the COP regression's {plant.chiller_min_load:g} "
                          "part-load floor even at full load and are charged the floor's COP "

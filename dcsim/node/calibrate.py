@@ -69,7 +69,7 @@ from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context,
 from dcsim.node.power import GAMMA_RANGE, PowerParams
 from dcsim.node.step import iteration_step, median_step, steady_step, step_params
 from dcsim.scenario.node import LeverSpec, NodeSpec
-from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, count_arg, out_folder, read_text
+from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, check_count, count_arg, out_folder, read_text
 from dcsim.units import excerpt
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
@@ -566,9 +566,11 @@ def groups(rows: list[dict], gpu: str | None = None, model: str | None = None, p
            tp: int | None = None, skipped: list[str] | None = None) -> dict[GroupKey, list[dict]]:
     """Load and request rows by :func:`group_key`, filtered by the options that are given (``skipped``: the rows
     ``--skip-bad-rows`` left out, named when none is left)."""
-    if tp is not None and not (isinstance(tp, int) and not isinstance(tp, bool) and tp >= 1):
-        # 0 and negatives matched no rows and were reported as 'no load or request rows for tp=0'
-        raise ValueError(f"tp (--tp): GPUs per replica must be a whole number >= 1, got {tp!r}")
+    if tp is not None:
+        try:  # 0 and negatives matched no rows and were reported as 'no load or request rows for tp=0'
+            tp = check_count(tp, "GPUs per replica")
+        except ValueError as e:
+            raise ValueError(f"tp (--tp): {e}") from None
     # --gpu/--model as the catalog names them, as the rows are (_canonical_names)
     gpu, model = (None if gpu is None else _canonical_name(gpu, resolve_gpu),
                   None if model is None else _canonical_name(model, resolve_model))

@@ -179,7 +179,8 @@ class TrimChillerSpec(ChillerPlantSpec):
     capacity: Power | None = Field(
         None, description="the trim's rated size (heat it carries at the liquid spec's rating_t_out); None = what "
         "meets the liquid plant's capacity at rating_t_out with its dry coolers: capacity − the dry coolers' "
-        "capacity there (docs/facility.md). Limits the plant's capacity, not the trim's COP (see chiller_unit)")
+        "capacity there (docs/facility.md). The default chiller_unit is min(capacity x air_design_fraction, this "
+        "size); above that this size sets the trim's capacity only, not its COP")
     heat_rejection: Literal["cooling_tower", "dry_cooler"] = Field(
         "dry_cooler", description="the trim's condenser: air-cooled (dry coolers on dry-bulb); cooling_tower is refused")
     rating_t_out: Temp | None = Field(
@@ -280,7 +281,8 @@ class PueCurveSpec(Spec):
     @model_validator(mode="after")
     def _check(self):
         if len(self.load) != len(self.pue) or len(self.load) < 1:
-            raise FieldError("pue", "load and pue must have the same, non-zero length")
+            raise FieldError("pue", f"{len(self.pue)} value(s) for {len(self.load)} load point(s): give one per load point, "
+                                    "at least one")
         if any(b <= a for a, b in zip(self.load, self.load[1:])):
             raise FieldError("load", "must be strictly increasing")
         # facility = it·pue(it) must be non-decreasing for the inverse to exist

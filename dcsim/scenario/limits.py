@@ -1,6 +1,7 @@
 """The run's memory limit, in the one place both the engine's preflight and the workload's trace replay may import
-(docs/limits.md). The workload sits below the engine (``lint-imports``), so the limit cannot live in
-:mod:`dcsim.engine.preflight`; it lives here, beside the scenario it bounds, and preflight re-exports it.
+(docs/limits.md), with the fit of a run's peak memory (:data:`BASE_MEMORY_BYTES` + :data:`BYTES_PER_TICK_COLUMN`) it
+is compared with. The workload sits below the engine (``lint-imports``), so the limit cannot live in
+:mod:`dcsim.engine.preflight`; it lives here, beside the scenario it bounds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import os
 from dcsim.scenario import ScenarioError
 from dcsim.units import UnitError, parse_quantity
 
-__all__ = ["DEFAULT_MEMORY_LIMIT_BYTES", "MIN_MEMORY_LIMIT", "BASE_MEMORY_BYTES", "memory_limit_bytes"]
+__all__ = ["DEFAULT_MEMORY_LIMIT_BYTES", "MIN_MEMORY_LIMIT", "BASE_MEMORY_BYTES", "BYTES_PER_TICK_COLUMN",
+           "memory_limit_bytes"]
 
 #: The memory limit without ``DCSIM_MEMORY_LIMIT``, B: an assumption (an ordinary machine), not a measurement.
 DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
@@ -30,6 +32,8 @@ DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
 #: estimate, 5,200 B per tick and no base, read 18 % low at 366 days (2.74 vs 3.33 GB) and 97 % low at one day.
 #: Checked by tests/test_hostile.py::test_memory_estimate_matches_a_measured_run.
 BASE_MEMORY_BYTES = 250_000_000
+#: Peak memory per controller tick and time-series column, B: the slope of the fit above (BASE_MEMORY_BYTES).
+BYTES_PER_TICK_COLUMN = 130
 
 #: The smallest DCSIM_MEMORY_LIMIT taken (see memory_limit_bytes): above BASE_MEMORY_BYTES, which every run needs
 #: before its first tick, with room for the ticks of a short run. An assumption (the round size over 2 x the base).
@@ -45,15 +49,14 @@ def memory_limit_bytes() -> float:
         try:
             v = parse_quantity(env, "data")
         except UnitError as e:
-            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{e} (e.g. '16 GB')")]) from None
+            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("DCSIM_MEMORY_LIMIT", str(e))]) from None
         # 0, negative, NaN and inf fell back to 4 GiB silently, and a bare 16 (16 bytes) was blamed on
         # controller.tick (audit C, D8). A limit below MIN_MEMORY_LIMIT cannot hold any run: dcsim alone, before any
         # tick, is ~210-260 MB of memory (BASE_MEMORY_BYTES), and a limit under it refused every scenario blaming
         # controller.tick.
         if not (math.isfinite(v) and v >= MIN_MEMORY_LIMIT):
-            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("", f"{env[:40]!r} is {v:g} bytes: give a memory size of at "
-                                                             "least 512 MiB with its unit, e.g. '16 GB' (dcsim alone "
-                                                             f"takes ~{BASE_MEMORY_BYTES / 1e6:.0f} MB before its "
-                                                             "first tick)")])
+            raise ScenarioError("DCSIM_MEMORY_LIMIT", [(
+                "DCSIM_MEMORY_LIMIT", f"{env[:40]!r} is {v:g} bytes: give a memory size of at least 512 MiB with its "
+                f"unit, e.g. '16 GB' (dcsim alone takes ~{BASE_MEMORY_BYTES / 1e6:.0f} MB before its first tick)")])
         return v
     return float(DEFAULT_MEMORY_LIMIT_BYTES)

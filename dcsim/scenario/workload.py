@@ -224,17 +224,17 @@ class EmpiricalLengthSpec(Spec):
             raise FieldError("file" if self.values is not None else "values", "empirical: give exactly one of 'values' or 'file'")
         if self.values is not None:
             if len(self.values) == 0:
-                raise FieldError("values", "empirical: 'values' is empty")
+                raise FieldError("values", "empirical: empty; give at least one token count")
             if any((not math.isfinite(v)) or v < 1 or v > MAX_TOKENS for v in self.values):
-                raise FieldError("values", f"empirical: values must be finite token counts in 1 ... {MAX_TOKENS:,.0f}")
+                raise FieldError("values", f"empirical: must all be finite token counts in 1 ... {MAX_TOKENS:,.0f}")
             if self.weights is not None:
                 if len(self.weights) != len(self.values):
                     raise FieldError(
                         "weights", f"empirical: {len(self.weights)} weights for {len(self.values)} values")
                 if any((not math.isfinite(w)) or w < 0 for w in self.weights) or sum(self.weights) <= 0:
-                    raise FieldError("weights", "empirical: weights must be >= 0 and not all zero")
+                    raise FieldError("weights", "empirical: must all be >= 0, and not all zero")
         elif self.weights is not None:
-            raise FieldError("weights", "empirical: 'weights' only goes with 'values'")
+            raise FieldError("weights", "empirical: only goes with 'values' (each row of a file is one observation)")
         return self
 
 

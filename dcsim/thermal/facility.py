@@ -259,9 +259,9 @@ class Facility:
             free = _liquid_free_fraction(cs, t_db)
             free_heat = np.minimum(free * q_liq, liquid_dry_cooler_capacity_w(cs, self.capacity_w, t_db))
             overflow = q_liq - free_heat
-            # the trim's part load is read per staging unit (chiller_unit_w), not on its whole size (trim_capacity_w
-            # limits the plant's capacity only); its CRAH fans are sized on the design air-side heat
-            # capacity·air_design_fraction
+            # the trim's part load is read per staging unit (chiller_unit_w: the default unit is min(capacity x
+            # air_design_fraction, trim size); above that the trim's size, trim_capacity_w, sets its capacity only);
+            # its CRAH fans are sized on the design air-side heat capacity·air_design_fraction
             parts = _plant_parts(cs.air_side, self.chiller_unit_w,
                                  self.capacity_w * cs.air_design_fraction, q_air, z, overflow,
                                  t_db, t_wb, extra_evap_t_c=cs.supply_t)
@@ -383,9 +383,10 @@ class Facility:
         chiller_max_load] (continuous staging: units stage so each runs at most chiller_max_load; assumption).
         A chiller plant: its `chiller_unit`, default its `capacity` (one unit, no staging below the floor).
         A liquid plant's trim: air_side.chiller_unit, default min(capacity·air_design_fraction, the trim's rated size
-        `trim_capacity_w`): a unit of the design air-side heat, whether the trim's size is its default or given as
-        air_side.capacity (that size limits the plant's capacity, not its COP), except that one unit is never larger
-        than the whole trim (a 50 kW trim on a 1.04 MW plant is staged in 50 kW, not 156 kW, units; assumption)."""
+        `trim_capacity_w`); above that the trim's size (default or air_side.capacity) sets its capacity only, not its
+        COP, and one unit is never larger than the whole trim (a 50 kW trim on a 1.04 MW plant is staged in 50 kW,
+        not 156 kW, units; assumption). A given unit larger than the trim (or than a chiller plant's capacity) is
+        taken as given and warned by preflight."""
         cs = self.spec.cooling
         if cs.kind == "chiller_plant":
             return float(cs.chiller_unit) if cs.chiller_unit is not None else self.capacity_w

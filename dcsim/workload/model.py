@@ -187,7 +187,8 @@ def max_trace_requests() -> int:
     own :data:`~dcsim.scenario.limits.BASE_MEMORY_BYTES`, over the :data:`TRACE_BYTES_PER_REQUEST` the copies take
     while they are made (62,230,266 at 4 GiB). An unreadable or too small ``DCSIM_MEMORY_LIMIT`` is a
     :class:`~dcsim.scenario.ScenarioError` naming the variable (preflight refuses it before any trace is read)."""
-    return int(max(memory_limit_bytes() - BASE_MEMORY_BYTES, 0.0) // TRACE_BYTES_PER_REQUEST)
+    # memory_limit_bytes() is at least MIN_MEMORY_LIMIT, above BASE_MEMORY_BYTES: the difference is positive
+    return int((memory_limit_bytes() - BASE_MEMORY_BYTES) // TRACE_BYTES_PER_REQUEST)
 
 
 def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator):
