@@ -1982,3 +1982,17 @@ def test_a_check_across_fields_names_its_field_once_at_the_source():
                             re.search(rf"\b{re.escape(field)}\b (must|needs)", head):
                         repeats.append(f"{p.name}:{n.lineno} {field}: {head[:50]!r}")
     assert checked > 60 and not repeats, repeats
+
+
+def test_a_trace_thinned_to_no_request_is_refused_naming_rate_scale(tmp_path, capsys):
+    """rate_scale 1e-5 on a trace of a few thousand requests (legal: any rate_scale > 0) thinned every request away
+    and validate and run died in an IndexError reported as a bug in dcsim (audit 2026-12-05)."""
+    import yaml
+
+    s = _csv_trace_scenario(tmp_path, [0.5 * k for k in range(7200)])
+    raw = read_yaml(s)
+    raw["workload"]["arrivals"]["rate_scale"] = 1e-6
+    s.write_text(yaml.safe_dump(raw))
+    code, err = _validate(capsys, s)
+    assert code == 2 and "workload.arrivals" in err and "rate_scale 1e-06 thins the 7,200 requests" in err, err
+    assert "internal error" not in err, err

@@ -40,3 +40,24 @@ def test_uncapped_capped_and_out_of_service_shares_partition_the_run():
     assert uncapped + f["capped_share"] + f["out_of_service_share"] == 1.0
     assert f["mean_clock"] == f["mean_controller_clock"] == np.mean([1.0, 0.8, 0.9, 1.0])
     assert controller_figures({**ts, "gpus_in_service": np.zeros(6)})["mean_clock"] is None
+
+
+def test_a_shedding_episode_starts_on_whole_tokens_not_a_float_residue():
+    """chiller-trip's log opened its hold-limit shedding episode at 2,790 s on a tick that shed 5.96e-08 tokens (the
+    queue's float residue), 10 s before the first whole shed (1.88 M tokens at 2,800 s), and counted the episode
+    from there (audit 2026-12-05). Each episode now starts on a tick that shed at least SHED_RESIDUE_TOK."""
+    from pathlib import Path
+
+    import dcsim
+    from dcsim.engine.controller import SHED_RESIDUE_TOK
+
+    res = dcsim.run(Path(__file__).resolve().parents[1] / "scenarios" / "chiller-trip.yaml")
+    ts = res.timeseries
+    starts = [e["t_s"] for e in res.controller_log if e["action"] == "shed"]
+    assert starts
+    for t0 in starts:
+        j = int(np.searchsorted(ts["t_s"], t0))
+        assert ts["shed_tokens"][j] >= SHED_RESIDUE_TOK
+        assert j == 0 or ts["shed_tokens"][j - 1] < SHED_RESIDUE_TOK
+    first_whole = float(ts["t_s"][np.argmax(ts["shed_tokens"] >= SHED_RESIDUE_TOK)])
+    assert starts[0] == first_whole == 2800.0

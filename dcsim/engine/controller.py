@@ -26,11 +26,15 @@ import numpy as np
 from dcsim.engine.tables import SupplyCurves, efficiency_ladder, ladder_group_counts, supply_curves
 from dcsim.tpf import MODE_NAMES, MODE_SHED
 
-__all__ = ["LOG_LIMIT", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
+__all__ = ["LOG_LIMIT", "SHED_RESIDUE_TOK", "Controller", "queue_step", "ArrivalWindow", "PowerDown", "power_down_for",
            "awake_curves", "awake_groups", "per_awake_count"]
 
 #: Controller log entries kept (later ones are counted in ``log_dropped``).
 LOG_LIMIT = 5000
+#: Shed tokens on a tick below which no shedding episode starts or goes on in the log: half a token, the float
+#: residue of the queue's arithmetic, not a request shed (chiller-trip logged an episode 10 s early from a tick that
+#: shed 5.96e-08 tokens, audit 2026-12-05). The timeseries keep every token; only the log's episodes are on whole ones.
+SHED_RESIDUE_TOK = 0.5
 
 
 def queue_step(backlog_tok: float, inflow_tok_s: float, limit_tok_s: float, dt_s: float,

@@ -71,7 +71,8 @@ def run_models(m: Models, progress: Callable[[float], None] | None = None,
     if request_engine is None and sc.fidelity in ("request", "hybrid"):
         request_engine = RequestEngine(m)
     raw = simulate(m, progress=progress, request_engine=request_engine, availability=availability)
-    _stage(progress, "assembling the report (the fluid SLO estimate simulates the replicas' queues)")
+    _stage(progress, "assembling the report" + (" (the fluid SLO estimate simulates the replicas' queues)"
+                                                 if request_engine is None and sc.serving.slo_estimate else ""))
     ts = raw["timeseries"]
     serving, lat = None, {}
     if request_engine is not None:

@@ -234,6 +234,11 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
             tt = np.mod(tt, period)
         order = np.argsort(tt, kind="stable")
         t, n_in, n_out = tt[order], n_in[idx][order], n_out[idx][order]
+        if t.size == 0:  # a legal rate_scale that thins every request away: an IndexError in the replay until 2026-12-05
+            scale = f" x scale {a.scale:g}" if a.scale != 1 else ""
+            raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} thins the {keep.sum():,} requests "
+                             f"replayed to none; use at least ~{1 / max(int(keep.sum()), 1):.3g} (one request on average), or "
+                             "arrivals of kind poisson or diurnal at the rate you mean")
     return t, n_in, n_out, period
 
 
