@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import dcsim
 from dcsim.engine.build import build_models, with_interconnect
@@ -173,3 +174,35 @@ def test_the_interconnect_pue_note_names_only_the_ratings_that_follow_it():
     notes = [n for n in dcsim.run(raw).report["notes"] if n.startswith("a larger interconnect")]
     assert notes and "because the UPS rating follows the interconnect and its no-load losses" in notes[0]
     assert "UPS and transformer" not in notes[0] and "power_chain.ups_rating to decouple it" in notes[0]
+
+
+def test_a_two_pool_hybrid_runs_shed_share_is_weighted_like_its_attainment():
+    """mixed-fleet's hybrid sample holds 10 % of the chat pool's compute and 16.7 % of the reasoning pool's: the run-wide
+    SLO attainment and latencies weight each sampled request by 1 / its pool's share (serving.hybrid.
+    run_wide_weighting), but the summary's Requests row and hold-limit note printed the raw sample's shed share, the
+    reasoning pool over-counted (review of 2026-12-05). Half the requests reasoning at 03:00, the reasoning pool sheds
+    and the chat pool does not: the raw share is 27.4 %, the pools' true request mix 21.9 %; both print the latter."""
+    from dcsim.report.summary import hold_limit_note, summary_table
+
+    rep = dcsim.run(SC / "mixed-fleet.yaml", overrides={
+        "start": "2026-07-15T03:00", "duration": "20 min", "fidelity": "hybrid", "expect": {},
+        "workload.classes.0.share": 0.5, "workload.classes.1.share": 0.5}).report
+    share = rep["serving"]["hybrid"]["compute_share"]
+    pools = {p["name"]: p["classes"] for p in rep["pools"]}
+    arr = shed = 0.0
+    for name, pc in rep["serving"]["per_class"].items():
+        k = 1.0 / share[next(p for p in pools if name in pools[p])]
+        arr, shed = arr + k * pc["requests"]["arrived"], shed + k * pc["requests"]["shed"]
+    raw = rep["requests"]["shed"] / rep["requests"]["arrived"]
+    assert rep["serving"]["shed_share"] == pytest.approx(shed / arr, rel=1e-9)
+    assert raw - shed / arr > 0.03  # the two differ: the test can tell them apart
+    text = " ".join(summary_table(rep).split())  # the rows wrap
+    row = text[text.index("Requests arrived"):][:400]
+    assert f"({100 * shed / arr:.1f}% weighted to the pools' request shares)" in row, row
+    assert f"{100 * raw:.1f}%" not in text
+    # the hold-limit note, given a limit the reasoning class reaches, says the same share
+    lat = {"reasoning": {"ttft_s": {"p50": 1.0, "p99": rep["controller"]["hold_limit_s"]}}}
+    note = hold_limit_note(rep, lat)
+    assert f"{100 * shed / arr:.1f}% weighted" in note and "in the simulated sample of" in note, note
+    assert "here" in hold_limit_note(rep, lat, scope_said=True) and "simulated sample" not in hold_limit_note(
+        rep, lat, scope_said=True)
