@@ -182,11 +182,13 @@ def test_a_two_pool_hybrid_runs_shed_share_is_weighted_like_its_attainment():
     run_wide_weighting), but the summary's Requests row and hold-limit note printed the raw sample's shed share, the
     reasoning pool over-counted (review of 2026-12-05). Half the requests reasoning at 03:00, the reasoning pool sheds
     and the chat pool does not: the raw share is 27.4 %, the pools' true request mix 21.9 %; both print the latter."""
-    from dcsim.report.summary import hold_limit_note, summary_table
+    from dcsim.plots.figures import latency_cdf_plot
+    from dcsim.report.summary import hold_limit_note, sample_scope, summary_table
 
-    rep = dcsim.run(SC / "mixed-fleet.yaml", overrides={
+    res = dcsim.run(SC / "mixed-fleet.yaml", overrides={
         "start": "2026-07-15T03:00", "duration": "20 min", "fidelity": "hybrid", "expect": {},
-        "workload.classes.0.share": 0.5, "workload.classes.1.share": 0.5}).report
+        "workload.classes.0.share": 0.5, "workload.classes.1.share": 0.5})
+    rep = res.report
     share = rep["serving"]["hybrid"]["compute_share"]
     pools = {p["name"]: p["classes"] for p in rep["pools"]}
     arr = shed = 0.0
@@ -206,3 +208,11 @@ def test_a_two_pool_hybrid_runs_shed_share_is_weighted_like_its_attainment():
     assert f"{100 * shed / arr:.1f}% weighted" in note and "in the simulated sample of" in note, note
     assert "here" in hold_limit_note(rep, lat, scope_said=True) and "simulated sample" not in hold_limit_note(
         rep, lat, scope_said=True)
+    # the latency CDFs' legend says its completed and shed counts are the sample's, in sample_scope's words
+    scope = sample_scope(rep, with_share=False)
+    assert scope.startswith("the simulated sample of 16 of ")
+    fig = latency_cdf_plot(res)
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    (reas,) = [lb for lb in labels if lb.startswith("reasoning (")]
+    assert "shed (not drawn; SLO misses)" in reas and reas.endswith(f"\ncounted in {scope}"), reas
+    assert all(lb.endswith(f"counted in {scope}") for lb in labels if lb.startswith("chat ("))
