@@ -250,14 +250,28 @@ def test_tpf_cooling_bracket_is_the_it_heat_budget_that_sets_q(capsys):
     """The cooling line printed the plant's raw capacity (reference's peak: 365.2 kW) beside Q, which the IT heat
     budget sets (capacity less the PDU and UPS losses it also rejects: 339.8 kW), while the power line prints its IT
     budget: the two brackets read E_tok 1.63 J and 1.52 J (audit of 2026-12-05). The budgets each line prints over its
-    ceiling are the same J/token (within 1 %: the frontiers' curvature), and the raw capacity is named as such."""
+    ceiling are the same J/token (within 1 %: the frontiers' curvature), and the raw capacity is named as such.
+    Every moment is read, each bracket against the moment's own budgets in ``--json`` (to 0.1 kW): at the peak P's and
+    Q's budgets are 0.15 % apart (340.4 and 339.8 kW), so printing the power budget in the cooling bracket would pass
+    a check of the peak alone; at the mean-demand moment they are 354.0 and 369.1 kW."""
     import re
     assert main(["tpf", REF]) == 0
     out = capsys.readouterr().out
-    p_tok, p_kw = re.search(r"power   P = +([\d,]+) tok/s +\(IT budget ([\d.]+) kW\)", out).groups()
-    q_tok, q_kw, cap_kw = re.search(
-        r"cooling Q = +([\d,]+) tok/s +\(IT heat budget ([\d.]+) kW of the plant's ([\d.]+) kW\)", out).groups()
-    e_p = float(p_kw) / float(p_tok.replace(",", ""))
-    e_q = float(q_kw) / float(q_tok.replace(",", ""))
-    assert e_q == pytest.approx(e_p, rel=0.01)
-    assert float(cap_kw) > float(q_kw) * 1.05  # the raw capacity also covers the losses (7 % here)
+    assert main(["tpf", REF, "--json"]) == 0
+    moments = json.loads(capsys.readouterr().out)["moments"]
+    blocks = dict(re.findall(r"^\[(\w+):(.*?)(?=^\[|\Z)", out, flags=re.M | re.S))
+    assert set(blocks) == set(moments) == {"peak_demand", "hottest", "mean_demand"}, blocks.keys()
+    for name, text in blocks.items():
+        mo = moments[name]
+        p_tok, p_kw = re.search(r"power   P = +([\d,]+) tok/s +\(IT budget ([\d.]+) kW\)", text).groups()
+        q_tok, q_kw, cap_kw = re.search(
+            r"cooling Q = +([\d,]+) tok/s +\(IT heat budget ([\d.]+) kW of the plant's ([\d.]+) kW\)", text).groups()
+        assert float(q_kw) == pytest.approx(mo["it_budget_cooling_w"] / 1e3, abs=0.1), (name, q_kw)
+        assert float(p_kw) == pytest.approx(mo["it_budget_power_w"] / 1e3, abs=0.1), (name, p_kw)
+        assert float(cap_kw) == pytest.approx(mo["heat_capacity_w"] / 1e3, abs=0.1), (name, cap_kw)
+        e_p = float(p_kw) / float(p_tok.replace(",", ""))
+        e_q = float(q_kw) / float(q_tok.replace(",", ""))
+        assert e_q == pytest.approx(e_p, rel=0.01), name
+        assert float(cap_kw) > float(q_kw) * 1.05, name  # the raw capacity also covers the losses (7 % here)
+    # the moments where the two budgets differ enough to tell the brackets apart
+    assert abs(moments["mean_demand"]["it_budget_cooling_w"] - moments["mean_demand"]["it_budget_power_w"]) > 10e3

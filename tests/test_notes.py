@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import dcsim
 from dcsim.engine.build import build_models, with_interconnect
@@ -49,15 +50,26 @@ def test_larger_interconnect_raises_pue_at_the_same_load():
 
 def test_no_larger_interconnect_note_where_neither_power_nor_cooling_binds():
     """The note fired on every run of the audit of 2026-12-05, compute-bound ones included, where a larger contract
-    is no decision a planner faces. Six racks of reference's ten are compute-bound all afternoon: no note; the same
-    afternoon with the ten racks is power-bound and has it (with the ratings following the interconnect in both)."""
+    is no decision a planner faces. Six racks of reference's ten are compute-bound all afternoon: no note. The ten
+    racks that afternoon are named power- or cooling-bound on 93 % of the ticks, every one a near tie with compute
+    (the run's own "binds by a hair" notes: more power would buy under 1 %): no note either (it was written there
+    until the review of 2026-12-05). Under a 600 kW contract the same afternoon is cooling-bound outright and has
+    it (the ratings following the interconnect in all three)."""
+    from dcsim.engine.assemble import PLANNER_NOTE_MIN_BINDING_SHARE
+
     hot = {"duration": "2 h", "start": "2026-07-15T12:00", "expect": {}}
     few = dcsim.run(SC / "reference.yaml", overrides={**hot, "racks.0.count": 6}).report
     assert few["binding"]["share"]["compute"] == 1.0
     assert not [n for n in few["notes"] if n.startswith("a larger interconnect")]
     full = dcsim.run(SC / "reference.yaml", overrides=hot).report
     assert full["binding"]["share"]["power"] + full["binding"]["share"]["cooling"] > 0.5
-    assert [n for n in full["notes"] if n.startswith("a larger interconnect would raise PUE")]
+    hair = [n for n in full["notes"] if " binds by a hair: on " in n]
+    assert hair and sum(float(n.split(" binds by a hair: on ")[1].split(" %")[0]) for n in hair) > 90, hair
+    assert not [n for n in full["notes"] if n.startswith("a larger interconnect")]
+    tight = dcsim.run(SC / "reference.yaml", overrides={**hot, "facility.interconnect": "600 kW"}).report
+    assert tight["binding"]["share"]["cooling"] > 0.5 and not [n for n in tight["notes"] if " binds by a hair" in n]
+    assert [n for n in tight["notes"] if n.startswith("a larger interconnect would raise PUE")]
+    assert PLANNER_NOTE_MIN_BINDING_SHARE == 0.01  # the share docs/facility.md quotes
 
 
 def test_where_cooling_binds_the_note_says_a_larger_contract_serves_less_and_the_simulation_agrees():
@@ -162,3 +174,45 @@ def test_the_interconnect_pue_note_names_only_the_ratings_that_follow_it():
     notes = [n for n in dcsim.run(raw).report["notes"] if n.startswith("a larger interconnect")]
     assert notes and "because the UPS rating follows the interconnect and its no-load losses" in notes[0]
     assert "UPS and transformer" not in notes[0] and "power_chain.ups_rating to decouple it" in notes[0]
+
+
+def test_a_two_pool_hybrid_runs_shed_share_is_weighted_like_its_attainment():
+    """mixed-fleet's hybrid sample holds 10 % of the chat pool's compute and 16.7 % of the reasoning pool's: the run-wide
+    SLO attainment and latencies weight each sampled request by 1 / its pool's share (serving.hybrid.
+    run_wide_weighting), but the summary's Requests row and hold-limit note printed the raw sample's shed share, the
+    reasoning pool over-counted (review of 2026-12-05). Half the requests reasoning at 03:00, the reasoning pool sheds
+    and the chat pool does not: the raw share is 27.4 %, the pools' true request mix 21.9 %; both print the latter."""
+    from dcsim.plots.figures import latency_cdf_plot
+    from dcsim.report.summary import hold_limit_note, sample_scope, summary_table
+
+    res = dcsim.run(SC / "mixed-fleet.yaml", overrides={
+        "start": "2026-07-15T03:00", "duration": "20 min", "fidelity": "hybrid", "expect": {},
+        "workload.classes.0.share": 0.5, "workload.classes.1.share": 0.5})
+    rep = res.report
+    share = rep["serving"]["hybrid"]["compute_share"]
+    pools = {p["name"]: p["classes"] for p in rep["pools"]}
+    arr = shed = 0.0
+    for name, pc in rep["serving"]["per_class"].items():
+        k = 1.0 / share[next(p for p in pools if name in pools[p])]
+        arr, shed = arr + k * pc["requests"]["arrived"], shed + k * pc["requests"]["shed"]
+    raw = rep["requests"]["shed"] / rep["requests"]["arrived"]
+    assert rep["serving"]["shed_share"] == pytest.approx(shed / arr, rel=1e-9)
+    assert raw - shed / arr > 0.03  # the two differ: the test can tell them apart
+    text = " ".join(summary_table(rep).split())  # the rows wrap
+    row = text[text.index("Requests arrived"):][:400]
+    assert f"({100 * shed / arr:.1f}% weighted to the pools' request shares)" in row, row
+    assert f"{100 * raw:.1f}%" not in text
+    # the hold-limit note, given a limit the reasoning class reaches, says the same share
+    lat = {"reasoning": {"ttft_s": {"p50": 1.0, "p99": rep["controller"]["hold_limit_s"]}}}
+    note = hold_limit_note(rep, lat)
+    assert f"{100 * shed / arr:.1f}% weighted" in note and "in the simulated sample of" in note, note
+    assert "here" in hold_limit_note(rep, lat, scope_said=True) and "simulated sample" not in hold_limit_note(
+        rep, lat, scope_said=True)
+    # the latency CDFs' legend says its completed and shed counts are the sample's, in sample_scope's words
+    scope = sample_scope(rep, with_share=False)
+    assert scope.startswith("the simulated sample of 16 of ")
+    fig = latency_cdf_plot(res)
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    (reas,) = [lb for lb in labels if lb.startswith("reasoning (")]
+    assert "shed (not drawn; SLO misses)" in reas and reas.endswith(f"\ncounted in {scope}"), reas
+    assert all(lb.endswith(f"counted in {scope}") for lb in labels if lb.startswith("chat ("))

@@ -258,9 +258,48 @@ def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) ->
         slo_share=slo_output_tok_s / achieved if achieved > 0 and slo_output_tok_s is not None else None)
 
 
-#: the "larger interconnect would raise PUE" note is written when power or cooling binds on at least this share of the
-#: run (a choice: a run where neither binds has no use for a larger contract)
-PUE_NOTE_MIN_BINDING_SHARE = 0.01
+#: the planner notes about power or cooling (fewer GPUs under the power cap, the racks' own limits, the larger
+#: interconnect and its cooling clause) are written where that constraint binds, other than by a near tie with compute
+#: (:func:`firm_binding_masks`), on at least this share of the run (a choice: where it binds on fewer ticks, or only by
+#: a hair, more power or cooling buys under :data:`dcsim.metrics.fmt.NEAR_TIE` and the notes have no decision to offer)
+PLANNER_NOTE_MIN_BINDING_SHARE = 0.01
+
+
+def near_tie_masks(m: Models, ts: dict) -> list[tuple]:
+    """Per pool ``(pool index, compute_tok_s, {kind: (bound, margin)})`` for ``kind`` in power, cooling: ``bound`` the
+    ticks on which the pool is named bound by it, ``margin`` :func:`dcsim.tpf.near_tie_margin` over every tick (NaN
+    where no near tie, :data:`NEAR_TIE`). One computation for :func:`near_tie_notes` and :func:`firm_binding_masks`."""
+    out = []
+    for p in range(len(m.pools)):
+        cols = pool_columns(m, ts, p)
+        b = np.asarray(cols["binding"])
+        c = np.asarray(cols["compute_tok_s"], dtype=float)
+        # a tie only where compute would hold the rest: the work waiting reaches C (a pool the shared budget ran
+        # below full clock at the rate that just meets its work is power-bound there with P = C, and the next
+        # watt raises its clock: no tie); either side: a critically loaded tick reads power with P a little
+        # above C. The closed form's rule too (dcsim.tpf.near_tie_margin, dcsim tpf)
+        work = np.asarray(cols.get("waiting_tok_s", np.full(b.shape, np.inf)), dtype=float)
+        kinds = {}
+        for code, kind in ((2, "power"), (3, "cooling")):
+            sel = b == code
+            kinds[kind] = (sel, np.asarray(near_tie_margin(np.where(sel, code, 0), c, cols["power_tok_s"],
+                                                           cols["cooling_tok_s"], work, NEAR_TIE)))
+        out.append((p, c, kinds))
+    return out
+
+
+def firm_binding_masks(m: Models, ts: dict, ties: list[tuple] | None = None) -> dict:
+    """``{kind: bools per tick}`` for power and cooling: the ticks on which some pool is bound by ``kind`` with its
+    ceiling not in a near tie with compute (:func:`near_tie_masks`), where more of it would buy more than
+    :data:`NEAR_TIE` of the rate. The planner notes are gated on these (:data:`PLANNER_NOTE_MIN_BINDING_SHARE`):
+    reference from 12:00 to 14:00 is power-bound throughout, every tick a near tie (the run's "binds by a hair"
+    note), and until 2026-12-05 it printed the larger-interconnect note beside it."""
+    n = np.asarray(ts["binding"]).size
+    out = {"power": np.zeros(n, dtype=bool), "cooling": np.zeros(n, dtype=bool)}
+    for _, _, kinds in (ties if ties is not None else near_tie_masks(m, ts)):
+        for kind, (sel, margin) in kinds.items():
+            out[kind] |= sel & ~np.isfinite(margin)
+    return out
 
 
 def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict | None = None) -> list[str]:
@@ -272,16 +311,23 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
     * A larger interconnect raises PUE at the same load when the UPS and transformer ratings
       follow it (their no-load losses scale with the rating): the run's mean IT load and weather
       are re-evaluated on the facility rebuilt for twice the interconnect — only where power or
-      cooling binds on :data:`PUE_NOTE_MIN_BINDING_SHARE` of the run or more, where a larger
-      contract is a decision to weigh.
+      cooling binds, other than by a near tie with compute, on :data:`PLANNER_NOTE_MIN_BINDING_SHARE`
+      of the run or more, where a larger contract is a decision to weigh.
+
+    The fewer-GPUs note, the racks' limits and the cooling clause of the interconnect note read the same gate for
+    their constraint (:func:`firm_binding_masks`).
 
     ``mom``: the scenario's moments (:func:`dcsim.engine.steady.scenario_moments`); ``tpf``: the report's
     :func:`tpf_block` when at hand (its ``hottest`` moment is the closed form at the run's hottest tick).
     """
     notes = []
+    ties = near_tie_masks(m, ts)
+    firm = firm_binding_masks(m, ts, ties)
+    # binds on the share that gates the notes, other than by a near tie (binding_share counts the near ties too)
+    binds = {k: float(np.mean(v)) >= PLANNER_NOTE_MIN_BINDING_SHARE if v.size else False for k, v in firm.items()}
     i = int(np.argmax(mom["demand_tok_s"]))
     args = (mom["demand_tok_s"][i], mom["t_db_c"][i], mom["t_wb_c"][i])
-    if binding_share.get("power", 0.0) > 0:
+    if binds["power"]:
         full = ceilings_at(m, *args)
         fewer = ceilings_at(m, *args, gpu_scale=0.9)
         a1, a09 = float(full["achieved_tok_s"]), float(fewer["achieved_tok_s"])
@@ -293,15 +339,16 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
                 f"{round(0.9 * m.gpus):,}: idle and rack overhead power of the extra GPUs eat the budget "
                 "(docs/facility.md, counter-intuitive results)")
     for kind, which in (("power", "p"), ("cooling", "q")):
-        if binding_share.get(kind, 0.0) > 0:
+        if binds[kind]:
             notes += rack_limit_notes(m, kind, which)
-    notes += near_tie_notes(m, ts)
+    notes += near_tie_notes(m, ts, ties)
     notes += alternation_notes(ts, m.scenario.clock_block(), m.scenario.duration)
     pc = m.scenario.facility.power_chain
-    # the note answers "would a larger contract help?": asked where power or cooling binds; a run compute- or
-    # demand-bound throughout has no use for more interconnect (the note fired on all ~25 runs of the audit of
-    # 2026-12-05, compute-bound days included)
-    limited = binding_share.get("power", 0.0) + binding_share.get("cooling", 0.0) >= PUE_NOTE_MIN_BINDING_SHARE
+    # the note answers "would a larger contract help?": asked where power or cooling binds other than by a hair; a
+    # run compute- or demand-bound throughout, or bound only in near ties with compute, has no use for more
+    # interconnect (the note fired on all ~25 runs of the audit of 2026-12-05, compute-bound days included, and
+    # then still on reference 12:00-14:00 beside "more power would buy under 1 %")
+    limited = float(np.mean(firm["power"] | firm["cooling"])) >= PLANNER_NOTE_MIN_BINDING_SHARE if firm["power"].size else False
     if limited and (pc.ups_rating is None or pc.transformer_rating is None):
         it = float(np.mean(ts["it_power_w"]))
         t_db, t_wb = float(np.mean(ts["t_out_c"])), float(np.mean(ts["t_wb_c"]))
@@ -311,7 +358,7 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
         p_now, p_big = pue(m.facility), pue(big)
         if it > 0 and p_big > p_now * 1.002:
             heat = ""
-            if binding_share.get("cooling", 0.0) > 0:
+            if binds["cooling"]:
                 # the UPS and PDU losses are heat inside the hall (dcsim.thermal.facility): where the plant
                 # binds, the bigger chain's losses take IT heat budget, so the cooling ceiling falls
                 h = int(np.argmax(mom["t_db_c"]))  # the tpf block's "hottest" moment
@@ -342,30 +389,22 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
 NEAR_TIE_MIN_SHARE = 0.05
 
 
-def near_tie_notes(m: Models, ts: dict) -> list[str]:
+def near_tie_notes(m: Models, ts: dict, ties: list[tuple] | None = None) -> list[str]:
     """Where power or cooling is named binding but its ceiling sits within :data:`NEAR_TIE` of the compute
     ceiling, with the work waiting at least that close to C, on most of those ticks, the label is right (it is the
     lowest) and misleading on its own: more power or cooling would buy under 1 %, and compute is what holds the rest
     of the work. One note per pool and kind,
-    with the run's figures (the median and largest margin, the share of the run)."""
+    with the run's figures (the median and largest margin, the share of the run). ``ties``: :func:`near_tie_masks`
+    when the caller has it."""
     notes = []
-    for p, pool in enumerate(m.pools):
-        cols = pool_columns(m, ts, p)
-        b = np.asarray(cols["binding"])
-        c = np.asarray(cols["compute_tok_s"], dtype=float)
-        for code, kind in ((2, "power"), (3, "cooling")):
-            sel = b == code
+    for p, c, kinds in (ties if ties is not None else near_tie_masks(m, ts)):
+        pool = m.pools[p]
+        for kind, (sel, margin_all) in kinds.items():
             if not sel.any():
                 continue
-            # a tie only where compute would hold the rest: the work waiting reaches C (a pool the shared budget ran
-            # below full clock at the rate that just meets its work is power-bound there with P = C, and the next
-            # watt raises its clock: no tie); either side: a critically loaded tick reads power with P a little
-            # above C. The closed form's rule too (dcsim.tpf.near_tie_margin, dcsim tpf)
-            work = np.asarray(cols.get("waiting_tok_s", np.full(b.shape, np.inf)), dtype=float)
-            margin = np.asarray(near_tie_margin(np.where(sel, code, 0), c, cols["power_tok_s"], cols["cooling_tok_s"],
-                                                work, NEAR_TIE))[sel]
+            margin = margin_all[sel]
             tie = np.isfinite(margin)
-            share = float(np.count_nonzero(tie)) / max(b.size, 1)
+            share = float(np.count_nonzero(tie)) / max(sel.size, 1)
             if share < NEAR_TIE_MIN_SHARE or np.count_nonzero(tie) < 0.5 * sel.sum():
                 continue
             where = f"pool {pool.name!r}: " if m.multi_pool else ""

@@ -678,14 +678,14 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
         bw = ts["battery_w"]
         ch, dis = np.maximum(-bw, 0.0), np.maximum(bw, 0.0)
         e_end = float(ts["battery_energy_j"][-1]) if n else fx.e0_j
+        charged_j, discharged_j = float(np.sum(ch) * dt), float(np.sum(dis) * dt)  # at the terminals
         out["storage"] = {
             "energy_capacity_j": b.energy_j, "max_charge_w": b.p_charge_max_w, "max_discharge_w": b.p_discharge_max_w,
             "round_trip_efficiency": b.eta_charge * b.eta_discharge, "location": b.location, "dispatch": b.dispatch,
             "energy_start_j": fx.e0_j, "energy_end_j": e_end,
-            "charged_j": float(np.sum(ch) * dt), "discharged_j": float(np.sum(dis) * dt),
-            "losses_j": float(np.sum(ch) * dt * (1 - b.eta_charge) + np.sum(dis) * dt * (1 / b.eta_discharge - 1)),
-            "equivalent_full_cycles": equivalent_full_cycles(float(np.sum(dis) * dt), b.eta_discharge,
-                                                             b.e_max_j - b.e_min_j),
+            "charged_j": charged_j, "discharged_j": discharged_j,
+            "losses_j": charged_j * (1 - b.eta_charge) + discharged_j * (1 / b.eta_discharge - 1),
+            "equivalent_full_cycles": equivalent_full_cycles(discharged_j, b.eta_discharge, b.e_max_j - b.e_min_j),
             "discharge_s": float(np.count_nonzero(dis > 0) * dt),
             "soc_min_seen": float(np.min(ts["battery_energy_j"]) / b.energy_j) if n else b.e0_j / b.energy_j,
             "unmet_energy_j": float(np.sum(ts["meter_unmet_w"]) * dt),

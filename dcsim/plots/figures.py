@@ -838,6 +838,13 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
     if not _has_latency(samples):
         return None
     report = getattr(result, "report", {}) or {}
+    # hybrid: the counts are the simulated sample's, said as dcsim.report.summary.sample_scope(report,
+    # with_share=False) says it (the report layer sits above plots; tests/test_notes.py holds the two texts equal)
+    hyb = (report.get("serving") or {}).get("hybrid") if isinstance(report.get("serving"), Mapping) else None
+    scope = None
+    if isinstance(hyb, Mapping) and isinstance(hyb.get("sampled_replicas"), (int, float)):
+        of = f" of {report['replicas']:,}" if isinstance(report.get("replicas"), int) else ""
+        scope = f"the simulated sample of {int(hyb['sampled_replicas']):,}{of} replicas"
     metrics = [("ttft_s", "time to first token"), ("tpot_s", "time per output token"),
                ("e2e_s", "end-to-end latency")]
     metrics = [m for m in metrics if any(np.asarray(v.get(m[0], [])).size for v in samples.values())]
@@ -860,6 +867,8 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
                          if isinstance(total, (int, float)) and total > v.size else f"{cls} (n={v.size:,} completed)")
             if isinstance(shed, (int, float)) and shed > 0:  # shed requests have no latency: not in the curve
                 cls_label += f"\n{int(shed):,} shed (not drawn; SLO misses)"
+            if scope and isinstance(total, (int, float)):  # hybrid: both counts are the sample's, not the facility's
+                cls_label += f"\ncounted in {scope}"
             ax.step(v, p, where="post", color=color, lw=1.8, label=cls_label)
             target = (slo.get(cls) or {}).get(key)
             if target is not None and np.isfinite(target):

@@ -331,10 +331,11 @@ def _latency_table(stats: Mapping[str, Mapping[str, Any]], slo: Mapping[str, Any
     note = ""
     if stats and not counted and report.get("slo_method"):
         note = f'<p class="note">Not counted per request at this fidelity: {_e(report["slo_method"])}.</p>'
-    hn = hold_limit_note(report, stats)
+    scope = sample_scope(report)  # hybrid: the counts and latencies are the sample's (not the facility's counts)
+    # the scope note below comes first: the hold-limit note says "here" rather than naming the sample again
+    hn = hold_limit_note(report, stats, scope_said=bool(scope and counted))
     if hn:
         note += f'<p class="note">{_e(hn)}.</p>'
-    scope = sample_scope(report)  # hybrid: the counts and latencies are the sample's (not the facility's counts)
     if scope and counted:
         note = (f'<p class="note">Requests completed and shed in {_e(scope)}: its own counts, not scaled to the '
                 'facility; the latencies and SLO shares are measured on it (docs/engine.md, hybrid).</p>') + note

@@ -228,27 +228,51 @@ def controller_text(report: Mapping[str, Any]) -> str | None:
     return text
 
 
-def sample_scope(report: Mapping[str, Any], share: bool = True) -> str | None:
+def sample_scope(report: Mapping[str, Any], with_share: bool = True) -> str | None:
     """At hybrid fidelity, where the request counts come from: "the simulated sample of 8 of 80 replicas, 10 % of the
     compute" (``serving.hybrid``); None when every replica is simulated. The counts are the sample's own, not scaled
     to the facility (docs/engine.md, hybrid): the audit of 2026-12-05 read "Requests arrived 1.25 M" beside the
-    facility's token figures, where the 80 replicas had 12.5 M. ``share``: add the sample's share of the compute."""
+    facility's token figures, where the 80 replicas had 12.5 M. ``with_share``: add the sample's share of the
+    compute."""
     hyb = get_path(report, "serving.hybrid")
     if not isinstance(hyb, Mapping) or not isinstance(hyb.get("sampled_replicas"), (int, float)):
         return None
-    share = hyb.get("compute_share") if share else None
-    share_txt = (f" ({fmt_pct(share)} of the compute)" if isinstance(share, (int, float)) else
-                 " (" + ", ".join(f"{k} {fmt_pct(v)}" for k, v in share.items()) + " of each pool's compute)"
-                 if isinstance(share, Mapping) else "")
+    compute_share = hyb.get("compute_share") if with_share else None
+    if isinstance(compute_share, (int, float)):
+        share_txt = f" ({fmt_pct(compute_share)} of the compute)"
+    elif isinstance(compute_share, Mapping):
+        share_txt = " (" + ", ".join(f"{k} {fmt_pct(v)}" for k, v in compute_share.items()) + " of each pool's compute)"
+    else:
+        share_txt = ""
     total = report.get("replicas")
     of = f" of {total:,}" if isinstance(total, int) else ""
     return f"the simulated sample of {int(hyb['sampled_replicas']):,}{of} replicas{share_txt}"
 
 
-def hold_limit_note(report: Mapping[str, Any], lat: Mapping[str, Any] | None = None) -> str | None:
+def shed_share_text(report: Mapping[str, Any]) -> str | None:
+    """The share of the arrived requests shed, as printed beside the counts: ``serving.shed_share`` (weighted to the
+    pools' true request shares at hybrid fidelity with pools sampled at different shares,
+    ``serving.hybrid.run_wide_weighting``, as the SLO attainment; said so), else ``requests.shed / arrived``. Until
+    2026-12-05 the raw sample mix was printed there: mixed-fleet's hybrid sample holds 16.7 % of the reasoning pool
+    and 10 % of the chat pool. None without request counts."""
+    req = report.get("requests") if isinstance(report.get("requests"), Mapping) else {}
+    arrived, shed = req.get("arrived"), req.get("shed")
+    if not (isinstance(arrived, (int, float)) and arrived > 0 and isinstance(shed, (int, float))):
+        return None
+    share = get_path(report, "serving.shed_share")
+    weighted = get_path(report, "serving.hybrid.run_wide_weighting") is not None
+    if not isinstance(share, (int, float)):
+        share, weighted = shed / arrived, False
+    return fmt_pct(share) + (" weighted to the pools' request shares" if weighted else "")
+
+
+def hold_limit_note(report: Mapping[str, Any], lat: Mapping[str, Any] | None = None,
+                    scope_said: bool = False) -> str | None:
     """A sentence when a class's TTFT percentile sits at ``controller.hold_limit`` (within 5 %): requests waiting
     longer are shed and counted as SLO misses, so the percentile is the limit, not a wait a user would see without
-    shedding (the audit of 2026-12-04 read "TTFT 600 s/600 s" on every overloaded run, unexplained). None otherwise."""
+    shedding (the audit of 2026-12-04 read "TTFT 600 s/600 s" on every overloaded run, unexplained). None otherwise.
+    ``scope_said``: the caller has just named the hybrid sample the counts come from (:func:`sample_scope`), so the
+    note says "here" instead of naming it a second time."""
     hold = get_path(report, "controller.hold_limit_s")
     lat = lat if lat is not None else report_latency(report)
     if not isinstance(hold, (int, float)) or not hold > 0 or not isinstance(lat, Mapping):
@@ -261,9 +285,9 @@ def hold_limit_note(report: Mapping[str, Any], lat: Mapping[str, Any] | None = N
     req = report.get("requests") if isinstance(report.get("requests"), Mapping) else {}
     arrived, shed = req.get("arrived"), req.get("shed")
     if isinstance(arrived, (int, float)) and arrived > 0 and isinstance(shed, (int, float)):
-        scope = sample_scope(report, share=False)
+        scope = None if scope_said else sample_scope(report, with_share=False)
         what = (f"{fmt_si(shed, '')} of {fmt_si(arrived, '')} requests "
-                f"{'in ' + scope if scope else 'here'}, {fmt_pct(shed / arrived)}")
+                f"{'in ' + scope if scope else 'here'}, {shed_share_text(report)}")
     else:
         acc = report.get("tokens_accounting") if isinstance(report.get("tokens_accounting"), Mapping) else {}
         a, sh = acc.get("arrived"), acc.get("shed")
@@ -719,14 +743,15 @@ def summary_table(
             rows.append(("SLO attainment", "  ".join(att) + ("   (fluid: queueing estimate, docs/slo.md)" if est else
                                                              "   (of requests completed or shed)")))
         req = report.get("requests")
+        scope = None
         if isinstance(req, Mapping) and isinstance(req.get("arrived"), (int, float)) and req["arrived"] > 0:
             scope = sample_scope(report)  # hybrid: the sample's counts, said so (not the facility's)
             rows.append(("Requests", f"arrived {fmt_si(req['arrived'], '')}   completed {fmt_si(req.get('completed'), '')}"
-                                     f"   shed {fmt_si(req.get('shed'), '')} ({fmt_pct((req.get('shed') or 0) / req['arrived'])})"
+                                     f"   shed {fmt_si(req.get('shed'), '')} ({shed_share_text(report)})"
                                      f"   in flight {fmt_si(req.get('in_flight'), '')}"
                                      + (f"   counted in {scope}, not scaled to the facility (the token "
                                         "accounting below is the facility's)" if scope else "")))
-        hn = hold_limit_note(report, lat)
+        hn = hold_limit_note(report, lat, scope_said=scope is not None)  # the Requests row named the sample
         if hn:
             rows.append(("Note", hn))
     else:

@@ -155,7 +155,8 @@ class ServingMetrics:
         #: requests each recorded request of a class stands for in the run-wide figures (latency percentiles, SLO
         #: attainment): None = 1 each. Hybrid fidelity with several model pools samples a different share of each
         #: pool (``serving.hybrid.compute_share``), so its run-wide mix is reweighted to the pools' true request
-        #: shares (``run_wide_weighting`` in the report); per-class figures are unweighted
+        #: shares (``run_wide_weighting`` in the report), and so is the run-wide ``shed_share`` of the counts (the
+        #: counts themselves stay the sample's); per-class figures are unweighted
         self.class_weight: np.ndarray | None = None
 
     # -------------------------------------------------------------- inputs
@@ -271,11 +272,16 @@ class ServingMetrics:
         denom = completed + shed
         out = int(self.tokens_out[sel].sum())
         att = _f(met / denom) if denom else None
+        shed_share = _f(shed / arrived) if arrived else None
         if row is None and self.class_weight is not None:
             w = np.asarray(self.class_weight, dtype=float)
             den_w = float(np.dot(self.completed + self.shed, w))
             att = _f(float(np.dot(self.slo_met, w)) / den_w) if den_w > 0 else None
-        return {
+            # the counts' share too, weighted alike: the raw sample mix over-counts the pool sampled at the larger
+            # share (mixed-fleet: 16.7 % of the reasoning pool, 10 % of the chat pool)
+            arr_w = float(np.dot(self.arrived, w))
+            shed_share = _f(float(np.dot(self.shed, w)) / arr_w) if arr_w > 0 else None
+        block = {
             "latency_s": {m: self._lat(m, row) for m in ("ttft", "tpot", "e2e")},
             "queue_delay_s": self._lat("queue", row),
             "slo_attainment": att,
@@ -287,6 +293,11 @@ class ServingMetrics:
             "energy_per_request_j": self._lat("energy", row),
             "energy_per_output_token_j": _f(float(self.energy_j[sel].sum()) / out) if out else None,
         }
+        if row is None:
+            # run-wide share of the arrived requests shed: weighted by class_weight when set, as slo_attainment
+            # (the summary's Requests row and hold-limit note print it); per class it is shed / arrived
+            block["shed_share"] = shed_share
+        return block
 
     def to_report(self, duration_s: float) -> dict:
         """The report block: overall figures plus ``per_class`` (durations in s, energies in J)."""
