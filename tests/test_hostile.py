@@ -327,6 +327,8 @@ def test_policy_none_over_the_interconnect_is_warned_before_and_after_the_run():
     # its worst tick on the local clock (the run starts 13:00; it read "at 0.98 h"), its length as a duration
     (over,) = [x for x in rep["warnings"] if "drew more than its interconnect" in x]
     assert re.search(r"for [\d.]+ (s|min) of 60 min \(.* cap in force at 13:[0-5]\d; controller.policy none\)", over), over
+    # the excess with its unit and share: a request run's +6e-6 scatter read "at most 0.0 kW over" (audit 2026-12-05)
+    assert re.search(r"at most [\d.]+ (W|kW) \(\+[\d.]+ %\) over: ", over), over
     ok = dcsim.run(load_scenario(apply_overrides(raw, {"controller.policy": "frontier"}), base_dir=REF.parent)).report
     assert ok["interconnect_exceeded_s"] == 0 and not any("drew more than" in x for x in ok["warnings"])
     # the plant too: the reference hall at 13:00-14:00 under policy none runs more IT than its plant can cool
@@ -334,6 +336,7 @@ def test_policy_none_over_the_interconnect_is_warned_before_and_after_the_run():
     assert rep["cooling_exceeded_s"] > 0
     (w,) = [x for x in rep["warnings"] if "exceeded what the cooling plant can reject" in x]
     assert "controller.policy none" in w and re.search(r"kW it can cool, at 13:[0-5]\d; ", w), w
+    assert re.search(r"at most [\d.]+ (W|kW) \(\+[\d.]+ %\) over: ", w), w
     assert ok["cooling_exceeded_s"] == 0
 
 
