@@ -823,3 +823,24 @@ def test_deferred_goodput_is_not_marked_across_deferrable_shares(runs, tmp_path)
     assert old_inter == pytest.approx(1.1 * g)
     # runs that defer nothing have no interactive row (it would repeat the SLO goodput)
     assert "goodput_interactive_tok_s" not in compare([base / "air", base / "liquid"])[1]["metrics"]
+
+
+def test_a_change_within_the_calibration_band_of_runs_on_different_profiles_is_not_marked():
+    """The reference hall against the same in FP8 (transferred, ±28 % tok/s, ±31 % J/token) read "J/token, GPU
+    −17.6 % ✓" (audit 2026-12-05): a change of that size between runs on different profiles may be the profiles'
+    difference. Within the larger band it is `~`; beyond it, or between runs on one profile, it is marked."""
+    from dcsim.report.compare import _unmarked
+
+    def run(profile, tok, jpt):
+        return {"duration_s": 3600.0, "slo_method": "fluid estimate", "deferrable_share": 0.0,
+                "profiles": [profile], "error_band_pct": {"tok_s_pct": tok, "j_per_tok_pct": jpt}}
+
+    metrics = {"joules_per_output_token.gpu": {"delta": [None, -0.156], "delta_pct": [None, -17.6], "better": [None, True]},
+               "throughput_tok_s.output": {"delta": [None, 26.5e3], "delta_pct": [None, 11.9], "better": [None, True]}}
+    runs = [run("H100-SXM_llama-3.1-70b_bf16_tp4", 4.0, 3.0), run("pooled-H100-SXM", 27.8, 30.8)]
+    assert _unmarked("joules_per_output_token.gpu", 1, metrics, runs) == "calibration"
+    assert _unmarked("throughput_tok_s.output", 1, metrics, runs) == "calibration"
+    metrics["joules_per_output_token.gpu"]["delta_pct"] = [None, -35.0]  # beyond the larger band: marked
+    assert _unmarked("joules_per_output_token.gpu", 1, metrics, runs) is None
+    same = [runs[0], dict(runs[0])]  # one profile: its error cancels between the runs, marked
+    assert _unmarked("throughput_tok_s.output", 1, metrics, same) is None

@@ -89,7 +89,17 @@ UNMARKED: dict[str, tuple[str, str]] = {
                         "the same run without deferral (docs/grid.md)"),
     "work": ("‡", "energy of runs that served different work (output tokens changed {work}): not marked; "
                   "J/token compares the efficiency"),
+    "calibration": ("~", "within the node calibration's expected error of runs on different profiles ({bands}): the "
+                         "change may be the profiles' difference rather than the change you made: not marked; "
+                         "calibrate the pair you run (dcsim calibrate, docs/node.md) or compare runs on one profile"),
 }
+#: figures whose error a run's node calibration band bounds (``error_band_pct``: tokens/s or J/token; cost and carbon
+#: per token follow J/token): a change between runs on different profiles within the larger band is not marked
+#: (audit 2026-12-05: the reference hall in FP8, transferred at ±28 % tok/s, ±31 % J/token, read "J/token −17.6 % ✓"
+#: against its calibrated BF16 run, though at batch 256 the pool's FP8 over the calibrated BF16 reads 0.99 J/token and over the pool's BF16 0.76)
+BAND_TOK_S = frozenset({"throughput_tok_s.output", "utilization_adjusted_output_tok_s", "tokens.output"})
+BAND_J_PER_TOK = frozenset({"joules_per_output_token.facility", "joules_per_output_token.it",
+                            "joules_per_output_token.gpu", "cost.usd_per_mtok", "carbon.g_per_mtok"})
 
 
 def slo_method(report: dict) -> str | None:
@@ -246,6 +256,11 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
     ref, run = runs[0], runs[i]
     if key in TOTALS and not _same(ref["duration_s"], run["duration_s"]):
         return "duration"
+    kind = "tok_s_pct" if key in BAND_TOK_S else "j_per_tok_pct" if key in BAND_J_PER_TOK else None
+    if kind and pct is not None and ref["profiles"] != run["profiles"]:
+        band = max((b.get(kind) or 0.0) for b in (ref["error_band_pct"], run["error_band_pct"]))
+        if abs(pct) <= band:
+            return "calibration"
     if key in SLO_FIGURES:
         if ref["slo_method"] != run["slo_method"]:
             return "slo_method"
@@ -258,6 +273,17 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
         if tok[i] is None or abs(tok[i]) >= MARK_THRESHOLD_PCT:
             return "work"
     return None
+
+
+def run_error_band(report: dict) -> dict[str, float]:
+    """The widest node calibration error band of a run's rack groups, % (``tok_s_pct``, ``j_per_tok_pct``;
+    ``provenance.calibration[].error_band_pct``); empty for a report that does not give one."""
+    out: dict[str, float] = {}
+    for c in get_path(report, "provenance.calibration") or []:
+        for k, v in (c.get("error_band_pct") or {}).items():
+            if isinstance(v, (int, float)):
+                out[k] = max(out.get(k, 0.0), float(v))
+    return out
 
 
 def deferrable_share(report: dict) -> float:
@@ -399,6 +425,8 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
              "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
              "slo_method": slo_method(r), "deferrable_share": deferrable_share(r),
              "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
+             "profiles": sorted({str(c.get("profile")) for c in get_path(r, "provenance.calibration") or []}),
+             "error_band_pct": run_error_band(r),
              "slo_caveat": "; ".join(slo_caveats(r)) or None}
             for lab, d, r in zip(labels, dirs, reports)]
 
@@ -511,7 +539,9 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
     work = ", ".join(f"{r['label']} {p:+.1f} %" for r, p in zip(runs[1:], tok[1:]) if p is not None) or "unknown"
     return text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
                        pair=2 * SEED_BAND_PCT, work=work,
-                       shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs))
+                       shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs),
+                       bands=", ".join(f"{r['label']} ±{b.get('tok_s_pct', 0):.0f} % tok/s, ±{b.get('j_per_tok_pct', 0):.0f} "
+                                       "% J/token" for r in runs for b in [r["error_band_pct"]] if b) or "unknown")
 
 
 def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> str:
