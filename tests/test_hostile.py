@@ -2004,3 +2004,22 @@ def test_a_trace_thinned_to_no_request_is_refused_naming_rate_scale(tmp_path, ca
     code, err = _validate(capsys, s)
     assert code == 2 and "workload.arrivals" in err and "rate_scale 1e-06 thins the 7,200 requests" in err, err
     assert "internal error" not in err, err
+
+
+def test_an_excess_over_a_plant_that_is_down_has_no_share():
+    """chiller-trip without thermal masses: while the plant is down (it can cool 0 W) the warning read "+inf %"
+    (a division by zero), and an excess over 99.5 % printed "+1.5e+02 %" (final review 2026-12-05)."""
+    import warnings as _w
+
+    with _w.catch_warnings():
+        _w.simplefilter("error", RuntimeWarning)
+        rep = dcsim.run(apply_overrides(read_yaml(REF.parent / "chiller-trip.yaml"),
+                                        {"facility.thermal": None, "duration": "40 min", "expect": {}}),
+                        ).report
+    (w,) = [x for x in rep["warnings"] if "exceeded what the cooling plant can reject" in x]
+    assert "(against a limit of 0 W) over: " in w and "inf" not in w, w
+    big = dcsim.run(apply_overrides(read_yaml(REF), {"controller.policy": "none", "facility.interconnect": "200 kW",
+                                                     "duration": "1 h", "start": "2026-07-15T13:00", "expect": {}}),
+                    ).report
+    (w,) = [x for x in big["warnings"] if "drew more than its interconnect" in x]
+    assert re.search(r"at most [\d.]+ kW \(\+\d{3} %\) over: ", w) and "e+" not in w, w
