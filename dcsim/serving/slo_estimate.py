@@ -1078,8 +1078,9 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
             + confirm, "capped_low_clock")
     if capped_with_queue and tick_s > CAPPED_TICK_S:
         put(f"capped by power or cooling with work waiting at the door, on {tick_s:g}-s controller ticks",
-            "a capped overload read TTFT p50 +21 to +75 % against request fidelity on 5-min ticks, +6 to +10 % on "
-            "2-min ticks (within 6 % on 1-min ticks); set controller.tick to 1 min or less" + confirm,
+            "a capped overload's TTFT p50 moves away from request fidelity's as the controller tick grows (by tens "
+            "of percent on 5-min ticks; measured figures: docs/slo.md, \"Error bands against request fidelity\", "
+            "the known gaps); set controller.tick to 1 min or less" + confirm,
             "capped_long_tick")
     return out
 
