@@ -392,6 +392,12 @@ def test_the_floor_warning_names_the_trim_size_when_it_sets_the_unit():
     ("campus-interconnect.yaml", {"facility.cooling.air_side.capacity": "30 MW"},
      ("facility.cooling.air_side.chiller_unit", "40 MW", "30 MW"),
      "facility.cooling.air_side.chiller_unit 40 MW is 1.33x the whole trim chiller (air_side.capacity) 30 MW"),
+    # a 2 MW unit given on heatwave-liquid.yaml's default-sized 863.2 kW trim: its size is capacity less the dry
+    # coolers' capacity at rating_t_out (liquid_trim_rated_w), not a trim_capacity_fraction (an air-side
+    # economizer's setting, which the warning named until 2026-12-05)
+    ("heatwave-liquid.yaml", {}, ("facility.cooling.air_side.chiller_unit", "2 MW", "863.2 kW"),
+     "facility.cooling.air_side.chiller_unit 2 MW is 2.32x the whole trim chiller (default: capacity less the dry "
+     "coolers' capacity at rating_t_out) 863.2 kW"),
     # a 2 MW unit given on the reference's 395 kW chiller plant
     ("reference.yaml", {}, ("facility.cooling.chiller_unit", "2 MW", "395 kW"),
      "facility.cooling.chiller_unit 2 MW is 5.06x the plant's capacity 395 kW"),

@@ -466,15 +466,21 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         # without a word: one chiller larger than its plant, its part load (hence COP) read on a chiller it lacks
         size = m.facility.capacity_w if cs.kind == "chiller_plant" else m.facility.trim_capacity_w
         if plant.chiller_unit is not None and unit > size * (1 + 1e-9):
-            whole = "the plant's capacity" if cs.kind == "chiller_plant" else "the whole trim chiller (air_side.capacity" \
-                + (")" if cs.air_side.capacity is not None else ", default trim_capacity_fraction x capacity)")
+            if cs.kind == "chiller_plant":
+                whole = "the plant's capacity"
+            elif cs.air_side.capacity is not None:
+                whole = "the whole trim chiller (air_side.capacity)"
+            else:
+                # the default trim (liquid_trim_rated_w): what the plant needs to reject capacity at rating_t_out
+                whole = "the whole trim chiller (default: capacity less the dry coolers' capacity at rating_t_out)"
             warns.append(f"{where}.chiller_unit {fq(unit, 'power')} is {unit / size:.3g}x {whole} "
                          f"{fq(size, 'power')}: a unit is one of its chillers, not more than all of them; its part load, "
                          f"hence its COP, is read on a chiller the plant does not have (give at most {fq(size, 'power')}, docs/facility.md)")
         if load < plant.chiller_min_load * unit:
             # what set the unit: given, a chiller plant's capacity, or a liquid trim's default (the design air-side
             # heat capacity x air_design_fraction, or the trim's size where that is smaller)
-            from_trim = cs.kind == "liquid" and unit < m.facility.capacity_w * cs.air_design_fraction
+            from_trim = (cs.kind == "liquid"
+                         and m.facility.trim_capacity_w < m.facility.capacity_w * cs.air_design_fraction)
             if plant.chiller_unit is not None:
                 field = "chiller_unit"
             elif cs.kind == "chiller_plant":
