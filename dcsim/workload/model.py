@@ -186,7 +186,9 @@ def max_trace_requests() -> int:
     limit (:func:`dcsim.scenario.limits.memory_limit_bytes`: ``DCSIM_MEMORY_LIMIT``, else 4 GiB) leaves after dcsim's
     own :data:`~dcsim.scenario.limits.BASE_MEMORY_BYTES`, over the :data:`TRACE_BYTES_PER_REQUEST` the copies take
     while they are made (62,230,266 at 4 GiB). An unreadable or too small ``DCSIM_MEMORY_LIMIT`` is a
-    :class:`~dcsim.scenario.ScenarioError` naming the variable (preflight refuses it before any trace is read)."""
+    :class:`~dcsim.scenario.ScenarioError` naming the variable (``dcsim validate``/``run``'s preflight refuses it in
+    its resource check, before :func:`~dcsim.engine.build.build_models` reads any trace; a caller that builds the
+    models without preflight gets it here, from the trace replay)."""
     # memory_limit_bytes() is at least MIN_MEMORY_LIMIT, above BASE_MEMORY_BYTES: the difference is positive
     return int((memory_limit_bytes() - BASE_MEMORY_BYTES) // TRACE_BYTES_PER_REQUEST)
 
@@ -212,19 +214,20 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
     if t.size == 0:
         raise TraceError(f"{tr.path}: start_offset {a.start_offset:g} s is beyond the trace end")
     s = a.rate_scale * a.scale
+    n = t.size  # the requests replayed, before rate_scale x scale replicates or thins them
+    scale = f" x scale {a.scale:g}" if a.scale != 1 else ""
     most = max_trace_requests()
-    if s * t.size > most:  # refused before the copies are made: 1e6 x 7,200 rows died in MemoryError
-        scale = f" x scale {a.scale:g}" if a.scale != 1 else ""
-        raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} replicates the {t.size:,} requests replayed "
-                         f"into ~{s * t.size:.3g}, more than the {most:,} a replay may hold (~"
+    if s * n > most:  # refused before the copies are made: 1e6 x 7,200 rows died in MemoryError
+        raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} replicates the {n:,} requests replayed "
+                         f"into ~{s * n:.3g}, more than the {most:,} a replay may hold (~"
                          f"{TRACE_BYTES_PER_REQUEST} B each while the copies are made: "
-                         f"{s * t.size * TRACE_BYTES_PER_REQUEST / 1e9:,.3g} GB, over the memory limit less dcsim's "
+                         f"{s * n * TRACE_BYTES_PER_REQUEST / 1e9:,.3g} GB, over the memory limit less dcsim's "
                          f"own {BASE_MEMORY_BYTES / 1e6:.0f} MB); use a "
                          "smaller rate_scale, or arrivals of kind poisson or diurnal at the rate you mean (or raise "
                          "DCSIM_MEMORY_LIMIT)")
     if s != 1.0:
-        reps = np.floor(s).astype(np.int64) + (rng.random(t.size) < (s - math.floor(s)))
-        idx = np.repeat(np.arange(t.size), reps)
+        reps = np.floor(s).astype(np.int64) + (rng.random(n) < (s - math.floor(s)))
+        idx = np.repeat(np.arange(n), reps)
         first = np.concatenate(([True], idx[1:] != idx[:-1])) if idx.size else idx.astype(bool)
         nxt = np.append(t[1:], (t[-1] + gap * a.time_scale) if period is None else period + t[0])
         # copies beyond the first land uniformly between the request and the next one
@@ -235,10 +238,12 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
         order = np.argsort(tt, kind="stable")
         t, n_in, n_out = tt[order], n_in[idx][order], n_out[idx][order]
         if t.size == 0:  # a legal rate_scale that thins every request away: an IndexError in the replay until 2026-12-05
-            scale = f" x scale {a.scale:g}" if a.scale != 1 else ""
-            raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} thins the {keep.sum():,} requests "
-                             f"replayed to none; use at least ~{1 / max(int(keep.sum()), 1):.3g} (one request on average), or "
-                             "arrivals of kind poisson or diurnal at the rate you mean")
+            # each request is kept with probability rate_scale x scale (s < 1 here): none of n kept with probability
+            # (1 - s)^n ~ exp(-s n), ~37 % of seeds at s n = 1, ~5 % at s n = 3
+            raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} thins the {n:,} requests replayed to "
+                             f"none; rate_scale ~{1 / (n * a.scale):.3g} (1/(N x scale)) gives one request on average, and "
+                             "none on ~37 % of seeds: use a few times that (3x: none on ~5 %), or arrivals of kind "
+                             "poisson or diurnal at the rate you mean")
     return t, n_in, n_out, period
 
 
