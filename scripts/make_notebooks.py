@@ -4,7 +4,7 @@
 
 Each notebook finds the repository root itself, so it runs from notebooks/ or the root. CI runs
 them top to bottom (tests/test_notebooks.py, at most 600 s a cell: a hang guard); each takes under a minute on an idle
-2-core machine except 03_capacity_planning (about 1.5 min), whose two plan-under-targets cells are the
+2-core machine except 03_capacity_planning (about 1.5 min, measured 2026-12-01), whose two plan-under-targets cells are the
 longest (the BF16 one is bench/bench_plan.py's targets example, its CPU time in docs/slo.md, "Planning under
 service targets"; docs/sweeps.md gives the notebooks' measured times, and how a loaded machine stretches them).
 """
