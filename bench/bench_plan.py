@@ -1,5 +1,5 @@
 """Benchmark: ``dcsim plan`` on the README's plan examples, and the planner under targets with and without the
-cache of confirming runs it keeps within a plan (dcsim.plan._confirm_window_cached), in one process.
+cache of confirming runs it keeps within a plan (dcsim.plan.confirm_window's cache), in one process.
 
     python bench/bench_plan.py                 # every example
     python bench/bench_plan.py --only targets  # the service-target example alone (notebook 03's plan cell)
@@ -42,15 +42,9 @@ def closed_form() -> dict:
 
 def targets(cached: bool) -> dict:
     """The plan under targets; ``cached=False``: each confirmation starts with an empty cache."""
-    import dcsim.plan as P
+    from dcsim.plan import plan_for_targets
 
-    confirm = P._confirm_window_cached
-    if not cached:
-        P._confirm_window_cached = lambda *a, cache, **k: confirm(*a, cache={}, **k)
-    try:
-        return P.plan_for_targets(REF, "max-demand", TARGETS, seeds=3, window=300)
-    finally:
-        P._confirm_window_cached = confirm
+    return plan_for_targets(REF, "max-demand", TARGETS, seeds=3, window=300, _cache=cached)
 
 
 def timed(fn):

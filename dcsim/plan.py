@@ -718,7 +718,8 @@ def _critical_tick(rep_ts: dict) -> int:
 
 def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int | None = None,
                      overrides: dict | None = None, confirm: bool = True, seeds: int = 3,
-                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True) -> dict:
+                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True,
+                     _cache: bool = True) -> dict:
     """Answer ``question`` under service ``targets`` (see :func:`parse_target`).
 
     Search on the fast model (fluid runs of the scenario, the SLO estimate of
@@ -741,7 +742,8 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     The confirming runs are made once per value and seed and reused within the plan (a cache private to the plan,
     keyed on the overrides as the fast model's runs are): the refinement's bisection runs the first seed at the value
     it settles on, which its confirmation runs again. Every figure is the same as making each run afresh (the runs
-    are seeded and deterministic; tests/test_plan_speed.py, bench/bench_plan.py).
+    are seeded and deterministic; tests/test_plan_speed.py, bench/bench_plan.py). ``_cache=False`` (private: the test
+    and the benchmark) makes every confirmation afresh, with a cache of its own.
     """
     _check_gpus(gpus)
     if isinstance(targets, str):  # read character by character: "--target 't': expected ..."
@@ -869,9 +871,10 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     out["fast_evaluations"] = evals["n"]
     out["calibration_caveat"] = _caveat(m0)
     if confirm:
-        confirmed_runs: dict = {}  # this plan's confirming windows and runs, per overrides (and seed)
-        cw = lambda ov, **kw: _confirm_window_cached(raw, bdir, ov, tg, window=window,  # noqa: E731
-                                                     cache=confirmed_runs, **kw)
+        # this plan's confirming windows and runs, per overrides (and seed); None: each confirmation afresh
+        confirmed_runs: dict | None = {} if _cache else None
+        cw = lambda ov, **kw: confirm_window(raw, bdir, ov, tg, window=window,  # noqa: E731
+                                             cache=confirmed_runs, **kw)
         out["confirm"] = cw(out["overrides"], seeds=seeds)
         if question == "max-gpus":  # the powered-down recommendation, confirmed on the request engine too
             pdn = out["power_down"]
@@ -1050,19 +1053,17 @@ def _window_at_critical_tick(r0: dict, bdir, window: float) -> tuple[dict, dict]
 
 
 def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int = 3,
-                   window: float = 1800.0) -> dict:
+                   window: float = 1800.0, cache: dict | None = None) -> dict:
     """Request (<= 64 replicas) or hybrid runs of a steady ``window``-second window at the critical tick of the
-    scenario ``raw`` with ``overrides``, for ``seeds`` seeds (the scenario's seed, then the next ones)."""
-    return _confirm_window_cached(raw, bdir, overrides, targets, seeds=seeds, window=window, cache={})
+    scenario ``raw`` with ``overrides``, for ``seeds`` seeds (the scenario's seed, then the next ones).
 
-
-def _confirm_window_cached(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int, window: float,
-                           cache: dict) -> dict:
-    """:func:`confirm_window` with ``cache``, a dict one plan keeps across its confirmations (``window`` and
-    ``targets`` fixed): the window per ``overrides`` and each seed's run in it are made once and reused. Every figure
-    is the same as with a fresh cache (the runs are seeded and deterministic)."""
+    ``cache``: a dict one plan keeps across its confirmations (``window`` and ``targets`` fixed): the window per
+    ``overrides`` and each seed's run in it are made once and reused; None (default): a fresh one. Every figure is
+    the same as with a fresh cache (the runs are seeded and deterministic)."""
     from dcsim.engine.run import run
     from dcsim.scenario import apply_overrides
+
+    cache = {} if cache is None else cache
 
     key = json.dumps(overrides, sort_keys=True, default=str)  # as plan_for_targets' fast() keys its runs
     if key not in cache:

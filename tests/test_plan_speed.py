@@ -1,5 +1,5 @@
 """The planner under targets keeps its confirming runs in a cache private to the plan
-(dcsim.plan._confirm_window_cached: a window per value and each seed's run in it made once) and answers exactly as
+(dcsim.plan.confirm_window's cache: a window per value and each seed's run in it made once) and answers exactly as
 when every confirmation starts with an empty cache; the critical tick is found on the engine's loop alone, without the
 report's SLO estimate. bench/bench_plan.py times the planner on the README's examples."""
 
@@ -13,7 +13,6 @@ from conftest import small_scenario
 from dcsim.plan import _critical_tick, _models, confirm_window, parse_target, plan_for_targets
 from dcsim.scenario import apply_overrides
 
-PLAN = importlib.import_module("dcsim.plan")
 RUN = importlib.import_module("dcsim.engine.run")
 SLO = importlib.import_module("dcsim.serving.slo_estimate")
 
@@ -52,9 +51,7 @@ def test_the_plans_cache_of_runs_changes_no_figure_and_saves_a_run(refined_case,
     memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
     with_memo = dict(n)
     n.update(estimates=0, confirming_runs=0)
-    confirm = PLAN._confirm_window_cached
-    monkeypatch.setattr(PLAN, "_confirm_window_cached", lambda *a, cache, **k: confirm(*a, cache={}, **k))  # no memo
-    no_memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
+    no_memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300, _cache=False)  # no memo
     assert "refined" in memo and memo["refined"]["runs"] >= 2  # the case takes the refinement's path
     assert json.dumps(memo, sort_keys=True, default=str) == json.dumps(no_memo, sort_keys=True, default=str)
     # the refinement's probe at the value it settles on is the confirmation's first seed: made once with the cache
@@ -85,8 +82,7 @@ def test_a_plans_cache_makes_each_window_and_seed_once(refined_case, monkeypatch
     tg = [parse_target(t) for t in targets]
     n = _counting(monkeypatch)
     cache: dict = {}
-    cw = lambda ov, seeds: PLAN._confirm_window_cached(raw, None, ov, tg, seeds=seeds,  # noqa: E731
-                                                       window=120, cache=cache)
+    cw = lambda ov, seeds: confirm_window(raw, None, ov, tg, seeds=seeds, window=120, cache=cache)  # noqa: E731
     one = cw({"workload.arrivals.scale": 0.5}, 1)
     three = cw({"workload.arrivals.scale": 0.5}, 3)
     assert n["confirming_runs"] == 3  # seed 0 once, then seeds 1 and 2
