@@ -69,6 +69,8 @@ __all__ = [
 #: ~0.4 ms (100,000 points: 36-39 s, 195 MB peak) and running one 70 ms (a fluid day without the SLO estimate,
 #: 2 workers) to 2 s, so 100,000 points are hours to days of runs; a million would run for weeks.
 MAX_POINTS = 100_000
+#: what --workers and run_sweep(workers=) count, in their refusals and the option's help (one wording for both)
+_WORKERS = "local worker processes"
 
 #: Report keys (dotted paths into report.json, see docs/report.md) extracted per point by default.
 DEFAULT_METRICS: tuple[str, ...] = (
@@ -743,7 +745,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     figure, ``sweep.png`` (:func:`write_figure`; ``rows.figure`` says what it shows, or why none is drawn).
     """
     try:  # workers=0 (or -1) ran the points one at a time without a word, where `dcsim sweep --workers 0` is refused
-        workers = check_count(workers, "local worker processes")
+        workers = check_count(workers, _WORKERS)
     except ValueError as e:
         raise ValueError(f"run_sweep: workers: {e} (as `dcsim sweep --workers`)") from None
     spec = load_sweep(spec_or_path)
@@ -1090,7 +1092,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description="Run a sweep file: one row per point in results.csv and the sweep's "
                                           "figure, sweep.png; see docs/sweeps.md.")
     p.add_argument("file", help="sweep YAML file")
-    p.add_argument("--workers", type=count_arg("worker processes"), default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=count_arg(_WORKERS), default=1, help=f"{_WORKERS} (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--out", type=out_folder, help="output folder (default results/sweeps/<sweep name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the point cache")

@@ -56,7 +56,8 @@ def memory_limit_bytes() -> float:
         # controller.tick.
         if not (math.isfinite(v) and v >= MIN_MEMORY_LIMIT):
             raise ScenarioError("DCSIM_MEMORY_LIMIT", [(
-                "DCSIM_MEMORY_LIMIT", f"{env[:40]!r} is {v:g} bytes: give a memory size of at least 512 MiB with its "
-                f"unit, e.g. '16 GB' (dcsim alone takes ~{BASE_MEMORY_BYTES / 1e6:.0f} MB before its first tick)")])
+                "DCSIM_MEMORY_LIMIT", f"{env[:40]!r} is {v:g} bytes: give a memory size of at least "
+                f"{MIN_MEMORY_LIMIT / 1024**2:g} MiB with its unit, e.g. '16 GB' (dcsim alone takes "
+                f"~{BASE_MEMORY_BYTES / 1e6:.0f} MB before its first tick)")])
         return v
     return float(DEFAULT_MEMORY_LIMIT_BYTES)
