@@ -218,3 +218,19 @@ def test_a_two_pool_hybrid_runs_shed_share_is_weighted_like_its_attainment():
     (reas,) = [lb for lb in labels if lb.startswith("reasoning (")]
     assert "shed (not drawn; SLO misses)" in reas and reas.endswith(f"\ncounted in {scope}"), reas
     assert all(lb.endswith(f"counted in {scope}") for lb in labels if lb.startswith("chat ("))
+
+
+def test_the_requests_row_without_a_shed_count_prints_no_empty_share():
+    """A report whose requests block has no shed count (a hand-edited or older report.json) printed the Requests row
+    with "shed n/a (None)": the share is left out, the counts stay."""
+    from test_report import _request_report, synthetic_result
+
+    from dcsim.report.summary import summary_table
+
+    rep = _request_report(synthetic_result("air"), 30.0)
+    full = " ".join(summary_table(rep).split())
+    assert "Requests arrived 1 k completed 700 shed 290 (29.0%) in flight 10" in full
+    no_shed = {**rep, "requests": {k: v for k, v in rep["requests"].items() if k != "shed"}}
+    text = " ".join(summary_table(no_shed).split())
+    row = text[text.index("Requests arrived"):][:120]
+    assert "arrived 1 k completed 700 shed" in row and "(None)" not in row and "in flight 10" in row, row

@@ -726,8 +726,9 @@ def summary_table(
         scope = None
         if isinstance(req, Mapping) and isinstance(req.get("arrived"), (int, float)) and req["arrived"] > 0:
             scope = sample_scope(report)  # hybrid: the sample's counts, said so (not the facility's)
+            shed_txt = shed_share_text(report)  # None without a shed count: no parenthesis (it read "(None)")
             rows.append(("Requests", f"arrived {fmt_si(req['arrived'], '')}   completed {fmt_si(req.get('completed'), '')}"
-                                     f"   shed {fmt_si(req.get('shed'), '')} ({shed_share_text(report)})"
+                                     f"   shed {fmt_si(req.get('shed'), '')}{f' ({shed_txt})' if shed_txt else ''}"
                                      f"   in flight {fmt_si(req.get('in_flight'), '')}"
                                      + (f"   counted in {scope}, not scaled to the facility (the token "
                                         "accounting below is the facility's)" if scope else "")))
