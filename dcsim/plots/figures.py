@@ -445,9 +445,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         day_max = {c: daily_extremes(ts, c)[1] for c in th_cols if c in ts}
         th_days = {c: _thermal_runs(day_max, c) for c in th_cols}
         th_runs = {c: [] for c in th_cols}  # the tick runs are drawn in the tick view only
+        ts = daily_means(ts)
     else:
         th_runs = {c: _thermal_runs(ts, c) for c in th_cols}
-        ts = daily_means(ts)
     t, _ = time_axis(ts["t_s"])
     scale = time_scale(ts["t_s"])[0]
     achieved = ts["achieved_tok_s"].astype(float)
