@@ -49,6 +49,7 @@ __all__ = [
     "MODE_NAMES",
     "MODE_SHED",
     "capped_ticks",
+    "closed_door",
     "in_service",
 ]
 
@@ -64,10 +65,21 @@ BINDING_NAMES: tuple[str, ...] = ("demand", "compute", "power", "cooling")
 #: every layer that reads a recorded ``mode`` (serving's SLO estimate included) asks the same codes.
 MODE_NAMES: tuple[str, ...] = ("uncapped", "frontier", "uniform_cap", "shed")
 #: The code of a tick on which IT was shed for temperature.
-MODE_SHED = 3
+MODE_SHED = MODE_NAMES.index("shed")
 #: The codes of a tick the controller capped (power, cooling or the thermal throttle); :func:`capped_ticks` is the
 #: one reader.
-_CAPPED_MODES = (1, 2)
+_CAPPED_MODES = (MODE_NAMES.index("frontier"), MODE_NAMES.index("uniform_cap"))
+#: The code of a tick nothing limited (the door open).
+_OPEN_MODE = MODE_NAMES.index("uncapped")
+
+
+def closed_door(mode) -> np.ndarray:
+    """Ticks whose door was closed (bools, or one bool for one code) from the recorded ``mode`` codes: the ticks the
+    controller capped (:func:`capped_ticks`, without its in-service test) and those on which IT was shed for
+    temperature (:data:`MODE_SHED`, no replica admits): every code but uncapped. The one spelling of what the
+    request lane's ``capped`` (:mod:`dcsim.engine.loop`), the binding label's capped-below-full-clock ticks and the
+    SLO estimate's door (:mod:`dcsim.serving.slo_estimate`) read."""
+    return np.asarray(mode) != _OPEN_MODE
 
 
 def capped_ticks(mode, ts: dict | None = None) -> np.ndarray:
@@ -75,8 +87,7 @@ def capped_ticks(mode, ts: dict | None = None) -> np.ndarray:
     tick with no GPU in service (:func:`in_service`) either: the thermal throttle records uniform_cap on a tick on
     which every GPU had failed (:meth:`dcsim.engine.flex.FlexChunk.thermal_limit`), and such a tick is out of service,
     not capped (so that uncapped + capped + out of service = 1: :func:`dcsim.metrics.summary.controller_figures`).
-    Where a closed door is meant (a shed tick admits nothing either) a reader writes
-    ``capped_ticks(mode) | (mode == MODE_SHED)``."""
+    Where a closed door is meant (a shed tick admits nothing either) a reader asks :func:`closed_door`."""
     capped = np.isin(np.asarray(mode), _CAPPED_MODES)
     return capped if ts is None else capped & in_service(ts)
 

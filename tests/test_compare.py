@@ -844,3 +844,43 @@ def test_a_change_within_the_calibration_band_of_runs_on_different_profiles_is_n
     assert _unmarked("joules_per_output_token.gpu", 1, metrics, runs) is None
     same = [runs[0], dict(runs[0])]  # one profile: its error cancels between the runs, marked
     assert _unmarked("throughput_tok_s.output", 1, metrics, same) is None
+
+
+def _calibrated(base, tmp_path, name, src, profile, band):
+    """A fixture run whose report names its node calibration (``provenance.calibration``) and that calibration's
+    expected error band (``error_band_pct``: a mapping, or whatever a hand-edited report holds)."""
+    return _variant(base, tmp_path, name, src=src,
+                    provenance__calibration=[{"profile": profile, "error_band_pct": band}])
+
+
+def test_compare_of_stored_runs_on_different_profiles_leaves_changes_within_the_band_unmarked(runs, tmp_path):
+    """compare() on two stored report.json folders, as `dcsim compare` reads them: the liquid hall's J/token and
+    tokens/s change by a few % against the air hall's; on different profiles, one of them transferred (±27.8 % tok/s,
+    ±30.8 % J/token), that is within the larger band, so those rows carry `~` (not ✓/✗) and the note names each
+    run's band. On one profile they are marked; a report whose band is a bare number (hand-edited) gives no band
+    (it raised AttributeError until 2026-12-05) and its changes are marked."""
+    base, *_ = runs
+    ref = _calibrated(base, tmp_path, "ref", "air", "H100-SXM_llama-3.1-70b_bf16_tp4",
+                      {"tok_s_pct": 4.0, "j_per_tok_pct": 3.0})
+    fp8 = _calibrated(base, tmp_path, "fp8", "liquid", "pooled-H100-SXM", {"tok_s_pct": 27.8, "j_per_tok_pct": 30.8})
+    table, data = compare([ref, fp8])
+    m = data["metrics"]["joules_per_output_token.gpu"]
+    assert m["delta_pct"][1] is not None and 0 < abs(m["delta_pct"][1]) <= 30.8, m
+    assert m["unmarked"] == [None, "calibration"] and m["mark"] == [None, None], m
+    row = _row(table, "J/token, GPU")
+    assert row.rstrip().endswith("~") and "✓" not in row and "✗" not in row, row
+    flat = " ".join(table.split())
+    assert "~ within the node calibration's expected error of runs on different profiles (ref ±4 % tok/s, ±3 % " \
+           "J/token, fp8 ±28 % tok/s, ±31 % J/token)" in flat, flat
+    # one profile: the error cancels between the runs, the change is marked
+    same = _calibrated(base, tmp_path, "same", "liquid", "H100-SXM_llama-3.1-70b_bf16_tp4",
+                       {"tok_s_pct": 4.0, "j_per_tok_pct": 3.0})
+    table1, data1 = compare([ref, same])
+    assert data1["metrics"]["joules_per_output_token.gpu"]["unmarked"] == [None, None]
+    assert data1["metrics"]["joules_per_output_token.gpu"]["mark"][1] in ("better", "worse")
+    assert "within the node calibration's expected error" not in " ".join(table1.split())
+    # a band that is a bare number: no band read, no AttributeError, the change marked
+    bare = _calibrated(base, tmp_path, "bare", "liquid", "pooled-H100-SXM", 27.8)
+    _, data2 = compare([ref, bare])
+    assert data2["runs"][1]["error_band_pct"] == {}
+    assert data2["metrics"]["joules_per_output_token.gpu"]["unmarked"] == [None, None]

@@ -118,13 +118,13 @@ def test_one_whole_discharge_of_the_usable_range_is_one_full_cycle():
     """grid-flex's storage.equivalent_full_cycles read 0.922 = sqrt(0.85) for one whole discharge of the usable range:
     it counted the energy at the terminals, eta_discharge short of what left the cell (audit of 2026-12-05). Starting
     full (SoC 90 %) and held short until empty (10 %), with no recharge, the battery has made exactly one cycle."""
-    from dcsim.engine.flex import equivalent_full_cycles
+    from dcsim.power.storage import equivalent_full_cycles
     p = battery_params(spec(soc_initial=0.9))
     dt = 60.0
     load, cap = np.full(600, 90 * MW), np.full(600, 70 * MW)  # 20 MW short all along: drains it, never recharges
     out = dispatch(p, load, cap, 100 * MW, dt)
     assert out["energy_j"][-1] == pytest.approx(p.e_min_j) and np.all(out["charge_w"] == 0)
-    cycles = equivalent_full_cycles(float(np.sum(out["discharge_w"]) * dt), p.eta_discharge, p.e_max_j - p.e_min_j)
+    cycles = equivalent_full_cycles(p, float(np.sum(out["discharge_w"]) * dt))
     assert cycles == pytest.approx(1.0, rel=1e-9)
     # the cell's own bookkeeping agrees: what it lost over its usable range (the report's figure in an engine run:
     # tests/test_flex_engine.py::test_equivalent_full_cycles_is_the_energy_taken_from_the_cell)

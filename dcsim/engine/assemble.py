@@ -302,7 +302,7 @@ def firm_binding_masks(m: Models, ts: dict, ties: list[tuple] | None = None) -> 
     return out
 
 
-def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict | None = None) -> list[str]:
+def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict | None = None) -> list[str]:
     """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
 
     * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
@@ -323,8 +323,10 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
     notes = []
     ties = near_tie_masks(m, ts)
     firm = firm_binding_masks(m, ts, ties)
-    # binds on the share that gates the notes, other than by a near tie (binding_share counts the near ties too)
-    binds = {k: float(np.mean(v)) >= PLANNER_NOTE_MIN_BINDING_SHARE if v.size else False for k, v in firm.items()}
+    # binds on the share that gates the notes, other than by a near tie (the report's binding.share counts the near
+    # ties too); "power or cooling" for the interconnect note (several pools: a tick can be bound by both)
+    firm["power or cooling"] = firm["power"] | firm["cooling"]
+    binds = {k: float(np.mean(v)) >= PLANNER_NOTE_MIN_BINDING_SHARE for k, v in firm.items()}
     i = int(np.argmax(mom["demand_tok_s"]))
     args = (mom["demand_tok_s"][i], mom["t_db_c"][i], mom["t_wb_c"][i])
     if binds["power"]:
@@ -348,8 +350,7 @@ def planner_notes(m: Models, ts: dict, binding_share: dict, mom: dict, tpf: dict
     # run compute- or demand-bound throughout, or bound only in near ties with compute, has no use for more
     # interconnect (the note fired on all ~25 runs of the audit of 2026-12-05, compute-bound days included, and
     # then still on reference 12:00-14:00 beside "more power would buy under 1 %")
-    limited = float(np.mean(firm["power"] | firm["cooling"])) >= PLANNER_NOTE_MIN_BINDING_SHARE if firm["power"].size else False
-    if limited and (pc.ups_rating is None or pc.transformer_rating is None):
+    if binds["power or cooling"] and (pc.ups_rating is None or pc.transformer_rating is None):
         it = float(np.mean(ts["it_power_w"]))
         t_db, t_wb = float(np.mean(ts["t_out_c"])), float(np.mean(ts["t_wb_c"]))
         cap = float(m.facility.interconnect_w)
@@ -397,6 +398,7 @@ def near_tie_notes(m: Models, ts: dict, ties: list[tuple] | None = None) -> list
     with the run's figures (the median and largest margin, the share of the run). ``ties``: :func:`near_tie_masks`
     when the caller has it."""
     notes = []
+    n_ticks = np.asarray(ts["binding"]).size
     for p, c, kinds in (ties if ties is not None else near_tie_masks(m, ts)):
         pool = m.pools[p]
         for kind, (sel, margin_all) in kinds.items():
@@ -404,7 +406,7 @@ def near_tie_notes(m: Models, ts: dict, ties: list[tuple] | None = None) -> list
                 continue
             margin = margin_all[sel]
             tie = np.isfinite(margin)
-            share = float(np.count_nonzero(tie)) / max(sel.size, 1)
+            share = float(np.count_nonzero(tie)) / n_ticks  # of the run's ticks
             if share < NEAR_TIE_MIN_SHARE or np.count_nonzero(tie) < 0.5 * sel.sum():
                 continue
             where = f"pool {pool.name!r}: " if m.multi_pool else ""
@@ -748,7 +750,6 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             unlimited_cooling_to_null(block)
         warnings.append("the facility's cooling has no capacity (facility.cooling.capacity unset: unlimited): it "
                         "sets no ceiling; the cooling figures of the Token Production Function are null")
-    binding_share = bsum["share"]
     pue_t = ts["pue"]
     # what the interconnect can feed to IT: the IT power at which facility power reaches the cap (with
     # the PUE of THAT load), not cap / PUE(t) at the tick's own load (at light load the fixed losses
@@ -804,7 +805,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         goodput_deferred_tok_s=good_defer, slo_note=note, serving_figures=serving,
         cost=None if cost is None else Money(usd=cost, usd_per_mtok=per_mtok(cost)),
         clock=sc.clock_block(),
-        notes=planner_notes(m, ts, binding_share, mom, tpf) + gap_notes,
+        notes=planner_notes(m, ts, mom, tpf) + gap_notes,
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools,
     )

@@ -59,7 +59,7 @@ import numpy as np
 
 from dcsim.engine.tables import in_service_it_w
 from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
-from dcsim.power.storage import battery_dispatch_step, battery_params
+from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
@@ -650,15 +650,6 @@ def _energy_cost(ts: dict, dt: float, fx: Flex, col: str = "meter_power_w") -> d
     return out
 
 
-def equivalent_full_cycles(discharged_terminal_j: float, eta_discharge: float, usable_j: float) -> float:
-    """Equivalent full cycles of a battery: the energy taken from the cell, its terminal discharge over the
-    discharge efficiency (J), over its usable range ``e_max - e_min`` (J), so one whole discharge of the usable
-    range is 1.0: the state-of-charge swing that cycle counting on the state of charge reads (a definition, not a
-    measurement; the battery's wear model is not simulated). Until 2026-12-05 the terminal energy was counted, so
-    one whole discharge read eta_discharge (0.922 = sqrt(0.85) on grid-flex)."""
-    return discharged_terminal_j / eta_discharge / max(usable_j, 1e-300)
-
-
 def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
     """Report blocks ``grid``, ``storage``, ``thermal``, ``deferrable`` of a run (those it has)."""
     out: dict = {}
@@ -685,7 +676,7 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
             "energy_start_j": fx.e0_j, "energy_end_j": e_end,
             "charged_j": charged_j, "discharged_j": discharged_j,
             "losses_j": charged_j * (1 - b.eta_charge) + discharged_j * (1 / b.eta_discharge - 1),
-            "equivalent_full_cycles": equivalent_full_cycles(discharged_j, b.eta_discharge, b.e_max_j - b.e_min_j),
+            "equivalent_full_cycles": equivalent_full_cycles(b, discharged_j),
             "discharge_s": float(np.count_nonzero(dis > 0) * dt),
             "soc_min_seen": float(np.min(ts["battery_energy_j"]) / b.energy_j) if n else b.e0_j / b.energy_j,
             "unmet_energy_j": float(np.sum(ts["meter_unmet_w"]) * dt),

@@ -32,7 +32,7 @@ from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
 from dcsim.serving.slo_estimate import critically_loaded, full_load_tok_s
-from dcsim.tpf import MODE_SHED, binding_of, binding_simulated, capped_ticks
+from dcsim.tpf import binding_of, binding_simulated, closed_door
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "CHUNK_TICKS"]
 
@@ -330,8 +330,9 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         awake_w = float(min(ex.it_max_power_w[j], ex.it_max_cooling_w[j])
                                         - (0.0 if power_down is None else ex.parked_w[j]))
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
-                                                             float(ex.availability[j]), awake=av[j], capped=md != 0,
-                                                             open_door=open_door, awake_budget_w=awake_w)
+                                                             float(ex.availability[j]), awake=av[j],
+                                                             capped=bool(closed_door(md)), open_door=open_door,
+                                                             awake_budget_w=awake_w)
                         held.append(request_engine.held_tok)
                     elif dq is not None:
                         arr = d * dt
@@ -507,7 +508,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     # a tick on which IT was shed for temperature (MODE_SHED: no clock run, its cooling ceiling 0) admits nothing
     # either: a closed door, counted with the capped ones here
     mode_a = np.asarray(mode)
-    below = ((capped_ticks(mode_a) | (mode_a == MODE_SHED))
+    below = (closed_door(mode_a)
              & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9)))
     if extra is not None and "budget_held" in extra:
         # request fidelity, one pool: an uncapped tick on which the lane held its replicas below full clock to keep

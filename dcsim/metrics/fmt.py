@@ -18,7 +18,7 @@ import numpy as np
 from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
-__all__ = ["get_path", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+__all__ = ["get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
@@ -512,3 +512,24 @@ def fmt_hms(t: Any) -> str:
     h, r = divmod(r, 3600)
     m, s = divmod(r, 60)
     return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def sample_scope(report: Mapping[str, Any], with_share: bool = True) -> str | None:
+    """At hybrid fidelity, where the request counts come from: "the simulated sample of 8 of 80 replicas, 10 % of the
+    compute" (``serving.hybrid``); None when every replica is simulated. The counts are the sample's own, not scaled
+    to the facility (docs/engine.md, hybrid): the audit of 2026-12-05 read "Requests arrived 1.25 M" beside the
+    facility's token figures, where the 80 replicas had 12.5 M. ``with_share``: add the sample's share of the
+    compute."""
+    hyb = get_path(report, "serving.hybrid")
+    if not isinstance(hyb, Mapping) or not isinstance(hyb.get("sampled_replicas"), (int, float)):
+        return None
+    compute_share = hyb.get("compute_share") if with_share else None
+    if isinstance(compute_share, (int, float)):
+        share_txt = f" ({fmt_pct(compute_share)} of the compute)"
+    elif isinstance(compute_share, Mapping):
+        share_txt = " (" + ", ".join(f"{k} {fmt_pct(v)}" for k, v in compute_share.items()) + " of each pool's compute)"
+    else:
+        share_txt = ""
+    total = report.get("replicas")
+    of = f" of {total:,}" if isinstance(total, int) else ""
+    return f"the simulated sample of {int(hyb['sampled_replicas']):,}{of} replicas{share_txt}"

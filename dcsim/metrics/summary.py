@@ -14,7 +14,7 @@ import numpy as np
 
 from dcsim.tpf import BINDING_NAMES, capped_ticks, in_service, token_production
 
-__all__ = ["binding_summary", "binding_potential_summary", "energy_summary", "shifts", "tied_leaders", "in_service",
+__all__ = ["binding_summary", "binding_potential_summary", "energy_summary", "shifts", "tied_leaders",
            "controller_figures"]
 
 

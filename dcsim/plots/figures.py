@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
-from dcsim.metrics.fmt import fmt_time
+from dcsim.metrics.fmt import fmt_time, sample_scope
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = [
@@ -441,11 +441,13 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     daily = _long_run(ts)
     # the thermal flags' runs on the ticks; the daily view's on the days (a day flagged when any of its ticks is)
     th_cols = ("thermal_throttled", "thermal_shed")
-    th_runs = {c: _thermal_runs(ts, c) for c in th_cols}
     if daily:
         day_max = {c: daily_extremes(ts, c)[1] for c in th_cols if c in ts}
         th_days = {c: _thermal_runs(day_max, c) for c in th_cols}
+        th_runs = {c: [] for c in th_cols}  # the tick runs are drawn in the tick view only
         ts = daily_means(ts)
+    else:
+        th_runs = {c: _thermal_runs(ts, c) for c in th_cols}
     t, _ = time_axis(ts["t_s"])
     scale = time_scale(ts["t_s"])[0]
     achieved = ts["achieved_tok_s"].astype(float)
@@ -522,7 +524,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             axz.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                      ls=styles[name][0])
     ax.step(edges, _ext(demand), where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
-    throttled = th_runs["thermal_throttled"] if not daily else []
+    throttled = th_runs["thermal_throttled"]
     if throttled:
         # On a throttled tick Q is the compute ceiling at the clock the GPUs' die limit allows (docs/thermal-dynamics.md),
         # and the hall serves at it: the dashed Q ran hidden under the achieved line while C and P sat above it, so the
@@ -538,7 +540,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                     xytext=(0, -6), textcoords="offset points", ha="center", va="top", fontsize=8.5,
                     color=CONSTRAINT_COLORS["cooling"], fontweight="bold",
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
-    for s_, e_ in (th_runs["thermal_shed"] if not daily else []):
+    for s_, e_ in th_runs["thermal_shed"]:
         if e_ - s_ >= 0.04 * len(achieved):  # long enough to hold its label
             ax.annotate("IT shed (thermal)", (0.5 * (edges[s_] + edges[e_]), 0.0), xytext=(0, 4),
                         textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=8.5,
@@ -838,13 +840,7 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
     if not _has_latency(samples):
         return None
     report = getattr(result, "report", {}) or {}
-    # hybrid: the counts are the simulated sample's, said as dcsim.report.summary.sample_scope(report,
-    # with_share=False) says it (the report layer sits above plots; tests/test_notes.py holds the two texts equal)
-    hyb = (report.get("serving") or {}).get("hybrid") if isinstance(report.get("serving"), Mapping) else None
-    scope = None
-    if isinstance(hyb, Mapping) and isinstance(hyb.get("sampled_replicas"), (int, float)):
-        of = f" of {report['replicas']:,}" if isinstance(report.get("replicas"), int) else ""
-        scope = f"the simulated sample of {int(hyb['sampled_replicas']):,}{of} replicas"
+    scope = sample_scope(report, with_share=False)  # hybrid: the counts are the simulated sample's
     metrics = [("ttft_s", "time to first token"), ("tpot_s", "time per output token"),
                ("e2e_s", "end-to-end latency")]
     metrics = [m for m in metrics if any(np.asarray(v.get(m[0], [])).size for v in samples.values())]

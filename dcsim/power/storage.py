@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BatteryParams", "battery_params", "battery_step", "battery_dispatch_step", "dispatch",
+__all__ = ["BatteryParams", "battery_params", "equivalent_full_cycles", "battery_step", "battery_dispatch_step", "dispatch",
            "ride_through_s"]
 
 
@@ -126,3 +126,12 @@ def ride_through_s(p: BatteryParams, e_j: float, shortfall_w: float) -> float:
     if shortfall_w > p.p_discharge_max_w:
         return 0.0
     return max(e_j - p.e_min_j, 0.0) * p.eta_discharge / shortfall_w
+
+
+def equivalent_full_cycles(p: BatteryParams, discharged_terminal_j: float) -> float:
+    """Equivalent full cycles of battery ``p``: the energy taken from the cell, its terminal discharge
+    ``discharged_terminal_j`` (J) over the discharge efficiency, over its usable range ``e_max_j - e_min_j`` (J), so
+    one whole discharge of the usable range is 1.0: the state-of-charge swing that cycle counting on the state of
+    charge reads (a definition, not a measurement; the battery's wear model is not simulated). Until 2026-12-05 the
+    terminal energy was counted, so one whole discharge read eta_discharge (0.922 = sqrt(0.85) on grid-flex)."""
+    return discharged_terminal_j / p.eta_discharge / max(p.e_max_j - p.e_min_j, 1e-300)

@@ -277,10 +277,14 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
 
 def run_error_band(report: dict) -> dict[str, float]:
     """The widest node calibration error band of a run's rack groups, % (``tok_s_pct``, ``j_per_tok_pct``;
-    ``provenance.calibration[].error_band_pct``); empty for a report that does not give one."""
+    ``provenance.calibration[].error_band_pct``); empty for a report that does not give one. A band that is not a
+    mapping of figure to % (a hand-edited report's bare number) gives none: until 2026-12-05 it raised AttributeError."""
     out: dict[str, float] = {}
     for c in get_path(report, "provenance.calibration") or []:
-        for k, v in (c.get("error_band_pct") or {}).items():
+        band = c.get("error_band_pct") if isinstance(c, dict) else None
+        if not isinstance(band, dict):
+            continue
+        for k, v in band.items():
             if isinstance(v, (int, float)):
                 out[k] = max(out.get(k, 0.0), float(v))
     return out

@@ -15,7 +15,8 @@ import numpy as np
 
 from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
-                               fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path)
+                               fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
+                               sample_scope)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
@@ -226,27 +227,6 @@ def controller_text(report: Mapping[str, Any]) -> str | None:
     if off > 0:
         text += f"   no GPU in service on {fmt_pct(off)} of the ticks"
     return text
-
-
-def sample_scope(report: Mapping[str, Any], with_share: bool = True) -> str | None:
-    """At hybrid fidelity, where the request counts come from: "the simulated sample of 8 of 80 replicas, 10 % of the
-    compute" (``serving.hybrid``); None when every replica is simulated. The counts are the sample's own, not scaled
-    to the facility (docs/engine.md, hybrid): the audit of 2026-12-05 read "Requests arrived 1.25 M" beside the
-    facility's token figures, where the 80 replicas had 12.5 M. ``with_share``: add the sample's share of the
-    compute."""
-    hyb = get_path(report, "serving.hybrid")
-    if not isinstance(hyb, Mapping) or not isinstance(hyb.get("sampled_replicas"), (int, float)):
-        return None
-    compute_share = hyb.get("compute_share") if with_share else None
-    if isinstance(compute_share, (int, float)):
-        share_txt = f" ({fmt_pct(compute_share)} of the compute)"
-    elif isinstance(compute_share, Mapping):
-        share_txt = " (" + ", ".join(f"{k} {fmt_pct(v)}" for k, v in compute_share.items()) + " of each pool's compute)"
-    else:
-        share_txt = ""
-    total = report.get("replicas")
-    of = f" of {total:,}" if isinstance(total, int) else ""
-    return f"the simulated sample of {int(hyb['sampled_replicas']):,}{of} replicas{share_txt}"
 
 
 def shed_share_text(report: Mapping[str, Any]) -> str | None:
@@ -746,8 +726,9 @@ def summary_table(
         scope = None
         if isinstance(req, Mapping) and isinstance(req.get("arrived"), (int, float)) and req["arrived"] > 0:
             scope = sample_scope(report)  # hybrid: the sample's counts, said so (not the facility's)
+            shed_txt = shed_share_text(report)  # None without a shed count: no parenthesis (it read "(None)")
             rows.append(("Requests", f"arrived {fmt_si(req['arrived'], '')}   completed {fmt_si(req.get('completed'), '')}"
-                                     f"   shed {fmt_si(req.get('shed'), '')} ({shed_share_text(report)})"
+                                     f"   shed {fmt_si(req.get('shed'), '')}{f' ({shed_txt})' if shed_txt else ''}"
                                      f"   in flight {fmt_si(req.get('in_flight'), '')}"
                                      + (f"   counted in {scope}, not scaled to the facility (the token "
                                         "accounting below is the facility's)" if scope else "")))

@@ -272,7 +272,8 @@ class ServingMetrics:
         denom = completed + shed
         out = int(self.tokens_out[sel].sum())
         att = _f(met / denom) if denom else None
-        shed_share = _f(shed / arrived) if arrived else None
+        # run-wide only: the share of the arrived requests shed (per class it is shed / arrived)
+        shed_share = (_f(shed / arrived) if arrived else None) if row is None else None
         if row is None and self.class_weight is not None:
             w = np.asarray(self.class_weight, dtype=float)
             den_w = float(np.dot(self.completed + self.shed, w))

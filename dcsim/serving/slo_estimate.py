@@ -44,7 +44,7 @@ from scipy import special
 from dcsim.node.perf import compound_poisson_gamma
 from dcsim.serving.pool import HELD_AFTER_S
 from dcsim.streams import named_stream
-from dcsim.tpf import MODE_SHED, capped_ticks
+from dcsim.tpf import closed_door
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
@@ -1172,7 +1172,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts, reps)
     # a closed door: ticks the controller capped, and those on which IT was shed for temperature (no replica admits)
     mode = np.asarray(ts["mode"]) if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, int)
-    capped = capped_ticks(mode) | (mode == MODE_SHED)
+    capped = closed_door(mode)
     # capped ticks whose replicas, evenly loaded at the controller's (fractional) clock as request fidelity runs them,
     # are offered at least RHO_MAX of their full-load rate with nothing waiting at the door: the controller's limit is
     # the whole need and its clock the one whose full-load rate serves it (several pools on a shared budget), a
