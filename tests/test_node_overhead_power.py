@@ -124,3 +124,26 @@ def test_an_under_determined_pool_names_what_each_row_gives():
     assert "median ITL" not in msg and "tokens/s and J/token" in msg
     assert "the energy of H100-SXM_qwen3-235b-a22b_fp8_tp4, H100-SXM_qwen3-235b-a22b_fp8_tp8 is not fitted" in msg
     assert "1 per load row" in msg
+
+
+def test_transferred_block_scaled_fp8_takes_the_left_out_own_energy_band():
+    """A transferred block-scaled FP8 checkpoint (catalog.energy_is_own) is a checkpoint whose J/token the pool did not
+    fit: its J/token band is the worst left-out J/token error of the pool's energy_not_fitted groups (H100: Qwen3-235B-
+    FP8 TP4 40.38 %, B200: TP2 47.96 %), not the dense band (H100 ±30.83 %), and the record says so. The same model
+    in BF16, and a per-channel or unknown-scaling FP8 model, keep the band of their kind."""
+    from dcsim.node.catalog import lomo_band, own_energy_band, pooled_profiles
+    from dcsim.node.model import build_node
+    from dcsim.scenario.node import NodeSpec
+
+    pools = pooled_profiles()
+    for gpu in ("H100-SXM", "B200"):
+        own = own_energy_band(pools[gpu])
+        assert own is not None
+        cal = build_node(NodeSpec(gpu=gpu, model="qwen3-32b", precision="fp8", tensor_parallel=1)).calibration
+        dense = lomo_band(pools[gpu], moe=False)
+        assert cal["status"] == "transferred" and cal["error_band_pct"]["tok_s_pct"] == dense["tok_s_pct"]
+        assert cal["error_band_pct"]["j_per_tok_pct"] == own > dense["j_per_tok_pct"]
+        assert "block-scaled FP8" in cal["meaning"] and not cal["band_lower_bound"]
+        chan = build_node(NodeSpec(gpu=gpu, model="llama-3.1-70b", precision="fp8", tensor_parallel=4)).calibration
+        assert chan["error_band_pct"]["j_per_tok_pct"] < own and "block-scaled" not in chan["meaning"]
+    assert own_energy_band(pools["A100-SXM4-80GB"]) is None

@@ -60,7 +60,7 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model,
+from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, energy_is_own, profile_name, resolve_gpu, resolve_model,
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
 from dcsim.node.model import NodeModel, build_node, fit_band, fmt_band
@@ -163,24 +163,6 @@ J_PER_TOK_REL_TOL = 0.01
 #: a cap row's latency factor (step time under the cap / at TDP) below this is refused: a power cap cannot speed a
 #: step up; the margin (assumption) covers measurement noise
 MIN_LATENCY_FACTOR = 0.9
-
-def energy_is_own(model: str, precision: str) -> bool:
-    """Whether a checkpoint's energy is its own: an FP8 checkpoint of a block-scaled model (``fp8_scaling: block`` in
-    dcsim/data/models.yaml, its source there: 128 x 128 weight blocks and per-token-group activation scales,
-    ``quantization_config.weight_block_size``). A pooled fit fits its tokens/s (its step times: the FP8 cost per layer
-    is identified from them) but not its J/token (nor a request row's power), when another group sets the shared power.
-
-    Why: Qwen3-235B-A22B-FP8 (block-scaled, the ML.ENERGY rows) draws 56 % more energy per step than the same model in
-    BF16 on 8 H100s at batch 8 while reading half the weight bytes, where the per-channel FP8 checkpoints pooled
-    (Llama-3.1-405B-FP8, Llama-4-Maverick-FP8) do not: Llama-3.1-405B uses less energy per token in FP8 than in BF16 on
-    B200 at batch 8 and 64 (0.594 / 0.627, docs/node.md). No shared power parameter describes the excess; fitting it
-    held every H100 pool's P_sync at 333-380 W (86-144 W in the other models' single-model H100 fits),
-    over-charging the other models' overhead-bound small-batch steps (docs/node.md, "Twenty-third pass" and
-    "Twenty-fourth pass"). Its own profiles fit its J/token only at the ordering bound P_sync <= P_memory
-    (<= P_compute): H100 TP8 P_sync 407.27 W = P_memory 407.26 W, TP4 489.50 = 489.49 W, B200 TP2 P_compute =
-    P_memory = P_sync = 822 W, so even alone its energy is not described by the power-by-kind physics."""
-    return precision == "fp8" and resolve_model(model).fp8_scaling == "block"
-
 
 def _row_problem(r: dict, catalog: bool = True) -> str | None:
     if None in r:
