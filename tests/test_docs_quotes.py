@@ -134,3 +134,20 @@ def test_pasted_fault_line_is_the_stored_report_as_the_terminal_prints_it():
     block = _fenced_block_after(_read("docs/faults.md"), "docs/faults.md", "fault cooling_failure")
     report = json.loads(_read("tests/data/chiller_trip_faults.json"))
     assert block.splitlines() == [x for line in fault_lines(report) for x in wrap_line(f"  {line}")]
+
+
+def test_docs_node_fit_tables_are_the_ones_profile_table_prints(capsys):
+    """Every table line scripts/profile_table.py prints from the shipped profiles and pooled fits (profile fits,
+    pooled fits with their warning counts, leave-one-model-out) is in docs/node.md, so a refit that moves a figure
+    fails here until the tables are regenerated (run the script and paste its tables)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("profile_table", ROOT / "scripts" / "profile_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main()
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("|")]
+    doc = set(_read("docs/node.md").splitlines())
+    assert len(lines) > 40, "scripts/profile_table.py printed no tables"
+    missing = [ln for ln in lines if ln not in doc]
+    assert not missing, f"docs/node.md lacks {len(missing)} line(s) scripts/profile_table.py prints: {missing[:3]}"
