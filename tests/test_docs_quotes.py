@@ -151,3 +151,50 @@ def test_docs_node_fit_tables_are_the_ones_profile_table_prints(capsys):
     assert len(lines) > 40, "scripts/profile_table.py printed no tables"
     missing = [ln for ln in lines if ln not in doc]
     assert not missing, f"docs/node.md lacks {len(missing)} line(s) scripts/profile_table.py prints: {missing[:3]}"
+
+
+def _validation_rows(prefix: str) -> dict[str, float]:
+    """{id: simulated-vs-measured error, %} of docs/validation.md's main-table rows whose id starts with ``prefix``
+    (the table `python -m dcsim.validation --check` holds to the code)."""
+    out = {}
+    for line in _read("docs/validation.md").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 10 and cells[0].startswith(prefix):
+            out[cells[0]] = abs(float(cells[5].replace("%", "").replace("−", "-").strip()))
+    return out
+
+
+def test_readme_calibrated_fit_errors_equal_docs_validation():
+    """README's 'calibrated points: within 10 % but for B200 Qwen3-235B BF16's worst points, up to X % tok/s, Y %
+    J/token and Z % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, W %' against docs/validation.md's fit-* rows:
+    every other fit row within 10 %, and each quoted worst the largest of its rows."""
+    rows = _validation_rows("fit-")
+    assert len(rows) > 50, "docs/validation.md: fit-* rows not found"
+    m = re.search(r"within (\d+) % but for B200 Qwen3-235B BF16's worst points, up to ([\d.]+) % tok/s, ([\d.]+) % "
+                  r"J/token and ([\d.]+) % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, ([\d.]+) %",
+                  re.sub(r"\s+", " ", _read("README.md")))
+    assert m, "README.md: no 'within 10 % but for B200 Qwen3-235B BF16's worst points, up to ...' quote"
+    b200 = {k: v for k, v in rows.items() if k.startswith("fit-B200_qwen3-235b-a22b_bf16_")}
+    fp8_itl = "fit-H100-SXM_qwen3-235b-a22b_fp8_tp8-itl"
+    for quoted, suffix in zip(m.groups()[1:4], ("-tok_s", "-j_tok", "-itl")):
+        worst = max(v for k, v in b200.items() if k.endswith(suffix))
+        assert float(quoted) == worst, f"README.md: B200 Qwen3-235B BF16 worst {suffix[1:]} {quoted} %, table {worst} %"
+    assert float(m.group(5)) == rows[fp8_itl], f"README.md: {fp8_itl} {m.group(5)} %, table {rows[fp8_itl]} %"
+    others = {k: v for k, v in rows.items() if k not in b200 and k != fp8_itl and v > float(m.group(1))}
+    assert not others, f"README.md says every other fit row is within {m.group(1)} %: {others}"
+
+
+def test_readme_extrapolated_context_band_equals_context_band():
+    """README's EXTRAPOLATED CONTEXT band ('≥±32 % tok/s, ≥±46 % J/token', mixed-fleet row) and the GPQA misses it
+    is made of ('up to 32 % tok/s and 46 % J/token') against dcsim.node.model.context_band(), rounded as quoted."""
+    from dcsim.node.model import context_band
+
+    band = context_band()
+    want = (round(band["tok_s_pct"]), round(band["j_per_tok_pct"]))
+    readme = re.sub(r"\s+", " ", _read("README.md"))
+    quoted = re.findall(r"`EXTRAPOLATED CONTEXT` \(≥±(\d+) % tok/s, ≥±(\d+) % J/token", readme)
+    assert quoted, "README.md: no '`EXTRAPOLATED CONTEXT` (≥±X % tok/s, ≥±Y % J/token' quote"
+    misses = re.findall(r"these misses, up to (\d+) % tok/s and (\d+) % J/token", readme)
+    assert misses, "README.md: no 'these misses, up to X % tok/s and Y % J/token' quote"
+    for q in quoted + misses:
+        assert tuple(map(int, q)) == want, f"README.md quotes {q}, context_band() {band}"
