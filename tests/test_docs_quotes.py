@@ -5,7 +5,7 @@ next drift fails here instead of surviving until someone re-runs the command by 
   `python -m dcsim.validation --check`), and its count of GPQA reasoning rows within 20 % against the table's rows;
 - README's leave-one-model-out figures (pairs meeting the issue-14 bar, H100 Llama-3.3-70B's errors) against
   the shipped leave-one-model-out table (dcsim.node.catalog.pooled_profiles(), which docs/node.md's table and
-  dcsim/validation.py read), with the bar validation holds;
+  dcsim/validation.py read), with the bar validation holds (dcsim.validation.LOMO_BAR);
 - docs/report.md's `CALIBRATION_CAVEATS` example against the code;
 - terminal output pasted into docs/sweeps.md (the plan answer) and docs/faults.md (the fault line) against the
   formatter's text for answers stored in tests/data (the figures themselves take a run to check: re-run the
@@ -15,6 +15,8 @@ next drift fails here instead of surviving until someone re-runs the command by 
 import json
 import re
 from pathlib import Path
+
+from dcsim.validation import LOMO_BAR, meets_lomo_bar
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = re.compile(r"(\d+) rows — (\d+) pass, (\d+) known failures")
@@ -48,11 +50,6 @@ def test_readme_gpqa_rows_within_20_pct_equal_docs_validation_table():
         f"{statuses.count('pass')} of {len(rows)}")
 
 
-#: issue 14.4's transfer bar, % (MAPE on tokens/s and J/token, and no point beyond the second): the one place this
-#: file states it, checked against the tolerances dcsim/validation.py's leave-one-model-out rows hold
-TRANSFER_BAR_PCT = (15.0, 25.0)
-
-
 def _lomo_rows():
     """The shipped leave-one-model-out table (every pooled profile's ``leave_one_model_out``, written by ``dcsim
     calibrate --pool``): {pair: row}, the source docs/node.md's table and dcsim/validation.py read."""
@@ -61,28 +58,15 @@ def _lomo_rows():
     return {r["profile"]: r for pooled in pooled_profiles().values() for r in pooled["leave_one_model_out"]}
 
 
-def _meets_transfer_bar(r) -> bool:
-    mape, worst = TRANSFER_BAR_PCT
-    return (r["mape_tok_s_pct"] <= mape and r["mape_j_per_tok_pct"] <= mape and r["max_err_tok_s_pct"] <= worst
-            and r["max_err_j_per_tok_pct"] <= worst)
-
-
-def test_transfer_bar_is_the_one_validation_holds():
-    from dcsim.validation import cases_transfer
-
-    tol = {c.id.rsplit("-", 1)[1]: 100 * c.tol for c in cases_transfer()}
-    mape, worst = TRANSFER_BAR_PCT
-    assert tol == {"mape_tok_s": mape, "mape_j_per_tok": mape, "max_err_tok_s": worst, "max_err_j_per_tok": worst}
-
-
 def test_readme_transfer_bar_figures_equal_the_shipped_lomo_table():
     rows = _lomo_rows()
     assert len(rows) >= 20, "dcsim/data/profiles/pooled: leave-one-model-out rows not found"
-    met = sum(_meets_transfer_bar(r) for r in rows.values())
+    met = sum(meets_lomo_bar(r) for r in rows.values())
     readme = re.sub(r"\s+", " ", _read("README.md"))
     m = re.search(r"MAPE ≤ ([\d.]+) % and no point beyond ([\d.]+) %, met for (\d+) of (\d+) calibrated pairs", readme)
     assert m, "README.md: no 'MAPE ≤ X % and no point beyond Y %, met for N of M calibrated pairs' quote"
-    assert (float(m.group(1)), float(m.group(2))) == TRANSFER_BAR_PCT, "README.md quotes another transfer bar"
+    bar = {(100 * LOMO_BAR[k], 100 * LOMO_BAR[k.replace("tok_s", "j_per_tok")]) for k in ("mape_tok_s", "max_err_tok_s")}
+    assert bar == {(float(m.group(1)),) * 2, (float(m.group(2)),) * 2}, "README.md quotes another transfer bar"
     assert (int(m.group(3)), int(m.group(4))) == (met, len(rows)), (
         f"README.md: met for {m.group(3)} of {m.group(4)}; the shipped table: {met} of {len(rows)}")
     r = rows["H100-SXM_llama-3.3-70b_bf16_tp4"]
