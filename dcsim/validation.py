@@ -182,7 +182,7 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
                                  "-27 %; -12 % until the twenty-fourth pass, whose B200 pool draws P_sync 343 W for "
                                  "overheads instead of 692 W): the power the dense pool learns does not carry to a "
                                  "256-expert MLA model at large batch either way"),
-    "H-DSV31-B200-bs256-tok_s": (0.40, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
+    "H-DSV31-B200-bs256-tok_s": (0.30, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
     "H-L405bf16-B200-bs8-tok_s": (0.30, "transferred (pooled B200) parameters: Llama-3.1-405B BF16 on 8xB200 at batch 8 "
                                   "is slower than the pool predicts now that the FP8 cost no longer inflates the pool's "
                                   "per-layer overhead t_layer (-7 % before it): 126 layers at TP8 carry more "
