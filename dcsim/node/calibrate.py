@@ -598,7 +598,6 @@ class _Group:
     def __init__(self, gpu, rows: list[dict], weight: float = 1.0, fit_energy: bool = True):
         r0 = rows[0]
         self.key = group_key(r0)
-        self.precision, self.tp = r0["precision"], int(r0["n_gpus"])
         layouts = {row_expert_parallel(r) for r in rows}
         if len(layouts) > 1:
             raise MeasurementError(f"{r0['_file']}: {'/'.join(map(str, self.key))} mixes expert_parallel "
@@ -638,8 +637,17 @@ class _Group:
         #: whether the fit reads this group's energy: a load row's J/token and a request row's power (False in a pooled
         #: fit for a checkpoint whose energy is its own, :func:`energy_is_own`; set by :class:`Problem`)
         self.fit_energy = fit_energy
-        self.n_values = (_VALUES["load"] - (0 if fit_energy else _ENERGY_VALUES["load"])) * len(load) \
-            + (_VALUES["request"] - (0 if fit_energy else _ENERGY_VALUES["request"])) * len(req)
+        #: measured values the fit reads per load and per request row (the energy values only where fitted)
+        self.values_per_row = {k: _VALUES[k] - (0 if fit_energy else _ENERGY_VALUES[k]) for k in ("load", "request")}
+        self.n_values = self.values_per_row["load"] * len(load) + self.values_per_row["request"] * len(req)
+
+    @property
+    def precision(self) -> str:
+        return self.key.precision
+
+    @property
+    def tp(self) -> int:
+        return self.key.tp
 
 
 class Problem:
@@ -658,7 +666,8 @@ class Problem:
         # pooled: each group counts equally (weight 1/sqrt(values) per residual)
         # a pooled fit leaves the energy of a checkpoint whose energy is its own to that checkpoint's profiles, when
         # another group sets the shared power (a pool of such checkpoints alone has nothing else to learn it from)
-        own = [energy_is_own(*group_key(b[0])[1:3]) for b in blocks] if pooled else [False] * len(blocks)
+        keys = [group_key(b[0]) for b in blocks]
+        own = [energy_is_own(k.model, k.precision) for k in keys] if pooled else [False] * len(blocks)
         if all(own):
             own = [False] * len(blocks)
         self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0, fit_energy=not o)
@@ -766,7 +775,7 @@ class Problem:
                     f = g.itl_fitted
                     res.append(g.weight * np.log(self.predict_itl(perf, pw, g)[f] / g.itl[f]))
             if g.rq:  # prompt time, token time, average and peak power (the power only where the energy is fitted)
-                n = 4 if g.fit_energy else 4 - _ENERGY_VALUES["request"]
+                n = g.values_per_row["request"]
                 pr = self.predict_requests(perf, pw, g)[:, :n]
                 res.append(g.weight * np.log(pr / g.rq_meas[:, :n]).ravel())
         if fit_gamma and self.caps:
@@ -923,15 +932,16 @@ def _check_determined(prob: Problem, what: str) -> None:
         v = _VALUES
         rep = [r for g in prob.groups for r in g.load + g.req] + [c[5] for c in prob.caps]
         rep = [_where(r["_repeats"]) for r in rep if r.get("_repeats")]
-        e = _ENERGY_VALUES
-        own = [profile_name(*g.key) for g in prob.groups if not g.fit_energy]
+        own_groups = [g for g in prob.groups if not g.fit_energy]
+        own = [profile_name(*g.key) for g in own_groups]
         raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
                          f"under-determined fit (each load row gives {v['load']} values, tokens/s and J/token"
                          + (", and its median ITL where fitted" if prob.fit_itl else "")
                          + f"; a request row {v['request']}, prompt and token times and average and peak power; a cap "
                          f"row {v['cap']}"
                          + (f"; the energy of {', '.join(own)} is not fitted (its own: energy_is_own), "
-                            f"{v['load'] - e['load']} per load row and {v['request'] - e['request']} per request row"
+                            f"{own_groups[0].values_per_row['load']} per load row and "
+                            f"{own_groups[0].values_per_row['request']} per request row"
                             if own else "")
                          + "".join(f"; rows {w} are one point and count once" for w in rep) + ")")
 
