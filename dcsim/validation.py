@@ -182,7 +182,7 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
                                  "-27 %; -12 % until the twenty-fourth pass, whose B200 pool draws P_sync 343 W for "
                                  "overheads instead of 692 W): the power the dense pool learns does not carry to a "
                                  "256-expert MLA model at large batch either way"),
-    "H-DSV31-B200-bs256-tok_s": (0.40, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
+    "H-DSV31-B200-bs256-tok_s": (0.30, _TRANSFER + "; MLA attention and 256-expert routing are not in the pool"),
     "H-L405bf16-B200-bs8-tok_s": (0.30, "transferred (pooled B200) parameters: Llama-3.1-405B BF16 on 8xB200 at batch 8 "
                                   "is slower than the pool predicts now that the FP8 cost no longer inflates the pool's "
                                   "per-layer overhead t_layer (-7 % before it): 126 layers at TP8 carry more "
@@ -231,8 +231,19 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
     "PUE-gap": (0.20, "the 'average' configuration gives 1.47 over a temperate year (-6 %, within its own ±10 %); the "
                 "gap compounds that; Uptime's 1.56 is a global mix of climates and facility ages"),
 }
+#: issue 14.4's transfer bar, as fractions, per leave-one-model-out metric: MAPE on tokens/s and on J/token at most
+#: 15 %, no point beyond 25 % (the issue's acceptance); the one place it is stated (cases_transfer, the known-failure
+#: bands, the transfer table and the tests read it)
+LOMO_BAR = {"mape_tok_s": 0.15, "mape_j_per_tok": 0.15, "max_err_tok_s": 0.25, "max_err_j_per_tok": 0.25}
+
+
+def meets_lomo_bar(row: dict) -> bool:
+    """Whether a leave-one-model-out row (``*_pct`` errors, %) meets :data:`LOMO_BAR`."""
+    return all(row[k + "_pct"] <= 100 * tol for k, tol in LOMO_BAR.items())
+
+
 _LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, rounded up to the next 5 %) and why; a
-    # metric whose band is within the bar (15 % MAPE, 25 % worst point) passes and is no known failure
+    # metric whose band is within the bar (LOMO_BAR) passes and is no known failure
     # MAPE tok/s, MAPE J/tok, max tok/s, max J/tok; regenerate the table with `dcsim calibrate ... --pool`
     "A100-SXM4-80GB_llama-2-70b_bf16_tp2": ((0.20, 0.10, 0.25, 0.25), _LOMO_A100),
     "A100-SXM4-80GB_llama-2-70b_bf16_tp8": ((0.25, 0.15, 0.50, 0.20), _LOMO_A100),
@@ -251,8 +262,7 @@ _LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, round
     "H100-SXM_qwen3-30b-a3b_bf16_tp2": ((0.20, 0.20, 0.30, 0.55), _LOMO_MOE),
 }
 for _prof, (_bands, _why) in _LOMO_BANDS.items():
-    for _key, _tol, _band in zip(("mape_tok_s", "mape_j_per_tok", "max_err_tok_s", "max_err_j_per_tok"),
-                                 (0.15, 0.15, 0.25, 0.25), _bands):
+    for (_key, _tol), _band in zip(LOMO_BAR.items(), _bands):
         if _band > _tol:
             KNOWN_FAILURES[f"LOMO-{_prof}-{_key}"] = (_band, _why)
 
@@ -745,13 +755,13 @@ def cases_transfer() -> list[Case]:
     for gpu, pooled in pooled_profiles().items():
         for r in pooled["leave_one_model_out"]:
             inp = f"{r['profile']} from pooled {', '.join(p for p in r['pooled_from'])}"
-            for q, key, tol in (("MAPE tok/s", "mape_tok_s_pct", 0.15), ("MAPE J/tok", "mape_j_per_tok_pct", 0.15),
-                                ("max |error| tok/s", "max_err_tok_s_pct", 0.25),
-                                ("max |error| J/tok", "max_err_j_per_tok_pct", 0.25)):
-                cid = f"LOMO-{r['profile']}-{key.replace('_pct', '')}"
+            for q, (key, tol) in zip(("MAPE tok/s", "MAPE J/tok", "max |error| tok/s", "max |error| J/tok"),
+                                     LOMO_BAR.items()):
+                cid = f"LOMO-{r['profile']}-{key}"
                 out.append(Case(cid, g, q, "%", inp, f"dcsim/data/profiles/pooled/{gpu}.yaml ({pooled['measurements'][0]} ...)",
-                                0.0, r[key] / 100.0, tol, "held-out", "abs",
-                                note="issue 14.4 acceptance: MAPE <= 15 %, no point beyond 25 %"))
+                                0.0, r[key + "_pct"] / 100.0, tol, "held-out", "abs",
+                                note=f"issue 14.4 acceptance: MAPE <= {100 * LOMO_BAR['mape_tok_s']:g} %, no point "
+                                     f"beyond {100 * LOMO_BAR['max_err_tok_s']:g} %"))
     return out
 
 
@@ -1078,8 +1088,9 @@ def _lomo_table() -> list[str]:
     out = ["## Leave-one-model-out at a glance (issue 14.4)", "",
            "Each calibrated pair predicted by its GPU's pooled fit of the other models (every precision and TP",
            "of the left-out model removed, and any model of the same shape with it: Llama-3.1-70B and",
-           "Llama-3.3-70B leave together; scored on the rows sent once, as fitted). Acceptance: MAPE ≤ 15 % and",
-           "no point beyond 25 %, on tokens/s and",
+           "Llama-3.3-70B leave together; scored on the rows sent once, as fitted). Acceptance: "
+           f"MAPE ≤ {100 * LOMO_BAR['mape_tok_s']:g} % and",
+           f"no point beyond {100 * LOMO_BAR['max_err_tok_s']:g} %, on tokens/s and",
            "J/token. Rows `LOMO-*` below carry the same numbers; a failing pair's band and mechanism are in",
            "*Known failures*; the failing pairs point by point, by the sign of their errors, and what the",
            "shipped data cannot give are in docs/node.md (\"Twenty-third pass\"; `leave_one_model_out(...,",
@@ -1089,8 +1100,7 @@ def _lomo_table() -> list[str]:
     n = met = 0
     for gpu, pooled in sorted(pooled_profiles().items()):
         for r in pooled["leave_one_model_out"]:
-            ok = (r["mape_tok_s_pct"] <= 15 and r["mape_j_per_tok_pct"] <= 15 and r["max_err_tok_s_pct"] <= 25
-                  and r["max_err_j_per_tok_pct"] <= 25)
+            ok = meets_lomo_bar(r)
             n, met = n + 1, met + ok
             out.append(f"| {r['profile']} | {r['n_points']} | {r['mape_tok_s_pct']:.1f} % | "
                        f"{r['mape_j_per_tok_pct']:.1f} % | {r['max_err_tok_s_pct']:.1f} % | "

@@ -5,7 +5,7 @@ next drift fails here instead of surviving until someone re-runs the command by 
   `python -m dcsim.validation --check`), and its count of GPQA reasoning rows within 20 % against the table's rows;
 - README's leave-one-model-out figures (pairs meeting the issue-14 bar, H100 Llama-3.3-70B's errors) against
   the shipped leave-one-model-out table (dcsim.node.catalog.pooled_profiles(), which docs/node.md's table and
-  dcsim/validation.py read), with the bar validation holds;
+  dcsim/validation.py read), with the bar validation holds (dcsim.validation.LOMO_BAR);
 - docs/report.md's `CALIBRATION_CAVEATS` example against the code;
 - terminal output pasted into docs/sweeps.md (the plan answer) and docs/faults.md (the fault line) against the
   formatter's text for answers stored in tests/data (the figures themselves take a run to check: re-run the
@@ -15,6 +15,8 @@ next drift fails here instead of surviving until someone re-runs the command by 
 import json
 import re
 from pathlib import Path
+
+from dcsim.validation import LOMO_BAR, meets_lomo_bar
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = re.compile(r"(\d+) rows — (\d+) pass, (\d+) known failures")
@@ -48,11 +50,6 @@ def test_readme_gpqa_rows_within_20_pct_equal_docs_validation_table():
         f"{statuses.count('pass')} of {len(rows)}")
 
 
-#: issue 14.4's transfer bar, % (MAPE on tokens/s and J/token, and no point beyond the second): the one place this
-#: file states it, checked against the tolerances dcsim/validation.py's leave-one-model-out rows hold
-TRANSFER_BAR_PCT = (15.0, 25.0)
-
-
 def _lomo_rows():
     """The shipped leave-one-model-out table (every pooled profile's ``leave_one_model_out``, written by ``dcsim
     calibrate --pool``): {pair: row}, the source docs/node.md's table and dcsim/validation.py read."""
@@ -61,28 +58,15 @@ def _lomo_rows():
     return {r["profile"]: r for pooled in pooled_profiles().values() for r in pooled["leave_one_model_out"]}
 
 
-def _meets_transfer_bar(r) -> bool:
-    mape, worst = TRANSFER_BAR_PCT
-    return (r["mape_tok_s_pct"] <= mape and r["mape_j_per_tok_pct"] <= mape and r["max_err_tok_s_pct"] <= worst
-            and r["max_err_j_per_tok_pct"] <= worst)
-
-
-def test_transfer_bar_is_the_one_validation_holds():
-    from dcsim.validation import cases_transfer
-
-    tol = {c.id.rsplit("-", 1)[1]: 100 * c.tol for c in cases_transfer()}
-    mape, worst = TRANSFER_BAR_PCT
-    assert tol == {"mape_tok_s": mape, "mape_j_per_tok": mape, "max_err_tok_s": worst, "max_err_j_per_tok": worst}
-
-
 def test_readme_transfer_bar_figures_equal_the_shipped_lomo_table():
     rows = _lomo_rows()
     assert len(rows) >= 20, "dcsim/data/profiles/pooled: leave-one-model-out rows not found"
-    met = sum(_meets_transfer_bar(r) for r in rows.values())
+    met = sum(meets_lomo_bar(r) for r in rows.values())
     readme = re.sub(r"\s+", " ", _read("README.md"))
     m = re.search(r"MAPE ≤ ([\d.]+) % and no point beyond ([\d.]+) %, met for (\d+) of (\d+) calibrated pairs", readme)
     assert m, "README.md: no 'MAPE ≤ X % and no point beyond Y %, met for N of M calibrated pairs' quote"
-    assert (float(m.group(1)), float(m.group(2))) == TRANSFER_BAR_PCT, "README.md quotes another transfer bar"
+    bar = {(100 * LOMO_BAR[k], 100 * LOMO_BAR[k.replace("tok_s", "j_per_tok")]) for k in ("mape_tok_s", "max_err_tok_s")}
+    assert bar == {(float(m.group(1)),) * 2, (float(m.group(2)),) * 2}, "README.md quotes another transfer bar"
     assert (int(m.group(3)), int(m.group(4))) == (met, len(rows)), (
         f"README.md: met for {m.group(3)} of {m.group(4)}; the shipped table: {met} of {len(rows)}")
     r = rows["H100-SXM_llama-3.3-70b_bf16_tp4"]
@@ -134,3 +118,67 @@ def test_pasted_fault_line_is_the_stored_report_as_the_terminal_prints_it():
     block = _fenced_block_after(_read("docs/faults.md"), "docs/faults.md", "fault cooling_failure")
     report = json.loads(_read("tests/data/chiller_trip_faults.json"))
     assert block.splitlines() == [x for line in fault_lines(report) for x in wrap_line(f"  {line}")]
+
+
+def test_docs_node_fit_tables_are_the_ones_profile_table_prints(capsys):
+    """Every table line scripts/profile_table.py prints from the shipped profiles and pooled fits (profile fits,
+    pooled fits with their warning counts, leave-one-model-out) is in docs/node.md, so a refit that moves a figure
+    fails here until the tables are regenerated (run the script and paste its tables)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("profile_table", ROOT / "scripts" / "profile_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main()
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("|")]
+    doc = set(_read("docs/node.md").splitlines())
+    assert len(lines) > 40, "scripts/profile_table.py printed no tables"
+    missing = [ln for ln in lines if ln not in doc]
+    assert not missing, f"docs/node.md lacks {len(missing)} line(s) scripts/profile_table.py prints: {missing[:3]}"
+
+
+def _validation_rows(prefix: str) -> dict[str, float]:
+    """{id: simulated-vs-measured error, %} of docs/validation.md's main-table rows whose id starts with ``prefix``
+    (the table `python -m dcsim.validation --check` holds to the code)."""
+    out = {}
+    for line in _read("docs/validation.md").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 10 and cells[0].startswith(prefix):
+            out[cells[0]] = abs(float(cells[5].replace("%", "").replace("−", "-").strip()))
+    return out
+
+
+def test_readme_calibrated_fit_errors_equal_docs_validation():
+    """README's 'calibrated points: within 10 % but for B200 Qwen3-235B BF16's worst points, up to X % tok/s, Y %
+    J/token and Z % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, W %' against docs/validation.md's fit-* rows:
+    every other fit row within 10 %, and each quoted worst the largest of its rows."""
+    rows = _validation_rows("fit-")
+    assert len(rows) > 50, "docs/validation.md: fit-* rows not found"
+    m = re.search(r"within (\d+) % but for B200 Qwen3-235B BF16's worst points, up to ([\d.]+) % tok/s, ([\d.]+) % "
+                  r"J/token and ([\d.]+) % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, ([\d.]+) %",
+                  re.sub(r"\s+", " ", _read("README.md")))
+    assert m, "README.md: no 'within 10 % but for B200 Qwen3-235B BF16's worst points, up to ...' quote"
+    b200 = {k: v for k, v in rows.items() if k.startswith("fit-B200_qwen3-235b-a22b_bf16_")}
+    fp8_itl = "fit-H100-SXM_qwen3-235b-a22b_fp8_tp8-itl"
+    for quoted, suffix in zip(m.groups()[1:4], ("-tok_s", "-j_tok", "-itl")):
+        worst = max(v for k, v in b200.items() if k.endswith(suffix))
+        assert float(quoted) == worst, f"README.md: B200 Qwen3-235B BF16 worst {suffix[1:]} {quoted} %, table {worst} %"
+    assert float(m.group(5)) == rows[fp8_itl], f"README.md: {fp8_itl} {m.group(5)} %, table {rows[fp8_itl]} %"
+    others = {k: v for k, v in rows.items() if k not in b200 and k != fp8_itl and v > float(m.group(1))}
+    assert not others, f"README.md says every other fit row is within {m.group(1)} %: {others}"
+
+
+def test_readme_extrapolated_context_band_equals_context_band():
+    """README's EXTRAPOLATED CONTEXT band ('≥±32 % tok/s, ≥±46 % J/token', mixed-fleet row) and the GPQA misses it
+    is made of ('up to 32 % tok/s and 46 % J/token') against dcsim.node.model.context_band(), rounded as quoted."""
+    from dcsim.node.model import context_band
+
+    band = context_band()
+    want = (round(band["tok_s_pct"]), round(band["j_per_tok_pct"]))
+    readme = re.sub(r"\s+", " ", _read("README.md"))
+    quoted = re.findall(r"`EXTRAPOLATED CONTEXT` \(≥±(\d+) % tok/s, ≥±(\d+) % J/token", readme)
+    assert quoted, "README.md: no '`EXTRAPOLATED CONTEXT` (≥±X % tok/s, ≥±Y % J/token' quote"
+    misses = re.findall(r"these misses, up to (\d+) % tok/s and (\d+) % J/token", readme)
+    assert misses, "README.md: no 'these misses, up to X % tok/s and Y % J/token' quote"
+    for q in quoted + misses:
+        assert tuple(map(int, q)) == want, f"README.md quotes {q}, context_band() {band}"

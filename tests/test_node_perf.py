@@ -285,7 +285,7 @@ def test_fp8_costs_energy_at_small_batch_and_saves_it_at_large_batch():
     costs energy at batch 8 and saves it at batch 256 for Qwen3-235B: the sign of both published figures (the pool
     without the FP8 cost gave -31 % at every batch).
     Since the twenty-fourth pass the pools leave the block-scaled Qwen3-235B-FP8 checkpoint's energy to its own
-    profiles: the pool gives Qwen3-235B +2.9 % at batch 8 (+20 % before), -8.7 % at 16 (measured +22 %: the pool no
+    profiles: the pool gives Qwen3-235B +2.9 % at batch 8 (+20.5 % before, on fb9224e's parent), -8.7 % at 16 (measured +22 %: the pool no
     longer reproduces the block-scaled small-batch penalty for a transferred model) and -13 % at 256. The
     per-channel FP8 evidence (Llama-3.1-405B measured in both precisions on B200) is
     test_fp8_over_bf16_energy_of_a_per_channel_checkpoint_as_measured."""

@@ -60,7 +60,7 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, profile_name, resolve_gpu, resolve_model,
+from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, energy_is_own, profile_name, resolve_gpu, resolve_model,
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
 from dcsim.node.model import NodeModel, build_node, fit_band, fmt_band
@@ -163,24 +163,6 @@ J_PER_TOK_REL_TOL = 0.01
 #: a cap row's latency factor (step time under the cap / at TDP) below this is refused: a power cap cannot speed a
 #: step up; the margin (assumption) covers measurement noise
 MIN_LATENCY_FACTOR = 0.9
-
-def energy_is_own(model: str, precision: str) -> bool:
-    """Whether a checkpoint's energy is its own: an FP8 checkpoint of a block-scaled model (``fp8_scaling: block`` in
-    dcsim/data/models.yaml, its source there: 128 x 128 weight blocks and per-token-group activation scales,
-    ``quantization_config.weight_block_size``). A pooled fit fits its tokens/s (its step times: the FP8 cost per layer
-    is identified from them) but not its J/token (nor a request row's power), when another group sets the shared power.
-
-    Why: Qwen3-235B-A22B-FP8 (block-scaled, the ML.ENERGY rows) draws 56 % more energy per step than the same model in
-    BF16 on 8 H100s at batch 8 while reading half the weight bytes, where the per-channel FP8 checkpoints pooled
-    (Llama-3.1-405B-FP8, Llama-4-Maverick-FP8) do not: Llama-3.1-405B uses less energy per token in FP8 than in BF16 on
-    B200 at batch 8 and 64 (0.594 / 0.627, docs/node.md). No shared power parameter describes the excess; fitting it
-    held every H100 pool's P_sync at 333-380 W (86-144 W in the other models' single-model H100 fits),
-    over-charging the other models' overhead-bound small-batch steps (docs/node.md, "Twenty-third pass" and
-    "Twenty-fourth pass"). Its own profiles fit its J/token only at the ordering bound P_sync <= P_memory
-    (<= P_compute): H100 TP8 P_sync 407.27 W = P_memory 407.26 W, TP4 489.50 = 489.49 W, B200 TP2 P_compute =
-    P_memory = P_sync = 822 W, so even alone its energy is not described by the power-by-kind physics."""
-    return precision == "fp8" and resolve_model(model).fp8_scaling == "block"
-
 
 def _row_problem(r: dict, catalog: bool = True) -> str | None:
     if None in r:
@@ -616,7 +598,6 @@ class _Group:
     def __init__(self, gpu, rows: list[dict], weight: float = 1.0, fit_energy: bool = True):
         r0 = rows[0]
         self.key = group_key(r0)
-        self.precision, self.tp = r0["precision"], int(r0["n_gpus"])
         layouts = {row_expert_parallel(r) for r in rows}
         if len(layouts) > 1:
             raise MeasurementError(f"{r0['_file']}: {'/'.join(map(str, self.key))} mixes expert_parallel "
@@ -656,8 +637,17 @@ class _Group:
         #: whether the fit reads this group's energy: a load row's J/token and a request row's power (False in a pooled
         #: fit for a checkpoint whose energy is its own, :func:`energy_is_own`; set by :class:`Problem`)
         self.fit_energy = fit_energy
-        self.n_values = (_VALUES["load"] - (0 if fit_energy else _ENERGY_VALUES["load"])) * len(load) \
-            + (_VALUES["request"] - (0 if fit_energy else _ENERGY_VALUES["request"])) * len(req)
+        #: measured values the fit reads per load and per request row (the energy values only where fitted)
+        self.values_per_row = {k: _VALUES[k] - (0 if fit_energy else _ENERGY_VALUES[k]) for k in ("load", "request")}
+        self.n_values = self.values_per_row["load"] * len(load) + self.values_per_row["request"] * len(req)
+
+    @property
+    def precision(self) -> str:
+        return self.key.precision
+
+    @property
+    def tp(self) -> int:
+        return self.key.tp
 
 
 class Problem:
@@ -676,7 +666,8 @@ class Problem:
         # pooled: each group counts equally (weight 1/sqrt(values) per residual)
         # a pooled fit leaves the energy of a checkpoint whose energy is its own to that checkpoint's profiles, when
         # another group sets the shared power (a pool of such checkpoints alone has nothing else to learn it from)
-        own = [energy_is_own(*group_key(b[0])[1:3]) for b in blocks] if pooled else [False] * len(blocks)
+        keys = [group_key(b[0]) for b in blocks]
+        own = [energy_is_own(k.model, k.precision) for k in keys] if pooled else [False] * len(blocks)
         if all(own):
             own = [False] * len(blocks)
         self.groups = [_Group(self.gpu, b, (1.0 / math.sqrt(len(b))) if pooled else 1.0, fit_energy=not o)
@@ -784,7 +775,7 @@ class Problem:
                     f = g.itl_fitted
                     res.append(g.weight * np.log(self.predict_itl(perf, pw, g)[f] / g.itl[f]))
             if g.rq:  # prompt time, token time, average and peak power (the power only where the energy is fitted)
-                n = 4 if g.fit_energy else 4 - _ENERGY_VALUES["request"]
+                n = g.values_per_row["request"]
                 pr = self.predict_requests(perf, pw, g)[:, :n]
                 res.append(g.weight * np.log(pr / g.rq_meas[:, :n]).ravel())
         if fit_gamma and self.caps:
@@ -941,15 +932,16 @@ def _check_determined(prob: Problem, what: str) -> None:
         v = _VALUES
         rep = [r for g in prob.groups for r in g.load + g.req] + [c[5] for c in prob.caps]
         rep = [_where(r["_repeats"]) for r in rep if r.get("_repeats")]
-        e = _ENERGY_VALUES
-        own = [profile_name(*g.key) for g in prob.groups if not g.fit_energy]
+        own_groups = [g for g in prob.groups if not g.fit_energy]
+        own = [profile_name(*g.key) for g in own_groups]
         raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
                          f"under-determined fit (each load row gives {v['load']} values, tokens/s and J/token"
                          + (", and its median ITL where fitted" if prob.fit_itl else "")
                          + f"; a request row {v['request']}, prompt and token times and average and peak power; a cap "
                          f"row {v['cap']}"
                          + (f"; the energy of {', '.join(own)} is not fitted (its own: energy_is_own), "
-                            f"{v['load'] - e['load']} per load row and {v['request'] - e['request']} per request row"
+                            f"{own_groups[0].values_per_row['load']} per load row and "
+                            f"{own_groups[0].values_per_row['request']} per request row"
                             if own else "")
                          + "".join(f"; rows {w} are one point and count once" for w in rep) + ")")
 

@@ -734,6 +734,11 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
                      f"differ{'s' if len(mismatch) == 1 else ''} from this replica's): its parameters and band describe "
                      f"that setup")
     meaning += "".join(f"; {n}" for n in notes)
+    if prof.get("energy_band_from"):
+        # catalog.energy_is_own: the pool describes such a checkpoint's tokens/s, not its energy
+        meaning += ("; a block-scaled FP8 checkpoint's J/token is not described by the pooled power (fitted without "
+                    "it), so its J/token band is how far the left-out " + ", ".join(prof["energy_band_from"])
+                    + " landed")
     if base_status == "user-profile":
         meaning += ("; its band is in-sample (how well it fits its own rows): dcsim has not checked it on rows it "
                     "was not fitted to (dcsim calibrate --loo predicts each load level left out)")
