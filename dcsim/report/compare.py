@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_caveat, calibration_label, fmt_duration, fmt_pct, fmt_si, get_path,
+from dcsim.metrics.fmt import (calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct, fmt_si, get_path,
                                local_datetime)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import SERVED_OVER_C, TERMINAL_WIDTH, start_text, tied_leaders, wrap_hanging, wrap_text
@@ -544,8 +544,8 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
     return text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
                        pair=2 * SEED_BAND_PCT, work=work,
                        shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs),
-                       bands=", ".join(f"{r['label']} ±{b.get('tok_s_pct', 0):.0f} % tok/s, ±{b.get('j_per_tok_pct', 0):.0f} "
-                                       "% J/token" for r in runs for b in [r["error_band_pct"]] if b) or "unknown")
+                       bands=", ".join(f"{r['label']} {fmt_band(r['error_band_pct'])}" for r in runs
+                                       if r["error_band_pct"]) or "unknown")
 
 
 def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> str:
