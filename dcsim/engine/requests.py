@@ -185,11 +185,6 @@ class _Lane:
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
-        #: each tick: an uncapped tick the lane held below the controller's clock to keep the budget (a parked replica
-        #: finishing its batch, or the first tick: _hold_parked_excess); the record labels such a tick's binding as a
-        #: capped one (power or cooling, not compute: RequestEngine.chunk_power, loop._record_chunk)
-        self._tick_held: list[bool] = []
-        self._held_now = False
         #: the trim may lower the clock below the controller's: always for a single pool, whose target is the
         #: facility's budget; with several pools after a tick on which they together and this one alone drew more
         #: than their targets (RequestEngine.tick_pools: one pool over its share while another is under keeps the
@@ -230,7 +225,7 @@ class _Lane:
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
              availability: float, awake: float | None = None, capped: bool = False, open_door: bool = False,
-             budget_w: float | None = None, awake_budget_w: float | None = None):
+             budget_w: float | None = None, it_budget_w: float | None = None):
         """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
         waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
         one pool) is the fraction of replicas serving: the others in service are parked (waking or
@@ -240,11 +235,13 @@ class _Lane:
         as a fleet with no admission control does (a token bucket there held a tick's burst at the
         door for a tick: docs/slo.md). ``budget_w``: the pool's IT budget this tick (W, the whole pool's, several
         pools: :attr:`dcsim.engine.pools.PoolTicker.budgets`), the power its capped replicas aim at
-        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``. ``awake_budget_w``
-        (``controller.idle_power_down``): the IT power (W, the whole pool's) the awake replicas and every rack's
-        overhead may draw by the facility's budgets this tick, the parked replicas' charged power (idle or standby,
+        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``. ``it_budget_w``
+        (every tick, :attr:`dcsim.engine.loop.Exogenous.it_budget_w`): the IT power (W, the whole pool's) the serving
+        replicas and every rack's overhead may draw by the facility's budgets this tick, with
+        ``controller.idle_power_down`` the parked replicas' charged power (idle or standby,
         :meth:`~dcsim.engine.controller.PowerDown.parked_power_w`) set aside: an uncapped tick on which a parked
-        replica still finishes its requests is held to it (:meth:`_clock_segments`)."""
+        replica still finishes its requests, and the lane's first tick, are held to it less the trim's margin
+        (:meth:`_clock_segments`)."""
         m = self.m
         t1 = t0 + dt
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
@@ -275,7 +272,7 @@ class _Lane:
                     # record adds the remainder's share, and counts the sample's at that share too: chunk_power)
                     self._parked_w = self.frac * self._pdown.parked_idle_w(self._awake_k,
                                                                            availability * self._pdown.replicas)
-                if not capped and awake_budget_w is not None and np.isfinite(awake_budget_w):
+                if not capped and it_budget_w is not None and np.isfinite(it_budget_w):
                     self._parked_excess_w = self._parked_excess(parked_sel)
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
@@ -284,8 +281,7 @@ class _Lane:
         self._n_up = max(int(self._lad.size), 1)  # replicas in service that could get requests
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
-                                    work, budget_w, awake_budget_w)
-        self._tick_held.append(self._held_now)
+                                    work, budget_w, it_budget_w)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
@@ -503,7 +499,7 @@ class _Lane:
 
     def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float,
                         capped: bool = False, work_tok_s: float | None = None, budget_w: float | None = None,
-                        awake_budget_w: float | None = None) -> list:
+                        it_budget_w: float | None = None) -> list:
         """The clock(s) the replicas run this tick: ``[(t_end, clock)]``, or two segments
         ``[(t_mid, upper level), (t_end, lower level)]`` for a fractional effective level.
 
@@ -537,7 +533,7 @@ class _Lane:
         headroom), also where the loaded replicas run above the lowest clock.
 
         With ``controller.idle_power_down`` an uncapped tick on which a parked replica still finishes the requests
-        inside it (powering down is immediate: docs/slo.md) is held to ``awake_budget_w`` (the awake replicas' IT
+        inside it (powering down is immediate: docs/slo.md) is held to ``it_budget_w`` (the awake replicas' IT
         budget, the parked ones' charged power set aside): that replica's draw over its charged idle, read from its
         last tick (:meth:`_parked_excess`), is set aside from the budget, and where the awake replicas serving the
         tick's work at the top clock would draw more than the rest by the tables, they run at the highest clock
@@ -554,15 +550,13 @@ class _Lane:
             level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
         first, self._first_tick = self._first_tick, False
-        self._held_now = False
         if self._trim_on and ((self._parked_excess_w > 0.0 and self._awake_n is not None) or (
-                first and not capped and self.may_trim_down and awake_budget_w is not None
-                and bool(np.isfinite(awake_budget_w)))):
+                first and not capped and self.may_trim_down and it_budget_w is not None
+                and bool(np.isfinite(it_budget_w)))):
             # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
             # replicas fill from empty): held to the budget less the trim's margin by the tables
-            held = self._hold_parked_excess(level, work_tok_s, awake_budget_w, avail, t0, dt)
+            held = self._hold_parked_excess(level, work_tok_s, it_budget_w, avail, t0, dt)
             if held is not None:
-                self._held_now = True
                 return held
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
@@ -697,7 +691,7 @@ class _Lane:
         it = np.array([np.interp(min(work_tok_s, float(rate[k, -1])), rate[k], w[k]) for k in range(K)]) + idle
         return _highest_level_within(it, allow_w)
 
-    def _hold_parked_excess(self, level: float, work_tok_s: float | None, awake_budget_w: float, avail: float,
+    def _hold_parked_excess(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float,
                             t0: float, dt: float) -> list | None:
         """The clock segments of an uncapped tick on which parked replicas still finishing their requests
         (``idle_power_down``), or the replicas filling on the lane's first tick, would take the facility over its budget
@@ -711,11 +705,11 @@ class _Lane:
         else:  # one group: the awake share of the pool's curves
             curves, a = self.curves, avail
         work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
-        allow = awake_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
+        allow = it_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
         lv = min(self._level_within(curves, a, work, allow), level)
         if lv >= level - 1e-9:
             return None
-        self._target_w = float(awake_budget_w) * self.frac
+        self._target_w = float(it_budget_w) * self.frac
         it_full = curves.it_pq[:, -1]
         kk = min(max(int(round(lv)), 0), K - 2)
         self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * (1.0 if pd else a), 1e-9)
@@ -1092,13 +1086,6 @@ class _Lane:
         self._tick_level.clear()
         return np.interp(lv, np.arange(self.m.clocks.size), self.m.clocks)
 
-    def chunk_held(self) -> np.ndarray:
-        """Per tick since the last call: True where the controller left the tick uncapped and the lane held its
-        replicas below that clock to keep the budget (:attr:`_tick_held`)."""
-        h = np.array(self._tick_held, dtype=bool)
-        self._tick_held.clear()
-        return h
-
     def in_flight(self) -> int:
         """Requests at the door or inside a replica (simulated part)."""
         t = self.pool.totals()
@@ -1290,7 +1277,7 @@ class RequestEngine:
     # ------------------------------------------------------------------ per tick
     def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
              awake: float | None = None, capped: bool = False, open_door: bool = False,
-             awake_budget_w: float | None = None):
+             it_budget_w: float | None = None):
         """Serve ``[t0, t0+dt)`` (one pool); returns (served tokens/s, waiting tokens, shed tokens,
         arrived tokens).
 
@@ -1298,12 +1285,13 @@ class RequestEngine:
         the first ``round(availability · n)`` replicas (requests already inside a failed replica
         finish there — a simplification). ``awake``: the fraction serving when
         ``controller.idle_power_down`` parks the rest; ``open_door``: only compute limits;
-        ``awake_budget_w``: the awake replicas' IT budget with ``idle_power_down`` (see :meth:`_Lane.tick`).
+        ``it_budget_w``: the serving replicas' IT budget this tick, the parked ones' power set aside with
+        ``idle_power_down`` (see :meth:`_Lane.tick`).
         """
         ln = self.lanes[0]
         wl = ln.workload if ln.workload is not None else self.m.workload
         return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake, capped,
-                       open_door, awake_budget_w=awake_budget_w)
+                       open_door, it_budget_w=it_budget_w)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
                    availability: list[float] | None = None, open_door: bool | list[bool] = False,
@@ -1361,13 +1349,13 @@ class RequestEngine:
         gpu = np.stack([p[1] for p in parts], axis=1)
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
         clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
-        held = [ln.chunk_held() for ln in self.lanes]
         if len(parts) == 1:
-            # budget_held: uncapped ticks the lane held below full clock to keep the budget, which the record labels as
-            # capped (the binding: power or cooling, DESIGN.md)
+            # whole_pool: every replica simulated (request fidelity, not a hybrid sample), so the replicas' clock is the
+            # facility's: the record labels an uncapped tick on which the lane ran them below full clock as capped
+            # (loop._record_chunk); a hybrid sample's clock is not (its fluid remainder ran at the controller's)
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
                     "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk,
-                    "budget_held": held[0]}
+                    "whole_pool": self.lanes[0].frac >= 1.0}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
                 "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
