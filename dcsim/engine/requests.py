@@ -285,10 +285,6 @@ class _Lane:
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
-        if t.size:
-            self._hold.append((t, cls, n_in, n_out))
-            self._hold_n += t.size
-            self._hold_tok += int(n_out.sum())
         # admission: token bucket on output tokens at the controller's limit (sample share), two ticks deep;
         # open when only compute limits (the replicas' own queues hold what they cannot serve yet)
         door = limit_tok_s * self.frac
@@ -298,10 +294,8 @@ class _Lane:
             # replica's full-load rate the consolidation reached (a fraction of a replica, realised as its load;
             # until 2026-12-04 it ran at the limit, 1.3 % over the contract on 1,130 s of 1,200: audit L #8)
             door = min(door, x_tick * self._walk_rate(0))
-        depth = self._refill(door, dt, open_door)
         shed_tok = 0.0
-        rel, shed_cls = self._release(t1)
-        self._bucket = min(self._bucket, depth)
+        rel, shed_cls = self._admit((t, cls, n_in, n_out), door, dt, t1, open_door)
         if shed_cls.size:
             eng.metrics.record_shed(shed_cls[0])
             shed_tok += float(shed_cls[1].sum())
@@ -922,6 +916,20 @@ class _Lane:
         self._bucket = max(depth, float(self._hold_tok)) if open_door else min(self._bucket + door_tok_s * dt, depth)
         return depth
 
+    def _admit(self, arrivals: tuple, door_tok_s: float, dt: float, t1: float, open_door: bool = False):
+        """The door's step of a tick ending at ``t1``: queue ``arrivals`` (t, cls, n_in, n_out) in its FIFO, refill the
+        bucket at ``door_tok_s`` (:meth:`_refill`), release (:meth:`_release`) and clamp the bucket to its depth.
+        Returns :meth:`_release`'s (released, shed)."""
+        t, n_out = arrivals[0], arrivals[3]
+        if t.size:
+            self._hold.append(arrivals)
+            self._hold_n += t.size
+            self._hold_tok += int(n_out.sum())
+        depth = self._refill(door_tok_s, dt, open_door)
+        rel, shed = self._release(t1)
+        self._bucket = min(self._bucket, depth)
+        return rel, shed
+
     def _release(self, t1: float):
         """Take requests from the door queue in FIFO order: those waiting more than hold_limit
         (at ``t1``) are shed; the others are released while the token bucket holds their output
@@ -946,10 +954,11 @@ class _Lane:
         while self._hold:
             t, c, i, o = self._hold[0]
             exp = (t1 - t) > self.hold_limit
-            cs = np.cumsum(np.where(exp, 0, o), dtype=float)
+            ox = np.where(exp, 0, o)
+            cs = np.cumsum(ox, dtype=float)
             # a request goes while the tokens released before it are under the bucket; the bucket is charged its
             # whole answer (cs), so the last one released may leave it in debt, which the next ticks repay first
-            stop = np.flatnonzero(~exp & (cs - np.where(exp, 0, o) >= self._bucket))
+            stop = np.flatnonzero(~exp & (cs - ox >= self._bucket))
             j = int(stop[0]) if stop.size else t.size
             if j:
                 e, k = exp[:j], ~exp[:j]
