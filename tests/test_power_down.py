@@ -270,20 +270,18 @@ def _capped_mixed_hall(fidelity: str, rate: str = "150 req/s") -> dict:
 
 def test_the_full_load_rate_of_a_mixed_pool_is_that_of_its_replicas_awake_along_the_ladder():
     """The ladder keeps the B200 replicas awake first (index 1 of racks:), then the H100s: the full-load rate the
-    engine's binding label reads for k awake replicas (full_load_tok_s of controller.serving_replicas, as
-    loop._record_chunk reads them, at a clock of the tables' grid)
+    engine's binding label reads for k awake replicas (loop.serving_full_load_tok_s, the one loop._record_chunk
+    calls, at a clock of the tables' grid)
     is theirs, each at its own node table's largest throughput at that clock — a sum of table entries — not k/24 of
     the whole pool's (the reading until 2026-12-05: 4 awake replicas then read 4/24 of 16 H100 + 8 B200)."""
-    from dcsim.engine.controller import serving_replicas
-    from dcsim.serving.slo_estimate import full_load_tok_s
+    from dcsim.engine.loop import serving_full_load_tok_s
     m = build_models(load_scenario(_mixed_hall([_H100_70B, _B200_70B], "fluid")))
     pd = power_down_for(m, 10.0)
     reps = pd.group_replicas(np.array([0, 4, 8, 10, 24]), len(m.groups))
     assert reps.tolist() == [[0, 0], [0, 4], [0, 8], [2, 8], [16, 8]]
     h, b = (g.table.thr_max for g in m.groups)
     for k in (m.clocks.size - 1, m.clocks.size // 2):
-        full = full_load_tok_s(m.groups, m.clocks, np.full(5, m.clocks[k]),
-                               serving_replicas(m, pd, np.ones(5), np.array([0, 4, 8, 10, 24]) / 24))
+        full = serving_full_load_tok_s(m, pd, np.full(5, m.clocks[k]), np.ones(5), np.array([0, 4, 8, 10, 24]) / 24)
         assert full == pytest.approx([0.0, 4 * b[k], 8 * b[k], 2 * h[k] + 8 * b[k], 16 * h[k] + 8 * b[k]], rel=1e-12)
         # the awake share of the whole pool's rate (the old reading) is lower: the ladder's first are the faster
         assert full[1] > 1.2 * (4 / 24) * (16 * h[k] + 8 * b[k])

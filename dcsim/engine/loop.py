@@ -477,6 +477,14 @@ def effective_clock(m: Models) -> EffectiveClock:
     return ec
 
 
+def serving_full_load_tok_s(m: Models, power_down, clock, availability, awake) -> np.ndarray:
+    """Full-load rate (tokens/s) per tick of the replicas serving at ``clock`` (the controller's): each rack group's
+    replicas among them (:func:`~dcsim.engine.controller.serving_replicas`: with ``idle_power_down`` the ladder's
+    first ``awake`` share, else the ``availability`` share of each group) at its own node table's full-load rate
+    (:func:`~dcsim.serving.slo_estimate.full_load_tok_s`); what the binding label's critically-loaded test reads."""
+    return full_load_tok_s(m.groups, m.clocks, clock, serving_replicas(m, power_down, availability, awake))
+
+
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
                   arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None, power_down=None) -> None:
     pools: dict = {}
@@ -522,8 +530,8 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         # idle_power_down in a pool of several rack groups the ladder's first, each group at its own full-load rate
         # (controller.serving_replicas; until 2026-12-05 the awake share of the whole pool's, which read a mixed pool
         # low: docs/engine.md "The binding constraint")
-        critical=critically_loaded(capped_below, served, full_load_tok_s(
-            m.groups, m.clocks, op["controller_clock"], serving_replicas(m, power_down, ex.availability, ex.awake))))
+        critical=critically_loaded(capped_below, served, serving_full_load_tok_s(
+            m, power_down, op["controller_clock"], ex.availability, ex.awake)))
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
     cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])
