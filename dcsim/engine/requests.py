@@ -183,6 +183,7 @@ class _Lane:
         #: the reference hall at request fidelity started at 12:00 drew 498.8 kW against 495 kW on it (+0.77 %)
         self._first_tick = True
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
+        self._sample_tab = None  # _sample_level's (ladder, size, scale, rate, draw) tables of the sample's awake replicas
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
         #: the trim may lower the clock below the controller's: always for a single pool, whose target is the
@@ -678,9 +679,13 @@ class _Lane:
         overhead share in, the sample's share of the pool's parked idle out: :meth:`tick`), by the node tables
         (:func:`~dcsim.engine.tables.replica_curves`); the lowest level where none does."""
         K = self.m.clocks.size
-        c = self._lad_cum_n[self._lad.size] * self._up_scale  # awake replicas per (pool-local) group
-        rate = np.tensordot(c, self._g_rate, axes=(0, 0))  # (K, U) the sample's awake rate at an even load
-        w = np.tensordot(c, self._g_w, axes=(0, 0))  # (K, U) their draw
+        tab, n = self._sample_tab, int(self._lad.size)
+        if tab is None or tab[0] is not self._lad_cum_n or tab[1] != n or tab[2] != self._up_scale:
+            c = self._lad_cum_n[n] * self._up_scale  # awake replicas per (pool-local) group
+            # (K, U) the sample's awake rate at an even load, and their draw: read once per change of the ladder
+            tab = self._sample_tab = (self._lad_cum_n, n, self._up_scale, np.tensordot(c, self._g_rate, axes=(0, 0)),
+                                      np.tensordot(c, self._g_w, axes=(0, 0)))
+        rate, w = tab[3], tab[4]
         idle = self._sample_parked_idle_w + self._ovh_share - self._parked_w
         it = np.array([np.interp(min(work_tok_s, float(rate[k, -1])), rate[k], w[k]) for k in range(K)]) + idle
         return _highest_level_within(it, allow_w)
