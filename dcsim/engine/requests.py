@@ -170,7 +170,9 @@ class _Lane:
         self._awake_n = None  # replicas awake this tick (idle_power_down), None otherwise
         self._awake_k = 0  # the pool's replicas awake this tick (hybrid: of the whole pool, not of the sample)
         self._sample_parked_idle_w = 0.0  # the lane's own parked replicas at their charged idle (W, sample share)
-        self._awake_n_prev = None  # _awake_n on the last tick
+        #: _awake_n on the last tick the capped branch trimmed (a hybrid sample's count-change rule, _clock_segments:
+        #: until 2026-12-05 the last tick's, so a change on an uncapped or held tick went unseen by the next capped one)
+        self._awake_n_trimmed = None
         self._target_w = None  # IT target of this tick when trimmed (sample share), W
         self._meas_prev = None  # measured IT power (sample) of the last saturated trimmed tick, W
         # running mean square of the relative IT power error of trimmed ticks; None until first measured, and
@@ -252,7 +254,6 @@ class _Lane:
         arrived = float(n_out.sum()) + fluid_arr
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
-        self._awake_n_prev = self._awake_n
         self._parked_w, self._awake_n, self._parked_excess_w = 0.0, None, 0.0
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
             # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
@@ -595,10 +596,12 @@ class _Lane:
             level = min(level, self._sample_level(work_tok_s, self._target_w * (1.0 - self._margin())))
             self._level_now = level
             k = int(round(level))
-            if self._awake_n != self._awake_n_prev:
+            if self._awake_n != self._awake_n_trimmed:
                 # the count changed: a trim above the clock read is the tables' error on the replicas awake before;
-                # not carried over (carried, the mixed hall drew 0.5 % over its contract as its sample's count rose)
+                # not carried over (carried, the mixed hall drew 0.5 % over its contract as its sample's count rose);
+                # compared with the count at the last trimmed tick, so a change on an uncapped tick between is seen
                 self._trim = min(self._trim, 0.0)
+            self._awake_n_trimmed = self._awake_n
         it_full = curves.it_pq[:, -1]
         kk = min(max(k, 0), K - 2)
         self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
