@@ -551,7 +551,7 @@ class _Lane:
                 and bool(np.isfinite(it_budget_w)))):
             # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
             # replicas fill from empty): held to the budget less the trim's margin by the tables
-            held = self._hold_parked_excess(level, work_tok_s, it_budget_w, avail, t0, dt)
+            held = self._hold_to_budget(level, work_tok_s, it_budget_w, avail, t0, dt)
             if held is not None:
                 return held
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
@@ -581,10 +581,7 @@ class _Lane:
             self._target_w = float(budget_w) * self.frac
         else:
             if self._awake_n is not None:  # idle_power_down: the awake replicas' operating point, the parked excluded
-                if self._pd is not None:  # several rack groups: the ladder's first, on their own curves (as fluid)
-                    curves, a = awake_curves(m, self._pd, self._awake_k), 1.0
-                else:  # one group: the awake share of the pool's curves; the slope of the awake replicas
-                    scale = avail
+                curves, a, scale = self._serving_curves(avail)
             op = pool_operating_point(curves, m.clocks, policy, self.overhead_w, np.array([limit_tok_s]), mode,
                                       np.array([k], np.int16), np.array([a]))
             self._target_w = float(op["it_power_w"][0]) * self.frac
@@ -595,16 +592,13 @@ class _Lane:
             # facility's contract, before the trim had measured it)
             level = min(level, self._sample_level(work_tok_s, self._target_w * (1.0 - self._margin())))
             self._level_now = level
-            k = int(round(level))
             if self._awake_n != self._awake_n_trimmed:
                 # the count changed: a trim above the clock read is the tables' error on the replicas awake before;
                 # not carried over (carried, the mixed hall drew 0.5 % over its contract as its sample's count rose);
                 # compared with the count at the last trimmed tick, so a change on an uncapped tick between is seen
                 self._trim = min(self._trim, 0.0)
             self._awake_n_trimmed = self._awake_n
-        it_full = curves.it_pq[:, -1]
-        kk = min(max(k, 0), K - 2)
-        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
+        self._slope_w = self._slope_at(curves, level, scale)
         if self.may_trim_down and self._level_capped is not None and level > self._level_capped:
             # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
             # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick)
@@ -693,28 +687,38 @@ class _Lane:
         it = np.array([np.interp(min(work_tok_s, float(rate[k, -1])), rate[k], w[k]) for k in range(K)]) + idle
         return _highest_level_within(it, allow_w)
 
-    def _hold_parked_excess(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float,
-                            t0: float, dt: float) -> list | None:
+    def _serving_curves(self, avail: float) -> tuple:
+        """(curves, a, scale) of the replicas serving with ``controller.idle_power_down`` (``avail``: their share of
+        the pool): in a pool of several rack groups the ladder's first on their own curves (as fluid:
+        :func:`~dcsim.engine.controller.awake_curves`), a = scale = 1; with one group the pool's curves, a = scale =
+        ``avail`` (their operating point is read on ``a`` of the curves, the trim's slope scaled by ``scale``)."""
+        if self._awake_n is not None and self._pd is not None:
+            return awake_curves(self.m, self._pd, self._awake_k), 1.0, 1.0
+        return self.curves, avail, avail
+
+    def _slope_at(self, curves, level: float, scale: float) -> float:
+        """IT W per clock level at full batch near ``level`` on ``curves`` (sample share, times ``scale``: the share
+        of them serving): the trim's slope (:attr:`_slope_w`)."""
+        K = self.m.clocks.size
+        it_full = curves.it_pq[:, -1]
+        kk = min(max(int(round(level)), 0), K - 2)
+        return max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
+
+    def _hold_to_budget(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float,
+                        t0: float, dt: float) -> list | None:
         """The clock segments of an uncapped tick on which parked replicas still finishing their requests
         (``idle_power_down``), or the replicas filling on the lane's first tick, would take the facility over its budget
         less the trim's margin by the tables (:meth:`_clock_segments`), or None where the awake replicas at the
         controller's clock fit beside them."""
-        m = self.m
-        K = m.clocks.size
-        pd = self._pd is not None and self._awake_n is not None
-        if pd:  # several rack groups: the ladder's first, on their own curves (as fluid)
-            curves, a = awake_curves(m, self._pd, self._awake_k), 1.0
-        else:  # one group: the awake share of the pool's curves
-            curves, a = self.curves, avail
+        K = self.m.clocks.size
+        curves, a, _ = self._serving_curves(avail)  # without idle_power_down: the pool's curves, ``avail`` serving
         work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
         allow = it_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
         lv = min(self._level_within(curves, a, work, allow), level)
         if lv >= level - 1e-9:
             return None
         self._target_w = float(it_budget_w) * self.frac
-        it_full = curves.it_pq[:, -1]
-        kk = min(max(int(round(lv)), 0), K - 2)
-        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * (1.0 if pd else a), 1e-9)
+        self._slope_w = self._slope_at(curves, lv, a)
         self._level_now = self._level_capped = lv
         self._share = 1.0
         eff = min(max(lv + self._trim, 0.0), K - 1.0)  # the trim as on a capped tick: the tables' error
