@@ -63,6 +63,11 @@ _GAIN_UP = 0.5
 _EWMA = 0.2
 #: the margin below the power target is at most this (relative; numerical choice)
 _MARGIN_MAX = 0.02
+#: a parked replica's draw over its charged idle (W, sample share) below which the lane does not hold an uncapped tick
+#: for it (_Lane._parked_excess): float noise of the wall-power tables, not a batch still finishing (numerical choice;
+#: a B200 parked with its batch took the mixed hall ~3 kW over its contract: docs/engine.md "A replica parked with a
+#: full batch")
+_PARKED_EXCESS_MIN_W = 1.0
 #: a lane whose consolidated share ran above the lowest clock (or below one replica) warns when it served fewer
 #: tokens than the controller's limit by more than this on those ticks (the 2 % band request fidelity keeps against
 #: fluid when power binds, docs/engine.md), or drew more than its target
@@ -546,7 +551,7 @@ class _Lane:
             level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
         first, self._first_tick = self._first_tick, False
-        if self._trim_on and ((self._parked_excess_w > 0.0 and self._awake_n is not None) or (
+        if self._trim_on and ((self._parked_excess_w > _PARKED_EXCESS_MIN_W and self._awake_n is not None) or (
                 first and not capped and self.may_trim_down and it_budget_w is not None
                 and bool(np.isfinite(it_budget_w)))):
             # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
