@@ -507,6 +507,19 @@ def test_request_fidelity_keeps_the_contract_on_its_first_tick(monkeypatch):
     assert ts["binding"][0] == 2 and np.all(ts["binding"][1:] == 1)
 
 
+def test_a_hybrid_sample_held_on_its_first_tick_leaves_the_facility_tick_compute_bound(monkeypatch):
+    """Hybrid's sample holds its first tick as request fidelity's lane does (its share of the budget), but its fluid
+    remainder, most of the facility, runs at the controller's full clock: the reference hall at 12:00 (uncapped, C
+    below P, work waiting) labels tick 0 compute, as every tick after it. Merged on 2026-12-05 the held sample relabelled
+    the whole facility's tick 0 power."""
+    ov = {"duration": "5 min", "start": "2026-07-15T12:00", "expect": {}, "fidelity": "hybrid"}
+    r, clk = run_with_replica_clock(monkeypatch, SC / "reference.yaml", ov)
+    ts = r.timeseries
+    assert np.all(ts["mode"] == 0) and np.all(ts["held_tokens"] > 0)
+    assert clk[0] < 1.0 - 1e-3  # the sample was held below full clock
+    assert np.all(ts["binding"] == 1)
+
+
 def test_an_uncapped_tick_is_labelled_by_the_clock_the_lane_ran(monkeypatch):
     """The binding label of an uncapped tick at request fidelity (C below P, work waiting) reads the replicas' own
     clock (RequestEngine.chunk_power's replica_clock, loop._record_chunk): below full clock the lane, not compute,
