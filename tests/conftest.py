@@ -3,6 +3,7 @@
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +64,26 @@ def squash(text: str) -> str:
     """``text`` with every run of whitespace (a line break of the terminal's wrapping included) as one space: what a
     test searches the summary, a plan answer or compare's text for, wherever the terminal view breaks its lines."""
     return " ".join(str(text).split())
+
+
+def run_with_replica_clock(monkeypatch, scenario, overrides=None, force=None):
+    """``dcsim.run`` of ``scenario`` that also returns the request lane's clock per tick
+    (``RequestEngine.chunk_power(...)["replica_clock"]``, one pool: the replicas' own, not the timeseries' fluid
+    ``mean_clock``). ``force(i, clock) -> clock``, where given, replaces that clock of tick ``i`` before the record
+    reads it (the binding label's input)."""
+    import dcsim
+    from dcsim.engine.requests import RequestEngine
+    orig, seen = RequestEngine.chunk_power, []
+
+    def chunk_power(self, *a, **k):
+        out = orig(self, *a, **k)
+        rc = np.array(out["replica_clock"], float)
+        if force is not None:
+            rc = np.array([force(len(seen) + i, c) for i, c in enumerate(rc)])
+            out["replica_clock"] = rc
+        seen.extend(rc.tolist())
+        return out
+
+    monkeypatch.setattr(RequestEngine, "chunk_power", chunk_power)
+    r = dcsim.run(scenario, overrides=overrides)
+    return r, np.array(seen)

@@ -7,7 +7,7 @@ import pytest
 
 import dcsim
 
-from conftest import ROOT, small_scenario
+from conftest import ROOT, run_with_replica_clock, small_scenario
 from dcsim.engine.build import build_models
 from dcsim.scenario import load_scenario
 
@@ -490,7 +490,7 @@ def test_hybrid_request_counts_are_labelled_as_the_samples():
     assert "simulated sample" not in summary_table(req)
 
 
-def test_request_fidelity_keeps_the_contract_on_its_first_tick():
+def test_request_fidelity_keeps_the_contract_on_its_first_tick(monkeypatch):
     """The reference hall started at 12:00: the controller leaves the ticks uncapped (P 0.1 % above C) and the
     replicas, filling from empty on the first tick (prefill-heavy), drew more than the node tables say: 498.8 kW against
     the 495-kW contract (+0.77 %) before 2026-12-05, the only tick over. Now the lane's first tick, on which nothing
@@ -498,9 +498,38 @@ def test_request_fidelity_keeps_the_contract_on_its_first_tick():
     the record labels it power-bound: the lane's hold, not compute, limited what it served with work waiting
     (DESIGN.md; before: compute). The ticks after it run at full clock, as before, labelled compute."""
     ov = {"duration": "5 min", "start": "2026-07-15T12:00", "expect": {}, "fidelity": "request"}
-    ts = dcsim.run(SC / "reference.yaml", overrides=ov).timeseries
+    r, clk = run_with_replica_clock(monkeypatch, SC / "reference.yaml", ov)
+    ts = r.timeseries
     x = ts["facility_power_w"] / ts["interconnect_w"]
     assert np.all(ts["mode"] == 0) and np.all(ts["held_tokens"] > 0)
     assert x[0] <= 1.0 and np.max(x) <= 1.001
-    assert ts["controller_clock"][0] == pytest.approx(1.0)  # the controller's, the lane ran below it
+    assert clk[0] < 1.0 - 1e-3 and np.all(clk[1:] == pytest.approx(1.0))  # the lane's own clock: held, then full
     assert ts["binding"][0] == 2 and np.all(ts["binding"][1:] == 1)
+
+
+def test_a_hybrid_sample_held_on_its_first_tick_leaves_the_facility_tick_compute_bound(monkeypatch):
+    """Hybrid's sample holds its first tick as request fidelity's lane does (its share of the budget), but its fluid
+    remainder, most of the facility, runs at the controller's full clock: the reference hall at 12:00 (uncapped, C
+    below P, work waiting) labels tick 0 compute, as every tick after it. Merged on 2026-12-05 the held sample relabelled
+    the whole facility's tick 0 power."""
+    ov = {"duration": "5 min", "start": "2026-07-15T12:00", "expect": {}, "fidelity": "hybrid"}
+    r, clk = run_with_replica_clock(monkeypatch, SC / "reference.yaml", ov)
+    ts = r.timeseries
+    assert np.all(ts["mode"] == 0) and np.all(ts["held_tokens"] > 0)
+    assert clk[0] < 1.0 - 1e-3  # the sample was held below full clock
+    assert np.all(ts["binding"] == 1)
+
+
+def test_an_uncapped_tick_is_labelled_by_the_clock_the_lane_ran(monkeypatch):
+    """The binding label of an uncapped tick at request fidelity (C below P, work waiting) reads the replicas' own
+    clock (RequestEngine.chunk_power's replica_clock, loop._record_chunk): below full clock the lane, not compute,
+    limited the served rate (power); at full clock compute did, whatever branch the lane took. The reference hall at
+    12:00 with the lane's clock replaced: the first tick (held, below full) set to full reads compute, every other
+    later tick set below full reads power."""
+    ov = {"duration": "5 min", "start": "2026-07-15T12:00", "expect": {}, "fidelity": "request"}
+    r, _ = run_with_replica_clock(monkeypatch, SC / "reference.yaml", ov,
+                                  force=lambda i, c: 1.0 if i % 2 == 0 else 0.9)
+    ts = r.timeseries
+    assert np.all(ts["mode"] == 0) and np.all(ts["compute_tok_s"] < ts["power_tok_s"])
+    assert np.all(ts["held_tokens"] > 0)
+    assert np.all(ts["binding"][0::2] == 1) and np.all(ts["binding"][1::2] == 2)

@@ -21,21 +21,16 @@ def _door(hold_limit_s: float = 600.0) -> _Lane:
 
 
 def _run_door(door_tok_s: float, n_out_ticks: list[np.ndarray], dt: float = 1.0):
-    """Feed each tick's answers (arriving at the tick's start) through the door as ``_Lane.tick`` does (refill,
-    release, clamp to the depth); returns the tokens released and shed per tick, and the released answers."""
+    """Feed each tick's answers (arriving at the tick's start) through the door, ``_Lane._admit`` as ``_Lane.tick``
+    calls it (queue, refill, release, clamp to the depth); returns the tokens released and shed per tick, and the
+    released answers."""
     ln = _door()
     rel_tok, shed_tok, released = [], [], []
     for k, o in enumerate(n_out_ticks):
         t0, t1 = k * dt, (k + 1) * dt
-        if o.size:
-            n = o.size
-            ln._hold.append((np.full(n, t0), np.zeros(n, dtype=np.int64), np.full(n, 100, dtype=np.int64),
-                             o.astype(np.int64)))
-            ln._hold_n += n
-            ln._hold_tok += int(o.sum())
-        depth = ln._refill(door_tok_s, dt)
-        rel, shed = ln._release(t1)
-        ln._bucket = min(ln._bucket, depth)
+        n = o.size
+        rel, shed = ln._admit((np.full(n, t0), np.zeros(n, dtype=np.int64), np.full(n, 100, dtype=np.int64),
+                               o.astype(np.int64)), door_tok_s, dt, t1)
         rel_tok.append(0.0 if rel is None else float(rel[3].sum()))
         shed_tok.append(float(shed[1].sum()))
         if rel is not None:

@@ -308,9 +308,9 @@ class PowerDown:
     def parked_idle_w(self, serving: float, in_service: float) -> float:
         """Idle wall power (W) of the in-service replicas past the ladder's first ``serving`` (counts): every parked
         replica at its own group's idle draw, waking or in standby alike (a hybrid sample's share of it is what its
-        trim sets aside: ``dcsim.engine.requests._Lane``)."""
+        trim sets aside: ``dcsim.engine.requests._Lane``): :meth:`parked_power_w` with every parked replica powered."""
         up = float(np.floor(in_service + 1e-9))
-        return float(self._idle_between(np.array(min(serving, up)), np.array(up))[0])
+        return float(self.parked_power_w(np.array(in_service), np.array(min(serving, up)), np.array(up)))
 
     def asleep_idle_w(self, in_service, asleep) -> tuple[np.ndarray, np.ndarray]:
         """(idle wall W, idle GPU W) of the ``asleep`` replicas in standby among ``in_service`` (counts per tick): the

@@ -63,6 +63,8 @@ class Exogenous:
     awake: np.ndarray              # fraction of replicas serving (= availability unless idle_power_down)
     parked_w: np.ndarray           # wall power (W) of in-service replicas not serving (waking, standby)
     asleep: np.ndarray             # replicas in standby (count)
+    it_budget_w: np.ndarray        # IT power (W) the serving replicas and every rack's overhead may draw by the
+                                   # budgets (the cooling one lifted where thermal dynamics store heat), parked_w aside
     overhead_w: float              # rack overhead power (W), not scaled by availability
 
     def head(self, n: int) -> "Exogenous":
@@ -152,11 +154,12 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     # thermal dynamics without a pre-emptive cap store heat: the instant cooling budget is lifted
     free_q = flex is not None and flex.th_free_q
     it_fit = it_max_p if free_q else np.minimum(it_max_p, it_max_q)
+    it_budget = it_fit - parked_w
     K = cv.rate_pq.shape[0]
     if power_down is not None and power_down.by_group:
         # several rack groups: the serving replicas are the ladder's first (PowerDown), on their own curves, with the
         # parked replicas' power set aside (the curves hold every rack's overhead)
-        b = it_fit - parked_w
+        b = it_budget
 
         def fits(k: int, sel: np.ndarray) -> dict[str, np.ndarray]:
             c = awake_curves(m, power_down, k)
@@ -179,6 +182,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         fit_frontier=fit_frontier,
         fit_levels=fit_levels,
         availability=avail, awake=awake, parked_w=parked_w, asleep=asleep, overhead_w=ovh,
+        it_budget_w=it_budget,
     )
 
 
@@ -324,15 +328,13 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                         # only compute limits, every replica in service awake: the door stays open and the
                         # replicas queue what they cannot serve yet
                         open_door = ctl.compute_only(md, limit, av[j]) and av[j] >= ex.availability[j] - 1e-12
-                        # the IT power the awake replicas (and every rack's overhead) may draw by the budgets, the
+                        # the IT power the serving replicas (and every rack's overhead) may draw by the budgets, the
                         # parked replicas' charged power set aside (idle_power_down): the lane holds an uncapped tick
                         # to it while a parked replica still finishes its requests, and on its first tick
-                        awake_w = float(min(ex.it_max_power_w[j], ex.it_max_cooling_w[j])
-                                        - (0.0 if power_down is None else ex.parked_w[j]))
                         sv, b, sh, arr = request_engine.tick(float(ex.t_s[j]), dt, limit, float(clk),
                                                              float(ex.availability[j]), awake=av[j],
                                                              capped=bool(closed_door(md)), open_door=open_door,
-                                                             awake_budget_w=awake_w)
+                                                             it_budget_w=float(ex.it_budget_w[j]))
                         held.append(request_engine.held_tok)
                     elif dq is not None:
                         arr = d * dt
@@ -476,6 +478,14 @@ def effective_clock(m: Models) -> EffectiveClock:
     return ec
 
 
+def serving_full_load_tok_s(m: Models, power_down, clock, availability, awake) -> np.ndarray:
+    """Full-load rate (tokens/s) per tick of the replicas serving at ``clock`` (the controller's): each rack group's
+    replicas among them (:func:`~dcsim.engine.controller.serving_replicas`: with ``idle_power_down`` the ladder's
+    first ``awake`` share, else the ``availability`` share of each group) at its own node table's full-load rate
+    (:func:`~dcsim.serving.slo_estimate.full_load_tok_s`); what the binding label's critically-loaded test reads."""
+    return full_load_tok_s(m.groups, m.clocks, clock, serving_replicas(m, power_down, availability, awake))
+
+
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
                   arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None, power_down=None) -> None:
     pools: dict = {}
@@ -507,15 +517,15 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     # (one pool: a tick capped below full clock has P or Q below C already; with several, PoolTicker.record)
     # a tick on which IT was shed for temperature (MODE_SHED: no clock run, its cooling ceiling 0) admits nothing
     # either: a closed door, counted with the capped ones here
-    mode_a = np.asarray(mode)
-    below = (closed_door(mode_a)
-             & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9)))
-    if extra is not None and "budget_held" in extra:
-        # request fidelity, one pool: an uncapped tick on which the lane held its replicas below full clock to keep
-        # the budget (a parked replica finishing its batch, the first tick) was limited by power (or cooling), not
-        # compute: labelled as a capped tick. Until 2026-12-05 it read compute (DESIGN.md: the constraint that limits
-        # the served rate with work waiting)
-        below = below | extra["budget_held"]
+    below = closed_door(np.asarray(mode)) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9))
+    capped_below = below  # the controller's: the critically-loaded test reads its clock
+    if extra is not None and extra.get("whole_pool", False):
+        # request fidelity, one pool: an uncapped tick on which the lane ran its replicas below full clock (held to
+        # the budget: a parked replica finishing its batch, the first tick) was limited by power (or cooling), not
+        # compute: labelled as a capped tick, read on the replicas' clock. Until 2026-12-05 it read compute (DESIGN.md:
+        # the constraint that limits the served rate with work waiting). Hybrid: not (its fluid remainder, most of the
+        # facility, ran at the controller's full clock)
+        below = below | ((np.asarray(mode) == 0) & (np.asarray(extra["replica_clock"]) < m.clocks[-1] * (1 - 1e-9)))
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
         supply_only=1 if m.scenario.controller.policy == "none" else None, capped=below,
@@ -523,8 +533,8 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         # idle_power_down in a pool of several rack groups the ladder's first, each group at its own full-load rate
         # (controller.serving_replicas; until 2026-12-05 the awake share of the whole pool's, which read a mixed pool
         # low: docs/engine.md "The binding constraint")
-        critical=critically_loaded(below, served, full_load_tok_s(
-            m.groups, m.clocks, op["controller_clock"], serving_replicas(m, power_down, ex.availability, ex.awake))))
+        critical=critically_loaded(capped_below, served, serving_full_load_tok_s(
+            m, power_down, op["controller_clock"], ex.availability, ex.awake)))
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
     cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])

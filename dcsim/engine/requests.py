@@ -63,6 +63,11 @@ _GAIN_UP = 0.5
 _EWMA = 0.2
 #: the margin below the power target is at most this (relative; numerical choice)
 _MARGIN_MAX = 0.02
+#: a parked replica's draw over its charged idle (W, sample share) below which the lane does not hold an uncapped tick
+#: for it (_Lane._parked_excess): float noise of the wall-power tables, not a batch still finishing (numerical choice;
+#: a B200 parked with its batch took the mixed hall ~3 kW over its contract: docs/engine.md "A replica parked with a
+#: full batch")
+_PARKED_EXCESS_MIN_W = 1.0
 #: a lane whose consolidated share ran above the lowest clock (or below one replica) warns when it served fewer
 #: tokens than the controller's limit by more than this on those ticks (the 2 % band request fidelity keeps against
 #: fluid when power binds, docs/engine.md), or drew more than its target
@@ -170,7 +175,9 @@ class _Lane:
         self._awake_n = None  # replicas awake this tick (idle_power_down), None otherwise
         self._awake_k = 0  # the pool's replicas awake this tick (hybrid: of the whole pool, not of the sample)
         self._sample_parked_idle_w = 0.0  # the lane's own parked replicas at their charged idle (W, sample share)
-        self._awake_n_prev = None  # _awake_n on the last tick
+        #: _awake_n on the last tick the capped branch trimmed (a hybrid sample's count-change rule, _clock_segments:
+        #: until 2026-12-05 the last tick's, so a change on an uncapped or held tick went unseen by the next capped one)
+        self._awake_n_trimmed = None
         self._target_w = None  # IT target of this tick when trimmed (sample share), W
         self._meas_prev = None  # measured IT power (sample) of the last saturated trimmed tick, W
         # running mean square of the relative IT power error of trimmed ticks; None until first measured, and
@@ -183,13 +190,9 @@ class _Lane:
         #: the reference hall at request fidelity started at 12:00 drew 498.8 kW against 495 kW on it (+0.77 %)
         self._first_tick = True
         self._level_now = 0.0  # the controller's clock level this tick (fractional index)
+        self._sample_tab = None  # _sample_level's (ladder, size, scale, rate, draw) tables of the sample's awake replicas
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
-        #: each tick: an uncapped tick the lane held below the controller's clock to keep the budget (a parked replica
-        #: finishing its batch, or the first tick: _hold_parked_excess); the record labels such a tick's binding as a
-        #: capped one (power or cooling, not compute: RequestEngine.chunk_power, loop._record_chunk)
-        self._tick_held: list[bool] = []
-        self._held_now = False
         #: the trim may lower the clock below the controller's: always for a single pool, whose target is the
         #: facility's budget; with several pools after a tick on which they together and this one alone drew more
         #: than their targets (RequestEngine.tick_pools: one pool over its share while another is under keeps the
@@ -230,7 +233,7 @@ class _Lane:
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
              availability: float, awake: float | None = None, capped: bool = False, open_door: bool = False,
-             budget_w: float | None = None, awake_budget_w: float | None = None):
+             budget_w: float | None = None, it_budget_w: float | None = None):
         """Serve this pool's requests ``ab`` over ``[t0, t0+dt)``; returns (served tokens/s,
         waiting tokens, shed tokens, arrived tokens). ``awake`` (``controller.idle_power_down``,
         one pool) is the fraction of replicas serving: the others in service are parked (waking or
@@ -240,11 +243,13 @@ class _Lane:
         as a fleet with no admission control does (a token bucket there held a tick's burst at the
         door for a tick: docs/slo.md). ``budget_w``: the pool's IT budget this tick (W, the whole pool's, several
         pools: :attr:`dcsim.engine.pools.PoolTicker.budgets`), the power its capped replicas aim at
-        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``. ``awake_budget_w``
-        (``controller.idle_power_down``): the IT power (W, the whole pool's) the awake replicas and every rack's
-        overhead may draw by the facility's budgets this tick, the parked replicas' charged power (idle or standby,
+        (:meth:`_clock_segments`); None or inf: the frontier's IT power at ``limit_tok_s``. ``it_budget_w``
+        (every tick, :attr:`dcsim.engine.loop.Exogenous.it_budget_w`): the IT power (W, the whole pool's) the serving
+        replicas and every rack's overhead may draw by the facility's budgets this tick, with
+        ``controller.idle_power_down`` the parked replicas' charged power (idle or standby,
         :meth:`~dcsim.engine.controller.PowerDown.parked_power_w`) set aside: an uncapped tick on which a parked
-        replica still finishes its requests is held to it (:meth:`_clock_segments`)."""
+        replica still finishes its requests, and the lane's first tick, are held to it less the trim's margin
+        (:meth:`_clock_segments`)."""
         m = self.m
         t1 = t0 + dt
         t, cls, n_in, n_out = ab.t, ab.cls, ab.n_in, ab.n_out
@@ -254,7 +259,6 @@ class _Lane:
         arrived = float(n_out.sum()) + fluid_arr
         eng.metrics.record_arrivals(cls)
         available = self._in_service(t0, availability)
-        self._awake_n_prev = self._awake_n
         self._parked_w, self._awake_n, self._parked_excess_w = 0.0, None, 0.0
         if awake is not None and awake < availability - 1e-12:  # idle_power_down: park the rest
             # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
@@ -275,7 +279,7 @@ class _Lane:
                     # record adds the remainder's share, and counts the sample's at that share too: chunk_power)
                     self._parked_w = self.frac * self._pdown.parked_idle_w(self._awake_k,
                                                                            availability * self._pdown.replicas)
-                if not capped and awake_budget_w is not None and np.isfinite(awake_budget_w):
+                if not capped and it_budget_w is not None and np.isfinite(it_budget_w):
                     self._parked_excess_w = self._parked_excess(parked_sel)
         # the clock(s) of this tick, its power target if capped, and the share of the replicas that get requests
         # (the ladder: the replicas in service, most efficient rack group first); the work of the tick is what is
@@ -284,15 +288,10 @@ class _Lane:
         self._n_up = max(int(self._lad.size), 1)  # replicas in service that could get requests
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
-                                    work, budget_w, awake_budget_w)
-        self._tick_held.append(self._held_now)
+                                    work, budget_w, it_budget_w)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
-        if t.size:
-            self._hold.append((t, cls, n_in, n_out))
-            self._hold_n += t.size
-            self._hold_tok += int(n_out.sum())
         # admission: token bucket on output tokens at the controller's limit (sample share), two ticks deep;
         # open when only compute limits (the replicas' own queues hold what they cannot serve yet)
         door = limit_tok_s * self.frac
@@ -302,10 +301,8 @@ class _Lane:
             # replica's full-load rate the consolidation reached (a fraction of a replica, realised as its load;
             # until 2026-12-04 it ran at the limit, 1.3 % over the contract on 1,130 s of 1,200: audit L #8)
             door = min(door, x_tick * self._walk_rate(0))
-        depth = self._refill(door, dt, open_door)
         shed_tok = 0.0
-        rel, shed_cls = self._release(t1)
-        self._bucket = min(self._bucket, depth)
+        rel, shed_cls = self._admit((t, cls, n_in, n_out), door, dt, t1, open_door)
         if shed_cls.size:
             eng.metrics.record_shed(shed_cls[0])
             shed_tok += float(shed_cls[1].sum())
@@ -503,7 +500,7 @@ class _Lane:
 
     def _clock_segments(self, clock: float, limit_tok_s: float, avail: float, t0: float, dt: float,
                         capped: bool = False, work_tok_s: float | None = None, budget_w: float | None = None,
-                        awake_budget_w: float | None = None) -> list:
+                        it_budget_w: float | None = None) -> list:
         """The clock(s) the replicas run this tick: ``[(t_end, clock)]``, or two segments
         ``[(t_mid, upper level), (t_end, lower level)]`` for a fractional effective level.
 
@@ -537,7 +534,7 @@ class _Lane:
         headroom), also where the loaded replicas run above the lowest clock.
 
         With ``controller.idle_power_down`` an uncapped tick on which a parked replica still finishes the requests
-        inside it (powering down is immediate: docs/slo.md) is held to ``awake_budget_w`` (the awake replicas' IT
+        inside it (powering down is immediate: docs/slo.md) is held to ``it_budget_w`` (the awake replicas' IT
         budget, the parked ones' charged power set aside): that replica's draw over its charged idle, read from its
         last tick (:meth:`_parked_excess`), is set aside from the budget, and where the awake replicas serving the
         tick's work at the top clock would draw more than the rest by the tables, they run at the highest clock
@@ -554,15 +551,13 @@ class _Lane:
             level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
         first, self._first_tick = self._first_tick, False
-        self._held_now = False
-        if self._trim_on and ((self._parked_excess_w > 0.0 and self._awake_n is not None) or (
-                first and not capped and self.may_trim_down and awake_budget_w is not None
-                and bool(np.isfinite(awake_budget_w)))):
+        if self._trim_on and ((self._parked_excess_w > _PARKED_EXCESS_MIN_W and self._awake_n is not None) or (
+                first and not capped and self.may_trim_down and it_budget_w is not None
+                and bool(np.isfinite(it_budget_w)))):
             # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
             # replicas fill from empty): held to the budget less the trim's margin by the tables
-            held = self._hold_parked_excess(level, work_tok_s, awake_budget_w, avail, t0, dt)
+            held = self._hold_to_budget(level, work_tok_s, it_budget_w, avail, t0, dt)
             if held is not None:
-                self._held_now = True
                 return held
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
@@ -591,10 +586,7 @@ class _Lane:
             self._target_w = float(budget_w) * self.frac
         else:
             if self._awake_n is not None:  # idle_power_down: the awake replicas' operating point, the parked excluded
-                if self._pd is not None:  # several rack groups: the ladder's first, on their own curves (as fluid)
-                    curves, a = awake_curves(m, self._pd, self._awake_k), 1.0
-                else:  # one group: the awake share of the pool's curves; the slope of the awake replicas
-                    scale = avail
+                curves, a, scale = self._serving_curves(avail)
             op = pool_operating_point(curves, m.clocks, policy, self.overhead_w, np.array([limit_tok_s]), mode,
                                       np.array([k], np.int16), np.array([a]))
             self._target_w = float(op["it_power_w"][0]) * self.frac
@@ -605,14 +597,13 @@ class _Lane:
             # facility's contract, before the trim had measured it)
             level = min(level, self._sample_level(work_tok_s, self._target_w * (1.0 - self._margin())))
             self._level_now = level
-            k = int(round(level))
-            if self._awake_n != self._awake_n_prev:
+            if self._awake_n != self._awake_n_trimmed:
                 # the count changed: a trim above the clock read is the tables' error on the replicas awake before;
-                # not carried over (carried, the mixed hall drew 0.5 % over its contract as its sample's count rose)
+                # not carried over (carried, the mixed hall drew 0.5 % over its contract as its sample's count rose);
+                # compared with the count at the last trimmed tick, so a change on an uncapped tick between is seen
                 self._trim = min(self._trim, 0.0)
-        it_full = curves.it_pq[:, -1]
-        kk = min(max(k, 0), K - 2)
-        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
+            self._awake_n_trimmed = self._awake_n
+        self._slope_w = self._slope_at(curves, level, scale)
         if self.may_trim_down and self._level_capped is not None and level > self._level_capped:
             # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
             # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick)
@@ -690,35 +681,49 @@ class _Lane:
         overhead share in, the sample's share of the pool's parked idle out: :meth:`tick`), by the node tables
         (:func:`~dcsim.engine.tables.replica_curves`); the lowest level where none does."""
         K = self.m.clocks.size
-        c = self._lad_cum_n[self._lad.size] * self._up_scale  # awake replicas per (pool-local) group
-        rate = np.tensordot(c, self._g_rate, axes=(0, 0))  # (K, U) the sample's awake rate at an even load
-        w = np.tensordot(c, self._g_w, axes=(0, 0))  # (K, U) their draw
+        tab, n = self._sample_tab, int(self._lad.size)
+        if tab is None or tab[0] is not self._lad_cum_n or tab[1] != n or tab[2] != self._up_scale:
+            c = self._lad_cum_n[n] * self._up_scale  # awake replicas per (pool-local) group
+            # (K, U) the sample's awake rate at an even load, and their draw: read once per change of the ladder
+            tab = self._sample_tab = (self._lad_cum_n, n, self._up_scale, np.tensordot(c, self._g_rate, axes=(0, 0)),
+                                      np.tensordot(c, self._g_w, axes=(0, 0)))
+        rate, w = tab[3], tab[4]
         idle = self._sample_parked_idle_w + self._ovh_share - self._parked_w
         it = np.array([np.interp(min(work_tok_s, float(rate[k, -1])), rate[k], w[k]) for k in range(K)]) + idle
         return _highest_level_within(it, allow_w)
 
-    def _hold_parked_excess(self, level: float, work_tok_s: float | None, awake_budget_w: float, avail: float,
-                            t0: float, dt: float) -> list | None:
+    def _serving_curves(self, avail: float) -> tuple:
+        """(curves, a, scale) of the replicas serving with ``controller.idle_power_down`` (``avail``: their share of
+        the pool): in a pool of several rack groups the ladder's first on their own curves (as fluid:
+        :func:`~dcsim.engine.controller.awake_curves`), a = scale = 1; with one group the pool's curves, a = scale =
+        ``avail`` (their operating point is read on ``a`` of the curves, the trim's slope scaled by ``scale``)."""
+        if self._awake_n is not None and self._pd is not None:
+            return awake_curves(self.m, self._pd, self._awake_k), 1.0, 1.0
+        return self.curves, avail, avail
+
+    def _slope_at(self, curves, level: float, scale: float) -> float:
+        """IT W per clock level at full batch near ``level`` on ``curves`` (sample share, times ``scale``: the share
+        of them serving): the trim's slope (:attr:`_slope_w`)."""
+        K = self.m.clocks.size
+        it_full = curves.it_pq[:, -1]
+        kk = min(max(int(round(level)), 0), K - 2)
+        return max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
+
+    def _hold_to_budget(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float,
+                        t0: float, dt: float) -> list | None:
         """The clock segments of an uncapped tick on which parked replicas still finishing their requests
         (``idle_power_down``), or the replicas filling on the lane's first tick, would take the facility over its budget
         less the trim's margin by the tables (:meth:`_clock_segments`), or None where the awake replicas at the
         controller's clock fit beside them."""
-        m = self.m
-        K = m.clocks.size
-        pd = self._pd is not None and self._awake_n is not None
-        if pd:  # several rack groups: the ladder's first, on their own curves (as fluid)
-            curves, a = awake_curves(m, self._pd, self._awake_k), 1.0
-        else:  # one group: the awake share of the pool's curves
-            curves, a = self.curves, avail
+        K = self.m.clocks.size
+        curves, a, _ = self._serving_curves(avail)  # without idle_power_down: the pool's curves, ``avail`` serving
         work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
-        allow = awake_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
+        allow = it_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
         lv = min(self._level_within(curves, a, work, allow), level)
         if lv >= level - 1e-9:
             return None
-        self._target_w = float(awake_budget_w) * self.frac
-        it_full = curves.it_pq[:, -1]
-        kk = min(max(int(round(lv)), 0), K - 2)
-        self._slope_w = max(float(it_full[kk + 1] - it_full[kk]) * self.frac * (1.0 if pd else a), 1e-9)
+        self._target_w = float(it_budget_w) * self.frac
+        self._slope_w = self._slope_at(curves, lv, a)
         self._level_now = self._level_capped = lv
         self._share = 1.0
         eff = min(max(lv + self._trim, 0.0), K - 1.0)  # the trim as on a capped tick: the tables' error
@@ -928,6 +933,20 @@ class _Lane:
         self._bucket = max(depth, float(self._hold_tok)) if open_door else min(self._bucket + door_tok_s * dt, depth)
         return depth
 
+    def _admit(self, arrivals: tuple, door_tok_s: float, dt: float, t1: float, open_door: bool = False):
+        """The door's step of a tick ending at ``t1``: queue ``arrivals`` (t, cls, n_in, n_out) in its FIFO, refill the
+        bucket at ``door_tok_s`` (:meth:`_refill`), release (:meth:`_release`) and clamp the bucket to its depth.
+        Returns :meth:`_release`'s (released, shed)."""
+        t, n_out = arrivals[0], arrivals[3]
+        if t.size:
+            self._hold.append(arrivals)
+            self._hold_n += t.size
+            self._hold_tok += int(n_out.sum())
+        depth = self._refill(door_tok_s, dt, open_door)
+        rel, shed = self._release(t1)
+        self._bucket = min(self._bucket, depth)
+        return rel, shed
+
     def _release(self, t1: float):
         """Take requests from the door queue in FIFO order: those waiting more than hold_limit
         (at ``t1``) are shed; the others are released while the token bucket holds their output
@@ -952,10 +971,11 @@ class _Lane:
         while self._hold:
             t, c, i, o = self._hold[0]
             exp = (t1 - t) > self.hold_limit
-            cs = np.cumsum(np.where(exp, 0, o), dtype=float)
+            ox = np.where(exp, 0, o)
+            cs = np.cumsum(ox, dtype=float)
             # a request goes while the tokens released before it are under the bucket; the bucket is charged its
             # whole answer (cs), so the last one released may leave it in debt, which the next ticks repay first
-            stop = np.flatnonzero(~exp & (cs - np.where(exp, 0, o) >= self._bucket))
+            stop = np.flatnonzero(~exp & (cs - ox >= self._bucket))
             j = int(stop[0]) if stop.size else t.size
             if j:
                 e, k = exp[:j], ~exp[:j]
@@ -1091,13 +1111,6 @@ class _Lane:
         lv = np.array(self._tick_level, dtype=float)
         self._tick_level.clear()
         return np.interp(lv, np.arange(self.m.clocks.size), self.m.clocks)
-
-    def chunk_held(self) -> np.ndarray:
-        """Per tick since the last call: True where the controller left the tick uncapped and the lane held its
-        replicas below that clock to keep the budget (:attr:`_tick_held`)."""
-        h = np.array(self._tick_held, dtype=bool)
-        self._tick_held.clear()
-        return h
 
     def in_flight(self) -> int:
         """Requests at the door or inside a replica (simulated part)."""
@@ -1290,7 +1303,7 @@ class RequestEngine:
     # ------------------------------------------------------------------ per tick
     def tick(self, t0: float, dt: float, limit_tok_s: float, clock: float, availability: float = 1.0,
              awake: float | None = None, capped: bool = False, open_door: bool = False,
-             awake_budget_w: float | None = None):
+             it_budget_w: float | None = None):
         """Serve ``[t0, t0+dt)`` (one pool); returns (served tokens/s, waiting tokens, shed tokens,
         arrived tokens).
 
@@ -1298,12 +1311,13 @@ class RequestEngine:
         the first ``round(availability · n)`` replicas (requests already inside a failed replica
         finish there — a simplification). ``awake``: the fraction serving when
         ``controller.idle_power_down`` parks the rest; ``open_door``: only compute limits;
-        ``awake_budget_w``: the awake replicas' IT budget with ``idle_power_down`` (see :meth:`_Lane.tick`).
+        ``it_budget_w``: the serving replicas' IT budget this tick, the parked ones' power set aside with
+        ``idle_power_down`` (see :meth:`_Lane.tick`).
         """
         ln = self.lanes[0]
         wl = ln.workload if ln.workload is not None else self.m.workload
         return ln.tick(self, wl.sample(t0, t0 + dt), t0, dt, limit_tok_s, clock, availability, awake, capped,
-                       open_door, awake_budget_w=awake_budget_w)
+                       open_door, it_budget_w=it_budget_w)
 
     def tick_pools(self, t0: float, dt: float, limits: list[float], clocks: list[float],
                    availability: list[float] | None = None, open_door: bool | list[bool] = False,
@@ -1361,13 +1375,13 @@ class RequestEngine:
         gpu = np.stack([p[1] for p in parts], axis=1)
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
         clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
-        held = [ln.chunk_held() for ln in self.lanes]
         if len(parts) == 1:
-            # budget_held: uncapped ticks the lane held below full clock to keep the budget, which the record labels as
-            # capped (the binding: power or cooling, DESIGN.md)
+            # whole_pool: every replica simulated (request fidelity, not a hybrid sample), so the replicas' clock is the
+            # facility's: the record labels an uncapped tick on which the lane ran them below full clock as capped
+            # (loop._record_chunk); a hybrid sample's clock is not (its fluid remainder ran at the controller's)
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
                     "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk,
-                    "budget_held": held[0]}
+                    "whole_pool": self.lanes[0].frac >= 1.0}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
                 "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
