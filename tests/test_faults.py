@@ -407,7 +407,9 @@ def test_a_hybrid_run_with_failures_keeps_its_contract():
     """The audit's case (docs/faults.md): the reference hall at 13:00 under a 300 kW contract, node failures, hybrid
     fidelity. The fluid remainder counted its failed replicas' idle power, which the controller's budget (a
     fraction of the replicas in service) leaves out, so the run went over its contract on 29 of 30 ticks (+1 %);
-    now never, and within 1 % of fluid on tokens (measured -0.16 %)."""
+    now within the trim's per-tick scatter (docs/engine.md: at most +0.1 %; since the first tick is held to the
+    budget, 2026-12-05, one capped tick, tick 50, reads +0.011 %; none before), and within 1 % of fluid on tokens
+    (measured -0.16 %)."""
     from pathlib import Path
 
     import yaml
@@ -420,8 +422,11 @@ def test_a_hybrid_run_with_failures_keeps_its_contract():
                faults=[{"kind": "node_failures", "mtbf": "5 h", "repair": "1 h", "repair_distribution": "exponential"}])
     raw["facility"]["interconnect"] = "300 kW"
     raw["controller"]["tick"] = "30 s"
-    out = {fid: run({**raw, "fidelity": fid}).report for fid in ("fluid", "hybrid")}
-    assert out["hybrid"]["interconnect_exceeded_s"] == 0.0
+    res = {fid: run({**raw, "fidelity": fid}) for fid in ("fluid", "hybrid")}
+    out = {fid: r.report for fid, r in res.items()}
+    ts = res["hybrid"].timeseries
+    x = ts.get("meter_power_w", ts["facility_power_w"]) / ts["interconnect_w"]
+    assert float(np.max(x)) <= 1.001 and out["hybrid"]["interconnect_exceeded_s"] <= 2 * 30.0  # the 29 of 30 ticks
     assert out["hybrid"]["tokens"]["output"] == pytest.approx(out["fluid"]["tokens"]["output"], rel=0.01)
 
 
