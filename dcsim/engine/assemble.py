@@ -667,11 +667,11 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     def _excess(drawn_w, limit_w) -> str:
         # the excess in W and as a share of the limit: request and hybrid fidelity's trim scatters a few W over
         # (+0.1 % at most, docs/engine.md), which "0.0 kW" hid (audit 2026-12-05)
+        w = fmt_si(float(drawn_w - limit_w), "W")
         if limit_w <= 0:  # a plant down or a cap curtailed to nothing: no share of it
-            return f"{fmt_si(float(drawn_w - limit_w), 'W')} (against a limit of 0 W)"
+            return f"{w} (against a limit of 0 W)"
         p = 100 * float(drawn_w / limit_w - 1)
-        return f"{fmt_si(float(drawn_w - limit_w), 'W')} ({p:+.2g} %)" if abs(p) < 10 else \
-            f"{fmt_si(float(drawn_w - limit_w), 'W')} ({p:+,.0f} %)"
+        return f"{w} ({p:+.2g} %)" if abs(p) < 10 else f"{w} ({p:+,.0f} %)"
 
     meter = ts.get("meter_power_w", ts["facility_power_w"])
     over = meter > ts["interconnect_w"] * (1 + 1e-9)
