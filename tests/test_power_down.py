@@ -397,7 +397,7 @@ def test_request_fidelity_keeps_the_contract_while_a_parked_replica_finishes_its
                                                            "50 min"))
     ts = r.timeseries
     p = ts["facility_power_w"]
-    assert float(np.max(p)) <= cap * 1.001 and float(np.mean(p > cap * (1 + 1e-9))) <= 0.01
+    assert float(np.max(p)) <= cap
     # the run holds the case: an uncapped tick on which the awake count fell with work held at the door
     n = np.rint(ts["awake_fraction"] * 24)
     fell = (np.diff(n) < 0) & (ts["mode"][1:] == 0) & (ts["held_tokens"][1:] > 0)

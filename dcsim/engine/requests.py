@@ -264,7 +264,7 @@ class _Lane:
             # the least efficient parked first: the efficiency ladder, as the schedule counts them (PowerDown); until
             # 2026-12-04 the first replicas by index stayed awake (the first rack group of racks:)
             self._awake_n = max(1, int(round(awake * self.pool.n)))
-            self._awake_k = self._awake_n if self.frac >= 1.0 else max(1, int(round(awake * self._pdown.replicas)))
+            self._awake_k = max(1, int(round(awake * self._pdown.replicas)))  # the pool's ladder count (one pool)
             in_service = available
             available = _first(available, self._awake_n, self._order)
             if self._trim_on:
