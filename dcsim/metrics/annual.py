@@ -97,18 +97,15 @@ def annual_summary(ts: dict, start: datetime, *, tick_s: float | None = None, sl
 
     out_tok = np.asarray(ts["achieved_tok_s"], dtype=float)
     # monthly: the source varies tick by tick, so its months carry information of their own
+    monthly = slo_tok_s is not None or "goodput_tok_s" in ts
     if slo_tok_s is not None:
         slo, src = np.broadcast_to(np.asarray(slo_tok_s, dtype=float), (n,)), "per-tick SLO-meeting rate"
-        monthly = True
     elif "goodput_tok_s" in ts:
         slo, src = np.asarray(ts["goodput_tok_s"], dtype=float), "timeseries goodput_tok_s"
-        monthly = True
     elif slo_token_share is not None:
         slo, src = out_tok * float(slo_token_share), "run-level share of output tokens meeting the SLO applied to every tick"
-        monthly = False
     else:
         slo, src = None, "not available"
-        monthly = False
     res = {
         "hours": float(n * dt / 3600.0),
         "energy_j": {"it": float(it_j.sum()), "facility": float(fac_j.sum()), "cooling": float(cool_j.sum()),

@@ -272,9 +272,10 @@ class ServingMetrics:
         denom = completed + shed
         out = int(self.tokens_out[sel].sum())
         att = _f(met / denom) if denom else None
-        # run-wide only: the share of the arrived requests shed (per class it is shed / arrived)
-        shed_share = (_f(shed / arrived) if arrived else None) if row is None else None
-        if row is None and self.class_weight is not None:
+        shed_share = None  # run-wide only (per class it is shed / arrived)
+        if row is None and self.class_weight is None:
+            shed_share = _f(shed / arrived) if arrived else None
+        elif row is None:
             w = np.asarray(self.class_weight, dtype=float)
             den_w = float(np.dot(self.completed + self.shed, w))
             att = _f(float(np.dot(self.slo_met, w)) / den_w) if den_w > 0 else None
