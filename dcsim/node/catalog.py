@@ -528,10 +528,10 @@ def pool_transfer(pool: dict, gpu: GpuSpec, model: ModelSpec | None, precision: 
     if moe and "t_moe_layer_s" in borrowed and band["tok_s_pct"] is not None:
         # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
         band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
-    if model is not None and energy_is_own(model, precision):
-        # the pool leaves such a checkpoint's J/token out: its band is how far the left-out ones landed
+    own = model is not None and energy_is_own(model, precision)
+    if own:  # the pool leaves such a checkpoint's J/token out: its band is how far the left-out ones landed
         band = with_own_energy(band, [pool])
-    own_from = own_energy_groups([pool]) if model is not None and energy_is_own(model, precision) else []
+    own_from = own_energy_groups([pool]) if own else []
     named = {k: v for k, v in (("name", name), ("status", status)) if v is not None}
     out = {**pool, "params": params, **named, "error_band_pct": band, "measured_precisions": pooled_precisions([pool]),
            "precisions_gpu": str(pool.get("gpu")), "precisions_of": "its pooled fit holds",
@@ -586,9 +586,10 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
     fitted = params["mfu"]
     params["mfu"] = float(sum(transfer_mfu(p["params"]["mfu"], cat[p["gpu"]], gpu, prec) for p in use) / len(use))
     worst = max_band([lomo_band(p, moe) for p in use])
-    if model is not None and energy_is_own(model, precision):
+    own = model is not None and energy_is_own(model, precision)
+    if own:
         worst = with_own_energy(worst, use)
-    own_from = own_energy_groups(use) if model is not None and energy_is_own(model, precision) else []
+    own_from = own_energy_groups(use) if own else []
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
             **({"energy_band_from": own_from} if own_from else {}),
