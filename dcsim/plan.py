@@ -755,7 +755,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     memo: dict = {}
 
     def fast(ov: dict) -> dict:
-        key = json.dumps(ov, sort_keys=True, default=str)
+        key = _overrides_key(ov)
         if key not in memo:
             evals["n"] += 1
             memo[key] = _fast(raw, bdir, ov)
@@ -1052,6 +1052,11 @@ def _window_at_critical_tick(r0: dict, bdir, window: float) -> tuple[dict, dict]
     return base, moment
 
 
+def _overrides_key(overrides: dict) -> str:
+    """The key a plan's caches (the fast model's runs, the confirming windows) keep a value's runs under."""
+    return json.dumps(overrides, sort_keys=True, default=str)
+
+
 def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int = 3,
                    window: float = 1800.0, cache: dict | None = None) -> dict:
     """Request (<= 64 replicas) or hybrid runs of a steady ``window``-second window at the critical tick of the
@@ -1065,7 +1070,7 @@ def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: 
 
     cache = {} if cache is None else cache
 
-    key = json.dumps(overrides, sort_keys=True, default=str)  # as plan_for_targets' fast() keys its runs
+    key = _overrides_key(overrides)
     if key not in cache:
         cache[key] = _window_at_critical_tick(apply_overrides(raw, overrides), bdir, window)
     base, moment = cache[key]

@@ -257,7 +257,7 @@ class Facility:
             # (liquid_dry_cooler_capacity_w = free·size); the trim the rest (the split the capacity holds, _liquid_capacity_w: a
             # loop above the dry coolers' size overflows to the trim)
             free = _liquid_free_fraction(cs, t_db)
-            free_heat = np.minimum(free * q_liq, liquid_dry_cooler_capacity_w(cs, self.capacity_w, t_db))
+            free_heat = np.minimum(free * q_liq, liquid_dry_cooler_capacity_w(cs, self.capacity_w, t_db, free))
             overflow = q_liq - free_heat
             # the trim's part load is read per staging unit (chiller_unit_w: the default unit is min(capacity x
             # air_design_fraction, trim size); above that the trim's size, trim_capacity_w, sets its capacity only);
