@@ -38,7 +38,8 @@ def test_readme_validation_row_counts_equal_docs_validation():
 def _validation_rows():
     """docs/validation.md's main-table rows (the table `python -m dcsim.validation --check` holds to the code), each
     its 10 cells: id, quantity, case, measured, simulated, error, bar, split, status, source."""
-    rows = ([c.strip() for c in line.strip().strip("|").split("|")] for line in _read("docs/validation.md").splitlines())
+    lines = _read("docs/validation.md").splitlines()
+    rows = ([c.strip() for c in line.strip().strip("|").split("|")] for line in lines)
     return [c for c in rows if len(c) == 10]
 
 

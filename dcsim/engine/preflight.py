@@ -304,8 +304,8 @@ _DESIGN_UNIT = "chiller_unit (default capacity x air_design_fraction)"
 #: x air_design_fraction, so a liquid plant's default unit is then the design share.
 _STAGING_WORDS = {
     "capacity": ("the plant's capacity", "capacity"),
-    "air_side.capacity": ("the whole trim chiller (air_side.capacity)",
-                          "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)"),
+    "air_side.capacity": ("the whole trim chiller (air_side.capacity)", "chiller_unit (default the trim's size "
+                          "air_side.capacity, under capacity x air_design_fraction)"),
     "default trim": ("the whole trim chiller (default: capacity less the dry coolers' capacity at rating_t_out)",
                      _DESIGN_UNIT),
 }
