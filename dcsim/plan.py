@@ -40,7 +40,7 @@ from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_ya
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import excerpt, parse_quantity
-from dcsim.textio import count_arg
+from dcsim.textio import check_count, count_arg
 
 __all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text", "with_interconnect", "design_moment", "evaluate", "add_parser",
            "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
@@ -75,11 +75,14 @@ def _raw_and_dir(scenario, overrides: dict | None = None) -> tuple[dict, Path | 
 
 
 def _check_gpus(gpus) -> None:
-    """``gpus`` of the Python API: a whole number >= 1 (``gpus=-5`` was answered with 32 GPUs; the CLI refuses
-    ``--gpus`` below 1 before it calls this)."""
-    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or not gpus >= 1
-                             or gpus != int(gpus)):
-        raise ValueError(f"gpus must be a whole number >= 1, got {gpus!r}")
+    """``gpus`` of the Python API: None or a count, checked as the CLI checks ``--gpus`` (:func:`dcsim.textio.
+    check_count`; ``gpus=-5`` was answered with 32 GPUs). Until 2026-12-05 a check of its own, which took a whole
+    float (``32.0``) that the CLI's check refuses."""
+    if gpus is not None:
+        try:
+            check_count(gpus, "GPUs")
+        except ValueError as e:
+            raise ValueError(f"gpus: {e} (as `dcsim plan --gpus`)") from None
 
 
 def _prepare(scenario, question: str, overrides: dict | None):
@@ -718,8 +721,7 @@ def _critical_tick(rep_ts: dict) -> int:
 
 def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int | None = None,
                      overrides: dict | None = None, confirm: bool = True, seeds: int = 3,
-                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True,
-                     _cache: bool = True) -> dict:
+                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True) -> dict:
     """Answer ``question`` under service ``targets`` (see :func:`parse_target`).
 
     Search on the fast model (fluid runs of the scenario, the SLO estimate of
@@ -742,8 +744,8 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     The confirming runs are made once per value and seed and reused within the plan (a cache private to the plan,
     keyed on the overrides as the fast model's runs are): the refinement's bisection runs the first seed at the value
     it settles on, which its confirmation runs again. Every figure is the same as making each run afresh (the runs
-    are seeded and deterministic; tests/test_plan_speed.py, bench/bench_plan.py). ``_cache=False`` (private: the test
-    and the benchmark) makes every confirmation afresh, with a cache of its own.
+    are seeded and deterministic; tests/test_plan_speed.py and bench/bench_plan.py compare the answers with every
+    confirmation made afresh, by handing :func:`confirm_window` no cache).
     """
     _check_gpus(gpus)
     if isinstance(targets, str):  # read character by character: "--target 't': expected ..."
@@ -871,8 +873,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     out["fast_evaluations"] = evals["n"]
     out["calibration_caveat"] = _caveat(m0)
     if confirm:
-        # this plan's confirming windows and runs, per overrides (and seed); None: each confirmation afresh
-        confirmed_runs: dict | None = {} if _cache else None
+        confirmed_runs: dict = {}  # this plan's confirming windows and runs, per overrides (and seed)
         cw = lambda ov, **kw: confirm_window(raw, bdir, ov, tg, window=window,  # noqa: E731
                                              cache=confirmed_runs, **kw)
         out["confirm"] = cw(out["overrides"], seeds=seeds)

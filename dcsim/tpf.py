@@ -99,6 +99,19 @@ def in_service(ts: dict) -> np.ndarray:
     return np.asarray(ts["gpus_in_service"], float) > 0
 
 
+def serving_share(ts: dict, gpus: int) -> np.ndarray:
+    """Per tick, the share of a fleet of ``gpus`` GPUs serving, from the run's columns: those in service
+    (``gpus_in_service`` over ``gpus``; a fleet of none reads 0), and with ``controller.idle_power_down`` (an
+    ``awake_fraction`` column) no more than the share awake. The one reading of it that the fluid SLO estimate
+    (:func:`dcsim.serving.slo_estimate.estimate_for_run`), the replicas serving it is handed
+    (``dcsim.engine.assemble._serving``) and the deferrable work's frontier share (``assemble.interactive_view``)
+    take (until 2026-12-05 each worked it out)."""
+    share = np.asarray(ts["gpus_in_service"], float) / max(gpus, 1)
+    if "awake_fraction" in ts:
+        share = np.minimum(share, np.asarray(ts["awake_fraction"], float))
+    return share
+
+
 #: The ranges the closed form's crossover searches scan (:func:`dcsim.engine.steady.crossovers`, ``tpf.moments.*.
 #: crossover`` of report.json): a crossover outside them is reported as none (NaN), and ``dcsim tpf`` says which range
 #: it searched from these. Search bounds chosen to hold any facility the scenario format describes, not measurements:

@@ -446,6 +446,7 @@ def test_dashed_lines_two_runs_share_show_both_runs(three):
     ("report.json", '{"binding": {"share": [1, 2]}}', "binding.share is a list"),
     ("report.json", '{"binding": {"shifts": [5]}}', "binding.shifts[0] is a int"),
     ("report.json", '{"provenance": {"calibration": "x"}}', "provenance.calibration is a str"),
+    ("report.json", '{"provenance": {"calibration": [5]}}', "provenance.calibration[0] is a int"),
     ("report.json", '{"slo_tail_near_ceiling": 5}', "slo_tail_near_ceiling is a int"),
     ("report.json", b"\xff\xfe\x00", "not UTF-8"),
     ("timeseries.csv", "", "empty time-series file"),
@@ -464,6 +465,25 @@ def test_a_malformed_result_folder_is_one_error_naming_the_file(runs, tmp_path, 
     assert main([str(base / "air"), str(bad), "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert str(target) in err and expect in err, err
+
+
+def test_calibration_entries_that_are_not_mappings_are_skipped_in_reports_handed_in(runs):
+    """overlay_figures takes reports as they are (not through load_run, which refuses a provenance.calibration entry
+    that is not a mapping, above): such an entry is skipped by every reader of the record — the profiles, the error
+    band, the caveat — as the error band skipped it; until 2026-12-05 the profiles' walk and the caveat raised
+    AttributeError on it."""
+    from dcsim.report.compare import _run_rows, load_run, overlay_figures
+
+    base, *_ = runs
+    air, (liquid, ts) = load_run(base / "air"), load_run(base / "liquid")
+    entry = {"profile": "pooled-H100-SXM", "error_band_pct": {"tok_s_pct": 27.8}}
+    odd = dict(liquid, provenance=dict(liquid.get("provenance") or {}, calibration=[5, "x", entry]))
+    figs = overlay_figures(["air", "odd"], [air, (odd, ts)])
+    assert {"compare_rate", "compare_power", "compare_jpt"} <= set(figs)
+    row = _run_rows(["air", "odd"], [None, None], [air[0], odd])[1]
+    assert row["profiles"] == ["pooled-H100-SXM"] and row["error_band_pct"] == {"tok_s_pct": 27.8}
+    assert row["calibration_caveat"] == _run_rows(["one"], [None], [dict(liquid, provenance={
+        "calibration": [entry]})])[0]["calibration_caveat"]
 
 
 @pytest.mark.parametrize("content, missing", [

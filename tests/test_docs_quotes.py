@@ -35,11 +35,21 @@ def test_readme_validation_row_counts_equal_docs_validation():
         assert q == summary.groups(), f"README.md quotes {q}, docs/validation.md says {summary.groups()}"
 
 
+def _validation_rows():
+    """docs/validation.md's main-table rows (the table `python -m dcsim.validation --check` holds to the code), each
+    its 10 cells: id, quantity, case, measured, simulated, error, bar, split, status, source."""
+    lines = _read("docs/validation.md").splitlines()
+    rows = ([c.strip() for c in line.strip().strip("|").split("|")] for line in lines)
+    return [c for c in rows if len(c) == 10]
+
+
+def _error_pct(cells) -> float:
+    """A main-table row's simulated-vs-measured error, %, unsigned."""
+    return abs(float(cells[5].replace("%", "").replace("−", "-").strip()))
+
+
 def test_readme_gpqa_rows_within_20_pct_equal_docs_validation_table():
-    """The main table's rows (10 cells: id, quantity, case, measured, simulated, error, bar, split, status, source)."""
-    rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in _read("docs/validation.md").splitlines()
-            if re.match(r"\| H-\S*-gpqa-", r)]
-    rows = [c for c in rows if len(c) == 10]
+    rows = [c for c in _validation_rows() if re.match(r"H-\S*-gpqa-", c[0])]
     statuses = [c[8] for c in rows]
     assert rows and {c[6] for c in rows} == {"±20 %"}, "docs/validation.md: GPQA rows' bar is not ±20 %"
     assert set(statuses) <= {"pass", "KNOWN FAIL"}, f"docs/validation.md GPQA rows' status: {set(statuses)}"
@@ -137,22 +147,11 @@ def test_docs_node_fit_tables_are_the_ones_profile_table_prints(capsys):
     assert not missing, f"docs/node.md lacks {len(missing)} line(s) scripts/profile_table.py prints: {missing[:3]}"
 
 
-def _validation_rows(prefix: str) -> dict[str, float]:
-    """{id: simulated-vs-measured error, %} of docs/validation.md's main-table rows whose id starts with ``prefix``
-    (the table `python -m dcsim.validation --check` holds to the code)."""
-    out = {}
-    for line in _read("docs/validation.md").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 10 and cells[0].startswith(prefix):
-            out[cells[0]] = abs(float(cells[5].replace("%", "").replace("−", "-").strip()))
-    return out
-
-
 def test_readme_calibrated_fit_errors_equal_docs_validation():
     """README's 'calibrated points: within 10 % but for B200 Qwen3-235B BF16's worst points, up to X % tok/s, Y %
     J/token and Z % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, W %' against docs/validation.md's fit-* rows:
     every other fit row within 10 %, and each quoted worst the largest of its rows."""
-    rows = _validation_rows("fit-")
+    rows = {c[0]: _error_pct(c) for c in _validation_rows() if c[0].startswith("fit-")}
     assert len(rows) > 50, "docs/validation.md: fit-* rows not found"
     m = re.search(r"within (\d+) % but for B200 Qwen3-235B BF16's worst points, up to ([\d.]+) % tok/s, ([\d.]+) % "
                   r"J/token and ([\d.]+) % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, ([\d.]+) %",

@@ -25,7 +25,7 @@ from dcsim.metrics.summary import (binding_potential_summary, binding_summary, c
 from dcsim.scenario import scenario_hash
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
                                         tail_caveat)
-from dcsim.tpf import BINDING_NAMES, capped_ticks, near_tie_margin
+from dcsim.tpf import BINDING_NAMES, capped_ticks, near_tie_margin, serving_share
 from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -83,9 +83,9 @@ def _serving(m, ts: dict) -> dict:
     (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`); the arguments
     :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for it. :func:`slo_estimate` is its one caller."""
     pd = power_down_for(m, float(m.scenario.controller.tick)) if "awake_fraction" in ts else None
-    avail = np.asarray(ts["gpus_in_service"], dtype=float) / max(m.gpus, 1)
-    awake = np.asarray(ts["awake_fraction"], dtype=float) if "awake_fraction" in ts else avail
-    return {"serving_replicas": serving_replicas(m, pd, avail, awake), "frontier_parts": serving_frontier_parts(m, pd)}
+    share = serving_share(ts, m.gpus)  # in service and awake: serving_replicas takes the smaller of it and awake
+    awake = np.asarray(ts["awake_fraction"], dtype=float) if "awake_fraction" in ts else share
+    return {"serving_replicas": serving_replicas(m, pd, share, awake), "frontier_parts": serving_frontier_parts(m, pd)}
 
 
 def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
@@ -186,9 +186,8 @@ def interactive_view(m: Models, ts: dict) -> dict:
     served = np.asarray(ts["achieved_tok_s"], float) - np.asarray(ts["deferred_served_tok_s"], float)
     view = dict(ts, achieved_tok_s=served, arrived_tokens=np.asarray(ts["arrived_tokens"], float) * (1.0 - float(d.share)))
     if "frontier_share" in ts and "mode" in ts:
-        avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
         it = np.asarray(ts["it_power_w"], float)
-        share = frontier_share_within(m.curves, m.clocks, float(m.overhead_w), served, avail, it)
+        share = frontier_share_within(m.curves, m.clocks, float(m.overhead_w), served, serving_share(ts, m.gpus), it)
         view["frontier_share"] = np.where(np.asarray(ts["mode"]) == 1, share, 0.0)
     return view
 

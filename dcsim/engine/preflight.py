@@ -293,6 +293,24 @@ def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         return _physics_checks(m)
 
 
+#: A liquid plant's default staging unit where its trim is no smaller: the design air-side share of its capacity
+#: (:attr:`dcsim.thermal.facility.Facility.chiller_unit_w`), as the part-load floor's warning names it.
+_DESIGN_UNIT = "chiller_unit (default capacity x air_design_fraction)"
+
+#: The words of the two chiller staging-unit warnings of :func:`_physics_checks`, by what sizes the chillers a unit
+#: stages (a chiller plant's ``capacity``; a liquid plant's trim, ``air_side.capacity`` or its default, what the plant
+#: needs to reject ``capacity`` at rating_t_out: ``liquid_trim_rated_w``): (what a given unit larger than that size
+#: is said to exceed; the field a default unit came from where that size set it). A default trim is at least capacity
+#: x air_design_fraction, so a liquid plant's default unit is then the design share.
+_STAGING_WORDS = {
+    "capacity": ("the plant's capacity", "capacity"),
+    "air_side.capacity": ("the whole trim chiller (air_side.capacity)", "chiller_unit (default the trim's size "
+                          "air_side.capacity, under capacity x air_design_fraction)"),
+    "default trim": ("the whole trim chiller (default: capacity less the dry coolers' capacity at rating_t_out)",
+                     _DESIGN_UNIT),
+}
+
+
 def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     sc = m.scenario
     fq = format_quantity
@@ -465,30 +483,17 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         # a given unit larger than what it stages (a chiller plant's capacity, a liquid plant's whole trim) was taken
         # without a word: one chiller larger than its plant, its part load (hence COP) read on a chiller it lacks
         size = m.facility.capacity_w if cs.kind == "chiller_plant" else m.facility.trim_capacity_w
+        whole, sized_default = _STAGING_WORDS["capacity" if cs.kind == "chiller_plant" else "air_side.capacity"
+                                              if cs.air_side.capacity is not None else "default trim"]
         if plant.chiller_unit is not None and unit > size * (1 + 1e-9):
-            if cs.kind == "chiller_plant":
-                whole = "the plant's capacity"
-            elif cs.air_side.capacity is not None:
-                whole = "the whole trim chiller (air_side.capacity)"
-            else:
-                # the default trim (liquid_trim_rated_w): what the plant needs to reject capacity at rating_t_out
-                whole = "the whole trim chiller (default: capacity less the dry coolers' capacity at rating_t_out)"
             warns.append(f"{where}.chiller_unit {fq(unit, 'power')} is {unit / size:.3g}x {whole} "
                          f"{fq(size, 'power')}: a unit is one of its chillers, not more than all of them; its part load, "
                          f"hence its COP, is read on a chiller the plant does not have (give at most {fq(size, 'power')}, docs/facility.md)")
         if load < plant.chiller_min_load * unit:
-            # what set the unit: given, a chiller plant's capacity, or a liquid trim's default (the design air-side
-            # heat capacity x air_design_fraction, or the trim's size where that is smaller)
-            from_trim = (cs.kind == "liquid"
-                         and m.facility.trim_capacity_w < m.facility.capacity_w * cs.air_design_fraction)
-            if plant.chiller_unit is not None:
-                field = "chiller_unit"
-            elif cs.kind == "chiller_plant":
-                field = "capacity"
-            elif from_trim:
-                field = "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)"
-            else:
-                field = "chiller_unit (default capacity x air_design_fraction)"
+            # what set the unit: given; else the size it stages (a chiller plant's capacity, a liquid trim's size
+            # where that is under capacity x air_design_fraction: its default unit is the smaller), else that share
+            sized = cs.kind == "chiller_plant" or size < m.facility.capacity_w * cs.air_design_fraction
+            field = "chiller_unit" if plant.chiller_unit is not None else sized_default if sized else _DESIGN_UNIT
             warns.append(f"{where}.{field} {fq(unit, 'power')} is {unit / max(load, 1e-9):.3g}x {what} "
                          f"({fq(load, 'power')}): its chillers run below the COP regression's {plant.chiller_min_load:g} "
                          "part-load floor even at full load and are charged the floor's COP "

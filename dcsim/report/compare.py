@@ -275,13 +275,23 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
     return None
 
 
+def _calibration(report: dict) -> list[dict] | None:
+    """A run's node calibration record (``provenance.calibration``, one mapping per rack group), as every reader
+    here takes it: its mappings; None for a report without the record (or one that is not a list). A report
+    ``dcsim compare`` loads is refused with the entry named when it holds another kind of entry (:func:`_check_shape`);
+    reports handed in as they are (:func:`overlay_figures`) have it skipped here. Until 2026-12-05 the profiles' walk
+    and the caveat read every entry as a mapping (AttributeError on ``[5]``) where the error band skipped it."""
+    cal = get_path(report, "provenance.calibration")
+    return [c for c in cal if isinstance(c, dict)] if isinstance(cal, list) else None
+
+
 def run_error_band(report: dict) -> dict[str, float]:
     """The widest node calibration error band of a run's rack groups, % (``tok_s_pct``, ``j_per_tok_pct``;
     ``provenance.calibration[].error_band_pct``); empty for a report that does not give one. A band that is not a
     mapping of figure to % (a hand-edited report's bare number) gives none: until 2026-12-05 it raised AttributeError."""
     out: dict[str, float] = {}
-    for c in get_path(report, "provenance.calibration") or []:
-        band = c.get("error_band_pct") if isinstance(c, dict) else None
+    for c in _calibration(report) or []:
+        band = c.get("error_band_pct")
         if not isinstance(band, dict):
             continue
         for k, v in band.items():
@@ -377,7 +387,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         else:
             share_most = share.get(most) if most else None
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
-                        "calibration": calibration_label(get_path(r, "provenance.calibration"))})
+                        "calibration": calibration_label(_calibration(r))})
     runs = _run_rows(labels, dirs, reports)
     used: dict[str, None] = {}
     for key, m in metrics.items():
@@ -428,8 +438,8 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
     return [{"label": lab, "dir": None if d is None else str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
              "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
              "slo_method": slo_method(r), "deferrable_share": deferrable_share(r),
-             "calibration_caveat": calibration_caveat(get_path(r, "provenance.calibration")),
-             "profiles": sorted({str(c.get("profile")) for c in get_path(r, "provenance.calibration") or []}),
+             "calibration_caveat": calibration_caveat(_calibration(r)),
+             "profiles": sorted({str(c.get("profile")) for c in _calibration(r) or []}),
              "error_band_pct": run_error_band(r),
              "slo_caveat": "; ".join(slo_caveats(r)) or None}
             for lab, d, r in zip(labels, dirs, reports)]

@@ -44,7 +44,7 @@ from scipy import special
 from dcsim.node.perf import compound_poisson_gamma
 from dcsim.serving.pool import HELD_AFTER_S
 from dcsim.streams import named_stream
-from dcsim.tpf import closed_door
+from dcsim.tpf import closed_door, serving_share
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
@@ -1147,9 +1147,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival
     door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float),
                        served * dt + np.asarray(ts["shed_tokens"], float), dt)
-    avail = np.asarray(ts["gpus_in_service"], float) / max(m.gpus, 1)
-    if "awake_fraction" in ts:  # controller.idle_power_down: only the awake replicas serve
-        avail = np.minimum(avail, np.asarray(ts["awake_fraction"], float))
+    avail = serving_share(ts, m.gpus)  # in service and, with controller.idle_power_down, awake
     clk = ts["controller_clock"] if "controller_clock" in ts else ts["mean_clock"]  # the controller's level, not the throttled clock
     lvl = np.rint(np.interp(np.asarray(clk, float), m.clocks, np.arange(m.clocks.size))).astype(int)
     # capped on the frontier (mode 1): the clock of the tick's operating point — the caps lowered as far as the
