@@ -152,7 +152,8 @@ def cmd_tpf(args) -> int:
 
     from dcsim.engine.steady import steady_report
     from dcsim.metrics.record import unlimited_cooling_to_null
-    from dcsim.tpf import CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C, cooling_binds_text
+    from dcsim.tpf import (CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
+                           cooling_binds_text)
     from dcsim.units import format_quantity as fq
 
     from dcsim.engine.preflight import preflight

@@ -163,11 +163,12 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
       ``{"from_c", "to_c"}`` degC, None where the span reaches the end of the searched range (:func:`_spans`: a grid
       of :data:`dcsim.tpf.CROSSOVER_T_OUT_STEP_C`, each change bisected); empty where cooling binds nowhere in it.
       Cooling can bind in the cold too: below the plant's rating its capacity is flat while the power budget grows
-      as PUE falls (reference with B200 nodes at 40 degC: cooling binds below 15.0 and above 39.9 degC);
+      as PUE falls (reference with B200 nodes at 40 degC: cooling binds below 15.2 and above 39.9 degC);
     * ``t_out_c``: outdoor dry-bulb above which cooling binds up to the top of the range (the last span's start).
     NaN where the binding does not flip in the searched range (:data:`dcsim.tpf.CROSSOVER_INTERCONNECT_RANGE_X`,
     ``CROSSOVER_GPU_RANGE_X``, ``CROSSOVER_T_OUT_RANGE_C``: interconnect 0.1 %–100× the scenario's, GPUs 0.1 %–1000×,
-    −30…55 degC); ``t_out_c`` NaN also where cooling does not bind at the range's top. ``achieved_tok_s``: the moment's achieved rate when at hand (:func:`steady_report` holds it), else
+    −30…55 degC); ``t_out_c`` NaN also where cooling does not bind at the range's top. ``achieved_tok_s``: the
+    moment's achieved rate when at hand (:func:`steady_report` holds it), else
     computed; the gains are measured from it.
     """
     depression = t_db_c - t_wb_c

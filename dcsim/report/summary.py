@@ -21,7 +21,8 @@ from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
 __all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
-           "pool_rows", "start_text", "annual_label", "HOURS_PER_YEAR", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
+           "pool_rows", "start_text", "annual_label", "HOURS_PER_YEAR",
+           "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
 
 
 #: What U on the utilization-adjusted output figure means, said wherever U is shown (terminal, report.html): the
