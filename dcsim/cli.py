@@ -152,7 +152,8 @@ def cmd_tpf(args) -> int:
 
     from dcsim.engine.steady import steady_report
     from dcsim.metrics.record import unlimited_cooling_to_null
-    from dcsim.tpf import CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C
+    from dcsim.tpf import (CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
+                           cooling_binds_text)
     from dcsim.units import format_quantity as fq
 
     from dcsim.engine.preflight import preflight
@@ -242,8 +243,7 @@ def cmd_tpf(args) -> int:
                   x.get("gpus_gain_tok_s"), r["achieved_tok_s"], f"+{100 * (x['gpus'] / rep['gpus'] - 1):.3g} % GPUs")
                                                    if x["gpus"] == x["gpus"]
                                                    else f"(none in range: {g_lo}-{g_hi} the scenario's GPU count)")
-              + "; cooling binds above " + (f"{x['t_out_c']:.1f} degC" if x["t_out_c"] == x["t_out_c"]
-                                            else f"(none in {t_lo:g}..{t_hi:g} degC)"))
+              + "; " + cooling_binds_text(x["cooling_binds_t_out_c"], t_lo, t_hi))
     print_wrapped("\n".join(out))
     return 0
 

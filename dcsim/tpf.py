@@ -34,6 +34,7 @@ import numpy as np
 
 __all__ = [
     "BINDING_NAMES",
+    "cooling_binds_text",
     "binding_of_pool",
     "binding_that_holds",
     "facility_binding",
@@ -42,6 +43,7 @@ __all__ = [
     "CROSSOVER_INTERCONNECT_RANGE_X",
     "CROSSOVER_GPU_RANGE_X",
     "CROSSOVER_T_OUT_RANGE_C",
+    "CROSSOVER_T_OUT_STEP_C",
     "TPF",
     "token_production",
     "binding_of",
@@ -120,6 +122,31 @@ def serving_share(ts: dict, gpus: int) -> np.ndarray:
 CROSSOVER_INTERCONNECT_RANGE_X: tuple[float, float] = (1e-3, 100.0)
 CROSSOVER_GPU_RANGE_X: tuple[float, float] = (1e-3, 1e3)
 CROSSOVER_T_OUT_RANGE_C: tuple[float, float] = (-30.0, 55.0)
+#: Grid step (degC) of the outdoor-temperature search: the binding is read on a grid this fine over
+#: :data:`CROSSOVER_T_OUT_RANGE_C`, and each change between two grid points is bisected. The cooling limit is no
+#: monotone function of temperature (below its rating the plant's capacity is flat while the power budget grows in
+#: the cold as PUE falls, so cooling can bind in the cold, power in the mild, cooling in the heat), so comparing the
+#: range's two ends misses crossovers. A span of one binding narrower than this step may be missed. Search
+#: resolution chosen, not a measurement.
+CROSSOVER_T_OUT_STEP_C: float = 0.25
+
+
+def cooling_binds_text(spans, t_lo: float, t_hi: float) -> str:
+    """Where cooling binds over the outdoor temperatures searched, in a planner's words: ``spans`` the
+    ``crossover.cooling_binds_t_out_c`` list of :func:`dcsim.engine.steady.crossovers` (``from_c``/``to_c``, None
+    where the span reaches the end of the searched range ``t_lo``..``t_hi`` degC). "cooling binds below 15.0 degC and
+    above 39.9 degC"; "cooling binds above (none in -30..55 degC)" where it binds nowhere in the range."""
+    rng = f"{t_lo:g}..{t_hi:g} degC"
+    if not spans:
+        return f"cooling binds above (none in {rng})"
+    parts = []
+    for s in spans:
+        lo, hi = s.get("from_c"), s.get("to_c")
+        if lo is None and hi is None:
+            return f"cooling binds at every outdoor temperature searched ({rng})"
+        parts.append(f"below {hi:.1f} degC" if lo is None else f"above {lo:.1f} degC" if hi is None
+                     else f"between {lo:.1f} and {hi:.1f} degC")
+    return "cooling binds " + " and ".join(parts)
 
 
 @dataclass(frozen=True)

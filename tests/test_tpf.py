@@ -1,5 +1,6 @@
 """The closed-form Token Production Function: hand-computed cases, each ceiling binding, crossovers."""
 
+import json
 import math
 
 import numpy as np
@@ -154,21 +155,27 @@ def test_dcsim_tpf_and_the_reports_tpf_block_are_one_closed_form():
 def test_the_crossover_searches_scan_the_published_ranges(monkeypatch):
     """``dcsim.tpf``'s CROSSOVER_*_RANGE constants are the ranges the crossover searches scan (the reasons
     ``dcsim tpf`` prints when no crossover lies in them are read from them): each bisection of
-    ``engine.steady.crossovers`` recorded, in its order interconnect, GPU scale, outdoor temperature."""
+    ``engine.steady.crossovers`` recorded, in its order interconnect, GPU scale, then the outdoor-temperature scan
+    (its range and grid step; the bisections inside it lie within the range)."""
     from pathlib import Path
 
     from dcsim.engine import steady
     from dcsim.engine.build import build_models
     from dcsim.scenario import load_scenario
 
-    seen, flip = [], steady._flip
+    seen, flip, spans = [], steady._flip, steady._spans
     monkeypatch.setattr(steady, "_flip", lambda pred, lo, hi, log=False, iters=60: (
         seen.append((lo, hi)), flip(pred, lo, hi, log, iters))[1])
+    monkeypatch.setattr(steady, "_spans", lambda grid, pred, lo, hi, step: (
+        seen.append(("scan", lo, hi, step)), spans(grid, pred, lo, hi, step))[1])
     m = build_models(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"))
     steady.crossovers(m, 3e5, 40.0, 22.0)
     cap0 = float(m.facility.interconnect_w)
     lo, hi = tpf.CROSSOVER_INTERCONNECT_RANGE_X
-    assert seen == [(cap0 * lo, cap0 * hi), tpf.CROSSOVER_GPU_RANGE_X, tpf.CROSSOVER_T_OUT_RANGE_C]
+    t_lo, t_hi = tpf.CROSSOVER_T_OUT_RANGE_C
+    assert seen[:3] == [(cap0 * lo, cap0 * hi), tpf.CROSSOVER_GPU_RANGE_X,
+                        ("scan", t_lo, t_hi, tpf.CROSSOVER_T_OUT_STEP_C)]
+    assert len(seen) > 3 and all(t_lo <= a < b <= t_hi for a, b in seen[3:])
 
 
 def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
@@ -191,9 +198,9 @@ def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
     assert all("cooling binds above (none in -30..55 degC)" in c for c in crossovers())
     from dcsim.engine import steady
 
-    seen, flip = [], steady._flip
-    monkeypatch.setattr(steady, "_flip", lambda pred, lo, hi, log=False, iters=60: (
-        seen.append((lo, hi)), flip(pred, lo, hi, log, iters))[1])
+    seen, spans = [], steady._spans
+    monkeypatch.setattr(steady, "_spans", lambda grid, pred, lo, hi, step: (
+        seen.append((lo, hi)), spans(grid, pred, lo, hi, step))[1])
     for mod in (tpf, steady):  # the range the search scans (steady holds its own name for it) and the text says
         monkeypatch.setattr(mod, "CROSSOVER_T_OUT_RANGE_C", (-40.0, 60.0))
     assert all("cooling binds above (none in -40..60 degC)" in c for c in crossovers())
@@ -229,3 +236,85 @@ def test_the_facility_binding_is_that_of_the_bound_pool_it_names():
     idx = tpf.facility_bound_pool(codes, short, offered)
     assert idx.tolist() == [1, 1, 0, 0]
     assert tpf.facility_binding(codes, short, offered).tolist() == [2, 2, 0, 2]
+
+
+def test_cooling_binds_text_names_every_span_in_a_planners_words():
+    """:func:`dcsim.tpf.cooling_binds_text`: one span reaching the top reads as it always did, "above X"; a span
+    from the bottom "below X"; both in one sentence; none and the whole range say the range searched."""
+    say = lambda spans: tpf.cooling_binds_text(spans, -30.0, 55.0)  # noqa: E731
+    assert say([{"from_c": 39.93, "to_c": None}]) == "cooling binds above 39.9 degC"
+    assert say([]) == "cooling binds above (none in -30..55 degC)"
+    assert say([{"from_c": None, "to_c": 15.18}, {"from_c": 39.93, "to_c": None}]) == (
+        "cooling binds below 15.2 degC and above 39.9 degC")
+    assert say([{"from_c": 5.0, "to_c": 12.0}]) == "cooling binds between 5.0 and 12.0 degC"
+    assert say([{"from_c": None, "to_c": None}]) == "cooling binds at every outdoor temperature searched (-30..55 degC)"
+
+
+def test_tpf_finds_cooling_binding_in_the_cold_and_in_the_heat():
+    """Below the plant's rating its capacity is flat while the power budget grows in the cold (PUE falls), so on
+    reference with B200 nodes cooling binds in the cold, power in the mild, cooling in the heat. The search
+    compared the two ends of -30..55 degC only, saw cooling at both and printed "cooling binds above (none in
+    -30..55 degC)" on a screen whose peak moment (40.0 degC) read "binding: COOLING" (audit of 5c8e81e). Every
+    change is found now; each lies where the closed form's binding does change, and the text names both."""
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    from dcsim.cli import main
+    from dcsim.engine.build import build_models
+    from dcsim.engine.steady import ceilings_at, crossovers, scenario_moments
+    from dcsim.scenario import load_scenario
+
+    ref = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
+    sets = ["racks[0].node.gpu=B200", "duration=2 h", "start=2026-07-15T13:00"]
+    m = build_models(load_scenario(ref, sets))
+    mom = scenario_moments(m)
+    i = int(np.argmax(mom["demand_tok_s"]))
+    d, tdb, twb = (float(mom[k][i]) for k in ("demand_tok_s", "t_db_c", "t_wb_c"))
+    dep = tdb - twb
+    name = lambda t: tpf.BINDING_NAMES[int(ceilings_at(m, d, t, t - dep)["binding"])]  # noqa: E731
+    assert name(tdb) == "cooling" and name(-30.0) == "cooling" and name(25.0) == "power"
+    x = crossovers(m, d, tdb, twb)
+    (cold, heat) = x["cooling_binds_t_out_c"]
+    assert cold["from_c"] is None and heat["to_c"] is None
+    lo, hi = cold["to_c"], heat["from_c"]
+    assert -30.0 < lo < hi <= tdb and x["t_out_c"] == hi
+    for t, binds in ((lo - 0.05, True), (lo + 0.05, False), (hi - 0.05, False), (hi + 0.05, True)):
+        assert (name(t) == "cooling") is binds, t
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["tpf", str(ref)] + [a for s in sets for a in ("--set", s)]) == 0
+    text = " ".join(buf.getvalue().split())
+    peak = text.split("[peak_demand:")[1].split("[hottest:")[0]
+    assert "binding: COOLING" in peak
+    got = re.search(r"cooling binds below (-?[\d.]+) degC and above (-?[\d.]+) degC", peak)
+    assert got, peak
+    assert float(got[1]) == pytest.approx(lo, abs=0.05) and float(got[2]) == pytest.approx(hi, abs=0.05)
+    assert float(got[2]) <= 40.0
+
+
+def test_tpf_with_one_cooling_crossover_prints_as_it_did():
+    """Reference (cooling binds only in the heat) reads "cooling binds above 39.9 degC" at each moment, as before
+    the search scanned the whole range (measured on 5c8e81e), and ``t_out_c`` is that crossover."""
+    import contextlib
+    import io
+    from pathlib import Path
+
+    from dcsim.cli import main
+
+    ref = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["tpf", str(ref), "--json"]) == 0
+    rep = json.loads(buf.getvalue())
+    for m in rep["moments"].values():
+        (span,) = m["crossover"]["cooling_binds_t_out_c"]
+        assert span["to_c"] is None and span["from_c"] == m["crossover"]["t_out_c"]
+        assert tpf.cooling_binds_text([span], *tpf.CROSSOVER_T_OUT_RANGE_C) == "cooling binds above 39.9 degC"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["tpf", str(ref)]) == 0
+    text = " ".join(buf.getvalue().split())
+    assert text.count("cooling binds above 39.9 degC") == 3 and "cooling binds below" not in text

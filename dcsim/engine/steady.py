@@ -15,7 +15,7 @@ import numpy as np
 from dcsim.engine.build import Models, with_interconnect
 from dcsim.metrics.fmt import NEAR_TIE
 from dcsim.tpf import (BINDING_NAMES, CROSSOVER_GPU_RANGE_X, CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_T_OUT_RANGE_C,
-                       binding_of, binding_of_pool, facility_bound_pool, near_tie_margin)
+                       CROSSOVER_T_OUT_STEP_C, binding_of, binding_of_pool, facility_bound_pool, near_tie_margin)
 
 __all__ = ["MOMENTS", "ceilings_at", "heat_rejection_it_w", "crossovers", "scenario_moments", "steady_report", "flop_per_output_token",
            "pool_flop_per_output_token"]
@@ -129,6 +129,26 @@ def _flip(pred, lo: float, hi: float, log: bool = False, iters: int = 60) -> flo
     return math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
 
 
+def _spans(pred_grid, pred, lo: float, hi: float, step: float) -> list[dict]:
+    """Every span of ``lo``..``hi`` where the boolean ``pred`` holds, as ``{"from_c", "to_c"}`` (None where the span
+    reaches the end of the range): ``pred_grid`` (the predicate over an array) read on a grid of about ``step``, each
+    change between two grid points bisected with ``pred`` (:func:`_flip`). A span narrower than ``step`` may be
+    missed; comparing the two ends alone (as :func:`_flip` does) misses any even number of changes."""
+    g = np.linspace(lo, hi, max(2, int(math.ceil((hi - lo) / step - 1e-9)) + 1))
+    on = np.asarray(pred_grid(g), dtype=bool)
+    spans, start = [], None  # start: where the span open now began (None: at ``lo``)
+    for k in np.flatnonzero(on[1:] != on[:-1]):
+        x = _flip(pred, float(g[k]), float(g[k + 1]))
+        x = 0.5 * float(g[k] + g[k + 1]) if math.isnan(x) else x  # the scalar read disagreed with the grid's
+        if on[k + 1]:
+            start = x
+        else:
+            spans.append({"from_c": start, "to_c": x})
+    if on[-1]:
+        spans.append({"from_c": start, "to_c": None})
+    return spans
+
+
 def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
                achieved_tok_s: float | None = None) -> dict:
     """Where the binding constraint changes, holding everything else at the given moment.
@@ -139,10 +159,16 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
       they do instead (more contract buys nothing there), and ``racks_hold_power`` says whether they do at the
       scenario's interconnect;
     * ``gpus``: GPU count above which compute stops binding (racks scale with GPUs);
-    * ``t_out_c``: outdoor dry-bulb above which cooling binds (wet-bulb depression kept).
+    * ``cooling_binds_t_out_c``: every span of outdoor dry-bulb (wet-bulb depression kept) where cooling binds, as
+      ``{"from_c", "to_c"}`` degC, None where the span reaches the end of the searched range (:func:`_spans`: a grid
+      of :data:`dcsim.tpf.CROSSOVER_T_OUT_STEP_C`, each change bisected); empty where cooling binds nowhere in it.
+      Cooling can bind in the cold too: below the plant's rating its capacity is flat while the power budget grows
+      as PUE falls (reference with B200 nodes at 40 degC: cooling binds below 15.2 and above 39.9 degC);
+    * ``t_out_c``: outdoor dry-bulb above which cooling binds up to the top of the range (the last span's start).
     NaN where the binding does not flip in the searched range (:data:`dcsim.tpf.CROSSOVER_INTERCONNECT_RANGE_X`,
     ``CROSSOVER_GPU_RANGE_X``, ``CROSSOVER_T_OUT_RANGE_C``: interconnect 0.1 %–100× the scenario's, GPUs 0.1 %–1000×,
-    −30…55 degC). ``achieved_tok_s``: the moment's achieved rate when at hand (:func:`steady_report` holds it), else
+    −30…55 degC); ``t_out_c`` NaN also where cooling does not bind at the range's top. ``achieved_tok_s``: the
+    moment's achieved rate when at hand (:func:`steady_report` holds it), else
     computed; the gains are measured from it.
     """
     depression = t_db_c - t_wb_c
@@ -160,6 +186,14 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
         if mm.multi_pool:
             return bool(np.any(np.asarray(r["pools"]["binding"]) == kind))
         return int(r["binding"]) == kind
+
+    def cooling_on(t) -> np.ndarray:
+        """Cooling binds (any pool, as :func:`binds` reads it) at each outdoor dry-bulb of the array ``t``."""
+        t = np.asarray(t, dtype=float)
+        r = ceilings_at(m, demand_tok_s, t, t - depression)
+        if m.multi_pool:
+            return np.any(np.asarray(r["pools"]["binding"]) == 3, axis=-1)
+        return np.asarray(r["binding"]) == 3
 
     def at_interconnect(c: float) -> bool | None:
         """True where power binds at the interconnect ``c``, False where something else binds, None where power
@@ -182,7 +216,9 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
     (c_lo, c_hi), (a_lo, a_hi) = CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_GPU_RANGE_X
     cap_star = _flip(lambda c: at_interconnect(c) is True, cap0 * c_lo, cap0 * c_hi, log=True)
     a_star = _flip(lambda a: binds(1, gpu_scale=a), a_lo, a_hi, log=True)
-    t_star = _flip(lambda t: binds(3, t_db_c=t, t_wb_c=t - depression), *CROSSOVER_T_OUT_RANGE_C)
+    spans = _spans(cooling_on, lambda t: bool(cooling_on(t)), *CROSSOVER_T_OUT_RANGE_C, CROSSOVER_T_OUT_STEP_C)
+    top = spans[-1] if spans and spans[-1]["to_c"] is None else None
+    t_star = float(top["from_c"]) if top is not None and top["from_c"] is not None else float("nan")
     # what reaching a crossover above the scenario's own value buys: the achieved rate there less the moment's
     # (tokens/s): mixed-fleet at peak read "power binds below 888.4 kW" of a 700 kW contract, +250 tok/s (0.08 %)
     now = (float(ceilings_at(m, demand_tok_s, t_db_c, t_wb_c)["achieved_tok_s"]) if achieved_tok_s is None
@@ -196,6 +232,7 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
         "racks_hold_power": at_interconnect(cap0) is None,
         "gpus": a_star * m.gpus if math.isfinite(a_star) else float("nan"),
         "t_out_c": t_star,
+        "cooling_binds_t_out_c": spans,
         "interconnect_gain_tok_s": gain_cap,
         "gpus_gain_tok_s": gain_gpus,
     }

@@ -17,7 +17,7 @@ from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt
                                near_tie_text, pools_power_note)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
+from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, annual_label, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   controller_text, cost_carbon_text, hold_limit_note, report_latency, sample_scope,
                                   start_text)
 from dcsim.serving.slo_estimate import tail_caveat
@@ -44,6 +44,18 @@ FIGURE_TITLES: dict[str, str] = {
     "grid_flex": "Grid flexibility: the meter, the utility's requests, storage and deferred work",
     "thermal": "Thermal dynamics: temperatures, throttling and shedding",
 }
+
+
+
+def _figure_title(stem: str, report: Mapping[str, Any]) -> str:
+    """The section title of a figure of :data:`FIGURE_TITLES`; those of the ``annual`` block name the run's length
+    where it is shorter than a year ("The run (96 h): ...", :func:`dcsim.report.summary.annual_label`)."""
+    title = FIGURE_TITLES.get(stem, stem)
+    label = annual_label(report.get("annual") or {})
+    if title.startswith("The year: ") and label != "Year":
+        title = f"The {label[0].lower()}{label[1:]}: " + title[len("The year: "):]
+    return title
+
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;
@@ -509,7 +521,7 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
     if "latency" in figs:
         parts += ["<br>", _img("latency", figs.pop("latency"))]
     for stem in sorted(figs):
-        parts += [f"<h2>{_e(FIGURE_TITLES.get(stem, stem))}</h2>", _img(stem, figs[stem])]
+        parts += [f"<h2>{_e(_figure_title(stem, report))}</h2>", _img(stem, figs[stem])]
     faults, flex = fault_lines(report), flex_rows(report)
     if faults or flex:  # what the terminal summary prints: each fault's cost, the grid, storage, deferral
         parts += ["<h2>Faults, grid and flexibility</h2>"]

@@ -21,7 +21,8 @@ from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
 __all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
-           "pool_rows", "start_text", "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
+           "pool_rows", "start_text", "annual_label", "HOURS_PER_YEAR",
+           "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
 
 
 #: What U on the utilization-adjusted output figure means, said wherever U is shown (terminal, report.html): the
@@ -582,6 +583,20 @@ def round_keeping_sum(values: list[float], decimals: int) -> list[float]:
     return [x / scale for x in low]
 
 
+#: Hours of a year (365 d): an ``annual`` block over fewer hours is a run's, not a year's, and is labelled so.
+HOURS_PER_YEAR = 8760.0
+
+
+def annual_label(annual: Mapping[str, Any]) -> str:
+    """The label of a run's ``annual`` block (report.json, ``dcsim.metrics.annual.annual_summary``): "Year", or
+    the run's length where its ``hours`` are under :data:`HOURS_PER_YEAR` ("Run (96 h)": a 4-day run printed its
+    PUE and hours binding as "Year" until 2026-12-05). "Year" where the block does not say its hours."""
+    h = annual.get("hours")
+    if not isinstance(h, (int, float)) or not h < HOURS_PER_YEAR:
+        return "Year"
+    return f"Run ({f'{h:,.2f}'.rstrip('0').rstrip('.')} h)"
+
+
 def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Issue-18 lines: curtailment requests, storage, deferrable work, the flexibility comparison,
     thermal response and the year (only for the blocks the run has)."""
@@ -642,7 +657,7 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         # figures printed 1729.25 / 6990.5 / 40.25 h as 1729 / 6990 / 40.25: 8,759.25 h of 8,760)
         dec = 0 if all(v == round(v) for v in hours.values()) else 2
         hb = "  ".join(f"{k} {v:,.{dec}f} h" for k, v in zip(hours, round_keeping_sum(list(hours.values()), dec)))
-        rows.append(("Year", f"PUE {fmt_num(get_path(a, 'pue.annual'), 4)}   hours binding: {hb}"))
+        rows.append((annual_label(a), f"PUE {fmt_num(get_path(a, 'pue.annual'), 4)}   hours binding: {hb}"))
     return rows
 
 
