@@ -328,6 +328,24 @@ def _axis_label(path: str) -> tuple[str, float]:
     return path, 1.0
 
 
+#: A cell whose next-lowest limit (demand, C, P or Q) is within this share of the lowest is a near tie: which
+#: constraint binds there is within any node profile's error band (the shipped calibrations' in-sample bands are
+#: 3-5 %, dcsim.node.model), so the map hatches it rather than drawing one colour as if it were sure (notebook 02's
+#: 15 degC row was cooling-bound by 0.1 % over power). The 1 % is an assumption: a tie at display precision.
+NEAR_TIE_FRAC = 0.01
+
+
+def near_ties(pd: PhaseDiagram, frac: float = NEAR_TIE_FRAC) -> np.ndarray:
+    """Boolean map (shape of ``pd.binding``) of the cells whose two lowest limits among demand (when finite) and the
+    C, P, Q ceilings are within ``frac`` of the lowest."""
+    stack = np.stack([np.where(np.isfinite(a), a, np.inf) for a in
+                      (pd.demand_tok_s, pd.compute_tok_s, pd.power_tok_s, pd.cooling_tok_s)])
+    srt = np.sort(stack, axis=0)
+    lo, nxt = srt[0], srt[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.isfinite(nxt) & (lo > 0) & ((nxt - lo) <= frac * lo)
+
+
 def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bool = True):
     """The binding-constraint map (constraint colours of :data:`dcsim.plots.CONSTRAINT_COLORS`) with
     simulated cells as circles filled by the simulation's binding; returns the matplotlib Figure (``ax.figure`` when
@@ -356,6 +374,11 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
         return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
     ax.pcolormesh(edges(xs), edges(ys), pd.binding, cmap=cmap, norm=norm, shading="flat", alpha=0.85)
+    tie = near_ties(pd)
+    if tie.any():  # hatched over the colour: the binding there is a near tie, not a sure answer
+        ex, ey = edges(xs), edges(ys)
+        ax.pcolor(ex, ey, np.ma.masked_where(~tie, np.ones(tie.shape)), hatch="////", facecolor="none",
+                  edgecolor="#222222", linewidth=0.0, alpha=None, zorder=2, gid="near-tie")
     if contours and xs.size > 2 and ys.size > 2 and np.all(np.isfinite(pd.achieved_tok_s)):
         cs = ax.contour(xs, ys, pd.achieved_tok_s / 1e3, colors="k", linewidths=0.5, alpha=0.45)
         ax.clabel(cs, fontsize=7, fmt="%.0fk")
@@ -371,6 +394,9 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
     ax.set_ylabel(yl)
     present = [n for k, n in enumerate(BINDING_NAMES) if np.any(pd.binding == k)]
     handles = [Patch(color=CONSTRAINT_COLORS[n], label=f"{n} binds") for n in present]
+    if tie.any():
+        handles.append(Patch(facecolor="white", edgecolor="#222222", hatch="////",
+                             label=f"near tie: next-lowest limit\nwithin {100 * NEAR_TIE_FRAC:.0f} % of the lowest"))
     if pd.sim:
         from matplotlib.lines import Line2D
 

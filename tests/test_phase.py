@@ -191,7 +191,8 @@ def test_plot_phase_simulated_cells_and_legend():
         m = MarkerStyle("o" if p["binding"] == p["closed_form"] else "X")
         np.testing.assert_allclose(c.get_paths()[0].vertices, m.get_path().transformed(m.get_transform()).vertices)
     leg = ax.get_legend()
-    by_text = dict(zip([t.get_text() for t in leg.get_texts()], leg.legend_handles))
+    by_text = {t.get_text(): h for t, h in zip(leg.get_texts(), leg.legend_handles)
+               if not t.get_text().startswith("near tie")}  # the toy's near ties (test_plot_phase_hatches_the_near_ties)
     assert list(by_text) == ["compute binds", "power binds", "cooling binds", "simulated (agrees)",
                              "simulated (differs)"]
     for name in ("compute", "power", "cooling"):
@@ -302,3 +303,34 @@ def test_a_temperature_axis_takes_units():
                          y=("facility.interconnect", ["400 kW", "500 kW"]))
     np.testing.assert_array_equal(pd.binding, same.binding)
     np.testing.assert_array_equal(pd.x, [30.0, 35.0, 40.0])  # numeric, not the category index
+
+
+def test_plot_phase_hatches_the_near_ties():
+    """A cell whose next-lowest limit is within NEAR_TIE_FRAC of the lowest is hatched (notebook 02's 15 degC row
+    was cooling-bound by 0.1 % over power and drawn as solid colour); a clear cell is not, and the legend says what
+    the hatch is. Catches the hatch missing, drawn over every cell, or over the wrong ones."""
+    import matplotlib.pyplot as plt
+
+    from dcsim.phase import NEAR_TIE_FRAC, near_ties
+
+    pd = _toy_diagram()
+    pd.cooling_tok_s = pd.cooling_tok_s.copy()
+    pd.cooling_tok_s[0, 0] = pd.power_tok_s[0, 0] * (1 + 0.5 * NEAR_TIE_FRAC)  # power binds by 0.5 %: a near tie
+    tie = near_ties(pd)
+    assert tie[0, 0] and not tie[2, 0]
+    fig = plot_phase(pd)
+    ax = fig.axes[0]
+    hatched = [c for c in ax.collections if c.get_gid() == "near-tie"]
+    assert len(hatched) == 1 and hatched[0].get_hatch() == "////"
+    drawn = ~np.ma.getmaskarray(hatched[0].get_array()).reshape(tie.shape)
+    np.testing.assert_array_equal(drawn, tie)
+    assert any(t.get_text().startswith("near tie") for t in ax.get_legend().get_texts())
+    plt.close(fig)
+
+
+def test_reference_map_hatches_its_cool_row_tie(gpus_by_temp):
+    """On the reference hall at full load the 15 degC row of large fleets is a near tie of power and cooling."""
+    from dcsim.phase import near_ties
+
+    tie = near_ties(gpus_by_temp)
+    assert tie[0, -1] and not tie[len(gpus_by_temp.y) // 2, 0]

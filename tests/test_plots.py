@@ -1093,3 +1093,47 @@ def test_a_long_run_marks_the_days_the_gpus_throttled():
     marks = [p for p in ax.patches if p.get_facecolor()[:3] == pytest.approx(to_rgba(CONSTRAINT_COLORS["cooling"])[:3])
              and p.get_y() == pytest.approx(0.97)]
     assert sorted(round(p.get_x()) for p in marks) == [3, 9], [(p.get_x(), p.get_y()) for p in marks]
+
+
+def _with_calibration(result, status="transferred", tok=20.0, jpt=30.0):
+    rep = dict(result.report)
+    rep["provenance"] = {**(rep.get("provenance") or {}), "calibration": [
+        {"group": "g0", "status": status, "in_range_status": status, "error_band_pct":
+         {"tok_s_pct": tok, "j_per_tok_pct": jpt}, "band_lower_bound": status != "calibrated",
+         "extrapolated": False, "context_extrapolated": False, "stack_current": True}]}
+    return SimpleNamespace(**{**vars(result), "report": rep})
+
+
+def test_signature_shades_c_and_p_by_an_out_of_sample_band_only(result):
+    """A transferred profile's C and P are drawn with the run's calibration band around them (report.json
+    provenance.calibration[*].error_band_pct, not recomputed): mixed-fleet's banner said ≥±32 % tok/s while C and P
+    were exact lines. A calibrated (in-sample) run draws none."""
+    from dcsim.plots.figures import BAND_ALPHA
+
+    ts = result.timeseries
+    fig = signature_plot(_with_calibration(result))
+    ax = fig.axes[0]
+    for name, col in (("compute", "compute_tok_s"), ("power", "power_tok_s")):
+        band = [c for c in ax.collections if c.get_gid() == f"error-band-{name}"]
+        assert len(band) == 1 and band[0].get_alpha() == BAND_ALPHA
+        assert _rgb(band[0].get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS[name])
+        v = band[0].get_paths()[0].vertices[:, 1]
+        c = np.asarray(ts[col], dtype=float)
+        assert v.max() == pytest.approx(1.2 * c.max()) and v.min() == pytest.approx(0.8 * c.min())
+    assert any("≥±20 % tok/s" in t.get_text() for t in ax.get_legend().get_texts())
+    calibrated = signature_plot(_with_calibration(result, "calibrated", 3.0, 3.0))
+    assert not [c for c in calibrated.axes[0].collections if str(c.get_gid()).startswith("error-band")]
+
+
+def test_joules_per_token_bars_carry_an_out_of_sample_band_only(result):
+    """J/token bars get error bars of the transferred profile's J/token band (± value × band); none in-sample."""
+    fig = joules_per_token_plot(_with_calibration(result))
+    ax = fig.axes[0]
+    segs = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
+    assert segs, "no error bars"
+    jpt = result.report["joules_per_output_token"]
+    tops = sorted(float(s[:, 1].max()) for s in segs[0].get_segments())
+    assert tops == pytest.approx(sorted(1.3 * jpt[k] for k in ("gpu", "it", "facility")))
+    assert any("expected error of the node profile" in t.get_text() for t in ax.get_legend().get_texts())
+    plain = joules_per_token_plot(_with_calibration(result, "calibrated", 3.0, 3.0))
+    assert not [c for c in plain.axes[0].collections if type(c).__name__ == "LineCollection"]

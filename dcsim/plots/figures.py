@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
-from dcsim.metrics.fmt import fmt_time, sample_scope
+from dcsim.metrics.fmt import CALIBRATION_CAVEATS, fmt_band, fmt_time, sample_scope
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = [
@@ -351,6 +351,87 @@ def cap_label(cap: Any) -> str:
     return "interconnect cap" if c.size == 0 or np.all(c == c[0]) else CAP_IN_FORCE
 
 
+#: The calibration caveats (:data:`dcsim.metrics.fmt.CALIBRATION_CAVEATS`) under which a rack group's figures are not
+#: fitted in-sample to its own setup: a transferred or borrowed profile, a batch or context beyond the profile's
+#: measured range. The figures shade C and P (and bar J/token) by such a group's ``error_band_pct`` only: an in-sample
+#: band (3-5 % for the shipped calibrations) is about a line's width on these axes and is printed by every surface
+#: already, while a transferred or extrapolated one (mixed-fleet's ≥±32 % tok/s) changes what the figure says.
+OUT_OF_SAMPLE_CAVEATS = ("uncalibrated", "extrapolated", "context")
+
+#: Opacity of the error band shaded around C and P (and its legend patch).
+BAND_ALPHA = 0.18
+
+
+def out_of_sample_bands(report: Mapping[str, Any]) -> list[dict]:
+    """The rack groups of a run whose node figures are not in-sample calibrated (:data:`OUT_OF_SAMPLE_CAVEATS`), each
+    ``{"group", "status", "tok_s", "j_per_tok", "lower_bound"}``: the group's band as report.json states it
+    (``provenance.calibration[*].error_band_pct``, % → fraction; its one home, dcsim.node.model.calibration_record,
+    nothing is recomputed here), None where it has no figure. Empty for a calibrated run or a report without the
+    record."""
+    kinds = [k for k in CALIBRATION_CAVEATS if k.key in OUT_OF_SAMPLE_CAVEATS]
+    out = []
+    for c in ((report.get("provenance") or {}).get("calibration") or []):
+        if not isinstance(c, Mapping) or not any(k.applies(dict(c)) for k in kinds):
+            continue
+        band = c.get("error_band_pct") or {}
+        frac = lambda v: float(v) / 100.0 if isinstance(v, (int, float)) and math.isfinite(v) else None  # noqa: E731
+        out.append({"group": str(c.get("group", "")), "status": str(c.get("status", "")),
+                    "tok_s": frac(band.get("tok_s_pct")), "j_per_tok": frac(band.get("j_per_tok_pct")),
+                    "lower_bound": bool(c.get("band_lower_bound")), "error_band_pct": band})
+    return out
+
+
+def _pool_band_fracs(report: Mapping[str, Any], bands: list[dict], key: str) -> list[float]:
+    """Per pool of report ``pools`` (in order), the widest ``key`` band (fraction) of its out-of-sample groups, 0 for
+    a pool whose groups are all in-sample; one entry (the widest of all) for a report without pools."""
+    pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
+    by_group = {b["group"]: (b[key] or 0.0) for b in bands}
+    if not pools:
+        return [max(by_group.values(), default=0.0)]
+    return [max((by_group.get(str(g.get("name")), 0.0) for g in (p.get("groups") or []) if isinstance(g, Mapping)),
+                default=0.0) for p in pools]
+
+
+def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], name: str,
+                           bands: list[dict]) -> np.ndarray | None:
+    """Half-width (tok/s, per tick) of the error band of the facility ceiling ``name`` (``compute``, ``power``): with
+    several pools the sum over the pools of each pool's ceiling (``pool{i}_{name}_tok_s``) times its band (the band of
+    a sum whose parts may err together: a pool in-sample adds nothing); else the ceiling times the run's widest band.
+    None when no group is out of sample or no band has a figure."""
+    fracs = _pool_band_fracs(report, bands, "tok_s")
+    if not any(f > 0 for f in fracs):
+        return None
+    total = np.asarray(ts[f"{name}_tok_s"], dtype=float)
+    cols = [f"pool{i}_{name}_tok_s" for i in range(len(fracs))]
+    if len(fracs) > 1 and all(c in ts for c in cols):
+        h = sum(f * np.asarray(ts[c], dtype=float) for f, c in zip(fracs, cols) if f > 0)
+    else:
+        h = max(fracs) * total
+    return np.where(np.isfinite(total), h, np.nan)
+
+
+def jpt_band_frac(report: Mapping[str, Any], level: str, bands: list[dict]) -> float:
+    """The J/token error band (fraction) of the run's ``level`` (``gpu``, ``it``, ``facility``) energy per token: with
+    several pools each pool's band (its out-of-sample groups' widest, 0 in-sample) weighted by its share of that
+    level's energy (report ``pools[i].energy_j``: a pool's J/token off by b moves the run's energy by b times its
+    share); else the run's widest band. 0 when no group is out of sample."""
+    fracs = _pool_band_fracs(report, bands, "j_per_tok")
+    if not any(f > 0 for f in fracs):
+        return 0.0
+    pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
+    energy = [float((p.get("energy_j") or {}).get(level, np.nan)) for p in pools]
+    if len(fracs) > 1 and len(energy) == len(fracs) and all(np.isfinite(energy)) and sum(energy) > 0:
+        return float(sum(f * e for f, e in zip(fracs, energy)) / sum(energy))
+    return max(fracs)
+
+
+def band_label(bands: list[dict], key: str = "tok_s_pct") -> str:
+    """Which groups' band a shaded or barred uncertainty is, as every surface prints it (:func:`fmt_band`):
+    ``"b200-reasoning context-extrapolated ≥±32 % tok/s"``."""
+    return "; ".join(f"{b['group']} {b['status']} "
+                     f"{fmt_band(b['error_band_pct'], b['lower_bound'], quantities=(key,))}" for b in bands)
+
+
 def _finite_max(*arrays: np.ndarray) -> float:
     vals = [np.nanmax(a[np.isfinite(a)]) for a in arrays if a.size and np.isfinite(a).any()]
     return float(max(vals)) if vals else 1.0
@@ -503,6 +584,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     # Widths and dashes differ so that coincident ceilings (e.g. C == Q) both stay visible.
     styles = {"compute": ("-", 3.4), "power": ("-", 2.2), "cooling": ((0, (5, 3)), 2.0)}
     ylim_top = top if top > 0 else 1.0
+    oos = out_of_sample_bands(report)
     for name, arr in ceilings.items():
         shown = np.where(np.isfinite(arr), arr, np.nan)
         label = {"compute": "C  compute ceiling", "power": "P  power ceiling",
@@ -523,6 +605,15 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         if axz is not None:
             axz.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                      ls=styles[name][0])
+        half = ceiling_band_halfwidth(report, ts, name, oos) if name in ("compute", "power") and oos else None
+        if half is not None:
+            # the profile's expected error where it is transferred or extrapolated: the ceiling is not a line
+            lab = {"compute": "C", "power": "P"}[name] + " ± expected error of the node profile" + (
+                f"\n({band_label(oos)};\nout-of-sample groups only)" if name == "compute" else "")
+            for a_ in (ax,) if axz is None else (ax, axz):
+                a_.fill_between(edges, _ext(shown - half), _ext(shown + half), step="post", color=CONSTRAINT_COLORS[name],
+                                alpha=BAND_ALPHA, linewidth=0, zorder=1.5, label=lab if a_ is ax else None,
+                                gid=f"error-band-{name}")
     ax.step(edges, _ext(demand), where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
     throttled = th_runs["thermal_throttled"]
     if throttled:
@@ -908,12 +999,25 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     ax = fig.subplots()
     colors = [POWER_COLORS["gpu"], POWER_COLORS["it_other"], "#555555"]
     bars = ax.bar([lab for _, lab in levels], vals, color=colors, edgecolor="#333333", width=0.6)
-    for b, v in zip(bars, vals):
-        if np.isfinite(v):
-            ax.annotate(f"{v:#.3g} J", (b.get_x() + b.get_width() / 2, v), xytext=(0, 4),
+    oos = out_of_sample_bands(report)
+    err = [jpt_band_frac(report, k, oos) for k, _ in levels]
+    for b, v, e in zip(bars, vals, err):
+        if np.isfinite(v):  # above the error bar when there is one
+            ax.annotate(f"{v:#.3g} J", (b.get_x() + b.get_width() / 2, v * (1 + e)), xytext=(0, 4),
                         textcoords="offset points", ha="center", va="bottom", fontsize=12,
                         fontweight="bold")
     finite = [v for v in vals if np.isfinite(v)]
+    if any(e > 0 for e in err):
+        # the profile's expected error where it is transferred or extrapolated (none where every group is in-sample)
+        yerr = [v * e for v, e in zip(vals, err)]
+        ax.errorbar(range(len(vals)), vals, yerr=yerr, fmt="none", ecolor="#111111", elinewidth=1.6, capsize=8,
+                    capthick=1.6, zorder=4, gid="error-band-jpt",
+                    label=f"expected error of the node profile, {'≥' if any(b['lower_bound'] for b in oos) else ''}"
+                          f"±{100 * max(err):.0f} %\n({band_label(oos, 'j_per_tok_pct')}"
+                          + (";\nweighted by its pool's share of the energy" if len(report.get("pools") or []) > 1
+                             else "") + ")")
+        finite = [v * (1 + e) for v, e in zip(vals, err) if np.isfinite(v)]
+        ax.legend(loc="upper left", frameon=True, framealpha=0.9, edgecolor="none", fontsize=8.5)
     ax.set_ylim(0, (max(finite) * 1.18) if finite else 1.0)
     if np.isfinite(vals[0]) and np.isfinite(vals[1]) and vals[0] > 0:
         ax.text(1, 0.5 * vals[1], f"×{vals[1] / vals[0]:.2f}\nof GPU", ha="center", va="center",
