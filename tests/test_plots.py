@@ -734,9 +734,28 @@ def test_thermal_figure_draws_temperatures_limits_and_responses():
     np.testing.assert_array_equal(_line(ax, "GPU limit 87 °C: throttle").get_ydata(), 87.0)
     np.testing.assert_array_equal(_line(ax, "room limit 34.5 °C: shed").get_ydata(), 34.5)
     assert ts["thermal_throttled"].any() and ts["thermal_shed"].any()
-    np.testing.assert_array_equal(_shaded(ax, "thermal throttle", mid), ts["thermal_throttled"] > 0)
+    np.testing.assert_array_equal(_shaded(ax, "thermal throttle (cooling binds)", mid), ts["thermal_throttled"] > 0)
     np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
     assert ax.get_ylabel() == "°C" and ax.get_xlabel() == "local time, day 196"
+
+
+def test_thermal_figure_throttle_in_the_cooling_colour_shed_hatched_legend_outside():
+    """chiller-trip's thermal.png shaded the throttle in the power colour (the signature colours the same ticks
+    cooling) and the shed grey (demand's colour), with the legend over the temperature rise: the throttle is
+    CONSTRAINT_COLORS["cooling"], the shed a hatch with no fill, and the legend beside the axes."""
+    from dcsim.plots.flex import thermal_figure
+
+    ax = thermal_figure(_flex_result()).axes[0]
+    by = {c.get_label(): c for c in ax.collections}
+    thr, shed = by["thermal throttle (cooling binds)"], by["shed (IT off)"]
+    assert _rgb(thr.get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS["cooling"])
+    fc = shed.get_facecolor()
+    assert shed.get_hatch() == "xx" and (len(fc) == 0 or fc[0][3] == 0.0)  # hatched, no fill
+    handles = dict(zip([t.get_text() for t in ax.get_legend().get_texts()], ax.get_legend().legend_handles))
+    assert "xx" in handles["shed (IT off)"].get_hatch()  # its legend entry shows the hatch (denser: a small box)
+    assert all(_rgb(shed.get_edgecolor()[0]) != _rgb(c) for c in CONSTRAINT_COLORS.values())  # the hatch colour
+    leg = ax.get_legend()
+    assert leg.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1  # outside the axes, to the right
 
 
 # --- year figures (month × hour binding map, PUE against outdoor temperature) ------------------------------------

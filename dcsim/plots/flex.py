@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
-from dcsim.plots.figures import (_cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges, _styled, cap_label,
+from dcsim.plots.figures import (CONSTRAINT_COLORS, _cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges, _styled, cap_label,
                                   clock_axis, daily_extremes, daily_means, new_figure)
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
@@ -74,14 +74,17 @@ def _step(ax, x, y, **kw):
     ax.step(x, _ext(np.asarray(y, dtype=float)), where="post", **kw)
 
 
-def _shade(ax, x, mask, color, label, strip: tuple[float, float] = (0.0, 1.0), alpha: float = 0.15):
+def _shade(ax, x, mask, color, label, strip: tuple[float, float] = (0.0, 1.0), alpha: float = 0.15,
+           hatch: str | None = None):
     """Shade the flagged ticks over their whole span (a ``where=`` mask ends each run at its last tick's start:
-    every run a tick short, a one-tick request not shaded at all), over ``strip`` of the axes' height."""
+    every run a tick short, a one-tick request not shaded at all), over ``strip`` of the axes' height; with
+    ``hatch``, hatched in ``color`` over no fill (a state that is no constraint, drawn in no constraint's colour)."""
     m = np.asarray(mask) > 0
     if m.any():
         lo, hi = strip
-        ax.fill_between(x, lo, _ext(np.where(m, hi, lo)), transform=ax.get_xaxis_transform(), color=color,
-                        alpha=alpha, step="post", label=label, lw=0)
+        style = ({"facecolor": "none", "edgecolor": color, "hatch": hatch} if hatch else {"color": color})
+        ax.fill_between(x, lo, _ext(np.where(m, hi, lo)), transform=ax.get_xaxis_transform(), alpha=alpha,
+                        step="post", label=label, lw=0, **style)
 
 
 def _days(ts: dict) -> tuple[np.ndarray, str, float]:
@@ -213,10 +216,18 @@ def thermal_figure(result: Any):
     if th.get("shed_space_c") is not None:
         ax.axhline(th["shed_space_c"], color="tab:red", ls=":", lw=1.0,
                    label=f"room limit {th['shed_space_c']:g} °C: shed")
-    _shade(ax, x, ts["thermal_throttled"], "tab:orange", "thermal throttle")
-    _shade(ax, x, ts["thermal_shed"], "black", "shed (IT off)")
+    # the throttle in the cooling colour (the signature colours the same ticks cooling-bound; it was the power
+    # colour); the shed hatched, not in a constraint's colour (grey is demand's elsewhere)
+    _shade(ax, x, ts["thermal_throttled"], CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
+    _shade(ax, x, ts["thermal_shed"], "#333333", "shed (IT off)", alpha=0.6, hatch="xx")
     _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("°C")
-    ax.legend(loc="center left", bbox_to_anchor=(0.005, 0.47), fontsize=8)
+    # beside the axes: inside, it covered the temperature rise (chiller-trip 11:20-11:37)
+    from matplotlib.patches import Patch
+
+    h, lab = ax.get_legend_handles_labels()  # the hatch's own patch: a fill_between with no face drew as a line
+    h = [Patch(facecolor="none", edgecolor="#333333", hatch="xxxx", lw=0.6) if t == "shed (IT off)" else x
+         for x, t in zip(h, lab)]
+    ax.legend(h, lab, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")
     return fig
