@@ -1156,3 +1156,28 @@ def test_joules_per_token_bars_carry_an_out_of_sample_band_only(result):
     assert any("expected error of the node profile" in t.get_text() for t in ax.get_legend().get_texts())
     plain = joules_per_token_plot(_with_calibration(result, "calibrated", 3.0, 3.0))
     assert not [c for c in plain.axes[0].collections if type(c).__name__ == "LineCollection"]
+
+
+def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
+    """chiller-trip: C, P and Q within 1 % on a 0-250k axis had no zoom panel because Q drops to 0 while IT is shed
+    (and falls through the fault window): the zoom's range is taken over the ticks with GPUs in service."""
+    from dcsim.plots.figures import _in_service, _zoom
+
+    n = 40
+    t = np.arange(n) * 60.0
+    c = np.full(n, 226e3)
+    p = np.linspace(228e3, 224e3, n)
+    q = np.full(n, 225e3)
+    shed = np.zeros(n)
+    shed[10:15] = 1.0
+    q[10:15] = 0.0
+    q[5:10] = np.linspace(240e3, 150e3, 5)  # the fault window's falling Q
+    ach = np.full(n, 200e3)
+    report = {"faults": [{"kind": "cooling_failure", "start_s": 5 * 60.0, "end_s": 10 * 60.0}]}
+    ts = {"t_s": t, "thermal_shed": shed}
+    m = _in_service(report, ts, t)
+    assert not m[5:15].any() and m[:5].all() and m[15:].all()
+    ceil = {"compute": c, "power": p, "cooling": q}
+    assert _zoom(ceil, ach, 250e3) is None  # the old range: from the shed's 0
+    lo, hi = _zoom(ceil, ach, 250e3, m)
+    assert 190e3 < lo < 225e3 and 228e3 <= hi < 235e3

@@ -496,9 +496,16 @@ def shift_label(tos: Sequence[str]) -> str:
 ZOOM_MIN_MAGNIFICATION = 3.0
 
 
-def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float) -> tuple[float, float] | None:
+def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float,
+          in_service: np.ndarray | None = None) -> tuple[float, float] | None:
     """Y-range of the signature figure's zoom panel (:func:`_zoom_range`), taking in the achieved rate when it runs
-    just below the ceilings; None when it would magnify less than :data:`ZOOM_MIN_MAGNIFICATION`."""
+    just below the ceilings; None when it would magnify less than :data:`ZOOM_MIN_MAGNIFICATION`. ``in_service``
+    (a mask over the ticks) limits the range to the ticks with GPUs in service: a shed's Q of 0 and a fault
+    window's falling Q set the range's bottom, so chiller-trip's C, P and Q within 1 % had no zoom."""
+    if in_service is not None and np.any(in_service):
+        m = np.asarray(in_service, dtype=bool)
+        ceilings = {k: np.asarray(v)[m] for k, v in ceilings.items()}
+        achieved = np.asarray(achieved)[m]
     zoom = _zoom_range(ceilings, top)
     ach = np.asarray(achieved, dtype=float)
     ach = ach[np.isfinite(ach) & (ach > 0)]
@@ -510,6 +517,20 @@ def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float) 
     if zoom is None or (zoom[1] - zoom[0]) * ZOOM_MIN_MAGNIFICATION > top:
         return None
     return zoom
+
+
+def _in_service(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], t_s: np.ndarray) -> np.ndarray:
+    """Mask of the ticks with GPUs in service: not thermally shed, GPUs in service when the column says, and outside
+    every windowed fault (report ``faults``) — the ticks whose ceilings the zoom panel is for."""
+    t_s = np.asarray(t_s, dtype=float)
+    m = np.ones(t_s.shape, dtype=bool)
+    if "thermal_shed" in ts:
+        m &= ~(np.nan_to_num(np.asarray(ts["thermal_shed"], dtype=float)) > 0)
+    if "gpus_in_service" in ts:
+        m &= np.nan_to_num(np.asarray(ts["gpus_in_service"], dtype=float)) > 0
+    for _, a, b in _windowed_faults(report):
+        m &= ~((t_s >= a) & (t_s < b))
+    return m
 
 
 @_styled
@@ -554,7 +575,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
-    zoom = _zoom(ceilings, achieved, top)
+    zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts, ts["t_s"]))
 
     if zoom is None:
         fig = new_figure(12.0, 6.8)
