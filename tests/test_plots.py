@@ -1181,3 +1181,28 @@ def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
     assert _zoom(ceil, ach, 250e3) is None  # the old range: from the shed's 0
     lo, hi = _zoom(ceil, ach, 250e3, m)
     assert 190e3 < lo < 225e3 and 228e3 <= hi < 235e3
+
+
+def test_shift_labels_sit_above_the_axes_and_a_burst_is_one_span(result):
+    """Shift labels covered the ceilings (chiller-trip's "→power …19 more… →power", a tall white box) and 25 dotted
+    lines formed a hatch: the labels stand above the axes, and a burst of SHIFT_BURST or more close shifts is one
+    shaded span from its first to its last shift, with no dotted line each."""
+    from dcsim.plots.figures import SHIFT_BURST
+
+    rep = dict(result.report)
+    hours = [3.0] + [12.0 + 0.02 * i for i in range(10)] + [20.0]
+    names = ["compute"] + ["power", "cooling"] * 5 + ["demand"]
+    rep["binding"] = {**rep["binding"], "shifts": [{"t_s": h * 3600.0, "to": n} for h, n in zip(hours, names)]}
+    ax = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries)).axes[0]
+    labels = [t for t in ax.texts if t.get_text().startswith("→")]
+    assert [t.get_text() for t in labels] == ["→compute", "→power …8 more… →cooling", "→demand"]
+    for t in labels:
+        assert t.get_va() == "bottom" and t.xy[1] == 1.0 and t.get_annotation_clip() is False
+        assert t.xyann[1] > 0  # above the top edge
+    spans = [p for p in ax.patches if p.get_gid() == "shift-burst"]
+    assert len(spans) == 1 and 10 >= SHIFT_BURST
+    x0, w = spans[0].get_x(), spans[0].get_width()
+    assert x0 == pytest.approx(12.0) and x0 + w == pytest.approx(12.18)
+    dotted = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == ":")
+    assert dotted == pytest.approx([3.0, 20.0])  # the burst's shifts have no line each
+    assert any(t.get_text().startswith("burst of") for t in ax.get_legend().get_texts())

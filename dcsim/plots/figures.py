@@ -491,6 +491,39 @@ def shift_label(tos: Sequence[str]) -> str:
     return f"→{tos[0]} …{len(tos) - 2} more… →{tos[-1]}"
 
 
+#: A group of this many shifts or more (closer together than a label, :func:`shift_groups`) is a burst of alternation:
+#: drawn as one shaded span with one label, not a dotted line each (chiller-trip's 25 shifts formed a hatch).
+SHIFT_BURST = 3
+#: Height (points) of a row of shift labels above the signature's axes.
+SHIFT_LABEL_ROW_PT = 11.0
+
+
+def _shift_labels_above(ax: Any, groups: list[tuple[float, list[str]]], x0: float, x1: float,
+                        fontsize: float = 8.5) -> int:
+    """Each shift group's label (:func:`shift_label`) above the axes, horizontal, in the colour of the constraint
+    entered last, in rows so that none overlaps another (a label's width estimated from its characters); returns the
+    rows used. Inside the axes, rotated labels in white boxes covered the ceilings (chiller-trip's "→power …19
+    more… →power" was a tall box over C, P and Q)."""
+    fig = ax.figure
+    w_pt = fig.get_figwidth() * 72.0 * 0.72  # the signature's main axes: about 72 % of the figure's width
+    rows: list[float] = []  # right edge (axes fraction) of each row's last label
+    for x, tos in groups:
+        text = shift_label(tos)
+        xf = (x - x0) / (x1 - x0) if x1 > x0 else 0.0
+        wf = len(text) * 0.58 * fontsize / w_pt
+        right = xf + wf > 1.0
+        lo, hi = (xf - wf, xf) if right else (xf, xf + wf)
+        r = next((i for i, end in enumerate(rows) if lo > end + 0.01), len(rows))
+        if r == len(rows):
+            rows.append(hi)
+        else:
+            rows[r] = hi
+        ax.annotate(text, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + SHIFT_LABEL_ROW_PT * r),
+                    textcoords="offset points", va="bottom", ha="right" if right else "left", fontsize=fontsize,
+                    color=CONSTRAINT_COLORS.get(tos[-1], "#333333"), annotation_clip=False)
+    return len(rows)
+
+
 #: A zoom panel that magnifies less than this repeats the main panel (campus-interconnect: 4.6–11.3 Mtok/s under a
 #: 0–12.9 Mtok/s panel, 1.9×, its "ceilings" without the cooling one above it): none is drawn.
 ZOOM_MIN_MAGNIFICATION = 3.0
@@ -693,26 +726,34 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                       loc="left", fontsize=9.5, fontweight="normal", color="#222222")
     shifts = _shift_times(report)
     marked = shifts if len(shifts) <= max_shift_lines else []
-    for sh in marked:
-        for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
-            a_.axvline(float(sh["t_s"]) * scale, color="#333333", lw=0.8, ls=":", alpha=0.8)
+    label_rows = 0
+    bursts = False
     if marked:
         # more shifts than labels: join those within 1/max_shift_labels of the run into one label ("→a …n more… →b"),
         # so a run of 24 shifts still names its isolated ones (the audit of 2026-12-04: chiller-trip had none)
         gap = SHIFT_LABEL_GAP if len(shifts) <= max_shift_labels else max(SHIFT_LABEL_GAP, 1.0 / max_shift_labels)
         near = gap * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
-        for x, tos in shift_groups(marked, scale, near):
-            ax.annotate(shift_label(tos), (x, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
-                        ha="left", fontsize=8.5, color=CONSTRAINT_COLORS.get(tos[-1], "#333333"),
-                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
-                              "alpha": 0.6})
+        groups = shift_groups(marked, scale, near)
+        xs_all = [float(sh["t_s"]) * scale for sh in marked]
+        k = 0
+        for x, tos in groups:
+            xs_g = xs_all[k:k + len(tos)]
+            k += len(tos)
+            for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
+                if len(tos) >= SHIFT_BURST:  # a burst of alternation: one span, not a hatch of dotted lines
+                    a_.axvspan(xs_g[0], max(xs_g[-1], xs_g[0] + 0.002 * (edges[-1] - edges[0])), facecolor="#333333",
+                               alpha=0.18, edgecolor="#333333", lw=0.8, ls=":", zorder=2.5, gid="shift-burst")
+                else:
+                    for xv in xs_g:
+                        a_.axvline(xv, color="#333333", lw=0.8, ls=":", alpha=0.8)
+            bursts = bursts or len(tos) >= SHIFT_BURST
+        label_rows = _shift_labels_above(ax, groups, edges[0], edges[-1])
+    ax.set_title(f"Token rate and ceilings — {title or report.get('scenario') or getattr(result, 'name', '') or 'run'}"
+                 + (" (daily means; band: the day's most frequent binding)" if daily else ""),
+                 pad=6.0 + SHIFT_LABEL_ROW_PT * label_rows + (4.0 if label_rows else 0.0))
     ax.set_ylim(0, top if top > 0 else 1.0)
     ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # %g digits: 3.5M stays 3.5M
     ax.set_ylabel("output token rate (tok/s)")
-    name = title or report.get("scenario") or getattr(result, "name", "") or "run"
-    ax.set_title(f"Token rate and ceilings — {name}" + (" (daily means; band: the day's most frequent binding)"
-                                                        if daily else ""))
 
     # Legend: lines, plus patches for the band colours.
     from matplotlib.patches import Patch
@@ -744,6 +785,10 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
         handles.append(Line2D([], [], color="#333333", lw=0.8, ls=":" if marked else "none"))
         labels.append(f"shift ({len(shifts)})" if marked else f"{len(shifts)} shifts (too many to mark)")
+        if bursts:
+            handles.append(Patch(facecolor="#333333", alpha=0.18, edgecolor="#333333", ls=":", lw=0.8))
+            labels.append(f"burst of {SHIFT_BURST}+ shifts close together\n(binding alternating; label: first,\n"
+                          "count, last)")
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
     if "t_out_c" in ts:
