@@ -1206,3 +1206,25 @@ def test_shift_labels_sit_above_the_axes_and_a_burst_is_one_span(result):
     dotted = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == ":")
     assert dotted == pytest.approx([3.0, 20.0])  # the burst's shifts have no line each
     assert any(t.get_text().startswith("burst of") for t in ax.get_legend().get_texts())
+
+
+def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result):
+    """chiller-trip's colour bar spanned 5-340 kW because the shed ticks (off scale) set its minimum, every drawn
+    point the same yellow; and its lowest PUE, during the chiller trip, was unmarked. The colour limits are the IT
+    load of the points drawn on the scale, and the ticks inside a fault window are ringed and counted."""
+    ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
+    ts["pue"] = ts["pue"].astype(float)
+    ts["it_power_w"] = ts["it_power_w"].astype(float)
+    ts["pue"][:5] = 27.0
+    ts["it_power_w"][:5] = 0.01 * float(np.nanmax(ts["it_power_w"]))
+    t = ts["t_s"].astype(float)
+    rep = {**result.report, "faults": [{"kind": "cooling_failure", "start_s": float(t[10]), "end_s": float(t[20])}]}
+    fig = pue_plot(SimpleNamespace(report=rep, timeseries=ts))
+    ax = fig.axes[0]
+    main = ax.collections[0]
+    scale = 1e-6 if float(np.nanmax(ts["it_power_w"])) >= 1e6 else 1e-3
+    drawn = ts["it_power_w"][5:] * scale
+    assert main.get_clim() == pytest.approx((float(drawn.min()), float(drawn.max())))
+    rings = [c for c in ax.collections if c.get_gid() == "fault-window-ticks"]
+    assert len(rings) == 1 and len(rings[0].get_offsets()) == 10
+    assert any(t_.get_text() == "10 ticks in the cooling failure window" for t_ in ax.get_legend().get_texts())

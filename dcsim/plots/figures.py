@@ -946,21 +946,6 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
     peak_it = float(np.nanmax(ts["it_power_w"]))
     scale, unit = (1e-6, "MW") if peak_it >= 1e6 else (1e-3, "kW")
     c = ts["it_power_w"].astype(float) * scale
-    stride = max(1, int(np.ceil(x.size / max_points)))
-    sel = slice(None, None, stride)
-    n_shown = len(range(*sel.indices(x.size)))
-    size = 14 if n_shown > 500 else 45 if n_shown > 50 else 70
-    sc = ax.scatter(x[sel], y[sel], c=c[sel], cmap="viridis", s=size, alpha=0.85, linewidths=0,
-                    rasterized=True, zorder=3)
-    cb = fig.colorbar(sc, ax=ax, pad=0.01)
-    cb.set_label(f"IT load ({unit})")
-    pue = report.get("pue")
-    if isinstance(pue, (int, float)) and np.isfinite(pue):
-        ax.axhline(float(pue), color="#C0392B", lw=1.2, ls="--",
-                   label=f"run PUE (energy-weighted) {float(pue):.3f}")
-        ax.legend(loc="upper left", frameon=False)
-    ax.set_xlabel("outdoor dry-bulb temperature (°C)")
-    ax.set_ylabel("PUE (facility / IT power)")
     # the scale follows the ticks carrying load: a few near-idle ticks (an outage, a trip) have PUEs of 6-30 that
     # flattened chiller-trip's 1.40-1.46 cloud onto the axis (the audit of 2026-12-04); those sit on the top edge, ▲
     it = ts["it_power_w"].astype(float)
@@ -970,10 +955,41 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
     pad = max(0.01, 0.1 * (hi - lo))
     top = hi + pad * 3.0
     above = np.isfinite(y) & (y > top)
+    # the colour bar spans the points drawn on the scale: the off-scale shed ticks (5 kW) set its minimum, and every
+    # drawn point was the same yellow (chiller-trip)
+    idx = np.flatnonzero(~above)
+    idx = idx[:: max(1, int(np.ceil(idx.size / max_points)))]
+    size = 14 if idx.size > 500 else 45 if idx.size > 50 else 70
+    cs = c[idx][np.isfinite(c[idx])]
+    vmin, vmax = (float(cs.min()), float(cs.max())) if cs.size else (None, None)
+    sc = ax.scatter(x[idx], y[idx], c=c[idx], cmap="viridis", vmin=vmin, vmax=vmax, s=size, alpha=0.85,
+                    linewidths=0, rasterized=True, zorder=3)
+    cb = fig.colorbar(sc, ax=ax, pad=0.01)
+    cb.set_label(f"IT load ({unit})")
+    pue = report.get("pue")
+    if isinstance(pue, (int, float)) and np.isfinite(pue):
+        ax.axhline(float(pue), color="#C0392B", lw=1.2, ls="--",
+                   label=f"run PUE (energy-weighted) {float(pue):.3f}")
+        ax.legend(loc="upper left", frameon=False)
+    ax.set_xlabel("outdoor dry-bulb temperature (°C)")
+    ax.set_ylabel("PUE (facility / IT power)")
+    # the ticks inside a fault window (a chiller trip's plant draws only its fans: chiller-trip's lowest PUE, 1.145,
+    # is the trip, not the best operating point), ringed and named
+    t_s = ts["t_s"].astype(float)
+    for kind in sorted({k for k, _, _ in _windowed_faults(report)}):
+        inw = np.zeros(t_s.shape, dtype=bool)
+        for k, a, b in _windowed_faults(report):
+            inw |= (k == kind) & (t_s >= a) & (t_s < b)
+        inw &= ~above & np.isfinite(y)
+        if inw.any():
+            ax.scatter(x[inw], y[inw], s=size * 2.2, facecolors="none", edgecolors="#222222", linewidths=0.9,
+                       zorder=4, gid="fault-window-ticks",
+                       label=f"{int(inw.sum())} ticks in the {kind.replace('_', ' ')} window")
     if above.any():
         ax.scatter(x[above], np.full(int(above.sum()), hi + pad * 2.2), marker="^", s=40, color="#444444",
                    zorder=4, label=f"{int(above.sum())} ticks at IT < {100 * PUE_SCALE_MIN_LOAD:.0f} % of peak, "
                                    f"PUE up to {float(np.nanmax(y[above])):.3g} (off scale)")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", frameon=True, framealpha=0.9, edgecolor="none")
     ax.set_ylim(max(1.0, lo - pad) if lo >= 1.0 else lo - pad, top)
     name = title or report.get("scenario") or "run"
