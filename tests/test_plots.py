@@ -1228,3 +1228,41 @@ def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result
     rings = [c for c in ax.collections if c.get_gid() == "fault-window-ticks"]
     assert len(rings) == 1 and len(rings[0].get_offsets()) == 10
     assert any(t_.get_text() == "10 ticks in the cooling failure window" for t_ in ax.get_legend().get_texts())
+
+
+def test_daily_signature_stacks_each_days_binding_shares():
+    """Year-richmond's daily view showed each day's most frequent binding: the year all compute, its 20 % demand
+    share invisible. Each day's band is now stacked by its shares of each binding, under the achieved rate."""
+    from dcsim.plots.figures import daily_binding_shares, daily_means
+
+    r = _tiled(16)
+    shares = daily_binding_shares(r.timeseries)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    ax = signature_plot(r).axes[0]
+    d = daily_means(r.timeseries)
+    drawn = {c.get_gid(): c for c in ax.collections if str(c.get_gid()).startswith("daily-share-")}
+    present = [BINDING_NAMES[k] for k in range(len(BINDING_NAMES)) if shares[:, k].any()]
+    assert len(present) >= 2 and sorted(drawn) == sorted(f"daily-share-{n}" for n in present)
+    x_mid = 0.5  # the first day's middle (days from the start)
+    cum = 0.0
+    for k, n in enumerate(BINDING_NAMES):
+        if n not in present:
+            continue
+        lo, hi = _band_at(drawn[f"daily-share-{n}"], x_mid)[0]
+        assert lo == pytest.approx(cum * d["achieved_tok_s"][0]) and hi == pytest.approx(
+            (cum + shares[0, k]) * d["achieved_tok_s"][0])
+        cum += shares[0, k]
+    assert "each day's share" in ax.get_title()
+
+
+def test_zoom_keeps_the_achieved_rates_dips():
+    """Year-richmond's zoom panel cut the achieved line's dips at its floor: the panel reaches down to the lowest
+    achieved value within two spans below it."""
+    from dcsim.plots.figures import _zoom
+
+    n = 50
+    ceil = {"compute": np.full(n, 226e3), "power": np.linspace(245e3, 230e3, n), "cooling": np.full(n, 243e3)}
+    ach = np.full(n, 217e3)
+    ach[20] = 201e3
+    lo, hi = _zoom(ceil, ach, 290e3)
+    assert lo < 201e3 < 226e3 < hi

@@ -299,6 +299,17 @@ def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def daily_binding_shares(ts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(days, len(BINDING_NAMES)) array: each day's share of its ticks bound by each constraint (rows sum to 1)."""
+    t = np.asarray(ts["t_s"], dtype=float)
+    _, starts = _day_starts(t)
+    counts = np.diff(np.r_[starts, t.size])
+    codes = np.asarray(ts["binding"]).astype(np.int64)
+    hist = np.zeros((starts.size, len(BINDING_NAMES)))
+    np.add.at(hist, (np.repeat(np.arange(starts.size), counts), codes), 1.0)
+    return hist / counts[:, None]
+
+
 def _long_run(ts: Mapping[str, np.ndarray]) -> bool:
     t = np.asarray(ts["t_s"], dtype=float)
     return t.size > 1 and float(t[-1] - t[0]) > DAILY_BEYOND_S
@@ -547,6 +558,12 @@ def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float,
         span = zoom[1] - zoom[0]
         if zoom[0] - span <= q < zoom[0]:
             zoom = (q - 0.15 * span, zoom[1])
+        if q >= zoom[0] - span:
+            # the achieved rate runs in or just below the panel: down to its lowest within two spans, so its dips
+            # are not cut at the panel's bottom (year-richmond's daily achieved dipped to 200k under a 212k floor)
+            dips = ach[(ach >= zoom[0] - 2.0 * span) & (ach < zoom[0])]
+            if dips.size:
+                zoom = (float(dips.min()) - 0.05 * span, zoom[1])
     if zoom is None or (zoom[1] - zoom[0]) * ZOOM_MIN_MAGNIFICATION > top:
         return None
     return zoom
@@ -580,6 +597,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         day_max = {c: daily_extremes(ts, c)[1] for c in th_cols if c in ts}
         th_days = {c: _thermal_runs(day_max, c) for c in th_cols}
         th_runs = {c: [] for c in th_cols}  # the tick runs are drawn in the tick view only
+        day_shares = daily_binding_shares(ts)
         ts = daily_means(ts)
     else:
         th_runs = {c: _thermal_runs(ts, c) for c in th_cols}
@@ -619,12 +637,28 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         ax, axz, ax2 = fig.subplots(3, 1, sharex=True, height_ratios=[3.4, 2.0, 1.0])
 
     # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
-    for s, e, code in binding_runs(binding):
+    for s, e, code in ([] if daily else binding_runs(binding)):
         name = BINDING_NAMES[code]
         xs = np.repeat(edges[s : e + 1], 2)[1:-1]
         ys = np.repeat(achieved[s:e], 2)
         ax.fill_between(xs, 0, ys, color=CONSTRAINT_COLORS[name], alpha=0.35, linewidth=0)
         ax2.axvspan(edges[s], edges[e], ymin=band_lo, color=CONSTRAINT_COLORS[name], alpha=0.45, linewidth=0)
+    if daily:
+        # each day's shares stacked (demand at the bottom): the day's most frequent binding drew year-richmond all
+        # compute, its 20 % demand-bound hours invisible
+        cum = np.zeros(achieved.shape)
+        for code in range(day_shares.shape[1]):
+            sh = day_shares[:, code]
+            if not np.any(sh > 0):
+                continue
+            lo_, hi_ = cum, cum + sh
+            col = CONSTRAINT_COLORS[BINDING_NAMES[code]]
+            ach0 = np.nan_to_num(achieved)
+            ax.fill_between(edges, _ext(lo_ * ach0), _ext(hi_ * ach0), step="post", color=col, alpha=0.35,
+                            linewidth=0, gid=f"daily-share-{BINDING_NAMES[code]}")
+            ax2.fill_between(edges, _ext(band_lo + (1 - band_lo) * lo_), _ext(band_lo + (1 - band_lo) * hi_),
+                             step="post", transform=ax2.get_xaxis_transform(), color=col, alpha=0.45, linewidth=0)
+            cum = hi_
     for k, (pname, pb) in enumerate(strips):  # one strip per pool, the first at the top of the strips
         lo = strip_h * (len(strips) - 1 - k)
         for s, e, code in binding_runs(pb):
@@ -710,7 +744,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         if throttled:
             axz.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9)
         axz.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4)
-        for s_, e_, code in binding_runs(binding):
+        for s_, e_, code in ([] if daily else binding_runs(binding)):
             nm = BINDING_NAMES[code]
             axz.axvspan(edges[s_], edges[e_], color=CONSTRAINT_COLORS[nm], alpha=0.12, linewidth=0)
         axz.set_ylim(*zoom)
@@ -749,7 +783,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             bursts = bursts or len(tos) >= SHIFT_BURST
         label_rows = _shift_labels_above(ax, groups, edges[0], edges[-1])
     ax.set_title(f"Token rate and ceilings — {title or report.get('scenario') or getattr(result, 'name', '') or 'run'}"
-                 + (" (daily means; band: the day's most frequent binding)" if daily else ""),
+                 + (" (daily means; band: each day's share of each binding)" if daily else ""),
                  pad=6.0 + SHIFT_LABEL_ROW_PT * label_rows + (4.0 if label_rows else 0.0))
     ax.set_ylim(0, top if top > 0 else 1.0)
     ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # %g digits: 3.5M stays 3.5M
@@ -760,7 +794,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
     handles, labels = ax.get_legend_handles_labels()
     shares = ((report.get("binding") or {}).get("share") or {})
-    present = set(binding.tolist())
+    present = ({c for c in range(day_shares.shape[1]) if np.any(day_shares[:, c] > 0)} if daily
+               else set(binding.tolist()))
     # every constraint that bound, from the run's shares: with daily means the band shows each day's most frequent
     # one, and a constraint that never leads a day vanished from the legend (the audit of 2026-12-04: the year read
     # "binds: compute (80%)" alone, its 1,730 demand-bound hours gone)
