@@ -321,11 +321,20 @@ def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -
     return pts
 
 
+#: How a unit reads on a figure's axis (the package's figures write °C, not the scenario syntax's degC).
+_SHOWN_UNIT = {"degC": "°C"}
+#: Axes whose values are whole counts: ticked at whole numbers (the rack axis read 22.5).
+_COUNT_AXES = ("gpus", "racks.0.count")
+
+
 def _axis_label(path: str) -> tuple[str, float]:
+    """An axis's label, ``"name (unit)"`` as the other figures write it, and the divisor to its display unit; a path
+    without a known unit by its readable name (:func:`dcsim.scenario.paths.param_name`), not its raw key."""
     if path in _AXIS_UNITS:
         name, (unit, div) = param_name(path), _AXIS_UNITS[path]
-        return (f"{name} [{unit}]" if unit else name), div
-    return path, 1.0
+        unit = _SHOWN_UNIT.get(unit, unit)
+        return (f"{name} ({unit})" if unit else name), div
+    return param_name(path), 1.0
 
 
 #: A cell whose next-lowest limit (demand, C, P or Q) is within this share of the lowest is a near tie: which
@@ -381,15 +390,19 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
                   edgecolor="#222222", linewidth=0.0, alpha=None, zorder=2, gid="near-tie")
     if contours and xs.size > 2 and ys.size > 2 and np.all(np.isfinite(pd.achieved_tok_s)):
         cs = ax.contour(xs, ys, pd.achieved_tok_s / 1e3, colors="k", linewidths=0.5, alpha=0.45)
-        ax.clabel(cs, fontsize=7, fmt="%.0fk")
+        ax.clabel(cs, fontsize=7, fmt="%.0fk")  # what the numbers are: the legend's "served" entry
     for p in pd.sim:
         ax.scatter([xs[p["ix"]]], [ys[p["iy"]]], s=70, c=[CONSTRAINT_COLORS[BINDING_NAMES[p["binding"]]]],
                    edgecolors="k", linewidths=1.2, zorder=3,
                    marker="o" if p["binding"] == p["closed_form"] else "X")
+    from matplotlib.ticker import MaxNLocator
+
     for axis, path, vals in ((ax.xaxis, pd.x_path, pd.x_values), (ax.yaxis, pd.y_path, pd.y_values)):
         if any(_numeric(path, v) is None for v in vals):
             axis.set_ticks(range(len(vals)))
             axis.set_ticklabels([str(v) for v in vals])
+        elif path in _COUNT_AXES:
+            axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)
     present = [n for k, n in enumerate(BINDING_NAMES) if np.any(pd.binding == k)]
@@ -406,6 +419,10 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
             handles.append(Line2D([], [], marker="X", color="w", markeredgecolor="k", label="simulated (differs)"))
     # beside the map: the map fills its axes, so a legend inside covers cells ("best" put it over the compute
     # corner of notebook 04's map, the very region it names)
+    if contours and ax.texts:
+        from matplotlib.lines import Line2D  # noqa: F811
+
+        handles.append(Line2D([], [], color="k", lw=0.5, alpha=0.45, label="contours: served output\n(k tok/s)"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     mo = pd.moment
     when = moment_text(mo)
@@ -415,7 +432,7 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
         dm = f"demand {mo['demand_tok_s'] / 1e3:,.0f}k tok/s"
     else:
         dm = f"demand {float(pd.demand_mode) / 1e3:,.0f}k tok/s"
-    ax.set_title(title or f"Binding constraint — {when}, {mo['t_out_c']:.1f} degC, {dm}",
+    ax.set_title(title or f"Binding constraint — {when}, {mo['t_out_c']:.1f} °C, {dm}",
                  fontsize=10)
     if fig.get_layout_engine() is None:  # a caller's figure without a layout engine
         fig.tight_layout()
