@@ -474,7 +474,8 @@ def test_power_stack_layers_are_each_component(result):
         assert _rgb(coll.get_facecolor()[0]) == _rgb(POWER_COLORS[colour])
         np.testing.assert_allclose(_band_at(coll, mid), np.c_[below, below + w] * 1e-3, rtol=1e-9)
         below = below + w
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()
+              if not t.get_text().startswith(("top strip", "at the cap"))]  # test_power_stack_binding_strip
     assert legend == ["interconnect cap", "facility (meter)"] + [p[0] for p in parts[::-1]]
 
 
@@ -1266,3 +1267,44 @@ def test_zoom_keeps_the_achieved_rates_dips():
     ach[20] = 201e3
     lo, hi = _zoom(ceil, ach, 290e3)
     assert lo < 201e3 < 226e3 < hi
+
+
+def test_power_stack_binding_strip_and_the_at_cap_note(result):
+    """mixed-fleet's power figure sat at its 700-kW cap all day while the signature said demand binds overnight:
+    a strip along the top spans each binding run in its constraint's colour, and the legend counts the ticks at the
+    cap while power does not bind."""
+    ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
+    ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    edges = _edges_h(ts)
+    strip = [p for p in ax.patches if p.get_gid() == "binding-strip"]
+    runs = binding_runs(ts["binding"])
+    assert len(strip) == len(runs)
+    for p, (s_, e_, code) in zip(strip, runs):
+        assert p.get_x() == pytest.approx(edges[s_]) and p.get_x() + p.get_width() == pytest.approx(edges[e_])
+        assert _rgb(p.get_facecolor()) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[code]])
+    # at the cap on every tick: the note counts the ticks where power does not bind
+    ts["interconnect_w"] = ts["facility_power_w"].astype(float).copy()
+    if "meter_power_w" in ts:
+        ts["meter_power_w"] = ts["facility_power_w"]
+    ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    share = float(np.mean(ts["binding"] != BINDING_NAMES.index("power")))
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"at the cap (within 1 %) on {100 * share:.0f} % of\nthe ticks while power does not bind" in texts
+
+
+def test_grid_figure_draws_a_daily_backlog_cycle_as_lines_not_a_flat_band():
+    """Year-richmond's deferred work filled and drained every day: its daily range was one flat 0-3.2 Gtok block all
+    year. When the day's lowest and highest barely change, the panel draws the day's highest and mean as lines (no
+    band) and says the backlog cycles daily; a range that changes from day to day keeps its band."""
+    from dcsim.plots.flex import grid_flex_figure
+
+    r = _long_flex_result()
+    axd = grid_flex_figure(r).axes[-1]
+    assert not [c for c in axd.collections if "lowest–highest" in str(c.get_label())]
+    hi = r.timeseries["deferred_backlog_tokens"].reshape(20, -1).max(axis=1) / 1e9
+    np.testing.assert_allclose(_tick_values(_line(axd, "waiting, day's highest")), hi)
+    assert any(t.get_text().startswith("fills and drains each day") for t in axd.texts)
+    ts = dict(r.timeseries)
+    ts["deferred_backlog_tokens"] = ts["deferred_backlog_tokens"] * (1 + np.floor(ts["t_s"] / 86400.0))  # grows
+    axd = grid_flex_figure(SimpleNamespace(report=r.report, timeseries=ts)).axes[-1]
+    assert [c for c in axd.collections if "lowest–highest" in str(c.get_label())]

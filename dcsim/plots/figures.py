@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -891,6 +892,25 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
             line.set_label("cap in force, day's highest")
     if not daily:
         _fault_windows(ax, report, time_scale(ts["t_s"])[0])
+    if not daily and "binding" in ts:
+        # what binds, as a strip along the top (the signature's colours): mixed-fleet sat at its 700-kW cap all day
+        # while the signature said demand binds overnight, and nothing here said which
+        b = ts["binding"].astype(int)
+        for s_, e_, code in binding_runs(b):
+            ax.axvspan(edges[s_], edges[e_], ymin=0.965, ymax=1.0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
+                       alpha=0.8, lw=0, gid="binding-strip")
+        for code in sorted(set(b.tolist())):
+            ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
+                                                      alpha=0.8, lw=0, label=f"top strip: {BINDING_NAMES[code]} binds"))
+        capv = ts.get("interconnect_w")
+        fac = ts.get("meter_power_w", ts.get("facility_power_w"))
+        if capv is not None and fac is not None:
+            at_cap = np.isfinite(capv) & (fac >= 0.99 * capv) & (b != BINDING_NAMES.index("power"))
+            if at_cap.any():  # a legend entry of its own (over the axes it covered the cap line)
+                ax.add_patch(matplotlib.patches.Rectangle(
+                    (0, 0), 0, 0, facecolor="none", edgecolor="none", gid="at-cap-note",
+                    label=f"at the cap (within 1 %) on {100 * at_cap.mean():.0f} % of\nthe ticks while power does "
+                          "not bind"))
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")

@@ -113,6 +113,35 @@ def _range(ax, x, ts, key, scale, color, label, *, mean_label: str | None = None
           label=mean_label or f"{label}, daily mean")
 
 
+#: A daily range is drawn as a band only where it carries information: when the day's lowest and highest are each
+#: within this share of the run's largest value on nearly every day (a backlog that fills and drains every day), the
+#: band is one flat block (year-richmond: 0-3.2 Gtok all year); the day's highest and mean are drawn as lines instead.
+FLAT_RANGE_FRAC = 0.05
+
+
+def _backlog_daily(ax, x, ts) -> None:
+    """Deferred work waiting, per day: its range as a band when the range changes from day to day, else the day's
+    highest and mean as lines (and the lowest, when it is not ~0), with a note that it fills and drains daily."""
+    key = "deferred_backlog_tokens"
+    lo, hi = daily_extremes(ts, key)
+    top = float(np.nanmax(hi)) if np.isfinite(hi).any() and np.nanmax(hi) > 0 else 1.0
+    steady = (np.nanpercentile(np.abs(hi - np.nanmedian(hi)), 90) <= FLAT_RANGE_FRAC * top
+              and np.nanpercentile(np.abs(lo - np.nanmedian(lo)), 90) <= FLAT_RANGE_FRAC * top)
+    if not steady:
+        _range(ax, x, ts, key, 1e-9, "tab:purple", "waiting")
+        return
+    _step(ax, x, hi * 1e-9, color="tab:purple", lw=1.0, ls="--", label="waiting, day's highest")
+    if np.nanmax(lo) > FLAT_RANGE_FRAC * top:
+        _step(ax, x, lo * 1e-9, color="tab:purple", lw=1.0, ls=":", label="waiting, day's lowest")
+    _step(ax, x, daily_means({"t_s": ts["t_s"], key: ts[key]})[key] * 1e-9, color="tab:purple", lw=1.3,
+          label="waiting, daily mean")
+    low = float(np.nanmedian(lo))
+    ax.text(0.005, 0.04, f"fills and drains each day, from {'~0' if low < 0.01 * top else f'~{low * 1e-9:.3g}'} "
+                         f"to ~{np.nanmedian(hi) * 1e-9:.3g} Gtok on a typical day",
+            transform=ax.transAxes, fontsize=8, color="#333333", va="bottom")
+    ax.set_ylim(0, top * 1e-9 * 1.15)
+
+
 def _any_per_day(ts, key) -> np.ndarray:
     return daily_extremes(ts, key)[1] if key in ts else np.zeros(0)
 
@@ -135,7 +164,7 @@ def _grid_daily(report: dict, ts: dict, axs) -> None:
         _range(axs[i], x, ts, "battery_energy_j", 100.0 / _battery_capacity_j(report, ts), "tab:green", "charge")
         i += 1
     if "deferred_backlog_tokens" in ts:
-        _range(axs[i], x, ts, "deferred_backlog_tokens", 1e-9, "tab:purple", "waiting")
+        _backlog_daily(axs[i], x, ts)
     for a in axs:  # beside the panels: inside, a legend hid a year's curtailment days
         a.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     _time_axis(axs[-1], x, xlabel, every, report.get("clock"))
