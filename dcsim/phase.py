@@ -382,7 +382,7 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
         mid = 0.5 * (v[1:] + v[:-1])
         return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
-    ax.pcolormesh(edges(xs), edges(ys), pd.binding, cmap=cmap, norm=norm, shading="flat", alpha=0.85)
+    ax.pcolormesh(edges(xs), edges(ys), pd.binding, cmap=cmap, norm=norm, shading="flat")  # full alpha
     tie = near_ties(pd)
     if tie.any():  # hatched over the colour: the binding there is a near tie, not a sure answer
         ex, ey = edges(xs), edges(ys)

@@ -192,7 +192,7 @@ def test_plot_phase_simulated_cells_and_legend():
         np.testing.assert_allclose(c.get_paths()[0].vertices, m.get_path().transformed(m.get_transform()).vertices)
     leg = ax.get_legend()
     by_text = {t.get_text(): h for t, h in zip(leg.get_texts(), leg.legend_handles)
-               if not t.get_text().startswith(("near tie", "contours"))}  # the toy's near ties (test_plot_phase_hatches_the_near_ties)
+               if not t.get_text().startswith(("near tie", "contours"))}  # entries tested on their own below
     assert list(by_text) == ["compute binds", "power binds", "cooling binds", "simulated (agrees)",
                              "simulated (differs)"]
     for name in ("compute", "power", "cooling"):
@@ -349,4 +349,13 @@ def test_plot_phase_says_what_its_contours_are_and_ticks_counts_whole():
     assert ax.get_ylabel() == "racks"
     ticks = [v for v in ax.get_yticks() if ax.get_ylim()[0] <= v <= ax.get_ylim()[1]]
     assert ticks and all(float(v).is_integer() for v in ticks)
+    plt.close(fig)
+
+
+def test_plot_phase_draws_the_palette_at_full_alpha():
+    """At alpha 0.85 the map's compute read lighter than the signature's #0072B2: the map is drawn at full alpha."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_phase(_toy_diagram())
+    assert fig.axes[0].collections[0].get_alpha() in (None, 1.0)
     plt.close(fig)

@@ -1308,3 +1308,25 @@ def test_grid_figure_draws_a_daily_backlog_cycle_as_lines_not_a_flat_band():
     ts["deferred_backlog_tokens"] = ts["deferred_backlog_tokens"] * (1 + np.floor(ts["t_s"] / 86400.0))  # grows
     axd = grid_flex_figure(SimpleNamespace(report=r.report, timeseries=ts)).axes[-1]
     assert [c for c in axd.collections if "lowest–highest" in str(c.get_label())]
+
+
+def test_binding_maps_draw_the_palette_at_full_alpha():
+    """The sweep's binding bars and map and the phase map drew the constraint colours at alpha 0.85, so compute read
+    lighter than the signature's #0072B2: they are drawn at full alpha, the palette's own colour."""
+    from matplotlib.collections import QuadMesh
+    from matplotlib.colors import to_hex
+    from test_sweep_figure import _row
+
+    from dcsim.plots.sweep import sweep_figure
+
+    rows = [_row(i, {"a": a, "b": b}, out=1e4 * a * b, most=("compute", "power")[i % 2])
+            for i, (a, b) in enumerate((a, b) for a in (1.0, 2.0, 3.0) for b in (2, 4))]
+    fig = sweep_figure(rows, {"a": {"values": [1.0, 2.0, 3.0]}, "b": {"values": [2, 4]}}, mode="grid")
+    meshes = [c for a in fig.axes for c in a.collections if isinstance(c, QuadMesh)]
+    bmap = [m for m in meshes if to_hex(m.cmap(m.norm(1))) == CONSTRAINT_COLORS["compute"].lower()]
+    assert bmap and all(m.get_alpha() in (None, 1.0) for m in bmap)
+    rows1 = [_row(i, {"a": a}, out=1e4 * a, most="compute") for i, a in enumerate((1.0, 2.0, 3.0))]
+    fig = sweep_figure(rows1, {"a": {"values": [1.0, 2.0, 3.0]}})
+    bars = [p for a in fig.axes for p in a.patches if p.get_label() == "compute" or
+            (_rgb(p.get_facecolor()) == _rgb(CONSTRAINT_COLORS["compute"]))]
+    assert bars and all(p.get_facecolor()[3] == 1.0 for p in bars)

@@ -700,7 +700,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             lab = {"compute": "C", "power": "P"}[name] + " ± expected error of the node profile" + (
                 f"\n({band_label(oos)};\nout-of-sample groups only)" if name == "compute" else "")
             for a_ in (ax,) if axz is None else (ax, axz):
-                a_.fill_between(edges, _ext(shown - half), _ext(shown + half), step="post", color=CONSTRAINT_COLORS[name],
+                a_.fill_between(edges, _ext(shown - half), _ext(shown + half), step="post",
+                                color=CONSTRAINT_COLORS[name],
                                 alpha=BAND_ALPHA, linewidth=0, zorder=1.5, label=lab if a_ is ax else None,
                                 gid=f"error-band-{name}")
     ax.step(edges, _ext(demand), where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
@@ -783,7 +784,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                         a_.axvline(xv, color="#333333", lw=0.8, ls=":", alpha=0.8)
             bursts = bursts or len(tos) >= SHIFT_BURST
         label_rows = _shift_labels_above(ax, groups, edges[0], edges[-1])
-    ax.set_title(f"Token rate and ceilings — {title or report.get('scenario') or getattr(result, 'name', '') or 'run'}"
+    name = title or report.get("scenario") or getattr(result, "name", "") or "run"
+    ax.set_title(f"Token rate and ceilings — {name}"
                  + (" (daily means; band: each day's share of each binding)" if daily else ""),
                  pad=6.0 + SHIFT_LABEL_ROW_PT * label_rows + (4.0 if label_rows else 0.0))
     ax.set_ylim(0, top if top > 0 else 1.0)
