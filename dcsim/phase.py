@@ -321,11 +321,38 @@ def _simulate(pd: PhaseDiagram, raw, bdir, m0, simulate, kinds, gpus0, scale0) -
     return pts
 
 
+#: How a unit reads on a figure's axis (the package's figures write °C, not the scenario syntax's degC).
+_SHOWN_UNIT = {"degC": "°C"}
+#: Axes whose values are whole counts: ticked at whole numbers (the rack axis read 22.5).
+_COUNT_AXES = ("gpus", "racks.0.count")
+
+
 def _axis_label(path: str) -> tuple[str, float]:
+    """An axis's label, ``"name (unit)"`` as the other figures write it, and the divisor to its display unit; a path
+    without a known unit by its readable name (:func:`dcsim.scenario.paths.param_name`), not its raw key."""
     if path in _AXIS_UNITS:
         name, (unit, div) = param_name(path), _AXIS_UNITS[path]
-        return (f"{name} [{unit}]" if unit else name), div
-    return path, 1.0
+        unit = _SHOWN_UNIT.get(unit, unit)
+        return (f"{name} ({unit})" if unit else name), div
+    return param_name(path), 1.0
+
+
+#: A cell whose next-lowest limit (demand, C, P or Q) is within this share of the lowest is a near tie: which
+#: constraint binds there is within any node profile's error band (the shipped calibrations' in-sample bands are
+#: 3-5 %, dcsim.node.model), so the map hatches it rather than drawing one colour as if it were sure (notebook 02's
+#: 15 degC row was cooling-bound by 0.1 % over power). The 1 % is an assumption: a tie at display precision.
+NEAR_TIE_FRAC = 0.01
+
+
+def near_ties(pd: PhaseDiagram, frac: float = NEAR_TIE_FRAC) -> np.ndarray:
+    """Boolean map (shape of ``pd.binding``) of the cells whose two lowest limits among demand (when finite) and the
+    C, P, Q ceilings are within ``frac`` of the lowest."""
+    stack = np.stack([np.where(np.isfinite(a), a, np.inf) for a in
+                      (pd.demand_tok_s, pd.compute_tok_s, pd.power_tok_s, pd.cooling_tok_s)])
+    srt = np.sort(stack, axis=0)
+    lo, nxt = srt[0], srt[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.isfinite(nxt) & (lo > 0) & ((nxt - lo) <= frac * lo)
 
 
 def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bool = True):
@@ -355,22 +382,34 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
         mid = 0.5 * (v[1:] + v[:-1])
         return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
-    ax.pcolormesh(edges(xs), edges(ys), pd.binding, cmap=cmap, norm=norm, shading="flat", alpha=0.85)
+    ax.pcolormesh(edges(xs), edges(ys), pd.binding, cmap=cmap, norm=norm, shading="flat")  # full alpha
+    tie = near_ties(pd)
+    if tie.any():  # hatched over the colour: the binding there is a near tie, not a sure answer
+        ex, ey = edges(xs), edges(ys)
+        ax.pcolor(ex, ey, np.ma.masked_where(~tie, np.ones(tie.shape)), hatch="////", facecolor="none",
+                  edgecolor="#222222", linewidth=0.0, alpha=None, zorder=2, gid="near-tie")
     if contours and xs.size > 2 and ys.size > 2 and np.all(np.isfinite(pd.achieved_tok_s)):
         cs = ax.contour(xs, ys, pd.achieved_tok_s / 1e3, colors="k", linewidths=0.5, alpha=0.45)
-        ax.clabel(cs, fontsize=7, fmt="%.0fk")
+        ax.clabel(cs, fontsize=7, fmt="%.0fk")  # what the numbers are: the legend's "served" entry
     for p in pd.sim:
         ax.scatter([xs[p["ix"]]], [ys[p["iy"]]], s=70, c=[CONSTRAINT_COLORS[BINDING_NAMES[p["binding"]]]],
                    edgecolors="k", linewidths=1.2, zorder=3,
                    marker="o" if p["binding"] == p["closed_form"] else "X")
+    from matplotlib.ticker import MaxNLocator
+
     for axis, path, vals in ((ax.xaxis, pd.x_path, pd.x_values), (ax.yaxis, pd.y_path, pd.y_values)):
         if any(_numeric(path, v) is None for v in vals):
             axis.set_ticks(range(len(vals)))
             axis.set_ticklabels([str(v) for v in vals])
+        elif path in _COUNT_AXES:
+            axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)
     present = [n for k, n in enumerate(BINDING_NAMES) if np.any(pd.binding == k)]
     handles = [Patch(color=CONSTRAINT_COLORS[n], label=f"{n} binds") for n in present]
+    if tie.any():
+        handles.append(Patch(facecolor="white", edgecolor="#222222", hatch="////",
+                             label=f"near tie: next-lowest limit\nwithin {100 * NEAR_TIE_FRAC:.0f} % of the lowest"))
     if pd.sim:
         from matplotlib.lines import Line2D
 
@@ -380,6 +419,10 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
             handles.append(Line2D([], [], marker="X", color="w", markeredgecolor="k", label="simulated (differs)"))
     # beside the map: the map fills its axes, so a legend inside covers cells ("best" put it over the compute
     # corner of notebook 04's map, the very region it names)
+    if contours and ax.texts:
+        from matplotlib.lines import Line2D  # noqa: F811
+
+        handles.append(Line2D([], [], color="k", lw=0.5, alpha=0.45, label="contours: served output\n(k tok/s)"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     mo = pd.moment
     when = moment_text(mo)
@@ -389,7 +432,7 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
         dm = f"demand {mo['demand_tok_s'] / 1e3:,.0f}k tok/s"
     else:
         dm = f"demand {float(pd.demand_mode) / 1e3:,.0f}k tok/s"
-    ax.set_title(title or f"Binding constraint — {when}, {mo['t_out_c']:.1f} degC, {dm}",
+    ax.set_title(title or f"Binding constraint — {when}, {mo['t_out_c']:.1f} °C, {dm}",
                  fontsize=10)
     if fig.get_layout_engine() is None:  # a caller's figure without a layout engine
         fig.tight_layout()

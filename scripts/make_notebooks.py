@@ -322,8 +322,12 @@ ts = runs[True].timeseries
 fig, ax = plt.subplots(figsize=(6.5, 3))
 h = ts["t_s"] / 3600
 ax.plot(h, ts["awake_fraction"], color="#0072B2", label="replicas awake")
-ax.plot(h, ts["demand_tok_s"] / ts["compute_tok_s"].max(), color="0.5", lw=1, label="demand / compute ceiling")
-ax.set_xlabel("hour of the simulated day"); ax.set_ylim(0, 1.05); ax.legend(fontsize=8)
+dem = ts["demand_tok_s"] / ts["compute_tok_s"].max()
+ax.plot(h, dem, color="0.5", lw=1, label="demand / compute ceiling")
+# the reference day starts at local midnight (report.json clock), so hours from the start are the local hour
+ax.set_xlabel("local time (h), 2026-07-15"); ax.set_xticks(range(0, 25, 3))
+ax.set_ylabel("share of the fleet\\n(demand: of its ceiling)"); ax.set_ylim(0, 1.05 * max(1.0, float(dem.max())))
+ax.legend(fontsize=8)
 ax.set_title("idle_power_down on the reference day", fontsize=9)
 fig.tight_layout()
 show(fig)
@@ -356,8 +360,12 @@ w = [r["interconnect_w"] / 1e3 for r in rows]
 ax.plot(t, w, "-", color="0.6")
 from dcsim.plots import CONSTRAINT_COLORS  # dcsim's colours: cooling green, power vermillion
 ax.scatter(t, w, c=[CONSTRAINT_COLORS["cooling" if c else "power"] for c in cool], zorder=3)
-ax.set_xlabel("design outdoor dry-bulb [degC]"); ax.set_ylabel("interconnect where power stops binding [kW]")
-ax.set_title("320 GPUs at full load (green: cooling binds first; vermillion: power)", fontsize=9); fig.tight_layout()
+ax.set_xlabel("design outdoor dry-bulb (°C)"); ax.set_ylabel("interconnect where power\\nstops binding (kW)")
+# the axis is zoomed (not from 0): say so, with the size of the move it magnifies
+rise = 100 * (max(w) / min(w) - 1)
+ax.set_title(f"320 GPUs at full load (green: cooling binds first; vermillion: power)\\n"
+             f"axis zoomed, not from 0: the whole range is {rise:.0f} % of the lowest", fontsize=9)
+fig.tight_layout()
 show(fig)
 """),
     md("""

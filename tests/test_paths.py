@@ -78,7 +78,7 @@ def test_one_home_for_path_splitting_and_names():
     # the sweep names its axes by the one table (its old copy, kept as an alias for this test, is gone)
     assert dcsim.sweep.param_name is param_name and not hasattr(dcsim.sweep, "PARAM_NAMES")
     assert _axis_label("racks.0.count") == ("racks", 1.0) == (param_name("racks[0].count"), 1.0)
-    assert _axis_label("facility.interconnect") == ("interconnect [MW]", 1e6)
+    assert _axis_label("facility.interconnect") == ("interconnect (MW)", 1e6)
     assert _axis_label("workload.arrivals.scale")[0] == PARAM_NAMES["workload.arrivals.scale"]
     assert param_name("racks.0.node.levers.kv_compression") == "kv compression"
 

@@ -118,7 +118,7 @@ def test_plot_uses_the_constraint_palette(gpus_by_temp):
     assert cols == [CONSTRAINT_COLORS[n].lower() for n in BINDING_NAMES]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"compute binds", "power binds", "cooling binds"} <= set(labels)
-    assert "GPUs" in ax.get_xlabel() and "degC" in ax.get_ylabel()
+    assert "GPUs" in ax.get_xlabel() and ax.get_ylabel() == "outdoor dry-bulb (°C)"
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -165,8 +165,8 @@ def test_plot_phase_cells_are_the_map_on_its_axes():
     xy = mesh.get_coordinates()  # (ny + 1, nx + 1, 2) cell corners
     np.testing.assert_allclose(0.5 * (xy[0, 1:, 0] + xy[0, :-1, 0]), pd.x / 1e6)
     np.testing.assert_allclose(0.5 * (xy[1:, 0, 1] + xy[:-1, 0, 1]), pd.y)
-    assert ax.get_xlabel() == "interconnect [MW]" and ax.get_ylabel() == "outdoor dry-bulb [degC]"
-    assert ax.get_title() == "Binding constraint — 07-15 14:00 local, 31.0 degC, demand 250k tok/s"
+    assert ax.get_xlabel() == "interconnect (MW)" and ax.get_ylabel() == "outdoor dry-bulb (°C)"
+    assert ax.get_title() == "Binding constraint — 07-15 14:00 local, 31.0 °C, demand 250k tok/s"
     plt.close(fig)
 
 
@@ -191,7 +191,8 @@ def test_plot_phase_simulated_cells_and_legend():
         m = MarkerStyle("o" if p["binding"] == p["closed_form"] else "X")
         np.testing.assert_allclose(c.get_paths()[0].vertices, m.get_path().transformed(m.get_transform()).vertices)
     leg = ax.get_legend()
-    by_text = dict(zip([t.get_text() for t in leg.get_texts()], leg.legend_handles))
+    by_text = {t.get_text(): h for t, h in zip(leg.get_texts(), leg.legend_handles)
+               if not t.get_text().startswith(("near tie", "contours"))}  # entries tested on their own below
     assert list(by_text) == ["compute binds", "power binds", "cooling binds", "simulated (agrees)",
                              "simulated (differs)"]
     for name in ("compute", "power", "cooling"):
@@ -236,7 +237,7 @@ def test_plot_phase_categorical_axis_ticks_in_order():
     xy = ax.collections[0].get_coordinates()
     np.testing.assert_allclose(0.5 * (xy[1:, 0, 1] + xy[:-1, 0, 1]), [0.0, 1.0])
     np.testing.assert_array_equal(np.asarray(ax.collections[0].get_array()).reshape(2, 4), pd.binding)
-    assert ax.get_ylabel() == "racks.0.node.precision"
+    assert ax.get_ylabel() == "precision"  # its name, not the raw key
     plt.close(fig)
 
 
@@ -270,7 +271,7 @@ def test_plot_phase_builds_its_figure_without_pyplot():
     assert isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
     assert tuple(fig.get_size_inches()) == (7.5, 5.2) and fig.dpi == 110
     ax = fig.axes[0]
-    assert len(fig.axes) == 1 and ax.get_xlabel() == "interconnect [MW]"
+    assert len(fig.axes) == 1 and ax.get_xlabel() == "interconnect (MW)"
     assert ax.get_title().startswith("Binding constraint — 07-15 14:00 local")
     # a caller's axes: drawn there, its figure returned, nothing added to pyplot either
     own = Figure(figsize=(6, 4))
@@ -302,3 +303,59 @@ def test_a_temperature_axis_takes_units():
                          y=("facility.interconnect", ["400 kW", "500 kW"]))
     np.testing.assert_array_equal(pd.binding, same.binding)
     np.testing.assert_array_equal(pd.x, [30.0, 35.0, 40.0])  # numeric, not the category index
+
+
+def test_plot_phase_hatches_the_near_ties():
+    """A cell whose next-lowest limit is within NEAR_TIE_FRAC of the lowest is hatched (notebook 02's 15 degC row
+    was cooling-bound by 0.1 % over power and drawn as solid colour); a clear cell is not, and the legend says what
+    the hatch is. Catches the hatch missing, drawn over every cell, or over the wrong ones."""
+    import matplotlib.pyplot as plt
+
+    from dcsim.phase import NEAR_TIE_FRAC, near_ties
+
+    pd = _toy_diagram()
+    pd.cooling_tok_s = pd.cooling_tok_s.copy()
+    pd.cooling_tok_s[0, 0] = pd.power_tok_s[0, 0] * (1 + 0.5 * NEAR_TIE_FRAC)  # power binds by 0.5 %: a near tie
+    tie = near_ties(pd)
+    assert tie[0, 0] and not tie[2, 0]
+    fig = plot_phase(pd)
+    ax = fig.axes[0]
+    hatched = [c for c in ax.collections if c.get_gid() == "near-tie"]
+    assert len(hatched) == 1 and hatched[0].get_hatch() == "////"
+    drawn = ~np.ma.getmaskarray(hatched[0].get_array()).reshape(tie.shape)
+    np.testing.assert_array_equal(drawn, tie)
+    assert any(t.get_text().startswith("near tie") for t in ax.get_legend().get_texts())
+    plt.close(fig)
+
+
+def test_reference_map_hatches_its_cool_row_tie(gpus_by_temp):
+    """On the reference hall at full load the 15 degC row of large fleets is a near tie of power and cooling."""
+    from dcsim.phase import near_ties
+
+    tie = near_ties(gpus_by_temp)
+    assert tie[0, -1] and not tie[len(gpus_by_temp.y) // 2, 0]
+
+
+def test_plot_phase_says_what_its_contours_are_and_ticks_counts_whole():
+    """The contour labels ("240k") said nothing of what they count, and a rack axis was ticked at 22.5: the legend
+    names the contours served output (k tok/s), and a count axis is ticked at whole numbers."""
+    import matplotlib.pyplot as plt
+
+    pd = _toy_diagram("racks.0.count", (4.0, 5.0, 6.0))
+    fig = plot_phase(pd)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "contours: served output\n(k tok/s)" in labels
+    assert ax.get_ylabel() == "racks"
+    ticks = [v for v in ax.get_yticks() if ax.get_ylim()[0] <= v <= ax.get_ylim()[1]]
+    assert ticks and all(float(v).is_integer() for v in ticks)
+    plt.close(fig)
+
+
+def test_plot_phase_draws_the_palette_at_full_alpha():
+    """At alpha 0.85 the map's compute read lighter than the signature's #0072B2: the map is drawn at full alpha."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_phase(_toy_diagram())
+    assert fig.axes[0].collections[0].get_alpha() in (None, 1.0)
+    plt.close(fig)

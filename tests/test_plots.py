@@ -474,7 +474,8 @@ def test_power_stack_layers_are_each_component(result):
         assert _rgb(coll.get_facecolor()[0]) == _rgb(POWER_COLORS[colour])
         np.testing.assert_allclose(_band_at(coll, mid), np.c_[below, below + w] * 1e-3, rtol=1e-9)
         below = below + w
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()
+              if not t.get_text().startswith(("top strip", "at the cap"))]  # test_power_stack_binding_strip
     assert legend == ["interconnect cap", "facility (meter)"] + [p[0] for p in parts[::-1]]
 
 
@@ -734,9 +735,28 @@ def test_thermal_figure_draws_temperatures_limits_and_responses():
     np.testing.assert_array_equal(_line(ax, "GPU limit 87 °C: throttle").get_ydata(), 87.0)
     np.testing.assert_array_equal(_line(ax, "room limit 34.5 °C: shed").get_ydata(), 34.5)
     assert ts["thermal_throttled"].any() and ts["thermal_shed"].any()
-    np.testing.assert_array_equal(_shaded(ax, "thermal throttle", mid), ts["thermal_throttled"] > 0)
+    np.testing.assert_array_equal(_shaded(ax, "thermal throttle (cooling binds)", mid), ts["thermal_throttled"] > 0)
     np.testing.assert_array_equal(_shaded(ax, "shed (IT off)", mid), ts["thermal_shed"] > 0)
     assert ax.get_ylabel() == "°C" and ax.get_xlabel() == "local time, day 196"
+
+
+def test_thermal_figure_throttle_in_the_cooling_colour_shed_hatched_legend_outside():
+    """chiller-trip's thermal.png shaded the throttle in the power colour (the signature colours the same ticks
+    cooling) and the shed grey (demand's colour), with the legend over the temperature rise: the throttle is
+    CONSTRAINT_COLORS["cooling"], the shed a hatch with no fill, and the legend beside the axes."""
+    from dcsim.plots.flex import thermal_figure
+
+    ax = thermal_figure(_flex_result()).axes[0]
+    by = {c.get_label(): c for c in ax.collections}
+    thr, shed = by["thermal throttle (cooling binds)"], by["shed (IT off)"]
+    assert _rgb(thr.get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS["cooling"])
+    fc = shed.get_facecolor()
+    assert shed.get_hatch() == "xx" and (len(fc) == 0 or fc[0][3] == 0.0)  # hatched, no fill
+    handles = dict(zip([t.get_text() for t in ax.get_legend().get_texts()], ax.get_legend().legend_handles))
+    assert "xx" in handles["shed (IT off)"].get_hatch()  # its legend entry shows the hatch (denser: a small box)
+    assert all(_rgb(shed.get_edgecolor()[0]) != _rgb(c) for c in CONSTRAINT_COLORS.values())  # the hatch colour
+    leg = ax.get_legend()
+    assert leg.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1  # outside the axes, to the right
 
 
 # --- year figures (month × hour binding map, PUE against outdoor temperature) ------------------------------------
@@ -1093,3 +1113,220 @@ def test_a_long_run_marks_the_days_the_gpus_throttled():
     marks = [p for p in ax.patches if p.get_facecolor()[:3] == pytest.approx(to_rgba(CONSTRAINT_COLORS["cooling"])[:3])
              and p.get_y() == pytest.approx(0.97)]
     assert sorted(round(p.get_x()) for p in marks) == [3, 9], [(p.get_x(), p.get_y()) for p in marks]
+
+
+def _with_calibration(result, status="transferred", tok=20.0, jpt=30.0):
+    rep = dict(result.report)
+    rep["provenance"] = {**(rep.get("provenance") or {}), "calibration": [
+        {"group": "g0", "status": status, "in_range_status": status, "error_band_pct":
+         {"tok_s_pct": tok, "j_per_tok_pct": jpt}, "band_lower_bound": status != "calibrated",
+         "extrapolated": False, "context_extrapolated": False, "stack_current": True}]}
+    return SimpleNamespace(**{**vars(result), "report": rep})
+
+
+def test_signature_shades_c_and_p_by_an_out_of_sample_band_only(result):
+    """A transferred profile's C and P are drawn with the run's calibration band around them (report.json
+    provenance.calibration[*].error_band_pct, not recomputed): mixed-fleet's banner said ≥±32 % tok/s while C and P
+    were exact lines. A calibrated (in-sample) run draws none."""
+    from dcsim.plots.figures import BAND_ALPHA
+
+    ts = result.timeseries
+    fig = signature_plot(_with_calibration(result))
+    ax = fig.axes[0]
+    for name, col in (("compute", "compute_tok_s"), ("power", "power_tok_s")):
+        band = [c for c in ax.collections if c.get_gid() == f"error-band-{name}"]
+        assert len(band) == 1 and band[0].get_alpha() == BAND_ALPHA
+        assert _rgb(band[0].get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS[name])
+        v = band[0].get_paths()[0].vertices[:, 1]
+        c = np.asarray(ts[col], dtype=float)
+        assert v.max() == pytest.approx(1.2 * c.max()) and v.min() == pytest.approx(0.8 * c.min())
+    assert any("≥±20 % tok/s" in t.get_text() for t in ax.get_legend().get_texts())
+    calibrated = signature_plot(_with_calibration(result, "calibrated", 3.0, 3.0))
+    assert not [c for c in calibrated.axes[0].collections if str(c.get_gid()).startswith("error-band")]
+
+
+def test_joules_per_token_bars_carry_an_out_of_sample_band_only(result):
+    """J/token bars get error bars of the transferred profile's J/token band (± value × band); none in-sample."""
+    fig = joules_per_token_plot(_with_calibration(result))
+    ax = fig.axes[0]
+    segs = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
+    assert segs, "no error bars"
+    jpt = result.report["joules_per_output_token"]
+    tops = sorted(float(s[:, 1].max()) for s in segs[0].get_segments())
+    assert tops == pytest.approx(sorted(1.3 * jpt[k] for k in ("gpu", "it", "facility")))
+    assert any("expected error of the node profile" in t.get_text() for t in ax.get_legend().get_texts())
+    plain = joules_per_token_plot(_with_calibration(result, "calibrated", 3.0, 3.0))
+    assert not [c for c in plain.axes[0].collections if type(c).__name__ == "LineCollection"]
+
+
+def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
+    """chiller-trip: C, P and Q within 1 % on a 0-250k axis had no zoom panel because Q drops to 0 while IT is shed
+    (and falls through the fault window): the zoom's range is taken over the ticks with GPUs in service."""
+    from dcsim.plots.figures import _in_service, _zoom
+
+    n = 40
+    t = np.arange(n) * 60.0
+    c = np.full(n, 226e3)
+    p = np.linspace(228e3, 224e3, n)
+    q = np.full(n, 225e3)
+    shed = np.zeros(n)
+    shed[10:15] = 1.0
+    q[10:15] = 0.0
+    q[5:10] = np.linspace(240e3, 150e3, 5)  # the fault window's falling Q
+    ach = np.full(n, 200e3)
+    report = {"faults": [{"kind": "cooling_failure", "start_s": 5 * 60.0, "end_s": 10 * 60.0}]}
+    ts = {"t_s": t, "thermal_shed": shed}
+    m = _in_service(report, ts, t)
+    assert not m[5:15].any() and m[:5].all() and m[15:].all()
+    ceil = {"compute": c, "power": p, "cooling": q}
+    assert _zoom(ceil, ach, 250e3) is None  # the old range: from the shed's 0
+    lo, hi = _zoom(ceil, ach, 250e3, m)
+    assert 190e3 < lo < 225e3 and 228e3 <= hi < 235e3
+
+
+def test_shift_labels_sit_above_the_axes_and_a_burst_is_one_span(result):
+    """Shift labels covered the ceilings (chiller-trip's "→power …19 more… →power", a tall white box) and 25 dotted
+    lines formed a hatch: the labels stand above the axes, and a burst of SHIFT_BURST or more close shifts is one
+    shaded span from its first to its last shift, with no dotted line each."""
+    from dcsim.plots.figures import SHIFT_BURST
+
+    rep = dict(result.report)
+    hours = [3.0] + [12.0 + 0.02 * i for i in range(10)] + [20.0]
+    names = ["compute"] + ["power", "cooling"] * 5 + ["demand"]
+    rep["binding"] = {**rep["binding"], "shifts": [{"t_s": h * 3600.0, "to": n} for h, n in zip(hours, names)]}
+    ax = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries)).axes[0]
+    labels = [t for t in ax.texts if t.get_text().startswith("→")]
+    assert [t.get_text() for t in labels] == ["→compute", "→power …8 more… →cooling", "→demand"]
+    for t in labels:
+        assert t.get_va() == "bottom" and t.xy[1] == 1.0 and t.get_annotation_clip() is False
+        assert t.xyann[1] > 0  # above the top edge
+    spans = [p for p in ax.patches if p.get_gid() == "shift-burst"]
+    assert len(spans) == 1 and 10 >= SHIFT_BURST
+    x0, w = spans[0].get_x(), spans[0].get_width()
+    assert x0 == pytest.approx(12.0) and x0 + w == pytest.approx(12.18)
+    dotted = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == ":")
+    assert dotted == pytest.approx([3.0, 20.0])  # the burst's shifts have no line each
+    assert any(t.get_text().startswith("burst of") for t in ax.get_legend().get_texts())
+
+
+def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result):
+    """chiller-trip's colour bar spanned 5-340 kW because the shed ticks (off scale) set its minimum, every drawn
+    point the same yellow; and its lowest PUE, during the chiller trip, was unmarked. The colour limits are the IT
+    load of the points drawn on the scale, and the ticks inside a fault window are ringed and counted."""
+    ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
+    ts["pue"] = ts["pue"].astype(float)
+    ts["it_power_w"] = ts["it_power_w"].astype(float)
+    ts["pue"][:5] = 27.0
+    ts["it_power_w"][:5] = 0.01 * float(np.nanmax(ts["it_power_w"]))
+    t = ts["t_s"].astype(float)
+    rep = {**result.report, "faults": [{"kind": "cooling_failure", "start_s": float(t[10]), "end_s": float(t[20])}]}
+    fig = pue_plot(SimpleNamespace(report=rep, timeseries=ts))
+    ax = fig.axes[0]
+    main = ax.collections[0]
+    scale = 1e-6 if float(np.nanmax(ts["it_power_w"])) >= 1e6 else 1e-3
+    drawn = ts["it_power_w"][5:] * scale
+    assert main.get_clim() == pytest.approx((float(drawn.min()), float(drawn.max())))
+    rings = [c for c in ax.collections if c.get_gid() == "fault-window-ticks"]
+    assert len(rings) == 1 and len(rings[0].get_offsets()) == 10
+    assert any(t_.get_text() == "10 ticks in the cooling failure window" for t_ in ax.get_legend().get_texts())
+
+
+def test_daily_signature_stacks_each_days_binding_shares():
+    """Year-richmond's daily view showed each day's most frequent binding: the year all compute, its 20 % demand
+    share invisible. Each day's band is now stacked by its shares of each binding, under the achieved rate."""
+    from dcsim.plots.figures import daily_binding_shares, daily_means
+
+    r = _tiled(16)
+    shares = daily_binding_shares(r.timeseries)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    ax = signature_plot(r).axes[0]
+    d = daily_means(r.timeseries)
+    drawn = {c.get_gid(): c for c in ax.collections if str(c.get_gid()).startswith("daily-share-")}
+    present = [BINDING_NAMES[k] for k in range(len(BINDING_NAMES)) if shares[:, k].any()]
+    assert len(present) >= 2 and sorted(drawn) == sorted(f"daily-share-{n}" for n in present)
+    x_mid = 0.5  # the first day's middle (days from the start)
+    cum = 0.0
+    for k, n in enumerate(BINDING_NAMES):
+        if n not in present:
+            continue
+        lo, hi = _band_at(drawn[f"daily-share-{n}"], x_mid)[0]
+        assert lo == pytest.approx(cum * d["achieved_tok_s"][0]) and hi == pytest.approx(
+            (cum + shares[0, k]) * d["achieved_tok_s"][0])
+        cum += shares[0, k]
+    assert "each day's share" in ax.get_title()
+
+
+def test_zoom_keeps_the_achieved_rates_dips():
+    """Year-richmond's zoom panel cut the achieved line's dips at its floor: the panel reaches down to the lowest
+    achieved value within two spans below it."""
+    from dcsim.plots.figures import _zoom
+
+    n = 50
+    ceil = {"compute": np.full(n, 226e3), "power": np.linspace(245e3, 230e3, n), "cooling": np.full(n, 243e3)}
+    ach = np.full(n, 217e3)
+    ach[20] = 201e3
+    lo, hi = _zoom(ceil, ach, 290e3)
+    assert lo < 201e3 < 226e3 < hi
+
+
+def test_power_stack_binding_strip_and_the_at_cap_note(result):
+    """mixed-fleet's power figure sat at its 700-kW cap all day while the signature said demand binds overnight:
+    a strip along the top spans each binding run in its constraint's colour, and the legend counts the ticks at the
+    cap while power does not bind."""
+    ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
+    ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    edges = _edges_h(ts)
+    strip = [p for p in ax.patches if p.get_gid() == "binding-strip"]
+    runs = binding_runs(ts["binding"])
+    assert len(strip) == len(runs)
+    for p, (s_, e_, code) in zip(strip, runs):
+        assert p.get_x() == pytest.approx(edges[s_]) and p.get_x() + p.get_width() == pytest.approx(edges[e_])
+        assert _rgb(p.get_facecolor()) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[code]])
+    # at the cap on every tick: the note counts the ticks where power does not bind
+    ts["interconnect_w"] = ts["facility_power_w"].astype(float).copy()
+    if "meter_power_w" in ts:
+        ts["meter_power_w"] = ts["facility_power_w"]
+    ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    share = float(np.mean(ts["binding"] != BINDING_NAMES.index("power")))
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"at the cap (within 1 %) on {100 * share:.0f} % of\nthe ticks while power does not bind" in texts
+
+
+def test_grid_figure_draws_a_daily_backlog_cycle_as_lines_not_a_flat_band():
+    """Year-richmond's deferred work filled and drained every day: its daily range was one flat 0-3.2 Gtok block all
+    year. When the day's lowest and highest barely change, the panel draws the day's highest and mean as lines (no
+    band) and says the backlog cycles daily; a range that changes from day to day keeps its band."""
+    from dcsim.plots.flex import grid_flex_figure
+
+    r = _long_flex_result()
+    axd = grid_flex_figure(r).axes[-1]
+    assert not [c for c in axd.collections if "lowest–highest" in str(c.get_label())]
+    hi = r.timeseries["deferred_backlog_tokens"].reshape(20, -1).max(axis=1) / 1e9
+    np.testing.assert_allclose(_tick_values(_line(axd, "waiting, day's highest")), hi)
+    assert any(t.get_text().startswith("fills and drains each day") for t in axd.texts)
+    ts = dict(r.timeseries)
+    ts["deferred_backlog_tokens"] = ts["deferred_backlog_tokens"] * (1 + np.floor(ts["t_s"] / 86400.0))  # grows
+    axd = grid_flex_figure(SimpleNamespace(report=r.report, timeseries=ts)).axes[-1]
+    assert [c for c in axd.collections if "lowest–highest" in str(c.get_label())]
+
+
+def test_binding_maps_draw_the_palette_at_full_alpha():
+    """The sweep's binding bars and map and the phase map drew the constraint colours at alpha 0.85, so compute read
+    lighter than the signature's #0072B2: they are drawn at full alpha, the palette's own colour."""
+    from matplotlib.collections import QuadMesh
+    from matplotlib.colors import to_hex
+    from test_sweep_figure import _row
+
+    from dcsim.plots.sweep import sweep_figure
+
+    rows = [_row(i, {"a": a, "b": b}, out=1e4 * a * b, most=("compute", "power")[i % 2])
+            for i, (a, b) in enumerate((a, b) for a in (1.0, 2.0, 3.0) for b in (2, 4))]
+    fig = sweep_figure(rows, {"a": {"values": [1.0, 2.0, 3.0]}, "b": {"values": [2, 4]}}, mode="grid")
+    meshes = [c for a in fig.axes for c in a.collections if isinstance(c, QuadMesh)]
+    bmap = [m for m in meshes if to_hex(m.cmap(m.norm(1))) == CONSTRAINT_COLORS["compute"].lower()]
+    assert bmap and all(m.get_alpha() in (None, 1.0) for m in bmap)
+    rows1 = [_row(i, {"a": a}, out=1e4 * a, most="compute") for i, a in enumerate((1.0, 2.0, 3.0))]
+    fig = sweep_figure(rows1, {"a": {"values": [1.0, 2.0, 3.0]}})
+    bars = [p for a in fig.axes for p in a.patches if p.get_label() == "compute" or
+            (_rgb(p.get_facecolor()) == _rgb(CONSTRAINT_COLORS["compute"]))]
+    assert bars and all(p.get_facecolor()[3] == 1.0 for p in bars)

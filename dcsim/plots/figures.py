@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
-from dcsim.metrics.fmt import fmt_time, sample_scope
+from dcsim.metrics.fmt import CALIBRATION_CAVEATS, fmt_band, fmt_time, sample_scope
 from dcsim.tpf import BINDING_NAMES
 
 __all__ = [
@@ -299,6 +300,17 @@ def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def daily_binding_shares(ts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(days, len(BINDING_NAMES)) array: each day's share of its ticks bound by each constraint (rows sum to 1)."""
+    t = np.asarray(ts["t_s"], dtype=float)
+    _, starts = _day_starts(t)
+    counts = np.diff(np.r_[starts, t.size])
+    codes = np.asarray(ts["binding"]).astype(np.int64)
+    hist = np.zeros((starts.size, len(BINDING_NAMES)))
+    np.add.at(hist, (np.repeat(np.arange(starts.size), counts), codes), 1.0)
+    return hist / counts[:, None]
+
+
 def _long_run(ts: Mapping[str, np.ndarray]) -> bool:
     t = np.asarray(ts["t_s"], dtype=float)
     return t.size > 1 and float(t[-1] - t[0]) > DAILY_BEYOND_S
@@ -349,6 +361,87 @@ def cap_label(cap: Any) -> str:
     c = np.asarray(cap, dtype=float)
     c = c[np.isfinite(c)]
     return "interconnect cap" if c.size == 0 or np.all(c == c[0]) else CAP_IN_FORCE
+
+
+#: The calibration caveats (:data:`dcsim.metrics.fmt.CALIBRATION_CAVEATS`) under which a rack group's figures are not
+#: fitted in-sample to its own setup: a transferred or borrowed profile, a batch or context beyond the profile's
+#: measured range. The figures shade C and P (and bar J/token) by such a group's ``error_band_pct`` only: an in-sample
+#: band (3-5 % for the shipped calibrations) is about a line's width on these axes and is printed by every surface
+#: already, while a transferred or extrapolated one (mixed-fleet's ≥±32 % tok/s) changes what the figure says.
+OUT_OF_SAMPLE_CAVEATS = ("uncalibrated", "extrapolated", "context")
+
+#: Opacity of the error band shaded around C and P (and its legend patch).
+BAND_ALPHA = 0.18
+
+
+def out_of_sample_bands(report: Mapping[str, Any]) -> list[dict]:
+    """The rack groups of a run whose node figures are not in-sample calibrated (:data:`OUT_OF_SAMPLE_CAVEATS`), each
+    ``{"group", "status", "tok_s", "j_per_tok", "lower_bound"}``: the group's band as report.json states it
+    (``provenance.calibration[*].error_band_pct``, % → fraction; its one home, dcsim.node.model.calibration_record,
+    nothing is recomputed here), None where it has no figure. Empty for a calibrated run or a report without the
+    record."""
+    kinds = [k for k in CALIBRATION_CAVEATS if k.key in OUT_OF_SAMPLE_CAVEATS]
+    out = []
+    for c in ((report.get("provenance") or {}).get("calibration") or []):
+        if not isinstance(c, Mapping) or not any(k.applies(dict(c)) for k in kinds):
+            continue
+        band = c.get("error_band_pct") or {}
+        frac = lambda v: float(v) / 100.0 if isinstance(v, (int, float)) and math.isfinite(v) else None  # noqa: E731
+        out.append({"group": str(c.get("group", "")), "status": str(c.get("status", "")),
+                    "tok_s": frac(band.get("tok_s_pct")), "j_per_tok": frac(band.get("j_per_tok_pct")),
+                    "lower_bound": bool(c.get("band_lower_bound")), "error_band_pct": band})
+    return out
+
+
+def _pool_band_fracs(report: Mapping[str, Any], bands: list[dict], key: str) -> list[float]:
+    """Per pool of report ``pools`` (in order), the widest ``key`` band (fraction) of its out-of-sample groups, 0 for
+    a pool whose groups are all in-sample; one entry (the widest of all) for a report without pools."""
+    pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
+    by_group = {b["group"]: (b[key] or 0.0) for b in bands}
+    if not pools:
+        return [max(by_group.values(), default=0.0)]
+    return [max((by_group.get(str(g.get("name")), 0.0) for g in (p.get("groups") or []) if isinstance(g, Mapping)),
+                default=0.0) for p in pools]
+
+
+def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], name: str,
+                           bands: list[dict]) -> np.ndarray | None:
+    """Half-width (tok/s, per tick) of the error band of the facility ceiling ``name`` (``compute``, ``power``): with
+    several pools the sum over the pools of each pool's ceiling (``pool{i}_{name}_tok_s``) times its band (the band of
+    a sum whose parts may err together: a pool in-sample adds nothing); else the ceiling times the run's widest band.
+    None when no group is out of sample or no band has a figure."""
+    fracs = _pool_band_fracs(report, bands, "tok_s")
+    if not any(f > 0 for f in fracs):
+        return None
+    total = np.asarray(ts[f"{name}_tok_s"], dtype=float)
+    cols = [f"pool{i}_{name}_tok_s" for i in range(len(fracs))]
+    if len(fracs) > 1 and all(c in ts for c in cols):
+        h = sum(f * np.asarray(ts[c], dtype=float) for f, c in zip(fracs, cols) if f > 0)
+    else:
+        h = max(fracs) * total
+    return np.where(np.isfinite(total), h, np.nan)
+
+
+def jpt_band_frac(report: Mapping[str, Any], level: str, bands: list[dict]) -> float:
+    """The J/token error band (fraction) of the run's ``level`` (``gpu``, ``it``, ``facility``) energy per token: with
+    several pools each pool's band (its out-of-sample groups' widest, 0 in-sample) weighted by its share of that
+    level's energy (report ``pools[i].energy_j``: a pool's J/token off by b moves the run's energy by b times its
+    share); else the run's widest band. 0 when no group is out of sample."""
+    fracs = _pool_band_fracs(report, bands, "j_per_tok")
+    if not any(f > 0 for f in fracs):
+        return 0.0
+    pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
+    energy = [float((p.get("energy_j") or {}).get(level, np.nan)) for p in pools]
+    if len(fracs) > 1 and len(energy) == len(fracs) and all(np.isfinite(energy)) and sum(energy) > 0:
+        return float(sum(f * e for f, e in zip(fracs, energy)) / sum(energy))
+    return max(fracs)
+
+
+def band_label(bands: list[dict], key: str = "tok_s_pct") -> str:
+    """Which groups' band a shaded or barred uncertainty is, as every surface prints it (:func:`fmt_band`):
+    ``"b200-reasoning context-extrapolated ≥±32 % tok/s"``."""
+    return "; ".join(f"{b['group']} {b['status']} "
+                     f"{fmt_band(b['error_band_pct'], b['lower_bound'], quantities=(key,))}" for b in bands)
 
 
 def _finite_max(*arrays: np.ndarray) -> float:
@@ -410,14 +503,54 @@ def shift_label(tos: Sequence[str]) -> str:
     return f"→{tos[0]} …{len(tos) - 2} more… →{tos[-1]}"
 
 
+#: A group of this many shifts or more (closer together than a label, :func:`shift_groups`) is a burst of alternation:
+#: drawn as one shaded span with one label, not a dotted line each (chiller-trip's 25 shifts formed a hatch).
+SHIFT_BURST = 3
+#: Height (points) of a row of shift labels above the signature's axes.
+SHIFT_LABEL_ROW_PT = 11.0
+
+
+def _shift_labels_above(ax: Any, groups: list[tuple[float, list[str]]], x0: float, x1: float,
+                        fontsize: float = 8.5) -> int:
+    """Each shift group's label (:func:`shift_label`) above the axes, horizontal, in the colour of the constraint
+    entered last, in rows so that none overlaps another (a label's width estimated from its characters); returns the
+    rows used. Inside the axes, rotated labels in white boxes covered the ceilings (chiller-trip's "→power …19
+    more… →power" was a tall box over C, P and Q)."""
+    fig = ax.figure
+    w_pt = fig.get_figwidth() * 72.0 * 0.72  # the signature's main axes: about 72 % of the figure's width
+    rows: list[float] = []  # right edge (axes fraction) of each row's last label
+    for x, tos in groups:
+        text = shift_label(tos)
+        xf = (x - x0) / (x1 - x0) if x1 > x0 else 0.0
+        wf = len(text) * 0.58 * fontsize / w_pt
+        right = xf + wf > 1.0
+        lo, hi = (xf - wf, xf) if right else (xf, xf + wf)
+        r = next((i for i, end in enumerate(rows) if lo > end + 0.01), len(rows))
+        if r == len(rows):
+            rows.append(hi)
+        else:
+            rows[r] = hi
+        ax.annotate(text, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + SHIFT_LABEL_ROW_PT * r),
+                    textcoords="offset points", va="bottom", ha="right" if right else "left", fontsize=fontsize,
+                    color=CONSTRAINT_COLORS.get(tos[-1], "#333333"), annotation_clip=False)
+    return len(rows)
+
+
 #: A zoom panel that magnifies less than this repeats the main panel (campus-interconnect: 4.6–11.3 Mtok/s under a
 #: 0–12.9 Mtok/s panel, 1.9×, its "ceilings" without the cooling one above it): none is drawn.
 ZOOM_MIN_MAGNIFICATION = 3.0
 
 
-def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float) -> tuple[float, float] | None:
+def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float,
+          in_service: np.ndarray | None = None) -> tuple[float, float] | None:
     """Y-range of the signature figure's zoom panel (:func:`_zoom_range`), taking in the achieved rate when it runs
-    just below the ceilings; None when it would magnify less than :data:`ZOOM_MIN_MAGNIFICATION`."""
+    just below the ceilings; None when it would magnify less than :data:`ZOOM_MIN_MAGNIFICATION`. ``in_service``
+    (a mask over the ticks) limits the range to the ticks with GPUs in service: a shed's Q of 0 and a fault
+    window's falling Q set the range's bottom, so chiller-trip's C, P and Q within 1 % had no zoom."""
+    if in_service is not None and np.any(in_service):
+        m = np.asarray(in_service, dtype=bool)
+        ceilings = {k: np.asarray(v)[m] for k, v in ceilings.items()}
+        achieved = np.asarray(achieved)[m]
     zoom = _zoom_range(ceilings, top)
     ach = np.asarray(achieved, dtype=float)
     ach = ach[np.isfinite(ach) & (ach > 0)]
@@ -426,9 +559,29 @@ def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float) 
         span = zoom[1] - zoom[0]
         if zoom[0] - span <= q < zoom[0]:
             zoom = (q - 0.15 * span, zoom[1])
+        if q >= zoom[0] - span:
+            # the achieved rate runs in or just below the panel: down to its lowest within two spans, so its dips
+            # are not cut at the panel's bottom (year-richmond's daily achieved dipped to 200k under a 212k floor)
+            dips = ach[(ach >= zoom[0] - 2.0 * span) & (ach < zoom[0])]
+            if dips.size:
+                zoom = (float(dips.min()) - 0.05 * span, zoom[1])
     if zoom is None or (zoom[1] - zoom[0]) * ZOOM_MIN_MAGNIFICATION > top:
         return None
     return zoom
+
+
+def _in_service(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], t_s: np.ndarray) -> np.ndarray:
+    """Mask of the ticks with GPUs in service: not thermally shed, GPUs in service when the column says, and outside
+    every windowed fault (report ``faults``) — the ticks whose ceilings the zoom panel is for."""
+    t_s = np.asarray(t_s, dtype=float)
+    m = np.ones(t_s.shape, dtype=bool)
+    if "thermal_shed" in ts:
+        m &= ~(np.nan_to_num(np.asarray(ts["thermal_shed"], dtype=float)) > 0)
+    if "gpus_in_service" in ts:
+        m &= np.nan_to_num(np.asarray(ts["gpus_in_service"], dtype=float)) > 0
+    for _, a, b in _windowed_faults(report):
+        m &= ~((t_s >= a) & (t_s < b))
+    return m
 
 
 @_styled
@@ -445,6 +598,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         day_max = {c: daily_extremes(ts, c)[1] for c in th_cols if c in ts}
         th_days = {c: _thermal_runs(day_max, c) for c in th_cols}
         th_runs = {c: [] for c in th_cols}  # the tick runs are drawn in the tick view only
+        day_shares = daily_binding_shares(ts)
         ts = daily_means(ts)
     else:
         th_runs = {c: _thermal_runs(ts, c) for c in th_cols}
@@ -473,7 +627,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
-    zoom = _zoom(ceilings, achieved, top)
+    zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts, ts["t_s"]))
 
     if zoom is None:
         fig = new_figure(12.0, 6.8)
@@ -484,12 +638,28 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         ax, axz, ax2 = fig.subplots(3, 1, sharex=True, height_ratios=[3.4, 2.0, 1.0])
 
     # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
-    for s, e, code in binding_runs(binding):
+    for s, e, code in ([] if daily else binding_runs(binding)):
         name = BINDING_NAMES[code]
         xs = np.repeat(edges[s : e + 1], 2)[1:-1]
         ys = np.repeat(achieved[s:e], 2)
         ax.fill_between(xs, 0, ys, color=CONSTRAINT_COLORS[name], alpha=0.35, linewidth=0)
         ax2.axvspan(edges[s], edges[e], ymin=band_lo, color=CONSTRAINT_COLORS[name], alpha=0.45, linewidth=0)
+    if daily:
+        # each day's shares stacked (demand at the bottom): the day's most frequent binding drew year-richmond all
+        # compute, its 20 % demand-bound hours invisible
+        cum = np.zeros(achieved.shape)
+        for code in range(day_shares.shape[1]):
+            sh = day_shares[:, code]
+            if not np.any(sh > 0):
+                continue
+            lo_, hi_ = cum, cum + sh
+            col = CONSTRAINT_COLORS[BINDING_NAMES[code]]
+            ach0 = np.nan_to_num(achieved)
+            ax.fill_between(edges, _ext(lo_ * ach0), _ext(hi_ * ach0), step="post", color=col, alpha=0.35,
+                            linewidth=0, gid=f"daily-share-{BINDING_NAMES[code]}")
+            ax2.fill_between(edges, _ext(band_lo + (1 - band_lo) * lo_), _ext(band_lo + (1 - band_lo) * hi_),
+                             step="post", transform=ax2.get_xaxis_transform(), color=col, alpha=0.45, linewidth=0)
+            cum = hi_
     for k, (pname, pb) in enumerate(strips):  # one strip per pool, the first at the top of the strips
         lo = strip_h * (len(strips) - 1 - k)
         for s, e, code in binding_runs(pb):
@@ -503,6 +673,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     # Widths and dashes differ so that coincident ceilings (e.g. C == Q) both stay visible.
     styles = {"compute": ("-", 3.4), "power": ("-", 2.2), "cooling": ((0, (5, 3)), 2.0)}
     ylim_top = top if top > 0 else 1.0
+    oos = out_of_sample_bands(report)
     for name, arr in ceilings.items():
         shown = np.where(np.isfinite(arr), arr, np.nan)
         label = {"compute": "C  compute ceiling", "power": "P  power ceiling",
@@ -523,6 +694,16 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         if axz is not None:
             axz.step(edges, _ext(shown), where="post", color=CONSTRAINT_COLORS[name], lw=styles[name][1],
                      ls=styles[name][0])
+        half = ceiling_band_halfwidth(report, ts, name, oos) if name in ("compute", "power") and oos else None
+        if half is not None:
+            # the profile's expected error where it is transferred or extrapolated: the ceiling is not a line
+            lab = {"compute": "C", "power": "P"}[name] + " ± expected error of the node profile" + (
+                f"\n({band_label(oos)};\nout-of-sample groups only)" if name == "compute" else "")
+            for a_ in (ax,) if axz is None else (ax, axz):
+                a_.fill_between(edges, _ext(shown - half), _ext(shown + half), step="post",
+                                color=CONSTRAINT_COLORS[name],
+                                alpha=BAND_ALPHA, linewidth=0, zorder=1.5, label=lab if a_ is ax else None,
+                                gid=f"error-band-{name}")
     ax.step(edges, _ext(demand), where="post", color="#444444", lw=1.6, ls="--", label="D  demand")
     throttled = th_runs["thermal_throttled"]
     if throttled:
@@ -565,7 +746,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         if throttled:
             axz.step(edges, _ext(q_th), where="post", color=CONSTRAINT_COLORS["cooling"], lw=4.0, alpha=0.9)
         axz.step(edges, _ext(achieved), where="post", color=ACHIEVED_COLOR, lw=1.4)
-        for s_, e_, code in binding_runs(binding):
+        for s_, e_, code in ([] if daily else binding_runs(binding)):
             nm = BINDING_NAMES[code]
             axz.axvspan(edges[s_], edges[e_], color=CONSTRAINT_COLORS[nm], alpha=0.12, linewidth=0)
         axz.set_ylim(*zoom)
@@ -581,33 +762,43 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
                       loc="left", fontsize=9.5, fontweight="normal", color="#222222")
     shifts = _shift_times(report)
     marked = shifts if len(shifts) <= max_shift_lines else []
-    for sh in marked:
-        for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
-            a_.axvline(float(sh["t_s"]) * scale, color="#333333", lw=0.8, ls=":", alpha=0.8)
+    label_rows = 0
+    bursts = False
     if marked:
         # more shifts than labels: join those within 1/max_shift_labels of the run into one label ("→a …n more… →b"),
         # so a run of 24 shifts still names its isolated ones (the audit of 2026-12-04: chiller-trip had none)
         gap = SHIFT_LABEL_GAP if len(shifts) <= max_shift_labels else max(SHIFT_LABEL_GAP, 1.0 / max_shift_labels)
         near = gap * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
-        for x, tos in shift_groups(marked, scale, near):
-            ax.annotate(shift_label(tos), (x, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
-                        ha="left", fontsize=8.5, color=CONSTRAINT_COLORS.get(tos[-1], "#333333"),
-                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
-                              "alpha": 0.6})
+        groups = shift_groups(marked, scale, near)
+        xs_all = [float(sh["t_s"]) * scale for sh in marked]
+        k = 0
+        for x, tos in groups:
+            xs_g = xs_all[k:k + len(tos)]
+            k += len(tos)
+            for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
+                if len(tos) >= SHIFT_BURST:  # a burst of alternation: one span, not a hatch of dotted lines
+                    a_.axvspan(xs_g[0], max(xs_g[-1], xs_g[0] + 0.002 * (edges[-1] - edges[0])), facecolor="#333333",
+                               alpha=0.18, edgecolor="#333333", lw=0.8, ls=":", zorder=2.5, gid="shift-burst")
+                else:
+                    for xv in xs_g:
+                        a_.axvline(xv, color="#333333", lw=0.8, ls=":", alpha=0.8)
+            bursts = bursts or len(tos) >= SHIFT_BURST
+        label_rows = _shift_labels_above(ax, groups, edges[0], edges[-1])
+    name = title or report.get("scenario") or getattr(result, "name", "") or "run"
+    ax.set_title(f"Token rate and ceilings — {name}"
+                 + (" (daily means; band: each day's share of each binding)" if daily else ""),
+                 pad=6.0 + SHIFT_LABEL_ROW_PT * label_rows + (4.0 if label_rows else 0.0))
     ax.set_ylim(0, top if top > 0 else 1.0)
     ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # %g digits: 3.5M stays 3.5M
     ax.set_ylabel("output token rate (tok/s)")
-    name = title or report.get("scenario") or getattr(result, "name", "") or "run"
-    ax.set_title(f"Token rate and ceilings — {name}" + (" (daily means; band: the day's most frequent binding)"
-                                                        if daily else ""))
 
     # Legend: lines, plus patches for the band colours.
     from matplotlib.patches import Patch
 
     handles, labels = ax.get_legend_handles_labels()
     shares = ((report.get("binding") or {}).get("share") or {})
-    present = set(binding.tolist())
+    present = ({c for c in range(day_shares.shape[1]) if np.any(day_shares[:, c] > 0)} if daily
+               else set(binding.tolist()))
     # every constraint that bound, from the run's shares: with daily means the band shows each day's most frequent
     # one, and a constraint that never leads a day vanished from the legend (the audit of 2026-12-04: the year read
     # "binds: compute (80%)" alone, its 1,730 demand-bound hours gone)
@@ -632,6 +823,10 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
         handles.append(Line2D([], [], color="#333333", lw=0.8, ls=":" if marked else "none"))
         labels.append(f"shift ({len(shifts)})" if marked else f"{len(shifts)} shifts (too many to mark)")
+        if bursts:
+            handles.append(Patch(facecolor="#333333", alpha=0.18, edgecolor="#333333", ls=":", lw=0.8))
+            labels.append(f"burst of {SHIFT_BURST}+ shifts close together\n(binding alternating; label: first,\n"
+                          "count, last)")
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
     if "t_out_c" in ts:
@@ -699,6 +894,25 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
             line.set_label("cap in force, day's highest")
     if not daily:
         _fault_windows(ax, report, time_scale(ts["t_s"])[0])
+    if not daily and "binding" in ts:
+        # what binds, as a strip along the top (the signature's colours): mixed-fleet sat at its 700-kW cap all day
+        # while the signature said demand binds overnight, and nothing here said which
+        b = ts["binding"].astype(int)
+        for s_, e_, code in binding_runs(b):
+            ax.axvspan(edges[s_], edges[e_], ymin=0.965, ymax=1.0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
+                       alpha=0.8, lw=0, gid="binding-strip")
+        for code in sorted(set(b.tolist())):
+            ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
+                                                      alpha=0.8, lw=0, label=f"top strip: {BINDING_NAMES[code]} binds"))
+        capv = ts.get("interconnect_w")
+        fac = ts.get("meter_power_w", ts.get("facility_power_w"))
+        if capv is not None and fac is not None:
+            at_cap = np.isfinite(capv) & (fac >= 0.99 * capv) & (b != BINDING_NAMES.index("power"))
+            if at_cap.any():  # a legend entry of its own (over the axes it covered the cap line)
+                ax.add_patch(matplotlib.patches.Rectangle(
+                    (0, 0), 0, 0, facecolor="none", edgecolor="none", gid="at-cap-note",
+                    label=f"at the cap (within 1 %) on {100 * at_cap.mean():.0f} % of\nthe ticks while power does "
+                          "not bind"))
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
@@ -789,21 +1003,6 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
     peak_it = float(np.nanmax(ts["it_power_w"]))
     scale, unit = (1e-6, "MW") if peak_it >= 1e6 else (1e-3, "kW")
     c = ts["it_power_w"].astype(float) * scale
-    stride = max(1, int(np.ceil(x.size / max_points)))
-    sel = slice(None, None, stride)
-    n_shown = len(range(*sel.indices(x.size)))
-    size = 14 if n_shown > 500 else 45 if n_shown > 50 else 70
-    sc = ax.scatter(x[sel], y[sel], c=c[sel], cmap="viridis", s=size, alpha=0.85, linewidths=0,
-                    rasterized=True, zorder=3)
-    cb = fig.colorbar(sc, ax=ax, pad=0.01)
-    cb.set_label(f"IT load ({unit})")
-    pue = report.get("pue")
-    if isinstance(pue, (int, float)) and np.isfinite(pue):
-        ax.axhline(float(pue), color="#C0392B", lw=1.2, ls="--",
-                   label=f"run PUE (energy-weighted) {float(pue):.3f}")
-        ax.legend(loc="upper left", frameon=False)
-    ax.set_xlabel("outdoor dry-bulb temperature (°C)")
-    ax.set_ylabel("PUE (facility / IT power)")
     # the scale follows the ticks carrying load: a few near-idle ticks (an outage, a trip) have PUEs of 6-30 that
     # flattened chiller-trip's 1.40-1.46 cloud onto the axis (the audit of 2026-12-04); those sit on the top edge, ▲
     it = ts["it_power_w"].astype(float)
@@ -813,10 +1012,41 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
     pad = max(0.01, 0.1 * (hi - lo))
     top = hi + pad * 3.0
     above = np.isfinite(y) & (y > top)
+    # the colour bar spans the points drawn on the scale: the off-scale shed ticks (5 kW) set its minimum, and every
+    # drawn point was the same yellow (chiller-trip)
+    idx = np.flatnonzero(~above)
+    idx = idx[:: max(1, int(np.ceil(idx.size / max_points)))]
+    size = 14 if idx.size > 500 else 45 if idx.size > 50 else 70
+    cs = c[idx][np.isfinite(c[idx])]
+    vmin, vmax = (float(cs.min()), float(cs.max())) if cs.size else (None, None)
+    sc = ax.scatter(x[idx], y[idx], c=c[idx], cmap="viridis", vmin=vmin, vmax=vmax, s=size, alpha=0.85,
+                    linewidths=0, rasterized=True, zorder=3)
+    cb = fig.colorbar(sc, ax=ax, pad=0.01)
+    cb.set_label(f"IT load ({unit})")
+    pue = report.get("pue")
+    if isinstance(pue, (int, float)) and np.isfinite(pue):
+        ax.axhline(float(pue), color="#C0392B", lw=1.2, ls="--",
+                   label=f"run PUE (energy-weighted) {float(pue):.3f}")
+        ax.legend(loc="upper left", frameon=False)
+    ax.set_xlabel("outdoor dry-bulb temperature (°C)")
+    ax.set_ylabel("PUE (facility / IT power)")
+    # the ticks inside a fault window (a chiller trip's plant draws only its fans: chiller-trip's lowest PUE, 1.145,
+    # is the trip, not the best operating point), ringed and named
+    t_s = ts["t_s"].astype(float)
+    for kind in sorted({k for k, _, _ in _windowed_faults(report)}):
+        inw = np.zeros(t_s.shape, dtype=bool)
+        for k, a, b in _windowed_faults(report):
+            inw |= (k == kind) & (t_s >= a) & (t_s < b)
+        inw &= ~above & np.isfinite(y)
+        if inw.any():
+            ax.scatter(x[inw], y[inw], s=size * 2.2, facecolors="none", edgecolors="#222222", linewidths=0.9,
+                       zorder=4, gid="fault-window-ticks",
+                       label=f"{int(inw.sum())} ticks in the {kind.replace('_', ' ')} window")
     if above.any():
         ax.scatter(x[above], np.full(int(above.sum()), hi + pad * 2.2), marker="^", s=40, color="#444444",
                    zorder=4, label=f"{int(above.sum())} ticks at IT < {100 * PUE_SCALE_MIN_LOAD:.0f} % of peak, "
                                    f"PUE up to {float(np.nanmax(y[above])):.3g} (off scale)")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", frameon=True, framealpha=0.9, edgecolor="none")
     ax.set_ylim(max(1.0, lo - pad) if lo >= 1.0 else lo - pad, top)
     name = title or report.get("scenario") or "run"
@@ -908,12 +1138,25 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     ax = fig.subplots()
     colors = [POWER_COLORS["gpu"], POWER_COLORS["it_other"], "#555555"]
     bars = ax.bar([lab for _, lab in levels], vals, color=colors, edgecolor="#333333", width=0.6)
-    for b, v in zip(bars, vals):
-        if np.isfinite(v):
-            ax.annotate(f"{v:#.3g} J", (b.get_x() + b.get_width() / 2, v), xytext=(0, 4),
+    oos = out_of_sample_bands(report)
+    err = [jpt_band_frac(report, k, oos) for k, _ in levels]
+    for b, v, e in zip(bars, vals, err):
+        if np.isfinite(v):  # above the error bar when there is one
+            ax.annotate(f"{v:#.3g} J", (b.get_x() + b.get_width() / 2, v * (1 + e)), xytext=(0, 4),
                         textcoords="offset points", ha="center", va="bottom", fontsize=12,
                         fontweight="bold")
     finite = [v for v in vals if np.isfinite(v)]
+    if any(e > 0 for e in err):
+        # the profile's expected error where it is transferred or extrapolated (none where every group is in-sample)
+        yerr = [v * e for v, e in zip(vals, err)]
+        ax.errorbar(range(len(vals)), vals, yerr=yerr, fmt="none", ecolor="#111111", elinewidth=1.6, capsize=8,
+                    capthick=1.6, zorder=4, gid="error-band-jpt",
+                    label=f"expected error of the node profile, {'≥' if any(b['lower_bound'] for b in oos) else ''}"
+                          f"±{100 * max(err):.0f} %\n({band_label(oos, 'j_per_tok_pct')}"
+                          + (";\nweighted by its pool's share of the energy" if len(report.get("pools") or []) > 1
+                             else "") + ")")
+        finite = [v * (1 + e) for v, e in zip(vals, err) if np.isfinite(v)]
+        ax.legend(loc="upper left", frameon=True, framealpha=0.9, edgecolor="none", fontsize=8.5)
     ax.set_ylim(0, (max(finite) * 1.18) if finite else 1.0)
     if np.isfinite(vals[0]) and np.isfinite(vals[1]) and vals[0] > 0:
         ax.text(1, 0.5 * vals[1], f"×{vals[1] / vals[0]:.2f}\nof GPU", ha="center", va="center",

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
-from dcsim.plots.figures import (_cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges, _styled, cap_label,
+from dcsim.plots.figures import (CONSTRAINT_COLORS, _cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges,
+                                  _styled, cap_label,
                                   clock_axis, daily_extremes, daily_means, new_figure)
 
 __all__ = ["annual_binding_figure", "annual_pue_figure", "grid_flex_figure", "thermal_figure"]
@@ -74,14 +75,17 @@ def _step(ax, x, y, **kw):
     ax.step(x, _ext(np.asarray(y, dtype=float)), where="post", **kw)
 
 
-def _shade(ax, x, mask, color, label, strip: tuple[float, float] = (0.0, 1.0), alpha: float = 0.15):
+def _shade(ax, x, mask, color, label, strip: tuple[float, float] = (0.0, 1.0), alpha: float = 0.15,
+           hatch: str | None = None):
     """Shade the flagged ticks over their whole span (a ``where=`` mask ends each run at its last tick's start:
-    every run a tick short, a one-tick request not shaded at all), over ``strip`` of the axes' height."""
+    every run a tick short, a one-tick request not shaded at all), over ``strip`` of the axes' height; with
+    ``hatch``, hatched in ``color`` over no fill (a state that is no constraint, drawn in no constraint's colour)."""
     m = np.asarray(mask) > 0
     if m.any():
         lo, hi = strip
-        ax.fill_between(x, lo, _ext(np.where(m, hi, lo)), transform=ax.get_xaxis_transform(), color=color,
-                        alpha=alpha, step="post", label=label, lw=0)
+        style = ({"facecolor": "none", "edgecolor": color, "hatch": hatch} if hatch else {"color": color})
+        ax.fill_between(x, lo, _ext(np.where(m, hi, lo)), transform=ax.get_xaxis_transform(), alpha=alpha,
+                        step="post", label=label, lw=0, **style)
 
 
 def _days(ts: dict) -> tuple[np.ndarray, str, float]:
@@ -110,6 +114,35 @@ def _range(ax, x, ts, key, scale, color, label, *, mean_label: str | None = None
           label=mean_label or f"{label}, daily mean")
 
 
+#: A daily range is drawn as a band only where it carries information: when the day's lowest and highest are each
+#: within this share of the run's largest value on nearly every day (a backlog that fills and drains every day), the
+#: band is one flat block (year-richmond: 0-3.2 Gtok all year); the day's highest and mean are drawn as lines instead.
+FLAT_RANGE_FRAC = 0.05
+
+
+def _backlog_daily(ax, x, ts) -> None:
+    """Deferred work waiting, per day: its range as a band when the range changes from day to day, else the day's
+    highest and mean as lines (and the lowest, when it is not ~0), with a note that it fills and drains daily."""
+    key = "deferred_backlog_tokens"
+    lo, hi = daily_extremes(ts, key)
+    top = float(np.nanmax(hi)) if np.isfinite(hi).any() and np.nanmax(hi) > 0 else 1.0
+    steady = (np.nanpercentile(np.abs(hi - np.nanmedian(hi)), 90) <= FLAT_RANGE_FRAC * top
+              and np.nanpercentile(np.abs(lo - np.nanmedian(lo)), 90) <= FLAT_RANGE_FRAC * top)
+    if not steady:
+        _range(ax, x, ts, key, 1e-9, "tab:purple", "waiting")
+        return
+    _step(ax, x, hi * 1e-9, color="tab:purple", lw=1.0, ls="--", label="waiting, day's highest")
+    if np.nanmax(lo) > FLAT_RANGE_FRAC * top:
+        _step(ax, x, lo * 1e-9, color="tab:purple", lw=1.0, ls=":", label="waiting, day's lowest")
+    _step(ax, x, daily_means({"t_s": ts["t_s"], key: ts[key]})[key] * 1e-9, color="tab:purple", lw=1.3,
+          label="waiting, daily mean")
+    low = float(np.nanmedian(lo))
+    ax.text(0.005, 0.04, f"fills and drains each day, from {'~0' if low < 0.01 * top else f'~{low * 1e-9:.3g}'} "
+                         f"to ~{np.nanmedian(hi) * 1e-9:.3g} Gtok on a typical day",
+            transform=ax.transAxes, fontsize=8, color="#333333", va="bottom")
+    ax.set_ylim(0, top * 1e-9 * 1.15)
+
+
 def _any_per_day(ts, key) -> np.ndarray:
     return daily_extremes(ts, key)[1] if key in ts else np.zeros(0)
 
@@ -132,7 +165,7 @@ def _grid_daily(report: dict, ts: dict, axs) -> None:
         _range(axs[i], x, ts, "battery_energy_j", 100.0 / _battery_capacity_j(report, ts), "tab:green", "charge")
         i += 1
     if "deferred_backlog_tokens" in ts:
-        _range(axs[i], x, ts, "deferred_backlog_tokens", 1e-9, "tab:purple", "waiting")
+        _backlog_daily(axs[i], x, ts)
     for a in axs:  # beside the panels: inside, a legend hid a year's curtailment days
         a.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     _time_axis(axs[-1], x, xlabel, every, report.get("clock"))
@@ -213,10 +246,18 @@ def thermal_figure(result: Any):
     if th.get("shed_space_c") is not None:
         ax.axhline(th["shed_space_c"], color="tab:red", ls=":", lw=1.0,
                    label=f"room limit {th['shed_space_c']:g} °C: shed")
-    _shade(ax, x, ts["thermal_throttled"], "tab:orange", "thermal throttle")
-    _shade(ax, x, ts["thermal_shed"], "black", "shed (IT off)")
+    # the throttle in the cooling colour (the signature colours the same ticks cooling-bound; it was the power
+    # colour); the shed hatched, not in a constraint's colour (grey is demand's elsewhere)
+    _shade(ax, x, ts["thermal_throttled"], CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
+    _shade(ax, x, ts["thermal_shed"], "#333333", "shed (IT off)", alpha=0.6, hatch="xx")
     _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("°C")
-    ax.legend(loc="center left", bbox_to_anchor=(0.005, 0.47), fontsize=8)
+    # beside the axes: inside, it covered the temperature rise (chiller-trip 11:20-11:37)
+    from matplotlib.patches import Patch
+
+    h, lab = ax.get_legend_handles_labels()  # the hatch's own patch: a fill_between with no face drew as a line
+    h = [Patch(facecolor="none", edgecolor="#333333", hatch="xxxx", lw=0.6) if t == "shed (IT off)" else x
+         for x, t in zip(h, lab)]
+    ax.legend(h, lab, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")
     return fig

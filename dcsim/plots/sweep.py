@@ -441,7 +441,7 @@ def _line(rows, params, key, head, seeds) -> Figure:
             s = np.asarray([_mean(rows, g, f"binding.share.{n}") for g in groups])
             s = np.where(np.isfinite(s), s, 0.0) * 100.0
             if np.any(s > 0):
-                axb.bar(lefts, s, width=widths, bottom=bottom, align="edge", color=CONSTRAINT_COLORS[n], alpha=0.85,
+                axb.bar(lefts, s, width=widths, bottom=bottom, align="edge", color=CONSTRAINT_COLORS[n],
                         linewidth=0, label=n)
             bottom += s
         if any(failed):
@@ -555,14 +555,14 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     if has_bind:
         axb = axs[1]
         cm, norm = binding_colormap()
-        axb.pcolormesh(ex, ey, np.ma.masked_less(code, 0), cmap=cm, shading="flat", norm=norm, alpha=0.85)
+        axb.pcolormesh(ex, ey, np.ma.masked_less(code, 0), cmap=cm, shading="flat", norm=norm)
         if labelled:
             for (b, a) in cells:
                 if code[b, a] >= 0 and np.isfinite(share[b, a]):
                     axb.text(a, b, f"{100 * share[b, a]:.0f}%", ha="center", va="center",
                              fontsize=8.5 if nx <= 8 else 7, color="white" if code[b, a] in (1, 2) else "#111111")
         present = [n for k_, n in enumerate(BINDING_NAMES) if np.any(code == k_)]
-        handles = [Patch(color=CONSTRAINT_COLORS[n], alpha=0.85, label=n) for n in present]
+        handles = [Patch(color=CONSTRAINT_COLORS[n], label=n) for n in present]
         # below the figure (constrained layout makes room): inside the map it would cover cells
         leg = fig.legend(handles=handles + missing_handles, loc="outside lower center", frameon=False,
                          ncol=min(6, len(handles) + len(missing_handles)))
