@@ -262,9 +262,9 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     assert f">{dominant}</span> <small>" in html and qual in html.split(f">{dominant}</span> <small>")[1][:80]
     assert f"{r['pue']:.4g}" in html
     # every shift is in the log table, in order
-    times = re.findall(r"<tr><td>(\d\d:\d\d:\d\d)</td><td>", html.split("<h2>Controller log</h2>")[0])
+    times = re.findall(r"<tr><td>(\d\d:\d\d:\d\d)</td><td[^>]*>", html.split("<h2>Controller log</h2>")[0])
     assert len(times) == len(r["binding"]["shifts"])
-    rows = re.findall(r'<tr><td>(\d\d:\d\d:\d\d)</td><td>([^<]*)</td><td>[^<]*</td><td class="l"><span [^>]*>(\w+)'
+    rows = re.findall(r'<tr><td>(\d\d:\d\d:\d\d)</td><td class="nw">([^<]*)</td><td>[^<]*</td><td class="l"><span [^>]*>(\w+)'
                       r'</span> → <span [^>]*>(\w+)</span>', html)
     # beside the elapsed time, the scenario's own clock (its day of year and hour; a date with start:)
     assert rows == [(fmt_hms(sh["t_s"]), fmt_local_time(sh["t_s"], r["clock"]), sh["from"], sh["to"])
@@ -272,15 +272,17 @@ def test_html_embeds_figures_and_headline_numbers(result, written):
     assert all(re.fullmatch(r"(day \d+|\d{4}-\d\d-\d\d) \d\d:\d\d", loc) for _, loc, _, _ in rows), rows
     # energy table: shares of the facility energy (IT 79.3 % of facility on the fixture)
     e = r["energy_j"]
-    assert (f'<tr style="font-weight:600"><td class="l">&nbsp;&nbsp;&nbsp;&nbsp;└ it</td><td>{fmt_energy(e["it"])}</td>'
-            f'<td>{fmt_si(e["it"], "J", 4)}</td><td>{100 * e["it"] / e["facility"]:.1f}%</td></tr>') in html
-    assert f'<td class="l">facility</td><td>{fmt_energy(e["facility"])}</td><td>{fmt_si(e["facility"], "J", 4)}</td><td>100.0%</td>' in html
+    assert (f'<tr style="font-weight:600"><td class="l" title="energy_j.it">&nbsp;&nbsp;&nbsp;&nbsp;└ IT</td>'
+            f'<td class="nw">{fmt_energy(e["it"])}</td><td class="nw">{fmt_si(e["it"], "J", 4)}</td>'
+            f'<td class="nw">{100 * e["it"] / e["facility"]:.1f}%</td></tr>') in html
+    assert (f'<td class="l" title="energy_j.facility">facility</td><td class="nw">{fmt_energy(e["facility"])}</td>'
+            f'<td class="nw">{fmt_si(e["facility"], "J", 4)}</td><td class="nw">100.0%</td>') in html
     assert "ab12cd34" in html and "h100-llama70b-fp8" in html
     # controller log, with its time as hh:mm:ss
     t_log = result.controller_log[0]["t_s"]
     assert "<h2>Controller log</h2>" in html and "power/cooling limit: clock lowered" in html
     h, m = int(t_log // 3600), int(t_log % 3600 // 60)
-    assert (f"<td>{h:02d}:{m:02d}:00</td><td>{fmt_local_time(t_log, r['clock'])}</td>"
+    assert (f"<td>{h:02d}:{m:02d}:00</td><td class=\"nw\">{fmt_local_time(t_log, r['clock'])}</td>"
             f"<td class=\"l\">") in html
     # the log's own fields in words with units and formatted values (it showed "t_out_c", "1.24726e+06"), the time
     # not repeated in seconds
@@ -343,8 +345,11 @@ def test_summary_table_leads_with_the_four_tpf_figures(result, written):
     jpt, pad = r["joules_per_output_token"], r["pue_adjusted_delivered_power_w"]
     assert row["J / output token"] == f"GPU {fmt_jpt(jpt['gpu'])}   IT {fmt_jpt(jpt['it'])}   facility {fmt_jpt(jpt['facility'])}"
     assert row["PUE-adj. delivered power"] == f"mean {fmt_si(pad['mean'], 'W')}   peak {fmt_si(pad['peak'], 'W')}"
-    assert row["Util.-adjusted output"] == (f"{fmt_si(r['utilization_adjusted_output_tok_s'], 'tok/s')}   "
-                                            f"(Served ÷ compute ceiling C: {fmt_pct(r['utilization'])})")
+    assert row["Util.-adjusted output"] == fmt_si(r['utilization_adjusted_output_tok_s'], 'tok/s')
+    # the row's second field, on its continuation line
+    assert (f"{fmt_si(r['utilization_adjusted_output_tok_s'], 'tok/s')} Served ÷ compute ceiling C "
+            f"{fmt_pct(r['utilization'])} (output served over the run ÷ what the compute ceiling C alone allows; not U)"
+            ) in " ".join(text.split())
     assert re.search(r"^  Binding shifts\s+(\d+)$", text, flags=re.M).group(1) == str(len(r["binding"]["shifts"]))
     # "at end" is the final constraint, not the most common one (equal on the fixture: make them differ)
     end = summary_table({**r, "binding": {**r["binding"], "final": "power"}})
@@ -467,18 +472,20 @@ def test_html_of_a_real_run_shows_the_four_figures_as_defined(tmp_path):
     for label, m in moments.items():
         cpq = " / ".join(fmt_si(m[k], "tok/s") for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
         assert re.search(f"at {label}</td><td class=\"l\">{re.escape(cpq)} → <span [^>]*>{m['binding']}</span>", page)
-    assert '80 <small>kW</small> <small>to IT, mean</small>' in page
+    assert '<span class="nw">80 <small>kW</small></span> <small class="nw">to IT, mean</small>' in page
     assert "available <b>95 kW</b> (min 91 kW)" in page
     assert "ceiling <b>100 ktok/s</b> × U <b>70.0%</b> × Φ<sub>sys</sub> <b>90.0%</b>" in page
     # U and report.json "utilization" (served ÷ C) are different numbers: each says what it is, and only U is "U"
-    assert "U = demand offered ÷ ceiling min(C, P, Q); Φ<sub>sys</sub> = served ÷ offered" in page
-    assert re.search(r"Served ÷ compute ceiling C</td><td class=\"l\">[\d.]+% <span class=\"note\">\(output served "
-                     r"over the run ÷ what the compute ceiling C alone allows; not U\)", page)
+    assert "U = offered ÷ ceiling min(C, P, Q), offered = the work waiting, clipped on each tick to the ceiling; Φ<sub>sys</sub> = served ÷ offered" in page
+    assert re.search(r"Served ÷ compute ceiling C</td><td class=\"l\">[\d.]+% <span class=\"note\">\(served "
+                     r"[\d.]+ [kM]?tok/s ÷ mean compute ceiling C [\d.]+ [kM]?tok/s; not U 70.0%, which is offered ÷ "
+                     r"the ceiling min\(C, P, Q\) 100 ktok/s\)", page)
     assert "Compute utilization" not in page
     text = summary_table(rep)
     assert "used 80 kW of 95 kW available (θ·P/PUE at the cap, min 91 kW)" in text
     assert "100 ktok/s ceiling × U 70.0% × Φ_sys 90.0% = 63 ktok/s" in text
-    assert "U = demand offered ÷ ceiling min(C, P, Q); Φ_sys = served ÷ offered" in text
+    assert ("U = offered ÷ ceiling min(C, P, Q), offered = the work waiting, clipped on each tick to the ceiling; "
+            "Φ_sys = served ÷ offered") in " ".join(text.split())
 
 
 def test_energy_per_token_and_run_lengths_print_as_a_planner_reads_them():
@@ -645,7 +652,9 @@ def test_html_energy_table_indents_parts_under_their_totals(result):
     html = render_html(result, {})
     t = html[html.index("component (parts indented"):]
     t = t[:t.index("</table>")]
-    rows = re.findall(r'<td class="l">((?:&nbsp;)*)(?:└ )?(\w+)</td><td>[^<]*</td><td>[^<]*</td><td>([\d.]+)%</td>', t)
+    rows = re.findall(r'<td class="l" title="energy_j.(\w+)">((?:&nbsp;)*)(?:└ )?[^<]*</td><td class="nw">[^<]*</td>'
+                      r'<td class="nw">[^<]*</td><td class="nw">([\d.]+)%</td>', t)
+    rows = [(ind, k, p) for k, ind, p in rows]
     depth = {k: len(ind) // 24 for ind, k, _ in rows}
     share = {k: float(p) for _, k, p in rows}
     assert rows[0][1] == "facility" and depth["facility"] == 0

@@ -18,13 +18,13 @@ import numpy as np
 from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
-__all__ = ["get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+__all__ = ["ENERGY_LABELS", "energy_label", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
-           "calibration_label", "calibration_source", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "calibration_label", "calibration_source", "headline_band", "fmt_headline_band", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
            "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
@@ -204,6 +204,69 @@ def calibration_source(calibration: list | None) -> str:
         if st <= {s}:
             return STATUS_SOURCE[s]
     return OTHER_SOURCE + ("; serving levers modelled (docs/node.md, Levers)" if "lever-modelled" in st else "")
+
+
+#: the caveat kinds whose rack groups run on figures not fitted in-sample to their own configuration and workload
+#: (transferred or borrowed parameters, a batch or a context beyond the profile's measured range): the run's headline
+#: figures carry their band (:func:`headline_band`). A calibrated profile within range (its in-sample fit residual,
+#: ±3-6 %), a user profile (its own in-sample band, in its banner) and an older serving stack (no band for the
+#: stack) do not: an in-sample residual is not the error of a facility figure and would read as a precision claim.
+HEADLINE_BAND_KINDS = ("uncalibrated", "extrapolated", "context")
+
+
+def headline_band(calibration: list | None) -> dict | None:
+    """The error band the run's headline figures (J/token, output tok/s) carry, from the rack groups' own calibration
+    records (``provenance.calibration[].error_band_pct``, the run's one home for the band; not recomputed): the
+    widest ``tok_s_pct`` and ``j_per_tok_pct`` of the groups a :data:`HEADLINE_BAND_KINDS` caveat names,
+    ``lower_bound`` when any of them is a lower bound (or runs beyond its batches, where no band is measured), and
+    ``groups`` (their names). None when no group carries such a caveat (in-sample calibrated runs)."""
+    kinds = [k for k in CALIBRATION_CAVEATS if k.key in HEADLINE_BAND_KINDS]
+    groups = [c for c in calibration or [] if isinstance(c, Mapping) and any(k.applies(c) for k in kinds)]
+    if not groups:
+        return None
+    out: dict[str, Any] = {"lower_bound": False, "groups": [str(c.get("group")) for c in groups]}
+    for q in ("tok_s_pct", "j_per_tok_pct"):
+        vals = [float(v) for c in groups for v in [(c.get("error_band_pct") or {}).get(q)]
+                if isinstance(v, (int, float))]
+        out[q] = max(vals) if vals else None
+    out["lower_bound"] = any(bool(c.get("band_lower_bound")) or bool(c.get("extrapolated")) for c in groups)
+    return out
+
+
+def fmt_headline_band(calibration: list | None, quantity: str) -> str:
+    """The band of :func:`headline_band` for one figure (``"tok_s_pct"`` or ``"j_per_tok_pct"``) as printed after a
+    headline number: ``"≥±46 %"`` (:func:`fmt_band`'s form without its unit); ``""`` for an in-sample calibrated
+    run."""
+    b = headline_band(calibration)
+    if b is None:
+        return ""
+    return fmt_band(b, b["lower_bound"], quantities=(quantity,)).rsplit(" ", 1)[0]
+
+
+#: report.json ``energy_j`` keys in the words of the run's power figure (dcsim.plots.figures.power_stack_plot's layers:
+#: "GPU", "rest of IT (host, network)", "cooling", "delivery losses", "fixed loads"): report.html's energy table and the
+#: terminal's energy rows name each part so (the audit of 2026-12-05: the table showed ``server_non_gpu_and_rack``,
+#: ``loss_pdu``, ``power_losses`` beside a figure that says "rest of IT (host, network)" and "delivery losses").
+#: ``power_losses`` is both overheads outside cooling: the delivery chain's losses and the fixed loads, which the
+#: figure draws apart.
+ENERGY_LABELS: dict[str, str] = {
+    "facility": "facility", "it": "IT", "gpu": "GPU", "server_non_gpu_and_rack": "rest of IT (host, network)",
+    "cooling": "cooling", "cooling_chiller": "chiller", "cooling_fans": "fans", "cooling_pumps": "pumps",
+    "cooling_tower": "cooling tower", "cooling_dry_cooler": "dry cooler",
+    "power_losses": "delivery losses + fixed loads", "delivery_losses": "delivery losses", "fixed_loads": "fixed loads",
+    "loss_ups": "UPS", "loss_pdu": "PDU", "loss_transformer": "transformer",
+}
+
+
+def energy_label(key: str) -> str:
+    """An ``energy_j`` key in words (:data:`ENERGY_LABELS`); a key it does not list with its prefix dropped and
+    underscores as spaces (``cooling_crah`` → ``crah``)."""
+    if key in ENERGY_LABELS:
+        return ENERGY_LABELS[key]
+    for prefix in ("cooling_", "loss_"):
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return key[len(prefix):].replace("_", " ")
+    return key.replace("_", " ")
 
 
 def get_path(d: Mapping[str, Any] | None, dotted: str, default: Any = None) -> Any:

@@ -89,6 +89,9 @@ UNMARKED: dict[str, tuple[str, str]] = {
                         "the same run without deferral (docs/grid.md)"),
     "work": ("‡", "energy of runs that served different work (output tokens changed {work}): not marked; "
                   "J/token compares the efficiency"),
+    "ceiling": ("¶", "a share of the compute ceiling C, which differs between the runs (mean C {ceilings}): the share "
+                     "moves with C as well as with the output (a larger C lowers it at the same output): not marked; "
+                     "the output throughput compares what was served"),
     "calibration": ("~", "within the node calibration's expected error of runs on different profiles ({bands}): the "
                          "change may be the profiles' difference rather than the change you made: not marked; "
                          "calibrate the pair you run (dcsim calibrate, docs/node.md) or compare runs on one profile"),
@@ -97,6 +100,10 @@ UNMARKED: dict[str, tuple[str, str]] = {
 #: per token follow J/token): a change between runs on different profiles within the larger band is not marked
 #: (audit 2026-12-05: the reference hall in FP8, transferred at ±28 % tok/s, ±31 % J/token, read "J/token −17.6 % ✓"
 #: against its calibrated BF16 run, though at batch 256 the pool's FP8 over the calibrated BF16 reads 0.99 J/token and over the pool's BF16 0.76)
+#: figures that are a share of the run's own compute ceiling C (report.json ``utilization``, served ÷ C): where C
+#: differs between the runs (by more than MARK_THRESHOLD_PCT, or is unknown) the share is not marked (¶). The audit of
+#: 2026-12-05: ``compare base b200`` marked "Served ÷ compute ceiling C −13.5 pp ✗" where B200 served 55.4 % more.
+SHARES_OF_C = frozenset({"utilization"})
 BAND_TOK_S = frozenset({"throughput_tok_s.output", "utilization_adjusted_output_tok_s", "tokens.output"})
 BAND_J_PER_TOK = frozenset({"joules_per_output_token.facility", "joules_per_output_token.it",
                             "joules_per_output_token.gpu", "cost.usd_per_mtok", "carbon.g_per_mtok"})
@@ -209,6 +216,11 @@ def _fmt_val(v: float | None, unit: str) -> str:
     return f"{v:.4g}"
 
 
+#: compare_rate draws each run as a share of its own mean compute ceiling C when the runs' mean C differ by more than
+#: this factor: on one linear tok/s axis a run that many times smaller is a line along the bottom (heatwave-air at
+#: 3.6 M tok/s against reference and chiller-trip at 0.23 M, 15.8x). A layout choice, not a measurement.
+RATE_SCALE_RATIO = 3.0
+
 #: Changes smaller than this (percent of the reference) get no better/worse mark.
 MARK_THRESHOLD_PCT = 0.5
 
@@ -256,6 +268,10 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
     ref, run = runs[0], runs[i]
     if key in TOTALS and not _same(ref["duration_s"], run["duration_s"]):
         return "duration"
+    if key in SHARES_OF_C:  # served ÷ C of runs with different C: a share, not the output (b200: −13.5 pp at +55 %)
+        c0, c1 = ref.get("compute_ceiling_tok_s"), run.get("compute_ceiling_tok_s")
+        if c0 is None or c1 is None or abs(c1 - c0) > MARK_THRESHOLD_PCT / 100.0 * abs(c0):
+            return "ceiling"
     kind = "tok_s_pct" if key in BAND_TOK_S else "j_per_tok_pct" if key in BAND_J_PER_TOK else None
     if kind and pct is not None and ref["profiles"] != run["profiles"]:
         band = max((b.get(kind) or 0.0) for b in (ref["error_band_pct"], run["error_band_pct"]))
@@ -283,6 +299,16 @@ def _calibration(report: dict) -> list[dict] | None:
     and the caveat read every entry as a mapping (AttributeError on ``[5]``) where the error band skipped it."""
     cal = get_path(report, "provenance.calibration")
     return [c for c in cal if isinstance(c, dict)] if isinstance(cal, list) else None
+
+
+def mean_compute_ceiling(report: dict) -> float | None:
+    """A run's mean compute ceiling C, tok/s: the closed form's run mean (``tpf.run_mean.compute_tok_s``, the mean
+    of the C column), else output served ÷ ``utilization`` (served ÷ C); None without either."""
+    c = _num(get_path(report, "tpf.run_mean.compute_tok_s"))
+    if c is not None:
+        return c
+    served, share = _num(get_path(report, "throughput_tok_s.output")), _num(report.get("utilization"))
+    return served / share if served is not None and share else None
 
 
 def run_error_band(report: dict) -> dict[str, float]:
@@ -389,6 +415,8 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": calibration_label(_calibration(r))})
     runs = _run_rows(labels, dirs, reports)
+    for r, rep in zip(runs, reports):  # what a share of C is a share of (SHARES_OF_C)
+        r["compute_ceiling_tok_s"] = mean_compute_ceiling(rep)
     used: dict[str, None] = {}
     for key, m in metrics.items():
         m["unmarked"] = [None] + [_unmarked(key, i, metrics, runs) for i in range(1, len(runs))]
@@ -553,6 +581,7 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
     work = ", ".join(f"{r['label']} {p:+.1f} %" for r, p in zip(runs[1:], tok[1:]) if p is not None) or "unknown"
     return text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
                        pair=2 * SEED_BAND_PCT, work=work,
+                       ceilings=", ".join(f"{r['label']} {fmt_si(r.get('compute_ceiling_tok_s'), 'tok/s')}" for r in runs),
                        shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs),
                        bands=", ".join(f"{r['label']} {fmt_band(r['error_band_pct'])}" for r in runs
                                        if r["error_band_pct"]) or "unknown")
@@ -751,6 +780,14 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
             panels = [("achieved_tok_s", "achieved (solid) and demand (dashed)"),
                       ("compute_tok_s", "C  compute ceiling"), ("power_tok_s", "P  power ceiling"),
                       ("cooling_tok_s", "Q  cooling ceiling")]
+            # runs of very different sizes on one linear tok/s axis: the largest flattens the rest at the bottom
+            # (reference and chiller-trip under heatwave-air's 3.6 M tok/s): each run is then drawn as a share of its
+            # own mean compute ceiling C, which it names in the legend
+            c_mean = {i: mean_compute_ceiling(reports[i]) for i, _, d in runs if d is not None}
+            c_mean = {i: (c if c else float(np.nanmean(runs[i][2][1]["compute_tok_s"]))
+                          if "compute_tok_s" in runs[i][2][1] else None) for i, c in c_mean.items()}
+            known = [c for c in c_mean.values() if c and c > 0]
+            per_run = len(known) == len(c_mean) and len(known) > 1 and max(known) > RATE_SCALE_RATIO * min(known)
             for ax, (col, title) in zip(axes, panels):
                 for i, lab, drawn in runs:
                     if drawn is None:
@@ -762,22 +799,29 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
                     y = np.where(np.isfinite(ts[col]), ts[col], np.nan) if col in ts else None
                     if y is None:
                         continue
-                    ax.step(_span_edges(tt), _ext(y), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
-                            lw=_lw(k, len(series)), label=lab, alpha=0.9)
+                    f = 100.0 / c_mean[i] if per_run else 1.0
+                    ax.step(_span_edges(tt), _ext(y * f), where="post", color=RUN_COLORS[i % len(RUN_COLORS)],
+                            lw=_lw(k, len(series)), alpha=0.9,
+                            label=f"{lab} (mean C {fmt_si(c_mean[i], 'tok/s')} = 100 %)" if per_run else lab)
                     if col == "achieved_tok_s" and "demand_tok_s" in ts:
-                        ax.step(_span_edges(tt), _ext(ts["demand_tok_s"]), where="post",
+                        ax.step(_span_edges(tt), _ext(ts["demand_tok_s"] * f), where="post",
                                 color=RUN_COLORS[i % len(RUN_COLORS)], lw=_lw_thin(k, len(series)), ls="--", alpha=0.8)
                 name = col.split("_")[0]
                 ax.set_title(title, loc="left", fontsize=11.5,
                              color=CONSTRAINT_COLORS.get(name, "#111111"))
-                ax.set_ylabel("tok/s")
-                ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # as many places as the ticks need (places=0 printed "4M 4M 3M")
+                if per_run:
+                    ax.set_ylabel("% of the run's\nmean C")
+                else:
+                    ax.set_ylabel("tok/s")
+                    ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # as many places as the ticks need (places=0 printed "4M 4M 3M")
                 ax.set_ylim(bottom=0)  # every panel from 0: a ceiling's axis from 130 k magnified its swings unsaid
             base["ticks"](axes[-1])
             axes[-1].set_xlim(*base["xlim"])
             axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
             axes[-1].set_xlabel(base["xlabel"])
-            put_title(fig, None, "Token rate and ceilings, run by run" + note)
+            put_title(fig, None, "Token rate and ceilings, run by run" + note
+                      + (f", each as a share of its own mean compute ceiling C (the runs' C differ "
+                         f"{max(known) / min(known):.1f}x)" if per_run else ""))
             figs["compare_rate"] = fig
 
             fig = new_figure(12.0, 5.0 + grow)

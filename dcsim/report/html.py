@@ -12,12 +12,12 @@ from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
-                               fmt_energy, fmt_hms, fmt_local_short,
+                               energy_label, fmt_energy, fmt_headline_band, fmt_hms, fmt_local_short,
                                fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
                                near_tie_text, pools_power_note)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import (SERVED_OVER_C, SERVED_OVER_C_MEANING, U_MEANING, annual_label, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
+from dcsim.report.summary import (SERVED_OVER_C, U_MEANING, annual_label, served_over_c_text, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
                                   controller_text, cost_carbon_text, hold_limit_note, report_latency, sample_scope,
                                   start_text)
 from dcsim.serving.slo_estimate import tail_caveat
@@ -68,14 +68,15 @@ h1{font-size:26px;margin:0 0 4px} h2{font-size:19px;margin:32px 0 10px;border-bo
 .caveat{background:#fff4e5;border-left:5px solid #d97706;border-radius:8px;padding:10px 14px;margin:0 0 14px;
 font-size:14px;color:#5a3a06}
 .cards{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,2fr) minmax(0,1fr) minmax(0,1fr);gap:14px}
-.cards .card:nth-child(2) .big{white-space:normal}
 .nw{white-space:nowrap}
 @media (max-width:900px){.cards{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}}
 .card{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 3px rgba(0,0,0,.12);
  border-top:5px solid #1d2330}
 .card .label{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:#5a6270;font-weight:600}
-.card .big{font-size:34px;font-weight:700;margin:6px 0 2px;white-space:nowrap}
+.card .big{font-size:34px;font-weight:700;margin:6px 0 2px;white-space:normal;line-height:1.2}
+@media (max-width:1180px){.card .big{font-size:28px}}
 .card .big small{font-size:16px;font-weight:600;color:#5a6270}
+.card .big small.band{color:#b45309}
 .card .detail{font-size:13.5px;color:#39404d}
 .sharebar{display:flex;height:14px;border-radius:4px;overflow:hidden;margin:8px 0 4px}
 .legend span{display:inline-block;margin-right:10px;font-size:12.5px}
@@ -109,8 +110,8 @@ def _card(label: str, big: str, detail: str, color: str = "#1d2330", extra: str 
 
 def _split_unit(text: str) -> str:
     """'1.23 MW' → '1.23 <small>MW</small>' for the big card numbers."""
-    num, _, unit = text.partition(" ")
-    return f"{_e(num)} <small>{_e(unit)}</small>" if unit else _e(text)
+    num, _, unit = text.partition(" ")  # the number and its unit on one line; the card's text wraps between parts
+    return f'<span class="nw">{_e(num)} <small>{_e(unit)}</small></span>' if unit else _e(text)
 
 
 def _cards(report: Mapping[str, Any]) -> str:
@@ -141,9 +142,15 @@ def _cards(report: Mapping[str, Any]) -> str:
                     f'<span class="nw"><span style="color:#1d2330">a limit</span> '
                     f'<small>{_e(fmt_pct(bind.limit_share))}</small></span>')
         small = "of the time"
+    cal = get_path(report, "provenance.calibration") or []
+    # transferred / extrapolated groups: the headline figures carry their band (as the terminal's headline rows)
+    j_band, t_band = fmt_headline_band(cal, "j_per_tok_pct"), fmt_headline_band(cal, "tok_s_pct")
     cards = [
         _card("Joules per output token",
-              f"{_e(fmt_jpt(jpt.get('facility')).removesuffix(' J'))} <small>J facility</small>",
+              f'<span class="nw">{_e(fmt_jpt(jpt.get("facility")).removesuffix(" J"))} <small>J</small></span> '
+              "<small>facility</small>"
+              + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups '
+                 f'(banner above)">{_e(j_band)}</small>' if j_band else ""),
               f"GPU <b>{_e(fmt_jpt(jpt.get('gpu')))}</b> · IT <b>{_e(fmt_jpt(jpt.get('it')))}</b>"
               f" · PUE {_e(fmt_num(report.get('pue'), 3))} · per SLO-meeting token "
               f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}"),
@@ -156,20 +163,24 @@ def _cards(report: Mapping[str, Any]) -> str:
               f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts{shed_txt}",
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
               f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
-        _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small>to IT, mean</small>",
+        _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small class=\"nw\">to IT, mean</small>",
               f"θ·P<sub>fac</sub>/PUE · available <b>{_e(fmt_si(get_path(pad, 'available.mean'), 'W'))}</b> "
               f"(min {_e(fmt_si(get_path(pad, 'available.min'), 'W'))}) · meter peak "
               f"{_e(fmt_si(get_path(report, 'peak_power_w.facility'), 'W'))}", CONSTRAINT_COLORS["power"]),
         _card("Utilization-adjusted output",
-              _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s")),
+              _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s"))
+              + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups '
+                 f'(banner above)">{_e(t_band)}</small>' if t_band else ""),
               f"ceiling <b>{_e(fmt_si(get_path(report, 'utilization_adjusted_output.ceiling_tok_s'), 'tok/s'))}</b>"
               f" × U <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.utilization')))}</b>"
               f" × Φ<sub>sys</sub> <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.phi_sys')))}</b>"
               f" · met SLO {_e(fmt_si(get_path(report, 'utilization_adjusted_output.slo_output_tok_s'), 'tok/s'))}"
-              f'<div class="note">{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}</div>',
+              f'<div class="note">{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}'
+              # the shed share the binding card shows is on the arrived base: Φ_sys's base leaves it out
+              + (f"; the {_e(fmt_pct(shed / arrived))} of arrived tokens shed is outside Φ<sub>sys</sub>'s base"
+                 if shed_txt else "") + "</div>",
               CONSTRAINT_COLORS["compute"]),
     ]
-    cal = get_path(report, "provenance.calibration") or []
     # a banner per calibration caveat that applies (dcsim.metrics.fmt.CALIBRATION_CAVEATS), the uncalibrated one
     # saying where the figures come from
     banner = "".join(f'<div class="caveat"><b>{_e(k.title)}.</b> {_e(text)}.'
@@ -215,11 +226,16 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("Output tokens arrived / served / shed",
          " / ".join(_e(fmt_si(get_path(report, f"tokens_accounting.{k}"), "")) for k in ("arrived", "served", "shed"))),
         ("PUE (energy-weighted)", _e(fmt_num(report.get("pue"), 4))),
-        ("Controller", _e(controller_text(report) or "never capped")),
-        (SERVED_OVER_C, f'{_e(fmt_pct(report.get("utilization")))} <span class="note">({_e(SERVED_OVER_C_MEANING)})</span>'),
+        # its fields set apart by runs of spaces on the terminal, which HTML collapses: "; " between them here
+        ("Controller", _e(re.sub(r" {3,}", "; ", controller_text(report) or "never capped"))),
+        (SERVED_OVER_C, (lambda t: f'{_e(t.partition(" ")[0])} <span class="note">{_e(t.partition(" ")[2])}</span>')(
+            served_over_c_text(report))),
         ("Energy, facility", _e(fmt_energy(e.get("facility")))),
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
-        ("Energy, cooling / losses", f"{_e(fmt_energy(e.get('cooling')))} / {_e(fmt_energy(e.get('power_losses')))}"),
+        (("Energy, cooling / delivery losses / fixed loads",
+          " / ".join(_e(fmt_energy(e.get(k))) for k in ("cooling", "delivery_losses", "fixed_loads")))
+         if e.get("delivery_losses") is not None and e.get("fixed_loads") is not None else
+         ("Energy, cooling / losses", f"{_e(fmt_energy(e.get('cooling')))} / {_e(fmt_energy(e.get('power_losses')))}")),
         ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
     ]
     moments = tpf.get("moments") or {}
@@ -296,8 +312,10 @@ def _energy_table(report: Mapping[str, Any]) -> str:
                  and isinstance(fac, (int, float)) and fac else "")
         indent = "&nbsp;&nbsp;&nbsp;&nbsp;" * depth + ("└ " if depth else "")
         bold = ' style="font-weight:700"' if depth == 0 else (' style="font-weight:600"' if depth == 1 else "")
-        rows.append(f'<tr{bold}><td class="l">{indent}{_e(k)}</td><td>{_e(fmt_energy(v))}</td>'
-                    f'<td>{_e(fmt_si(v, "J", 4))}</td><td>{share}</td></tr>')
+        # named as the power figure names them; the report.json key in the tooltip
+        rows.append(f'<tr{bold}><td class="l" title="energy_j.{_e(k)}">{indent}{_e(energy_label(k))}</td>'
+                    f'<td class="nw">{_e(fmt_energy(v))}</td>'
+                    f'<td class="nw">{_e(fmt_si(v, "J", 4))}</td><td class="nw">{share}</td></tr>')
     return ('<table><tr><th class="l">component (parts indented under their total)</th><th>energy</th><th>J</th>'
             '<th>of facility</th></tr>' + "".join(rows) + "</table>")
 
@@ -374,7 +392,7 @@ def _shift_table(report: Mapping[str, Any], limit: int = 300) -> str:
     rows = []
     for sh in shifts[:limit]:
         t_out = sh.get("t_out_c")
-        local = f"<td>{_e(fmt_local_time(sh.get('t_s'), clock))}</td>" if clock else ""
+        local = f'<td class="nw">{_e(fmt_local_time(sh.get("t_s"), clock))}</td>' if clock else ""
         rows.append(
             f"<tr><td>{fmt_hms(sh.get('t_s'))}</td>{local}<td>{_e(fmt_num(sh.get('t_s'), 8))}</td>"
             f'<td class="l">{_chip(str(sh.get("from")))} → {_chip(str(sh.get("to")))}</td>'
@@ -451,7 +469,7 @@ def _controller_log(result: Any, report: Mapping[str, Any], limit: int = 300) ->
             continue
         cells = [f"<td>{fmt_hms(ent.get('t_s'))}</td>"] if "t_s" in keys else []
         if clock:
-            cells.append(f"<td>{_e(fmt_local_time(ent.get('t_s'), clock))}</td>")
+            cells.append(f'<td class="nw">{_e(fmt_local_time(ent.get("t_s"), clock))}</td>')
         for k in cols:
             cells.append(f'<td class="l">{_e(_log_cell(k, ent.get(k, "")))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")

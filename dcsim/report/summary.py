@@ -16,22 +16,45 @@ import numpy as np
 from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
-                               sample_scope)
+                               headline_band, fmt_headline_band, sample_scope)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
 __all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
            "pool_rows", "start_text", "annual_label", "HOURS_PER_YEAR",
-           "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING"]
+           "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING", "served_over_c_text"]
 
 
 #: What U on the utilization-adjusted output figure means, said wherever U is shown (terminal, report.html): the
 #: report also has ``utilization`` (served ÷ the compute ceiling C alone), a different number a reader took for U.
-U_MEANING = "U = demand offered ÷ ceiling min(C, P, Q); Φ_sys = served ÷ offered"
+#: "Offered" is the work waiting clipped to the ceiling on each tick (dcsim.engine.assemble.utilization_adjusted): a
+#: reference read "U = demand offered ÷ ceiling" beside demand 232 ktok/s over a 225 ktok/s ceiling and U 82.3 %, and
+#: Φ_sys 100 % beside 20.1 % of the arrived tokens shed (the audit of 2026-12-05): said so here.
+U_MEANING = ("U = offered ÷ ceiling min(C, P, Q), offered = the work waiting, clipped on each tick to the ceiling; "
+             "Φ_sys = served ÷ offered (work beyond the ceiling, queued or shed, is never offered)")
 #: The label and meaning of report.json ``utilization`` (∫ served dt ÷ ∫ C dt): named by its formula, not
 #: "utilization", so that it does not read as a second, disagreeing U.
 SERVED_OVER_C = "Served ÷ compute ceiling C"
 SERVED_OVER_C_MEANING = "output served over the run ÷ what the compute ceiling C alone allows; not U"
+
+
+def served_over_c_text(report: Mapping[str, Any]) -> str:
+    """report.json ``utilization`` (served ÷ the compute ceiling C) with its two bases and U beside it on theirs, so
+    that neither is taken for the other: ``"82.0% (served 186 ktok/s ÷ mean compute ceiling C 226 ktok/s; not U
+    82.3%, which is offered ÷ the ceiling min(C, P, Q) 225 ktok/s)"`` (reference). They part where P or Q binds
+    below C (chiller-trip 82.9 % against U 93.1 %) and where work beyond the ceiling is not offered. Mean C is the
+    closed form's run mean (``tpf.run_mean.compute_tok_s``, the mean of the C column)."""
+    share = report.get("utilization")
+    served = get_path(report, "throughput_tok_s.output")
+    c = get_path(report, "tpf.run_mean.compute_tok_s")
+    uao = report.get("utilization_adjusted_output") or {}
+    u, k = uao.get("utilization"), uao.get("ceiling_tok_s")
+    if not isinstance(served, (int, float)) or not isinstance(c, (int, float)):
+        return f"{fmt_pct(share)} ({SERVED_OVER_C_MEANING})"
+    text = f"{fmt_pct(share)} (served {fmt_si(served, 'tok/s')} ÷ mean compute ceiling C {fmt_si(c, 'tok/s')}"
+    if isinstance(u, (int, float)) and isinstance(k, (int, float)):
+        text += f"; not U {fmt_pct(u)}, which is offered ÷ the ceiling min(C, P, Q) {fmt_si(k, 'tok/s')}"
+    return text + ")"
 
 #: The width of the terminal views, in characters: every line of the summary (its rows, the WARNING lines under it),
 #: of ``dcsim plan`` and ``dcsim tpf`` answers and of ``dcsim compare``'s free text is laid out to it by its formatter,
@@ -396,10 +419,13 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     caveat = calibration_caveat(get_path(report, "provenance.calibration"))
     if caveat:  # the caveat travels with the number (issue 14.6)
         rows.append(("Calibration", caveat))
+    cal = get_path(report, "provenance.calibration")
+    band = headline_band(cal)  # transferred / extrapolated groups: the headline figures carry their band
     rows += [
         ("J / output token",
          f"GPU {fmt_jpt(jpt.get('gpu'))}   IT {fmt_jpt(jpt.get('it'))}   "
-         f"facility {fmt_jpt(jpt.get('facility'))}"),
+         f"facility {fmt_jpt(jpt.get('facility'))}"
+         + (f"   each {fmt_headline_band(cal, 'j_per_tok_pct')} ({', '.join(band['groups'])}'s band)" if band else "")),
     ]
     if jslo:
         rows.append(("", f"per SLO-meeting token: facility {fmt_jpt(jslo.get('facility'))}"))
@@ -421,14 +447,15 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     if uao:
         rows.append(("Util.-adjusted output",
                      f"{fmt_si(uao.get('ceiling_tok_s'), 'tok/s')} ceiling × U {fmt_pct(uao.get('utilization'))} "
-                     f"× Φ_sys {fmt_pct(uao.get('phi_sys'))} = {fmt_si(uao.get('achieved_tok_s'), 'tok/s')}"))
+                     f"× Φ_sys {fmt_pct(uao.get('phi_sys'))} = {fmt_si(uao.get('achieved_tok_s'), 'tok/s')}"
+                     + (f" {fmt_headline_band(cal, 'tok_s_pct')}" if band else "")))
         rows.append(("", U_MEANING))
         rows.append(("", f"met SLO: {fmt_si(uao.get('slo_output_tok_s'), 'tok/s')} "
                          f"({fmt_pct(uao.get('slo_share'))} of output)"))
     else:
         rows.append(("Util.-adjusted output",
                      f"{fmt_si(report.get('utilization_adjusted_output_tok_s'), 'tok/s')}   "
-                     f"({SERVED_OVER_C}: {fmt_pct(report.get('utilization'))})"))
+                     f"{SERVED_OVER_C} {served_over_c_text(report)}"))
     return rows
 
 
@@ -695,8 +722,9 @@ def summary_table(
     rows.extend(headline_rows(report))
     rows.append((None, ""))
     tokens = report.get("tokens") or {}
+    tok_band = fmt_headline_band(get_path(report, "provenance.calibration"), "tok_s_pct")
     rows.append(("Throughput (output)",
-                 f"{fmt_si(get_path(report, 'throughput_tok_s.output'), 'tok/s')}   "
+                 f"{fmt_si(get_path(report, 'throughput_tok_s.output'), 'tok/s')}{' ' + tok_band if tok_band else ''}   "
                  f"tokens in {fmt_si(tokens.get('input'), '')}  out {fmt_si(tokens.get('output'), '')}"))
     if report.get("goodput_tok_s") is not None:
         rows.append(("SLO goodput", fmt_si(report.get("goodput_tok_s"), "tok/s")))
@@ -711,10 +739,13 @@ def summary_table(
     rows.append(("Energy",
                  f"facility {fmt_energy(e.get('facility'))}   IT {fmt_energy(e.get('it'))}   "
                  f"GPU {fmt_energy(e.get('gpu'))}"))
-    over = f"overhead: cooling {fmt_energy(e.get('cooling'))}   losses {fmt_energy(e.get('power_losses'))}"
+    over = f"overhead: cooling {fmt_energy(e.get('cooling'))}   "
     if e.get("fixed_loads") is not None and e.get("delivery_losses") is not None:
-        over += (f" (delivery {fmt_energy(e.get('delivery_losses'))}"
-                 f" + fixed loads {fmt_energy(e.get('fixed_loads'))})")
+        # named apart, as the power figure draws them: the fixed loads (lighting, offices) are no loss
+        over += (f"delivery losses {fmt_energy(e.get('delivery_losses'))}   "
+                 f"fixed loads {fmt_energy(e.get('fixed_loads'))}")
+    else:
+        over += f"losses {fmt_energy(e.get('power_losses'))}"
     rows.append(("", over))
     cc = cost_carbon_text(report)
     if cc:
