@@ -14,7 +14,8 @@ as request fidelity routes (the pool's routing windows). What request fidelity d
 saturation — prefill chunks that lengthen as they gather the prompts that arrived meanwhile,
 slot and KV limits — therefore needs no closed form here, and costs 10-300 ms per operating point.
 
-Two waits are added per tick, in FIFO order (:func:`fifo_wait_s`): the controller's door (work
+Two waits are added per tick, in FIFO order (:func:`fifo_wait_s`; the door's per slice of the tick,
+:func:`fifo_wait_slices_s`, since the wait grows or falls through a tick): the controller's door (work
 held when power or cooling are short, or demand is above the ceiling; capped by the hold limit,
 beyond which it is shed and counted as missing its SLO), and a replica backlog that grows above
 the replicas' saturation throughput (``eta`` x the node table: :func:`saturation_throughput_tok_s`;
