@@ -43,6 +43,24 @@ def test_fifo_wait_of_a_growing_backlog_is_closed_form():
     assert np.all(se.fifo_wait_s(np.full(n, 50.0), np.full(n, 50.0), dt) == 0.0)
 
 
+def test_fifo_wait_is_resolved_within_each_tick():
+    """A door serving continuously through a tick: arrivals at 1.1x the service rate from t = 0 on 5-min ticks, the
+    work leaving at t waited t/11, at every slice of the tick (one wait per tick, the midpoint's, made 20 min of
+    capped 5-min ticks four point masses: TTFT p50 at the second tick's wait, -32 % against request fidelity)."""
+    n, dt, s = 4, 300.0, 16
+    w = se.fifo_wait_slices_s(np.full(n, 110.0 * dt), np.full(n, 100.0 * dt), dt, slices=s)
+    t = dt * (np.arange(n)[:, None] + (np.arange(s)[None, :] + 0.5) / s)
+    assert w.shape == (n, s) and w == pytest.approx(t / 11.0)
+    # one slice is the midpoint's wait (fifo_wait_s); nothing waits while the departures keep up
+    assert se.fifo_wait_slices_s(np.full(n, 110.0 * dt), np.full(n, 100.0 * dt), dt, slices=1)[:, 0] == pytest.approx(
+        se.fifo_wait_s(np.full(n, 110.0 * dt), np.full(n, 100.0 * dt), dt))
+    assert np.all(se.fifo_wait_slices_s(np.full(n, 50.0), np.full(n, 50.0), dt) == 0.0)
+    # a backlog served faster than it arrived (held through tick 0, served at twice the arrival rate in tick 1): the
+    # work leaving at 1 + f waited 1 - f, falling through the tick
+    w = se.fifo_wait_slices_s(np.array([50.0, 50.0]), np.array([0.0, 100.0]), 1.0, slices=4)
+    assert w[1] == pytest.approx(1.0 - (np.arange(4) + 0.5) / 4)
+
+
 def test_replica_backlog_wait_is_the_lindley_recursion_in_fifo_order():
     rng = np.random.default_rng(3)
     offered = rng.uniform(50, 150, 500)
@@ -373,6 +391,41 @@ def test_deferred_work_keeps_its_goodput_where_the_tail_is_flagged():
     assert rep["goodput_tok_s"] <= rep["throughput_tok_s"]["output"] * (1 + 1e-9)
 
 
+def _capped_rack(overload: float, seed: int, duration: str = "20 min") -> dict:
+    """scripts/calibrate_slo.py's capped_ticks case: the chat/70B rack power-capped at 40 kW, Poisson at ``overload``
+    times its lowest ceiling."""
+    import copy
+    base = cal.scenario("chat", "70b", 1.0, "fluid", duration=duration, seed=seed)
+    base["facility"]["interconnect"] = "40 kW"
+    probe = copy.deepcopy(base)
+    probe["duration"] = "2 min"
+    t = dcsim.run(probe).report["tpf"]
+    lim = min(t["compute_tok_s"], t["power_tok_s"], t["cooling_tok_s"])
+    mean_out = build_models(load_scenario(copy.deepcopy(base))).workload.mean_output
+    base["workload"]["arrivals"]["rate"] = f"{overload * lim / mean_out} req/s"
+    return base
+
+
+def test_capped_overload_ttft_does_not_depend_on_the_controller_tick():
+    """A capped overload (the 40-kW chat/70B rack at 1.1x its power ceiling, seed 1, 20 min): the door's wait grows
+    through the run, and the estimate now resolves it within each tick (fifo_wait_slices_s), so 5-min ticks read
+    what 1-min ticks read. Measured 2026-12-05: fluid TTFT p50 54.7 s at 1 s, 10 s and 1 min, 54.5 s at 5 min (p99
+    107.9 / 108.4 s), request fidelity 61.4 s at 1-s ticks (p99 124.8 s; 56.7-64.5 s at 10 s to 5 min). Before, one
+    wait per tick made the 5-min run four point masses: TTFT p50 41.6 s (-32 % against request fidelity), p99 95.7 s
+    (-23 %)."""
+    import copy
+    base = _capped_rack(1.1, 1)
+    out = {}
+    for fid, tick in (("request", "1 s"), ("fluid", "1 min"), ("fluid", "5 min")):
+        raw = copy.deepcopy(base)
+        raw["fidelity"], raw["controller"]["tick"] = fid, tick
+        out[(fid, tick)] = dcsim.run(raw).report["latency_s"]["ttft"]
+    one, five, req = out[("fluid", "1 min")], out[("fluid", "5 min")], out[("request", "1 s")]
+    for q in ("p50", "p99"):
+        assert five[q] == pytest.approx(one[q], rel=0.02), (q, five[q], one[q])
+        assert abs(five[q] / req[q] - 1.0) <= 0.25, (q, five[q], req[q])  # issue 13's bar
+
+
 def test_known_gaps_are_said_where_they_were_measured():
     """docs/slo.md's "known gaps" (the estimate measured outside its bar against request fidelity) were listed in
     the docs only: a run in one of those regimes printed its SLO figures with no caveat."""
@@ -384,33 +437,37 @@ def test_known_gaps_are_said_where_they_were_measured():
     mix = kg({"chat": 1155.0, "code": 2048.0, "agentic": 12035.0}, 30.0, 1.0, 0.0, False)
     assert len(mix) == 1 and "agentic 12,035 tokens on average, chat 1,155" in mix[0]
     assert kg({"chat": 1155.0, "code": 2048.0}, 30.0, 1.0, 0.0, False) == []
-    assert kg({"chat": 1155.0}, 900.0, 300.0, 0.0, True)[0].startswith("SLO estimate: capped by power or cooling")
-    assert kg({"chat": 1155.0}, 900.0, 60.0, 0.0, True) == []  # 1-min ticks: within 6 % (docs/slo.md)
-    assert kg({"chat": 1155.0}, 900.0, 300.0, 0.0, False) == []
+    long_tick = kg({"chat": 1155.0}, 900.0, 1800.0, 0.0, True)
+    assert long_tick[0].startswith("SLO estimate: capped by power or cooling")
+    assert "measured against request fidelity on ticks of up to 15 min" in long_tick[0]
+    # ticks of up to 15 min: within -15 to 0 % of request fidelity (docs/slo.md); until 2026-12-05 warned above 1 min
+    assert kg({"chat": 1155.0}, 900.0, 900.0, 0.0, True) == [] and kg({"chat": 1155.0}, 900.0, 300.0, 0.0, True) == []
+    assert kg({"chat": 1155.0}, 900.0, 1800.0, 0.0, False) == []
 
 
 def test_known_gaps_say_their_share_of_the_run_and_minor_ones_become_notes():
     """year-richmond warned "capped ... at clock 0.37" and "... on 900-s ticks" for 22 and 158 of its 35,040 ticks
     (0.55 % of its requests arrived on the 158, 0.33 % were served there): each such warning now says the share of
     the run it concerns, and one whose requests could not move the run's attainment beyond the seed band it is read
-    with (every one flipping) is a note of report.json instead (dcsim.serving.slo_estimate.slo_gap_is_minor)."""
+    with (every one flipping) is a note of report.json instead (dcsim.serving.slo_estimate.slo_gap_is_minor). (Its
+    900-s ticks are within CAPPED_TICK_S since 2026-12-05; its shares are kept here on 1800-s ticks.)"""
     kg = se.known_gap_caveats
     big = {"capped_long_tick": (5_000, 35_040, 0.2, 0.15), "capped_low_clock": (900, 35_040, 0.03, 0.02)}
     notes: list[str] = []
-    w = kg({"chat": 1155.0}, 900.0, 900.0, 0.0, True, False, 0.37, shares=big, attainment=0.348, notes=notes)
+    w = kg({"chat": 1155.0}, 900.0, 1800.0, 0.0, True, False, 0.37, shares=big, attainment=0.348, notes=notes)
     assert notes == [] and len(w) == 2
     assert "at clock 0.37 with work waiting at the door (below 0.4) (on 900 of 35,040 ticks, 2.6 % of the run; 3 % " \
            "of its requests arrived and 2 % were served there): this estimate" in w[0]
-    assert "on 900-s controller ticks (on 5,000 of 35,040 ticks, 14 % of the run; 20 % of its requests" in w[1]
+    assert "on 1800-s controller ticks (on 5,000 of 35,040 ticks, 14 % of the run; 20 % of its requests" in w[1]
     small = {"capped_long_tick": (158, 35_040, 0.0055, 0.0033), "capped_low_clock": (22, 35_040, 0.00077, 0.0003)}
-    w = kg({"chat": 1155.0}, 900.0, 900.0, 0.0, True, False, 0.37, shares=small, attainment=0.348, notes=notes)
+    w = kg({"chat": 1155.0}, 900.0, 1800.0, 0.0, True, False, 0.37, shares=small, attainment=0.348, notes=notes)
     assert w == [] and len(notes) == 2
-    assert notes[1].startswith("SLO estimate: capped by power or cooling with work waiting at the door, on 900-s "
+    assert notes[1].startswith("SLO estimate: capped by power or cooling with work waiting at the door, on 1800-s "
                                "controller ticks (on 158 of 35,040 ticks, 0.45 % of the run; 0.55 % of its requests")
     assert "not warned: at most 0.88 points of SLO attainment" in notes[1] and "34.8 %" in notes[1]
     # against a low attainment (band +-0.16 points) the 0.88 % is warned, the 0.11 % still is not
-    low = kg({"chat": 1155.0}, 900.0, 900.0, 0.0, True, False, 0.37, shares=small, attainment=0.05)
-    assert len(low) == 1 and "900-s controller ticks (on 158 of 35,040" in low[0]
+    low = kg({"chat": 1155.0}, 900.0, 1800.0, 0.0, True, False, 0.37, shares=small, attainment=0.05)
+    assert len(low) == 1 and "1800-s controller ticks (on 158 of 35,040" in low[0]
     # under half the printed 0.1 % step it is minor whatever the attainment
     assert se.slo_gap_is_minor(0.0004, 0.0) and not se.slo_gap_is_minor(0.0006, 0.0)
     assert se.slo_gap_is_minor(0.0111, 0.348) and not se.slo_gap_is_minor(0.0112, 0.348)
@@ -669,6 +726,45 @@ def test_critically_loaded_replicas_ttft_p99_is_within_its_accepted_band_and_war
     warn = [w for w in flu["warnings"] if w.startswith("SLO estimate: several model pools capped on a shared budget")]
     # the band as the reader sees it (a literal: formatting the constant would find the warning built from it)
     assert warn and "-35 to -15 %" in warn[0], warn
+
+
+def test_one_pool_run_critically_loaded_is_warned_with_its_measured_band():
+    """One pool (the 40-kW chat/70B rack, 8 replicas) offered 0.99 of its power ceiling on 1-min ticks: the controller
+    caps it at the clock whose full-load rate only just serves the work, nothing held at the door, on every tick, and
+    the estimate walks the pooled critically loaded queue (critical_wait_s). Measured 2026-12-05 (seeds 1 / 2): TTFT
+    p99 -26 / -48 % of request fidelity's at 0.99, -62 / -67 % at 1.0, wider than mixed-fleet's shared cap: request
+    fidelity's lane also serves 1.7-3 % below the fluid ceiling there, so its queue grows. Until 2026-12-05 such a
+    single-pool run was not warned (the shared-cap warning needs several pools)."""
+    import copy
+    base = _capped_rack(0.99, 1)
+    out = {}
+    for fid in ("fluid", "request"):
+        raw = copy.deepcopy(base)
+        raw["fidelity"], raw["controller"]["tick"] = fid, "1 min"
+        out[fid] = dcsim.run(raw).report
+    f, r = (out[x]["latency_s"]["ttft"]["p99"] for x in ("fluid", "request"))
+    lo, hi = se.CRITICAL_ONE_POOL_BAND_PCT
+    assert lo <= 100.0 * (f / r - 1.0) <= hi, (f, r)
+    warn = [w for w in out["fluid"]["warnings"] if w.startswith("SLO estimate: capped by power or cooling at the clock")]
+    assert warn and "(on 20 of 20 ticks, 100 % of the run" in warn[0], warn
+    assert "TTFT p99 -70 to -20 %" in warn[0]  # the band as the reader sees it
+    # below the ceiling the door and the replicas keep up: no tick critically loaded, no warning
+    light = copy.deepcopy(_capped_rack(0.9, 1))
+    light["controller"]["tick"] = "1 min"
+    assert not [w for w in dcsim.run(light).report["warnings"] if "critically loaded" in w]
+
+
+def test_one_pool_critical_gap_is_a_note_where_it_concerns_few_requests():
+    kg = se.known_gap_caveats
+    notes: list[str] = []
+    few = {"critical": (14, 1_440, 0.0004, 0.0004)}
+    assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=few, attainment=0.27, notes=notes,
+              critical_one_pool=True) == []
+    assert len(notes) == 1 and "critically loaded) (on 14 of 1,440 ticks" in notes[0]
+    many = {"critical": (700, 1_440, 0.5, 0.5)}
+    w = kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=many, attainment=0.27, critical_one_pool=True)
+    assert len(w) == 1 and "TTFT p99 -70 to -20 %" in w[0]
+    assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=many, attainment=0.27) == []
 
 
 def test_kv_bound_replicas_given_their_whole_need_are_not_held_in_the_critical_queue():

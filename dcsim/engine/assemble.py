@@ -23,8 +23,8 @@ from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short, fmt_si
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
                                    energy_summary)
 from dcsim.scenario import scenario_hash
-from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats, report_block,
-                                        tail_caveat)
+from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, critical_ticks, estimate_for_run,
+                                        known_gap_caveats, report_block, tail_caveat)
 from dcsim.tpf import BINDING_NAMES, capped_ticks, near_tie_margin, serving_share
 from dcsim.units import format_quantity
 
@@ -153,12 +153,19 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
         return int(np.count_nonzero(sel)), int(sel.size), part(arrived), part(served)
 
     shares = {"capped_long_tick": share(cq), "capped_low_clock": share(cq & (clk < CAPPED_LOW_CLOCK))}
+    # one pool run critically loaded (several: the shared-cap warning says it; KV-bound replicas hold no such queue,
+    # estimate_for_run): its share, for the known gap
+    kv_only = all(getattr(g, "kv_bound", False) for g in m.groups)
+    crit = None if m.multi_pool or kv_only else critical_ticks(m, ts, _serving(m, ts)["serving_replicas"])
+    if crit is not None:
+        shares["critical"] = share(crit)
     out: list[str] = []
     gap_notes: list[str] = []
     for cs in sets:
         for w in known_gap_caveats({c.name: float(c.input.mean()) for c in cs}, float(sc.controller.hold_limit),
                                    float(sc.controller.tick), float(np.sum(ts["shed_tokens"])), capped_queue,
-                                   shared_cap, clock_min, shares=shares, attainment=attainment, notes=gap_notes):
+                                   shared_cap, clock_min, shares=shares, attainment=attainment, notes=gap_notes,
+                                   critical_one_pool=crit is not None and bool(np.any(crit))):
             if w not in out:
                 out.append(w)
     if notes is not None:
