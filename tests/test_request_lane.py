@@ -47,3 +47,32 @@ def test_interp_rows_matches_the_loop_on_a_hybrid_samples_own_tables():
         old = np.array([np.interp(min(work, float(R[k, -1])), R[k], W[k]) for k in range(R.shape[0])])
         assert np.array_equal(_interp_rows(x, R, W), old), work
 
+
+@pytest.mark.parametrize("fidelity", ["request", "hybrid"])
+def test_a_held_tick_records_the_clock_its_replicas_ran(monkeypatch, fidelity):
+    """The reference hall from 12:00 (uncapped, P 0.1 % above C, work waiting): the lane holds its first tick below
+    the controller's full clock (docs/engine.md "The first tick"). The timeseries' effective clock (mean_clock, what
+    the summary's and report's mean clock read) records what the replicas ran there — at request fidelity the lane's
+    clock, which labels the tick power; at hybrid its sample's share of it, the fluid remainder at full clock — while
+    controller_clock keeps the controller's full clock. Until 2026-12-05 mean_clock read 1.0 on that tick: power
+    binding at full clock. The ticks after it run at full clock in both columns."""
+    from conftest import ROOT, run_with_replica_clock
+    from dcsim.engine.build import build_models
+    from dcsim.engine.requests import simulated_counts, simulated_share
+    from dcsim.scenario import load_scenario
+
+    ov = {"duration": "5 min", "start": "2026-07-15T12:00", "expect": {}, "fidelity": fidelity}
+    r, clk = run_with_replica_clock(monkeypatch, ROOT / "scenarios" / "reference.yaml", ov)
+    ts = r.timeseries
+    assert np.all(ts["mode"] == 0) and clk[0] < 1.0 - 1e-3 and np.all(clk[1:] == pytest.approx(1.0))
+    assert np.all(ts["controller_clock"] == pytest.approx(1.0))
+    f = 1.0
+    if fidelity == "hybrid":
+        m = build_models(load_scenario(ROOT / "scenarios" / "reference.yaml", overrides=ov))
+        gs = list(m.groups)
+        f = simulated_share(m.scenario, gs, simulated_counts(m.scenario, [g.limits.replicas for g in gs]))
+        assert 0.0 < f < 0.5
+    assert ts["mean_clock"][0] == pytest.approx(f * clk[0] + (1.0 - f), rel=1e-12)
+    assert ts["mean_clock"][0] < 1.0 - 1e-4
+    assert np.all(ts["mean_clock"][1:] == pytest.approx(1.0))
+    assert ts["binding"][0] == (2 if fidelity == "request" else 1)  # power where the whole facility was held

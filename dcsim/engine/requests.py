@@ -1405,7 +1405,7 @@ class RequestEngine:
             # (loop._record_chunk); a hybrid sample's clock is not (its fluid remainder ran at the controller's)
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
                     "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk,
-                    "whole_pool": self.lanes[0].frac >= 1.0}
+                    "whole_pool": self.lanes[0].frac >= 1.0, "sample_share": float(self.lanes[0].frac)}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
                 "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
