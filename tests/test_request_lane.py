@@ -76,3 +76,33 @@ def test_a_held_tick_records_the_clock_its_replicas_ran(monkeypatch, fidelity):
     assert ts["mean_clock"][0] < 1.0 - 1e-4
     assert np.all(ts["mean_clock"][1:] == pytest.approx(1.0))
     assert ts["binding"][0] == (2 if fidelity == "request" else 1)  # power where the whole facility was held
+
+
+def test_a_tick_held_at_the_lowest_clock_consolidates_as_a_capped_tick_does():
+    """A held tick (here the lane's first, uncapped, its budget tight) goes through the capped tick's tail: where even
+    at the lowest clock the replicas serving the tick's work evenly draw more than the budget less the trim's margin
+    by the tables, the lane routes new requests to the share of its replicas that serves that work within it
+    (_start_share), as on a capped tick at the lowest clock. Until 2026-12-05 a held tick had a branch of its own
+    (_hold_to_budget) that set the share to 1: every replica evenly loaded, over its aim by the tables. 32 H100
+    replicas of 70B (small_scenario) serving half their full-load rate at the lowest clock, the budget 3 % under
+    their even draw there."""
+    from conftest import small_scenario
+    from dcsim.engine.build import build_models
+    from dcsim.engine.requests import RequestEngine
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario(small_scenario(fidelity="request")))
+    ln = RequestEngine(m).lanes[0]
+    n = int(ln.pool.n)
+    ln._n_up = n
+    work = 0.5 * float(ln._lad_cum_rate[-1])  # tokens/s: half the replicas' full-load rate at the lowest clock
+    margin = ln._margin()
+    even_w = ln._pred_w(float(n), work, 0.0)
+    budget = 0.97 * even_w / (1.0 - margin)
+    segs = ln._clock_segments(float(m.clocks[-1]), 1e12, 1.0, 0.0, 10.0, capped=False, work_tok_s=work,
+                              it_budget_w=budget)
+    assert ln._tick_level[-1] == 0.0 and segs == [(10.0, float(m.clocks[0]))]  # held to the lowest clock
+    assert ln._target_w == pytest.approx(budget)  # its target the budget, as a capped tick's
+    k = ln._replicas(ln._share)
+    assert n / 2 <= k < n  # consolidated: at least the replicas that serve the work at full load, not all
+    assert ln._pred_w(float(k), work, 0.0) <= budget * (1.0 - margin) < even_w

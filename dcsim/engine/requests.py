@@ -189,6 +189,7 @@ class _Lane:
         pd = power_down_for(m, 1.0) if pd_on else None
         self._pdown = pd
         self._parked_w = 0.0  # idle wall power (W) of this tick's parked replicas by the node tables (PowerDown)
+        self._parked_excess_w = 0.0  # their draw over it on the last tick (W, sample share; uncapped ticks: tick)
         self._awake_n = None  # replicas awake this tick (idle_power_down), None otherwise
         self._awake_k = 0  # the pool's replicas awake this tick (hybrid: of the whole pool, not of the sample)
         self._sample_parked_idle_w = 0.0  # the lane's own parked replicas at their charged idle (W, sample share)
@@ -563,10 +564,14 @@ class _Lane:
         budget, the parked ones' charged power set aside): that replica's draw over its charged idle, read from its
         last tick (:meth:`_parked_excess`), is set aside from the budget, and where the awake replicas serving the
         tick's work at the top clock would draw more than the rest by the tables, they run at the highest clock
-        level within it (:meth:`_level_within`) plus the trim, and the tick is trimmed as a
-        capped one (its target the awake budget, the measured draw net of the parked replicas' idle). Until
+        level within it (:meth:`_held_level`; a hybrid sample's on its own awake replicas) plus the trim, and the tick
+        goes through the capped tick's tail with that level as its clock and the awake budget as its target (the
+        measured draw net of the parked replicas' idle): the trim, a hybrid sample's count-change rule, the slope, and
+        at the lowest clock the consolidated share (:meth:`_start_share`, within the target less the excess). Until
         2026-12-05 such ticks ran at the top clock: the mixed hall of tests/test_power_down.py drew up to 5 % over
-        its contract on 4 ticks of a 2-h sinusoid (docs/engine.md).
+        its contract on 4 ticks of a 2-h sinusoid (docs/engine.md); then, later that day, held by a branch of their
+        own (``_hold_to_budget``) that read a hybrid sample's level on the pool's awake curves, never consolidated and
+        left the count-change rule to the next capped tick.
         """
         m = self.m
         K = m.clocks.size
@@ -576,14 +581,14 @@ class _Lane:
             level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
         first, self._first_tick = self._first_tick, False
+        held = None  # the level an uncapped tick is held to (_held_level), or None
         if self._trim_on and ((self._parked_excess_w > _PARKED_EXCESS_MIN_W and self._awake_n is not None) or (
                 first and not capped and self.may_trim_down and it_budget_w is not None
                 and bool(np.isfinite(it_budget_w)))):
             # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
-            # replicas fill from empty): held to the budget less the trim's margin by the tables
-            held = self._hold_to_budget(level, work_tok_s, it_budget_w, avail, t0, dt)
-            if held is not None:
-                return held
+            # replicas fill from empty): held to the budget less the trim's margin by the tables, then trimmed as a
+            # capped tick below (one tail: the target, the trim, consolidation at the lowest clock)
+            held = self._held_level(level, work_tok_s, it_budget_w, avail)
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
         # with a budget of its own aims at it at the top clock too, going below that clock only by the several-pool
@@ -591,7 +596,8 @@ class _Lane:
         # on its frontier's top (21:00-22:00) drew 0.5 % over its budget, and the chat pool beside it, under its own,
         # was not trimmed: the facility 0.1 % over its contract on most of those ticks
         given = budget_w is not None and bool(np.isfinite(budget_w))
-        if not self._trim_on or (level >= K - 1 - 1e-9 and not (capped and (self.may_trim_down or given))):
+        if held is None and (not self._trim_on or (level >= K - 1 - 1e-9
+                                                   and not (capped and (self.may_trim_down or given)))):
             self._target_w = None
             self._share = 1.0
             self._trim = max(self._trim, 0.0)  # uncapped: a trim below the controller's clock is not carried over
@@ -603,7 +609,14 @@ class _Lane:
         k = int(round(level))
         curves, scale = self.curves, 1.0  # the replicas' curves the target and the trim's slope are read on
         a = avail  # the share of ``curves`` serving (the first trimmed tick's clock is read on them: _first_trim)
-        if budget_w is not None and np.isfinite(budget_w):
+        if held is not None:
+            # held: the target is the awake replicas' IT budget (the parked ones' charged power set aside), the clock
+            # the held level (read on the replicas serving, a hybrid sample's on its own awake replicas: _held_level)
+            if self._awake_n is not None:
+                curves, a, scale = self._serving_curves(avail)
+            self._target_w = float(it_budget_w) * self.frac
+            level = self._level_now = held
+        elif budget_w is not None and np.isfinite(budget_w):
             # several pools: the pool's share of the shared budget, the one its fluid record draws and its controller
             # clock was chosen for (PoolTicker.clock_of). Until 2026-12-04 it was the frontier's IT power at the rate
             # limit, below that share by the budget the joint split leaves unspent: the lanes trimmed to another
@@ -620,7 +633,8 @@ class _Lane:
             # fewer than its share of the pool's: read the clock on them, at most the controller's (with the pool's
             # level, a sample rounded up drew up to 4 % over its target on the tick its count rose, 1.9 % over the
             # facility's contract, before the trim had measured it)
-            level = min(level, self._sample_level(work_tok_s, self._target_w * (1.0 - self._margin())))
+            if held is None:  # (a held level is read on them already)
+                level = min(level, self._sample_level(work_tok_s, self._target_w * (1.0 - self._margin())))
             self._level_now = level
             if self._awake_n != self._awake_n_trimmed:
                 # the count changed: a trim above the clock read is the tables' error on the replicas awake before;
@@ -641,8 +655,9 @@ class _Lane:
         elif level + self._trim <= 1e-9 and self._share >= 1.0:
             # at the lowest clock: where even load there draws more than the target, start from the tables'
             # consolidated share, instead of learning it over several ticks above the contract
+            # (a held tick: within the target less a parked replica's excess, as its level is)
             work = limit_tok_s * self.frac if work_tok_s is None else work_tok_s
-            self._share = self._start_share(work)
+            self._share = self._start_share(work, self._target_w * (1.0 - self._margin()) - self._parked_excess_w)
         eff = min(max(level + self._trim, 0.0), K - 1.0)
         self._tick_level.append(eff)
         return self._mix(eff, t0, dt)
@@ -733,26 +748,21 @@ class _Lane:
         kk = min(max(int(round(level)), 0), K - 2)
         return max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
 
-    def _hold_to_budget(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float,
-                        t0: float, dt: float) -> list | None:
-        """The clock segments of an uncapped tick on which parked replicas still finishing their requests
+    def _held_level(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float) -> float | None:
+        """The clock level of an uncapped tick on which parked replicas still finishing their requests
         (``idle_power_down``), or the replicas filling on the lane's first tick, would take the facility over its budget
-        less the trim's margin by the tables (:meth:`_clock_segments`), or None where the awake replicas at the
-        controller's clock fit beside them."""
-        K = self.m.clocks.size
+        less the trim's margin by the tables (:meth:`_clock_segments`), or None where the replicas serving at the
+        controller's clock ``level`` fit beside them: the highest level at which the replicas serving the tick's work
+        evenly draw within ``it_budget_w`` less the margin and the parked replicas' excess (:meth:`_level_within`); a
+        hybrid sample with idle replicas powered down reads it on its own awake replicas too (:meth:`_sample_level`,
+        as a capped tick does; until 2026-12-05 on the pool's awake curves alone)."""
         curves, a, _ = self._serving_curves(avail)  # without idle_power_down: the pool's curves, ``avail`` serving
         work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
         allow = it_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
         lv = min(self._level_within(curves, a, work, allow), level)
-        if lv >= level - 1e-9:
-            return None
-        self._target_w = float(it_budget_w) * self.frac
-        self._slope_w = self._slope_at(curves, lv, a)
-        self._level_now = self._level_capped = lv
-        self._share = 1.0
-        eff = min(max(lv + self._trim, 0.0), K - 1.0)  # the trim as on a capped tick: the tables' error
-        self._tick_level.append(eff)
-        return self._mix(eff, t0, dt)
+        if self.frac < 1.0 and self._awake_n is not None and work_tok_s is not None:
+            lv = min(lv, self._sample_level(work_tok_s, self.frac * allow))
+        return None if lv >= level - 1e-9 else lv
 
     def _margin(self) -> float:
         """How far below its power target the trim aims: twice the tick-to-tick scatter of the measured power (the
@@ -824,18 +834,19 @@ class _Lane:
         c = self._counts(float(self._replicas(self._share)))
         return max(float(c @ (self._g_w[:, kk + 1, -1] - self._g_w[:, kk, -1])) * self._up_scale, 1e-9)
 
-    def _start_share(self, rate: float) -> float:
+    def _start_share(self, rate: float, aim: float | None = None) -> float:
         """The share of the replicas in service that gets new requests at the lowest clock: 1 where evenly loaded
         replicas serving ``rate`` (tokens/s, sample share) draw no more than the target by the tables; else the
         whole replicas of the ladder, most efficient group first, that serve ``rate`` at a common load within the
-        target (at least the whole ones that serve it at full load, at least one). The tables' draw grows with the
+        target less the trim's margin, or ``aim`` (W, sample share: a held tick's, less a parked replica's excess), at
+        least the whole ones that serve it at full load, at least one. The tables' draw grows with the
         replicas sharing the rate, so the count is the largest whole one within the aim, found by bisection over whole
         counts (until 2026-12-04 a 40-step bisection over a fractional count, rounded after: the same count,
         ``tests/test_fidelity.py::test_the_start_share_is_the_fractional_bisection_it_replaced``)."""
         n = self._lad.size
         if n == 0 or rate <= 0.0:
             return 1.0
-        aim = self._target_w * (1.0 - self._margin())
+        aim = self._target_w * (1.0 - self._margin()) if aim is None else aim
         if self._pred_w(float(n), rate, 0.0) <= aim:
             return 1.0
         cum = self._lad_cum_rate
