@@ -729,7 +729,8 @@ class _Lane:
             tab = self._sample_tab = (self._lad_cum_n, n, self._up_scale, np.tensordot(c, self._g_rate, axes=(0, 0)),
                                       np.tensordot(c, self._g_w, axes=(0, 0)))
         idle = self._sample_parked_idle_w + self._ovh_share - self._parked_w
-        return _highest_level_within(_interp_rows(np.minimum(work_tok_s, tab[3][:, -1]), tab[3], tab[4]) + idle, allow_w)
+        it = _interp_rows(np.minimum(work_tok_s, tab[3][:, -1]), tab[3], tab[4]) + idle
+        return _highest_level_within(it, allow_w)
 
     def _serving_curves(self, avail: float) -> tuple:
         """(curves, a, scale) of the replicas serving with ``controller.idle_power_down`` (``avail``: their share of
