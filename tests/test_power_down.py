@@ -390,8 +390,9 @@ def test_request_fidelity_keeps_the_contract_while_a_parked_replica_finishes_its
     now the lane sets that replica's last draw over its idle aside from the awake replicas' budget and runs them at
     the clock that fits the rest (docs/engine.md): the ticks the lane holds below full clock are within the contract,
     exactly, and labelled power (the replicas' clock below full: loop._record_chunk), 4 ticks here (01:34:20-01:35,
-    the highest 0.73 % below). No tick of the run is over (measured 2026-12-05, at most -0.044 %; the trim's per-tick scatter beyond its margin elsewhere is
-    at most +0.1 %, docs/engine.md)."""
+    the highest 2.87 % below since they go through the capped tick's tail, the trim absorbing the rise of their held
+    level; 0.73 % before), their mean_clock the lane's. No tick of the run is over (measured 2026-12-05, at most
+    -0.044 %; the trim's per-tick scatter beyond its margin elsewhere is at most +0.1 %, docs/engine.md)."""
     cap = 60e3
     r, clk = run_with_replica_clock(monkeypatch, _sinusoid(_capped_mixed_hall("request"), "2026-07-15T00:50",
                                                            "50 min"))
@@ -407,6 +408,10 @@ def test_request_fidelity_keeps_the_contract_while_a_parked_replica_finishes_its
     assert np.any(lane_held)
     assert float(np.max(p[lane_held])) <= cap
     assert np.all(ts["binding"][lane_held] == 2)  # power, not compute
+    # and their clock is the one the replicas ran, the controller's full clock beside it (until 2026-12-05 mean_clock
+    # read 1.0 there: power binding at full clock; docs/engine.md "The clock a held tick records")
+    assert ts["mean_clock"][lane_held] == pytest.approx(clk[lane_held], rel=1e-12)
+    assert np.all(ts["controller_clock"][lane_held] == 1.0)
 
 
 @pytest.mark.parametrize("rate, mean_kw", [("150 req/s", 59.44), ("220 req/s", 59.60)])

@@ -486,6 +486,27 @@ def serving_full_load_tok_s(m: Models, power_down, clock, availability, awake) -
     return full_load_tok_s(m.groups, m.clocks, clock, serving_replicas(m, power_down, availability, awake))
 
 
+def held_clock(m: Models, mode, effective_clock, extra: dict) -> np.ndarray:
+    """The effective clock per tick (``effective_clock``, the fluid operating point's) with the ticks a single pool's
+    request lane held below the controller's clock replaced by the clock its replicas ran: uncapped ticks (``mode``
+    0) on which the lane's clock (``extra["replica_clock"]``, :meth:`dcsim.engine.requests.RequestEngine.chunk_power`)
+    is below the top one (the lane's first tick, or a parked replica still finishing its batch, held to the budget:
+    docs/engine.md "The binding label of a held tick"). The replicas simulated (``extra["sample_share"]`` of the pool:
+    all of them at request fidelity, a hybrid sample's share) ran that clock, at most the board's throttled clock; a
+    hybrid sample's fluid remainder ran the controller's. Until 2026-12-05 those ticks recorded the controller's full
+    clock: power binding at full clock in the timeseries."""
+    eff = np.asarray(effective_clock, dtype=float)
+    rc = extra.get("replica_clock")
+    if rc is None:  # several pools: no lane is held below its controller's clock (docs/engine.md)
+        return eff
+    rc = np.asarray(rc, dtype=float)
+    held = (np.asarray(mode) == 0) & (rc < m.clocks[-1] * (1 - 1e-9))
+    if not np.any(held):
+        return eff
+    f = float(extra["sample_share"])
+    return np.where(held, f * np.minimum(eff, rc) + (1.0 - f) * eff, eff)
+
+
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
                   arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None, power_down=None) -> None:
     pools: dict = {}
@@ -508,6 +529,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op.setdefault("effective_clock", op["clock"])
         if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
+            op["effective_clock"] = held_clock(m, mode, op["effective_clock"], extra)
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     fcols = {}
     if flex_cols is not None:  # thermal masses and battery settled; the plant's power follows the heat it moved

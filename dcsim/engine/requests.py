@@ -88,6 +88,24 @@ def _first(available: np.ndarray, k: int, order: np.ndarray | None = None) -> np
     return out
 
 
+def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp(x[k], xp[k], fp[k])`` for every row ``k`` at once (``xp`` rows non-decreasing, ``x`` within or
+    beyond them), to the last bit: the same interval (``xp[k, j] <= x < xp[k, j + 1]``), the same formula
+    ``slope * (x - xp[j]) + fp[j]``, ``fp[k, 0]`` below the row and ``fp[k, -1]`` at or beyond its end (finite rows:
+    ``np.interp``'s NaN fall-backs are not needed)."""
+    x = np.asarray(x, dtype=float)
+    n = xp.shape[1]
+    rows = np.arange(xp.shape[0])
+    j = np.minimum(np.count_nonzero(xp <= x[:, None], axis=1) - 1, n - 2)  # sorted rows: the interval's left end
+    jj = np.maximum(j, 0)
+    x0, x1, f0, f1 = xp[rows, jj], xp[rows, jj + 1], fp[rows, jj], fp[rows, jj + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = (f1 - f0) / (x1 - x0) * (x - x0) + f0
+    y = np.where(x == x0, f0, y)
+    y = np.where(x >= xp[:, -1], fp[:, -1], y)
+    return np.where(x < xp[:, 0], fp[:, 0], y)
+
+
 def _highest_level_within(it_w: np.ndarray, allow_w: float) -> float:
     """The highest (fractional) clock level whose IT power ``it_w`` (W, one entry per level, made non-decreasing) is at
     most ``allow_w``: between two levels by their power (a fractional level runs as a mix of the two in time, whose
@@ -170,8 +188,8 @@ class _Lane:
         #: the power-down ladder (several rack groups: the awake replicas' own curves, controller.awake_curves)
         pd = power_down_for(m, 1.0) if pd_on else None
         self._pdown = pd
-        self._pd = pd if pd is not None and pd.by_group else None
         self._parked_w = 0.0  # idle wall power (W) of this tick's parked replicas by the node tables (PowerDown)
+        self._parked_excess_w = 0.0  # their draw over it on the last tick (W, sample share; uncapped ticks: tick)
         self._awake_n = None  # replicas awake this tick (idle_power_down), None otherwise
         self._awake_k = 0  # the pool's replicas awake this tick (hybrid: of the whole pool, not of the sample)
         self._sample_parked_idle_w = 0.0  # the lane's own parked replicas at their charged idle (W, sample share)
@@ -230,6 +248,14 @@ class _Lane:
         self._fractional_x = 0.0
         self._fractional_tok = [0.0, 0.0]  # on those ticks: output tokens served (sample), and at the limit
         self._fractional_w = [0.0, 0.0]  # on those ticks: IT energy measured and at the target (sample), J
+
+    @property
+    def _pd(self):
+        """The power-down ladder where the pool has several rack groups (the awake replicas' own curves,
+        :func:`~dcsim.engine.controller.awake_curves`), else None: read from :attr:`_pdown` (until 2026-12-05 a second
+        attribute set beside it)."""
+        pd = self._pdown
+        return pd if pd is not None and pd.by_group else None
 
     def tick(self, eng: "RequestEngine", ab, t0: float, dt: float, limit_tok_s: float, clock: float,
              availability: float, awake: float | None = None, capped: bool = False, open_door: bool = False,
@@ -538,10 +564,14 @@ class _Lane:
         budget, the parked ones' charged power set aside): that replica's draw over its charged idle, read from its
         last tick (:meth:`_parked_excess`), is set aside from the budget, and where the awake replicas serving the
         tick's work at the top clock would draw more than the rest by the tables, they run at the highest clock
-        level within it (:meth:`_level_within`) plus the trim, and the tick is trimmed as a
-        capped one (its target the awake budget, the measured draw net of the parked replicas' idle). Until
+        level within it (:meth:`_held_level`; a hybrid sample's on its own awake replicas) plus the trim, and the tick
+        goes through the capped tick's tail with that level as its clock and the awake budget as its target (the
+        measured draw net of the parked replicas' idle): the trim, a hybrid sample's count-change rule, the slope, and
+        at the lowest clock the consolidated share (:meth:`_start_share`, within the target less the excess). Until
         2026-12-05 such ticks ran at the top clock: the mixed hall of tests/test_power_down.py drew up to 5 % over
-        its contract on 4 ticks of a 2-h sinusoid (docs/engine.md).
+        its contract on 4 ticks of a 2-h sinusoid (docs/engine.md); then, later that day, held by a branch of their
+        own (``_hold_to_budget``) that read a hybrid sample's level on the pool's awake curves, never consolidated and
+        left the count-change rule to the next capped tick.
         """
         m = self.m
         K = m.clocks.size
@@ -551,14 +581,14 @@ class _Lane:
             level = self._awake_level(limit_tok_s, work_tok_s)
         self._level_now = level
         first, self._first_tick = self._first_tick, False
+        held = None  # the level an uncapped tick is held to (_held_level), or None
         if self._trim_on and ((self._parked_excess_w > _PARKED_EXCESS_MIN_W and self._awake_n is not None) or (
                 first and not capped and self.may_trim_down and it_budget_w is not None
                 and bool(np.isfinite(it_budget_w)))):
             # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
-            # replicas fill from empty): held to the budget less the trim's margin by the tables
-            held = self._hold_to_budget(level, work_tok_s, it_budget_w, avail, t0, dt)
-            if held is not None:
-                return held
+            # replicas fill from empty): held to the budget less the trim's margin by the tables, then trimmed as a
+            # capped tick below (one tail: the target, the trim, consolidation at the lowest clock)
+            held = self._held_level(level, work_tok_s, it_budget_w, avail)
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
         # with a budget of its own aims at it at the top clock too, going below that clock only by the several-pool
@@ -566,7 +596,8 @@ class _Lane:
         # on its frontier's top (21:00-22:00) drew 0.5 % over its budget, and the chat pool beside it, under its own,
         # was not trimmed: the facility 0.1 % over its contract on most of those ticks
         given = budget_w is not None and bool(np.isfinite(budget_w))
-        if not self._trim_on or (level >= K - 1 - 1e-9 and not (capped and (self.may_trim_down or given))):
+        if held is None and (not self._trim_on or (level >= K - 1 - 1e-9
+                                                   and not (capped and (self.may_trim_down or given)))):
             self._target_w = None
             self._share = 1.0
             self._trim = max(self._trim, 0.0)  # uncapped: a trim below the controller's clock is not carried over
@@ -578,7 +609,14 @@ class _Lane:
         k = int(round(level))
         curves, scale = self.curves, 1.0  # the replicas' curves the target and the trim's slope are read on
         a = avail  # the share of ``curves`` serving (the first trimmed tick's clock is read on them: _first_trim)
-        if budget_w is not None and np.isfinite(budget_w):
+        if held is not None:
+            # held: the target is the awake replicas' IT budget (the parked ones' charged power set aside), the clock
+            # the held level (read on the replicas serving, a hybrid sample's on its own awake replicas: _held_level)
+            if self._awake_n is not None:
+                curves, a, scale = self._serving_curves(avail)
+            self._target_w = float(it_budget_w) * self.frac
+            level = self._level_now = held
+        elif budget_w is not None and np.isfinite(budget_w):
             # several pools: the pool's share of the shared budget, the one its fluid record draws and its controller
             # clock was chosen for (PoolTicker.clock_of). Until 2026-12-04 it was the frontier's IT power at the rate
             # limit, below that share by the budget the joint split leaves unspent: the lanes trimmed to another
@@ -595,7 +633,8 @@ class _Lane:
             # fewer than its share of the pool's: read the clock on them, at most the controller's (with the pool's
             # level, a sample rounded up drew up to 4 % over its target on the tick its count rose, 1.9 % over the
             # facility's contract, before the trim had measured it)
-            level = min(level, self._sample_level(work_tok_s, self._target_w * (1.0 - self._margin())))
+            if held is None:  # (a held level is read on them already)
+                level = min(level, self._sample_level(work_tok_s, self._target_w * (1.0 - self._margin())))
             self._level_now = level
             if self._awake_n != self._awake_n_trimmed:
                 # the count changed: a trim above the clock read is the tables' error on the replicas awake before;
@@ -616,8 +655,9 @@ class _Lane:
         elif level + self._trim <= 1e-9 and self._share >= 1.0:
             # at the lowest clock: where even load there draws more than the target, start from the tables'
             # consolidated share, instead of learning it over several ticks above the contract
+            # (a held tick: within the target less a parked replica's excess, as its level is)
             work = limit_tok_s * self.frac if work_tok_s is None else work_tok_s
-            self._share = self._start_share(work)
+            self._share = self._start_share(work, self._target_w * (1.0 - self._margin()) - self._parked_excess_w)
         eff = min(max(level + self._trim, 0.0), K - 1.0)
         self._tick_level.append(eff)
         return self._mix(eff, t0, dt)
@@ -679,17 +719,17 @@ class _Lane:
         """The highest (fractional) clock level at which a hybrid sample's awake replicas (this tick's ladder), evenly
         loaded with ``work_tok_s`` (sample share), draw at most ``allow_w`` (W) as the trim measures them (rack
         overhead share in, the sample's share of the pool's parked idle out: :meth:`tick`), by the node tables
-        (:func:`~dcsim.engine.tables.replica_curves`); the lowest level where none does."""
-        K = self.m.clocks.size
+        (:func:`~dcsim.engine.tables.replica_curves`); the lowest level where none does. The draw at each level is
+        :func:`_interp_rows` of its rate and draw rows (until 2026-12-05 ``np.interp`` per level in a Python loop: the
+        same values to the last bit)."""
         tab, n = self._sample_tab, int(self._lad.size)
         if tab is None or tab[0] is not self._lad_cum_n or tab[1] != n or tab[2] != self._up_scale:
             c = self._lad_cum_n[n] * self._up_scale  # awake replicas per (pool-local) group
             # (K, U) the sample's awake rate at an even load, and their draw: read once per change of the ladder
             tab = self._sample_tab = (self._lad_cum_n, n, self._up_scale, np.tensordot(c, self._g_rate, axes=(0, 0)),
                                       np.tensordot(c, self._g_w, axes=(0, 0)))
-        rate, w = tab[3], tab[4]
         idle = self._sample_parked_idle_w + self._ovh_share - self._parked_w
-        it = np.array([np.interp(min(work_tok_s, float(rate[k, -1])), rate[k], w[k]) for k in range(K)]) + idle
+        it = _interp_rows(np.minimum(work_tok_s, tab[3][:, -1]), tab[3], tab[4]) + idle
         return _highest_level_within(it, allow_w)
 
     def _serving_curves(self, avail: float) -> tuple:
@@ -709,26 +749,21 @@ class _Lane:
         kk = min(max(int(round(level)), 0), K - 2)
         return max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
 
-    def _hold_to_budget(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float,
-                        t0: float, dt: float) -> list | None:
-        """The clock segments of an uncapped tick on which parked replicas still finishing their requests
+    def _held_level(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float) -> float | None:
+        """The clock level of an uncapped tick on which parked replicas still finishing their requests
         (``idle_power_down``), or the replicas filling on the lane's first tick, would take the facility over its budget
-        less the trim's margin by the tables (:meth:`_clock_segments`), or None where the awake replicas at the
-        controller's clock fit beside them."""
-        K = self.m.clocks.size
+        less the trim's margin by the tables (:meth:`_clock_segments`), or None where the replicas serving at the
+        controller's clock ``level`` fit beside them: the highest level at which the replicas serving the tick's work
+        evenly draw within ``it_budget_w`` less the margin and the parked replicas' excess (:meth:`_level_within`); a
+        hybrid sample with idle replicas powered down reads it on its own awake replicas too (:meth:`_sample_level`,
+        as a capped tick does; until 2026-12-05 on the pool's awake curves alone)."""
         curves, a, _ = self._serving_curves(avail)  # without idle_power_down: the pool's curves, ``avail`` serving
         work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
         allow = it_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
         lv = min(self._level_within(curves, a, work, allow), level)
-        if lv >= level - 1e-9:
-            return None
-        self._target_w = float(it_budget_w) * self.frac
-        self._slope_w = self._slope_at(curves, lv, a)
-        self._level_now = self._level_capped = lv
-        self._share = 1.0
-        eff = min(max(lv + self._trim, 0.0), K - 1.0)  # the trim as on a capped tick: the tables' error
-        self._tick_level.append(eff)
-        return self._mix(eff, t0, dt)
+        if self.frac < 1.0 and self._awake_n is not None and work_tok_s is not None:
+            lv = min(lv, self._sample_level(work_tok_s, self.frac * allow))
+        return None if lv >= level - 1e-9 else lv
 
     def _margin(self) -> float:
         """How far below its power target the trim aims: twice the tick-to-tick scatter of the measured power (the
@@ -800,18 +835,19 @@ class _Lane:
         c = self._counts(float(self._replicas(self._share)))
         return max(float(c @ (self._g_w[:, kk + 1, -1] - self._g_w[:, kk, -1])) * self._up_scale, 1e-9)
 
-    def _start_share(self, rate: float) -> float:
+    def _start_share(self, rate: float, aim: float | None = None) -> float:
         """The share of the replicas in service that gets new requests at the lowest clock: 1 where evenly loaded
         replicas serving ``rate`` (tokens/s, sample share) draw no more than the target by the tables; else the
         whole replicas of the ladder, most efficient group first, that serve ``rate`` at a common load within the
-        target (at least the whole ones that serve it at full load, at least one). The tables' draw grows with the
+        target less the trim's margin, or ``aim`` (W, sample share: a held tick's, less a parked replica's excess), at
+        least the whole ones that serve it at full load, at least one. The tables' draw grows with the
         replicas sharing the rate, so the count is the largest whole one within the aim, found by bisection over whole
         counts (until 2026-12-04 a 40-step bisection over a fractional count, rounded after: the same count,
         ``tests/test_fidelity.py::test_the_start_share_is_the_fractional_bisection_it_replaced``)."""
         n = self._lad.size
         if n == 0 or rate <= 0.0:
             return 1.0
-        aim = self._target_w * (1.0 - self._margin())
+        aim = self._target_w * (1.0 - self._margin()) if aim is None else aim
         if self._pred_w(float(n), rate, 0.0) <= aim:
             return 1.0
         cum = self._lad_cum_rate
@@ -1381,7 +1417,7 @@ class RequestEngine:
             # (loop._record_chunk); a hybrid sample's clock is not (its fluid remainder ran at the controller's)
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
                     "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk,
-                    "whole_pool": self.lanes[0].frac >= 1.0}
+                    "whole_pool": self.lanes[0].frac >= 1.0, "sample_share": float(self.lanes[0].frac)}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
                 "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 

@@ -1,0 +1,108 @@
+"""The request lane's own arithmetic (dcsim/engine/requests.py): the vectorised per-level interpolation of a hybrid
+sample's clock, and the clock columns of a tick the lane holds below the controller's clock."""
+
+import numpy as np
+import pytest
+
+from dcsim.engine.requests import _interp_rows
+
+
+def _loop(x, xp, fp):
+    return np.array([np.interp(x[k], xp[k], fp[k]) for k in range(xp.shape[0])])
+
+
+def test_interp_rows_is_np_interp_per_row_to_the_last_bit():
+    """_Lane._sample_level reads each clock level's draw at the sample's work by np.interp on that level's rate row;
+    _interp_rows does every row at once and must give the same floats, bit for bit: below a row, at its knots,
+    between them, on plateaus of the rate (np.maximum.accumulate over load points makes them), at and beyond its
+    end."""
+    rng = np.random.default_rng(7)
+    K, U = 24, 33
+    xp = np.maximum.accumulate(np.cumsum(rng.uniform(0.0, 1e3, (K, U)), axis=1), axis=1)
+    xp[:, 5:9] = xp[:, [5]]  # a plateau in every row
+    xp[3, -4:] = xp[3, -4]  # a row flat at its end
+    fp = np.cumsum(rng.uniform(1.0, 50.0, (K, U)), axis=1) + 1e4
+    for x in (rng.uniform(-1e3, 3e4, K), xp[:, 0] - 1.0, xp[:, 0], xp[:, 6], xp[:, 17], xp[:, -1],
+              xp[:, -1] + 1.0, np.minimum(np.full(K, 9e3), xp[:, -1]), np.nextafter(xp[:, 12], np.inf)):
+        got, want = _interp_rows(x, xp, fp), _loop(x, xp, fp)
+        assert np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+def test_interp_rows_matches_the_loop_on_a_hybrid_samples_own_tables():
+    """On the node tables of the mixed hall's sample (tests/test_power_down.py: 16 H100 + 8 B200 replicas of 70B), the
+    (K, U) rate and draw of 3 B200 and 2 H100 replicas awake: the vectorised draw at each level equals the per-level
+    loop it replaced, bit for bit, at every work from none to beyond full load."""
+    from dcsim.engine.build import build_models
+    from dcsim.engine.tables import replica_curves
+    from dcsim.scenario import load_scenario
+    from test_power_down import _B200_70B, _H100_70B, _mixed_hall
+
+    m = build_models(load_scenario(_mixed_hall([_H100_70B, _B200_70B], "hybrid")))
+    _, rate, w = replica_curves([g.table for g in m.groups], [g.limits for g in m.groups])
+    rate = np.maximum.accumulate(rate, axis=2)
+    c = np.array([2.0, 3.0])
+    R, W = np.tensordot(c, rate, axes=(0, 0)), np.tensordot(c, w, axes=(0, 0))
+    for work in np.linspace(0.0, 1.2 * float(R[-1, -1]), 41):
+        x = np.minimum(work, R[:, -1])
+        old = np.array([np.interp(min(work, float(R[k, -1])), R[k], W[k]) for k in range(R.shape[0])])
+        assert np.array_equal(_interp_rows(x, R, W), old), work
+
+
+@pytest.mark.parametrize("fidelity", ["request", "hybrid"])
+def test_a_held_tick_records_the_clock_its_replicas_ran(monkeypatch, fidelity):
+    """The reference hall from 12:00 (uncapped, P 0.1 % above C, work waiting): the lane holds its first tick below
+    the controller's full clock (docs/engine.md "The first tick"). The timeseries' effective clock (mean_clock, what
+    the summary's and report's mean clock read) records what the replicas ran there — at request fidelity the lane's
+    clock, which labels the tick power; at hybrid its sample's share of it, the fluid remainder at full clock — while
+    controller_clock keeps the controller's full clock. Until 2026-12-05 mean_clock read 1.0 on that tick: power
+    binding at full clock. The ticks after it run at full clock in both columns."""
+    from conftest import ROOT, run_with_replica_clock
+    from dcsim.engine.build import build_models
+    from dcsim.engine.requests import simulated_counts, simulated_share
+    from dcsim.scenario import load_scenario
+
+    ov = {"duration": "5 min", "start": "2026-07-15T12:00", "expect": {}, "fidelity": fidelity}
+    r, clk = run_with_replica_clock(monkeypatch, ROOT / "scenarios" / "reference.yaml", ov)
+    ts = r.timeseries
+    assert np.all(ts["mode"] == 0) and clk[0] < 1.0 - 1e-3 and np.all(clk[1:] == pytest.approx(1.0))
+    assert np.all(ts["controller_clock"] == pytest.approx(1.0))
+    f = 1.0
+    if fidelity == "hybrid":
+        m = build_models(load_scenario(ROOT / "scenarios" / "reference.yaml", overrides=ov))
+        gs = list(m.groups)
+        f = simulated_share(m.scenario, gs, simulated_counts(m.scenario, [g.limits.replicas for g in gs]))
+        assert 0.0 < f < 0.5
+    assert ts["mean_clock"][0] == pytest.approx(f * clk[0] + (1.0 - f), rel=1e-12)
+    assert ts["mean_clock"][0] < 1.0 - 1e-4
+    assert np.all(ts["mean_clock"][1:] == pytest.approx(1.0))
+    assert ts["binding"][0] == (2 if fidelity == "request" else 1)  # power where the whole facility was held
+
+
+def test_a_tick_held_at_the_lowest_clock_consolidates_as_a_capped_tick_does():
+    """A held tick (here the lane's first, uncapped, its budget tight) goes through the capped tick's tail: where even
+    at the lowest clock the replicas serving the tick's work evenly draw more than the budget less the trim's margin
+    by the tables, the lane routes new requests to the share of its replicas that serves that work within it
+    (_start_share), as on a capped tick at the lowest clock. Until 2026-12-05 a held tick had a branch of its own
+    (_hold_to_budget) that set the share to 1: every replica evenly loaded, over its aim by the tables. 32 H100
+    replicas of 70B (small_scenario) serving half their full-load rate at the lowest clock, the budget 3 % under
+    their even draw there."""
+    from conftest import small_scenario
+    from dcsim.engine.build import build_models
+    from dcsim.engine.requests import RequestEngine
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario(small_scenario(fidelity="request")))
+    ln = RequestEngine(m).lanes[0]
+    n = int(ln.pool.n)
+    ln._n_up = n
+    work = 0.5 * float(ln._lad_cum_rate[-1])  # tokens/s: half the replicas' full-load rate at the lowest clock
+    margin = ln._margin()
+    even_w = ln._pred_w(float(n), work, 0.0)
+    budget = 0.97 * even_w / (1.0 - margin)
+    segs = ln._clock_segments(float(m.clocks[-1]), 1e12, 1.0, 0.0, 10.0, capped=False, work_tok_s=work,
+                              it_budget_w=budget)
+    assert ln._tick_level[-1] == 0.0 and segs == [(10.0, float(m.clocks[0]))]  # held to the lowest clock
+    assert ln._target_w == pytest.approx(budget)  # its target the budget, as a capped tick's
+    k = ln._replicas(ln._share)
+    assert n / 2 <= k < n  # consolidated: at least the replicas that serve the work at full load, not all
+    assert ln._pred_w(float(k), work, 0.0) <= budget * (1.0 - margin) < even_w
