@@ -178,16 +178,32 @@ def _headroom(m, r: dict, a: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Fractional IT-power headroom of the power and cooling budgets over the fleet at full load.
 
     ``it_budget / W_full - 1`` where ``W_full`` is the IT power (W) of ``a`` times the fleet with
-    every replica at full clock and largest batch (the top of the supply frontier, rack limits
-    applied). Negative: that constraint binds at full load.
+    every replica at full clock and largest batch (the top of the supply frontier, both rack limits
+    applied: what the fleet draws at full load). Negative: that constraint binds at full load. One
+    figure for both budgets: each read against the top of its own frontier, a B200 reference fleet whose
+    racks' feeds (48 kW, 48.5 kW at full load) cap it at 463 kW read power -20.6 % and cooling -24.1 % (against
+    485 kW, a load it never draws) where the two ceilings were equal (audit G, finding 2).
     """
-    wp = a * float(m.curves.frontier("p").it[-1])
-    wq = a * float(m.curves.frontier("q").it[-1])
-    return (np.asarray(r["it_budget_power_w"], dtype=float).ravel() / wp - 1.0,
-            np.asarray(r["it_budget_cooling_w"], dtype=float).ravel() / wq - 1.0)
+    w = a * float(m.curves.frontier("pq").it[-1])
+    return (np.asarray(r["it_budget_power_w"], dtype=float).ravel() / w - 1.0,
+            np.asarray(r["it_budget_cooling_w"], dtype=float).ravel() / w - 1.0)
 
 
-def _rack_limit_note(sc, g) -> tuple[str, str] | None:
+def _fleet_top(m, a: float = 1.0) -> tuple[str, float]:
+    """What caps ``a`` times the fleet when the facility's budgets do not: ``compute`` (every replica flat out) or
+    its racks' own limits, ``power (racks)`` / ``cooling (racks)``, where those stop the supply frontier below the
+    compute ceiling (:meth:`dcsim.engine.tables.SupplyCurves.rack_limited`); and that ceiling, tokens/s."""
+    cv = m.curves
+    tops = {"compute": float(cv.compute_tok_s)}
+    for which, name in (("p", "power (racks)"), ("q", "cooling (racks)")):
+        if cv.rack_limited(which):
+            tops[name] = float(cv.frontier(which).rate[-1])
+    name = min(tops, key=tops.get)
+    return name, a * tops[name]
+
+
+def _rack_limit_note(sc, g, tail: str = "at any count (each is capped at its own limit; more racks still add "
+                                        "tokens)") -> tuple[str, str] | None:
     """(the binding, why) when no rack runs flat out because of the rack's own limit, not the facility's budget (a
     600 kW hall answered "0 GPUs … binding POWER … 1139 % headroom" for 37 kW racks under the default 30 kW air rack
     limit: the audit of node physics, finding 11); None when the rack fits its limits."""
@@ -210,7 +226,7 @@ def _rack_limit_note(sc, g) -> tuple[str, str] | None:
                      f"{100 * float(rp.derate):g} % continuous)")
     return ("cooling" if heat else "power",
             f"a rack at full load draws {fq(full, 'power')}, over " + " and ".join(parts) + ": no rack runs flat "
-            "out at any count (each is capped at its own limit; more racks still add tokens)")
+            "out " + tail)
 
 
 def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
@@ -291,10 +307,19 @@ def _max_demand(raw, bdir, m0, mom) -> dict:
     vals = {n: at[f"{n}_tok_s"] for n in _NAMES}
     binding = min(vals, key=vals.get)
     nxt, marg = _margin(at, binding)
-    return {"overrides": {"workload.arrivals.scale": scale}, "scale": scale, "scale_ratio": float(ratio[i]),
-            "peak_demand_tok_s": float(np.max(d) * ratio[i]), "mean_demand_tok_s": float(np.mean(d) * ratio[i]),
-            "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
-            "moment": moment_info(mom, i, m0), "closed_form_evaluations": 1}
+    out = {"overrides": {"workload.arrivals.scale": scale}, "scale": scale, "scale_ratio": float(ratio[i]),
+           "peak_demand_tok_s": float(np.max(d) * ratio[i]), "mean_demand_tok_s": float(np.mean(d) * ratio[i]),
+           "binding": binding, "ceilings": at, "next_binding": nxt, "margin": marg,
+           "moment": moment_info(mom, i, m0), "closed_form_evaluations": 1}
+    # power or cooling binding at the top of its rack-limited frontier is the racks' own limit, not the facility's
+    # budget: said as interconnect-for and max-gpus say it
+    cv = m0.curves
+    which = {"power": "p", "cooling": "q"}.get(binding)
+    if which and cv.rack_limited(which) and at[f"{binding}_tok_s"] >= cv.frontier(which).rate[-1] * (1.0 - 1e-9):
+        rack = _rack_limit_note(m0.scenario, m0.groups[0], "at any demand (each is capped at its own limit)")
+        if rack:
+            out["rack_note"] = rack[1]
+    return out
 
 
 def _max_demand_pools(m0, mom) -> dict:
@@ -365,8 +390,18 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
         evals["n"] += 1
         return evaluate(with_interconnect(m, cap), mom, demand_tok_s=np.inf, gpu_scale=a)
 
+    # the IT power the racks' own feeds let the fleet draw at full load: a budget at or above it feeds them nothing
+    # more, so power binding there is the racks' limit, which no interconnect lifts (the search grew the cap to
+    # 11.38 MW, or to its 10 TW bound, for a B200 reference fleet whose 48 kW racks draw 48.5 kW flat out)
+    p_rack_it = a * float(m.curves.frontier("p").it[-1]) if m.curves.rack_limited("p") else math.inf
+
+    def binds_at(r: dict) -> np.ndarray:
+        """Per moment: the interconnect's power binds (not the racks' feeds)."""
+        return ((np.atleast_1d(r["binding"]).ravel() == 2)
+                & (np.atleast_1d(r["it_budget_power_w"]).ravel() < p_rack_it * (1.0 - 1e-9)))
+
     def power_binds(cap: float) -> bool:
-        return bool(np.any(r_at(cap)["binding"] == 2))
+        return bool(np.any(binds_at(r_at(cap))))
 
     lo, hi = 1.0, max(float(m0.facility.interconnect_w), 1e3)
     while power_binds(hi):
@@ -384,13 +419,17 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     # the critical moment: where power binds just below the answer (the last tick to flip), not merely the
     # tightest power headroom — where cooling binds first that headroom decides nothing (reference read 16:01 h,
     # 41 degC, where cooling binds; power flips last at 13:18 h)
-    last = np.nonzero(np.atleast_1d(r_at(lo)["binding"]).ravel() == 2)[0] if lo < hi else np.zeros(0, int)
+    last = np.nonzero(binds_at(r_at(lo)))[0] if lo < hi else np.zeros(0, int)
     i = int(last[np.argmin(hp[last])]) if last.size else int(np.argmin(hp))
     at = _ceilings_at_index(r, i)
+    # past the interconnect the fleet stops at its own top: compute, or its racks' limits where those cap it below
+    # compute (the B200 reference read "next: compute with 12.6 % headroom" where its 48 kW racks hold it 10.5 % above
+    # the cooling ceiling, at 399,583 tok/s, not 12.6 %; audit G, finding 2)
+    top, top_tok_s = _fleet_top(m, a)
     if hq[i] >= 0:
-        binding, nxt, marg = "compute", "cooling", float(hq[i])
+        binding, nxt, marg = top, "cooling", float(hq[i])
     else:
-        binding, nxt, marg = "cooling", "compute", _ratio_margin(at["compute_tok_s"], at["cooling_tok_s"])
+        binding, nxt, marg = "cooling", top, _ratio_margin(top_tok_s, at["cooling_tok_s"])
     out = {"overrides": {"racks.0.count": count, "facility.interconnect": hi}, "interconnect_w": hi,
            "racks": count, "gpus": count * gpr, "binding": binding, "ceilings": at,
            "next_binding": nxt, "margin": marg, "next_binding_below": "power",
@@ -409,10 +448,13 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     out["cooling_binds_share"] = float(np.mean(hot)) if hot.size else 0.0
     if binding == "cooling":
         out["note"] = ("cooling binds at full load at this weather: interconnect above this adds no tokens" + loss +
-                       "; the fleet's full compute needs more heat rejection")
+                       "; the fleet at full load needs more heat rejection")
     elif follows:
-        out["note"] = ("interconnect above this adds no tokens at full load (compute binds); a larger one raises "
+        out["note"] = (f"interconnect above this adds no tokens at full load ({binding} binds); a larger one raises "
                        "the delivery chain's no-load losses (UPS and transformer ratings follow it by default)")
+    rack = _rack_limit_note(sc, m.groups[0], "at any interconnect (each is capped at its own limit)")
+    if rack:
+        out["rack_note"] = rack[1]
     if binding != "cooling" and hot.any():
         j = int(np.argmin(hq))
         mo = moment_info(mom, j, m0)
@@ -1244,6 +1286,8 @@ def format_plan(r: dict) -> str:
         lines.append(f"  fleet: {r['fleet_note']}")
     if r.get("note"):
         lines.append(f"  note: {r['note']}")
+    if r.get("rack_note"):
+        lines.append(f"  racks: {r['rack_note']}")
     if r.get("cooling_note"):
         lines.append(f"  WARNING: {r['cooling_note']}")
     if "confirm" in r:

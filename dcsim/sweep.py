@@ -49,6 +49,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dcsim import __version__
 from dcsim.metrics.fmt import get_path
+from dcsim.metrics.provenance import code_hash  # the one home of the code identity (report.json records it too)
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.textio import check_count, count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
@@ -421,22 +422,6 @@ def _resolved(dump: dict, path: str):
 
 
 # --------------------------------------------------------------------------- cache
-
-_PKG = Path(__file__).resolve().parent
-
-
-@functools.lru_cache(maxsize=1)
-def code_hash() -> str:
-    """sha256 over dcsim's own sources and shipped data (every ``*.py`` and every file under
-    ``dcsim/data``, by relative path and content): any change to the code or its data changes it."""
-    h = hashlib.sha256()
-    files = sorted(p for p in _PKG.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                   and (p.suffix == ".py" or "data" in p.relative_to(_PKG).parts[:1]))
-    for p in files:
-        h.update(p.relative_to(_PKG).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()
-
 
 def data_files(sc: Scenario) -> dict[str, str]:
     """Files the scenario names (any ``path``/``file`` field: traces, weather, length tables, rate

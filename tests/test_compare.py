@@ -82,8 +82,9 @@ def test_zero_reference_gives_no_percentage(runs, tmp_path):
     base, a, _, _ = runs
     ra = json.loads((base / "air" / "report.json").read_text())
     rb = json.loads((base / "liquid" / "report.json").read_text())
-    ra["binding"]["share"]["cooling"] = 0.0
-    rb["binding"]["share"]["cooling"] = 0.25
+    # shares that sum to 1, as a run's do (compare refuses others)
+    ra["binding"]["share"].update(demand=0.75, compute=0.25, power=0.0, cooling=0.0)
+    rb["binding"]["share"].update(demand=0.5, compute=0.25, power=0.0, cooling=0.25)
     for name, r in (("x", ra), ("y", rb)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "report.json").write_text(json.dumps(r))

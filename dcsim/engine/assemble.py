@@ -19,6 +19,7 @@ from dcsim.metrics.record import (
     Binding, Carbon, ControllerSummary, UtilizationAdjustedOutput, DeliveredPower, JoulesPerToken, Money, PeakPower, Provenance, RunReport,
     Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
+from dcsim.metrics.provenance import code_hash
 from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short, fmt_si
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
                                    energy_summary)
@@ -805,7 +806,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
             gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups}),
-            calibration=calibration_provenance(m), overrides=sc.overrides),
+            calibration=calibration_provenance(m), overrides=sc.overrides, code_hash=code_hash()),
         goodput_tok_s=goodput, slo_attainment=slo,
         goodput_interactive_tok_s=None if good_defer is None else goodput - good_defer,
         goodput_deferred_tok_s=good_defer, slo_note=note, serving_figures=serving,

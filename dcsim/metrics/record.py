@@ -194,6 +194,9 @@ class Provenance:
     calibration: list = field(default_factory=list)
     #: ``path=value`` overrides applied to the scenario file (``--set``, sweep points), in order
     overrides: list = field(default_factory=list)
+    #: sha256 of dcsim's sources and shipped data (:func:`dcsim.metrics.provenance.code_hash`, the sweep cache's
+    #: key too): ``dcsim_version`` stays 0.1.0 through every change; ``dcsim compare`` names runs of different code
+    code_hash: str | None = None
 
 
 @dataclass

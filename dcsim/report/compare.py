@@ -137,6 +137,47 @@ REQUIRED_KEYS = ("scenario", "duration_s", "binding.share", "throughput_tok_s.ou
                  "energy_j", "pue")
 
 
+#: binding shares of a run are tick counts over the ticks: they sum to 1 up to float rounding (a run of n ticks adds n
+#: terms of 1/n; 1e-6 leaves room for any tick count a run holds) or, for a run that recorded no tick, to 0
+BINDING_SHARE_SUM_TOL = 1e-6
+
+
+def _shown(v: Any) -> str:
+    """A report value as an error quotes it: a scalar as JSON writes it (NaN, Infinity as Python reads them), else
+    its JSON type."""
+    return json.dumps(v)[:60] if v is None or isinstance(v, (bool, int, float, str)) else f"a {type(v).__name__}"
+
+
+def _check_figures(report: dict, rp: Path) -> None:
+    """Refuse headline figures no run writes: a negative, non-finite or non-numeric value (every headline figure is a
+    non-negative number or null: energies, tokens, rates, shares, PUE, cost and carbon at non-negative prices and
+    intensities; report.json refuses NaN and infinity, docs/report.md), and binding shares outside [0, 1] or not
+    summing to 1 within :data:`BINDING_SHARE_SUM_TOL`. A hand-edited ``joules_per_output_token.facility: -5`` read
+    "-8.9 (-228.2%) ✓", and shares of power 0.9 + compute 0.9 were shown and ``demand`` named the longest-binding."""
+    for key, *_ in HEADLINE:
+        if key == "binding.n_shifts":  # counted from binding.shifts, not stored
+            continue
+        v = get_path(report, key)
+        if v is None:  # absent or null: a figure the run could not give (shown n/a)
+            continue
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if not ok or not math.isfinite(float(v)) or float(v) < 0:
+            raise CompareError(f"{rp}: {key} is {_shown(v)}: no dcsim run writes it (a headline figure is a finite "
+                               "number at least 0, or null); was the report edited?")
+    share = get_path(report, "binding.share") or {}
+    total = 0.0
+    for name, v in share.items():
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if not ok or not (0.0 <= float(v) <= 1.0):
+            raise CompareError(f"{rp}: binding.share.{name} is {_shown(v)}: a share of the run's ticks, between 0 "
+                               "and 1; was the report edited?")
+        total += float(v)
+    if share and abs(total - 1.0) > BINDING_SHARE_SUM_TOL and total != 0.0:
+        parts = " + ".join(f"{k} {v:g}" for k, v in share.items())
+        raise CompareError(f"{rp}: binding.share sums to {total:g} ({parts}), not 1 (within "
+                           f"{BINDING_SHARE_SUM_TOL:g}): each tick binds one constraint; was the report edited?")
+
+
 def _check_shape(report: Any, rp: Path) -> dict:
     if not isinstance(report, dict):
         raise CompareError(f"{rp}: not a dcsim report (a JSON object expected, got a {type(report).__name__})")
@@ -155,6 +196,7 @@ def _check_shape(report: Any, rp: Path) -> dict:
     if missing:
         raise CompareError(f"{rp}: not a dcsim report: no {', '.join(missing)} (every report.json of `dcsim run` has "
                            f"{'them' if len(missing) > 1 else 'it'}; docs/report.md)")
+    _check_figures(report, rp)
     return report
 
 
@@ -469,8 +511,19 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
              "calibration_caveat": calibration_caveat(_calibration(r)),
              "profiles": sorted({str(c.get("profile")) for c in _calibration(r) or []}),
              "error_band_pct": run_error_band(r),
-             "slo_caveat": "; ".join(slo_caveats(r)) or None}
+             "slo_caveat": "; ".join(slo_caveats(r)) or None, "code": code_identity(r)}
             for lab, d, r in zip(labels, dirs, reports)]
+
+
+def code_identity(report: dict) -> str | None:
+    """The code a run came from as compare names it: ``dcsim_version`` and the first 12 hex digits of
+    ``provenance.code_hash`` (:func:`dcsim.metrics.provenance.code_hash`, which keys the sweep cache too; a report
+    written before 2026-12-05 has none: "code not recorded"); None when the report records neither."""
+    prov = report.get("provenance") if isinstance(report.get("provenance"), dict) else {}
+    ver, h = prov.get("dcsim_version"), prov.get("code_hash")
+    if ver is None and h is None:
+        return None
+    return f"{ver if ver is not None else '?'} ({str(h)[:12] if h else 'code not recorded'})"
 
 
 def _start(report: dict) -> tuple[datetime | None, bool]:
@@ -511,8 +564,8 @@ def _alignment(reports: Sequence[dict], labels: Sequence[str]) -> dict[str, Any]
 
 
 def _differences(runs: list[dict], alignment: dict) -> list[dict]:
-    """What makes the runs not like for like: duration, start (local clock), fidelity, SLO method, seed — each with
-    every run's value and what compare does about it."""
+    """What makes the runs not like for like: duration, start (local clock), fidelity, SLO method, code, seed — each
+    with every run's value and what compare does about it."""
     out = []
 
     def add(field: str, values: list, note: str) -> None:
@@ -539,6 +592,11 @@ def _differences(runs: list[dict], alignment: dict) -> list[dict]:
         add("deferrable share", [fmt_pct(x) for x in shares],
             "deferred tokens served by their deadline count as SLO-meeting, the latency SLOs score the rest: the SLO "
             f"figures are not marked ({UNMARKED['deferrable'][0]})")
+    codes = [r.get("code") for r in runs]
+    if any(c is not None for c in codes) and len(set(codes)) > 1:
+        add("code", [c or "not recorded" for c in codes],
+            "different dcsim code or shipped data (provenance.code_hash): a change may be the code's, not the "
+            "scenario's; re-run both with one install to compare the scenarios")
     seeds = [r["seed"] for r in runs]
     if len(set(map(str, seeds))) > 1:
         add("seed", [str(x) for x in seeds], "different random draws (arrivals, failures, the fluid SLO estimate's "
