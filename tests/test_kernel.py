@@ -20,7 +20,7 @@ from dcsim.node import build_node
 from dcsim.scenario.node import NodeSpec
 from dcsim.scenario.workload import WorkloadSpec
 from dcsim.serving import FinishedBatch, kernel
-from dcsim.serving.pool import KernelPool, PythonPool, make_pool
+from dcsim.serving.pool import KernelPool, PythonPool, effective_backend, make_pool
 from dcsim.workload import PRESETS, build_workload
 
 pytestmark = pytest.mark.skipif(not kernel.AVAILABLE, reason="numba not importable")
@@ -265,6 +265,7 @@ def test_engine_backends_report_the_same_figures():
     for backend in ("kernel", "python"):
         reps[backend] = run(raw, overrides={"serving.backend": backend}).report
     a, b = reps["kernel"], reps["python"]
+    assert a["provenance"]["serving_backend"] == "kernel" and b["provenance"]["serving_backend"] == "python"
     assert a["requests"] == b["requests"] and a["requests"]["completed"] > 1000
     assert a["requests"]["requeued_after_failure"] > 0
     la, lb = dict(_leaves(a)), dict(_leaves(b))
@@ -277,9 +278,12 @@ def test_engine_backends_report_the_same_figures():
 
 def test_make_pool_falls_back_without_numba(monkeypatch):
     monkeypatch.setattr(kernel, "AVAILABLE", False)
-    with pytest.warns(RuntimeWarning, match="falls back to the Python reference"):
+    with pytest.warns(RuntimeWarning, match="falls back to the Python reference") as w:
         pool = make_pool("kernel", [_node()], [1])
     assert pool.backend == "python"
+    # a fluid run's user never chose a backend: the warning names the SLO estimate too, and the cost
+    assert "SLO estimate of a fluid run" in str(w[0].message) and "9x the CPU time" in str(w[0].message)
+    assert effective_backend("kernel") == effective_backend("python") == "python"  # what provenance records
     with pytest.raises(ValueError, match="serving.backend"):
         make_pool("cuda", [_node()], [1])
 

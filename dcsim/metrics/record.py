@@ -194,6 +194,9 @@ class Provenance:
     calibration: list = field(default_factory=list)
     #: ``path=value`` overrides applied to the scenario file (``--set``, sweep points), in order
     overrides: list = field(default_factory=list)
+    #: the serving backend that ran the replicas (request-level serving, the SLO estimate): ``kernel`` or
+    #: ``python`` (serving.backend; ``kernel`` falls back to ``python`` where numba cannot be imported)
+    serving_backend: str = ""
 
 
 @dataclass
