@@ -256,24 +256,62 @@ def _leaves(d, prefix=""):
         yield prefix, float(d)
 
 
-def test_engine_backends_report_the_same_figures():
-    """A request-fidelity run with node failures: both backends give the same report."""
-    raw = small_scenario(**{"fidelity": "request", "duration": "4 min", "workload.arrivals.rate": "60 req/s",
-                            "racks.0.count": 1, "controller.tick": "5 s"})
-    raw["faults"] = [{"kind": "node_failures", "mtbf": "10 min", "repair": "1 min", "repair_distribution": "fixed"}]
-    reps = {}
-    for backend in ("kernel", "python"):
-        reps[backend] = run(raw, overrides={"serving.backend": backend}).report
-    a, b = reps["kernel"], reps["python"]
+def _engine_same(raw):
+    """Run ``raw`` through ``run()`` on both backends; every numeric report figure (but wall times) and every
+    time-series column must be equal, exactly. Returns the kernel's and the reference's Result."""
+    res = {backend: run(raw, overrides={"serving.backend": backend}) for backend in ("kernel", "python")}
+    a, b = res["kernel"].report, res["python"].report
     assert a["provenance"]["serving_backend"] == "kernel" and b["provenance"]["serving_backend"] == "python"
-    assert a["requests"] == b["requests"] and a["requests"]["completed"] > 1000
-    assert a["requests"]["requeued_after_failure"] > 0
+    assert a["requests"] == b["requests"]
     la, lb = dict(_leaves(a)), dict(_leaves(b))
     skip = ("runtime", "wall", "elapsed", "cpu")
     keys = [k for k in la if not any(s in k for s in skip)]
     assert len(keys) > 50 and set(keys) <= set(lb)
     for k in keys:  # exactly: NaN where both are NaN, every other figure equal
         assert la[k] == lb[k] or (math.isnan(la[k]) and math.isnan(lb[k])), k
+    ta, tb = res["kernel"].timeseries, res["python"].timeseries
+    assert set(ta) == set(tb)
+    for k in ta:
+        np.testing.assert_array_equal(np.asarray(ta[k]), np.asarray(tb[k]), err_msg=k)
+    return res["kernel"], res["python"]
+
+
+_ENGINE = {"fidelity": "request", "duration": "4 min", "racks.0.count": 1, "controller.tick": "5 s"}
+
+
+def test_engine_backends_report_the_same_figures():
+    """A request-fidelity run with node failures: both backends give the same report."""
+    raw = small_scenario(**_ENGINE, **{"workload.arrivals.rate": "60 req/s"})
+    raw["faults"] = [{"kind": "node_failures", "mtbf": "10 min", "repair": "1 min", "repair_distribution": "fixed"}]
+    a, _ = _engine_same(raw)
+    assert a.report["requests"]["completed"] > 1000
+    assert a.report["requests"]["requeued_after_failure"] > 0
+
+
+def test_engine_backends_same_with_idle_power_down():
+    """Idle replicas powered down (5 req/s on 8 replicas of Llama-3.1-70B/TP4): both backends, the same run."""
+    raw = small_scenario(**_ENGINE, **{"workload.arrivals.rate": "5 req/s", "controller.idle_power_down": True,
+                                       "controller.wake_up_delay": "10 s"})
+    a, _ = _engine_same(raw)
+    assert a.timeseries["awake_fraction"].min() < 1.0  # replicas went to standby
+    assert a.report["requests"]["completed"] > 1000
+
+
+def test_engine_backends_same_with_several_rack_groups():
+    """Two rack groups with different nodes (70B on TP4 bf16 and on TP2 fp8), routed across groups."""
+    raw = small_scenario(**_ENGINE, **{"workload.arrivals.rate": "60 req/s"})
+    r2 = dict(raw["racks"][0], name="r2", node={"gpu": "H100-SXM", "model": "llama-3.1-70b", "tensor_parallel": 2,
+                                                 "max_batch": 64, "precision": "fp8"})
+    raw["racks"].append(r2)
+    a, _ = _engine_same(raw)
+    assert a.report["requests"]["completed"] > 10_000
+
+
+def test_engine_backends_same_with_hold_limit_shedding():
+    """Overloaded (200 req/s) with a 10 s hold limit: requests shed past it, the same on both backends."""
+    raw = small_scenario(**_ENGINE, **{"workload.arrivals.rate": "200 req/s", "controller.hold_limit": "10 s"})
+    a, _ = _engine_same(raw)
+    assert a.report["requests"]["shed"] > 10_000
 
 
 def test_make_pool_falls_back_without_numba(monkeypatch):
