@@ -24,6 +24,7 @@ from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short, fmt_si
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
                                    energy_summary)
 from dcsim.scenario import scenario_hash
+from dcsim.serving.pool import effective_backend
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, critical_ticks, estimate_for_run,
                                         known_gap_caveats, report_block, tail_caveat)
 from dcsim.tpf import BINDING_NAMES, capped_ticks, near_tie_margin, serving_share
@@ -806,7 +807,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
             gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups}),
-            calibration=calibration_provenance(m), overrides=sc.overrides, code_hash=code_hash()),
+            calibration=calibration_provenance(m), overrides=sc.overrides, code_hash=code_hash(),
+            serving_backend=effective_backend(sc.serving.backend)),
         goodput_tok_s=goodput, slo_attainment=slo,
         goodput_interactive_tok_s=None if good_defer is None else goodput - good_defer,
         goodput_deferred_tok_s=good_defer, slo_note=note, serving_figures=serving,

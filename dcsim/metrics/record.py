@@ -197,6 +197,9 @@ class Provenance:
     #: sha256 of dcsim's sources and shipped data (:func:`dcsim.metrics.provenance.code_hash`, the sweep cache's
     #: key too): ``dcsim_version`` stays 0.1.0 through every change; ``dcsim compare`` names runs of different code
     code_hash: str | None = None
+    #: the serving backend that ran the replicas (request-level serving, the SLO estimate): ``kernel`` or
+    #: ``python`` (serving.backend; ``kernel`` falls back to ``python`` where numba cannot be imported)
+    serving_backend: str = ""
 
 
 @dataclass

@@ -80,13 +80,13 @@ except ImportError:  # pragma: no cover - exercised only without numba
 __all__ = ["AVAILABLE", "KernelGroup", "ROUTER_CODES", "warm_up"]
 
 # ---- per-replica integer state (ist columns)
-(I_NDEC, I_D, I_S, I_KV, I_KVPEAK, I_UID, I_TAKEN, I_NRUN, I_WHEAD, I_WCOUNT, I_NPF, I_PHEAD, I_PCOUNT,
+(I_NDEC, I_D, I_S, I_KV, I_KVPEAK, I_UID, I_NRUN, I_WHEAD, I_WCOUNT, I_NPF, I_PHEAD, I_PCOUNT,
  I_NFREE, I_COMPLETED, I_SHED, I_SHED_HELD, I_PREEMPT, I_ITERS, I_CALLS, I_ENQUEUED, I_OUTSTANDING,
- I_LASTFIN_N, I_MINFIN, I_FINDIRTY, I_GEN, I_LOST) = range(27)
-NI = 27
+ I_MINFIN, I_FINDIRTY, I_GEN, I_LOST) = range(25)
+NI = 25
 # ---- per-replica float state (fst columns)
-F_NOW, F_ACCT, F_CARRY, F_A, F_LASTFIN_T, F_LAST_T = range(6)
-NF = 6
+F_NOW, F_ACCT, F_CARRY, F_A = range(4)
+NF = 4
 # ---- sequence slot fields: integers (si) and floats (sf); names follow replica.py's _CLS, _NIN, ...
 S_CLS, S_NIN, S_NOUT, S_G, S_D0, S_UID, S_DONE, S_P, S_FIN = range(9)
 NSI = 9
@@ -255,7 +255,6 @@ def _schedule(r, preempted, cfg_i, cfg_f, st, out):
                 ist[r, I_OUTSTANDING] -= pend_i[r, 1, q] + pend_i[r, 2, q]
                 ist[r, I_PHEAD] += 1
                 ist[r, I_PCOUNT] -= 1
-                ist[r, I_TAKEN] += 1
                 continue
             fresh = True
             need = pend_i[r, 1, q]
@@ -283,7 +282,6 @@ def _schedule(r, preempted, cfg_i, cfg_f, st, out):
             sf[r, v, T_ADMIT] = now
             ist[r, I_PHEAD] += 1
             ist[r, I_PCOUNT] -= 1
-            ist[r, I_TAKEN] += 1
         else:
             h = ist[r, I_WHEAD] + 1
             if h == B:
@@ -627,20 +625,7 @@ def _advance(r, t_end, P, cfg_i, cfg_f, st, out, acc, res):
             fst[r, F_ACCT] = t_end
         else:
             fst[r, F_ACCT] = now
-        fin_f = out[0]
         nfin = out[3][0] - fin0
-        if nfin > 0:
-            last = fin_f[3, out[3][0] - 1]
-            m = 0
-            for j in range(out[3][0] - 1, fin0 - 1, -1):
-                if fin_f[3, j] != last:
-                    break
-                m += 1
-            if last == fst[r, F_LASTFIN_T]:
-                ist[r, I_LASTFIN_N] += m
-            else:
-                fst[r, F_LASTFIN_T] = last
-                ist[r, I_LASTFIN_N] = m
         ist[r, I_COMPLETED] += nfin
         ist[r, I_PREEMPT] += npre
         ist[r, I_ITERS] += int(acc[W_ITERS])
@@ -746,7 +731,6 @@ def _enqueue(dest, t_rel, t_arr, cls, n_in, n_out, cfg_i, st, out):
         pend_i[r, 2, q] = n_out[j]
         ist[r, I_PCOUNT] += 1
         ist[r, I_OUTSTANDING] += n_in[j] + n_out[j]
-        fst[r, F_LAST_T] = t_rel[j]
 
 
 def _route_group(code, n_in, n_out, ist, avail, headroom, use_headroom, min_headroom, rr, dest):
@@ -916,7 +900,6 @@ class KernelGroup:
         ist[:, I_MINFIN] = _BIG
         fst = np.zeros((R, NF))
         fst[:, F_NOW] = fst[:, F_ACCT] = float(t0)
-        fst[:, F_LASTFIN_T] = fst[:, F_LAST_T] = -math.inf
         lst = np.zeros((R, 4, B), np.int64)
         lst[:, L_FREE, :] = np.arange(B)[::-1]
         self.st = (ist, fst, np.zeros((R, B, NSI), np.int64), np.zeros((R, B, NSF)), lst,
@@ -1132,7 +1115,6 @@ class KernelGroup:
         ist[r, I_NDEC] = ist[r, I_S] = ist[r, I_KV] = ist[r, I_OUTSTANDING] = ist[r, I_FINDIRTY] = 0
         ist[r, I_MINFIN] = _BIG
         ist[r, I_ENQUEUED] -= len(out)
-        ist[r, I_TAKEN] = ist[r, I_COMPLETED] + ist[r, I_SHED_HELD]
         return out
 
 

@@ -19,7 +19,7 @@ from dcsim.routing import get_router
 from dcsim.serving import kernel
 from dcsim.serving.replica import Replica
 
-__all__ = ["PythonPool", "KernelPool", "make_pool", "HELD_AFTER_S"]
+__all__ = ["PythonPool", "KernelPool", "make_pool", "effective_backend", "FALLBACK_WARNING", "HELD_AFTER_S"]
 
 #: longest time a state-reading router routes on the same replica state (s); assumption: a
 #: production router (vLLM's router, llm-d) reads load per request, and 0.1 s is below a decode
@@ -241,13 +241,28 @@ def _cat(parts: list) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
+#: The warning where numba cannot be imported. It names both uses of the replica pool: request-level serving
+#: (request and hybrid fidelity) and the SLO estimate a fluid run makes, whose user never chose a backend. The
+#: slowdown: ``dcsim run scenarios/reference.yaml`` (fluid, a day) took 4.85 s user CPU on the kernel and 43.6 s
+#: on the Python reference, report.json identical (audit of 2026-12-05, commit 5c8e81e, 2-core VM under load).
+FALLBACK_WARNING = ("numba cannot be imported: the compiled serving kernel (serving.backend: kernel, the default) "
+                    "falls back to the Python reference for request-level serving and for the SLO estimate of a "
+                    "fluid run; same results, about 9x the CPU time (a fluid reference day: 4.9 -> 44 s). "
+                    "Install numba (a core dependency of dcsim) to restore the kernel")
+
+
+def effective_backend(backend: str) -> str:
+    """The serving backend that runs when ``backend`` is asked for: ``kernel`` is ``python`` where numba cannot
+    be imported (:data:`FALLBACK_WARNING`); recorded in report.json as ``provenance.serving_backend``."""
+    return "python" if backend == "kernel" and not kernel.AVAILABLE else backend
+
+
 def make_pool(backend: str, nodes, counts, **kw) -> PythonPool | KernelPool:
     """The replica pool of ``backend`` (``kernel`` or ``python``); ``kernel`` falls back to the
-    reference with a one-line warning where numba cannot be imported."""
-    if backend == "kernel" and not kernel.AVAILABLE:
-        warnings.warn("numba cannot be imported: serving.backend=kernel falls back to the Python reference "
-                      "(same results, slower)", RuntimeWarning, stacklevel=2)
-        backend = "python"
+    reference with a one-line warning where numba cannot be imported (:func:`effective_backend`)."""
+    if effective_backend(backend) != backend:
+        warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
+        backend = effective_backend(backend)
     if backend not in ("kernel", "python"):
         raise ValueError(f"serving.backend must be 'kernel' or 'python', got {backend!r}")
     return (KernelPool if backend == "kernel" else PythonPool)(nodes, counts, **kw)
