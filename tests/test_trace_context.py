@@ -112,3 +112,13 @@ def test_synthetic_class_that_overruns_the_window_is_warned():
     m = build_models(load_scenario(_scenario(wl)))
     warn = [w for w in m.warnings if "context window" in w]
     assert len(warn) == 1 and warn[0].startswith("workload.classes[agents]") and "0.291 %" in warn[0]
+
+
+def test_the_docs_example_prints_what_it_says(capsys):
+    doc = (ROOT / "docs" / "workload.md").read_text().split("## Context window", 1)[1]
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/workload.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[ True False] [130072      0]"
+    assert out[1] == "['0.00291', '2.53e-05', '0.00643']"
+    assert "# [ True False] [130072      0]" in code and "# ['0.00291', '2.53e-05', '0.00643']" in code

@@ -8,7 +8,8 @@ class choice, trace thinning, one per class for lengths) without mutating ``seed
 the same seed gives identical arrays.
 
 Trace workloads take each request's input and output tokens from the trace (unclipped: a
-replay is exact) and draw its class by share; every class then reports the trace's mean
+replay is exact, but for the model's context window, ``build_workload(max_context=...)``: a prompt that
+fills it is refused, a longer answer cut, :mod:`dcsim.workload.context`) and draw its class by share; every class then reports the trace's mean
 lengths. ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
 """
 
