@@ -11,6 +11,7 @@ from dcsim.engine.tables import GroupLimits, JointFrontier, NodeTable, SupplyCur
 from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED, expected_error
 from dcsim.node import build_node
+from dcsim.node.catalog import model_max_context
 from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, context_beyond, context_extrapolation_factor,
                               precision_warning)
 from dcsim.node.power import unused_gpus
@@ -206,13 +207,32 @@ def _context_warning(i: int, g: Group) -> str:
 TABLE_LIFT_WARN = 0.02
 
 
+def context_window(sc: Scenario) -> tuple[int | None, str]:
+    """The context window the workload is held to, tokens, and whose it is: the smallest ``max_context`` of the models
+    the rack groups serve (:func:`dcsim.node.catalog.model_max_context`; a model with none, or defined inline, sets
+    none). One window for the whole workload (assumption: every request may be routed to the tightest model; a
+    scenario whose pools serve models of different windows holds all its requests to the smallest)."""
+    best, who = None, ""
+    for i, gs in enumerate(sc.racks):
+        try:
+            w = model_max_context(gs.node.model)
+        except (ValueError, KeyError):  # an unknown model: build_node names it
+            continue
+        if w is not None and (best is None or w < best):
+            name = gs.node.model if isinstance(gs.node.model, str) else gs.node.model.name
+            best, who = w, f"{name} (racks[{i}], {gs.name})"
+    return best, who
+
+
 def build_models(sc: Scenario) -> Models:
     """Build workload, facility and node groups; random streams spawned per component from the seed."""
     s_workload, s_facility, s_serving, s_faults = (named_stream(sc.seed, k) for k in
                                                    ("workload", "facility", "serving", "faults"))
     day, sec = sc.clock()
     clock_s = (day - 1) * 86400.0 + sec
-    workload = build_workload(sc.workload, s_workload, sc.base_dir, start_hour=sec / 3600.0)
+    window, window_of = context_window(sc)
+    workload = build_workload(sc.workload, s_workload, sc.base_dir, start_hour=sec / 3600.0, max_context=window,
+                              context_of=window_of)
     facility = build_facility(sc.facility, sc.base_dir, s_facility, clock_s)
     clocks = None
     groups: list[Group] = []
@@ -274,6 +294,7 @@ def build_models(sc: Scenario) -> Models:
     warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)
                 if g.node.calibration["in_range_status"] in UNCALIBRATED
                 and g.node.calibration["in_range_status"] != "user-profile"]
+    warnings += workload.context_warnings  # requests refused or cut by the model's context window
     warnings += [_context_warning(i, g) for i, g in enumerate(groups) if g.node.calibration["context_extrapolated"]]
     warnings += [f"racks[{i}] ({g.name}): {w}" for i, g in enumerate(groups) if (w := precision_warning(g.node))]
     warnings += [f"racks[{i}] ({g.name}): at full load a replica runs a batch of {g.node.calibration['batch_limit']:,.0f}, "

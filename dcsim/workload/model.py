@@ -8,12 +8,14 @@ class choice, trace thinning, one per class for lengths) without mutating ``seed
 the same seed gives identical arrays.
 
 Trace workloads take each request's input and output tokens from the trace (unclipped: a
-replay is exact) and draw its class by share; every class then reports the trace's mean
+replay is exact, but for the model's context window, ``build_workload(max_context=...)``: a prompt that
+fills it is refused, a longer answer cut, :mod:`dcsim.workload.context`) and draw its class by share; every class then reports the trace's mean
 lengths. ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +32,13 @@ from dcsim.workload.arrivals import (
     ArrivalProcess, GammaRenewal, Mmpp2, PoissonProcess, ThinnedProcess, TraceReplay,
     diurnal_rate_fn, hourly_profile_rate_fn, table_rate_fn,
 )
+from dcsim.workload.context import ContextWindowEffect, context_cut, length_window_excess
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
 from dcsim.textio import MAX_TABLE_BYTES, read_text
-from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
+from dcsim.workload.trace import SHIPPED_TRACES, TraceData, TraceError, read_column, read_trace, resolve_path
 
-__all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length",
+__all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length", "apply_context_window",
            "resolve_class", "child_seed"]
 
 
@@ -270,6 +273,11 @@ class Workload:
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
+        #: what a model's context window did to a trace (:func:`apply_context_window`), None without one
+        self.context_effect: ContextWindowEffect | None = None
+        #: the run's warnings about the context window (a trace's requests refused or cut; a synthetic class that can
+        #: overrun it)
+        self.context_warnings: list[str] = []
 
     @property
     def trace_requests(self) -> int:
@@ -417,10 +425,44 @@ def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None, start_ho
     raise TypeError(f"unknown arrival spec {type(a).__name__}")
 
 
+def _trace_columns(a: TraceArrivalSpec) -> str:
+    """The input and output columns of a trace, as its warnings name them."""
+    fmt = "azure" if a.path in SHIPPED_TRACES else a.format
+    if fmt == "mooncake":
+        return "input_length, output_length"
+    if fmt == "csv" and a.columns is not None:
+        return f"columns {getattr(a.columns, 'input', 'ContextTokens')}, {getattr(a.columns, 'output', 'GeneratedTokens')}"
+    return "ContextTokens, GeneratedTokens"
+
+
+def apply_context_window(tr: TraceData, max_context: int, columns: str) -> tuple[TraceData, ContextWindowEffect]:
+    """The trace under a context window of ``max_context`` tokens (:func:`dcsim.workload.context.context_cut`: a prompt
+    of ``max_context`` tokens or more is refused and its row dropped; a longer answer is cut at ``max_context - prompt``),
+    and what that did. Every row refused is a :class:`TraceError` naming the file."""
+    kept, n_out = context_cut(tr.n_in, tr.n_out, max_context)
+    cut = kept & (n_out < tr.n_out)
+    eff = ContextWindowEffect(str(tr.path), columns, int(max_context), len(tr), int((~kept).sum()), int(cut.sum()),
+                              int(tr.n_out.sum()), int(tr.n_out[~kept].sum()), int((tr.n_out - n_out)[cut].sum()))
+    if not kept.any():
+        raise TraceError(f"{tr.path}: every one of its {len(tr):,} requests has a prompt ({columns.split(',')[0]}) of "
+                         f"{max_context:,} tokens or more, the context window of the model serving it: vLLM refuses "
+                         "them all")
+    if eff.refused or eff.cut:
+        # the kept requests keep their arrival times (a refused first request does not move the others)
+        tr = dataclasses.replace(tr, t=tr.t[kept], n_in=tr.n_in[kept], n_out=n_out[kept])
+    return tr, eff
+
+
 def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
-                   base_dir: Path | None = None, start_hour: float = 0.0) -> Workload:
+                   base_dir: Path | None = None, start_hour: float = 0.0, max_context: int | None = None,
+                   context_of: str = "the model") -> Workload:
     """Build the request generator for ``spec`` (files resolved against ``base_dir``);
-    ``start_hour`` is the local hour at t = 0 (the scenario's ``start:``), for diurnal arrivals."""
+    ``start_hour`` is the local hour at t = 0 (the scenario's ``start:``), for diurnal arrivals.
+
+    ``max_context`` (tokens; ``context_of`` names whose window it is): a trace's requests are refused or cut as vLLM
+    does (:func:`apply_context_window`), in every fidelity, and ``Workload.context_warnings`` says how many; a synthetic
+    class whose lengths can overrun the window is not changed, and the warning gives the expected share
+    (:func:`dcsim.workload.context.length_window_excess`)."""
     base_dir = Path(base_dir) if base_dir is not None else None
     classes = []
     for c in spec.classes:
@@ -436,6 +478,9 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
     a = spec.arrivals
     if isinstance(a, TraceArrivalSpec):
         tr = read_trace(a.path, a.format, base_dir, a.columns, a.time_unit, a.on_bad_row)
+        effect = None
+        if max_context is not None:
+            tr, effect = apply_context_window(tr, max_context, _trace_columns(a))
         t, n_in, n_out, period = _prepare_trace(tr, a, rng_trace)
         proc = TraceReplay(t, period, a.rate_bin, rng_arr)
         mi, mo = float(n_in.mean()), float(n_out.mean())
@@ -447,5 +492,29 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
             wl.trace_unsorted = (str(tr.path), tr.unsorted, len(tr), tr.first_unsorted_line)
         if period is None:
             wl.trace_span = (str(tr.path), float(t[0]), float(t[-1]), int(t.size))
+        if effect is not None:
+            wl.context_effect = effect
+            wl.context_warnings = [w for w in [effect.warning(context_of)] if w]
         return wl
-    return Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len)
+    wl = Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len)
+    if max_context is not None:
+        wl.context_warnings = [w for c in classes if (w := _class_window_warning(c, max_context, context_of))]
+    return wl
+
+
+def _class_window_warning(c: RequestClass, max_context: int, who: str) -> str | None:
+    """The warning for a synthetic class whose lengths can overrun a context window (None when they cannot, or do
+    so for under one request in 10^9)."""
+    p_ref, p_cut, lost = length_window_excess(c.input, c.output, max_context)
+    if p_ref + p_cut < 1e-9:
+        return None
+    if math.isnan(lost):
+        said = f"at most {100 * p_ref:.2g} % of its requests overrun it (a bound from the length tails)"
+    else:
+        said = (f"{100 * p_ref:.3g} % of its requests would have a prompt of {max_context:,} tokens or more (vLLM "
+                f"refuses them) and {100 * p_cut:.3g} % an answer cut at the window less the prompt ({lost:.3g} output "
+                f"tokens a request, {100 * lost / max(c.output.mean(), 1e-300):.3g} % of its output)")
+    return (f"workload.classes[{c.name}]: the context window of {who} is {max_context:,} tokens (prompt + answer); "
+            f"drawn from the class's lengths (input then output, independent), {said}. The run does not apply the window to "
+            "synthetic lengths: it serves them whole; set the class's max_input and max_tokens inside the window "
+            "(docs/workload.md, Context window)")

@@ -1,0 +1,142 @@
+"""A model's context window (prompt + answer, tokens) applied to requests, as vLLM applies ``max_model_len``.
+
+vLLM's rules (the window is ``max_model_len``, by default the model's config.json ``max_position_embeddings``; dcsim
+reads it from the model catalog, :func:`dcsim.node.catalog.model_max_context`):
+
+- a prompt that leaves no room for one answer token is refused: the OpenAI server refuses ``prompt >= max_model_len``
+  when the request sets no ``max_tokens`` ("This model's maximum context length is ... tokens. However, you requested
+  ... tokens in the messages", ``vllm/entrypoints/openai/serving_engine.py`` ``_validate_input``, v0.10.0), and the
+  engine refuses ``prompt > max_model_len`` ("The decoder prompt (length ...) is longer than the maximum model length
+  of ...", the input processor's ``_validate_model_input``);
+- an answer stops when prompt + answer reaches the window: the v1 scheduler's ``check_stop`` ends a request with
+  ``FINISHED_LENGTH_CAPPED`` once ``request.num_tokens >= max_model_len`` (``vllm/v1/core/sched``), so the answer is cut
+  at ``max_model_len - prompt`` tokens.
+
+A request whose ``max_tokens`` would overrun the window is also refused by the OpenAI server; a trace records the
+tokens generated, not the ``max_tokens`` asked, so dcsim applies the cut (assumption: the client set no ``max_tokens``
+beyond the window).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
+
+__all__ = ["context_cut", "ContextWindowEffect", "length_window_excess", "MAX_EXACT_WINDOW"]
+
+#: largest window whose excess :func:`length_window_excess` sums exactly over integers (8 M entries, 64 MB a
+#: float array); above it the excess is bounded by the two tails (assumption: a numerical budget, not physics)
+MAX_EXACT_WINDOW = 1 << 23
+
+
+def context_cut(n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_tokens: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, n_out) of requests under a context window of ``max_context_tokens`` (vLLM's ``max_model_len``): a request
+    whose prompt leaves no room for one answer token (``n_in >= max_context``) is refused (``kept`` False); a kept
+    request's answer is cut at ``max_context - n_in`` tokens (``FINISHED_LENGTH_CAPPED``). Module docstring: sources."""
+    n_in = np.asarray(n_in_tokens, dtype=np.int64)
+    n_out = np.asarray(n_out_tokens, dtype=np.int64)
+    w = int(max_context_tokens)
+    kept = n_in < w
+    return kept, np.minimum(n_out, np.maximum(w - n_in, 0))
+
+
+@dataclass(frozen=True)
+class ContextWindowEffect:
+    """What a context window did to a trace: requests refused and answers cut, with the output tokens they carried."""
+
+    path: str
+    columns: str            # the trace's input and output columns, as the warning names them
+    max_context: int        # tokens
+    requests: int           # requests in the trace (before the window)
+    refused: int            # requests refused: prompt >= window
+    cut: int                # requests kept whose answer was cut
+    out_tokens: int         # output tokens of the trace (before the window)
+    refused_out_tokens: int  # output tokens the refused requests asked for
+    cut_out_tokens: int     # output tokens cut from the kept answers
+
+    def warning(self, who: str) -> str | None:
+        """The run's warning (None when the window changed nothing); ``who`` names the model(s) whose window it is."""
+        if not (self.refused or self.cut):
+            return None
+        n = max(self.requests, 1)
+        parts = []
+        if self.refused:
+            parts.append(f"{self.refused:,} of its {self.requests:,} requests ({100 * self.refused / n:.3g} %) have a "
+                         f"prompt of {self.max_context:,} tokens or more and are refused, as vLLM refuses them (their "
+                         f"{self.refused_out_tokens:,} output tokens never arrive)")
+        if self.cut:
+            parts.append(f"{self.cut:,} ({100 * self.cut / n:.3g} %) ask for more answer than the window leaves and "
+                         f"are cut at {self.max_context:,} tokens less their prompt ({self.cut_out_tokens:,} output "
+                         "tokens not generated)")
+        lost = self.refused_out_tokens + self.cut_out_tokens
+        return (f"workload.arrivals.path: {self.path} ({self.columns}): the context window of {who} is "
+                f"{self.max_context:,} tokens (prompt + answer, the model's max_position_embeddings, vLLM's "
+                f"max_model_len): " + "; ".join(parts) + f"; in all {100 * lost / max(self.out_tokens, 1):.3g} % of the "
+                "trace's output tokens are not served (docs/workload.md, Context window)")
+
+
+def _pmf(d: LengthDist, n: int) -> np.ndarray:
+    """P(N = k) for k = 0..n (index k; entry 0 is 0) of a length distribution, cap and cap mass included."""
+    k = np.arange(n + 1, dtype=float)
+    if isinstance(d, LogNormalLength):
+        with np.errstate(divide="ignore"):
+            cdf = d._cdf(np.maximum(k + 0.5, 1e-300))
+        p = np.diff(np.concatenate(([0.0], cdf)))
+        p[0] = 0.0
+        p[1] = cdf[1]  # B = 1 for X < 1.5
+    elif isinstance(d, EmpiricalLength):
+        p = np.zeros(n + 1)
+        inside = d._k <= n
+        np.add.at(p, d._k[inside], d._p[inside])
+    elif isinstance(d, FixedLength):
+        p = np.zeros(n + 1)
+        if d.value <= n:
+            p[d.value] = 1.0
+    else:
+        raise TypeError(f"unknown length distribution {type(d).__name__}")
+    if math.isfinite(d.cap):
+        c = int(d.cap)
+        if c <= n:
+            above = max(1.0 - float(p[:c].sum()), 0.0)  # everything at or beyond the cap lands at the cap
+            p[c + 1:] = 0.0
+            p[c] = above
+        if d.cap_mass > 0:
+            p *= 1.0 - d.cap_mass
+            if c <= n:
+                p[c] += d.cap_mass
+    return p
+
+
+def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> tuple[float, float, float]:
+    """(P(refused), P(cut), E[answer tokens cut per request]) of a request class whose prompt and answer lengths are
+    drawn independently from ``inp`` and ``out`` (as dcsim draws them), under a window of ``max_context_tokens``:
+    refused when the prompt is ``>= w``, cut when the answer is longer than ``w - prompt`` (:func:`context_cut`).
+    Exact sums over integers up to :data:`MAX_EXACT_WINDOW`; a window above it returns upper bounds from the tails
+    (P(I >= w/2) + P(O >= w/2) for the cut), zero when both caps keep prompt + answer inside the window."""
+    w = int(max_context_tokens)
+    if inp.cap + out.cap <= w:  # caps keep every request inside the window (prompt < w as out >= 1)
+        return 0.0, 0.0, 0.0
+    if w > MAX_EXACT_WINDOW:
+        h = MAX_EXACT_WINDOW // 2
+        pi, po = _pmf(inp, h), _pmf(out, h)
+        bound = max(1.0 - pi.sum(), 0.0) + max(1.0 - po.sum(), 0.0)  # P(I > h) + P(O > h) >= P(I + O > w)
+        return bound, bound, math.nan
+    pi = _pmf(inp, w)
+    p_ref = max(1.0 - float(pi[:w].sum()), 0.0)  # P(I >= w)
+    po = _pmf(out, w)
+    so = np.concatenate((np.cumsum(po[::-1])[::-1], [0.0]))  # so[j] = P(O >= j) for j <= w (tail above w: below)
+    tail = max(1.0 - float(po.sum()), 0.0)
+    so[: w + 1] += tail
+    # P(O > w - i) = P(O >= w - i + 1) for prompts i = 1..w-1
+    i = np.arange(1, w)
+    p_cut = float(np.dot(pi[1:w], so[w - i + 1]))
+    # E[(O - c)^+] = sum_{j > c} P(O >= j); the tail above w contributes E[(O - w)^+] to every c (cumulated below)
+    excess = np.concatenate((np.cumsum(so[::-1])[::-1], [0.0]))  # excess[c] = sum_{j >= c} so[j], j <= w + 1
+    over_w = float(out.mean()) - float(np.sum(np.minimum(np.arange(w + 1), w) * po)) - w * tail  # E[(O - w)^+]
+    lost = float(np.dot(pi[1:w], excess[w - i + 1] + max(over_w, 0.0)))
+    return p_ref, p_cut, lost

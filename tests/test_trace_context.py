@@ -1,0 +1,124 @@
+"""A model's context window (prompt + answer, vLLM's max_model_len) applied to requests (audit F #5): a trace row whose
+prompt leaves no room for one answer token is refused, a longer answer is cut at the window less the prompt, and
+validate / the run say how many, naming the file and its columns; a synthetic class whose lengths can overrun the
+window is warned with its exact expected share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dcsim.engine.build import build_models
+from dcsim.engine.run import run
+from dcsim.scenario import load_scenario, read_yaml
+from dcsim.scenario.workload import RequestClassSpec, WorkloadSpec
+from dcsim.workload import build_workload
+from dcsim.workload.context import context_cut, length_window_excess
+from dcsim.workload.model import apply_context_window, resolve_class
+from dcsim.workload.trace import TraceError, read_trace
+
+ROOT = Path(__file__).resolve().parents[1]
+W70 = 131_072  # Llama-3.1-70B's max_position_embeddings (dcsim/data/models.yaml)
+
+
+def _trace(tmp_path, rows) -> Path:
+    p = tmp_path / "tr.csv"
+    p.write_text("t,in,out\n" + "".join(f"{t},{i},{o}\n" for t, i, o in rows))
+    return p
+
+
+def _arr(p: Path) -> dict:
+    return {"kind": "trace", "path": str(p), "format": "csv", "time_unit": "s",
+            "columns": {"time": "t", "input": "in", "output": "out"}}
+
+
+def _scenario(workload: dict, duration: str = "10 min") -> dict:
+    raw = read_yaml(ROOT / "scenarios" / "reference.yaml")
+    raw["workload"] = workload
+    raw["duration"] = duration
+    raw["facility"]["interconnect"] = "2 MW"  # never power-bound: nothing shed
+    raw.pop("expect", None)
+    return raw
+
+
+def test_context_cut_follows_vllm():
+    # prompt >= window: refused (no room for one answer token); else the answer stops at window - prompt
+    n_in = np.array([10, 99, 100, 150, 40])
+    n_out = np.array([5, 7, 1, 1, 80])
+    kept, out = context_cut(n_in, n_out, 100)
+    assert kept.tolist() == [True, True, False, False, True]
+    assert out[kept].tolist() == [5, 1, 60]
+
+
+def test_trace_rows_refused_and_cut_keep_their_times(tmp_path):
+    p = _trace(tmp_path, [(0.0, W70, 10), (1.0, 1000, 200), (2.0, 1000, 10_000_000), (3.0, W70 - 1, 5)])
+    tr = read_trace(str(p), "csv", None, type("C", (), {"time": "t", "input": "in", "output": "out"})())
+    got, eff = apply_context_window(tr, W70, "columns in, out")
+    assert (eff.requests, eff.refused, eff.cut) == (4, 1, 2)
+    assert got.t.tolist() == [1.0, 2.0, 3.0]  # the refused first row does not move the others
+    assert got.n_out.tolist() == [200, W70 - 1000, 1]
+    assert eff.refused_out_tokens == 10 and eff.cut_out_tokens == (10_000_000 - (W70 - 1000)) + 4
+    w = eff.warning("llama-3.1-70b")
+    assert str(p) in w and "columns in, out" in w and "1 of its 4 requests (25 %)" in w and "2 (50 %)" in w
+
+
+def test_every_row_refused_is_an_error_naming_the_file(tmp_path):
+    p = _trace(tmp_path, [(0.0, 5000, 10), (1.0, 4096, 10)])
+    with pytest.raises(TraceError, match=r"tr\.csv.*every one of its 2 requests"):
+        build_workload(WorkloadSpec(arrivals=_arr(p), classes=[{"name": "c", "share": 1.0, "preset": "chat"}]),
+                       np.random.SeedSequence(1), max_context=4096)
+
+
+def test_validate_warns_and_the_run_serves_the_cut_trace(tmp_path):
+    # every 100th request asks for 10 M output tokens (audit F #5): validate said nothing of the window before
+    rows = [(0.5 * k, 1000, 10_000_000 if k % 100 == 0 else 200) for k in range(600)]
+    p = _trace(tmp_path, rows)
+    sc = load_scenario(_scenario({"arrivals": _arr(p), "classes": [{"name": "chat", "preset": "chat", "share": 1.0}]}))
+    m = build_models(sc)
+    warn = [w for w in m.warnings if "context window" in w]
+    assert len(warn) == 1 and str(p) in warn[0] and "columns in, out" in warn[0]
+    assert "6 (1 %) ask for more answer than the window leaves" in warn[0]
+    # the pool's mean output is the cut trace's: 6 answers of 131,072 - 1,000 tokens, the rest 200
+    want = (6 * (W70 - 1000) + 594 * 200) / 600
+    assert m.workload.mean_output == pytest.approx(want, rel=1e-12)
+    res = run(sc)
+    assert res.report["tokens_accounting"]["arrived"] == pytest.approx(6 * (W70 - 1000) + 594 * 200, rel=1e-12)
+    assert any("context window" in w for w in res.report["warnings"])
+
+
+def test_length_window_excess_is_exact():
+    # the agentic preset's max_input 131,072 is Llama-3.1-70B's whole window: the prompts at that cap are refused
+    rng = np.random.default_rng(7)
+    for preset, w in (("agentic", W70), ("chat", 4096), ("reasoning", 32_768)):
+        c = resolve_class(RequestClassSpec(name="x", preset=preset, share=1.0), None)
+        p_ref, p_cut, lost = length_window_excess(c.input, c.output, w)
+        n = 400_000
+        kept, out = context_cut(c.input.sample(n, rng), o := c.output.sample(n, rng), w)
+        se = lambda p: 5 * np.sqrt(max(p, 1e-6) / n)  # five standard errors
+        assert abs(p_ref - (~kept).mean()) < se(p_ref)
+        assert abs(p_cut - (kept & (out < o)).mean()) < se(p_cut)
+        if p_cut * n > 1000:  # enough cut answers for the sampled mean to be within 5 %
+            assert lost == pytest.approx(float(np.where(kept, o - out, 0).mean()), rel=0.05)
+    c = resolve_class(RequestClassSpec(name="x", preset="agentic", share=1.0), None)
+    assert length_window_excess(c.input, c.output, 131_072 + 2000) == (0.0, 0.0, 0.0)  # caps inside: none
+
+
+def test_synthetic_class_that_overruns_the_window_is_warned():
+    wl = {"arrivals": {"kind": "poisson", "rate": "5 req/s"},
+          "classes": [{"name": "chat", "preset": "chat", "share": 0.5},
+                      {"name": "agents", "preset": "agentic", "share": 0.5}]}
+    m = build_models(load_scenario(_scenario(wl)))
+    warn = [w for w in m.warnings if "context window" in w]
+    assert len(warn) == 1 and warn[0].startswith("workload.classes[agents]") and "0.291 %" in warn[0]
+
+
+def test_the_docs_example_prints_what_it_says(capsys):
+    doc = (ROOT / "docs" / "workload.md").read_text().split("## Context window", 1)[1]
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/workload.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[ True False] [130072      0]"
+    assert out[1] == "['0.00291', '2.53e-05', '0.00643']"
+    assert "# [ True False] [130072      0]" in code and "# ['0.00291', '2.53e-05', '0.00643']" in code
