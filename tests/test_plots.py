@@ -1133,14 +1133,17 @@ def test_signature_shades_c_and_p_by_an_out_of_sample_band_only(result):
     ts = result.timeseries
     fig = signature_plot(_with_calibration(result))
     ax = fig.axes[0]
-    for name, col in (("compute", "compute_tok_s"), ("power", "power_tok_s")):
+    # C carries the tok/s band (20 %); P = IT budget / J per token carries the J/token band (30 %)
+    for name, col, b in (("compute", "compute_tok_s", 0.2), ("power", "power_tok_s", 0.3)):
         band = [c for c in ax.collections if c.get_gid() == f"error-band-{name}"]
         assert len(band) == 1 and band[0].get_alpha() == BAND_ALPHA
         assert _rgb(band[0].get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS[name])
         v = band[0].get_paths()[0].vertices[:, 1]
         c = np.asarray(ts[col], dtype=float)
-        assert v.max() == pytest.approx(1.2 * c.max()) and v.min() == pytest.approx(0.8 * c.min())
-    assert any("≥±20 % tok/s" in t.get_text() for t in ax.get_legend().get_texts())
+        assert v.max() == pytest.approx((1 + b) * c.max()) and v.min() == pytest.approx((1 - b) * c.min())
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("C ±") and "≥±20 % tok/s" in t for t in texts)
+    assert any(t.startswith("P ±") and "≥±30 % J/token" in t for t in texts), texts
     calibrated = signature_plot(_with_calibration(result, "calibrated", 3.0, 3.0))
     assert not [c for c in calibrated.axes[0].collections if str(c.get_gid()).startswith("error-band")]
 

@@ -404,13 +404,20 @@ def _pool_band_fracs(report: Mapping[str, Any], bands: list[dict], key: str) -> 
                 default=0.0) for p in pools]
 
 
+#: Which band of the node profile each shaded ceiling carries: C is the profile's token rate, P = IT budget / J per
+#: token, so its relative error is the J/token one.
+CEILING_BAND_KEY = {"compute": "tok_s", "power": "j_per_tok"}
+
+
 def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], name: str,
                            bands: list[dict]) -> np.ndarray | None:
     """Half-width (tok/s, per tick) of the error band of the facility ceiling ``name`` (``compute``, ``power``): with
     several pools the sum over the pools of each pool's ceiling (``pool{i}_{name}_tok_s``) times its band (the band of
     a sum whose parts may err together: a pool in-sample adds nothing); else the ceiling times the run's widest band.
-    None when no group is out of sample or no band has a figure."""
-    fracs = _pool_band_fracs(report, bands, "tok_s")
+    C carries the profile's tok/s band; P, the IT budget over the energy per token, its J/token band
+    (:data:`CEILING_BAND_KEY`; until 2026-12-05 P was shaded with the tok/s band). None when no group is out of sample
+    or no band has a figure."""
+    fracs = _pool_band_fracs(report, bands, CEILING_BAND_KEY[name])
     if not any(f > 0 for f in fracs):
         return None
     total = np.asarray(ts[f"{name}_tok_s"], dtype=float)
@@ -697,8 +704,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         half = ceiling_band_halfwidth(report, ts, name, oos) if name in ("compute", "power") and oos else None
         if half is not None:
             # the profile's expected error where it is transferred or extrapolated: the ceiling is not a line
-            lab = {"compute": "C", "power": "P"}[name] + " ± expected error of the node profile" + (
-                f"\n({band_label(oos)};\nout-of-sample groups only)" if name == "compute" else "")
+            lab = ({"compute": "C", "power": "P"}[name] + " ± expected error of the node profile"
+                   + f"\n({band_label(oos, CEILING_BAND_KEY[name] + '_pct')}"
+                   + (";\nout-of-sample groups only)" if name == "compute" else ")"))
             for a_ in (ax,) if axz is None else (ax, axz):
                 a_.fill_between(edges, _ext(shown - half), _ext(shown + half), step="post",
                                 color=CONSTRAINT_COLORS[name],
