@@ -1187,6 +1187,26 @@ def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
     assert 190e3 < lo < 225e3 and 228e3 <= hi < 235e3
 
 
+def test_zoom_takes_dips_only_from_ticks_a_ceiling_binds():
+    """chiller-trip: its demand-bound achieved rate (180-200k, following demand) was counted as the achieved rate's
+    dips and stretched the zoom to 179.6k-230.3k, C, P and Q together again. A demand-bound tick's rate says nothing
+    of the ceilings: the dips are taken from the ticks a ceiling binds only."""
+    from dcsim.plots.figures import _zoom
+
+    n = 60
+    c, p, q = np.full(n, 226e3), np.linspace(229e3, 224e3, n), np.full(n, 225e3)
+    ceil = {"compute": c, "power": p, "cooling": q}
+    demand = 185e3 + 10e3 * np.sin(np.arange(n) / 5.0)  # well below the ceilings
+    ach = demand.copy()
+    binding = np.zeros(n, dtype=int)  # demand binds
+    ach[40:50], binding[40:50] = 224e3, 2  # power binds, at P
+    lo, hi = _zoom(ceil, ach, 250e3, None, binding)
+    assert 220e3 < lo < 224e3 and 228e3 < hi < 232e3
+    ach[45], binding[45] = 219e3, 2  # a bound tick's dip below the ceilings is taken in
+    lo2, _ = _zoom(ceil, ach, 250e3, None, binding)
+    assert 218e3 < lo2 < 219e3
+
+
 def test_shift_labels_sit_above_the_axes_and_a_burst_is_one_span(result):
     """Shift labels covered the ceilings (chiller-trip's "→power …19 more… →power", a tall white box) and 25 dotted
     lines formed a hatch: the labels stand above the axes, and a burst of SHIFT_BURST or more close shifts is one

@@ -549,26 +549,32 @@ ZOOM_MIN_MAGNIFICATION = 3.0
 
 
 def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float,
-          in_service: np.ndarray | None = None) -> tuple[float, float] | None:
+          in_service: np.ndarray | None = None, binding: np.ndarray | None = None) -> tuple[float, float] | None:
     """Y-range of the signature figure's zoom panel (:func:`_zoom_range`), taking in the achieved rate when it runs
     just below the ceilings; None when it would magnify less than :data:`ZOOM_MIN_MAGNIFICATION`. ``in_service``
     (a mask over the ticks) limits the range to the ticks with GPUs in service: a shed's Q of 0 and a fault
-    window's falling Q set the range's bottom, so chiller-trip's C, P and Q within 1 % had no zoom."""
+    window's falling Q set the range's bottom, so chiller-trip's C, P and Q within 1 % had no zoom.
+
+    The achieved rate's dips: over the ticks a ceiling binds (``binding`` not demand, code 0; all ticks when
+    ``binding`` is None), when the rate's 10th percentile is in the panel or within one span below it, the panel
+    reaches down to its lowest within two spans below, padded by 5 % of the span (one rule; until 2026-12-05 a second
+    one also took the 10th percentile itself in) (year-richmond's daily achieved dipped to 200k under a 212k floor). A demand-bound tick's rate
+    follows demand, not the ceilings: counted as a dip, chiller-trip's 180-200k demand-bound rate stretched the panel
+    to 179.6k-230.3k and C, P and Q ran together again."""
     if in_service is not None and np.any(in_service):
         m = np.asarray(in_service, dtype=bool)
         ceilings = {k: np.asarray(v)[m] for k, v in ceilings.items()}
         achieved = np.asarray(achieved)[m]
+        binding = None if binding is None else np.asarray(binding)[m]
     zoom = _zoom_range(ceilings, top)
     ach = np.asarray(achieved, dtype=float)
-    ach = ach[np.isfinite(ach) & (ach > 0)]
-    if zoom is not None and ach.size:  # keep the achieved rate in the zoom when it runs just below it
-        q = float(np.percentile(ach, 10))
+    keep = np.isfinite(ach) & (ach > 0)
+    if binding is not None:
+        keep &= np.asarray(binding) != BINDING_NAMES.index("demand")
+    ach = ach[keep]
+    if zoom is not None and ach.size:
         span = zoom[1] - zoom[0]
-        if zoom[0] - span <= q < zoom[0]:
-            zoom = (q - 0.15 * span, zoom[1])
-        if q >= zoom[0] - span:
-            # the achieved rate runs in or just below the panel: down to its lowest within two spans, so its dips
-            # are not cut at the panel's bottom (year-richmond's daily achieved dipped to 200k under a 212k floor)
+        if float(np.percentile(ach, 10)) >= zoom[0] - span:  # the rate runs in or within a span below the panel
             dips = ach[(ach >= zoom[0] - 2.0 * span) & (ach < zoom[0])]
             if dips.size:
                 zoom = (float(dips.min()) - 0.05 * span, zoom[1])
@@ -634,7 +640,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
-    zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts, ts["t_s"]))
+    zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts, ts["t_s"]), binding)
 
     if zoom is None:
         fig = new_figure(12.0, 6.8)
