@@ -1294,8 +1294,8 @@ def test_zoom_keeps_the_achieved_rates_dips():
 
 def test_power_stack_binding_strip_and_the_at_cap_note(result):
     """mixed-fleet's power figure sat at its 700-kW cap all day while the signature said demand binds overnight:
-    a strip along the top spans each binding run in its constraint's colour, and the legend counts the ticks at the
-    cap while power does not bind."""
+    a strip along the top spans each binding run in its constraint's colour, and the legend says how many of the
+    ticks power does not bind sit at the cap (:func:`at_cap_note`)."""
     ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
     ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
     edges = _edges_h(ts)
@@ -1305,14 +1305,36 @@ def test_power_stack_binding_strip_and_the_at_cap_note(result):
     for p, (s_, e_, code) in zip(strip, runs):
         assert p.get_x() == pytest.approx(edges[s_]) and p.get_x() + p.get_width() == pytest.approx(edges[e_])
         assert _rgb(p.get_facecolor()) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[code]])
-    # at the cap on every tick: the note counts the ticks where power does not bind
+    from dcsim.plots.figures import at_cap_note
+
+    # at the cap on every tick: the legend carries the note, all of the ticks power does not bind at the cap
     ts["interconnect_w"] = ts["facility_power_w"].astype(float).copy()
     if "meter_power_w" in ts:
         ts["meter_power_w"] = ts["facility_power_w"]
     ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
-    share = float(np.mean(ts["binding"] != BINDING_NAMES.index("power")))
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert f"at the cap (within 1 %) on {100 * share:.0f} % of\nthe ticks while power does not bind" in texts
+    assert at_cap_note(ts) in texts and at_cap_note(ts).startswith("at the cap (within 1 %) on 100 % of the")
+
+
+def test_the_at_cap_note_gives_the_share_of_the_ticks_power_does_not_bind():
+    """mixed-fleet's note read "at the cap (within 1 %) on 43 % of the ticks while power does not bind": it is at the
+    cap on every tick, and 43 % was the share of ticks power does not bind. The note gives the at-cap share of those
+    ticks, and says why when a capped controller mode runs there (it spends the budget on clock)."""
+    from dcsim.plots.figures import at_cap_note
+
+    n = 10
+    b = np.array([2, 2, 2, 2, 0, 0, 0, 1, 1, 1])  # power binds on 4 ticks; 6 it does not
+    cap = np.full(n, 700e3)
+    fac = np.array([700e3] * 4 + [699e3, 698e3, 600e3, 695e3, 500e3, 500e3])  # 3 of the 6 within 1 %
+    ts = {"binding": b, "interconnect_w": cap, "facility_power_w": fac}
+    assert at_cap_note(ts) == "at the cap (within 1 %) on 50 % of the\n60 % of ticks where power does not bind"
+    ts["mode"] = np.array([1] * n)
+    ts["controller_clock"] = np.array([1.0] * 4 + [0.9, 0.91, 0.5, 0.92, 0.5, 0.5])
+    assert at_cap_note(ts).endswith(":\nthe controller runs the clock up to the budget\n(capped mode, median clock 0.91)")
+    ts["mode"] = np.zeros(n, dtype=int)  # uncapped: the series does not say why
+    assert "controller" not in at_cap_note(ts)
+    ts["facility_power_w"] = np.full(n, 500e3)
+    assert at_cap_note(ts) is None
 
 
 def test_grid_figure_draws_a_daily_backlog_cycle_as_lines_not_a_flat_band():
