@@ -1209,10 +1209,13 @@ def test_zoom_takes_dips_only_from_ticks_a_ceiling_binds():
 
 def test_shift_labels_sit_above_the_axes_and_a_burst_is_one_span(result):
     """Shift labels covered the ceilings (chiller-trip's "→power …19 more… →power", a tall white box) and 25 dotted
-    lines formed a hatch: the labels stand above the axes, and a burst of SHIFT_BURST or more close shifts is one
-    shaded span from its first to its last shift, with no dotted line each."""
-    from dcsim.plots.figures import SHIFT_BURST
+    lines formed a hatch: the labels stand above the axes, and a burst (SHIFT_BURST or more shifts, each within
+    SHIFT_BURST_GAP_TICKS ticks of the one before) is one outlined span from its first to its last shift, unfilled
+    (a grey fill read as demand), with no dotted line each."""
+    from dcsim.plots.figures import SHIFT_BURST_GAP_TICKS
 
+    tick_h = 120.0 / 3600.0  # the toy run's tick
+    assert 0.02 < SHIFT_BURST_GAP_TICKS * tick_h
     rep = dict(result.report)
     hours = [3.0] + [12.0 + 0.02 * i for i in range(10)] + [20.0]
     names = ["compute"] + ["power", "cooling"] * 5 + ["demand"]
@@ -1224,12 +1227,38 @@ def test_shift_labels_sit_above_the_axes_and_a_burst_is_one_span(result):
         assert t.get_va() == "bottom" and t.xy[1] == 1.0 and t.get_annotation_clip() is False
         assert t.xyann[1] > 0  # above the top edge
     spans = [p for p in ax.patches if p.get_gid() == "shift-burst"]
-    assert len(spans) == 1 and 10 >= SHIFT_BURST
+    assert len(spans) == 1 and spans[0].get_facecolor()[3] == 0  # no fill
     x0, w = spans[0].get_x(), spans[0].get_width()
     assert x0 == pytest.approx(12.0) and x0 + w == pytest.approx(12.18)
     dotted = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == ":")
     assert dotted == pytest.approx([3.0, 20.0])  # the burst's shifts have no line each
-    assert any(t.get_text().startswith("burst of") for t in ax.get_legend().get_texts())
+    assert any(t.get_text().startswith("burst:") for t in ax.get_legend().get_texts())
+
+
+def test_shifts_joined_in_one_label_are_not_a_burst_when_hours_apart(result):
+    """With more than 12 shifts a label joins those within 1/12 of the run: each day of a 4-day run (compute → power
+    → cooling over some hours) was drawn as a grey "burst" over the bands. A burst is decided from the gaps between
+    consecutive shifts, not from the label groups: shifts 24-30 min apart (12-15 ticks) are joined in one label,
+    each drawn as its own dotted line, and no burst."""
+    rep = dict(result.report)
+    hours = [1.0 + 0.5 * i for i in range(4)] + [8.0 + 0.5 * i for i in range(4)] + [15.0 + 0.4 * i for i in range(5)]
+    names = (["compute", "power", "cooling", "demand"] * 4)[:len(hours)]
+    rep["binding"] = {**rep["binding"], "shifts": [{"t_s": h * 3600.0, "to": n} for h, n in zip(hours, names)]}
+    ax = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries)).axes[0]
+    labels = [t.get_text() for t in ax.texts if t.get_text().startswith("→")]
+    assert len(labels) == 3 and all("more" in t for t in labels)
+    assert not [p for p in ax.patches if p.get_gid() == "shift-burst"]
+    dotted = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == ":")
+    assert dotted == pytest.approx(hours)
+
+
+def test_shift_bursts_from_the_gaps_between_shifts():
+    from dcsim.plots.figures import SHIFT_BURST_GAP_TICKS, shift_bursts
+
+    g = SHIFT_BURST_GAP_TICKS * 60.0
+    t = [0.0, 10 * g, 10 * g + 60, 10 * g + 60 + g, 10 * g + 60 + 2 * g, 30 * g, 30 * g + g, 50 * g]
+    assert shift_bursts(t, 60.0) == [(1, 4)]  # two shifts a gap apart are not a burst; four are
+    assert shift_bursts(t, 30.0) == []
 
 
 def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result):

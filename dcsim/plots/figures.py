@@ -489,16 +489,18 @@ def _zoom_range(ceilings: Mapping[str, np.ndarray], top: float) -> tuple[float, 
 SHIFT_LABEL_GAP = 0.025
 
 
-def shift_groups(shifts: Sequence[Mapping[str, Any]], scale: float, near: float) -> list[tuple[float, list[str]]]:
-    """Shifts as (x of the first, constraints entered) groups: a shift closer than ``near`` (display units) to
-    its group's first one joins that group, so labels drawn at the groups' x are at least ``near`` apart."""
-    groups: list[tuple[float, list[str]]] = []
+def shift_groups(shifts: Sequence[Mapping[str, Any]], scale: float,
+                 near: float) -> list[tuple[list[float], list[str]]]:
+    """Shifts as (x of each, constraints entered) groups for labelling: a shift closer than ``near`` (display units)
+    to its group's first one joins that group, so labels drawn at the groups' first x are at least ``near`` apart."""
+    groups: list[tuple[list[float], list[str]]] = []
     for sh in shifts:
         x = float(sh["t_s"]) * scale
-        if groups and x - groups[-1][0] < near:
+        if groups and x - groups[-1][0][0] < near:
+            groups[-1][0].append(x)
             groups[-1][1].append(str(sh.get("to", "")))
         else:
-            groups.append((x, [str(sh.get("to", ""))]))
+            groups.append(([x], [str(sh.get("to", ""))]))
     return groups
 
 
@@ -510,14 +512,39 @@ def shift_label(tos: Sequence[str]) -> str:
     return f"→{tos[0]} …{len(tos) - 2} more… →{tos[-1]}"
 
 
-#: A group of this many shifts or more (closer together than a label, :func:`shift_groups`) is a burst of alternation:
-#: drawn as one shaded span with one label, not a dotted line each (chiller-trip's 25 shifts formed a hatch).
+#: A burst of alternation: at least :data:`SHIFT_BURST` consecutive shifts, each within
+#: :data:`SHIFT_BURST_GAP_TICKS` ticks of the one before (:func:`shift_bursts`), drawn as one outlined span, not a
+#: dotted line each (chiller-trip's 21 shifts at 12:50-12:55 formed a hatch). Decided from the gaps between shifts, not
+#: from the label groups (:func:`shift_groups`): with more than 12 shifts a label group spans 1/12 of the run, and each
+#: day of a 4-day run (compute -> power -> cooling over some hours) was drawn as a "burst". Both numbers are choices.
 SHIFT_BURST = 3
+SHIFT_BURST_GAP_TICKS = 3
+#: The burst's outline: darker than the shifts' dotted lines, no fill (#333 at alpha .18 read as a demand band).
+BURST_COLOR = "#555555"
+
+
+def shift_bursts(t_s: Sequence[float], tick_s: float) -> list[tuple[int, int]]:
+    """(first, last) indices (inclusive) into the sorted shift times ``t_s`` (s) of each burst of alternation: a
+    maximal run of at least :data:`SHIFT_BURST` shifts whose consecutive gaps are all at most
+    :data:`SHIFT_BURST_GAP_TICKS` ticks of ``tick_s`` seconds."""
+    t = np.asarray(t_s, dtype=float)
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < t.size:
+        j = i
+        while j + 1 < t.size and t[j + 1] - t[j] <= SHIFT_BURST_GAP_TICKS * tick_s * (1 + 1e-9):
+            j += 1
+        if j - i + 1 >= SHIFT_BURST:
+            out.append((i, j))
+        i = j + 1
+    return out
+
+
 #: Height (points) of a row of shift labels above the signature's axes.
 SHIFT_LABEL_ROW_PT = 11.0
 
 
-def _shift_labels_above(ax: Any, groups: list[tuple[float, list[str]]], x0: float, x1: float,
+def _shift_labels_above(ax: Any, groups: list[tuple[list[float], list[str]]], x0: float, x1: float,
                         fontsize: float = 8.5) -> int:
     """Each shift group's label (:func:`shift_label`) above the axes, horizontal, in the colour of the constraint
     entered last, in rows so that none overlaps another (a label's width estimated from its characters); returns the
@@ -526,7 +553,8 @@ def _shift_labels_above(ax: Any, groups: list[tuple[float, list[str]]], x0: floa
     fig = ax.figure
     w_pt = fig.get_figwidth() * 72.0 * 0.72  # the signature's main axes: about 72 % of the figure's width
     rows: list[float] = []  # right edge (axes fraction) of each row's last label
-    for x, tos in groups:
+    for xs, tos in groups:
+        x = xs[0]
         text = shift_label(tos)
         xf = (x - x0) / (x1 - x0) if x1 > x0 else 0.0
         wf = len(text) * 0.58 * fontsize / w_pt
@@ -605,6 +633,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     over the binding-constraint timeline."""
     report, ts = _parts(result)
     daily = _long_run(ts)
+    t_ticks = np.asarray(ts["t_s"], dtype=float)
+    tick_s = float(np.median(np.diff(t_ticks))) if t_ticks.size > 1 else 0.0  # the run's tick, for shift bursts
     # the thermal flags' runs on the ticks; the daily view's on the days (a day flagged when any of its ticks is)
     th_cols = ("thermal_throttled", "thermal_shed")
     if daily:
@@ -784,19 +814,20 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         gap = SHIFT_LABEL_GAP if len(shifts) <= max_shift_labels else max(SHIFT_LABEL_GAP, 1.0 / max_shift_labels)
         near = gap * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
         groups = shift_groups(marked, scale, near)
-        xs_all = [float(sh["t_s"]) * scale for sh in marked]
-        k = 0
-        for x, tos in groups:
-            xs_g = xs_all[k:k + len(tos)]
-            k += len(tos)
-            for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
-                if len(tos) >= SHIFT_BURST:  # a burst of alternation: one span, not a hatch of dotted lines
-                    a_.axvspan(xs_g[0], max(xs_g[-1], xs_g[0] + 0.002 * (edges[-1] - edges[0])), facecolor="#333333",
-                               alpha=0.18, edgecolor="#333333", lw=0.8, ls=":", zorder=2.5, gid="shift-burst")
-                else:
-                    for xv in xs_g:
-                        a_.axvline(xv, color="#333333", lw=0.8, ls=":", alpha=0.8)
-            bursts = bursts or len(tos) >= SHIFT_BURST
+        xs_all = [x for xs, _ in groups for x in xs]
+        in_burst = np.zeros(len(marked), dtype=bool)
+        for i0, i1 in shift_bursts([float(sh["t_s"]) for sh in marked], tick_s):
+            in_burst[i0:i1 + 1] = True
+            # an outline over the panels with the rates (not the binding strip below): a grey fill read as demand
+            for a_ in (ax,) if axz is None else (ax, axz):
+                a_.axvspan(xs_all[i0], max(xs_all[i1], xs_all[i0] + 0.002 * (edges[-1] - edges[0])),
+                           facecolor="none", edgecolor=BURST_COLOR, lw=1.0, ls="-", hatch="..", zorder=2.5,
+                           gid="shift-burst")
+            bursts = True
+        for xv, b_ in zip(xs_all, in_burst):
+            if not b_:
+                for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
+                    a_.axvline(xv, color="#333333", lw=0.8, ls=":", alpha=0.8)
         label_rows = _shift_labels_above(ax, groups, edges[0], edges[-1])
     name = title or report.get("scenario") or getattr(result, "name", "") or "run"
     ax.set_title(f"Token rate and ceilings — {name}"
@@ -838,9 +869,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         handles.append(Line2D([], [], color="#333333", lw=0.8, ls=":" if marked else "none"))
         labels.append(f"shift ({len(shifts)})" if marked else f"{len(shifts)} shifts (too many to mark)")
         if bursts:
-            handles.append(Patch(facecolor="#333333", alpha=0.18, edgecolor="#333333", ls=":", lw=0.8))
-            labels.append(f"burst of {SHIFT_BURST}+ shifts close together\n(binding alternating; label: first,\n"
-                          "count, last)")
+            handles.append(Patch(facecolor="none", edgecolor=BURST_COLOR, lw=1.0, hatch=".."))
+            labels.append(f"burst: {SHIFT_BURST}+ shifts each within\n{SHIFT_BURST_GAP_TICKS} ticks of the last "
+                          "(binding\nalternating)")
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
     if "t_out_c" in ts:
