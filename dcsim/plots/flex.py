@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
+from dcsim.metrics.annual import annual_label
+from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot, span_words
 from dcsim.plots.figures import (CONSTRAINT_COLORS, _cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges,
                                   _styled, cap_label,
                                   clock_axis, daily_extremes, daily_means, new_figure)
@@ -26,7 +27,9 @@ def annual_binding_figure(result: Any):
     a = report.get("annual")
     if not a:
         return None
-    return binding_month_hour_plot(a, title=f"{report.get('scenario', '')}: binding constraint by month and hour")
+    span, _ = span_words(annual_label(a))
+    return binding_month_hour_plot(a, title=f"{report.get('scenario', '')}: binding constraint by month and hour "
+                                            f"over {span}")
 
 
 def annual_pue_figure(result: Any):
