@@ -753,7 +753,7 @@ def test_thermal_figure_throttle_in_the_cooling_colour_shed_hatched_legend_outsi
     fc = shed.get_facecolor()
     assert shed.get_hatch() == "xx" and (len(fc) == 0 or fc[0][3] == 0.0)  # hatched, no fill
     handles = dict(zip([t.get_text() for t in ax.get_legend().get_texts()], ax.get_legend().legend_handles))
-    assert "xx" in handles["shed (IT off)"].get_hatch()  # its legend entry shows the hatch (denser: a small box)
+    assert handles["shed (IT off)"].get_hatch() == shed.get_hatch()  # its legend entry shows the same hatch
     assert all(_rgb(shed.get_edgecolor()[0]) != _rgb(c) for c in CONSTRAINT_COLORS.values())  # the hatch colour
     leg = ax.get_legend()
     assert leg.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1  # outside the axes, to the right
@@ -1178,8 +1178,8 @@ def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
     q[5:10] = np.linspace(240e3, 150e3, 5)  # the fault window's falling Q
     ach = np.full(n, 200e3)
     report = {"faults": [{"kind": "cooling_failure", "start_s": 5 * 60.0, "end_s": 10 * 60.0}]}
-    ts = {"t_s": t, "thermal_shed": shed}
-    m = _in_service(report, ts, t)
+    ts = {"t_s": t, "thermal_shed": shed, "gpus_in_service": np.where(shed > 0, 0.0, 256.0)}  # a shed tick: none
+    m = _in_service(report, ts)
     assert not m[5:15].any() and m[:5].all() and m[15:].all()
     ceil = {"compute": c, "power": p, "cooling": q}
     assert _zoom(ceil, ach, 250e3) is None  # the old range: from the shed's 0

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
 from dcsim.metrics.fmt import CALIBRATION_CAVEATS, fmt_band, fmt_time, sample_scope
-from dcsim.tpf import BINDING_NAMES, MODE_NAMES
+from dcsim.tpf import BINDING_NAMES, MODE_NAMES, in_service
 
 __all__ = [
     "BINDING_NAMES",
@@ -287,11 +287,7 @@ def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if k == "t_s" or v.shape != t.shape:
             continue
         if k == "binding":
-            codes = v.astype(np.int64)
-            n = int(codes.max()) + 1 if codes.size else 1
-            hist = np.zeros((starts.size, n))
-            np.add.at(hist, (np.repeat(np.arange(starts.size), counts), codes), 1.0)
-            out[k] = hist.argmax(axis=1)
+            out[k] = _daily_binding_counts(v, starts, counts).argmax(axis=1)
         elif np.issubdtype(v.dtype, np.number):
             vf = v.astype(float)
             out[k] = np.add.reduceat(np.where(np.isfinite(vf), vf, 0.0), starts) / counts
@@ -300,15 +296,20 @@ def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def _daily_binding_counts(binding: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(days, len(BINDING_NAMES)) ticks of each day (``starts``, ``counts`` of :func:`_day_starts`) bound by each
+    constraint: the one histogram behind :func:`daily_means`' ``binding`` and :func:`daily_binding_shares`."""
+    hist = np.zeros((starts.size, len(BINDING_NAMES)))
+    np.add.at(hist, (np.repeat(np.arange(starts.size), counts), np.asarray(binding).astype(np.int64)), 1.0)
+    return hist
+
+
 def daily_binding_shares(ts: Mapping[str, np.ndarray]) -> np.ndarray:
     """(days, len(BINDING_NAMES)) array: each day's share of its ticks bound by each constraint (rows sum to 1)."""
     t = np.asarray(ts["t_s"], dtype=float)
     _, starts = _day_starts(t)
     counts = np.diff(np.r_[starts, t.size])
-    codes = np.asarray(ts["binding"]).astype(np.int64)
-    hist = np.zeros((starts.size, len(BINDING_NAMES)))
-    np.add.at(hist, (np.repeat(np.arange(starts.size), counts), codes), 1.0)
-    return hist / counts[:, None]
+    return _daily_binding_counts(ts["binding"], starts, counts) / counts[:, None]
 
 
 def _long_run(ts: Mapping[str, np.ndarray]) -> bool:
@@ -376,28 +377,30 @@ BAND_ALPHA = 0.18
 
 def out_of_sample_bands(report: Mapping[str, Any]) -> list[dict]:
     """The rack groups of a run whose node figures are not in-sample calibrated (:data:`OUT_OF_SAMPLE_CAVEATS`), each
-    ``{"group", "status", "tok_s", "j_per_tok", "lower_bound"}``: the group's band as report.json states it
-    (``provenance.calibration[*].error_band_pct``, % → fraction; its one home, dcsim.node.model.calibration_record,
-    nothing is recomputed here), None where it has no figure. Empty for a calibrated run or a report without the
-    record."""
+    ``{"group", "status", "lower_bound", "error_band_pct"}``: the group's band as report.json states it
+    (``provenance.calibration[*].error_band_pct``, %; its one home, dcsim.node.model.calibration_record, nothing is
+    recomputed here; :func:`band_frac` reads one figure as a fraction). Empty for a calibrated run or a report without
+    the record."""
     kinds = [k for k in CALIBRATION_CAVEATS if k.key in OUT_OF_SAMPLE_CAVEATS]
-    out = []
-    for c in ((report.get("provenance") or {}).get("calibration") or []):
-        if not isinstance(c, Mapping) or not any(k.applies(dict(c)) for k in kinds):
-            continue
-        band = c.get("error_band_pct") or {}
-        frac = lambda v: float(v) / 100.0 if isinstance(v, (int, float)) and math.isfinite(v) else None  # noqa: E731
-        out.append({"group": str(c.get("group", "")), "status": str(c.get("status", "")),
-                    "tok_s": frac(band.get("tok_s_pct")), "j_per_tok": frac(band.get("j_per_tok_pct")),
-                    "lower_bound": bool(c.get("band_lower_bound")), "error_band_pct": band})
-    return out
+    return [{"group": str(c.get("group", "")), "status": str(c.get("status", "")),
+             "lower_bound": bool(c.get("band_lower_bound")), "error_band_pct": c.get("error_band_pct") or {}}
+            for c in ((report.get("provenance") or {}).get("calibration") or [])
+            if isinstance(c, Mapping) and any(k.applies(dict(c)) for k in kinds)]
+
+
+def band_frac(band: Mapping[str, Any], key: str) -> float:
+    """One figure of an :func:`out_of_sample_bands` entry's band as a fraction: ``key`` ``tok_s`` or ``j_per_tok``
+    (``error_band_pct[key + "_pct"]`` / 100), 0 where it has no finite figure."""
+    v = band["error_band_pct"].get(f"{key}_pct")
+    return float(v) / 100.0 if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
 
 
 def _pool_band_fracs(report: Mapping[str, Any], bands: list[dict], key: str) -> list[float]:
-    """Per pool of report ``pools`` (in order), the widest ``key`` band (fraction) of its out-of-sample groups, 0 for
-    a pool whose groups are all in-sample; one entry (the widest of all) for a report without pools."""
+    """Per pool of report ``pools`` (in order), the widest ``key`` band (fraction, :func:`band_frac`) of its
+    out-of-sample groups, 0 for a pool whose groups are all in-sample; one entry (the widest of all) for a report
+    without pools."""
     pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
-    by_group = {b["group"]: (b[key] or 0.0) for b in bands}
+    by_group = {b["group"]: band_frac(b, key) for b in bands}
     if not pools:
         return [max(by_group.values(), default=0.0)]
     return [max((by_group.get(str(g.get("name")), 0.0) for g in (p.get("groups") or []) if isinstance(g, Mapping)),
@@ -611,15 +614,12 @@ def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float,
     return zoom
 
 
-def _in_service(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], t_s: np.ndarray) -> np.ndarray:
-    """Mask of the ticks with GPUs in service: not thermally shed, GPUs in service when the column says, and outside
-    every windowed fault (report ``faults``) — the ticks whose ceilings the zoom panel is for."""
-    t_s = np.asarray(t_s, dtype=float)
-    m = np.ones(t_s.shape, dtype=bool)
-    if "thermal_shed" in ts:
-        m &= ~(np.nan_to_num(np.asarray(ts["thermal_shed"], dtype=float)) > 0)
-    if "gpus_in_service" in ts:
-        m &= np.nan_to_num(np.asarray(ts["gpus_in_service"], dtype=float)) > 0
+def _in_service(report: Mapping[str, Any], ts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Mask of the ticks whose ceilings the zoom panel is for: GPUs in service (:func:`dcsim.tpf.in_service`: not
+    thermally shed, not every GPU failed; every tick for a series without ``gpus_in_service``) and outside every
+    windowed fault (report ``faults``)."""
+    t_s = np.asarray(ts["t_s"], dtype=float)
+    m = in_service(ts) if "gpus_in_service" in ts else np.ones(t_s.shape, dtype=bool)
     for _, a, b in _windowed_faults(report):
         m &= ~((t_s >= a) & (t_s < b))
     return m
@@ -670,7 +670,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
-    zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts, ts["t_s"]), binding)
+    zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts), binding)
 
     if zoom is None:
         fig = new_figure(12.0, 6.8)
@@ -691,13 +691,13 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         # each day's shares stacked (demand at the bottom): the day's most frequent binding drew year-richmond all
         # compute, its 20 % demand-bound hours invisible
         cum = np.zeros(achieved.shape)
+        ach0 = np.nan_to_num(achieved)
         for code in range(day_shares.shape[1]):
             sh = day_shares[:, code]
             if not np.any(sh > 0):
                 continue
             lo_, hi_ = cum, cum + sh
             col = CONSTRAINT_COLORS[BINDING_NAMES[code]]
-            ach0 = np.nan_to_num(achieved)
             ax.fill_between(edges, _ext(lo_ * ach0), _ext(hi_ * ach0), step="post", color=col, alpha=0.35,
                             linewidth=0, gid=f"daily-share-{BINDING_NAMES[code]}")
             ax2.fill_between(edges, _ext(band_lo + (1 - band_lo) * lo_), _ext(band_lo + (1 - band_lo) * hi_),
