@@ -1281,6 +1281,17 @@ def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result
     rings = [c for c in ax.collections if c.get_gid() == "fault-window-ticks"]
     assert len(rings) == 1 and len(rings[0].get_offsets()) == 10
     assert any(t_.get_text() == "10 ticks in the cooling failure window" for t_ in ax.get_legend().get_texts())
+    # chiller-trip's 160 rings, 2.2x a point, merged into one black bar: a long window rings at most FAULT_RINGS_MAX
+    # of its ticks, evenly, thin and little larger than a point, and the legend still counts them all
+    from dcsim.plots.figures import FAULT_RINGS_MAX
+
+    rep["faults"] = [{"kind": "cooling_failure", "start_s": float(t[10]), "end_s": float(t[210])}]
+    ax = pue_plot(SimpleNamespace(report=rep, timeseries=ts)).axes[0]
+    (rings,) = [c for c in ax.collections if c.get_gid() == "fault-window-ticks"]
+    assert len(rings.get_offsets()) == FAULT_RINGS_MAX == 20 and rings.get_linewidths()[0] <= 0.5
+    assert rings.get_sizes()[0] <= 2.0 * ax.collections[0].get_sizes()[0]
+    texts = [x.get_text() for x in ax.get_legend().get_texts()]
+    assert "200 ticks in the cooling failure window (every 10th ringed)" in texts
 
 
 def test_daily_signature_stacks_each_days_binding_shares():

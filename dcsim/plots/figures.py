@@ -1067,6 +1067,10 @@ def _cap_dips(ax: Any, edges: np.ndarray, low: np.ndarray, high: np.ndarray, col
 PUE_SCALE_MIN_LOAD = 0.10
 
 
+#: The most ticks of one fault window :func:`pue_plot` rings (evenly spaced; the legend counts them all).
+FAULT_RINGS_MAX = 20
+
+
 @_styled
 def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -> Figure:
     """PUE against outdoor temperature, one point per tick, coloured by IT load (MW)."""
@@ -1113,9 +1117,15 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
             inw |= (k == kind) & (t_s >= a) & (t_s < b)
         inw &= ~above & np.isfinite(y)
         if inw.any():
-            ax.scatter(x[inw], y[inw], s=size * 2.2, facecolors="none", edgecolors="#222222", linewidths=0.9,
+            # at most FAULT_RINGS_MAX rings, evenly over the window's ticks, thin and little larger than a point:
+            # chiller-trip's 160 rings (2.2x a point, 0.9-pt black) merged into one black bar over the points
+            ring = np.flatnonzero(inw)
+            step = max(1, int(np.ceil(ring.size / FAULT_RINGS_MAX)))
+            ring = ring[::step]
+            ax.scatter(x[ring], y[ring], s=size * 1.6, facecolors="none", edgecolors="#222222", linewidths=0.5,
                        zorder=4, gid="fault-window-ticks",
-                       label=f"{int(inw.sum())} ticks in the {kind.replace('_', ' ')} window")
+                       label=f"{int(inw.sum())} ticks in the {kind.replace('_', ' ')} window"
+                             + (f" (every {step}th ringed)" if step > 1 else ""))
     if above.any():
         ax.scatter(x[above], np.full(int(above.sum()), hi + pad * 2.2), marker="^", s=40, color="#444444",
                    zorder=4, label=f"{int(above.sum())} ticks at IT < {100 * PUE_SCALE_MIN_LOAD:.0f} % of peak, "
