@@ -1291,7 +1291,7 @@ def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result
     assert len(rings.get_offsets()) == FAULT_RINGS_MAX == 20 and rings.get_linewidths()[0] <= 0.5
     assert rings.get_sizes()[0] <= 2.0 * ax.collections[0].get_sizes()[0]
     texts = [x.get_text() for x in ax.get_legend().get_texts()]
-    assert "200 ticks in the cooling failure window (every 10th ringed)" in texts
+    assert "200 ticks in the cooling failure window (one in 10 ringed)" in texts
 
 
 def test_daily_signature_stacks_each_days_binding_shares():

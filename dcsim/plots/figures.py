@@ -1125,7 +1125,7 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
             ax.scatter(x[ring], y[ring], s=size * 1.6, facecolors="none", edgecolors="#222222", linewidths=0.5,
                        zorder=4, gid="fault-window-ticks",
                        label=f"{int(inw.sum())} ticks in the {kind.replace('_', ' ')} window"
-                             + (f" (every {step}th ringed)" if step > 1 else ""))
+                             + (f" (one in {step} ringed)" if step > 1 else ""))
     if above.any():
         ax.scatter(x[above], np.full(int(above.sum()), hi + pad * 2.2), marker="^", s=40, color="#444444",
                    zorder=4, label=f"{int(above.sum())} ticks at IT < {100 * PUE_SCALE_MIN_LOAD:.0f} % of peak, "
