@@ -1235,8 +1235,10 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
         yerr = [v * e for v, e in zip(vals, err)]
         ax.errorbar(range(len(vals)), vals, yerr=yerr, fmt="none", ecolor="#111111", elinewidth=1.6, capsize=8,
                     capthick=1.6, zorder=4, gid="error-band-jpt",
-                    label=f"expected error of the node profile, {'≥' if any(b['lower_bound'] for b in oos) else ''}"
-                          f"±{100 * max(err):.0f} %\n({band_label(oos, 'j_per_tok_pct')}"
+                    label="expected error of the node profile, "
+                          + fmt_band({"j_per_tok_pct": 100 * max(err)}, any(b["lower_bound"] for b in oos),
+                                     quantities=("j_per_tok_pct",))
+                          + f"\n({band_label(oos, 'j_per_tok_pct')}"
                           + (";\nweighted by its pool's share of the energy" if len(report.get("pools") or []) > 1
                              else "") + ")")
         finite = [v * (1 + e) for v, e in zip(vals, err) if np.isfinite(v)]
