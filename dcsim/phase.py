@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dcsim.metrics.fmt import NEAR_TIE
 from dcsim.plan import _models, _raw_and_dir, moment_info, moment_text, scenario_moments, with_interconnect
 from dcsim.scenario.paths import param_name
 from dcsim.tpf import BINDING_NAMES
@@ -337,16 +338,14 @@ def _axis_label(path: str) -> tuple[str, float]:
     return param_name(path), 1.0
 
 
-#: A cell whose next-lowest limit (demand, C, P or Q) is within this share of the lowest is a near tie: which
-#: constraint binds there is within any node profile's error band (the shipped calibrations' in-sample bands are
-#: 3-5 %, dcsim.node.model), so the map hatches it rather than drawing one colour as if it were sure (notebook 02's
-#: 15 degC row was cooling-bound by 0.1 % over power). The 1 % is an assumption: a tie at display precision.
-NEAR_TIE_FRAC = 0.01
-
-
-def near_ties(pd: PhaseDiagram, frac: float = NEAR_TIE_FRAC) -> np.ndarray:
+def near_ties(pd: PhaseDiagram, frac: float = NEAR_TIE) -> np.ndarray:
     """Boolean map (shape of ``pd.binding``) of the cells whose two lowest limits among demand (when finite) and the
-    C, P, Q ceilings are within ``frac`` of the lowest."""
+    C, P, Q ceilings are within ``frac`` of the lowest: near ties, hatched on the map rather than drawn in one colour
+    as if sure (notebook 02's 15 degC row was cooling-bound by 0.1 % over power). ``frac`` is the run's own "by a
+    hair" threshold, :data:`dcsim.metrics.fmt.NEAR_TIE` (1 %, a tie at display precision; until 2026-12-05 a copy
+    of it here). It marks the closest ties only: the shipped calibrations' in-sample bands (3-5 %, dcsim.node.model)
+    are wider, so a cell whose two lowest limits are 1-5 % apart is drawn in one colour although which binds there is
+    within the profile's error too."""
     stack = np.stack([np.where(np.isfinite(a), a, np.inf) for a in
                       (pd.demand_tok_s, pd.compute_tok_s, pd.power_tok_s, pd.cooling_tok_s)])
     srt = np.sort(stack, axis=0)
@@ -359,6 +358,7 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
     """The binding-constraint map (constraint colours of :data:`dcsim.plots.CONSTRAINT_COLORS`) with
     simulated cells as circles filled by the simulation's binding; returns the matplotlib Figure (``ax.figure`` when
     ``ax`` is given, else a new Figure on the Agg canvas, without pyplot, so nothing needs closing)."""
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     from dcsim.plots.sweep import binding_colormap
@@ -388,9 +388,10 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
         ex, ey = edges(xs), edges(ys)
         ax.pcolor(ex, ey, np.ma.masked_where(~tie, np.ones(tie.shape)), hatch="////", facecolor="none",
                   edgecolor="#222222", linewidth=0.0, alpha=None, zorder=2, gid="near-tie")
+    contour_labels = []
     if contours and xs.size > 2 and ys.size > 2 and np.all(np.isfinite(pd.achieved_tok_s)):
         cs = ax.contour(xs, ys, pd.achieved_tok_s / 1e3, colors="k", linewidths=0.5, alpha=0.45)
-        ax.clabel(cs, fontsize=7, fmt="%.0fk")  # what the numbers are: the legend's "served" entry
+        contour_labels = ax.clabel(cs, fontsize=7, fmt="%.0fk")  # what the numbers are: the legend's "served" entry
     for p in pd.sim:
         ax.scatter([xs[p["ix"]]], [ys[p["iy"]]], s=70, c=[CONSTRAINT_COLORS[BINDING_NAMES[p["binding"]]]],
                    edgecolors="k", linewidths=1.2, zorder=3,
@@ -409,19 +410,15 @@ def plot_phase(pd: PhaseDiagram, ax=None, title: str | None = None, contours: bo
     handles = [Patch(color=CONSTRAINT_COLORS[n], label=f"{n} binds") for n in present]
     if tie.any():
         handles.append(Patch(facecolor="white", edgecolor="#222222", hatch="////",
-                             label=f"near tie: next-lowest limit\nwithin {100 * NEAR_TIE_FRAC:.0f} % of the lowest"))
+                             label=f"near tie: next-lowest limit\nwithin {100 * NEAR_TIE:.0f} % of the lowest"))
     if pd.sim:
-        from matplotlib.lines import Line2D
-
         if any(p["binding"] == p["closed_form"] for p in pd.sim):
             handles.append(Line2D([], [], marker="o", color="w", markeredgecolor="k", label="simulated (agrees)"))
         if any(p["binding"] != p["closed_form"] for p in pd.sim):
             handles.append(Line2D([], [], marker="X", color="w", markeredgecolor="k", label="simulated (differs)"))
     # beside the map: the map fills its axes, so a legend inside covers cells ("best" put it over the compute
     # corner of notebook 04's map, the very region it names)
-    if contours and ax.texts:
-        from matplotlib.lines import Line2D  # noqa: F811
-
+    if contour_labels:  # the contours drew labelled lines (not: the axes hold some text, a caller's own perhaps)
         handles.append(Line2D([], [], color="k", lw=0.5, alpha=0.45, label="contours: served output\n(k tok/s)"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     mo = pd.moment

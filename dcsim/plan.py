@@ -21,6 +21,7 @@ temperature (nearest rank; that tick's wet-bulb). The closed form is
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import re
@@ -787,7 +788,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     keyed on the overrides as the fast model's runs are): the refinement's bisection runs the first seed at the value
     it settles on, which its confirmation runs again. Every figure is the same as making each run afresh (the runs
     are seeded and deterministic; tests/test_plan_speed.py and bench/bench_plan.py compare the answers with every
-    confirmation made afresh, by handing :func:`confirm_window` no cache).
+    confirmation made afresh, by handing :func:`confirm_window` no cache: :func:`_without_the_plans_cache`).
     """
     _check_gpus(gpus)
     if isinstance(targets, str):  # read character by character: "--target 't': expected ..."
@@ -1098,6 +1099,24 @@ def _window_at_critical_tick(r0: dict, bdir, window: float) -> tuple[dict, dict]
 def _overrides_key(overrides: dict) -> str:
     """The key a plan's caches (the fast model's runs, the confirming windows) keep a value's runs under."""
     return json.dumps(overrides, sort_keys=True, default=str)
+
+
+@contextlib.contextmanager
+def _without_the_plans_cache():
+    """Within the block every confirmation of a plan is made afresh: :func:`confirm_window` is handed no cache (it
+    then keeps one of its own for the call), where the plan hands it the one it keeps. The one switch
+    tests/test_plan_speed.py (the cache changes no figure) and bench/bench_plan.py (what it saves) both use."""
+    global confirm_window
+    kept = confirm_window
+
+    def afresh(*a, cache=None, **k):
+        return kept(*a, cache=None, **k)
+
+    confirm_window = afresh
+    try:
+        yield
+    finally:
+        confirm_window = kept
 
 
 def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int = 3,

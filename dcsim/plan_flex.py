@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from dcsim.metrics.annual import HOURS_PER_YEAR
 from dcsim.metrics.fmt import fmt_energy
 from dcsim.power.grid import DAY_S, exceedance_events
 from dcsim.power.storage import BatteryParams, dispatch
@@ -98,7 +99,7 @@ def flex_budget(curtailment: str, max_event: str | None = None, storage: str | N
 
 
 #: a scenario at least this long is its own year: the plan counts its ticks, as its run does (s)
-_YEAR_S = 8760 * 3600.0
+_YEAR_S = HOURS_PER_YEAR * 3600.0
 
 
 def _moments(m):

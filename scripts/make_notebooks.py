@@ -306,6 +306,8 @@ energy per token falls, the saving coming from the hours of low demand; SLO atta
 slightly, because replicas woken as demand ramps up serve only after the delay.
 """),
     code("""
+from dcsim.plots.figures import clock_axis
+
 runs = {pd: dcsim.run(REF, overrides={"controller.idle_power_down": pd}) for pd in (False, True)}
 for pd, r in runs.items():
     rep = r.report
@@ -324,8 +326,9 @@ h = ts["t_s"] / 3600
 ax.plot(h, ts["awake_fraction"], color="#0072B2", label="replicas awake")
 dem = ts["demand_tok_s"] / ts["compute_tok_s"].max()
 ax.plot(h, dem, color="0.5", lw=1, label="demand / compute ceiling")
-# the reference day starts at local midnight (report.json clock), so hours from the start are the local hour
-ax.set_xlabel("local time (h), 2026-07-15"); ax.set_xticks(range(0, 25, 3))
+# hours from the start on the scenario's local clock (report.json clock), ticked and labelled as dcsim's figures are
+ax.set_xlim(h[0], h[-1])
+clock_axis(ax, 1 / 3600, runs[True].report["clock"])
 ax.set_ylabel("share of the fleet\\n(demand: of its ceiling)"); ax.set_ylim(0, 1.05 * max(1.0, float(dem.max())))
 ax.legend(fontsize=8)
 ax.set_title("idle_power_down on the reference day", fontsize=9)

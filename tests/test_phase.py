@@ -306,16 +306,17 @@ def test_a_temperature_axis_takes_units():
 
 
 def test_plot_phase_hatches_the_near_ties():
-    """A cell whose next-lowest limit is within NEAR_TIE_FRAC of the lowest is hatched (notebook 02's 15 degC row
+    """A cell whose next-lowest limit is within NEAR_TIE (dcsim.metrics.fmt) of the lowest is hatched (notebook 02's 15 degC row
     was cooling-bound by 0.1 % over power and drawn as solid colour); a clear cell is not, and the legend says what
     the hatch is. Catches the hatch missing, drawn over every cell, or over the wrong ones."""
     import matplotlib.pyplot as plt
 
-    from dcsim.phase import NEAR_TIE_FRAC, near_ties
+    from dcsim.metrics.fmt import NEAR_TIE
+    from dcsim.phase import near_ties
 
     pd = _toy_diagram()
     pd.cooling_tok_s = pd.cooling_tok_s.copy()
-    pd.cooling_tok_s[0, 0] = pd.power_tok_s[0, 0] * (1 + 0.5 * NEAR_TIE_FRAC)  # power binds by 0.5 %: a near tie
+    pd.cooling_tok_s[0, 0] = pd.power_tok_s[0, 0] * (1 + 0.5 * NEAR_TIE)  # power binds by 0.5 %: a near tie
     tie = near_ties(pd)
     assert tie[0, 0] and not tie[2, 0]
     fig = plot_phase(pd)
@@ -350,6 +351,24 @@ def test_plot_phase_says_what_its_contours_are_and_ticks_counts_whole():
     ticks = [v for v in ax.get_yticks() if ax.get_ylim()[0] <= v <= ax.get_ylim()[1]]
     assert ticks and all(float(v).is_integer() for v in ticks)
     plt.close(fig)
+
+
+def test_the_contour_entry_follows_the_contours_not_any_text_on_the_axes():
+    """The legend's contour entry was added when the axes held any text: a caller's axes with a note of its own and
+    no contours drawn (an unfinished map) named contours that were not there. It follows the contour labels."""
+    import matplotlib.pyplot as plt
+
+    from dcsim.plots.figures import new_figure
+
+    pd = _toy_diagram("racks.0.count", (4.0, 5.0, 6.0))
+    pd.achieved_tok_s = pd.achieved_tok_s.copy()
+    pd.achieved_tok_s[0, 0] = np.nan  # no contours over an unfinished map
+    ax = new_figure(7.5, 5.2).subplots()
+    ax.text(0.5, 0.5, "a caller's note", transform=ax.transAxes)
+    plot_phase(pd, ax=ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any(t.startswith("contours") for t in labels)
+    plt.close(ax.figure)
 
 
 def test_plot_phase_draws_the_palette_at_full_alpha():

@@ -18,15 +18,6 @@ SLO = importlib.import_module("dcsim.serving.slo_estimate")
 PLAN = importlib.import_module("dcsim.plan")
 
 
-def _without_the_plans_cache(monkeypatch):
-    """Every confirmation of a plan made afresh: :func:`dcsim.plan.confirm_window` handed no cache (it then keeps one
-    of its own for the call), where the plan hands it the one it keeps."""
-    def afresh(*a, cache=None, **k):
-        return confirm_window(*a, cache=None, **k)
-
-    monkeypatch.setattr(PLAN, "confirm_window", afresh)
-
-
 def _counting(monkeypatch):
     """Count the SLO estimates made and the request/hybrid runs started."""
     n = {"estimates": 0, "confirming_runs": 0}
@@ -61,8 +52,8 @@ def test_the_plans_cache_of_runs_changes_no_figure_and_saves_a_run(refined_case,
     memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
     with_memo = dict(n)
     n.update(estimates=0, confirming_runs=0)
-    _without_the_plans_cache(monkeypatch)
-    no_memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
+    with PLAN._without_the_plans_cache():
+        no_memo = plan_for_targets(raw, "max-demand", targets, seeds=2, window=300)
     assert "refined" in memo and memo["refined"]["runs"] >= 2  # the case takes the refinement's path
     assert json.dumps(memo, sort_keys=True, default=str) == json.dumps(no_memo, sort_keys=True, default=str)
     # the refinement's probe at the value it settles on is the confirmation's first seed: made once with the cache

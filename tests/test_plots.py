@@ -753,7 +753,7 @@ def test_thermal_figure_throttle_in_the_cooling_colour_shed_hatched_legend_outsi
     fc = shed.get_facecolor()
     assert shed.get_hatch() == "xx" and (len(fc) == 0 or fc[0][3] == 0.0)  # hatched, no fill
     handles = dict(zip([t.get_text() for t in ax.get_legend().get_texts()], ax.get_legend().legend_handles))
-    assert "xx" in handles["shed (IT off)"].get_hatch()  # its legend entry shows the hatch (denser: a small box)
+    assert handles["shed (IT off)"].get_hatch() == shed.get_hatch()  # its legend entry shows the same hatch
     assert all(_rgb(shed.get_edgecolor()[0]) != _rgb(c) for c in CONSTRAINT_COLORS.values())  # the hatch colour
     leg = ax.get_legend()
     assert leg.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1  # outside the axes, to the right
@@ -1133,14 +1133,17 @@ def test_signature_shades_c_and_p_by_an_out_of_sample_band_only(result):
     ts = result.timeseries
     fig = signature_plot(_with_calibration(result))
     ax = fig.axes[0]
-    for name, col in (("compute", "compute_tok_s"), ("power", "power_tok_s")):
+    # C carries the tok/s band (20 %); P = IT budget / J per token carries the J/token band (30 %)
+    for name, col, b in (("compute", "compute_tok_s", 0.2), ("power", "power_tok_s", 0.3)):
         band = [c for c in ax.collections if c.get_gid() == f"error-band-{name}"]
         assert len(band) == 1 and band[0].get_alpha() == BAND_ALPHA
         assert _rgb(band[0].get_facecolor()[0]) == _rgb(CONSTRAINT_COLORS[name])
         v = band[0].get_paths()[0].vertices[:, 1]
         c = np.asarray(ts[col], dtype=float)
-        assert v.max() == pytest.approx(1.2 * c.max()) and v.min() == pytest.approx(0.8 * c.min())
-    assert any("≥±20 % tok/s" in t.get_text() for t in ax.get_legend().get_texts())
+        assert v.max() == pytest.approx((1 + b) * c.max()) and v.min() == pytest.approx((1 - b) * c.min())
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("C ±") and "≥±20 % tok/s" in t for t in texts)
+    assert any(t.startswith("P ±") and "≥±30 % J/token" in t for t in texts), texts
     calibrated = signature_plot(_with_calibration(result, "calibrated", 3.0, 3.0))
     assert not [c for c in calibrated.axes[0].collections if str(c.get_gid()).startswith("error-band")]
 
@@ -1175,8 +1178,8 @@ def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
     q[5:10] = np.linspace(240e3, 150e3, 5)  # the fault window's falling Q
     ach = np.full(n, 200e3)
     report = {"faults": [{"kind": "cooling_failure", "start_s": 5 * 60.0, "end_s": 10 * 60.0}]}
-    ts = {"t_s": t, "thermal_shed": shed}
-    m = _in_service(report, ts, t)
+    ts = {"t_s": t, "thermal_shed": shed, "gpus_in_service": np.where(shed > 0, 0.0, 256.0)}  # a shed tick: none
+    m = _in_service(report, ts)
     assert not m[5:15].any() and m[:5].all() and m[15:].all()
     ceil = {"compute": c, "power": p, "cooling": q}
     assert _zoom(ceil, ach, 250e3) is None  # the old range: from the shed's 0
@@ -1184,12 +1187,35 @@ def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
     assert 190e3 < lo < 225e3 and 228e3 <= hi < 235e3
 
 
+def test_zoom_takes_dips_only_from_ticks_a_ceiling_binds():
+    """chiller-trip: its demand-bound achieved rate (180-200k, following demand) was counted as the achieved rate's
+    dips and stretched the zoom to 179.6k-230.3k, C, P and Q together again. A demand-bound tick's rate says nothing
+    of the ceilings: the dips are taken from the ticks a ceiling binds only."""
+    from dcsim.plots.figures import _zoom
+
+    n = 60
+    c, p, q = np.full(n, 226e3), np.linspace(229e3, 224e3, n), np.full(n, 225e3)
+    ceil = {"compute": c, "power": p, "cooling": q}
+    demand = 185e3 + 10e3 * np.sin(np.arange(n) / 5.0)  # well below the ceilings
+    ach = demand.copy()
+    binding = np.zeros(n, dtype=int)  # demand binds
+    ach[40:50], binding[40:50] = 224e3, 2  # power binds, at P
+    lo, hi = _zoom(ceil, ach, 250e3, None, binding)
+    assert 220e3 < lo < 224e3 and 228e3 < hi < 232e3
+    ach[45], binding[45] = 219e3, 2  # a bound tick's dip below the ceilings is taken in
+    lo2, _ = _zoom(ceil, ach, 250e3, None, binding)
+    assert 218e3 < lo2 < 219e3
+
+
 def test_shift_labels_sit_above_the_axes_and_a_burst_is_one_span(result):
     """Shift labels covered the ceilings (chiller-trip's "→power …19 more… →power", a tall white box) and 25 dotted
-    lines formed a hatch: the labels stand above the axes, and a burst of SHIFT_BURST or more close shifts is one
-    shaded span from its first to its last shift, with no dotted line each."""
-    from dcsim.plots.figures import SHIFT_BURST
+    lines formed a hatch: the labels stand above the axes, and a burst (SHIFT_BURST or more shifts, each within
+    SHIFT_BURST_GAP_TICKS ticks of the one before) is one outlined span from its first to its last shift, unfilled
+    (a grey fill read as demand), with no dotted line each."""
+    from dcsim.plots.figures import SHIFT_BURST_GAP_TICKS
 
+    tick_h = 120.0 / 3600.0  # the toy run's tick
+    assert 0.02 < SHIFT_BURST_GAP_TICKS * tick_h
     rep = dict(result.report)
     hours = [3.0] + [12.0 + 0.02 * i for i in range(10)] + [20.0]
     names = ["compute"] + ["power", "cooling"] * 5 + ["demand"]
@@ -1201,12 +1227,38 @@ def test_shift_labels_sit_above_the_axes_and_a_burst_is_one_span(result):
         assert t.get_va() == "bottom" and t.xy[1] == 1.0 and t.get_annotation_clip() is False
         assert t.xyann[1] > 0  # above the top edge
     spans = [p for p in ax.patches if p.get_gid() == "shift-burst"]
-    assert len(spans) == 1 and 10 >= SHIFT_BURST
+    assert len(spans) == 1 and spans[0].get_facecolor()[3] == 0  # no fill
     x0, w = spans[0].get_x(), spans[0].get_width()
     assert x0 == pytest.approx(12.0) and x0 + w == pytest.approx(12.18)
     dotted = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == ":")
     assert dotted == pytest.approx([3.0, 20.0])  # the burst's shifts have no line each
-    assert any(t.get_text().startswith("burst of") for t in ax.get_legend().get_texts())
+    assert any(t.get_text().startswith("burst:") for t in ax.get_legend().get_texts())
+
+
+def test_shifts_joined_in_one_label_are_not_a_burst_when_hours_apart(result):
+    """With more than 12 shifts a label joins those within 1/12 of the run: each day of a 4-day run (compute → power
+    → cooling over some hours) was drawn as a grey "burst" over the bands. A burst is decided from the gaps between
+    consecutive shifts, not from the label groups: shifts 24-30 min apart (12-15 ticks) are joined in one label,
+    each drawn as its own dotted line, and no burst."""
+    rep = dict(result.report)
+    hours = [1.0 + 0.5 * i for i in range(4)] + [8.0 + 0.5 * i for i in range(4)] + [15.0 + 0.4 * i for i in range(5)]
+    names = (["compute", "power", "cooling", "demand"] * 4)[:len(hours)]
+    rep["binding"] = {**rep["binding"], "shifts": [{"t_s": h * 3600.0, "to": n} for h, n in zip(hours, names)]}
+    ax = signature_plot(SimpleNamespace(report=rep, timeseries=result.timeseries)).axes[0]
+    labels = [t.get_text() for t in ax.texts if t.get_text().startswith("→")]
+    assert len(labels) == 3 and all("more" in t for t in labels)
+    assert not [p for p in ax.patches if p.get_gid() == "shift-burst"]
+    dotted = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == ":")
+    assert dotted == pytest.approx(hours)
+
+
+def test_shift_bursts_from_the_gaps_between_shifts():
+    from dcsim.plots.figures import SHIFT_BURST_GAP_TICKS, shift_bursts
+
+    g = SHIFT_BURST_GAP_TICKS * 60.0
+    t = [0.0, 10 * g, 10 * g + 60, 10 * g + 60 + g, 10 * g + 60 + 2 * g, 30 * g, 30 * g + g, 50 * g]
+    assert shift_bursts(t, 60.0) == [(1, 4)]  # two shifts a gap apart are not a burst; four are
+    assert shift_bursts(t, 30.0) == []
 
 
 def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result):
@@ -1229,6 +1281,17 @@ def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result
     rings = [c for c in ax.collections if c.get_gid() == "fault-window-ticks"]
     assert len(rings) == 1 and len(rings[0].get_offsets()) == 10
     assert any(t_.get_text() == "10 ticks in the cooling failure window" for t_ in ax.get_legend().get_texts())
+    # chiller-trip's 160 rings, 2.2x a point, merged into one black bar: a long window rings at most FAULT_RINGS_MAX
+    # of its ticks, evenly, thin and little larger than a point, and the legend still counts them all
+    from dcsim.plots.figures import FAULT_RINGS_MAX
+
+    rep["faults"] = [{"kind": "cooling_failure", "start_s": float(t[10]), "end_s": float(t[210])}]
+    ax = pue_plot(SimpleNamespace(report=rep, timeseries=ts)).axes[0]
+    (rings,) = [c for c in ax.collections if c.get_gid() == "fault-window-ticks"]
+    assert len(rings.get_offsets()) == FAULT_RINGS_MAX == 20 and rings.get_linewidths()[0] <= 0.5
+    assert rings.get_sizes()[0] <= 2.0 * ax.collections[0].get_sizes()[0]
+    texts = [x.get_text() for x in ax.get_legend().get_texts()]
+    assert "200 ticks in the cooling failure window (one in 10 ringed)" in texts
 
 
 def test_daily_signature_stacks_each_days_binding_shares():
@@ -1271,8 +1334,8 @@ def test_zoom_keeps_the_achieved_rates_dips():
 
 def test_power_stack_binding_strip_and_the_at_cap_note(result):
     """mixed-fleet's power figure sat at its 700-kW cap all day while the signature said demand binds overnight:
-    a strip along the top spans each binding run in its constraint's colour, and the legend counts the ticks at the
-    cap while power does not bind."""
+    a strip along the top spans each binding run in its constraint's colour, and the legend says how many of the
+    ticks power does not bind sit at the cap (:func:`at_cap_note`)."""
     ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
     ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
     edges = _edges_h(ts)
@@ -1282,14 +1345,36 @@ def test_power_stack_binding_strip_and_the_at_cap_note(result):
     for p, (s_, e_, code) in zip(strip, runs):
         assert p.get_x() == pytest.approx(edges[s_]) and p.get_x() + p.get_width() == pytest.approx(edges[e_])
         assert _rgb(p.get_facecolor()) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[code]])
-    # at the cap on every tick: the note counts the ticks where power does not bind
+    from dcsim.plots.figures import at_cap_note
+
+    # at the cap on every tick: the legend carries the note, all of the ticks power does not bind at the cap
     ts["interconnect_w"] = ts["facility_power_w"].astype(float).copy()
     if "meter_power_w" in ts:
         ts["meter_power_w"] = ts["facility_power_w"]
     ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
-    share = float(np.mean(ts["binding"] != BINDING_NAMES.index("power")))
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert f"at the cap (within 1 %) on {100 * share:.0f} % of\nthe ticks while power does not bind" in texts
+    assert at_cap_note(ts) in texts and at_cap_note(ts).startswith("at the cap (within 1 %) on 100 % of the")
+
+
+def test_the_at_cap_note_gives_the_share_of_the_ticks_power_does_not_bind():
+    """mixed-fleet's note read "at the cap (within 1 %) on 43 % of the ticks while power does not bind": it is at the
+    cap on every tick, and 43 % was the share of ticks power does not bind. The note gives the at-cap share of those
+    ticks, and says why when a capped controller mode runs there (it spends the budget on clock)."""
+    from dcsim.plots.figures import at_cap_note
+
+    n = 10
+    b = np.array([2, 2, 2, 2, 0, 0, 0, 1, 1, 1])  # power binds on 4 ticks; 6 it does not
+    cap = np.full(n, 700e3)
+    fac = np.array([700e3] * 4 + [699e3, 698e3, 600e3, 695e3, 500e3, 500e3])  # 3 of the 6 within 1 %
+    ts = {"binding": b, "interconnect_w": cap, "facility_power_w": fac}
+    assert at_cap_note(ts) == "at the cap (within 1 %) on 50 % of the\n60 % of ticks where power does not bind"
+    ts["mode"] = np.array([1] * n)
+    ts["controller_clock"] = np.array([1.0] * 4 + [0.9, 0.91, 0.5, 0.92, 0.5, 0.5])
+    assert at_cap_note(ts).endswith(":\nthe controller runs the clock up to the budget\n(capped mode, median clock 0.91)")
+    ts["mode"] = np.zeros(n, dtype=int)  # uncapped: the series does not say why
+    assert "controller" not in at_cap_note(ts)
+    ts["facility_power_w"] = np.full(n, 500e3)
+    assert at_cap_note(ts) is None
 
 
 def test_grid_figure_draws_a_daily_backlog_cycle_as_lines_not_a_flat_band():

@@ -318,3 +318,20 @@ def test_tpf_with_one_cooling_crossover_prints_as_it_did():
         assert main(["tpf", str(ref)]) == 0
     text = " ".join(buf.getvalue().split())
     assert text.count("cooling binds above 39.9 degC") == 3 and "cooling binds below" not in text
+
+
+def test_the_cooling_spans_bisect_each_change_to_well_under_the_printed_tenth():
+    """_flip's 60 bisections of a 0.25-degC grid step took 60 ceilings_at calls per change for a boundary printed to
+    0.1 degC (191 calls a moment): each change is bisected SPAN_BISECTIONS times, 2.4e-7 degC, and no more."""
+    from dcsim.engine.steady import SPAN_BISECTIONS, _spans
+
+    calls = []
+
+    def pred(t):
+        calls.append(t)
+        return 15.2 > t or t > 39.9
+
+    spans = _spans(lambda g: (g < 15.2) | (g > 39.9), pred, -30.0, 55.0, 0.25)
+    assert [s["to_c"] for s in spans] == [pytest.approx(15.2, abs=1e-5), None]
+    assert spans[1]["from_c"] == pytest.approx(39.9, abs=1e-5) and spans[0]["from_c"] is None
+    assert len(calls) == 2 * (2 + SPAN_BISECTIONS) and SPAN_BISECTIONS <= 24

@@ -297,18 +297,18 @@ def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
 #: (:attr:`dcsim.thermal.facility.Facility.chiller_unit_w`), as the part-load floor's warning names it.
 _DESIGN_UNIT = "chiller_unit (default capacity x air_design_fraction)"
 
-#: The words of the two chiller staging-unit warnings of :func:`_physics_checks`, by what sizes the chillers a unit
-#: stages (a chiller plant's ``capacity``; a liquid plant's trim, ``air_side.capacity`` or its default, what the plant
-#: needs to reject ``capacity`` at rating_t_out: ``liquid_trim_rated_w``): (what a given unit larger than that size
-#: is said to exceed; the field a default unit came from where that size set it). A default trim is at least capacity
-#: x air_design_fraction, so a liquid plant's default unit is then the design share.
-_STAGING_WORDS = {
-    "capacity": ("the plant's capacity", "capacity"),
-    "air_side.capacity": ("the whole trim chiller (air_side.capacity)", "chiller_unit (default the trim's size "
-                          "air_side.capacity, under capacity x air_design_fraction)"),
-    "default trim": ("the whole trim chiller (default: capacity less the dry coolers' capacity at rating_t_out)",
-                     _DESIGN_UNIT),
+#: What a given chiller staging unit larger than the chillers it stages is said to exceed, by what sizes them (the
+#: oversized-unit warning of :func:`_physics_checks`): a chiller plant's ``capacity``; a liquid plant's trim,
+#: ``air_side.capacity`` or its default, what the plant needs to reject ``capacity`` at rating_t_out
+#: (``liquid_trim_rated_w``).
+_STAGING_WHOLE = {
+    "capacity": "the plant's capacity",
+    "air_side.capacity": "the whole trim chiller (air_side.capacity)",
+    "default trim": "the whole trim chiller (default: capacity less the dry coolers' capacity at rating_t_out)",
 }
+#: A liquid plant's default staging unit where its given trim (``air_side.capacity``) is under the design share, as
+#: the part-load floor's warning names it (a default trim is at least the design share: its unit is then that share).
+_TRIM_UNIT = "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)"
 
 
 def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
@@ -483,17 +483,24 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         # a given unit larger than what it stages (a chiller plant's capacity, a liquid plant's whole trim) was taken
         # without a word: one chiller larger than its plant, its part load (hence COP) read on a chiller it lacks
         size = m.facility.capacity_w if cs.kind == "chiller_plant" else m.facility.trim_capacity_w
-        whole, sized_default = _STAGING_WORDS["capacity" if cs.kind == "chiller_plant" else "air_side.capacity"
-                                              if cs.air_side.capacity is not None else "default trim"]
+        if cs.kind == "chiller_plant":
+            whole = _STAGING_WHOLE["capacity"]
+        else:
+            whole = _STAGING_WHOLE["air_side.capacity" if cs.air_side.capacity is not None else "default trim"]
         if plant.chiller_unit is not None and unit > size * (1 + 1e-9):
             warns.append(f"{where}.chiller_unit {fq(unit, 'power')} is {unit / size:.3g}x {whole} "
                          f"{fq(size, 'power')}: a unit is one of its chillers, not more than all of them; its part load, "
                          f"hence its COP, is read on a chiller the plant does not have (give at most {fq(size, 'power')}, docs/facility.md)")
         if load < plant.chiller_min_load * unit:
-            # what set the unit: given; else the size it stages (a chiller plant's capacity, a liquid trim's size
+            # what set the unit: given; else the size it stages (a chiller plant's capacity, a liquid trim's given size
             # where that is under capacity x air_design_fraction: its default unit is the smaller), else that share
-            sized = cs.kind == "chiller_plant" or size < m.facility.capacity_w * cs.air_design_fraction
-            field = "chiller_unit" if plant.chiller_unit is not None else sized_default if sized else _DESIGN_UNIT
+            if plant.chiller_unit is not None:
+                field = "chiller_unit"
+            elif cs.kind == "chiller_plant":
+                field = "capacity"
+            else:
+                given_under = cs.air_side.capacity is not None and size < m.facility.capacity_w * cs.air_design_fraction
+                field = _TRIM_UNIT if given_under else _DESIGN_UNIT
             warns.append(f"{where}.{field} {fq(unit, 'power')} is {unit / max(load, 1e-9):.3g}x {what} "
                          f"({fq(load, 'power')}): its chillers run below the COP regression's {plant.chiller_min_load:g} "
                          "part-load floor even at full load and are charged the floor's COP "

@@ -129,6 +129,12 @@ def _flip(pred, lo: float, hi: float, log: bool = False, iters: int = 60) -> flo
     return math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
 
 
+#: Bisections of each change :func:`_spans` finds between two grid points: the 0.25-degC step
+#: (dcsim.tpf.CROSSOVER_T_OUT_STEP_C) halved 20 times is 2.4e-7 degC, far under the 0.1 degC `dcsim tpf` prints (until
+#: 2026-12-05 60, :func:`_flip`'s default for its log-spaced ranges: 40 more ceilings_at calls per change for nothing).
+SPAN_BISECTIONS = 20
+
+
 def _spans(pred_grid, pred, lo: float, hi: float, step: float) -> list[dict]:
     """Every span of ``lo``..``hi`` where the boolean ``pred`` holds, as ``{"from_c", "to_c"}`` (None where the span
     reaches the end of the range): ``pred_grid`` (the predicate over an array) read on a grid of about ``step``, each
@@ -138,7 +144,7 @@ def _spans(pred_grid, pred, lo: float, hi: float, step: float) -> list[dict]:
     on = np.asarray(pred_grid(g), dtype=bool)
     spans, start = [], None  # start: where the span open now began (None: at ``lo``)
     for k in np.flatnonzero(on[1:] != on[:-1]):
-        x = _flip(pred, float(g[k]), float(g[k + 1]))
+        x = _flip(pred, float(g[k]), float(g[k + 1]), iters=SPAN_BISECTIONS)
         x = 0.5 * float(g[k] + g[k + 1]) if math.isnan(x) else x  # the scalar read disagreed with the grid's
         if on[k + 1]:
             start = x
@@ -174,26 +180,21 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
     depression = t_db_c - t_wb_c
     cap0 = float(m.facility.interconnect_w)
 
-    def binds(kind: int, mm: Models = m, **kw) -> bool:
-        """``kind`` (a binding code) binds the facility — with several pools, binds any pool: the facility's own
+    def binds(kind: int, t_db=None, **kw) -> np.ndarray:
+        """``kind`` (a binding code) binds the facility at the moment, or at the outdoor dry-bulb ``t_db`` (degC, a
+        number or an array; the moment's wet-bulb depression kept) — with several pools, binds any pool: the facility's own
         label names one pool's constraint, that of the pool furthest short for its own demand
         (:func:`dcsim.tpf.facility_binding`), so it flips where another pool becomes the furthest short, which is no
         crossover of the constraint (mixed-fleet read "compute stops binding from 448 GPUs" where the chat pool
         stayed compute-bound at 447 and 449, when the label compared the pools' deficits in tokens/s)."""
-        base = dict(demand_tok_s=demand_tok_s, t_db_c=t_db_c, t_wb_c=t_wb_c)
-        base.update(kw)
-        r = ceilings_at(mm, **base)
-        if mm.multi_pool:
-            return bool(np.any(np.asarray(r["pools"]["binding"]) == kind))
-        return int(r["binding"]) == kind
-
-    def cooling_on(t) -> np.ndarray:
-        """Cooling binds (any pool, as :func:`binds` reads it) at each outdoor dry-bulb of the array ``t``."""
-        t = np.asarray(t, dtype=float)
-        r = ceilings_at(m, demand_tok_s, t, t - depression)
+        t = None if t_db is None else np.asarray(t_db, dtype=float)
+        r = ceilings_at(m, demand_tok_s, *((t_db_c, t_wb_c) if t is None else (t, t - depression)), **kw)
         if m.multi_pool:
-            return np.any(np.asarray(r["pools"]["binding"]) == 3, axis=-1)
-        return np.asarray(r["binding"]) == 3
+            return np.any(np.asarray(r["pools"]["binding"]) == kind, axis=-1)
+        return np.asarray(r["binding"]) == kind
+
+    def cooling_on(t) -> np.ndarray:  # cooling binds (any pool) at each outdoor dry-bulb of ``t``
+        return binds(3, t)
 
     def at_interconnect(c: float) -> bool | None:
         """True where power binds at the interconnect ``c``, False where something else binds, None where power
@@ -215,7 +216,7 @@ def crossovers(m: Models, demand_tok_s: float, t_db_c: float, t_wb_c: float,
     # a facility designed for each interconnect (ratings and default capacities follow it)
     (c_lo, c_hi), (a_lo, a_hi) = CROSSOVER_INTERCONNECT_RANGE_X, CROSSOVER_GPU_RANGE_X
     cap_star = _flip(lambda c: at_interconnect(c) is True, cap0 * c_lo, cap0 * c_hi, log=True)
-    a_star = _flip(lambda a: binds(1, gpu_scale=a), a_lo, a_hi, log=True)
+    a_star = _flip(lambda a: bool(binds(1, gpu_scale=a)), a_lo, a_hi, log=True)
     spans = _spans(cooling_on, lambda t: bool(cooling_on(t)), *CROSSOVER_T_OUT_RANGE_C, CROSSOVER_T_OUT_STEP_C)
     top = spans[-1] if spans and spans[-1]["to_c"] is None else None
     t_star = float(top["from_c"]) if top is not None and top["from_c"] is not None else float("nan")

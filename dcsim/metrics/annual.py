@@ -20,7 +20,11 @@ import numpy as np
 from dcsim.power.grid import local_hour_and_month
 from dcsim.tpf import BINDING_NAMES
 
-__all__ = ["annual_summary", "month_hour_index"]
+__all__ = ["annual_summary", "month_hour_index", "HOURS_PER_YEAR", "annual_label"]
+
+#: Hours of a year (365 d): an ``annual`` block over fewer hours is a run's, not a year's, and is labelled so
+#: (:func:`annual_label`); a scenario at least this long is its own year to ``dcsim plan`` (dcsim.plan_flex).
+HOURS_PER_YEAR = 8760.0
 
 
 def month_hour_index(t_s, start: datetime) -> tuple[np.ndarray, np.ndarray]:
@@ -138,3 +142,14 @@ def annual_summary(ts: dict, start: datetime, *, tick_s: float | None = None, sl
             m = by(per)
             res[key] = {"total": float(m.sum()), "by_month": _list(np.where(time_m > 0, m, np.nan))}
     return res
+
+
+def annual_label(annual) -> str:
+    """The label of a run's ``annual`` block (report.json, :func:`annual_summary`): "Year", or the run's length where
+    its ``hours`` are under :data:`HOURS_PER_YEAR` ("Run (96 h)": a 4-day run printed its PUE and hours binding as
+    "Year" until 2026-12-05). "Year" where the block does not say its hours. The terminal summary, report.html and
+    the annual figures (dcsim.plots.annual) all take it from here."""
+    h = (annual or {}).get("hours")
+    if not isinstance(h, (int, float)) or not h < HOURS_PER_YEAR:
+        return "Year"
+    return f"Run ({f'{h:,.2f}'.rstrip('0').rstrip('.')} h)"

@@ -12,12 +12,22 @@ from matplotlib.colors import to_rgb
 from matplotlib.legend_handler import HandlerBase
 from matplotlib.patches import Patch, Polygon, Rectangle
 
-from dcsim.metrics.annual import month_hour_index
+from dcsim.metrics.annual import annual_label, month_hour_index
 from dcsim.plots.figures import BINDING_NAMES, CONSTRAINT_COLORS, _styled, new_figure
 
-__all__ = ["binding_month_hour_plot", "pue_outdoor_year_plot"]
+__all__ = ["binding_month_hour_plot", "pue_outdoor_year_plot", "span_words"]
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def span_words(label: str) -> tuple[str, str]:
+    """("the year", "annual") for the label "Year" of an ``annual`` block
+    (:func:`dcsim.metrics.annual.annual_label`); ("the run (96 h)", "run (96 h)") for a run shorter than a year, whose
+    figures said "over the year" and "annual PUE 1.422" for 96 h until 2026-12-05."""
+    if label == "Year":
+        return "the year", "annual"
+    low = f"{label[0].lower()}{label[1:]}"
+    return f"the {low}", low
 
 
 class _CornerSwatch(HandlerBase):
@@ -40,7 +50,9 @@ def binding_month_hour_plot(summary: dict, *, title: str | None = None, runner_u
     binds most often in it, paler the less of the cell's time it binds (white: no ticks); the
     share is printed in the cell; a corner triangle shows the runner-up constraint where it
     binds ≥ `runner_up_min` of the cell's time (so a constraint that binds a few hours a year
-    is still visible). Right panel: hours each constraint binds over the run."""
+    is still visible). Right panel: hours each constraint binds over the run. The titles name the block's span
+    (:func:`dcsim.metrics.annual.annual_label`: the year, or the run's hours)."""
+    span, _ = span_words(annual_label(summary))
     b = summary["binding"]
     top = np.asarray(b["month_hour_binding"], dtype=int)
     share = {k: np.asarray([[np.nan if x is None else x for x in row] for row in v], dtype=float)
@@ -80,7 +92,7 @@ def binding_month_hour_plot(summary: dict, *, title: str | None = None, runner_u
     ax.set_yticklabels(MONTHS)
     ax.set_xlabel("hour of day (local clock of the run's start)")
     ax.grid(False)
-    ax.set_title(title or "Binding constraint by month and hour (number: % of the cell's time it binds)")
+    ax.set_title(title or f"Binding constraint by month and hour over {span} (number: % of the cell's time it binds)")
     present = sorted(set(int(c) for c in top.ravel() if c >= 0) | {r for _, r in corner})
     handles = [Patch(color=CONSTRAINT_COLORS[BINDING_NAMES[c]], label=BINDING_NAMES[c]) for c in present]
     handler_map = {}
@@ -103,7 +115,7 @@ def binding_month_hour_plot(summary: dict, *, title: str | None = None, runner_u
     ax2.invert_yaxis()
     ax2.set_xlabel("hours binding")
     ax2.set_xlim(0, max(max(hours.values()), 1.0) * 1.45)
-    ax2.set_title("Hours")
+    ax2.set_title(f"Hours\nover {span}")
     return fig
 
 
@@ -120,7 +132,9 @@ def pue_outdoor_year_plot(t_s, pue, t_out_c, start: datetime, *, title: str | No
     """PUE of each tick against the outdoor dry-bulb, coloured by month (a year's cycle: winter
     blue, summer red), thinned to at most `max_points` evenly spaced ticks; with `summary`, the
     monthly energy-weighted PUE at each month's mean temperature as labelled points (warming months labelled
-    above left, cooling months below right) and the annual PUE as a line."""
+    above left, cooling months below right) and the PUE over its span as a line, the title and legend naming the span
+    (:func:`dcsim.metrics.annual.annual_label`: "annual PUE" over a year, "run (96 h) PUE" over a shorter run)."""
+    span, adj = span_words(annual_label(summary or {}))
     t = np.asarray(t_s, dtype=float)
     p = np.asarray(pue, dtype=float)
     x = np.asarray(t_out_c, dtype=float)
@@ -149,9 +163,9 @@ def pue_outdoor_year_plot(t_s, pue, t_out_c, start: datetime, *, title: str | No
                                 ha="right" if left else "left", va="bottom" if left else "top", fontsize=8.5)
         annual = summary["pue"]["annual"]
         if annual is not None:
-            ax.axhline(annual, color="black", lw=1.2, ls="--", label=f"annual PUE {annual:.3f} (energy-weighted)")
+            ax.axhline(annual, color="black", lw=1.2, ls="--", label=f"{adj} PUE {annual:.3f} (energy-weighted)")
             ax.legend(loc="upper left")
     ax.set_xlabel("outdoor dry-bulb (°C)")
     ax.set_ylabel("PUE")
-    ax.set_title(title or "PUE against outdoor temperature over the year (dots: ticks; black: monthly)")
+    ax.set_title(title or f"PUE against outdoor temperature over {span} (dots: ticks; black: monthly)")
     return fig

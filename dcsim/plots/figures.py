@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
 from dcsim.metrics.fmt import CALIBRATION_CAVEATS, fmt_band, fmt_time, sample_scope
-from dcsim.tpf import BINDING_NAMES
+from dcsim.tpf import BINDING_NAMES, MODE_NAMES, in_service
 
 __all__ = [
     "BINDING_NAMES",
@@ -287,11 +287,7 @@ def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if k == "t_s" or v.shape != t.shape:
             continue
         if k == "binding":
-            codes = v.astype(np.int64)
-            n = int(codes.max()) + 1 if codes.size else 1
-            hist = np.zeros((starts.size, n))
-            np.add.at(hist, (np.repeat(np.arange(starts.size), counts), codes), 1.0)
-            out[k] = hist.argmax(axis=1)
+            out[k] = _daily_binding_counts(v, starts, counts).argmax(axis=1)
         elif np.issubdtype(v.dtype, np.number):
             vf = v.astype(float)
             out[k] = np.add.reduceat(np.where(np.isfinite(vf), vf, 0.0), starts) / counts
@@ -300,15 +296,20 @@ def daily_means(ts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def _daily_binding_counts(binding: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(days, len(BINDING_NAMES)) ticks of each day (``starts``, ``counts`` of :func:`_day_starts`) bound by each
+    constraint: the one histogram behind :func:`daily_means`' ``binding`` and :func:`daily_binding_shares`."""
+    hist = np.zeros((starts.size, len(BINDING_NAMES)))
+    np.add.at(hist, (np.repeat(np.arange(starts.size), counts), np.asarray(binding).astype(np.int64)), 1.0)
+    return hist
+
+
 def daily_binding_shares(ts: Mapping[str, np.ndarray]) -> np.ndarray:
     """(days, len(BINDING_NAMES)) array: each day's share of its ticks bound by each constraint (rows sum to 1)."""
     t = np.asarray(ts["t_s"], dtype=float)
     _, starts = _day_starts(t)
     counts = np.diff(np.r_[starts, t.size])
-    codes = np.asarray(ts["binding"]).astype(np.int64)
-    hist = np.zeros((starts.size, len(BINDING_NAMES)))
-    np.add.at(hist, (np.repeat(np.arange(starts.size), counts), codes), 1.0)
-    return hist / counts[:, None]
+    return _daily_binding_counts(ts["binding"], starts, counts) / counts[:, None]
 
 
 def _long_run(ts: Mapping[str, np.ndarray]) -> bool:
@@ -376,32 +377,39 @@ BAND_ALPHA = 0.18
 
 def out_of_sample_bands(report: Mapping[str, Any]) -> list[dict]:
     """The rack groups of a run whose node figures are not in-sample calibrated (:data:`OUT_OF_SAMPLE_CAVEATS`), each
-    ``{"group", "status", "tok_s", "j_per_tok", "lower_bound"}``: the group's band as report.json states it
-    (``provenance.calibration[*].error_band_pct``, % → fraction; its one home, dcsim.node.model.calibration_record,
-    nothing is recomputed here), None where it has no figure. Empty for a calibrated run or a report without the
-    record."""
+    ``{"group", "status", "lower_bound", "error_band_pct"}``: the group's band as report.json states it
+    (``provenance.calibration[*].error_band_pct``, %; its one home, dcsim.node.model.calibration_record, nothing is
+    recomputed here; :func:`band_frac` reads one figure as a fraction). Empty for a calibrated run or a report without
+    the record."""
     kinds = [k for k in CALIBRATION_CAVEATS if k.key in OUT_OF_SAMPLE_CAVEATS]
-    out = []
-    for c in ((report.get("provenance") or {}).get("calibration") or []):
-        if not isinstance(c, Mapping) or not any(k.applies(dict(c)) for k in kinds):
-            continue
-        band = c.get("error_band_pct") or {}
-        frac = lambda v: float(v) / 100.0 if isinstance(v, (int, float)) and math.isfinite(v) else None  # noqa: E731
-        out.append({"group": str(c.get("group", "")), "status": str(c.get("status", "")),
-                    "tok_s": frac(band.get("tok_s_pct")), "j_per_tok": frac(band.get("j_per_tok_pct")),
-                    "lower_bound": bool(c.get("band_lower_bound")), "error_band_pct": band})
-    return out
+    return [{"group": str(c.get("group", "")), "status": str(c.get("status", "")),
+             "lower_bound": bool(c.get("band_lower_bound")), "error_band_pct": c.get("error_band_pct") or {}}
+            for c in ((report.get("provenance") or {}).get("calibration") or [])
+            if isinstance(c, Mapping) and any(k.applies(dict(c)) for k in kinds)]
+
+
+def band_frac(band: Mapping[str, Any], key: str) -> float:
+    """One figure of an :func:`out_of_sample_bands` entry's band as a fraction: ``key`` ``tok_s`` or ``j_per_tok``
+    (``error_band_pct[key + "_pct"]`` / 100), 0 where it has no finite figure."""
+    v = band["error_band_pct"].get(f"{key}_pct")
+    return float(v) / 100.0 if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
 
 
 def _pool_band_fracs(report: Mapping[str, Any], bands: list[dict], key: str) -> list[float]:
-    """Per pool of report ``pools`` (in order), the widest ``key`` band (fraction) of its out-of-sample groups, 0 for
-    a pool whose groups are all in-sample; one entry (the widest of all) for a report without pools."""
+    """Per pool of report ``pools`` (in order), the widest ``key`` band (fraction, :func:`band_frac`) of its
+    out-of-sample groups, 0 for a pool whose groups are all in-sample; one entry (the widest of all) for a report
+    without pools."""
     pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
-    by_group = {b["group"]: (b[key] or 0.0) for b in bands}
+    by_group = {b["group"]: band_frac(b, key) for b in bands}
     if not pools:
         return [max(by_group.values(), default=0.0)]
     return [max((by_group.get(str(g.get("name")), 0.0) for g in (p.get("groups") or []) if isinstance(g, Mapping)),
                 default=0.0) for p in pools]
+
+
+#: Which band of the node profile each shaded ceiling carries: C is the profile's token rate, P = IT budget / J per
+#: token, so its relative error is the J/token one.
+CEILING_BAND_KEY = {"compute": "tok_s", "power": "j_per_tok"}
 
 
 def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], name: str,
@@ -409,8 +417,10 @@ def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarra
     """Half-width (tok/s, per tick) of the error band of the facility ceiling ``name`` (``compute``, ``power``): with
     several pools the sum over the pools of each pool's ceiling (``pool{i}_{name}_tok_s``) times its band (the band of
     a sum whose parts may err together: a pool in-sample adds nothing); else the ceiling times the run's widest band.
-    None when no group is out of sample or no band has a figure."""
-    fracs = _pool_band_fracs(report, bands, "tok_s")
+    C carries the profile's tok/s band; P, the IT budget over the energy per token, its J/token band
+    (:data:`CEILING_BAND_KEY`; until 2026-12-05 P was shaded with the tok/s band). None when no group is out of sample
+    or no band has a figure."""
+    fracs = _pool_band_fracs(report, bands, CEILING_BAND_KEY[name])
     if not any(f > 0 for f in fracs):
         return None
     total = np.asarray(ts[f"{name}_tok_s"], dtype=float)
@@ -482,16 +492,18 @@ def _zoom_range(ceilings: Mapping[str, np.ndarray], top: float) -> tuple[float, 
 SHIFT_LABEL_GAP = 0.025
 
 
-def shift_groups(shifts: Sequence[Mapping[str, Any]], scale: float, near: float) -> list[tuple[float, list[str]]]:
-    """Shifts as (x of the first, constraints entered) groups: a shift closer than ``near`` (display units) to
-    its group's first one joins that group, so labels drawn at the groups' x are at least ``near`` apart."""
-    groups: list[tuple[float, list[str]]] = []
+def shift_groups(shifts: Sequence[Mapping[str, Any]], scale: float,
+                 near: float) -> list[tuple[list[float], list[str]]]:
+    """Shifts as (x of each, constraints entered) groups for labelling: a shift closer than ``near`` (display units)
+    to its group's first one joins that group, so labels drawn at the groups' first x are at least ``near`` apart."""
+    groups: list[tuple[list[float], list[str]]] = []
     for sh in shifts:
         x = float(sh["t_s"]) * scale
-        if groups and x - groups[-1][0] < near:
+        if groups and x - groups[-1][0][0] < near:
+            groups[-1][0].append(x)
             groups[-1][1].append(str(sh.get("to", "")))
         else:
-            groups.append((x, [str(sh.get("to", ""))]))
+            groups.append(([x], [str(sh.get("to", ""))]))
     return groups
 
 
@@ -503,14 +515,39 @@ def shift_label(tos: Sequence[str]) -> str:
     return f"→{tos[0]} …{len(tos) - 2} more… →{tos[-1]}"
 
 
-#: A group of this many shifts or more (closer together than a label, :func:`shift_groups`) is a burst of alternation:
-#: drawn as one shaded span with one label, not a dotted line each (chiller-trip's 25 shifts formed a hatch).
+#: A burst of alternation: at least :data:`SHIFT_BURST` consecutive shifts, each within
+#: :data:`SHIFT_BURST_GAP_TICKS` ticks of the one before (:func:`shift_bursts`), drawn as one outlined span, not a
+#: dotted line each (chiller-trip's 21 shifts at 12:50-12:55 formed a hatch). Decided from the gaps between shifts, not
+#: from the label groups (:func:`shift_groups`): with more than 12 shifts a label group spans 1/12 of the run, and each
+#: day of a 4-day run (compute -> power -> cooling over some hours) was drawn as a "burst". Both numbers are choices.
 SHIFT_BURST = 3
+SHIFT_BURST_GAP_TICKS = 3
+#: The burst's outline: darker than the shifts' dotted lines, no fill (#333 at alpha .18 read as a demand band).
+BURST_COLOR = "#555555"
+
+
+def shift_bursts(t_s: Sequence[float], tick_s: float) -> list[tuple[int, int]]:
+    """(first, last) indices (inclusive) into the sorted shift times ``t_s`` (s) of each burst of alternation: a
+    maximal run of at least :data:`SHIFT_BURST` shifts whose consecutive gaps are all at most
+    :data:`SHIFT_BURST_GAP_TICKS` ticks of ``tick_s`` seconds."""
+    t = np.asarray(t_s, dtype=float)
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < t.size:
+        j = i
+        while j + 1 < t.size and t[j + 1] - t[j] <= SHIFT_BURST_GAP_TICKS * tick_s * (1 + 1e-9):
+            j += 1
+        if j - i + 1 >= SHIFT_BURST:
+            out.append((i, j))
+        i = j + 1
+    return out
+
+
 #: Height (points) of a row of shift labels above the signature's axes.
 SHIFT_LABEL_ROW_PT = 11.0
 
 
-def _shift_labels_above(ax: Any, groups: list[tuple[float, list[str]]], x0: float, x1: float,
+def _shift_labels_above(ax: Any, groups: list[tuple[list[float], list[str]]], x0: float, x1: float,
                         fontsize: float = 8.5) -> int:
     """Each shift group's label (:func:`shift_label`) above the axes, horizontal, in the colour of the constraint
     entered last, in rows so that none overlaps another (a label's width estimated from its characters); returns the
@@ -519,7 +556,8 @@ def _shift_labels_above(ax: Any, groups: list[tuple[float, list[str]]], x0: floa
     fig = ax.figure
     w_pt = fig.get_figwidth() * 72.0 * 0.72  # the signature's main axes: about 72 % of the figure's width
     rows: list[float] = []  # right edge (axes fraction) of each row's last label
-    for x, tos in groups:
+    for xs, tos in groups:
+        x = xs[0]
         text = shift_label(tos)
         xf = (x - x0) / (x1 - x0) if x1 > x0 else 0.0
         wf = len(text) * 0.58 * fontsize / w_pt
@@ -542,26 +580,32 @@ ZOOM_MIN_MAGNIFICATION = 3.0
 
 
 def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float,
-          in_service: np.ndarray | None = None) -> tuple[float, float] | None:
+          in_service: np.ndarray | None = None, binding: np.ndarray | None = None) -> tuple[float, float] | None:
     """Y-range of the signature figure's zoom panel (:func:`_zoom_range`), taking in the achieved rate when it runs
     just below the ceilings; None when it would magnify less than :data:`ZOOM_MIN_MAGNIFICATION`. ``in_service``
     (a mask over the ticks) limits the range to the ticks with GPUs in service: a shed's Q of 0 and a fault
-    window's falling Q set the range's bottom, so chiller-trip's C, P and Q within 1 % had no zoom."""
+    window's falling Q set the range's bottom, so chiller-trip's C, P and Q within 1 % had no zoom.
+
+    The achieved rate's dips: over the ticks a ceiling binds (``binding`` not demand, code 0; all ticks when
+    ``binding`` is None), when the rate's 10th percentile is in the panel or within one span below it, the panel
+    reaches down to its lowest within two spans below, padded by 5 % of the span (one rule; until 2026-12-05 a second
+    one also took the 10th percentile itself in) (year-richmond's daily achieved dipped to 200k under a 212k floor). A demand-bound tick's rate
+    follows demand, not the ceilings: counted as a dip, chiller-trip's 180-200k demand-bound rate stretched the panel
+    to 179.6k-230.3k and C, P and Q ran together again."""
     if in_service is not None and np.any(in_service):
         m = np.asarray(in_service, dtype=bool)
         ceilings = {k: np.asarray(v)[m] for k, v in ceilings.items()}
         achieved = np.asarray(achieved)[m]
+        binding = None if binding is None else np.asarray(binding)[m]
     zoom = _zoom_range(ceilings, top)
     ach = np.asarray(achieved, dtype=float)
-    ach = ach[np.isfinite(ach) & (ach > 0)]
-    if zoom is not None and ach.size:  # keep the achieved rate in the zoom when it runs just below it
-        q = float(np.percentile(ach, 10))
+    keep = np.isfinite(ach) & (ach > 0)
+    if binding is not None:
+        keep &= np.asarray(binding) != BINDING_NAMES.index("demand")
+    ach = ach[keep]
+    if zoom is not None and ach.size:
         span = zoom[1] - zoom[0]
-        if zoom[0] - span <= q < zoom[0]:
-            zoom = (q - 0.15 * span, zoom[1])
-        if q >= zoom[0] - span:
-            # the achieved rate runs in or just below the panel: down to its lowest within two spans, so its dips
-            # are not cut at the panel's bottom (year-richmond's daily achieved dipped to 200k under a 212k floor)
+        if float(np.percentile(ach, 10)) >= zoom[0] - span:  # the rate runs in or within a span below the panel
             dips = ach[(ach >= zoom[0] - 2.0 * span) & (ach < zoom[0])]
             if dips.size:
                 zoom = (float(dips.min()) - 0.05 * span, zoom[1])
@@ -570,15 +614,12 @@ def _zoom(ceilings: Mapping[str, np.ndarray], achieved: np.ndarray, top: float,
     return zoom
 
 
-def _in_service(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], t_s: np.ndarray) -> np.ndarray:
-    """Mask of the ticks with GPUs in service: not thermally shed, GPUs in service when the column says, and outside
-    every windowed fault (report ``faults``) — the ticks whose ceilings the zoom panel is for."""
-    t_s = np.asarray(t_s, dtype=float)
-    m = np.ones(t_s.shape, dtype=bool)
-    if "thermal_shed" in ts:
-        m &= ~(np.nan_to_num(np.asarray(ts["thermal_shed"], dtype=float)) > 0)
-    if "gpus_in_service" in ts:
-        m &= np.nan_to_num(np.asarray(ts["gpus_in_service"], dtype=float)) > 0
+def _in_service(report: Mapping[str, Any], ts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Mask of the ticks whose ceilings the zoom panel is for: GPUs in service (:func:`dcsim.tpf.in_service`: not
+    thermally shed, not every GPU failed; every tick for a series without ``gpus_in_service``) and outside every
+    windowed fault (report ``faults``)."""
+    t_s = np.asarray(ts["t_s"], dtype=float)
+    m = in_service(ts) if "gpus_in_service" in ts else np.ones(t_s.shape, dtype=bool)
     for _, a, b in _windowed_faults(report):
         m &= ~((t_s >= a) & (t_s < b))
     return m
@@ -592,6 +633,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     over the binding-constraint timeline."""
     report, ts = _parts(result)
     daily = _long_run(ts)
+    t_ticks = np.asarray(ts["t_s"], dtype=float)
+    tick_s = float(np.median(np.diff(t_ticks))) if t_ticks.size > 1 else 0.0  # the run's tick, for shift bursts
     # the thermal flags' runs on the ticks; the daily view's on the days (a day flagged when any of its ticks is)
     th_cols = ("thermal_throttled", "thermal_shed")
     if daily:
@@ -627,7 +670,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     base = _finite_max(demand, achieved)
     top_all = _finite_max(demand, achieved, *ceilings.values())
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
-    zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts, ts["t_s"]))
+    zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts), binding)
 
     if zoom is None:
         fig = new_figure(12.0, 6.8)
@@ -648,13 +691,13 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         # each day's shares stacked (demand at the bottom): the day's most frequent binding drew year-richmond all
         # compute, its 20 % demand-bound hours invisible
         cum = np.zeros(achieved.shape)
+        ach0 = np.nan_to_num(achieved)
         for code in range(day_shares.shape[1]):
             sh = day_shares[:, code]
             if not np.any(sh > 0):
                 continue
             lo_, hi_ = cum, cum + sh
             col = CONSTRAINT_COLORS[BINDING_NAMES[code]]
-            ach0 = np.nan_to_num(achieved)
             ax.fill_between(edges, _ext(lo_ * ach0), _ext(hi_ * ach0), step="post", color=col, alpha=0.35,
                             linewidth=0, gid=f"daily-share-{BINDING_NAMES[code]}")
             ax2.fill_between(edges, _ext(band_lo + (1 - band_lo) * lo_), _ext(band_lo + (1 - band_lo) * hi_),
@@ -697,8 +740,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         half = ceiling_band_halfwidth(report, ts, name, oos) if name in ("compute", "power") and oos else None
         if half is not None:
             # the profile's expected error where it is transferred or extrapolated: the ceiling is not a line
-            lab = {"compute": "C", "power": "P"}[name] + " ± expected error of the node profile" + (
-                f"\n({band_label(oos)};\nout-of-sample groups only)" if name == "compute" else "")
+            lab = ({"compute": "C", "power": "P"}[name] + " ± expected error of the node profile"
+                   + f"\n({band_label(oos, CEILING_BAND_KEY[name] + '_pct')}"
+                   + (";\nout-of-sample groups only)" if name == "compute" else ")"))
             for a_ in (ax,) if axz is None else (ax, axz):
                 a_.fill_between(edges, _ext(shown - half), _ext(shown + half), step="post",
                                 color=CONSTRAINT_COLORS[name],
@@ -770,19 +814,20 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         gap = SHIFT_LABEL_GAP if len(shifts) <= max_shift_labels else max(SHIFT_LABEL_GAP, 1.0 / max_shift_labels)
         near = gap * max(float(report.get("duration_s") or 0.0) * scale, 1e-12)
         groups = shift_groups(marked, scale, near)
-        xs_all = [float(sh["t_s"]) * scale for sh in marked]
-        k = 0
-        for x, tos in groups:
-            xs_g = xs_all[k:k + len(tos)]
-            k += len(tos)
-            for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
-                if len(tos) >= SHIFT_BURST:  # a burst of alternation: one span, not a hatch of dotted lines
-                    a_.axvspan(xs_g[0], max(xs_g[-1], xs_g[0] + 0.002 * (edges[-1] - edges[0])), facecolor="#333333",
-                               alpha=0.18, edgecolor="#333333", lw=0.8, ls=":", zorder=2.5, gid="shift-burst")
-                else:
-                    for xv in xs_g:
-                        a_.axvline(xv, color="#333333", lw=0.8, ls=":", alpha=0.8)
-            bursts = bursts or len(tos) >= SHIFT_BURST
+        xs_all = [x for xs, _ in groups for x in xs]
+        in_burst = np.zeros(len(marked), dtype=bool)
+        for i0, i1 in shift_bursts([float(sh["t_s"]) for sh in marked], tick_s):
+            in_burst[i0:i1 + 1] = True
+            # an outline over the panels with the rates (not the binding strip below): a grey fill read as demand
+            for a_ in (ax,) if axz is None else (ax, axz):
+                a_.axvspan(xs_all[i0], max(xs_all[i1], xs_all[i0] + 0.002 * (edges[-1] - edges[0])),
+                           facecolor="none", edgecolor=BURST_COLOR, lw=1.0, ls="-", hatch="..", zorder=2.5,
+                           gid="shift-burst")
+            bursts = True
+        for xv, b_ in zip(xs_all, in_burst):
+            if not b_:
+                for a_ in (ax, ax2) if axz is None else (ax, axz, ax2):
+                    a_.axvline(xv, color="#333333", lw=0.8, ls=":", alpha=0.8)
         label_rows = _shift_labels_above(ax, groups, edges[0], edges[-1])
     name = title or report.get("scenario") or getattr(result, "name", "") or "run"
     ax.set_title(f"Token rate and ceilings — {name}"
@@ -824,9 +869,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         handles.append(Line2D([], [], color="#333333", lw=0.8, ls=":" if marked else "none"))
         labels.append(f"shift ({len(shifts)})" if marked else f"{len(shifts)} shifts (too many to mark)")
         if bursts:
-            handles.append(Patch(facecolor="#333333", alpha=0.18, edgecolor="#333333", ls=":", lw=0.8))
-            labels.append(f"burst of {SHIFT_BURST}+ shifts close together\n(binding alternating; label: first,\n"
-                          "count, last)")
+            handles.append(Patch(facecolor="none", edgecolor=BURST_COLOR, lw=1.0, hatch=".."))
+            labels.append(f"burst: {SHIFT_BURST}+ shifts each within\n{SHIFT_BURST_GAP_TICKS} ticks of the last "
+                          "(binding\nalternating)")
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
     if "t_out_c" in ts:
@@ -841,6 +886,40 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     ax.set_xlim(edges[0], edges[-1])
     set_time_axis(ax2, ts["t_s"], report.get("clock"))
     return fig
+
+
+#: Within this share of the cap in force a tick's meter counts as at the cap (:func:`at_cap_note`).
+AT_CAP_FRAC = 0.01
+
+
+def at_cap_note(ts: Mapping[str, np.ndarray]) -> str | None:
+    """The power figure's note on the ticks whose meter (``meter_power_w``, else ``facility_power_w``) is within
+    :data:`AT_CAP_FRAC` of the cap in force (``interconnect_w``) while power does not bind: the share of those
+    not-power-bound ticks that sit at the cap, and of the run they are, and why where the time series says it: when
+    most of them run a capped controller mode (``mode`` frontier or uniform_cap) the controller spends the budget on
+    clock (mixed-fleet: at the cap on every tick, mode frontier, clock 0.91 at 100k tok/s in the night). None when no
+    such tick is at the cap. Until 2026-12-05 the note gave the at-cap ticks' share of the whole run as if it were
+    their share of the not-power-bound ones ("at the cap on 43 % of the ticks while power does not bind": mixed-fleet
+    is at the cap on all of them; 43 % was the share not power-bound)."""
+    capv, fac = ts.get("interconnect_w"), ts.get("meter_power_w", ts.get("facility_power_w"))
+    if capv is None or fac is None or "binding" not in ts:
+        return None
+    capv, fac = np.asarray(capv, dtype=float), np.asarray(fac, dtype=float)
+    free = np.asarray(ts["binding"]).astype(int) != BINDING_NAMES.index("power")
+    at_cap = free & np.isfinite(capv) & (fac >= (1.0 - AT_CAP_FRAC) * capv)
+    if not at_cap.any():
+        return None
+    note = (f"at the cap (within {100 * AT_CAP_FRAC:.0f} %) on {100 * at_cap.sum() / free.sum():.0f} % of the\n"
+            f"{100 * free.mean():.0f} % of ticks where power does not bind")
+    if "mode" in ts:
+        mode = np.asarray(ts["mode"]).astype(int)[at_cap]
+        capped = np.isin(mode, [MODE_NAMES.index("frontier"), MODE_NAMES.index("uniform_cap")])
+        if capped.mean() > 0.5:
+            clock = ts.get("controller_clock", ts.get("mean_clock"))
+            med = (f", median clock {float(np.nanmedian(np.asarray(clock, dtype=float)[at_cap][capped])):.2f}"
+                   if clock is not None else "")
+            note += f":\nthe controller runs the clock up to the budget\n(capped mode{med})"
+    return note
 
 
 @_styled
@@ -904,15 +983,10 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
         for code in sorted(set(b.tolist())):
             ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
                                                       alpha=0.8, lw=0, label=f"top strip: {BINDING_NAMES[code]} binds"))
-        capv = ts.get("interconnect_w")
-        fac = ts.get("meter_power_w", ts.get("facility_power_w"))
-        if capv is not None and fac is not None:
-            at_cap = np.isfinite(capv) & (fac >= 0.99 * capv) & (b != BINDING_NAMES.index("power"))
-            if at_cap.any():  # a legend entry of its own (over the axes it covered the cap line)
-                ax.add_patch(matplotlib.patches.Rectangle(
-                    (0, 0), 0, 0, facecolor="none", edgecolor="none", gid="at-cap-note",
-                    label=f"at the cap (within 1 %) on {100 * at_cap.mean():.0f} % of\nthe ticks while power does "
-                          "not bind"))
+        note = at_cap_note(ts)
+        if note:  # a legend entry of its own (over the axes it covered the cap line)
+            ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="none", edgecolor="none",
+                                                      gid="at-cap-note", label=note))
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
@@ -993,6 +1067,10 @@ def _cap_dips(ax: Any, edges: np.ndarray, low: np.ndarray, high: np.ndarray, col
 PUE_SCALE_MIN_LOAD = 0.10
 
 
+#: The most ticks of one fault window :func:`pue_plot` rings (evenly spaced; the legend counts them all).
+FAULT_RINGS_MAX = 20
+
+
 @_styled
 def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -> Figure:
     """PUE against outdoor temperature, one point per tick, coloured by IT load (MW)."""
@@ -1039,9 +1117,15 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
             inw |= (k == kind) & (t_s >= a) & (t_s < b)
         inw &= ~above & np.isfinite(y)
         if inw.any():
-            ax.scatter(x[inw], y[inw], s=size * 2.2, facecolors="none", edgecolors="#222222", linewidths=0.9,
+            # at most FAULT_RINGS_MAX rings, evenly over the window's ticks, thin and little larger than a point:
+            # chiller-trip's 160 rings (2.2x a point, 0.9-pt black) merged into one black bar over the points
+            ring = np.flatnonzero(inw)
+            step = max(1, int(np.ceil(ring.size / FAULT_RINGS_MAX)))
+            ring = ring[::step]
+            ax.scatter(x[ring], y[ring], s=size * 1.6, facecolors="none", edgecolors="#222222", linewidths=0.5,
                        zorder=4, gid="fault-window-ticks",
-                       label=f"{int(inw.sum())} ticks in the {kind.replace('_', ' ')} window")
+                       label=f"{int(inw.sum())} ticks in the {kind.replace('_', ' ')} window"
+                             + (f" (one in {step} ringed)" if step > 1 else ""))
     if above.any():
         ax.scatter(x[above], np.full(int(above.sum()), hi + pad * 2.2), marker="^", s=40, color="#444444",
                    zorder=4, label=f"{int(above.sum())} ticks at IT < {100 * PUE_SCALE_MIN_LOAD:.0f} % of peak, "
@@ -1151,8 +1235,10 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
         yerr = [v * e for v, e in zip(vals, err)]
         ax.errorbar(range(len(vals)), vals, yerr=yerr, fmt="none", ecolor="#111111", elinewidth=1.6, capsize=8,
                     capthick=1.6, zorder=4, gid="error-band-jpt",
-                    label=f"expected error of the node profile, {'≥' if any(b['lower_bound'] for b in oos) else ''}"
-                          f"±{100 * max(err):.0f} %\n({band_label(oos, 'j_per_tok_pct')}"
+                    label="expected error of the node profile, "
+                          + fmt_band({"j_per_tok_pct": 100 * max(err)}, any(b["lower_bound"] for b in oos),
+                                     quantities=("j_per_tok_pct",))
+                          + f"\n({band_label(oos, 'j_per_tok_pct')}"
                           + (";\nweighted by its pool's share of the energy" if len(report.get("pools") or []) > 1
                              else "") + ")")
         finite = [v * (1 + e) for v, e in zip(vals, err) if np.isfinite(v)]

@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from matplotlib.patches import Patch
 
-from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
+from dcsim.metrics.annual import annual_label
+from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot, span_words
 from dcsim.plots.figures import (CONSTRAINT_COLORS, _cap_dips, _day_starts, _ext, _long_run, _parts, _span_edges,
                                   _styled, cap_label,
                                   clock_axis, daily_extremes, daily_means, new_figure)
@@ -26,7 +28,9 @@ def annual_binding_figure(result: Any):
     a = report.get("annual")
     if not a:
         return None
-    return binding_month_hour_plot(a, title=f"{report.get('scenario', '')}: binding constraint by month and hour")
+    span, _ = span_words(annual_label(a))
+    return binding_month_hour_plot(a, title=f"{report.get('scenario', '')}: binding constraint by month and hour "
+                                            f"over {span}")
 
 
 def annual_pue_figure(result: Any):
@@ -222,6 +226,11 @@ def grid_flex_figure(result: Any):
     return fig
 
 
+#: The thermal figure's shed: hatched in a dark grey over no fill (a state, not a constraint), the same hatch on the
+#: axes and in the legend (until 2026-12-05 "xx" on the axes, "xxxx" in the legend).
+SHED_COLOR, SHED_HATCH, SHED_ALPHA = "#333333", "xx", 0.6
+
+
 @_styled
 def thermal_figure(result: Any):
     """White-space (inlet or coolant) and loop temperatures; throttled and shed ticks shaded. Against the scenario's
@@ -249,15 +258,13 @@ def thermal_figure(result: Any):
     # the throttle in the cooling colour (the signature colours the same ticks cooling-bound; it was the power
     # colour); the shed hatched, not in a constraint's colour (grey is demand's elsewhere)
     _shade(ax, x, ts["thermal_throttled"], CONSTRAINT_COLORS["cooling"], "thermal throttle (cooling binds)")
-    _shade(ax, x, ts["thermal_shed"], "#333333", "shed (IT off)", alpha=0.6, hatch="xx")
+    _shade(ax, x, ts["thermal_shed"], SHED_COLOR, "shed (IT off)", alpha=SHED_ALPHA, hatch=SHED_HATCH)
     _time_axis(ax, x, xlabel, every, report.get("clock"))
     ax.set_ylabel("°C")
     # beside the axes: inside, it covered the temperature rise (chiller-trip 11:20-11:37)
-    from matplotlib.patches import Patch
-
     h, lab = ax.get_legend_handles_labels()  # the hatch's own patch: a fill_between with no face drew as a line
-    h = [Patch(facecolor="none", edgecolor="#333333", hatch="xxxx", lw=0.6) if t == "shed (IT off)" else x
-         for x, t in zip(h, lab)]
+    h = [Patch(facecolor="none", edgecolor=SHED_COLOR, hatch=SHED_HATCH, alpha=SHED_ALPHA, lw=0.6)
+         if t == "shed (IT off)" else handle for handle, t in zip(h, lab)]
     ax.legend(h, lab, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")
     return fig

@@ -39,22 +39,25 @@ FIGURE_CAPTIONS: dict[str, str] = {
 
 #: Section titles of the figures that have no section of their own (issue 18's figures).
 FIGURE_TITLES: dict[str, str] = {
-    "binding_month_hour": "The year: binding constraint by month and hour",
-    "pue_outdoor_year": "The year: PUE against outdoor temperature",
     "grid_flex": "Grid flexibility: the meter, the utility's requests, storage and deferred work",
     "thermal": "Thermal dynamics: temperatures, throttling and shedding",
 }
-
+#: What the figures of the ``annual`` block show; their title leads with the block's label (:func:`_figure_title`).
+ANNUAL_FIGURE_TITLES: dict[str, str] = {
+    "binding_month_hour": "binding constraint by month and hour",
+    "pue_outdoor_year": "PUE against outdoor temperature",
+}
 
 
 def _figure_title(stem: str, report: Mapping[str, Any]) -> str:
-    """The section title of a figure of :data:`FIGURE_TITLES`; those of the ``annual`` block name the run's length
-    where it is shorter than a year ("The run (96 h): ...", :func:`dcsim.report.summary.annual_label`)."""
-    title = FIGURE_TITLES.get(stem, stem)
-    label = annual_label(report.get("annual") or {})
-    if title.startswith("The year: ") and label != "Year":
-        title = f"The {label[0].lower()}{label[1:]}: " + title[len("The year: "):]
-    return title
+    """The section title of a figure without a section of its own: those of the ``annual`` block
+    (:data:`ANNUAL_FIGURE_TITLES`) lead with the block's label, "The year: ..." or "The run (96 h): ..."
+    (:func:`dcsim.report.summary.annual_label`, as the figures' own titles do); the others from
+    :data:`FIGURE_TITLES`."""
+    if stem in ANNUAL_FIGURE_TITLES:
+        label = annual_label(report.get("annual") or {})
+        return f"The {label[0].lower()}{label[1:]}: {ANNUAL_FIGURE_TITLES[stem]}"
+    return FIGURE_TITLES.get(stem, stem)
 
 
 _CSS = """

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from dcsim.metrics.annual import HOURS_PER_YEAR, annual_label  # noqa: F401  (their home; re-exported)
 from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
@@ -608,20 +609,6 @@ def round_keeping_sum(values: list[float], decimals: int) -> list[float]:
     for i in sorted(range(len(values)), key=lambda i: low[i] - scaled[i])[:max(left, 0)]:
         low[i] += 1
     return [x / scale for x in low]
-
-
-#: Hours of a year (365 d): an ``annual`` block over fewer hours is a run's, not a year's, and is labelled so.
-HOURS_PER_YEAR = 8760.0
-
-
-def annual_label(annual: Mapping[str, Any]) -> str:
-    """The label of a run's ``annual`` block (report.json, ``dcsim.metrics.annual.annual_summary``): "Year", or
-    the run's length where its ``hours`` are under :data:`HOURS_PER_YEAR` ("Run (96 h)": a 4-day run printed its
-    PUE and hours binding as "Year" until 2026-12-05). "Year" where the block does not say its hours."""
-    h = annual.get("hours")
-    if not isinstance(h, (int, float)) or not h < HOURS_PER_YEAR:
-        return "Year"
-    return f"Run ({f'{h:,.2f}'.rstrip('0').rstrip('.')} h)"
 
 
 def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
