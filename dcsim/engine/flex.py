@@ -58,7 +58,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from dcsim.engine.tables import in_service_it_w
-from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
+from dcsim.power.grid import cap_over, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
@@ -162,9 +162,10 @@ class Flex:
     def top(self) -> int:
         return self.m.clocks.size - 1
 
-    def grid_cap_w(self, t_s) -> np.ndarray:
-        """Meter cap of the utility requests in force at ``t_s`` (the contract outside them)."""
-        return cap_at(self.events, t_s, self.contract_w)
+    def grid_cap_w(self, t0_s) -> np.ndarray:
+        """Meter cap of the ticks starting at ``t0_s``: the lowest of the utility requests in force in any part of the
+        tick (the contract outside them; :func:`dcsim.power.grid.cap_over`)."""
+        return cap_over(self.events, t0_s, self.dt, self.contract_w)
 
     def window_events(self) -> list[tuple[float, str]]:
         """(time, what) of every request's notice, start and end inside the run, sorted."""
@@ -659,6 +660,11 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
          "curtailment": dict(curtailment_summary([e for e in fx.events if e.start_s < horizon], horizon),
                              requests=[{"start_s": e.start_s, "end_s": e.end_s, "notice_s": e.notice_s,
                                         "cap_w": e.cap_for(fx.contract_w)} for e in fx.events[:200]])}
+    if fx.events and n:
+        # whole ticks: a tick any part of which lies in a request is held to its cap (power.grid.cap_over), so the
+        # hours enforced are at least the hours requested (more where requests do not fill whole ticks)
+        held = cap_over(fx.events, ts["t_s"], dt, fx.contract_w) < fx.contract_w * (1 - 1e-12)
+        g["curtailment"]["enforced_hours"] = float(np.count_nonzero(held) * dt / 3600.0)
     if "curtailment" in ts and np.any(ts["curtailment"]):
         sel = ts["curtailment"].astype(bool)
         g["curtailment"]["tokens_served_in_requests"] = float(np.sum(ts["achieved_tok_s"][sel]) * dt)

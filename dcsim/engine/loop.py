@@ -108,7 +108,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     if availability is not None:
         avail = avail * np.asarray(availability(tm), dtype=float)
     if flex is not None and flex.events:
-        cap = np.minimum(cap, flex.grid_cap_w(tm))
+        cap = np.minimum(cap, flex.grid_cap_w(t))  # any part of the tick in a request: its cap (not at mid-tick)
     budget = cap + extra_w if target_w is None else np.minimum(cap, target_w)
     lf = m.liquid_fraction
     it_max_p = np.asarray(m.facility.max_it_delivered_w(budget, lf, t_db, t_wb), dtype=float)
