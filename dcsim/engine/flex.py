@@ -329,7 +329,11 @@ class FlexChunk:
             self.ex_hi = self.ex_hi_fn()
         hi = self.ex_hi
         avail = min(b.p_discharge_max_w, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
-        f = avail / b.p_discharge_max_w if b.p_discharge_max_w > 0 else 0.0
+        top = b.p_discharge_max_w  # the lift of ex_hi
+        if b.dispatch == "events":  # the battery covers the request's cut, the site draws at most its contract
+            top = min(top, max(fx.contract_w - self.cap[j], 0.0))
+            avail = min(avail, top)
+        f = avail / top if top > 0 else 0.0
         if f <= 0:
             return ftop, ffr, lv
         if f < 1.0 - 1e-9 and self.ex_at is not None:
