@@ -35,7 +35,8 @@ record uses, on one tick); a thermal-only tick estimates them on a per-chunk gri
   meter exceeding its cap (``storage.unmet_energy_j``);
 * the thermal model gives the GPU power that keeps the die at its limit at the new
   white-space temperature; the next tick's clock is held at or below the highest level whose
-  full-batch GPU power fits (thermal DVFS, mode ``uniform_cap``); when no level fits, or the
+  GPU power serving the tick's work (:func:`gpu_w_per_level`: at the load that serves it, full batch
+  where the level cannot) fits (thermal DVFS, mode ``uniform_cap``); when no level fits, or the
   white space passes its shutdown limit, IT is shed (replicas off) until the room is back
   ``RESTART_MARGIN_K`` under that limit and the lowest level fits again. With thermal
   dynamics on, the cooling ceiling no longer caps IT at once (heat is stored); with
@@ -64,7 +65,7 @@ from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, t
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "build_flex", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
+__all__ = ["Flex", "FlexChunk", "build_flex", "gpu_w_per_level", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
            "flex_report", "cooling_failure_times", "inlet_allowable_figures", "inlet_allowable_warning"]
 
 #: IT-power grid points of the in-loop power estimate of an engaged tick (settled exactly after the chunk)
@@ -108,6 +109,21 @@ def price_carbon_per_tick(m, t_mid_s: np.ndarray) -> tuple[np.ndarray | None, np
         else:
             out.append(None)
     return out[0], out[1]
+
+
+def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float) -> np.ndarray:
+    """Per-GPU power (W) at each clock level serving ``rate_tok_s`` tokens/s on the share ``avail`` of the fleet in
+    service: each level at the load that serves the rate, at most its full batch (a level too slow for it runs full),
+    on the supply curves' GPU power vs load (``SupplyCurves.gpu_pq``, the node tables' power vs batch per clock level,
+    all rack groups together, divided by the fleet's ``gpus``). What the thermal limit compares with the GPU power the
+    die allows (docs/thermal-dynamics.md); ``avail`` 0 (IT shed) reads every level at full batch."""
+    r = rate_tok_s / avail if avail > 1e-12 else math.inf
+    K = cv.rate_pq.shape[0]
+    out = np.empty(K)
+    for k in range(K):
+        u = float(np.interp(r, cv.rate_pq[k], cv.u))  # beyond the level's full-batch rate: its full batch
+        out[k] = float(np.interp(u, cv.u, cv.gpu_pq[k])) / gpus
+    return out
 
 
 def _setpoint_c(cooling) -> float:
@@ -257,6 +273,7 @@ class FlexChunk:
         self.battery_w = np.zeros(n)
         self.energy_j = np.zeros(n)
         self.b_on = self.t_on = False
+        self.need = math.inf  # the tick's work, tokens/s (engaged): until set, every level at full batch
         # chunk-start state, for the exact settlement after the chunk (settle)
         self.e_start, self.tstate_start, self.prev_heat_start = fx.e_j, fx.tstate, fx.prev_heat
         self.b_flag = np.zeros(n, dtype=bool)
@@ -314,6 +331,7 @@ class FlexChunk:
         self.b_on = b is not None and (fx.e_j < b.e_max_j - 1.0 or self.event[j] or self.notice[j]
                                        or (b.dispatch != "events" and need > self.tgt_top[j]))
         self.t_on = fx.th is not None and fx.tstate is not None
+        self.need = need  # the work the tick may serve (tokens/s): the thermal limit reads each level's power at it
         return self.b_on or self.t_on
 
     def fits(self, j: int, ftop: float, ffr: float, lv):
@@ -508,7 +526,10 @@ class FlexChunk:
         fx.tstate, f = thermal_step(p, fx.tstate, heat, cap, fx.dt)
         s = fx.tstate
         allowed = (p.t_limit_c - s.t_space_c) / p.r_th_k_per_w
-        k_th = bisect_right(fx.gpu_level_list, allowed * (1 + 1e-12)) - 1  # levels' GPU power rises with clock
+        # each level's per-GPU power serving this tick's work (its full batch where it cannot serve it all), not every
+        # level's full-batch power: until 2026-12-05 a lightly loaded hall throttled with its dies 13 K under the limit
+        lvl = np.maximum.accumulate(gpu_w_per_level(fx.m.curves, fx.m.gpus, self.need, float(self.avail[j])))
+        k_th = bisect_right(lvl.tolist(), allowed * (1 + 1e-12)) - 1  # monotone in clock for bisect
         t_end = t + fx.dt
         if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
             fx.th_shed = True

@@ -366,7 +366,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 arrived.append(arr)
                 waiting.append(need)
                 # a shedding episode starts and ends on whole tokens: a float residue of the queue's arithmetic
-                # (5.96e-08 tokens on chiller-trip at 11:46:30, a tick before the episode) opens none
+                # (5.96e-08 tokens on chiller-trip at 11:46:30, a tick before the episode; 7.45e-08 at 11:46:20 since the
+                # thermal throttle read the power of the tick's work) opens none
                 sh_ep = sh if sh >= SHED_RESIDUE_TOK else 0.0
                 if md != ctl.mode or sh_ep > 0 or shed_prev:  # mode changes, shedding episodes (start, total at end)
                     ctl.record(float(ex.t_s[j]), md, float(limit), d, float(ex.t_db_c[j]), float(sh_ep), shed_prev)
