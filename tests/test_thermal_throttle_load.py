@@ -62,3 +62,21 @@ def test_gpu_power_per_level_follows_the_load():
     assert gpu_w_per_level(cv, m.gpus, 0.1 * top_rate, 0.5) == pytest.approx(light, rel=1e-12)
     # with IT shed (nothing in service) every level reads full batch
     assert gpu_w_per_level(cv, m.gpus, 1.0, 0.0) == pytest.approx(full)
+
+
+def test_the_first_throttle_is_the_first_throttled_tick_not_a_shed():
+    """At night chiller-trip's room reaches its 45 degC shed limit before any die reaches 87 degC: IT is shed first,
+    and the first throttle comes after the restart, with the backlog. The thermal block's time_to_first_throttle_s
+    (the end of the tick that decides it) is the start of the first throttled tick, and the log's first "thermal
+    throttle" comes after the shed (until 2026-12-05 both came with the shed: 2,600 s against 3,230 s)."""
+    r = dcsim.run(str(TRIP), overrides={"start": "2026-07-15T02:00"})
+    ts, th = r.timeseries, r.report["thermal"]
+    first = float(ts["t_s"][np.argmax(ts["thermal_throttled"] > 0)])
+    assert th["time_to_first_throttle_s"] == pytest.approx(first)
+    assert th["time_to_first_shed_s"] < th["time_to_first_throttle_s"]
+    acts = [a["action"] for a in r.controller_log if a["action"].startswith("thermal")]
+    assert acts.index("thermal shed") < acts.index("thermal restart") <= acts.index("thermal throttle")
+    # no note says the GPUs are back under their limit while they are off
+    shed_at = [a["t_s"] for a in r.controller_log if a["action"] == "thermal shed"][0]
+    back_at = [a["t_s"] for a in r.controller_log if a["action"] == "thermal restart"][0]
+    assert not any(a["action"] == "thermal clear" and shed_at <= a["t_s"] < back_at for a in r.controller_log)

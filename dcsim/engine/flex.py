@@ -541,7 +541,10 @@ class FlexChunk:
             fx.th_shed = False
             fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} degC", t_space_c=s.t_space_c)
         k_th = max(k_th, 0)
-        if (k_th < fx.top) != fx.throttled:
+        # no throttle note while IT is shed (no GPU runs; the room, not a die, is at its limit): at night chiller-trip's
+        # room reached its shed limit first, and until 2026-12-05 the shed tick logged "thermal throttle: GPU die at
+        # its 87 degC limit" and set time_to_first_throttle_s, 10 min before the first throttled tick
+        if not fx.th_shed and (k_th < fx.top) != fx.throttled:
             fx.throttled = k_th < fx.top
             if fx.throttled and fx.first_throttle_s is None:
                 fx.first_throttle_s = t_end
