@@ -45,7 +45,9 @@ def test_uncapped_capped_and_out_of_service_shares_partition_the_run():
 def test_a_shedding_episode_starts_on_whole_tokens_not_a_float_residue():
     """chiller-trip's log opened its hold-limit shedding episode at 2,790 s on a tick that shed 5.96e-08 tokens (the
     queue's float residue), 10 s before the first whole shed (1.88 M tokens at 2,800 s), and counted the episode
-    from there (audit 2026-12-05). Each episode now starts on a tick that shed at least SHED_RESIDUE_TOK."""
+    from there (audit 2026-12-05). Each episode now starts on a tick that shed at least SHED_RESIDUE_TOK. (Since the
+    thermal throttle read the power of the tick's work, 2026-12-05, 10 s earlier: a 7.45e-08 residue at 2,780 s, the
+    first whole shed, 1.88 M tokens, at 2,790 s.)"""
     from pathlib import Path
 
     import dcsim
@@ -60,4 +62,4 @@ def test_a_shedding_episode_starts_on_whole_tokens_not_a_float_residue():
         assert ts["shed_tokens"][j] >= SHED_RESIDUE_TOK
         assert j == 0 or ts["shed_tokens"][j - 1] < SHED_RESIDUE_TOK
     first_whole = float(ts["t_s"][np.argmax(ts["shed_tokens"] >= SHED_RESIDUE_TOK)])
-    assert starts[0] == first_whole == 2800.0
+    assert starts[0] == first_whole == 2790.0

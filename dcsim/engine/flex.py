@@ -35,7 +35,8 @@ record uses, on one tick); a thermal-only tick estimates them on a per-chunk gri
   meter exceeding its cap (``storage.unmet_energy_j``);
 * the thermal model gives the GPU power that keeps the die at its limit at the new
   white-space temperature; the next tick's clock is held at or below the highest level whose
-  full-batch GPU power fits (thermal DVFS, mode ``uniform_cap``); when no level fits, or the
+  GPU power serving the tick's work (:func:`gpu_w_per_level`: at the load that serves it, full batch
+  where the level cannot) fits (thermal DVFS, mode ``uniform_cap``); when no level fits, or the
   white space passes its shutdown limit, IT is shed (replicas off) until the room is back
   ``RESTART_MARGIN_K`` under that limit and the lowest level fits again. With thermal
   dynamics on, the cooling ceiling no longer caps IT at once (heat is stored); with
@@ -58,13 +59,13 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from dcsim.engine.tables import in_service_it_w
-from dcsim.power.grid import cap_at, curtailment_events, curtailment_summary, notice_at, series_at
+from dcsim.power.grid import cap_over, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "build_flex", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
+__all__ = ["Flex", "FlexChunk", "build_flex", "gpu_w_per_level", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
            "flex_report", "cooling_failure_times", "inlet_allowable_figures", "inlet_allowable_warning"]
 
 #: IT-power grid points of the in-loop power estimate of an engaged tick (settled exactly after the chunk)
@@ -108,6 +109,21 @@ def price_carbon_per_tick(m, t_mid_s: np.ndarray) -> tuple[np.ndarray | None, np
         else:
             out.append(None)
     return out[0], out[1]
+
+
+def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float) -> np.ndarray:
+    """Per-GPU power (W) at each clock level serving ``rate_tok_s`` tokens/s on the share ``avail`` of the fleet in
+    service: each level at the load that serves the rate, at most its full batch (a level too slow for it runs full),
+    on the supply curves' GPU power vs load (``SupplyCurves.gpu_pq``, the node tables' power vs batch per clock level,
+    all rack groups together, divided by the fleet's ``gpus``). What the thermal limit compares with the GPU power the
+    die allows (docs/thermal-dynamics.md); ``avail`` 0 (IT shed) reads every level at full batch."""
+    r = rate_tok_s / avail if avail > 1e-12 else math.inf
+    K = cv.rate_pq.shape[0]
+    out = np.empty(K)
+    for k in range(K):
+        u = float(np.interp(r, cv.rate_pq[k], cv.u))  # beyond the level's full-batch rate: its full batch
+        out[k] = float(np.interp(u, cv.u, cv.gpu_pq[k])) / gpus
+    return out
 
 
 def _setpoint_c(cooling) -> float:
@@ -162,9 +178,10 @@ class Flex:
     def top(self) -> int:
         return self.m.clocks.size - 1
 
-    def grid_cap_w(self, t_s) -> np.ndarray:
-        """Meter cap of the utility requests in force at ``t_s`` (the contract outside them)."""
-        return cap_at(self.events, t_s, self.contract_w)
+    def grid_cap_w(self, t0_s) -> np.ndarray:
+        """Meter cap of the ticks starting at ``t0_s``: the lowest of the utility requests in force in any part of the
+        tick (the contract outside them; :func:`dcsim.power.grid.cap_over`)."""
+        return cap_over(self.events, t0_s, self.dt, self.contract_w)
 
     def window_events(self) -> list[tuple[float, str]]:
         """(time, what) of every request's notice, start and end inside the run, sorted."""
@@ -256,6 +273,7 @@ class FlexChunk:
         self.battery_w = np.zeros(n)
         self.energy_j = np.zeros(n)
         self.b_on = self.t_on = False
+        self.need = math.inf  # the tick's work, tokens/s (engaged): until set, every level at full batch
         # chunk-start state, for the exact settlement after the chunk (settle)
         self.e_start, self.tstate_start, self.prev_heat_start = fx.e_j, fx.tstate, fx.prev_heat
         self.b_flag = np.zeros(n, dtype=bool)
@@ -313,6 +331,7 @@ class FlexChunk:
         self.b_on = b is not None and (fx.e_j < b.e_max_j - 1.0 or self.event[j] or self.notice[j]
                                        or (b.dispatch != "events" and need > self.tgt_top[j]))
         self.t_on = fx.th is not None and fx.tstate is not None
+        self.need = need  # the work the tick may serve (tokens/s): the thermal limit reads each level's power at it
         return self.b_on or self.t_on
 
     def fits(self, j: int, ftop: float, ffr: float, lv):
@@ -328,7 +347,11 @@ class FlexChunk:
             self.ex_hi = self.ex_hi_fn()
         hi = self.ex_hi
         avail = min(b.p_discharge_max_w, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
-        f = avail / b.p_discharge_max_w if b.p_discharge_max_w > 0 else 0.0
+        top = b.p_discharge_max_w  # the lift of ex_hi
+        if b.dispatch == "events":  # the battery covers the request's cut, the site draws at most its contract
+            top = min(top, max(fx.contract_w - self.cap[j], 0.0))
+            avail = min(avail, top)
+        f = avail / top if top > 0 else 0.0
         if f <= 0:
             return ftop, ffr, lv
         if f < 1.0 - 1e-9 and self.ex_at is not None:
@@ -503,7 +526,10 @@ class FlexChunk:
         fx.tstate, f = thermal_step(p, fx.tstate, heat, cap, fx.dt)
         s = fx.tstate
         allowed = (p.t_limit_c - s.t_space_c) / p.r_th_k_per_w
-        k_th = bisect_right(fx.gpu_level_list, allowed * (1 + 1e-12)) - 1  # levels' GPU power rises with clock
+        # each level's per-GPU power serving this tick's work (its full batch where it cannot serve it all), not every
+        # level's full-batch power: until 2026-12-05 a lightly loaded hall throttled with its dies 13 K under the limit
+        lvl = np.maximum.accumulate(gpu_w_per_level(fx.m.curves, fx.m.gpus, self.need, float(self.avail[j])))
+        k_th = bisect_right(lvl.tolist(), allowed * (1 + 1e-12)) - 1  # monotone in clock for bisect
         t_end = t + fx.dt
         if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
             fx.th_shed = True
@@ -515,7 +541,10 @@ class FlexChunk:
             fx.th_shed = False
             fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} degC", t_space_c=s.t_space_c)
         k_th = max(k_th, 0)
-        if (k_th < fx.top) != fx.throttled:
+        # no throttle note while IT is shed (no GPU runs; the room, not a die, is at its limit): at night chiller-trip's
+        # room reached its shed limit first, and until 2026-12-05 the shed tick logged "thermal throttle: GPU die at
+        # its 87 degC limit" and set time_to_first_throttle_s, 10 min before the first throttled tick
+        if not fx.th_shed and (k_th < fx.top) != fx.throttled:
             fx.throttled = k_th < fx.top
             if fx.throttled and fx.first_throttle_s is None:
                 fx.first_throttle_s = t_end
@@ -659,6 +688,11 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
          "curtailment": dict(curtailment_summary([e for e in fx.events if e.start_s < horizon], horizon),
                              requests=[{"start_s": e.start_s, "end_s": e.end_s, "notice_s": e.notice_s,
                                         "cap_w": e.cap_for(fx.contract_w)} for e in fx.events[:200]])}
+    if fx.events and n:
+        # whole ticks: a tick any part of which lies in a request is held to its cap (power.grid.cap_over), so the
+        # hours enforced are at least the hours requested (more where requests do not fill whole ticks)
+        held = cap_over(fx.events, ts["t_s"], dt, fx.contract_w) < fx.contract_w * (1 - 1e-12)
+        g["curtailment"]["enforced_hours"] = float(np.count_nonzero(held) * dt / 3600.0)
     if "curtailment" in ts and np.any(ts["curtailment"]):
         sel = ts["curtailment"].astype(bool)
         g["curtailment"]["tokens_served_in_requests"] = float(np.sum(ts["achieved_tok_s"][sel]) * dt)

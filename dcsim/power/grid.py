@@ -23,7 +23,7 @@ import numpy as np
 
 from dcsim.textio import MAX_TABLE_BYTES, read_text
 
-__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "cap_at", "notice_at",
+__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "cap_at", "cap_over", "notice_at",
            "curtailment_summary", "series_at", "local_hour_and_month", "exceedance_events",
            "curtailment_enabled_scale"]
 
@@ -122,6 +122,24 @@ def cap_at(events: list[CurtailmentEvent], t_s, contract_w: float):
     cap = np.full(t.shape, float(contract_w))
     for ev in events:
         inside = (t >= ev.start_s) & (t < ev.end_s)
+        cap = np.where(inside, np.minimum(cap, ev.cap_for(contract_w)), cap)
+    return cap
+
+
+def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: float):
+    """Meter cap [W] of each interval [t0, t0 + dt): the contract, or the lowest cap of any event overlapping it.
+
+    A controller tick runs one operating point for its whole length, so a tick any part of which lies in a request
+    is held to that request's cap throughout (:func:`dcsim.engine.loop.exogenous`): the meter stays under the cap for
+    the whole request, at the price of capping the rest of a tick the request only partly fills. Until 2026-12-05
+    the engine took :func:`cap_at` at mid-tick: a request shorter than half a tick was never applied and the end of
+    one running past its last tick's middle was dropped (year-richmond, 15-min ticks: a 1-min request at 3,692 h
+    and a 7.5-min one at 350 h drew 474.9 and 461.9 kW against a 247.5-kW cap)."""
+    t0 = np.asarray(t0_s, dtype=float)
+    t1 = t0 + float(dt_s)
+    cap = np.full(t0.shape, float(contract_w))
+    for ev in events:
+        inside = (t0 < ev.end_s) & (t1 > ev.start_s)
         cap = np.where(inside, np.minimum(cap, ev.cap_for(contract_w)), cap)
     return cap
 

@@ -1,0 +1,63 @@
+"""Curtailment requests that do not fill whole controller ticks (audit of 2026-12-05, finding A).
+
+A tick runs one operating point for its whole length; a tick any part of which lies in a request is held to the
+request's cap (dcsim.power.grid.cap_over). Until 2026-12-05 the cap was taken at mid-tick: a request shorter than half
+a tick was never applied, and the end of one running past its last tick's middle was dropped (the meter ran at the
+contract for the request's last minutes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.power.grid import CurtailmentEvent, cap_at, cap_over
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "scenarios" / "reference.yaml"
+CONTRACT = 495e3  # reference.yaml's facility.interconnect
+
+
+def _request(start: str, duration: str) -> dict:
+    return {"curtailment": {"kind": "schedule", "events": [
+        {"start": start, "duration": duration, "depth": "40%", "notice": "1 h"}]}}
+
+
+def test_cap_over_takes_the_lowest_cap_in_any_part_of_the_interval():
+    ev = [CurtailmentEvent(1100.0, 1160.0, 0.5, None, 0.0), CurtailmentEvent(2000.0, 2450.0, 0.2, None, 0.0)]
+    t0 = np.array([0.0, 900.0, 1800.0, 2100.0, 2400.0, 2700.0])
+    got = cap_over(ev, t0, 300.0, 100.0)
+    # [900, 1200) holds the 1-min request (its middle, 1050, is not in it); [1800, 2100) and [2400, 2700) overlap the second
+    assert got.tolist() == [100.0, 50.0, 80.0, 80.0, 80.0, 100.0]
+    # a request touching an interval only at its end point does not cap it (half-open intervals)
+    assert cap_over([CurtailmentEvent(300.0, 600.0, 0.5, None, 0.0)], np.array([0.0, 600.0]), 300.0, 100.0).tolist() \
+        == [100.0, 100.0]
+    # the mid-point rule missed the request shorter than half a tick and the end of the second
+    mid = cap_at(ev, t0 + 150.0, 100.0)
+    assert mid.tolist() == [100.0, 100.0, 100.0, 80.0, 100.0, 100.0]
+
+
+@pytest.mark.parametrize("start,duration,ticks", [("17 h", "20 min", 2),          # ends 5 min into its 2nd tick
+                                                  ("1025 min", "1 min", 1)])     # 17:05, shorter than half a tick
+def test_a_request_not_filling_whole_ticks_holds_the_meter_for_all_of_it(start, duration, ticks):
+    r = dcsim.run(str(REF), overrides={"controller.tick": "15 min", "duration": "24 h", "grid": _request(start, duration)})
+    ts, rep = r.timeseries, r.report
+    dt = rep["tick_s"]
+    ev = rep["grid"]["curtailment"]["requests"][0]
+    t = ts["t_s"]
+    inside = (t < ev["end_s"]) & (t + dt > ev["start_s"])
+    assert inside.sum() == ticks
+    cap = 0.6 * CONTRACT
+    # every tick overlapping the request is capped, and its meter (= facility, no battery) stays under the cap
+    assert np.all(ts["curtailment"][inside] == 1)
+    assert np.all(ts["interconnect_w"][inside] == pytest.approx(cap))
+    assert np.all(ts["meter_power_w"][inside] <= cap * (1 + 1e-9))
+    # ... where the site runs above the cap outside requests (the evening peak): the cap bites
+    assert ts["facility_power_w"][~inside].max() > cap * 1.2
+    assert rep["interconnect_exceeded_s"] == 0.0
+    # the report says the hours requested and the (whole-tick) hours enforced
+    c = rep["grid"]["curtailment"]
+    assert c["hours"] == pytest.approx((ev["end_s"] - ev["start_s"]) / 3600)
+    assert c["enforced_hours"] == pytest.approx(ticks * dt / 3600)
