@@ -51,14 +51,31 @@ def test_fifo_wait_is_resolved_within_each_tick():
     w = se.fifo_wait_slices_s(np.full(n, 110.0 * dt), np.full(n, 100.0 * dt), dt, slices=s)
     t = dt * (np.arange(n)[:, None] + (np.arange(s)[None, :] + 0.5) / s)
     assert w.shape == (n, s) and w == pytest.approx(t / 11.0)
-    # one slice is the midpoint's wait (fifo_wait_s); nothing waits while the departures keep up
-    assert se.fifo_wait_slices_s(np.full(n, 110.0 * dt), np.full(n, 100.0 * dt), dt, slices=1)[:, 0] == pytest.approx(
-        se.fifo_wait_s(np.full(n, 110.0 * dt), np.full(n, 100.0 * dt), dt))
+    # nothing waits while the departures keep up
     assert np.all(se.fifo_wait_slices_s(np.full(n, 50.0), np.full(n, 50.0), dt) == 0.0)
     # a backlog served faster than it arrived (held through tick 0, served at twice the arrival rate in tick 1): the
     # work leaving at 1 + f waited 1 - f, falling through the tick
     w = se.fifo_wait_slices_s(np.array([50.0, 50.0]), np.array([0.0, 100.0]), 1.0, slices=4)
     assert w[1] == pytest.approx(1.0 - (np.arange(4) + 0.5) / 4)
+
+
+def test_shed_work_leaves_the_fifo_first_and_the_served_work_waits_its_own_wait():
+    """Work shed at the door is the oldest (held past the hold limit), so it leaves at the tick's start and the
+    served work follows it. 100 tokens arrive through tick 0 (1 s) and none leave; 100 more arrive in tick 1, which
+    sheds 50 and serves 50: the served work is tokens 50-100, which arrived through the second half of tick 0, and
+    leaves through tick 1, so at mid-tick the token at 75 (arrived at 0.75 s) leaves at 1.5 s: 0.75 s. With the shed
+    work at mid-tick among the served (the midpoint of all 100 departures, until 2026-12-05) it read 1.0 s, the
+    wait of token 50."""
+    arrived, departed, shed = np.array([100.0, 100.0]), np.array([0.0, 100.0]), np.array([0.0, 50.0])
+    assert se.fifo_wait_s(arrived, departed, 1.0, shed_tok=shed)[1] == pytest.approx(0.75)
+    assert se.fifo_wait_s(arrived, departed, 1.0)[1] == pytest.approx(1.0)  # nothing shed: token 50's
+    # the served slices follow the shed work: tokens 50 + (j + 1/2)/4 * 50, leaving at 1 + (j + 1/2)/4
+    f = (np.arange(4) + 0.5) / 4
+    w = se.fifo_wait_slices_s(arrived, departed, 1.0, slices=4, shed_tok=shed)[1]
+    assert w == pytest.approx((1.0 + f) - (50.0 + 50.0 * f) / 100.0)
+    # the one-slice wait is the sliced FIFO's midpoint, with or without shedding
+    assert se.fifo_wait_s(arrived, departed, 1.0, shed_tok=shed) == pytest.approx(
+        se.fifo_wait_slices_s(arrived, departed, 1.0, slices=1, shed_tok=shed)[:, 0])
 
 
 def test_replica_backlog_wait_is_the_lindley_recursion_in_fifo_order():

@@ -364,46 +364,24 @@ def _compound_tokens(mean_count: np.ndarray, e_x: float, e_x2: float, u: np.ndar
     return np.where((np.asarray(mean_count, float) * e_x > 0) & (u > p0), x, 0.0)
 
 
-def fifo_wait_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float) -> np.ndarray:
-    """Wait (s) of the work leaving a FIFO queue in each tick (served or shed from its head).
-
-    ``arrived_tok`` and ``departed_tok`` are tokens per tick. The tokens leaving at mid-tick ``j``
-    are those that arrived when the cumulative arrivals reached the cumulative departures then,
-    so their wait is ``t_mid_j - A^-1(D(t_mid_j))`` (0 while nothing waits). Under a growing
-    backlog this is the wait of the requests served now, shorter than ``backlog / rate`` (the
-    wait of the requests arriving now): at 1.2x the service rate, ``t/6`` against ``t/5``.
-    """
-    a = np.asarray(arrived_tok, float)
-    d = np.asarray(departed_tok, float)
-    edges = dt * np.arange(a.size + 1)
-    cum_a = np.concatenate([[0.0], np.cumsum(a)])
-    d_mid = np.cumsum(d) - 0.5 * d
-    t_mid = edges[:-1] + 0.5 * dt
-    a_mid = cum_a[:-1] + 0.5 * a
-    t_in = np.interp(np.minimum(d_mid, cum_a[-1]), cum_a, edges)
-    return np.where(d_mid < a_mid * (1.0 - 1e-9) - 1e-9, np.maximum(t_mid - t_in, 0.0), 0.0)
-
-
 #: slices of a tick's work whose door waits the estimate keeps (:func:`door_release_wait_s`, a capped tick's door
 #: releasing at the tick's start; :func:`fifo_wait_slices_s`, a door serving through the tick): each an equal share
 #: of the tick's tokens (numerical setting; the attainment of a tick resolves to 1/16)
 DOOR_SLICES = 16
 
 
-def fifo_wait_slices_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float, slices: int = DOOR_SLICES,
-                       shed_tok: np.ndarray | float = 0.0) -> np.ndarray:
-    """Waits (s) of a FIFO queue served continuously, per slice of each tick: ``(n, slices)``, the wait of the work
-    leaving at each of ``slices`` equal steps of the tick (their midpoints) — :func:`fifo_wait_s` resolved within
-    the tick, for the door's queue of a fluid run (docs/slo.md, "The door's wait within a tick").
+def _fifo_positions(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float, slices: int,
+                    shed_tok: np.ndarray | float = 0.0):
+    """The one FIFO queue of the door's waits: for each tick and each of ``slices`` equal steps of the work it serves
+    (their midpoints), the position ``x`` of that work in the cumulative arrivals and the time ``t_in = A^-1(x)`` it
+    arrived; with ``t`` the time it leaves when the tick serves at one rate through it and ``a_t`` the arrivals by
+    then. Returns ``(edges, t, x, a_t, t_in)`` (``edges`` the ticks' starts and end, the rest ``(n, slices)``).
 
-    The fluid engine serves a tick's work at one rate through the tick and the arrivals come at theirs, so the work
-    leaving at ``t = t0 + (j + 1/2)/S dt`` is the token at ``x = D_{k-1} + shed_k + (j + 1/2)/S (d_k - shed_k)`` of
-    the cumulative arrivals, and it waited ``t - A^-1(x)`` (0 while nothing waits). Shed work is the oldest (held
-    past the hold limit) and leaves first, so the slices are of the served rest, as :func:`door_release_wait_s`
-    takes them. Under a backlog growing at 1.1x the service rate the wait of the work leaving at ``t`` is
-    ``t/11``: one value per tick (the midpoint's, :func:`fifo_wait_s`) makes a run of few long ticks a few point
-    masses, and its percentiles snap to them (20 min of 5-min ticks: TTFT p50 at the second tick's 41 s where the
-    waits spread over 0-109 s; measured: docs/slo.md)."""
+    ``departed_tok`` counts the tokens shed in the tick (``shed_tok``) with those served. Shed work is the oldest at
+    the door (held past the hold limit, which is why it is shed), so it leaves at the tick's start, first: the
+    slices are of the served rest, ``x = D_{k-1} + shed_k + (j + 1/2)/S (d_k - shed_k)``. (Until 2026-12-05
+    :func:`fifo_wait_s` took the midpoint of served and shed together, the shed work at mid-tick: on a shed tick the
+    served work read the shed work's longer wait, 0.60 against 0.45 s.)"""
     a = np.asarray(arrived_tok, float)
     d = np.asarray(departed_tok, float)
     shed = np.minimum(np.broadcast_to(np.asarray(shed_tok, float), d.shape), d)
@@ -415,7 +393,35 @@ def fifo_wait_slices_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: fl
     x = cum_d[:-1, None] + shed[:, None] + f * (d - shed)[:, None]
     a_t = cum_a[:-1, None] + f * a[:, None]  # arrived by t
     t_in = np.interp(np.minimum(x, cum_a[-1]), cum_a, edges)
+    return edges, t, x, a_t, t_in
+
+
+def fifo_wait_slices_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float, slices: int = DOOR_SLICES,
+                       shed_tok: np.ndarray | float = 0.0) -> np.ndarray:
+    """Waits (s) of a FIFO queue served continuously, per slice of each tick: ``(n, slices)``, the wait of the work
+    leaving at each of ``slices`` equal steps of the tick (their midpoints), for the door's queue of a fluid run
+    (docs/slo.md, "The door's wait within a tick"); :func:`fifo_wait_s` is its one slice.
+
+    The fluid engine serves a tick's work at one rate through the tick and the arrivals come at theirs, so the work
+    leaving at ``t = t0 + (j + 1/2)/S dt`` is the token at ``x`` of the cumulative arrivals (:func:`_fifo_positions`:
+    shed work leaves first), and it waited ``t - A^-1(x)`` (0 while nothing waits). Under a backlog growing at 1.1x
+    the service rate the wait of the work leaving at ``t`` is ``t/11``: one value per tick (the midpoint's) makes a
+    run of few long ticks a few point masses, and its percentiles snap to them (20 min of 5-min ticks: TTFT p50 at
+    the second tick's 41 s where the waits spread over 0-109 s; measured: docs/slo.md)."""
+    _, t, x, a_t, t_in = _fifo_positions(arrived_tok, departed_tok, dt, slices, shed_tok)
     return np.where(x < a_t * (1.0 - 1e-9) - 1e-9, np.maximum(t - t_in, 0.0), 0.0)
+
+
+def fifo_wait_s(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float,
+                shed_tok: np.ndarray | float = 0.0) -> np.ndarray:
+    """Wait (s) of the work served from a FIFO queue in each tick, at mid-tick: :func:`fifo_wait_slices_s` with one
+    slice. ``arrived_tok`` and ``departed_tok`` are tokens per tick (``departed_tok`` counting the ``shed_tok``
+    shed, which leave first). The tokens leaving at mid-tick ``j`` are those that arrived when the cumulative
+    arrivals reached the cumulative departures then, so their wait is ``t_mid_j - A^-1(D(t_mid_j))`` (0 while
+    nothing waits). Under a growing backlog this is the wait of the requests served now, shorter than
+    ``backlog / rate`` (the wait of the requests arriving now): at 1.2x the service rate, ``t/6`` against ``t/5``.
+    """
+    return fifo_wait_slices_s(arrived_tok, departed_tok, dt, 1, shed_tok)[:, 0]
 
 
 def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: float,
@@ -428,25 +434,19 @@ def door_release_wait_s(arrived_tok: np.ndarray, released_tok: np.ndarray, dt: f
     first (entering the replicas at the tick's start, having waited since its arrival), then the tick's own
     arrivals as they come, for as much as the bucket holds; the rest waits for a later tick's start. So the work
     leaving in tick ``k`` is the cumulative arrivals between ``D_{k-1}`` and ``D_k`` (cumulative releases): a token
-    at position ``x`` arrived at ``A^-1(x)`` and waited ``max(0, t0_k - A^-1(x))`` — nothing if it arrived within
-    tick ``k``. A backlog smaller than a tick's release lets the tick's early arrivals in at once and holds its last
-    ones to the next tick's start (mixed-fleet's reasoning pool at 07:30-08:10, 1-min ticks: TTFT 0.1 s for the
-    first fifth of each minute's arrivals, up to 18 s for the last, docs/slo.md); :func:`fifo_wait_s`, a door
-    serving continuously, gives every token of the tick the one wait ``t_mid - A^-1(D(t_mid))``.
+    at position ``x`` (:func:`_fifo_positions`, the FIFO :func:`fifo_wait_slices_s` also reads) arrived at
+    ``A^-1(x)`` and waited ``max(0, t0_k - A^-1(x))`` — nothing if it arrived within tick ``k``. A backlog smaller
+    than a tick's release lets the tick's early arrivals in at once and holds its last ones to the next tick's start
+    (mixed-fleet's reasoning pool at 07:30-08:10, 1-min ticks: TTFT 0.1 s for the first fifth of each minute's
+    arrivals, up to 18 s for the last, docs/slo.md); :func:`fifo_wait_slices_s`, a door serving continuously, gives
+    the work leaving at ``t`` the wait ``t - A^-1(x)``.
 
     ``released_tok`` counts the tokens shed in the tick (``shed_tok``, per tick) with those served: shed work is the
-    oldest at the door (held past the hold limit), so it leaves first and the slices are of the served rest,
-    ``x = D_{k-1} + shed_k + (j + 1/2)/S (d_k - shed_k)``. (Until 2026-12-05 the slices split served and shed tokens
-    evenly, so the served work read the shed work's waits in the first slices: mixed-fleet's reasoning pool at
-    07:30-09:30, TTFT p99 597 s against request fidelity's 588.)"""
-    a = np.asarray(arrived_tok, float)
-    d = np.asarray(released_tok, float)
-    shed = np.minimum(np.broadcast_to(np.asarray(shed_tok, float), d.shape), d)
-    edges = dt * np.arange(a.size + 1)
-    cum_a = np.concatenate([[0.0], np.cumsum(a)])
-    cum_d = np.concatenate([[0.0], np.cumsum(d)])
-    x = cum_d[:-1, None] + shed[:, None] + (np.arange(slices) + 0.5)[None, :] / slices * (d - shed)[:, None]
-    t_in = np.interp(np.minimum(x, cum_a[-1]), cum_a, edges)
+    oldest at the door (held past the hold limit), so it leaves first and the slices are of the served rest.
+    (Until 2026-12-05 the slices split served and shed tokens evenly, so the served work read the shed work's waits
+    in the first slices: mixed-fleet's reasoning pool at 07:30-09:30, TTFT p99 597 s against request fidelity's
+    588.)"""
+    edges, _, _, _, t_in = _fifo_positions(arrived_tok, released_tok, dt, slices, shed_tok)
     return np.maximum(edges[:-1, None] - t_in, 0.0)
 
 
