@@ -78,6 +78,22 @@ def test_shed_work_leaves_the_fifo_first_and_the_served_work_waits_its_own_wait(
         se.fifo_wait_slices_s(arrived, departed, 1.0, slices=1, shed_tok=shed)[:, 0])
 
 
+def test_operating_point_keys_packed_into_one_integer_give_the_row_wise_unique():
+    """The estimate's operating points are the unique rows of (clock level, utilisation bin, wait bin, critical rate
+    bin), repeated per door slice; packing them into one int64 and taking the 1-D unique gives np.unique(axis=0)'s
+    rows and inverse, bit for bit (negative and wide columns included), and a key too wide to pack falls back."""
+    rng = np.random.default_rng(11)
+    key = np.stack([rng.integers(0, 5, 4000), rng.choice([0, 3, 10_000], 4000),
+                    rng.choice([0, 999_700, 1_000_300], 4000), rng.integers(-3, 3, 4000)], axis=1).astype(np.int64)
+    key = np.repeat(key, 16, axis=0)
+    uk, inv = np.unique(key, axis=0, return_inverse=True)
+    got_k, got_inv = se._unique_rows(key)
+    assert np.array_equal(got_k, uk) and np.array_equal(got_inv, inv.ravel())
+    wide = np.array([[0, 2**40], [2**40, 0], [0, 2**40]], np.int64)
+    k2, i2 = se._unique_rows(wide)
+    assert np.array_equal(k2, np.unique(wide, axis=0)) and np.array_equal(k2[i2], wide)
+
+
 def test_replica_backlog_wait_is_the_lindley_recursion_in_fifo_order():
     rng = np.random.default_rng(3)
     offered = rng.uniform(50, 150, 500)
