@@ -787,17 +787,51 @@ def test_one_pool_run_critically_loaded_is_warned_with_its_measured_band():
     assert not [w for w in dcsim.run(light).report["warnings"] if "critically loaded" in w]
 
 
+def test_the_critical_gap_warning_reads_the_ticks_the_estimate_walked_on_a_deferrable_run(monkeypatch):
+    """With deferrable work the estimate reads the interactive view (the deferred work out of the arrivals and the
+    served rate): the capped rack at 1.25x its power ceiling with a 20 % deferrable share (headroom policy, 1-min
+    ticks, 10 min) serves its interactive work critically loaded on every tick, while the whole series holds the
+    deferred work at the door. The warning read the whole series and found no critically loaded tick (until
+    2026-12-05: year-richmond's estimate walked the critical queue on three ticks its warning never named); it now
+    reads the estimate's own ticks (SloEstimate.critical_ticks)."""
+    import copy
+    import dcsim.engine.assemble as asm
+    from dcsim.tpf import closed_door
+    raw = copy.deepcopy(_capped_rack(1.25, 1, duration="10 min"))
+    raw["controller"]["tick"] = "1 min"
+    raw["deferrable"] = {"share": "20%", "deadline": "24 h", "policy": "headroom"}
+    seen = []
+    real = asm.slo_gap_caveats
+    monkeypatch.setattr(asm, "slo_gap_caveats", lambda m, ts, *a, **k: seen.append((m, ts, a)) or real(m, ts, *a, **k))
+    rep = dcsim.run(raw).report
+    m, ts, args = seen[0]
+    walked = args[2]  # the estimate's critically loaded ticks, passed on
+    assert walked is not None and np.all(walked)
+    # on the whole series the door holds the deferred work: the same test finds no tick there
+    dt = float(m.scenario.controller.tick)
+    served = np.asarray(ts["achieved_tok_s"], float)
+    door = se.fifo_wait_slices_s(np.asarray(ts["arrived_tokens"], float),
+                                 served * dt + np.asarray(ts["shed_tokens"], float), dt, shed_tok=ts["shed_tokens"])
+    whole = se.critical_ticks(m.groups, m.clocks, closed_door(ts["mode"]), served, door, ts["controller_clock"],
+                              asm._serving(m, ts)["serving_replicas"])
+    assert not np.any(whole)
+    warn = [w for w in rep["warnings"] if "critically loaded" in w]
+    assert len(warn) == 1 and "(on 10 of 10 ticks" in warn[0]
+
+
 def test_one_pool_critical_gap_is_a_note_where_it_concerns_few_requests():
     kg = se.known_gap_caveats
     notes: list[str] = []
     few = {"critical": (14, 1_440, 0.0004, 0.0004)}
-    assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=few, attainment=0.27, notes=notes,
-              critical_one_pool=True) == []
+    assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=few, attainment=0.27, notes=notes) == []
     assert len(notes) == 1 and "critically loaded) (on 14 of 1,440 ticks" in notes[0]
     many = {"critical": (700, 1_440, 0.5, 0.5)}
-    w = kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=many, attainment=0.27, critical_one_pool=True)
+    w = kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=many, attainment=0.27)
     assert len(w) == 1 and "TTFT p99 -70 to -20 %" in w[0]
-    assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=many, attainment=0.27) == []
+    # no critically loaded tick: no warning
+    assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares={"critical": (0, 1_440, 0.0, 0.0)},
+              attainment=0.27) == []
+    assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, attainment=0.27) == []
 
 
 def test_kv_bound_replicas_given_their_whole_need_are_not_held_in_the_critical_queue():

@@ -227,6 +227,10 @@ class SloEstimate:
     #: (:data:`NEAR_CEILING`, replica queueing most of their TTFT): the p99 is uncertain (either side of
     #: request fidelity's) above :data:`TAIL_CAVEAT_SHARE`
     tail_near_ceiling: dict = field(default_factory=dict)
+    #: per tick of the run (the whole run's, also where ``ticks`` selected some), whether the estimate gave its
+    #: requests the critically loaded queue's wait (:func:`critical_ticks`; none where every group is KV-bound):
+    #: what the known gap :data:`CRITICAL_ONE_POOL_BAND_PCT` concerns. None where not kept (several pools combined)
+    critical_ticks: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def estimated(self) -> bool:
@@ -557,20 +561,21 @@ def critically_loaded(capped, served_tok_s, full_load_tok_s) -> np.ndarray:
     return np.asarray(capped, bool) & (served > 0) & (served >= RHO_MAX * np.asarray(full_load_tok_s, float))
 
 
-def critical_ticks(m, ts: dict, serving_replicas) -> np.ndarray:
+def critical_ticks(groups, clocks: np.ndarray, capped, served_tok_s, door_wait_s, clock, serving_replicas) -> np.ndarray:
     """The ticks of a fluid run (one pool, or one pool seen as a facility) whose replicas a capped controller runs
-    critically loaded with nothing waiting at the door (:func:`critically_loaded` at the controller's clock, the door's
-    FIFO wait 0): those :func:`estimate_for_run` gives the wait of the critically loaded queue
-    (:func:`critical_wait_s`), and the known gap :data:`CRITICAL_TTFT_P99_BAND_PCT` /
-    :data:`CRITICAL_ONE_POOL_BAND_PCT` concerns. ``m``, ``ts`` and ``serving_replicas`` as :func:`estimate_for_run`
-    takes them."""
-    dt = float(m.scenario.controller.tick)
-    served = np.asarray(ts["achieved_tok_s"], float)
-    door = fifo_wait_s(np.asarray(ts["arrived_tokens"], float), served * dt + np.asarray(ts["shed_tokens"], float), dt)
-    clk = ts["controller_clock"] if "controller_clock" in ts else ts["mean_clock"]
-    mode = np.asarray(ts["mode"]) if "mode" in ts and np.size(ts["mode"]) == served.size else np.zeros(served.size, int)
-    full = full_load_tok_s(m.groups, m.clocks, clk, np.asarray(serving_replicas, float))
-    return critically_loaded(closed_door(mode), served, full) & (door <= 0.0)
+    critically loaded with nothing waiting at the door: :func:`critically_loaded` at the controller's ``clock``
+    (``capped`` the closed door's ticks, ``served_tok_s`` the rate served), against the full-load rate of the
+    ``serving_replicas`` of ``groups`` (:func:`full_load_tok_s`), and no slice of the tick's work waiting at the door
+    (``door_wait_s``: :func:`fifo_wait_slices_s`, ``(ticks, slices)``, or one wait per tick). Those
+    :func:`estimate_for_run` gives the wait of the critically loaded queue (:func:`critical_wait_s`) and keeps on
+    :attr:`SloEstimate.critical_ticks`, which the known gap :data:`CRITICAL_ONE_POOL_BAND_PCT` reads
+    (``dcsim.engine.assemble.slo_gap_caveats``). Until 2026-12-05 the warning recomputed them on the run's whole
+    series where the estimate took the interactive work's (a deferrable run: year-richmond's estimate walked the
+    critical queue on ticks 32964, 33060 and 33540, the warning found none), from the door's midpoint wait."""
+    door = np.asarray(door_wait_s, float)
+    door_any = door.max(axis=1) if door.ndim == 2 else door
+    full = full_load_tok_s(groups, clocks, clock, np.asarray(serving_replicas, float))
+    return critically_loaded(capped, served_tok_s, full) & (door_any <= 0.0)
 
 
 def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1087,7 +1092,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                       capped_with_queue: bool, pools_share_a_cap: bool = False,
                       capped_clock_min: float | None = None, *,
                       shares: Mapping[str, tuple[int, int, float]] | None = None, attainment: float | None = None,
-                      notes: list[str] | None = None, critical_one_pool: bool = False) -> list[str]:
+                      notes: list[str] | None = None) -> list[str]:
     """Warnings for a fluid run's SLO figures in a regime the estimate was measured to miss (:data:`SHORT_HOLD_LIMIT_S`,
     :data:`LONG_PROMPT_RATIO`, :data:`CAPPED_TICK_S`): ``mean_input`` the mean prompt (tokens) of each request
     class; ``shed_tokens`` the tokens the run shed; ``capped_with_queue`` whether any tick ran capped (power or
@@ -1098,8 +1103,8 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
     ``shares`` says how much of the run the two tick-wise gaps concern, ``(ticks, of ticks, share of the requests
     that arrived on them, share served on them)``, requests counted by their output tokens: ``capped_low_clock`` the ticks capped with work at the door below :data:`CAPPED_LOW_CLOCK`,
     ``capped_long_tick`` those capped with work at the door (on ticks longer than :data:`CAPPED_TICK_S`),
-    ``critical`` those a capped controller ran critically loaded on one pool (``critical_one_pool``: any did,
-    :func:`critical_ticks`; :data:`CRITICAL_ONE_POOL_BAND_PCT`). Their
+    ``critical`` those a capped controller ran critically loaded on one pool (:attr:`SloEstimate.critical_ticks`;
+    :data:`CRITICAL_ONE_POOL_BAND_PCT`; warned where there are any). Their
     warnings say it, and one that :func:`slo_gap_is_minor` finds too small to move the run's ``attainment`` (the
     requests that arrived or were served there, at most the sum of the two shares) is not returned but appended to
     ``notes`` (when given; report.json ``notes``), with what it concerns."""
@@ -1153,7 +1158,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
             "fidelity's trim keeps them a little below it; there its TPOT p50 and SLO attainment fall outside the "
             "bar against request and hybrid fidelity (measured figures: docs/slo.md, \"Capped low on the frontier\")"
             + confirm, "capped_low_clock")
-    if critical_one_pool:
+    if shares.get("critical", (0,))[0] > 0:
         lo, hi = CRITICAL_ONE_POOL_BAND_PCT
         put("capped by power or cooling at the clock whose full-load rate only just serves the work, nothing held at "
             "the door (critically loaded)",
@@ -1235,11 +1240,11 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival; per slice of the tick (the
     # wait grows or falls through it), so a run of few long ticks is not a few point masses (until 2026-12-05 one
     # wait per tick, the midpoint's: 20 min of 5-min ticks capped at 1.1x read TTFT p50 -32 % against request
-    # fidelity, docs/slo.md "The door's wait within a tick"); ``door`` the midpoint's, whether work waited
+    # fidelity, docs/slo.md "The door's wait within a tick")
     arrived = np.asarray(ts["arrived_tokens"], float)
-    door = fifo_wait_s(arrived, served * dt + np.asarray(ts["shed_tokens"], float), dt)
-    door_sl = fifo_wait_slices_s(arrived, served * dt + np.asarray(ts["shed_tokens"], float), dt,
-                                 shed_tok=np.asarray(ts["shed_tokens"], float))
+    shed = np.asarray(ts["shed_tokens"], float)
+    released = served * dt + shed  # out of the door: served, or shed (first: fifo_wait_slices_s)
+    door_sl = fifo_wait_slices_s(arrived, released, dt, shed_tok=shed)
     avail = serving_share(ts, m.gpus)  # in service and, with controller.idle_power_down, awake
     clk = ts["controller_clock"] if "controller_clock" in ts else ts["mean_clock"]  # the controller's level, not the throttled clock
     lvl = np.rint(np.interp(np.asarray(clk, float), m.clocks, np.arange(m.clocks.size))).astype(int)
@@ -1258,7 +1263,6 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
             m._slo_service = cache
         except AttributeError:
             pass
-    shed = np.asarray(ts["shed_tokens"], float)
     reps = np.asarray(serving_replicas, float)  # the replicas serving, per tick and rack group
     parts = None if frontier_parts is None else _frontier_parts(m, ts, served, avail, frontier_parts, reps)
     # a closed door: ticks the controller capped, and those on which IT was shed for temperature (no replica admits)
@@ -1268,7 +1272,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # are offered at least RHO_MAX of their full-load rate with nothing waiting at the door: the controller's limit is
     # the whole need and its clock the one whose full-load rate serves it (several pools on a shared budget), a
     # critically loaded queue (critical_wait_s)
-    critical = critical_ticks(m, ts, reps)
+    critical = critical_ticks(m.groups, m.clocks, capped, served, door_sl, clk, reps)
     # a capped tick's door admits at the tick's start (request fidelity's token bucket), and replicas whose batch the
     # KV cache sets (build's Group.kv_bound) admit what it releases at once (a prompt needs only its own KV; recompute
     # preemption makes room): per slice of the tick's work, the wait of a door releasing per tick
@@ -1276,9 +1280,12 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     # their full batch, and the continuous FIFO wait stays (fifo_wait_s), as it does where the door is open
     # (docs/slo.md, "A door that releases per tick")
     kvb = [bool(getattr(g, "kv_bound", False)) for g in m.groups]
+    # the ticks whose requests wait in the critically loaded queue (KV-bound groups hold none, below): the run's
+    # whole series, for the known gap's warning (SloEstimate.critical_ticks)
+    walked = critical if not all(kvb) else np.zeros_like(critical)
     door_tick = None
     if any(kvb):
-        door_rel = door_release_wait_s(arrived, served * dt + shed, dt, shed_tok=shed)
+        door_rel = door_release_wait_s(arrived, released, dt, shed_tok=shed)
         door_tick = np.where(capped[:, None], door_rel, door_sl)
     if ticks is not None:
         served, lvl, door_sl, shed, capped, critical, reps = (
@@ -1321,8 +1328,11 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
                                         weight=np.where((x_v > 0) & (rate > 0), fr, 0.0),
                                         saturated=parts[f"full_{v}"], capped=capped, critical=crit_g,
                                         group_tok_s=served * s), sv))
-    return estimate_slo(groups + extra, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
-                        calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
+    est = estimate_slo(groups + extra, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
+                       calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
+    if est.estimated:
+        est.critical_ticks = walked
+    return est
 
 
 def _level_share(groups, level: int | np.ndarray, reps: np.ndarray) -> np.ndarray:
