@@ -804,6 +804,8 @@ def test_the_critical_gap_warning_reads_the_ticks_the_estimate_walked_on_a_defer
     real = asm.slo_gap_caveats
     monkeypatch.setattr(asm, "slo_gap_caveats", lambda m, ts, *a, **k: seen.append((m, ts, a)) or real(m, ts, *a, **k))
     rep = dcsim.run(raw).report
+    warn = [w for w in rep["warnings"] if "critically loaded" in w]
+    assert len(warn) == 1 and "(on 10 of 10 ticks" in warn[0]
     m, ts, args = seen[0]
     walked = args[2]  # the estimate's critically loaded ticks, passed on
     assert walked is not None and np.all(walked)
@@ -815,8 +817,6 @@ def test_the_critical_gap_warning_reads_the_ticks_the_estimate_walked_on_a_defer
     whole = se.critical_ticks(m.groups, m.clocks, closed_door(ts["mode"]), served, door, ts["controller_clock"],
                               asm._serving(m, ts)["serving_replicas"])
     assert not np.any(whole)
-    warn = [w for w in rep["warnings"] if "critically loaded" in w]
-    assert len(warn) == 1 and "(on 10 of 10 ticks" in warn[0]
 
 
 def test_one_pool_critical_gap_is_a_note_where_it_concerns_few_requests():
