@@ -761,30 +761,34 @@ def test_critically_loaded_replicas_ttft_p99_is_within_its_accepted_band_and_war
     assert warn and "-35 to -15 %" in warn[0], warn
 
 
-def test_one_pool_run_critically_loaded_is_warned_with_its_measured_band():
-    """One pool (the 40-kW chat/70B rack, 8 replicas) offered 0.99 of its power ceiling on 1-min ticks: the controller
-    caps it at the clock whose full-load rate only just serves the work, nothing held at the door, on every tick, and
-    the estimate walks the pooled critically loaded queue (critical_wait_s). Measured 2026-12-05 (seeds 1 / 2): TTFT
-    p99 -26 / -48 % of request fidelity's at 0.99, -62 / -67 % at 1.0, wider than mixed-fleet's shared cap: request
-    fidelity's lane also serves 1.7-3 % below the fluid ceiling there, so its queue grows. Until 2026-12-05 such a
-    single-pool run was not warned (the shared-cap warning needs several pools)."""
+def test_one_pool_at_its_capping_ceiling_is_warned_with_its_measured_band():
+    """One pool (the 40-kW chat/70B rack, 8 replicas) offered its power ceiling on 1-min ticks: request fidelity's lane
+    aims its power trim below the target and serves 1.7-3.3 % below the fluid ceiling, so its queue grows where the
+    fluid replicas keep up (or walk the critically loaded queue). The band (-70 to -15 %) was set from 20-min runs at
+    0.97 (seed 1), 0.99 and 1.0 (seeds 1, 2) and 1.02 (seed 3); checked here at a point not used to set it, 0.995
+    (seed 1, 10 min: TTFT p99 3.29 against 5.40 s, -39 %, measured 2026-12-05). The warning is keyed on ticks capped
+    with the arrivals within 3.5 % of the capping ceiling (or critically loaded): 0.97 (TTFT p99 -67 %, no tick
+    critically loaded) and 1.02 (-19 %) were not warned until 2026-12-05, when it was keyed on critically loaded
+    ticks alone."""
     import copy
-    base = _capped_rack(0.99, 1)
     out = {}
     for fid in ("fluid", "request"):
-        raw = copy.deepcopy(base)
+        raw = copy.deepcopy(_capped_rack(0.995, 1, duration="10 min"))
         raw["fidelity"], raw["controller"]["tick"] = fid, "1 min"
         out[fid] = dcsim.run(raw).report
     f, r = (out[x]["latency_s"]["ttft"]["p99"] for x in ("fluid", "request"))
-    lo, hi = se.CRITICAL_ONE_POOL_BAND_PCT
-    assert lo <= 100.0 * (f / r - 1.0) <= hi, (f, r)
-    warn = [w for w in out["fluid"]["warnings"] if w.startswith("SLO estimate: capped by power or cooling at the clock")]
-    assert warn and "(on 20 of 20 ticks, 100 % of the run" in warn[0], warn
-    assert "TTFT p99 -70 to -20 %" in warn[0]  # the band as the reader sees it
-    # below the ceiling the door and the replicas keep up: no tick critically loaded, no warning
-    light = copy.deepcopy(_capped_rack(0.9, 1))
-    light["controller"]["tick"] = "1 min"
-    assert not [w for w in dcsim.run(light).report["warnings"] if "critically loaded" in w]
+    assert -70.0 <= 100.0 * (f / r - 1.0) <= -15.0, (f, r)
+    head = "SLO estimate: capped by power or cooling with the arrivals within 3.5 % of the capping ceiling"
+    warn = [w for w in out["fluid"]["warnings"] if w.startswith(head)]
+    assert warn and "(on 10 of 10 ticks, 100 % of the run" in warn[0], out["fluid"]["warnings"]
+    assert "TTFT p99 -70 to -15 %" in warn[0]  # the band as the reader sees it
+    assert "8 replicas" in warn[0] and "20-min runs" in warn[0] and "1-min ticks" in warn[0]  # the scope measured
+    # just below (0.97: no tick critically loaded, the arrivals 3 % under the ceiling) and just above (1.02) warned;
+    # well below (0.9) not: the door and the replicas keep up
+    for load, warned in ((0.97, True), (1.02, True), (0.9, False)):
+        raw = copy.deepcopy(_capped_rack(load, 1, duration="10 min"))
+        raw["controller"]["tick"] = "1 min"
+        assert bool([w for w in dcsim.run(raw).report["warnings"] if w.startswith(head)]) == warned, load
 
 
 def test_the_critical_gap_warning_reads_the_ticks_the_estimate_walked_on_a_deferrable_run(monkeypatch):
@@ -824,10 +828,10 @@ def test_one_pool_critical_gap_is_a_note_where_it_concerns_few_requests():
     notes: list[str] = []
     few = {"critical": (14, 1_440, 0.0004, 0.0004)}
     assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=few, attainment=0.27, notes=notes) == []
-    assert len(notes) == 1 and "critically loaded) (on 14 of 1,440 ticks" in notes[0]
+    assert len(notes) == 1 and "(critically loaded) (on 14 of 1,440 ticks" in notes[0]
     many = {"critical": (700, 1_440, 0.5, 0.5)}
     w = kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares=many, attainment=0.27)
-    assert len(w) == 1 and "TTFT p99 -70 to -20 %" in w[0]
+    assert len(w) == 1 and "TTFT p99 -70 to -15 %" in w[0]
     # no critically loaded tick: no warning
     assert kg({"chat": 1155.0}, 600.0, 60.0, 0.0, False, shares={"critical": (0, 1_440, 0.0, 0.0)},
               attainment=0.27) == []

@@ -26,8 +26,8 @@ from dcsim.metrics.summary import (binding_potential_summary, binding_summary, c
 from dcsim.scenario import scenario_hash
 from dcsim.serving.pool import effective_backend
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run,
-                                        known_gap_caveats, report_block, tail_caveat)
-from dcsim.tpf import BINDING_NAMES, capped_ticks, near_tie_margin, serving_share
+                                        known_gap_caveats, one_pool_gap_ticks, report_block, tail_caveat)
+from dcsim.tpf import BINDING_NAMES, capped_ticks, closed_door, near_tie_margin, serving_share
 from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -160,10 +160,13 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
         return int(np.count_nonzero(sel)), int(sel.size), part(arrived), part(served)
 
     shares = {"capped_long_tick": share(cq), "capped_low_clock": share(cq & (clk < CAPPED_LOW_CLOCK))}
-    # one pool run critically loaded, the ticks the estimate walked the critically loaded queue on: their share, for
-    # the known gap
+    # one pool capped with its arrivals at the capping ceiling (request fidelity's lane serves below it) or run
+    # critically loaded (the ticks the estimate walked that queue on): their share, for the known gap
     if critical is not None and not m.multi_pool:
-        shares["critical"] = share(np.asarray(critical, bool))
+        ceiling = np.minimum(np.asarray(ts["power_tok_s"], float), np.asarray(ts["cooling_tok_s"], float))
+        dt = float(sc.controller.tick)
+        shares["critical"] = share(one_pool_gap_ticks(closed_door(mode) if mode.size == served.size else
+                                                      np.zeros(served.size, bool), arrived / dt, ceiling, critical))
     out: list[str] = []
     gap_notes: list[str] = []
     for cs in sets:
