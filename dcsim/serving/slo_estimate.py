@@ -370,8 +370,24 @@ def _compound_tokens(mean_count: np.ndarray, e_x: float, e_x2: float, u: np.ndar
 
 #: slices of a tick's work whose door waits the estimate keeps (:func:`door_release_wait_s`, a capped tick's door
 #: releasing at the tick's start; :func:`fifo_wait_slices_s`, a door serving through the tick): each an equal share
-#: of the tick's tokens (numerical setting; the attainment of a tick resolves to 1/16)
+#: of the tick's tokens (numerical setting; the attainment of a tick resolves to 1/16): the fewest a tick is cut into,
+#: more on long ticks (:func:`door_slices`)
 DOOR_SLICES = 16
+#: the longest step of a tick's work whose door wait is one value (s): a tick is cut into ``ceil(tick / DOOR_SLICE_S)``
+#: slices, at least :data:`DOOR_SLICES` and at most :data:`DOOR_SLICES_MAX` (numerical settings). The error of the
+#: slicing, measured 2026-12-05 on the capped chat/70B rack at 1.1x its power ceiling (seed 1, fluid;
+#: ``scripts/calibrate_slo.py --capped-ticks``): TTFT p50 over 20 min of 5-min ticks 41.6 / 51.8 / 54.5 / 54.7 s at
+#: 1 / 4 / 16 / 64 slices; over 60 min of 15-min ticks 123.4 / 154.5 / 161.5 / 164.0 s, the 1-min run's 164.0: 16
+#: slices (56 s each) left -1.5 % at 15 min, 20-s slices (45) none that the p50 shows (docs/slo.md, "The door's wait
+#: within a tick")
+DOOR_SLICE_S = 20.0
+DOOR_SLICES_MAX = 64
+
+
+def door_slices(tick_s: float) -> int:
+    """How many slices of a tick's work the estimate gives their own door wait: ``ceil(tick_s / DOOR_SLICE_S)``,
+    between :data:`DOOR_SLICES` and :data:`DOOR_SLICES_MAX` (16 up to 5-min ticks, 45 at 15 min)."""
+    return int(min(max(math.ceil(float(tick_s) / DOOR_SLICE_S - 1e-9), DOOR_SLICES), DOOR_SLICES_MAX))
 
 
 def _fifo_positions(arrived_tok: np.ndarray, departed_tok: np.ndarray, dt: float, slices: int,
@@ -582,7 +598,7 @@ def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(key, axis=0, return_inverse=True)`` of an integer ``(n, c)`` array, the inverse flat: the columns
     packed into one int64 (row-major, each shifted by its minimum times the spans of the columns after it, so the
     packed order is the rows' lexicographic order and the result is the same) and the unique taken in 1-D. The
-    operating-point keys repeat every row :data:`DOOR_SLICES` times, and the row-wise unique's argsort of them took
+    operating-point keys repeat every row :func:`door_slices` times, and the row-wise unique's argsort of them took
     ~0.4 s of year-richmond's estimate; a key too wide for int64 takes the row-wise unique."""
     key = np.asarray(key, np.int64)
     lo = key.min(axis=0)
@@ -1029,9 +1045,10 @@ LONG_PROMPT_RATIO = 4.0
 #: on which a capped overload was measured against request fidelity. The chat/70B rack power-capped at 40 kW
 #: (``python scripts/calibrate_slo.py --capped-ticks 1.1 --seed 1``, ``--capped-ticks 1.3 --seed 2``; fluid at each
 #: tick against request fidelity at 1-s ticks, 20 min; re-measured 2026-12-05 after the door's wait was resolved
-#: within each tick, :func:`fifo_wait_slices_s`): TTFT p50 -11 / -3 % at 1-s, 10-s and 1-min ticks, -11 / -5 % at
-#: 5 min (p99 -14 / -4 % at every tick); over 60 min at 1.1x, 1-, 5- and 15-min ticks -13 / -13 / -14 % (p99
-#: -12 %), request fidelity serving 1.7 % less at the cap, so its door queue grows faster (docs/slo.md, Known gaps).
+#: within each tick, :func:`fifo_wait_slices_s`): TTFT p50 -11 / -3 % at 1-s and 10-s ticks, -11 / -4 % at 1 min,
+#: -11 / -5 % at 5 min (p99 -14 / -4 % at every tick); over 60 min at 1.1x, 1-, 5- and 15-min ticks -13 / -13 / -14 %
+#: (p99 -12 %), -13 % at 15 min since the ticks are cut into 20-s slices (:func:`door_slices`), request fidelity
+#: serving 1.7 % less at the cap, so its door queue grows faster (docs/slo.md, Known gaps).
 #: Until then one wait per tick (the midpoint's) made a run of few long ticks a few point masses: -14 / -8 % at
 #: 1 min, -19 / -13 % at 2 min, -32 / -27 % at 5 min, and the threshold was 60 s (the audit of 2026-12-04: 5-min
 #: ticks +75 %, 10-s ticks within 1 %; before a77353f something that read long on long ticks hid the point masses'
@@ -1273,7 +1290,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     arrived = np.asarray(ts["arrived_tokens"], float)
     shed = np.asarray(ts["shed_tokens"], float)
     released = served * dt + shed  # out of the door: served, or shed (first: fifo_wait_slices_s)
-    door_sl = fifo_wait_slices_s(arrived, released, dt, shed_tok=shed)
+    door_sl = fifo_wait_slices_s(arrived, released, dt, door_slices(dt), shed_tok=shed)
     avail = serving_share(ts, m.gpus)  # in service and, with controller.idle_power_down, awake
     clk = ts["controller_clock"] if "controller_clock" in ts else ts["mean_clock"]  # the controller's level, not the throttled clock
     lvl = np.rint(np.interp(np.asarray(clk, float), m.clocks, np.arange(m.clocks.size))).astype(int)
@@ -1314,7 +1331,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     walked = critical if not all(kvb) else np.zeros_like(critical)
     door_tick = None
     if any(kvb):
-        door_rel = door_release_wait_s(arrived, released, dt, shed_tok=shed)
+        door_rel = door_release_wait_s(arrived, released, dt, door_slices(dt), shed_tok=shed)
         door_tick = np.where(capped[:, None], door_rel, door_sl)
     if ticks is not None:
         served, lvl, door_sl, shed, capped, critical, reps = (
