@@ -25,9 +25,9 @@ from dcsim.metrics.summary import (binding_potential_summary, binding_summary, c
                                    energy_summary)
 from dcsim.scenario import scenario_hash
 from dcsim.serving.pool import effective_backend
-from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, critical_ticks, estimate_for_run,
-                                        known_gap_caveats, report_block, tail_caveat)
-from dcsim.tpf import BINDING_NAMES, capped_ticks, near_tie_margin, serving_share
+from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run,
+                                        known_gap_caveats, one_pool_gap_ticks, report_block, tail_caveat)
+from dcsim.tpf import BINDING_NAMES, capped_ticks, closed_door, near_tie_margin, serving_share
 from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -83,7 +83,9 @@ def _serving(m, ts: dict) -> dict:
     """The SLO estimate's ``serving_replicas`` (per tick and group) and ``frontier_parts`` of a run, or of one pool
     seen as a facility (:class:`_PoolView` with its columns, no idle_power_down): the power-down schedule built once
     (:func:`dcsim.engine.controller.serving_replicas`, :func:`serving_frontier_parts`); the arguments
-    :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for it. :func:`slo_estimate` is its one caller."""
+    :func:`dcsim.serving.slo_estimate.estimate_for_run` takes for it. :func:`slo_estimate` is its one caller (the
+    known gap's warning, :func:`slo_gap_caveats`, reads the critically loaded ticks the estimate kept; until
+    2026-12-05 it called this again on the run's whole series, and found other ticks on a deferrable run)."""
     pd = power_down_for(m, float(m.scenario.controller.tick)) if "awake_fraction" in ts else None
     share = serving_share(ts, m.gpus)  # in service and awake: serving_replicas takes the smaller of it and awake
     awake = np.asarray(ts["awake_fraction"], dtype=float) if "awake_fraction" in ts else share
@@ -127,12 +129,15 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
                        tail_near_ceiling=tail)
 
 
-def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes: list[str] | None = None) -> list[str]:
+def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes: list[str] | None = None,
+                    critical: np.ndarray | None = None) -> list[str]:
     """:func:`dcsim.serving.slo_estimate.known_gap_caveats` of a fluid run: its classes as they share replicas (each
     pool's own with several pools), its hold limit and tick, what it shed, whether it ran capped with a queue, and
     whether several pools ran capped on their shared budget; with the share of the run (ticks, and served requests
     by their output tokens) each tick-wise gap concerns, those too small to move the run's SLO ``attainment`` going
-    to ``notes`` instead."""
+    to ``notes`` instead. ``critical``: the ticks the estimate ran critically loaded on one pool
+    (:attr:`dcsim.serving.slo_estimate.SloEstimate.critical_ticks`, on the series it read: with deferrable work the
+    interactive view, :func:`interactive_view`); None: none kept (several pools: the shared-cap warning says it)."""
     sc = m.scenario
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
@@ -155,19 +160,19 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
         return int(np.count_nonzero(sel)), int(sel.size), part(arrived), part(served)
 
     shares = {"capped_long_tick": share(cq), "capped_low_clock": share(cq & (clk < CAPPED_LOW_CLOCK))}
-    # one pool run critically loaded (several: the shared-cap warning says it; KV-bound replicas hold no such queue,
-    # estimate_for_run): its share, for the known gap
-    kv_only = all(getattr(g, "kv_bound", False) for g in m.groups)
-    crit = None if m.multi_pool or kv_only else critical_ticks(m, ts, _serving(m, ts)["serving_replicas"])
-    if crit is not None:
-        shares["critical"] = share(crit)
+    # one pool capped with its arrivals at the capping ceiling (request fidelity's lane serves below it) or run
+    # critically loaded (the ticks the estimate walked that queue on): their share, for the known gap
+    if critical is not None and not m.multi_pool:
+        ceiling = np.minimum(np.asarray(ts["power_tok_s"], float), np.asarray(ts["cooling_tok_s"], float))
+        dt = float(sc.controller.tick)
+        shares["critical"] = share(one_pool_gap_ticks(closed_door(mode) if mode.size == served.size else
+                                                      np.zeros(served.size, bool), arrived / dt, ceiling, critical))
     out: list[str] = []
     gap_notes: list[str] = []
     for cs in sets:
         for w in known_gap_caveats({c.name: float(c.input.mean()) for c in cs}, float(sc.controller.hold_limit),
                                    float(sc.controller.tick), float(np.sum(ts["shed_tokens"])), capped_queue,
-                                   shared_cap, clock_min, shares=shares, attainment=attainment, notes=gap_notes,
-                                   critical_one_pool=crit is not None and bool(np.any(crit))):
+                                   shared_cap, clock_min, shares=shares, attainment=attainment, notes=gap_notes):
             if w not in out:
                 out.append(w)
     if notes is not None:
@@ -722,7 +727,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                             f"at most {100 * (ratio - 1):.1f} % over: the controller holds the facility's budgets and "
                             "the racks on average, not each rack's draw tick by tick at this fidelity")
     else:  # fluid: the queueing-aware estimate (latency percentiles per class, or "not estimated")
-        serving = report_block(slo_estimate(m, interactive_view(m, ts)))
+        est = slo_estimate(m, interactive_view(m, ts))
+        serving = report_block(est)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), serving.pop("slo_note")
         if goodput is None:
             warnings.append(f"SLO figures {serving['slo_method']}")
@@ -735,7 +741,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         if tail:  # the caveat travels with the number
             warnings.append(tail)
         if goodput is not None:
-            warnings.extend(w for w in slo_gap_caveats(m, ts, slo, gap_notes) if w not in warnings)
+            warnings.extend(w for w in slo_gap_caveats(m, ts, slo, gap_notes, est.critical_ticks)
+                            if w not in warnings)
     good_tok = goodput * duration if goodput is not None else 0.0
     # with deferrable work the goodput holds the deferred tokens served by their deadline (added above at fluid
     # fidelity, by the serving figures at request fidelity): stored apart so readers (the flexibility block,
