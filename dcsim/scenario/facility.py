@@ -436,7 +436,7 @@ class SyntheticWeatherSpec(Spec):
 
 
 class CsvWeatherSpec(Spec):
-    """Hourly CSV with a header: a time column (`t_s` seconds or `hour`), `t_db` (degC) and one of
+    """Hourly CSV with a header: a time column (`t_s` seconds or `hour`), `t_db` (degC; `t_db_degF` converts) and one of
     `t_wb`, `rh` (percent 0–100, or fraction if all ≤ 1), `t_dp`. Linearly interpolated."""
 
     kind: Literal["csv"] = "csv"
