@@ -35,7 +35,7 @@ from dcsim.scenario import Scenario, ScenarioError
 from dcsim.scenario.faults import window_errors
 # the memory limit and the peak-memory fit have their one home in dcsim.scenario.limits (the trace replay reads them too)
 from dcsim.scenario.limits import BASE_MEMORY_BYTES, BYTES_PER_TICK_COLUMN, memory_limit_bytes
-from dcsim.thermal.weather import WeatherError
+from dcsim.thermal.weather import T_RECORD_HIGH_C, WeatherError
 from dcsim.units import excerpt, format_quantity
 from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
@@ -285,6 +285,36 @@ def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     warns += [f"{p}: {r}" for p, r in window_errors(getattr(cur, "events", None), run, "grid.curtailment.events",
                                                     "event")]
     return errs, warns
+
+
+def weather_record_warnings(m: Models) -> list[str]:
+    """A warning when the run's outdoor dry bulb rises above the highest air temperature ever recorded
+    (:data:`dcsim.thermal.weather.T_RECORD_HIGH_C`, 56.7 degC, WMO): a degF value read as degC, most likely (a
+    synthetic ``mean_t: 75`` makes a 92 degC day, and the plant's warnings then blame the plant). Warned, not refused:
+    a what-if beyond the record is a question one may ask; a weather file is refused there (it records measurements).
+    Sampled every 15 min of the run (at most 35,041 points: a year), so a diurnal peak is not missed."""
+    w = getattr(m.facility, "weather", None)
+    spec = getattr(getattr(m.scenario, "facility", None), "weather", None)
+    if w is None or spec is None:
+        return []
+    run = float(m.scenario.duration)
+    t = np.linspace(0.0, run, int(min(run / 900.0, 35040)) + 2)
+    t_db = np.asarray(w.at(t)[0], dtype=float)
+    k = int(np.argmax(t_db))
+    if not t_db[k] > T_RECORD_HIGH_C:
+        return []
+    kind = getattr(spec, "kind", "")
+    if kind == "constant":
+        where, hint = "facility.weather.t_db", f"write '{spec.t_db:g} degF'"
+    elif kind == "synthetic":
+        r = spec.resolved()
+        where, hint = "facility.weather.mean_t", f"write '{r['mean_t']:g} degF'"
+    else:
+        where, hint = "facility.weather.path", "name the unit in the file"
+    share = float(np.mean(t_db > T_RECORD_HIGH_C))
+    return [f"{where}: the outdoor dry bulb reaches {t_db[k]:.1f} degC at {fmt_duration(float(t[k]))} of the run "
+            f"({100 * share:.0f} % of it above {T_RECORD_HIGH_C:g} degC, the highest air temperature ever recorded: "
+            f"Death Valley 1913, WMO); the plant's ceilings follow that air. A degF value read as degC? {hint}"]
 
 
 def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
@@ -595,6 +625,7 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
     e2, w2 = coverage_checks(m)
     errs += e2
     warns += w2
+    warns += weather_record_warnings(m)
     if errs:
         raise ScenarioError(label, errs)
     for w in warns:
