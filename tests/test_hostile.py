@@ -369,7 +369,7 @@ def _run_cli(tmp_path, capsys, *sets, out="out"):
     (["facility.interconnect=20 mW"], "facility.interconnect", "cannot power the fleet even idle"),
     (["facility.interconnect=1e-300 kW"], "facility.interconnect", "cannot power the fleet even idle"),
     (["racks.0.count=1000000", "racks.0.nodes_per_rack=256"], "facility.interconnect", "2,048,000,000 GPUs"),
-    (["facility.cooling.capacity=1 kW"], "facility.cooling", "cannot reject even the idle"),
+    (["facility.cooling.capacity=1 kW"], "facility.cooling.capacity", "cannot reject even the idle"),
     (["controller.tick=1 ns", "duration=1 ms"], "controller.tick", "below the 1 ms minimum"),
     (["name=.."], "name", "output folder"),
 ])

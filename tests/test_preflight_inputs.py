@@ -33,3 +33,20 @@ def test_generated_day_above_world_record_warned():
     assert not [x for x in _pre().warnings if "56.7" in x]  # the reference's Phoenix-like day peaks near 41 degC
     w = [x for x in _pre("facility.weather={kind: constant, t_db: 60, rh: 0.1}").warnings if "56.7" in x]
     assert len(w) == 1 and w[0].startswith("facility.weather.t_db:")
+
+
+@pytest.mark.parametrize("override, field, words", [
+    # an oversized plant's idle fans and pumps eat the contract: the slip is the capacity, not the interconnect
+    ("facility.cooling.capacity=395 MW", "facility.cooling.capacity", "MW for kW"),
+    # a plant rated below the idle heat: the capacity, not the power chain's ratings
+    ("facility.cooling.capacity=395 W", "facility.cooling.capacity", "W for kW"),
+    ("facility.power_chain.fixed_load=5 MW", "facility.power_chain.fixed_load", "MW for kW"),
+    ("facility.power_chain.fixed_load=600 kW", "facility.power_chain.fixed_load", "lower fixed_load"),
+    ("facility.interconnect=495 W", "facility.interconnect", "cannot power the fleet even idle"),
+])
+def test_unit_slip_blamed_on_the_field_that_slipped(override, field, words):
+    with pytest.raises(ScenarioError) as e:
+        _pre(override)
+    errs = e.value.errors
+    assert len(errs) == 1 and errs[0][0] == field and words in errs[0][1], errs
+    assert "ups_rating" not in errs[0][1]
