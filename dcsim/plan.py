@@ -1359,7 +1359,7 @@ def cmd_plan(args) -> int:
             raise
         from dcsim.report.summary import print_message
 
-        print_message(f"dcsim plan: {e}", file=sys.stderr)  # wrapped at a terminal, one line when piped
+        print_message(f"dcsim plan: error: {e}", file=sys.stderr)  # as argparse words its own; wrapped at a terminal
         return 2
     if args.json:
         from dcsim.textio import json_text

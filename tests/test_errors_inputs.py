@@ -27,7 +27,7 @@ def test_plan_refuses_a_target_below_one_unloaded_request_before_searching(monke
     monkeypatch.setattr(plan, "_fast", no_search)
     assert main(["plan", str(REF), "-q", "max-gpus", "--target", target, "--no-confirm"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"dcsim plan: --target {target}: ") and words in err and "top clock" in err
+    assert err.startswith(f"dcsim plan: error: --target {target}: ") and words in err and "top clock" in err
 
 
 def test_fastest_step_is_the_node_iteration_of_one_token():
