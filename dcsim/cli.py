@@ -189,7 +189,7 @@ def cmd_tpf(args) -> int:
                 "replicas differ in size)")
 
     out: list[str] = []
-    out.append(f"Token Production Function — {sc.name}: {rep['gpus']} GPUs in {rep['replicas']} replicas, "
+    out.append(f"Token Production Function — {sc.name}: {rep['gpus']:,} GPUs in {rep['replicas']:,} replicas, "
           f"interconnect {fq(rep['interconnect_w'], 'power')}, {rep['flop_per_output_token']:.3g} FLOP/output token")
     out.append(f"local clock: start {fmt_local_time(0.0, clock)}, {fmt_duration(sc.duration)}; each moment below at its "
           "local time")
@@ -249,7 +249,7 @@ def cmd_tpf(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dcsim.textio import out_folder
+    from dcsim.textio import out_folder, seed_arg
 
     p = argparse.ArgumentParser(prog="dcsim", description="Simulate LLM-inference data centers: tokens, J/token, binding constraints.")
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario, write report.json, time series, plots and report.html")
     r.add_argument("file")
     r.add_argument("--out", type=out_folder, help="output folder (default results/<scenario name>)")
-    r.add_argument("--seed", type=int)
+    r.add_argument("--seed", type=seed_arg, help="the scenario seed for this run (a whole number >= 0; overrides seed:)")
     r.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a field, e.g. facility.interconnect='15 MW'")
     r.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster); report.html is still written, without figures")

@@ -40,7 +40,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_local_short, fmt_multiple
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES
-from dcsim.units import excerpt, parse_quantity
+from dcsim.units import excerpt, format_quantity as fmt_quantity, parse_quantity
 from dcsim.textio import check_count, count_arg
 
 __all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text", "with_interconnect", "design_moment", "evaluate", "add_parser",
@@ -762,6 +762,38 @@ def _critical_tick(rep_ts: dict) -> int:
     return int(np.argmax(rep_ts["demand_tok_s"] / np.maximum(lim, 1e-300)))
 
 
+def fastest_step_s(m) -> dict[str, tuple[float, str]]:
+    """The shortest time any request can take, unloaded, at the top clock (1.0), over the scenario's groups:
+    ``{"ttft": (s, group), "tpot": ..., "e2e": ...}``. TTFT is at least one iteration prefilling a 1-token prompt
+    alone; TPOT at least one decode iteration of that request alone; e2e at least the first (an output of one
+    token). Each is the node's iteration model (:meth:`dcsim.node.model.NodeModel.step_fn`), the same step the runs
+    use: an iteration reads the weights once, so no load, prompt or clock makes one shorter."""
+    best: dict[str, tuple[float, str]] = {}
+    for g in m.groups:
+        step = g.node.step_fn(1.0)
+        pre = float(step(1, 0, 0.0)[0])
+        dec = float(step(0, 1, 1.0)[0])
+        for k, v in (("ttft", pre), ("tpot", dec), ("e2e", pre)):
+            if k not in best or v < best[k][0]:
+                best[k] = (v, getattr(g, "name", None) or getattr(g, "gpu_name", "?"))
+    return best
+
+
+def check_targets_reachable(tg: list[Target], m) -> None:
+    """A latency target below one request's own unloaded time (:func:`fastest_step_s`) is refused at once: no
+    GPU count, demand or interconnect meets it (`ttft.p99<=1 ms` searched 2 min 48 s, then said no GPU count
+    meets the targets)."""
+    best = fastest_step_s(m)
+    for t in tg:
+        if t.metric in best and t.value < best[t.metric][0]:
+            v, g = best[t.metric]
+            what = {"ttft": "a 1-token prompt prefilled alone", "tpot": "one decode step of a request alone",
+                    "e2e": "a 1-token prompt's single iteration alone"}[t.metric]
+            raise ValueError(f"--target {t.text}: {fmt_quantity(t.value, 'time')} is below the fastest any request "
+                             f"can be: {what} takes {fmt_quantity(v, 'time')} on {g} at the top clock (the node's "
+                             f"iteration model); no GPU count, demand or interconnect meets it")
+
+
 def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int | None = None,
                      overrides: dict | None = None, confirm: bool = True, seeds: int = 3,
                      window: float = 1800.0, max_racks: int = 4096, refine: bool = True) -> dict:
@@ -796,6 +828,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     raw, bdir, m0 = _prepare(scenario, question, overrides)
     sc = m0.scenario
     tg = [parse_target(t, [c.name for c in m0.workload.classes]) for t in targets]
+    check_targets_reachable(tg, m0)  # before a search of minutes that could only end "no ... meets the targets"
     evals = {"n": 0}
     memo: dict = {}
 
@@ -1345,7 +1378,7 @@ def cmd_plan(args) -> int:
             raise
         from dcsim.report.summary import print_message
 
-        print_message(f"error: {e}", file=sys.stderr)  # wrapped at a terminal, one line when piped
+        print_message(f"dcsim plan: error: {e}", file=sys.stderr)  # as argparse words its own; wrapped at a terminal
         return 2
     if args.json:
         from dcsim.textio import json_text

@@ -54,7 +54,7 @@ from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.textio import check_count, count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
-from dcsim.scenario.base import NoBoolNumbers
+from dcsim.scenario.base import FieldError, NoBoolNumbers
 from dcsim.scenario.paths import param_name, split_path
 
 __all__ = [
@@ -209,6 +209,10 @@ class SweepSpec(NoBoolNumbers):
 
     @model_validator(mode="after")
     def _check(self):
+        n_seeds = len(self.seeds) if isinstance(self.seeds, list) else (self.seeds or 1)
+        if not self.parameters and n_seeds < 2:  # was: one full point ran, then "no parameter is swept"
+            raise FieldError("parameters", "empty, and no seeds vary: the sweep would run one point; give at least "
+                             "one field to vary (or seeds: N to repeat the base), or use dcsim run for one point")
         if self.mode in ("random", "lhs") and self.samples is None:
             raise ValueError(f"mode {self.mode} needs samples")
         if self.mode in ("grid", "list"):
@@ -276,9 +280,15 @@ def load_sweep(source: str | Path | dict | SweepSpec) -> SweepSpec:
     except Exception as e:  # pydantic ValidationError
         errs = getattr(e, "errors", None)
         if callable(errs):
-            raise ScenarioError(label, [(".".join(str(x) for x in er.get("loc", ())),
-                                         er.get("msg", "").removeprefix("Value error, "))
-                                        for er in errs(include_url=False)]) from None
+            out = []
+            for er in errs(include_url=False):
+                loc = ".".join(str(x) for x in er.get("loc", ()))
+                blamed = (er.get("ctx") or {}).get("error")
+                if isinstance(blamed, FieldError):  # the field a check across fields blames, not <root>
+                    out.append((f"{loc}.{blamed.field}" if loc else blamed.field, blamed.reason))
+                else:
+                    out.append((loc, er.get("msg", "").removeprefix("Value error, ")))
+            raise ScenarioError(label, out) from None
         raise ScenarioError(label, [("", str(e))]) from None
     spec._base_dir = bdir
     spec._label = label
@@ -712,6 +722,37 @@ def _load_base(spec: SweepSpec) -> tuple[dict, Path | None, Scenario]:
         raise refuse(e.errors) from None
 
 
+#: A sweep's cost before it runs (:func:`sweep_cost_s`): per point, SWEEP_POINT_S of set-up plus SWEEP_TICK_S per
+#: controller tick. Measured 2026-12-05 with :func:`run_point` on scenarios/reference.yaml at fluid fidelity on the
+#: project's 2-core machine under load: 1 h (60 ticks) 0.59-0.62 s, 24 h (1,440 ticks) 9.2-10.1 s; a 72 h run
+#: took 9.8 s, so long fluid runs cost less per tick and the estimate is an order of magnitude, on the high side for
+#: them. Request and hybrid fidelity cost more per tick (with the request rate): for them it is a lower bound.
+SWEEP_POINT_S = 0.25
+SWEEP_TICK_S = 6.0e-3
+#: Above this estimated wall time a sweep is warned before it starts (an assumption: an hour is past a coffee).
+SWEEP_WARN_S = 3600.0
+
+
+def sweep_cost_s(points: int, ticks: int, workers: int = 1) -> float:
+    """Estimated wall time [s] of running ``points`` points of ``ticks`` controller ticks in all, on ``workers``
+    processes (:data:`SWEEP_POINT_S` per point + :data:`SWEEP_TICK_S` per tick, measured at fluid fidelity)."""
+    return (points * SWEEP_POINT_S + ticks * SWEEP_TICK_S) / max(1, min(int(workers), max(points, 1)))
+
+
+def _cost_text(name: str, total: int, n_run: int, n_cached: int, ticks: int, n_fine: int, workers: int,
+               remote: bool) -> tuple[str, float]:
+    from dcsim.metrics.fmt import fmt_duration
+
+    est = sweep_cost_s(n_run, ticks, 1 if remote else workers)
+    on = "one worker (a scheduler's workers divide it)" if remote else f"{workers} worker{'s' if workers > 1 else ''}"
+    fine = (f"; {n_fine:,} of the points run at request/hybrid fidelity, which costs more per tick: a lower bound"
+            if n_fine else "")
+    text = (f"{name}: {total:,} points, {n_run:,} to run ({n_cached:,} cached), {ticks:,} controller ticks: about "
+            f"{fmt_duration(est)} on {on} (estimated from the ticks at {SWEEP_TICK_S * 1e3:g} ms each + "
+            f"{SWEEP_POINT_S:g} s per point, measured on scenarios/reference.yaml at fluid fidelity{fine})")
+    return text, est
+
+
 def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, client=None,
               cache_dir: str | Path | None | _UserCache = USER_CACHE, progress: bool | Callable = True,
               out: str | Path | None = None) -> SweepRows:
@@ -760,6 +801,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     todo: list[tuple[dict, dict, str | None]] = []
     bdir = str(base_dir) if base_dir is not None else None
     sc0: Scenario | None = None  # the first point's scenario: names and dimensions of the swept fields
+    ticks_todo = n_fine = 0  # the cost of the points to run (sweep_cost_s)
     try:
         for i, ov in enumerate(points):
             try:
@@ -785,6 +827,8 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
                 else:
                     todo_h.append(h)
                     todo.append((base_raw, ov, bdir))
+                    ticks_todo += int(math.ceil(float(sc.duration) / float(sc.controller.tick) - 1e-9))
+                    n_fine += sc.fidelity != "fluid"
             prep(i + 1, i + 1)
     except KeyboardInterrupt:
         if prep.shown:
@@ -792,6 +836,13 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         raise SweepInterrupted(f"interrupted while preparing the points ({len(resolved):,} of {total:,}): "
                                "no point was run", done=0, total=total, cache_dir=cdir) from None
 
+    cost, est_s = _cost_text(spec.name, total, len(todo_h), len(cached), ticks_todo, n_fine, workers,
+                             client is not None)
+    if todo_h and est_s > SWEEP_WARN_S:  # was silent: 10,000 points started, eta 23 h shown after the first
+        sys.stderr.write(f"warning: {cost}; above {SWEEP_WARN_S / 3600:g} h: Ctrl-C stops it, finished points are "
+                         "cached and the same command resumes\n")
+    elif todo_h and show:
+        sys.stderr.write(cost + "\n")
     own_client = None
     if isinstance(client, str):
         from dask.distributed import Client
@@ -833,6 +884,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
 
     rows = SweepRows(name=spec.name, mode=spec.mode, parameters=axis_info(spec, sc0))
     rows.cache_dir = cdir
+    rows.estimate_s = est_s  # the estimate said before the run (sweep_cost_s)
     for i, (inputs, h) in enumerate(resolved):
         row: dict[str, Any] = {"point": i, "scenario_hash": h, **inputs}
         rep = payloads[h].get("report") or {}
@@ -906,6 +958,8 @@ class SweepRows(list):
         self.figure: tuple[Path | None, str] | None = None
         #: the point cache folder :func:`run_sweep` used (its ``cache_dir``, the user's by default), or None
         self.cache_dir: Path | None = None
+        #: the wall time [s] :func:`run_sweep` estimated before running (:func:`sweep_cost_s`), or None
+        self.estimate_s: float | None = None
 
     def plot(self, metric: str | None = None, title: str | None = None):
         """The sweep's figure (:func:`dcsim.plots.sweep.sweep_figure`): the headline figures against one swept

@@ -162,4 +162,20 @@ def out_folder(text: str) -> Path:
     (``Path('')`` is the current folder, and an empty ``--out`` fell back to the default folder without a word)."""
     if not str(text).strip():
         raise argparse.ArgumentTypeError("is empty: give a path, or leave --out out for the default")
-    return Path(text)
+    p = Path(text)
+    for up in p.parents:  # `outfile/sub` with outfile a file said "cannot create the output's parent folder (File
+        if up.is_file():  # exists)": name the file in the way
+            raise argparse.ArgumentTypeError(f"{text!r}: {up} is a file, not a folder; choose another --out")
+    return p
+
+
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: a whole number >= 0 (numpy's SeedSequence takes no negative entropy); ``-1`` was
+    passed on as ``seed=-1`` and refused as if the scenario file held it."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (a seed is a non-negative integer), got {text!r}")
+    return n

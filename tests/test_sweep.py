@@ -406,7 +406,10 @@ def test_sweep_out_is_checked_before_any_point_runs(tmp_path, capsys, monkeypatc
     f = tmp_path / "s.yaml"
     f.write_text(f"base: {ROOT / 'scenarios' / 'reference.yaml'}\nparameters:\n  racks.0.count: {{values: [1, 2]}}\n")
     monkeypatch.setattr(sw, "run_sweep", lambda *a, **k: pytest.fail("a point ran before --out was checked"))
-    code = cli_main(["sweep", str(f), "--out", str(tmp_path / where), "-q"])
+    try:
+        code = cli_main(["sweep", str(f), "--out", str(tmp_path / where), "-q"])
+    except SystemExit as e:  # a path through a file is refused by --out's own type (argparse)
+        code = e.code
     err = capsys.readouterr().err
     assert code == 2 and ("is a file, not a folder" in err or "exists and is not a folder" in err), err
 
@@ -463,3 +466,46 @@ def test_two_code_versions_keep_their_own_points_in_one_cache(tmp_path, monkeypa
     (cache / "notes").mkdir()  # not a code version's folder: never touched
     assert sw._prune_cache(cache) == [cache / ("b" * 12)]
     assert sorted(d.name for d in cache.iterdir()) == sorted([sw.code_hash()[:12], "notes"])
+
+
+def test_a_sweep_that_varies_nothing_is_refused_before_running():
+    """parameters: {} ran one full point, then the figure said "no parameter is swept": refused at load, naming
+    `parameters`; seeds alone still make a sweep (replications of the base)."""
+    with pytest.raises(ScenarioError) as e:
+        _spec()
+    assert e.value.errors[0][0] == "parameters" and "would run one point" in e.value.errors[0][1]
+    with pytest.raises(ScenarioError, match="would run one point"):
+        _spec(seeds=1)
+    assert len(expand(_spec(seeds=3))) == 3
+
+
+def test_a_long_sweep_is_estimated_and_warned_before_it_runs(tmp_path, capsys):
+    """Before the first point runs, the sweep says its point count, ticks and estimated wall time, and warns above
+    SWEEP_WARN_S (the 10,000-point audit sweep started silently; its eta of 23 h showed after the first point)."""
+    from dcsim import sweep as sw
+
+    assert sw.sweep_cost_s(10_000, 14_400_000) == pytest.approx(10_000 * sw.SWEEP_POINT_S + 14_400_000 * sw.SWEEP_TICK_S)
+    assert sw.sweep_cost_s(10, 1000, workers=2) == pytest.approx(sw.sweep_cost_s(10, 1000) / 2)
+    spec = _spec(parameters={"racks.0.count": {"values": [1, 2]}}, fixed={"duration": "10 min"})
+    rows = run_sweep(spec, cache_dir=None, progress=False)
+    err = capsys.readouterr().err
+    assert "warning" not in err and rows.estimate_s == pytest.approx(sw.sweep_cost_s(2, 2 * rows_ticks(spec)))
+    old = sw.SWEEP_WARN_S
+    sw.SWEEP_WARN_S = 0.1  # the same sweep, over a lower threshold: warned before any point runs
+    try:
+        seen = []
+
+        def prog(done, ran):
+            seen.append((done, ran, capsys.readouterr().err))
+        run_sweep(spec, cache_dir=None, progress=prog)
+    finally:
+        sw.SWEEP_WARN_S = old
+    assert seen[0][:2] == (0, 0) and seen[0][2].startswith("warning: sweep: 2 points, 2 to run (0 cached), ")
+    assert "controller ticks: about" in seen[0][2] and "measured on scenarios/reference.yaml" in seen[0][2]
+
+
+def rows_ticks(spec):
+    from dcsim.scenario import load_scenario
+
+    sc = load_scenario(spec.base if isinstance(spec.base, dict) else str(spec.base), overrides=["duration=10 min"])
+    return int(round(float(sc.duration) / float(sc.controller.tick)))

@@ -184,3 +184,46 @@ def test_synthetic_noise_seeded_reproducible_and_chunk_independent():
     assert 1.0 < resid.std() < 3.0  # ≈ noise_std over a month of hourly AR(1)
     hourly = resid[::2]
     assert np.corrcoef(hourly[:-1], hourly[1:])[0, 1] > 0.7
+
+
+def test_csv_dry_bulb_above_world_record_refused_as_likely_degF(tmp_path):
+    """A mild day written in degF (52-68) read as degC would put the hall in 68 degC air: above the highest air
+    temperature ever recorded (56.7 degC, Death Valley 1913, WMO) a CSV row is refused, naming the column and degF;
+    the header may name the unit (t_db_degF) and the values are then converted."""
+    from dcsim.thermal.weather import T_RECORD_HIGH_C, WeatherError, read_weather_csv
+
+    rows = "".join(f"{h},{52 + 16 * h / 23:.1f},40\n" for h in range(24))
+    p = tmp_path / "f.csv"
+    p.write_text("hour,t_db,rh\n" + rows)
+    with pytest.raises(WeatherError, match=r"f\.csv:\d+: t_db = .*56\.7.*degF.*t_db_degF"):
+        read_weather_csv(p)
+    q = tmp_path / "f2.csv"
+    q.write_text("hour,t_db_degF,rh\n" + rows)
+    _, t_db, _ = read_weather_csv(q)
+    assert t_db.min() == pytest.approx((52 - 32) / 1.8) and t_db.max() == pytest.approx((68 - 32) / 1.8)
+    r = tmp_path / "f3.csv"  # wet bulb in degF too, explicit degC dry bulb
+    r.write_text("hour,t_db_degC,t_wb_degF\n0,30,68\n1,30,68\n")
+    _, t_db, t_wb = read_weather_csv(r)
+    assert t_db[0] == 30.0 and t_wb[0] == pytest.approx(20.0)
+    ok = tmp_path / "hot.csv"  # the record itself is a possible reading
+    ok.write_text(f"hour,t_db,rh\n0,{T_RECORD_HIGH_C},5\n1,50,5\n")
+    assert read_weather_csv(ok)[1].max() == T_RECORD_HIGH_C
+
+
+def test_csv_repeated_or_disagreeing_columns_refused(tmp_path):
+    """No column is dropped without a word: a repeated column is refused (the reader kept the last), and two humidity
+    columns are refused where their wet bulbs disagree by more than HUMIDITY_AGREE_K (t_wb was used, rh ignored)."""
+    from dcsim.thermal.weather import WeatherError, read_weather_csv
+
+    p = tmp_path / "dup.csv"
+    p.write_text("hour,t_db,t_db,rh\n0,25,30,40\n1,25,30,40\n")
+    with pytest.raises(WeatherError, match=r"dup\.csv:1: column 't_db' appears twice \(columns 2 and 3\)"):
+        read_weather_csv(p)
+    q = tmp_path / "both.csv"
+    q.write_text("hour,t_db,t_wb,rh\n0,30,20,90\n1,30,20,90\n")
+    with pytest.raises(WeatherError, match=r"both\.csv:2: columns 't_wb' and 'rh' .*8\.\d K apart"):
+        read_weather_csv(q)
+    wb = float(wet_bulb_c(30.0, 0.4))
+    r = tmp_path / "agree.csv"  # consistent columns: the wet bulb column is used
+    r.write_text(f"hour,t_db,t_wb,rh\n0,30,{wb + 0.3:.3f},40\n1,30,{wb + 0.3:.3f},40\n")
+    assert read_weather_csv(r)[2][0] == pytest.approx(wb + 0.3, abs=1e-3)

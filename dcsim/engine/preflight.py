@@ -35,7 +35,7 @@ from dcsim.scenario import Scenario, ScenarioError
 from dcsim.scenario.faults import window_errors
 # the memory limit and the peak-memory fit have their one home in dcsim.scenario.limits (the trace replay reads them too)
 from dcsim.scenario.limits import BASE_MEMORY_BYTES, BYTES_PER_TICK_COLUMN, memory_limit_bytes
-from dcsim.thermal.weather import WeatherError
+from dcsim.thermal.weather import T_RECORD_HIGH_C, WeatherError
 from dcsim.units import excerpt, format_quantity
 from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
@@ -287,6 +287,36 @@ def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     return errs, warns
 
 
+def weather_record_warnings(m: Models) -> list[str]:
+    """A warning when the run's outdoor dry bulb rises above the highest air temperature ever recorded
+    (:data:`dcsim.thermal.weather.T_RECORD_HIGH_C`, 56.7 degC, WMO): a degF value read as degC, most likely (a
+    synthetic ``mean_t: 75`` makes a 92 degC day, and the plant's warnings then blame the plant). Warned, not refused:
+    a what-if beyond the record is a question one may ask; a weather file is refused there (it records measurements).
+    Sampled every 15 min of the run (at most 35,041 points: a year), so a diurnal peak is not missed."""
+    w = getattr(m.facility, "weather", None)
+    spec = getattr(getattr(m.scenario, "facility", None), "weather", None)
+    if w is None or spec is None:
+        return []
+    run = float(m.scenario.duration)
+    t = np.linspace(0.0, run, int(min(run / 900.0, 35040)) + 2)
+    t_db = np.asarray(w.at(t)[0], dtype=float)
+    k = int(np.argmax(t_db))
+    if not t_db[k] > T_RECORD_HIGH_C:
+        return []
+    kind = getattr(spec, "kind", "")
+    if kind == "constant":
+        where, hint = "facility.weather.t_db", f"write '{spec.t_db:g} degF'"
+    elif kind == "synthetic":
+        r = spec.resolved()
+        where, hint = "facility.weather.mean_t", f"write '{r['mean_t']:g} degF'"
+    else:
+        where, hint = "facility.weather.path", "name the unit in the file"
+    share = float(np.mean(t_db > T_RECORD_HIGH_C))
+    return [f"{where}: the outdoor dry bulb reaches {t_db[k]:.1f} degC at {fmt_duration(float(t[k]))} of the run "
+            f"({100 * share:.0f} % of it above {T_RECORD_HIGH_C:g} degC, the highest air temperature ever recorded: "
+            f"Death Valley 1913, WMO); the plant's ceilings follow that air. A degF value read as degC? {hint}"]
+
+
 def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     """Cross-field physics over the built models: (errors as (field, reason), warnings)."""
     with np.errstate(all="ignore"):  # absurd inputs overflow on purpose here; the checks say so
@@ -406,13 +436,27 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     best_allowed = float(np.max(allowed_it))
     fixed = float(sc.facility.power_chain.fixed_load or 0.0) if not m.facility.quick_study else 0.0
     # the fixed loads alone take the contract, which the idle fleet would fit without them: name them, not a unit
-    # slip of the interconnect (600 kW of fixed_load on a 495 kW contract)
-    if fixed >= cap and idle_it > best_allowed and float(np.min(idle_fac)) - fixed <= cap:
+    # slip of the interconnect (600 kW of fixed_load on a 495 kW contract; 5 MW for 5 kW)
+    plant_cap = getattr(sc.facility.cooling, "capacity", None)
+    plant_cap = float(plant_cap) if plant_cap is not None else None
+    idle_cooling = float(np.min(np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["cooling"],
+                                           dtype=float)))
+    if fixed >= cap and idle_it > best_allowed and idle_it <= cap:
+        without = float(np.min(idle_fac)) - fixed
         errs.append(("facility.power_chain.fixed_load",
                      f"{fq(fixed, 'power')} of fixed loads alone is {_times(fixed, cap)} the {fq(cap, 'power')} "
-                     f"interconnect: nothing is left for the {m.gpus:,} GPUs (idle, they draw {fq(idle_it, 'power')} of IT,"
-                     f" {_meter(idle_fac - fixed)} at the meter without the fixed loads); lower fixed_load or raise "
-                     "facility.interconnect"))
+                     f"interconnect: nothing is left for the {m.gpus:,} GPUs (idle, they draw {fq(idle_it, 'power')} of IT"
+                     + (f", {_meter(without)} at the meter without the fixed loads" if without <= cap else "")
+                     + "); lower fixed_load or raise facility.interconnect"
+                     + (" (a unit slip, MW for kW?)" if fixed > 3.0 * cap else "")))  # 3x the contract: no design (assumption)
+    elif (idle_it > best_allowed and plant_cap is not None and plant_cap > LIMITS["stranded_ratio"] * peak_it
+          and idle_cooling + idle_it > cap):
+        # an oversized plant: its fans and pumps, sized to its capacity, eat the contract (395 MW for 395 kW)
+        errs.append(("facility.cooling.capacity",
+                     f"{fq(plant_cap, 'power')} is {_times(plant_cap, peak_it)} the fleet's full-load IT power "
+                     f"({fq(peak_it, 'power')}), and the plant's own draw with the fleet idle ({fq(idle_cooling, 'power')}) "
+                     f"leaves the {fq(cap, 'power')} interconnect nothing for the {m.gpus:,} GPUs "
+                     f"(a unit slip, {'MW for kW' if plant_cap > 300 * peak_it else 'a zero too many'}?)"))
     elif idle_it > best_allowed:
         errs.append(("facility.interconnect",
                      f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
@@ -448,6 +492,12 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                + (f", because the UPS and transformer ratings follow the interconnect {fq(cap, 'power')} — set "
                   "facility.power_chain.ups_rating / transformer_rating to the equipment you have"
                   if follows else "")) if loss0 > 0 else ""
+        if plant_cap is not None and plant_cap < idle_it:  # the rated capacity itself: 395 W for 395 kW
+            errs.append(("facility.cooling.capacity",
+                         f"{fq(plant_cap, 'power')} cannot reject even the idle fleet's heat ({fq(idle_it, 'power')} of "
+                         f"IT power, {_times(idle_it, plant_cap)} that; at most {fq(best_cool, 'power')} of IT can be "
+                         f"cooled during the run){' (a unit slip, W for kW?)' if idle_it > 100 * plant_cap else ''}"))
+            return errs, warns
         errs.append(("facility.cooling",
                      f"the plant cannot reject even the idle fleet's heat: {fq(idle_it, 'power')} of idle IT power vs "
                      f"at most {fq(best_cool, 'power')} of IT the plant can cool during the run "
@@ -602,6 +652,7 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
     e2, w2 = coverage_checks(m)
     errs += e2
     warns += w2
+    warns += weather_record_warnings(m)
     if errs:
         raise ScenarioError(label, errs)
     for w in warns:

@@ -38,10 +38,11 @@ __all__ = [
 class ScenarioError(ValueError):
     """Invalid scenario input. ``errors`` is a list of (field path, reason)."""
 
-    def __init__(self, source: str, errors: list[tuple[str, str]]):
+    def __init__(self, source: str, errors: list[tuple[str, str]], *, what: str = "invalid scenario"):
         self.source = source
         self.errors = errors
-        lines = [f"{source}: invalid scenario ({len(errors)} error{'s' if len(errors) != 1 else ''})"]
+        # what: "invalid setting" for an environment variable, which is no scenario (DCSIM_MEMORY_LIMIT)
+        lines = [f"{source}: {what} ({len(errors)} error{'s' if len(errors) != 1 else ''})"]
         lines += [f"  {path or '<root>'}: {reason}" for path, reason in errors]
         super().__init__("\n".join(lines))
 
@@ -343,13 +344,50 @@ def _loc_path(loc: tuple, raw: Any, *, leaf: bool = True) -> str:
     return out
 
 
+def _models_in(ann) -> list:
+    """The pydantic models an annotation may hold (through Optional, Union, Annotated, list, dict, tuple)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    out: list = []
+    for a in typing.get_args(ann):
+        out += _models_in(a)
+    return out
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The field names of the section at ``loc`` (a pydantic error's location inside a :class:`Scenario`): every
+    model the path may reach, following union members by field name or by their ``kind`` tag."""
+    models: list = [Scenario]
+    for el in loc:
+        if not isinstance(el, str):
+            continue  # a list index or a dict key: the models inside are already the candidates
+        nxt = [m for c in models if el in c.model_fields for m in _models_in(c.model_fields[el].annotation)]
+        if nxt:
+            models = nxt
+            continue
+        tagged = [c for c in models if "kind" in c.model_fields and c.model_fields["kind"].default == el]
+        models = tagged or models  # a discriminator tag, or a union's member name
+    return sorted({f for c in models for f in c.model_fields})
+
+
 def _reason(err: dict) -> str:
     msg = err.get("msg", "")
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
     if err.get("type") == "extra_forbidden":
-        return "unknown key (not a field of this section; see `dcsim schema`)"
+        # as a misspelt expect: key gets close matches (dcsim.metrics.expect.unknown_report_paths: difflib, 0.6)
+        import difflib
+
+        loc = tuple(err.get("loc", ()))
+        key = loc[-1] if loc else ""
+        close = difflib.get_close_matches(str(key), _fields_at(loc[:-1]), n=3, cutoff=0.6) if key else []
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `dcsim schema`"
+        return f"unknown key (not a field of this section{hint})"
     if err.get("type") == "missing":
         return "required field is missing"
     inp = err.get("input")
@@ -407,7 +445,13 @@ def parse_set(s: str) -> tuple[str, Any]:
     try:
         return k.strip(), (load_yaml_text(v) if v.strip() else v)
     except YamlInputError as e:
-        raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False), f"value is not a YAML scalar: {e}")]) from None
+        why = str(e)
+        if re.match(r"^\s*\d{4}-\d{1,2}-\d{1,2}([Tt ]|\s*$)", v):  # YAML reads it as a timestamp: a bad date, not
+            # "not a YAML scalar" (start=2026-13-01)
+            why = re.sub(r"\s*\(near line \d+\)$", "", why.removeprefix("cannot read a YAML value: "))
+            raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False),
+                                           f"{excerpt(v.strip(), 40)} is not a valid date and time: {why}")]) from None
+        raise ScenarioError("--set", [(excerpt(k.strip(), 80, quote=False), f"value is not a YAML scalar: {why}")]) from None
 
 
 def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> dict:

@@ -82,7 +82,18 @@ def _no_bool_schema(s: Any, owner: type) -> Any:
             return _refusing(f"a string or {what}" if "str" in leaves else what, s)
     if t in ("int", "float"):
         return _refusing("a whole number" if t == "int" else "a number", s)
+    if t == "bool":  # symmetric: pydantic's lax mode read 0 / 1 (and "0", "off") as a boolean
+        return core_schema.no_info_before_validator_function(_refuse_non_bool, s, metadata={_MARK: True})
     return s
+
+
+def _refuse_non_bool(value: Any) -> Any:
+    """``value`` if a boolean; a number or a string given for a true/false field is refused (``slo_estimate: 0`` was
+    read as false without a word, where a boolean given for a number is refused)."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's too
+        return value
+    raise ValueError(f"expected true or false, got {value!r}" if isinstance(value, (int, float, str)) else
+                     f"expected true or false, got a {type(value).__name__}")
 
 
 class NoBoolNumbers(BaseModel):

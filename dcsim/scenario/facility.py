@@ -423,6 +423,18 @@ class SyntheticWeatherSpec(Spec):
                        if getattr(self, k) is None]
             if missing:
                 raise FieldError(missing[0], f"without a preset, give {', '.join(missing)}")
+        r = self.resolved()
+        swing = r["seasonal_amplitude"] + r["diurnal_amplitude"]  # the noise is drawn: preflight checks the day made
+        lo, hi = r["mean_t"] - swing, r["mean_t"] + swing
+        if hi > TEMPERATURE_RANGE_C[1] or lo < TEMPERATURE_RANGE_C[0]:
+            # was silent: mean_t=75 (meant degF) on the hot-dry preset made a 92 degC day
+            name = next((k for k in ("mean_t", "seasonal_amplitude", "diurnal_amplitude")
+                         if k in self.model_fields_set), "mean_t")
+            hint = (f" (a degF value? write '{r['mean_t']:g} degF')" if name == "mean_t" and hi > TEMPERATURE_RANGE_C[1]
+                    else "")
+            raise FieldError(name, f"mean_t {r['mean_t']:g} degC +- seasonal {r['seasonal_amplitude']:g} K + diurnal "
+                             f"{r['diurnal_amplitude']:g} K spans {lo:g} .. {hi:g} degC, outside the {TEMPERATURE_RANGE_C[0]:g} .. "
+                             f"{TEMPERATURE_RANGE_C[1]:g} degC an air temperature may take{hint}")
         return self
 
     def resolved(self) -> dict[str, float]:
@@ -436,7 +448,7 @@ class SyntheticWeatherSpec(Spec):
 
 
 class CsvWeatherSpec(Spec):
-    """Hourly CSV with a header: a time column (`t_s` seconds or `hour`), `t_db` (degC) and one of
+    """Hourly CSV with a header: a time column (`t_s` seconds or `hour`), `t_db` (degC; `t_db_degF` converts) and one of
     `t_wb`, `rh` (percent 0–100, or fraction if all ≤ 1), `t_dp`. Linearly interpolated."""
 
     kind: Literal["csv"] = "csv"

@@ -49,15 +49,16 @@ def memory_limit_bytes() -> float:
         try:
             v = parse_quantity(env, "data")
         except UnitError as e:
-            raise ScenarioError("DCSIM_MEMORY_LIMIT", [("DCSIM_MEMORY_LIMIT", str(e))]) from None
+            raise ScenarioError("environment", [("DCSIM_MEMORY_LIMIT", str(e))], what="invalid setting") from None
         # 0, negative, NaN and inf fell back to 4 GiB silently, and a bare 16 (16 bytes) was blamed on
         # controller.tick (audit C, D8). A limit below MIN_MEMORY_LIMIT cannot hold any run: dcsim alone, before any
         # tick, is ~210-260 MB of memory (BASE_MEMORY_BYTES), and a limit under it refused every scenario blaming
         # controller.tick.
         if not (math.isfinite(v) and v >= MIN_MEMORY_LIMIT):
-            raise ScenarioError("DCSIM_MEMORY_LIMIT", [(
-                "DCSIM_MEMORY_LIMIT", f"{env[:40]!r} is {v:g} bytes: give a memory size of at least "
+            size = f"{v:g} bytes" if math.isfinite(v) else "not a finite size"
+            raise ScenarioError("environment", [(
+                "DCSIM_MEMORY_LIMIT", f"{env[:40]!r} is {size}: give a memory size of at least "
                 f"{MIN_MEMORY_LIMIT / 1024**2:g} MiB with its unit, e.g. '16 GB' (dcsim alone takes "
-                f"~{BASE_MEMORY_BYTES / 1e6:.0f} MB before its first tick)")])
+                f"~{BASE_MEMORY_BYTES / 1e6:.0f} MB before its first tick)")], what="invalid setting")
         return v
     return float(DEFAULT_MEMORY_LIMIT_BYTES)

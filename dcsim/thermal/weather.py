@@ -114,6 +114,21 @@ P_RANGE_PA = (31000.0, 120000.0)
 #: and one whole degree Fahrenheit of rounding is 0.56 K; within it the wet bulb is clipped to the dry bulb
 #: (saturated air). Beyond it the columns are wrong (swapped, or another quantity).
 WB_OVER_DB_TOL_K = 0.6
+#: The highest air temperature ever recorded on Earth: 56.7 degC (134 degF), Furnace Creek (Death Valley), 10 July
+#: 1913, the WMO World Weather and Climate Extremes Archive. A weather file records measured weather, so a dry bulb
+#: above it is not a measurement: the file is in degF (52-68 "degC" rows are a mild day in degF) or the column is
+#: another quantity. A CSV row above it is refused (a file cannot be right there), naming the column and suggesting
+#: the ``t_db_degF`` header; a what-if heat beyond the record goes through the synthetic or constant forms, which warn
+#: (:func:`dcsim.engine.preflight`).
+T_RECORD_HIGH_C = 56.7
+#: How far two humidity columns of one CSV row (t_wb, rh, t_dp) may disagree on the wet bulb before the file is
+#: refused: a psychrometer or an RH sensor of +-3 % reads the wet bulb within a few tenths of a kelvin at warm
+#: temperatures, and rounding to whole degF adds 0.56 K; 1 K is the margin (an assumption). Beyond it the columns do
+#: not describe the same air and the model cannot tell which one is meant.
+HUMIDITY_AGREE_K = 1.0
+#: Temperature columns a CSV may carry, and the unit suffixes its header may give them (default degC).
+_T_COLS = ("t_db", "t_wb", "t_dp")
+_T_UNITS = {"degc": lambda x: x, "degf": lambda x: (x - 32.0) * 5.0 / 9.0}
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -150,28 +165,47 @@ def read_weather_csv(path: Path):
 
     Every cell is checked: empty cells, ``NA``, NaN, short rows, a missing column, times that
     do not strictly increase (unsorted or duplicate) and values outside the plausible ranges
-    (:data:`T_RANGE_C`, RH 0–100 %) raise :class:`WeatherError` naming file, line and column."""
+    (:data:`T_RANGE_C`, RH 0–100 %, a dry bulb above :data:`T_RECORD_HIGH_C`) raise :class:`WeatherError`
+    naming file, line and column; so do a column given twice and two humidity columns whose wet bulbs
+    disagree by more than :data:`HUMIDITY_AGREE_K`. A temperature header may name its unit (``t_db_degF``)."""
     reader = csv.reader(io.StringIO(_weather_text(path), newline=""))
     try:
         header = next(reader, None)
         if header is None:
             raise WeatherError(f"{path}: empty file")
-        cols = {c.strip().lower(): j for j, c in enumerate(header)}
+        cols: dict[str, int] = {}
+        units: dict[str, str] = {}
+        for j, c in enumerate(header):
+            name = c.strip().lower()
+            base, _, unit = name.rpartition("_")
+            if base in _T_COLS and unit in _T_UNITS:  # t_db_degF, t_wb_degC, ...: an explicit unit
+                name = base
+            elif name in _T_COLS:
+                unit = "degc"
+            if name in cols:  # the reader would keep one silently
+                raise WeatherError(f"{path}:1: column {name!r} appears twice (columns {cols[name] + 1} and {j + 1}); "
+                                   f"give each quantity once")
+            cols[name] = j
+            if name in _T_COLS:
+                units[name] = unit
         tcol = "t_s" if "t_s" in cols else ("hour" if "hour" in cols else None)
         if tcol is None:
             raise WeatherError(f"{path}:1: need a time column 't_s' or 'hour', got {sorted(cols)[:10]}")
         if "t_db" not in cols:
             raise WeatherError(f"{path}:1: need a 't_db' column")
-        hum = next((c for c in ("t_wb", "rh", "t_dp") if c in cols), None)
-        if hum is None:
+        hums = [c for c in ("t_wb", "rh", "t_dp") if c in cols]
+        if not hums:
             raise WeatherError(f"{path}:1: need one of 't_wb', 'rh', 't_dp'")
+        if len(hums) > 2:
+            raise WeatherError(f"{path}:1: give one humidity column, not {', '.join(hums)}: each fixes the wet bulb")
+        hum = hums[0]
         rows, lines = [], []
         for row in reader:
             if not row or all(not c.strip() for c in row):
                 continue
             line = reader.line_num
             vals = []
-            for name in (tcol, "t_db", hum):
+            for name in (tcol, "t_db", *hums):
                 j = cols[name]
                 vals.append(_num(path, line, name, row[j] if j < len(row) else None))
             rows.append(vals)
@@ -187,9 +221,34 @@ def read_weather_csv(path: Path):
         k = int(np.nonzero(step <= 0)[0][0]) + 1
         why = "duplicate time" if step[k - 1] == 0 else "time goes backwards (rows must be sorted)"
         raise WeatherError(f"{path}:{lines[k]}: {why}: {tcol} {a[k, 0]:g} after {a[k - 1, 0]:g}")
+    for k, name in enumerate(("t_db", *hums), start=1):
+        if name in _T_COLS:
+            a[:, k] = _T_UNITS[units[name]](a[:, k])
     t_db = a[:, 1]
     _check_range(path, lines, "t_db", t_db, *T_RANGE_C, "degC")
-    h = a[:, 2]
+    hot = np.nonzero(t_db > T_RECORD_HIGH_C)[0]
+    if hot.size:
+        k = int(hot[0])
+        raise WeatherError(
+            f"{path}:{lines[k]}: t_db = {t_db[k]:g} degC is above the highest air temperature ever recorded "
+            f"({T_RECORD_HIGH_C:g} degC, Death Valley 1913, WMO): is the column in degF? Name the unit in the header "
+            f"('t_db_degF'); {int(hot.size)} of {len(t_db)} rows are above it")
+    t_wb = _wet_bulb_from(path, lines, hums[0], a[:, 2], t_db)
+    if len(hums) == 2:
+        other = _wet_bulb_from(path, lines, hums[1], a[:, 3], t_db)
+        gap = np.abs(other - t_wb)
+        bad = np.nonzero(gap > HUMIDITY_AGREE_K)[0]
+        if bad.size:
+            k = int(bad[0])
+            raise WeatherError(
+                f"{path}:{lines[k]}: columns {hums[0]!r} and {hums[1]!r} give wet bulbs {t_wb[k]:.1f} and "
+                f"{other[k]:.1f} degC, {gap[k]:.1f} K apart (more than {HUMIDITY_AGREE_K:g} K in {int(bad.size)} of "
+                f"{len(t_db)} rows): they do not describe the same air; keep one humidity column")
+    return t_s, t_db, t_wb
+
+
+def _wet_bulb_from(path, lines, hum: str, h: np.ndarray, t_db: np.ndarray) -> np.ndarray:
+    """The wet bulb [degC] from one humidity column (t_wb, rh as % or fraction, t_dp), each value checked."""
     if hum == "t_wb":
         _check_range(path, lines, "t_wb", h, *T_RANGE_C, "degC")
         over = h - t_db > WB_OVER_DB_TOL_K
@@ -197,15 +256,13 @@ def read_weather_csv(path: Path):
             k = int(np.nonzero(over)[0][0])
             raise WeatherError(f"{path}:{lines[k]}: t_wb ({h[k]:g}) must be <= t_db ({t_db[k]:g}): a wet bulb "
                                f"reads at most the dry bulb (swapped columns?)")
-        t_wb = np.minimum(h, t_db)  # within the rounding tolerance: saturated air
-    elif hum == "rh":
+        return np.minimum(h, t_db)  # within the rounding tolerance: saturated air
+    if hum == "rh":
         frac = np.all(h <= 1.0)
         _check_range(path, lines, "rh", h * (100.0 if frac else 1.0), -1e-9, 100.0 + 1e-9, "%")
-        t_wb = wet_bulb_c(t_db, h if frac else h / 100.0)
-    else:
-        _check_range(path, lines, "t_dp", h, *T_RANGE_C, "degC")
-        t_wb = wet_bulb_from_dew_point_c(t_db, h)
-    return t_s, t_db, t_wb
+        return wet_bulb_c(t_db, h if frac else h / 100.0)
+    _check_range(path, lines, "t_dp", h, *T_RANGE_C, "degC")
+    return wet_bulb_from_dew_point_c(t_db, h)
 
 
 def read_epw(path: Path):
