@@ -64,6 +64,16 @@ def test_trace_rows_refused_and_cut_keep_their_times(tmp_path):
     assert str(p) in w and "columns in, out" in w and "1 of its 4 requests (25 %)" in w and "2 (50 %)" in w
 
 
+def test_read_trace_names_its_columns(tmp_path):
+    # the warnings name the columns read_trace read (model.py repeated its format lookup and defaults)
+    p = _trace(tmp_path, [(0.0, 10, 5)])
+    assert read_trace(str(p), "csv", None, type("C", (), {"time": "t", "input": "in", "output": "out"})()).columns \
+        == "columns in, out"
+    m = tmp_path / "m.jsonl"
+    m.write_text('{"timestamp": 0, "input_length": 10, "output_length": 5}\n')
+    assert read_trace(str(m), "mooncake").columns == "input_length, output_length"
+
+
 def test_every_row_refused_is_an_error_naming_the_file(tmp_path):
     p = _trace(tmp_path, [(0.0, 5000, 10), (1.0, 4096, 10)])
     with pytest.raises(TraceError, match=r"tr\.csv.*every one of its 2 requests"):

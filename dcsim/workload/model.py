@@ -36,7 +36,7 @@ from dcsim.workload.context import ContextWindowEffect, context_cut, length_wind
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
 from dcsim.textio import MAX_TABLE_BYTES, read_text
-from dcsim.workload.trace import SHIPPED_TRACES, TraceData, TraceError, read_column, read_trace, resolve_path
+from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
 
 __all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length", "apply_context_window",
            "resolve_class", "child_seed"]
@@ -425,16 +425,6 @@ def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None, start_ho
     raise TypeError(f"unknown arrival spec {type(a).__name__}")
 
 
-def _trace_columns(a: TraceArrivalSpec) -> str:
-    """The input and output columns of a trace, as its warnings name them."""
-    fmt = "azure" if a.path in SHIPPED_TRACES else a.format
-    if fmt == "mooncake":
-        return "input_length, output_length"
-    if fmt == "csv" and a.columns is not None:
-        return f"columns {getattr(a.columns, 'input', 'ContextTokens')}, {getattr(a.columns, 'output', 'GeneratedTokens')}"
-    return "ContextTokens, GeneratedTokens"
-
-
 def apply_context_window(tr: TraceData, max_context: int, columns: str) -> tuple[TraceData, ContextWindowEffect]:
     """The trace under a context window of ``max_context`` tokens (:func:`dcsim.workload.context.context_cut`: a prompt
     of ``max_context`` tokens or more is refused and its row dropped; a longer answer is cut at ``max_context - prompt``),
@@ -480,7 +470,7 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
         tr = read_trace(a.path, a.format, base_dir, a.columns, a.time_unit, a.on_bad_row)
         effect = None
         if max_context is not None:
-            tr, effect = apply_context_window(tr, max_context, _trace_columns(a))
+            tr, effect = apply_context_window(tr, max_context, tr.columns)
         t, n_in, n_out, period = _prepare_trace(tr, a, rng_trace)
         proc = TraceReplay(t, period, a.rate_bin, rng_arr)
         mi, mo = float(n_in.mean()), float(n_out.mean())
