@@ -132,3 +132,53 @@ def test_the_docs_example_prints_what_it_says(capsys):
     assert out[0] == "[ True False] [130072      0]"
     assert out[1] == "['0.00291', '2.53e-05', '0.00643']"
     assert "# [ True False] [130072      0]" in code and "# ['0.00291', '2.53e-05', '0.00643']" in code
+
+
+def _two_pools(workload: dict) -> dict:
+    """The reference hall split in two pools: racks[0] Llama-3.1-70B (131,072) serves `long`, racks[1] Llama-2-70B
+    (4,096) serves `chat`."""
+    raw = _scenario(workload)
+    g = {**raw["racks"][0], "name": "hall-b", "serves": ["chat"]}
+    g["node"] = {**g["node"], "model": "llama-2-70b"}
+    raw["racks"][0]["serves"] = ["long"]
+    raw["racks"].append(g)
+    return raw
+
+
+def test_each_class_is_held_to_its_own_pools_window_synthetic():
+    # one smallest window (Llama-2-70B's 4,096) was applied to every class: `long` was warned that 48.8 % of its
+    # requests exceed 4,096 though only the 131,072 pool serves it
+    wl = {"arrivals": {"kind": "poisson", "rate": "5 req/s"},
+          "classes": [{"name": "long", "preset": "summarization", "share": 0.3},
+                      {"name": "chat", "preset": "chat", "share": 0.7}]}
+    m = build_models(load_scenario(_two_pools(wl)))
+    assert m.context_window == [W70, 4096]
+    warn = [w for w in m.warnings if "context window" in w]
+    assert len(warn) == 1 and warn[0].startswith("workload.classes[chat]") and "llama-2-70b" in warn[0]
+    assert "0.263 %" in warn[0]
+
+
+def test_each_class_is_held_to_its_own_pools_window_trace(tmp_path):
+    # every other row has a 5,000-token prompt: refused when drawn into `chat` (4,096), served whole in `long`
+    # (131,072); one smallest window dropped every such row before the class draw
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    p = _trace(tmp_path, rows)
+    wl = {"arrivals": _arr(p), "classes": [{"name": "long", "preset": "summarization", "share": 0.5},
+                                            {"name": "chat", "preset": "chat", "share": 0.5}]}
+    m = build_models(load_scenario(_two_pools(wl)))
+    b = m.workload.sample(0.0, 400.0)
+    long_, chat = b.cls == 0, b.cls == 1
+    assert np.any(b.n_in[long_] == 5000)  # the 131,072 pool serves them
+    assert np.all(b.n_in[long_] + b.n_out[long_] <= W70) and np.any(b.n_out[long_] == 3500)
+    assert not np.any(b.n_in[chat] >= 4096)  # the 4,096 pool's are refused ...
+    assert np.all(b.n_in[chat] + b.n_out[chat] <= 4096) and np.any(b.n_out[chat] == 3096)  # ... or cut
+    # the classes' means are their own window's: `long` the whole trace, `chat` the rows of 1,000 cut at 3,096
+    assert m.workload.classes[0].mean_output == 0.5 * (100 + 3500)
+    assert m.workload.classes[1].mean_output == 3096 and m.workload.classes[1].mean_input == 1000
+    # expected over the draw: half the 400 long prompts refused, half the 400 long answers cut by 404 tokens
+    got = m.workload.context_refused(400.0)
+    assert got == {"requests": 200.0, "in_tokens": 200.0 * 5000, "out_tokens": 200.0 * 100,
+                   "cut_out_tokens": 200.0 * 404}
+    warn = [w for w in m.warnings if "context window" in w]
+    assert len(warn) == 1 and "llama-2-70b" in warn[0] and "for the requests of chat (50 % of them)" in warn[0]
+    assert "2,000,000 prompt tokens" in warn[0]
