@@ -182,3 +182,40 @@ def test_each_class_is_held_to_its_own_pools_window_trace(tmp_path):
     warn = [w for w in m.warnings if "context window" in w]
     assert len(warn) == 1 and "llama-2-70b" in warn[0] and "for the requests of chat (50 % of them)" in warn[0]
     assert "2,000,000 prompt tokens" in warn[0]
+
+
+@pytest.mark.parametrize("fidelity", ["fluid", "request"])
+def test_refused_requests_reach_the_report(tmp_path, fidelity):
+    # refused rows used to vanish: requests.arrived and tokens_accounting.arrived shrank and only a warning said so
+    rows = [(0.5 * k, 5000 if k % 4 == 0 else 1000, 300 if k % 4 == 0 else (3500 if k % 4 == 1 else 200))
+            for k in range(600)]  # 5 min of rows in a 10-min run: 150 refused, 150 cut by 404 tokens
+    p = _trace(tmp_path, rows)
+    raw = _scenario({"arrivals": _arr(p), "classes": [{"name": "chat", "preset": "chat", "share": 1.0}]})
+    raw["racks"][0]["node"]["model"] = "llama-2-70b"
+    raw["racks"][0]["count"] = 2  # a small hall: the request-level run is quick
+    raw["fidelity"] = fidelity
+    res = run(load_scenario(raw))
+    tok = res.report["tokens_accounting"]
+    assert (tok["refused_context_in"], tok["refused_context_out"], tok["cut_context_out"]) == (150 * 5000, 150 * 300,
+                                                                                               150 * 404)
+    assert tok["arrived"] == 150 * 3096 + 300 * 200  # the kept requests, their answers cut
+    assert tok["arrived"] == pytest.approx(tok["served"] + tok["waiting"] + tok["shed"], rel=1e-9)
+    if fidelity == "request":
+        req = res.report["requests"]
+        assert req["refused_context"] == 150 and req["arrived"] == 450
+    warn = [w for w in res.report["warnings"] if "context window" in w]
+    assert "750,000 prompt tokens" in warn[0] and "25 %" in warn[0]
+
+
+def test_compare_says_runs_with_different_refused_shares_are_not_like_for_like():
+    from dcsim.report.compare import _differences, _run_rows
+
+    def rep(refused_out: float) -> dict:
+        return {"scenario": "s", "seed": 1, "duration_s": 600.0, "fidelity": "fluid",
+                "tokens_accounting": {"arrived": 1e6, "served": 1e6, "waiting": 0.0, "shed": 0.0,
+                                      "refused_context_in": 0.0, "refused_context_out": refused_out,
+                                      "cut_context_out": 0.0}}
+    al = {"note": ""}
+    assert _differences(_run_rows(["a", "b"], [None, None], [rep(0.0), rep(0.0)]), al) == []
+    diff = _differences(_run_rows(["a", "b"], [None, None], [rep(0.0), rep(1e5)]), al)
+    assert [d["field"] for d in diff] == ["context window"] and diff[0]["values"] == ["0.0%", "9.1%"]
