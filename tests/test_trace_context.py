@@ -219,3 +219,19 @@ def test_compare_says_runs_with_different_refused_shares_are_not_like_for_like()
     assert _differences(_run_rows(["a", "b"], [None, None], [rep(0.0), rep(0.0)]), al) == []
     diff = _differences(_run_rows(["a", "b"], [None, None], [rep(0.0), rep(1e5)]), al)
     assert [d["field"] for d in diff] == ["context window"] and diff[0]["values"] == ["0.0%", "9.1%"]
+
+
+def test_length_pmf_applies_the_cap_as_sample_does():
+    # LengthDist.pmf (each distribution's base pmf, the cap and cap_mass applied once in the base class) replaced a
+    # function that branched on the type and read private members
+    from dcsim.workload.lengths import EmpiricalLength, FixedLength, LogNormalLength
+    rng = np.random.default_rng(3)
+    for d in (LogNormalLength(median=300, p99=3000, cap=2000, cap_mass=0.01),
+              EmpiricalLength(values=(5, 50, 500, 5000), weights=(1, 2, 3, 4), cap=1000),
+              FixedLength(value=700, cap=512, cap_mass=0.2), FixedLength(value=30)):
+        p = d.pmf(6000)
+        assert p[0] == 0.0 and p.sum() == pytest.approx(1.0, abs=1e-12)
+        assert float(np.dot(np.arange(p.size), p)) == pytest.approx(d.mean(), rel=1e-9)
+        x = d.sample(200_000, rng)
+        assert np.abs(np.bincount(x, minlength=p.size)[:p.size] / x.size - p).max() < 0.005
+    assert FixedLength(value=700, cap=512, cap_mass=0.2).pmf(600)[512] == 1.0

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
+from dcsim.workload.lengths import LengthDist
 
 __all__ = ["context_cut", "ContextWindowEffect", "window_effect", "length_window_excess", "MAX_EXACT_WINDOW"]
 
@@ -101,38 +101,6 @@ def window_effect(path: str, columns: str, n_in_tokens: np.ndarray, n_out_tokens
                                int((n_out - out)[cut].sum()), int(n_in.sum()), int(n_in[~kept].sum()), classes)
 
 
-def _pmf(d: LengthDist, n: int) -> np.ndarray:
-    """P(N = k) for k = 0..n (index k; entry 0 is 0) of a length distribution, cap and cap mass included."""
-    k = np.arange(n + 1, dtype=float)
-    if isinstance(d, LogNormalLength):
-        with np.errstate(divide="ignore"):
-            cdf = d._cdf(np.maximum(k + 0.5, 1e-300))
-        p = np.diff(np.concatenate(([0.0], cdf)))
-        p[0] = 0.0
-        p[1] = cdf[1]  # B = 1 for X < 1.5
-    elif isinstance(d, EmpiricalLength):
-        p = np.zeros(n + 1)
-        inside = d._k <= n
-        np.add.at(p, d._k[inside], d._p[inside])
-    elif isinstance(d, FixedLength):
-        p = np.zeros(n + 1)
-        if d.value <= n:
-            p[d.value] = 1.0
-    else:
-        raise TypeError(f"unknown length distribution {type(d).__name__}")
-    if math.isfinite(d.cap):
-        c = int(d.cap)
-        if c <= n:
-            above = max(1.0 - float(p[:c].sum()), 0.0)  # everything at or beyond the cap lands at the cap
-            p[c + 1:] = 0.0
-            p[c] = above
-        if d.cap_mass > 0:
-            p *= 1.0 - d.cap_mass
-            if c <= n:
-                p[c] += d.cap_mass
-    return p
-
-
 def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> tuple[float, float, float]:
     """(P(refused), P(cut), E[answer tokens cut per request]) of a request class whose prompt and answer lengths are
     drawn independently from ``inp`` and ``out`` (as dcsim draws them), under a window of ``max_context_tokens``:
@@ -144,12 +112,12 @@ def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: i
         return 0.0, 0.0, 0.0
     if w > MAX_EXACT_WINDOW:
         h = MAX_EXACT_WINDOW // 2
-        pi, po = _pmf(inp, h), _pmf(out, h)
+        pi, po = inp.pmf(h), out.pmf(h)
         bound = max(1.0 - pi.sum(), 0.0) + max(1.0 - po.sum(), 0.0)  # P(I > h) + P(O > h) >= P(I + O > w)
         return bound, bound, math.nan
-    pi = _pmf(inp, w)
+    pi = inp.pmf(w)
     p_ref = max(1.0 - float(pi[:w].sum()), 0.0)  # P(I >= w)
-    po = _pmf(out, w)
+    po = out.pmf(w)
     so = np.concatenate((np.cumsum(po[::-1])[::-1], [0.0]))  # so[j] = P(O >= j) for j <= w (tail above w: below)
     tail = max(1.0 - float(po.sum()), 0.0)
     so[: w + 1] += tail
