@@ -203,8 +203,9 @@ class Provenance:
     #: key too): ``dcsim_version`` stays 0.1.0 through every change; ``dcsim compare`` names runs of different code
     code_hash: str | None = None
     #: the serving backend that ran the replicas (request-level serving, the SLO estimate): ``kernel`` or
-    #: ``python`` (serving.backend; ``kernel`` falls back to ``python`` where numba cannot be imported)
-    serving_backend: str = ""
+    #: ``python`` (serving.backend; ``kernel`` falls back to ``python`` where numba cannot be imported); None: not
+    #: recorded (as ``code_hash``)
+    serving_backend: str | None = None
 
 
 @dataclass
