@@ -235,3 +235,11 @@ def test_length_pmf_applies_the_cap_as_sample_does():
         x = d.sample(200_000, rng)
         assert np.abs(np.bincount(x, minlength=p.size)[:p.size] / x.size - p).max() < 0.005
     assert FixedLength(value=700, cap=512, cap_mass=0.2).pmf(600)[512] == 1.0
+
+
+def test_a_class_whose_pool_refuses_every_row_is_an_error(tmp_path):
+    p = _trace(tmp_path, [(0.5 * k, 5000, 10) for k in range(20)])
+    wl = {"arrivals": _arr(p), "classes": [{"name": "long", "preset": "summarization", "share": 0.5},
+                                            {"name": "chat", "preset": "chat", "share": 0.5}]}
+    with pytest.raises(Exception, match=r"tr\.csv.*every one of its 20 requests.*llama-2-70b.*class chat"):
+        build_models(load_scenario(_two_pools(wl)))

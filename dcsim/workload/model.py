@@ -298,6 +298,7 @@ class Workload:
             ks = [k for k in range(len(cw)) if cw[k] == w]
             kept, out = context_cut(n_in, n_out, int(w))
             self._by_window.append((float(p[ks].sum()), ks, kept, np.where(kept, out, 0)))
+        self._row_out = self._row_expect(lambda kept, out: out)  # the fluid figures' answers (output_tokens)
 
     def _row_expect(self, f) -> np.ndarray:
         """Per trace row, the expectation over the class draw of ``f(kept, out)`` (exact with one window)."""
@@ -410,7 +411,7 @@ class Workload:
         if self._trace is not None:
             t0 = np.asarray(t0_s, dtype=float)
             # under a context window: the answers each class's window serves (none for a refused prompt)
-            n_out = self._trace[1] if self._win is None else self._row_expect(lambda kept, out: out)
+            n_out = self._trace[1] if self._win is None else self._row_out
             return self.arrivals.cumulative(t0 + dt_s, n_out) - self.arrivals.cumulative(t0, n_out)
         return self.arrivals.expected_count(t0_s, dt_s) * self.mean_output
 
@@ -559,17 +560,17 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
                 sh = sum(classes[k].share for k in ks) / max(sum(c.share for c in classes), 1e-300)
                 said = "" if len(ks) == n else (", ".join(classes[k].name for k in ks) + f" ({100 * sh:.3g} % of them)")
                 effects.append((window_effect(str(tr.path), tr.columns, n_in, n_out, int(w), said), whos[ks[0]]))
-            if all(e.refused == e.requests for e, _ in effects) and all(w is not None for w in wins):
-                raise TraceError(f"{tr.path}: every one of its {int(n_in.size):,} requests has a prompt "
-                                 f"({tr.columns.split(',')[0]}) of {int(cw.max()):,} tokens or more, the context window "
-                                 "of the model serving it: vLLM refuses them all")
+            for w, ks in groups.items():
+                if w is not None and not np.any(n_in < w):  # a class no request of which would be served
+                    served = "" if len(ks) == n else f" class {', '.join(classes[k].name for k in ks)} of"
+                    raise TraceError(f"{tr.path}: every one of its {int(n_in.size):,} requests has a prompt "
+                                     f"({tr.columns.split(',')[0]}) of {int(w):,} tokens or more, the context window of "
+                                     f"{whos[ks[0]]}, the model serving{served} it: vLLM refuses them all; serve it "
+                                     "with a model of a larger window (racks[].serves)")
         means = {}
         for w in set(wins):
             kept, out = (np.ones(n_in.size, bool), n_out) if w is None else context_cut(n_in, n_out, int(w))
-            if kept.any():
-                means[w] = (float(n_in[kept].mean()), float(out[kept].mean()))
-            else:  # a class every request of which its window refuses: it is never served
-                means[w] = (float(n_in.mean()), 0.0)
+            means[w] = (float(n_in[kept].mean()), float(out[kept].mean()))  # kept.any(): refused above otherwise
         classes = [RequestClass(**{**c.__dict__, "mean_input_override": means[w][0], "mean_output_override": means[w][1]})
                    for c, w in zip(classes, wins)]
         wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out), class_window=cw)
