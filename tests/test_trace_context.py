@@ -175,8 +175,14 @@ def test_each_class_is_held_to_its_own_pools_window_trace(tmp_path):
     # the classes' means are their own window's: `long` the whole trace, `chat` the rows of 1,000 cut at 3,096
     assert m.workload.classes[0].mean_output == 0.5 * (100 + 3500)
     assert m.workload.classes[1].mean_output == 3096 and m.workload.classes[1].mean_input == 1000
-    # expected over the draw: half the 400 long prompts refused, half the 400 long answers cut by 404 tokens
+    # counted from the requests drawn (request fidelity): every row arrives or is refused
     got = m.workload.context_refused(400.0)
+    refused = 800 - len(b)
+    assert got == {"requests": refused, "in_tokens": refused * 5000, "out_tokens": refused * 100,
+                   "cut_out_tokens": 404 * np.count_nonzero(b.n_out[chat] == 3096)}
+    # not drawn (the fluid fidelities): expected over the draw, half the 400 long prompts refused, half the 400 long
+    # answers cut by 404 tokens
+    got = build_models(load_scenario(_two_pools(wl))).workload.context_refused(400.0)
     assert got == {"requests": 200.0, "in_tokens": 200.0 * 5000, "out_tokens": 200.0 * 100,
                    "cut_out_tokens": 200.0 * 404}
     warn = [w for w in m.warnings if "context window" in w]

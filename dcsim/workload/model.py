@@ -280,6 +280,13 @@ class Workload:
         #: any of its requests: applied after the class draw (:meth:`sample`), expected over it in the fluid figures
         self._win: np.ndarray | None = None
         self._by_window: list[tuple[float, list[int], np.ndarray, np.ndarray]] = []
+        #: what the window did to the requests :meth:`sample` drew (refused, their prompt and output tokens, output
+        #: tokens cut), counted from t = 0
+        self._refused_drawn = np.zeros(4)
+        #: one window for every class: the replay holds the kept rows only; the refused rows (times, prompts, answers)
+        #: and the tokens cut from each kept row, to count them in the run's window (:meth:`context_refused`)
+        self._refused_rows: tuple[np.ndarray, np.ndarray, np.ndarray, float | None] | None = None
+        self._cut_tokens: np.ndarray | None = None
         if trace is not None and class_window is not None:
             self._set_window(np.asarray(class_window, dtype=np.int64))
         #: the run's warnings about the context window (a trace's requests refused or cut; a synthetic class that can
@@ -309,10 +316,19 @@ class Workload:
     def context_refused(self, t_end_s: float) -> dict[str, float]:
         """Requests refused by the context window and their prompt and output tokens, and the output tokens cut from
         the answers kept, of the trace's requests arriving in ``[0, t_end_s)`` (after ``start_offset``, ``loop``,
-        ``rate_scale``): exact with one window, else expected over the class draw. Zero without a trace or when no
-        request reaches a window (a synthetic class is not held to it)."""
+        ``rate_scale``): counted from the requests drawn where :meth:`sample` drew up to ``t_end_s`` (request
+        fidelity), else exact with one window and expected over the class draw with several. Zero without a trace or
+        when no request reaches a window (a synthetic class is not held to it)."""
+        keys = ("requests", "in_tokens", "out_tokens", "cut_out_tokens")
+        if self._refused_rows is not None:  # one window: applied before the replay, counted exactly
+            t, n_in, n_out, period = self._refused_rows
+            cut = self.arrivals.cumulative(t_end_s, self._cut_tokens) - self.arrivals.cumulative(0.0, self._cut_tokens)
+            return {"requests": _rows_before(t, None, period, t_end_s), "in_tokens": _rows_before(t, n_in, period, t_end_s),
+                    "out_tokens": _rows_before(t, n_out, period, t_end_s), "cut_out_tokens": float(cut)}
         if self._win is None:
-            return {"requests": 0.0, "in_tokens": 0.0, "out_tokens": 0.0, "cut_out_tokens": 0.0}
+            return dict.fromkeys(keys, 0.0)
+        if self._t_end is not None and abs(self._t_end - t_end_s) <= 1e-9 * max(1.0, abs(t_end_s)):
+            return {k: float(v) for k, v in zip(keys, self._refused_drawn)}
         n_in, n_out = self._trace
         r = self._row_expect(lambda kept, out: ~kept)
         cut = self._row_expect(lambda kept, out: np.where(kept, n_out - out, 0))
@@ -451,7 +467,10 @@ class Workload:
             if self._win is not None:  # the window of the class each request was drawn into (dcsim.workload.context)
                 w = self._win[cls]
                 kept = n_in < w
-                n_out = np.minimum(n_out, np.maximum(w - n_in, 0))
+                cut = np.minimum(n_out, np.maximum(w - n_in, 0))
+                self._refused_drawn += (np.count_nonzero(~kept), n_in[~kept].sum(), n_out[~kept].sum(),
+                                        (n_out - cut)[kept].sum())
+                n_out = cut
                 if not kept.all():  # refused: never arrives
                     t, cls, n_in, n_out = t[kept], cls[kept], n_in[kept], n_out[kept]
         else:
@@ -464,6 +483,17 @@ class Workload:
                 n_in[m] = c.input.sample(cnt, rng)
                 n_out[m] = c.output.sample(cnt, rng)
         return ArrivalBatch(t=t, cls=cls, n_in=n_in, n_out=n_out)
+
+
+def _rows_before(t: np.ndarray, weights: np.ndarray | None, period: float | None, t_end_s: float) -> float:
+    """Rows (or the sum of ``weights``) of a replay at times ``t`` (s, sorted) arriving in ``[0, t_end_s)``, looped
+    every ``period`` s when given (as :meth:`dcsim.workload.arrivals.TraceReplay.cumulative` counts)."""
+    w = np.ones(t.size) if weights is None else np.asarray(weights, dtype=float)
+    cum = np.concatenate(([0.0], np.cumsum(w)))
+    if period is None:
+        return float(cum[np.searchsorted(t, t_end_s, side="left")])
+    k = math.floor(t_end_s / period)
+    return float(k * cum[-1] + cum[np.searchsorted(t, t_end_s - k * period, side="left")])
 
 
 def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None, start_hour: float = 0.0):
@@ -546,7 +576,6 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
     if isinstance(a, TraceArrivalSpec):
         tr = read_trace(a.path, a.format, base_dir, a.columns, a.time_unit, a.on_bad_row)
         t, n_in, n_out, period = _prepare_trace(tr, a, rng_trace)
-        proc = TraceReplay(t, period, a.rate_bin, rng_arr)
         cw = None if all(w is None for w in wins) else np.array([NO_WINDOW if w is None else int(w) for w in wins],
                                                                  dtype=np.int64)
         effects = []
@@ -573,7 +602,19 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
             means[w] = (float(n_in[kept].mean()), float(out[kept].mean()))  # kept.any(): refused above otherwise
         classes = [RequestClass(**{**c.__dict__, "mean_input_override": means[w][0], "mean_output_override": means[w][1]})
                    for c, w in zip(classes, wins)]
+        refused_rows = cut_tokens = None
+        if len(set(wins)) == 1 and cw is not None:
+            # one window for every class: applied before the replay, so the replay's rate, the classes' means and
+            # every figure built on them are the requests served (a refused request never arrives)
+            kept, out = context_cut(n_in, n_out, int(cw[0]))
+            if not kept.all() or np.any(out < n_out):
+                refused_rows = (t[~kept], n_in[~kept], n_out[~kept], period)
+                cut_tokens = (n_out - out)[kept]
+                t, n_in, n_out = t[kept], n_in[kept], out[kept]
+            cw = None
+        proc = TraceReplay(t, period, a.rate_bin, rng_arr)
         wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out), class_window=cw)
+        wl._refused_rows, wl._cut_tokens = refused_rows, cut_tokens
         wl.trace_skipped = tr.skipped
         if tr.unsorted:
             wl.trace_unsorted = (str(tr.path), tr.unsorted, len(tr), tr.first_unsorted_line)
