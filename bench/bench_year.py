@@ -73,10 +73,16 @@ def year_overrides(args) -> dict:
     return ov
 
 
+def set_memory_limit(env: dict | None = None) -> None:
+    """Set DCSIM_MEMORY_LIMIT to :data:`MEMORY_LIMIT` where ``env`` (default ``os.environ``) does not set it (a limit
+    the caller set wins)."""
+    (os.environ if env is None else env).setdefault("DCSIM_MEMORY_LIMIT", MEMORY_LIMIT)
+
+
 def main() -> None:
     args = parser().parse_args()
     ov = year_overrides(args)
-    os.environ.setdefault("DCSIM_MEMORY_LIMIT", MEMORY_LIMIT)  # see MEMORY_LIMIT
+    set_memory_limit()  # see MEMORY_LIMIT
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     t0 = time.perf_counter()
     r = dcsim.run(REFERENCE, overrides=ov)

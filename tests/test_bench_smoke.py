@@ -51,9 +51,14 @@ def test_bench_year_default_passes_preflight(monkeypatch):
     with pytest.raises(ScenarioError, match="DCSIM_MEMORY_LIMIT") as e:
         preflight(dcsim.load_scenario(mod.REFERENCE, overrides=ov))
     assert "525,600 ticks" in str(e.value)
-    os.environ["DCSIM_MEMORY_LIMIT"] = mod.MEMORY_LIMIT
+    monkeypatch.delenv("DCSIM_MEMORY_LIMIT", raising=False)
+    mod.set_memory_limit()  # what main() calls: the test no longer sets the limit itself
+    assert os.environ["DCSIM_MEMORY_LIMIT"] == mod.MEMORY_LIMIT
     pf = preflight(dcsim.load_scenario(mod.REFERENCE, overrides=ov))
     assert pf.estimate["ticks"] == 525_600
+    env = {"DCSIM_MEMORY_LIMIT": "1 GB"}
+    mod.set_memory_limit(env)
+    assert env["DCSIM_MEMORY_LIMIT"] == "1 GB"  # a limit the caller set wins
 
 
 def test_bench_fluid_default_passes_preflight(monkeypatch):

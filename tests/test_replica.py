@@ -56,10 +56,14 @@ def drive(rep, t, nin, nout, T_end, tick=1.0, snapshots=False, cls=None, check=N
         res.append(r)
         fbs.append(r.finished)
         if snapshots:
-            snaps.append(rep.in_system_at(float(te)))
+            snaps.append(float(te))
         if check is not None:
             check(rep)
-    return FinishedBatch.concat(fbs), res, np.array(snaps)
+    fb = FinishedBatch.concat(fbs)
+    if snapshots:  # requests arrived by each tick's end and not finished by it, from the finished rows
+        te = np.array(snaps)
+        snaps = np.searchsorted(t, te, side="right") - np.searchsorted(np.sort(fb.t_finish), te, side="right")
+    return fb, res, np.array(snaps)
 
 
 @pytest.mark.parametrize("chunked", [False, True])

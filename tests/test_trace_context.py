@@ -64,6 +64,16 @@ def test_trace_rows_refused_and_cut_keep_their_times(tmp_path):
     assert str(p) in w and "columns in, out" in w and "1 of its 4 requests (25 %)" in w and "2 (50 %)" in w
 
 
+def test_read_trace_names_its_columns(tmp_path):
+    # the warnings name the columns read_trace read (model.py repeated its format lookup and defaults)
+    p = _trace(tmp_path, [(0.0, 10, 5)])
+    assert read_trace(str(p), "csv", None, type("C", (), {"time": "t", "input": "in", "output": "out"})()).columns \
+        == "columns in, out"
+    m = tmp_path / "m.jsonl"
+    m.write_text('{"timestamp": 0, "input_length": 10, "output_length": 5}\n')
+    assert read_trace(str(m), "mooncake").columns == "input_length, output_length"
+
+
 def test_every_row_refused_is_an_error_naming_the_file(tmp_path):
     p = _trace(tmp_path, [(0.0, 5000, 10), (1.0, 4096, 10)])
     with pytest.raises(TraceError, match=r"tr\.csv.*every one of its 2 requests"):
@@ -82,9 +92,9 @@ def test_validate_warns_and_the_run_serves_the_cut_trace(tmp_path):
     assert "6 (1 %) ask for more answer than the window leaves" in warn[0]
     # the pool's mean output is the cut trace's: 6 answers of 131,072 - 1,000 tokens, the rest 200
     want = (6 * (W70 - 1000) + 594 * 200) / 600
-    assert m.workload.mean_output == pytest.approx(want, rel=1e-12)
+    assert m.workload.mean_output == want
     res = run(sc)
-    assert res.report["tokens_accounting"]["arrived"] == pytest.approx(6 * (W70 - 1000) + 594 * 200, rel=1e-12)
+    assert res.report["tokens_accounting"]["arrived"] == 6 * (W70 - 1000) + 594 * 200  # integer sums: exact
     assert any("context window" in w for w in res.report["warnings"])
 
 
@@ -122,3 +132,120 @@ def test_the_docs_example_prints_what_it_says(capsys):
     assert out[0] == "[ True False] [130072      0]"
     assert out[1] == "['0.00291', '2.53e-05', '0.00643']"
     assert "# [ True False] [130072      0]" in code and "# ['0.00291', '2.53e-05', '0.00643']" in code
+
+
+def _two_pools(workload: dict) -> dict:
+    """The reference hall split in two pools: racks[0] Llama-3.1-70B (131,072) serves `long`, racks[1] Llama-2-70B
+    (4,096) serves `chat`."""
+    raw = _scenario(workload)
+    g = {**raw["racks"][0], "name": "hall-b", "serves": ["chat"]}
+    g["node"] = {**g["node"], "model": "llama-2-70b"}
+    raw["racks"][0]["serves"] = ["long"]
+    raw["racks"].append(g)
+    return raw
+
+
+def test_each_class_is_held_to_its_own_pools_window_synthetic():
+    # one smallest window (Llama-2-70B's 4,096) was applied to every class: `long` was warned that 48.8 % of its
+    # requests exceed 4,096 though only the 131,072 pool serves it
+    wl = {"arrivals": {"kind": "poisson", "rate": "5 req/s"},
+          "classes": [{"name": "long", "preset": "summarization", "share": 0.3},
+                      {"name": "chat", "preset": "chat", "share": 0.7}]}
+    m = build_models(load_scenario(_two_pools(wl)))
+    assert m.context_window == [W70, 4096]
+    warn = [w for w in m.warnings if "context window" in w]
+    assert len(warn) == 1 and warn[0].startswith("workload.classes[chat]") and "llama-2-70b" in warn[0]
+    assert "0.263 %" in warn[0]
+
+
+def test_each_class_is_held_to_its_own_pools_window_trace(tmp_path):
+    # every other row has a 5,000-token prompt: refused when drawn into `chat` (4,096), served whole in `long`
+    # (131,072); one smallest window dropped every such row before the class draw
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    p = _trace(tmp_path, rows)
+    wl = {"arrivals": _arr(p), "classes": [{"name": "long", "preset": "summarization", "share": 0.5},
+                                            {"name": "chat", "preset": "chat", "share": 0.5}]}
+    m = build_models(load_scenario(_two_pools(wl)))
+    b = m.workload.sample(0.0, 400.0)
+    long_, chat = b.cls == 0, b.cls == 1
+    assert np.any(b.n_in[long_] == 5000)  # the 131,072 pool serves them
+    assert np.all(b.n_in[long_] + b.n_out[long_] <= W70) and np.any(b.n_out[long_] == 3500)
+    assert not np.any(b.n_in[chat] >= 4096)  # the 4,096 pool's are refused ...
+    assert np.all(b.n_in[chat] + b.n_out[chat] <= 4096) and np.any(b.n_out[chat] == 3096)  # ... or cut
+    # the classes' means are their own window's: `long` the whole trace, `chat` the rows of 1,000 cut at 3,096
+    assert m.workload.classes[0].mean_output == 0.5 * (100 + 3500)
+    assert m.workload.classes[1].mean_output == 3096 and m.workload.classes[1].mean_input == 1000
+    # counted from the requests drawn (request fidelity): every row arrives or is refused
+    got = m.workload.context_refused(400.0)
+    refused = 800 - len(b)
+    assert got == {"requests": refused, "in_tokens": refused * 5000, "out_tokens": refused * 100,
+                   "cut_out_tokens": 404 * np.count_nonzero(b.n_out[chat] == 3096)}
+    # not drawn (the fluid fidelities): expected over the draw, half the 400 long prompts refused, half the 400 long
+    # answers cut by 404 tokens
+    got = build_models(load_scenario(_two_pools(wl))).workload.context_refused(400.0)
+    assert got == {"requests": 200.0, "in_tokens": 200.0 * 5000, "out_tokens": 200.0 * 100,
+                   "cut_out_tokens": 200.0 * 404}
+    warn = [w for w in m.warnings if "context window" in w]
+    assert len(warn) == 1 and "llama-2-70b" in warn[0] and "for the requests of chat (50 % of them)" in warn[0]
+    assert "2,000,000 prompt tokens" in warn[0]
+
+
+@pytest.mark.parametrize("fidelity", ["fluid", "request"])
+def test_refused_requests_reach_the_report(tmp_path, fidelity):
+    # refused rows used to vanish: requests.arrived and tokens_accounting.arrived shrank and only a warning said so
+    rows = [(0.5 * k, 5000 if k % 4 == 0 else 1000, 300 if k % 4 == 0 else (3500 if k % 4 == 1 else 200))
+            for k in range(600)]  # 5 min of rows in a 10-min run: 150 refused, 150 cut by 404 tokens
+    p = _trace(tmp_path, rows)
+    raw = _scenario({"arrivals": _arr(p), "classes": [{"name": "chat", "preset": "chat", "share": 1.0}]})
+    raw["racks"][0]["node"]["model"] = "llama-2-70b"
+    raw["racks"][0]["count"] = 2  # a small hall: the request-level run is quick
+    raw["fidelity"] = fidelity
+    res = run(load_scenario(raw))
+    tok = res.report["tokens_accounting"]
+    assert (tok["refused_context_in"], tok["refused_context_out"], tok["cut_context_out"]) == (150 * 5000, 150 * 300,
+                                                                                               150 * 404)
+    assert tok["arrived"] == 150 * 3096 + 300 * 200  # the kept requests, their answers cut
+    assert tok["arrived"] == pytest.approx(tok["served"] + tok["waiting"] + tok["shed"], rel=1e-9)
+    if fidelity == "request":
+        req = res.report["requests"]
+        assert req["refused_context"] == 150 and req["arrived"] == 450
+    warn = [w for w in res.report["warnings"] if "context window" in w]
+    assert "750,000 prompt tokens" in warn[0] and "25 %" in warn[0]
+
+
+def test_compare_says_runs_with_different_refused_shares_are_not_like_for_like():
+    from dcsim.report.compare import _differences, _run_rows
+
+    def rep(refused_out: float) -> dict:
+        return {"scenario": "s", "seed": 1, "duration_s": 600.0, "fidelity": "fluid",
+                "tokens_accounting": {"arrived": 1e6, "served": 1e6, "waiting": 0.0, "shed": 0.0,
+                                      "refused_context_in": 0.0, "refused_context_out": refused_out,
+                                      "cut_context_out": 0.0}}
+    al = {"note": ""}
+    assert _differences(_run_rows(["a", "b"], [None, None], [rep(0.0), rep(0.0)]), al) == []
+    diff = _differences(_run_rows(["a", "b"], [None, None], [rep(0.0), rep(1e5)]), al)
+    assert [d["field"] for d in diff] == ["context window"] and diff[0]["values"] == ["0.0%", "9.1%"]
+
+
+def test_length_pmf_applies_the_cap_as_sample_does():
+    # LengthDist.pmf (each distribution's base pmf, the cap and cap_mass applied once in the base class) replaced a
+    # function that branched on the type and read private members
+    from dcsim.workload.lengths import EmpiricalLength, FixedLength, LogNormalLength
+    rng = np.random.default_rng(3)
+    for d in (LogNormalLength(median=300, p99=3000, cap=2000, cap_mass=0.01),
+              EmpiricalLength(values=(5, 50, 500, 5000), weights=(1, 2, 3, 4), cap=1000),
+              FixedLength(value=700, cap=512, cap_mass=0.2), FixedLength(value=30)):
+        p = d.pmf(6000)
+        assert p[0] == 0.0 and p.sum() == pytest.approx(1.0, abs=1e-12)
+        assert float(np.dot(np.arange(p.size), p)) == pytest.approx(d.mean(), rel=1e-9)
+        x = d.sample(200_000, rng)
+        assert np.abs(np.bincount(x, minlength=p.size)[:p.size] / x.size - p).max() < 0.005
+    assert FixedLength(value=700, cap=512, cap_mass=0.2).pmf(600)[512] == 1.0
+
+
+def test_a_class_whose_pool_refuses_every_row_is_an_error(tmp_path):
+    p = _trace(tmp_path, [(0.5 * k, 5000, 10) for k in range(20)])
+    wl = {"arrivals": _arr(p), "classes": [{"name": "long", "preset": "summarization", "share": 0.5},
+                                            {"name": "chat", "preset": "chat", "share": 0.5}]}
+    with pytest.raises(Exception, match=r"tr\.csv.*every one of its 20 requests.*llama-2-70b.*class chat"):
+        build_models(load_scenario(_two_pools(wl)))

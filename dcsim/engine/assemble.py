@@ -715,8 +715,12 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                         "of the pools'; its binding is that of the bound pool short of the largest share of its own work; per-pool "
                         "figures under pools (docs/report.md)")
     gap_notes: list[str] = []  # known SLO-estimate gaps too small to warn of (slo_gap_caveats)
+    # a trace's requests refused or cut by the context window in the run (outside the arrived identities)
+    refused = m.workload.context_refused(duration)
     if serving is not None:
         serving = dict(serving)
+        if "requests" in serving:
+            serving["requests"] = {**serving["requests"], "refused_context": int(round(refused["requests"]))}
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), None
         ratio = serving.pop("_rack_over_ratio", 1.0)
         for fr in serving.pop("_fractional", []):
@@ -805,7 +809,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             arrived=float(np.sum(ts["arrived_tokens"])), served=out_tok,
             waiting=(float(ts["queue_tokens"][-1]) + float(ts.get("deferred_backlog_tokens", [0.0])[-1])
                      if ts["t_s"].size else 0.0),
-            shed=float(np.sum(ts["shed_tokens"]))),
+            shed=float(np.sum(ts["shed_tokens"])), refused_context_in=refused["in_tokens"],
+            refused_context_out=refused["out_tokens"], cut_context_out=refused["cut_out_tokens"]),
         controller=ControllerSummary(actions=len(log) + raw["controller_log_dropped"],
                                      cap_events=sum(1 for a in log if a["action"] == "cap"),
                                      **controller_figures(ts), hold_limit_s=float(sc.controller.hold_limit)),

@@ -103,6 +103,8 @@ class Models:
     warnings: list = field(default_factory=list)  # modelling caveats worth reading, for the report
     #: model pools (racks[].serves); one pool of every group when classes are not routed
     pools: list[Pool] = field(default_factory=list)
+    #: the context window each request class is held to (tokens, None: none; :func:`context_windows`)
+    context_window: list = field(default_factory=list)
 
     def stream(self, name: str) -> np.random.SeedSequence:
         """The random stream of component ``name`` (:func:`dcsim.streams.named_stream`): keyed by
@@ -207,21 +209,27 @@ def _context_warning(i: int, g: Group) -> str:
 TABLE_LIFT_WARN = 0.02
 
 
-def context_window(sc: Scenario) -> tuple[int | None, str]:
-    """The context window the workload is held to, tokens, and whose it is: the smallest ``max_context`` of the models
-    the rack groups serve (:func:`dcsim.node.catalog.model_max_context`; a model with none, or defined inline, sets
-    none). One window for the whole workload (assumption: every request may be routed to the tightest model; a
-    scenario whose pools serve models of different windows holds all its requests to the smallest)."""
-    best, who = None, ""
-    for i, gs in enumerate(sc.racks):
-        try:
-            w = model_max_context(gs.node.model)
-        except (ValueError, KeyError):  # an unknown model: build_node names it
-            continue
-        if w is not None and (best is None or w < best):
-            name = gs.node.model if isinstance(gs.node.model, str) else gs.node.model.name
-            best, who = w, f"{name} (racks[{i}], {gs.name})"
-    return best, who
+def context_windows(sc: Scenario) -> tuple[list[int | None], list[str]]:
+    """The context window each request class is held to, tokens, and whose it is: the smallest ``max_context`` of the
+    models of the rack groups of the pool serving the class (``racks[].serves``; one pool of every group without it;
+    :func:`dcsim.node.catalog.model_max_context`; a model with none sets none)."""
+    names = [c.name for c in sc.workload.classes]
+    wins: list[int | None] = [None] * len(names)
+    whos = [""] * len(names)
+    for gis, cis in pool_layout(sc):
+        best, who = None, ""
+        for i in gis:
+            gs = sc.racks[i]
+            try:
+                w = model_max_context(gs.node.model)
+            except (ValueError, KeyError):  # an unknown model: build_node names it
+                continue
+            if w is not None and (best is None or w < best):
+                name = gs.node.model if isinstance(gs.node.model, str) else gs.node.model.name
+                best, who = w, f"{name} (racks[{i}], {gs.name})"
+        for c in cis:
+            wins[c], whos[c] = best, who
+    return wins, whos
 
 
 def build_models(sc: Scenario) -> Models:
@@ -230,8 +238,8 @@ def build_models(sc: Scenario) -> Models:
                                                    ("workload", "facility", "serving", "faults"))
     day, sec = sc.clock()
     clock_s = (day - 1) * 86400.0 + sec
-    window, window_of = context_window(sc)
-    workload = build_workload(sc.workload, s_workload, sc.base_dir, start_hour=sec / 3600.0, max_context=window,
+    windows, window_of = context_windows(sc)
+    workload = build_workload(sc.workload, s_workload, sc.base_dir, start_hour=sec / 3600.0, max_context=windows,
                               context_of=window_of)
     facility = build_facility(sc.facility, sc.base_dir, s_facility, clock_s)
     clocks = None
@@ -336,7 +344,7 @@ def build_models(sc: Scenario) -> Models:
             raise ScenarioError(sc.name, [(path, reason or str(e))]) from None
     return Models(sc, workload, facility, groups, curves, clocks,
                   seeds={"serving": s_serving, "faults": s_faults}, clock_s=clock_s, warnings=warnings, faults=faults,
-                  pools=pools)
+                  pools=pools, context_window=windows)
 
 
 #: measured band of the tokens/s request fidelity serves below the node tables in steady state where a rack group's

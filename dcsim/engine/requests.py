@@ -1260,9 +1260,8 @@ class RequestEngine:
                 arr = sc.workload.arrivals
                 spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * frac})})
                 ss = child_seed(rng_sample, 0) if not m.multi_pool else m.stream(f"serving.sample.{pool.name}")
-                wl = build_workload(spec, ss, sc.base_dir, start_hour=m.start_hour,
-                                    max_context=m.workload.context_effect.max_context
-                                    if m.workload.context_effect is not None else None)
+                wl = build_workload(spec, ss, sc.base_dir, start_hour=m.start_hour, max_context=m.context_window,
+                                    warn=False)
             gidx = np.concatenate([np.arange(offsets[g], offsets[g] + c) for g, c in zip(pool.groups, counts)])
             self.lanes.append(_Lane(m, pi, counts, obj, frac, wl, gidx))
         self.frac = self.lanes[0].frac if len(self.lanes) == 1 else None

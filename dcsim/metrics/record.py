@@ -154,12 +154,17 @@ class Binding:
 
 @dataclass
 class TokensAccounting:
-    """Output tokens: arrived = served + waiting + shed (checked on every run)."""
+    """Output tokens: arrived = served + waiting + shed (checked on every run). Outside that identity, the tokens of the
+    requests a model's context window refused or cut, which never arrive (a trace's requests arriving in the run,
+    dcsim.workload.context; 0 without a trace)."""
 
     arrived: float
     served: float
     waiting: float
     shed: float
+    refused_context_in: float = 0.0   # prompt tokens of the requests refused (prompt >= the window)
+    refused_context_out: float = 0.0  # output tokens those requests asked for
+    cut_context_out: float = 0.0      # output tokens cut from the answers kept (at the window less the prompt)
 
 
 @dataclass
@@ -198,8 +203,9 @@ class Provenance:
     #: key too): ``dcsim_version`` stays 0.1.0 through every change; ``dcsim compare`` names runs of different code
     code_hash: str | None = None
     #: the serving backend that ran the replicas (request-level serving, the SLO estimate): ``kernel`` or
-    #: ``python`` (serving.backend; ``kernel`` falls back to ``python`` where numba cannot be imported)
-    serving_backend: str = ""
+    #: ``python`` (serving.backend; ``kernel`` falls back to ``python`` where numba cannot be imported); None: not
+    #: recorded (as ``code_hash``)
+    serving_backend: str | None = None
 
 
 @dataclass

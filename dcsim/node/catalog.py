@@ -53,25 +53,17 @@ def gpu_catalog() -> dict[str, GpuSpec]:
 
 
 def model_catalog() -> dict[str, ModelSpec]:
-    """All shipped models by name (``dcsim/data/models.yaml``; ``max_context`` is read by :func:`model_max_context`)."""
+    """All shipped models by name (``dcsim/data/models.yaml``)."""
     raw = _read_yaml(DATA_DIR / "models.yaml")
-    return {k: ModelSpec(name=k, **{f: x for f, x in v.items() if f != "max_context"}) for k, v in raw.items()}
+    return {k: ModelSpec(name=k, **v) for k, v in raw.items()}
 
 
 def model_max_context(model: str | ModelSpec) -> int | None:
-    """The context window of a catalog model, tokens (prompt + answer): ``max_context`` in ``dcsim/data/models.yaml``,
-    the model's config.json ``max_position_embeddings`` (its source per entry there) and the ``max_model_len`` vLLM
-    serves it with by default. None for a model with no published window (bloom-176b, ALiBi) and for a model defined
-    inline in a scenario (its spec has no such field yet): the window check is skipped for it."""
-    if isinstance(model, ModelSpec):
-        cat = model_catalog()
-        if cat.get(model.name) != model:  # inline spec, or a catalog name redefined
-            return None
-        name = model.name
-    else:
-        name = _lookup(model_catalog(), model, "model").name
-    v = _read_yaml(DATA_DIR / "models.yaml")[name].get("max_context")
-    return None if v is None else int(v)
+    """The context window of a model, tokens (prompt + answer): its :attr:`ModelSpec.max_context` (in
+    ``dcsim/data/models.yaml`` the model's config.json ``max_position_embeddings``, its source per entry there, and the
+    ``max_model_len`` vLLM serves it with by default; an inline model gives its own). None for a model with no window
+    known (bloom-176b, ALiBi; an inline model that gives none): the window check is skipped for it."""
+    return resolve_model(model).max_context
 
 
 def _lookup(cat: dict, name: str, what: str):

@@ -63,11 +63,22 @@ HEADLINE: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("binding.share.power", "Time power-bound", "%", 100.0, None),
     ("binding.share.cooling", "Time cooling-bound", "%", 100.0, None),
     ("binding.n_shifts", "Binding shifts", "", 1.0, None),
+    ("requests.refused_context", "Requests refused, context window", "", 1.0, None),
+    ("tokens_accounting.refused_context_in", "Prompt tokens refused, context window", "tok", 1.0, None),
+    ("tokens_accounting.refused_context_out", "Output tokens refused, context window", "tok", 1.0, None),
+    ("tokens_accounting.cut_context_out", "Output tokens cut, context window", "tok", 1.0, None),
 )
+#: what a model's context window refused or cut (docs/workload.md, Context window): shown only where a run has some
+CONTEXT_FIGURES = frozenset({"requests.refused_context", "tokens_accounting.refused_context_in",
+                             "tokens_accounting.refused_context_out", "tokens_accounting.cut_context_out"})
+#: runs whose share of the asked output tokens the context window refused or cut (:func:`context_refused_share`)
+#: differs by more than this are not like for like (assumption: 0.1 percentage point, above rounding, below any
+#: change of trace or model window worth naming)
+CONTEXT_SHARE_TOL = 1e-3
 
 
 #: figures summed over the run: of runs with different durations they are not compared (not marked; † in the table)
-TOTALS = frozenset({"tokens.output", "energy_j.facility", "energy_j.it", "energy_j.cooling", "binding.n_shifts"})
+TOTALS = frozenset({"tokens.output", "energy_j.facility", "energy_j.it", "energy_j.cooling", "binding.n_shifts"}) | CONTEXT_FIGURES
 #: total energies: marked only when the runs served the same work (output tokens within MARK_THRESHOLD_PCT), else
 #: less energy may only be fewer tokens served (‡; J/token is the figure that compares the efficiency)
 ENERGY_TOTALS = frozenset({"energy_j.facility", "energy_j.it", "energy_j.cooling"})
@@ -368,6 +379,15 @@ def run_error_band(report: dict) -> dict[str, float]:
     return out
 
 
+def context_refused_share(report: dict) -> float:
+    """Share of the output tokens a run's requests asked for that the model's context window refused or cut
+    (``tokens_accounting``: (refused_context_out + cut_context_out) / (arrived + both)); 0 for a report without them."""
+    tok = report.get("tokens_accounting") or {}
+    lost = float(tok.get("refused_context_out") or 0.0) + float(tok.get("cut_context_out") or 0.0)
+    asked = float(tok.get("arrived") or 0.0) + lost
+    return lost / asked if asked > 0 else 0.0
+
+
 def deferrable_share(report: dict) -> float:
     """The share of the run's output-token demand that is deferrable (batch) work; 0 without ``deferrable:``."""
     return _num(get_path(report, "deferrable.share")) or 0.0
@@ -422,7 +442,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
             raw = [interactive_goodput(r) for r in reports]
         else:
             raw = [_num(get_path(r, key)) for r in reports]
-        if all(v is None for v in raw):
+        if all(v is None for v in raw) or (key in CONTEXT_FIGURES and not any(raw)):
             continue
         vals = [v * scale if v is not None else None for v in raw]
         ref = vals[0]
@@ -508,6 +528,7 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
     return [{"label": lab, "dir": None if d is None else str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
              "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
              "slo_method": slo_method(r), "deferrable_share": deferrable_share(r),
+             "context_refused_share": context_refused_share(r),
              "calibration_caveat": calibration_caveat(_calibration(r)),
              "profiles": sorted({str(c.get("profile")) for c in _calibration(r) or []}),
              "error_band_pct": run_error_band(r),
@@ -592,6 +613,12 @@ def _differences(runs: list[dict], alignment: dict) -> list[dict]:
         add("deferrable share", [fmt_pct(x) for x in shares],
             "deferred tokens served by their deadline count as SLO-meeting, the latency SLOs score the rest: the SLO "
             f"figures are not marked ({UNMARKED['deferrable'][0]})")
+    lost = [r.get("context_refused_share", 0.0) for r in runs]
+    if max(lost) - min(lost) > CONTEXT_SHARE_TOL:
+        add("context window", [fmt_pct(x) for x in lost],
+            "a different share of the asked output tokens refused or cut by the models' context windows "
+            "(tokens_accounting.refused_context_out, cut_context_out): the runs served different work, not the same "
+            "work differently (docs/workload.md, Context window)")
     codes = [r.get("code") for r in runs]
     if any(c is not None for c in codes) and len(set(codes)) > 1:
         add("code", [c or "not recorded" for c in codes],

@@ -138,6 +138,10 @@ class ModelSpec(Spec):
         None, gt=0, description="tokens a sliding-window (local) attention layer attends to and caches (Gemma 3: 1024)")
     local_layers: int = Field(0, ge=0, description="layers with sliding-window attention; the others attend to the "
                                                    "whole context (Gemma 3: 5 of every 6)")
+    max_context: int | None = Field(
+        None, gt=0, description="the model's context window, prompt + answer in tokens (config.json "
+                                "max_position_embeddings, the max_model_len vLLM serves it with by default); None: no "
+                                "window known, the check is skipped (docs/workload.md, Context window)")
     hf_id: str = ""
     source: str = ""
 

@@ -243,12 +243,11 @@ def _cat(parts: list) -> np.ndarray:
 
 #: The warning where numba cannot be imported. It names both uses of the replica pool: request-level serving
 #: (request and hybrid fidelity) and the SLO estimate a fluid run makes, whose user never chose a backend. The
-#: slowdown: ``dcsim run scenarios/reference.yaml`` (fluid, a day) took 4.85 s user CPU on the kernel and 43.6 s
-#: on the Python reference, report.json identical (audit of 2026-12-05, commit 5c8e81e, 2-core VM under load).
+#: slowdown is measured in docs/serving.md (the figures live there, not in this string, so they are quoted once).
 FALLBACK_WARNING = ("numba cannot be imported: the compiled serving kernel (serving.backend: kernel, the default) "
                     "falls back to the Python reference for request-level serving and for the SLO estimate of a "
-                    "fluid run; same results, about 9x the CPU time (a fluid reference day: 4.9 -> 44 s). "
-                    "Install numba (a core dependency of dcsim) to restore the kernel")
+                    "fluid run; the same results at several times the CPU time (measured in docs/serving.md, "
+                    "Serving at request fidelity). Install numba (a core dependency of dcsim) to restore the kernel")
 
 
 def effective_backend(backend: str) -> str:
@@ -260,9 +259,10 @@ def effective_backend(backend: str) -> str:
 def make_pool(backend: str, nodes, counts, **kw) -> PythonPool | KernelPool:
     """The replica pool of ``backend`` (``kernel`` or ``python``); ``kernel`` falls back to the
     reference with a one-line warning where numba cannot be imported (:func:`effective_backend`)."""
-    if effective_backend(backend) != backend:
+    runs = effective_backend(backend)
+    if runs != backend:
         warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
-        backend = effective_backend(backend)
+        backend = runs
     if backend not in ("kernel", "python"):
         raise ValueError(f"serving.backend must be 'kernel' or 'python', got {backend!r}")
     return (KernelPool if backend == "kernel" else PythonPool)(nodes, counts, **kw)

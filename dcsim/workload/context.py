@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
+from dcsim.workload.lengths import LengthDist
 
-__all__ = ["context_cut", "ContextWindowEffect", "length_window_excess", "MAX_EXACT_WINDOW"]
+__all__ = ["context_cut", "ContextWindowEffect", "window_effect", "length_window_excess", "MAX_EXACT_WINDOW"]
 
 #: largest window whose excess :func:`length_window_excess` sums exactly over integers (8 M entries, 64 MB a
 #: float array); above it the excess is bounded by the two tails (assumption: a numerical budget, not physics)
@@ -47,17 +47,23 @@ def context_cut(n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_t
 
 @dataclass(frozen=True)
 class ContextWindowEffect:
-    """What a context window did to a trace: requests refused and answers cut, with the output tokens they carried."""
+    """What a context window does to a trace's requests: refused and cut, with the prompt and output tokens they carry.
+    ``classes`` names the request classes held to this window when the scenario's pools hold its classes to different
+    windows ("" when every class is held to it): the counts are then of the trace's rows as if every row were drawn
+    into those classes."""
 
     path: str
     columns: str            # the trace's input and output columns, as the warning names them
     max_context: int        # tokens
-    requests: int           # requests in the trace (before the window)
+    requests: int           # requests in the trace (as replayed, before the window)
     refused: int            # requests refused: prompt >= window
     cut: int                # requests kept whose answer was cut
     out_tokens: int         # output tokens of the trace (before the window)
     refused_out_tokens: int  # output tokens the refused requests asked for
     cut_out_tokens: int     # output tokens cut from the kept answers
+    in_tokens: int = 0      # prompt tokens of the trace
+    refused_in_tokens: int = 0  # prompt tokens of the refused requests
+    classes: str = ""       # the classes held to this window ("" : all), with their share of the requests
 
     def warning(self, who: str) -> str | None:
         """The run's warning (None when the window changed nothing); ``who`` names the model(s) whose window it is."""
@@ -68,48 +74,31 @@ class ContextWindowEffect:
         if self.refused:
             parts.append(f"{self.refused:,} of its {self.requests:,} requests ({100 * self.refused / n:.3g} %) have a "
                          f"prompt of {self.max_context:,} tokens or more and are refused, as vLLM refuses them (their "
-                         f"{self.refused_out_tokens:,} output tokens never arrive)")
+                         f"{self.refused_in_tokens:,} prompt tokens, {100 * self.refused_in_tokens / max(self.in_tokens, 1):.3g} % "
+                         f"of the trace's, and {self.refused_out_tokens:,} output tokens never arrive)")
         if self.cut:
             parts.append(f"{self.cut:,} ({100 * self.cut / n:.3g} %) ask for more answer than the window leaves and "
                          f"are cut at {self.max_context:,} tokens less their prompt ({self.cut_out_tokens:,} output "
                          "tokens not generated)")
         lost = self.refused_out_tokens + self.cut_out_tokens
-        return (f"workload.arrivals.path: {self.path} ({self.columns}): the context window of {who} is "
+        of = f" for the requests of {self.classes}" if self.classes else ""
+        return (f"workload.arrivals.path: {self.path} ({self.columns}): the context window of {who}{of} is "
                 f"{self.max_context:,} tokens (prompt + answer, the model's max_position_embeddings, vLLM's "
                 f"max_model_len): " + "; ".join(parts) + f"; in all {100 * lost / max(self.out_tokens, 1):.3g} % of the "
-                "trace's output tokens are not served (docs/workload.md, Context window)")
+                "trace's output tokens are not served (report.json requests.refused_context, tokens_accounting."
+                "refused_context_in/_out, cut_context_out; docs/workload.md, Context window)")
 
 
-def _pmf(d: LengthDist, n: int) -> np.ndarray:
-    """P(N = k) for k = 0..n (index k; entry 0 is 0) of a length distribution, cap and cap mass included."""
-    k = np.arange(n + 1, dtype=float)
-    if isinstance(d, LogNormalLength):
-        with np.errstate(divide="ignore"):
-            cdf = d._cdf(np.maximum(k + 0.5, 1e-300))
-        p = np.diff(np.concatenate(([0.0], cdf)))
-        p[0] = 0.0
-        p[1] = cdf[1]  # B = 1 for X < 1.5
-    elif isinstance(d, EmpiricalLength):
-        p = np.zeros(n + 1)
-        inside = d._k <= n
-        np.add.at(p, d._k[inside], d._p[inside])
-    elif isinstance(d, FixedLength):
-        p = np.zeros(n + 1)
-        if d.value <= n:
-            p[d.value] = 1.0
-    else:
-        raise TypeError(f"unknown length distribution {type(d).__name__}")
-    if math.isfinite(d.cap):
-        c = int(d.cap)
-        if c <= n:
-            above = max(1.0 - float(p[:c].sum()), 0.0)  # everything at or beyond the cap lands at the cap
-            p[c + 1:] = 0.0
-            p[c] = above
-        if d.cap_mass > 0:
-            p *= 1.0 - d.cap_mass
-            if c <= n:
-                p[c] += d.cap_mass
-    return p
+def window_effect(path: str, columns: str, n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_tokens: int,
+                  classes: str = "") -> ContextWindowEffect:
+    """What :func:`context_cut` does to requests of ``n_in_tokens`` / ``n_out_tokens`` under ``max_context_tokens``."""
+    n_in = np.asarray(n_in_tokens, dtype=np.int64)
+    n_out = np.asarray(n_out_tokens, dtype=np.int64)
+    kept, out = context_cut(n_in, n_out, max_context_tokens)
+    cut = kept & (out < n_out)
+    return ContextWindowEffect(str(path), columns, int(max_context_tokens), int(n_in.size), int((~kept).sum()),
+                               int(cut.sum()), int(n_out.sum()), int(n_out[~kept].sum()),
+                               int((n_out - out)[cut].sum()), int(n_in.sum()), int(n_in[~kept].sum()), classes)
 
 
 def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> tuple[float, float, float]:
@@ -123,12 +112,12 @@ def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: i
         return 0.0, 0.0, 0.0
     if w > MAX_EXACT_WINDOW:
         h = MAX_EXACT_WINDOW // 2
-        pi, po = _pmf(inp, h), _pmf(out, h)
+        pi, po = inp.pmf(h), out.pmf(h)
         bound = max(1.0 - pi.sum(), 0.0) + max(1.0 - po.sum(), 0.0)  # P(I > h) + P(O > h) >= P(I + O > w)
         return bound, bound, math.nan
-    pi = _pmf(inp, w)
+    pi = inp.pmf(w)
     p_ref = max(1.0 - float(pi[:w].sum()), 0.0)  # P(I >= w)
-    po = _pmf(out, w)
+    po = out.pmf(w)
     so = np.concatenate((np.cumsum(po[::-1])[::-1], [0.0]))  # so[j] = P(O >= j) for j <= w (tail above w: below)
     tail = max(1.0 - float(po.sum()), 0.0)
     so[: w + 1] += tail

@@ -64,6 +64,10 @@ class LengthDist(ABC):
     def _base_sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` draws of the base (uncapped) length distribution."""
 
+    @abstractmethod
+    def _base_pmf(self, n: int) -> np.ndarray:
+        """P(B = k) for k = 0..n (index k; entry 0 is 0) of the base draw; its mass above n left out."""
+
     # -- public API ----------------------------------------------------------------------
     @cached_property
     def _mom(self) -> tuple[float, float, float]:
@@ -86,6 +90,23 @@ class LengthDist(ABC):
     def p_cap(self) -> float:
         """Probability that a request's length equals the cap (0 without a cap)."""
         return self._mom[2] if math.isfinite(self.cap) else 0.0
+
+    def pmf(self, n: int) -> np.ndarray:
+        """P(N = k) for k = 0..n (index k; entry 0 is 0), the cap and ``cap_mass`` applied as :meth:`sample` applies
+        them (everything at or above the cap lands at it); the mass above n is left out (it sums to 1 when n >= the
+        cap or the support)."""
+        p = self._base_pmf(int(n))
+        if math.isfinite(self.cap):
+            c = int(self.cap)
+            if c <= n:
+                above = max(1.0 - float(p[:c].sum()), 0.0)  # everything at or beyond the cap lands at the cap
+                p[c + 1:] = 0.0
+                p[c] = above
+            if self.cap_mass > 0:
+                p *= 1.0 - self.cap_mass
+                if c <= n:
+                    p[c] += self.cap_mass
+        return p
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` token counts (int64, >= 1, <= cap)."""
@@ -167,6 +188,15 @@ class LogNormalLength(LengthDist):
             m2 += pc * cap * cap
         return m1, m2, pc
 
+    def _base_pmf(self, n: int) -> np.ndarray:
+        k = np.arange(n + 1, dtype=float)
+        cdf = self._cdf(np.maximum(k + 0.5, 1e-300))
+        p = np.diff(np.concatenate(([0.0], cdf)))
+        p[0] = 0.0
+        if n >= 1:
+            p[1] = cdf[1]  # B = 1 for X < 1.5
+        return p
+
     def _base_sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         x = np.exp(self.mu + self.sigma * rng.standard_normal(n))
         return np.maximum(np.floor(x + 0.5), 1.0).astype(np.int64)
@@ -202,6 +232,12 @@ class EmpiricalLength(LengthDist):
     def _base_clipped(self, cap: float) -> tuple[float, float, float]:
         return _clip_moments_from_pmf(self._k.astype(float), self._p, cap)
 
+    def _base_pmf(self, n: int) -> np.ndarray:
+        p = np.zeros(n + 1)
+        inside = self._k <= n
+        np.add.at(p, self._k[inside], self._p[inside])
+        return p
+
     def _base_sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         idx = np.searchsorted(self._cum, rng.random(n), side="right")
         return self._k[np.minimum(idx, self._k.size - 1)].copy()
@@ -221,6 +257,12 @@ class FixedLength(LengthDist):
     def _base_clipped(self, cap: float) -> tuple[float, float, float]:
         c = min(float(self.value), cap)
         return c, c * c, 1.0 if self.value >= cap else 0.0
+
+    def _base_pmf(self, n: int) -> np.ndarray:
+        p = np.zeros(n + 1)
+        if self.value <= n:
+            p[self.value] = 1.0
+        return p
 
     def _base_sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.full(n, self.value, dtype=np.int64)

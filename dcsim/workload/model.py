@@ -8,15 +8,16 @@ class choice, trace thinning, one per class for lengths) without mutating ``seed
 the same seed gives identical arrays.
 
 Trace workloads take each request's input and output tokens from the trace (unclipped: a
-replay is exact, but for the model's context window, ``build_workload(max_context=...)``: a prompt that
-fills it is refused, a longer answer cut, :mod:`dcsim.workload.context`) and draw its class by share; every class then reports the trace's mean
-lengths. ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
+replay is exact, but for the context window of the model serving its class, ``build_workload(max_context=...)``,
+applied after the class draw: a prompt that fills it is refused, a longer answer cut, :mod:`dcsim.workload.context`)
+and draw its class by share; every class then reports the trace's mean lengths under its window. ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +33,11 @@ from dcsim.workload.arrivals import (
     ArrivalProcess, GammaRenewal, Mmpp2, PoissonProcess, ThinnedProcess, TraceReplay,
     diurnal_rate_fn, hourly_profile_rate_fn, table_rate_fn,
 )
-from dcsim.workload.context import ContextWindowEffect, context_cut, length_window_excess
+from dcsim.workload.context import ContextWindowEffect, context_cut, length_window_excess, window_effect
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
 from dcsim.textio import MAX_TABLE_BYTES, read_text
-from dcsim.workload.trace import SHIPPED_TRACES, TraceData, TraceError, read_column, read_trace, resolve_path
+from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
 
 __all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length", "apply_context_window",
            "resolve_class", "child_seed"]
@@ -256,7 +257,7 @@ class Workload:
 
     def __init__(self, arrivals: ArrivalProcess, classes: list[RequestClass],
                  rng_cls: np.random.Generator, rng_len: list[np.random.Generator],
-                 trace: tuple[np.ndarray, np.ndarray] | None = None):
+                 trace: tuple[np.ndarray, np.ndarray] | None = None, class_window: np.ndarray | None = None):
         self.arrivals = arrivals
         self.classes = classes
         self._rng_cls = rng_cls
@@ -273,11 +274,68 @@ class Workload:
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
-        #: what a model's context window did to a trace (:func:`apply_context_window`), None without one
-        self.context_effect: ContextWindowEffect | None = None
+        #: what the models' context windows do to a trace, one per distinct window (:func:`window_effect`)
+        self.context_effects: list[ContextWindowEffect] = []
+        #: a trace's window per class (tokens, int64; :data:`NO_WINDOW` for none), None when no window refuses or cuts
+        #: any of its requests: applied after the class draw (:meth:`sample`), expected over it in the fluid figures
+        self._win: np.ndarray | None = None
+        self._by_window: list[tuple[float, list[int], np.ndarray, np.ndarray]] = []
+        #: what the window did to the requests :meth:`sample` drew (refused, their prompt and output tokens, output
+        #: tokens cut), counted from t = 0
+        self._refused_drawn = np.zeros(4)
+        #: one window for every class: the replay holds the kept rows only; the refused rows (times, prompts, answers)
+        #: and the tokens cut from each kept row, to count them in the run's window (:meth:`context_refused`)
+        self._refused_rows: tuple[np.ndarray, np.ndarray, np.ndarray, float | None] | None = None
+        self._cut_tokens: np.ndarray | None = None
+        if trace is not None and class_window is not None:
+            self._set_window(np.asarray(class_window, dtype=np.int64))
         #: the run's warnings about the context window (a trace's requests refused or cut; a synthetic class that can
         #: overrun it)
         self.context_warnings: list[str] = []
+
+    def _set_window(self, cw: np.ndarray) -> None:
+        """Hold a trace's requests to the window of the class each is drawn into (``cw[k]`` for class k): per distinct
+        window, the share of requests drawn into its classes, the classes, and the rows kept with their answers cut."""
+        n_in, n_out = self._trace
+        if not (n_in.size and int(np.max(n_in + n_out)) > int(cw.min())):
+            return  # no request reaches any window: nothing to apply (the replay as without one)
+        p = np.diff(np.concatenate(([0.0], self._cum)))  # the class draw's probabilities
+        self._win = cw
+        for w in np.unique(cw):
+            ks = [k for k in range(len(cw)) if cw[k] == w]
+            kept, out = context_cut(n_in, n_out, int(w))
+            self._by_window.append((float(p[ks].sum()), ks, kept, np.where(kept, out, 0)))
+        self._row_out = self._row_expect(lambda kept, out: out)  # the fluid figures' answers (output_tokens)
+
+    def _row_expect(self, f) -> np.ndarray:
+        """Per trace row, the expectation over the class draw of ``f(kept, out)`` (exact with one window)."""
+        if len(self._by_window) == 1:
+            return np.asarray(f(*self._by_window[0][2:]), dtype=float)
+        return sum(pw * np.asarray(f(kept, out), dtype=float) for pw, _, kept, out in self._by_window)
+
+    def context_refused(self, t_end_s: float) -> dict[str, float]:
+        """Requests refused by the context window and their prompt and output tokens, and the output tokens cut from
+        the answers kept, of the trace's requests arriving in ``[0, t_end_s)`` (after ``start_offset``, ``loop``,
+        ``rate_scale``): counted from the requests drawn where :meth:`sample` drew up to ``t_end_s`` (request
+        fidelity), else exact with one window and expected over the class draw with several. Zero without a trace or
+        when no request reaches a window (a synthetic class is not held to it)."""
+        keys = ("requests", "in_tokens", "out_tokens", "cut_out_tokens")
+        if self._refused_rows is not None:  # one window: applied before the replay, counted exactly
+            t, n_in, n_out, period = self._refused_rows
+            cut = self.arrivals.cumulative(t_end_s, self._cut_tokens) - self.arrivals.cumulative(0.0, self._cut_tokens)
+            return {"requests": _rows_before(t, None, period, t_end_s), "in_tokens": _rows_before(t, n_in, period, t_end_s),
+                    "out_tokens": _rows_before(t, n_out, period, t_end_s), "cut_out_tokens": float(cut)}
+        if self._win is None:
+            return dict.fromkeys(keys, 0.0)
+        if self._t_end is not None and abs(self._t_end - t_end_s) <= 1e-9 * max(1.0, abs(t_end_s)):
+            return {k: float(v) for k, v in zip(keys, self._refused_drawn)}
+        n_in, n_out = self._trace
+        r = self._row_expect(lambda kept, out: ~kept)
+        cut = self._row_expect(lambda kept, out: np.where(kept, n_out - out, 0))
+
+        def c(x: np.ndarray) -> float:
+            return float(self.arrivals.cumulative(t_end_s, x) - self.arrivals.cumulative(0.0, x))
+        return {"requests": c(r), "in_tokens": c(r * n_in), "out_tokens": c(r * n_out), "cut_out_tokens": c(cut)}
 
     @property
     def trace_requests(self) -> int:
@@ -304,6 +362,15 @@ class Workload:
         vs 1,260 tokens; a reasoning preset 5,872 vs 3,852). Lengths are drawn independently per
         class (as :meth:`sample` draws them); a trace replay uses its own (n_in, n_out) pairs.
         """
+        if self._win is not None:  # each class's requests under its window
+            n_in = np.asarray(self._trace[0], dtype=float)
+            num = den = 0.0
+            for pw, ks, kept, out in self._by_window:
+                q = self._class_part(pw, ks, class_indices)
+                o = out[kept].astype(float)
+                num += q * float(np.sum(o * (n_in[kept] + 0.5 * o)))
+                den += q * float(np.sum(o))
+            return float(num / max(den, 1e-300))
         if self._trace is not None:
             n_in, n_out = (np.asarray(x, dtype=float) for x in self._trace)
             return float(np.sum(n_out * (n_in + 0.5 * n_out)) / max(float(np.sum(n_out)), 1.0))
@@ -319,6 +386,14 @@ class Workload:
         replica's iterations carry (:func:`dcsim.node.perf.steady_mix`; chat preset 0.28, code 0.73). Each
         class keeps its distribution's coefficient of variation at its mean (a mean override scales the
         lengths); a trace replay uses its own prompts."""
+        if self._win is not None:  # the prompts each class's window keeps
+            n_in = np.asarray(self._trace[0], dtype=float)
+            s0 = s1 = s2 = 0.0
+            for pw, ks, kept, _ in self._by_window:
+                q = self._class_part(pw, ks, class_indices)
+                x = n_in[kept]
+                s0, s1, s2 = s0 + q * x.size, s1 + q * float(np.sum(x)), s2 + q * float(np.sum(x * x))
+            return float(max(s2 * s0 / (s1 * s1) - 1.0, 0.0)) if s1 > 0 else 0.0
         if self._trace is not None:
             n_in = np.asarray(self._trace[0], dtype=float)
             m = float(np.mean(n_in))
@@ -329,6 +404,13 @@ class Workload:
         m2 = sum(c.share * c.mean_input ** 2 * (1.0 + c.input.var() / max(c.input.mean(), 1e-300) ** 2)
                  for c in cl) / sh
         return float(max(m2 / (m1 * m1) - 1.0, 0.0)) if m1 > 0 else 0.0
+
+    def _class_part(self, pw: float, ks: list[int], class_indices) -> float:
+        """The draw's probability of the classes ``ks`` (those held to one window) that are among ``class_indices``."""
+        if class_indices is None:
+            return pw
+        p = np.diff(np.concatenate(([0.0], self._cum)))
+        return float(sum(p[k] for k in ks if k in set(class_indices)))
 
     def rate(self, t_s) -> np.ndarray:
         """Expected arrivals per second at ``t_s`` (s)."""
@@ -344,7 +426,8 @@ class Workload:
         """
         if self._trace is not None:
             t0 = np.asarray(t0_s, dtype=float)
-            n_out = self._trace[1]
+            # under a context window: the answers each class's window serves (none for a refused prompt)
+            n_out = self._trace[1] if self._win is None else self._row_out
             return self.arrivals.cumulative(t0 + dt_s, n_out) - self.arrivals.cumulative(t0, n_out)
         return self.arrivals.expected_count(t0_s, dt_s) * self.mean_output
 
@@ -381,6 +464,15 @@ class Workload:
         if self._trace is not None:
             idx = self.arrivals.last_index
             n_in, n_out = self._trace[0][idx], self._trace[1][idx]
+            if self._win is not None:  # the window of the class each request was drawn into (dcsim.workload.context)
+                w = self._win[cls]
+                kept = n_in < w
+                cut = np.minimum(n_out, np.maximum(w - n_in, 0))
+                self._refused_drawn += (np.count_nonzero(~kept), n_in[~kept].sum(), n_out[~kept].sum(),
+                                        (n_out - cut)[kept].sum())
+                n_out = cut
+                if not kept.all():  # refused: never arrives
+                    t, cls, n_in, n_out = t[kept], cls[kept], n_in[kept], n_out[kept]
         else:
             n_in = np.empty(n, dtype=np.int64)
             n_out = np.empty(n, dtype=np.int64)
@@ -391,6 +483,17 @@ class Workload:
                 n_in[m] = c.input.sample(cnt, rng)
                 n_out[m] = c.output.sample(cnt, rng)
         return ArrivalBatch(t=t, cls=cls, n_in=n_in, n_out=n_out)
+
+
+def _rows_before(t: np.ndarray, weights: np.ndarray | None, period: float | None, t_end_s: float) -> float:
+    """Rows (or the sum of ``weights``) of a replay at times ``t`` (s, sorted) arriving in ``[0, t_end_s)``, looped
+    every ``period`` s when given (as :meth:`dcsim.workload.arrivals.TraceReplay.cumulative` counts)."""
+    w = np.ones(t.size) if weights is None else np.asarray(weights, dtype=float)
+    cum = np.concatenate(([0.0], np.cumsum(w)))
+    if period is None:
+        return float(cum[np.searchsorted(t, t_end_s, side="left")])
+    k = math.floor(t_end_s / period)
+    return float(k * cum[-1] + cum[np.searchsorted(t, t_end_s - k * period, side="left")])
 
 
 def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None, start_hour: float = 0.0):
@@ -425,44 +528,35 @@ def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None, start_ho
     raise TypeError(f"unknown arrival spec {type(a).__name__}")
 
 
-def _trace_columns(a: TraceArrivalSpec) -> str:
-    """The input and output columns of a trace, as its warnings name them."""
-    fmt = "azure" if a.path in SHIPPED_TRACES else a.format
-    if fmt == "mooncake":
-        return "input_length, output_length"
-    if fmt == "csv" and a.columns is not None:
-        return f"columns {getattr(a.columns, 'input', 'ContextTokens')}, {getattr(a.columns, 'output', 'GeneratedTokens')}"
-    return "ContextTokens, GeneratedTokens"
-
-
 def apply_context_window(tr: TraceData, max_context: int, columns: str) -> tuple[TraceData, ContextWindowEffect]:
     """The trace under a context window of ``max_context`` tokens (:func:`dcsim.workload.context.context_cut`: a prompt
     of ``max_context`` tokens or more is refused and its row dropped; a longer answer is cut at ``max_context - prompt``),
-    and what that did. Every row refused is a :class:`TraceError` naming the file."""
+    and what that did. (A run applies the window after the class draw instead, :meth:`Workload.sample`: the class
+    decides the pool and so the model.)"""
     kept, n_out = context_cut(tr.n_in, tr.n_out, max_context)
-    cut = kept & (n_out < tr.n_out)
-    eff = ContextWindowEffect(str(tr.path), columns, int(max_context), len(tr), int((~kept).sum()), int(cut.sum()),
-                              int(tr.n_out.sum()), int(tr.n_out[~kept].sum()), int((tr.n_out - n_out)[cut].sum()))
-    if not kept.any():
-        raise TraceError(f"{tr.path}: every one of its {len(tr):,} requests has a prompt ({columns.split(',')[0]}) of "
-                         f"{max_context:,} tokens or more, the context window of the model serving it: vLLM refuses "
-                         "them all")
+    eff = window_effect(str(tr.path), columns, tr.n_in, tr.n_out, max_context)
     if eff.refused or eff.cut:
         # the kept requests keep their arrival times (a refused first request does not move the others)
         tr = dataclasses.replace(tr, t=tr.t[kept], n_in=tr.n_in[kept], n_out=n_out[kept])
     return tr, eff
 
 
+#: the window of a class no model's window holds (tokens)
+NO_WINDOW = np.iinfo(np.int64).max
+
+
 def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
-                   base_dir: Path | None = None, start_hour: float = 0.0, max_context: int | None = None,
-                   context_of: str = "the model") -> Workload:
+                   base_dir: Path | None = None, start_hour: float = 0.0,
+                   max_context: int | Sequence[int | None] | None = None,
+                   context_of: str | Sequence[str] = "the model", warn: bool = True) -> Workload:
     """Build the request generator for ``spec`` (files resolved against ``base_dir``);
     ``start_hour`` is the local hour at t = 0 (the scenario's ``start:``), for diurnal arrivals.
 
-    ``max_context`` (tokens; ``context_of`` names whose window it is): a trace's requests are refused or cut as vLLM
-    does (:func:`apply_context_window`), in every fidelity, and ``Workload.context_warnings`` says how many; a synthetic
-    class whose lengths can overrun the window is not changed, and the warning gives the expected share
-    (:func:`dcsim.workload.context.length_window_excess`)."""
+    ``max_context`` (tokens; one window for every class, or one per class, None where no window holds it;
+    ``context_of`` names whose window it is, likewise): a trace's requests are held to the window of the class each is
+    drawn into, refused or cut as vLLM does (:meth:`Workload.sample`), in every fidelity, and
+    ``Workload.context_warnings`` says how many (``warn``); a synthetic class whose lengths can overrun its window is
+    not changed, and the warning gives the expected share (:func:`dcsim.workload.context.length_window_excess`)."""
     base_dir = Path(base_dir) if base_dir is not None else None
     classes = []
     for c in spec.classes:
@@ -470,35 +564,70 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
             classes.append(resolve_class(c, base_dir))
         except (ValueError, TraceError) as exc:
             raise ValueError(f"workload.classes[{c.name}]: {exc}") from exc
+    n = len(classes)
+    wins = list(max_context) if isinstance(max_context, (list, tuple)) else [max_context] * n
+    whos = [context_of] * n if isinstance(context_of, str) else list(context_of)
     rng_arr = np.random.default_rng(child_seed(seed_seq, 0))
     rng_cls = np.random.default_rng(child_seed(seed_seq, 1))
     rng_trace = np.random.default_rng(child_seed(seed_seq, 2))
     len_ss = child_seed(seed_seq, 3)
-    rng_len = [np.random.default_rng(child_seed(len_ss, k)) for k in range(len(classes))]
+    rng_len = [np.random.default_rng(child_seed(len_ss, k)) for k in range(n)]
     a = spec.arrivals
     if isinstance(a, TraceArrivalSpec):
         tr = read_trace(a.path, a.format, base_dir, a.columns, a.time_unit, a.on_bad_row)
-        effect = None
-        if max_context is not None:
-            tr, effect = apply_context_window(tr, max_context, _trace_columns(a))
         t, n_in, n_out, period = _prepare_trace(tr, a, rng_trace)
+        cw = None if all(w is None for w in wins) else np.array([NO_WINDOW if w is None else int(w) for w in wins],
+                                                                 dtype=np.int64)
+        effects = []
+        if cw is not None:
+            groups = {}
+            for k, w in enumerate(wins):
+                groups.setdefault(w, []).append(k)
+            for w, ks in groups.items():
+                if w is None:
+                    continue
+                sh = sum(classes[k].share for k in ks) / max(sum(c.share for c in classes), 1e-300)
+                said = "" if len(ks) == n else (", ".join(classes[k].name for k in ks) + f" ({100 * sh:.3g} % of them)")
+                effects.append((window_effect(str(tr.path), tr.columns, n_in, n_out, int(w), said), whos[ks[0]]))
+            for w, ks in groups.items():
+                if w is not None and not np.any(n_in < w):  # a class no request of which would be served
+                    served = "" if len(ks) == n else f" class {', '.join(classes[k].name for k in ks)} of"
+                    raise TraceError(f"{tr.path}: every one of its {int(n_in.size):,} requests has a prompt "
+                                     f"({tr.columns.split(',')[0]}) of {int(w):,} tokens or more, the context window of "
+                                     f"{whos[ks[0]]}, the model serving{served} it: vLLM refuses them all; serve it "
+                                     "with a model of a larger window (racks[].serves)")
+        means = {}
+        for w in set(wins):
+            kept, out = (np.ones(n_in.size, bool), n_out) if w is None else context_cut(n_in, n_out, int(w))
+            means[w] = (float(n_in[kept].mean()), float(out[kept].mean()))  # kept.any(): refused above otherwise
+        classes = [RequestClass(**{**c.__dict__, "mean_input_override": means[w][0], "mean_output_override": means[w][1]})
+                   for c, w in zip(classes, wins)]
+        refused_rows = cut_tokens = None
+        if len(set(wins)) == 1 and cw is not None:
+            # one window for every class: applied before the replay, so the replay's rate, the classes' means and
+            # every figure built on them are the requests served (a refused request never arrives)
+            kept, out = context_cut(n_in, n_out, int(cw[0]))
+            if not kept.all() or np.any(out < n_out):
+                refused_rows = (t[~kept], n_in[~kept], n_out[~kept], period)
+                cut_tokens = (n_out - out)[kept]
+                t, n_in, n_out = t[kept], n_in[kept], out[kept]
+            cw = None
         proc = TraceReplay(t, period, a.rate_bin, rng_arr)
-        mi, mo = float(n_in.mean()), float(n_out.mean())
-        classes = [RequestClass(**{**c.__dict__, "mean_input_override": mi, "mean_output_override": mo})
-                   for c in classes]
-        wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out))
+        wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out), class_window=cw)
+        wl._refused_rows, wl._cut_tokens = refused_rows, cut_tokens
         wl.trace_skipped = tr.skipped
         if tr.unsorted:
             wl.trace_unsorted = (str(tr.path), tr.unsorted, len(tr), tr.first_unsorted_line)
         if period is None:
             wl.trace_span = (str(tr.path), float(t[0]), float(t[-1]), int(t.size))
-        if effect is not None:
-            wl.context_effect = effect
-            wl.context_warnings = [w for w in [effect.warning(context_of)] if w]
+        wl.context_effects = [e for e, _ in effects]
+        if warn:
+            wl.context_warnings = [w for e, who in effects if (w := e.warning(who))]
         return wl
     wl = Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len)
-    if max_context is not None:
-        wl.context_warnings = [w for c in classes if (w := _class_window_warning(c, max_context, context_of))]
+    if warn:
+        wl.context_warnings = [w for c, mc, who in zip(classes, wins, whos)
+                               if mc is not None and (w := _class_window_warning(c, mc, who))]
     return wl
 
 

@@ -19,6 +19,7 @@ Shipped traces (``dcsim/data/traces/``, CC-BY-4.0, see its README): ``azure-conv
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import warnings
@@ -75,6 +76,8 @@ class TraceData:
     #: the requests are replayed in time order, and preflight says so (a time column that is not arrival times?)
     unsorted: int = 0
     first_unsorted_line: int | None = None
+    #: its input and output columns, as warnings name them (set by :func:`read_trace`)
+    columns: str = "ContextTokens, GeneratedTokens"
 
     @property
     def span_s(self) -> float:
@@ -287,12 +290,13 @@ def read_trace(path: str, fmt: str = "azure", base_dir: Path | None = None, colu
     if fmt == "azure":
         return read_azure(p, on_bad_row)
     if fmt == "mooncake":
-        return read_mooncake(p, on_bad_row)
+        return dataclasses.replace(read_mooncake(p, on_bad_row), columns="input_length, output_length")
     if fmt == "csv":
         tc = getattr(columns, "time", "TIMESTAMP") if columns is not None else "TIMESTAMP"
         ic = getattr(columns, "input", "ContextTokens") if columns is not None else "ContextTokens"
         oc = getattr(columns, "output", "GeneratedTokens") if columns is not None else "GeneratedTokens"
-        return read_csv_trace(p, tc, ic, oc, time_unit, on_bad_row)
+        tr = read_csv_trace(p, tc, ic, oc, time_unit, on_bad_row)
+        return tr if columns is None else dataclasses.replace(tr, columns=f"columns {ic}, {oc}")
     raise TraceError(f"{path}: unknown trace format {fmt!r} (azure, mooncake, csv)")
 
 
