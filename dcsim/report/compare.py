@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct, fmt_si, get_path,
+from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
+                               fmt_si, get_path, jpt_band_frac, tok_s_band_frac,
                                local_datetime)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import SERVED_OVER_C, TERMINAL_WIDTH, start_text, tied_leaders, wrap_hanging, wrap_text
@@ -354,17 +355,19 @@ def mean_compute_ceiling(report: dict) -> float | None:
 
 
 def run_error_band(report: dict) -> dict[str, float]:
-    """The widest node calibration error band of a run's rack groups, % (``tok_s_pct``, ``j_per_tok_pct``;
-    ``provenance.calibration[].error_band_pct``); empty for a report that does not give one. A band that is not a
-    mapping of figure to % (a hand-edited report's bare number) gives none: until 2026-12-05 it raised AttributeError."""
+    """A run's node calibration error band on its fleet figures, % (``tok_s_pct``, ``j_per_tok_pct``): every rack
+    group's band (``provenance.calibration[].error_band_pct``, in-sample ones too: between runs on different profiles
+    their residuals do not cancel), each pool's weighted by its share of the output served and of the facility energy
+    (:func:`dcsim.metrics.fmt.tok_s_band_frac`, :func:`~dcsim.metrics.fmt.jpt_band_frac`: the one rule the headline
+    and the J/token figure use); the widest where the record names no pool's group. Empty for a report that does not
+    give one; a band that is not a mapping of figure to % (a hand-edited report's bare number) gives none. Until
+    2026-12-05 it took the widest group's band (mixed-fleet: one pool's 46 % on the whole fleet's J/token)."""
+    bands = calibration_bands(report, out_of_sample=False)
     out: dict[str, float] = {}
-    for c in _calibration(report) or []:
-        band = c.get("error_band_pct")
-        if not isinstance(band, dict):
-            continue
-        for k, v in band.items():
-            if isinstance(v, (int, float)):
-                out[k] = max(out.get(k, 0.0), float(v))
+    for q, frac in (("tok_s_pct", lambda: tok_s_band_frac(report, bands)),
+                    ("j_per_tok_pct", lambda: jpt_band_frac(report, "facility", bands))):
+        if any(isinstance(b["error_band_pct"].get(q), (int, float)) for b in bands):
+            out[q] = round(100.0 * frac(), 9)  # a single band back as stated (27.8, not 27.800000000000004)
     return out
 
 

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -17,7 +18,7 @@ from dcsim.metrics.annual import HOURS_PER_YEAR, annual_label  # noqa: F401  (th
 from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
-                               headline_band, fmt_headline_band, sample_scope)
+                               headline_band, fmt_headline_band, band_source, sample_scope)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
@@ -405,7 +406,8 @@ def current_binding(report: Mapping[str, Any]) -> str | None:
     return nonzero[0] if len(nonzero) == 1 else None
 
 
-def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+def headline_rows(report: Mapping[str, Any], band: Mapping[str, Any] | None | EllipsisType = ...
+                  ) -> list[tuple[str, str]]:
     """The four Token Production Function figures as (label, text) rows (docs/report.md)."""
     jpt = report.get("joules_per_output_token") or {}
     jslo = report.get("joules_per_slo_output_token") or {}
@@ -420,13 +422,18 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     caveat = calibration_caveat(get_path(report, "provenance.calibration"))
     if caveat:  # the caveat travels with the number (issue 14.6)
         rows.append(("Calibration", caveat))
-    cal = get_path(report, "provenance.calibration")
-    band = headline_band(cal)  # transferred / extrapolated groups: the headline figures carry their band
+    if band is ...:  # transferred / extrapolated groups: the headline figures carry their band (summary_table's)
+        band = headline_band(report)
+
+    def jb(level: str) -> str:
+        t = fmt_headline_band(band, "j_per_tok_pct", level)
+        return f" {t}" if t else ""
+
     rows += [
         ("J / output token",
-         f"GPU {fmt_jpt(jpt.get('gpu'))}   IT {fmt_jpt(jpt.get('it'))}   "
-         f"facility {fmt_jpt(jpt.get('facility'))}"
-         + (f"   each {fmt_headline_band(cal, 'j_per_tok_pct')} ({', '.join(band['groups'])}'s band)" if band else "")),
+         f"GPU {fmt_jpt(jpt.get('gpu'))}{jb('gpu')}   IT {fmt_jpt(jpt.get('it'))}{jb('it')}   "
+         f"facility {fmt_jpt(jpt.get('facility'))}{jb('facility')}"
+         + (f"   ({band_source(band)})" if band else "")),
     ]
     if jslo:
         rows.append(("", f"per SLO-meeting token: facility {fmt_jpt(jslo.get('facility'))}"))
@@ -449,7 +456,8 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Util.-adjusted output",
                      f"{fmt_si(uao.get('ceiling_tok_s'), 'tok/s')} ceiling × U {fmt_pct(uao.get('utilization'))} "
                      f"× Φ_sys {fmt_pct(uao.get('phi_sys'))} = {fmt_si(uao.get('achieved_tok_s'), 'tok/s')}"
-                     + (f" {fmt_headline_band(cal, 'tok_s_pct')}" if band else "")))
+                     + (f" {fmt_headline_band(band, 'tok_s_pct')}" if fmt_headline_band(band, 'tok_s_pct')
+                        else "")))
         rows.append(("", U_MEANING))
         rows.append(("", f"met SLO: {fmt_si(uao.get('slo_output_tok_s'), 'tok/s')} "
                          f"({fmt_pct(uao.get('slo_share'))} of output)"))
@@ -706,10 +714,11 @@ def summary_table(
     ov = get_path(report, "provenance.overrides") or []
     if ov:  # the run is not the file's scenario: say how it differs before any figure
         rows.append(("Overrides", "; ".join(str(x) for x in ov)))
-    rows.extend(headline_rows(report))
+    band = headline_band(report)  # once for the view: the headline rows and the throughput row print it
+    rows.extend(headline_rows(report, band))
     rows.append((None, ""))
     tokens = report.get("tokens") or {}
-    tok_band = fmt_headline_band(get_path(report, "provenance.calibration"), "tok_s_pct")
+    tok_band = fmt_headline_band(band, "tok_s_pct")
     rows.append(("Throughput (output)",
                  f"{fmt_si(get_path(report, 'throughput_tok_s.output'), 'tok/s')}{' ' + tok_band if tok_band else ''}   "
                  f"tokens in {fmt_si(tokens.get('input'), '')}  out {fmt_si(tokens.get('output'), '')}"))
