@@ -897,14 +897,14 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     gpu = ts.get("gpu_power_w")
     layers: list[tuple[str, np.ndarray, str]] = []
     if gpu is not None:
-        layers.append(("GPU", gpu.astype(float) * mw, POWER_COLORS["gpu"]))
-        layers.append(("rest of IT (host, network)", (it - gpu) * mw, POWER_COLORS["it_other"]))
+        layers.append((energy_label("gpu"), gpu.astype(float) * mw, POWER_COLORS["gpu"]))
+        layers.append((energy_label("server_non_gpu_and_rack"), (it - gpu) * mw, POWER_COLORS["it_other"]))
     else:
-        layers.append(("IT", it * mw, POWER_COLORS["gpu"]))
-    layers.append(("cooling", ts["cooling_power_w"].astype(float) * mw, POWER_COLORS["cooling"]))
-    layers.append(("delivery losses", ts["loss_power_w"].astype(float) * mw, POWER_COLORS["losses"]))
+        layers.append((energy_label("it"), it * mw, POWER_COLORS["gpu"]))
+    layers.append((energy_label("cooling"), ts["cooling_power_w"].astype(float) * mw, POWER_COLORS["cooling"]))
+    layers.append((energy_label("delivery_losses"), ts["loss_power_w"].astype(float) * mw, POWER_COLORS["losses"]))
     if "fixed_power_w" in ts:
-        layers.append(("fixed loads", ts["fixed_power_w"].astype(float) * mw, POWER_COLORS["fixed"]))
+        layers.append((energy_label("fixed_loads"), ts["fixed_power_w"].astype(float) * mw, POWER_COLORS["fixed"]))
     edges = _span_edges(t)
     ax.stackplot(edges, *[_ext(v) for _, v, _ in layers], labels=[n for n, _, _ in layers],
                  colors=[c for _, _, c in layers], step="post", alpha=0.9, linewidth=0)
