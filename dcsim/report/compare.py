@@ -25,7 +25,8 @@ from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibratio
                                fmt_si, get_path, jpt_band_frac, tok_s_band_frac,
                                local_datetime)
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import SERVED_OVER_C, TERMINAL_WIDTH, start_text, tied_leaders, wrap_hanging, wrap_text
+from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
+                                  wrap_hanging, wrap_text)
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.textio import decode_text, out_folder
@@ -342,16 +343,6 @@ def _calibration(report: dict) -> list[dict] | None:
     and the caveat read every entry as a mapping (AttributeError on ``[5]``) where the error band skipped it."""
     cal = get_path(report, "provenance.calibration")
     return [c for c in cal if isinstance(c, dict)] if isinstance(cal, list) else None
-
-
-def mean_compute_ceiling(report: dict) -> float | None:
-    """A run's mean compute ceiling C, tok/s: the closed form's run mean (``tpf.run_mean.compute_tok_s``, the mean
-    of the C column), else output served ÷ ``utilization`` (served ÷ C); None without either."""
-    c = _num(get_path(report, "tpf.run_mean.compute_tok_s"))
-    if c is not None:
-        return c
-    served, share = _num(get_path(report, "throughput_tok_s.output")), _num(report.get("utilization"))
-    return served / share if served is not None and share else None
 
 
 def run_error_band(report: dict) -> dict[str, float]:
@@ -845,8 +836,6 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
             # (reference and chiller-trip under heatwave-air's 3.6 M tok/s): each run is then drawn as a share of its
             # own mean compute ceiling C, which it names in the legend
             c_mean = {i: mean_compute_ceiling(reports[i]) for i, _, d in runs if d is not None}
-            c_mean = {i: (c if c else float(np.nanmean(runs[i][2][1]["compute_tok_s"]))
-                          if "compute_tok_s" in runs[i][2][1] else None) for i, c in c_mean.items()}
             known = [c for c in c_mean.values() if c and c > 0]
             per_run = len(known) == len(c_mean) and len(known) > 1 and max(known) > RATE_SCALE_RATIO * min(known)
             for ax, (col, title) in zip(axes, panels):

@@ -24,7 +24,7 @@ from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
 __all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
            "pool_rows", "start_text", "annual_label", "HOURS_PER_YEAR",
-           "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING", "served_over_c_text"]
+           "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING", "served_over_c_text", "mean_compute_ceiling"]
 
 
 #: What U on the utilization-adjusted output figure means, said wherever U is shown (terminal, report.html): the
@@ -40,15 +40,30 @@ SERVED_OVER_C = "Served ÷ compute ceiling C"
 SERVED_OVER_C_MEANING = "output served over the run ÷ what the compute ceiling C alone allows; not U"
 
 
+def mean_compute_ceiling(report: Mapping[str, Any]) -> float | None:
+    """A run's mean compute ceiling C, tok/s, the one reader of it (the summary's served ÷ C row, ``dcsim compare``'s
+    ¶ rule and its rate overlay): the closed form's run mean (``tpf.run_mean.compute_tok_s``, the mean of the C
+    column), else output served ÷ ``utilization`` (served ÷ C, for a report without the run mean); None without
+    either."""
+    c = get_path(report, "tpf.run_mean.compute_tok_s")
+    if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c):
+        return float(c)
+    served, share = get_path(report, "throughput_tok_s.output"), report.get("utilization")
+    if (isinstance(served, (int, float)) and isinstance(share, (int, float)) and share
+            and math.isfinite(served) and math.isfinite(share)):
+        return float(served) / float(share)
+    return None
+
+
 def served_over_c_text(report: Mapping[str, Any]) -> str:
     """report.json ``utilization`` (served ÷ the compute ceiling C) with its two bases and U beside it on theirs, so
     that neither is taken for the other: ``"82.0% (served 186 ktok/s ÷ mean compute ceiling C 226 ktok/s; not U
     82.3%, which is offered ÷ the ceiling min(C, P, Q) 225 ktok/s)"`` (reference). They part where P or Q binds
     below C (chiller-trip 82.9 % against U 93.1 %) and where work beyond the ceiling is not offered. Mean C is the
-    closed form's run mean (``tpf.run_mean.compute_tok_s``, the mean of the C column)."""
+    closed form's run mean (:func:`mean_compute_ceiling`)."""
     share = report.get("utilization")
     served = get_path(report, "throughput_tok_s.output")
-    c = get_path(report, "tpf.run_mean.compute_tok_s")
+    c = mean_compute_ceiling(report)
     uao = report.get("utilization_adjusted_output") or {}
     u, k = uao.get("utilization"), uao.get("ceiling_tok_s")
     if not isinstance(served, (int, float)) or not isinstance(c, (int, float)):
