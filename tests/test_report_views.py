@@ -194,3 +194,23 @@ def test_cards_wrap_between_parts_and_numbers_hold_their_units():
     assert re.search(r'<td class="nw">day 196 \d\d:\d\d</td>', log)
     energy = page[page.index("component (parts indented"):].split("</table>")[0]
     assert re.search(r'<td class="nw">[\d.]+ [kMG]?Wh</td>', energy)
+
+
+def test_energy_overheads_are_split_in_one_place_for_both_views():
+    """The overhead split was written twice (terminal, HTML summary), the terminal calling power_losses "losses" where
+    the HTML table said "delivery losses + fixed loads": both read dcsim.metrics.fmt.energy_overheads now, with the
+    split when the report has it and the sum named as ENERGY_LABELS names it when it does not."""
+    from dcsim.metrics.fmt import energy_overheads, fmt_energy
+
+    res = synthetic_result()
+    e = {k: v for k, v in res.report["energy_j"].items() if k not in ("delivery_losses", "fixed_loads")}
+    old = _with(res, energy_j=e)
+    parts = energy_overheads(e)
+    assert [lab for lab, _ in parts] == ["cooling", "delivery losses + fixed loads"]
+    flat = " ".join(summary_table(old).split())
+    assert "overhead: " + " ".join(f"{lab} {fmt_energy(v)}" for lab, v in parts) in flat, flat
+    row = re.search(r'<td class="l">Energy, cooling / ([^<]*)</td><td class="l">([^<]*)</td>', render_html(old, {}))
+    assert row.group(1) == "delivery losses + fixed loads", row.group(0)
+    assert row.group(2) == " / ".join(fmt_energy(v) for _, v in parts)
+    split = energy_overheads(res.report["energy_j"])
+    assert [lab for lab, _ in split] == ["cooling", "delivery losses", "fixed loads"]

@@ -18,7 +18,7 @@ import numpy as np
 from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
-__all__ = ["ENERGY_LABELS", "energy_label", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
@@ -365,6 +365,18 @@ ENERGY_LABELS: dict[str, str] = {
     "power_losses": "delivery losses + fixed loads", "delivery_losses": "delivery losses", "fixed_loads": "fixed loads",
     "loss_ups": "UPS", "loss_pdu": "PDU", "loss_transformer": "transformer",
 }
+
+
+def energy_overheads(energy: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """The run's energy overheads beside IT, ``[(energy_label(k), value)]`` for the keys of report.json ``energy_j``
+    present: cooling, then the delivery losses and the fixed loads apart, as the power figure draws them, or their
+    sum ``power_losses`` for a report without the split. The terminal's overhead row and report.html's summary row
+    both print these (until 2026-12-05 each wrote the split by hand)."""
+    e = energy or {}
+    keys = ["cooling"] + (["delivery_losses", "fixed_loads"]
+                          if e.get("delivery_losses") is not None and e.get("fixed_loads") is not None
+                          else ["power_losses"])
+    return [(energy_label(k), e.get(k)) for k in keys if k == "cooling" or e.get(k) is not None]
 
 
 def energy_label(key: str) -> str:

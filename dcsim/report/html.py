@@ -12,7 +12,7 @@ from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
-                               energy_label, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
+                               energy_label, energy_overheads, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
                                fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
                                near_tie_text, pools_power_note)
 from dcsim.plots.figures import CONSTRAINT_COLORS
@@ -244,10 +244,8 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
             served_over_c_text(report))),
         ("Energy, facility", _e(fmt_energy(e.get("facility")))),
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
-        (("Energy, cooling / delivery losses / fixed loads",
-          " / ".join(_e(fmt_energy(e.get(k))) for k in ("cooling", "delivery_losses", "fixed_loads")))
-         if e.get("delivery_losses") is not None and e.get("fixed_loads") is not None else
-         ("Energy, cooling / losses", f"{_e(fmt_energy(e.get('cooling')))} / {_e(fmt_energy(e.get('power_losses')))}")),
+        ("Energy, " + " / ".join(lab for lab, _ in energy_overheads(e)),
+         " / ".join(_e(fmt_energy(v)) for _, v in energy_overheads(e))),
         ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
     ]
     moments = tpf.get("moments") or {}

@@ -18,7 +18,8 @@ from dcsim.metrics.annual import HOURS_PER_YEAR, annual_label  # noqa: F401  (th
 from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
-                               headline_band, fmt_headline_band, band_source, sample_scope)
+                               headline_band, fmt_headline_band, band_source, sample_scope,
+                               energy_overheads)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
@@ -750,14 +751,8 @@ def summary_table(
     rows.append(("Energy",
                  f"facility {fmt_energy(e.get('facility'))}   IT {fmt_energy(e.get('it'))}   "
                  f"GPU {fmt_energy(e.get('gpu'))}"))
-    over = f"overhead: cooling {fmt_energy(e.get('cooling'))}   "
-    if e.get("fixed_loads") is not None and e.get("delivery_losses") is not None:
-        # named apart, as the power figure draws them: the fixed loads (lighting, offices) are no loss
-        over += (f"delivery losses {fmt_energy(e.get('delivery_losses'))}   "
-                 f"fixed loads {fmt_energy(e.get('fixed_loads'))}")
-    else:
-        over += f"losses {fmt_energy(e.get('power_losses'))}"
-    rows.append(("", over))
+    # named apart, as the power figure draws them: the fixed loads (lighting, offices) are no loss
+    rows.append(("", "overhead: " + "   ".join(f"{lab} {fmt_energy(v)}" for lab, v in energy_overheads(e))))
     cc = cost_carbon_text(report)
     if cc:
         rows.append(("Cost / carbon", cc))
