@@ -214,3 +214,26 @@ def test_energy_overheads_are_split_in_one_place_for_both_views():
     assert row.group(2) == " / ".join(fmt_energy(v) for _, v in parts)
     split = energy_overheads(res.report["energy_j"])
     assert [lab for lab, _ in split] == ["cooling", "delivery losses", "fixed loads"]
+
+
+def test_the_headline_band_is_computed_once_per_view(monkeypatch):
+    """fmt_headline_band recomputed headline_band on every call (three walks in headline_rows, one in summary_table,
+    two in the cards): each view computes it once and hands the dict on."""
+    import dcsim.report.html as html_mod
+    import dcsim.report.summary as summary_mod
+    from dcsim.metrics import fmt
+
+    calls, original = [], fmt.headline_band
+
+    def counted(report):
+        calls.append(1)
+        return original(report)
+
+    res = _cal(_two_pools(_uao(synthetic_result())), [CALIBRATED, EXTRAPOLATED])
+    for mod in (summary_mod, html_mod, fmt):  # fmt's own: fmt_headline_band walked it on every call
+        monkeypatch.setattr(mod, "headline_band", counted)
+    summary_table(res)
+    assert len(calls) == 1
+    calls.clear()
+    render_html(res, {})
+    assert len(calls) == 1
