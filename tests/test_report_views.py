@@ -130,6 +130,9 @@ def test_u_and_phi_sys_say_what_they_count_and_served_over_c_shows_its_bases():
     card = page.split("Utilization-adjusted output")[1].split('<div class="card"')[0]
     assert "offered = the work waiting, clipped on each tick to the ceiling" in card
     assert "the 20.1% of arrived tokens shed is outside Φ<sub>sys</sub>'s base" in card
+    # folded: open, the note ran ~10 lines and made the card row ~500 px tall (mixed-fleet at 1,280 px)
+    note = re.search(r'<details class="note"><summary>what U and Φ<sub>sys</sub> count</summary>(.*?)</details>', card)
+    assert note and "clipped on each tick" in note.group(1), card
     row = re.search(r"Served ÷ compute ceiling C</td><td class=\"l\">(.*?)</td>", page).group(1)
     text = re.sub(r"<[^>]+>", "", row)
     assert re.fullmatch(r"[\d.]+% \(served [\d.]+ [kM]?tok/s ÷ mean compute ceiling C 307 ktok/s; not U 90\.0%, "

@@ -93,7 +93,7 @@ figure{margin:0 0 18px;background:#fff;padding:10px;border-radius:10px;box-shado
 figure img{width:100%;height:auto;display:block}
 figcaption{font-size:13px;color:#5a6270;margin-top:6px}
 details{margin-top:10px} pre{background:#fff;padding:12px;overflow:auto;font-size:12px;max-height:480px}
-.note{color:#5a6270;font-size:13px}
+.note{color:#5a6270;font-size:13px} .card details.note{margin-top:4px} .card details.note summary{cursor:pointer}
 """
 
 
@@ -183,10 +183,12 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               f" × U <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.utilization')))}</b>"
               f" × Φ<sub>sys</sub> <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.phi_sys')))}</b>"
               f" · met SLO {_e(fmt_si(get_path(report, 'utilization_adjusted_output.slo_output_tok_s'), 'tok/s'))}"
-              f'<div class="note">{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}'
+              # what U and Φ_sys count, folded: open it ran ~10 lines and made the card row ~500 px tall
+              f'<details class="note"><summary>what U and Φ<sub>sys</sub> count</summary>'
+              f'{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}'
               # the shed share the binding card shows is on the arrived base: Φ_sys's base leaves it out
               + (f"; the {_e(fmt_pct(shed / arrived))} of arrived tokens shed is outside Φ<sub>sys</sub>'s base"
-                 if shed_txt else "") + "</div>",
+                 if shed_txt else "") + "</details>",
               CONSTRAINT_COLORS["compute"]),
     ]
     # a banner per calibration caveat that applies (dcsim.metrics.fmt.CALIBRATION_CAVEATS), the uncalibrated one
