@@ -123,3 +123,22 @@ def test_the_code_hash_changes_when_a_source_files_bytes_change(tmp_path, monkey
     data = next(p for p in sorted((copy / "data").rglob("*")) if p.is_file())
     data.write_bytes(data.read_bytes() + b"\n")
     assert fresh() not in (changed, prov.code_hash())
+
+
+def test_a_caveat_the_runs_share_is_printed_once_naming_them(pair, tmp_path):
+    """compare printed each run's caveat paragraph again in full when it was the same for every run: once now, after
+    the runs it applies to; a caveat of one run alone keeps its run's name."""
+    rec = {"group": "hall", "status": "transferred", "in_range_status": "transferred", "profile": "pooled-H100-SXM",
+           "error_band_pct": {"tok_s_pct": 27.8, "j_per_tok_pct": 30.8}, "band_lower_bound": False}
+
+    def cal(r):
+        r["provenance"]["calibration"] = [dict(rec)]
+    one, two = _edited(pair, tmp_path, cal, "one"), _edited(pair, tmp_path, cal, "two")
+    table, data = compare([one, two])
+    text = data["runs"][0]["calibration_caveat"]
+    assert text and text == data["runs"][1]["calibration_caveat"]
+    flat = " ".join(table.split())
+    head = " ".join(text.split())[:40]
+    assert flat.count(head) == 1 and f"one, two: {head}" in flat, flat
+    table, _ = compare([pair / "a", one])
+    assert "one: " + head in " ".join(table.split())

@@ -482,8 +482,12 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         table += "\n\n" + "\n".join(x for w in used for x in wrap_hanging(f"{UNMARKED[w][0]} ", data["unmarked_notes"][w]))
     caveats = [(lab, r["calibration_caveat"]) for lab, r in zip(labels, data["runs"]) if r["calibration_caveat"]]
     caveats += [(lab, c) for lab, r in zip(labels, reports) for c in slo_caveats(r)]  # one per line
-    if caveats:  # the caveat travels with the number (issue 14.6)
-        table += "\n\n" + "\n".join(x for lab, c in caveats for x in wrap_hanging(f"{lab}: ", c))
+    if caveats:  # the caveat travels with the number (issue 14.6), once per text with the runs it applies to
+        runs_of: dict[str, list[str]] = {}
+        for lab, c in caveats:
+            if lab not in runs_of.setdefault(c, []):
+                runs_of[c].append(lab)
+        table += "\n\n" + "\n".join(x for c, labs in runs_of.items() for x in wrap_hanging(f"{', '.join(labs)}: ", c))
     if out_dir is not None:
         data["files"] = _write_plots(Path(out_dir), labels, loaded, data, alignment)
         no_ts = [lab for lab, (_, ts) in zip(labels, loaded) if not _has_series(ts)]
