@@ -195,12 +195,14 @@ def _fleet_top(m, a: float = 1.0) -> tuple[str, float]:
     its racks' own limits, ``power (racks)`` / ``cooling (racks)``, where those stop the supply frontier below the
     compute ceiling (:meth:`dcsim.engine.tables.SupplyCurves.rack_limited`); and that ceiling, tokens/s."""
     cv = m.curves
-    tops = {"compute": float(cv.compute_tok_s)}
-    for which, name in (("p", "power (racks)"), ("q", "cooling (racks)")):
-        if cv.rack_limited(which):
-            tops[name] = float(cv.frontier(which).rate[-1])
-    name = min(tops, key=tops.get)
-    return name, a * tops[name]
+    if not cv.rack_limited("pq"):
+        return "compute", a * float(cv.compute_tok_s)
+    # both rack limits applied: the frontier's top is the lower of the power and cooling ones; the active limit is
+    # the one whose own frontier stops there (power on a tie)
+    top = float(cv.frontier("pq").rate[-1])
+    name = ("power (racks)" if float(cv.frontier("p").rate[-1]) <= float(cv.frontier("q").rate[-1])
+            else "cooling (racks)")
+    return name, a * top
 
 
 def _rack_limit_note(sc, g, tail: str = "at any count (each is capped at its own limit; more racks still add "

@@ -32,7 +32,6 @@ import types
 import argparse
 import csv
 import itertools
-import functools
 import hashlib
 import json
 import math

@@ -70,7 +70,9 @@ def test_a_binding_share_outside_zero_to_one_is_refused(pair, tmp_path):
     def edit(r):
         r["binding"]["share"].update(demand=1.5, compute=-0.5, power=0.0, cooling=0.0)  # sums to 1
     d = _edited(pair, tmp_path, edit)
-    with pytest.raises(CompareError, match=r"binding\.share\.(demand is 1\.5|compute is -0\.5)"):
+    # refused as a share, once (the headline loop skips binding.share.*: it read compute -0.5 as "a headline figure")
+    with pytest.raises(CompareError, match=r"binding\.share\.(demand is 1\.5|compute is -0\.5): a share of the run's "
+                                           r"ticks, between 0 and 1"):
         load_run(d)
 
 
@@ -98,3 +100,45 @@ def test_a_run_records_the_code_hash_the_sweep_cache_keys_by():
 
     rep = run(small_scenario(duration="10 min")).report
     assert rep["provenance"]["code_hash"] == code_hash() and len(code_hash()) == 64
+
+
+def test_the_code_hash_changes_when_a_source_files_bytes_change(tmp_path, monkeypatch):
+    """On a copy of the package: the hash of the copy is the package's, and one byte more in one source file (or in
+    a shipped data file) changes it; a file outside the sources and data (a note) does not."""
+    import shutil
+
+    import dcsim.metrics.provenance as prov
+
+    copy = tmp_path / "dcsim"
+    shutil.copytree(prov._PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(prov, "_PKG", copy)
+    fresh = prov.code_hash.__wrapped__  # past its cache
+    assert fresh() == prov.code_hash()
+    (copy / "notes.txt").write_text("not code")
+    assert fresh() == prov.code_hash()
+    src = copy / "sweep.py"
+    src.write_bytes(src.read_bytes() + b" ")
+    changed = fresh()
+    assert changed != prov.code_hash()
+    data = next(p for p in sorted((copy / "data").rglob("*")) if p.is_file())
+    data.write_bytes(data.read_bytes() + b"\n")
+    assert fresh() not in (changed, prov.code_hash())
+
+
+def test_a_caveat_the_runs_share_is_printed_once_naming_them(pair, tmp_path):
+    """compare printed each run's caveat paragraph again in full when it was the same for every run: once now, after
+    the runs it applies to; a caveat of one run alone keeps its run's name."""
+    rec = {"group": "hall", "status": "transferred", "in_range_status": "transferred", "profile": "pooled-H100-SXM",
+           "error_band_pct": {"tok_s_pct": 27.8, "j_per_tok_pct": 30.8}, "band_lower_bound": False}
+
+    def cal(r):
+        r["provenance"]["calibration"] = [dict(rec)]
+    one, two = _edited(pair, tmp_path, cal, "one"), _edited(pair, tmp_path, cal, "two")
+    table, data = compare([one, two])
+    text = data["runs"][0]["calibration_caveat"]
+    assert text and text == data["runs"][1]["calibration_caveat"]
+    flat = " ".join(table.split())
+    head = " ".join(text.split())[:40]
+    assert flat.count(head) == 1 and f"one, two: {head}" in flat, flat
+    table, _ = compare([pair / "a", one])
+    assert "one: " + head in " ".join(table.split())

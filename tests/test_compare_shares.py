@@ -22,7 +22,12 @@ from dcsim.report.compare import compare, load_run, overlay_figures  # noqa: E40
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     d = tmp_path_factory.mktemp("shares")
-    write_outputs(synthetic_result("base"), d / "base", formats=("json", "csv"))
+    res = synthetic_result("base")
+    # the closed form's run mean of C, as a run writes it (tpf.run_mean), a little off served ÷ utilization and off
+    # the C column's mean so that a reader of either of those instead shows
+    res.report["tpf"] = {**res.report["tpf"], "run_mean": {"compute_tok_s": 1.05 * float(np.mean(
+        res.timeseries["compute_tok_s"]))}}
+    write_outputs(res, d / "base", formats=("json", "csv"))
     return d
 
 
@@ -35,7 +40,7 @@ def _scaled(base: Path, out: Path, name: str, c: float, served: float) -> Path:
     rep["utilization_adjusted_output_tok_s"] *= served
     rep["tokens"]["output"] *= served
     rep["utilization"] *= served / c
-    rep["tpf"]["compute_tok_s"] *= c
+    rep["tpf"]["run_mean"]["compute_tok_s"] *= c
     d = out / name
     d.mkdir()
     (d / "report.json").write_text(json.dumps(rep))
@@ -76,11 +81,34 @@ def test_the_rate_overlay_draws_runs_of_very_different_sizes_against_their_own_c
     assert "mean C" in ax.get_ylabel()
     lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
     names = sorted(lines)
-    assert re.fullmatch(r"base \(mean C 30\d ktok/s = 100 %\)", names[0]) and re.fullmatch(
-        r"big \(mean C 4\.8\d Mtok/s = 100 %\)", names[1]), names
+    # each its tpf.run_mean.compute_tok_s (1.05 x the C column's mean of 305.6 ktok/s: 321 ktok/s; big 15.8 x that)
+    assert re.fullmatch(r"base \(mean C 321 ktok/s = 100 %\)", names[0]) and re.fullmatch(
+        r"big \(mean C 5\.07 Mtok/s = 100 %\)", names[1]), names
     # both on one scale: the same day drawn at the same height, not one 15.8x the other
     y0, y1 = (np.nanmax(ln.get_ydata()) for ln in lines.values())
     assert y1 == pytest.approx(y0, rel=1e-6) and 50.0 < y0 <= 120.0
     near = _scaled(base, tmp_path, "near", c=1.8, served=1.5)
     figs = overlay_figures(["base", "near"], [load_run(base / "base"), load_run(near)])
     assert figs["compare_rate"].axes[0].get_ylabel() == "tok/s"
+
+
+def test_mean_c_is_read_in_one_place_without_a_time_series_fallback(base, tmp_path):
+    """Mean C was read three ways: the summary's served ÷ C row (tpf.run_mean only), compare's ¶ rule (that, else
+    served ÷ utilization) and the rate overlay (those, else the C column's nanmean). One function now: the summary
+    row of a report without the run mean names served ÷ utilization as C, and a run with neither is drawn on the
+    shared axis rather than against a mean C the other readers would not give."""
+    from dcsim.report.summary import mean_compute_ceiling, served_over_c_text
+
+    rep = json.loads((base / "base" / "report.json").read_text())
+    del rep["tpf"]["run_mean"]
+    c = rep["throughput_tok_s"]["output"] / rep["utilization"]
+    assert mean_compute_ceiling(rep) == pytest.approx(c)
+    assert f"mean compute ceiling C {c / 1e3:.0f} ktok/s" in served_over_c_text(rep)
+    big = _scaled(base, tmp_path, "big2", c=15.8, served=15.8)
+    (small, ts), (large, ts2) = load_run(base / "base"), load_run(big)
+    for r in (small, large):
+        r["tpf"].pop("run_mean")
+        r.pop("utilization")
+    assert mean_compute_ceiling(small) is None
+    ax = overlay_figures(["base", "big2"], [(small, ts), (large, ts2)])["compare_rate"].axes[0]
+    assert "mean C" not in ax.get_ylabel()

@@ -347,9 +347,11 @@ def test_summary_table_leads_with_the_four_tpf_figures(result, written):
     assert row["PUE-adj. delivered power"] == f"mean {fmt_si(pad['mean'], 'W')}   peak {fmt_si(pad['peak'], 'W')}"
     assert row["Util.-adjusted output"] == fmt_si(r['utilization_adjusted_output_tok_s'], 'tok/s')
     # the row's second field, on its continuation line
+    # its mean C served ÷ utilization, the fixture having no tpf.run_mean (dcsim.report.summary.mean_compute_ceiling)
+    served = r["throughput_tok_s"]["output"]
     assert (f"{fmt_si(r['utilization_adjusted_output_tok_s'], 'tok/s')} Served ÷ compute ceiling C "
-            f"{fmt_pct(r['utilization'])} (output served over the run ÷ what the compute ceiling C alone allows; not U)"
-            ) in " ".join(text.split())
+            f"{fmt_pct(r['utilization'])} (served {fmt_si(served, 'tok/s')} ÷ mean compute ceiling C "
+            f"{fmt_si(served / r['utilization'], 'tok/s')})") in " ".join(text.split())
     assert re.search(r"^  Binding shifts\s+(\d+)$", text, flags=re.M).group(1) == str(len(r["binding"]["shifts"]))
     # "at end" is the final constraint, not the most common one (equal on the fixture: make them differ)
     end = summary_table({**r, "binding": {**r["binding"], "final": "power"}})

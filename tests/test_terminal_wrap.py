@@ -183,8 +183,10 @@ def test_compare_free_text_wraps_and_keeps_the_table(run, tmp_path):
     assert _too_long("\n".join(free)) == []
     caveat = data["runs"][0]["calibration_caveat"]
     assert caveat and len(caveat) > TERMINAL_WIDTH
-    assert [squash(b) for b in _blocks(lines, "out: ")][0] == squash(caveat)
-    assert squash(f"out: {caveat}") in squash(table)
+    # the runs share it: printed once, after both runs' names (dcsim compare)
+    assert caveat == data["runs"][1]["calibration_caveat"]
+    assert [squash(b) for b in _blocks(lines, "out, b: ")][0] == squash(caveat)
+    assert squash(f"out, b: {caveat}") in squash(table) and squash(table).count(squash(caveat)) == 1
 
 
 def test_report_json_result_and_html_keep_the_text_whole(tmp_path):

@@ -18,13 +18,13 @@ import numpy as np
 from dcsim.node.catalog import context_carry
 from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
 
-__all__ = ["ENERGY_LABELS", "energy_label", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
-           "calibration_label", "calibration_source", "headline_band", "fmt_headline_band", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "calibration_label", "calibration_source", "headline_band", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
            "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
@@ -208,39 +208,148 @@ def calibration_source(calibration: list | None) -> str:
 
 #: the caveat kinds whose rack groups run on figures not fitted in-sample to their own configuration and workload
 #: (transferred or borrowed parameters, a batch or a context beyond the profile's measured range): the run's headline
-#: figures carry their band (:func:`headline_band`). A calibrated profile within range (its in-sample fit residual,
-#: ±3-6 %), a user profile (its own in-sample band, in its banner) and an older serving stack (no band for the
-#: stack) do not: an in-sample residual is not the error of a facility figure and would read as a precision claim.
+#: figures and its figures' error bars carry their band (:func:`out_of_sample_bands`, :func:`headline_band`). A
+#: calibrated profile within range (its in-sample fit residual, ±3-6 %), a user profile (its own in-sample band, in
+#: its banner) and an older serving stack (no band for the stack) do not: an in-sample residual is not the error of a
+#: facility figure and would read as a precision claim.
 HEADLINE_BAND_KINDS = ("uncalibrated", "extrapolated", "context")
 
 
-def headline_band(calibration: list | None) -> dict | None:
-    """The error band the run's headline figures (J/token, output tok/s) carry, from the rack groups' own calibration
-    records (``provenance.calibration[].error_band_pct``, the run's one home for the band; not recomputed): the
-    widest ``tok_s_pct`` and ``j_per_tok_pct`` of the groups a :data:`HEADLINE_BAND_KINDS` caveat names,
-    ``lower_bound`` when any of them is a lower bound (or runs beyond its batches, where no band is measured), and
-    ``groups`` (their names). None when no group carries such a caveat (in-sample calibrated runs)."""
+def band_is_lower_bound(record: Mapping[str, Any]) -> bool:
+    """Whether a rack group's stated band is a lower bound on its error, the one rule every surface prints ``≥`` by:
+    the record says so (``band_lower_bound``), or the group runs beyond its profile's batches (``extrapolated``),
+    where no error band is measured (its banner says so, :func:`_extrapolation_text`): the stated band is then the
+    least the error can be. Until 2026-12-05 the headline counted ``extrapolated`` and the figures' legends did not
+    ("≥±4 %" beside "±4 %" under a banner saying no band is measured)."""
+    return bool(record.get("band_lower_bound")) or bool(record.get("extrapolated"))
+
+
+def calibration_bands(report: Mapping[str, Any], out_of_sample: bool = True) -> list[dict]:
+    """The rack groups of a run with their band, each ``{"group", "status", "lower_bound", "error_band_pct"}``: the
+    group's band as report.json states it (``provenance.calibration[*].error_band_pct``, %; its one home,
+    dcsim.node.model.calibration_record, nothing is recomputed here; :func:`band_frac` reads one figure as a
+    fraction; a band that is not a mapping gives none), ``lower_bound`` by :func:`band_is_lower_bound`. With
+    ``out_of_sample`` only the groups whose node figures are not in-sample calibrated (:data:`HEADLINE_BAND_KINDS`:
+    :func:`out_of_sample_bands`); else every group (``dcsim compare``'s band between runs on different profiles,
+    where an in-sample profile's residual is the error that does not cancel). Empty for a report without the
+    record."""
     kinds = [k for k in CALIBRATION_CAVEATS if k.key in HEADLINE_BAND_KINDS]
-    groups = [c for c in calibration or [] if isinstance(c, Mapping) and any(k.applies(c) for k in kinds)]
-    if not groups:
-        return None
-    out: dict[str, Any] = {"lower_bound": False, "groups": [str(c.get("group")) for c in groups]}
-    for q in ("tok_s_pct", "j_per_tok_pct"):
-        vals = [float(v) for c in groups for v in [(c.get("error_band_pct") or {}).get(q)]
-                if isinstance(v, (int, float))]
-        out[q] = max(vals) if vals else None
-    out["lower_bound"] = any(bool(c.get("band_lower_bound")) or bool(c.get("extrapolated")) for c in groups)
+    return [{"group": str(c.get("group", "")), "status": str(c.get("status", "")),
+             "lower_bound": band_is_lower_bound(c), "error_band_pct": dict(c.get("error_band_pct") or {})
+             if isinstance(c.get("error_band_pct"), Mapping) else {}}
+            for c in ((report.get("provenance") or {}).get("calibration") or [])
+            if isinstance(c, Mapping) and (not out_of_sample or any(k.applies(dict(c)) for k in kinds))]
+
+
+def out_of_sample_bands(report: Mapping[str, Any]) -> list[dict]:
+    """The rack groups of a run whose node figures are not in-sample calibrated (:data:`HEADLINE_BAND_KINDS`), as
+    :func:`calibration_bands` gives them: the groups whose band the headline figures and the figures' error bars
+    carry. Empty for a calibrated run or a report without the record."""
+    return calibration_bands(report, out_of_sample=True)
+
+
+def band_frac(band: Mapping[str, Any], key: str) -> float:
+    """One figure of an :func:`out_of_sample_bands` entry's band as a fraction: ``key`` ``tok_s`` or ``j_per_tok``
+    (``error_band_pct[key + "_pct"]`` / 100), 0 where it has no finite figure."""
+    v = band["error_band_pct"].get(f"{key}_pct")
+    return float(v) / 100.0 if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
+
+
+def pool_band_fracs(report: Mapping[str, Any], bands: list[dict], key: str) -> list[float]:
+    """Per pool of report ``pools`` (in order), the widest ``key`` band (fraction, :func:`band_frac`) of its
+    out-of-sample groups, 0 for a pool whose groups are all in-sample; one entry (the widest of all) for a report
+    without pools."""
+    pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
+    by_group = {b["group"]: band_frac(b, key) for b in bands}
+    named = {str(g.get("name")) for p in pools for g in (p.get("groups") or []) if isinstance(g, Mapping)}
+    if not pools or not set(by_group) <= named:  # a record naming no pool's group (hand-made) cannot be placed
+        return [max(by_group.values(), default=0.0)]
+    return [max((by_group.get(str(g.get("name")), 0.0) for g in (p.get("groups") or []) if isinstance(g, Mapping)),
+                default=0.0) for p in pools]
+
+
+def _share_weighted(fracs: list[float], weights: list[float]) -> float:
+    """Σ fracᵢ·wᵢ / Σ wᵢ when there is a weight per pool, all finite and summing above 0; else the widest frac (a
+    run without pools, or a report without the per-pool figure)."""
+    if (len(fracs) > 1 and len(weights) == len(fracs) and all(math.isfinite(w) and w >= 0 for w in weights)
+            and sum(weights) > 0):
+        return float(sum(f * w for f, w in zip(fracs, weights)) / sum(weights))
+    return max(fracs, default=0.0)
+
+
+def _pool_figure(report: Mapping[str, Any], path: str) -> list[float]:
+    out = []
+    for p in report.get("pools") or []:
+        v = get_path(p, path) if isinstance(p, Mapping) else None
+        out.append(float(v) if isinstance(v, (int, float)) else math.nan)
     return out
 
 
-def fmt_headline_band(calibration: list | None, quantity: str) -> str:
-    """The band of :func:`headline_band` for one figure (``"tok_s_pct"`` or ``"j_per_tok_pct"``) as printed after a
-    headline number: ``"≥±46 %"`` (:func:`fmt_band`'s form without its unit); ``""`` for an in-sample calibrated
-    run."""
-    b = headline_band(calibration)
-    if b is None:
+def jpt_band_frac(report: Mapping[str, Any], level: str, bands: list[dict]) -> float:
+    """The J/token error band (fraction) of the run's ``level`` (``gpu``, ``it``, ``facility``) energy per token: with
+    several pools each pool's band (its out-of-sample groups' widest, 0 in-sample) weighted by its share of that
+    level's energy (report ``pools[i].energy_j``: a pool's J/token off by b moves the run's energy, at its tokens, by
+    b times its share); else the run's widest band. 0 when no group is out of sample."""
+    fracs = pool_band_fracs(report, bands, "j_per_tok")
+    if not any(f > 0 for f in fracs):
+        return 0.0
+    return _share_weighted(fracs, _pool_figure(report, f"energy_j.{level}"))
+
+
+def tok_s_band_frac(report: Mapping[str, Any], bands: list[dict]) -> float:
+    """The tok/s error band (fraction) of the run's output throughput: with several pools each pool's band (its
+    out-of-sample groups' widest, 0 in-sample) weighted by its share of the output served (report
+    ``pools[i].throughput_tok_s.output``): the headline figure is that sum, so a pool's rate off by b moves it by b
+    times the pool's share (mixed-fleet: b200-reasoning serves 63.7 of 224 ktok/s, ≥±31.8 % on it is ≥±9.0 % on the
+    fleet). The served share, not each pool's compute ceiling C as the signature figure's shaded C band weighs it:
+    that band is on C, this one on the figure it is printed after. Else the run's widest band; 0 when no group is out
+    of sample."""
+    fracs = pool_band_fracs(report, bands, "tok_s")
+    if not any(f > 0 for f in fracs):
+        return 0.0
+    return _share_weighted(fracs, _pool_figure(report, "throughput_tok_s.output"))
+
+
+def headline_band(report: Mapping[str, Any]) -> dict | None:
+    """The error band the run's headline figures carry, from the rack groups' own calibration records
+    (``provenance.calibration[].error_band_pct``, the run's one home for the band; not recomputed) of the groups an
+    out-of-sample caveat names (:func:`out_of_sample_bands`), each pool's band weighted by its share of the fleet's
+    figure: ``tok_s_pct`` of the output served (:func:`tok_s_band_frac`), ``j_per_tok_pct`` of the facility energy
+    and ``j_per_tok_pct_by_level`` (gpu, it, facility) of each level's (:func:`jpt_band_frac`, the J/token figure's
+    error bars); ``lower_bound`` when any group that adds to it is one (:func:`band_is_lower_bound`); ``groups``
+    (their names). None when no group carries such a caveat (in-sample calibrated runs). Until 2026-12-05 it took the
+    widest group's band: one pool's ≥±46 % on the whole of mixed-fleet's 3.13 J, whose figure drew ±19 %."""
+    bands = out_of_sample_bands(report)
+    if not bands:
+        return None
+    levels = {lv: 100.0 * jpt_band_frac(report, lv, bands) for lv in ("gpu", "it", "facility")}
+    tok = 100.0 * tok_s_band_frac(report, bands)
+    adds = [b for b in bands if band_frac(b, "tok_s") > 0 or band_frac(b, "j_per_tok") > 0] or bands
+    return {"groups": [b["group"] for b in adds], "lower_bound": any(b["lower_bound"] for b in adds),
+            "tok_s_pct": tok if tok > 0 else None, "j_per_tok_pct": levels["facility"] or None,
+            "j_per_tok_pct_by_level": levels,
+            "weighted": sum(isinstance(p, Mapping) for p in report.get("pools") or []) > 1}
+
+
+def fmt_headline_band(band: Mapping[str, Any] | None, quantity: str, level: str | None = None) -> str:
+    """One figure of a :func:`headline_band` (``"tok_s_pct"`` or ``"j_per_tok_pct"``, the latter at ``level`` gpu,
+    it or facility when given, else facility) as printed after a headline number: ``"≥±19 %"`` (:func:`fmt_band`'s
+    form without its unit); ``""`` for an in-sample calibrated run (None) or a figure without a band. The band is
+    computed once per view and handed in."""
+    if band is None:
         return ""
-    return fmt_band(b, b["lower_bound"], quantities=(quantity,)).rsplit(" ", 1)[0]
+    v = (band.get("j_per_tok_pct_by_level") or {}).get(level) if level else band.get(quantity)
+    if not isinstance(v, (int, float)) or not v > 0:
+        return ""
+    return fmt_band({quantity: v}, bool(band["lower_bound"]), quantities=(quantity,)).rsplit(" ", 1)[0]
+
+
+def band_source(band: Mapping[str, Any] | None) -> str:
+    """Which groups a :func:`headline_band` comes from, as printed beside it: ``"b200-reasoning's band, by share"``
+    (several pools: weighted by each pool's share) or ``"b200-reasoning's band"``; ``""`` without one."""
+    if not band:
+        return ""
+    return f"{', '.join(band['groups'])}'s band" + (", by pool share" if band.get("weighted") else "")
 
 
 #: report.json ``energy_j`` keys in the words of the run's power figure (dcsim.plots.figures.power_stack_plot's layers:
@@ -256,6 +365,18 @@ ENERGY_LABELS: dict[str, str] = {
     "power_losses": "delivery losses + fixed loads", "delivery_losses": "delivery losses", "fixed_loads": "fixed loads",
     "loss_ups": "UPS", "loss_pdu": "PDU", "loss_transformer": "transformer",
 }
+
+
+def energy_overheads(energy: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """The run's energy overheads beside IT, ``[(energy_label(k), value)]`` for the keys of report.json ``energy_j``
+    present: cooling, then the delivery losses and the fixed loads apart, as the power figure draws them, or their
+    sum ``power_losses`` for a report without the split. The terminal's overhead row and report.html's summary row
+    both print these (until 2026-12-05 each wrote the split by hand)."""
+    e = energy or {}
+    keys = ["cooling"] + (["delivery_losses", "fixed_loads"]
+                          if e.get("delivery_losses") is not None and e.get("fixed_loads") is not None
+                          else ["power_losses"])
+    return [(energy_label(k), e.get(k)) for k in keys if k == "cooling" or e.get(k) is not None]
 
 
 def energy_label(key: str) -> str:

@@ -21,7 +21,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
-from dcsim.metrics.fmt import CALIBRATION_CAVEATS, fmt_band, fmt_time, sample_scope
+# the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
+from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_time, jpt_band_frac,
+                               out_of_sample_bands, pool_band_fracs, sample_scope)
 from dcsim.tpf import BINDING_NAMES, MODE_NAMES, in_service
 
 __all__ = [
@@ -369,42 +371,11 @@ def cap_label(cap: Any) -> str:
 #: measured range. The figures shade C and P (and bar J/token) by such a group's ``error_band_pct`` only: an in-sample
 #: band (3-5 % for the shipped calibrations) is about a line's width on these axes and is printed by every surface
 #: already, while a transferred or extrapolated one (mixed-fleet's ≥±32 % tok/s) changes what the figure says.
-OUT_OF_SAMPLE_CAVEATS = ("uncalibrated", "extrapolated", "context")
+#: (dcsim.metrics.fmt.HEADLINE_BAND_KINDS: the headline's band comes from the same groups, selected there.)
+OUT_OF_SAMPLE_CAVEATS = HEADLINE_BAND_KINDS
 
 #: Opacity of the error band shaded around C and P (and its legend patch).
 BAND_ALPHA = 0.18
-
-
-def out_of_sample_bands(report: Mapping[str, Any]) -> list[dict]:
-    """The rack groups of a run whose node figures are not in-sample calibrated (:data:`OUT_OF_SAMPLE_CAVEATS`), each
-    ``{"group", "status", "lower_bound", "error_band_pct"}``: the group's band as report.json states it
-    (``provenance.calibration[*].error_band_pct``, %; its one home, dcsim.node.model.calibration_record, nothing is
-    recomputed here; :func:`band_frac` reads one figure as a fraction). Empty for a calibrated run or a report without
-    the record."""
-    kinds = [k for k in CALIBRATION_CAVEATS if k.key in OUT_OF_SAMPLE_CAVEATS]
-    return [{"group": str(c.get("group", "")), "status": str(c.get("status", "")),
-             "lower_bound": bool(c.get("band_lower_bound")), "error_band_pct": c.get("error_band_pct") or {}}
-            for c in ((report.get("provenance") or {}).get("calibration") or [])
-            if isinstance(c, Mapping) and any(k.applies(dict(c)) for k in kinds)]
-
-
-def band_frac(band: Mapping[str, Any], key: str) -> float:
-    """One figure of an :func:`out_of_sample_bands` entry's band as a fraction: ``key`` ``tok_s`` or ``j_per_tok``
-    (``error_band_pct[key + "_pct"]`` / 100), 0 where it has no finite figure."""
-    v = band["error_band_pct"].get(f"{key}_pct")
-    return float(v) / 100.0 if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
-
-
-def _pool_band_fracs(report: Mapping[str, Any], bands: list[dict], key: str) -> list[float]:
-    """Per pool of report ``pools`` (in order), the widest ``key`` band (fraction, :func:`band_frac`) of its
-    out-of-sample groups, 0 for a pool whose groups are all in-sample; one entry (the widest of all) for a report
-    without pools."""
-    pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
-    by_group = {b["group"]: band_frac(b, key) for b in bands}
-    if not pools:
-        return [max(by_group.values(), default=0.0)]
-    return [max((by_group.get(str(g.get("name")), 0.0) for g in (p.get("groups") or []) if isinstance(g, Mapping)),
-                default=0.0) for p in pools]
 
 
 #: Which band of the node profile each shaded ceiling carries: C is the profile's token rate, P = IT budget / J per
@@ -420,7 +391,7 @@ def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarra
     C carries the profile's tok/s band; P, the IT budget over the energy per token, its J/token band
     (:data:`CEILING_BAND_KEY`; until 2026-12-05 P was shaded with the tok/s band). None when no group is out of sample
     or no band has a figure."""
-    fracs = _pool_band_fracs(report, bands, CEILING_BAND_KEY[name])
+    fracs = pool_band_fracs(report, bands, CEILING_BAND_KEY[name])
     if not any(f > 0 for f in fracs):
         return None
     total = np.asarray(ts[f"{name}_tok_s"], dtype=float)
@@ -430,21 +401,6 @@ def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarra
     else:
         h = max(fracs) * total
     return np.where(np.isfinite(total), h, np.nan)
-
-
-def jpt_band_frac(report: Mapping[str, Any], level: str, bands: list[dict]) -> float:
-    """The J/token error band (fraction) of the run's ``level`` (``gpu``, ``it``, ``facility``) energy per token: with
-    several pools each pool's band (its out-of-sample groups' widest, 0 in-sample) weighted by its share of that
-    level's energy (report ``pools[i].energy_j``: a pool's J/token off by b moves the run's energy by b times its
-    share); else the run's widest band. 0 when no group is out of sample."""
-    fracs = _pool_band_fracs(report, bands, "j_per_tok")
-    if not any(f > 0 for f in fracs):
-        return 0.0
-    pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
-    energy = [float((p.get("energy_j") or {}).get(level, np.nan)) for p in pools]
-    if len(fracs) > 1 and len(energy) == len(fracs) and all(np.isfinite(energy)) and sum(energy) > 0:
-        return float(sum(f * e for f, e in zip(fracs, energy)) / sum(energy))
-    return max(fracs)
 
 
 def band_label(bands: list[dict], key: str = "tok_s_pct") -> str:
@@ -941,14 +897,14 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     gpu = ts.get("gpu_power_w")
     layers: list[tuple[str, np.ndarray, str]] = []
     if gpu is not None:
-        layers.append(("GPU", gpu.astype(float) * mw, POWER_COLORS["gpu"]))
-        layers.append(("rest of IT (host, network)", (it - gpu) * mw, POWER_COLORS["it_other"]))
+        layers.append((energy_label("gpu"), gpu.astype(float) * mw, POWER_COLORS["gpu"]))
+        layers.append((energy_label("server_non_gpu_and_rack"), (it - gpu) * mw, POWER_COLORS["it_other"]))
     else:
-        layers.append(("IT", it * mw, POWER_COLORS["gpu"]))
-    layers.append(("cooling", ts["cooling_power_w"].astype(float) * mw, POWER_COLORS["cooling"]))
-    layers.append(("delivery losses", ts["loss_power_w"].astype(float) * mw, POWER_COLORS["losses"]))
+        layers.append((energy_label("it"), it * mw, POWER_COLORS["gpu"]))
+    layers.append((energy_label("cooling"), ts["cooling_power_w"].astype(float) * mw, POWER_COLORS["cooling"]))
+    layers.append((energy_label("delivery_losses"), ts["loss_power_w"].astype(float) * mw, POWER_COLORS["losses"]))
     if "fixed_power_w" in ts:
-        layers.append(("fixed loads", ts["fixed_power_w"].astype(float) * mw, POWER_COLORS["fixed"]))
+        layers.append((energy_label("fixed_loads"), ts["fixed_power_w"].astype(float) * mw, POWER_COLORS["fixed"]))
     edges = _span_edges(t)
     ax.stackplot(edges, *[_ext(v) for _, v, _ in layers], labels=[n for n, _, _ in layers],
                  colors=[c for _, _, c in layers], step="post", alpha=0.9, linewidth=0)

@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct, fmt_si, get_path,
+from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
+                               fmt_si, get_path, jpt_band_frac, tok_s_band_frac,
                                local_datetime)
 from dcsim.report.serialize import report_json_bytes
-from dcsim.report.summary import SERVED_OVER_C, TERMINAL_WIDTH, start_text, tied_leaders, wrap_hanging, wrap_text
+from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
+                                  wrap_hanging, wrap_text)
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.textio import decode_text, out_folder
@@ -166,7 +168,8 @@ def _check_figures(report: dict, rp: Path) -> None:
     summing to 1 within :data:`BINDING_SHARE_SUM_TOL`. A hand-edited ``joules_per_output_token.facility: -5`` read
     "-8.9 (-228.2%) ✓", and shares of power 0.9 + compute 0.9 were shown and ``demand`` named the longest-binding."""
     for key, *_ in HEADLINE:
-        if key == "binding.n_shifts":  # counted from binding.shifts, not stored
+        # binding.n_shifts is counted from binding.shifts, not stored; the shares are checked as shares below
+        if key == "binding.n_shifts" or key.startswith("binding.share."):
             continue
         v = get_path(report, key)
         if v is None:  # absent or null: a figure the run could not give (shown n/a)
@@ -354,28 +357,20 @@ def _calibration(report: dict) -> list[dict] | None:
     return [c for c in cal if isinstance(c, dict)] if isinstance(cal, list) else None
 
 
-def mean_compute_ceiling(report: dict) -> float | None:
-    """A run's mean compute ceiling C, tok/s: the closed form's run mean (``tpf.run_mean.compute_tok_s``, the mean
-    of the C column), else output served ÷ ``utilization`` (served ÷ C); None without either."""
-    c = _num(get_path(report, "tpf.run_mean.compute_tok_s"))
-    if c is not None:
-        return c
-    served, share = _num(get_path(report, "throughput_tok_s.output")), _num(report.get("utilization"))
-    return served / share if served is not None and share else None
-
-
 def run_error_band(report: dict) -> dict[str, float]:
-    """The widest node calibration error band of a run's rack groups, % (``tok_s_pct``, ``j_per_tok_pct``;
-    ``provenance.calibration[].error_band_pct``); empty for a report that does not give one. A band that is not a
-    mapping of figure to % (a hand-edited report's bare number) gives none: until 2026-12-05 it raised AttributeError."""
+    """A run's node calibration error band on its fleet figures, % (``tok_s_pct``, ``j_per_tok_pct``): every rack
+    group's band (``provenance.calibration[].error_band_pct``, in-sample ones too: between runs on different profiles
+    their residuals do not cancel), each pool's weighted by its share of the output served and of the facility energy
+    (:func:`dcsim.metrics.fmt.tok_s_band_frac`, :func:`~dcsim.metrics.fmt.jpt_band_frac`: the one rule the headline
+    and the J/token figure use); the widest where the record names no pool's group. Empty for a report that does not
+    give one; a band that is not a mapping of figure to % (a hand-edited report's bare number) gives none. Until
+    2026-12-05 it took the widest group's band (mixed-fleet: one pool's 46 % on the whole fleet's J/token)."""
+    bands = calibration_bands(report, out_of_sample=False)
     out: dict[str, float] = {}
-    for c in _calibration(report) or []:
-        band = c.get("error_band_pct")
-        if not isinstance(band, dict):
-            continue
-        for k, v in band.items():
-            if isinstance(v, (int, float)):
-                out[k] = max(out.get(k, 0.0), float(v))
+    for q, frac in (("tok_s_pct", lambda: tok_s_band_frac(report, bands)),
+                    ("j_per_tok_pct", lambda: jpt_band_frac(report, "facility", bands))):
+        if any(isinstance(b["error_band_pct"].get(q), (int, float)) for b in bands):
+            out[q] = round(100.0 * frac(), 9)  # a single band back as stated (27.8, not 27.800000000000004)
     return out
 
 
@@ -507,8 +502,12 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         table += "\n\n" + "\n".join(x for w in used for x in wrap_hanging(f"{UNMARKED[w][0]} ", data["unmarked_notes"][w]))
     caveats = [(lab, r["calibration_caveat"]) for lab, r in zip(labels, data["runs"]) if r["calibration_caveat"]]
     caveats += [(lab, c) for lab, r in zip(labels, reports) for c in slo_caveats(r)]  # one per line
-    if caveats:  # the caveat travels with the number (issue 14.6)
-        table += "\n\n" + "\n".join(x for lab, c in caveats for x in wrap_hanging(f"{lab}: ", c))
+    if caveats:  # the caveat travels with the number (issue 14.6), once per text with the runs it applies to
+        runs_of: dict[str, list[str]] = {}
+        for lab, c in caveats:
+            if lab not in runs_of.setdefault(c, []):
+                runs_of[c].append(lab)
+        table += "\n\n" + "\n".join(x for c, labs in runs_of.items() for x in wrap_hanging(f"{', '.join(labs)}: ", c))
     if out_dir is not None:
         data["files"] = _write_plots(Path(out_dir), labels, loaded, data, alignment)
         no_ts = [lab for lab, (_, ts) in zip(labels, loaded) if not _has_series(ts)]
@@ -869,8 +868,6 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
             # (reference and chiller-trip under heatwave-air's 3.6 M tok/s): each run is then drawn as a share of its
             # own mean compute ceiling C, which it names in the legend
             c_mean = {i: mean_compute_ceiling(reports[i]) for i, _, d in runs if d is not None}
-            c_mean = {i: (c if c else float(np.nanmean(runs[i][2][1]["compute_tok_s"]))
-                          if "compute_tok_s" in runs[i][2][1] else None) for i, c in c_mean.items()}
             known = [c for c in c_mean.values() if c and c > 0]
             per_run = len(known) == len(c_mean) and len(known) > 1 and max(known) > RATE_SCALE_RATIO * min(known)
             for ax, (col, title) in zip(axes, panels):

@@ -12,7 +12,7 @@ from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
-                               energy_label, fmt_energy, fmt_headline_band, fmt_hms, fmt_local_short,
+                               energy_label, energy_overheads, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
                                fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
                                near_tie_text, pools_power_note)
 from dcsim.plots.figures import CONSTRAINT_COLORS
@@ -93,7 +93,7 @@ figure{margin:0 0 18px;background:#fff;padding:10px;border-radius:10px;box-shado
 figure img{width:100%;height:auto;display:block}
 figcaption{font-size:13px;color:#5a6270;margin-top:6px}
 details{margin-top:10px} pre{background:#fff;padding:12px;overflow:auto;font-size:12px;max-height:480px}
-.note{color:#5a6270;font-size:13px}
+.note{color:#5a6270;font-size:13px} .card details.note{margin-top:4px} .card details.note summary{cursor:pointer}
 """
 
 
@@ -117,7 +117,7 @@ def _split_unit(text: str) -> str:
     return f'<span class="nw">{_e(num)} <small>{_e(unit)}</small></span>' if unit else _e(text)
 
 
-def _cards(report: Mapping[str, Any]) -> str:
+def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     jpt = report.get("joules_per_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     cur = current_binding(report)
@@ -146,17 +146,21 @@ def _cards(report: Mapping[str, Any]) -> str:
                     f'<small>{_e(fmt_pct(bind.limit_share))}</small></span>')
         small = "of the time"
     cal = get_path(report, "provenance.calibration") or []
-    # transferred / extrapolated groups: the headline figures carry their band (as the terminal's headline rows)
-    j_band, t_band = fmt_headline_band(cal, "j_per_tok_pct"), fmt_headline_band(cal, "tok_s_pct")
+    # transferred / extrapolated groups: the headline figures carry their band (as the terminal's headline rows),
+    # each pool's weighted by its share of the figure; the groups it comes from are named on the card
+    band = headline_band(report) if band is ... else band
+    j_band, t_band = fmt_headline_band(band, "j_per_tok_pct"), fmt_headline_band(band, "tok_s_pct")
+    src = (f'<div class="note">band: {_e(band_source(band))} (banner above)</div>' if band else "")
     cards = [
         _card("Joules per output token",
               f'<span class="nw">{_e(fmt_jpt(jpt.get("facility")).removesuffix(" J"))} <small>J</small></span> '
               "<small>facility</small>"
-              + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups '
-                 f'(banner above)">{_e(j_band)}</small>' if j_band else ""),
+              + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups, '
+                 f'each pool\'s weighted by its share of the facility energy (banner above)">{_e(j_band)}</small>'
+                 if j_band else ""),
               f"GPU <b>{_e(fmt_jpt(jpt.get('gpu')))}</b> · IT <b>{_e(fmt_jpt(jpt.get('it')))}</b>"
               f" · PUE {_e(fmt_num(report.get('pue'), 3))} · per SLO-meeting token "
-              f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}"),
+              f"{_e(fmt_jpt(get_path(report, 'joules_per_slo_output_token.facility')))}" + (src if j_band else "")),
         _card("Binding constraint", f'<span style="color:{CONSTRAINT_COLORS.get(dominant or "", "#1d2330")}">'
               f"{big_bind}</span> <small>{small}</small>",
               (f"{_e(bind.limits_text)} · " if bind.limits_text else "") +
@@ -172,16 +176,19 @@ def _cards(report: Mapping[str, Any]) -> str:
               f"{_e(fmt_si(get_path(report, 'peak_power_w.facility'), 'W'))}", CONSTRAINT_COLORS["power"]),
         _card("Utilization-adjusted output",
               _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s"))
-              + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups '
-                 f'(banner above)">{_e(t_band)}</small>' if t_band else ""),
+              + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups, '
+                 f'each pool\'s weighted by its share of the output served (banner above)">{_e(t_band)}</small>'
+                 if t_band else ""),
               f"ceiling <b>{_e(fmt_si(get_path(report, 'utilization_adjusted_output.ceiling_tok_s'), 'tok/s'))}</b>"
               f" × U <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.utilization')))}</b>"
               f" × Φ<sub>sys</sub> <b>{_e(fmt_pct(get_path(report, 'utilization_adjusted_output.phi_sys')))}</b>"
               f" · met SLO {_e(fmt_si(get_path(report, 'utilization_adjusted_output.slo_output_tok_s'), 'tok/s'))}"
-              f'<div class="note">{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}'
+              # what U and Φ_sys count, folded: open it ran ~10 lines and made the card row ~500 px tall
+              f'<details class="note"><summary>what U and Φ<sub>sys</sub> count</summary>'
+              f'{_e(U_MEANING).replace("Φ_sys", "Φ<sub>sys</sub>")}'
               # the shed share the binding card shows is on the arrived base: Φ_sys's base leaves it out
               + (f"; the {_e(fmt_pct(shed / arrived))} of arrived tokens shed is outside Φ<sub>sys</sub>'s base"
-                 if shed_txt else "") + "</div>",
+                 if shed_txt else "") + "</details>",
               CONSTRAINT_COLORS["compute"]),
     ]
     # a banner per calibration caveat that applies (dcsim.metrics.fmt.CALIBRATION_CAVEATS), the uncalibrated one
@@ -217,13 +224,17 @@ def _kv_table(rows: list[tuple[str, str]]) -> str:
     return f"<table>{body}</table>"
 
 
-def _summary(report: Mapping[str, Any]) -> str:
+def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
+    """The run's summary table; ``band`` its :func:`dcsim.metrics.fmt.headline_band` (the cards' one)."""
+    band = headline_band(report) if band is ... else band
     tokens = report.get("tokens") or {}
     e = report.get("energy_j") or {}
     peak = report.get("peak_power_w") or {}
     tpf = report.get("tpf") or {}
     rows = [
-        ("Output throughput", _e(fmt_si(get_path(report, "throughput_tok_s.output"), "tok/s"))),
+        ("Output throughput", _e(fmt_si(get_path(report, "throughput_tok_s.output"), "tok/s"))
+         + (lambda b: f' <span class="nw">{_e(b)}</span> <span class="note">({_e(band_source(band))})</span>'
+            if b else "")(fmt_headline_band(band, "tok_s_pct"))),
         ("Tokens (input / output)", f"{_e(fmt_si(tokens.get('input'), ''))} / {_e(fmt_si(tokens.get('output'), ''))}"),
         ("SLO goodput", _e(fmt_si(report.get("goodput_tok_s"), "tok/s"))),
         ("Output tokens arrived / served / shed",
@@ -235,10 +246,8 @@ def _summary(report: Mapping[str, Any]) -> str:
             served_over_c_text(report))),
         ("Energy, facility", _e(fmt_energy(e.get("facility")))),
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
-        (("Energy, cooling / delivery losses / fixed loads",
-          " / ".join(_e(fmt_energy(e.get(k))) for k in ("cooling", "delivery_losses", "fixed_loads")))
-         if e.get("delivery_losses") is not None and e.get("fixed_loads") is not None else
-         ("Energy, cooling / losses", f"{_e(fmt_energy(e.get('cooling')))} / {_e(fmt_energy(e.get('power_losses')))}")),
+        ("Energy, " + " / ".join(lab for lab, _ in energy_overheads(e)),
+         " / ".join(_e(fmt_energy(v)) for _, v in energy_overheads(e))),
         ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
     ]
     moments = tpf.get("moments") or {}
@@ -518,6 +527,7 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
         warn += ('<div class="sub"><b>Overrides</b> (applied to the scenario file): '
                  + "; ".join(f"<code>{_e(x)}</code>" for x in ov) + "</div>")
     figs = dict(pngs)
+    band = headline_band(report)  # once for the page: the cards and the summary table print it
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>dcsim report — {_e(name)}{' (' + str(len(ov)) + ' overrides)' if ov else ''}</title>",
@@ -525,11 +535,11 @@ def render_html(result: Any, pngs: Mapping[str, bytes]) -> str:
         f"<style>{_CSS}</style></head><body><main>",
         f"<h1>dcsim report — {_e(name)}{' <small>(overridden)</small>' if ov else ''}</h1>",
         f'<div class="sub">{sub}</div>', warn,
-        _cards(report),
+        _cards(report, band),
     ]
     if "signature" in figs:
         parts += ["<h2>Token rate, ceilings and the binding constraint</h2>", _img("signature", figs.pop("signature"))]
-    parts += ['<h2>Summary</h2><div class="grid2"><div>', _summary(report), "</div><div>",
+    parts += ['<h2>Summary</h2><div class="grid2"><div>', _summary(report, band), "</div><div>",
               _energy_table(report), "</div></div>"]
     if "power" in figs:
         parts += ["<h2>Power</h2>", _img("power", figs.pop("power"))]

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -17,13 +18,14 @@ from dcsim.metrics.annual import HOURS_PER_YEAR, annual_label  # noqa: F401  (th
 from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
-                               headline_band, fmt_headline_band, sample_scope)
+                               headline_band, fmt_headline_band, band_source, sample_scope,
+                               energy_overheads)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
 __all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
            "pool_rows", "start_text", "annual_label", "HOURS_PER_YEAR",
-           "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING", "served_over_c_text"]
+           "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING", "served_over_c_text", "mean_compute_ceiling"]
 
 
 #: What U on the utilization-adjusted output figure means, said wherever U is shown (terminal, report.html): the
@@ -39,15 +41,30 @@ SERVED_OVER_C = "Served ÷ compute ceiling C"
 SERVED_OVER_C_MEANING = "output served over the run ÷ what the compute ceiling C alone allows; not U"
 
 
+def mean_compute_ceiling(report: Mapping[str, Any]) -> float | None:
+    """A run's mean compute ceiling C, tok/s, the one reader of it (the summary's served ÷ C row, ``dcsim compare``'s
+    ¶ rule and its rate overlay): the closed form's run mean (``tpf.run_mean.compute_tok_s``, the mean of the C
+    column), else output served ÷ ``utilization`` (served ÷ C, for a report without the run mean); None without
+    either."""
+    c = get_path(report, "tpf.run_mean.compute_tok_s")
+    if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c):
+        return float(c)
+    served, share = get_path(report, "throughput_tok_s.output"), report.get("utilization")
+    if (isinstance(served, (int, float)) and isinstance(share, (int, float)) and share
+            and math.isfinite(served) and math.isfinite(share)):
+        return float(served) / float(share)
+    return None
+
+
 def served_over_c_text(report: Mapping[str, Any]) -> str:
     """report.json ``utilization`` (served ÷ the compute ceiling C) with its two bases and U beside it on theirs, so
     that neither is taken for the other: ``"82.0% (served 186 ktok/s ÷ mean compute ceiling C 226 ktok/s; not U
     82.3%, which is offered ÷ the ceiling min(C, P, Q) 225 ktok/s)"`` (reference). They part where P or Q binds
     below C (chiller-trip 82.9 % against U 93.1 %) and where work beyond the ceiling is not offered. Mean C is the
-    closed form's run mean (``tpf.run_mean.compute_tok_s``, the mean of the C column)."""
+    closed form's run mean (:func:`mean_compute_ceiling`)."""
     share = report.get("utilization")
     served = get_path(report, "throughput_tok_s.output")
-    c = get_path(report, "tpf.run_mean.compute_tok_s")
+    c = mean_compute_ceiling(report)
     uao = report.get("utilization_adjusted_output") or {}
     u, k = uao.get("utilization"), uao.get("ceiling_tok_s")
     if not isinstance(served, (int, float)) or not isinstance(c, (int, float)):
@@ -405,7 +422,8 @@ def current_binding(report: Mapping[str, Any]) -> str | None:
     return nonzero[0] if len(nonzero) == 1 else None
 
 
-def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+def headline_rows(report: Mapping[str, Any], band: Mapping[str, Any] | None | EllipsisType = ...
+                  ) -> list[tuple[str, str]]:
     """The four Token Production Function figures as (label, text) rows (docs/report.md)."""
     jpt = report.get("joules_per_output_token") or {}
     jslo = report.get("joules_per_slo_output_token") or {}
@@ -420,13 +438,18 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     caveat = calibration_caveat(get_path(report, "provenance.calibration"))
     if caveat:  # the caveat travels with the number (issue 14.6)
         rows.append(("Calibration", caveat))
-    cal = get_path(report, "provenance.calibration")
-    band = headline_band(cal)  # transferred / extrapolated groups: the headline figures carry their band
+    if band is ...:  # transferred / extrapolated groups: the headline figures carry their band (summary_table's)
+        band = headline_band(report)
+
+    def jb(level: str) -> str:
+        t = fmt_headline_band(band, "j_per_tok_pct", level)
+        return f" {t}" if t else ""
+
     rows += [
         ("J / output token",
-         f"GPU {fmt_jpt(jpt.get('gpu'))}   IT {fmt_jpt(jpt.get('it'))}   "
-         f"facility {fmt_jpt(jpt.get('facility'))}"
-         + (f"   each {fmt_headline_band(cal, 'j_per_tok_pct')} ({', '.join(band['groups'])}'s band)" if band else "")),
+         f"GPU {fmt_jpt(jpt.get('gpu'))}{jb('gpu')}   IT {fmt_jpt(jpt.get('it'))}{jb('it')}   "
+         f"facility {fmt_jpt(jpt.get('facility'))}{jb('facility')}"
+         + (f"   ({band_source(band)})" if band else "")),
     ]
     if jslo:
         rows.append(("", f"per SLO-meeting token: facility {fmt_jpt(jslo.get('facility'))}"))
@@ -449,7 +472,8 @@ def headline_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Util.-adjusted output",
                      f"{fmt_si(uao.get('ceiling_tok_s'), 'tok/s')} ceiling × U {fmt_pct(uao.get('utilization'))} "
                      f"× Φ_sys {fmt_pct(uao.get('phi_sys'))} = {fmt_si(uao.get('achieved_tok_s'), 'tok/s')}"
-                     + (f" {fmt_headline_band(cal, 'tok_s_pct')}" if band else "")))
+                     + (f" {fmt_headline_band(band, 'tok_s_pct')}" if fmt_headline_band(band, 'tok_s_pct')
+                        else "")))
         rows.append(("", U_MEANING))
         rows.append(("", f"met SLO: {fmt_si(uao.get('slo_output_tok_s'), 'tok/s')} "
                          f"({fmt_pct(uao.get('slo_share'))} of output)"))
@@ -706,10 +730,11 @@ def summary_table(
     ov = get_path(report, "provenance.overrides") or []
     if ov:  # the run is not the file's scenario: say how it differs before any figure
         rows.append(("Overrides", "; ".join(str(x) for x in ov)))
-    rows.extend(headline_rows(report))
+    band = headline_band(report)  # once for the view: the headline rows and the throughput row print it
+    rows.extend(headline_rows(report, band))
     rows.append((None, ""))
     tokens = report.get("tokens") or {}
-    tok_band = fmt_headline_band(get_path(report, "provenance.calibration"), "tok_s_pct")
+    tok_band = fmt_headline_band(band, "tok_s_pct")
     rows.append(("Throughput (output)",
                  f"{fmt_si(get_path(report, 'throughput_tok_s.output'), 'tok/s')}{' ' + tok_band if tok_band else ''}   "
                  f"tokens in {fmt_si(tokens.get('input'), '')}  out {fmt_si(tokens.get('output'), '')}"))
@@ -726,14 +751,8 @@ def summary_table(
     rows.append(("Energy",
                  f"facility {fmt_energy(e.get('facility'))}   IT {fmt_energy(e.get('it'))}   "
                  f"GPU {fmt_energy(e.get('gpu'))}"))
-    over = f"overhead: cooling {fmt_energy(e.get('cooling'))}   "
-    if e.get("fixed_loads") is not None and e.get("delivery_losses") is not None:
-        # named apart, as the power figure draws them: the fixed loads (lighting, offices) are no loss
-        over += (f"delivery losses {fmt_energy(e.get('delivery_losses'))}   "
-                 f"fixed loads {fmt_energy(e.get('fixed_loads'))}")
-    else:
-        over += f"losses {fmt_energy(e.get('power_losses'))}"
-    rows.append(("", over))
+    # named apart, as the power figure draws them: the fixed loads (lighting, offices) are no loss
+    rows.append(("", "overhead: " + "   ".join(f"{lab} {fmt_energy(v)}" for lab, v in energy_overheads(e))))
     cc = cost_carbon_text(report)
     if cc:
         rows.append(("Cost / carbon", cc))
