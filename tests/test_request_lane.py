@@ -106,3 +106,44 @@ def test_a_tick_held_at_the_lowest_clock_consolidates_as_a_capped_tick_does():
     k = ln._replicas(ln._share)
     assert n / 2 <= k < n  # consolidated: at least the replicas that serve the work at full load, not all
     assert ln._pred_w(float(k), work, 0.0) <= budget * (1.0 - margin) < even_w
+
+
+def _held_lane(excess_w: float = 0.0):
+    """The request lane of small_scenario (32 H100 replicas of 70B, one rack group, no idle_power_down) past its first
+    tick, every replica in service, may trim down; ``excess_w``: a parked replica's draw over its charged idle."""
+    from conftest import small_scenario
+    from dcsim.engine.build import build_models
+    from dcsim.engine.requests import RequestEngine
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario(small_scenario(fidelity="request")))
+    ln = RequestEngine(m).lanes[0]
+    ln._n_up = int(ln.pool.n)
+    ln._first_tick, ln.may_trim_down = False, True
+    ln._awake_n, ln._parked_excess_w = int(ln.pool.n), excess_w
+    return m, ln
+
+
+def test_a_held_level_above_the_last_trimmed_ticks_is_not_absorbed_into_the_trim():
+    """A held tick's level is read by the tables within the budget less the trim's margin (_held_level); the trim's
+    absorption of a level rise between trimmed ticks (the controller's limit changed) must not apply to it, or it
+    takes a second margin: until 2026-12-05 (later) it did, and the fall from 00:50 of the capped mixed hall
+    (tests/test_power_down.py) held its 4 ticks 2.87 to 8.45 % under the contract where 0.73 to 6.44 % keeps it. Here
+    the last trimmed tick ran the lowest level and a parked replica's 2 W over its idle holds an uncapped tick to
+    about the middle level: the replicas run the held level, the trim stays 0 (absorbed: the lowest level again)."""
+    from dcsim.engine.pools import pool_operating_point
+    from dcsim.engine.requests import _highest_level_within
+
+    m, ln = _held_lane(excess_w=2.0)
+    K = m.clocks.size
+    work = 0.3 * float(ln._lad_cum_rate[-1])  # tokens/s: 30 % of the replicas' full-load rate at the lowest clock
+    it = pool_operating_point(ln.curves, m.clocks, "uniform", ln.overhead_w, np.full(K, work),
+                              np.full(K, 2, np.int8), np.arange(K, dtype=np.int16), np.full(K, 1.0))["it_power_w"]
+    margin = ln._margin()
+    budget = float(it[K // 2]) / (1.0 - margin)  # the replicas' even draw at the middle level, before the margin
+    want = _highest_level_within(it, budget * (1.0 - margin) - 2.0)
+    assert K // 2 - 1 < want < K // 2
+    ln._level_capped = 0.0  # the last trimmed tick ran the lowest level
+    ln._clock_segments(float(m.clocks[-1]), 1e12, 1.0, 0.0, 10.0, capped=False, work_tok_s=work, it_budget_w=budget)
+    assert ln._trim == 0.0
+    assert ln._tick_level[-1] == pytest.approx(want, rel=1e-12)

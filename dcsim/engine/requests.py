@@ -643,9 +643,12 @@ class _Lane:
                 self._trim = min(self._trim, 0.0)
             self._awake_n_trimmed = self._awake_n
         self._slope_w = self._slope_at(curves, level, scale)
-        if self.may_trim_down and self._level_capped is not None and level > self._level_capped:
+        if held is None and self.may_trim_down and self._level_capped is not None and level > self._level_capped:
             # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
-            # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick)
+            # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick). Not
+            # on a held tick: its level is read by the tables within the budget less the trim's margin already, and
+            # absorbing its rise took a second margin (until 2026-12-05, later: the fall from 00:50's held ticks
+            # 2.87 to 8.45 % under the contract where 0.73 to 6.44 % keeps it; docs/engine.md)
             self._trim -= level - self._level_capped
         self._level_capped = level
         if first and self.may_trim_down and not (self.frac < 1.0 and self._awake_n is not None):
