@@ -582,13 +582,14 @@ class _Lane:
         self._level_now = level
         first, self._first_tick = self._first_tick, False
         held = None  # the level an uncapped tick is held to (_held_level), or None
+        serving = None  # the curves it was read on (_serving_curves)
         if self._trim_on and ((self._parked_excess_w > _PARKED_EXCESS_MIN_W and self._awake_n is not None) or (
                 first and not capped and self.may_trim_down and it_budget_w is not None
                 and bool(np.isfinite(it_budget_w)))):
             # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
             # replicas fill from empty): held to the budget less the trim's margin by the tables, then trimmed as a
             # capped tick below (one tail: the target, the trim, consolidation at the lowest clock)
-            held = self._held_level(level, work_tok_s, it_budget_w, avail)
+            held, serving = self._held_level(level, work_tok_s, it_budget_w, avail)
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
         # with a budget of its own aims at it at the top clock too, going below that clock only by the several-pool
@@ -613,7 +614,7 @@ class _Lane:
             # held: the target is the awake replicas' IT budget (the parked ones' charged power set aside), the clock
             # the held level (read on the replicas serving, a hybrid sample's on its own awake replicas: _held_level)
             if self._awake_n is not None:
-                curves, a, scale = self._serving_curves(avail)
+                curves, a, scale = serving
             self._target_w = float(it_budget_w) * self.frac
             level = self._level_now = held
         elif budget_w is not None and np.isfinite(budget_w):
@@ -651,7 +652,8 @@ class _Lane:
             # 2.87 to 8.45 % under the contract where 0.73 to 6.44 % keeps it; docs/engine.md)
             self._trim -= level - self._level_capped
         self._level_capped = level
-        if first and self.may_trim_down and not (self.frac < 1.0 and self._awake_n is not None):
+        if first and held is None and self.may_trim_down and not (self.frac < 1.0 and self._awake_n is not None):
+            # (a held first tick's level is the one _first_trim would give: _held_level reads the same tables)
             self._first_trim(curves, a, level, work_tok_s, limit_tok_s)
         if not self.may_trim_down and level > 1e-9:
             self._share = 1.0  # a pool that may not go below its controller's clock, above the lowest level
@@ -752,21 +754,23 @@ class _Lane:
         kk = min(max(int(round(level)), 0), K - 2)
         return max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
 
-    def _held_level(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float) -> float | None:
+    def _held_level(self, level: float, work_tok_s: float | None, it_budget_w: float,
+                    avail: float) -> tuple[float | None, tuple]:
         """The clock level of an uncapped tick on which parked replicas still finishing their requests
         (``idle_power_down``), or the replicas filling on the lane's first tick, would take the facility over its budget
         less the trim's margin by the tables (:meth:`_clock_segments`), or None where the replicas serving at the
         controller's clock ``level`` fit beside them: the highest level at which the replicas serving the tick's work
         evenly draw within ``it_budget_w`` less the margin and the parked replicas' excess (:meth:`_level_within`); a
         hybrid sample with idle replicas powered down reads it on its own awake replicas too (:meth:`_sample_level`,
-        as a capped tick does; until 2026-12-05 on the pool's awake curves alone)."""
-        curves, a, _ = self._serving_curves(avail)  # without idle_power_down: the pool's curves, ``avail`` serving
+        as a capped tick does; until 2026-12-05 on the pool's awake curves alone). Returned with the
+        :meth:`_serving_curves` it was read on (the held tick's target and slope are read on them)."""
+        curves, a, scale = self._serving_curves(avail)  # without idle_power_down: the pool's curves, ``avail`` serving
         work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
         allow = it_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
         lv = min(self._level_within(curves, a, work, allow), level)
         if self.frac < 1.0 and self._awake_n is not None and work_tok_s is not None:
             lv = min(lv, self._sample_level(work_tok_s, self.frac * allow))
-        return None if lv >= level - 1e-9 else lv
+        return (None if lv >= level - 1e-9 else lv), (curves, a, scale)
 
     def _margin(self) -> float:
         """How far below its power target the trim aims: twice the tick-to-tick scatter of the measured power (the
