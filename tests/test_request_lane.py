@@ -1,51 +1,8 @@
-"""The request lane's own arithmetic (dcsim/engine/requests.py): the vectorised per-level interpolation of a hybrid
-sample's clock, and the clock columns of a tick the lane holds below the controller's clock."""
+"""The request lane's own arithmetic (dcsim/engine/requests.py): the ticks it holds below the controller's clock (their
+level, their consolidation, the clock the record keeps)."""
 
 import numpy as np
 import pytest
-
-from dcsim.engine.requests import _interp_rows
-
-
-def _loop(x, xp, fp):
-    return np.array([np.interp(x[k], xp[k], fp[k]) for k in range(xp.shape[0])])
-
-
-def test_interp_rows_is_np_interp_per_row_to_the_last_bit():
-    """_Lane._sample_level reads each clock level's draw at the sample's work by np.interp on that level's rate row;
-    _interp_rows does every row at once and must give the same floats, bit for bit: below a row, at its knots,
-    between them, on plateaus of the rate (np.maximum.accumulate over load points makes them), at and beyond its
-    end."""
-    rng = np.random.default_rng(7)
-    K, U = 24, 33
-    xp = np.maximum.accumulate(np.cumsum(rng.uniform(0.0, 1e3, (K, U)), axis=1), axis=1)
-    xp[:, 5:9] = xp[:, [5]]  # a plateau in every row
-    xp[3, -4:] = xp[3, -4]  # a row flat at its end
-    fp = np.cumsum(rng.uniform(1.0, 50.0, (K, U)), axis=1) + 1e4
-    for x in (rng.uniform(-1e3, 3e4, K), xp[:, 0] - 1.0, xp[:, 0], xp[:, 6], xp[:, 17], xp[:, -1],
-              xp[:, -1] + 1.0, np.minimum(np.full(K, 9e3), xp[:, -1]), np.nextafter(xp[:, 12], np.inf)):
-        got, want = _interp_rows(x, xp, fp), _loop(x, xp, fp)
-        assert np.array_equal(got.view(np.int64), want.view(np.int64))
-
-
-def test_interp_rows_matches_the_loop_on_a_hybrid_samples_own_tables():
-    """On the node tables of the mixed hall's sample (tests/test_power_down.py: 16 H100 + 8 B200 replicas of 70B), the
-    (K, U) rate and draw of 3 B200 and 2 H100 replicas awake: the vectorised draw at each level equals the per-level
-    loop it replaced, bit for bit, at every work from none to beyond full load."""
-    from dcsim.engine.build import build_models
-    from dcsim.engine.tables import replica_curves
-    from dcsim.scenario import load_scenario
-    from test_power_down import _B200_70B, _H100_70B, _mixed_hall
-
-    m = build_models(load_scenario(_mixed_hall([_H100_70B, _B200_70B], "hybrid")))
-    _, rate, w = replica_curves([g.table for g in m.groups], [g.limits for g in m.groups])
-    rate = np.maximum.accumulate(rate, axis=2)
-    c = np.array([2.0, 3.0])
-    R, W = np.tensordot(c, rate, axes=(0, 0)), np.tensordot(c, w, axes=(0, 0))
-    for work in np.linspace(0.0, 1.2 * float(R[-1, -1]), 41):
-        x = np.minimum(work, R[:, -1])
-        old = np.array([np.interp(min(work, float(R[k, -1])), R[k], W[k]) for k in range(R.shape[0])])
-        assert np.array_equal(_interp_rows(x, R, W), old), work
 
 
 @pytest.mark.parametrize("fidelity", ["request", "hybrid"])

@@ -88,24 +88,6 @@ def _first(available: np.ndarray, k: int, order: np.ndarray | None = None) -> np
     return out
 
 
-def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """``np.interp(x[k], xp[k], fp[k])`` for every row ``k`` at once (``xp`` rows non-decreasing, ``x`` within or
-    beyond them), to the last bit: the same interval (``xp[k, j] <= x < xp[k, j + 1]``), the same formula
-    ``slope * (x - xp[j]) + fp[j]``, ``fp[k, 0]`` below the row and ``fp[k, -1]`` at or beyond its end (finite rows:
-    ``np.interp``'s NaN fall-backs are not needed)."""
-    x = np.asarray(x, dtype=float)
-    n = xp.shape[1]
-    rows = np.arange(xp.shape[0])
-    j = np.minimum(np.count_nonzero(xp <= x[:, None], axis=1) - 1, n - 2)  # sorted rows: the interval's left end
-    jj = np.maximum(j, 0)
-    x0, x1, f0, f1 = xp[rows, jj], xp[rows, jj + 1], fp[rows, jj], fp[rows, jj + 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = (f1 - f0) / (x1 - x0) * (x - x0) + f0
-    y = np.where(x == x0, f0, y)
-    y = np.where(x >= xp[:, -1], fp[:, -1], y)
-    return np.where(x < xp[:, 0], fp[:, 0], y)
-
-
 def _highest_level_within(it_w: np.ndarray, allow_w: float) -> float:
     """The highest (fractional) clock level whose IT power ``it_w`` (W, one entry per level, made non-decreasing) is at
     most ``allow_w``: between two levels by their power (a fractional level runs as a mix of the two in time, whose
@@ -725,8 +707,8 @@ class _Lane:
         loaded with ``work_tok_s`` (sample share), draw at most ``allow_w`` (W) as the trim measures them (rack
         overhead share in, the sample's share of the pool's parked idle out: :meth:`tick`), by the node tables
         (:func:`~dcsim.engine.tables.replica_curves`); the lowest level where none does. The draw at each level is
-        :func:`_interp_rows` of its rate and draw rows (until 2026-12-05 ``np.interp`` per level in a Python loop: the
-        same values to the last bit)."""
+        ``np.interp`` on each level's rate and draw rows (a vectorised form of it, 2026-12-05, saved about 30 ms a
+        simulated day and was dropped: the loop is simpler)."""
         tab, n = self._sample_tab, int(self._lad.size)
         if tab is None or tab[0] is not self._lad_cum_n or tab[1] != n or tab[2] != self._up_scale:
             c = self._lad_cum_n[n] * self._up_scale  # awake replicas per (pool-local) group
@@ -734,7 +716,7 @@ class _Lane:
             tab = self._sample_tab = (self._lad_cum_n, n, self._up_scale, np.tensordot(c, self._g_rate, axes=(0, 0)),
                                       np.tensordot(c, self._g_w, axes=(0, 0)))
         idle = self._sample_parked_idle_w + self._ovh_share - self._parked_w
-        it = _interp_rows(np.minimum(work_tok_s, tab[3][:, -1]), tab[3], tab[4]) + idle
+        it = np.array([np.interp(min(work_tok_s, r[-1]), r, w) for r, w in zip(tab[3], tab[4])]) + idle
         return _highest_level_within(it, allow_w)
 
     def _serving_curves(self, avail: float) -> tuple:
