@@ -486,30 +486,29 @@ def serving_full_load_tok_s(m: Models, power_down, clock, availability, awake) -
     return full_load_tok_s(m.groups, m.clocks, clock, serving_replicas(m, power_down, availability, awake))
 
 
-def held_clock(m: Models, mode, effective_clock, extra: dict) -> np.ndarray:
+def held_clock(m: Models, lane_held, effective_clock, extra: dict) -> np.ndarray:
     """The effective clock per tick (``effective_clock``, the fluid operating point's) with the ticks a single pool's
-    request lane held below the controller's clock replaced by the clock its replicas ran: uncapped ticks (``mode``
-    0) on which the lane's clock (``extra["replica_clock"]``, :meth:`dcsim.engine.requests.RequestEngine.chunk_power`)
-    is below the top one (the lane's first tick, or a parked replica still finishing its batch, held to the budget:
+    request lane held below the controller's clock replaced by the clock its replicas ran: ``lane_held``
+    (:func:`_record_chunk`), uncapped ticks on which the lane's clock (``extra["replica_clock"]``,
+    :meth:`dcsim.engine.requests.RequestEngine.chunk_power`) is below the top one (the lane's first tick, or a parked replica still finishing its batch, held to the budget:
     docs/engine.md "The binding label of a held tick"). The replicas simulated (``extra["sample_share"]`` of the pool:
     all of them at request fidelity, a hybrid sample's share) ran that clock, at most the board's throttled clock; a
     hybrid sample's fluid remainder ran the controller's. Until 2026-12-05 those ticks recorded the controller's full
     clock: power binding at full clock in the timeseries."""
     eff = np.asarray(effective_clock, dtype=float)
-    rc = extra.get("replica_clock")
-    if rc is None:  # several pools: no lane is held below its controller's clock (docs/engine.md)
+    if lane_held is None or not np.any(lane_held):  # several pools: no lane is held below its controller's clock
         return eff
-    rc = np.asarray(rc, dtype=float)
-    held = (np.asarray(mode) == 0) & (rc < m.clocks[-1] * (1 - 1e-9))
-    if not np.any(held):
-        return eff
+    rc = np.asarray(extra["replica_clock"], dtype=float)
     f = float(extra["sample_share"])
-    return np.where(held, f * np.minimum(eff, rc) + (1.0 - f) * eff, eff)
+    return np.where(lane_held, f * np.minimum(eff, rc) + (1.0 - f) * eff, eff)
 
 
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
                   arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None, power_down=None) -> None:
     pools: dict = {}
+    lane_held = None  # request or hybrid fidelity, one pool: the uncapped ticks its lane ran below the top clock
+    if extra is not None and "replica_clock" in extra:
+        lane_held = (np.asarray(mode) == 0) & (np.asarray(extra["replica_clock"]) < m.clocks[-1] * (1 - 1e-9))
     if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
         rec = mp.record(ex, mode, extra)
         pools = rec.pop("pools")
@@ -529,7 +528,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op.setdefault("effective_clock", op["clock"])
         if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
-            op["effective_clock"] = held_clock(m, mode, op["effective_clock"], extra)
+            op["effective_clock"] = held_clock(m, lane_held, op["effective_clock"], extra)
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     fcols = {}
     if flex_cols is not None:  # thermal masses and battery settled; the plant's power follows the heat it moved
@@ -541,13 +540,13 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     # either: a closed door, counted with the capped ones here
     below = closed_door(np.asarray(mode)) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9))
     capped_below = below  # the controller's: the critically-loaded test reads its clock
-    if extra is not None and extra.get("whole_pool", False):
-        # request fidelity, one pool: an uncapped tick on which the lane ran its replicas below full clock (held to
+    if lane_held is not None and extra["sample_share"] >= 1.0:
+        # request fidelity (every replica simulated, not a hybrid sample), one pool: an uncapped tick on which the lane ran its replicas below full clock (held to
         # the budget: a parked replica finishing its batch, the first tick) was limited by power (or cooling), not
         # compute: labelled as a capped tick, read on the replicas' clock. Until 2026-12-05 it read compute (DESIGN.md:
         # the constraint that limits the served rate with work waiting). Hybrid: not (its fluid remainder, most of the
         # facility, ran at the controller's full clock)
-        below = below | ((np.asarray(mode) == 0) & (np.asarray(extra["replica_clock"]) < m.clocks[-1] * (1 - 1e-9)))
+        below = below | lane_held
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
         supply_only=1 if m.scenario.controller.policy == "none" else None, capped=below,

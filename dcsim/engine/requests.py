@@ -1403,12 +1403,12 @@ class RequestEngine:
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
         clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
         if len(parts) == 1:
-            # whole_pool: every replica simulated (request fidelity, not a hybrid sample), so the replicas' clock is the
-            # facility's: the record labels an uncapped tick on which the lane ran them below full clock as capped
+            # sample_share 1: every replica simulated (request fidelity, not a hybrid sample), so the replicas' clock is
+            # the facility's: the record labels an uncapped tick on which the lane ran them below full clock as capped
             # (loop._record_chunk); a hybrid sample's clock is not (its fluid remainder ran at the controller's)
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
                     "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk,
-                    "whole_pool": self.lanes[0].frac >= 1.0, "sample_share": float(self.lanes[0].frac)}
+                    "sample_share": float(self.lanes[0].frac)}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
                 "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
