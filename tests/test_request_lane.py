@@ -104,3 +104,36 @@ def test_a_held_level_above_the_last_trimmed_ticks_is_not_absorbed_into_the_trim
     ln._clock_segments(float(m.clocks[-1]), 1e12, 1.0, 0.0, 10.0, capped=False, work_tok_s=work, it_budget_w=budget)
     assert ln._trim == 0.0
     assert ln._tick_level[-1] == pytest.approx(want, rel=1e-12)
+
+
+def test_the_lane_clock_is_read_through_the_board_limit_where_it_throttles():
+    """mean_clock at request fidelity is the clock the replicas ran, at most the board's throttled clock there
+    (loop.lane_effective_clock). The mixed hall of tests/test_power_down.py with board power caps (H100 450 W, B200
+    700 W per GPU): a lane at full clock at full load runs each group at its board's clock at its largest batch (node
+    model, gpu_clock.board_clock: H100 0.714, B200 0.853), GPU-weighted 0.760, and so does a lane two levels down
+    (0.939, still above both); at the middle level (0.665) nothing throttles; a fractional level is the time mix of
+    its two; where the lane runs the controller's clock it is the fluid operating point's effective clock (read on
+    the replicas awake)."""
+    import copy
+
+    from dcsim.engine.build import build_models
+    from dcsim.engine.gpu_clock import board_clock
+    from dcsim.engine.loop import lane_effective_clock
+    from dcsim.scenario import load_scenario
+    from test_power_down import _B200_70B, _H100_70B, _mixed_hall
+
+    h, b = copy.deepcopy(_H100_70B), copy.deepcopy(_B200_70B)
+    h["node"]["power_cap"], b["node"]["power_cap"] = "450 W", "700 W"
+    m = build_models(load_scenario(_mixed_hall([h, b], "request")))
+    p, c, K = m.pools[0], m.clocks, m.clocks.size
+    board = [float(board_clock(g.node, g.table.batch, p.mean_input, p.mean_output, p.decode_context,
+                               p.prompt_scv)[-1]) for g in m.groups]
+    w = np.array([g.gpus for g in m.groups], dtype=float) / sum(g.gpus for g in m.groups)
+    full = float(sum(wi * min(1.0, bc) for wi, bc in zip(w, board)))
+    assert 0.75 < full < 0.77
+    rc = np.array([c[-1], c[-3], c[K // 2], 0.5 * (c[K // 2] + c[K // 2 + 1]), c[-1]])
+    ctrl = np.array([2.0, 2.0, 2.0, 2.0, c[-1]])  # the last tick: the lane at the controller's clock
+    got = lane_effective_clock(m, rc, ctrl, np.full(5, 0.5), np.full(5, np.nan))
+    assert got[:3] == pytest.approx([full, full, c[K // 2]], rel=1e-9)
+    assert got[3] == pytest.approx(0.5 * (c[K // 2] + min(c[K // 2 + 1], full)), rel=1e-9)
+    assert got[4] == 0.5
