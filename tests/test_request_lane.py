@@ -15,7 +15,6 @@ def test_a_held_tick_records_the_clock_its_replicas_ran(monkeypatch, fidelity):
     binding at full clock. The ticks after it run at full clock in both columns."""
     from conftest import ROOT, run_with_replica_clock
     from dcsim.engine.build import build_models
-    from dcsim.engine.requests import simulated_counts, simulated_share
     from dcsim.scenario import load_scenario
 
     ov = {"duration": "5 min", "start": "2026-07-15T12:00", "expect": {}, "fidelity": fidelity}
@@ -25,9 +24,10 @@ def test_a_held_tick_records_the_clock_its_replicas_ran(monkeypatch, fidelity):
     assert np.all(ts["controller_clock"] == pytest.approx(1.0))
     f = 1.0
     if fidelity == "hybrid":
+        # one rack group, every replica in service: the sample's GPUs are hybrid_sample of the hall's replicas
         m = build_models(load_scenario(ROOT / "scenarios" / "reference.yaml", overrides=ov))
-        gs = list(m.groups)
-        f = simulated_share(m.scenario, gs, simulated_counts(m.scenario, [g.limits.replicas for g in gs]))
+        assert len(m.groups) == 1
+        f = m.scenario.hybrid_sample / m.groups[0].limits.replicas
         assert 0.0 < f < 0.5
     assert ts["mean_clock"][0] == pytest.approx(f * clk[0] + (1.0 - f), rel=1e-12)
     assert ts["mean_clock"][0] < 1.0 - 1e-4

@@ -511,19 +511,30 @@ def lane_effective_clock(m: Models, replica_clock, controller_clock, fluid_clock
     return np.where(same, eff, (1.0 - w) * at(lo) + w * at(lo + 1))
 
 
-def ran_clock(m: Models, op: dict, extra: dict) -> np.ndarray:
+def ran_clock(m: Models, op: dict, extra: dict, serving_gpus) -> np.ndarray:
     """The effective clock per tick at request or hybrid fidelity, one pool (``mean_clock``): what the replicas ran.
     The replicas simulated (``extra["sample_share"]`` of the pool: all of them at request fidelity, a hybrid sample's
     share) ran the lane's clock (``extra["replica_clock"]``, :meth:`dcsim.engine.requests.RequestEngine.chunk_power`:
     the controller's, trimmed when capped, held below it on an uncapped tick whose parked replica still finishes its
     batch or on the lane's first tick), at most the board's throttled clock there (:func:`lane_effective_clock`); a
-    hybrid sample's fluid remainder ran the fluid operating point's (``op["effective_clock"]``). Until 2026-12-05 the
+    hybrid sample's fluid remainder ran the fluid operating point's (``op["effective_clock"]``), each weighted by its
+    GPUs, as the column is GPU-weighted: the sample's serving (``extra["sample_gpus"]``, its whole replicas in service
+    and awake) and the remainder's, ``1 - sample_share`` of the pool's ``serving_gpus`` (per tick: the replicas
+    serving, :func:`~dcsim.engine.controller.serving_replicas`), as its power is that share of the pool's operating
+    point. With ``idle_power_down`` the sample keeps round(awake x sample) replicas awake, fewer or more than its
+    share (2 of 8 where the pool has 7 of 24 awake): weighted by ``sample_share`` (a share of compute), the sample's
+    clock counted 2.33 replicas' worth (until later on 2026-12-05). Until 2026-12-05 the
     uncapped ticks recorded the controller's clock throughout, and until later that day the capped ones the fluid
     operating point's: 0.690 in the mean where the replicas ran 0.667 on the capped ticks of the fall from 00:50
     (docs/engine.md "The clock the record keeps")."""
     eff = np.asarray(op["effective_clock"], dtype=float)
-    f = float(extra["sample_share"])
     lane = lane_effective_clock(m, extra["replica_clock"], op["controller_clock"], eff, op["load_fraction"])
+    share = float(extra["sample_share"])
+    if share >= 1.0:  # request fidelity: every replica simulated
+        return lane
+    g_s = np.asarray(extra["sample_gpus"], dtype=float)
+    g_r = (1.0 - share) * np.asarray(serving_gpus, dtype=float)
+    f = np.where(g_s + g_r > 0.0, g_s / np.maximum(g_s + g_r, 1e-300), share)
     return f * lane + (1.0 - f) * eff
 
 
@@ -552,7 +563,9 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op.setdefault("effective_clock", op["clock"])
         if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
-            op["effective_clock"] = ran_clock(m, op, extra)
+            gpr = np.array([g.node.gpus_per_replica for g in m.groups], dtype=float)
+            op["effective_clock"] = ran_clock(m, op, extra, serving_replicas(m, power_down, ex.availability,
+                                                                             ex.awake) @ gpr)
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     fcols = {}
     if flex_cols is not None:  # thermal masses and battery settled; the plant's power follows the heat it moved

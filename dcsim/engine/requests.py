@@ -193,6 +193,9 @@ class _Lane:
         self._sample_tab = None  # _sample_level's (ladder, size, scale, rate, draw) tables of the sample's awake replicas
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
+        #: GPUs of the replicas serving (in service and awake; hybrid: times the in-service scale) on each tick
+        self._tick_gpus: list[float] = []
+        self._gpus_per_replica = np.array([m.groups[g].node.gpus_per_replica for g in self.groups], dtype=float)
         #: the trim may lower the clock below the controller's: always for a single pool, whose target is the
         #: facility's budget; with several pools after a tick on which they together and this one alone drew more
         #: than their targets (RequestEngine.tick_pools: one pool over its share while another is under keeps the
@@ -297,6 +300,7 @@ class _Lane:
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
                                     work, budget_w, it_budget_w)
+        self._tick_gpus.append(float(self._gpus_per_replica[self.pool.group_of[available]].sum()) * self._up_scale)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
@@ -1135,6 +1139,7 @@ class _Lane:
         a tick split between two levels: the clock of its effective level)."""
         lv = np.array(self._tick_level, dtype=float)
         self._tick_level.clear()
+        self._tick_gpus.clear()
         return np.interp(lv, np.arange(self.m.clocks.size), self.m.clocks)
 
     def in_flight(self) -> int:
@@ -1401,6 +1406,7 @@ class RequestEngine:
         it = np.stack([p[0] for p in parts], axis=1)
         gpu = np.stack([p[1] for p in parts], axis=1)
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
+        gpus = np.array(self.lanes[0]._tick_gpus, dtype=float)  # one pool: its sample's GPUs serving (chunk_clock clears)
         clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
         if len(parts) == 1:
             # sample_share 1: every replica simulated (request fidelity, not a hybrid sample), so the replicas' clock is
@@ -1408,7 +1414,7 @@ class RequestEngine:
             # (loop._record_chunk); a hybrid sample's clock is not (its fluid remainder ran at the controller's)
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
                     "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk,
-                    "sample_share": float(self.lanes[0].frac)}
+                    "sample_share": float(self.lanes[0].frac), "sample_gpus": gpus}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
                 "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
