@@ -39,30 +39,39 @@ def test_a_tick_held_at_the_lowest_clock_consolidates_as_a_capped_tick_does():
     """A held tick (here the lane's first, uncapped, its budget tight) goes through the capped tick's tail: where even
     at the lowest clock the replicas serving the tick's work evenly draw more than the budget less the trim's margin
     by the tables, the lane routes new requests to the share of its replicas that serves that work within it
-    (_start_share), as on a capped tick at the lowest clock. Until 2026-12-05 a held tick had a branch of its own
-    (_hold_to_budget) that set the share to 1: every replica evenly loaded, over its aim by the tables. 32 H100
-    replicas of 70B (small_scenario) serving half their full-load rate at the lowest clock, the budget 3 % under
-    their even draw there."""
+    (_start_share), as on a capped tick at the lowest clock: the most whole replicas within that aim (one more is
+    over it). Until 2026-12-05 a held tick had a branch of its own (_hold_to_budget) that set the share to 1: every
+    replica evenly loaded, over its aim by the tables. 32 H100 replicas of 70B (small_scenario) serving half their
+    full-load rate at the lowest clock, the budget 3 % under their even draw there. A parked replica's draw over its
+    charged idle is set aside from the aim too: with 2 % of the budget of it, fewer replicas are loaded."""
     from conftest import small_scenario
     from dcsim.engine.build import build_models
     from dcsim.engine.requests import RequestEngine
     from dcsim.scenario import load_scenario
 
     m = build_models(load_scenario(small_scenario(fidelity="request")))
-    ln = RequestEngine(m).lanes[0]
-    n = int(ln.pool.n)
-    ln._n_up = n
-    work = 0.5 * float(ln._lad_cum_rate[-1])  # tokens/s: half the replicas' full-load rate at the lowest clock
-    margin = ln._margin()
-    even_w = ln._pred_w(float(n), work, 0.0)
-    budget = 0.97 * even_w / (1.0 - margin)
-    segs = ln._clock_segments(float(m.clocks[-1]), 1e12, 1.0, 0.0, 10.0, capped=False, work_tok_s=work,
-                              it_budget_w=budget)
-    assert ln._tick_level[-1] == 0.0 and segs == [(10.0, float(m.clocks[0]))]  # held to the lowest clock
-    assert ln._target_w == pytest.approx(budget)  # its target the budget, as a capped tick's
-    k = ln._replicas(ln._share)
+
+    def held_share(excess_w: float):
+        ln = RequestEngine(m).lanes[0]
+        n = int(ln.pool.n)
+        ln._n_up = n
+        ln._parked_excess_w = excess_w
+        work = 0.5 * float(ln._lad_cum_rate[-1])  # tokens/s: half the replicas' full-load rate at the lowest clock
+        even_w = ln._pred_w(float(n), work, 0.0)
+        budget = 0.97 * even_w / (1.0 - ln._margin())
+        segs = ln._clock_segments(float(m.clocks[-1]), 1e12, 1.0, 0.0, 10.0, capped=False, work_tok_s=work,
+                                  it_budget_w=budget)
+        assert ln._tick_level[-1] == 0.0 and segs == [(10.0, float(m.clocks[0]))]  # held to the lowest clock
+        return ln, n, work, budget, ln._replicas(ln._share)
+
+    ln, n, work, budget, k = held_share(0.0)
+    aim = budget * (1.0 - ln._margin())
     assert n / 2 <= k < n  # consolidated: at least the replicas that serve the work at full load, not all
-    assert ln._pred_w(float(k), work, 0.0) <= budget * (1.0 - margin) < even_w
+    assert ln._pred_w(float(k), work, 0.0) <= aim < ln._pred_w(float(k + 1), work, 0.0)  # the most within the aim
+    excess = 0.02 * budget
+    ln_x, _, _, _, k_x = held_share(excess)
+    assert k_x < k
+    assert ln_x._pred_w(float(k_x), work, 0.0) <= aim - excess < ln_x._pred_w(float(k_x + 1), work, 0.0)
 
 
 def _held_lane(excess_w: float = 0.0):
@@ -137,3 +146,38 @@ def test_the_lane_clock_is_read_through_the_board_limit_where_it_throttles():
     assert got[:3] == pytest.approx([full, full, c[K // 2]], rel=1e-9)
     assert got[3] == pytest.approx(0.5 * (c[K // 2] + min(c[K // 2 + 1], full)), rel=1e-9)
     assert got[4] == 0.5
+
+
+def test_a_hybrid_sample_rounded_up_is_held_on_its_own_awake_replicas():
+    """A hybrid sample with idle replicas powered down keeps round(awake x sample) whole replicas awake: with 8 of the
+    mixed hall's 24 replicas awake (the B200s) its 8-replica sample keeps 3 B200s awake, more than its compute share of
+    the pool's (0.342 x 8 = 2.74). Held to its share of the awake budget, those 3 serving its share of the work draw
+    more than the share of the pool's 8 at the same clock, so its held level is read on them (_sample_level) and lies
+    below the level the pool's awake replicas read (the budget: their even draw at the middle level, before the
+    margin): 10.36 against 12.0. Without that reading the sample would run the pool's level, over its target."""
+    from dcsim.engine.build import build_models
+    from dcsim.engine.controller import awake_curves
+    from dcsim.engine.pools import pool_operating_point
+    from dcsim.engine.requests import RequestEngine, _first
+    from dcsim.scenario import load_scenario
+    from test_power_down import _capped_mixed_hall
+
+    m = build_models(load_scenario(_capped_mixed_hall("hybrid")))
+    ln = RequestEngine(m).lanes[0]
+    K = m.clocks.size
+    assert ln.pool.n == 8 and 0.3 < ln.frac < 0.4
+    ln._awake_n, ln._awake_k = 3, 8  # as RequestEngine's tick sets them for an awake fraction of 8/24
+    awake = _first(ln._all_up, 3, ln._order)
+    assert np.all(ln.pool.group_of[awake] == 1)  # the B200s, the ladder's first
+    ln._set_ladder(awake)
+    ln._n_up = 3
+    cv = awake_curves(m, ln._pd, 8)
+    work = 0.3 * float(cv.rate_c[-1][-1])  # tokens/s, the pool's
+    it = pool_operating_point(cv, m.clocks, "uniform", ln.overhead_w, np.full(K, work), np.full(K, 2, np.int8),
+                              np.arange(K, dtype=np.int16), np.full(K, 1.0))["it_power_w"]
+    allow = float(it[K // 2])  # the budget less the trim's margin
+    budget = allow / (1.0 - ln._margin())
+    assert ln._level_within(cv, 1.0, work, allow) == pytest.approx(K // 2, abs=1e-9)  # the pool's awake replicas
+    held, _ = ln._held_level(float(K - 1), work * ln.frac, budget, 8 / 24)
+    assert held == pytest.approx(ln._sample_level(work * ln.frac, ln.frac * allow), rel=1e-12)
+    assert held < K // 2 - 1.0
