@@ -391,8 +391,8 @@ def test_request_fidelity_keeps_the_contract_while_a_parked_replica_finishes_its
     the clock that fits the rest (docs/engine.md): the ticks the lane holds below full clock are within the contract,
     exactly, and labelled power (the replicas' clock below full: loop._record_chunk), 4 ticks here (01:34:20-01:35,
     the highest 0.73 % below; 2.87 % while the trim absorbed the rise of their held level, until later on 2026-12-05),
-    mean_clock the lane's clock on every tick (capped ones too). No tick of the run is over (measured 2026-12-05, at most
-    -0.044 %; the trim's per-tick scatter beyond its margin elsewhere is at most +0.1 %, docs/engine.md)."""
+    mean_clock the lane's clock on every tick (capped ones too). No tick of the run is over (measured 2026-12-05, at
+    most -0.044 %; the trim's per-tick scatter beyond its margin elsewhere is at most +0.1 %, docs/engine.md)."""
     cap = 60e3
     r, clk = run_with_replica_clock(monkeypatch, _sinusoid(_capped_mixed_hall("request"), "2026-07-15T00:50",
                                                            "50 min"))

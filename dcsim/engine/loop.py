@@ -489,8 +489,8 @@ def serving_full_load_tok_s(m: Models, power_down, clock, availability, awake) -
 def lane_effective_clock(m: Models, replica_clock, controller_clock, fluid_clock, load_fraction) -> np.ndarray:
     """The effective clock (fraction of maximum, GPU-weighted over rack groups) of replicas that ran
     ``replica_clock`` (a request lane's, per tick): at most the board's throttled clock there. Where that is the
-    controller's clock, the fluid operating point's effective clock ``fluid_clock`` (the same replicas at the same clock, read on
-    the replicas awake where idle replicas are powered down); elsewhere :class:`EffectiveClock`'s grid
+    controller's clock, the fluid operating point's effective clock ``fluid_clock`` (the same replicas at the same
+    clock, read on the replicas awake where idle replicas are powered down); elsewhere :class:`EffectiveClock`'s grid
     (:func:`effective_clock`, the run's rack groups, ``grid_pq``) at the lane's fractional clock level (a time mix of
     its two levels) and the tick's ``load_fraction`` (full load where it is NaN: a frontier tick's vertices run full
     batches; an assumption where the lane's replicas run partly loaded, read only where a board limit throttles); the
@@ -541,7 +541,7 @@ def ran_clock(m: Models, op: dict, extra: dict, serving_gpus) -> np.ndarray:
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
                   arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None, power_down=None) -> None:
     pools: dict = {}
-    lane_held = None  # request or hybrid fidelity, one pool: the uncapped ticks its lane ran below the top clock
+    lane_held = None  # request or hybrid fidelity, one pool: the uncapped ticks its lane ran below the top clock (held)
     if extra is not None and "replica_clock" in extra:
         lane_held = (np.asarray(mode) == 0) & (np.asarray(extra["replica_clock"]) < m.clocks[-1] * (1 - 1e-9))
     if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
@@ -578,11 +578,11 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     below = closed_door(np.asarray(mode)) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9))
     capped_below = below  # the controller's: the critically-loaded test reads its clock
     if lane_held is not None and extra["sample_share"] >= 1.0:
-        # request fidelity (every replica simulated, not a hybrid sample), one pool: an uncapped tick on which the lane ran its replicas below full clock (held to
-        # the budget: a parked replica finishing its batch, the first tick) was limited by power (or cooling), not
-        # compute: labelled as a capped tick, read on the replicas' clock. Until 2026-12-05 it read compute (DESIGN.md:
-        # the constraint that limits the served rate with work waiting). Hybrid: not (its fluid remainder, most of the
-        # facility, ran at the controller's full clock)
+        # request fidelity (every replica simulated, not a hybrid sample), one pool: an uncapped tick on which the lane
+        # ran its replicas below full clock (held to the budget: a parked replica finishing its batch, the first tick)
+        # was limited by power (or cooling), not compute: labelled as a capped tick, read on the replicas' clock. Until
+        # 2026-12-05 it read compute (DESIGN.md: the constraint that limits the served rate with work waiting). Hybrid:
+        # not (its fluid remainder, most of the facility, ran at the controller's full clock)
         below = below | lane_held
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,

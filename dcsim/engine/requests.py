@@ -1406,7 +1406,8 @@ class RequestEngine:
         it = np.stack([p[0] for p in parts], axis=1)
         gpu = np.stack([p[1] for p in parts], axis=1)
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
-        gpus = np.array(self.lanes[0]._tick_gpus, dtype=float)  # one pool: its sample's GPUs serving (chunk_clock clears)
+        gpus = np.array(self.lanes[0]._tick_gpus, dtype=float)  # one pool: its sample's GPUs serving (read before
+        # chunk_clock clears them)
         clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
         if len(parts) == 1:
             # sample_share 1: every replica simulated (request fidelity, not a hybrid sample), so the replicas' clock is
