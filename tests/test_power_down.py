@@ -390,9 +390,9 @@ def test_request_fidelity_keeps_the_contract_while_a_parked_replica_finishes_its
     now the lane sets that replica's last draw over its idle aside from the awake replicas' budget and runs them at
     the clock that fits the rest (docs/engine.md): the ticks the lane holds below full clock are within the contract,
     exactly, and labelled power (the replicas' clock below full: loop._record_chunk), 4 ticks here (01:34:20-01:35,
-    the highest 2.87 % below since they go through the capped tick's tail, the trim absorbing the rise of their held
-    level; 0.73 % before), their mean_clock the lane's. No tick of the run is over (measured 2026-12-05, at most
-    -0.044 %; the trim's per-tick scatter beyond its margin elsewhere is at most +0.1 %, docs/engine.md)."""
+    the highest 0.73 % below; 2.87 % while the trim absorbed the rise of their held level, until later on 2026-12-05),
+    mean_clock the lane's clock on every tick (capped ones too). No tick of the run is over (measured 2026-12-05, at
+    most -0.044 %; the trim's per-tick scatter beyond its margin elsewhere is at most +0.1 %, docs/engine.md)."""
     cap = 60e3
     r, clk = run_with_replica_clock(monkeypatch, _sinusoid(_capped_mixed_hall("request"), "2026-07-15T00:50",
                                                            "50 min"))
@@ -409,9 +409,12 @@ def test_request_fidelity_keeps_the_contract_while_a_parked_replica_finishes_its
     assert float(np.max(p[lane_held])) <= cap
     assert np.all(ts["binding"][lane_held] == 2)  # power, not compute
     # and their clock is the one the replicas ran, the controller's full clock beside it (until 2026-12-05 mean_clock
-    # read 1.0 there: power binding at full clock; docs/engine.md "The clock a held tick records")
-    assert ts["mean_clock"][lane_held] == pytest.approx(clk[lane_held], rel=1e-12)
+    # read 1.0 there: power binding at full clock; docs/engine.md "The clock the record keeps")
     assert np.all(ts["controller_clock"][lane_held] == 1.0)
+    # on every tick, capped ones too (no board limit throttles here): until later on 2026-12-05 a capped tick recorded
+    # the fluid operating point's clock, 0.690 in the mean on the 266 capped ticks where the replicas ran 0.667
+    assert np.any(ts["mode"] != 0)
+    np.testing.assert_allclose(ts["mean_clock"], clk, rtol=1e-12)
 
 
 @pytest.mark.parametrize("rate, mean_kw", [("150 req/s", 59.44), ("220 req/s", 59.60)])
@@ -429,6 +432,33 @@ def test_hybrid_fidelity_keeps_the_contract_with_idle_power_down(rate, mean_kw):
     assert float(np.mean(p)) / 1e3 == pytest.approx(mean_kw, abs=0.3)
     tok = {k: float(np.sum(v["achieved_tok_s"])) for k, v in ts.items()}
     assert tok["hybrid"] / tok["fluid"] - 1.0 == pytest.approx(0.0, abs=0.02)
+
+
+def test_a_hybrid_samples_clock_counts_its_own_awake_gpus(monkeypatch):
+    """mean_clock is GPU-weighted: at hybrid fidelity with idle_power_down the sample's whole replicas awake
+    (round(awake x 8): 2 B200 where the pool has 7 of 24 awake, a share of 2.33) ran the lane's clock, the fluid
+    remainder (1 - the sample's share of the pool's compute, of the 7 awake B200s) the controller's. On the 2-h
+    sinusoid's ticks 566-567 (uncapped, the lane held below full clock for a B200 parked with its batch; no board limit
+    throttles, so the remainder's effective clock is the controller's full clock) the column is that GPU-weighted
+    mean: 0.9508 and 0.9719 (the sample 0.303 of the GPUs running). Until 2026-12-05 (later) the sample was weighted by
+    its compute share (0.342), as if 2.33 replicas had run its clock: 0.9444 and 0.9682."""
+    from dcsim.engine.requests import simulated_counts, simulated_share
+
+    raw = _sinusoid(_capped_mixed_hall("hybrid"), "2026-07-15T00:00", "2 h")
+    r, clk = run_with_replica_clock(monkeypatch, raw)
+    ts = r.timeseries
+    m = build_models(load_scenario(raw))
+    h, b = m.groups
+    assert b.node.gpus_per_replica > 0 and b.table.thr_max[-1] > h.table.thr_max[-1]  # the B200s: the ladder's first
+    counts = simulated_counts(m.scenario, [g.limits.replicas for g in m.groups])
+    assert counts == [5, 3]  # 8 sampled: 5 H100, 3 B200
+    share = simulated_share(m.scenario, list(m.groups), counts)  # the sample's share of the pool's compute
+    for t in (566, 567):
+        assert ts["mode"][t] == 0 and ts["controller_clock"][t] == 1.0 and clk[t] < 0.95
+        assert np.rint(ts["awake_fraction"][t] * 24) == 7  # 7 B200 awake; the sample's 2 of its 3
+        g_s, g_r = 2 * b.node.gpus_per_replica, (1.0 - share) * 7 * b.node.gpus_per_replica
+        assert ts["mean_clock"][t] == pytest.approx((g_s * clk[t] + g_r * 1.0) / (g_s + g_r), rel=1e-12)
+    assert ts["mean_clock"][566] == pytest.approx(0.9508, abs=1e-4)
 
 
 def test_hybrid_fidelity_keeps_the_contract_through_a_capped_peak_with_idle_power_down():

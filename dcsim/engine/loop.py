@@ -499,30 +499,64 @@ def serving_full_load_tok_s(m: Models, power_down, clock, availability, awake) -
     return full_load_tok_s(m.groups, m.clocks, clock, serving_replicas(m, power_down, availability, awake))
 
 
-def held_clock(m: Models, mode, effective_clock, extra: dict) -> np.ndarray:
-    """The effective clock per tick (``effective_clock``, the fluid operating point's) with the ticks a single pool's
-    request lane held below the controller's clock replaced by the clock its replicas ran: uncapped ticks (``mode``
-    0) on which the lane's clock (``extra["replica_clock"]``, :meth:`dcsim.engine.requests.RequestEngine.chunk_power`)
-    is below the top one (the lane's first tick, or a parked replica still finishing its batch, held to the budget:
-    docs/engine.md "The binding label of a held tick"). The replicas simulated (``extra["sample_share"]`` of the pool:
-    all of them at request fidelity, a hybrid sample's share) ran that clock, at most the board's throttled clock; a
-    hybrid sample's fluid remainder ran the controller's. Until 2026-12-05 those ticks recorded the controller's full
-    clock: power binding at full clock in the timeseries."""
-    eff = np.asarray(effective_clock, dtype=float)
-    rc = extra.get("replica_clock")
-    if rc is None:  # several pools: no lane is held below its controller's clock (docs/engine.md)
-        return eff
-    rc = np.asarray(rc, dtype=float)
-    held = (np.asarray(mode) == 0) & (rc < m.clocks[-1] * (1 - 1e-9))
-    if not np.any(held):
-        return eff
-    f = float(extra["sample_share"])
-    return np.where(held, f * np.minimum(eff, rc) + (1.0 - f) * eff, eff)
+def lane_effective_clock(m: Models, replica_clock, controller_clock, fluid_clock, load_fraction) -> np.ndarray:
+    """The effective clock (fraction of maximum, GPU-weighted over rack groups) of replicas that ran
+    ``replica_clock`` (a request lane's, per tick): at most the board's throttled clock there. Where that is the
+    controller's clock, the fluid operating point's effective clock ``fluid_clock`` (the same replicas at the same
+    clock, read on the replicas awake where idle replicas are powered down); elsewhere :class:`EffectiveClock`'s grid
+    (:func:`effective_clock`, the run's rack groups, ``grid_pq``) at the lane's fractional clock level (a time mix of
+    its two levels) and the tick's ``load_fraction`` (full load where it is NaN: a frontier tick's vertices run full
+    batches; an assumption where the lane's replicas run partly loaded, read only where a board limit throttles); the
+    lane's clock itself where no group's board limit lies below its TDP (no shipped scenario's does)."""
+    rc = np.asarray(replica_clock, dtype=float)
+    eff = np.asarray(fluid_clock, dtype=float)
+    ec = effective_clock(m)
+    same = np.abs(rc - np.asarray(controller_clock, dtype=float)) <= 1e-9
+    if not ec.throttles:
+        return np.where(same, eff, rc)
+    K = m.clocks.size
+    lv = np.interp(rc, m.clocks, np.arange(K))
+    lo = np.minimum(np.floor(lv + 1e-9).astype(int), K - 2)
+    w = np.clip(lv - lo, 0.0, 1.0)
+    u = np.broadcast_to(np.asarray(load_fraction, dtype=float), rc.shape)
+    u = np.where(np.isfinite(u), u, 1.0)
+    at = lambda k: np.array([np.interp(ui, ec.curves.u, ec.grid_pq[ki]) for ui, ki in zip(u, k)])  # noqa: E731
+    return np.where(same, eff, (1.0 - w) * at(lo) + w * at(lo + 1))
+
+
+def ran_clock(m: Models, op: dict, extra: dict, serving_gpus) -> np.ndarray:
+    """The effective clock per tick at request or hybrid fidelity, one pool (``mean_clock``): what the replicas ran.
+    The replicas simulated (``extra["sample_share"]`` of the pool: all of them at request fidelity, a hybrid sample's
+    share) ran the lane's clock (``extra["replica_clock"]``, :meth:`dcsim.engine.requests.RequestEngine.chunk_power`:
+    the controller's, trimmed when capped, held below it on an uncapped tick whose parked replica still finishes its
+    batch or on the lane's first tick), at most the board's throttled clock there (:func:`lane_effective_clock`); a
+    hybrid sample's fluid remainder ran the fluid operating point's (``op["effective_clock"]``), each weighted by its
+    GPUs, as the column is GPU-weighted: the sample's serving (``extra["sample_gpus"]``, its whole replicas in service
+    and awake) and the remainder's, ``1 - sample_share`` of the pool's ``serving_gpus`` (per tick: the replicas
+    serving, :func:`~dcsim.engine.controller.serving_replicas`), as its power is that share of the pool's operating
+    point. With ``idle_power_down`` the sample keeps round(awake x sample) replicas awake, fewer or more than its
+    share (2 of 8 where the pool has 7 of 24 awake): weighted by ``sample_share`` (a share of compute), the sample's
+    clock counted 2.33 replicas' worth (until later on 2026-12-05). Until 2026-12-05 the
+    uncapped ticks recorded the controller's clock throughout, and until later that day the capped ones the fluid
+    operating point's: 0.690 in the mean where the replicas ran 0.667 on the capped ticks of the fall from 00:50
+    (docs/engine.md "The clock the record keeps")."""
+    eff = np.asarray(op["effective_clock"], dtype=float)
+    lane = lane_effective_clock(m, extra["replica_clock"], op["controller_clock"], eff, op["load_fraction"])
+    share = float(extra["sample_share"])
+    if share >= 1.0:  # request fidelity: every replica simulated
+        return lane
+    g_s = np.asarray(extra["sample_gpus"], dtype=float)
+    g_r = (1.0 - share) * np.asarray(serving_gpus, dtype=float)
+    f = np.where(g_s + g_r > 0.0, g_s / np.maximum(g_s + g_r, 1e-300), share)
+    return f * lane + (1.0 - f) * eff
 
 
 def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, backlog, held, waiting, shed,
                   arrived, extra, mp: PoolTicker | None = None, flex_cols=None, limit=None, power_down=None) -> None:
     pools: dict = {}
+    lane_held = None  # request or hybrid fidelity, one pool: the uncapped ticks its lane ran below the top clock (held)
+    if extra is not None and "replica_clock" in extra:
+        lane_held = (np.asarray(mode) == 0) & (np.asarray(extra["replica_clock"]) < m.clocks[-1] * (1 - 1e-9))
     if mp is not None:  # several pools: per-pool ceilings, binding and power (dcsim.engine.pools)
         rec = mp.record(ex, mode, extra)
         pools = rec.pop("pools")
@@ -542,7 +576,9 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op.setdefault("effective_clock", op["clock"])
         if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
-            op["effective_clock"] = held_clock(m, mode, op["effective_clock"], extra)
+            gpr = np.array([g.node.gpus_per_replica for g in m.groups], dtype=float)
+            op["effective_clock"] = ran_clock(m, op, extra, serving_replicas(m, power_down, ex.availability,
+                                                                             ex.awake) @ gpr)
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     fcols = {}
     if flex_cols is not None:  # thermal masses and battery settled; the plant's power follows the heat it moved
@@ -554,13 +590,13 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     # either: a closed door, counted with the capped ones here
     below = closed_door(np.asarray(mode)) & (np.asarray(op["controller_clock"]) < m.clocks[-1] * (1 - 1e-9))
     capped_below = below  # the controller's: the critically-loaded test reads its clock
-    if extra is not None and extra.get("whole_pool", False):
-        # request fidelity, one pool: an uncapped tick on which the lane ran its replicas below full clock (held to
-        # the budget: a parked replica finishing its batch, the first tick) was limited by power (or cooling), not
-        # compute: labelled as a capped tick, read on the replicas' clock. Until 2026-12-05 it read compute (DESIGN.md:
-        # the constraint that limits the served rate with work waiting). Hybrid: not (its fluid remainder, most of the
-        # facility, ran at the controller's full clock)
-        below = below | ((np.asarray(mode) == 0) & (np.asarray(extra["replica_clock"]) < m.clocks[-1] * (1 - 1e-9)))
+    if lane_held is not None and extra["sample_share"] >= 1.0:
+        # request fidelity (every replica simulated, not a hybrid sample), one pool: an uncapped tick on which the lane
+        # ran its replicas below full clock (held to the budget: a parked replica finishing its batch, the first tick)
+        # was limited by power (or cooling), not compute: labelled as a capped tick, read on the replicas' clock. Until
+        # 2026-12-05 it read compute (DESIGN.md: the constraint that limits the served rate with work waiting). Hybrid:
+        # not (its fluid remainder, most of the facility, ran at the controller's full clock)
+        below = below | lane_held
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
         supply_only=1 if m.scenario.controller.policy == "none" else None, capped=below,

@@ -88,24 +88,6 @@ def _first(available: np.ndarray, k: int, order: np.ndarray | None = None) -> np
     return out
 
 
-def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """``np.interp(x[k], xp[k], fp[k])`` for every row ``k`` at once (``xp`` rows non-decreasing, ``x`` within or
-    beyond them), to the last bit: the same interval (``xp[k, j] <= x < xp[k, j + 1]``), the same formula
-    ``slope * (x - xp[j]) + fp[j]``, ``fp[k, 0]`` below the row and ``fp[k, -1]`` at or beyond its end (finite rows:
-    ``np.interp``'s NaN fall-backs are not needed)."""
-    x = np.asarray(x, dtype=float)
-    n = xp.shape[1]
-    rows = np.arange(xp.shape[0])
-    j = np.minimum(np.count_nonzero(xp <= x[:, None], axis=1) - 1, n - 2)  # sorted rows: the interval's left end
-    jj = np.maximum(j, 0)
-    x0, x1, f0, f1 = xp[rows, jj], xp[rows, jj + 1], fp[rows, jj], fp[rows, jj + 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = (f1 - f0) / (x1 - x0) * (x - x0) + f0
-    y = np.where(x == x0, f0, y)
-    y = np.where(x >= xp[:, -1], fp[:, -1], y)
-    return np.where(x < xp[:, 0], fp[:, 0], y)
-
-
 def _highest_level_within(it_w: np.ndarray, allow_w: float) -> float:
     """The highest (fractional) clock level whose IT power ``it_w`` (W, one entry per level, made non-decreasing) is at
     most ``allow_w``: between two levels by their power (a fractional level runs as a mix of the two in time, whose
@@ -211,6 +193,9 @@ class _Lane:
         self._sample_tab = None  # _sample_level's (ladder, size, scale, rate, draw) tables of the sample's awake replicas
         self._slope_w = 1.0  # IT W per clock level at full batch near that level (sample share)
         self._tick_level: list[float] = []  # effective clock level (fractional index) of each tick
+        #: GPUs of the replicas serving (in service and awake; hybrid: times the in-service scale) on each tick
+        self._tick_gpus: list[float] = []
+        self._gpus_per_replica = np.array([m.groups[g].node.gpus_per_replica for g in self.groups], dtype=float)
         #: the trim may lower the clock below the controller's: always for a single pool, whose target is the
         #: facility's budget; with several pools after a tick on which they together and this one alone drew more
         #: than their targets (RequestEngine.tick_pools: one pool over its share while another is under keeps the
@@ -315,6 +300,7 @@ class _Lane:
         work = min(float(self._hold_tok + n_out.sum()), limit_tok_s * self.frac * dt) / dt
         segs = self._clock_segments(clock, limit_tok_s, availability if awake is None else awake, t0, dt, capped,
                                     work, budget_w, it_budget_w)
+        self._tick_gpus.append(float(self._gpus_per_replica[self.pool.group_of[available]].sum()) * self._up_scale)
         if self._share < 1.0:  # consolidated: new requests go to the first share of the replicas in service
             available = _first(available, self._replicas(self._share), self._order)
             self.consolidation_s += dt
@@ -582,13 +568,14 @@ class _Lane:
         self._level_now = level
         first, self._first_tick = self._first_tick, False
         held = None  # the level an uncapped tick is held to (_held_level), or None
+        serving = None  # the curves it was read on (_serving_curves)
         if self._trim_on and ((self._parked_excess_w > _PARKED_EXCESS_MIN_W and self._awake_n is not None) or (
                 first and not capped and self.may_trim_down and it_budget_w is not None
                 and bool(np.isfinite(it_budget_w)))):
             # a parked replica still finishing its batch, or the lane's first tick (nothing measured yet: the
             # replicas fill from empty): held to the budget less the trim's margin by the tables, then trimmed as a
             # capped tick below (one tail: the target, the trim, consolidation at the lowest clock)
-            held = self._held_level(level, work_tok_s, it_budget_w, avail)
+            held, serving = self._held_level(level, work_tok_s, it_budget_w, avail)
         # a single pool is trimmed down on a capped tick at the top clock too: the frontier caps there by
         # consolidating load, which evenly routed replicas do not (they draw more at the same rate); a pool of several
         # with a budget of its own aims at it at the top clock too, going below that clock only by the several-pool
@@ -613,7 +600,7 @@ class _Lane:
             # held: the target is the awake replicas' IT budget (the parked ones' charged power set aside), the clock
             # the held level (read on the replicas serving, a hybrid sample's on its own awake replicas: _held_level)
             if self._awake_n is not None:
-                curves, a, scale = self._serving_curves(avail)
+                curves, a, scale = serving
             self._target_w = float(it_budget_w) * self.frac
             level = self._level_now = held
         elif budget_w is not None and np.isfinite(budget_w):
@@ -643,12 +630,16 @@ class _Lane:
                 self._trim = min(self._trim, 0.0)
             self._awake_n_trimmed = self._awake_n
         self._slope_w = self._slope_at(curves, level, scale)
-        if self.may_trim_down and self._level_capped is not None and level > self._level_capped:
+        if held is None and self.may_trim_down and self._level_capped is not None and level > self._level_capped:
             # the controller's level rose between two trimmed ticks (a limit changed, e.g. cooling -> power): the
-            # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick)
+            # replicas step up through the integrator, not at once (at once: 1.3 % over the contract for a tick). Not
+            # on a held tick: its level is read by the tables within the budget less the trim's margin already, and
+            # absorbing its rise took a second margin (until 2026-12-05, later: the fall from 00:50's held ticks
+            # 2.87 to 8.45 % under the contract where 0.73 to 6.44 % keeps it; docs/engine.md)
             self._trim -= level - self._level_capped
         self._level_capped = level
-        if first and self.may_trim_down and not (self.frac < 1.0 and self._awake_n is not None):
+        if first and held is None and self.may_trim_down and not (self.frac < 1.0 and self._awake_n is not None):
+            # (a held first tick's level is the one _first_trim would give: _held_level reads the same tables)
             self._first_trim(curves, a, level, work_tok_s, limit_tok_s)
         if not self.may_trim_down and level > 1e-9:
             self._share = 1.0  # a pool that may not go below its controller's clock, above the lowest level
@@ -720,8 +711,8 @@ class _Lane:
         loaded with ``work_tok_s`` (sample share), draw at most ``allow_w`` (W) as the trim measures them (rack
         overhead share in, the sample's share of the pool's parked idle out: :meth:`tick`), by the node tables
         (:func:`~dcsim.engine.tables.replica_curves`); the lowest level where none does. The draw at each level is
-        :func:`_interp_rows` of its rate and draw rows (until 2026-12-05 ``np.interp`` per level in a Python loop: the
-        same values to the last bit)."""
+        ``np.interp`` on each level's rate and draw rows (a vectorised form of it, 2026-12-05, saved about 30 ms a
+        simulated day and was dropped: the loop is simpler)."""
         tab, n = self._sample_tab, int(self._lad.size)
         if tab is None or tab[0] is not self._lad_cum_n or tab[1] != n or tab[2] != self._up_scale:
             c = self._lad_cum_n[n] * self._up_scale  # awake replicas per (pool-local) group
@@ -729,7 +720,7 @@ class _Lane:
             tab = self._sample_tab = (self._lad_cum_n, n, self._up_scale, np.tensordot(c, self._g_rate, axes=(0, 0)),
                                       np.tensordot(c, self._g_w, axes=(0, 0)))
         idle = self._sample_parked_idle_w + self._ovh_share - self._parked_w
-        it = _interp_rows(np.minimum(work_tok_s, tab[3][:, -1]), tab[3], tab[4]) + idle
+        it = np.array([np.interp(min(work_tok_s, r[-1]), r, w) for r, w in zip(tab[3], tab[4])]) + idle
         return _highest_level_within(it, allow_w)
 
     def _serving_curves(self, avail: float) -> tuple:
@@ -749,21 +740,23 @@ class _Lane:
         kk = min(max(int(round(level)), 0), K - 2)
         return max(float(it_full[kk + 1] - it_full[kk]) * self.frac * scale, 1e-9)
 
-    def _held_level(self, level: float, work_tok_s: float | None, it_budget_w: float, avail: float) -> float | None:
+    def _held_level(self, level: float, work_tok_s: float | None, it_budget_w: float,
+                    avail: float) -> tuple[float | None, tuple]:
         """The clock level of an uncapped tick on which parked replicas still finishing their requests
         (``idle_power_down``), or the replicas filling on the lane's first tick, would take the facility over its budget
         less the trim's margin by the tables (:meth:`_clock_segments`), or None where the replicas serving at the
         controller's clock ``level`` fit beside them: the highest level at which the replicas serving the tick's work
         evenly draw within ``it_budget_w`` less the margin and the parked replicas' excess (:meth:`_level_within`); a
         hybrid sample with idle replicas powered down reads it on its own awake replicas too (:meth:`_sample_level`,
-        as a capped tick does; until 2026-12-05 on the pool's awake curves alone)."""
-        curves, a, _ = self._serving_curves(avail)  # without idle_power_down: the pool's curves, ``avail`` serving
+        as a capped tick does; until 2026-12-05 on the pool's awake curves alone). Returned with the
+        :meth:`_serving_curves` it was read on (the held tick's target and slope are read on them)."""
+        curves, a, scale = self._serving_curves(avail)  # without idle_power_down: the pool's curves, ``avail`` serving
         work = float(work_tok_s) / self.frac if work_tok_s is not None else 0.0
         allow = it_budget_w * (1.0 - self._margin()) - self._parked_excess_w / self.frac
         lv = min(self._level_within(curves, a, work, allow), level)
         if self.frac < 1.0 and self._awake_n is not None and work_tok_s is not None:
             lv = min(lv, self._sample_level(work_tok_s, self.frac * allow))
-        return None if lv >= level - 1e-9 else lv
+        return (None if lv >= level - 1e-9 else lv), (curves, a, scale)
 
     def _margin(self) -> float:
         """How far below its power target the trim aims: twice the tick-to-tick scatter of the measured power (the
@@ -1146,6 +1139,7 @@ class _Lane:
         a tick split between two levels: the clock of its effective level)."""
         lv = np.array(self._tick_level, dtype=float)
         self._tick_level.clear()
+        self._tick_gpus.clear()
         return np.interp(lv, np.arange(self.m.clocks.size), self.m.clocks)
 
     def in_flight(self) -> int:
@@ -1411,14 +1405,16 @@ class RequestEngine:
         it = np.stack([p[0] for p in parts], axis=1)
         gpu = np.stack([p[1] for p in parts], axis=1)
         # the simulated replicas' clock per tick and pool (the controller's, trimmed when capped)
+        gpus = np.array(self.lanes[0]._tick_gpus, dtype=float)  # one pool: its sample's GPUs serving (read before
+        # chunk_clock clears them)
         clk = np.stack([ln.chunk_clock() for ln in self.lanes], axis=1)
         if len(parts) == 1:
-            # whole_pool: every replica simulated (request fidelity, not a hybrid sample), so the replicas' clock is the
-            # facility's: the record labels an uncapped tick on which the lane ran them below full clock as capped
+            # sample_share 1: every replica simulated (request fidelity, not a hybrid sample), so the replicas' clock is
+            # the facility's: the record labels an uncapped tick on which the lane ran them below full clock as capped
             # (loop._record_chunk); a hybrid sample's clock is not (its fluid remainder ran at the controller's)
             return {"it_power_w": parts[0][0], "gpu_power_w": parts[0][1], "pool_it_power_w": it,
                     "pool_gpu_power_w": gpu, "replica_clock": clk[:, 0], "pool_replica_clock": clk,
-                    "whole_pool": self.lanes[0].frac >= 1.0, "sample_share": float(self.lanes[0].frac)}
+                    "sample_share": float(self.lanes[0].frac), "sample_gpus": gpus}
         return {"it_power_w": it.sum(axis=1), "gpu_power_w": gpu.sum(axis=1), "pool_it_power_w": it,
                 "pool_gpu_power_w": gpu, "pool_replica_clock": clk}
 
