@@ -226,25 +226,28 @@ def read_weather_csv(path: Path):
             a[:, k] = _T_UNITS[units[name]](a[:, k])
     t_db = a[:, 1]
     _check_range(path, lines, "t_db", t_db, *T_RANGE_C, "degC")
-    hot = np.nonzero(t_db > T_RECORD_HIGH_C)[0]
-    if hot.size:
-        k = int(hot[0])
-        raise WeatherError(
-            f"{path}:{lines[k]}: t_db = {t_db[k]:g} degC is above the highest air temperature ever recorded "
-            f"({T_RECORD_HIGH_C:g} degC, Death Valley 1913, WMO): is the column in degF? Name the unit in the header "
-            f"('t_db_degF'); {int(hot.size)} of {len(t_db)} rows are above it")
+    _refuse_first(path, lines, t_db > T_RECORD_HIGH_C, lambda k, n: (
+        f"t_db = {t_db[k]:g} degC is above the highest air temperature ever recorded ({T_RECORD_HIGH_C:g} degC, "
+        f"Death Valley 1913, WMO): is the column in degF? Name the unit in the header ('t_db_degF'); {n} of "
+        f"{len(t_db)} rows are above it"))
     t_wb = _wet_bulb_from(path, lines, hums[0], a[:, 2], t_db)
     if len(hums) == 2:
         other = _wet_bulb_from(path, lines, hums[1], a[:, 3], t_db)
         gap = np.abs(other - t_wb)
-        bad = np.nonzero(gap > HUMIDITY_AGREE_K)[0]
-        if bad.size:
-            k = int(bad[0])
-            raise WeatherError(
-                f"{path}:{lines[k]}: columns {hums[0]!r} and {hums[1]!r} give wet bulbs {t_wb[k]:.1f} and "
-                f"{other[k]:.1f} degC, {gap[k]:.1f} K apart (more than {HUMIDITY_AGREE_K:g} K in {int(bad.size)} of "
-                f"{len(t_db)} rows): they do not describe the same air; keep one humidity column")
+        _refuse_first(path, lines, gap > HUMIDITY_AGREE_K, lambda k, n: (
+            f"columns {hums[0]!r} and {hums[1]!r} give wet bulbs {t_wb[k]:.1f} and {other[k]:.1f} degC, "
+            f"{gap[k]:.1f} K apart (more than {HUMIDITY_AGREE_K:g} K in {n} of {len(t_db)} rows): they do not "
+            f"describe the same air; keep one humidity column"))
     return t_s, t_db, t_wb
+
+
+def _refuse_first(path, lines, bad: np.ndarray, why) -> None:
+    """Refuse a weather file at the first row of ``bad`` (a mask over its rows): ``why(k, n)`` words the reason for
+    row ``k`` of the ``n`` rows marked, after ``file:line:``."""
+    rows = np.nonzero(bad)[0]
+    if rows.size:
+        k = int(rows[0])
+        raise WeatherError(f"{path}:{lines[k]}: {why(k, int(rows.size))}")
 
 
 def _wet_bulb_from(path, lines, hum: str, h: np.ndarray, t_db: np.ndarray) -> np.ndarray:
