@@ -201,13 +201,14 @@ def test_the_grouped_warning_prints_the_figures_of_the_record_and_so_does_a_prof
 
 def test_a_profile_that_cannot_be_written_is_named_in_the_error(tmp_path, capsys):
     """Several groups go to one file each in the ``--out`` directory; when one cannot be written the error names that
-    file (it named the directory: "cannot write q: ..." for q/B200_....yaml), as ``--pool`` and ``--predict`` do."""
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file, not a directory\n")
+    file (it named the directory: "cannot write q: ..." for q/B200_....yaml), as ``--pool`` and ``--predict`` do. The
+    blocker is a folder where the profile's file goes (an --out through a file is refused before the fit: textio)."""
+    out = tmp_path / "blocked"
+    (out / "B200_llama-3.1-70b_bf16_tp2.yaml").mkdir(parents=True)  # a folder where the profile's file goes
     src = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"  # two groups: B200 TP2 and H100 TP4
-    assert main([str(src), "--out", str(blocker / "q")]) == 2
+    assert main([str(src), "--out", str(out), "--force"]) == 2
     err = capsys.readouterr().err
-    assert f"cannot write {blocker / 'q' / 'B200_llama-3.1-70b_bf16_tp2.yaml'}: " in " ".join(err.split()), err
+    assert f"cannot write {out / 'B200_llama-3.1-70b_bf16_tp2.yaml'}: " in " ".join(err.split()), err
     assert main([str(src), "--out", str(tmp_path / "q")]) == 0
     assert sorted(p.name for p in (tmp_path / "q").iterdir()) == ["B200_llama-3.1-70b_bf16_tp2.yaml",
                                                                    "H100-SXM_llama-3.1-70b_bf16_tp4.yaml"]
