@@ -24,7 +24,7 @@ from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullForma
 # the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
 from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_time, jpt_band_frac,
                                out_of_sample_bands, pool_band_fracs, sample_scope)
-from dcsim.tpf import BINDING_NAMES, MODE_NAMES, in_service
+from dcsim.tpf import BINDING_NAMES, capped_ticks, in_service
 
 __all__ = [
     "BINDING_NAMES",
@@ -868,8 +868,7 @@ def at_cap_note(ts: Mapping[str, np.ndarray]) -> str | None:
     note = (f"at the cap (within {100 * AT_CAP_FRAC:.0f} %) on {100 * at_cap.sum() / free.sum():.0f} % of the\n"
             f"{100 * free.mean():.0f} % of ticks where power does not bind")
     if "mode" in ts:
-        mode = np.asarray(ts["mode"]).astype(int)[at_cap]
-        capped = np.isin(mode, [MODE_NAMES.index("frontier"), MODE_NAMES.index("uniform_cap")])
+        capped = capped_ticks(ts["mode"])[at_cap]
         if capped.mean() > 0.5:
             clock = ts.get("controller_clock", ts.get("mean_clock"))
             med = (f", median clock {float(np.nanmedian(np.asarray(clock, dtype=float)[at_cap][capped])):.2f}"
