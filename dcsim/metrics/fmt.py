@@ -268,11 +268,17 @@ def pool_band_fracs(report: Mapping[str, Any], bands: list[dict], key: str) -> l
                 default=0.0) for p in pools]
 
 
+def _weighable(fracs: list[float], weights: list[float]) -> bool:
+    """Whether :func:`_share_weighted` weights ``fracs`` by ``weights``: several pools, a weight for each, all finite,
+    at least 0 and summing above 0."""
+    return (len(fracs) > 1 and len(weights) == len(fracs) and all(math.isfinite(w) and w >= 0 for w in weights)
+            and sum(weights) > 0)
+
+
 def _share_weighted(fracs: list[float], weights: list[float]) -> float:
-    """Σ fracᵢ·wᵢ / Σ wᵢ when there is a weight per pool, all finite and summing above 0; else the widest frac (a
-    run without pools, or a report without the per-pool figure)."""
-    if (len(fracs) > 1 and len(weights) == len(fracs) and all(math.isfinite(w) and w >= 0 for w in weights)
-            and sum(weights) > 0):
+    """Σ fracᵢ·wᵢ / Σ wᵢ where :func:`_weighable`; else the widest frac (a run without pools, or a report without
+    the per-pool figure)."""
+    if _weighable(fracs, weights):
         return float(sum(f * w for f, w in zip(fracs, weights)) / sum(weights))
     return max(fracs, default=0.0)
 
@@ -328,7 +334,10 @@ def headline_band(report: Mapping[str, Any]) -> dict | None:
     return {"groups": [b["group"] for b in adds], "lower_bound": any(b["lower_bound"] for b in adds),
             "tok_s_pct": tok if tok > 0 else None, "j_per_tok_pct": levels["facility"] or None,
             "j_per_tok_pct_by_level": levels,
-            "weighted": sum(isinstance(p, Mapping) for p in report.get("pools") or []) > 1}
+            # "by pool share" only where both figures were weighted (a report missing a pool's figure takes the widest)
+            "weighted": _weighable(pool_band_fracs(report, bands, "tok_s"),
+                                   _pool_figure(report, "throughput_tok_s.output"))
+            and _weighable(pool_band_fracs(report, bands, "j_per_tok"), _pool_figure(report, "energy_j.facility"))}
 
 
 def fmt_headline_band(band: Mapping[str, Any] | None, quantity: str, level: str | None = None) -> str:
