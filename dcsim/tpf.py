@@ -40,6 +40,7 @@ __all__ = [
     "facility_binding",
     "facility_bound_pool",
     "near_tie_margin",
+    "serving_share",
     "CROSSOVER_INTERCONNECT_RANGE_X",
     "CROSSOVER_GPU_RANGE_X",
     "CROSSOVER_T_OUT_RANGE_C",
@@ -135,10 +136,11 @@ def cooling_binds_text(spans, t_lo: float, t_hi: float) -> str:
     """Where cooling binds over the outdoor temperatures searched, in a planner's words: ``spans`` the
     ``crossover.cooling_binds_t_out_c`` list of :func:`dcsim.engine.steady.crossovers` (``from_c``/``to_c``, None
     where the span reaches the end of the searched range ``t_lo``..``t_hi`` degC). "cooling binds below 15.0 degC and
-    above 39.9 degC"; "cooling binds above (none in -30..55 degC)" where it binds nowhere in the range."""
+    above 39.9 degC"; "cooling binds nowhere in -30..55 degC" where it binds nowhere in the range (until 2026-12-05
+    "cooling binds above (none in ...)", the single-crossover wording with no temperature)."""
     rng = f"{t_lo:g}..{t_hi:g} degC"
     if not spans:
-        return f"cooling binds above (none in {rng})"
+        return f"cooling binds nowhere in {rng}"
     parts = []
     for s in spans:
         lo, hi = s.get("from_c"), s.get("to_c")

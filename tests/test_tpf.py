@@ -195,7 +195,7 @@ def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
             assert main(["tpf", str(ref), "--set", "facility.cooling.capacity=5 MW"]) == 0
         return [" ".join(b.split()) for b in buf.getvalue().split("crossovers: ")[1:]]
 
-    assert all("cooling binds above (none in -30..55 degC)" in c for c in crossovers())
+    assert all("cooling binds nowhere in -30..55 degC" in c for c in crossovers())
     from dcsim.engine import steady
 
     seen, spans = [], steady._spans
@@ -203,7 +203,7 @@ def test_dcsim_tpf_says_the_range_it_searched_from_the_constants(monkeypatch):
         seen.append((lo, hi)), spans(grid, pred, lo, hi, step))[1])
     for mod in (tpf, steady):  # the range the search scans (steady holds its own name for it) and the text says
         monkeypatch.setattr(mod, "CROSSOVER_T_OUT_RANGE_C", (-40.0, 60.0))
-    assert all("cooling binds above (none in -40..60 degC)" in c for c in crossovers())
+    assert all("cooling binds nowhere in -40..60 degC" in c for c in crossovers())
     assert (-40.0, 60.0) in seen  # the text names the range the search did scan
 
 
@@ -243,7 +243,7 @@ def test_cooling_binds_text_names_every_span_in_a_planners_words():
     from the bottom "below X"; both in one sentence; none and the whole range say the range searched."""
     say = lambda spans: tpf.cooling_binds_text(spans, -30.0, 55.0)  # noqa: E731
     assert say([{"from_c": 39.93, "to_c": None}]) == "cooling binds above 39.9 degC"
-    assert say([]) == "cooling binds above (none in -30..55 degC)"
+    assert say([]) == "cooling binds nowhere in -30..55 degC"
     assert say([{"from_c": None, "to_c": 15.18}, {"from_c": 39.93, "to_c": None}]) == (
         "cooling binds below 15.2 degC and above 39.9 degC")
     assert say([{"from_c": 5.0, "to_c": 12.0}]) == "cooling binds between 5.0 and 12.0 degC"
