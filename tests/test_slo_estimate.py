@@ -823,10 +823,15 @@ def test_the_critical_gap_warning_reads_the_ticks_the_estimate_walked_on_a_defer
     seen = []
     real = asm.slo_gap_caveats
     monkeypatch.setattr(asm, "slo_gap_caveats", lambda m, ts, *a, **k: seen.append((m, ts, a)) or real(m, ts, *a, **k))
+    raws = []  # the whole series, as the run recorded it (the caveats read the interactive view the estimate read)
+    real_view = asm.interactive_view
+    monkeypatch.setattr(asm, "interactive_view", lambda m, ts: raws.append(ts) or real_view(m, ts))
     rep = dcsim.run(raw).report
     warn = [w for w in rep["warnings"] if "critically loaded" in w]
     assert len(warn) == 1 and "(on 10 of 10 ticks" in warn[0]
-    m, ts, args = seen[0]
+    m, view, args = seen[0]
+    ts = raws[-1]
+    assert np.sum(view["arrived_tokens"]) < np.sum(ts["arrived_tokens"])  # the caveats read the interactive view
     walked = args[2]  # the estimate's critically loaded ticks, passed on
     assert walked is not None and np.all(walked)
     # on the whole series the door holds the deferred work: the same test finds no tick there

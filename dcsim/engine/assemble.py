@@ -731,7 +731,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                             f"at most {100 * (ratio - 1):.1f} % over: the controller holds the facility's budgets and "
                             "the racks on average, not each rack's draw tick by tick at this fidelity")
     else:  # fluid: the queueing-aware estimate (latency percentiles per class, or "not estimated")
-        est = slo_estimate(m, interactive_view(m, ts))
+        view = interactive_view(m, ts)  # the series the estimate reads, and its known gaps' shares with it
+        est = slo_estimate(m, view)
         serving = report_block(est)
         goodput, slo, note = serving.pop("goodput_tok_s"), serving.pop("slo_attainment"), serving.pop("slo_note")
         if goodput is None:
@@ -745,7 +746,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         if tail:  # the caveat travels with the number
             warnings.append(tail)
         if goodput is not None:
-            warnings.extend(w for w in slo_gap_caveats(m, ts, slo, gap_notes, est.critical_ticks)
+            warnings.extend(w for w in slo_gap_caveats(m, view, slo, gap_notes, est.critical_ticks)
                             if w not in warnings)
     good_tok = goodput * duration if goodput is not None else 0.0
     # with deferrable work the goodput holds the deferred tokens served by their deadline (added above at fluid
