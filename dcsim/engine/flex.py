@@ -156,7 +156,6 @@ class Flex:
     th_shed: bool = False
     throttled: bool = False
     gpu_level_w: np.ndarray | None = None
-    gpu_level_list: list = field(default_factory=list)
     it_full_w: float = 0.0
     dq: DeferrableQueue | None = None
     share: float = 0.0
@@ -231,7 +230,6 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         idle = float(np.asarray(g0.table.gpu)[0, 0]) / gpr
         p = replace(p, p_max_w=float(lvl_w[-1]), p_min_w=float(lvl_w[0]), p_idle_w=min(idle, float(lvl_w[0]) * 0.999))
         fx.th, fx.gpu_level_w = p, lvl_w
-        fx.gpu_level_list = np.maximum.accumulate(lvl_w).tolist()  # monotone for bisect
         fx.th_free_q = not fs.thermal.preemptive_cap
         fx.k_th = m.clocks.size - 1
         fx.it_full_w = float(m.curves.it_pq[-1][-1])

@@ -274,8 +274,6 @@ class Workload:
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
-        #: what the models' context windows do to a trace, one per distinct window (:func:`window_effect`)
-        self.context_effects: list[ContextWindowEffect] = []
         #: a trace's window per class (tokens, int64; :data:`NO_WINDOW` for none), None when no window refuses or cuts
         #: any of its requests: applied after the class draw (:meth:`sample`), expected over it in the fluid figures
         self._win: np.ndarray | None = None
@@ -620,7 +618,6 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
             wl.trace_unsorted = (str(tr.path), tr.unsorted, len(tr), tr.first_unsorted_line)
         if period is None:
             wl.trace_span = (str(tr.path), float(t[0]), float(t[-1]), int(t.size))
-        wl.context_effects = [e for e, _ in effects]
         if warn:
             wl.context_warnings = [w for e, who in effects if (w := e.warning(who))]
         return wl
