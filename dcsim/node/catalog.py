@@ -335,12 +335,16 @@ def own_energy_groups(pools: list[dict]) -> list[str]:
     return sorted({g for p in pools for g in p.get("energy_not_fitted") or []})
 
 
-def with_own_energy(band: dict, pools: list[dict]) -> dict:
-    """``band`` with its J/token at least the pools' :func:`own_energy_band` (unchanged when they have none)."""
+def with_own_energy(band: dict, pools: list[dict], model: ModelSpec | None, precision: str) -> tuple[dict, list[str]]:
+    """``band`` and the groups it took its J/token from, for a transfer of ``model`` in ``precision`` from ``pools``:
+    for a checkpoint whose energy is its own (:func:`energy_is_own`) the J/token band is at least the pools'
+    :func:`own_energy_band` and the groups are :func:`own_energy_groups`; otherwise ``band`` unchanged and no groups."""
+    if model is None or not energy_is_own(model, precision):
+        return band, []
     own = [e for e in (own_energy_band(p) for p in pools) if e is not None]
-    if not own or band.get("j_per_tok_pct") is None:
-        return band
-    return {**band, "j_per_tok_pct": max([band["j_per_tok_pct"]] + own)}
+    if own and band.get("j_per_tok_pct") is not None:
+        band = {**band, "j_per_tok_pct": max([band["j_per_tok_pct"]] + own)}
+    return band, own_energy_groups(pools)
 
 
 def lomo_band(pooled: dict, moe: bool | None = None) -> dict:
@@ -536,10 +540,8 @@ def pool_transfer(pool: dict, gpu: GpuSpec, model: ModelSpec | None, precision: 
     if moe and "t_moe_layer_s" in borrowed and band["tok_s_pct"] is not None:
         # the dispatch comes from other GPUs' MoE models: their MoE transfer errors bound this one too
         band = max_band([band] + [lomo_band(pooled[g], True) for g in borrowed["t_moe_layer_s"]])
-    own = model is not None and energy_is_own(model, precision)
-    if own:  # the pool leaves such a checkpoint's J/token out: its band is how far the left-out ones landed
-        band = with_own_energy(band, [pool])
-    own_from = own_energy_groups([pool]) if own else []
+    # the pool leaves an own-energy checkpoint's J/token out: its band is how far the left-out ones landed
+    band, own_from = with_own_energy(band, [pool], model, precision)
     named = {k: v for k, v in (("name", name), ("status", status)) if v is not None}
     out = {**pool, "params": params, **named, "error_band_pct": band, "measured_precisions": pooled_precisions([pool]),
            "precisions_gpu": str(pool.get("gpu")), "precisions_of": "its pooled fit holds",
@@ -594,10 +596,7 @@ def transfer_profile(gpu: GpuSpec, model: ModelSpec | None = None, precision: st
     fitted = params["mfu"]
     params["mfu"] = float(sum(transfer_mfu(p["params"]["mfu"], cat[p["gpu"]], gpu, prec) for p in use) / len(use))
     worst = max_band([lomo_band(p, moe) for p in use])
-    own = model is not None and energy_is_own(model, precision)
-    if own:
-        worst = with_own_energy(worst, use)
-    own_from = own_energy_groups(use) if own else []
+    worst, own_from = with_own_energy(worst, use, model, precision)
     return {"name": f"generic-{gpu.name}", "gpu": gpu.name, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": params, "status": "generic", "error_band_pct": worst,
             **({"energy_band_from": own_from} if own_from else {}),
