@@ -31,9 +31,9 @@ __all__ = ["LOG_LIMIT", "SHED_RESIDUE_TOK", "Controller", "queue_step", "Arrival
 
 #: Controller log entries kept (later ones are counted in ``log_dropped``).
 LOG_LIMIT = 5000
-#: Shed tokens on a tick below which no shedding episode starts or goes on in the log: half a token, the float
-#: residue of the queue's arithmetic, not a request shed (chiller-trip logged an episode 10 s early from a tick that
-#: shed 5.96e-08 tokens, audit 2026-12-05). The timeseries keep every token; only the log's episodes are on whole ones.
+#: Tokens past the hold limit below which :func:`queue_step` sheds nothing (they wait a tick more): half a token, the
+#: float residue of the queue's arithmetic, not a request shed (chiller-trip logged a shedding episode 10 s early from
+#: a tick that shed 5.96e-08 tokens, audit 2026-12-05). Sheds are whole-token events in the timeseries and the log.
 SHED_RESIDUE_TOK = 0.5
 
 
@@ -48,13 +48,14 @@ def queue_step(backlog_tok: float, inflow_tok_s: float, limit_tok_s: float, dt_s
     ``young_tok``, the tokens that arrived within the last ``hold_limit`` (:class:`ArrivalWindow`), and
     the older ones are shed from its head — as request fidelity sheds a request that has waited
     ``hold_limit`` at the door. Under a lasting overload the work served has waited about the hold
-    limit. Returns ``(served_tok_s, backlog_tok, shed_tok)``; tokens are conserved:
+    limit. An excess under :data:`SHED_RESIDUE_TOK` (float residue) is not shed: it stays in the backlog.
+    Returns ``(served_tok_s, backlog_tok, shed_tok)``; tokens are conserved:
     ``backlog_in + inflow·dt = served·dt + backlog_out + shed``.
     """
     need = backlog_tok / dt_s + inflow_tok_s
     s = need if need < limit_tok_s else limit_tok_s
     b = backlog_tok + inflow_tok_s * dt_s - s * dt_s
-    sh = b - young_tok if b > young_tok else 0.0
+    sh = b - young_tok if b - young_tok >= SHED_RESIDUE_TOK else 0.0
     return s, b - sh, sh
 
 

@@ -24,7 +24,7 @@ import simpy
 from dcsim.engine.build import Models
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.controller import (
-    SHED_RESIDUE_TOK, ArrivalWindow, Controller, awake_curves, awake_groups, per_awake_count, power_down_for, queue_step,
+    ArrivalWindow, Controller, awake_curves, awake_groups, per_awake_count, power_down_for, queue_step,
     serving_replicas,
 )
 from dcsim.engine.flex import FlexChunk, build_flex
@@ -365,13 +365,10 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 shed.append(sh)
                 arrived.append(arr)
                 waiting.append(need)
-                # a shedding episode starts and ends on whole tokens: a float residue of the queue's arithmetic
-                # (5.96e-08 tokens on chiller-trip at 11:46:30, a tick before the episode; 7.45e-08 at 11:46:20 since the
-                # thermal throttle read the power of the tick's work) opens none
-                sh_ep = sh if sh >= SHED_RESIDUE_TOK else 0.0
-                if md != ctl.mode or sh_ep > 0 or shed_prev:  # mode changes, shedding episodes (start, total at end)
-                    ctl.record(float(ex.t_s[j]), md, float(limit), d, float(ex.t_db_c[j]), float(sh_ep), shed_prev)
-                shed_prev = sh_ep > 0
+                # queue_step sheds whole tokens only (SHED_RESIDUE_TOK): a float residue opens no episode
+                if md != ctl.mode or sh > 0 or shed_prev:  # mode changes, shedding episodes (start, total at end)
+                    ctl.record(float(ex.t_s[j]), md, float(limit), d, float(ex.t_db_c[j]), float(sh), shed_prev)
+                shed_prev = sh > 0
                 j += 1
                 cur["j"] = j
                 yield env.timeout(dt)
