@@ -1079,7 +1079,9 @@ CRITICAL_TTFT_P99_BAND_PCT = (-35.0, -15.0)
 #: power ceiling"). Arrivals within that margin below the ceiling overload the lane and not the fluid replicas; above
 #: it both queue, the lane's queue growing faster by the margin, a gap that shrinks with the overload (TTFT p99 -19 %
 #: at 1.02, -14 / -4 % at 1.1). 3.5 % is the largest measured shortfall rounded up to 0.5 % (not fitted): the
-#: measured 0.97 and 1.02 inside it with room; 0.96 and 1.04 outside it were not measured against request fidelity
+#: measured 0.97 and 1.02 inside it with room; 0.96 and 1.04 outside it were not measured against request fidelity.
+#: At 0.95, outside it, fluid is within the bar on pools of 8, 32 and 128 replicas (2026-12-05, 10 min, seeds 1-3:
+#: TTFT p99 -1 to -8 %, attainment 0.0 to +2.6 points), and not warned
 LANE_CEILING_MARGIN = 0.035
 #: the accepted error band (percent, fluid over request fidelity minus 1) of the TTFT p99 of ONE pool (a single-pool
 #: run; mixed-fleet's shared cap is :data:`CRITICAL_TTFT_P99_BAND_PCT`) on ticks capped with its arrivals within
@@ -1090,11 +1092,17 @@ LANE_CEILING_MARGIN = 0.035
 #: :data:`CRITICAL_TTFT_P99_BAND_PCT`). Measured on the chat/70B rack power-capped at 40 kW (8 replicas,
 #: scripts/calibrate_slo.py's capped_ticks case, Poisson, 1-min ticks, 20 min): TTFT p99 -67 % at 0.97 (seed 1; no
 #: tick critically loaded, every tick capped), -26 / -48 % at 0.99 and -62 / -67 % at 1.0 (seeds 1 / 2, every tick
-#: critically loaded), -19 % at 1.02 (seed 3); TTFT p50 and SLO attainment outside the bar too (docs/slo.md, "The
-#: chat pool's TTFT p99"). The band is the measured -19 to -67 % rounded outward to the next 5 % (as the validation
-#: bands are), not fitted. (Until 2026-12-05 keyed on critically loaded ticks alone, so 0.97 and 1.02 were not warned,
-#: and -70 to -20 % from -26 to -67 %, where outward rounding of -26 gives -25.)
-CRITICAL_ONE_POOL_BAND_PCT = (-70.0, -15.0)
+#: critically loaded), -19 % at 1.02 (seed 3); and (2026-12-05, 10-min runs, seeds 1-3 at 0.97, 0.99, 1.0 and 1.02)
+#: on 1, 4 and 16 such racks (8, 32 and 128 replicas, the interconnect 40 kW a rack): -72 to +19 % on one rack (0.99,
+#: seed 3: 3.40 against 2.85 s, request fidelity's queue not yet grown in 10 min), -73 to -12 % on 4, -75 to -14 %
+#: on 16 (the gap does not shrink with the pool: at 1.0, -57 to -73 % and -69 to -75 %, the estimate's critically
+#: loaded walk shortening as the pool grows while the lane's queue does not); TTFT p50 and SLO attainment outside the
+#: bar too (attainment -32 to +32 points; docs/slo.md, "The chat pool's TTFT p99"). The band is the measured -75 to
+#: +19 % rounded outward to the next 5 % (as the validation bands are), not fitted. Giving the estimate's door the
+#: lane's margin (the capping ceiling lowered by 1-3.5 %) was tried and not kept: it moves the error across zero
+#: rather than closing it (docs/slo.md). (Until 2026-12-05 -70 to -15 %, from the one rack's 20-min runs; before
+#: that keyed on critically loaded ticks alone, -70 to -20 %.)
+CRITICAL_ONE_POOL_BAND_PCT = (-75.0, 20.0)
 #: a capped tick with work at the door below this controller clock (fraction of the top clock): the frontier holds the
 #: loaded replicas at full load there, and request fidelity's trim does not quite (audit L #2, re-measured 2026-12-04:
 #: curtailment.yaml cut to 47 % at 02:00-03:00, clock 0.35, TPOT p50 209 ms fluid, 163 request, 216 hybrid; SLO
@@ -1209,10 +1217,11 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
             "request fidelity's lane serves a little below the fluid ceiling at the cap (its power trim's margin), so "
             "its queue grows where this estimate's replicas keep up, and for critically loaded replicas this estimate "
             "walks one pooled queue where request fidelity's router leaves each replica's own queue unequal. Measured "
-            "on one power-capped rack of 8 replicas (Llama-3.1-70B on H100; 1-min ticks, 20-min runs, seeds 1-3) at "
-            f"0.97-1.02 of its power ceiling: TTFT p99 {lo:+.0f} to {hi:+.0f} % of request fidelity's (accepted "
-            "band), its TTFT p50 and SLO attainment outside the bar too; a larger pool or longer ticks were not "
-            "measured (docs/slo.md, \"The chat pool's TTFT p99\")" + confirm,
+            "on power-capped pools of 8, 32 and 128 replicas (1, 4 and 16 racks of Llama-3.1-70B on H100; 1-min "
+            "ticks, 10- and 20-min runs, seeds 1-3) at 0.97-1.02 of their power ceiling: TTFT p99 "
+            f"{lo:+.0f} to {hi:+.0f} % of request fidelity's (accepted band; short on all but one point), its TTFT "
+            "p50 and SLO attainment outside the bar too (attainment up to 32 points either way); longer ticks were "
+            "not measured (docs/slo.md, \"The chat pool's TTFT p99\")" + confirm,
             "critical")
     if capped_with_queue and tick_s > CAPPED_TICK_S:
         put(f"capped by power or cooling with work waiting at the door, on {tick_s:g}-s controller ticks",
