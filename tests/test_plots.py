@@ -1162,6 +1162,39 @@ def test_joules_per_token_bars_carry_an_out_of_sample_band_only(result):
     assert not [c for c in plain.axes[0].collections if type(c).__name__ == "LineCollection"]
 
 
+def test_joules_per_token_bars_and_legend_carry_the_headline_band_of_each_level(result):
+    """With several pools the J/token band differs by level (each pool's band weighted by its share of that level's
+    energy): the bars carry the headline's band at their level and the legend prints what the summary's J/token row
+    prints (dcsim.metrics.fmt.headline_band). Until 2026-12-05 the figure worked out its own band and its legend gave
+    the widest level's: mixed-fleet's GPU 19.30 % beside the headline's facility 19.18 %; here GPU 30 % against the
+    facility's 20 %."""
+    from dcsim.metrics.fmt import fmt_headline_band, headline_band
+    from dcsim.report.summary import headline_rows
+
+    rep = dict(_with_calibration(result, tok=10.0, jpt=40.0).report)
+    rep["provenance"] = {**rep["provenance"], "calibration": rep["provenance"]["calibration"] + [
+        {"group": "g1", "status": "calibrated", "in_range_status": "calibrated",
+         "error_band_pct": {"tok_s_pct": 3.0, "j_per_tok_pct": 3.0}, "band_lower_bound": False, "extrapolated": False,
+         "context_extrapolated": False, "stack_current": True}]}
+    # g0's pool (transferred, ≥±40 % J/token) draws 3/4 of the GPU energy and half of the IT and facility energy
+    rep["pools"] = [{"name": "a", "groups": [{"name": "g0"}], "throughput_tok_s": {"output": 1.0},
+                     "energy_j": {"gpu": 3.0, "it": 1.0, "facility": 1.0}},
+                    {"name": "b", "groups": [{"name": "g1"}], "throughput_tok_s": {"output": 1.0},
+                     "energy_j": {"gpu": 1.0, "it": 1.0, "facility": 1.0}}]
+    band = headline_band(rep)
+    assert band["j_per_tok_pct_by_level"] == pytest.approx({"gpu": 30.0, "it": 20.0, "facility": 20.0})
+    ax = joules_per_token_plot(SimpleNamespace(**{**vars(result), "report": rep})).axes[0]
+    segs = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
+    jpt = rep["joules_per_output_token"]
+    tops = [float(seg[:, 1].max()) for seg in segs[0].get_segments()]
+    assert tops == pytest.approx([1.3 * jpt["gpu"], 1.2 * jpt["it"], 1.2 * jpt["facility"]])
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    row = dict(headline_rows(rep, band))["J / output token"]
+    for level, name in (("gpu", "GPU"), ("it", "IT"), ("facility", "facility")):
+        printed = fmt_headline_band(band, "j_per_tok_pct", level)
+        assert f" {printed}" in row and f"{name} {printed}" in legend, (level, row, legend)
+
+
 def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
     """chiller-trip: C, P and Q within 1 % on a 0-250k axis had no zoom panel because Q drops to 0 while IT is shed
     (and falls through the fault window): the zoom's range is taken over the ticks with GPUs in service."""

@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
 # the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
-from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_time, jpt_band_frac,
-                               out_of_sample_bands, pool_band_fracs, sample_scope)
+from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_headline_band, fmt_time,
+                               headline_band, out_of_sample_bands, pool_band_fracs, sample_scope)
 from dcsim.tpf import BINDING_NAMES, capped_ticks, in_service
 
 __all__ = [
@@ -1167,6 +1167,17 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
 
 
 @_styled
+def _jpt_band_text(band: Mapping[str, Any] | None) -> str:
+    """The J/token band of a :func:`~dcsim.metrics.fmt.headline_band` as the headline prints it after each level's
+    figure: once (``"≥±19 % J/token"``) where every level prints the same, else per level (``"GPU ≥±25 %, IT ≥±20 %,
+    facility ≥±20 % J/token"``)."""
+    text = {lv: fmt_headline_band(band, "j_per_tok_pct", lv) for lv in ("gpu", "it", "facility")}
+    shown = {lv: t for lv, t in text.items() if t}
+    if len(set(shown.values())) <= 1:
+        return f"{next(iter(shown.values()), '')} J/token".strip()
+    return ", ".join(f"{'GPU' if lv == 'gpu' else 'IT' if lv == 'it' else lv} {t}" for lv, t in shown.items()) + " J/token"
+
+
 def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     """Joules per output token at GPU, IT and facility level (bars, values written on them)."""
     report, _ = _parts(result)
@@ -1178,7 +1189,12 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     colors = [POWER_COLORS["gpu"], POWER_COLORS["it_other"], "#555555"]
     bars = ax.bar([lab for _, lab in levels], vals, color=colors, edgecolor="#333333", width=0.6)
     oos = out_of_sample_bands(report)
-    err = [jpt_band_frac(report, k, oos) for k, _ in levels]
+    # the headline's band at each level (dcsim.metrics.fmt.headline_band, the one the summary's J/token row and
+    # report.html's card print): until 2026-12-05 the figure worked out its own and its legend gave the widest level's
+    # (mixed-fleet: the GPU level's 19.30 % beside the headline's facility 19.18 %)
+    band = headline_band(report)
+    by_level = (band or {}).get("j_per_tok_pct_by_level") or {}
+    err = [float(by_level.get(k) or 0.0) / 100.0 for k, _ in levels]
     for b, v, e in zip(bars, vals, err):
         if np.isfinite(v):  # above the error bar when there is one
             ax.annotate(f"{v:#.3g} J", (b.get_x() + b.get_width() / 2, v * (1 + e)), xytext=(0, 4),
@@ -1190,9 +1206,7 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
         yerr = [v * e for v, e in zip(vals, err)]
         ax.errorbar(range(len(vals)), vals, yerr=yerr, fmt="none", ecolor="#111111", elinewidth=1.6, capsize=8,
                     capthick=1.6, zorder=4, gid="error-band-jpt",
-                    label="expected error of the node profile, "
-                          + fmt_band({"j_per_tok_pct": 100 * max(err)}, any(b["lower_bound"] for b in oos),
-                                     quantities=("j_per_tok_pct",))
+                    label=f"expected error of the node profile, {_jpt_band_text(band)}"
                           + f"\n({band_label(oos, 'j_per_tok_pct')}"
                           + (";\nweighted by its pool's share of the energy" if len(report.get("pools") or []) > 1
                              else "") + ")")
