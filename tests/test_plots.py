@@ -1327,6 +1327,40 @@ def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result
     assert "200 ticks in the cooling failure window (one in 10 ringed)" in texts
 
 
+def test_pue_off_scale_ticks_are_one_mark_per_episode_with_its_span_and_window(result):
+    """chiller-trip's 104 shed ticks, each a ▲ on the top edge at its outdoor temperature (36.8-37.3 degC), merged
+    into one dark bar. Each episode (a run of consecutive off-scale ticks) is now one ▲ over a line spanning its
+    temperatures, labelled with its local time window, and the legend says what they are (shed, IT off)."""
+    ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
+    for k in ("pue", "it_power_w", "t_out_c"):
+        ts[k] = ts[k].astype(float)
+    peak = float(np.nanmax(ts["it_power_w"]))
+    n = ts["t_s"].size
+    ts["thermal_shed"] = np.zeros(n)
+    episodes = [(20, 60), (100, 130)]
+    for a, b in episodes:
+        ts["pue"][a:b], ts["it_power_w"][a:b], ts["thermal_shed"][a:b] = 27.0, 0.01 * peak, 1.0
+        ts["t_out_c"][a:b] = np.linspace(36.8, 37.3, b - a) + (a / 10.0)
+    t = ts["t_s"].astype(float)
+    rep = {**result.report, "duration_s": float(t[-1] - t[0] + (t[1] - t[0])),
+           "clock": {"start": "2026-07-15T11:00:00", "day_of_year": 196, "hour": 11.0}}
+    ax = pue_plot(SimpleNamespace(report=rep, timeseries=ts)).axes[0]
+    marks = [ln for ln in ax.get_lines() if ln.get_gid() == "off-scale"]
+    spans = [ln for ln in ax.get_lines() if ln.get_gid() == "off-scale-span"]
+    assert len(marks) == len(spans) == len(episodes), [ln.get_gid() for ln in ax.get_lines()]
+    assert not [c for c in ax.collections if len(c.get_offsets()) and c.get_offsets()[:, 1].max() > 5]
+    for (a, b), span, mark in zip(episodes, spans, marks):
+        assert sorted(span.get_xdata()) == pytest.approx([ts["t_out_c"][a:b].min(), ts["t_out_c"][a:b].max()])
+        assert mark.get_xdata()[0] == pytest.approx(np.mean(span.get_xdata()))
+    from dcsim.metrics.fmt import fmt_local_window
+
+    windows = [fmt_local_window(t[a], t[b], rep["clock"], rep["duration_s"]) for a, b in episodes]
+    assert [x.get_text() for x in ax.texts if x.get_text() in windows] == windows
+    labels = [x.get_text() for x in ax.get_legend().get_texts()]
+    assert f"70 ticks shed (IT off), PUE up to 27 (off scale):\n2 episodes, a ▲ each over its outdoor temperatures" \
+        in labels, labels
+
+
 def test_daily_signature_stacks_each_days_binding_shares():
     """Year-richmond's daily view showed each day's most frequent binding: the year all compute, its 20 % demand
     share invisible. Each day's band is now stacked by its shares of each binding, under the achieved rate."""
