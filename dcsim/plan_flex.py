@@ -477,9 +477,9 @@ def add_parser(subparsers) -> None:
             given = [f for f, v in (("--max-event", args.max_event), ("--storage", args.storage),
                                     ("--load", None if args.load == "full" else args.load)) if v is not None]
             if given:
-                print_message(f"error: {' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} --curtailment (when the "
-                              f"site may flex); give --curtailment too, or drop {'them' if len(given) > 1 else 'it'}",
-                              file=sys.stderr)
+                print_message(f"dcsim plan: error: {' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} "
+                              f"--curtailment (when the site may flex); give --curtailment too, or drop "
+                              f"{'them' if len(given) > 1 else 'it'}", file=sys.stderr)
                 return 2
             return plain(args)
         try:
@@ -490,8 +490,11 @@ def add_parser(subparsers) -> None:
                           gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set), load=args.load)
         except ValueError as e:
             if isinstance(e, ScenarioError):
+                if e.source == "<dict>":  # read into a dict before validation: name the file, as cmd_plan does
+                    raise ScenarioError(args.file, e.errors) from None
                 raise
-            print_message(f"error: {e}", file=sys.stderr)  # wrapped at a terminal, one line when piped
+            # prefixed as dcsim.plan.cmd_plan's errors are (argparse words its own so); wrapped at a terminal only
+            print_message(f"dcsim plan: error: {e}", file=sys.stderr)
             return 2
         from dcsim.textio import json_text
 

@@ -8,13 +8,19 @@ next drift fails here instead of surviving until someone re-runs the command by 
   dcsim/validation.py read), with the bar validation holds (dcsim.validation.LOMO_BAR);
 - docs/report.md's `CALIBRATION_CAVEATS` example against the code;
 - terminal output pasted into docs/sweeps.md (the plan answer) and docs/faults.md (the fault line) against the
-  formatter's text for answers stored in tests/data (the figures themselves take a run to check: re-run the
-  commands the pages give and store their answers again).
+  formatter's text for answers stored in tests/data.
+
+The stored answers are checked against runs too: chiller-trip's fault figures, README's reference summary and its
+mixed-fleet band in tests/test_scenarios_expect.py (on the run that checks each scenario's expect: block), the plan
+answer here, by a `slow` test that runs the command's question (re-run the commands the pages give, store their
+answers again and paste their text when one fails).
 """
 
 import json
 import re
 from pathlib import Path
+
+import pytest
 
 from dcsim.validation import LOMO_BAR, meets_lomo_bar
 
@@ -120,6 +126,28 @@ def test_pasted_plan_answer_is_the_stored_answer_as_the_terminal_prints_it():
     assert block.splitlines() == [PLAN_COMMAND] + wrap_block(format_targets(answer))
 
 
+@pytest.mark.slow
+def test_stored_plan_answer_is_the_answer_the_command_gives_now(capsys):
+    """tests/data/plan_reference_max_demand_targets.json (the answer docs/sweeps.md pastes, the test above) is what the
+    command the page shows answers now, to every digit `dcsim plan` prints: the command itself is run, with --json.
+    It costs 111 s on a loaded 2-core box (16 s of CPU; 2026-12-05): marked slow (`pytest -m "not slow"` skips it;
+    `pytest` and .ci/run run it)."""
+    import shlex
+
+    from dcsim.cli import main
+    from dcsim.plan import format_targets
+
+    argv = shlex.split(PLAN_COMMAND)[2:] + ["--json"]
+    argv[argv.index("scenarios/reference.yaml")] = str(ROOT / "scenarios" / "reference.yaml")
+    capsys.readouterr()
+    assert main(argv) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    stored = json.loads(_read("tests/data/plan_reference_max_demand_targets.json"))
+    assert format_targets(fresh).splitlines() == format_targets(stored).splitlines(), (
+        "tests/data/plan_reference_max_demand_targets.json is not what the command answers now: re-run it with --json "
+        "into that file and paste its text into docs/sweeps.md")
+
+
 def test_pasted_fault_line_is_the_stored_report_as_the_terminal_prints_it():
     """docs/faults.md's fault line is `dcsim run scenarios/chiller-trip.yaml`'s, for the report's fault figures
     stored in tests/data (faults, faults_baseline, faults_total, clock, duration_s), laid out as cmd_run prints it."""
@@ -168,15 +196,17 @@ def test_readme_calibrated_fit_errors_equal_docs_validation():
 
 
 def test_readme_extrapolated_context_band_equals_context_band():
-    """README's EXTRAPOLATED CONTEXT band ('≥±32 % tok/s, ≥±46 % J/token', mixed-fleet row) and the GPQA misses it
-    is made of ('up to 32 % tok/s and 46 % J/token') against dcsim.node.model.context_band(), rounded as quoted."""
+    """README's EXTRAPOLATED CONTEXT band (mixed-fleet row: 'that pool's band (≥±32 % tok/s, ≥±46 % J/token', the
+    pool's own; the headline figures it gives that row quotes are checked against the run in
+    tests/test_scenarios_expect.py) and the GPQA misses it is made of ('up to 32 % tok/s and 46 % J/token') against
+    dcsim.node.model.context_band(), rounded as quoted."""
     from dcsim.node.model import context_band
 
     band = context_band()
     want = (round(band["tok_s_pct"]), round(band["j_per_tok_pct"]))
     readme = re.sub(r"\s+", " ", _read("README.md"))
-    quoted = re.findall(r"`EXTRAPOLATED CONTEXT` \(≥±(\d+) % tok/s, ≥±(\d+) % J/token", readme)
-    assert quoted, "README.md: no '`EXTRAPOLATED CONTEXT` (≥±X % tok/s, ≥±Y % J/token' quote"
+    quoted = re.findall(r"`EXTRAPOLATED CONTEXT`, and that pool's band \(≥±(\d+) % tok/s, ≥±(\d+) % J/token", readme)
+    assert quoted, "README.md: no '`EXTRAPOLATED CONTEXT`, and that pool's band (≥±X % tok/s, ≥±Y % J/token' quote"
     misses = re.findall(r"these misses, up to (\d+) % tok/s and (\d+) % J/token", readme)
     assert misses, "README.md: no 'these misses, up to X % tok/s and Y % J/token' quote"
     for q in quoted + misses:

@@ -191,3 +191,23 @@ def test_plan_counts_below_one_are_refused_by_the_shared_count_type(capsys, args
     with pytest.raises(SystemExit) as e:
         dcsim_main(["plan", str(ROOT / "scenarios" / "reference.yaml"), "-q", "max-gpus", *args])
     assert e.value.code == 2 and expect in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--max-event", "4 h"], "dcsim plan: error: --max-event qualifies --curtailment"),
+    (["--curtailment", "0.5%", "--max-event=-4 h"], "dcsim plan: error: --max-event '-4 h': the longest single event"),
+    (["--curtailment", "0.5%", "--target", "ttft.p99<=2 s"], "dcsim plan: error: --curtailment evaluates every hour"),
+])
+def test_flex_question_errors_carry_the_plan_prefix(capsys, args, expect):
+    """`dcsim plan --curtailment ...`'s refusals read 'error: ...' where every other plan error reads 'dcsim plan:
+    error: ...' (dcsim.plan.cmd_plan, as argparse words its own)."""
+    assert main(["plan", str(REF), "-q", "max-gpus", *args]) == 2
+    assert capsys.readouterr().err.startswith(expect)
+
+
+def test_flex_question_names_the_scenario_file_of_a_bad_set(capsys):
+    """A bad --set under --curtailment said '<dict>: invalid scenario' (the file read into a dict before validation);
+    the plain plan question names the file, and so does this one."""
+    assert main(["plan", str(REF), "-q", "max-gpus", "--curtailment", "0.5%", "--set", "facility.interconnect=abc"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{REF}: invalid scenario") and "<dict>" not in err, err

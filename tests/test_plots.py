@@ -1162,6 +1162,39 @@ def test_joules_per_token_bars_carry_an_out_of_sample_band_only(result):
     assert not [c for c in plain.axes[0].collections if type(c).__name__ == "LineCollection"]
 
 
+def test_joules_per_token_bars_and_legend_carry_the_headline_band_of_each_level(result):
+    """With several pools the J/token band differs by level (each pool's band weighted by its share of that level's
+    energy): the bars carry the headline's band at their level and the legend prints what the summary's J/token row
+    prints (dcsim.metrics.fmt.headline_band). Until 2026-12-05 the figure worked out its own band and its legend gave
+    the widest level's: mixed-fleet's GPU 19.30 % beside the headline's facility 19.18 %; here GPU 30 % against the
+    facility's 20 %."""
+    from dcsim.metrics.fmt import fmt_headline_band, headline_band
+    from dcsim.report.summary import headline_rows
+
+    rep = dict(_with_calibration(result, tok=10.0, jpt=40.0).report)
+    rep["provenance"] = {**rep["provenance"], "calibration": rep["provenance"]["calibration"] + [
+        {"group": "g1", "status": "calibrated", "in_range_status": "calibrated",
+         "error_band_pct": {"tok_s_pct": 3.0, "j_per_tok_pct": 3.0}, "band_lower_bound": False, "extrapolated": False,
+         "context_extrapolated": False, "stack_current": True}]}
+    # g0's pool (transferred, ≥±40 % J/token) draws 3/4 of the GPU energy and half of the IT and facility energy
+    rep["pools"] = [{"name": "a", "groups": [{"name": "g0"}], "throughput_tok_s": {"output": 1.0},
+                     "energy_j": {"gpu": 3.0, "it": 1.0, "facility": 1.0}},
+                    {"name": "b", "groups": [{"name": "g1"}], "throughput_tok_s": {"output": 1.0},
+                     "energy_j": {"gpu": 1.0, "it": 1.0, "facility": 1.0}}]
+    band = headline_band(rep)
+    assert band["j_per_tok_pct_by_level"] == pytest.approx({"gpu": 30.0, "it": 20.0, "facility": 20.0})
+    ax = joules_per_token_plot(SimpleNamespace(**{**vars(result), "report": rep})).axes[0]
+    segs = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
+    jpt = rep["joules_per_output_token"]
+    tops = [float(seg[:, 1].max()) for seg in segs[0].get_segments()]
+    assert tops == pytest.approx([1.3 * jpt["gpu"], 1.2 * jpt["it"], 1.2 * jpt["facility"]])
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    row = dict(headline_rows(rep, band))["J / output token"]
+    for level, name in (("gpu", "GPU"), ("it", "IT"), ("facility", "facility")):
+        printed = fmt_headline_band(band, "j_per_tok_pct", level)
+        assert f" {printed}" in row and f"{name} {printed}" in legend, (level, row, legend)
+
+
 def test_zoom_ranges_over_the_ticks_with_gpus_in_service():
     """chiller-trip: C, P and Q within 1 % on a 0-250k axis had no zoom panel because Q drops to 0 while IT is shed
     (and falls through the fault window): the zoom's range is taken over the ticks with GPUs in service."""
@@ -1292,6 +1325,40 @@ def test_pue_colour_bar_spans_the_drawn_points_and_fault_ticks_are_ringed(result
     assert rings.get_sizes()[0] <= 2.0 * ax.collections[0].get_sizes()[0]
     texts = [x.get_text() for x in ax.get_legend().get_texts()]
     assert "200 ticks in the cooling failure window (one in 10 ringed)" in texts
+
+
+def test_pue_off_scale_ticks_are_one_mark_per_episode_with_its_span_and_window(result):
+    """chiller-trip's 104 shed ticks, each a ▲ on the top edge at its outdoor temperature (36.8-37.3 degC), merged
+    into one dark bar. Each episode (a run of consecutive off-scale ticks) is now one ▲ over a line spanning its
+    temperatures, labelled with its local time window, and the legend says what they are (shed, IT off)."""
+    ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
+    for k in ("pue", "it_power_w", "t_out_c"):
+        ts[k] = ts[k].astype(float)
+    peak = float(np.nanmax(ts["it_power_w"]))
+    n = ts["t_s"].size
+    ts["thermal_shed"] = np.zeros(n)
+    episodes = [(20, 60), (100, 130)]
+    for a, b in episodes:
+        ts["pue"][a:b], ts["it_power_w"][a:b], ts["thermal_shed"][a:b] = 27.0, 0.01 * peak, 1.0
+        ts["t_out_c"][a:b] = np.linspace(36.8, 37.3, b - a) + (a / 10.0)
+    t = ts["t_s"].astype(float)
+    rep = {**result.report, "duration_s": float(t[-1] - t[0] + (t[1] - t[0])),
+           "clock": {"start": "2026-07-15T11:00:00", "day_of_year": 196, "hour": 11.0}}
+    ax = pue_plot(SimpleNamespace(report=rep, timeseries=ts)).axes[0]
+    marks = [ln for ln in ax.get_lines() if ln.get_gid() == "off-scale"]
+    spans = [ln for ln in ax.get_lines() if ln.get_gid() == "off-scale-span"]
+    assert len(marks) == len(spans) == len(episodes), [ln.get_gid() for ln in ax.get_lines()]
+    assert not [c for c in ax.collections if len(c.get_offsets()) and c.get_offsets()[:, 1].max() > 5]
+    for (a, b), span, mark in zip(episodes, spans, marks):
+        assert sorted(span.get_xdata()) == pytest.approx([ts["t_out_c"][a:b].min(), ts["t_out_c"][a:b].max()])
+        assert mark.get_xdata()[0] == pytest.approx(np.mean(span.get_xdata()))
+    from dcsim.metrics.fmt import fmt_local_window
+
+    windows = [fmt_local_window(t[a], t[b], rep["clock"], rep["duration_s"]) for a, b in episodes]
+    assert [x.get_text() for x in ax.texts if x.get_text() in windows] == windows
+    labels = [x.get_text() for x in ax.get_legend().get_texts()]
+    assert f"70 ticks shed (IT off), PUE up to 27 (off scale):\n2 episodes, a ▲ each over its outdoor temperatures" \
+        in labels, labels
 
 
 def test_daily_signature_stacks_each_days_binding_shares():

@@ -50,3 +50,33 @@ def test_unit_slip_blamed_on_the_field_that_slipped(override, field, words):
     errs = e.value.errors
     assert len(errs) == 1 and errs[0][0] == field and words in errs[0][1], errs
     assert "ups_rating" not in errs[0][1]
+
+
+@pytest.mark.parametrize("value, hint", [
+    ("495 W", " (a unit slip? did you mean 495 kW or 495 MW?)"),
+    ("495 mW", " (a unit slip? did you mean 495 kW or 495 MW?)"),
+    ("5 W", " (a unit slip? did you mean 5 MW?)"),  # 5 kW would not carry the 80.6 kW the idle fleet draws
+    ("0.05 MW", "; raise facility.interconnect"),  # 50 kW: a contract sized short, not a slipped prefix
+])
+def test_an_interconnect_that_cannot_power_the_idle_fleet_names_the_unit_meant(value, hint):
+    """`interconnect: 495 W` (meant kW or MW) was asked "a unit slip, mW for MW?", a unit it was not written in. The
+    hint reads the number as written in the units a site is quoted in (kW, MW) that would carry the idle fleet's IT;
+    a contract within UNIT_SLIP_FACTOR of it is sized short and gets no unit hint."""
+    with pytest.raises(ScenarioError) as e:
+        _pre(f"facility.interconnect={value}")
+    msg = str(e.value)
+    assert "facility.interconnect:" in msg and "cannot power the fleet even idle" in msg, msg
+    assert msg.rstrip().endswith("no token could be served" + hint), msg
+    assert "mW for MW" not in msg
+
+
+def test_unit_slip_readings_are_the_number_as_written_in_a_larger_site_unit():
+    from dcsim.engine.preflight import UNIT_SLIP_FACTOR, unit_slip_readings
+
+    idle_it = 80.57e3  # the reference hall's 320 H100s idle (its message says so)
+    assert unit_slip_readings(495.0, idle_it) == ["495 kW", "495 MW"]
+    assert unit_slip_readings(0.495, idle_it) == ["495 kW", "495 MW"]  # typed in mW
+    assert unit_slip_readings(49.5, idle_it) == ["49.5 MW"]  # 49.5 kW carries less than the idle fleet
+    assert unit_slip_readings(2e3, 80e3) == ["2 MW"]  # 2 kW: 2 MW, never 2 kW again
+    assert unit_slip_readings(idle_it / UNIT_SLIP_FACTOR * 1.01, idle_it) == []  # sized short, not slipped
+    assert unit_slip_readings(0.0, idle_it) == []

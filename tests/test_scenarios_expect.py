@@ -1,5 +1,9 @@
-"""Every shipped scenario states its claims in an ``expect:`` block, and keeps them (issue 12.6)."""
+"""Every shipped scenario states its claims in an ``expect:`` block, and keeps them (issue 12.6); and the figures
+README and docs quote from a shipped scenario's run are checked against that same run here (:data:`QUOTED_FROM_RUN`),
+so a change that moves them fails until the quote is re-measured, not when someone next re-runs the command by hand."""
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +13,8 @@ from dcsim.cli import main
 from dcsim.metrics.expect import check_expectations
 from dcsim.scenario import ScenarioError, load_scenario
 
-SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 
 def test_there_are_shipped_scenarios():
@@ -21,10 +26,108 @@ def test_shipped_scenario_keeps_its_expect_block(path):
     sc = load_scenario(path)
     assert sc.expect, f"{path.name}: no expect: block stating what its header comment promises"
     assert sc.start is not None, f"{path.name}: no start: (the clock of day)"
-    rep = dcsim.run(sc).report
+    res = dcsim.run(sc)
+    rep = res.report
     failed = [c for c in rep["expect"]["checks"] if not c["ok"]]
     assert not failed, f"{path.name}: " + "; ".join(f"{c['path']} = {c['value']} not in [{c['lo']}, {c['hi']}]"
                                                     for c in failed)
+    if path.stem in QUOTED_FROM_RUN:  # the same run, no second one: the figures README and docs quote from it
+        QUOTED_FROM_RUN[path.stem](res)
+
+
+def _read(rel: str) -> str:
+    return (ROOT / rel).read_text()
+
+
+def _summary_figure_lines(lines: list[str]) -> list[str]:
+    """The lines of a `dcsim run` summary that carry figures: all but its ``Files`` and ``Open`` rows (with their
+    continuation lines), which name the output folder."""
+    out, skipping = [], False
+    for line in lines:
+        if re.match(r"  (Files|Open) {2,}\S", line):
+            skipping = True
+            continue
+        if skipping and re.match(r" {4,}\S", line):  # a continuation of the row skipped
+            continue
+        skipping = False
+        out.append(line)
+    return out
+
+
+def _terminal_lines(res) -> list[str]:
+    """What `dcsim run` prints after the run (dcsim.cli.cmd_run): the summary, the warnings under it and the fault
+    lines, each line as the terminal lays it out."""
+    from dcsim.report import summary_table
+    from dcsim.report.summary import fault_lines, wrap_hanging, wrap_line
+
+    return (summary_table(res).splitlines()
+            + [x for w in res.report.get("warnings", []) for x in wrap_hanging("  WARNING  ", w)]
+            + [x for line in fault_lines(res.report) for x in wrap_line(f"  {line}")])
+
+
+def _check_readme_reference_summary(res) -> None:
+    """README's set-up section pastes the summary `dcsim run scenarios/reference.yaml` prints: every line that carries
+    a figure (the output-folder rows aside) is the summary of this run, as the terminal lays it out."""
+    readme = _read("README.md")
+    m = re.search(r"```\n(dcsim — reference .*?)```", readme, re.S)
+    assert m, "README.md: no fenced block starting 'dcsim — reference'"
+    quoted = _summary_figure_lines(m.group(1).splitlines())
+    fresh = _summary_figure_lines(_terminal_lines(res))
+    diff = [(q, f) for q, f in zip(quoted, fresh) if q != f]
+    assert quoted == fresh, (
+        "README.md's reference summary is not what `dcsim run scenarios/reference.yaml` prints now: re-run it and "
+        f"paste its summary ({len(quoted)} quoted lines, {len(fresh)} printed; first difference: "
+        f"{diff[0] if diff else 'in the line count'})")
+
+
+def _check_stored_chiller_trip_faults(res) -> None:
+    """tests/data/chiller_trip_faults.json (the report's fault figures that docs/faults.md's fault line is checked
+    against, tests/test_docs_quotes.py) is this run's: its fault line is the one this run prints, to every digit it
+    prints, and every figure it stores is the run's (to 1e-9, the run's float noise across platforms aside)."""
+    from dcsim.report.summary import fault_lines
+
+    stored = json.loads(_read("tests/data/chiller_trip_faults.json"))
+    fresh = {k: res.report.get(k) for k in stored}
+    assert fault_lines(stored) == fault_lines(fresh), (
+        "tests/data/chiller_trip_faults.json's fault line is not this run's: store the run's "
+        "faults, faults_baseline, faults_total, clock and duration_s again and re-paste docs/faults.md's line")
+    off = _mismatches(stored, json.loads(json.dumps(fresh)))
+    assert not off, f"tests/data/chiller_trip_faults.json: stored figures that are not this run's: {off[:5]}"
+
+
+def _mismatches(stored, fresh, where: str = "") -> list[str]:
+    """Where ``fresh`` differs from ``stored`` (JSON values): numbers beyond a relative 1e-9, anything else unequal."""
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        if set(stored) != set(fresh):
+            return [f"{where or '.'}: keys {sorted(set(stored) ^ set(fresh))}"]
+        return [x for k in stored for x in _mismatches(stored[k], fresh[k], f"{where}.{k}")]
+    if isinstance(stored, list) and isinstance(fresh, list):
+        if len(stored) != len(fresh):
+            return [f"{where}: {len(stored)} entries stored, {len(fresh)} in the run"]
+        return [x for i, (a, b) in enumerate(zip(stored, fresh)) for x in _mismatches(a, b, f"{where}.{i}")]
+    num = (int, float)
+    if isinstance(stored, num) and isinstance(fresh, num) and not isinstance(stored, bool):
+        return [] if fresh == pytest.approx(stored, rel=1e-9, abs=1e-12) else [f"{where}: stored {stored}, run {fresh}"]
+    return [] if stored == fresh else [f"{where}: stored {stored!r}, run {fresh!r}"]
+
+
+def _check_readme_mixed_fleet_band(res) -> None:
+    """README's mixed-fleet row quotes the headline figures with the band the summary prints after them (the
+    extrapolated pool's band weighted by its share, dcsim.metrics.fmt.headline_band), not the pool's own band."""
+    readme = re.sub(r"\s+", " ", _read("README.md"))
+    m = re.search(r"in the headline figures: ([\d.]+ \S*tok/s ≥±\d+ %), facility ([\d.]+ J ≥±\d+ %)", readme)
+    assert m, "README.md: no mixed-fleet quote 'in the headline figures: X ktok/s ≥±N %, facility Y J ≥±M %'"
+    summary = "\n".join(_terminal_lines(res))
+    tput = re.search(r"^  Throughput \(output\) +(.*)$", summary, re.M)
+    jpt = re.search(r"^  J / output token +(.*)$", summary, re.M)
+    assert tput and jpt, "the mixed-fleet summary has no Throughput or J / output token row"
+    assert tput.group(1).startswith(m.group(1) + " "), f"README.md quotes {m.group(1)!r}; the summary: {tput.group(1)!r}"
+    assert f"facility {m.group(2)}" in jpt.group(1), f"README.md quotes {m.group(2)!r}; the summary: {jpt.group(1)!r}"
+
+
+#: scenario stem -> a check of the figures README and docs quote from its run, given the run
+QUOTED_FROM_RUN = {"reference": _check_readme_reference_summary, "chiller-trip": _check_stored_chiller_trip_faults,
+                   "mixed-fleet": _check_readme_mixed_fleet_band}
 
 
 def test_heatwave_pair_shows_the_difference_the_plant_makes():

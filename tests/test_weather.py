@@ -156,6 +156,35 @@ def test_epw_reader(tmp_path):
     assert wb[0] == pytest.approx(float(wet_bulb_from_dew_point_c(10.5, 5.0, 95000.0)))
 
 
+def test_epw_and_csv_refuse_a_dry_bulb_above_the_world_record_alike(tmp_path):
+    """One rule for both weather files: a dry bulb above the highest air temperature ever recorded (56.7 degC) is
+    not measured weather. A CSV row was refused there while an EPW row passed up to the EPW data dictionary's 70 degC
+    (a 60 degC afternoon ran). The record itself passes both, and the EPW's missing code (99.9) is still filled."""
+    from dcsim.thermal.weather import T_RECORD_HIGH_C, WeatherError, read_weather_csv
+
+    def epw(name, hot):
+        rows = [(7, 1, h, 30.0 + h / 2, 5.0, 20, 95000) for h in range(1, 25)]
+        rows[14] = (7, 1, 15, hot, 5.0, 20, 95000)
+        path = tmp_path / name
+        _write_epw(path, rows)
+        return path
+
+    def csv(name, hot):
+        path = tmp_path / name
+        path.write_text("hour,t_db,rh\n" + "".join(f"{h},{hot if h == 14 else 30.0 + h / 2},20\n" for h in range(24)))
+        return path
+
+    for hot in (60.0, 69.0):
+        with pytest.raises(WeatherError, match=rf"hot{hot:g}\.epw:23: dry bulb \(field 7\) = {hot:g} degC is above "
+                                               r"the highest air temperature ever recorded \(56\.7 degC.*1 of 24 rows"):
+            read_epw(epw(f"hot{hot:g}.epw", hot))
+        with pytest.raises(WeatherError, match=rf"t_db = {hot:g} degC is above the highest air temperature ever"):
+            read_weather_csv(csv(f"hot{hot:g}.csv", hot))
+    assert read_epw(epw("record.epw", T_RECORD_HIGH_C))[1].max() == T_RECORD_HIGH_C
+    assert read_weather_csv(csv("record.csv", T_RECORD_HIGH_C))[1].max() == T_RECORD_HIGH_C
+    assert read_epw(epw("missing.epw", 99.9))[1].max() < T_RECORD_HIGH_C  # the missing code, interpolated
+
+
 def test_facility_spec_accepts_weather_kinds(tmp_path):
     spec = FacilitySpec.model_validate({"interconnect": "20 MW", "weather": {"kind": "synthetic", "preset": "hot-dry"}})
     assert spec.weather.kind == "synthetic"

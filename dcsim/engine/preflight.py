@@ -36,7 +36,7 @@ from dcsim.scenario.faults import window_errors
 # the memory limit and the peak-memory fit have their one home in dcsim.scenario.limits (the trace replay reads them too)
 from dcsim.scenario.limits import BASE_MEMORY_BYTES, BYTES_PER_TICK_COLUMN, memory_limit_bytes
 from dcsim.thermal.weather import T_RECORD_HIGH_C, WeatherError
-from dcsim.units import excerpt, format_quantity
+from dcsim.units import DIMENSIONS, display_unit, excerpt, format_quantity
 from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
 
@@ -462,7 +462,12 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
                      f"{fq(idle_it, 'power')} of IT ({_meter(idle_fac)} at the meter with cooling "
                      f"and losses), {_times(idle_it, best_allowed)} what the interconnect can deliver to IT "
-                     f"({fq(best_allowed, 'power')}); no token could be served (a unit slip, mW for MW?)"))
+                     f"({fq(best_allowed, 'power')}); no token could be served"
+                     # the hint asks the idle IT, not the meter: a chain rated at a slipped contract (its UPS and
+                     # transformer ratings follow it) loses megawatts carrying the idle fleet
+                     + (f" (a unit slip? did you mean {' or '.join(slip)}?)"
+                        if (slip := unit_slip_readings(cap, idle_it)) else
+                        "; raise facility.interconnect")))
     idle_meter = float(np.min(idle_fac))  # the idle fleet at the meter, at the mildest hour of the run
     for fi, f in enumerate(sc.faults):
         # a curtailment below the idle draw: nothing the controller does meets it, so the run could only report the
@@ -570,6 +575,27 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"and PUE those of an almost empty facility (PUE at full load {top_fac / peak_it:.3g}) — check "
                      "the units")
     return errs, warns
+
+
+#: The units a site's interconnect is quoted in (a utility contract, a substation rating): kW to MW.
+SITE_POWER_UNITS = ("kW", "MW")
+#: A contract short of the idle fleet's draw at the meter by more than this factor reads as a unit slip, not a sizing
+#: shortfall (assumption: a slipped prefix is a factor of 1,000 or more; a contract sized short, a factor of a few).
+UNIT_SLIP_FACTOR = 10.0
+
+
+def unit_slip_readings(value_w: float, need_w: float) -> list[str]:
+    """What a site power ``value_w`` (W) that cannot meet ``need_w`` (W) was likely meant to be: its number as written
+    (its display unit, mW below 1 W: ``495 W``, ``495 mW``) in each larger unit of :data:`SITE_POWER_UNITS` at which it
+    meets ``need_w`` (``495 W`` for a fleet whose idle IT draws 80.6 kW: ``["495 kW", "495 MW"]``); none when it falls short
+    by no more than :data:`UNIT_SLIP_FACTOR` (a contract sized short, not a slip). Until 2026-12-05 every such
+    contract was asked "mW for MW?", a 495 W typo for 495 kW too."""
+    if not (0.0 < value_w < need_w / UNIT_SLIP_FACTOR):
+        return []
+    unit, per = ("mW", 1e-3) if value_w < 1.0 else display_unit(value_w, "power")
+    num = value_w / per
+    scale = DIMENSIONS["power"]
+    return [f"{num:.4g} {u}" for u in SITE_POWER_UNITS if scale[u] > per and num * scale[u] >= need_w]
 
 
 def _meter(x) -> str:

@@ -316,7 +316,7 @@ def tok_s_band_frac(report: Mapping[str, Any], bands: list[dict]) -> float:
     return _share_weighted(fracs, _pool_figure(report, "throughput_tok_s.output"))
 
 
-def headline_band(report: Mapping[str, Any]) -> dict | None:
+def headline_band(report: Mapping[str, Any], out_of_sample: bool = True) -> dict | None:
     """The error band the run's headline figures carry, from the rack groups' own calibration records
     (``provenance.calibration[].error_band_pct``, the run's one home for the band; not recomputed) of the groups an
     out-of-sample caveat names (:func:`out_of_sample_bands`), each pool's band weighted by its share of the fleet's
@@ -324,8 +324,10 @@ def headline_band(report: Mapping[str, Any]) -> dict | None:
     and ``j_per_tok_pct_by_level`` (gpu, it, facility) of each level's (:func:`jpt_band_frac`, the J/token figure's
     error bars); ``lower_bound`` when any group that adds to it is one (:func:`band_is_lower_bound`); ``groups``
     (their names). None when no group carries such a caveat (in-sample calibrated runs). Until 2026-12-05 it took the
-    widest group's band: one pool's ≥±46 % on the whole of mixed-fleet's 3.13 J, whose figure drew ±19 %."""
-    bands = out_of_sample_bands(report)
+    widest group's band: one pool's ≥±46 % on the whole of mixed-fleet's 3.13 J, whose figure drew ±19 %. With
+    ``out_of_sample`` False every group's band, in-sample ones too (:func:`calibration_bands`; ``dcsim compare``'s
+    band between runs on different profiles, :func:`dcsim.report.compare.run_error_band`), by the same arithmetic."""
+    bands = calibration_bands(report, out_of_sample=out_of_sample)
     if not bands:
         return None
     levels = {lv: 100.0 * jpt_band_frac(report, lv, bands) for lv in ("gpu", "it", "facility")}

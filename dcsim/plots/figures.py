@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
 # the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
-from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_time, jpt_band_frac,
-                               out_of_sample_bands, pool_band_fracs, sample_scope)
+from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_headline_band, fmt_local_window,
+                               fmt_time, headline_band, out_of_sample_bands, pool_band_fracs, sample_scope)
 from dcsim.tpf import BINDING_NAMES, capped_ticks, in_service
 
 __all__ = [
@@ -1026,6 +1026,42 @@ PUE_SCALE_MIN_LOAD = 0.10
 FAULT_RINGS_MAX = 20
 
 
+#: The most off-scale episodes :func:`pue_plot` labels with their local time window (beyond it, the spans alone).
+OFF_SCALE_LABELS_MAX = 4
+
+
+def _off_scale_episodes(ax, report: Mapping[str, Any], ts: Mapping[str, np.ndarray], above: np.ndarray,
+                        y_mark: float) -> None:
+    """The PUE figure's off-scale ticks (near-idle IT: a thermal shed, an outage) on its top edge at ``y_mark``, one
+    mark per episode (a run of consecutive such ticks): a line over the outdoor temperatures the episode spans with
+    one ▲ at its middle, labelled with its local time window (up to :data:`OFF_SCALE_LABELS_MAX` episodes), and one
+    legend entry naming what they are — ``shed (IT off)`` where every such tick is a thermal shed. Until 2026-12-05
+    each tick had its own ▲: chiller-trip's 104 shed ticks, 36.8-37.3 degC, merged into one dark bar."""
+    x, y, t = (np.asarray(ts[k], dtype=float) for k in ("t_out_c", "pue", "t_s"))
+    runs = [(a, b) for a, b, on in binding_runs(above.astype(int)) if on]
+    shed = np.asarray(ts["thermal_shed"], dtype=float) > 0 if "thermal_shed" in ts else np.zeros(x.size, bool)
+    step = float(np.median(np.diff(t))) if t.size > 1 else 0.0
+    color = "#444444"
+    for i, (a, b) in enumerate(runs):
+        xs = x[a:b][np.isfinite(x[a:b])]
+        if not xs.size:
+            continue
+        lo, hi = float(xs.min()), float(xs.max())
+        ax.plot([lo, hi], [y_mark, y_mark], color=color, lw=2.0, solid_capstyle="butt", zorder=4,
+                gid="off-scale-span", marker="|", markersize=7, markevery=[0, 1])
+        ax.plot([0.5 * (lo + hi)], [y_mark], marker="^", ms=8, ls="none", color=color, zorder=5, gid="off-scale")
+        if len(runs) <= OFF_SCALE_LABELS_MAX:
+            ax.annotate(fmt_local_window(t[a], t[b - 1] + step, report.get("clock"), report.get("duration_s")),
+                        (0.5 * (lo + hi), y_mark), xytext=(0, -5), textcoords="offset points", ha="center",
+                        va="top", fontsize=8, color=color, zorder=5)
+    n = int(above.sum())
+    what = ("shed (IT off)" if shed[above].all() else f"at IT < {100 * PUE_SCALE_MIN_LOAD:.0f} % of peak")
+    ax.plot([], [], marker="^", ms=8, color=color, lw=2.0,
+            label=f"{n} ticks {what}, PUE up to {float(np.nanmax(y[above])):.3g} (off scale):\n{len(runs)} "
+                  + ("episodes, a ▲ each over its outdoor temperatures" if len(runs) > 1
+                     else "episode, ▲ over its outdoor temperatures"))
+
+
 @_styled
 def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -> Figure:
     """PUE against outdoor temperature, one point per tick, coloured by IT load (MW)."""
@@ -1082,9 +1118,7 @@ def pue_plot(result: Any, *, title: str | None = None, max_points: int = 6000) -
                        label=f"{int(inw.sum())} ticks in the {kind.replace('_', ' ')} window"
                              + (f" (one in {step} ringed)" if step > 1 else ""))
     if above.any():
-        ax.scatter(x[above], np.full(int(above.sum()), hi + pad * 2.2), marker="^", s=40, color="#444444",
-                   zorder=4, label=f"{int(above.sum())} ticks at IT < {100 * PUE_SCALE_MIN_LOAD:.0f} % of peak, "
-                                   f"PUE up to {float(np.nanmax(y[above])):.3g} (off scale)")
+        _off_scale_episodes(ax, report, ts, above, hi + pad * 2.2)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", frameon=True, framealpha=0.9, edgecolor="none")
     ax.set_ylim(max(1.0, lo - pad) if lo >= 1.0 else lo - pad, top)
@@ -1167,6 +1201,17 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
 
 
 @_styled
+def _jpt_band_text(band: Mapping[str, Any] | None) -> str:
+    """The J/token band of a :func:`~dcsim.metrics.fmt.headline_band` as the headline prints it after each level's
+    figure: once (``"≥±19 % J/token"``) where every level prints the same, else per level (``"GPU ≥±25 %, IT ≥±20 %,
+    facility ≥±20 % J/token"``)."""
+    text = {lv: fmt_headline_band(band, "j_per_tok_pct", lv) for lv in ("gpu", "it", "facility")}
+    shown = {lv: t for lv, t in text.items() if t}
+    if len(set(shown.values())) <= 1:
+        return f"{next(iter(shown.values()), '')} J/token".strip()
+    return ", ".join(f"{'GPU' if lv == 'gpu' else 'IT' if lv == 'it' else lv} {t}" for lv, t in shown.items()) + " J/token"
+
+
 def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     """Joules per output token at GPU, IT and facility level (bars, values written on them)."""
     report, _ = _parts(result)
@@ -1178,7 +1223,12 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     colors = [POWER_COLORS["gpu"], POWER_COLORS["it_other"], "#555555"]
     bars = ax.bar([lab for _, lab in levels], vals, color=colors, edgecolor="#333333", width=0.6)
     oos = out_of_sample_bands(report)
-    err = [jpt_band_frac(report, k, oos) for k, _ in levels]
+    # the headline's band at each level (dcsim.metrics.fmt.headline_band, the one the summary's J/token row and
+    # report.html's card print): until 2026-12-05 the figure worked out its own and its legend gave the widest level's
+    # (mixed-fleet: the GPU level's 19.30 % beside the headline's facility 19.18 %)
+    band = headline_band(report)
+    by_level = (band or {}).get("j_per_tok_pct_by_level") or {}
+    err = [float(by_level.get(k) or 0.0) / 100.0 for k, _ in levels]
     for b, v, e in zip(bars, vals, err):
         if np.isfinite(v):  # above the error bar when there is one
             ax.annotate(f"{v:#.3g} J", (b.get_x() + b.get_width() / 2, v * (1 + e)), xytext=(0, 4),
@@ -1190,9 +1240,7 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
         yerr = [v * e for v, e in zip(vals, err)]
         ax.errorbar(range(len(vals)), vals, yerr=yerr, fmt="none", ecolor="#111111", elinewidth=1.6, capsize=8,
                     capthick=1.6, zorder=4, gid="error-band-jpt",
-                    label="expected error of the node profile, "
-                          + fmt_band({"j_per_tok_pct": 100 * max(err)}, any(b["lower_bound"] for b in oos),
-                                     quantities=("j_per_tok_pct",))
+                    label=f"expected error of the node profile, {_jpt_band_text(band)}"
                           + f"\n({band_label(oos, 'j_per_tok_pct')}"
                           + (";\nweighted by its pool's share of the energy" if len(report.get("pools") or []) > 1
                              else "") + ")")

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
-                               fmt_si, get_path, jpt_band_frac, tok_s_band_frac,
-                               local_datetime)
+                               fmt_si, get_path, headline_band, local_datetime)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
                                   wrap_hanging, wrap_text)
@@ -364,14 +363,16 @@ def run_error_band(report: dict) -> dict[str, float]:
     (:func:`dcsim.metrics.fmt.tok_s_band_frac`, :func:`~dcsim.metrics.fmt.jpt_band_frac`: the one rule the headline
     and the J/token figure use); the widest where the record names no pool's group. Empty for a report that does not
     give one; a band that is not a mapping of figure to % (a hand-edited report's bare number) gives none. Until
-    2026-12-05 it took the widest group's band (mixed-fleet: one pool's 46 % on the whole fleet's J/token)."""
+    2026-12-05 it took the widest group's band (mixed-fleet: one pool's 46 % on the whole fleet's J/token); since
+    2026-12-05 it is :func:`~dcsim.metrics.fmt.headline_band` over every group, not a copy of its arithmetic."""
+    band = headline_band(report, out_of_sample=False)  # the headline's arithmetic, over every group
+    if band is None:
+        return {}
     bands = calibration_bands(report, out_of_sample=False)
-    out: dict[str, float] = {}
-    for q, frac in (("tok_s_pct", lambda: tok_s_band_frac(report, bands)),
-                    ("j_per_tok_pct", lambda: jpt_band_frac(report, "facility", bands))):
-        if any(isinstance(b["error_band_pct"].get(q), (int, float)) for b in bands):
-            out[q] = round(100.0 * frac(), 9)  # a single band back as stated (27.8, not 27.800000000000004)
-    return out
+    pct = {"tok_s_pct": band["tok_s_pct"], "j_per_tok_pct": band["j_per_tok_pct_by_level"]["facility"]}
+    # a figure no group states is left out; a stated 0 stays (the headline's None for no band)
+    return {q: round(float(v or 0.0), 9)  # a single band back as stated (27.8, not 27.800000000000004)
+            for q, v in pct.items() if any(isinstance(b["error_band_pct"].get(q), (int, float)) for b in bands)}
 
 
 def context_refused_share(report: dict) -> float:

@@ -118,8 +118,9 @@ WB_OVER_DB_TOL_K = 0.6
 #: 1913, the WMO World Weather and Climate Extremes Archive. A weather file records measured weather, so a dry bulb
 #: above it is not a measurement: the file is in degF (52-68 "degC" rows are a mild day in degF) or the column is
 #: another quantity. A CSV row above it is refused (a file cannot be right there), naming the column and suggesting
-#: the ``t_db_degF`` header; a what-if heat beyond the record goes through the synthetic or constant forms, which warn
-#: (:func:`dcsim.engine.preflight`).
+#: the ``t_db_degF`` header; an EPW row above it likewise (the one rule for both, :func:`_refuse_above_record`; the
+#: EPW data dictionary's bound, :data:`T_RANGE_C`, is 70 degC). A what-if heat beyond the record goes through the
+#: synthetic or constant forms, which warn (:func:`dcsim.engine.preflight`).
 T_RECORD_HIGH_C = 56.7
 #: How far two humidity columns of one CSV row (t_wb, rh, t_dp) may disagree on the wet bulb before the file is
 #: refused: a psychrometer or an RH sensor of +-3 % reads the wet bulb within a few tenths of a kelvin at warm
@@ -226,10 +227,8 @@ def read_weather_csv(path: Path):
             a[:, k] = _T_UNITS[units[name]](a[:, k])
     t_db = a[:, 1]
     _check_range(path, lines, "t_db", t_db, *T_RANGE_C, "degC")
-    _refuse_first(path, lines, t_db > T_RECORD_HIGH_C, lambda k, n: (
-        f"t_db = {t_db[k]:g} degC is above the highest air temperature ever recorded ({T_RECORD_HIGH_C:g} degC, "
-        f"Death Valley 1913, WMO): is the column in degF? Name the unit in the header ('t_db_degF'); {n} of "
-        f"{len(t_db)} rows are above it"))
+    _refuse_above_record(path, lines, "t_db", t_db, t_db > T_RECORD_HIGH_C,
+                         "is the column in degF? Name the unit in the header ('t_db_degF')")
     t_wb = _wet_bulb_from(path, lines, hums[0], a[:, 2], t_db)
     if len(hums) == 2:
         other = _wet_bulb_from(path, lines, hums[1], a[:, 3], t_db)
@@ -239,6 +238,16 @@ def read_weather_csv(path: Path):
             f"{gap[k]:.1f} K apart (more than {HUMIDITY_AGREE_K:g} K in {n} of {len(t_db)} rows): they do not "
             f"describe the same air; keep one humidity column"))
     return t_s, t_db, t_wb
+
+
+def _refuse_above_record(path, lines, name: str, t_db: np.ndarray, above: np.ndarray, hint: str) -> None:
+    """Refuse a weather file whose dry bulb ``t_db`` (degC) reads above :data:`T_RECORD_HIGH_C` on the rows ``above``
+    marks: the one rule for CSV and EPW weather (until 2026-12-05 an EPW file passed up to 70 degC, the EPW data
+    dictionary's bound, where a CSV was refused above the record). ``name`` the column as the file names it, ``hint``
+    what to check."""
+    _refuse_first(path, lines, above, lambda k, n: (
+        f"{name} = {t_db[k]:g} degC is above the highest air temperature ever recorded ({T_RECORD_HIGH_C:g} degC, "
+        f"Death Valley 1913, WMO): {hint}; {n} of {len(t_db)} rows are above it"))
 
 
 def _refuse_first(path, lines, bad: np.ndarray, why) -> None:
@@ -321,6 +330,8 @@ def read_epw(path: Path):
                                         ("relative humidity", rh, -1e-9, RH_MAX_PCT + 1e-9, 999.0, "%"),
                                         ("station pressure", p, *P_RANGE_PA, 999999.0, "Pa")):
         _check_range(path, lines, name, np.where(np.isclose(x, miss), 0.5 * (lo + hi), x), lo, hi, unit)
+    _refuse_above_record(path, lines, "dry bulb (field 7)", tdb, (tdb > T_RECORD_HIGH_C) & ~np.isclose(tdb, 99.9),
+                         "an EPW file records measured weather, in degC (is the field another quantity?)")
     order = np.argsort(t, kind="stable")
     t, tdb, tdp, rh, p = t[order], tdb[order], tdp[order], rh[order], p[order]
     tdb = _fill_missing(t, tdb, tdb >= 99.9)
