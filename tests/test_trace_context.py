@@ -16,7 +16,7 @@ from dcsim.scenario import load_scenario, read_yaml
 from dcsim.scenario.workload import RequestClassSpec, WorkloadSpec
 from dcsim.workload import build_workload
 from dcsim.workload.context import context_cut, length_window_excess
-from dcsim.workload.model import apply_context_window, resolve_class
+from dcsim.workload.model import resolve_class
 from dcsim.workload.trace import TraceError, read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,14 +53,18 @@ def test_context_cut_follows_vllm():
 
 
 def test_trace_rows_refused_and_cut_keep_their_times(tmp_path):
+    # the production path (build_workload, one window for every class): the refused row is dropped before the
+    # replay, the others keep their times and have their answers cut (apply_context_window, a copy of this path
+    # only a test called, is gone)
     p = _trace(tmp_path, [(0.0, W70, 10), (1.0, 1000, 200), (2.0, 1000, 10_000_000), (3.0, W70 - 1, 5)])
-    tr = read_trace(str(p), "csv", None, type("C", (), {"time": "t", "input": "in", "output": "out"})())
-    got, eff = apply_context_window(tr, W70, "columns in, out")
-    assert (eff.requests, eff.refused, eff.cut) == (4, 1, 2)
+    wl = build_workload(WorkloadSpec(arrivals=_arr(p), classes=[{"name": "c", "share": 1.0, "preset": "chat"}]),
+                        np.random.SeedSequence(1), max_context=W70, context_of="llama-3.1-70b")
+    got = wl.sample(0.0, 10.0)
     assert got.t.tolist() == [1.0, 2.0, 3.0]  # the refused first row does not move the others
     assert got.n_out.tolist() == [200, W70 - 1000, 1]
-    assert eff.refused_out_tokens == 10 and eff.cut_out_tokens == (10_000_000 - (W70 - 1000)) + 4
-    w = eff.warning("llama-3.1-70b")
+    assert wl.context_refused(10.0) == {"requests": 1.0, "in_tokens": float(W70), "out_tokens": 10.0,
+                                        "cut_out_tokens": float((10_000_000 - (W70 - 1000)) + 4)}
+    [w] = wl.context_warnings
     assert str(p) in w and "columns in, out" in w and "1 of its 4 requests (25 %)" in w and "2 (50 %)" in w
 
 
@@ -249,3 +253,54 @@ def test_a_class_whose_pool_refuses_every_row_is_an_error(tmp_path):
                                             {"name": "chat", "preset": "chat", "share": 0.5}]}
     with pytest.raises(Exception, match=r"tr\.csv.*every one of its 20 requests.*llama-2-70b.*class chat"):
         build_models(load_scenario(_two_pools(wl)))
+
+
+def test_hybrid_and_the_pool_split_count_no_refused_request_as_served(tmp_path):
+    # two pools of different windows (`long` on Llama-3.1-70B's 131,072, `chat` on Llama-2-70B's 4,096); every other
+    # row has a 5,000-token prompt, refused when drawn into `chat`. After the window the run's 800 rows bring, in
+    # expectation over the class draw, 400 x (100 + 3,500) / 2 = 720,000 output tokens to `long` and 400 x 1/2 (the
+    # share chat's window accepts) x 3,096 = 619,200 to `chat`. The fluid split weighed each pool by its arrival share
+    # x the mean answer of its served requests (counting chat's refused requests as served: 492,353 / 846,847) and the
+    # hybrid fidelity's fluid remainder did too (1,926,148 output tokens arrived against 1,339,200 after refusal).
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    p = _trace(tmp_path, rows)
+    wl = {"arrivals": _arr(p), "classes": [{"name": "long", "preset": "summarization", "share": 0.5},
+                                            {"name": "chat", "preset": "chat", "share": 0.5}]}
+    want = {"hall-a": 720_000.0, "hall-b": 619_200.0}
+    got = {}
+    for fid in ("fluid", "hybrid", "request"):
+        raw = _two_pools(wl)
+        for g in raw["racks"]:
+            g["count"] = 4
+        raw["hybrid_sample"] = 2
+        raw["fidelity"] = fid
+        rep = run(load_scenario(raw)).report
+        got[fid] = rep
+        tok = rep["tokens_accounting"]
+        pools = {pp["name"]: pp["tokens"]["output"] for pp in rep["pools"]}
+        assert tok["served"] <= tok["arrived"] + 1e-6 * tok["arrived"]
+        if fid == "fluid":  # exact: the expectation over the draw
+            assert pools == pytest.approx(want, rel=1e-9) and tok["arrived"] == pytest.approx(1_339_200, rel=1e-9)
+        else:  # a sample of the draw (request) or a sample beside the expectation (hybrid): within its noise
+            band = 0.02 if fid == "hybrid" else 0.1
+            assert tok["arrived"] == pytest.approx(1_339_200, rel=band)
+            assert pools == pytest.approx(want, rel=band)
+    # the refused counts agree: the expectation (fluid and hybrid, run-wide), the draw's own count at request
+    # fidelity within five standard deviations of the 400 long prompts' Bernoulli(1/2) draw (sd 10)
+    ref = [got[f]["tokens_accounting"]["refused_context_in"] / 5000 for f in ("fluid", "hybrid", "request")]
+    assert ref[0] == ref[1] == 200.0 and abs(ref[2] - 200.0) <= 50
+    assert got["hybrid"]["requests"]["refused_context"] == 200
+    assert abs(got["request"]["requests"]["refused_context"] - 200) <= 50
+
+
+def test_the_memory_estimate_counts_the_window_arrays(tmp_path):
+    # where the pools' windows differ the workload keeps, per distinct window, each row's kept flag (1 B) and cut
+    # answer (8 B), and the expected answer per row (8 B); the estimate counted 24 B a row only
+    from dcsim.engine.preflight import preflight
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    wl = {"arrivals": _arr(_trace(tmp_path, rows)),
+          "classes": [{"name": "long", "preset": "summarization", "share": 0.5},
+                      {"name": "chat", "preset": "chat", "share": 0.5}]}
+    pf = preflight(load_scenario(_two_pools(wl)))
+    assert pf.models.workload.trace_memory_bytes == 800 * 24 + 2 * 800 * 9 + 800 * 8
+    assert pf.estimate["trace_memory_bytes"] == 800 * (24 + 2 * 9 + 8)

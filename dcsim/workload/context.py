@@ -33,14 +33,16 @@ __all__ = ["context_cut", "ContextWindowEffect", "window_effect", "length_window
 MAX_EXACT_WINDOW = 1 << 23
 
 
-def context_cut(n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_tokens: int
+def context_cut(n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_tokens: int | np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(kept, n_out) of requests under a context window of ``max_context_tokens`` (vLLM's ``max_model_len``): a request
-    whose prompt leaves no room for one answer token (``n_in >= max_context``) is refused (``kept`` False); a kept
-    request's answer is cut at ``max_context - n_in`` tokens (``FINISHED_LENGTH_CAPPED``). Module docstring: sources."""
+    """(kept, n_out) of requests under a context window of ``max_context_tokens`` (vLLM's ``max_model_len``; one window
+    for every request, or an array of one per request, e.g. the window of the pool each request's class is routed to):
+    a request whose prompt leaves no room for one answer token (``n_in >= max_context``) is refused (``kept`` False); a
+    kept request's answer is cut at ``max_context - n_in`` tokens (``FINISHED_LENGTH_CAPPED``). Module docstring:
+    sources. The one home of the rule: the trace replay, the sampled requests and the fluid figures all call it."""
     n_in = np.asarray(n_in_tokens, dtype=np.int64)
     n_out = np.asarray(n_out_tokens, dtype=np.int64)
-    w = int(max_context_tokens)
+    w = np.asarray(max_context_tokens, dtype=np.int64)
     kept = n_in < w
     return kept, np.minimum(n_out, np.maximum(w - n_in, 0))
 
@@ -90,15 +92,16 @@ class ContextWindowEffect:
 
 
 def window_effect(path: str, columns: str, n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_tokens: int,
-                  classes: str = "") -> ContextWindowEffect:
-    """What :func:`context_cut` does to requests of ``n_in_tokens`` / ``n_out_tokens`` under ``max_context_tokens``."""
+                  classes: str = "", cut: tuple[np.ndarray, np.ndarray] | None = None) -> ContextWindowEffect:
+    """What :func:`context_cut` does to requests of ``n_in_tokens`` / ``n_out_tokens`` under ``max_context_tokens``
+    (``cut``: the ``(kept, n_out)`` :func:`context_cut` already returned for them, so it is not made twice)."""
     n_in = np.asarray(n_in_tokens, dtype=np.int64)
     n_out = np.asarray(n_out_tokens, dtype=np.int64)
-    kept, out = context_cut(n_in, n_out, max_context_tokens)
-    cut = kept & (out < n_out)
+    kept, out = context_cut(n_in, n_out, max_context_tokens) if cut is None else cut
+    cut_ = kept & (out < n_out)
     return ContextWindowEffect(str(path), columns, int(max_context_tokens), int(n_in.size), int((~kept).sum()),
-                               int(cut.sum()), int(n_out.sum()), int(n_out[~kept].sum()),
-                               int((n_out - out)[cut].sum()), int(n_in.sum()), int(n_in[~kept].sum()), classes)
+                               int(cut_.sum()), int(n_out.sum()), int(n_out[~kept].sum()),
+                               int((n_out - out)[cut_].sum()), int(n_in.sum()), int(n_in[~kept].sum()), classes)
 
 
 def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> tuple[float, float, float]:
