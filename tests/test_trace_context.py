@@ -304,3 +304,61 @@ def test_the_memory_estimate_counts_the_window_arrays(tmp_path):
     pf = preflight(load_scenario(_two_pools(wl)))
     assert pf.models.workload.trace_memory_bytes == 800 * 24 + 2 * 800 * 9 + 800 * 8
     assert pf.estimate["trace_memory_bytes"] == 800 * (24 + 2 * 9 + 8)
+
+
+def test_synthetic_classes_are_held_to_the_window_alike_in_every_fidelity():
+    # Llama-2-70B's 4,096 tokens under the summarization preset (48.8 % of its prompts at 4,096 or more) and chat:
+    # synthetic requests were served whole (only warned) while a trace's were refused or cut. Now the requests drawn
+    # are refused or cut by context_cut (request fidelity) and the fluid figures take the exact expectation
+    # (window_moments); both against a Monte Carlo of the classes' lengths under the same rule.
+    rng = np.random.default_rng(11)
+    n = 400_000
+    mc = np.zeros(4)  # per arrival: refused share, refused prompt tokens, refused answer tokens, served answer tokens
+    for preset in ("summarization", "chat"):
+        c = resolve_class(RequestClassSpec(name="x", preset=preset, share=0.5), None)
+        i, o = c.input.sample(n, rng), c.output.sample(n, rng)
+        kept, out = context_cut(i, o, 4096)
+        mc += 0.5 * np.array([(~kept).mean(), i[~kept].sum() / n, o[~kept].sum() / n, out[kept].sum() / n])
+    wl = {"arrivals": {"kind": "poisson", "rate": "4 req/s"},
+          "classes": [{"name": "summ", "preset": "summarization", "share": 0.5},
+                      {"name": "chat", "preset": "chat", "share": 0.5}]}
+    rep = {}
+    for fid in ("fluid", "request"):
+        raw = _scenario(wl, "20 min")
+        raw["racks"][0]["node"]["model"] = "llama-2-70b"
+        raw["racks"][0]["count"] = 4
+        raw["fidelity"] = fid
+        rep[fid] = run(load_scenario(raw)).report
+    arrivals = 4.0 * 1200.0
+    fl = rep["fluid"]["tokens_accounting"]
+    assert fl["arrived"] == pytest.approx(arrivals * mc[3], rel=0.01)  # was 1.58x: every request served whole
+    assert fl["refused_context_in"] == pytest.approx(arrivals * mc[1], rel=0.02)
+    assert fl["refused_context_out"] == pytest.approx(arrivals * mc[2], rel=0.03)
+    rq, req = rep["request"]["tokens_accounting"], rep["request"]["requests"]
+    drawn = req["arrived"] + req["refused_context"]
+    # the refused share of the ~4,800 draws within 5 standard deviations (sd 0.6 pp) of the expectation
+    assert abs(req["refused_context"] / drawn - mc[0]) < 0.03
+    # the work: one sample of heavy-tailed lengths against the expectation (its sd ~2 % here): within 8 %
+    assert rq["arrived"] == pytest.approx(fl["arrived"], rel=0.08)
+    assert rq["refused_context_in"] == pytest.approx(fl["refused_context_in"], rel=0.08)
+    assert rq["cut_context_out"] == pytest.approx(fl["cut_context_out"], rel=0.25)  # ~1.5 % of the draws are cut
+    # both fidelities run the pool at the same served lengths (the fluid moments under the window)
+    assert rep["fluid"]["pools"][0]["decode_context_tokens"] == rep["request"]["pools"][0]["decode_context_tokens"]
+
+
+def test_synthetic_draws_are_refused_and_cut_by_the_window():
+    spec = WorkloadSpec(arrivals={"kind": "poisson", "rate": "50 req/s"},
+                        classes=[{"name": "summ", "preset": "summarization", "share": 1.0}])
+    wl = build_workload(spec, np.random.SeedSequence(4), max_context=4096)
+    b = wl.sample(0.0, 200.0)
+    assert np.all(b.n_in < 4096) and np.all(b.n_in + b.n_out <= 4096) and np.any(b.n_in + b.n_out == 4096)
+    free = build_workload(spec, np.random.SeedSequence(4)).sample(0.0, 200.0)  # the same draws, no window
+    got = wl.context_refused(200.0)
+    assert got["requests"] == np.count_nonzero(free.n_in >= 4096) == free.t.size - b.t.size
+    assert got["in_tokens"] == free.n_in[free.n_in >= 4096].sum()
+    assert b.t.tolist() == free.t[free.n_in < 4096].tolist()  # the accepted keep their arrival times
+    # the fluid view: the class's means and accepted share are its served requests' (window_moments)
+    c = wl.classes[0]
+    assert c.accepted_share == pytest.approx(1 - 0.4878, abs=1e-3)
+    assert c.mean_input < 4096 and wl.output_per_arrival == pytest.approx(c.accepted_share * c.mean_output, rel=1e-12)
+    assert c.mean_output == pytest.approx(b.n_out.mean(), rel=0.05)

@@ -10,7 +10,8 @@ the same seed gives identical arrays.
 Trace workloads take each request's input and output tokens from the trace (unclipped: a
 replay is exact, but for the context window of the model serving its class, ``build_workload(max_context=...)``,
 applied after the class draw: a prompt that fills it is refused, a longer answer cut, :mod:`dcsim.workload.context`)
-and draw its class by share; every class then reports the trace's mean lengths under its window. ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
+and draw its class by share; every class then reports the trace's mean lengths under its window. A synthetic class is
+held to its window by the same rule (its draws refused or cut; its means the expectation over its lengths). ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dcsim.workload.arrivals import (
     ArrivalProcess, GammaRenewal, Mmpp2, PoissonProcess, ThinnedProcess, TraceReplay,
     diurnal_rate_fn, hourly_profile_rate_fn, table_rate_fn,
 )
-from dcsim.workload.context import ContextWindowEffect, context_cut, length_window_excess, window_effect
+from dcsim.workload.context import WindowMoments, context_cut, window_effect, window_moments
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
 from dcsim.textio import MAX_TABLE_BYTES, read_text
@@ -75,6 +76,9 @@ class RequestClass:
     #: the share of the requests drawn into this class that the context window of the pool serving it accepts (not
     #: refused: :func:`dcsim.workload.context.context_cut`); ``mean_input`` and ``mean_output`` are those requests'
     accepted_share: float = 1.0
+    #: a synthetic class's lengths under the context window of the pool serving it, where the window refuses or cuts
+    #: some of its draws (:func:`dcsim.workload.context.window_moments`); None where it binds on none (or for a trace)
+    window: WindowMoments | None = None
 
     @property
     def mean_input(self) -> float:
@@ -309,8 +313,15 @@ class Workload:
         #: (:meth:`context_refused`)
         self._refused_rows: tuple[TraceReplay, np.ndarray, np.ndarray] | None = None
         self._cut_tokens: np.ndarray | None = None
-        if trace is not None and class_window is not None:
-            self._set_window(np.asarray(class_window, dtype=np.int64), window_cuts or {})
+        #: a synthetic workload's window per class (tokens, int64; NO_WINDOW where it binds on none of the class's
+        #: draws), None where none binds: applied to the lengths drawn (:meth:`sample`), expected in the fluid figures
+        #: (each class's :attr:`RequestClass.window`)
+        self._syn_win: np.ndarray | None = None
+        if class_window is not None:
+            if trace is not None:
+                self._set_window(np.asarray(class_window, dtype=np.int64), window_cuts or {})
+            else:
+                self._syn_win = np.asarray(class_window, dtype=np.int64)
         #: the run's warnings about the context window (a trace's requests refused or cut; a synthetic class that can
         #: overrun it)
         self.context_warnings: list[str] = []
@@ -352,10 +363,21 @@ class Workload:
                 return float(replay.cumulative(t_end_s, x) - replay.cumulative(0.0, x))
             return {"requests": rows(refused, None), "in_tokens": rows(refused, n_in),
                     "out_tokens": rows(refused, n_out), "cut_out_tokens": rows(self.arrivals, self._cut_tokens)}
-        if self._win is None:
+        if self._win is None and self._syn_win is None:
             return dict.fromkeys(keys, 0.0)
         if self._t_end is not None and abs(self._t_end - t_end_s) <= 1e-9 * max(1.0, abs(t_end_s)):
             return {k: float(v) for k, v in zip(keys, self._refused_drawn)}
+        if self._syn_win is not None:  # synthetic: the arrivals expected in the run x each class's expectation
+            # expected arrivals in [0, t_end), by the midpoint rule on 1-min windows (a diurnal cosine: ~1e-6
+            # relative; the run's fluid arrivals take it per tick)
+            k = max(1, math.ceil(t_end_s / 60.0))
+            n = float(np.sum(self.arrivals.expected_count(np.arange(k) * (t_end_s / k), t_end_s / k)))
+            per = np.zeros(4)
+            for c in self.classes:
+                if c.window is not None:
+                    m = c.window
+                    per += c.share * np.array([m.p_refused, m.refused_in, m.refused_out, m.cut_out])
+            return {k: n * float(v) for k, v in zip(keys, per)}
         n_in, n_out = self._trace
         r = self._row_expect(lambda kept, out: ~kept)
         cut = self._row_expect(lambda kept, out: np.where(kept, n_out - out, 0))
@@ -436,9 +458,13 @@ class Workload:
             n_in, n_out = (np.asarray(x, dtype=float) for x in self._trace)
             return float(np.sum(n_out * (n_in + 0.5 * n_out)) / max(float(np.sum(n_out)), 1.0))
         cl = self.classes if class_indices is None else [self.classes[i] for i in class_indices]
+        # a class under a window that binds: its served requests' moments (the answer cut at the window less the
+        # prompt, so no longer independent of it), weighed by the share of its draws the window accepts
         num = sum(c.share * (c.mean_input * c.mean_output + 0.5 * (c.output.var() + c.output.mean() ** 2))
+                  if c.window is None else c.share * c.accepted_share * (c.window.in_out + 0.5 * c.window.out_sq)
                   for c in cl)
-        den = sum(c.share * c.mean_output for c in cl)
+        den = sum(c.share * c.mean_output if c.window is None else c.share * c.accepted_share * c.mean_output
+                  for c in cl)
         return float(num / den)
 
     def prompt_scv(self, class_indices=None) -> float:
@@ -460,10 +486,11 @@ class Workload:
             m = float(np.mean(n_in))
             return float(np.mean(n_in * n_in) / (m * m) - 1.0) if m > 0 else 0.0
         cl = self.classes if class_indices is None else [self.classes[i] for i in class_indices]
-        sh = sum(c.share for c in cl)
-        m1 = sum(c.share * c.mean_input for c in cl) / sh
-        m2 = sum(c.share * c.mean_input ** 2 * (1.0 + c.input.var() / max(c.input.mean(), 1e-300) ** 2)
-                 for c in cl) / sh
+        wt = [c.share if c.window is None else c.share * c.accepted_share for c in cl]  # served requests' weights
+        sh = sum(wt)
+        m1 = sum(x * c.mean_input for x, c in zip(wt, cl)) / sh
+        m2 = sum(x * (c.mean_input ** 2 * (1.0 + c.input.var() / max(c.input.mean(), 1e-300) ** 2)
+                      if c.window is None else c.window.in_sq) for x, c in zip(wt, cl)) / sh
         return float(max(m2 / (m1 * m1) - 1.0, 0.0)) if m1 > 0 else 0.0
 
     def _class_part(self, pw: float, ks: list[int], class_indices) -> float:
@@ -541,6 +568,13 @@ class Workload:
                 rng = self._rng_len[k]
                 n_in[m] = c.input.sample(cnt, rng)
                 n_out[m] = c.output.sample(cnt, rng)
+            if self._syn_win is not None:  # the window of each request's class, as a trace's (dcsim.workload.context)
+                kept, cut = context_cut(n_in, n_out, self._syn_win[cls])
+                self._refused_drawn += (np.count_nonzero(~kept), n_in[~kept].sum(), n_out[~kept].sum(),
+                                        (n_out - cut)[kept].sum())
+                n_out = cut
+                if not kept.all():  # refused: never arrives
+                    t, cls, n_in, n_out = t[kept], cls[kept], n_in[kept], n_out[kept]
         return ArrivalBatch(t=t, cls=cls, n_in=n_in, n_out=n_out)
 
 
@@ -591,7 +625,9 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
     ``context_of`` names whose window it is, likewise): a trace's requests are held to the window of the class each is
     drawn into, refused or cut as vLLM does (:meth:`Workload.sample`), in every fidelity, and
     ``Workload.context_warnings`` says how many (``warn``); a synthetic class whose lengths can overrun its window is
-    not changed, and the warning gives the expected share (:func:`dcsim.workload.context.length_window_excess`)."""
+    held to it by the same rule: the requests :meth:`Workload.sample` draws are refused or cut, and its means and
+    accepted share are the exact expectation over its lengths (:func:`dcsim.workload.context.window_moments`), which
+    the warning quotes."""
     base_dir = Path(base_dir) if base_dir is not None else None
     classes = []
     for c in spec.classes:
@@ -661,26 +697,40 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
         if warn:
             wl.context_warnings = [w for e, who in effects if (w := e.warning(who))]
         return wl
-    wl = Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len)
+    # a synthetic class is held to its window as a trace is: its requests drawn (request fidelity, the hybrid sample)
+    # refused or cut by context_cut, and its fluid figures the exact expectation over its lengths (window_moments)
+    moments = [None if w is None else window_moments(c.input, c.output, int(w)) for c, w in zip(classes, wins)]
+    classes = [c if m is None or not m.binds else
+               dataclasses.replace(c, window=m, mean_input_override=m.mean_in, mean_output_override=m.mean_out,
+                                   accepted_share=m.accepted) for c, m in zip(classes, moments)]
+    cw = None
+    if any(c.window is not None for c in classes):
+        cw = np.array([NO_WINDOW if c.window is None else int(w) for c, w in zip(classes, wins)], dtype=np.int64)
+    wl = Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len, class_window=cw)
     if warn:
-        wl.context_warnings = [w for c, mc, who in zip(classes, wins, whos)
-                               if mc is not None and (w := _class_window_warning(c, mc, who))]
+        wl.context_warnings = [w for c, m, mc, who in zip(classes, moments, wins, whos)
+                               if m is not None and (w := _class_window_warning(c, m, mc, who))]
     return wl
 
 
-def _class_window_warning(c: RequestClass, max_context: int, who: str) -> str | None:
+def _class_window_warning(c: RequestClass, m: WindowMoments, max_context: int, who: str) -> str | None:
     """The warning for a synthetic class whose lengths can overrun a context window (None when they cannot, or do
-    so for under one request in 10^9)."""
-    p_ref, p_cut, lost = length_window_excess(c.input, c.output, max_context)
+    so for under one request in 10^9); ``m``: :func:`dcsim.workload.context.window_moments` of its lengths."""
+    p_ref, p_cut = m.p_refused, m.p_cut
     if p_ref + p_cut < 1e-9:
         return None
-    if math.isnan(lost):
-        said = f"at most {100 * p_ref:.2g} % of its requests overrun it (a bound from the length tails)"
-    else:
-        said = (f"{100 * p_ref:.3g} % of its requests would have a prompt of {max_context:,} tokens or more (vLLM "
-                f"refuses them) and {100 * p_cut:.3g} % an answer cut at the window less the prompt ({lost:.3g} output "
-                f"tokens a request, {100 * lost / max(c.output.mean(), 1e-300):.3g} % of its output)")
+    if not m.exact:
+        return (f"workload.classes[{c.name}]: the context window of {who} is {max_context:,} tokens (prompt + answer); "
+                f"at most {100 * p_ref:.2g} % of its requests overrun it (a bound from the length tails): the requests "
+                "drawn are refused or cut as vLLM does, the fluid figures do not count them (docs/workload.md, "
+                "Context window)")
+    out = c.output.mean()
     return (f"workload.classes[{c.name}]: the context window of {who} is {max_context:,} tokens (prompt + answer); "
-            f"drawn from the class's lengths (input then output, independent), {said}. The run does not apply the window to "
-            "synthetic lengths: it serves them whole; set the class's max_input and max_tokens inside the window "
-            "(docs/workload.md, Context window)")
+            f"drawn from the class's lengths (input then output, independent), {100 * p_ref:.3g} % of its requests "
+            f"have a prompt of {max_context:,} tokens or more and are refused, as vLLM refuses them, and "
+            f"{100 * p_cut:.3g} % an answer cut at the window less the prompt ({m.cut_out:.3g} output tokens a request, "
+            f"{100 * m.cut_out / max(out, 1e-300):.3g} % of its output); in all {100 * (m.refused_out + m.cut_out) / max(out, 1e-300):.3g} % "
+            "of its output tokens are not served. The run applies the window as to a trace: the requests drawn are "
+            "refused or cut, the fluid figures take the exact expectation (report.json tokens_accounting."
+            "refused_context_in/_out, cut_context_out; set the class's max_input and max_tokens inside the window to "
+            "ask only for what it serves; docs/workload.md, Context window)")
