@@ -12,7 +12,7 @@ import pytest
 
 from dcsim.engine.build import build_models
 from dcsim.engine.run import run
-from dcsim.scenario import load_scenario, read_yaml
+from dcsim.scenario import ScenarioError, load_scenario, read_yaml
 from dcsim.scenario.workload import RequestClassSpec, WorkloadSpec
 from dcsim.workload import build_workload
 from dcsim.workload.context import context_cut, length_window_excess
@@ -362,3 +362,30 @@ def test_synthetic_draws_are_refused_and_cut_by_the_window():
     assert c.accepted_share == pytest.approx(1 - 0.4878, abs=1e-3)
     assert c.mean_input < 4096 and wl.output_per_arrival == pytest.approx(c.accepted_share * c.mean_output, rel=1e-12)
     assert c.mean_output == pytest.approx(b.n_out.mean(), rel=0.05)
+
+
+def test_a_rack_group_serves_its_own_max_model_len():
+    # vLLM's --max-model-len is set per deployment: a planner could only shorten a group's window by copying the whole
+    # model inline with another max_context. node.max_model_len sets it per rack group, at most the model's window.
+    wl = {"arrivals": {"kind": "poisson", "rate": "5 req/s"},
+          "classes": [{"name": "long", "preset": "summarization", "share": 0.3},
+                      {"name": "chat", "preset": "chat", "share": 0.7}]}
+    raw = _two_pools(wl)
+    raw["racks"][1]["node"]["model"] = "llama-3.1-70b"
+    raw["racks"][1]["node"]["max_model_len"] = 4096
+    m = build_models(load_scenario(raw))
+    assert m.context_window == [W70, 4096]  # hall-a the model's 131,072, hall-b its own 4,096
+    warn = [w for w in m.warnings if "context window" in w]
+    assert len(warn) == 1 and "llama-3.1-70b at max_model_len 4,096 (racks[1], hall-b)" in warn[0]
+    assert "0.263 %" in warn[0]  # chat under 4,096, as on Llama-2-70B's window
+    # the smallest window of a pool's groups holds its classes
+    one = _scenario(wl)
+    one["racks"].append({**one["racks"][0], "name": "hall-b", "node": {**one["racks"][0]["node"], "max_model_len": 8192}})
+    assert build_models(load_scenario(one)).context_window == [8192, 8192]
+    raw["racks"][1]["node"]["max_model_len"] = W70 + 1
+    with pytest.raises(ScenarioError, match=r"racks\[1\]\.node\.max_model_len: 131,073 tokens is above the context "
+                                            r"window of llama-3\.1-70b, 131,072"):
+        build_models(load_scenario(raw))
+    raw["racks"][1]["node"]["max_model_len"] = 0
+    with pytest.raises(ScenarioError, match=r"max_model_len"):
+        load_scenario(raw)

@@ -215,9 +215,11 @@ TABLE_LIFT_WARN = 0.02
 
 
 def context_windows(sc: Scenario) -> tuple[list[int | None], list[str]]:
-    """The context window each request class is held to, tokens, and whose it is: the smallest ``max_context`` of the
-    models of the rack groups of the pool serving the class (``racks[].serves``; one pool of every group without it;
-    :func:`dcsim.node.catalog.model_max_context`; a model with none sets none)."""
+    """The context window each request class is held to, tokens, and whose it is: the smallest window of the rack
+    groups of the pool serving the class (``racks[].serves``; one pool of every group without it), each group's
+    ``node.max_model_len`` where set, else its model's ``max_context`` (:func:`dcsim.node.catalog.model_max_context`;
+    a model with none sets none). A ``max_model_len`` above the model's window is a :class:`ScenarioError` naming the
+    field, as vLLM refuses it."""
     names = [c.name for c in sc.workload.classes]
     wins: list[int | None] = [None] * len(names)
     whos = [""] * len(names)
@@ -229,8 +231,17 @@ def context_windows(sc: Scenario) -> tuple[list[int | None], list[str]]:
                 w = model_max_context(gs.node.model)
             except (ValueError, KeyError):  # an unknown model: build_node names it
                 continue
+            name = gs.node.model if isinstance(gs.node.model, str) else gs.node.model.name
+            own = gs.node.max_model_len
+            if own is not None:
+                if w is not None and own > w:
+                    raise ScenarioError(sc.name, [(
+                        f"racks[{i}].node.max_model_len",
+                        f"{own:,} tokens is above the context window of {name}, {w:,} tokens (its max_context, "
+                        "config.json max_position_embeddings): vLLM refuses it (\"User-specified max_model_len is "
+                        "greater than the derived max_model_len\"); set it at most " f"{w:,}, or leave it out")])
+                w, name = own, f"{name} at max_model_len {own:,}"
             if w is not None and (best is None or w < best):
-                name = gs.node.model if isinstance(gs.node.model, str) else gs.node.model.name
                 best, who = w, f"{name} (racks[{i}], {gs.name})"
         for c in cis:
             wins[c], whos[c] = best, who

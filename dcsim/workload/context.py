@@ -86,8 +86,8 @@ class ContextWindowEffect:
         lost = self.refused_out_tokens + self.cut_out_tokens
         of = f" for the requests of {self.classes}" if self.classes else ""
         return (f"workload.arrivals.path: {self.path} ({self.columns}): the context window of {who}{of} is "
-                f"{self.max_context:,} tokens (prompt + answer, the model's max_position_embeddings, vLLM's "
-                f"max_model_len): " + "; ".join(parts) + f"; in all {100 * lost / max(self.out_tokens, 1):.3g} % of the "
+                f"{self.max_context:,} tokens (prompt + answer, vLLM's max_model_len, by default the model's "
+                f"max_position_embeddings): " + "; ".join(parts) + f"; in all {100 * lost / max(self.out_tokens, 1):.3g} % of the "
                 "trace's output tokens are not served (report.json requests.refused_context, tokens_accounting."
                 "refused_context_in/_out, cut_context_out; docs/workload.md, Context window)")
 
