@@ -126,6 +126,7 @@ class WindowMoments:
     in_out: float
     in_sq: float
     exact: bool = True
+    max_context: int = 0    # the window, tokens
 
     @property
     def accepted(self) -> float:
@@ -149,13 +150,13 @@ def window_moments(inp: LengthDist, out: LengthDist, max_context_tokens: int) ->
     if inp.cap + out.cap <= w:  # caps keep every request inside the window (prompt < w as out >= 1)
         o2 = float(out.var()) + m_out * m_out
         i2 = float(inp.var()) + m_in * m_in
-        return WindowMoments(0.0, 0.0, 0.0, 0.0, 0.0, m_in, m_out, o2, m_in * m_out, i2)
+        return WindowMoments(0.0, 0.0, 0.0, 0.0, 0.0, m_in, m_out, o2, m_in * m_out, i2, max_context=w)
     if w > MAX_EXACT_WINDOW:
         h = MAX_EXACT_WINDOW // 2
         pi, po = inp.pmf(h), out.pmf(h)
         bound = max(1.0 - pi.sum(), 0.0) + max(1.0 - po.sum(), 0.0)  # P(I > h) + P(O > h) >= P(I + O > w)
         nan = math.nan
-        return WindowMoments(bound, bound, nan, nan, nan, nan, nan, nan, nan, nan, exact=False)
+        return WindowMoments(bound, bound, nan, nan, nan, nan, nan, nan, nan, nan, exact=False, max_context=w)
     pi = inp.pmf(w)[:w]  # prompts 0..w-1 (entry 0 is 0): the ones kept
     p_kept = float(pi.sum())
     p_ref = max(1.0 - p_kept, 0.0)  # P(I >= w)
@@ -176,7 +177,7 @@ def window_moments(inp: LengthDist, out: LengthDist, max_context_tokens: int) ->
         p_refused=p_ref, p_cut=p_cut, cut_out=max(p_kept * m_out - e1, 0.0),
         refused_in=max(m_in - float(np.dot(np.arange(w, dtype=float), pi)), 0.0), refused_out=p_ref * m_out,
         mean_in=float(np.dot(ii, q)) / k, mean_out=e1 / k, out_sq=float(np.dot(q, m2[c])) / k,
-        in_out=float(np.dot(q * ii, m1[c])) / k, in_sq=float(np.dot(q, ii * ii)) / k)
+        in_out=float(np.dot(q * ii, m1[c])) / k, in_sq=float(np.dot(q, ii * ii)) / k, max_context=w)
 
 
 def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> tuple[float, float, float]:
