@@ -393,3 +393,26 @@ def test_a_rack_group_serves_its_own_max_model_len():
     raw["racks"][1]["node"]["max_model_len"] = 0
     with pytest.raises(ScenarioError, match=r"max_model_len"):
         load_scenario(raw)
+
+
+def test_build_workload_cuts_each_window_once(tmp_path, monkeypatch):
+    # build_workload ran context_cut 3-4 times per window (warnings, means, the replay or the per-class arrays); now
+    # once per distinct window, the cut carried to every use
+    import dcsim.workload.model as wm
+    calls = []
+    real = wm.context_cut
+    monkeypatch.setattr(wm, "context_cut", lambda *a: calls.append(a[2]) or real(*a))
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    p = _trace(tmp_path, rows)
+    spec = WorkloadSpec(arrivals=_arr(p), classes=[{"name": "long", "preset": "summarization", "share": 0.5},
+                                                   {"name": "chat", "preset": "chat", "share": 0.5}])
+    wl = build_workload(spec, np.random.SeedSequence(1), max_context=[W70, 4096])
+    assert sorted(calls) == [4096, W70]
+    calls.clear()
+    build_workload(WorkloadSpec(arrivals=_arr(p), classes=[{"name": "c", "preset": "chat", "share": 1.0}]),
+                   np.random.SeedSequence(1), max_context=4096)
+    assert calls == [4096]
+    # and the draw applies the rule through the same function, with one window per request
+    calls.clear()
+    wl.sample(0.0, 10.0)
+    assert len(calls) == 1 and np.asarray(calls[0]).shape == (20,)
