@@ -34,7 +34,7 @@ from dcsim.workload.arrivals import (
     ArrivalProcess, GammaRenewal, Mmpp2, PoissonProcess, ThinnedProcess, TraceReplay,
     diurnal_rate_fn, hourly_profile_rate_fn, table_rate_fn,
 )
-from dcsim.workload.context import WindowMoments, context_cut, window_effect, window_moments
+from dcsim.workload.context import MAX_EXACT_WINDOW, WindowMoments, context_cut, window_effect, window_moments
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
 from dcsim.textio import MAX_TABLE_BYTES, read_text
@@ -721,9 +721,9 @@ def _class_window_warning(c: RequestClass, m: WindowMoments, max_context: int, w
         return None
     if not m.exact:
         return (f"workload.classes[{c.name}]: the context window of {who} is {max_context:,} tokens (prompt + answer); "
-                f"at most {100 * p_ref:.2g} % of its requests overrun it (a bound from the length tails): the requests "
-                "drawn are refused or cut as vLLM does, the fluid figures do not count them (docs/workload.md, "
-                "Context window)")
+                f"at most {100 * p_ref:.2g} % of its requests overrun it (a bound from the length tails, the window "
+                f"being above the {MAX_EXACT_WINDOW:,} tokens summed exactly): the run does not apply it to this class "
+                "(docs/workload.md, Context window)")
     out = c.output.mean()
     return (f"workload.classes[{c.name}]: the context window of {who} is {max_context:,} tokens (prompt + answer); "
             f"drawn from the class's lengths (input then output, independent), {100 * p_ref:.3g} % of its requests "
