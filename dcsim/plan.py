@@ -576,7 +576,7 @@ def weather_year_moments(m) -> dict[str, np.ndarray] | None:
         t_f, t_db, t_wb = read_weather_csv(path)
         offset = w.offset
     t = np.asarray(t_f, float) - offset
-    demand = np.asarray(m.workload.rate(t), float) * m.workload.mean_output
+    demand = np.asarray(m.workload.rate(t), float) * m.workload.output_per_arrival
     t_db = np.asarray(t_db, float)
     return {"t_s": t, "demand_tok_s": demand, "t_db_c": t_db, "t_wb_c": np.minimum(np.asarray(t_wb, float), t_db)}
 

@@ -12,11 +12,11 @@ import pytest
 
 from dcsim.engine.build import build_models
 from dcsim.engine.run import run
-from dcsim.scenario import load_scenario, read_yaml
+from dcsim.scenario import ScenarioError, load_scenario, read_yaml
 from dcsim.scenario.workload import RequestClassSpec, WorkloadSpec
 from dcsim.workload import build_workload
 from dcsim.workload.context import context_cut, length_window_excess
-from dcsim.workload.model import apply_context_window, resolve_class
+from dcsim.workload.model import resolve_class
 from dcsim.workload.trace import TraceError, read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,14 +53,18 @@ def test_context_cut_follows_vllm():
 
 
 def test_trace_rows_refused_and_cut_keep_their_times(tmp_path):
+    # the production path (build_workload, one window for every class): the refused row is dropped before the
+    # replay, the others keep their times and have their answers cut (apply_context_window, a copy of this path
+    # only a test called, is gone)
     p = _trace(tmp_path, [(0.0, W70, 10), (1.0, 1000, 200), (2.0, 1000, 10_000_000), (3.0, W70 - 1, 5)])
-    tr = read_trace(str(p), "csv", None, type("C", (), {"time": "t", "input": "in", "output": "out"})())
-    got, eff = apply_context_window(tr, W70, "columns in, out")
-    assert (eff.requests, eff.refused, eff.cut) == (4, 1, 2)
+    wl = build_workload(WorkloadSpec(arrivals=_arr(p), classes=[{"name": "c", "share": 1.0, "preset": "chat"}]),
+                        np.random.SeedSequence(1), max_context=W70, context_of="llama-3.1-70b")
+    got = wl.sample(0.0, 10.0)
     assert got.t.tolist() == [1.0, 2.0, 3.0]  # the refused first row does not move the others
     assert got.n_out.tolist() == [200, W70 - 1000, 1]
-    assert eff.refused_out_tokens == 10 and eff.cut_out_tokens == (10_000_000 - (W70 - 1000)) + 4
-    w = eff.warning("llama-3.1-70b")
+    assert wl.context_refused(10.0) == {"requests": 1.0, "in_tokens": float(W70), "out_tokens": 10.0,
+                                        "cut_out_tokens": float((10_000_000 - (W70 - 1000)) + 4)}
+    [w] = wl.context_warnings
     assert str(p) in w and "columns in, out" in w and "1 of its 4 requests (25 %)" in w and "2 (50 %)" in w
 
 
@@ -249,3 +253,166 @@ def test_a_class_whose_pool_refuses_every_row_is_an_error(tmp_path):
                                             {"name": "chat", "preset": "chat", "share": 0.5}]}
     with pytest.raises(Exception, match=r"tr\.csv.*every one of its 20 requests.*llama-2-70b.*class chat"):
         build_models(load_scenario(_two_pools(wl)))
+
+
+def test_hybrid_and_the_pool_split_count_no_refused_request_as_served(tmp_path):
+    # two pools of different windows (`long` on Llama-3.1-70B's 131,072, `chat` on Llama-2-70B's 4,096); every other
+    # row has a 5,000-token prompt, refused when drawn into `chat`. After the window the run's 800 rows bring, in
+    # expectation over the class draw, 400 x (100 + 3,500) / 2 = 720,000 output tokens to `long` and 400 x 1/2 (the
+    # share chat's window accepts) x 3,096 = 619,200 to `chat`. The fluid split weighed each pool by its arrival share
+    # x the mean answer of its served requests (counting chat's refused requests as served: 492,353 / 846,847) and the
+    # hybrid fidelity's fluid remainder did too (1,926,148 output tokens arrived against 1,339,200 after refusal).
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    p = _trace(tmp_path, rows)
+    wl = {"arrivals": _arr(p), "classes": [{"name": "long", "preset": "summarization", "share": 0.5},
+                                            {"name": "chat", "preset": "chat", "share": 0.5}]}
+    want = {"hall-a": 720_000.0, "hall-b": 619_200.0}
+    got = {}
+    for fid in ("fluid", "hybrid", "request"):
+        raw = _two_pools(wl)
+        for g in raw["racks"]:
+            g["count"] = 4
+        raw["hybrid_sample"] = 2
+        raw["fidelity"] = fid
+        rep = run(load_scenario(raw)).report
+        got[fid] = rep
+        tok = rep["tokens_accounting"]
+        pools = {pp["name"]: pp["tokens"]["output"] for pp in rep["pools"]}
+        assert tok["served"] <= tok["arrived"] + 1e-6 * tok["arrived"]
+        if fid == "fluid":  # exact: the expectation over the draw
+            assert pools == pytest.approx(want, rel=1e-9) and tok["arrived"] == pytest.approx(1_339_200, rel=1e-9)
+        else:  # a sample of the draw (request) or a sample beside the expectation (hybrid): within its noise
+            band = 0.02 if fid == "hybrid" else 0.1
+            assert tok["arrived"] == pytest.approx(1_339_200, rel=band)
+            assert pools == pytest.approx(want, rel=band)
+    # the refused counts agree: the expectation (fluid and hybrid, run-wide), the draw's own count at request
+    # fidelity within five standard deviations of the 400 long prompts' Bernoulli(1/2) draw (sd 10)
+    ref = [got[f]["tokens_accounting"]["refused_context_in"] / 5000 for f in ("fluid", "hybrid", "request")]
+    assert ref[0] == ref[1] == 200.0 and abs(ref[2] - 200.0) <= 50
+    assert got["hybrid"]["requests"]["refused_context"] == 200
+    assert abs(got["request"]["requests"]["refused_context"] - 200) <= 50
+
+
+def test_the_memory_estimate_counts_the_window_arrays(tmp_path):
+    # where the pools' windows differ the workload keeps, per distinct window, each row's kept flag (1 B) and cut
+    # answer (8 B), and the expected answer per row (8 B); the estimate counted 24 B a row only
+    from dcsim.engine.preflight import preflight
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    wl = {"arrivals": _arr(_trace(tmp_path, rows)),
+          "classes": [{"name": "long", "preset": "summarization", "share": 0.5},
+                      {"name": "chat", "preset": "chat", "share": 0.5}]}
+    pf = preflight(load_scenario(_two_pools(wl)))
+    assert pf.models.workload.trace_memory_bytes == 800 * 24 + 2 * 800 * 9 + 800 * 8
+    assert pf.estimate["trace_memory_bytes"] == 800 * (24 + 2 * 9 + 8)
+
+
+def test_synthetic_classes_are_held_to_the_window_alike_in_every_fidelity():
+    # Llama-2-70B's 4,096 tokens under the summarization preset (48.8 % of its prompts at 4,096 or more) and chat:
+    # synthetic requests were served whole (only warned) while a trace's were refused or cut. Now the requests drawn
+    # are refused or cut by context_cut (request fidelity) and the fluid figures take the exact expectation
+    # (window_moments); both against a Monte Carlo of the classes' lengths under the same rule.
+    rng = np.random.default_rng(11)
+    n = 400_000
+    mc = np.zeros(4)  # per arrival: refused share, refused prompt tokens, refused answer tokens, served answer tokens
+    for preset in ("summarization", "chat"):
+        c = resolve_class(RequestClassSpec(name="x", preset=preset, share=0.5), None)
+        i, o = c.input.sample(n, rng), c.output.sample(n, rng)
+        kept, out = context_cut(i, o, 4096)
+        mc += 0.5 * np.array([(~kept).mean(), i[~kept].sum() / n, o[~kept].sum() / n, out[kept].sum() / n])
+    wl = {"arrivals": {"kind": "poisson", "rate": "4 req/s"},
+          "classes": [{"name": "summ", "preset": "summarization", "share": 0.5},
+                      {"name": "chat", "preset": "chat", "share": 0.5}]}
+    rep = {}
+    for fid in ("fluid", "request"):
+        raw = _scenario(wl, "20 min")
+        raw["racks"][0]["node"]["model"] = "llama-2-70b"
+        raw["racks"][0]["count"] = 4
+        raw["fidelity"] = fid
+        rep[fid] = run(load_scenario(raw)).report
+    arrivals = 4.0 * 1200.0
+    fl = rep["fluid"]["tokens_accounting"]
+    assert fl["arrived"] == pytest.approx(arrivals * mc[3], rel=0.01)  # was 1.58x: every request served whole
+    assert fl["refused_context_in"] == pytest.approx(arrivals * mc[1], rel=0.02)
+    assert fl["refused_context_out"] == pytest.approx(arrivals * mc[2], rel=0.03)
+    rq, req = rep["request"]["tokens_accounting"], rep["request"]["requests"]
+    drawn = req["arrived"] + req["refused_context"]
+    # the refused share of the ~4,800 draws within 5 standard deviations (sd 0.6 pp) of the expectation
+    assert abs(req["refused_context"] / drawn - mc[0]) < 0.03
+    # the work: one sample of heavy-tailed lengths against the expectation (its sd ~2 % here): within 8 %
+    assert rq["arrived"] == pytest.approx(fl["arrived"], rel=0.08)
+    assert rq["refused_context_in"] == pytest.approx(fl["refused_context_in"], rel=0.08)
+    assert rq["cut_context_out"] == pytest.approx(fl["cut_context_out"], rel=0.25)  # ~1.5 % of the draws are cut
+    # both fidelities run the pool at the same served lengths (the fluid moments under the window)
+    assert rep["fluid"]["pools"][0]["decode_context_tokens"] == rep["request"]["pools"][0]["decode_context_tokens"]
+    # the fluid SLO estimate draws the requests served too: its TTFT p99 read 1.09 s against request fidelity's
+    # 0.18 s while it drew summarization's refused 4,096+-token prompts (now 0.181 s)
+    ttft = {f: rep[f]["latency_s"]["ttft"]["p99"] for f in rep}
+    assert ttft["fluid"] == pytest.approx(ttft["request"], rel=0.3)
+
+
+def test_synthetic_draws_are_refused_and_cut_by_the_window():
+    spec = WorkloadSpec(arrivals={"kind": "poisson", "rate": "50 req/s"},
+                        classes=[{"name": "summ", "preset": "summarization", "share": 1.0}])
+    wl = build_workload(spec, np.random.SeedSequence(4), max_context=4096)
+    b = wl.sample(0.0, 200.0)
+    assert np.all(b.n_in < 4096) and np.all(b.n_in + b.n_out <= 4096) and np.any(b.n_in + b.n_out == 4096)
+    free = build_workload(spec, np.random.SeedSequence(4)).sample(0.0, 200.0)  # the same draws, no window
+    got = wl.context_refused(200.0)
+    assert got["requests"] == np.count_nonzero(free.n_in >= 4096) == free.t.size - b.t.size
+    assert got["in_tokens"] == free.n_in[free.n_in >= 4096].sum()
+    assert b.t.tolist() == free.t[free.n_in < 4096].tolist()  # the accepted keep their arrival times
+    # the fluid view: the class's means and accepted share are its served requests' (window_moments)
+    c = wl.classes[0]
+    assert c.accepted_share == pytest.approx(1 - 0.4878, abs=1e-3)
+    assert c.mean_input < 4096 and wl.output_per_arrival == pytest.approx(c.accepted_share * c.mean_output, rel=1e-12)
+    assert c.mean_output == pytest.approx(b.n_out.mean(), rel=0.05)
+
+
+def test_a_rack_group_serves_its_own_max_model_len():
+    # vLLM's --max-model-len is set per deployment: a planner could only shorten a group's window by copying the whole
+    # model inline with another max_context. node.max_model_len sets it per rack group, at most the model's window.
+    wl = {"arrivals": {"kind": "poisson", "rate": "5 req/s"},
+          "classes": [{"name": "long", "preset": "summarization", "share": 0.3},
+                      {"name": "chat", "preset": "chat", "share": 0.7}]}
+    raw = _two_pools(wl)
+    raw["racks"][1]["node"]["model"] = "llama-3.1-70b"
+    raw["racks"][1]["node"]["max_model_len"] = 4096
+    m = build_models(load_scenario(raw))
+    assert m.context_window == [W70, 4096]  # hall-a the model's 131,072, hall-b its own 4,096
+    warn = [w for w in m.warnings if "context window" in w]
+    assert len(warn) == 1 and "llama-3.1-70b at max_model_len 4,096 (racks[1], hall-b)" in warn[0]
+    assert "0.263 %" in warn[0]  # chat under 4,096, as on Llama-2-70B's window
+    # the smallest window of a pool's groups holds its classes
+    one = _scenario(wl)
+    one["racks"].append({**one["racks"][0], "name": "hall-b", "node": {**one["racks"][0]["node"], "max_model_len": 8192}})
+    assert build_models(load_scenario(one)).context_window == [8192, 8192]
+    raw["racks"][1]["node"]["max_model_len"] = W70 + 1
+    with pytest.raises(ScenarioError, match=r"racks\[1\]\.node\.max_model_len: 131,073 tokens is above the context "
+                                            r"window of llama-3\.1-70b, 131,072"):
+        build_models(load_scenario(raw))
+    raw["racks"][1]["node"]["max_model_len"] = 0
+    with pytest.raises(ScenarioError, match=r"max_model_len"):
+        load_scenario(raw)
+
+
+def test_build_workload_cuts_each_window_once(tmp_path, monkeypatch):
+    # build_workload ran context_cut 3-4 times per window (warnings, means, the replay or the per-class arrays); now
+    # once per distinct window, the cut carried to every use
+    import dcsim.workload.model as wm
+    calls = []
+    real = wm.context_cut
+    monkeypatch.setattr(wm, "context_cut", lambda *a: calls.append(a[2]) or real(*a))
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    p = _trace(tmp_path, rows)
+    spec = WorkloadSpec(arrivals=_arr(p), classes=[{"name": "long", "preset": "summarization", "share": 0.5},
+                                                   {"name": "chat", "preset": "chat", "share": 0.5}])
+    wl = build_workload(spec, np.random.SeedSequence(1), max_context=[W70, 4096])
+    assert sorted(calls) == [4096, W70]
+    calls.clear()
+    build_workload(WorkloadSpec(arrivals=_arr(p), classes=[{"name": "c", "preset": "chat", "share": 1.0}]),
+                   np.random.SeedSequence(1), max_context=4096)
+    assert calls == [4096]
+    # and the draw applies the rule through the same function, with one window per request
+    calls.clear()
+    wl.sample(0.0, 10.0)
+    assert len(calls) == 1 and np.asarray(calls[0]).shape == (20,)

@@ -715,7 +715,8 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                         "of the pools'; its binding is that of the bound pool short of the largest share of its own work; per-pool "
                         "figures under pools (docs/report.md)")
     gap_notes: list[str] = []  # known SLO-estimate gaps too small to warn of (slo_gap_caveats)
-    # a trace's requests refused or cut by the context window in the run (outside the arrived identities)
+    # the requests (a trace's, a synthetic class's) refused or cut by the context window in the run (outside the
+    # arrived identities)
     refused = m.workload.context_refused(duration)
     if serving is not None:
         serving = dict(serving)

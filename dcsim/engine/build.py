@@ -64,7 +64,7 @@ class Pool:
     groups: list[int]          # indices into Models.groups
     classes: list[int]         # indices into workload.classes
     share: float               # fraction of arrivals routed here (sum of its classes' shares)
-    mean_input: float          # tokens per request, over its classes
+    mean_input: float          # tokens per request served (its context window accepts), over its classes
     mean_output: float
     decode_context: float      # tokens a running sequence holds, residence-weighted (Workload.decode_context)
     prompt_scv: float          # squared coefficient of variation of its prompt lengths (Workload.prompt_scv)
@@ -72,6 +72,10 @@ class Pool:
     overhead_w: float          # rack overhead power of its racks, W
     gpus: int
     replicas: int
+    #: expected output tokens served here per arrival of the workload: its classes' shares x the share of their
+    #: requests the context window accepts x the mean answer served (= share x mean_output where none is refused;
+    #: Workload.output_per_arrival for the whole mix)
+    output_per_arrival: float = 0.0
 
 
 def pool_layout(sc: Scenario) -> list[tuple[list[int], list[int]]]:
@@ -117,13 +121,14 @@ class Models:
         return len(self.pools) > 1
 
     def pool_demand_tok_s(self, demand_tok_s: np.ndarray) -> np.ndarray:
-        """(ticks, pools) output tokens/s offered to each pool, from the facility demand: its
-        classes' share of the arrivals × their mean output over the mixture's (exact expected
-        split for analytic arrivals; for a trace, classes are drawn by share)."""
+        """(ticks, pools) output tokens/s offered to each pool, from the facility demand: the output tokens its classes
+        bring per arrival (share × the share their context window accepts × their mean answer served,
+        :attr:`Pool.output_per_arrival`) over the mixture's (exact expected split for analytic arrivals; for a trace,
+        classes are drawn by share)."""
         d = np.asarray(demand_tok_s, dtype=float)
         if not self.multi_pool:
             return d[:, None]
-        w = np.array([p.share * p.mean_output for p in self.pools]) / self.workload.mean_output
+        w = np.array([p.output_per_arrival for p in self.pools]) / self.workload.output_per_arrival
         return d[:, None] * w[None, :]
 
     def joint(self, which: str = "pq"):
@@ -210,9 +215,11 @@ TABLE_LIFT_WARN = 0.02
 
 
 def context_windows(sc: Scenario) -> tuple[list[int | None], list[str]]:
-    """The context window each request class is held to, tokens, and whose it is: the smallest ``max_context`` of the
-    models of the rack groups of the pool serving the class (``racks[].serves``; one pool of every group without it;
-    :func:`dcsim.node.catalog.model_max_context`; a model with none sets none)."""
+    """The context window each request class is held to, tokens, and whose it is: the smallest window of the rack
+    groups of the pool serving the class (``racks[].serves``; one pool of every group without it), each group's
+    ``node.max_model_len`` where set, else its model's ``max_context`` (:func:`dcsim.node.catalog.model_max_context`;
+    a model with none sets none). A ``max_model_len`` above the model's window is a :class:`ScenarioError` naming the
+    field, as vLLM refuses it."""
     names = [c.name for c in sc.workload.classes]
     wins: list[int | None] = [None] * len(names)
     whos = [""] * len(names)
@@ -224,8 +231,17 @@ def context_windows(sc: Scenario) -> tuple[list[int | None], list[str]]:
                 w = model_max_context(gs.node.model)
             except (ValueError, KeyError):  # an unknown model: build_node names it
                 continue
+            name = gs.node.model if isinstance(gs.node.model, str) else gs.node.model.name
+            own = gs.node.max_model_len
+            if own is not None:
+                if w is not None and own > w:
+                    raise ScenarioError(sc.name, [(
+                        f"racks[{i}].node.max_model_len",
+                        f"{own:,} tokens is above the context window of {name}, {w:,} tokens (its max_context, "
+                        "config.json max_position_embeddings): vLLM refuses it (\"User-specified max_model_len is "
+                        "greater than the derived max_model_len\"); set it at most " f"{w:,}, or leave it out")])
+                w, name = own, f"{name} at max_model_len {own:,}"
             if w is not None and (best is None or w < best):
-                name = gs.node.model if isinstance(gs.node.model, str) else gs.node.model.name
                 best, who = w, f"{name} (racks[{i}], {gs.name})"
         for c in cis:
             wins[c], whos[c] = best, who
@@ -246,16 +262,20 @@ def build_models(sc: Scenario) -> Models:
     groups: list[Group] = []
     layout = pool_layout(sc)
     pool_of = {gi: pi for pi, (gis, _) in enumerate(layout) for gi in gis}
-    means = []  # (share, mean input, mean output, residence-weighted context, prompt SCV) of each pool's classes
+    # (share, mean input, mean output, residence-weighted context, prompt SCV, output per arrival) of each pool's
+    # classes: the means of the requests served, each class weighed by its share x the share its window accepts
+    means = []
     for _, cis in layout:
         if len(cis) == len(workload.classes):  # the whole mix (the same floats as without pools)
             means.append((1.0, workload.mean_input, workload.mean_output, workload.decode_context(),
-                          workload.prompt_scv()))
+                          workload.prompt_scv(), workload.output_per_arrival))
             continue
         cl = [workload.classes[c] for c in cis]
         sh = float(sum(c.share for c in cl))
-        means.append((sh, sum(c.share * c.mean_input for c in cl) / sh, sum(c.share * c.mean_output for c in cl) / sh,
-                      workload.decode_context(cis), workload.prompt_scv(cis)))
+        acc = float(sum(c.share * c.accepted_share for c in cl))  # arrivals served here (= sh: none refused)
+        m_in = sum(c.share * c.accepted_share * c.mean_input for c in cl) / acc
+        m_out = sum(c.share * c.accepted_share * c.mean_output for c in cl) / acc
+        means.append((sh, m_in, m_out, workload.decode_context(cis), workload.prompt_scv(cis), acc * m_out))
     for gi, gs in enumerate(sc.racks):
         try:
             node = build_node(gs.node, sc.base_dir)
@@ -263,7 +283,7 @@ def build_models(sc: Scenario) -> Models:
             raise ScenarioError(sc.name, [(f"racks[{gi}].node", str(e).strip("'\""))]) from None
         if clocks is None:
             clocks = np.linspace(max(node.clock_min, 0.3), 1.0, sc.controller.clock_levels)
-        _, m_in, m_out, dctx, scv = means[pool_of[gi]]
+        _, m_in, m_out, dctx, scv, _ = means[pool_of[gi]]
         node = node.for_context(dctx)  # sliding-window layers keep only their window of KV (every fidelity)
         # the batch a replica reaches at full load and the pool's lengths, against the ranges its profile was
         # measured at
@@ -289,14 +309,15 @@ def build_models(sc: Scenario) -> Models:
         ))
     curves = supply_curves([g.table for g in groups], [g.limits for g in groups])
     pools = []
-    for (gis, cis), (sh, m_in, m_out, dctx, scv) in zip(layout, means):
+    for (gis, cis), (sh, m_in, m_out, dctx, scv, per_arrival) in zip(layout, means):
         gg = [groups[i] for i in gis]
         pools.append(Pool(
             name="+".join(g.name for g in gg), groups=gis, classes=cis, share=sh, mean_input=m_in, mean_output=m_out,
             decode_context=dctx, prompt_scv=scv,
             curves=curves if len(layout) == 1 else supply_curves([g.table for g in gg], [g.limits for g in gg]),
             overhead_w=float(sum(g.limits.racks * g.limits.rack_overhead_w for g in gg)),
-            gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg)))
+            gpus=sum(g.gpus for g in gg), replicas=sum(g.limits.replicas for g in gg),
+            output_per_arrival=per_arrival))
         for g in gg:
             g.kv_bound = kv_batch_at_full_load(g.node, pools[-1]) is not None
     warnings = [_calibration_warning(i, g) for i, g in enumerate(groups)

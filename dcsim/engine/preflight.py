@@ -37,7 +37,6 @@ from dcsim.scenario.faults import window_errors
 from dcsim.scenario.limits import BASE_MEMORY_BYTES, BYTES_PER_TICK_COLUMN, memory_limit_bytes
 from dcsim.thermal.weather import T_RECORD_HIGH_C, WeatherError
 from dcsim.units import DIMENSIONS, display_unit, excerpt, format_quantity
-from dcsim.workload.model import TRACE_KEPT_BYTES_PER_REQUEST
 from dcsim.workload.trace import TraceError
 
 __all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS"]
@@ -666,8 +665,9 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
             raise ScenarioError(label, [(path, excerpt(reason, 400, quote=False))]) from None
         raise ScenarioError(label, [("", excerpt(msg, 400, quote=False))]) from None
     est.update(request_estimate(m, est))
-    # a trace replay keeps its requests for the whole run (TRACE_KEPT_BYTES_PER_REQUEST each: 24 B measured)
-    est["trace_memory_bytes"] = m.workload.trace_requests * TRACE_KEPT_BYTES_PER_REQUEST
+    # a trace replay keeps its requests for the whole run (TRACE_KEPT_BYTES_PER_REQUEST each: 24 B measured) and its
+    # context windows' row arrays (Workload.trace_memory_bytes)
+    est["trace_memory_bytes"] = m.workload.trace_memory_bytes
     est["peak_memory_bytes"] = int(min(est["peak_memory_bytes"] + est.get("request_memory_bytes", 0.0)
                                        + est["trace_memory_bytes"], 2.0**62))
     errs = _request_errors(sc, est)

@@ -114,8 +114,9 @@ class _Lane:
         self.pool = pool_obj
         self.frac = frac
         self.workload = workload  # its own arrival sample (hybrid), or None: rows of the shared sample
-        #: expected output tokens per arrival of the whole workload that belong to this pool
-        self.mean_out_share = m.workload.mean_output if not m.multi_pool else pool.share * pool.mean_output
+        #: expected output tokens per arrival of the whole workload that belong to this pool and are served (a
+        #: request its context window refuses brings none: Pool.output_per_arrival)
+        self.mean_out_share = m.workload.output_per_arrival if not m.multi_pool else pool.output_per_arrival
         self.in_per_out = pool.mean_input / pool.mean_output
         self.curves = pool.curves
         self.overhead_w = pool.overhead_w

@@ -44,9 +44,9 @@ def flop_per_output_token(m: Models, weights=None) -> float:
         return pool_flop_per_output_token(m, 0)
     f = np.array([pool_flop_per_output_token(m, p) for p in range(len(m.pools))])
     w = np.asarray(weights, dtype=float) if weights is not None else np.array(
-        [p.share * p.mean_output for p in m.pools])
+        [p.output_per_arrival for p in m.pools])
     if not w.sum() > 0:
-        w = np.array([p.share * p.mean_output for p in m.pools])
+        w = np.array([p.output_per_arrival for p in m.pools])
     return float(np.dot(f, w) / w.sum())
 
 

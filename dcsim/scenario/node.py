@@ -242,6 +242,14 @@ class NodeSpec(Spec):
     # rather than each sharded over them; None: the layout the calibration was measured with (sharded
     # when there is none)
     expert_parallel: bool | None = None
+    #: vLLM's ``--max-model-len`` for this rack group's replicas: the context window (prompt + answer, tokens) they
+    #: serve, at most the model's ``max_context`` (vLLM refuses a larger one: "User-specified max_model_len (...) is
+    #: greater than the derived max_model_len (max_position_embeddings=...)", ModelConfig's _get_and_verify_max_len,
+    #: unless VLLM_ALLOW_LONG_MAX_MODEL_LEN is set); None: the model's window, vLLM's default
+    max_model_len: int | None = Field(
+        None, gt=0, description="the context window this rack group's replicas serve, prompt + answer in tokens "
+                                "(vLLM --max-model-len); at most the model's max_context; None: the model's window "
+                                "(docs/workload.md, Context window)")
     levers: LeverSpec = LeverSpec()
 
     @model_validator(mode="after")

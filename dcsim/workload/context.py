@@ -26,21 +26,24 @@ import numpy as np
 
 from dcsim.workload.lengths import LengthDist
 
-__all__ = ["context_cut", "ContextWindowEffect", "window_effect", "length_window_excess", "MAX_EXACT_WINDOW"]
+__all__ = ["context_cut", "ContextWindowEffect", "window_effect", "length_window_excess", "WindowMoments",
+           "window_moments", "MAX_EXACT_WINDOW"]
 
 #: largest window whose excess :func:`length_window_excess` sums exactly over integers (8 M entries, 64 MB a
 #: float array); above it the excess is bounded by the two tails (assumption: a numerical budget, not physics)
 MAX_EXACT_WINDOW = 1 << 23
 
 
-def context_cut(n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_tokens: int
+def context_cut(n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_tokens: int | np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(kept, n_out) of requests under a context window of ``max_context_tokens`` (vLLM's ``max_model_len``): a request
-    whose prompt leaves no room for one answer token (``n_in >= max_context``) is refused (``kept`` False); a kept
-    request's answer is cut at ``max_context - n_in`` tokens (``FINISHED_LENGTH_CAPPED``). Module docstring: sources."""
+    """(kept, n_out) of requests under a context window of ``max_context_tokens`` (vLLM's ``max_model_len``; one window
+    for every request, or an array of one per request, e.g. the window of the pool each request's class is routed to):
+    a request whose prompt leaves no room for one answer token (``n_in >= max_context``) is refused (``kept`` False); a
+    kept request's answer is cut at ``max_context - n_in`` tokens (``FINISHED_LENGTH_CAPPED``). Module docstring:
+    sources. The one home of the rule: the trace replay, the sampled requests and the fluid figures all call it."""
     n_in = np.asarray(n_in_tokens, dtype=np.int64)
     n_out = np.asarray(n_out_tokens, dtype=np.int64)
-    w = int(max_context_tokens)
+    w = np.asarray(max_context_tokens, dtype=np.int64)
     kept = n_in < w
     return kept, np.minimum(n_out, np.maximum(w - n_in, 0))
 
@@ -83,22 +86,98 @@ class ContextWindowEffect:
         lost = self.refused_out_tokens + self.cut_out_tokens
         of = f" for the requests of {self.classes}" if self.classes else ""
         return (f"workload.arrivals.path: {self.path} ({self.columns}): the context window of {who}{of} is "
-                f"{self.max_context:,} tokens (prompt + answer, the model's max_position_embeddings, vLLM's "
-                f"max_model_len): " + "; ".join(parts) + f"; in all {100 * lost / max(self.out_tokens, 1):.3g} % of the "
+                f"{self.max_context:,} tokens (prompt + answer, vLLM's max_model_len, by default the model's "
+                f"max_position_embeddings): " + "; ".join(parts) + f"; in all {100 * lost / max(self.out_tokens, 1):.3g} % of the "
                 "trace's output tokens are not served (report.json requests.refused_context, tokens_accounting."
                 "refused_context_in/_out, cut_context_out; docs/workload.md, Context window)")
 
 
 def window_effect(path: str, columns: str, n_in_tokens: np.ndarray, n_out_tokens: np.ndarray, max_context_tokens: int,
-                  classes: str = "") -> ContextWindowEffect:
-    """What :func:`context_cut` does to requests of ``n_in_tokens`` / ``n_out_tokens`` under ``max_context_tokens``."""
+                  classes: str = "", cut: tuple[np.ndarray, np.ndarray] | None = None) -> ContextWindowEffect:
+    """What :func:`context_cut` does to requests of ``n_in_tokens`` / ``n_out_tokens`` under ``max_context_tokens``
+    (``cut``: the ``(kept, n_out)`` :func:`context_cut` already returned for them, so it is not made twice)."""
     n_in = np.asarray(n_in_tokens, dtype=np.int64)
     n_out = np.asarray(n_out_tokens, dtype=np.int64)
-    kept, out = context_cut(n_in, n_out, max_context_tokens)
-    cut = kept & (out < n_out)
+    kept, out = context_cut(n_in, n_out, max_context_tokens) if cut is None else cut
+    cut_ = kept & (out < n_out)
     return ContextWindowEffect(str(path), columns, int(max_context_tokens), int(n_in.size), int((~kept).sum()),
-                               int(cut.sum()), int(n_out.sum()), int(n_out[~kept].sum()),
-                               int((n_out - out)[cut].sum()), int(n_in.sum()), int(n_in[~kept].sum()), classes)
+                               int(cut_.sum()), int(n_out.sum()), int(n_out[~kept].sum()),
+                               int((n_out - out)[cut_].sum()), int(n_in.sum()), int(n_in[~kept].sum()), classes)
+
+
+@dataclass(frozen=True)
+class WindowMoments:
+    """What a context window does to a request class whose prompt I and answer O are drawn independently (as dcsim
+    draws them), by :func:`context_cut`'s rule, exact over integers (:func:`window_moments`). Per arrival:
+    ``p_refused`` (P(I >= w)), ``p_cut`` (P(kept and O > w - I)), ``cut_out`` (answer tokens cut, E), ``refused_in``
+    and ``refused_out`` (prompt and answer tokens the refused requests carry, E). Of the requests kept (the answer
+    O' = min(O, w - I)): ``mean_in`` E[I], ``mean_out`` E[O'], ``out_sq`` E[O'^2], ``in_out`` E[I O'], ``in_sq``
+    E[I^2]. ``exact`` False: the window is above :data:`MAX_EXACT_WINDOW`, ``p_refused`` and ``p_cut`` are the tails'
+    bound and the rest NaN."""
+
+    p_refused: float
+    p_cut: float
+    cut_out: float
+    refused_in: float
+    refused_out: float
+    mean_in: float
+    mean_out: float
+    out_sq: float
+    in_out: float
+    in_sq: float
+    exact: bool = True
+    max_context: int = 0    # the window, tokens
+
+    @property
+    def accepted(self) -> float:
+        """The share of the class's requests the window accepts (1 - ``p_refused``)."""
+        return 1.0 - self.p_refused
+
+    @property
+    def binds(self) -> bool:
+        """The window refuses or cuts some request (exactly; a bound above :data:`MAX_EXACT_WINDOW` never binds)."""
+        return self.exact and (self.p_refused > 0.0 or self.p_cut > 0.0)
+
+
+def window_moments(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> WindowMoments:
+    """:class:`WindowMoments` of a class of prompt lengths ``inp`` and answer lengths ``out`` under a window of
+    ``max_context_tokens``: sums over the integers 1..w - 1 of the prompt's pmf, each prompt i keeping the answer
+    min(O, w - i), whose moments come from the answer's tail P(O >= j) (E[min(O, c)] = sum_{j<=c} P(O >= j),
+    E[min(O, c)^2] = sum_{j<=c} (2j - 1) P(O >= j)). Caps that keep prompt + answer inside the window change nothing;
+    a window above :data:`MAX_EXACT_WINDOW` gives the tails' bound (``exact`` False)."""
+    w = int(max_context_tokens)
+    m_in, m_out = float(inp.mean()), float(out.mean())
+    if inp.cap + out.cap <= w:  # caps keep every request inside the window (prompt < w as out >= 1)
+        o2 = float(out.var()) + m_out * m_out
+        i2 = float(inp.var()) + m_in * m_in
+        return WindowMoments(0.0, 0.0, 0.0, 0.0, 0.0, m_in, m_out, o2, m_in * m_out, i2, max_context=w)
+    if w > MAX_EXACT_WINDOW:
+        h = MAX_EXACT_WINDOW // 2
+        pi, po = inp.pmf(h), out.pmf(h)
+        bound = max(1.0 - pi.sum(), 0.0) + max(1.0 - po.sum(), 0.0)  # P(I > h) + P(O > h) >= P(I + O > w)
+        nan = math.nan
+        return WindowMoments(bound, bound, nan, nan, nan, nan, nan, nan, nan, nan, exact=False, max_context=w)
+    pi = inp.pmf(w)[:w]  # prompts 0..w-1 (entry 0 is 0): the ones kept
+    p_kept = float(pi.sum())
+    p_ref = max(1.0 - p_kept, 0.0)  # P(I >= w)
+    po = out.pmf(w)[: w + 1]
+    tail = max(1.0 - float(po.sum()), 0.0)  # P(O > w)
+    so = np.cumsum(po[::-1])[::-1] + tail  # so[j] = P(O >= j), j = 0..w
+    j = np.arange(so.size, dtype=float)
+    m1 = np.concatenate(([0.0], np.cumsum(so[1:])))  # m1[c] = E[min(O, c)], c = 0..w
+    m2 = np.concatenate(([0.0], np.cumsum((2.0 * j[1:] - 1.0) * so[1:])))  # m2[c] = E[min(O, c)^2]
+    i = np.arange(1, w)
+    q = pi[1:w]
+    c = w - i  # the answer room each kept prompt leaves
+    e1 = float(np.dot(q, m1[c]))
+    p_cut = float(np.dot(q, so[c + 1]))  # P(O > c) = P(O >= c + 1); c + 1 <= w
+    k = max(p_kept, 1e-300)
+    ii = i.astype(float)
+    return WindowMoments(
+        p_refused=p_ref, p_cut=p_cut, cut_out=max(p_kept * m_out - e1, 0.0),
+        refused_in=max(m_in - float(np.dot(np.arange(w, dtype=float), pi)), 0.0), refused_out=p_ref * m_out,
+        mean_in=float(np.dot(ii, q)) / k, mean_out=e1 / k, out_sq=float(np.dot(q, m2[c])) / k,
+        in_out=float(np.dot(q * ii, m1[c])) / k, in_sq=float(np.dot(q, ii * ii)) / k, max_context=w)
 
 
 def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> tuple[float, float, float]:
@@ -107,25 +186,5 @@ def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: i
     refused when the prompt is ``>= w``, cut when the answer is longer than ``w - prompt`` (:func:`context_cut`).
     Exact sums over integers up to :data:`MAX_EXACT_WINDOW`; a window above it returns upper bounds from the tails
     (P(I >= w/2) + P(O >= w/2) for the cut), zero when both caps keep prompt + answer inside the window."""
-    w = int(max_context_tokens)
-    if inp.cap + out.cap <= w:  # caps keep every request inside the window (prompt < w as out >= 1)
-        return 0.0, 0.0, 0.0
-    if w > MAX_EXACT_WINDOW:
-        h = MAX_EXACT_WINDOW // 2
-        pi, po = inp.pmf(h), out.pmf(h)
-        bound = max(1.0 - pi.sum(), 0.0) + max(1.0 - po.sum(), 0.0)  # P(I > h) + P(O > h) >= P(I + O > w)
-        return bound, bound, math.nan
-    pi = inp.pmf(w)
-    p_ref = max(1.0 - float(pi[:w].sum()), 0.0)  # P(I >= w)
-    po = out.pmf(w)
-    so = np.concatenate((np.cumsum(po[::-1])[::-1], [0.0]))  # so[j] = P(O >= j) for j <= w (tail above w: below)
-    tail = max(1.0 - float(po.sum()), 0.0)
-    so[: w + 1] += tail
-    # P(O > w - i) = P(O >= w - i + 1) for prompts i = 1..w-1
-    i = np.arange(1, w)
-    p_cut = float(np.dot(pi[1:w], so[w - i + 1]))
-    # E[(O - c)^+] = sum_{j > c} P(O >= j); the tail above w contributes E[(O - w)^+] to every c (cumulated below)
-    excess = np.concatenate((np.cumsum(so[::-1])[::-1], [0.0]))  # excess[c] = sum_{j >= c} so[j], j <= w + 1
-    over_w = float(out.mean()) - float(np.sum(np.minimum(np.arange(w + 1), w) * po)) - w * tail  # E[(O - w)^+]
-    lost = float(np.dot(pi[1:w], excess[w - i + 1] + max(over_w, 0.0)))
-    return p_ref, p_cut, lost
+    m = window_moments(inp, out, max_context_tokens)
+    return m.p_refused, m.p_cut, (m.cut_out if m.exact else math.nan)

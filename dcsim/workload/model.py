@@ -10,7 +10,8 @@ the same seed gives identical arrays.
 Trace workloads take each request's input and output tokens from the trace (unclipped: a
 replay is exact, but for the context window of the model serving its class, ``build_workload(max_context=...)``,
 applied after the class draw: a prompt that fills it is refused, a longer answer cut, :mod:`dcsim.workload.context`)
-and draw its class by share; every class then reports the trace's mean lengths under its window. ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
+and draw its class by share; every class then reports the trace's mean lengths under its window. A synthetic class is
+held to its window by the same rule (its draws refused or cut; its means the expectation over its lengths). ``rate(t)`` of a trace is the empirical rate in ``rate_bin`` bins (default 60 s).
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ from dcsim.workload.arrivals import (
     ArrivalProcess, GammaRenewal, Mmpp2, PoissonProcess, ThinnedProcess, TraceReplay,
     diurnal_rate_fn, hourly_profile_rate_fn, table_rate_fn,
 )
-from dcsim.workload.context import ContextWindowEffect, context_cut, length_window_excess, window_effect
+from dcsim.workload.context import MAX_EXACT_WINDOW, WindowMoments, context_cut, window_effect, window_moments
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
 from dcsim.textio import MAX_TABLE_BYTES, read_text
 from dcsim.workload.trace import TraceData, TraceError, read_column, read_trace, resolve_path
 
-__all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length", "apply_context_window",
-           "resolve_class", "child_seed"]
+__all__ = ["ArrivalBatch", "RequestClass", "Workload", "build_workload", "build_length", "resolve_class",
+           "child_seed"]
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,21 @@ class RequestClass:
     preset: str | None = None
     mean_input_override: float | None = None
     mean_output_override: float | None = None
+    #: the share of the requests drawn into this class that the context window of the pool serving it accepts (not
+    #: refused: :func:`dcsim.workload.context.context_cut`); ``mean_input`` and ``mean_output`` are those requests'
+    accepted_share: float = 1.0
+    #: a synthetic class's lengths under the context window of the pool serving it, where the window refuses or cuts
+    #: some of its draws (:func:`dcsim.workload.context.window_moments`); None where it binds on none (or for a trace)
+    window: WindowMoments | None = None
 
     @property
     def mean_input(self) -> float:
-        """Mean input tokens per request."""
+        """Mean input tokens per request (of the requests its context window accepts)."""
         return self.mean_input_override if self.mean_input_override is not None else self.input.mean()
 
     @property
     def mean_output(self) -> float:
-        """Mean output tokens per request (cap included)."""
+        """Mean output tokens per request (cap included; of the requests its context window accepts, answers cut)."""
         return self.mean_output_override if self.mean_output_override is not None else self.output.mean()
 
 
@@ -183,22 +190,39 @@ TRACE_BYTES_PER_REQUEST = 65
 #: each), B: the 24 B of the same tracemalloc measurement; :func:`dcsim.engine.preflight.preflight` adds it to the
 #: run's peak memory estimate.
 TRACE_KEPT_BYTES_PER_REQUEST = 24
+#: Memory per replayed request and per distinct context window a trace replay holds while the windows are applied,
+#: B: the kept flag (bool, 1 B) and the cut answer (int64, 8 B) :func:`dcsim.workload.context.context_cut` returns for
+#: every row (by the dtypes, not measured); where the pools' windows differ the workload keeps them for the run, with
+#: the expected answer per row over the class draw (float64, :data:`WINDOWS_ROW_BYTES`).
+WINDOW_BYTES_PER_REQUEST = 9
+#: Memory per replayed request of the expected answer over the class draw a workload keeps where the pools' windows
+#: differ (float64), B.
+WINDOWS_ROW_BYTES = 8
 
 
-def max_trace_requests() -> int:
+def trace_bytes_per_request(windows: int = 0) -> int:
+    """Memory a trace replay may take per replayed request, B: :data:`TRACE_BYTES_PER_REQUEST` while the copies are
+    made, plus :data:`WINDOW_BYTES_PER_REQUEST` for each of the ``windows`` distinct context windows the classes are
+    held to and :data:`WINDOWS_ROW_BYTES` where there are several (counted on top of the copies: an upper bound)."""
+    return TRACE_BYTES_PER_REQUEST + windows * WINDOW_BYTES_PER_REQUEST + (WINDOWS_ROW_BYTES if windows > 1 else 0)
+
+
+def max_trace_requests(windows: int = 0) -> int:
     """Most requests a trace replay may hold after ``rate_scale`` (x ``scale``) replicates it: what the run's memory
     limit (:func:`dcsim.scenario.limits.memory_limit_bytes`: ``DCSIM_MEMORY_LIMIT``, else 4 GiB) leaves after dcsim's
     own :data:`~dcsim.scenario.limits.BASE_MEMORY_BYTES`, over the :data:`TRACE_BYTES_PER_REQUEST` the copies take
-    while they are made (62,230,266 at 4 GiB). An unreadable or too small ``DCSIM_MEMORY_LIMIT`` is a
+    while they are made (62,230,266 at 4 GiB) and what each of ``windows`` distinct context windows adds
+    (:func:`trace_bytes_per_request`: 54,661,720 at 4 GiB with one window, 44,450,190 with two). An unreadable or too small ``DCSIM_MEMORY_LIMIT`` is a
     :class:`~dcsim.scenario.ScenarioError` naming the variable (``dcsim validate``/``run``'s preflight refuses it in
     its resource check, before :func:`~dcsim.engine.build.build_models` reads any trace; a caller that builds the
     models without preflight gets it here, from the trace replay)."""
     # memory_limit_bytes() is at least MIN_MEMORY_LIMIT, above BASE_MEMORY_BYTES: the difference is positive
-    return int((memory_limit_bytes() - BASE_MEMORY_BYTES) // TRACE_BYTES_PER_REQUEST)
+    return int((memory_limit_bytes() - BASE_MEMORY_BYTES) // trace_bytes_per_request(windows))
 
 
-def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator):
-    """Apply start_offset, loop, time_scale and rate_scale*scale; returns (t, n_in, n_out, period)."""
+def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator, windows: int = 0):
+    """Apply start_offset, loop, time_scale and rate_scale*scale; returns (t, n_in, n_out, period). ``windows``: the
+    distinct context windows the replay will be held to (their row arrays count in the memory cap)."""
     tau = tr.t
     gap = tau[-1] / max(len(tau) - 1, 1)
     period = None
@@ -220,12 +244,14 @@ def _prepare_trace(tr: TraceData, a: TraceArrivalSpec, rng: np.random.Generator)
     s = a.rate_scale * a.scale
     n = t.size  # the requests replayed, before rate_scale x scale replicates or thins them
     scale = f" x scale {a.scale:g}" if a.scale != 1 else ""
-    most = max_trace_requests()
+    most, per = max_trace_requests(windows), trace_bytes_per_request(windows)
     if s * n > most:  # refused before the copies are made: 1e6 x 7,200 rows died in MemoryError
+        held = "" if not windows else (f", {per - TRACE_BYTES_PER_REQUEST} B for the {windows} context window"
+                                       f"{'s' if windows > 1 else ''} they are held to")
         raise TraceError(f"{tr.path}: rate_scale {a.rate_scale:g}{scale} replicates the {n:,} requests replayed "
                          f"into ~{s * n:.3g}, more than the {most:,} a replay may hold (~"
-                         f"{TRACE_BYTES_PER_REQUEST} B each while the copies are made: "
-                         f"{s * n * TRACE_BYTES_PER_REQUEST / 1e9:,.3g} GB, over the memory limit less dcsim's "
+                         f"{per} B each: {TRACE_BYTES_PER_REQUEST} B while the copies are made{held}: "
+                         f"{s * n * per / 1e9:,.3g} GB, over the memory limit less dcsim's "
                          f"own {BASE_MEMORY_BYTES / 1e6:.0f} MB); use a "
                          "smaller rate_scale, or arrivals of kind poisson or diurnal at the rate you mean (or raise "
                          "DCSIM_MEMORY_LIMIT)")
@@ -257,7 +283,8 @@ class Workload:
 
     def __init__(self, arrivals: ArrivalProcess, classes: list[RequestClass],
                  rng_cls: np.random.Generator, rng_len: list[np.random.Generator],
-                 trace: tuple[np.ndarray, np.ndarray] | None = None, class_window: np.ndarray | None = None):
+                 trace: tuple[np.ndarray, np.ndarray] | None = None, class_window: np.ndarray | None = None,
+                 window_cuts: dict[int, tuple[np.ndarray, np.ndarray]] | None = None):
         self.arrivals = arrivals
         self.classes = classes
         self._rng_cls = rng_cls
@@ -281,19 +308,29 @@ class Workload:
         #: what the window did to the requests :meth:`sample` drew (refused, their prompt and output tokens, output
         #: tokens cut), counted from t = 0
         self._refused_drawn = np.zeros(4)
-        #: one window for every class: the replay holds the kept rows only; the refused rows (times, prompts, answers)
-        #: and the tokens cut from each kept row, to count them in the run's window (:meth:`context_refused`)
-        self._refused_rows: tuple[np.ndarray, np.ndarray, np.ndarray, float | None] | None = None
+        #: one window for every class: the replay holds the kept rows only; the refused rows (a replay of their times,
+        #: with their prompts and answers) and the tokens cut from each kept row, to count them in the run's window
+        #: (:meth:`context_refused`)
+        self._refused_rows: tuple[TraceReplay, np.ndarray, np.ndarray] | None = None
         self._cut_tokens: np.ndarray | None = None
-        if trace is not None and class_window is not None:
-            self._set_window(np.asarray(class_window, dtype=np.int64))
+        #: a synthetic workload's window per class (tokens, int64; NO_WINDOW where it binds on none of the class's
+        #: draws), None where none binds: applied to the lengths drawn (:meth:`sample`), expected in the fluid figures
+        #: (each class's :attr:`RequestClass.window`)
+        self._syn_win: np.ndarray | None = None
+        if class_window is not None:
+            if trace is not None:
+                self._set_window(np.asarray(class_window, dtype=np.int64), window_cuts or {})
+            else:
+                self._syn_win = np.asarray(class_window, dtype=np.int64)
         #: the run's warnings about the context window (a trace's requests refused or cut; a synthetic class that can
         #: overrun it)
         self.context_warnings: list[str] = []
 
-    def _set_window(self, cw: np.ndarray) -> None:
+    def _set_window(self, cw: np.ndarray, cuts: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
         """Hold a trace's requests to the window of the class each is drawn into (``cw[k]`` for class k): per distinct
-        window, the share of requests drawn into its classes, the classes, and the rows kept with their answers cut."""
+        window, the share of requests drawn into its classes, the classes, and the rows kept with their answers cut
+        (``cuts[w]``: what :func:`context_cut` made of the rows under window ``w``, computed once by
+        :func:`build_workload`; made here for a window it lacks)."""
         n_in, n_out = self._trace
         if not (n_in.size and int(np.max(n_in + n_out)) > int(cw.min())):
             return  # no request reaches any window: nothing to apply (the replay as without one)
@@ -301,8 +338,9 @@ class Workload:
         self._win = cw
         for w in np.unique(cw):
             ks = [k for k in range(len(cw)) if cw[k] == w]
-            kept, out = context_cut(n_in, n_out, int(w))
-            self._by_window.append((float(p[ks].sum()), ks, kept, np.where(kept, out, 0)))
+            kept, out = cuts[int(w)] if int(w) in cuts else context_cut(n_in, n_out, int(w))
+            self._by_window.append((float(p[ks].sum()), ks, kept, np.where(kept, out, 0) if int(w) not in cuts
+                                    else out))  # build_workload's cuts give 0 for a refused row already
         self._row_out = self._row_expect(lambda kept, out: out)  # the fluid figures' answers (output_tokens)
 
     def _row_expect(self, f) -> np.ndarray:
@@ -319,14 +357,27 @@ class Workload:
         when no request reaches a window (a synthetic class is not held to it)."""
         keys = ("requests", "in_tokens", "out_tokens", "cut_out_tokens")
         if self._refused_rows is not None:  # one window: applied before the replay, counted exactly
-            t, n_in, n_out, period = self._refused_rows
-            cut = self.arrivals.cumulative(t_end_s, self._cut_tokens) - self.arrivals.cumulative(0.0, self._cut_tokens)
-            return {"requests": _rows_before(t, None, period, t_end_s), "in_tokens": _rows_before(t, n_in, period, t_end_s),
-                    "out_tokens": _rows_before(t, n_out, period, t_end_s), "cut_out_tokens": float(cut)}
-        if self._win is None:
+            refused, n_in, n_out = self._refused_rows
+
+            def rows(replay: TraceReplay, x: np.ndarray | None) -> float:
+                return float(replay.cumulative(t_end_s, x) - replay.cumulative(0.0, x))
+            return {"requests": rows(refused, None), "in_tokens": rows(refused, n_in),
+                    "out_tokens": rows(refused, n_out), "cut_out_tokens": rows(self.arrivals, self._cut_tokens)}
+        if self._win is None and self._syn_win is None:
             return dict.fromkeys(keys, 0.0)
         if self._t_end is not None and abs(self._t_end - t_end_s) <= 1e-9 * max(1.0, abs(t_end_s)):
             return {k: float(v) for k, v in zip(keys, self._refused_drawn)}
+        if self._syn_win is not None:  # synthetic: the arrivals expected in the run x each class's expectation
+            # expected arrivals in [0, t_end), by the midpoint rule on 1-min windows (a diurnal cosine: ~1e-6
+            # relative; the run's fluid arrivals take it per tick)
+            k = max(1, math.ceil(t_end_s / 60.0))
+            n = float(np.sum(self.arrivals.expected_count(np.arange(k) * (t_end_s / k), t_end_s / k)))
+            per = np.zeros(4)
+            for c in self.classes:
+                if c.window is not None:
+                    m = c.window
+                    per += c.share * np.array([m.p_refused, m.refused_in, m.refused_out, m.cut_out])
+            return {k: n * float(v) for k, v in zip(keys, per)}
         n_in, n_out = self._trace
         r = self._row_expect(lambda kept, out: ~kept)
         cut = self._row_expect(lambda kept, out: np.where(kept, n_out - out, 0))
@@ -341,14 +392,48 @@ class Workload:
         return 0 if self._trace is None else int(len(self._trace[0]))
 
     @property
+    def trace_memory_bytes(self) -> int:
+        """Memory a trace replay keeps for the whole run, B: :data:`TRACE_KEPT_BYTES_PER_REQUEST` per replayed request,
+        and the context window's arrays by their sizes (per distinct window where the pools' windows differ, each
+        row's kept flag and cut answer, and the expected answer; with one window, the refused rows and the tokens
+        cut from the kept ones). 0 without a trace."""
+        if self._trace is None:
+            return 0
+        extra = sum(kept.nbytes + out.nbytes for _, _, kept, out in self._by_window)
+        if self._win is not None:
+            extra += self._row_out.nbytes
+        if self._refused_rows is not None:
+            extra += sum(x.nbytes for x in (self._refused_rows[0].t, *self._refused_rows[1:], self._cut_tokens))
+        return self.trace_requests * TRACE_KEPT_BYTES_PER_REQUEST + int(extra)
+
+    @property
+    def accepted_share(self) -> float:
+        """The share of the arrivals the context windows accept (not refused; 1 where no window refuses any): over
+        the classes at their shares, each its :attr:`RequestClass.accepted_share`."""
+        if all(c.accepted_share == 1.0 for c in self.classes):
+            return 1.0
+        return float(sum(c.share * c.accepted_share for c in self.classes))
+
+    @property
     def mean_input(self) -> float:
-        """Mixture mean input tokens per request."""
-        return float(sum(c.share * c.mean_input for c in self.classes))
+        """Mixture mean input tokens per request served (the requests the context windows accept)."""
+        if self.accepted_share == 1.0:
+            return float(sum(c.share * c.mean_input for c in self.classes))
+        return float(sum(c.share * c.accepted_share * c.mean_input for c in self.classes)) / self.accepted_share
 
     @property
     def mean_output(self) -> float:
-        """Mixture mean output tokens per request."""
-        return float(sum(c.share * c.mean_output for c in self.classes))
+        """Mixture mean output tokens per request served (the requests the context windows accept, answers cut)."""
+        if self.accepted_share == 1.0:
+            return float(sum(c.share * c.mean_output for c in self.classes))
+        return float(sum(c.share * c.accepted_share * c.mean_output for c in self.classes)) / self.accepted_share
+
+    @property
+    def output_per_arrival(self) -> float:
+        """Expected output tokens served per arrival of the arrival process (``rate(t)`` counts arrivals): the mean
+        answer of the requests served times the share accepted — a refused request arrives in ``rate`` but brings no
+        work. Equals :attr:`mean_output` where no window refuses a request."""
+        return self.mean_output * self.accepted_share
 
     def decode_context(self, class_indices=None) -> float:
         """Mean context (tokens) of a running sequence, weighted by residence: ``E[n_out (n_in +
@@ -373,9 +458,13 @@ class Workload:
             n_in, n_out = (np.asarray(x, dtype=float) for x in self._trace)
             return float(np.sum(n_out * (n_in + 0.5 * n_out)) / max(float(np.sum(n_out)), 1.0))
         cl = self.classes if class_indices is None else [self.classes[i] for i in class_indices]
+        # a class under a window that binds: its served requests' moments (the answer cut at the window less the
+        # prompt, so no longer independent of it), weighed by the share of its draws the window accepts
         num = sum(c.share * (c.mean_input * c.mean_output + 0.5 * (c.output.var() + c.output.mean() ** 2))
+                  if c.window is None else c.share * c.accepted_share * (c.window.in_out + 0.5 * c.window.out_sq)
                   for c in cl)
-        den = sum(c.share * c.mean_output for c in cl)
+        den = sum(c.share * c.mean_output if c.window is None else c.share * c.accepted_share * c.mean_output
+                  for c in cl)
         return float(num / den)
 
     def prompt_scv(self, class_indices=None) -> float:
@@ -397,10 +486,11 @@ class Workload:
             m = float(np.mean(n_in))
             return float(np.mean(n_in * n_in) / (m * m) - 1.0) if m > 0 else 0.0
         cl = self.classes if class_indices is None else [self.classes[i] for i in class_indices]
-        sh = sum(c.share for c in cl)
-        m1 = sum(c.share * c.mean_input for c in cl) / sh
-        m2 = sum(c.share * c.mean_input ** 2 * (1.0 + c.input.var() / max(c.input.mean(), 1e-300) ** 2)
-                 for c in cl) / sh
+        wt = [c.share if c.window is None else c.share * c.accepted_share for c in cl]  # served requests' weights
+        sh = sum(wt)
+        m1 = sum(x * c.mean_input for x, c in zip(wt, cl)) / sh
+        m2 = sum(x * (c.mean_input ** 2 * (1.0 + c.input.var() / max(c.input.mean(), 1e-300) ** 2)
+                      if c.window is None else c.window.in_sq) for x, c in zip(wt, cl)) / sh
         return float(max(m2 / (m1 * m1) - 1.0, 0.0)) if m1 > 0 else 0.0
 
     def _class_part(self, pw: float, ks: list[int], class_indices) -> float:
@@ -427,7 +517,7 @@ class Workload:
             # under a context window: the answers each class's window serves (none for a refused prompt)
             n_out = self._trace[1] if self._win is None else self._row_out
             return self.arrivals.cumulative(t0 + dt_s, n_out) - self.arrivals.cumulative(t0, n_out)
-        return self.arrivals.expected_count(t0_s, dt_s) * self.mean_output
+        return self.arrivals.expected_count(t0_s, dt_s) * self.output_per_arrival
 
     def demand_tok_s(self, t0_s, dt_s: float) -> np.ndarray:
         """Mean output-token arrival rate (tokens/s) over each window ``[t0, t0 + dt)``: the
@@ -436,7 +526,7 @@ class Workload:
         if self._trace is not None:
             return self.output_tokens(t0_s, dt_s) / dt_s
         t0 = np.asarray(t0_s, dtype=float)
-        return np.asarray(self.rate(t0 + 0.5 * dt_s), dtype=float) * self.mean_output
+        return np.asarray(self.rate(t0 + 0.5 * dt_s), dtype=float) * self.output_per_arrival
 
     def sample(self, t0: float, t1: float) -> ArrivalBatch:
         """Requests arriving in ``[t0, t1)`` (s); windows must not go back in time."""
@@ -463,9 +553,7 @@ class Workload:
             idx = self.arrivals.last_index
             n_in, n_out = self._trace[0][idx], self._trace[1][idx]
             if self._win is not None:  # the window of the class each request was drawn into (dcsim.workload.context)
-                w = self._win[cls]
-                kept = n_in < w
-                cut = np.minimum(n_out, np.maximum(w - n_in, 0))
+                kept, cut = context_cut(n_in, n_out, self._win[cls])
                 self._refused_drawn += (np.count_nonzero(~kept), n_in[~kept].sum(), n_out[~kept].sum(),
                                         (n_out - cut)[kept].sum())
                 n_out = cut
@@ -480,18 +568,14 @@ class Workload:
                 rng = self._rng_len[k]
                 n_in[m] = c.input.sample(cnt, rng)
                 n_out[m] = c.output.sample(cnt, rng)
+            if self._syn_win is not None:  # the window of each request's class, as a trace's (dcsim.workload.context)
+                kept, cut = context_cut(n_in, n_out, self._syn_win[cls])
+                self._refused_drawn += (np.count_nonzero(~kept), n_in[~kept].sum(), n_out[~kept].sum(),
+                                        (n_out - cut)[kept].sum())
+                n_out = cut
+                if not kept.all():  # refused: never arrives
+                    t, cls, n_in, n_out = t[kept], cls[kept], n_in[kept], n_out[kept]
         return ArrivalBatch(t=t, cls=cls, n_in=n_in, n_out=n_out)
-
-
-def _rows_before(t: np.ndarray, weights: np.ndarray | None, period: float | None, t_end_s: float) -> float:
-    """Rows (or the sum of ``weights``) of a replay at times ``t`` (s, sorted) arriving in ``[0, t_end_s)``, looped
-    every ``period`` s when given (as :meth:`dcsim.workload.arrivals.TraceReplay.cumulative` counts)."""
-    w = np.ones(t.size) if weights is None else np.asarray(weights, dtype=float)
-    cum = np.concatenate(([0.0], np.cumsum(w)))
-    if period is None:
-        return float(cum[np.searchsorted(t, t_end_s, side="left")])
-    k = math.floor(t_end_s / period)
-    return float(k * cum[-1] + cum[np.searchsorted(t, t_end_s - k * period, side="left")])
 
 
 def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None, start_hour: float = 0.0):
@@ -526,19 +610,6 @@ def _build_arrivals(a, rng: np.random.Generator, base_dir: Path | None, start_ho
     raise TypeError(f"unknown arrival spec {type(a).__name__}")
 
 
-def apply_context_window(tr: TraceData, max_context: int, columns: str) -> tuple[TraceData, ContextWindowEffect]:
-    """The trace under a context window of ``max_context`` tokens (:func:`dcsim.workload.context.context_cut`: a prompt
-    of ``max_context`` tokens or more is refused and its row dropped; a longer answer is cut at ``max_context - prompt``),
-    and what that did. (A run applies the window after the class draw instead, :meth:`Workload.sample`: the class
-    decides the pool and so the model.)"""
-    kept, n_out = context_cut(tr.n_in, tr.n_out, max_context)
-    eff = window_effect(str(tr.path), columns, tr.n_in, tr.n_out, max_context)
-    if eff.refused or eff.cut:
-        # the kept requests keep their arrival times (a refused first request does not move the others)
-        tr = dataclasses.replace(tr, t=tr.t[kept], n_in=tr.n_in[kept], n_out=n_out[kept])
-    return tr, eff
-
-
 #: the window of a class no model's window holds (tokens)
 NO_WINDOW = np.iinfo(np.int64).max
 
@@ -554,7 +625,9 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
     ``context_of`` names whose window it is, likewise): a trace's requests are held to the window of the class each is
     drawn into, refused or cut as vLLM does (:meth:`Workload.sample`), in every fidelity, and
     ``Workload.context_warnings`` says how many (``warn``); a synthetic class whose lengths can overrun its window is
-    not changed, and the warning gives the expected share (:func:`dcsim.workload.context.length_window_excess`)."""
+    held to it by the same rule: the requests :meth:`Workload.sample` draws are refused or cut, and its means and
+    accepted share are the exact expectation over its lengths (:func:`dcsim.workload.context.window_moments`), which
+    the warning quotes."""
     base_dir = Path(base_dir) if base_dir is not None else None
     classes = []
     for c in spec.classes:
@@ -573,45 +646,48 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
     a = spec.arrivals
     if isinstance(a, TraceArrivalSpec):
         tr = read_trace(a.path, a.format, base_dir, a.columns, a.time_unit, a.on_bad_row)
-        t, n_in, n_out, period = _prepare_trace(tr, a, rng_trace)
-        cw = None if all(w is None for w in wins) else np.array([NO_WINDOW if w is None else int(w) for w in wins],
-                                                                 dtype=np.int64)
+        distinct = list(dict.fromkeys(int(w) for w in wins if w is not None))  # in the classes' order
+        t, n_in, n_out, period = _prepare_trace(tr, a, rng_trace, windows=len(distinct))
+        # what each distinct window does to the rows, made once (context_cut) and carried to the warnings, the
+        # classes' means, the replay (one window) or the per-class draw (several)
+        cuts = {w: context_cut(n_in, n_out, w) for w in distinct}
+        for kept, out in cuts.values():
+            out[~kept] = 0  # a refused row serves no answer (the per-class draw's figures read it so)
         effects = []
-        if cw is not None:
-            groups = {}
-            for k, w in enumerate(wins):
-                groups.setdefault(w, []).append(k)
-            for w, ks in groups.items():
-                if w is None:
-                    continue
-                sh = sum(classes[k].share for k in ks) / max(sum(c.share for c in classes), 1e-300)
-                said = "" if len(ks) == n else (", ".join(classes[k].name for k in ks) + f" ({100 * sh:.3g} % of them)")
-                effects.append((window_effect(str(tr.path), tr.columns, n_in, n_out, int(w), said), whos[ks[0]]))
-            for w, ks in groups.items():
-                if w is not None and not np.any(n_in < w):  # a class no request of which would be served
-                    served = "" if len(ks) == n else f" class {', '.join(classes[k].name for k in ks)} of"
-                    raise TraceError(f"{tr.path}: every one of its {int(n_in.size):,} requests has a prompt "
-                                     f"({tr.columns.split(',')[0]}) of {int(w):,} tokens or more, the context window of "
-                                     f"{whos[ks[0]]}, the model serving{served} it: vLLM refuses them all; serve it "
-                                     "with a model of a larger window (racks[].serves)")
+        for w in distinct:
+            ks = [k for k, x in enumerate(wins) if x is not None and int(x) == w]
+            kept = cuts[w][0]
+            if not kept.any():  # a class no request of which would be served
+                served = "" if len(ks) == n else f" class {', '.join(classes[k].name for k in ks)} of"
+                raise TraceError(f"{tr.path}: every one of its {int(n_in.size):,} requests has a prompt "
+                                 f"({tr.columns.split(',')[0]}) of {w:,} tokens or more, the context window of "
+                                 f"{whos[ks[0]]}, the model serving{served} it: vLLM refuses them all; serve it "
+                                 "with a model of a larger window (racks[].serves)")
+            sh = sum(classes[k].share for k in ks) / max(sum(c.share for c in classes), 1e-300)
+            said = "" if len(ks) == n else (", ".join(classes[k].name for k in ks) + f" ({100 * sh:.3g} % of them)")
+            effects.append((window_effect(str(tr.path), tr.columns, n_in, n_out, w, said, cut=cuts[w]), whos[ks[0]]))
+        one = len(set(wins)) == 1  # one window (or none) for every class: applied before the replay
         means = {}
         for w in set(wins):
-            kept, out = (np.ones(n_in.size, bool), n_out) if w is None else context_cut(n_in, n_out, int(w))
-            means[w] = (float(n_in[kept].mean()), float(out[kept].mean()))  # kept.any(): refused above otherwise
-        classes = [RequestClass(**{**c.__dict__, "mean_input_override": means[w][0], "mean_output_override": means[w][1]})
-                   for c, w in zip(classes, wins)]
-        refused_rows = cut_tokens = None
-        if len(set(wins)) == 1 and cw is not None:
+            kept, out = (np.ones(n_in.size, bool), n_out) if w is None else cuts[int(w)]
+            # kept.any(): refused above otherwise; several windows: the share of a class's draws its window accepts
+            means[w] = (float(n_in[kept].mean()), float(out[kept].mean()), 1.0 if one else float(kept.mean()))
+        classes = [dataclasses.replace(c, mean_input_override=means[w][0], mean_output_override=means[w][1],
+                                       accepted_share=means[w][2]) for c, w in zip(classes, wins)]
+        refused_rows = cut_tokens = cw = None
+        if one and distinct:
             # one window for every class: applied before the replay, so the replay's rate, the classes' means and
             # every figure built on them are the requests served (a refused request never arrives)
-            kept, out = context_cut(n_in, n_out, int(cw[0]))
+            kept, out = cuts[distinct[0]]
             if not kept.all() or np.any(out < n_out):
-                refused_rows = (t[~kept], n_in[~kept], n_out[~kept], period)
+                refused_rows = (TraceReplay(t[~kept], period, a.rate_bin, rng_arr), n_in[~kept], n_out[~kept])
                 cut_tokens = (n_out - out)[kept]
                 t, n_in, n_out = t[kept], n_in[kept], out[kept]
-            cw = None
+        elif distinct:
+            cw = np.array([NO_WINDOW if w is None else int(w) for w in wins], dtype=np.int64)
         proc = TraceReplay(t, period, a.rate_bin, rng_arr)
-        wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out), class_window=cw)
+        wl = Workload(proc, classes, rng_cls, rng_len, trace=(n_in, n_out), class_window=cw, window_cuts=cuts)
+        del cuts  # the workload keeps the cuts it needs (_by_window), not the others
         wl._refused_rows, wl._cut_tokens = refused_rows, cut_tokens
         wl.trace_skipped = tr.skipped
         if tr.unsorted:
@@ -621,26 +697,40 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
         if warn:
             wl.context_warnings = [w for e, who in effects if (w := e.warning(who))]
         return wl
-    wl = Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len)
+    # a synthetic class is held to its window as a trace is: its requests drawn (request fidelity, the hybrid sample)
+    # refused or cut by context_cut, and its fluid figures the exact expectation over its lengths (window_moments)
+    moments = [None if w is None else window_moments(c.input, c.output, int(w)) for c, w in zip(classes, wins)]
+    classes = [c if m is None or not m.binds else
+               dataclasses.replace(c, window=m, mean_input_override=m.mean_in, mean_output_override=m.mean_out,
+                                   accepted_share=m.accepted) for c, m in zip(classes, moments)]
+    cw = None
+    if any(c.window is not None for c in classes):
+        cw = np.array([NO_WINDOW if c.window is None else int(w) for c, w in zip(classes, wins)], dtype=np.int64)
+    wl = Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len, class_window=cw)
     if warn:
-        wl.context_warnings = [w for c, mc, who in zip(classes, wins, whos)
-                               if mc is not None and (w := _class_window_warning(c, mc, who))]
+        wl.context_warnings = [w for c, m, mc, who in zip(classes, moments, wins, whos)
+                               if m is not None and (w := _class_window_warning(c, m, mc, who))]
     return wl
 
 
-def _class_window_warning(c: RequestClass, max_context: int, who: str) -> str | None:
+def _class_window_warning(c: RequestClass, m: WindowMoments, max_context: int, who: str) -> str | None:
     """The warning for a synthetic class whose lengths can overrun a context window (None when they cannot, or do
-    so for under one request in 10^9)."""
-    p_ref, p_cut, lost = length_window_excess(c.input, c.output, max_context)
+    so for under one request in 10^9); ``m``: :func:`dcsim.workload.context.window_moments` of its lengths."""
+    p_ref, p_cut = m.p_refused, m.p_cut
     if p_ref + p_cut < 1e-9:
         return None
-    if math.isnan(lost):
-        said = f"at most {100 * p_ref:.2g} % of its requests overrun it (a bound from the length tails)"
-    else:
-        said = (f"{100 * p_ref:.3g} % of its requests would have a prompt of {max_context:,} tokens or more (vLLM "
-                f"refuses them) and {100 * p_cut:.3g} % an answer cut at the window less the prompt ({lost:.3g} output "
-                f"tokens a request, {100 * lost / max(c.output.mean(), 1e-300):.3g} % of its output)")
+    if not m.exact:
+        return (f"workload.classes[{c.name}]: the context window of {who} is {max_context:,} tokens (prompt + answer); "
+                f"at most {100 * p_ref:.2g} % of its requests overrun it (a bound from the length tails, the window "
+                f"being above the {MAX_EXACT_WINDOW:,} tokens summed exactly): the run does not apply it to this class "
+                "(docs/workload.md, Context window)")
+    out = c.output.mean()
     return (f"workload.classes[{c.name}]: the context window of {who} is {max_context:,} tokens (prompt + answer); "
-            f"drawn from the class's lengths (input then output, independent), {said}. The run does not apply the window to "
-            "synthetic lengths: it serves them whole; set the class's max_input and max_tokens inside the window "
-            "(docs/workload.md, Context window)")
+            f"drawn from the class's lengths (input then output, independent), {100 * p_ref:.3g} % of its requests "
+            f"have a prompt of {max_context:,} tokens or more and are refused, as vLLM refuses them, and "
+            f"{100 * p_cut:.3g} % an answer cut at the window less the prompt ({m.cut_out:.3g} output tokens a request, "
+            f"{100 * m.cut_out / max(out, 1e-300):.3g} % of its output); in all {100 * (m.refused_out + m.cut_out) / max(out, 1e-300):.3g} % "
+            "of its output tokens are not served. The run applies the window as to a trace: the requests drawn are "
+            "refused or cut, the fluid figures take the exact expectation (report.json tokens_accounting."
+            "refused_context_in/_out, cut_context_out; set the class's max_input and max_tokens inside the window to "
+            "ask only for what it serves; docs/workload.md, Context window)")
