@@ -72,7 +72,7 @@ def _dies(r, m):
 
 
 def test_each_group_s_dies_stay_under_their_limit_on_every_throttled_tick():
-    """Same die resistance for both (the facility's): the B200s (835 W/GPU at level 22 against the H100s' 636 W) are
+    """Same die resistance for both (the facility's): the B200s (835 W/GPU at level 22 against the H100s' 564 W, the fleet mean 642 W) are
     the hotter group and set the level; the fleet-average die sat at the limit while theirs reached 101.4 degC."""
     d = _two_groups()
     m = build_models(load_scenario(d))

@@ -65,8 +65,9 @@ from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, t
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "gpu_w_per_level", "throttle_level", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
-           "flex_report", "cooling_failure_times", "inlet_allowable_figures", "inlet_allowable_warning"]
+__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "gpu_w_per_level", "throttle_level",
+           "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
+           "inlet_allowable_figures", "inlet_allowable_warning"]
 
 #: IT-power grid points of the in-loop power estimate of an engaged tick (settled exactly after the chunk)
 POWER_GRID = 17
