@@ -89,6 +89,12 @@ def test_each_group_s_dies_stay_under_their_limit_on_every_throttled_tick():
     assert th["groups"][0]["throttle_set_s"] == 0.0
     first = [a for a in r.controller_log if a["action"] == "thermal throttle"][0]
     assert first["group"] == "b200" and "'b200' (B200)" in first["reason"]
+    # the thermal figure's one die line is the fleet's mean GPU at the facility's r_th, and says so
+    from dcsim.plots.flex import thermal_figure
+    fig = thermal_figure(r)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "GPU die, fleet mean (each group's own: thermal.groups)" in labels
+    assert "GPU die (inlet + R_th·P per GPU)" not in labels
 
 
 def test_a_group_s_own_die_parameters_set_its_limit():

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -211,7 +211,6 @@ class Flex:
     k_th: int = 0
     th_shed: bool = False
     throttled: bool = False
-    gpu_level_w: np.ndarray | None = None
     th_groups: list = field(default_factory=list)  # DieGroup of each rack group (thermal dynamics)
     th_bind: int = 0                               # the group whose dies set the throttle level (th_groups index)
     th_bind_ticks: np.ndarray | None = None        # throttled ticks each group set the level on
@@ -282,13 +281,12 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         fx.batt = battery_params(fs.storage)
         fx.e_j = fx.e0_j = fx.batt.e0_j
     if fs.thermal is not None:
-        g0 = m.groups[0]
-        gpr = g0.node.gpus_per_replica
-        lvl_w = np.asarray(g0.table.gpu[:, -1], dtype=float) / gpr  # per-GPU power, full batch, each level
+        # the die limit and resistance are facility.thermal.gpu's (each rack group's own in th_groups); its power range
+        # (p_max_w, p_min_w, p_idle_w, gamma) is the standalone functions', not read here: each group's power at each
+        # clock level is its node table's (die_groups). Until 2026-12-05 it was overwritten with rack group 0's table,
+        # read nowhere, with the full-batch power per level (gpu_level_w)
         p = thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
-        idle = float(np.asarray(g0.table.gpu)[0, 0]) / gpr
-        p = replace(p, p_max_w=float(lvl_w[-1]), p_min_w=float(lvl_w[0]), p_idle_w=min(idle, float(lvl_w[0]) * 0.999))
-        fx.th, fx.gpu_level_w = p, lvl_w
+        fx.th = p
         fx.th_groups = die_groups(m, p)
         fx.th_bind_ticks = np.zeros(len(fx.th_groups), dtype=np.int64)
         fx.th_free_q = not fs.thermal.preemptive_cap
