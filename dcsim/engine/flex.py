@@ -53,20 +53,21 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from dcsim.engine.tables import in_service_it_w
+from dcsim.engine.tables import in_service_it_w, supply_curves
 from dcsim.power.grid import cap_over, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "build_flex", "gpu_w_per_level", "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K",
-           "flex_report", "cooling_failure_times", "inlet_allowable_figures", "inlet_allowable_warning"]
+__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "gpu_w_per_level", "throttle_level",
+           "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
+           "inlet_allowable_figures", "inlet_allowable_warning"]
 
 #: IT-power grid points of the in-loop power estimate of an engaged tick (settled exactly after the chunk)
 POWER_GRID = 17
@@ -111,19 +112,74 @@ def price_carbon_per_tick(m, t_mid_s: np.ndarray) -> tuple[np.ndarray | None, np
     return out[0], out[1]
 
 
-def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float) -> np.ndarray:
+def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float, gpu_pq=None) -> np.ndarray:
     """Per-GPU power (W) at each clock level serving ``rate_tok_s`` tokens/s on the share ``avail`` of the fleet in
     service: each level at the load that serves the rate, at most its full batch (a level too slow for it runs full),
     on the supply curves' GPU power vs load (``SupplyCurves.gpu_pq``, the node tables' power vs batch per clock level,
     all rack groups together, divided by the fleet's ``gpus``). What the thermal limit compares with the GPU power the
-    die allows (docs/thermal-dynamics.md); ``avail`` 0 (IT shed) reads every level at full batch."""
+    die allows (docs/thermal-dynamics.md); ``avail`` 0 (IT shed) reads every level at full batch.
+
+    ``gpu_pq`` (K, U): one rack group's GPU power vs the fleet's common load fraction (:attr:`DieGroup.gpu_pq`), with
+    ``gpus`` that group's: its own GPUs' power at each level, the fleet spreading the rate evenly (uniform_cap)."""
     r = rate_tok_s / avail if avail > 1e-12 else math.inf
     K = cv.rate_pq.shape[0]
+    curve = cv.gpu_pq if gpu_pq is None else gpu_pq
     out = np.empty(K)
     for k in range(K):
         u = float(np.interp(r, cv.rate_pq[k], cv.u))  # beyond the level's full-batch rate: its full batch
-        out[k] = float(np.interp(u, cv.u, cv.gpu_pq[k])) / gpus
+        out[k] = float(np.interp(u, cv.u, curve[k])) / gpus
     return out
+
+
+@dataclass(frozen=True)
+class DieGroup:
+    """One rack group's GPU dies under the thermal throttle: its name and GPU, its GPU count, its die limit and
+    die-to-coolant resistance (``racks[].gpu_thermal``, else ``facility.thermal.gpu``), and ``gpu_pq`` (K, U), the
+    GPU power (W) of all its replicas vs the fleet's common load fraction at each clock level, rack limits applied
+    (the group's own share of ``SupplyCurves.gpu_pq``; the fleet's curve itself for one group)."""
+
+    name: str
+    gpu: str
+    gpus: int
+    t_limit_c: float
+    r_th_k_per_w: float
+    gpu_pq: np.ndarray
+
+
+def die_groups(m, p) -> list[DieGroup]:
+    """The rack groups' dies of a run with thermal dynamics (resolved params ``p``: ``facility.thermal.gpu``'s limit
+    and resistance, the defaults of the groups that set none). One group reads the fleet's curve and GPU count, as
+    the throttle always did; several each read their own (:func:`dcsim.engine.tables.supply_curves` of the group
+    alone: the fleet's curve is their sum)."""
+    racks = m.scenario.racks
+    out = []
+    for i, g in enumerate(m.groups):
+        own = racks[i].gpu_thermal
+        t_lim = p.t_limit_c if own is None or own.t_limit is None else float(own.t_limit)
+        r_th = p.r_th_k_per_w if own is None or own.r_th_k_per_w is None else float(own.r_th_k_per_w)
+        if len(m.groups) == 1:
+            curve, gpus = m.curves.gpu_pq, m.gpus
+        else:
+            curve, gpus = supply_curves([g.table], [g.limits]).gpu_pq, g.gpus
+        out.append(DieGroup(g.name, g.gpu_name, int(gpus), t_lim, r_th, curve))
+    return out
+
+
+def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: float, avail: float) -> tuple[int, int]:
+    """(clock level, group that sets it) of the thermal throttle at white-space (coolant) temperature ``t_space_c``
+    for the work ``rate_tok_s`` on the share ``avail`` in service: for each group the highest level whose per-GPU power
+    serving that work keeps its dies at or under their limit, P ≤ (t_limit − T_s)/r_th (:func:`gpu_w_per_level`;
+    -1: not even the lowest level), and the fleet's level the lowest of them — the uniform_cap the throttle sets holds
+    one clock level for every replica, so the hottest group's dies set it (docs/thermal-dynamics.md, "Several rack
+    groups"). The group is the first whose level is that lowest."""
+    best, who = None, 0
+    for i, g in enumerate(groups):
+        allowed = (g.t_limit_c - t_space_c) / g.r_th_k_per_w  # dcsim.thermal.dynamics.allowed_gpu_power_w, scalar
+        lvl = np.maximum.accumulate(gpu_w_per_level(cv, g.gpus, rate_tok_s, avail, g.gpu_pq))
+        k = bisect_right(lvl.tolist(), allowed * (1 + 1e-12)) - 1  # monotone in clock for bisect
+        if best is None or k < best:
+            best, who = k, i
+    return best, who
 
 
 def _setpoint_c(cooling) -> float:
@@ -155,7 +211,9 @@ class Flex:
     k_th: int = 0
     th_shed: bool = False
     throttled: bool = False
-    gpu_level_w: np.ndarray | None = None
+    th_groups: list = field(default_factory=list)  # DieGroup of each rack group (thermal dynamics)
+    th_bind: int = 0                               # the group whose dies set the throttle level (th_groups index)
+    th_bind_ticks: np.ndarray | None = None        # throttled ticks each group set the level on
     it_full_w: float = 0.0
     dq: DeferrableQueue | None = None
     share: float = 0.0
@@ -223,13 +281,14 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         fx.batt = battery_params(fs.storage)
         fx.e_j = fx.e0_j = fx.batt.e0_j
     if fs.thermal is not None:
-        g0 = m.groups[0]
-        gpr = g0.node.gpus_per_replica
-        lvl_w = np.asarray(g0.table.gpu[:, -1], dtype=float) / gpr  # per-GPU power, full batch, each level
+        # the die limit and resistance are facility.thermal.gpu's (each rack group's own in th_groups); its power range
+        # (p_max_w, p_min_w, p_idle_w, gamma) is the standalone functions', not read here: each group's power at each
+        # clock level is its node table's (die_groups). Until 2026-12-05 it was overwritten with rack group 0's table,
+        # read nowhere, with the full-batch power per level (gpu_level_w)
         p = thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
-        idle = float(np.asarray(g0.table.gpu)[0, 0]) / gpr
-        p = replace(p, p_max_w=float(lvl_w[-1]), p_min_w=float(lvl_w[0]), p_idle_w=min(idle, float(lvl_w[0]) * 0.999))
-        fx.th, fx.gpu_level_w = p, lvl_w
+        fx.th = p
+        fx.th_groups = die_groups(m, p)
+        fx.th_bind_ticks = np.zeros(len(fx.th_groups), dtype=np.int64)
         fx.th_free_q = not fs.thermal.preemptive_cap
         fx.k_th = m.clocks.size - 1
         fx.it_full_w = float(m.curves.it_pq[-1][-1])
@@ -392,6 +451,7 @@ class FlexChunk:
                 ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # the thermal side does not limit this tick
             return md, limit, k
         self.throttled[j] = 1
+        fx.th_bind_ticks[fx.th_bind] += 1
         ex.cooling_tok_s[j] = float(cv.rate_pq[kt][-1]) * float(self.avail[j])
         lim = float(lv[kt])
         if md != 2 or k > kt:
@@ -523,17 +583,23 @@ class FlexChunk:
             fx.tstate = steady_state(p, heat if h0 is None else h0)
         fx.tstate, f = thermal_step(p, fx.tstate, heat, cap, fx.dt)
         s = fx.tstate
-        allowed = (p.t_limit_c - s.t_space_c) / p.r_th_k_per_w
         # each level's per-GPU power serving this tick's work (its full batch where it cannot serve it all), not every
-        # level's full-batch power: until 2026-12-05 a lightly loaded hall throttled with its dies 13 K under the limit
-        lvl = np.maximum.accumulate(gpu_w_per_level(fx.m.curves, fx.m.gpus, self.need, float(self.avail[j])))
-        k_th = bisect_right(lvl.tolist(), allowed * (1 + 1e-12)) - 1  # monotone in clock for bisect
+        # level's full-batch power: until 2026-12-05 a lightly loaded hall throttled with its dies 13 K under the limit.
+        # Each rack group's own power against its own die limit, the lowest level of them all: until 2026-12-05 the
+        # fleet-average power per GPU was held to one limit, and a hotter GPU type ran over its own
+        k_th, bind = throttle_level(fx.th_groups, fx.m.curves, s.t_space_c, self.need, float(self.avail[j]))
+        gb = fx.th_groups[bind]
+        several = len(fx.th_groups) > 1
+        who = f"rack group {gb.name!r} ({gb.gpu}): " if several else ""
         t_end = t + fx.dt
         if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
             fx.th_shed = True
             fx.first_shed_s = t_end if fx.first_shed_s is None else fx.first_shed_s
-            fx.note(t_end, "thermal shed", f"white space {s.t_space_c:.1f} degC: GPUs cannot be held under "
-                    f"{p.t_limit_c:g} degC at their lowest power (or the room passed {p.shed_space_c:g} degC); IT off",
+            fx.note(t_end, "thermal shed", f"white space {s.t_space_c:.1f} degC: "
+                    + (f"{who}GPUs cannot be held under {gb.t_limit_c:g} degC at their lowest power; IT off"
+                       if several and k_th < 0 else
+                       f"GPUs cannot be held under {p.t_limit_c:g} degC at their lowest power (or the room passed "
+                       f"{p.shed_space_c:g} degC); IT off"),
                     t_space_c=s.t_space_c)
         elif fx.th_shed and k_th >= 0 and s.t_space_c < p.shed_space_c - RESTART_MARGIN_K:
             fx.th_shed = False
@@ -547,9 +613,10 @@ class FlexChunk:
             if fx.throttled and fx.first_throttle_s is None:
                 fx.first_throttle_s = t_end
             fx.note(t_end, "thermal throttle" if fx.throttled else "thermal clear",
-                    f"GPU die at its {p.t_limit_c:g} degC limit: clock held to level {k_th}" if fx.throttled
-                    else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c)
-        fx.k_th = k_th
+                    f"{who}GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}" if fx.throttled
+                    else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c,
+                    **({"group": gb.name} if several and fx.throttled else {}))
+        fx.k_th, fx.th_bind = k_th, bind
         steady = (not fx.th_shed and k_th >= fx.top and not self.risk[j]
                   and abs(s.t_loop_c - p.setpoint_c) < 1e-3
                   and abs(s.t_space_c - (p.setpoint_c + heat / p.ua_w_per_k)) < 1e-2
@@ -727,6 +794,10 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
             "time_to_first_throttle_s": fx.first_throttle_s, "time_to_first_shed_s": fx.first_shed_s,
             **inlet_allowable_figures(ts["t_space_c"], dt, p.allowable_space_c),
         }
+        if len(fx.th_groups) > 1:  # several rack groups: each one's dies, and the throttled time they set the level
+            out["thermal"]["groups"] = [
+                {"name": g.name, "gpu": g.gpu, "gpus": g.gpus, "t_limit_c": g.t_limit_c, "r_th_k_per_w": g.r_th_k_per_w,
+                 "throttle_set_s": float(fx.th_bind_ticks[i] * dt)} for i, g in enumerate(fx.th_groups)]
     if fx.dq is not None:
         q = fx.dq
         sc = fx.m.scenario.deferrable

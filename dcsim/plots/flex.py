@@ -249,7 +249,11 @@ def thermal_figure(result: Any):
         n = np.maximum(np.asarray(ts["gpus_in_service"], dtype=float), 1.0)
         die = np.asarray(ts["t_space_c"], dtype=float) + th["r_th_k_per_w"] * np.asarray(ts["gpu_power_w"], float) / n
         die = np.where(np.asarray(ts["thermal_shed"]) > 0, np.nan, die)  # IT off: no die temperature
-        _step(ax, x, die, color="tab:purple", lw=1.4, label="GPU die (inlet + R_th·P per GPU)")
+        # several rack groups: this is the fleet's mean GPU at the facility's R_th, not what the throttle holds (each
+        # group's own dies under its own limit, report thermal.groups; docs/thermal-dynamics.md), and says so
+        _step(ax, x, die, color="tab:purple", lw=1.4,
+              label="GPU die, fleet mean (each group's own: thermal.groups)" if th.get("groups")
+              else "GPU die (inlet + R_th·P per GPU)")
     ax.axhline(th["t_limit_c"], color="tab:purple", ls="--", lw=1.0,
                label=f"GPU limit {th['t_limit_c']:g} °C: throttle")
     if th.get("shed_space_c") is not None:

@@ -21,7 +21,7 @@ from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_
 from dcsim.units import excerpt, quantity
 from dcsim.scenario.safeyaml import MAX_YAML_BYTES, YamlInputError, load_yaml_text, read_text_bounded
 from dcsim.scenario.base import FieldError, Spec
-from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, RackCoolingSpec, RackPowerSpec
+from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, GpuDieSpec, RackCoolingSpec, RackPowerSpec
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
@@ -59,6 +59,9 @@ class RackGroupSpec(Spec):
     serves: tuple[str, ...] | None = Field(
         None, min_length=1, description="names of the workload classes this group's model serves (a model pool); "
         "default: every class. Groups listing the same classes form one pool; each class is served by one pool")
+    gpu_thermal: GpuDieSpec | None = Field(
+        None, description="this group's GPU die limits under facility.thermal (t_limit, r_th_k_per_w), where its GPUs "
+        "differ from facility.thermal.gpu; None = facility.thermal.gpu's (docs/thermal-dynamics.md)")
 
 
 class ControllerSpec(Spec):
@@ -165,6 +168,11 @@ class Scenario(Spec):
         flex = [k for k, v in (("grid", self.grid), ("deferrable", self.deferrable),
                                ("facility.storage", self.facility.storage),
                                ("facility.thermal", self.facility.thermal)) if v is not None]
+        if self.facility.thermal is None:
+            for i, g in enumerate(self.racks):
+                if g.gpu_thermal is not None:
+                    raise FieldError(f"racks[{i}].gpu_thermal", "applies only with facility.thermal (thermal dynamics): "
+                                     "without it no die temperature is modelled; set facility.thermal or remove it")
         if flex and pools > 1:
             raise FieldError(flex[0], "not supported with several model pools (racks[].serves) yet: "
                              "the flexible responses act on one fleet; use one pool or remove it")

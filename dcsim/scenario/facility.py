@@ -25,6 +25,7 @@ __all__ = [
     "CoolingSpec",
     "AirsideEconomizerSpec",
     "GpuThermalSpec",
+    "GpuDieSpec",
     "ThermalStorageTankSpec",
     "ThermalDynamicsSpec",
     "BatteryStorageSpec",
@@ -602,6 +603,18 @@ class GpuThermalSpec(Spec):
         if not self.p_idle_w < self.p_min_w <= self.p_max_w:
             raise FieldError("p_min_w", "need p_idle_w < p_min_w <= p_max_w")
         return self
+
+
+class GpuDieSpec(Spec):
+    """A rack group's own GPU die limits (``racks[].gpu_thermal``), for a fleet of several GPU types under one
+    ``facility.thermal``: each field left None takes ``facility.thermal.gpu``'s. The group's dies are held under
+    ``t_limit`` at T_coolant + r_th·P with P its own GPUs' power (docs/thermal-dynamics.md, "Several rack groups")."""
+
+    t_limit: DieTemp | None = Field(None, description="die temperature at which this group's clocks throttle; "
+                                    "None = facility.thermal.gpu.t_limit")
+    r_th_k_per_w: quantity("count", gt=0, le=1) | None = Field(
+        None, description="this group's die-to-coolant thermal resistance, K/W; None = facility.thermal.gpu's "
+        "(itself the kind's default, derived for an H100 at its 700 W TDP)")
 
 
 class ThermalStorageTankSpec(Spec):
