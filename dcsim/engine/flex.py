@@ -177,11 +177,6 @@ class Flex:
     def top(self) -> int:
         return self.m.clocks.size - 1
 
-    def grid_cap_w(self, t0_s) -> np.ndarray:
-        """Meter cap of the ticks starting at ``t0_s``: the lowest of the utility requests in force in any part of the
-        tick (the contract outside them; :func:`dcsim.power.grid.cap_over`)."""
-        return cap_over(self.events, t0_s, self.dt, self.contract_w)
-
     def window_events(self) -> list[tuple[float, str]]:
         """(time, what) of every request's notice, start and end inside the run, sorted."""
         out = []
