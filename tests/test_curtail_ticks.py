@@ -14,6 +14,7 @@ import pytest
 
 import dcsim
 from dcsim.power.grid import CurtailmentEvent, cap_at, cap_over
+from dcsim.report.summary import flex_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "scenarios" / "reference.yaml"
@@ -69,7 +70,17 @@ def test_a_request_not_filling_whole_ticks_holds_the_meter_for_all_of_it(start, 
     c = rep["grid"]["curtailment"]
     assert c["hours"] == pytest.approx((ev["end_s"] - ev["start_s"]) / 3600)
     assert c["enforced_hours"] == pytest.approx(ticks * dt / 3600)
+    # ... and so do the summary's grid line (and the HTML report's table of the same rows)
+    row = dict(flex_rows(rep))["Curtailment requests"]
+    assert f"{c['hours']:.3g} h requested, {c['enforced_hours']:.3g} h enforced over whole ticks" in row
 
+
+def test_the_summary_says_the_hours_enforced_only_where_they_differ():
+    rep = {"grid": {"curtailment": {"events": 2, "hours": 0.5, "longest_h": 0.25, "enforced_hours": 0.75}}}
+    assert dict(flex_rows(rep))["Curtailment requests"] == \
+        "2 (0.5 h requested, 0.75 h enforced over whole ticks, longest 0.25 h)"
+    rep["grid"]["curtailment"]["enforced_hours"] = 0.5
+    assert dict(flex_rows(rep))["Curtailment requests"] == "2 (0.5 h, longest 0.25 h)"
 
 
 @pytest.mark.parametrize("start,duration,ticks", [("1025 min", "1 min", 1),     # 17:05, shorter than half a tick
@@ -105,4 +116,5 @@ def test_a_fault_and_a_request_over_one_tick_take_the_lower_cap():
     i = int(np.flatnonzero(ts["t_s"] == 17 * 3600.0)[0])  # the tick 17:00-17:15 holds both: the fault's 50 % binds
     assert ts["interconnect_w"][i] == pytest.approx(0.5 * CONTRACT)
     assert ts["interconnect_w"][i + 1] == CONTRACT
-    assert r.report["grid"]["curtailment"]["enforced_hours"] == pytest.approx(0.25)
+    # the grid's curtailment column marks the request's tick (the fault is not a request)
+    assert ts["curtailment"][i] == 1 and r.report["grid"]["curtailment"]["enforced_hours"] == pytest.approx(0.25)

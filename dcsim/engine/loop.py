@@ -89,16 +89,15 @@ def curtailment_caps(m: Models, flex=None) -> list[CurtailmentEvent]:
 
 def exogenous(m: Models, i0: int, i1: int, dt: float,
               availability: Callable[[np.ndarray], np.ndarray] | None = None, flex=None,
-              extra_w: float = 0.0, target_w: float | None = None, power_down=None,
-              ceiling_w: float | None = None) -> Exogenous:
+              extra_w=0.0, target_w: float | None = None, power_down=None) -> Exogenous:
     """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick; the meter cap over
     the whole tick: :func:`curtailment_caps`).
 
     ``flex`` (:class:`dcsim.engine.flex.Flex`): the utility's curtailment requests lower the cap,
     and thermal dynamics without pre-emptive cap lift the instant cooling budget (heat is stored;
-    the thermal side throttles instead). ``extra_w`` adds to the meter budget (a battery's
-    discharge limit), at most up to ``ceiling_w`` (the contract, for a battery that only rides through requests:
-    the site never draws more than its contract); ``target_w`` lowers it (a peak-shaving target).
+    the thermal side throttles instead). ``extra_w`` (W, per tick or one figure) adds to the meter budget (a
+    battery's discharge: :meth:`dcsim.engine.flex.Flex.battery_lift_w`, which holds the site at most to its contract
+    where the battery only rides through requests); ``target_w`` lowers it (a peak-shaving target).
 
     ``power_down`` (:class:`~dcsim.engine.controller.PowerDown`, ``controller.idle_power_down``):
     the replicas not serving are waking or in standby; the rates that fit the budgets are those
@@ -125,11 +124,6 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     if availability is not None:
         avail = avail * np.asarray(availability(tm), dtype=float)
     budget = cap + extra_w if target_w is None else np.minimum(cap, target_w)
-    if ceiling_w is not None and target_w is None:
-        # the battery covers the request's cut, not more: the site draws at most its contract (its transformer and
-        # UPS are rated for it; until 2026-12-05 a 300-kW battery ran grid-flex at 495 kW against a 400-kW contract
-        # during the request, serving more than before it)
-        budget = np.minimum(budget, np.maximum(cap, ceiling_w))
     lf = m.liquid_fraction
     it_max_p = np.asarray(m.facility.max_it_delivered_w(budget, lf, t_db, t_wb), dtype=float)
     heat_cap = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float) * cool_factor
@@ -437,14 +431,13 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
     if fx is None:
         return None
     b = fx.batt
-    # dispatch "events": the battery lifts the budget at most to the contract; peak_shave/both with shave_to at or
-    # above the cap run the site above it on stored energy (docs/grid.md)
-    ceil = fx.contract_w if b is not None and b.dispatch == "events" else None
-    ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=b.p_discharge_max_w, ceiling_w=ceil)) \
+    # the budget at the cap + the battery's lift: at most to the contract for dispatch "events"; peak_shave/both with
+    # shave_to at or above the cap run the site above it on stored energy (Flex.battery_lift_w; docs/grid.md)
+    ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=fx.battery_lift_w(ex.interconnect_w))) \
         if b is not None else None
     ex_tgt = (exogenous(m, i0, i1, dt, availability, fx, target_w=b.shave_to_w)
               if b is not None and b.dispatch != "events" else ex)
-    ex_at = (lambda w, j: exogenous(m, i0 + j, i0 + j + 1, dt, availability, fx, extra_w=w, ceiling_w=ceil)) \
+    ex_at = (lambda w, j: exogenous(m, i0 + j, i0 + j + 1, dt, availability, fx, extra_w=w)) \
         if b is not None else None
     return FlexChunk(fx, ex, ex_hi, ex_tgt, i0, ex_at)
 
