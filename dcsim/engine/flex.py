@@ -182,8 +182,11 @@ class Flex:
         """How far [W] the battery may lift the meter budget above the cap ``cap_w`` (per tick or one figure): its
         discharge limit, at most up to :attr:`battery_ceiling_w` — the contract for ``dispatch: events`` (the battery
         covers a request's cut, the site draws no more than outside requests: until 2026-12-05 a 300-kW battery ran
-        grid-flex at 495 kW against a 400-kW contract during the request). The one home of the clip: the budget of
-        :func:`dcsim.engine.loop.exogenous` and :meth:`FlexChunk.fits` read it."""
+        grid-flex at 495 kW against a 400-kW contract during the request) and, where
+        ``facility.power_chain.transformer_rating`` is given, that rating for every dispatch (the transformer carries
+        the whole site, battery-fed or not: until 2026-12-05 a ``peak_shave`` battery ran grid-flex at 495.5 kW
+        through a 420-kW one, the rating setting only its losses). The one home of
+        both clips: the budget of :func:`dcsim.engine.loop.exogenous` and :meth:`FlexChunk.fits` read it."""
         room = np.maximum(self.battery_ceiling_w - np.asarray(cap_w, dtype=float), 0.0)
         return np.minimum(self.batt.p_discharge_max_w, room)
 
@@ -228,9 +231,12 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         fx.batt = battery_params(fs.storage)
         fx.e_j = fx.e0_j = fx.batt.e0_j
         # the site load the battery may lift the budget to (Flex.battery_lift_w): the contract for a battery that rides
-        # through requests (a peak_shave battery runs the site above its contract, as dcsim plan --curtailment
-        # --storage assumes)
-        fx.battery_ceiling_w = contract if fx.batt.dispatch == "events" else math.inf
+        # through requests, and the transformer's rating where the scenario gives it (by default the rating follows
+        # the interconnect for its losses only: a peak_shave battery runs the site above its contract, as dcsim plan
+        # --curtailment --storage assumes)
+        tr = fs.power_chain.transformer_rating
+        fx.battery_ceiling_w = min(contract if fx.batt.dispatch == "events" else math.inf,
+                                   math.inf if tr is None else float(tr))
     if fs.thermal is not None:
         g0 = m.groups[0]
         gpr = g0.node.gpus_per_replica
@@ -357,7 +363,7 @@ class FlexChunk:
         if self.ex_hi is None:  # the chunk's inputs at cap + the battery's discharge limit, on first use
             self.ex_hi = self.ex_hi_fn()
         hi = self.ex_hi
-        top = float(fx.battery_lift_w(self.cap[j]))  # the lift of ex_hi (dispatch events: at most to the contract)
+        top = float(fx.battery_lift_w(self.cap[j]))  # the lift of ex_hi (at most to the contract or transformer)
         avail = min(top, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
         f = avail / top if top > 0 else 0.0
         if f <= 0:

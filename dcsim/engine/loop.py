@@ -97,7 +97,8 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     and thermal dynamics without pre-emptive cap lift the instant cooling budget (heat is stored;
     the thermal side throttles instead). ``extra_w`` (W, per tick or one figure) adds to the meter budget (a
     battery's discharge: :meth:`dcsim.engine.flex.Flex.battery_lift_w`, which holds the site at most to its contract
-    where the battery only rides through requests); ``target_w`` lowers it (a peak-shaving target).
+    where the battery only rides through requests, and to ``power_chain.transformer_rating`` where given);
+    ``target_w`` lowers it (a peak-shaving target).
 
     ``power_down`` (:class:`~dcsim.engine.controller.PowerDown`, ``controller.idle_power_down``):
     the replicas not serving are waking or in standby; the rates that fit the budgets are those
@@ -431,8 +432,8 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
     if fx is None:
         return None
     b = fx.batt
-    # the budget at the cap + the battery's lift: at most to the contract for dispatch "events"; peak_shave/both with
-    # shave_to at or above the cap run the site above it on stored energy (Flex.battery_lift_w; docs/grid.md)
+    # the budget at the cap + the battery's lift: at most to the contract (dispatch "events") or the transformer's
+    # rating where given (Flex.battery_lift_w; docs/grid.md)
     ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=fx.battery_lift_w(ex.interconnect_w))) \
         if b is not None else None
     ex_tgt = (exogenous(m, i0, i1, dt, availability, fx, target_w=b.shave_to_w)
