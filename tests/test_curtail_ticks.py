@@ -14,6 +14,7 @@ import pytest
 
 import dcsim
 from dcsim.power.grid import CurtailmentEvent, cap_at, cap_over
+from dcsim.report.summary import flex_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "scenarios" / "reference.yaml"
@@ -23,6 +24,14 @@ CONTRACT = 495e3  # reference.yaml's facility.interconnect
 def _request(start: str, duration: str) -> dict:
     return {"curtailment": {"kind": "schedule", "events": [
         {"start": start, "duration": duration, "depth": "40%", "notice": "1 h"}]}}
+
+
+def test_cap_at_is_cap_over_an_instant():
+    ev = [CurtailmentEvent(100.0, 200.0, 0.5, None, 0.0), CurtailmentEvent(150.0, 160.0, 0.0, 10.0, 0.0)]
+    t = np.array([0.0, 99.9, 100.0, 150.0, 159.9, 160.0, 199.9, 200.0])
+    # an instant lies in [start, end): the start is in, the end is out; the lowest cap covering it
+    assert cap_at(ev, t, 100.0).tolist() == [100.0, 100.0, 50.0, 10.0, 10.0, 50.0, 50.0, 100.0]
+    assert cap_at(ev, t, 100.0).tolist() == cap_over(ev, t, 0.0, 100.0).tolist()
 
 
 def test_cap_over_takes_the_lowest_cap_in_any_part_of_the_interval():
@@ -61,3 +70,51 @@ def test_a_request_not_filling_whole_ticks_holds_the_meter_for_all_of_it(start, 
     c = rep["grid"]["curtailment"]
     assert c["hours"] == pytest.approx((ev["end_s"] - ev["start_s"]) / 3600)
     assert c["enforced_hours"] == pytest.approx(ticks * dt / 3600)
+    # ... and so do the summary's grid line (and the HTML report's table of the same rows)
+    row = dict(flex_rows(rep))["Curtailment requests"]
+    assert f"{c['hours']:.3g} h requested, {c['enforced_hours']:.3g} h enforced over whole ticks" in row
+
+
+def test_the_summary_says_the_hours_enforced_only_where_they_differ():
+    rep = {"grid": {"curtailment": {"events": 2, "hours": 0.5, "longest_h": 0.25, "enforced_hours": 0.75}}}
+    assert dict(flex_rows(rep))["Curtailment requests"] == \
+        "2 (0.5 h requested, 0.75 h enforced over whole ticks, longest 0.25 h)"
+    rep["grid"]["curtailment"]["enforced_hours"] = 0.5
+    assert dict(flex_rows(rep))["Curtailment requests"] == "2 (0.5 h, longest 0.25 h)"
+
+
+@pytest.mark.parametrize("start,duration,ticks", [("1025 min", "1 min", 1),     # 17:05, shorter than half a tick
+                                                  ("1030 min", "10 min", 2)])   # from past the middle of its 1st tick
+def test_a_curtailment_fault_not_filling_whole_ticks_caps_them_as_a_request_does(start, duration, ticks):
+    # the `curtailment` fault is a request without notice: enforced by the same rule (loop.curtailment_caps); until
+    # 2026-12-05 it was read at mid-tick and the 1-min one left the hall at 490 kW against its 297-kW cap
+    r = dcsim.run(str(REF), overrides={"controller.tick": "15 min", "duration": "24 h", "faults": [
+        {"kind": "curtailment", "start": start, "duration": duration, "fraction": "60%"}]})
+    ts, rep = r.timeseries, r.report
+    dt = rep["tick_s"]
+    f = rep["faults"][0]
+    t = ts["t_s"]
+    inside = (t < f["end_s"]) & (t + dt > f["start_s"])
+    assert inside.sum() == ticks
+    cap = 0.6 * CONTRACT
+    assert np.all(ts["interconnect_w"][inside] == pytest.approx(cap))
+    assert np.all(ts["interconnect_w"][~inside] == CONTRACT)
+    assert np.all(ts["facility_power_w"][inside] <= cap * (1 + 1e-9))
+    assert ts["facility_power_w"][~inside].max() > cap * 1.2  # the cap bites: the evening peak runs above it
+    assert rep["interconnect_exceeded_s"] == 0.0
+    # its cost is counted on the ticks held to its cap (by mid-time the 1-min one had none and cost nothing)
+    assert f["ticks"] == ticks
+    assert f["binding_s"]["power"] == pytest.approx(ticks * dt)
+    assert f["tokens_lost"] > 0
+
+
+def test_a_fault_and_a_request_over_one_tick_take_the_lower_cap():
+    r = dcsim.run(str(REF), overrides={"controller.tick": "15 min", "duration": "24 h", "grid": _request("17 h", "5 min"),
+                                       "faults": [{"kind": "curtailment", "start": "1032 min", "duration": "2 min",
+                                                   "fraction": "50%"}]})
+    ts = r.timeseries
+    i = int(np.flatnonzero(ts["t_s"] == 17 * 3600.0)[0])  # the tick 17:00-17:15 holds both: the fault's 50 % binds
+    assert ts["interconnect_w"][i] == pytest.approx(0.5 * CONTRACT)
+    assert ts["interconnect_w"][i + 1] == CONTRACT
+    # the grid's curtailment column marks the request's tick (the fault is not a request)
+    assert ts["curtailment"][i] == 1 and r.report["grid"]["curtailment"]["enforced_hours"] == pytest.approx(0.25)

@@ -43,3 +43,19 @@ def test_a_battery_lifts_the_site_to_its_contract_not_beyond(big_battery):
     before = (ts["t_s"] >= 16 * 3600) & (ts["t_s"] < 17 * 3600)
     assert ts["achieved_tok_s"][req].max() <= ts["achieved_tok_s"][before].max() * 1.02
     assert dt == 60.0
+
+
+def test_a_peak_shaving_battery_runs_the_site_at_most_to_its_transformer_rating():
+    # peak_shave with shave_to at the cap runs the site above its contract on stored energy (what dcsim plan
+    # --curtailment --storage assumes), but a transformer_rating given carries no more (Flex.battery_lift_w); until
+    # 2026-12-05 the rating set only its losses and the site ran at up to 495.5 kW over a 420-kW transformer
+    r = dcsim.run(str(FLEX), overrides={"facility.interconnect": "400 kW", "facility.storage.energy": "1000 kWh",
+                                        "facility.storage.max_discharge": "300 kW", "deferrable": None,
+                                        "facility.storage.dispatch": "peak_shave", "facility.storage.shave_to": "400 kW",
+                                        "facility.power_chain.transformer_rating": "420 kW"})
+    ts, rep = r.timeseries, r.report
+    fac = ts["facility_power_w"]
+    assert fac.max() <= 420e3 * (1 + 1e-9)
+    # the battery still lifts the site above the 400-kW contract, up to the rating (measured 1,256 ticks above it)
+    assert np.count_nonzero(fac > 401e3) > 100 and fac.max() > 419e3
+    assert np.all(ts["meter_power_w"] <= 400e3 * (1 + 1e-9)) and rep["storage"]["unmet_energy_j"] < 1.0

@@ -230,15 +230,23 @@ class Flex:
     frontier: object | None = None
     first_throttle_s: float | None = None
     first_shed_s: float | None = None
+    battery_ceiling_w: float = math.inf  # the site load the battery may lift the meter budget to (build_flex)
 
     @property
     def top(self) -> int:
         return self.m.clocks.size - 1
 
-    def grid_cap_w(self, t0_s) -> np.ndarray:
-        """Meter cap of the ticks starting at ``t0_s``: the lowest of the utility requests in force in any part of the
-        tick (the contract outside them; :func:`dcsim.power.grid.cap_over`)."""
-        return cap_over(self.events, t0_s, self.dt, self.contract_w)
+    def battery_lift_w(self, cap_w):
+        """How far [W] the battery may lift the meter budget above the cap ``cap_w`` (per tick or one figure): its
+        discharge limit, at most up to :attr:`battery_ceiling_w` — the contract for ``dispatch: events`` (the battery
+        covers a request's cut, the site draws no more than outside requests: until 2026-12-05 a 300-kW battery ran
+        grid-flex at 495 kW against a 400-kW contract during the request) and, where
+        ``facility.power_chain.transformer_rating`` is given, that rating for every dispatch (the transformer carries
+        the whole site, battery-fed or not: until 2026-12-05 a ``peak_shave`` battery ran grid-flex at 495.5 kW
+        through a 420-kW one, the rating setting only its losses). The one home of
+        both clips: the budget of :func:`dcsim.engine.loop.exogenous` and :meth:`FlexChunk.fits` read it."""
+        room = np.maximum(self.battery_ceiling_w - np.asarray(cap_w, dtype=float), 0.0)
+        return np.minimum(self.batt.p_discharge_max_w, room)
 
     def window_events(self) -> list[tuple[float, str]]:
         """(time, what) of every request's notice, start and end inside the run, sorted."""
@@ -280,6 +288,13 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
     if fs.storage is not None:
         fx.batt = battery_params(fs.storage)
         fx.e_j = fx.e0_j = fx.batt.e0_j
+        # the site load the battery may lift the budget to (Flex.battery_lift_w): the contract for a battery that rides
+        # through requests, and the transformer's rating where the scenario gives it (by default the rating follows
+        # the interconnect for its losses only: a peak_shave battery runs the site above its contract, as dcsim plan
+        # --curtailment --storage assumes)
+        tr = fs.power_chain.transformer_rating
+        fx.battery_ceiling_w = min(contract if fx.batt.dispatch == "events" else math.inf,
+                                   math.inf if tr is None else float(tr))
     if fs.thermal is not None:
         # the die limit and resistance are facility.thermal.gpu's (each rack group's own in th_groups); its power range
         # (p_max_w, p_min_w, p_idle_w, gamma) is the standalone functions', not read here: each group's power at each
@@ -322,7 +337,11 @@ class FlexChunk:
         self.n = n
         self.tm = (ex.t_s + 0.5 * fx.dt)
         self.cap = ex.interconnect_w.tolist()
+        # a cap below the contract (a utility request or a curtailment fault): the battery covers the cut
         self.event = (ex.interconnect_w < fx.contract_w * (1 - 1e-12)).tolist()
+        # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
+        self.request = (cap_over(fx.events, ex.t_s, fx.dt, fx.contract_w) < fx.contract_w * (1 - 1e-12)
+                        if fx.events else np.zeros(n, dtype=bool))
         self.notice = notice_at(fx.events, self.tm).tolist() if fx.events else [False] * n
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
@@ -403,11 +422,8 @@ class FlexChunk:
         if self.ex_hi is None:  # the chunk's inputs at cap + the battery's discharge limit, on first use
             self.ex_hi = self.ex_hi_fn()
         hi = self.ex_hi
-        avail = min(b.p_discharge_max_w, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
-        top = b.p_discharge_max_w  # the lift of ex_hi
-        if b.dispatch == "events":  # the battery covers the request's cut, the site draws at most its contract
-            top = min(top, max(fx.contract_w - self.cap[j], 0.0))
-            avail = min(avail, top)
+        top = float(fx.battery_lift_w(self.cap[j]))  # the lift of ex_hi (at most to the contract or transformer)
+        avail = min(top, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
         f = avail / top if top > 0 else 0.0
         if f <= 0:
             return ftop, ffr, lv
@@ -689,7 +705,7 @@ class FlexChunk:
         fx = self.fx
         fb = self.settle(j, fb, rebreak)
         batt = self.battery_w[:j]
-        out = dict(zip(GRID_COLUMNS, (np.array(self.event[:j], dtype=np.int8),
+        out = dict(zip(GRID_COLUMNS, (self.request[:j].astype(np.int8),
                                       np.array(self.notice[:j], dtype=np.int8), fb["facility"] - batt), strict=True))
         if fx.batt is not None:
             out.update(zip(STORAGE_COLUMNS, (batt.copy(), self.energy_j[:j].copy(),
@@ -754,10 +770,10 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
                              requests=[{"start_s": e.start_s, "end_s": e.end_s, "notice_s": e.notice_s,
                                         "cap_w": e.cap_for(fx.contract_w)} for e in fx.events[:200]])}
     if fx.events and n:
-        # whole ticks: a tick any part of which lies in a request is held to its cap (power.grid.cap_over), so the
-        # hours enforced are at least the hours requested (more where requests do not fill whole ticks)
-        held = cap_over(fx.events, ts["t_s"], dt, fx.contract_w) < fx.contract_w * (1 - 1e-12)
-        g["curtailment"]["enforced_hours"] = float(np.count_nonzero(held) * dt / 3600.0)
+        # whole ticks: a tick any part of which lies in a request is held to its cap (power.grid.cap_over; the
+        # `curtailment` column marks them), so the hours enforced are at least the hours requested (more where
+        # requests do not fill whole ticks)
+        g["curtailment"]["enforced_hours"] = float(np.count_nonzero(ts["curtailment"]) * dt / 3600.0)
     if "curtailment" in ts and np.any(ts["curtailment"]):
         sel = ts["curtailment"].astype(bool)
         g["curtailment"]["tokens_served_in_requests"] = float(np.sum(ts["achieved_tok_s"][sel]) * dt)

@@ -31,10 +31,11 @@ from dcsim.engine.flex import FlexChunk, build_flex
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
+from dcsim.power.grid import CurtailmentEvent, cap_over
 from dcsim.serving.slo_estimate import critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_of, binding_simulated, closed_door
 
-__all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "CHUNK_TICKS"]
+__all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "curtailment_caps", "CHUNK_TICKS"]
 
 #: Most ticks whose exogenous inputs are evaluated in one vectorized call.
 CHUNK_TICKS = 4096
@@ -73,17 +74,31 @@ class Exogenous:
                                             if f.name != "overhead_w"})
 
 
+def curtailment_caps(m: Models, flex=None) -> list[CurtailmentEvent]:
+    """Every lowering of the meter cap in the run, as :class:`~dcsim.power.grid.CurtailmentEvent`: the
+    ``curtailment`` faults (a request without notice, its cap the fault's factor × the contract) and the utility's
+    requests (``grid.curtailment``, ``flex.events``). :func:`exogenous` holds each tick to the lowest of them in force
+    in any part of it (:func:`~dcsim.power.grid.cap_over`), one rule for both: until 2026-12-05 the faults were read at
+    mid-tick, so a 1-min curtailment fault at 17:05 inside a 15-min tick left the reference hall at 490 kW against
+    its 297-kW cap, reported as met (``interconnect_exceeded_s`` 0)."""
+    contract = float(m.facility.interconnect_w)
+    out = [] if m.faults is None else [CurtailmentEvent(a, b, 1.0 - f, f * contract, 0.0)
+                                       for a, b, f in m.faults.curtailment_windows()]
+    return out + (list(flex.events) if flex is not None else [])
+
+
 def exogenous(m: Models, i0: int, i1: int, dt: float,
               availability: Callable[[np.ndarray], np.ndarray] | None = None, flex=None,
-              extra_w: float = 0.0, target_w: float | None = None, power_down=None,
-              ceiling_w: float | None = None) -> Exogenous:
-    """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick).
+              extra_w=0.0, target_w: float | None = None, power_down=None) -> Exogenous:
+    """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick; the meter cap over
+    the whole tick: :func:`curtailment_caps`).
 
     ``flex`` (:class:`dcsim.engine.flex.Flex`): the utility's curtailment requests lower the cap,
     and thermal dynamics without pre-emptive cap lift the instant cooling budget (heat is stored;
-    the thermal side throttles instead). ``extra_w`` adds to the meter budget (a battery's
-    discharge limit), at most up to ``ceiling_w`` (the contract, for a battery that only rides through requests:
-    the site never draws more than its contract); ``target_w`` lowers it (a peak-shaving target).
+    the thermal side throttles instead). ``extra_w`` (W, per tick or one figure) adds to the meter budget (a
+    battery's discharge: :meth:`dcsim.engine.flex.Flex.battery_lift_w`, which holds the site at most to its contract
+    where the battery only rides through requests, and to ``power_chain.transformer_rating`` where given);
+    ``target_w`` lowers it (a peak-shaving target).
 
     ``power_down`` (:class:`~dcsim.engine.controller.PowerDown`, ``controller.idle_power_down``):
     the replicas not serving are waking or in standby; the rates that fit the budgets are those
@@ -97,26 +112,19 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     demand = m.demand_tok_s(t, dt)  # exact per-tick tokens for traces (issue 17.4)
     t_db, t_wb = m.facility.weather.at(tm)
     t_db, t_wb = np.array(t_db, dtype=float), np.array(t_wb, dtype=float)
-    cap = np.full(t.shape, float(m.facility.interconnect_w))
+    # the contract, or the lowest curtailment (a fault or a utility request) in force in any part of the tick
+    cap = cap_over(curtailment_caps(m, flex), t, dt, float(m.facility.interconnect_w))
     avail = np.ones(t.shape)
     cool_factor = np.ones(t.shape)
     fx = m.faults
-    if fx is not None:  # exogenous events: failures, curtailments, heat waves, chiller outages
+    if fx is not None:  # exogenous events: failures, heat waves, chiller outages (curtailments: the cap above)
         avail = np.asarray(fx.availability(tm), dtype=float) * avail
-        cap = cap * np.asarray(fx.interconnect_factor(tm), dtype=float)
         t_db, t_wb = fx.weather(tm, t_db, t_wb)
         t_db, t_wb = np.asarray(t_db, dtype=float), np.asarray(t_wb, dtype=float)
         cool_factor = np.asarray(fx.cooling_factor(tm), dtype=float)
     if availability is not None:
         avail = avail * np.asarray(availability(tm), dtype=float)
-    if flex is not None and flex.events:
-        cap = np.minimum(cap, flex.grid_cap_w(t))  # any part of the tick in a request: its cap (not at mid-tick)
     budget = cap + extra_w if target_w is None else np.minimum(cap, target_w)
-    if ceiling_w is not None and target_w is None:
-        # the battery covers the request's cut, not more: the site draws at most its contract (its transformer and
-        # UPS are rated for it; until 2026-12-05 a 300-kW battery ran grid-flex at 495 kW against a 400-kW contract
-        # during the request, serving more than before it)
-        budget = np.minimum(budget, np.maximum(cap, ceiling_w))
     lf = m.liquid_fraction
     it_max_p = np.asarray(m.facility.max_it_delivered_w(budget, lf, t_db, t_wb), dtype=float)
     heat_cap = np.asarray(m.facility.heat_rejection_capacity_w(t_db, t_wb, lf), dtype=float) * cool_factor
@@ -421,14 +429,13 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
     if fx is None:
         return None
     b = fx.batt
-    # dispatch "events": the battery lifts the budget at most to the contract; peak_shave/both with shave_to at or
-    # above the cap run the site above it on stored energy (docs/grid.md)
-    ceil = fx.contract_w if b is not None and b.dispatch == "events" else None
-    ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=b.p_discharge_max_w, ceiling_w=ceil)) \
+    # the budget at the cap + the battery's lift: at most to the contract (dispatch "events") or the transformer's
+    # rating where given (Flex.battery_lift_w; docs/grid.md)
+    ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=fx.battery_lift_w(ex.interconnect_w))) \
         if b is not None else None
     ex_tgt = (exogenous(m, i0, i1, dt, availability, fx, target_w=b.shave_to_w)
               if b is not None and b.dispatch != "events" else ex)
-    ex_at = (lambda w, j: exogenous(m, i0 + j, i0 + j + 1, dt, availability, fx, extra_w=w, ceiling_w=ceil)) \
+    ex_at = (lambda w, j: exogenous(m, i0 + j, i0 + j + 1, dt, availability, fx, extra_w=w)) \
         if b is not None else None
     return FlexChunk(fx, ex, ex_hi, ex_tgt, i0, ex_at)
 

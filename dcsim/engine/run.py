@@ -114,7 +114,8 @@ def _binding_seconds(codes: np.ndarray, dt: float) -> dict:
 def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule, models: Models) -> list[dict]:
     """What each fault window cost versus the no-fault baseline run (same scenario and seed).
 
-    Per window (ticks whose mid-time lies in ``[start_s, end_s)``): output tokens served and
+    Per window (ticks whose mid-time lies in ``[start_s, end_s)``; a curtailment's, the ticks held to its cap: any
+    part of which lies in it): output tokens served and
     lost, goodput (SLO-meeting tokens, the engine's per-tick estimate; needs ``models``), shed
     tokens, facility and IT energy and their change, J/token, PUE, mean replicas in service and
     the seconds each constraint bound (``binding_s``, with the baseline's ``baseline_binding_s``).
@@ -127,9 +128,16 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
         raise ValueError("fault_costs: faulted and baseline runs have different ticks (not the same scenario)")
     tm = ts["t_s"] + 0.5 * dt
     out = []
+    t0 = ts["t_s"]
     for w in schedule.windows():
-        sel = (tm >= w["start_s"]) & (tm < w["end_s"])
-        after = tm >= w["start_s"]
+        if w["kind"] == "curtailment":
+            # the ticks held to its cap: any part of which lies in it (loop.curtailment_caps; by mid-time, a 1-min
+            # curtailment inside a 15-min tick had no tick and cost nothing while the tick ran at its cap)
+            sel = (t0 < w["end_s"]) & (t0 + dt > w["start_s"])
+            after = t0 + dt > w["start_s"]
+        else:
+            sel = (tm >= w["start_s"]) & (tm < w["end_s"])
+            after = tm >= w["start_s"]
         tok = float(np.sum(ts["achieved_tok_s"][sel]) * dt)
         btok = float(np.sum(bs["achieved_tok_s"][sel]) * dt)
         e = float(np.sum(ts["facility_power_w"][sel]) * dt)

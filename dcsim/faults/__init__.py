@@ -5,7 +5,8 @@ stream of the scenario (vectorized per-replica renewal processes), and returns a
 :class:`FaultSchedule` the engine queries, vectorized over tick mid-times ``t`` (s):
 
 * ``availability(t)``        fraction of replicas in service, 0..1 (piecewise constant);
-* ``interconnect_factor(t)`` multiplier on the utility cap (curtailment / demand response);
+* ``curtailment_windows()``  the curtailments' windows and their multipliers on the utility cap (enforced over
+  whole ticks, as the grid's curtailment requests: :func:`dcsim.engine.loop.curtailment_caps`);
 * ``weather(t, t_db_c, t_wb_c)`` outdoor temperatures with heat-wave offsets (degC);
 * ``cooling_factor(t)``      multiplier on heat-rejection capacity (chiller / cooling-unit failures).
 
@@ -219,14 +220,14 @@ class FaultSchedule:
         down = np.where(i >= 0, self.down_count[np.clip(i, 0, None)], 0)
         return 1.0 - down / float(self.replicas)
 
-    def interconnect_factor(self, t) -> np.ndarray:
-        """Multiplier (0..1) on the interconnect cap at ``t``: the tightest active curtailment."""
-        t = np.asarray(t, dtype=float)
-        f = np.ones(t.shape)
-        for s in self.specs:
-            if isinstance(s, CurtailmentSpec):
-                f = np.where(_active(t, s.start, s.end), np.minimum(f, self._curtail_factor(s)), f)
-        return f
+    def curtailment_windows(self) -> list[tuple[float, float, float]]:
+        """``(start_s, end_s, factor)`` of each ``curtailment`` fault: the interconnect cap is ``factor`` (0..1) × the
+        contract during ``[start_s, end_s)``. The engine enforces them as the utility's curtailment requests, by one
+        rule (:func:`dcsim.engine.loop.curtailment_caps`: a tick any part of which lies in one runs at the lowest cap
+        in force over it). Until 2026-12-05 the factor was read at each tick's middle (``interconnect_factor(t)``): a
+        curtailment shorter than half a tick, or the part of one past its last tick's middle, was not enforced."""
+        return [(float(s.start), float(s.end), self._curtail_factor(s)) for s in self.specs
+                if isinstance(s, CurtailmentSpec)]
 
     def cooling_factor(self, t) -> np.ndarray:
         """Multiplier (0..1) on heat-rejection capacity at ``t``: product of active outages."""

@@ -117,20 +117,18 @@ def curtailment_events(spec, horizon_s: float, start: datetime | None = None, se
 
 
 def cap_at(events: list[CurtailmentEvent], t_s, contract_w: float):
-    """Meter cap [W] in force at times t_s: the contract, or the lowest cap of an event covering t."""
-    t = np.asarray(t_s, dtype=float)
-    cap = np.full(t.shape, float(contract_w))
-    for ev in events:
-        inside = (t >= ev.start_s) & (t < ev.end_s)
-        cap = np.where(inside, np.minimum(cap, ev.cap_for(contract_w)), cap)
-    return cap
+    """Meter cap [W] in force at the instants t_s: the contract, or the lowest cap of an event covering t
+    (:func:`cap_over` of zero-length intervals)."""
+    return cap_over(events, t_s, 0.0, contract_w)
 
 
 def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: float):
-    """Meter cap [W] of each interval [t0, t0 + dt): the contract, or the lowest cap of any event overlapping it.
+    """Meter cap [W] of each interval [t0, t0 + dt): the contract, or the lowest cap of any event overlapping it
+    (``dt_s`` 0: the instant t0, inside an event's [start, end)).
 
     A controller tick runs one operating point for its whole length, so a tick any part of which lies in a request
-    is held to that request's cap throughout (:func:`dcsim.engine.loop.exogenous`): the meter stays under the cap for
+    is held to that request's cap throughout (:func:`dcsim.engine.loop.exogenous`, which reads every lowering of the
+    cap this way: the utility's requests and the ``curtailment`` faults alike): the meter stays under the cap for
     the whole request, at the price of capping the rest of a tick the request only partly fills. Until 2026-12-05
     the engine took :func:`cap_at` at mid-tick: a request shorter than half a tick was never applied and the end of
     one running past its last tick's middle was dropped (year-richmond, 15-min ticks: a 1-min request at 3,692 h
@@ -139,7 +137,9 @@ def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: floa
     t1 = t0 + float(dt_s)
     cap = np.full(t0.shape, float(contract_w))
     for ev in events:
-        inside = (t0 < ev.end_s) & (t1 > ev.start_s)
+        # half-open intervals: an interval overlaps [start, end) when it begins before the end and ends after the
+        # start; an instant lies in it when it is at or after the start
+        inside = (t0 < ev.end_s) & ((t1 > ev.start_s) if dt_s > 0 else (t0 >= ev.start_s))
         cap = np.where(inside, np.minimum(cap, ev.cap_for(contract_w)), cap)
     return cap
 

@@ -641,7 +641,12 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows = []
     c = get_path(report, "grid.curtailment")
     if c and c.get("events"):
-        rows.append(("Curtailment requests", f"{c['events']} ({fmt_num(c['hours'], 3)} h, longest "
+        enf = c.get("enforced_hours")
+        # a tick any part of which lies in a request is held to its cap: where requests do not fill whole ticks the
+        # hours enforced exceed those requested (report.json's grid.curtailment.enforced_hours), said beside them
+        held = (f" requested, {fmt_num(enf, 3)} h enforced over whole ticks"
+                if enf is not None and abs(enf - c["hours"]) > 1e-9 * max(c["hours"], 1.0) else "")
+        rows.append(("Curtailment requests", f"{c['events']} ({fmt_num(c['hours'], 3)} h{held}, longest "
                                              f"{fmt_num(c['longest_h'], 3)} h)"))
     st = report.get("storage")
     if st:
