@@ -108,6 +108,11 @@ UNMARKED: dict[str, tuple[str, str]] = {
     "calibration": ("~", "within the node calibration's expected error of runs on different profiles ({bands}): the "
                          "change may be the profiles' difference rather than the change you made: not marked; "
                          "calibrate the pair you run (dcsim calibrate, docs/node.md) or compare runs on one profile"),
+    "calibration_slo": ("≀", "SLO figures of runs on different profiles, one of them transferred or extrapolated "
+                             "({bands}): the SLO-meeting output is a queueing figure, which a capacity error within "
+                             "the band moves by far more than the band near saturation (a run that keeps up against "
+                             "one that sheds): not marked at any size; calibrate the pair you run (dcsim calibrate, "
+                             "docs/node.md) or compare runs on one profile"),
 }
 #: figures whose error a run's node calibration band bounds (``error_band_pct``: tokens/s or J/token; cost and carbon
 #: per token follow J/token): a change between runs on different profiles within the larger band is not marked
@@ -120,6 +125,24 @@ SHARES_OF_C = frozenset({"utilization"})
 BAND_TOK_S = frozenset({"throughput_tok_s.output", "utilization_adjusted_output_tok_s", "tokens.output"})
 BAND_J_PER_TOK = frozenset({"joules_per_output_token.facility", "joules_per_output_token.it",
                             "joules_per_output_token.gpu", "cost.usd_per_mtok", "carbon.g_per_mtok"})
+#: power figures: a fleet's draw is its tokens/s times its J/token, so a node model off by b_t and b_j draws up to
+#: (1 + b_t)(1 + b_j) - 1 off (:func:`band_power_pct`; the two bands independent, as dcsim.tpf.band_ratio_window
+#: reads them). The audit of 2026-12-05 marked "Peak facility power -7.3 % ✓" between the reference and its FP8
+#: twin (transferred, ±28 % tok/s, ±31 % J/token).
+BAND_POWER = frozenset({"peak_power_w.facility"})
+#: SLO figures between runs on different profiles: with both profiles in-sample the goodput carries the tok/s band
+#: and J per SLO-meeting token the power band (facility energy over SLO-meeting tokens); with one transferred or
+#: extrapolated, no band bounds them ("calibration_slo"): the audit's FP8 twin read "SLO goodput +99.6 % ✓" and
+#: "J/SLO-meeting token -53.7 % ✓" beside a ±28 % capacity band, the queueing estimate's leap from a run that sheds to
+#: one that keeps up
+BAND_SLO = frozenset({"goodput_tok_s", INTERACTIVE, "joules_per_slo_output_token.facility"})
+
+
+def band_power_pct(band: dict) -> float:
+    """The error band (%) of a power figure from a run's ``error_band_pct`` (tok/s and J/token, %): the draw is
+    tokens/s × J/token, so (1 + b_t)(1 + b_j) - 1 with the two taken independent; 0 without either."""
+    bt, bj = (float(band.get(k) or 0.0) / 100.0 for k in ("tok_s_pct", "j_per_tok_pct"))
+    return 100.0 * ((1.0 + bt) * (1.0 + bj) - 1.0)
 
 
 def slo_method(report: dict) -> str | None:
@@ -328,10 +351,19 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
         c0, c1 = ref.get("compute_ceiling_tok_s"), run.get("compute_ceiling_tok_s")
         if c0 is None or c1 is None or abs(c1 - c0) > MARK_THRESHOLD_PCT / 100.0 * abs(c0):
             return "ceiling"
-    kind = "tok_s_pct" if key in BAND_TOK_S else "j_per_tok_pct" if key in BAND_J_PER_TOK else None
-    if kind and pct is not None and ref["profiles"] != run["profiles"]:
-        band = max((b.get(kind) or 0.0) for b in (ref["error_band_pct"], run["error_band_pct"]))
-        if abs(pct) <= band:
+    if pct is not None and ref["profiles"] != run["profiles"]:
+        pair = (ref["error_band_pct"], run["error_band_pct"])
+        if key in BAND_SLO and (ref.get("out_of_sample") or run.get("out_of_sample")):
+            return "calibration_slo"
+        if key in BAND_TOK_S or key == "goodput_tok_s" or key == INTERACTIVE:
+            band = max((b.get("tok_s_pct") or 0.0) for b in pair)
+        elif key in BAND_J_PER_TOK:
+            band = max((b.get("j_per_tok_pct") or 0.0) for b in pair)
+        elif key in BAND_POWER or key in BAND_SLO:
+            band = max(band_power_pct(b) for b in pair)
+        else:
+            band = None
+        if band is not None and abs(pct) <= band:
             return "calibration"
     if key in SLO_FIGURES:
         if ref["slo_method"] != run["slo_method"]:
@@ -531,6 +563,8 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
              "calibration_caveat": calibration_caveat(_calibration(r)),
              "profiles": sorted({str(c.get("profile")) for c in _calibration(r) or []}),
              "error_band_pct": run_error_band(r),
+             "band_lower_bound": any(b["lower_bound"] for b in calibration_bands(r, out_of_sample=False)),
+             "out_of_sample": bool(calibration_bands(r, out_of_sample=True)),
              "slo_caveat": "; ".join(slo_caveats(r)) or None, "code": code_identity(r)}
             for lab, d, r in zip(labels, dirs, reports)]
 
@@ -667,7 +701,7 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
                        pair=2 * SEED_BAND_PCT, work=work,
                        ceilings=", ".join(f"{r['label']} {fmt_si(r.get('compute_ceiling_tok_s'), 'tok/s')}" for r in runs),
                        shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs),
-                       bands=", ".join(f"{r['label']} {fmt_band(r['error_band_pct'])}" for r in runs
+                       bands=", ".join(f"{r['label']} {fmt_band(r['error_band_pct'], bool(r.get('band_lower_bound')))}" for r in runs
                                        if r["error_band_pct"]) or "unknown")
 
 
