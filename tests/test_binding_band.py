@@ -128,3 +128,21 @@ def test_plan_answers_carry_the_range_within_the_band():
     cal = plan(REF, "max-gpus")
     assert cal["band"] is None
     assert "calibration band" not in format_plan(cal)
+
+
+def test_compare_names_the_limits_within_the_band(fp8_noon, bf16_noon, tmp_path):
+    """``dcsim compare`` reads the same rule: a row "Or within the calibration band" names, per run, the limits that
+    could bind instead of the one named (the FP8 run: power or cooling; the calibrated BF16 run: none); runs with no
+    such limit have no row."""
+    from dcsim.report import write_outputs
+    from dcsim.report.compare import compare
+
+    a, b = tmp_path / "bf16", tmp_path / "fp8"
+    write_outputs(bf16_noon, a, plots=False)
+    write_outputs(fp8_noon, b, plots=False)
+    table, data = compare([a, b])
+    assert [x["within_band"] for x in data["binding"]] == ["none", "power or cooling"]
+    row = next(line for line in table.splitlines() if line.startswith("Or within the calibration band"))
+    assert "power or cooling" in row and "changed" in row, row
+    table2, _ = compare([a, a])
+    assert "Or within the calibration band" not in table2

@@ -742,9 +742,12 @@ def band_window_text(window: Any) -> str:
 
 def within_band_alternatives(wb: Mapping[str, Any] | None, named: str | None = None) -> list[str]:
     """The limits that could bind instead of the one named within the calibration band (report.json
-    ``binding.within_band.alternatives`` with a share above 0, the most frequent first), ``named`` left out."""
+    ``binding.within_band.alternatives`` with a share above 0, the most frequent first, ties in the order compute,
+    power, cooling: report.json's keys come back sorted), ``named`` left out."""
     alt = (wb or {}).get("alternatives") or {}
-    return [k for k, v in sorted(alt.items(), key=lambda kv: -float(kv[1] or 0))
+    order = ("compute", "power", "cooling")
+    return [k for k, v in sorted(alt.items(), key=lambda kv: (-float(kv[1] or 0),
+                                                              order.index(kv[0]) if kv[0] in order else 9))
             if isinstance(v, (int, float)) and v > 0 and k != named]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
-                               fmt_si, get_path, jpt_band_frac, tok_s_band_frac,
+                               fmt_si, get_path, jpt_band_frac, tok_s_band_frac, within_band_lead,
                                local_datetime)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
@@ -501,8 +501,14 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
             share_most = share.get(tied[0])
         else:
             share_most = share.get(most) if most else None
+        # the limits that could bind instead of the one named within the run's calibration band (the summary's rule,
+        # dcsim.metrics.fmt.within_band_lead): "" where none, or an in-sample calibrated run
+        lim = sum(float(v) for k, v in share.items() if k != "demand" and isinstance(v, (int, float)))
+        alt = within_band_lead(b.get("within_band") if isinstance(b.get("within_band"), dict) else None,
+                               b.get("most_common"), lim)
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
-                        "calibration": calibration_label(_calibration(r))})
+                        "calibration": calibration_label(_calibration(r)),
+                        "within_band": alt.removeprefix("or ").removesuffix(" within the calibration band") or "none"})
     runs = _run_rows(labels, dirs, reports)
     for r, rep in zip(runs, reports):  # what a share of C is a share of (SHARES_OF_C)
         r["compute_ceiling_tok_s"] = mean_compute_ceiling(rep)
@@ -722,8 +728,11 @@ def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> 
             return f"{v} ({fmt_pct(b['most_common_share'])})"
         return str(v)
 
-    for key, label in (("most_common", "Binding the longest (time share)"), ("final", "Binding at end"),
-                       ("calibration", "Node calibration")):
+    keys = [("most_common", "Binding the longest (time share)"), ("final", "Binding at end"),
+            ("calibration", "Node calibration")]
+    if any(b.get("within_band", "none") != "none" for b in binding):  # the summary's "or ... within the band"
+        keys.insert(1, ("within_band", "Or within the calibration band"))
+    for key, label in keys:
         row = [label, "", cell(binding[0], key)]
         for b in binding[1:]:
             same = b[key] == binding[0][key]
