@@ -291,8 +291,9 @@ def ceilings_within_band(x_tok_s, x_kind: str, y_tok_s, y_kind: str, tok_s_frac:
     flip within a calibration band (fractions, :func:`band_ratio_window`): the one rule the run's binding headline,
     report.html's binding card, ``dcsim plan``'s answers and ``dcsim compare`` read. Compute against power or cooling:
     their ratio inside :func:`band_ratio_window`. Power against cooling: both are budgets over the same J/token, so
-    the band moves them together and cannot flip them (False unless equal); likewise two of one kind. Non-finite or
-    non-positive ceilings are never within the band of a positive one. Broadcasts."""
+    the band moves them together and cannot flip them (False unless equal); likewise two of one kind. A zero or
+    non-finite ceiling is never within the band of another (a band of 100 % would otherwise reach down to 0).
+    Broadcasts."""
     x, y = (np.asarray(v, dtype=float) for v in (x_tok_s, y_tok_s))
     energy = ("power", "cooling")
     if (x_kind in energy) == (y_kind in energy):
@@ -302,7 +303,7 @@ def ceilings_within_band(x_tok_s, x_kind: str, y_tok_s, y_kind: str, tok_s_frac:
         lo, hi = band_ratio_window(tok_s_frac, j_per_tok_frac)
         with np.errstate(divide="ignore", invalid="ignore"):
             r = e / np.where(c > 0, c, np.nan)
-        out = np.isfinite(r) & (r >= lo) & (r <= hi)
+        out = np.isfinite(r) & (r > 0) & (r >= lo) & (r <= hi)
     return out if out.ndim else bool(out)
 
 

@@ -146,3 +146,19 @@ def test_compare_names_the_limits_within_the_band(fp8_noon, bf16_noon, tmp_path)
     assert "power or cooling" in row and "changed" in row, row
     table2, _ = compare([a, a])
     assert "Or within the calibration band" not in table2
+
+
+def test_the_headline_adds_alternatives_only_to_a_limit():
+    """A run whose longest binding is demand gets no "or power …" on its headline (that would misname what the band
+    reorders: the limits), only the line under it; a zero ceiling is never within the band, even of 100 %."""
+    from dcsim.metrics.fmt import within_band_lead, within_band_text
+
+    wb = {"share": 0.5, "alternatives": {"compute": 0.0, "power": 0.5, "cooling": 0.0},
+          "median_gap": {"compute": None, "power": 0.05, "cooling": None}, "tok_s_pct": 28.0, "j_per_tok_pct": 31.0,
+          "ratio_window": [0.5, 1.67], "lower_bound": True, "groups": ["a"]}
+    assert within_band_lead(wb, "demand", 0.5) == ""
+    assert within_band_lead(wb, "compute", 0.5) == "or power within the calibration band"
+    assert within_band_lead(wb, "compute", 1.2) == ""  # undetermined on under half the limit-bound time
+    assert within_band_lead(None, "compute", 1.0) == ""
+    assert "(≥±28 % tok/s, ≥±31 % J/token) on 50.0% of the run: power +5.0 %" in within_band_text(wb)
+    assert not ceilings_within_band(0.0, "power", 10.0, "compute", 1.0, 1.0)

@@ -759,10 +759,11 @@ def within_band_lead(wb: Mapping[str, Any] | None, top: str | None, limit_share:
     """What the binding headline adds when the limit it names is undetermined within the calibration band on most of
     the time some limit binds (``binding.within_band.share`` at least half of ``limit_share``): ``"or power or cooling
     within the calibration band"``; ``""`` otherwise (an in-sample calibrated run, a band that cannot flip the order,
-    a run bound by demand alone)."""
-    if not wb or not isinstance(wb.get("share"), (int, float)) or not limit_share > 0:
+    a run whose longest binding is demand: "demand …, or power" would misname what the band reorders, the limits,
+    which :func:`within_band_text` names)."""
+    if not wb or not isinstance(wb.get("share"), (int, float)) or not limit_share > 0 or top in (None, "demand"):
         return ""
-    alts = within_band_alternatives(wb, top if top != "demand" else None)
+    alts = within_band_alternatives(wb, top)
     if not alts or wb["share"] < 0.5 * limit_share:
         return ""
     return f"or {_or_list(alts)} within the calibration band"
