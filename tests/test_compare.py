@@ -71,7 +71,9 @@ def test_three_runs_missing_values_and_binding(runs):
                                   "final": a.report["binding"]["final"],
                                   "n_shifts": len(a.report["binding"]["shifts"]),
                                   # the synthetic fixture carries no provenance.calibration: not known
-                                  "calibration": "n/a"}
+                                  "calibration": "n/a",
+                                  # nor a binding.within_band: no limit could bind instead within a band
+                                  "within_band": "none"}
     header = table.splitlines()[0]
     assert "plus20" in header and header.count("Δ vs air") == 2
     cost_row = [ln for ln in table.splitlines() if ln.startswith("Cost per M")][0]
