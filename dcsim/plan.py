@@ -35,11 +35,11 @@ import numpy as np
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
-from dcsim.metrics.fmt import (calibration_caveat, fmt_local_short, fmt_multiple, fmt_replicas_from, fmt_si,
-                              whole_replicas_from)
+from dcsim.metrics.fmt import (band_frac, band_window_text, calibration_caveat, fmt_band, fmt_local_short,
+                              fmt_multiple, fmt_replicas_from, fmt_si, out_of_sample_bands, whole_replicas_from)
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
-from dcsim.tpf import BINDING_NAMES
+from dcsim.tpf import BINDING_NAMES, band_ratio_window, ceilings_within_band
 from dcsim.units import excerpt, format_quantity as fmt_quantity, parse_quantity
 from dcsim.textio import check_count, count_arg
 
@@ -544,12 +544,113 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
                                  else f"the scenario's {scenario_moments(m0)['t_s'].size} ticks: "
                                  + weather_note(m0.scenario))
     out["calibration_caveat"] = _caveat(m0)
+    out["band"] = answer_band(out, model_band(m0), m0, mom)
     note = fleet_note(m0) if question != "max-demand" else None
     if note:
         out["fleet_note"] = note
     if confirm:
         out["confirm"] = _confirm(raw, bdir, out["overrides"])
     return out
+
+
+def model_band(m) -> dict | None:
+    """The calibration band a plan answer carries (issue 14.6): the widest band of the scenario's rack groups whose node
+    figures are not in-sample calibrated (:func:`dcsim.metrics.fmt.out_of_sample_bands`: transferred or extrapolated;
+    the rule of the run's headline band), as fractions ``tok_s`` and ``j_per_tok``, with ``lower_bound`` and
+    ``groups``; None for an in-sample calibrated scenario (its answer reads as it did)."""
+    bands = out_of_sample_bands({"provenance": {"calibration": [{"group": g.name, **g.node.calibration}
+                                                                  for g in m.groups]}})
+    bt = max((band_frac(b, "tok_s") for b in bands), default=0.0)
+    bj = max((band_frac(b, "j_per_tok") for b in bands), default=0.0)
+    if bt <= 0 and bj <= 0:
+        return None
+    return {"tok_s": bt, "j_per_tok": bj, "lower_bound": any(b["lower_bound"] for b in bands),
+            "groups": [b["group"] for b in bands]}
+
+
+def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -> dict | None:
+    """The range a plan answer spans within the calibration band ``band`` (:func:`model_band`), None without one.
+
+    C moves with the tok/s band and P, Q with the J/token band (:func:`dcsim.tpf.band_ratio_window`: X/C may be off by
+    a factor in [(1 - b_t)(1 - b_j), (1 + b_t)(1 + b_j)], the two taken independent), so:
+
+    * ``binding_alternatives``: the limits whose ceiling at the critical moment is within the band of the binding one
+      (:func:`dcsim.tpf.ceilings_within_band`): the binding at the answer may be any of them;
+    * max-gpus: the GPUs at which power or cooling starts to bind scale with the budget over the fleet's full-load
+      draw, tokens/s × J/token per GPU, off by that factor: ``gpus_at_flip`` = the crossover divided by each end of
+      the window, ``racks`` / ``gpus`` the whole racks that run flat out below each (one rack at least);
+    * interconnect-for: the fleet's full-load IT draw is off by the same factor; ``interconnect_w`` = the answer
+      times the facility power at that IT draw over the facility power at the modelled draw, at the critical
+      moment (:meth:`facility.breakdown`: PUE, losses and fixed loads as modelled at the answer's interconnect);
+    * max-demand (one pool): ``scale`` = the answer times the lowest ceiling at each end (C·(1 ∓ b_t), P and Q over
+      (1 ± b_j)) over the lowest modelled one."""
+    if band is None:
+        return None
+    bt, bj = band["tok_s"], band["j_per_tok"]
+    lo, hi = band_ratio_window(bt, bj)
+    c = out.get("ceilings") or {}
+    named = out.get("binding")
+    alts = []
+    if named in _NAMES and isinstance(c.get(f"{named}_tok_s"), (int, float)):
+        alts = [k for k in _NAMES if k != named and bool(ceilings_within_band(
+            c[f"{named}_tok_s"], named, c.get(f"{k}_tok_s", math.nan), k, bt, bj))]
+    res: dict[str, Any] = {"tok_s_pct": 100.0 * bt, "j_per_tok_pct": 100.0 * bj, "lower_bound": band["lower_bound"],
+                           "groups": band["groups"], "ratio_window": [lo, hi if math.isfinite(hi) else None],
+                           "binding_alternatives": alts}
+    q = out.get("question")
+    if q == "max-gpus" and out.get("gpus_at_flip") is not None:
+        gpr = int(out["gpus_per_rack"])
+        flips = [float(out["gpus_at_flip"]) / hi if math.isfinite(hi) else 0.0, float(out["gpus_at_flip"]) / max(lo, 1e-12)]
+        racks = [max(int(math.floor(f / gpr + 1e-9)), 1) for f in flips]
+        res.update(gpus_at_flip=flips, racks=racks, gpus=[r * gpr for r in racks])
+    elif q == "interconnect-for" and m is not None and mom is not None and out.get("it_budget_power_w"):
+        mo, w = out["moment"], float(out["it_budget_power_w"])
+        f = with_interconnect(m, float(out["interconnect_w"])).facility
+        at = lambda x: float(f.breakdown(w * x, m.liquid_fraction, mo["t_out_c"], mo["t_wb_c"])["facility"])  # noqa: E731
+        base = at(1.0)
+        res["interconnect_w"] = [float(out["interconnect_w"]) * at(x) / base if base > 0 and math.isfinite(x) else None
+                                 for x in (lo, hi)]
+    elif q == "max-demand" and "binding_pool" not in out and all(isinstance(c.get(k), (int, float)) for k in _CEIL):
+        now = min(c[k] for k in _CEIL)
+        low = min(c["compute_tok_s"] * (1 - bt), c["power_tok_s"] / (1 + bj), c["cooling_tok_s"] / (1 + bj))
+        high = min(c["compute_tok_s"] * (1 + bt), *(c[k] / (1 - bj) if bj < 1 else math.inf
+                                                    for k in ("power_tok_s", "cooling_tok_s")))
+        if now > 0:
+            res["scale"] = [float(out["scale"]) * low / now, float(out["scale"]) * high / now]
+    return res
+
+
+def band_answer_text(r: dict) -> list[str]:
+    """The lines a plan answer's calibration band adds (:func:`answer_band`, ``r["band"]``): the range of the answer
+    within the band; ``[]`` without one."""
+    from dcsim.units import format_quantity as fq
+
+    b = r.get("band")
+    if not b:
+        return []
+    bnd = fmt_band({"tok_s_pct": b["tok_s_pct"], "j_per_tok_pct": b["j_per_tok_pct"]}, bool(b["lower_bound"]))
+    lb = "at least " if b["lower_bound"] else ""
+    if b.get("gpus"):
+        (g0, g1), (r0, r1), (f0, f1) = b["gpus"], b["racks"], b["gpus_at_flip"]
+        what = (f"{lb}{g0:,}-{g1:,} GPUs ({r0}-{r1} racks) run flat out under the cap; power or cooling binds from "
+                f"{f0:,.0f}-{f1:,.0f} GPUs")
+    elif b.get("interconnect_w") and all(v is not None for v in b["interconnect_w"]):
+        i0, i1 = b["interconnect_w"]
+        what = f"{lb}{fq(round_sig(i0, 3, up=False), 'power')}-{fq(round_sig(i1, 3, up=True), 'power')} of interconnect"
+    elif b.get("scale"):
+        s0, s1 = b["scale"]
+        what = f"{lb}workload.arrivals.scale {round_sig(s0, 3, up=False):.3g}-{round_sig(s1, 3, up=False):.3g}"
+    else:
+        what = "the answer's range is not computed for this question"
+    return [f"  within the calibration band ({bnd}): {what} (C moves with the tok/s band, P and Q with the J/token "
+            f"band: P/C and Q/C within {band_window_text(b['ratio_window'])}; docs/sweeps.md, plan)"]
+
+
+def binding_answer_text(r: dict) -> str:
+    """The binding at a plan answer as printed: ``"COMPUTE"``, or ``"COMPUTE, or cooling within the calibration
+    band"`` where :func:`answer_band` finds another limit within the band at the critical moment."""
+    alts = (r.get("band") or {}).get("binding_alternatives") or []
+    return r["binding"].upper() + (f", or {' or '.join(alts)} within the calibration band" if alts else "")
 
 
 def _caveat(m) -> str | None:
@@ -1325,6 +1426,7 @@ def format_plan(r: dict) -> str:
     else:
         lines.append(f"  answer: interconnect {fq(round_sig(r['interconnect_w'], 4, up=True), 'power')} for "
                      f"{r['gpus']:,} GPUs at full load")
+    lines += band_answer_text(r)
     lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
     if "headroom" in r:
         hd = r["headroom"]
@@ -1333,7 +1435,7 @@ def format_plan(r: dict) -> str:
     c = r["ceilings"]
     lines.append(f"  ceilings there: C {c['compute_tok_s']:,.0f}  P {c['power_tok_s']:,.0f}  Q {c['cooling_tok_s']:,.0f} tok/s")
     nb = r.get("next_binding")
-    lines.append(f"  binding at the answer: {r['binding'].upper()}"
+    lines.append(f"  binding at the answer: {binding_answer_text(r)}"
                  + ((f"; next: {nb} with {100 * r['margin']:.1f} % headroom" if r.get("margin") is not None else
                      f"; next: {nb} (margin undefined: {r.get('margin_note', 'the binding ceiling is 0')})") if nb else ""))
     if r.get("fleet_note"):

@@ -71,7 +71,9 @@ def test_three_runs_missing_values_and_binding(runs):
                                   "final": a.report["binding"]["final"],
                                   "n_shifts": len(a.report["binding"]["shifts"]),
                                   # the synthetic fixture carries no provenance.calibration: not known
-                                  "calibration": "n/a"}
+                                  "calibration": "n/a",
+                                  # nor a binding.within_band: no limit could bind instead within a band
+                                  "within_band": "none"}
     header = table.splitlines()[0]
     assert "plus20" in header and header.count("Δ vs air") == 2
     cost_row = [ln for ln in table.splitlines() if ln.startswith("Cost per M")][0]
@@ -905,3 +907,49 @@ def test_compare_of_stored_runs_on_different_profiles_leaves_changes_within_the_
     _, data2 = compare([ref, bare])
     assert data2["runs"][1]["error_band_pct"] == {}
     assert data2["metrics"]["joules_per_output_token.gpu"]["unmarked"] == [None, None]
+
+
+def test_power_and_slo_figures_within_the_band_of_runs_on_different_profiles_are_not_marked():
+    """The audit of 2026-12-05 (issue 14.6): the reference against its FP8 twin (transferred, ±28 % tok/s, ±31 %
+    J/token) marked "Peak facility power −7.3 % ✓", "SLO goodput +99.6 % ✓" and "J/SLO-meeting token −53.7 % ✓".
+    A fleet's draw is tokens/s × J/token (band (1.28)(1.31) − 1 = 67 %); the SLO figures of a transferred run are
+    queueing figures no band bounds. Between runs on one profile, or in-sample profiles beyond their band, marked."""
+    from dcsim.report.compare import _unmarked, band_power_pct
+
+    def run(profile, tok, jpt, oos):
+        return {"duration_s": 3600.0, "slo_method": "fluid estimate", "deferrable_share": 0.0, "profiles": [profile],
+                "error_band_pct": {"tok_s_pct": tok, "j_per_tok_pct": jpt}, "out_of_sample": oos}
+
+    metrics = {"peak_power_w.facility": {"delta": [None, -0.036], "delta_pct": [None, -7.3]},
+               "goodput_tok_s": {"delta": [None, 57e3], "delta_pct": [None, 99.6]},
+               "joules_per_slo_output_token.facility": {"delta": [None, -4.3], "delta_pct": [None, -53.7]}}
+    runs = [run("H100-SXM_llama-3.1-70b_bf16_tp4", 4.0, 3.0, False), run("pooled-H100-SXM", 27.8, 30.8, True)]
+    assert abs(band_power_pct(runs[1]["error_band_pct"]) - 67.16) < 0.01
+    assert _unmarked("peak_power_w.facility", 1, metrics, runs) == "calibration"
+    assert _unmarked("goodput_tok_s", 1, metrics, runs) == "calibration_slo"
+    assert _unmarked("joules_per_slo_output_token.facility", 1, metrics, runs) == "calibration_slo"
+    # two in-sample profiles: the goodput carries the tok/s band, beyond it marked (here by the SLO noise rule only)
+    cal = [runs[0], run("H100-SXM_llama-3.1-8b_bf16_tp1", 5.0, 4.0, False)]
+    assert _unmarked("goodput_tok_s", 1, metrics, cal) is None
+    assert _unmarked("peak_power_w.facility", 1, metrics, cal) == "calibration"  # within (1.05)(1.04) - 1 = 9.2 %
+    metrics["peak_power_w.facility"]["delta_pct"] = [None, -12.0]
+    assert _unmarked("peak_power_w.facility", 1, metrics, cal) is None
+    metrics["peak_power_w.facility"]["delta_pct"] = [None, -7.3]
+    same = [runs[0], dict(runs[0])]  # one profile: marked
+    assert _unmarked("peak_power_w.facility", 1, metrics, same) is None
+
+
+def test_the_calibration_footnote_keeps_a_lower_bound_band(runs, tmp_path):
+    """The footnote under the table printed "fp8 ±28 % tok/s" where the run's own caveat says "≥±28 %" (a lower-bound
+    band, ``band_lower_bound``): each run's flag now travels to the footnote (issue 14.6)."""
+    base, *_ = runs
+    ref = _calibrated(base, tmp_path, "ref", "air", "H100-SXM_llama-3.1-70b_bf16_tp4",
+                      {"tok_s_pct": 4.0, "j_per_tok_pct": 3.0})
+    lb = _variant(base, tmp_path, "lb", src="liquid", provenance__calibration=[
+        {"profile": "pooled-H100-SXM", "status": "same-silicon", "band_lower_bound": True,
+         "error_band_pct": {"tok_s_pct": 27.8, "j_per_tok_pct": 30.8}}])
+    table, data = compare([ref, lb])
+    assert data["runs"][1]["band_lower_bound"] is True and data["runs"][1]["out_of_sample"] is True
+    flat = " ".join(table.split())
+    assert "lb ≥±28 % tok/s, ≥±31 % J/token" in flat, flat
+    assert "ref ±4 % tok/s, ±3 % J/token" in flat, flat

@@ -20,14 +20,15 @@ from dcsim.metrics.record import (
     Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
 from dcsim.metrics.provenance import code_hash
-from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short, fmt_si
+from dcsim.metrics.fmt import NEAR_TIE, band_frac, fmt_duration, fmt_local_short, fmt_si, out_of_sample_bands
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
                                    energy_summary)
 from dcsim.scenario import scenario_hash
 from dcsim.serving.pool import effective_backend
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run,
                                         known_gap_caveats, one_pool_gap_ticks, report_block, tail_caveat)
-from dcsim.tpf import BINDING_NAMES, capped_ticks, closed_door, near_tie_margin, serving_share
+from dcsim.tpf import (BINDING_NAMES, band_ratio_window, capped_ticks, closed_door, limits_within_band, near_tie_margin,
+                       serving_share)
 from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -233,6 +234,54 @@ def calibration_provenance(m: Models) -> list[dict]:
             "context_extrapolated", "in_range_status", "band_notes", "profile_source", "profile_mismatch",
             "profile_measured_for")
     return [{"group": g.name, **{k: g.node.calibration[k] for k in keys}} for g in m.groups]
+
+
+def binding_within_band(m: Models, ts: dict) -> dict | None:
+    """Where the run's binding limit is undetermined within its calibration band (``binding.within_band``, docs/report.md,
+    binding): on each tick bound by a limit, which other limits' ceilings lie within the band of the named one
+    (:func:`dcsim.tpf.limits_within_band`; C moves with the tok/s band, P and Q with the J/token band), each pool read
+    with the widest band of its out-of-sample groups (:func:`dcsim.metrics.fmt.out_of_sample_bands`: transferred or
+    extrapolated; an in-sample calibrated group's fit residual is not the error of a facility figure, as for the
+    headline band). ``share``: the share of the run's ticks on which another limit could bind; ``alternatives``: per
+    limit, the share on which it could bind instead of the one named; ``median_gap``: per such limit, the median of
+    (its ceiling / the named one - 1) on those ticks; the band (``tok_s_pct``, ``j_per_tok_pct``, the widest of the
+    pools read), ``ratio_window`` (:func:`dcsim.tpf.band_ratio_window` of it), ``lower_bound`` and ``groups``.
+    None when no group is out of sample."""
+    bands = out_of_sample_bands({"provenance": {"calibration": calibration_provenance(m)}})
+    if not bands:
+        return None
+    by_group = {b["group"]: b for b in bands}
+    n = np.asarray(ts["binding"]).size
+    alt = {k: np.zeros(n, dtype=bool) for k in ("compute", "power", "cooling")}
+    gaps: dict[str, list] = {k: [] for k in alt}
+    used, bt_max, bj_max = [], 0.0, 0.0
+    for p, pool in enumerate(m.pools):
+        own = [by_group[m.groups[g].name] for g in pool.groups if m.groups[g].name in by_group]
+        bt = max((band_frac(b, "tok_s") for b in own), default=0.0)
+        bj = max((band_frac(b, "j_per_tok") for b in own), default=0.0)
+        if bt <= 0 and bj <= 0:
+            continue
+        used += own
+        bt_max, bj_max = max(bt_max, bt), max(bj_max, bj)
+        cols = pool_columns(m, ts, p)
+        b = np.asarray(cols["binding"])
+        ceil = {k: np.asarray(cols[f"{k}_tok_s"], dtype=float) for k in alt}
+        named = np.choose(np.clip(b.astype(int) - 1, 0, 2), [ceil["compute"], ceil["power"], ceil["cooling"]])
+        for k, v in limits_within_band(b, ceil["compute"], ceil["power"], ceil["cooling"], bt, bj).items():
+            alt[k] |= v
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gaps[k] += list((ceil[k][v] / named[v] - 1.0))
+    if not used:
+        return None
+    flagged = alt["compute"] | alt["power"] | alt["cooling"]
+    lo, hi = band_ratio_window(bt_max, bj_max)
+    return {"share": float(np.count_nonzero(flagged)) / max(n, 1),
+            "alternatives": {k: float(np.count_nonzero(v)) / max(n, 1) for k, v in alt.items()},
+            "median_gap": {k: float(np.median(g)) if g else None for k, g in gaps.items()},
+            "tok_s_pct": round(100.0 * bt_max, 9), "j_per_tok_pct": round(100.0 * bj_max, 9),
+            "ratio_window": [lo, hi if math.isfinite(hi) else None],
+            "lower_bound": any(b["lower_bound"] for b in used),
+            "groups": sorted({b["group"] for b in used})}
 
 
 def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) -> UtilizationAdjustedOutput:
@@ -763,6 +812,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     per_mtok = lambda x: x / out_tok * 1e6 if out_tok > 0 else None  # noqa: E731
     theta = 1.0  # the position paper's accounting factor (dimensionless, reported)
     bsum = binding_summary(ts, dt)
+    bsum["within_band"] = binding_within_band(m, ts)
     mom = run_moments(m, ts, dt)
     tpf = tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom)
     pools = pools_block(m, ts, dt, pool_in)

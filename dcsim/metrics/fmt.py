@@ -20,7 +20,8 @@ from dcsim.node.model import context_band, context_beyond, context_extrapolation
 
 __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
-           "pools_power_note", "gain_text",
+           "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_text",
+           "band_window_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
@@ -728,3 +729,61 @@ def sample_scope(report: Mapping[str, Any], with_share: bool = True) -> str | No
     total = report.get("replicas")
     of = f" of {total:,}" if isinstance(total, int) else ""
     return f"the simulated sample of {int(hyb['sampled_replicas']):,}{of} replicas{share_txt}"
+
+
+# --------------------------------------------------------------------------- the binding within the calibration band
+# (dcsim.tpf.ceilings_within_band is the rule; these say it: the run's summary, report.html's binding card)
+
+def band_window_text(window: Any) -> str:
+    """A :func:`dcsim.tpf.band_ratio_window` as said: ``"0.50-1.67x"`` (``"from 0.50x"`` without an upper end)."""
+    lo, hi = (list(window) + [None, None])[:2]
+    if not isinstance(lo, (int, float)):
+        return "n/a"
+    return f"{lo:.2f}-{hi:.2f}x" if isinstance(hi, (int, float)) and math.isfinite(hi) else f"from {lo:.2f}x"
+
+
+def within_band_alternatives(wb: Mapping[str, Any] | None, named: str | None = None) -> list[str]:
+    """The limits that could bind instead of the one named within the calibration band (report.json
+    ``binding.within_band.alternatives`` with a share above 0, the most frequent first, ties in the order compute,
+    power, cooling: report.json's keys come back sorted), ``named`` left out."""
+    alt = (wb or {}).get("alternatives") or {}
+    order = ("compute", "power", "cooling")
+    return [k for k, v in sorted(alt.items(), key=lambda kv: (-float(kv[1] or 0),
+                                                              order.index(kv[0]) if kv[0] in order else 9))
+            if isinstance(v, (int, float)) and v > 0 and k != named]
+
+
+def _or_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def within_band_lead(wb: Mapping[str, Any] | None, top: str | None, limit_share: float) -> str:
+    """What the binding headline adds when the limit it names is undetermined within the calibration band on most of
+    the time some limit binds (``binding.within_band.share`` at least half of ``limit_share``): ``"or power or cooling
+    within the calibration band"``; ``""`` otherwise (an in-sample calibrated run, a band that cannot flip the order,
+    a run whose longest binding is demand: "demand …, or power" would misname what the band reorders, the limits,
+    which :func:`within_band_text` names)."""
+    if not wb or not isinstance(wb.get("share"), (int, float)) or not limit_share > 0 or top in (None, "demand"):
+        return ""
+    alts = within_band_alternatives(wb, top)
+    if not alts or wb["share"] < 0.5 * limit_share:
+        return ""
+    return f"or {_or_list(alts)} within the calibration band"
+
+
+def within_band_text(wb: Mapping[str, Any] | None, min_share: float = 0.01) -> str | None:
+    """The line under the binding headline where the binding limit is undetermined within the run's calibration band
+    on at least ``min_share`` of the run (report.json ``binding.within_band``, dcsim.engine.assemble.binding_within_band):
+    the band, the share of the run, each limit that could bind instead with its median gap, and the window of ratios
+    over which the order of compute and power (or cooling) can flip (:func:`dcsim.tpf.band_ratio_window`). None
+    otherwise."""
+    if not wb or not isinstance(wb.get("share"), (int, float)) or wb["share"] < min_share:
+        return None
+    band = fmt_band({"tok_s_pct": wb.get("tok_s_pct"), "j_per_tok_pct": wb.get("j_per_tok_pct")},
+                    bool(wb.get("lower_bound")))
+    gaps = wb.get("median_gap") or {}
+    said = ", ".join(f"{k} {100 * gaps[k]:+.1f} %" for k in within_band_alternatives(wb)
+                     if isinstance(gaps.get(k), (int, float)))
+    return (f"undetermined within the calibration band ({band}) on {fmt_pct(wb['share'])} of the run: "
+            f"{said} against the ceiling named (median), inside the band's {band_window_text(wb.get('ratio_window'))}"
+            " of P/C and Q/C (docs/report.md, binding)")

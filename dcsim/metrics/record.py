@@ -150,6 +150,9 @@ class Binding:
     most_common: str | None
     median_slack: dict
     most_common_tied: list = field(default_factory=list)
+    #: where the binding limit is undetermined within the run's calibration band (None for an in-sample calibrated
+    #: run; dcsim.engine.assemble.binding_within_band)
+    within_band: dict | None = None
 
 
 @dataclass

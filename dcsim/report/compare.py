@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
-                               fmt_si, get_path, headline_band, local_datetime)
+                               fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, tok_s_band_frac,
+                               within_band_lead)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
                                   wrap_hanging, wrap_text)
@@ -107,6 +108,11 @@ UNMARKED: dict[str, tuple[str, str]] = {
     "calibration": ("~", "within the node calibration's expected error of runs on different profiles ({bands}): the "
                          "change may be the profiles' difference rather than the change you made: not marked; "
                          "calibrate the pair you run (dcsim calibrate, docs/node.md) or compare runs on one profile"),
+    "calibration_slo": ("≀", "SLO figures of runs on different profiles, one of them transferred or extrapolated "
+                             "({bands}): the SLO-meeting output is a queueing figure, which a capacity error within "
+                             "the band moves by far more than the band near saturation (a run that keeps up against "
+                             "one that sheds): not marked at any size; calibrate the pair you run (dcsim calibrate, "
+                             "docs/node.md) or compare runs on one profile"),
 }
 #: figures whose error a run's node calibration band bounds (``error_band_pct``: tokens/s or J/token; cost and carbon
 #: per token follow J/token): a change between runs on different profiles within the larger band is not marked
@@ -119,6 +125,24 @@ SHARES_OF_C = frozenset({"utilization"})
 BAND_TOK_S = frozenset({"throughput_tok_s.output", "utilization_adjusted_output_tok_s", "tokens.output"})
 BAND_J_PER_TOK = frozenset({"joules_per_output_token.facility", "joules_per_output_token.it",
                             "joules_per_output_token.gpu", "cost.usd_per_mtok", "carbon.g_per_mtok"})
+#: power figures: a fleet's draw is its tokens/s times its J/token, so a node model off by b_t and b_j draws up to
+#: (1 + b_t)(1 + b_j) - 1 off (:func:`band_power_pct`; the two bands independent, as dcsim.tpf.band_ratio_window
+#: reads them). The audit of 2026-12-05 marked "Peak facility power -7.3 % ✓" between the reference and its FP8
+#: twin (transferred, ±28 % tok/s, ±31 % J/token).
+BAND_POWER = frozenset({"peak_power_w.facility"})
+#: SLO figures between runs on different profiles: with both profiles in-sample the goodput carries the tok/s band
+#: and J per SLO-meeting token the power band (facility energy over SLO-meeting tokens); with one transferred or
+#: extrapolated, no band bounds them ("calibration_slo"): the audit's FP8 twin read "SLO goodput +99.6 % ✓" and
+#: "J/SLO-meeting token -53.7 % ✓" beside a ±28 % capacity band, the queueing estimate's leap from a run that sheds to
+#: one that keeps up
+BAND_SLO = frozenset({"goodput_tok_s", INTERACTIVE, "joules_per_slo_output_token.facility"})
+
+
+def band_power_pct(band: dict) -> float:
+    """The error band (%) of a power figure from a run's ``error_band_pct`` (tok/s and J/token, %): the draw is
+    tokens/s × J/token, so (1 + b_t)(1 + b_j) - 1 with the two taken independent; 0 without either."""
+    bt, bj = (float(band.get(k) or 0.0) / 100.0 for k in ("tok_s_pct", "j_per_tok_pct"))
+    return 100.0 * ((1.0 + bt) * (1.0 + bj) - 1.0)
 
 
 def slo_method(report: dict) -> str | None:
@@ -327,10 +351,19 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
         c0, c1 = ref.get("compute_ceiling_tok_s"), run.get("compute_ceiling_tok_s")
         if c0 is None or c1 is None or abs(c1 - c0) > MARK_THRESHOLD_PCT / 100.0 * abs(c0):
             return "ceiling"
-    kind = "tok_s_pct" if key in BAND_TOK_S else "j_per_tok_pct" if key in BAND_J_PER_TOK else None
-    if kind and pct is not None and ref["profiles"] != run["profiles"]:
-        band = max((b.get(kind) or 0.0) for b in (ref["error_band_pct"], run["error_band_pct"]))
-        if abs(pct) <= band:
+    if pct is not None and ref["profiles"] != run["profiles"]:
+        pair = (ref["error_band_pct"], run["error_band_pct"])
+        if key in BAND_SLO and (ref.get("out_of_sample") or run.get("out_of_sample")):
+            return "calibration_slo"
+        if key in BAND_TOK_S or key == "goodput_tok_s" or key == INTERACTIVE:
+            band = max((b.get("tok_s_pct") or 0.0) for b in pair)
+        elif key in BAND_J_PER_TOK:
+            band = max((b.get("j_per_tok_pct") or 0.0) for b in pair)
+        elif key in BAND_POWER or key in BAND_SLO:
+            band = max(band_power_pct(b) for b in pair)
+        else:
+            band = None
+        if band is not None and abs(pct) <= band:
             return "calibration"
     if key in SLO_FIGURES:
         if ref["slo_method"] != run["slo_method"]:
@@ -470,8 +503,14 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
             share_most = share.get(tied[0])
         else:
             share_most = share.get(most) if most else None
+        # the limits that could bind instead of the one named within the run's calibration band (the summary's rule,
+        # dcsim.metrics.fmt.within_band_lead): "" where none, or an in-sample calibrated run
+        lim = sum(float(v) for k, v in share.items() if k != "demand" and isinstance(v, (int, float)))
+        alt = within_band_lead(b.get("within_band") if isinstance(b.get("within_band"), dict) else None,
+                               b.get("most_common"), lim)
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
-                        "calibration": calibration_label(_calibration(r))})
+                        "calibration": calibration_label(_calibration(r)),
+                        "within_band": alt.removeprefix("or ").removesuffix(" within the calibration band") or "none"})
     runs = _run_rows(labels, dirs, reports)
     for r, rep in zip(runs, reports):  # what a share of C is a share of (SHARES_OF_C)
         r["compute_ceiling_tok_s"] = mean_compute_ceiling(rep)
@@ -532,6 +571,8 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
              "calibration_caveat": calibration_caveat(_calibration(r)),
              "profiles": sorted({str(c.get("profile")) for c in _calibration(r) or []}),
              "error_band_pct": run_error_band(r),
+             "band_lower_bound": any(b["lower_bound"] for b in calibration_bands(r, out_of_sample=False)),
+             "out_of_sample": bool(calibration_bands(r, out_of_sample=True)),
              "slo_caveat": "; ".join(slo_caveats(r)) or None, "code": code_identity(r)}
             for lab, d, r in zip(labels, dirs, reports)]
 
@@ -668,7 +709,7 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
                        pair=2 * SEED_BAND_PCT, work=work,
                        ceilings=", ".join(f"{r['label']} {fmt_si(r.get('compute_ceiling_tok_s'), 'tok/s')}" for r in runs),
                        shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs),
-                       bands=", ".join(f"{r['label']} {fmt_band(r['error_band_pct'])}" for r in runs
+                       bands=", ".join(f"{r['label']} {fmt_band(r['error_band_pct'], bool(r.get('band_lower_bound')))}" for r in runs
                                        if r["error_band_pct"]) or "unknown")
 
 
@@ -689,8 +730,11 @@ def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> 
             return f"{v} ({fmt_pct(b['most_common_share'])})"
         return str(v)
 
-    for key, label in (("most_common", "Binding the longest (time share)"), ("final", "Binding at end"),
-                       ("calibration", "Node calibration")):
+    keys = [("most_common", "Binding the longest (time share)"), ("final", "Binding at end"),
+            ("calibration", "Node calibration")]
+    if any(b.get("within_band", "none") != "none" for b in binding):  # the summary's "or ... within the band"
+        keys.insert(1, ("within_band", "Or within the calibration band"))
+    for key, label in keys:
         row = [label, "", cell(binding[0], key)]
         for b in binding[1:]:
             same = b[key] == binding[0][key]

@@ -14,7 +14,7 @@ from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
                                energy_label, energy_overheads, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
                                fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
-                               near_tie_text, pools_power_note)
+                               near_tie_text, pools_power_note, within_band_lead, within_band_text)
 from dcsim.plots.figures import CONSTRAINT_COLORS
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, U_MEANING, annual_label, served_over_c_text, batch_rows, binding_headline, current_binding, expect_lines, fault_lines, flex_rows, latency_stats, pool_rows,
@@ -145,6 +145,12 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
                     f'<span class="nw"><span style="color:#1d2330">a limit</span> '
                     f'<small>{_e(fmt_pct(bind.limit_share))}</small></span>')
         small = "of the time"
+    # the limit named is undetermined within the calibration band (transferred or extrapolated groups): said on the
+    # card as on the terminal's row (dcsim.metrics.fmt.within_band_lead / within_band_text)
+    wb = get_path(report, "binding.within_band")
+    wb_lead, wb_text = within_band_lead(wb, bind.top, bind.limit_share), within_band_text(wb)
+    if wb_lead:
+        small += f'<br><span class="band">{_e(wb_lead)}</span>'
     cal = get_path(report, "provenance.calibration") or []
     # transferred / extrapolated groups: the headline figures carry their band (as the terminal's headline rows),
     # each pool's weighted by its share of the figure; the groups it comes from are named on the card
@@ -167,7 +173,8 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
               f"{_chip(str(get_path(report, 'tpf.binding'))) if get_path(report, 'tpf.binding') else 'n/a'}"
-              f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts{shed_txt}",
+              f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts{shed_txt}"
+              + (f'<div class="note">{_e(wb_text)}</div>' if wb_text else ""),
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
               f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
         _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small class=\"nw\">to IT, mean</small>",

@@ -1,0 +1,164 @@
+"""The binding answer within the calibration band (issue 14.6): a transferred or extrapolated node profile's band
+must qualify which limit binds — in the run's summary and report.html's binding card, in ``dcsim plan``'s answers —
+not only travel as a caveat line. The rule is one helper, :func:`dcsim.tpf.ceilings_within_band`: the compute
+ceiling moves with the tok/s band, the power and cooling ceilings (budgets over J/token) with the J/token band."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.tpf import band_ratio_window, ceilings_within_band, limits_within_band
+
+REF = "scenarios/reference.yaml"
+FP8 = {"racks.0.node.precision": "fp8"}  # transferred: ±27.76 % tok/s, ±30.83 % J/token (pooled-H100-SXM)
+
+
+def test_band_ratio_window_is_the_overlap_of_the_two_ranges():
+    """C in C·[1-b_t, 1+b_t] and X (P or Q) in X·[1/(1+b_j), 1/(1-b_j)] overlap exactly when X/C lies in
+    [(1-b_t)(1-b_j), (1+b_t)(1+b_j)]; no band, no window beyond equality; a J/token band of 100 % has no top."""
+    lo, hi = band_ratio_window(0.2776, 0.3083)
+    assert lo == pytest.approx(0.7224 * 0.6917) and hi == pytest.approx(1.2776 * 1.3083)
+    assert band_ratio_window(0.0, 0.0) == (1.0, 1.0)
+    assert band_ratio_window(0.1, 1.0)[1] == math.inf
+    # at the window's ends the two ranges just touch: C at its top equals X at its bottom
+    c, bt, bj = 100.0, 0.2, 0.3
+    x = c * band_ratio_window(bt, bj)[1]
+    assert c * (1 + bt) == pytest.approx(x / (1 + bj))
+
+
+def test_ceilings_within_band_compute_against_power_or_cooling_only():
+    """The reference in FP8 at 16:00: C 249,177, P 268,289, Q 264,625 tok/s (P and Q 7.7 % and 6.2 % above C):
+    either may bind within ±28 % tok/s, ±31 % J/token; 2x C may not; without a band only equality is a tie. P and Q
+    are budgets over the same J/token: the band moves them together and never flips them."""
+    assert ceilings_within_band(249_177, "compute", 268_289, "power", 0.2776, 0.3083)
+    assert ceilings_within_band(264_625, "cooling", 249_177, "compute", 0.2776, 0.3083)
+    assert not ceilings_within_band(249_177, "compute", 2 * 268_289, "power", 0.2776, 0.3083)
+    assert not ceilings_within_band(249_177, "compute", 268_289, "power", 0.0, 0.0)
+    assert not ceilings_within_band(268_289, "power", 264_625, "cooling", 0.5, 0.5)
+    assert not ceilings_within_band(1.0, "compute", math.inf, "cooling", 0.5, 0.5)  # an unlimited plant
+    # a calibrated profile's small band: 7.7 % apart is outside ±4 % tok/s, ±3 % J/token ((1.04)(1.03) = 1.071)
+    assert not ceilings_within_band(249_177, "compute", 268_289, "power", 0.04, 0.03)
+
+
+def test_limits_within_band_per_tick():
+    """Per tick: which other limit could bind; demand-bound ticks never; the named limit itself never."""
+    b = np.array([0, 1, 2, 3, 1])
+    c = np.array([10.0, 10.0, 10.0, 10.0, 10.0])
+    p = np.array([10.5, 10.5, 9.5, 30.0, 30.0])
+    q = np.array([30.0, 30.0, 30.0, 9.0, 30.0])
+    out = limits_within_band(b, c, p, q, 0.1, 0.1)
+    assert out["power"].tolist() == [False, True, False, False, False]
+    assert out["compute"].tolist() == [False, False, True, True, False]
+    assert out["cooling"].tolist() == [False, False, False, False, False]
+
+
+@pytest.fixture(scope="module")
+def fp8_noon():
+    """The audit's case, shortened: the reference hall in FP8 from 12:00, compute-bound with P and Q ~9-12 % above C."""
+    return dcsim.run(REF, overrides={**FP8, "duration": "30 min", "start": "2026-07-15T12:00"})
+
+
+@pytest.fixture(scope="module")
+def bf16_noon():
+    return dcsim.run(REF, overrides={"duration": "30 min", "start": "2026-07-15T12:00"})
+
+
+def test_run_records_where_the_binding_is_undetermined_within_its_band(fp8_noon, bf16_noon):
+    """report.json ``binding.within_band``: the FP8 run is compute-bound on every tick, and power and cooling lie
+    within its band on every one; the calibrated BF16 run has no out-of-sample band (None)."""
+    b = fp8_noon.report["binding"]
+    assert b["share"]["compute"] == 1.0
+    wb = b["within_band"]
+    assert wb["share"] == 1.0 and wb["alternatives"]["power"] == 1.0 and wb["alternatives"]["cooling"] == 1.0
+    assert wb["alternatives"]["compute"] == 0.0
+    assert 0 < wb["median_gap"]["power"] < wb["ratio_window"][1] - 1
+    assert wb["tok_s_pct"] == pytest.approx(27.76) and wb["j_per_tok_pct"] == pytest.approx(30.83)
+    assert wb["groups"] == ["hall-a"] and wb["lower_bound"] is False
+    assert bf16_noon.report["binding"]["within_band"] is None
+
+
+def test_summary_and_html_card_say_the_binding_is_undetermined_within_the_band(fp8_noon, bf16_noon):
+    """The terminal's binding row and report.html's binding card read "compute most of the time (100.0%)" where power
+    and cooling sat 8-9 % above compute under a ±28 %/±31 % band (the audit of 2026-12-05); they now add "or power or
+    cooling within the calibration band" and a line with the gaps. A calibrated run reads as before."""
+    from dcsim.report.html import render_html
+    from dcsim.report.summary import headline_rows
+
+    rows = dict((k, v) for k, v in headline_rows(fp8_noon.report) if k)
+    assert rows["Binding constraint"].startswith("compute most of the time (100.0%), or power or cooling within the "
+                                                 "calibration band")
+    text = " ".join(v for _, v in headline_rows(fp8_noon.report))
+    assert "undetermined within the calibration band (±28 % tok/s, ±31 % J/token) on 100.0% of the run" in text
+    assert "0.50-1.67x" in text
+    html = render_html(fp8_noon, {})
+    card = html[html.index("Binding constraint"):]
+    card = card[:card.index('class="card"')]
+    assert "or power or cooling within the calibration band" in card and "undetermined within the calibration band" in card
+    calm = " ".join(v for _, v in headline_rows(bf16_noon.report))
+    assert "calibration band" not in calm
+    assert "calibration band" not in render_html(bf16_noon, {}).split("Binding constraint", 1)[1][:3000]
+
+
+def test_plan_answers_carry_the_range_within_the_band():
+    """``dcsim plan -q max-gpus`` of the reference in FP8 answered "320 GPUs … binding at the answer: COMPUTE" with
+    the ±31 % only on the caveat line: the answer now carries the GPU range within the band (the crossover, 339.8
+    GPUs, over each end of the window: 203-680 GPUs, 6-21 racks of 32 flat out) and the binding its alternatives;
+    interconnect-for (457.6 kW) its range of contract. The calibrated reference has no band and reads as before."""
+    from dcsim.plan import format_plan, plan
+
+    r = plan(REF, "max-gpus", overrides=FP8)
+    b = r["band"]
+    lo, hi = band_ratio_window(0.2776, 0.3083)
+    assert b["gpus_at_flip"] == pytest.approx([r["gpus_at_flip"] / hi, r["gpus_at_flip"] / lo])
+    assert b["gpus"][0] < r["gpus"] < b["gpus"][1] and b["racks"] == [6, 21]
+    assert set(b["binding_alternatives"]) == {"power", "cooling"}
+    txt = " ".join(format_plan(r).split())
+    assert "within the calibration band (±28 % tok/s, ±31 % J/token): 192-672 GPUs (6-21 racks)" in txt, txt
+    assert "binding at the answer: COMPUTE, or power or cooling within the calibration band" in txt, txt
+
+    ic = plan(REF, "interconnect-for", overrides=FP8)
+    i0, i1 = ic["band"]["interconnect_w"]
+    assert i0 < ic["interconnect_w"] < i1
+    assert "of interconnect" in " ".join(format_plan(ic).split())
+
+    cal = plan(REF, "max-gpus")
+    assert cal["band"] is None
+    assert "calibration band" not in format_plan(cal)
+
+
+def test_compare_names_the_limits_within_the_band(fp8_noon, bf16_noon, tmp_path):
+    """``dcsim compare`` reads the same rule: a row "Or within the calibration band" names, per run, the limits that
+    could bind instead of the one named (the FP8 run: power or cooling; the calibrated BF16 run: none); runs with no
+    such limit have no row."""
+    from dcsim.report import write_outputs
+    from dcsim.report.compare import compare
+
+    a, b = tmp_path / "bf16", tmp_path / "fp8"
+    write_outputs(bf16_noon, a, plots=False)
+    write_outputs(fp8_noon, b, plots=False)
+    table, data = compare([a, b])
+    assert [x["within_band"] for x in data["binding"]] == ["none", "power or cooling"]
+    row = next(line for line in table.splitlines() if line.startswith("Or within the calibration band"))
+    assert "power or cooling" in row and "changed" in row, row
+    table2, _ = compare([a, a])
+    assert "Or within the calibration band" not in table2
+
+
+def test_the_headline_adds_alternatives_only_to_a_limit():
+    """A run whose longest binding is demand gets no "or power …" on its headline (that would misname what the band
+    reorders: the limits), only the line under it; a zero ceiling is never within the band, even of 100 %."""
+    from dcsim.metrics.fmt import within_band_lead, within_band_text
+
+    wb = {"share": 0.5, "alternatives": {"compute": 0.0, "power": 0.5, "cooling": 0.0},
+          "median_gap": {"compute": None, "power": 0.05, "cooling": None}, "tok_s_pct": 28.0, "j_per_tok_pct": 31.0,
+          "ratio_window": [0.5, 1.67], "lower_bound": True, "groups": ["a"]}
+    assert within_band_lead(wb, "demand", 0.5) == ""
+    assert within_band_lead(wb, "compute", 0.5) == "or power within the calibration band"
+    assert within_band_lead(wb, "compute", 1.2) == ""  # undetermined on under half the limit-bound time
+    assert within_band_lead(None, "compute", 1.0) == ""
+    assert "(≥±28 % tok/s, ≥±31 % J/token) on 50.0% of the run: power +5.0 %" in within_band_text(wb)
+    assert not ceilings_within_band(0.0, "power", 10.0, "compute", 1.0, 1.0)
