@@ -1229,7 +1229,6 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     ax = fig.subplots()
     colors = [POWER_COLORS["gpu"], POWER_COLORS["it_other"], "#555555"]
     bars = ax.bar([lab for _, lab in levels], vals, color=colors, edgecolor="#333333", width=0.6)
-    oos = out_of_sample_bands(report)
     # the headline's band at each level (dcsim.metrics.fmt.headline_band, the one the summary's J/token row and
     # report.html's card print): until 2026-12-05 the figure worked out its own and its legend gave the widest level's
     # (mixed-fleet: the GPU level's 19.30 % beside the headline's facility 19.18 %)
@@ -1248,7 +1247,7 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
         ax.errorbar(range(len(vals)), vals, yerr=yerr, fmt="none", ecolor="#111111", elinewidth=1.6, capsize=8,
                     capthick=1.6, zorder=4, gid="error-band-jpt",
                     label=f"expected error of the node profile, {_jpt_band_text(band)}"
-                          + f"\n({band_label(oos, 'j_per_tok_pct')}"
+                          + f"\n({band_label(band['bands'], 'j_per_tok_pct')}"
                           + (";\nweighted by its pool's share of the energy" if len(report.get("pools") or []) > 1
                              else "") + ")")
         finite = [v * (1 + e) for v, e in zip(vals, err) if np.isfinite(v)]
