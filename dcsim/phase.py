@@ -28,7 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from dcsim.metrics.fmt import NEAR_TIE
-from dcsim.plan import _models, _raw_and_dir, _source_label, moment_info, moment_text, scenario_moments, with_interconnect
+from dcsim.plan import (_models, _raw_and_dir, _source_label, moment_info, moment_text, scenario_moments,
+                        with_interconnect)
 from dcsim.scenario.paths import param_name
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import TEMPERATURE_RANGE_C
