@@ -113,9 +113,9 @@ def cmd_schema(args) -> int:
 def cmd_run(args) -> int:
     from dcsim.engine.preflight import preflight
     from dcsim.engine.run import run
-    from dcsim.report import summary_table, write_outputs
+    from dcsim.report import write_outputs
     from dcsim.report.outdir import RunDir, safe_name
-    from dcsim.report.summary import fault_lines, wrap_hanging, wrap_line
+    from dcsim.report.summary import terminal_lines
 
     sc = _load(args.file, args.set, args.seed)
     pre = preflight(sc, label=args.file)  # every input checked before any work
@@ -132,11 +132,7 @@ def cmd_run(args) -> int:
         files = write_outputs(res, rd.staging, force=True, plots=not args.no_plots)
         rd.commit(partial=partial, note=f"{res.report.get('duration_s', 0):g} s of {sc.duration:g} s simulated")
     if not args.quiet:
-        print(summary_table(res, files=files, out_dir=out))
-        for w in res.report.get("warnings", []):  # repeated under the summary: never scrolled away
-            print("\n".join(wrap_hanging("  WARNING  ", w)))
-        for line in fault_lines(res.report):
-            print("\n".join(wrap_line(f"  {line}")))
+        print("\n".join(terminal_lines(res, files=files, out_dir=out)))  # the warnings repeated: never scrolled away
     if res.report.get("partial"):
         print("run interrupted: partial report written", file=sys.stderr)
         return 130

@@ -28,7 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from dcsim.metrics.fmt import NEAR_TIE
-from dcsim.plan import _models, _raw_and_dir, moment_info, moment_text, scenario_moments, with_interconnect
+from dcsim.plan import (_models, _raw_and_dir, _source_label, moment_info, moment_text, scenario_moments,
+                        with_interconnect)
 from dcsim.scenario.paths import param_name
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import TEMPERATURE_RANGE_C
@@ -180,7 +181,7 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
     run with :func:`dcsim.run` and overlay.
     """
     raw, bdir = _raw_and_dir(scenario, overrides)
-    m0 = _models(raw, bdir)
+    m0 = _models(raw, bdir, label=_source_label(scenario))
     mom0 = scenario_moments(m0)
     i = _moment_index(mom0, moment)
     single = len(m0.groups) == 1

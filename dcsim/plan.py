@@ -75,6 +75,17 @@ def _raw_and_dir(scenario, overrides: dict | None = None) -> tuple[dict, Path | 
     return (apply_overrides(raw, overrides) if overrides else raw), bdir
 
 
+def _source_label(scenario) -> str | None:
+    """What errors of validating :func:`_raw_and_dir`'s dict name (``load_scenario(label=)``): the file it was read
+    from, a Scenario's name, None (``<dict>``) for a dict. Until 2026-12-05 they said ``<dict>`` and each command
+    relabelled them."""
+    from dcsim.scenario import Scenario
+
+    if isinstance(scenario, (str, Path)):
+        return str(Path(scenario))
+    return scenario.name if isinstance(scenario, Scenario) else None
+
+
 def _check_gpus(gpus) -> None:
     """``gpus`` of the Python API: None or a count, checked as the CLI checks ``--gpus`` (:func:`dcsim.textio.
     check_count`; ``gpus=-5`` was answered with 32 GPUs). Until 2026-12-05 a check of its own, which took a whole
@@ -91,7 +102,7 @@ def _prepare(scenario, question: str, overrides: dict | None):
     if question not in QUESTIONS:
         raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
     raw, bdir = _raw_and_dir(scenario, overrides)
-    m = _models(raw, bdir)
+    m = _models(raw, bdir, label=_source_label(scenario))
     if question in ("max-gpus", "interconnect-for") and m.multi_pool:
         raise ValueError(
             f"{question} is not supported for several model pools (racks[].serves) yet: the question sizes "
@@ -110,10 +121,10 @@ def fleet_note(m) -> str | None:
             "their counts and are part of every evaluation")
 
 
-def _models(raw: dict, base_dir, overrides: dict | None = None):
+def _models(raw: dict, base_dir, overrides: dict | None = None, label: str | None = None):
     from dcsim.engine.build import build_models
 
-    return build_models(load_scenario(raw, overrides=overrides or None, base_dir=base_dir))
+    return build_models(load_scenario(raw, overrides=overrides or None, base_dir=base_dir, label=label))
 
 
 def design_moment(mom: dict, percentile: float | None) -> dict[str, np.ndarray]:
@@ -1460,6 +1471,18 @@ def format_plan(r: dict) -> str:
     return "\n".join(lines)
 
 
+def plan_error(e: ValueError) -> int:
+    """How `dcsim plan` (each question, --curtailment's too) ends on a refusal: a :class:`ScenarioError` (naming the
+    file, each field and the reason) goes on to the CLI's handler; any other ValueError is printed as argparse words
+    its own, ``dcsim plan: error: ...`` (wrapped at a terminal only), and the exit code is 2."""
+    if isinstance(e, ScenarioError):
+        raise e
+    from dcsim.report.summary import print_message
+
+    print_message(f"dcsim plan: error: {e}", file=sys.stderr)
+    return 2
+
+
 def cmd_plan(args) -> int:
     try:
         window = parse_quantity(args.window, "time")
@@ -1476,14 +1499,7 @@ def cmd_plan(args) -> int:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
                      confirm=args.confirm, overrides=_sets(args.set))
     except ValueError as e:
-        if isinstance(e, ScenarioError):
-            if e.source == "<dict>":  # the file was read into a dict before validation: name the file again
-                raise ScenarioError(args.file, e.errors) from None
-            raise
-        from dcsim.report.summary import print_message
-
-        print_message(f"dcsim plan: error: {e}", file=sys.stderr)  # as argparse words its own; wrapped at a terminal
-        return 2
+        return plan_error(e)
     if args.json:
         from dcsim.textio import json_text
 

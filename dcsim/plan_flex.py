@@ -455,9 +455,8 @@ def add_parser(subparsers) -> None:
     by :mod:`dcsim.plan`, which this module builds on); without ``--curtailment`` plan answers as before."""
     import sys
 
-    from dcsim.plan import _sets
+    from dcsim.plan import _sets, plan_error
     from dcsim.report.summary import print_message, print_wrapped
-    from dcsim.scenario import ScenarioError
 
     p = subparsers.choices.get("plan")
     if p is None:
@@ -489,13 +488,7 @@ def add_parser(subparsers) -> None:
             r = plan_flex(args.file, args.question, flex_budget(args.curtailment, args.max_event, args.storage),
                           gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set), load=args.load)
         except ValueError as e:
-            if isinstance(e, ScenarioError):
-                if e.source == "<dict>":  # read into a dict before validation: name the file, as cmd_plan does
-                    raise ScenarioError(args.file, e.errors) from None
-                raise
-            # prefixed as dcsim.plan.cmd_plan's errors are (argparse words its own so); wrapped at a terminal only
-            print_message(f"dcsim plan: error: {e}", file=sys.stderr)
-            return 2
+            return plan_error(e)
         from dcsim.textio import json_text
 
         if args.json:

@@ -716,7 +716,7 @@ def _load_base(spec: SweepSpec) -> tuple[dict, Path | None, Scenario]:
             key = "parameters" if "parameters" in raw else "base"
             raise ScenarioError(spec._label, [("", f"a sweep file (it has {key}:), not a scenario: base names "
                                                    "the scenario file the sweep varies")])
-        return raw, bp.resolve().parent, load_scenario(raw, base_dir=bp.resolve().parent)
+        return raw, bp.resolve().parent, load_scenario(raw, base_dir=bp.resolve().parent, label=str(bp))
     except ScenarioError as e:
         raise refuse(e.errors) from None
 

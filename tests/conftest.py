@@ -87,3 +87,20 @@ def run_with_replica_clock(monkeypatch, scenario, overrides=None, force=None):
     monkeypatch.setattr(RequestEngine, "chunk_power", chunk_power)
     r = dcsim.run(scenario, overrides=overrides)
     return r, np.array(seen)
+
+
+def json_mismatches(stored, fresh, where: str = "") -> list[str]:
+    """Where ``fresh`` differs from ``stored`` (JSON values, a stored file against the run or command that made it):
+    numbers beyond a relative 1e-9, anything else unequal; each as ``.dotted.path: stored ..., run ...``."""
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        if set(stored) != set(fresh):
+            return [f"{where or '.'}: keys {sorted(set(stored) ^ set(fresh))}"]
+        return [x for k in stored for x in json_mismatches(stored[k], fresh[k], f"{where}.{k}")]
+    if isinstance(stored, list) and isinstance(fresh, list):
+        if len(stored) != len(fresh):
+            return [f"{where}: {len(stored)} entries stored, {len(fresh)} in the run"]
+        return [x for i, (a, b) in enumerate(zip(stored, fresh)) for x in json_mismatches(a, b, f"{where}.{i}")]
+    num = (int, float)
+    if isinstance(stored, num) and isinstance(fresh, num) and not isinstance(stored, bool):
+        return [] if fresh == pytest.approx(stored, rel=1e-9, abs=1e-12) else [f"{where}: stored {stored}, run {fresh}"]
+    return [] if stored == fresh else [f"{where}: stored {stored!r}, run {fresh!r}"]

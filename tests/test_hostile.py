@@ -1096,6 +1096,21 @@ def test_plan_errors_name_the_scenario_file(capsys):
     assert code == 2 and f"{REF}: invalid scenario" in err and "<dict>" not in err, err
 
 
+def test_plan_api_errors_name_the_scenario_file_too():
+    """The file plan reads into a dict is validated with its path as the label (load_scenario(label=)): the Python
+    API's refusal names the file as the command's does. Until 2026-12-05 only cmd_plan (and --curtailment's copy of
+    it) relabelled the '<dict>' errors, and dcsim.plan.plan raised '<dict>: invalid scenario'."""
+    from dcsim.plan import plan
+    from dcsim.scenario import ScenarioError, load_scenario
+
+    with pytest.raises(ScenarioError) as e:
+        plan(REF, "max-gpus", overrides={"facility.interconnect": "-495 kW"})
+    assert e.value.source == str(REF) and "<dict>" not in str(e.value), e.value
+    with pytest.raises(ScenarioError) as e:
+        load_scenario({"name": "x"}, label="site.yaml")
+    assert e.value.source == "site.yaml"
+
+
 @pytest.mark.parametrize("header, t_factor, r_factor", [
     ("time,rate", 1.0, 1.0), ("hour,rate", 3600.0, 1.0), ("minute,rate_per_min", 60.0, 1 / 60.0), ("t_s,rate", 1.0, 1.0)])
 def test_a_rate_profile_header_sets_its_units(tmp_path, header, t_factor, r_factor):

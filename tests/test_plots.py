@@ -224,6 +224,20 @@ def test_joules_per_token_bars_are_the_report_values(result):
     assert ax.get_ylabel() == "energy per output token (J/token)"
 
 
+def test_every_figure_is_drawn_in_the_house_style(result):
+    """Each ``*_plot`` of the figures module is wrapped in ``_styled`` (the rc context of STYLE): until 2026-12-05 a
+    text helper slipped between ``@_styled`` and ``def joules_per_token_plot`` took the decorator, and the J/token
+    figure was drawn with matplotlib's defaults (top/right spines, regular-weight title)."""
+    import dcsim.plots.figures as figures
+
+    plots = [n for n in figures.__all__ if n.endswith("_plot")]
+    assert "joules_per_token_plot" in plots and len(plots) >= 5
+    assert [n for n in plots if not hasattr(getattr(figures, n), "__wrapped__")] == []
+    ax = joules_per_token_plot(result).axes[0]
+    assert not ax.spines["top"].get_visible() and not ax.spines["right"].get_visible()
+    assert ax.title.get_fontweight() == "bold"
+
+
 def test_many_shifts_are_counted_not_drawn(result):
     rep = dict(result.report)
     shifts = [{"t_s": float(t), "from": "power", "to": "cooling"} for t in range(0, 86400, 300)]

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import json_mismatches
 import dcsim
 from dcsim.cli import main
 from dcsim.metrics.expect import check_expectations
+from dcsim.report.summary import terminal_lines
 from dcsim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,17 +56,6 @@ def _summary_figure_lines(lines: list[str]) -> list[str]:
     return out
 
 
-def _terminal_lines(res) -> list[str]:
-    """What `dcsim run` prints after the run (dcsim.cli.cmd_run): the summary, the warnings under it and the fault
-    lines, each line as the terminal lays it out."""
-    from dcsim.report import summary_table
-    from dcsim.report.summary import fault_lines, wrap_hanging, wrap_line
-
-    return (summary_table(res).splitlines()
-            + [x for w in res.report.get("warnings", []) for x in wrap_hanging("  WARNING  ", w)]
-            + [x for line in fault_lines(res.report) for x in wrap_line(f"  {line}")])
-
-
 def _check_readme_reference_summary(res) -> None:
     """README's set-up section pastes the summary `dcsim run scenarios/reference.yaml` prints: every line that carries
     a figure (the output-folder rows aside) is the summary of this run, as the terminal lays it out."""
@@ -72,12 +63,29 @@ def _check_readme_reference_summary(res) -> None:
     m = re.search(r"```\n(dcsim — reference .*?)```", readme, re.S)
     assert m, "README.md: no fenced block starting 'dcsim — reference'"
     quoted = _summary_figure_lines(m.group(1).splitlines())
-    fresh = _summary_figure_lines(_terminal_lines(res))
-    diff = [(q, f) for q, f in zip(quoted, fresh) if q != f]
+    fresh = _summary_figure_lines(terminal_lines(res))
     assert quoted == fresh, (
         "README.md's reference summary is not what `dcsim run scenarios/reference.yaml` prints now: re-run it and "
-        f"paste its summary ({len(quoted)} quoted lines, {len(fresh)} printed; first difference: "
-        f"{diff[0] if diff else 'in the line count'})")
+        f"paste its summary ({len(quoted)} quoted lines, {len(fresh)} printed; {_quote_difference(quoted, fresh)})")
+
+
+def _quote_difference(quoted: list[str], fresh: list[str]) -> str:
+    """Where a pasted block (``quoted``) first parts from the lines a run prints (``fresh``): the first pair of lines
+    that differ; where one is a prefix of the other, the lines the other adds (those the run prints beyond the quote
+    in full, one a line, so the missing rows can be pasted)."""
+    diff = [(q, f) for q, f in zip(quoted, fresh) if q != f]
+    if diff:
+        return f"first difference: {diff[0]!r}"
+    if len(fresh) > len(quoted):
+        return "the run prints lines the quote leaves out:\n" + "\n".join(fresh[len(quoted):])
+    return f"the quote has lines the run does not print: {quoted[len(fresh):]!r}"
+
+
+def test_a_quote_short_of_the_run_is_told_the_lines_it_leaves_out():
+    assert _quote_difference(["a", "b"], ["a", "b", "  WARNING  c", "  fault d"]) == (
+        "the run prints lines the quote leaves out:\n  WARNING  c\n  fault d")
+    assert _quote_difference(["a", "x"], ["a", "b", "c"]) == "first difference: ('x', 'b')"
+    assert _quote_difference(["a", "b", "z"], ["a", "b"]) == "the quote has lines the run does not print: ['z']"
 
 
 def _check_stored_chiller_trip_faults(res) -> None:
@@ -91,24 +99,8 @@ def _check_stored_chiller_trip_faults(res) -> None:
     assert fault_lines(stored) == fault_lines(fresh), (
         "tests/data/chiller_trip_faults.json's fault line is not this run's: store the run's "
         "faults, faults_baseline, faults_total, clock and duration_s again and re-paste docs/faults.md's line")
-    off = _mismatches(stored, json.loads(json.dumps(fresh)))
+    off = json_mismatches(stored, json.loads(json.dumps(fresh)))
     assert not off, f"tests/data/chiller_trip_faults.json: stored figures that are not this run's: {off[:5]}"
-
-
-def _mismatches(stored, fresh, where: str = "") -> list[str]:
-    """Where ``fresh`` differs from ``stored`` (JSON values): numbers beyond a relative 1e-9, anything else unequal."""
-    if isinstance(stored, dict) and isinstance(fresh, dict):
-        if set(stored) != set(fresh):
-            return [f"{where or '.'}: keys {sorted(set(stored) ^ set(fresh))}"]
-        return [x for k in stored for x in _mismatches(stored[k], fresh[k], f"{where}.{k}")]
-    if isinstance(stored, list) and isinstance(fresh, list):
-        if len(stored) != len(fresh):
-            return [f"{where}: {len(stored)} entries stored, {len(fresh)} in the run"]
-        return [x for i, (a, b) in enumerate(zip(stored, fresh)) for x in _mismatches(a, b, f"{where}.{i}")]
-    num = (int, float)
-    if isinstance(stored, num) and isinstance(fresh, num) and not isinstance(stored, bool):
-        return [] if fresh == pytest.approx(stored, rel=1e-9, abs=1e-12) else [f"{where}: stored {stored}, run {fresh}"]
-    return [] if stored == fresh else [f"{where}: stored {stored!r}, run {fresh!r}"]
 
 
 def _check_readme_mixed_fleet_band(res) -> None:
@@ -117,7 +109,7 @@ def _check_readme_mixed_fleet_band(res) -> None:
     readme = re.sub(r"\s+", " ", _read("README.md"))
     m = re.search(r"in the headline figures: ([\d.]+ \S*tok/s ≥±\d+ %), facility ([\d.]+ J ≥±\d+ %)", readme)
     assert m, "README.md: no mixed-fleet quote 'in the headline figures: X ktok/s ≥±N %, facility Y J ≥±M %'"
-    summary = "\n".join(_terminal_lines(res))
+    summary = "\n".join(terminal_lines(res))
     tput = re.search(r"^  Throughput \(output\) +(.*)$", summary, re.M)
     jpt = re.search(r"^  J / output token +(.*)$", summary, re.M)
     assert tput and jpt, "the mixed-fleet summary has no Throughput or J / output token row"

@@ -183,6 +183,10 @@ def test_epw_and_csv_refuse_a_dry_bulb_above_the_world_record_alike(tmp_path):
     assert read_epw(epw("record.epw", T_RECORD_HIGH_C))[1].max() == T_RECORD_HIGH_C
     assert read_weather_csv(csv("record.csv", T_RECORD_HIGH_C))[1].max() == T_RECORD_HIGH_C
     assert read_epw(epw("missing.epw", 99.9))[1].max() < T_RECORD_HIGH_C  # the missing code, interpolated
+    # a number near the code is not the code: refused, where until 2026-12-05 the checks took 99.8995 for the code
+    # (np.isclose) and the filling did not (>= 99.9), and the run read a 99.9 degC afternoon
+    with pytest.raises(WeatherError, match=r"near\.epw:23: dry bulb .*99\.8995"):
+        read_epw(epw("near.epw", 99.8995))
 
 
 def test_facility_spec_accepts_weather_kinds(tmp_path):

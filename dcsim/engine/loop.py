@@ -373,7 +373,8 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                 shed.append(sh)
                 arrived.append(arr)
                 waiting.append(need)
-                # queue_step sheds whole tokens only (SHED_RESIDUE_TOK): a float residue opens no episode
+                # sh is 0 or a real shed: the fluid lanes' queue_step sheds no float residue (under SHED_RESIDUE_TOK
+                # it stays in the backlog), request fidelity's engine sheds whole requests; a residue opens no episode
                 if md != ctl.mode or sh > 0 or shed_prev:  # mode changes, shedding episodes (start, total at end)
                     ctl.record(float(ex.t_s[j]), md, float(limit), d, float(ex.t_db_c[j]), float(sh), shed_prev)
                 shed_prev = sh > 0

@@ -447,7 +447,7 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"interconnect: nothing is left for the {m.gpus:,} GPUs (idle, they draw {fq(idle_it, 'power')} of IT"
                      + (f", {_meter(without)} at the meter without the fixed loads" if without <= cap else "")
                      + "); lower fixed_load or raise facility.interconnect"
-                     + (" (a unit slip, MW for kW?)" if fixed > 3.0 * cap else "")))  # 3x the contract: no design (assumption)
+                     + (" (a unit slip, MW for kW?)" if reads_as_unit_slip("fixed_load", fixed, cap) else "")))
     elif (idle_it > best_allowed and plant_cap is not None and plant_cap > LIMITS["stranded_ratio"] * peak_it
           and idle_cooling + idle_it > cap):
         # an oversized plant: its fans and pumps, sized to its capacity, eat the contract (395 MW for 395 kW)
@@ -455,15 +455,14 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"{fq(plant_cap, 'power')} is {_times(plant_cap, peak_it)} the fleet's full-load IT power "
                      f"({fq(peak_it, 'power')}), and the plant's own draw with the fleet idle ({fq(idle_cooling, 'power')}) "
                      f"leaves the {fq(cap, 'power')} interconnect nothing for the {m.gpus:,} GPUs "
-                     f"(a unit slip, {'MW for kW' if plant_cap > 300 * peak_it else 'a zero too many'}?)"))
+                     f"(a unit slip, {'MW for kW' if reads_as_unit_slip('cooling_capacity', plant_cap, peak_it) else 'a zero too many'}?)"))
     elif idle_it > best_allowed:
         errs.append(("facility.interconnect",
                      f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
                      f"{fq(idle_it, 'power')} of IT ({_meter(idle_fac)} at the meter with cooling "
                      f"and losses), {_times(idle_it, best_allowed)} what the interconnect can deliver to IT "
                      f"({fq(best_allowed, 'power')}); no token could be served"
-                     # the hint asks the idle IT, not the meter: a chain rated at a slipped contract (its UPS and
-                     # transformer ratings follow it) loses megawatts carrying the idle fleet
+                     # the hint asks the idle IT, not the meter (UNIT_SLIP_FACTORS says why)
                      + (f" (a unit slip? did you mean {' or '.join(slip)}?)"
                         if (slip := unit_slip_readings(cap, idle_it)) else
                         "; raise facility.interconnect")))
@@ -578,9 +577,29 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
 
 #: The units a site's interconnect is quoted in (a utility contract, a substation rating): kW to MW.
 SITE_POWER_UNITS = ("kW", "MW")
-#: A contract short of the idle fleet's draw at the meter by more than this factor reads as a unit slip, not a sizing
-#: shortfall (assumption: a slipped prefix is a factor of 1,000 or more; a contract sized short, a factor of a few).
-UNIT_SLIP_FACTOR = 10.0
+#: The unit-slip rules of :func:`physics_checks`, in one place: a refusal adds "a unit slip?" to its reason where one
+#: power exceeds another by more than the rule's factor (:func:`reads_as_unit_slip`). Each factor is an assumption (a
+#: slipped prefix is a factor of 1,000; below the factor the input reads as sized wrong, not mistyped); they differ
+#: because the powers they compare are spread differently in real designs:
+#:
+#: - ``interconnect`` (:data:`UNIT_SLIP_FACTOR`, 10): the contract against the idle fleet's IT draw (not the meter's:
+#:   a power chain rated at a slipped contract, its UPS and transformer ratings following it, loses megawatts carrying
+#:   the idle fleet). A contract sized short misses it by a factor of a few; 10x is no design.
+#: - ``fixed_load`` (3): the fixed loads (lighting, offices) against the contract, which they are a share of: over 3
+#:   times the whole contract reads as a slipped unit, less as a contract (or fixed load) sized wrong.
+#: - ``cooling_capacity`` (300): the plant's rated capacity against the fleet's full-load IT. The refusal starts at
+#:   an oversize of ``LIMITS["stranded_ratio"]`` (20x) already; a factor of 300 (near the 1,000 of a prefix) reads as
+#:   MW for kW, anything less as a zero too many.
+UNIT_SLIP_FACTORS: dict[str, float] = {"interconnect": 10.0, "fixed_load": 3.0, "cooling_capacity": 300.0}
+#: A contract short of the idle fleet's IT draw by more than this factor reads as a unit slip, not a sizing
+#: shortfall (:data:`UNIT_SLIP_FACTORS`' ``interconnect`` rule).
+UNIT_SLIP_FACTOR = UNIT_SLIP_FACTORS["interconnect"]
+
+
+def reads_as_unit_slip(rule: str, larger_w: float, smaller_w: float) -> bool:
+    """True when ``larger_w`` exceeds ``smaller_w`` (W) by more than :data:`UNIT_SLIP_FACTORS` [``rule``]: the two
+    powers are too far apart for a design, and the refusal asks whether a unit was slipped."""
+    return larger_w > UNIT_SLIP_FACTORS[rule] * smaller_w
 
 
 def unit_slip_readings(value_w: float, need_w: float) -> list[str]:
@@ -589,7 +608,7 @@ def unit_slip_readings(value_w: float, need_w: float) -> list[str]:
     meets ``need_w`` (``495 W`` for a fleet whose idle IT draws 80.6 kW: ``["495 kW", "495 MW"]``); none when it falls short
     by no more than :data:`UNIT_SLIP_FACTOR` (a contract sized short, not a slip). Until 2026-12-05 every such
     contract was asked "mW for MW?", a 495 W typo for 495 kW too."""
-    if not (0.0 < value_w < need_w / UNIT_SLIP_FACTOR):
+    if not (0.0 < value_w and reads_as_unit_slip("interconnect", need_w, value_w)):
         return []
     unit, per = ("mW", 1e-3) if value_w < 1.0 else display_unit(value_w, "power")
     num = value_w / per

@@ -327,14 +327,20 @@ def headline_band(report: Mapping[str, Any], out_of_sample: bool = True) -> dict
     (their names). None when no group carries such a caveat (in-sample calibrated runs). Until 2026-12-05 it took the
     widest group's band: one pool's ≥±46 % on the whole of mixed-fleet's 3.13 J, whose figure drew ±19 %. With
     ``out_of_sample`` False every group's band, in-sample ones too (:func:`calibration_bands`; ``dcsim compare``'s
-    band between runs on different profiles, :func:`dcsim.report.compare.run_error_band`), by the same arithmetic."""
+    band between runs on different profiles, :func:`dcsim.report.compare.run_error_band`), by the same arithmetic.
+    ``bands`` are the groups it read (:func:`calibration_bands`' entries, for a figure's legend) and ``stated`` the
+    figures (``tok_s_pct``, ``j_per_tok_pct``) any of them states a number for, so that a caller reads them here
+    rather than working them out again."""
     bands = calibration_bands(report, out_of_sample=out_of_sample)
     if not bands:
         return None
     levels = {lv: 100.0 * jpt_band_frac(report, lv, bands) for lv in ("gpu", "it", "facility")}
     tok = 100.0 * tok_s_band_frac(report, bands)
     adds = [b for b in bands if band_frac(b, "tok_s") > 0 or band_frac(b, "j_per_tok") > 0] or bands
+    stated = [q for q in ("tok_s_pct", "j_per_tok_pct")
+              if any(isinstance(b["error_band_pct"].get(q), (int, float)) for b in bands)]
     return {"groups": [b["group"] for b in adds], "lower_bound": any(b["lower_bound"] for b in adds),
+            "bands": bands, "stated": stated,
             "tok_s_pct": tok if tok > 0 else None, "j_per_tok_pct": levels["facility"] or None,
             "j_per_tok_pct_by_level": levels,
             # "by pool share" only where both figures were weighted (a report missing a pool's figure takes the widest)

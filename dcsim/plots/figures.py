@@ -335,8 +335,15 @@ def _thermal_runs(ts: Mapping[str, np.ndarray], column: str) -> list[tuple[int, 
     marks; none when the run has no thermal model."""
     if column not in ts:
         return []
-    flag = (np.nan_to_num(np.asarray(ts[column], dtype=float)) > 0).astype(int)
-    return [(s, e) for s, e, on in binding_runs(flag) if on]
+    return [(s, e) for s, e, on in binding_runs(_flag_ticks(ts, column).astype(int)) if on]
+
+
+def _flag_ticks(ts: Mapping[str, np.ndarray], column: str) -> np.ndarray:
+    """The ticks a 0/1 flag column (``thermal_shed``, ``thermal_throttled``) marks, as booleans (a missing value
+    unmarked); all False when the run has no such column (no thermal model)."""
+    if column not in ts:
+        return np.zeros(len(ts["t_s"]) if "t_s" in ts else 0, dtype=bool)
+    return np.nan_to_num(np.asarray(ts[column], dtype=float)) > 0
 
 
 def _span_edges(t: np.ndarray) -> np.ndarray:
@@ -1039,8 +1046,8 @@ def _off_scale_episodes(ax, report: Mapping[str, Any], ts: Mapping[str, np.ndarr
     each tick had its own ▲: chiller-trip's 104 shed ticks, 36.8-37.3 degC, merged into one dark bar."""
     x, y, t = (np.asarray(ts[k], dtype=float) for k in ("t_out_c", "pue", "t_s"))
     runs = [(a, b) for a, b, on in binding_runs(above.astype(int)) if on]
-    shed = np.asarray(ts["thermal_shed"], dtype=float) > 0 if "thermal_shed" in ts else np.zeros(x.size, bool)
-    step = float(np.median(np.diff(t))) if t.size > 1 else 0.0
+    shed = _flag_ticks(ts, "thermal_shed")
+    edges = _span_edges(t)
     color = "#444444"
     for i, (a, b) in enumerate(runs):
         xs = x[a:b][np.isfinite(x[a:b])]
@@ -1051,7 +1058,7 @@ def _off_scale_episodes(ax, report: Mapping[str, Any], ts: Mapping[str, np.ndarr
                 gid="off-scale-span", marker="|", markersize=7, markevery=[0, 1])
         ax.plot([0.5 * (lo + hi)], [y_mark], marker="^", ms=8, ls="none", color=color, zorder=5, gid="off-scale")
         if len(runs) <= OFF_SCALE_LABELS_MAX:
-            ax.annotate(fmt_local_window(t[a], t[b - 1] + step, report.get("clock"), report.get("duration_s")),
+            ax.annotate(fmt_local_window(edges[a], edges[b], report.get("clock"), report.get("duration_s")),
                         (0.5 * (lo + hi), y_mark), xytext=(0, -5), textcoords="offset points", ha="center",
                         va="top", fontsize=8, color=color, zorder=5)
     n = int(above.sum())
@@ -1200,7 +1207,6 @@ def latency_cdf_plot(result: Any, *, title: str | None = None) -> Figure | None:
     return fig
 
 
-@_styled
 def _jpt_band_text(band: Mapping[str, Any] | None) -> str:
     """The J/token band of a :func:`~dcsim.metrics.fmt.headline_band` as the headline prints it after each level's
     figure: once (``"≥±19 % J/token"``) where every level prints the same, else per level (``"GPU ≥±25 %, IT ≥±20 %,
@@ -1209,9 +1215,10 @@ def _jpt_band_text(band: Mapping[str, Any] | None) -> str:
     shown = {lv: t for lv, t in text.items() if t}
     if len(set(shown.values())) <= 1:
         return f"{next(iter(shown.values()), '')} J/token".strip()
-    return ", ".join(f"{'GPU' if lv == 'gpu' else 'IT' if lv == 'it' else lv} {t}" for lv, t in shown.items()) + " J/token"
+    return ", ".join(f"{energy_label(lv)} {t}" for lv, t in shown.items()) + " J/token"
 
 
+@_styled
 def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     """Joules per output token at GPU, IT and facility level (bars, values written on them)."""
     report, _ = _parts(result)
@@ -1222,7 +1229,6 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
     ax = fig.subplots()
     colors = [POWER_COLORS["gpu"], POWER_COLORS["it_other"], "#555555"]
     bars = ax.bar([lab for _, lab in levels], vals, color=colors, edgecolor="#333333", width=0.6)
-    oos = out_of_sample_bands(report)
     # the headline's band at each level (dcsim.metrics.fmt.headline_band, the one the summary's J/token row and
     # report.html's card print): until 2026-12-05 the figure worked out its own and its legend gave the widest level's
     # (mixed-fleet: the GPU level's 19.30 % beside the headline's facility 19.18 %)
@@ -1241,7 +1247,7 @@ def joules_per_token_plot(result: Any, *, title: str | None = None) -> Figure:
         ax.errorbar(range(len(vals)), vals, yerr=yerr, fmt="none", ecolor="#111111", elinewidth=1.6, capsize=8,
                     capthick=1.6, zorder=4, gid="error-band-jpt",
                     label=f"expected error of the node profile, {_jpt_band_text(band)}"
-                          + f"\n({band_label(oos, 'j_per_tok_pct')}"
+                          + f"\n({band_label(band['bands'], 'j_per_tok_pct')}"
                           + (";\nweighted by its pool's share of the energy" if len(report.get("pools") or []) > 1
                              else "") + ")")
         finite = [v * (1 + e) for v, e in zip(vals, err) if np.isfinite(v)]

@@ -401,11 +401,9 @@ def run_error_band(report: dict) -> dict[str, float]:
     band = headline_band(report, out_of_sample=False)  # the headline's arithmetic, over every group
     if band is None:
         return {}
-    bands = calibration_bands(report, out_of_sample=False)
-    pct = {"tok_s_pct": band["tok_s_pct"], "j_per_tok_pct": band["j_per_tok_pct_by_level"]["facility"]}
     # a figure no group states is left out; a stated 0 stays (the headline's None for no band)
-    return {q: round(float(v or 0.0), 9)  # a single band back as stated (27.8, not 27.800000000000004)
-            for q, v in pct.items() if any(isinstance(b["error_band_pct"].get(q), (int, float)) for b in bands)}
+    return {q: round(float(band[q] or 0.0), 9)  # a single band back as stated (27.8, not 27.800000000000004)
+            for q in band["stated"]}
 
 
 def context_refused_share(report: dict) -> float:

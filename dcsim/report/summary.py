@@ -24,7 +24,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
-__all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table",
+__all__ = ["TERMINAL_WIDTH", "wrap_text", "wrap_hanging", "wrap_line", "wrap_block", "print_wrapped", "is_terminal", "print_message", "latency_stats", "report_latency", "current_binding", "binding_headline", "BindingHeadline", "headline_rows", "expect_lines", "summary_table", "terminal_lines",
            "pool_rows", "start_text", "annual_label", "HOURS_PER_YEAR",
            "U_MEANING", "SERVED_OVER_C", "SERVED_OVER_C_MEANING", "served_over_c_text", "mean_compute_ceiling"]
 
@@ -707,6 +707,18 @@ def flex_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         hb = "  ".join(f"{k} {v:,.{dec}f} h" for k, v in zip(hours, round_keeping_sum(list(hours.values()), dec)))
         rows.append((annual_label(a), f"PUE {fmt_num(get_path(a, 'pue.annual'), 4)}   hours binding: {hb}"))
     return rows
+
+
+def terminal_lines(result: Any, files: Mapping[str, Path] | None = None,
+                   out_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """What `dcsim run` prints after the run (dcsim.cli.cmd_run), each line as the terminal lays it out: the summary
+    (:func:`summary_table` of ``result``, a Result, with its ``files`` and ``out_dir``), the run's warnings repeated
+    under it (never scrolled away) and one line per fault (:func:`fault_lines`). The one spelling of it: the command
+    prints these lines, and the test of README's pasted summary compares against them."""
+    report = result.report if hasattr(result, "report") else result
+    return (summary_table(result, files=files, out_dir=out_dir).splitlines()
+            + [x for w in report.get("warnings", []) for x in wrap_hanging("  WARNING  ", w)]
+            + [x for line in fault_lines(report) for x in wrap_line(f"  {line}")])
 
 
 def summary_table(

@@ -515,25 +515,28 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[str] | None = None,
-                  base_dir: str | Path | None = None) -> Scenario:
+                  base_dir: str | Path | None = None, label: str | None = None) -> Scenario:
     """Load and validate a scenario from a YAML path, a dict, or an existing Scenario.
 
     ``overrides`` (dotted paths) are applied before validation. Raises
-    :class:`ScenarioError` naming the file, each field path and the reason.
+    :class:`ScenarioError` naming the file, each field path and the reason. ``label`` names the source in those
+    errors: the file a dict was read from (dcsim.plan and dcsim.sweep read the file first, then validate it with
+    the planner's or the sweep's overrides); by default the path, the Scenario's name, or ``<dict>``.
     """
     prior: list[str] = []
     if isinstance(source, Scenario):
         if not overrides:
             return source
-        raw, label, bdir = source.model_dump(mode="json", exclude_unset=True), source.name, source.base_dir
+        raw, named, bdir = source.model_dump(mode="json", exclude_unset=True), source.name, source.base_dir
         prior = source.overrides
     elif isinstance(source, dict):
-        raw, label, bdir = source, "<dict>", Path(base_dir) if base_dir else None
+        raw, named, bdir = source, "<dict>", Path(base_dir) if base_dir else None
     else:
         p = Path(source)
-        raw, label, bdir = read_yaml(p), str(p), p.resolve().parent
+        raw, named, bdir = read_yaml(p), str(p), p.resolve().parent
     if base_dir is not None:
         bdir = Path(base_dir)
+    label = named if label is None else str(label)
     raw = apply_overrides(raw, overrides)
     try:
         sc = Scenario.model_validate(raw)

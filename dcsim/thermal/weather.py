@@ -110,6 +110,8 @@ class WeatherFileNotFound(WeatherError, FileNotFoundError):
 T_RANGE_C = (-70.0, 70.0)
 RH_MAX_PCT = 110.0
 P_RANGE_PA = (31000.0, 120000.0)
+#: The EPW data dictionary's missing-value code of the dry bulb and dew point (fields N6, N7), degC.
+EPW_MISSING_T_C = 99.9
 #: How far a CSV's wet bulb may read above its dry bulb before the row is refused: published values are rounded,
 #: and one whole degree Fahrenheit of rounding is 0.56 K; within it the wet bulb is clipped to the dry bulb
 #: (saturated air). Beyond it the columns are wrong (swapped, or another quantity).
@@ -325,24 +327,29 @@ def read_epw(path: Path):
     if not t:
         raise WeatherError(f"{path}: no EPW data rows")
     t, tdb, tdp, rh, p = map(np.asarray, (t, tdb, tdp, rh, p))
-    for name, x, lo, hi, miss, unit in (("dry bulb", tdb, *T_RANGE_C, 99.9, "degC"),
-                                        ("dew point", tdp, *T_RANGE_C, 99.9, "degC"),
-                                        ("relative humidity", rh, -1e-9, RH_MAX_PCT + 1e-9, 999.0, "%"),
-                                        ("station pressure", p, *P_RANGE_PA, 999999.0, "Pa")):
-        _check_range(path, lines, name, np.where(np.isclose(x, miss), 0.5 * (lo + hi), x), lo, hi, unit)
-    _refuse_above_record(path, lines, "dry bulb (field 7)", tdb, (tdb > T_RECORD_HIGH_C) & ~np.isclose(tdb, 99.9),
+    # one reading of each missing code (the number as the file writes it, 99.9 or 99.90), for the range checks, the
+    # record check and the filling alike: until 2026-12-05 the checks passed a value within 1e-5 of the code
+    # (np.isclose: 99.8995 degC, 999995 Pa) that the filling (>= the code) kept as a reading
+    miss_tdb, miss_tdp, miss_rh, miss_p = tdb == EPW_MISSING_T_C, tdp == EPW_MISSING_T_C, rh == 999.0, p == 999999.0
+    for name, x, miss, lo, hi, unit in (("dry bulb", tdb, miss_tdb, *T_RANGE_C, "degC"),
+                                        ("dew point", tdp, miss_tdp, *T_RANGE_C, "degC"),
+                                        ("relative humidity", rh, miss_rh, -1e-9, RH_MAX_PCT + 1e-9, "%"),
+                                        ("station pressure", p, miss_p, *P_RANGE_PA, "Pa")):
+        _check_range(path, lines, name, np.where(miss, 0.5 * (lo + hi), x), lo, hi, unit)
+    _refuse_above_record(path, lines, "dry bulb (field 7)", tdb, (tdb > T_RECORD_HIGH_C) & ~miss_tdb,
                          "an EPW file records measured weather, in degC (is the field another quantity?)")
     order = np.argsort(t, kind="stable")
     t, tdb, tdp, rh, p = t[order], tdb[order], tdp[order], rh[order], p[order]
-    tdb = _fill_missing(t, tdb, tdb >= 99.9)
-    tdp = _fill_missing(t, tdp, tdp >= 99.9)
-    rh = _fill_missing(t, rh, rh > 100.0)
-    p = _fill_missing(t, p, p >= 999999.0)
-    if np.any(tdb >= 99.9):
-        raise WeatherError(f"{path}: every dry-bulb value is the missing code 99.9")
+    miss_tdb, miss_tdp, miss_p = miss_tdb[order], miss_tdp[order], miss_p[order]
+    if miss_tdb.all():
+        raise WeatherError(f"{path}: every dry-bulb value is the missing code {EPW_MISSING_T_C}")
+    tdb = _fill_missing(t, tdb, miss_tdb)
+    tdp = _fill_missing(t, tdp, miss_tdp)
+    rh = _fill_missing(t, rh, rh > 100.0)  # the code 999 and readings above 100 % (up to RH_MAX_PCT, checked above)
+    p = _fill_missing(t, p, miss_p)
     rh = np.where(rh > 100.0, 50.0, rh)  # all missing: assumption 50 % (dew point then from t_db)
-    p = np.where(p >= 999999.0, STANDARD_PRESSURE_PA, p)
-    tdp = np.where(tdp >= 99.9, dew_point_c(tdb, rh / 100.0), tdp)
+    p = np.where(miss_p.all(), STANDARD_PRESSURE_PA, p)
+    tdp = np.where(miss_tdp.all(), dew_point_c(tdb, rh / 100.0), tdp)
     t_wb = wet_bulb_from_dew_point_c(tdb, tdp, p)
     return t, tdb, tdp, rh / 100.0, p, t_wb
 
