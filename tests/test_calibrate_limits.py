@@ -9,6 +9,7 @@ import pytest
 
 from dcsim.node.calibrate import (PARAM_NAMES, _SCALE, Problem, calibrate, format_report, main)
 from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles, shipped_profiles
+from dcsim.node.predict import format_prediction, predict
 
 SRC = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
 
@@ -115,6 +116,31 @@ def test_shipped_profiles_keep_their_band():
     """Every shipped profile has more than a few degrees of freedom: the bands dcsim states are unchanged."""
     for prof in shipped_profiles().values():
         assert prof["fit"]["n_values"] - prof["fit"]["n_free_params"] >= 5, prof["name"]
+
+
+def test_predict_counts_points_outside_the_band_over_those_it_covers(tmp_path):
+    """A profile fitted to four load levels, predicting nine: the table marks the extrapolated ones, and the summary
+    counts the points outside the band over the points without a flag and the flagged ones apart (it read "0 of 9
+    points outside the stated band" above rows marked "OUTSIDE (extrapolated)"); the header names the profile file."""
+    prof_path = tmp_path / "mine.yaml"
+    assert main([str(_h100_70b(tmp_path, 4, "four.csv")), "--out", str(prof_path)]) == 0
+    res = predict([_h100_70b(tmp_path, 9, "nine.csv")], profile=str(prof_path))
+    (g,) = res["groups"]
+    pts, s = g["points"], g["summary"]
+    plain = [p for p in pts if not p["flags"]]
+    flagged = [p for p in pts if p["flags"]]
+    assert plain and flagged and len(plain) + len(flagged) == 9
+    assert any(p["within_band"] is False for p in flagged)  # a flagged point outside the band
+    assert s["points_in_band_range"] == len(plain) and s["flagged_points"] == len(flagged)
+    text = format_prediction(res)
+    n_out = sum(p["within_band"] is False for p in plain)
+    assert f"{n_out} of {len(plain)} point{'s' if len(plain) != 1 else ''} outside the stated band" in text
+    assert f"not counted: {sum(p['within_band'] is False for p in flagged)} of {len(flagged)} outside it" in text
+    assert "of 9 points outside" not in text
+    assert f"from the file {prof_path}" in text.splitlines()[0]
+    # a shipped profile is named by its name alone
+    shipped = format_prediction(predict([_h100_70b(tmp_path, 9, "nine.csv")]))
+    assert "(profile H100-SXM_llama-3.1-70b_bf16_tp4)" in shipped.splitlines()[0]
 
 
 def test_stored_profile_on_bound_flags_match_their_warnings():
