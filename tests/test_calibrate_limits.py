@@ -149,3 +149,21 @@ def test_stored_profile_on_bound_flags_match_their_warnings():
         flagged = sorted(k for k, u in prof["uncertainty"].items() if u["on_bound"])
         warned = sorted(w.split(" = ")[0] for w in prof["warnings"] if " sits on its " in w)
         assert flagged == warned, prof["name"]
+
+
+def test_every_group_mode_names_a_group_too_small_to_determine_its_fit(tmp_path, capsys):
+    """With several groups, one whose points cannot determine its fit (4 B200 Qwen3-235B-A22B load levels: 4 points
+    for 9 free parameters, the MoE dispatch among them) gets no profile and is named, as a group of too few load levels
+    is, and the other groups are fitted (it stopped the whole call, or, before the point rule, was fitted)."""
+    from dcsim.node.calibrate import calibrate_all
+
+    moe = MEASUREMENT_DIR / "mlenergy_qwen3-235b-a22b-bf16.csv"
+    lines = moe.read_text().splitlines()
+    b200 = [ln for ln in lines[1:] if ",B200,4," in ln][:4]
+    f = tmp_path / "two_groups.csv"
+    f.write_text("\n".join([lines[0]] + b200 + _h100_70b(tmp_path, 9, "h.csv").read_text().splitlines()[1:]) + "\n")
+    profs, _, few = calibrate_all([f])
+    assert [p["name"] for p in profs] == ["H100-SXM_llama-3.1-70b_bf16_tp4"]
+    assert few == ["B200_qwen3-235b-a22b_bf16_tp4"]
+    assert main([str(f)]) == 0
+    assert "too few measurement points" in capsys.readouterr().out

@@ -1295,11 +1295,12 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
     sel = groups(rows, gpu, model, precision, tp, skipped)
-    few = [] if len(sel) == 1 else [k for k, rows_g in sel.items() if not has_own_profile(rows_g)]
+    few = [] if len(sel) == 1 else [k for k, rows_g in sel.items()
+                                    if not has_own_profile(rows_g) or not determined(rows_g, cap_rows(rows, k.gpu))]
     if few and len(few) == len(sel):
         raise ValueError("every selected group has fewer than "
-                         f"{MIN_LOAD_LEVELS} load levels for a profile of its own; select one "
-                         "(--gpu/--model/--precision/--tp) to fit it anyway")
+                         f"{MIN_LOAD_LEVELS} load levels (or too few measurement points for its free parameters) for "
+                         "a profile of its own; select one (--gpu/--model/--precision/--tp) to fit it anyway")
     out, fitted = [], {}
     for key, rows_g in sel.items():
         if key in few:
@@ -1482,6 +1483,19 @@ def _donor_pools(paths, rows: list[dict], gpu: str, models: tuple[str, ...], nee
 #: the fewest load levels (distinct max_num_seqs) or request rows a group needs for a profile of its own
 #: (fewer leave its nine parameters to the priors: it feeds the pooled fit only)
 MIN_LOAD_LEVELS, MIN_REQUEST_ROWS = 4, 8
+
+
+def determined(rows_g: list[dict], caps: list[dict]) -> bool:
+    """Whether a group's rows (with the GPU's cap rows) can determine its fit: :func:`_check_determined` passes. In
+    every-group mode a group that cannot gets no profile and is named, as one with too few load levels is, instead of
+    stopping the call (a B200 MoE group of 4 load levels: 4 points for 9 free parameters)."""
+    try:
+        _check_determined(Problem(rows_g[0]["gpu"], [rows_g], caps), "")
+    except MeasurementError:
+        raise
+    except ValueError:
+        return False
+    return True
 
 
 def has_own_profile(rows_g: list[dict]) -> bool:
@@ -1857,7 +1871,8 @@ def run(args: argparse.Namespace) -> int:
         if line:
             print(line)
     if few:
-        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels "
+        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels or too few measurement "
+              f"points for their free parameters "
               f"(select one with --gpu/--model/--precision/--tp to fit it anyway):", *few, sep="\n  ")
     if profs and profs[0].get("skipped_rows"):
         print(f"skipped {len(profs[0]['skipped_rows'])} malformed row(s):", *profs[0]["skipped_rows"], sep="\n  ")
