@@ -312,13 +312,14 @@ def test_prompt_scv_column_is_used_and_checked(tmp_path):
 
 
 def test_under_determined_fit_is_refused(tmp_path, capsys):
-    """One load row = 3 measured values (tokens/s, J/token, its decode-only median ITL) for 8 free parameters:
-    refused, no profile written."""
+    """One load row (one measurement point: 3 measured values, tokens/s, J/token, its decode-only median ITL) for 8
+    free parameters: refused, naming the file, no profile written."""
     src = MEASUREMENT_DIR / "mlenergy_llama-3.1-8b.csv"
     lines = src.read_text().splitlines()
     f = tmp_path / "one.csv"
     f.write_text("\n".join(lines[:2]) + "\n")
-    with pytest.raises(ValueError, match="3 measured value.*8 free parameters.*under-determined"):
+    with pytest.raises(ValueError, match=r"one\.csv: H100-SXM/llama-3.1-8b/bf16/TP1: 3 measured value.*8 free parameters.*"
+                                         r"under-determined"):
         calibrate([f], "H100-SXM", "llama-3.1-8b")
     out = tmp_path / "p.yaml"
     assert main([str(f), "--out", str(out)]) == 2
@@ -598,7 +599,8 @@ def test_leave_one_model_out_leaves_same_shape_twins_out_together():
 
 def test_every_group_mode_gives_no_profile_to_a_group_too_small_for_one():
     """With several groups selected, a group below MIN_LOAD_LEVELS gets no profile (the shipped set's rule, so
-    docs/node.md's regenerate command reproduces the shipped set) and is named; selected alone it is fitted."""
+    docs/node.md's regenerate command reproduces the shipped set) and is named; selected alone it is fitted when its
+    points can determine the fit."""
     from dcsim.node.calibrate import calibrate_all
     profs, rows, few = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"])
     assert sorted(p["name"] for p in profs) == ["B200_qwen3-32b_bf16_tp1", "H100-SXM_qwen3-32b_bf16_tp2"]
@@ -608,8 +610,13 @@ def test_every_group_mode_gives_no_profile_to_a_group_too_small_for_one():
         key = (p["gpu"], p["model"], p["precision"], p["tensor_parallel"])
         assert rows[key] and all((r["gpu"], r["model"], r["precision"], int(r["n_gpus"])) == key for r in rows[key])
     assert sorted(rows) == sorted((p["gpu"], p["model"], p["precision"], p["tensor_parallel"]) for p in profs)
-    (alone,), _, none = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
-    assert alone["name"] == "H100-SXM_qwen3-32b_bf16_tp1" and none == []
+    # selected alone it is fitted if its points can determine the fit: its 3 load points (9 values: tokens/s, J/token
+    # and median ITL each) cannot set 8 free parameters (each point measures at most two independent quantities), so
+    # the fit is refused, naming the file (until December 2026 it was fitted, all 8 parameters unidentified, with a
+    # band from 1 degree of freedom)
+    with pytest.raises(ValueError, match=r"mlenergy_qwen3-32b\.csv: H100-SXM/qwen3-32b/bf16/TP1: 3 measurement point\(s\) "
+                                         r"for 8 free parameters.*at least 4 distinct points"):
+        calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
 
 
 def _h100_8b_lines() -> list[str]:

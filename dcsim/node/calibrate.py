@@ -30,10 +30,12 @@ power term in [0, TDP - idle], gamma in [1, 5]) and a
 weak log-normal prior (:data:`PRIORS`, assumptions; weight :data:`PRIOR_WEIGHT`, so a factor-e
 departure costs what one point 10 % off costs), and P_compute >= P_memory >= P_sync is enforced by
 stiff one-sided penalties (prefill is the power-hungry phase [SW]; overheads load neither unit). The fit reports each parameter's standard error
-from the Jacobian at the optimum, flags a parameter on a bound or not identified by the data
-(its data-only standard error above half its value: the prior, not the data, sets it), and
-refuses a group with fewer measured values than free parameters (rows repeating a measurement point count, and
-are fitted, once: :func:`merge_repeats`). ``--pool`` fits one parameter
+from the Jacobian at the optimum, flags a parameter on a bound (within :data:`ON_BOUND_REL` of its range: its bound
+sets it) or not identified by the data (its data-only standard error above half its value: the prior, not the data,
+sets it), and refuses a group with fewer measured values than free parameters or fewer measurement points than half
+of them (:data:`QUANTITIES_PER_POINT`; rows repeating a measurement point count, and are fitted, once:
+:func:`merge_repeats`), naming its files; a fit left with few degrees of freedom (:data:`FEW_DOF`) states a band
+widened by Student's t, none with 0 (:func:`stated_band`). ``--pool`` fits one parameter
 set to all the groups of a GPU (each group weighted equally): the GPU's hardware efficiencies,
 which :func:`dcsim.node.catalog.transfer_profile` uses for models with no calibration.
 Fit: ``scipy.optimize.least_squares`` (trf, bounded) over the free parameters from a fixed grid of starts;
@@ -92,6 +94,12 @@ PRIOR_WEIGHT = 0.1
 ORDER_WEIGHT = 10.0
 #: a parameter whose data-only relative standard error exceeds this is "not identified by the data"
 UNIDENTIFIED_REL_SE = 0.5
+#: a parameter within this fraction of its bound range of a bound "sits on" it (assumption, 0.1 %). ``least_squares``
+#: (trf) keeps its iterates strictly inside the box and stops where the objective is flat, so a fit pressed against a
+#: bound ends a hair short of it: B200 Llama-3.1-70B TP2's power terms at 896.40 and 896.46 W against the 897 W bound
+#: (0.07 % of the range away), while its twin Llama-3.3-70B's, at 896.94 W (0.007 %), were flagged by the 1e-4 used
+#: until December 2026 (docs/node.md, Identifiability)
+ON_BOUND_REL = 1e-3
 _POWER = ("p_compute_w", "p_memory_w", "p_sync_w")
 
 #: numeric columns each row kind must carry (positive, finite), for the line-numbered checks
@@ -856,18 +864,37 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
 _UNIDENTIFIED = " is not identified by the data (data-only relative standard error "
 
 
-def _unidentified_text(name: str, value: float | None, rel_se_data: float | None) -> str:
-    """The warning about a parameter the data do not identify, from its uncertainty record's ``rel_se_data`` (and its
-    fitted value, when known): :func:`uncertainty` stores it in the profile's ``warnings`` and :func:`_warning_lines`
-    prints it rebuilt from the record, so a stored copy never has to be kept in step with the record."""
+def _setter(on_bound: bool) -> str:
+    """What sets a parameter the data do not identify: its bound when it sits on one (the prior's centre is elsewhere:
+    a power term's is 0.6 x (TDP - idle), 538 W on a B200, while the fit ends on 897 W), else its prior."""
+    return "its bound sets it" if on_bound else "its prior sets it"
+
+
+def _unidentified_text(name: str, value: float | None, rel_se_data: float | None, on_bound: bool = False) -> str:
+    """The warning about a parameter the data do not identify, from its uncertainty record's ``rel_se_data`` and
+    ``on_bound`` (and its fitted value, when known): :func:`uncertainty` stores it in the profile's ``warnings`` and
+    :func:`_warning_lines` prints it rebuilt from the record, so a stored copy never has to be kept in step with the
+    record."""
     head = name if value is None else f"{name} = {value:.4g}"
-    return f"{head}{_UNIDENTIFIED}{_rel_se_text(rel_se_data)}): its prior sets it"
+    return f"{head}{_UNIDENTIFIED}{_rel_se_text(rel_se_data)}): {_setter(on_bound)}"
 
 
 def _rel_se_text(rel_se_data: float | None) -> str:
     """A parameter's data-only relative standard error as its uncertainty record holds it (``rel_se_data``: rounded
     to 3 significant digits, None when infinite) and as its warning and the report's grouped line print it."""
     return "inf" if rel_se_data is None else f"{rel_se_data:g}"
+
+
+def on_a_bound(x: float, lo: float, hi: float) -> bool:
+    """Whether a fitted value ``x`` sits on its bound ``[lo, hi]``: within :data:`ON_BOUND_REL` of the range."""
+    return bool(min(x - lo, hi - x) <= ON_BOUND_REL * (hi - lo))
+
+
+def _on_bound_text(name: str, val: float, x: float, lo: float, hi: float, scale: float) -> str:
+    """The warning about a parameter on its bound (``x``, ``lo``, ``hi`` in the fit's scaled units, ``val`` the value
+    and ``scale`` the unit factor): the side and the bound's value, so 896.4 against 897 reads as on it."""
+    side, b = ("lower", lo) if x - lo <= hi - x else ("upper", hi)
+    return f"{name} = {val:.4g} sits on its {side} bound ({b * scale:.4g})"
 
 
 def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
@@ -907,14 +934,13 @@ def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
         val = float(x[i] * scale[i])
         rel_d = se_d / abs(val) if val else math.inf
         lo_i, hi_i = lo[idx[i]], hi[idx[i]]
-        on_bound = min(x[i] - lo_i, hi_i - x[i]) <= 1e-4 * (hi_i - lo_i)
+        on_bound = on_a_bound(x[i], lo_i, hi_i)
         out[n] = {"se": float(f"{se:.3g}"), "rel_se_data": (float(f"{rel_d:.3g}") if math.isfinite(rel_d) else None),
                   "on_bound": bool(on_bound), "identified": bool(rel_d <= UNIDENTIFIED_REL_SE)}
         if on_bound:
-            side = "lower" if x[i] - lo_i <= hi_i - x[i] else "upper"
-            warns.append(f"{n} = {val:.4g} sits on its {side} bound")
+            warns.append(_on_bound_text(n, val, x[i], lo_i, hi_i, scale[i]))
         if not out[n]["identified"]:  # the figure its record holds
-            warns.append(_unidentified_text(n, val, out[n]["rel_se_data"]))
+            warns.append(_unidentified_text(n, val, out[n]["rel_se_data"], on_bound))
     return out, warns
 
 
@@ -926,15 +952,38 @@ def _free(prob: Problem) -> int:
     return int(prob.free().sum())
 
 
+#: the most quantities one measurement point identifies independently: how fast the node runs (tokens/s; its median
+#: ITL times the same decode steps) and what it draws (J/token). A fit needs at least half as many points as free
+#: parameters, whatever the values its rows carry (docs/node.md, Identifiability)
+QUANTITIES_PER_POINT = 2
+#: a fit with this many residual degrees of freedom (measured values less free parameters) or fewer states a band
+#: widened by Student's t (:func:`stated_band`); assumption ("a few": every shipped profile has 6 or more)
+FEW_DOF = 4
+
+
+def n_points(prob: Problem) -> int:
+    """The distinct measurement points ``prob`` fits: its load rows (repeats merged: :func:`merge_repeats`), request
+    rows and cap rows."""
+    return sum(len(g.load) + len(g.rq) for g in prob.groups) + len(prob.caps)
+
+
+def _files_of(prob: Problem) -> str:
+    """The measurement files of ``prob``'s rows, as given, for an error naming them."""
+    rows = [r for g in prob.groups for r in g.load + g.req + g.repeated] + [c[5] for c in prob.caps]
+    return ", ".join(sorted({str(r.get("_path", r.get("_file", "?"))) for r in rows})) or "?"
+
+
 def _check_determined(prob: Problem, what: str) -> None:
     k = _free(prob)
+    n = n_points(prob)
+    need = math.ceil(k / QUANTITIES_PER_POINT)
     if prob.n_values < k:
         v = _VALUES
         rep = [r for g in prob.groups for r in g.load + g.req] + [c[5] for c in prob.caps]
         rep = [_where(r["_repeats"]) for r in rep if r.get("_repeats")]
         own_groups = [g for g in prob.groups if not g.fit_energy]
         own = [profile_name(*g.key) for g in own_groups]
-        raise ValueError(f"{what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
+        raise ValueError(f"{_files_of(prob)}: {what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
                          f"under-determined fit (each load row gives {v['load']} values, tokens/s and J/token"
                          + (", and its median ITL where fitted" if prob.fit_itl else "")
                          + f"; a request row {v['request']}, prompt and token times and average and peak power; a cap "
@@ -944,6 +993,41 @@ def _check_determined(prob: Problem, what: str) -> None:
                             f"{own_groups[0].values_per_row['request']} per request row"
                             if own else "")
                          + "".join(f"; rows {w} are one point and count once" for w in rep) + ")")
+    if n < need:
+        raise ValueError(
+            f"{_files_of(prob)}: {what}: {n} measurement point(s) for {k} free parameters; refusing an "
+            f"under-determined fit: it needs at least {need} distinct points (a point — a load, request or cap row; "
+            f"repeated rows count once — measures at most {QUANTITIES_PER_POINT} independent quantities, how fast "
+            f"the node runs and what it draws; its median ITL times the same steps as its tokens/s). "
+            f"Counted as values, they give {prob.n_values} for {k} parameters"
+            + (f", {prob.n_values - k} degree(s) of freedom for the band" if prob.n_values > k else "")
+            + f"; measure {need - n} more load level(s) (max_num_seqs) or fit the rows in a pool with other models "
+              f"(--pool)")
+
+
+def band_widening(dof: int) -> float | None:
+    """The factor a fit's band (its worst in-sample error) is widened by when it has ``dof`` residual degrees of
+    freedom (measured values less free parameters): 1 above :data:`FEW_DOF`; at or below it, Student's t 97.5 %
+    quantile at ``dof`` over the normal one — how much wider a 95 % interval gets when the scatter is estimated from
+    ``dof`` residuals, which a fit with nearly as many parameters as values has mostly absorbed (x6.5 at 1, x2.2 at 2,
+    x1.6 at 3, x1.4 at 4); None at 0 (the fit can pass through every value: no band is determined)."""
+    if dof > FEW_DOF:
+        return 1.0
+    if dof < 1:
+        return None
+    from scipy.stats import norm, t
+
+    return float(t.ppf(0.975, dof) / norm.ppf(0.975))
+
+
+def stated_band(fitq: dict) -> dict:
+    """The band a profile states (``error_band_pct``): its worst in-sample error (:func:`dcsim.node.model.fit_band`),
+    widened for a fit with few degrees of freedom (:func:`band_widening`), not determined (None) with none."""
+    band = fit_band(fitq)
+    if band is None:
+        return {"tok_s_pct": None, "j_per_tok_pct": None}
+    f = band_widening(fitq["n_values"] - fitq["n_free_params"])
+    return {k: (None if f is None else round(v * f, 3)) for k, v in band.items()}
 
 
 def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
@@ -1163,7 +1247,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         **({"suspect_inputs": suspects} if suspects else {}),
         "gamma_source": _gamma_source(caps, gpu, gamma),
         "fit": fitq,
-        "error_band_pct": fit_band(fitq) or {"tok_s_pct": None, "j_per_tok_pct": None},
+        "error_band_pct": stated_band(fitq),
         "measurements": files,
         "sources": sorted({r["source"] for r in rows_g} | {r["source"] for r in caps}),
         "assumptions": sorted({r.get("note", "") for r in rows_g if r.get("note")}),
@@ -1211,11 +1295,12 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
     sel = groups(rows, gpu, model, precision, tp, skipped)
-    few = [] if len(sel) == 1 else [k for k, rows_g in sel.items() if not has_own_profile(rows_g)]
+    few = [] if len(sel) == 1 else [k for k, rows_g in sel.items()
+                                    if not has_own_profile(rows_g) or not determined(rows_g, cap_rows(rows, k.gpu))]
     if few and len(few) == len(sel):
         raise ValueError("every selected group has fewer than "
-                         f"{MIN_LOAD_LEVELS} load levels for a profile of its own; select one "
-                         "(--gpu/--model/--precision/--tp) to fit it anyway")
+                         f"{MIN_LOAD_LEVELS} load levels (or too few measurement points for its free parameters) for "
+                         "a profile of its own; select one (--gpu/--model/--precision/--tp) to fit it anyway")
     out, fitted = [], {}
     for key, rows_g in sel.items():
         if key in few:
@@ -1400,6 +1485,19 @@ def _donor_pools(paths, rows: list[dict], gpu: str, models: tuple[str, ...], nee
 MIN_LOAD_LEVELS, MIN_REQUEST_ROWS = 4, 8
 
 
+def determined(rows_g: list[dict], caps: list[dict]) -> bool:
+    """Whether a group's rows (with the GPU's cap rows) can determine its fit: :func:`_check_determined` passes. In
+    every-group mode a group that cannot gets no profile and is named, as one with too few load levels is, instead of
+    stopping the call (a B200 MoE group of 4 load levels: 4 points for 9 free parameters)."""
+    try:
+        _check_determined(Problem(rows_g[0]["gpu"], [rows_g], caps), "")
+    except MeasurementError:
+        raise
+    except ValueError:
+        return False
+    return True
+
+
 def has_own_profile(rows_g: list[dict]) -> bool:
     """True when a group has enough load levels or request rows for a profile of its own."""
     levels = {r["max_num_seqs"] for r in rows_g if fitted_load(r)}
@@ -1464,14 +1562,18 @@ def _warning_lines(warnings: list[str], unc: dict, params: dict | None = None) -
     file holds as the fit made it, with the fitted value from ``params``; the profile's ``warnings`` list keeps one
     entry per parameter, which is not printed (the line is always rebuilt from the record)."""
     unid = {k: u.get("rel_se_data") for k, u in unc.items() if u.get("identified") is False}
+    bound = [k for k in unid if unc[k].get("on_bound")]
     out = [f"warning: {w}" for w in warnings if _UNIDENTIFIED not in w]
     if len(unid) > 1:
         each = ", ".join(f"{k} {_rel_se_text(r)}" for k, r in unid.items())
-        out.append(f"warning: {len(unid)} of {len(unc)} free parameters are not identified by these rows alone (their "
-                   f"priors set them; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
+        setters = ("their priors set them" if not bound else "their bounds set them" if len(bound) == len(unid)
+                   else f"their priors set them, their bounds {', '.join(bound)}")
+        out.append(f"warning: {len(unid)} of {len(unc)} free parameters are not identified by these rows alone "
+                   f"({setters}; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
                    f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
     else:
-        out += [f"warning: {_unidentified_text(k, (params or {}).get(k), r)}" for k, r in unid.items()]
+        out += [f"warning: {_unidentified_text(k, (params or {}).get(k), r, bool(unc[k].get('on_bound')))}"
+                for k, r in unid.items()]
     return out
 
 
@@ -1483,7 +1585,8 @@ def _unidentified_mark(u: dict | None) -> str:
     if not u or u.get("identified") is not False:
         return ""
     r = u.get("rel_se_data")
-    return "  not identified: its prior sets it (the data alone: ± " + ("inf" if r is None else f"{100 * r:,.0f} %") + ")"
+    return (f"  not identified: {_setter(bool(u.get('on_bound')))} (the data alone: ± "
+            + ("inf" if r is None else f"{100 * r:,.0f} %") + ")")
 
 
 def _itl_rows_text(prof: dict) -> str:
@@ -1504,6 +1607,26 @@ def itl_rows(points, flag: str) -> tuple[int, int]:
     return sum(bool(p.get(flag)) for p in pts), len(pts)
 
 
+def _band_lines(prof: dict) -> list[str]:
+    """The fit report's ``warning:`` on the band a profile states when its fit has few degrees of freedom
+    (:func:`stated_band`): widened, or not determined; nothing otherwise (the band is the worst error above)."""
+    f = prof["fit"]
+    own = fit_band(f)
+    dof = f["n_values"] - f["n_free_params"]
+    if own is None or dof > FEW_DOF:
+        return []
+    if dof < 1:
+        return [f"warning: band not determined: {f['n_values']} measured values for {f['n_free_params']} free "
+                f"parameters (0 degrees of freedom) let the fit pass through every value, so its in-sample error "
+                f"({fmt_band(own, digits=1)}) says nothing of its error elsewhere; the profile states none (a scenario "
+                f"naming it reads 'expected error unknown')"]
+    band = prof.get("error_band_pct") or {}
+    return [f"warning: band stated {fmt_band(band, digits=1)}: the worst in-sample error ({fmt_band(own, digits=1)}) "
+            f"comes from {dof} degree(s) of freedom ({f['n_values']} values less {f['n_free_params']} free "
+            f"parameters), which the fit has mostly absorbed, so it is widened x{band_widening(dof):.2f} (Student's t "
+            f"97.5 % quantile at {dof} over the normal's); measure more load levels for a band that says more"]
+
+
 def format_report(prof: dict) -> str:
     """Human-readable fit table with parameter uncertainties and warnings."""
     unc = prof.get("uncertainty", {})
@@ -1511,7 +1634,7 @@ def format_report(prof: dict) -> str:
     lines = [f"profile {prof['name']}" + _layout_suffix(prof),
              "  fitted to: " + (", ".join(Path(f).name for f in files) if files else "n/a"),
              f"  gamma (DVFS exponent): {prof['gamma_source']}"
-             + ("; they do not identify it: its prior sets it (warning below)"
+             + (f"; they do not identify it: {_setter(bool(unc['gamma'].get('on_bound')))} (warning below)"
                 if str(prof["gamma_source"]).startswith("fitted") and unc.get("gamma", {}).get("identified") is False
                 else ""),
              "params (± standard error, the priors included):"]
@@ -1550,6 +1673,7 @@ def format_report(prof: dict) -> str:
     if "loo_mape_tok_s_pct" in f:
         lines.append(f"leave-one-load-level-out MAPE tok/s {f['loo_mape_tok_s_pct']:.2f}%  J/tok {f['loo_mape_j_per_tok_pct']:.2f}%")
     lines.append(f"{f['n_values']} measured values, {f['n_free_params']} free parameters")
+    lines += _band_lines(prof)
     lines += _warning_lines(prof.get("warnings", []), unc, prof.get("params"))
     over = prof.get("kv_over_capacity") or []
     if over:
@@ -1747,7 +1871,8 @@ def run(args: argparse.Namespace) -> int:
         if line:
             print(line)
     if few:
-        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels "
+        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels or too few measurement "
+              f"points for their free parameters "
               f"(select one with --gpu/--model/--precision/--tp to fit it anyway):", *few, sep="\n  ")
     if profs and profs[0].get("skipped_rows"):
         print(f"skipped {len(profs[0]['skipped_rows'])} malformed row(s):", *profs[0]["skipped_rows"], sep="\n  ")

@@ -88,6 +88,9 @@ def predict_group(rows_g: list[dict], profile: str | None = None, base_dir: str 
                             else max(abs(e) for e in errs) * 100 <= min(bt, bj) + BAND_RESOLUTION_PCT)
     summary = {k: v for k, v in quality.items() if k != "n_free_params"}
     summary["outside_band"] = outside if (bt is not None and bj is not None) else None
+    # the points the band is tested on: those with no flag (a flagged one is beyond what the band covers)
+    summary["points_in_band_range"] = sum(not p["flags"] for p in points)
+    summary["flagged_points"] = len(points) - summary["points_in_band_range"]
     summary["outside_band_flagged"] = flagged  # outside, but extrapolated or KV-over-capacity: the band does not cover them
     # the files of these rows the predicting profile was fitted from: its band is their worst in-sample error
     summary["in_sample_files"] = in_sample_files(rows_g, cal)
@@ -122,6 +125,31 @@ def _pct(v) -> str:
     return "-" if v is None else f"{v:+.1f} %"
 
 
+def _outside_text(points: list[dict], s: dict) -> str:
+    """How many points lie outside the stated band, counted over the points it covers (no flag), with the flagged
+    ones counted apart (until December 2026 the line read "0 of 9 points outside the stated band" above a table
+    marking five "OUTSIDE (extrapolated)": the 9 counted the flagged points, the 0 did not)."""
+    n = sum(not p["flags"] for p in points)
+    out = f"{s['outside_band']} of {n} point{'s' if n != 1 else ''} outside the stated band"
+    flagged = [p for p in points if p["flags"]]
+    if flagged:
+        kinds = sorted({f for p in flagged for f in p["flags"]})
+        k = len(flagged)
+        out += (f"; {k} more point{'s' if k != 1 else ''} flagged {', '.join(kinds)}, where the band does not "
+                f"apply, not counted: {s['outside_band_flagged']} of {k} outside it")
+    return out
+
+
+def _profile_text(cal: dict) -> str:
+    """The profile a group was predicted with, as the header names it: a file of the user's by its path as given
+    (a profile ``dcsim calibrate`` wrote carries the name of the shipped profile of its setup: the name alone read
+    as dcsim's own), a shipped one by its name."""
+    src = cal.get("profile_source") or {}
+    if src.get("ref") and not src.get("shipped"):
+        return f"profile {cal['profile']} from the file {src['ref']}"
+    return f"profile {cal['profile']}"
+
+
 def format_prediction(res: dict) -> str:
     """The terminal report of :func:`predict`: one block per group."""
     lines: list[str] = []
@@ -135,7 +163,7 @@ def format_prediction(res: dict) -> str:
             lines.append("")
         lines.append(f"{grp['gpu']} / {grp['model']} / {grp['precision']} / TP{grp['tensor_parallel']}"
                      + (" expert-parallel" if grp["expert_parallel"] else "")
-                     + f": dcsim's {cal['status']} replica (profile {cal['profile']}), {band_txt}")
+                     + f": dcsim's {cal['status']} replica ({_profile_text(cal)}), {band_txt}")
         if cal.get("profile_mismatch"):
             lines.append(f"  note: the profile was fitted to {cal['profile_measured_for']} (its "
                          f"{', '.join(cal['profile_mismatch'])} differ from these rows)")
@@ -165,10 +193,7 @@ def format_prediction(res: dict) -> str:
             if s.get("in_sample_files"):  # the band is these rows' worst error in the fit: none can lie outside
                 summ += "; " + in_sample_text(s["in_sample_files"], cal["profile"])
             elif s["outside_band"] is not None:
-                n = len(grp["points"])
-                summ += f"; {s['outside_band']} of {n} point{'s' if n != 1 else ''} outside the stated band"
-                if s["outside_band_flagged"]:
-                    summ += f" (and {s['outside_band_flagged']} flagged point(s) the band does not cover)"
+                summ += "; " + _outside_text(grp["points"], s)
             lines.append(summ)
         if grp["request_points"]:
             lines.append(f"  {'prompt':>6} {'batch':>5} {'prompt ms':>10} {'dcsim':>9}  {'token ms':>9} {'dcsim':>8}"
