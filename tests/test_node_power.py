@@ -418,3 +418,24 @@ def test_a_deep_cap_slows_memory_bound_decode():
         dt, p = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", power_cap=cap)).step_fn()(*w)
         assert p == pytest.approx(cap, rel=1e-6)
         assert dt == pytest.approx(ms * 1e-3, rel=2e-3) and dt > 1.10 * dt0
+
+
+def test_steady_state_below_one_sequence_mixes_a_batch_of_one_with_idle():
+    """A replica with less than one sequence on average runs a batch of one for that share of the time and idles the
+    rest: power the time-weighted mix, throughput the share of a batch of one's, continuous at batch 1 and idle at 0.
+    Until December 2026 a batch of 0.001 drew a batch of one's power (477 W per H100 for the 8B at 634 / 400 tokens,
+    3,196 J/token); negative batches are refused."""
+    n = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b"))
+    one = n.steady_state(1.0, 634.0, 400.0)
+    b = np.array([0.0, 0.001, 0.25, 0.5, 1.0 - 1e-9])
+    s = n.steady_state(b, 634.0, 400.0)
+    idle = n.idle_gpu_power_w
+    assert s.gpu_power_w == pytest.approx(idle + b * (float(one.gpu_power_w) - idle), rel=1e-12)
+    assert s.throughput_tok_s == pytest.approx(b * float(one.throughput_tok_s), rel=1e-12)
+    assert float(s.gpu_power_w[1]) == pytest.approx(72.41, abs=0.01)  # not a batch of one's 480 W
+    assert float(s.gpu_power_w[0]) == idle and float(s.throughput_tok_s[0]) == 0.0
+    assert float(s.wall_power_w[0]) == pytest.approx(n.idle_wall_power_w)
+    assert float(s.gpu_power_w[-1]) == pytest.approx(float(one.gpu_power_w), rel=1e-8)  # continuous at 1
+    for bad in (-0.5, float("nan")):
+        with pytest.raises(ValueError, match="batch must be"):
+            n.steady_state(bad, 634.0, 400.0)
