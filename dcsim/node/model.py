@@ -12,7 +12,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
-                                max_band, find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
+                                max_band, find_architecture_profile, find_profile, load_profile, measured_cap_fracs,
+                                measured_tp_ratio_max,
                                 other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 transfer_mfu, transfer_profile)
@@ -577,17 +578,52 @@ def context_beyond(calibration: Mapping, mean_input: float, decode_context: floa
     return out
 
 
-def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode_context: float) -> dict:
+def cap_beyond(gpu: str, limit_frac: float) -> float | None:
+    """The lowest power cap (fraction of TDP) measured on ``gpu`` (:func:`dcsim.node.catalog.measured_cap_fracs`; 1.0,
+    the full board limit, where no cap is measured) when a per-GPU board limit of ``limit_frac`` x TDP is below it,
+    else None: below the least measured cap the throttled clock, and with it the step time and energy, are
+    extrapolated (the memory time's clock knee is an assumption, docs/node.md "Memory time at low clocks")."""
+    m = measured_cap_fracs().get(gpu.strip().lower().replace("_", "-"), 1.0)
+    return m if float(limit_frac) < m - 1e-9 else None
+
+
+def cap_text(calibration: Mapping) -> str:
+    """How far a ``cap_extrapolated`` record's board limit is below the caps measured on its GPU, in words (the run's
+    warning and the EXTRAPOLATED CAP caveat)."""
+    gpu = str(calibration.get("for") or "?").split(" / ")[0]
+    m = calibration.get("measured_cap_min_frac")
+    lim = (f"a board limit of {calibration.get('limit_w'):,.0f} W per GPU "
+           f"({calibration.get('limit_frac_tdp'):.2f}x TDP)")
+    if m is None or m >= 1.0:
+        return f"{lim}, and no capped {gpu} is measured (every calibration ran at the full board limit)"
+    return f"{lim}, below the lowest cap measured on {gpu} ({m:.2f}x TDP)"
+
+
+def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode_context: float,
+                limit_w: float | None = None, tdp_w: float | None = None, gpu: str | None = None) -> dict:
     """A calibration record for a pool's workload: the batch a replica reaches at full load (``batch_limit``) and
     whether that is more than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at
     (``extrapolated``); the workload's mean prompt and residence-weighted decode context (``mean_input``,
     ``decode_context``) and whether either is beyond the lengths its profile was measured at
     (:func:`context_beyond`: ``context_extrapolated``). A context-extrapolated record's status becomes
     ``context-extrapolated`` (``in_range_status`` keeps the status it has within range), its band the larger of
-    its own and :func:`context_band`, a lower bound."""
+    its own and :func:`context_band`, a lower bound.
+
+    ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`), ``tdp_w`` and ``gpu``: a limit below
+    the lowest cap measured on that GPU (:func:`cap_beyond`: 0.7 x TDP on H100, none below TDP on any other GPU) sets
+    ``cap_extrapolated`` (``limit_w``, ``limit_frac_tdp`` and ``measured_cap_min_frac`` say how far) and marks the
+    band a lower bound: the profile's band is measured at the full board limit (or at the measured cap)."""
     c = {**calibration, "batch_limit": round(float(batch_limit), 1),
          "extrapolated": extrapolated(calibration, batch_limit),
          "mean_input": round(float(mean_input), 1), "decode_context": round(float(decode_context), 1)}
+    if limit_w is not None and tdp_w and gpu:
+        frac = float(limit_w) / float(tdp_w)
+        m = cap_beyond(gpu, frac)
+        c.update(limit_w=round(float(limit_w), 1), limit_frac_tdp=round(frac, 3),
+                 measured_cap_min_frac=measured_cap_fracs().get(gpu.strip().lower().replace("_", "-"), 1.0),
+                 cap_extrapolated=m is not None)
+        if m is not None:
+            c["band_lower_bound"] = True
     if context_beyond(c, mean_input, decode_context):
         c.update(status="context-extrapolated", context_extrapolated=True,
                  error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
@@ -773,5 +809,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "measured_prompt_max": (lengths.get("prompt_tokens") or [None, None])[1],
             "measured_context_max": (lengths.get("decode_context") or [None, None])[1],
             "mean_input": None, "decode_context": None, "context_extrapolated": False, "in_range_status": status,
+            # the replica's per-GPU board limit against the lowest cap measured on its GPU; the engine sets them
+            # (at_workload, cap_beyond)
+            "limit_w": None, "limit_frac_tdp": None, "measured_cap_min_frac": None, "cap_extrapolated": False,
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}
