@@ -12,7 +12,7 @@ from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED, expected_error
 from dcsim.node import build_node
 from dcsim.node.catalog import model_max_context
-from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, context_beyond, context_extrapolation_factor,
+from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, cap_text, context_beyond, context_extrapolation_factor,
                               precision_warning)
 from dcsim.node.power import unused_gpus
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
@@ -195,6 +195,14 @@ def _calibration_warning(i: int, g: Group) -> str:
             f"{c['meaning']}; {expected_error(c)})")
 
 
+def _cap_warning(i: int, g: Group) -> str:
+    """The run's warning for a rack group whose board limit is below the lowest power cap measured on its GPU
+    (:func:`dcsim.node.model.cap_beyond`)."""
+    c = g.node.calibration
+    return (f"racks[{i}] ({g.name}): {cap_text(c)}: its throttled figures are extrapolated, {expected_error(c)} "
+            f"(docs/node.md, Memory time at low clocks)")
+
+
 def _context_warning(i: int, g: Group) -> str:
     """The run's warning for a rack group whose pool runs beyond the lengths its profile was measured at
     (:func:`dcsim.node.model.context_beyond`)."""
@@ -288,7 +296,8 @@ def build_models(sc: Scenario) -> Models:
         # the batch a replica reaches at full load and the pool's lengths, against the ranges its profile was
         # measured at
         full = float(node.batch_limit(m_in, m_out, dctx))
-        node = dataclasses.replace(node, calibration=at_workload(node.calibration, full, m_in, dctx))
+        node = dataclasses.replace(node, calibration=at_workload(node.calibration, full, m_in, dctx, node.limit_w,
+                                                                 node.gpu.tdp_w, node.gpu.name))
         table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx, prompt_scv=scv)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(
@@ -331,6 +340,7 @@ def build_models(sc: Scenario) -> Models:
                  f"({g.node.calibration['measured_batch_max']:,.0f}): its figures there are extrapolated, with no error "
                  f"band measured (docs/node.md, Calibration); lower racks[{i}].node.max_batch to stay in range"
                  for i, g in enumerate(groups) if g.node.calibration.get("extrapolated")]
+    warnings += [_cap_warning(i, g) for i, g in enumerate(groups) if g.node.calibration.get("cap_extrapolated")]
     warnings += [f"racks[{i}] ({g.name}): node.profile {g.profile} was fitted to {g.node.calibration['profile_measured_for']}, "
                  f"not {g.node.calibration['for']} (its {', '.join(g.node.calibration['profile_mismatch'])} "
                  f"differ{'s' if len(g.node.calibration['profile_mismatch']) == 1 else ''}): "

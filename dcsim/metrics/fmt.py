@@ -16,7 +16,8 @@ import numpy as np
 # a calibration band's printed form lives beside the calibration record (dcsim.node sits below this layer and
 # prints it too: dcsim predict); every surface uses this one formatter
 from dcsim.node.catalog import context_carry
-from dcsim.node.model import context_band, context_beyond, context_extrapolation_factor, expected_error, fmt_band
+from dcsim.node.model import (cap_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
+                               fmt_band)
 
 __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
@@ -104,6 +105,12 @@ def _extrapolation_text(ext: list[dict]) -> str:
             f"(ML.ENERGY's MoE points there read dcsim up to 46 % slow, docs/validation.md REP-*)")
 
 
+def _cap_text(ext: list[dict]) -> str:
+    which = "; ".join(f"{c.get('group')}: {cap_text(c)}, {expected_error(c)}" for c in ext)
+    return (f"{which}: the throttled clock, step time and energy there are extrapolated (the memory time's slowing "
+            f"below the clock knee is an assumption, docs/node.md Memory time at low clocks)")
+
+
 def _stack_text(old: list[dict]) -> str:
     which = "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}" for c in old)
     return f"{which}: {old[0].get('stack_note')}"
@@ -165,6 +172,9 @@ CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
                lambda c: bool(c.get("extrapolated")), _extrapolation_text),
     CaveatKind("context", "EXTRAPOLATED CONTEXT", "extrapolated context", "Extrapolated context",
                lambda c: bool(c.get("context_extrapolated")), _context_text),
+    # a board limit below the lowest power cap measured on the GPU (dcsim.node.model.cap_beyond)
+    CaveatKind("cap", "EXTRAPOLATED CAP", "extrapolated cap", "Extrapolated power cap",
+               lambda c: bool(c.get("cap_extrapolated")), _cap_text),
     CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
                lambda c: c.get("stack_current") is False, _stack_text),
 )
@@ -208,12 +218,12 @@ def calibration_source(calibration: list | None) -> str:
 
 
 #: the caveat kinds whose rack groups run on figures not fitted in-sample to their own configuration and workload
-#: (transferred or borrowed parameters, a batch or a context beyond the profile's measured range): the run's headline
-#: figures and its figures' error bars carry their band (:func:`out_of_sample_bands`, :func:`headline_band`). A
+#: (transferred or borrowed parameters, a batch, a context or a board limit beyond the profile's measured range): the
+#: run's headline figures and its figures' error bars carry their band (:func:`out_of_sample_bands`, :func:`headline_band`). A
 #: calibrated profile within range (its in-sample fit residual, ±3-6 %), a user profile (its own in-sample band, in
 #: its banner) and an older serving stack (no band for the stack) do not: an in-sample residual is not the error of a
 #: facility figure and would read as a precision claim.
-HEADLINE_BAND_KINDS = ("uncalibrated", "extrapolated", "context")
+HEADLINE_BAND_KINDS = ("uncalibrated", "extrapolated", "context", "cap")
 
 
 def band_is_lower_bound(record: Mapping[str, Any]) -> bool:

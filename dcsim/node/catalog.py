@@ -280,6 +280,24 @@ def context_carry() -> list[dict]:
     return _read_yaml(CONTEXT_CARRY_FILE)["rows"]
 
 
+@functools.lru_cache(maxsize=None)
+def measured_cap_fracs() -> dict[str, float]:
+    """The lowest per-GPU power cap (fraction of TDP) dcsim has a measurement at, by GPU name (lower case): the least
+    ``cap_frac_tdp`` of the ``cap`` rows of the shipped measurement files (:data:`MEASUREMENT_DIR`; today H100-SXM
+    0.7, Splitwise's capped DGX-H100, ``splitwise_h100_cap.csv``). A GPU absent here has no capped measurement: every
+    calibration is measured at its full board limit."""
+    import csv
+
+    out: dict[str, float] = {}
+    for f in sorted(MEASUREMENT_DIR.glob("*.csv")):
+        with open(f, newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                if (r.get("kind") or "").strip() == "cap" and (r.get("cap_frac_tdp") or "").strip():
+                    g = _norm(r["gpu"])
+                    out[g] = min(out.get(g, 1.0), float(r["cap_frac_tdp"]))
+    return out
+
+
 def serving_stack(prof: dict) -> tuple[str | None, bool]:
     """``(stack, current)`` of a profile from its ``measurements`` files (:data:`SERVING_STACKS`): the stack(s)
     its latencies and power were measured on, and whether all are dcsim's current one. ``(None, True)`` when the

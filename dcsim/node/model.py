@@ -12,7 +12,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
-                                max_band, find_architecture_profile, find_profile, load_profile, measured_tp_ratio_max,
+                                max_band, find_architecture_profile, find_profile, load_profile, measured_cap_fracs,
+                                measured_tp_ratio_max,
                                 other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 transfer_mfu, transfer_profile)
@@ -135,22 +136,36 @@ class NodeModel:
         holds (:func:`dcsim.node.perf.steady_mix`; default ``mean_in + mean_out/2``). ``prompt_scv``: squared
         coefficient of variation of the prompt lengths (a workload's :meth:`dcsim.workload.Workload.prompt_scv`;
         0: every prompt of ``mean_in`` tokens; the prompts per iteration are Poisson either way).
+
+        A ``batch`` below one is a replica busy part of the time: a batch of one runs for a share ``batch`` of the
+        time and the replica idles the rest (throughput ``batch`` times a batch of one's, power the time-weighted
+        mix of a batch of one's and idle; ``iter_time_s`` stays the step of a batch of one). Until December 2026 a
+        batch of 0.001 drew a batch of one's power (the 8B on one H100, 634 / 400 tokens: 477 W and 3,196 J/token;
+        now 72.4 W, the idle 72 W and a thousandth of a batch of one's, and 492 J/token). A negative or NaN batch is
+        refused.
         """
         check_clock(clock)  # before any arithmetic: a clock of 0 divided by zero on the way to the refusal
+        b_in = np.asarray(batch, dtype=float)
+        if not np.all(b_in >= 0.0):
+            bad = b_in[~(b_in >= 0.0)].ravel()[0]
+            raise ValueError(f"batch must be a number of sequences >= 0 (below 1: the share of the time a batch of "
+                             f"one runs), got {float(bad)!r}")
+        share = np.minimum(b_in, 1.0)  # the share of the time a batch of one runs, where batch < 1
+        b_run = np.maximum(b_in, 1.0)
         decode_ctx = decode_context(mean_in, mean_out, decode_ctx)
         t0, tc, tm, _ = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
-                                         batch, mean_in, mean_out, clock, self.max_batched_tokens, decode_ctx,
+                                         b_run, mean_in, mean_out, clock, self.max_batched_tokens, decode_ctx,
                                          prompt_scv)
-        b, mi, mo, clk, dc, scv = np.broadcast_arrays(*(np.asarray(x, dtype=float)
-                                                        for x in (batch, mean_in, mean_out, clock, decode_ctx, prompt_scv)))
+        b, mi, mo, clk, dc, scv, sh, tokens = np.broadcast_arrays(*(
+            np.asarray(x, dtype=float) for x in (b_run, mean_in, mean_out, clock, decode_ctx, prompt_scv, share, b_in)))
         t = np.empty(b.shape)
         gp = np.empty(b.shape)
         for c in np.unique(clk):
             m = clk == c
             t[m], gp[m], _ = steady_step(self.step_params(float(c)), b[m], mi[m], mo[m], self.max_batched_tokens,
                                          dc[m], scv[m])
-        tokens = b
-        return SteadyState(tokens / t, gp, self.wall_power(gp), t, tc / t0, tm / t0)
+        gp = np.where(tokens < 1.0, sh * gp + (1.0 - sh) * self.idle_gpu_power_w, gp)
+        return SteadyState(tokens / t, gp, self.wall_power(gp), t, sh * tc / t0, sh * tm / t0)
 
     def energy_per_output_token(self, batch, mean_in, mean_out, clock=1.0, decode_ctx=None, prompt_scv=0.0):
         """GPU energy per output token (J), prefill included (GPU level, like ML.ENERGY)."""
@@ -563,17 +578,52 @@ def context_beyond(calibration: Mapping, mean_input: float, decode_context: floa
     return out
 
 
-def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode_context: float) -> dict:
+def cap_beyond(gpu: str, limit_frac: float) -> float | None:
+    """The lowest power cap (fraction of TDP) measured on ``gpu`` (:func:`dcsim.node.catalog.measured_cap_fracs`; 1.0,
+    the full board limit, where no cap is measured) when a per-GPU board limit of ``limit_frac`` x TDP is below it,
+    else None: below the least measured cap the throttled clock, and with it the step time and energy, are
+    extrapolated (the memory time's clock knee is an assumption, docs/node.md "Memory time at low clocks")."""
+    m = measured_cap_fracs().get(gpu.strip().lower().replace("_", "-"), 1.0)
+    return m if float(limit_frac) < m - 1e-9 else None
+
+
+def cap_text(calibration: Mapping) -> str:
+    """How far a ``cap_extrapolated`` record's board limit is below the caps measured on its GPU, in words (the run's
+    warning and the EXTRAPOLATED CAP caveat)."""
+    gpu = str(calibration.get("for") or "?").split(" / ")[0]
+    m = calibration.get("measured_cap_min_frac")
+    lim = (f"a board limit of {calibration.get('limit_w'):,.0f} W per GPU "
+           f"({calibration.get('limit_frac_tdp'):.2f}x TDP)")
+    if m is None or m >= 1.0:
+        return f"{lim}, and no capped {gpu} is measured (every calibration ran at the full board limit)"
+    return f"{lim}, below the lowest cap measured on {gpu} ({m:.2f}x TDP)"
+
+
+def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode_context: float,
+                limit_w: float | None = None, tdp_w: float | None = None, gpu: str | None = None) -> dict:
     """A calibration record for a pool's workload: the batch a replica reaches at full load (``batch_limit``) and
     whether that is more than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at
     (``extrapolated``); the workload's mean prompt and residence-weighted decode context (``mean_input``,
     ``decode_context``) and whether either is beyond the lengths its profile was measured at
     (:func:`context_beyond`: ``context_extrapolated``). A context-extrapolated record's status becomes
     ``context-extrapolated`` (``in_range_status`` keeps the status it has within range), its band the larger of
-    its own and :func:`context_band`, a lower bound."""
+    its own and :func:`context_band`, a lower bound.
+
+    ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`), ``tdp_w`` and ``gpu``: a limit below
+    the lowest cap measured on that GPU (:func:`cap_beyond`: 0.7 x TDP on H100, none below TDP on any other GPU) sets
+    ``cap_extrapolated`` (``limit_w``, ``limit_frac_tdp`` and ``measured_cap_min_frac`` say how far) and marks the
+    band a lower bound: the profile's band is measured at the full board limit (or at the measured cap)."""
     c = {**calibration, "batch_limit": round(float(batch_limit), 1),
          "extrapolated": extrapolated(calibration, batch_limit),
          "mean_input": round(float(mean_input), 1), "decode_context": round(float(decode_context), 1)}
+    if limit_w is not None and tdp_w and gpu:
+        frac = float(limit_w) / float(tdp_w)
+        m = cap_beyond(gpu, frac)
+        c.update(limit_w=round(float(limit_w), 1), limit_frac_tdp=round(frac, 3),
+                 measured_cap_min_frac=measured_cap_fracs().get(gpu.strip().lower().replace("_", "-"), 1.0),
+                 cap_extrapolated=m is not None)
+        if m is not None:
+            c["band_lower_bound"] = True
     if context_beyond(c, mean_input, decode_context):
         c.update(status="context-extrapolated", context_extrapolated=True,
                  error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
@@ -759,5 +809,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "measured_prompt_max": (lengths.get("prompt_tokens") or [None, None])[1],
             "measured_context_max": (lengths.get("decode_context") or [None, None])[1],
             "mean_input": None, "decode_context": None, "context_extrapolated": False, "in_range_status": status,
+            # the replica's per-GPU board limit against the lowest cap measured on its GPU; the engine sets them
+            # (at_workload, cap_beyond)
+            "limit_w": None, "limit_frac_tdp": None, "measured_cap_min_frac": None, "cap_extrapolated": False,
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}
