@@ -1186,19 +1186,24 @@ def _steady_window(raw: dict, m, i: int, window: float, fidelity: str) -> dict:
     r["workload"] = {**r["workload"], "arrivals": arr}
     r["duration"] = float(window)
     r["fidelity"] = fidelity
-    r["faults"] = faults_at(raw.get("faults") or [], sc.faults, float(t[0]), float(window))
+    r["faults"] = faults_at(raw.get("faults") or [], sc.faults, float(t[0]), float(window), tick_s=dt)
     r["controller"] = {**r.get("controller", {}), "tick": min(float(sc.controller.tick), 1.0)}
     return r
 
 
-def faults_at(raw_faults: list, specs, t_s: float, window: float) -> list:
-    """The scenario's faults as they stand at time ``t_s``, held through a steady window of ``window`` s: a windowed
-    fault (curtailment, cooling failure, heat wave) in force at ``t_s`` from the window's start to its end (a heat
-    wave at its strength there, its ramp done), one not in force dropped; node failures (a stationary random process)
-    kept. Until 2026-12-04 the window dropped every fault: ``plan -q max-demand`` on scenarios/curtailment.yaml
-    confirmed its answer at 17:00, the critical tick because the curtailment starts there, on the full contract
-    (attainment 0.73-0.80 there at every fidelity with the curtailment in force; the audit of fidelities, finding 1)."""
+def faults_at(raw_faults: list, specs, t_s: float, window: float, *, tick_s: float) -> list:
+    """The scenario's faults as they stand at the tick whose middle is ``t_s`` and length ``tick_s``, held through a
+    steady window of ``window`` s: a cooling failure or heat wave in force at ``t_s``, and a curtailment overlapping
+    any part of the tick (the engine holds such a tick to its cap: :func:`dcsim.power.grid.overlaps`), from the
+    window's start to its end (a heat wave at its strength there, its ramp done), one not in force dropped; node
+    failures (a stationary random process) kept. Until 2026-12-04 the window dropped every fault: ``plan -q
+    max-demand`` on scenarios/curtailment.yaml confirmed its answer at 17:00, the critical tick because the
+    curtailment starts there, on the full contract (attainment 0.73-0.80 there at every fidelity with the curtailment
+    in force; the audit of fidelities, finding 1). Until 2026-12-05 a curtailment was kept only if in force at the
+    tick's middle: reference.yaml at a 15-min tick with a 1-min curtailment fault at 17:05 confirmed at the 17:00
+    tick, which the engine holds to the fault's cap, without the fault."""
     from dcsim.faults import FaultSchedule
+    from dcsim.power.grid import overlaps
     from dcsim.scenario.faults import as_list
 
     raw_faults = as_list(raw_faults)  # `faults:` may be one mapping or null, as the scenario reads it
@@ -1207,7 +1212,10 @@ def faults_at(raw_faults: list, specs, t_s: float, window: float) -> list:
         if spec.kind == "node_failures":
             out.append(f)
             continue
-        if not spec.start <= t_s < spec.end:
+        if spec.kind == "curtailment":
+            if not overlaps(t_s - 0.5 * tick_s, tick_s, spec.start, spec.end):
+                continue
+        elif not spec.start <= t_s < spec.end:
             continue
         held = {**f, "start": 0.0, "duration": float(window)}
         if spec.kind == "heat_wave":  # at its strength at t_s (the schedule's own ramp), held without a ramp

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import dcsim
-from dcsim.power.grid import CurtailmentEvent, cap_at, cap_over
+from dcsim.power.grid import CurtailmentEvent, cap_over, overlaps
 from dcsim.report.summary import flex_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,12 +26,11 @@ def _request(start: str, duration: str) -> dict:
         {"start": start, "duration": duration, "depth": "40%", "notice": "1 h"}]}}
 
 
-def test_cap_at_is_cap_over_an_instant():
-    ev = [CurtailmentEvent(100.0, 200.0, 0.5, None, 0.0), CurtailmentEvent(150.0, 160.0, 0.0, 10.0, 0.0)]
-    t = np.array([0.0, 99.9, 100.0, 150.0, 159.9, 160.0, 199.9, 200.0])
-    # an instant lies in [start, end): the start is in, the end is out; the lowest cap covering it
-    assert cap_at(ev, t, 100.0).tolist() == [100.0, 100.0, 50.0, 10.0, 10.0, 50.0, 50.0, 100.0]
-    assert cap_at(ev, t, 100.0).tolist() == cap_over(ev, t, 0.0, 100.0).tolist()
+def test_overlaps_is_the_half_open_rule():
+    # [t0, t0 + dt) overlaps [100, 200) when it begins before the end and ends after the start
+    t0 = np.array([0.0, 50.0, 51.0, 99.0, 150.0, 199.9, 200.0])
+    # [50, 100) only touches the start and [200, 250) the end: neither overlaps
+    assert overlaps(t0, 50.0, 100.0, 200.0).tolist() == [False, False, True, True, True, True, False]
 
 
 def test_cap_over_takes_the_lowest_cap_in_any_part_of_the_interval():
@@ -43,9 +42,10 @@ def test_cap_over_takes_the_lowest_cap_in_any_part_of_the_interval():
     # a request touching an interval only at its end point does not cap it (half-open intervals)
     assert cap_over([CurtailmentEvent(300.0, 600.0, 0.5, None, 0.0)], np.array([0.0, 600.0]), 300.0, 100.0).tolist() \
         == [100.0, 100.0]
-    # the mid-point rule missed the request shorter than half a tick and the end of the second
-    mid = cap_at(ev, t0 + 150.0, 100.0)
-    assert mid.tolist() == [100.0, 100.0, 100.0, 80.0, 100.0, 100.0]
+    # the lowest cap of the events in force: a 10-W cap inside a 50 % request
+    ev2 = [CurtailmentEvent(100.0, 200.0, 0.5, None, 0.0), CurtailmentEvent(150.0, 160.0, 0.0, 10.0, 0.0)]
+    assert cap_over(ev2, np.array([0.0, 100.0, 145.0, 160.0, 200.0]), 10.0, 100.0).tolist() == \
+        [100.0, 50.0, 10.0, 50.0, 100.0]
 
 
 @pytest.mark.parametrize("start,duration,ticks", [("17 h", "20 min", 2),          # ends 5 min into its 2nd tick
@@ -55,8 +55,7 @@ def test_a_request_not_filling_whole_ticks_holds_the_meter_for_all_of_it(start, 
     ts, rep = r.timeseries, r.report
     dt = rep["tick_s"]
     ev = rep["grid"]["curtailment"]["requests"][0]
-    t = ts["t_s"]
-    inside = (t < ev["end_s"]) & (t + dt > ev["start_s"])
+    inside = overlaps(ts["t_s"], dt, ev["start_s"], ev["end_s"])
     assert inside.sum() == ticks
     cap = 0.6 * CONTRACT
     # every tick overlapping the request is capped, and its meter (= facility, no battery) stays under the cap
@@ -93,8 +92,7 @@ def test_a_curtailment_fault_not_filling_whole_ticks_caps_them_as_a_request_does
     ts, rep = r.timeseries, r.report
     dt = rep["tick_s"]
     f = rep["faults"][0]
-    t = ts["t_s"]
-    inside = (t < f["end_s"]) & (t + dt > f["start_s"])
+    inside = overlaps(ts["t_s"], dt, f["start_s"], f["end_s"])
     assert inside.sum() == ticks
     cap = 0.6 * CONTRACT
     assert np.all(ts["interconnect_w"][inside] == pytest.approx(cap))

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from dcsim.power.grid import (
-    cap_at, curtailment_events, curtailment_summary, local_hour_and_month, notice_at, series_at,
+    cap_over, curtailment_events, curtailment_summary, local_hour_and_month, notice_at, series_at,
 )
 from dcsim.scenario.grid import (
     CarbonSeriesSpec, CurtailmentProcessSpec, CurtailmentScheduleSpec, DeferrableWorkSpec, GridSpec, PriceSeriesSpec,
@@ -24,7 +24,7 @@ def test_schedule_caps_and_notice():
                                          {"start": "20 h", "duration": "1 h", "cap": "50 MW"}])
     ev = curtailment_events(sp, 86400.0)
     t = np.arange(0, 86400.0, 600.0)
-    cap = cap_at(ev, t, 100e6)
+    cap = cap_over(ev, t, 600.0, 100e6)  # the 10-min intervals from t: the events start and end on their bounds
     assert np.all(cap[(t >= 36000) & (t < 43200)] == pytest.approx(60e6))
     assert np.all(cap[(t >= 72000) & (t < 75600)] == 50e6)
     assert np.all(cap[(t < 36000) | ((t >= 43200) & (t < 72000)) | (t >= 75600)] == 100e6)

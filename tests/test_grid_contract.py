@@ -59,3 +59,15 @@ def test_a_peak_shaving_battery_runs_the_site_at_most_to_its_transformer_rating(
     # the battery still lifts the site above the 400-kW contract, up to the rating (measured 1,256 ticks above it)
     assert np.count_nonzero(fac > 401e3) > 100 and fac.max() > 419e3
     assert np.all(ts["meter_power_w"] <= 400e3 * (1 + 1e-9)) and rep["storage"]["unmet_energy_j"] < 1.0
+
+
+def test_a_transformer_rating_given_limits_a_site_without_a_battery():
+    # the transformer carries the whole site, battery-fed or not: a given rating limits every budget where the UPS
+    # rating does (Facility.max_it_delivered_w); until 2026-12-05 it limited only a battery's lift and reference.yaml
+    # with a 400-kW transformer and no battery ran at 495.0 kW
+    ref = ROOT / "scenarios" / "reference.yaml"
+    r = dcsim.run(str(ref), overrides={"facility.power_chain.transformer_rating": "400 kW"})
+    ts = r.timeseries
+    assert np.all(ts["interconnect_w"] == 495e3)  # the meter cap is still the contract ...
+    assert ts["facility_power_w"].max() <= 400e3 * (1 + 1e-9)  # ... the transformer holds the site below it
+    assert ts["facility_power_w"].max() > 399e3  # and binds at the evening peak

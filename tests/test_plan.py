@@ -503,10 +503,10 @@ def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
         {"kind": "heat_wave", "start": "1 h", "duration": "2 h", "offset": "8 K", "ramp": "1 h"},
         {"kind": "node_failures", "mtbf": "1000 h", "repair": "4 h"}])
     m2 = _models(raw2, None)
-    held = faults_at(raw2["faults"], m2.scenario.faults, 1.5 * 3600, 600.0)
+    held = faults_at(raw2["faults"], m2.scenario.faults, 1.5 * 3600, 600.0, tick_s=60.0)
     assert held[0]["offset"] == pytest.approx(4.0) and held[0]["ramp"] == 0.0 and held[0]["duration"] == 600.0
     assert held[1] == raw2["faults"][1]
-    assert [f["kind"] for f in faults_at(raw2["faults"], m2.scenario.faults, 3.5 * 3600, 600.0)] == ["node_failures"]
+    assert [f["kind"] for f in faults_at(raw2["faults"], m2.scenario.faults, 3.5 * 3600, 600.0, tick_s=60.0)] == ["node_failures"]
     # the held window validates as a scenario
     from dcsim.scenario import load_scenario
     load_scenario(inside, base_dir=cur.parent)
@@ -514,6 +514,22 @@ def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
     one = {**raw, "faults": raw["faults"][0]}
     assert _steady_window(one, _models(one, cur.parent), int(17.5 * 3600 / dt), 300.0, "request")["faults"] \
         == inside["faults"]
+
+
+def test_the_confirming_window_keeps_a_curtailment_fault_overlapping_its_tick():
+    """The engine holds a tick any part of which lies in a curtailment fault to its cap (dcsim.power.grid.overlaps), so
+    the critical tick's window runs with it: reference.yaml at a 15-min tick with a 1-min 60 % fault at 17:05 has its
+    critical tick at 17:00 (capped); until 2026-12-05 the window read the fault at the tick's middle, 17:07:30, and
+    ran without it (faults [])."""
+    from dcsim.plan import _window_at_critical_tick
+
+    ref = ROOT / "scenarios" / "reference.yaml"
+    raw = apply_overrides(read_yaml(ref), {"controller.tick": "15 min", "faults": [
+        {"kind": "curtailment", "start": "1025 min", "duration": "1 min", "fraction": "60%"}]})
+    base, moment = _window_at_critical_tick(raw, ref.parent, 300.0)
+    assert moment["t_s"] == 17 * 3600.0
+    assert [(f["kind"], f["start"], f["duration"], f["fraction"]) for f in base["faults"]] \
+        == [("curtailment", 0.0, 300.0, "60%")]
 
 
 @pytest.mark.parametrize("gpus, reason", [(-5, "must be at least 1 (GPUs), got -5"),

@@ -571,6 +571,27 @@ def _flex_result(tick_s: float = 120.0):
     return SimpleNamespace(report=rep, timeseries=ts)
 
 
+def test_grid_flex_figure_draws_a_cap_lowered_by_a_curtailment_fault_alone():
+    """A run with a grid block, no battery, no deferred work and no utility request, whose cap a curtailment fault
+    lowers (the `curtailment` column marks requests only): the figure shows the meter against the lowered cap;
+    with nothing lowered, no figure. Until 2026-12-05 the figure read the `curtailment` column and was left out."""
+    from dcsim.plots.flex import grid_flex_figure
+
+    r = _flex_result()
+    ts = {k: v for k, v in r.timeseries.items() if k not in ("battery_w", "battery_energy_j", "deferred_backlog_tokens")}
+    n = ts["t_s"].size
+    ts["curtailment"], ts["curtailment_notice"] = np.zeros(n, np.int8), np.zeros(n, np.int8)
+    contract = float(np.max(r.timeseries["interconnect_w"]))
+    rep = {**r.report, "interconnect_w": contract}
+    ts["meter_power_w"] = ts["facility_power_w"]
+    ts["interconnect_w"] = np.full(n, contract)
+    assert grid_flex_figure(SimpleNamespace(report=rep, timeseries=ts)) is None
+    ts["interconnect_w"] = np.where((np.arange(n) >= 300) & (np.arange(n) < 310), 0.6, 1.0) * contract  # the fault
+    fig = grid_flex_figure(SimpleNamespace(report=rep, timeseries=ts))
+    assert fig is not None
+    np.testing.assert_allclose(_tick_values(_line(fig.axes[0], CAP_IN_FORCE)), ts["interconnect_w"] * 1e-3)
+
+
 def _shaded(ax, label, x):
     """Whether each x is inside the shading labelled `label` (a collection filling the axes' height)."""
     colls = [c for c in ax.collections if c.get_label() == label]

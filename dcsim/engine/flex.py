@@ -231,6 +231,7 @@ class Flex:
     first_throttle_s: float | None = None
     first_shed_s: float | None = None
     battery_ceiling_w: float = math.inf  # the site load the battery may lift the meter budget to (build_flex)
+    caps: list | None = None  # every lowering of the meter cap, faults and requests (loop.curtailment_caps, once)
 
     @property
     def top(self) -> int:
@@ -238,13 +239,12 @@ class Flex:
 
     def battery_lift_w(self, cap_w):
         """How far [W] the battery may lift the meter budget above the cap ``cap_w`` (per tick or one figure): its
-        discharge limit, at most up to :attr:`battery_ceiling_w` — the contract for ``dispatch: events`` (the battery
+        discharge limit, at most up to :attr:`battery_ceiling_w`, the contract for ``dispatch: events`` (the battery
         covers a request's cut, the site draws no more than outside requests: until 2026-12-05 a 300-kW battery ran
-        grid-flex at 495 kW against a 400-kW contract during the request) and, where
-        ``facility.power_chain.transformer_rating`` is given, that rating for every dispatch (the transformer carries
-        the whole site, battery-fed or not: until 2026-12-05 a ``peak_shave`` battery ran grid-flex at 495.5 kW
-        through a 420-kW one, the rating setting only its losses). The one home of
-        both clips: the budget of :func:`dcsim.engine.loop.exogenous` and :meth:`FlexChunk.fits` read it."""
+        grid-flex at 495 kW against a 400-kW contract during the request). Computed once per chunk
+        (:func:`dcsim.engine.loop._flex_chunk`), where the budget of :func:`dcsim.engine.loop.exogenous` and
+        :meth:`FlexChunk.fits` read it. A given ``power_chain.transformer_rating`` limits every budget, battery-fed or
+        not, where the UPS rating does (:meth:`dcsim.thermal.facility.Facility.max_it_delivered_w`)."""
         room = np.maximum(self.battery_ceiling_w - np.asarray(cap_w, dtype=float), 0.0)
         return np.minimum(self.batt.p_discharge_max_w, room)
 
@@ -289,12 +289,9 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         fx.batt = battery_params(fs.storage)
         fx.e_j = fx.e0_j = fx.batt.e0_j
         # the site load the battery may lift the budget to (Flex.battery_lift_w): the contract for a battery that rides
-        # through requests, and the transformer's rating where the scenario gives it (by default the rating follows
-        # the interconnect for its losses only: a peak_shave battery runs the site above its contract, as dcsim plan
-        # --curtailment --storage assumes)
-        tr = fs.power_chain.transformer_rating
-        fx.battery_ceiling_w = min(contract if fx.batt.dispatch == "events" else math.inf,
-                                   math.inf if tr is None else float(tr))
+        # through requests; a peak_shave battery may run the site above its contract, as dcsim plan --curtailment
+        # --storage assumes, up to the transformer's rating where given (Facility.max_it_delivered_w)
+        fx.battery_ceiling_w = contract if fx.batt.dispatch == "events" else math.inf
     if fs.thermal is not None:
         # the die limit and resistance are facility.thermal.gpu's (each rack group's own in th_groups); its power range
         # (p_max_w, p_min_w, p_idle_w, gamma) is the standalone functions', not read here: each group's power at each
@@ -329,9 +326,10 @@ class FlexChunk:
     ``ex_at(extra_w, j)`` the inputs of tick ``j`` alone at cap + ``extra_w`` (a partly drained
     battery); ``ex_tgt`` the inputs at the peak-shaving target (or ``ex``)."""
 
-    def __init__(self, fx: Flex, ex, ex_hi_fn, ex_tgt, i0: int, ex_at=None):
+    def __init__(self, fx: Flex, ex, ex_hi_fn, ex_tgt, i0: int, ex_at=None, lift=None):
         self.fx, self.ex, self.ex_hi_fn, self.ex_hi, self.i0 = fx, ex, ex_hi_fn, None, i0
         self.ex_at = ex_at
+        self.lift = None if lift is None else np.asarray(lift, dtype=float).tolist()  # ex_hi's lift per tick, W
         m = fx.m
         n = ex.t_s.size
         self.n = n
@@ -422,7 +420,7 @@ class FlexChunk:
         if self.ex_hi is None:  # the chunk's inputs at cap + the battery's discharge limit, on first use
             self.ex_hi = self.ex_hi_fn()
         hi = self.ex_hi
-        top = float(fx.battery_lift_w(self.cap[j]))  # the lift of ex_hi (at most to the contract or transformer)
+        top = self.lift[j]  # the lift of ex_hi (at most to the contract for dispatch: events)
         avail = min(top, max(fx.e_j - b.e_min_j, 0.0) * b.eta_discharge / fx.dt)
         f = avail / top if top > 0 else 0.0
         if f <= 0:

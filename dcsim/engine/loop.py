@@ -74,17 +74,17 @@ class Exogenous:
                                             if f.name != "overhead_w"})
 
 
-def curtailment_caps(m: Models, flex=None) -> list[CurtailmentEvent]:
+def curtailment_caps(m: Models, events=()) -> list[CurtailmentEvent]:
     """Every lowering of the meter cap in the run, as :class:`~dcsim.power.grid.CurtailmentEvent`: the
     ``curtailment`` faults (a request without notice, its cap the fault's factor × the contract) and the utility's
-    requests (``grid.curtailment``, ``flex.events``). :func:`exogenous` holds each tick to the lowest of them in force
-    in any part of it (:func:`~dcsim.power.grid.cap_over`), one rule for both: until 2026-12-05 the faults were read at
-    mid-tick, so a 1-min curtailment fault at 17:05 inside a 15-min tick left the reference hall at 490 kW against
-    its 297-kW cap, reported as met (``interconnect_exceeded_s`` 0)."""
-    contract = float(m.facility.interconnect_w)
-    out = [] if m.faults is None else [CurtailmentEvent(a, b, 1.0 - f, f * contract, 0.0)
+    requests ``events`` (``grid.curtailment``, ``Flex.events``). :func:`exogenous` holds each tick to the lowest of them
+    in force in any part of it (:func:`~dcsim.power.grid.cap_over`), one rule for both, and reads the list built once
+    per run (``Flex.caps``): until 2026-12-05 the faults were read at mid-tick, so a 1-min curtailment fault at 17:05
+    inside a 15-min tick left the reference hall at 490 kW against its 297-kW cap, reported as met
+    (``interconnect_exceeded_s`` 0)."""
+    out = [] if m.faults is None else [CurtailmentEvent(a, b, 1.0 - f, None, 0.0)
                                        for a, b, f in m.faults.curtailment_windows()]
-    return out + (list(flex.events) if flex is not None else [])
+    return out + list(events)
 
 
 def exogenous(m: Models, i0: int, i1: int, dt: float,
@@ -97,7 +97,8 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     and thermal dynamics without pre-emptive cap lift the instant cooling budget (heat is stored;
     the thermal side throttles instead). ``extra_w`` (W, per tick or one figure) adds to the meter budget (a
     battery's discharge: :meth:`dcsim.engine.flex.Flex.battery_lift_w`, which holds the site at most to its contract
-    where the battery only rides through requests, and to ``power_chain.transformer_rating`` where given);
+    where the battery only rides through requests; every budget is at most ``power_chain.transformer_rating`` where
+    given, :meth:`~dcsim.thermal.facility.Facility.max_it_delivered_w`);
     ``target_w`` lowers it (a peak-shaving target).
 
     ``power_down`` (:class:`~dcsim.engine.controller.PowerDown`, ``controller.idle_power_down``):
@@ -113,7 +114,13 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     t_db, t_wb = m.facility.weather.at(tm)
     t_db, t_wb = np.array(t_db, dtype=float), np.array(t_wb, dtype=float)
     # the contract, or the lowest curtailment (a fault or a utility request) in force in any part of the tick
-    cap = cap_over(curtailment_caps(m, flex), t, dt, float(m.facility.interconnect_w))
+    if flex is None:
+        caps = curtailment_caps(m)
+    else:  # built once per run, on first use
+        if flex.caps is None:
+            flex.caps = curtailment_caps(m, flex.events)
+        caps = flex.caps
+    cap = cap_over(caps, t, dt, float(m.facility.interconnect_w))
     avail = np.ones(t.shape)
     cool_factor = np.ones(t.shape)
     fx = m.faults
@@ -430,15 +437,15 @@ def _flex_chunk(m: Models, fx, ex: Exogenous, i0: int, i1: int, dt: float, avail
     if fx is None:
         return None
     b = fx.batt
-    # the budget at the cap + the battery's lift: at most to the contract (dispatch "events") or the transformer's
-    # rating where given (Flex.battery_lift_w; docs/grid.md)
-    ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=fx.battery_lift_w(ex.interconnect_w))) \
-        if b is not None else None
+    # the budget at the cap + the battery's lift, per tick, computed once for the chunk: at most to the contract
+    # (dispatch "events"; Flex.battery_lift_w), the budget at most the transformer's rating where given (the facility)
+    lift = fx.battery_lift_w(ex.interconnect_w) if b is not None else None
+    ex_hi = (lambda: exogenous(m, i0, i1, dt, availability, fx, extra_w=lift)) if b is not None else None
     ex_tgt = (exogenous(m, i0, i1, dt, availability, fx, target_w=b.shave_to_w)
               if b is not None and b.dispatch != "events" else ex)
     ex_at = (lambda w, j: exogenous(m, i0 + j, i0 + j + 1, dt, availability, fx, extra_w=w)) \
         if b is not None else None
-    return FlexChunk(fx, ex, ex_hi, ex_tgt, i0, ex_at)
+    return FlexChunk(fx, ex, ex_hi, ex_tgt, i0, ex_at, lift)
 
 
 def operating_point(m: Models, served, mode, level, avail, limit=None, ec=None) -> dict[str, np.ndarray]:

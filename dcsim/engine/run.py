@@ -8,6 +8,7 @@ seed) and every fault window is costed against that baseline (:func:`fault_costs
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +24,7 @@ from dcsim.engine.requests import RequestEngine
 from dcsim.faults import FaultSchedule, build_faults, fault_specs
 from dcsim.metrics.expect import check_expectations
 from dcsim.metrics.result import Result
+from dcsim.power.grid import overlaps
 from dcsim.scenario import Scenario, load_scenario
 from dcsim.tpf import BINDING_NAMES
 
@@ -133,8 +135,8 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
         if w["kind"] == "curtailment":
             # the ticks held to its cap: any part of which lies in it (loop.curtailment_caps; by mid-time, a 1-min
             # curtailment inside a 15-min tick had no tick and cost nothing while the tick ran at its cap)
-            sel = (t0 < w["end_s"]) & (t0 + dt > w["start_s"])
-            after = t0 + dt > w["start_s"]
+            sel = overlaps(t0, dt, w["start_s"], w["end_s"])
+            after = overlaps(t0, dt, w["start_s"], math.inf)
         else:
             sel = (tm >= w["start_s"]) & (tm < w["end_s"])
             after = tm >= w["start_s"]

@@ -203,8 +203,13 @@ def grid_flex_figure(result: Any):
     if "grid" not in report or "meter_power_w" not in ts:
         return None
     storage, deferred = "battery_energy_j" in ts, "deferred_backlog_tokens" in ts
-    if not (storage or deferred or np.any(np.asarray(ts.get("curtailment", [])) != 0)):
-        return None  # nothing the grid asked and no flexible response (e.g. thermal masses alone): no figure
+    # the cap lowered below the contract, by a utility request or a curtailment fault (the `curtailment` column marks
+    # the requests alone: until 2026-12-05 a run with a grid block and only a curtailment fault got no figure)
+    cap = np.asarray(ts.get("interconnect_w", []), dtype=float)
+    contract = float(report.get("interconnect_w", np.max(cap) if cap.size else 0.0))
+    lowered = bool(np.any(cap < contract * (1 - 1e-12)))
+    if not (storage or deferred or lowered):
+        return None  # nothing lowered the cap and no flexible response (e.g. thermal masses alone): no figure
     daily = _long_run(ts)
     rows = 1 + storage + deferred
     fig = new_figure(13.0 if daily else 11.0, 2.6 + 2.2 * rows)

@@ -6,7 +6,7 @@ day) places them on the calendar for month/hour windows and hourly series.
 
 Wiring (phase 2): build the event list and the price/carbon arrays once per run
 (:func:`curtailment_events`, :func:`series_at`); per chunk of ticks take
-:func:`cap_at` (the meter cap in force, vectorized), :func:`notice_at` (a request has been
+:func:`cap_over` (the meter cap over each whole tick, vectorized), :func:`notice_at` (a request has been
 announced: storage pre-charges, deferrable work is held) and the price/carbon of each tick.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from dcsim.textio import MAX_TABLE_BYTES, read_text
 
-__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "cap_at", "cap_over", "notice_at",
+__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "overlaps", "cap_over", "notice_at",
            "curtailment_summary", "series_at", "local_hour_and_month", "exceedance_events",
            "curtailment_enabled_scale"]
 
@@ -116,31 +116,30 @@ def curtailment_events(spec, horizon_s: float, start: datetime | None = None, se
                                      seed_seq if seed_seq is not None else np.random.SeedSequence(0))
 
 
-def cap_at(events: list[CurtailmentEvent], t_s, contract_w: float):
-    """Meter cap [W] in force at the instants t_s: the contract, or the lowest cap of an event covering t
-    (:func:`cap_over` of zero-length intervals)."""
-    return cap_over(events, t_s, 0.0, contract_w)
+def overlaps(t0_s, dt_s: float, start_s: float, end_s: float):
+    """True where the interval [t0, t0 + dt) overlaps [start, end) (half-open: it begins before the end and ends
+    after the start; touching at an end point is no overlap). The one rule for "a tick any part of which lies in a
+    curtailment": :func:`cap_over` (the engine's cap), the fault costs' window (:func:`dcsim.engine.run.fault_costs`)
+    and ``dcsim plan``'s steady window at a tick (:func:`dcsim.plan.faults_at`) all read it."""
+    t0 = np.asarray(t0_s, dtype=float)
+    return (t0 < end_s) & (t0 + float(dt_s) > start_s)
 
 
 def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: float):
     """Meter cap [W] of each interval [t0, t0 + dt): the contract, or the lowest cap of any event overlapping it
-    (``dt_s`` 0: the instant t0, inside an event's [start, end)).
+    (:func:`overlaps`).
 
     A controller tick runs one operating point for its whole length, so a tick any part of which lies in a request
     is held to that request's cap throughout (:func:`dcsim.engine.loop.exogenous`, which reads every lowering of the
     cap this way: the utility's requests and the ``curtailment`` faults alike): the meter stays under the cap for
     the whole request, at the price of capping the rest of a tick the request only partly fills. Until 2026-12-05
-    the engine took :func:`cap_at` at mid-tick: a request shorter than half a tick was never applied and the end of
+    the engine took the cap in force at mid-tick: a request shorter than half a tick was never applied and the end of
     one running past its last tick's middle was dropped (year-richmond, 15-min ticks: a 1-min request at 3,692 h
     and a 7.5-min one at 350 h drew 474.9 and 461.9 kW against a 247.5-kW cap)."""
     t0 = np.asarray(t0_s, dtype=float)
-    t1 = t0 + float(dt_s)
     cap = np.full(t0.shape, float(contract_w))
     for ev in events:
-        # half-open intervals: an interval overlaps [start, end) when it begins before the end and ends after the
-        # start; an instant lies in it when it is at or after the start
-        inside = (t0 < ev.end_s) & ((t1 > ev.start_s) if dt_s > 0 else (t0 >= ev.start_s))
-        cap = np.where(inside, np.minimum(cap, ev.cap_for(contract_w)), cap)
+        cap = np.where(overlaps(t0, dt_s, ev.start_s, ev.end_s), np.minimum(cap, ev.cap_for(contract_w)), cap)
     return cap
 
 

@@ -203,14 +203,30 @@ class Facility:
         """Largest IT power the UPS rating allows (UPS output = IT·(1 + PDU loss fraction))."""
         return self.ups_rating_w / (1.0 + self.spec.power_chain.pdu_loss_fraction)
 
+    @property
+    def transformer_limit_w(self) -> float:
+        """Largest facility power [W] the transformer may carry: ``power_chain.transformer_rating`` where the scenario
+        gives it, else no limit (the rating then follows the interconnect and sets only the transformer's losses, so
+        a ``peak_shave`` battery may run the site above its contract on stored energy, as ``dcsim plan --curtailment
+        --storage`` assumes). Compared with the facility power including the transformer's own loss, as the meter
+        cap is (conservative by that loss: the rating is on the transformer's output)."""
+        tr = self.spec.power_chain.transformer_rating
+        return math.inf if tr is None else float(tr)
+
     def max_it_delivered_w(self, cap_w, liquid_fraction, t_db_c, t_wb_c):
-        """Largest IT power [W] the delivery chain can carry: what the meter cap allows
-        (:meth:`max_it_power_w`) and at most what the UPS rating allows (:attr:`ups_it_limit_w`: its output is
-        IT + PDU loss, and with 2N each system must carry it all). The rating defaults to the interconnect, which
-        the meter cap already holds below; a quick-study plant (fixed PUE or a PUE curve) models no delivery
-        chain and reads no rating."""
-        it = np.asarray(self.max_it_power_w(cap_w, liquid_fraction, t_db_c, t_wb_c), dtype=float)
-        return it if self.quick_study else np.minimum(it, self.ups_it_limit_w)
+        """Largest IT power [W] the delivery chain can carry under the facility budget ``cap_w`` (the meter cap plus
+        what a battery lifts it by): what the budget allows (:meth:`max_it_power_w`) with the budget at most the
+        transformer's rating where given (:attr:`transformer_limit_w`: the transformer carries the whole site,
+        battery-fed or not), and at most what the UPS rating allows (:attr:`ups_it_limit_w`: its output is IT + PDU
+        loss, and with 2N each system must carry it all). The UPS rating defaults to the interconnect, which the
+        meter cap already holds below; a quick-study plant (fixed PUE or a PUE curve) models no delivery chain and
+        reads no rating. Until 2026-12-05 a given transformer rating limited only a battery's lift: reference.yaml
+        with ``transformer_rating: 400 kW`` and no battery ran at 495.0 kW."""
+        if self.quick_study:
+            return np.asarray(self.max_it_power_w(cap_w, liquid_fraction, t_db_c, t_wb_c), dtype=float)
+        budget = np.minimum(np.asarray(cap_w, dtype=float), self.transformer_limit_w)
+        it = np.asarray(self.max_it_power_w(budget, liquid_fraction, t_db_c, t_wb_c), dtype=float)
+        return np.minimum(it, self.ups_it_limit_w)
 
     def heat_rejection_capacity_w(self, t_db_c, t_wb_c, liquid_fraction=0.0):
         """Heat [W] the plant can reject now; non-increasing in outdoor temperature.

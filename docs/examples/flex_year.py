@@ -16,7 +16,7 @@ import dcsim
 from dcsim.metrics.annual import annual_summary
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
 from dcsim.power.grid import (
-    cap_at, curtailment_enabled_scale, curtailment_events, curtailment_summary, notice_at, series_at,
+    cap_over, curtailment_enabled_scale, curtailment_events, curtailment_summary, notice_at, series_at,
 )
 from dcsim.power.storage import battery_params, dispatch
 from dcsim.scenario.facility import BatteryStorageSpec
@@ -47,7 +47,7 @@ contract = r.report["interconnect_w"]
 events = curtailment_events(CurtailmentProcessSpec(budget="0.5%"), a["hours"] * 3600.0, start,
                             np.random.SeedSequence(42))
 s = curtailment_summary(events, a["hours"] * 3600.0)
-cap = cap_at(events, ts["t_s"], contract)
+cap = cap_over(events, ts["t_s"], r.report["tick_s"], contract)  # the cap over each whole tick
 load = ts["facility_power_w"]
 j_per_tok = np.where(ts["achieved_tok_s"] > 0, load / np.maximum(ts["achieved_tok_s"], 1e-9), 0.0)
 price = series_at(PriceSeriesSpec(kind="daily_profile", value="60 USD/MWh",
