@@ -23,7 +23,7 @@ import numpy as np
 
 from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
                                fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, tok_s_band_frac,
-                               within_band_lead)
+                               within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
                                   wrap_hanging, wrap_text)
@@ -504,11 +504,12 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         # the limits that could bind instead of the one named within the run's calibration band (the summary's rule,
         # dcsim.metrics.fmt.within_band_lead): "" where none, or an in-sample calibrated run
         lim = sum(float(v) for k, v in share.items() if k != "demand" and isinstance(v, (int, float)))
-        alt = within_band_lead(b.get("within_band") if isinstance(b.get("within_band"), dict) else None,
-                               b.get("most_common"), lim)
+        alt = within_band_lead_names(b.get("within_band") if isinstance(b.get("within_band"), dict) else None,
+                                     b.get("most_common"), lim)
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": calibration_label(_calibration(r)),
-                        "within_band": alt.removeprefix("or ").removesuffix(" within the calibration band") or "none"})
+                        "within_band": (", ".join(alt[:-1]) + " or " + alt[-1] if len(alt) > 1
+                                        else (alt[0] if alt else "none"))})
     runs = _run_rows(labels, dirs, reports)
     for r, rep in zip(runs, reports):  # what a share of C is a share of (SHARES_OF_C)
         r["compute_ceiling_tok_s"] = mean_compute_ceiling(rep)
