@@ -123,8 +123,9 @@ def test_run_records_where_the_binding_is_undetermined_within_its_band(fp8_noon,
 
 def test_summary_and_html_card_say_the_binding_is_undetermined_within_the_band(fp8_noon, bf16_noon):
     """The terminal's binding row and report.html's binding card read "compute most of the time (100.0%)" where power
-    and cooling sat 8-9 % above compute under a ±28 %/±31 % band (the audit of 2026-12-05); they now add "or power or
-    cooling within the calibration band" and a line with the gaps. A calibrated run reads as before."""
+    and cooling sat 8-9 % above compute under a ±28 %/±31 % band (the audit of 2026-12-05); they now add "power or
+    cooling could bind instead within the calibration band" inside the parenthesis and a line with the gaps ("P and
+    Q sit … above C"), the window's top the TDP cap 1.20x. A calibrated run reads as before."""
     from dcsim.report.html import render_html
     from dcsim.report.summary import headline_rows
 
@@ -211,3 +212,32 @@ def test_the_headline_adds_alternatives_only_to_a_limit():
     assert "(≥±28 % tok/s, ≥±31 % J/token) on 50.0% of the run: P sits 5.0 % above C (median)" in \
         within_band_text(wb)
     assert not ceilings_within_band(0.0, "power", 10.0, "compute", 1.0, 1.0)
+
+
+def test_several_pools_count_only_the_facility_bound_pools_flags(monkeypatch):
+    """With several pools a tick's flags are those of the pool whose binding is the facility's
+    (dcsim.tpf.facility_bound_pool): on tick 0 pool 0 is compute-bound with P 5 % above C (within the band) but pool 1,
+    power-bound with compute far above, is furthest short for its own work and names the facility's binding; the
+    band cannot reorder that. On tick 1 pool 0 is the bound pool and its flag counts. (OR-ed across pools, tick 0
+    counted: share 1.0.)"""
+    import dcsim.engine.assemble as asm
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario("scenarios/mixed-fleet.yaml"))
+    assert m.multi_pool and len(m.pools) == 2
+    monkeypatch.setattr(asm, "out_of_sample_bands", lambda rep: [
+        {"group": c["group"], "tok_s_pct": 10.0, "j_per_tok_pct": 10.0, "lower_bound": False}
+        for c in rep["provenance"]["calibration"]])
+    monkeypatch.setattr(asm, "band_frac", lambda b, q: b[f"{q}_pct"] / 100.0)
+    f = lambda *v: np.array(v, dtype=float)  # noqa: E731
+    ts = {"t_s": f(0, 60), "binding": np.array([2, 1], dtype=np.int8),
+          "pool0_binding": np.array([1, 1], dtype=np.int8), "pool1_binding": np.array([2, 0], dtype=np.int8),
+          "pool0_compute_tok_s": f(100, 100), "pool0_power_tok_s": f(105, 105), "pool0_cooling_tok_s": f(500, 500),
+          "pool1_compute_tok_s": f(300, 300), "pool1_power_tok_s": f(100, 400), "pool1_cooling_tok_s": f(500, 500),
+          "pool0_held_tokens": f(60, 600), "pool0_shed_tokens": f(0, 0), "pool0_waiting_tok_s": f(110, 110),
+          "pool1_held_tokens": f(6000, 0), "pool1_shed_tokens": f(0, 0), "pool1_waiting_tok_s": f(200, 50)}
+    assert asm.bound_pool_of_ticks(m, ts).tolist() == [1, 0]
+    wb = asm.binding_within_band(m, ts)
+    assert wb["share"] == 0.5
+    assert wb["by_named"]["compute"]["power"] == 0.5 and wb["by_named"]["power"]["compute"] == 0.0
