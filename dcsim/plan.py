@@ -567,7 +567,8 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
 def model_band(m) -> dict | None:
     """The calibration band a plan answer carries (issue 14.6): the widest band of the scenario's rack groups whose node
     figures are not in-sample calibrated (:func:`dcsim.metrics.fmt.out_of_sample_bands`: transferred or extrapolated;
-    the rule of the run's headline band), as fractions ``tok_s`` and ``j_per_tok``, with ``lower_bound`` and
+    the rule of the run's headline band), as fractions ``tok_s`` and ``j_per_tok``, with ``power_cap_ratio`` (the
+    largest of those groups' ``Group.power_cap_ratio``: the physical end of the window of P/C), ``lower_bound`` and
     ``groups``; None for an in-sample calibrated scenario (its answer reads as it did)."""
     bands = out_of_sample_bands({"provenance": {"calibration": [{"group": g.name, **g.node.calibration}
                                                                   for g in m.groups]}})
@@ -575,7 +576,9 @@ def model_band(m) -> dict | None:
     bj = max((band_frac(b, "j_per_tok") for b in bands), default=0.0)
     if bt <= 0 and bj <= 0:
         return None
-    return {"tok_s": bt, "j_per_tok": bj, "lower_bound": any(b["lower_bound"] for b in bands),
+    out_of_sample = {b["group"] for b in bands}
+    cap = max((g.power_cap_ratio for g in m.groups if g.name in out_of_sample), default=math.inf)
+    return {"tok_s": bt, "j_per_tok": bj, "power_cap_ratio": cap, "lower_bound": any(b["lower_bound"] for b in bands),
             "groups": [b["group"] for b in bands]}
 
 
@@ -597,23 +600,31 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
       (1 ± b_j)) over the lowest modelled one."""
     if band is None:
         return None
-    bt, bj = band["tok_s"], band["j_per_tok"]
-    lo, hi = band_ratio_window(bt, bj)
+    bt, bj, cap = band["tok_s"], band["j_per_tok"], band.get("power_cap_ratio", math.inf)
+    lo, hi = band_ratio_window(bt, bj, cap)
     c = out.get("ceilings") or {}
     named = out.get("binding")
     alts = []
     if named in _NAMES and isinstance(c.get(f"{named}_tok_s"), (int, float)):
         alts = [k for k in _NAMES if k != named and bool(ceilings_within_band(
-            c[f"{named}_tok_s"], named, c.get(f"{k}_tok_s", math.nan), k, bt, bj))]
+            c[f"{named}_tok_s"], named, c.get(f"{k}_tok_s", math.nan), k, bt, bj, cap))]
     res: dict[str, Any] = {"tok_s_pct": 100.0 * bt, "j_per_tok_pct": 100.0 * bj, "lower_bound": band["lower_bound"],
                            "groups": band["groups"], "ratio_window": [lo, hi if math.isfinite(hi) else None],
+                           "power_cap_ratio": cap if math.isfinite(cap) else None,
                            "binding_alternatives": alts}
     q = out.get("question")
     if q == "max-gpus" and out.get("gpus_at_flip") is not None:
         gpr = int(out["gpus_per_rack"])
-        flips = [float(out["gpus_at_flip"]) / hi if math.isfinite(hi) else 0.0, float(out["gpus_at_flip"]) / max(lo, 1e-12)]
-        racks = [max(int(math.floor(f / gpr + 1e-9)), 1) for f in flips]
-        res.update(gpus_at_flip=flips, racks=racks, gpus=[r * gpr for r in racks])
+        f = float(out["gpus_at_flip"])
+        flips = [f / hi if math.isfinite(hi) else 0.0, f / lo if lo > 0 else math.inf]
+        racks = [max(int(math.floor(x / gpr + 1e-9)), 1) if math.isfinite(x) else None for x in flips]
+        res.update(gpus_at_flip=[x if math.isfinite(x) else None for x in flips], racks=racks,
+                   gpus=[r * gpr if r is not None else None for r in racks])
+        if isinstance(out.get("at_flip"), dict):  # whole replicas below each end (the answer's own rule)
+            tp, per = out["at_flip"]["gpus_per_replica"], out["at_flip"]["gpus_per_server"]
+            ends = [whole_replicas_from(x, tp, per) if math.isfinite(x) else None for x in flips]
+            res["replicas"] = [e["replicas_below"] if e else None for e in ends]
+            res["replica_gpus"] = [e["replicas_below"] * tp if e else None for e in ends]
     elif q == "interconnect-for" and m is not None and mom is not None and out.get("it_budget_power_w"):
         mo, w = out["moment"], float(out["it_budget_power_w"])
         f = with_interconnect(m, float(out["interconnect_w"])).facility
@@ -641,10 +652,17 @@ def band_answer_text(r: dict) -> list[str]:
         return []
     bnd = fmt_band({"tok_s_pct": b["tok_s_pct"], "j_per_tok_pct": b["j_per_tok_pct"]}, bool(b["lower_bound"]))
     lb = "at least " if b["lower_bound"] else ""
-    if b.get("gpus"):
+    if b.get("replicas"):  # whole replicas below each end of the window (dcsim.metrics.fmt.whole_replicas_from)
+        (n0, n1), (g0, g1), (f0, f1) = b["replicas"], b["replica_gpus"], b["gpus_at_flip"]
+        what = (f"{lb}{n0:,}-{n1:,} replicas ({g0:,}-{g1:,} GPUs) run flat out under the cap; power or cooling "
+                f"binds from {f0:,.0f}-{f1:,.0f} GPUs" if n1 is not None else
+                f"{lb}from {n0:,} replicas ({g0:,} GPUs), no upper end, run flat out under the cap; power or cooling "
+                f"binds from {f0:,.0f} GPUs, no upper end")
+    elif b.get("gpus"):
         (g0, g1), (r0, r1), (f0, f1) = b["gpus"], b["racks"], b["gpus_at_flip"]
         what = (f"{lb}{g0:,}-{g1:,} GPUs ({r0}-{r1} racks) run flat out under the cap; power or cooling binds from "
-                f"{f0:,.0f}-{f1:,.0f} GPUs")
+                f"{f0:,.0f}-{f1:,.0f} GPUs" if g1 is not None else
+                f"{lb}from {g0:,} GPUs ({r0} racks), no upper end, run flat out under the cap")
     elif b.get("interconnect_w") and all(v is not None for v in b["interconnect_w"]):
         i0, i1 = b["interconnect_w"]
         what = f"{lb}{fq(round_sig(i0, 3, up=False), 'power')}-{fq(round_sig(i1, 3, up=True), 'power')} of interconnect"
@@ -661,7 +679,8 @@ def binding_answer_text(r: dict) -> str:
     """The binding at a plan answer as printed: ``"COMPUTE"``, or ``"COMPUTE, or cooling within the calibration
     band"`` where :func:`answer_band` finds another limit within the band at the critical moment."""
     alts = (r.get("band") or {}).get("binding_alternatives") or []
-    return r["binding"].upper() + (f", or {' or '.join(alts)} within the calibration band" if alts else "")
+    return r["binding"].upper() + (f", or {' or '.join(alts)} could bind instead within the calibration band"
+                                   if alts else "")
 
 
 def _caveat(m) -> str | None:

@@ -272,7 +272,8 @@ def binding_of(demand, compute, power, cooling) -> np.ndarray:
     return code.astype(np.int8) if code.ndim else np.int8(code)
 
 
-def band_ratio_window(tok_s_frac: float, j_per_tok_frac: float) -> tuple[float, float]:
+def band_ratio_window(tok_s_frac: float, j_per_tok_frac: float,
+                      power_cap_ratio: float = math.inf) -> tuple[float, float]:
     """The range of ``X / C`` (X an energy-limited ceiling, power P or cooling Q; C the compute ceiling; tokens/s over
     tokens/s, dimensionless) inside which a node model off by up to ``±tok_s_frac`` in tokens/s and ``±j_per_tok_frac``
     in J/token (a calibration band as fractions, ``provenance.calibration[].error_band_pct`` / 100) leaves the order
@@ -280,50 +281,63 @@ def band_ratio_window(tok_s_frac: float, j_per_tok_frac: float) -> tuple[float, 
     Q are a power (or heat) budget over J/token (DESIGN.md: P = P_deliv / (PUE·E_tok), Q = Q_rej / E_tok), so the
     true X lies in X·[1/(1 + b_j), 1/(1 − b_j)]; the two ranges overlap, and either may bind, exactly when
     (1 − b_t)(1 − b_j) ≤ X/C ≤ (1 + b_t)(1 + b_j). The two bands are taken as independent (the calibration record
-    states them apart and no joint or node-power band): the widest reading, the one a planner signing the answer
-    needs. A J/token band of 100 % or more leaves no upper end (inf)."""
+    states them apart and no joint or node-power band): the widest reading. A J/token band of 100 % or more leaves
+    no upper end (inf).
+
+    ``power_cap_ratio`` bounds the upper end physically. X/C is the budget over the fleet's full-load draw (N × node
+    power: the tok/s error cancels), so an X above C by a factor r binds instead only if the node truly draws r times
+    its modelled full-load power, and it cannot draw more than its GPUs at their TDP allow
+    (:func:`dcsim.node.power.tdp_wall_ratio`; 1.20 for the H100 in FP8 at the reference workload, where the product
+    of the bands alone read 1.67, an H100 drawing ~1,230 W). The cap is taken at least 1 (a model drawing above TDP
+    is no reason to exclude an exact tie). inf: no cap (a caller without the node)."""
     bt, bj = max(float(tok_s_frac), 0.0), max(float(j_per_tok_frac), 0.0)
-    return (max(1.0 - bt, 0.0) * max(1.0 - bj, 0.0), (1.0 + bt) * (1.0 + bj) if bj < 1.0 else math.inf)
+    hi = (1.0 + bt) * (1.0 + bj) if bj < 1.0 else math.inf
+    cap = float(power_cap_ratio)
+    if cap == cap:
+        hi = min(hi, max(cap, 1.0))
+    return (max(1.0 - bt, 0.0) * max(1.0 - bj, 0.0), hi)
 
 
-def ceilings_within_band(x_tok_s, x_kind: str, y_tok_s, y_kind: str, tok_s_frac: float, j_per_tok_frac: float):
+def ceilings_within_band(x_tok_s, x_kind: str, y_tok_s, y_kind: str, tok_s_frac: float, j_per_tok_frac: float,
+                         power_cap_ratio: float = math.inf):
     """Whether the order of two ceilings (tokens/s; ``*_kind`` each ``"compute"``, ``"power"`` or ``"cooling"``) can
-    flip within a calibration band (fractions, :func:`band_ratio_window`): the one rule the run's binding headline,
-    report.html's binding card, ``dcsim plan``'s answers and ``dcsim compare`` read. Compute against power or cooling:
-    their ratio inside :func:`band_ratio_window`. Power against cooling: both are budgets over the same J/token, so
-    the band moves them together and cannot flip them (False unless equal); likewise two of one kind. A zero or
-    non-finite ceiling is never within the band of another (a band of 100 % would otherwise reach down to 0).
-    Broadcasts."""
+    flip within a calibration band (fractions, :func:`band_ratio_window`, with its physical ``power_cap_ratio``): the
+    one rule the run's binding headline, report.html's binding card, ``dcsim plan``'s answers and ``dcsim compare``
+    read. Compute against power or cooling: their ratio inside :func:`band_ratio_window`. Power against cooling:
+    both are budgets over the same J/token, so the band moves them together and cannot flip them (False, even where
+    they are equal: which of two equal ceilings is named is the tie order, not the band); likewise two of one kind.
+    A zero or non-finite ceiling is never within the band of another (a band of 100 % would otherwise reach down to
+    0). Broadcasts."""
     x, y = (np.asarray(v, dtype=float) for v in (x_tok_s, y_tok_s))
     energy = ("power", "cooling")
     if (x_kind in energy) == (y_kind in energy):
-        out = (x == y) & np.isfinite(x)
+        out = np.zeros(np.broadcast_shapes(x.shape, y.shape), dtype=bool)
     else:
         c, e = (x, y) if x_kind == "compute" else (y, x)
-        lo, hi = band_ratio_window(tok_s_frac, j_per_tok_frac)
+        lo, hi = band_ratio_window(tok_s_frac, j_per_tok_frac, power_cap_ratio)
         with np.errstate(divide="ignore", invalid="ignore"):
             r = e / np.where(c > 0, c, np.nan)
         out = np.isfinite(r) & (r > 0) & (r >= lo) & (r <= hi)
     return out if out.ndim else bool(out)
 
 
-def limits_within_band(binding, compute, power, cooling, tok_s_frac: float, j_per_tok_frac: float) -> dict:
-    """Per tick, which limit other than the one named binding could bind within a calibration band (fractions):
-    ``{kind: bools}`` for compute, power and cooling, true where the tick is bound by a limit (``binding`` int codes
-    of :data:`BINDING_NAMES`, 1-3; demand-bound ticks never) and ``kind``'s ceiling is within the band of the
-    binding one (:func:`ceilings_within_band`). Ceilings in tokens/s; broadcasts."""
+def limits_within_band(binding, compute, power, cooling, tok_s_frac: float, j_per_tok_frac: float,
+                       power_cap_ratio: float = math.inf) -> dict:
+    """Per tick, which limit other than the one named binding could bind within a calibration band (fractions,
+    with :func:`band_ratio_window`'s physical ``power_cap_ratio``): ``{named: {kind: bools}}`` for each limit named
+    (compute, power, cooling) and each other limit ``kind``, true where the tick is bound by ``named`` (``binding``
+    int codes of :data:`BINDING_NAMES`, 1-3; demand-bound ticks never) and ``kind``'s ceiling is within the band of
+    ``named``'s (:func:`ceilings_within_band`). Kept per named limit: an alternative of compute on compute-bound
+    ticks is not one of power on power-bound ticks. Ceilings in tokens/s; broadcasts."""
     b = np.asarray(binding)
     ceil = dict(zip(("compute", "power", "cooling"),
                     np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (compute, power, cooling)))))
-    out = {k: np.zeros(b.shape, dtype=bool) for k in ceil}
+    out: dict = {}
     for code, named in ((1, "compute"), (2, "power"), (3, "cooling")):
         sel = b == code
-        if not sel.any():
-            continue
-        for k in ceil:
-            if k != named:
-                out[k] |= sel & np.asarray(ceilings_within_band(ceil[named], named, ceil[k], k, tok_s_frac,
-                                                                j_per_tok_frac), dtype=bool)
+        out[named] = {k: sel & np.asarray(ceilings_within_band(ceil[named], named, ceil[k], k, tok_s_frac,
+                                                               j_per_tok_frac, power_cap_ratio), dtype=bool)
+                      for k in ceil if k != named}
     return out
 
 

@@ -17,17 +17,32 @@ REF = "scenarios/reference.yaml"
 FP8 = {"racks.0.node.precision": "fp8"}  # transferred: ±27.76 % tok/s, ±30.83 % J/token (pooled-H100-SXM)
 
 
-def test_band_ratio_window_is_the_overlap_of_the_two_ranges():
-    """C in C·[1-b_t, 1+b_t] and X (P or Q) in X·[1/(1+b_j), 1/(1-b_j)] overlap exactly when X/C lies in
-    [(1-b_t)(1-b_j), (1+b_t)(1+b_j)]; no band, no window beyond equality; a J/token band of 100 % has no top."""
-    lo, hi = band_ratio_window(0.2776, 0.3083)
-    assert lo == pytest.approx(0.7224 * 0.6917) and hi == pytest.approx(1.2776 * 1.3083)
-    assert band_ratio_window(0.0, 0.0) == (1.0, 1.0)
+def test_band_ratio_window_upper_end_is_capped_by_what_the_gpus_can_draw():
+    """P/C is the budget over the fleet's full-load draw, so P above C by r binds instead only if the node truly
+    draws r times its modelled power. The reference H100 in FP8 is modelled at ~568 W a GPU at full load; at its
+    700 W TDP the replica's wall power is 1.20x that (wall_power, host and PSU included), so the window's top is
+    1.20, not the bands' product 1.67 (an H100 drawing ~1,230 W). The lower end (the node drawing less) is not capped."""
+    from dcsim.engine.build import build_models
+    from dcsim.node.power import tdp_wall_ratio, wall_power
+    from dcsim.scenario import load_scenario
+
+    g = build_models(load_scenario(REF, FP8)).groups[0]
+    n = g.node
+    full_gpu_w = float(np.max(g.table.gpu[-1]))
+    cap = g.power_cap_ratio
+    assert cap == pytest.approx(tdp_wall_ratio(n.gpu, n.gpus_per_replica, n.gpus_per_node, full_gpu_w))
+    # the cap is what the GPUs at TDP draw at the wall over the modelled draw: a true draw above it is impossible
+    assert float(wall_power(n.gpu, n.gpus_per_replica, n.gpus_per_node, full_gpu_w)) * cap == pytest.approx(
+        float(wall_power(n.gpu, n.gpus_per_replica, n.gpus_per_node, n.gpu.tdp_w * n.gpus_per_replica)))
+    assert 1.15 < cap < 1.25
+    lo, hi = band_ratio_window(0.2776, 0.3083, cap)
+    assert hi == pytest.approx(cap) and lo == band_ratio_window(0.2776, 0.3083)[0]
+    # P 30 % above C: within the bands' product, but the node would have to draw 1.3x its modelled power, above TDP
+    assert not ceilings_within_band(100.0, "compute", 130.0, "power", 0.2776, 0.3083, cap)
+    assert ceilings_within_band(100.0, "compute", 115.0, "power", 0.2776, 0.3083, cap)
+    # a cap below 1 (a model drawing above TDP) never excludes an exact tie; no cap keeps the product
+    assert band_ratio_window(0.1, 0.1, 0.9)[1] == 1.0
     assert band_ratio_window(0.1, 1.0)[1] == math.inf
-    # at the window's ends the two ranges just touch: C at its top equals X at its bottom
-    c, bt, bj = 100.0, 0.2, 0.3
-    x = c * band_ratio_window(bt, bj)[1]
-    assert c * (1 + bt) == pytest.approx(x / (1 + bj))
 
 
 def test_ceilings_within_band_compute_against_power_or_cooling_only():
@@ -51,9 +66,34 @@ def test_limits_within_band_per_tick():
     p = np.array([10.5, 10.5, 9.5, 30.0, 30.0])
     q = np.array([30.0, 30.0, 30.0, 9.0, 30.0])
     out = limits_within_band(b, c, p, q, 0.1, 0.1)
-    assert out["power"].tolist() == [False, True, False, False, False]
-    assert out["compute"].tolist() == [False, False, True, True, False]
-    assert out["cooling"].tolist() == [False, False, False, False, False]
+    assert out["compute"]["power"].tolist() == [False, True, False, False, False]
+    assert out["power"]["compute"].tolist() == [False, False, True, False, False]
+    assert out["cooling"]["compute"].tolist() == [False, False, False, True, False]
+    assert not any(v.any() for k in out for kk, v in out[k].items() if "compute" not in (k, kk))
+
+
+def test_alternatives_are_kept_per_limit_named():
+    """[P, P, P, C, C]: P 5 % under C on the power-bound ticks, Q 5 % over C on the compute-bound ones, band ±10 %:
+    power leads, and only compute could bind instead of it; cooling was an alternative of compute on other ticks
+    and must not be said after "power" (pooled, the headline read "power …, or compute or cooling"). P = Q exactly
+    is no alternative: which of two equal budgets is named is the tie order."""
+    from dcsim.metrics.fmt import within_band_lead, within_band_lead_names
+
+    b = np.array([2, 2, 2, 1, 1])
+    c = np.full(5, 100.0)
+    p = np.array([95.0, 95.0, 95.0, 200.0, 200.0])
+    q = np.array([200.0, 200.0, 200.0, 105.0, 105.0])
+    out = limits_within_band(b, c, p, q, 0.1, 0.1)
+    assert out["power"]["compute"].tolist() == [True, True, True, False, False]
+    assert not out["power"]["cooling"].any()
+    assert out["compute"]["cooling"].tolist() == [False, False, False, True, True]
+    frac = lambda v: float(np.count_nonzero(v)) / 5  # noqa: E731
+    wb = {"share": 1.0, "share_by_named": {k: frac(np.logical_or.reduce(list(v.values()))) for k, v in out.items()},
+          "by_named": {k: {kk: frac(vv) for kk, vv in v.items()} for k, v in out.items()},
+          "alternatives": {"compute": 0.6, "power": 0.0, "cooling": 0.4}}
+    assert within_band_lead_names(wb, "power", 1.0) == ["compute"]
+    assert within_band_lead(wb, "power", 1.0) == "compute could bind instead within the calibration band"
+    assert not ceilings_within_band(100.0, "power", 100.0, "cooling", 0.5, 0.5)
 
 
 @pytest.fixture(scope="module")
@@ -83,21 +123,23 @@ def test_run_records_where_the_binding_is_undetermined_within_its_band(fp8_noon,
 
 def test_summary_and_html_card_say_the_binding_is_undetermined_within_the_band(fp8_noon, bf16_noon):
     """The terminal's binding row and report.html's binding card read "compute most of the time (100.0%)" where power
-    and cooling sat 8-9 % above compute under a ±28 %/±31 % band (the audit of 2026-12-05); they now add "or power or
-    cooling within the calibration band" and a line with the gaps. A calibrated run reads as before."""
+    and cooling sat 8-9 % above compute under a ±28 %/±31 % band (the audit of 2026-12-05); they now add "power or
+    cooling could bind instead within the calibration band" inside the parenthesis and a line with the gaps ("P and
+    Q sit … above C"), the window's top the TDP cap 1.20x. A calibrated run reads as before."""
     from dcsim.report.html import render_html
     from dcsim.report.summary import headline_rows
 
     rows = dict((k, v) for k, v in headline_rows(fp8_noon.report) if k)
-    assert rows["Binding constraint"].startswith("compute most of the time (100.0%), or power or cooling within the "
-                                                 "calibration band")
+    assert rows["Binding constraint"].startswith("compute most of the time (100.0%; power or cooling could bind "
+                                                 "instead within the calibration band)")
     text = " ".join(v for _, v in headline_rows(fp8_noon.report))
     assert "undetermined within the calibration band (±28 % tok/s, ±31 % J/token) on 100.0% of the run" in text
-    assert "0.50-1.67x" in text
+    assert "P and Q sit" in text and "above C (median)" in text
+    assert "0.50-1.20x" in text
     html = render_html(fp8_noon, {})
     card = html[html.index("Binding constraint"):]
     card = card[:card.index('class="card"')]
-    assert "or power or cooling within the calibration band" in card and "undetermined within the calibration band" in card
+    assert "power or cooling could bind instead within the calibration band" in card and "undetermined within the calibration band" in card
     calm = " ".join(v for _, v in headline_rows(bf16_noon.report))
     assert "calibration band" not in calm
     assert "calibration band" not in render_html(bf16_noon, {}).split("Binding constraint", 1)[1][:3000]
@@ -106,19 +148,26 @@ def test_summary_and_html_card_say_the_binding_is_undetermined_within_the_band(f
 def test_plan_answers_carry_the_range_within_the_band():
     """``dcsim plan -q max-gpus`` of the reference in FP8 answered "320 GPUs … binding at the answer: COMPUTE" with
     the ±31 % only on the caveat line: the answer now carries the GPU range within the band (the crossover, 339.8
-    GPUs, over each end of the window: 203-680 GPUs, 6-21 racks of 32 flat out) and the binding its alternatives;
+    GPUs, over each end of the window, 0.50x and the TDP cap 1.20x: 283-680 GPUs, 70-170 replicas flat out) and the
+    binding its alternatives;
     interconnect-for (457.6 kW) its range of contract. The calibrated reference has no band and reads as before."""
     from dcsim.plan import format_plan, plan
 
     r = plan(REF, "max-gpus", overrides=FP8)
     b = r["band"]
-    lo, hi = band_ratio_window(0.2776, 0.3083)
+    lo, hi = band_ratio_window(0.2776, 0.3083, b["power_cap_ratio"])
+    assert hi == pytest.approx(b["power_cap_ratio"]) and hi < 1.25  # the H100's TDP, not the bands' product 1.67
     assert b["gpus_at_flip"] == pytest.approx([r["gpus_at_flip"] / hi, r["gpus_at_flip"] / lo])
-    assert b["gpus"][0] < r["gpus"] < b["gpus"][1] and b["racks"] == [6, 21]
+    # whole replicas below each end, the answer's own rule (dcsim.metrics.fmt.whole_replicas_from)
+    assert b["replicas"] == [int(math.ceil(f / 4 - 1e-9)) - 1 for f in b["gpus_at_flip"]]
+    assert b["replica_gpus"] == [4 * n for n in b["replicas"]]
+    assert b["replica_gpus"][0] < r["gpus"] < b["replica_gpus"][1]
     assert set(b["binding_alternatives"]) == {"power", "cooling"}
     txt = " ".join(format_plan(r).split())
-    assert "within the calibration band (±28 % tok/s, ±31 % J/token): 192-672 GPUs (6-21 racks)" in txt, txt
-    assert "binding at the answer: COMPUTE, or power or cooling within the calibration band" in txt, txt
+    n0, n1 = b["replicas"]
+    assert f"within the calibration band (±28 % tok/s, ±31 % J/token): {n0}-{n1} replicas ({4 * n0}-{4 * n1} GPUs)" \
+        in txt, txt
+    assert "binding at the answer: COMPUTE, or power or cooling could bind instead within the calibration band" in txt
 
     ic = plan(REF, "interconnect-for", overrides=FP8)
     i0, i1 = ic["band"]["interconnect_w"]
@@ -157,8 +206,38 @@ def test_the_headline_adds_alternatives_only_to_a_limit():
           "median_gap": {"compute": None, "power": 0.05, "cooling": None}, "tok_s_pct": 28.0, "j_per_tok_pct": 31.0,
           "ratio_window": [0.5, 1.67], "lower_bound": True, "groups": ["a"]}
     assert within_band_lead(wb, "demand", 0.5) == ""
-    assert within_band_lead(wb, "compute", 0.5) == "or power within the calibration band"
+    assert within_band_lead(wb, "compute", 0.5) == "power could bind instead within the calibration band"
     assert within_band_lead(wb, "compute", 1.2) == ""  # undetermined on under half the limit-bound time
     assert within_band_lead(None, "compute", 1.0) == ""
-    assert "(≥±28 % tok/s, ≥±31 % J/token) on 50.0% of the run: power +5.0 %" in within_band_text(wb)
+    assert "(≥±28 % tok/s, ≥±31 % J/token) on 50.0% of the run: P sits 5.0 % above C (median)" in \
+        within_band_text(wb)
     assert not ceilings_within_band(0.0, "power", 10.0, "compute", 1.0, 1.0)
+
+
+def test_several_pools_count_only_the_facility_bound_pools_flags(monkeypatch):
+    """With several pools a tick's flags are those of the pool whose binding is the facility's
+    (dcsim.tpf.facility_bound_pool): on tick 0 pool 0 is compute-bound with P 5 % above C (within the band) but pool 1,
+    power-bound with compute far above, is furthest short for its own work and names the facility's binding; the
+    band cannot reorder that. On tick 1 pool 0 is the bound pool and its flag counts. (OR-ed across pools, tick 0
+    counted: share 1.0.)"""
+    import dcsim.engine.assemble as asm
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+
+    m = build_models(load_scenario("scenarios/mixed-fleet.yaml"))
+    assert m.multi_pool and len(m.pools) == 2
+    monkeypatch.setattr(asm, "out_of_sample_bands", lambda rep: [
+        {"group": c["group"], "tok_s_pct": 10.0, "j_per_tok_pct": 10.0, "lower_bound": False}
+        for c in rep["provenance"]["calibration"]])
+    monkeypatch.setattr(asm, "band_frac", lambda b, q: b[f"{q}_pct"] / 100.0)
+    f = lambda *v: np.array(v, dtype=float)  # noqa: E731
+    ts = {"t_s": f(0, 60), "binding": np.array([2, 1], dtype=np.int8),
+          "pool0_binding": np.array([1, 1], dtype=np.int8), "pool1_binding": np.array([2, 0], dtype=np.int8),
+          "pool0_compute_tok_s": f(100, 100), "pool0_power_tok_s": f(105, 105), "pool0_cooling_tok_s": f(500, 500),
+          "pool1_compute_tok_s": f(300, 300), "pool1_power_tok_s": f(100, 400), "pool1_cooling_tok_s": f(500, 500),
+          "pool0_held_tokens": f(60, 600), "pool0_shed_tokens": f(0, 0), "pool0_waiting_tok_s": f(110, 110),
+          "pool1_held_tokens": f(6000, 0), "pool1_shed_tokens": f(0, 0), "pool1_waiting_tok_s": f(200, 50)}
+    assert asm.bound_pool_of_ticks(m, ts).tolist() == [1, 0]
+    wb = asm.binding_within_band(m, ts)
+    assert wb["share"] == 0.5
+    assert wb["by_named"]["compute"]["power"] == 0.5 and wb["by_named"]["power"]["compute"] == 0.0

@@ -925,6 +925,11 @@ def test_power_and_slo_figures_within_the_band_of_runs_on_different_profiles_are
                "joules_per_slo_output_token.facility": {"delta": [None, -4.3], "delta_pct": [None, -53.7]}}
     runs = [run("H100-SXM_llama-3.1-70b_bf16_tp4", 4.0, 3.0, False), run("pooled-H100-SXM", 27.8, 30.8, True)]
     assert abs(band_power_pct(runs[1]["error_band_pct"]) - 67.16) < 0.01
+    # the run's TDP cap (binding.within_band.power_cap_ratio, 1.20 for the H100 in FP8): the draw cannot be 67 % above
+    # the model; the wider side is then the node drawing less, 1 - (0.722)(0.692) = 50 %
+    assert abs(band_power_pct(runs[1]["error_band_pct"], 1.2) - 100 * (1 - 0.722 * 0.692)) < 0.05
+    assert band_power_pct({"tok_s_pct": 4.0, "j_per_tok_pct": 3.0}, 1.02) == pytest.approx(
+        100 * (1 - 0.96 * 0.97))
     assert _unmarked("peak_power_w.facility", 1, metrics, runs) == "calibration"
     assert _unmarked("goodput_tok_s", 1, metrics, runs) == "calibration_slo"
     assert _unmarked("joules_per_slo_output_token.facility", 1, metrics, runs) == "calibration_slo"

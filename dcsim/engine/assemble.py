@@ -27,8 +27,8 @@ from dcsim.scenario import scenario_hash
 from dcsim.serving.pool import effective_backend
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run,
                                         known_gap_caveats, one_pool_gap_ticks, report_block, tail_caveat)
-from dcsim.tpf import (BINDING_NAMES, band_ratio_window, capped_ticks, closed_door, limits_within_band, near_tie_margin,
-                       serving_share)
+from dcsim.tpf import (BINDING_NAMES, band_ratio_window, capped_ticks, closed_door, facility_bound_pool,
+                       limits_within_band, near_tie_margin, serving_share)
 from dcsim.units import format_quantity
 
 __all__ = ["assemble_report", "goodput_fluid", "planner_notes", "tpf_block", "utilization_adjusted",
@@ -236,49 +236,84 @@ def calibration_provenance(m: Models) -> list[dict]:
     return [{"group": g.name, **{k: g.node.calibration.get(k) for k in keys}} for g in m.groups]
 
 
+def bound_pool_of_ticks(m: Models, ts: dict) -> np.ndarray:
+    """Per tick, the index of the pool whose binding is the facility's (:func:`dcsim.tpf.facility_bound_pool`: the
+    bound pool furthest short for its own work, held + shed tokens over the work waiting that tick); all 0 with one
+    pool."""
+    n = np.asarray(ts["binding"]).size
+    if not m.multi_pool:
+        return np.zeros(n, dtype=int)
+    dt = float(m.scenario.controller.tick)
+    cols = [pool_columns(m, ts, p) for p in range(len(m.pools))]
+    stack = lambda key, default=0.0: np.stack([np.asarray(c.get(key, np.full(n, default)), dtype=float)  # noqa: E731
+                                               for c in cols], axis=-1)
+    return facility_bound_pool(stack("binding"), stack("held_tokens") + stack("shed_tokens"),
+                               stack("waiting_tok_s") * dt)
+
+
 def binding_within_band(m: Models, ts: dict) -> dict | None:
     """Where the run's binding limit is undetermined within its calibration band (``binding.within_band``, docs/report.md,
     binding): on each tick bound by a limit, which other limits' ceilings lie within the band of the named one
-    (:func:`dcsim.tpf.limits_within_band`; C moves with the tok/s band, P and Q with the J/token band), each pool read
-    with the widest band of its out-of-sample groups (:func:`dcsim.metrics.fmt.out_of_sample_bands`: transferred or
-    extrapolated; an in-sample calibrated group's fit residual is not the error of a facility figure, as for the
-    headline band). ``share``: the share of the run's ticks on which another limit could bind; ``alternatives``: per
-    limit, the share on which it could bind instead of the one named; ``median_gap``: per such limit, the median of
-    (its ceiling / the named one - 1) on those ticks; the band (``tok_s_pct``, ``j_per_tok_pct``, the widest of the
-    pools read), ``ratio_window`` (:func:`dcsim.tpf.band_ratio_window` of it), ``lower_bound`` and ``groups``.
-    None when no group is out of sample."""
+    (:func:`dcsim.tpf.limits_within_band`; C moves with the tok/s band, P and Q with the J/token band, the upper end
+    of P/C capped by what the GPUs can draw at their TDP, ``Group.power_cap_ratio``), each pool read with the widest
+    band of its out-of-sample groups (:func:`dcsim.metrics.fmt.out_of_sample_bands`: transferred or extrapolated; an
+    in-sample calibrated group's fit residual is not the error of a facility figure, as for the headline band). With
+    several pools a tick counts only the flags of the pool whose binding is the facility's
+    (:func:`bound_pool_of_ticks`): another pool's near order is not the facility's.
+
+    ``share``: the share of the run's ticks on which another limit could bind; ``share_by_named``: that per limit
+    named; ``by_named``: per limit named binding,
+    per other limit, the share of the run on which it is named and the other could bind instead (the headline reads
+    the entry of the limit it names only); ``alternatives``: per limit, that summed over the limits named;
+    ``median_gap``: per such limit, the median of (its ceiling / the named one - 1) on those ticks; the band
+    (``tok_s_pct``, ``j_per_tok_pct``, the widest of the pools read), ``power_cap_ratio`` (the largest of the pools
+    read), ``ratio_window`` (:func:`dcsim.tpf.band_ratio_window` of them), ``lower_bound`` and ``groups``. None when
+    no group is out of sample."""
     bands = out_of_sample_bands({"provenance": {"calibration": calibration_provenance(m)}})
     if not bands:
         return None
     by_group = {b["group"]: b for b in bands}
     n = np.asarray(ts["binding"]).size
-    alt = {k: np.zeros(n, dtype=bool) for k in ("compute", "power", "cooling")}
-    gaps: dict[str, list] = {k: [] for k in alt}
-    used, bt_max, bj_max = [], 0.0, 0.0
+    names = ("compute", "power", "cooling")
+    by_named = {nm: {k: np.zeros(n, dtype=bool) for k in names if k != nm} for nm in names}
+    gaps: dict[str, list] = {k: [] for k in names}
+    used, bt_max, bj_max, cap_max = [], 0.0, 0.0, 0.0
+    bound = bound_pool_of_ticks(m, ts)
     for p, pool in enumerate(m.pools):
-        own = [by_group[m.groups[g].name] for g in pool.groups if m.groups[g].name in by_group]
+        own_groups = [m.groups[g] for g in pool.groups if m.groups[g].name in by_group]
+        own = [by_group[g.name] for g in own_groups]
         bt = max((band_frac(b, "tok_s") for b in own), default=0.0)
         bj = max((band_frac(b, "j_per_tok") for b in own), default=0.0)
         if bt <= 0 and bj <= 0:
             continue
+        cap = max(g.power_cap_ratio for g in own_groups)
         used += own
-        bt_max, bj_max = max(bt_max, bt), max(bj_max, bj)
+        bt_max, bj_max, cap_max = max(bt_max, bt), max(bj_max, bj), max(cap_max, cap)
         cols = pool_columns(m, ts, p)
         b = np.asarray(cols["binding"])
-        ceil = {k: np.asarray(cols[f"{k}_tok_s"], dtype=float) for k in alt}
-        named = np.choose(np.clip(b.astype(int) - 1, 0, 2), [ceil["compute"], ceil["power"], ceil["cooling"]])
-        for k, v in limits_within_band(b, ceil["compute"], ceil["power"], ceil["cooling"], bt, bj).items():
-            alt[k] |= v
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gaps[k] += list((ceil[k][v] / named[v] - 1.0))
+        ceil = {k: np.asarray(cols[f"{k}_tok_s"], dtype=float) for k in names}
+        here = bound == p
+        for nm, flags in limits_within_band(b, ceil["compute"], ceil["power"], ceil["cooling"], bt, bj, cap).items():
+            for k, v in flags.items():
+                v = v & here
+                by_named[nm][k] |= v
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gaps[k] += list(ceil[k][v] / ceil[nm][v] - 1.0)
     if not used:
         return None
-    flagged = alt["compute"] | alt["power"] | alt["cooling"]
-    lo, hi = band_ratio_window(bt_max, bj_max)
-    return {"share": float(np.count_nonzero(flagged)) / max(n, 1),
-            "alternatives": {k: float(np.count_nonzero(v)) / max(n, 1) for k, v in alt.items()},
+    flagged = np.zeros(n, dtype=bool)
+    for flags in by_named.values():
+        for v in flags.values():
+            flagged |= v
+    lo, hi = band_ratio_window(bt_max, bj_max, cap_max)
+    frac = lambda v: float(np.count_nonzero(v)) / max(n, 1)  # noqa: E731
+    return {"share": frac(flagged),
+            "share_by_named": {nm: frac(np.logical_or.reduce(list(flags.values()))) for nm, flags in by_named.items()},
+            "by_named": {nm: {k: frac(v) for k, v in flags.items()} for nm, flags in by_named.items()},
+            "alternatives": {k: sum(frac(by_named[nm][k]) for nm in names if nm != k) for k in names},
             "median_gap": {k: float(np.median(g)) if g else None for k, g in gaps.items()},
             "tok_s_pct": round(100.0 * bt_max, 9), "j_per_tok_pct": round(100.0 * bj_max, 9),
+            "power_cap_ratio": round(cap_max, 9),
             "ratio_window": [lo, hi if math.isfinite(hi) else None],
             "lower_bound": any(b["lower_bound"] for b in used),
             "groups": sorted({b["group"] for b in used})}

@@ -14,7 +14,7 @@ from dcsim.node import build_node
 from dcsim.node.catalog import model_max_context
 from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, cap_text, context_beyond, context_extrapolation_factor,
                               precision_warning)
-from dcsim.node.power import unused_gpus
+from dcsim.node.power import tdp_wall_ratio, unused_gpus
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
 from dcsim.streams import named_stream
@@ -48,6 +48,15 @@ class Group:
         power and cooling limits are compared with (preflight, the rack-limit notes)."""
         return self.limits.replicas_per_rack * float(np.max(self.table.wall[-1])) + self.limits.rack_overhead_w
 
+
+    @property
+    def power_cap_ratio(self) -> float:
+        """How far its node model's full-load power may understate the true draw at most: the wall power at the GPUs'
+        TDP over that at the modelled full-load GPU draw (the table's largest, full clock;
+        :func:`dcsim.node.power.tdp_wall_ratio`): the physical end of the calibration band's window of P/C
+        (:func:`dcsim.tpf.band_ratio_window`)."""
+        n = self.node
+        return tdp_wall_ratio(n.gpu, n.gpus_per_replica, n.gpus_per_node, float(np.max(self.table.gpu[-1])))
 
 @dataclass
 class Pool:

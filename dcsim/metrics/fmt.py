@@ -21,7 +21,8 @@ from dcsim.node.model import (cap_text, context_band, context_beyond, context_ex
 
 __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
-           "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_text",
+           "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_lead_names", "with_band_lead",
+           "within_band_text",
            "band_window_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
@@ -759,10 +760,14 @@ def band_window_text(window: Any) -> str:
 
 
 def within_band_alternatives(wb: Mapping[str, Any] | None, named: str | None = None) -> list[str]:
-    """The limits that could bind instead of the one named within the calibration band (report.json
-    ``binding.within_band.alternatives`` with a share above 0, the most frequent first, ties in the order compute,
-    power, cooling: report.json's keys come back sorted), ``named`` left out."""
-    alt = (wb or {}).get("alternatives") or {}
+    """The limits that could bind instead of the one named within the calibration band, the most frequent first, ties
+    in the order compute, power, cooling (report.json's keys come back sorted), ``named`` left out. With ``named``
+    and the run's per-limit record (``binding.within_band.by_named``): only the alternatives recorded on the ticks
+    ``named`` binds (an alternative of compute on compute-bound ticks is not one of power on power-bound ticks);
+    otherwise ``binding.within_band.alternatives`` over the run."""
+    wb = wb or {}
+    per = wb.get("by_named")
+    alt = (per.get(named) or {}) if named and isinstance(per, Mapping) else (wb.get("alternatives") or {})
     order = ("compute", "power", "cooling")
     return [k for k, v in sorted(alt.items(), key=lambda kv: (-float(kv[1] or 0),
                                                               order.index(kv[0]) if kv[0] in order else 9))
@@ -773,18 +778,62 @@ def _or_list(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
+def within_band_lead_names(wb: Mapping[str, Any] | None, top: str | None, limit_share: float) -> list[str]:
+    """The limits the binding headline names as able to bind instead of ``top`` within the calibration band: those
+    recorded on the ticks ``top`` binds (:func:`within_band_alternatives`), where ``top`` is undetermined on at least
+    half of the time some limit binds (``binding.within_band.share_by_named[top]``; ``share`` in a record without
+    it); ``[]`` otherwise (an in-sample calibrated run, a band that cannot flip the order, a run whose longest binding
+    is demand: "demand …, or power" would misname what the band reorders, the limits, which :func:`within_band_text`
+    names)."""
+    if not wb or not limit_share > 0 or top in (None, "demand"):
+        return []
+    by = wb.get("share_by_named")
+    sh = by.get(top) if isinstance(by, Mapping) else wb.get("share")
+    if not isinstance(sh, (int, float)) or sh < 0.5 * limit_share:
+        return []
+    return within_band_alternatives(wb, top)
+
+
 def within_band_lead(wb: Mapping[str, Any] | None, top: str | None, limit_share: float) -> str:
-    """What the binding headline adds when the limit it names is undetermined within the calibration band on most of
-    the time some limit binds (``binding.within_band.share`` at least half of ``limit_share``): ``"or power or cooling
-    within the calibration band"``; ``""`` otherwise (an in-sample calibrated run, a band that cannot flip the order,
-    a run whose longest binding is demand: "demand …, or power" would misname what the band reorders, the limits,
-    which :func:`within_band_text` names)."""
-    if not wb or not isinstance(wb.get("share"), (int, float)) or not limit_share > 0 or top in (None, "demand"):
+    """What the binding headline adds (:func:`within_band_lead_names`): ``"power or cooling could bind instead within
+    the calibration band"``, said inside the headline's parenthesis (:func:`with_band_lead`); ``""`` without."""
+    names = within_band_lead_names(wb, top, limit_share)
+    return f"{_or_list(names)} could bind instead within the calibration band" if names else ""
+
+
+def with_band_lead(first: str, lead: str) -> str:
+    """The binding headline with :func:`within_band_lead` inside its parenthesis: ``"compute most of the time (52.4%;
+    power or cooling could bind instead within the calibration band)"``; unchanged without a lead."""
+    if not lead:
+        return first
+    return f"{first[:-1]}; {lead})" if first.endswith(")") else f"{first} ({lead})"
+
+
+_LETTER = {"compute": "C", "power": "P", "cooling": "Q"}
+
+
+def _gap_clause(wb: Mapping[str, Any]) -> str:
+    """``"P and Q sit 8.7 % and 10.3 % above C"`` (alternatives of compute), ``"C sits 5.0 % above the power or
+    cooling ceiling named"``: each alternative's median gap from the ceiling named on the ticks it is one."""
+    gaps = wb.get("median_gap") or {}
+    alts = [k for k in within_band_alternatives(wb) if isinstance(gaps.get(k), (int, float))]
+    if not alts:
         return ""
-    alts = within_band_alternatives(wb, top)
-    if not alts or wb["share"] < 0.5 * limit_share:
-        return ""
-    return f"or {_or_list(alts)} within the calibration band"
+    word = lambda g: "above" if g >= 0 else "below"  # noqa: E731
+    energy = [k for k in alts if k != "compute"]
+    parts = []
+    if energy:
+        gs = [gaps[k] for k in energy]
+        same = len({word(g) for g in gs}) == 1
+        if same:
+            parts.append(f"{' and '.join(_LETTER[k] for k in energy)} sit{'s' if len(energy) == 1 else ''} "
+                         f"{' and '.join(f'{100 * abs(g):.1f} %' for g in gs)} {word(gs[0])} C")
+        else:
+            parts += [f"{_LETTER[k]} sits {100 * abs(gaps[k]):.1f} % {word(gaps[k])} C" for k in energy]
+    if "compute" in alts:
+        g = gaps["compute"]
+        parts.append(f"C sits {100 * abs(g):.1f} % {word(g)} the power or cooling ceiling named")
+    return "; ".join(parts)
 
 
 def within_band_text(wb: Mapping[str, Any] | None, min_share: float = 0.01) -> str | None:
@@ -797,9 +846,6 @@ def within_band_text(wb: Mapping[str, Any] | None, min_share: float = 0.01) -> s
         return None
     band = fmt_band({"tok_s_pct": wb.get("tok_s_pct"), "j_per_tok_pct": wb.get("j_per_tok_pct")},
                     bool(wb.get("lower_bound")))
-    gaps = wb.get("median_gap") or {}
-    said = ", ".join(f"{k} {100 * gaps[k]:+.1f} %" for k in within_band_alternatives(wb)
-                     if isinstance(gaps.get(k), (int, float)))
     return (f"undetermined within the calibration band ({band}) on {fmt_pct(wb['share'])} of the run: "
-            f"{said} against the ceiling named (median), inside the band's {band_window_text(wb.get('ratio_window'))}"
+            f"{_gap_clause(wb)} (median), inside the band's {band_window_text(wb.get('ratio_window'))}"
             " of P/C and Q/C (docs/report.md, binding)")

@@ -31,6 +31,7 @@ that a fully loaded server draws its datasheet figure (see docs/node.md "Server 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +88,18 @@ def wall_power(gpu: GpuSpec, gpus_per_replica: int, gpus_per_node: int, gpu_powe
     unused_w = unused_gpus(gpus_per_replica, gpus_per_node) * gpu.idle_w
     return (g + (unused_w + host_power(gpu, g / gpus_per_replica, gpus_per_node)) / (gpus_per_node // gpus_per_replica)) \
         / gpu.server.psu_efficiency
+
+
+def tdp_wall_ratio(gpu: GpuSpec, gpus_per_replica: int, gpus_per_node: int, full_load_gpu_w: float) -> float:
+    """Wall power of a replica whose GPUs all draw their TDP over its wall power at the modelled full-load GPU draw
+    ``full_load_gpu_w`` (W, the replica's GPUs summed), dimensionless: the most a node model's full-load power can
+    understate the true draw, since a GPU's board power limit (its TDP, the datasheet's) caps what it draws. The
+    physical end of :func:`dcsim.tpf.band_ratio_window` where a record states no node-power band. inf where the
+    modelled draw is not positive."""
+    full = float(wall_power(gpu, gpus_per_replica, gpus_per_node, float(full_load_gpu_w)))
+    if not full > 0:
+        return math.inf
+    return float(wall_power(gpu, gpus_per_replica, gpus_per_node, gpu.tdp_w * gpus_per_replica)) / full
 
 
 def bisect_clock(power_at_clock, cap_w, clock_min: float, iters: int = 40):

@@ -23,8 +23,9 @@ import numpy as np
 
 from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
                                fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, tok_s_band_frac,
-                               within_band_lead)
+                               within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
+from dcsim.tpf import band_ratio_window
 from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
                                   wrap_hanging, wrap_text)
 from dcsim.report.write import atomic_write_bytes, read_timeseries
@@ -127,7 +128,7 @@ BAND_J_PER_TOK = frozenset({"joules_per_output_token.facility", "joules_per_outp
                             "joules_per_output_token.gpu", "cost.usd_per_mtok", "carbon.g_per_mtok"})
 #: power figures: a fleet's draw is its tokens/s times its J/token, so a node model off by b_t and b_j draws up to
 #: (1 + b_t)(1 + b_j) - 1 off (:func:`band_power_pct`; the two bands independent, as dcsim.tpf.band_ratio_window
-#: reads them). The audit of 2026-12-05 marked "Peak facility power -7.3 % ✓" between the reference and its FP8
+#: reads them), above only up to what the GPUs draw at TDP where the run states it (``power_cap_ratio``). The audit of 2026-12-05 marked "Peak facility power -7.3 % ✓" between the reference and its FP8
 #: twin (transferred, ±28 % tok/s, ±31 % J/token).
 BAND_POWER = frozenset({"peak_power_w.facility"})
 #: SLO figures between runs on different profiles: with both profiles in-sample the goodput carries the tok/s band
@@ -138,11 +139,15 @@ BAND_POWER = frozenset({"peak_power_w.facility"})
 BAND_SLO = frozenset({"goodput_tok_s", INTERACTIVE, "joules_per_slo_output_token.facility"})
 
 
-def band_power_pct(band: dict) -> float:
+def band_power_pct(band: dict, power_cap_ratio: float | None = None) -> float:
     """The error band (%) of a power figure from a run's ``error_band_pct`` (tok/s and J/token, %): the draw is
-    tokens/s × J/token, so (1 + b_t)(1 + b_j) - 1 with the two taken independent; 0 without either."""
+    tokens/s × J/token, off by a factor within :func:`dcsim.tpf.band_ratio_window` of the two bands (the window the
+    binding answer reads), its upper end capped by what the GPUs can draw at their TDP (``power_cap_ratio``,
+    report.json ``binding.within_band.power_cap_ratio``; None: no cap); the wider side of that window, %. Without a
+    cap (1 + b_t)(1 + b_j) - 1 (the wider side: it exceeds 1 - (1 - b_t)(1 - b_j)); 0 without either band."""
     bt, bj = (float(band.get(k) or 0.0) / 100.0 for k in ("tok_s_pct", "j_per_tok_pct"))
-    return 100.0 * ((1.0 + bt) * (1.0 + bj) - 1.0)
+    lo, hi = band_ratio_window(bt, bj, math.inf if power_cap_ratio is None else float(power_cap_ratio))
+    return 100.0 * max(hi - 1.0, 1.0 - lo)
 
 
 def slo_method(report: dict) -> str | None:
@@ -360,7 +365,7 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
         elif key in BAND_J_PER_TOK:
             band = max((b.get("j_per_tok_pct") or 0.0) for b in pair)
         elif key in BAND_POWER or key in BAND_SLO:
-            band = max(band_power_pct(b) for b in pair)
+            band = max(band_power_pct(b, r.get("power_cap_ratio")) for b, r in zip(pair, (ref, run)))
         else:
             band = None
         if band is not None and abs(pct) <= band:
@@ -504,11 +509,12 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
         # the limits that could bind instead of the one named within the run's calibration band (the summary's rule,
         # dcsim.metrics.fmt.within_band_lead): "" where none, or an in-sample calibrated run
         lim = sum(float(v) for k, v in share.items() if k != "demand" and isinstance(v, (int, float)))
-        alt = within_band_lead(b.get("within_band") if isinstance(b.get("within_band"), dict) else None,
-                               b.get("most_common"), lim)
+        alt = within_band_lead_names(b.get("within_band") if isinstance(b.get("within_band"), dict) else None,
+                                     b.get("most_common"), lim)
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": calibration_label(_calibration(r)),
-                        "within_band": alt.removeprefix("or ").removesuffix(" within the calibration band") or "none"})
+                        "within_band": (", ".join(alt[:-1]) + " or " + alt[-1] if len(alt) > 1
+                                        else (alt[0] if alt else "none"))})
     runs = _run_rows(labels, dirs, reports)
     for r, rep in zip(runs, reports):  # what a share of C is a share of (SHARES_OF_C)
         r["compute_ceiling_tok_s"] = mean_compute_ceiling(rep)
@@ -569,6 +575,7 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
              "calibration_caveat": calibration_caveat(_calibration(r)),
              "profiles": sorted({str(c.get("profile")) for c in _calibration(r) or []}),
              "error_band_pct": run_error_band(r),
+             "power_cap_ratio": _num(get_path(r, "binding.within_band.power_cap_ratio")),
              "band_lower_bound": any(b["lower_bound"] for b in calibration_bands(r, out_of_sample=False)),
              "out_of_sample": bool(calibration_bands(r, out_of_sample=True)),
              "slo_caveat": "; ".join(slo_caveats(r)) or None, "code": code_identity(r)}

@@ -19,7 +19,7 @@ from dcsim.metrics.summary import tied_leaders
 from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt_jpt, fmt_local_time,
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
                                headline_band, fmt_headline_band, band_source, sample_scope,
-                               within_band_lead, within_band_text,
+                               with_band_lead, within_band_lead, within_band_text,
                                energy_overheads)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
@@ -459,7 +459,7 @@ def headline_rows(report: Mapping[str, Any], band: Mapping[str, Any] | None | El
     wb_text = within_band_text(wb)
     rows += [
         ("Binding constraint",
-         f"{bind.first}{', ' + wb_lead if wb_lead else ''}   at end: {cur or 'n/a'}   "
+         f"{with_band_lead(bind.first, wb_lead)}   at end: {cur or 'n/a'}   "
          f"shifts {get_path(report, 'binding.n_shifts', 'n/a')}"),
         ("", bind.limits_text or f"time share: {share_txt or 'n/a'}"),
         *([("", wb_text)] if wb_text else []),
