@@ -242,14 +242,18 @@ class NodeModel:
                                  decode_ctx, prompt_scv).throughput_tok_s
 
     def clock_for_cap(self, cap_w_per_gpu, batch, mean_in, mean_out, decode_ctx=None, prompt_scv=0.0):
-        """Clock in [clock_min, 1] at which the steady-state per-GPU power meets the cap.
+        """Clock in [clock_min, 1] at which the steady-state per-GPU power of the running step meets the cap.
 
-        Caps below the GPU's lowest settable limit are raised to it (nvidia-smi behaviour).
+        Caps below the GPU's lowest settable limit are raised to it (nvidia-smi behaviour). A ``batch`` below one
+        is a batch of one part of the time and idle the rest (:meth:`steady_state`); the limit acts on the step
+        that runs, so the clock is a batch of one's (until December 2026 it was met on the time-averaged power: the
+        B200 70B on 2 GPUs at 300 W, 634 / 400 tokens, ran at clock 1.0 at a batch of 0.05 and 0.67 at 0.6, a batch of one's 0.52).
         """
         cap = np.maximum(np.asarray(cap_w_per_gpu, dtype=float), self.gpu.power_limit_min_w)
+        running = np.maximum(np.asarray(batch, dtype=float), 1.0)  # the step that runs holds at least one sequence
 
         def per_gpu(c):
-            return self.steady_state(batch, mean_in, mean_out, c, decode_ctx, prompt_scv).gpu_power_w / self.gpus_per_replica
+            return self.steady_state(running, mean_in, mean_out, c, decode_ctx, prompt_scv).gpu_power_w / self.gpus_per_replica
 
         p1 = per_gpu(np.ones_like(cap))
         if np.all(p1 <= cap):  # the board limit already holds it (e.g. the cap is the board limit)
