@@ -650,16 +650,18 @@ def test_a_precision_never_measured_on_the_gpu_is_named_and_a_lower_bound():
     assert not any("no FP8 peak" in w for w in dcsim.run(sc).report["warnings"])
 
 
-#: the audit's B200 run (docs/node.md, Memory time at low clocks): Llama-3.1-70B on 2 B200s, 60 req/s
+#: the audit's B200 run (docs/node.md, Extrapolated power cap): Llama-3.1-70B on 2 B200s, 60 req/s
 B200_SETS = ["racks.0.node.gpu=B200", "racks.0.node.tensor_parallel=2", "workload.arrivals.mean_rate=60 req/s",
              "duration=1 h", "start=2026-07-15T13:00"]
 
 
 def test_a_board_limit_below_the_measured_caps_travels_as_extrapolated_cap(tmp_path):
     """The audit's B200 Llama-3.1-70B run capped at 300 W per GPU (0.3 x TDP; no capped B200 is measured) kept its
-    calibrated ±4 / ±3 % band and said nothing. Now its record is cap_extrapolated with the band a lower bound, and
-    the warnings, the summary's headline, the HTML above the cards, compare and plan say so; the uncapped run, and an
-    H100 capped at 0.7 x TDP (Splitwise's measured cap), are not flagged, an H100 at 0.6 x TDP is."""
+    calibrated ±4 / ±3 % band and said nothing. Now its record is cap_extrapolated with no error band (as an
+    extrapolated batch: none is measured there), the assumption that carries its figures (memory power scaled with
+    clock^γ, γ assumed on B200) is named, and the warnings, the summary's headline (with no band after its figures),
+    the HTML above the cards, compare and plan say so; the uncapped run, and an H100 capped at 0.7 x TDP
+    (Splitwise's measured cap), are not flagged, an H100 at 0.6 x TDP is (its γ fitted on H100's cap rows)."""
     from pathlib import Path
 
     from dcsim.engine.build import build_models
@@ -669,23 +671,29 @@ def test_a_board_limit_below_the_measured_caps_travels_as_extrapolated_cap(tmp_p
     free = build_models(load_scenario(ref, B200_SETS)).groups[0].node.calibration
     cap = build_models(load_scenario(ref, B200_SETS + ["racks.0.node.power_cap=300 W"])).groups[0].node.calibration
     assert free["cap_extrapolated"] is False and free["band_lower_bound"] is False and free["limit_w"] == 1000.0
-    assert cap["cap_extrapolated"] is True and cap["band_lower_bound"] is True and cap["status"] == "calibrated"
+    assert cap["cap_extrapolated"] is True and cap["status"] == "calibrated"
+    assert cap["error_band_pct"] == {"tok_s_pct": None, "j_per_tok_pct": None} and free["error_band_pct"]["tok_s_pct"]
     assert cap["limit_w"] == 300.0 and cap["limit_frac_tdp"] == 0.3 and cap["measured_cap_min_frac"] == 1.0
     for frac, flagged in ((0.7, False), (0.6, True)):
         sc = small_scenario(**QUICK)
         sc["racks"][0]["node"]["power_cap"] = frac * 700.0
-        c = build_models(load_scenario(sc)).groups[0].node.calibration
+        ms = build_models(load_scenario(sc))
+        c = ms.groups[0].node.calibration
         assert c["cap_extrapolated"] is flagged and c["measured_cap_min_frac"] == 0.7, frac
+        assert any("(γ fitted on H100's cap rows)" in w for w in ms.warnings) is flagged, frac
     # the caveat travels: a short capped B200 run
     sc = small_scenario(**QUICK)
     sc["racks"][0]["node"].update({"gpu": "B200", "tensor_parallel": 2, "power_cap": "300 W"})
     r = dcsim.run(sc)
     (c,) = r.report["provenance"]["calibration"]
-    assert c["cap_extrapolated"] is True and c["band_lower_bound"] is True
+    assert c["cap_extrapolated"] is True and c["error_band_pct"]["j_per_tok_pct"] is None
     (w,) = [w for w in r.report["warnings"] if "board limit of 300 W per GPU" in w]
-    assert "no capped B200 is measured" in w and "≥±" in w
+    assert "no capped B200 is measured" in w and "±" not in w and "no error band is measured" in w
+    assert "clock^γ (γ an assumption, no capped measurement)" in w and "Extrapolated power cap" in w
     head = squash(summary_table(r.report)).split("J / output token")[0]
     assert "EXTRAPOLATED CAP" in head and "UNCALIBRATED" not in head
+    assert "clock^γ" in head and "≥±" not in squash(summary_table(r.report))
+    assert "(r: no error band measured)" in squash(summary_table(r.report)).split("J / output token")[1]
     write_outputs(r, tmp_path / "cap", formats=("json", "html"), plots=False)
     html = (tmp_path / "cap" / "report.html").read_text()
     assert html.index("Extrapolated power cap.") < html.index('class="cards"')

@@ -391,10 +391,7 @@ def test_a_fractional_replica_count_at_the_lowest_clock_uses_the_budget_and_says
     (measured 2026-12-04: -15 % tokens at -0.3 % facility power) and the run warns, naming the pool, its replicas
     and the measured gap; so does the fluid run. At 4 kW (0.95 of a replica) one replica at the lowest clock drew 1.3 % over the contract
     on 1,130 s of 1,200; now the door admits the fraction of its rate that holds the budget, and warns."""
-    # 4.95 kW since the memory clock knee (docs/node.md, Memory time at low clocks): decode at the lowest clock (0.3)
-    # is slower and draws less, so at 5 kW both replicas fit just above the lowest clock (mean clock 0.302) and no
-    # fractional count arises; at 4.95 kW the frontier loads 1.96
-    hall = _lowest_clock_hall([{"name": "r", "count": 1, "nodes_per_rack": 1, "node": _H100}], "4.95 kW", "15 req/s",
+    hall = _lowest_clock_hall([{"name": "r", "count": 1, "nodes_per_rack": 1, "node": _H100}], "5 kW", "15 req/s",
                               plant="12 kW", seed=5)
     flu, req = dcsim.run({**hall, "fidelity": "fluid"}), dcsim.run({**hall, "fidelity": "request"})
     f, r = _window(flu), _window(req)
@@ -404,7 +401,7 @@ def test_a_fractional_replica_count_at_the_lowest_clock_uses_the_budget_and_says
     warn = [w for w in req.report["warnings"] if "fraction of a replica" in w]
     assert len(warn) == 1 and "pool r" in warn[0] and "of its 2 replicas" in warn[0] and "tokens -" in warn[0]
     # the fluid run says so too: its frontier point needs a fractional count of few replicas
-    assert any("pool r" in w and "1.96 of its 2 replicas" in w and "fidelity=request" in w
+    assert any("pool r" in w and "1.97 of its 2 replicas" in w and "fidelity=request" in w
                for w in flu.report["warnings"])
     req4 = dcsim.run({**hall, "fidelity": "request", "facility": {**hall["facility"], "interconnect": "4 kW"}})
     r4 = _window(req4)

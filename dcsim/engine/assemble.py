@@ -232,8 +232,9 @@ def calibration_provenance(m: Models) -> list[dict]:
             "borrowed", "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit",
             "extrapolated", "measured_prompt_max", "measured_context_max", "mean_input", "decode_context",
             "context_extrapolated", "in_range_status", "band_notes", "profile_source", "profile_mismatch",
-            "profile_measured_for", "limit_w", "limit_frac_tdp", "measured_cap_min_frac", "cap_extrapolated")
-    return [{"group": g.name, **{k: g.node.calibration.get(k) for k in keys}} for g in m.groups]
+            "profile_measured_for", "limit_w", "limit_frac_tdp", "measured_cap_min_frac", "cap_extrapolated",
+            "gamma_source")
+    return [{"group": g.name, **{k: g.node.calibration[k] for k in keys}} for g in m.groups]
 
 
 def bound_pool_of_ticks(m: Models, ts: dict) -> np.ndarray:

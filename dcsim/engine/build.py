@@ -12,8 +12,8 @@ from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED, expected_error
 from dcsim.node import build_node
 from dcsim.node.catalog import model_max_context
-from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, cap_text, context_beyond, context_extrapolation_factor,
-                              precision_warning)
+from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, cap_assumption_text, cap_text, context_beyond,
+                              context_extrapolation_factor, precision_warning)
 from dcsim.node.power import tdp_wall_ratio, unused_gpus
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
@@ -206,10 +206,9 @@ def _calibration_warning(i: int, g: Group) -> str:
 
 def _cap_warning(i: int, g: Group) -> str:
     """The run's warning for a rack group whose board limit is below the lowest power cap measured on its GPU
-    (:func:`dcsim.node.model.cap_beyond`)."""
+    (:func:`dcsim.node.model.at_workload`: ``cap_extrapolated``)."""
     c = g.node.calibration
-    return (f"racks[{i}] ({g.name}): {cap_text(c)}: its throttled figures are extrapolated, {expected_error(c)} "
-            f"(docs/node.md, Memory time at low clocks)")
+    return f"racks[{i}] ({g.name}): {cap_text(c)}: its throttled figures are extrapolated, {cap_assumption_text(c)}"
 
 
 def _context_warning(i: int, g: Group) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 # a calibration band's printed form lives beside the calibration record (dcsim.node sits below this layer and
 # prints it too: dcsim predict); every surface uses this one formatter
 from dcsim.node.catalog import context_carry
-from dcsim.node.model import (cap_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
+from dcsim.node.model import (cap_assumption_text, cap_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
                                fmt_band)
 
 __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
@@ -107,9 +107,7 @@ def _extrapolation_text(ext: list[dict]) -> str:
 
 
 def _cap_text(ext: list[dict]) -> str:
-    which = "; ".join(f"{c.get('group')}: {cap_text(c)}, {expected_error(c)}" for c in ext)
-    return (f"{which}: the throttled clock, step time and energy there are extrapolated (the memory time's slowing "
-            f"below the clock knee is an assumption, docs/node.md Memory time at low clocks)")
+    return "; ".join(f"{c.get('group')}: {cap_text(c)}: {cap_assumption_text(c)}" for c in ext)
 
 
 def _stack_text(old: list[dict]) -> str:
@@ -173,7 +171,7 @@ CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
                lambda c: bool(c.get("extrapolated")), _extrapolation_text),
     CaveatKind("context", "EXTRAPOLATED CONTEXT", "extrapolated context", "Extrapolated context",
                lambda c: bool(c.get("context_extrapolated")), _context_text),
-    # a board limit below the lowest power cap measured on the GPU (dcsim.node.model.cap_beyond)
+    # a board limit below the lowest power cap measured on the GPU (dcsim.node.model.at_workload)
     CaveatKind("cap", "EXTRAPOLATED CAP", "extrapolated cap", "Extrapolated power cap",
                lambda c: bool(c.get("cap_extrapolated")), _cap_text),
     CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
@@ -375,9 +373,12 @@ def fmt_headline_band(band: Mapping[str, Any] | None, quantity: str, level: str 
 
 def band_source(band: Mapping[str, Any] | None) -> str:
     """Which groups a :func:`headline_band` comes from, as printed beside it: ``"b200-reasoning's band, by share"``
-    (several pools: weighted by each pool's share) or ``"b200-reasoning's band"``; ``""`` without one."""
+    (several pools: weighted by each pool's share) or ``"b200-reasoning's band"``; ``"hall-a: no error band
+    measured"`` when none of its groups states a figure (an EXTRAPOLATED CAP group alone); ``""`` without one."""
     if not band:
         return ""
+    if "stated" in band and not band["stated"]:
+        return f"{', '.join(band['groups'])}: no error band measured"
     return f"{', '.join(band['groups'])}'s band" + (", by pool share" if band.get("weighted") else "")
 
 

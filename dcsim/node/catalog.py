@@ -281,11 +281,10 @@ def context_carry() -> list[dict]:
 
 
 @functools.lru_cache(maxsize=None)
-def measured_cap_fracs() -> dict[str, float]:
-    """The lowest per-GPU power cap (fraction of TDP) dcsim has a measurement at, by GPU name (lower case): the least
-    ``cap_frac_tdp`` of the ``cap`` rows of the shipped measurement files (:data:`MEASUREMENT_DIR`; today H100-SXM
-    0.7, Splitwise's capped DGX-H100, ``splitwise_h100_cap.csv``). A GPU absent here has no capped measurement: every
-    calibration is measured at its full board limit."""
+def _measured_cap_fracs() -> dict[str, float]:
+    """The lowest per-GPU power cap (fraction of TDP) dcsim has a measurement at, by normalised GPU name
+    (:func:`_norm`): the least ``cap_frac_tdp`` of the ``cap`` rows of the shipped measurement files
+    (:data:`MEASUREMENT_DIR`; today H100-SXM 0.7, Splitwise's capped DGX-H100, ``splitwise_h100_cap.csv``)."""
     import csv
 
     out: dict[str, float] = {}
@@ -296,6 +295,13 @@ def measured_cap_fracs() -> dict[str, float]:
                     g = _norm(r["gpu"])
                     out[g] = min(out.get(g, 1.0), float(r["cap_frac_tdp"]))
     return out
+
+
+def measured_cap_frac(gpu: str) -> float:
+    """The lowest per-GPU power cap (fraction of TDP) measured on ``gpu`` (:func:`_measured_cap_fracs`): 0.7 on
+    H100-SXM (Splitwise's capped DGX-H100); 1.0, the full board limit, on a GPU with no capped measurement, where
+    every calibration ran at its full board limit."""
+    return _measured_cap_fracs().get(_norm(gpu), 1.0)
 
 
 def serving_stack(prof: dict) -> tuple[str | None, bool]:

@@ -12,7 +12,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
-                                max_band, find_architecture_profile, find_profile, load_profile, measured_cap_fracs,
+                                max_band, find_architecture_profile, find_profile, load_profile, measured_cap_frac,
                                 measured_tp_ratio_max,
                                 other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
@@ -242,14 +242,18 @@ class NodeModel:
                                  decode_ctx, prompt_scv).throughput_tok_s
 
     def clock_for_cap(self, cap_w_per_gpu, batch, mean_in, mean_out, decode_ctx=None, prompt_scv=0.0):
-        """Clock in [clock_min, 1] at which the steady-state per-GPU power meets the cap.
+        """Clock in [clock_min, 1] at which the steady-state per-GPU power of the running step meets the cap.
 
-        Caps below the GPU's lowest settable limit are raised to it (nvidia-smi behaviour).
+        Caps below the GPU's lowest settable limit are raised to it (nvidia-smi behaviour). A ``batch`` below one
+        is a batch of one part of the time and idle the rest (:meth:`steady_state`); the limit acts on the step
+        that runs, so the clock is a batch of one's (until December 2026 it was met on the time-averaged power: the
+        B200 70B on 2 GPUs at 300 W, 634 / 400 tokens, ran at clock 1.0 at a batch of 0.05 and 0.67 at 0.6, a batch of one's 0.52).
         """
         cap = np.maximum(np.asarray(cap_w_per_gpu, dtype=float), self.gpu.power_limit_min_w)
+        running = np.maximum(np.asarray(batch, dtype=float), 1.0)  # the step that runs holds at least one sequence
 
         def per_gpu(c):
-            return self.steady_state(batch, mean_in, mean_out, c, decode_ctx, prompt_scv).gpu_power_w / self.gpus_per_replica
+            return self.steady_state(running, mean_in, mean_out, c, decode_ctx, prompt_scv).gpu_power_w / self.gpus_per_replica
 
         p1 = per_gpu(np.ones_like(cap))
         if np.all(p1 <= cap):  # the board limit already holds it (e.g. the cap is the board limit)
@@ -578,15 +582,6 @@ def context_beyond(calibration: Mapping, mean_input: float, decode_context: floa
     return out
 
 
-def cap_beyond(gpu: str, limit_frac: float) -> float | None:
-    """The lowest power cap (fraction of TDP) measured on ``gpu`` (:func:`dcsim.node.catalog.measured_cap_fracs`; 1.0,
-    the full board limit, where no cap is measured) when a per-GPU board limit of ``limit_frac`` x TDP is below it,
-    else None: below the least measured cap the throttled clock, and with it the step time and energy, are
-    extrapolated (the memory time's clock knee is an assumption, docs/node.md "Memory time at low clocks")."""
-    m = measured_cap_fracs().get(gpu.strip().lower().replace("_", "-"), 1.0)
-    return m if float(limit_frac) < m - 1e-9 else None
-
-
 def cap_text(calibration: Mapping) -> str:
     """How far a ``cap_extrapolated`` record's board limit is below the caps measured on its GPU, in words (the run's
     warning and the EXTRAPOLATED CAP caveat)."""
@@ -599,8 +594,20 @@ def cap_text(calibration: Mapping) -> str:
     return f"{lim}, below the lowest cap measured on {gpu} ({m:.2f}x TDP)"
 
 
+def cap_assumption_text(calibration: Mapping) -> str:
+    """The assumption that carries a ``cap_extrapolated`` record's figures, in words (the run's warning and the
+    EXTRAPOLATED CAP caveat): the GPU power's memory part, HBM included, scaled with clock^γ below the caps measured
+    (the step time of a memory-bound decode is not modelled to slow), γ as ``gamma_source`` says."""
+    src = str(calibration.get("gamma_source") or "")
+    how = ("fitted on H100's cap rows" if src.startswith("fitted")
+           else "an assumption, no capped measurement" if src.startswith("assumption") else "source not recorded")
+    return (f"no error band is measured there: the figures rest on the GPU power's memory part (HBM included) scaling "
+            f"with clock^γ (γ {how}) and on decode time not slowing with the clock (docs/node.md, Extrapolated power "
+            f"cap)")
+
+
 def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode_context: float,
-                limit_w: float | None = None, tdp_w: float | None = None, gpu: str | None = None) -> dict:
+                limit_w: float, tdp_w: float, gpu: str) -> dict:
     """A calibration record for a pool's workload: the batch a replica reaches at full load (``batch_limit``) and
     whether that is more than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at
     (``extrapolated``); the workload's mean prompt and residence-weighted decode context (``mean_input``,
@@ -610,25 +617,26 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
     its own and :func:`context_band`, a lower bound.
 
     ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`), ``tdp_w`` and ``gpu``: a limit below
-    the lowest cap measured on that GPU (:func:`cap_beyond`: 0.7 x TDP on H100, none below TDP on any other GPU) sets
-    ``cap_extrapolated`` (``limit_w``, ``limit_frac_tdp`` and ``measured_cap_min_frac`` say how far) and marks the
-    band a lower bound: the profile's band is measured at the full board limit (or at the measured cap)."""
+    the lowest cap measured on that GPU (:func:`dcsim.node.catalog.measured_cap_frac`: 0.7 x TDP on H100, none below
+    TDP on any other GPU) sets ``cap_extrapolated`` (``limit_w``, ``limit_frac_tdp`` and ``measured_cap_min_frac``
+    say how far) and leaves the record with no error band (``error_band_pct`` figures None, as an extrapolated batch
+    states none): the profile's band is measured at the full board limit (or at the measured cap), and below it the
+    figures rest on the GPU power's memory part scaling with clock^γ (``gamma_source``; docs/node.md "Extrapolated
+    power cap")."""
     c = {**calibration, "batch_limit": round(float(batch_limit), 1),
          "extrapolated": extrapolated(calibration, batch_limit),
          "mean_input": round(float(mean_input), 1), "decode_context": round(float(decode_context), 1)}
-    if limit_w is not None and tdp_w and gpu:
-        frac = float(limit_w) / float(tdp_w)
-        m = cap_beyond(gpu, frac)
-        c.update(limit_w=round(float(limit_w), 1), limit_frac_tdp=round(frac, 3),
-                 measured_cap_min_frac=measured_cap_fracs().get(gpu.strip().lower().replace("_", "-"), 1.0),
-                 cap_extrapolated=m is not None)
-        if m is not None:
-            c["band_lower_bound"] = True
+    frac = float(limit_w) / float(tdp_w)
+    m = measured_cap_frac(gpu)
+    c.update(limit_w=round(float(limit_w), 1), limit_frac_tdp=round(frac, 3), measured_cap_min_frac=m,
+             cap_extrapolated=frac < m - 1e-9)
     if context_beyond(c, mean_input, decode_context):
         c.update(status="context-extrapolated", context_extrapolated=True,
                  error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
                  meaning=f"{STATUS_TEXT['context-extrapolated']}; within range it is {c['in_range_status']}: "
                          f"{c['meaning']}")
+    if c["cap_extrapolated"]:
+        c["error_band_pct"] = {"tok_s_pct": None, "j_per_tok_pct": None}
     return c
 
 
@@ -810,7 +818,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "measured_context_max": (lengths.get("decode_context") or [None, None])[1],
             "mean_input": None, "decode_context": None, "context_extrapolated": False, "in_range_status": status,
             # the replica's per-GPU board limit against the lowest cap measured on its GPU; the engine sets them
-            # (at_workload, cap_beyond)
+            # (at_workload); where the DVFS exponent γ comes from (fitted to cap rows, or an assumption)
             "limit_w": None, "limit_frac_tdp": None, "measured_cap_min_frac": None, "cap_extrapolated": False,
+            "gamma_source": prof.get("gamma_source"),
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}

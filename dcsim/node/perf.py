@@ -291,41 +291,18 @@ def roofline(tc, tm, p: float):
     return np.where(hi > 0, hi * ((tc / safe) ** p + (tm / safe) ** p) ** (1.0 / p), 0.0)
 
 
-#: SM clock (fraction of the top clock) below which memory-bound work slows: the memory time is the clock-1 time down
-#: to this clock and grows as ``(MEM_CLOCK_KNEE / c) ** MEM_CLOCK_EXP`` below it. Assumption (no measured decode step
-#: time against the SM clock of an H100 or A100 was found, docs/node.md "Memory time at low clocks"), set within what is
-#: published: Splitwise's H100 decode at a 70 % power cap runs at 1.00x its uncapped latency (the rows
-#: ``CAP-decode-*`` of docs/validation.md, [SWsim]); clock locking on an H200 (the H100's GH100 die and its 1,980 MHz
-#: top clock) saves up to 32 % of decode energy "at minimal throughput loss" [ILL]. The knee's value is ours: the HBM
-#: bytes pass through the L2 and the crossbar, taken to run with the SM clock and to move about twice the HBM
-#: bandwidth at the top clock (assumption, not measured here), so below about half the top clock the SM side, not the
-#: HBM, would set the bytes per second.
-MEM_CLOCK_KNEE = 0.5
-#: exponent of the memory-time stretch below :data:`MEM_CLOCK_KNEE`: 1, bytes per second proportional to the clock
-#: there (assumption, as the knee)
-MEM_CLOCK_EXP = 1.0
-
-
-def mem_clock_stretch(clock):
-    """Factor (>= 1) by which the memory time of a step grows at SM clock ``clock`` (fraction of the top clock):
-    ``max(1, (MEM_CLOCK_KNEE / clock) ** MEM_CLOCK_EXP)`` (assumption, see :data:`MEM_CLOCK_KNEE`). Broadcasts."""
-    return np.maximum(1.0, (MEM_CLOCK_KNEE / np.asarray(clock, dtype=float)) ** MEM_CLOCK_EXP)
-
-
 def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tokens, n_decode, ctx_sum,
                    prefill_ctx_sum, clock=1.0):
     """Iteration latency (s) and its compute and memory parts; numpy-broadcasting.
 
-    Returns ``(t, t_compute, t_memory)`` (``t_memory`` stretched below :data:`MEM_CLOCK_KNEE`, as
-    :func:`dcsim.node.step.iteration_step`). ``prefill_ctx_sum`` = sum over prefill positions of
+    Returns ``(t, t_compute, t_memory)``. ``prefill_ctx_sum`` = sum over prefill positions of
     the context each attends to (causal chunk of L tokens: L^2 / 2).
     """
     prefill_tokens = np.asarray(prefill_tokens, dtype=float)
     n_decode = np.asarray(n_decode, dtype=float)
     tc = iteration_flops(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float), prefill_ctx_sum) / (
         tp * peak_flops(gpu, d.peak_precision) * p.mfu * np.asarray(clock, dtype=float))
-    tm = iteration_bytes(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float)) / (tp * gpu.hbm_bw * p.mbu) \
-        * mem_clock_stretch(clock)
+    tm = iteration_bytes(d, prefill_tokens, n_decode, np.asarray(ctx_sum, float)) / (tp * gpu.hbm_bw * p.mbu)
     t = roofline(tc, tm, p.overlap_p) + (p.t_layer_s + p.t_seq_layer_s * n_decode) * d.layers_run \
         + p.t_moe_layer_s * d.moe_layers_run + p.t_fp8_layer_s * d.fp8_layers_run
     return t, tc, tm

@@ -37,17 +37,11 @@ measured (docs/node.md, "Twenty-fourth pass"; P_memory for the FP8 cost was meas
 Power is idle plus each part of the step's work times its power: no constant serving term, so it
 rises smoothly from a batch of one with the memory traffic and FLOPs per second actually done.
 
-**Memory time at low clocks**: ``t_m`` above is the time at a clock of at least :data:`MEM_CLOCK_KNEE`; below it
-the SM clock limits the bytes the SMs, the L2 and the crossbar move per second and ``t_m`` stretches as
-``(MEM_CLOCK_KNEE / c) ** MEM_CLOCK_EXP`` (:func:`mem_clock_stretch`; assumption, docs/node.md "Memory time at low
-clocks"). The bytes read are the same, so the memory energy per byte (``P_memory · t_m`` at clock 1, times c^γ) is
-unchanged: the power of a stretched step falls, its energy does not.
-
 **Board power limit** (a law, not a check): if P at the controller's clock exceeds the replica's
 limit ``tp·limit_w`` (TDP, or the scenario's ``power_cap``), the board lowers its clock to the
 one where P equals the limit (P rises monotonically with c: γ ≥ 1 and dt falls with c), found by
 regula falsi (Illinois) only in that case; the step then takes longer (compute-bound parts
-stretch as 1/c, memory-bound parts below :data:`MEM_CLOCK_KNEE`). If even the lowest clock exceeds the limit, the board idles part of the step
+stretch as 1/c). If even the lowest clock exceeds the limit, the board idles part of the step
 (duty cycling): the step stretches until the dynamic energy fits, and P equals the limit.
 """
 
@@ -55,13 +49,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcsim.node.perf import (MEM_CLOCK_EXP, MEM_CLOCK_KNEE, Derived, PerfParams, median_prefill_tokens, peak_flops,
-                             mem_clock_stretch)
+from dcsim.node.perf import Derived, PerfParams, median_prefill_tokens, peak_flops
 from dcsim.node.power import PowerParams
 from dcsim.scenario.node import GpuSpec
 
-__all__ = ["STEP_FIELDS", "step_params", "iteration_step", "steady_step", "THROTTLE_ITERS", "MEM_CLOCK_KNEE",
-           "MEM_CLOCK_EXP", "mem_clock_stretch"]
+__all__ = ["STEP_FIELDS", "step_params", "iteration_step", "steady_step", "THROTTLE_ITERS"]
 
 #: names of the entries of a step-parameter tuple, in order (units in the comments of step_params)
 STEP_FIELDS = ("inv_c", "inv_m", "fpp", "fat", "pos", "dsp", "wd", "we", "ef", "kvr", "kvw", "t0", "ts",
@@ -186,17 +178,15 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     e_fix = a_m * tm_e + a_s * to  # dynamic energy at clock 1 of the clock-independent parts
     c = clock
     tc = tc1 / c
-    tmc = tm * (MEM_CLOCK_KNEE / c) ** MEM_CLOCK_EXP if c < MEM_CLOCK_KNEE else tm  # memory time at clock c
-    hi = tc if tc > tmc else tmc
-    dt = hi * ((tc / hi) ** op + (tmc / hi) ** op) ** inv_op + to
+    hi = tc if tc > tm else tm
+    dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
     pwr = idle + cg * (a_c * tc + e_fix) / dt
     if pwr > lim:
         # board limit: lower the clock to where P = lim (regula falsi, Illinois variant)
         c_lo = cmin
         tc = tc1 / c_lo
-        tmc = tm * (MEM_CLOCK_KNEE / c_lo) ** MEM_CLOCK_EXP if c_lo < MEM_CLOCK_KNEE else tm
-        hi = tc if tc > tmc else tmc
-        dt_lo = hi * ((tc / hi) ** op + (tmc / hi) ** op) ** inv_op + to
+        hi = tc if tc > tm else tm
+        dt_lo = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
         e_lo = c_lo ** gamma * (a_c * tc + e_fix)
         f_lo = idle + e_lo / dt_lo - lim
         if f_lo >= 0.0:
@@ -212,9 +202,8 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
             for _ in range(THROTTLE_ITERS):
                 cm = (c_lo * f_hi - c_hi * f_lo) / (f_hi - f_lo)
                 tc = tc1 / cm
-                tmc = tm * (MEM_CLOCK_KNEE / cm) ** MEM_CLOCK_EXP if cm < MEM_CLOCK_KNEE else tm
-                hi = tc if tc > tmc else tmc
-                dm = hi * ((tc / hi) ** op + (tmc / hi) ** op) ** inv_op + to
+                hi = tc if tc > tm else tm
+                dm = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
                 fm = idle + cm ** gamma * (a_c * tc + e_fix) / dm - lim
                 if fm <= 0.0:
                     c_lo, f_lo = cm, fm

@@ -63,7 +63,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dcsim.node import perf as _perf  # the memory clock knee the step reads (perf.MEM_CLOCK_KNEE)
 from dcsim.node.step import iteration_step
 from dcsim.serving import replica as _replica
 from dcsim.serving.replica import (DEFAULT_JUMP_RTOL, DEFAULT_KV_WATERMARK, JUMP_MIN_STEPS, FinishedBatch,
@@ -109,10 +108,9 @@ ROUTER_CODES = {"round_robin": 0, "least_outstanding": 1, "power_aware": 2}
 
 
 def _sources_digest() -> str:
-    """Hash of every source the compiled kernel is built from (numba's cache watches one file; the step's module
-    globals from dcsim.node.perf, the memory clock knee, are frozen into the machine code)."""
+    """Hash of every source the compiled kernel is built from (numba's cache watches one file)."""
     h = hashlib.sha256()
-    for mod in (inspect.getmodule(iteration_step), _replica, _perf):
+    for mod in (inspect.getmodule(iteration_step), _replica):
         h.update(inspect.getsource(mod).encode())
     h.update(Path(__file__).read_bytes())
     h.update(numba.__version__.encode() if numba is not None else b"")
