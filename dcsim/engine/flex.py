@@ -213,7 +213,6 @@ class Flex:
     throttled: bool = False
     th_groups: list = field(default_factory=list)  # DieGroup of each rack group (thermal dynamics)
     th_bind: int = 0                               # the group whose dies set the throttle level (th_groups index)
-    th_bind_ticks: np.ndarray | None = None        # throttled ticks each group set the level on
     it_full_w: float = 0.0
     dq: DeferrableQueue | None = None
     share: float = 0.0
@@ -303,7 +302,6 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         p = thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
         fx.th = p
         fx.th_groups = die_groups(m, p)
-        fx.th_bind_ticks = np.zeros(len(fx.th_groups), dtype=np.int64)
         fx.th_free_q = not fs.thermal.preemptive_cap
         fx.k_th = m.clocks.size - 1
         fx.it_full_w = float(m.curves.it_pq[-1][-1])
@@ -367,6 +365,7 @@ class FlexChunk:
             self.q_out = np.full(n, np.nan)
             self.q_plant = np.full(n, np.nan)
             self.level = np.full(n, fx.top, dtype=np.int16)
+            self.group = np.full(n, -1, dtype=np.int16)  # the group that set the level (-1: not engaged)
             self.throttled = np.zeros(n, dtype=np.int8)
             self.shed = np.zeros(n, dtype=np.int8)
         if fx.dq is not None:
@@ -455,6 +454,7 @@ class FlexChunk:
                 ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # not the steady plant's ceiling (0 in a trip's first tick)
             return md, limit, k
         cv = fx.m.curves
+        self.group[j] = fx.th_bind
         if fx.th_shed:
             self.avail[j] = 0.0
             ex.cooling_tok_s[j] = 0.0
@@ -467,7 +467,6 @@ class FlexChunk:
                 ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # the thermal side does not limit this tick
             return md, limit, k
         self.throttled[j] = 1
-        fx.th_bind_ticks[fx.th_bind] += 1
         ex.cooling_tok_s[j] = float(cv.rate_pq[kt][-1]) * float(self.avail[j])
         lim = float(lv[kt])
         if md != 2 or k > kt:
@@ -585,6 +584,10 @@ class FlexChunk:
             self._thermal(j, t, heat, self._plant_cap(j, it_w, heat))
         fx.update_busy()
 
+    def _who(self, g: DieGroup) -> str:
+        """The log's naming of rack group ``g`` (several groups; nothing for one)."""
+        return f"rack group {g.name!r} ({g.gpu}): " if len(self.fx.th_groups) > 1 else ""
+
     def _thermal(self, j: int, t: float, heat: float, cap: float) -> None:
         fx = self.fx
         p = fx.th
@@ -604,19 +607,19 @@ class FlexChunk:
         # Each rack group's own power against its own die limit, the lowest level of them all: until 2026-12-05 the
         # fleet-average power per GPU was held to one limit, and a hotter GPU type ran over its own
         k_th, bind = throttle_level(fx.th_groups, fx.m.curves, s.t_space_c, self.need, float(self.avail[j]))
-        gb = fx.th_groups[bind]
         several = len(fx.th_groups) > 1
-        who = f"rack group {gb.name!r} ({gb.gpu}): " if several else ""
         t_end = t + fx.dt
         if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
             fx.th_shed = True
             fx.first_shed_s = t_end if fx.first_shed_s is None else fx.first_shed_s
+            # the cause, not the group count: a group's dies over their limit at the lowest level (that group's limit;
+            # it sheds the whole fleet, one clock level for all), else the room past its shutdown limit. Until later
+            # on 2026-12-05 one group's note said both, with facility.thermal.gpu's limit
+            gb = fx.th_groups[bind]
             fx.note(t_end, "thermal shed", f"white space {s.t_space_c:.1f} degC: "
-                    + (f"{who}GPUs cannot be held under {gb.t_limit_c:g} degC at their lowest power; IT off"
-                       if several and k_th < 0 else
-                       f"GPUs cannot be held under {p.t_limit_c:g} degC at their lowest power (or the room passed "
-                       f"{p.shed_space_c:g} degC); IT off"),
-                    t_space_c=s.t_space_c)
+                    + (self._who(gb) + f"GPUs cannot be held under {gb.t_limit_c:g} degC at their lowest power"
+                       if k_th < 0 else f"the room passed {p.shed_space_c:g} degC") + "; IT off",
+                    t_space_c=s.t_space_c, **({"group": gb.name} if several and k_th < 0 else {}))
         elif fx.th_shed and k_th >= 0 and s.t_space_c < p.shed_space_c - RESTART_MARGIN_K:
             fx.th_shed = False
             fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} degC", t_space_c=s.t_space_c)
@@ -628,9 +631,10 @@ class FlexChunk:
             fx.throttled = k_th < fx.top
             if fx.throttled and fx.first_throttle_s is None:
                 fx.first_throttle_s = t_end
+            gb = fx.th_groups[bind]
             fx.note(t_end, "thermal throttle" if fx.throttled else "thermal clear",
-                    f"{who}GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}" if fx.throttled
-                    else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c,
+                    self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}"
+                    if fx.throttled else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c,
                     **({"group": gb.name} if several and fx.throttled else {}))
         fx.k_th, fx.th_bind = k_th, bind
         steady = (not fx.th_shed and k_th >= fx.top and not self.risk[j]
@@ -699,9 +703,47 @@ class FlexChunk:
         return done
 
     # -- the chunk's record -------------------------------------------------------------------
-    def columns(self, j: int, fb: dict, rebreak=None) -> tuple[dict, dict]:
-        """Per-tick columns of the first ``j`` ticks, given the record's facility breakdown ``fb``, and the
-        breakdown as settled (:meth:`settle`: the plant's power follows the heat it moved)."""
+    def _die_columns(self, j: int, t_space: np.ndarray, gpu_w) -> tuple[np.ndarray, np.ndarray]:
+        """(``thermal_group``, ``thermal_die_c``) of the first ``j`` ticks: the rack group whose dies the record follows
+        and their temperature, T_s + r_th,g·P_g, P_g the group's per-GPU power: the record's GPU power ``gpu_w`` per
+        GPU in service, split between the groups as their curves split it at the tick's clock level serving the tick's
+        work (:func:`gpu_w_per_level`'s reading of each group's curve; the record's own power, so a capped tick's
+        frontier point counts, and one group's die is exactly T_s + r_th·gpu_power_w/gpus_in_service, what the thermal
+        figure always drew). NaN on shed ticks (no GPU running). On a throttled or shed tick the group is the one that set the
+        level; on any other the group nearest its limit (one group: 0). What plots/thermal.png draws against that
+        group's limit (docs/thermal-dynamics.md, "Several rack groups")."""
+        fx = self.fx
+        cv, gs = fx.m.curves, fx.th_groups
+        served = np.asarray(self.cols["served"][:j], dtype=float)
+        level = np.asarray(self.cols["level"][:j], dtype=np.int64)
+        avail = np.asarray(self.avail[:j], dtype=float)
+        r = np.where(avail > 1e-12, served / np.maximum(avail, 1e-12), np.inf)
+        u = np.empty(j)
+        for k in np.unique(level):  # the load that serves the tick's work at its clock (its full batch at most)
+            sel = level == k
+            u[sel] = np.interp(r[sel], cv.rate_pq[k], cv.u)
+        w = np.empty((len(gs), j))  # each group's per-GPU power on its curve
+        for i, g in enumerate(gs):
+            for k in np.unique(level):
+                sel = level == k
+                w[i, sel] = np.interp(u[sel], cv.u, g.gpu_pq[k]) / g.gpus
+        gpus = np.array([g.gpus for g in gs], dtype=float)
+        mean = gpus @ w / float(np.sum(gpus))
+        ratio = (np.ones((1, j)) if len(gs) == 1 else  # one group: the record's power per GPU itself
+                 np.where(mean[None, :] > 0.0, w / np.where(mean > 0.0, mean, 1.0)[None, :], 1.0))
+        n_in = np.maximum(avail * fx.m.gpus, 1.0)
+        rec = np.asarray(gpu_w, dtype=float)[:j]
+        die = np.array([t_space + g.r_th_k_per_w * (rec * ratio[i]) / n_in for i, g in enumerate(gs)])
+        margin = die - np.array([g.t_limit_c for g in gs])[:, None]
+        set_ = (self.throttled[:j] > 0) | (self.shed[:j] > 0)
+        group = np.where(set_ & (self.group[:j] >= 0), self.group[:j], np.argmax(margin, axis=0)).astype(np.int16)
+        out = die[group, np.arange(j)]
+        return group, np.where(self.shed[:j] > 0, np.nan, out)
+
+    def columns(self, j: int, fb: dict, rebreak=None, gpu_w=None) -> tuple[dict, dict]:
+        """Per-tick columns of the first ``j`` ticks, given the record's facility breakdown ``fb`` and GPU power
+        ``gpu_w`` (W, the fleet's: the thermal die column), and the breakdown as settled (:meth:`settle`: the plant's
+        power follows the heat it moved)."""
         fx = self.fx
         fb = self.settle(j, fb, rebreak)
         batt = self.battery_w[:j]
@@ -716,15 +758,16 @@ class FlexChunk:
             heat = np.asarray(fb["heat_w"], dtype=float)
             ts = self.t_space[:j]
             quasi = np.isnan(ts)
+            t_space = np.where(quasi, p.setpoint_c + heat / p.ua_w_per_k, ts)
             out.update(zip(THERMAL_COLUMNS, (
-                np.where(quasi, p.setpoint_c + heat / p.ua_w_per_k, ts),
+                t_space,
                 np.where(quasi, p.setpoint_c, self.t_loop[:j]),
                 np.where(quasi, p.tank_capacity_j, self.tank[:j]),
                 heat, np.where(quasi, heat, self.q_out[:j]),
                 np.where(quasi, heat, self.q_plant[:j]),
                 (~quasi).astype(np.int8),
-                self.level[:j].copy(), self.throttled[:j].copy(),
-                self.shed[:j].copy()), strict=True))
+                self.level[:j].copy(), *self._die_columns(j, t_space, gpu_w),
+                self.throttled[:j].copy(), self.shed[:j].copy()), strict=True))
         if fx.dq is not None:
             out.update(zip(DEFERRED_COLUMNS, (np.array(self.def_served[:j]), np.array(self.def_late[:j]),
                                               np.array(self.def_backlog[:j])), strict=True))
@@ -737,7 +780,8 @@ class FlexChunk:
 GRID_COLUMNS = ("curtailment", "curtailment_notice", "meter_power_w")
 STORAGE_COLUMNS = ("battery_w", "battery_energy_j", "meter_unmet_w")
 THERMAL_COLUMNS = ("t_space_c", "t_loop_c", "tank_j", "thermal_heat_w", "thermal_q_out_w", "thermal_q_plant_w",
-                   "thermal_engaged", "thermal_level", "thermal_throttled", "thermal_shed")
+                   "thermal_engaged", "thermal_level", "thermal_group", "thermal_die_c", "thermal_throttled",
+                   "thermal_shed")
 DEFERRED_COLUMNS = ("deferred_served_tok_s", "deferred_late_tok_s", "deferred_backlog_tokens")
 
 
@@ -813,7 +857,9 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
         if len(fx.th_groups) > 1:  # several rack groups: each one's dies, and the throttled time they set the level
             out["thermal"]["groups"] = [
                 {"name": g.name, "gpu": g.gpu, "gpus": g.gpus, "t_limit_c": g.t_limit_c, "r_th_k_per_w": g.r_th_k_per_w,
-                 "throttle_set_s": float(fx.th_bind_ticks[i] * dt)} for i, g in enumerate(fx.th_groups)]
+                 "throttle_set_s": float(np.count_nonzero((np.asarray(ts["thermal_throttled"]) > 0)
+                                                         & (np.asarray(ts["thermal_group"]) == i)) * dt)}
+                for i, g in enumerate(fx.th_groups)]
     if fx.dq is not None:
         q = fx.dq
         sc = fx.m.scenario.deferrable
