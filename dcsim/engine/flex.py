@@ -52,7 +52,6 @@ cheap/clean ticks (price or carbon at or below the run's quantile) and when due 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -112,6 +111,15 @@ def price_carbon_per_tick(m, t_mid_s: np.ndarray) -> tuple[np.ndarray | None, np
     return out[0], out[1]
 
 
+def _load_per_level(cv, rate_tok_s: float, avail: float) -> list[float]:
+    """The fleet's common load fraction at each clock level serving ``rate_tok_s`` on the share ``avail`` in service:
+    the load that serves it, at most the level's full batch (a level too slow for it runs full); ``avail`` 0 (IT shed)
+    reads every level at full batch. One per tick for every rack group (:func:`throttle_level`)."""
+    r = rate_tok_s / avail if avail > 1e-12 else math.inf
+    u = cv.u
+    return [float(np.interp(r, rate_k, u)) for rate_k in cv.rate_pq]
+
+
 def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float, gpu_pq=None) -> np.ndarray:
     """Per-GPU power (W) at each clock level serving ``rate_tok_s`` tokens/s on the share ``avail`` of the fleet in
     service: each level at the load that serves the rate, at most its full batch (a level too slow for it runs full),
@@ -121,14 +129,9 @@ def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float, gpu_pq=None)
 
     ``gpu_pq`` (K, U): one rack group's GPU power vs the fleet's common load fraction (:attr:`DieGroup.gpu_pq`), with
     ``gpus`` that group's: its own GPUs' power at each level, the fleet spreading the rate evenly (uniform_cap)."""
-    r = rate_tok_s / avail if avail > 1e-12 else math.inf
-    K = cv.rate_pq.shape[0]
     curve = cv.gpu_pq if gpu_pq is None else gpu_pq
-    out = np.empty(K)
-    for k in range(K):
-        u = float(np.interp(r, cv.rate_pq[k], cv.u))  # beyond the level's full-batch rate: its full batch
-        out[k] = float(np.interp(u, cv.u, curve[k])) / gpus
-    return out
+    return np.array([float(np.interp(u, cv.u, curve[k])) / gpus
+                     for k, u in enumerate(_load_per_level(cv, rate_tok_s, avail))])
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ class DieGroup:
     """One rack group's GPU dies under the thermal throttle: its name and GPU, its GPU count, its die limit and
     die-to-coolant resistance (``racks[].gpu_thermal``, else ``facility.thermal.gpu``), and ``gpu_pq`` (K, U), the
     GPU power (W) of all its replicas vs the fleet's common load fraction at each clock level, rack limits applied
-    (the group's own share of ``SupplyCurves.gpu_pq``; the fleet's curve itself for one group)."""
+    (the group's own share of ``SupplyCurves.gpu_pq``; the fleet's curve itself for one group); ``gpu_w_pq`` the same
+    per GPU (``gpu_pq / gpus``, a tuple of its levels' rows: what :func:`throttle_level` reads on every engaged tick)."""
 
     name: str
     gpu: str
@@ -144,6 +148,7 @@ class DieGroup:
     t_limit_c: float
     r_th_k_per_w: float
     gpu_pq: np.ndarray
+    gpu_w_pq: tuple = ()
 
 
 def die_groups(m, p) -> list[DieGroup]:
@@ -161,7 +166,8 @@ def die_groups(m, p) -> list[DieGroup]:
             curve, gpus = m.curves.gpu_pq, m.gpus
         else:
             curve, gpus = supply_curves([g.table], [g.limits]).gpu_pq, g.gpus
-        out.append(DieGroup(g.name, g.gpu_name, int(gpus), t_lim, r_th, curve))
+        out.append(DieGroup(g.name, g.gpu_name, int(gpus), t_lim, r_th, curve,
+                            tuple(np.asarray(curve, dtype=float) / int(gpus))))
     return out
 
 
@@ -171,12 +177,21 @@ def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: flo
     serving that work keeps its dies at or under their limit, P ≤ (t_limit − T_s)/r_th (:func:`gpu_w_per_level`;
     -1: not even the lowest level), and the fleet's level the lowest of them — the uniform_cap the throttle sets holds
     one clock level for every replica, so the hottest group's dies set it (docs/thermal-dynamics.md, "Several rack
-    groups"). The group is the first whose level is that lowest."""
+    groups"). The group is the first whose level is that lowest (ties: the first listed).
+
+    The load at each level is read once for all groups (:func:`_load_per_level`), each group's power on its per-GPU
+    curve (:attr:`DieGroup.gpu_w_pq`) from the lowest level up, stopping at the first level over its limit (the power
+    is held monotone in clock: a level fits only if it and every level under it do)."""
+    us = _load_per_level(cv, rate_tok_s, avail)
+    x = cv.u
     best, who = None, 0
     for i, g in enumerate(groups):
-        allowed = (g.t_limit_c - t_space_c) / g.r_th_k_per_w  # dcsim.thermal.dynamics.allowed_gpu_power_w, scalar
-        lvl = np.maximum.accumulate(gpu_w_per_level(cv, g.gpus, rate_tok_s, avail, g.gpu_pq))
-        k = bisect_right(lvl.tolist(), allowed * (1 + 1e-12)) - 1  # monotone in clock for bisect
+        allowed = (g.t_limit_c - t_space_c) / g.r_th_k_per_w * (1 + 1e-12)  # allowed_gpu_power_w, scalar
+        k = -1
+        for kk, (u, row) in enumerate(zip(us, g.gpu_w_pq)):
+            if float(np.interp(u, x, row)) > allowed:
+                break
+            k = kk
         if best is None or k < best:
             best, who = k, i
     return best, who
