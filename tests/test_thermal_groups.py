@@ -182,3 +182,30 @@ def test_shed_note_names_its_cause():
     # the whole fleet off on the shed ticks, not the B200 group alone
     shed = r.timeseries["thermal_shed"] > 0
     assert shed.any() and np.all(r.timeseries["gpus_in_service"][shed] == 0.0)
+
+
+def test_gpu_thermal_resistance_reads_k_per_w():
+    """racks[].gpu_thermal.r_th_k_per_w with its unit: until 2026-12-05 a count, and '0.05 K/W' was refused with
+    "unit 'K/W' is not a count unit (expected one of )"."""
+    for v, want in (("0.052 K/W", 0.052), ("52 mK/W", 0.052), ("0.052 degC/W", 0.052), (0.052, 0.052)):
+        sc = load_scenario(_two_groups({"r_th_k_per_w": v}))
+        assert sc.racks[1].gpu_thermal.r_th_k_per_w == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ScenarioError, match=r"racks\[1\]\.gpu_thermal\.r_th_k_per_w.*'W' is not a thermal_resistance "
+                                            r"unit \(expected one of K/W, degC/W"):
+        load_scenario(_two_groups({"r_th_k_per_w": "0.05 W"}))
+
+
+def test_a_die_limit_at_or_under_the_loop_setpoint_is_refused():
+    """A group's die limit at or under the loop's setpoint (15 degC here) can never be met: refused before the run,
+    naming the field (until 2026-12-05 accepted; the run shed at its first engaged tick)."""
+    from dcsim.engine.flex import build_flex
+    from dcsim.scenario.base import FieldError
+
+    d = _two_groups({"t_limit": 15})
+    with pytest.raises(ScenarioError, match=r"racks\[1\]\.gpu_thermal\.t_limit: 15 degC is at or under the cooling "
+                                            r"loop's setpoint \(15 degC\)"):
+        dcsim.run(d)
+    with pytest.raises(FieldError, match=r"racks\[1\]\.gpu_thermal\.t_limit"):
+        build_flex(build_models(load_scenario(d)), 10.0, 10)
+    d = _two_groups({"t_limit": 16})  # just above: accepted
+    assert build_flex(build_models(load_scenario(d)), 10.0, 10).th_groups[1].t_limit_c == 16.0

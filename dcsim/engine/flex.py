@@ -60,11 +60,13 @@ import numpy as np
 from dcsim.engine.tables import in_service_it_w, supply_curves
 from dcsim.power.grid import cap_over, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
+from dcsim.scenario.base import FieldError
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "gpu_w_per_level", "throttle_level",
+__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "die_limit_errors", "gpu_w_per_level",
+           "throttle_level", "thermal_params_of",
            "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
            "inlet_allowable_figures", "inlet_allowable_warning"]
 
@@ -169,6 +171,30 @@ def die_groups(m, p) -> list[DieGroup]:
         out.append(DieGroup(g.name, g.gpu_name, int(gpus), t_lim, r_th, curve,
                             tuple(np.asarray(curve, dtype=float) / int(gpus))))
     return out
+
+
+def die_limit_errors(m, p) -> list[tuple[str, str]]:
+    """(field, reason) of each rack group whose die limit is at or under the loop's setpoint ``p.setpoint_c`` (resolved
+    params): its dies would be over their limit with the plant holding its setpoint and no GPU drawing power, so no
+    level ever fits — the run would shed at its first engaged tick and could never restart. Until 2026-12-05 accepted.
+    ``racks[i].gpu_thermal.t_limit`` where the group sets it, else ``facility.thermal.gpu.t_limit``."""
+    out = []
+    for i, g in enumerate(die_groups(m, p)):
+        if g.t_limit_c <= p.setpoint_c:
+            own = m.scenario.racks[i].gpu_thermal
+            path = (f"racks[{i}].gpu_thermal.t_limit" if own is not None and own.t_limit is not None
+                    else "facility.thermal.gpu.t_limit")
+            out.append((path, f"{g.t_limit_c:g} degC is at or under the cooling loop's setpoint "
+                              f"({p.setpoint_c:g} degC): the dies of rack group {g.name!r} would be over their limit "
+                              "with the plant at its setpoint and the GPUs idle, so the thermal throttle could only "
+                              "shed; a die limit must lie above the coolant it sits in (H100 SXM: 87 degC [SMI])"))
+    return out
+
+
+def thermal_params_of(m):
+    """The resolved thermal params of a run with ``facility.thermal`` (the plant's capacity and loop setpoint)."""
+    fs = m.scenario.facility
+    return thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
 
 
 def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: float, avail: float) -> tuple[int, int]:
@@ -314,7 +340,10 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         # (p_max_w, p_min_w, p_idle_w, gamma) is the standalone functions', not read here: each group's power at each
         # clock level is its node table's (die_groups). Until 2026-12-05 it was overwritten with rack group 0's table,
         # read nowhere, with the full-batch power per level (gpu_level_w)
-        p = thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
+        p = thermal_params_of(m)
+        errs = die_limit_errors(m, p)
+        if errs:  # preflight refuses the same (flex_errors), naming the file; here for a direct caller
+            raise FieldError(*errs[0])
         fx.th = p
         fx.th_groups = die_groups(m, p)
         fx.th_free_q = not fs.thermal.preemptive_cap
