@@ -129,11 +129,14 @@ DIMENSIONS: dict[str, dict[str, float]] = {
     "carbon": {"g/J": 1.0, "g/kWh": 1 / 3.6e6, "kg/MWh": 1 / 3.6e6, "g/MWh": 1 / 3.6e9},
     "fraction": {"%": 0.01, "": 1.0},
     "count": {"": 1.0},
+    # a die-to-coolant thermal resistance (racks[].gpu_thermal.r_th_k_per_w): until 2026-12-05 a count, and
+    # '0.05 K/W' was refused with "unit 'K/W' is not a count unit (expected one of )"
+    "thermal_resistance": {"K/W": 1.0, "degC/W": 1.0, "°C/W": 1.0, "C/W": 1.0, "mK/W": 1e-3},
 }
 _SI_NAME = {
     "power": "W", "energy": "J", "temperature": "degC", "temperature_delta": "K", "time": "s",
     "data": "B", "bandwidth": "B/s", "compute": "FLOP/s", "rate": "1/s", "price": "USD/J",
-    "carbon": "g/J", "fraction": "", "count": "",
+    "carbon": "g/J", "fraction": "", "count": "", "thermal_resistance": "K/W",
 }
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
 _QRE = re.compile(rf"^\s*({_NUM})\s*(.*?)\s*$")
@@ -200,7 +203,8 @@ def parse_quantity(value: Any, dim: str) -> float:
 def _example_unit(dim: str) -> str:
     return {"power": "kW", "energy": "kWh", "temperature": "degC", "temperature_delta": "K",
             "time": "s", "data": "GB", "bandwidth": "TB/s", "compute": "TFLOP/s", "rate": "/s",
-            "price": "USD/MWh", "carbon": "g/kWh", "fraction": "%", "count": ""}.get(dim, "")
+            "price": "USD/MWh", "carbon": "g/kWh", "fraction": "%", "count": "",
+            "thermal_resistance": "K/W"}.get(dim, "")
 
 
 #: units format_quantity chooses from, smallest first

@@ -5,6 +5,7 @@ r_th) ran its B200 dies at up to 101.4 degC while the fleet average read 87.3.""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import yaml
 
 import dcsim
 from dcsim.engine.build import build_models
-from dcsim.engine.flex import die_groups, gpu_w_per_level, throttle_level
+from dcsim.engine.flex import die_groups
 from dcsim.scenario import ScenarioError, load_scenario
 from dcsim.thermal.dynamics import thermal_params
 
@@ -89,12 +90,21 @@ def test_each_group_s_dies_stay_under_their_limit_on_every_throttled_tick():
     assert th["groups"][0]["throttle_set_s"] == 0.0
     first = [a for a in r.controller_log if a["action"] == "thermal throttle"][0]
     assert first["group"] == "b200" and "'b200' (B200)" in first["reason"]
-    # the thermal figure's one die line is the fleet's mean GPU at the facility's r_th, and says so
+    # the record follows the dies that set the level: thermal_group and thermal_die_c on every throttled tick are the
+    # B200s' (the node tables' figure above, within the record's load-grid interpolation), and the thermal figure draws
+    # that die, reaching the dashed limit (until later on 2026-12-05 it drew the fleet's mean GPU, its peak 5.8 K
+    # under it here)
+    ts = r.timeseries
+    thr = ts["thermal_throttled"] > 0
+    assert np.all(ts["thermal_group"][thr] == 1)
+    assert ts["thermal_die_c"][thr] == pytest.approx(die[:, 1], abs=0.05)
     from dcsim.plots.flex import thermal_figure
-    fig = thermal_figure(r)
-    labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert "GPU die, fleet mean (each group's own: thermal.groups)" in labels
+    ax = thermal_figure(r).axes[0]
+    labels = [ln.get_label() for ln in ax.get_lines()]
     assert "GPU die (inlet + R_th·P per GPU)" not in labels
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "GPU die of the group setting the level (thermal_group)"]
+    assert np.nanmax(line.get_ydata()) >= limit[1] - TOL_K
+    assert ax.get_title().endswith("(GPU limit 87 °C)")
 
 
 def test_a_group_s_own_die_parameters_set_its_limit():
@@ -111,26 +121,35 @@ def test_a_group_s_own_die_parameters_set_its_limit():
     assert th["groups"][0]["throttle_set_s"] > 0.5 * th["throttled_s"]
 
 
-def test_throttle_level_is_the_lowest_group_level_and_one_group_reads_the_fleet():
+def test_group_curves_add_up_to_the_fleet_s():
+    """Each group's GPU power curve is its share of the fleet's (the supply curves of the group alone)."""
     d = _two_groups()
     m = build_models(load_scenario(d))
     p = thermal_params(load_scenario(d).facility.thermal, float(m.facility.capacity_w), 15.0)
     gs = die_groups(m, p)
-    cv = m.curves
-    need = 0.8 * float(cv.rate_pq[-1, -1])
-    for t_space in (30.0, 38.0, 42.0):
-        k, who = throttle_level(gs, cv, t_space, need, 1.0)
-        own = []
-        for g in gs:
-            lvl = np.maximum.accumulate(gpu_w_per_level(cv, g.gpus, need, 1.0, g.gpu_pq))
-            own.append(int(np.sum(lvl <= (g.t_limit_c - t_space) / g.r_th_k_per_w)) - 1)
-        assert k == min(own) and own[who] == k
-    # the groups' curves add up to the fleet's
-    assert sum(g.gpu_pq for g in gs) == pytest.approx(cv.gpu_pq, rel=1e-12)
-    # one group: the fleet's curve and GPU count, as before
-    m1 = build_models(load_scenario(TRIP))
-    (g1,) = die_groups(m1, p)
-    assert g1.gpu_pq is m1.curves.gpu_pq and g1.gpus == m1.gpus
+    assert [g.gpus for g in gs] == [320, 128]
+    assert sum(g.gpu_pq for g in gs) == pytest.approx(m.curves.gpu_pq, rel=1e-12)
+
+
+def test_a_hall_split_into_two_identical_groups_throttles_as_one():
+    """chiller-trip's hall as two identical H100 groups (6 + 4 racks) throttles and sheds on the same ticks at the same
+    levels, its room on the same path, as the one-group run: each group's GPUs draw the fleet's per-GPU power, so the
+    lowest of their levels is the one group's. Ties credit the first group listed (thermal.groups)."""
+    d = yaml.safe_load(TRIP.read_text())
+    d.update(duration="70 min", expect={})
+    s = copy.deepcopy(d)
+    s["racks"][0]["count"] = 6
+    s["racks"].append(dict(copy.deepcopy(d["racks"][0]), name="hall-b", count=4))
+    one, two = dcsim.run(d), dcsim.run(s)
+    t1, t2 = one.timeseries, two.timeseries
+    assert t1["thermal_throttled"].any() and t1["thermal_shed"].any()
+    for k in ("thermal_level", "thermal_throttled", "thermal_shed", "t_space_c"):
+        np.testing.assert_array_equal(t2[k], t1[k], err_msg=k)
+    for k in ("achieved_tok_s", "gpu_power_w", "thermal_die_c"):
+        np.testing.assert_allclose(t2[k], t1[k], rtol=1e-9, atol=0.0, err_msg=k)
+    g = two.report["thermal"]["groups"]
+    assert [x["gpus"] for x in g] == [192, 128]
+    assert g[0]["throttle_set_s"] == one.report["thermal"]["throttled_s"] > 0 and g[1]["throttle_set_s"] == 0.0
 
 
 def test_gpu_thermal_needs_thermal_dynamics():
@@ -139,3 +158,54 @@ def test_gpu_thermal_needs_thermal_dynamics():
     d["racks"][0]["gpu_thermal"] = {"t_limit": 90}
     with pytest.raises(ScenarioError, match=r"racks\[0\]\.gpu_thermal: applies only with facility.thermal"):
         load_scenario(d)
+
+
+def _shed_notes(r) -> list[dict]:
+    return [a for a in r.controller_log if a["action"] == "thermal shed"]
+
+
+def test_shed_note_names_its_cause():
+    """The shed note says why by the cause, not by the group count: the room past its shutdown limit (the two-group
+    trip at 45 degC: until later on 2026-12-05 it read "GPUs cannot be held under 87 degC at their lowest power (or the
+    room passed 45 degC)"), or a group's dies over their own limit at the lowest level (the B200s at a 48 degC limit
+    with the room's shutdown limit out of reach), which sheds the whole fleet."""
+    (room,) = _shed_notes(dcsim.run(_two_groups()))
+    assert room["reason"].endswith(": the room passed 45 degC; IT off") and "GPUs" not in room["reason"]
+    assert "group" not in room
+    d = _two_groups({"t_limit": 48})
+    d["facility"]["thermal"]["shed_inlet_limit"] = "80 degC"
+    r = dcsim.run(d)
+    die = _shed_notes(r)
+    assert die and r.report["thermal"]["peak_space_c"] < 80.0
+    assert all(a["group"] == "b200" and "rack group 'b200' (B200): GPUs cannot be held under 48 degC at their lowest"
+               " power; IT off" in a["reason"] and "room" not in a["reason"] for a in die)
+    # the whole fleet off on the shed ticks, not the B200 group alone
+    shed = r.timeseries["thermal_shed"] > 0
+    assert shed.any() and np.all(r.timeseries["gpus_in_service"][shed] == 0.0)
+
+
+def test_gpu_thermal_resistance_reads_k_per_w():
+    """racks[].gpu_thermal.r_th_k_per_w with its unit: until 2026-12-05 a count, and '0.05 K/W' was refused with
+    "unit 'K/W' is not a count unit (expected one of )"."""
+    for v, want in (("0.052 K/W", 0.052), ("52 mK/W", 0.052), ("0.052 degC/W", 0.052), (0.052, 0.052)):
+        sc = load_scenario(_two_groups({"r_th_k_per_w": v}))
+        assert sc.racks[1].gpu_thermal.r_th_k_per_w == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ScenarioError, match=r"racks\[1\]\.gpu_thermal\.r_th_k_per_w.*'W' is not a thermal_resistance "
+                                            r"unit \(expected one of K/W, degC/W"):
+        load_scenario(_two_groups({"r_th_k_per_w": "0.05 W"}))
+
+
+def test_a_die_limit_at_or_under_the_loop_setpoint_is_refused():
+    """A group's die limit at or under the loop's setpoint (15 degC here) can never be met: refused before the run,
+    naming the field (until 2026-12-05 accepted; the run shed at its first engaged tick)."""
+    from dcsim.engine.flex import build_flex
+    from dcsim.scenario.base import FieldError
+
+    d = _two_groups({"t_limit": 15})
+    with pytest.raises(ScenarioError, match=r"racks\[1\]\.gpu_thermal\.t_limit: 15 degC is at or under the cooling "
+                                            r"loop's setpoint \(15 degC\)"):
+        dcsim.run(d)
+    with pytest.raises(FieldError, match=r"racks\[1\]\.gpu_thermal\.t_limit"):
+        build_flex(build_models(load_scenario(d)), 10.0, 10)
+    d = _two_groups({"t_limit": 16})  # just above: accepted
+    assert build_flex(build_models(load_scenario(d)), 10.0, 10).th_groups[1].t_limit_c == 16.0

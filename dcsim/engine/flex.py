@@ -52,7 +52,6 @@ cheap/clean ticks (price or carbon at or below the run's quantile) and when due 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -61,11 +60,13 @@ import numpy as np
 from dcsim.engine.tables import in_service_it_w, supply_curves
 from dcsim.power.grid import cap_over, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
+from dcsim.scenario.base import FieldError
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "gpu_w_per_level", "throttle_level",
+__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "die_limit_errors", "gpu_w_per_level",
+           "throttle_level", "thermal_params_of",
            "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
            "inlet_allowable_figures", "inlet_allowable_warning"]
 
@@ -112,6 +113,15 @@ def price_carbon_per_tick(m, t_mid_s: np.ndarray) -> tuple[np.ndarray | None, np
     return out[0], out[1]
 
 
+def _load_per_level(cv, rate_tok_s: float, avail: float) -> list[float]:
+    """The fleet's common load fraction at each clock level serving ``rate_tok_s`` on the share ``avail`` in service:
+    the load that serves it, at most the level's full batch (a level too slow for it runs full); ``avail`` 0 (IT shed)
+    reads every level at full batch. One per tick for every rack group (:func:`throttle_level`)."""
+    r = rate_tok_s / avail if avail > 1e-12 else math.inf
+    u = cv.u
+    return [float(np.interp(r, rate_k, u)) for rate_k in cv.rate_pq]
+
+
 def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float, gpu_pq=None) -> np.ndarray:
     """Per-GPU power (W) at each clock level serving ``rate_tok_s`` tokens/s on the share ``avail`` of the fleet in
     service: each level at the load that serves the rate, at most its full batch (a level too slow for it runs full),
@@ -121,14 +131,9 @@ def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float, gpu_pq=None)
 
     ``gpu_pq`` (K, U): one rack group's GPU power vs the fleet's common load fraction (:attr:`DieGroup.gpu_pq`), with
     ``gpus`` that group's: its own GPUs' power at each level, the fleet spreading the rate evenly (uniform_cap)."""
-    r = rate_tok_s / avail if avail > 1e-12 else math.inf
-    K = cv.rate_pq.shape[0]
     curve = cv.gpu_pq if gpu_pq is None else gpu_pq
-    out = np.empty(K)
-    for k in range(K):
-        u = float(np.interp(r, cv.rate_pq[k], cv.u))  # beyond the level's full-batch rate: its full batch
-        out[k] = float(np.interp(u, cv.u, curve[k])) / gpus
-    return out
+    return np.array([float(np.interp(u, cv.u, curve[k])) / gpus
+                     for k, u in enumerate(_load_per_level(cv, rate_tok_s, avail))])
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ class DieGroup:
     """One rack group's GPU dies under the thermal throttle: its name and GPU, its GPU count, its die limit and
     die-to-coolant resistance (``racks[].gpu_thermal``, else ``facility.thermal.gpu``), and ``gpu_pq`` (K, U), the
     GPU power (W) of all its replicas vs the fleet's common load fraction at each clock level, rack limits applied
-    (the group's own share of ``SupplyCurves.gpu_pq``; the fleet's curve itself for one group)."""
+    (the group's own share of ``SupplyCurves.gpu_pq``; the fleet's curve itself for one group); ``gpu_w_pq`` the same
+    per GPU (``gpu_pq / gpus``, a tuple of its levels' rows: what :func:`throttle_level` reads on every engaged tick)."""
 
     name: str
     gpu: str
@@ -144,6 +150,7 @@ class DieGroup:
     t_limit_c: float
     r_th_k_per_w: float
     gpu_pq: np.ndarray
+    gpu_w_pq: tuple = ()
 
 
 def die_groups(m, p) -> list[DieGroup]:
@@ -161,8 +168,33 @@ def die_groups(m, p) -> list[DieGroup]:
             curve, gpus = m.curves.gpu_pq, m.gpus
         else:
             curve, gpus = supply_curves([g.table], [g.limits]).gpu_pq, g.gpus
-        out.append(DieGroup(g.name, g.gpu_name, int(gpus), t_lim, r_th, curve))
+        out.append(DieGroup(g.name, g.gpu_name, int(gpus), t_lim, r_th, curve,
+                            tuple(np.asarray(curve, dtype=float) / int(gpus))))
     return out
+
+
+def die_limit_errors(m, p) -> list[tuple[str, str]]:
+    """(field, reason) of each rack group whose die limit is at or under the loop's setpoint ``p.setpoint_c`` (resolved
+    params): its dies would be over their limit with the plant holding its setpoint and no GPU drawing power, so no
+    level ever fits — the run would shed at its first engaged tick and could never restart. Until 2026-12-05 accepted.
+    ``racks[i].gpu_thermal.t_limit`` where the group sets it, else ``facility.thermal.gpu.t_limit``."""
+    out = []
+    for i, g in enumerate(die_groups(m, p)):
+        if g.t_limit_c <= p.setpoint_c:
+            own = m.scenario.racks[i].gpu_thermal
+            path = (f"racks[{i}].gpu_thermal.t_limit" if own is not None and own.t_limit is not None
+                    else "facility.thermal.gpu.t_limit")
+            out.append((path, f"{g.t_limit_c:g} degC is at or under the cooling loop's setpoint "
+                              f"({p.setpoint_c:g} degC): the dies of rack group {g.name!r} would be over their limit "
+                              "with the plant at its setpoint and the GPUs idle, so the thermal throttle could only "
+                              "shed; a die limit must lie above the coolant it sits in (H100 SXM: 87 degC [SMI])"))
+    return out
+
+
+def thermal_params_of(m):
+    """The resolved thermal params of a run with ``facility.thermal`` (the plant's capacity and loop setpoint)."""
+    fs = m.scenario.facility
+    return thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
 
 
 def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: float, avail: float) -> tuple[int, int]:
@@ -171,12 +203,21 @@ def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: flo
     serving that work keeps its dies at or under their limit, P ≤ (t_limit − T_s)/r_th (:func:`gpu_w_per_level`;
     -1: not even the lowest level), and the fleet's level the lowest of them — the uniform_cap the throttle sets holds
     one clock level for every replica, so the hottest group's dies set it (docs/thermal-dynamics.md, "Several rack
-    groups"). The group is the first whose level is that lowest."""
+    groups"). The group is the first whose level is that lowest (ties: the first listed).
+
+    The load at each level is read once for all groups (:func:`_load_per_level`), each group's power on its per-GPU
+    curve (:attr:`DieGroup.gpu_w_pq`) from the lowest level up, stopping at the first level over its limit (the power
+    is held monotone in clock: a level fits only if it and every level under it do)."""
+    us = _load_per_level(cv, rate_tok_s, avail)
+    x = cv.u
     best, who = None, 0
     for i, g in enumerate(groups):
-        allowed = (g.t_limit_c - t_space_c) / g.r_th_k_per_w  # dcsim.thermal.dynamics.allowed_gpu_power_w, scalar
-        lvl = np.maximum.accumulate(gpu_w_per_level(cv, g.gpus, rate_tok_s, avail, g.gpu_pq))
-        k = bisect_right(lvl.tolist(), allowed * (1 + 1e-12)) - 1  # monotone in clock for bisect
+        allowed = (g.t_limit_c - t_space_c) / g.r_th_k_per_w * (1 + 1e-12)  # allowed_gpu_power_w, scalar
+        k = -1
+        for kk, (u, row) in enumerate(zip(us, g.gpu_w_pq)):
+            if float(np.interp(u, x, row)) > allowed:
+                break
+            k = kk
         if best is None or k < best:
             best, who = k, i
     return best, who
@@ -213,7 +254,6 @@ class Flex:
     throttled: bool = False
     th_groups: list = field(default_factory=list)  # DieGroup of each rack group (thermal dynamics)
     th_bind: int = 0                               # the group whose dies set the throttle level (th_groups index)
-    th_bind_ticks: np.ndarray | None = None        # throttled ticks each group set the level on
     it_full_w: float = 0.0
     dq: DeferrableQueue | None = None
     share: float = 0.0
@@ -297,10 +337,12 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         # (p_max_w, p_min_w, p_idle_w, gamma) is the standalone functions', not read here: each group's power at each
         # clock level is its node table's (die_groups). Until 2026-12-05 it was overwritten with rack group 0's table,
         # read nowhere, with the full-batch power per level (gpu_level_w)
-        p = thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
+        p = thermal_params_of(m)
+        errs = die_limit_errors(m, p)
+        if errs:  # preflight refuses the same (flex_errors), naming the file; here for a direct caller
+            raise FieldError(*errs[0])
         fx.th = p
         fx.th_groups = die_groups(m, p)
-        fx.th_bind_ticks = np.zeros(len(fx.th_groups), dtype=np.int64)
         fx.th_free_q = not fs.thermal.preemptive_cap
         fx.k_th = m.clocks.size - 1
         fx.it_full_w = float(m.curves.it_pq[-1][-1])
@@ -365,6 +407,7 @@ class FlexChunk:
             self.q_out = np.full(n, np.nan)
             self.q_plant = np.full(n, np.nan)
             self.level = np.full(n, fx.top, dtype=np.int16)
+            self.group = np.full(n, -1, dtype=np.int16)  # the group that set the level (-1: not engaged)
             self.throttled = np.zeros(n, dtype=np.int8)
             self.shed = np.zeros(n, dtype=np.int8)
         if fx.dq is not None:
@@ -453,6 +496,7 @@ class FlexChunk:
                 ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # not the steady plant's ceiling (0 in a trip's first tick)
             return md, limit, k
         cv = fx.m.curves
+        self.group[j] = fx.th_bind
         if fx.th_shed:
             self.avail[j] = 0.0
             ex.cooling_tok_s[j] = 0.0
@@ -465,7 +509,6 @@ class FlexChunk:
                 ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # the thermal side does not limit this tick
             return md, limit, k
         self.throttled[j] = 1
-        fx.th_bind_ticks[fx.th_bind] += 1
         ex.cooling_tok_s[j] = float(cv.rate_pq[kt][-1]) * float(self.avail[j])
         lim = float(lv[kt])
         if md != 2 or k > kt:
@@ -583,6 +626,10 @@ class FlexChunk:
             self._thermal(j, t, heat, self._plant_cap(j, it_w, heat))
         fx.update_busy()
 
+    def _who(self, g: DieGroup) -> str:
+        """The log's naming of rack group ``g`` (several groups; nothing for one)."""
+        return f"rack group {g.name!r} ({g.gpu}): " if len(self.fx.th_groups) > 1 else ""
+
     def _thermal(self, j: int, t: float, heat: float, cap: float) -> None:
         fx = self.fx
         p = fx.th
@@ -602,19 +649,19 @@ class FlexChunk:
         # Each rack group's own power against its own die limit, the lowest level of them all: until 2026-12-05 the
         # fleet-average power per GPU was held to one limit, and a hotter GPU type ran over its own
         k_th, bind = throttle_level(fx.th_groups, fx.m.curves, s.t_space_c, self.need, float(self.avail[j]))
-        gb = fx.th_groups[bind]
         several = len(fx.th_groups) > 1
-        who = f"rack group {gb.name!r} ({gb.gpu}): " if several else ""
         t_end = t + fx.dt
         if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
             fx.th_shed = True
             fx.first_shed_s = t_end if fx.first_shed_s is None else fx.first_shed_s
+            # the cause, not the group count: a group's dies over their limit at the lowest level (that group's limit;
+            # it sheds the whole fleet, one clock level for all), else the room past its shutdown limit. Until later
+            # on 2026-12-05 one group's note said both, with facility.thermal.gpu's limit
+            gb = fx.th_groups[bind]
             fx.note(t_end, "thermal shed", f"white space {s.t_space_c:.1f} degC: "
-                    + (f"{who}GPUs cannot be held under {gb.t_limit_c:g} degC at their lowest power; IT off"
-                       if several and k_th < 0 else
-                       f"GPUs cannot be held under {p.t_limit_c:g} degC at their lowest power (or the room passed "
-                       f"{p.shed_space_c:g} degC); IT off"),
-                    t_space_c=s.t_space_c)
+                    + (self._who(gb) + f"GPUs cannot be held under {gb.t_limit_c:g} degC at their lowest power"
+                       if k_th < 0 else f"the room passed {p.shed_space_c:g} degC") + "; IT off",
+                    t_space_c=s.t_space_c, **({"group": gb.name} if several and k_th < 0 else {}))
         elif fx.th_shed and k_th >= 0 and s.t_space_c < p.shed_space_c - RESTART_MARGIN_K:
             fx.th_shed = False
             fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} degC", t_space_c=s.t_space_c)
@@ -626,9 +673,10 @@ class FlexChunk:
             fx.throttled = k_th < fx.top
             if fx.throttled and fx.first_throttle_s is None:
                 fx.first_throttle_s = t_end
+            gb = fx.th_groups[bind]
             fx.note(t_end, "thermal throttle" if fx.throttled else "thermal clear",
-                    f"{who}GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}" if fx.throttled
-                    else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c,
+                    self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}"
+                    if fx.throttled else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c,
                     **({"group": gb.name} if several and fx.throttled else {}))
         fx.k_th, fx.th_bind = k_th, bind
         steady = (not fx.th_shed and k_th >= fx.top and not self.risk[j]
@@ -697,9 +745,47 @@ class FlexChunk:
         return done
 
     # -- the chunk's record -------------------------------------------------------------------
-    def columns(self, j: int, fb: dict, rebreak=None) -> tuple[dict, dict]:
-        """Per-tick columns of the first ``j`` ticks, given the record's facility breakdown ``fb``, and the
-        breakdown as settled (:meth:`settle`: the plant's power follows the heat it moved)."""
+    def _die_columns(self, j: int, t_space: np.ndarray, gpu_w) -> tuple[np.ndarray, np.ndarray]:
+        """(``thermal_group``, ``thermal_die_c``) of the first ``j`` ticks: the rack group whose dies the record follows
+        and their temperature, T_s + r_th,g·P_g, P_g the group's per-GPU power: the record's GPU power ``gpu_w`` per
+        GPU in service, split between the groups as their curves split it at the tick's clock level serving the tick's
+        work (:func:`gpu_w_per_level`'s reading of each group's curve; the record's own power, so a capped tick's
+        frontier point counts, and one group's die is exactly T_s + r_th·gpu_power_w/gpus_in_service, what the thermal
+        figure always drew). NaN on shed ticks (no GPU running). On a throttled or shed tick the group is the one that set the
+        level; on any other the group nearest its limit (one group: 0). What plots/thermal.png draws against that
+        group's limit (docs/thermal-dynamics.md, "Several rack groups")."""
+        fx = self.fx
+        cv, gs = fx.m.curves, fx.th_groups
+        served = np.asarray(self.cols["served"][:j], dtype=float)
+        level = np.asarray(self.cols["level"][:j], dtype=np.int64)
+        avail = np.asarray(self.avail[:j], dtype=float)
+        r = np.where(avail > 1e-12, served / np.maximum(avail, 1e-12), np.inf)
+        u = np.empty(j)
+        for k in np.unique(level):  # the load that serves the tick's work at its clock (its full batch at most)
+            sel = level == k
+            u[sel] = np.interp(r[sel], cv.rate_pq[k], cv.u)
+        w = np.empty((len(gs), j))  # each group's per-GPU power on its curve
+        for i, g in enumerate(gs):
+            for k in np.unique(level):
+                sel = level == k
+                w[i, sel] = np.interp(u[sel], cv.u, g.gpu_pq[k]) / g.gpus
+        gpus = np.array([g.gpus for g in gs], dtype=float)
+        mean = gpus @ w / float(np.sum(gpus))
+        ratio = (np.ones((1, j)) if len(gs) == 1 else  # one group: the record's power per GPU itself
+                 np.where(mean[None, :] > 0.0, w / np.where(mean > 0.0, mean, 1.0)[None, :], 1.0))
+        n_in = np.maximum(avail * fx.m.gpus, 1.0)
+        rec = np.asarray(gpu_w, dtype=float)[:j]
+        die = np.array([t_space + g.r_th_k_per_w * (rec * ratio[i]) / n_in for i, g in enumerate(gs)])
+        margin = die - np.array([g.t_limit_c for g in gs])[:, None]
+        set_ = (self.throttled[:j] > 0) | (self.shed[:j] > 0)
+        group = np.where(set_ & (self.group[:j] >= 0), self.group[:j], np.argmax(margin, axis=0)).astype(np.int16)
+        out = die[group, np.arange(j)]
+        return group, np.where(self.shed[:j] > 0, np.nan, out)
+
+    def columns(self, j: int, fb: dict, rebreak=None, gpu_w=None) -> tuple[dict, dict]:
+        """Per-tick columns of the first ``j`` ticks, given the record's facility breakdown ``fb`` and GPU power
+        ``gpu_w`` (W, the fleet's: the thermal die column), and the breakdown as settled (:meth:`settle`: the plant's
+        power follows the heat it moved)."""
         fx = self.fx
         fb = self.settle(j, fb, rebreak)
         batt = self.battery_w[:j]
@@ -714,15 +800,16 @@ class FlexChunk:
             heat = np.asarray(fb["heat_w"], dtype=float)
             ts = self.t_space[:j]
             quasi = np.isnan(ts)
+            t_space = np.where(quasi, p.setpoint_c + heat / p.ua_w_per_k, ts)
             out.update(zip(THERMAL_COLUMNS, (
-                np.where(quasi, p.setpoint_c + heat / p.ua_w_per_k, ts),
+                t_space,
                 np.where(quasi, p.setpoint_c, self.t_loop[:j]),
                 np.where(quasi, p.tank_capacity_j, self.tank[:j]),
                 heat, np.where(quasi, heat, self.q_out[:j]),
                 np.where(quasi, heat, self.q_plant[:j]),
                 (~quasi).astype(np.int8),
-                self.level[:j].copy(), self.throttled[:j].copy(),
-                self.shed[:j].copy()), strict=True))
+                self.level[:j].copy(), *self._die_columns(j, t_space, gpu_w),
+                self.throttled[:j].copy(), self.shed[:j].copy()), strict=True))
         if fx.dq is not None:
             out.update(zip(DEFERRED_COLUMNS, (np.array(self.def_served[:j]), np.array(self.def_late[:j]),
                                               np.array(self.def_backlog[:j])), strict=True))
@@ -735,7 +822,8 @@ class FlexChunk:
 GRID_COLUMNS = ("curtailment", "curtailment_notice", "meter_power_w")
 STORAGE_COLUMNS = ("battery_w", "battery_energy_j", "meter_unmet_w")
 THERMAL_COLUMNS = ("t_space_c", "t_loop_c", "tank_j", "thermal_heat_w", "thermal_q_out_w", "thermal_q_plant_w",
-                   "thermal_engaged", "thermal_level", "thermal_throttled", "thermal_shed")
+                   "thermal_engaged", "thermal_level", "thermal_group", "thermal_die_c", "thermal_throttled",
+                   "thermal_shed")
 DEFERRED_COLUMNS = ("deferred_served_tok_s", "deferred_late_tok_s", "deferred_backlog_tokens")
 
 
@@ -811,7 +899,9 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
         if len(fx.th_groups) > 1:  # several rack groups: each one's dies, and the throttled time they set the level
             out["thermal"]["groups"] = [
                 {"name": g.name, "gpu": g.gpu, "gpus": g.gpus, "t_limit_c": g.t_limit_c, "r_th_k_per_w": g.r_th_k_per_w,
-                 "throttle_set_s": float(fx.th_bind_ticks[i] * dt)} for i, g in enumerate(fx.th_groups)]
+                 "throttle_set_s": float(np.count_nonzero((np.asarray(ts["thermal_throttled"]) > 0)
+                                                         & (np.asarray(ts["thermal_group"]) == i)) * dt)}
+                for i, g in enumerate(fx.th_groups)]
     if fx.dq is not None:
         q = fx.dq
         sc = fx.m.scenario.deferrable

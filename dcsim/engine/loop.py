@@ -266,7 +266,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         pmode = mode if mp is None else np.array(mp.cols["mode"][:j], dtype=np.int8).reshape(j, -1)
         extra = request_engine.chunk_power(pmode, level, parked) if request_engine is not None else None
         _record_chunk(m, trace, ex, f["served"], mode, level, f["backlog"], f["held"], f["waiting"], f["shed"],
-                      f["arrived"], extra, mp, None if fc is None else (lambda fb, rb: fc.columns(j, fb, rb)),
+                      f["arrived"], extra, mp, None if fc is None else (lambda fb, rb, gw: fc.columns(j, fb, rb, gw)),
                       limit=f["limit"], power_down=power_down)
 
     def fault_window(env, t_s: float, edge: str, i: int):
@@ -595,7 +595,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
     fcols = {}
     if flex_cols is not None:  # thermal masses and battery settled; the plant's power follows the heat it moved
         fcols, fb = flex_cols(fb, lambda q: m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c,
-                                                                 ex.t_wb_c, plant_heat_w=q))
+                                                                 ex.t_wb_c, plant_heat_w=q), op["gpu_power_w"])
     # what held the served rate down (docs/report.md "binding"), and the input-only argmin
     # (one pool: a tick capped below full clock has P or Q below C already; with several, PoolTicker.record)
     # a tick on which IT was shed for temperature (MODE_SHED: no clock run, its cooling ceiling 0) admits nothing

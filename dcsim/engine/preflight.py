@@ -183,6 +183,9 @@ def flex_errors(m: Models) -> list[tuple[str, str]]:
     if sc.facility.thermal is not None and sc.facility.cooling.kind in ("fixed_pue", "pue_curve"):
         errs.append(("facility.thermal", f"needs a cooling plant model (cooling.kind {sc.facility.cooling.kind!r} "
                                          "has no capacity or loop temperature)"))
+    elif sc.facility.thermal is not None:
+        from dcsim.engine.flex import die_limit_errors, thermal_params_of
+        errs += die_limit_errors(m, thermal_params_of(m))
     if sc.grid is not None and (sc.grid.price is not None or sc.grid.carbon is not None):
         from dcsim.engine.flex import price_carbon_per_tick
         try:

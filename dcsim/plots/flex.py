@@ -249,18 +249,34 @@ def thermal_figure(result: Any):
     ax = fig.subplots()
     _step(ax, x, ts["t_space_c"], color="tab:red", lw=1.4, label="white space (GPU inlet / coolant)")
     _step(ax, x, ts["t_loop_c"], color="tab:blue", lw=1.4, label="loop water")
-    if "gpu_power_w" in ts and "gpus_in_service" in ts and th.get("r_th_k_per_w") is not None:
-        # what the throttle acts on: die = inlet + R_th x power per GPU (docs/thermal-dynamics.md)
+    groups = th.get("groups") or []
+    limit = np.full(len(ts["t_space_c"]), float(th["t_limit_c"]))
+    if "thermal_die_c" in ts:
+        # what the throttle acts on: die = inlet + R_th x power per GPU of the group that set the level (on other ticks
+        # the group nearest its limit), thermal_group; one group: the fleet's GPU (docs/thermal-dynamics.md). Until
+        # 2026-12-05 several groups drew the fleet's mean GPU at the facility's R_th: 12 K (median) under the limit the
+        # B200s of docs/examples/thermal_groups.py held
+        die = np.asarray(ts["thermal_die_c"], dtype=float)
+        if groups:
+            lims = np.array([g["t_limit_c"] for g in groups], dtype=float)
+            limit = lims[np.clip(np.asarray(ts["thermal_group"], dtype=int), 0, len(groups) - 1)]
+        _step(ax, x, die, color="tab:purple", lw=1.4,
+              label="GPU die of the group setting the level (thermal_group)" if groups
+              else "GPU die (inlet + R_th·P per GPU)")
+    elif "gpu_power_w" in ts and "gpus_in_service" in ts and th.get("r_th_k_per_w") is not None:
+        # a timeseries from before the die column: the fleet's GPU (docs/thermal-dynamics.md)
         n = np.maximum(np.asarray(ts["gpus_in_service"], dtype=float), 1.0)
         die = np.asarray(ts["t_space_c"], dtype=float) + th["r_th_k_per_w"] * np.asarray(ts["gpu_power_w"], float) / n
         die = np.where(np.asarray(ts["thermal_shed"]) > 0, np.nan, die)  # IT off: no die temperature
-        # several rack groups: this is the fleet's mean GPU at the facility's R_th, not what the throttle holds (each
-        # group's own dies under its own limit, report thermal.groups; docs/thermal-dynamics.md), and says so
-        _step(ax, x, die, color="tab:purple", lw=1.4,
-              label="GPU die, fleet mean (each group's own: thermal.groups)" if th.get("groups")
-              else "GPU die (inlet + R_th·P per GPU)")
-    ax.axhline(th["t_limit_c"], color="tab:purple", ls="--", lw=1.0,
-               label=f"GPU limit {th['t_limit_c']:g} °C: throttle")
+        _step(ax, x, die, color="tab:purple", lw=1.4, label="GPU die (inlet + R_th·P per GPU)")
+    lim_txt = (f"{limit[0]:g} °C" if np.all(limit == limit[0]) else
+               f"{np.min(limit):g}–{np.max(limit):g} °C") if limit.size else f"{th['t_limit_c']:g} °C"
+    if limit.size and not np.all(limit == limit[0]):  # the groups' limits differ: the setting group's, tick by tick
+        _step(ax, x, limit, color="tab:purple", ls="--", lw=1.0,
+              label=f"GPU limit of that group {lim_txt}: throttle")
+    else:
+        ax.axhline(float(limit[0]) if limit.size else th["t_limit_c"], color="tab:purple", ls="--", lw=1.0,
+                   label=f"GPU limit {lim_txt}: throttle")
     if th.get("shed_space_c") is not None:
         ax.axhline(th["shed_space_c"], color="tab:red", ls=":", lw=1.0,
                    label=f"room limit {th['shed_space_c']:g} °C: shed")
@@ -275,5 +291,6 @@ def thermal_figure(result: Any):
     h = [Patch(facecolor="none", edgecolor=SHED_COLOR, hatch=SHED_HATCH, alpha=SHED_ALPHA, lw=0.6)
          if t == "shed (IT off)" else handle for handle, t in zip(h, lab)]
     ax.legend(h, lab, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {th['t_limit_c']:g} °C)")
+    ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {lim_txt}"
+                 + (", by group)" if "–" in lim_txt else ")"))
     return fig

@@ -588,7 +588,7 @@ class GpuThermalSpec(Spec):
 
     t_limit: DieTemp = Field(87.0, description="temperature at which clocks throttle; H100/H800 SXM "
                           "'GPU max operating temp' 87 degC, slowdown 89 degC [SMI] (CALIBRATION C5)")
-    r_th_k_per_w: quantity("count", gt=0, le=1) | None = Field(
+    r_th_k_per_w: quantity("thermal_resistance", gt=0, le=1) | None = Field(
         None, description="die-to-coolant thermal resistance, K/W; None = THERMAL_KIND_DEFAULTS of the "
         "thermal-dynamics kind (air 0.0743, liquid 0.06 K/W)")
     p_max_w: Power = Field(700.0, description="board power at full clock; H100 SXM TDP [HWT]")
@@ -612,7 +612,7 @@ class GpuDieSpec(Spec):
 
     t_limit: DieTemp | None = Field(None, description="die temperature at which this group's clocks throttle; "
                                     "None = facility.thermal.gpu.t_limit")
-    r_th_k_per_w: quantity("count", gt=0, le=1) | None = Field(
+    r_th_k_per_w: quantity("thermal_resistance", gt=0, le=1) | None = Field(
         None, description="this group's die-to-coolant thermal resistance, K/W; None = facility.thermal.gpu's "
         "(itself the kind's default, derived for an H100 at its 700 W TDP)")
 
