@@ -15,7 +15,7 @@ from dcsim.engine.run import run
 from dcsim.scenario import ScenarioError, load_scenario, read_yaml
 from dcsim.scenario.workload import RequestClassSpec, WorkloadSpec
 from dcsim.workload import build_workload
-from dcsim.workload.context import context_cut, length_window_excess
+from dcsim.workload.context import context_cut, window_moments
 from dcsim.workload.model import resolve_class
 from dcsim.workload.trace import TraceError, read_trace
 
@@ -102,12 +102,13 @@ def test_validate_warns_and_the_run_serves_the_cut_trace(tmp_path):
     assert any("context window" in w for w in res.report["warnings"])
 
 
-def test_length_window_excess_is_exact():
+def test_window_moments_excess_is_exact():
     # the agentic preset's max_input 131,072 is Llama-3.1-70B's whole window: the prompts at that cap are refused
     rng = np.random.default_rng(7)
     for preset, w in (("agentic", W70), ("chat", 4096), ("reasoning", 32_768)):
         c = resolve_class(RequestClassSpec(name="x", preset=preset, share=1.0), None)
-        p_ref, p_cut, lost = length_window_excess(c.input, c.output, w)
+        m = window_moments(c.input, c.output, w)
+        p_ref, p_cut, lost = m.p_refused, m.p_cut, m.cut_out
         n = 400_000
         kept, out = context_cut(c.input.sample(n, rng), o := c.output.sample(n, rng), w)
         se = lambda p: 5 * np.sqrt(max(p, 1e-6) / n)  # five standard errors
@@ -116,7 +117,8 @@ def test_length_window_excess_is_exact():
         if p_cut * n > 1000:  # enough cut answers for the sampled mean to be within 5 %
             assert lost == pytest.approx(float(np.where(kept, o - out, 0).mean()), rel=0.05)
     c = resolve_class(RequestClassSpec(name="x", preset="agentic", share=1.0), None)
-    assert length_window_excess(c.input, c.output, 131_072 + 2000) == (0.0, 0.0, 0.0)  # caps inside: none
+    m = window_moments(c.input, c.output, 131_072 + 2000)  # caps inside: none
+    assert (m.p_refused, m.p_cut, m.cut_out, m.binds) == (0.0, 0.0, 0.0, False)
 
 
 def test_synthetic_class_that_overruns_the_window_is_warned():
@@ -313,12 +315,15 @@ def test_synthetic_classes_are_held_to_the_window_alike_in_every_fidelity():
     # (window_moments); both against a Monte Carlo of the classes' lengths under the same rule.
     rng = np.random.default_rng(11)
     n = 400_000
-    mc = np.zeros(4)  # per arrival: refused share, refused prompt tokens, refused answer tokens, served answer tokens
+    mc = np.zeros(5)  # per arrival: refused share, refused prompt tokens, refused answer tokens, served answer tokens,
+    # and the served requests' E[o (i + o/2)] (the residence-weighted context's numerator)
     for preset in ("summarization", "chat"):
         c = resolve_class(RequestClassSpec(name="x", preset=preset, share=0.5), None)
         i, o = c.input.sample(n, rng), c.output.sample(n, rng)
         kept, out = context_cut(i, o, 4096)
-        mc += 0.5 * np.array([(~kept).mean(), i[~kept].sum() / n, o[~kept].sum() / n, out[kept].sum() / n])
+        ik, ok = i[kept].astype(float), out[kept].astype(float)
+        mc += 0.5 * np.array([(~kept).mean(), i[~kept].sum() / n, o[~kept].sum() / n, out[kept].sum() / n,
+                              np.sum(ok * (ik + 0.5 * ok)) / n])
     wl = {"arrivals": {"kind": "poisson", "rate": "4 req/s"},
           "classes": [{"name": "summ", "preset": "summarization", "share": 0.5},
                       {"name": "chat", "preset": "chat", "share": 0.5}]}
@@ -342,8 +347,9 @@ def test_synthetic_classes_are_held_to_the_window_alike_in_every_fidelity():
     assert rq["arrived"] == pytest.approx(fl["arrived"], rel=0.08)
     assert rq["refused_context_in"] == pytest.approx(fl["refused_context_in"], rel=0.08)
     assert rq["cut_context_out"] == pytest.approx(fl["cut_context_out"], rel=0.25)  # ~1.5 % of the draws are cut
-    # both fidelities run the pool at the same served lengths (the fluid moments under the window)
-    assert rep["fluid"]["pools"][0]["decode_context_tokens"] == rep["request"]["pools"][0]["decode_context_tokens"]
+    # the pool runs at the served requests' residence-weighted context, E[o (i + o/2)] / E[o] over the served draws
+    # (the fluid moments under the window; both fidelities build the pool alike)
+    assert rep["fluid"]["pools"][0]["decode_context_tokens"] == pytest.approx(mc[4] / mc[3], rel=0.01)
     # the fluid SLO estimate draws the requests served too: its TTFT p99 read 1.09 s against request fidelity's
     # 0.18 s while it drew summarization's refused 4,096+-token prompts (now 0.181 s)
     ttft = {f: rep[f]["latency_s"]["ttft"]["p99"] for f in rep}
@@ -364,7 +370,10 @@ def test_synthetic_draws_are_refused_and_cut_by_the_window():
     # the fluid view: the class's means and accepted share are its served requests' (window_moments)
     c = wl.classes[0]
     assert c.accepted_share == pytest.approx(1 - 0.4878, abs=1e-3)
-    assert c.mean_input < 4096 and wl.output_per_arrival == pytest.approx(c.accepted_share * c.mean_output, rel=1e-12)
+    # output served per arrival against a Monte Carlo of the class's lengths under the rule (400,000 draws)
+    rng = np.random.default_rng(5)
+    kept, out = context_cut(c.input.sample(400_000, rng), c.output.sample(400_000, rng), 4096)
+    assert c.mean_input < 4096 and wl.output_per_arrival == pytest.approx(out[kept].sum() / kept.size, rel=0.01)
     assert c.mean_output == pytest.approx(b.n_out.mean(), rel=0.05)
 
 
@@ -416,3 +425,73 @@ def test_build_workload_cuts_each_window_once(tmp_path, monkeypatch):
     calls.clear()
     wl.sample(0.0, 10.0)
     assert len(calls) == 1 and np.asarray(calls[0]).shape == (20,)
+
+
+def test_a_synthetic_class_every_request_of_which_is_refused_is_an_error():
+    # every prompt 5,000 tokens on Llama-2-70B (4,096): the class's accepted share is 0 and its served means 0/0 (a
+    # bare ZeroDivisionError in Workload.mean_input); a trace in that case is refused with a TraceError, and so is it
+    wl = {"arrivals": {"kind": "poisson", "rate": "2 req/s"},
+          "classes": [{"name": "long", "preset": "chat", "share": 1.0, "input": {"kind": "fixed", "value": 5000}}]}
+    raw = _scenario(wl)
+    raw["racks"][0]["node"]["model"] = "llama-2-70b"
+    with pytest.raises(TraceError, match=r"workload\.classes\[long\]: every request .* 4,096 tokens or more, the "
+                                         r"context window of llama-2-70b.*vLLM refuses them all"):
+        build_models(load_scenario(raw))
+    # one class of two pools, the other served: the error names the class
+    wl["classes"] = [{"name": "long", "preset": "summarization", "share": 0.5},
+                     {"name": "chat", "preset": "chat", "share": 0.5, "input": {"kind": "fixed", "value": 5000}}]
+    with pytest.raises(TraceError, match=r"workload\.classes\[chat\].*llama-2-70b.*class chat of it.*refuses them all"):
+        build_models(load_scenario(_two_pools(wl)))
+
+
+def test_float_rounding_does_not_bind_the_window():
+    # the code preset on Llama-3.1-70B (131,072): P(cut) 4.7e-14 (a lognormal tail no run draws) and the reasoning
+    # preset's P(refused) read 1 - sum(pmf) = 1.7e-15 at 32,768: the window "bound" on rounding, campus-interconnect's
+    # code class took the windowed path (0.83 cut tokens in its report) against docs/workload.md's "no shipped
+    # scenario's window binds"
+    code = resolve_class(RequestClassSpec(name="x", preset="code", share=1.0), None)
+    assert not window_moments(code.input, code.output, W70).binds
+    reasoning = resolve_class(RequestClassSpec(name="x", preset="reasoning", share=1.0), None)
+    m = window_moments(reasoning.input, reasoning.output, 32_768)
+    assert m.binds and m.p_cut == pytest.approx(0.006, rel=0.01)  # the cut answers are real
+    sc = load_scenario(ROOT / "scenarios" / "campus-interconnect.yaml")
+    mm = build_models(sc)
+    assert all(c.window is None and c.accepted_share == 1.0 for c in mm.workload.classes)
+    assert mm.workload._syn_win is None and not [w for w in mm.warnings if "context window" in w]
+    got = mm.workload.context_refused(float(sc.duration), float(sc.controller.tick))
+    assert got == dict.fromkeys(("requests", "in_tokens", "out_tokens", "cut_out_tokens"), 0.0)
+
+
+def test_window_moments_are_summed_once_per_run(monkeypatch):
+    # every build_workload summed each class's window again (~0.2 s a class at 131,072): the fault-free baseline, the
+    # faulted run, each fault's marginal run, each hybrid lane's sample. Now the run's resolved classes are reused.
+    import dcsim.workload.model as wm
+    calls = []
+    real = wm.window_moments
+    monkeypatch.setattr(wm, "window_moments", lambda *a: calls.append(a[2]) or real(*a))
+    wl = {"arrivals": {"kind": "poisson", "rate": "2 req/s"},
+          "classes": [{"name": "summ", "preset": "summarization", "share": 0.5},
+                      {"name": "chat", "preset": "chat", "share": 0.5}]}
+    raw = _scenario(wl, "6 min")
+    raw["racks"][0]["node"]["model"] = "llama-2-70b"
+    raw["fidelity"] = "hybrid"
+    raw["faults"] = [{"kind": "curtailment", "start": "2 min", "duration": "2 min", "fraction": "20%"},
+                     {"kind": "curtailment", "start": "3 min", "duration": "2 min", "fraction": "20%"}]
+    rep = run(load_scenario(raw)).report
+    assert rep["tokens_accounting"]["refused_context_in"] > 0  # the window binds in this run
+    assert calls == [4096, 4096]  # one sum per class, in the preflight's build
+
+
+def test_synthetic_refused_tokens_conserve_at_the_runs_tick():
+    # refused and cut tokens were integrated by 1-min midpoints while the fluid arrivals take the run's ticks: under
+    # diurnal arrivals at a 10-s tick, arrived + refused + cut missed the tokens asked by ~1e-6
+    spec = WorkloadSpec(arrivals={"kind": "diurnal", "mean_rate": "4 req/s", "amplitude": 0.6, "peak_hour": 3},
+                        classes=[{"name": "summ", "preset": "summarization", "share": 0.5},
+                                 {"name": "chat", "preset": "chat", "share": 0.5}])
+    wl = build_workload(spec, np.random.SeedSequence(2), max_context=4096)
+    dt, t_end = 10.0, 2 * 3600.0
+    t0 = np.arange(round(t_end / dt)) * dt
+    arrived = float(np.sum(wl.demand_tok_s(t0, dt)) * dt)
+    got = wl.context_refused(t_end, dt)
+    asked = float(np.sum(wl.rate(t0 + 0.5 * dt)) * dt) * sum(c.share * c.output.mean() for c in wl.classes)
+    assert arrived + got["out_tokens"] + got["cut_out_tokens"] == pytest.approx(asked, rel=1e-9)

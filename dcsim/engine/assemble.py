@@ -802,7 +802,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     gap_notes: list[str] = []  # known SLO-estimate gaps too small to warn of (slo_gap_caveats)
     # the requests (a trace's, a synthetic class's) refused or cut by the context window in the run (outside the
     # arrived identities)
-    refused = m.workload.context_refused(duration)
+    refused = m.workload.context_refused(duration, dt)
     if serving is not None:
         serving = dict(serving)
         if "requests" in serving:

@@ -84,7 +84,7 @@ class Pool:
     #: expected output tokens served here per arrival of the workload: its classes' shares x the share of their
     #: requests the context window accepts x the mean answer served (= share x mean_output where none is refused;
     #: Workload.output_per_arrival for the whole mix)
-    output_per_arrival: float = 0.0
+    output_per_arrival: float
 
 
 def pool_layout(sc: Scenario) -> list[tuple[list[int], list[int]]]:
@@ -264,15 +264,17 @@ def context_windows(sc: Scenario) -> tuple[list[int | None], list[str]]:
     return wins, whos
 
 
-def build_models(sc: Scenario) -> Models:
-    """Build workload, facility and node groups; random streams spawned per component from the seed."""
+def build_models(sc: Scenario, classes: list | None = None) -> Models:
+    """Build workload, facility and node groups; random streams spawned per component from the seed. ``classes``: the
+    request classes another build of the same workload and racks resolved (its ``workload.classes``), taken as they
+    are (their context windows' moments not summed again: :func:`~dcsim.workload.build_workload`)."""
     s_workload, s_facility, s_serving, s_faults = (named_stream(sc.seed, k) for k in
                                                    ("workload", "facility", "serving", "faults"))
     day, sec = sc.clock()
     clock_s = (day - 1) * 86400.0 + sec
     windows, window_of = context_windows(sc)
     workload = build_workload(sc.workload, s_workload, sc.base_dir, start_hour=sec / 3600.0, max_context=windows,
-                              context_of=window_of)
+                              context_of=window_of, classes=classes)
     facility = build_facility(sc.facility, sc.base_dir, s_facility, clock_s)
     clocks = None
     groups: list[Group] = []
@@ -282,16 +284,9 @@ def build_models(sc: Scenario) -> Models:
     # classes: the means of the requests served, each class weighed by its share x the share its window accepts
     means = []
     for _, cis in layout:
-        if len(cis) == len(workload.classes):  # the whole mix (the same floats as without pools)
-            means.append((1.0, workload.mean_input, workload.mean_output, workload.decode_context(),
-                          workload.prompt_scv(), workload.output_per_arrival))
-            continue
-        cl = [workload.classes[c] for c in cis]
-        sh = float(sum(c.share for c in cl))
-        acc = float(sum(c.share * c.accepted_share for c in cl))  # arrivals served here (= sh: none refused)
-        m_in = sum(c.share * c.accepted_share * c.mean_input for c in cl) / acc
-        m_out = sum(c.share * c.accepted_share * c.mean_output for c in cl) / acc
-        means.append((sh, m_in, m_out, workload.decode_context(cis), workload.prompt_scv(cis), acc * m_out))
+        m_in, m_out, per_arrival = workload.served_means(cis)
+        means.append((float(sum(workload.classes[c].share for c in cis)), m_in, m_out, workload.decode_context(cis),
+                      workload.prompt_scv(cis), per_arrival))
     for gi, gs in enumerate(sc.racks):
         try:
             node = build_node(gs.node, sc.base_dir)

@@ -149,11 +149,12 @@ def flexibility_block(res, base, sc) -> dict:
                            if share > 0 else "")}
 
 
-def add_flexibility_baseline(sc, res, run_models):
-    """Run the baseline and attach ``flexibility`` to ``res`` (returned)."""
+def add_flexibility_baseline(sc, res, run_models, classes=None):
+    """Run the baseline and attach ``flexibility`` to ``res`` (returned); ``classes``: the run's resolved request
+    classes (``workload.classes``), taken by the baseline's build as they are."""
     base_sc = sc.model_copy(update={"deferrable": None,
                                     "facility": sc.facility.model_copy(update={"storage": None})})
-    base = run_models(build_models(base_sc))
+    base = run_models(build_models(base_sc, classes=classes))
     if base.record.partial:  # interrupted in the baseline: no like-for-like comparison
         res.record.warnings.append("interrupted in the flexibility baseline: the `flexibility` block is not computed")
         return res.refresh()

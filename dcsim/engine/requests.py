@@ -116,7 +116,7 @@ class _Lane:
         self.workload = workload  # its own arrival sample (hybrid), or None: rows of the shared sample
         #: expected output tokens per arrival of the whole workload that belong to this pool and are served (a
         #: request its context window refuses brings none: Pool.output_per_arrival)
-        self.mean_out_share = m.workload.output_per_arrival if not m.multi_pool else pool.output_per_arrival
+        self.mean_out_share = pool.output_per_arrival
         self.in_per_out = pool.mean_input / pool.mean_output
         self.curves = pool.curves
         self.overhead_w = pool.overhead_w
@@ -1255,8 +1255,9 @@ class RequestEngine:
                 arr = sc.workload.arrivals
                 spec = sc.workload.model_copy(update={"arrivals": arr.model_copy(update={"scale": arr.scale * frac})})
                 ss = child_seed(rng_sample, 0) if not m.multi_pool else m.stream(f"serving.sample.{pool.name}")
+                # the lane differs in arrivals.scale only: the run's resolved classes (their windows' sums made once)
                 wl = build_workload(spec, ss, sc.base_dir, start_hour=m.start_hour, max_context=m.context_window,
-                                    warn=False)
+                                    warn=False, classes=m.workload.classes)
             gidx = np.concatenate([np.arange(offsets[g], offsets[g] + c) for g, c in zip(pool.groups, counts)])
             self.lanes.append(_Lane(m, pi, counts, obj, frac, wl, gidx))
         self.frac = self.lanes[0].frac if len(self.lanes) == 1 else None

@@ -45,13 +45,13 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
         sc = load_scenario(sc, overrides=kw)
     pre = preflight(sc)  # files, catalog names, cross-field physics, resources: before any work
     if sc.faults:  # run a fault-free baseline too, and report what each fault cost
-        res = pre.annotate(run_with_faults(sc, progress=progress))
+        res = pre.annotate(run_with_faults(sc, progress=progress, classes=pre.models.workload.classes))
     else:
         res = run_models(pre.models, progress=progress)
     from dcsim.engine.flexrun import add_flexibility_baseline, has_flexibility
     if has_flexibility(sc) and not res.record.partial:  # issue 18: the same run without storage / deferrable work
         _stage(progress, "the same run without storage or deferrable work (the flexibility baseline)")
-        res = add_flexibility_baseline(sc, res, run_models)
+        res = add_flexibility_baseline(sc, res, run_models, classes=pre.models.workload.classes)
     if sc.expect:  # the scenario's own claims, checked on the finished report
         res.record.expect = check_expectations(res.report, sc.expect)
         res.refresh()
@@ -190,7 +190,7 @@ def _change(new, old):
 
 
 def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: dict | None = None,
-                    progress: Callable[[float], None] | None = None) -> Result:
+                    progress: Callable[[float], None] | None = None, classes: list | None = None) -> Result:
     """Run the scenario with its faults and a no-fault baseline; return the faulted :class:`Result`.
 
     ``faults`` (a list of fault specs or dicts) replaces the scenario's own ``faults`` entry when
@@ -199,15 +199,18 @@ def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: 
     energy, J/token) and ``faults_baseline`` (the baseline's headline figures). With several
     faults each entry also carries its own cost over the whole run, ``marginal_tokens_lost`` and
     ``marginal_energy_change_j``: the run with every fault but this one (the others' sampled
-    failures kept) minus the run with all of them — one extra run per fault.
+    failures kept) minus the run with all of them — one extra run per fault. ``classes``: the scenario's
+    resolved request classes (a build's ``workload.classes``), taken by every build here as they are.
     """
     sc = load_scenario(scenario, overrides=overrides)
     specs = fault_specs(faults) if faults is not None else tuple(sc.faults)
     base_sc = sc.model_copy(update={"faults": ()})
-    base = run_models(build_models(base_sc))
+    m0 = build_models(base_sc, classes=classes)
+    cls = m0.workload.classes  # resolved once: the runs below take them (their context windows' sums not redone)
+    base = run_models(m0)
     if base.record.partial:  # interrupted in the fault-free baseline: no faulted run yet (it ran to the end and then
         raise KeyboardInterrupt  # failed "different ticks", an internal error: the audit of the API, finding 3)
-    mf = build_models(base_sc)
+    mf = build_models(base_sc, classes=cls)
     sched = build_faults(specs, mf.seeds["faults"], {g.name: g.limits.replicas for g in mf.groups},
                          float(sc.duration), interconnect_w=float(mf.facility.interconnect_w))
     mf.faults = sched
@@ -227,7 +230,7 @@ def run_with_faults(scenario: str | dict | Scenario, faults=None, *, overrides: 
         # tokens and energy only: the fluid SLO estimate (most of a fluid run's time) is not needed
         quick_sc = base_sc.model_copy(update={"serving": base_sc.serving.model_copy(update={"slo_estimate": False})})
         for j, row in enumerate(rec.faults):
-            mj = build_models(quick_sc)
+            mj = build_models(quick_sc, classes=cls)
             mj.faults = sched.without(j)
             rj = run_models(mj).record
             row["marginal_tokens_lost"] = rj.tokens.output - r.tokens.output

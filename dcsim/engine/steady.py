@@ -43,10 +43,10 @@ def flop_per_output_token(m: Models, weights=None) -> float:
             return float(m.groups[0].node.flops_per_output_token(p0.mean_input, p0.mean_output, p0.decode_context))
         return pool_flop_per_output_token(m, 0)
     f = np.array([pool_flop_per_output_token(m, p) for p in range(len(m.pools))])
-    w = np.asarray(weights, dtype=float) if weights is not None else np.array(
-        [p.output_per_arrival for p in m.pools])
+    offered = np.array([p.output_per_arrival for p in m.pools])
+    w = np.asarray(weights, dtype=float) if weights is not None else offered
     if not w.sum() > 0:
-        w = np.array([p.output_per_arrival for p in m.pools])
+        w = offered
     return float(np.dot(f, w) / w.sum())
 
 

@@ -46,7 +46,6 @@ from dcsim.node.perf import compound_poisson_gamma
 from dcsim.serving.pool import HELD_AFTER_S
 from dcsim.streams import named_stream
 from dcsim.tpf import closed_door, serving_share
-from dcsim.workload.context import context_cut
 
 __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBRATION", "SloEstimate",
            "NotEstimated", "estimate_slo", "service_from_node", "lognormal_from_moments", "arrival_scv", "arrival_model", "Mmpp",
@@ -1286,24 +1285,13 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     rng = np.random.default_rng(named_stream(sc.seed, "slo_estimate"))
     classes = []
     for c in wl.classes:
-        win = getattr(c, "window", None)
-        if win is None:
-            classes.append(ClassMoments(c.name, c.share, c.input.mean(), c.input.var(), c.output.mean(),
-                                        c.output.var(), c.slo_ttft_s, c.slo_tpot_s,
-                                        float(c.max_tokens) if c.max_tokens else math.inf,
-                                        np.sort(c.input.sample(_N_DRAWS, rng)),
-                                        np.sort(c.output.sample(_N_DRAWS, rng))))
-            continue
-        # a class its context window refuses or cuts (dcsim.workload.context): the requests served, as the run serves
-        # them — its share of the requests times the share accepted, their moments, the draws kept with their answers
-        # cut (each marginal; the estimate pairs lengths by independent quantiles)
-        n_in, n_out = c.input.sample(_N_DRAWS, rng), c.output.sample(_N_DRAWS, rng)
-        kept, cut = context_cut(n_in, n_out, win.max_context)
-        classes.append(ClassMoments(c.name, c.share * c.accepted_share, win.mean_in,
-                                    max(win.in_sq - win.mean_in ** 2, 0.0), win.mean_out,
-                                    max(win.out_sq - win.mean_out ** 2, 0.0), c.slo_ttft_s, c.slo_tpot_s,
-                                    float(c.max_tokens) if c.max_tokens else math.inf,
-                                    np.sort(n_in[kept]), np.sort(cut[kept])))
+        # the requests served, as the run serves them: the class's share of the requests times the share its context
+        # window accepts, their moments, the draws kept with their answers cut (RequestClass.served_draws; each
+        # marginal: the estimate pairs lengths by independent quantiles)
+        n_in, n_out = c.served_draws(_N_DRAWS, rng)
+        classes.append(ClassMoments(c.name, c.share * c.accepted_share, c.mean_input, c.in_var, c.mean_output,
+                                    c.out_var, c.slo_ttft_s, c.slo_tpot_s,
+                                    float(c.max_tokens) if c.max_tokens else math.inf, np.sort(n_in), np.sort(n_out)))
     dt = float(sc.controller.tick)
     served = np.asarray(ts["achieved_tok_s"], float)
     # the door's FIFO: the tokens served (or shed) in a tick waited since their arrival; per slice of the tick (the

@@ -26,10 +26,15 @@ import numpy as np
 
 from dcsim.workload.lengths import LengthDist
 
-__all__ = ["context_cut", "ContextWindowEffect", "window_effect", "length_window_excess", "WindowMoments",
-           "window_moments", "MAX_EXACT_WINDOW"]
+__all__ = ["context_cut", "ContextWindowEffect", "window_effect", "WindowMoments", "window_moments",
+           "MAX_EXACT_WINDOW", "BINDS_AT"]
 
-#: largest window whose excess :func:`length_window_excess` sums exactly over integers (8 M entries, 64 MB a
+#: share of a class's requests (refused or cut) below which a window is taken not to bind: the sums' float rounding
+#: (1e-15 to 1e-13 on the shipped presets) and tails no run draws (one request in 10^9); assumption, a numerical
+#: threshold, not physics. :attr:`WindowMoments.binds` and the synthetic class's warning read it.
+BINDS_AT = 1e-9
+
+#: largest window whose excess :func:`window_moments` sums exactly over integers (8 M entries, 64 MB a
 #: float array); above it the excess is bounded by the two tails (assumption: a numerical budget, not physics)
 MAX_EXACT_WINDOW = 1 << 23
 
@@ -135,8 +140,9 @@ class WindowMoments:
 
     @property
     def binds(self) -> bool:
-        """The window refuses or cuts some request (exactly; a bound above :data:`MAX_EXACT_WINDOW` never binds)."""
-        return self.exact and (self.p_refused > 0.0 or self.p_cut > 0.0)
+        """The window refuses or cuts at least :data:`BINDS_AT` of the requests (exactly; a bound above
+        :data:`MAX_EXACT_WINDOW` never binds)."""
+        return self.exact and self.p_refused + self.p_cut >= BINDS_AT
 
 
 def window_moments(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> WindowMoments:
@@ -157,9 +163,12 @@ def window_moments(inp: LengthDist, out: LengthDist, max_context_tokens: int) ->
         bound = max(1.0 - pi.sum(), 0.0) + max(1.0 - po.sum(), 0.0)  # P(I > h) + P(O > h) >= P(I + O > w)
         nan = math.nan
         return WindowMoments(bound, bound, nan, nan, nan, nan, nan, nan, nan, nan, exact=False, max_context=w)
-    pi = inp.pmf(w)[:w]  # prompts 0..w-1 (entry 0 is 0): the ones kept
-    p_kept = float(pi.sum())
-    p_ref = max(1.0 - p_kept, 0.0)  # P(I >= w)
+    pw = inp.pmf(w)  # prompts 0..w (entry 0 is 0)
+    pi = pw[:w]  # prompts 0..w-1: the ones kept
+    # P(I >= w), the tail: entry w plus the mass beyond the array (none under a cap below w), not 1 - P(kept), whose
+    # rounding is ~1e-15
+    p_ref = 0.0 if inp.cap < w else float(pw[w]) + max(1.0 - float(pw.sum()), 0.0)
+    p_kept = 1.0 - p_ref
     po = out.pmf(w)[: w + 1]
     tail = max(1.0 - float(po.sum()), 0.0)  # P(O > w)
     so = np.cumsum(po[::-1])[::-1] + tail  # so[j] = P(O >= j), j = 0..w
@@ -179,12 +188,3 @@ def window_moments(inp: LengthDist, out: LengthDist, max_context_tokens: int) ->
         mean_in=float(np.dot(ii, q)) / k, mean_out=e1 / k, out_sq=float(np.dot(q, m2[c])) / k,
         in_out=float(np.dot(q * ii, m1[c])) / k, in_sq=float(np.dot(q, ii * ii)) / k, max_context=w)
 
-
-def length_window_excess(inp: LengthDist, out: LengthDist, max_context_tokens: int) -> tuple[float, float, float]:
-    """(P(refused), P(cut), E[answer tokens cut per request]) of a request class whose prompt and answer lengths are
-    drawn independently from ``inp`` and ``out`` (as dcsim draws them), under a window of ``max_context_tokens``:
-    refused when the prompt is ``>= w``, cut when the answer is longer than ``w - prompt`` (:func:`context_cut`).
-    Exact sums over integers up to :data:`MAX_EXACT_WINDOW`; a window above it returns upper bounds from the tails
-    (P(I >= w/2) + P(O >= w/2) for the cut), zero when both caps keep prompt + answer inside the window."""
-    m = window_moments(inp, out, max_context_tokens)
-    return m.p_refused, m.p_cut, (m.cut_out if m.exact else math.nan)

@@ -34,7 +34,7 @@ from dcsim.workload.arrivals import (
     ArrivalProcess, GammaRenewal, Mmpp2, PoissonProcess, ThinnedProcess, TraceReplay,
     diurnal_rate_fn, hourly_profile_rate_fn, table_rate_fn,
 )
-from dcsim.workload.context import MAX_EXACT_WINDOW, WindowMoments, context_cut, window_effect, window_moments
+from dcsim.workload.context import BINDS_AT, MAX_EXACT_WINDOW, WindowMoments, context_cut, window_effect, window_moments
 from dcsim.workload.lengths import EmpiricalLength, FixedLength, LengthDist, LogNormalLength
 from dcsim.workload.presets import preset
 from dcsim.textio import MAX_TABLE_BYTES, read_text
@@ -89,6 +89,49 @@ class RequestClass:
     def mean_output(self) -> float:
         """Mean output tokens per request (cap included; of the requests its context window accepts, answers cut)."""
         return self.mean_output_override if self.mean_output_override is not None else self.output.mean()
+
+    # the moments of the requests served (its context window accepts, answers cut: :attr:`window`), else of its
+    # length distributions (a mean override scales the lengths, keeping their coefficient of variation)
+    @property
+    def in_var(self) -> float:
+        """Variance of the prompt length of the requests served, tokens^2."""
+        if self.window is not None:
+            return max(self.window.in_sq - self.window.mean_in ** 2, 0.0)
+        return self.input.var() * (self.mean_input / max(self.input.mean(), 1e-300)) ** 2
+
+    @property
+    def in_sq(self) -> float:
+        """E[n_in^2] of the requests served, tokens^2."""
+        if self.window is not None:
+            return self.window.in_sq
+        return self.mean_input ** 2 * (1.0 + self.input.var() / max(self.input.mean(), 1e-300) ** 2)
+
+    @property
+    def out_var(self) -> float:
+        """Variance of the answer length of the requests served, tokens^2."""
+        if self.window is not None:
+            return max(self.window.out_sq - self.window.mean_out ** 2, 0.0)
+        return self.output.var() * (self.mean_output / max(self.output.mean(), 1e-300)) ** 2
+
+    @property
+    def out_sq(self) -> float:
+        """E[n_out^2] of the requests served, tokens^2."""
+        return self.window.out_sq if self.window is not None else self.out_var + self.mean_output ** 2
+
+    @property
+    def in_out(self) -> float:
+        """E[n_in n_out] of the requests served, tokens^2 (independent draws: the product of the means; under a
+        window the answer is cut at the window less the prompt, so not independent of it)."""
+        return self.window.in_out if self.window is not None else self.mean_input * self.mean_output
+
+    def served_draws(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(n_in, n_out) of the requests served among ``n`` drawn (input then output, as :meth:`Workload.sample`
+        draws them): those its window refuses left out, the answers cut (:func:`context_cut`)."""
+        n_in, n_out = self.input.sample(n, rng), self.output.sample(n, rng)
+        if self.window is None:
+            return n_in, n_out
+        kept, cut = context_cut(n_in, n_out, self.window.max_context)
+        return n_in[kept], cut[kept]
 
 
 def child_seed(ss: np.random.SeedSequence, i: int) -> np.random.SeedSequence:
@@ -329,8 +372,8 @@ class Workload:
     def _set_window(self, cw: np.ndarray, cuts: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
         """Hold a trace's requests to the window of the class each is drawn into (``cw[k]`` for class k): per distinct
         window, the share of requests drawn into its classes, the classes, and the rows kept with their answers cut
-        (``cuts[w]``: what :func:`context_cut` made of the rows under window ``w``, computed once by
-        :func:`build_workload`; made here for a window it lacks)."""
+        (``cuts[w]``: what :func:`context_cut` made of the rows under window ``w``, a refused row's answer 0, computed
+        once by :func:`build_workload`, which seeds :data:`NO_WINDOW` with the rows whole)."""
         n_in, n_out = self._trace
         if not (n_in.size and int(np.max(n_in + n_out)) > int(cw.min())):
             return  # no request reaches any window: nothing to apply (the replay as without one)
@@ -338,9 +381,7 @@ class Workload:
         self._win = cw
         for w in np.unique(cw):
             ks = [k for k in range(len(cw)) if cw[k] == w]
-            kept, out = cuts[int(w)] if int(w) in cuts else context_cut(n_in, n_out, int(w))
-            self._by_window.append((float(p[ks].sum()), ks, kept, np.where(kept, out, 0) if int(w) not in cuts
-                                    else out))  # build_workload's cuts give 0 for a refused row already
+            self._by_window.append((float(p[ks].sum()), ks, *cuts[int(w)]))
         self._row_out = self._row_expect(lambda kept, out: out)  # the fluid figures' answers (output_tokens)
 
     def _row_expect(self, f) -> np.ndarray:
@@ -349,12 +390,15 @@ class Workload:
             return np.asarray(f(*self._by_window[0][2:]), dtype=float)
         return sum(pw * np.asarray(f(kept, out), dtype=float) for pw, _, kept, out in self._by_window)
 
-    def context_refused(self, t_end_s: float) -> dict[str, float]:
+    def context_refused(self, t_end_s: float, tick_s: float | None = None) -> dict[str, float]:
         """Requests refused by the context window and their prompt and output tokens, and the output tokens cut from
         the answers kept, of the trace's requests arriving in ``[0, t_end_s)`` (after ``start_offset``, ``loop``,
         ``rate_scale``): counted from the requests drawn where :meth:`sample` drew up to ``t_end_s`` (request
-        fidelity), else exact with one window and expected over the class draw with several. Zero without a trace or
-        when no request reaches a window (a synthetic class is not held to it)."""
+        fidelity), else exact with one window and expected over the class draw with several; a synthetic class's, the
+        arrivals expected in the run (at ``tick_s``: by the run's own ticks, the midpoint rate as :meth:`demand_tok_s`
+        takes it, so the fluid run's arrived + refused + cut tokens conserve the tokens asked at any tick; without it
+        by 1-min midpoints) times its window's expectation
+        (:attr:`RequestClass.window`). Zero when no window refuses or cuts any request."""
         keys = ("requests", "in_tokens", "out_tokens", "cut_out_tokens")
         if self._refused_rows is not None:  # one window: applied before the replay, counted exactly
             refused, n_in, n_out = self._refused_rows
@@ -368,10 +412,14 @@ class Workload:
         if self._t_end is not None and abs(self._t_end - t_end_s) <= 1e-9 * max(1.0, abs(t_end_s)):
             return {k: float(v) for k, v in zip(keys, self._refused_drawn)}
         if self._syn_win is not None:  # synthetic: the arrivals expected in the run x each class's expectation
-            # expected arrivals in [0, t_end), by the midpoint rule on 1-min windows (a diurnal cosine: ~1e-6
-            # relative; the run's fluid arrivals take it per tick)
-            k = max(1, math.ceil(t_end_s / 60.0))
-            n = float(np.sum(self.arrivals.expected_count(np.arange(k) * (t_end_s / k), t_end_s / k)))
+            # expected arrivals in [0, t_end): the midpoint rate of each of the run's ticks (demand_tok_s's), else of
+            # 1-min windows (a diurnal cosine differs by ~1e-6 relative)
+            if tick_s is not None:
+                k = max(1, round(t_end_s / tick_s))
+                n = float(np.sum(self.rate(np.arange(k) * tick_s + 0.5 * tick_s))) * tick_s
+            else:
+                k = max(1, math.ceil(t_end_s / 60.0))
+                n = float(np.sum(self.arrivals.expected_count(np.arange(k) * (t_end_s / k), t_end_s / k)))
             per = np.zeros(4)
             for c in self.classes:
                 if c.window is not None:
@@ -406,34 +454,41 @@ class Workload:
             extra += sum(x.nbytes for x in (self._refused_rows[0].t, *self._refused_rows[1:], self._cut_tokens))
         return self.trace_requests * TRACE_KEPT_BYTES_PER_REQUEST + int(extra)
 
+    def _cl(self, class_indices) -> list[RequestClass]:
+        return self.classes if class_indices is None else [self.classes[i] for i in class_indices]
+
+    def served_means(self, class_indices=None) -> tuple[float, float, float]:
+        """(mean input, mean output, output per arrival) of the classes ``class_indices`` (default all) at their
+        shares, each weighed by the share of its draws its window accepts: the means per request served (answers
+        cut) and the output tokens served per arrival of the arrival process (a refused request arrives in
+        ``rate`` but brings no work). :func:`build_workload` refuses a class none of whose requests is accepted."""
+        cl = self._cl(class_indices)
+        acc = float(sum(c.share * c.accepted_share for c in cl))
+        m_in = float(sum(c.share * c.accepted_share * c.mean_input for c in cl)) / acc
+        per = float(sum(c.share * c.accepted_share * c.mean_output for c in cl))
+        return m_in, per / acc, per
+
     @property
     def accepted_share(self) -> float:
         """The share of the arrivals the context windows accept (not refused; 1 where no window refuses any): over
         the classes at their shares, each its :attr:`RequestClass.accepted_share`."""
-        if all(c.accepted_share == 1.0 for c in self.classes):
-            return 1.0
         return float(sum(c.share * c.accepted_share for c in self.classes))
 
     @property
     def mean_input(self) -> float:
         """Mixture mean input tokens per request served (the requests the context windows accept)."""
-        if self.accepted_share == 1.0:
-            return float(sum(c.share * c.mean_input for c in self.classes))
-        return float(sum(c.share * c.accepted_share * c.mean_input for c in self.classes)) / self.accepted_share
+        return self.served_means()[0]
 
     @property
     def mean_output(self) -> float:
         """Mixture mean output tokens per request served (the requests the context windows accept, answers cut)."""
-        if self.accepted_share == 1.0:
-            return float(sum(c.share * c.mean_output for c in self.classes))
-        return float(sum(c.share * c.accepted_share * c.mean_output for c in self.classes)) / self.accepted_share
+        return self.served_means()[1]
 
     @property
     def output_per_arrival(self) -> float:
         """Expected output tokens served per arrival of the arrival process (``rate(t)`` counts arrivals): the mean
-        answer of the requests served times the share accepted — a refused request arrives in ``rate`` but brings no
-        work. Equals :attr:`mean_output` where no window refuses a request."""
-        return self.mean_output * self.accepted_share
+        answer of the requests served times the share accepted (:meth:`served_means`)."""
+        return self.served_means()[2]
 
     def decode_context(self, class_indices=None) -> float:
         """Mean context (tokens) of a running sequence, weighted by residence: ``E[n_out (n_in +
@@ -457,14 +512,11 @@ class Workload:
         if self._trace is not None:
             n_in, n_out = (np.asarray(x, dtype=float) for x in self._trace)
             return float(np.sum(n_out * (n_in + 0.5 * n_out)) / max(float(np.sum(n_out)), 1.0))
-        cl = self.classes if class_indices is None else [self.classes[i] for i in class_indices]
-        # a class under a window that binds: its served requests' moments (the answer cut at the window less the
+        cl = self._cl(class_indices)
+        # each class's served requests' moments (under a window that binds the answer is cut at the window less the
         # prompt, so no longer independent of it), weighed by the share of its draws the window accepts
-        num = sum(c.share * (c.mean_input * c.mean_output + 0.5 * (c.output.var() + c.output.mean() ** 2))
-                  if c.window is None else c.share * c.accepted_share * (c.window.in_out + 0.5 * c.window.out_sq)
-                  for c in cl)
-        den = sum(c.share * c.mean_output if c.window is None else c.share * c.accepted_share * c.mean_output
-                  for c in cl)
+        num = sum(c.share * c.accepted_share * (c.in_out + 0.5 * c.out_sq) for c in cl)
+        den = sum(c.share * c.accepted_share * c.mean_output for c in cl)
         return float(num / den)
 
     def prompt_scv(self, class_indices=None) -> float:
@@ -485,12 +537,11 @@ class Workload:
             n_in = np.asarray(self._trace[0], dtype=float)
             m = float(np.mean(n_in))
             return float(np.mean(n_in * n_in) / (m * m) - 1.0) if m > 0 else 0.0
-        cl = self.classes if class_indices is None else [self.classes[i] for i in class_indices]
-        wt = [c.share if c.window is None else c.share * c.accepted_share for c in cl]  # served requests' weights
+        cl = self._cl(class_indices)
+        wt = [c.share * c.accepted_share for c in cl]  # served requests' weights
         sh = sum(wt)
         m1 = sum(x * c.mean_input for x, c in zip(wt, cl)) / sh
-        m2 = sum(x * (c.mean_input ** 2 * (1.0 + c.input.var() / max(c.input.mean(), 1e-300) ** 2)
-                      if c.window is None else c.window.in_sq) for x, c in zip(wt, cl)) / sh
+        m2 = sum(x * c.in_sq for x, c in zip(wt, cl)) / sh
         return float(max(m2 / (m1 * m1) - 1.0, 0.0)) if m1 > 0 else 0.0
 
     def _class_part(self, pw: float, ks: list[int], class_indices) -> float:
@@ -552,13 +603,6 @@ class Workload:
         if self._trace is not None:
             idx = self.arrivals.last_index
             n_in, n_out = self._trace[0][idx], self._trace[1][idx]
-            if self._win is not None:  # the window of the class each request was drawn into (dcsim.workload.context)
-                kept, cut = context_cut(n_in, n_out, self._win[cls])
-                self._refused_drawn += (np.count_nonzero(~kept), n_in[~kept].sum(), n_out[~kept].sum(),
-                                        (n_out - cut)[kept].sum())
-                n_out = cut
-                if not kept.all():  # refused: never arrives
-                    t, cls, n_in, n_out = t[kept], cls[kept], n_in[kept], n_out[kept]
         else:
             n_in = np.empty(n, dtype=np.int64)
             n_out = np.empty(n, dtype=np.int64)
@@ -568,13 +612,14 @@ class Workload:
                 rng = self._rng_len[k]
                 n_in[m] = c.input.sample(cnt, rng)
                 n_out[m] = c.output.sample(cnt, rng)
-            if self._syn_win is not None:  # the window of each request's class, as a trace's (dcsim.workload.context)
-                kept, cut = context_cut(n_in, n_out, self._syn_win[cls])
-                self._refused_drawn += (np.count_nonzero(~kept), n_in[~kept].sum(), n_out[~kept].sum(),
-                                        (n_out - cut)[kept].sum())
-                n_out = cut
-                if not kept.all():  # refused: never arrives
-                    t, cls, n_in, n_out = t[kept], cls[kept], n_in[kept], n_out[kept]
+        win = self._win if self._trace is not None else self._syn_win
+        if win is not None:  # the window of the class each request was drawn into (dcsim.workload.context)
+            kept, cut = context_cut(n_in, n_out, win[cls])
+            self._refused_drawn += (np.count_nonzero(~kept), n_in[~kept].sum(), n_out[~kept].sum(),
+                                    (n_out - cut)[kept].sum())
+            n_out = cut
+            if not kept.all():  # refused: never arrives
+                t, cls, n_in, n_out = t[kept], cls[kept], n_in[kept], n_out[kept]
         return ArrivalBatch(t=t, cls=cls, n_in=n_in, n_out=n_out)
 
 
@@ -617,7 +662,8 @@ NO_WINDOW = np.iinfo(np.int64).max
 def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
                    base_dir: Path | None = None, start_hour: float = 0.0,
                    max_context: int | Sequence[int | None] | None = None,
-                   context_of: str | Sequence[str] = "the model", warn: bool = True) -> Workload:
+                   context_of: str | Sequence[str] = "the model", warn: bool = True,
+                   classes: Sequence[RequestClass] | None = None) -> Workload:
     """Build the request generator for ``spec`` (files resolved against ``base_dir``);
     ``start_hour`` is the local hour at t = 0 (the scenario's ``start:``), for diurnal arrivals.
 
@@ -627,14 +673,22 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
     ``Workload.context_warnings`` says how many (``warn``); a synthetic class whose lengths can overrun its window is
     held to it by the same rule: the requests :meth:`Workload.sample` draws are refused or cut, and its means and
     accepted share are the exact expectation over its lengths (:func:`dcsim.workload.context.window_moments`), which
-    the warning quotes."""
+    the warning quotes.
+
+    ``classes``: the request classes another workload of the same ``spec.classes`` and windows resolved (its
+    :attr:`Workload.classes`, e.g. a run's, for a workload whose arrivals alone differ): a synthetic workload takes
+    them as they are, their windows' moments included (:func:`window_moments` is not summed again); a trace's
+    classes are resolved again (their means are the trace's)."""
     base_dir = Path(base_dir) if base_dir is not None else None
+    resolved = None if classes is None or isinstance(spec.arrivals, TraceArrivalSpec) else list(classes)
     classes = []
-    for c in spec.classes:
+    for c in spec.classes if resolved is None else ():
         try:
             classes.append(resolve_class(c, base_dir))
         except (ValueError, TraceError) as exc:
             raise ValueError(f"workload.classes[{c.name}]: {exc}") from exc
+    if resolved is not None:
+        classes = resolved
     n = len(classes)
     wins = list(max_context) if isinstance(max_context, (list, tuple)) else [max_context] * n
     whos = [context_of] * n if isinstance(context_of, str) else list(context_of)
@@ -653,23 +707,22 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
         cuts = {w: context_cut(n_in, n_out, w) for w in distinct}
         for kept, out in cuts.values():
             out[~kept] = 0  # a refused row serves no answer (the per-class draw's figures read it so)
+        cuts[int(NO_WINDOW)] = (np.ones(n_in.size, bool), n_out)  # a class no window holds: every row whole
         effects = []
         for w in distinct:
             ks = [k for k, x in enumerate(wins) if x is not None and int(x) == w]
             kept = cuts[w][0]
             if not kept.any():  # a class no request of which would be served
                 served = "" if len(ks) == n else f" class {', '.join(classes[k].name for k in ks)} of"
-                raise TraceError(f"{tr.path}: every one of its {int(n_in.size):,} requests has a prompt "
-                                 f"({tr.columns.split(',')[0]}) of {w:,} tokens or more, the context window of "
-                                 f"{whos[ks[0]]}, the model serving{served} it: vLLM refuses them all; serve it "
-                                 "with a model of a larger window (racks[].serves)")
+                raise _refused_all(f"{tr.path}: every one of its {int(n_in.size):,} requests has a prompt "
+                                   f"({tr.columns.split(',')[0]})", w, whos[ks[0]], served)
             sh = sum(classes[k].share for k in ks) / max(sum(c.share for c in classes), 1e-300)
             said = "" if len(ks) == n else (", ".join(classes[k].name for k in ks) + f" ({100 * sh:.3g} % of them)")
             effects.append((window_effect(str(tr.path), tr.columns, n_in, n_out, w, said, cut=cuts[w]), whos[ks[0]]))
         one = len(set(wins)) == 1  # one window (or none) for every class: applied before the replay
         means = {}
         for w in set(wins):
-            kept, out = (np.ones(n_in.size, bool), n_out) if w is None else cuts[int(w)]
+            kept, out = cuts[int(NO_WINDOW if w is None else w)]
             # kept.any(): refused above otherwise; several windows: the share of a class's draws its window accepts
             means[w] = (float(n_in[kept].mean()), float(out[kept].mean()), 1.0 if one else float(kept.mean()))
         classes = [dataclasses.replace(c, mean_input_override=means[w][0], mean_output_override=means[w][1],
@@ -699,13 +752,21 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
         return wl
     # a synthetic class is held to its window as a trace is: its requests drawn (request fidelity, the hybrid sample)
     # refused or cut by context_cut, and its fluid figures the exact expectation over its lengths (window_moments)
-    moments = [None if w is None else window_moments(c.input, c.output, int(w)) for c, w in zip(classes, wins)]
-    classes = [c if m is None or not m.binds else
-               dataclasses.replace(c, window=m, mean_input_override=m.mean_in, mean_output_override=m.mean_out,
-                                   accepted_share=m.accepted) for c, m in zip(classes, moments)]
+    # (classes resolved already carry the moments of the windows that bind: not summed again; one that does not bind
+    # has no warning but above MAX_EXACT_WINDOW, whose tails' bound is cheap)
+    moments = [None if w is None else c.window if resolved is not None and (c.window is not None or
+               int(w) <= MAX_EXACT_WINDOW) else window_moments(c.input, c.output, int(w)) for c, w in zip(classes, wins)]
+    for c, m, w, who in zip(classes, moments, wins, whos):
+        if m is not None and m.binds and m.accepted <= 0.0:  # a class none of whose requests would be served
+            raise _refused_all(f"workload.classes[{c.name}]: every request its input lengths draw has a prompt",
+                               m.max_context, who, "" if n == 1 else f" class {c.name} of")
+    if resolved is None:
+        classes = [c if m is None or not m.binds else
+                   dataclasses.replace(c, window=m, mean_input_override=m.mean_in, mean_output_override=m.mean_out,
+                                       accepted_share=m.accepted) for c, m in zip(classes, moments)]
     cw = None
     if any(c.window is not None for c in classes):
-        cw = np.array([NO_WINDOW if c.window is None else int(w) for c, w in zip(classes, wins)], dtype=np.int64)
+        cw = np.array([NO_WINDOW if c.window is None else c.window.max_context for c in classes], dtype=np.int64)
     wl = Workload(_build_arrivals(a, rng_arr, base_dir, start_hour), classes, rng_cls, rng_len, class_window=cw)
     if warn:
         wl.context_warnings = [w for c, m, mc, who in zip(classes, moments, wins, whos)
@@ -713,11 +774,18 @@ def build_workload(spec: WorkloadSpec, seed_seq: np.random.SeedSequence,
     return wl
 
 
+def _refused_all(what: str, max_context: int, who: str, served: str) -> TraceError:
+    """The error for requests (a trace's, a synthetic class's: ``what``) every one of which a context window refuses
+    (``served``: " class X of" where the window is that of some classes only)."""
+    return TraceError(f"{what} of {max_context:,} tokens or more, the context window of {who}, the model serving"
+                      f"{served} it: vLLM refuses them all; serve it with a model of a larger window (racks[].serves)")
+
+
 def _class_window_warning(c: RequestClass, m: WindowMoments, max_context: int, who: str) -> str | None:
     """The warning for a synthetic class whose lengths can overrun a context window (None when they cannot, or do
     so for under one request in 10^9); ``m``: :func:`dcsim.workload.context.window_moments` of its lengths."""
     p_ref, p_cut = m.p_refused, m.p_cut
-    if p_ref + p_cut < 1e-9:
+    if p_ref + p_cut < BINDS_AT:
         return None
     if not m.exact:
         return (f"workload.classes[{c.name}]: the context window of {who} is {max_context:,} tokens (prompt + answer); "
