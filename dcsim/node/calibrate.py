@@ -1013,8 +1013,8 @@ def _underdetermined_reason(prob: Problem) -> str | None:
             + (f"; the {len(prob.caps)} cap row(s) set gamma alone, so the points set the other {k - gamma}"
                if gamma else "")
             + f"). Its {prob.n_values - len(prob.caps)} measured value(s) of those points count as "
-              f"{dof + k - gamma} independent ones for {k - gamma} parameters; measure {need - n} more load level(s) "
-              f"(max_num_seqs) or fit the rows in a pool with other models (--pool)")
+              f"{dof + k - gamma} independent ones for {k - gamma} parameters; measure {max(need - n, 1)} more load "
+              f"level(s) (max_num_seqs) or fit the rows in a pool with other models (--pool)")
 
 
 def _check_determined(prob: Problem, what: str) -> None:
