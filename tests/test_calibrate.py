@@ -602,9 +602,9 @@ def test_every_group_mode_gives_no_profile_to_a_group_too_small_for_one():
     docs/node.md's regenerate command reproduces the shipped set) and is named; selected alone it is fitted when its
     points can determine the fit."""
     from dcsim.node.calibrate import calibrate_all
-    profs, rows, few = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"])
+    profs, rows, few, under = calibrate_all([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"])
     assert sorted(p["name"] for p in profs) == ["B200_qwen3-32b_bf16_tp1", "H100-SXM_qwen3-32b_bf16_tp2"]
-    assert few == ["H100-SXM_qwen3-32b_bf16_tp1"]
+    assert few == ["H100-SXM_qwen3-32b_bf16_tp1"] and under == {}
     # the rows each profile was fitted on, by its (gpu, model, precision, TP): its group's, no other's
     for p in profs:
         key = (p["gpu"], p["model"], p["precision"], p["tensor_parallel"])

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from dcsim.node.calibrate import (PARAM_NAMES, _SCALE, Problem, calibrate, format_report, main)
+from dcsim.node.calibrate import (ON_BOUND_REL, PARAM_NAMES, _SCALE, Problem, calibrate, format_report, main,
+                                   on_a_bound)
 from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles, shipped_profiles
+from dcsim.node.model import band_widening, build_node, fit_band, fit_dof
 from dcsim.node.predict import format_prediction, predict
+from dcsim.scenario.node import NodeSpec
 
 SRC = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
 
@@ -28,12 +31,11 @@ def _h100_70b(tmp_path, n: int, name: str, itl: bool = True):
     return f
 
 
-def _bound_distance(prof: dict, k: str) -> float:
-    """How far (fraction of its bound range) a profile's stored parameter lies from the nearer bound."""
+def _scaled(prof: dict, k: str) -> tuple[float, float, float]:
+    """A profile's stored parameter and its bounds, in the fit's scaled units."""
     lo, hi = Problem(prof["gpu"], [], []).bounds()
     i = PARAM_NAMES.index(k)
-    x = prof["params"][k] / _SCALE[i]
-    return min(x - lo[i], hi[i] - x) / (hi[i] - lo[i])
+    return prof["params"][k] / _SCALE[i], lo[i], hi[i]
 
 
 def test_a_parameter_a_hair_from_its_bound_is_on_it_in_every_shipped_profile():
@@ -43,8 +45,10 @@ def test_a_parameter_a_hair_from_its_bound_is_on_it_in_every_shipped_profile():
     profs = list(shipped_profiles().values()) + list(pooled_profiles().values())
     for prof in profs:
         for k, u in prof["uncertainty"].items():
-            assert u["on_bound"] == (_bound_distance(prof, k) <= 1e-3), (prof["name"], k, prof["params"][k])
+            assert u["on_bound"] == on_a_bound(*_scaled(prof, k)), (prof["name"], k, prof["params"][k])
     b = shipped_profiles()["B200_llama-3.1-70b_bf16_tp2"]
+    x, lo, hi = _scaled(b, "p_compute_w")  # 896.40 W: 0.07 % of the range from the bound, inside ON_BOUND_REL
+    assert 0 < (hi - x) / (hi - lo) <= ON_BOUND_REL
     assert b["uncertainty"]["p_compute_w"]["on_bound"] and b["uncertainty"]["p_memory_w"]["on_bound"]
     assert "p_compute_w = 896.4 sits on its upper bound (897)" in b["warnings"]
 
@@ -75,55 +79,91 @@ def test_the_report_says_the_bound_sets_an_unidentified_parameter_on_it():
 def test_three_load_points_for_eight_parameters_are_refused_naming_the_file(tmp_path, capsys):
     """Three load rows give 9 values (tokens/s, J/token, median ITL) for 8 free parameters: accepted until December
     2026 (all 8 unidentified, a ±3.6 / ±1.4 % band from one degree of freedom). A point measures at most two
-    independent quantities, so 3 points cannot set 8 parameters: refused, naming the file, the group and the counts;
-    nothing written."""
+    independent quantities, so 3 points cannot set 8 parameters: refused, naming the file, the group and the counts
+    (its 9 values counted as the 6 independent ones the band counts too); nothing written."""
     f = _h100_70b(tmp_path, 3, "three.csv")
     with pytest.raises(ValueError) as e:
         calibrate([f])
     msg = str(e.value)
     assert msg.startswith(f"{f}: H100-SXM/llama-3.1-70b/bf16/TP4: 3 measurement point(s) for 8 free parameters")
-    assert "at least 4 distinct points" in msg and "9 for 8 parameters, 1 degree(s) of freedom" in msg
+    assert "at least 4 distinct points" in msg and "9 measured value(s) of those points count as 6 independent" in msg
+    assert "degree(s) of freedom" not in msg
     out = tmp_path / "p.yaml"
     assert main([str(f), "--out", str(out)]) == 2
     assert "under-determined" in capsys.readouterr().err and not out.exists()
 
 
-def test_a_band_from_four_degrees_of_freedom_is_widened_by_students_t(tmp_path):
-    """Four load rows (12 values, 8 parameters: 4 degrees of freedom) are fitted, and the band the profile states is
-    its worst in-sample error widened by t(0.975, 4) / z(0.975) = 1.42, with a warning saying so."""
-    from scipy.stats import norm, t
-
-    prof = calibrate([_h100_70b(tmp_path, 4, "four.csv")])
+def test_cap_rows_do_not_count_as_points_for_the_other_parameters(tmp_path):
+    """Two H100 Llama-3.1-70B TP4 load rows with the five Splitwise cap rows: a cap row carries one value and sets
+    gamma alone, so the 2 points face the 8 other parameters and are refused (until December 2026 each cap row counted
+    as a full point: 7 points for 9 parameters, fitted with none identified and a ±5.6 / ±3.7 % band). A fit with cap
+    rows records its load points alone as ``n_points`` and its cap rows apart, the counts the refusal reads."""
+    cap = MEASUREMENT_DIR / "splitwise_h100_cap.csv"
+    with pytest.raises(ValueError, match=r"2 measurement point\(s\) for 9 free parameters.*at least 4 distinct points.*"
+                                         r"the 5 cap row\(s\) set gamma alone, so the points set the other 8"):
+        calibrate([_h100_70b(tmp_path, 2, "two.csv"), cap])
+    prof = calibrate([_h100_70b(tmp_path, 5, "five.csv"), cap])
     f = prof["fit"]
-    assert f["n_values"] - f["n_free_params"] == 4
-    k = t.ppf(0.975, 4) / norm.ppf(0.975)
-    assert k == pytest.approx(1.42, abs=0.01)
+    assert (f["n_points"], f["n_cap_rows"], f["n_free_params"]) == (5, 5, 9)
+    assert fit_dof(f) == 2 * 5 - 8  # the 8 parameters the points set; gamma the cap rows'
+
+
+def test_a_band_from_four_degrees_of_freedom_is_widened_by_students_t(tmp_path):
+    """Six load rows (18 values, but 12 independent: 2 per point) for 8 parameters: 4 degrees of freedom; the band
+    the profile states is its worst in-sample error widened by t(0.975, 4) / z(0.975), with a warning saying so (until
+    December 2026 the median ITL counted as a third value: 10 degrees of freedom, no widening)."""
+    prof = calibrate([_h100_70b(tmp_path, 6, "six.csv")])
+    f = prof["fit"]
+    assert (f["n_points"], f["n_values"], f["n_free_params"], fit_dof(f)) == (6, 18, 8, 4)
+    k = band_widening(4)
     assert prof["error_band_pct"]["tok_s_pct"] == pytest.approx(f["max_err_tok_s_pct"] * k, abs=2e-3)
     assert prof["error_band_pct"]["j_per_tok_pct"] == pytest.approx(f["max_err_j_per_tok_pct"] * k, abs=2e-3)
-    assert "widened x1.42" in format_report(prof)
+    assert f"widened x{k:.2f}" in format_report(prof)
 
 
 def test_a_fit_with_no_degree_of_freedom_states_no_band(tmp_path):
-    """Four load rows without their ITL: 8 values for 8 parameters, the fit can pass through every one: the profile
-    states no band (a scenario naming it reads "expected error unknown") and the report says why."""
-    prof = calibrate([_h100_70b(tmp_path, 4, "four.csv", itl=False)])
-    assert prof["fit"]["n_values"] == prof["fit"]["n_free_params"] == 8
-    assert prof["error_band_pct"] == {"tok_s_pct": None, "j_per_tok_pct": None}
-    assert "band not determined" in format_report(prof)
+    """Four load rows, with their ITL or without (12 or 8 values): 8 independent values for 8 parameters, the fit can
+    pass through every one: the profile states no band (a scenario naming it reads "expected error unknown") and the
+    report says why."""
+    for itl in (True, False):
+        prof = calibrate([_h100_70b(tmp_path, 4, "four.csv", itl=itl)])
+        assert prof["fit"]["n_values"] == (12 if itl else 8) and fit_dof(prof["fit"]) == 0
+        assert prof["error_band_pct"] == {"tok_s_pct": None, "j_per_tok_pct": None}
+        assert "band not determined" in format_report(prof)
 
 
-def test_shipped_profiles_keep_their_band():
-    """Every shipped profile has more than a few degrees of freedom: the bands dcsim states are unchanged."""
+def test_a_simulation_states_the_band_its_profile_does(tmp_path):
+    """The band a replica built from a profile states (``node.calibration.error_band_pct``) is the band the profile
+    states, widened alike: every shipped profile's (its stored ``error_band_pct`` where it has one), B200
+    Qwen3-235B-A22B FP8 TP2's, from 1 degree of freedom (5 points for 9 parameters), widened x6.5 (simulations read
+    its unwidened in-sample ±4.7 % until December 2026), and a user profile's."""
     for prof in shipped_profiles().values():
-        assert prof["fit"]["n_values"] - prof["fit"]["n_free_params"] >= 5, prof["name"]
+        if "error_band_pct" in prof:
+            assert prof["error_band_pct"] == fit_band(prof["fit"]), prof["name"]
+    prof = shipped_profiles()["B200_qwen3-235b-a22b_fp8_tp2"]
+    node = build_node(NodeSpec(gpu="B200", model="qwen3-235b-a22b", precision="fp8", tensor_parallel=2))
+    assert node.calibration["profile"] == prof["name"]
+    assert node.calibration["error_band_pct"] == fit_band(prof["fit"])
+    assert node.calibration["error_band_pct"]["tok_s_pct"] == pytest.approx(
+        prof["fit"]["max_err_tok_s_pct"] * band_widening(1), abs=2e-3)
+    out = tmp_path / "mine.yaml"
+    assert main([str(_h100_70b(tmp_path, 6, "six.csv")), "--out", str(out)]) == 0
+    mine = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b", tensor_parallel=4, profile=str(out)))
+    assert mine.calibration["error_band_pct"] == fit_band(yaml_load(out)["fit"]) == yaml_load(out)["error_band_pct"]
+
+
+def yaml_load(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())
 
 
 def test_predict_counts_points_outside_the_band_over_those_it_covers(tmp_path):
-    """A profile fitted to four load levels, predicting nine: the table marks the extrapolated ones, and the summary
+    """A profile fitted to five load levels, predicting nine: the table marks the extrapolated ones, and the summary
     counts the points outside the band over the points without a flag and the flagged ones apart (it read "0 of 9
     points outside the stated band" above rows marked "OUTSIDE (extrapolated)"); the header names the profile file."""
     prof_path = tmp_path / "mine.yaml"
-    assert main([str(_h100_70b(tmp_path, 4, "four.csv")), "--out", str(prof_path)]) == 0
+    assert main([str(_h100_70b(tmp_path, 5, "five.csv")), "--out", str(prof_path)]) == 0
     res = predict([_h100_70b(tmp_path, 9, "nine.csv")], profile=str(prof_path))
     (g,) = res["groups"]
     pts, s = g["points"], g["summary"]
@@ -153,8 +193,9 @@ def test_stored_profile_on_bound_flags_match_their_warnings():
 
 def test_every_group_mode_names_a_group_too_small_to_determine_its_fit(tmp_path, capsys):
     """With several groups, one whose points cannot determine its fit (4 B200 Qwen3-235B-A22B load levels: 4 points
-    for 9 free parameters, the MoE dispatch among them) gets no profile and is named, as a group of too few load levels
-    is, and the other groups are fitted (it stopped the whole call, or, before the point rule, was fitted)."""
+    for 9 free parameters, the MoE dispatch among them) gets no profile and is named apart from the groups of too few
+    load levels, with the refusal's own advice (measure more load levels or --pool), not theirs ("select one with
+    --gpu/... to fit it anyway", which then raised that refusal); the other groups are fitted."""
     from dcsim.node.calibrate import calibrate_all
 
     moe = MEASUREMENT_DIR / "mlenergy_qwen3-235b-a22b-bf16.csv"
@@ -162,8 +203,15 @@ def test_every_group_mode_names_a_group_too_small_to_determine_its_fit(tmp_path,
     b200 = [ln for ln in lines[1:] if ",B200,4," in ln][:4]
     f = tmp_path / "two_groups.csv"
     f.write_text("\n".join([lines[0]] + b200 + _h100_70b(tmp_path, 9, "h.csv").read_text().splitlines()[1:]) + "\n")
-    profs, _, few = calibrate_all([f])
+    profs, _, few, under = calibrate_all([f])
     assert [p["name"] for p in profs] == ["H100-SXM_llama-3.1-70b_bf16_tp4"]
-    assert few == ["B200_qwen3-235b-a22b_bf16_tp4"]
+    assert few == [] and list(under) == ["B200_qwen3-235b-a22b_bf16_tp4"]
+    why = under["B200_qwen3-235b-a22b_bf16_tp4"]
+    assert why.startswith("4 measurement point(s) for 9 free parameters") and "measure 1 more load level(s)" in why
     assert main([str(f)]) == 0
-    assert "too few measurement points" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no profile for 1 group(s) with too few measurement points" in out
+    assert f"  B200_qwen3-235b-a22b_bf16_tp4: {why}" in out
+    assert "fit it anyway" not in out
+    with pytest.raises(ValueError, match="4 measurement point"):  # selected alone: the same refusal
+        calibrate([f], gpu="B200")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dcsim.node.catalog import MEASUREMENT_DIR, PROFILE_DIR, shipped_profiles
-from dcsim.node.model import build_node
+from dcsim.node.model import band_widening, build_node, fit_dof
 from dcsim.node.predict import BAND_RESOLUTION_PCT, main, predict
 from dcsim.scenario.node import NodeSpec
 
@@ -27,7 +27,7 @@ def _one(res: dict, gpu: str, tp: int) -> dict:
 def test_prediction_of_a_profiles_own_rows_is_its_in_sample_fit_and_within_its_band(csv_name, gpu, tp):
     """Predicting the rows a shipped profile was fitted on gives the fit's own values (calibrate and the
     engine's steady state are one computation), hence every point within the band the profile states (its
-    worst in-sample error)."""
+    worst in-sample error, widened for few degrees of freedom)."""
     g = _one(predict([MEASUREMENT_DIR / csv_name], gpu=gpu, tp=tp), gpu, tp)
     assert g["calibration"]["status"] == "calibrated"
     prof = PROFILES[g["calibration"]["profile"]]
@@ -42,7 +42,9 @@ def test_prediction_of_a_profiles_own_rows_is_its_in_sample_fit_and_within_its_b
     assert g["summary"]["outside_band"] == 0
     band = g["calibration"]["error_band_pct"]
     worst = max(abs(p["err_tok_s_pct"]) for p in g["points"])
-    assert worst == pytest.approx(band["tok_s_pct"], abs=BAND_RESOLUTION_PCT)  # the band is this worst point
+    # the band is this worst point, widened when the fit has few degrees of freedom (B200 Llama-3.1-70B TP2: 4)
+    widen = band_widening(fit_dof(prof["fit"]))
+    assert worst * widen == pytest.approx(band["tok_s_pct"], abs=BAND_RESOLUTION_PCT * widen)
 
 
 def test_a_carry_to_another_tp_is_predicted_with_its_status_and_band_and_matches_build_node():

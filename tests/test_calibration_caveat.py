@@ -502,13 +502,14 @@ def test_the_context_carry_evidence_is_what_the_validation_rows_compute():
         assert r["err_tok_s_pct"] == pytest.approx(100 * cases[r["id"] + "-tok_s"].error, abs=0.01)
         assert r["err_j_per_tok_pct"] == pytest.approx(100 * cases[r["id"] + "-j_tok"].error, abs=0.01)
     # the audit's figures: Qwen3-8B on 1 H100 at GPQA lengths -24.6 % tok/s, -18.4 % J/token; Qwen3-235B on 8 B200s
-    # -32 % / +46 % (-33 / +42 % before docs/node.md's twenty-fourth pass refitted the MoE profiles); 21 of the 24 rows
-    # leave their profile's band (22 before), the least far out at 3.5x the fitted context
+    # -32 % / +46 % (-33 / +42 % before docs/node.md's twenty-fourth pass refitted the MoE profiles); 18 of the 24 rows
+    # leave their profile's band as stated (21 before the B200 Qwen3-235B bands were widened from few degrees of
+    # freedom, 22 before the refit), the least far out at 3.5x the fitted context
     by = {r["id"]: r for r in shipped}
     assert by["H-Q8-gpqa-bs96"]["err_tok_s_pct"] == pytest.approx(-24.6, abs=0.05)
     assert by["H-Q8-gpqa-bs32"]["err_j_per_tok_pct"] == pytest.approx(-18.4, abs=0.05)
     assert context_band() == pytest.approx({"tok_s_pct": 31.8, "j_per_tok_pct": 46.0}, abs=0.05)
-    assert sum(r["beyond_band"] for r in shipped) == 21
+    assert sum(r["beyond_band"] for r in shipped) == 18
     assert 3.5 <= context_extrapolation_factor() < min(r["context_x"] for r in shipped if r["beyond_band"]) + 1e-9
 
 

@@ -33,9 +33,10 @@ stiff one-sided penalties (prefill is the power-hungry phase [SW]; overheads loa
 from the Jacobian at the optimum, flags a parameter on a bound (within :data:`ON_BOUND_REL` of its range: its bound
 sets it) or not identified by the data (its data-only standard error above half its value: the prior, not the data,
 sets it), and refuses a group with fewer measured values than free parameters or fewer measurement points than half
-of them (:data:`QUANTITIES_PER_POINT`; rows repeating a measurement point count, and are fitted, once:
-:func:`merge_repeats`), naming its files; a fit left with few degrees of freedom (:data:`FEW_DOF`) states a band
-widened by Student's t, none with 0 (:func:`stated_band`). ``--pool`` fits one parameter
+of those its load and request points set (all but gamma, set by cap rows; :data:`QUANTITIES_PER_POINT`; rows
+repeating a measurement point count, and are fitted, once: :func:`merge_repeats`), naming its files; a fit left with
+few degrees of freedom (:func:`dcsim.node.model.band_dof`, :data:`FEW_DOF`) states a band widened by Student's t,
+none with 0 (:func:`dcsim.node.model.fit_band`, which simulations read too). ``--pool`` fits one parameter
 set to all the groups of a GPU (each group weighted equally): the GPU's hardware efficiencies,
 which :func:`dcsim.node.catalog.transfer_profile` uses for models with no calibration.
 Fit: ``scipy.optimize.least_squares`` (trf, bounded) over the free parameters from a fixed grid of starts;
@@ -65,7 +66,8 @@ from scipy.optimize import least_squares
 from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, energy_is_own, profile_name, resolve_gpu, resolve_model,
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
-from dcsim.node.model import NodeModel, build_node, fit_band, fmt_band
+from dcsim.node.model import (FEW_DOF, QUANTITIES_PER_POINT, NodeModel, band_dof, band_widening, build_node, fit_band,
+                              fit_dof, fmt_band, worst_in_sample)
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens, mfu_ceiling, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
@@ -885,16 +887,22 @@ def _rel_se_text(rel_se_data: float | None) -> str:
     return "inf" if rel_se_data is None else f"{rel_se_data:g}"
 
 
+def bound_side(x: float, lo: float, hi: float) -> str | None:
+    """The bound a fitted value ``x`` sits on, ``"lower"`` or ``"upper"`` (within :data:`ON_BOUND_REL` of the range
+    ``[lo, hi]`` from the nearer one), None when it sits on neither."""
+    side, gap = ("lower", x - lo) if x - lo <= hi - x else ("upper", hi - x)
+    return side if gap <= ON_BOUND_REL * (hi - lo) else None
+
+
 def on_a_bound(x: float, lo: float, hi: float) -> bool:
-    """Whether a fitted value ``x`` sits on its bound ``[lo, hi]``: within :data:`ON_BOUND_REL` of the range."""
-    return bool(min(x - lo, hi - x) <= ON_BOUND_REL * (hi - lo))
+    """Whether a fitted value ``x`` sits on its bound ``[lo, hi]`` (:func:`bound_side`)."""
+    return bound_side(x, lo, hi) is not None
 
 
-def _on_bound_text(name: str, val: float, x: float, lo: float, hi: float, scale: float) -> str:
-    """The warning about a parameter on its bound (``x``, ``lo``, ``hi`` in the fit's scaled units, ``val`` the value
-    and ``scale`` the unit factor): the side and the bound's value, so 896.4 against 897 reads as on it."""
-    side, b = ("lower", lo) if x - lo <= hi - x else ("upper", hi)
-    return f"{name} = {val:.4g} sits on its {side} bound ({b * scale:.4g})"
+def _on_bound_text(name: str, val: float, side: str, bound: float) -> str:
+    """The warning about a parameter on its bound (``val`` its value, ``side`` and ``bound`` the bound's side and
+    value, :func:`bound_side`): so 896.4 against 897 reads as on it."""
+    return f"{name} = {val:.4g} sits on its {side} bound ({bound:.4g})"
 
 
 def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
@@ -934,11 +942,12 @@ def uncertainty(prob: Problem, res) -> tuple[dict, list[str]]:
         val = float(x[i] * scale[i])
         rel_d = se_d / abs(val) if val else math.inf
         lo_i, hi_i = lo[idx[i]], hi[idx[i]]
-        on_bound = on_a_bound(x[i], lo_i, hi_i)
+        side = bound_side(x[i], lo_i, hi_i)
+        on_bound = side is not None
         out[n] = {"se": float(f"{se:.3g}"), "rel_se_data": (float(f"{rel_d:.3g}") if math.isfinite(rel_d) else None),
                   "on_bound": bool(on_bound), "identified": bool(rel_d <= UNIDENTIFIED_REL_SE)}
         if on_bound:
-            warns.append(_on_bound_text(n, val, x[i], lo_i, hi_i, scale[i]))
+            warns.append(_on_bound_text(n, val, side, (lo_i if side == "lower" else hi_i) * scale[i]))
         if not out[n]["identified"]:  # the figure its record holds
             warns.append(_unidentified_text(n, val, out[n]["rel_se_data"], on_bound))
     return out, warns
@@ -952,19 +961,16 @@ def _free(prob: Problem) -> int:
     return int(prob.free().sum())
 
 
-#: the most quantities one measurement point identifies independently: how fast the node runs (tokens/s; its median
-#: ITL times the same decode steps) and what it draws (J/token). A fit needs at least half as many points as free
-#: parameters, whatever the values its rows carry (docs/node.md, Identifiability)
-QUANTITIES_PER_POINT = 2
-#: a fit with this many residual degrees of freedom (measured values less free parameters) or fewer states a band
-#: widened by Student's t (:func:`stated_band`); assumption ("a few": every shipped profile has 6 or more)
-FEW_DOF = 4
-
-
 def n_points(prob: Problem) -> int:
-    """The distinct measurement points ``prob`` fits: its load rows (repeats merged: :func:`merge_repeats`), request
-    rows and cap rows."""
-    return sum(len(g.load) + len(g.rq) for g in prob.groups) + len(prob.caps)
+    """The distinct measurement points ``prob`` fits, which set its free parameters but gamma: its load rows (repeats
+    merged: :func:`merge_repeats`) and request rows. A cap row is not one: it carries one value and sets gamma alone
+    (:func:`dcsim.node.model.band_dof`). The count a profile's ``fit.n_points`` records."""
+    return sum(len(g.load) + len(g.rq) for g in prob.groups)
+
+
+def problem_dof(prob: Problem) -> int:
+    """:func:`dcsim.node.model.band_dof` of ``prob``: what its refusal (below 0) and its band (:func:`fit_band`) read."""
+    return band_dof(prob.n_values, n_points(prob), _free(prob), len(prob.caps))
 
 
 def _files_of(prob: Problem) -> str:
@@ -973,66 +979,56 @@ def _files_of(prob: Problem) -> str:
     return ", ".join(sorted({str(r.get("_path", r.get("_file", "?"))) for r in rows})) or "?"
 
 
-def _check_determined(prob: Problem, what: str) -> None:
+def _underdetermined_reason(prob: Problem) -> str | None:
+    """Why ``prob``'s rows cannot determine its fit (None when they can): fewer measured values than free parameters,
+    or fewer load and request points than half the free parameters they set (:func:`problem_dof` below 0: a point
+    measures at most :data:`QUANTITIES_PER_POINT` independent quantities; gamma is set by the cap rows)."""
     k = _free(prob)
     n = n_points(prob)
-    need = math.ceil(k / QUANTITIES_PER_POINT)
     if prob.n_values < k:
         v = _VALUES
         rep = [r for g in prob.groups for r in g.load + g.req] + [c[5] for c in prob.caps]
         rep = [_where(r["_repeats"]) for r in rep if r.get("_repeats")]
         own_groups = [g for g in prob.groups if not g.fit_energy]
         own = [profile_name(*g.key) for g in own_groups]
-        raise ValueError(f"{_files_of(prob)}: {what}: {prob.n_values} measured value(s) for {k} free parameters; refusing an "
-                         f"under-determined fit (each load row gives {v['load']} values, tokens/s and J/token"
-                         + (", and its median ITL where fitted" if prob.fit_itl else "")
-                         + f"; a request row {v['request']}, prompt and token times and average and peak power; a cap "
-                         f"row {v['cap']}"
-                         + (f"; the energy of {', '.join(own)} is not fitted (its own: energy_is_own), "
-                            f"{own_groups[0].values_per_row['load']} per load row and "
-                            f"{own_groups[0].values_per_row['request']} per request row"
-                            if own else "")
-                         + "".join(f"; rows {w} are one point and count once" for w in rep) + ")")
-    if n < need:
-        raise ValueError(
-            f"{_files_of(prob)}: {what}: {n} measurement point(s) for {k} free parameters; refusing an "
-            f"under-determined fit: it needs at least {need} distinct points (a point — a load, request or cap row; "
-            f"repeated rows count once — measures at most {QUANTITIES_PER_POINT} independent quantities, how fast "
-            f"the node runs and what it draws; its median ITL times the same steps as its tokens/s). "
-            f"Counted as values, they give {prob.n_values} for {k} parameters"
-            + (f", {prob.n_values - k} degree(s) of freedom for the band" if prob.n_values > k else "")
-            + f"; measure {need - n} more load level(s) (max_num_seqs) or fit the rows in a pool with other models "
-              f"(--pool)")
-
-
-def band_widening(dof: int) -> float | None:
-    """The factor a fit's band (its worst in-sample error) is widened by when it has ``dof`` residual degrees of
-    freedom (measured values less free parameters): 1 above :data:`FEW_DOF`; at or below it, Student's t 97.5 %
-    quantile at ``dof`` over the normal one — how much wider a 95 % interval gets when the scatter is estimated from
-    ``dof`` residuals, which a fit with nearly as many parameters as values has mostly absorbed (x6.5 at 1, x2.2 at 2,
-    x1.6 at 3, x1.4 at 4); None at 0 (the fit can pass through every value: no band is determined)."""
-    if dof > FEW_DOF:
-        return 1.0
-    if dof < 1:
+        return (f"{prob.n_values} measured value(s) for {k} free parameters; refusing an "
+                f"under-determined fit (each load row gives {v['load']} values, tokens/s and J/token"
+                + (", and its median ITL where fitted" if prob.fit_itl else "")
+                + f"; a request row {v['request']}, prompt and token times and average and peak power; a cap "
+                f"row {v['cap']}"
+                + (f"; the energy of {', '.join(own)} is not fitted (its own: energy_is_own), "
+                   f"{own_groups[0].values_per_row['load']} per load row and "
+                   f"{own_groups[0].values_per_row['request']} per request row"
+                   if own else "")
+                + "".join(f"; rows {w} are one point and count once" for w in rep) + ")")
+    dof = problem_dof(prob)
+    if dof >= 0:
         return None
-    from scipy.stats import norm, t
+    gamma = 1 if prob.caps else 0
+    need = math.ceil((k - gamma) / QUANTITIES_PER_POINT)
+    return (f"{n} measurement point(s) for {k} free parameters; refusing an under-determined fit: it needs at least "
+            f"{need} distinct points (a point — a load or request row; repeated rows count once — measures at most "
+            f"{QUANTITIES_PER_POINT} independent quantities, how fast the node runs and what it draws; its median ITL "
+            f"times the same steps as its tokens/s"
+            + (f"; the {len(prob.caps)} cap row(s) set gamma alone, so the points set the other {k - gamma}"
+               if gamma else "")
+            + f"). Its {prob.n_values - len(prob.caps)} measured value(s) of those points count as "
+              f"{dof + k - gamma} independent ones for {k - gamma} parameters; measure {max(need - n, 1)} more load "
+              f"level(s) (max_num_seqs) or fit the rows in a pool with other models (--pool)")
 
-    return float(t.ppf(0.975, dof) / norm.ppf(0.975))
 
-
-def stated_band(fitq: dict) -> dict:
-    """The band a profile states (``error_band_pct``): its worst in-sample error (:func:`dcsim.node.model.fit_band`),
-    widened for a fit with few degrees of freedom (:func:`band_widening`), not determined (None) with none."""
-    band = fit_band(fitq)
-    if band is None:
-        return {"tok_s_pct": None, "j_per_tok_pct": None}
-    f = band_widening(fitq["n_values"] - fitq["n_free_params"])
-    return {k: (None if f is None else round(v * f, 3)) for k, v in band.items()}
+def _check_determined(prob: Problem, what: str) -> None:
+    """Raise ``ValueError`` naming the files, ``what`` (the group) and :func:`_underdetermined_reason` when ``prob``'s
+    rows cannot determine its fit."""
+    why = _underdetermined_reason(prob)
+    if why:
+        raise ValueError(f"{_files_of(prob)}: {what}: {why}")
 
 
 def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
     g = prob.g0
-    fitq: dict = {"n_points": len(g.load) + len(g.rq), "n_values": prob.n_values, "n_free_params": _free(prob)}
+    fitq: dict = {"n_points": n_points(prob), "n_values": prob.n_values, "n_free_params": _free(prob),
+                  **({"n_cap_rows": len(prob.caps)} if prob.caps else {})}
     points, req_pts = [], []
     if len(g.load):
         tput, jt, _ = prob.predict(perf, pw, g)
@@ -1206,10 +1202,13 @@ def _gamma_source(caps: list[dict], gpu: str, gamma: float) -> str:
             else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})")
 
 
-def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool) -> dict:
+def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool,
+                     prob: Problem | None = None) -> dict:
+    """The profile dict of one group's rows with the GPU's cap rows (``prob``: their :class:`Problem`, when built
+    already); ``ValueError`` when they cannot determine the fit (:func:`_check_determined`)."""
     r0 = rows_g[0]
+    prob = prob or Problem(r0["gpu"], [rows_g], caps)
     gpu, model = r0["gpu"], r0["model"]
-    prob = Problem(gpu, [rows_g], caps)
     _check_determined(prob, f"{gpu}/{model}/{r0['precision']}/TP{r0['n_gpus']}")
     perf, pw, params, unc, warns = _fitted(prob, gamma)
     fitq, points, req_pts = _fit_quality(prob, perf, pw)
@@ -1247,7 +1246,7 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
         **({"suspect_inputs": suspects} if suspects else {}),
         "gamma_source": _gamma_source(caps, gpu, gamma),
         "fit": fitq,
-        "error_band_pct": stated_band(fitq),
+        "error_band_pct": fit_band(fitq) or {"tok_s_pct": None, "j_per_tok_pct": None},
         "measurements": files,
         "sources": sorted({r["source"] for r in rows_g} | {r["source"] for r in caps}),
         "assumptions": sorted({r.get("note", "") for r in rows_g if r.get("note")}),
@@ -1270,11 +1269,14 @@ class CalibratedGroups(NamedTuple):
     """What :func:`calibrate_all` fits: ``profiles``, one profile dict per group fitted; ``rows``, the rows of each
     group fitted, by its :class:`GroupKey` (gpu, model, precision, tp; :func:`profile_key` of its profile): what
     the report sets against dcsim's own replica (:func:`dcsim_anchor`); ``skipped_groups``, the names of the groups
-    too small for a profile of their own."""
+    with too few load levels for a profile of their own (selected alone, they are fitted); ``underdetermined``, by
+    name, why each group whose points cannot determine its fit got none (:func:`_underdetermined_reason`: selected
+    alone, it is refused with that reason)."""
 
     profiles: list[dict]
     rows: dict[GroupKey, list[dict]]
     skipped_groups: list[str]
+    underdetermined: dict[str, str]
 
 
 def profile_key(prof: dict) -> GroupKey:
@@ -1291,27 +1293,31 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     When the options select several groups, a group with fewer load levels than :data:`MIN_LOAD_LEVELS` (and fewer
     request rows than :data:`MIN_REQUEST_ROWS`) gets no profile of its own — the rule the shipped set follows (such
     rows feed the pooled fits only) — and its name is listed in ``skipped_groups``; select it alone
-    (``--gpu/--model/--precision/--tp``) to fit it anyway."""
+    (``--gpu/--model/--precision/--tp``) to fit it anyway. A group whose points cannot determine its fit gets none
+    either and is listed in ``underdetermined`` with the refusal's reason (selected alone, it is refused)."""
     skipped: list[str] = []
     rows = read_rows(paths, skip_bad=skip_bad, skipped=skipped)
     sel = groups(rows, gpu, model, precision, tp, skipped)
-    few = [] if len(sel) == 1 else [k for k, rows_g in sel.items()
-                                    if not has_own_profile(rows_g) or not determined(rows_g, cap_rows(rows, k.gpu))]
-    if few and len(few) == len(sel):
-        raise ValueError("every selected group has fewer than "
-                         f"{MIN_LOAD_LEVELS} load levels (or too few measurement points for its free parameters) for "
-                         "a profile of its own; select one (--gpu/--model/--precision/--tp) to fit it anyway")
+    few = [] if len(sel) == 1 else [k for k, rows_g in sel.items() if not has_own_profile(rows_g)]
+    probs = {k: Problem(k.gpu, [rows_g], cap_rows(rows, k.gpu)) for k, rows_g in sel.items() if k not in few}
+    under = {} if len(sel) == 1 else {k: why for k in sel if k not in few
+                                      if (why := _underdetermined_reason(probs[k]))}
+    if len(few) + len(under) == len(sel) > 1:
+        raise ValueError("no selected group can have a profile of its own: "
+                         + "; ".join([f"{profile_name(*k)} has fewer than {MIN_LOAD_LEVELS} load levels (select it "
+                                      f"with --gpu/--model/--precision/--tp to fit it anyway)" for k in few]
+                                     + [f"{profile_name(*k)}: {why}" for k, why in under.items()]))
     out, fitted = [], {}
     for key, rows_g in sel.items():
-        if key in few:
+        if key in few or key in under:
             continue
-        caps = cap_rows(rows, key.gpu)
-        prof = _calibrate_group(rows_g, caps, gamma, loo)
+        prof = _calibrate_group(rows_g, cap_rows(rows, key.gpu), gamma, loo, probs[key])
         if skipped:
             prof["skipped_rows"] = skipped
         out.append(prof)
         fitted[key] = rows_g
-    return CalibratedGroups(out, fitted, [profile_name(*k) for k in few])
+    return CalibratedGroups(out, fitted, [profile_name(*k) for k in few],
+                            {profile_name(*k): why for k, why in under.items()})
 
 
 def calibrate(paths: list[str | Path], gpu: str | None = None, model: str | None = None, precision: str | None = None,
@@ -1486,16 +1492,10 @@ MIN_LOAD_LEVELS, MIN_REQUEST_ROWS = 4, 8
 
 
 def determined(rows_g: list[dict], caps: list[dict]) -> bool:
-    """Whether a group's rows (with the GPU's cap rows) can determine its fit: :func:`_check_determined` passes. In
-    every-group mode a group that cannot gets no profile and is named, as one with too few load levels is, instead of
-    stopping the call (a B200 MoE group of 4 load levels: 4 points for 9 free parameters)."""
-    try:
-        _check_determined(Problem(rows_g[0]["gpu"], [rows_g], caps), "")
-    except MeasurementError:
-        raise
-    except ValueError:
-        return False
-    return True
+    """Whether a group's rows (with the GPU's cap rows) can determine its fit (:func:`_underdetermined_reason` has no
+    reason). In every-group mode a group that cannot gets no profile and is named with that reason, apart from those
+    with too few load levels (a B200 MoE group of 4 load levels: 4 points for 9 free parameters)."""
+    return _underdetermined_reason(Problem(rows_g[0]["gpu"], [rows_g], caps)) is None
 
 
 def has_own_profile(rows_g: list[dict]) -> bool:
@@ -1566,8 +1566,8 @@ def _warning_lines(warnings: list[str], unc: dict, params: dict | None = None) -
     out = [f"warning: {w}" for w in warnings if _UNIDENTIFIED not in w]
     if len(unid) > 1:
         each = ", ".join(f"{k} {_rel_se_text(r)}" for k, r in unid.items())
-        setters = ("their priors set them" if not bound else "their bounds set them" if len(bound) == len(unid)
-                   else f"their priors set them, their bounds {', '.join(bound)}")
+        setters = {0: "their priors set them", len(unid): "their bounds set them"}.get(
+            len(bound), f"their priors set them, their bounds {', '.join(bound)}")
         out.append(f"warning: {len(unid)} of {len(unc)} free parameters are not identified by these rows alone "
                    f"({setters}; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
                    f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
@@ -1609,22 +1609,24 @@ def itl_rows(points, flag: str) -> tuple[int, int]:
 
 def _band_lines(prof: dict) -> list[str]:
     """The fit report's ``warning:`` on the band a profile states when its fit has few degrees of freedom
-    (:func:`stated_band`): widened, or not determined; nothing otherwise (the band is the worst error above)."""
+    (:func:`dcsim.node.model.fit_band`): widened, or not determined; nothing otherwise (the band is the worst error
+    above)."""
     f = prof["fit"]
-    own = fit_band(f)
-    dof = f["n_values"] - f["n_free_params"]
-    if own is None or dof > FEW_DOF:
+    own = worst_in_sample(f)
+    dof = fit_dof(f)
+    if own is None or dof is None or dof > FEW_DOF:
         return []
+    counted = (f"{f['n_points']} point(s) give at most {QUANTITIES_PER_POINT * f['n_points']} independent values for "
+               f"the {f['n_free_params'] - (1 if f.get('n_cap_rows') else 0)} free parameters they set")
     if dof < 1:
-        return [f"warning: band not determined: {f['n_values']} measured values for {f['n_free_params']} free "
-                f"parameters (0 degrees of freedom) let the fit pass through every value, so its in-sample error "
-                f"({fmt_band(own, digits=1)}) says nothing of its error elsewhere; the profile states none (a scenario "
-                f"naming it reads 'expected error unknown')"]
+        return [f"warning: band not determined: {counted} (0 degrees of freedom) let the fit pass through every "
+                f"value, so its in-sample error ({fmt_band(own, digits=1)}) says nothing of its error elsewhere; the "
+                f"profile states none (a scenario naming it reads 'expected error unknown')"]
     band = prof.get("error_band_pct") or {}
     return [f"warning: band stated {fmt_band(band, digits=1)}: the worst in-sample error ({fmt_band(own, digits=1)}) "
-            f"comes from {dof} degree(s) of freedom ({f['n_values']} values less {f['n_free_params']} free "
-            f"parameters), which the fit has mostly absorbed, so it is widened x{band_widening(dof):.2f} (Student's t "
-            f"97.5 % quantile at {dof} over the normal's); measure more load levels for a band that says more"]
+            f"comes from {dof} degree(s) of freedom ({counted}), which the fit has mostly absorbed, so it is widened "
+            f"x{band_widening(dof):.2f} (Student's t 97.5 % quantile at {dof} over the normal's); measure more load "
+            f"levels for a band that says more"]
 
 
 def format_report(prof: dict) -> str:
@@ -1859,7 +1861,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pool:
         return _run_pool(args)
     try:
-        profs, fitted, few = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp,
+        profs, fitted, few, under = calibrate_all(args.measurements, args.gpu, args.model, args.precision, args.tp,
                                            args.gamma, args.loo, skip_bad=args.skip_bad_rows)
     except (ValueError, OSError, KeyError) as e:
         return fail(str(e))
@@ -1871,9 +1873,11 @@ def run(args: argparse.Namespace) -> int:
         if line:
             print(line)
     if few:
-        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels or too few measurement "
-              f"points for their free parameters "
+        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels "
               f"(select one with --gpu/--model/--precision/--tp to fit it anyway):", *few, sep="\n  ")
+    if under:
+        print(f"no profile for {len(under)} group(s) with too few measurement points for their free parameters "
+              f"(selected alone, each is refused so):", *(f"{k}: {why}" for k, why in under.items()), sep="\n  ")
     if profs and profs[0].get("skipped_rows"):
         print(f"skipped {len(profs[0]['skipped_rows'])} malformed row(s):", *profs[0]["skipped_rows"], sep="\n  ")
     poor = {p["name"]: fit_too_poor(p) for p in profs}

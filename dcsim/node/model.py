@@ -551,8 +551,8 @@ def context_extrapolation_factor() -> float:
     """How many times the longest decode context (or prompt) a profile was measured at a pool's workload may reach
     before its figures count as extrapolated (``calibration.context_extrapolated``): the smallest ratio at which a
     measured carry to longer contexts left its profile's own band (:func:`dcsim.node.catalog.context_carry`, the
-    GPQA rows of docs/validation.md: chat-fitted profiles at 3.5-4.5x their contexts, 21 of 24 rows outside their
-    bands). Assumption: below it the profile's band holds (no carry was measured there); the same factor is applied
+    GPQA rows of docs/validation.md: chat-fitted profiles at 3.5-4.5x their contexts, 18 of 24 rows outside their
+    bands as stated). Assumption: below it the profile's band holds (no carry was measured there); the same factor is applied
     to the prompt length, for which no carry was measured at all."""
     return float(min(r["context_x"] for r in context_carry() if r["beyond_band"]))
 
@@ -714,13 +714,46 @@ def source_text(source: Mapping | None) -> str:
     return f"{out}, fitted by dcsim calibrate{' --pool' if ' --pool' in gen else ''} from {files}"
 
 
-def fit_band(fit: dict) -> dict | None:
-    """The error band (``tokens/s`` and ``J/token``, %) a fit states for itself, from its ``fit`` record: the load
-    rows' worst in-sample errors, else a request profile's worst error over the four values of its request rows
-    (prompt time, token time, average and peak power); None when it has neither (the caller says what then). The
-    one rule for dcsim's shipped calibrations (:func:`calibration_record`) and for the ``error_band_pct``
-    ``dcsim calibrate`` writes into each profile (so a scenario naming it as ``node.profile`` carries the band in its
-    caveat)."""
+#: the most quantities one measurement point (a load or request row; repeats count once) identifies independently:
+#: how fast the node runs (tokens/s; its median ITL times the same decode steps) and what it draws (J/token). A fit's
+#: load and request points set its free parameters but gamma, which its cap rows set (one value each, gamma alone):
+#: ``dcsim calibrate`` refuses a fit whose points cannot (:func:`band_dof` below 0), and a fit's band counts its
+#: degrees of freedom by the same rule (docs/node.md, Identifiability)
+QUANTITIES_PER_POINT = 2
+#: a fit with this many residual degrees of freedom (:func:`band_dof`) or fewer states a band widened by Student's t
+#: (:func:`band_widening`). Assumption: below it the widening is the t/z ratio, above it none, although t/z is still
+#: 1.31 at 5 and 1.20 at 8 (docs/node.md, Identifiability: a cut-off, not a measured one)
+FEW_DOF = 4
+
+
+def band_dof(n_values: int, n_points: int, n_free: int, n_cap_rows: int = 0) -> int:
+    """The residual degrees of freedom of a fit for its band: the independent values of its load and request points
+    (their ``n_values`` less the cap rows' one each, at most :data:`QUANTITIES_PER_POINT` per point: a median ITL adds
+    none) less the free parameters they set (all but gamma, which cap rows set when there are any). Below 0 the
+    points cannot determine the fit (``dcsim calibrate`` refuses it); at 0 no band is determined."""
+    gamma = 1 if n_cap_rows else 0
+    return min(n_values - n_cap_rows, QUANTITIES_PER_POINT * n_points) - (n_free - gamma)
+
+
+def band_widening(dof: int) -> float | None:
+    """The factor a fit's worst in-sample error is widened by for its band when it has ``dof`` residual degrees of
+    freedom (:func:`band_dof`): 1 above :data:`FEW_DOF`; at or below it, Student's t 97.5 % quantile at ``dof`` over
+    the normal one — how much wider a 95 % interval gets when the scatter is estimated from ``dof`` residuals, which a
+    fit with nearly as many parameters as values has mostly absorbed (x6.5 at 1, x2.2 at 2, x1.6 at 3, x1.4 at 4);
+    None below 1 (the fit can pass through every value: no band is determined)."""
+    if dof > FEW_DOF:
+        return 1.0
+    if dof < 1:
+        return None
+    from scipy.stats import norm, t
+
+    return float(t.ppf(0.975, dof) / norm.ppf(0.975))
+
+
+def worst_in_sample(fit: dict) -> dict | None:
+    """A fit's worst in-sample errors (``tokens/s`` and ``J/token``, %) from its ``fit`` record: the load rows',
+    else a request profile's worst error over the four values of its request rows (prompt time, token time, average
+    and peak power); None when it has neither."""
     if "max_err_tok_s_pct" in fit:
         return {"tok_s_pct": fit["max_err_tok_s_pct"], "j_per_tok_pct": fit["max_err_j_per_tok_pct"]}
     if "max_err_request_pct" in fit:
@@ -728,19 +761,45 @@ def fit_band(fit: dict) -> dict | None:
     return None
 
 
+def fit_dof(fit: dict) -> int | None:
+    """:func:`band_dof` of a ``fit`` record (``n_values``, ``n_points``, ``n_free_params``, ``n_cap_rows``, 0 when
+    absent); None for a record without the counts."""
+    if not all(k in fit for k in ("n_values", "n_points", "n_free_params")):
+        return None
+    return band_dof(int(fit["n_values"]), int(fit["n_points"]), int(fit["n_free_params"]), int(fit.get("n_cap_rows", 0)))
+
+
+def fit_band(fit: dict) -> dict | None:
+    """The error band (``tokens/s`` and ``J/token``, %) a fit states for itself, from its ``fit`` record: its worst
+    in-sample error (:func:`worst_in_sample`), widened for few degrees of freedom (:func:`band_widening` of
+    :func:`fit_dof`, rounded to 3 decimals), both figures None when it has none (the fit can pass through every value);
+    None when the record has no error (the caller says what then). The one rule for dcsim's shipped calibrations
+    (:func:`calibration_record`) and for the ``error_band_pct`` ``dcsim calibrate`` writes into each profile (so a
+    scenario naming it as ``node.profile`` carries the band in its caveat, and a simulation states the band its
+    profile does)."""
+    band = worst_in_sample(fit)
+    dof = fit_dof(fit)
+    if band is None or dof is None:
+        return band
+    f = band_widening(dof)
+    if f is None:
+        return {"tok_s_pct": None, "j_per_tok_pct": None}
+    return band if f == 1.0 else {k: round(v * f, 3) for k, v in band.items()}
+
+
 def calibration_record(prof: dict, status: str, gpu: str, model: str, precision: str, tp: int,
                        levers: list[str] | tuple = (), layout: str = "", borrowed: dict | None = None,
                        source: dict | None = None) -> dict:
     """How trustworthy a replica's parameters are: status, source profile(s) and expected error band.
 
-    ``error_band_pct`` (tokens/s and J/token, %): the profile's own worst in-sample error when
-    calibrated; when ``same-architecture``, the larger (per quantity) of that and the worst measured error of a
+    ``error_band_pct`` (tokens/s and J/token, %): the profile's own band when calibrated (:func:`fit_band`: its
+    worst in-sample error, widened for a fit with few degrees of freedom, as the profile states it); when ``same-architecture``, the larger (per quantity) of that and the worst measured error of a
     calibration carried to a model of the same shape (:data:`dcsim.node.catalog.SAME_SHAPE_CARRY_PCT`, one measured
     pair: a lower bound); the worst error of a calibration carried to another TP degree
     on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
     error of the GPU's pooled fit when transferred; the worst over the pools it averages when generic (a lower bound:
     the hardware is transferred too); the sibling GPU's band for its profile when ``same-silicon`` (a lower bound);
-    the band a profile file states (``error_band_pct``, written by ``dcsim calibrate``: its worst in-sample error;
+    the band a profile file states (``error_band_pct``, written by ``dcsim calibrate``: :func:`fit_band`;
     unknown without it) for ``user-profile``; the pool's leave-one-model-out band for ``user-pool``; the shipped
     profile's own when ``other-setup``. A named profile (:data:`NAMED_STATUSES`) measured for another GPU, model,
     precision or TP degree than this replica's names it (``profile_mismatch``, ``profile_measured_for``, a band note),

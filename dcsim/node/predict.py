@@ -128,13 +128,13 @@ def _pct(v) -> str:
 def _outside_text(points: list[dict], s: dict) -> str:
     """How many points lie outside the stated band, counted over the points it covers (no flag), with the flagged
     ones counted apart (until December 2026 the line read "0 of 9 points outside the stated band" above a table
-    marking five "OUTSIDE (extrapolated)": the 9 counted the flagged points, the 0 did not)."""
-    n = sum(not p["flags"] for p in points)
+    marking five "OUTSIDE (extrapolated)": the 9 counted the flagged points, the 0 did not). The counts are the
+    summary's (:func:`predict_group`: ``points_in_band_range``, ``flagged_points``, ``outside_band``,
+    ``outside_band_flagged``); ``points`` give the flags' kinds."""
+    n, k = s["points_in_band_range"], s["flagged_points"]
     out = f"{s['outside_band']} of {n} point{'s' if n != 1 else ''} outside the stated band"
-    flagged = [p for p in points if p["flags"]]
-    if flagged:
-        kinds = sorted({f for p in flagged for f in p["flags"]})
-        k = len(flagged)
+    if k:
+        kinds = sorted({f for p in points for f in p["flags"]})
         out += (f"; {k} more point{'s' if k != 1 else ''} flagged {', '.join(kinds)}, where the band does not "
                 f"apply, not counted: {s['outside_band_flagged']} of {k} outside it")
     return out
