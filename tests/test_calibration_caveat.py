@@ -662,7 +662,7 @@ def test_a_board_limit_below_the_measured_caps_travels_as_extrapolated_cap(tmp_p
     extrapolated batch: none is measured there), the assumption that carries its figures (memory power scaled with
     clock^γ, γ assumed on B200) is named, and the warnings, the summary's headline (with no band after its figures),
     the HTML above the cards, compare and plan say so; the uncapped run, and an H100 capped at 0.7 x TDP
-    (Splitwise's measured cap), are not flagged, an H100 at 0.6 x TDP is (its γ fitted on H100's cap rows)."""
+    (Splitwise's measured cap), are not flagged, an H100 at 0.6 x TDP is (its γ fitted to the cap rows of splitwise_h100_cap.csv)."""
     from pathlib import Path
 
     from dcsim.engine.build import build_models
@@ -681,7 +681,7 @@ def test_a_board_limit_below_the_measured_caps_travels_as_extrapolated_cap(tmp_p
         ms = build_models(load_scenario(sc))
         c = ms.groups[0].node.calibration
         assert c["cap_extrapolated"] is flagged and c["measured_cap_min_frac"] == 0.7, frac
-        assert any("(γ fitted on H100's cap rows)" in w for w in ms.warnings) is flagged, frac
+        assert any("(γ fitted to the cap rows of splitwise_h100_cap.csv)" in w for w in ms.warnings) is flagged, frac
     # the caveat travels: a short capped B200 run
     sc = small_scenario(**QUICK)
     sc["racks"][0]["node"].update({"gpu": "B200", "tensor_parallel": 2, "power_cap": "300 W"})

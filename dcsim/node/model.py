@@ -599,7 +599,7 @@ def cap_assumption_text(calibration: Mapping) -> str:
     EXTRAPOLATED CAP caveat): the GPU power's memory part, HBM included, scaled with clock^γ below the caps measured
     (the step time of a memory-bound decode is not modelled to slow), γ as ``gamma_source`` says."""
     src = str(calibration.get("gamma_source") or "")
-    how = ("fitted on H100's cap rows" if src.startswith("fitted")
+    how = (f"fitted to the cap rows of {src.partition(':')[2].strip() or 'its measurements'}" if src.startswith("fitted")
            else "an assumption, no capped measurement" if src.startswith("assumption") else "source not recorded")
     return (f"no error band is measured there: the figures rest on the GPU power's memory part (HBM included) scaling "
             f"with clock^γ (γ {how}) and on decode time not slowing with the clock (docs/node.md, Extrapolated power "
