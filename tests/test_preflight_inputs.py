@@ -80,3 +80,33 @@ def test_unit_slip_readings_are_the_number_as_written_in_a_larger_site_unit():
     assert unit_slip_readings(2e3, 80e3) == ["2 MW"]  # 2 kW: 2 MW, never 2 kW again
     assert unit_slip_readings(idle_it / UNIT_SLIP_FACTOR * 1.01, idle_it) == []  # sized short, not slipped
     assert unit_slip_readings(0.0, idle_it) == []
+
+
+@pytest.mark.parametrize("rating, carries", [("60 kW", "20.44 kW"), ("400 W", "0 W")])
+def test_a_transformer_below_the_idle_fleet_is_refused_naming_its_rating(rating, carries, capsys):
+    """A given transformer_rating caps the facility budget (Facility.max_it_delivered_w), but preflight read the
+    contract alone: reference.yaml with 60 kW validated and its run served no token; 400 W was blamed on
+    facility.interconnect. The transformer carries the whole site, so 60 kW leaves 20.44 kW of IT for an idle fleet
+    of 80.57 kW: refused naming the rating, exit 2."""
+    from dcsim.cli import main
+    with pytest.raises(ScenarioError) as e:
+        _pre(f"facility.power_chain.transformer_rating={rating}")
+    errs = e.value.errors
+    assert len(errs) == 1 and errs[0][0] == "facility.power_chain.transformer_rating", errs
+    assert f"carries at most {carries} of IT" in errs[0][1] and "80.57 kW" in errs[0][1], errs
+    assert main(["validate", str(REF), "--set", f"facility.power_chain.transformer_rating={rating}"]) == 2
+    out = capsys.readouterr()
+    assert "facility.power_chain.transformer_rating:" in out.err + out.out
+
+
+def test_a_transformer_below_the_contract_is_warned_to_bind_first_and_no_rating_changes_nothing():
+    """400 kW on reference's 495 kW contract carries 287.2 kW of IT against the 354.8 kW the interconnect allows and
+    the fleet's 343.9 kW full load: warned that delivered power binds at the transformer before the interconnect.
+    A rating at the contract (the default it follows) is not warned."""
+    w = [x for x in _pre("facility.power_chain.transformer_rating=400 kW").warnings if "transformer_rating" in x]
+    assert len(w) == 1 and w[0].startswith("facility.power_chain.transformer_rating: the transformer (400 kW) "
+                                           "carries at most 287.2 kW of IT"), w
+    assert "binds at the transformer before the interconnect" in w[0]
+    base = _pre().warnings
+    assert not [x for x in base if "transformer_rating" in x]
+    assert _pre("facility.power_chain.transformer_rating=495 kW").warnings == base

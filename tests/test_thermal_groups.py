@@ -131,6 +131,24 @@ def test_group_curves_add_up_to_the_fleet_s():
     assert sum(g.gpu_pq for g in gs) == pytest.approx(m.curves.gpu_pq, rel=1e-12)
 
 
+def test_a_die_group_derives_its_per_gpu_curve():
+    """DieGroup.gpu_w_pq (what throttle_level reads) is gpu_pq / gpus, derived when the group is built: until
+    2026-12-05 it was a field defaulting to (), and a DieGroup built from its curve alone fit no level (-1, shed) at a
+    coolant temperature where die_groups' own fit the top clock."""
+    from dcsim.engine.flex import DieGroup, throttle_level
+    d = _two_groups()
+    m = build_models(load_scenario(d))
+    p = thermal_params(load_scenario(d).facility.thermal, float(m.facility.capacity_w), 15.0)
+    gs = die_groups(m, p)
+    bare = [DieGroup(g.name, g.gpu, g.gpus, g.t_limit_c, g.r_th_k_per_w, g.gpu_pq) for g in gs]
+    for g, b in zip(gs, bare):
+        assert len(b.gpu_w_pq) == len(g.gpu_pq)
+        np.testing.assert_allclose(np.array(b.gpu_w_pq), g.gpu_pq / g.gpus, rtol=1e-15)
+    rate, top = 0.5 * float(np.max(m.curves.rate_pq[-1])), len(m.curves.gpu_pq) - 1
+    assert throttle_level(gs, m.curves, 20.0, rate, 1.0)[0] == top
+    assert throttle_level(bare, m.curves, 20.0, rate, 1.0) == throttle_level(gs, m.curves, 20.0, rate, 1.0)
+
+
 def test_a_hall_split_into_two_identical_groups_throttles_as_one():
     """chiller-trip's hall as two identical H100 groups (6 + 4 racks) throttles and sheds on the same ticks at the same
     levels, its room on the same path, as the one-group run: each group's GPUs draw the fleet's per-GPU power, so the

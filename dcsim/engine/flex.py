@@ -142,7 +142,9 @@ class DieGroup:
     die-to-coolant resistance (``racks[].gpu_thermal``, else ``facility.thermal.gpu``), and ``gpu_pq`` (K, U), the
     GPU power (W) of all its replicas vs the fleet's common load fraction at each clock level, rack limits applied
     (the group's own share of ``SupplyCurves.gpu_pq``; the fleet's curve itself for one group); ``gpu_w_pq`` the same
-    per GPU (``gpu_pq / gpus``, a tuple of its levels' rows: what :func:`throttle_level` reads on every engaged tick)."""
+    per GPU (``gpu_pq / gpus``, a tuple of its levels' rows: what :func:`throttle_level` reads on every engaged tick),
+    derived here, never given (until 2026-12-05 it was a field defaulting to ``()``: a DieGroup built without it fit
+    no level, and the throttle shed the fleet on its first engaged tick)."""
 
     name: str
     gpu: str
@@ -150,7 +152,10 @@ class DieGroup:
     t_limit_c: float
     r_th_k_per_w: float
     gpu_pq: np.ndarray
-    gpu_w_pq: tuple = ()
+    gpu_w_pq: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "gpu_w_pq", tuple(np.asarray(self.gpu_pq, dtype=float) / int(self.gpus)))
 
 
 def die_groups(m, p) -> list[DieGroup]:
@@ -168,8 +173,7 @@ def die_groups(m, p) -> list[DieGroup]:
             curve, gpus = m.curves.gpu_pq, m.gpus
         else:
             curve, gpus = supply_curves([g.table], [g.limits]).gpu_pq, g.gpus
-        out.append(DieGroup(g.name, g.gpu_name, int(gpus), t_lim, r_th, curve,
-                            tuple(np.asarray(curve, dtype=float) / int(gpus))))
+        out.append(DieGroup(g.name, g.gpu_name, int(gpus), t_lim, r_th, curve))
     return out
 
 

@@ -354,7 +354,13 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     cap = float(m.facility.interconnect_w)
     lf = m.liquid_fraction
     t_db, t_wb = _weather_samples(m, float(sc.duration))
-    allowed_it = np.asarray(m.facility.max_it_power_w(np.full(t_db.shape, cap), lf, t_db, t_wb), dtype=float)
+    contract_it = np.asarray(m.facility.max_it_power_w(np.full(t_db.shape, cap), lf, t_db, t_wb), dtype=float)
+    # the budget the run holds (Facility.max_it_delivered_w): the contract, at most a given transformer rating (the
+    # UPS rating is checked on its own below). Until 2026-12-05 preflight read the contract alone: reference.yaml with
+    # transformer_rating 60 kW validated and served no token, and 400 W was blamed on facility.interconnect
+    tr_w = math.inf if m.facility.quick_study else float(m.facility.transformer_limit_w)
+    allowed_it = contract_it if not tr_w < cap else np.asarray(
+        m.facility.max_it_power_w(np.full(t_db.shape, tr_w), lf, t_db, t_wb), dtype=float)
     coolable_it = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
     idle_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["facility"], dtype=float)
     peak_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, peak_it), lf, t_db, t_wb)["facility"], dtype=float)
@@ -410,9 +416,25 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                          f"{fq(idle_it, 'power')} ({_times(idle_it, ups_it)} it): no GPU could serve a token"))
         elif ups_it < float(np.max(allowed_it)) and peak_it > ups_it:
             warns.append(f"facility.power_chain.ups_rating: the UPS ({fq(float(m.facility.ups_rating_w), 'power')}) "
-                         f"carries at most {fq(ups_it, 'power')} of IT, less than the interconnect allows "
+                         f"carries at most {fq(ups_it, 'power')} of IT, less than the interconnect"
+                         f"{' and transformer allow' if tr_w < cap else ' allows'} "
                          f"({fq(float(np.max(allowed_it)), 'power')}) and the fleet's full load "
                          f"({fq(peak_it, 'power')}): delivered power binds at the UPS first")
+    tr_refused = False
+    if tr_w < cap:  # a given rating below the contract: the transformer carries the whole site (IT, cooling, losses)
+        best_tr, best_contract = float(np.max(allowed_it)), float(np.max(contract_it))
+        if idle_it > best_tr:
+            tr_refused = True
+            errs.append(("facility.power_chain.transformer_rating",
+                         f"the transformer rating {fq(tr_w, 'power')} carries at most {fq(best_tr, 'power')} of IT "
+                         f"(its load is the whole site: IT, cooling, losses and fixed loads), below the idle fleet's "
+                         f"{fq(idle_it, 'power')} ({_times(idle_it, best_tr)} it): no GPU could serve a token"))
+        elif best_tr < best_contract and peak_it > best_tr:
+            warns.append(f"facility.power_chain.transformer_rating: the transformer ({fq(tr_w, 'power')}) carries at "
+                         f"most {fq(best_tr, 'power')} of IT (its load is the whole site: IT, cooling, losses and fixed "
+                         f"loads), less than the interconnect allows ({fq(best_contract, 'power')}) and the fleet's "
+                         f"full load ({fq(peak_it, 'power')}): delivered power binds at the transformer before the "
+                         "interconnect")
     if pc.generator is not None:
         warns.append("facility.power_chain.generator is recorded but limits nothing: no fault or event models a utility "
                      "outage, so the generator never carries the load (docs/facility.md)")
@@ -435,7 +457,7 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
             warns.append(f"racks[{gi}].node.power_cap {fq(float(spec_cap), 'power')} is outside {g.gpu_name}'s settable "
                          f"board limit range [{fq(lo, 'power')}, {fq(hi, 'power')}]: the boards run at "
                          f"{fq(node.limit_w, 'power')}, as nvidia-smi -pl would set them")
-    best_allowed = float(np.max(allowed_it))
+    best_allowed = float(np.max(contract_it))  # the contract's own checks: a binding transformer is refused above
     fixed = float(sc.facility.power_chain.fixed_load or 0.0) if not m.facility.quick_study else 0.0
     # the fixed loads alone take the contract, which the idle fleet would fit without them: name them, not a unit
     # slip of the interconnect (600 kW of fixed_load on a 495 kW contract; 5 MW for 5 kW)
@@ -443,7 +465,9 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     plant_cap = float(plant_cap) if plant_cap is not None else None
     idle_cooling = float(np.min(np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["cooling"],
                                            dtype=float)))
-    if fixed >= cap and idle_it > best_allowed and idle_it <= cap:
+    if tr_refused:
+        pass
+    elif fixed >= cap and idle_it > best_allowed and idle_it <= cap:
         without = float(np.min(idle_fac)) - fixed
         errs.append(("facility.power_chain.fixed_load",
                      f"{fq(fixed, 'power')} of fixed loads alone is {_times(fixed, cap)} the {fq(cap, 'power')} "
@@ -510,7 +534,7 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"({_times(idle_it, best_cool)} that; power-chain losses count as heat too{why})"))
     if errs:
         return errs, warns
-    worst_allowed = float(np.min(allowed_it))
+    worst_allowed = float(np.min(contract_it))  # what the interconnect delivers; a binding transformer is warned above
     if peak_it > LIMITS["stranded_ratio"] * worst_allowed:
         warns.append(f"facility.interconnect {fq(cap, 'power')}: the fleet's full-load IT power "
                      f"{fq(peak_it, 'power')} is {peak_it / worst_allowed:.3g}x what the interconnect can deliver "
