@@ -514,6 +514,16 @@ def test_latency_slo_lines_in_their_class_colour(result):
     assert fig.axes[0].get_ylabel() == "fraction of requests ≤ x"
 
 
+def test_joules_per_token_plot_of_a_run_that_served_no_token(result):
+    """A run that served no output token has J/token null in report.json: the figure draws no bars (it raised a
+    TypeError, an internal error at the end of such a run)."""
+    import copy
+    rep = copy.deepcopy(result.report)
+    rep["joules_per_output_token"] = {k: None for k in ("gpu", "it", "facility")}
+    fig = joules_per_token_plot(rep)
+    assert fig is not None
+
+
 def test_joules_per_token_ratio_labels(result):
     jpt = result.report["joules_per_output_token"]
     texts = [t.get_text() for t in joules_per_token_plot(result).axes[0].texts]
