@@ -1498,11 +1498,16 @@ def format_plan(r: dict) -> str:
     return "\n".join(lines)
 
 
-def plan_error(e: ValueError) -> int:
+def plan_error(e: ValueError, file: str | None = None) -> int:
     """How `dcsim plan` (each question, --curtailment's too) ends on a refusal: a :class:`ScenarioError` (naming the
     file, each field and the reason) goes on to the CLI's handler; any other ValueError is printed as argparse words
-    its own, ``dcsim plan: error: ...`` (wrapped at a terminal only), and the exit code is 2."""
+    its own, ``dcsim plan: error: ...`` (wrapped at a terminal only), and the exit code is 2.
+
+    A ScenarioError that names ``<dict>`` (a later load of the file's dict with the planner's own overrides, which
+    :func:`_source_label` does not reach) is raised again naming ``file``, the command's FILE argument."""
     if isinstance(e, ScenarioError):
+        if file is not None and e.source == "<dict>":
+            raise ScenarioError(str(file), e.errors) from None
         raise e
     from dcsim.report.summary import print_message
 
@@ -1526,7 +1531,7 @@ def cmd_plan(args) -> int:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
                      confirm=args.confirm, overrides=_sets(args.set))
     except ValueError as e:
-        return plan_error(e)
+        return plan_error(e, args.file)
     if args.json:
         from dcsim.textio import json_text
 
