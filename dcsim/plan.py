@@ -36,7 +36,7 @@ from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
 from dcsim.metrics.fmt import (band_frac, band_window_text, calibration_caveat, fmt_band, fmt_local_short,
-                              fmt_multiple, fmt_replicas_from, fmt_si, out_of_sample_bands, whole_replicas_from)
+                              fmt_multiple, fmt_replicas_from, fmt_si, or_list, out_of_sample_bands, whole_replicas_from)
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES, band_ratio_window, ceilings_within_band
@@ -679,7 +679,7 @@ def binding_answer_text(r: dict) -> str:
     """The binding at a plan answer as printed: ``"COMPUTE"``, or ``"COMPUTE, or cooling within the calibration
     band"`` where :func:`answer_band` finds another limit within the band at the critical moment."""
     alts = (r.get("band") or {}).get("binding_alternatives") or []
-    return r["binding"].upper() + (f", or {' or '.join(alts)} could bind instead within the calibration band"
+    return r["binding"].upper() + (f", or {or_list(alts)} could bind instead within the calibration band"
                                    if alts else "")
 
 

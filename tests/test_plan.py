@@ -668,3 +668,16 @@ def test_cli_plan_names_the_file_when_a_later_load_fails(monkeypatch, capsys):
     assert len(labels) > 1 and labels[-1] is None, labels
     assert err.startswith(f"{REF}: invalid scenario") and "<dict>" not in err, err
     assert "racks[0].count" in err
+
+
+def test_binding_answer_text_spells_an_either_or_list_as_the_summary_does():
+    """One spelling of "a, b or c" (dcsim.metrics.fmt.or_list) for the summary, compare and plan: the planner printed
+    "compute or power or cooling" until 2026-12-05."""
+    from dcsim.metrics.fmt import or_list
+    from dcsim.plan import binding_answer_text
+
+    assert [or_list(n) for n in ([], ["power"], ["power", "cooling"], ["compute", "power", "cooling"])] == \
+        ["", "power", "power or cooling", "compute, power or cooling"]
+    r = {"binding": "demand", "band": {"binding_alternatives": ["compute", "power", "cooling"]}}
+    assert binding_answer_text(r) == "DEMAND, or compute, power or cooling could bind instead within the calibration band"
+    assert binding_answer_text({"binding": "compute", "band": None}) == "COMPUTE"
