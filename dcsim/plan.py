@@ -36,7 +36,7 @@ from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
 from dcsim.metrics.fmt import (band_frac, band_window_text, calibration_caveat, fmt_band, fmt_local_short,
-                              fmt_multiple, fmt_replicas_from, fmt_si, out_of_sample_bands, whole_replicas_from)
+                              fmt_multiple, fmt_replicas_from, fmt_si, or_list, out_of_sample_bands, whole_replicas_from)
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES, band_ratio_window, ceilings_within_band
@@ -679,7 +679,7 @@ def binding_answer_text(r: dict) -> str:
     """The binding at a plan answer as printed: ``"COMPUTE"``, or ``"COMPUTE, or cooling within the calibration
     band"`` where :func:`answer_band` finds another limit within the band at the critical moment."""
     alts = (r.get("band") or {}).get("binding_alternatives") or []
-    return r["binding"].upper() + (f", or {' or '.join(alts)} could bind instead within the calibration band"
+    return r["binding"].upper() + (f", or {or_list(alts)} could bind instead within the calibration band"
                                    if alts else "")
 
 
@@ -1498,11 +1498,16 @@ def format_plan(r: dict) -> str:
     return "\n".join(lines)
 
 
-def plan_error(e: ValueError) -> int:
+def plan_error(e: ValueError, file: str | None = None) -> int:
     """How `dcsim plan` (each question, --curtailment's too) ends on a refusal: a :class:`ScenarioError` (naming the
     file, each field and the reason) goes on to the CLI's handler; any other ValueError is printed as argparse words
-    its own, ``dcsim plan: error: ...`` (wrapped at a terminal only), and the exit code is 2."""
+    its own, ``dcsim plan: error: ...`` (wrapped at a terminal only), and the exit code is 2.
+
+    A ScenarioError that names ``<dict>`` (a later load of the file's dict with the planner's own overrides, which
+    :func:`_source_label` does not reach) is raised again naming ``file``, the command's FILE argument."""
     if isinstance(e, ScenarioError):
+        if file is not None and e.source == "<dict>":
+            raise ScenarioError(str(file), e.errors) from None
         raise e
     from dcsim.report.summary import print_message
 
@@ -1526,7 +1531,7 @@ def cmd_plan(args) -> int:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
                      confirm=args.confirm, overrides=_sets(args.set))
     except ValueError as e:
-        return plan_error(e)
+        return plan_error(e, args.file)
     if args.json:
         from dcsim.textio import json_text
 

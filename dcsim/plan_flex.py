@@ -488,7 +488,7 @@ def add_parser(subparsers) -> None:
             r = plan_flex(args.file, args.question, flex_budget(args.curtailment, args.max_event, args.storage),
                           gpus=args.gpus, confirm=args.confirm, overrides=_sets(args.set), load=args.load)
         except ValueError as e:
-            return plan_error(e)
+            return plan_error(e, args.file)
         from dcsim.textio import json_text
 
         if args.json:

@@ -8,7 +8,9 @@ next drift fails here instead of surviving until someone re-runs the command by 
   dcsim/validation.py read), with the bar validation holds (dcsim.validation.LOMO_BAR);
 - docs/report.md's `CALIBRATION_CAVEATS` example against the code;
 - terminal output pasted into docs/sweeps.md (the plan answer) and docs/faults.md (the fault line) against the
-  formatter's text for answers stored in tests/data.
+  formatter's text for answers stored in tests/data;
+- docs/sweeps.md's FP8 max-gpus answer with its calibration band, and README's "70-170 replicas (280-680 GPUs)",
+  against the planner's answer (a 2-s closed-form plan, no run).
 
 The stored answers are checked against runs too: chiller-trip's fault figures, README's reference summary and its
 mixed-fleet band in tests/test_scenarios_expect.py (on the run that checks each scenario's expect: block), the plan
@@ -124,6 +126,29 @@ def test_pasted_plan_answer_is_the_stored_answer_as_the_terminal_prints_it():
     block = _fenced_block_after(_read("docs/sweeps.md"), "docs/sweeps.md", PLAN_COMMAND)
     answer = json.loads(_read("tests/data/plan_reference_max_demand_targets.json"))
     assert block.splitlines() == [PLAN_COMMAND] + wrap_block(format_targets(answer))
+
+
+FP8_PLAN_COMMAND = "$ dcsim plan scenarios/reference.yaml -q max-gpus --set racks.0.node.precision=fp8"
+
+
+def test_pasted_fp8_band_answer_and_readme_quote_are_what_the_planner_says():
+    """docs/sweeps.md pastes the reference hall's max-gpus answer in FP8 with its calibration band (lines elided as
+    "..."), README quotes its "70-170 replicas (280-680 GPUs)": each pasted piece is in `dcsim plan`'s output
+    (whitespace as one space), and README's range is the planner's, so neither can drift from it."""
+    from dcsim.plan import format_plan, plan
+
+    r = plan(ROOT / "scenarios" / "reference.yaml", "max-gpus", overrides={"racks.0.node.precision": "fp8"})
+    out = " ".join(format_plan(r).split())
+    block = _fenced_block_after(_read("docs/sweeps.md"), "docs/sweeps.md", FP8_PLAN_COMMAND)
+    pasted = block.split("$ ")[1].split("\n", 1)[1]  # this command's lines, not the next command's
+    pieces = [" ".join(p.split()) for p in pasted.split("...")]
+    assert [p for p in pieces if p], "docs/sweeps.md: nothing pasted after the command"
+    for p in filter(None, pieces):
+        assert p in out, f"docs/sweeps.md pastes {p!r}; dcsim plan says: {out}"
+    (n0, n1), (g0, g1) = r["band"]["replicas"], r["band"]["replica_gpus"]
+    quote = f"{n0}-{n1} replicas ({g0}-{g1} GPUs)"
+    readme = re.sub(r"\s+", " ", _read("README.md"))
+    assert f'("{quote}" for the reference hall in FP8' in readme, f"README.md: the planner says {quote!r}"
 
 
 @pytest.mark.slow

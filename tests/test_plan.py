@@ -645,3 +645,39 @@ def test_whole_replicas_from_rounds_up_to_a_whole_replica_and_server():
     w = whole_replicas_from(100.0, 3, 8)  # TP 3 in 8-GPU servers: 2 replicas a server, 2 GPUs unused
     assert (w["replicas"], w["gpus"], w["servers"]) == (25, 75, 13)
     assert whole_replicas_from(float("nan"), 4, 8) is None
+
+
+def test_cli_plan_names_the_file_when_a_later_load_fails(monkeypatch, capsys):
+    """Only the first load of the file's dict is labelled with the file (``_source_label``); the planner's later
+    loads with its own overrides (here --confirm's run at the answer) named ``<dict>``. plan_error names FILE."""
+    import dcsim.plan as plan_mod
+    from dcsim.cli import main
+
+    real, labels = plan_mod.load_scenario, []
+
+    def later_load_fails(raw, overrides=None, base_dir=None, label=None):
+        labels.append(label)
+        if len(labels) > 1:  # a later, unlabelled load: an override the validator refuses
+            overrides = {**(overrides or {}), "racks.0.count": 0}
+        return real(raw, overrides=overrides, base_dir=base_dir, label=label)
+
+    monkeypatch.setattr(plan_mod, "load_scenario", later_load_fails)
+    monkeypatch.setattr(plan_mod, "refuse_unrunnable", lambda *a, **k: None)  # it relabels on its own
+    assert main(["plan", str(REF), "--question", "max-demand", "--confirm"]) == 2
+    err = capsys.readouterr().err
+    assert len(labels) > 1 and labels[-1] is None, labels
+    assert err.startswith(f"{REF}: invalid scenario") and "<dict>" not in err, err
+    assert "racks[0].count" in err
+
+
+def test_binding_answer_text_spells_an_either_or_list_as_the_summary_does():
+    """One spelling of "a, b or c" (dcsim.metrics.fmt.or_list) for the summary, compare and plan: the planner printed
+    "compute or power or cooling" until 2026-12-05."""
+    from dcsim.metrics.fmt import or_list
+    from dcsim.plan import binding_answer_text
+
+    assert [or_list(n) for n in ([], ["power"], ["power", "cooling"], ["compute", "power", "cooling"])] == \
+        ["", "power", "power or cooling", "compute, power or cooling"]
+    r = {"binding": "demand", "band": {"binding_alternatives": ["compute", "power", "cooling"]}}
+    assert binding_answer_text(r) == "DEMAND, or compute, power or cooling could bind instead within the calibration band"
+    assert binding_answer_text({"binding": "compute", "band": None}) == "COMPUTE"

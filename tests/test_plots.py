@@ -602,6 +602,27 @@ def test_grid_flex_figure_draws_a_cap_lowered_by_a_curtailment_fault_alone():
     np.testing.assert_allclose(_tick_values(_line(fig.axes[0], CAP_IN_FORCE)), ts["interconnect_w"] * 1e-3)
 
 
+
+def test_grid_flex_figure_draws_a_curtailment_fault_over_the_whole_run():
+    """A curtailment fault from start to end holds every tick at 60 % of the 200-kW contract: the run's highest cap
+    (report["interconnect_w"], 120 kW) is then no contract, and the figure compared the cap with it and was left out
+    until 2026-12-05. The contract is report.json's grid.contract_w."""
+    from conftest import small_scenario
+    from dcsim.engine.run import run
+    from dcsim.plots.flex import grid_flex_figure
+    from dcsim.scenario import load_scenario
+
+    raw = small_scenario()
+    raw["grid"] = {}
+    raw["faults"] = [{"kind": "curtailment", "start": "0 s", "duration": "2 h", "fraction": 0.6}]
+    r = run(load_scenario(raw))
+    assert r.report["grid"]["contract_w"] == pytest.approx(200e3)
+    np.testing.assert_allclose(r.timeseries["interconnect_w"], 120e3)
+    fig = grid_flex_figure(r)
+    assert fig is not None
+    np.testing.assert_allclose(_tick_values(_line(fig.axes[0], CAP_IN_FORCE)), 120.0)
+
+
 def _shaded(ax, label, x):
     """Whether each x is inside the shading labelled `label` (a collection filling the axes' height)."""
     colls = [c for c in ax.collections if c.get_label() == label]

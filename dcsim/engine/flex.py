@@ -855,7 +855,9 @@ def flex_report(fx: Flex, ts: dict, dt: float) -> dict:
     out: dict = {}
     n = ts["t_s"].size
     horizon = n * dt
-    g = {"meter": _energy_cost(ts, dt, fx),
+    # the contract (facility.interconnect), which report["interconnect_w"] (the run's highest cap) is not when a cap
+    # is lowered over the whole run (a curtailment fault from start to end): what the grid figure compares the cap to
+    g = {"contract_w": float(fx.contract_w), "meter": _energy_cost(ts, dt, fx),
          "curtailment": dict(curtailment_summary([e for e in fx.events if e.start_s < horizon], horizon),
                              requests=[{"start_s": e.start_s, "end_s": e.end_s, "notice_s": e.notice_s,
                                         "cap_w": e.cap_for(fx.contract_w)} for e in fx.events[:200]])}

@@ -21,7 +21,7 @@ from dcsim.node.model import (cap_assumption_text, cap_text, context_band, conte
 
 __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
-           "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_lead_names", "with_band_lead",
+           "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_lead_names", "or_list", "with_band_lead",
            "within_band_text",
            "band_window_text",
            "fmt_jpt", "fmt_duration", "fmt_time",
@@ -775,7 +775,12 @@ def within_band_alternatives(wb: Mapping[str, Any] | None, named: str | None = N
             if isinstance(v, (int, float)) and v > 0 and k != named]
 
 
-def _or_list(names: list[str]) -> str:
+def or_list(names: list[str]) -> str:
+    """``"a"``, ``"a or b"``, ``"a, b or c"``: the one spelling of an either-or list of names (the summary's, the
+    compare table's and the planner's; until 2026-12-05 compare and plan spelled it on their own, plan as
+    "a or b or c"); ``""`` for none."""
+    if not names:
+        return ""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
@@ -799,7 +804,7 @@ def within_band_lead(wb: Mapping[str, Any] | None, top: str | None, limit_share:
     """What the binding headline adds (:func:`within_band_lead_names`): ``"power or cooling could bind instead within
     the calibration band"``, said inside the headline's parenthesis (:func:`with_band_lead`); ``""`` without."""
     names = within_band_lead_names(wb, top, limit_share)
-    return f"{_or_list(names)} could bind instead within the calibration band" if names else ""
+    return f"{or_list(names)} could bind instead within the calibration band" if names else ""
 
 
 def with_band_lead(first: str, lead: str) -> str:

@@ -365,11 +365,14 @@ def _ext(y: Any) -> np.ndarray:
 CAP_IN_FORCE = "cap in force (interconnect, lower while curtailed)"
 
 
-def cap_label(cap: Any) -> str:
-    """Legend of a line drawn from ``interconnect_w``: ``"interconnect cap"`` when it is the same all run,
-    :data:`CAP_IN_FORCE` when a curtailment lowers it somewhere."""
+def cap_label(cap: Any, contract_w: float | None = None) -> str:
+    """Legend of a line drawn from ``interconnect_w``: ``"interconnect cap"`` when it is the same all run (and, given
+    the contract ``contract_w``, at it), :data:`CAP_IN_FORCE` when a curtailment lowers it somewhere (a fault holding
+    the whole run below the contract too)."""
     c = np.asarray(cap, dtype=float)
     c = c[np.isfinite(c)]
+    if contract_w is not None and np.any(c < float(contract_w) * (1 - 1e-12)):
+        return CAP_IN_FORCE
     return "interconnect cap" if c.size == 0 or np.all(c == c[0]) else CAP_IN_FORCE
 
 

@@ -159,7 +159,7 @@ def _grid_daily(report: dict, ts: dict, axs) -> None:
     _range(ax, x, ts, "meter_power_w", 1e-3, "tab:blue", "meter")
     lo, hi = daily_extremes(ts, "interconnect_w")
     _step(ax, x, hi / 1e3, color="black", ls="--", lw=1.0,
-          label="cap in force, day's highest" if np.any(lo < hi) else cap_label(hi))
+          label="cap in force, day's highest" if np.any(lo < hi) else cap_label(hi, _contract_w(report, hi)))
     _cap_dips(ax, x, lo / 1e3, hi / 1e3, color="tab:red")
     # days with a request or a notice as a strip along the top: shaded to the bottom they hid the meter's range
     _shade(ax, x, _any_per_day(ts, "curtailment_notice"), "tab:orange", "day with a notice", (0.93, 1.0), 0.6)
@@ -182,7 +182,7 @@ def _grid_ticks(report: dict, ts: dict, axs) -> None:
     if "battery_energy_j" in ts:  # the meter differs from the facility only by the battery
         _step(ax, x, ts["facility_power_w"] / 1e3, color="0.55", lw=1.0, label="facility (before storage)")
     _step(ax, x, ts["meter_power_w"] / 1e3, color="tab:blue", lw=1.4, label="meter")
-    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label=cap_label(ts["interconnect_w"]))
+    _step(ax, x, ts["interconnect_w"] / 1e3, color="black", ls="--", lw=1.0, label=cap_label(ts["interconnect_w"], _contract_w(report, ts["interconnect_w"])))
     _shade(ax, x, ts.get("curtailment", np.zeros(x.size - 1)), "tab:red", "curtailment request")
     _shade(ax, x, ts.get("curtailment_notice", np.zeros(x.size - 1)), "tab:orange", "notice")
     i = 1
@@ -192,6 +192,17 @@ def _grid_ticks(report: dict, ts: dict, axs) -> None:
     if "deferred_backlog_tokens" in ts:
         _step(axs[i], x, ts["deferred_backlog_tokens"] / 1e9, color="tab:purple", lw=1.3)
     _time_axis(axs[-1], x, xlabel, every, report.get("clock"))
+
+
+def _contract_w(report: dict, cap) -> float:
+    """The interconnect contract (W): report.json's ``grid.contract_w``. The run's highest cap
+    (``report["interconnect_w"]``, read until 2026-12-05) is below it when a curtailment fault lowers the cap over the
+    whole run, which then got no figure. Reports written before ``grid.contract_w``: the highest cap, as then."""
+    contract = (report.get("grid") or {}).get("contract_w")
+    if contract is None:
+        cap = np.asarray(cap, dtype=float)
+        contract = report.get("interconnect_w", np.max(cap) if cap.size else 0.0)
+    return float(contract)
 
 
 @_styled
@@ -206,7 +217,7 @@ def grid_flex_figure(result: Any):
     # the cap lowered below the contract, by a utility request or a curtailment fault (the `curtailment` column marks
     # the requests alone: until 2026-12-05 a run with a grid block and only a curtailment fault got no figure)
     cap = np.asarray(ts.get("interconnect_w", []), dtype=float)
-    contract = float(report.get("interconnect_w", np.max(cap) if cap.size else 0.0))
+    contract = _contract_w(report, cap)
     lowered = bool(np.any(cap < contract * (1 - 1e-12)))
     if not (storage or deferred or lowered):
         return None  # nothing lowered the cap and no flexible response (e.g. thermal masses alone): no figure

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
-                               fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, tok_s_band_frac,
-                               within_band_lead_names)
+                               fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, or_list,
+                               tok_s_band_frac, within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.tpf import band_ratio_window
 from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
@@ -513,8 +513,7 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
                                      b.get("most_common"), lim)
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": calibration_label(_calibration(r)),
-                        "within_band": (", ".join(alt[:-1]) + " or " + alt[-1] if len(alt) > 1
-                                        else (alt[0] if alt else "none"))})
+                        "within_band": or_list(alt) or "none"})
     runs = _run_rows(labels, dirs, reports)
     for r, rep in zip(runs, reports):  # what a share of C is a share of (SHARES_OF_C)
         r["compute_ceiling_tok_s"] = mean_compute_ceiling(rep)
