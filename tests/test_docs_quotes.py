@@ -157,7 +157,7 @@ def test_stored_plan_answer_is_the_answer_the_command_gives_now(capsys):
     command the page shows answers now: the command itself is run, with --json, and every field of its answer is the
     stored one (numbers to a relative 1e-9, text exactly; until 2026-12-05 only the printed text was compared, and the
     stored ``fast_answer.fast.slo_caveat``, which the text does not print, had gone stale).
-    It costs 111 s on a loaded 2-core box (16 s of CPU; 2026-12-05): marked slow (`pytest -m "not slow"` skips it;
+    It costs 2-3 min of wall time on a loaded 2-core box (111 s and 182 s, 16 s and 33 s of CPU; 2026-12-05): marked slow (`pytest -m "not slow"` skips it;
     `pytest` and .ci/run run it)."""
     import shlex
 
