@@ -1491,13 +1491,6 @@ def _donor_pools(paths, rows: list[dict], gpu: str, models: tuple[str, ...], nee
 MIN_LOAD_LEVELS, MIN_REQUEST_ROWS = 4, 8
 
 
-def determined(rows_g: list[dict], caps: list[dict]) -> bool:
-    """Whether a group's rows (with the GPU's cap rows) can determine its fit (:func:`_underdetermined_reason` has no
-    reason). In every-group mode a group that cannot gets no profile and is named with that reason, apart from those
-    with too few load levels (a B200 MoE group of 4 load levels: 4 points for 9 free parameters)."""
-    return _underdetermined_reason(Problem(rows_g[0]["gpu"], [rows_g], caps)) is None
-
-
 def has_own_profile(rows_g: list[dict]) -> bool:
     """True when a group has enough load levels or request rows for a profile of its own."""
     levels = {r["max_num_seqs"] for r in rows_g if fitted_load(r)}
