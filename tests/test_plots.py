@@ -521,7 +521,11 @@ def test_joules_per_token_plot_of_a_run_that_served_no_token(result):
     rep = copy.deepcopy(result.report)
     rep["joules_per_output_token"] = {k: None for k in ("gpu", "it", "facility")}
     fig = joules_per_token_plot(rep)
-    assert fig is not None
+    ax = fig.axes[0]
+    assert all(np.isnan(b.get_height()) for b in ax.patches)  # three bars, none drawn
+    assert len(ax.patches) == 3
+    assert not [c for c in ax.collections if c.get_gid() == "error-band-jpt"]
+    assert not [t for t in ax.texts if t.get_text().endswith(" J")]  # no value labels
 
 
 def test_joules_per_token_ratio_labels(result):
