@@ -102,9 +102,7 @@ class RequestClass:
     @property
     def in_sq(self) -> float:
         """E[n_in^2] of the requests served, tokens^2."""
-        if self.window is not None:
-            return self.window.in_sq
-        return self.mean_input ** 2 * (1.0 + self.input.var() / max(self.input.mean(), 1e-300) ** 2)
+        return self.window.in_sq if self.window is not None else self.in_var + self.mean_input ** 2
 
     @property
     def out_var(self) -> float:
