@@ -342,6 +342,8 @@ class Workload:
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
+        #: :meth:`served_means` per selection of classes (None: all), computed on first use
+        self._served_means: dict[tuple[int, ...] | None, tuple[float, float, float]] = {}
         #: a trace's window per class (tokens, int64; :data:`NO_WINDOW` for none), None when no window refuses or cuts
         #: any of its requests: applied after the class draw (:meth:`sample`), expected over it in the fluid figures
         self._win: np.ndarray | None = None
@@ -460,11 +462,15 @@ class Workload:
         shares, each weighed by the share of its draws its window accepts: the means per request served (answers
         cut) and the output tokens served per arrival of the arrival process (a refused request arrives in
         ``rate`` but brings no work). :func:`build_workload` refuses a class none of whose requests is accepted."""
-        cl = self._cl(class_indices)
-        acc = float(sum(c.share * c.accepted_share for c in cl))
-        m_in = float(sum(c.share * c.accepted_share * c.mean_input for c in cl)) / acc
-        per = float(sum(c.share * c.accepted_share * c.mean_output for c in cl))
-        return m_in, per / acc, per
+        key = None if class_indices is None else tuple(int(k) for k in class_indices)
+        got = self._served_means.get(key)
+        if got is None:  # the classes are frozen: summed once per selection (the fluid figures ask every tick)
+            cl = self._cl(key)
+            acc = float(sum(c.share * c.accepted_share for c in cl))
+            m_in = float(sum(c.share * c.accepted_share * c.mean_input for c in cl)) / acc
+            per = float(sum(c.share * c.accepted_share * c.mean_output for c in cl))
+            got = self._served_means[key] = (m_in, per / acc, per)
+        return got
 
     @property
     def accepted_share(self) -> float:
