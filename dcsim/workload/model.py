@@ -443,11 +443,12 @@ class Workload:
     def trace_memory_bytes(self) -> int:
         """Memory a trace replay keeps for the whole run, B: :data:`TRACE_KEPT_BYTES_PER_REQUEST` per replayed request,
         and the context window's arrays by their sizes (per distinct window where the pools' windows differ, each
-        row's kept flag and cut answer, and the expected answer; with one window, the refused rows and the tokens
-        cut from the kept ones). 0 without a trace."""
+        row's kept flag and cut answer, the trace's own answers where no window holds a class, and the expected
+        answer; with one window, the refused rows and the tokens cut from the kept ones). 0 without a trace."""
         if self._trace is None:
             return 0
-        extra = sum(kept.nbytes + out.nbytes for _, _, kept, out in self._by_window)
+        # a class no window holds (NO_WINDOW) keeps the trace's own answers, counted in the per-request bytes already
+        extra = sum(kept.nbytes + (0 if out is self._trace[1] else out.nbytes) for _, _, kept, out in self._by_window)
         if self._win is not None:
             extra += self._row_out.nbytes
         if self._refused_rows is not None:
