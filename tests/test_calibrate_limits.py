@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from dcsim.node.calibrate import (ON_BOUND_REL, PARAM_NAMES, _SCALE, Problem, calibrate, format_report, main,
-                                   on_a_bound)
+from dcsim.node.calibrate import (ON_BOUND_REL, PARAM_NAMES, _SCALE, Problem, bound_side, calibrate, format_report,
+                                   main)
 from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles, shipped_profiles
 from dcsim.node.model import band_widening, build_node, fit_band, fit_dof
 from dcsim.node.predict import format_prediction, predict
@@ -45,7 +45,7 @@ def test_a_parameter_a_hair_from_its_bound_is_on_it_in_every_shipped_profile():
     profs = list(shipped_profiles().values()) + list(pooled_profiles().values())
     for prof in profs:
         for k, u in prof["uncertainty"].items():
-            assert u["on_bound"] == on_a_bound(*_scaled(prof, k)), (prof["name"], k, prof["params"][k])
+            assert u["on_bound"] == (bound_side(*_scaled(prof, k)) is not None), (prof["name"], k, prof["params"][k])
     b = shipped_profiles()["B200_llama-3.1-70b_bf16_tp2"]
     x, lo, hi = _scaled(b, "p_compute_w")  # 896.40 W: 0.07 % of the range from the bound, inside ON_BOUND_REL
     assert 0 < (hi - x) / (hi - lo) <= ON_BOUND_REL
@@ -191,12 +191,17 @@ def test_stored_profile_on_bound_flags_match_their_warnings():
         assert flagged == warned, prof["name"]
 
 
-def test_every_group_mode_names_a_group_too_small_to_determine_its_fit(tmp_path, capsys):
+def test_every_group_mode_names_a_group_too_small_to_determine_its_fit(tmp_path, capsys, monkeypatch):
     """With several groups, one whose points cannot determine its fit (4 B200 Qwen3-235B-A22B load levels: 4 points
     for 9 free parameters, the MoE dispatch among them) gets no profile and is named apart from the groups of too few
     load levels, with the refusal's own advice (measure more load levels or --pool), not theirs ("select one with
-    --gpu/... to fit it anyway", which then raised that refusal); the other groups are fitted."""
+    --gpu/... to fit it anyway", which then raised that refusal); the other groups are fitted. Each group's points are
+    checked once (the fitted group's were checked again before its fit)."""
+    import dcsim.node.calibrate as cal
     from dcsim.node.calibrate import calibrate_all
+    checked = []
+    real = cal._underdetermined_reason
+    monkeypatch.setattr(cal, "_underdetermined_reason", lambda prob: checked.append(prob.g0.key) or real(prob))
 
     moe = MEASUREMENT_DIR / "mlenergy_qwen3-235b-a22b-bf16.csv"
     lines = moe.read_text().splitlines()
@@ -204,6 +209,7 @@ def test_every_group_mode_names_a_group_too_small_to_determine_its_fit(tmp_path,
     f = tmp_path / "two_groups.csv"
     f.write_text("\n".join([lines[0]] + b200 + _h100_70b(tmp_path, 9, "h.csv").read_text().splitlines()[1:]) + "\n")
     profs, _, few, under = calibrate_all([f])
+    assert sorted(k[0] for k in checked) == ["B200", "H100-SXM"]
     assert [p["name"] for p in profs] == ["H100-SXM_llama-3.1-70b_bf16_tp4"]
     assert few == [] and list(under) == ["B200_qwen3-235b-a22b_bf16_tp4"]
     why = under["B200_qwen3-235b-a22b_bf16_tp4"]

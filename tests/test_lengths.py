@@ -239,6 +239,39 @@ def test_decode_context_is_the_residence_weighted_context_of_the_sampled_request
     assert wl.decode_context() == wl.decode_context([0, 1])
 
 
+def test_served_means_are_the_class_sums_made_once():
+    """Workload.served_means (mean input, mean output, output per arrival) is the share-weighted sums over the
+    classes; the classes are frozen, so it sums them once per selection of classes, not at each of the fluid
+    engine's ticks (output_per_arrival in demand_tok_s)."""
+    spec = WorkloadSpec.model_validate({
+        "arrivals": {"kind": "poisson", "rate": "200 /s"},
+        "classes": [{"name": "chat", "preset": "chat", "share": 0.9},
+                    {"name": "reasoning", "preset": "reasoning", "share": 0.1}]})
+    wl = build_workload(spec, np.random.SeedSequence(3))
+    c0, c1 = wl.classes
+    per = 0.9 * c0.mean_output + 0.1 * c1.mean_output
+    assert wl.served_means() == pytest.approx((0.9 * c0.mean_input + 0.1 * c1.mean_input, per, per), rel=1e-12)
+    assert wl.served_means([1]) == pytest.approx((c1.mean_input, c1.mean_output, 0.1 * c1.mean_output), rel=1e-12)
+
+    class Counted(list):  # counts the reads of the class list
+        reads = 0
+
+        def __iter__(self):
+            Counted.reads += 1
+            return super().__iter__()
+
+        def __getitem__(self, i):
+            Counted.reads += 1
+            return super().__getitem__(i)
+    first = (wl.served_means(), wl.served_means((1,)), wl.output_per_arrival, wl.mean_input, wl.mean_output)
+    wl.classes = Counted(wl.classes)
+    t0 = np.arange(10) * 60.0
+    again = (wl.served_means(), wl.served_means([1]), wl.output_per_arrival, wl.mean_input, wl.mean_output)
+    assert again == first  # the same floats
+    wl.demand_tok_s(t0, 60.0), wl.output_tokens(t0, 60.0)
+    assert Counted.reads == 0
+
+
 def test_node_table_largest_batch_follows_the_kv_context():
     """The fluid table's largest batch is the KV capacity over the context a running sequence holds."""
     from dcsim.engine.tables import node_table

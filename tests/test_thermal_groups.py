@@ -6,6 +6,7 @@ r_th) ran its B200 dies at up to 101.4 degC while the fleet average read 87.3.""
 from __future__ import annotations
 
 import copy
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +24,18 @@ TRIP = ROOT / "scenarios" / "chiller-trip.yaml"
 TOL_K = 0.5  # the level is chosen on the tick before (its room, its work) and acts on the next: chiller-trip 87.3 degC
 
 
+def _example(name: str):
+    """A runnable example of docs/examples as a module (its demo runs as a script only)."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "docs" / "examples" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def _two_groups(b200_thermal=None) -> dict:
-    """chiller-trip's H100 hall with 128 B200s beside it serving the same model, one plant sized for both; 70 min."""
-    d = yaml.safe_load(TRIP.read_text())
-    d.update(name="two-group-trip", duration="70 min", expect={})
-    d["facility"].update(interconnect="800 kW")
-    d["facility"]["cooling"]["capacity"] = "640 kW"
-    d["workload"]["arrivals"]["mean_rate"] = "900 req/s"
-    g = {"name": "b200", "count": 4, "nodes_per_rack": 4,
-         "node": {"gpu": "B200", "model": "llama-3.1-70b", "precision": "bf16", "tensor_parallel": 4, "max_batch": 256},
-         "power": {"power_limit": "80 kW"}, "cooling": {"kind": "rear_door", "limit": "70 kW"}}
-    if b200_thermal is not None:
-        g["gpu_thermal"] = b200_thermal
-    d["racks"].append(g)
-    return d
+    """chiller-trip's H100 hall with 128 B200s beside it serving the same model, one plant sized for both (the
+    scenario docs/examples/thermal_groups.py runs); 70 min."""
+    return _example("thermal_groups").two_group_trip(b200_thermal, duration="70 min")
 
 
 def _group_gpu_w(m, ts) -> np.ndarray:

@@ -308,6 +308,20 @@ def test_the_memory_estimate_counts_the_window_arrays(tmp_path):
     assert pf.estimate["trace_memory_bytes"] == 800 * (24 + 2 * 9 + 8)
 
 
+def test_the_memory_estimate_counts_the_trace_answers_once(tmp_path):
+    # a class no window holds (its model has none: max_context None) takes the rows whole, its answers the trace's own
+    # array, already in the 24 B a replayed row keeps: per distinct window (none, 4,096) a kept flag (1 B), the 4,096
+    # window's cut answer (8 B), the expected answer per row (8 B). The estimate added the trace's answers again
+    # (8 B a row: 800 x 50 B, not 800 x 42 B)
+    rows = [(0.5 * k, 5000 if k % 2 else 1000, 100 if k % 2 else 3500) for k in range(800)]
+    spec = WorkloadSpec(arrivals=_arr(_trace(tmp_path, rows)),
+                        classes=[{"name": "long", "preset": "summarization", "share": 0.5},
+                                 {"name": "chat", "preset": "chat", "share": 0.5}])
+    wl = build_workload(spec, np.random.SeedSequence(1), max_context=[None, 4096])
+    assert wl._win is not None and len(wl._by_window) == 2 and wl._trace[1].dtype.itemsize == 8
+    assert wl.trace_memory_bytes == 800 * 24 + 2 * 800 * 1 + 800 * 8 + 800 * 8
+
+
 def test_synthetic_classes_are_held_to_the_window_alike_in_every_fidelity():
     # Llama-2-70B's 4,096 tokens under the summarization preset (48.8 % of its prompts at 4,096 or more) and chat:
     # synthetic requests were served whole (only warned) while a trace's were refused or cut. Now the requests drawn

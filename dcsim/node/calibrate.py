@@ -894,11 +894,6 @@ def bound_side(x: float, lo: float, hi: float) -> str | None:
     return side if gap <= ON_BOUND_REL * (hi - lo) else None
 
 
-def on_a_bound(x: float, lo: float, hi: float) -> bool:
-    """Whether a fitted value ``x`` sits on its bound ``[lo, hi]`` (:func:`bound_side`)."""
-    return bound_side(x, lo, hi) is not None
-
-
 def _on_bound_text(name: str, val: float, side: str, bound: float) -> str:
     """The warning about a parameter on its bound (``val`` its value, ``side`` and ``bound`` the bound's side and
     value, :func:`bound_side`): so 896.4 against 897 reads as on it."""
@@ -1017,12 +1012,18 @@ def _underdetermined_reason(prob: Problem) -> str | None:
               f"level(s) (max_num_seqs) or fit the rows in a pool with other models (--pool)")
 
 
+def _underdetermined_error(prob: Problem, what: str, why: str) -> ValueError:
+    """The refusal of ``prob``'s fit: naming the files, ``what`` (the group) and ``why``
+    (:func:`_underdetermined_reason`)."""
+    return ValueError(f"{_files_of(prob)}: {what}: {why}")
+
+
 def _check_determined(prob: Problem, what: str) -> None:
     """Raise ``ValueError`` naming the files, ``what`` (the group) and :func:`_underdetermined_reason` when ``prob``'s
     rows cannot determine its fit."""
     why = _underdetermined_reason(prob)
     if why:
-        raise ValueError(f"{_files_of(prob)}: {what}: {why}")
+        raise _underdetermined_error(prob, what, why)
 
 
 def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
@@ -1202,14 +1203,17 @@ def _gamma_source(caps: list[dict], gpu: str, gamma: float) -> str:
             else f"assumption (no cap measurements for {gpu}; gamma fixed at {gamma:g})")
 
 
-def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool,
-                     prob: Problem | None = None) -> dict:
-    """The profile dict of one group's rows with the GPU's cap rows (``prob``: their :class:`Problem`, when built
-    already); ``ValueError`` when they cannot determine the fit (:func:`_check_determined`)."""
+def _group_label(rows_g: list[dict]) -> str:
+    """A group's name in a refusal: gpu/model/precision/TP of its first row."""
     r0 = rows_g[0]
-    prob = prob or Problem(r0["gpu"], [rows_g], caps)
+    return f"{r0['gpu']}/{r0['model']}/{r0['precision']}/TP{r0['n_gpus']}"
+
+
+def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bool, prob: Problem) -> dict:
+    """The profile dict of one group's rows with the GPU's cap rows (``prob``: their :class:`Problem`, which
+    :func:`calibrate_all` has found determined: :func:`_underdetermined_reason`)."""
+    r0 = rows_g[0]
     gpu, model = r0["gpu"], r0["model"]
-    _check_determined(prob, f"{gpu}/{model}/{r0['precision']}/TP{r0['n_gpus']}")
     perf, pw, params, unc, warns = _fitted(prob, gamma)
     fitq, points, req_pts = _fit_quality(prob, perf, pw)
     cap_pts = []
@@ -1300,8 +1304,12 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     sel = groups(rows, gpu, model, precision, tp, skipped)
     few = [] if len(sel) == 1 else [k for k, rows_g in sel.items() if not has_own_profile(rows_g)]
     probs = {k: Problem(k.gpu, [rows_g], cap_rows(rows, k.gpu)) for k, rows_g in sel.items() if k not in few}
-    under = {} if len(sel) == 1 else {k: why for k in sel if k not in few
-                                      if (why := _underdetermined_reason(probs[k]))}
+    # why each group's points cannot determine its fit, checked once: a group selected alone is refused with it,
+    # one of several is listed in `underdetermined`
+    under = {k: why for k, p in probs.items() if (why := _underdetermined_reason(p))}
+    if len(sel) == 1 and under:
+        (k, why), = under.items()
+        raise _underdetermined_error(probs[k], _group_label(sel[k]), why)
     if len(few) + len(under) == len(sel) > 1:
         raise ValueError("no selected group can have a profile of its own: "
                          + "; ".join([f"{profile_name(*k)} has fewer than {MIN_LOAD_LEVELS} load levels (select it "

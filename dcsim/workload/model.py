@@ -102,9 +102,7 @@ class RequestClass:
     @property
     def in_sq(self) -> float:
         """E[n_in^2] of the requests served, tokens^2."""
-        if self.window is not None:
-            return self.window.in_sq
-        return self.mean_input ** 2 * (1.0 + self.input.var() / max(self.input.mean(), 1e-300) ** 2)
+        return self.window.in_sq if self.window is not None else self.in_var + self.mean_input ** 2
 
     @property
     def out_var(self) -> float:
@@ -344,6 +342,8 @@ class Workload:
         #: compares it with the run's duration
         self.trace_span: tuple[str, float, float, int] | None = None
         self.mean_rate = float(arrivals.mean_rate)
+        #: :meth:`served_means` per selection of classes (None: all), computed on first use
+        self._served_means: dict[tuple[int, ...] | None, tuple[float, float, float]] = {}
         #: a trace's window per class (tokens, int64; :data:`NO_WINDOW` for none), None when no window refuses or cuts
         #: any of its requests: applied after the class draw (:meth:`sample`), expected over it in the fluid figures
         self._win: np.ndarray | None = None
@@ -443,11 +443,12 @@ class Workload:
     def trace_memory_bytes(self) -> int:
         """Memory a trace replay keeps for the whole run, B: :data:`TRACE_KEPT_BYTES_PER_REQUEST` per replayed request,
         and the context window's arrays by their sizes (per distinct window where the pools' windows differ, each
-        row's kept flag and cut answer, and the expected answer; with one window, the refused rows and the tokens
-        cut from the kept ones). 0 without a trace."""
+        row's kept flag and cut answer, the trace's own answers where no window holds a class, and the expected
+        answer; with one window, the refused rows and the tokens cut from the kept ones). 0 without a trace."""
         if self._trace is None:
             return 0
-        extra = sum(kept.nbytes + out.nbytes for _, _, kept, out in self._by_window)
+        # a class no window holds (NO_WINDOW) keeps the trace's own answers, counted in the per-request bytes already
+        extra = sum(kept.nbytes + (0 if out is self._trace[1] else out.nbytes) for _, _, kept, out in self._by_window)
         if self._win is not None:
             extra += self._row_out.nbytes
         if self._refused_rows is not None:
@@ -462,11 +463,15 @@ class Workload:
         shares, each weighed by the share of its draws its window accepts: the means per request served (answers
         cut) and the output tokens served per arrival of the arrival process (a refused request arrives in
         ``rate`` but brings no work). :func:`build_workload` refuses a class none of whose requests is accepted."""
-        cl = self._cl(class_indices)
-        acc = float(sum(c.share * c.accepted_share for c in cl))
-        m_in = float(sum(c.share * c.accepted_share * c.mean_input for c in cl)) / acc
-        per = float(sum(c.share * c.accepted_share * c.mean_output for c in cl))
-        return m_in, per / acc, per
+        key = None if class_indices is None else tuple(int(k) for k in class_indices)
+        got = self._served_means.get(key)
+        if got is None:  # the classes are frozen: summed once per selection (the fluid figures ask every tick)
+            cl = self._cl(key)
+            acc = float(sum(c.share * c.accepted_share for c in cl))
+            m_in = float(sum(c.share * c.accepted_share * c.mean_input for c in cl)) / acc
+            per = float(sum(c.share * c.accepted_share * c.mean_output for c in cl))
+            got = self._served_means[key] = (m_in, per / acc, per)
+        return got
 
     @property
     def accepted_share(self) -> float:

@@ -17,20 +17,31 @@ from dcsim.engine.flex import die_groups, gpu_w_per_level
 from dcsim.scenario import load_scenario
 from dcsim.thermal.dynamics import thermal_params
 
-d = yaml.safe_load((Path(__file__).resolve().parents[2] / "scenarios" / "chiller-trip.yaml").read_text())
-d.update(name="two-group-trip", expect={})
-d["facility"].update(interconnect="800 kW")
-d["facility"]["cooling"]["capacity"] = "640 kW"
-d["workload"]["arrivals"]["mean_rate"] = "900 req/s"
-b200 = {"name": "b200", "count": 4, "nodes_per_rack": 4,
-        "node": {"gpu": "B200", "model": "llama-3.1-70b", "precision": "bf16", "tensor_parallel": 4, "max_batch": 256},
-        "power": {"power_limit": "80 kW"}, "cooling": {"kind": "rear_door", "limit": "70 kW"}}
+
+def two_group_trip(b200_thermal: dict | None = None, duration: str | None = None) -> dict:
+    """chiller-trip's H100 hall with 128 B200s beside it serving the same model, one plant sized for both (the raw
+    scenario dict): ``b200_thermal`` the B200 group's own die parameters (``racks[].gpu_thermal``; None: the hall's),
+    ``duration`` the run's (None: chiller-trip's 3 h). tests/test_thermal_groups.py runs it too."""
+    d = yaml.safe_load((Path(__file__).resolve().parents[2] / "scenarios" / "chiller-trip.yaml").read_text())
+    d.update(name="two-group-trip", expect={}, **({"duration": duration} if duration is not None else {}))
+    d["facility"].update(interconnect="800 kW")
+    d["facility"]["cooling"]["capacity"] = "640 kW"
+    d["workload"]["arrivals"]["mean_rate"] = "900 req/s"
+    g = {"name": "b200", "count": 4, "nodes_per_rack": 4,
+         "node": {"gpu": "B200", "model": "llama-3.1-70b", "precision": "bf16", "tensor_parallel": 4, "max_batch": 256},
+         "power": {"power_limit": "80 kW"}, "cooling": {"kind": "rear_door", "limit": "70 kW"}}
+    if b200_thermal is not None:
+        g["gpu_thermal"] = b200_thermal
+    d["racks"].append(g)
+    return d
+
+
 cases = {  # the B200 group's own die parameters (racks[].gpu_thermal)
     "B200 at the hall's r_th 0.0743 K/W": None,
     "B200 at its own r_th 0.052 K/W": {"r_th_k_per_w": 0.052},  # (87 - 35)/1000: the default's design rule at its TDP
 }
-for name, own in cases.items():
-    sd = dict(d, racks=d["racks"] + [dict(b200, **({"gpu_thermal": own} if own else {}))])
+for name, own in cases.items() if __name__ == "__main__" else ():  # imported (by the tests): the scenario alone
+    sd = two_group_trip(own)
     sc = load_scenario(sd)
     m = build_models(sc)
     groups = die_groups(m, thermal_params(sc.facility.thermal, float(m.facility.capacity_w), 15.0))
