@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from dcsim.engine.assemble import calibration_provenance
 from dcsim.engine.build import with_interconnect  # noqa: F401  (re-exported)
 from dcsim.engine.steady import scenario_moments  # noqa: F401  (re-exported)
 
-from dcsim.metrics.fmt import (band_frac, band_window_text, calibration_caveat, fmt_band, fmt_local_short,
-                              fmt_multiple, fmt_replicas_from, fmt_si, or_list, out_of_sample_bands, whole_replicas_from)
+from dcsim.metrics.fmt import (band_window_text, calibration_caveat, fmt_band, fmt_local_short,
+                              fmt_multiple, fmt_replicas_from, fmt_si, or_list, group_band, whole_replicas_from)
 from dcsim.scenario import ControllerSpec, ScenarioError, load_scenario, read_yaml
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.tpf import BINDING_NAMES, band_ratio_window, ceilings_within_band
@@ -570,16 +571,11 @@ def model_band(m) -> dict | None:
     the rule of the run's headline band), as fractions ``tok_s`` and ``j_per_tok``, with ``power_cap_ratio`` (the
     largest of those groups' ``Group.power_cap_ratio``: the physical end of the window of P/C), ``lower_bound`` and
     ``groups``; None for an in-sample calibrated scenario (its answer reads as it did)."""
-    bands = out_of_sample_bands({"provenance": {"calibration": [{"group": g.name, **g.node.calibration}
-                                                                  for g in m.groups]}})
-    bt = max((band_frac(b, "tok_s") for b in bands), default=0.0)
-    bj = max((band_frac(b, "j_per_tok") for b in bands), default=0.0)
-    if bt <= 0 and bj <= 0:
+    band = group_band(calibration_provenance(m))
+    if band is None:
         return None
-    out_of_sample = {b["group"] for b in bands}
-    cap = max((g.power_cap_ratio for g in m.groups if g.name in out_of_sample), default=math.inf)
-    return {"tok_s": bt, "j_per_tok": bj, "power_cap_ratio": cap, "lower_bound": any(b["lower_bound"] for b in bands),
-            "groups": [b["group"] for b in bands]}
+    cap = max((g.power_cap_ratio for g in m.groups if g.name in band["groups"]), default=math.inf)
+    return {**band, "power_cap_ratio": cap}
 
 
 def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -> dict | None:
@@ -685,7 +681,7 @@ def binding_answer_text(r: dict) -> str:
 
 def _caveat(m) -> str | None:
     """The calibration caveat of the scenario's node models (None when all are calibrated, issue 14.6)."""
-    return calibration_caveat([{"group": g.name, **g.node.calibration} for g in m.groups])
+    return calibration_caveat(calibration_provenance(m))
 
 
 def weather_year_moments(m) -> dict[str, np.ndarray] | None:

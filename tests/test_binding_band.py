@@ -232,10 +232,8 @@ def test_several_pools_count_only_the_facility_bound_pools_flags(monkeypatch):
 
     m = build_models(load_scenario("scenarios/mixed-fleet.yaml"))
     assert m.multi_pool and len(m.pools) == 2
-    monkeypatch.setattr(asm, "out_of_sample_bands", lambda rep: [
-        {"group": c["group"], "tok_s_pct": 10.0, "j_per_tok_pct": 10.0, "lower_bound": False}
-        for c in rep["provenance"]["calibration"]])
-    monkeypatch.setattr(asm, "band_frac", lambda b, q: b[f"{q}_pct"] / 100.0)
+    monkeypatch.setattr(asm, "group_band", lambda records, groups: {
+        "tok_s": 0.1, "j_per_tok": 0.1, "lower_bound": False, "groups": list(groups)})
     f = lambda *v: np.array(v, dtype=float)  # noqa: E731
     ts = {"t_s": f(0, 60), "binding": np.array([2, 1], dtype=np.int8),
           "pool0_binding": np.array([1, 1], dtype=np.int8), "pool1_binding": np.array([2, 0], dtype=np.int8),
@@ -247,3 +245,33 @@ def test_several_pools_count_only_the_facility_bound_pools_flags(monkeypatch):
     wb = asm.binding_within_band(m, ts)
     assert wb["share"] == 0.5
     assert wb["by_named"]["compute"]["power"] == 0.5 and wb["by_named"]["power"]["compute"] == 0.0
+
+
+def test_group_band_is_the_widest_out_of_sample_band_of_the_groups_asked():
+    """One rule for binding.within_band (per pool) and a plan answer's band (the scenario's groups)
+    (dcsim.metrics.fmt.group_band): the widest tok/s and J/token band of the out-of-sample groups among those asked,
+    an in-sample calibrated group's residual left out; lower_bound from the groups read; None without a band above 0.
+    And plan.model_band reads it: the mixed-fleet's out-of-sample groups, the largest power-cap ratio of them."""
+    from dcsim.engine.assemble import calibration_provenance
+    from dcsim.engine.build import build_models
+    from dcsim.metrics.fmt import group_band
+    from dcsim.plan import model_band
+    from dcsim.scenario import load_scenario
+
+    rec = lambda g, status, t, j, **kw: {"group": g, "status": status,  # noqa: E731
+                                         "error_band_pct": {"tok_s_pct": t, "j_per_tok_pct": j}, **kw}
+    records = [rec("a", "calibrated", 40.0, 40.0), rec("b", "transferred", 10.0, 30.0),
+               rec("c", "transferred", 20.0, 5.0, band_lower_bound=True)]
+    both = group_band(records)
+    assert both["tok_s"] == pytest.approx(0.20) and both["j_per_tok"] == pytest.approx(0.30)
+    assert both["groups"] == ["b", "c"] and both["lower_bound"]
+    only_b = group_band(records, ["a", "b"])
+    assert only_b["tok_s"] == pytest.approx(0.10) and only_b["groups"] == ["b"] and not only_b["lower_bound"]
+    assert group_band(records, ["a"]) is None
+    assert group_band([rec("b", "transferred", 0.0, None)]) is None and group_band(None) is None
+
+    m = build_models(load_scenario("scenarios/mixed-fleet.yaml"))
+    band, mb = group_band(calibration_provenance(m)), model_band(m)
+    assert band is not None and mb["groups"] == band["groups"]
+    assert (mb["tok_s"], mb["j_per_tok"], mb["lower_bound"]) == (band["tok_s"], band["j_per_tok"], band["lower_bound"])
+    assert mb["power_cap_ratio"] == max(g.power_cap_ratio for g in m.groups if g.name in band["groups"])

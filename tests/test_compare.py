@@ -958,3 +958,22 @@ def test_the_calibration_footnote_keeps_a_lower_bound_band(runs, tmp_path):
     flat = " ".join(table.split())
     assert "lb ≥±28 % tok/s, ≥±31 % J/token" in flat, flat
     assert "ref ±4 % tok/s, ±3 % J/token" in flat, flat
+
+
+def test_the_band_footnotes_lower_bound_is_that_of_the_groups_that_give_the_band():
+    """compare's "≥" before a run's band comes from the groups that add to the band printed (the run's headline_band
+    over every group, read once per run): a group stating no figure (marked a lower bound) beside one stating
+    ±10 % tok/s, ±12 % J/token prints "±10 %", not "≥±10 %" (before: any group's mark, the one without a figure too)."""
+    from dcsim.report.compare import _run_rows, _unmarked_note
+
+    rep = {"provenance": {"calibration": [
+        {"group": "a", "status": "transferred", "profile": "p1",
+         "error_band_pct": {"tok_s_pct": 10.0, "j_per_tok_pct": 12.0}},
+        {"group": "b", "status": "transferred", "profile": "p2", "error_band_pct": {}, "band_lower_bound": True}]}}
+    rows = _run_rows(["x", "y"], [None, None], [rep, rep])
+    assert rows[0]["error_band_pct"] == {"tok_s_pct": 10.0, "j_per_tok_pct": 12.0}
+    assert rows[0]["band_lower_bound"] is False and rows[0]["out_of_sample"] is True
+    note = _unmarked_note("calibration", rows, {})
+    assert "x ±10 % tok/s, ±12 % J/token" in note and "≥" not in note
+    rep["provenance"]["calibration"][0]["band_lower_bound"] = True  # the group that gives the band: "≥"
+    assert _run_rows(["x"], [None], [rep])[0]["band_lower_bound"] is True

@@ -20,7 +20,7 @@ from dcsim.metrics.record import (
     Throughput, Tokens, TokensAccounting, unlimited_cooling_to_null,
 )
 from dcsim.metrics.provenance import code_hash
-from dcsim.metrics.fmt import NEAR_TIE, band_frac, fmt_duration, fmt_local_short, fmt_si, out_of_sample_bands
+from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short, fmt_si, group_band
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
                                    energy_summary)
 from dcsim.scenario import scenario_hash
@@ -256,9 +256,9 @@ def binding_within_band(m: Models, ts: dict) -> dict | None:
     """Where the run's binding limit is undetermined within its calibration band (``binding.within_band``, docs/report.md,
     binding): on each tick bound by a limit, which other limits' ceilings lie within the band of the named one
     (:func:`dcsim.tpf.limits_within_band`; C moves with the tok/s band, P and Q with the J/token band, the upper end
-    of P/C capped by what the GPUs can draw at their TDP, ``Group.power_cap_ratio``), each pool read with the widest
-    band of its out-of-sample groups (:func:`dcsim.metrics.fmt.out_of_sample_bands`: transferred or extrapolated; an
-    in-sample calibrated group's fit residual is not the error of a facility figure, as for the headline band). With
+    of P/C capped by what the GPUs can draw at their TDP, ``Group.power_cap_ratio``), each pool read with the band of
+    its groups by :func:`dcsim.metrics.fmt.group_band` (the widest of its out-of-sample groups; the rule is stated
+    there, a plan answer's band reads it too). With
     several pools a tick counts only the flags of the pool whose binding is the facility's
     (:func:`bound_pool_of_ticks`): another pool's near order is not the facility's.
 
@@ -270,25 +270,22 @@ def binding_within_band(m: Models, ts: dict) -> dict | None:
     (``tok_s_pct``, ``j_per_tok_pct``, the widest of the pools read), ``power_cap_ratio`` (the largest of the pools
     read), ``ratio_window`` (:func:`dcsim.tpf.band_ratio_window` of them), ``lower_bound`` and ``groups``. None when
     no group is out of sample."""
-    bands = out_of_sample_bands({"provenance": {"calibration": calibration_provenance(m)}})
-    if not bands:
-        return None
-    by_group = {b["group"]: b for b in bands}
+    records = calibration_provenance(m)
     n = np.asarray(ts["binding"]).size
     names = ("compute", "power", "cooling")
     by_named = {nm: {k: np.zeros(n, dtype=bool) for k in names if k != nm} for nm in names}
-    gaps: dict[str, list] = {k: [] for k in names}
-    used, bt_max, bj_max, cap_max = [], 0.0, 0.0, 0.0
+    gaps: dict[str, list[np.ndarray]] = {k: [] for k in names}
+    used: list[str] = []
+    lower_bound, bt_max, bj_max, cap_max = False, 0.0, 0.0, 0.0
     bound = bound_pool_of_ticks(m, ts)
     for p, pool in enumerate(m.pools):
-        own_groups = [m.groups[g] for g in pool.groups if m.groups[g].name in by_group]
-        own = [by_group[g.name] for g in own_groups]
-        bt = max((band_frac(b, "tok_s") for b in own), default=0.0)
-        bj = max((band_frac(b, "j_per_tok") for b in own), default=0.0)
-        if bt <= 0 and bj <= 0:
+        band = group_band(records, [m.groups[g].name for g in pool.groups])
+        if band is None:
             continue
-        cap = max(g.power_cap_ratio for g in own_groups)
-        used += own
+        bt, bj = band["tok_s"], band["j_per_tok"]
+        cap = max(g.power_cap_ratio for g in m.groups if g.name in band["groups"])
+        used += band["groups"]
+        lower_bound = lower_bound or band["lower_bound"]
         bt_max, bj_max, cap_max = max(bt_max, bt), max(bj_max, bj), max(cap_max, cap)
         cols = pool_columns(m, ts, p)
         b = np.asarray(cols["binding"])
@@ -299,7 +296,7 @@ def binding_within_band(m: Models, ts: dict) -> dict | None:
                 v = v & here
                 by_named[nm][k] |= v
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    gaps[k] += list(ceil[k][v] / ceil[nm][v] - 1.0)
+                    gaps[k].append(ceil[k][v] / ceil[nm][v] - 1.0)
     if not used:
         return None
     flagged = np.zeros(n, dtype=bool)
@@ -312,12 +309,13 @@ def binding_within_band(m: Models, ts: dict) -> dict | None:
             "share_by_named": {nm: frac(np.logical_or.reduce(list(flags.values()))) for nm, flags in by_named.items()},
             "by_named": {nm: {k: frac(v) for k, v in flags.items()} for nm, flags in by_named.items()},
             "alternatives": {k: sum(frac(by_named[nm][k]) for nm in names if nm != k) for k in names},
-            "median_gap": {k: float(np.median(g)) if g else None for k, g in gaps.items()},
+            "median_gap": {k: float(np.median(np.concatenate(g))) if sum(a.size for a in g) else None
+                           for k, g in gaps.items()},
             "tok_s_pct": round(100.0 * bt_max, 9), "j_per_tok_pct": round(100.0 * bj_max, 9),
             "power_cap_ratio": round(cap_max, 9),
             "ratio_window": [lo, hi if math.isfinite(hi) else None],
-            "lower_bound": any(b["lower_bound"] for b in used),
-            "groups": sorted({b["group"] for b in used})}
+            "lower_bound": lower_bound,
+            "groups": sorted(set(used))}
 
 
 def utilization_adjusted(ts: dict, dt: float, slo_output_tok_s: float | None) -> UtilizationAdjustedOutput:

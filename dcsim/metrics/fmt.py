@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sam
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
-           "calibration_label", "calibration_source", "headline_band", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "calibration_label", "calibration_source", "headline_band", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "group_band", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
            "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
@@ -256,6 +256,29 @@ def out_of_sample_bands(report: Mapping[str, Any]) -> list[dict]:
     :func:`calibration_bands` gives them: the groups whose band the headline figures and the figures' error bars
     carry. Empty for a calibrated run or a report without the record."""
     return calibration_bands(report, out_of_sample=True)
+
+
+def group_band(calibration: list[Mapping[str, Any]] | None, groups: Iterable[str] | None = None) -> dict | None:
+    """The calibration band a limit's reading carries, the one rule of ``binding.within_band``
+    (:func:`dcsim.engine.assemble.binding_within_band`, per pool) and of a plan answer's band
+    (:func:`dcsim.plan.model_band`, the scenario's groups): the widest band of the out-of-sample groups
+    (:func:`out_of_sample_bands`: transferred or extrapolated; an in-sample calibrated group's fit residual is not the
+    error of a facility figure) among the rack groups ``groups`` (names; every group when None) of the records
+    ``calibration`` (report.json ``provenance.calibration``, :func:`dcsim.engine.assemble.calibration_provenance`).
+    The widest, not weighted by share as :func:`headline_band` is: the question is whether a ceiling could be
+    another's, and the group furthest off answers it. ``tok_s`` and ``j_per_tok`` as fractions (:func:`band_frac`),
+    ``lower_bound`` when any group read is one, ``groups`` the out-of-sample groups read (records' order); None when
+    no such group states a band above 0. The caller takes the largest ``Group.power_cap_ratio`` of ``groups``."""
+    bands = out_of_sample_bands({"provenance": {"calibration": list(calibration or [])}})
+    if groups is not None:
+        wanted = set(groups)
+        bands = [b for b in bands if b["group"] in wanted]
+    bt = max((band_frac(b, "tok_s") for b in bands), default=0.0)
+    bj = max((band_frac(b, "j_per_tok") for b in bands), default=0.0)
+    if bt <= 0 and bj <= 0:
+        return None
+    return {"tok_s": bt, "j_per_tok": bj, "lower_bound": any(b["lower_bound"] for b in bands),
+            "groups": [b["group"] for b in bands]}
 
 
 def band_frac(band: Mapping[str, Any], key: str) -> float:

@@ -1052,15 +1052,23 @@ def _off_scale_episodes(ax, report: Mapping[str, Any], ts: Mapping[str, np.ndarr
     shed = _flag_ticks(ts, "thermal_shed")
     edges = _span_edges(t)
     color = "#444444"
-    for i, (a, b) in enumerate(runs):
+    spans = []  # (lo, hi, a, b) of each episode with an outdoor temperature
+    for a, b in runs:
         xs = x[a:b][np.isfinite(x[a:b])]
-        if not xs.size:
-            continue
-        lo, hi = float(xs.min()), float(xs.max())
-        ax.plot([lo, hi], [y_mark, y_mark], color=color, lw=2.0, solid_capstyle="butt", zorder=4,
-                gid="off-scale-span", marker="|", markersize=7, markevery=[0, 1])
-        ax.plot([0.5 * (lo + hi)], [y_mark], marker="^", ms=8, ls="none", color=color, zorder=5, gid="off-scale")
-        if len(runs) <= OFF_SCALE_LABELS_MAX:
+        if xs.size:
+            spans.append((float(xs.min()), float(xs.max()), a, b))
+    if spans:
+        # one line for every episode's span, NaN between them (a "|" at each end: a segment has its two points
+        # only), and one markers-only line of their ▲: two artists for the figure, not two per episode
+        seg_x = np.array([[lo, hi, np.nan] for lo, hi, _, _ in spans]).ravel()[:-1]
+        ax.plot(seg_x, np.where(np.isnan(seg_x), np.nan, y_mark), color=color, lw=2.0, solid_capstyle="butt",
+                zorder=4, gid="off-scale-span", marker="|", markersize=7)
+        mid = np.array([0.5 * (lo + hi) for lo, hi, _, _ in spans])
+        # a markers-only line, not a scatter: a scatter's ▲ of the same size is not snapped to the pixel grid and
+        # drew a little apart from the one each episode had
+        ax.plot(mid, np.full(mid.size, y_mark), marker="^", ms=8, ls="none", color=color, zorder=5, gid="off-scale")
+    if len(runs) <= OFF_SCALE_LABELS_MAX:
+        for lo, hi, a, b in spans:
             ax.annotate(fmt_local_window(edges[a], edges[b], report.get("clock"), report.get("duration_s")),
                         (0.5 * (lo + hi), y_mark), xytext=(0, -5), textcoords="offset points", ha="center",
                         va="top", fontsize=8, color=color, zorder=5)

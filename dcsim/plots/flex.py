@@ -280,14 +280,15 @@ def thermal_figure(result: Any):
         die = np.asarray(ts["t_space_c"], dtype=float) + th["r_th_k_per_w"] * np.asarray(ts["gpu_power_w"], float) / n
         die = np.where(np.asarray(ts["thermal_shed"]) > 0, np.nan, die)  # IT off: no die temperature
         _step(ax, x, die, color="tab:purple", lw=1.4, label="GPU die (inlet + R_th·P per GPU)")
-    lim_txt = (f"{limit[0]:g} °C" if np.all(limit == limit[0]) else
-               f"{np.min(limit):g}–{np.max(limit):g} °C") if limit.size else f"{th['t_limit_c']:g} °C"
-    if limit.size and not np.all(limit == limit[0]):  # the groups' limits differ: the setting group's, tick by tick
+    # the groups' limits differ: the setting group's, tick by tick (limit is never empty: a run without ticks has no
+    # thermal_engaged tick and returned above)
+    varies = bool(np.ptp(limit))
+    lim_txt = f"{np.min(limit):g}–{np.max(limit):g} °C" if varies else f"{limit[0]:g} °C"
+    if varies:
         _step(ax, x, limit, color="tab:purple", ls="--", lw=1.0,
               label=f"GPU limit of that group {lim_txt}: throttle")
     else:
-        ax.axhline(float(limit[0]) if limit.size else th["t_limit_c"], color="tab:purple", ls="--", lw=1.0,
-                   label=f"GPU limit {lim_txt}: throttle")
+        ax.axhline(float(limit[0]), color="tab:purple", ls="--", lw=1.0, label=f"GPU limit {lim_txt}: throttle")
     if th.get("shed_space_c") is not None:
         ax.axhline(th["shed_space_c"], color="tab:red", ls=":", lw=1.0,
                    label=f"room limit {th['shed_space_c']:g} °C: shed")
@@ -303,5 +304,5 @@ def thermal_figure(result: Any):
          if t == "shed (IT off)" else handle for handle, t in zip(h, lab)]
     ax.legend(h, lab, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_title(f"{report.get('scenario', '')}: thermal response (GPU limit {lim_txt}"
-                 + (", by group)" if "–" in lim_txt else ")"))
+                 + (", by group)" if varies else ")"))
     return fig

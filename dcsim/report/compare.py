@@ -137,6 +137,13 @@ BAND_POWER = frozenset({"peak_power_w.facility"})
 #: "J/SLO-meeting token -53.7 % ✓" beside a ±28 % capacity band, the queueing estimate's leap from a run that sheds to
 #: one that keeps up
 BAND_SLO = frozenset({"goodput_tok_s", INTERACTIVE, "joules_per_slo_output_token.facility"})
+#: which calibration band a figure's change between runs on different profiles is read against (:func:`_unmarked`):
+#: ``tok_s`` (the output and the SLO goodput), ``j_per_tok`` (energy per token and what is priced per token),
+#: ``power`` (:func:`band_power_pct`: the peak draw and J per SLO-meeting token, facility energy over SLO-meeting
+#: tokens); a figure it does not list reads no band
+FIGURE_BAND: dict[str, str] = {**{k: "tok_s" for k in BAND_TOK_S | {"goodput_tok_s", INTERACTIVE}},
+                               **{k: "j_per_tok" for k in BAND_J_PER_TOK},
+                               **{k: "power" for k in BAND_POWER | {"joules_per_slo_output_token.facility"}}}
 
 
 def band_power_pct(band: dict, power_cap_ratio: float | None = None) -> float:
@@ -360,14 +367,11 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
         pair = (ref["error_band_pct"], run["error_band_pct"])
         if key in BAND_SLO and (ref.get("out_of_sample") or run.get("out_of_sample")):
             return "calibration_slo"
-        if key in BAND_TOK_S or key == "goodput_tok_s" or key == INTERACTIVE:
-            band = max((b.get("tok_s_pct") or 0.0) for b in pair)
-        elif key in BAND_J_PER_TOK:
-            band = max((b.get("j_per_tok_pct") or 0.0) for b in pair)
-        elif key in BAND_POWER or key in BAND_SLO:
+        kind = FIGURE_BAND.get(key)
+        if kind == "power":
             band = max(band_power_pct(b, r.get("power_cap_ratio")) for b, r in zip(pair, (ref, run)))
         else:
-            band = None
+            band = max((b.get(f"{kind}_pct") or 0.0) for b in pair) if kind else None
         if band is not None and abs(pct) <= band:
             return "calibration"
     if key in SLO_FIGURES:
@@ -402,8 +406,20 @@ def run_error_band(report: dict) -> dict[str, float]:
     and the J/token figure use); the widest where the record names no pool's group. Empty for a report that does not
     give one; a band that is not a mapping of figure to % (a hand-edited report's bare number) gives none. Until
     2026-12-05 it took the widest group's band (mixed-fleet: one pool's 46 % on the whole fleet's J/token); since
-    2026-12-05 it is :func:`~dcsim.metrics.fmt.headline_band` over every group, not a copy of its arithmetic."""
-    band = headline_band(report, out_of_sample=False)  # the headline's arithmetic, over every group
+    2026-12-05 it is :func:`~dcsim.metrics.fmt.headline_band` over every group, not a copy of its arithmetic: a view
+    of :func:`_every_group_band` (:func:`error_band_view`)."""
+    return error_band_view(_every_group_band(report))
+
+
+def _every_group_band(report: dict) -> dict | None:
+    """The run's :func:`~dcsim.metrics.fmt.headline_band` over every group (in-sample ones too), the one read of its
+    calibration bands that ``dcsim compare``'s band figures and their "≥" both come from."""
+    return headline_band(report, out_of_sample=False)
+
+
+def error_band_view(band: dict | None) -> dict[str, float]:
+    """``compare.json``'s ``error_band_pct`` of a run from its :func:`_every_group_band`: the figures a group states
+    (``tok_s_pct``, ``j_per_tok_pct``, %); empty without a band."""
     if band is None:
         return {}
     # a figure no group states is left out; a stated 0 stays (the headline's None for no band)
@@ -566,19 +582,23 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
 
 def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Sequence[dict]) -> list[dict]:
     """``compare.json``'s ``runs``: each run's label, directory, scenario, seed, duration, local start, fidelity, SLO
-    method and caveats (what :func:`_differences` reads to say whether the runs are like for like)."""
+    method and caveats (what :func:`_differences` reads to say whether the runs are like for like). The error band and
+    its "≥" (``band_lower_bound``) come from one :func:`_every_group_band` per run: the "≥" of the groups that add to
+    the band printed (until 2026-12-05 of any group, one without a figure too: "≥±10 %" where the groups that gave the
+    10 % state it as measured)."""
+    bands = [_every_group_band(r) for r in reports]
     return [{"label": lab, "dir": None if d is None else str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
              "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
              "slo_method": slo_method(r), "deferrable_share": deferrable_share(r),
              "context_refused_share": context_refused_share(r),
              "calibration_caveat": calibration_caveat(_calibration(r)),
              "profiles": sorted({str(c.get("profile")) for c in _calibration(r) or []}),
-             "error_band_pct": run_error_band(r),
+             "error_band_pct": error_band_view(band),
              "power_cap_ratio": _num(get_path(r, "binding.within_band.power_cap_ratio")),
-             "band_lower_bound": any(b["lower_bound"] for b in calibration_bands(r, out_of_sample=False)),
+             "band_lower_bound": bool(band and band["lower_bound"]),
              "out_of_sample": bool(calibration_bands(r, out_of_sample=True)),
              "slo_caveat": "; ".join(slo_caveats(r)) or None, "code": code_identity(r)}
-            for lab, d, r in zip(labels, dirs, reports)]
+            for lab, d, r, band in zip(labels, dirs, reports, bands)]
 
 
 def code_identity(report: dict) -> str | None:
