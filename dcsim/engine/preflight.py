@@ -32,6 +32,7 @@ from dcsim.engine.flex import DEFERRED_COLUMNS, GRID_COLUMNS, STORAGE_COLUMNS, T
 from dcsim.engine.pools import POOL_COLUMNS
 from dcsim.metrics.fmt import fmt_duration
 from dcsim.scenario import Scenario, ScenarioError
+from dcsim.scenario.facility import degf_hint
 from dcsim.scenario.faults import window_errors
 # the memory limit and the peak-memory fit have their one home in dcsim.scenario.limits (the trace replay reads them too)
 from dcsim.scenario.limits import BASE_MEMORY_BYTES, BYTES_PER_TICK_COLUMN, memory_limit_bytes
@@ -292,7 +293,8 @@ def coverage_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
 def weather_record_warnings(m: Models) -> list[str]:
     """A warning when the run's outdoor dry bulb rises above the highest air temperature ever recorded
     (:data:`dcsim.thermal.weather.T_RECORD_HIGH_C`, 56.7 degC, WMO): a degF value read as degC, most likely (a
-    synthetic ``mean_t: 75`` makes a 92 degC day, and the plant's warnings then blame the plant). Warned, not refused:
+    synthetic ``mean_t: 60``, meant degF, makes a 77 degC day on the hot-dry preset, and the plant's warnings then
+    blame the plant; ``mean_t: 75`` there spans past 80 degC and validation refuses it). Warned, not refused:
     a what-if beyond the record is a question one may ask; a weather file is refused there (it records measurements).
     Sampled every 15 min of the run (at most 35,041 points: a year), so a diurnal peak is not missed."""
     w = getattr(m.facility, "weather", None)
@@ -307,10 +309,10 @@ def weather_record_warnings(m: Models) -> list[str]:
         return []
     kind = getattr(spec, "kind", "")
     if kind == "constant":
-        where, hint = "facility.weather.t_db", f"write '{spec.t_db:g} degF'"
+        where, hint = "facility.weather.t_db", degf_hint(spec.t_db)
     elif kind == "synthetic":
         r = spec.resolved()
-        where, hint = "facility.weather.mean_t", f"write '{r['mean_t']:g} degF'"
+        where, hint = "facility.weather.mean_t", degf_hint(r["mean_t"])
     else:
         where, hint = "facility.weather.path", "name the unit in the file"
     share = float(np.mean(t_db > T_RECORD_HIGH_C))

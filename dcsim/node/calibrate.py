@@ -67,7 +67,7 @@ from dcsim.node.catalog import (BORROWABLE, borrow_unidentified, energy_is_own, 
                                 same_architecture)
 from dcsim.node.levers import resolve_levers
 from dcsim.node.model import (FEW_DOF, QUANTITIES_PER_POINT, NodeModel, band_dof, band_widening, build_node, fit_band,
-                              fit_dof, fmt_band, worst_in_sample)
+                              fit_dof, fmt_band, point_params, worst_in_sample)
 from dcsim.node.perf import (DEFAULT_CHUNK_TOKENS, PerfParams, attended_context, decode_context, derive,
                              median_prefill_tokens, mfu_ceiling, tensor_parallel_problem)
 from dcsim.node.power import GAMMA_RANGE, PowerParams
@@ -999,16 +999,16 @@ def _underdetermined_reason(prob: Problem) -> str | None:
     dof = problem_dof(prob)
     if dof >= 0:
         return None
-    gamma = 1 if prob.caps else 0
-    need = math.ceil((k - gamma) / QUANTITIES_PER_POINT)
+    kp = point_params(k, len(prob.caps))
+    need = math.ceil(kp / QUANTITIES_PER_POINT)
     return (f"{n} measurement point(s) for {k} free parameters; refusing an under-determined fit: it needs at least "
             f"{need} distinct points (a point — a load or request row; repeated rows count once — measures at most "
             f"{QUANTITIES_PER_POINT} independent quantities, how fast the node runs and what it draws; its median ITL "
             f"times the same steps as its tokens/s"
-            + (f"; the {len(prob.caps)} cap row(s) set gamma alone, so the points set the other {k - gamma}"
-               if gamma else "")
+            + (f"; the {len(prob.caps)} cap row(s) set gamma alone, so the points set the other {kp}"
+               if prob.caps else "")
             + f"). Its {prob.n_values - len(prob.caps)} measured value(s) of those points count as "
-              f"{dof + k - gamma} independent ones for {k - gamma} parameters; measure {max(need - n, 1)} more load "
+              f"{dof + kp} independent ones for {kp} parameters; measure {max(need - n, 1)} more load "
               f"level(s) (max_num_seqs) or fit the rows in a pool with other models (--pool)")
 
 
@@ -1618,7 +1618,7 @@ def _band_lines(prof: dict) -> list[str]:
     if own is None or dof is None or dof > FEW_DOF:
         return []
     counted = (f"{f['n_points']} point(s) give at most {QUANTITIES_PER_POINT * f['n_points']} independent values for "
-               f"the {f['n_free_params'] - (1 if f.get('n_cap_rows') else 0)} free parameters they set")
+               f"the {point_params(f['n_free_params'], f.get('n_cap_rows') or 0)} free parameters they set")
     if dof < 1:
         return [f"warning: band not determined: {counted} (0 degrees of freedom) let the fit pass through every "
                 f"value, so its in-sample error ({fmt_band(own, digits=1)}) says nothing of its error elsewhere; the "

@@ -156,7 +156,7 @@ class NodeModel:
         t0, tc, tm, _ = steady_iteration(self.derived, self.gpu, self.gpus_per_replica, self.perf,
                                          b_run, mean_in, mean_out, clock, self.max_batched_tokens, decode_ctx,
                                          prompt_scv)
-        b, mi, mo, clk, dc, scv, sh, tokens = np.broadcast_arrays(*(
+        b, mi, mo, clk, dc, scv, sh, b_in = np.broadcast_arrays(*(
             np.asarray(x, dtype=float) for x in (b_run, mean_in, mean_out, clock, decode_ctx, prompt_scv, share, b_in)))
         t = np.empty(b.shape)
         gp = np.empty(b.shape)
@@ -164,8 +164,8 @@ class NodeModel:
             m = clk == c
             t[m], gp[m], _ = steady_step(self.step_params(float(c)), b[m], mi[m], mo[m], self.max_batched_tokens,
                                          dc[m], scv[m])
-        gp = np.where(tokens < 1.0, sh * gp + (1.0 - sh) * self.idle_gpu_power_w, gp)
-        return SteadyState(tokens / t, gp, self.wall_power(gp), t, sh * tc / t0, sh * tm / t0)
+        gp = sh * gp + (1.0 - sh) * self.idle_gpu_power_w  # sh is 1 at batch >= 1: gp as run
+        return SteadyState(b_in / t, gp, self.wall_power(gp), t, sh * tc / t0, sh * tm / t0)
 
     def energy_per_output_token(self, batch, mean_in, mean_out, clock=1.0, decode_ctx=None, prompt_scv=0.0):
         """GPU energy per output token (J), prefill included (GPU level, like ML.ENERGY)."""
@@ -726,13 +726,18 @@ QUANTITIES_PER_POINT = 2
 FEW_DOF = 4
 
 
+def point_params(n_free: int, n_cap_rows: int) -> int:
+    """The free parameters of a fit that its load and request points set: all ``n_free`` but gamma when the fit has
+    cap rows (``n_cap_rows`` > 0), which set gamma alone (one value each, docs/node.md, Identifiability)."""
+    return n_free - (1 if n_cap_rows else 0)
+
+
 def band_dof(n_values: int, n_points: int, n_free: int, n_cap_rows: int = 0) -> int:
     """The residual degrees of freedom of a fit for its band: the independent values of its load and request points
     (their ``n_values`` less the cap rows' one each, at most :data:`QUANTITIES_PER_POINT` per point: a median ITL adds
-    none) less the free parameters they set (all but gamma, which cap rows set when there are any). Below 0 the
-    points cannot determine the fit (``dcsim calibrate`` refuses it); at 0 no band is determined."""
-    gamma = 1 if n_cap_rows else 0
-    return min(n_values - n_cap_rows, QUANTITIES_PER_POINT * n_points) - (n_free - gamma)
+    none) less the free parameters they set (:func:`point_params`). Below 0 the points cannot determine the fit
+    (``dcsim calibrate`` refuses it); at 0 no band is determined."""
+    return min(n_values - n_cap_rows, QUANTITIES_PER_POINT * n_points) - point_params(n_free, n_cap_rows)
 
 
 def band_widening(dof: int) -> float | None:

@@ -46,6 +46,14 @@ NonNegPower = quantity("power", ge=0)
 Temp = quantity("temperature", ge=TEMPERATURE_RANGE_C[0], le=TEMPERATURE_RANGE_C[1])
 DeltaT = quantity("temperature_delta", gt=0, le=60)
 NonNegDeltaT = quantity("temperature_delta", ge=0, le=60)
+#: a die-to-coolant thermal resistance, K/W (facility.thermal.gpu.r_th_k_per_w and racks[].gpu_thermal.r_th_k_per_w)
+ThermalResistance = quantity("thermal_resistance", gt=0, le=1)
+
+
+def degf_hint(value: float) -> str:
+    """The fix an error or warning suggests for an air temperature that reads as degF taken for degC: the same number
+    with its unit written (``'75 degF'``; :func:`dcsim.units.quantity` converts it)."""
+    return f"write '{value:g} degF'"
 Frac = quantity("fraction", ge=0, le=1)
 PosFrac = quantity("fraction", gt=0, le=1)
 Pressure = quantity("count", gt=0)  # Pa; no pressure dimension in dcsim.units
@@ -431,7 +439,7 @@ class SyntheticWeatherSpec(Spec):
             # was silent: mean_t=75 (meant degF) on the hot-dry preset made a 92 degC day
             name = next((k for k in ("mean_t", "seasonal_amplitude", "diurnal_amplitude")
                          if k in self.model_fields_set), "mean_t")
-            hint = (f" (a degF value? write '{r['mean_t']:g} degF')" if name == "mean_t" and hi > TEMPERATURE_RANGE_C[1]
+            hint = (f" (a degF value? {degf_hint(r['mean_t'])})" if name == "mean_t" and hi > TEMPERATURE_RANGE_C[1]
                     else "")
             raise FieldError(name, f"mean_t {r['mean_t']:g} degC +- seasonal {r['seasonal_amplitude']:g} K + diurnal "
                              f"{r['diurnal_amplitude']:g} K spans {lo:g} .. {hi:g} degC, outside the {TEMPERATURE_RANGE_C[0]:g} .. "
@@ -588,7 +596,7 @@ class GpuThermalSpec(Spec):
 
     t_limit: DieTemp = Field(87.0, description="temperature at which clocks throttle; H100/H800 SXM "
                           "'GPU max operating temp' 87 degC, slowdown 89 degC [SMI] (CALIBRATION C5)")
-    r_th_k_per_w: quantity("thermal_resistance", gt=0, le=1) | None = Field(
+    r_th_k_per_w: ThermalResistance | None = Field(
         None, description="die-to-coolant thermal resistance, K/W; None = THERMAL_KIND_DEFAULTS of the "
         "thermal-dynamics kind (air 0.0743, liquid 0.06 K/W)")
     p_max_w: Power = Field(700.0, description="board power at full clock; H100 SXM TDP [HWT]")
@@ -612,7 +620,7 @@ class GpuDieSpec(Spec):
 
     t_limit: DieTemp | None = Field(None, description="die temperature at which this group's clocks throttle; "
                                     "None = facility.thermal.gpu.t_limit")
-    r_th_k_per_w: quantity("thermal_resistance", gt=0, le=1) | None = Field(
+    r_th_k_per_w: ThermalResistance | None = Field(
         None, description="this group's die-to-coolant thermal resistance, K/W; None = facility.thermal.gpu's "
         "(itself the kind's default, derived for an H100 at its 700 W TDP)")
 

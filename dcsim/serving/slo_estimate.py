@@ -621,7 +621,7 @@ def one_pool_gap_ticks(capped, arrived_tok_s, ceiling_tok_s, critical=None) -> n
     ceil = np.asarray(ceiling_tok_s, float)
     near = (np.asarray(capped, bool) & np.isfinite(ceil) & (ceil > 0) & (arr > 0)
             & (np.abs(arr / np.where(ceil > 0, ceil, 1.0) - 1.0) <= LANE_CEILING_MARGIN + 1e-9))
-    return near | (np.zeros_like(near) if critical is None else np.asarray(critical, bool))
+    return near if critical is None else near | np.asarray(critical, bool)
 
 
 def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs=QUANTILES) -> list[float | None]:
