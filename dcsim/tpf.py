@@ -328,17 +328,17 @@ def limits_within_band(binding, compute, power, cooling, tok_s_frac: float, j_pe
     (compute, power, cooling) and each other limit ``kind``, true where the tick is bound by ``named`` (``binding``
     int codes of :data:`BINDING_NAMES`, 1-3; demand-bound ticks never) and ``kind``'s ceiling is within the band of
     ``named``'s (:func:`ceilings_within_band`). Kept per named limit: an alternative of compute on compute-bound
-    ticks is not one of power on power-bound ticks. Ceilings in tokens/s; broadcasts."""
+    ticks is not one of power on power-bound ticks. Ceilings in tokens/s; broadcasts. Two pairs can flip, compute
+    with power and compute with cooling (the rule is symmetric in its two ceilings); power with cooling never can."""
     b = np.asarray(binding)
-    ceil = dict(zip(("compute", "power", "cooling"),
-                    np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (compute, power, cooling)))))
-    out: dict = {}
-    for code, named in ((1, "compute"), (2, "power"), (3, "cooling")):
-        sel = b == code
-        out[named] = {k: sel & np.asarray(ceilings_within_band(ceil[named], named, ceil[k], k, tok_s_frac,
-                                                               j_per_tok_frac, power_cap_ratio), dtype=bool)
-                      for k in ceil if k != named}
-    return out
+    c, p, q = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (compute, power, cooling)))
+    cp, cq = (np.asarray(ceilings_within_band(c, "compute", e, kind, tok_s_frac, j_per_tok_frac, power_cap_ratio),
+                         dtype=bool) for e, kind in ((p, "power"), (q, "cooling")))
+    never = np.zeros(c.shape, dtype=bool)
+    within = {"compute": {"power": cp, "cooling": cq}, "power": {"compute": cp, "cooling": never},
+              "cooling": {"compute": cq, "power": never}}
+    return {named: {k: (b == code) & w for k, w in within[named].items()}
+            for code, named in ((1, "compute"), (2, "power"), (3, "cooling"))}
 
 
 def near_tie_margin(binding, compute, power, cooling, work, tol: float):

@@ -71,3 +71,24 @@ def test_a_transformer_rating_given_limits_a_site_without_a_battery():
     assert np.all(ts["interconnect_w"] == 495e3)  # the meter cap is still the contract ...
     assert ts["facility_power_w"].max() <= 400e3 * (1 + 1e-9)  # ... the transformer holds the site below it
     assert ts["facility_power_w"].max() > 399e3  # and binds at the evening peak
+
+
+def test_the_delivery_budget_is_the_contract_at_most_a_given_transformer_rating():
+    # Facility.delivery_budget_w, the one rule Facility.max_it_delivered_w and preflight's transformer check read: a
+    # given rating below the budget binds (the transformer carries the whole site), one above it or none does not,
+    # and a quick-study plant (fixed PUE) models no delivery chain, so reads no rating
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+
+    ref = ROOT / "scenarios" / "reference.yaml"
+    rated = build_models(load_scenario(ref, {"facility.power_chain.transformer_rating": "400 kW"})).facility
+    assert rated.delivery_budget_w(495e3) == 400e3 and rated.delivery_budget_w(300e3) == 300e3
+    assert rated.delivery_budget_w(np.array([350e3, 450e3])).tolist() == [350e3, 400e3]
+    assert build_models(load_scenario(ref)).facility.delivery_budget_w(495e3) == 495e3  # no rating given
+    quick = build_models(load_scenario(ref, {"facility.power_chain.transformer_rating": "400 kW",
+                                             "facility.cooling": {"kind": "fixed_pue", "pue": 1.3}})).facility
+    assert quick.quick_study and quick.delivery_budget_w(495e3) == 495e3
+    # the IT the chain carries is what that budget allows, at most the UPS's share
+    t, rated_lf = np.array([20.0, 35.0]), 0.0
+    want = np.minimum(rated.max_it_power_w(np.full(2, 400e3), rated_lf, t, t - 8.0), rated.ups_it_limit_w)
+    assert rated.max_it_delivered_w(np.full(2, 495e3), rated_lf, t, t - 8.0).tolist() == want.tolist()

@@ -181,3 +181,45 @@ def test_a_hybrid_sample_rounded_up_is_held_on_its_own_awake_replicas():
     held, _ = ln._held_level(float(K - 1), work * ln.frac, budget, 8 / 24)
     assert held == pytest.approx(ln._sample_level(work * ln.frac, ln.frac * allow), rel=1e-12)
     assert held < K // 2 - 1.0
+
+
+def test_the_lane_clock_grid_reading_is_np_interp_bit_for_bit():
+    """lane_effective_clock reads EffectiveClock's grid at each tick's two clock levels in one pass
+    (gpu_clock.interp_rows) on the ticks the lane ran its own clock, not a per-tick np.interp on every tick: the
+    same numbers to the last bit as the per-tick reading (the mixed hall with board caps, random clocks and loads,
+    NaN loads read as full load), and interp_rows is np.interp's own formula, at the grid's points, outside it, on
+    a repeated point and at a NaN."""
+    import copy
+
+    from dcsim.engine.build import build_models
+    from dcsim.engine.gpu_clock import interp_rows
+    from dcsim.engine.loop import effective_clock, lane_effective_clock
+    from dcsim.scenario import load_scenario
+    from test_power_down import _B200_70B, _H100_70B, _mixed_hall
+
+    rng = np.random.default_rng(5)
+    xp = np.array([0.0, 0.25, 0.25, 0.6, 1.0])
+    fp = rng.normal(size=(3, xp.size))
+    x = np.array([-0.5, 0.0, 0.1, 0.25, 0.3, 0.6, 0.99, 1.0, 1.5, np.nan, *rng.uniform(-0.2, 1.2, 40)])
+    rows = rng.integers(0, 3, x.size)
+    want = np.array([np.interp(xi, xp, fp[r]) for xi, r in zip(x, rows)])
+    assert np.array_equal(interp_rows(x, xp, fp, rows), want, equal_nan=True)
+
+    h, b = copy.deepcopy(_H100_70B), copy.deepcopy(_B200_70B)
+    h["node"]["power_cap"], b["node"]["power_cap"] = "450 W", "700 W"
+    m = build_models(load_scenario(_mixed_hall([h, b], "request")))
+    ec, c, K = effective_clock(m), m.clocks, m.clocks.size
+    assert ec.throttles
+    n = 200
+    rc = np.concatenate([rng.uniform(c[0], c[-1], n - 3), [c[0], c[-1], c[K // 2]]])
+    ctrl = np.where(rng.random(n) < 0.3, rc, 2.0)  # 30 % of ticks at the controller's clock
+    lf = np.where(rng.random(n) < 0.2, np.nan, rng.random(n))
+    fluid = rng.random(n)
+    lv = np.interp(rc, c, np.arange(K))  # the per-tick reading (until 2026-12-05 the code itself)
+    lo = np.minimum(np.floor(lv + 1e-9).astype(int), K - 2)
+    w = np.clip(lv - lo, 0.0, 1.0)
+    u = np.where(np.isfinite(lf), lf, 1.0)
+    at = lambda k: np.array([np.interp(ui, ec.curves.u, ec.grid_pq[ki]) for ui, ki in zip(u, k)])  # noqa: E731
+    want = np.where(np.abs(rc - ctrl) <= 1e-9, fluid, (1.0 - w) * at(lo) + w * at(lo + 1))
+    got = lane_effective_clock(m, rc, ctrl, fluid, lf)
+    assert got.tobytes() == want.tobytes()

@@ -260,3 +260,7 @@ def test_csv_repeated_or_disagreeing_columns_refused(tmp_path):
     r = tmp_path / "agree.csv"  # consistent columns: the wet bulb column is used
     r.write_text(f"hour,t_db,t_wb,rh\n0,30,{wb + 0.3:.3f},40\n1,30,{wb + 0.3:.3f},40\n")
     assert read_weather_csv(r)[2][0] == pytest.approx(wb + 0.3, abs=1e-3)
+    t = tmp_path / "three.csv"  # two are accepted and cross-checked; a third is refused, and the message says so
+    t.write_text(f"hour,t_db,t_wb,rh,t_dp\n0,30,{wb:.3f},40,15\n")
+    with pytest.raises(WeatherError, match=r"three\.csv:1: give at most two humidity columns .*not t_wb, rh, t_dp"):
+        read_weather_csv(t)

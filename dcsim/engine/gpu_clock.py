@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["board_clock", "EffectiveClock"]
+__all__ = ["board_clock", "EffectiveClock", "interp_rows"]
 
 
 def board_clock(node, batch, mean_in: float, mean_out: float, decode_ctx: float | None = None,
@@ -36,6 +36,36 @@ def board_clock(node, batch, mean_in: float, mean_out: float, decode_ctx: float 
         out[busy] = np.asarray(free.clock_for_cap(node.limit_w, b[busy], mean_in, mean_out, decode_ctx, prompt_scv),
                                dtype=float)
     return out
+
+
+def interp_rows(x, xp, fp, rows) -> np.ndarray:
+    """``np.interp(x[i], xp, fp[rows[i]])`` for every ``i``, in one pass: each point on its own row of the table
+    ``fp`` (rows × ``xp.size``), all rows on the shared grid ``xp`` (ascending). Bit for bit numpy's ``np.interp``
+    (its C ``arr_interp``: the interval ``xp[j] <= x < xp[j+1]`` found by bisection, here ``searchsorted``; the
+    row's ends outside the grid and at its last point; ``fp[j]`` at a grid point; ``slope * (x - xp[j]) + fp[j]``
+    inside, ``slope`` = ``(fp[j+1] - fp[j]) / (xp[j+1] - xp[j])``, from the right end where that gives NaN; NaN at
+    a NaN ``x``), so a per-point comprehension of ``np.interp`` calls may be replaced without changing a result."""
+    x = np.asarray(x, dtype=float)
+    xp = np.asarray(xp, dtype=float)
+    fp = np.asarray(fp, dtype=float)
+    rows = np.asarray(rows, dtype=int)
+    n = xp.size
+    if n == 1:  # numpy: fp[0] below, at (NaN included) and above the one point
+        return fp[rows, 0].astype(float)
+    j = np.searchsorted(xp, x, side="right") - 1  # xp[j] <= x < xp[j+1]; -1 below the grid; n-1 at or above its end
+    jc = np.clip(j, 0, n - 2)
+    x0, x1 = xp[jc], xp[jc + 1]
+    y0, y1 = fp[rows, jc], fp[rows, jc + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (y1 - y0) / (x1 - x0)
+        out = slope * (x - x0) + y0
+        nan = np.isnan(out)
+        if np.any(nan):  # numpy tries the other end, then a flat interval's value
+            out = np.where(nan, slope * (x - x1) + y1, out)
+            out = np.where(nan & np.isnan(out) & (y0 == y1), y0, out)
+    out = np.where(x == x0, y0, out)
+    out = np.where(j < 0, fp[rows, 0], np.where(j >= n - 1, fp[rows, n - 1], out))
+    return np.where(np.isnan(x), x, out)
 
 
 class EffectiveClock:

@@ -22,7 +22,7 @@ import numpy as np
 import simpy
 
 from dcsim.engine.build import Models
-from dcsim.engine.gpu_clock import EffectiveClock
+from dcsim.engine.gpu_clock import EffectiveClock, interp_rows
 from dcsim.engine.controller import (
     ArrivalWindow, Controller, awake_curves, awake_groups, per_awake_count, power_down_for, queue_step,
     serving_replicas,
@@ -526,14 +526,17 @@ def lane_effective_clock(m: Models, replica_clock, controller_clock, fluid_clock
     same = np.abs(rc - np.asarray(controller_clock, dtype=float)) <= 1e-9
     if not ec.throttles:
         return np.where(same, eff, rc)
+    own = ~same  # the ticks read on the grid (the others take the fluid operating point's)
     K = m.clocks.size
-    lv = np.interp(rc, m.clocks, np.arange(K))
+    lv = np.interp(rc[own], m.clocks, np.arange(K))
     lo = np.minimum(np.floor(lv + 1e-9).astype(int), K - 2)
     w = np.clip(lv - lo, 0.0, 1.0)
-    u = np.broadcast_to(np.asarray(load_fraction, dtype=float), rc.shape)
+    u = np.broadcast_to(np.asarray(load_fraction, dtype=float), rc.shape)[own]
     u = np.where(np.isfinite(u), u, 1.0)
-    at = lambda k: np.array([np.interp(ui, ec.curves.u, ec.grid_pq[ki]) for ui, ki in zip(u, k)])  # noqa: E731
-    return np.where(same, eff, (1.0 - w) * at(lo) + w * at(lo + 1))
+    lane = rc.copy()  # every tick's value is replaced below or discarded by the np.where
+    lane[own] = ((1.0 - w) * interp_rows(u, ec.curves.u, ec.grid_pq, lo)
+                 + w * interp_rows(u, ec.curves.u, ec.grid_pq, lo + 1))
+    return np.where(same, eff, lane)
 
 
 def ran_clock(m: Models, op: dict, extra: dict, serving_gpus) -> np.ndarray:
@@ -545,11 +548,11 @@ def ran_clock(m: Models, op: dict, extra: dict, serving_gpus) -> np.ndarray:
     hybrid sample's fluid remainder ran the fluid operating point's (``op["effective_clock"]``), each weighted by its
     GPUs, as the column is GPU-weighted: the sample's serving (``extra["sample_gpus"]``, its whole replicas in service
     and awake) and the remainder's, ``1 - sample_share`` of the pool's ``serving_gpus`` (per tick: the replicas
-    serving, :func:`~dcsim.engine.controller.serving_replicas`), as its power is that share of the pool's operating
-    point. With ``idle_power_down`` the sample keeps round(awake x sample) replicas awake, fewer or more than its
-    share (2 of 8 where the pool has 7 of 24 awake): weighted by ``sample_share`` (a share of compute), the sample's
-    clock counted 2.33 replicas' worth (until later on 2026-12-05). Until 2026-12-05 the
-    uncapped ticks recorded the controller's clock throughout, and until later that day the capped ones the fluid
+    serving, :func:`~dcsim.engine.controller.serving_replicas`; not read at request fidelity, where it may be None),
+    as its power is that share of the pool's operating point. With ``idle_power_down`` the sample keeps
+    round(awake x sample) replicas awake, fewer or more than its share (2 of 8 where the pool has 7 of 24 awake):
+    weighted by ``sample_share`` (a share of compute), the sample's clock counted 2.33 replicas' worth (until later
+    on 2026-12-05). Until 2026-12-05 the uncapped ticks recorded the controller's clock throughout, and until later that day the capped ones the fluid
     operating point's: 0.690 in the mean where the replicas ran 0.667 on the capped ticks of the fall from 00:50
     (docs/engine.md "The clock the record keeps")."""
     eff = np.asarray(op["effective_clock"], dtype=float)
@@ -588,9 +591,11 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         op.setdefault("effective_clock", op["clock"])
         if extra is not None:  # request fidelity measured its own IT and GPU power (parked replicas included)
             op["it_power_w"], op["gpu_power_w"] = extra["it_power_w"], extra["gpu_power_w"]
-            gpr = np.array([g.node.gpus_per_replica for g in m.groups], dtype=float)
-            op["effective_clock"] = ran_clock(m, op, extra, serving_replicas(m, power_down, ex.availability,
-                                                                             ex.awake) @ gpr)
+            serving_gpus = None  # read by a hybrid sample's fluid remainder only
+            if float(extra["sample_share"]) < 1.0:
+                gpr = np.array([g.node.gpus_per_replica for g in m.groups], dtype=float)
+                serving_gpus = serving_replicas(m, power_down, ex.availability, ex.awake) @ gpr
+            op["effective_clock"] = ran_clock(m, op, extra, serving_gpus)
     fb = m.facility.breakdown(op["it_power_w"], m.liquid_fraction, ex.t_db_c, ex.t_wb_c)
     fcols = {}
     if flex_cols is not None:  # thermal masses and battery settled; the plant's power follows the heat it moved

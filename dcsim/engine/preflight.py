@@ -360,11 +360,12 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     # the budget the run holds (Facility.max_it_delivered_w): the contract, at most a given transformer rating (the
     # UPS rating is checked on its own below). Until 2026-12-05 preflight read the contract alone: reference.yaml with
     # transformer_rating 60 kW validated and served no token, and 400 W was blamed on facility.interconnect
-    tr_w = math.inf if m.facility.quick_study else float(m.facility.transformer_limit_w)
+    tr_w = float(m.facility.delivery_budget_w(cap))  # below cap only where a given transformer rating binds
     allowed_it = contract_it if not tr_w < cap else np.asarray(
         m.facility.max_it_power_w(np.full(t_db.shape, tr_w), lf, t_db, t_wb), dtype=float)
     coolable_it = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
-    idle_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["facility"], dtype=float)
+    idle_bd = m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)  # the idle fleet, every weather sample
+    idle_fac = np.asarray(idle_bd["facility"], dtype=float)
     peak_fac = np.asarray(m.facility.breakdown(np.full(t_db.shape, peak_it), lf, t_db, t_wb)["facility"], dtype=float)
     # a plant with no capacity (fixed_pue / pue_curve without `capacity`, the documented default) cools any load:
     # +inf there is the model's answer (unlimited), not an input out of range
@@ -465,11 +466,10 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     # slip of the interconnect (600 kW of fixed_load on a 495 kW contract; 5 MW for 5 kW)
     plant_cap = getattr(sc.facility.cooling, "capacity", None)
     plant_cap = float(plant_cap) if plant_cap is not None else None
-    idle_cooling = float(np.min(np.asarray(m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)["cooling"],
-                                           dtype=float)))
-    if tr_refused:
-        pass
-    elif fixed >= cap and idle_it > best_allowed and idle_it <= cap:
+    idle_cooling = float(np.min(np.asarray(idle_bd["cooling"], dtype=float)))
+    # the idle fleet over the contract, unless the transformer's refusal above already names the cause
+    idle_over = not tr_refused and idle_it > best_allowed
+    if idle_over and fixed >= cap and idle_it <= cap:
         without = float(np.min(idle_fac)) - fixed
         errs.append(("facility.power_chain.fixed_load",
                      f"{fq(fixed, 'power')} of fixed loads alone is {_times(fixed, cap)} the {fq(cap, 'power')} "
@@ -477,7 +477,7 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      + (f", {_meter(without)} at the meter without the fixed loads" if without <= cap else "")
                      + "); lower fixed_load or raise facility.interconnect"
                      + (" (a unit slip, MW for kW?)" if reads_as_unit_slip("fixed_load", fixed, cap) else "")))
-    elif (idle_it > best_allowed and plant_cap is not None and plant_cap > LIMITS["stranded_ratio"] * peak_it
+    elif (idle_over and plant_cap is not None and plant_cap > LIMITS["stranded_ratio"] * peak_it
           and idle_cooling + idle_it > cap):
         # an oversized plant: its fans and pumps, sized to its capacity, eat the contract (395 MW for 395 kW)
         errs.append(("facility.cooling.capacity",
@@ -485,7 +485,7 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"({fq(peak_it, 'power')}), and the plant's own draw with the fleet idle ({fq(idle_cooling, 'power')}) "
                      f"leaves the {fq(cap, 'power')} interconnect nothing for the {m.gpus:,} GPUs "
                      f"(a unit slip, {'MW for kW' if reads_as_unit_slip('cooling_capacity', plant_cap, peak_it) else 'a zero too many'}?)"))
-    elif idle_it > best_allowed:
+    elif idle_over:
         errs.append(("facility.interconnect",
                      f"{fq(cap, 'power')} cannot power the fleet even idle: {m.gpus:,} GPUs idle draw "
                      f"{fq(idle_it, 'power')} of IT ({_meter(idle_fac)} at the meter with cooling "

@@ -213,20 +213,27 @@ class Facility:
         tr = self.spec.power_chain.transformer_rating
         return math.inf if tr is None else float(tr)
 
+    def delivery_budget_w(self, cap_w):
+        """Facility power budget [W] the delivery chain holds under the budget ``cap_w`` (the meter cap plus what a
+        battery lifts it by): ``cap_w`` at most the transformer's rating where given (:attr:`transformer_limit_w`:
+        the transformer carries the whole site, IT, cooling, losses and fixed loads, battery-fed or not). A
+        quick-study plant (fixed PUE or a PUE curve) models no delivery chain and reads no rating: ``cap_w`` as
+        given. The one rule :meth:`max_it_delivered_w` and preflight's transformer check both read."""
+        cap = np.asarray(cap_w, dtype=float)
+        return cap if self.quick_study else np.minimum(cap, self.transformer_limit_w)
+
     def max_it_delivered_w(self, cap_w, liquid_fraction, t_db_c, t_wb_c):
         """Largest IT power [W] the delivery chain can carry under the facility budget ``cap_w`` (the meter cap plus
         what a battery lifts it by): what the budget allows (:meth:`max_it_power_w`) with the budget at most the
-        transformer's rating where given (:attr:`transformer_limit_w`: the transformer carries the whole site,
+        transformer's rating where given (:meth:`delivery_budget_w`: the transformer carries the whole site,
         battery-fed or not), and at most what the UPS rating allows (:attr:`ups_it_limit_w`: its output is IT + PDU
         loss, and with 2N each system must carry it all). The UPS rating defaults to the interconnect, which the
         meter cap already holds below; a quick-study plant (fixed PUE or a PUE curve) models no delivery chain and
         reads no rating. Until 2026-12-05 a given transformer rating limited only a battery's lift: reference.yaml
         with ``transformer_rating: 400 kW`` and no battery ran at 495.0 kW."""
-        if self.quick_study:
-            return np.asarray(self.max_it_power_w(cap_w, liquid_fraction, t_db_c, t_wb_c), dtype=float)
-        budget = np.minimum(np.asarray(cap_w, dtype=float), self.transformer_limit_w)
-        it = np.asarray(self.max_it_power_w(budget, liquid_fraction, t_db_c, t_wb_c), dtype=float)
-        return np.minimum(it, self.ups_it_limit_w)
+        it = np.asarray(self.max_it_power_w(self.delivery_budget_w(cap_w), liquid_fraction, t_db_c, t_wb_c),
+                        dtype=float)
+        return it if self.quick_study else np.minimum(it, self.ups_it_limit_w)
 
     def heat_rejection_capacity_w(self, t_db_c, t_wb_c, liquid_fraction=0.0):
         """Heat [W] the plant can reject now; non-increasing in outdoor temperature.

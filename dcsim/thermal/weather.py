@@ -200,8 +200,8 @@ def read_weather_csv(path: Path):
         if not hums:
             raise WeatherError(f"{path}:1: need one of 't_wb', 'rh', 't_dp'")
         if len(hums) > 2:
-            raise WeatherError(f"{path}:1: give one humidity column, not {', '.join(hums)}: each fixes the wet bulb")
-        hum = hums[0]
+            raise WeatherError(f"{path}:1: give at most two humidity columns (two are cross-checked), not "
+                               f"{', '.join(hums)}: each fixes the wet bulb")
         rows, lines = [], []
         for row in reader:
             if not row or all(not c.strip() for c in row):
