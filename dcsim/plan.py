@@ -616,11 +616,6 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
         racks = [max(int(math.floor(x / gpr + 1e-9)), 1) if math.isfinite(x) else None for x in flips]
         res.update(gpus_at_flip=[x if math.isfinite(x) else None for x in flips], racks=racks,
                    gpus=[r * gpr if r is not None else None for r in racks])
-        if isinstance(out.get("at_flip"), dict):  # whole replicas below each end (the answer's own rule)
-            tp, per = out["at_flip"]["gpus_per_replica"], out["at_flip"]["gpus_per_server"]
-            ends = [whole_replicas_from(x, tp, per) if math.isfinite(x) else None for x in flips]
-            res["replicas"] = [e["replicas_below"] if e else None for e in ends]
-            res["replica_gpus"] = [e["replicas_below"] * tp if e else None for e in ends]
     elif q == "interconnect-for" and m is not None and mom is not None and out.get("it_budget_power_w"):
         mo, w = out["moment"], float(out["it_budget_power_w"])
         f = with_interconnect(m, float(out["interconnect_w"])).facility
@@ -648,17 +643,12 @@ def band_answer_text(r: dict) -> list[str]:
         return []
     bnd = fmt_band({"tok_s_pct": b["tok_s_pct"], "j_per_tok_pct": b["j_per_tok_pct"]}, bool(b["lower_bound"]))
     lb = "at least " if b["lower_bound"] else ""
-    if b.get("replicas"):  # whole replicas below each end of the window (dcsim.metrics.fmt.whole_replicas_from)
-        (n0, n1), (g0, g1), (f0, f1) = b["replicas"], b["replica_gpus"], b["gpus_at_flip"]
-        what = (f"{lb}{n0:,}-{n1:,} replicas ({g0:,}-{g1:,} GPUs) run flat out under the cap; power or cooling "
-                f"binds from {f0:,.0f}-{f1:,.0f} GPUs" if n1 is not None else
-                f"{lb}from {n0:,} replicas ({g0:,} GPUs), no upper end, run flat out under the cap; power or cooling "
+    if b.get("racks"):  # whole racks below each end of the window: the answer's own unit
+        (r0, r1), (g0, g1), (f0, f1) = b["racks"], b["gpus"], b["gpus_at_flip"]
+        what = (f"{lb}{r0:,}-{r1:,} racks ({g0:,}-{g1:,} GPUs) run flat out under the cap; power or cooling binds "
+                f"from {f0:,.0f}-{f1:,.0f} GPUs" if r1 is not None else
+                f"{lb}from {r0:,} racks ({g0:,} GPUs), no upper end, run flat out under the cap; power or cooling "
                 f"binds from {f0:,.0f} GPUs, no upper end")
-    elif b.get("gpus"):
-        (g0, g1), (r0, r1), (f0, f1) = b["gpus"], b["racks"], b["gpus_at_flip"]
-        what = (f"{lb}{g0:,}-{g1:,} GPUs ({r0}-{r1} racks) run flat out under the cap; power or cooling binds from "
-                f"{f0:,.0f}-{f1:,.0f} GPUs" if g1 is not None else
-                f"{lb}from {g0:,} GPUs ({r0} racks), no upper end, run flat out under the cap")
     elif b.get("interconnect_w") and all(v is not None for v in b["interconnect_w"]):
         i0, i1 = b["interconnect_w"]
         what = f"{lb}{fq(round_sig(i0, 3, up=False), 'power')}-{fq(round_sig(i1, 3, up=True), 'power')} of interconnect"

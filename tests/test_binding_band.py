@@ -151,7 +151,7 @@ def test_summary_and_html_card_say_the_binding_is_undetermined_within_the_band(f
 def test_plan_answers_carry_the_range_within_the_band():
     """``dcsim plan -q max-gpus`` of the reference in FP8 answered "320 GPUs … binding at the answer: COMPUTE" with
     the ±31 % only on the caveat line: the answer now carries the GPU range within the band (the crossover, 339.8
-    GPUs, over each end of the window, 0.50x and the TDP cap 1.20x: 283-680 GPUs, 70-170 replicas flat out) and the
+    GPUs, over each end of the window, 0.50x and the TDP cap 1.20x: 283-680 GPUs, 8-21 racks flat out) and the
     binding its alternatives;
     interconnect-for (457.6 kW) its range of contract. The calibrated reference has no band and reads as before."""
     from dcsim.plan import format_plan, plan
@@ -162,16 +162,16 @@ def test_plan_answers_carry_the_range_within_the_band():
     assert hi == pytest.approx(b["power_cap_ratio"]) and hi < 1.25  # the H100's TDP, not the bands' product 1.67
     assert lo == pytest.approx(0.50, abs=0.005)
     # the measured answer (2026-12-05), not answer_band's arithmetic restated: the crossover 339.8 GPUs over the
-    # TDP cap 1.20x and the window's 0.50x; whole replicas of 4 GPUs below each end (README and docs/sweeps.md quote
-    # "70-170 replicas (280-680 GPUs)"; tests/test_docs_quotes.py checks the quotes against the planner)
+    # TDP cap 1.20x and the window's 0.50x; whole racks of 32 GPUs below each end, the answer's own unit (until
+    # 2026-12-05 the range was whole replicas, "70-170 replicas (280-680 GPUs)", beside an answer in whole racks;
+    # README and docs/sweeps.md quote "8-21 racks (256-672 GPUs)"; tests/test_docs_quotes.py checks the quotes)
     assert r["gpus_at_flip"] == pytest.approx(339.84, abs=0.01)
     assert b["gpus_at_flip"] == pytest.approx([283.05, 680.11], abs=0.01)
-    assert b["replicas"] == [70, 170] and b["replica_gpus"] == [280, 680]
-    assert b["replica_gpus"][0] < r["gpus"] < b["replica_gpus"][1]
+    assert b["racks"] == [8, 21] and b["gpus"] == [256, 672] and "replicas" not in b
+    assert b["gpus"][0] < r["gpus"] < b["gpus"][1] and r["gpus"] % r["gpus_per_rack"] == 0
     assert set(b["binding_alternatives"]) == {"power", "cooling"}
     txt = " ".join(format_plan(r).split())
-    n0, n1 = b["replicas"]
-    assert f"within the calibration band (±28 % tok/s, ±31 % J/token): {n0}-{n1} replicas ({4 * n0}-{4 * n1} GPUs)" \
+    assert "within the calibration band (±28 % tok/s, ±31 % J/token): 8-21 racks (256-672 GPUs) run flat out" \
         in txt, txt
     assert "binding at the answer: COMPUTE, or power or cooling could bind instead within the calibration band" in txt
 
