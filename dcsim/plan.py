@@ -592,8 +592,11 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
     * interconnect-for: the fleet's full-load IT draw is off by the same factor; ``interconnect_w`` = the answer
       times the facility power at that IT draw over the facility power at the modelled draw, at the critical
       moment (:meth:`facility.breakdown`: PUE, losses and fixed loads as modelled at the answer's interconnect);
-    * max-demand (one pool): ``scale`` = the answer times the lowest ceiling at each end (C·(1 ∓ b_t), P and Q over
-      (1 ± b_j)) over the lowest modelled one."""
+    * max-demand (one pool): ``scale`` = the answer times the lowest ceiling at each end over the lowest modelled
+      one: low C·(1 - b_t), P and Q over (1 + b_j); high C·(1 + b_t), P and Q over (1 - b_j); the node's full-load
+      draw, tokens/s × J/token, held within the window's top (its TDP cap, ``power_cap_ratio``) as the other
+      questions hold it: at the low end J/token rises at most to hi/(1 - b_t), at the high end tokens/s to
+      hi/(1 - b_j) (until 2026-12-05 max-demand ignored the cap)."""
     if band is None:
         return None
     bt, bj, cap = band["tok_s"], band["j_per_tok"], band.get("power_cap_ratio", math.inf)
@@ -624,10 +627,15 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
         res["interconnect_w"] = [float(out["interconnect_w"]) * at(x) / base if base > 0 and math.isfinite(x) else None
                                  for x in (lo, hi)]
     elif q == "max-demand" and "binding_pool" not in out and all(isinstance(c.get(k), (int, float)) for k in _CEIL):
+        # true C = C·a, a in [1 - b_t, 1 + b_t]; true J/token = J·b, b in [1 - b_j, 1 + b_j], so P, Q over b; the
+        # node's full-load draw moves by a·b, at most the window's top (band_ratio_window: the TDP cap). Lowest: a at
+        # its bottom, b up to min(1 + b_j, hi/(1 - b_t)); highest: b at its bottom, a up to min(1 + b_t, hi/(1 - b_j))
         now = min(c[k] for k in _CEIL)
-        low = min(c["compute_tok_s"] * (1 - bt), c["power_tok_s"] / (1 + bj), c["cooling_tok_s"] / (1 + bj))
-        high = min(c["compute_tok_s"] * (1 + bt), *(c[k] / (1 - bj) if bj < 1 else math.inf
-                                                    for k in ("power_tok_s", "cooling_tok_s")))
+        b_max = min(1 + bj, hi / (1 - bt)) if bt < 1 else 1 + bj
+        a_max = min(1 + bt, hi / (1 - bj)) if bj < 1 else 1 + bt
+        low = min(c["compute_tok_s"] * max(1 - bt, 0.0), c["power_tok_s"] / b_max, c["cooling_tok_s"] / b_max)
+        high = min(c["compute_tok_s"] * a_max, *(c[k] / (1 - bj) if bj < 1 else math.inf
+                                                 for k in ("power_tok_s", "cooling_tok_s")))
         if now > 0:
             res["scale"] = [float(out["scale"]) * low / now, float(out["scale"]) * high / now]
     return res

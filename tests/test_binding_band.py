@@ -275,3 +275,24 @@ def test_group_band_is_the_widest_out_of_sample_band_of_the_groups_asked():
     assert band is not None and mb["groups"] == band["groups"]
     assert (mb["tok_s"], mb["j_per_tok"], mb["lower_bound"]) == (band["tok_s"], band["j_per_tok"], band["lower_bound"])
     assert mb["power_cap_ratio"] == max(g.power_cap_ratio for g in m.groups if g.name in band["groups"])
+
+
+def test_max_demand_band_holds_the_node_draw_under_the_tdp_cap():
+    """max-demand's range within the band took C·(1 ± b_t) and P, Q over (1 ∓ b_j) with no TDP cap, while max-gpus,
+    interconnect-for and the binding alternatives read the window capped (band_ratio_window): a ±50 % tok/s band
+    with no J/token error put the top at 1.5x, a node drawing 1.5x its modelled full-load power, though its GPUs at
+    TDP allow 1.1x. Now the draw tokens/s × J/token stays within the window's top: the top is 1.1x."""
+    from dcsim.plan import answer_band
+
+    out = {"question": "max-demand", "scale": 1.0, "binding": "compute",
+           "ceilings": {"compute_tok_s": 100.0, "power_tok_s": 200.0, "cooling_tok_s": 300.0}}
+    band = {"tok_s": 0.5, "j_per_tok": 0.0, "lower_bound": False, "groups": ["g"], "power_cap_ratio": 1.1}
+    assert answer_band(out, band)["scale"] == pytest.approx([0.5, 1.1])
+    uncapped = answer_band(out, {**band, "power_cap_ratio": math.inf})["scale"]
+    assert uncapped == pytest.approx([0.5, 1.5])  # no cap: the bands alone, as before
+    # the low end: J/token up by at most cap/(1 - b_t) with C at its bottom (P = 200/min(1.4, 1.1/0.5) = 142.9)
+    out2 = {**out, "ceilings": {"compute_tok_s": 100.0, "power_tok_s": 110.0, "cooling_tok_s": 300.0}}
+    b2 = {**band, "tok_s": 0.1, "j_per_tok": 0.4, "power_cap_ratio": 1.0}
+    lo, hi = answer_band(out2, b2)["scale"]
+    assert lo == pytest.approx(min(90.0, 110.0 / min(1.4, 1.0 / 0.9)) / 100.0)
+    assert hi == pytest.approx(min(100.0 * min(1.1, 1.0 / 0.6), 110.0 / 0.6) / 100.0)
