@@ -201,6 +201,16 @@ def test_compare_names_the_limits_within_the_band(fp8_noon, bf16_noon, tmp_path)
     assert "power or cooling" in row and "changed" in row, row
     table2, _ = compare([a, a])
     assert "Or within the calibration band" not in table2
+    # the row takes the summary's own headline inputs (binding_headline of binding.share): a report.json without
+    # binding.most_common (None) named no alternative until 2026-12-05, though its summary names power or cooling
+    import json
+    c = tmp_path / "fp8-no-most-common"
+    write_outputs(fp8_noon, c, plots=False)
+    rep = json.loads((c / "report.json").read_text())
+    rep["binding"]["most_common"] = None
+    (c / "report.json").write_text(json.dumps(rep))
+    _, data3 = compare([a, c])
+    assert [x["within_band"] for x in data3["binding"]] == ["none", "power or cooling"]
 
 
 def test_the_headline_adds_alternatives_only_to_a_limit():
