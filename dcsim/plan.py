@@ -222,8 +222,6 @@ def _rack_limit_note(sc, g, tail: str = "at any count (each is capped at its own
     """(the binding, why) when no rack runs flat out because of the rack's own limit, not the facility's budget (a
     600 kW hall answered "0 GPUs … binding POWER … 1139 % headroom" for 37 kW racks under the default 30 kW air rack
     limit: the audit of node physics, finding 11); None when the rack fits its limits."""
-    from dcsim.units import format_quantity as fq
-
     lim, full = g.limits, float(g.rack_full_load_w)
     rc, rp = sc.racks[0].cooling, sc.racks[0].power
     heat, feed = full > lim.rack_cooling_limit_w, full > lim.rack_power_limit_w
@@ -233,15 +231,15 @@ def _rack_limit_note(sc, g, tail: str = "at any count (each is capped at its own
     if heat:
         given = rc is not None and rc.limit is not None
         kind = rc.kind if rc is not None else "air"
-        parts.append(f"its heat limit {fq(lim.rack_cooling_limit_w, 'power')} (racks[0].cooling"
+        parts.append(f"its heat limit {fmt_quantity(lim.rack_cooling_limit_w, 'power')} (racks[0].cooling"
                      + (".limit)" if given else f": the default for {kind} cooling, dcsim.scenario.facility."
                                                 "RACK_COOLING_LIMIT_W; set racks[0].cooling.kind / limit)"))
     if feed:
-        parts.append(f"its feed {fq(lim.rack_power_limit_w, 'power')} (racks[0].power.power_limit derated to "
-                     f"{100 * float(rp.derate):g} % continuous)")
+        parts.append(f"its feed {fmt_quantity(lim.rack_power_limit_w, 'power')} (racks[0].power.power_limit "
+                     f"derated to {100 * float(rp.derate):g} % continuous)")
     return ("cooling" if heat else "power",
-            f"a rack at full load draws {fq(full, 'power')}, over " + " and ".join(parts) + ": no rack runs flat "
-            "out " + tail)
+            f"a rack at full load draws {fmt_quantity(full, 'power')}, over " + " and ".join(parts)
+            + ": no rack runs flat out " + tail)
 
 
 def _max_gpus(raw, bdir, m0, mom, max_racks: int) -> dict:
@@ -508,10 +506,9 @@ def refuse_unrunnable(raw: dict, bdir, overrides: dict, what: str) -> None:
     GPUs" (ceilings C 2.26 M, P 0, Q 0 tok/s, "compute with inf % headroom") for a fleet whose plant cannot reject
     even its idle heat, which run and validate refuse."""
     from dcsim.engine.preflight import preflight
-    from dcsim.units import format_quantity as fq
 
-    at = ", ".join(f"{k}={fq(v, 'power')}" if k == "facility.interconnect" else f"{k}={v:.6g}" if isinstance(v, float)
-                   else f"{k}={v}" for k, v in overrides.items())
+    at = ", ".join(f"{k}={fmt_quantity(v, 'power')}" if k == "facility.interconnect"
+                   else f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
     label = f"{raw.get('name', 'scenario')}: {what} has no answer: dcsim run refuses the fleet at it ({at})"
     try:
         preflight(load_scenario(raw, overrides=overrides, base_dir=bdir), label=label)
@@ -592,8 +589,11 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
     * interconnect-for: the fleet's full-load IT draw is off by the same factor; ``interconnect_w`` = the answer
       times the facility power at that IT draw over the facility power at the modelled draw, at the critical
       moment (:meth:`facility.breakdown`: PUE, losses and fixed loads as modelled at the answer's interconnect);
-    * max-demand (one pool): ``scale`` = the answer times the lowest ceiling at each end (C·(1 ∓ b_t), P and Q over
-      (1 ± b_j)) over the lowest modelled one."""
+    * max-demand (one pool): ``scale`` = the answer times the lowest ceiling at each end over the lowest modelled
+      one: low C·(1 - b_t), P and Q over (1 + b_j); high C·(1 + b_t), P and Q over (1 - b_j); the node's full-load
+      draw, tokens/s × J/token, held within the window's top (its TDP cap, ``power_cap_ratio``) as the other
+      questions hold it: at the low end J/token rises at most to hi/(1 - b_t), at the high end tokens/s to
+      hi/(1 - b_j) (until 2026-12-05 max-demand ignored the cap)."""
     if band is None:
         return None
     bt, bj, cap = band["tok_s"], band["j_per_tok"], band.get("power_cap_ratio", math.inf)
@@ -616,11 +616,6 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
         racks = [max(int(math.floor(x / gpr + 1e-9)), 1) if math.isfinite(x) else None for x in flips]
         res.update(gpus_at_flip=[x if math.isfinite(x) else None for x in flips], racks=racks,
                    gpus=[r * gpr if r is not None else None for r in racks])
-        if isinstance(out.get("at_flip"), dict):  # whole replicas below each end (the answer's own rule)
-            tp, per = out["at_flip"]["gpus_per_replica"], out["at_flip"]["gpus_per_server"]
-            ends = [whole_replicas_from(x, tp, per) if math.isfinite(x) else None for x in flips]
-            res["replicas"] = [e["replicas_below"] if e else None for e in ends]
-            res["replica_gpus"] = [e["replicas_below"] * tp if e else None for e in ends]
     elif q == "interconnect-for" and m is not None and mom is not None and out.get("it_budget_power_w"):
         mo, w = out["moment"], float(out["it_budget_power_w"])
         f = with_interconnect(m, float(out["interconnect_w"])).facility
@@ -629,10 +624,15 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
         res["interconnect_w"] = [float(out["interconnect_w"]) * at(x) / base if base > 0 and math.isfinite(x) else None
                                  for x in (lo, hi)]
     elif q == "max-demand" and "binding_pool" not in out and all(isinstance(c.get(k), (int, float)) for k in _CEIL):
+        # true C = C·a, a in [1 - b_t, 1 + b_t]; true J/token = J·b, b in [1 - b_j, 1 + b_j], so P, Q over b; the
+        # node's full-load draw moves by a·b, at most the window's top (band_ratio_window: the TDP cap). Lowest: a at
+        # its bottom, b up to min(1 + b_j, hi/(1 - b_t)); highest: b at its bottom, a up to min(1 + b_t, hi/(1 - b_j))
         now = min(c[k] for k in _CEIL)
-        low = min(c["compute_tok_s"] * (1 - bt), c["power_tok_s"] / (1 + bj), c["cooling_tok_s"] / (1 + bj))
-        high = min(c["compute_tok_s"] * (1 + bt), *(c[k] / (1 - bj) if bj < 1 else math.inf
-                                                    for k in ("power_tok_s", "cooling_tok_s")))
+        b_max = min(1 + bj, hi / (1 - bt)) if bt < 1 else 1 + bj
+        a_max = min(1 + bt, hi / (1 - bj)) if bj < 1 else 1 + bt
+        low = min(c["compute_tok_s"] * max(1 - bt, 0.0), c["power_tok_s"] / b_max, c["cooling_tok_s"] / b_max)
+        high = min(c["compute_tok_s"] * a_max, *(c[k] / (1 - bj) if bj < 1 else math.inf
+                                                 for k in ("power_tok_s", "cooling_tok_s")))
         if now > 0:
             res["scale"] = [float(out["scale"]) * low / now, float(out["scale"]) * high / now]
     return res
@@ -641,27 +641,21 @@ def answer_band(out: dict, band: dict | None, m=None, mom: dict | None = None) -
 def band_answer_text(r: dict) -> list[str]:
     """The lines a plan answer's calibration band adds (:func:`answer_band`, ``r["band"]``): the range of the answer
     within the band; ``[]`` without one."""
-    from dcsim.units import format_quantity as fq
-
     b = r.get("band")
     if not b:
         return []
     bnd = fmt_band({"tok_s_pct": b["tok_s_pct"], "j_per_tok_pct": b["j_per_tok_pct"]}, bool(b["lower_bound"]))
     lb = "at least " if b["lower_bound"] else ""
-    if b.get("replicas"):  # whole replicas below each end of the window (dcsim.metrics.fmt.whole_replicas_from)
-        (n0, n1), (g0, g1), (f0, f1) = b["replicas"], b["replica_gpus"], b["gpus_at_flip"]
-        what = (f"{lb}{n0:,}-{n1:,} replicas ({g0:,}-{g1:,} GPUs) run flat out under the cap; power or cooling "
-                f"binds from {f0:,.0f}-{f1:,.0f} GPUs" if n1 is not None else
-                f"{lb}from {n0:,} replicas ({g0:,} GPUs), no upper end, run flat out under the cap; power or cooling "
+    if b.get("racks"):  # whole racks below each end of the window: the answer's own unit
+        (r0, r1), (g0, g1), (f0, f1) = b["racks"], b["gpus"], b["gpus_at_flip"]
+        what = (f"{lb}{r0:,}-{r1:,} racks ({g0:,}-{g1:,} GPUs) run flat out under the cap; power or cooling binds "
+                f"from {f0:,.0f}-{f1:,.0f} GPUs" if r1 is not None else
+                f"{lb}from {r0:,} racks ({g0:,} GPUs), no upper end, run flat out under the cap; power or cooling "
                 f"binds from {f0:,.0f} GPUs, no upper end")
-    elif b.get("gpus"):
-        (g0, g1), (r0, r1), (f0, f1) = b["gpus"], b["racks"], b["gpus_at_flip"]
-        what = (f"{lb}{g0:,}-{g1:,} GPUs ({r0}-{r1} racks) run flat out under the cap; power or cooling binds from "
-                f"{f0:,.0f}-{f1:,.0f} GPUs" if g1 is not None else
-                f"{lb}from {g0:,} GPUs ({r0} racks), no upper end, run flat out under the cap")
     elif b.get("interconnect_w") and all(v is not None for v in b["interconnect_w"]):
         i0, i1 = b["interconnect_w"]
-        what = f"{lb}{fq(round_sig(i0, 3, up=False), 'power')}-{fq(round_sig(i1, 3, up=True), 'power')} of interconnect"
+        what = (f"{lb}{fmt_quantity(round_sig(i0, 3, up=False), 'power')}-"
+                f"{fmt_quantity(round_sig(i1, 3, up=True), 'power')} of interconnect")
     elif b.get("scale"):
         s0, s1 = b["scale"]
         what = f"{lb}workload.arrivals.scale {round_sig(s0, 3, up=False):.3g}-{round_sig(s1, 3, up=False):.3g}"
@@ -1331,8 +1325,6 @@ def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: 
 
 def format_targets(r: dict) -> str:
     """Human-readable answer of :func:`plan_for_targets`."""
-    from dcsim.units import format_quantity as fq
-
     q = r["question"]
     lines = [f"{r['scenario']}: {q} under {', '.join(r['targets'])}", f"  {r['weather']}"]
     if r.get("calibration_caveat"):
@@ -1370,9 +1362,10 @@ def format_targets(r: dict) -> str:
             lines.append("  powered-down recommendation " + ("CONFIRMED" if c["confirmed"] else "NOT CONFIRMED")
                          + f" by {len(c['runs'])} {c['fidelity']}-fidelity run(s)")
     else:
-        lines.append(f"  answer: interconnect {fq(round_sig(r['interconnect_w'], 4, up=True), 'power')} for {r['gpus']:,} GPUs "
-                     f"(bracket {fq(r['bracket'][0], 'power')} .. {fq(r['bracket'][1], 'power')}; power stops binding "
-                     f"at full load from {fq(r['closed_form_interconnect_w'], 'power')})")
+        lines.append(f"  answer: interconnect {fmt_quantity(round_sig(r['interconnect_w'], 4, up=True), 'power')} "
+                     f"for {r['gpus']:,} GPUs (bracket {fmt_quantity(r['bracket'][0], 'power')} .. "
+                     f"{fmt_quantity(r['bracket'][1], 'power')}; power stops binding at full load from "
+                     f"{fmt_quantity(r['closed_form_interconnect_w'], 'power')})")
     f = r["fast"]
     lines.append(f"  fast model at the answer (fluid, over the whole run): binding {f['binding']}; "
                  + "; ".join(_fmt_check(c) for c in f["targets"]))
@@ -1429,8 +1422,6 @@ def round_sig(x: float, digits: int = 4, up: bool = True) -> float:
 def format_plan(r: dict) -> str:
     """Human-readable answer. A maximum (max-demand's scale) is printed rounded down and a minimum
     (interconnect-for's power) rounded up, so the printed figure keeps the answer's binding constraint."""
-    from dcsim.units import format_quantity as fq
-
     q = r["question"]
     where = (f"at the {r['weather_percentile']:g}th-percentile weather" if r["weather_percentile"] is not None
              else f"over all {r['moments_evaluated']} ticks")
@@ -1458,7 +1449,7 @@ def format_plan(r: dict) -> str:
                      f"({round_sig(r['scale_ratio'], 3, up=False):.3g}x the scenario), "
                      f"peak demand {r['peak_demand_tok_s']:,.0f} tok/s")
     else:
-        lines.append(f"  answer: interconnect {fq(round_sig(r['interconnect_w'], 4, up=True), 'power')} for "
+        lines.append(f"  answer: interconnect {fmt_quantity(round_sig(r['interconnect_w'], 4, up=True), 'power')} for "
                      f"{r['gpus']:,} GPUs at full load")
     lines += band_answer_text(r)
     lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
@@ -1485,8 +1476,8 @@ def format_plan(r: dict) -> str:
         shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in s["binding_share"].items() if v > 0)
         slo = "n/a" if s["slo_attainment"] is None else f"{100 * s['slo_attainment']:.1f} %"
         lines.append(f"  simulation: {s['throughput_tok_s']:,.0f} tok/s served of {s['demand_tok_s']:,.0f} demanded, "
-                     f"peak facility {fq(s['peak_facility_power_w'], 'power')} (cap {fq(s['interconnect_w'], 'power')}, "
-                     f"exceeded {s['interconnect_exceeded_s']:g} s), binding {shares}, SLO attainment {slo}")
+                     f"peak facility {fmt_quantity(s['peak_facility_power_w'], 'power')} "
+                     f"(cap {fmt_quantity(s['interconnect_w'], 'power')}, exceeded {s['interconnect_exceeded_s']:g} s), binding {shares}, SLO attainment {slo}")
         if s["slo_attainment"] is not None and s["slo_attainment"] < 0.99:
             lines.append(f"  WARNING: only {100 * s['slo_attainment']:.1f} % of requests meet their SLOs at this answer: "
                          "it sizes power and compute, not service; ask again with --target (e.g. "

@@ -453,10 +453,8 @@ def plan_flex(scenario, question: str, fb: FlexBudget, *, gpus: int | None = Non
 def add_parser(subparsers) -> None:
     """Add ``--curtailment``, ``--max-event``, ``--storage``, ``--load`` to ``dcsim plan`` (registered
     by :mod:`dcsim.plan`, which this module builds on); without ``--curtailment`` plan answers as before."""
-    import sys
-
     from dcsim.plan import _sets, plan_error
-    from dcsim.report.summary import print_message, print_wrapped
+    from dcsim.report.summary import print_wrapped
 
     p = subparsers.choices.get("plan")
     if p is None:
@@ -476,10 +474,9 @@ def add_parser(subparsers) -> None:
             given = [f for f, v in (("--max-event", args.max_event), ("--storage", args.storage),
                                     ("--load", None if args.load == "full" else args.load)) if v is not None]
             if given:
-                print_message(f"dcsim plan: error: {' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} "
-                              f"--curtailment (when the site may flex); give --curtailment too, or drop "
-                              f"{'them' if len(given) > 1 else 'it'}", file=sys.stderr)
-                return 2
+                return plan_error(ValueError(f"{' and '.join(given)} qualif{'y' if len(given) > 1 else 'ies'} "
+                                             f"--curtailment (when the site may flex); give --curtailment too, or "
+                                             f"drop {'them' if len(given) > 1 else 'it'}"), args.file)
             return plain(args)
         try:
             if args.target or args.weather_percentile is not None:

@@ -151,7 +151,7 @@ def test_summary_and_html_card_say_the_binding_is_undetermined_within_the_band(f
 def test_plan_answers_carry_the_range_within_the_band():
     """``dcsim plan -q max-gpus`` of the reference in FP8 answered "320 GPUs … binding at the answer: COMPUTE" with
     the ±31 % only on the caveat line: the answer now carries the GPU range within the band (the crossover, 339.8
-    GPUs, over each end of the window, 0.50x and the TDP cap 1.20x: 283-680 GPUs, 70-170 replicas flat out) and the
+    GPUs, over each end of the window, 0.50x and the TDP cap 1.20x: 283-680 GPUs, 8-21 racks flat out) and the
     binding its alternatives;
     interconnect-for (457.6 kW) its range of contract. The calibrated reference has no band and reads as before."""
     from dcsim.plan import format_plan, plan
@@ -162,16 +162,16 @@ def test_plan_answers_carry_the_range_within_the_band():
     assert hi == pytest.approx(b["power_cap_ratio"]) and hi < 1.25  # the H100's TDP, not the bands' product 1.67
     assert lo == pytest.approx(0.50, abs=0.005)
     # the measured answer (2026-12-05), not answer_band's arithmetic restated: the crossover 339.8 GPUs over the
-    # TDP cap 1.20x and the window's 0.50x; whole replicas of 4 GPUs below each end (README and docs/sweeps.md quote
-    # "70-170 replicas (280-680 GPUs)"; tests/test_docs_quotes.py checks the quotes against the planner)
+    # TDP cap 1.20x and the window's 0.50x; whole racks of 32 GPUs below each end, the answer's own unit (until
+    # 2026-12-05 the range was whole replicas, "70-170 replicas (280-680 GPUs)", beside an answer in whole racks;
+    # README and docs/sweeps.md quote "8-21 racks (256-672 GPUs)"; tests/test_docs_quotes.py checks the quotes)
     assert r["gpus_at_flip"] == pytest.approx(339.84, abs=0.01)
     assert b["gpus_at_flip"] == pytest.approx([283.05, 680.11], abs=0.01)
-    assert b["replicas"] == [70, 170] and b["replica_gpus"] == [280, 680]
-    assert b["replica_gpus"][0] < r["gpus"] < b["replica_gpus"][1]
+    assert b["racks"] == [8, 21] and b["gpus"] == [256, 672] and "replicas" not in b
+    assert b["gpus"][0] < r["gpus"] < b["gpus"][1] and r["gpus"] % r["gpus_per_rack"] == 0
     assert set(b["binding_alternatives"]) == {"power", "cooling"}
     txt = " ".join(format_plan(r).split())
-    n0, n1 = b["replicas"]
-    assert f"within the calibration band (±28 % tok/s, ±31 % J/token): {n0}-{n1} replicas ({4 * n0}-{4 * n1} GPUs)" \
+    assert "within the calibration band (±28 % tok/s, ±31 % J/token): 8-21 racks (256-672 GPUs) run flat out" \
         in txt, txt
     assert "binding at the answer: COMPUTE, or power or cooling could bind instead within the calibration band" in txt
 
@@ -201,6 +201,16 @@ def test_compare_names_the_limits_within_the_band(fp8_noon, bf16_noon, tmp_path)
     assert "power or cooling" in row and "changed" in row, row
     table2, _ = compare([a, a])
     assert "Or within the calibration band" not in table2
+    # the row takes the summary's own headline inputs (binding_headline of binding.share): a report.json without
+    # binding.most_common (None) named no alternative until 2026-12-05, though its summary names power or cooling
+    import json
+    c = tmp_path / "fp8-no-most-common"
+    write_outputs(fp8_noon, c, plots=False)
+    rep = json.loads((c / "report.json").read_text())
+    rep["binding"]["most_common"] = None
+    (c / "report.json").write_text(json.dumps(rep))
+    _, data3 = compare([a, c])
+    assert [x["within_band"] for x in data3["binding"]] == ["none", "power or cooling"]
 
 
 def test_the_headline_adds_alternatives_only_to_a_limit():
@@ -275,3 +285,24 @@ def test_group_band_is_the_widest_out_of_sample_band_of_the_groups_asked():
     assert band is not None and mb["groups"] == band["groups"]
     assert (mb["tok_s"], mb["j_per_tok"], mb["lower_bound"]) == (band["tok_s"], band["j_per_tok"], band["lower_bound"])
     assert mb["power_cap_ratio"] == max(g.power_cap_ratio for g in m.groups if g.name in band["groups"])
+
+
+def test_max_demand_band_holds_the_node_draw_under_the_tdp_cap():
+    """max-demand's range within the band took C·(1 ± b_t) and P, Q over (1 ∓ b_j) with no TDP cap, while max-gpus,
+    interconnect-for and the binding alternatives read the window capped (band_ratio_window): a ±50 % tok/s band
+    with no J/token error put the top at 1.5x, a node drawing 1.5x its modelled full-load power, though its GPUs at
+    TDP allow 1.1x. Now the draw tokens/s × J/token stays within the window's top: the top is 1.1x."""
+    from dcsim.plan import answer_band
+
+    out = {"question": "max-demand", "scale": 1.0, "binding": "compute",
+           "ceilings": {"compute_tok_s": 100.0, "power_tok_s": 200.0, "cooling_tok_s": 300.0}}
+    band = {"tok_s": 0.5, "j_per_tok": 0.0, "lower_bound": False, "groups": ["g"], "power_cap_ratio": 1.1}
+    assert answer_band(out, band)["scale"] == pytest.approx([0.5, 1.1])
+    uncapped = answer_band(out, {**band, "power_cap_ratio": math.inf})["scale"]
+    assert uncapped == pytest.approx([0.5, 1.5])  # no cap: the bands alone, as before
+    # the low end: J/token up by at most cap/(1 - b_t) with C at its bottom (P = 200/min(1.4, 1.1/0.5) = 142.9)
+    out2 = {**out, "ceilings": {"compute_tok_s": 100.0, "power_tok_s": 110.0, "cooling_tok_s": 300.0}}
+    b2 = {**band, "tok_s": 0.1, "j_per_tok": 0.4, "power_cap_ratio": 1.0}
+    lo, hi = answer_band(out2, b2)["scale"]
+    assert lo == pytest.approx(min(90.0, 110.0 / min(1.4, 1.0 / 0.9)) / 100.0)
+    assert hi == pytest.approx(min(100.0 * min(1.1, 1.0 / 0.6), 110.0 / 0.6) / 100.0)

@@ -9,7 +9,7 @@ next drift fails here instead of surviving until someone re-runs the command by 
 - docs/report.md's `CALIBRATION_CAVEATS` example against the code;
 - terminal output pasted into docs/sweeps.md (the plan answer) and docs/faults.md (the fault line) against the
   formatter's text for answers stored in tests/data;
-- docs/sweeps.md's FP8 max-gpus answer with its calibration band, and README's "70-170 replicas (280-680 GPUs)",
+- docs/sweeps.md's FP8 max-gpus answer with its calibration band, and README's "8-21 racks (256-672 GPUs)",
   against the planner's answer (a 2-s closed-form plan, no run).
 
 The stored answers are checked against runs too: chiller-trip's fault figures, README's reference summary and its
@@ -133,7 +133,7 @@ FP8_PLAN_COMMAND = "$ dcsim plan scenarios/reference.yaml -q max-gpus --set rack
 
 def test_pasted_fp8_band_answer_and_readme_quote_are_what_the_planner_says():
     """docs/sweeps.md pastes the reference hall's max-gpus answer in FP8 with its calibration band (lines elided as
-    "..."), README quotes its "70-170 replicas (280-680 GPUs)": each pasted piece is in `dcsim plan`'s output
+    "..."), README quotes its "8-21 racks (256-672 GPUs)": each pasted piece is in `dcsim plan`'s output
     (whitespace as one space), and README's range is the planner's, so neither can drift from it."""
     from dcsim.plan import format_plan, plan
 
@@ -145,8 +145,8 @@ def test_pasted_fp8_band_answer_and_readme_quote_are_what_the_planner_says():
     assert [p for p in pieces if p], "docs/sweeps.md: nothing pasted after the command"
     for p in filter(None, pieces):
         assert p in out, f"docs/sweeps.md pastes {p!r}; dcsim plan says: {out}"
-    (n0, n1), (g0, g1) = r["band"]["replicas"], r["band"]["replica_gpus"]
-    quote = f"{n0}-{n1} replicas ({g0}-{g1} GPUs)"
+    (n0, n1), (g0, g1) = r["band"]["racks"], r["band"]["gpus"]
+    quote = f"{n0}-{n1} racks ({g0}-{g1} GPUs)"
     readme = re.sub(r"\s+", " ", _read("README.md"))
     assert f'("{quote}" for the reference hall in FP8' in readme, f"README.md: the planner says {quote!r}"
 

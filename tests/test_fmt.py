@@ -95,3 +95,26 @@ def test_ceilings_equal_but_for_rounding_print_alike_and_a_near_tie_prints_apart
     assert tok_s_apart(75_265.0674699983, 75_265.0569944643) == ["75,265.067", "75,265.057"]
     assert tok_s_apart(226_176.6536695803, 226_176.6536695813) == ["226,177", "226,177"]
     assert tok_s_apart(75_265.07, 75_015.12) == ["75,265", "75,015"]  # 0.33 %: apart already
+
+
+def test_band_window_text_without_a_window_says_na():
+    """``band_window_text(None)`` (a record without ``ratio_window``) raised TypeError iterating None; it now says
+    "n/a" as for a window without a lower end, and a window reads as before."""
+    from dcsim.metrics.fmt import band_window_text
+
+    assert band_window_text(None) == "n/a"
+    assert band_window_text([0.5, 1.2]) == "0.50-1.20x"
+    assert band_window_text([0.5, None]) == "from 0.50x"
+
+
+def test_share_weighted_says_whether_it_weighted():
+    """The headline band's "by pool share" flag comes from the same reading as the figure (``_share_weighted``
+    returns both): weighted by the pools' shares where every pool has a finite figure, else the widest, unweighted."""
+    import math
+
+    from dcsim.metrics.fmt import _share_weighted
+
+    v, w = _share_weighted([0.1, 0.3], [3.0, 1.0])
+    assert math.isclose(v, 0.15) and w is True
+    assert _share_weighted([0.1, 0.3], [3.0, math.nan]) == (0.3, False)
+    assert _share_weighted([0.2], [5.0]) == (0.2, False)

@@ -308,12 +308,21 @@ def _weighable(fracs: list[float], weights: list[float]) -> bool:
             and sum(weights) > 0)
 
 
-def _share_weighted(fracs: list[float], weights: list[float]) -> float:
-    """Σ fracᵢ·wᵢ / Σ wᵢ where :func:`_weighable`; else the widest frac (a run without pools, or a report without
-    the per-pool figure)."""
+def _share_weighted(fracs: list[float], weights: list[float]) -> tuple[float, bool]:
+    """(Σ fracᵢ·wᵢ / Σ wᵢ, True) where :func:`_weighable`; else (the widest frac, False) (a run without pools, or a
+    report without the per-pool figure): the value and whether it was weighted, from one reading."""
     if _weighable(fracs, weights):
-        return float(sum(f * w for f, w in zip(fracs, weights)) / sum(weights))
-    return max(fracs, default=0.0)
+        return float(sum(f * w for f, w in zip(fracs, weights)) / sum(weights)), True
+    return max(fracs, default=0.0), False
+
+
+def _pool_band(report: Mapping[str, Any], bands: list[dict], key: str, figure: str) -> tuple[float, bool]:
+    """The ``key`` band (fraction) of the run's figure ``figure`` (a ``pools[i]`` path), each pool's band
+    (:func:`pool_band_fracs`) weighted by its share of it, and whether it was weighted (:func:`_share_weighted`);
+    0 when no group is out of sample."""
+    fracs = pool_band_fracs(report, bands, key)
+    v, weighted = _share_weighted(fracs, _pool_figure(report, figure))
+    return (v if any(f > 0 for f in fracs) else 0.0), weighted
 
 
 def _pool_figure(report: Mapping[str, Any], path: str) -> list[float]:
@@ -329,10 +338,7 @@ def jpt_band_frac(report: Mapping[str, Any], level: str, bands: list[dict]) -> f
     several pools each pool's band (its out-of-sample groups' widest, 0 in-sample) weighted by its share of that
     level's energy (report ``pools[i].energy_j``: a pool's J/token off by b moves the run's energy, at its tokens, by
     b times its share); else the run's widest band. 0 when no group is out of sample."""
-    fracs = pool_band_fracs(report, bands, "j_per_tok")
-    if not any(f > 0 for f in fracs):
-        return 0.0
-    return _share_weighted(fracs, _pool_figure(report, f"energy_j.{level}"))
+    return _pool_band(report, bands, "j_per_tok", f"energy_j.{level}")[0]
 
 
 def tok_s_band_frac(report: Mapping[str, Any], bands: list[dict]) -> float:
@@ -343,10 +349,7 @@ def tok_s_band_frac(report: Mapping[str, Any], bands: list[dict]) -> float:
     fleet). The served share, not each pool's compute ceiling C as the signature figure's shaded C band weighs it:
     that band is on C, this one on the figure it is printed after. Else the run's widest band; 0 when no group is out
     of sample."""
-    fracs = pool_band_fracs(report, bands, "tok_s")
-    if not any(f > 0 for f in fracs):
-        return 0.0
-    return _share_weighted(fracs, _pool_figure(report, "throughput_tok_s.output"))
+    return _pool_band(report, bands, "tok_s", "throughput_tok_s.output")[0]
 
 
 def headline_band(report: Mapping[str, Any], out_of_sample: bool = True) -> dict | None:
@@ -366,8 +369,10 @@ def headline_band(report: Mapping[str, Any], out_of_sample: bool = True) -> dict
     bands = calibration_bands(report, out_of_sample=out_of_sample)
     if not bands:
         return None
-    levels = {lv: 100.0 * jpt_band_frac(report, lv, bands) for lv in ("gpu", "it", "facility")}
-    tok = 100.0 * tok_s_band_frac(report, bands)
+    by_level = {lv: _pool_band(report, bands, "j_per_tok", f"energy_j.{lv}") for lv in ("gpu", "it", "facility")}
+    levels = {lv: 100.0 * v for lv, (v, _) in by_level.items()}
+    tok_frac, tok_weighted = _pool_band(report, bands, "tok_s", "throughput_tok_s.output")
+    tok = 100.0 * tok_frac
     adds = [b for b in bands if band_frac(b, "tok_s") > 0 or band_frac(b, "j_per_tok") > 0] or bands
     stated = [q for q in ("tok_s_pct", "j_per_tok_pct")
               if any(isinstance(b["error_band_pct"].get(q), (int, float)) for b in bands)]
@@ -376,9 +381,7 @@ def headline_band(report: Mapping[str, Any], out_of_sample: bool = True) -> dict
             "tok_s_pct": tok if tok > 0 else None, "j_per_tok_pct": levels["facility"] or None,
             "j_per_tok_pct_by_level": levels,
             # "by pool share" only where both figures were weighted (a report missing a pool's figure takes the widest)
-            "weighted": _weighable(pool_band_fracs(report, bands, "tok_s"),
-                                   _pool_figure(report, "throughput_tok_s.output"))
-            and _weighable(pool_band_fracs(report, bands, "j_per_tok"), _pool_figure(report, "energy_j.facility"))}
+            "weighted": tok_weighted and by_level["facility"][1]}
 
 
 def fmt_headline_band(band: Mapping[str, Any] | None, quantity: str, level: str | None = None) -> str:
@@ -400,7 +403,7 @@ def band_source(band: Mapping[str, Any] | None) -> str:
     measured"`` when none of its groups states a figure (an EXTRAPOLATED CAP group alone); ``""`` without one."""
     if not band:
         return ""
-    if "stated" in band and not band["stated"]:
+    if not band["stated"]:
         return f"{', '.join(band['groups'])}: no error band measured"
     return f"{', '.join(band['groups'])}'s band" + (", by pool share" if band.get("weighted") else "")
 
@@ -777,7 +780,7 @@ def sample_scope(report: Mapping[str, Any], with_share: bool = True) -> str | No
 
 def band_window_text(window: Any) -> str:
     """A :func:`dcsim.tpf.band_ratio_window` as said: ``"0.50-1.67x"`` (``"from 0.50x"`` without an upper end)."""
-    lo, hi = (list(window) + [None, None])[:2]
+    lo, hi = (list(window or []) + [None, None])[:2]
     if not isinstance(lo, (int, float)):
         return "n/a"
     return f"{lo:.2f}-{hi:.2f}x" if isinstance(hi, (int, float)) and math.isfinite(hi) else f"from {lo:.2f}x"

@@ -26,8 +26,8 @@ from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibratio
                                tok_s_band_frac, within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.tpf import band_ratio_window
-from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, mean_compute_ceiling, start_text, tied_leaders,
-                                  wrap_hanging, wrap_text)
+from dcsim.report.summary import (SERVED_OVER_C, TERMINAL_WIDTH, binding_headline, mean_compute_ceiling, start_text,
+                                  tied_leaders, wrap_hanging, wrap_text)
 from dcsim.report.write import atomic_write_bytes, read_timeseries
 from dcsim.serving.slo_estimate import SEED_BAND_PCT, slo_caveats
 from dcsim.textio import decode_text, out_folder
@@ -524,9 +524,9 @@ def compare(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> tu
             share_most = share.get(most) if most else None
         # the limits that could bind instead of the one named within the run's calibration band (the summary's rule,
         # dcsim.metrics.fmt.within_band_lead): "" where none, or an in-sample calibrated run
-        lim = sum(float(v) for k, v in share.items() if k != "demand" and isinstance(v, (int, float)))
+        bh = binding_headline(share)  # the summary's headline inputs (its top and limit share), not re-derived
         alt = within_band_lead_names(b.get("within_band") if isinstance(b.get("within_band"), dict) else None,
-                                     b.get("most_common"), lim)
+                                     bh.top, bh.limit_share)
         binding.append({"most_common": most, "most_common_share": share_most, "final": final, "n_shifts": len(b.get("shifts") or []),
                         "calibration": calibration_label(_calibration(r)),
                         "within_band": or_list(alt) or "none"})
