@@ -58,14 +58,14 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from dcsim.engine.tables import in_service_it_w, supply_curves
-from dcsim.power.grid import cap_over, curtailment_events, curtailment_summary, notice_at, series_at
+from dcsim.power.grid import CurtailmentEvent, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.scenario.base import FieldError
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "die_limit_errors", "group_gpu_w", "load_per_level",
+__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "curtailment_caps", "die_groups", "die_limit_errors", "group_gpu_w", "load_per_level",
            "throttle_level", "thermal_params_of",
            "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
            "inlet_allowable_figures", "inlet_allowable_warning"]
@@ -111,6 +111,20 @@ def price_carbon_per_tick(m, t_mid_s: np.ndarray) -> tuple[np.ndarray | None, np
         else:
             out.append(None)
     return out[0], out[1]
+
+
+def curtailment_caps(m, events=()) -> list[CurtailmentEvent]:
+    """Every lowering of the meter cap in the run, as :class:`~dcsim.power.grid.CurtailmentEvent`: the
+    ``curtailment`` faults (a request without notice, its cap the fault's factor × the contract) and the utility's
+    requests ``events`` (``grid.curtailment``, ``Flex.events``). :func:`dcsim.engine.loop.exogenous` holds each tick to
+    the lowest of them in force in any part of it (:func:`~dcsim.power.grid.cap_over`), one rule for both; the faults'
+    list is built once per run (``Flex.fault_caps`` in :func:`build_flex`, else in :func:`dcsim.engine.loop.simulate`)
+    and passed in (until 2026-12-05 a run with no issue-18 model rebuilt it every chunk). Until 2026-12-05 the faults
+    were read at mid-tick, so a 1-min curtailment fault at 17:05 inside a 15-min tick left the reference hall at
+    490 kW against its 297-kW cap, reported as met (``interconnect_exceeded_s`` 0)."""
+    out = [] if m.faults is None else [CurtailmentEvent(a, b, 1.0 - f, None, 0.0)
+                                       for a, b, f in m.faults.curtailment_windows()]
+    return out + list(events)
 
 
 def load_per_level(cv, rate_tok_s, avail) -> np.ndarray:
@@ -269,7 +283,7 @@ class Flex:
     first_throttle_s: float | None = None
     first_shed_s: float | None = None
     battery_ceiling_w: float = math.inf  # the site load the battery may lift the meter budget to (build_flex)
-    caps: list | None = None  # every lowering of the meter cap, faults and requests (loop.curtailment_caps, once)
+    fault_caps: list = field(default_factory=list)  # the curtailment faults' cap lowerings (curtailment_caps, once)
 
     @property
     def top(self) -> int:
@@ -318,7 +332,8 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
     events = curtailment_events(sc.grid.curtailment if sc.grid is not None else None, horizon, run_start(m), seed)
     t_mid = (np.arange(n_ticks) + 0.5) * dt
     price, carbon = price_carbon_per_tick(m, t_mid)
-    fx = Flex(m=m, dt=dt, n_ticks=n_ticks, contract_w=contract, events=events, price=price, carbon=carbon)
+    fx = Flex(m=m, dt=dt, n_ticks=n_ticks, contract_w=contract, events=events, price=price, carbon=carbon,
+              fault_caps=curtailment_caps(m))
     cv = m.curves
     fx.it_max_w = 1.05 * float(max(np.max(cv.it_pq), np.max(cv.it_c)))
     fx.policy_none = sc.controller.policy == "none"
@@ -379,8 +394,7 @@ class FlexChunk:
         # a cap below the contract (a utility request or a curtailment fault): the battery covers the cut
         self.event = (ex.interconnect_w < fx.contract_w * (1 - 1e-12)).tolist()
         # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
-        self.request = (cap_over(fx.events, ex.t_s, fx.dt, fx.contract_w) < fx.contract_w * (1 - 1e-12)
-                        if fx.events else np.zeros(n, dtype=bool))
+        self.request = ex.request  # (loop.exogenous, which capped them)
         self.notice = notice_at(fx.events, self.tm).tolist() if fx.events else [False] * n
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
