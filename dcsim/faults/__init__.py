@@ -226,8 +226,8 @@ class FaultSchedule:
         rule (:func:`dcsim.engine.flex.curtailment_caps`: a tick any part of which lies in one runs at the lowest cap
         in force over it). Until 2026-12-05 the factor was read at each tick's middle (``interconnect_factor(t)``): a
         curtailment shorter than half a tick, or the part of one past its last tick's middle, was not enforced."""
-        return [(float(w["start_s"]), float(w["end_s"]), w["interconnect_factor"]) for w in self.windows()
-                if w["kind"] == "curtailment"]
+        return [(float(s.start), float(s.end), self._curtail_factor(s)) for s in self.specs
+                if isinstance(s, CurtailmentSpec)]
 
     def cooling_factor(self, t) -> np.ndarray:
         """Multiplier (0..1) on heat-rejection capacity at ``t``: product of active outages."""
