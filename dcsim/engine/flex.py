@@ -65,8 +65,8 @@ from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, t
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "curtailment_caps", "die_groups", "die_limit_errors", "group_gpu_w", "load_per_level",
-           "throttle_level", "thermal_params_of",
+__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "curtailment_caps", "die_groups", "die_limit_errors",
+           "group_gpu_w", "load_per_level", "throttle_level", "thermal_params_of",
            "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
            "inlet_allowable_figures", "inlet_allowable_warning"]
 
