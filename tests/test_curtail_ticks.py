@@ -85,7 +85,7 @@ def test_the_summary_says_the_hours_enforced_only_where_they_differ():
 @pytest.mark.parametrize("start,duration,ticks", [("1025 min", "1 min", 1),     # 17:05, shorter than half a tick
                                                   ("1030 min", "10 min", 2)])   # from past the middle of its 1st tick
 def test_a_curtailment_fault_not_filling_whole_ticks_caps_them_as_a_request_does(start, duration, ticks):
-    # the `curtailment` fault is a request without notice: enforced by the same rule (loop.curtailment_caps); until
+    # the `curtailment` fault is a request without notice: enforced by the same rule (flex.curtailment_caps); until
     # 2026-12-05 it was read at mid-tick and the 1-min one left the hall at 490 kW against its 297-kW cap
     r = dcsim.run(str(REF), overrides={"controller.tick": "15 min", "duration": "24 h", "faults": [
         {"kind": "curtailment", "start": start, "duration": duration, "fraction": "60%"}]})
@@ -116,3 +116,28 @@ def test_a_fault_and_a_request_over_one_tick_take_the_lower_cap():
     assert ts["interconnect_w"][i + 1] == CONTRACT
     # the grid's curtailment column marks the request's tick (the fault is not a request)
     assert ts["curtailment"][i] == 1 and r.report["grid"]["curtailment"]["enforced_hours"] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("grid", [False, True])
+def test_the_curtailment_faults_are_read_once_per_run(monkeypatch, grid):
+    # the faults' cap lowerings are built once per run and passed to every chunk's exogenous inputs (build_flex, or
+    # simulate without an issue-18 model); until 2026-12-05 a run without one rebuilt them every chunk
+    from dcsim.engine.loop import CHUNK_TICKS
+    from dcsim.faults import FaultSchedule
+
+    calls = []
+    orig = FaultSchedule.curtailment_windows
+    monkeypatch.setattr(FaultSchedule, "curtailment_windows", lambda self: calls.append(1) or orig(self))
+    over = {"controller.tick": "10 s", "duration": "24 h",
+            "faults": [{"kind": "curtailment", "start": "17 h", "duration": "30 min", "fraction": "60%"}]}
+    if grid:
+        over["grid"] = _request("20 h", "15 min")
+    r = dcsim.run(str(REF), overrides=over)
+    assert r.timeseries["t_s"].size > 2 * CHUNK_TICKS  # several chunks
+    assert np.any(np.isclose(r.timeseries["interconnect_w"], 0.6 * CONTRACT))  # the fault capped its ticks
+    assert len(calls) == 1
+    if grid:  # the grid's curtailment column marks the request's ticks alone, not the fault's (Exogenous.request)
+        ts = r.timeseries
+        fault = overlaps(ts["t_s"], 10.0, 17 * 3600.0, 17.5 * 3600.0)
+        assert np.all(np.isclose(ts["interconnect_w"][fault], 0.6 * CONTRACT)) and not np.any(ts["curtailment"][fault])
+        assert int(np.sum(ts["curtailment"])) == 90  # 20:00-20:15 in 10-s ticks

@@ -282,7 +282,7 @@ def test_chiller_trip_throttles_then_sheds_then_recovers(trip):
     assert not shed[-1]
     # the die limit holds at the throttled clock: T_space + r_th·P ≤ t_limit (P the tick's GPU power per GPU in
     # service at the held level, T_space at the end of the tick before, when the level is chosen on that tick's work:
-    # dcsim.engine.flex.gpu_w_per_level). Measured max 87.00 degC against 87 (until 2026-12-05 the level's full-batch
+    # dcsim.engine.flex.group_gpu_w). Measured max 87.00 degC against 87 (until 2026-12-05 the level's full-batch
     # power was compared, and the die ran 2-13 K under the limit at the first throttle: tests/test_thermal_throttle_load.py)
     th = trip.report["thermal"]
     i = np.flatnonzero(thr)

@@ -12,7 +12,7 @@ import pytest
 
 import dcsim
 from dcsim.engine.build import build_models
-from dcsim.engine.flex import gpu_w_per_level
+from dcsim.engine.flex import load_per_level, die_groups, group_gpu_w, thermal_params_of
 from dcsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,19 +49,30 @@ def test_the_clock_steps_down_only_when_the_die_reaches_its_limit(start):
 def test_gpu_power_per_level_follows_the_load():
     m = build_models(load_scenario(TRIP))
     cv = m.curves
-    full = gpu_w_per_level(cv, m.gpus, np.inf, 1.0)
+    (dg,) = die_groups(m, thermal_params_of(m))  # one rack group: the fleet's curve and GPU count
+
+    def gpu_w(rate, avail):  # what the throttle reads: the group's per-GPU power at each level serving the rate
+        return group_gpu_w(dg, cv.u, load_per_level(cv, rate, avail))
+
+    full = gpu_w(np.inf, 1.0)
     g = m.groups[0]
     # at full batch: the node table's full-batch power of each level, per GPU (one rack group)
     assert full == pytest.approx(np.asarray(g.table.gpu[:, -1], float) / g.node.gpus_per_replica, rel=1e-12)
     # a light load draws less at every level; a rate beyond a level's full batch runs it full
     top_rate = float(cv.rate_pq[-1, -1])
-    light = gpu_w_per_level(cv, m.gpus, 0.2 * top_rate, 1.0)
+    light = gpu_w(0.2 * top_rate, 1.0)
     assert np.all(light < full) and light[-1] < 0.8 * full[-1]
-    assert gpu_w_per_level(cv, m.gpus, top_rate, 1.0)[0] == pytest.approx(full[0])
+    assert gpu_w(top_rate, 1.0)[0] == pytest.approx(full[0])
     # the rate is served by the share in service: half the fleet at half the rate draws what the whole does at all of it
-    assert gpu_w_per_level(cv, m.gpus, 0.1 * top_rate, 0.5) == pytest.approx(light, rel=1e-12)
+    assert gpu_w(0.1 * top_rate, 0.5) == pytest.approx(light, rel=1e-12)
     # with IT shed (nothing in service) every level reads full batch
-    assert gpu_w_per_level(cv, m.gpus, 1.0, 0.0) == pytest.approx(full)
+    assert gpu_w(1.0, 0.0) == pytest.approx(full)
+    # vectorised over ticks (the record's die column): column n is the tick-n reading
+    rates, avails = np.array([np.inf, 0.2 * top_rate, 0.1 * top_rate, 1.0]), np.array([1.0, 1.0, 0.5, 0.0])
+    many = group_gpu_w(dg, cv.u, load_per_level(cv, rates, avails))
+    assert many.shape == (full.size, 4)
+    for n, (rt, av) in enumerate(zip(rates, avails)):
+        assert np.array_equal(many[:, n], gpu_w(rt, av))
 
 
 def test_the_first_throttle_is_the_first_throttled_tick_not_a_shed():

@@ -35,7 +35,7 @@ record uses, on one tick); a thermal-only tick estimates them on a per-chunk gri
   meter exceeding its cap (``storage.unmet_energy_j``);
 * the thermal model gives the GPU power that keeps the die at its limit at the new
   white-space temperature; the next tick's clock is held at or below the highest level whose
-  GPU power serving the tick's work (:func:`gpu_w_per_level`: at the load that serves it, full batch
+  GPU power serving the tick's work (:func:`group_gpu_w`: at the load that serves it, full batch
   where the level cannot) fits (thermal DVFS, mode ``uniform_cap``); when no level fits, or the
   white space passes its shutdown limit, IT is shed (replicas off) until the room is back
   ``RESTART_MARGIN_K`` under that limit and the lowest level fits again. With thermal
@@ -58,15 +58,15 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from dcsim.engine.tables import in_service_it_w, supply_curves
-from dcsim.power.grid import cap_over, curtailment_events, curtailment_summary, notice_at, series_at
+from dcsim.power.grid import CurtailmentEvent, curtailment_events, curtailment_summary, notice_at, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.scenario.base import FieldError
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
 from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
-__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "die_groups", "die_limit_errors", "gpu_w_per_level",
-           "throttle_level", "thermal_params_of",
+__all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "curtailment_caps", "die_groups", "die_limit_errors",
+           "group_gpu_w", "load_per_level", "throttle_level", "thermal_params_of",
            "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
            "inlet_allowable_figures", "inlet_allowable_warning"]
 
@@ -113,27 +113,38 @@ def price_carbon_per_tick(m, t_mid_s: np.ndarray) -> tuple[np.ndarray | None, np
     return out[0], out[1]
 
 
-def _load_per_level(cv, rate_tok_s: float, avail: float) -> list[float]:
-    """The fleet's common load fraction at each clock level serving ``rate_tok_s`` on the share ``avail`` in service:
-    the load that serves it, at most the level's full batch (a level too slow for it runs full); ``avail`` 0 (IT shed)
-    reads every level at full batch. One per tick for every rack group (:func:`throttle_level`)."""
-    r = rate_tok_s / avail if avail > 1e-12 else math.inf
-    u = cv.u
-    return [float(np.interp(r, rate_k, u)) for rate_k in cv.rate_pq]
+def curtailment_caps(m, events=()) -> list[CurtailmentEvent]:
+    """Every lowering of the meter cap in the run, as :class:`~dcsim.power.grid.CurtailmentEvent`: the
+    ``curtailment`` faults (a request without notice, its cap the fault's factor × the contract) and the utility's
+    requests ``events`` (``grid.curtailment``, ``Flex.events``). :func:`dcsim.engine.loop.exogenous` holds each tick to
+    the lowest of them in force in any part of it (:func:`~dcsim.power.grid.cap_over`), one rule for both; the faults'
+    list is built once per run (``Flex.fault_caps`` in :func:`build_flex`, else in :func:`dcsim.engine.loop.simulate`)
+    and passed in (until 2026-12-05 a run with no issue-18 model rebuilt it every chunk). Until 2026-12-05 the faults
+    were read at mid-tick, so a 1-min curtailment fault at 17:05 inside a 15-min tick left the reference hall at
+    490 kW against its 297-kW cap, reported as met (``interconnect_exceeded_s`` 0)."""
+    out = [] if m.faults is None else [CurtailmentEvent(a, b, 1.0 - f, None, 0.0)
+                                       for a, b, f in m.faults.curtailment_windows()]
+    return out + list(events)
 
 
-def gpu_w_per_level(cv, gpus: int, rate_tok_s: float, avail: float, gpu_pq=None) -> np.ndarray:
-    """Per-GPU power (W) at each clock level serving ``rate_tok_s`` tokens/s on the share ``avail`` of the fleet in
-    service: each level at the load that serves the rate, at most its full batch (a level too slow for it runs full),
-    on the supply curves' GPU power vs load (``SupplyCurves.gpu_pq``, the node tables' power vs batch per clock level,
-    all rack groups together, divided by the fleet's ``gpus``). What the thermal limit compares with the GPU power the
-    die allows (docs/thermal-dynamics.md); ``avail`` 0 (IT shed) reads every level at full batch.
+def load_per_level(cv, rate_tok_s, avail) -> np.ndarray:
+    """The fleet's common load fraction at each clock level serving ``rate_tok_s`` on the share ``avail`` in service,
+    (K,) for one tick or (K, n) for arrays of ticks: the load that serves it, at most the level's full batch (a level
+    too slow for it runs full); ``avail`` 0 (IT shed) reads every level at full batch. Read once per tick for every
+    rack group (:func:`throttle_level`), and for a run's record at once (:meth:`FlexChunk._die_columns`)."""
+    rate, a = np.asarray(rate_tok_s, dtype=float), np.asarray(avail, dtype=float)
+    r = np.where(a > 1e-12, rate / np.where(a > 1e-12, a, 1.0), np.inf)
+    return np.array([np.interp(r, rate_k, cv.u) for rate_k in cv.rate_pq], dtype=float)
 
-    ``gpu_pq`` (K, U): one rack group's GPU power vs the fleet's common load fraction (:attr:`DieGroup.gpu_pq`), with
-    ``gpus`` that group's: its own GPUs' power at each level, the fleet spreading the rate evenly (uniform_cap)."""
-    curve = cv.gpu_pq if gpu_pq is None else gpu_pq
-    return np.array([float(np.interp(u, cv.u, curve[k])) / gpus
-                     for k, u in enumerate(_load_per_level(cv, rate_tok_s, avail))])
+
+def group_gpu_w(g, x, loads) -> np.ndarray:
+    """Per-GPU power (W) of rack group ``g`` (:class:`DieGroup`) at each clock level, at that level's load ``loads[k]``
+    (:func:`load_per_level`: (K,) for one tick, (K, n) for ticks) on the group's per-GPU curve
+    (:attr:`DieGroup.gpu_w_pq`, the node tables' GPU power vs the fleet's common load fraction ``x`` = ``cv.u`` per
+    clock level, rack limits applied, divided by the group's GPUs): the fleet spreading the rate evenly (uniform_cap).
+    What the thermal limit compares with the GPU power the die allows (:func:`throttle_level`), and what the record's
+    die column splits the fleet's GPU power by (docs/thermal-dynamics.md). One group reads the fleet's curve."""
+    return np.array([np.interp(u, x, row) for u, row in zip(loads, g.gpu_w_pq, strict=True)], dtype=float)
 
 
 @dataclass(frozen=True)
@@ -177,13 +188,14 @@ def die_groups(m, p) -> list[DieGroup]:
     return out
 
 
-def die_limit_errors(m, p) -> list[tuple[str, str]]:
+def die_limit_errors(m, p, groups: list[DieGroup] | None = None) -> list[tuple[str, str]]:
     """(field, reason) of each rack group whose die limit is at or under the loop's setpoint ``p.setpoint_c`` (resolved
     params): its dies would be over their limit with the plant holding its setpoint and no GPU drawing power, so no
     level ever fits — the run would shed at its first engaged tick and could never restart. Until 2026-12-05 accepted.
-    ``racks[i].gpu_thermal.t_limit`` where the group sets it, else ``facility.thermal.gpu.t_limit``."""
+    ``racks[i].gpu_thermal.t_limit`` where the group sets it, else ``facility.thermal.gpu.t_limit``. ``groups``: the
+    run's :func:`die_groups` where already built (:func:`build_flex`), else built here (preflight)."""
     out = []
-    for i, g in enumerate(die_groups(m, p)):
+    for i, g in enumerate(die_groups(m, p) if groups is None else groups):
         if g.t_limit_c <= p.setpoint_c:
             own = m.scenario.racks[i].gpu_thermal
             path = (f"racks[{i}].gpu_thermal.t_limit" if own is not None and own.t_limit is not None
@@ -204,24 +216,20 @@ def thermal_params_of(m):
 def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: float, avail: float) -> tuple[int, int]:
     """(clock level, group that sets it) of the thermal throttle at white-space (coolant) temperature ``t_space_c``
     for the work ``rate_tok_s`` on the share ``avail`` in service: for each group the highest level whose per-GPU power
-    serving that work keeps its dies at or under their limit, P ≤ (t_limit − T_s)/r_th (:func:`gpu_w_per_level`;
+    serving that work keeps its dies at or under their limit, P ≤ (t_limit − T_s)/r_th (:func:`group_gpu_w`;
     -1: not even the lowest level), and the fleet's level the lowest of them — the uniform_cap the throttle sets holds
     one clock level for every replica, so the hottest group's dies set it (docs/thermal-dynamics.md, "Several rack
     groups"). The group is the first whose level is that lowest (ties: the first listed).
 
-    The load at each level is read once for all groups (:func:`_load_per_level`), each group's power on its per-GPU
-    curve (:attr:`DieGroup.gpu_w_pq`) from the lowest level up, stopping at the first level over its limit (the power
-    is held monotone in clock: a level fits only if it and every level under it do)."""
-    us = _load_per_level(cv, rate_tok_s, avail)
-    x = cv.u
+    The load at each level is read once for all groups (:func:`load_per_level`), each group's power at every level
+    on its per-GPU curve (:func:`group_gpu_w`); a level fits only if it and every level under it do (the power is held
+    monotone in clock: the first level over the limit bounds the fit)."""
+    us = load_per_level(cv, rate_tok_s, avail)
     best, who = None, 0
     for i, g in enumerate(groups):
         allowed = (g.t_limit_c - t_space_c) / g.r_th_k_per_w * (1 + 1e-12)  # allowed_gpu_power_w, scalar
-        k = -1
-        for kk, (u, row) in enumerate(zip(us, g.gpu_w_pq)):
-            if float(np.interp(u, x, row)) > allowed:
-                break
-            k = kk
+        over = group_gpu_w(g, cv.u, us) > allowed
+        k = int(np.argmax(over)) - 1 if over.any() else over.size - 1  # the levels under the first one over
         if best is None or k < best:
             best, who = k, i
     return best, who
@@ -275,7 +283,7 @@ class Flex:
     first_throttle_s: float | None = None
     first_shed_s: float | None = None
     battery_ceiling_w: float = math.inf  # the site load the battery may lift the meter budget to (build_flex)
-    caps: list | None = None  # every lowering of the meter cap, faults and requests (loop.curtailment_caps, once)
+    fault_caps: list = field(default_factory=list)  # the curtailment faults' cap lowerings (curtailment_caps, once)
 
     @property
     def top(self) -> int:
@@ -324,7 +332,8 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
     events = curtailment_events(sc.grid.curtailment if sc.grid is not None else None, horizon, run_start(m), seed)
     t_mid = (np.arange(n_ticks) + 0.5) * dt
     price, carbon = price_carbon_per_tick(m, t_mid)
-    fx = Flex(m=m, dt=dt, n_ticks=n_ticks, contract_w=contract, events=events, price=price, carbon=carbon)
+    fx = Flex(m=m, dt=dt, n_ticks=n_ticks, contract_w=contract, events=events, price=price, carbon=carbon,
+              fault_caps=curtailment_caps(m))
     cv = m.curves
     fx.it_max_w = 1.05 * float(max(np.max(cv.it_pq), np.max(cv.it_c)))
     fx.policy_none = sc.controller.policy == "none"
@@ -342,11 +351,12 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
         # clock level is its node table's (die_groups). Until 2026-12-05 it was overwritten with rack group 0's table,
         # read nowhere, with the full-batch power per level (gpu_level_w)
         p = thermal_params_of(m)
-        errs = die_limit_errors(m, p)
+        groups = die_groups(m, p)
+        errs = die_limit_errors(m, p, groups)
         if errs:  # preflight refuses the same (flex_errors), naming the file; here for a direct caller
             raise FieldError(*errs[0])
         fx.th = p
-        fx.th_groups = die_groups(m, p)
+        fx.th_groups = groups
         fx.th_free_q = not fs.thermal.preemptive_cap
         fx.k_th = m.clocks.size - 1
         fx.it_full_w = float(m.curves.it_pq[-1][-1])
@@ -384,8 +394,7 @@ class FlexChunk:
         # a cap below the contract (a utility request or a curtailment fault): the battery covers the cut
         self.event = (ex.interconnect_w < fx.contract_w * (1 - 1e-12)).tolist()
         # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
-        self.request = (cap_over(fx.events, ex.t_s, fx.dt, fx.contract_w) < fx.contract_w * (1 - 1e-12)
-                        if fx.events else np.zeros(n, dtype=bool))
+        self.request = ex.request  # (loop.exogenous, which capped them)
         self.notice = notice_at(fx.events, self.tm).tolist() if fx.events else [False] * n
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
@@ -753,7 +762,7 @@ class FlexChunk:
         """(``thermal_group``, ``thermal_die_c``) of the first ``j`` ticks: the rack group whose dies the record follows
         and their temperature, T_s + r_th,g·P_g, P_g the group's per-GPU power: the record's GPU power ``gpu_w`` per
         GPU in service, split between the groups as their curves split it at the tick's clock level serving the tick's
-        work (:func:`gpu_w_per_level`'s reading of each group's curve; the record's own power, so a capped tick's
+        work (:func:`group_gpu_w`'s reading of each group's curve; the record's own power, so a capped tick's
         frontier point counts, and one group's die is exactly T_s + r_th·gpu_power_w/gpus_in_service, what the thermal
         figure always drew). NaN on shed ticks (no GPU running). On a throttled or shed tick the group is the one that set the
         level; on any other the group nearest its limit (one group: 0). What plots/thermal.png draws against that
@@ -763,16 +772,10 @@ class FlexChunk:
         served = np.asarray(self.cols["served"][:j], dtype=float)
         level = np.asarray(self.cols["level"][:j], dtype=np.int64)
         avail = np.asarray(self.avail[:j], dtype=float)
-        r = np.where(avail > 1e-12, served / np.maximum(avail, 1e-12), np.inf)
-        u = np.empty(j)
-        for k in np.unique(level):  # the load that serves the tick's work at its clock (its full batch at most)
-            sel = level == k
-            u[sel] = np.interp(r[sel], cv.rate_pq[k], cv.u)
-        w = np.empty((len(gs), j))  # each group's per-GPU power on its curve
-        for i, g in enumerate(gs):
-            for k in np.unique(level):
-                sel = level == k
-                w[i, sel] = np.interp(u[sel], cv.u, g.gpu_pq[k]) / g.gpus
+        loads = load_per_level(cv, served, avail)  # (K, j): the load that serves the tick's work at each clock level
+        cols = np.arange(j)
+        # each group's per-GPU power on its curve, at the tick's level (group_gpu_w: as the throttle reads it)
+        w = np.array([group_gpu_w(g, cv.u, loads)[level, cols] for g in gs]).reshape(len(gs), j)
         gpus = np.array([g.gpus for g in gs], dtype=float)
         mean = gpus @ w / float(np.sum(gpus))
         ratio = (np.ones((1, j)) if len(gs) == 1 else  # one group: the record's power per GPU itself

@@ -27,11 +27,11 @@ from dcsim.engine.controller import (
     ArrivalWindow, Controller, awake_curves, awake_groups, per_awake_count, power_down_for, queue_step,
     serving_replicas,
 )
-from dcsim.engine.flex import FlexChunk, build_flex
+from dcsim.engine.flex import FlexChunk, build_flex, curtailment_caps
 from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
-from dcsim.power.grid import CurtailmentEvent, cap_over
+from dcsim.power.grid import cap_over
 from dcsim.serving.slo_estimate import critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_of, binding_simulated, closed_door
 
@@ -66,6 +66,7 @@ class Exogenous:
     asleep: np.ndarray             # replicas in standby (count)
     it_budget_w: np.ndarray        # IT power (W) the serving replicas and every rack's overhead may draw by the
                                    # budgets (the cooling one lifted where thermal dynamics store heat), parked_w aside
+    request: np.ndarray            # bool: held to a utility request's cap (grid.curtailment; not a curtailment fault)
     overhead_w: float              # rack overhead power (W), not scaled by availability
 
     def head(self, n: int) -> "Exogenous":
@@ -74,24 +75,17 @@ class Exogenous:
                                             if f.name != "overhead_w"})
 
 
-def curtailment_caps(m: Models, events=()) -> list[CurtailmentEvent]:
-    """Every lowering of the meter cap in the run, as :class:`~dcsim.power.grid.CurtailmentEvent`: the
-    ``curtailment`` faults (a request without notice, its cap the fault's factor × the contract) and the utility's
-    requests ``events`` (``grid.curtailment``, ``Flex.events``). :func:`exogenous` holds each tick to the lowest of them
-    in force in any part of it (:func:`~dcsim.power.grid.cap_over`), one rule for both, and reads the list built once
-    per run (``Flex.caps``): until 2026-12-05 the faults were read at mid-tick, so a 1-min curtailment fault at 17:05
-    inside a 15-min tick left the reference hall at 490 kW against its 297-kW cap, reported as met
-    (``interconnect_exceeded_s`` 0)."""
-    out = [] if m.faults is None else [CurtailmentEvent(a, b, 1.0 - f, None, 0.0)
-                                       for a, b, f in m.faults.curtailment_windows()]
-    return out + list(events)
-
-
 def exogenous(m: Models, i0: int, i1: int, dt: float,
               availability: Callable[[np.ndarray], np.ndarray] | None = None, flex=None,
-              extra_w=0.0, target_w: float | None = None, power_down=None) -> Exogenous:
+              extra_w=0.0, target_w: float | None = None, power_down=None, caps=None) -> Exogenous:
     """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick; the meter cap over
     the whole tick: :func:`curtailment_caps`).
+
+    ``caps``: the run's ``curtailment`` faults as cap lowerings (:func:`curtailment_caps` of ``m``, built once per run:
+    ``Flex.fault_caps`` by :func:`~dcsim.engine.flex.build_flex`, else by :func:`simulate`); ``None`` builds them here
+    (a direct caller). The utility's requests are ``flex.events``; each tick is held to the lowest cap of either in
+    force in any part of it, and ``Exogenous.request`` marks the ticks a request caps (the grid's ``curtailment``
+    column).
 
     ``flex`` (:class:`dcsim.engine.flex.Flex`): the utility's curtailment requests lower the cap,
     and thermal dynamics without pre-emptive cap lift the instant cooling budget (heat is stored;
@@ -113,14 +107,18 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     demand = m.demand_tok_s(t, dt)  # exact per-tick tokens for traces (issue 17.4)
     t_db, t_wb = m.facility.weather.at(tm)
     t_db, t_wb = np.array(t_db, dtype=float), np.array(t_wb, dtype=float)
-    # the contract, or the lowest curtailment (a fault or a utility request) in force in any part of the tick
-    if flex is None:
-        caps = curtailment_caps(m)
-    else:  # built once per run, on first use
-        if flex.caps is None:
-            flex.caps = curtailment_caps(m, flex.events)
-        caps = flex.caps
-    cap = cap_over(caps, t, dt, float(m.facility.interconnect_w))
+    # the contract, or the lowest curtailment (a fault or a utility request) in force in any part of the tick: the
+    # faults' lowest and the requests' lowest, the lower of the two (the same figure as one pass over both lists)
+    if caps is None:
+        caps = flex.fault_caps if flex is not None else curtailment_caps(m)
+    contract = float(m.facility.interconnect_w)
+    cap = cap_over(caps, t, dt, contract)
+    if flex is not None and flex.events:
+        cap_req = cap_over(flex.events, t, dt, contract)
+        request = cap_req < contract * (1 - 1e-12)
+        cap = np.minimum(cap, cap_req)
+    else:
+        request = np.zeros(t.shape, dtype=bool)
     avail = np.ones(t.shape)
     cool_factor = np.ones(t.shape)
     fx = m.faults
@@ -204,7 +202,7 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
         fit_frontier=fit_frontier,
         fit_levels=fit_levels,
         availability=avail, awake=awake, parked_w=parked_w, asleep=asleep, overhead_w=ovh,
-        it_budget_w=it_budget,
+        it_budget_w=it_budget, request=request,
     )
 
 
@@ -252,6 +250,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
     fx = build_flex(m, dt, n_ticks)  # issue 18: grid events, storage, thermal dynamics, deferrable work
     if fx is not None:
         fx.sink, fx.operating_point = ctl.note, operating_point
+    caps = fx.fault_caps if fx is not None else curtailment_caps(m)  # the curtailment faults, once per run
     # several model pools (racks[].serves) share the budget: dcsim.engine.pools (hetero)
     mp = PoolTicker(m, ctl.hold_s, request_engine, availability) if m.multi_pool else None
 
@@ -290,7 +289,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
         while i0 < n_ticks:
             st["boundary"] = False
             i1 = min(n_ticks, i0 + CHUNK_TICKS)
-            ex = exogenous(m, i0, i1, dt, availability, fx, power_down=power_down)
+            ex = exogenous(m, i0, i1, dt, availability, fx, power_down=power_down, caps=caps)
             fc = _flex_chunk(m, fx, ex, i0, i1, dt, availability)
             n = i1 - i0
             # plain Python floats in the per-tick loop (numpy scalars cost ~10x more per operation)

@@ -133,7 +133,7 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
     t0 = ts["t_s"]
     for w in schedule.windows():
         if w["kind"] == "curtailment":
-            # the ticks held to its cap: any part of which lies in it (loop.curtailment_caps; by mid-time, a 1-min
+            # the ticks held to its cap: any part of which lies in it (flex.curtailment_caps; by mid-time, a 1-min
             # curtailment inside a 15-min tick had no tick and cost nothing while the tick ran at its cap)
             sel = overlaps(t0, dt, w["start_s"], w["end_s"])
             after = overlaps(t0, dt, w["start_s"], math.inf)

@@ -6,7 +6,7 @@ stream of the scenario (vectorized per-replica renewal processes), and returns a
 
 * ``availability(t)``        fraction of replicas in service, 0..1 (piecewise constant);
 * ``curtailment_windows()``  the curtailments' windows and their multipliers on the utility cap (enforced over
-  whole ticks, as the grid's curtailment requests: :func:`dcsim.engine.loop.curtailment_caps`);
+  whole ticks, as the grid's curtailment requests: :func:`dcsim.engine.flex.curtailment_caps`);
 * ``weather(t, t_db_c, t_wb_c)`` outdoor temperatures with heat-wave offsets (degC);
 * ``cooling_factor(t)``      multiplier on heat-rejection capacity (chiller / cooling-unit failures).
 
@@ -223,11 +223,11 @@ class FaultSchedule:
     def curtailment_windows(self) -> list[tuple[float, float, float]]:
         """``(start_s, end_s, factor)`` of each ``curtailment`` fault: the interconnect cap is ``factor`` (0..1) × the
         contract during ``[start_s, end_s)``. The engine enforces them as the utility's curtailment requests, by one
-        rule (:func:`dcsim.engine.loop.curtailment_caps`: a tick any part of which lies in one runs at the lowest cap
+        rule (:func:`dcsim.engine.flex.curtailment_caps`: a tick any part of which lies in one runs at the lowest cap
         in force over it). Until 2026-12-05 the factor was read at each tick's middle (``interconnect_factor(t)``): a
         curtailment shorter than half a tick, or the part of one past its last tick's middle, was not enforced."""
-        return [(float(w["start_s"]), float(w["end_s"]), w["interconnect_factor"]) for w in self.windows()
-                if w["kind"] == "curtailment"]
+        return [(float(s.start), float(s.end), self._curtail_factor(s)) for s in self.specs
+                if isinstance(s, CurtailmentSpec)]
 
     def cooling_factor(self, t) -> np.ndarray:
         """Multiplier (0..1) on heat-rejection capacity at ``t``: product of active outages."""

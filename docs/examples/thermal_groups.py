@@ -13,7 +13,7 @@ import yaml
 
 import dcsim
 from dcsim.engine.build import build_models
-from dcsim.engine.flex import die_groups, gpu_w_per_level
+from dcsim.engine.flex import load_per_level, die_groups, group_gpu_w
 from dcsim.scenario import load_scenario
 from dcsim.thermal.dynamics import thermal_params
 
@@ -52,8 +52,8 @@ for name, own in cases.items() if __name__ == "__main__" else ():  # imported (b
           f"output tokens lost {r.report['faults_total']['tokens_lost'] / 1e6:.0f} M")
     for gi, g in enumerate(groups):
         # each throttled tick: the white space at its end + r_th x the group's GPU power at the tick's level and rate
-        die = [ts["t_space_c"][j] + g.r_th_k_per_w * gpu_w_per_level(
-            m.curves, g.gpus, ts["achieved_tok_s"][j], ts["gpus_in_service"][j] / m.gpus, g.gpu_pq)[
+        die = [ts["t_space_c"][j] + g.r_th_k_per_w * group_gpu_w(
+            g, m.curves.u, load_per_level(m.curves, ts["achieved_tok_s"][j], ts["gpus_in_service"][j] / m.gpus))[
             int(ts["thermal_level"][j])] for j in thr]
         print(f"  {g.name:7s} {g.gpu:9s} die peak {max(die):6.2f} degC (limit {g.t_limit_c:g})  "
               f"set the level {th['groups'][gi]['throttle_set_s'] / 60:5.1f} min")
