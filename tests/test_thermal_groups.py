@@ -226,3 +226,23 @@ def test_a_die_limit_at_or_under_the_loop_setpoint_is_refused():
         build_flex(build_models(load_scenario(d)), 10.0, 10)
     d = _two_groups({"t_limit": 16})  # just above: accepted
     assert build_flex(build_models(load_scenario(d)), 10.0, 10).th_groups[1].t_limit_c == 16.0
+
+
+def test_a_room_caused_shed_names_no_group():
+    """A shed fired by the room passing its shutdown limit (the two-group trip at 45 degC) is no group's: the
+    ``thermal_group`` column on its ticks falls back to the group nearest its limit, as on an unthrottled tick (no GPU
+    runs, so each group's die reads the room: both at 87 degC, the first listed, the H100 hall). Until later on
+    2026-12-05 it named the B200s, the group binding the throttle on the tick before the shed."""
+    r = dcsim.run(_two_groups())
+    (room,) = _shed_notes(r)
+    assert "the room passed" in room["reason"]
+    ts = r.timeseries
+    shed = ts["thermal_shed"] > 0
+    assert shed.sum() > 10
+    assert np.all(ts["thermal_group"][shed] == 0)
+    assert np.all(np.isnan(ts["thermal_die_c"][shed]))
+    # the throttled ticks still follow the B200s, and the report's seconds count them only
+    thr = ts["thermal_throttled"] > 0
+    assert np.all(ts["thermal_group"][thr] == 1)
+    g = r.report["thermal"]["groups"]
+    assert g[1]["throttle_set_s"] == pytest.approx(r.report["thermal"]["throttled_s"]) and g[0]["throttle_set_s"] == 0.0

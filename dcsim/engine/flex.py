@@ -266,6 +266,7 @@ class Flex:
     throttled: bool = False
     th_groups: list = field(default_factory=list)  # DieGroup of each rack group (thermal dynamics)
     th_bind: int = 0                               # the group whose dies set the throttle level (th_groups index)
+    th_shed_group: int = -1  # while shed, what fired it: the group whose dies could not be held (index), -1 the room
     it_full_w: float = 0.0
     dq: DeferrableQueue | None = None
     share: float = 0.0
@@ -666,6 +667,7 @@ class FlexChunk:
         t_end = t + fx.dt
         if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
             fx.th_shed = True
+            fx.th_shed_group = bind if k_th < 0 else -1
             fx.first_shed_s = t_end if fx.first_shed_s is None else fx.first_shed_s
             # the cause, not the group count: a group's dies over their limit at the lowest level (that group's limit;
             # it sheds the whole fleet, one clock level for all), else the room past its shutdown limit. Until later
@@ -691,7 +693,9 @@ class FlexChunk:
                     self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}"
                     if fx.throttled else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c,
                     **({"group": gb.name} if several and fx.throttled else {}))
-        fx.k_th, fx.th_bind = k_th, bind
+        # while shed, the record's group is what fired the shed: a room-caused shed names no group (-1: the record falls
+        # back to the group nearest its limit, _die_columns); until 2026-12-05 it named the group binding the throttle
+        fx.k_th, fx.th_bind = k_th, (fx.th_shed_group if fx.th_shed else bind)
         steady = (not fx.th_shed and k_th >= fx.top and not self.risk[j]
                   and abs(s.t_loop_c - p.setpoint_c) < 1e-3
                   and abs(s.t_space_c - (p.setpoint_c + heat / p.ua_w_per_k)) < 1e-2
@@ -764,8 +768,9 @@ class FlexChunk:
         GPU in service, split between the groups as their curves split it at the tick's clock level serving the tick's
         work (:func:`group_gpu_w`'s reading of each group's curve; the record's own power, so a capped tick's
         frontier point counts, and one group's die is exactly T_s + r_th·gpu_power_w/gpus_in_service, what the thermal
-        figure always drew). NaN on shed ticks (no GPU running). On a throttled or shed tick the group is the one that set the
-        level; on any other the group nearest its limit (one group: 0). What plots/thermal.png draws against that
+        figure always drew). NaN on shed ticks (no GPU running). On a throttled tick the group is the one that set the
+        level, on a shed tick the one whose dies fired the shed; on any other, a shed the room fired included (group -1),
+        the group nearest its limit (one group: 0). What plots/thermal.png draws against that
         group's limit (docs/thermal-dynamics.md, "Several rack groups")."""
         fx = self.fx
         cv, gs = fx.m.curves, fx.th_groups
