@@ -226,3 +226,65 @@ def test_a_die_limit_at_or_under_the_loop_setpoint_is_refused():
         build_flex(build_models(load_scenario(d)), 10.0, 10)
     d = _two_groups({"t_limit": 16})  # just above: accepted
     assert build_flex(build_models(load_scenario(d)), 10.0, 10).th_groups[1].t_limit_c == 16.0
+
+
+def test_a_room_caused_shed_names_no_group():
+    """A shed fired by the room passing its shutdown limit (the two-group trip at 45 degC) is no group's: the
+    ``thermal_group`` column on its ticks falls back to the group nearest its limit, as on an unthrottled tick (no GPU
+    runs, so each group's die reads the room: both at 87 degC, the first listed, the H100 hall). Until later on
+    2026-12-05 it named the B200s, the group binding the throttle on the tick before the shed."""
+    r = dcsim.run(_two_groups())
+    (room,) = _shed_notes(r)
+    assert "the room passed" in room["reason"]
+    ts = r.timeseries
+    shed = ts["thermal_shed"] > 0
+    assert shed.sum() > 10
+    assert np.all(ts["thermal_group"][shed] == 0)
+    assert np.all(np.isnan(ts["thermal_die_c"][shed]))
+    # the throttled ticks still follow the B200s, and the report's seconds count them only
+    thr = ts["thermal_throttled"] > 0
+    assert np.all(ts["thermal_group"][thr] == 1)
+    g = r.report["thermal"]["groups"]
+    assert g[1]["throttle_set_s"] == pytest.approx(r.report["thermal"]["throttled_s"]) and g[0]["throttle_set_s"] == 0.0
+
+
+def test_a_group_shed_restarts_a_margin_under_the_die_limit():
+    """A shed the dies fired (the B200s at a 48 degC limit, the room's shutdown limit out of reach) restarts only once
+    the lowest level would hold them DIE_RESTART_MARGIN_K (5 K) under their limit, as the room's shed restarts 5 K under
+    its own: until 2026-12-05 it restarted as soon as the lowest level fit, and here it shed 15 times in 7 minutes
+    (44:30-51:40 into the run), restarting 10-30 s after each shed (the same 15 in the example's 3 h). The dies still
+    never run over their limit."""
+    from dcsim.engine.flex import DIE_RESTART_MARGIN_K
+
+    d = _two_groups({"t_limit": 48})
+    d["facility"]["thermal"]["shed_inlet_limit"] = "80 degC"
+    m = build_models(load_scenario(d))
+    r = dcsim.run(d)
+    ts = r.timeseries
+    shed = ts["thermal_shed"] > 0
+    restarts = [a for a in r.controller_log if a["action"] == "thermal restart"]
+    assert len(_shed_notes(r)) == 1 and len(restarts) == 1
+    assert np.count_nonzero(np.diff(shed.astype(int))) == 2  # one shed, one restart
+    assert np.all(ts["thermal_group"][shed] == 1)  # the B200s fired it
+    # at the restart the B200s' lowest level at its full batch (the backlog waiting; node tables, not the throttle's
+    # reading) sits the margin under their limit: a die follows its coolant one to one at a given power
+    g = m.groups[1]
+    lim, tab = g.limits, g.table
+    w_rep = (min(lim.rack_power_limit_w, lim.rack_cooling_limit_w) - lim.rack_overhead_w) / lim.replicas_per_rack
+    p0 = float(tab.power_at_rate(0, min(float(tab.thr_max[0]), float(tab.rate_at_wall(0, w_rep))))[1])
+    p0 /= g.node.gpus_per_replica
+    r_th = r.report["thermal"]["groups"][1]["r_th_k_per_w"]
+    (rs,) = restarts
+    assert rs["t_space_c"] + r_th * p0 <= 48.0 - DIE_RESTART_MARGIN_K + 0.05
+    assert "'b200' (B200): GPUs at their lowest power 5 K under 48 degC" in rs["reason"]
+    # not held longer than that: the tick before the restart's, the margin did not hold yet
+    j = int(np.searchsorted(ts["t_s"], rs["t_s"])) - 2
+    assert shed[j] and ts["t_space_c"][j] + r_th * p0 > 48.0 - DIE_RESTART_MARGIN_K
+    # the dies stay under their limit: on every throttled tick (node tables), and on every tick with GPUs running from
+    # the first throttle on (the record's die of the group nearest or at its limit)
+    sub, p, die, limit = _dies(r, m)
+    assert sub["t_s"].size > 30 and np.all(die <= limit[None, :] + TOL_K), float(np.max(die - limit[None, :]))
+    first = [a for a in r.controller_log if a["action"] == "thermal throttle"][0]["t_s"]
+    on = (ts["t_s"] >= first) & ~shed
+    lim_of = np.array([x["t_limit_c"] for x in r.report["thermal"]["groups"]])[ts["thermal_group"]]
+    assert np.all(ts["thermal_die_c"][on] <= lim_of[on] + TOL_K)

@@ -78,6 +78,11 @@ DEFER_BUCKETS = 288
 #: GPUs shed for temperature restart once the white space is this far under its shutdown limit
 #: (assumption: a hysteresis band so that shed and restart do not alternate tick by tick).
 RESTART_MARGIN_K = 5.0
+#: GPUs shed because a rack group's dies could not be held under their limit at the lowest clock level restart only
+#: once that lowest level would hold every group's dies this far under their limit (assumption: the room's band,
+#: RESTART_MARGIN_K, for the same reason — without it the shed restarted as soon as the lowest level fit and shed and
+#: restart alternated every 10-30 s; at a given power a die follows its coolant one to one: 5 K of die is 5 K of room).
+DIE_RESTART_MARGIN_K = 5.0
 #: secant steps bounding a recovering plant's heat moved to the meter's headroom (FlexChunk._plant_cap)
 PLANT_CAP_ITERS = 8
 _USD_PER_MWH = 1.0 / 3.6e9
@@ -266,6 +271,7 @@ class Flex:
     throttled: bool = False
     th_groups: list = field(default_factory=list)  # DieGroup of each rack group (thermal dynamics)
     th_bind: int = 0                               # the group whose dies set the throttle level (th_groups index)
+    th_shed_group: int = -1  # while shed, what fired it: the group whose dies could not be held (index), -1 the room
     it_full_w: float = 0.0
     dq: DeferrableQueue | None = None
     share: float = 0.0
@@ -666,6 +672,7 @@ class FlexChunk:
         t_end = t + fx.dt
         if not fx.th_shed and (k_th < 0 or s.t_space_c >= p.shed_space_c):
             fx.th_shed = True
+            fx.th_shed_group = bind if k_th < 0 else -1
             fx.first_shed_s = t_end if fx.first_shed_s is None else fx.first_shed_s
             # the cause, not the group count: a group's dies over their limit at the lowest level (that group's limit;
             # it sheds the whole fleet, one clock level for all), else the room past its shutdown limit. Until later
@@ -675,9 +682,17 @@ class FlexChunk:
                     + (self._who(gb) + f"GPUs cannot be held under {gb.t_limit_c:g} degC at their lowest power"
                        if k_th < 0 else f"the room passed {p.shed_space_c:g} degC") + "; IT off",
                     t_space_c=s.t_space_c, **({"group": gb.name} if several and k_th < 0 else {}))
-        elif fx.th_shed and k_th >= 0 and s.t_space_c < p.shed_space_c - RESTART_MARGIN_K:
+        elif fx.th_shed and k_th >= 0 and s.t_space_c < p.shed_space_c - RESTART_MARGIN_K and (
+                fx.th_shed_group < 0 or throttle_level(fx.th_groups, fx.m.curves, s.t_space_c + DIE_RESTART_MARGIN_K,
+                                                       self.need, float(self.avail[j]))[0] >= 0):
+            # a shed the dies fired restarts only once the lowest level holds them DIE_RESTART_MARGIN_K under their
+            # limits (their power at T_s + margin fits): until 2026-12-05 as soon as it fit, and on the two-group trip
+            # with the B200s at a 48 degC limit shed and restart alternated 15 times in 3 h, 10-30 s apart
             fx.th_shed = False
-            fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} degC", t_space_c=s.t_space_c)
+            gb = fx.th_groups[max(fx.th_shed_group, 0)]
+            fx.note(t_end, "thermal restart", f"white space back to {s.t_space_c:.1f} degC" + (
+                "" if fx.th_shed_group < 0 else f"; {self._who(gb)}GPUs at their lowest power "
+                f"{DIE_RESTART_MARGIN_K:g} K under {gb.t_limit_c:g} degC"), t_space_c=s.t_space_c)
         k_th = max(k_th, 0)
         # no throttle note while IT is shed (no GPU runs; the room, not a die, is at its limit): at night chiller-trip's
         # room reached its shed limit first, and until 2026-12-05 the shed tick logged "thermal throttle: GPU die at
@@ -691,7 +706,9 @@ class FlexChunk:
                     self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit: clock held to level {k_th}"
                     if fx.throttled else "GPUs back under their temperature limit at full clock", t_space_c=s.t_space_c,
                     **({"group": gb.name} if several and fx.throttled else {}))
-        fx.k_th, fx.th_bind = k_th, bind
+        # while shed, the record's group is what fired the shed: a room-caused shed names no group (-1: the record falls
+        # back to the group nearest its limit, _die_columns); until 2026-12-05 it named the group binding the throttle
+        fx.k_th, fx.th_bind = k_th, (fx.th_shed_group if fx.th_shed else bind)
         steady = (not fx.th_shed and k_th >= fx.top and not self.risk[j]
                   and abs(s.t_loop_c - p.setpoint_c) < 1e-3
                   and abs(s.t_space_c - (p.setpoint_c + heat / p.ua_w_per_k)) < 1e-2
@@ -764,9 +781,10 @@ class FlexChunk:
         GPU in service, split between the groups as their curves split it at the tick's clock level serving the tick's
         work (:func:`group_gpu_w`'s reading of each group's curve; the record's own power, so a capped tick's
         frontier point counts, and one group's die is exactly T_s + r_th·gpu_power_w/gpus_in_service, what the thermal
-        figure always drew). NaN on shed ticks (no GPU running). On a throttled or shed tick the group is the one that set the
-        level; on any other the group nearest its limit (one group: 0). What plots/thermal.png draws against that
-        group's limit (docs/thermal-dynamics.md, "Several rack groups")."""
+        figure always drew). NaN on shed ticks (no GPU running). On a throttled tick the group is the one that set the
+        level, on a shed tick the one whose dies fired the shed; on any other, a shed the room fired included
+        (group -1), the group nearest its limit (one group: 0). What plots/thermal.png draws against that group's limit
+        (docs/thermal-dynamics.md, "Several rack groups")."""
         fx = self.fx
         cv, gs = fx.m.curves, fx.th_groups
         served = np.asarray(self.cols["served"][:j], dtype=float)

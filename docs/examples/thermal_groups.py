@@ -36,24 +36,33 @@ def two_group_trip(b200_thermal: dict | None = None, duration: str | None = None
     return d
 
 
-cases = {  # the B200 group's own die parameters (racks[].gpu_thermal)
+CASES = {  # the B200 group's own die parameters (racks[].gpu_thermal)
     "B200 at the hall's r_th 0.0743 K/W": None,
     "B200 at its own r_th 0.052 K/W": {"r_th_k_per_w": 0.052},  # (87 - 35)/1000: the default's design rule at its TDP
 }
-for name, own in cases.items() if __name__ == "__main__" else ():  # imported (by the tests): the scenario alone
-    sd = two_group_trip(own)
-    sc = load_scenario(sd)
-    m = build_models(sc)
-    groups = die_groups(m, thermal_params(sc.facility.thermal, float(m.facility.capacity_w), 15.0))
-    r = dcsim.run(sd)
-    ts, th = r.timeseries, r.report["thermal"]
-    thr = np.flatnonzero(ts["thermal_throttled"] > 0)
-    print(f"{name}: throttled {th['throttled_s'] / 60:.0f} min, shed {th['shed_s'] / 60:.0f} min, "
-          f"output tokens lost {r.report['faults_total']['tokens_lost'] / 1e6:.0f} M")
-    for gi, g in enumerate(groups):
-        # each throttled tick: the white space at its end + r_th x the group's GPU power at the tick's level and rate
-        die = [ts["t_space_c"][j] + g.r_th_k_per_w * group_gpu_w(
-            g, m.curves.u, load_per_level(m.curves, ts["achieved_tok_s"][j], ts["gpus_in_service"][j] / m.gpus))[
-            int(ts["thermal_level"][j])] for j in thr]
-        print(f"  {g.name:7s} {g.gpu:9s} die peak {max(die):6.2f} degC (limit {g.t_limit_c:g})  "
-              f"set the level {th['groups'][gi]['throttle_set_s'] / 60:5.1f} min")
+
+
+def main() -> None:
+    """Run each case of :data:`CASES` and print its throttle, shed and each group's die peak on the throttled ticks."""
+    for name, own in CASES.items():
+        sd = two_group_trip(own)
+        sc = load_scenario(sd)
+        m = build_models(sc)
+        groups = die_groups(m, thermal_params(sc.facility.thermal, float(m.facility.capacity_w), 15.0))
+        r = dcsim.run(sd)
+        ts, th = r.timeseries, r.report["thermal"]
+        thr = np.flatnonzero(ts["thermal_throttled"] > 0)
+        print(f"{name}: throttled {th['throttled_s'] / 60:.0f} min, shed {th['shed_s'] / 60:.0f} min, "
+              f"output tokens lost {r.report['faults_total']['tokens_lost'] / 1e6:.0f} M")
+        for gi, g in enumerate(groups):
+            # each throttled tick: the white space at its end + r_th x the group's GPU power at the tick's level
+            # and rate
+            die = [ts["t_space_c"][j] + g.r_th_k_per_w * group_gpu_w(
+                g, m.curves.u, load_per_level(m.curves, ts["achieved_tok_s"][j], ts["gpus_in_service"][j] / m.gpus))[
+                int(ts["thermal_level"][j])] for j in thr]
+            print(f"  {g.name:7s} {g.gpu:9s} die peak {max(die):6.2f} degC (limit {g.t_limit_c:g})  "
+                  f"set the level {th['groups'][gi]['throttle_set_s'] / 60:5.1f} min")
+
+
+if __name__ == "__main__":  # imported (by the tests): two_group_trip alone
+    main()
