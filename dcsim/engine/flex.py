@@ -58,7 +58,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from dcsim.engine.tables import in_service_it_w, supply_curves
-from dcsim.power.grid import CurtailmentEvent, curtailment_events, curtailment_summary, notice_at, series_at
+from dcsim.power.grid import CurtailmentEvent, curtailment_events, curtailment_summary, notice_over, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.scenario.base import FieldError
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
@@ -389,13 +389,12 @@ class FlexChunk:
         m = fx.m
         n = ex.t_s.size
         self.n = n
-        self.tm = (ex.t_s + 0.5 * fx.dt)
         self.cap = ex.interconnect_w.tolist()
         # a cap below the contract (a utility request or a curtailment fault): the battery covers the cut
         self.event = (ex.interconnect_w < fx.contract_w * (1 - 1e-12)).tolist()
         # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
         self.request = ex.request  # (loop.exogenous, which capped them)
-        self.notice = notice_at(fx.events, self.tm).tolist() if fx.events else [False] * n
+        self.notice = notice_over(fx.events, ex.t_s, fx.dt).tolist() if fx.events else [False] * n
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
         self.avail = ex.availability  # shed ticks set to 0 (IT off)
