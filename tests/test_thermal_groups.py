@@ -226,3 +226,14 @@ def test_a_die_limit_at_or_under_the_loop_setpoint_is_refused():
         build_flex(build_models(load_scenario(d)), 10.0, 10)
     d = _two_groups({"t_limit": 16})  # just above: accepted
     assert build_flex(build_models(load_scenario(d)), 10.0, 10).th_groups[1].t_limit_c == 16.0
+
+
+def test_a_die_group_is_hashed_and_compared_by_identity():
+    """A DieGroup holds arrays: as a frozen dataclass with the generated ``==`` and ``__hash__`` (until 2026-12-05),
+    ``hash()`` raised on the array and ``==`` of two groups built alike raised on the arrays' ambiguous truth value."""
+    from dcsim.engine.flex import DieGroup
+    curve = np.array([[100.0, 200.0], [150.0, 300.0]])
+    a = DieGroup("hall", "H100", 2, 87.0, 0.05, curve)
+    b = DieGroup("hall", "H100", 2, 87.0, 0.05, curve.copy())
+    assert hash(a) != hash(b) and len({a, b, a}) == 2
+    assert a == a and a != b and a in [b, a]
