@@ -318,8 +318,8 @@ class FaultSchedule:
     @staticmethod
     def heat_wave_mean_strength(s: HeatWaveSpec, t0_s, dt_s: float) -> np.ndarray:
         """0..1: the mean of :meth:`heat_wave_strength` over each interval [t0, t0 + dt), exact (the strength is
-        piecewise linear: 0 before the start, ramping to full over ``ramp``, full, ramping down to 0 at the end, its
-        peak below 1 where two ramps are longer than the wave)."""
+        piecewise linear: 0 before the start, ramping to full over ``ramp``, full, ramping down to 0 at the end; the
+        scenario keeps the two ramps within the wave, a triangle at most)."""
         t0 = np.asarray(t0_s, dtype=float)
         dt = float(dt_s)
         a, b = float(s.start), float(s.end)
