@@ -1202,37 +1202,40 @@ def _steady_window(raw: dict, m, i: int, window: float, fidelity: str) -> dict:
 
 def faults_at(raw_faults: list, specs, t_s: float, window: float, *, tick_s: float) -> list:
     """The scenario's faults as they stand at the tick whose middle is ``t_s`` and length ``tick_s``, held through a
-    steady window of ``window`` s: a cooling failure or heat wave in force at ``t_s``, and a curtailment overlapping
-    any part of the tick (the engine holds such a tick to its cap: :func:`dcsim.power.grid.overlaps`), from the
-    window's start to its end (a heat wave at its strength there, its ramp done), one not in force dropped; node
-    failures (a stationary random process) kept. Until 2026-12-04 the window dropped every fault: ``plan -q
-    max-demand`` on scenarios/curtailment.yaml confirmed its answer at 17:00, the critical tick because the
+    steady window of ``window`` s: a fault overlapping any part of the tick (:func:`dcsim.power.grid.overlaps`), from
+    the window's start to its end, one that does not dropped; node failures (a stationary random process) kept. As
+    the engine reads the tick: a curtailment at its cap (the engine holds such a tick to it), a cooling failure at
+    its loss × the share of the tick it covers and a heat wave at its mean strength over the tick, its ramp done
+    (:meth:`dcsim.faults.FaultSchedule.cooling_factor_over`, :meth:`~dcsim.faults.FaultSchedule.weather_over`;
+    until 2026-12-05 those two were taken at ``t_s``, as the engine then read them). Until 2026-12-04 the window
+    dropped every fault: ``plan -q max-demand`` on scenarios/curtailment.yaml confirmed its answer at 17:00, the critical tick because the
     curtailment starts there, on the full contract (attainment 0.73-0.80 there at every fidelity with the curtailment
     in force; the audit of fidelities, finding 1). Until 2026-12-05 a curtailment was kept only if in force at the
     tick's middle: reference.yaml at a 15-min tick with a 1-min curtailment fault at 17:05 confirmed at the 17:00
     tick, which the engine holds to the fault's cap, without the fault."""
-    from dcsim.faults import FaultSchedule
+    from dcsim.faults import FaultSchedule, covered_fraction
     from dcsim.power.grid import overlaps
     from dcsim.scenario.faults import as_list
 
     raw_faults = as_list(raw_faults)  # `faults:` may be one mapping or null, as the scenario reads it
+    t0 = t_s - 0.5 * tick_s
     out = []
     for f, spec in zip(raw_faults, specs):
         if spec.kind == "node_failures":
             out.append(f)
             continue
-        if spec.kind == "curtailment":
-            if not overlaps(t_s - 0.5 * tick_s, tick_s, spec.start, spec.end):
-                continue
-        elif not spec.start <= t_s < spec.end:
+        if not overlaps(t0, tick_s, spec.start, spec.end):
             continue
         held = {**f, "start": 0.0, "duration": float(window)}
-        if spec.kind == "heat_wave":  # at its strength at t_s (the schedule's own ramp), held without a ramp
-            frac = float(FaultSchedule.heat_wave_strength(spec, np.array([t_s]))[0])
+        if spec.kind == "heat_wave":  # at its mean strength over the tick (its own ramp), held without a ramp
+            frac = float(FaultSchedule.heat_wave_mean_strength(spec, np.array([t0]), tick_s)[0])
             if frac <= 0:
                 continue
             wb = spec.offset if spec.wet_bulb_offset is None else spec.wet_bulb_offset
             held.update(offset=float(spec.offset) * frac, wet_bulb_offset=float(wb) * frac, ramp=0.0)
+        elif spec.kind == "cooling_failure":  # its loss over the share of the tick it covers
+            frac = float(covered_fraction(np.array([t0]), tick_s, spec.start, spec.end)[0])
+            held.update(capacity_loss=float(spec.capacity_loss) * frac)
         out.append(held)
     return out
 

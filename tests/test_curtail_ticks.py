@@ -141,3 +141,26 @@ def test_the_curtailment_faults_are_read_once_per_run(monkeypatch, grid):
         fault = overlaps(ts["t_s"], 10.0, 17 * 3600.0, 17.5 * 3600.0)
         assert np.all(np.isclose(ts["interconnect_w"][fault], 0.6 * CONTRACT)) and not np.any(ts["curtailment"][fault])
         assert int(np.sum(ts["curtailment"])) == 90  # 20:00-20:15 in 10-s ticks
+
+
+def test_a_notice_shorter_than_a_tick_precharges_the_battery_and_holds_deferrable_work():
+    # 15-min ticks, a request at 1 h with a 5-min notice: the notice [55 min, 60 min) lies in the tick 45-60 min,
+    # whose middle it misses. Read over whole ticks as the cap is (power.grid.notice_over), that tick is the notice:
+    # the battery, charging only in cheap hours otherwise, recharges at once, and deferrable work is held. Until
+    # 2026-12-05 the notice was read at mid-tick: no tick was a notice, the battery went into the request as it was
+    # and the deferrable work ran on up to the request
+    r = dcsim.run(str(REF), overrides={
+        "controller.tick": "15 min", "duration": "150 min", "economics.price": "60 USD/MWh",
+        "grid": {"curtailment": {"kind": "schedule", "events": [
+            {"start": "1 h", "duration": "1 h", "depth": "50%", "notice": "5 min"}]}},
+        "facility.storage": {"energy": "200 kWh", "max_charge": "150 kW", "max_discharge": "150 kW",
+                             "soc_initial": 0.5, "recharge_only_below_price": "10 USD/MWh"},
+        "deferrable": {"share": 0.3, "deadline": "24 h", "urgency": "30 min"}})
+    ts = r.timeseries
+    assert (ts["interconnect_w"] / CONTRACT).tolist() == pytest.approx([1, 1, 1, 1, .5, .5, .5, .5, 1, 1])
+    assert ts["curtailment"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
+    assert ts["curtailment_notice"].tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    # the battery charges on the notice tick alone before the request (the price is above its recharge limit)
+    assert np.all(ts["battery_w"][:3] == 0.0) and ts["battery_w"][3] < -1e3
+    # deferrable work runs in the spare compute before the notice, is held on it (nothing due within 30 min)
+    assert np.all(ts["deferred_served_tok_s"][:3] > 0) and ts["deferred_served_tok_s"][3] == 0.0

@@ -1,5 +1,7 @@
 """Faults: each kind changes the right ceiling, work is never lost, costs are positive, seeded runs repeat."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -7,7 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 from conftest import small_scenario
 from dcsim.engine.build import build_models
 from dcsim.engine.run import fault_costs, run_models, run_with_faults
-from dcsim.faults import build_faults, merge_down_intervals, sample_renewal
+from dcsim.faults import FaultSchedule, build_faults, merge_down_intervals, sample_renewal
 from dcsim.scenario import load_scenario
 from dcsim.scenario.faults import FaultsSpec, NodeFailuresSpec
 
@@ -481,3 +483,78 @@ def test_request_fidelity_fault_windows_have_no_fluid_slo_figures():
         assert row[k] is None, k
     assert row["tokens_served"] > 0 and row["energy_change_j"] is not None
     assert res.report["slo_attainment"] is not None  # the run's own, counted per request
+
+
+# --------------------------------------------------------------------------- faults over whole ticks
+
+def _schedule(faults, duration_s=7200.0):
+    return build_faults(faults, np.random.SeedSequence(0), 10, duration_s, interconnect_w=1e6)
+
+
+def test_a_cooling_failure_acts_on_a_tick_by_the_share_of_it_it_covers():
+    """A cooling failure takes capacity_loss × the share of the tick it covers (the time-mean of the plant's capacity
+    over the tick). Until 2026-12-05 the factor was read at the tick's middle: a 1-min failure inside a 15-min tick,
+    or the first minutes of one starting past a tick's middle, were lost."""
+    t0 = np.arange(8) * 900.0
+    one_min = _schedule([{"kind": "cooling_failure", "start": "905 s", "duration": "1 min", "capacity_loss": "100%"}])
+    np.testing.assert_allclose(one_min.cooling_factor_over(t0, 900.0), [1, 14 / 15, 1, 1, 1, 1, 1, 1], rtol=1e-12)
+    # starting 10 min into a tick (past its middle) for 30 min: 5, 15 and 10 of the ticks' 15 min
+    late = _schedule([{"kind": "cooling_failure", "start": "70 min", "duration": "30 min",
+                       "capacity_loss": "60%"}])
+    want = [1, 1, 1, 1, 1 - 0.6 / 3, 0.4, 1 - 0.6 * 2 / 3, 1]
+    np.testing.assert_allclose(late.cooling_factor_over(t0, 900.0), want, rtol=1e-12)
+    # overlapping failures multiply, as at an instant: 50 % over [0, 600) and [300, 900): 0.5, 0.25, 0.5 by thirds
+    two = _schedule([{"kind": "cooling_failure", "start": 0, "duration": "10 min", "capacity_loss": "50%"},
+                     {"kind": "cooling_failure", "start": "5 min", "duration": "10 min", "capacity_loss": "50%"}])
+    assert two.cooling_factor_over(np.array([0.0, 900.0]), 900.0) == pytest.approx([1.25 / 3, 1.0], rel=1e-12)
+    # failures filling whole ticks: the factor at the ticks' middles, as before
+    whole = _schedule([{"kind": "cooling_failure", "start": "15 min", "duration": "30 min", "capacity_loss": "70%"},
+                       {"kind": "cooling_failure", "start": "30 min", "duration": "1 h", "capacity_loss": "50%"}])
+    tm = t0 + 450.0
+    la, lb = (float(sp.capacity_loss) for sp in whole.specs)  # as parsed ("70%")
+    mid = np.where((tm >= 900) & (tm < 2700), 1 - la, 1.0) * np.where((tm >= 1800) & (tm < 5400), 1 - lb, 1.0)
+    np.testing.assert_array_equal(whole.cooling_factor_over(t0, 900.0), mid)
+
+
+def test_a_heat_wave_acts_on_a_tick_by_its_mean_strength_over_it():
+    t0 = np.arange(8) * 900.0
+    short = _schedule([{"kind": "heat_wave", "start": "1030 s", "duration": "1 min", "offset": "15 K",
+                        "wet_bulb_offset": "6 K"}])
+    db, wb = short.weather_over(t0, 900.0, 30.0, 20.0)
+    np.testing.assert_allclose(db - 30.0, [0, 1, 0, 0, 0, 0, 0, 0], atol=1e-12)  # 15 K for 1 of the tick's 15 min
+    np.testing.assert_allclose(wb - 20.0, [0, 0.4, 0, 0, 0, 0, 0, 0], atol=1e-12)
+    # with ramps, the mean of the piecewise-linear strength over each tick (against a fine sampling of it), ticks
+    # starting and ending inside a ramp; two ramps filling the wave (a triangle) too
+    for spec in ({"start": "1000 s", "duration": "80 min", "ramp": "25 min"},
+                 {"start": "1000 s", "duration": "40 min", "ramp": "20 min"}):
+        hw = _schedule([{"kind": "heat_wave", "offset": "8 K", **spec}]).specs[0]
+        got = FaultSchedule.heat_wave_mean_strength(hw, t0, 900.0)
+        u = (np.arange(90_000) + 0.5) / 100.0  # 10-ms steps through the tick
+        fine = [float(np.mean(FaultSchedule.heat_wave_strength(hw, a + u))) for a in t0]
+        np.testing.assert_allclose(got, fine, atol=1e-6)
+        assert 0 < got[1] < 1 and got[-1] == 0.0
+    # a heat wave filling whole ticks, no ramp: its full offset on them, none elsewhere, as before
+    whole = _schedule([{"kind": "heat_wave", "start": "30 min", "duration": "45 min", "offset": "8 K"}])
+    np.testing.assert_array_equal(whole.weather_over(t0, 900.0, 30.0, 20.0)[0] - 30.0, [0, 0, 8, 8, 8, 0, 0, 0])
+
+
+@pytest.mark.parametrize("start,duration,shares", [("1025 min", "1 min", [1 / 15]),          # inside a tick
+                                                    ("1030 min", "30 min", [1 / 3, 1, 2 / 3])])  # past its middle
+def test_a_cooling_failure_shorter_than_a_tick_or_starting_past_its_middle_is_not_lost(start, duration, shares):
+    """The reference hall at a 15-min tick: a total cooling failure inside a tick lowers that tick's heat-rejection
+    capacity by the share it covers and is costed on it (until 2026-12-05, read at mid-tick, the 1-min one left the
+    capacity whole and cost no tick, and the 30-min one lost its first 5 minutes)."""
+    import dcsim
+    from dcsim.power.grid import overlaps
+    ref = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
+    over = {"controller.tick": "15 min", "duration": "24 h"}
+    base = dcsim.run(str(ref), overrides=over)
+    r = dcsim.run(str(ref), overrides=dict(over, faults=[
+        {"kind": "cooling_failure", "start": start, "duration": duration, "capacity_loss": "100%"}]))
+    ts, bs = r.timeseries, base.timeseries
+    f = r.report["faults"][0]
+    sel = overlaps(ts["t_s"], 900.0, f["start_s"], f["end_s"])
+    np.testing.assert_allclose(ts["heat_capacity_w"][sel], (1 - np.array(shares)) * bs["heat_capacity_w"][sel],
+                               rtol=1e-12)
+    np.testing.assert_array_equal(ts["heat_capacity_w"][~sel], bs["heat_capacity_w"][~sel])
+    assert f["ticks"] == len(shares)

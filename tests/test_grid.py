@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from dcsim.power.grid import (
-    cap_over, curtailment_events, curtailment_summary, local_hour_and_month, notice_at, series_at,
+    CurtailmentEvent, cap_over, curtailment_events, curtailment_summary, local_hour_and_month, notice_over, series_at,
 )
 from dcsim.scenario.grid import (
     CarbonSeriesSpec, CurtailmentProcessSpec, CurtailmentScheduleSpec, DeferrableWorkSpec, GridSpec, PriceSeriesSpec,
@@ -28,11 +28,30 @@ def test_schedule_caps_and_notice():
     assert np.all(cap[(t >= 36000) & (t < 43200)] == pytest.approx(60e6))
     assert np.all(cap[(t >= 72000) & (t < 75600)] == 50e6)
     assert np.all(cap[(t < 36000) | ((t >= 43200) & (t < 72000)) | (t >= 75600)] == 100e6)
-    n = notice_at(ev, t)
+    n = notice_over(ev, t, 600.0)
     assert n[(t >= 34200) & (t < 36000)].all() and not n[t == 36000].any()
     assert n[(t >= 68400) & (t < 72000)].all()  # default notice 1 h
     with pytest.raises(ValidationError):
         CurtailmentScheduleSpec(events=[{"start": "1 h", "duration": "2 h"}, {"start": "2 h", "duration": "1 h"}])
+
+
+def test_the_notice_is_read_over_whole_ticks_as_the_cap_is():
+    # 15-min ticks, a request at 1 h for 1 h at 50 %, announced 5 min before: the notice [55 min, 60 min) holds no
+    # tick's middle, so until 2026-12-05 (read at mid-tick) no tick was a notice while the cap took whole ticks
+    ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 300.0)]
+    t0 = np.arange(10) * 900.0
+    assert (cap_over(ev, t0, 900.0, 1.0) == [1, 1, 1, 1, .5, .5, .5, .5, 1, 1]).all()
+    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    # a notice starting inside a request's first tick: that tick is capped, a request's tick, not also a notice
+    ev = [CurtailmentEvent(3700.0, 7200.0, 0.5, None, 60.0)]
+    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0] * 10
+    assert cap_over(ev, t0, 900.0, 1.0)[4] == 0.5
+    # ... nor does a tick capped by one request become another's notice (the first ends at 0:50, the second is
+    # announced at 0:45): tick 3 is capped
+    ev = [CurtailmentEvent(1800.0, 3000.0, 0.5, None, 0.0), CurtailmentEvent(4500.0, 5400.0, 0.5, None, 1800.0)]
+    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    # a notice of zero length marks no tick
+    assert not notice_over([CurtailmentEvent(3600.0, 7200.0, 0.5, None, 0.0)], t0, 900.0).any()
 
 
 def test_process_meets_its_budget_in_its_windows_and_is_seeded():

@@ -92,3 +92,23 @@ def test_the_delivery_budget_is_the_contract_at_most_a_given_transformer_rating(
     t, rated_lf = np.array([20.0, 35.0]), 0.0
     want = np.minimum(rated.max_it_power_w(np.full(2, 400e3), rated_lf, t, t - 8.0), rated.ups_it_limit_w)
     assert rated.max_it_delivered_w(np.full(2, 495e3), rated_lf, t, t - 8.0).tolist() == want.tolist()
+
+
+def test_the_battery_lift_is_derived_from_its_dispatch_and_the_contract():
+    """Flex.battery_lift_w derives the ceiling an events battery lifts the budget to (the contract) from batt.dispatch
+    and contract_w on each call: until 2026-12-05 it read a field build_flex set, so a Flex built otherwise (or whose
+    battery changed after) lifted an events battery's site past its contract."""
+    from dataclasses import replace
+
+    from dcsim.engine.flex import Flex
+    from dcsim.power.storage import battery_params
+    from dcsim.scenario.facility import BatteryStorageSpec
+
+    ev = battery_params(BatteryStorageSpec(energy="200 kWh", max_charge="150 kW", max_discharge="150 kW"))
+    fx = Flex(m=None, dt=60.0, n_ticks=10, contract_w=400e3, events=[], price=None, carbon=None, batt=ev)
+    # a request's cap of 300 kW: the battery lifts the budget by the cut (100 kW), not by its 150-kW discharge
+    assert np.asarray(fx.battery_lift_w(np.array([300e3, 200e3, 400e3]))).tolist() == [100e3, 150e3, 0.0]
+    assert not hasattr(fx, "battery_ceiling_w")
+    # a peak-shaving battery lifts it by its whole discharge limit (the rating limits the site: Facility)
+    fx.batt = replace(ev, dispatch="peak_shave")
+    assert np.asarray(fx.battery_lift_w(np.array([300e3, 400e3]))).tolist() == [150e3, 150e3]

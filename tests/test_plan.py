@@ -507,6 +507,16 @@ def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
     assert held[0]["offset"] == pytest.approx(4.0) and held[0]["ramp"] == 0.0 and held[0]["duration"] == 600.0
     assert held[1] == raw2["faults"][1]
     assert [f["kind"] for f in faults_at(raw2["faults"], m2.scenario.faults, 3.5 * 3600, 600.0, tick_s=60.0)] == ["node_failures"]
+    # a cooling failure or heat wave in part of the tick, as the engine reads it: its share of the tick (until
+    # 2026-12-05 kept only if in force at the tick's middle, whole); a 15-min tick from 17:00, faults from 17:10
+    raw3 = small_scenario(duration="24 h", faults=[
+        {"kind": "cooling_failure", "start": "1030 min", "duration": "1 h", "capacity_loss": "90%"},
+        {"kind": "heat_wave", "start": "1030 min", "duration": "2 h", "offset": "6 K"}])
+    m3 = _models(raw3, None)
+    held = faults_at(raw3["faults"], m3.scenario.faults, 17.125 * 3600, 600.0, tick_s=900.0)
+    assert [f["kind"] for f in held] == ["cooling_failure", "heat_wave"]
+    assert held[0]["capacity_loss"] == pytest.approx(0.3) and held[1]["offset"] == pytest.approx(2.0)
+    assert held[0]["duration"] == held[1]["duration"] == 600.0
     # the held window validates as a scenario
     from dcsim.scenario import load_scenario
     load_scenario(inside, base_dir=cur.parent)

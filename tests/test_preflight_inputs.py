@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dcsim.engine.preflight import preflight
 from dcsim.scenario import ScenarioError, load_scenario
+from dcsim.units import format_quantity
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "scenarios" / "reference.yaml"
@@ -105,8 +107,38 @@ def test_a_transformer_below_the_contract_is_warned_to_bind_first_and_no_rating_
     A rating at the contract (the default it follows) is not warned."""
     w = [x for x in _pre("facility.power_chain.transformer_rating=400 kW").warnings if "transformer_rating" in x]
     assert len(w) == 1 and w[0].startswith("facility.power_chain.transformer_rating: the transformer (400 kW) "
-                                           "carries at most 287.2 kW of IT"), w
+                                           "is rated below the interconnect (495 kW) and carries at most 287.2 kW "
+                                           "of IT"), w
     assert "binds at the transformer before the interconnect" in w[0]
     base = _pre().warnings
     assert not [x for x in base if "transformer_rating" in x]
     assert _pre("facility.power_chain.transformer_rating=495 kW").warnings == base
+
+
+@pytest.mark.parametrize("rating, racks, tail", [
+    ("480 kW", 10, "fits under it only at the milder hours of the run (328.8 kW of IT at the hottest)"),
+    ("490 kW", 8, "fits under it at every hour of the run")])
+def test_a_transformer_below_the_contract_is_warned_even_where_the_full_load_fits(rating, racks, tail):
+    """A given rating below the contract limits the site (Facility.delivery_budget_w: the site never draws its
+    contract), whether or not it binds at the fleet's full load: warned with the rating and the contract. Until
+    2026-12-05 only a rating binding at full load at every hour was warned: 480 kW on reference's 495-kW contract,
+    which binds at its hot hours, validated with no word."""
+    w = [x for x in _pre(f"facility.power_chain.transformer_rating={rating}", f"racks.0.count={racks}").warnings
+         if "transformer_rating" in x]
+    assert len(w) == 1, w
+    assert w[0].startswith(f"facility.power_chain.transformer_rating: the transformer ({rating}) is rated below the "
+                           "interconnect (495 kW)"), w
+    assert f"the site draws at most {rating}, never its contract" in w[0] and w[0].endswith(tail), w
+
+
+def test_the_it_preflight_says_a_transformer_carries_is_the_runs_budget():
+    """Preflight's IT under a given rating is the engine's (Facility.max_it_delivered_w over the run's weather, the
+    one budget rule Facility.delivery_budget_w): 344.7 kW at the mildest hour for 480 kW on reference."""
+    from dcsim.engine.preflight import _weather_samples
+    pre = _pre("facility.power_chain.transformer_rating=480 kW")
+    m = pre.models
+    t_db, t_wb = _weather_samples(m, float(m.scenario.duration))
+    it = np.asarray(m.facility.max_it_delivered_w(np.full(t_db.shape, 495e3), m.liquid_fraction, t_db, t_wb))
+    (w,) = [x for x in pre.warnings if "transformer_rating" in x]
+    assert f"carries at most {format_quantity(float(it.max()), 'power')} of IT" in w
+    assert format_quantity(float(it.max()), "power") == "344.7 kW"

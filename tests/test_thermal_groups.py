@@ -288,3 +288,14 @@ def test_a_group_shed_restarts_a_margin_under_the_die_limit():
     on = (ts["t_s"] >= first) & ~shed
     lim_of = np.array([x["t_limit_c"] for x in r.report["thermal"]["groups"]])[ts["thermal_group"]]
     assert np.all(ts["thermal_die_c"][on] <= lim_of[on] + TOL_K)
+
+
+def test_a_die_group_is_hashed_and_compared_by_identity():
+    """A DieGroup holds arrays: as a frozen dataclass with the generated ``==`` and ``__hash__`` (until 2026-12-05),
+    ``hash()`` raised on the array and ``==`` of two groups built alike raised on the arrays' ambiguous truth value."""
+    from dcsim.engine.flex import DieGroup
+    curve = np.array([[100.0, 200.0], [150.0, 300.0]])
+    a = DieGroup("hall", "H100", 2, 87.0, 0.05, curve)
+    b = DieGroup("hall", "H100", 2, 87.0, 0.05, curve.copy())
+    assert hash(a) != hash(b) and len({a, b, a}) == 2
+    assert a == a and a != b and a in [b, a]

@@ -58,7 +58,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from dcsim.engine.tables import in_service_it_w, supply_curves
-from dcsim.power.grid import CurtailmentEvent, curtailment_events, curtailment_summary, notice_at, series_at
+from dcsim.power.grid import CurtailmentEvent, curtailment_events, curtailment_summary, notice_over, series_at
 from dcsim.power.storage import battery_dispatch_step, battery_params, equivalent_full_cycles
 from dcsim.scenario.base import FieldError
 from dcsim.thermal.dynamics import ThermalState, steady_state, thermal_params, thermal_step
@@ -152,7 +152,7 @@ def group_gpu_w(g, x, loads) -> np.ndarray:
     return np.array([np.interp(u, x, row) for u, row in zip(loads, g.gpu_w_pq, strict=True)], dtype=float)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DieGroup:
     """One rack group's GPU dies under the thermal throttle: its name and GPU, its GPU count, its die limit and
     die-to-coolant resistance (``racks[].gpu_thermal``, else ``facility.thermal.gpu``), and ``gpu_pq`` (K, U), the
@@ -160,7 +160,11 @@ class DieGroup:
     (the group's own share of ``SupplyCurves.gpu_pq``; the fleet's curve itself for one group); ``gpu_w_pq`` the same
     per GPU (``gpu_pq / gpus``, a tuple of its levels' rows: what :func:`throttle_level` reads on every engaged tick),
     derived here, never given (until 2026-12-05 it was a field defaulting to ``()``: a DieGroup built without it fit
-    no level, and the throttle shed the fleet on its first engaged tick)."""
+    no level, and the throttle shed the fleet on its first engaged tick).
+
+    Compared and hashed by identity (``eq=False``): its fields hold arrays, so the generated ``==`` compared them
+    elementwise and raised ("truth value of an array ... is ambiguous") and ``hash()`` raised on the array (until
+    2026-12-05)."""
 
     name: str
     gpu: str
@@ -288,7 +292,6 @@ class Flex:
     frontier: object | None = None
     first_throttle_s: float | None = None
     first_shed_s: float | None = None
-    battery_ceiling_w: float = math.inf  # the site load the battery may lift the meter budget to (build_flex)
     fault_caps: list = field(default_factory=list)  # the curtailment faults' cap lowerings (curtailment_caps, once)
 
     @property
@@ -297,13 +300,17 @@ class Flex:
 
     def battery_lift_w(self, cap_w):
         """How far [W] the battery may lift the meter budget above the cap ``cap_w`` (per tick or one figure): its
-        discharge limit, at most up to :attr:`battery_ceiling_w`, the contract for ``dispatch: events`` (the battery
-        covers a request's cut, the site draws no more than outside requests: until 2026-12-05 a 300-kW battery ran
-        grid-flex at 495 kW against a 400-kW contract during the request). Computed once per chunk
-        (:func:`dcsim.engine.loop._flex_chunk`), where the budget of :func:`dcsim.engine.loop.exogenous` and
-        :meth:`FlexChunk.fits` read it. A given ``power_chain.transformer_rating`` limits every budget, battery-fed or
+        discharge limit, for ``dispatch: events`` at most up to the contract (the battery covers a request's cut, the
+        site draws no more than outside requests: until 2026-12-05 a 300-kW battery ran grid-flex at 495 kW against a
+        400-kW contract during the request); a ``peak_shave`` / ``both`` battery may run the site above its contract,
+        as ``dcsim plan --curtailment --storage`` assumes. The ceiling is derived here from ``batt.dispatch`` and
+        ``contract_w`` on every call (until 2026-12-05 a field ``battery_ceiling_w`` set by :func:`build_flex`: a Flex
+        built otherwise, or whose battery was swapped, lifted an events battery's site past its contract). Computed
+        once per chunk (:func:`dcsim.engine.loop._flex_chunk`), where the budget of
+        :func:`dcsim.engine.loop.exogenous` and :meth:`FlexChunk.fits` read it. A given ``power_chain.transformer_rating`` limits every budget, battery-fed or
         not, where the UPS rating does (:meth:`dcsim.thermal.facility.Facility.max_it_delivered_w`)."""
-        room = np.maximum(self.battery_ceiling_w - np.asarray(cap_w, dtype=float), 0.0)
+        ceiling = self.contract_w if self.batt.dispatch == "events" else math.inf
+        room = np.maximum(ceiling - np.asarray(cap_w, dtype=float), 0.0)
         return np.minimum(self.batt.p_discharge_max_w, room)
 
     def window_events(self) -> list[tuple[float, str]]:
@@ -346,11 +353,7 @@ def build_flex(m, dt: float, n_ticks: int) -> Flex | None:
     fx.frontier = cv.frontier("pq")
     if fs.storage is not None:
         fx.batt = battery_params(fs.storage)
-        fx.e_j = fx.e0_j = fx.batt.e0_j
-        # the site load the battery may lift the budget to (Flex.battery_lift_w): the contract for a battery that rides
-        # through requests; a peak_shave battery may run the site above its contract, as dcsim plan --curtailment
-        # --storage assumes, up to the transformer's rating where given (Facility.max_it_delivered_w)
-        fx.battery_ceiling_w = contract if fx.batt.dispatch == "events" else math.inf
+        fx.e_j = fx.e0_j = fx.batt.e0_j  # the budget it may lift: Flex.battery_lift_w
     if fs.thermal is not None:
         # the die limit and resistance are facility.thermal.gpu's (each rack group's own in th_groups); its power range
         # (p_max_w, p_min_w, p_idle_w, gamma) is the standalone functions', not read here: each group's power at each
@@ -395,13 +398,12 @@ class FlexChunk:
         m = fx.m
         n = ex.t_s.size
         self.n = n
-        self.tm = (ex.t_s + 0.5 * fx.dt)
         self.cap = ex.interconnect_w.tolist()
         # a cap below the contract (a utility request or a curtailment fault): the battery covers the cut
         self.event = (ex.interconnect_w < fx.contract_w * (1 - 1e-12)).tolist()
         # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
         self.request = ex.request  # (loop.exogenous, which capped them)
-        self.notice = notice_at(fx.events, self.tm).tolist() if fx.events else [False] * n
+        self.notice = notice_over(fx.events, ex.t_s, fx.dt).tolist() if fx.events else [False] * n
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
         self.avail = ex.availability  # shed ticks set to 0 (IT off)

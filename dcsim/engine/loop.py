@@ -79,7 +79,8 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
               availability: Callable[[np.ndarray], np.ndarray] | None = None, flex=None,
               extra_w=0.0, target_w: float | None = None, power_down=None, caps=None) -> Exogenous:
     """Vectorized exogenous inputs and TPF ceilings for ticks ``i0 .. i1-1`` (evaluated at mid-tick; the meter cap over
-    the whole tick: :func:`curtailment_caps`).
+    the whole tick: :func:`curtailment_caps`; heat waves and cooling failures time-weighted over the whole tick:
+    :meth:`~dcsim.faults.FaultSchedule.weather_over`, :meth:`~dcsim.faults.FaultSchedule.cooling_factor_over`).
 
     ``caps``: the run's ``curtailment`` faults as cap lowerings (:func:`curtailment_caps` of ``m``, built once per run:
     ``Flex.fault_caps`` by :func:`~dcsim.engine.flex.build_flex`, else by :func:`simulate`); ``None`` builds them here
@@ -124,9 +125,11 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     fx = m.faults
     if fx is not None:  # exogenous events: failures, heat waves, chiller outages (curtailments: the cap above)
         avail = np.asarray(fx.availability(tm), dtype=float) * avail
-        t_db, t_wb = fx.weather(tm, t_db, t_wb)
+        # heat waves and cooling failures over the whole tick, time-weighted (a fault covering a share f of a tick
+        # acts on it by f: FaultSchedule.weather_over, cooling_factor_over); the meter cap above takes the worst case
+        t_db, t_wb = fx.weather_over(t, dt, t_db, t_wb)
         t_db, t_wb = np.asarray(t_db, dtype=float), np.asarray(t_wb, dtype=float)
-        cool_factor = np.asarray(fx.cooling_factor(tm), dtype=float)
+        cool_factor = np.asarray(fx.cooling_factor_over(t, dt), dtype=float)
     if availability is not None:
         avail = avail * np.asarray(availability(tm), dtype=float)
     budget = cap + extra_w if target_w is None else np.minimum(cap, target_w)

@@ -357,12 +357,12 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     lf = m.liquid_fraction
     t_db, t_wb = _weather_samples(m, float(sc.duration))
     contract_it = np.asarray(m.facility.max_it_power_w(np.full(t_db.shape, cap), lf, t_db, t_wb), dtype=float)
-    # the budget the run holds (Facility.max_it_delivered_w): the contract, at most a given transformer rating (the
-    # UPS rating is checked on its own below). Until 2026-12-05 preflight read the contract alone: reference.yaml with
-    # transformer_rating 60 kW validated and served no token, and 400 W was blamed on facility.interconnect
+    # the budget the run holds (Facility.delivery_budget_w, the one rule Facility.max_it_delivered_w reads): the
+    # contract, at most a given transformer rating (the UPS rating is checked on its own below), and the IT it allows.
+    # Until 2026-12-05 preflight read the contract alone: reference.yaml with transformer_rating 60 kW validated and
+    # served no token, and 400 W was blamed on facility.interconnect
     tr_w = float(m.facility.delivery_budget_w(cap))  # below cap only where a given transformer rating binds
-    allowed_it = contract_it if not tr_w < cap else np.asarray(
-        m.facility.max_it_power_w(np.full(t_db.shape, tr_w), lf, t_db, t_wb), dtype=float)
+    allowed_it = np.asarray(m.facility.max_it_power_w(np.full(t_db.shape, tr_w), lf, t_db, t_wb), dtype=float)
     coolable_it = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
     idle_bd = m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)  # the idle fleet, every weather sample
     idle_fac = np.asarray(idle_bd["facility"], dtype=float)
@@ -426,6 +426,10 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
     tr_refused = False
     if tr_w < cap:  # a given rating below the contract: the transformer carries the whole site (IT, cooling, losses)
         best_tr, best_contract = float(np.max(allowed_it)), float(np.max(contract_it))
+        worst_tr = float(np.min(allowed_it))
+        rated = (f"the transformer ({fq(tr_w, 'power')}) is rated below the interconnect ({fq(cap, 'power')}) and "
+                 f"carries at most {fq(best_tr, 'power')} of IT (its load is the whole site: IT, cooling, losses and "
+                 "fixed loads)")
         if idle_it > best_tr:
             tr_refused = True
             errs.append(("facility.power_chain.transformer_rating",
@@ -433,11 +437,16 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                          f"(its load is the whole site: IT, cooling, losses and fixed loads), below the idle fleet's "
                          f"{fq(idle_it, 'power')} ({_times(idle_it, best_tr)} it): no GPU could serve a token"))
         elif best_tr < best_contract and peak_it > best_tr:
-            warns.append(f"facility.power_chain.transformer_rating: the transformer ({fq(tr_w, 'power')}) carries at "
-                         f"most {fq(best_tr, 'power')} of IT (its load is the whole site: IT, cooling, losses and fixed "
-                         f"loads), less than the interconnect allows ({fq(best_contract, 'power')}) and the fleet's "
-                         f"full load ({fq(peak_it, 'power')}): delivered power binds at the transformer before the "
-                         "interconnect")
+            warns.append(f"facility.power_chain.transformer_rating: {rated}, less than the interconnect allows "
+                         f"({fq(best_contract, 'power')}) and the fleet's full load ({fq(peak_it, 'power')}): delivered "
+                         "power binds at the transformer before the interconnect")
+        else:  # below the contract but not under the full load at every hour: it still limits the site, say so
+            fits = ("the fleet's full load fits under it at every hour of the run" if peak_it <= worst_tr else
+                    f"the fleet's full load ({fq(peak_it, 'power')} of IT) fits under it only at the milder hours of "
+                    f"the run ({fq(worst_tr, 'power')} of IT at the hottest)")
+            fed = ", battery-fed or not" if sc.facility.storage is not None else ""
+            warns.append(f"facility.power_chain.transformer_rating: {rated}: the site draws at most "
+                         f"{fq(tr_w, 'power')}{fed}, never its contract (docs/facility.md); {fits}")
     if pc.generator is not None:
         warns.append("facility.power_chain.generator is recorded but limits nothing: no fault or event models a utility "
                      "outage, so the generator never carries the load (docs/facility.md)")

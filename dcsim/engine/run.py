@@ -116,8 +116,9 @@ def _binding_seconds(codes: np.ndarray, dt: float) -> dict:
 def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule, models: Models) -> list[dict]:
     """What each fault window cost versus the no-fault baseline run (same scenario and seed).
 
-    Per window (ticks whose mid-time lies in ``[start_s, end_s)``; a curtailment's, the ticks held to its cap: any
-    part of which lies in it): output tokens served and
+    Per window (the ticks any part of which lies in ``[start_s, end_s)``, :func:`~dcsim.power.grid.overlaps`: a
+    curtailment holds them to its cap, a cooling failure or heat wave acts on them by the share it covers,
+    :meth:`~dcsim.faults.FaultSchedule.cooling_factor_over`): output tokens served and
     lost, goodput (SLO-meeting tokens, the engine's per-tick estimate; needs ``models``), shed
     tokens, facility and IT energy and their change, J/token, PUE, mean replicas in service and
     the seconds each constraint bound (``binding_s``, with the baseline's ``baseline_binding_s``).
@@ -128,18 +129,14 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
     dt = float(result.report["tick_s"])
     if ts["t_s"].shape != bs["t_s"].shape or not np.array_equal(ts["t_s"], bs["t_s"]):
         raise ValueError("fault_costs: faulted and baseline runs have different ticks (not the same scenario)")
-    tm = ts["t_s"] + 0.5 * dt
     out = []
     t0 = ts["t_s"]
     for w in schedule.windows():
-        if w["kind"] == "curtailment":
-            # the ticks held to its cap: any part of which lies in it (flex.curtailment_caps; by mid-time, a 1-min
-            # curtailment inside a 15-min tick had no tick and cost nothing while the tick ran at its cap)
-            sel = overlaps(t0, dt, w["start_s"], w["end_s"])
-            after = overlaps(t0, dt, w["start_s"], math.inf)
-        else:
-            sel = (tm >= w["start_s"]) & (tm < w["end_s"])
-            after = tm >= w["start_s"]
+        # the ticks the fault acts on: any part of which lies in it (a curtailment's cap, flex.curtailment_caps; a
+        # cooling failure's or heat wave's share of the tick, FaultSchedule.cooling_factor_over / weather_over). By
+        # mid-time, a 1-min fault inside a 15-min tick had no tick and cost nothing while it acted on the tick
+        sel = overlaps(t0, dt, w["start_s"], w["end_s"])
+        after = overlaps(t0, dt, w["start_s"], math.inf)
         tok = float(np.sum(ts["achieved_tok_s"][sel]) * dt)
         btok = float(np.sum(bs["achieved_tok_s"][sel]) * dt)
         e = float(np.sum(ts["facility_power_w"][sel]) * dt)

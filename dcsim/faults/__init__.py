@@ -2,13 +2,16 @@
 
 :func:`build_faults` samples every random failure/repair time once, up front, from the seeded
 stream of the scenario (vectorized per-replica renewal processes), and returns a
-:class:`FaultSchedule` the engine queries, vectorized over tick mid-times ``t`` (s):
+:class:`FaultSchedule` the engine queries, vectorized over ticks (mid-times ``t`` or starts ``t0`` and length ``dt``,
+s):
 
 * ``availability(t)``        fraction of replicas in service, 0..1 (piecewise constant);
 * ``curtailment_windows()``  the curtailments' windows and their multipliers on the utility cap (enforced over
   whole ticks, as the grid's curtailment requests: :func:`dcsim.engine.flex.curtailment_caps`);
-* ``weather(t, t_db_c, t_wb_c)`` outdoor temperatures with heat-wave offsets (degC);
-* ``cooling_factor(t)``      multiplier on heat-rejection capacity (chiller / cooling-unit failures).
+* ``weather_over(t0, dt, t_db_c, t_wb_c)`` outdoor temperatures of each tick [t0, t0 + dt) with the heat waves'
+  offsets at their mean strength over it (degC);
+* ``cooling_factor_over(t0, dt)`` multiplier on heat-rejection capacity over each tick (chiller / cooling-unit
+  failures), its time-mean over the tick: a failure covering a share f of a tick acts on it by f.
 
 This package is a leaf model beside :mod:`dcsim.power` and :mod:`dcsim.thermal`: it imports only
 the scenario specs. Running a fault-free baseline and costing each fault window is orchestration
@@ -48,6 +51,8 @@ __all__ = [
     "fault_specs",
     "sample_renewal",
     "merge_down_intervals",
+    "covered_fraction",
+    "cooling_factor_mean",
     "MAX_FAILURE_EVENTS",
 ]
 
@@ -179,6 +184,45 @@ def _active(t: np.ndarray, start: float, end: float) -> np.ndarray:
     return (t >= start) & (t < end)
 
 
+def covered_fraction(t0_s, dt_s: float, start_s: float, end_s: float) -> np.ndarray:
+    """Share (0..1) of each interval [t0, t0 + dt) that lies in [start, end): the time-weighted reading of a fault
+    window over a controller tick (:meth:`FaultSchedule.cooling_factor_over`, :meth:`FaultSchedule.weather_over`).
+    Positive exactly where the two half-open intervals overlap (the rule of :func:`dcsim.power.grid.overlaps`)."""
+    t0 = np.asarray(t0_s, dtype=float)
+    dt = float(dt_s)
+    return np.clip(np.minimum(t0 + dt, end_s) - np.maximum(t0, start_s), 0.0, dt) / dt
+
+
+def cooling_factor_mean(fails, t0_s, dt_s: float) -> np.ndarray:
+    """Time-mean over each interval [t0, t0 + dt) of the product of the multipliers ``factor`` of the windows
+    ``fails`` = [(start_s, end_s, factor), ...] in force (1 where none is), exact: the product is piecewise constant
+    between the windows' edges, so its deficit 1 − product integrates to a piecewise-linear function of time, read at
+    both ends of each interval. Overlapping failures multiply (two 50 % losses leave 25 %), as at an instant."""
+    t0 = np.asarray(t0_s, dtype=float)
+    dt = float(dt_s)
+    if not fails:
+        return np.ones(t0.shape)
+    edges = np.unique(np.array([x for a, b, _ in fails for x in (a, b)], dtype=float))
+    mids = 0.5 * (edges[:-1] + edges[1:])
+    val = np.ones(mids.shape)
+    for a, b, f in fails:
+        val = np.where(_active(mids, a, b), val * f, val)
+    deficit = np.concatenate([[0.0], np.cumsum((1.0 - val) * np.diff(edges))])  # ∫ (1 − product) up to each edge
+    lost = np.interp(t0 + dt, edges, deficit) - np.interp(t0, edges, deficit)    # constant outside the edges
+    # a tick no edge falls inside holds one product throughout: that product itself, as read at an instant (the
+    # integral's rounding aside, so faults filling whole ticks give the figures they gave at mid-tick)
+    tm = t0 + 0.5 * dt
+    at_mid = np.ones(t0.shape)
+    for a, b, f in fails:
+        at_mid = np.where(_active(tm, a, b), at_mid * f, at_mid)
+    return np.where(_edge_inside(edges, t0, dt), 1.0 - lost / dt, at_mid)
+
+
+def _edge_inside(edges: np.ndarray, t0: np.ndarray, dt: float) -> np.ndarray:
+    """True where one of the sorted ``edges`` lies strictly inside the interval (t0, t0 + dt)."""
+    return np.searchsorted(edges, t0 + dt, side="left") > np.searchsorted(edges, t0, side="right")
+
+
 @dataclass
 class FaultSchedule:
     """Sampled faults of one run, queried vectorized over times ``t`` (s). See module docstring."""
@@ -229,23 +273,34 @@ class FaultSchedule:
         return [(float(s.start), float(s.end), self._curtail_factor(s)) for s in self.specs
                 if isinstance(s, CurtailmentSpec)]
 
-    def cooling_factor(self, t) -> np.ndarray:
-        """Multiplier (0..1) on heat-rejection capacity at ``t``: product of active outages."""
-        t = np.asarray(t, dtype=float)
-        f = np.ones(t.shape)
-        for s in self.specs:
-            if isinstance(s, CoolingFailureSpec):
-                f = np.where(_active(t, s.start, s.end), f * (1.0 - s.capacity_loss), f)
-        return f
+    def cooling_factor_over(self, t0_s, dt_s: float) -> np.ndarray:
+        """Multiplier (0..1) on heat-rejection capacity over each tick [t0, t0 + dt): the time-mean over the tick of
+        the product of the outages in force (``1 − capacity_loss`` each), so a failure covering a share f of a tick
+        takes ``capacity_loss × f`` of that tick's capacity (:func:`cooling_factor_mean`).
 
-    def weather(self, t, t_db_c, t_wb_c) -> tuple[np.ndarray, np.ndarray]:
-        """Outdoor dry- and wet-bulb (degC) with the active heat waves' offsets added."""
-        t = np.asarray(t, dtype=float)
-        db = np.array(np.broadcast_to(np.asarray(t_db_c, dtype=float), t.shape))
-        wb = np.array(np.broadcast_to(np.asarray(t_wb_c, dtype=float), t.shape))
+        Time-weighted, not the worst case the meter cap takes (:func:`dcsim.engine.flex.curtailment_caps`): the cap
+        is a limit on the meter at every instant, while heat-rejection capacity acts through the heat the plant moves
+        over the tick, an energy (the capacity's mean over the tick × the tick), and the loop's and room's thermal
+        masses ride through a loss shorter than a tick (docs/thermal-dynamics.md). Until 2026-12-05 the factor was
+        read at the tick's middle: a failure shorter than a tick, or starting past its middle, was seen or missed
+        depending on where the middle fell (a 1-min total failure at 17:05 inside a 15-min tick was lost)."""
+        fails = [(float(s.start), float(s.end), 1.0 - float(s.capacity_loss)) for s in self.specs
+                 if isinstance(s, CoolingFailureSpec)]
+        return cooling_factor_mean(fails, t0_s, dt_s)
+
+    def weather_over(self, t0_s, dt_s: float, t_db_c, t_wb_c) -> tuple[np.ndarray, np.ndarray]:
+        """Outdoor dry- and wet-bulb (degC) of each tick [t0, t0 + dt) with the heat waves' offsets added at their
+        mean strength over the tick (:meth:`heat_wave_mean_strength`): a heat wave covering a share f of a tick at
+        full strength raises that tick's outdoor temperature by f × its offset. Time-weighted for the reason
+        :meth:`cooling_factor_over` is: the ambient acts on the plant through the heat it rejects over the tick.
+        ``t_db_c``, ``t_wb_c`` are the weather's own figures of the ticks. Until 2026-12-05 the offset was read at
+        the tick's middle (a heat wave starting past a tick's middle left that tick unchanged)."""
+        t0 = np.asarray(t0_s, dtype=float)
+        db = np.array(np.broadcast_to(np.asarray(t_db_c, dtype=float), t0.shape))
+        wb = np.array(np.broadcast_to(np.asarray(t_wb_c, dtype=float), t0.shape))
         for s in self.specs:
             if isinstance(s, HeatWaveSpec):
-                w = self.heat_wave_strength(s, t)
+                w = self.heat_wave_mean_strength(s, t0, dt_s)
                 db = db + s.offset * w
                 wb = wb + (s.offset if s.wet_bulb_offset is None else s.wet_bulb_offset) * w
         return db, wb
@@ -259,6 +314,35 @@ class FaultSchedule:
             return _active(t, s.start, s.end).astype(float)
         w = np.minimum((t - s.start) / s.ramp, (s.end - t) / s.ramp)
         return np.clip(w, 0.0, 1.0) * _active(t, s.start, s.end)
+
+    @staticmethod
+    def heat_wave_mean_strength(s: HeatWaveSpec, t0_s, dt_s: float) -> np.ndarray:
+        """0..1: the mean of :meth:`heat_wave_strength` over each interval [t0, t0 + dt), exact (the strength is
+        piecewise linear: 0 before the start, ramping to full over ``ramp``, full, ramping down to 0 at the end; the
+        scenario keeps the two ramps within the wave, a triangle at most)."""
+        t0 = np.asarray(t0_s, dtype=float)
+        dt = float(dt_s)
+        a, b = float(s.start), float(s.end)
+        r = float(s.ramp)
+        if r <= 0:
+            return covered_fraction(t0, dt, a, b)
+        mid = 0.5 * (a + b)
+        knots = np.array([a, min(a + r, mid), max(b - r, mid), b])
+        vals = np.clip(np.minimum((knots - a) / r, (b - knots) / r), 0.0, 1.0)
+        # a tick no knot falls inside holds one linear piece: its mean is the strength at its middle, read there (the
+        # integral's rounding aside, so ticks inside a ramp or the plateau give the figures they gave at mid-tick)
+        at_mid = FaultSchedule.heat_wave_strength(s, t0 + 0.5 * dt)
+
+        def integral_to(t):  # ∫ strength from -inf to t: each linear piece by the trapezoid rule (exact)
+            out = np.zeros(np.shape(t))
+            for k0, k1, v0, v1 in zip(knots[:-1], knots[1:], vals[:-1], vals[1:]):
+                if k1 <= k0:
+                    continue
+                u = np.clip(t, k0, k1)
+                out = out + (u - k0) * (v0 + (v0 + (v1 - v0) * (u - k0) / (k1 - k0))) / 2.0
+            return out
+
+        return np.where(_edge_inside(np.unique(knots), t0, dt), (integral_to(t0 + dt) - integral_to(t0)) / dt, at_mid)
 
     def _curtail_factor(self, s: CurtailmentSpec) -> float:
         if s.fraction is not None:

@@ -6,8 +6,9 @@ day) places them on the calendar for month/hour windows and hourly series.
 
 Wiring (phase 2): build the event list and the price/carbon arrays once per run
 (:func:`curtailment_events`, :func:`series_at`); per chunk of ticks take
-:func:`cap_over` (the meter cap over each whole tick, vectorized), :func:`notice_at` (a request has been
-announced: storage pre-charges, deferrable work is held) and the price/carbon of each tick.
+:func:`cap_over` (the meter cap over each whole tick, vectorized), :func:`notice_over` (a request has been
+announced in some part of the tick and none is in force: storage pre-charges, deferrable work is held) and the
+price/carbon of each tick.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from dcsim.textio import MAX_TABLE_BYTES, read_text
 
-__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "overlaps", "cap_over", "notice_at",
+__all__ = ["CurtailmentEvent", "curtailment_events", "sample_curtailment_events", "overlaps", "cap_over", "notice_over",
            "curtailment_summary", "series_at", "local_hour_and_month", "exceedance_events",
            "curtailment_enabled_scale"]
 
@@ -119,8 +120,9 @@ def curtailment_events(spec, horizon_s: float, start: datetime | None = None, se
 def overlaps(t0_s, dt_s: float, start_s: float, end_s: float):
     """True where the interval [t0, t0 + dt) overlaps [start, end) (half-open: it begins before the end and ends
     after the start; touching at an end point is no overlap). The one rule for "a tick any part of which lies in a
-    curtailment": :func:`cap_over` (the engine's cap), the fault costs' window (:func:`dcsim.engine.run.fault_costs`)
-    and ``dcsim plan``'s steady window at a tick (:func:`dcsim.plan.faults_at`) all read it."""
+    curtailment": :func:`cap_over` (the engine's cap), :func:`notice_over` (a request's notice), the fault costs'
+    window (:func:`dcsim.engine.run.fault_costs`) and ``dcsim plan``'s steady window at a tick
+    (:func:`dcsim.plan.faults_at`) all read it."""
     t0 = np.asarray(t0_s, dtype=float)
     return (t0 < end_s) & (t0 + float(dt_s) > start_s)
 
@@ -143,13 +145,22 @@ def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: floa
     return cap
 
 
-def notice_at(events: list[CurtailmentEvent], t_s):
-    """True where a request has been announced and has not started yet."""
-    t = np.asarray(t_s, dtype=float)
-    m = np.zeros(t.shape, dtype=bool)
+def notice_over(events: list[CurtailmentEvent], t0_s, dt_s: float):
+    """True where the interval [t0, t0 + dt) overlaps a request's notice window [start − notice, start) and no request
+    is in force in any part of it (:func:`overlaps`, the rule :func:`cap_over` reads): the ticks on which the battery
+    pre-charges and deferrable work is held, announced and not yet capped. A tick holding the start of a request is
+    capped throughout (:func:`cap_over`), so it is a request's tick, never a notice's.
+
+    Until 2026-12-05 the notice was read at mid-tick while the cap took whole ticks: with 15-min ticks a 5-min notice
+    before a request at 1 h ([55 min, 60 min)) held no tick's middle, so the battery never pre-charged and deferrable
+    work was never held, and a notice starting in a request's first tick marked a capped tick as a notice too."""
+    t0 = np.asarray(t0_s, dtype=float)
+    m = np.zeros(t0.shape, dtype=bool)
+    in_request = np.zeros(t0.shape, dtype=bool)
     for ev in events:
-        m |= (t >= ev.start_s - ev.notice_s) & (t < ev.start_s)
-    return m
+        m |= overlaps(t0, dt_s, ev.start_s - ev.notice_s, ev.start_s)
+        in_request |= overlaps(t0, dt_s, ev.start_s, ev.end_s)
+    return m & ~in_request
 
 
 def curtailment_summary(events: list[CurtailmentEvent], horizon_s: float) -> dict:

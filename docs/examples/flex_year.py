@@ -16,7 +16,7 @@ import dcsim
 from dcsim.metrics.annual import annual_summary
 from dcsim.plots.annual import binding_month_hour_plot, pue_outdoor_year_plot
 from dcsim.power.grid import (
-    cap_over, curtailment_enabled_scale, curtailment_events, curtailment_summary, notice_at, series_at,
+    cap_over, curtailment_enabled_scale, curtailment_events, curtailment_summary, notice_over, series_at,
 )
 from dcsim.power.storage import battery_params, dispatch
 from dcsim.scenario.facility import BatteryStorageSpec
@@ -60,7 +60,8 @@ for name, batt in (("no battery", None),
     if batt is None:
         grid, unmet = load, np.maximum(load - cap, 0.0)
     else:
-        d = dispatch(battery_params(batt), load, cap, contract, dt, price=price, precharge=notice_at(events, ts["t_s"]))
+        d = dispatch(battery_params(batt), load, cap, contract, dt, price=price,
+                     precharge=notice_over(events, ts["t_s"], dt))  # the ticks announced and not yet capped
         grid, unmet = d["grid_w"], d["unmet_w"]
     lost = float(np.sum(np.where(j_per_tok > 0, unmet / np.where(j_per_tok > 0, j_per_tok, 1.0), 0.0)) * dt)
     # estimate: the meter energy the cap refuses, at the tick's facility J/token (phase 2: the controller)
