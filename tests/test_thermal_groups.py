@@ -299,3 +299,25 @@ def test_a_die_group_is_hashed_and_compared_by_identity():
     b = DieGroup("hall", "H100", 2, 87.0, 0.05, curve.copy())
     assert hash(a) != hash(b) and len({a, b, a}) == 2
     assert a == a and a != b and a in [b, a]
+
+
+def test_a_die_limit_passed_at_full_load_in_normal_operation_is_warned():
+    """Outside a thermal event the plant holds its setpoint and the throttle is not engaged, so a group whose dies
+    pass their limit at full load in steady state runs over it unthrottled: preflight says so, with the die
+    temperature it computes (white space at the steady state of the full-load heat + r_th x the group's top per-GPU
+    power). The 48 degC B200 limit reads 87.8 degC; the shipped thermal scenarios do not warn. Until 2026-12-05
+    silent."""
+    from dcsim.engine.flex import die_groups, thermal_params_of
+    from dcsim.engine.preflight import preflight
+    from dcsim.thermal.dynamics import steady_state
+
+    d = _two_groups({"t_limit": 48})
+    m = build_models(load_scenario(d))
+    p = thermal_params_of(m)
+    g = die_groups(m, p)[1]
+    t_die = steady_state(p, float(np.max(m.curves.it_pq[-1]))).t_space_c + g.r_th_k_per_w * float(np.max(g.gpu_w_pq[-1]))
+    assert t_die == pytest.approx(87.8, abs=0.05)
+    (w,) = [w for w in preflight(load_scenario(d)).warnings if "normal operation" in w]
+    assert w.startswith("racks[1].gpu_thermal.t_limit:") and f"{t_die:.1f} degC" in w and "48 degC limit" in w
+    for f in ("chiller-trip", "heatwave-liquid"):
+        assert not [w for w in preflight(load_scenario(f"scenarios/{f}.yaml")).warnings if "normal operation" in w]

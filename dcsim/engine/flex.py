@@ -216,6 +216,35 @@ def die_limit_errors(m, p, groups: list[DieGroup] | None = None) -> list[tuple[s
     return out
 
 
+def die_limit_warnings(m, p, groups: list[DieGroup] | None = None) -> list[str]:
+    """One warning per rack group whose dies pass their limit at full load in normal operation: the white space at the
+    steady state of the fleet's full-load IT heat with the plant at its setpoint (:func:`dcsim.thermal.dynamics.steady_state`,
+    T_s = setpoint + Q/UA) plus r_th x the group's highest per-GPU power (every replica at full batch, full clock,
+    rack limits applied). The throttle holds the die limit only on ticks the thermal masses are engaged (a trip, an
+    hour hotter than the plant: docs/thermal-dynamics.md); outside them the plant holds its setpoint and the run goes
+    at full clock, so such a group's ``thermal_die_c`` would read over its limit with nothing throttled. Until
+    2026-12-05 silent (a 48 degC B200 limit ran at 83.9 degC before the trip)."""
+    from dcsim.thermal.dynamics import steady_state
+
+    heat_w = float(np.max(m.curves.it_pq[-1]))  # every replica at full batch, full clock: the fleet's largest IT heat
+    t_space = steady_state(p, heat_w).t_space_c
+    out = []
+    for i, g in enumerate(die_groups(m, p) if groups is None else groups):
+        p_gpu = float(np.max(g.gpu_w_pq[-1]))
+        t_die = t_space + g.r_th_k_per_w * p_gpu
+        if t_die > g.t_limit_c:
+            own = m.scenario.racks[i].gpu_thermal
+            path = (f"racks[{i}].gpu_thermal.t_limit" if own is not None and own.t_limit is not None
+                    else "facility.thermal.gpu.t_limit")
+            out.append(f"{path}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} degC at full load in "
+                       f"normal operation ({t_space:.1f} degC white space with the plant at its setpoint, + "
+                       f"{g.r_th_k_per_w:g} K/W x {p_gpu:.0f} W), over their {g.t_limit_c:g} degC limit: dcsim "
+                       "throttles for the die only while the thermal masses are engaged (a cooling failure, an hour "
+                       "hotter than the plant), so outside those the run goes at full clock over the limit; check "
+                       "t_limit and r_th (H100 SXM: 87 degC [SMI])")
+    return out
+
+
 def thermal_params_of(m):
     """The resolved thermal params of a run with ``facility.thermal`` (the plant's capacity and loop setpoint)."""
     fs = m.scenario.facility

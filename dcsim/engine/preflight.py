@@ -610,6 +610,9 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"power ({fq(peak_it, 'power')}); a power chain and plant sized for the interconnect make losses "
                      f"and PUE those of an almost empty facility (PUE at full load {top_fac / peak_it:.3g}) — check "
                      "the units")
+    if sc.facility.thermal is not None and sc.facility.cooling.kind not in ("fixed_pue", "pue_curve"):
+        from dcsim.engine.flex import die_limit_warnings, thermal_params_of
+        warns += die_limit_warnings(m, thermal_params_of(m))
     return errs, warns
 
 
