@@ -230,7 +230,9 @@ class SloEstimate:
     tail_near_ceiling: dict = field(default_factory=dict)
     #: per tick of the run (the whole run's, also where ``ticks`` selected some), whether the estimate gave its
     #: requests the critically loaded queue's wait (:func:`critical_ticks`; none where every group is KV-bound):
-    #: what the known gap :data:`CRITICAL_ONE_POOL_BAND_PCT` concerns. None where not kept (several pools combined)
+    #: what the known gap :data:`CRITICAL_ONE_POOL_BAND_PCT` concerns; several pools combined
+    #: (``dcsim.engine.assemble.slo_estimate``): ``(ticks, pools)``, each pool's, what the shared-cap gap
+    #: :data:`CRITICAL_TTFT_P99_BAND_PCT` is weighed on (None until 2026-12-05). None where not kept
     critical_ticks: np.ndarray | None = field(default=None, repr=False)
 
     @property
