@@ -159,10 +159,13 @@ def test_the_shared_budget_binds_one_pool_and_is_used(capped):
 
 
 def test_the_signature_figure_draws_each_pools_binding_under_the_facilitys(capped):
-    """With several pools the facility's C, P and Q are sums over the pools and its band one pool's binding: the lower
+    """With several pools the facility's C is the sum over the pools and its band one pool's binding: the lower
     panel draws each pool's binding as its own strip (a pool bound by another constraint than the band's is seen),
-    and the legend says the lines are sums (until 2026-12-05 neither: mixed-fleet's band read compute at 21:00-22:05
-    under an achieved line running on P)."""
+    and the legend says what each line is (until 2026-12-05 neither: mixed-fleet's band read compute at 21:00-22:05
+    under an achieved line running on P). P is not the sum of the pools' own P (each counts the spare budget as its
+    own: mixed-fleet at 07:00, 313 k against 279 k + 78 k): the budget's split for the pools' work plus the spare at
+    the fleet's full-load tokens per W, and the legend says so (it read "P  power ceiling (Σ pools)" until
+    2026-12-05)."""
     from dcsim.plots import CONSTRAINT_COLORS
     from dcsim.plots.figures import binding_runs, signature_plot
     from dcsim.tpf import BINDING_NAMES
@@ -179,7 +182,20 @@ def test_the_signature_figure_draws_each_pools_binding_under_the_facilitys(cappe
     texts = [t.get_text() for t in ax2.texts]
     assert all(f"pool {p['name']}" in texts for p in capped.report["pools"])
     labels = [ln.get_label() for ln in ax.get_lines()]
-    assert {"C  compute ceiling (Σ pools)", "P  power ceiling (Σ pools)"} <= set(labels)
+    assert "C  compute ceiling (Σ pools)" in labels
+    np.testing.assert_allclose(ts["compute_tok_s"], ts["pool0_compute_tok_s"] + ts["pool1_compute_tok_s"], rtol=1e-12)
+    p_label = [lb for lb in labels if lb.startswith("P  power ceiling")]
+    assert p_label == ["P  power ceiling (shared budget:\nthe pools' work + spare at fleet tok/W)"], p_label
+    assert not any("Σ" in lb for lb in labels if lb.startswith(("P ", "Q ")))
+    # what the line is: the joint frontier's split of the IT budget for the pools' work, the spare at the fleet's
+    # full-load tokens per W; on a capped tick with spare, not the pools' own P summed
+    m = build_models(capped.scenario)
+    need = np.stack([ts["pool0_waiting_tok_s"], ts["pool1_waiting_tok_s"]], axis=1)
+    np.testing.assert_allclose(m.joint("p").facility_ceiling(need, ts["it_max_power_w"]), ts["power_tok_s"], rtol=1e-9)
+    # with budget to spare (a twentieth of the work) each pool's own P counts the spare as its own, so their sum is no rate
+    # the facility runs: above the facility's P (mixed-fleet at 07:00: 313 k against 279 k + 78 k)
+    half, b = need[:1] / 20, ts["it_max_power_w"][:1]
+    assert np.all(m.joint("p").pool_ceilings(half, b).sum(axis=1) > 1.01 * m.joint("p").facility_ceiling(half, b))
 
 
 def test_input_tokens_follow_each_pools_mix(capped):

@@ -384,6 +384,16 @@ def cap_label(cap: Any, contract_w: float | None = None) -> str:
 #: (dcsim.metrics.fmt.HEADLINE_BAND_KINDS: the headline's band comes from the same groups, selected there.)
 OUT_OF_SAMPLE_CAVEATS = HEADLINE_BAND_KINDS
 
+#: What the signature figure's legend adds to each facility ceiling with several model pools: C is the sum of the
+#: pools' compute ceilings; P and Q are not sums (``dcsim.engine.tables.JointFrontier.facility_ceiling``): what the
+#: shared power or cooling budget buys for the pools' waiting work on their joint frontier, plus the budget left over
+#: at the fleet's full-load tokens per W. Each pool's own P or Q counts that spare budget as its own, so their sum
+#: overstates it (mixed-fleet at 07:00: P 313 k tok/s against the pools' 279 k + 78 k). Until 2026-12-05 all three read
+#: "(Σ pools)".
+SEVERAL_POOLS_CEILING = {"compute": " (Σ pools)",
+                         "power": " (shared budget:\nthe pools' work + spare at fleet tok/W)",
+                         "cooling": " (shared plant:\nthe pools' work + spare at fleet tok/W)"}
+
 #: Opacity of the error band shaded around C and P (and its legend patch).
 BAND_ALPHA = 0.18
 
@@ -622,10 +632,13 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     }
     binding = ts["binding"].astype(int)
     edges = _span_edges(t)
-    # several model pools: the facility's C, P and Q are sums over the pools and its band the binding of the pool
-    # furthest short for its own work (dcsim.tpf.facility_binding); each pool's own binding is drawn as a strip in the
-    # lower panel, so a pool bound by another constraint than the band's is seen (mixed-fleet in the afternoon: the
-    # chat pool compute, the reasoning pool power, the band power)
+    # several model pools: the facility's C is the sum over the pools; its P and Q are what the shared budget buys for
+    # the pools' waiting work on their joint frontier plus the budget left over at the fleet's full-load tokens per W
+    # (dcsim.engine.tables.JointFrontier.facility_ceiling), not the sum of the pools' own P and Q (each of which counts
+    # the spare budget as its own: mixed-fleet at 07:00, P 313 k against 279 k + 78 k); its band is the binding of the
+    # pool furthest short for its own work (dcsim.tpf.facility_binding); each pool's own binding is drawn as a strip in
+    # the lower panel, so a pool bound by another constraint than the band's is seen (mixed-fleet in the afternoon:
+    # the chat pool compute, the reasoning pool power, the band power)
     pools = [p for p in (report.get("pools") or []) if isinstance(p, Mapping)]
     several = len(pools) > 1
     strips = [] if daily or not several else [
@@ -686,7 +699,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     for name, arr in ceilings.items():
         shown = np.where(np.isfinite(arr), arr, np.nan)
         label = {"compute": "C  compute ceiling", "power": "P  power ceiling",
-                 "cooling": "Q  cooling ceiling"}[name] + (" (Σ pools)" if several else "")
+                 "cooling": "Q  cooling ceiling"}[name] + (SEVERAL_POOLS_CEILING[name] if several else "")
         over = (arr > ylim_top) | np.isposinf(arr)  # off the axis (unlimited counts as off it)
         if np.all(over | np.isnan(arr)):
             label += " (off scale)" + (f" ▲ up to {_eng(np.nanmax(shown))}tok/s" if np.isfinite(shown).any() else "")
@@ -765,7 +778,8 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         sim = report.get("fidelity") in ("request", "hybrid")
         over = sim and bool(np.any(achieved > np.minimum(np.minimum(*list(ceilings.values())[:2]),
                                                            list(ceilings.values())[2]) * 1.005))
-        axz.set_title(("zoom on the ceilings (sums over the pools: the band is the pool furthest short's binding)"
+        axz.set_title(("zoom on the ceilings (C summed over the pools, P and Q the shared budgets: the band is the "
+                       "pool furthest short's binding)"
                        if several else "zoom on the ceilings: the lowest one binds unless demand is lower")
                       + ("\n(simulated requests: a tick's output may pass the ceilings by a few %, not on average)"
                          if over else ""),
@@ -828,7 +842,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         handles.append(Patch(facecolor="none", edgecolor="none"))
         labels.append("band: the binding of the pool\nfurthest short for its own work;\n"
                       + ("each pool's in the strips below.\n" if strips else "each pool's: report pools[].\n")
-                      + "C, P, Q: sums over the pools\n(a pool's spare compute serves\nno other pool's model)")
+                      + "C: sum over the pools; P, Q: not\nsums (each pool's own P, Q\ncounts the spare budget)")
     if shifts:
         from matplotlib.lines import Line2D
 

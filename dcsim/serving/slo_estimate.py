@@ -53,7 +53,8 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "CRITICAL_TTFT_P99_BAND_PCT", "tail_caveat",
            "critically_loaded", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
-           "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor"]
+           "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
+           "P99_TAIL_SHARE", "ttft_gap_is_minor"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 _N_DRAWS = 16_384  # length draws per class (the empirical distribution the operating points sample)
@@ -229,7 +230,9 @@ class SloEstimate:
     tail_near_ceiling: dict = field(default_factory=dict)
     #: per tick of the run (the whole run's, also where ``ticks`` selected some), whether the estimate gave its
     #: requests the critically loaded queue's wait (:func:`critical_ticks`; none where every group is KV-bound):
-    #: what the known gap :data:`CRITICAL_ONE_POOL_BAND_PCT` concerns. None where not kept (several pools combined)
+    #: what the known gap :data:`CRITICAL_ONE_POOL_BAND_PCT` concerns; several pools combined
+    #: (``dcsim.engine.assemble.slo_estimate``): ``(ticks, pools)``, each pool's, what the shared-cap gap
+    #: :data:`CRITICAL_TTFT_P99_BAND_PCT` is weighed on (None until 2026-12-05). None where not kept
     critical_ticks: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -1129,14 +1132,34 @@ def slo_gap_is_minor(request_share: float, attainment: float | None) -> bool:
     return s < 0.5 * ATTAINMENT_PRINT_STEP or (attainment is not None and s <= SEED_BAND_PCT / 100 * float(attainment))
 
 
-def _share_text(share: tuple[int, int, float, float] | None) -> str:
+#: the share of a pool's served requests below which a known gap of the TTFT p99 (the critically loaded ticks: one
+#: pool's :data:`CRITICAL_ONE_POOL_BAND_PCT`, several pools' :data:`CRITICAL_TTFT_P99_BAND_PCT`) concerns too few
+#: requests to be the p99 the run prints. Assumption, from what a p99 is: the edge of the slowest 1 % of the requests;
+#: where fewer than 1 % were served on the gap's ticks, the printed p99 is a request served elsewhere (were the gap's
+#: requests the slowest, it moves from the others' p99 to at most their p(1 - 0.01/0.99), within the bar measured
+#: away from the ceiling). Not measured as a threshold: the windows measured against request fidelity had none
+#: (mixed-fleet 02:00-03:00, 06:00-07:20, 14:00-15:00) or 22-100 % of the chat pool's requests (the day, 06:00-09:30,
+#: 07:30-09:30) on such ticks (docs/slo.md, "The chat pool's TTFT p99"). Until 2026-12-05 the several-pools gap was
+#: warned on every capped run whatever that share, and the one-pool gap was weighed on the attainment alone
+P99_TAIL_SHARE = 0.01
+
+
+def ttft_gap_is_minor(served_share: float, touched_share: float, attainment: float | None) -> bool:
+    """Whether a known gap of the TTFT p99 is too small to warn of: under :data:`P99_TAIL_SHARE` of the requests were
+    served on its ticks (``served_share``), so none of them is the printed p99, and those it concerns (arrived or
+    served there, ``touched_share``) could not move the SLO attainment beyond what it is read with
+    (:func:`slo_gap_is_minor`)."""
+    return float(served_share) < P99_TAIL_SHARE and slo_gap_is_minor(touched_share, attainment)
+
+
+def _share_text(share: tuple[int, int, float, float] | None, whose: str = "its") -> str:
     """``(ticks, of ticks, share of the requests that arrived on them, share served on them)`` as said in a known
-    gap's warning (requests counted by their output tokens)."""
+    gap's warning (requests counted by their output tokens); ``whose`` the requests' owner ("its": the run's)."""
     if share is None:
         return ""
     k, n, arr, srv = share
     pct = lambda x: f"{100 * x:.2g}" if 100 * x < 10 else f"{100 * x:.0f}"  # noqa: E731 (100, not 1e+02)
-    return (f" (on {k:,} of {n:,} ticks, {pct(k / max(n, 1))} % of the run; {pct(arr)} % of its requests "
+    return (f" (on {k:,} of {n:,} ticks, {pct(k / max(n, 1))} % of the run; {pct(arr)} % of {whose} requests "
             f"arrived and {pct(srv)} % were served there)")
 
 
@@ -1144,7 +1167,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                       capped_with_queue: bool, pools_share_a_cap: bool = False,
                       capped_clock_min: float | None = None, *,
                       shares: Mapping[str, tuple[int, int, float]] | None = None, attainment: float | None = None,
-                      notes: list[str] | None = None) -> list[str]:
+                      notes: list[str] | None = None, critical_pool: str | None = None) -> list[str]:
     """Warnings for a fluid run's SLO figures in a regime the estimate was measured to miss (:data:`SHORT_HOLD_LIMIT_S`,
     :data:`LONG_PROMPT_RATIO`, :data:`CAPPED_TICK_S`): ``mean_input`` the mean prompt (tokens) of each request
     class; ``shed_tokens`` the tokens the run shed; ``capped_with_queue`` whether any tick ran capped (power or
@@ -1156,26 +1179,38 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
     that arrived on them, share served on them)``, requests counted by their output tokens: ``capped_low_clock`` the ticks capped with work at the door below :data:`CAPPED_LOW_CLOCK`,
     ``capped_long_tick`` those capped with work at the door (on ticks longer than :data:`CAPPED_TICK_S`),
     ``critical`` those of one pool capped with its arrivals at the capping ceiling or run critically loaded
-    (:func:`one_pool_gap_ticks`; :data:`CRITICAL_ONE_POOL_BAND_PCT`; warned where there are any). Their
-    warnings say it, and one that :func:`slo_gap_is_minor` finds too small to move the run's ``attainment`` (the
-    requests that arrived or were served there, at most the sum of the two shares) is not returned but appended to
-    ``notes`` (when given; report.json ``notes``), with what it concerns."""
+    (:func:`one_pool_gap_ticks`; :data:`CRITICAL_ONE_POOL_BAND_PCT`; warned where there are any), and
+    ``shared_critical`` (with ``pools_share_a_cap``) those on which the pool ``critical_pool`` ran critically loaded
+    on the shared budget, its requests' shares (the pool whose served requests were most there;
+    :data:`CRITICAL_TTFT_P99_BAND_PCT`). Their warnings say it, and one that :func:`slo_gap_is_minor` finds too small
+    to move the run's ``attainment`` (the requests that arrived or were served there, at most the sum of the two
+    shares) — for the two TTFT p99 gaps (``critical``, ``shared_critical``), with under :data:`P99_TAIL_SHARE` of the
+    requests served there besides (:func:`ttft_gap_is_minor`) — is not returned but appended to ``notes`` (when
+    given; report.json ``notes``), with what it concerns. Several pools capped with no critically loaded tick
+    (``shared_critical`` of 0 ticks) get no warning: the band is of those ticks' requests (until 2026-12-05 it was
+    printed on every capped run, mixed-fleet 02:00-03:00 and 14:00-15:00 with none, their chat TTFT p99 -9 % and
+    +1.5 % of request fidelity's); without ``shared_critical`` the warning is given without a share."""
     out: list[str] = []
     shares = shares or {}
 
-    def put(head: str, body: str, key: str) -> None:
+    def put(head: str, body: str, key: str, whose: str = "its") -> None:
         """A tick-wise gap, ``head`` what it is and ``body`` what was measured: warned with its share of the run, or
-        noted (``notes``) where that share is minor."""
+        noted (``notes``) where that share is minor (a TTFT p99 gap, ``critical`` and ``shared_critical``: minor for
+        the p99 too, :func:`ttft_gap_is_minor`)."""
         share = shares.get(key)
         touched = min(share[2] + share[3], 1.0) if share is not None else 1.0  # arrived or served there
-        if share is not None and slo_gap_is_minor(touched, attainment):
+        p99 = key in ("critical", "shared_critical")
+        if share is not None and (ttft_gap_is_minor(share[3], touched, attainment) if p99
+                                  else slo_gap_is_minor(touched, attainment)):
             if notes is not None:
-                notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share)}, not warned: at most "
+                tail = (f"; under {100 * P99_TAIL_SHARE:g} % of {whose} requests were served there, so none of them is "
+                        "the TTFT p99 printed" if p99 else "; the TTFT p99 may still hold them")
+                notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: at most "
                              f"{100 * touched:.2g} points of SLO attainment were every request there to flip, within "
                              f"the +-{SEED_BAND_PCT:g} % seed band the run's {100 * (attainment or 0):.1f} % is read "
-                             "with (docs/slo.md, Known gaps); the TTFT p99 may still hold them")
+                             f"with (docs/slo.md, Known gaps){tail}")
             return
-        out.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share)}: {body}")
+        out.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: {body}")
 
     confirm = "; confirm with --set fidelity=request (docs/slo.md, Known gaps)"
     if hold_limit_s <= SHORT_HOLD_LIMIT_S and shed_tokens > 0:
@@ -1191,18 +1226,22 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "ceiling) the per-class TTFT p99 varied with the seed from -38 % to +64 % of request fidelity's "
                    "and attainment up to 9.5 points (the few long prompts in each operating point's 180-s window); "
                    "compare over seeds (--seed)" + confirm)
-    if pools_share_a_cap:
-        out.append(f"{SLO_GAP_PREFIX}several model pools capped on a shared budget: on mixed-fleet (1-min ticks) "
-                   "this estimate read the chat pool's SLO attainment 0.48 where request fidelity measured 0.46 at "
-                   "09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
-                   "need wait in the critically loaded queue the controller regulates) and 0.28 against 0.28 over the "
-                   "day, but its TTFT p99 short: the estimate walks one pooled queue for replicas run critically "
-                   "loaded, where request fidelity's router balances outstanding tokens and leaves each replica's own "
-                   "queue unequal, so its waits spread wider about the same mean (accepted band "
-                   f"{CRITICAL_TTFT_P99_BAND_PCT[0]:+.0f} to {CRITICAL_TTFT_P99_BAND_PCT[1]:+.0f} % on the TTFT p99 "
-                   "of such replicas; TTFT p50 reads long, +13 to +73 %); the reasoning pool's attainment "
-                   "0.09 against 0.10 at 07:30-09:30 (0.01 until 2026-12-05, when its door's wait was taken as "
-                   "continuous)" + confirm)
+    if pools_share_a_cap and shares.get("shared_critical", (1,))[0] > 0:
+        pool = f"pool {critical_pool} " if critical_pool else ""
+        put(f"several model pools capped on a shared budget, {pool}run critically loaded (the split's clock whose "
+            "full-load rate only just serves its work)",
+            "on mixed-fleet (1-min ticks) this estimate read the chat pool's SLO attainment 0.48 where request "
+            "fidelity measured 0.46 at 09:00-10:30 and 0.09 against 0.10 at 07:30-09:30 (since 2026-12-04 the replicas given their whole "
+            "need wait in the critically loaded queue the controller regulates) and 0.28 against 0.28 over the "
+            "day, but its TTFT p99 short: the estimate walks one pooled queue for replicas run critically "
+            "loaded, where request fidelity's router balances outstanding tokens and leaves each replica's own "
+            "queue unequal, so its waits spread wider about the same mean (accepted band "
+            f"{CRITICAL_TTFT_P99_BAND_PCT[0]:+.0f} to {CRITICAL_TTFT_P99_BAND_PCT[1]:+.0f} % on the TTFT p99 "
+            "of the requests served on those ticks, their TTFT p50 long, +13 to +73 %; the run's percentiles mix "
+            "them with the other ticks' requests); the reasoning pool's attainment "
+            "0.09 against 0.10 at 07:30-09:30 (0.01 until 2026-12-05, when its door's wait was taken as "
+            "continuous)" + confirm,
+            "shared_critical", "the pool's")
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         put(f"capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at the door (below "
             f"{CAPPED_LOW_CLOCK:g})",
