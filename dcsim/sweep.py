@@ -50,6 +50,7 @@ from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.metrics.provenance import code_hash  # the one home of the code identity (report.json records it too)
 from dcsim.report.outdir import atomic_write_bytes, safe_name
+from dcsim.argcheck import overlapping_paths
 from dcsim.textio import check_count, count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
@@ -223,13 +224,11 @@ class SweepSpec(NoBoolNumbers):
         # inside another (`racks.0` and `racks.0.count`) also sets one field twice, in an order the user never
         # chose. Both are refused, and so is a parameter that `fixed` also sets.
         keys = [("parameters", k) for k in self.parameters] + [("fixed", k) for k in self.fixed]
-        for i, (wa, a) in enumerate(keys):
-            for wb, b in keys[i + 1:]:
-                na, nb = split_path(a), split_path(b)  # ValueError (an empty key) is this field's error
-                if na[:len(nb)] == nb or nb[:len(na)] == na:
-                    same = "the same field" if na == nb else "overlapping fields (one inside the other)"
-                    raise ValueError(f"{wa}.{a} and {wb}.{b} set {same}: give each field once "
-                                     f"(racks[0].count is racks.0.count)")
+        twice = overlapping_paths(keys)  # ValueError (an empty key) is this field's error
+        if twice is not None:
+            wa, a, wb, b, same = twice
+            raise ValueError(f"{wa}.{a} and {wb}.{b} set {'the same field' if same else 'overlapping fields (one inside the other)'}: give each field once "
+                             f"(racks[0].count is racks.0.count)")
         if self.mode == "list":
             lens = {k: p.count for k, p in self.parameters.items()}
             if len(set(lens.values())) > 1:
