@@ -140,6 +140,18 @@ class ParamSpec(NoBoolNumbers):
             if self.range is not None and self.steps == 1 and a != b:  # linspace(lo, hi, 1) is [lo]: hi never ran
                 raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps 1 is its first bound alone ({lo_hi[1]} "
                                  f"would never run); give steps >= 2, or values: [{lo_hi[0]}]")
+            if self.range is not None and self.integer:  # rounded to whole numbers, two steps can meet on one value
+                vals = self.discrete
+                distinct = list(dict.fromkeys(vals))
+                if len(distinct) < len(vals):  # they ran as duplicate points (the input audit AUH, 12)
+                    shown = ", ".join(str(v) for v in distinct[:8]) + (", ..." if len(distinct) > 8 else "")
+                    listed = f"values: [{shown}]" if len(distinct) <= 8 else "the values you mean as values: [...]"
+                    fewer = ("fewer steps (log spacing rounds its small values together)" if self.log
+                             else f"steps <= {len(distinct)}")
+                    raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps {self.steps} and integer: true gives "
+                                     f"{len(distinct)} distinct whole numbers ({shown}): {len(vals) - len(distinct)} "
+                                     f"point{'s' * (len(vals) - len(distinct) != 1)} would repeat others; give "
+                                     f"{fewer}, or {listed}")
         return self
 
     @property
