@@ -42,7 +42,8 @@ def check_run_args(scenario: Any, overrides: Any = None, progress: Any = None, b
     strings), ``progress`` (None or a callable, called with the simulated fraction) and ``base_dir`` (None or a
     path)."""
     check_scenario_arg(scenario)
-    if overrides is not None and not isinstance(overrides, (dict, list, tuple)):
+    # one string is refused by apply_overrides itself (a ScenarioError: "got one string"), read there
+    if overrides is not None and not isinstance(overrides, (dict, list, tuple, str)):
         raise TypeError(f"overrides: expected a mapping of dotted paths to values ({{'facility.interconnect': "
                         f"'15 MW'}}) or a list of 'path=value' strings, got {_kind(overrides)}")
     if progress is not None and not callable(progress):

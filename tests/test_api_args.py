@@ -14,7 +14,7 @@ REF = "scenarios/reference.yaml"
     (lambda: dcsim.run(42), "scenario: expected a path, a dict or a Scenario, got int"),
     (lambda: dcsim.run(None), "scenario: expected a path, a dict or a Scenario, got NoneType"),
     (lambda: dcsim.load_scenario(b"name: x"), "source: expected a path, a dict or a Scenario, got bytes"),
-    (lambda: dcsim.run(REF, overrides="duration=1 min"), "overrides: expected a mapping"),
+    (lambda: dcsim.run(REF, overrides=5), "overrides: expected a mapping"),
     (lambda: dcsim.run(REF, base_dir=3), "base_dir: expected a folder path"),
 ])
 def test_run_and_load_scenario_name_a_wrong_argument_type(call, words):
