@@ -99,6 +99,11 @@ _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)
 
 # --------------------------------------------------------------------------- spec
 
+#: an ``integer: true`` range of at most this many steps is made to count its distinct whole numbers (1 M values take
+#: ~1 s); a longer one is judged by how many whole numbers lie between its bounds (a range of 10**9 steps must not be
+#: made: the sweep's size check, which refuses it, comes after the parameter is read)
+_DISTINCT_CHECK_MAX = 1_000_000
+
 class ParamSpec(NoBoolNumbers):
     """How one parameter varies: explicit ``values``, a ``range`` with ``steps``, or a ``distribution``.
 
@@ -141,7 +146,12 @@ class ParamSpec(NoBoolNumbers):
                 raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps 1 is its first bound alone ({lo_hi[1]} "
                                  f"would never run); give steps >= 2, or values: [{lo_hi[0]}]")
             if self.range is not None and self.integer:  # rounded to whole numbers, two steps can meet on one value
-                vals = self.discrete
+                n, whole = int(self.steps), abs(int(round(b)) - int(round(a))) + 1  # whole numbers the range reaches
+                if n > _DISTINCT_CHECK_MAX and n > whole:  # too many to make (memory), and some must repeat
+                    raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps {n:,} and integer: true gives at "
+                                     f"most {whole:,} distinct whole numbers: the other points would repeat them; "
+                                     f"give steps <= {whole:,}")
+                vals = self.discrete if n <= _DISTINCT_CHECK_MAX else []
                 distinct = list(dict.fromkeys(vals))
                 if len(distinct) < len(vals):  # they ran as duplicate points (the input audit AUH, 12)
                     shown = ", ".join(str(v) for v in distinct[:8]) + (", ..." if len(distinct) > 8 else "")

@@ -526,3 +526,14 @@ def test_an_integer_range_with_more_steps_than_whole_numbers_is_refused(param, w
     ok = load_sweep({"base": str(ROOT / "scenarios" / "reference.yaml"),
                      "parameters": {"racks.0.count": {"range": [1, 3], "steps": 3, "integer": True}}})
     assert [p["racks.0.count"] for p in expand(ok)] == [1, 2, 3]
+
+
+def test_a_huge_integer_range_is_judged_without_making_its_values():
+    """10**9 steps over [1, 3] are refused from the bounds alone (making them would take gigabytes)."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ScenarioError, match="gives at most 3 distinct whole numbers"):
+        load_sweep({"base": str(ROOT / "scenarios" / "reference.yaml"),
+                    "parameters": {"racks.0.count": {"range": [1, 3], "steps": 10**9, "integer": True}}})
+    assert time.perf_counter() - t0 < 5
