@@ -242,8 +242,9 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
     (xp, xv), (yp, yv) = _check_axis("x", x), _check_axis("y", y)
     twice = overlapping_paths([("x", xp), ("y", yp)])
     if twice is not None:
-        raise ValueError(f"phase_diagram: x ({xp}) and y ({yp}) set {'the same field' if twice[4] else 'overlapping fields (one inside the other)'}: "
-                         "give two different fields (as a sweep refuses a field given twice)")
+        same = "the same field" if twice[4] else "overlapping fields (one inside the other)"
+        raise ValueError(f"phase_diagram: x ({xp}) and y ({yp}) set {same}: give two different fields (as a sweep "
+                         "refuses a field given twice)")
     simulate = _check_simulate(simulate)
     raw, bdir = _raw_and_dir(scenario, overrides)
     m0 = _models(raw, bdir, label=_source_label(scenario))

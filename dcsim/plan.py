@@ -1567,7 +1567,8 @@ def cmd_plan(args) -> int:
                 raise ValueError("--target judges the scenario's own weather over its run; "
                                  "drop --weather-percentile (or set a constant weather with --set)")
             r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus, overrides=_sets(args.set),
-                                 confirm=not args.no_confirm, seeds=3 if args.seeds is None else args.seeds, refine=not args.no_refine,
+                                 confirm=not args.no_confirm, seeds=3 if args.seeds is None else args.seeds,
+                                 refine=not args.no_refine,
                                  window=window)
         else:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
@@ -1610,7 +1611,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--target", action="append", metavar="TARGET",
                    help="service target, repeatable: 'ttft.p99<=2 s', 'chat.tpot.p99<=100 ms', "
                         "'slo_attainment>=0.99'; the question is then answered under the targets")
-    p.add_argument("--seeds", type=count_arg("confirming runs"), help="confirming runs (seeds) under --target (default 3)")
+    p.add_argument("--seeds", type=count_arg("confirming runs"),
+                   help="confirming runs (seeds) under --target (default 3)")
     p.add_argument("--window", help="length of the confirming window under --target (default '30 min')")
     p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")
     p.add_argument("--no-refine", action="store_true",

@@ -249,8 +249,8 @@ class SweepSpec(NoBoolNumbers):
         twice = overlapping_paths(keys)  # ValueError (an empty key) is this field's error
         if twice is not None:
             wa, a, wb, b, same = twice
-            raise ValueError(f"{wa}.{a} and {wb}.{b} set {'the same field' if same else 'overlapping fields (one inside the other)'}: give each field once "
-                             f"(racks[0].count is racks.0.count)")
+            what = "the same field" if same else "overlapping fields (one inside the other)"
+            raise ValueError(f"{wa}.{a} and {wb}.{b} set {what}: give each field once (racks[0].count is racks.0.count)")
         if self.mode == "list":
             lens = {k: p.count for k, p in self.parameters.items()}
             if len(set(lens.values())) > 1:
