@@ -27,12 +27,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dcsim.argcheck import overlapping_paths
 from dcsim.metrics.fmt import NEAR_TIE
 from dcsim.plan import (_models, _raw_and_dir, _source_label, moment_info, moment_text, scenario_moments,
                         with_interconnect)
 from dcsim.scenario.paths import param_name
 from dcsim.tpf import BINDING_NAMES
-from dcsim.units import TEMPERATURE_RANGE_C
+from dcsim.units import TEMPERATURE_RANGE_C, excerpt
 
 __all__ = ["PhaseDiagram", "phase_diagram", "plot_phase", "CONSTRAINT_COLORS", "FAST_AXES"]
 
@@ -110,13 +111,70 @@ def _numeric(path: str, v) -> float | None:
         return None
 
 
-def _moment_index(mom: dict, moment) -> int:
-    if moment == "peak_demand":
-        return int(np.argmax(mom["demand_tok_s"]))
-    if moment == "hottest":
-        return int(np.argmax(mom["t_db_c"]))
-    t = float(moment)
+def _moment_index(mom: dict, moment, duration_s: float) -> int:
+    """The tick of ``moment``: ``"peak_demand"``, ``"hottest"`` or a time inside the run, s or a time string
+    (``"16 h"``); anything else is a ValueError naming ``moment`` (``"noon"`` raised float()'s own error, and 1e12 s
+    was clipped to the last tick without a word: the input audit AUH, 9)."""
+    if isinstance(moment, str) and moment in ("peak_demand", "hottest"):
+        return int(np.argmax(mom["demand_tok_s"] if moment == "peak_demand" else mom["t_db_c"]))
+    from dcsim.units import UnitError, parse_quantity
+
+    what = (f"'peak_demand', 'hottest' or a time inside the run (0 s to {duration_s:g} s, or a string such as "
+            "'16 h')")
+    try:
+        if isinstance(moment, (bool, np.bool_)) or not isinstance(moment, (int, float, str, np.integer, np.floating)):
+            raise UnitError
+        t = parse_quantity(float(moment) if not isinstance(moment, str) else moment, "time")
+    except (UnitError, ValueError):
+        raise ValueError(f"phase_diagram: moment {excerpt(moment, 40)}: expected {what}") from None
+    if not (0.0 <= t < duration_s):
+        raise ValueError(f"phase_diagram: moment {excerpt(moment, 40)}: expected {what}; it lies outside the run")
     return int(np.clip(np.searchsorted(mom["t_s"], t, side="right") - 1, 0, mom["t_s"].size - 1))
+
+
+def _check_axis(name: str, axis) -> tuple[str, list]:
+    """``x`` or ``y`` of :func:`phase_diagram` as ``(path, values)``: a pair of a dotted path and a non-empty sequence
+    of values, else a ValueError (TypeError for the wrong form) naming the argument (an empty axis returned an empty
+    map; a bare path raised "too many values to unpack": the input audit AUH, 9)."""
+    form = f"{name}: expected (path, values), e.g. ('facility.interconnect', ['400 kW', '500 kW'])"
+    if isinstance(axis, (str, bytes, dict)) or not isinstance(axis, (tuple, list)) or len(axis) != 2:
+        raise TypeError(f"phase_diagram: {form}, got {excerpt(axis, 60)}")
+    path, vals = axis
+    if not isinstance(path, str) or not path.strip():
+        raise TypeError(f"phase_diagram: {form}; its path is {excerpt(path, 40)}, not a dotted path")
+    if isinstance(vals, (str, bytes, dict)):
+        raise TypeError(f"phase_diagram: {form}; its values are {excerpt(vals, 40)}, not a list of values")
+    try:
+        vals = list(vals)
+    except TypeError:
+        raise TypeError(f"phase_diagram: {form}; its values are {excerpt(vals, 40)}, not a list of values") from None
+    if not vals:
+        raise ValueError(f"phase_diagram: {name}: the {path} axis has no values (as a sweep's empty values: "
+                         "give at least one)")
+    return path, vals
+
+
+def _check_simulate(simulate):
+    """``simulate`` of :func:`phase_diagram`: None, a whole number of cells per axis (0: none) or a list of (x, y)
+    value pairs; anything else (``-1`` was taken as 1) is a ValueError (TypeError for the wrong form) naming it."""
+    if simulate is None:
+        return None
+    if isinstance(simulate, (bool, np.bool_)):
+        raise TypeError("phase_diagram: simulate: expected a whole number of cells per axis (k: k x k cells), a list "
+                        f"of (x, y) values or None, got the boolean {simulate}")
+    if isinstance(simulate, (int, np.integer)):
+        if simulate < 0:
+            raise ValueError(f"phase_diagram: simulate = {int(simulate)}: expected a whole number of cells per axis "
+                             ">= 0 (k: k x k cells run with dcsim.run), a list of (x, y) values or None")
+        return int(simulate)
+    if isinstance(simulate, (str, bytes, dict, float, np.floating)) or not isinstance(simulate, (list, tuple)):
+        raise TypeError("phase_diagram: simulate: expected a whole number of cells per axis, a list of (x, y) "
+                        f"values or None, got {excerpt(simulate, 40)}")
+    for j, c in enumerate(simulate):
+        if isinstance(c, (str, bytes, dict)) or not isinstance(c, (tuple, list)) or len(c) != 2:
+            raise TypeError(f"phase_diagram: simulate[{j}]: expected an (x, y) pair of axis values, got "
+                            f"{excerpt(c, 40)}")
+    return list(simulate)
 
 
 #: the unit dimension (dcsim.units) of each fast axis's values, and the range a value must lie in (the scenario's own
@@ -176,17 +234,23 @@ def phase_diagram(scenario, x: tuple[str, Sequence], y: tuple[str, Sequence], *,
 
     ``demand``: ``"scenario"`` (the scenario's demand at the moment), ``"full"`` (unbounded:
     which of compute, power, cooling limits the fleet) or output tokens/s. ``moment``:
-    ``"peak_demand"``, ``"hottest"`` or a time in s; it fixes the demand and weather not varied by
-    an axis. ``simulate``: an int k (k×k cells spread over the grid) or a list of (x, y) values to
-    run with :func:`dcsim.run` and overlay.
+    ``"peak_demand"``, ``"hottest"`` or a time inside the run (s, or a string such as ``"16 h"``); it fixes the
+    demand and weather not varied by an axis. ``simulate``: an int k ≥ 0 (k×k cells spread over the grid) or a list
+    of (x, y) values to run with :func:`dcsim.run` and overlay. ``x`` and ``y`` are ``(path, values)`` pairs of two
+    different fields, each with at least one value. A wrong argument is refused before any work, naming it.
     """
+    (xp, xv), (yp, yv) = _check_axis("x", x), _check_axis("y", y)
+    twice = overlapping_paths([("x", xp), ("y", yp)])
+    if twice is not None:
+        same = "the same field" if twice[4] else "overlapping fields (one inside the other)"
+        raise ValueError(f"phase_diagram: x ({xp}) and y ({yp}) set {same}: give two different fields (as a sweep "
+                         "refuses a field given twice)")
+    simulate = _check_simulate(simulate)
     raw, bdir = _raw_and_dir(scenario, overrides)
     m0 = _models(raw, bdir, label=_source_label(scenario))
     mom0 = scenario_moments(m0)
-    i = _moment_index(mom0, moment)
+    i = _moment_index(mom0, moment, float(m0.scenario.duration))
     single = len(m0.groups) == 1
-    (xp, xv), (yp, yv) = x, y
-    xv, yv = list(xv), list(yv)
     kx, ky = _axis_kind(xp, single), _axis_kind(yp, single)
     if "bad" in (kx, ky):
         raise ValueError("the 'gpus' axis needs a scenario with one rack group (use racks.N.count)")

@@ -98,6 +98,30 @@ def _check_gpus(gpus) -> None:
             raise ValueError(f"gpus: {e} (as `dcsim plan --gpus`)") from None
 
 
+def whole_racks(gpus: int | None, gpus_per_rack: int, count0: int) -> tuple[int, dict]:
+    """The rack count of rack group 0 an interconnect-for question sizes for ``gpus`` GPUs (None: the scenario's
+    ``count0`` racks): ``gpus`` rounded up to whole racks of ``gpus_per_rack``, and what the answer says of it:
+    ``gpus_asked`` (None without ``--gpus``) and ``gpus_note``, the rounding in words when ``gpus`` is not a whole
+    number of racks (None otherwise). Until 2026-12-05 ``--gpus 7`` was answered "for 32 GPUs" with no word that the
+    question had been changed (the input audit AUH, 4). One home for plan, plan under targets and --curtailment."""
+    count = count0 if gpus is None else max(1, int(math.ceil(gpus / gpus_per_rack)))
+    note = None
+    if gpus is not None and count * gpus_per_rack != gpus:
+        note = (f"{gpus:,} GPUs asked, rounded up to whole racks: {count:,} rack{'s' * (count != 1)} of "
+                f"{gpus_per_rack:,} GPUs = {count * gpus_per_rack:,} GPUs (the answer is for those)")
+    return count, {"gpus_asked": gpus, "gpus_note": note}
+
+
+def refuse_gpus_for(question: str, gpus, flag: str = "gpus") -> None:
+    """``gpus`` sizes interconnect-for only: a ValueError for another question (``max-demand`` answered for the
+    scenario's fleet and ``max-gpus`` searched its own count with ``--gpus`` unused: the input audit AUH, 5).
+    ``flag`` names it as the caller reads it (``gpus`` in Python, ``--gpus`` on the command line)."""
+    if gpus is not None and question != "interconnect-for":
+        what = ("max-demand answers for the scenario's own fleet (set racks.0.count to size another)"
+                if question == "max-demand" else "max-gpus finds the GPU count itself")
+        raise ValueError(f"{flag} applies to interconnect-for, not {question}: {what}; drop {flag}")
+
+
 def _prepare(scenario, question: str, overrides: dict | None):
     """Check the question; the raw scenario with ``overrides`` applied, its folder and its models."""
     if question not in QUESTIONS:
@@ -393,7 +417,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     sc = m0.scenario
     count0 = sc.racks[0].count
     gpr = m0.groups[0].gpus // count0
-    count = count0 if gpus is None else max(1, int(math.ceil(gpus / gpr)))
+    count, asked = whole_racks(gpus, gpr, count0)
     single = len(m0.groups) == 1
     m = m0 if (single or count == count0) else _models(raw, bdir, {"racks.0.count": count})
     a = count / count0 if single else 1.0
@@ -444,7 +468,7 @@ def _interconnect_for(raw, bdir, m0, mom, gpus: int | None, rtol: float = 1e-7) 
     else:
         binding, nxt, marg = "cooling", top, _ratio_margin(top_tok_s, at["cooling_tok_s"])
     out = {"overrides": {"racks.0.count": count, "facility.interconnect": hi}, "interconnect_w": hi,
-           "racks": count, "gpus": count * gpr, "binding": binding, "ceilings": at,
+           "racks": count, "gpus": count * gpr, **asked, "binding": binding, "ceilings": at,
            "next_binding": nxt, "margin": marg, "next_binding_below": "power",
            "headroom": {"power": float(hp[i]), "cooling": float(hq[i])},
            "moment": moment_info(mom, i, m0), "closed_form_evaluations": evals["n"],
@@ -527,6 +551,7 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     with ``confirm=True``, ``confirm``: the simulation's figures at the answer.
     """
     _check_gpus(gpus)
+    refuse_gpus_for(question, gpus)
     raw, bdir, m0 = _prepare(scenario, question, overrides)
     year = weather_year_moments(m0) if weather_percentile is not None else None
     mom = design_moment(year if year is not None else scenario_moments(m0), weather_percentile)
@@ -946,6 +971,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     confirmation made afresh, by handing :func:`confirm_window` no cache: :func:`_without_the_plans_cache`).
     """
     _check_gpus(gpus)
+    refuse_gpus_for(question, gpus)
     if isinstance(targets, str):  # read character by character: "--target 't': expected ..."
         raise ValueError(f"targets must be a list of strings such as ['ttft.p99<=2 s'], got one string {targets!r}")
     raw, bdir, m0 = _prepare(scenario, question, overrides)
@@ -1035,7 +1061,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
                     if any(r["racks"] > best["racks"] and r["goodput_tok_s"] is not None
                            and r["goodput_tok_s"] < 0.99 * best["goodput_tok_s"] for r in rows) else None})
     else:
-        count = count0 if gpus is None else max(1, int(math.ceil(gpus / gpr)))
+        count, asked = whole_racks(gpus, gpr, count0)
         cf = _interconnect_for(raw, bdir, m0, design_moment(scenario_moments(m0), None), count * gpr)["interconnect_w"]
         ov = lambda w: {"racks.0.count": count, "facility.interconnect": float(w)}  # noqa: E731
 
@@ -1066,7 +1092,7 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
             ans, br = lo, (lo, lo)
         else:
             ans, br = _bisect(ok_ic, lo, hi, rtol=0.005, geometric=True, rising=False)
-        out.update({"overrides": ov(ans), "interconnect_w": ans, "racks": count, "gpus": count * gpr,
+        out.update({"overrides": ov(ans), "interconnect_w": ans, "racks": count, "gpus": count * gpr, **asked,
                     "bracket": list(br), "closed_form_interconnect_w": cf})
     out["fast"] = _fast_block(tg, fast(out["overrides"]))
     out["fast_evaluations"] = evals["n"]
@@ -1369,6 +1395,8 @@ def format_targets(r: dict) -> str:
                      f"for {r['gpus']:,} GPUs (bracket {fmt_quantity(r['bracket'][0], 'power')} .. "
                      f"{fmt_quantity(r['bracket'][1], 'power')}; power stops binding at full load from "
                      f"{fmt_quantity(r['closed_form_interconnect_w'], 'power')})")
+        if r.get("gpus_note"):
+            lines.append(f"  GPUs: {r['gpus_note']}")
     f = r["fast"]
     lines.append(f"  fast model at the answer (fluid, over the whole run): binding {f['binding']}; "
                  + "; ".join(_fmt_check(c) for c in f["targets"]))
@@ -1454,6 +1482,8 @@ def format_plan(r: dict) -> str:
     else:
         lines.append(f"  answer: interconnect {fmt_quantity(round_sig(r['interconnect_w'], 4, up=True), 'power')} for "
                      f"{r['gpus']:,} GPUs at full load")
+        if r.get("gpus_note"):
+            lines.append(f"  GPUs: {r['gpus_note']}")
     lines += band_answer_text(r)
     lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
     if "headroom" in r:
@@ -1505,9 +1535,34 @@ def plan_error(e: ValueError, file: str | None = None) -> int:
     return 2
 
 
+def unused_flags(args) -> str | None:
+    """Why ``dcsim plan``'s flags do not apply to the question asked, or None: ``--gpus`` sizes interconnect-for
+    only; ``--seeds``, ``--window``, ``--no-confirm`` and ``--no-refine`` qualify ``--target``. Such a flag was
+    ignored without a word (``-q max-demand --gpus 5`` answered for the scenario's 320 GPUs; the input audit AUH, 5);
+    it is refused as ``--curtailment`` with max-demand is, through :func:`plan_error`. Read by both commands
+    (``dcsim plan`` and its ``--curtailment`` form, :mod:`dcsim.plan_flex`)."""
+    if args.gpus is not None and args.question != "interconnect-for":
+        try:
+            refuse_gpus_for(args.question, args.gpus, "--gpus")
+        except ValueError as e:
+            return str(e)
+    if not args.target:
+        given = [f for f, v in (("--seeds", args.seeds), ("--window", args.window),
+                                ("--no-confirm", args.no_confirm or None), ("--no-refine", args.no_refine or None))
+                 if v is not None]
+        if given:
+            many = len(given) > 1
+            return (f"{' and '.join(given)} qualif{'y' if many else 'ies'} --target (the confirming runs of an answer "
+                    f"under service targets); give --target too, or drop {'them' if many else 'it'}")
+    return None
+
+
 def cmd_plan(args) -> int:
+    why = unused_flags(args)
+    if why:
+        return plan_error(ValueError(why), args.file)
     try:
-        window = parse_quantity(args.window, "time")
+        window = parse_quantity("30 min" if args.window is None else args.window, "time")
         if not (0.0 < window < math.inf):
             raise ValueError(f"--window {args.window!r}: the confirming window's length, a time > 0 (e.g. '30 min')")
         if args.target:
@@ -1515,7 +1570,8 @@ def cmd_plan(args) -> int:
                 raise ValueError("--target judges the scenario's own weather over its run; "
                                  "drop --weather-percentile (or set a constant weather with --set)")
             r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus, overrides=_sets(args.set),
-                                 confirm=not args.no_confirm, seeds=args.seeds, refine=not args.no_refine,
+                                 confirm=not args.no_confirm, seeds=3 if args.seeds is None else args.seeds,
+                                 refine=not args.no_refine,
                                  window=window)
         else:
             r = plan(args.file, args.question, gpus=args.gpus, weather_percentile=args.weather_percentile,
@@ -1549,7 +1605,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description="Answer a sizing question on the closed form, optionally confirm by simulation.")
     p.add_argument("file")
     p.add_argument("--question", "-q", required=True, choices=QUESTIONS)
-    p.add_argument("--gpus", type=count_arg("GPUs"), help="GPU count for interconnect-for (default: the scenario's)")
+    p.add_argument("--gpus", type=count_arg("GPUs"), help="GPU count for interconnect-for (default: the scenario's), "
+                                                          "rounded up to whole racks (the answer says so)")
     p.add_argument("--weather-percentile", type=float, metavar="P",
                    help="evaluate at the P-th percentile of the scenario's dry-bulb (default: every tick)")
     p.add_argument("--confirm", action="store_true", help="simulate the scenario at the answer")
@@ -1557,8 +1614,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--target", action="append", metavar="TARGET",
                    help="service target, repeatable: 'ttft.p99<=2 s', 'chat.tpot.p99<=100 ms', "
                         "'slo_attainment>=0.99'; the question is then answered under the targets")
-    p.add_argument("--seeds", type=count_arg("confirming runs"), default=3, help="confirming runs (seeds) under --target (default 3)")
-    p.add_argument("--window", default="30 min", help="length of the confirming window under --target")
+    p.add_argument("--seeds", type=count_arg("confirming runs"),
+                   help="confirming runs (seeds) under --target (default 3)")
+    p.add_argument("--window", help="length of the confirming window under --target (default '30 min')")
     p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")
     p.add_argument("--no-refine", action="store_true",
                    help="under --target: report a missed confirmation without bisecting again on the confirming model")

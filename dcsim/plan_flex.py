@@ -243,13 +243,14 @@ def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, load:
                           rtol: float = 1e-6) -> dict:
     """The smallest interconnect for ``gpus`` GPUs flat out with curtailment budget ``fb``."""
     from dcsim.engine.build import with_interconnect
+    from dcsim.plan import whole_racks
 
     if len(m0.groups) != 1:
         raise ValueError("--curtailment answers interconnect-for for a single rack group")
     sc = m0.scenario
     count0 = sc.racks[0].count
     gpr = m0.groups[0].gpus // count0
-    count = count0 if gpus is None else max(1, int(math.ceil(gpus / gpr)))
+    count, asked = whole_racks(gpus, gpr, count0)
     a = count / count0
     mom, dt, src = _moments(m0)
     served = _served(m0, mom) if load == "demand" else None
@@ -288,7 +289,8 @@ def interconnect_for_flex(raw, bdir, m0, fb: FlexBudget, gpus: int | None, load:
     flex = smallest(fb)
     _, need, m, fl = state(flex, fb)
     meter = fl["meter_w"]
-    out = {"question": "interconnect-for", "scenario": sc.name, "gpus": count * gpr, "racks": count, "moments": src,
+    out = {"question": "interconnect-for", "scenario": sc.name, "gpus": count * gpr, "racks": count, **asked,
+           "moments": src,
            "load": load,
            "moments_evaluated": int(mom["t_s"].size), "budget": _budget_dict(fb),
            "firm": {"interconnect_w": firm}, "flex": {"interconnect_w": flex},
@@ -404,6 +406,8 @@ def format_flex(r: dict) -> str:
     else:
         lines.append(f"  answer: interconnect {fq(round_sig(r['flex']['interconnect_w'], 4, up=True), 'power')} for {r['gpus']:,} GPUs "
                      f"(firm: {fq(round_sig(r['firm']['interconnect_w'], 4, up=True), 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
+        if r.get("gpus_note"):
+            lines.append(f"  GPUs: {r['gpus_note']}")
     c = r["curtailment"]
     held = fmt_energy(c["energy_curtailed_j"])
     lines.append(f"  the site flexes {c['hours']:.1f} h ({100 * c['share_of_hours']:.2f} % of the hours) in "
@@ -428,10 +432,11 @@ def format_flex(r: dict) -> str:
 def plan_flex(scenario, question: str, fb: FlexBudget, *, gpus: int | None = None, confirm: bool = False,
               overrides: dict | None = None, load: str = "full") -> dict[str, Any]:
     """``dcsim plan --question max-gpus|interconnect-for --curtailment ...`` (module doc)."""
-    from dcsim.plan import _prepare
+    from dcsim.plan import _prepare, refuse_gpus_for
 
     if question not in ("max-gpus", "interconnect-for"):
         raise ValueError(f"--curtailment answers max-gpus and interconnect-for, not {question}")
+    refuse_gpus_for(question, gpus)
     raw, bdir, m0 = _prepare(scenario, question, overrides)
     if load not in ("full", "demand"):
         raise ValueError(f"--load must be 'full' or 'demand', got {load!r}")
@@ -470,6 +475,11 @@ def add_parser(subparsers) -> None:
     plain = p.get_default("func")
 
     def cmd(args) -> int:
+        from dcsim.plan import unused_flags
+
+        why = unused_flags(args)  # --gpus beside max-gpus, --seeds without --target: ignored flags refused
+        if why:
+            return plan_error(ValueError(why), args.file)
         if args.curtailment is None:
             given = [f for f, v in (("--max-event", args.max_event), ("--storage", args.storage),
                                     ("--load", None if args.load == "full" else args.load)) if v is not None]

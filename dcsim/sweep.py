@@ -50,6 +50,7 @@ from dcsim import __version__
 from dcsim.metrics.fmt import get_path
 from dcsim.metrics.provenance import code_hash  # the one home of the code identity (report.json records it too)
 from dcsim.report.outdir import atomic_write_bytes, safe_name
+from dcsim.argcheck import overlapping_paths
 from dcsim.textio import check_count, count_arg, out_folder, plain
 from dcsim.units import quantity_dim, refuse_misread
 from dcsim.scenario import Scenario, ScenarioError, load_scenario, read_yaml, scenario_hash
@@ -98,6 +99,11 @@ _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)
 
 # --------------------------------------------------------------------------- spec
 
+#: an ``integer: true`` range of at most this many steps is made to count its distinct whole numbers (1 M values take
+#: ~1 s); a longer one is judged by how many whole numbers lie between its bounds (a range of 10**9 steps must not be
+#: made: the sweep's size check, which refuses it, comes after the parameter is read)
+_DISTINCT_CHECK_MAX = 1_000_000
+
 class ParamSpec(NoBoolNumbers):
     """How one parameter varies: explicit ``values``, a ``range`` with ``steps``, or a ``distribution``.
 
@@ -139,6 +145,23 @@ class ParamSpec(NoBoolNumbers):
             if self.range is not None and self.steps == 1 and a != b:  # linspace(lo, hi, 1) is [lo]: hi never ran
                 raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps 1 is its first bound alone ({lo_hi[1]} "
                                  f"would never run); give steps >= 2, or values: [{lo_hi[0]}]")
+            if self.range is not None and self.integer:  # rounded to whole numbers, two steps can meet on one value
+                n, whole = int(self.steps), abs(int(round(b)) - int(round(a))) + 1  # whole numbers the range reaches
+                if n > _DISTINCT_CHECK_MAX and n > whole:  # too many to make (memory), and some must repeat
+                    raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps {n:,} and integer: true gives at "
+                                     f"most {whole:,} distinct whole numbers: the other points would repeat them; "
+                                     f"give steps <= {whole:,}")
+                vals = self.discrete if n <= _DISTINCT_CHECK_MAX else []
+                distinct = list(dict.fromkeys(vals))
+                if len(distinct) < len(vals):  # they ran as duplicate points (the input audit AUH, 12)
+                    shown = ", ".join(str(v) for v in distinct[:8]) + (", ..." if len(distinct) > 8 else "")
+                    listed = f"values: [{shown}]" if len(distinct) <= 8 else "the values you mean as values: [...]"
+                    fewer = ("fewer steps (log spacing rounds its small values together)" if self.log
+                             else f"steps <= {len(distinct)}")
+                    raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps {self.steps} and integer: true gives "
+                                     f"{len(distinct)} distinct whole numbers ({shown}): {len(vals) - len(distinct)} "
+                                     f"point{'s' * (len(vals) - len(distinct) != 1)} would repeat others; give "
+                                     f"{fewer}, or {listed}")
         return self
 
     @property
@@ -223,13 +246,11 @@ class SweepSpec(NoBoolNumbers):
         # inside another (`racks.0` and `racks.0.count`) also sets one field twice, in an order the user never
         # chose. Both are refused, and so is a parameter that `fixed` also sets.
         keys = [("parameters", k) for k in self.parameters] + [("fixed", k) for k in self.fixed]
-        for i, (wa, a) in enumerate(keys):
-            for wb, b in keys[i + 1:]:
-                na, nb = split_path(a), split_path(b)  # ValueError (an empty key) is this field's error
-                if na[:len(nb)] == nb or nb[:len(na)] == na:
-                    same = "the same field" if na == nb else "overlapping fields (one inside the other)"
-                    raise ValueError(f"{wa}.{a} and {wb}.{b} set {same}: give each field once "
-                                     f"(racks[0].count is racks.0.count)")
+        twice = overlapping_paths(keys)  # ValueError (an empty key) is this field's error
+        if twice is not None:
+            wa, a, wb, b, same = twice
+            what = "the same field" if same else "overlapping fields (one inside the other)"
+            raise ValueError(f"{wa}.{a} and {wb}.{b} set {what}: give each field once (racks[0].count is racks.0.count)")
         if self.mode == "list":
             lens = {k: p.count for k, p in self.parameters.items()}
             if len(set(lens.values())) > 1:

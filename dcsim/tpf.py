@@ -398,6 +398,57 @@ def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *,
     return np.where(waiting, code, 0).astype(np.int8)
 
 
+#: each argument of :func:`token_production`: the unit dimension (:mod:`dcsim.units`) a quantity string is parsed
+#: in (None: a number only), the lower bound, whether the bound itself is allowed, whether +inf is allowed ("no such
+#: limit": demand, compute, delivered power and heat rejection may be unbounded; the closed form's answer is then the
+#: other ceilings), and what the argument is, for the refusal
+_TPF_ARGS = {
+    "flop_per_token": (None, 0.0, False, False, "FLOP per output token, a finite number > 0"),
+    "joule_per_token_it": ("energy", 0.0, False, False, "IT energy per output token in J, a finite number > 0"),
+    "effective_flops": ("compute", 0.0, True, True, "FLOP/s, a number >= 0"),
+    "delivered_power_w": ("power", 0.0, True, True, "power in W (or a string such as '20 MW'), a number >= 0"),
+    "pue": (None, 1.0, True, False, "facility/IT power, a finite number >= 1"),
+    "heat_rejection_w": ("power", 0.0, True, True, "heat in W (or a string such as '18 MW'), a number >= 0"),
+    "demand_tok_s": (None, 0.0, True, True, "output tokens/s, a number >= 0"),
+    "theta": (None, 0.0, True, False, "the accounting factor, a finite number >= 0"),
+}
+
+
+def _tpf_arg(name: str, value) -> np.ndarray:
+    """``value`` of :func:`token_production`'s argument ``name`` as a float array, or a ValueError (TypeError for a
+    value that is no number at all) naming the argument and the reason (:data:`_TPF_ARGS`). A quantity string is
+    parsed in the argument's dimension (``delivered_power_w="20 MW"``); a boolean, None, NaN, a negative value (pue
+    below 1) or an infinite one where no infinity means anything is refused: until 2026-12-05 ``pue=nan`` and
+    ``delivered_power_w=-20e6`` returned NaN and negative rates with a binding label (the input audit AUH, 2)."""
+    dim, lo, lo_ok, inf_ok, what = _TPF_ARGS[name]
+    if isinstance(value, str):
+        if dim is None:
+            raise TypeError(f"token_production: {name} = {value!r}: expected {what}, not a string "
+                            "(the closed form takes SI numbers)")
+        from dcsim.units import UnitError, parse_quantity
+
+        try:
+            value = parse_quantity(value, dim)
+        except UnitError as e:
+            raise ValueError(f"token_production: {name} = {value!r}: {e}") from None
+    if value is None or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"token_production: {name} = {value!r}: expected {what}")
+    try:
+        x = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        shown = type(value).__name__
+        raise TypeError(f"token_production: {name}: expected {what} (or an array of them), got {shown}") from None
+    a = np.asarray(value)
+    if a.dtype == bool:
+        raise TypeError(f"token_production: {name}: expected {what}, got booleans")
+    bad = np.isnan(x) | (x < lo) | ((x == lo) & (not lo_ok)) | (np.isinf(x) & ((x < 0) | (not inf_ok)))
+    if np.any(bad):
+        first = float(x[bad].ravel()[0]) if x.ndim else float(x)
+        where = f" (element {int(np.flatnonzero(bad.ravel())[0])})" if x.ndim else ""
+        raise ValueError(f"token_production: {name} = {first!r}{where}: expected {what}")
+    return x
+
+
 def token_production(
     *,
     flop_per_token,
@@ -412,25 +463,37 @@ def token_production(
     """Evaluate the four ceilings and the achieved token rate.
 
     Args (all broadcastable arrays, SI):
-        flop_per_token: FLOP per output token, FLOP/token (> 0).
-        joule_per_token_it: IT energy per output token, J/token (> 0).
-        effective_flops: roofline-effective compute of all in-service GPUs, FLOP/s.
-        delivered_power_w: power available at the meter, W.
-        pue: facility/IT power at the operating point (≥ 1).
-        heat_rejection_w: heat of IT the plant can reject now, W (capacity less PDU and UPS losses).
-        demand_tok_s: output tokens/s requested.
-        theta: accounting factor θ (dimensionless, default 1).
+        flop_per_token: FLOP per output token, FLOP/token (finite, > 0).
+        joule_per_token_it: IT energy per output token, J/token (finite, > 0).
+        effective_flops: roofline-effective compute of all in-service GPUs, FLOP/s (≥ 0).
+        delivered_power_w: power available at the meter, W (≥ 0).
+        pue: facility/IT power at the operating point (finite, ≥ 1).
+        heat_rejection_w: heat of IT the plant can reject now, W (capacity less PDU and UPS losses; ≥ 0).
+        demand_tok_s: output tokens/s requested (≥ 0).
+        theta: accounting factor θ (dimensionless, finite, ≥ 0, default 1).
+
+    Every argument is checked first (:func:`_tpf_arg`): NaN, None, a boolean, a negative value or a PUE below 1 is a
+    ValueError (TypeError for a non-number) naming the argument; +inf is taken for the four that bound a ceiling or
+    the demand (no such limit); a quantity string is parsed where the argument has a unit dimension
+    (``delivered_power_w="20 MW"``, ``heat_rejection_w``, ``effective_flops="3e5 TFLOP/s"``,
+    ``joule_per_token_it="0.6 J"``) and refused for the plain numbers.
     """
-    f = np.asarray(flop_per_token, dtype=float)
-    e = np.asarray(joule_per_token_it, dtype=float)
-    if np.any(f <= 0) or np.any(e <= 0):
-        raise ValueError("flop_per_token and joule_per_token_it must be > 0")
-    if np.any(np.asarray(pue, dtype=float) < 1.0):
-        raise ValueError("pue must be >= 1")
-    c = np.asarray(effective_flops, dtype=float) / f
-    p = np.asarray(theta, dtype=float) * np.asarray(delivered_power_w, dtype=float) / (np.asarray(pue, dtype=float) * e)
-    q = np.asarray(heat_rejection_w, dtype=float) / e
-    d = np.asarray(demand_tok_s, dtype=float)
+    a = {k: _tpf_arg(k, v) for k, v in (
+        ("flop_per_token", flop_per_token), ("joule_per_token_it", joule_per_token_it),
+        ("effective_flops", effective_flops), ("delivered_power_w", delivered_power_w), ("pue", pue),
+        ("heat_rejection_w", heat_rejection_w), ("demand_tok_s", demand_tok_s), ("theta", theta))}
+    try:
+        np.broadcast_shapes(*(v.shape for v in a.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} {v.shape}" for k, v in a.items() if v.ndim)
+        raise ValueError(f"token_production: the arguments do not broadcast together: {shapes}") from None
+    f, e = a["flop_per_token"], a["joule_per_token_it"]
+    c = a["effective_flops"] / f
+    with np.errstate(invalid="ignore"):  # theta 0 with an unbounded delivered power: no power ceiling (0 x inf)
+        p = a["theta"] * a["delivered_power_w"] / (a["pue"] * e)
+    p = np.where(np.isnan(p), 0.0, p)
+    q = a["heat_rejection_w"] / e
+    d = a["demand_tok_s"]
     d, c, p, q = np.broadcast_arrays(d, c, p, q)
     achieved = np.minimum(np.minimum(d, c), np.minimum(p, q))
     return TPF(d * 1.0, c * 1.0, p * 1.0, q * 1.0, achieved, binding_of(d, c, p, q))

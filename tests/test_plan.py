@@ -691,3 +691,69 @@ def test_binding_answer_text_spells_an_either_or_list_as_the_summary_does():
     r = {"binding": "demand", "band": {"binding_alternatives": ["compute", "power", "cooling"]}}
     assert binding_answer_text(r) == "DEMAND, or compute, power or cooling could bind instead within the calibration band"
     assert binding_answer_text({"binding": "compute", "band": None}) == "COMPUTE"
+
+
+def test_interconnect_for_says_it_rounded_the_gpus_up_to_whole_racks():
+    """``--gpus 7`` was answered "for 32 GPUs" without a word that the question had changed (the input audit AUH,
+    4): the answer (text and JSON) says the count was rounded up to whole racks, and a whole-rack count says
+    nothing."""
+    r = plan(REF, "interconnect-for", gpus=7)
+    assert r["gpus"] == 32 and r["racks"] == 1 and r["gpus_asked"] == 7
+    assert r["gpus_note"] == "7 GPUs asked, rounded up to whole racks: 1 rack of 32 GPUs = 32 GPUs (the answer is for those)"
+    assert "  GPUs: 7 GPUs asked, rounded up to whole racks: 1 rack of 32 GPUs" in format_plan(r)
+    whole = plan(REF, "interconnect-for", gpus=64)
+    assert whole["gpus_asked"] == 64 and whole["gpus_note"] is None and "GPUs asked" not in format_plan(whole)
+
+
+def test_the_rounding_to_whole_racks_has_one_home():
+    """plan, plan under targets and --curtailment round --gpus alike (dcsim.plan.whole_racks)."""
+    from dcsim.plan import whole_racks
+    from dcsim.plan_flex import format_flex
+
+    assert whole_racks(33, 32, 10) == (2, {"gpus_asked": 33, "gpus_note": "33 GPUs asked, rounded up to whole "
+                                           "racks: 2 racks of 32 GPUs = 64 GPUs (the answer is for those)"})
+    assert whole_racks(None, 32, 10) == (10, {"gpus_asked": None, "gpus_note": None})
+    r = {"scenario": "s", "question": "interconnect-for", "moments_evaluated": 8760, "moments": "hours",
+         "load": "full", "budget": {"share_of_hours": 0.005, "max_event_s": None, "storage": None}, "gpus": 64,
+         "gpus_note": whole_racks(33, 32, 10)[1]["gpus_note"],
+         "flex": {"interconnect_w": 1e5}, "firm": {"interconnect_w": 1.1e5}, "saving_share": 0.09,
+         "curtailment": {"hours": 0.0, "share_of_hours": 0.0, "events": 0, "longest_h": 0.0,
+                         "energy_curtailed_j": 0.0}, "tokens_lost": 0.0, "share_lost": 0.0}
+    assert "  GPUs: 33 GPUs asked, rounded up to whole racks: 2 racks of 32 GPUs = 64 GPUs" in format_flex(r)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["-q", "max-demand", "--gpus", "5"], "--gpus applies to interconnect-for, not max-demand"),
+    (["-q", "max-gpus", "--gpus", "33"], "--gpus applies to interconnect-for, not max-gpus"),
+    (["-q", "max-gpus", "--gpus", "33", "--curtailment", "0.5%"], "--gpus applies to interconnect-for, not max-gpus"),
+    (["-q", "max-gpus", "--seeds", "5"], "--seeds qualifies --target"),
+    (["-q", "interconnect-for", "--window", "10 min", "--no-refine"], "--window and --no-refine qualify --target"),
+    (["-q", "max-demand", "--no-confirm"], "--no-confirm qualifies --target"),
+])
+def test_plan_refuses_flags_that_do_not_apply_before_any_work(capsys, monkeypatch, args, expect):
+    """``-q max-demand --gpus 5`` answered for the scenario's 320 GPUs and ``--seeds 5`` without ``--target`` was
+    unused, both with exit 0 (the input audit AUH, 5): refused as ``--curtailment`` with max-demand is, through
+    plan_error (exit 2, ``dcsim plan: error: ...``), before the planner runs."""
+    import dcsim.plan as plan_mod
+    import dcsim.plan_flex as flex_mod
+    from dcsim.cli import main as cli_main
+
+    def never(*a, **k):
+        raise AssertionError("the planner ran")
+
+    for mod, name in ((plan_mod, "plan"), (plan_mod, "plan_for_targets"), (flex_mod, "plan_flex")):
+        monkeypatch.setattr(mod, name, never)
+    assert cli_main(["plan", str(REF), *args]) == 2
+    assert capsys.readouterr().err.startswith(f"dcsim plan: error: {expect}")
+
+
+@pytest.mark.parametrize("question", ["max-demand", "max-gpus"])
+def test_the_python_planner_refuses_gpus_for_another_question(question):
+    from dcsim.plan_flex import FlexBudget, plan_flex
+
+    calls = [lambda: plan(REF, question, gpus=5), lambda: plan_for_targets(REF, question, ["ttft.p99<=2 s"], gpus=5)]
+    if question == "max-gpus":
+        calls.append(lambda: plan_flex(REF, question, FlexBudget(budget=0.005, max_event_s=None, battery=None), gpus=5))
+    for call in calls:
+        with pytest.raises(ValueError, match=f"gpus applies to interconnect-for, not {question}"):
+            call()

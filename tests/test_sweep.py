@@ -509,3 +509,31 @@ def rows_ticks(spec):
 
     sc = load_scenario(spec.base if isinstance(spec.base, dict) else str(spec.base), overrides=["duration=10 min"])
     return int(round(float(sc.duration) / float(sc.controller.tick)))
+
+
+@pytest.mark.parametrize("param, words", [
+    ({"range": [1, 3], "steps": 5, "integer": True},
+     "range [1, 3] with steps 5 and integer: true gives 3 distinct whole numbers (1, 2, 3): 2 points would repeat "
+     "others; give steps <= 3, or values: [1, 2, 3]"),
+    ({"range": [1, 100], "steps": 20, "log": True, "integer": True}, "3 points would repeat others; give fewer steps"),
+])
+def test_an_integer_range_with_more_steps_than_whole_numbers_is_refused(param, words):
+    """``range: [1, 3], steps: 5, integer: true`` ran count 2 three times (same scenario hash, three rows; the input
+    audit AUH, 12): refused as a ``steps: 1`` range between two bounds is, naming the parameter."""
+    with pytest.raises(ScenarioError) as e:
+        load_sweep({"base": str(ROOT / "scenarios" / "reference.yaml"), "parameters": {"racks.0.count": param}})
+    assert "parameters.racks.0.count" in str(e.value) and words in str(e.value)
+    ok = load_sweep({"base": str(ROOT / "scenarios" / "reference.yaml"),
+                     "parameters": {"racks.0.count": {"range": [1, 3], "steps": 3, "integer": True}}})
+    assert [p["racks.0.count"] for p in expand(ok)] == [1, 2, 3]
+
+
+def test_a_huge_integer_range_is_judged_without_making_its_values():
+    """10**9 steps over [1, 3] are refused from the bounds alone (making them would take gigabytes)."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ScenarioError, match="gives at most 3 distinct whole numbers"):
+        load_sweep({"base": str(ROOT / "scenarios" / "reference.yaml"),
+                    "parameters": {"racks.0.count": {"range": [1, 3], "steps": 10**9, "integer": True}}})
+    assert time.perf_counter() - t0 < 5

@@ -335,3 +335,34 @@ def test_the_cooling_spans_bisect_each_change_to_well_under_the_printed_tenth():
     assert [s["to_c"] for s in spans] == [pytest.approx(15.2, abs=1e-5), None]
     assert spans[1]["from_c"] == pytest.approx(39.9, abs=1e-5) and spans[0]["from_c"] is None
     assert len(calls) == 2 * (2 + SPAN_BISECTIONS) and SPAN_BISECTIONS <= 24
+
+
+@pytest.mark.parametrize("name, value, error", [
+    ("pue", float("nan"), ValueError),               # achieved NaN, binding "power", before 2026-12-05
+    ("pue", True, TypeError),                        # read as 1
+    ("pue", float("inf"), ValueError),
+    ("delivered_power_w", -20e6, ValueError),        # a negative rate, binding "power"
+    ("heat_rejection_w", None, TypeError),           # cooling NaN, binding "cooling"
+    ("demand_tok_s", -5, ValueError),                # achieved -5 tok/s, binding "demand"
+    ("demand_tok_s", [1e4, float("nan")], ValueError),
+    ("effective_flops", float("nan"), ValueError),   # achieved NaN, binding "compute"
+    ("theta", -1, ValueError),
+    ("flop_per_token", "1.4e11", TypeError),         # no unit dimension: a number only
+    ("delivered_power_w", "20 degC", ValueError),    # a unit of another dimension
+])
+def test_token_production_refuses_what_it_cannot_answer_naming_the_argument(name, value, error):
+    """The input audit AUH, 2: NaN, None, booleans and negative inputs gave NaN or negative rates with a binding
+    label (an argmin over NaN). Each is refused, naming the argument."""
+    with pytest.raises(error, match=f"token_production: {name}"):
+        tpf.token_production(**{**BASE, name: value})
+
+
+def test_token_production_parses_a_quantity_string_in_its_dimension():
+    """``delivered_power_w="40 kW"`` is 40,000 W (it raised a bare float-conversion error); +inf demand is unbounded
+    demand: the answer is the lowest supply ceiling."""
+    a = tpf.token_production(**BASE).as_dict()
+    b = tpf.token_production(**{**BASE, "delivered_power_w": "40 kW", "heat_rejection_w": "0.04 MW",
+                                "effective_flops": "10 PFLOP/s", "joule_per_token_it": "0.5 J"}).as_dict()
+    assert a == b
+    r = tpf.token_production(**{**BASE, "demand_tok_s": float("inf")})
+    assert r.binding_name == "compute" and float(r.achieved_tok_s) == pytest.approx(5.0e4)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from dcsim.argcheck import check_run_args
 from dcsim.engine.assemble import assemble_report, deferred_on_time_tok_s, goodput_fluid, interactive_view
 from dcsim.engine.build import Models, build_models
 from dcsim.engine.flex import cooling_failure_times
@@ -39,7 +40,9 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
     top-level overrides (``seed=3``, ``duration="2 h"``); ``overrides`` takes dotted
     paths (``{"facility.interconnect": "15 MW"}``); ``base_dir``: the folder a dict scenario's relative file paths
     (weather, traces, prices) are read from (default: the working directory; a path scenario uses its own folder).
+    Each argument's type is checked first (:func:`dcsim.argcheck.check_run_args`: a TypeError naming it).
     """
+    check_run_args(scenario, overrides, progress, base_dir)  # TypeError naming the argument, before any work
     sc = load_scenario(scenario, overrides=overrides, base_dir=base_dir)
     if kw:
         sc = load_scenario(sc, overrides=kw)

@@ -1,0 +1,68 @@
+"""Argument checks the Python API shares: each refuses a wrong argument before any work, with an error naming the
+argument and the reason (the input audit AUH of 2026-12-05, 9 and 10: ``dcsim.run(42)`` raised pathlib's
+``expected str, bytes or os.PathLike object, not int``, ``progress=5`` simpy's ``'int' object is not callable``
+mid-run, and ``phase_diagram`` took an axis given twice).
+
+One home for :func:`dcsim.run` (:func:`dcsim.engine.run.run`), :func:`dcsim.load_scenario`, :mod:`dcsim.sweep` and
+:mod:`dcsim.phase` (peers that may not import each other)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+from dcsim.scenario.paths import split_path
+from dcsim.units import excerpt
+
+__all__ = ["check_scenario_arg", "check_run_args", "overlapping_paths"]
+
+
+def _kind(x: Any) -> str:
+    return type(x).__name__
+
+
+def check_scenario_arg(scenario: Any, name: str = "scenario") -> None:
+    """TypeError unless ``scenario`` is a path (str or os.PathLike), a dict or a :class:`~dcsim.scenario.Scenario`.
+    Bytes are refused with the way to pass YAML text (:func:`dcsim.scenario.read_yaml` reads a file; a YAML string
+    is parsed with ``yaml.safe_load`` into the dict form)."""
+    from dcsim.scenario import Scenario
+
+    if isinstance(scenario, (Scenario, dict)) or (isinstance(scenario, (str, os.PathLike))
+                                                  and not isinstance(scenario, bytes)):
+        return
+    if isinstance(scenario, (bytes, bytearray)):
+        raise TypeError(f"{name}: expected a path, a dict or a Scenario, got {_kind(scenario)}; for YAML text, "
+                        "pass yaml.safe_load(text) (a dict), for a file its path as a str")
+    raise TypeError(f"{name}: expected a path, a dict or a Scenario, got {_kind(scenario)} {excerpt(scenario, 40)}")
+
+
+def check_run_args(scenario: Any, overrides: Any = None, progress: Any = None, base_dir: Any = None) -> None:
+    """The arguments of :func:`dcsim.run` checked before the run (TypeError naming the argument): ``scenario``
+    (:func:`check_scenario_arg`), ``overrides`` (None, a mapping of dotted paths or a list of ``path=value``
+    strings), ``progress`` (None or a callable, called with the simulated fraction) and ``base_dir`` (None or a
+    path)."""
+    check_scenario_arg(scenario)
+    # one string is refused by apply_overrides itself (a ScenarioError: "got one string"), read there
+    if overrides is not None and not isinstance(overrides, (dict, list, tuple, str)):
+        raise TypeError(f"overrides: expected a mapping of dotted paths to values ({{'facility.interconnect': "
+                        f"'15 MW'}}) or a list of 'path=value' strings, got {_kind(overrides)}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable (called with the simulated fraction, 0-1) or None, got "
+                        f"{_kind(progress)} {excerpt(progress, 40)}")
+    if base_dir is not None and (isinstance(base_dir, bytes) or not isinstance(base_dir, (str, os.PathLike))):
+        raise TypeError(f"base_dir: expected a folder path (str or pathlib.Path) or None, got {_kind(base_dir)}")
+
+
+def overlapping_paths(paths: Iterable[tuple[str, str]]) -> tuple[str, str, str, str, bool] | None:
+    """The first two of ``paths`` (``(where, dotted path)`` pairs) that set one field: the same path spelled two ways
+    (``racks.0.count`` and ``racks[0].count``) or one inside the other (``racks.0`` and ``racks.0.count``), as
+    ``(where_a, a, where_b, b, same)``; None when every path sets its own field. :func:`dcsim.scenario.paths.
+    split_path`'s ValueError (an empty key) propagates. The sweep's parameters and ``fixed:`` and the phase
+    diagram's two axes read this one rule."""
+    keys = list(paths)
+    for i, (wa, a) in enumerate(keys):
+        for wb, b in keys[i + 1:]:
+            na, nb = split_path(a), split_path(b)
+            if na[:len(nb)] == nb or nb[:len(na)] == na:
+                return wa, a, wb, b, na == nb
+    return None

@@ -1,0 +1,75 @@
+"""The Python API refuses a wrong argument before any work, naming the argument (the input audit AUH of 2026-12-05,
+9 and 10): dcsim.run, dcsim.load_scenario, dcsim.phase.phase_diagram."""
+
+from __future__ import annotations
+
+import pytest
+
+import dcsim
+
+REF = "scenarios/reference.yaml"
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: dcsim.run(42), "scenario: expected a path, a dict or a Scenario, got int"),
+    (lambda: dcsim.run(None), "scenario: expected a path, a dict or a Scenario, got NoneType"),
+    (lambda: dcsim.load_scenario(b"name: x"), "source: expected a path, a dict or a Scenario, got bytes"),
+    (lambda: dcsim.run(REF, overrides=5), "overrides: expected a mapping"),
+    (lambda: dcsim.run(REF, base_dir=3), "base_dir: expected a folder path"),
+])
+def test_run_and_load_scenario_name_a_wrong_argument_type(call, words):
+    """pathlib's "expected str, bytes or os.PathLike object, not int" named no argument."""
+    with pytest.raises(TypeError, match=words):
+        call()
+
+
+def test_a_progress_that_cannot_be_called_is_refused_before_the_run(monkeypatch):
+    """``progress=5`` raised simpy's "'int' object is not callable" mid-run; now before anything is built."""
+    import sys
+
+    import dcsim.engine.run  # noqa: F401  (the module; dcsim.engine's `run` attribute is the function)
+
+    er = sys.modules["dcsim.engine.run"]
+
+    def never(*a, **k):
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(er, "preflight", never)
+    with pytest.raises(TypeError, match="progress: expected a callable"):
+        dcsim.run(REF, progress=5, duration="1 min")
+
+
+IC = ("facility.interconnect", ["400 kW", "500 kW"])
+RC = ("racks.0.count", [1, 2])
+
+
+@pytest.mark.parametrize("args, kw, error, words", [
+    ((("facility.interconnect", []), RC), {}, ValueError, "x: the facility.interconnect axis has no values"),
+    ((RC, RC), {}, ValueError, r"x \(racks.0.count\) and y \(racks.0.count\) set the same field"),
+    ((("racks[0].count", [1]), RC), {}, ValueError, r"x \(racks\[0\].count\) and y \(racks.0.count\) set the same field"),
+    ((("racks.0", [{"count": 1}]), RC), {}, ValueError, r"x \(racks.0\) and y \(racks.0.count\) set overlapping fields"),
+    (("facility.interconnect", RC), {}, TypeError, r"x: expected \(path, values\)"),
+    ((IC, ("racks.0.count", "12")), {}, TypeError, "y: expected"),
+    ((IC, RC), {"moment": 1e12}, ValueError, "moment 1000000000000.0: .* outside the run"),
+    ((IC, RC), {"moment": -5}, ValueError, "moment -5: .* outside the run"),
+    ((IC, RC), {"moment": "noon"}, ValueError, "moment 'noon': expected 'peak_demand', 'hottest' or a time"),
+    ((IC, RC), {"simulate": -1}, ValueError, "simulate = -1"),
+    ((IC, RC), {"simulate": True}, TypeError, "simulate: .* the boolean"),
+    ((IC, RC), {"simulate": [(1, 2, 3)]}, TypeError, r"simulate\[0\]"),
+])
+def test_phase_diagram_refuses_what_it_cannot_map_naming_the_argument(args, kw, error, words):
+    """An empty axis returned an empty map, a field on both axes a map of nothing, a moment past the run was clipped
+    to its last tick, ``simulate=-1`` was taken as 1, and ``"noon"`` or a bare path raised Python's own errors."""
+    from dcsim.phase import phase_diagram
+
+    with pytest.raises(error, match="phase_diagram: " + words):
+        phase_diagram(REF, *args, **kw)
+
+
+def test_phase_diagram_takes_a_moment_as_a_time_string():
+    """A time inside the run may carry its unit: "1 h" is 3,600 s."""
+    from dcsim.phase import phase_diagram
+
+    a = phase_diagram(REF, IC, RC, moment="1 h")
+    b = phase_diagram(REF, IC, RC, moment=3600.0)
+    assert a.moment == b.moment and (a.binding == b.binding).all()
