@@ -149,6 +149,46 @@ def test_check_expectations_by_hand():
     assert out["passed"] is False
 
 
+def test_a_ratio_of_two_figures_is_bounded():
+    """``a / b: [lo, hi]`` bounds the ratio of two report figures (year-richmond's "1.43x the SLO-meeting tokens"
+    against the same year without flexibility): the ratio is checked, not either figure; a side that is no number,
+    or a zero denominator, fails with the side named."""
+    rep = {"with": {"x": 3.436e12}, "without": {"x": 2.408e12, "zero": 0.0}}
+    out = check_expectations(rep, {"with.x / without.x": (1.36, 1.50), "with.x/without.x": (2.1, 2.4),
+                                   "with.x / without.zero": (0, 9), "with.y / without.x": (0, 9)})
+    assert [c["ok"] for c in out["checks"]] == [True, False, False, False]
+    assert out["checks"][0]["value"] == pytest.approx(1.42691, rel=1e-4)
+    assert out["checks"][1]["reason"] == "below the bounds"  # the stale 2.23x fails
+    assert "denominator without.zero is 0" in out["checks"][2]["reason"]
+    assert out["checks"][3]["reason"] == "with.y: no such figure in the report"
+
+
+def test_a_text_figure_is_compared():
+    """``path: text`` claims a label (a binding shift's ``to``): equal passes, another label or a number fails."""
+    rep = {"binding": {"shifts": [{"to": "compute", "t_s": 28200.0}]}}
+    out = check_expectations(rep, {"binding.shifts.0.to": "compute", "binding.shifts.0.t_s": "compute",
+                                   "binding.shifts.1.to": "power"})
+    assert [c["ok"] for c in out["checks"]] == [True, False, False]
+    assert check_expectations(rep, {"binding.shifts.0.to": "power"})["checks"][0]["reason"] == "'compute', not 'power'"
+
+
+def test_ratio_and_text_claims_load_and_name_unknown_sides():
+    from dcsim.metrics.expect import unknown_expect_paths
+
+    from dcsim.scenario import read_yaml
+
+    raw = read_yaml(ROOT / "scenarios" / "reference.yaml")
+    raw["expect"] = {"energy_j.facility / energy_j.it": [1.2, 1.7], "binding.final": "demand"}
+    sc = load_scenario(raw)
+    assert sc.expect == {"energy_j.facility / energy_j.it": (1.2, 1.7), "binding.final": "demand"}
+    assert unknown_expect_paths(sc.expect) == []
+    bad = unknown_expect_paths({"energy_j.facility / energy_j.itt": (1, 2)})
+    assert bad and bad[0][0] == "expect.energy_j.facility / energy_j.itt (energy_j.itt)"
+    raw["expect"] = {"energy_j.facility / energy_j.it": "demand"}
+    with pytest.raises(ScenarioError, match="a ratio is a number"):
+        load_scenario(raw)
+
+
 def test_bad_expect_bounds_are_refused():
     raw = load_scenario(SCENARIOS[0]).model_dump(mode="json")
     raw["expect"] = {"pue": [2.0, 1.0]}

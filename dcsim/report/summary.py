@@ -621,6 +621,10 @@ def expect_lines(report: Mapping[str, Any]) -> list[str]:
     if checks and get_path(report, "provenance.overrides"):
         out.append("(the file's claims, checked on the scenario as overridden)")
     for c in checks:
+        if "equals" in c:  # a text claim (a binding label)
+            out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {c.get('value') or 'n/a'}"
+                       + (" as claimed" if c.get("ok") else f" — claimed {c.get('equals')}: {c.get('reason')}"))
+            continue
         val = fmt_num(c.get("value"), 4) if c.get("value") is not None else "n/a"
         out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {val} in [{fmt_num(c.get('lo'), 4)}, "
                    f"{fmt_num(c.get('hi'), 4)}]" + ("" if c.get("ok") else f" — {c.get('reason')}"))

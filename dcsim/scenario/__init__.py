@@ -133,9 +133,11 @@ class Scenario(Spec):
         None, description="local date and time at t = 0 (ISO, e.g. 2026-07-15T13:00): the one clock of day "
         "for weather, arrivals, prices and carbon; default midnight of the weather's day (synthetic: "
         "15 July; EPW: 1 January)")
-    expect: dict[str, tuple[float, float]] = Field(
-        default_factory=dict, description="bounds [lo, hi] on report figures by dotted path, e.g. "
-        "'binding.share.cooling: [0.3, 0.55]'; checked by `dcsim run` (exit 1 with --check when one fails)")
+    expect: dict[str, tuple[float, float] | str] = Field(
+        default_factory=dict, description="claims on report figures by dotted path: bounds [lo, hi] "
+        "('binding.share.cooling: [0.3, 0.55]'), bounds on the ratio of two figures ('flexibility.with.x / "
+        "flexibility.without.x: [1.4, 1.5]') or a text ('binding.shifts.0.to: compute'); checked by `dcsim run` "
+        "(exit 1 with --check when one fails; not checked on a run whose start or duration was overridden)")
 
     _base_dir: Path | None = PrivateAttr(default=None)
     _overrides: list = PrivateAttr(default_factory=list)
@@ -257,9 +259,20 @@ class Scenario(Spec):
     @field_validator("expect")
     @classmethod
     def _bounds(cls, v):
-        for k, (lo, hi) in v.items():
-            if not k or any(not part for part in k.split(".")):
-                raise ValueError(f"{k!r}: expected a dotted path into report.json, e.g. binding.share.power")
+        from dcsim.scenario.paths import ratio_parts
+
+        for k, want in v.items():
+            paths = ratio_parts(k) or (k,) if isinstance(k, str) else ("",)
+            if not k or any(not part.strip() for path in paths for part in path.split(".")):
+                raise ValueError(f"{k!r}: expected a dotted path into report.json, e.g. binding.share.power (or "
+                                 "two joined by a slash for their ratio)")
+            if isinstance(want, str):
+                if not want.strip():
+                    raise ValueError(f"{k}: an empty text to compare with")
+                if len(paths) > 1:
+                    raise ValueError(f"{k}: a ratio is a number: give bounds [lo, hi], got the text {want!r}")
+                continue
+            lo, hi = want
             if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
                 raise ValueError(f"{k}: bounds must be finite with lo <= hi, got [{lo}, {hi}]")
         return v
