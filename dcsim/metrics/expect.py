@@ -32,13 +32,18 @@ def _number(report: Mapping[str, Any], path: str) -> tuple[float | None, str]:
     return float(v), ""
 
 
-def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any]) -> dict:
+def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not_checked: list[str] | None = None,
+                       reason: str | None = None) -> dict:
     """Evaluate ``expect`` (dotted path, or ``path / path`` for a ratio, → [lo, hi]; or path → text) on a plain
     report.
 
     Returns ``{"passed": bool, "checks": [{path, lo, hi, value, ok, reason}]}`` in the order given (a text claim
     has ``equals`` and the text found as ``value``, no ``lo``/``hi``); a path that names no number (or, for a
     text claim, no text) in the report fails with the reason (``value`` is then None).
+
+    ``not_checked``: the scenario's claims left out, with the ``reason`` (a run over a window of the scenario's,
+    :meth:`dcsim.scenario.Scenario.claims_not_checked`): stored as ``not_checked`` and ``not_checked_reason``, and
+    ``passed`` is None when no claim was checked (nothing failed, nothing was shown to hold).
     """
     checks = []
     for path, want in expect.items():
@@ -72,7 +77,10 @@ def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any]) -> 
             ok = lo <= value <= hi
             why = "within bounds" if ok else ("below" if value < lo else "above") + " the bounds"
         checks.append({"path": path, "lo": float(lo), "hi": float(hi), "value": value, "ok": ok, "reason": why})
-    return {"passed": all(c["ok"] for c in checks), "checks": checks}
+    out = {"passed": all(c["ok"] for c in checks) if checks or not not_checked else None, "checks": checks}
+    if not_checked:
+        out.update(not_checked=list(not_checked), not_checked_reason=reason)
+    return out
 
 
 # ------------------------------------------------------------------ the report's paths, before a run

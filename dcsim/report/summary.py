@@ -626,8 +626,13 @@ def expect_lines(report: Mapping[str, Any]) -> list[str]:
     """One line per ``expect:`` check of the run: ok/FAIL, the figure, its value and bounds."""
     out = []
     checks = get_path(report, "expect.checks", []) or []
+    skipped = get_path(report, "expect.not_checked", []) or []
+    if skipped:  # a window of the scenario's run: its claims were not checked, none failed
+        out.append(f"not checked: {len(skipped)} claim{'s' if len(skipped) != 1 else ''} — "
+                   + str(get_path(report, "expect.not_checked_reason", "") or ""))
     if checks and get_path(report, "provenance.overrides"):
-        out.append("(the file's claims, checked on the scenario as overridden)")
+        out.append("(the claims set by --set, checked on this run)" if skipped else
+                   "(the file's claims, checked on the scenario as overridden)")
     for c in checks:
         if "equals" in c:  # a text claim (a binding label)
             out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {c.get('value') or 'n/a'}"
