@@ -149,6 +149,46 @@ def test_check_expectations_by_hand():
     assert out["passed"] is False
 
 
+def test_a_ratio_of_two_figures_is_bounded():
+    """``a / b: [lo, hi]`` bounds the ratio of two report figures (year-richmond's "1.43x the SLO-meeting tokens"
+    against the same year without flexibility): the ratio is checked, not either figure; a side that is no number,
+    or a zero denominator, fails with the side named."""
+    rep = {"with": {"x": 3.436e12}, "without": {"x": 2.408e12, "zero": 0.0}}
+    out = check_expectations(rep, {"with.x / without.x": (1.36, 1.50), "with.x/without.x": (2.1, 2.4),
+                                   "with.x / without.zero": (0, 9), "with.y / without.x": (0, 9)})
+    assert [c["ok"] for c in out["checks"]] == [True, False, False, False]
+    assert out["checks"][0]["value"] == pytest.approx(1.42691, rel=1e-4)
+    assert out["checks"][1]["reason"] == "below the bounds"  # the stale 2.23x fails
+    assert "denominator without.zero is 0" in out["checks"][2]["reason"]
+    assert out["checks"][3]["reason"] == "with.y: no such figure in the report"
+
+
+def test_a_text_figure_is_compared():
+    """``path: text`` claims a label (a binding shift's ``to``): equal passes, another label or a number fails."""
+    rep = {"binding": {"shifts": [{"to": "compute", "t_s": 28200.0}]}}
+    out = check_expectations(rep, {"binding.shifts.0.to": "compute", "binding.shifts.0.t_s": "compute",
+                                   "binding.shifts.1.to": "power"})
+    assert [c["ok"] for c in out["checks"]] == [True, False, False]
+    assert check_expectations(rep, {"binding.shifts.0.to": "power"})["checks"][0]["reason"] == "'compute', not 'power'"
+
+
+def test_ratio_and_text_claims_load_and_name_unknown_sides():
+    from dcsim.metrics.expect import unknown_expect_paths
+
+    from dcsim.scenario import read_yaml
+
+    raw = read_yaml(ROOT / "scenarios" / "reference.yaml")
+    raw["expect"] = {"energy_j.facility / energy_j.it": [1.2, 1.7], "binding.final": "demand"}
+    sc = load_scenario(raw)
+    assert sc.expect == {"energy_j.facility / energy_j.it": (1.2, 1.7), "binding.final": "demand"}
+    assert unknown_expect_paths(sc.expect) == []
+    bad = unknown_expect_paths({"energy_j.facility / energy_j.itt": (1, 2)})
+    assert bad and bad[0][0] == "expect.energy_j.facility / energy_j.itt (energy_j.itt)"
+    raw["expect"] = {"energy_j.facility / energy_j.it": "demand"}
+    with pytest.raises(ScenarioError, match="a ratio is a number"):
+        load_scenario(raw)
+
+
 def test_bad_expect_bounds_are_refused():
     raw = load_scenario(SCENARIOS[0]).model_dump(mode="json")
     raw["expect"] = {"pue": [2.0, 1.0]}
@@ -164,3 +204,62 @@ def test_run_check_exits_1_when_a_claim_fails(tmp_path, capsys):
     assert "1 of 1 checks failed" in capsys.readouterr().err
     # without --check a failed claim is reported, not an error
     assert main(args[:3] + [str(tmp_path / "c")] + args[4:] + ["--set", "expect={pue: [5.0, 6.0]}"]) == 0
+
+
+def test_a_window_of_the_scenario_leaves_its_claims_unchecked():
+    """The file's claims were written for its whole run: where overrides move start or duration (a window of it) they
+    are not checked (a 2-h window of reference read "expect: 4 of 6 checks failed"); claims the overrides set are this
+    run's and are checked; an override to the same window, or of anything else, leaves every claim checked."""
+    ref = ROOT / "scenarios" / "reference.yaml"
+    file_claims = list(load_scenario(ref).expect)
+    assert load_scenario(ref).claims_not_checked() == ([], None)
+    skip, why = load_scenario(ref, overrides=["start=2026-07-15T12:00", "duration=2 h"]).claims_not_checked()
+    assert skip == file_claims
+    assert "written for its whole run (24 h from 2026-07-15 00:00)" in why and "2 h from 2026-07-15 12:00" in why
+    assert load_scenario(ref, overrides=["duration=1440 min"]).claims_not_checked() == ([], None)  # the same window
+    assert load_scenario(ref, overrides=["start=2026-07-15T00:00"]).claims_not_checked() == ([], None)
+    assert load_scenario(ref, overrides=["facility.interconnect=480 kW"]).claims_not_checked() == ([], None)
+    # a claim set for the run is checked; the file's others are not
+    sc = load_scenario(ref, overrides=["duration=2 h", "expect.pue=[1.0, 2.0]"])
+    assert sc.claims_not_checked()[0] == [k for k in file_claims if k != "pue"]
+    assert load_scenario(ref, overrides={"duration": "2 h", "expect": {"pue": [1, 2]}}).claims_not_checked()[0] == []
+    # a Scenario overridden again keeps the file's window (dcsim.run(sc, overrides=...))
+    sc = load_scenario(load_scenario(ref, overrides=["facility.interconnect=480 kW"]), overrides={"duration": "3 h"})
+    assert sc.claims_not_checked()[0] == file_claims
+    sc = load_scenario(load_scenario(ref, overrides={"duration": "3 h"}), overrides={"duration": "24 h"})
+    assert sc.claims_not_checked() == ([], None)
+
+
+def test_run_of_a_window_says_its_claims_were_not_checked(tmp_path, capsys):
+    ref = str(ROOT / "scenarios" / "reference.yaml")
+    args = ["run", ref, "--no-plots", "--set", "start=2026-07-15T12:00", "--set", "duration=1 h", "--check"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0  # not failed: not checked
+    out = capsys.readouterr()
+    assert "failed" not in out.err and "claims not checked" in out.err
+    assert "not checked: 15 claims — the scenario's expect: block was written for" in re.sub(r"\s+", " ", out.out)
+    rep = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert rep["expect"]["passed"] is None and rep["expect"]["checks"] == []
+    assert rep["expect"]["not_checked"] == list(load_scenario(ref).expect)
+    # a claim given for the window is checked, strictly
+    assert main(args + ["--out", str(tmp_path / "b"), "--set", "expect.pue=[5.0, 6.0]"]) == 1
+    assert "1 of 1 checks failed" in capsys.readouterr().err
+
+
+def test_reference_block_holds_the_six_shifts_in_order():
+    """reference's header promises six shifts in one order at given times; its block bounded the shares loosely and
+    4-8 shifts until 2026-12-05, so a day of the same shares in another order passed. The day measured passes; the
+    same day with power and cooling swapped, or a shift 20 min late, fails."""
+    day = [("demand", "compute", 28200.0), ("compute", "power", 43680.0), ("power", "cooling", 49920.0),
+           ("cooling", "power", 65280.0), ("power", "compute", 71520.0), ("compute", "demand", 77820.0)]
+
+    def report(shifts):
+        return {"pue": 1.422, "binding": {"n_shifts": len(shifts),
+                                          "shifts": [{"from": a, "to": b, "t_s": t} for a, b, t in shifts]}}
+
+    expect = load_scenario(ROOT / "scenarios" / "reference.yaml").expect
+    assert check_expectations(report(day), expect)["passed"]
+    swapped = [(a, {"power": "cooling", "cooling": "power"}.get(b, b), t) for a, b, t in day]
+    assert not check_expectations(report(swapped), expect)["passed"]
+    late = day[:2] + [("power", "cooling", 49920.0 + 1200)] + day[3:]
+    failed = [c["path"] for c in check_expectations(report(late), expect)["checks"] if not c["ok"]]
+    assert failed == ["binding.shifts.2.t_s"]

@@ -1,4 +1,12 @@
-"""A scenario's ``expect:`` block: bounds on report figures by dotted path, checked after a run."""
+"""A scenario's ``expect:`` block: claims on report figures by dotted path, checked after a run.
+
+Three kinds of claim, by the form of the entry (docs/report.md, "Scenarios that check their own claims"):
+
+* ``path: [lo, hi]`` — the number at ``path`` lies in the bounds;
+* ``path_a / path_b: [lo, hi]`` — the ratio of two numbers of the report lies in the bounds (``2.23x the SLO-meeting
+  tokens`` against a baseline was stated in a header and bounded nowhere: the block bounded the difference);
+* ``path: text`` — the text at ``path`` is ``text`` (a binding label: ``binding.shifts.1.to: power``).
+"""
 
 from __future__ import annotations
 
@@ -7,31 +15,72 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.metrics.fmt import get_path
+from dcsim.scenario.paths import ratio_parts
 
-__all__ = ["check_expectations", "report_shape", "unknown_expect_paths", "unknown_report_paths"]
+__all__ = ["check_expectations", "ratio_parts", "report_shape", "unknown_expect_paths", "unknown_report_paths"]
 
 _MISSING = object()
 
 
-def check_expectations(report: Mapping[str, Any], expect: Mapping[str, tuple[float, float]]) -> dict:
-    """Evaluate ``expect`` (dotted path → [lo, hi]) on a plain report.
+def _number(report: Mapping[str, Any], path: str) -> tuple[float | None, str]:
+    """The finite number at ``path``, or None and why not."""
+    v = get_path(report, path, _MISSING)
+    if v is _MISSING:
+        return None, "no such figure in the report"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        return None, f"not a number ({type(v).__name__})"
+    return float(v), ""
 
-    Returns ``{"passed": bool, "checks": [{path, lo, hi, value, ok, reason}]}`` in the order given;
-    a path that names no number in the report fails with the reason (``value`` is then None).
+
+def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not_checked: list[str] | None = None,
+                       reason: str | None = None) -> dict:
+    """Evaluate ``expect`` (dotted path, or ``path / path`` for a ratio, → [lo, hi]; or path → text) on a plain
+    report.
+
+    Returns ``{"passed": bool, "checks": [{path, lo, hi, value, ok, reason}]}`` in the order given (a text claim
+    has ``equals`` and the text found as ``value``, no ``lo``/``hi``); a path that names no number (or, for a
+    text claim, no text) in the report fails with the reason (``value`` is then None).
+
+    ``not_checked``: the scenario's claims left out, with the ``reason`` (a run over a window of the scenario's,
+    :meth:`dcsim.scenario.Scenario.claims_not_checked`): stored as ``not_checked`` and ``not_checked_reason``, and
+    ``passed`` is None when no claim was checked (nothing failed, nothing was shown to hold).
     """
     checks = []
-    for path, (lo, hi) in expect.items():
-        v = get_path(report, path, _MISSING)
-        if v is _MISSING:
-            value, ok, why = None, False, "no such figure in the report"
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
-            value, ok, why = None, False, f"not a number ({type(v).__name__})"
+    for path, want in expect.items():
+        if isinstance(want, str):
+            v = get_path(report, path, _MISSING)
+            if v is _MISSING:
+                value, ok, why = None, False, "no such figure in the report"
+            elif not isinstance(v, str):
+                value, ok, why = None, False, f"not a text ({type(v).__name__})"
+            else:
+                value, ok = v, v == want
+                why = "as claimed" if ok else f"{v!r}, not {want!r}"
+            checks.append({"path": path, "equals": want, "value": value, "ok": ok, "reason": why})
+            continue
+        lo, hi = want
+        ratio = ratio_parts(path)
+        if ratio is None:
+            value, why = _number(report, path)
         else:
-            value = float(v)
+            (num, why_n), (den, why_d) = _number(report, ratio[0]), _number(report, ratio[1])
+            value = None
+            why = f"{ratio[0]}: {why_n}" if why_n else (f"{ratio[1]}: {why_d}" if why_d else "")
+            if not why:
+                if den == 0.0:
+                    why = f"the denominator {ratio[1]} is 0"
+                else:
+                    value = num / den
+        if value is None:
+            ok = False
+        else:
             ok = lo <= value <= hi
             why = "within bounds" if ok else ("below" if value < lo else "above") + " the bounds"
         checks.append({"path": path, "lo": float(lo), "hi": float(hi), "value": value, "ok": ok, "reason": why})
-    return {"passed": all(c["ok"] for c in checks), "checks": checks}
+    out = {"passed": all(c["ok"] for c in checks) if checks or not not_checked else None, "checks": checks}
+    if not_checked:
+        out.update(not_checked=list(not_checked), not_checked_reason=reason)
+    return out
 
 
 # ------------------------------------------------------------------ the report's paths, before a run
@@ -128,5 +177,11 @@ def unknown_report_paths(keys) -> list[tuple[str, str]]:
 
 
 def unknown_expect_paths(expect: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``(path, reason)`` for each ``expect:`` key that names no figure a report can have, with close matches."""
-    return [(f"expect.{key}", why) for key, why in unknown_report_paths(expect)]
+    """``(path, reason)`` for each ``expect:`` key that names no figure a report can have, with close matches (each
+    side of a ratio claim, ``a / b``, on its own)."""
+    out = []
+    for key in expect:
+        parts = ratio_parts(key) or (key,)
+        out += [(f"expect.{key}" if len(parts) == 1 else f"expect.{key} ({side})", why)
+                for side, why in unknown_report_paths(parts)]
+    return out

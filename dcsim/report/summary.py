@@ -614,16 +614,33 @@ def fault_lines(report: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _claim_num(x: Any) -> str:
+    """A figure of an ``expect:`` check: 4 significant digits, and whole from 10,000 to 10 million with thousands
+    separators (a shift at 28,200 s read ``2.82e+04 in [2.76e+04, 2.88e+04]``, its bounds 10 min either side)."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and 1e4 <= abs(x) < 1e7:
+        return f"{x:,.0f}"
+    return fmt_num(x, 4)
+
+
 def expect_lines(report: Mapping[str, Any]) -> list[str]:
     """One line per ``expect:`` check of the run: ok/FAIL, the figure, its value and bounds."""
     out = []
     checks = get_path(report, "expect.checks", []) or []
+    skipped = get_path(report, "expect.not_checked", []) or []
+    if skipped:  # a window of the scenario's run: its claims were not checked, none failed
+        out.append(f"not checked: {len(skipped)} claim{'s' if len(skipped) != 1 else ''} — "
+                   + str(get_path(report, "expect.not_checked_reason", "") or ""))
     if checks and get_path(report, "provenance.overrides"):
-        out.append("(the file's claims, checked on the scenario as overridden)")
+        out.append("(the claims set by --set, checked on this run)" if skipped else
+                   "(the file's claims, checked on the scenario as overridden)")
     for c in checks:
-        val = fmt_num(c.get("value"), 4) if c.get("value") is not None else "n/a"
-        out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {val} in [{fmt_num(c.get('lo'), 4)}, "
-                   f"{fmt_num(c.get('hi'), 4)}]" + ("" if c.get("ok") else f" — {c.get('reason')}"))
+        if "equals" in c:  # a text claim (a binding label)
+            out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {c.get('value') or 'n/a'}"
+                       + (" as claimed" if c.get("ok") else f" — claimed {c.get('equals')}: {c.get('reason')}"))
+            continue
+        val = _claim_num(c.get("value")) if c.get("value") is not None else "n/a"
+        out.append(f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('path')} = {val} in [{_claim_num(c.get('lo'))}, "
+                   f"{_claim_num(c.get('hi'))}]" + ("" if c.get("ok") else f" — {c.get('reason')}"))
     return out
 
 

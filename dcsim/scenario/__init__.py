@@ -25,7 +25,7 @@ from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, GpuDieSpec,
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
-from dcsim.scenario.paths import set_path
+from dcsim.scenario.paths import set_path, split_path
 from dcsim.scenario.serving import ServingSpec
 from dcsim.scenario.workload import WorkloadSpec
 
@@ -133,12 +133,19 @@ class Scenario(Spec):
         None, description="local date and time at t = 0 (ISO, e.g. 2026-07-15T13:00): the one clock of day "
         "for weather, arrivals, prices and carbon; default midnight of the weather's day (synthetic: "
         "15 July; EPW: 1 January)")
-    expect: dict[str, tuple[float, float]] = Field(
-        default_factory=dict, description="bounds [lo, hi] on report figures by dotted path, e.g. "
-        "'binding.share.cooling: [0.3, 0.55]'; checked by `dcsim run` (exit 1 with --check when one fails)")
+    expect: dict[str, tuple[float, float] | str] = Field(
+        default_factory=dict, description="claims on report figures by dotted path: bounds [lo, hi] "
+        "('binding.share.cooling: [0.3, 0.55]'), bounds on the ratio of two figures ('flexibility.with.x / "
+        "flexibility.without.x: [1.4, 1.5]') or a text ('binding.shifts.0.to: compute'); checked by `dcsim run` "
+        "(exit 1 with --check when one fails; not checked on a run whose start or duration was overridden)")
 
     _base_dir: Path | None = PrivateAttr(default=None)
     _overrides: list = PrivateAttr(default_factory=list)
+    #: the window (:meth:`window`) of the file or dict as written, when overrides moved this scenario's start or
+    #: duration off it (None: the same window); ``("unknown",)`` when the file alone does not validate
+    _file_window: tuple | None = PrivateAttr(default=None)
+    #: ``expect:`` keys set by overrides (``--set expect...``): claims made for this run, not the file's
+    _claims_given: frozenset = PrivateAttr(default_factory=frozenset)
 
     @field_validator("racks", mode="before")
     @classmethod
@@ -257,9 +264,20 @@ class Scenario(Spec):
     @field_validator("expect")
     @classmethod
     def _bounds(cls, v):
-        for k, (lo, hi) in v.items():
-            if not k or any(not part for part in k.split(".")):
-                raise ValueError(f"{k!r}: expected a dotted path into report.json, e.g. binding.share.power")
+        from dcsim.scenario.paths import ratio_parts
+
+        for k, want in v.items():
+            paths = ratio_parts(k) or (k,) if isinstance(k, str) else ("",)
+            if not k or any(not part.strip() for path in paths for part in path.split(".")):
+                raise ValueError(f"{k!r}: expected a dotted path into report.json, e.g. binding.share.power (or "
+                                 "two joined by a slash for their ratio)")
+            if isinstance(want, str):
+                if not want.strip():
+                    raise ValueError(f"{k}: an empty text to compare with")
+                if len(paths) > 1:
+                    raise ValueError(f"{k}: a ratio is a number: give bounds [lo, hi], got the text {want!r}")
+                continue
+            lo, hi = want
             if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
                 raise ValueError(f"{k}: bounds must be finite with lo <= hi, got [{lo}, {hi}]")
         return v
@@ -279,6 +297,34 @@ class Scenario(Spec):
         if self.start is not None:
             out["start"] = self.start.isoformat()
         return out
+
+    def window(self) -> tuple:
+        """``(start ISO or None, (day of year, seconds after midnight) at t = 0, duration in s)``: the stretch of time
+        the run covers, which the file's ``expect:`` claims were written for."""
+        return (self.start.isoformat() if self.start is not None else None, self.clock(), float(self.duration))
+
+    def claims_not_checked(self) -> tuple[list[str], str | None]:
+        """The file's ``expect:`` keys that do not apply to this run, and why (``([], None)`` when all apply): where
+        overrides (``--set start=``/``duration=``, a sweep point, a planner probe) moved the run's window off the
+        file's, the file's claims were written for its whole run, and a window of it fails them without anything
+        being wrong (reference over 2 h read "expect: 4 of 6 checks failed"). Claims set by the overrides themselves
+        (``--set expect...``) are this run's and are checked."""
+        if self._file_window is None or self._file_window == self.window():
+            return [], None
+        keys = [k for k in self.expect if k not in self._claims_given]
+        if not keys:
+            return [], None
+
+        def said(w: tuple) -> str:
+            if len(w) != 3:
+                return "the file's own start and duration"
+            start, (day, sec), dur = w
+            at = (start.replace("T", " ")[:16] if start else f"day {day} {int(sec // 3600):02d}:{int(sec % 3600 // 60):02d}")
+            return f"{dur / 3600:g} h from {at}"
+
+        return keys, (f"the scenario's expect: block was written for its whole run ({said(self._file_window)}); this "
+                      f"run covers {said(self.window())} (start or duration overridden), so its claims were not "
+                      "checked: run the file without those overrides to check them")
 
     @property
     def base_dir(self) -> Path | None:
@@ -537,6 +583,7 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     if base_dir is not None:
         bdir = Path(base_dir)
     label = named if label is None else str(label)
+    written = raw
     raw = apply_overrides(raw, overrides)
     try:
         sc = Scenario.model_validate(raw)
@@ -548,7 +595,36 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
         raise ScenarioError(label, [("", "input nested too deeply to validate")]) from None
     sc._base_dir = bdir
     sc._overrides = prior + _override_strings(overrides)
+    _expect_scope(sc, source, written, overrides)
     return sc
+
+
+def _expect_scope(sc: Scenario, source, written: dict, overrides) -> None:
+    """Record on ``sc`` what its ``expect:`` claims were written for (:meth:`Scenario.claims_not_checked`): the
+    window of the file (or of the Scenario overridden) when the overrides moved start or duration, and the claims the
+    overrides set themselves."""
+    paths = []
+    for k in (overrides.keys() if isinstance(overrides, dict) else
+              [parse_set(x)[0] for x in overrides] if overrides else []):
+        try:
+            paths.append(split_path(str(k)))
+        except ValueError:
+            continue
+    given = set(source._claims_given) if isinstance(source, Scenario) else set()
+    for keys in paths:
+        if keys[0] == "expect":
+            given |= set(sc.expect) if len(keys) == 1 else {keys[1]}
+    sc._claims_given = frozenset(given)
+    if isinstance(source, Scenario):
+        base = source._file_window or source.window()
+    elif any(keys[0] in ("start", "duration") for keys in paths):
+        try:
+            base = Scenario.model_validate(written).window()
+        except Exception:  # the file alone does not validate (an override completed it): its window is unknown
+            base = ("unknown",)
+    else:
+        base = None
+    sc._file_window = None if base is None or base == sc.window() else base
 
 
 def _override_strings(overrides: dict | list[str] | None) -> list[str]:

@@ -17,13 +17,22 @@ from typing import Any
 
 from dcsim.units import excerpt
 
-__all__ = ["split_path", "index_key", "set_path", "FREE_SECTIONS", "PARAM_NAMES", "param_name"]
+__all__ = ["split_path", "ratio_parts", "index_key", "set_path", "FREE_SECTIONS", "PARAM_NAMES", "param_name"]
 
 #: top-level keys whose mapping is free (dotted paths to bounds), not a section of fields: the rest of a path under
 #: them is one key, and a mapping set on them replaces it (``--set expect={pue: [1, 3]}`` checks that claim alone)
 FREE_SECTIONS = ("expect",)
 
 _BRACKET = re.compile(r"\[([^\]]*)\]")
+#: an ``expect:`` ratio claim's key: two dotted report paths joined by a slash (spaces around it optional)
+_RATIO = re.compile(r"\s*/\s*")
+
+
+def ratio_parts(key: str) -> tuple[str, str] | None:
+    """``(numerator path, denominator path)`` of an ``expect:`` ratio claim's key (``a.b / c.d``: the ratio of two
+    report figures is bounded), None for a plain path (:mod:`dcsim.metrics.expect`)."""
+    parts = _RATIO.split(key)
+    return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
 def split_path(path: str) -> tuple[str, ...]:
