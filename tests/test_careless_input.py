@@ -48,3 +48,82 @@ def test_a_bare_number_price_is_still_refused_with_the_unit_to_write():
             load_scenario("scenarios/reference.yaml", overrides={"grid.price": v})
         assert "needs a unit" in str(e.value) and "PriceSeriesSpec" not in str(e.value)
     assert load_scenario("scenarios/reference.yaml", overrides={"grid.price": "0"}).grid.price.value == 0.0
+
+
+# ------------------------------------------------------------------ AUH 1, 6, 11: unit slips named at the door
+REF = "scenarios/reference.yaml"
+
+
+def _warnings(overrides: dict) -> list[str]:
+    from dcsim.engine.preflight import preflight
+    from dcsim.scenario import load_scenario
+
+    return preflight(load_scenario(REF, overrides=overrides)).warnings
+
+
+def test_slo_targets_in_seconds_where_ms_were_meant_are_warned():
+    """slo_tpot: 100, slo_ttft: 1000 (ms meant; a bare number is seconds) validated with 0 warnings and a run read
+    SLO attainment 75.3 % where the intended targets give 0.0 %."""
+    w = _warnings({"workload.classes.0.slo_tpot": 100, "workload.classes.0.slo_ttft": 1000})
+    tpot = [x for x in w if x.startswith("workload.classes[0].slo_tpot:")]
+    ttft = [x for x in w if x.startswith("workload.classes[0].slo_ttft:")]
+    assert len(tpot) == 1 and "100 s" in tpot[0] and "ms written as s?" in tpot[0] and "'100 ms'" in tpot[0], w
+    assert len(ttft) == 1 and "1000 s" in ttft[0] and "'1000 ms'" in ttft[0], w
+
+
+def test_slo_targets_below_any_step_are_warned_and_plausible_ones_are_not():
+    w = _warnings({"workload.classes.0.slo_tpot": "1 us", "workload.classes.0.slo_ttft": "1 us"})
+    assert sum("shorter than any" in x and "µs written for ms?" in x for x in w) == 2, w
+    w = _warnings({"workload.classes.0.slo_tpot": "80 ms", "workload.classes.0.slo_ttft": "30 s"})
+    assert not [x for x in w if "slo_t" in x], w
+    # the thresholds themselves: 10 s per token and 60 s to the first token pass, a hair above is warned
+    w = _warnings({"workload.classes.0.slo_tpot": "10 s", "workload.classes.0.slo_ttft": "60 s"})
+    assert not [x for x in w if "slo_t" in x], w
+    w = _warnings({"workload.classes.0.slo_tpot": "10.5 s", "workload.classes.0.slo_ttft": "61 s"})
+    assert len([x for x in w if "slo_t" in x]) == 2, w
+
+
+@pytest.mark.parametrize("path,value,words", [
+    ("grid.price", "80 USD/kWh", ["grid.price:", "80,000 USD/MWh", "USD/kWh written for USD/MWh?", "(80 USD/MWh then)"]),
+    ("economics.price", "80 USD/kWh", ["economics.price:", "80,000 USD/MWh"]),
+    ("grid.price", "0.08 USD/MWh", ["grid.price:", "USD/MWh written for USD/kWh?", "(80 USD/MWh then)"]),
+    ("grid.carbon", "350 g/MWh", ["grid.carbon:", "g/MWh written for g/kWh?", "(350 g/kWh then)"]),
+    ("grid.carbon", "350 g/J", ["grid.carbon:", "above 2,000 g/kWh"]),
+])
+def test_a_price_or_carbon_intensity_a_thousand_times_off_is_warned(path, value, words):
+    w = [x for x in _warnings({path: value}) if x.startswith(path)]
+    assert len(w) == 1 and all(s in w[0] for s in words), w
+
+
+@pytest.mark.parametrize("path,value", [("grid.price", "80 USD/MWh"), ("grid.price", "0 USD/MWh"),
+                                        ("grid.price", "4000 USD/MWh"), ("grid.carbon", "350 g/kWh"),
+                                        ("grid.carbon", "0 g/kWh")])
+def test_plausible_prices_and_intensities_are_not_warned(path, value):
+    assert not [x for x in _warnings({path: value}) if x.startswith(path)]
+
+
+def test_a_rack_limit_a_thousand_times_its_draw_is_warned():
+    """racks[0].power.power_limit: 60000 kW (60 kW meant) passed silently; only the reverse was warned."""
+    w = _warnings({"racks.0.power.power_limit": "60000 kW", "racks.0.cooling.limit": "50 MW"})
+    p = [x for x in w if x.startswith("racks[0].power.power_limit:")]
+    c = [x for x in w if x.startswith("racks[0].cooling.limit:")]
+    assert len(p) == 1 and "60 MW" in p[0] and "never binds" in p[0] and "did you mean 60 kW?" in p[0], w
+    assert len(c) == 1 and "did you mean 50 kW?" in c[0], w
+    assert not [x for x in _warnings({}) if "never binds" in x]  # the shipped 60 kW / 50 kW racks
+
+
+def test_a_contract_a_thousand_times_too_large_is_named_not_the_cooling_plant():
+    """495 MW for 495 kW: the UPS and transformer ratings follow the contract and their no-load losses (19.61 MW)
+    overwhelm the plant; the refusal named facility.cooling with no unit hint."""
+    from dcsim.engine.preflight import preflight
+    from dcsim.scenario import ScenarioError, load_scenario
+
+    for cap, meant in (("495 MW", "did you mean 495 kW?"), ("495 GW", "did you mean 495 kW?")):
+        with pytest.raises(ScenarioError) as e:
+            preflight(load_scenario(REF, overrides={"facility.interconnect": cap}))
+        assert [p for p, _ in e.value.errors] == ["facility.interconnect"], e.value.errors
+        assert "a unit slip" in str(e.value) and meant in str(e.value) and "follow the interconnect" in str(e.value)
+    # a deliberate what-if below the slip factor (10 MW, 29x) keeps its reason on the plant
+    with pytest.raises(ScenarioError) as e:
+        preflight(load_scenario(REF, overrides={"facility.interconnect": "10 MW"}))
+    assert [p for p, _ in e.value.errors] == ["facility.cooling"]
