@@ -127,3 +127,48 @@ def test_a_contract_a_thousand_times_too_large_is_named_not_the_cooling_plant():
     with pytest.raises(ScenarioError) as e:
         preflight(load_scenario(REF, overrides={"facility.interconnect": "10 MW"}))
     assert [p for p, _ in e.value.errors] == ["facility.cooling"]
+
+
+# ------------------------------------------------------------------ AUH 3: Ctrl-C while a finished run is written
+def _run_interrupted_in_the_writer(monkeypatch, capsys, tmp_path, *, again: bool):
+    import dcsim.report
+    from dcsim.cli import main
+
+    real = dcsim.report.write_outputs
+
+    def writer(res, out_dir, force=False, plots=True, **kw):  # report.json written, then Ctrl-C in the figures
+        real(res, out_dir, force=force, formats=("json",), plots=False)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dcsim.report, "write_outputs", writer)
+    if again:  # a second Ctrl-C while the run's data files are written
+        import dcsim.textio
+
+        def no(*a, **k):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(dcsim.textio, "atomic_write_bytes", no)
+    out = tmp_path / "o"
+    code = main(["run", REF, "--out", str(out), "--set", "duration=1h", "--quiet"])
+    return code, out, capsys.readouterr().err
+
+
+def test_ctrl_c_while_a_finished_run_is_written_keeps_its_report(monkeypatch, capsys, tmp_path):
+    """The whole run was thrown away and the one word "interrupted" printed (7 simulated days lost)."""
+    import json
+
+    code, out, err = _run_interrupted_in_the_writer(monkeypatch, capsys, tmp_path, again=False)
+    assert code == 130
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["duration_s"] == 3600 and not rep.get("partial")
+    assert (out / "timeseries.csv").is_file() and not (out / "report.html").exists()
+    assert "interrupted while writing the finished run's files" in err and str(out) in err, err
+    assert "report.json, timeseries.csv" in err and "not written: report.html" in err, err
+    assert not list(tmp_path.glob(".o.tmp-*")) and not list(tmp_path.glob(".o.lock"))
+
+
+def test_a_second_ctrl_c_says_nothing_was_written_and_what_was_lost(monkeypatch, capsys, tmp_path):
+    code, out, err = _run_interrupted_in_the_writer(monkeypatch, capsys, tmp_path, again=True)
+    assert code == 130 and not out.exists()
+    assert f"nothing written to {out}" in err and "the 60 min simulated are lost" in err, err
+    assert not list(tmp_path.glob(".o.tmp-*"))
