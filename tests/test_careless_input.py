@@ -172,3 +172,23 @@ def test_a_second_ctrl_c_says_nothing_was_written_and_what_was_lost(monkeypatch,
     assert code == 130 and not out.exists()
     assert f"nothing written to {out}" in err and "the 60 min simulated are lost" in err, err
     assert not list(tmp_path.glob(".o.tmp-*"))
+
+
+@pytest.mark.parametrize("doc,cmd,overrides", [
+    ("docs/workload.md", "--set workload.classes.0.slo_tpot=100", {"workload.classes.0.slo_tpot": 100}),
+    ("docs/grid.md", "--set 'grid.price=80 USD/kWh'", {"grid.price": "80 USD/kWh"}),
+    ("docs/limits.md", '--set racks.0.power.power_limit="60000 kW"', {"racks.0.power.power_limit": "60000 kW"}),
+])
+def test_the_warnings_the_docs_paste_are_the_ones_preflight_gives(doc, cmd, overrides):
+    from pathlib import Path
+
+    text = Path(doc).read_text()
+    head = f"dcsim validate scenarios/reference.yaml {cmd}\n"
+    assert head in text
+    lines = []
+    for line in text.split(head, 1)[1].splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    pasted = " ".join(lines).removeprefix("warning: ")
+    assert pasted in _warnings(overrides)
