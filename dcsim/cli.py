@@ -129,10 +129,17 @@ def cmd_run(args) -> int:
             return _fail(f"interrupted before the first results were recorded; nothing written to {out}", 130)
         _warn(w for w in res.report.get("warnings", []) if w not in pre.warnings)
         partial = bool(res.report.get("partial"))
-        files = write_outputs(res, rd.staging, force=True, plots=not args.no_plots)
-        rd.commit(partial=partial, note=f"{res.report.get('duration_s', 0):g} s of {sc.duration:g} s simulated")
+        note = f"{res.report.get('duration_s', 0):g} s of {sc.duration:g} s simulated"
+        try:
+            files = write_outputs(res, rd.staging, force=True, plots=not args.no_plots)
+            rd.commit(partial=partial, note=note)
+        except KeyboardInterrupt:  # the run is finished: keep its report, do not lose it whole
+            return _interrupted_writing(res, rd, out, partial, note)
     if not args.quiet:
-        print("\n".join(terminal_lines(res, files=files, out_dir=out)))  # the warnings repeated: never scrolled away
+        try:
+            print("\n".join(terminal_lines(res, files=files, out_dir=out)))  # the warnings repeated: never scrolled away
+        except KeyboardInterrupt:
+            return _fail(f"interrupted while printing the summary; the run is written to {out}", 130)
     if res.report.get("partial"):
         print("run interrupted: partial report written", file=sys.stderr)
         return 130
@@ -144,6 +151,42 @@ def cmd_run(args) -> int:
         print(f"expect: {sum(not c['ok'] for c in exp['checks'])} of {len(exp['checks'])} checks failed", file=sys.stderr)
         return 1 if args.check else 0
     return 0
+
+
+def _interrupted_writing(res, rd, out: Path, partial: bool, note: str) -> int:
+    """A Ctrl-C while a finished run's files were being written (the figures and report.html take seconds): write what
+    holds the run, report.json and timeseries.csv (the first files written, whole or absent: each is written
+    atomically), keep the figures already whole, commit the folder and say what was not written (exit 130). A second
+    Ctrl-C here stops at once and says that nothing was written to ``out`` and what was lost. Until 2026-12-05 the
+    whole run was discarded and the one word "interrupted" printed (docs/limits.md, Run folders)."""
+    import numpy as np
+
+    from dcsim.metrics.fmt import fmt_duration
+    from dcsim.report import report_json_bytes
+    from dcsim.report.write import timeseries_csv_bytes
+    from dcsim.textio import atomic_write_bytes
+
+    simulated = fmt_duration(float(res.report.get("duration_s", 0.0) or 0.0))
+    if rd.committed:  # interrupted after the swap (removing an old folder): the run is in place
+        return _fail(f"interrupted; the run ({simulated} simulated) is written to {out}", 130)
+    try:
+        st = rd.staging
+        if not (st / "report.json").is_file():
+            atomic_write_bytes(st / "report.json", report_json_bytes(dict(res.report)))
+        ts = {k: np.asarray(v) for k, v in (getattr(res, "timeseries", {}) or {}).items()}
+        if ts and not (st / "timeseries.csv").is_file():
+            atomic_write_bytes(st / "timeseries.csv", timeseries_csv_bytes(ts))
+        kept = sorted(p.relative_to(st).as_posix() for p in st.rglob("*") if p.is_file())
+        rd.commit(partial=partial, note=note)
+    except KeyboardInterrupt:
+        return _fail(f"interrupted again while writing the finished run: nothing written to {out} (left as it was); "
+                     f"the {simulated} simulated are lost (report.json, timeseries.csv, the figures and report.html)",
+                     130)
+    missing = "report.html" if "report.html" not in kept else ""
+    return _fail(f"interrupted while writing the finished run's files: the run ({simulated} simulated) is written to "
+                 f"{out}: {', '.join(kept)}"
+                 + (f"; not written: {missing} and any figure not listed (run again for them)" if missing else ""),
+                 130)
 
 
 def cmd_tpf(args) -> int:

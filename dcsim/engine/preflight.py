@@ -40,7 +40,8 @@ from dcsim.thermal.weather import T_RECORD_HIGH_C, WeatherError
 from dcsim.units import DIMENSIONS, display_unit, excerpt, format_quantity
 from dcsim.workload.trace import TraceError
 
-__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS"]
+__all__ = ["Preflight", "preflight", "physics_checks", "estimate", "request_estimate", "LIMITS", "input_slip_warnings",
+           "PLAUSIBLE_RANGES"]
 
 #: Documented limits (docs/limits.md). All are assumptions chosen to refuse nonsense and runs
 #: that would exhaust an ordinary machine, not measurements.
@@ -539,6 +540,25 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                          f"IT power, {_times(idle_it, plant_cap)} that; at most {fq(best_cool, 'power')} of IT can be "
                          f"cooled during the run){' (a unit slip, W for kW?)' if idle_it > 100 * plant_cap else ''}"))
             return errs, warns
+        if follows and loss0 > 0 and reads_as_unit_slip("interconnect_oversized", cap, peak_it):
+            # the chain's ratings follow an oversized contract: its no-load losses overwhelm the plant. Name the contract
+            # (495 MW for 495 kW), not the plant the losses overwhelm
+            unit, per = display_unit(cap, "power")
+            scale = DIMENSIONS["power"]
+            meant = [f"{cap / per:.4g} {u}" for u in SITE_POWER_UNITS if scale[u] < per
+                     and idle_it <= cap / per * scale[u] <= LIMITS["stranded_ratio"] * peak_it]
+            if meant:
+                slip = f"a unit slip, {unit} for {meant[0].split()[1]}? did you mean {' or '.join(meant)}?"
+            else:
+                slip = "a unit slip, a prefix too large?"
+            errs.append(("facility.interconnect",
+                         f"{fq(cap, 'power')} is {_times(cap, peak_it)} the fleet's full-load IT power "
+                         f"({fq(peak_it, 'power')}) ({slip}): the UPS and transformer ratings follow the interconnect, "
+                         f"and their no-load losses alone are {fq(loss0, 'power')} of heat, more than the plant can "
+                         f"reject with the fleet idle (it can cool at most {fq(best_cool, 'power')} of IT during the "
+                         f"run against {fq(idle_it, 'power')} idle); give the contract you have, or set "
+                         "facility.power_chain.ups_rating / transformer_rating to the equipment you have"))
+            return errs, warns
         errs.append(("facility.cooling",
                      f"the plant cannot reject even the idle fleet's heat: {fq(idle_it, 'power')} of idle IT power vs "
                      f"at most {fq(best_cool, 'power')} of IT the plant can cool during the run "
@@ -631,10 +651,49 @@ SITE_POWER_UNITS = ("kW", "MW")
 #: - ``cooling_capacity`` (300): the plant's rated capacity against the fleet's full-load IT. The refusal starts at
 #:   an oversize of ``LIMITS["stranded_ratio"]`` (20x) already; a factor of 300 (near the 1,000 of a prefix) reads as
 #:   MW for kW, anything less as a zero too many.
-UNIT_SLIP_FACTORS: dict[str, float] = {"interconnect": 10.0, "fixed_load": 3.0, "cooling_capacity": 300.0}
+#: - ``interconnect_oversized`` (300): the contract against the fleet's full-load IT where the UPS and transformer
+#:   ratings follow the contract and their no-load losses alone are more heat than the plant can reject (``495 MW``
+#:   for ``495 kW``: 19.61 MW of losses). Above 300x (near the 1,000 of a prefix) the refusal names
+#:   ``facility.interconnect`` and asks "MW for kW? did you mean 495 kW?" (until 2026-12-05 it blamed
+#:   ``facility.cooling`` with no unit hint); below it the contract reads as a deliberate what-if ("make power
+#:   unlimited": 10 MW on the 495 kW hall) and the refusal stays on ``facility.cooling``, saying the ratings follow
+#:   the interconnect.
+UNIT_SLIP_FACTORS: dict[str, float] = {"interconnect": 10.0, "fixed_load": 3.0, "cooling_capacity": 300.0,
+                                       "interconnect_oversized": 300.0}
 #: A contract short of the idle fleet's IT draw by more than this factor reads as a unit slip, not a sizing
 #: shortfall (:data:`UNIT_SLIP_FACTORS`' ``interconnect`` rule).
 UNIT_SLIP_FACTOR = UNIT_SLIP_FACTORS["interconnect"]
+
+#: Plausible ranges of the inputs that carry no cross-field check of their own, each ``(low, high)`` in SI; a value
+#: outside reads as a unit slip and is warned, naming the field, the value and the unit likely meant
+#: (:func:`input_slip_warnings`). Warned, not refused: a what-if outside them is a question one may ask. Each bound
+#: is an assumption, its reason beside it:
+#:
+#: - ``slo_ttft`` (1 ms, 60 s): a TTFT target is interactive, a fraction of a second to a few seconds (the presets
+#:   hold 0.5-5 s, docs/workload.md); over a minute is no target a user waits for, and ``slo_ttft: 1000`` (ms meant,
+#:   a bare number is seconds) reads 1,000 s, met by any request served. Below 1 ms is shorter than one prefill
+#:   step (a forward pass of the model over the prompt, milliseconds on any GPU): no request can meet it.
+#: - ``slo_tpot`` (0.1 ms, 10 s): a TPOT target is one decode step's time, tens of ms (the presets hold 50-100 ms);
+#:   10 s per token (0.1 tok/s) is slower than any served model, and ``slo_tpot: 100`` (ms meant) reads 100 s, met
+#:   by every token: the audit's run read SLO attainment 75.3 % for 0.0 %. Below 0.1 ms is shorter than any decode
+#:   step (a forward pass reads the weights from memory: milliseconds).
+#: - ``price`` (1, 10,000 USD/MWh, the highest hour and the run's mean alike): above the wholesale price caps of the
+#:   largest markets (ERCOT's system-wide offer cap is 5,000 USD/MWh), so ``80 USD/kWh`` (80,000 USD/MWh) for
+#:   80 USD/MWh is warned; a run whose every hour is below 1 USD/MWh reads as USD/MWh written for USD/kWh
+#:   (``0.08 USD/MWh``). 0 (no price) is not warned.
+#: - ``carbon`` (1, 2,000 g/kWh): above the intensity of any generating source (coal and lignite, about
+#:   1,000 g/kWh) by 2x; below 1 g/kWh over the whole run reads as g/MWh for g/kWh. 0 (carbon-free) is not warned.
+#: - ``rack_limit`` (a ratio, 20): a rack's given power or cooling limit over its full-load draw. A PDU is sized to its
+#:   rack with headroom (NEC's 80 % continuous rule, spare for growth), not 20x; ``60000 kW`` for ``60 kW`` never
+#:   binds, and the rack's limit silently drops out of the run. The reverse (a limit 20x under the draw) is warned in
+#:   :func:`physics_checks` (``LIMITS["stranded_ratio"]``).
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
+    "slo_ttft": (1e-3, 60.0),
+    "slo_tpot": (1e-4, 10.0),
+    "price": (1.0 / 3.6e9, 10_000.0 / 3.6e9),   # USD/J: 1 and 10,000 USD/MWh
+    "carbon": (1.0 / 3.6e6, 2_000.0 / 3.6e6),   # g/J: 1 and 2,000 g/kWh
+}
+RACK_LIMIT_OVERSIZE = 20.0
 
 
 def reads_as_unit_slip(rule: str, larger_w: float, smaller_w: float) -> bool:
@@ -655,6 +714,111 @@ def unit_slip_readings(value_w: float, need_w: float) -> list[str]:
     num = value_w / per
     scale = DIMENSIONS["power"]
     return [f"{num:.4g} {u}" for u in SITE_POWER_UNITS if scale[u] > per and num * scale[u] >= need_w]
+
+
+def input_slip_warnings(m: Models) -> list[str]:
+    """Inputs outside their plausible range (:data:`PLAUSIBLE_RANGES`, :data:`RACK_LIMIT_OVERSIZE`), each warned
+    naming the field, the value and the unit likely meant: SLO targets (:func:`slo_slip_warnings`), the energy price
+    and carbon intensity (:func:`price_carbon_slip_warnings`) and rack limits (:func:`rack_limit_slip_warnings`).
+    Until 2026-12-05 each was taken silently (audit AUH, defects 1 and 6)."""
+    return slo_slip_warnings(m.scenario) + price_carbon_slip_warnings(m) + rack_limit_slip_warnings(m)
+
+
+def slo_slip_warnings(sc: Scenario) -> list[str]:
+    """A class's given ``slo_ttft`` / ``slo_tpot`` outside :data:`PLAUSIBLE_RANGES`: above it, ms written as s (a bare
+    number is seconds); below it, shorter than any prefill or decode step (µs for ms?). Preset targets are not
+    checked (they are in range)."""
+    from dcsim.metrics.fmt import fmt_time
+
+    out = []
+    what = {"slo_ttft": ("TTFT target", "prefill step (a forward pass over the prompt)"),
+            "slo_tpot": ("TPOT target", "decode step (a forward pass reading the weights)")}
+    for i, c in enumerate(sc.workload.classes):
+        for key, (name, step) in what.items():
+            v = getattr(c, key)
+            if v is None:
+                continue
+            v = float(v)
+            lo, hi = PLAUSIBLE_RANGES[key]
+            where = f"workload.classes[{i}].{key}"
+            if v > hi:
+                long = f" ({fmt_duration(v)})" if fmt_duration(v) != f"{v:g} s" else ""
+                out.append(f"{where}: the {name} of class {c.name!r} is {v:g} s{long}, above "
+                           f"{hi:g} s: every {'token' if key == 'slo_tpot' else 'request'} served meets it and SLO "
+                           f"attainment reads inflated; ms written as s? (a bare number is seconds: write "
+                           f"'{v:g} ms' for {fmt_time(v * 1e-3)})")
+            elif v < lo:
+                out.append(f"{where}: the {name} of class {c.name!r} is {fmt_time(v)}, below {fmt_time(lo)}, shorter "
+                           f"than any {step}: no request can meet it and SLO attainment reads 0 %; µs written for "
+                           f"ms? ({fmt_time(v * 1e3)} then)")
+    return out
+
+
+def price_carbon_slip_warnings(m: Models) -> list[str]:
+    """The run's energy price or grid carbon intensity (``grid.price`` / ``grid.carbon``, else ``economics``) outside
+    :data:`PLAUSIBLE_RANGES`: its highest hour above the range (USD/kWh for USD/MWh, kg for g), or every hour of the
+    run inside (0, low) (USD/MWh for USD/kWh, g/MWh for g/kWh). Sampled hourly over the run (at most 8,784 points);
+    a series that cannot be read is :func:`flex_errors`' refusal, not warned here."""
+    from dcsim.engine.flex import price_carbon_per_tick
+
+    sc = m.scenario
+    run = float(sc.duration)
+    t = np.linspace(0.0, run, int(min(run / 3600.0, 8783)) + 2)
+    try:
+        price, carbon = price_carbon_per_tick(m, t)
+    except (OSError, ValueError, KeyError):
+        return []
+    g = sc.grid
+
+    def num(x: float) -> str:  # no exponent: 80,000, not 8e+04
+        return f"{x:,.0f}" if abs(x) >= 1e3 else f"{x:.4g}"
+
+    out = []
+    for key, series, field, unit, per, hint_hi, hint_lo in (
+            ("price", price, "grid.price" if g is not None and g.price is not None else "economics.price",
+             "USD/MWh", 3.6e9, "USD/kWh written for USD/MWh? ({} USD/MWh then)",
+             "USD/MWh written for USD/kWh? ({} USD/MWh then)"),
+            ("carbon intensity", carbon,
+             "grid.carbon" if g is not None and g.carbon is not None else "economics.carbon_intensity",
+             "g/kWh", 3.6e6, "a unit slip? (g/kWh and kg/MWh are equal; 1 g/J is 3.6e6 g/kWh)",
+             "g/MWh written for g/kWh? ({} g/kWh then)")):
+        if series is None:
+            continue
+        x = np.asarray(series, dtype=float)
+        if x.size == 0 or not np.all(np.isfinite(x)):
+            continue
+        lo, hi = PLAUSIBLE_RANGES[key.split()[0]]
+        top, mean = float(np.max(x)), float(np.mean(x))
+        if top > hi:
+            out.append(f"{field}: the {key} reaches {num(top * per)} {unit} (mean over the run {num(mean * per)} "
+                       f"{unit}), above {num(hi * per)} {unit}, "
+                       + ("above the largest markets' price caps; " if key == "price" else
+                          "twice the intensity of coal; ")
+                       + hint_hi.format(num(top * per / 1e3)))
+        elif 0.0 < top < lo:
+            out.append(f"{field}: the {key} is at most {num(top * per)} {unit} over the whole run, below "
+                       f"{num(lo * per)} {unit}; " + hint_lo.format(num(top * per * 1e3)))
+    return out
+
+
+def rack_limit_slip_warnings(m: Models) -> list[str]:
+    """A rack group's given power or cooling limit above :data:`RACK_LIMIT_OVERSIZE` times the rack's full-load
+    draw: it never binds, a unit slip most likely (``60000 kW`` for ``60 kW``; the reading a prefix down is named)."""
+    out = []
+    fq = format_quantity
+    for gi, g in enumerate(m.groups):
+        spec = m.scenario.racks[gi]
+        full = float(g.rack_full_load_w)
+        for name, given, limit in (("power.power_limit", spec.power.power_limit, g.limits.rack_power_limit_w),
+                                   ("cooling.limit", spec.cooling.limit, g.limits.rack_cooling_limit_w)):
+            if given is None or not full > 0 or not limit > RACK_LIMIT_OVERSIZE * full:
+                continue
+            given = float(given)
+            derated = f" ({fq(limit, 'power')} derated)" if abs(limit - given) > 1e-9 * given else ""
+            out.append(f"racks[{gi}].{name}: the rack's limit {fq(given, 'power')}{derated} is {limit / full:.3g}x "
+                       f"its full-load draw {fq(full, 'power')}, so it never binds; a unit slip? did you mean "
+                       f"{fq(given / 1e3, 'power')}? (above {RACK_LIMIT_OVERSIZE:g}x is no rack design)")
+    return out
 
 
 def _meter(x) -> str:
@@ -739,6 +903,7 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
     errs += e2
     warns += w2
     warns += weather_record_warnings(m)
+    warns += input_slip_warnings(m)
     if errs:
         raise ScenarioError(label, errs)
     for w in warns:

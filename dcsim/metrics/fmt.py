@@ -19,7 +19,7 @@ from dcsim.node.catalog import context_carry
 from dcsim.node.model import (cap_assumption_text, cap_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
                                fmt_band)
 
-__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_lead_names", "or_list", "with_band_lead",
            "within_band_text",
@@ -461,10 +461,17 @@ def get_path(d: Mapping[str, Any] | None, dotted: str, default: Any = None) -> A
 
 
 _SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"))
+#: Units of physical quantities that take the milli and micro prefixes below 1 (``0.6 J`` → ``600 mJ``). Any other
+#: unit is a count (tokens, tok/s, requests, a bare number: ``""``) and prints plainly below 1: ``6.11 mtok/s`` read
+#: as millions beside ``171 ktok/s`` (a one-request trace's summary printed it until 2026-12-05), and compare's
+#: ``+667.2m`` beside ``57.33k`` did the same. One rule, here, for the summary, compare and the HTML.
+SUBUNIT_PREFIX_UNITS = frozenset({"W", "Wh", "J", "s", "Hz", "B", "B/s", "FLOP/s", "FLOP", "K"})
 
 
 def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
-    """``1.23e6, "W"`` → ``"1.23 MW"``; ``None``/non-numbers → ``"n/a"``."""
+    """``1.23e6, "W"`` → ``"1.23 MW"``; ``None``/non-numbers → ``"n/a"``. Below 1 only the units of
+    :data:`SUBUNIT_PREFIX_UNITS` take ``m`` / ``µ`` (``6e-4, "W"`` → ``"600 µW"``); counts print plainly
+    (``0.00611, "tok/s"`` → ``"0.00611 tok/s"``, not ``"6.11 mtok/s"``, which reads as millions)."""
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         return "n/a"
     x = float(x)
@@ -473,6 +480,8 @@ def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
     if x == 0:
         return f"0 {unit}".strip()
     for scale, prefix in _SI_PREFIXES:
+        if scale < 1.0 and unit not in SUBUNIT_PREFIX_UNITS:
+            break
         if abs(x) >= scale * 0.9995:
             return f"{x / scale:.{digits}g} {prefix}{unit}".strip()
     return f"{x:.{digits}g} {unit}".strip()

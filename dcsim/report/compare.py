@@ -299,11 +299,12 @@ def _labels(dirs: Sequence[Path], reports: Sequence[dict]) -> list[str]:
 
 def _fmt_val(v: float | None, unit: str) -> str:
     """A value in the table: tokens and tokens/s with an SI prefix from k up (``57.33k``, ``16.03G``), below 1 as a
-    plain number (``0.6672``: a milli prefix, ``667.2m``, reads as millions beside them)."""
+    plain number (``0.6672``: a milli prefix, ``667.2m``, reads as millions beside them; :func:`fmt_si`'s rule for
+    counts, :data:`dcsim.metrics.fmt.SUBUNIT_PREFIX_UNITS`)."""
     if v is None:
         return "n/a"
     if unit in ("tok/s", "tok"):
-        return fmt_si(v, "", 4).replace(" ", "") if abs(v) >= 1.0 else f"{v:.4g}"
+        return fmt_si(v, "", 4).replace(" ", "")
     return f"{v:.4g}"
 
 

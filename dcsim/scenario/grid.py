@@ -167,3 +167,14 @@ class GridSpec(Spec):
     curtailment: CurtailmentSpec | None = None
     price: PriceSeriesSpec | None = None
     carbon: CarbonSeriesSpec | None = None
+
+    @field_validator("price", "carbon", mode="before")
+    @classmethod
+    def _a_quantity_is_a_constant_series(cls, v):
+        """A bare quantity (``price: 80 USD/MWh``, ``--set 'grid.carbon=350 g/kWh'``, as the README writes a price) is
+        the constant series ``{kind: constant, value: ...}``; its value is then checked as any series' (a unit
+        required). Until 2026-12-05 it was refused with pydantic's "a valid dictionary or instance of
+        PriceSeriesSpec"."""
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            return {"kind": "constant", "value": v}
+        return v
