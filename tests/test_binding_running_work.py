@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dcsim
-from dcsim.serving.slo_estimate import RHO_MAX, slowed_running_tok
+from dcsim.serving.slo_estimate import RHO_MAX, slowed_running_held_tok, slowed_running_tok
 from dcsim.tpf import binding_simulated
 
 MIXED = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
@@ -53,6 +53,10 @@ def test_the_rule_on_a_synthetic_pool():
     assert np.all(cold <= 1e-3 * a)
     # shed work is not in the system: a pool that shed what it did not serve holds nothing running
     assert slowed_running_tok(0.0, a, 7.2e6, 1.8e6, 0.5) == 0.0
+    # the label reads the count past one tick's allowance (the CUSUM's decision threshold): a count of 0.3 % of a
+    # tick's arrivals is scatter (mixed-fleet's chat pool at 21:25, serving its demand at clock 0.567)
+    assert slowed_running_held_tok(0.003 * a, a) == 0.0
+    assert slowed_running_held_tok(exp1, a) == exp1
     # the label: demand while the count is nothing; power on the capped ticks (below full clock) that hold work; the
     # backlog left when full clock returns drains at the compute ceiling (here the lowest), then demand
     held = np.concatenate([keep, drop])

@@ -602,6 +602,16 @@ def slowed_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, s
                - (1.0 - RHO_MAX) * float(arrived_tok))
 
 
+def slowed_running_held_tok(count_tok: float, arrived_tok: float) -> float:
+    """The running work a capped clock held back that the binding label reads (tokens): the count
+    :func:`slowed_running_tok` keeps, where it exceeds one tick's allowance (``(1 - RHO_MAX) * arrived_tok``, the
+    tick's arrivals), else 0 — the CUSUM's decision threshold (assumption: a count under one allowance is the scatter
+    of a few ticks, not a trend). mixed-fleet's full day at request fidelity: the chat pool's count reached 0.34 % of
+    a tick's arrivals on one evening tick (21:25, clock 0.567, serving its demand) and 16-28 % of them on the morning
+    ticks whose clock the budget dropped (07:15, 07:19-07:21)."""
+    return float(count_tok) if float(count_tok) > (1.0 - RHO_MAX) * float(arrived_tok) else 0.0
+
+
 def critical_ticks(groups, clocks: np.ndarray, capped, served_tok_s, door_wait_s, clock, serving_replicas) -> np.ndarray:
     """The ticks of a fluid run (one pool, or one pool seen as a facility) whose replicas a capped controller runs
     critically loaded with nothing waiting at the door: :func:`critically_loaded` at the controller's ``clock``
