@@ -359,7 +359,7 @@ def simulate(m: Models, *, progress: Callable[[float], None] | None = None,
                                                              float(ex.availability[j]), awake=av[j],
                                                              capped=bool(closed_door(md)), open_door=open_door,
                                                              it_budget_w=float(ex.it_budget_w[j]))
-                        held.append(request_engine.held_tok)
+                        held.append(request_engine.label_held_tok)  # door + running work held back
                     elif dq is not None:
                         arr = d * dt
                         sv, b, sh = queue_step(backlog_tok, d_int, limit, dt, window.push(d_int * dt))

@@ -412,7 +412,7 @@ class PoolTicker:
                                  budgets=self.budgets)
             sv = [r[0] for r in res]
             b = [r[1] for r in res]  # in the system: at the door and inside replicas
-            held = req.held_pools()
+            held = req.label_held_pools()  # the door's and the running work the clock held back
             sh = [r[2] for r in res]
             arr = [r[3] for r in res]
             c["clock"].append(clocks)

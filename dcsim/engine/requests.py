@@ -46,6 +46,7 @@ from dcsim.engine.tables import efficiency_ladder, in_service_it_w, ladder_group
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import HELD_AFTER_S, make_pool
 from dcsim.serving.replica import FinishedBatch
+from dcsim.serving.slo_estimate import full_load_tok_s, slowed_running_held_tok, slowed_running_tok
 from dcsim.workload import ArrivalBatch, build_workload
 from dcsim.workload.model import child_seed
 
@@ -156,6 +157,11 @@ class _Lane:
         self.rack_over_s = 0.0  # time a whole simulated rack drew more than its limit (_rack_check)
         self.rack_over_ratio = 1.0  # the largest rack draw over its limit seen
         self.held_tok = 0.0  # output tokens waiting for admission after the tick (see the end of tick)
+        #: running work the tick's clock held back (tokens, slo_estimate.slowed_running_tok): what the binding label
+        #: counts held beside held_tok (label_held_tok); the controller's waiting work stays held_tok
+        self.slowed_tok = 0.0
+        self._ticked = False  # a tick served: the first one fills the empty replicas, which holds nothing back
+        self._arrived_last = 0.0  # output tokens arrived on the last tick (the count's decision threshold)
         # clock trim (module docstring "Clock at a binding limit"): the offset (clock levels) added
         # to the controller's capped clock so the measured IT power meets the fluid target
         self._trim = 0.0
@@ -500,7 +506,26 @@ class _Lane:
         # not for supply)
         self.held_tok = self._hold_tok + self._fluid_backlog + float(
             self.pool.pending_tokens(max(t0, t0 + dt - HELD_AFTER_S)).sum())
+        # running work the clock held back (DESIGN.md: work not served at the rate asked because of the limit): the
+        # growth of the work in the system the clock's slowdown explains, past the scatter of a tick's arrivals. The
+        # first tick fills empty replicas (its growth is their batches' work, not held back)
+        if self._ticked:
+            full = full_load_tok_s([self.m.groups[g] for g in self.groups], self.m.clocks,
+                                   np.array([clock, self.m.clocks[-1]]))
+            slowdown = float(full[1] / full[0] - 1.0) if full[0] > 0 else 0.0
+            self.slowed_tok = slowed_running_tok(self.slowed_tok, arrived, served + fluid_served * dt, shed_tok,
+                                                 slowdown)
+        self._ticked = True
+        self._arrived_last = float(arrived)
         return served / dt + fluid_served, waiting, shed_tok, arrived
+
+    @property
+    def label_held_tok(self) -> float:
+        """Output tokens the binding label counts held back after the tick: the larger of the work waiting for
+        admission (:attr:`held_tok`) and the running work the clock held back (:attr:`slowed_tok`); the two overlap
+        (a request held at the door grows the work in the system too), so not their sum. The running count counts
+        past its decision threshold (:func:`~dcsim.serving.slo_estimate.slowed_running_held_tok`)."""
+        return max(self.held_tok, slowed_running_held_tok(self.slowed_tok, self._arrived_last))
 
     def _saturated(self, available: np.ndarray) -> bool:
         """True when at least half the replicas in service have requests waiting for a batch slot."""
@@ -1316,6 +1341,16 @@ class RequestEngine:
     def held_pools(self) -> list[float]:
         """:attr:`held_tok` per pool."""
         return [ln.held_tok for ln in self.lanes]
+
+    @property
+    def label_held_tok(self) -> float:
+        """Output tokens held back after the tick as the binding label counts them, all pools: per pool the larger of
+        its work waiting for admission and the running work its clock held back (:attr:`_Lane.label_held_tok`)."""
+        return sum(ln.label_held_tok for ln in self.lanes)
+
+    def label_held_pools(self) -> list[float]:
+        """:attr:`label_held_tok` per pool."""
+        return [ln.label_held_tok for ln in self.lanes]
 
     @property
     def served_input_tok(self) -> float:

@@ -580,6 +580,41 @@ def critically_loaded(capped, served_tok_s, full_load_tok_s) -> np.ndarray:
     return np.asarray(capped, bool) & (served > 0) & (served >= RHO_MAX * np.asarray(full_load_tok_s, float))
 
 
+def slowed_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, shed_tok: float,
+                       slowdown: float) -> float:
+    """Output tokens of running work a capped clock holds back after a tick (tokens): request fidelity's count of the
+    work its replicas hold past the tick that the door's count (requests not yet admitted, ``HELD_AFTER_S``) misses.
+
+    DESIGN.md: a limit binds when the work asked for is not served at the rate asked because of that limit. Where the
+    budget drops a pool's clock, its running sequences decode slower; the batch grows towards the larger one the
+    slower clock needs, the requests are admitted at once and nothing waits at the door, yet the pool serves less
+    than arrives and its work in the system grows (mixed-fleet's chat pool at request fidelity, 07:14-07:19 of a run
+    from 06:00: clock 0.864 -> 0.588, 117-142 of 147-149 ktok/s served, 1.36 -> 4.12 M tokens in its replicas,
+    labelled demand until 2026-12-05). That growth is work held back: a CUSUM of the tick's growth of the work in the
+    system (``arrived_tok - served_tok - shed_tok``), counting on each tick no more of it than the clock's slowdown
+    explains (``served_tok * slowdown``, ``slowdown`` = full-load rate at full clock over that at the tick's clock,
+    minus 1: :func:`full_load_tok_s`; 0 at full clock, where no limit slows the replicas and the count drains), less
+    an allowance of :data:`RHO_MAX`'s margin of the tick's arrivals (``(1 - RHO_MAX) * arrived_tok``: the scatter of a
+    tick's arrivals against its service, which a pool keeping up shows too; the margin the critically-loaded test
+    allows). ``prev_tok``: the count after the previous tick. A memory-bound pool whose tokens barely slow with the
+    clock (mixed-fleet's reasoning pool: 0.01 % between clock 0.89 and 1.0) fills its batches at its cold start
+    without the clock holding anything back, and counts ~nothing. Fluid fidelity's record has no running work: what
+    a tick does not serve is its backlog, already held, and this count never exceeds it."""
+    grown = float(arrived_tok) - float(served_tok) - float(shed_tok)
+    return max(0.0, float(prev_tok) + min(grown, float(served_tok) * max(float(slowdown), 0.0))
+               - (1.0 - RHO_MAX) * float(arrived_tok))
+
+
+def slowed_running_held_tok(count_tok: float, arrived_tok: float) -> float:
+    """The running work a capped clock held back that the binding label reads (tokens): the count
+    :func:`slowed_running_tok` keeps, where it exceeds one tick's allowance (``(1 - RHO_MAX) * arrived_tok``, the
+    tick's arrivals), else 0 — the CUSUM's decision threshold (assumption: a count under one allowance is the scatter
+    of a few ticks, not a trend). mixed-fleet's full day at request fidelity: the chat pool's count reached 0.34 % of
+    a tick's arrivals on one evening tick (21:25, clock 0.567, serving its demand) and 16-28 % of them on the morning
+    ticks whose clock the budget dropped (07:15, 07:19-07:21)."""
+    return float(count_tok) if float(count_tok) > (1.0 - RHO_MAX) * float(arrived_tok) else 0.0
+
+
 def critical_ticks(groups, clocks: np.ndarray, capped, served_tok_s, door_wait_s, clock, serving_replicas) -> np.ndarray:
     """The ticks of a fluid run (one pool, or one pool seen as a facility) whose replicas a capped controller runs
     critically loaded with nothing waiting at the door: :func:`critically_loaded` at the controller's ``clock``

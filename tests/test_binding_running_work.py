@@ -1,0 +1,102 @@
+"""Request fidelity's binding label counts the running work a capped clock holds back, not only the door's.
+
+DESIGN.md: a limit binds when the work asked for is not served at the rate asked because of that limit. Where the
+shared budget drops a pool's clock, its running sequences decode slower and its batches grow towards the larger ones
+the slower clock needs: the requests are admitted at once, nothing waits at the door (``held_tok``), yet the pool
+serves less than arrives and its work in the system grows. ``dcsim.serving.slo_estimate.slowed_running_tok`` counts that
+growth (as far as the clock's slowdown explains it, past the scatter of a tick's arrivals); the label reads it as
+held (``_Lane.label_held_tok``). Until 2026-12-05 such ticks read demand (audit AUS finding 2).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.serving.slo_estimate import RHO_MAX, slowed_running_held_tok, slowed_running_tok
+from dcsim.tpf import binding_simulated
+
+MIXED = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+ALLOW = 1.0 - RHO_MAX
+
+
+def _series(arrived, served, shed, slowdown):
+    """The count after each tick of a synthetic pool (tokens), from an empty start."""
+    out, h = [], 0.0
+    for a, s, x, k in zip(arrived, served, shed, slowdown):
+        h = slowed_running_tok(h, a, s, x, k)
+        out.append(h)
+    return np.array(out)
+
+
+def test_the_rule_on_a_synthetic_pool():
+    """A pool asked 9 M tokens a tick. Keeping up at a capped clock, its service scatters by 1 % about its arrivals:
+    nothing held. Its clock then drops (the full-load rate at full clock 1.5x that at its clock): it serves 7.2, 8.1,
+    8.55 M, its work in the system growing by 1.8, 0.9, 0.45 M: held, accumulated, less the allowance. Back at full
+    clock it serves 10.5 M, then 10 M (draining 1.5 M, 1 M): the count drains, to nothing. A memory-bound pool whose tokens barely slow with the
+    clock (slowdown 1e-4) grows the same way at its cold start and holds back ~nothing: its clock is not the cause."""
+    a = 9.0e6
+    keep = _series([a] * 4, [a * 1.01, a * 0.99, a * 1.005, a * 0.995], [0] * 4, [0.11] * 4)
+    assert np.all(keep == 0.0)
+    slow = [0.11, 0.5, 0.5, 0.5, 0.0, 0.0]
+    drop = _series([a] * 6, [a, 7.2e6, 8.1e6, 8.55e6, 10.5e6, 10.0e6], [0] * 6, slow)
+    exp1 = 1.8e6 - ALLOW * a
+    exp2 = exp1 + 0.9e6 - ALLOW * a
+    exp3 = exp2 + 0.45e6 - ALLOW * a
+    exp4 = exp3 - 1.5e6 - ALLOW * a
+    np.testing.assert_allclose(drop[:5], [0.0, exp1, exp2, exp3, exp4], rtol=1e-12)
+    assert exp4 > 0 and drop[5] == 0.0
+    # only as far as the clock's slowdown explains the growth: served x slowdown
+    assert slowed_running_tok(0.0, a, 7.2e6, 0.0, 0.05) == pytest.approx(7.2e6 * 0.05 - ALLOW * a)
+    cold = _series([a] * 3, [2.0e6, 5.0e6, 7.0e6], [0] * 3, [1e-4] * 3)
+    assert np.all(cold <= 1e-3 * a)
+    # shed work is not in the system: a pool that shed what it did not serve holds nothing running
+    assert slowed_running_tok(0.0, a, 7.2e6, 1.8e6, 0.5) == 0.0
+    # the label reads the count past one tick's allowance (the CUSUM's decision threshold): a count of 0.3 % of a
+    # tick's arrivals is scatter (mixed-fleet's chat pool at 21:25, serving its demand at clock 0.567)
+    assert slowed_running_held_tok(0.003 * a, a) == 0.0
+    assert slowed_running_held_tok(exp1, a) == exp1
+    # the label: demand while the count is nothing; power on the capped ticks (below full clock) that hold work; the
+    # backlog left when full clock returns drains at the compute ceiling (here the lowest), then demand
+    held = np.concatenate([keep, drop])
+    below = np.concatenate([np.ones(4, bool), np.array(slow) > 0])
+    code = binding_simulated(held, np.zeros(10), np.full(10, a), 1.0, 2.0, 3.0, capped=below)
+    assert [int(c) for c in code] == [0, 0, 0, 0, 0, 2, 2, 2, 1, 0]
+
+
+def test_a_pool_whose_clock_the_budget_drops_is_power_bound_while_its_running_work_grows():
+    """mixed-fleet at request fidelity from 06:00 (80 min): at 07:14 the shared budget moves to the reasoning pool and
+    the chat pool's clock falls 0.864 -> 0.588. The chat pool serves 117-142 of 147-149 ktok/s and its work in the
+    system grows 1.36 -> 3.94 M tokens (and 3.33 -> 4.12 M at 07:18-07:19), every request admitted at once: nothing
+    waits at its door. Until 2026-12-05 those ticks read demand with held_tokens 0; now the running work the clock
+    held back counts, and they read power. The 06:00-07:13 ticks before it, the pool keeping up at clock 0.86-0.87,
+    stay demand where nothing waits at the door."""
+    res = dcsim.run(MIXED, overrides={"fidelity": "request", "start": "2026-07-15T06:00", "duration": "80 min",
+                                      "expect": {}})
+    ts = res.timeseries
+    minute = np.rint(ts["t_s"] / 60.0).astype(int)  # minutes since 06:00
+    slowed = np.isin(minute, [74, 75, 76, 78, 79])  # 07:14-07:16, 07:18-07:19
+    clock = ts["pool0_controller_clock"]
+    assert np.all(clock[slowed] < 0.6)  # the case: the budget dropped its clock
+    assert np.all(ts["pool0_achieved_tok_s"][slowed] < 0.97 * ts["pool0_demand_tok_s"][slowed])
+    assert np.all(ts["pool0_binding"][slowed] == 2)
+    assert np.all(ts["pool0_held_tokens"][slowed] > 0.05 * ts["pool0_arrived_tokens"][slowed])
+    before = (minute >= 4) & (minute < 74)  # after its replicas filled
+    door_empty = before & (ts["pool0_shed_tokens"] == 0)
+    assert np.mean(ts["pool0_binding"][door_empty] == 0) >= 0.9
+
+
+def test_a_light_load_window_stays_demand_and_the_fidelities_agree():
+    """mixed-fleet at 02:00-03:00: both pools well below what their capped clocks serve. The running-work count stays
+    at nothing after the replicas fill; request fidelity labels the chat pool demand as fluid does on at least 95 %
+    of the ticks, and the two fidelities agree on each pool's label there (tolerance: 5 % of the ticks, the request
+    pool's door holding a request past a tick by chance)."""
+    ov = {"start": "2026-07-15T02:00", "duration": "1 h", "expect": {}}
+    req = dcsim.run(MIXED, overrides={**ov, "fidelity": "request"}).timeseries
+    flu = dcsim.run(MIXED, overrides={**ov, "fidelity": "fluid", "serving.slo_estimate": False}).timeseries
+    warm = req["t_s"] >= 240.0  # after the replicas' first fill (the reasoning pool's long answers)
+    assert np.mean(req["pool0_binding"][warm] == 0) >= 0.95
+    for p in (0, 1):
+        agree = req[f"pool{p}_binding"][warm] == flu[f"pool{p}_binding"][warm]
+        assert np.mean(agree) >= 0.95
