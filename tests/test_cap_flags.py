@@ -1,0 +1,84 @@
+"""Extrapolation flags that travel with the profile and the run: a profile ``dcsim calibrate`` fitted judges a board
+limit by the lowest cap its own rows measured (``fit.min_cap_frac``), not by the shipped H100 cap rows."""
+
+from __future__ import annotations
+
+import yaml
+
+from conftest import small_scenario
+from dcsim.engine.build import build_models
+from dcsim.node.calibrate import main
+from dcsim.node.catalog import MEASUREMENT_DIR
+from dcsim.scenario import load_scenario
+
+SRC = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
+CAP = MEASUREMENT_DIR / "splitwise_h100_cap.csv"
+
+
+def _load_rows(tmp_path, n: int = 6):
+    """The first ``n`` H100 Llama-3.1-70B TP4 load rows of the shipped ML.ENERGY file (header first)."""
+    lines = SRC.read_text().splitlines()
+    f = tmp_path / "load.csv"
+    f.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if ",H100-SXM,4," in ln][:n]) + "\n")
+    return f
+
+
+def _cap_rows_at(tmp_path, frac: float):
+    """Splitwise's five H100 cap rows, read as measured at ``frac`` x TDP (a user's own capped measurement)."""
+    lines = CAP.read_text().splitlines()
+    f = tmp_path / f"cap_{frac:g}.csv"
+    f.write_text("\n".join([lines[0]] + [ln.replace(",0.7,", f",{frac:g},", 1) for ln in lines[1:]]) + "\n")
+    return f
+
+
+def _calibrate(tmp_path, *csvs) -> str:
+    out = tmp_path / "mine.yaml"
+    assert main([str(c) for c in csvs] + ["--out", str(out)]) == 0
+    return str(out)
+
+
+def _calibration(profile: str, frac: float) -> dict:
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"].update(profile=profile, power_cap=frac * 700.0)
+    return build_models(load_scenario(sc)).groups[0].node.calibration
+
+
+def test_a_user_profile_with_its_own_cap_rows_is_judged_by_them(tmp_path):
+    """A profile fitted to the user's cap rows measured at 0.5 x TDP records ``min_cap_frac`` 0.5: a run at 0.6 x TDP
+    is within what it measured (it was flagged EXTRAPOLATED CAP against the shipped 0.7 until December 2026), one at
+    0.45 x TDP is beyond it, and the warning names the profile's rows, not the GPU's."""
+    prof = _calibrate(tmp_path, _load_rows(tmp_path), _cap_rows_at(tmp_path, 0.5))
+    assert yaml.safe_load(open(prof))["fit"]["min_cap_frac"] == 0.5
+    c = _calibration(prof, 0.6)
+    assert c["cap_extrapolated"] is False and c["measured_cap_min_frac"] == 0.5 and c["cap_min_of"] == "profile"
+    c = _calibration(prof, 0.45)
+    assert c["cap_extrapolated"] is True and c["measured_cap_min_frac"] == 0.5
+    from dcsim.node.model import cap_text
+    assert "below the lowest cap the rows of its profile" in cap_text(c) and "(0.50x TDP)" in cap_text(c)
+
+
+def test_a_user_profile_without_cap_rows_is_not_judged_by_the_shipped_ones(tmp_path):
+    """A profile fitted to load rows alone (γ an assumption) measured nothing below the full board limit: at
+    0.7 x TDP it is extrapolated (until December 2026 the shipped H100 cap rows passed it as measured), and the
+    warning says its rows hold no capped measurement. dcsim's own H100 calibration at 0.7 x TDP is not flagged."""
+    prof = _calibrate(tmp_path, _load_rows(tmp_path))
+    assert yaml.safe_load(open(prof))["fit"]["min_cap_frac"] == 1.0
+    c = _calibration(prof, 0.7)
+    assert c["cap_extrapolated"] is True and c["measured_cap_min_frac"] == 1.0 and c["cap_min_of"] == "profile"
+    from dcsim.node.model import cap_text
+    assert "hold no capped measurement" in cap_text(c)
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"]["power_cap"] = 0.7 * 700.0
+    shipped = build_models(load_scenario(sc)).groups[0].node.calibration
+    assert shipped["cap_extrapolated"] is False and shipped["measured_cap_min_frac"] == 0.7
+    assert shipped["cap_min_of"] == "gpu"
+
+
+def test_an_older_user_profile_says_what_it_can(tmp_path):
+    """A profile written before ``min_cap_frac``: fitted without cap rows (γ an assumption) it is judged at the full
+    board limit; fitted to cap rows at a level it does not state, by the GPU's shipped figure (today's answer)."""
+    from dcsim.node.model import own_cap_frac
+
+    assert own_cap_frac({"gamma_source": "assumption (no cap measurements for B200; gamma fixed at 2)", "fit": {}}) == 1.0
+    assert own_cap_frac({"gamma_source": "fitted to cap rows: mine.csv", "fit": {}}) is None
+    assert own_cap_frac({"fit": {"min_cap_frac": 0.55}}) == 0.55
