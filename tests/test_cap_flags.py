@@ -82,3 +82,30 @@ def test_an_older_user_profile_says_what_it_can(tmp_path):
     assert own_cap_frac({"gamma_source": "assumption (no cap measurements for B200; gamma fixed at 2)", "fit": {}}) == 1.0
     assert own_cap_frac({"gamma_source": "fitted to cap rows: mine.csv", "fit": {}}) is None
     assert own_cap_frac({"fit": {"min_cap_frac": 0.55}}) == 0.55
+
+
+def test_an_older_profile_without_the_counts_states_its_band_as_a_lower_bound_and_says_why(tmp_path):
+    """A profile written before ``dcsim calibrate`` recorded ``n_values`` / ``n_points`` / ``n_free_params`` has no
+    degrees of freedom (``fit_dof`` None) and its stored band is its un-widened in-sample error: six load rows state
+    ±6.0 % tok/s today (4 degrees of freedom, widened x1.42), the same fit without the counts ±4.3 %. Until December
+    2026 a run on it stated that tighter ±4.3 % plainly; now it reads ≥±4.3 % and says the counts are missing and to
+    re-run dcsim calibrate. The new profile's band is unchanged and plain."""
+    from dcsim.node.model import MISSING_COUNTS_NOTE, fit_dof
+
+    new = _calibrate(tmp_path, _load_rows(tmp_path))
+    p = yaml.safe_load(open(new))
+    for k in ("n_values", "n_points", "n_free_params", "n_cap_rows", "min_cap_frac"):
+        p["fit"].pop(k, None)
+    assert fit_dof(p["fit"]) is None
+    p["error_band_pct"] = {"tok_s_pct": p["fit"]["max_err_tok_s_pct"], "j_per_tok_pct": p["fit"]["max_err_j_per_tok_pct"]}
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(p))
+    c_new, c_old = _calibration(new, 1.0), _calibration(str(old), 1.0)
+    assert c_new["band_lower_bound"] is False and c_new["band_notes"] == []
+    assert c_old["error_band_pct"]["tok_s_pct"] < c_new["error_band_pct"]["tok_s_pct"]
+    assert c_old["band_lower_bound"] is True and c_old["band_notes"] == [MISSING_COUNTS_NOTE]
+    assert "re-run dcsim calibrate" in c_old["meaning"]
+    from dcsim.metrics.fmt import calibration_caveat
+
+    text = calibration_caveat([c_old])
+    assert "USER PROFILE" in text and "≥±4" in text and "re-run dcsim calibrate" in text

@@ -669,9 +669,20 @@ def extrapolated(calibration: dict, batch: float) -> bool:
     return bool(mb is not None and batch > EXTRAPOLATION_FACTOR * mb)
 
 
+#: the band note of a profile whose fit record lacks the counts its degrees of freedom are read from (:func:`fit_dof`
+#: None: written before dcsim calibrate recorded them)
+MISSING_COUNTS_NOTE = ("its fit record has no n_values / n_points / n_free_params (written before dcsim calibrate "
+                       "recorded them), so its band is its in-sample error, not widened for few degrees of freedom as "
+                       "a fit by today's dcsim calibrate may be: re-run dcsim calibrate")
+
+
 def band_notes(prof: dict, precision: str) -> list[str]:
     """Why a profile's band is a lower bound beyond what its status says, in words (``calibration.band_notes``; each
     one marks ``band_lower_bound``):
+
+    * a fit record with its worst in-sample errors but not the counts its degrees of freedom are read from
+      (:func:`fit_dof` None: a profile written before ``dcsim calibrate`` recorded them): its band is stated
+      un-widened, and a fit with few degrees of freedom would widen it (:data:`MISSING_COUNTS_NOTE`);
 
     * a TP carry (status ``other-tp``, ``tp_carry``) of a larger ratio than any measured on its GPU: its band is the
       worst of the measured carries, all of a smaller ratio (H100, B200: 2x), and the widest carry measured on any
@@ -681,6 +692,9 @@ def band_notes(prof: dict, precision: str) -> list[str]:
       FP8 tensor cores), int4 anywhere (no int4 measurement at all): its band is that of other precisions.
     """
     out = []
+    fit = prof.get("fit") or {}
+    if worst_in_sample(fit) is not None and fit_dof(fit) is None:
+        out.append(MISSING_COUNTS_NOTE)
     mp = prof.get("measured_precisions")
     if mp is not None and precision not in mp:
         out.append(f"{precision} never measured on {prof.get('precisions_gpu') or 'any GPU'}: {prof['precisions_of']} "
