@@ -109,3 +109,46 @@ def test_an_older_profile_without_the_counts_states_its_band_as_a_lower_bound_an
 
     text = calibration_caveat([c_old])
     assert "USER PROFILE" in text and "≥±4" in text and "re-run dcsim calibrate" in text
+
+
+def test_a_controller_clock_below_the_measured_range_travels_as_extrapolated_clock(tmp_path):
+    """The small H100 facility behind a 120 kW interconnect: the controller caps the DVFS clock at 0.73 on every tick,
+    below the 0.77 the shipped capped measurements cover (Splitwise's prefill rows at 0.7 x TDP, 1 / 1.3). Until
+    December 2026 no flag said so (only a static board limit below the measured caps was flagged); now the record in
+    report.json carries the share of GPU-time run below the range, the run warns, and the summary's headline, the
+    caveats and the HTML say EXTRAPOLATED CLOCK. Behind 200 kW the clock stays at 1.0: no flag, no new field."""
+    import dcsim
+    from conftest import squash
+    from dcsim.report import write_outputs
+    from dcsim.report.summary import summary_table
+
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    free = dcsim.run(sc)
+    sc["facility"]["interconnect"] = "120 kW"
+    capped = dcsim.run(sc)
+    assert float(capped.timeseries["controller_clock"].max()) < 0.769
+    (c,) = capped.report["provenance"]["calibration"]
+    assert c["clock_below_range_share"] == 1.0 and c["measured_clock_min"] == 0.7692
+    assert 0.7 < c["clock_below_range_min"] < 0.769
+    assert any("below the measured clock range: 100.0 % of its GPU-time" in w for w in capped.report["warnings"])
+    head = squash(summary_table(capped.report)).split("J / output token")[0]
+    assert "EXTRAPOLATED CLOCK" in head and "100.0 % of GPU-time" in head
+    assert any(k.startswith("EXTRAPOLATED CLOCK") for k in capped.caveats)
+    write_outputs(capped, tmp_path / "c", formats=("json", "html"), plots=False)
+    assert "Throttled below the measured clock range." in (tmp_path / "c" / "report.html").read_text()
+    (f,) = free.report["provenance"]["calibration"]
+    assert not any(k.startswith("clock_below") for k in f) and "measured_clock_min" not in f
+    assert not any("EXTRAPOLATED CLOCK" in k for k in free.caveats)
+
+
+def test_the_lowest_measured_clock_is_the_slowest_capped_rows(tmp_path):
+    """H100: 1 / 1.3 (Splitwise's prefill rows at 0.7 x TDP); a GPU with no capped measurement: full clock; a user
+    profile fitted without cap rows: full clock, with them: its own slowest row's."""
+    from dcsim.node.catalog import measured_clock_frac
+    from dcsim.node.model import own_clock_frac
+
+    assert abs(measured_clock_frac("H100-SXM") - 1 / 1.3) < 1e-12 and measured_clock_frac("B200") == 1.0
+    assert own_clock_frac({"fit": {"min_cap_frac": 1.0}}) == 1.0
+    assert own_clock_frac({"fit": {"min_cap_frac": 0.5}, "cap_points": [{"latency_factor": 1.6},
+                                                                      {"latency_factor": 1.0}]}) == 1 / 1.6
+    assert own_clock_frac({"gamma_source": "fitted to cap rows: x.csv"}) is None

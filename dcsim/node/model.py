@@ -13,6 +13,7 @@ import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
                                 max_band, find_architecture_profile, find_profile, load_profile, measured_cap_frac,
+                                measured_clock_frac,
                                 measured_tp_ratio_max,
                                 other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
@@ -596,6 +597,17 @@ def own_cap_frac(prof: Mapping) -> float | None:
     return None
 
 
+def own_clock_frac(prof: Mapping) -> float | None:
+    """The lowest clock (fraction of maximum) a profile's own fit measured, the rule of
+    :func:`dcsim.node.catalog.measured_clock_frac` applied to its own cap rows: 1.0 when its rows hold no cap row
+    (:func:`own_cap_frac` 1.0), ``1 / latency_factor`` of its slowest ``cap_points`` row otherwise; None when it does
+    not say (the caller takes the GPU's shipped figure)."""
+    if own_cap_frac(prof) == 1.0:
+        return 1.0
+    lf = [float(c["latency_factor"]) for c in prof.get("cap_points") or [] if c.get("latency_factor")]
+    return min(1.0, 1.0 / max(lf)) if lf else None
+
+
 def cap_text(calibration: Mapping) -> str:
     """How far a ``cap_extrapolated`` record's board limit is below the caps measured on its GPU (or, for a profile
     the scenario names that states its own, ``cap_min_of`` ``"profile"``, by its own fit), in words (the run's
@@ -652,6 +664,10 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
     m = measured_cap_frac(gpu) if own is None else float(own)
     c.update(limit_w=round(float(limit_w), 1), limit_frac_tdp=round(frac, 3), measured_cap_min_frac=m,
              cap_min_of="gpu" if own is None else "profile", cap_extrapolated=frac < m - 1e-9)
+    # the lowest clock a measurement covers: the controller's and the thermal throttle's DVFS clocks below it are
+    # flagged after the run (dcsim.engine.assemble.clock_below_range)
+    own_clk = calibration.get("profile_clock_min_frac")
+    c["measured_clock_min"] = round(measured_clock_frac(gpu) if own_clk is None else float(own_clk), 4)
     if context_beyond(c, mean_input, decode_context):
         c.update(status="context-extrapolated", context_extrapolated=True,
                  error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
@@ -924,6 +940,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             # profile by its GPU's shipped cap rows, catalog.measured_cap_frac)
             "profile_cap_min_frac": own_cap_frac(prof) if base_status in ("user-profile", "user-pool") else None,
             "cap_min_of": None,
+            "profile_clock_min_frac": own_clock_frac(prof) if base_status in ("user-profile", "user-pool") else None,
+            "measured_clock_min": None,
             "gamma_source": prof.get("gamma_source"),
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}
