@@ -110,6 +110,19 @@ def _cap_text(ext: list[dict]) -> str:
     return "; ".join(f"{c.get('group')}: {cap_text(c)}: {cap_assumption_text(c)}" for c in ext)
 
 
+def _clock_text(ext: list[dict]) -> str:
+    def one(c: dict) -> str:
+        gpu = str(c.get("for") or "?").split(" / ")[0]
+        m = float(c.get("measured_clock_min") or 1.0)
+        where = (f"the lowest clock the capped measurements cover ({m:.2f})" if m < 1.0
+                 else f"full clock, where every measurement of {gpu} ran")
+        return (f"{c.get('group')}: controller/thermal throttling below the measured clock range: "
+                f"{float(c.get('clock_below_range_share') or 0) * 100:.1f} % of GPU-time below {where}, "
+                f"down to {float(c.get('clock_below_range_min') or 0):.2f}")
+
+    return ("; ".join(one(c) for c in ext) + ": on those ticks " + cap_assumption_text(ext[0]))
+
+
 def _stack_text(old: list[dict]) -> str:
     which = "; ".join(f"{c.get('group')}: {c.get('for')} measured on {c.get('serving_stack')}" for c in old)
     return f"{which}: {old[0].get('stack_note')}"
@@ -174,6 +187,10 @@ CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
     # a board limit below the lowest power cap measured on the GPU (dcsim.node.model.at_workload)
     CaveatKind("cap", "EXTRAPOLATED CAP", "extrapolated cap", "Extrapolated power cap",
                lambda c: bool(c.get("cap_extrapolated")), _cap_text),
+    # the controller's power capping or the thermal throttle ran a DVFS clock below the lowest one the GPU's (or the
+    # named profile's) measurements cover, on some of the run's GPU-time (dcsim.engine.assemble.clock_below_range)
+    CaveatKind("clock", "EXTRAPOLATED CLOCK", "extrapolated clock", "Throttled below the measured clock range",
+               lambda c: bool(c.get("clock_below_range_share")), _clock_text),
     CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
                lambda c: c.get("stack_current") is False, _stack_text),
 )

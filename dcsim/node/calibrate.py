@@ -1029,7 +1029,10 @@ def _check_determined(prob: Problem, what: str) -> None:
 def _fit_quality(prob: Problem, perf, pw) -> tuple[dict, list, list]:
     g = prob.g0
     fitq: dict = {"n_points": n_points(prob), "n_values": prob.n_values, "n_free_params": _free(prob),
-                  **({"n_cap_rows": len(prob.caps)} if prob.caps else {})}
+                  **({"n_cap_rows": len(prob.caps)} if prob.caps else {}),
+                  # the lowest power cap its rows measured (x TDP; 1.0: every row at the full board limit): a run
+                  # below it on this profile says EXTRAPOLATED CAP (dcsim.node.model.own_cap_frac)
+                  "min_cap_frac": min_cap_frac([c[5] for c in prob.caps])}
     points, req_pts = [], []
     if len(g.load):
         tput, jt, _ = prob.predict(perf, pw, g)
@@ -1195,6 +1198,12 @@ def _fitted(prob: Problem, gamma: float):
     params = {**asdict(perf), **asdict(pw)}
     unc, warns = uncertainty(prob, res)
     return perf, pw, {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, unc, warns
+
+
+def min_cap_frac(caps: list[dict]) -> float:
+    """The lowest ``cap_frac_tdp`` of a fit's ``cap`` rows (x TDP), 1.0 without any (every row measured at the full
+    board limit): what a profile records as ``fit.min_cap_frac`` (a pooled fit as ``min_cap_frac``)."""
+    return min((float(r["cap_frac_tdp"]) for r in caps), default=1.0)
 
 
 def _gamma_source(caps: list[dict], gpu: str, gamma: float) -> str:
@@ -1535,7 +1544,7 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
     files = sorted(set(pooled["measurements"]))
     return {"name": f"pooled-{gpu}", "gpu": gpu, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": pooled["params"], "uncertainty": pooled["uncertainty"], "warnings": pooled["warnings"],
-            "gamma_source": _gamma_source(caps, gpu, gamma),
+            "gamma_source": _gamma_source(caps, gpu, gamma), "min_cap_frac": min_cap_frac(caps),
             "pooled_groups": pooled["pooled_groups"], "energy_not_fitted": pooled["energy_not_fitted"],
             "measurements": files,
             "measured_lengths": measured_lengths([r for k, rs in groups(rows, gpu).items() for r in rs]),

@@ -304,6 +304,34 @@ def measured_cap_frac(gpu: str) -> float:
     return _measured_cap_fracs().get(_norm(gpu), 1.0)
 
 
+@functools.lru_cache(maxsize=None)
+def _measured_clock_fracs() -> dict[str, float]:
+    """The lowest GPU clock (fraction of maximum) a shipped capped measurement covers, by normalised GPU name
+    (:func:`_norm`): ``1 / latency_factor`` of the slowest ``cap`` row of the shipped measurement files (today H100-SXM
+    1 / 1.3 = 0.77, Splitwise's prefill rows at 0.7 x TDP). Assumption: a compute-bound prefill's time scales as
+    1 / clock, so a row slowed by ``latency_factor`` ran at about 1 / latency_factor of full clock; a row with any
+    memory-bound part ran lower, so this is the upper end of the range's bottom (the flag it sets errs towards
+    flagging). A decode row slowed 1.0x says nothing of its clock."""
+    import csv
+
+    out: dict[str, float] = {}
+    for f in sorted(MEASUREMENT_DIR.glob("*.csv")):
+        with open(f, newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                if (r.get("kind") or "").strip() == "cap" and (r.get("latency_factor") or "").strip():
+                    g = _norm(r["gpu"])
+                    out[g] = min(out.get(g, 1.0), 1.0 / max(float(r["latency_factor"]), 1.0))
+    return out
+
+
+def measured_clock_frac(gpu: str) -> float:
+    """The lowest clock (fraction of maximum) a shipped measurement of ``gpu`` covers (:func:`_measured_clock_fracs`):
+    0.77 on H100-SXM (Splitwise's capped prefill rows); 1.0 on a GPU with no capped measurement, where every
+    calibration ran at full clock. A run whose controller or thermal throttle sets a lower DVFS clock runs where no
+    measurement is (docs/node.md, "Extrapolated power cap")."""
+    return _measured_clock_fracs().get(_norm(gpu), 1.0)
+
+
 def serving_stack(prof: dict) -> tuple[str | None, bool]:
     """``(stack, current)`` of a profile from its ``measurements`` files (:data:`SERVING_STACKS`): the stack(s)
     its latencies and power were measured on, and whether all are dcsim's current one. ``(None, True)`` when the

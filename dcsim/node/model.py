@@ -13,6 +13,7 @@ import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
                                 max_band, find_architecture_profile, find_profile, load_profile, measured_cap_frac,
+                                measured_clock_frac,
                                 measured_tp_ratio_max,
                                 other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
@@ -582,13 +583,44 @@ def context_beyond(calibration: Mapping, mean_input: float, decode_context: floa
     return out
 
 
+def own_cap_frac(prof: Mapping) -> float | None:
+    """The lowest power cap (x TDP) a profile's own fit measured: ``fit.min_cap_frac`` (a pooled fit's
+    ``min_cap_frac``), written by ``dcsim calibrate`` since December 2026 (1.0 when its rows hold no cap row); 1.0
+    for an older record whose ``gamma_source`` says no cap rows were fitted (an assumption); None when the profile
+    does not say (an older record fitted to cap rows at a level it does not state, a hand-written profile): the caller
+    then takes the GPU's shipped figure (:func:`dcsim.node.catalog.measured_cap_frac`)."""
+    for v in ((prof.get("fit") or {}).get("min_cap_frac"), prof.get("min_cap_frac")):
+        if v is not None:
+            return float(v)
+    if str(prof.get("gamma_source") or "").startswith("assumption"):
+        return 1.0
+    return None
+
+
+def own_clock_frac(prof: Mapping) -> float | None:
+    """The lowest clock (fraction of maximum) a profile's own fit measured, the rule of
+    :func:`dcsim.node.catalog.measured_clock_frac` applied to its own cap rows: 1.0 when its rows hold no cap row
+    (:func:`own_cap_frac` 1.0), ``1 / latency_factor`` of its slowest ``cap_points`` row otherwise; None when it does
+    not say (the caller takes the GPU's shipped figure)."""
+    if own_cap_frac(prof) == 1.0:
+        return 1.0
+    lf = [float(c["latency_factor"]) for c in prof.get("cap_points") or [] if c.get("latency_factor")]
+    return min(1.0, 1.0 / max(lf)) if lf else None
+
+
 def cap_text(calibration: Mapping) -> str:
-    """How far a ``cap_extrapolated`` record's board limit is below the caps measured on its GPU, in words (the run's
+    """How far a ``cap_extrapolated`` record's board limit is below the caps measured on its GPU (or, for a profile
+    the scenario names that states its own, ``cap_min_of`` ``"profile"``, by its own fit), in words (the run's
     warning and the EXTRAPOLATED CAP caveat)."""
     gpu = str(calibration.get("for") or "?").split(" / ")[0]
     m = calibration.get("measured_cap_min_frac")
     lim = (f"a board limit of {calibration.get('limit_w'):,.0f} W per GPU "
            f"({calibration.get('limit_frac_tdp'):.2f}x TDP)")
+    if calibration.get("cap_min_of") == "profile":
+        name = calibration.get("profile")
+        if m is None or m >= 1.0:
+            return f"{lim}, and the rows of its profile {name} hold no capped measurement (all at the full board limit)"
+        return f"{lim}, below the lowest cap the rows of its profile {name} were measured at ({m:.2f}x TDP)"
     if m is None or m >= 1.0:
         return f"{lim}, and no capped {gpu} is measured (every calibration ran at the full board limit)"
     return f"{lim}, below the lowest cap measured on {gpu} ({m:.2f}x TDP)"
@@ -618,7 +650,8 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
 
     ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`), ``tdp_w`` and ``gpu``: a limit below
     the lowest cap measured on that GPU (:func:`dcsim.node.catalog.measured_cap_frac`: 0.7 x TDP on H100, none below
-    TDP on any other GPU) sets ``cap_extrapolated`` (``limit_w``, ``limit_frac_tdp`` and ``measured_cap_min_frac``
+    TDP on any other GPU; for a profile the scenario names, the lowest its own fit measured when it says,
+    ``profile_cap_min_frac``, :func:`own_cap_frac`; ``cap_min_of`` says which) sets ``cap_extrapolated`` (``limit_w``, ``limit_frac_tdp`` and ``measured_cap_min_frac``
     say how far) and leaves the record with no error band (``error_band_pct`` figures None, as an extrapolated batch
     states none): the profile's band is measured at the full board limit (or at the measured cap), and below it the
     figures rest on the GPU power's memory part scaling with clock^γ (``gamma_source``; docs/node.md "Extrapolated
@@ -627,9 +660,14 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
          "extrapolated": extrapolated(calibration, batch_limit),
          "mean_input": round(float(mean_input), 1), "decode_context": round(float(decode_context), 1)}
     frac = float(limit_w) / float(tdp_w)
-    m = measured_cap_frac(gpu)
+    own = calibration.get("profile_cap_min_frac")
+    m = measured_cap_frac(gpu) if own is None else float(own)
     c.update(limit_w=round(float(limit_w), 1), limit_frac_tdp=round(frac, 3), measured_cap_min_frac=m,
-             cap_extrapolated=frac < m - 1e-9)
+             cap_min_of="gpu" if own is None else "profile", cap_extrapolated=frac < m - 1e-9)
+    # the lowest clock a measurement covers: the controller's and the thermal throttle's DVFS clocks below it are
+    # flagged after the run (dcsim.engine.assemble.clock_below_range)
+    own_clk = calibration.get("profile_clock_min_frac")
+    c["measured_clock_min"] = round(measured_clock_frac(gpu) if own_clk is None else float(own_clk), 4)
     if context_beyond(c, mean_input, decode_context):
         c.update(status="context-extrapolated", context_extrapolated=True,
                  error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
@@ -647,9 +685,20 @@ def extrapolated(calibration: dict, batch: float) -> bool:
     return bool(mb is not None and batch > EXTRAPOLATION_FACTOR * mb)
 
 
+#: the band note of a profile whose fit record lacks the counts its degrees of freedom are read from (:func:`fit_dof`
+#: None: written before dcsim calibrate recorded them)
+MISSING_COUNTS_NOTE = ("its fit record has no n_values / n_points / n_free_params (written before dcsim calibrate "
+                       "recorded them), so its band is its in-sample error, not widened for few degrees of freedom as "
+                       "a fit by today's dcsim calibrate may be: re-run dcsim calibrate")
+
+
 def band_notes(prof: dict, precision: str) -> list[str]:
     """Why a profile's band is a lower bound beyond what its status says, in words (``calibration.band_notes``; each
     one marks ``band_lower_bound``):
+
+    * a fit record with its worst in-sample errors but not the counts its degrees of freedom are read from
+      (:func:`fit_dof` None: a profile written before ``dcsim calibrate`` recorded them): its band is stated
+      un-widened, and a fit with few degrees of freedom would widen it (:data:`MISSING_COUNTS_NOTE`);
 
     * a TP carry (status ``other-tp``, ``tp_carry``) of a larger ratio than any measured on its GPU: its band is the
       worst of the measured carries, all of a smaller ratio (H100, B200: 2x), and the widest carry measured on any
@@ -659,6 +708,9 @@ def band_notes(prof: dict, precision: str) -> list[str]:
       FP8 tensor cores), int4 anywhere (no int4 measurement at all): its band is that of other precisions.
     """
     out = []
+    fit = prof.get("fit") or {}
+    if worst_in_sample(fit) is not None and fit_dof(fit) is None:
+        out.append(MISSING_COUNTS_NOTE)
     mp = prof.get("measured_precisions")
     if mp is not None and precision not in mp:
         out.append(f"{precision} never measured on {prof.get('precisions_gpu') or 'any GPU'}: {prof['precisions_of']} "
@@ -884,6 +936,12 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             # the replica's per-GPU board limit against the lowest cap measured on its GPU; the engine sets them
             # (at_workload); where the DVFS exponent γ comes from (fitted to cap rows, or an assumption)
             "limit_w": None, "limit_frac_tdp": None, "measured_cap_min_frac": None, "cap_extrapolated": False,
+            # a profile the scenario names is judged by the lowest cap its own fit measured, when it says (a shipped
+            # profile by its GPU's shipped cap rows, catalog.measured_cap_frac)
+            "profile_cap_min_frac": own_cap_frac(prof) if base_status in ("user-profile", "user-pool") else None,
+            "cap_min_of": None,
+            "profile_clock_min_frac": own_clock_frac(prof) if base_status in ("user-profile", "user-pool") else None,
+            "measured_clock_min": None,
             "gamma_source": prof.get("gamma_source"),
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}

@@ -1,0 +1,154 @@
+"""Extrapolation flags that travel with the profile and the run: a profile ``dcsim calibrate`` fitted judges a board
+limit by the lowest cap its own rows measured (``fit.min_cap_frac``), not by the shipped H100 cap rows."""
+
+from __future__ import annotations
+
+import yaml
+
+from conftest import small_scenario
+from dcsim.engine.build import build_models
+from dcsim.node.calibrate import main
+from dcsim.node.catalog import MEASUREMENT_DIR
+from dcsim.scenario import load_scenario
+
+SRC = MEASUREMENT_DIR / "mlenergy_llama-3.1-70b.csv"
+CAP = MEASUREMENT_DIR / "splitwise_h100_cap.csv"
+
+
+def _load_rows(tmp_path, n: int = 6):
+    """The first ``n`` H100 Llama-3.1-70B TP4 load rows of the shipped ML.ENERGY file (header first)."""
+    lines = SRC.read_text().splitlines()
+    f = tmp_path / "load.csv"
+    f.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if ",H100-SXM,4," in ln][:n]) + "\n")
+    return f
+
+
+def _cap_rows_at(tmp_path, frac: float):
+    """Splitwise's five H100 cap rows, read as measured at ``frac`` x TDP (a user's own capped measurement)."""
+    lines = CAP.read_text().splitlines()
+    f = tmp_path / f"cap_{frac:g}.csv"
+    f.write_text("\n".join([lines[0]] + [ln.replace(",0.7,", f",{frac:g},", 1) for ln in lines[1:]]) + "\n")
+    return f
+
+
+def _calibrate(tmp_path, *csvs) -> str:
+    out = tmp_path / "mine.yaml"
+    assert main([str(c) for c in csvs] + ["--out", str(out)]) == 0
+    return str(out)
+
+
+def _calibration(profile: str, frac: float) -> dict:
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"].update(profile=profile, power_cap=frac * 700.0)
+    return build_models(load_scenario(sc)).groups[0].node.calibration
+
+
+def test_a_user_profile_with_its_own_cap_rows_is_judged_by_them(tmp_path):
+    """A profile fitted to the user's cap rows measured at 0.5 x TDP records ``min_cap_frac`` 0.5: a run at 0.6 x TDP
+    is within what it measured (it was flagged EXTRAPOLATED CAP against the shipped 0.7 until December 2026), one at
+    0.45 x TDP is beyond it, and the warning names the profile's rows, not the GPU's."""
+    prof = _calibrate(tmp_path, _load_rows(tmp_path), _cap_rows_at(tmp_path, 0.5))
+    assert yaml.safe_load(open(prof))["fit"]["min_cap_frac"] == 0.5
+    c = _calibration(prof, 0.6)
+    assert c["cap_extrapolated"] is False and c["measured_cap_min_frac"] == 0.5 and c["cap_min_of"] == "profile"
+    c = _calibration(prof, 0.45)
+    assert c["cap_extrapolated"] is True and c["measured_cap_min_frac"] == 0.5
+    from dcsim.node.model import cap_text
+    assert "below the lowest cap the rows of its profile" in cap_text(c) and "(0.50x TDP)" in cap_text(c)
+
+
+def test_a_user_profile_without_cap_rows_is_not_judged_by_the_shipped_ones(tmp_path):
+    """A profile fitted to load rows alone (γ an assumption) measured nothing below the full board limit: at
+    0.7 x TDP it is extrapolated (until December 2026 the shipped H100 cap rows passed it as measured), and the
+    warning says its rows hold no capped measurement. dcsim's own H100 calibration at 0.7 x TDP is not flagged."""
+    prof = _calibrate(tmp_path, _load_rows(tmp_path))
+    assert yaml.safe_load(open(prof))["fit"]["min_cap_frac"] == 1.0
+    c = _calibration(prof, 0.7)
+    assert c["cap_extrapolated"] is True and c["measured_cap_min_frac"] == 1.0 and c["cap_min_of"] == "profile"
+    from dcsim.node.model import cap_text
+    assert "hold no capped measurement" in cap_text(c)
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"]["power_cap"] = 0.7 * 700.0
+    shipped = build_models(load_scenario(sc)).groups[0].node.calibration
+    assert shipped["cap_extrapolated"] is False and shipped["measured_cap_min_frac"] == 0.7
+    assert shipped["cap_min_of"] == "gpu"
+
+
+def test_an_older_user_profile_says_what_it_can(tmp_path):
+    """A profile written before ``min_cap_frac``: fitted without cap rows (γ an assumption) it is judged at the full
+    board limit; fitted to cap rows at a level it does not state, by the GPU's shipped figure (today's answer)."""
+    from dcsim.node.model import own_cap_frac
+
+    assert own_cap_frac({"gamma_source": "assumption (no cap measurements for B200; gamma fixed at 2)", "fit": {}}) == 1.0
+    assert own_cap_frac({"gamma_source": "fitted to cap rows: mine.csv", "fit": {}}) is None
+    assert own_cap_frac({"fit": {"min_cap_frac": 0.55}}) == 0.55
+
+
+def test_an_older_profile_without_the_counts_states_its_band_as_a_lower_bound_and_says_why(tmp_path):
+    """A profile written before ``dcsim calibrate`` recorded ``n_values`` / ``n_points`` / ``n_free_params`` has no
+    degrees of freedom (``fit_dof`` None) and its stored band is its un-widened in-sample error: six load rows state
+    ±6.0 % tok/s today (4 degrees of freedom, widened x1.42), the same fit without the counts ±4.3 %. Until December
+    2026 a run on it stated that tighter ±4.3 % plainly; now it reads ≥±4.3 % and says the counts are missing and to
+    re-run dcsim calibrate. The new profile's band is unchanged and plain."""
+    from dcsim.node.model import MISSING_COUNTS_NOTE, fit_dof
+
+    new = _calibrate(tmp_path, _load_rows(tmp_path))
+    p = yaml.safe_load(open(new))
+    for k in ("n_values", "n_points", "n_free_params", "n_cap_rows", "min_cap_frac"):
+        p["fit"].pop(k, None)
+    assert fit_dof(p["fit"]) is None
+    p["error_band_pct"] = {"tok_s_pct": p["fit"]["max_err_tok_s_pct"], "j_per_tok_pct": p["fit"]["max_err_j_per_tok_pct"]}
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(p))
+    c_new, c_old = _calibration(new, 1.0), _calibration(str(old), 1.0)
+    assert c_new["band_lower_bound"] is False and c_new["band_notes"] == []
+    assert c_old["error_band_pct"]["tok_s_pct"] < c_new["error_band_pct"]["tok_s_pct"]
+    assert c_old["band_lower_bound"] is True and c_old["band_notes"] == [MISSING_COUNTS_NOTE]
+    assert "re-run dcsim calibrate" in c_old["meaning"]
+    from dcsim.metrics.fmt import calibration_caveat
+
+    text = calibration_caveat([c_old])
+    assert "USER PROFILE" in text and "≥±4" in text and "re-run dcsim calibrate" in text
+
+
+def test_a_controller_clock_below_the_measured_range_travels_as_extrapolated_clock(tmp_path):
+    """The small H100 facility behind a 120 kW interconnect: the controller caps the DVFS clock at 0.73 on every tick,
+    below the 0.77 the shipped capped measurements cover (Splitwise's prefill rows at 0.7 x TDP, 1 / 1.3). Until
+    December 2026 no flag said so (only a static board limit below the measured caps was flagged); now the record in
+    report.json carries the share of GPU-time run below the range, the run warns, and the summary's headline, the
+    caveats and the HTML say EXTRAPOLATED CLOCK. Behind 200 kW the clock stays at 1.0: no flag, no new field."""
+    import dcsim
+    from conftest import squash
+    from dcsim.report import write_outputs
+    from dcsim.report.summary import summary_table
+
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    free = dcsim.run(sc)
+    sc["facility"]["interconnect"] = "120 kW"
+    capped = dcsim.run(sc)
+    assert float(capped.timeseries["controller_clock"].max()) < 0.769
+    (c,) = capped.report["provenance"]["calibration"]
+    assert c["clock_below_range_share"] == 1.0 and c["measured_clock_min"] == 0.7692
+    assert 0.7 < c["clock_below_range_min"] < 0.769
+    assert any("below the measured clock range: 100.0 % of its GPU-time" in w for w in capped.report["warnings"])
+    head = squash(summary_table(capped.report)).split("J / output token")[0]
+    assert "EXTRAPOLATED CLOCK" in head and "100.0 % of GPU-time" in head
+    assert any(k.startswith("EXTRAPOLATED CLOCK") for k in capped.caveats)
+    write_outputs(capped, tmp_path / "c", formats=("json", "html"), plots=False)
+    assert "Throttled below the measured clock range." in (tmp_path / "c" / "report.html").read_text()
+    (f,) = free.report["provenance"]["calibration"]
+    assert not any(k.startswith("clock_below") for k in f) and "measured_clock_min" not in f
+    assert not any("EXTRAPOLATED CLOCK" in k for k in free.caveats)
+
+
+def test_the_lowest_measured_clock_is_the_slowest_capped_rows(tmp_path):
+    """H100: 1 / 1.3 (Splitwise's prefill rows at 0.7 x TDP); a GPU with no capped measurement: full clock; a user
+    profile fitted without cap rows: full clock, with them: its own slowest row's."""
+    from dcsim.node.catalog import measured_clock_frac
+    from dcsim.node.model import own_clock_frac
+
+    assert abs(measured_clock_frac("H100-SXM") - 1 / 1.3) < 1e-12 and measured_clock_frac("B200") == 1.0
+    assert own_clock_frac({"fit": {"min_cap_frac": 1.0}}) == 1.0
+    assert own_clock_frac({"fit": {"min_cap_frac": 0.5}, "cap_points": [{"latency_factor": 1.6},
+                                                                      {"latency_factor": 1.0}]}) == 1 / 1.6
+    assert own_clock_frac({"gamma_source": "fitted to cap rows: x.csv"}) is None
