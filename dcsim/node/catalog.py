@@ -242,7 +242,8 @@ def find_architecture_profile(gpu: str, model: ModelSpec, precision: str, tp: in
 #: (docs/validation.md rows SW-*), so figures of GPUs calibrated on different stacks do not compare hardware alone.
 #: ``current``: the stack of dcsim's reference calibrations (H100, B200). Ratio-only files (a latency factor under
 #: a power cap, :data:`RATIO_ONLY`) carry no absolute latency or power and set no stack.
-SERVING_STACKS = {
+SERVING_STACKS = {  # the first prefix a file name starts with wins: the longer prefix comes first
+    "mlenergy_v2_": ("vLLM 0.5.4 (ML.ENERGY Leaderboard v2.0, 2024)", False),
     "mlenergy_": ("vLLM 0.11.1 (ML.ENERGY Leaderboard v3.0, 2025)", True),
     "splitwise_a100_requests": ("the Splitwise profile DB (Patel et al., ISCA'24; serving stack of 2023)", False),
 }
