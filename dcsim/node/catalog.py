@@ -305,6 +305,28 @@ def measured_cap_frac(gpu: str) -> float:
     return _measured_cap_fracs().get(_norm(gpu), 1.0)
 
 
+#: what an older stack means, per stack (``SERVING_STACKS`` text); a stack not named here takes OLDER_STACK_NOTE.
+#: vLLM 0.5.4: CALIBRATION A3 / [ML-long] (docs/validation.md, SW-* rows' note) record 3-5x the throughput at matched
+#: batch from vLLM 0.5.4 (2024) to 0.11.1 on the same H100s
+STACK_NOTES = {
+    SERVING_STACKS["mlenergy_v2_"][0]: (
+        "on the same H100s, vLLM 0.11.1 serves 3-5x the throughput of vLLM 0.5.4 at matched batch (CALIBRATION A3, "
+        "[ML-long]): these figures are slower than today's software, and a comparison with GPUs "
+        "calibrated on the current stack mixes software with hardware"),
+}
+
+
+def stack_note(stack: str | None, current: bool) -> str | None:
+    """What a profile's serving stack means for its figures: None on the current stack, else the note of its (first)
+    older stack (:data:`STACK_NOTES`, else :data:`OLDER_STACK_NOTE`)."""
+    if current or stack is None:
+        return None
+    for what, note in STACK_NOTES.items():
+        if what in stack:
+            return note
+    return OLDER_STACK_NOTE
+
+
 def serving_stack(prof: dict) -> tuple[str | None, bool]:
     """``(stack, current)`` of a profile from its ``measurements`` files (:data:`SERVING_STACKS`): the stack(s)
     its latencies and power were measured on, and whether all are dcsim's current one. ``(None, True)`` when the
