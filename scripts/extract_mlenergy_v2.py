@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
             "kind": "load", "gpu": GPU, "n_gpus": d["TP"], "expert_parallel": 1, "model": MODELS[hf],
             "precision": "bf16", "task": "sharegpt-chat", "max_num_seqs": d["Max BS (reqs)"],
             "batch": f"{d['Avg BS (reqs)']:.3f}", "mean_in": f"{mean_in:.1f}", "mean_out": f"{d['Avg Output Tokens']:.2f}",
-            "decode_ctx": "", "prompt_scv": f"{scv:.2f}", "request_repeats": "", "unique_requests": 500 * dup,
+            "decode_ctx": "", "prompt_scv": f"{scv:.2f}", "request_repeats": "", "unique_requests": 500,
             "output_tok_s": f"{tok_s:.2f}", "gpu_power_w": f"{j * tok_s:.2f}", "j_per_out_tok": f"{j:.5g}",
             "median_itl_ms": "",
             "source": f"[ML2] ml-energy/benchmark@d0311acf {f}",
