@@ -127,6 +127,28 @@ _LOMO_B200_MOE = ("issue 14.4 not met for this pair: without Qwen3-235B the B200
 _LOMO_A100 = ("issue 14.4 not met for this pair: leaving Llama-2-70B out removes all three of its TP degrees, so it "
               "is predicted from BLOOM-176B at TP8 alone; its TP-dependent per-layer overhead (fitted 75 us at TP2 "
               "and 414 us at TP8 on its own A100 profiles) cannot come from one TP8 model")
+_A40 = ("issue 14.4 not met for this pair, on the A100-SXM4-40GB's own pool (ML.ENERGY v2.0, vLLM 0.5.4, ten groups of "
+        "eight dense models at TP 1-8; docs/node.md, \"A100-SXM4-40GB\"): ")
+_LOMO_A40_SHALLOW = (_A40 + "the pool charges a per-sequence cost per layer (t_seq_layer_s, on its 10 us bound here), "
+                     "while vLLM 0.5.4's per-sequence cost is largely host-side per step (scheduling, sampling, "
+                     "detokenisation), whatever the depth: the 26-layer Gemma-2-2B is predicted 16-64 % fast, more "
+                     "the larger the batch (32-512), at the power measured (146-182 W per GPU against 157-160 W), so "
+                     "J/token is 13-34 % low")
+_LOMO_A40_TP8 = (_A40 + "the two TP8 models (Llama-3.1-70B, Mistral-Large-2407) draw 99-173 W per GPU, the TP1-TP4 "
+                 "groups 146-242 W, and the pool's per-GPU power terms, fitted mostly on 1-2 GPUs, predict "
+                 "170-183 W: J/token +15 to +60 %. Their steps are too fast at batch 32 (+11 / +32 %) and too slow from "
+                 "batch 128 up (-8 to -23 %): the TP8 step grows more slowly with batch than the pool's per-layer "
+                 "per-sequence cost, set by the shallow 1-GPU models, says. Each is the other's only TP8 peer, so "
+                 "leaving one out leaves a single 8-GPU model to set the TP-dependent terms")
+_LOMO_A40_SMALLBATCH = (_A40 + "at batch 32 the 1-GPU Llama-3.1-8B and Mistral-Nemo-12B are predicted 19 / 25 % slow "
+                        "and the 8B 6-14 % fast from batch 128 up: the pool's step grows more slowly with the batch "
+                        "than theirs. The small-batch miss alone carries "
+                        "Llama-3.1-8B's J/token beyond 25 % (+28 %) and Mistral-Nemo's tokens/s MAPE to 16 %")
+_LOMO_A40_TP = (_A40 + "the power per GPU of the 2- and 4-GPU Gemma-2 replicas is not the pool's: Gemma-2-9B on 2 GPUs "
+                "draws 168-187 W against 163-165 W predicted (J/token -12 to -21 %, tokens/s +6 to +20 %); Gemma-2-27B "
+                "on 4 GPUs 154-165 W against 169-176 W, its steps at batch 128-192 predicted 21-22 % fast (Gemma-2 "
+                "ran under FlashInfer, the harness's setting for its logit soft-capping, the other models under vLLM "
+                "0.5.4's default attention backend)")
 _SW_STACK = ("dcsim is 3-5× faster than the Splitwise profile DB: that DB was measured in 2023 on another "
              "serving stack, dcsim's latencies come from ML.ENERGY v3 (vLLM 0.11.1, 2025); CALIBRATION A3 records "
              "3-5× throughput at matched batch from vLLM 0.5.4 (2024) to 0.11.1 on the same H100s")
@@ -247,6 +269,14 @@ _LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, round
     # MAPE tok/s, MAPE J/tok, max tok/s, max J/tok; regenerate the table with `dcsim calibrate ... --pool`
     "A100-SXM4-80GB_llama-2-70b_bf16_tp2": ((0.20, 0.10, 0.25, 0.25), _LOMO_A100),
     "A100-SXM4-80GB_llama-2-70b_bf16_tp8": ((0.25, 0.15, 0.50, 0.20), _LOMO_A100),
+    # A100-SXM4-40GB (ML.ENERGY v2.0, vLLM 0.5.4): Gemma-2-27B TP2, Gemma-2-9B TP1 and Mistral-7B meet the bar
+    "A100-SXM4-40GB_gemma-2-27b_bf16_tp4": ((0.20, 0.10, 0.25, 0.15), _LOMO_A40_TP),
+    "A100-SXM4-40GB_gemma-2-2b_bf16_tp1": ((0.40, 0.30, 0.65, 0.35), _LOMO_A40_SHALLOW),
+    "A100-SXM4-40GB_gemma-2-9b_bf16_tp2": ((0.15, 0.20, 0.25, 0.25), _LOMO_A40_TP),
+    "A100-SXM4-40GB_llama-3.1-70b_bf16_tp8": ((0.20, 0.50, 0.35, 0.60), _LOMO_A40_TP8),
+    "A100-SXM4-40GB_llama-3.1-8b_bf16_tp1": ((0.15, 0.10, 0.20, 0.30), _LOMO_A40_SMALLBATCH),
+    "A100-SXM4-40GB_mistral-large-2407_bf16_tp8": ((0.15, 0.30, 0.25, 0.40), _LOMO_A40_TP8),
+    "A100-SXM4-40GB_mistral-nemo-12b_bf16_tp1": ((0.20, 0.15, 0.25, 0.25), _LOMO_A40_SMALLBATCH),
     "B200_llama-3.1-405b_fp8_tp4": ((0.15, 0.05, 0.30, 0.10), _LOMO_B200),
     "B200_qwen3-235b-a22b_bf16_tp4": ((0.25, 0.20, 0.35, 0.30), _LOMO_B200_MOE),
     "B200_qwen3-235b-a22b_bf16_tp8": ((0.25, 0.25, 0.40, 0.30), _LOMO_B200_MOE),

@@ -12,6 +12,7 @@ import yaml
 
 from dcsim.node import build_node
 from dcsim.node.calibrate import (MIN_LOAD_LEVELS, MIN_REQUEST_ROWS, PARAM_NAMES, Problem, calibrate, energy_is_own,
+                                  row_decode_ctx,
                                   fitted_load, groups, main, read_rows, row_prompt_scv)
 from dcsim.node.catalog import MEASUREMENT_DIR, PROFILE_DIR, shipped_profiles
 from dcsim.scenario.node import NodeSpec
@@ -74,7 +75,10 @@ def test_build_node_reproduces_measurements_independently(name):
             assert dt * 1e3 == pytest.approx(q["token_time_ms_fit"], rel=1e-3)
         return
     f = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731
-    s = n.steady_state(f("batch"), f("mean_in"), f("mean_out"), decode_ctx=f("decode_ctx"),
+    # an empty decode_ctx (the A100-SXM4-40GB rows: ML.ENERGY v2.0 publishes no output-length histogram) is fitted
+    # at its default, mean_in + mean_out/2 (calibrate.row_decode_ctx)
+    ctx = np.array([row_decode_ctx(r) for r in rows])
+    s = n.steady_state(f("batch"), f("mean_in"), f("mean_out"), decode_ctx=ctx,
                        prompt_scv=np.array([row_prompt_scv(r) for r in rows]))
     e_t = np.mean(np.abs(s.throughput_tok_s / f("output_tok_s") - 1)) * 100
     e_j = np.mean(np.abs(s.gpu_power_w / s.throughput_tok_s / f("j_per_out_tok") - 1)) * 100
@@ -211,7 +215,9 @@ def test_extraction_script_reproduces_shipped_csvs(tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.main(["--data", str(DATA / "ml-energy-v3"), "--out", str(tmp_path)]) == 0
-    for f in MEASUREMENT_DIR.glob("*.csv"):
+    # mlenergy_v2_a100_40gb.csv comes from scripts/extract_mlenergy_v2.py and a clone of ml-energy/benchmark; its rows
+    # are checked against the vendored v2 JSONs in tests/test_a100_40gb.py
+    for f in (f for f in MEASUREMENT_DIR.glob("*.csv") if not f.name.startswith("mlenergy_v2_")):
         assert (tmp_path / f.name).read_text() == f.read_text(), f.name
 
 
@@ -367,8 +373,13 @@ def test_pooled_profiles_are_calibrate_output_with_a_leave_one_model_out_table()
         assert (POOLED_DIR / f"{gpu}.yaml").is_file()
         # every pooled group has a profile of its own, or too few load levels for one (Gemma-3-27B and Qwen3-32B on
         # 1 H100: max_num_seqs 8-32, three levels each)
+        # and Gemma-2-9B TP1 / Gemma-2-27B TP2 on the A100-SXM4-40GB, 3 and 2 levels; Gemma-2-2B there, whose own fit
+        # misses a point by 10.8 %, above the 10 % in-sample bar: pooled, not shipped)
         assert {g for g in p["pooled_groups"] if g not in PROFILES} <= {"H100-SXM_gemma-3-27b_bf16_tp1",
-                                                                          "H100-SXM_qwen3-32b_bf16_tp1"}
+                                                                          "H100-SXM_qwen3-32b_bf16_tp1",
+                                                                          "A100-SXM4-40GB_gemma-2-9b_bf16_tp1",
+                                                                          "A100-SXM4-40GB_gemma-2-27b_bf16_tp2",
+                                                                          "A100-SXM4-40GB_gemma-2-2b_bf16_tp1"}
         models = {g.split("_")[1] for g in p["pooled_groups"]}
         assert len(models) >= 2
         assert {r["profile"] for r in p["leave_one_model_out"]} == set(p["pooled_groups"])
@@ -568,6 +579,11 @@ def test_request_repeats_come_from_the_benchmark_sweep_configs():
     assert sweeps["tasks"]["lm-arena-chat"]["num_requests"] == 1024
     rep = {}
     for f in MEASUREMENT_DIR.glob("mlenergy_*.csv"):
+        if f.name.startswith("mlenergy_v2_"):
+            # ML.ENERGY v2.0: 500 ShareGPT prompts sent 4 times with vLLM 0.5.4's prefix caching off, so every request
+            # is prefilled and the rows are fitted (request_repeats empty: 1)
+            assert all(r["unique_requests"] == "500" and r["request_repeats"] == "" for r in read_rows([f]))
+            continue
         for r in read_rows([f]):
             assert int(r["unique_requests"]) == 1024 and int(r["request_repeats"]) >= 1, (f.name, r["_line"])
             rep[(r["model"], r["precision"], r["gpu"], int(r["n_gpus"]), int(r["max_num_seqs"]))] = int(r["request_repeats"])

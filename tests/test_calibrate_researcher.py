@@ -79,9 +79,14 @@ def test_per_gpu_power_in_the_replica_sum_column_is_not_written_without_force(tm
     from dcsim.node.catalog import resolve_gpu
 
     shipped = [r for r in read_rows(sorted(MEASUREMENT_DIR.glob("*.csv"))) if r["kind"] == "load"]
-    lowest = min(float(r["gpu_power_w"]) / int(r["n_gpus"]) / resolve_gpu(r["gpu"]).idle_w for r in shipped)
+    v3 = [r for r in shipped if r["gpu"] != "A100-SXM4-40GB"]
+    lowest = min(float(r["gpu_power_w"]) / int(r["n_gpus"]) / resolve_gpu(r["gpu"]).idle_w for r in v3)
     assert 3.2 <= lowest < 3.21 and SUMMED_POWER_FLOOR_IDLE_X < lowest
-    assert per_gpu_power_suspects(shipped) == []
+    assert per_gpu_power_suspects(v3) == []
+    # the one exception, shipped with --force: ML.ENERGY v2.0's Llama-3.1-70B on 8 A100-SXM4-40GBs under the host-bound
+    # vLLM 0.5.4, whose aggregator sums the energy of every GPU (docs/node.md, "A100-SXM4-40GB")
+    (w,) = per_gpu_power_suspects(shipped)
+    assert "mlenergy_v2_a100_40gb.csv:25,26,27 is 99-120 W per GPU (3 load row(s) over n_gpus 8)" in w, w
 
 
 def test_a_fitted_profile_states_its_band_in_the_scenario_that_names_it(tmp_path):

@@ -178,7 +178,8 @@ def _a100(max_batch: int = 32) -> dict:
 
 
 def test_each_profile_names_the_serving_stack_it_was_measured_on():
-    """The A100 profiles are fitted to Splitwise's 2023 profile DB, the H100 and B200 ones to vLLM 0.11.1 runs:
+    """The A100-80GB profiles are fitted to Splitwise's 2023 profile DB, the A100-40GB ones to ML.ENERGY v2.0's vLLM
+    0.5.4 runs, the H100 and B200 ones to vLLM 0.11.1 runs:
     the stack travels with every profile, pooled fit and calibration record."""
     from dcsim.node import build_node
     from dcsim.node.catalog import pooled_profiles, serving_stack, shipped_profiles
@@ -187,8 +188,9 @@ def test_each_profile_names_the_serving_stack_it_was_measured_on():
     for name, p in {**shipped_profiles(), **{f"pooled-{g}": q for g, q in pooled_profiles().items()}}.items():
         stack, current = serving_stack(p)
         assert stack is not None, name
-        assert current == (p["gpu"] != "A100-SXM4-80GB"), name
+        assert current == (p["gpu"] not in ("A100-SXM4-80GB", "A100-SXM4-40GB")), name
         assert ("Splitwise" in stack) == (p["gpu"] == "A100-SXM4-80GB") and ("vLLM 0.11.1" in stack) == current, name
+        assert ("vLLM 0.5.4" in stack) == (p["gpu"] == "A100-SXM4-40GB"), name  # ML.ENERGY v2.0
     c = build_node(NodeSpec(gpu="A100-SXM4-80GB", model="llama-2-70b", tensor_parallel=8)).calibration
     assert c["status"] == "calibrated" and c["stack_current"] is False and "3.2-4.5x" in c["stack_note"]
     h = build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-70b")).calibration

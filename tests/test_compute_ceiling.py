@@ -17,8 +17,9 @@ from dcsim.node.perf import ACHIEVABLE_FRACTION_ASSUMED, achievable_flops, itera
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
 
 #: [MAMF] github.com/stas00/ml-engineering compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS comparison
-#: table" (v2, commit 744d01e1): TFLOP/s (BF16, FP8 float8_e4m3fn); None: no figure published for that GPU
-MAMF_TFLOPS = {"A100-SXM4-80GB": (271.2, None), "H100-SXM": (794.5, 1402.6), "H200": (794.5, 1453.4),
+#: table" (v2, commit 744d01e1): TFLOP/s (BF16, FP8 float8_e4m3fn); None: no figure published for that GPU. The table's
+#: "A100 SXM" row names no memory size: both A100-SXM4 boards (one die, one clock) carry it
+MAMF_TFLOPS = {"A100-SXM4-80GB": (271.2, None), "A100-SXM4-40GB": (271.2, None), "H100-SXM": (794.5, 1402.6), "H200": (794.5, 1453.4),
                "B200": (1745.0, 3432.5), "MI300X": (668.4, None)}
 MY_13B = ModelSpec(name="my-13b", params=13e9, layers=40, hidden=5120, heads=40, kv_heads=8, head_dim=128)
 

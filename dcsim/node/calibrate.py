@@ -161,7 +161,9 @@ POWER_OVER_TDP = 1.25
 #: 8 GPUs, 1.11-2.37 on 4 and 2.37-4.71 on 2 (there the check cannot tell them apart). 2 is an assumption between
 #: the two. Such a fit matched its rows (MAPE 2.4 % / 1.7 %) with power terms of 69 / 37 / 37 W and was written
 #: with exit 0: the reference scenario's first 2 h on it drew 0.415 J per output token on the GPUs, 1.57 on the
-#: profile of the summed rows
+#: profile of the summed rows. The exception shipped with ``--force``: ML.ENERGY v2.0's Llama-3.1-70B on 8
+#: A100-SXM4-40GBs under vLLM 0.5.4 draws 1.6-2.0 times idle per GPU at max_num_seqs 32-128 (summed by its aggregator;
+#: the GPUs wait on the stack's host-side scheduling: docs/node.md, "A100-SXM4-40GB")
 SUMMED_POWER_FLOOR_IDLE_X = 2.0
 #: a load row's ``j_per_out_tok`` (the J/token the fit reads) may differ from ``gpu_power_w / output_tok_s`` by at most
 #: this fraction: the two are one quantity (energy over the window / tokens = average power / token rate), so they
@@ -347,7 +349,8 @@ def per_gpu_power_suspects(rows: list[dict]) -> list[str]:
         where = _where([(r.get("_path", r["_file"]), r["_line"]) for r, _, _ in hits])
         out.append(f"gpu_power_w of {where} is {min(ws):,.0f}-{max(ws):,.0f} W per GPU ({len(hits)} load row(s) "
                    f"over n_gpus {n}), under {SUMMED_POWER_FLOOR_IDLE_X:g}x {gpu}'s idle draw ({idle:g} W), where every "
-                   f"shipped serving point draws at least 3.2x: gpu_power_w is the replica's GPU power summed over its "
+                   f"shipped ML.ENERGY v3 serving point draws at least 3.2x (v2.0's host-bound vLLM 0.5.4 on 8 "
+                   f"A100-SXM4-40GBs: 1.6x, summed): gpu_power_w is the replica's GPU power summed over its "
                    f"{n} GPUs; if these are per-GPU readings, multiply them by {n} (fitted as they are, J/token comes "
                    f"out {n} times too low)")
     return out

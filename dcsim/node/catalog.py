@@ -242,7 +242,8 @@ def find_architecture_profile(gpu: str, model: ModelSpec, precision: str, tp: in
 #: (docs/validation.md rows SW-*), so figures of GPUs calibrated on different stacks do not compare hardware alone.
 #: ``current``: the stack of dcsim's reference calibrations (H100, B200). Ratio-only files (a latency factor under
 #: a power cap, :data:`RATIO_ONLY`) carry no absolute latency or power and set no stack.
-SERVING_STACKS = {
+SERVING_STACKS = {  # the first prefix a file name starts with wins: the longer prefix comes first
+    "mlenergy_v2_": ("vLLM 0.5.4 (ML.ENERGY Leaderboard v2.0, 2024)", False),
     "mlenergy_": ("vLLM 0.11.1 (ML.ENERGY Leaderboard v3.0, 2025)", True),
     "splitwise_a100_requests": ("the Splitwise profile DB (Patel et al., ISCA'24; serving stack of 2023)", False),
 }
@@ -330,6 +331,28 @@ def measured_clock_frac(gpu: str) -> float:
     calibration ran at full clock. A run whose controller or thermal throttle sets a lower DVFS clock runs where no
     measurement is (docs/node.md, "Extrapolated power cap")."""
     return _measured_clock_fracs().get(_norm(gpu), 1.0)
+
+
+#: what an older stack means, per stack (``SERVING_STACKS`` text); a stack not named here takes OLDER_STACK_NOTE.
+#: vLLM 0.5.4: CALIBRATION A3 / [ML-long] (docs/validation.md, SW-* rows' note) record 3-5x the throughput at matched
+#: batch from vLLM 0.5.4 (2024) to 0.11.1 on the same H100s
+STACK_NOTES = {
+    SERVING_STACKS["mlenergy_v2_"][0]: (
+        "on the same H100s, vLLM 0.11.1 serves 3-5x the throughput of vLLM 0.5.4 at matched batch (CALIBRATION A3, "
+        "[ML-long]): these figures are slower than today's software, and a comparison with GPUs "
+        "calibrated on the current stack mixes software with hardware"),
+}
+
+
+def stack_note(stack: str | None, current: bool) -> str | None:
+    """What a profile's serving stack means for its figures: None on the current stack, else the note of its (first)
+    older stack (:data:`STACK_NOTES`, else :data:`OLDER_STACK_NOTE`)."""
+    if current or stack is None:
+        return None
+    for what, note in STACK_NOTES.items():
+        if what in stack:
+            return note
+    return OLDER_STACK_NOTE
 
 
 def serving_stack(prof: dict) -> tuple[str | None, bool]:

@@ -11,12 +11,13 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dcsim.node.catalog import (BORROWABLE, OLDER_STACK_NOTE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
+from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
                                 max_band, find_architecture_profile, find_profile, load_profile, measured_cap_frac,
                                 measured_clock_frac,
                                 measured_tp_ratio_max,
                                 other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
+                                stack_note,
                                 transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
 from dcsim.node.perf import (Derived, PerfParams, attended_context, compute_precision, decode_context, derive,
@@ -920,7 +921,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "profile_mismatch": mismatch, "profile_measured_for": measured_for,
             "profile_source": dict(source) if source else None,
             "meaning": meaning, "borrowed": dict(borrowed or {}),
-            "serving_stack": stack, "stack_current": current, "stack_note": None if current else OLDER_STACK_NOTE,
+            "serving_stack": stack, "stack_current": current, "stack_note": stack_note(stack, current),
             "source_profiles": list(prof.get("pooled_groups") or [str(prof.get("name"))]),
             "error_band_pct": band, "levers": list(levers), "base_status": base_status,
             "band_lower_bound": (status in ("generic", "lever-modelled", "same-silicon", "same-architecture",

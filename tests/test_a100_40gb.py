@@ -1,0 +1,97 @@
+"""The A100-SXM4-40GB: a GPU of its own, calibrated from ML.ENERGY Leaderboard v2.0 (vLLM 0.5.4) and pooled apart
+from the A100-SXM4-80GB (docs/node.md, "A100-SXM4-40GB")."""
+
+import csv
+import json
+
+import numpy as np
+
+import dcsim
+from conftest import DATA, small_scenario
+from dcsim.node import build_node
+from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles, resolve_gpu, shipped_profiles
+from dcsim.scenario.node import NodeSpec
+
+FILE = MEASUREMENT_DIR / "mlenergy_v2_a100_40gb.csv"
+
+
+def _rows() -> list[dict]:
+    with open(FILE, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_scenario_on_the_40gb_runs_calibrated_on_its_own_stack():
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["racks"][0]["node"].update({"gpu": "A100-SXM4-40GB", "model": "llama-3.1-8b", "tensor_parallel": 1,
+                                   "max_batch": 256})
+    # prompts and answers of the lengths it was measured at (ShareGPT first turns with a system prompt, ~128 tokens
+    # by the extraction's rule; answers up to max_tokens 1024, ~480 on average)
+    sc["workload"]["classes"] = [{"name": "sharegpt", "share": 1.0, "max_tokens": 1024, "slo_ttft": "2 s", "slo_tpot": "200 ms",
+                                  "input": {"kind": "lognormal", "median": 100, "p99": 1000},
+                                  "output": {"kind": "lognormal", "median": 400, "p99": 1000}}]
+    r = dcsim.run(sc)
+    (c,) = r.report["provenance"]["calibration"]
+    assert c["status"] == "calibrated" and c["profile"] == "A100-SXM4-40GB_llama-3.1-8b_bf16_tp1"
+    assert "vLLM 0.5.4" in c["serving_stack"] and c["stack_current"] is False
+    assert "3-5x" in c["stack_note"] and "Splitwise" not in c["stack_note"]
+    assert c["error_band_pct"]["tok_s_pct"] < 10 and c["error_band_pct"]["j_per_tok_pct"] < 10
+
+
+def test_the_40gb_is_not_the_80gb():
+    """Half the memory and 0.78x the bandwidth of the 80 GB board ([A100-DS]), the same 400 W."""
+    g40, g80 = resolve_gpu("A100-SXM4-40GB"), resolve_gpu("A100-SXM4-80GB")
+    assert (g40.hbm_bytes, g40.hbm_bw, g40.tdp_w) == (40e9, 1.555e12, 400.0)
+    assert g80.hbm_bytes == 80e9 and g80.hbm_bw > g40.hbm_bw
+
+
+def test_each_40gb_profile_reproduces_its_measured_rows():
+    """Every shipped A100-SXM4-40GB profile predicts each of its rows within 10 % on tokens/s and J/token (the
+    in-sample bar a profile is shipped at; Gemma-2-2B, 10.8 % at its worst point, is pooled but not shipped)."""
+    rows = _rows()
+    profs = {n: p for n, p in shipped_profiles().items() if p["gpu"] == "A100-SXM4-40GB"}
+    assert sorted(p["model"] for p in profs.values()) == [
+        "gemma-2-27b", "gemma-2-9b", "llama-3.1-70b", "llama-3.1-8b", "mistral-7b-v0.3", "mistral-large-2407",
+        "mistral-nemo-12b"]
+    for name, p in profs.items():
+        node = build_node(NodeSpec(gpu="A100-SXM4-40GB", model=p["model"], tensor_parallel=p["tensor_parallel"]))
+        assert node.calibration["status"] == "calibrated", name
+        mine = [r for r in rows if r["model"] == p["model"] and int(r["n_gpus"]) == p["tensor_parallel"]]
+        assert len(mine) >= 4, name
+        for r in mine:
+            s = node.steady_state(float(r["batch"]), float(r["mean_in"]), float(r["mean_out"]),
+                                  prompt_scv=float(r["prompt_scv"]))
+            tok = float(s.throughput_tok_s)
+            assert abs(tok / float(r["output_tok_s"]) - 1) < 0.10, (name, r["max_num_seqs"])
+            assert abs(float(s.gpu_power_w) / tok / float(r["j_per_out_tok"]) - 1) < 0.10, (name, r["max_num_seqs"])
+
+
+def test_the_40gb_pool_is_its_own():
+    pools = pooled_profiles()
+    p40, p80 = pools["A100-SXM4-40GB"], pools["A100-SXM4-80GB"]
+    assert p40["measurements"] == ["mlenergy_v2_a100_40gb.csv"]
+    assert all(g.startswith("A100-SXM4-40GB_") for g in p40["pooled_groups"])
+    assert not any("40GB" in g for g in p80["pooled_groups"]) and "mlenergy_v2_a100_40gb.csv" not in p80["measurements"]
+    # its leave-one-model-out table: ten groups of eight models, three meeting issue 14.4's bar
+    lomo = p40["leave_one_model_out"]
+    assert len(lomo) == 10
+    from dcsim.validation import meets_lomo_bar
+    assert sorted(r["profile"] for r in lomo if meets_lomo_bar(r)) == [
+        "A100-SXM4-40GB_gemma-2-27b_bf16_tp2", "A100-SXM4-40GB_gemma-2-9b_bf16_tp1",
+        "A100-SXM4-40GB_mistral-7b-v0.3_bf16_tp1"]
+
+
+def test_rows_are_the_published_figures():
+    """Each row is its source JSON: tokens/s as published, J/token = Energy/req / Avg Output Tokens, power their
+    product, batch and max_num_seqs as published, n_gpus = TP."""
+    rows = _rows()
+    assert len(rows) == 52
+    for r in rows:
+        path = r["source"].split(" ", 2)[2]          # "[ML2] ml-energy/benchmark@d0311acf <path>"
+        org, model, cfg = path.split("/")[-3:]
+        d = json.loads((DATA / "ml-energy-v2" / f"{org}__{model}__{cfg}").read_text())
+        assert d["GPU"] == "NVIDIA A100-SXM4-40GB" and d["PP"] == 1 and int(r["n_gpus"]) == d["TP"]
+        assert int(r["max_num_seqs"]) == d["Max BS (reqs)"] and abs(float(r["batch"]) - d["Avg BS (reqs)"]) < 1e-3
+        j = d["Energy/req (J)"] / d["Avg Output Tokens"]
+        assert np.isclose(float(r["output_tok_s"]), d["Token tput (tok/s)"], rtol=1e-4)  # written to 0.01 tok/s
+        assert np.isclose(float(r["j_per_out_tok"]), j, rtol=1e-4)
+        assert np.isclose(float(r["gpu_power_w"]), j * d["Token tput (tok/s)"], rtol=1e-4)  # written to 0.01 W
