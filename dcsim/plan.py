@@ -25,6 +25,7 @@ import contextlib
 import json
 import math
 import re
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,12 @@ _NAMES = ("compute", "power", "cooling")
 
 def _raw_and_dir(scenario, overrides: dict | None = None) -> tuple[dict, Path | None]:
     """Scenario source as (raw dict, base folder), with ``overrides`` (dotted path → value) applied to the raw
-    dict."""
-    from dcsim.scenario import Scenario, apply_overrides
+    dict. A source of another type is a TypeError naming it (:func:`dcsim.scenario.check_scenario_arg`; the planner
+    and the phase diagram took ``42`` to ``dict(42)``: "'int' object is not iterable")."""
+    from dcsim.scenario import Scenario, apply_overrides, check_scenario_arg
 
-    if isinstance(scenario, (str, Path)):
+    check_scenario_arg(scenario)
+    if isinstance(scenario, (str, os.PathLike)):
         p = Path(scenario)
         raw, bdir = read_yaml(p), p.resolve().parent
     elif isinstance(scenario, Scenario):  # only the fields the author set: re-validates like the file did
@@ -82,7 +85,7 @@ def _source_label(scenario) -> str | None:
     relabelled them."""
     from dcsim.scenario import Scenario
 
-    if isinstance(scenario, (str, Path)):
+    if isinstance(scenario, (str, os.PathLike)):
         return str(Path(scenario))
     return scenario.name if isinstance(scenario, Scenario) else None
 
