@@ -141,13 +141,13 @@ def _run_interrupted_in_the_writer(monkeypatch, capsys, tmp_path, *, again: bool
         raise KeyboardInterrupt
 
     monkeypatch.setattr(dcsim.report, "write_outputs", writer)
-    if again:  # a second Ctrl-C while the run's data files are written
-        import dcsim.textio
+    if again:  # a second Ctrl-C while the run's data files are written (dcsim.report.write.write_data_files)
+        import dcsim.report.write
 
         def no(*a, **k):
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(dcsim.textio, "atomic_write_bytes", no)
+        monkeypatch.setattr(dcsim.report.write, "atomic_write_bytes", no)
     out = tmp_path / "o"
     code = main(["run", REF, "--out", str(out), "--set", "duration=1h", "--quiet"])
     return code, out, capsys.readouterr().err
