@@ -105,3 +105,20 @@ def test_phase_diagram_takes_a_moment_as_a_time_string():
     a = phase_diagram(REF, IC, RC, moment="1 h")
     b = phase_diagram(REF, IC, RC, moment=3600.0)
     assert a.moment == b.moment and (a.binding == b.binding).all()
+
+
+def test_simulate_is_counted_by_the_one_count_check_with_zero_allowed():
+    """phase_diagram's ``simulate`` repeated dcsim.textio.check_count but for allowing 0: the check takes a minimum."""
+    import numpy as np
+
+    from dcsim.phase import _check_simulate
+    from dcsim.textio import check_count
+
+    assert check_count(0, "cells", minimum=0) == 0 and check_count(np.int64(2), "cells", minimum=0) == 2
+    with pytest.raises(ValueError, match=r"must be at least 0 \(cells\), got -1"):
+        check_count(-1, "cells", minimum=0)
+    with pytest.raises(ValueError, match=r"must be at least 1 \(GPUs\), got 0"):
+        check_count(0, "GPUs")
+    assert _check_simulate(0) == 0 and _check_simulate(np.int64(3)) == 3
+    with pytest.raises(ValueError, match=r"simulate = -1: must be at least 0 \(cells per axis"):
+        _check_simulate(-1)
