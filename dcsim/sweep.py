@@ -142,7 +142,10 @@ class ParamSpec(NoBoolNumbers):
                                  f"would never run); give steps >= 2, or values: [{lo_hi[0]}]")
             if self.range is not None and self.integer:  # rounded to whole numbers, two steps can meet on one value
                 n, whole = int(self.steps), abs(int(round(b)) - int(round(a))) + 1  # whole numbers the range reaches
-                if not self.log:  # evenly spaced: they repeat exactly when there are more steps than whole numbers
+                # evenly spaced, they repeat exactly when there are more steps than whole numbers (each value's
+                # distance to its whole number runs linearly between the bounds'); a bound halfway between two
+                # (0.5: round-half-even) breaks that rule, and such a range is made and counted as a log one is
+                if not self.log and a % 1 != 0.5 and b % 1 != 0.5:
                     if n > whole:
                         lo, step = int(round(a)), (1 if b >= a else -1)
                         _refuse_repeats(lo_hi, n, whole, [_join(float(lo + step * k), ua, True)
@@ -189,7 +192,8 @@ class ParamSpec(NoBoolNumbers):
             x = i * ((hi - lo) / (n - 1)) + lo
             x = np.power(10.0, x) if self.log else x
             x = np.where(i == n - 1, b, np.where(i == 0, a, x))
-        return [_join(float(v), unit, self._whole_steps) for v in x]
+        whole = self._whole_steps
+        return [_join(float(v), unit, whole) for v in x]
 
     @property
     def _whole_steps(self) -> bool:

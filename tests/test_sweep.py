@@ -516,6 +516,9 @@ def rows_ticks(spec):
      "range [1, 3] with steps 5 and integer: true gives 3 distinct whole numbers (1, 2, 3): 2 points would repeat "
      "others; give steps <= 3, or values: [1, 2, 3]"),
     ({"range": [1, 100], "steps": 20, "log": True, "integer": True}, "3 points would repeat others; give fewer steps"),
+    # a bound halfway between two whole numbers rounds half to even (0.5, 1.5, 2.5 -> 0, 2, 2): counted, not judged
+    # by the whole numbers between the bounds (3 here, as many as the steps)
+    ({"range": [0.5, 2.5], "steps": 3, "integer": True}, "gives 2 distinct whole numbers (0, 2): 1 point would repeat"),
 ])
 def test_an_integer_range_with_more_steps_than_whole_numbers_is_refused(param, words):
     """``range: [1, 3], steps: 5, integer: true`` ran count 2 three times (same scenario hash, three rows; the input
