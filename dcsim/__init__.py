@@ -18,23 +18,13 @@ import sys as _sys  # noqa: E402
 try:
     from dcsim import tpf  # noqa: E402
     from dcsim.scenario import Scenario, ScenarioError  # noqa: E402
-    from dcsim.scenario import load_scenario as _load_scenario  # noqa: E402
+    from dcsim.scenario import load_scenario  # noqa: E402  (it checks its source's type itself)
 except KeyboardInterrupt:  # Ctrl-C while the package loads (issue 17.2)
     if _sys.argv and _sys.argv[0].replace("\\", "/").rsplit("/", 1)[-1] in ("dcsim", "dcsim.exe"):
         # the console script: exit as an interrupted run does (130), without a traceback
         _sys.stderr.write("dcsim: interrupted while starting; nothing was run\n")
         raise SystemExit(130) from None
     raise  # a library import (a notebook, a test): the caller decides
-
-
-def load_scenario(source, overrides=None, base_dir=None, label=None):
-    """Load and validate a scenario from a YAML path, a dict or a :class:`Scenario` (see
-    :func:`dcsim.scenario.load_scenario`), after checking ``source``'s type (a TypeError naming it:
-    :func:`dcsim.argcheck.check_scenario_arg`; ``load_scenario(b"...")`` raised pathlib's own)."""
-    from dcsim.argcheck import check_scenario_arg
-
-    check_scenario_arg(source, "source")
-    return _load_scenario(source, overrides=overrides, base_dir=base_dir, label=label)
 
 
 def run(scenario, *, overrides=None, progress=None, base_dir=None, **kw):

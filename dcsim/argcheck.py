@@ -3,14 +3,16 @@ argument and the reason (the input audit AUH of 2026-12-05, 9 and 10: ``dcsim.ru
 ``expected str, bytes or os.PathLike object, not int``, ``progress=5`` simpy's ``'int' object is not callable``
 mid-run, and ``phase_diagram`` took an axis given twice).
 
-One home for :func:`dcsim.run` (:func:`dcsim.engine.run.run`), :func:`dcsim.load_scenario`, :mod:`dcsim.sweep` and
-:mod:`dcsim.phase` (peers that may not import each other)."""
+One home for :func:`dcsim.run` (:func:`dcsim.engine.run.run`), :mod:`dcsim.sweep` and :mod:`dcsim.phase` (peers that
+may not import each other). :func:`check_scenario_arg` lives beside :func:`dcsim.scenario.load_scenario`, which calls
+it (the scenario package may not import this module: a cycle), and is re-exported here."""
 
 from __future__ import annotations
 
 import os
 from typing import Any, Iterable
 
+from dcsim.scenario import check_scenario_arg
 from dcsim.scenario.paths import split_path
 from dcsim.units import excerpt
 
@@ -19,21 +21,6 @@ __all__ = ["check_scenario_arg", "check_run_args", "overlapping_paths"]
 
 def _kind(x: Any) -> str:
     return type(x).__name__
-
-
-def check_scenario_arg(scenario: Any, name: str = "scenario") -> None:
-    """TypeError unless ``scenario`` is a path (str or os.PathLike), a dict or a :class:`~dcsim.scenario.Scenario`.
-    Bytes are refused with the way to pass YAML text (:func:`dcsim.scenario.read_yaml` reads a file; a YAML string
-    is parsed with ``yaml.safe_load`` into the dict form)."""
-    from dcsim.scenario import Scenario
-
-    if isinstance(scenario, (Scenario, dict)) or (isinstance(scenario, (str, os.PathLike))
-                                                  and not isinstance(scenario, bytes)):
-        return
-    if isinstance(scenario, (bytes, bytearray)):
-        raise TypeError(f"{name}: expected a path, a dict or a Scenario, got {_kind(scenario)}; for YAML text, "
-                        "pass yaml.safe_load(text) (a dict), for a file its path as a str")
-    raise TypeError(f"{name}: expected a path, a dict or a Scenario, got {_kind(scenario)} {excerpt(scenario, 40)}")
 
 
 def check_run_args(scenario: Any, overrides: Any = None, progress: Any = None, base_dir: Any = None) -> None:
@@ -49,7 +36,7 @@ def check_run_args(scenario: Any, overrides: Any = None, progress: Any = None, b
     if progress is not None and not callable(progress):
         raise TypeError(f"progress: expected a callable (called with the simulated fraction, 0-1) or None, got "
                         f"{_kind(progress)} {excerpt(progress, 40)}")
-    if base_dir is not None and (isinstance(base_dir, bytes) or not isinstance(base_dir, (str, os.PathLike))):
+    if base_dir is not None and not isinstance(base_dir, (str, os.PathLike)):
         raise TypeError(f"base_dir: expected a folder path (str or pathlib.Path) or None, got {_kind(base_dir)}")
 
 

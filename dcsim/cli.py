@@ -159,23 +159,15 @@ def _interrupted_writing(res, rd, out: Path, partial: bool, note: str) -> int:
     atomically), keep the figures already whole, commit the folder and say what was not written (exit 130). A second
     Ctrl-C here stops at once and says that nothing was written to ``out`` and what was lost. Until 2026-12-05 the
     whole run was discarded and the one word "interrupted" printed (docs/limits.md, Run folders)."""
-    import numpy as np
-
     from dcsim.metrics.fmt import fmt_duration
-    from dcsim.report import report_json_bytes
-    from dcsim.report.write import timeseries_csv_bytes
-    from dcsim.textio import atomic_write_bytes
+    from dcsim.report.write import write_data_files
 
     simulated = fmt_duration(float(res.report.get("duration_s", 0.0) or 0.0))
     if rd.committed:  # interrupted after the swap (removing an old folder): the run is in place
         return _fail(f"interrupted; the run ({simulated} simulated) is written to {out}", 130)
     try:
         st = rd.staging
-        if not (st / "report.json").is_file():
-            atomic_write_bytes(st / "report.json", report_json_bytes(dict(res.report)))
-        ts = {k: np.asarray(v) for k, v in (getattr(res, "timeseries", {}) or {}).items()}
-        if ts and not (st / "timeseries.csv").is_file():
-            atomic_write_bytes(st / "timeseries.csv", timeseries_csv_bytes(ts))
+        write_data_files(res, st, ("json", "csv"), keep_existing=True)  # write_outputs' first step, what it missed
         kept = sorted(p.relative_to(st).as_posix() for p in st.rglob("*") if p.is_file())
         rd.commit(partial=partial, note=note)
     except KeyboardInterrupt:

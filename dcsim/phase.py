@@ -34,6 +34,7 @@ from dcsim.plan import (_models, _raw_and_dir, _source_label, moment_info, momen
 from dcsim.scenario.paths import param_name
 from dcsim.tpf import BINDING_NAMES
 from dcsim.units import TEMPERATURE_RANGE_C, excerpt
+from dcsim.textio import check_count
 
 __all__ = ["PhaseDiagram", "phase_diagram", "plot_phase", "CONSTRAINT_COLORS", "FAST_AXES"]
 
@@ -162,11 +163,12 @@ def _check_simulate(simulate):
     if isinstance(simulate, (bool, np.bool_)):
         raise TypeError("phase_diagram: simulate: expected a whole number of cells per axis (k: k x k cells), a list "
                         f"of (x, y) values or None, got the boolean {simulate}")
-    if isinstance(simulate, (int, np.integer)):
-        if simulate < 0:
-            raise ValueError(f"phase_diagram: simulate = {int(simulate)}: expected a whole number of cells per axis "
-                             ">= 0 (k: k x k cells run with dcsim.run), a list of (x, y) values or None")
-        return int(simulate)
+    if isinstance(simulate, (int, np.integer)):  # the one count check (dcsim.textio.check_count), 0 allowed
+        try:
+            return check_count(simulate, "cells per axis, k: k x k cells run with dcsim.run", minimum=0)
+        except ValueError as e:
+            raise ValueError(f"phase_diagram: simulate = {int(simulate)}: {e}; or give a list of (x, y) values or "
+                             "None") from None
     if isinstance(simulate, (str, bytes, dict, float, np.floating)) or not isinstance(simulate, (list, tuple)):
         raise TypeError("phase_diagram: simulate: expected a whole number of cells per axis, a list of (x, y) "
                         f"values or None, got {excerpt(simulate, 40)}")

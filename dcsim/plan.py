@@ -25,6 +25,7 @@ import contextlib
 import json
 import math
 import re
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ from dcsim.units import excerpt, format_quantity as fmt_quantity, parse_quantity
 from dcsim.textio import check_count, count_arg
 
 __all__ = ["QUESTIONS", "plan", "scenario_moments", "moment_info", "moment_text", "with_interconnect", "design_moment", "evaluate", "add_parser",
-           "Target", "parse_target", "plan_for_targets", "confirm_window", "weather_note",
+           "Target", "parse_target", "plan_for_targets", "TARGET_SEEDS", "TARGET_WINDOW_S", "confirm_window", "weather_note",
            "power_down_ceiling_tok_s", "power_down_gain", "STANDBY_FRACTION", "WAKE_UP_DELAY_S",
            "weather_year_moments"]
 
@@ -57,16 +58,23 @@ INTERCONNECT_SEARCH_MAX_W = 1e13
 #: multiple of it (the targets hold at the top: the ceiling is the answer). Search bounds, not measurements; the
 #: answer's note and the error where the targets fail at the bottom are said from them.
 TARGET_SCALE_SEARCH_X = (1e-3, 1.05)
+#: The confirming runs of an answer under service targets: seeds and the steady window's length, s (``dcsim plan
+#: --seeds`` / ``--window``, their help, and :func:`plan_for_targets`' and :func:`confirm_window`'s defaults). Choices
+#: of this tool (assumptions), not measurements.
+TARGET_SEEDS = 3
+TARGET_WINDOW_S = 1800.0
 _CEIL = ("compute_tok_s", "power_tok_s", "cooling_tok_s")
 _NAMES = ("compute", "power", "cooling")
 
 
 def _raw_and_dir(scenario, overrides: dict | None = None) -> tuple[dict, Path | None]:
     """Scenario source as (raw dict, base folder), with ``overrides`` (dotted path → value) applied to the raw
-    dict."""
-    from dcsim.scenario import Scenario, apply_overrides
+    dict. A source of another type is a TypeError naming it (:func:`dcsim.scenario.check_scenario_arg`; the planner
+    and the phase diagram took ``42`` to ``dict(42)``: "'int' object is not iterable")."""
+    from dcsim.scenario import Scenario, apply_overrides, check_scenario_arg
 
-    if isinstance(scenario, (str, Path)):
+    check_scenario_arg(scenario)
+    if isinstance(scenario, (str, os.PathLike)):
         p = Path(scenario)
         raw, bdir = read_yaml(p), p.resolve().parent
     elif isinstance(scenario, Scenario):  # only the fields the author set: re-validates like the file did
@@ -82,7 +90,7 @@ def _source_label(scenario) -> str | None:
     relabelled them."""
     from dcsim.scenario import Scenario
 
-    if isinstance(scenario, (str, Path)):
+    if isinstance(scenario, (str, os.PathLike)):
         return str(Path(scenario))
     return scenario.name if isinstance(scenario, Scenario) else None
 
@@ -122,10 +130,19 @@ def refuse_gpus_for(question: str, gpus, flag: str = "gpus") -> None:
         raise ValueError(f"{flag} applies to interconnect-for, not {question}: {what}; drop {flag}")
 
 
-def _prepare(scenario, question: str, overrides: dict | None):
-    """Check the question; the raw scenario with ``overrides`` applied, its folder and its models."""
+def gpus_note_lines(r: dict) -> list[str]:
+    """The answer's ``GPUs:`` line when ``--gpus`` was rounded up to whole racks (:func:`whole_racks`), else none:
+    one wording for plan, plan under targets and --curtailment."""
+    return [f"  GPUs: {r['gpus_note']}"] if r.get("gpus_note") else []
+
+
+def _prepare(scenario, question: str, overrides: dict | None, gpus=None):
+    """Check the question and ``gpus`` (a count, :func:`_check_gpus`, and for interconnect-for only,
+    :func:`refuse_gpus_for`); the raw scenario with ``overrides`` applied, its folder and its models."""
     if question not in QUESTIONS:
         raise ValueError(f"unknown question {question!r}; one of {', '.join(QUESTIONS)}")
+    _check_gpus(gpus)
+    refuse_gpus_for(question, gpus)
     raw, bdir = _raw_and_dir(scenario, overrides)
     m = _models(raw, bdir, label=_source_label(scenario))
     if question in ("max-gpus", "interconnect-for") and m.multi_pool:
@@ -550,9 +567,7 @@ def plan(scenario, question: str, *, gpus: int | None = None, weather_percentile
     (tokens/s at the critical moment), ``moment`` (its time, s, and temperatures, degC) and,
     with ``confirm=True``, ``confirm``: the simulation's figures at the answer.
     """
-    _check_gpus(gpus)
-    refuse_gpus_for(question, gpus)
-    raw, bdir, m0 = _prepare(scenario, question, overrides)
+    raw, bdir, m0 = _prepare(scenario, question, overrides, gpus)
     year = weather_year_moments(m0) if weather_percentile is not None else None
     mom = design_moment(year if year is not None else scenario_moments(m0), weather_percentile)
     if question == "max-gpus":
@@ -943,8 +958,8 @@ def check_targets_reachable(tg: list[Target], m) -> None:
 
 
 def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int | None = None,
-                     overrides: dict | None = None, confirm: bool = True, seeds: int = 3,
-                     window: float = 1800.0, max_racks: int = 4096, refine: bool = True) -> dict:
+                     overrides: dict | None = None, confirm: bool = True, seeds: int = TARGET_SEEDS,
+                     window: float = TARGET_WINDOW_S, max_racks: int = 4096, refine: bool = True) -> dict:
     """Answer ``question`` under service ``targets`` (see :func:`parse_target`).
 
     Search on the fast model (fluid runs of the scenario, the SLO estimate of
@@ -970,11 +985,9 @@ def plan_for_targets(scenario, question: str, targets: list[str], *, gpus: int |
     are seeded and deterministic; tests/test_plan_speed.py and bench/bench_plan.py compare the answers with every
     confirmation made afresh, by handing :func:`confirm_window` no cache: :func:`_without_the_plans_cache`).
     """
-    _check_gpus(gpus)
-    refuse_gpus_for(question, gpus)
     if isinstance(targets, str):  # read character by character: "--target 't': expected ..."
         raise ValueError(f"targets must be a list of strings such as ['ttft.p99<=2 s'], got one string {targets!r}")
-    raw, bdir, m0 = _prepare(scenario, question, overrides)
+    raw, bdir, m0 = _prepare(scenario, question, overrides, gpus)
     sc = m0.scenario
     tg = [parse_target(t, [c.name for c in m0.workload.classes]) for t in targets]
     check_targets_reachable(tg, m0)  # before a search of minutes that could only end "no ... meets the targets"
@@ -1312,8 +1325,8 @@ def _without_the_plans_cache():
         confirm_window = kept
 
 
-def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int = 3,
-                   window: float = 1800.0, cache: dict | None = None) -> dict:
+def confirm_window(raw, bdir, overrides: dict, targets: list[Target], *, seeds: int = TARGET_SEEDS,
+                   window: float = TARGET_WINDOW_S, cache: dict | None = None) -> dict:
     """Request (<= 64 replicas) or hybrid runs of a steady ``window``-second window at the critical tick of the
     scenario ``raw`` with ``overrides``, for ``seeds`` seeds (the scenario's seed, then the next ones).
 
@@ -1395,8 +1408,7 @@ def format_targets(r: dict) -> str:
                      f"for {r['gpus']:,} GPUs (bracket {fmt_quantity(r['bracket'][0], 'power')} .. "
                      f"{fmt_quantity(r['bracket'][1], 'power')}; power stops binding at full load from "
                      f"{fmt_quantity(r['closed_form_interconnect_w'], 'power')})")
-        if r.get("gpus_note"):
-            lines.append(f"  GPUs: {r['gpus_note']}")
+        lines += gpus_note_lines(r)
     f = r["fast"]
     lines.append(f"  fast model at the answer (fluid, over the whole run): binding {f['binding']}; "
                  + "; ".join(_fmt_check(c) for c in f["targets"]))
@@ -1482,8 +1494,7 @@ def format_plan(r: dict) -> str:
     else:
         lines.append(f"  answer: interconnect {fmt_quantity(round_sig(r['interconnect_w'], 4, up=True), 'power')} for "
                      f"{r['gpus']:,} GPUs at full load")
-        if r.get("gpus_note"):
-            lines.append(f"  GPUs: {r['gpus_note']}")
+        lines += gpus_note_lines(r)
     lines += band_answer_text(r)
     lines.append(f"  critical moment: {moment_text(mo)}, outdoor {mo['t_out_c']:.1f} degC")
     if "headroom" in r:
@@ -1541,11 +1552,10 @@ def unused_flags(args) -> str | None:
     ignored without a word (``-q max-demand --gpus 5`` answered for the scenario's 320 GPUs; the input audit AUH, 5);
     it is refused as ``--curtailment`` with max-demand is, through :func:`plan_error`. Read by both commands
     (``dcsim plan`` and its ``--curtailment`` form, :mod:`dcsim.plan_flex`)."""
-    if args.gpus is not None and args.question != "interconnect-for":
-        try:
-            refuse_gpus_for(args.question, args.gpus, "--gpus")
-        except ValueError as e:
-            return str(e)
+    try:
+        refuse_gpus_for(args.question, args.gpus, "--gpus")
+    except ValueError as e:
+        return str(e)
     if not args.target:
         given = [f for f, v in (("--seeds", args.seeds), ("--window", args.window),
                                 ("--no-confirm", args.no_confirm or None), ("--no-refine", args.no_refine or None))
@@ -1562,7 +1572,7 @@ def cmd_plan(args) -> int:
     if why:
         return plan_error(ValueError(why), args.file)
     try:
-        window = parse_quantity("30 min" if args.window is None else args.window, "time")
+        window = TARGET_WINDOW_S if args.window is None else parse_quantity(args.window, "time")
         if not (0.0 < window < math.inf):
             raise ValueError(f"--window {args.window!r}: the confirming window's length, a time > 0 (e.g. '30 min')")
         if args.target:
@@ -1570,7 +1580,8 @@ def cmd_plan(args) -> int:
                 raise ValueError("--target judges the scenario's own weather over its run; "
                                  "drop --weather-percentile (or set a constant weather with --set)")
             r = plan_for_targets(args.file, args.question, args.target, gpus=args.gpus, overrides=_sets(args.set),
-                                 confirm=not args.no_confirm, seeds=3 if args.seeds is None else args.seeds,
+                                 confirm=not args.no_confirm,
+                                 seeds=TARGET_SEEDS if args.seeds is None else args.seeds,
                                  refine=not args.no_refine,
                                  window=window)
         else:
@@ -1615,8 +1626,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="service target, repeatable: 'ttft.p99<=2 s', 'chat.tpot.p99<=100 ms', "
                         "'slo_attainment>=0.99'; the question is then answered under the targets")
     p.add_argument("--seeds", type=count_arg("confirming runs"),
-                   help="confirming runs (seeds) under --target (default 3)")
-    p.add_argument("--window", help="length of the confirming window under --target (default '30 min')")
+                   help=f"confirming runs (seeds) under --target (default {TARGET_SEEDS})")
+    p.add_argument("--window", help="length of the confirming window under --target (default "
+                                    f"'{TARGET_WINDOW_S / 60:g} min')")
     p.add_argument("--no-confirm", action="store_true", help="under --target: skip the confirming runs")
     p.add_argument("--no-refine", action="store_true",
                    help="under --target: report a missed confirmation without bisecting again on the confirming model")

@@ -382,7 +382,7 @@ def connectable_gpus_curve(scenario, budgets, *, max_event: str | None = "4 h", 
 def format_flex(r: dict) -> str:
     """Human-readable answer of a curtailment-budget question."""
     from dcsim.units import format_quantity as fq
-    from dcsim.plan import round_sig
+    from dcsim.plan import gpus_note_lines, round_sig
 
     b = r["budget"]
     st = b["storage"]
@@ -406,8 +406,7 @@ def format_flex(r: dict) -> str:
     else:
         lines.append(f"  answer: interconnect {fq(round_sig(r['flex']['interconnect_w'], 4, up=True), 'power')} for {r['gpus']:,} GPUs "
                      f"(firm: {fq(round_sig(r['firm']['interconnect_w'], 4, up=True), 'power')}; saving {100 * (r['saving_share'] or 0):.1f} %)")
-        if r.get("gpus_note"):
-            lines.append(f"  GPUs: {r['gpus_note']}")
+        lines += gpus_note_lines(r)
     c = r["curtailment"]
     held = fmt_energy(c["energy_curtailed_j"])
     lines.append(f"  the site flexes {c['hours']:.1f} h ({100 * c['share_of_hours']:.2f} % of the hours) in "
@@ -432,12 +431,11 @@ def format_flex(r: dict) -> str:
 def plan_flex(scenario, question: str, fb: FlexBudget, *, gpus: int | None = None, confirm: bool = False,
               overrides: dict | None = None, load: str = "full") -> dict[str, Any]:
     """``dcsim plan --question max-gpus|interconnect-for --curtailment ...`` (module doc)."""
-    from dcsim.plan import _prepare, refuse_gpus_for
+    from dcsim.plan import _prepare
 
     if question not in ("max-gpus", "interconnect-for"):
         raise ValueError(f"--curtailment answers max-gpus and interconnect-for, not {question}")
-    refuse_gpus_for(question, gpus)
-    raw, bdir, m0 = _prepare(scenario, question, overrides)
+    raw, bdir, m0 = _prepare(scenario, question, overrides, gpus)
     if load not in ("full", "demand"):
         raise ValueError(f"--load must be 'full' or 'demand', got {load!r}")
     out = (max_gpus_flex(raw, bdir, m0, fb, load) if question == "max-gpus"

@@ -99,11 +99,6 @@ _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)
 
 # --------------------------------------------------------------------------- spec
 
-#: an ``integer: true`` range of at most this many steps is made to count its distinct whole numbers (1 M values take
-#: ~1 s); a longer one is judged by how many whole numbers lie between its bounds (a range of 10**9 steps must not be
-#: made: the sweep's size check, which refuses it, comes after the parameter is read)
-_DISTINCT_CHECK_MAX = 1_000_000
-
 class ParamSpec(NoBoolNumbers):
     """How one parameter varies: explicit ``values``, a ``range`` with ``steps``, or a ``distribution``.
 
@@ -147,21 +142,22 @@ class ParamSpec(NoBoolNumbers):
                                  f"would never run); give steps >= 2, or values: [{lo_hi[0]}]")
             if self.range is not None and self.integer:  # rounded to whole numbers, two steps can meet on one value
                 n, whole = int(self.steps), abs(int(round(b)) - int(round(a))) + 1  # whole numbers the range reaches
-                if n > _DISTINCT_CHECK_MAX and n > whole:  # too many to make (memory), and some must repeat
+                # evenly spaced, they repeat exactly when there are more steps than whole numbers (each value's
+                # distance to its whole number runs linearly between the bounds'); a bound halfway between two
+                # (0.5: round-half-even) breaks that rule, and such a range is made and counted as a log one is
+                if not self.log and a % 1 != 0.5 and b % 1 != 0.5:
+                    if n > whole:
+                        lo, step = int(round(a)), (1 if b >= a else -1)
+                        _refuse_repeats(lo_hi, n, whole, [_join(float(lo + step * k), ua, True)
+                                                          for k in range(min(whole, 9))], self.log)
+                elif n > whole and n > max_points():  # too many to make, and some must repeat
                     raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps {n:,} and integer: true gives at "
                                      f"most {whole:,} distinct whole numbers: the other points would repeat them; "
                                      f"give steps <= {whole:,}")
-                vals = self.discrete if n <= _DISTINCT_CHECK_MAX else []
-                distinct = list(dict.fromkeys(vals))
-                if len(distinct) < len(vals):  # they ran as duplicate points (the input audit AUH, 12)
-                    shown = ", ".join(str(v) for v in distinct[:8]) + (", ..." if len(distinct) > 8 else "")
-                    listed = f"values: [{shown}]" if len(distinct) <= 8 else "the values you mean as values: [...]"
-                    fewer = ("fewer steps (log spacing rounds its small values together)" if self.log
-                             else f"steps <= {len(distinct)}")
-                    raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps {self.steps} and integer: true gives "
-                                     f"{len(distinct)} distinct whole numbers ({shown}): {len(vals) - len(distinct)} "
-                                     f"point{'s' * (len(vals) - len(distinct) != 1)} would repeat others; give "
-                                     f"{fewer}, or {listed}")
+                elif n <= max_points():  # log spacing rounds its small values together: made and counted
+                    distinct = list(dict.fromkeys(self.discrete))
+                    if len(distinct) < n:
+                        _refuse_repeats(lo_hi, n, len(distinct), distinct[:9], self.log)
         return self
 
     @property
@@ -179,26 +175,74 @@ class ParamSpec(NoBoolNumbers):
         if self.values is not None:
             return list(self.values)
         if self.range is not None:
-            (a, unit), (b, _) = _split(self.range[0]), _split(self.range[1])
-            n = int(self.steps)
-            x = np.geomspace(a, b, n) if self.log else np.linspace(a, b, n)
-            ints = self.integer or (_is_int(self.range[0]) and _is_int(self.range[1]) and np.allclose(x, np.round(x)))
-            return [_join(float(v), unit, ints) for v in x]
+            return self._range_values(np.arange(int(self.steps)))
         return None
 
+    def _range_values(self, i: np.ndarray) -> list:
+        """The range's values at the indices ``i`` (0 .. steps-1), made alone, never the whole range: linear
+        a + (b-a)·i/(n-1), log a·(b/a)**(i/(n-1)) = 10**(lg a + (lg b - lg a)·i/(n-1)), computed as ``np.linspace``
+        and ``np.geomspace`` compute them (the same floats), each bound exact at its end. The values are whole
+        numbers with ``integer: true``, or when both bounds are and every step lands on one."""
+        (a, unit), (b, _) = _split(self.range[0]), _split(self.range[1])
+        n, i = int(self.steps), np.asarray(i, dtype=np.int64)
+        if n == 1:
+            x = np.full(i.shape, a)
+        else:
+            lo, hi = (np.log10(a), np.log10(b)) if self.log else (a, b)
+            x = i * ((hi - lo) / (n - 1)) + lo
+            x = np.power(10.0, x) if self.log else x
+            x = np.where(i == n - 1, b, np.where(i == 0, a, x))
+        whole = self._whole_steps
+        return [_join(float(v), unit, whole) for v in x]
+
+    @property
+    def _whole_steps(self) -> bool:
+        """Whether a range's values are whole numbers: ``integer: true``, or both bounds whole and every step landing
+        on a whole number, judged from the bounds and steps alone (a range of 10**9 steps is never made)."""
+        if self.integer:
+            return True
+        r0, r1 = self.range
+        if not (_is_int(r0) and _is_int(r1)):
+            return False
+        a, b, n = int(r0), int(r1), int(self.steps)
+        if n == 1 or a == b:
+            return True
+        if not self.log:
+            return (b - a) % (n - 1) == 0  # exact: a + (b-a)·i/(n-1) is whole for every i
+        # a geometric run of n whole numbers has a ratio p/q (lowest terms) with q**(n-1) dividing a (q >= 2) or
+        # b = a·p**(n-1) (q = 1, p >= 2): either way n - 1 <= log2(max(a, b)), so a longer one is never whole
+        if n - 1 > math.log2(max(a, b)):
+            return False
+        x = np.geomspace(a, b, n)  # n - 1 <= 1,024 here
+        return bool(np.allclose(x, np.round(x)))
+
     def from_unit(self, u: np.ndarray) -> list:
-        """Map uniform samples ``u`` in [0, 1) to values (inverse CDF, or a stratum of the value set)."""
+        """Map uniform samples ``u`` in [0, 1) to values (inverse CDF, or a stratum of the value set); a range
+        makes only the values drawn."""
         u = np.asarray(u, dtype=float)
-        d = self.discrete
-        if d is not None:
-            idx = np.minimum((u * len(d)).astype(int), len(d) - 1)
-            return [d[i] for i in idx]
+        n = self.count
+        if n is not None:
+            idx = np.minimum((u * n).astype(np.int64), n - 1)
+            if self.values is not None:
+                return [self.values[i] for i in idx]
+            return self._range_values(idx)
         (a, unit), (b, _) = _split(self.low), _split(self.high)
         if self.distribution == "loguniform":
             x = np.exp(np.log(a) + u * (np.log(b) - np.log(a)))
         else:
             x = a + u * (b - a)
         return [_join(float(v), unit, self.integer) for v in x]
+
+
+def _refuse_repeats(lo_hi, n: int, n_distinct: int, first: list, log: bool):
+    """Refuse an ``integer: true`` range whose ``n`` steps round to ``n_distinct`` whole numbers (``first``: the first
+    nine of them): the other points would run as duplicates (the input audit AUH, 12)."""
+    shown = ", ".join(str(v) for v in first[:8]) + (", ..." if n_distinct > 8 else "")
+    listed = f"values: [{shown}]" if n_distinct <= 8 else "the values you mean as values: [...]"
+    fewer = "fewer steps (log spacing rounds its small values together)" if log else f"steps <= {n_distinct:,}"
+    raise ValueError(f"range [{lo_hi[0]}, {lo_hi[1]}] with steps {n:,} and integer: true gives {n_distinct:,} distinct "
+                     f"whole numbers ({shown}): {n - n_distinct:,} point{'s' * (n - n_distinct != 1)} would repeat "
+                     f"others; give {fewer}, or {listed}")
 
 
 class SweepSpec(NoBoolNumbers):

@@ -125,16 +125,17 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
-def check_count(value, what: str, shown: str | None = None) -> int:
-    """A count (worker processes, GPUs per replica, ...) as an ``int``: a whole number >= 1, a Python or NumPy
-    integer (``np.int64(4)`` is taken; ``True``, ``1.5`` and ``"2"`` are not); otherwise a ``ValueError`` naming
-    ``what`` it counts and the value (``shown``, else its repr). The caller prefixes the field or option it checks;
-    :func:`count_arg` (the command line's counts) words its refusals through this one check."""
+def check_count(value, what: str, shown: str | None = None, minimum: int = 1) -> int:
+    """A count (worker processes, GPUs per replica, ...) as an ``int``: a whole number >= ``minimum`` (1; 0 where
+    none is a choice, as the phase diagram's ``simulate``), a Python or NumPy integer (``np.int64(4)`` is taken;
+    ``True``, ``1.5`` and ``"2"`` are not); otherwise a ``ValueError`` naming ``what`` it counts and the value
+    (``shown``, else its repr). The caller prefixes the field or option it checks; :func:`count_arg` (the command
+    line's counts) words its refusals through this one check."""
     shown = repr(value) if shown is None else shown
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"expected a whole number of {what}, got {shown}")
-    if value < 1:
-        raise ValueError(f"must be at least 1 ({what}), got {shown}")
+    if value < minimum:
+        raise ValueError(f"must be at least {minimum} ({what}), got {shown}")
     return int(value)
 
 

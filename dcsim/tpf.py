@@ -434,12 +434,12 @@ def _tpf_arg(name: str, value) -> np.ndarray:
     if value is None or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"token_production: {name} = {value!r}: expected {what}")
     try:
-        x = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
+        a = np.asarray(value)  # once; booleans before the cast, which would read True as 1.0
+        x = None if a.dtype == bool else a.astype(float)
+    except (TypeError, ValueError):  # a ragged list, text that is no number, an object
         shown = type(value).__name__
         raise TypeError(f"token_production: {name}: expected {what} (or an array of them), got {shown}") from None
-    a = np.asarray(value)
-    if a.dtype == bool:
+    if x is None:
         raise TypeError(f"token_production: {name}: expected {what}, got booleans")
     bad = np.isnan(x) | (x < lo) | ((x == lo) & (not lo_ok)) | (np.isinf(x) & ((x < 0) | (not inf_ok)))
     if np.any(bad):

@@ -283,19 +283,20 @@ def quantity(
     """
 
     def _validate(raw: Any) -> float:
-        if dim in _UNIT_REQUIRED and isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw != 0:
-            try:
-                big = float(raw)
-            except OverflowError:
-                big = math.inf
-            raise UnitError(_UNIT_REQUIRED[dim].format(raw=excerpt(raw, quote=False), mwh=big * 3.6e9, kwh=big * 3.6e6))
+        if dim in _UNIT_REQUIRED:  # a bare number (no unit) other than 0 is refused with the units to write
+            bare = None
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                try:
+                    bare = (excerpt(raw, quote=False), float(raw))
+                except OverflowError:
+                    bare = (excerpt(raw, quote=False), math.inf)
+            # a number written as text without a unit ('80', YAML's quoted "80", a Python override's "80") is a bare
+            # number too: until 2026-12-05 it passed as 80 USD/J (2.88e+11 USD/MWh)
+            elif isinstance(raw, str) and (m := _QRE.match(raw)) and m.group(2) == "":
+                bare = (excerpt(raw.strip(), quote=False), parse_quantity(raw, dim))
+            if bare is not None and bare[1] != 0:
+                raise UnitError(_UNIT_REQUIRED[dim].format(raw=bare[0], mwh=bare[1] * 3.6e9, kwh=bare[1] * 3.6e6))
         v = parse_quantity(raw, dim)
-        # a number written as text without a unit ('80', YAML's quoted "80", a Python override's "80") is a bare
-        # number too: until 2026-12-05 it passed as 80 USD/J (2.88e+11 USD/MWh)
-        if (dim in _UNIT_REQUIRED and isinstance(raw, str) and v != 0 and (m := _QRE.match(raw))
-                and m.group(2) == ""):
-            raise UnitError(_UNIT_REQUIRED[dim].format(raw=excerpt(raw.strip(), quote=False), mwh=v * 3.6e9,
-                                                       kwh=v * 3.6e6))
         if math.isnan(v) or math.isinf(v):
             raise UnitError(f"must be a finite number, got {excerpt(raw, quote=False)}")
         if gt is not None and not v > gt:

@@ -1,5 +1,5 @@
 """The Python API refuses a wrong argument before any work, naming the argument (the input audit AUH of 2026-12-05,
-9 and 10): dcsim.run, dcsim.load_scenario, dcsim.phase.phase_diagram."""
+9 and 10): dcsim.run, dcsim.load_scenario (and dcsim.scenario.load_scenario), dcsim.plan, dcsim.phase.phase_diagram."""
 
 from __future__ import annotations
 
@@ -21,6 +21,38 @@ def test_run_and_load_scenario_name_a_wrong_argument_type(call, words):
     """pathlib's "expected str, bytes or os.PathLike object, not int" named no argument."""
     with pytest.raises(TypeError, match=words):
         call()
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: __import__("dcsim.scenario").scenario.load_scenario(42), "source: expected a path, a dict or a Scenario, "
+                                                                      "got int 42"),
+    (lambda: __import__("dcsim.plan").plan.plan(42, "max-demand"), "scenario: expected a path, a dict or a Scenario, "
+                                                                    "got int 42"),
+    (lambda: __import__("dcsim.phase").phase.phase_diagram(42, ("facility.interconnect", ["400 kW"]),
+                                                           ("racks.0.count", [1])),
+     "scenario: expected a path, a dict or a Scenario, got int 42"),
+    (lambda: __import__("dcsim.plan").plan.plan(b"name: x", "max-demand"), "got bytes; for YAML text"),
+])
+def test_every_entry_point_that_takes_a_scenario_names_a_wrong_type(call, words):
+    """The check covered dcsim.load_scenario and dcsim.run only: ``dcsim.scenario.load_scenario(42)`` raised
+    pathlib's "expected str, bytes or os.PathLike object, not int", the planner and the phase diagram
+    "'int' object is not iterable"."""
+    with pytest.raises(TypeError, match=words):
+        call()
+
+
+def test_a_path_like_that_is_not_a_pathlib_path_is_read_as_a_path():
+    """Any os.PathLike names a file (the planner took only str and pathlib.Path, and made a dict of the rest)."""
+    import os
+
+    from dcsim.plan import _raw_and_dir
+
+    class P(os.PathLike):
+        def __fspath__(self):
+            return REF
+
+    raw, bdir = _raw_and_dir(P())
+    assert raw["name"] == "reference" and bdir is not None
 
 
 def test_a_progress_that_cannot_be_called_is_refused_before_the_run(monkeypatch):
@@ -73,3 +105,20 @@ def test_phase_diagram_takes_a_moment_as_a_time_string():
     a = phase_diagram(REF, IC, RC, moment="1 h")
     b = phase_diagram(REF, IC, RC, moment=3600.0)
     assert a.moment == b.moment and (a.binding == b.binding).all()
+
+
+def test_simulate_is_counted_by_the_one_count_check_with_zero_allowed():
+    """phase_diagram's ``simulate`` repeated dcsim.textio.check_count but for allowing 0: the check takes a minimum."""
+    import numpy as np
+
+    from dcsim.phase import _check_simulate
+    from dcsim.textio import check_count
+
+    assert check_count(0, "cells", minimum=0) == 0 and check_count(np.int64(2), "cells", minimum=0) == 2
+    with pytest.raises(ValueError, match=r"must be at least 0 \(cells\), got -1"):
+        check_count(-1, "cells", minimum=0)
+    with pytest.raises(ValueError, match=r"must be at least 1 \(GPUs\), got 0"):
+        check_count(0, "GPUs")
+    assert _check_simulate(0) == 0 and _check_simulate(np.int64(3)) == 3
+    with pytest.raises(ValueError, match=r"simulate = -1: must be at least 0 \(cells per axis"):
+        _check_simulate(-1)

@@ -706,20 +706,35 @@ def test_interconnect_for_says_it_rounded_the_gpus_up_to_whole_racks():
 
 
 def test_the_rounding_to_whole_racks_has_one_home():
-    """plan, plan under targets and --curtailment round --gpus alike (dcsim.plan.whole_racks)."""
+    """plan, plan under targets and --curtailment round --gpus alike (dcsim.plan.whole_racks), and say so in one
+    line (dcsim.plan.gpus_note_lines): the --curtailment answer itself is asked here (the test handed format_flex a
+    dict it had made, so a plan_flex that sized 33 GPUs, or dropped the note, passed)."""
     from dcsim.plan import whole_racks
-    from dcsim.plan_flex import format_flex
+    from dcsim.plan_flex import FlexBudget, format_flex, plan_flex
 
     assert whole_racks(33, 32, 10) == (2, {"gpus_asked": 33, "gpus_note": "33 GPUs asked, rounded up to whole "
                                            "racks: 2 racks of 32 GPUs = 64 GPUs (the answer is for those)"})
     assert whole_racks(None, 32, 10) == (10, {"gpus_asked": None, "gpus_note": None})
-    r = {"scenario": "s", "question": "interconnect-for", "moments_evaluated": 8760, "moments": "hours",
-         "load": "full", "budget": {"share_of_hours": 0.005, "max_event_s": None, "storage": None}, "gpus": 64,
-         "gpus_note": whole_racks(33, 32, 10)[1]["gpus_note"],
-         "flex": {"interconnect_w": 1e5}, "firm": {"interconnect_w": 1.1e5}, "saving_share": 0.09,
-         "curtailment": {"hours": 0.0, "share_of_hours": 0.0, "events": 0, "longest_h": 0.0,
-                         "energy_curtailed_j": 0.0}, "tokens_lost": 0.0, "share_lost": 0.0}
-    assert "  GPUs: 33 GPUs asked, rounded up to whole racks: 2 racks of 32 GPUs = 64 GPUs" in format_flex(r)
+    r = plan_flex(REF, "interconnect-for", FlexBudget(budget=0.005, max_event_s=None, battery=None), gpus=33)
+    assert r["gpus"] == 64 and r["gpus_asked"] == 33
+    assert r["gpus_note"] == whole_racks(33, 32, 10)[1]["gpus_note"]
+    assert "\n  GPUs: 33 GPUs asked, rounded up to whole racks: 2 racks of 32 GPUs = 64 GPUs" in format_flex(r)
+    whole = plan_flex(REF, "interconnect-for", FlexBudget(budget=0.005, max_event_s=None, battery=None), gpus=64)
+    assert whole["gpus"] == 64 and whole["gpus_note"] is None and "GPUs asked" not in format_flex(whole)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: __import__("dcsim.plan_flex").plan_flex.plan_flex(
+        REF, "interconnect-for", __import__("dcsim.plan_flex").plan_flex.FlexBudget(
+            budget=0.005, max_event_s=None, battery=None), gpus=-5), "gpus: must be at least 1"),
+    (lambda: plan(REF, "max-everything", gpus=5), "unknown question 'max-everything'"),
+])
+def test_gpus_is_checked_where_the_question_is(call, words):
+    """One check of ``gpus`` where the question is read (dcsim.plan._prepare): ``--curtailment``'s ``plan_flex``
+    never checked its count (``gpus=-5`` was sized as one rack), and an unknown question with ``gpus`` was told
+    ``gpus applies to interconnect-for, not max-everything: max-gpus finds the GPU count itself``."""
+    with pytest.raises(ValueError, match=words):
+        call()
 
 
 @pytest.mark.parametrize("args, expect", [

@@ -72,16 +72,38 @@ def test_an_interconnect_that_cannot_power_the_idle_fleet_names_the_unit_meant(v
     assert "mW for MW" not in msg
 
 
-def test_unit_slip_readings_are_the_number_as_written_in_a_larger_site_unit():
-    from dcsim.engine.preflight import UNIT_SLIP_FACTOR, unit_slip_readings
+def test_unit_slip_readings_are_the_number_as_written_in_another_site_unit_either_way():
+    """One reading rule for a contract short of the idle fleet (read in larger units) and one so large its power
+    chain's losses overwhelm the plant (read in smaller units, 495 MW for 495 kW): (number, unit) pairs, so no
+    message parses the unit back out of its own text."""
+    from dcsim.engine.preflight import unit_slip_readings
 
     idle_it = 80.57e3  # the reference hall's 320 H100s idle (its message says so)
-    assert unit_slip_readings(495.0, idle_it) == ["495 kW", "495 MW"]
-    assert unit_slip_readings(0.495, idle_it) == ["495 kW", "495 MW"]  # typed in mW
-    assert unit_slip_readings(49.5, idle_it) == ["49.5 MW"]  # 49.5 kW carries less than the idle fleet
-    assert unit_slip_readings(2e3, 80e3) == ["2 MW"]  # 2 kW: 2 MW, never 2 kW again
-    assert unit_slip_readings(idle_it / UNIT_SLIP_FACTOR * 1.01, idle_it) == []  # sized short, not slipped
+    assert unit_slip_readings(495.0, idle_it) == [(495.0, "kW"), (495.0, "MW")]
+    assert unit_slip_readings(0.495, idle_it) == [(495.0, "kW"), (495.0, "MW")]  # typed in mW
+    assert unit_slip_readings(49.5, idle_it) == [(49.5, "MW")]  # 49.5 kW carries less than the idle fleet
+    assert unit_slip_readings(2e3, 80e3) == [(2.0, "MW")]  # 2 kW: 2 MW, never 2 kW again
     assert unit_slip_readings(0.0, idle_it) == []
+    full = 343.9e3  # the reference fleet at full load; 20x that is the most a contract is read as meant
+    assert unit_slip_readings(495e6, idle_it, 20 * full) == [(495.0, "kW")]
+    assert unit_slip_readings(495e9, idle_it, 20 * full) == [(495.0, "kW")]  # GW: kW still, MW is 14x too much
+    assert unit_slip_readings(4.95e9, idle_it, 20 * full) == [(4.95, "MW")]  # 4.95 kW cannot carry the idle fleet
+
+
+def test_an_oversized_contract_gives_the_plant_reason_the_cooling_refusal_gives():
+    """The contract's refusal (495 MW for 495 kW) said the plant's shortfall in words of its own; it now names the
+    contract and the slip, then the very reason facility.cooling is refused with at 10 MW."""
+    with pytest.raises(ScenarioError) as big:
+        _pre("facility.interconnect=495 MW")
+    with pytest.raises(ScenarioError) as ten:
+        _pre("facility.interconnect=10 MW")
+    (f1, r1), = big.value.errors
+    (f2, r2), = ten.value.errors
+    assert (f1, f2) == ("facility.interconnect", "facility.cooling")
+    assert r1.startswith("495 MW is 1.44e+03x the fleet's full-load IT power (343.9 kW) (a unit slip, MW for kW? "
+                         "did you mean 495 kW?): the plant cannot reject even the idle fleet's heat: 80.57 kW")
+    assert r2.startswith("the plant cannot reject even the idle fleet's heat: 80.57 kW")
+    assert "because the UPS and transformer ratings follow the interconnect 495 MW" in r1
 
 
 @pytest.mark.parametrize("rating, carries", [("60 kW", "20.44 kW"), ("400 W", "0 W")])

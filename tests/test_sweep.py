@@ -516,6 +516,9 @@ def rows_ticks(spec):
      "range [1, 3] with steps 5 and integer: true gives 3 distinct whole numbers (1, 2, 3): 2 points would repeat "
      "others; give steps <= 3, or values: [1, 2, 3]"),
     ({"range": [1, 100], "steps": 20, "log": True, "integer": True}, "3 points would repeat others; give fewer steps"),
+    # a bound halfway between two whole numbers rounds half to even (0.5, 1.5, 2.5 -> 0, 2, 2): counted, not judged
+    # by the whole numbers between the bounds (3 here, as many as the steps)
+    ({"range": [0.5, 2.5], "steps": 3, "integer": True}, "gives 2 distinct whole numbers (0, 2): 1 point would repeat"),
 ])
 def test_an_integer_range_with_more_steps_than_whole_numbers_is_refused(param, words):
     """``range: [1, 3], steps: 5, integer: true`` ran count 2 three times (same scenario hash, three rows; the input
@@ -529,11 +532,54 @@ def test_an_integer_range_with_more_steps_than_whole_numbers_is_refused(param, w
 
 
 def test_a_huge_integer_range_is_judged_without_making_its_values():
-    """10**9 steps over [1, 3] are refused from the bounds alone (making them would take gigabytes)."""
+    """10**9 steps over [1, 3] are refused from the bounds alone (making them would take gigabytes): evenly spaced
+    steps repeat a whole number exactly when there are more steps than whole numbers between the bounds."""
     import time
 
     t0 = time.perf_counter()
-    with pytest.raises(ScenarioError, match="gives at most 3 distinct whole numbers"):
+    with pytest.raises(ScenarioError, match=r"gives 3 distinct whole numbers \(1, 2, 3\): 999,999,997 points would "
+                                            r"repeat others; give steps <= 3"):
         load_sweep({"base": str(ROOT / "scenarios" / "reference.yaml"),
                     "parameters": {"racks.0.count": {"range": [1, 3], "steps": 10**9, "integer": True}}})
     assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_a_random_sweep_makes_only_the_values_it_draws(log):
+    """``mode: random, samples: 2`` over ``steps: 10**9`` made the whole range first (10**6 steps took 1.1 s, 10**9
+    would take ~1,000 s and tens of GB): now only the two drawn values are made, each the one the full range holds
+    at its index."""
+    import time
+
+    import numpy as np
+
+    rng = {"range": ["400 kW", "600 kW"], "steps": 10**9, "log": log}
+    spec = {"base": str(ROOT / "scenarios" / "reference.yaml"), "mode": "random", "samples": 2,
+            "parameters": {"facility.interconnect": rng}}
+    t0 = time.perf_counter()
+    pts = expand(spec)
+    assert time.perf_counter() - t0 < 5
+    u = np.random.default_rng(np.random.SeedSequence(0)).random((2, 1))[:, 0]  # the sampler's draws (seed 0)
+    i = (u * 10**9).astype(np.int64)
+    f = i / (10**9 - 1)
+    want = 400 * (600 / 400) ** f if log else 400 + 200 * f
+    got = [float(p["facility.interconnect"].removesuffix(" kW")) for p in pts]
+    assert got == pytest.approx(want, rel=1e-11)
+    # a range small enough to make: the drawn values are those of the made range, to the last digit
+    small = load_sweep({**spec, "samples": 50, "parameters": {"facility.interconnect": {**rng, "steps": 1000}}})
+    d = small.parameters["facility.interconnect"].discrete
+    u = np.random.default_rng(np.random.SeedSequence(0)).random((50, 1))[:, 0]
+    assert [p["facility.interconnect"] for p in expand(small)] == [d[k] for k in (u * 1000).astype(int)]
+
+
+def test_whole_bounds_give_whole_values_only_when_every_step_is_whole():
+    """Both bounds whole: the values stay whole numbers when every step lands on one (judged from the bounds, not
+    by making the range); [1,000,000, 2,000,000] in 4 steps was rounded to 1,333,333 (a relative tolerance of
+    1e-5 took 0.33 for whole), now 1,333,333.33 as the range says."""
+    from dcsim.sweep import ParamSpec
+
+    assert ParamSpec(range=(8, 12), steps=3).discrete == [8, 10, 12]
+    assert all(isinstance(v, int) for v in ParamSpec(range=(8, 12), steps=3).discrete)
+    assert ParamSpec(range=(1_000_000, 2_000_000), steps=4).discrete[1] == pytest.approx(1_333_333.333, abs=1e-3)
+    assert ParamSpec(range=(1, 8), steps=4, log=True).discrete == [1, 2, 4, 8]
+    assert ParamSpec(range=(1, 2**40), steps=100, log=True).discrete[1] == pytest.approx(2 ** (40 / 99))

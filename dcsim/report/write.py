@@ -40,6 +40,7 @@ __all__ = [
     "timeseries_csv_bytes",
     "read_timeseries",
     "atomic_write_bytes",
+    "write_data_files",
 ]
 
 #: Contract columns of ``Result.timeseries`` (docs/architecture.md "Engine and results").
@@ -164,6 +165,33 @@ def _png_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def write_data_files(result: Any, out: Path, formats: Iterable[str] = ("json", "csv", "parquet"), *,
+                     keep_existing: bool = False) -> dict[str, Path]:
+    """Write the files that hold the run itself into the folder ``out`` (which exists): ``report.json``,
+    ``timeseries.csv`` and ``timeseries.parquet``, those of ``formats``, each atomically (whole or absent); return
+    them by name. With ``keep_existing`` a file already there is kept, not rewritten (it was written whole). The first
+    step of :func:`write_outputs`, and all that ``dcsim run`` writes when a Ctrl-C stops the figures
+    (:func:`dcsim.cli._interrupted_writing`)."""
+    formats = tuple(formats)
+    ts = {k: np.asarray(v) for k, v in (getattr(result, "timeseries", {}) or {}).items()}
+    written: dict[str, Path] = {}
+
+    def put(name: str, make) -> None:
+        if keep_existing and (out / name).is_file():
+            return
+        data = make()
+        if data is not None:
+            written[name] = atomic_write_bytes(out / name, data)
+
+    if "json" in formats:
+        put("report.json", lambda: report_json_bytes(dict(getattr(result, "report", {}) or {})))
+    if "csv" in formats and ts:
+        put("timeseries.csv", lambda: timeseries_csv_bytes(ts))
+    if "parquet" in formats and ts:
+        put("timeseries.parquet", lambda: _parquet_bytes(ts))
+    return written
+
+
 def write_outputs(
     result: Any,
     out_dir: str | os.PathLike[str],
@@ -204,16 +232,7 @@ def write_outputs(
                                 partial=bool(report.get("partial")))
     out.mkdir(parents=True, exist_ok=True)
     ts = {k: np.asarray(v) for k, v in (getattr(result, "timeseries", {}) or {}).items()}
-    written: dict[str, Path] = {}
-
-    if "json" in formats:
-        written["report.json"] = atomic_write_bytes(out / "report.json", report_json_bytes(report))
-    if "csv" in formats and ts:
-        written["timeseries.csv"] = atomic_write_bytes(out / "timeseries.csv", timeseries_csv_bytes(ts))
-    if "parquet" in formats and ts:
-        data = _parquet_bytes(ts)
-        if data is not None:
-            written["timeseries.parquet"] = atomic_write_bytes(out / "timeseries.parquet", data)
+    written = write_data_files(result, out, formats)
 
     pngs: dict[str, bytes] = {}
     if plots and ("png" in formats or "html" in formats) and ts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -560,6 +561,22 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
+def check_scenario_arg(scenario: Any, name: str = "scenario") -> None:
+    """TypeError unless ``scenario`` is a path (str or os.PathLike), a dict or a :class:`Scenario`, naming the
+    argument ``name`` (the input audit AUH of 2026-12-05, 9: ``dcsim.run(42)`` raised pathlib's ``expected str,
+    bytes or os.PathLike object, not int``). Bytes are refused with the way to pass YAML text (:func:`read_yaml`
+    reads a file; a YAML string is parsed with ``yaml.safe_load`` into the dict form). The one check of every entry
+    point that takes a scenario: :func:`load_scenario`, :func:`dcsim.run`, the planner, the sweep, the phase
+    diagram (re-exported by :mod:`dcsim.argcheck`)."""
+    if isinstance(scenario, (Scenario, dict, str, os.PathLike)):
+        return
+    kind = type(scenario).__name__
+    if isinstance(scenario, (bytes, bytearray)):
+        raise TypeError(f"{name}: expected a path, a dict or a Scenario, got {kind}; for YAML text, "
+                        "pass yaml.safe_load(text) (a dict), for a file its path as a str")
+    raise TypeError(f"{name}: expected a path, a dict or a Scenario, got {kind} {excerpt(scenario, 40)}")
+
+
 def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[str] | None = None,
                   base_dir: str | Path | None = None, label: str | None = None) -> Scenario:
     """Load and validate a scenario from a YAML path, a dict, or an existing Scenario.
@@ -567,8 +584,11 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     ``overrides`` (dotted paths) are applied before validation. Raises
     :class:`ScenarioError` naming the file, each field path and the reason. ``label`` names the source in those
     errors: the file a dict was read from (dcsim.plan and dcsim.sweep read the file first, then validate it with
-    the planner's or the sweep's overrides); by default the path, the Scenario's name, or ``<dict>``.
+    the planner's or the sweep's overrides); by default the path, the Scenario's name, or ``<dict>``. A ``source``
+    of another type is a TypeError naming it (:func:`check_scenario_arg`; ``load_scenario(42)`` raised
+    pathlib's own).
     """
+    check_scenario_arg(source, "source")
     prior: list[str] = []
     if isinstance(source, Scenario):
         if not overrides:
