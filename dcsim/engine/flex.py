@@ -1022,19 +1022,22 @@ def inlet_allowable_warning(th: dict, duration_s: float, at, fmt_duration) -> st
             f"{end:.1f} degC at the end; " + tail + "docs/thermal-dynamics.md)")
 
 
-def cooling_failure_times(ts: dict, dt: float, start_s: float) -> dict:
+def cooling_failure_times(ts: dict, after, start_s: float) -> dict:
     """For a cooling failure starting at ``start_s``: seconds from its start to the start of the
     first thermally throttled tick and of the first shed tick (each limit is found at the end of
-    the tick before and acts from the next), ``None`` if none; and the peak white-space and loop
-    temperatures from then on. Empty without thermal dynamics."""
+    the tick before and acts from the next; 0 where that tick began before the failure), ``None`` if none; and the
+    peak white-space and loop temperatures from then on. ``after``: the ticks from the failure on, any part of which
+    lies at or after its start (:func:`dcsim.power.grid.overlaps`, the mask :func:`dcsim.engine.run.fault_costs`
+    reads; until 2026-12-05 this took the ticks whose middle was at or after it, one tick fewer where the failure
+    starts in a tick's first half: chiller-trip at 15-min ticks). Empty without thermal dynamics."""
     if "thermal_throttled" not in ts:
         return {}
     t = np.asarray(ts["t_s"], dtype=float)
-    after = t + 0.5 * dt >= start_s
+    after = np.asarray(after, dtype=bool)
 
     def first(col, shift):
         idx = np.flatnonzero(after & (np.asarray(ts[col]) > 0))
-        return float(t[idx[0]] + shift - start_s) if idx.size else None
+        return max(float(t[idx[0]] + shift - start_s), 0.0) if idx.size else None
 
     return {"time_to_first_throttle_s": first("thermal_throttled", 0.0),
             "time_to_first_shed_s": first("thermal_shed", 0.0),
