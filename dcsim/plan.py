@@ -1244,7 +1244,8 @@ def faults_at(raw_faults: list, specs, t_s: float, window: float, *, tick_s: flo
     steady window of ``window`` s: a fault overlapping any part of the tick (:func:`dcsim.power.grid.overlaps`), from
     the window's start to its end, one that does not dropped; node failures (a stationary random process) kept. As
     the engine reads the tick: a curtailment at its cap (the engine holds such a tick to it), a cooling failure at
-    its loss × the share of the tick it covers and a heat wave at its mean strength over the tick, its ramp done
+    its loss × the share of the tick it covers (several over the tick held as one, at the loss of the time-mean of
+    their product, :func:`dcsim.faults.cooling_factor_mean`) and a heat wave at its mean strength over the tick, its ramp done
     (:meth:`dcsim.faults.FaultSchedule.cooling_factor_over`, :meth:`~dcsim.faults.FaultSchedule.weather_over`;
     until 2026-12-05 those two were taken at ``t_s``, as the engine then read them). Until 2026-12-04 the window
     dropped every fault: ``plan -q max-demand`` on scenarios/curtailment.yaml confirmed its answer at 17:00, the critical tick because the
@@ -1252,12 +1253,19 @@ def faults_at(raw_faults: list, specs, t_s: float, window: float, *, tick_s: flo
     in force; the audit of fidelities, finding 1). Until 2026-12-05 a curtailment was kept only if in force at the
     tick's middle: reference.yaml at a 15-min tick with a 1-min curtailment fault at 17:05 confirmed at the 17:00
     tick, which the engine holds to the fault's cap, without the fault."""
-    from dcsim.faults import FaultSchedule, covered_fraction
+    from dcsim.faults import FaultSchedule, cooling_factor_mean
     from dcsim.power.grid import overlaps
     from dcsim.scenario.faults import as_list
 
     raw_faults = as_list(raw_faults)  # `faults:` may be one mapping or null, as the scenario reads it
     t0 = t_s - 0.5 * tick_s
+    # the cooling failures over the tick act as the engine reads them, the time-mean of the product of their losses
+    # (cooling_factor_mean): held as one failure at that mean loss (two overlapping ones within a tick were held
+    # each at its own mean until 2026-12-05, a product of means)
+    cool = [(float(sp.start), float(sp.end), 1.0 - float(sp.capacity_loss)) for sp in specs
+            if sp.kind == "cooling_failure" and overlaps(t0, tick_s, sp.start, sp.end)]
+    cool_factor = float(cooling_factor_mean(cool, np.array([t0]), tick_s)[0])
+    cool_held = False
     out = []
     for f, spec in zip(raw_faults, specs):
         if spec.kind == "node_failures":
@@ -1272,9 +1280,11 @@ def faults_at(raw_faults: list, specs, t_s: float, window: float, *, tick_s: flo
                 continue
             wb = spec.offset if spec.wet_bulb_offset is None else spec.wet_bulb_offset
             held.update(offset=float(spec.offset) * frac, wet_bulb_offset=float(wb) * frac, ramp=0.0)
-        elif spec.kind == "cooling_failure":  # its loss over the share of the tick it covers
-            frac = float(covered_fraction(np.array([t0]), tick_s, spec.start, spec.end)[0])
-            held.update(capacity_loss=float(spec.capacity_loss) * frac)
+        elif spec.kind == "cooling_failure":  # all of them over the tick, as one: the first holds their mean loss
+            if cool_held:
+                continue
+            cool_held = True
+            held.update(capacity_loss=1.0 - cool_factor)
         out.append(held)
     return out
 

@@ -143,24 +143,54 @@ def test_the_curtailment_faults_are_read_once_per_run(monkeypatch, grid):
         assert int(np.sum(ts["curtailment"])) == 90  # 20:00-20:15 in 10-s ticks
 
 
-def test_a_notice_shorter_than_a_tick_precharges_the_battery_and_holds_deferrable_work():
-    # 15-min ticks, a request at 1 h with a 5-min notice: the notice [55 min, 60 min) lies in the tick 45-60 min,
-    # whose middle it misses. Read over whole ticks as the cap is (power.grid.notice_over), that tick is the notice:
-    # the battery, charging only in cheap hours otherwise, recharges at once, and deferrable work is held. Until
-    # 2026-12-05 the notice was read at mid-tick: no tick was a notice, the battery went into the request as it was
-    # and the deferrable work ran on up to the request
-    r = dcsim.run(str(REF), overrides={
+def _notice_run(notice: str):
+    return dcsim.run(str(REF), overrides={
         "controller.tick": "15 min", "duration": "150 min", "economics.price": "60 USD/MWh",
         "grid": {"curtailment": {"kind": "schedule", "events": [
-            {"start": "1 h", "duration": "1 h", "depth": "50%", "notice": "5 min"}]}},
+            {"start": "1 h", "duration": "1 h", "depth": "50%", "notice": notice}]}},
         "facility.storage": {"energy": "200 kWh", "max_charge": "150 kW", "max_discharge": "150 kW",
                              "soc_initial": 0.5, "recharge_only_below_price": "10 USD/MWh"},
         "deferrable": {"share": 0.3, "deadline": "24 h", "urgency": "30 min"}})
+
+
+def test_a_notice_shorter_than_a_tick_inside_the_tick_before_the_request_gives_no_notice_tick():
+    """15-min ticks, a request at 1 h with a 5-min notice: the utility announces it at 55 min, inside the tick
+    45-60 min. A controller acts on a notice only at a tick that starts at or after it was announced
+    (power.grid.notice_over: start - notice <= t0 < start), and the next tick to start is the request's own: no tick
+    is a notice tick, the battery goes into the request as it was (charging only in cheap hours, the price above its
+    limit) and deferrable work runs up to the request. What a controller on 15-min ticks can do with a 5-min notice
+    (docs/grid.md). Until 2026-12-05 (one day) the tick 45-60 min was a notice tick from its start, 10 min before
+    the announcement; before that the notice was read at mid-tick."""
+    r = _notice_run("5 min")
     ts = r.timeseries
     assert (ts["interconnect_w"] / CONTRACT).tolist() == pytest.approx([1, 1, 1, 1, .5, .5, .5, .5, 1, 1])
     assert ts["curtailment"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
+    assert ts["curtailment_notice"].tolist() == [0] * 10
+    assert np.all(ts["battery_w"][:4] == 0.0)  # nothing charged before the request
+    assert np.all(ts["deferred_served_tok_s"][:4] > 0)  # deferrable work ran up to the request
+    # the controller log keeps the notice at its real time
+    assert [e["t_s"] for e in r.controller_log if e["action"] == "curtailment notice"] == [3300.0]
+
+
+def test_a_notice_spanning_a_tick_start_holds_from_that_tick_on():
+    """The same request with a 20-min notice, announced at 40 min, inside the tick 30-45 min: that tick started
+    before the announcement and runs as before; the tick 45-60 min starts after it and is the notice tick (the battery
+    charges at once, the price notwithstanding; deferrable work is held). Until 2026-12-05 (one day) the tick
+    30-45 min, overlapping the notice window, was a notice tick too, 10 min before the utility announced anything."""
+    r = _notice_run("20 min")
+    ts = r.timeseries
+    assert ts["curtailment"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
     assert ts["curtailment_notice"].tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
-    # the battery charges on the notice tick alone before the request (the price is above its recharge limit)
     assert np.all(ts["battery_w"][:3] == 0.0) and ts["battery_w"][3] < -1e3
-    # deferrable work runs in the spare compute before the notice, is held on it (nothing due within 30 min)
     assert np.all(ts["deferred_served_tok_s"][:3] > 0) and ts["deferred_served_tok_s"][3] == 0.0
+    assert [e["t_s"] for e in r.controller_log if e["action"] == "curtailment notice"] == [2400.0]
+
+
+def test_notice_over_is_the_announcement_alone_and_overlaps_refuses_an_empty_window():
+    from dcsim.power.grid import notice_over
+    ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 1200.0)]
+    t0 = np.arange(0.0, 9000.0, 900.0)
+    # ticks starting in [40 min, 60 min): the one at 45 min; the request's ticks are the caller's to drop
+    assert notice_over(ev, t0, 900.0).tolist() == [False, False, False, True] + [False] * 6
+    assert overlaps(t0, 900.0, 1000.0, 1000.0).tolist() == [False] * 10
+    assert overlaps(np.array([0.0]), 900.0, 500.0, 100.0).tolist() == [False]  # end before start

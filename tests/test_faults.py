@@ -507,13 +507,13 @@ def test_a_cooling_failure_acts_on_a_tick_by_the_share_of_it_it_covers():
     two = _schedule([{"kind": "cooling_failure", "start": 0, "duration": "10 min", "capacity_loss": "50%"},
                      {"kind": "cooling_failure", "start": "5 min", "duration": "10 min", "capacity_loss": "50%"}])
     assert two.cooling_factor_over(np.array([0.0, 900.0]), 900.0) == pytest.approx([1.25 / 3, 1.0], rel=1e-12)
-    # failures filling whole ticks: the factor at the ticks' middles, as before
+    # failures filling whole ticks: the factor at the ticks' middles, as before (to the integral's rounding)
     whole = _schedule([{"kind": "cooling_failure", "start": "15 min", "duration": "30 min", "capacity_loss": "70%"},
                        {"kind": "cooling_failure", "start": "30 min", "duration": "1 h", "capacity_loss": "50%"}])
     tm = t0 + 450.0
     la, lb = (float(sp.capacity_loss) for sp in whole.specs)  # as parsed ("70%")
     mid = np.where((tm >= 900) & (tm < 2700), 1 - la, 1.0) * np.where((tm >= 1800) & (tm < 5400), 1 - lb, 1.0)
-    np.testing.assert_array_equal(whole.cooling_factor_over(t0, 900.0), mid)
+    np.testing.assert_allclose(whole.cooling_factor_over(t0, 900.0), mid, rtol=1e-12)
 
 
 def test_a_heat_wave_acts_on_a_tick_by_its_mean_strength_over_it():
@@ -533,9 +533,15 @@ def test_a_heat_wave_acts_on_a_tick_by_its_mean_strength_over_it():
         fine = [float(np.mean(FaultSchedule.heat_wave_strength(hw, a + u))) for a in t0]
         np.testing.assert_allclose(got, fine, atol=1e-6)
         assert 0 < got[1] < 1 and got[-1] == 0.0
-    # a heat wave filling whole ticks, no ramp: its full offset on them, none elsewhere, as before
+    # a heat wave filling whole ticks, no ramp: its full offset on them, none elsewhere, as before; with ramps filling
+    # whole ticks, the strength at the ticks' middles (the mean of a linear piece), to the integral's rounding
     whole = _schedule([{"kind": "heat_wave", "start": "30 min", "duration": "45 min", "offset": "8 K"}])
-    np.testing.assert_array_equal(whole.weather_over(t0, 900.0, 30.0, 20.0)[0] - 30.0, [0, 0, 8, 8, 8, 0, 0, 0])
+    np.testing.assert_allclose(whole.weather_over(t0, 900.0, 30.0, 20.0)[0] - 30.0, [0, 0, 8, 8, 8, 0, 0, 0],
+                               rtol=1e-12)
+    ramped = _schedule([{"kind": "heat_wave", "start": "30 min", "duration": "90 min", "ramp": "30 min",
+                         "offset": "8 K"}]).specs[0]
+    np.testing.assert_allclose(FaultSchedule.heat_wave_mean_strength(ramped, t0, 900.0),
+                               FaultSchedule.heat_wave_strength(ramped, t0 + 450.0), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("start,duration,shares", [("1025 min", "1 min", [1 / 15]),          # inside a tick
@@ -558,3 +564,22 @@ def test_a_cooling_failure_shorter_than_a_tick_or_starting_past_its_middle_is_no
                                rtol=1e-12)
     np.testing.assert_array_equal(ts["heat_capacity_w"][~sel], bs["heat_capacity_w"][~sel])
     assert f["ticks"] == len(shares)
+    assert f["tokens_lost"] > 0  # the capacity it took cost tokens (12.0 M for the 1-min one, measured 2026-12-05)
+
+
+def test_cooling_failure_times_read_the_ticks_the_fault_costs_read():
+    """cooling_failure_times takes the fault costs' tick mask (dcsim.power.grid.overlaps: any part of the tick at or
+    after the failure's start), one rule: a failure at 10 min with 15-min ticks acts on the tick 0-15 min (its
+    capacity the share it covers), and that tick's temperatures count in the peaks. Until 2026-12-05 it took the
+    ticks whose middle was at or after the start (chiller-trip at 15-min ticks: 4 costed ticks, tick 0 among them,
+    peaks from tick 1). A throttle on a tick that began before the failure counts from its start (0 s)."""
+    from dcsim.engine.flex import cooling_failure_times
+    from dcsim.power.grid import overlaps
+
+    t = np.arange(4) * 900.0
+    ts = {"t_s": t, "thermal_throttled": np.array([1, 1, 0, 0]), "thermal_shed": np.array([0, 0, 1, 0]),
+          "t_space_c": np.array([40.0, 30.0, 25.0, 24.0]), "t_loop_c": np.array([35.0, 28.0, 20.0, 19.0])}
+    after = overlaps(t, 900.0, 600.0, np.inf)
+    got = cooling_failure_times(ts, after, 600.0)
+    assert got == {"time_to_first_throttle_s": 0.0, "time_to_first_shed_s": 1200.0,
+                   "peak_space_c": 40.0, "peak_loop_c": 35.0}

@@ -35,21 +35,33 @@ def test_schedule_caps_and_notice():
         CurtailmentScheduleSpec(events=[{"start": "1 h", "duration": "2 h"}, {"start": "2 h", "duration": "1 h"}])
 
 
-def test_the_notice_is_read_over_whole_ticks_as_the_cap_is():
-    # 15-min ticks, a request at 1 h for 1 h at 50 %, announced 5 min before: the notice [55 min, 60 min) holds no
-    # tick's middle, so until 2026-12-05 (read at mid-tick) no tick was a notice while the cap took whole ticks
-    ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 300.0)]
+def test_the_notice_marks_the_ticks_starting_after_the_announcement():
+    """A controller acts on a notice only at a tick that starts at or after the utility announced it: notice_over is
+    start - notice <= t0 < start; the engine drops the ticks held to a request's cap (Exogenous.request). A notice
+    shorter than a tick announced inside the tick before the request gives no notice tick, what a controller on that
+    tick length can do (docs/grid.md). Until 2026-12-05 the notice was read at mid-tick, then for part of that day
+    over any overlap of the tick with the notice window (a tick marked from its start, before the announcement)."""
     t0 = np.arange(10) * 900.0
+    # 15-min ticks, a request at 1 h for 1 h at 50 %, announced 5 min before (at 55 min, inside the tick 45-60 min)
+    ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 300.0)]
     assert (cap_over(ev, t0, 900.0, 1.0) == [1, 1, 1, 1, .5, .5, .5, .5, 1, 1]).all()
+    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0] * 10
+    # announced 20 min before (at 40 min): the tick 45-60 min starts after it, the tick 30-45 min does not
+    ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 1200.0)]
     assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
-    # a notice starting inside a request's first tick: that tick is capped, a request's tick, not also a notice
+    # announced on a tick's start (45 min): that tick is the notice's
+    ev = [CurtailmentEvent(3600.0, 7200.0, 0.5, None, 900.0)]
+    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    # a notice inside a request's first tick: no tick starts in it
     ev = [CurtailmentEvent(3700.0, 7200.0, 0.5, None, 60.0)]
     assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0] * 10
-    assert cap_over(ev, t0, 900.0, 1.0)[4] == 0.5
-    # ... nor does a tick capped by one request become another's notice (the first ends at 0:50, the second is
-    # announced at 0:45): tick 3 is capped
+    # a tick capped by one request (the first ends at 0:50) inside another's notice (announced at 0:45): the
+    # announcement marks it, the caller drops it as a request's tick (the engine's ~Exogenous.request)
     ev = [CurtailmentEvent(1800.0, 3000.0, 0.5, None, 0.0), CurtailmentEvent(4500.0, 5400.0, 0.5, None, 1800.0)]
-    assert notice_over(ev, t0, 900.0).astype(int).tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    announced = notice_over(ev, t0, 900.0)
+    assert announced.astype(int).tolist() == [0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+    request = cap_over(ev, t0, 900.0, 1.0) < 1.0
+    assert (announced & ~request).astype(int).tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
     # a notice of zero length marks no tick
     assert not notice_over([CurtailmentEvent(3600.0, 7200.0, 0.5, None, 0.0)], t0, 900.0).any()
 

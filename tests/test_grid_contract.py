@@ -108,7 +108,6 @@ def test_the_battery_lift_is_derived_from_its_dispatch_and_the_contract():
     fx = Flex(m=None, dt=60.0, n_ticks=10, contract_w=400e3, events=[], price=None, carbon=None, batt=ev)
     # a request's cap of 300 kW: the battery lifts the budget by the cut (100 kW), not by its 150-kW discharge
     assert np.asarray(fx.battery_lift_w(np.array([300e3, 200e3, 400e3]))).tolist() == [100e3, 150e3, 0.0]
-    assert not hasattr(fx, "battery_ceiling_w")
     # a peak-shaving battery lifts it by its whole discharge limit (the rating limits the site: Facility)
     fx.batt = replace(ev, dispatch="peak_shave")
     assert np.asarray(fx.battery_lift_w(np.array([300e3, 400e3]))).tolist() == [150e3, 150e3]

@@ -526,6 +526,24 @@ def test_the_confirming_window_keeps_the_faults_in_force_at_its_tick():
         == inside["faults"]
 
 
+def test_the_confirming_window_holds_overlapping_cooling_faults_as_the_engine_reads_them():
+    """Two 50 % cooling failures within one 15-min tick (17:00-17:10 and 17:05-17:15): the engine takes the tick's
+    capacity at the time-mean of their product (0.5, 0.25, 0.5 by thirds: 1.25/3, FaultSchedule.cooling_factor_over);
+    the window holds them as one failure at that loss, 1 - 1.25/3 = 0.583. Until 2026-12-05 each was held at its own
+    mean loss (1/3 each), a product of means: 1 - (2/3)^2 = 0.556, less than the engine took."""
+    from dcsim.plan import faults_at
+
+    raw = small_scenario(duration="24 h", faults=[
+        {"kind": "cooling_failure", "start": "1020 min", "duration": "10 min", "capacity_loss": "50%"},
+        {"kind": "cooling_failure", "start": "1025 min", "duration": "10 min", "capacity_loss": "50%"}])
+    m = _models(raw, None)
+    held = faults_at(raw["faults"], m.scenario.faults, 17.125 * 3600, 600.0, tick_s=900.0)
+    assert [f["kind"] for f in held] == ["cooling_failure"] and held[0]["duration"] == 600.0
+    engine = float(m.faults.cooling_factor_over(np.array([17 * 3600.0]), 900.0)[0])
+    assert engine == pytest.approx(1.25 / 3, rel=1e-12)
+    assert held[0]["capacity_loss"] == pytest.approx(1 - engine, rel=1e-12)
+
+
 def test_the_confirming_window_keeps_a_curtailment_fault_overlapping_its_tick():
     """The engine holds a tick any part of which lies in a curtailment fault to its cap (dcsim.power.grid.overlaps), so
     the critical tick's window runs with it: reference.yaml at a 15-min tick with a 1-min 60 % fault at 17:05 has its

@@ -197,50 +197,56 @@ def die_groups(m, p) -> list[DieGroup]:
     return out
 
 
-def die_limit_errors(m, p, groups: list[DieGroup] | None = None) -> list[tuple[str, str]]:
+def _t_limit_field(m, i: int) -> str:
+    """The field that sets rack group ``i``'s die limit: ``racks[i].gpu_thermal.t_limit`` where the group sets it,
+    else ``facility.thermal.gpu.t_limit``."""
+    own = m.scenario.racks[i].gpu_thermal
+    return (f"racks[{i}].gpu_thermal.t_limit" if own is not None and own.t_limit is not None
+            else "facility.thermal.gpu.t_limit")
+
+
+def die_limit_errors(m, p, groups: list[DieGroup]) -> list[tuple[str, str]]:
     """(field, reason) of each rack group whose die limit is at or under the loop's setpoint ``p.setpoint_c`` (resolved
     params): its dies would be over their limit with the plant holding its setpoint and no GPU drawing power, so no
     level ever fits — the run would shed at its first engaged tick and could never restart. Until 2026-12-05 accepted.
-    ``racks[i].gpu_thermal.t_limit`` where the group sets it, else ``facility.thermal.gpu.t_limit``. ``groups``: the
-    run's :func:`die_groups` where already built (:func:`build_flex`), else built here (preflight)."""
+    ``groups``: the run's :func:`die_groups` (built once by preflight for this and :func:`die_limit_warnings`, and by
+    :func:`build_flex`)."""
     out = []
-    for i, g in enumerate(die_groups(m, p) if groups is None else groups):
+    for i, g in enumerate(groups):
         if g.t_limit_c <= p.setpoint_c:
-            own = m.scenario.racks[i].gpu_thermal
-            path = (f"racks[{i}].gpu_thermal.t_limit" if own is not None and own.t_limit is not None
-                    else "facility.thermal.gpu.t_limit")
-            out.append((path, f"{g.t_limit_c:g} degC is at or under the cooling loop's setpoint "
-                              f"({p.setpoint_c:g} degC): the dies of rack group {g.name!r} would be over their limit "
-                              "with the plant at its setpoint and the GPUs idle, so the thermal throttle could only "
-                              "shed; a die limit must lie above the coolant it sits in (H100 SXM: 87 degC [SMI])"))
+            out.append((_t_limit_field(m, i),
+                        f"{g.t_limit_c:g} degC is at or under the cooling loop's setpoint "
+                        f"({p.setpoint_c:g} degC): the dies of rack group {g.name!r} would be over their limit "
+                        "with the plant at its setpoint and the GPUs idle, so the thermal throttle could only "
+                        "shed; a die limit must lie above the coolant it sits in (H100 SXM: 87 degC [SMI])"))
     return out
 
 
-def die_limit_warnings(m, p, groups: list[DieGroup] | None = None) -> list[str]:
+def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[str]:
     """One warning per rack group whose dies pass their limit at full load in normal operation: the white space at the
-    steady state of the fleet's full-load IT heat with the plant at its setpoint (:func:`dcsim.thermal.dynamics.steady_state`,
-    T_s = setpoint + Q/UA) plus r_th x the group's highest per-GPU power (every replica at full batch, full clock,
-    rack limits applied). The throttle holds the die limit only on ticks the thermal masses are engaged (a trip, an
-    hour hotter than the plant: docs/thermal-dynamics.md); outside them the plant holds its setpoint and the run goes
-    at full clock, so such a group's ``thermal_die_c`` would read over its limit with nothing throttled. Until
-    2026-12-05 silent (a 48 degC B200 limit ran at 83.9 degC before the trip)."""
+    steady state of the fleet's full-load heat with the plant at its setpoint (:func:`dcsim.thermal.dynamics.steady_state`,
+    T_s = setpoint + Q/UA, Q the heat the plant rejects for the full-load IT power ``peak_it_w``: IT + PDU + UPS
+    losses, :meth:`dcsim.thermal.facility.Facility.heat_to_reject_w`, as the engine reads it) plus r_th x the group's
+    highest per-GPU power (every replica at full batch, full clock, rack limits applied). The throttle holds the die
+    limit only on ticks the thermal masses are engaged (a trip, an hour hotter than the plant:
+    docs/thermal-dynamics.md); outside them the plant holds its setpoint and the run goes at full clock, so such a
+    group's ``thermal_die_c`` would read over its limit with nothing throttled. Until 2026-12-05 silent (a 48 degC
+    B200 limit ran at 83.9 degC before the trip); for part of that day the heat was the IT power alone (0.4 K low on
+    the two-group trip: 87.8 for 88.2 degC)."""
     from dcsim.thermal.dynamics import steady_state
 
-    heat_w = float(np.max(m.curves.it_pq[-1]))  # every replica at full batch, full clock: the fleet's largest IT heat
+    heat_w = float(np.max(m.facility.heat_to_reject_w(peak_it_w)))
     t_space = steady_state(p, heat_w).t_space_c
     out = []
-    for i, g in enumerate(die_groups(m, p) if groups is None else groups):
+    for i, g in enumerate(groups):
         p_gpu = float(np.max(g.gpu_w_pq[-1]))
         t_die = t_space + g.r_th_k_per_w * p_gpu
         if t_die > g.t_limit_c:
-            own = m.scenario.racks[i].gpu_thermal
-            path = (f"racks[{i}].gpu_thermal.t_limit" if own is not None and own.t_limit is not None
-                    else "facility.thermal.gpu.t_limit")
-            out.append(f"{path}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} degC at full load in "
-                       f"normal operation ({t_space:.1f} degC white space with the plant at its setpoint, + "
-                       f"{g.r_th_k_per_w:g} K/W x {p_gpu:.0f} W), over their {g.t_limit_c:g} degC limit: dcsim "
-                       "throttles for the die only while the thermal masses are engaged (a cooling failure, an hour "
-                       "hotter than the plant), so outside those the run goes at full clock over the limit; check "
+            out.append(f"{_t_limit_field(m, i)}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} degC "
+                       f"at full load in normal operation ({t_space:.1f} degC white space with the plant at its "
+                       f"setpoint, + {g.r_th_k_per_w:g} K/W x {p_gpu:.0f} W), over their {g.t_limit_c:g} degC limit: "
+                       "dcsim throttles for the die only while the thermal masses are engaged (a cooling failure, an "
+                       "hour hotter than the plant), so outside those the run goes at full clock over the limit; check "
                        "t_limit and r_th (H100 SXM: 87 degC [SMI])")
     return out
 
@@ -432,7 +438,9 @@ class FlexChunk:
         self.event = (ex.interconnect_w < fx.contract_w * (1 - 1e-12)).tolist()
         # the ticks held to a utility request's cap (the grid's `curtailment` column: the report's enforced hours)
         self.request = ex.request  # (loop.exogenous, which capped them)
-        self.notice = notice_over(fx.events, ex.t_s, fx.dt).tolist() if fx.events else [False] * n
+        # announced before the tick starts and not a request's tick (power.grid.notice_over: causal)
+        self.notice = ((notice_over(fx.events, ex.t_s, fx.dt) & ~np.asarray(ex.request, dtype=bool)).tolist()
+                       if fx.events else [False] * n)
         self.tgt_top = ex_tgt.fit_top.tolist()
         self.price = fx.price[i0:i0 + n].tolist() if fx.price is not None else [0.0] * n
         self.avail = ex.availability  # shed ticks set to 0 (IT off)
@@ -1014,19 +1022,22 @@ def inlet_allowable_warning(th: dict, duration_s: float, at, fmt_duration) -> st
             f"{end:.1f} degC at the end; " + tail + "docs/thermal-dynamics.md)")
 
 
-def cooling_failure_times(ts: dict, dt: float, start_s: float) -> dict:
+def cooling_failure_times(ts: dict, after, start_s: float) -> dict:
     """For a cooling failure starting at ``start_s``: seconds from its start to the start of the
     first thermally throttled tick and of the first shed tick (each limit is found at the end of
-    the tick before and acts from the next), ``None`` if none; and the peak white-space and loop
-    temperatures from then on. Empty without thermal dynamics."""
+    the tick before and acts from the next; 0 where that tick began before the failure), ``None`` if none; and the
+    peak white-space and loop temperatures from then on. ``after``: the ticks from the failure on, any part of which
+    lies at or after its start (:func:`dcsim.power.grid.overlaps`, the mask :func:`dcsim.engine.run.fault_costs`
+    reads; until 2026-12-05 this took the ticks whose middle was at or after it, one tick fewer where the failure
+    starts in a tick's first half: chiller-trip at 15-min ticks). Empty without thermal dynamics."""
     if "thermal_throttled" not in ts:
         return {}
     t = np.asarray(ts["t_s"], dtype=float)
-    after = t + 0.5 * dt >= start_s
+    after = np.asarray(after, dtype=bool)
 
     def first(col, shift):
         idx = np.flatnonzero(after & (np.asarray(ts[col]) > 0))
-        return float(t[idx[0]] + shift - start_s) if idx.size else None
+        return max(float(t[idx[0]] + shift - start_s), 0.0) if idx.size else None
 
     return {"time_to_first_throttle_s": first("thermal_throttled", 0.0),
             "time_to_first_shed_s": first("thermal_shed", 0.0),

@@ -171,9 +171,27 @@ def _count(x: float) -> str:
     return f"{x:,.0f}" if x < 1e9 else f"{x:.3g}"
 
 
-def flex_errors(m: Models) -> list[tuple[str, str]]:
-    """Inputs of the issue-18 models that cannot run (docs/grid.md, docs/thermal-dynamics.md)."""
+def thermal_dies(m: Models):
+    """(resolved thermal params, :func:`dcsim.engine.flex.die_groups`) of a run whose thermal dynamics can run
+    (``facility.thermal`` with a cooling plant model), else ``None``: built once by :func:`preflight` for the die
+    limit's refusal (:func:`flex_errors`) and warning (:func:`physics_checks`)."""
     sc = m.scenario
+    if sc.facility.thermal is None or sc.facility.cooling.kind in ("fixed_pue", "pue_curve"):
+        return None
+    from dcsim.engine.flex import die_groups, thermal_params_of
+    p = thermal_params_of(m)
+    return p, die_groups(m, p)
+
+
+_UNSET = object()
+
+
+def flex_errors(m: Models, dies=_UNSET) -> list[tuple[str, str]]:
+    """Inputs of the issue-18 models that cannot run (docs/grid.md, docs/thermal-dynamics.md). ``dies``: the run's
+    :func:`thermal_dies` where already built (preflight), else built here."""
+    sc = m.scenario
+    if dies is _UNSET:
+        dies = thermal_dies(m)
     errs = []
     if sc.fidelity != "fluid":
         for path, on in (("facility.storage", sc.facility.storage is not None),
@@ -185,9 +203,9 @@ def flex_errors(m: Models) -> list[tuple[str, str]]:
     if sc.facility.thermal is not None and sc.facility.cooling.kind in ("fixed_pue", "pue_curve"):
         errs.append(("facility.thermal", f"needs a cooling plant model (cooling.kind {sc.facility.cooling.kind!r} "
                                          "has no capacity or loop temperature)"))
-    elif sc.facility.thermal is not None:
-        from dcsim.engine.flex import die_limit_errors, thermal_params_of
-        errs += die_limit_errors(m, thermal_params_of(m))
+    elif dies is not None:
+        from dcsim.engine.flex import die_limit_errors
+        errs += die_limit_errors(m, *dies)
     if sc.grid is not None and (sc.grid.price is not None or sc.grid.carbon is not None):
         from dcsim.engine.flex import price_carbon_per_tick
         try:
@@ -322,10 +340,11 @@ def weather_record_warnings(m: Models) -> list[str]:
             f"Death Valley 1913, WMO); the plant's ceilings follow that air. A degF value read as degC? {hint}"]
 
 
-def physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
-    """Cross-field physics over the built models: (errors as (field, reason), warnings)."""
+def physics_checks(m: Models, dies=_UNSET) -> tuple[list[tuple[str, str]], list[str]]:
+    """Cross-field physics over the built models: (errors as (field, reason), warnings). ``dies``: the run's
+    :func:`thermal_dies` where already built (preflight), else built here."""
     with np.errstate(all="ignore"):  # absurd inputs overflow on purpose here; the checks say so
-        return _physics_checks(m)
+        return _physics_checks(m, thermal_dies(m) if dies is _UNSET else dies)
 
 
 #: A liquid plant's default staging unit where its trim is no smaller: the design air-side share of its capacity
@@ -346,7 +365,7 @@ _STAGING_WHOLE = {
 _TRIM_UNIT = "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)"
 
 
-def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
+def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
     sc = m.scenario
     fq = format_quantity
     errs: list[tuple[str, str]] = []
@@ -444,10 +463,9 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
         if idle_it > best_tr:
             tr_refused = True
             errs.append(("facility.power_chain.transformer_rating",
-                         f"the transformer rating {fq(tr_w, 'power')} carries at most {fq(best_tr, 'power')} of IT "
-                         f"(its load is the whole site: IT, cooling, losses and fixed loads), below the idle fleet's "
-                         f"{fq(idle_it, 'power')} ({_times(idle_it, best_tr)} it): no GPU could serve a token"))
-        elif best_tr < best_contract and peak_it > best_tr:
+                         f"{rated}, below the idle fleet's {fq(idle_it, 'power')} ({_times(idle_it, best_tr)} it): "
+                         "no GPU could serve a token"))
+        elif peak_it > best_tr:  # (best_tr < best_contract: the rating is below the contract)
             warns.append(f"facility.power_chain.transformer_rating: {rated}, less than the interconnect allows "
                          f"({fq(best_contract, 'power')}) and the fleet's full load ({fq(peak_it, 'power')}): delivered "
                          "power binds at the transformer before the interconnect")
@@ -630,9 +648,9 @@ def _physics_checks(m: Models) -> tuple[list[tuple[str, str]], list[str]]:
                      f"power ({fq(peak_it, 'power')}); a power chain and plant sized for the interconnect make losses "
                      f"and PUE those of an almost empty facility (PUE at full load {top_fac / peak_it:.3g}) — check "
                      "the units")
-    if sc.facility.thermal is not None and sc.facility.cooling.kind not in ("fixed_pue", "pue_curve"):
-        from dcsim.engine.flex import die_limit_warnings, thermal_params_of
-        warns += die_limit_warnings(m, thermal_params_of(m))
+    if dies is not None:
+        from dcsim.engine.flex import die_limit_warnings
+        warns += die_limit_warnings(m, *dies, peak_it)
     return errs, warns
 
 
@@ -884,8 +902,9 @@ def preflight(sc: Scenario, *, label: str | None = None) -> Preflight:
     errs = _request_errors(sc, est)
     if errs:
         raise ScenarioError(label, errs)
-    errs, warns = physics_checks(m)
-    errs += flex_errors(m)
+    dies = thermal_dies(m)
+    errs, warns = physics_checks(m, dies)
+    errs += flex_errors(m, dies)
     e2, w2 = coverage_checks(m)
     errs += e2
     warns += w2

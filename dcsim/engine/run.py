@@ -181,7 +181,7 @@ def fault_costs(result: Result, baseline_result: Result, schedule: FaultSchedule
             "baseline_binding_s": _binding_seconds(bs["binding"][sel], dt),
         })
         if w["kind"] == "cooling_failure":  # with facility.thermal: time to throttle / shed (issue 18.4)
-            row.update(cooling_failure_times(ts, dt, w["start_s"]))
+            row.update(cooling_failure_times(ts, after, w["start_s"]))
         out.append(row)
     return out
 

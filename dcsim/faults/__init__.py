@@ -209,18 +209,7 @@ def cooling_factor_mean(fails, t0_s, dt_s: float) -> np.ndarray:
         val = np.where(_active(mids, a, b), val * f, val)
     deficit = np.concatenate([[0.0], np.cumsum((1.0 - val) * np.diff(edges))])  # ∫ (1 − product) up to each edge
     lost = np.interp(t0 + dt, edges, deficit) - np.interp(t0, edges, deficit)    # constant outside the edges
-    # a tick no edge falls inside holds one product throughout: that product itself, as read at an instant (the
-    # integral's rounding aside, so faults filling whole ticks give the figures they gave at mid-tick)
-    tm = t0 + 0.5 * dt
-    at_mid = np.ones(t0.shape)
-    for a, b, f in fails:
-        at_mid = np.where(_active(tm, a, b), at_mid * f, at_mid)
-    return np.where(_edge_inside(edges, t0, dt), 1.0 - lost / dt, at_mid)
-
-
-def _edge_inside(edges: np.ndarray, t0: np.ndarray, dt: float) -> np.ndarray:
-    """True where one of the sorted ``edges`` lies strictly inside the interval (t0, t0 + dt)."""
-    return np.searchsorted(edges, t0 + dt, side="left") > np.searchsorted(edges, t0, side="right")
+    return 1.0 - lost / dt
 
 
 @dataclass
@@ -326,12 +315,8 @@ class FaultSchedule:
         r = float(s.ramp)
         if r <= 0:
             return covered_fraction(t0, dt, a, b)
-        mid = 0.5 * (a + b)
-        knots = np.array([a, min(a + r, mid), max(b - r, mid), b])
+        knots = np.array([a, a + r, b - r, b])  # the scenario refuses 2 x ramp > duration (a triangle at most)
         vals = np.clip(np.minimum((knots - a) / r, (b - knots) / r), 0.0, 1.0)
-        # a tick no knot falls inside holds one linear piece: its mean is the strength at its middle, read there (the
-        # integral's rounding aside, so ticks inside a ramp or the plateau give the figures they gave at mid-tick)
-        at_mid = FaultSchedule.heat_wave_strength(s, t0 + 0.5 * dt)
 
         def integral_to(t):  # ∫ strength from -inf to t: each linear piece by the trapezoid rule (exact)
             out = np.zeros(np.shape(t))
@@ -342,7 +327,7 @@ class FaultSchedule:
                 out = out + (u - k0) * (v0 + (v0 + (v1 - v0) * (u - k0) / (k1 - k0))) / 2.0
             return out
 
-        return np.where(_edge_inside(np.unique(knots), t0, dt), (integral_to(t0 + dt) - integral_to(t0)) / dt, at_mid)
+        return (integral_to(t0 + dt) - integral_to(t0)) / dt
 
     def _curtail_factor(self, s: CurtailmentSpec) -> float:
         if s.fraction is not None:

@@ -6,8 +6,9 @@ day) places them on the calendar for month/hour windows and hourly series.
 
 Wiring (phase 2): build the event list and the price/carbon arrays once per run
 (:func:`curtailment_events`, :func:`series_at`); per chunk of ticks take
-:func:`cap_over` (the meter cap over each whole tick, vectorized), :func:`notice_over` (a request has been
-announced in some part of the tick and none is in force: storage pre-charges, deferrable work is held) and the
+:func:`cap_over` (the meter cap over each whole tick, vectorized), :func:`notice_over` (the tick starts after a request
+was announced and before it starts; the engine drops the ticks held to a request's cap: storage pre-charges,
+deferrable work is held) and the
 price/carbon of each tick.
 """
 
@@ -119,12 +120,13 @@ def curtailment_events(spec, horizon_s: float, start: datetime | None = None, se
 
 def overlaps(t0_s, dt_s: float, start_s: float, end_s: float):
     """True where the interval [t0, t0 + dt) overlaps [start, end) (half-open: it begins before the end and ends
-    after the start; touching at an end point is no overlap). The one rule for "a tick any part of which lies in a
-    curtailment": :func:`cap_over` (the engine's cap), :func:`notice_over` (a request's notice), the fault costs'
+    after the start; touching at an end point is no overlap; an empty window, end ≤ start, overlaps nothing, as
+    :func:`dcsim.faults.covered_fraction` gives it no share). The one rule for "a tick any part of which lies in a
+    curtailment": :func:`cap_over` (the engine's cap), the fault costs'
     window (:func:`dcsim.engine.run.fault_costs`) and ``dcsim plan``'s steady window at a tick
     (:func:`dcsim.plan.faults_at`) all read it."""
     t0 = np.asarray(t0_s, dtype=float)
-    return (t0 < end_s) & (t0 + float(dt_s) > start_s)
+    return (t0 < end_s) & (t0 + float(dt_s) > start_s) & (end_s > start_s)
 
 
 def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: float):
@@ -146,21 +148,22 @@ def cap_over(events: list[CurtailmentEvent], t0_s, dt_s: float, contract_w: floa
 
 
 def notice_over(events: list[CurtailmentEvent], t0_s, dt_s: float):
-    """True where the interval [t0, t0 + dt) overlaps a request's notice window [start − notice, start) and no request
-    is in force in any part of it (:func:`overlaps`, the rule :func:`cap_over` reads): the ticks on which the battery
-    pre-charges and deferrable work is held, announced and not yet capped. A tick holding the start of a request is
-    capped throughout (:func:`cap_over`), so it is a request's tick, never a notice's.
+    """True where a tick starting at ``t0`` starts inside a request's notice window: start − notice ≤ t0 < start
+    (``dt_s``, the tick's length, is not read: kept for the callers' signature). A controller acts on a notice only at
+    a tick that begins at or after the utility announced it, so this is the announcement condition alone; the caller
+    drops the ticks held to a request's cap (:func:`cap_over`; the engine's ``Exogenous.request``), which are a
+    request's ticks, never a notice's: what is left are the ticks on which the battery pre-charges and deferrable work
+    is held. A notice shorter than a tick announced inside the tick before the request therefore gives no notice tick:
+    no controller on that tick length could act on it before the request's tick (docs/grid.md).
 
-    Until 2026-12-05 the notice was read at mid-tick while the cap took whole ticks: with 15-min ticks a 5-min notice
-    before a request at 1 h ([55 min, 60 min)) held no tick's middle, so the battery never pre-charged and deferrable
-    work was never held, and a notice starting in a request's first tick marked a capped tick as a notice too."""
+    Until 2026-12-05 the notice was read at mid-tick (a 5-min notice with 15-min ticks held no tick's middle), then,
+    for part of that day, over any overlap of the tick with the notice window: the battery charged and deferrable work
+    was held from the tick's start, up to a tick before the utility announced the request."""
     t0 = np.asarray(t0_s, dtype=float)
     m = np.zeros(t0.shape, dtype=bool)
-    in_request = np.zeros(t0.shape, dtype=bool)
     for ev in events:
-        m |= overlaps(t0, dt_s, ev.start_s - ev.notice_s, ev.start_s)
-        in_request |= overlaps(t0, dt_s, ev.start_s, ev.end_s)
-    return m & ~in_request
+        m |= (t0 >= ev.start_s - ev.notice_s) & (t0 < ev.start_s)
+    return m
 
 
 def curtailment_summary(events: list[CurtailmentEvent], horizon_s: float) -> dict:
