@@ -6,7 +6,7 @@ the budget capped below full clock the binding label reads power (or cooling), n
 (``critical=``). For a memory-bound pool whose full-load rate barely moves with the clock, the clock the budget set
 costs nothing: mixed-fleet's reasoning pool, at 07:14-07:20 of the hot day, serves its whole demand (73.9-75.2 ktok/s,
 nothing held, fluid) at clock 0.84-0.89, 98.2 % of its compute ceiling at *any* clock, with the shared budget able to
-buy it more than its compute (P above C). Until 2026-12-05 those ticks read power; a higher clock serves 0.01 % more,
+buy it more than its compute (P above C). Until 2026-12-05 those ticks read power; a higher clock serves at most 0.02 % more,
 and the work its replicas hold waits on compute, as request fidelity's lane, run at full clock there, labels it.
 ``dcsim.serving.slo_estimate.clock_holds_rate`` decides it: the clock's full-load rate under ``RHO_MAX`` of full
 clock's.

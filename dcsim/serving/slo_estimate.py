@@ -587,7 +587,7 @@ def clock_holds_rate(full_load_tok_s, full_load_top_tok_s) -> np.ndarray:
 
     DESIGN.md: a limit binds when the work asked for is not served at the rate asked *because of that limit*. A
     capped tick whose clock costs its replicas less than that margin (a memory-bound pool: mixed-fleet's reasoning
-    pool serves within 0.01 % of its full-clock rate at clock 0.845) serves what full clock would: the work it holds
+    pool's full-load rate is within 0.02 % of its full-clock one at clock 0.844) serves what full clock would: the work it holds
     waits on its rate ceiling, compute, not on the budget that set the clock. The binding label
     (``dcsim.tpf.binding_simulated(capped=)``) reads a capped tick as power's or cooling's only where this holds.
     Until 2026-12-05 every tick capped below full clock did: mixed-fleet's reasoning pool served its whole demand at
