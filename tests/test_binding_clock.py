@@ -77,3 +77,19 @@ def test_a_memory_bound_pool_meeting_its_demand_at_a_capped_clock_is_not_power_b
         f, t = _full_load(m, p, ts[f"pool{p}_controller_clock"])
         pw = (ts[f"pool{p}_binding"] == P) & (ts[f"pool{p}_power_tok_s"] >= ts[f"pool{p}_compute_tok_s"])
         assert np.all(f[pw] < RHO_MAX * t[pw])
+
+
+def test_the_fidelities_agree_on_the_memory_bound_pool_at_its_ceiling():
+    """The same window at request fidelity (06:00, 80 min): its reasoning pool, preempting and serving 4-6 % less,
+    holds work at its door from 07:14 and runs its lane at full clock on most ticks (compute); on 07:17 the split ran
+    it at clock 0.856, 37 k tokens held, which read power until 2026-12-05 though that clock costs it 0.02 % of its
+    rate. Both fidelities read compute on each of 07:14-07:19 now (before: fluid power on all six, request compute on
+    five)."""
+    ov = {"start": "2026-07-15T06:00", "duration": "80 min", "expect": {}}
+    req = dcsim.run(MIXED, overrides={**ov, "fidelity": "request"}).timeseries
+    flu = dcsim.run(MIXED, overrides={**ov, "serving.slo_estimate": False}).timeseries
+    minute = np.rint(req["t_s"] / 60.0).astype(int)
+    win = (minute >= 74) & (minute <= 79)
+    assert np.any(req["pool1_controller_clock"][win] < 0.9) and np.all(req["pool1_held_tokens"][win] > 0)
+    assert np.all(req["pool1_binding"][win] == C)
+    assert np.all(flu["pool1_binding"][win] == C)
