@@ -375,7 +375,10 @@ def binding_simulated(held_tok, shed_tok, scale_tok, compute, power, cooling, *,
     be what held the work back: the lower of P and Q is (ties resolve power). With several pools a
     pool's P can equal its C (the shared budget *could* buy all its compute, taken from the other
     pools) while the split ran it at the clock that just meets its work, where replicas queue at
-    request fidelity (docs/report.md, binding).
+    request fidelity (docs/report.md, binding). The engine passes as ``capped`` only the ticks whose clock costs
+    throughput (``dcsim.serving.slo_estimate.clock_holds_rate``: the full-load rate at that clock under ``RHO_MAX`` of
+    full clock's); a capped clock that costs less serves what full clock would, and its tick reads the lowest ceiling
+    (compute where P reaches C; until 2026-12-05 power: mixed-fleet's memory-bound reasoning pool at 07:14-07:20).
     ``critical`` (optional bools): ticks on which the controller ran the supply capped at exactly its throughput —
     the clock whose full-load rate is the whole work, the replicas critically loaded. Work waits there past the
     tick whatever the record says: request fidelity counts it held, and fluid fidelity, whose record moves the

@@ -23,7 +23,7 @@ import numpy as np
 from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
-from dcsim.serving.slo_estimate import critically_loaded, full_load_tok_s
+from dcsim.serving.slo_estimate import clock_holds_rate, critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_simulated, facility_binding
 
 __all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
@@ -483,12 +483,18 @@ class PoolTicker:
                                       ec=ec if ec.throttles else None)
             if "clock" in cols:  # request fidelity: the clock the pool's replicas ran at
                 op["clock"] = cols["clock"][:, p]
-            # what held its served rate down; capped below full clock by its share of the budget, not compute; run
-            # there at exactly its full-load rate (critically loaded), its replicas hold work past the tick
+            # what held its served rate down; capped below full clock by its share of the budget, not compute, where
+            # that clock costs throughput (clock_holds_rate: a clock whose full-load rate is within RHO_MAX of full
+            # clock's, a memory-bound pool's, serves what full clock would, and the work it holds is the lowest
+            # ceiling's, compute where the budget could buy it; until 2026-12-05 power); run there at exactly its
+            # full-load rate (critically loaded), its replicas hold work past the tick
             below = (pmode[:, p] == 1) & (op["clock"] < m.clocks[-1] * (1 - 1e-9))
-            full = A[:, p] * full_load_tok_s([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
+            pgroups = [m.groups[g] for g in pool.groups]
+            full = A[:, p] * full_load_tok_s(pgroups, m.clocks, op["clock"])
+            full_top = A[:, p] * full_load_tok_s(pgroups, m.clocks, np.full(n, m.clocks[-1]))
             bind[:, p] = binding_simulated(cols["held"][:, p], cols["shed"][:, p], cols["arrived"][:, p],
-                                           comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only, capped=below,
+                                           comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only,
+                                           capped=below & clock_holds_rate(full, full_top),
                                            critical=critically_loaded(below, cols["served"][:, p], full))
             cap = mean_cap_w([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
             eff = np.minimum(op["clock"], op.get("effective_clock", op["clock"]))

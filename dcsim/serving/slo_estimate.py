@@ -52,7 +52,7 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "estimate_for_run", "simulate_point", "fifo_wait_s", "fifo_wait_slices_s", "door_release_wait_s",
            "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "CRITICAL_TTFT_P99_BAND_PCT", "tail_caveat",
-           "critically_loaded", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
+           "critically_loaded", "clock_holds_rate", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
            "P99_TAIL_SHARE", "ttft_gap_is_minor"]
 
@@ -578,6 +578,23 @@ def critically_loaded(capped, served_tok_s, full_load_tok_s) -> np.ndarray:
     ticks as holding work (``dcsim.tpf.binding_simulated(critical=)``)."""
     served = np.asarray(served_tok_s, float)
     return np.asarray(capped, bool) & (served > 0) & (served >= RHO_MAX * np.asarray(full_load_tok_s, float))
+
+
+def clock_holds_rate(full_load_tok_s, full_load_top_tok_s) -> np.ndarray:
+    """Ticks on which a clock below the top held the supply's rate down (bools): the replicas' full-load rate at the
+    tick's clock (``full_load_tok_s``, :func:`full_load_tok_s`) is under :data:`RHO_MAX` of theirs at full clock
+    (``full_load_top_tok_s``), so a higher clock would serve more than the scatter the critically-loaded test allows.
+
+    DESIGN.md: a limit binds when the work asked for is not served at the rate asked *because of that limit*. A
+    capped tick whose clock costs its replicas less than that margin (a memory-bound pool: mixed-fleet's reasoning
+    pool's full-load rate is within 0.02 % of its full-clock one at clock 0.844) serves what full clock would: the work it holds
+    waits on its rate ceiling, compute, not on the budget that set the clock. The binding label
+    (``dcsim.tpf.binding_simulated(capped=)``) reads a capped tick as power's or cooling's only where this holds.
+    Until 2026-12-05 every tick capped below full clock did: mixed-fleet's reasoning pool served its whole demand at
+    07:14-07:20 (fluid, 73.9-75.2 ktok/s, nothing held, 98.2 % of its compute ceiling at any clock) and read power,
+    where request fidelity's lane, run at full clock, held work and read compute (tokens/s arrays)."""
+    full = np.asarray(full_load_tok_s, float)
+    return full < RHO_MAX * np.asarray(full_load_top_tok_s, float)
 
 
 def slowed_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, shed_tok: float,

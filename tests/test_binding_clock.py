@@ -1,0 +1,95 @@
+"""A capped clock holds the served rate down only where a higher clock would serve more.
+
+DESIGN.md: a limit binds when the work asked for is not served at the rate asked *because of that limit*. On a tick
+the budget capped below full clock the binding label reads power (or cooling), never compute
+(``dcsim.tpf.binding_simulated(capped=)``), and a tick run critically loaded there holds work past the tick
+(``critical=``). For a memory-bound pool whose full-load rate barely moves with the clock, the clock the budget set
+costs nothing: mixed-fleet's reasoning pool, at 07:14-07:20 of the hot day, serves its whole demand (73.9-75.2 ktok/s,
+nothing held, fluid) at clock 0.84-0.89, 98.2 % of its compute ceiling at *any* clock, with the shared budget able to
+buy it more than its compute (P above C). Until 2026-12-05 those ticks read power; a higher clock serves at most 0.02 % more,
+and the work its replicas hold waits on compute, as request fidelity's lane, run at full clock there, labels it.
+``dcsim.serving.slo_estimate.clock_holds_rate`` decides it: the clock's full-load rate under ``RHO_MAX`` of full
+clock's.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+import dcsim
+from dcsim.engine.build import build_models
+from dcsim.serving.slo_estimate import RHO_MAX, clock_holds_rate, full_load_tok_s
+from dcsim.tpf import binding_simulated
+
+MIXED = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+D, C, P = 0, 1, 2
+
+
+def test_the_rule():
+    """Two capped ticks, each critically loaded (nothing held in the record) with P above C: a clock costing 0.01 %
+    of the full-clock rate is not what holds the work (compute, the lowest ceiling), one costing 30 % is (power). A
+    capped tick whose P is under C reads power either way (the argmin: more power would buy more)."""
+    full = np.array([75_257.0, 52_000.0, 75_000.0])
+    top = np.array([75_265.0, 75_265.0, 75_265.0])
+    holds = clock_holds_rate(full, top)
+    assert holds.tolist() == [False, True, False]
+    assert not clock_holds_rate(RHO_MAX * 100.0, 100.0) and clock_holds_rate(RHO_MAX * 100.0 - 1e-6, 100.0)
+    code = binding_simulated(held_tok=[0.0, 0.0, 0.0], shed_tok=[0.0] * 3, scale_tok=[4e6] * 3,
+                             compute=top, power=[76_295.0, 76_295.0, 75_100.0], cooling=[1e9] * 3,
+                             capped=np.ones(3, bool) & holds, critical=[True, True, True])
+    assert code.tolist() == [C, P, P]
+
+
+def _full_load(m, pool: int, clock):
+    groups = [m.groups[g] for g in m.pools[pool].groups]
+    return full_load_tok_s(groups, m.clocks, clock), full_load_tok_s(groups, m.clocks, np.full(np.shape(clock),
+                                                                                                     m.clocks[-1]))
+
+
+def test_a_memory_bound_pool_meeting_its_demand_at_a_capped_clock_is_not_power_bound():
+    """mixed-fleet from 06:00 (fluid): at 07:14-07:20 the reasoning pool is capped below full clock, serves all its
+    work (nothing held or shed) at >= RHO_MAX of its full-load rate, which is within 0.02 % of that at full clock, and
+    the budget could buy it all its compute (P >= C): compute, not power (the facility's label, the pool furthest
+    short, with it). From 07:21 its work exceeds its compute ceiling and P falls under C: power, as before (by a hair).
+    Every pool tick still read power below full clock with P >= C is one whose clock costs throughput."""
+    res = dcsim.run(MIXED, overrides={"start": "2026-07-15T06:00", "duration": "90 min", "expect": {},
+                                      "serving.slo_estimate": False})
+    ts = res.timeseries
+    m = build_models(res.scenario)
+    minute = np.rint(ts["t_s"] / 60.0).astype(int)
+    win = (minute >= 74) & (minute <= 80)  # 07:14-07:20
+    clock = ts["pool1_controller_clock"]
+    full, top = _full_load(m, 1, clock)
+    # the case
+    assert np.all(clock[win] < 0.9) and np.all(ts["pool1_mode"][win] == 1)
+    assert np.all(ts["pool1_held_tokens"][win] == 0) and np.all(ts["pool1_shed_tokens"][win] == 0)
+    np.testing.assert_allclose(ts["pool1_achieved_tok_s"][win], ts["pool1_demand_tok_s"][win], rtol=1e-9)
+    assert np.all(ts["pool1_achieved_tok_s"][win] >= RHO_MAX * full[win])  # critically loaded
+    assert np.all(full[win] >= 0.9998 * top[win])  # the clock costs under 0.02 % of the rate
+    assert np.all(ts["pool1_power_tok_s"][win] >= ts["pool1_compute_tok_s"][win])
+    # the label: compute (until 2026-12-05 power), for the pool and the facility
+    assert np.all(ts["pool1_binding"][win] == C)
+    assert np.all(ts["binding"][win] == C)
+    after = (minute >= 81) & (minute <= 89)
+    assert np.all(ts["pool1_binding"][after] == P) and np.all(ts["pool1_held_tokens"][after] > 0)
+    assert np.all(ts["pool1_power_tok_s"][after] < ts["pool1_compute_tok_s"][after])
+    for p in (0, 1):
+        f, t = _full_load(m, p, ts[f"pool{p}_controller_clock"])
+        pw = (ts[f"pool{p}_binding"] == P) & (ts[f"pool{p}_power_tok_s"] >= ts[f"pool{p}_compute_tok_s"])
+        assert np.all(f[pw] < RHO_MAX * t[pw])
+
+
+def test_the_fidelities_agree_on_the_memory_bound_pool_at_its_ceiling():
+    """The same window at request fidelity (06:00, 80 min): its reasoning pool, preempting and serving 4-6 % less,
+    holds work at its door from 07:14 and runs its lane at full clock on most ticks (compute); on 07:17 the split ran
+    it at clock 0.856, 37 k tokens held, which read power until 2026-12-05 though that clock costs it 0.02 % of its
+    rate. Both fidelities read compute on each of 07:14-07:19 now (before: fluid power on all six, request compute on
+    five)."""
+    ov = {"start": "2026-07-15T06:00", "duration": "80 min", "expect": {}}
+    req = dcsim.run(MIXED, overrides={**ov, "fidelity": "request"}).timeseries
+    flu = dcsim.run(MIXED, overrides={**ov, "serving.slo_estimate": False}).timeseries
+    minute = np.rint(req["t_s"] / 60.0).astype(int)
+    win = (minute >= 74) & (minute <= 79)
+    assert np.any(req["pool1_controller_clock"][win] < 0.9) and np.all(req["pool1_held_tokens"][win] > 0)
+    assert np.all(req["pool1_binding"][win] == C)
+    assert np.all(flu["pool1_binding"][win] == C)
