@@ -433,22 +433,23 @@ def firm_binding_masks(m: Models, ts: dict, ties: list[tuple] | None = None) -> 
 FEWER_GPUS_SCALE = 0.9
 
 
-def fewer_gpus_at_peak(m: Models, mom: dict) -> dict:
+def fewer_gpus_at_peak(m: Models, mom: dict, achieved_all_tok_s: float) -> dict:
     """report.json's ``tpf.fewer_gpus``: the closed form (:func:`dcsim.engine.steady.ceilings_at`) at the run's
     peak-demand moment with :data:`FEWER_GPUS_SCALE` of the GPUs: ``gpus``, ``achieved_tok_s`` (min(D, C, P, Q) with
-    them), ``achieved_tok_s_all`` (with the whole fleet, the ``tpf`` block's ``achieved_tok_s``) and ``change``
-    (the relative change, None when the whole fleet achieves nothing). Under a binding power cap ``change`` > 0 says
+    them) and ``change`` against ``achieved_all_tok_s``, the whole fleet's at that moment (the ``tpf`` block's
+    ``achieved_tok_s``, passed in: until 2026-12-05 recomputed here and written again as ``achieved_tok_s_all``,
+    byte-identical; None when the whole fleet achieves nothing). Under a binding power cap ``change`` > 0 says
     fewer GPUs would serve more, the planner note's figure (campus-interconnect's "+0.9 %", which the note alone
     stated and no ``expect:`` check could bound until 2026-12-05)."""
     i = int(np.argmax(mom["demand_tok_s"]))
     args = (mom["demand_tok_s"][i], mom["t_db_c"][i], mom["t_wb_c"][i])
-    a1 = float(ceilings_at(m, *args)["achieved_tok_s"])
+    a1 = float(achieved_all_tok_s)
     a09 = float(ceilings_at(m, *args, gpu_scale=FEWER_GPUS_SCALE)["achieved_tok_s"])
     return {"gpu_scale": FEWER_GPUS_SCALE, "gpus": round(FEWER_GPUS_SCALE * m.gpus), "achieved_tok_s": a09,
-            "achieved_tok_s_all": a1, "change": a09 / a1 - 1.0 if a1 > 0 else None}
+            "change": a09 / a1 - 1.0 if a1 > 0 else None}
 
 
-def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict | None = None) -> list[str]:
+def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict) -> list[str]:
     """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
 
     * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
@@ -464,7 +465,8 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict | None = None) -> li
     their constraint (:func:`firm_binding_masks`).
 
     ``mom``: the scenario's moments (:func:`dcsim.engine.steady.scenario_moments`); ``tpf``: the report's
-    :func:`tpf_block` when at hand (its ``hottest`` moment is the closed form at the run's hottest tick).
+    :func:`tpf_block` with its ``fewer_gpus`` (:func:`fewer_gpus_at_peak`; its ``achieved_tok_s`` is the whole
+    fleet's at the peak-demand moment).
     """
     notes = []
     ties = near_tie_masks(m, ts)
@@ -474,8 +476,8 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict | None = None) -> li
     firm["power or cooling"] = firm["power"] | firm["cooling"]
     binds = {k: float(np.mean(v)) >= PLANNER_NOTE_MIN_BINDING_SHARE for k, v in firm.items()}
     if binds["power"]:
-        few = (tpf or {}).get("fewer_gpus") or fewer_gpus_at_peak(m, mom)
-        a1, a09 = few["achieved_tok_s_all"], few["achieved_tok_s"]
+        few = tpf["fewer_gpus"]
+        a1, a09 = float(tpf["achieved_tok_s"]), few["achieved_tok_s"]
         if a09 > a1 * (1 + 1e-6):
             notes.append(
                 f"fewer GPUs would serve more under this power cap: at peak demand the closed form gives "
@@ -896,7 +898,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     bsum["within_band"] = binding_within_band(m, ts)
     mom = run_moments(m, ts, dt)
     tpf = tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom)
-    tpf["fewer_gpus"] = fewer_gpus_at_peak(m, mom)
+    tpf["fewer_gpus"] = fewer_gpus_at_peak(m, mom, tpf["achieved_tok_s"])
     pools = pools_block(m, ts, dt, pool_in)
     if np.all(np.isposinf(ts["heat_capacity_w"])):  # a plant with no capacity: no facility cooling ceiling
         for block in (bsum, tpf, pools):
