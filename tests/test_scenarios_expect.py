@@ -189,6 +189,28 @@ def test_ratio_and_text_claims_load_and_name_unknown_sides():
         load_scenario(raw)
 
 
+def test_a_ratio_of_three_paths_is_refused():
+    """``a / b / c`` was taken as one plain path (ratio_parts gives None for it) and failed only after the run as
+    "no such figure"; it is refused on load (until 2026-12-05 not)."""
+    raw = load_scenario(SCENARIOS[0]).model_dump(mode="json")
+    raw["expect"] = {"energy_j.facility / energy_j.it / energy_j.gpu": [1.0, 2.0]}
+    with pytest.raises(ScenarioError, match="a ratio takes two paths"):
+        load_scenario(raw)
+
+
+def test_check_expectations_leaves_out_the_claims_not_checked():
+    """The caller passes the whole block and the claims not checked (engine/run.py filtered them itself until
+    2026-12-05, two places to keep in step); a text claim and a number claim read through one lookup."""
+    from dcsim.metrics.expect import check_expectations
+    rep = {"pue": 1.3, "binding": {"shifts": [{"to": "power"}]}}
+    out = check_expectations(rep, {"pue": [1.0, 2.0], "binding.shifts.0.to": "power", "tokens": [1, 2]},
+                             not_checked=["tokens"], reason="a window")
+    assert [c["path"] for c in out["checks"]] == ["pue", "binding.shifts.0.to"] and out["passed"] is True
+    assert out["not_checked"] == ["tokens"] and out["not_checked_reason"] == "a window"
+    bad = check_expectations(rep, {"pue": "power", "binding.shifts.0.to": [0, 1], "x": "y"})["checks"]
+    assert [c["reason"] for c in bad] == ["not a text (float)", "not a number (str)", "no such figure in the report"]
+
+
 def test_bad_expect_bounds_are_refused():
     raw = load_scenario(SCENARIOS[0]).model_dump(mode="json")
     raw["expect"] = {"pue": [2.0, 1.0]}
@@ -236,6 +258,8 @@ def test_run_of_a_window_says_its_claims_were_not_checked(tmp_path, capsys):
     assert main(args + ["--out", str(tmp_path / "a")]) == 0  # not failed: not checked
     out = capsys.readouterr()
     assert "failed" not in out.err and "claims not checked" in out.err
+    # the stderr line is the stored reason, not a re-wording of it
+    assert "written for its whole run (24 h from 2026-07-15 00:00)" in re.sub(r"\s+", " ", out.err)
     assert "not checked: 15 claims — the scenario's expect: block was written for" in re.sub(r"\s+", " ", out.out)
     rep = json.loads((tmp_path / "a" / "report.json").read_text())
     assert rep["expect"]["passed"] is None and rep["expect"]["checks"] == []

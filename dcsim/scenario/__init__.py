@@ -25,7 +25,7 @@ from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, GpuDieSpec,
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
-from dcsim.scenario.paths import set_path, split_path
+from dcsim.scenario.paths import ratio_parts, set_path, split_path
 from dcsim.scenario.serving import ServingSpec
 from dcsim.scenario.workload import WorkloadSpec
 
@@ -264,10 +264,11 @@ class Scenario(Spec):
     @field_validator("expect")
     @classmethod
     def _bounds(cls, v):
-        from dcsim.scenario.paths import ratio_parts
-
         for k, want in v.items():
             paths = ratio_parts(k) or (k,) if isinstance(k, str) else ("",)
+            if isinstance(k, str) and len(paths) == 1 and "/" in k:
+                raise ValueError(f"{k!r}: a ratio takes two paths joined by one slash (a.b / c.d), got "
+                                 f"{len(k.split('/'))} parts")
             if not k or any(not part.strip() for path in paths for part in path.split(".")):
                 raise ValueError(f"{k!r}: expected a dotted path into report.json, e.g. binding.share.power (or "
                                  "two joined by a slash for their ratio)")
