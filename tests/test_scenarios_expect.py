@@ -13,6 +13,7 @@ import dcsim
 from dcsim.cli import main
 from dcsim.metrics.expect import check_expectations
 from dcsim.report.summary import terminal_lines
+from dcsim.metrics.expect import not_checked_reason
 from dcsim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,8 +236,10 @@ def test_a_window_of_the_scenario_leaves_its_claims_unchecked():
     ref = ROOT / "scenarios" / "reference.yaml"
     file_claims = list(load_scenario(ref).expect)
     assert load_scenario(ref).claims_not_checked() == ([], None)
-    skip, why = load_scenario(ref, overrides=["start=2026-07-15T12:00", "duration=2 h"]).claims_not_checked()
-    assert skip == file_claims
+    win = load_scenario(ref, overrides=["start=2026-07-15T12:00", "duration=2 h"])
+    skip, written = win.claims_not_checked()
+    assert skip == file_claims and written == load_scenario(ref).window()
+    why = not_checked_reason(written, win.window())  # the report's formats (fmt_duration, fmt_local_time)
     assert "written for its whole run (24 h from 2026-07-15 00:00)" in why and "2 h from 2026-07-15 12:00" in why
     assert load_scenario(ref, overrides=["duration=1440 min"]).claims_not_checked() == ([], None)  # the same window
     assert load_scenario(ref, overrides=["start=2026-07-15T00:00"]).claims_not_checked() == ([], None)
@@ -250,6 +253,22 @@ def test_a_window_of_the_scenario_leaves_its_claims_unchecked():
     assert sc.claims_not_checked()[0] == file_claims
     sc = load_scenario(load_scenario(ref, overrides={"duration": "3 h"}), overrides={"duration": "24 h"})
     assert sc.claims_not_checked() == ([], None)
+
+
+def test_an_override_moving_the_default_day_leaves_the_claims_unchecked():
+    """Without ``start:`` the day of t = 0 is the weather kind's default (DEFAULT_START_DAY: synthetic 196, else 1):
+    an override of the weather kind moves the run to another day with neither start nor duration named, and the
+    file's claims were checked on it (until 2026-12-05, when only start and duration overrides were compared)."""
+    from conftest import small_scenario
+    raw = small_scenario(**{"expect": {"pue": [1.0, 2.0]}})
+    assert "start" not in raw and raw["facility"]["weather"]["kind"] == "constant"
+    assert load_scenario(raw).claims_not_checked() == ([], None)
+    moved = load_scenario(raw, overrides={"facility.weather": {"kind": "synthetic", "preset": "temperate"}})
+    skip, written = moved.claims_not_checked()
+    assert skip == ["pue"] and written[0]["day_of_year"] == 1 and moved.window()[0]["day_of_year"] == 196
+    assert "day 1 00:00" in not_checked_reason(written, moved.window())
+    # an override that leaves the window alone leaves the claims checked
+    assert load_scenario(raw, overrides={"facility.interconnect": "1 MW"}).claims_not_checked() == ([], None)
 
 
 def test_run_of_a_window_says_its_claims_were_not_checked(tmp_path, capsys):

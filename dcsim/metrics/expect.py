@@ -14,10 +14,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from dcsim.metrics.fmt import get_path
+from dcsim.metrics.fmt import fmt_duration, fmt_local_time, get_path
 from dcsim.scenario.paths import ratio_parts
 
-__all__ = ["check_expectations", "report_shape", "unknown_expect_paths", "unknown_report_paths"]
+__all__ = ["check_expectations", "not_checked_reason", "report_shape", "unknown_expect_paths", "unknown_report_paths"]
 
 _MISSING = object()
 
@@ -34,8 +34,25 @@ def _lookup(report: Mapping[str, Any], path: str, text: bool = False) -> tuple[A
     return float(v), ""
 
 
+def not_checked_reason(written_for: tuple | None, run_window: tuple) -> str:
+    """Why a scenario's claims were not checked on this run, each window (``(clock block, duration s)``:
+    :meth:`dcsim.scenario.Scenario.window`; ``written_for`` None where unknown) as the report says its times
+    (:func:`fmt_duration` from :func:`fmt_local_time`): "the scenario's expect: block was written for its whole run
+    (24 h from 2026-07-15 00:00); this run covers 2 h from 2026-07-15 12:00 ...". Until 2026-12-05 built by the
+    Scenario with its own formats."""
+    def said(w: tuple | None) -> str:
+        if not w:
+            return "the file's own start and duration"
+        clock, dur = w
+        return f"{fmt_duration(dur)} from {fmt_local_time(0.0, clock)}"
+
+    return (f"the scenario's expect: block was written for its whole run ({said(written_for)}); this run covers "
+            f"{said(run_window)} (start, duration or the weather's default day overridden), so its claims were not "
+            "checked: run the file without those overrides to check them")
+
+
 def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not_checked: list[str] | None = None,
-                       reason: str | None = None) -> dict:
+                       reason: str | None = None, written_for: tuple | None = None) -> dict:
     """Evaluate ``expect`` (dotted path, or ``path / path`` for a ratio, → [lo, hi]; or path → text) on a plain
     report.
 
@@ -44,7 +61,8 @@ def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not
     text claim, no text) in the report fails with the reason (``value`` is then None).
 
     ``not_checked``: the scenario's claims left out, with the ``reason`` (a run over a window of the scenario's,
-    :meth:`dcsim.scenario.Scenario.claims_not_checked`): they are not checked (the caller passes the whole block;
+    :meth:`dcsim.scenario.Scenario.claims_not_checked`; by default :func:`not_checked_reason` of ``written_for``, the
+    window they were written for, against the report's own ``clock`` and ``duration_s``): they are not checked (the caller passes the whole block;
     until 2026-12-05 it filtered them out itself too), stored as ``not_checked`` and ``not_checked_reason``, and
     ``passed`` is None when no claim was checked (nothing failed, nothing was shown to hold).
     """
@@ -81,6 +99,8 @@ def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not
         checks.append({"path": path, "lo": float(lo), "hi": float(hi), "value": value, "ok": ok, "reason": why})
     out = {"passed": all(c["ok"] for c in checks) if checks or not not_checked else None, "checks": checks}
     if not_checked:
+        if reason is None:
+            reason = not_checked_reason(written_for, (report.get("clock"), report.get("duration_s")))
         out.update(not_checked=list(not_checked), not_checked_reason=reason)
     return out
 
