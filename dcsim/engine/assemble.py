@@ -153,8 +153,8 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     to ``notes`` instead. ``critical``: the ticks the estimate ran critically loaded on one pool
     (:attr:`dcsim.serving.slo_estimate.SloEstimate.critical_ticks`, on the series it read: with deferrable work the
     interactive view, :func:`interactive_view`), with several pools per pool ``(ticks, pools)``
-    (:func:`slo_estimate`; one column for one pool): the shared-cap gap is weighed on the pool whose served requests were most on its own
-    such ticks, and not warned without any (until 2026-12-05 warned on every capped run); None: none kept."""
+    (:func:`slo_estimate`; one column for one pool): the shared-cap gap is weighed on the pool whose served
+    requests were most on its own such ticks, and not warned without any (until 2026-12-05 warned on every capped run); None: none kept."""
     sc = m.scenario
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]

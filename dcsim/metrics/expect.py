@@ -62,8 +62,8 @@ def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not
 
     ``not_checked``: the scenario's claims left out, with the ``reason`` (a run over a window of the scenario's,
     :meth:`dcsim.scenario.Scenario.claims_not_checked`; by default :func:`not_checked_reason` of ``written_for``, the
-    window they were written for, against the report's own ``clock`` and ``duration_s``): they are not checked (the caller passes the whole block;
-    until 2026-12-05 it filtered them out itself too), stored as ``not_checked`` and ``not_checked_reason``, and
+    window they were written for, against the report's own ``clock`` and ``duration_s``): they are not checked (the
+    caller passes the whole block; until 2026-12-05 it filtered them out itself too), stored as ``not_checked`` and ``not_checked_reason``, and
     ``passed`` is None when no claim was checked (nothing failed, nothing was shown to hold).
     """
     checks = []

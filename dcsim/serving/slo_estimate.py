@@ -52,7 +52,8 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "estimate_for_run", "simulate_point", "fifo_wait_s", "fifo_wait_slices_s", "door_release_wait_s",
            "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "CRITICAL_TTFT_P99_BAND_PCT", "tail_caveat",
-           "critically_loaded", "critical_ticks", "long_prompt_caveat", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
+           "critically_loaded", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
+           "long_prompt_caveat",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
            "P99_TAIL_SHARE", "ttft_gap_is_minor"]
 
@@ -1246,7 +1247,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
 
     def put(head: str, body: str, key: str, whose: str = "its", p99: bool = False) -> None:
         """A tick-wise gap, ``head`` what it is and ``body`` what was measured: warned with its share of the run, or
-        noted (``notes``) where that share is minor (``p99``, a TTFT p99 gap — ``critical`` and ``shared_critical`` —:
+        noted (``notes``) where that share is minor (``p99``: a TTFT p99 gap, ``critical`` and ``shared_critical``,
         minor for the p99 too, :func:`ttft_gap_is_minor`)."""
         share = shares.get(key)
         touched = min(share[2] + share[3], 1.0) if share is not None else 1.0  # arrived or served there
