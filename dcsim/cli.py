@@ -145,8 +145,8 @@ def cmd_run(args) -> int:
         return 130
     exp = res.report.get("expect")
     if exp and exp.get("not_checked"):  # a window of the scenario's run: its claims do not apply (none failed)
-        print(f"expect: {len(exp['not_checked'])} of the scenario's claims not checked: the run's start or duration "
-              "was overridden (its expect: block was written for its whole run)", file=sys.stderr)
+        print(f"expect: {len(exp['not_checked'])} of the scenario's claims not checked: "
+              f"{exp.get('not_checked_reason') or 'the run is a window of the scenario'}", file=sys.stderr)
     if exp and exp["passed"] is False:
         print(f"expect: {sum(not c['ok'] for c in exp['checks'])} of {len(exp['checks'])} checks failed", file=sys.stderr)
         return 1 if args.check else 0

@@ -21,6 +21,13 @@ def test_fewer_gpus_serve_more_under_a_power_cap():
     # the simulation agrees with the note: 10 % fewer racks, more tokens over the day
     assert fewer.report["tokens"]["output"] > full.report["tokens"]["output"]
     assert full.report["binding"]["share"]["power"] > 0.3
+    # the figure's whole fleet is the tpf block's own peak-demand achieved rate (written once: report.json's
+    # tpf.fewer_gpus.achieved_tok_s_all repeated it, recomputed, until 2026-12-05), and the note quotes it
+    tpf = full.report["tpf"]
+    few = tpf["fewer_gpus"]
+    assert "achieved_tok_s_all" not in few
+    assert few["change"] == pytest.approx(few["achieved_tok_s"] / tpf["achieved_tok_s"] - 1.0, rel=1e-12)
+    assert f"{tpf['achieved_tok_s']:,.0f} tok/s with 19,200 GPUs" in note[0]
 
 
 def test_no_fewer_gpus_note_when_power_does_not_bind():

@@ -812,3 +812,20 @@ def test_the_summary_reports_ticks_with_no_gpu_in_service_apart_from_the_capped_
         **ctl, "out_of_service_share": 0.0}}})
     flat = " ".join(summary_table(plain).split())
     assert "mean clock 0.982" in flat and "in service" not in flat.split("Controller")[1].split("Energy")[0]
+
+
+def test_a_long_ratio_claim_reads_as_one_claim_in_the_summary(result):
+    """grid-flex --check printed an "Expect ok" row alone over a long ratio claim wrapped onto the next line ("ok" and
+    the key were three spaces apart, a field break to the wrapper; until 2026-12-05): "ok", the key and its value
+    start one row, the key whole, the bounds kept together."""
+    rep = dict(result.report)
+    key = "flexibility.with.slo_meeting_tokens / flexibility.without.slo_meeting_tokens"
+    rep["expect"] = {"passed": True, "checks": [
+        {"path": key, "lo": 1.36, "hi": 1.5, "value": 1.43, "ok": True, "reason": "within bounds"},
+        {"path": "pue", "lo": 1.0, "hi": 1.5, "value": 1.2, "ok": True, "reason": "within bounds"}]}
+    lines = summary_table(rep).splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.strip().startswith("Expect"))
+    assert re.search(r"Expect\s+ok\s+flexibility\.with\.slo_meeting_tokens / flexibility\.without\.slo_meeting_tokens",
+                     lines[i]), lines[i:i + 2]
+    assert "[1.36, 1.5]" in lines[i] + lines[i + 1] and not lines[i + 1].strip().startswith("Expect")
+    assert re.search(r"Expect\s+ok\s+pue = 1\.2 in \[1, 1\.5\]", lines[i + 2]), lines[i:i + 3]

@@ -861,7 +861,7 @@ def test_the_critical_gap_warning_reads_the_ticks_the_estimate_walked_on_a_defer
     ts = raws[-1]
     assert np.sum(view["arrived_tokens"]) < np.sum(ts["arrived_tokens"])  # the caveats read the interactive view
     walked = args[2]  # the estimate's critically loaded ticks, passed on
-    assert walked is not None and np.all(walked)
+    assert walked is not None and walked.shape == (10, 1) and np.all(walked)  # (ticks, pools), one pool too
     # on the whole series the door holds the deferred work: the same test finds no tick there
     dt = float(m.scenario.controller.tick)
     served = np.asarray(ts["achieved_tok_s"], float)
@@ -965,3 +965,33 @@ def test_level_share_takes_one_level_for_the_run():
     np.testing.assert_allclose(one, [[0.4, 0.6], [1.0, 0.0], [0.4, 0.6], [0.4, 0.6]])
     np.testing.assert_array_equal(one, se._level_share(g, np.full(4, 1), reps))
     np.testing.assert_allclose(se._level_share(g, np.array([0, 1, 0, 0]), reps)[[0, 1]], [[0.625, 0.375], [1.0, 0.0]])
+
+
+def test_tick_share_of_a_series_with_no_token_is_none_of_it():
+    """The share of the run a gap's ticks are (dcsim.engine.assemble.tick_share, one rule for the facility's gaps and
+    the shared-cap gap's pool): a series with no token has none on any tick, 0.0 (until 2026-12-05 the facility's
+    gaps read 1.0 there and the pool choice 0.0, two copies of one lambda)."""
+    from dcsim.engine.assemble import tick_share
+
+    sel = np.array([True, False, True])
+    assert tick_share(sel, np.zeros(3), np.zeros(3)) == (2, 3, 0.0, 0.0)
+    assert tick_share(sel, np.array([1.0, 2.0, 1.0]), np.array([0.0, 0.0, 0.0])) == (2, 3, 0.5, 0.0)
+    assert tick_share(sel, np.array([1.0, 2.0, 1.0]), np.array([3.0, 1.0, 0.0])) == (2, 3, 0.5, 0.75)
+
+
+def test_known_gaps_of_the_whole_run_are_asked_once_with_several_pools(monkeypatch):
+    """slo_gap_caveats asked every known gap once per pool and dropped the repeats (until 2026-12-05): now the whole
+    run's gaps once, and each further pool's prompt mix alone (long_prompt_caveat). Two pools capped on a shared
+    budget (chat; summarize): one call, with the first pool's classes, and no repeated warning."""
+    import dcsim.engine.assemble as asm
+    from test_hetero import two_pools
+
+    calls = []
+    real = asm.known_gap_caveats
+    monkeypatch.setattr(asm, "known_gap_caveats", lambda *a, **k: calls.append(a) or real(*a, **k))
+    res = dcsim.run(two_pools(**{"facility.interconnect": "55 kW", "workload.arrivals.rate": "200 req/s",
+                                 "racks.1.nodes_per_rack": 2, "duration": "10 min"}))
+    assert len(calls) == 1, calls
+    assert set(calls[0][0]) == {"chat"}  # the first pool's classes
+    gaps = [w for w in res.report["warnings"] if w.startswith(se.SLO_GAP_PREFIX)]
+    assert len(gaps) == len(set(gaps))

@@ -26,8 +26,8 @@ from dcsim.metrics.summary import (binding_potential_summary, binding_summary, c
                                    energy_summary)
 from dcsim.scenario import scenario_hash
 from dcsim.serving.pool import effective_backend
-from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run,
-                                        known_gap_caveats, one_pool_gap_ticks, report_block, tail_caveat)
+from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats,
+                                        long_prompt_caveat, one_pool_gap_ticks, report_block, tail_caveat)
 from dcsim.tpf import (BINDING_NAMES, MODE_SHED, band_ratio_window, capped_ticks, closed_door, facility_bound_pool,
                        limits_within_band, near_tie_margin, serving_share)
 from dcsim.units import format_quantity
@@ -127,11 +127,22 @@ def slo_estimate(m: Models, ts: dict, ticks: np.ndarray | None = None):
     method = (f"{ests[big].method}; one estimate per model pool (racks[].serves); run-wide latency_s is pool "
               f"{m.pools[big].name}'s (most requests), per class in serving.per_class")
     # each pool's critically loaded ticks, (ticks, pools): the shared-cap gap's share (slo_gap_caveats)
-    crit = np.stack([np.asarray(e.critical_ticks if e.critical_ticks is not None
-                                else np.zeros(np.shape(ts["t_s"]), bool), bool) for e in ests], axis=1)
+    crit = np.concatenate([np.asarray(e.critical_ticks if e.critical_ticks is not None
+                                      else np.zeros((np.shape(ts["t_s"])[0], 1), bool), bool) for e in ests], axis=1)
     return SloEstimate(latency_s=ests[big].latency_s, slo_attainment=slo,
                        goodput_tok_s=float(sum(e.goodput_tok_s for e in ests)), per_class=per_class, method=method,
                        tail_near_ceiling=tail, critical_ticks=crit)
+
+
+def tick_share(sel: np.ndarray, arrived: np.ndarray, served: np.ndarray) -> tuple[int, int, float, float]:
+    """The share of a run the ticks ``sel`` (bools) are: ``(ticks, of ticks, share of the output tokens that arrived on
+    them, share served on them)`` (``arrived``, ``served``: per tick, any one unit). A series with no token in it has
+    none on the ticks either: its share is 0.0, no request concerned (until 2026-12-05 the facility's gaps read 1.0
+    there, the pool choice of the shared-cap gap 0.0)."""
+    def part(x: np.ndarray) -> float:
+        tot = float(np.sum(x))
+        return float(np.sum(x[sel])) / tot if tot > 0 else 0.0
+    return int(np.count_nonzero(sel)), int(sel.size), part(arrived), part(served)
 
 
 def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes: list[str] | None = None,
@@ -143,8 +154,8 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     to ``notes`` instead. ``critical``: the ticks the estimate ran critically loaded on one pool
     (:attr:`dcsim.serving.slo_estimate.SloEstimate.critical_ticks`, on the series it read: with deferrable work the
     interactive view, :func:`interactive_view`), with several pools per pool ``(ticks, pools)``
-    (:func:`slo_estimate`): the shared-cap gap is weighed on the pool whose served requests were most on its own
-    such ticks, and not warned without any (until 2026-12-05 warned on every capped run); None: none kept."""
+    (:func:`slo_estimate`; one column for one pool): the shared-cap gap is weighed on the pool whose served
+    requests were most on its own such ticks, and not warned without any (until 2026-12-05 warned on every capped run); None: none kept."""
     sc = m.scenario
     classes = m.workload.classes
     sets = [[classes[c] for c in pool.classes] for pool in m.pools] if m.multi_pool else [classes]
@@ -161,31 +172,30 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     served = np.asarray(ts["achieved_tok_s"], float)
     arrived = np.asarray(ts.get("arrived_tokens", served), float)
 
-    def share(sel: np.ndarray) -> tuple[int, int, float, float]:
-        """(ticks, of ticks, share of the output tokens that arrived on them, share served on them)"""
-        part = lambda x: float(np.sum(x[sel])) / float(np.sum(x)) if float(np.sum(x)) > 0 else 1.0  # noqa: E731
-        return int(np.count_nonzero(sel)), int(sel.size), part(arrived), part(served)
-
-    shares = {"capped_long_tick": share(cq), "capped_low_clock": share(cq & (clk < CAPPED_LOW_CLOCK))}
+    shares = {"capped_long_tick": tick_share(cq, arrived, served),
+              "capped_low_clock": tick_share(cq & (clk < CAPPED_LOW_CLOCK), arrived, served)}
     # one pool capped with its arrivals at the capping ceiling (request fidelity's lane serves below it) or run
     # critically loaded (the ticks the estimate walked that queue on): their share, for the known gap
     if critical is not None and not m.multi_pool:
         ceiling = np.minimum(np.asarray(ts["power_tok_s"], float), np.asarray(ts["cooling_tok_s"], float))
         dt = float(sc.controller.tick)
-        shares["critical"] = share(one_pool_gap_ticks(closed_door(mode) if mode.size == served.size else
-                                                      np.zeros(served.size, bool), arrived / dt, ceiling, critical))
+        shares["critical"] = tick_share(one_pool_gap_ticks(closed_door(mode) if mode.size == served.size else
+                                                           np.zeros(served.size, bool), arrived / dt, ceiling,
+                                                           np.asarray(critical, bool)[:, 0]), arrived, served)
     crit_pool = None
     if critical is not None and m.multi_pool and shared_cap:
         shares["shared_critical"], crit_pool = shared_critical_share(m, ts, critical)
     out: list[str] = []
     gap_notes: list[str] = []
-    for cs in sets:
-        for w in known_gap_caveats({c.name: float(c.input.mean()) for c in cs}, float(sc.controller.hold_limit),
-                                   float(sc.controller.tick), float(np.sum(ts["shed_tokens"])), capped_queue,
-                                   shared_cap, clock_min, shares=shares, attainment=attainment, notes=gap_notes,
-                                   critical_pool=crit_pool):
-            if w not in out:
-                out.append(w)
+    ins = [{c.name: float(c.input.mean()) for c in cs} for cs in sets]
+    # the gaps of the whole run once (the prompt mix of one pool among them); the prompt mix of each further pool
+    # (long_prompt_caveat): until 2026-12-05 every gap was asked once per pool and the repeats dropped
+    for w in known_gap_caveats(ins[0], float(sc.controller.hold_limit), float(sc.controller.tick),
+                               float(np.sum(ts["shed_tokens"])), capped_queue, shared_cap, clock_min, shares=shares,
+                               attainment=attainment, notes=gap_notes, critical_pool=crit_pool) + \
+            [long_prompt_caveat(x) for x in ins[1:]]:
+        if w is not None and w not in out:
+            out.append(w)
     if notes is not None:
         notes.extend(n for n in gap_notes if n not in notes)
     return out
@@ -198,15 +208,12 @@ def shared_critical_share(m: Models, ts: dict, critical) -> tuple[tuple[int, int
     loaded (``critical``, ``(ticks, pools)``: :attr:`dcsim.serving.slo_estimate.SloEstimate.critical_ticks` of
     :func:`slo_estimate`). mixed-fleet (measured 2026-12-05): the chat pool on 287 of 1,440 ticks, 22 % of its
     served tokens; 02:00-03:00, 06:00-07:20 and 14:00-15:00 none; 07:30-09:30 all 120."""
-    crit = np.asarray(critical, bool).reshape(np.shape(ts["t_s"])[0], -1)
+    crit = np.asarray(critical, bool)
     best = None
     for p, pool in enumerate(m.pools):
         cols = pool_columns(m, ts, p)
-        sel = crit[:, p]
         served = np.asarray(cols["achieved_tok_s"], float)
-        arrived = np.asarray(cols.get("arrived_tokens", served), float)
-        part = lambda x: float(np.sum(x[sel])) / float(np.sum(x)) if float(np.sum(x)) > 0 else 0.0  # noqa: E731
-        sh = (int(np.count_nonzero(sel)), int(sel.size), part(arrived), part(served))
+        sh = tick_share(crit[:, p], np.asarray(cols.get("arrived_tokens", served), float), served)
         if best is None or (sh[3], sh[0]) > (best[0][3], best[0][0]):
             best = (sh, pool.name)
     return best
@@ -488,22 +495,23 @@ def firm_binding_masks(m: Models, ts: dict, ties: list[tuple] | None = None) -> 
 FEWER_GPUS_SCALE = 0.9
 
 
-def fewer_gpus_at_peak(m: Models, mom: dict) -> dict:
+def fewer_gpus_at_peak(m: Models, mom: dict, achieved_all_tok_s: float) -> dict:
     """report.json's ``tpf.fewer_gpus``: the closed form (:func:`dcsim.engine.steady.ceilings_at`) at the run's
     peak-demand moment with :data:`FEWER_GPUS_SCALE` of the GPUs: ``gpus``, ``achieved_tok_s`` (min(D, C, P, Q) with
-    them), ``achieved_tok_s_all`` (with the whole fleet, the ``tpf`` block's ``achieved_tok_s``) and ``change``
-    (the relative change, None when the whole fleet achieves nothing). Under a binding power cap ``change`` > 0 says
+    them) and ``change`` against ``achieved_all_tok_s``, the whole fleet's at that moment (the ``tpf`` block's
+    ``achieved_tok_s``, passed in: until 2026-12-05 recomputed here and written again as ``achieved_tok_s_all``,
+    byte-identical; None when the whole fleet achieves nothing). Under a binding power cap ``change`` > 0 says
     fewer GPUs would serve more, the planner note's figure (campus-interconnect's "+0.9 %", which the note alone
     stated and no ``expect:`` check could bound until 2026-12-05)."""
     i = int(np.argmax(mom["demand_tok_s"]))
     args = (mom["demand_tok_s"][i], mom["t_db_c"][i], mom["t_wb_c"][i])
-    a1 = float(ceilings_at(m, *args)["achieved_tok_s"])
+    a1 = float(achieved_all_tok_s)
     a09 = float(ceilings_at(m, *args, gpu_scale=FEWER_GPUS_SCALE)["achieved_tok_s"])
     return {"gpu_scale": FEWER_GPUS_SCALE, "gpus": round(FEWER_GPUS_SCALE * m.gpus), "achieved_tok_s": a09,
-            "achieved_tok_s_all": a1, "change": a09 / a1 - 1.0 if a1 > 0 else None}
+            "change": a09 / a1 - 1.0 if a1 > 0 else None}
 
 
-def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict | None = None) -> list[str]:
+def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict) -> list[str]:
     """Effects a planner would not expect, explained with this run's figures (docs/facility.md).
 
     * Under a binding power cap, fewer GPUs can serve more: every replica draws idle power and
@@ -519,7 +527,8 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict | None = None) -> li
     their constraint (:func:`firm_binding_masks`).
 
     ``mom``: the scenario's moments (:func:`dcsim.engine.steady.scenario_moments`); ``tpf``: the report's
-    :func:`tpf_block` when at hand (its ``hottest`` moment is the closed form at the run's hottest tick).
+    :func:`tpf_block` with its ``fewer_gpus`` (:func:`fewer_gpus_at_peak`; its ``achieved_tok_s`` is the whole
+    fleet's at the peak-demand moment).
     """
     notes = []
     ties = near_tie_masks(m, ts)
@@ -529,8 +538,8 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict | None = None) -> li
     firm["power or cooling"] = firm["power"] | firm["cooling"]
     binds = {k: float(np.mean(v)) >= PLANNER_NOTE_MIN_BINDING_SHARE for k, v in firm.items()}
     if binds["power"]:
-        few = (tpf or {}).get("fewer_gpus") or fewer_gpus_at_peak(m, mom)
-        a1, a09 = few["achieved_tok_s_all"], few["achieved_tok_s"]
+        few = tpf["fewer_gpus"]
+        a1, a09 = float(tpf["achieved_tok_s"]), few["achieved_tok_s"]
         if a09 > a1 * (1 + 1e-6):
             notes.append(
                 f"fewer GPUs would serve more under this power cap: at peak demand the closed form gives "
@@ -954,7 +963,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
     bsum["within_band"] = binding_within_band(m, ts)
     mom = run_moments(m, ts, dt)
     tpf = tpf_block(m, closed_form_summary(ts, dt, f_tok, k_eff), mom)
-    tpf["fewer_gpus"] = fewer_gpus_at_peak(m, mom)
+    tpf["fewer_gpus"] = fewer_gpus_at_peak(m, mom, tpf["achieved_tok_s"])
     pools = pools_block(m, ts, dt, pool_in)
     if np.all(np.isposinf(ts["heat_capacity_w"])):  # a plant with no capacity: no facility cooling ceiling
         for block in (bsum, tpf, pools):

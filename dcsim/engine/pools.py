@@ -32,7 +32,8 @@ __all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_sha
 #: per-pool timeseries columns (``pool<i>_<column>``, only when there are several pools)
 POOL_COLUMNS = ("demand_tok_s", "achieved_tok_s", "compute_tok_s", "power_tok_s", "cooling_tok_s", "binding",
                 "held_tokens", "shed_tokens", "arrived_tokens", "queue_tokens", "waiting_tok_s", "it_power_w",
-                "gpu_power_w", "mean_clock", "controller_clock", "mean_cap_w", "mode", "limit_tok_s", "frontier_share")
+                "gpu_power_w", "mean_clock", "controller_clock", "mean_cap_w", "mode", "limit_tok_s", "frontier_share",
+                "power_part_tok_s")
 
 
 #: a pool whose power budget's frontier point at the lowest clock loads fewer replicas than this, at full load and not
@@ -462,8 +463,11 @@ class PoolTicker:
         cq = m.joint("q").pool_ceilings(need, ex.it_max_cooling_w[:n], A)
         supply_only = 1 if self.policy == "none" else None
         bind = np.zeros((n, self.n), dtype=np.int8)  # each pool's, once its operating point's clock is known
+        # each pool's part of the facility's P (JointFrontier.facility_parts: they sum to it), which the signature
+        # figure weights by each pool's J/token band
+        pw_part = m.joint("p").facility_parts(need, ex.it_max_power_w[:n], A)
         out = {"compute_tok_s": comp.sum(axis=1),
-               "power_tok_s": m.joint("p").facility_ceiling(need, ex.it_max_power_w[:n], A),
+               "power_tok_s": pw_part.sum(axis=1),
                "cooling_tok_s": m.joint("q").facility_ceiling(need, ex.it_max_cooling_w[:n], A),
                # GPUs in service over the fleet's (each pool's own failures)
                "availability": (A * np.array([p.gpus for p in m.pools], dtype=float)).sum(axis=1) / m.gpus}
@@ -513,7 +517,8 @@ class PoolTicker:
                        f"pool{p}_it_power_w": op["it_power_w"], f"pool{p}_gpu_power_w": op["gpu_power_w"],
                        f"pool{p}_mean_clock": eff, f"pool{p}_controller_clock": op["clock"], f"pool{p}_mean_cap_w": cap,
                        f"pool{p}_mode": pmode[:, p], f"pool{p}_limit_tok_s": cols["limit"][:, p],
-                       f"pool{p}_frontier_share": op["frontier_share"]})
+                       f"pool{p}_frontier_share": op["frontier_share"],
+                       f"pool{p}_power_part_tok_s": pw_part[:, p]})
         if extra is not None:  # request fidelity measured each pool's IT and GPU power
             for p in range(self.n):
                 pc[f"pool{p}_it_power_w"] = extra["pool_it_power_w"][:, p]

@@ -102,7 +102,7 @@ def _flex_columns(sc: Scenario) -> int:
 
 def _columns(sc: Scenario) -> int:
     """The run's time-series columns: the reference's, the issue-18 models' and, with several pools, each pool's
-    (dcsim.engine.pools.POOL_COLUMNS, less the frontier_share then held per pool: mixed-fleet's 82 = 45 + 2 x 19 - 1)."""
+    (dcsim.engine.pools.POOL_COLUMNS, less the frontier_share then held per pool: mixed-fleet's 84 = 45 + 2 x 20 - 1)."""
     pools = len(pool_layout(sc))
     return BASE_COLUMNS + _flex_columns(sc) + (len(POOL_COLUMNS) * pools - 1 if pools > 1 else 0)
 

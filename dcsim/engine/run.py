@@ -56,9 +56,8 @@ def run(scenario: str | dict | Scenario, *, overrides: dict | list[str] | None =
         _stage(progress, "the same run without storage or deferrable work (the flexibility baseline)")
         res = add_flexibility_baseline(sc, res, run_models, classes=pre.models.workload.classes)
     if sc.expect:  # the scenario's own claims, checked on the finished report (not on a window of its run)
-        skip, why = sc.claims_not_checked()
-        res.record.expect = check_expectations(res.report, {k: v for k, v in sc.expect.items() if k not in skip},
-                                               not_checked=skip, reason=why)
+        skip, written_for = sc.claims_not_checked()
+        res.record.expect = check_expectations(res.report, sc.expect, not_checked=skip, written_for=written_for)
         res.refresh()
     return res
 

@@ -470,15 +470,28 @@ class JointFrontier:
             out[:, p] = np.where(full, beyond, alloc[:, p])
         return out
 
-    def facility_ceiling(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
-        """The facility's ceiling (tokens/s, (ticks,)) for the pools' waiting work: the rate the
-        budget buys for each pool's work on the joint frontier, plus any budget left over
-        converted at the fleet's full-load tokens per W (headroom, as for one pool)."""
+    def facility_parts(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
+        """Each pool's part (tokens/s, (ticks, pools)) of :meth:`facility_ceiling`, which is their sum: the rate the
+        budget buys for pool ``p``'s waiting work on the joint frontier (:meth:`split`), plus the budget left over
+        converted at the fleet's full-load tokens per W, shared by the pools more budget could feed in proportion to
+        their full-load rate (pool ``p``'s share of the spare: ``rate_max[p] / Σ it_max_w[free]``; a rack-limited
+        pool takes none). Unlike :meth:`pool_ceilings`, which counts the whole spare as each pool's own, the parts
+        do not overlap, so a per-pool quantity weighted by them (the figure's error band) adds up to the line."""
         need = np.atleast_2d(np.asarray(need_tok_s, dtype=float))
         b = np.asarray(budget_w, dtype=float).reshape(-1)
         sc = self._scale(scale, need.shape[0])
         alloc = self.split(need, b, sc)
         used = sum(self.it_w(q, alloc[:, q], sc[:, q]) for q in range(self.n))
         free = [q for q in range(self.n) if not self.rack_limited[q]]  # pools more budget could feed
-        ratio = float(self.rate_max[free].sum() / self.it_max_w[free].sum()) if free else 0.0
-        return alloc.sum(axis=1) + np.maximum(b - used, 0.0) * ratio
+        spare = np.maximum(b - used, 0.0)
+        if free:
+            per_w = np.where([q in free for q in range(self.n)], self.rate_max, 0.0) / self.it_max_w[free].sum()
+            return alloc + spare[:, None] * per_w[None, :]
+        return alloc
+
+    def facility_ceiling(self, need_tok_s, budget_w, scale=None) -> np.ndarray:
+        """The facility's ceiling (tokens/s, (ticks,)) for the pools' waiting work: the rate the
+        budget buys for each pool's work on the joint frontier, plus any budget left over
+        converted at the fleet's full-load tokens per W (headroom, as for one pool): the sum of
+        :meth:`facility_parts` (one rule for the line and its parts)."""
+        return self.facility_parts(need_tok_s, budget_w, scale).sum(axis=1)

@@ -14,26 +14,45 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from dcsim.metrics.fmt import get_path
+from dcsim.metrics.fmt import fmt_duration, fmt_local_time, get_path
 from dcsim.scenario.paths import ratio_parts
 
-__all__ = ["check_expectations", "ratio_parts", "report_shape", "unknown_expect_paths", "unknown_report_paths"]
+__all__ = ["check_expectations", "not_checked_reason", "report_shape", "unknown_expect_paths", "unknown_report_paths"]
 
 _MISSING = object()
 
 
-def _number(report: Mapping[str, Any], path: str) -> tuple[float | None, str]:
-    """The finite number at ``path``, or None and why not."""
+def _lookup(report: Mapping[str, Any], path: str, text: bool = False) -> tuple[Any, str]:
+    """The finite number at ``path`` (``text``: the text), or None and why not: the one lookup of every claim."""
     v = get_path(report, path, _MISSING)
     if v is _MISSING:
         return None, "no such figure in the report"
+    if text:
+        return (v, "") if isinstance(v, str) else (None, f"not a text ({type(v).__name__})")
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
         return None, f"not a number ({type(v).__name__})"
     return float(v), ""
 
 
+def not_checked_reason(written_for: tuple | None, run_window: tuple) -> str:
+    """Why a scenario's claims were not checked on this run, each window (``(clock block, duration s)``:
+    :meth:`dcsim.scenario.Scenario.window`; ``written_for`` None where unknown) as the report says its times
+    (:func:`fmt_duration` from :func:`fmt_local_time`): "the scenario's expect: block was written for its whole run
+    (24 h from 2026-07-15 00:00); this run covers 2 h from 2026-07-15 12:00 ...". Until 2026-12-05 built by the
+    Scenario with its own formats."""
+    def said(w: tuple | None) -> str:
+        if not w:
+            return "the file's own start and duration"
+        clock, dur = w
+        return f"{fmt_duration(dur)} from {fmt_local_time(0.0, clock)}"
+
+    return (f"the scenario's expect: block was written for its whole run ({said(written_for)}); this run covers "
+            f"{said(run_window)} (start, duration or the weather's default day overridden), so its claims were not "
+            "checked: run the file without those overrides to check them")
+
+
 def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not_checked: list[str] | None = None,
-                       reason: str | None = None) -> dict:
+                       reason: str | None = None, written_for: tuple | None = None) -> dict:
     """Evaluate ``expect`` (dotted path, or ``path / path`` for a ratio, → [lo, hi]; or path → text) on a plain
     report.
 
@@ -42,28 +61,29 @@ def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not
     text claim, no text) in the report fails with the reason (``value`` is then None).
 
     ``not_checked``: the scenario's claims left out, with the ``reason`` (a run over a window of the scenario's,
-    :meth:`dcsim.scenario.Scenario.claims_not_checked`): stored as ``not_checked`` and ``not_checked_reason``, and
+    :meth:`dcsim.scenario.Scenario.claims_not_checked`; by default :func:`not_checked_reason` of ``written_for``, the
+    window they were written for, against the report's own ``clock`` and ``duration_s``): they are not checked (the
+    caller passes the whole block; until 2026-12-05 it filtered them out itself too), stored as ``not_checked`` and ``not_checked_reason``, and
     ``passed`` is None when no claim was checked (nothing failed, nothing was shown to hold).
     """
     checks = []
+    skip = set(not_checked or ())
     for path, want in expect.items():
+        if path in skip:
+            continue
         if isinstance(want, str):
-            v = get_path(report, path, _MISSING)
-            if v is _MISSING:
-                value, ok, why = None, False, "no such figure in the report"
-            elif not isinstance(v, str):
-                value, ok, why = None, False, f"not a text ({type(v).__name__})"
-            else:
-                value, ok = v, v == want
-                why = "as claimed" if ok else f"{v!r}, not {want!r}"
+            value, why = _lookup(report, path, text=True)
+            ok = value is not None and value == want
+            if value is not None:
+                why = "as claimed" if ok else f"{value!r}, not {want!r}"
             checks.append({"path": path, "equals": want, "value": value, "ok": ok, "reason": why})
             continue
         lo, hi = want
         ratio = ratio_parts(path)
         if ratio is None:
-            value, why = _number(report, path)
+            value, why = _lookup(report, path)
         else:
-            (num, why_n), (den, why_d) = _number(report, ratio[0]), _number(report, ratio[1])
+            (num, why_n), (den, why_d) = _lookup(report, ratio[0]), _lookup(report, ratio[1])
             value = None
             why = f"{ratio[0]}: {why_n}" if why_n else (f"{ratio[1]}: {why_d}" if why_d else "")
             if not why:
@@ -79,6 +99,8 @@ def check_expectations(report: Mapping[str, Any], expect: Mapping[str, Any], not
         checks.append({"path": path, "lo": float(lo), "hi": float(hi), "value": value, "ok": ok, "reason": why})
     out = {"passed": all(c["ok"] for c in checks) if checks or not not_checked else None, "checks": checks}
     if not_checked:
+        if reason is None:
+            reason = not_checked_reason(written_for, (report.get("clock"), report.get("duration_s")))
         out.update(not_checked=list(not_checked), not_checked_reason=reason)
     return out
 

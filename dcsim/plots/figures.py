@@ -406,8 +406,12 @@ CEILING_BAND_KEY = {"compute": "tok_s", "power": "j_per_tok"}
 def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarray], name: str,
                            bands: list[dict]) -> np.ndarray | None:
     """Half-width (tok/s, per tick) of the error band of the facility ceiling ``name`` (``compute``, ``power``): with
-    several pools the sum over the pools of each pool's ceiling (``pool{i}_{name}_tok_s``) times its band (the band of
-    a sum whose parts may err together: a pool in-sample adds nothing); else the ceiling times the run's widest band.
+    several pools the sum over the pools of each pool's part of the line times its band (the band of a sum whose parts
+    may err together: a pool in-sample adds nothing); else the ceiling times the run's widest band. C's parts are the
+    pools' own C (``pool{i}_compute_tok_s``, which sum to it); P's are ``pool{i}_power_part_tok_s``
+    (:meth:`dcsim.engine.tables.JointFrontier.facility_parts`, which sum to the P line), not the pools' own P, each of
+    which counts the spare budget as its own (until 2026-12-05 the band summed those: mixed-fleet at 07:00, 313 k
+    against 279 k + 78 k).
     C carries the profile's tok/s band; P, the IT budget over the energy per token, its J/token band
     (:data:`CEILING_BAND_KEY`; until 2026-12-05 P was shaded with the tok/s band). None when no group is out of sample
     or no band has a figure."""
@@ -415,7 +419,8 @@ def ceiling_band_halfwidth(report: Mapping[str, Any], ts: Mapping[str, np.ndarra
     if not any(f > 0 for f in fracs):
         return None
     total = np.asarray(ts[f"{name}_tok_s"], dtype=float)
-    cols = [f"pool{i}_{name}_tok_s" for i in range(len(fracs))]
+    part = {"compute": "compute_tok_s", "power": "power_part_tok_s"}[name]
+    cols = [f"pool{i}_{part}" for i in range(len(fracs))]
     if len(fracs) > 1 and all(c in ts for c in cols):
         h = sum(f * np.asarray(ts[c], dtype=float) for f, c in zip(fracs, cols) if f > 0)
     else:

@@ -845,6 +845,14 @@ def summary_table(
     for note in report.get("notes") or []:
         rows.append(("Note", note))
     for line in expect_lines(report):
+        # one claim reads as one: "ok" and its key held to each other ("ok   a / b" is three spaces, a field break to
+        # the wrapper, which left "Expect ok" alone on a row over a long ratio claim: grid-flex --check until
+        # 2026-12-05) and a ratio's key held whole ("a / b")
+        head, _, rest = line.partition(" ")
+        if head in ("ok", "FAIL") and rest:
+            key, eq, tail = rest.lstrip().partition(" = ")
+            line = (head.ljust(5, _NBSP) + key.replace(" / ", _NBSP + "/" + _NBSP) + eq
+                    + re.sub(r"\[([^\]]*?), ", "[\\1," + _NBSP, tail))
         rows.append(("Expect", line))
     if report.get("partial"):
         rows.append(("WARNING", "partial run: the report covers only the simulated part"))

@@ -26,7 +26,7 @@ from dcsim.scenario.facility import DEFAULT_START_DAY, FacilitySpec, GpuDieSpec,
 from dcsim.scenario.faults import FaultsSpec, window_errors
 from dcsim.scenario.grid import DeferrableWorkSpec, GridSpec
 from dcsim.scenario.node import NodeSpec
-from dcsim.scenario.paths import set_path, split_path
+from dcsim.scenario.paths import ratio_parts, set_path, split_path
 from dcsim.scenario.serving import ServingSpec
 from dcsim.scenario.workload import WorkloadSpec
 
@@ -265,10 +265,11 @@ class Scenario(Spec):
     @field_validator("expect")
     @classmethod
     def _bounds(cls, v):
-        from dcsim.scenario.paths import ratio_parts
-
         for k, want in v.items():
             paths = ratio_parts(k) or (k,) if isinstance(k, str) else ("",)
+            if isinstance(k, str) and len(paths) == 1 and "/" in k:
+                raise ValueError(f"{k!r}: a ratio takes two paths joined by one slash (a.b / c.d), got "
+                                 f"{len(k.split('/'))} parts")
             if not k or any(not part.strip() for path in paths for part in path.split(".")):
                 raise ValueError(f"{k!r}: expected a dotted path into report.json, e.g. binding.share.power (or "
                                  "two joined by a slash for their ratio)")
@@ -299,33 +300,26 @@ class Scenario(Spec):
             out["start"] = self.start.isoformat()
         return out
 
-    def window(self) -> tuple:
-        """``(start ISO or None, (day of year, seconds after midnight) at t = 0, duration in s)``: the stretch of time
-        the run covers, which the file's ``expect:`` claims were written for."""
-        return (self.start.isoformat() if self.start is not None else None, self.clock(), float(self.duration))
+    def window(self) -> tuple[dict, float]:
+        """``(clock block, duration in s)``: the stretch of time the run covers (:meth:`clock_block`, what report.json
+        carries as ``clock``, and ``duration_s``), which the file's ``expect:`` claims were written for."""
+        return self.clock_block(), float(self.duration)
 
-    def claims_not_checked(self) -> tuple[list[str], str | None]:
-        """The file's ``expect:`` keys that do not apply to this run, and why (``([], None)`` when all apply): where
-        overrides (``--set start=``/``duration=``, a sweep point, a planner probe) moved the run's window off the
-        file's, the file's claims were written for its whole run, and a window of it fails them without anything
-        being wrong (reference over 2 h read "expect: 4 of 6 checks failed"). Claims set by the overrides themselves
-        (``--set expect...``) are this run's and are checked."""
+    def claims_not_checked(self) -> tuple[list[str], tuple[dict, float] | None]:
+        """The file's ``expect:`` keys that do not apply to this run, and the window they were written for (the
+        file's :meth:`window`; None where the file alone does not validate, or when all apply: ``([], None)``):
+        where overrides (``--set start=``/``duration=``, a weather kind with another default day, a sweep point, a
+        planner probe) moved the run's window off the file's, the file's claims were written for its whole run,
+        and a window of it fails them without anything being wrong (reference over 2 h read "expect: 4 of 6 checks
+        failed"). Claims set by the overrides themselves (``--set expect...``) are this run's and are checked.
+        :func:`dcsim.metrics.expect.not_checked_reason` says why, in the report's words (until 2026-12-05 the reason
+        was built here, with its own clock and duration formats)."""
         if self._file_window is None or self._file_window == self.window():
             return [], None
         keys = [k for k in self.expect if k not in self._claims_given]
         if not keys:
             return [], None
-
-        def said(w: tuple) -> str:
-            if len(w) != 3:
-                return "the file's own start and duration"
-            start, (day, sec), dur = w
-            at = (start.replace("T", " ")[:16] if start else f"day {day} {int(sec // 3600):02d}:{int(sec % 3600 // 60):02d}")
-            return f"{dur / 3600:g} h from {at}"
-
-        return keys, (f"the scenario's expect: block was written for its whole run ({said(self._file_window)}); this "
-                      f"run covers {said(self.window())} (start or duration overridden), so its claims were not "
-                      "checked: run the file without those overrides to check them")
+        return keys, (None if self._file_window == _UNKNOWN_WINDOW else self._file_window)
 
     @property
     def base_dir(self) -> Path | None:
@@ -518,17 +512,7 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | list[str] | None) -> 
     A mapping value merges into the mapping it lands on unless it names another ``kind`` (:func:`dcsim.scenario.paths.merged`).
     """
     out = copy.deepcopy(raw)
-    if not overrides:
-        return out
-    if isinstance(overrides, str):  # iterated character by character: "f: expected dotted.path=value"
-        raise ScenarioError("overrides", [("overrides", "expected a mapping {dotted.path: value} or a list of "
-                                           f"'dotted.path=value' strings, got one string {excerpt(overrides, 80)}")])
-    items: list[tuple[str, Any]] = []
-    if isinstance(overrides, dict):
-        items = list(overrides.items())
-    else:
-        items = [parse_set(s) for s in overrides]
-    for k, v in items:
+    for k, v, _ in _override_items(overrides):
         try:
             set_path(out, k, v)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
@@ -619,13 +603,17 @@ def load_scenario(source: str | Path | dict | Scenario, overrides: dict | list[s
     return sc
 
 
+#: ``Scenario._file_window`` where the file alone does not validate (an override completed it): its window is unknown
+_UNKNOWN_WINDOW = ("unknown",)
+
+
 def _expect_scope(sc: Scenario, source, written: dict, overrides) -> None:
     """Record on ``sc`` what its ``expect:`` claims were written for (:meth:`Scenario.claims_not_checked`): the
-    window of the file (or of the Scenario overridden) when the overrides moved start or duration, and the claims the
-    overrides set themselves."""
+    window of the file (or of the Scenario overridden) when the overrides moved it, and the claims the overrides set
+    themselves. The file's window is compared whenever there are overrides and claims (until 2026-12-05 only when
+    they named ``start`` or ``duration``: a weather kind with another default day moved the run unseen)."""
     paths = []
-    for k in (overrides.keys() if isinstance(overrides, dict) else
-              [parse_set(x)[0] for x in overrides] if overrides else []):
+    for k, _, _ in _override_items(overrides):
         try:
             paths.append(split_path(str(k)))
         except ValueError:
@@ -637,23 +625,34 @@ def _expect_scope(sc: Scenario, source, written: dict, overrides) -> None:
     sc._claims_given = frozenset(given)
     if isinstance(source, Scenario):
         base = source._file_window or source.window()
-    elif any(keys[0] in ("start", "duration") for keys in paths):
+    elif paths and sc.expect:
         try:
             base = Scenario.model_validate(written).window()
         except Exception:  # the file alone does not validate (an override completed it): its window is unknown
-            base = ("unknown",)
+            base = _UNKNOWN_WINDOW
     else:
         base = None
     sc._file_window = None if base is None or base == sc.window() else base
 
 
-def _override_strings(overrides: dict | list[str] | None) -> list[str]:
-    """``path=value`` strings of overrides given as a mapping or as ``--set`` strings."""
+def _override_items(overrides: dict | list[str] | None) -> list[tuple[str, Any, str]]:
+    """Overrides given as a mapping or as ``--set`` strings, read once the same way for every use
+    (:func:`apply_overrides`, the ``expect:`` scope, the provenance strings): ``(path, value, "path=value" as
+    given)``. :class:`ScenarioError` for one string (iterated character by character it read "f: expected
+    dotted.path=value") or a string that is no ``path=value`` (:func:`parse_set`)."""
     if not overrides:
         return []
+    if isinstance(overrides, str):
+        raise ScenarioError("overrides", [("overrides", "expected a mapping {dotted.path: value} or a list of "
+                                           f"'dotted.path=value' strings, got one string {excerpt(overrides, 80)}")])
     if isinstance(overrides, dict):
-        return [f"{k}={v}" for k, v in overrides.items()]
-    return [str(x).strip() for x in overrides]
+        return [(k, v, f"{k}={v}") for k, v in overrides.items()]
+    return [(*parse_set(x), str(x).strip()) for x in overrides]
+
+
+def _override_strings(overrides: dict | list[str] | None) -> list[str]:
+    """``path=value`` strings of overrides given as a mapping or as ``--set`` strings."""
+    return [text for _, _, text in _override_items(overrides)]
 
 
 def scenario_hash(sc: Scenario) -> str:

@@ -52,7 +52,8 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "estimate_for_run", "simulate_point", "fifo_wait_s", "fifo_wait_slices_s", "door_release_wait_s",
            "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "CRITICAL_TTFT_P99_BAND_PCT", "tail_caveat",
-           "critically_loaded", "clock_holds_rate", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s", "tail_flagged", "known_gap_caveats",
+           "critically_loaded", "clock_holds_rate", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s",
+           "tail_flagged", "known_gap_caveats", "long_prompt_caveat",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
            "P99_TAIL_SHARE", "ttft_gap_is_minor"]
 
@@ -230,8 +231,9 @@ class SloEstimate:
     tail_near_ceiling: dict = field(default_factory=dict)
     #: per tick of the run (the whole run's, also where ``ticks`` selected some), whether the estimate gave its
     #: requests the critically loaded queue's wait (:func:`critical_ticks`; none where every group is KV-bound):
-    #: what the known gap :data:`CRITICAL_ONE_POOL_BAND_PCT` concerns; several pools combined
-    #: (``dcsim.engine.assemble.slo_estimate``): ``(ticks, pools)``, each pool's, what the shared-cap gap
+    #: what the known gap :data:`CRITICAL_ONE_POOL_BAND_PCT` concerns; always ``(ticks, pools)``, one column for
+    #: one pool (until 2026-12-05 1-D then, 2-D for several); several pools combined
+    #: (``dcsim.engine.assemble.slo_estimate``): each pool's, what the shared-cap gap
     #: :data:`CRITICAL_TTFT_P99_BAND_PCT` is weighed on (None until 2026-12-05). None where not kept
     critical_ticks: np.ndarray | None = field(default=None, repr=False)
 
@@ -1215,6 +1217,21 @@ def _share_text(share: tuple[int, int, float, float] | None, whose: str = "its")
             f"arrived and {pct(srv)} % were served there)")
 
 
+def long_prompt_caveat(mean_input: Mapping[str, float]) -> str | None:
+    """The known gap of request classes (one pool's: ``mean_input``, each class's mean prompt in tokens) whose prompts
+    differ by :data:`LONG_PROMPT_RATIO` or more, or None: the one gap of :func:`known_gap_caveats` that depends on the
+    pool (``dcsim.engine.assemble.slo_gap_caveats`` asks it per pool and the rest once)."""
+    ins = {k: v for k, v in mean_input.items() if v > 0 and math.isfinite(v)}
+    if len(ins) > 1 and max(ins.values()) >= LONG_PROMPT_RATIO * min(ins.values()):
+        hi, lo = max(ins, key=ins.get), min(ins, key=ins.get)
+        return (f"{SLO_GAP_PREFIX}request classes with prompts of very different length ({hi} {ins[hi]:,.0f} "
+                f"tokens on average, {lo} {ins[lo]:,.0f}): for such a mix (chat, code and agentic at 0.5 of the "
+                "ceiling) the per-class TTFT p99 varied with the seed from -38 % to +64 % of request fidelity's "
+                "and attainment up to 9.5 points (the few long prompts in each operating point's 180-s window); "
+                "compare over seeds (--seed); confirm with --set fidelity=request (docs/slo.md, Known gaps)")
+    return None
+
+
 def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick_s: float, shed_tokens: float,
                       capped_with_queue: bool, pools_share_a_cap: bool = False,
                       capped_clock_min: float | None = None, *,
@@ -1245,13 +1262,12 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
     out: list[str] = []
     shares = shares or {}
 
-    def put(head: str, body: str, key: str, whose: str = "its") -> None:
+    def put(head: str, body: str, key: str, whose: str = "its", p99: bool = False) -> None:
         """A tick-wise gap, ``head`` what it is and ``body`` what was measured: warned with its share of the run, or
-        noted (``notes``) where that share is minor (a TTFT p99 gap, ``critical`` and ``shared_critical``: minor for
-        the p99 too, :func:`ttft_gap_is_minor`)."""
+        noted (``notes``) where that share is minor (``p99``: a TTFT p99 gap, ``critical`` and ``shared_critical``,
+        minor for the p99 too, :func:`ttft_gap_is_minor`)."""
         share = shares.get(key)
         touched = min(share[2] + share[3], 1.0) if share is not None else 1.0  # arrived or served there
-        p99 = key in ("critical", "shared_critical")
         if share is not None and (ttft_gap_is_minor(share[3], touched, attainment) if p99
                                   else slo_gap_is_minor(touched, attainment)):
             if notes is not None:
@@ -1270,15 +1286,11 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
                    "hold limits of 1-2 s under overload this estimate read TTFT p50 +40 %, p99 +45-60 % and SLO "
                    "attainment 0.00 where request fidelity measured 0.57 (it adds the held wait to a replica queue at "
                    "0.98 of saturation; request fidelity bounds the whole wait before admission)" + confirm)
-    ins = {k: v for k, v in mean_input.items() if v > 0 and math.isfinite(v)}
-    if len(ins) > 1 and max(ins.values()) >= LONG_PROMPT_RATIO * min(ins.values()):
-        hi, lo = max(ins, key=ins.get), min(ins, key=ins.get)
-        out.append(f"{SLO_GAP_PREFIX}request classes with prompts of very different length ({hi} {ins[hi]:,.0f} "
-                   f"tokens on average, {lo} {ins[lo]:,.0f}): for such a mix (chat, code and agentic at 0.5 of the "
-                   "ceiling) the per-class TTFT p99 varied with the seed from -38 % to +64 % of request fidelity's "
-                   "and attainment up to 9.5 points (the few long prompts in each operating point's 180-s window); "
-                   "compare over seeds (--seed)" + confirm)
-    if pools_share_a_cap and shares.get("shared_critical", (1,))[0] > 0:
+    prompts = long_prompt_caveat(mean_input)
+    if prompts is not None:
+        out.append(prompts)
+    sc_share = shares.get("shared_critical")
+    if pools_share_a_cap and (sc_share is None or sc_share[0] > 0):
         pool = f"pool {critical_pool} " if critical_pool else ""
         put(f"several model pools capped on a shared budget, {pool}run critically loaded (the split's clock whose "
             "full-load rate only just serves its work)",
@@ -1293,7 +1305,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
             "them with the other ticks' requests); the reasoning pool's attainment "
             "0.09 against 0.10 at 07:30-09:30 (0.01 until 2026-12-05, when its door's wait was taken as "
             "continuous)" + confirm,
-            "shared_critical", "the pool's")
+            "shared_critical", "the pool's", p99=True)
     if capped_clock_min is not None and capped_clock_min < CAPPED_LOW_CLOCK:
         put(f"capped by power or cooling at clock {capped_clock_min:.2f} with work waiting at the door (below "
             f"{CAPPED_LOW_CLOCK:g})",
@@ -1313,7 +1325,7 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
             f"{lo:+.0f} to {hi:+.0f} % of request fidelity's (accepted band; short on all but one point), its TTFT "
             "p50 and SLO attainment outside the bar too (attainment up to 32 points either way); longer ticks were "
             "not measured (docs/slo.md, \"The chat pool's TTFT p99\")" + confirm,
-            "critical")
+            "critical", p99=True)
     if capped_with_queue and tick_s > CAPPED_TICK_S:
         put(f"capped by power or cooling with work waiting at the door, on {tick_s:g}-s controller ticks",
             f"a capped overload was measured against request fidelity on ticks of up to {CAPPED_TICK_S / 60:g} min "
@@ -1479,7 +1491,7 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     est = estimate_slo(groups + extra, classes, scv, hold_limit_s=float(sc.controller.hold_limit),
                        calibration=calibration, duration_s=dt * served.size, tick_s=dt, seed=int(sc.seed))
     if est.estimated:
-        est.critical_ticks = walked
+        est.critical_ticks = np.asarray(walked, bool).reshape(-1, 1)  # (ticks, pools): this one pool's column
     return est
 
 
