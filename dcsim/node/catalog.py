@@ -281,21 +281,27 @@ def context_carry() -> list[dict]:
     return _read_yaml(CONTEXT_CARRY_FILE)["rows"]
 
 
-@functools.lru_cache(maxsize=None)
-def _measured_cap_fracs() -> dict[str, float]:
-    """The lowest per-GPU power cap (fraction of TDP) dcsim has a measurement at, by normalised GPU name
-    (:func:`_norm`): the least ``cap_frac_tdp`` of the ``cap`` rows of the shipped measurement files
-    (:data:`MEASUREMENT_DIR`; today H100-SXM 0.7, Splitwise's capped DGX-H100, ``splitwise_h100_cap.csv``)."""
+def _lowest_by_gpu(column: str, frac) -> dict[str, float]:
+    """The least ``frac(row[column])`` (a fraction of full, at most 1) over the ``cap`` rows of the shipped measurement
+    files (:data:`MEASUREMENT_DIR`) that give ``column``, by normalised GPU name (:func:`_norm`)."""
     import csv
 
     out: dict[str, float] = {}
     for f in sorted(MEASUREMENT_DIR.glob("*.csv")):
         with open(f, newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
-                if (r.get("kind") or "").strip() == "cap" and (r.get("cap_frac_tdp") or "").strip():
+                if (r.get("kind") or "").strip() == "cap" and (r.get(column) or "").strip():
                     g = _norm(r["gpu"])
-                    out[g] = min(out.get(g, 1.0), float(r["cap_frac_tdp"]))
+                    out[g] = min(out.get(g, 1.0), frac(r[column]))
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _measured_cap_fracs() -> dict[str, float]:
+    """The lowest per-GPU power cap (fraction of TDP) dcsim has a measurement at, by normalised GPU name
+    (:func:`_norm`): the least ``cap_frac_tdp`` of the ``cap`` rows of the shipped measurement files
+    (:data:`MEASUREMENT_DIR`; today H100-SXM 0.7, Splitwise's capped DGX-H100, ``splitwise_h100_cap.csv``)."""
+    return _lowest_by_gpu("cap_frac_tdp", float)
 
 
 def measured_cap_frac(gpu: str) -> float:
@@ -313,16 +319,7 @@ def _measured_clock_fracs() -> dict[str, float]:
     1 / clock, so a row slowed by ``latency_factor`` ran at about 1 / latency_factor of full clock; a row with any
     memory-bound part ran lower, so this is the upper end of the range's bottom (the flag it sets errs towards
     flagging). A decode row slowed 1.0x says nothing of its clock."""
-    import csv
-
-    out: dict[str, float] = {}
-    for f in sorted(MEASUREMENT_DIR.glob("*.csv")):
-        with open(f, newline="", encoding="utf-8") as fh:
-            for r in csv.DictReader(fh):
-                if (r.get("kind") or "").strip() == "cap" and (r.get("latency_factor") or "").strip():
-                    g = _norm(r["gpu"])
-                    out[g] = min(out.get(g, 1.0), 1.0 / max(float(r["latency_factor"]), 1.0))
-    return out
+    return _lowest_by_gpu("latency_factor", lambda x: 1.0 / max(float(x), 1.0))
 
 
 def measured_clock_frac(gpu: str) -> float:
