@@ -50,8 +50,7 @@ def test_each_40gb_profile_reproduces_its_measured_rows():
     rows = _rows()
     profs = {n: p for n, p in shipped_profiles().items() if p["gpu"] == "A100-SXM4-40GB"}
     assert sorted(p["model"] for p in profs.values()) == [
-        "gemma-2-27b", "gemma-2-9b", "llama-3.1-70b", "llama-3.1-8b", "mistral-7b-v0.3", "mistral-large-2407",
-        "mistral-nemo-12b"]
+        "gemma-2-27b", "gemma-2-9b", "llama-3.1-70b", "llama-3.1-8b", "mistral-7b-v0.3", "mistral-large-2407"]
     for name, p in profs.items():
         node = build_node(NodeSpec(gpu="A100-SXM4-40GB", model=p["model"], tensor_parallel=p["tensor_parallel"]))
         assert node.calibration["status"] == "calibrated", name
@@ -63,6 +62,21 @@ def test_each_40gb_profile_reproduces_its_measured_rows():
             tok = float(s.throughput_tok_s)
             assert abs(tok / float(r["output_tok_s"]) - 1) < 0.10, (name, r["max_num_seqs"])
             assert abs(float(s.gpu_power_w) / tok / float(r["j_per_out_tok"]) - 1) < 0.10, (name, r["max_num_seqs"])
+
+
+def test_a_group_with_no_residual_dof_feeds_the_pool_only():
+    """Mistral-Nemo-12B's 4 load rows give 8 values for 8 free parameters: an exact fit with no band. Among several
+    groups it gets no profile of its own (as a group with fewer than 4 load levels), yet it is pooled."""
+    from dcsim.node.calibrate import Problem, cap_rows, calibrate_all, groups, problem_dof, read_rows
+
+    rows = read_rows([FILE])
+    nemo = [k for k in groups(rows) if k.model == "mistral-nemo-12b"][0]
+    assert problem_dof(Problem(nemo.gpu, [groups(rows)[nemo]], cap_rows(rows, nemo.gpu))) == 0
+    res = calibrate_all([FILE])
+    assert "A100-SXM4-40GB_mistral-nemo-12b_bf16_tp1" in res.skipped_groups
+    assert all(p["model"] != "mistral-nemo-12b" for p in res.profiles)
+    assert "A100-SXM4-40GB_mistral-nemo-12b_bf16_tp1" in pooled_profiles()["A100-SXM4-40GB"]["pooled_groups"]
+    assert "A100-SXM4-40GB_mistral-nemo-12b_bf16_tp1" not in shipped_profiles()
 
 
 def test_the_40gb_pool_is_its_own():

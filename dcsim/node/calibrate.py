@@ -1285,7 +1285,7 @@ class CalibratedGroups(NamedTuple):
     """What :func:`calibrate_all` fits: ``profiles``, one profile dict per group fitted; ``rows``, the rows of each
     group fitted, by its :class:`GroupKey` (gpu, model, precision, tp; :func:`profile_key` of its profile): what
     the report sets against dcsim's own replica (:func:`dcsim_anchor`); ``skipped_groups``, the names of the groups
-    with too few load levels for a profile of their own (selected alone, they are fitted); ``underdetermined``, by
+    with too few load levels (or no residual degree of freedom) for a profile of their own (selected alone, they are fitted); ``underdetermined``, by
     name, why each group whose points cannot determine its fit got none (:func:`_underdetermined_reason`: selected
     alone, it is refused with that reason)."""
 
@@ -1307,7 +1307,8 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     fitted on (:class:`CalibratedGroups`).
 
     When the options select several groups, a group with fewer load levels than :data:`MIN_LOAD_LEVELS` (and fewer
-    request rows than :data:`MIN_REQUEST_ROWS`) gets no profile of its own — the rule the shipped set follows (such
+    request rows than :data:`MIN_REQUEST_ROWS`), or whose points leave no residual degree of freedom
+    (:func:`problem_dof` 0: an exact fit, no band), gets no profile of its own — the rule the shipped set follows (such
     rows feed the pooled fits only) — and its name is listed in ``skipped_groups``; select it alone
     (``--gpu/--model/--precision/--tp``) to fit it anyway. A group whose points cannot determine its fit gets none
     either and is listed in ``underdetermined`` with the refusal's reason (selected alone, it is refused)."""
@@ -1319,13 +1320,20 @@ def calibrate_all(paths: list[str | Path], gpu: str | None = None, model: str | 
     # why each group's points cannot determine its fit, checked once: a group selected alone is refused with it,
     # one of several is listed in `underdetermined`
     under = {k: why for k, p in probs.items() if (why := _underdetermined_reason(p))}
+    # a group whose points leave no residual degree of freedom is fitted exactly and states no band
+    # (band_dof 0): among several, it feeds the pooled fits only, as a group with few load levels does
+    if len(sel) > 1:
+        nodof = [k for k, p in probs.items() if k not in under and problem_dof(p) == 0]
+        few += nodof
+        probs = {k: p for k, p in probs.items() if k not in nodof}
     if len(sel) == 1 and under:
         (k, why), = under.items()
         raise _underdetermined_error(probs[k], _group_label(sel[k]), why)
     if len(few) + len(under) == len(sel) > 1:
         raise ValueError("no selected group can have a profile of its own: "
-                         + "; ".join([f"{profile_name(*k)} has fewer than {MIN_LOAD_LEVELS} load levels (select it "
-                                      f"with --gpu/--model/--precision/--tp to fit it anyway)" for k in few]
+                         + "; ".join([f"{profile_name(*k)} has fewer than {MIN_LOAD_LEVELS} load levels or no "
+                                      "residual degree of freedom (select it with --gpu/--model/--precision/--tp to "
+                                      "fit it anyway)" for k in few]
                                      + [f"{profile_name(*k)}: {why}" for k, why in under.items()]))
     out, fitted = [], {}
     for key, rows_g in sel.items():
@@ -1886,8 +1894,8 @@ def run(args: argparse.Namespace) -> int:
         if line:
             print(line)
     if few:
-        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels "
-              f"(select one with --gpu/--model/--precision/--tp to fit it anyway):", *few, sep="\n  ")
+        print(f"no profile for {len(few)} group(s) with fewer than {MIN_LOAD_LEVELS} load levels or no residual "
+              f"degree of freedom (select one with --gpu/--model/--precision/--tp to fit it anyway):", *few, sep="\n  ")
     if under:
         print(f"no profile for {len(under)} group(s) with too few measurement points for their free parameters "
               f"(selected alone, each is refused so):", *(f"{k}: {why}" for k, why in under.items()), sep="\n  ")
