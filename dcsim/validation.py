@@ -195,6 +195,11 @@ KNOWN_FAILURES: dict[str, tuple[float, str]] = {
     "fit-B200_qwen3-235b-a22b_bf16_tp4-itl": (0.15, _B200_Q235),
     "fit-B200_qwen3-235b-a22b_bf16_tp8-itl": (0.20, _B200_Q235),
     "fit-H100-SXM_qwen3-235b-a22b_fp8_tp8-itl": (0.20, _ITL_Q235_FP8),
+    "fit-A100-SXM4-40GB_gemma-2-2b_bf16_tp1-tok_s": (0.15, (
+        "A100-SXM4-40GB Gemma-2-2B (ML.ENERGY v2.0, vLLM 0.5.4), in-sample: at max_num_seqs 512 the fit is 10.8 % "
+        "fast (MAPE 3.6 % over its 7 levels): the measured tokens/s falls from 1,909 at max_num_seqs 320 to 1,818 at "
+        "512 while the fit rises to 2,015 (no term of the node model falls with the batch); shipped, as its own fit "
+        "is far closer than the pool's +14 to +61 % (docs/node.md, \"A100-SXM4-40GB\")")),
     "H-DSV31-B200-bs8-j_tok": (0.25, _TRANSFER + "; at batch 8 tokens/s is within 16 % (served expert-parallel over "
                                "the 8 GPUs as measured; the FP8 cost per layer is in the pool) and the pool's power "
                                "above the measured 482 W per GPU: +20 % J/token (+73 % until the twenty-fourth pass, "

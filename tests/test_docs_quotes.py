@@ -206,12 +206,14 @@ def test_docs_node_fit_tables_are_the_ones_profile_table_prints(capsys):
 
 def test_readme_calibrated_fit_errors_equal_docs_validation():
     """README's 'calibrated points: within 10 % but for B200 Qwen3-235B BF16's worst points, up to X % tok/s, Y %
-    J/token and Z % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, W %' against docs/validation.md's fit-* rows:
+    J/token and Z % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, W %, and A100-SXM4-40GB Gemma-2-2B's tokens/s
+    at max_num_seqs 512, V %' against docs/validation.md's fit-* rows:
     every other fit row within 10 %, and each quoted worst the largest of its rows."""
     rows = {c[0]: _error_pct(c) for c in _validation_rows() if c[0].startswith("fit-")}
     assert len(rows) > 50, "docs/validation.md: fit-* rows not found"
     m = re.search(r"within (\d+) % but for B200 Qwen3-235B BF16's worst points, up to ([\d.]+) % tok/s, ([\d.]+) % "
-                  r"J/token and ([\d.]+) % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, ([\d.]+) %",
+                  r"J/token and ([\d.]+) % ITL, and H100 Qwen3-235B-FP8's ITL at batch 511, ([\d.]+) %, and "
+                  r"A100-SXM4-40GB Gemma-2-2B's tokens/s at max_num_seqs 512, ([\d.]+) %",
                   re.sub(r"\s+", " ", _read("README.md")))
     assert m, "README.md: no 'within 10 % but for B200 Qwen3-235B BF16's worst points, up to ...' quote"
     b200 = {k: v for k, v in rows.items() if k.startswith("fit-B200_qwen3-235b-a22b_bf16_")}
@@ -220,7 +222,9 @@ def test_readme_calibrated_fit_errors_equal_docs_validation():
         worst = max(v for k, v in b200.items() if k.endswith(suffix))
         assert float(quoted) == worst, f"README.md: B200 Qwen3-235B BF16 worst {suffix[1:]} {quoted} %, table {worst} %"
     assert float(m.group(5)) == rows[fp8_itl], f"README.md: {fp8_itl} {m.group(5)} %, table {rows[fp8_itl]} %"
-    others = {k: v for k, v in rows.items() if k not in b200 and k != fp8_itl and v > float(m.group(1))}
+    g2 = "fit-A100-SXM4-40GB_gemma-2-2b_bf16_tp1-tok_s"
+    assert float(m.group(6)) == rows[g2], f"README.md: {g2} {m.group(6)} %, table {rows[g2]} %"
+    others = {k: v for k, v in rows.items() if k not in b200 and k not in (fp8_itl, g2) and v > float(m.group(1))}
     assert not others, f"README.md says every other fit row is within {m.group(1)} %: {others}"
 
 
