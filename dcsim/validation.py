@@ -53,6 +53,7 @@ import numpy as np
 
 from dcsim.node.calibrate import (fitted_load, group_key, profile_key, row_decode_ctx, row_itl_fitted, row_prompt_scv,
                                   row_request_repeats)
+from dcsim.node.catalog import VLLM_054_TO_0111
 from dcsim.node.perf import decode_context, median_prefill_tokens
 from dcsim.node.step import median_step
 from dcsim.workload.lengths import residence_output_context
@@ -150,8 +151,7 @@ _LOMO_A40_TP = (_A40 + "the power per GPU of the 2- and 4-GPU Gemma-2 replicas i
                 "ran under FlashInfer, the harness's setting for its logit soft-capping, the other models under vLLM "
                 "0.5.4's default attention backend)")
 _SW_STACK = ("dcsim is 3-5× faster than the Splitwise profile DB: that DB was measured in 2023 on another "
-             "serving stack, dcsim's latencies come from ML.ENERGY v3 (vLLM 0.11.1, 2025); CALIBRATION A3 records "
-             "3-5× throughput at matched batch from vLLM 0.5.4 (2024) to 0.11.1 on the same H100s")
+             "serving stack, dcsim's latencies come from ML.ENERGY v3 (vLLM 0.11.1, 2025); " + VLLM_054_TO_0111)
 _GPQA_POWER = ("long reasoning contexts (5.2-5.4k tokens per running sequence) on a profile fitted on chat (~1.5k): "
                "the KV-read-bound decode draws more than the chat fit's memory power allows (Qwen3-8B on 1 H100: 494 / "
                "608 / 689 W measured at batch 8 / 32 / 82, dcsim 425 / 451 / 468 W), so J/token is low")

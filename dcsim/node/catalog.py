@@ -236,24 +236,34 @@ def find_architecture_profile(gpu: str, model: ModelSpec, precision: str, tp: in
     return (same or cands or [None])[0]
 
 
-#: the serving software each shipped measurement set was taken on, by file-name prefix: (what, current).
+#: the serving software each shipped measurement set was taken on, by file-name prefix (:data:`SERVING_STACKS`).
 #: Latency and power depend on it as much as on the GPU: on the same 8 x H100, Llama-2-70B's prefill and decode
 #: steps in Splitwise's 2023 profile DB are 3.2-4.5x those of dcsim's H100 calibration on vLLM 0.11.1
 #: (docs/validation.md rows SW-*), so figures of GPUs calibrated on different stacks do not compare hardware alone.
 #: ``current``: the stack of dcsim's reference calibrations (H100, B200). Ratio-only files (a latency factor under
 #: a power cap, :data:`RATIO_ONLY`) carry no absolute latency or power and set no stack.
-SERVING_STACKS = {  # the first prefix a file name starts with wins: the longer prefix comes first
-    "mlenergy_v2_": ("vLLM 0.5.4 (ML.ENERGY Leaderboard v2.0, 2024)", False),
-    "mlenergy_": ("vLLM 0.11.1 (ML.ENERGY Leaderboard v3.0, 2025)", True),
-    "splitwise_a100_requests": ("the Splitwise profile DB (Patel et al., ISCA'24; serving stack of 2023)", False),
-}
-RATIO_ONLY = ("splitwise_h100_cap",)
+#: what the source says of vLLM 0.5.4 against 0.11.1 (the one sentence: the stack note below and docs/validation.md's
+#: SW-* reason read it); [ML-long], docs/sources.md. Not measured in dcsim: the shipped rows' Llama-3.1-8B tokens/s on
+#: one H100 (vLLM 0.11.1, mlenergy_llama-3.1-8b.csv) over one A100-SXM4-40GB (vLLM 0.5.4), 3.6x at max_num_seqs 32 and
+#: 5.2x at 256, holds the hardware as well as the software (HBM bandwidth alone 2.15x) and other prompts
+VLLM_054_TO_0111 = "[ML-long] reports 3-5x the throughput on the H100 from vLLM 0.5.4 to 0.11.1"
 #: what an older stack means for its figures, measured (docs/validation.md rows SW-*; checked by
 #: tests/test_calibration_caveat.py against those rows)
 OLDER_STACK_NOTE = ("on the same 8 x H100, Splitwise's 2023 stack takes 3.2-4.5x as long as dcsim's current "
                     "calibration (vLLM 0.11.1) for Llama-2-70B's prefill and decode steps (docs/validation.md SW-*): "
                     "these figures are slower than today's software, and a comparison with GPUs calibrated on the "
                     "current stack mixes software with hardware")
+#: file-name prefix -> (stack, current, note): the longest prefix a file name starts with wins (:func:`serving_stack`);
+#: ``note``, what an older stack means for its figures (:func:`stack_note`; None on the current stack)
+SERVING_STACKS = {
+    "mlenergy_v2_": ("vLLM 0.5.4 (ML.ENERGY Leaderboard v2.0, 2024)", False,
+                     "measured on vLLM 0.5.4, slower than today's software (" + VLLM_054_TO_0111 + "): a comparison "
+                     "with GPUs calibrated on the current stack mixes software with hardware"),
+    "mlenergy_": ("vLLM 0.11.1 (ML.ENERGY Leaderboard v3.0, 2025)", True, None),
+    "splitwise_a100_requests": ("the Splitwise profile DB (Patel et al., ISCA'24; serving stack of 2023)", False,
+                                OLDER_STACK_NOTE),
+}
+RATIO_ONLY = ("splitwise_h100_cap",)
 
 
 #: the worst measured error (%) of a calibration carried to a model of the same shape under another name (status
@@ -330,26 +340,14 @@ def measured_clock_frac(gpu: str) -> float:
     return _measured_clock_fracs().get(_norm(gpu), 1.0)
 
 
-#: what an older stack means, per stack (``SERVING_STACKS`` text); a stack not named here takes OLDER_STACK_NOTE.
-#: vLLM 0.5.4: CALIBRATION A3 / [ML-long] (docs/validation.md, SW-* rows' note) record 3-5x the throughput at matched
-#: batch from vLLM 0.5.4 (2024) to 0.11.1 on the same H100s
-STACK_NOTES = {
-    SERVING_STACKS["mlenergy_v2_"][0]: (
-        "on the same H100s, vLLM 0.11.1 serves 3-5x the throughput of vLLM 0.5.4 at matched batch (CALIBRATION A3, "
-        "[ML-long]): these figures are slower than today's software, and a comparison with GPUs "
-        "calibrated on the current stack mixes software with hardware"),
-}
-
-
 def stack_note(stack: str | None, current: bool) -> str | None:
     """What a profile's serving stack means for its figures: None on the current stack, else the note of its (first)
-    older stack (:data:`STACK_NOTES`, else :data:`OLDER_STACK_NOTE`)."""
+    older stack (:data:`SERVING_STACKS`' third element; :data:`OLDER_STACK_NOTE` for a stack it does not name).
+    ``stack`` is :func:`serving_stack`'s: the stacks' names joined by "; "."""
     if current or stack is None:
         return None
-    for what, note in STACK_NOTES.items():
-        if what in stack:
-            return note
-    return OLDER_STACK_NOTE
+    notes = {name: note for name, _, note in SERVING_STACKS.values()}
+    return next((notes[part] for part in stack.split("; ") if notes.get(part)), OLDER_STACK_NOTE)
 
 
 def serving_stack(prof: dict) -> tuple[str | None, bool]:
@@ -360,14 +358,14 @@ def serving_stack(prof: dict) -> tuple[str | None, bool]:
     for f in prof.get("measurements") or []:
         if f.startswith(RATIO_ONLY):
             continue
-        hit = next((v for k, v in SERVING_STACKS.items() if f.startswith(k)), None)
-        if hit is None:
+        prefix = max((k for k in SERVING_STACKS if f.startswith(k)), key=len, default=None)
+        if prefix is None:
             return None, True
-        if hit not in found:
-            found.append(hit)
+        if SERVING_STACKS[prefix] not in found:
+            found.append(SERVING_STACKS[prefix])
     if not found:
         return None, True
-    return "; ".join(w for w, _ in found), all(c for _, c in found)
+    return "; ".join(w for w, _, _ in found), all(c for _, c, _ in found)
 
 
 def pooled_profiles() -> dict[str, dict]:
