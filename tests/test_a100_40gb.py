@@ -102,3 +102,25 @@ def test_rows_are_the_published_figures():
         assert np.isclose(float(r["output_tok_s"]), d["Token tput (tok/s)"], rtol=1e-4)  # written to 0.01 tok/s
         assert np.isclose(float(r["j_per_out_tok"]), j, rtol=1e-4)
         assert np.isclose(float(r["gpu_power_w"]), j * d["Token tput (tok/s)"], rtol=1e-4)  # written to 0.01 W
+
+
+def test_the_70b_profile_is_rebuilt_by_its_generated_by(tmp_path, monkeypatch):
+    """Llama-3.1-70B on 8 GPUs draws 99-120 W per GPU at max_num_seqs 32-128 (summed readings under the summed-power
+    floor): calibrate refuses it without --force, so its generated_by records --force, and that command rebuilds it."""
+    import shlex
+
+    import yaml
+
+    from dcsim.node.calibrate import main
+    from dcsim.node.catalog import PROFILE_DIR
+
+    shipped = shipped_profiles()["A100-SXM4-40GB_llama-3.1-70b_bf16_tp8"]
+    argv = shlex.split(shipped["generated_by"])[2:]
+    assert "--force" in argv
+    monkeypatch.chdir(MEASUREMENT_DIR)  # the profile names its file as given, run from the measurements folder
+    out = tmp_path / "p.yaml"
+    assert main(argv + ["--out", str(out)]) == 0
+    new = yaml.safe_load(out.read_text())
+    assert new["generated_by"] == shipped["generated_by"]
+    assert new["params"] == yaml.safe_load((PROFILE_DIR / f"{shipped['name']}.yaml").read_text())["params"]
+    assert main([a for a in argv if a != "--force"] + ["--out", str(tmp_path / "q.yaml")]) == 2

@@ -1914,6 +1914,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"dcsim calibrate: error: {name}: {'; '.join(what)}; nothing written (--force writes it anyway)",
                   file=sys.stderr)
         return 2
+    for prof in profs:  # a profile written only by --force says so, so that its generated_by rebuilds it
+        if prof["name"] in poor or prof["name"] in suspect:
+            prof["generated_by"] += " --force"
     if args.out:  # one profile to the path given, unless it names a directory; several into it, one file each
         one = len(profs) == 1 and not names_a_directory(args.out)
         for prof in profs:
