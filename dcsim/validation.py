@@ -269,16 +269,18 @@ def meets_lomo_bar(row: dict) -> bool:
     return all(row[k + "_pct"] <= 100 * tol for k, tol in LOMO_BAR.items())
 
 
-_LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, rounded up to the next 5 %) and why; a
-    # metric whose band is within the bar (LOMO_BAR) passes and is no known failure
+_LOMO_BANDS = {  # accepted |error| per leave-one-model-out row and why: a metric beyond the bar (LOMO_BAR), a known
+    # failure, is given the observed error plus at least 1 point, rounded up to the next 5 % (so that a last-digit
+    # change is no failure; 59.89 % had a band of 60 until session 50's review); a metric within the bar passes on
+    # the bar and is no known failure (its entry, the observed error rounded up to the next 5 %, is not read)
     # MAPE tok/s, MAPE J/tok, max tok/s, max J/tok; regenerate the table with `dcsim calibrate ... --pool`
     "A100-SXM4-80GB_llama-2-70b_bf16_tp2": ((0.20, 0.10, 0.25, 0.25), _LOMO_A100),
     "A100-SXM4-80GB_llama-2-70b_bf16_tp8": ((0.25, 0.15, 0.50, 0.20), _LOMO_A100),
     # A100-SXM4-40GB (ML.ENERGY v2.0, vLLM 0.5.4): Gemma-2-27B TP2, Gemma-2-9B TP1 and Mistral-7B meet the bar
     "A100-SXM4-40GB_gemma-2-27b_bf16_tp4": ((0.20, 0.10, 0.25, 0.15), _LOMO_A40_TP),
-    "A100-SXM4-40GB_gemma-2-2b_bf16_tp1": ((0.40, 0.30, 0.65, 0.35), _LOMO_A40_SHALLOW),
+    "A100-SXM4-40GB_gemma-2-2b_bf16_tp1": ((0.40, 0.30, 0.70, 0.35), _LOMO_A40_SHALLOW),
     "A100-SXM4-40GB_gemma-2-9b_bf16_tp2": ((0.15, 0.20, 0.25, 0.25), _LOMO_A40_TP),
-    "A100-SXM4-40GB_llama-3.1-70b_bf16_tp8": ((0.20, 0.50, 0.35, 0.60), _LOMO_A40_TP8),
+    "A100-SXM4-40GB_llama-3.1-70b_bf16_tp8": ((0.20, 0.50, 0.35, 0.65), _LOMO_A40_TP8),
     "A100-SXM4-40GB_llama-3.1-8b_bf16_tp1": ((0.15, 0.10, 0.20, 0.30), _LOMO_A40_SMALLBATCH),
     "A100-SXM4-40GB_mistral-large-2407_bf16_tp8": ((0.15, 0.30, 0.25, 0.40), _LOMO_A40_TP8),
     "A100-SXM4-40GB_mistral-nemo-12b_bf16_tp1": ((0.20, 0.15, 0.25, 0.25), _LOMO_A40_SMALLBATCH),
@@ -286,15 +288,15 @@ _LOMO_BANDS = {  # accepted |error| per leave-one-model-out row (observed, round
     "B200_qwen3-235b-a22b_bf16_tp4": ((0.25, 0.20, 0.35, 0.30), _LOMO_B200_MOE),
     "B200_qwen3-235b-a22b_bf16_tp8": ((0.25, 0.25, 0.40, 0.30), _LOMO_B200_MOE),
     "B200_qwen3-235b-a22b_fp8_tp2": ((0.10, 0.45, 0.20, 0.50), _LOMO_B200_MOE),
-    "H100-SXM_llama-3.1-70b_bf16_tp4": ((0.15, 0.20, 0.30, 0.35), _LOMO_DEPTH),
+    "H100-SXM_llama-3.1-70b_bf16_tp4": ((0.15, 0.25, 0.30, 0.35), _LOMO_DEPTH),
     "H100-SXM_llama-3.3-70b_bf16_tp4": ((0.15, 0.15, 0.30, 0.30), _LOMO_DEPTH),
     "H100-SXM_llama-4-maverick_fp8_tp8": ((0.10, 0.20, 0.25, 0.30), _LOMO_POWER),
-    "H100-SXM_llama-4-scout_bf16_tp4": ((0.40, 0.25, 0.45, 0.25), _LOMO_SCOUT),
-    "H100-SXM_llama-4-scout_bf16_tp8": ((0.60, 0.25, 0.65, 0.25), _LOMO_SCOUT),
+    "H100-SXM_llama-4-scout_bf16_tp4": ((0.45, 0.25, 0.45, 0.25), _LOMO_SCOUT),
+    "H100-SXM_llama-4-scout_bf16_tp8": ((0.60, 0.25, 0.70, 0.25), _LOMO_SCOUT),
     # H100 Qwen3-235B BF16 TP8 meets the bar since the twenty-fourth pass (12.3 / 9.8 %, worst 21.9 / 23.5 %)
     "H100-SXM_qwen3-235b-a22b_fp8_tp4": ((0.10, 0.35, 0.15, 0.45), _LOMO_POWER),
-    "H100-SXM_qwen3-30b-a3b_bf16_tp1": ((0.25, 0.30, 0.30, 0.50), _LOMO_MOE),
-    "H100-SXM_qwen3-30b-a3b_bf16_tp2": ((0.20, 0.20, 0.30, 0.55), _LOMO_MOE),
+    "H100-SXM_qwen3-30b-a3b_bf16_tp1": ((0.25, 0.35, 0.30, 0.50), _LOMO_MOE),
+    "H100-SXM_qwen3-30b-a3b_bf16_tp2": ((0.20, 0.25, 0.30, 0.60), _LOMO_MOE),
 }
 for _prof, (_bands, _why) in _LOMO_BANDS.items():
     for (_key, _tol), _band in zip(LOMO_BAR.items(), _bands):

@@ -37,16 +37,19 @@ def test_known_failures_are_real_rows_with_bands_and_reasons(cases):
 
 
 def test_leave_one_model_out_bands_follow_their_rule():
-    """_LOMO_BANDS is the observed error of each pair, rounded up to the next 5 % (its stated rule): a band left wide
-    after the errors fell hides a regression behind it (the twenty-fourth pass left B200 Llama-3.1-405B-FP8's at
-    25 / 30 / 40 / 55 % for 13.8 / 4.7 / 25.5 / 7.0 % observed); a metric within the bar is no known failure."""
+    """_LOMO_BANDS is the observed error of each pair, rounded up to the next 5 % with at least 1 point of margin
+    where it is a known failure (its stated rule): a band left wide after the errors fell hides a regression behind it
+    (the twenty-fourth pass left B200 Llama-3.1-405B-FP8's at 25 / 30 / 40 / 55 % for 13.8 / 4.7 / 25.5 / 7.0 %
+    observed), one at the observed value fails on a last digit (A100-SXM4-40GB Llama-3.1-70B's 59.89 % in a 60 %
+    band); a metric within the bar is no known failure."""
     import math
 
     from dcsim.node.catalog import pooled_profiles
     obs = {r["profile"]: r for pooled in pooled_profiles().values() for r in pooled["leave_one_model_out"]}
     keys = ("mape_tok_s", "mape_j_per_tok", "max_err_tok_s", "max_err_j_per_tok")
     for prof, (bands, _) in V._LOMO_BANDS.items():
-        want = tuple(math.ceil(obs[prof][k + "_pct"] / 5 - 1e-9) * 5 / 100 for k in keys)
+        want = tuple(math.ceil((obs[prof][k + "_pct"] + (1 if obs[prof][k + "_pct"] > 100 * tol else 0)) / 5 - 1e-9)
+                     * 5 / 100 for k, tol in zip(keys, V.LOMO_BAR.values()))
         assert bands == pytest.approx(want), (prof, bands, want)
     assert tuple(V.LOMO_BAR) == keys
     for k, tol in V.LOMO_BAR.items():
