@@ -7,7 +7,7 @@ bs<N>+tp<T>+pp<P>.json``), and writes
 * ``dcsim/data/measurements/mlenergy_v2_a100_40gb.csv`` (one ``load`` row per configuration of a model the catalog
   describes; columns as the other ``mlenergy_*.csv``), and
 * ``dcsim/data/sources/ml-energy-v2/<org>__<model>__<config>.json``, the JSONs the rows come from (unchanged: each is
-  the aggregator's 11-field record).
+  the aggregator's 10-field record).
 
 Usage: ``python scripts/extract_mlenergy_v2.py /path/to/ml-energy/benchmark`` (a git clone; read with ``git show``).
 
@@ -24,6 +24,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from extract_mlenergy import COLUMNS, write  # noqa: E402 (scripts/ is on sys.path when this file is run)
 
 COMMIT = "d0311acfa99b88ac6a389ce12ee53b33014fa56d"
 ROOT = "data/llm_text_generation/chat/A100-SXM4-40GB"
@@ -83,6 +85,10 @@ def main(argv: list[str]) -> int:
         (src_dir / f"{org}__{name}__{cfg}").write_text(show(repo, f), encoding="utf-8")
         j = d["Energy/req (J)"] / d["Avg Output Tokens"]
         tok_s = d["Token tput (tok/s)"]
+        # times the ShareGPT list was sent: the harness's --data-dup-factor ("How many times to repeat the ShareGPT
+        # dataset", benchmark/llm_text_generation/chat/scripts/benchmark_one_model.py, passed on to
+        # benchmark_one_datapoint.py); 4, and 1 for Gemma-2-27B on 2 GPUs, as the session that wrote this script read
+        # the runs (not re-read in session 50's review). It sets no column: every request is prefilled either way
         dup = 1 if (hf == "google/gemma-2-27b-it" and d["TP"] == 2) else 4
         rows.append({
             "kind": "load", "gpu": GPU, "n_gpus": d["TP"], "expert_parallel": 1, "model": MODELS[hf],
@@ -100,12 +106,8 @@ def main(argv: list[str]) -> int:
                      "left empty (1)"),
         })
     rows.sort(key=lambda r: (r["model"], r["n_gpus"], r["max_num_seqs"]))
-    cols = list(rows[0])
-    import csv
-    with open(out_csv, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    assert list(rows[0]) == COLUMNS, list(rows[0])
+    write(out_csv, COLUMNS, rows)
     print(f"{out_csv}: {len(rows)} rows; mean_in {mean_in}, prompt_scv {scv}")
     return 0
 

@@ -163,7 +163,7 @@ POWER_OVER_TDP = 1.25
 #: with exit 0: the reference scenario's first 2 h on it drew 0.415 J per output token on the GPUs, 1.57 on the
 #: profile of the summed rows. The exception shipped with ``--force``: ML.ENERGY v2.0's Llama-3.1-70B on 8
 #: A100-SXM4-40GBs under vLLM 0.5.4 draws 1.6-2.0 times idle per GPU at max_num_seqs 32-128 (summed by its aggregator;
-#: the GPUs wait on the stack's host-side scheduling: docs/node.md, "A100-SXM4-40GB")
+#: that the GPUs wait on the stack's host-side scheduling is a hypothesis, not measured: docs/node.md, "A100-SXM4-40GB")
 SUMMED_POWER_FLOOR_IDLE_X = 2.0
 #: a load row's ``j_per_out_tok`` (the J/token the fit reads) may differ from ``gpu_power_w / output_tok_s`` by at most
 #: this fraction: the two are one quantity (energy over the window / tokens = average power / token rate), so they
