@@ -138,8 +138,8 @@ _LOMO_A40_SHALLOW = (_A40 + "the pool charges a per-sequence cost per layer (t_s
 _LOMO_A40_TP8 = (_A40 + "the two TP8 models (Llama-3.1-70B, Mistral-Large-2407) draw 99-173 W per GPU, the TP1-TP4 "
                  "groups 146-242 W, and the pool's per-GPU power terms, fitted mostly on 1-2 GPUs, predict "
                  "170-183 W: J/token +15 to +60 %. Their steps are too fast at batch 32 (+11 / +32 %) and too slow from "
-                 "batch 128 up (-8 to -23 %): the TP8 step grows more slowly with batch than the pool's per-layer "
-                 "per-sequence cost, set by the shallow 1-GPU models, says. Each is the other's only TP8 peer, so "
+                 "batch 128 up (Llama-3.1-70B -8 to -22 %, Mistral-Large -18 to -23 %): the TP8 step grows more "
+                 "slowly with batch than the pool's per-layer per-sequence cost, set by the shallow 1-GPU models, says. Each is the other's only TP8 peer, so "
                  "leaving one out leaves a single 8-GPU model to set the TP-dependent terms")
 _LOMO_A40_SMALLBATCH = (_A40 + "at batch 32 the 1-GPU Llama-3.1-8B and Mistral-Nemo-12B are predicted 19 / 25 % slow "
                         "and the 8B 6-14 % fast from batch 128 up: the pool's step grows more slowly with the batch "
