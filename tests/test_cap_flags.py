@@ -57,6 +57,27 @@ def test_a_user_profile_with_its_own_cap_rows_is_judged_by_them(tmp_path):
     assert "below the lowest cap the rows of its profile" in cap_text(c) and "(0.50x TDP)" in cap_text(c)
 
 
+def test_a_run_on_a_user_profile_beyond_its_own_caps_names_the_profile_in_its_caveat(tmp_path):
+    """The run's record carries ``cap_min_of``: a run at 0.45 x TDP on a profile whose cap rows were measured at
+    0.5 x TDP says, in ``Result.caveats`` and the summary, that it is below the lowest cap the profile's rows were
+    measured at, not "below the lowest cap measured on H100-SXM" (what it said before, the record without the key)."""
+    import dcsim
+    from conftest import squash
+    from dcsim.report.summary import summary_table
+
+    prof = _calibrate(tmp_path, _load_rows(tmp_path), _cap_rows_at(tmp_path, 0.5))
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["racks"][0]["node"].update(profile=prof, power_cap=0.45 * 700.0)
+    r = dcsim.run(sc)
+    (c,) = r.report["provenance"]["calibration"]
+    assert c["cap_min_of"] == "profile" and c["cap_extrapolated"] is True
+    (cav,) = [k for k in r.caveats if k.startswith("EXTRAPOLATED CAP")]
+    assert "below the lowest cap the rows of its profile" in cav and "(0.50x TDP)" in cav
+    assert "measured on H100-SXM" not in cav
+    text = squash(summary_table(r.report))
+    assert "below the lowest cap the rows of its profile" in text and "measured on H100-SXM" not in text
+
+
 def test_a_user_profile_without_cap_rows_is_not_judged_by_the_shipped_ones(tmp_path):
     """A profile fitted to load rows alone (γ an assumption) measured nothing below the full board limit: at
     0.7 x TDP it is extrapolated (until December 2026 the shipped H100 cap rows passed it as measured), and the

@@ -315,8 +315,8 @@ def calibration_provenance(m: Models, ts: dict | None = None) -> list[dict]:
             "borrowed", "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit",
             "extrapolated", "measured_prompt_max", "measured_context_max", "mean_input", "decode_context",
             "context_extrapolated", "in_range_status", "band_notes", "profile_source", "profile_mismatch",
-            "profile_measured_for", "limit_w", "limit_frac_tdp", "measured_cap_min_frac", "cap_extrapolated",
-            "gamma_source")
+            "profile_measured_for", "limit_w", "limit_frac_tdp", "measured_cap_min_frac", "cap_min_of",
+            "cap_extrapolated", "gamma_source")
     below = clock_below_range(m, ts) if ts is not None else {}
     out = []
     for g in m.groups:
