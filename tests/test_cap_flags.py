@@ -153,13 +153,43 @@ def test_a_controller_clock_below_the_measured_range_travels_as_extrapolated_clo
     assert 0.7 < c["clock_below_range_min"] < 0.769
     assert any("below the measured clock range: 100.0 % of its GPU-time" in w for w in capped.report["warnings"])
     head = squash(summary_table(capped.report)).split("J / output token")[0]
-    assert "EXTRAPOLATED CLOCK" in head and "100.0 % of GPU-time" in head
+    assert "EXTRAPOLATED CLOCK" in head and "100.0 % of its GPU-time" in head
     assert any(k.startswith("EXTRAPOLATED CLOCK") for k in capped.caveats)
     write_outputs(capped, tmp_path / "c", formats=("json", "html"), plots=False)
     assert "Throttled below the measured clock range." in (tmp_path / "c" / "report.html").read_text()
     (f,) = free.report["provenance"]["calibration"]
     assert not any(k.startswith("clock_below") for k in f) and "measured_clock_min" not in f
     assert not any("EXTRAPOLATED CLOCK" in k for k in free.caveats)
+
+
+def test_extrapolated_clock_on_a_user_profile_names_its_rows_and_each_group_its_own_gamma(tmp_path):
+    """A profile fitted to load rows alone (no cap row) ran every row at full clock: throttled to about 0.73 behind
+    120 kW, the warning and the EXTRAPOLATED CLOCK caveat say "full clock, where every row of its profile ... ran"
+    (before: "every measurement of H100-SXM ran", the GPU's, and the caveat text came from another function than
+    the warning). The caveat of two groups states each group's own γ source (before: the first group's for both)."""
+    import dcsim
+    from dcsim.metrics.fmt import calibration_caveat
+
+    prof = _calibrate(tmp_path, _load_rows(tmp_path))
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["racks"][0]["node"]["profile"] = prof
+    sc["facility"]["interconnect"] = "120 kW"
+    r = dcsim.run(sc)
+    (c,) = r.report["provenance"]["calibration"]
+    assert c["clock_min_of"] == "profile" and c["measured_clock_min"] == 1.0 and c["clock_below_range_share"] == 1.0
+    (cav,) = [k for k in r.caveats if k.startswith("EXTRAPOLATED CLOCK")]
+    (w,) = [x for x in r.report["warnings"] if "below the measured clock range" in x]
+    for text in (cav, w):
+        assert f"full clock, where every row of its profile {prof} ran" in text and "H100-SXM" not in text
+        assert "100.0 % of its GPU-time" in text and "γ an assumption" in text
+    h100 = {"group": "a", "for": "H100-SXM / m / fp8 / TP4", "measured_clock_min": 0.66, "clock_min_of": "gpu",
+            "clock_below_range_share": 0.5, "clock_below_range_min": 0.6, "gamma_source": "fitted to cap rows: x.csv"}
+    b200 = {"group": "b", "for": "B200 / m / fp8 / TP4", "measured_clock_min": 1.0, "clock_min_of": "gpu",
+            "clock_below_range_share": 0.25, "clock_below_range_min": 0.9, "gamma_source": "assumption: none"}
+    text = calibration_caveat([h100, b200])
+    a, b = text.split("b: ")
+    assert "fitted to the cap rows of x.csv" in a and "γ an assumption" not in a
+    assert "γ an assumption" in b and "every measurement of B200 ran" in b and "x.csv" not in b
 
 
 def test_the_lowest_measured_clock_is_the_slowest_capped_rows(tmp_path):

@@ -21,7 +21,7 @@ from dcsim.metrics.record import (
 )
 from dcsim.metrics.provenance import code_hash
 from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short, fmt_si, group_band
-from dcsim.node.model import cap_assumption_text
+from dcsim.node.model import clock_text
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
                                    energy_summary)
 from dcsim.scenario import scenario_hash
@@ -293,16 +293,22 @@ def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
             if np.any(below):
                 out[m.groups[gi].name] = {"share": round(float(np.sum(w[below]) / np.sum(w)), 4),
                                           "clock_min": round(float(np.min(clk[below])), 3),
-                                          "measured_clock_min": float(floor)}
+                                          "measured_clock_min": float(floor),
+                                          "clock_min_of": c.get("clock_min_of") or "gpu"}
     return out
 
 
 def clock_warning(group: str, c: dict, below: dict) -> str:
     """The run's warning for a rack group whose controller or thermal throttle ran its GPUs below the lowest clock its
-    measurements cover (:func:`clock_below_range`)."""
-    return (f"{group}: controller/thermal throttling below the measured clock range: {below['share'] * 100:.1f} % of "
-            f"its GPU-time at a DVFS clock below {below['measured_clock_min']:.2f} (down to {below['clock_min']:.2f}); "
-            f"{cap_assumption_text(c)}")
+    measurements cover (:func:`clock_below_range`), in the words of the EXTRAPOLATED CLOCK caveat
+    (:func:`dcsim.node.model.clock_text`)."""
+    return f"{group}: {clock_text({**c, **below_fields(below)})}"
+
+
+def below_fields(below: dict) -> dict:
+    """The calibration-record fields of a group's :func:`clock_below_range` entry."""
+    return {"clock_below_range_share": below["share"], "clock_below_range_min": below["clock_min"],
+            "measured_clock_min": below["measured_clock_min"], "clock_min_of": below["clock_min_of"]}
 
 
 def calibration_provenance(m: Models, ts: dict | None = None) -> list[dict]:
@@ -323,8 +329,7 @@ def calibration_provenance(m: Models, ts: dict | None = None) -> list[dict]:
         rec = {"group": g.name, **{k: g.node.calibration[k] for k in keys}}
         if g.name in below:
             b = below[g.name]
-            rec.update(clock_below_range_share=b["share"], clock_below_range_min=b["clock_min"],
-                       measured_clock_min=b["measured_clock_min"])
+            rec.update(below_fields(b))
         out.append(rec)
     return out
 

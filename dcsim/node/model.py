@@ -609,6 +609,13 @@ def own_clock_frac(prof: Mapping) -> float | None:
     return min(1.0, 1.0 / max(lf)) if lf else None
 
 
+def profile_file_text(calibration: Mapping) -> str:
+    """The profile file a scenario names, as its ``node.profile`` gives it (``profile_source.path``), or the
+    profile's ``name`` when the record has no source: what the EXTRAPOLATED CAP / CLOCK texts call "its profile"."""
+    src = calibration.get("profile_source") or {}
+    return str(src.get("path") or calibration.get("profile"))
+
+
 def cap_text(calibration: Mapping) -> str:
     """How far a ``cap_extrapolated`` record's board limit is below the caps measured on its GPU (or, for a profile
     the scenario names that states its own, ``cap_min_of`` ``"profile"``, by its own fit), in words (the run's
@@ -618,13 +625,35 @@ def cap_text(calibration: Mapping) -> str:
     lim = (f"a board limit of {calibration.get('limit_w'):,.0f} W per GPU "
            f"({calibration.get('limit_frac_tdp'):.2f}x TDP)")
     if calibration.get("cap_min_of") == "profile":
-        name = calibration.get("profile")
+        name = profile_file_text(calibration)
         if m is None or m >= 1.0:
             return f"{lim}, and the rows of its profile {name} hold no capped measurement (all at the full board limit)"
         return f"{lim}, below the lowest cap the rows of its profile {name} were measured at ({m:.2f}x TDP)"
     if m is None or m >= 1.0:
         return f"{lim}, and no capped {gpu} is measured (every calibration ran at the full board limit)"
     return f"{lim}, below the lowest cap measured on {gpu} ({m:.2f}x TDP)"
+
+
+def clock_text(calibration: Mapping) -> str:
+    """How far a rack group's controller or thermal throttle ran its DVFS clock below the lowest clock its
+    measurements cover, in words (the run's warning and the EXTRAPOLATED CLOCK caveat): a calibration record with
+    ``clock_below_range_share`` / ``clock_below_range_min`` / ``measured_clock_min``
+    (:func:`dcsim.engine.assemble.clock_below_range`), the floor named as the GPU's shipped capped rows or, for a profile
+    the scenario names that states its own (``clock_min_of`` ``"profile"``), its own rows; then the assumption that
+    carries its figures there (:func:`cap_assumption_text`, its own ``gamma_source``)."""
+    gpu = str(calibration.get("for") or "?").split(" / ")[0]
+    m = float(calibration.get("measured_clock_min") or 1.0)
+    if calibration.get("clock_min_of") == "profile":
+        name = profile_file_text(calibration)
+        where = (f"the lowest clock the capped rows of its profile {name} cover ({m:.2f})" if m < 1.0
+                 else f"full clock, where every row of its profile {name} ran")
+    else:
+        where = (f"the lowest clock the capped measurements of {gpu} cover ({m:.2f})" if m < 1.0
+                 else f"full clock, where every measurement of {gpu} ran")
+    return (f"controller/thermal throttling below the measured clock range: "
+            f"{float(calibration.get('clock_below_range_share') or 0) * 100:.1f} % of its GPU-time at a DVFS clock "
+            f"below {where}, down to {float(calibration.get('clock_below_range_min') or 0):.2f}; on those ticks "
+            f"{cap_assumption_text(calibration)}")
 
 
 def cap_assumption_text(calibration: Mapping) -> str:
@@ -669,6 +698,7 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
     # flagged after the run (dcsim.engine.assemble.clock_below_range)
     own_clk = calibration.get("profile_clock_min_frac")
     c["measured_clock_min"] = round(measured_clock_frac(gpu) if own_clk is None else float(own_clk), 4)
+    c["clock_min_of"] = "gpu" if own_clk is None else "profile"
     if context_beyond(c, mean_input, decode_context):
         c.update(status="context-extrapolated", context_extrapolated=True,
                  error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
@@ -942,7 +972,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "profile_cap_min_frac": own_cap_frac(prof) if base_status in ("user-profile", "user-pool") else None,
             "cap_min_of": None,
             "profile_clock_min_frac": own_clock_frac(prof) if base_status in ("user-profile", "user-pool") else None,
-            "measured_clock_min": None,
+            "measured_clock_min": None, "clock_min_of": None,
             "gamma_source": prof.get("gamma_source"),
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}
