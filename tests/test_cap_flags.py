@@ -192,6 +192,18 @@ def test_extrapolated_clock_on_a_user_profile_names_its_rows_and_each_group_its_
     assert "γ an assumption" in b and "every measurement of B200 ran" in b and "x.csv" not in b
 
 
+def test_a_share_below_the_rounding_still_carries_the_caveat():
+    """``clock_below_range`` writes the share to 4 decimals, so a group that ran below its range on a sliver of its
+    GPU-time can record 0.0: the record is present only for a group that ran below, so the caveat is said (before, a
+    share of 0.0 warned in the run's warnings with no EXTRAPOLATED CLOCK caveat), as "under 0.1 %"."""
+    from dcsim.metrics.fmt import calibration_caveat
+
+    c = {"group": "a", "for": "H100-SXM / m / fp8 / TP4", "measured_clock_min": 0.77, "clock_min_of": "gpu",
+         "clock_below_range_share": 0.0, "clock_below_range_min": 0.75, "gamma_source": "fitted to cap rows: x.csv"}
+    text = calibration_caveat([c])
+    assert "EXTRAPOLATED CLOCK" in text and "under 0.1 % of its GPU-time" in text
+
+
 def test_the_lowest_measured_clock_is_the_slowest_capped_rows(tmp_path):
     """H100: 1 / 1.3 (Splitwise's prefill rows at 0.7 x TDP); a GPU with no capped measurement: full clock; a user
     profile fitted without cap rows: full clock, with them: its own slowest row's."""

@@ -181,7 +181,7 @@ CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
     # the controller's power capping or the thermal throttle ran a DVFS clock below the lowest one the GPU's (or the
     # named profile's) measurements cover, on some of the run's GPU-time (dcsim.engine.assemble.clock_below_range)
     CaveatKind("clock", "EXTRAPOLATED CLOCK", "extrapolated clock", "Throttled below the measured clock range",
-               lambda c: bool(c.get("clock_below_range_share")), _clock_text),
+               lambda c: c.get("clock_below_range_share") is not None, _clock_text),
     CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
                lambda c: c.get("stack_current") is False, _stack_text),
 )

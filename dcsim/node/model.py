@@ -650,8 +650,11 @@ def clock_text(calibration: Mapping) -> str:
     else:
         where = (f"the lowest clock the capped measurements of {gpu} cover ({m:.2f})" if m < 1.0
                  else f"full clock, where every measurement of {gpu} ran")
+    pct = float(calibration.get("clock_below_range_share") or 0) * 100
+    # a share rounded to 0.0 % (report.json keeps 4 decimals) still ran below: said as under 0.1 %
+    share = f"{pct:.1f} %" if pct >= 0.05 else "under 0.1 %"
     return (f"controller/thermal throttling below the measured clock range: "
-            f"{float(calibration.get('clock_below_range_share') or 0) * 100:.1f} % of its GPU-time at a DVFS clock "
+            f"{share} of its GPU-time at a DVFS clock "
             f"below {where}, down to {float(calibration.get('clock_below_range_min') or 0):.2f}; on those ticks "
             f"{cap_assumption_text(calibration)}")
 
