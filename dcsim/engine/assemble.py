@@ -266,7 +266,7 @@ def goodput_fluid(m: Models, ts: dict, ticks: np.ndarray | None = None) -> tuple
 
 def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
     """Per rack group whose DVFS clock ran below the lowest clock its measurements cover (its calibration's
-    ``measured_clock_min``: 0.77 on H100, the clock of Splitwise's capped prefill rows; 1.0, full clock, on a GPU with
+    ``measured_clock_min``: 0.69 on H100, the clock dcsim's fits run Splitwise's capped prefill rows at; 1.0, full clock, on a GPU with
     no capped measurement; a named profile's own, :func:`dcsim.node.model.own_clock_frac`) on some tick: ``share``,
     the share of its GPU-time (GPUs in service, split over the pool's groups by their GPUs, on the ticks that are
     not a thermal shed) run below it, and ``clock_min``, the lowest such clock. The clock is the pool's

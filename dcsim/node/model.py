@@ -13,7 +13,7 @@ import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
                                 max_band, find_architecture_profile, find_profile, load_profile, measured_cap_frac,
-                                measured_clock_frac,
+                                measured_clock_frac, profile_clock_floor,
                                 measured_tp_ratio_max,
                                 other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
@@ -599,14 +599,10 @@ def own_cap_frac(prof: Mapping) -> float | None:
 
 
 def own_clock_frac(prof: Mapping) -> float | None:
-    """The lowest clock (fraction of maximum) a profile's own fit measured, the rule of
-    :func:`dcsim.node.catalog.measured_clock_frac` applied to its own cap rows: 1.0 when its rows hold no cap row
-    (:func:`own_cap_frac` 1.0), ``1 / latency_factor`` of its slowest ``cap_points`` row otherwise; None when it does
-    not say (the caller takes the GPU's shipped figure)."""
-    if own_cap_frac(prof) == 1.0:
-        return 1.0
-    lf = [float(c["latency_factor"]) for c in prof.get("cap_points") or [] if c.get("latency_factor")]
-    return min(1.0, 1.0 / max(lf)) if lf else None
+    """The lowest clock (fraction of maximum) a profile's own fit covers: :func:`dcsim.node.catalog.profile_clock_floor`
+    (the least ``cap_points[].clock_fit``, a pooled fit's ``min_clock_frac``, 1.0 without cap rows), the one rule for
+    shipped and user profiles; None when it does not say (the caller takes the GPU's shipped figure)."""
+    return profile_clock_floor(prof)
 
 
 def profile_file_text(calibration: Mapping) -> str:
