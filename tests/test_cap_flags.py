@@ -197,6 +197,21 @@ def test_extrapolated_clock_on_a_user_profile_names_its_rows_and_each_group_its_
     assert "γ an assumption" in b and "every measurement of B200 ran" in b and "x.csv" not in b
 
 
+def test_the_clock_below_range_is_worked_out_once_per_run(monkeypatch):
+    """The warning and report.json's record read one ``clock_below_range`` (before, ``calibration_provenance`` ran it
+    a second time on the same ticks)."""
+    import dcsim
+    from dcsim.engine import assemble
+
+    calls = []
+    real = assemble.clock_below_range
+    monkeypatch.setattr(assemble, "clock_below_range", lambda *a: calls.append(1) or real(*a))
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["facility"]["interconnect"] = "110 kW"
+    r = dcsim.run(sc)
+    assert len(calls) == 1 and r.report["provenance"]["calibration"][0]["clock_below_range_share"] == 1.0
+
+
 def test_a_share_below_the_rounding_still_carries_the_caveat():
     """``clock_below_range`` writes the share to 4 decimals, so a group that ran below its range on a sliver of its
     GPU-time can record 0.0: the record is present only for a group that ran below, so the caveat is said (before, a

@@ -268,22 +268,19 @@ def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
     """Per rack group whose DVFS clock ran below the lowest clock its measurements cover (its calibration's
     ``measured_clock_min``: 0.69 on H100, the clock dcsim's fits run Splitwise's capped prefill rows at; 1.0, full clock, on a GPU with
     no capped measurement; a named profile's own, :func:`dcsim.node.model.own_clock_frac`) on some tick: ``share``,
-    the share of its GPU-time (GPUs in service, split over the pool's groups by their GPUs, on the ticks that are
-    not a thermal shed) run below it, and ``clock_min``, the lowest such clock. The clock is the pool's
+    the share of its GPU-time (its GPUs serving: in service and, with idle power-down, awake,
+    :func:`dcsim.tpf.serving_share`; a thermal shed's ticks not counted) run below it, and ``clock_min``, the lowest such clock. The clock is the pool's
     ``controller_clock``, the DVFS level the controller (power capping) or the thermal throttle set: a static board
     limit below the measured caps is the EXTRAPOLATED CAP caveat's, and such a group (``cap_extrapolated``) is left
     out. Groups that never ran below it are absent (an empty dict for a run that never throttles below)."""
     out: dict[str, dict] = {}
     if not ts["t_s"].size:
         return out
-    mode = np.asarray(ts["mode"])
-    tot = max(float(sum(g.gpus for g in m.groups)), 1e-300)
+    # the GPUs serving each tick (in service and awake); a group's share is a ratio of its own ticks, so any factor
+    # constant over the run (the pool's or the group's GPU count) cancels
+    w = np.where(np.asarray(ts["mode"]) == MODE_SHED, 0.0, serving_share(ts, m.gpus))
     for p, pool in enumerate(m.pools):
-        cols = pool_columns(m, ts, p)
-        clk = np.asarray(cols["controller_clock"], dtype=float)
-        serve = np.where(mode == MODE_SHED, 0.0, np.asarray(ts["gpus_in_service"], dtype=float))
-        pool_gpus = max(float(sum(m.groups[g].gpus for g in pool.groups)), 1e-300)
-        w = serve * pool_gpus / tot  # the pool's GPUs in service (its share of the facility's)
+        clk = np.asarray(pool_columns(m, ts, p)["controller_clock"], dtype=float)
         for gi in pool.groups:
             c = m.groups[gi].node.calibration
             floor = c.get("measured_clock_min")
@@ -311,10 +308,10 @@ def below_fields(below: dict) -> dict:
             "measured_clock_min": below["measured_clock_min"], "clock_min_of": below["clock_min_of"]}
 
 
-def calibration_provenance(m: Models, ts: dict | None = None) -> list[dict]:
+def calibration_provenance(m: Models, below: dict | None = None) -> list[dict]:
     """Per rack group, how trustworthy its node parameters are (status, profile, expected error band). With the run's
-    time series ``ts``, a group whose controller or thermal throttle ran below its measured clock range
-    (:func:`clock_below_range`) adds ``clock_below_range_share`` (share of its GPU-time), ``clock_below_range_min``
+    :func:`clock_below_range` (``below``, worked out once per run by the caller), a group whose controller or thermal
+    throttle ran below its measured clock range adds ``clock_below_range_share`` (share of its GPU-time), ``clock_below_range_min``
     (the lowest clock) and ``measured_clock_min``; the others are as before (a run that never throttles below its
     range writes the same report)."""
     keys = ("status", "profile", "for", "error_band_pct", "levers", "base_status", "band_lower_bound", "meaning",
@@ -323,7 +320,7 @@ def calibration_provenance(m: Models, ts: dict | None = None) -> list[dict]:
             "context_extrapolated", "in_range_status", "band_notes", "profile_source", "profile_mismatch",
             "profile_measured_for", "limit_w", "limit_frac_tdp", "measured_cap_min_frac", "cap_min_of",
             "cap_extrapolated", "gamma_source")
-    below = clock_below_range(m, ts) if ts is not None else {}
+    below = below or {}
     out = []
     for g in m.groups:
         rec = {"group": g.name, **{k: g.node.calibration[k] for k in keys}}
@@ -1025,7 +1022,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
             gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups}),
-            calibration=calibration_provenance(m, ts), overrides=sc.overrides, code_hash=code_hash(),
+            calibration=calibration_provenance(m, below), overrides=sc.overrides, code_hash=code_hash(),
             serving_backend=effective_backend(sc.serving.backend)),
         goodput_tok_s=goodput, slo_attainment=slo,
         goodput_interactive_tok_s=None if good_defer is None else goodput - good_defer,
