@@ -105,6 +105,16 @@ def test_an_older_user_profile_says_what_it_can(tmp_path):
     assert own_cap_frac({"fit": {"min_cap_frac": 0.55}}) == 0.55
 
 
+def test_an_older_profile_with_cap_points_but_no_min_cap_frac_reads_its_lowest_cap_row():
+    """A record whose ``cap_points`` list its cap rows but that has no ``min_cap_frac`` is judged by the lowest
+    ``cap_w_per_gpu`` over its GPU's TDP (before: None, the GPU's shipped figure), ahead of ``gamma_source``."""
+    from dcsim.node.model import own_cap_frac
+
+    prof = {"gpu": "H100-SXM", "gamma_source": "fitted to cap rows: mine.csv",
+            "cap_points": [{"cap_w_per_gpu": 490.0}, {"cap_w_per_gpu": 350.0}]}
+    assert own_cap_frac(prof) == 0.5
+
+
 def test_an_older_profile_without_the_counts_states_its_band_as_a_lower_bound_and_says_why(tmp_path):
     """A profile written before ``dcsim calibrate`` recorded ``n_values`` / ``n_points`` / ``n_free_params`` has no
     degrees of freedom (``fit_dof`` None) and its stored band is its un-widened in-sample error: six load rows state

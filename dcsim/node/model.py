@@ -587,12 +587,16 @@ def context_beyond(calibration: Mapping, mean_input: float, decode_context: floa
 def own_cap_frac(prof: Mapping) -> float | None:
     """The lowest power cap (x TDP) a profile's own fit measured: ``fit.min_cap_frac`` (a pooled fit's
     ``min_cap_frac``), written by ``dcsim calibrate`` since December 2026 (1.0 when its rows hold no cap row); 1.0
-    for an older record whose ``gamma_source`` says no cap rows were fitted (an assumption); None when the profile
+    for an older record, the lowest ``cap_points[].cap_w_per_gpu`` over its GPU's TDP when it lists its cap rows, else 1.0
+    when its ``gamma_source`` says no cap rows were fitted (an assumption); None when the profile
     does not say (an older record fitted to cap rows at a level it does not state, a hand-written profile): the caller
     then takes the GPU's shipped figure (:func:`dcsim.node.catalog.measured_cap_frac`)."""
     for v in ((prof.get("fit") or {}).get("min_cap_frac"), prof.get("min_cap_frac")):
         if v is not None:
             return float(v)
+    caps = [float(c["cap_w_per_gpu"]) for c in prof.get("cap_points") or [] if c.get("cap_w_per_gpu") is not None]
+    if caps and prof.get("gpu"):  # a record with its cap rows but no min_cap_frac: the lowest of them over its TDP
+        return round(min(caps) / resolve_gpu(str(prof["gpu"])).tdp_w, 4)
     if str(prof.get("gamma_source") or "").startswith("assumption"):
         return 1.0
     return None
