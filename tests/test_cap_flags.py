@@ -57,6 +57,27 @@ def test_a_user_profile_with_its_own_cap_rows_is_judged_by_them(tmp_path):
     assert "below the lowest cap the rows of its profile" in cap_text(c) and "(0.50x TDP)" in cap_text(c)
 
 
+def test_a_run_on_a_user_profile_beyond_its_own_caps_names_the_profile_in_its_caveat(tmp_path):
+    """The run's record carries ``cap_min_of``: a run at 0.45 x TDP on a profile whose cap rows were measured at
+    0.5 x TDP says, in ``Result.caveats`` and the summary, that it is below the lowest cap the profile's rows were
+    measured at, not "below the lowest cap measured on H100-SXM" (what it said before, the record without the key)."""
+    import dcsim
+    from conftest import squash
+    from dcsim.report.summary import summary_table
+
+    prof = _calibrate(tmp_path, _load_rows(tmp_path), _cap_rows_at(tmp_path, 0.5))
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["racks"][0]["node"].update(profile=prof, power_cap=0.45 * 700.0)
+    r = dcsim.run(sc)
+    (c,) = r.report["provenance"]["calibration"]
+    assert c["cap_min_of"] == "profile" and c["cap_extrapolated"] is True
+    (cav,) = [k for k in r.caveats if k.startswith("EXTRAPOLATED CAP")]
+    assert "below the lowest cap the rows of its profile" in cav and "(0.50x TDP)" in cav
+    assert "measured on H100-SXM" not in cav
+    text = squash(summary_table(r.report))
+    assert "below the lowest cap the rows of its profile" in text and "measured on H100-SXM" not in text
+
+
 def test_a_user_profile_without_cap_rows_is_not_judged_by_the_shipped_ones(tmp_path):
     """A profile fitted to load rows alone (γ an assumption) measured nothing below the full board limit: at
     0.7 x TDP it is extrapolated (until December 2026 the shipped H100 cap rows passed it as measured), and the
@@ -82,6 +103,16 @@ def test_an_older_user_profile_says_what_it_can(tmp_path):
     assert own_cap_frac({"gamma_source": "assumption (no cap measurements for B200; gamma fixed at 2)", "fit": {}}) == 1.0
     assert own_cap_frac({"gamma_source": "fitted to cap rows: mine.csv", "fit": {}}) is None
     assert own_cap_frac({"fit": {"min_cap_frac": 0.55}}) == 0.55
+
+
+def test_an_older_profile_with_cap_points_but_no_min_cap_frac_reads_its_lowest_cap_row():
+    """A record whose ``cap_points`` list its cap rows but that has no ``min_cap_frac`` is judged by the lowest
+    ``cap_w_per_gpu`` over its GPU's TDP (before: None, the GPU's shipped figure), ahead of ``gamma_source``."""
+    from dcsim.node.model import own_cap_frac
+
+    prof = {"gpu": "H100-SXM", "gamma_source": "fitted to cap rows: mine.csv",
+            "cap_points": [{"cap_w_per_gpu": 490.0}, {"cap_w_per_gpu": 350.0}]}
+    assert own_cap_frac(prof) == 0.5
 
 
 def test_an_older_profile_without_the_counts_states_its_band_as_a_lower_bound_and_says_why(tmp_path):
@@ -112,11 +143,12 @@ def test_an_older_profile_without_the_counts_states_its_band_as_a_lower_bound_an
 
 
 def test_a_controller_clock_below_the_measured_range_travels_as_extrapolated_clock(tmp_path):
-    """The small H100 facility behind a 120 kW interconnect: the controller caps the DVFS clock at 0.73 on every tick,
-    below the 0.77 the shipped capped measurements cover (Splitwise's prefill rows at 0.7 x TDP, 1 / 1.3). Until
-    December 2026 no flag said so (only a static board limit below the measured caps was flagged); now the record in
-    report.json carries the share of GPU-time run below the range, the run warns, and the summary's headline, the
-    caveats and the HTML say EXTRAPOLATED CLOCK. Behind 200 kW the clock stays at 1.0: no flag, no new field."""
+    """The small H100 facility behind a 110 kW interconnect: the controller caps the DVFS clock at 0.63 on every tick,
+    below the 0.69 the shipped capped measurements cover (the clock dcsim's H100 fits run Splitwise's prefill rows at
+    under 0.7 x TDP). Until December 2026 no flag said so (only a static board limit below the measured caps was
+    flagged); now the record in report.json carries the share of GPU-time run below the range, the run warns, and the
+    summary's headline, the caveats and the HTML say EXTRAPOLATED CLOCK. Behind 200 kW the clock stays at 1.0: no
+    flag, no new field; behind 120 kW it is 0.73, within the range (flagged against 1 / 1.3 = 0.77 before)."""
     import dcsim
     from conftest import squash
     from dcsim.report import write_outputs
@@ -125,14 +157,18 @@ def test_a_controller_clock_below_the_measured_range_travels_as_extrapolated_clo
     sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
     free = dcsim.run(sc)
     sc["facility"]["interconnect"] = "120 kW"
+    within = dcsim.run(sc)
+    assert 0.7 < float(within.timeseries["controller_clock"].min()) < 0.769
+    assert not any("EXTRAPOLATED CLOCK" in k for k in within.caveats)
+    sc["facility"]["interconnect"] = "110 kW"
     capped = dcsim.run(sc)
-    assert float(capped.timeseries["controller_clock"].max()) < 0.769
+    assert float(capped.timeseries["controller_clock"].max()) < 0.6897
     (c,) = capped.report["provenance"]["calibration"]
-    assert c["clock_below_range_share"] == 1.0 and c["measured_clock_min"] == 0.7692
-    assert 0.7 < c["clock_below_range_min"] < 0.769
+    assert c["clock_below_range_share"] == 1.0 and c["measured_clock_min"] == 0.6897
+    assert 0.6 < c["clock_below_range_min"] < 0.6897
     assert any("below the measured clock range: 100.0 % of its GPU-time" in w for w in capped.report["warnings"])
     head = squash(summary_table(capped.report)).split("J / output token")[0]
-    assert "EXTRAPOLATED CLOCK" in head and "100.0 % of GPU-time" in head
+    assert "EXTRAPOLATED CLOCK" in head and "100.0 % of its GPU-time" in head
     assert any(k.startswith("EXTRAPOLATED CLOCK") for k in capped.caveats)
     write_outputs(capped, tmp_path / "c", formats=("json", "html"), plots=False)
     assert "Throttled below the measured clock range." in (tmp_path / "c" / "report.html").read_text()
@@ -141,14 +177,80 @@ def test_a_controller_clock_below_the_measured_range_travels_as_extrapolated_clo
     assert not any("EXTRAPOLATED CLOCK" in k for k in free.caveats)
 
 
-def test_the_lowest_measured_clock_is_the_slowest_capped_rows(tmp_path):
-    """H100: 1 / 1.3 (Splitwise's prefill rows at 0.7 x TDP); a GPU with no capped measurement: full clock; a user
-    profile fitted without cap rows: full clock, with them: its own slowest row's."""
-    from dcsim.node.catalog import measured_clock_frac
+def test_extrapolated_clock_on_a_user_profile_names_its_rows_and_each_group_its_own_gamma(tmp_path):
+    """A profile fitted to load rows alone (no cap row) ran every row at full clock: throttled to about 0.73 behind
+    120 kW, the warning and the EXTRAPOLATED CLOCK caveat say "full clock, where every row of its profile ... ran"
+    (before: "every measurement of H100-SXM ran", the GPU's, and the caveat text came from another function than
+    the warning). The caveat of two groups states each group's own γ source (before: the first group's for both)."""
+    import dcsim
+    from dcsim.metrics.fmt import calibration_caveat
+
+    prof = _calibrate(tmp_path, _load_rows(tmp_path))
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["racks"][0]["node"]["profile"] = prof
+    sc["facility"]["interconnect"] = "120 kW"
+    r = dcsim.run(sc)
+    (c,) = r.report["provenance"]["calibration"]
+    assert c["clock_min_of"] == "profile" and c["measured_clock_min"] == 1.0 and c["clock_below_range_share"] == 1.0
+    (cav,) = [k for k in r.caveats if k.startswith("EXTRAPOLATED CLOCK")]
+    (w,) = [x for x in r.report["warnings"] if "below the measured clock range" in x]
+    for text in (cav, w):
+        assert f"full clock, where every row of its profile {prof} ran" in text and "H100-SXM" not in text
+        assert "100.0 % of its GPU-time" in text and "γ an assumption" in text
+    h100 = {"group": "a", "for": "H100-SXM / m / fp8 / TP4", "measured_clock_min": 0.66, "clock_min_of": "gpu",
+            "clock_below_range_share": 0.5, "clock_below_range_min": 0.6, "gamma_source": "fitted to cap rows: x.csv"}
+    b200 = {"group": "b", "for": "B200 / m / fp8 / TP4", "measured_clock_min": 1.0, "clock_min_of": "gpu",
+            "clock_below_range_share": 0.25, "clock_below_range_min": 0.9, "gamma_source": "assumption: none"}
+    text = calibration_caveat([h100, b200])
+    a, b = text.split("b: ")
+    assert "fitted to the cap rows of x.csv" in a and "γ an assumption" not in a
+    assert "γ an assumption" in b and "every measurement of B200 ran" in b and "x.csv" not in b
+
+
+def test_the_clock_below_range_is_worked_out_once_per_run(monkeypatch):
+    """The warning and report.json's record read one ``clock_below_range`` (before, ``calibration_provenance`` ran it
+    a second time on the same ticks)."""
+    import dcsim
+    from dcsim.engine import assemble
+
+    calls = []
+    real = assemble.clock_below_range
+    monkeypatch.setattr(assemble, "clock_below_range", lambda *a: calls.append(1) or real(*a))
+    sc = small_scenario(duration="1 h", **{"controller.tick": "10 min"})
+    sc["facility"]["interconnect"] = "110 kW"
+    r = dcsim.run(sc)
+    assert len(calls) == 1 and r.report["provenance"]["calibration"][0]["clock_below_range_share"] == 1.0
+
+
+def test_a_share_below_the_rounding_still_carries_the_caveat():
+    """``clock_below_range`` writes the share to 4 decimals, so a group that ran below its range on a sliver of its
+    GPU-time can record 0.0: the record is present only for a group that ran below, so the caveat is said (before, a
+    share of 0.0 warned in the run's warnings with no EXTRAPOLATED CLOCK caveat), as "under 0.1 %"."""
+    from dcsim.metrics.fmt import calibration_caveat
+
+    c = {"group": "a", "for": "H100-SXM / m / fp8 / TP4", "measured_clock_min": 0.77, "clock_min_of": "gpu",
+         "clock_below_range_share": 0.0, "clock_below_range_min": 0.75, "gamma_source": "fitted to cap rows: x.csv"}
+    text = calibration_caveat([c])
+    assert "EXTRAPOLATED CLOCK" in text and "under 0.1 % of its GPU-time" in text
+
+
+def test_the_lowest_measured_clock_is_the_clock_the_fit_gives_the_slowest_capped_row(tmp_path):
+    """The floor is the clock dcsim's own fitted model runs each cap row at under its cap (``cap_points[].clock_fit``,
+    calibrate.clock_at_cap), not 1 / latency_factor: H100 0.6897 (the Llama-3.3-70B fit on Splitwise's 512-token
+    prefill row at 0.7 x TDP; 1 / 1.3 = 0.77 before), so a controller clock the shipped 0.7 x TDP limit itself sets is
+    not flagged. A GPU with no capped measurement: full clock; a user profile fitted without cap rows: full clock,
+    with them: its own lowest ``clock_fit``; a user pool: its ``min_clock_frac`` (before: the GPU's shipped figure)."""
+    from dcsim.node.calibrate import pooled_profile
+    from dcsim.node.catalog import measured_clock_frac, profile_clock_floor
     from dcsim.node.model import own_clock_frac
 
-    assert abs(measured_clock_frac("H100-SXM") - 1 / 1.3) < 1e-12 and measured_clock_frac("B200") == 1.0
+    assert measured_clock_frac("H100-SXM") == 0.6897 and measured_clock_frac("B200") == 1.0
     assert own_clock_frac({"fit": {"min_cap_frac": 1.0}}) == 1.0
-    assert own_clock_frac({"fit": {"min_cap_frac": 0.5}, "cap_points": [{"latency_factor": 1.6},
-                                                                      {"latency_factor": 1.0}]}) == 1 / 1.6
+    assert own_clock_frac({"fit": {"min_cap_frac": 0.5}, "cap_points": [{"latency_factor": 1.6, "clock_fit": 0.6},
+                                                                      {"latency_factor": 1.0, "clock_fit": 1.0}]}) == 0.6
     assert own_clock_frac({"gamma_source": "fitted to cap rows: x.csv"}) is None
+    prof = yaml.safe_load(open(_calibrate(tmp_path, _load_rows(tmp_path), _cap_rows_at(tmp_path, 0.5))))
+    clocks = [c["clock_fit"] for c in prof["cap_points"]]
+    assert own_clock_frac(prof) == min(clocks) < 1 / max(c["latency_factor"] for c in prof["cap_points"])
+    pool = pooled_profile([SRC, CAP], "H100-SXM", lomo=False)
+    assert 0.5 < pool["min_clock_frac"] < 0.769 and profile_clock_floor(pool) == pool["min_clock_frac"]

@@ -21,7 +21,7 @@ from dcsim.metrics.record import (
 )
 from dcsim.metrics.provenance import code_hash
 from dcsim.metrics.fmt import NEAR_TIE, fmt_duration, fmt_local_short, fmt_si, group_band
-from dcsim.node.model import cap_assumption_text
+from dcsim.node.model import clock_text
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
                                    energy_summary)
 from dcsim.scenario import scenario_hash
@@ -266,24 +266,21 @@ def goodput_fluid(m: Models, ts: dict, ticks: np.ndarray | None = None) -> tuple
 
 def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
     """Per rack group whose DVFS clock ran below the lowest clock its measurements cover (its calibration's
-    ``measured_clock_min``: 0.77 on H100, the clock of Splitwise's capped prefill rows; 1.0, full clock, on a GPU with
+    ``measured_clock_min``: 0.69 on H100, the clock dcsim's fits run Splitwise's capped prefill rows at; 1.0, full clock, on a GPU with
     no capped measurement; a named profile's own, :func:`dcsim.node.model.own_clock_frac`) on some tick: ``share``,
-    the share of its GPU-time (GPUs in service, split over the pool's groups by their GPUs, on the ticks that are
-    not a thermal shed) run below it, and ``clock_min``, the lowest such clock. The clock is the pool's
+    the share of its GPU-time (its GPUs serving: in service and, with idle power-down, awake,
+    :func:`dcsim.tpf.serving_share`; a thermal shed's ticks not counted) run below it, and ``clock_min``, the lowest such clock. The clock is the pool's
     ``controller_clock``, the DVFS level the controller (power capping) or the thermal throttle set: a static board
     limit below the measured caps is the EXTRAPOLATED CAP caveat's, and such a group (``cap_extrapolated``) is left
     out. Groups that never ran below it are absent (an empty dict for a run that never throttles below)."""
     out: dict[str, dict] = {}
     if not ts["t_s"].size:
         return out
-    mode = np.asarray(ts["mode"])
-    tot = max(float(sum(g.gpus for g in m.groups)), 1e-300)
+    # the GPUs serving each tick (in service and awake); a group's share is a ratio of its own ticks, so any factor
+    # constant over the run (the pool's or the group's GPU count) cancels
+    w = np.where(np.asarray(ts["mode"]) == MODE_SHED, 0.0, serving_share(ts, m.gpus))
     for p, pool in enumerate(m.pools):
-        cols = pool_columns(m, ts, p)
-        clk = np.asarray(cols["controller_clock"], dtype=float)
-        serve = np.where(mode == MODE_SHED, 0.0, np.asarray(ts["gpus_in_service"], dtype=float))
-        pool_gpus = max(float(sum(m.groups[g].gpus for g in pool.groups)), 1e-300)
-        w = serve * pool_gpus / tot  # the pool's GPUs in service (its share of the facility's)
+        clk = np.asarray(pool_columns(m, ts, p)["controller_clock"], dtype=float)
         for gi in pool.groups:
             c = m.groups[gi].node.calibration
             floor = c.get("measured_clock_min")
@@ -293,38 +290,43 @@ def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
             if np.any(below):
                 out[m.groups[gi].name] = {"share": round(float(np.sum(w[below]) / np.sum(w)), 4),
                                           "clock_min": round(float(np.min(clk[below])), 3),
-                                          "measured_clock_min": float(floor)}
+                                          "measured_clock_min": float(floor),
+                                          "clock_min_of": c.get("clock_min_of") or "gpu"}
     return out
 
 
 def clock_warning(group: str, c: dict, below: dict) -> str:
     """The run's warning for a rack group whose controller or thermal throttle ran its GPUs below the lowest clock its
-    measurements cover (:func:`clock_below_range`)."""
-    return (f"{group}: controller/thermal throttling below the measured clock range: {below['share'] * 100:.1f} % of "
-            f"its GPU-time at a DVFS clock below {below['measured_clock_min']:.2f} (down to {below['clock_min']:.2f}); "
-            f"{cap_assumption_text(c)}")
+    measurements cover (:func:`clock_below_range`), in the words of the EXTRAPOLATED CLOCK caveat
+    (:func:`dcsim.node.model.clock_text`)."""
+    return f"{group}: {clock_text({**c, **below_fields(below)})}"
 
 
-def calibration_provenance(m: Models, ts: dict | None = None) -> list[dict]:
+def below_fields(below: dict) -> dict:
+    """The calibration-record fields of a group's :func:`clock_below_range` entry."""
+    return {"clock_below_range_share": below["share"], "clock_below_range_min": below["clock_min"],
+            "measured_clock_min": below["measured_clock_min"], "clock_min_of": below["clock_min_of"]}
+
+
+def calibration_provenance(m: Models, below: dict | None = None) -> list[dict]:
     """Per rack group, how trustworthy its node parameters are (status, profile, expected error band). With the run's
-    time series ``ts``, a group whose controller or thermal throttle ran below its measured clock range
-    (:func:`clock_below_range`) adds ``clock_below_range_share`` (share of its GPU-time), ``clock_below_range_min``
+    :func:`clock_below_range` (``below``, worked out once per run by the caller), a group whose controller or thermal
+    throttle ran below its measured clock range adds ``clock_below_range_share`` (share of its GPU-time), ``clock_below_range_min``
     (the lowest clock) and ``measured_clock_min``; the others are as before (a run that never throttles below its
     range writes the same report)."""
     keys = ("status", "profile", "for", "error_band_pct", "levers", "base_status", "band_lower_bound", "meaning",
             "borrowed", "serving_stack", "stack_current", "stack_note", "measured_batch_max", "batch_limit",
             "extrapolated", "measured_prompt_max", "measured_context_max", "mean_input", "decode_context",
             "context_extrapolated", "in_range_status", "band_notes", "profile_source", "profile_mismatch",
-            "profile_measured_for", "limit_w", "limit_frac_tdp", "measured_cap_min_frac", "cap_extrapolated",
-            "gamma_source")
-    below = clock_below_range(m, ts) if ts is not None else {}
+            "profile_measured_for", "limit_w", "limit_frac_tdp", "measured_cap_min_frac", "cap_min_of",
+            "cap_extrapolated", "gamma_source")
+    below = below or {}
     out = []
     for g in m.groups:
         rec = {"group": g.name, **{k: g.node.calibration[k] for k in keys}}
         if g.name in below:
             b = below[g.name]
-            rec.update(clock_below_range_share=b["share"], clock_below_range_min=b["clock_min"],
-                       measured_clock_min=b["measured_clock_min"])
+            rec.update(below_fields(b))
         out.append(rec)
     return out
 
@@ -1020,7 +1022,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
             dcsim_version=__version__, scenario_hash=scenario_hash(sc), seed=sc.seed,
             calibration_profiles=sorted({str(g.profile) for g in m.groups if g.profile}),
             gpus=sorted({g.gpu_name for g in m.groups}), models=sorted({g.model_name for g in m.groups}),
-            calibration=calibration_provenance(m, ts), overrides=sc.overrides, code_hash=code_hash(),
+            calibration=calibration_provenance(m, below), overrides=sc.overrides, code_hash=code_hash(),
             serving_backend=effective_backend(sc.serving.backend)),
         goodput_tok_s=goodput, slo_attainment=slo,
         goodput_interactive_tok_s=None if good_defer is None else goodput - good_defer,

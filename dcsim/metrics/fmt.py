@@ -16,7 +16,7 @@ import numpy as np
 # a calibration band's printed form lives beside the calibration record (dcsim.node sits below this layer and
 # prints it too: dcsim predict); every surface uses this one formatter
 from dcsim.node.catalog import context_carry
-from dcsim.node.model import (cap_assumption_text, cap_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
+from dcsim.node.model import (cap_assumption_text, cap_text, clock_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
                                fmt_band)
 
 __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
@@ -111,16 +111,7 @@ def _cap_text(ext: list[dict]) -> str:
 
 
 def _clock_text(ext: list[dict]) -> str:
-    def one(c: dict) -> str:
-        gpu = str(c.get("for") or "?").split(" / ")[0]
-        m = float(c.get("measured_clock_min") or 1.0)
-        where = (f"the lowest clock the capped measurements cover ({m:.2f})" if m < 1.0
-                 else f"full clock, where every measurement of {gpu} ran")
-        return (f"{c.get('group')}: controller/thermal throttling below the measured clock range: "
-                f"{float(c.get('clock_below_range_share') or 0) * 100:.1f} % of GPU-time below {where}, "
-                f"down to {float(c.get('clock_below_range_min') or 0):.2f}")
-
-    return ("; ".join(one(c) for c in ext) + ": on those ticks " + cap_assumption_text(ext[0]))
+    return "; ".join(f"{c.get('group')}: {clock_text(c)}" for c in ext)
 
 
 def _stack_text(old: list[dict]) -> str:
@@ -190,7 +181,7 @@ CALIBRATION_CAVEATS: tuple[CaveatKind, ...] = (
     # the controller's power capping or the thermal throttle ran a DVFS clock below the lowest one the GPU's (or the
     # named profile's) measurements cover, on some of the run's GPU-time (dcsim.engine.assemble.clock_below_range)
     CaveatKind("clock", "EXTRAPOLATED CLOCK", "extrapolated clock", "Throttled below the measured clock range",
-               lambda c: bool(c.get("clock_below_range_share")), _clock_text),
+               lambda c: c.get("clock_below_range_share") is not None, _clock_text),
     CaveatKind("stack", "OLDER SERVING STACK", "older stack", "Older serving stack",
                lambda c: c.get("stack_current") is False, _stack_text),
 )

@@ -775,6 +775,13 @@ class Problem:
             out.append(tc / t1)
         return np.array(out)
 
+    def clocks_at_caps(self, perf: PerfParams, pw: PowerParams) -> np.ndarray:
+        """The DVFS clock (fraction of maximum) the fitted model runs each cap row's iteration at under its cap: the
+        highest clock whose step power per GPU is within the cap (:func:`clock_at_cap`), the clock dcsim's own
+        throttle sets for that row (what a profile records as ``cap_points[].clock_fit``; the lowest of them is the
+        lowest clock its measurements cover, :func:`dcsim.node.catalog.profile_clock_floor`)."""
+        return np.array([clock_at_cap(d, self.gpu, tp, perf, pw, it, cap) for d, tp, it, cap, _, _ in self.caps])
+
     def data_residuals(self, x, fit_gamma=True):
         perf, pw = self.unpack(x)
         res = []
@@ -1203,6 +1210,21 @@ def _fitted(prob: Problem, gamma: float):
     return perf, pw, {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, unc, warns
 
 
+def clock_at_cap(d, gpu, tp: int, perf: PerfParams, pw: PowerParams, it: tuple, cap_w_per_gpu: float) -> float:
+    """The highest clock in [the GPU's lowest, 1] at which the iteration ``it`` (``iteration_step``'s arguments) of a
+    replica of ``tp`` GPUs draws at most ``cap_w_per_gpu`` per GPU (bisection, 40 halvings, as
+    :meth:`dcsim.node.model.NodeModel.clock_for_step`): 1.0 when full clock is within it."""
+    cap = max(float(cap_w_per_gpu), gpu.power_limit_min_w)
+    pw_at = lambda c: iteration_step(step_params(d, gpu, tp, perf, pw, c), *it)[1] / tp  # noqa: E731
+    if pw_at(1.0) <= cap:
+        return 1.0
+    lo, hi = gpu.clock_min, 1.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if pw_at(mid) <= cap else (lo, mid)
+    return lo
+
+
 def min_cap_frac(caps: list[dict]) -> float:
     """The lowest ``cap_frac_tdp`` of a fit's ``cap`` rows (x TDP), 1.0 without any (every row measured at the full
     board limit): what a profile records as ``fit.min_cap_frac`` (a pooled fit as ``min_cap_frac``)."""
@@ -1231,10 +1253,12 @@ def _calibrate_group(rows_g: list[dict], caps: list[dict], gamma: float, loo: bo
     cap_pts = []
     if caps:
         lf = prob.predict_caps(perf, pw)
-        for (d, tpc, it, cap, meas, r), v in zip(prob.caps, lf):
+        clk = prob.clocks_at_caps(perf, pw)
+        for (d, tpc, it, cap, meas, r), v, ck in zip(prob.caps, lf, clk):
             cap_pts.append({"phase": r["phase"], "prompt_tokens": int(r["prompt_tokens"]), "batch": int(r["batch"]),
                             "cap_w_per_gpu": round(cap, 3), "latency_factor": meas,
-                            "latency_factor_fit": round(float(v), 4), "err_pct": round(float((v / meas - 1) * 100), 2)})
+                            "latency_factor_fit": round(float(v), 4), "clock_fit": round(float(ck), 4),
+                            "err_pct": round(float((v / meas - 1) * 100), 2)})
         fitq["max_err_cap_pct"] = round(max(abs(c["err_pct"]) for c in cap_pts), 3)
     g = prob.g0
     if loo and len(g.load):
@@ -1395,13 +1419,15 @@ def pooled_fit(paths: list[str | Path], gpu: str, exclude_models: tuple[str, ...
     caps = cap_rows(rows, gpu)
     prob = Problem(gpu, list(gs.values()), caps, pooled=True)
     _check_determined(prob, f"pooled {gpu}")
-    _, _, params, unc, warns = _fitted(prob, gamma)
+    perf, pw, params, unc, warns = _fitted(prob, gamma)
+    # the lowest clock its cap rows cover, by the pooled fit (1.0 without cap rows): the pool's own clock floor
+    min_clock = round(float(min(prob.clocks_at_caps(perf, pw), default=1.0)), 4)
     not_fitted = [profile_name(*g.key) for g in prob.groups if not g.fit_energy]
     if not_fitted:
         warns = [f"energy not fitted for {', '.join(not_fitted)}: a block-scaled FP8 checkpoint's J/token (and "
                  f"request power) is its own (fp8_scaling: block in the model catalog; calibrate.energy_is_own), so "
                  f"the pool fits its tokens/s only and its own profiles its energy"] + warns
-    return {"params": params, "uncertainty": unc,
+    return {"params": params, "uncertainty": unc, "min_clock_frac": min_clock,
             "warnings": per_gpu_power_suspects([r for v in gs.values() for r in v])
             + repeat_warnings([r for v in gs.values() for r in v] + caps) + warns,
             "energy_not_fitted": not_fitted,
@@ -1556,6 +1582,7 @@ def pooled_profile(paths: list[str | Path], gpu: str, gamma: float = DEFAULT_GAM
     return {"name": f"pooled-{gpu}", "gpu": gpu, "model": "*", "precision": "*", "tensor_parallel": None,
             "params": pooled["params"], "uncertainty": pooled["uncertainty"], "warnings": pooled["warnings"],
             "gamma_source": _gamma_source(caps, gpu, gamma), "min_cap_frac": min_cap_frac(caps),
+            "min_clock_frac": pooled["min_clock_frac"],
             "pooled_groups": pooled["pooled_groups"], "energy_not_fitted": pooled["energy_not_fitted"],
             "measurements": files,
             "measured_lengths": measured_lengths([r for k, rs in groups(rows, gpu).items() for r in rs]),

@@ -293,7 +293,8 @@ def context_carry() -> list[dict]:
 
 def _lowest_by_gpu(column: str, frac) -> dict[str, float]:
     """The least ``frac(row[column])`` (a fraction of full, at most 1) over the ``cap`` rows of the shipped measurement
-    files (:data:`MEASUREMENT_DIR`) that give ``column``, by normalised GPU name (:func:`_norm`)."""
+    files (:data:`MEASUREMENT_DIR`) that give ``column``, by normalised GPU name (:func:`_norm`): the lowest cap
+    measured (:func:`_measured_cap_fracs`)."""
     import csv
 
     out: dict[str, float] = {}
@@ -321,22 +322,45 @@ def measured_cap_frac(gpu: str) -> float:
     return _measured_cap_fracs().get(_norm(gpu), 1.0)
 
 
+def profile_clock_floor(prof: dict) -> float | None:
+    """The lowest clock (fraction of maximum) a profile's measurements cover: the least ``clock_fit`` of its
+    ``cap_points`` (the clock its fitted model runs each cap row at under that row's cap, written by ``dcsim calibrate``,
+    :func:`dcsim.node.calibrate.clock_at_cap`), a pooled fit's ``min_clock_frac``; 1.0 (full clock) for a profile whose
+    fit records no cap row (``fit.min_cap_frac`` / ``min_cap_frac`` 1.0, or ``cap_points`` empty); None when it does
+    not say (a hand-written profile, one with cap points written before ``clock_fit``: the caller takes the GPU's
+    shipped figure, :func:`measured_clock_frac`)."""
+    if prof.get("min_clock_frac") is not None:
+        return float(prof["min_clock_frac"])
+    cps = prof.get("cap_points")
+    clocks = [float(c["clock_fit"]) for c in cps or [] if c.get("clock_fit") is not None]
+    if clocks:
+        return min(1.0, min(clocks))
+    fit_min = (prof.get("fit") or {}).get("min_cap_frac", prof.get("min_cap_frac"))
+    if (fit_min is not None and float(fit_min) >= 1.0) or (cps is not None and not cps):
+        return 1.0
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def _measured_clock_fracs() -> dict[str, float]:
-    """The lowest GPU clock (fraction of maximum) a shipped capped measurement covers, by normalised GPU name
-    (:func:`_norm`): ``1 / latency_factor`` of the slowest ``cap`` row of the shipped measurement files (today H100-SXM
-    1 / 1.3 = 0.77, Splitwise's prefill rows at 0.7 x TDP). Assumption: a compute-bound prefill's time scales as
-    1 / clock, so a row slowed by ``latency_factor`` ran at about 1 / latency_factor of full clock; a row with any
-    memory-bound part ran lower, so this is the upper end of the range's bottom (the flag it sets errs towards
-    flagging). A decode row slowed 1.0x says nothing of its clock."""
-    return _lowest_by_gpu("latency_factor", lambda x: 1.0 / max(float(x), 1.0))
+    """The lowest GPU clock (fraction of maximum) dcsim's shipped profiles cover, by normalised GPU name
+    (:func:`_norm`): the least :func:`profile_clock_floor` of the GPU's shipped profiles that state one (today
+    H100-SXM 0.69, the H100 Llama-3.3-70B fit's clock on Splitwise's 512-token prefill row at 0.7 x TDP)."""
+    out: dict[str, float] = {}
+    for prof in shipped_profiles().values():
+        f = profile_clock_floor(prof)
+        if f is not None:
+            g = _norm(str(prof.get("gpu")))
+            out[g] = min(out.get(g, 1.0), f)
+    return out
 
 
 def measured_clock_frac(gpu: str) -> float:
     """The lowest clock (fraction of maximum) a shipped measurement of ``gpu`` covers (:func:`_measured_clock_fracs`):
-    0.77 on H100-SXM (Splitwise's capped prefill rows); 1.0 on a GPU with no capped measurement, where every
-    calibration ran at full clock. A run whose controller or thermal throttle sets a lower DVFS clock runs where no
-    measurement is (docs/node.md, "Extrapolated power cap")."""
+    0.69 on H100-SXM (the clock dcsim's fits run Splitwise's capped prefill rows at; their decode rows run at full
+    clock); 1.0 on a GPU with no capped measurement, where every calibration ran at full clock. A run whose
+    controller or thermal throttle sets a lower DVFS clock runs where no measurement is (docs/node.md, "Extrapolated
+    clock")."""
     return _measured_clock_fracs().get(_norm(gpu), 1.0)
 
 

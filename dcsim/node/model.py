@@ -13,7 +13,7 @@ import numpy as np
 
 from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceiling, context_carry,
                                 max_band, find_architecture_profile, find_profile, load_profile, measured_cap_frac,
-                                measured_clock_frac,
+                                measured_clock_frac, profile_clock_floor,
                                 measured_tp_ratio_max,
                                 other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
@@ -587,26 +587,33 @@ def context_beyond(calibration: Mapping, mean_input: float, decode_context: floa
 def own_cap_frac(prof: Mapping) -> float | None:
     """The lowest power cap (x TDP) a profile's own fit measured: ``fit.min_cap_frac`` (a pooled fit's
     ``min_cap_frac``), written by ``dcsim calibrate`` since December 2026 (1.0 when its rows hold no cap row); 1.0
-    for an older record whose ``gamma_source`` says no cap rows were fitted (an assumption); None when the profile
+    for an older record, the lowest ``cap_points[].cap_w_per_gpu`` over its GPU's TDP when it lists its cap rows, else 1.0
+    when its ``gamma_source`` says no cap rows were fitted (an assumption); None when the profile
     does not say (an older record fitted to cap rows at a level it does not state, a hand-written profile): the caller
     then takes the GPU's shipped figure (:func:`dcsim.node.catalog.measured_cap_frac`)."""
     for v in ((prof.get("fit") or {}).get("min_cap_frac"), prof.get("min_cap_frac")):
         if v is not None:
             return float(v)
+    caps = [float(c["cap_w_per_gpu"]) for c in prof.get("cap_points") or [] if c.get("cap_w_per_gpu") is not None]
+    if caps and prof.get("gpu"):  # a record with its cap rows but no min_cap_frac: the lowest of them over its TDP
+        return round(min(caps) / resolve_gpu(str(prof["gpu"])).tdp_w, 4)
     if str(prof.get("gamma_source") or "").startswith("assumption"):
         return 1.0
     return None
 
 
 def own_clock_frac(prof: Mapping) -> float | None:
-    """The lowest clock (fraction of maximum) a profile's own fit measured, the rule of
-    :func:`dcsim.node.catalog.measured_clock_frac` applied to its own cap rows: 1.0 when its rows hold no cap row
-    (:func:`own_cap_frac` 1.0), ``1 / latency_factor`` of its slowest ``cap_points`` row otherwise; None when it does
-    not say (the caller takes the GPU's shipped figure)."""
-    if own_cap_frac(prof) == 1.0:
-        return 1.0
-    lf = [float(c["latency_factor"]) for c in prof.get("cap_points") or [] if c.get("latency_factor")]
-    return min(1.0, 1.0 / max(lf)) if lf else None
+    """The lowest clock (fraction of maximum) a profile's own fit covers: :func:`dcsim.node.catalog.profile_clock_floor`
+    (the least ``cap_points[].clock_fit``, a pooled fit's ``min_clock_frac``, 1.0 without cap rows), the one rule for
+    shipped and user profiles; None when it does not say (the caller takes the GPU's shipped figure)."""
+    return profile_clock_floor(prof)
+
+
+def profile_file_text(calibration: Mapping) -> str:
+    """The profile file a scenario names, as its ``node.profile`` gives it (``profile_source.path``), or the
+    profile's ``name`` when the record has no source: what the EXTRAPOLATED CAP / CLOCK texts call "its profile"."""
+    src = calibration.get("profile_source") or {}
+    return str(src.get("path") or calibration.get("profile"))
 
 
 def cap_text(calibration: Mapping) -> str:
@@ -618,13 +625,38 @@ def cap_text(calibration: Mapping) -> str:
     lim = (f"a board limit of {calibration.get('limit_w'):,.0f} W per GPU "
            f"({calibration.get('limit_frac_tdp'):.2f}x TDP)")
     if calibration.get("cap_min_of") == "profile":
-        name = calibration.get("profile")
+        name = profile_file_text(calibration)
         if m is None or m >= 1.0:
             return f"{lim}, and the rows of its profile {name} hold no capped measurement (all at the full board limit)"
         return f"{lim}, below the lowest cap the rows of its profile {name} were measured at ({m:.2f}x TDP)"
     if m is None or m >= 1.0:
         return f"{lim}, and no capped {gpu} is measured (every calibration ran at the full board limit)"
     return f"{lim}, below the lowest cap measured on {gpu} ({m:.2f}x TDP)"
+
+
+def clock_text(calibration: Mapping) -> str:
+    """How far a rack group's controller or thermal throttle ran its DVFS clock below the lowest clock its
+    measurements cover, in words (the run's warning and the EXTRAPOLATED CLOCK caveat): a calibration record with
+    ``clock_below_range_share`` / ``clock_below_range_min`` / ``measured_clock_min``
+    (:func:`dcsim.engine.assemble.clock_below_range`), the floor named as the GPU's shipped capped rows or, for a profile
+    the scenario names that states its own (``clock_min_of`` ``"profile"``), its own rows; then the assumption that
+    carries its figures there (:func:`cap_assumption_text`, its own ``gamma_source``)."""
+    gpu = str(calibration.get("for") or "?").split(" / ")[0]
+    m = float(calibration.get("measured_clock_min") or 1.0)
+    if calibration.get("clock_min_of") == "profile":
+        name = profile_file_text(calibration)
+        where = (f"the lowest clock the capped rows of its profile {name} cover ({m:.2f})" if m < 1.0
+                 else f"full clock, where every row of its profile {name} ran")
+    else:
+        where = (f"the lowest clock the capped measurements of {gpu} cover ({m:.2f})" if m < 1.0
+                 else f"full clock, where every measurement of {gpu} ran")
+    pct = float(calibration.get("clock_below_range_share") or 0) * 100
+    # a share rounded to 0.0 % (report.json keeps 4 decimals) still ran below: said as under 0.1 %
+    share = f"{pct:.1f} %" if pct >= 0.05 else "under 0.1 %"
+    return (f"controller/thermal throttling below the measured clock range: "
+            f"{share} of its GPU-time at a DVFS clock "
+            f"below {where}, down to {float(calibration.get('clock_below_range_min') or 0):.2f}; on those ticks "
+            f"{cap_assumption_text(calibration)}")
 
 
 def cap_assumption_text(calibration: Mapping) -> str:
@@ -669,6 +701,7 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
     # flagged after the run (dcsim.engine.assemble.clock_below_range)
     own_clk = calibration.get("profile_clock_min_frac")
     c["measured_clock_min"] = round(measured_clock_frac(gpu) if own_clk is None else float(own_clk), 4)
+    c["clock_min_of"] = "gpu" if own_clk is None else "profile"
     if context_beyond(c, mean_input, decode_context):
         c.update(status="context-extrapolated", context_extrapolated=True,
                  error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
@@ -942,7 +975,7 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "profile_cap_min_frac": own_cap_frac(prof) if base_status in ("user-profile", "user-pool") else None,
             "cap_min_of": None,
             "profile_clock_min_frac": own_clock_frac(prof) if base_status in ("user-profile", "user-pool") else None,
-            "measured_clock_min": None,
+            "measured_clock_min": None, "clock_min_of": None,
             "gamma_source": prof.get("gamma_source"),
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}
