@@ -514,34 +514,3 @@ def test_kv_bound_groups_with_idle_power_down_are_estimated():
     assert low.report["slo_attainment"] >= 0.99 and low.report["latency_s"]["ttft"]["p50"] < 1.0
     assert high.report["slo_attainment"] < 0.2
     assert 60.0 < high.report["latency_s"]["ttft"]["p50"] < 600.0  # minutes at the door, within the hold limit
-
-
-def test_the_running_work_count_reads_the_clock_the_replicas_ran_on_a_lane_held_tick(monkeypatch):
-    """The parked-batch window above (00:50, 50 min): on the ticks the lane holds below full clock the controller's
-    clock is full (1.0), the replicas' below it. The running-work count's slowdown (the full-load rate at full clock
-    over that at the clock the tick ran, less one) is read on the replicas' clock: positive there, and the same as the
-    count's on the record's replica clock. Until 2026-12-05 it read the controller's clock: a slowdown of 0 on those
-    ticks, no running work counted held back by the clock that held it (review of the binding-label rules, N4)."""
-    import dcsim.engine.requests as rq
-    from dcsim.serving.slo_estimate import full_load_tok_s
-
-    orig, seen = rq.slowed_running_tok, []
-
-    def spy(count, arrived, served, shed, slowdown):
-        seen.append(slowdown)
-        return orig(count, arrived, served, shed, slowdown)
-
-    monkeypatch.setattr(rq, "slowed_running_tok", spy)
-    raw = _sinusoid(_capped_mixed_hall("request"), "2026-07-15T00:50", "50 min")
-    r, clk = run_with_replica_clock(monkeypatch, raw)
-    ts = r.timeseries
-    slow = np.concatenate([[np.nan], np.array(seen)])  # the lane's first tick counts nothing (it fills)
-    assert slow.size == clk.size
-    lane_held = (ts["mode"] == 0) & (clk < 1.0 - 1e-9)
-    lane_held[0] = False
-    assert np.any(lane_held) and np.all(ts["controller_clock"][lane_held] == 1.0)
-    assert np.all(slow[lane_held] > 0.0)
-    m = build_models(load_scenario(raw))
-    for i in np.flatnonzero(lane_held):
-        full = full_load_tok_s(list(m.groups), m.clocks, np.array([clk[i], m.clocks[-1]]))
-        assert slow[i] == pytest.approx(full[1] / full[0] - 1.0, rel=1e-9)

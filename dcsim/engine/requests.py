@@ -508,14 +508,10 @@ class _Lane:
             self.pool.pending_tokens(max(t0, t0 + dt - HELD_AFTER_S)).sum())
         # running work the clock held back (DESIGN.md: work not served at the rate asked because of the limit): the
         # growth of the work in the system the clock's slowdown explains, past the scatter of a tick's arrivals. The
-        # first tick fills empty replicas (its growth is their batches' work, not held back). The slowdown is the
-        # clock the replicas ran this tick (the lane's effective level, its trim included, as chunk_clock reports it
-        # and the label judges a lane-held tick on), not the controller's: until 2026-12-05 the controller's, which
-        # read no slowdown on a lane-held tick (a parked replica finishing its batch, the first tick) at full clock
+        # first tick fills empty replicas (its growth is their batches' work, not held back)
         if self._ticked:
-            ran = float(np.interp(self._tick_level[-1], np.arange(self.m.clocks.size), self.m.clocks))
             full = full_load_tok_s([self.m.groups[g] for g in self.groups], self.m.clocks,
-                                   np.array([ran, self.m.clocks[-1]]))
+                                   np.array([clock, self.m.clocks[-1]]))
             slowdown = float(full[1] / full[0] - 1.0) if full[0] > 0 else 0.0
             self.slowed_tok = slowed_running_tok(self.slowed_tok, arrived, served + fluid_served * dt, shed_tok,
                                                  slowdown)
