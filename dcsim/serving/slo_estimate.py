@@ -52,7 +52,7 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "estimate_for_run", "simulate_point", "fifo_wait_s", "fifo_wait_slices_s", "door_release_wait_s",
            "QUANTILES", "RHO_MAX", "SIM_TICK_MAX_S",
            "NEAR_CEILING", "TAIL_CAVEAT_SHARE", "critical_wait_s", "CRITICAL_TTFT_P99_BAND_PCT", "tail_caveat",
-           "critically_loaded", "clock_holds_rate", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s",
+           "critically_loaded", "clock_holds_rate", "clock_cost_tok_s", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s",
            "tail_flagged", "known_gap_caveats", "long_prompt_caveat",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
            "P99_TAIL_SHARE", "ttft_gap_is_minor"]
@@ -569,6 +569,20 @@ def full_load_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> np.ndar
     n = (np.array([g.limits.replicas for g in groups], dtype=float) if replicas is None
          else np.asarray(replicas, dtype=float))
     return np.sum(thr * n, axis=-1)
+
+
+def clock_cost_tok_s(groups, clocks: np.ndarray, clock, replicas=None) -> tuple[np.ndarray, np.ndarray]:
+    """What the clock costs: the full-load rate (tokens/s, :func:`full_load_tok_s`) of ``groups``' ``replicas`` at
+    ``clock`` (per tick) and at full clock (``clocks[-1]``), in one evaluation. The one home of the pair the request
+    lane's running-work slowdown (at full clock over at its clock, less one), the binding label's capped test
+    (:func:`clock_holds_rate`) and their tests read; each caller passes its own replicas (all of a lane's, the ladder's
+    awake ones of one pool, a pool's in service)."""
+    c = np.asarray(clock, float)
+    if replicas is None or np.ndim(replicas) <= 1:  # the same replicas on every tick: full clock's rate once
+        top = full_load_tok_s(groups, clocks, float(clocks[-1]), replicas)
+        return full_load_tok_s(groups, clocks, c, replicas), np.full(c.shape, float(top))
+    both = full_load_tok_s(groups, clocks, np.stack([c, np.full(c.shape, float(clocks[-1]))]), replicas)
+    return both[0], both[1]
 
 
 def critically_loaded(capped, served_tok_s, full_load_tok_s) -> np.ndarray:
