@@ -32,7 +32,7 @@ from dcsim.engine.interrupt import StopAtTick
 from dcsim.engine.pools import PoolTicker, mean_cap_w, pool_operating_point
 from dcsim.engine.tables import whole_pool_it_w
 from dcsim.power.grid import cap_over
-from dcsim.serving.slo_estimate import clock_holds_rate, critically_loaded, full_load_tok_s
+from dcsim.serving.slo_estimate import clock_cost_tok_s, clock_holds_rate, critically_loaded, full_load_tok_s
 from dcsim.tpf import binding_of, binding_simulated, closed_door
 
 __all__ = ["Exogenous", "exogenous", "simulate", "operating_point", "curtailment_caps", "CHUNK_TICKS"]
@@ -616,15 +616,20 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         # 2026-12-05 it read compute (DESIGN.md: the constraint that limits the served rate with work waiting). Hybrid:
         # not (its fluid remainder, most of the facility, ran at the controller's full clock)
         below = below | lane_held
+    full_ctl = None
     if mp is None:
         # held back by the clock only where a higher clock serves more (clock_holds_rate): the clock the replicas ran
         # (the lane's on its own held ticks, else the controller's) against full clock, on the replicas serving
-        ran = np.asarray(op["controller_clock"], dtype=float)
+        # (serving_full_load_tok_s's: with idle_power_down the ladder's first); the controller's clock's rate is the
+        # critically-loaded test's below, the lane-held ticks patched with the lane's clock's
+        reps = serving_replicas(m, power_down, ex.availability, ex.awake)
+        full_ctl, full_top = clock_cost_tok_s(m.groups, m.clocks, np.asarray(op["controller_clock"], dtype=float),
+                                              reps)
+        full_ran = full_ctl
         if lane_held is not None and extra["sample_share"] >= 1.0:
-            ran = np.where(lane_held, np.asarray(extra["replica_clock"], dtype=float), ran)
-        below = below & clock_holds_rate(
-            serving_full_load_tok_s(m, power_down, ran, ex.availability, ex.awake),
-            serving_full_load_tok_s(m, power_down, np.full(ran.shape, m.clocks[-1]), ex.availability, ex.awake))
+            full_ran = np.where(lane_held, full_load_tok_s(m.groups, m.clocks, np.asarray(
+                extra["replica_clock"], dtype=float), reps), full_ctl)
+        below = below & clock_holds_rate(full_ran, full_top)
     binding = rec["binding"] if mp is not None else binding_simulated(
         held, shed, arrived, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s,
         supply_only=1 if m.scenario.controller.policy == "none" else None, capped=below,
@@ -632,8 +637,7 @@ def _record_chunk(m: Models, trace: _Trace, ex: Exogenous, served, mode, level, 
         # idle_power_down in a pool of several rack groups the ladder's first, each group at its own full-load rate
         # (controller.serving_replicas; until 2026-12-05 the awake share of the whole pool's, which read a mixed pool
         # low: docs/engine.md "The binding constraint")
-        critical=critically_loaded(capped_below, served, serving_full_load_tok_s(
-            m, power_down, op["controller_clock"], ex.availability, ex.awake)))
+        critical=critically_loaded(capped_below, served, full_ctl))
     potential = binding_of(ex.demand_tok_s, ex.compute_tok_s, ex.power_tok_s, ex.cooling_tok_s)
     # equivalent per-GPU cap: GPU power of a full-batch replica at the effective clock (GPU-weighted)
     cap_w = rec["mean_cap_w"] if mp is not None else mean_cap_w(m.groups, m.clocks, op["clock"])

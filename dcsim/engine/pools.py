@@ -23,7 +23,7 @@ import numpy as np
 from dcsim.engine.controller import ArrivalWindow, queue_step
 from dcsim.engine.gpu_clock import EffectiveClock
 from dcsim.engine.tables import in_service_it_w, whole_pool_it_w
-from dcsim.serving.slo_estimate import clock_holds_rate, critically_loaded, full_load_tok_s
+from dcsim.serving.slo_estimate import clock_cost_tok_s, clock_holds_rate, critically_loaded
 from dcsim.tpf import binding_simulated, facility_binding
 
 __all__ = ["PoolTicker", "pool_operating_point", "frontier_parts", "frontier_share_within", "pool_availability", "POOL_COLUMNS",
@@ -493,9 +493,8 @@ class PoolTicker:
             # ceiling's, compute where the budget could buy it; until 2026-12-05 power); run there at exactly its
             # full-load rate (critically loaded), its replicas hold work past the tick
             below = (pmode[:, p] == 1) & (op["clock"] < m.clocks[-1] * (1 - 1e-9))
-            pgroups = [m.groups[g] for g in pool.groups]
-            full = A[:, p] * full_load_tok_s(pgroups, m.clocks, op["clock"])
-            full_top = A[:, p] * full_load_tok_s(pgroups, m.clocks, np.full(n, m.clocks[-1]))
+            full, full_top = clock_cost_tok_s([m.groups[g] for g in pool.groups], m.clocks, op["clock"])
+            full, full_top = A[:, p] * full, A[:, p] * full_top
             bind[:, p] = binding_simulated(cols["held"][:, p], cols["shed"][:, p], cols["arrived"][:, p],
                                            comp[:, p], pw[:, p], cq[:, p], supply_only=supply_only,
                                            capped=below & clock_holds_rate(full, full_top),

@@ -46,7 +46,7 @@ from dcsim.engine.tables import efficiency_ladder, in_service_it_w, ladder_group
 from dcsim.serving.metrics import ServingMetrics
 from dcsim.serving.pool import HELD_AFTER_S, make_pool
 from dcsim.serving.replica import FinishedBatch
-from dcsim.serving.slo_estimate import full_load_tok_s, slowed_running_held_tok, slowed_running_tok
+from dcsim.serving.slo_estimate import clock_cost_tok_s, slowed_running_held_tok, slowed_running_tok
 from dcsim.workload import ArrivalBatch, build_workload
 from dcsim.workload.model import child_seed
 
@@ -111,6 +111,7 @@ class _Lane:
         self.m = m
         self.index = pi
         self.groups = pool.groups  # indices into m.groups
+        self._group_objs = [m.groups[g] for g in self.groups]  # (the running-work count's clock cost, per tick)
         self.classes = np.array(pool.classes, dtype=np.int64)
         self.pool = pool_obj
         self.frac = frac
@@ -510,9 +511,8 @@ class _Lane:
         # growth of the work in the system the clock's slowdown explains, past the scatter of a tick's arrivals. The
         # first tick fills empty replicas (its growth is their batches' work, not held back)
         if self._ticked:
-            full = full_load_tok_s([self.m.groups[g] for g in self.groups], self.m.clocks,
-                                   np.array([clock, self.m.clocks[-1]]))
-            slowdown = float(full[1] / full[0] - 1.0) if full[0] > 0 else 0.0
+            full, top = clock_cost_tok_s(self._group_objs, self.m.clocks, clock)
+            slowdown = float(top / full - 1.0) if full > 0 else 0.0
             self.slowed_tok = slowed_running_tok(self.slowed_tok, arrived, served + fluid_served * dt, shed_tok,
                                                  slowdown)
         self._ticked = True
