@@ -92,12 +92,17 @@ class RequestClass:
 
     # the moments of the requests served (its context window accepts, answers cut: :attr:`window`), else of its
     # length distributions (a mean override scales the lengths, keeping their coefficient of variation)
+    def _served_var(self, dist, mean: float, win_sq: str, win_mean: str) -> float:
+        """Variance of one length of the requests served, tokens^2: the window's moments, else the distribution's,
+        scaled to ``mean`` (a mean override keeps the coefficient of variation)."""
+        if self.window is not None:
+            return max(getattr(self.window, win_sq) - getattr(self.window, win_mean) ** 2, 0.0)
+        return dist.var() * (mean / max(dist.mean(), 1e-300)) ** 2
+
     @property
     def in_var(self) -> float:
         """Variance of the prompt length of the requests served, tokens^2."""
-        if self.window is not None:
-            return max(self.window.in_sq - self.window.mean_in ** 2, 0.0)
-        return self.input.var() * (self.mean_input / max(self.input.mean(), 1e-300)) ** 2
+        return self._served_var(self.input, self.mean_input, "in_sq", "mean_in")
 
     @property
     def in_sq(self) -> float:
@@ -107,9 +112,7 @@ class RequestClass:
     @property
     def out_var(self) -> float:
         """Variance of the answer length of the requests served, tokens^2."""
-        if self.window is not None:
-            return max(self.window.out_sq - self.window.mean_out ** 2, 0.0)
-        return self.output.var() * (self.mean_output / max(self.output.mean(), 1e-300)) ** 2
+        return self._served_var(self.output, self.mean_output, "out_sq", "mean_out")
 
     @property
     def out_sq(self) -> float:
