@@ -162,7 +162,11 @@ class _Lane:
         #: counts held beside held_tok (label_held_tok); the controller's waiting work stays held_tok
         self.slowed_tok = 0.0
         self._ticked = False  # a tick served: the first one fills the empty replicas, which holds nothing back
-        self._arrived_last = 0.0  # output tokens arrived on the last tick (the count's decision threshold)
+        #: output tokens the binding label counts held back after the tick: the larger of the work waiting for
+        #: admission (held_tok) and the running work the clock held back past its decision threshold
+        #: (slo_estimate.slowed_running_held_tok); the two overlap (a request held at the door grows the work in the
+        #: system too), so not their sum
+        self.label_held_tok = 0.0
         # clock trim (module docstring "Clock at a binding limit"): the offset (clock levels) added
         # to the controller's capped clock so the measured IT power meets the fluid target
         self._trim = 0.0
@@ -516,16 +520,8 @@ class _Lane:
             self.slowed_tok = slowed_running_tok(self.slowed_tok, arrived, served + fluid_served * dt, shed_tok,
                                                  slowdown)
         self._ticked = True
-        self._arrived_last = float(arrived)
+        self.label_held_tok = max(self.held_tok, slowed_running_held_tok(self.slowed_tok, float(arrived)))
         return served / dt + fluid_served, waiting, shed_tok, arrived
-
-    @property
-    def label_held_tok(self) -> float:
-        """Output tokens the binding label counts held back after the tick: the larger of the work waiting for
-        admission (:attr:`held_tok`) and the running work the clock held back (:attr:`slowed_tok`); the two overlap
-        (a request held at the door grows the work in the system too), so not their sum. The running count counts
-        past its decision threshold (:func:`~dcsim.serving.slo_estimate.slowed_running_held_tok`)."""
-        return max(self.held_tok, slowed_running_held_tok(self.slowed_tok, self._arrived_last))
 
     def _saturated(self, available: np.ndarray) -> bool:
         """True when at least half the replicas in service have requests waiting for a batch slot."""
