@@ -363,3 +363,24 @@ def test_cache_stamp_covers_the_node_step_source(monkeypatch):
     monkeypatch.setattr(kernel.inspect, "getsource",
                         lambda obj: real(obj) + ("\n# edited" if obj is step else ""))
     assert kernel._sources_digest() != d
+
+
+@pytest.mark.parametrize("n_in,n_out,t", [
+    (0, 5, [0.1, 0.2]),        # a zero-token prompt: the compiled replica looped forever (audit AUC, 2026-12-05)
+    (5, 0, [0.1, 0.2]),        # a zero-token output: served as a 1-token answer
+    (5, -3, [0.1, 0.2]),
+    (5, 5, [0.2, 0.1]),        # release times out of order
+])
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_both_backends_refuse_the_same_bad_rows(n_in, n_out, t, replicas):
+    """The compiled backend refuses the rows the Python reference refuses, with the same message,
+    rather than hanging or serving them (one replica: the in-kernel routing path; two: routed)."""
+    t = np.array(t)
+    rows = (t, t, np.zeros(2, np.int64), np.array([n_in, 10], np.int64), np.array([n_out, 5], np.int64))
+    msgs = []
+    for cls_ in (PythonPool, KernelPool):
+        pool = cls_([_node(max_batch=8)], [replicas], router="least_outstanding")
+        with pytest.raises(ValueError) as err:
+            pool.serve(1.0, 1.0, *rows)
+        msgs.append(str(err.value))
+    assert msgs[0] == msgs[1]

@@ -1027,6 +1027,8 @@ class KernelGroup:
         hr = np.zeros(self.n) if headroom_w is None else np.asarray(headroom_w, dtype=float)
         n_in = np.asarray(n_in, np.int64)
         n_out = np.asarray(n_out, np.int64)
+        _replica.check_request_arrays(np.asarray(t_rel, float), np.asarray(t_arr, float), np.asarray(cls),
+                                      n_in, n_out)
         if (not given and m and route_interval_s > 0 and route_from is not None
                 and t_end - route_from > route_interval_s):
             return self._tick_windows(float(route_from), float(route_interval_s), float(t_end), clock,

@@ -17,7 +17,7 @@ import numpy as np
 
 from dcsim.routing import get_router
 from dcsim.serving import kernel
-from dcsim.serving.replica import Replica
+from dcsim.serving.replica import Replica, check_request_arrays
 
 __all__ = ["PythonPool", "KernelPool", "make_pool", "effective_backend", "FALLBACK_WARNING", "HELD_AFTER_S"]
 
@@ -69,6 +69,7 @@ class _Pool:
         """Route and enqueue the released requests (sorted by release time ``t_rel``), advance every
         replica to ``t_end``. Returns (GPU energy J per replica, finished batches, shed classes,
         shed output tokens). A state-reading router routes window by window (class docstring)."""
+        _check_rows(t_rel, t_arr, cls, n_in, n_out)
         t0, self._t = self._t, float(t_end)
         d = self.route_interval_s
         if self.router_name == "round_robin" or len(t_rel) == 0 or t_end - t0 <= d:
@@ -197,6 +198,7 @@ class KernelPool(_Pool):
         call per window)."""
         if len(self.groups) > 1 or self.router_name == "round_robin":
             return super().serve(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available, headroom_w)
+        _check_rows(t_rel, t_arr, cls, n_in, n_out)
         t0, self._t = self._t, float(t_end)
         g = self.groups[0]
         f, sc, so = g.tick(t_end, clock, t_rel, t_arr, cls, n_in, n_out, available=available, headroom_w=headroom_w,
@@ -234,6 +236,13 @@ class KernelPool(_Pool):
 
     def totals(self) -> dict:
         return {k: int(sum(getattr(g, k).sum() for g in self.groups)) for k in _TOTALS}
+
+
+def _check_rows(t_rel, t_arr, cls, n_in, n_out) -> None:
+    """The pool's rows checked once, as the reference replica checks its own (ValueError), whichever
+    backend serves them and however they are routed."""
+    check_request_arrays(np.asarray(t_rel, float), np.asarray(t_arr, float), np.asarray(cls),
+                         np.asarray(n_in), np.asarray(n_out))
 
 
 def _cat(parts: list) -> np.ndarray:

@@ -95,6 +95,32 @@ _TARR, _CLS, _NIN, _NOUT, _G, _D0, _A0, _EJ, _TFIRST, _TADMIT, _UID, _DONE, _P =
 # running); _DONE prompt tokens prefilled of _P (prompt length of the current admission).
 
 
+
+# The request rows' checks, one text for both backends (this reference and dcsim.serving.kernel).
+ROWS_LENGTH_ERROR = "t, cls, n_in and n_out must have the same length"
+ROWS_ORDER_ERROR = "arrival times must be sorted and not earlier than previous arrivals"
+ROWS_TOKENS_ERROR = "n_in and n_out must be >= 1 token"
+ROWS_ARRIVAL_ERROR = "t_arrival must have one entry per request, none after its release time t"
+
+
+def check_request_arrays(t: np.ndarray, t_arrival: np.ndarray, cls: np.ndarray, n_in: np.ndarray,
+                         n_out: np.ndarray, last_t: float = -math.inf) -> None:
+    """Raise ValueError as :meth:`Replica.enqueue_many` does for rows it refuses: lengths that
+    differ, release times out of order or before ``last_t``, an arrival after its release, a
+    prompt or an output under one token. The vectorized form of the reference's own checks, for
+    the compiled backend (a zero-token prompt made its replica loop forever)."""
+    m = len(t)
+    if not (len(cls) == len(n_in) == len(n_out) == m):
+        raise ValueError(ROWS_LENGTH_ERROR)
+    if m == 0:
+        return
+    if len(t_arrival) != m or bool(np.any(t_arrival > t)):
+        raise ValueError(ROWS_ARRIVAL_ERROR)
+    if t[0] < last_t or (m > 1 and bool(np.any(np.diff(t) < 0))):
+        raise ValueError(ROWS_ORDER_ERROR)
+    if int(n_in.min()) < 1 or int(n_out.min()) < 1:
+        raise ValueError(ROWS_TOKENS_ERROR)
+
 class FinishedBatch(NamedTuple):
     """Requests finished during one :meth:`Replica.advance` (numpy arrays, one row each)."""
 
@@ -342,16 +368,16 @@ class Replica:
         else:
             al = t_arrival.tolist() if isinstance(t_arrival, np.ndarray) else [float(x) for x in t_arrival]
             if len(al) != m or any(map(lambda a, b: a > b, al, tl)):
-                raise ValueError("t_arrival must have one entry per request, none after its release time t")
+                raise ValueError(ROWS_ARRIVAL_ERROR)
         il = n_in.tolist() if isinstance(n_in, np.ndarray) else [int(x) for x in n_in]
         ol = n_out.tolist() if isinstance(n_out, np.ndarray) else [int(x) for x in n_out]
         cl = cls.tolist() if isinstance(cls, np.ndarray) else [int(x) for x in cls]
         if not (len(il) == len(ol) == len(cl) == m):
-            raise ValueError("t, cls, n_in and n_out must have the same length")
+            raise ValueError(ROWS_LENGTH_ERROR)
         if tl[0] < self._last_t or (m > 1 and not all(map(le, tl, tl[1:]))):
-            raise ValueError("arrival times must be sorted and not earlier than previous arrivals")
+            raise ValueError(ROWS_ORDER_ERROR)
         if min(il) < 1 or min(ol) < 1:
-            raise ValueError("n_in and n_out must be >= 1 token")
+            raise ValueError(ROWS_TOKENS_ERROR)
         if self._ph > 4096 and 2 * self._ph > len(self._p_t):
             for lst in (self._p_t, self._p_a, self._p_c, self._p_in, self._p_out):
                 del lst[: self._ph]
