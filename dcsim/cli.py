@@ -110,6 +110,11 @@ def cmd_schema(args) -> int:
     return 0
 
 
+#: ``dcsim run --check``'s exit code when the run checked no claim (a window of the scenario, whose claims were
+#: written for its whole run, or a scenario with no ``expect:`` block): not a failure (1), not a pass (0).
+NOTHING_CHECKED_EXIT = 3
+
+
 def cmd_run(args) -> int:
     from dcsim.engine.preflight import preflight
     from dcsim.engine.run import run
@@ -150,6 +155,16 @@ def cmd_run(args) -> int:
     if exp and exp["passed"] is False:
         print(f"expect: {sum(not c['ok'] for c in exp['checks'])} of {len(exp['checks'])} checks failed", file=sys.stderr)
         return 1 if args.check else 0
+    if args.check and not (exp or {}).get("checks"):
+        # --check promises a check: a run that checked no claim passed nothing, and a CI job reading exit 0 would
+        # pass having checked nothing (until 2026-12-05 a window of the scenario exited 0 this way)
+        print(f"expect: --check: no claim was checked, exit {NOTHING_CHECKED_EXIT}: "
+              + ("the run's window differs from the one the scenario's claims were written for; run the whole "
+                 "scenario, or give the window's own claims with --set expect.PATH=[lo, hi]"
+                 if exp and exp.get("not_checked") else
+                 "the scenario has no expect: block; give claims in it or with --set expect.PATH=[lo, hi]"),
+              file=sys.stderr)
+        return NOTHING_CHECKED_EXIT
     return 0
 
 
@@ -297,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster); report.html is still written, without figures")
     r.add_argument("--quiet", "-q", action="store_true")
-    r.add_argument("--check", action="store_true", help="exit 1 when a check of the scenario's expect: block fails")
+    r.add_argument("--check", action="store_true", help="exit 1 when a check of the scenario's expect: block fails, 3 when no claim was checked (a window of "
+                        "the scenario, or no expect: block)")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="validate a scenario and print it resolved to SI units")
