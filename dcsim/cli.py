@@ -169,31 +169,11 @@ def cmd_run(args) -> int:
 
 
 def _interrupted_writing(res, rd, out: Path, partial: bool, note: str) -> int:
-    """A Ctrl-C while a finished run's files were being written (the figures and report.html take seconds): write what
-    holds the run, report.json and timeseries.csv (the first files written, whole or absent: each is written
-    atomically), keep the figures already whole, commit the folder and say what was not written (exit 130). A second
-    Ctrl-C here stops at once and says that nothing was written to ``out`` and what was lost. Until 2026-12-05 the
-    whole run was discarded and the one word "interrupted" printed (docs/limits.md, Run folders)."""
-    from dcsim.metrics.fmt import fmt_duration
-    from dcsim.report.write import write_data_files
+    """A Ctrl-C while a finished run's files were being written: keep what holds the run and say what was not
+    written, exit 130 (:func:`dcsim.report.write.keep_interrupted_run`, shared with ``dcsim.report.write_outputs``)."""
+    from dcsim.report.write import keep_interrupted_run
 
-    simulated = fmt_duration(float(res.report.get("duration_s", 0.0) or 0.0))
-    if rd.committed:  # interrupted after the swap (removing an old folder): the run is in place
-        return _fail(f"interrupted; the run ({simulated} simulated) is written to {out}", 130)
-    try:
-        st = rd.staging
-        write_data_files(res, st, ("json", "csv"), keep_existing=True)  # write_outputs' first step, what it missed
-        kept = sorted(p.relative_to(st).as_posix() for p in st.rglob("*") if p.is_file())
-        rd.commit(partial=partial, note=note)
-    except KeyboardInterrupt:
-        return _fail(f"interrupted again while writing the finished run: nothing written to {out} (left as it was); "
-                     f"the {simulated} simulated are lost (report.json, timeseries.csv, the figures and report.html)",
-                     130)
-    missing = "report.html" if "report.html" not in kept else ""
-    return _fail(f"interrupted while writing the finished run's files: the run ({simulated} simulated) is written to "
-                 f"{out}: {', '.join(kept)}"
-                 + (f"; not written: {missing} and any figure not listed (run again for them)" if missing else ""),
-                 130)
+    return _fail(keep_interrupted_run(res, rd, out, partial, note), 130)
 
 
 def cmd_tpf(args) -> int:
