@@ -110,6 +110,11 @@ def cmd_schema(args) -> int:
     return 0
 
 
+#: ``dcsim run --check``'s exit code when the run checked no claim (a window of the scenario, whose claims were
+#: written for its whole run, or a scenario with no ``expect:`` block): not a failure (1), not a pass (0).
+NOTHING_CHECKED_EXIT = 3
+
+
 def cmd_run(args) -> int:
     from dcsim.engine.preflight import preflight
     from dcsim.engine.run import run
@@ -150,35 +155,25 @@ def cmd_run(args) -> int:
     if exp and exp["passed"] is False:
         print(f"expect: {sum(not c['ok'] for c in exp['checks'])} of {len(exp['checks'])} checks failed", file=sys.stderr)
         return 1 if args.check else 0
+    if args.check and not (exp or {}).get("checks"):
+        # --check promises a check: a run that checked no claim passed nothing, and a CI job reading exit 0 would
+        # pass having checked nothing (until 2026-12-05 a window of the scenario exited 0 this way)
+        print(f"expect: --check: no claim was checked, exit {NOTHING_CHECKED_EXIT}: "
+              + ("the run's window differs from the one the scenario's claims were written for; run the whole "
+                 "scenario, or give the window's own claims with --set expect.PATH=[lo, hi]"
+                 if exp and exp.get("not_checked") else
+                 "the scenario has no expect: block; give claims in it or with --set expect.PATH=[lo, hi]"),
+              file=sys.stderr)
+        return NOTHING_CHECKED_EXIT
     return 0
 
 
 def _interrupted_writing(res, rd, out: Path, partial: bool, note: str) -> int:
-    """A Ctrl-C while a finished run's files were being written (the figures and report.html take seconds): write what
-    holds the run, report.json and timeseries.csv (the first files written, whole or absent: each is written
-    atomically), keep the figures already whole, commit the folder and say what was not written (exit 130). A second
-    Ctrl-C here stops at once and says that nothing was written to ``out`` and what was lost. Until 2026-12-05 the
-    whole run was discarded and the one word "interrupted" printed (docs/limits.md, Run folders)."""
-    from dcsim.metrics.fmt import fmt_duration
-    from dcsim.report.write import write_data_files
+    """A Ctrl-C while a finished run's files were being written: keep what holds the run and say what was not
+    written, exit 130 (:func:`dcsim.report.write.keep_interrupted_run`, shared with ``dcsim.report.write_outputs``)."""
+    from dcsim.report.write import keep_interrupted_run
 
-    simulated = fmt_duration(float(res.report.get("duration_s", 0.0) or 0.0))
-    if rd.committed:  # interrupted after the swap (removing an old folder): the run is in place
-        return _fail(f"interrupted; the run ({simulated} simulated) is written to {out}", 130)
-    try:
-        st = rd.staging
-        write_data_files(res, st, ("json", "csv"), keep_existing=True)  # write_outputs' first step, what it missed
-        kept = sorted(p.relative_to(st).as_posix() for p in st.rglob("*") if p.is_file())
-        rd.commit(partial=partial, note=note)
-    except KeyboardInterrupt:
-        return _fail(f"interrupted again while writing the finished run: nothing written to {out} (left as it was); "
-                     f"the {simulated} simulated are lost (report.json, timeseries.csv, the figures and report.html)",
-                     130)
-    missing = "report.html" if "report.html" not in kept else ""
-    return _fail(f"interrupted while writing the finished run's files: the run ({simulated} simulated) is written to "
-                 f"{out}: {', '.join(kept)}"
-                 + (f"; not written: {missing} and any figure not listed (run again for them)" if missing else ""),
-                 130)
+    return _fail(keep_interrupted_run(res, rd, out, partial, note), 130)
 
 
 def cmd_tpf(args) -> int:
@@ -297,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster); report.html is still written, without figures")
     r.add_argument("--quiet", "-q", action="store_true")
-    r.add_argument("--check", action="store_true", help="exit 1 when a check of the scenario's expect: block fails")
+    r.add_argument("--check", action="store_true", help="exit 1 when a check of the scenario's expect: block fails, 3 when no claim was checked (a window of "
+                        "the scenario, or no expect: block)")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="validate a scenario and print it resolved to SI units")

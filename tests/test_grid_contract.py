@@ -111,3 +111,23 @@ def test_the_battery_lift_is_derived_from_its_dispatch_and_the_contract():
     # a peak-shaving battery lifts it by its whole discharge limit (the rating limits the site: Facility)
     fx.batt = replace(ev, dispatch="peak_shave")
     assert np.asarray(fx.battery_lift_w(np.array([300e3, 400e3]))).tolist() == [150e3, 150e3]
+
+
+def test_policy_none_through_a_transformer_below_the_contract_is_counted():
+    """Policy none never caps: 9 racks of reference draw ~452 kW, within the 495-kW contract but through a 400-kW
+    transformer. Until 2026-12-05 only the contract was counted (interconnect_exceeded_s 0, no warning) and the run
+    read as met; delivery_exceeded_s now counts the ticks over the rating (every tick of the afternoon here) and a
+    warning gives the largest excess. The frontier policy holds the same site to the rating: 0."""
+    over = {"controller.policy": "none", "racks.0.count": 9, "facility.power_chain.transformer_rating": "400 kW",
+            "duration": "1 h", "start": "2026-07-15T14:00"}
+    r = dcsim.run(str(ROOT / "scenarios" / "reference.yaml"), overrides=over)
+    rep, ts = r.report, r.timeseries
+    assert rep["interconnect_exceeded_s"] == 0.0
+    assert ts["facility_power_w"].max() > 440e3
+    assert rep["delivery_exceeded_s"] == pytest.approx(float(np.count_nonzero(ts["facility_power_w"] > 400e3)) * 60.0)
+    assert rep["delivery_exceeded_s"] == 3600.0
+    said = "the facility drew more than its transformer's rating for 60 min of 60 min (at most 51.6 kW (+13 %) over"
+    assert any(w.startswith(said) for w in rep["warnings"]), rep["warnings"]
+    held = dcsim.run(str(ROOT / "scenarios" / "reference.yaml"), overrides={**over, "controller.policy": "frontier"})
+    assert held.report["delivery_exceeded_s"] == 0.0 and held.timeseries["facility_power_w"].max() <= 400e3 * (1 + 1e-9)
+    assert not any("transformer's rating for" in w for w in held.report["warnings"])

@@ -164,3 +164,49 @@ def test_the_it_preflight_says_a_transformer_carries_is_the_runs_budget():
     (w,) = [x for x in pre.warnings if "transformer_rating" in x]
     assert f"carries at most {format_quantity(float(it.max()), 'power')} of IT" in w
     assert format_quantity(float(it.max()), "power") == "344.7 kW"
+
+
+def test_policy_none_is_warned_against_a_transformer_the_fleet_fits_the_contract_but_not():
+    """Policy none never caps, so the run draws through every series element the engine holds the other policies to
+    (Facility.delivery_budget_w). 9 racks of reference draw at most 452.1 kW at the meter, within the 495-kW
+    contract but over a 400-kW transformer: until 2026-12-05 the warning read the contract alone and said nothing.
+    Warned now with both figures; with the default rating (it follows the contract) nothing changes."""
+    w = [x for x in _pre("controller.policy=none", "racks.0.count=9",
+                         "facility.power_chain.transformer_rating=400 kW").warnings if x.startswith("controller.policy")]
+    assert len(w) == 1, w
+    assert w[0].startswith("controller.policy none: nothing holds the facility to its transformer's rating 400 kW "
+                           "(below its 495 kW interconnect, which it fits); at full load it draws up to 452.1 kW at "
+                           "the meter"), w
+    assert "delivery_exceeded_s" in w[0]
+    assert not [x for x in _pre("controller.policy=none", "racks.0.count=9").warnings
+                if x.startswith("controller.policy")]
+    # over both: both named (10 racks draw 503.1 kW with the 400-kW transformer's losses)
+    (w,) = [x for x in _pre("controller.policy=none", "facility.power_chain.transformer_rating=400 kW").warnings
+            if x.startswith("controller.policy")]
+    assert "to its interconnect 495 kW or its transformer's rating 400 kW;" in w and "503.1 kW" in w, w
+    # a UPS rated below the full load's IT (300 kW carries 297 kW of 343.9 kW)
+    (w,) = [x for x in _pre("controller.policy=none", "facility.power_chain.ups_rating=300 kW").warnings
+            if x.startswith("controller.policy")]
+    assert "its UPS rating 300 kW (297 kW of IT against the fleet's 343.9 kW at full load)" in w, w
+
+
+def test_the_stranded_check_reads_the_delivery_chains_limit_not_the_contract(monkeypatch):
+    """The stranded-GPU check compares the fleet's full load with what the delivery chain delivers to IT at the
+    worst hour, Facility.max_it_delivered_w (the engine's ceiling: the contract, at most a given transformer rating,
+    IT at most the UPS rating), and names the element and both figures; until 2026-12-05 it read the contract alone.
+    At the shipped 20x ratio a transformer that strands the fleet is refused at idle first, so the ratio is lowered
+    here: 343.9 kW is 1.26x the 273.8 kW a 400-kW transformer delivers, 1.02x the contract's 338.5 kW."""
+    from dcsim.engine import preflight as P
+    monkeypatch.setitem(P.LIMITS, "stranded_ratio", 1.1)
+    strand = lambda *s: [x for x in _pre(*s).warnings if "stranded" in x]  # noqa: E731
+    assert strand() == []
+    (w,) = strand("facility.power_chain.transformer_rating=400 kW")
+    assert w.startswith("facility.power_chain.transformer_rating: the fleet's full-load IT power 343.9 kW is 1.26x "
+                        "what the transformer (400 kW, rated below the interconnect) can deliver to IT (273.8 kW), "
+                        "where the 495 kW interconnect alone would deliver 338.5 kW; most of the 320 GPUs"), w
+    (w,) = strand("facility.power_chain.ups_rating=300 kW")
+    assert w.startswith("facility.power_chain.ups_rating: the fleet's full-load IT power 343.9 kW is 1.16x what the "
+                        "UPS (300 kW) can deliver to IT (297 kW)"), w
+    (w,) = strand("racks.0.count=11")  # the contract itself: named as before
+    assert w.startswith("facility.interconnect 495 kW: the fleet's full-load IT power 378.3 kW is 1.12x what the "
+                        "interconnect can deliver to IT (339 kW)"), w

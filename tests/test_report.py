@@ -829,3 +829,32 @@ def test_a_long_ratio_claim_reads_as_one_claim_in_the_summary(result):
                      lines[i]), lines[i:i + 2]
     assert "[1.36, 1.5]" in lines[i] + lines[i + 1] and not lines[i + 1].strip().startswith("Expect")
     assert re.search(r"Expect\s+ok\s+pue = 1\.2 in \[1, 1\.5\]", lines[i + 2]), lines[i:i + 3]
+
+
+def test_write_outputs_keeps_a_finished_run_on_ctrl_c_and_says_what_was_lost(result, tmp_path, monkeypatch):
+    """dcsim.report.write_outputs from Python: a Ctrl-C while report.html was being written dropped the whole run,
+    report.json included, and said nothing (dcsim run kept it since 2026-12-05). It keeps the run's data files now,
+    commits the folder and raises KeyboardInterrupt again naming what was written and what not (the CLI's code,
+    dcsim.report.write.keep_interrupted_run); a second Ctrl-C says nothing was written."""
+    import dcsim.report.html
+    import dcsim.report.write
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dcsim.report.html, "render_html", ctrl_c)
+    out = tmp_path / "o"
+    with pytest.raises(KeyboardInterrupt) as e:
+        write_outputs(result, out, formats=("json", "csv", "html"), plots=False)
+    msg = str(e.value)
+    assert msg.startswith("interrupted while writing the finished run's files: the run (") and str(out) in msg, msg
+    assert ": report.json, timeseries.csv; not written: report.html" in msg, msg
+    assert json.loads((out / "report.json").read_text())["duration_s"] == result.report["duration_s"]
+    assert (out / "timeseries.csv").is_file() and not (out / "report.html").exists()
+    assert not list(tmp_path.glob(".o.tmp-*")) and not list(tmp_path.glob(".o.lock"))
+    # a second Ctrl-C (every file write interrupted): nothing written, the folder left as it was, and said so
+    monkeypatch.setattr(dcsim.report.write, "atomic_write_bytes", ctrl_c)
+    with pytest.raises(KeyboardInterrupt) as e:
+        write_outputs(result, tmp_path / "p", formats=("json", "csv", "html"), plots=False)
+    assert f"nothing written to {tmp_path / 'p'}" in str(e.value) and "are lost (report.json, timeseries.csv" in str(e.value)
+    assert not (tmp_path / "p").exists() and not list(tmp_path.glob(".p.tmp-*"))

@@ -272,20 +272,44 @@ def test_an_override_moving_the_default_day_leaves_the_claims_unchecked():
 
 
 def test_run_of_a_window_says_its_claims_were_not_checked(tmp_path, capsys):
+    """A window of the scenario checks none of the file's claims: --check exits 3 (NOTHING_CHECKED_EXIT), neither
+    failed (1) nor passed (0), so a CI job does not pass having checked nothing (it exited 0 until 2026-12-05);
+    without --check the run exits 0 and says the claims were not checked."""
+    from dcsim.cli import NOTHING_CHECKED_EXIT
     ref = str(ROOT / "scenarios" / "reference.yaml")
     args = ["run", ref, "--no-plots", "--set", "start=2026-07-15T12:00", "--set", "duration=1 h", "--check"]
-    assert main(args + ["--out", str(tmp_path / "a")]) == 0  # not failed: not checked
+    assert NOTHING_CHECKED_EXIT == 3
+    assert main(args + ["--out", str(tmp_path / "a")]) == 3  # not failed, not passed: nothing checked
     out = capsys.readouterr()
     assert "failed" not in out.err and "claims not checked" in out.err
+    assert "no claim was checked, exit 3" in re.sub(r"\s+", " ", out.err) and "run the whole scenario" in out.err
+    assert (tmp_path / "a" / "report.json").is_file()  # the run itself is written
+    assert main(args[:-1] + ["-q", "--out", str(tmp_path / "c")]) == 0  # without --check: reported, not an error
     # the stderr line is the stored reason, not a re-wording of it
     assert "written for its whole run (24 h from 2026-07-15 00:00)" in re.sub(r"\s+", " ", out.err)
     assert "not checked: 15 claims — the scenario's expect: block was written for" in re.sub(r"\s+", " ", out.out)
     rep = json.loads((tmp_path / "a" / "report.json").read_text())
     assert rep["expect"]["passed"] is None and rep["expect"]["checks"] == []
     assert rep["expect"]["not_checked"] == list(load_scenario(ref).expect)
-    # a claim given for the window is checked, strictly
+    # a claim given for the window is checked, strictly; one checked and passed is a pass (exit 0)
     assert main(args + ["--out", str(tmp_path / "b"), "--set", "expect.pue=[5.0, 6.0]"]) == 1
     assert "1 of 1 checks failed" in capsys.readouterr().err
+    assert main(args + ["-q", "--out", str(tmp_path / "d"), "--set", "expect.pue=[1.0, 3.0]"]) == 0
+    err = capsys.readouterr().err
+    assert "claims not checked" in err and "no claim was checked" not in err
+
+
+def test_run_check_without_any_claim_exits_3(tmp_path, capsys):
+    """A scenario with no expect: block checked nothing: --check exits 3 and says so (0 until 2026-12-05)."""
+    from conftest import small_scenario
+    import yaml
+    raw = small_scenario()
+    assert not raw.get("expect")
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    assert main(["run", str(f), "--no-plots", "-q", "--out", str(tmp_path / "a"), "--check"]) == 3
+    assert "the scenario has no expect: block" in capsys.readouterr().err
+    assert main(["run", str(f), "--no-plots", "-q", "--out", str(tmp_path / "b")]) == 0
 
 
 def test_reference_block_holds_the_six_shifts_in_order():

@@ -909,6 +909,26 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
                         f"{float(ts['it_max_cooling_w'][j]) / 1e3:,.1f} kW it can cool, at {at(ts['t_s'][j])}; "
                         f"controller.policy {sc.controller.policy}): a steady state the plant cannot hold (set "
                         "facility.thermal to model the heat it stores)")
+    # the power chain's series elements the engine holds every budget to (Facility.max_it_delivered_w): the facility
+    # power at most a given transformer rating (Facility.transformer_limit_w, its own loss included, as the budget
+    # compares it), IT at most what the UPS rating carries. Policy none (never caps) draws through them; until
+    # 2026-12-05 only the contract was counted, so a site within its contract but over its transformer read as met
+    fac = m.facility
+    tr_over = (np.zeros(ts["t_s"].shape, dtype=bool) if fac.quick_study
+               else ts["facility_power_w"] > fac.transformer_limit_w * (1 + 1e-9))
+    ups_over = (np.zeros(ts["t_s"].shape, dtype=bool) if fac.quick_study
+                else ts["it_power_w"] > fac.ups_it_limit_w * (1 + 1e-9))
+    delivery_exceeded_s = float(np.count_nonzero(tr_over | ups_over) * dt)
+    for over_k, drawn, limit, what in ((tr_over, ts["facility_power_w"], fac.transformer_limit_w,
+                                        "the facility drew more than its transformer's rating"),
+                                       (ups_over, ts["it_power_w"], fac.ups_it_limit_w,
+                                        "the IT load drew more than its UPS rating carries")):
+        if np.any(over_k):
+            k = int(np.argmax(np.where(over_k, drawn - limit, -np.inf)))
+            warnings.append(f"{what} for {fmt_duration(float(np.count_nonzero(over_k) * dt))} of "
+                            f"{fmt_duration(duration)} (at most {_excess(drawn[k], limit)} over: "
+                            f"{float(drawn[k]) / 1e3:,.1f} kW against {float(limit) / 1e3:,.1f} kW at {at(ts['t_s'][k])}; "
+                            f"controller.policy {sc.controller.policy}; report.json delivery_exceeded_s)")
     if m.multi_pool:
         warnings.append("several model pools (racks[].serves): the facility's F_tok is the output-weighted mean "
                         "of the pools'; its binding is that of the bound pool short of the largest share of its own work; per-pool "
@@ -1007,6 +1027,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         interconnect_w=float(np.max(ts["interconnect_w"])),
         interconnect_exceeded_s=exceeded_s,
         cooling_exceeded_s=cooling_exceeded_s,
+        delivery_exceeded_s=delivery_exceeded_s,
         # output tokens, from the recorded ticks (consistent for partial runs)
         tokens_accounting=TokensAccounting(
             arrived=float(np.sum(ts["arrived_tokens"])), served=out_tok,

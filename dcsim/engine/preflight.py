@@ -365,6 +365,24 @@ _STAGING_WHOLE = {
 _TRIM_UNIT = "chiller_unit (default the trim's size air_side.capacity, under capacity x air_design_fraction)"
 
 
+def _delivery_binding(m: Models, cap_w: float, budget_w: float, contract_it_w: float,
+                      delivered_it_w: float) -> tuple[str, str, str]:
+    """(field, what, also) naming the series element that sets ``delivered_it_w``, the IT the delivery chain delivers at
+    the run's worst hour (:meth:`~dcsim.thermal.facility.Facility.max_it_delivered_w` of the contract): the
+    interconnect where it alone delivers as little (``contract_it_w``), else the transformer where its rating
+    (``budget_w``, :meth:`~dcsim.thermal.facility.Facility.delivery_budget_w`) is below the contract, else the UPS.
+    ``also`` gives the contract's own figure where an element below it binds (else "")."""
+    fq = format_quantity
+    if delivered_it_w >= contract_it_w * (1 - 1e-9):
+        return f"facility.interconnect {fq(cap_w, 'power')}", "the interconnect", ""
+    also = f", where the {fq(cap_w, 'power')} interconnect alone would deliver {fq(contract_it_w, 'power')}"
+    ups_it = float(m.facility.ups_it_limit_w)
+    if budget_w < cap_w and delivered_it_w < ups_it * (1 - 1e-9):
+        return ("facility.power_chain.transformer_rating",
+                f"the transformer ({fq(budget_w, 'power')}, rated below the interconnect)", also)
+    return ("facility.power_chain.ups_rating", f"the UPS ({fq(float(m.facility.ups_rating_w), 'power')})", also)
+
+
 def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
     sc = m.scenario
     fq = format_quantity
@@ -383,6 +401,7 @@ def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
     # served no token, and 400 W was blamed on facility.interconnect
     tr_w = float(m.facility.delivery_budget_w(cap))  # below cap only where a given transformer rating binds
     allowed_it = np.asarray(m.facility.max_it_power_w(np.full(t_db.shape, tr_w), lf, t_db, t_wb), dtype=float)
+    delivered_it = np.asarray(m.facility.max_it_delivered_w(np.full(t_db.shape, cap), lf, t_db, t_wb), dtype=float)
     coolable_it = np.asarray(m.facility.max_it_for_cooling_w(t_db, t_wb, lf), dtype=float)
     idle_bd = m.facility.breakdown(np.full(t_db.shape, idle_it), lf, t_db, t_wb)  # the idle fleet, every weather sample
     idle_fac = np.asarray(idle_bd["facility"], dtype=float)
@@ -583,12 +602,16 @@ def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
         errs.append(("facility.cooling", plant))
     if errs:
         return errs, warns
-    worst_allowed = float(np.min(contract_it))  # what the interconnect delivers; a binding transformer is warned above
+    # what the delivery chain delivers to IT as the run holds it (Facility.max_it_delivered_w, the engine's ceiling:
+    # the contract, at most a given transformer rating, IT at most the UPS rating). Until 2026-12-05 this read the
+    # contract alone, though a transformer or UPS rated below it is what limits the run
+    worst_allowed = float(np.min(delivered_it))
     if peak_it > LIMITS["stranded_ratio"] * worst_allowed:
-        warns.append(f"facility.interconnect {fq(cap, 'power')}: the fleet's full-load IT power "
-                     f"{fq(peak_it, 'power')} is {peak_it / worst_allowed:.3g}x what the interconnect can deliver "
-                     f"to IT ({fq(worst_allowed, 'power')}); most of the {m.gpus:,} GPUs are stranded — check the "
-                     "units and counts")
+        where, what, also = _delivery_binding(m, cap, tr_w, float(np.min(contract_it)), worst_allowed)
+        warns.append(f"{where}: the fleet's full-load IT power {fq(peak_it, 'power')} is "
+                     f"{peak_it / worst_allowed:.3g}x what {what} can deliver to IT ({fq(worst_allowed, 'power')})"
+                     f"{also}; "
+                     f"most of the {m.gpus:,} GPUs are stranded — check the units and counts")
     worst_cool = float(np.min(coolable_it))
     if peak_it > LIMITS["stranded_ratio"] * worst_cool:
         warns.append(f"facility.cooling: the fleet's full-load IT power {fq(peak_it, 'power')} is "
@@ -637,10 +660,26 @@ def _physics_checks(m: Models, dies) -> tuple[list[tuple[str, str]], list[str]]:
                             if plant.chiller_unit is None else "(set ")
                          + f"{where}.chiller_unit to the size of one chiller, docs/facility.md)")
     top_fac = float(np.max(peak_fac))
-    if sc.controller.policy == "none" and math.isfinite(top_fac) and top_fac > cap:
-        warns.append(f"controller.policy none: nothing holds the facility to its interconnect {fq(cap, 'power')}; "
-                     f"at full load it draws up to {fq(top_fac, 'power')} at the meter (report.json "
-                     "interconnect_exceeded_s counts the time over it)")
+    if sc.controller.policy == "none" and math.isfinite(top_fac):
+        # every element the engine holds the site to (Facility.delivery_budget_w for the facility power, the UPS's IT
+        # limit): until 2026-12-05 only the contract was read, so a fleet within its contract but over a transformer
+        # rated below it validated with no word and drew through the transformer over its rating
+        over = []
+        if top_fac > cap:
+            over.append(f"its interconnect {fq(cap, 'power')}")
+        if tr_w < cap and top_fac > tr_w:
+            over.append(f"its transformer's rating {fq(tr_w, 'power')}"
+                        + ("" if top_fac > cap else f" (below its {fq(cap, 'power')} interconnect, which it fits)"))
+        ups_it = float(m.facility.ups_it_limit_w)
+        if not m.facility.quick_study and peak_it > ups_it:  # the engine holds IT to it, given or following the contract
+            over.append(f"its UPS rating {fq(float(m.facility.ups_rating_w), 'power')} ({fq(ups_it, 'power')} of IT "
+                        f"against the fleet's {fq(peak_it, 'power')} at full load)")
+        if over:
+            counted = ("report.json interconnect_exceeded_s counts the time over the contract"
+                       + (", delivery_exceeded_s the time over the power chain's ratings" if len(over) > int(top_fac > cap)
+                          else ""))
+            warns.append(f"controller.policy none: nothing holds the facility to {' or '.join(over)}; at full load "
+                         f"it draws up to {fq(top_fac, 'power')} at the meter ({counted})")
     if not math.isfinite(top_fac):
         errs.append(("facility", "facility power at full load is not finite: an input is out of any physical range"))
     elif cap > LIMITS["oversized_ratio"] * peak_it:

@@ -260,6 +260,9 @@ class RunReport:
     interconnect_w: float
     interconnect_exceeded_s: float
     cooling_exceeded_s: float
+    #: time the site drew through a power-chain element over its rating: the facility over a given
+    #: ``power_chain.transformer_rating`` or IT over what the UPS rating carries (policy none; docs/report.md)
+    delivery_exceeded_s: float
     tokens_accounting: TokensAccounting
     controller: ControllerSummary
     warnings: list

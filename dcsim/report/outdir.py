@@ -232,10 +232,19 @@ def glob_escape(name: str) -> str:
 
 
 def write_atomically(final: str | os.PathLike, force: bool, write: Callable[[Path], dict],
-                     partial: bool = False) -> dict:
+                     partial: bool = False, on_interrupt: Callable[[RunDir], str] | None = None) -> dict:
     """Run ``write(staging_dir)`` inside a :class:`RunDir` for ``final`` and commit; returns
-    ``write``'s mapping of relative name → path, re-rooted at ``final``."""
+    ``write``'s mapping of relative name → path, re-rooted at ``final``.
+
+    ``on_interrupt(rd)``: called on a Ctrl-C (KeyboardInterrupt) while writing, with the folder still open, to keep
+    what can be kept (it may commit ``rd``); the KeyboardInterrupt is raised again with the text it returns (what
+    was written and what was lost). Without it a Ctrl-C leaves ``final`` as it was."""
     with RunDir(final, force=force) as rd:
-        files = write(rd.staging)
-        rd.commit(partial=partial)
+        try:
+            files = write(rd.staging)
+            rd.commit(partial=partial)
+        except KeyboardInterrupt as e:
+            if on_interrupt is None:
+                raise
+            raise KeyboardInterrupt(on_interrupt(rd)) from e
     return {k: Path(final) / k for k in files}

@@ -170,8 +170,8 @@ def write_data_files(result: Any, out: Path, formats: Iterable[str] = ("json", "
     """Write the files that hold the run itself into the folder ``out`` (which exists): ``report.json``,
     ``timeseries.csv`` and ``timeseries.parquet``, those of ``formats``, each atomically (whole or absent); return
     them by name. With ``keep_existing`` a file already there is kept, not rewritten (it was written whole). The first
-    step of :func:`write_outputs`, and all that ``dcsim run`` writes when a Ctrl-C stops the figures
-    (:func:`dcsim.cli._interrupted_writing`)."""
+    step of :func:`write_outputs`, and all that it and ``dcsim run`` write when a Ctrl-C stops the figures
+    (:func:`keep_interrupted_run`)."""
     formats = tuple(formats)
     ts = {k: np.asarray(v) for k, v in (getattr(result, "timeseries", {}) or {}).items()}
     written: dict[str, Path] = {}
@@ -190,6 +190,40 @@ def write_data_files(result: Any, out: Path, formats: Iterable[str] = ("json", "
     if "parquet" in formats and ts:
         put("timeseries.parquet", lambda: _parquet_bytes(ts))
     return written
+
+
+def keep_interrupted_run(result: Any, rd: Any, out: str | os.PathLike[str], partial: bool = False, note: str = "",
+                         formats: Iterable[str] = DEFAULT_FORMATS) -> str:
+    """A Ctrl-C while a finished run's files were being written into the open
+    :class:`~dcsim.report.outdir.RunDir` ``rd`` for ``out`` (the figures and report.html take seconds): write what
+    holds the run, ``report.json`` and ``timeseries.csv`` of ``formats`` (the first files written, whole or absent:
+    each is written atomically), keep the figures already whole, commit the folder (a ``PARTIAL`` marker saying
+    ``note`` where ``partial``) and return what was written and what was not. A second Ctrl-C here stops at once:
+    the text then says that nothing was written to ``out`` and what was lost. Shared by ``dcsim run`` (exit 130)
+    and :func:`write_outputs` (the KeyboardInterrupt raised again with this text). Until 2026-12-05 the CLI
+    discarded the whole run and printed "interrupted", and until a session later :func:`write_outputs` still did
+    (docs/limits.md, Run folders)."""
+    from dcsim.metrics.fmt import fmt_duration
+
+    out = Path(out)
+    report = getattr(result, "report", {}) or {}
+    simulated = fmt_duration(float(report.get("duration_s", 0.0) or 0.0))
+    if rd.committed:  # interrupted after the swap (removing an old folder): the run is in place
+        return f"interrupted; the run ({simulated} simulated) is written to {out}"
+    data = tuple(f for f in ("json", "csv") if f in tuple(formats))
+    try:
+        st = rd.staging
+        write_data_files(result, st, data, keep_existing=True)  # write_outputs' first step, what it missed
+        kept = sorted(p.relative_to(st).as_posix() for p in st.rglob("*") if p.is_file())
+        rd.commit(partial=partial, note=note)
+    except KeyboardInterrupt:
+        lost = ", ".join(n for n, f in (("report.json", "json"), ("timeseries.csv", "csv")) if f in data)
+        return (f"interrupted again while writing the finished run: nothing written to {out} (left as it was); "
+                f"the {simulated} simulated are lost ({lost + ', ' if lost else ''}the figures and report.html)")
+    missing = "report.html" if "html" in tuple(formats) and "report.html" not in kept else ""
+    return (f"interrupted while writing the finished run's files: the run ({simulated} simulated) is written to "
+            f"{out}: {', '.join(kept) or 'nothing'}"
+            + (f"; not written: {missing} and any figure not listed (run again for them)" if missing else ""))
 
 
 def write_outputs(
@@ -228,8 +262,11 @@ def write_outputs(
         )
     report = dict(getattr(result, "report", {}) or {})
     if not is_staging(out):  # whole run atomically: staged in a sibling folder, then swapped in
-        return write_atomically(out, force, lambda d: write_outputs(result, d, True, formats, plots),
-                                partial=bool(report.get("partial")))
+        # a Ctrl-C while writing keeps the run's data files and says what was lost, as dcsim run does
+        # (keep_interrupted_run; until 2026-12-05 the Python entry dropped the whole run silently)
+        partial = bool(report.get("partial"))
+        return write_atomically(out, force, lambda d: write_outputs(result, d, True, formats, plots), partial=partial,
+                                on_interrupt=lambda rd: keep_interrupted_run(result, rd, out, partial, formats=formats))
     out.mkdir(parents=True, exist_ok=True)
     ts = {k: np.asarray(v) for k, v in (getattr(result, "timeseries", {}) or {}).items()}
     written = write_data_files(result, out, formats)
