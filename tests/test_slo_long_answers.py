@@ -96,3 +96,29 @@ def test_a_pool_of_long_answers_at_light_load_reads_the_tables_token_time():
     # the window's long answers are kept: the mean answer is the class's, within the sample's noise
     sd = math.sqrt(classes[0].var_out / n_out.size)
     assert abs(n_out.mean() - classes[0].mean_out) < 4.0 * sd
+
+
+def test_preempting_pool_ticks_are_those_offered_within_the_gap_below_the_ceiling():
+    """A tick is concerned where the offered work is within the gap below the compute ceiling, not beyond it (the
+    fluid pool holds work there too) nor further below (request fidelity's lane keeps up)."""
+    demand = np.array([60.0, 93.9, 94.0, 99.0, 100.0, 130.0, 50.0])
+    compute = np.array([100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 0.0])
+    assert se.preempting_pool_near_ceiling_ticks(demand, compute, 0.06).tolist() == [
+        False, False, True, True, False, False, False]
+
+
+def test_a_kv_bound_pool_near_its_ceiling_on_a_shared_budget_is_warned():
+    """mixed-fleet 07:00-07:20: the reasoning pool (KV-bound, preempting: request fidelity serves it 4-6 % below its
+    table) is offered 94-99.6 % of its compute ceiling (70.9-75.0 k of 75.3 k tok/s). Request fidelity's lane falls
+    behind there, the shared budget moves to it at 07:14 (clock 1.0) and the chat pool's clock falls from 0.86 to 0.59:
+    over 06:00-07:20 its chat TTFT p99 read 0.495 s against the estimate's 0.335 s (-32 %), with no warning until
+    2026-12-05. Now warned, weighed on the chat pool's requests; the light 02:00 window is not."""
+    head = "SLO estimate: a KV-bound pool near its compute ceiling on a shared budget"
+    near = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T07:00", "expect": {}}).report
+    warn = [w for w in near["warnings"] if w.startswith(head)]
+    assert len(warn) == 1
+    assert "pool b200-reasoning" in warn[0] and "pool h100-chat's requests" in warn[0]
+    assert "(on 20 of 20 ticks" in warn[0] and "4-6 %" in warn[0]
+    light = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T02:00", "expect": {}}).report
+    assert not [w for w in light["warnings"] + list(light.get("notes") or []) if isinstance(w, str)
+                and w.startswith(head)]

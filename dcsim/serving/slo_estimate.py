@@ -55,7 +55,7 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "critically_loaded", "clock_holds_rate", "clock_cost_tok_s", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s",
            "tail_flagged", "known_gap_caveats", "long_prompt_caveat",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
-           "P99_TAIL_SHARE", "ttft_gap_is_minor",
+           "P99_TAIL_SHARE", "ttft_gap_is_minor", "preempting_pool_near_ceiling_ticks", "preempting_pool_caveat",
            "token_time_s", "fill_tokens", "point_horizons_s", "STEADY_FILL"]
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -1435,6 +1435,51 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
             f"{CAPPED_TICK_S / 60:g} min or less" + confirm,
             "capped_long_tick")
     return out
+
+
+def preempting_pool_near_ceiling_ticks(demand_tok_s, compute_tok_s, gap: float) -> np.ndarray:
+    """The ticks (bools) a KV-bound pool of long answers is offered work (``demand_tok_s``) within ``gap`` (a fraction)
+    below its compute ceiling at full clock (``compute_tok_s``; the node tables'), but not beyond it: where request
+    fidelity's replicas, which preempt by recompute and serve up to ``gap`` below the tables
+    (``dcsim.engine.build.LONG_OUTPUT_GAP_PCT``, measured), may already be at their real capacity and hold work
+    while this estimate's serve it all. At or beyond the ceiling the fluid pool holds work too (its own label and
+    door say so)."""
+    d = np.asarray(demand_tok_s, float)
+    c = np.asarray(compute_tok_s, float)
+    ok = np.isfinite(c) & (c > 0) & np.isfinite(d) & (d > 0)
+    ratio = d / np.where(ok, c, 1.0)
+    return ok & (ratio >= 1.0 - float(gap) - 1e-12) & (ratio < 1.0)
+
+
+def preempting_pool_caveat(kv_pool: str, other_pool: str, share: tuple[int, int, float, float],
+                           gap_pct: tuple[float, float], attainment: float | None = None,
+                           notes: list[str] | None = None) -> str | None:
+    """The warning for a run whose KV-bound pool ``kv_pool`` shares a capped budget with ``other_pool`` and is offered
+    work within ``gap_pct[1]`` % of its compute ceiling on the ticks ``share`` says (``(ticks, of ticks, share of
+    other_pool's requests that arrived there, served there)``, :func:`preempting_pool_near_ceiling_ticks`): request
+    fidelity's lane of that pool falls behind there (it serves ``gap_pct`` % below the tables), the shared budget moves
+    to it and the other pool's clock falls, a transition this estimate's pools never make. None (and a note in
+    ``notes``) where the share is too small to move the other pool's TTFT p99 or the attainment
+    (:func:`ttft_gap_is_minor`). Measured 2026-12-05 (docs/slo.md, "A KV-bound pool near its compute ceiling")."""
+    if share[0] <= 0:
+        return None
+    lo, hi = gap_pct
+    whose = f"pool {other_pool}'s"
+    head = (f"a KV-bound pool near its compute ceiling on a shared budget: pool {kv_pool} (preempting) offered "
+            f"within {hi:g} % below its compute ceiling")
+    touched = min(share[2] + share[3], 1.0)
+    if ttft_gap_is_minor(share[3], touched, attainment):
+        if notes is not None:
+            notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: under "
+                         f"{100 * P99_TAIL_SHARE:g} % of {whose} requests were served there (docs/slo.md, Known gaps)")
+        return None
+    return (f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: request fidelity's replicas of that pool serve "
+            f"{lo:g}-{hi:g} % below its table (preemption), so there its lane already holds work where this "
+            f"estimate's serves it all; the shared budget then moves to it and the clock of pool {other_pool} falls, "
+            "a transition this estimate does not make: its TTFT and TPOT tails read short there, by an amount not "
+            "estimated (mixed-fleet 06:00-07:20, 20 such ticks: chat TTFT p99 -32 %, TPOT p99 -60 %, SLO attainment "
+            "1.000 against 0.964; the reasoning pool's TTFT p99 -11 %); confirm with --set fidelity=request "
+            "(docs/slo.md, Known gaps)")
 
 
 def slo_caveats(report: Mapping) -> list[str]:
