@@ -1028,7 +1028,7 @@ def token_time_s(batch: np.ndarray, thr_tok_s: np.ndarray, rate_tok_s: float) ->
     return big / r
 
 
-def fill_tokens(classes: list[ClassMoments], frac: float = None) -> float:
+def fill_tokens(classes: list[ClassMoments], frac: float | None = None) -> float:
     """Output tokens a sequence must have decoded for the replicas' running batch, started empty, to hold ``frac`` of
     its steady count (``frac`` default :data:`STEADY_FILL`): the least ``l`` with ``E[min(L, l)] >= frac x E[L]``, ``L``
     the answer lengths of the request mix (each class's draws, weighted by its share of the requests). A pool fed
@@ -1100,7 +1100,7 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
     if isinstance(scv, Mmpp):  # a few cycles of the modulation (at most 8 windows): its burstiness lives there
         window = max(window, min(8.0 * cal.window_s, MMPP_CYCLES * sum(scv.sojourn_s)))
     # arrivals keep coming at the same rate (not counted) until the window's requests finish, at most half a window
-    # a steady batch before the window opens, and the window's long answers served to the end (point_horizons_s);
+    # or the drain below; a steady batch before the window opens, and the window's long answers served to the end (point_horizons_s);
     # not near the ceiling (NEAR_CEILING), where a queue the replicas' real capacity cannot clear would grow through
     # the longer warm-up (mixed-fleet's KV-bound reasoning pool, preempting 4-6 % below its table: TTFT p99 19 s
     # against request fidelity's 0.18 s at 06:00-07:20, whose controller moves the budget to it instead)
