@@ -1060,7 +1060,8 @@ def fill_tokens(classes: list[ClassMoments], frac: float | None = None) -> float
     return float(x[min(j, x.size - 1)])
 
 
-def point_horizons_s(sv: ReplicaService, classes: list[ClassMoments], k: int, rate_tok_s: float) -> tuple[float, float]:
+def point_horizons_s(sv: ReplicaService, classes: list[ClassMoments], k: int,
+                     rate_tok_s: float) -> tuple[float, float]:
     """Warm-up and drain (s) of an operating point whose replicas serve ``rate_tok_s`` output tokens/s each at clock
     level ``k`` (``inf``: saturated, the table's largest batch): the warm-up decodes :func:`fill_tokens` at the
     point's token time (:func:`token_time_s`), so the running batch is within ``1 - STEADY_FILL`` of its steady count
@@ -1100,10 +1101,10 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
     if isinstance(scv, Mmpp):  # a few cycles of the modulation (at most 8 windows): its burstiness lives there
         window = max(window, min(8.0 * cal.window_s, MMPP_CYCLES * sum(scv.sojourn_s)))
     # arrivals keep coming at the same rate (not counted) until the window's requests finish, at most half a window
-    # or the drain below; a steady batch before the window opens, and the window's long answers served to the end (point_horizons_s);
-    # not near the ceiling (NEAR_CEILING), where a queue the replicas' real capacity cannot clear would grow through
-    # the longer warm-up (mixed-fleet's KV-bound reasoning pool, preempting 4-6 % below its table: TTFT p99 19 s
-    # against request fidelity's 0.18 s at 06:00-07:20, whose controller moves the budget to it instead)
+    # or the drain below; a steady batch before the window opens, and the window's long answers served to the end
+    # (point_horizons_s); not near the ceiling (NEAR_CEILING), where a queue the replicas' real capacity cannot clear
+    # would grow through the longer warm-up (mixed-fleet's KV-bound reasoning pool, preempting 4-6 % below its table:
+    # TTFT p99 19 s against request fidelity's 0.18 s at 06:00-07:20, whose controller moves the budget to it instead)
     warm_s, drain_s = point_horizons_s(sv, classes, k, lam_req_s * float(np.dot(
         np.array([c.share for c in classes], float) / sum(c.share for c in classes),
         [c.mean_out for c in classes]))) if rho < NEAR_CEILING[0] else (0.0, 0.0)
