@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from dcsim import __version__
-from dcsim.engine.build import Models, with_interconnect
+from dcsim.engine.build import LONG_OUTPUT_GAP_PCT, Models, long_output, with_interconnect
 from dcsim.engine.controller import awake_curves, per_awake_count, power_down_for, serving_replicas
 from dcsim.engine.pools import FRACTIONAL_REPLICAS_BELOW, frontier_parts, frontier_share_within
 from dcsim.engine.steady import (
@@ -27,7 +27,8 @@ from dcsim.metrics.summary import (binding_potential_summary, binding_summary, c
 from dcsim.scenario import scenario_hash
 from dcsim.serving.pool import effective_backend
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats,
-                                        long_prompt_caveat, one_pool_gap_ticks, report_block, tail_caveat)
+                                        long_prompt_caveat, one_pool_gap_ticks, preempting_pool_caveat,
+                                        preempting_pool_near_ceiling_ticks, report_block, tail_caveat)
 from dcsim.tpf import (BINDING_NAMES, MODE_SHED, band_ratio_window, capped_ticks, closed_door, facility_bound_pool,
                        limits_within_band, near_tie_margin, serving_share)
 from dcsim.units import format_quantity
@@ -193,7 +194,9 @@ def slo_gap_caveats(m: Models, ts: dict, attainment: float | None = None, notes:
     for w in known_gap_caveats(ins[0], float(sc.controller.hold_limit), float(sc.controller.tick),
                                float(np.sum(ts["shed_tokens"])), capped_queue, shared_cap, clock_min, shares=shares,
                                attainment=attainment, notes=gap_notes, critical_pool=crit_pool) + \
-            [long_prompt_caveat(x) for x in ins[1:]]:
+            [long_prompt_caveat(x) for x in ins[1:]] + \
+            ([preempting_pool_caveat(kv, other, sh, LONG_OUTPUT_GAP_PCT, attainment, gap_notes)
+              for kv, other, sh in preempting_pool_shares(m, ts)] if shared_cap else []):
         if w is not None and w not in out:
             out.append(w)
     if notes is not None:
@@ -217,6 +220,40 @@ def shared_critical_share(m: Models, ts: dict, critical) -> tuple[tuple[int, int
         if best is None or (sh[3], sh[0]) > (best[0][3], best[0][0]):
             best = (sh, pool.name)
     return best
+
+
+def preempting_pool_shares(m: Models, ts: dict) -> list[tuple[str, str, tuple[int, int, float, float]]]:
+    """Several pools: for each KV-bound pool of long answers (``dcsim.engine.build.long_output``, a group
+    ``kv_bound``: request fidelity preempts there and serves up to ``LONG_OUTPUT_GAP_PCT`` below the tables), the ticks
+    it was offered work within that gap below its compute ceiling at full clock
+    (:func:`dcsim.serving.slo_estimate.preempting_pool_near_ceiling_ticks`), weighed on the other pool whose served
+    tokens were most there: ``(its name, the other pool's name, tick_share of the other pool)``. mixed-fleet
+    (measured 2026-12-05): the reasoning pool over the chat pool, 06:00-07:20 on 20 of 80 ticks."""
+    out = []
+    if not m.multi_pool:
+        return out
+    gap = LONG_OUTPUT_GAP_PCT[1] / 100.0
+    for p, pool in enumerate(m.pools):
+        if not (long_output(pool) and any(m.groups[g].kv_bound for g in pool.groups)):
+            continue
+        cols = pool_columns(m, ts, p)
+        if "demand_tok_s" not in cols or "compute_tok_s" not in cols:
+            continue
+        sel = preempting_pool_near_ceiling_ticks(cols["demand_tok_s"], cols["compute_tok_s"], gap)
+        if not np.any(sel):
+            continue
+        best = None
+        for q, other in enumerate(m.pools):
+            if q == p:
+                continue
+            oc = pool_columns(m, ts, q)
+            served = np.asarray(oc["achieved_tok_s"], float)
+            sh = tick_share(sel, np.asarray(oc.get("arrived_tokens", served), float), served)
+            if best is None or sh[3] > best[2][3]:
+                best = (pool.name, other.name, sh)
+        if best is not None:
+            out.append(best)
+    return out
 
 
 def interactive_view(m: Models, ts: dict) -> dict:

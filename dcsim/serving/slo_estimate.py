@@ -55,7 +55,8 @@ __all__ = ["ClassMoments", "ReplicaService", "TickFlows", "Calibration", "CALIBR
            "critically_loaded", "clock_holds_rate", "clock_cost_tok_s", "critical_ticks", "CRITICAL_ONE_POOL_BAND_PCT", "full_load_tok_s",
            "tail_flagged", "known_gap_caveats", "long_prompt_caveat",
            "SLO_GAP_PREFIX", "slo_caveats", "SEED_BAND_PCT", "ATTAINMENT_PRINT_STEP", "slo_gap_is_minor",
-           "P99_TAIL_SHARE", "ttft_gap_is_minor"]
+           "P99_TAIL_SHARE", "ttft_gap_is_minor", "preempting_pool_near_ceiling_ticks", "preempting_pool_caveat",
+           "token_time_s", "fill_tokens", "point_horizons_s", "STEADY_FILL"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 _N_DRAWS = 16_384  # length draws per class (the empirical distribution the operating points sample)
@@ -70,6 +71,15 @@ SATURATED_BIN = 10_000
 #: a saturated operating point is simulated with arrivals at this multiple of the replicas' saturation throughput
 #: after a burst that fills every batch (a standing queue: the replicas never run short of work)
 SATURATED_OVERLOAD = 1.1
+#: share of its steady running batch an operating point's replicas hold (from empty) before its counted window opens
+#: (:func:`fill_tokens`); numerical setting. Until 2026-12-05 the warm-up was a quarter of the window (45 s) at every
+#: point, which a pool of long answers (reasoning, ~7,000 tokens at ~35 ms) does not fill in: mixed-fleet's reasoning
+#: pool at night read TPOT p50 -11 % and e2e p50 -45 % against request fidelity (docs/slo.md, "Long answers")
+STEADY_FILL = 0.99
+#: the requests of an operating point's window are served to completion within this many times their longest
+#: answer's decode at the point's token time (:func:`token_time_s`; an assumption, room for the batch's own
+#: variation): at least the half window (or 8 windows saturated) of before
+DRAIN_ANSWER_MULT = 2.0
 #: Longest tick of the simulated pool (s): the door and the controller act per tick; routing
 #: inside a tick is the pool's (windows of ``dcsim.serving.pool.ROUTE_INTERVAL_S``).
 SIM_TICK_MAX_S = 1.0
@@ -943,7 +953,8 @@ def _simulate_saturated(sv: ReplicaService, classes: list[ClassMoments], k: int,
 
 def _serve_window(pool, rng: np.random.Generator, classes: list[ClassMoments], clock: float, lam_req_s: float,
                   scv: "float | Mmpp", window: float, tick_s: float, drain_windows: float, burst: int = 0,
-                  from_admission: bool = False) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                  from_admission: bool = False, warm_s: float = 0.0,
+                  drain_s: float = 0.0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The one serving loop of an operating point (steady, :func:`simulate_point`, or saturated,
     :func:`_simulate_saturated`): ``pool``'s replicas at ``clock`` receive ``burst`` requests at t = 0 and then
     arrivals at ``lam_req_s`` requests/s (all replicas; a renewal process with SCV ``scv`` or the MMPP) over a
@@ -951,8 +962,11 @@ def _serve_window(pool, rng: np.random.Generator, classes: list[ClassMoments], c
     own windows). The requests arriving in the window are then served to completion, arrivals going on at the same
     rate (not counted), for at most ``drain_windows`` windows more: whole requests, not those a window's end selects
     (short answers: a first pass kept the requests finishing in the window, and the class's token mean read low).
-    Returns :func:`_window_samples` of the window (TTFT from admission with ``from_admission``)."""
-    warm = 0.25 * window
+    Returns :func:`_window_samples` of the window (TTFT from admission with ``from_admission``).
+
+    ``warm_s``, ``drain_s``: a longer warm-up and drain (s) where the quarter window and ``drain_windows`` are short
+    of them (:func:`point_horizons_s`: long answers)."""
+    warm = max(0.25 * window, float(warm_s))
     ticks = int(math.ceil((warm + window) / tick_s))
     t_end = ticks * tick_s
     ta = _arrival_times(rng, lam_req_s, scv, t_end)
@@ -967,7 +981,7 @@ def _serve_window(pool, rng: np.random.Generator, classes: list[ClassMoments], c
         fins += pool.serve((j + 1) * tick_s, clock, *(x[a:b] for x in reqs))[1]
     done = sum(int(np.count_nonzero(f.t_arrival >= warm)) for f in fins)
     j = ticks
-    while done < counted and j < ticks + int(math.ceil(drain_windows * window / tick_s)):
+    while done < counted and j < ticks + int(math.ceil(max(drain_windows * window, float(drain_s)) / tick_s)):
         new = pool.serve((j + 1) * tick_s, clock, *_requests(rng, classes, _arrival_times(rng, lam_req_s, scv, tick_s)
                                                              + j * tick_s))[1]
         fins += new
@@ -993,6 +1007,72 @@ def _window_samples(fins: list, warm: float, t_end: float, n_classes: int,
             idx = idx[np.argsort(ttft[idx], kind="stable")][np.linspace(0, idx.size - 1, _N_KEEP).astype(np.int64)]
         out.append((ttft[idx], fb.tpot_s[idx], fb.n_out[idx].astype(float)))
     return out
+
+
+def token_time_s(batch: np.ndarray, thr_tok_s: np.ndarray, rate_tok_s: float) -> float:
+    """Time per output token (s) of a sequence on a replica serving ``rate_tok_s`` output tokens/s, from its node
+    table at one clock (``thr_tok_s`` at ``batch``, column 0 idle): the batch ``B`` whose table rate is the served
+    rate (interpolated; the table rises with the batch), each sequence then advancing one token per step of
+    ``B / rate`` s (Little's law on the running batch). A rate beyond the table's largest reads its largest batch;
+    no load reads the first batch's step. Source: the node tables (``dcsim.node``); no fitted number."""
+    b = np.asarray(batch, float)
+    thr = np.asarray(thr_tok_s, float)
+    top = float(thr[-1])
+    if not (top > 0):
+        return math.inf
+    r = min(max(float(rate_tok_s), 0.0), top)
+    first = 1 if b[0] == 0 else 0  # column 0 idle: batch 0 serves nothing
+    if r <= float(thr[first]):
+        return float(b[first]) / float(thr[first]) if thr[first] > 0 else math.inf
+    big = float(np.interp(r, np.maximum.accumulate(thr[first:]), b[first:]))
+    return big / r
+
+
+def fill_tokens(classes: list[ClassMoments], frac: float | None = None) -> float:
+    """Output tokens a sequence must have decoded for the replicas' running batch, started empty, to hold ``frac`` of
+    its steady count (``frac`` default :data:`STEADY_FILL`): the least ``l`` with ``E[min(L, l)] >= frac x E[L]``, ``L``
+    the answer lengths of the request mix (each class's draws, weighted by its share of the requests). A pool fed
+    from empty holds ``lambda x E[min(R, t)]`` sequences at time ``t`` (an M/G/infinity count, ``R`` a sequence's
+    residence), ``lambda x E[R]`` in steady state: long answers fill it slowly (the reasoning preset, mean 6,987,
+    p99 28,416 tokens, reaches 0.99 at about 25 k tokens). Classes without draws read their lognormal's."""
+    frac = STEADY_FILL if frac is None else float(frac)
+    shares = np.array([c.share for c in classes], float)
+    shares = shares / shares.sum()
+    xs, ws = [], []
+    for c, sh in zip(classes, shares):
+        u = (np.arange(2048) + 0.5) / 2048
+        x = np.sort(c.lengths(u, u)[1]) if c.out_sorted is None or not c.out_sorted.size else \
+            np.asarray(c.out_sorted, float)
+        xs.append(x)
+        ws.append(np.full(x.size, sh / x.size))
+    x = np.concatenate(xs)
+    w = np.concatenate(ws)
+    o = np.argsort(x, kind="stable")
+    x, w = x[o], w[o]
+    mean = float(np.dot(w, x))
+    if not (mean > 0):
+        return 0.0
+    # E[min(L, x_j)] at each draw: the draws below it in full, the rest at x_j
+    below = np.concatenate([[0.0], np.cumsum(w * x)[:-1]])
+    above = 1.0 - np.concatenate([[0.0], np.cumsum(w)[:-1]])
+    e_min = below + above * x
+    j = int(np.searchsorted(e_min, frac * mean, side="left"))
+    return float(x[min(j, x.size - 1)])
+
+
+def point_horizons_s(sv: ReplicaService, classes: list[ClassMoments], k: int,
+                     rate_tok_s: float) -> tuple[float, float]:
+    """Warm-up and drain (s) of an operating point whose replicas serve ``rate_tok_s`` output tokens/s each at clock
+    level ``k`` (``inf``: saturated, the table's largest batch): the warm-up decodes :func:`fill_tokens` at the
+    point's token time (:func:`token_time_s`), so the running batch is within ``1 - STEADY_FILL`` of its steady count
+    when the counted window opens; the drain :data:`DRAIN_ANSWER_MULT` times the longest answer's decode, so the
+    window's long answers finish and are counted (a cut drain keeps the short ones only)."""
+    tau = token_time_s(sv.batch, sv.thr[k], rate_tok_s)
+    if not math.isfinite(tau):
+        return 0.0, 0.0
+    longest = max(float(c.out_sorted[-1]) if c.out_sorted is not None and c.out_sorted.size else
+                  float(c.lengths(np.array([0.9999]), np.array([0.9999]))[1][0]) for c in classes)
+    return fill_tokens(classes) * tau, DRAIN_ANSWER_MULT * longest * tau
 
 
 def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_req_s: float, n_replicas: int,
@@ -1021,8 +1101,15 @@ def simulate_point(sv: ReplicaService, classes: list[ClassMoments], k: int, lam_
     if isinstance(scv, Mmpp):  # a few cycles of the modulation (at most 8 windows): its burstiness lives there
         window = max(window, min(8.0 * cal.window_s, MMPP_CYCLES * sum(scv.sojourn_s)))
     # arrivals keep coming at the same rate (not counted) until the window's requests finish, at most half a window
+    # or the drain below; a steady batch before the window opens, and the window's long answers served to the end
+    # (point_horizons_s); not near the ceiling (NEAR_CEILING), where a queue the replicas' real capacity cannot clear
+    # would grow through the longer warm-up (mixed-fleet's KV-bound reasoning pool, preempting 4-6 % below its table:
+    # TTFT p99 19 s against request fidelity's 0.18 s at 06:00-07:20, whose controller moves the budget to it instead)
+    warm_s, drain_s = point_horizons_s(sv, classes, k, lam_req_s * float(np.dot(
+        np.array([c.share for c in classes], float) / sum(c.share for c in classes),
+        [c.mean_out for c in classes]))) if rho < NEAR_CEILING[0] else (0.0, 0.0)
     return _serve_window(_pool(sv, n), rng, classes, float(sv.clocks[k]), lam_req_s * n, scv, window, tick_s,
-                         drain_windows=0.5)
+                         drain_windows=0.5, warm_s=warm_s, drain_s=drain_s)
 
 
 def _assemble(out_x, classes, shed_req, duration_s, served_tok, scv, cal) -> SloEstimate:
@@ -1349,6 +1436,51 @@ def known_gap_caveats(mean_input: Mapping[str, float], hold_limit_s: float, tick
             f"{CAPPED_TICK_S / 60:g} min or less" + confirm,
             "capped_long_tick")
     return out
+
+
+def preempting_pool_near_ceiling_ticks(demand_tok_s, compute_tok_s, gap: float) -> np.ndarray:
+    """The ticks (bools) a KV-bound pool of long answers is offered work (``demand_tok_s``) within ``gap`` (a fraction)
+    below its compute ceiling at full clock (``compute_tok_s``; the node tables'), but not beyond it: where request
+    fidelity's replicas, which preempt by recompute and serve up to ``gap`` below the tables
+    (``dcsim.engine.build.LONG_OUTPUT_GAP_PCT``, measured), may already be at their real capacity and hold work
+    while this estimate's serve it all. At or beyond the ceiling the fluid pool holds work too (its own label and
+    door say so)."""
+    d = np.asarray(demand_tok_s, float)
+    c = np.asarray(compute_tok_s, float)
+    ok = np.isfinite(c) & (c > 0) & np.isfinite(d) & (d > 0)
+    ratio = d / np.where(ok, c, 1.0)
+    return ok & (ratio >= 1.0 - float(gap) - 1e-12) & (ratio < 1.0)
+
+
+def preempting_pool_caveat(kv_pool: str, other_pool: str, share: tuple[int, int, float, float],
+                           gap_pct: tuple[float, float], attainment: float | None = None,
+                           notes: list[str] | None = None) -> str | None:
+    """The warning for a run whose KV-bound pool ``kv_pool`` shares a capped budget with ``other_pool`` and is offered
+    work within ``gap_pct[1]`` % of its compute ceiling on the ticks ``share`` says (``(ticks, of ticks, share of
+    other_pool's requests that arrived there, served there)``, :func:`preempting_pool_near_ceiling_ticks`): request
+    fidelity's lane of that pool falls behind there (it serves ``gap_pct`` % below the tables), the shared budget moves
+    to it and the other pool's clock falls, a transition this estimate's pools never make. None (and a note in
+    ``notes``) where the share is too small to move the other pool's TTFT p99 or the attainment
+    (:func:`ttft_gap_is_minor`). Measured 2026-12-05 (docs/slo.md, "A KV-bound pool near its compute ceiling")."""
+    if share[0] <= 0:
+        return None
+    lo, hi = gap_pct
+    whose = f"pool {other_pool}'s"
+    head = (f"a KV-bound pool near its compute ceiling on a shared budget: pool {kv_pool} (preempting) offered "
+            f"within {hi:g} % below its compute ceiling")
+    touched = min(share[2] + share[3], 1.0)
+    if ttft_gap_is_minor(share[3], touched, attainment):
+        if notes is not None:
+            notes.append(f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}, not warned: under "
+                         f"{100 * P99_TAIL_SHARE:g} % of {whose} requests were served there (docs/slo.md, Known gaps)")
+        return None
+    return (f"{SLO_GAP_PREFIX}{head}{_share_text(share, whose)}: request fidelity's replicas of that pool serve "
+            f"{lo:g}-{hi:g} % below its table (preemption), so there its lane already holds work where this "
+            f"estimate's serves it all; the shared budget then moves to it and the clock of pool {other_pool} falls, "
+            "a transition this estimate does not make: its TTFT and TPOT tails read short there, by an amount not "
+            "estimated (mixed-fleet 06:00-07:20, 20 such ticks: chat TTFT p99 -32 %, TPOT p99 -60 %, SLO attainment "
+            "1.000 against 0.964; the reasoning pool's TTFT p99 -11 %); confirm with --set fidelity=request "
+            "(docs/slo.md, Known gaps)")
 
 
 def slo_caveats(report: Mapping) -> list[str]:

@@ -1,0 +1,124 @@
+"""The fluid SLO estimate for pools of long answers (docs/slo.md, "Long answers" and "A KV-bound pool near its
+compute ceiling"): an operating point's simulated replicas reach their steady running batch before the counted window
+opens, and a KV-bound pool offered work just below its compute ceiling on a shared budget is warned of."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.serving import slo_estimate as se
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet.yaml"
+
+
+def _cls(out_sorted, name="c"):
+    out = np.sort(np.asarray(out_sorted, float))
+    return se.ClassMoments(name, 1.0, 100.0, 0.0, float(out.mean()), float(out.var()), out_sorted=out,
+                           in_sorted=np.full(out.size, 100.0))
+
+
+def test_fill_tokens_is_where_the_running_batch_reaches_its_steady_count():
+    """A pool fed from empty holds lambda x E[min(R, t)] sequences at t (M/G/infinity), lambda x E[R] in steady
+    state. Answers of one length L: full once a sequence has decoded L. Two lengths, 100 and 1,000 tokens, equally
+    likely: E[L] = 550; E[min(L, l)] = 50 + 0.5 l for l in [100, 1,000], 0.99 x 550 = 544.5 at l = 989, so the
+    draw that reaches it is the 1,000-token answer; at 0.5 (275 tokens) it is also 1,000 (E[min(L, 100)] = 100)."""
+    assert se.fill_tokens([_cls(np.full(64, 700.0))]) == pytest.approx(700.0)
+    two = _cls(np.repeat([100.0, 1000.0], 500))
+    assert se.fill_tokens([two]) == pytest.approx(1000.0)
+    assert se.fill_tokens([two], frac=0.1) == pytest.approx(100.0)
+    # lognormal answers: the fill point holds 0.99 of the mean, the draw below it does not
+    x = np.sort(np.random.default_rng(1).lognormal(np.log(5483.0), 0.7, 8192))
+    f = se.fill_tokens([_cls(x)])
+    assert np.mean(np.minimum(x, f)) >= 0.99 * x.mean() - 1e-9
+    assert np.mean(np.minimum(x, x[np.searchsorted(x, f) - 1])) < 0.99 * x.mean()
+
+
+def test_token_time_is_littles_law_on_the_node_table():
+    """A replica whose step takes a + c x B s at batch B serves B / (a + c B) tokens/s; at a served rate r the batch
+    is B = r a / (1 - r c) and each sequence advances one token per a + c B s = B / r. Beyond the table's largest rate
+    it reads the largest batch; no load the first batch's step."""
+    a, c = 0.02, 0.0001
+    batch = np.arange(0, 257, dtype=float)
+    thr = batch / (a + c * batch)
+    r = 3000.0
+    b = r * a / (1.0 - r * c)
+    assert se.token_time_s(batch, thr, r) == pytest.approx(a + c * b, rel=1e-3)
+    assert se.token_time_s(batch, thr, 1e9) == pytest.approx(a + c * 256.0)
+    assert se.token_time_s(batch, thr, 0.0) == pytest.approx(a + c)
+
+
+def _reasoning_service():
+    """mixed-fleet's reasoning pool (Llama-3.1-405B FP8, TP4 on B200, the reasoning preset) as the estimate sees it."""
+    from dcsim.engine.build import build_models
+    from dcsim.scenario import load_scenario
+    from dcsim.streams import named_stream
+
+    sc = load_scenario(SCENARIO)
+    m = build_models(sc)
+    rng = np.random.default_rng(named_stream(sc.seed, "slo_estimate"))
+    pool = m.pools[1]
+    classes = []
+    for ci in pool.classes:
+        c = m.workload.classes[ci]
+        n_in, n_out = c.served_draws(4096, rng)
+        classes.append(se.ClassMoments(c.name, c.share, c.mean_input, c.in_var, c.mean_output, c.out_var,
+                                       c.slo_ttft_s, c.slo_tpot_s, float(c.max_tokens), np.sort(n_in), np.sort(n_out)))
+    g = m.groups[pool.groups[0]]
+    opts = {"backend": sc.serving.backend, "router": sc.serving.router, "min_headroom_w": sc.serving.min_headroom_w,
+            "chunked_prefill": sc.serving.chunked_prefill, "kv_watermark": sc.serving.kv_watermark,
+            "hold_limit": float(sc.controller.hold_limit)}
+    return se.service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts), classes, m.clocks
+
+
+def test_a_pool_of_long_answers_at_light_load_reads_the_tables_token_time():
+    """mixed-fleet's reasoning pool at night (02:00-03:00: ~712 tok/s per replica at clock ~0.95; ~7,000-token
+    answers at ~36 ms a token, ~4 min each). Its steady running batch B has the table rate of the served rate, and each
+    sequence then decodes one token per B / rate s (Little's law): 36.4 ms here; request fidelity measured TPOT p50
+    36.0 ms. Until 2026-12-05 the point's replicas, started empty, were counted after a 45-s warm-up and its answers
+    after at most 90 s more: the batch was a fraction of its steady count (TPOT p50 31.6 ms, -13 %; the run's -11 %
+    against request fidelity) and only the short answers finished (mean 3,480 tokens of the class's ~6,000)."""
+    sv, classes, clocks = _reasoning_service()
+    k = int(np.argmin(np.abs(clocks - 0.95)))
+    rate = 712.0
+    # the table's steady per-token time, Little's law written out (the table rises with the batch)
+    thr, batch = sv.thr[k], sv.batch
+    b = float(np.interp(rate, thr[1:], batch[1:]))
+    tau = b / rate
+    cap = float(np.broadcast_to(sv.eta, sv.thr.shape[:1])[k] * thr[-1])
+    out = se.simulate_point(sv, classes, k, rate / classes[0].mean_out, 48, 1.0, 1.0, min(rate / cap, se.RHO_MAX),
+                            se.CALIBRATION, 0)
+    _, tpot, n_out = out[0]
+    assert n_out.size >= 50
+    assert np.nanmedian(tpot) == pytest.approx(tau, rel=0.03)
+    # the window's long answers are kept: the mean answer is the class's, within the sample's noise
+    sd = math.sqrt(classes[0].var_out / n_out.size)
+    assert abs(n_out.mean() - classes[0].mean_out) < 4.0 * sd
+
+
+def test_preempting_pool_ticks_are_those_offered_within_the_gap_below_the_ceiling():
+    """A tick is concerned where the offered work is within the gap below the compute ceiling, not beyond it (the
+    fluid pool holds work there too) nor further below (request fidelity's lane keeps up)."""
+    demand = np.array([60.0, 93.9, 94.0, 99.0, 100.0, 130.0, 50.0])
+    compute = np.array([100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 0.0])
+    assert se.preempting_pool_near_ceiling_ticks(demand, compute, 0.06).tolist() == [
+        False, False, True, True, False, False, False]
+
+
+def test_a_kv_bound_pool_near_its_ceiling_on_a_shared_budget_is_warned():
+    """mixed-fleet 07:00-07:20: the reasoning pool (KV-bound, preempting: request fidelity serves it 4-6 % below its
+    table) is offered 94-99.6 % of its compute ceiling (70.9-75.0 k of 75.3 k tok/s). Request fidelity's lane falls
+    behind there, the shared budget moves to it at 07:14 (clock 1.0) and the chat pool's clock falls from 0.86 to 0.59:
+    over 06:00-07:20 its chat TTFT p99 read 0.495 s against the estimate's 0.335 s (-32 %), with no warning until
+    2026-12-05. Now warned, weighed on the chat pool's requests; the light 02:00 window is not."""
+    head = "SLO estimate: a KV-bound pool near its compute ceiling on a shared budget"
+    near = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T07:00", "expect": {}}).report
+    warn = [w for w in near["warnings"] if w.startswith(head)]
+    assert len(warn) == 1
+    assert "pool b200-reasoning" in warn[0] and "pool h100-chat's requests" in warn[0]
+    assert "(on 20 of 20 ticks" in warn[0] and "4-6 %" in warn[0]
+    light = dcsim.run(SCENARIO, overrides={"duration": "20 min", "start": "2026-07-15T02:00", "expect": {}}).report
+    assert not [w for w in light["warnings"] + list(light.get("notes") or []) if isinstance(w, str)
+                and w.startswith(head)]
