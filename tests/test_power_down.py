@@ -326,7 +326,21 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
     estimated 0.107, its frontier ticks split on an even slice of both groups. Request fidelity then drew more than
     the contract on every tick (70.4 kW in the mean, at most 81.8); trimmed with idle_power_down (later on
     2026-12-05) it keeps it but on the first tick (+0.18 %) and one more (+0.003 %), and reads power 0.822 and
-    attainment 0.185, as fluid does."""
+    attainment 0.185, as fluid does.
+
+    The running work a capped clock holds back is read at the clock the replicas ran (the trim's, 0.012-0.019 below
+    the controller's on the rise), counting the growth their spare capacity there leaves
+    (``slowed_running_at_capacity_tok``): every tick whose arrivals reach the awake replicas' full-load rate at that
+    clock and whose work grows (served under 0.98 of the arrivals) reads power — 200 of 200 ticks, 194 until
+    2026-12-05 (the count read the controller's clock, whose smaller slowdown the allowance swallowed: 00:38:40,
+    00:39:20, 00:40:00 and 00:40:40-00:41:00 read demand at 100.2-103.4 % of the replicas' rate; 15 ticks of
+    00:36:50-00:41:00, at 93.5-103.4 %, move to power). Request fidelity reads power 0.867 of the time (0.825
+    before), fluid 0.822: fluid's frontier keeps its replicas at the controller's clock, where they keep up; request
+    fidelity's evenly loaded replicas draw more per token and the trim runs them lower, where they do not (an
+    operating point apart, not a rule: measured 2026-12-05)."""
+    from dcsim.engine.loop import serving_full_load_tok_s
+    from dcsim.serving.slo_estimate import RHO_MAX
+
     res = {}
     for fid in ("fluid", "request"):
         raw = _capped_mixed_hall(fid)
@@ -334,11 +348,19 @@ def test_a_mixed_pool_through_a_capped_peak_reads_like_request_fidelity():
         raw["workload"]["arrivals"] = {"kind": "diurnal", "mean_rate": "150 req/s", "amplitude": 0.6, "peak_hour": 1,
                                        "period": "2 h"}
         run = dcsim.run(raw)
-        res[fid], p = run.report, run.timeseries["facility_power_w"]
+        res[fid], ts = run.report, run.timeseries
+        p = ts["facility_power_w"]
         if fid == "request":  # the contract kept after the first tick, to the trim's per-tick scatter
             assert float(np.max(p[1:])) <= 60e3 * 1.001 and float(np.mean(p > 60e3 * (1 + 1e-9))) <= 0.02
+            # the replicas' own clock (one pool, every replica simulated: mean_clock) and their full-load rate there
+            m = build_models(load_scenario(raw))
+            full = serving_full_load_tok_s(m, power_down_for(m, 10.0), ts["mean_clock"], np.ones(p.size),
+                                           ts["awake_fraction"])
+            at_rate = ts["arrived_tokens"] / 10.0 >= full
+            grows = ts["achieved_tok_s"] * 10.0 < RHO_MAX * ts["arrived_tokens"]
+            assert np.sum(at_rate & grows) >= 150 and np.all(ts["binding"][at_rate & grows] == 2)
     f, q = res["fluid"], res["request"]
-    assert f["binding"]["share"]["power"] == pytest.approx(q["binding"]["share"]["power"], abs=0.02)
+    assert f["binding"]["share"]["power"] == pytest.approx(q["binding"]["share"]["power"], abs=0.05)
     assert f["binding"]["share"]["power"] < 0.9
     assert f["slo_attainment"] == pytest.approx(q["slo_attainment"], abs=0.02)
 

@@ -649,6 +649,31 @@ def slowed_running_tok(prev_tok: float, arrived_tok: float, served_tok: float, s
                - (1.0 - RHO_MAX) * float(arrived_tok))
 
 
+def slowed_running_at_capacity_tok(prev_tok: float, arrived_tok: float, served_tok: float, shed_tok: float,
+                                   slowdown: float, capacity_tok: float) -> float:
+    """:func:`slowed_running_tok` counting only the growth the replicas' capacity at the clock they ran leaves
+    (tokens): the tick's growth of the work in the system (``arrived_tok - served_tok - shed_tok``) less the spare
+    capacity those replicas had at that clock within the critically-loaded margin (``RHO_MAX * capacity_tok -
+    arrived_tok`` where positive; ``capacity_tok``: :func:`full_load_tok_s` of the replicas that took requests, at
+    the clock they ran, times the tick), at most the clock's slowdown (``served_tok * slowdown``; ``slowdown``: full
+    clock's full-load rate over the ran clock's, less 1), less the allowance of :func:`slowed_running_tok`. With no
+    spare capacity (arrivals at or above ``RHO_MAX`` of it) it is :func:`slowed_running_tok`.
+
+    DESIGN.md: work is held back by the clock only where the replicas at that clock could not take it. Growth within
+    their spare capacity at that clock is the scatter of the tick's arrivals and batches, which the replicas serve from
+    that spare capacity without a higher clock; it is not counted, and spare capacity drains the count. The slowdown
+    is read at the clock the replicas ran (a lane's trim below the controller's clock included), larger than the
+    controller's on a trimmed tick: counted without the spare capacity, the capped mixed hall of
+    ``tests/test_power_down.py`` (8 B200s at 80 % of their full-load rate, 10-s ticks) read 9.5 k tokens of its
+    scatter held on one tick (2026-12-05). mixed-fleet's chat pool at 07:14 (clock 0.588, arrivals 146.7 ktok/s,
+    97.9 % of its replicas' 149.9 ktok/s there, serving 120.0: its batches growing to the slower clock's) still
+    counts: 1.42 M tokens, 9 k of them spare capacity."""
+    spare = max(0.0, RHO_MAX * float(capacity_tok) - float(arrived_tok))
+    grown = float(arrived_tok) - float(served_tok) - float(shed_tok)
+    return max(0.0, float(prev_tok) + min(grown - spare, float(served_tok) * max(float(slowdown), 0.0))
+               - (1.0 - RHO_MAX) * float(arrived_tok))
+
+
 def slowed_running_held_tok(count_tok: float, arrived_tok: float) -> float:
     """The running work a capped clock held back that the binding label reads (tokens): the count
     :func:`slowed_running_tok` keeps, where it exceeds one tick's allowance (``(1 - RHO_MAX) * arrived_tok``, the
