@@ -1,6 +1,7 @@
 """Print the fit tables of docs/node.md from the shipped profiles and pooled fits (rerun after `dcsim calibrate`).
 
-The per-group profiles carry t_fp8_layer_s = 0 (one group cannot identify it); the pooled fits carry it."""
+The per-group profiles carry t_fp8_layer_s = 0 (one group cannot identify it); the pooled fits carry it. Only a pooled fit
+can carry the host's per-sequence wait t_host_seq_s (0 where its data do not identify it)."""
 
 from dcsim.node.catalog import pooled_profiles, shipped_profiles
 
@@ -26,14 +27,15 @@ def main() -> None:
               f"| {p['p_memory_w']:.0f} | {p['p_sync_w']:.0f} | {p['gamma']:.2f} | {err} | {len(pr['warnings'])} |")
     print()
     print("| pooled GPU fit | groups | MFU | MBU | p | t_layer µs | t_seq_layer µs | t_moe_layer µs | t_fp8_layer µs "
-          "| P_compute W | P_memory W | P_sync W | γ value | warnings |")
-    print("|" + "---|" * 14)
+          "| t_host_seq µs | P_compute W | P_memory W | P_sync W | γ value | warnings |")
+    print("|" + "---|" * 15)
     for gpu, pr in sorted(pooled_profiles().items()):
         p = pr["params"]
         print(f"| pooled-{gpu} | {len(pr['pooled_groups'])} | {p['mfu']:.3f} | {p['mbu']:.3f} | {p['overlap_p']:.2f} "
               f"| {p['t_layer_s'] * 1e6:.1f} | {p['t_seq_layer_s'] * 1e6:.3f} | {p.get('t_moe_layer_s', 0.0) * 1e6:.1f} "
-              f"| {p.get('t_fp8_layer_s', 0.0) * 1e6:.1f} | {p['p_compute_w']:.0f} | {p['p_memory_w']:.0f} "
-              f"| {p['p_sync_w']:.0f} | {p['gamma']:.2f} | {len(pr['warnings'])} |")
+              f"| {p.get('t_fp8_layer_s', 0.0) * 1e6:.1f} | {p.get('t_host_seq_s', 0.0) * 1e6:.1f} "
+              f"| {p['p_compute_w']:.0f} | {p['p_memory_w']:.0f} | {p['p_sync_w']:.0f} | {p['gamma']:.2f} "
+              f"| {len(pr['warnings'])} |")
     print()
     print("| pooled GPU fit | left-out pair | MAPE tok/s | MAPE J/tok | max tok/s | max J/tok |")
     print("|---|---|---|---|---|---|")

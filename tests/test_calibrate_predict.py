@@ -47,12 +47,14 @@ def test_prediction_of_a_profiles_own_rows_is_its_in_sample_fit_and_within_its_b
     assert worst * widen == pytest.approx(band["tok_s_pct"], abs=BAND_RESOLUTION_PCT * widen)
 
 
-def test_a_carry_to_another_tp_is_predicted_with_its_status_and_band_and_matches_build_node():
-    """Qwen3-32B on one H100 has no calibration: dcsim carries the TP2 profile (other-tp) with the band of such
-    carries; the prediction is the steady state of the replica build_node returns for that node."""
+def test_a_pair_without_its_own_profile_is_predicted_with_its_status_and_band_and_matches_build_node():
+    """Qwen3-32B on one H100 has no calibration of its own: its rows were predicted better by the H100 pool without
+    Qwen3-32B than by the TP2 profile, so it runs on the pool (transferred, catalog.pool_over_carry; other-tp, the
+    TP2 profile, until the twenty-ninth pass) with that leave-one-model-out row's band; the prediction is the steady
+    state of the replica build_node returns for that node."""
     g = _one(predict([QWEN32], gpu="H100-SXM", tp=1), "H100-SXM", 1)
     cal = g["calibration"]
-    assert cal["status"] == "other-tp" and cal["profile"] == "H100-SXM_qwen3-32b_bf16_tp2"
+    assert cal["status"] == "transferred" and cal["profile"] == "pooled-H100-SXM"
     node = build_node(NodeSpec(gpu="H100-SXM", model="qwen3-32b", tensor_parallel=1))
     assert cal["error_band_pct"] == node.calibration["error_band_pct"]
     assert all(p["within_band"] for p in g["points"])
@@ -92,7 +94,7 @@ def test_cli_prints_the_table_writes_json_and_refuses_misuse(tmp_path, capsys):
     out = tmp_path / "pred.json"
     assert main([str(QWEN32), "--predict", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "H100-SXM / qwen3-32b / bf16 / TP1: dcsim's other-tp replica" in text
+    assert "H100-SXM / qwen3-32b / bf16 / TP1: dcsim's transferred replica" in text
     assert "outside the stated band" in text and "repeated requests not predicted" in text
     res = json.loads(out.read_text())
     assert {(g["gpu"], g["tensor_parallel"]) for g in res["groups"]} == {("B200", 1), ("H100-SXM", 1), ("H100-SXM", 2)}
@@ -151,4 +153,4 @@ def test_the_docs_example_prints_what_docs_node_md_shows(capsys):
 def test_dcsim_calibrate_carries_predict_from_the_top_level_cli(capsys):
     from dcsim.cli import main as dcsim_main
     assert dcsim_main(["calibrate", str(QWEN32), "--predict", "--gpu", "H100-SXM", "--tp", "1"]) == 0
-    assert "dcsim's other-tp replica" in capsys.readouterr().out
+    assert "dcsim's transferred replica" in capsys.readouterr().out

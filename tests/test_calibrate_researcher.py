@@ -314,9 +314,10 @@ def test_predicting_the_rows_a_profile_was_fitted_to_says_in_sample_not_within_i
     res = predict([other / "mine.csv"], profile=str(prof))
     assert res["groups"][0]["summary"]["in_sample_files"] == []
     assert "0 of 5 points outside the stated band" in format_prediction(res)
-    # rows dcsim predicts with a carry (Qwen3-32B on one H100, from its TP2 profile) were fitted to nothing
+    # rows dcsim predicts with the GPU's pool (Qwen3-32B on one H100, which the pool predicted better than its TP2
+    # profile: catalog.pool_over_carry) are in the pool's data but set no band: they are not called in-sample
     res = predict([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
-    assert res["groups"][0]["calibration"]["status"] == "other-tp"
+    assert res["groups"][0]["calibration"]["status"] == "transferred"
     assert res["groups"][0]["summary"]["in_sample_files"] == []
 
 

@@ -127,33 +127,43 @@ def test_html_caveat_says_levers_are_modelled(tmp_path):
 def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     """A shipped profile carried to a TP degree it was not measured at: status ``other-tp``, with the
     band the data give for such a carry (the pooled fit's ``cross_tp`` rows), not the profile's own
-    in-sample band. Gemma-3-27B on one H100 runs on its TP2 profile (in-sample ±3.1 % tok/s): its
-    ML.ENERGY TP1 rows are 13-16 % slower than that profile predicts (measured -13.3 / -14.1 / -16.0 %)."""
+    in-sample band. Gemma-3-27B on four H100s (never measured) runs on its TP2 profile (in-sample ±3.1 % tok/s). On one
+    H100 it was measured: its ML.ENERGY TP1 rows are 13-16 % slower than that profile predicts (measured -13.3 / -14.1
+    / -16.0 %), and the pool without the model predicted them within 6 % (leave-one-model-out), so since the
+    twenty-ninth pass (docs/node.md) TP1 runs on the pool, band that row's (catalog.pool_over_carry)."""
     from dcsim.node import build_node, model_catalog
     from dcsim.node.calibrate import read_rows
     from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles
     from dcsim.scenario.node import NodeSpec
 
-    n = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=1))
-    c = n.calibration
+    c = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=4)).calibration
     assert c["status"] == "other-tp" and c["profile"] == "H100-SXM_gemma-3-27b_bf16_tp2"
-    rows = pooled_profiles()["H100-SXM"]["cross_tp"]
+    pool = pooled_profiles()["H100-SXM"]
+    rows = pool["cross_tp"]
     assert c["error_band_pct"]["tok_s_pct"] == max(r["max_err_tok_s_pct"] for r in rows)
-    # a model of the same shape under another name (a fine-tune) at that TP: the same
+    # a model of the same shape under another name (a fine-tune), at the measured TP1: nothing measured that name's
+    # pool prediction, so it is carried
     ft = model_catalog()["gemma-3-27b"].model_copy(update={"name": "my-gemma-27b-ft"})
     c_ft = build_node(NodeSpec(gpu="H100-SXM", model=ft, tensor_parallel=1)).calibration
     assert c_ft["status"] == "other-tp" and c_ft["error_band_pct"] == c["error_band_pct"]
     assert build_node(NodeSpec(gpu="H100-SXM", model=ft, tensor_parallel=2)).calibration["status"] == "same-architecture"
     own = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=2)).calibration
     assert own["status"] == "calibrated" and own["error_band_pct"]["tok_s_pct"] < 4.0
+    # the measured TP1 pair: the carry erred far outside the profile's own band, the pool less
+    carry = next(r for r in rows if r["profile"] == "H100-SXM_gemma-3-27b_bf16_tp1")
+    assert carry["max_err_tok_s_pct"] > 4 * own["error_band_pct"]["tok_s_pct"]
+    n = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=1))
+    lomo = next(r for r in pool["leave_one_model_out"] if r["profile"] == "H100-SXM_gemma-3-27b_bf16_tp1")
+    assert n.calibration["status"] == "transferred"
+    assert n.calibration["error_band_pct"] == {"tok_s_pct": lomo["max_err_tok_s_pct"],
+                                               "j_per_tok_pct": lomo["max_err_j_per_tok_pct"]}
     errs = []
     for r in read_rows([MEASUREMENT_DIR / "mlenergy_gemma-3-27b.csv"]):
         if r["gpu"] == "H100-SXM" and int(r["n_gpus"]) == 1:
             s = n.steady_state(float(r["batch"]), float(r["mean_in"]), float(r["mean_out"]),
                                decode_ctx=float(r["decode_ctx"]))
             errs.append(abs(float(s.throughput_tok_s) / float(r["output_tok_s"]) - 1) * 100)
-    assert max(errs) > 4 * own["error_band_pct"]["tok_s_pct"]  # far outside the profile's own band
-    assert max(errs) <= c["error_band_pct"]["tok_s_pct"]  # inside the other-TP band
+    assert len(errs) == 3 and max(errs) < 0.5 * carry["max_err_tok_s_pct"]  # 6.2 % against the carry's 16.5 %
     # the carry can be far worse on other hardware: A100 Llama-2-70B's TP2 fit at TP8 (measured +161 % tok/s)
     a100 = {(r["profile"], r["from"]): r for r in pooled_profiles()["A100-SXM4-80GB"]["cross_tp"]}
     tp8_from_tp2 = ("A100-SXM4-80GB_llama-2-70b_bf16_tp8", "A100-SXM4-80GB_llama-2-70b_bf16_tp2")

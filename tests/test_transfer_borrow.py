@@ -89,7 +89,8 @@ def test_leave_one_model_out_borrows_from_the_other_gpus_without_the_left_out_mo
     prob = Problem("B200", [groups(rows, "B200")[("B200", "qwen3-235b-a22b", "fp8", 2)]], [])
     res = {}
     for name, t_moe in (("borrowed", donor["params"]["t_moe_layer_s"]), ("zero", 0.0)):
-        pv = np.array([{**own["params"], "t_moe_layer_s": t_moe}[k] for k in PARAM_NAMES]) / _SCALE
+        pv = np.array([{**dict.fromkeys(PARAM_NAMES, 0.0), **own["params"], "t_moe_layer_s": t_moe}[k]
+                       for k in PARAM_NAMES]) / _SCALE
         res[name] = _error_row(*_group_metrics(prob, prob.g0, *prob.unpack(pv)))
     assert {k: q[k] for k in res["borrowed"]} == res["borrowed"]
     assert res["borrowed"] != res["zero"]

@@ -77,17 +77,17 @@ from dcsim.textio import MAX_TABLE_BYTES, atomic_write_bytes, check_count, count
 from dcsim.units import excerpt
 
 PARAM_NAMES = ("mfu", "mbu", "t_layer_s", "t_seq_layer_s", "overlap_p", "t_moe_layer_s", "t_fp8_layer_s",
-               "p_compute_w", "p_memory_w", "p_sync_w", "gamma")
+               "t_host_seq_s", "p_compute_w", "p_memory_w", "p_sync_w", "gamma")
 _I = {k: i for i, k in enumerate(PARAM_NAMES)}
 _N_PERF = _I["p_compute_w"]  # PerfParams fields come first, then PowerParams
 # internal scaling so every free variable is O(1)
-_SCALE = np.array([1.0, 1.0, 1e-5, 1e-7, 1.0, 1e-5, 1e-5, 100.0, 100.0, 100.0, 1.0])
+_SCALE = np.array([1.0, 1.0, 1e-5, 1e-7, 1.0, 1e-5, 1e-5, 1e-6, 100.0, 100.0, 100.0, 1.0])
 # cap rows are few (5) against 2 x 6-12 load residuals: weight them so the DVFS curve is honoured
 CAP_WEIGHT = 3.0
 DEFAULT_GAMMA = 2.0  # assumption used only when no cap rows exist for the GPU
 #: weak log-normal priors (centre, sd of the log), assumptions; power centres are fractions of TDP - idle
 PRIORS = {"mfu": (0.5, 0.7), "mbu": (0.8, 0.3), "t_layer_s": (6e-5, 1.5), "t_seq_layer_s": (2.5e-7, 1.5),
-          "overlap_p": (8.0, 1.0), "t_moe_layer_s": (6e-5, 1.5), "t_fp8_layer_s": (6e-5, 1.5), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
+          "overlap_p": (8.0, 1.0), "t_moe_layer_s": (6e-5, 1.5), "t_fp8_layer_s": (6e-5, 1.5), "t_host_seq_s": (2e-5, 1.5), "p_compute_w": (0.6, 1.0), "p_memory_w": (0.5, 1.0), "p_sync_w": (0.15, 1.0),
           "gamma": (2.0, 0.5)}
 PRIOR_WEIGHT = 0.1
 #: weight of the one-sided penalties keeping P_compute >= P_memory >= P_sync: prefill (compute-bound)
@@ -103,6 +103,10 @@ UNIDENTIFIED_REL_SE = 0.5
 #: until December 2026 (docs/node.md, Identifiability)
 ON_BOUND_REL = 1e-3
 _POWER = ("p_compute_w", "p_memory_w", "p_sync_w")
+#: the host's work per decode sequence per iteration, waited on at idle power (s; perf.PerfParams.t_host_seq_s): free
+#: only in a pool whose data identify it, else 0 (docs/node.md, "Twenty-ninth pass"). Bounds [1 ns, 1 ms] and prior
+#: centre 20 us (log-sd 1.5) are assumptions (a scheduler and sampler's per-sequence Python work, tens to hundreds of us)
+HOST_SEQ = "t_host_seq_s"
 
 #: numeric columns each row kind must carry (positive, finite), for the line-numbered checks
 _NUMERIC = {
@@ -673,6 +677,7 @@ class Problem:
     def __init__(self, gpu: str, blocks: list[list[dict]], caps: list[dict], pooled: bool = False,
                  ceiling: bool = False):
         self.gpu = resolve_gpu(gpu)
+        self.pooled = pooled
         # predict as a transfer runs: the compute efficiency held at the GPU's achievable matmul ceiling in each
         # group's precision (catalog.transfer_profile, perf.mfu_ceiling); fits leave it free (docs/node.md)
         self.ceiling = ceiling
@@ -698,6 +703,10 @@ class Problem:
                               float(r["latency_factor"]), r))
         self.n_values = (sum(g.n_values + (int(g.itl_fitted.sum()) if self.fit_itl else 0) for g in self.groups)
                          + _VALUES["cap"] * len(self.caps))
+        #: whether the host's per-sequence wait ``t_host_seq_s`` is free: only in a pooled fit over models of more than
+        #: one depth (within one model a cost per sequence per step and one per sequence per layer are the same
+        #: column), and only while the data identify it (:func:`_fitted` refits with it at 0 where they do not)
+        self.host_seq_free = pooled and len({g.d.layers_run for g in self.groups}) > 1
 
     # for single-group callers
     @property
@@ -729,11 +738,13 @@ class Problem:
 
     def free(self) -> np.ndarray:
         """Mask of the free parameters: gamma only with cap rows, t_moe_layer_s only with MoE groups,
-        t_fp8_layer_s only when the data identify it (:attr:`has_fp8`)."""
+        t_fp8_layer_s only when the data identify it (:attr:`has_fp8`), t_host_seq_s only in a pool of models of
+        several depths whose data identify it (:attr:`host_seq_free`)."""
         m = np.ones(len(PARAM_NAMES), dtype=bool)
         m[_I["gamma"]] = bool(self.caps)
         m[_I["t_moe_layer_s"]] = self.has_moe
         m[_I["t_fp8_layer_s"]] = self.has_fp8
+        m[_I["t_host_seq_s"]] = self.host_seq_free
         return m
 
     def _P(self, g: _Group, perf, pw, clock=1.0, limit_w=None):
@@ -826,8 +837,8 @@ class Problem:
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Physical bounds of every parameter (scaled units); :func:`fit` applies those of the free ones."""
         span = (self.gpu.tdp_w - self.gpu.idle_w) / 100
-        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3, 1e-3, 0.01, 0.01, 0.01, GAMMA_RANGE[0]])
-        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0, 100.0, span, span, span, GAMMA_RANGE[1]])
+        lo = np.array([0.02, 0.05, 1e-3, 1e-3, 1.0, 1e-3, 1e-3, 1e-3, 0.01, 0.01, 0.01, GAMMA_RANGE[0]])
+        hi = np.array([1.0, 1.0, 100.0, 100.0, 20.0, 100.0, 100.0, 1000.0, span, span, span, GAMMA_RANGE[1]])
         return lo, hi
 
 
@@ -860,7 +871,7 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
     best = None
     for mfu in (0.3, 0.6):
         for mbu in (0.5, 0.85):
-            x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 6.0, 4.0, 0.5 * span, 0.5 * span, 0.15 * span, 2.0])
+            x0 = np.array([mfu, mbu, 4.0, 2.5, 2.0, 6.0, 4.0, 20.0, 0.5 * span, 0.5 * span, 0.15 * span, 2.0])
             r = least_squares(res_free, np.clip(x0[idx], lo[idx], hi[idx]), bounds=(lo[idx], hi[idx]), method="trf",
                               xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=3000)
             if best is None or r.cost < best.cost - 1e-15:
@@ -1204,10 +1215,21 @@ def _fitted(prob: Problem, gamma: float):
     """:func:`fit` of ``prob`` as a profile states it: ``(perf, pw, params, uncertainty, warnings)``, ``params`` every
     parameter to 6 significant digits (as written), ``perf``/``pw`` the optimum itself (the fit's own report)."""
     res = fit(prob, gamma)
+    unc, warns = uncertainty(prob, res)
+    note = []
+    if prob.host_seq_free and not unc[HOST_SEQ]["identified"]:
+        # a term the data do not identify is held at its neutral value (no host wait), not left to its prior
+        note = [f"{HOST_SEQ} is not identified by the data (data-only relative standard error "
+                f"{_rel_se_text(unc[HOST_SEQ]['rel_se_data'])}): held at 0 (no host wait) and the pool refitted"]
+        prob.host_seq_free = False
+        prob.__dict__.pop("_prior_terms", None)  # the free mask is cached with the priors
+        res = fit(prob, gamma)
+        unc, warns = uncertainty(prob, res)
     perf, pw = prob.unpack(res.x)
     params = {**asdict(perf), **asdict(pw)}
-    unc, warns = uncertainty(prob, res)
-    return perf, pw, {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES}, unc, warns
+    # a profile states the host wait only where it was fitted (every other profile reads 0 without it)
+    return perf, pw, {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES
+                      if k != HOST_SEQ or prob.host_seq_free}, unc, note + warns
 
 
 def clock_at_cap(d, gpu, tp: int, perf: PerfParams, pw: PowerParams, it: tuple, cap_w_per_gpu: float) -> float:
@@ -1489,7 +1511,7 @@ def leave_one_model_out(paths: list[str | Path], gpu: str, gamma: float = DEFAUL
         if needs:
             params, borrowed = borrow_unidentified(pooled["params"], pooled["uncertainty"],
                                                    _donor_pools(paths, rows, gpu, out_models, needs, gamma))
-        pv = np.array([params[k] for k in PARAM_NAMES]) / _SCALE
+        pv = np.array([params.get(k, 0.0) for k in PARAM_NAMES]) / _SCALE
         for key, prob in probs.items():
             perf, pw = prob.unpack(pv)
             row = {"profile": profile_name(*key), **_error_row(*_group_metrics(prob, prob.g0, perf, pw)),

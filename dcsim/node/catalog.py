@@ -107,12 +107,13 @@ PROFILE_PARAMS = {
     "overlap_p": (1.0, 1000.0, True, "the roofline overlap exponent, in [1, 1000]"),
     "t_moe_layer_s": (0.0, 1.0, True, "seconds per MoE layer run, in [0, 1]"),
     "t_fp8_layer_s": (0.0, 1.0, True, "seconds per FP8 layer run, in [0, 1]"),
+    "t_host_seq_s": (0.0, 1.0, True, "seconds per decode sequence per iteration on the host, in [0, 1]"),
     "p_compute_w": (0.0, 1e4, True, "W per GPU with the compute units busy, in [0, 10,000]"),
     "p_memory_w": (0.0, 1e4, True, "W per GPU with HBM busy, in [0, 10,000]"),
     "p_sync_w": (0.0, 1e4, True, "W per GPU in the overheads, in [0, 10,000]"),
     "gamma": (*GAMMA_RANGE, True, f"the DVFS exponent, in [{GAMMA_RANGE[0]:g}, {GAMMA_RANGE[1]:g}]"),
 }
-_OPTIONAL_PARAMS = ("overlap_p", "t_moe_layer_s", "t_fp8_layer_s")
+_OPTIONAL_PARAMS = ("overlap_p", "t_moe_layer_s", "t_fp8_layer_s", "t_host_seq_s")
 
 
 def check_profile(prof, where: str) -> dict:
@@ -488,6 +489,30 @@ def other_tp_band(gpu: str, ratio: float | None = None) -> dict:
         least = min(carry_ratio(r) for r in rows)
         rows = keep or [r for r in rows if carry_ratio(r) == least]
     return _worst(rows)
+
+
+def _worst_point_pct(row: dict) -> float:
+    """The larger of a table row's worst tokens/s and worst J/token error (%): the point issue 14.4's bar limits."""
+    return max(float(row["max_err_tok_s_pct"]), float(row["max_err_j_per_tok_pct"]))
+
+
+def pool_over_carry(gpu: str, model: str, precision: str, tp: int, carried_from: str) -> dict | None:
+    """The pooled fit's leave-one-model-out row for (``gpu``, ``model``, ``precision``, ``tp``) when that pair, measured
+    but without a profile of its own, is predicted better by its GPU's pool than by the calibration ``carried_from``
+    (another TP degree of the model): both predictions were measured on the pair's own rows — the pool's without any
+    of the model's data (``leave_one_model_out``), the carry's from the other TP's fit (``cross_tp``) — and the one
+    whose worst point (tokens/s or J/token, the quantity issue 14.4's 25 % bar limits) is smaller is used. None when
+    the carry is as good or either row is missing (an unmeasured pair keeps the carry: nothing says otherwise).
+    A100-SXM4-40GB Gemma-2-27B TP2 and Gemma-2-9B TP1 (docs/node.md, "Twenty-ninth pass")."""
+    pool = pooled_profiles().get(gpu)
+    if pool is None:
+        return None
+    name = profile_name(gpu, model, precision, tp)
+    lomo = next((r for r in pool.get("leave_one_model_out") or [] if r["profile"] == name), None)
+    carry = next((r for r in pool.get("cross_tp") or [] if r["profile"] == name and r["from"] == carried_from), None)
+    if lomo is None or carry is None or _worst_point_pct(lomo) >= _worst_point_pct(carry):
+        return None
+    return {"leave_one_model_out": lomo, "carry": carry}
 
 
 def measured_tp_ratio_max(gpu: str) -> float | None:

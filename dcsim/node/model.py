@@ -15,7 +15,7 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 max_band, find_architecture_profile, find_profile, load_profile, measured_cap_frac,
                                 measured_clock_frac, profile_clock_floor,
                                 measured_tp_ratio_max,
-                                other_tp_band, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
+                                other_tp_band, pool_over_carry, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
                                 stack_note,
                                 transfer_mfu, transfer_profile)
@@ -290,18 +290,29 @@ def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams,
 def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
     q = prof["params"]  # checked when read (catalog.check_profile)
     return (PerfParams(q["mfu"], q["mbu"], q["t_layer_s"], q["t_seq_layer_s"], q.get("overlap_p", 50.0),
-                       q.get("t_moe_layer_s", 0.0), q.get("t_fp8_layer_s", 0.0)),
+                       q.get("t_moe_layer_s", 0.0), q.get("t_fp8_layer_s", 0.0), q.get("t_host_seq_s", 0.0)),
             PowerParams(q["p_compute_w"], q["p_memory_w"], q["p_sync_w"], q["gamma"]))
 
 
 def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) -> tuple[dict | None, str]:
     """``(profile, status)`` from ``gpu``'s own calibrations: this model's at this TP (``calibrated``), a model of
-    the same shape (``same-architecture``), either at another TP (``other-tp``, with that carry's band);
+    the same shape (``same-architecture``), either at another TP (``other-tp``, with that carry's band) — unless the
+    pair was measured and its GPU's pooled transfer predicted it better than that carry
+    (:func:`dcsim.node.catalog.pool_over_carry`: ``transferred``, with the band of its own leave-one-model-out row);
     ``(None, "")`` when there is none."""
     prof, status = find_profile(gpu.name, model.name, precision, tp), "calibrated"
     if prof is None:
         prof, status = find_architecture_profile(gpu.name, model, precision, tp), "same-architecture"
     if prof is not None and prof["tensor_parallel"] != tp:
+        better = pool_over_carry(gpu.name, model.name, precision, tp, prof["name"])
+        if better is not None:
+            # the pair was measured and its GPU's pool (without the model's data) predicted it better than this carry:
+            # the transfer runs it, with the band that pair's own leave-one-model-out row measured
+            lomo = better["leave_one_model_out"]
+            t = transfer_profile(gpu, model, precision)
+            return ({**t, "error_band_pct": {"tok_s_pct": lomo["max_err_tok_s_pct"],
+                                             "j_per_tok_pct": lomo["max_err_j_per_tok_pct"]},
+                     "pool_over_carry": better}, t["status"])
         # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured; the band is
         # that of the measured carries of this ratio or less, a lower bound beyond the largest (calibration_record)
         src = int(prof["tensor_parallel"])
