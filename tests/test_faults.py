@@ -109,7 +109,7 @@ def test_node_failures_lower_compute_ceiling_by_availability():
     res, base, sched, m = _run(small_scenario(**BUSY), faults)
     ts, bs = res.timeseries, base.timeseries
     dt = res.report["tick_s"]
-    a = sched.availability(ts["t_s"] + dt / 2)
+    a = sched.availability_over(ts["t_s"], dt)  # the mean over each tick (until 2026-12-05: at its middle)
     assert a.min() < 1.0 and a.max() <= 1.0
     np.testing.assert_allclose(ts["compute_tok_s"], bs["compute_tok_s"] * a, rtol=1e-12)
     np.testing.assert_allclose(ts["gpus_in_service"], m.gpus * a, rtol=1e-12)
@@ -583,3 +583,65 @@ def test_cooling_failure_times_read_the_ticks_the_fault_costs_read():
     got = cooling_failure_times(ts, after, 600.0)
     assert got == {"time_to_first_throttle_s": 0.0, "time_to_first_shed_s": 1200.0,
                    "peak_space_c": 40.0, "peak_loop_c": 35.0}
+
+
+def _down_schedule(replicas: int, down: int, start_s: float, end_s: float, duration_s: float) -> FaultSchedule:
+    """A fault schedule with ``down`` of ``replicas`` replicas failed over [start_s, end_s) (deterministic, as a
+    ``node_failures`` entry would have drawn them)."""
+    spec = FAULTS.validate_python([{"kind": "node_failures", "mtbf": "1000 h", "repair": "1 h"}])[0]
+    rep = np.arange(down, dtype=np.int64)
+    f0, f1 = np.full(down, float(start_s)), np.full(down, float(end_s))
+    times, cnt = merge_down_intervals(rep, f0, f1)
+    return FaultSchedule(duration_s=duration_s, replicas=replicas, interconnect_w=None, specs=(spec,),
+                         down_times=times, down_count=cnt, failures=[(rep, f0, f1)])
+
+
+def test_a_node_failure_acts_on_a_tick_by_the_share_of_it_it_covers():
+    """The replicas in service over a tick are the time-mean of those in service at each instant: a failure covering a
+    share f of a tick takes f of its replica from that tick, one spanning ticks acts on each by the share it covers
+    (the whole-tick rule of cooling failures and heat waves). Until 2026-12-05 the engine read availability(t) at the
+    tick's middle: the 1-min failure inside a tick below took nothing, and the one starting past a tick's middle missed
+    that tick."""
+    t0 = np.arange(8) * 900.0
+    one_min = _down_schedule(10, 4, 905.0, 965.0, 7200.0)
+    np.testing.assert_allclose(one_min.availability_over(t0, 900.0), [1, 1 - 0.4 / 15, 1, 1, 1, 1, 1, 1],
+                               rtol=1e-12)
+    late = _down_schedule(10, 1, 4200.0, 6000.0, 7200.0)  # 70 min to 100 min: 5, 15 and 10 of the ticks' 15 min
+    np.testing.assert_allclose(late.availability_over(t0, 900.0), [1, 1, 1, 1, 1 - 0.1 / 3, 0.9, 1 - 0.2 / 3, 1],
+                               rtol=1e-12)
+    # random failures: the mean over each tick of the instantaneous availability (10-ms sampling)
+    rnd = build_faults([{"kind": "node_failures", "mtbf": "3 h", "repair": "20 min"}], np.random.SeedSequence(3), 10,
+                       7200.0, interconnect_w=1e6)
+    u = (np.arange(90_000) + 0.5) / 100.0
+    fine = [float(np.mean(rnd.availability(a + u))) for a in t0]
+    np.testing.assert_allclose(rnd.availability_over(t0, 900.0), fine, atol=1e-6)
+    assert min(fine) < 1.0
+
+
+@pytest.mark.parametrize("start,duration,shares", [("1025 min", "1 min", [1 / 15]),          # inside a tick
+                                                    ("1030 min", "30 min", [1 / 3, 1, 2 / 3])])  # past its middle
+def test_a_node_failure_shorter_than_a_tick_or_starting_past_its_middle_costs_tokens(start, duration, shares):
+    """The reference hall at a 15-min tick with every replica failed at 17:05 for 1 min (or from 17:10 for 30 min): the
+    ticks it touches keep the time-mean of their GPUs in service, the fault's cost counts them (fault_costs) and it
+    costs tokens. Until 2026-12-05, read at mid-tick, the 1-min failure left its tick whole and cost nothing."""
+    from dcsim.units import parse_quantity
+
+    ref = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
+    sc = load_scenario(ref, overrides={"controller.tick": "15 min", "duration": "24 h"})
+    base_m = build_models(sc)
+    base = run_models(base_m)
+    m = build_models(sc)
+    a = float(parse_quantity(start, "time"))
+    sched = _down_schedule(m.replicas, m.replicas, a, a + float(parse_quantity(duration, "time")), float(sc.duration))
+    m.faults = sched
+    r = run_models(m)
+    ts, bs = r.timeseries, base.timeseries
+    i0 = int(a // 900.0)
+    sel = np.zeros(ts["t_s"].size, dtype=bool)
+    sel[i0:i0 + len(shares)] = True
+    np.testing.assert_allclose(ts["gpus_in_service"][sel], (1 - np.array(shares)) * bs["gpus_in_service"][sel],
+                               rtol=1e-12)
+    np.testing.assert_array_equal(ts["gpus_in_service"][~sel], bs["gpus_in_service"][~sel])
+    (cost,) = fault_costs(r, base, sched, m)
+    assert cost["tokens_lost"] > 0 and cost["tokens_lost_net"] > 0
+    assert np.sum(bs["achieved_tok_s"][sel]) - np.sum(ts["achieved_tok_s"][sel]) > 0

@@ -302,23 +302,29 @@ def test_a_die_group_is_hashed_and_compared_by_identity():
 
 
 def test_a_die_limit_passed_at_full_load_in_normal_operation_is_warned():
-    """Outside a thermal event the plant holds its setpoint and the throttle is not engaged, so a group whose dies
-    pass their limit at full load in steady state runs over it unthrottled: preflight says so, with the die
-    temperature it computes (white space at the steady state of the full-load heat the plant rejects, IT + PDU + UPS
-    losses, + r_th x the group's top per-GPU power). Checked against the run itself: with the fleet saturated (5,000
-    req/s, every replica at full batch and full clock, the thermal masses not engaged) the record's thermal_die_c,
-    which follows the B200 group nearest its limit, reads what the warning says: 88.2 degC (88.17 measured). Until
-    2026-12-05 silent; for part of that day the warning took the IT power alone as the heat and read 87.8 degC, 0.4 K
-    under the run. chiller-trip's H100s reach 67.4 degC against 87 and are not warned (67.0 with the IT power alone)."""
+    """A group whose dies pass their limit at full load in steady state (the plant at its setpoint) is named by
+    preflight, with the die temperature it computes (white space at the steady state of the full-load heat the plant
+    rejects, IT + PDU + UPS losses, + r_th x the group's top per-GPU power) and what the run does: holds the clock at
+    the limit. Checked against the run itself: with the fleet saturated (5,000 req/s, every replica at full batch and
+    full clock) and the B200s free to run to 95 degC, the record's thermal_die_c, which follows the B200 group nearest
+    its limit, reads what the warning says: 88.2 degC (88.17 measured); at a 48 degC limit the run holds every die
+    under 48 degC. Until 2026-12-05 silent; later that day it warned the run went over the limit at full clock (it
+    did: the die limit was held only while the thermal masses were engaged); for part of that day the warning took
+    the IT power alone as the heat and read 87.8 degC, 0.4 K under the run. chiller-trip's H100s reach 67.4 degC
+    against 87 and are not warned (67.0 with the IT power alone)."""
     from dcsim.engine.preflight import preflight
 
-    d = _two_groups({"t_limit": 48})
-    d["workload"]["arrivals"]["mean_rate"] = "5000 req/s"
-    d["duration"] = "11 min"  # the trip starts at 10 min
+    def sat(b200):
+        d = _two_groups(b200)
+        d["workload"]["arrivals"]["mean_rate"] = "5000 req/s"
+        d["duration"] = "11 min"  # the trip starts at 10 min
+        return d
+
+    d = sat({"t_limit": 48})
     (w,) = [w for w in preflight(load_scenario(d)).warnings if "normal operation" in w]
-    assert w.startswith("racks[1].gpu_thermal.t_limit:") and "48 degC limit" in w
+    assert w.startswith("racks[1].gpu_thermal.t_limit:") and "48 degC limit" in w and "holds the clock" in w
     t_warn = float(w.split(" reach ")[1].split(" degC")[0])
-    ts = dcsim.run(d).timeseries
+    ts = dcsim.run(sat({"t_limit": 95})).timeseries
     top = int(np.max(ts["thermal_level"]))
     full = (ts["thermal_engaged"] == 0) & (ts["thermal_level"] == top) & (ts["thermal_group"] == 1)
     assert full.any()
@@ -327,8 +333,45 @@ def test_a_die_limit_passed_at_full_load_in_normal_operation_is_warned():
     assert ts["achieved_tok_s"][full] == pytest.approx(float(np.max(m.curves.rate_pq[-1])), rel=1e-6)
     assert t_warn == pytest.approx(float(ts["thermal_die_c"][full][0]), abs=0.05)
     assert t_warn == pytest.approx(88.2, abs=0.05)
+    held = dcsim.run(d).timeseries  # at the 48 degC limit: held under it in normal operation
+    calm = held["thermal_engaged"] == 0
+    assert calm.any() and np.all(held["thermal_throttled"][calm] == 1)
+    assert np.nanmax(held["thermal_die_c"][calm]) <= 48.0 + 1e-9
     # chiller-trip: 67.4 degC at full load, under its 87 degC limit (a limit under it is warned, naming 67.4)
     assert not [w for w in preflight(load_scenario(TRIP)).warnings if "normal operation" in w]
     low = load_scenario(TRIP, overrides={"facility.thermal.gpu.t_limit": 66})
     (w,) = [w for w in preflight(low).warnings if "normal operation" in w]
     assert w.startswith("facility.thermal.gpu.t_limit:") and "reach 67.4 degC" in w
+
+
+def _full_load(b200_thermal=None, duration: str = "20 min") -> dict:
+    """The docs example's two groups in normal operation (no chiller trip) at full load (1,400 req/s, beyond the
+    fleet's compute ceiling): the plant at its setpoint the whole run."""
+    d = _example("thermal_groups").two_group_trip(b200_thermal, duration=duration)
+    d["faults"] = []
+    d["workload"]["arrivals"]["mean_rate"] = "1400 req/s"
+    return d
+
+
+def test_the_die_limit_holds_the_clock_in_normal_operation():
+    """The B200s at the H100 hall's r_th (0.0743 K/W) pass 87 degC at full clock and full batch with the plant at its
+    setpoint (preflight: 88.2 degC). Until 2026-12-05 the die limit was held only while the thermal masses were
+    engaged, and this run went at full clock with thermal_die_c at 88.17 degC on every tick, compute-bound. Now the
+    clock is held to the level whose dies stay at the limit in the room's steady state: every tick's die at or under
+    87 degC, every tick throttled, named cooling, and the tokens fall by that clock's compute ceiling against the same
+    hall whose B200s may run to 95 degC (nothing held)."""
+    r = dcsim.run(_full_load())
+    free = dcsim.run(_full_load({"t_limit": 95}))
+    ts, ts0 = r.timeseries, free.timeseries
+    assert np.nanmax(ts0["thermal_die_c"]) > 88.0  # the hall free to run its dies over 87 degC does so
+    assert np.nanmax(ts["thermal_die_c"]) <= 87.0 + 1e-9
+    assert np.all(ts["thermal_throttled"] == 1) and not np.any(ts["thermal_engaged"])
+    assert np.all(ts["binding"] == 3)  # cooling (dcsim.tpf.BINDING_NAMES)
+    m = build_models(load_scenario(_full_load()))
+    k = int(ts["thermal_level"][0])
+    assert k < m.clocks.size - 1 and np.all(ts["thermal_level"] == k)
+    ratio = float(np.sum(ts["achieved_tok_s"]) / np.sum(ts0["achieved_tok_s"]))
+    ceiling = float(m.curves.rate_pq[k][-1] / m.curves.rate_pq[-1][-1])
+    assert ratio < 1.0 and ratio == pytest.approx(ceiling, rel=5e-3)
+    notes = [e for e in r.controller_log if e["action"] == "thermal throttle"]
+    assert notes and "normal operation" in notes[0]["reason"]

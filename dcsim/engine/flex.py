@@ -66,7 +66,7 @@ from dcsim.tpf import MODE_SHED
 from dcsim.workload.deferrable import DeferrableQueue, signal_threshold
 
 __all__ = ["Flex", "FlexChunk", "DieGroup", "build_flex", "curtailment_caps", "die_groups", "die_limit_errors",
-           "group_gpu_w", "load_per_level", "throttle_level", "thermal_params_of",
+           "group_gpu_w", "load_per_level", "throttle_level", "steady_die_level", "thermal_params_of",
            "run_start", "price_carbon_per_tick", "RESTART_MARGIN_K", "flex_report", "cooling_failure_times",
            "inlet_allowable_figures", "inlet_allowable_warning"]
 
@@ -227,12 +227,13 @@ def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[s
     steady state of the fleet's full-load heat with the plant at its setpoint (:func:`dcsim.thermal.dynamics.steady_state`,
     T_s = setpoint + Q/UA, Q the heat the plant rejects for the full-load IT power ``peak_it_w``: IT + PDU + UPS
     losses, :meth:`dcsim.thermal.facility.Facility.heat_to_reject_w`, as the engine reads it) plus r_th x the group's
-    highest per-GPU power (every replica at full batch, full clock, rack limits applied). The throttle holds the die
-    limit only on ticks the thermal masses are engaged (a trip, an hour hotter than the plant:
-    docs/thermal-dynamics.md); outside them the plant holds its setpoint and the run goes at full clock, so such a
-    group's ``thermal_die_c`` would read over its limit with nothing throttled. Until 2026-12-05 silent (a 48 degC
-    B200 limit ran at 83.9 degC before the trip); for part of that day the heat was the IT power alone (0.4 K low on
-    the two-group trip: 87.8 for 88.2 degC)."""
+    highest per-GPU power (every replica at full batch, full clock, rack limits applied). The run holds such dies at
+    their limit by the clock (:func:`steady_die_level`, :meth:`FlexChunk._die_hold`: the board's DVFS at its die
+    limit), so the warning says what that costs: the clock held below full wherever the work brings the dies to the
+    limit, tokens lost, the binding constraint named cooling there. Until 2026-12-05 silent (a 48 degC B200 limit ran
+    at 83.9 degC before the trip); later that day it warned that the run went over the limit at full clock (the die
+    limit was then held only while the thermal masses were engaged); for part of that day the heat was the IT power
+    alone (0.4 K low on the two-group trip: 87.8 for 88.2 degC)."""
     from dcsim.thermal.dynamics import steady_state
 
     heat_w = float(np.max(m.facility.heat_to_reject_w(peak_it_w)))
@@ -245,9 +246,9 @@ def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[s
             out.append(f"{_t_limit_field(m, i)}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} degC "
                        f"at full load in normal operation ({t_space:.1f} degC white space with the plant at its "
                        f"setpoint, + {g.r_th_k_per_w:g} K/W x {p_gpu:.0f} W), over their {g.t_limit_c:g} degC limit: "
-                       "dcsim throttles for the die only while the thermal masses are engaged (a cooling failure, an "
-                       "hour hotter than the plant), so outside those the run goes at full clock over the limit; check "
-                       "t_limit and r_th (H100 SXM: 87 degC [SMI])")
+                       "the run holds the clock of the whole fleet at the level whose dies stay at their limit "
+                       "wherever the work brings them there (thermal_throttled, the binding constraint cooling), "
+                       "at a cost in tokens; check t_limit and r_th (H100 SXM: 87 degC [SMI])")
     return out
 
 
@@ -274,6 +275,33 @@ def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: flo
         allowed = (g.t_limit_c - t_space_c) / g.r_th_k_per_w * (1 + 1e-12)  # allowed_gpu_power_w, scalar
         over = group_gpu_w(g, cv.u, us) > allowed
         k = int(np.argmax(over)) - 1 if over.any() else over.size - 1  # the levels under the first one over
+        if best is None or k < best:
+            best, who = k, i
+    return best, who
+
+
+def steady_die_level(groups: list[DieGroup], cv, p, heat_w, rate_tok_s: float, avail: float,
+                     overhead_w: float) -> tuple[int, int]:
+    """(clock level, group that sets it) the dies can hold at their limit in normal operation: the plant at its
+    setpoint, the white space at the steady state of the heat of each clock level serving the work ``rate_tok_s`` on
+    the share ``avail`` in service (T_s,k = setpoint + Q_k/UA, :func:`dcsim.thermal.dynamics.steady_state`; Q_k =
+    ``heat_w``(IT_k), :meth:`dcsim.thermal.facility.Facility.heat_to_reject_w`, IT_k the fleet's IT power at level k
+    and the load serving the work, :func:`dcsim.engine.tables.in_service_it_w`), each group's die at
+    T_s,k + r_th,g·P_g,k (:func:`group_gpu_w`). The highest level at which every group's die is at or under its limit
+    (a level fits only if every level under it does, as in :func:`throttle_level`); -1 when not even the lowest does.
+
+    The board's own DVFS at its die limit (the law the power limit follows: docs/node.md, the clock at which
+    P = P_idle + (P_max − P_idle)·f^γ meets the allowed power, here on the node tables' power per level): until
+    2026-12-05 the die limit was held only while the thermal masses were engaged, and a group whose dies passed their
+    limit at full load with the plant at its setpoint ran over it at full clock (a B200 at an H100's 0.0743 K/W:
+    88.2 degC against 87). ``p``: the run's thermal params (``setpoint_c``, ``ua_w_per_k``)."""
+    us = load_per_level(cv, rate_tok_s, avail)
+    it = np.array([np.interp(u, cv.u, row) for u, row in zip(us, cv.it_pq, strict=True)], dtype=float)
+    t_space = p.setpoint_c + np.asarray(heat_w(in_service_it_w(it, avail, overhead_w)), dtype=float) / p.ua_w_per_k
+    best, who = None, 0
+    for i, g in enumerate(groups):
+        over = t_space + g.r_th_k_per_w * group_gpu_w(g, cv.u, us) > g.t_limit_c
+        k = int(np.argmax(over)) - 1 if over.any() else over.size - 1
         if best is None or k < best:
             best, who = k, i
     return best, who
@@ -360,7 +388,8 @@ class Flex:
 
     def update_busy(self) -> None:
         b = self.batt
-        self.busy = (b is not None and self.e_j < b.e_max_j - 1.0) or self.tstate is not None
+        # (a die hold in normal operation keeps every tick read until it clears: FlexChunk._die_hold)
+        self.busy = (b is not None and self.e_j < b.e_max_j - 1.0) or self.tstate is not None or self.throttled
 
     def note(self, t_s: float, action: str, reason: str, **kw) -> None:
         entry = dict({"t_s": float(t_s), "action": action, "reason": reason}, **kw)
@@ -459,6 +488,14 @@ class FlexChunk:
             it_max = np.minimum(ex.it_max_power_w, ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w)
             heat_need = m.facility.heat_to_reject_w(it_max)
             self.risk = (np.asarray(heat_need) > ex.heat_capacity_w).tolist()
+            # the ticks whose dies could pass a limit in normal operation: the room at the steady state of the tick's
+            # largest heat, every group's GPUs at full clock and full batch (an upper bound: the others cannot, and
+            # are left exactly as they were); on these the steady die hold is read (_die_hold)
+            t_hot = fx.th.setpoint_c + np.asarray(heat_need, dtype=float) / fx.th.ua_w_per_k
+            die_risk = np.zeros(n, dtype=bool)
+            for g in fx.th_groups:
+                die_risk |= t_hot + g.r_th_k_per_w * float(np.max(g.gpu_w_pq[-1])) > g.t_limit_c
+            self.die_risk = die_risk.tolist()
             self.t_space = np.full(n, np.nan)
             self.t_loop = np.full(n, np.nan)
             self.tank = np.full(n, np.nan)
@@ -485,7 +522,7 @@ class FlexChunk:
                 mb |= ex.interconnect_w < fx.contract_w * (1 - 1e-12)
                 mb |= np.asarray(self.notice, dtype=bool)
             if fx.th is not None:
-                mb |= np.asarray(self.risk, dtype=bool)
+                mb |= np.asarray(self.risk, dtype=bool) | np.asarray(self.die_risk, dtype=bool)
             self.maybe = mb.tolist()
         fx.update_busy()
 
@@ -552,6 +589,8 @@ class FlexChunk:
         if not self.t_on:
             if fx.th_free_q and self.risk[j]:  # the masses take this tick's excess heat (they engage after it):
                 ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # not the steady plant's ceiling (0 in a trip's first tick)
+            if self.die_risk[j] or fx.throttled:  # normal operation: the dies at their limit hold the clock
+                return self._die_hold(j, md, limit, k, lv)
             return md, limit, k
         cv = fx.m.curves
         self.group[j] = fx.th_bind
@@ -571,6 +610,40 @@ class FlexChunk:
         lim = float(lv[kt])
         if md != 2 or k > kt:
             return 2, lim, kt
+        return md, min(limit, lim), k
+
+    def _die_hold(self, j: int, md: int, limit: float, k: int, lv) -> tuple[int, float, int]:
+        """The die limit in normal operation (the masses at their steady state): the clock held to the highest level
+        whose dies stay at their limit in the room's steady state at that level's heat (:func:`steady_die_level`),
+        mode uniform_cap, the tick recorded throttled with the group that set the level and its cooling ceiling Q the
+        compute ceiling at that clock (the binding label then names cooling where it costs tokens). A level none fits
+        (-1) runs the lowest: a steady state no clock holds, which preflight's die_limit_warnings names."""
+        fx, ex = self.fx, self.ex
+        cv, a = fx.m.curves, float(self.avail[j])
+        kd, bind = steady_die_level(fx.th_groups, cv, fx.th, fx.m.facility.heat_to_reject_w, self.need, a,
+                                    float(ex.overhead_w))
+        kd = max(kd, 0)
+        t = float(ex.t_s[j])
+        gb = fx.th_groups[bind]
+        if (kd < fx.top) != fx.throttled:
+            fx.throttled = kd < fx.top
+            if fx.throttled and fx.first_throttle_s is None:
+                fx.first_throttle_s = t
+            fx.note(t, "thermal throttle" if fx.throttled else "thermal clear",
+                    self._who(gb) + f"GPU die at its {gb.t_limit_c:g} degC limit in normal operation (the plant at "
+                    f"its setpoint): clock held to level {kd}" if fx.throttled
+                    else "GPUs back under their temperature limit at full clock",
+                    **({"group": gb.name} if len(fx.th_groups) > 1 and fx.throttled else {}))
+            fx.update_busy()
+        if kd >= fx.top:
+            return md, limit, k
+        self.level[j] = kd
+        self.group[j] = bind
+        self.throttled[j] = 1
+        ex.cooling_tok_s[j] = min(float(ex.cooling_tok_s[j]), float(cv.rate_pq[kd][-1]) * a)
+        lim = float(lv[kd])
+        if md != 2 or k > kd:
+            return 2, lim, kd
         return md, min(limit, lim), k
 
     # -- after the tick is served -------------------------------------------------------------
@@ -748,7 +821,9 @@ class FlexChunk:
         # while shed, the record's group is what fired the shed: a room-caused shed names no group (-1: the record falls
         # back to the group nearest its limit, _die_columns); until 2026-12-05 it named the group binding the throttle
         fx.k_th, fx.th_bind = k_th, (fx.th_shed_group if fx.th_shed else bind)
-        steady = (not fx.th_shed and k_th >= fx.top and not self.risk[j]
+        # at its steady state a hall whose dies hold the clock in normal operation (die_risk: _die_hold takes over)
+        # returns to quasi-steady too; until 2026-12-05 only at full clock, so such a hall stayed engaged to the end
+        steady = (not fx.th_shed and (k_th >= fx.top or self.die_risk[j]) and not self.risk[j]
                   and abs(s.t_loop_c - p.setpoint_c) < 1e-3
                   and abs(s.t_space_c - (p.setpoint_c + heat / p.ua_w_per_k)) < 1e-2
                   and s.tank_j >= p.tank_capacity_j - 1.0)

@@ -124,9 +124,10 @@ def exogenous(m: Models, i0: int, i1: int, dt: float,
     cool_factor = np.ones(t.shape)
     fx = m.faults
     if fx is not None:  # exogenous events: failures, heat waves, chiller outages (curtailments: the cap above)
-        avail = np.asarray(fx.availability(tm), dtype=float) * avail
-        # heat waves and cooling failures over the whole tick, time-weighted (a fault covering a share f of a tick
-        # acts on it by f: FaultSchedule.weather_over, cooling_factor_over); the meter cap above takes the worst case
+        # node failures, heat waves and cooling failures over the whole tick, time-weighted (a fault covering a share
+        # f of a tick acts on it by f: FaultSchedule.availability_over, weather_over, cooling_factor_over); the meter
+        # cap above takes the worst case. Until 2026-12-05 node failures were read at mid-tick
+        avail = np.asarray(fx.availability_over(t, dt), dtype=float) * avail
         t_db, t_wb = fx.weather_over(t, dt, t_db, t_wb)
         t_db, t_wb = np.asarray(t_db, dtype=float), np.asarray(t_wb, dtype=float)
         cool_factor = np.asarray(fx.cooling_factor_over(t, dt), dtype=float)

@@ -5,7 +5,8 @@ stream of the scenario (vectorized per-replica renewal processes), and returns a
 :class:`FaultSchedule` the engine queries, vectorized over ticks (mid-times ``t`` or starts ``t0`` and length ``dt``,
 s):
 
-* ``availability(t)``        fraction of replicas in service, 0..1 (piecewise constant);
+* ``availability(t)``        fraction of replicas in service, 0..1 (piecewise constant); ``availability_over(t0, dt)``
+  its mean over each tick, which the engine reads;
 * ``curtailment_windows()``  the curtailments' windows and their multipliers on the utility cap (enforced over
   whole ticks, as the grid's curtailment requests: :func:`dcsim.engine.flex.curtailment_caps`);
 * ``weather_over(t0, dt, t_db_c, t_wb_c)`` outdoor temperatures of each tick [t0, t0 + dt) with the heat waves'
@@ -212,6 +213,23 @@ def cooling_factor_mean(fails, t0_s, dt_s: float) -> np.ndarray:
     return 1.0 - lost / dt
 
 
+def down_seconds_over(times, down, t0_s, dt_s: float) -> np.ndarray:
+    """Replica-seconds down over each interval [t0, t0 + dt) of the step function ``down[i]`` replicas out from
+    ``times[i]`` on (none before ``times[0]``; :func:`merge_down_intervals`), exact: its integral is piecewise linear
+    in time, read at both ends of each interval (the count after the last step holds to any later time)."""
+    t = np.asarray(times, dtype=float)
+    d = np.asarray(down, dtype=float)
+    t0 = np.asarray(t0_s, dtype=float)
+    if t.size == 0:
+        return np.zeros(t0.shape)
+    cum = np.concatenate([[0.0], np.cumsum(d[:-1] * np.diff(t))])  # ∫ down from -inf to each step
+
+    def integral_to(x):
+        return np.interp(x, t, cum) + np.maximum(x - t[-1], 0.0) * d[-1]  # 0 before the first step
+
+    return integral_to(t0 + float(dt_s)) - integral_to(t0)
+
+
 @dataclass
 class FaultSchedule:
     """Sampled faults of one run, queried vectorized over times ``t`` (s). See module docstring."""
@@ -252,6 +270,20 @@ class FaultSchedule:
         i = np.searchsorted(self.down_times, t, side="right") - 1
         down = np.where(i >= 0, self.down_count[np.clip(i, 0, None)], 0)
         return 1.0 - down / float(self.replicas)
+
+    def availability_over(self, t0_s, dt_s: float) -> np.ndarray:
+        """Fraction of replicas in service (0..1) over each tick [t0, t0 + dt): the time-mean of :meth:`availability`
+        over the tick, exact (the count down is piecewise constant: 1 − ∫ down dt / (replicas · dt)), so a failure
+        covering a share f of a tick takes f of that replica from it, and one spanning ticks acts on each by the share
+        it covers — the whole-tick rule cooling failures, heat waves (:meth:`cooling_factor_over`,
+        :meth:`weather_over`) and curtailments follow. Until 2026-12-05 the engine read :meth:`availability` at the
+        tick's middle: a 1-min failure at 17:05 inside a 15-min tick starting 17:00 cost nothing, and one covering a
+        tick's second half took the whole tick."""
+        t0 = np.asarray(t0_s, dtype=float)
+        dt = float(dt_s)
+        if self.down_times.size == 0 or self.replicas <= 0:
+            return np.ones(t0.shape)
+        return 1.0 - down_seconds_over(self.down_times, self.down_count, t0, dt) / (dt * float(self.replicas))
 
     def curtailment_windows(self) -> list[tuple[float, float, float]]:
         """``(start_s, end_s, factor)`` of each ``curtailment`` fault: the interconnect cap is ``factor`` (0..1) × the
