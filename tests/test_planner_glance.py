@@ -4,8 +4,13 @@ view, enough digits to tell used from available power, and the sweep's and compa
 
 from __future__ import annotations
 
+import re
+
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.report.html import _warnings_box
+from dcsim.metrics.fmt import energy_label
+from dcsim.report.html import _energy_table, _warnings_box
+from dcsim.scenario.facility import (AirsideEconomizerSpec, ChillerPlantSpec, FixedPueSpec, LiquidCoolingSpec)
+from dcsim.thermal.facility import heat_rejection_kind
 
 #: mixed-fleet's two clock warnings (report.json warnings, main ac8a9c6), shortened after the prefix
 CLOCK = ("racks[0] (h100-chat): controller/thermal throttling below the measured clock range: 12.7 % of its GPU-time "
@@ -20,3 +25,20 @@ def test_warnings_box_leaves_out_the_clock_caveat_its_banner_shows():
     assert "Warnings (1)" in box and OTHER in box and "throttling below" not in box
     assert _warnings_box({"warnings": [CLOCK]}) == ""
 
+
+def test_heat_rejection_kind_follows_the_plant():
+    """What the cooling_tower part holds: tower fans only on a chiller plant with cooling towers."""
+    assert heat_rejection_kind(ChillerPlantSpec(heat_rejection="cooling_tower")) == "cooling_tower"
+    assert heat_rejection_kind(ChillerPlantSpec(heat_rejection="dry_cooler")) == "dry_cooler"
+    assert heat_rejection_kind(LiquidCoolingSpec()) == "dry_cooler"
+    assert heat_rejection_kind(AirsideEconomizerSpec()) == "dry_cooler"
+    assert heat_rejection_kind(FixedPueSpec(pue=1.3)) is None
+
+
+def test_energy_table_names_dry_cooler_fans_not_a_cooling_tower():
+    """AUF item 4: an air-cooled plant's dry-cooler fans read "cooling tower" in report.html's energy table."""
+    e = {"facility": 10.0e9, "it": 7.0e9, "cooling": 2.5e9, "cooling_chiller": 1.5e9, "cooling_tower": 0.2e9}
+    row = lambda report: re.search(r'title="energy_j.cooling_tower">[^<]*?└ ([^<]*)<', _energy_table(report)).group(1)  # noqa: E731
+    assert row({"energy_j": e, "heat_rejection": "dry_cooler"}) == "heat rejection (dry-cooler fans)"
+    assert row({"energy_j": e, "heat_rejection": "cooling_tower"}) == "heat rejection (cooling-tower fans)"
+    assert row({"energy_j": e}) == energy_label("cooling_tower") == "cooling tower"  # older report.json

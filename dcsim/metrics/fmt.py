@@ -443,9 +443,20 @@ def energy_overheads(energy: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
     return [(energy_label(k), e.get(k)) for k in keys if k == "cooling" or e.get(k) is not None]
 
 
-def energy_label(key: str) -> str:
+#: the ``cooling_tower`` energy part in words by report.json ``heat_rejection`` (the key keeps its name for every
+#: plant, dcsim.thermal.facility.heat_rejection_kind); a report without the field (written before 2026-12-05, or a
+#: quick-study plant) keeps the key's own label
+HEAT_REJECTION_LABELS: dict[str, str] = {"cooling_tower": "heat rejection (cooling-tower fans)",
+                                         "dry_cooler": "heat rejection (dry-cooler fans)"}
+
+
+def energy_label(key: str, heat_rejection: str | None = None) -> str:
     """An ``energy_j`` key in words (:data:`ENERGY_LABELS`); a key it does not list with its prefix dropped and
-    underscores as spaces (``cooling_crah`` → ``crah``)."""
+    underscores as spaces (``cooling_crah`` → ``crah``). ``cooling_tower`` is named by the plant's
+    ``heat_rejection`` (report.json, :data:`HEAT_REJECTION_LABELS`) when given: a dry cooler's fans are not a
+    cooling tower (the audit of 2026-12-05)."""
+    if key == "cooling_tower" and heat_rejection in HEAT_REJECTION_LABELS:
+        return HEAT_REJECTION_LABELS[heat_rejection]
     if key in ENERGY_LABELS:
         return ENERGY_LABELS[key]
     for prefix in ("cooling_", "loss_"):

@@ -332,7 +332,8 @@ def _energy_table(report: Mapping[str, Any]) -> str:
         indent = "&nbsp;&nbsp;&nbsp;&nbsp;" * depth + ("└ " if depth else "")
         bold = ' style="font-weight:700"' if depth == 0 else (' style="font-weight:600"' if depth == 1 else "")
         # named as the power figure names them; the report.json key in the tooltip
-        rows.append(f'<tr{bold}><td class="l" title="energy_j.{_e(k)}">{indent}{_e(energy_label(k))}</td>'
+        rows.append(f'<tr{bold}><td class="l" title="energy_j.{_e(k)}">{indent}'
+                    f'{_e(energy_label(k, report.get("heat_rejection")))}</td>'
                     f'<td class="nw">{_e(fmt_energy(v))}</td>'
                     f'<td class="nw">{_e(fmt_si(v, "J", 4))}</td><td class="nw">{share}</td></tr>')
     return ('<table><tr><th class="l">component (parts indented under their total)</th><th>energy</th><th>J</th>'
