@@ -5,10 +5,17 @@ view, enough digits to tell used from available power, and the sweep's and compa
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_report import synthetic_result  # noqa: E402  (test fixture, not shipped)
 
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import energy_label
-from dcsim.report.html import _energy_table, _warnings_box
+from dcsim.report.html import _cards, _energy_table, _warnings_box
+from dcsim.report.summary import summary_table
 from dcsim.scenario.facility import (AirsideEconomizerSpec, ChillerPlantSpec, FixedPueSpec, LiquidCoolingSpec)
 from dcsim.thermal.facility import heat_rejection_kind
 
@@ -42,3 +49,30 @@ def test_energy_table_names_dry_cooler_fans_not_a_cooling_tower():
     assert row({"energy_j": e, "heat_rejection": "dry_cooler"}) == "heat rejection (dry-cooler fans)"
     assert row({"energy_j": e, "heat_rejection": "cooling_tower"}) == "heat rejection (cooling-tower fans)"
     assert row({"energy_j": e}) == energy_label("cooling_tower") == "cooling tower"  # older report.json
+
+
+#: reference's peak-demand moment (report.json tpf.moments.peak_demand, main ac8a9c6): cooling binds with Q
+#: 2,208 tok/s (0.98 %) under C
+TIE = {"gap_tok_s": 2208.1, "kind": "cooling", "margin": 0.00976, "threshold": 0.01}
+
+
+def _tied(pool: str | None = None):
+    res = synthetic_result()
+    mom = {"compute_tok_s": 226.18e3, "power_tok_s": 224.26e3, "cooling_tok_s": 223.97e3, "binding": "cooling",
+           "operating_point": "peak demand", "t_s": 3600.0, "near_tie": {**TIE, **({"pool": pool} if pool else {})}}
+    tpf = {**res.report["tpf"], "binding": "cooling", "operating_point": "peak_demand", "moments": {"peak_demand": mom}}
+    return SimpleNamespace(**{**vars(res), "report": {**res.report, "tpf": tpf}})
+
+
+def test_terminal_and_card_say_the_closed_forms_near_tie():
+    """AUF item 7: the summary said "closed form at peak_demand: cooling" and the card's chip "cooling" where the
+    HTML table and dcsim tpf said "cooling by a hair"."""
+    res = _tied()
+    assert "closed form at peak_demand: cooling by a hair" in summary_table(res)
+    card = _cards(res.report).split("Binding constraint", 1)[1].split("closed form at", 1)[1][:400]
+    assert "by a hair" in card
+    pooled = _tied("b200-reasoning")
+    assert "cooling by a hair (pool b200-reasoning)" in summary_table(pooled)
+    # no near tie at the operating point: no label
+    plain = synthetic_result()
+    assert "by a hair" not in summary_table(plain) and "by a hair" not in _cards(plain.report)

@@ -19,7 +19,7 @@ from dcsim.node.catalog import context_carry
 from dcsim.node.model import (cap_assumption_text, cap_text, clock_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
                                fmt_band)
 
-__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "closed_form_binding", "get_path", "sample_scope", "fmt_si", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_lead_names", "or_list", "with_band_lead",
            "within_band_text",
@@ -562,6 +562,18 @@ def near_tie_label(tie: Mapping[str, Any] | None, below: str = "") -> str:
     if not tie:
         return ""
     return f"by a hair (pool {tie['pool']}{below})" if tie.get("pool") else "by a hair"
+
+
+def closed_form_binding(report: Mapping[str, Any] | None, below: str = "") -> tuple[str | None, str]:
+    """The closed form's binding at the run's operating point (report.json ``tpf.binding``, ``tpf.operating_point``)
+    and its :func:`near_tie_label` (``"by a hair"``, ``""`` without a near tie at that moment): the one reading of
+    it that the terminal summary, report.html's binding card and summary table and ``dcsim tpf`` print (the audit
+    of 2026-12-05: the summary said "cooling" where the table and ``dcsim tpf`` said "cooling by a hair")."""
+    tpf = (report or {}).get("tpf") or {}
+    binding = tpf.get("binding")
+    mom = (tpf.get("moments") or {}).get(tpf.get("operating_point")) if isinstance(tpf.get("moments"), Mapping) else None
+    tie = mom.get("near_tie") if isinstance(mom, Mapping) and mom.get("binding") == binding else None
+    return (None if binding is None else str(binding)), (near_tie_label(tie, below) if isinstance(tie, Mapping) else "")
 
 
 def pools_power_note(pools: Any, binding: Any, minus: str = "−") -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
+from dcsim.metrics.fmt import (calibration_caveat_kinds, closed_form_binding, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
                                energy_label, energy_overheads, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
                                fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
                                near_tie_text, pools_power_note, within_band_lead, within_band_text)
@@ -121,6 +121,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     jpt = report.get("joules_per_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     cur = current_binding(report)
+    cf_bind, cf_tie = closed_form_binding(report)  # "cooling" + "by a hair", as the terminal and dcsim tpf say it
     bind = binding_headline(shares)  # the terminal's binding row says the same, from the same parts
     dominant, tied = bind.top, bind.tied
     shed = get_path(report, "tokens_accounting.shed")
@@ -172,7 +173,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               (f"{_e(bind.limits_text)} · " if bind.limits_text else "") +
               f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
-              f"{_chip(str(get_path(report, 'tpf.binding'))) if get_path(report, 'tpf.binding') else 'n/a'}"
+              f"{_chip(cf_bind) + (' ' + _e(cf_tie) if cf_tie else '') if cf_bind else 'n/a'}"
               f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts{shed_txt}"
               + (f'<div class="note">{_e(wb_text)}</div>' if wb_text else ""),
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
@@ -289,7 +290,8 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(x) for x in fmt_ceilings(tpf.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
-                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")))
+                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")
+                     + (f" {_e(closed_form_binding(report)[1])}" if closed_form_binding(report)[1] else "")))
     cc = cost_carbon_text(report)  # totals and per million output tokens, as the terminal prints them
     if cc:
         rows.append(("Cost / carbon", _e(cc)))

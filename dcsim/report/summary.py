@@ -20,7 +20,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
                                headline_band, fmt_headline_band, band_source, sample_scope,
                                with_band_lead, within_band_lead, within_band_text,
-                               energy_overheads)
+                               energy_overheads, closed_form_binding)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
@@ -463,7 +463,7 @@ def headline_rows(report: Mapping[str, Any], band: Mapping[str, Any] | None | El
          f"shifts {get_path(report, 'binding.n_shifts', 'n/a')}"),
         ("", bind.limits_text or f"time share: {share_txt or 'n/a'}"),
         *([("", wb_text)] if wb_text else []),
-        ("", f"closed form at {tpf_op or 'n/a'}: {get_path(report, 'tpf.binding', 'n/a')}"
+        ("", f"closed form at {tpf_op or 'n/a'}: {' '.join(x for x in closed_form_binding(report) if x) or 'n/a'}"
              + (" (the pool furthest short for its own demand)" if len(report.get("pools") or []) > 1 else "")),
     ]
     if "used" in pad:
