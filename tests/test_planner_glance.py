@@ -76,3 +76,29 @@ def test_terminal_and_card_say_the_closed_forms_near_tie():
     # no near tie at the operating point: no label
     plain = synthetic_result()
     assert "by a hair" not in summary_table(plain) and "by a hair" not in _cards(plain.report)
+
+
+#: campus-interconnect's figures (report.json, main ac8a9c6): used = available mean, the min 0.3 % lower, peak IT
+#: 14.039 MW above both
+CAMPUS = {"pue_adjusted_delivered_power_w": {"available": {"mean": 13997197.29, "min": 13956250.66},
+                                             "mean": 13997197.29, "peak": 14038655.85, "theta": 1.0,
+                                             "used": 13997197.29},
+          "peak_power_w": {"facility": 15999999.99999444, "gpu": 7622326.6, "it": 14038655.85}}
+
+
+def test_mw_scale_power_keeps_the_digits_that_tell_used_from_min():
+    """AUF item 8: "used 14 MW of 14 MW available (min 14 MW)", "peak power IT 14 MW" for 13.997 / 13.997 /
+    13.956 MW and a 14.039 MW peak; the reference hall's kW figures keep their three digits."""
+    res = synthetic_result()
+    campus = SimpleNamespace(**{**vars(res), "report": {**res.report, **CAMPUS}})
+    text = " ".join(summary_table(campus).split())
+    assert "used 14.00 MW of 14.00 MW available (θ·P/PUE at the cap, min 13.96 MW)" in text
+    assert "peak power IT 14.04 MW facility 16.00 MW" in text
+    card = _cards(campus.report).split("PUE-adjusted delivered power", 1)[1][:600]
+    assert "14.00 <small>MW" in card and "13.96 MW" in card
+    ref = {"pue_adjusted_delivered_power_w": {"available": {"mean": 348339.4, "min": 338979.7}, "mean": 325275.8,
+                                              "used": 325275.8, "peak": 343889.8, "theta": 1.0},
+           "peak_power_w": {"facility": 495000.0, "it": 343889.8}}
+    text = " ".join(summary_table(SimpleNamespace(**{**vars(res), "report": {**res.report, **ref}})).split())
+    assert "used 325 kW of 348 kW available (θ·P/PUE at the cap, min 339 kW)" in text  # README's block
+    assert "peak power IT 344 kW facility 495 kW" in text

@@ -19,7 +19,7 @@ from dcsim.node.catalog import context_carry
 from dcsim.node.model import (cap_assumption_text, cap_text, clock_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
                                fmt_band)
 
-__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "closed_form_binding", "get_path", "sample_scope", "fmt_si", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "closed_form_binding", "get_path", "sample_scope", "fmt_si", "fmt_power_w", "fmt_delivered_power", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_lead_names", "or_list", "with_band_lead",
            "within_band_text",
@@ -504,6 +504,38 @@ def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
         if abs(x) >= scale * 0.9995:
             return f"{x / scale:.{digits}g} {prefix}{unit}".strip()
     return f"{x:.{digits}g} {unit}".strip()
+
+
+def fmt_power_w(x: Any, digits: int = 3) -> str:
+    """A site power (W) at the resolution :func:`fmt_si` gives a three-digit figure, whatever its prefix: a mantissa
+    of 10–99.9 takes one more significant figure, and trailing zeros are kept (``13.997e6`` → ``"14.00 MW"``,
+    ``13.956e6`` → ``"13.96 MW"``, ``325.3e3`` → ``"325 kW"``, ``1.2e6`` → ``"1.20 MW"``). :func:`fmt_si` printed
+    campus-interconnect's "used 14 MW of 14 MW available (min 14 MW)" for 13.997 / 13.997 / 13.956 MW (the audit of
+    2026-12-05): two significant figures at 10–99 MW, where the reference hall's "325 kW of 348 kW" has three.
+    The summary's and report.html's delivered-power and peak-power figures print with it; ``fmt_si`` is unchanged."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    x = float(x)
+    if not math.isfinite(x) or x == 0:
+        return fmt_si(x, "W", digits)
+    scale, prefix = next(((sc, pr) for sc, pr in _SI_PREFIXES if abs(x) >= sc * 0.9995), _SI_PREFIXES[-1])
+    m = x / scale
+    exp = math.floor(math.log10(abs(float(f"{m:.{digits}g}"))))  # the rounded mantissa's (999.96 -> 1000)
+    sig = digits + (1 if exp == 1 else 0)
+    decimals = max(sig - 1 - exp, 0)
+    return f"{m:.{decimals}f} {prefix}W"
+
+
+def fmt_delivered_power(report: Mapping[str, Any] | None) -> tuple[str, str, str]:
+    """report.json ``pue_adjusted_delivered_power_w`` used (the mean), available (its mean) and available's min, as the
+    summary and report.html's card print them: :func:`fmt_power_w`, with digits enough to tell two of them apart
+    when they lie within :data:`NEAR_TIE` of each other (:func:`fmt_ceilings`), so that the card's used / available /
+    min does not collapse to one number ("14.00 MW of 14.00 MW available (min 13.96 MW)")."""
+    pad = (report or {}).get("pue_adjusted_delivered_power_w") or {}
+    used = pad.get("used", pad.get("mean"))
+    a, b, c = fmt_ceilings([used, get_path(pad, "available.mean"), get_path(pad, "available.min")],
+                           fmt=lambda v, d: fmt_power_w(v, d))
+    return a, b, c
 
 
 #: two ceilings within this fraction of each other are a near tie: printed with digits enough to tell them apart

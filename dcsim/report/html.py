@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (calibration_caveat_kinds, closed_form_binding, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
+from dcsim.metrics.fmt import (calibration_caveat_kinds, closed_form_binding, fmt_delivered_power, fmt_power_w, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
                                energy_label, energy_overheads, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
                                fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
                                near_tie_text, pools_power_note, within_band_lead, within_band_text)
@@ -130,6 +130,8 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
                 if isinstance(shed, (int, float)) and isinstance(arrived, (int, float)) and arrived > 0 and shed > 0
                 else "")
     pad = report.get("pue_adjusted_delivered_power_w") or {}
+    # used (the mean) / available / min with digits enough to tell them apart (campus: 14.00 / 14.00 / 13.96 MW)
+    pad_used, pad_avail, pad_min = fmt_delivered_power(report)
     bar = "".join(
         f'<div style="width:{100 * float(shares[k]):.3f}%;background:{CONSTRAINT_COLORS[k]}" '
         f'title="{k} {fmt_pct(shares[k])}"></div>'
@@ -178,10 +180,10 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               + (f'<div class="note">{_e(wb_text)}</div>' if wb_text else ""),
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
               f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
-        _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small class=\"nw\">to IT, mean</small>",
-              f"θ·P<sub>fac</sub>/PUE · available <b>{_e(fmt_si(get_path(pad, 'available.mean'), 'W'))}</b> "
-              f"(min {_e(fmt_si(get_path(pad, 'available.min'), 'W'))}) · meter peak "
-              f"{_e(fmt_si(get_path(report, 'peak_power_w.facility'), 'W'))}", CONSTRAINT_COLORS["power"]),
+        _card("PUE-adjusted delivered power", _split_unit(pad_used) + " <small class=\"nw\">to IT, mean</small>",
+              f"θ·P<sub>fac</sub>/PUE · available <b>{_e(pad_avail)}</b> "
+              f"(min {_e(pad_min)}) · meter peak "
+              f"{_e(fmt_power_w(get_path(report, 'peak_power_w.facility')))}", CONSTRAINT_COLORS["power"]),
         _card("Utilization-adjusted output",
               _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s"))
               + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups, '
@@ -256,7 +258,7 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
         ("Energy, " + " / ".join(lab for lab, _ in energy_overheads(e)),
          " / ".join(_e(fmt_energy(v)) for _, v in energy_overheads(e))),
-        ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
+        ("Peak power, IT / facility", f"{_e(fmt_power_w(peak.get('it')))} / {_e(fmt_power_w(peak.get('facility')))}"),
     ]
     moments = tpf.get("moments") or {}
     clock = report.get("clock")
