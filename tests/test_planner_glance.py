@@ -5,6 +5,8 @@ view, enough digits to tell used from available power, and the sweep's and compa
 from __future__ import annotations
 
 import re
+
+import pytest
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -102,3 +104,82 @@ def test_mw_scale_power_keeps_the_digits_that_tell_used_from_min():
     text = " ".join(summary_table(SimpleNamespace(**{**vars(res), "report": {**res.report, **ref}})).split())
     assert "used 325 kW of 348 kW available (θ·P/PUE at the cap, min 339 kW)" in text  # README's block
     assert "peak power IT 344 kW facility 495 kW" in text
+
+
+# ------------------------------------------------------------------------------------------------ dcsim sweep
+
+def _report(cal, shares=None, pools=False):
+    """A point's report as headline_columns reads it (the run's own provenance.calibration and binding shares);
+    ``pools``: mixed-fleet's two pools (test_report_views._two_pools), each band weighted by its pool's share."""
+    from test_report_views import _two_pools
+
+    res = synthetic_result()
+    rep = {**res.report, "provenance": {**res.report["provenance"], "calibration": cal},
+           **({"binding": {**res.report["binding"], "share": shares}} if shares else {})}
+    return _two_pools(SimpleNamespace(**{**vars(res), "report": rep})).report if pools else rep
+
+
+def test_sweep_row_carries_the_runs_band_status_and_the_figures_binding():
+    """AUF items 1 and 11: results.csv had no band, no calibration status, and only the plurality binding
+    (demand at 35 degC, where the figure's marker said cooling)."""
+    from dcsim.metrics.fmt import headline_band
+    from dcsim.sweep import HEADLINE_COLUMNS, headline_columns
+    from test_report_views import CALIBRATED, EXTRAPOLATED
+
+    # the outdoor-temperature sweep's 35 degC point (audit AUF item 11): demand the plurality, limits 57 %
+    hot = {"demand": 0.43, "compute": 0.20, "power": 0.12, "cooling": 0.25}
+    row = headline_columns(_report([CALIBRATED], hot))
+    assert row["binding.holds"] == "cooling" and row["binding.holds_share"] == pytest.approx(0.57)
+    assert row["calibration.status"] == "calibrated" and row["error_band_pct.tok_s"] is None
+    rep = _report([CALIBRATED, EXTRAPOLATED])
+    band = headline_band(rep)
+    row = headline_columns(rep)
+    assert row["calibration.status"] != "calibrated"
+    assert row["error_band_pct.tok_s"] == band["tok_s_pct"] and row["error_band_pct.j_per_tok"] == band["j_per_tok_pct"]
+    assert row["error_band_lower_bound"] is True
+    assert headline_columns(None) == dict.fromkeys(HEADLINE_COLUMNS)  # a refused point
+
+
+def test_sweep_says_the_calibration_caveat_once_and_estimates_without_the_slo_estimate(tmp_path, capsys):
+    """AUF item 1: no stderr line said a point was transferred; item 11: a sweep without the SLO estimate was
+    announced at 7x its time (every tick costed at SWEEP_TICK_S)."""
+    from conftest import transferred_scenario
+    from dcsim import sweep as sw
+
+    spec = sw.load_sweep({"base": transferred_scenario(), "parameters": {"racks.0.count": {"values": [2, 4]}},
+                          "fixed": {"duration": "20 min", "serving.slo_estimate": False}})
+    rows = sw.run_sweep(spec, cache_dir=None, progress=False, out=tmp_path)
+    err = capsys.readouterr().err
+    assert err.count("calibration caveat") == 1 and "2 of 2 points" in err
+    assert all(r["calibration.status"] != "calibrated" and r["error_band_pct.tok_s"] > 0 for r in rows)
+    head = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
+    assert {"binding.holds", "calibration.status", "error_band_pct.tok_s", "error_band_pct.j_per_tok"} <= set(head)
+    assert rows.estimate_s == pytest.approx(sw.sweep_cost_s(2, 0, 1, ticks_no_slo=2 * 2))
+    # the audit's sweep: 6 points of 24 h without the SLO estimate, 7.1 s taken, "about 53.3 s" said
+    assert sw.sweep_cost_s(6, 0, 1, ticks_no_slo=6 * 1440) == pytest.approx(7.1, rel=0.1)
+
+
+def test_sweep_figure_draws_banded_points_hatched_with_error_bars():
+    """AUF item 1: sweep.png drew the transferred fp8 point as a plain measured point."""
+    from dcsim.plots.sweep import sweep_figure
+
+    base = {"throughput_tok_s.output": 225e3, "joules_per_output_token.facility": 2.2, "binding.share.demand": 0.0,
+            "binding.share.compute": 0.07, "binding.share.power": 0.86, "binding.share.cooling": 0.07,
+            "calibration.status": "calibrated", "error_band_pct.tok_s": None, "error_band_pct.j_per_tok": None,
+            "error_band_lower_bound": None, "error": None}
+    fp8 = {**base, "throughput_tok_s.output": 249e3, "joules_per_output_token.facility": 1.83,
+           "binding.share.compute": 1.0, "binding.share.power": 0.0, "binding.share.cooling": 0.0,
+           "calibration.status": "UNCALIBRATED", "error_band_pct.tok_s": 27.76, "error_band_pct.j_per_tok": 30.83,
+           "error_band_lower_bound": False}
+    fig = sweep_figure([{**base, "p": "bf16"}, {**fp8, "p": "fp8"}], ["p"], title="prec")
+    ax, axj = fig.axes[0], fig.axes[1]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("UNCALIBRATED" in t and "±28 % tok/s, ±31 % J/token" in t for t in labels), labels
+    bars = [c for c in ax.collections if c.get_hatch()]
+    assert bars and ax.containers and axj.containers  # hatched marker; error bars on tok/s and J/token
+    lo, hi = ax.containers[0].lines[2][0].get_segments()[0][:, 1]
+    assert (hi - lo) / 2 == pytest.approx(249e3 * 0.2776)
+    plain = sweep_figure([{**base, "p": "bf16"}, {**base, "p": "fp8"}], ["p"], title="prec")
+    assert not plain.axes[0].containers and not any("UNCALIBRATED" in t.get_text()
+                                                     for t in plain.axes[0].get_legend().get_texts())
+
