@@ -89,15 +89,16 @@ CAMPUS = {"pue_adjusted_delivered_power_w": {"available": {"mean": 13997197.29, 
 
 
 def test_mw_scale_power_keeps_the_digits_that_tell_used_from_min():
-    """AUF item 8: "used 14 MW of 14 MW available (min 14 MW)", "peak power IT 14 MW" for 13.997 / 13.997 /
-    13.956 MW and a 14.039 MW peak; the reference hall's kW figures keep their three digits."""
+    """AUF item 8: "used 14 MW of 14 MW available (min 14 MW)", "peak power IT 14 MW facility 16 MW" for 13.997 /
+    13.997 / 13.956 MW and a 14.039 MW peak: the triple with digits enough to tell min from used, the peaks with
+    their trailing zero; the reference hall's kW figures as README prints them."""
     res = synthetic_result()
     campus = SimpleNamespace(**{**vars(res), "report": {**res.report, **CAMPUS}})
     text = " ".join(summary_table(campus).split())
-    assert "used 14.00 MW of 14.00 MW available (θ·P/PUE at the cap, min 13.96 MW)" in text
-    assert "peak power IT 14.04 MW facility 16.00 MW" in text
+    assert "used 13.997 MW of 13.997 MW available (θ·P/PUE at the cap, min 13.956 MW)" in text
+    assert "peak power IT 14.0 MW facility 16.0 MW" in text
     card = _cards(campus.report).split("PUE-adjusted delivered power", 1)[1][:600]
-    assert "14.00 <small>MW" in card and "13.96 MW" in card
+    assert "13.997 <small>MW" in card and "(min 13.956 MW)" in card and "meter peak 16.0 MW" in card
     ref = {"pue_adjusted_delivered_power_w": {"available": {"mean": 348339.4, "min": 338979.7}, "mean": 325275.8,
                                               "used": 325275.8, "peak": 343889.8, "theta": 1.0},
            "peak_power_w": {"facility": 495000.0, "it": 343889.8}}

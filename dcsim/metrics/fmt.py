@@ -507,12 +507,11 @@ def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
 
 
 def fmt_power_w(x: Any, digits: int = 3) -> str:
-    """A site power (W) at the resolution :func:`fmt_si` gives a three-digit figure, whatever its prefix: a mantissa
-    of 10–99.9 takes one more significant figure, and trailing zeros are kept (``13.997e6`` → ``"14.00 MW"``,
-    ``13.956e6`` → ``"13.96 MW"``, ``325.3e3`` → ``"325 kW"``, ``1.2e6`` → ``"1.20 MW"``). :func:`fmt_si` printed
-    campus-interconnect's "used 14 MW of 14 MW available (min 14 MW)" for 13.997 / 13.997 / 13.956 MW (the audit of
-    2026-12-05): two significant figures at 10–99 MW, where the reference hall's "325 kW of 348 kW" has three.
-    The summary's and report.html's delivered-power and peak-power figures print with it; ``fmt_si`` is unchanged."""
+    """A site power (W) as :func:`fmt_si` prints it, ``digits`` significant figures, but with its trailing zeros kept
+    (``13.997e6`` → ``"14.0 MW"``, ``16e6`` → ``"16.0 MW"``, ``325.3e3`` → ``"325 kW"``, ``1.2e6`` → ``"1.20 MW"``):
+    :func:`fmt_si` strips them, so that a 10–99 MW figure read "14 MW", two significant figures where the reference
+    hall's "325 kW" has three (the audit of 2026-12-05 on campus-interconnect). The summary's and report.html's
+    delivered-power and peak-power figures print with it; ``fmt_si`` is unchanged."""
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         return "n/a"
     x = float(x)
@@ -521,16 +520,15 @@ def fmt_power_w(x: Any, digits: int = 3) -> str:
     scale, prefix = next(((sc, pr) for sc, pr in _SI_PREFIXES if abs(x) >= sc * 0.9995), _SI_PREFIXES[-1])
     m = x / scale
     exp = math.floor(math.log10(abs(float(f"{m:.{digits}g}"))))  # the rounded mantissa's (999.96 -> 1000)
-    sig = digits + (1 if exp == 1 else 0)
-    decimals = max(sig - 1 - exp, 0)
-    return f"{m:.{decimals}f} {prefix}W"
+    return f"{m:.{max(digits - 1 - exp, 0)}f} {prefix}W"
 
 
 def fmt_delivered_power(report: Mapping[str, Any] | None) -> tuple[str, str, str]:
     """report.json ``pue_adjusted_delivered_power_w`` used (the mean), available (its mean) and available's min, as the
     summary and report.html's card print them: :func:`fmt_power_w`, with digits enough to tell two of them apart
     when they lie within :data:`NEAR_TIE` of each other (:func:`fmt_ceilings`), so that the card's used / available /
-    min does not collapse to one number ("14.00 MW of 14.00 MW available (min 13.96 MW)")."""
+    min does not collapse to one number: campus-interconnect's 13.997 / 13.997 / 13.956 MW print "13.997 MW of
+    13.997 MW available (min 13.956 MW)", where :func:`fmt_si` printed "14 MW of 14 MW available (min 14 MW)"."""
     pad = (report or {}).get("pue_adjusted_delivered_power_w") or {}
     used = pad.get("used", pad.get("mean"))
     a, b, c = fmt_ceilings([used, get_path(pad, "available.mean"), get_path(pad, "available.min")],
