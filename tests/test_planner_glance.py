@@ -19,7 +19,6 @@ from dcsim.metrics.fmt import energy_label
 from dcsim.report.html import _cards, _energy_table, _warnings_box
 from dcsim.report.summary import summary_table
 from dcsim.scenario.facility import (AirsideEconomizerSpec, ChillerPlantSpec, FixedPueSpec, LiquidCoolingSpec)
-from dcsim.thermal.facility import heat_rejection_kind
 
 #: mixed-fleet's two clock warnings (report.json warnings, main ac8a9c6), shortened after the prefix
 CLOCK = ("racks[0] (h100-chat): controller/thermal throttling below the measured clock range: 12.7 % of its GPU-time "
@@ -37,6 +36,8 @@ def test_warnings_box_leaves_out_the_clock_caveat_its_banner_shows():
 
 def test_heat_rejection_kind_follows_the_plant():
     """What the cooling_tower part holds: tower fans only on a chiller plant with cooling towers."""
+    from dcsim.thermal.facility import heat_rejection_kind
+
     assert heat_rejection_kind(ChillerPlantSpec(heat_rejection="cooling_tower")) == "cooling_tower"
     assert heat_rejection_kind(ChillerPlantSpec(heat_rejection="dry_cooler")) == "dry_cooler"
     assert heat_rejection_kind(LiquidCoolingSpec()) == "dry_cooler"
@@ -184,3 +185,59 @@ def test_sweep_figure_draws_banded_points_hatched_with_error_bars():
     assert not plain.axes[0].containers and not any("UNCALIBRATED" in t.get_text()
                                                      for t in plain.axes[0].get_legend().get_texts())
 
+
+# ------------------------------------------------------------------------------------------------ dcsim compare
+
+def test_compare_footnote_prints_each_runs_headline_band_and_labels_the_other():
+    """AUF item 5: compare's `~` footnote printed "mixed ≥±12 % tok/s" where the run's own headline printed
+    "≥±9 %", and "±4 %" for a calibrated run whose summary prints none."""
+    from dcsim.metrics.fmt import fmt_band, headline_band
+    from dcsim.report.compare import _run_rows, _unmarked_note, run_error_band
+    from test_report_views import CALIBRATED, EXTRAPOLATED
+
+    ref, mixed = _report([CALIBRATED]), _report([CALIBRATED, EXTRAPOLATED], pools=True)
+    runs = _run_rows(["reference", "mixed"], [None, None], [ref, mixed])
+    note = _unmarked_note("calibration", runs, {})
+    head = headline_band(mixed)
+    own = fmt_band({q: head[q] for q in ("tok_s_pct", "j_per_tok_pct")}, True)
+    assert f"mixed {own} (its headline band" in note, note
+    assert own != fmt_band(run_error_band(mixed), True)  # the two differ here: both printed, each labelled
+    assert f"{fmt_band(run_error_band(mixed), True)}, which compare's ~ reads" in note
+    assert "reference calibrated in-sample, no headline band" in note
+
+
+def test_compare_does_not_mark_a_lower_peak_draw_of_a_run_that_served_less():
+    """AUF item 6: "Peak facility power −17.2 % ✓" beside "Output tokens −6.3 % ✗" (heatwave liquid vs air)."""
+    from dcsim.report.compare import _run_rows, _unmarked
+
+    rep = _report([{"group": "r", "status": "calibrated", "in_range_status": "calibrated", "profile": "p",
+                    "error_band_pct": {"tok_s_pct": 3.0, "j_per_tok_pct": 3.0}}])
+    runs = _run_rows(["air", "liquid"], [None, None], [rep, rep])
+    metrics = {"peak_power_w.facility": {"delta": [None, -0.22e6], "delta_pct": [None, -17.2], "better": "lower"},
+               "tokens.output": {"delta": [None, -1e9], "delta_pct": [None, -6.3], "better": "higher"}}
+    assert _unmarked("peak_power_w.facility", 1, metrics, runs) == "work"
+    same = {**metrics, "tokens.output": {"delta": [None, 1e6], "delta_pct": [None, 0.1], "better": "higher"}}
+    assert _unmarked("peak_power_w.facility", 1, same, runs) is None  # the same work served: marked
+
+
+def test_compare_jpt_overlay_draws_each_runs_headline_band_and_wraps_its_title_between_parts():
+    """AUF item 9: the overlay drew mixed-fleet's 3.13 J plain beside its own figure's ≥±19 % error bars, and its
+    title broke "seed 42 / 42 / 7" after "42 / 42"."""
+    from dcsim.metrics.fmt import headline_band
+    from dcsim.report.compare import _differences_title, overlay_figures
+    from test_report_views import CALIBRATED, EXTRAPOLATED
+
+    ref, mixed = _report([CALIBRATED]), _report([CALIBRATED, EXTRAPOLATED], pools=True)
+    figs = overlay_figures(["reference", "mixed"], [(ref, None), (mixed, None)])
+    ax = figs["compare_jpt"].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "reference" and labels[1].startswith("mixed (error bars ≥±"), labels
+    bars = [c for c in ax.containers if getattr(c, "errorbar", None) is not None]
+    assert len(bars) == 1  # the calibrated run draws none
+    seg = bars[0].errorbar.lines[2][0].get_segments()[2][:, 1]  # the facility bar's
+    jf = mixed["joules_per_output_token"]["facility"]
+    assert (seg[1] - seg[0]) / 2 == pytest.approx(jf * headline_band(mixed)["j_per_tok_pct_by_level"]["facility"] / 100)
+    title = _differences_title(["reference", "curtailment", "mixed-fleet"],
+                               [{"field": "scenario", "values": ["reference", "curtailment", "mixed-fleet"]},
+                                {"field": "seed", "values": ["42", "42", "7"]}], 71)
+    assert any(line.endswith("seed 42 / 42 / 7") for line in title.splitlines()), title
