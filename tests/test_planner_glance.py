@@ -181,6 +181,10 @@ def test_sweep_figure_draws_banded_points_hatched_with_error_bars():
     assert bars and ax.containers and axj.containers  # hatched marker; error bars on tok/s and J/token
     lo, hi = ax.containers[0].lines[2][0].get_segments()[0][:, 1]
     assert (hi - lo) / 2 == pytest.approx(249e3 * 0.2776)
+    assert ax.get_ylim()[1] > 249e3 * 1.2776  # the error bar inside the axes
+    sc = sweep_figure([{**base, "p": "bf16", "q": 1.0}, {**fp8, "p": "fp8", "q": 2.0}], ["p", "q"], mode="random",
+                      title="prec")
+    assert sc.axes[0].containers and sc.axes[0].get_ylim()[1] > 249e3 * 1.2776
     plain = sweep_figure([{**base, "p": "bf16"}, {**base, "p": "fp8"}], ["p"], title="prec")
     assert not plain.axes[0].containers and not any("UNCALIBRATED" in t.get_text()
                                                      for t in plain.axes[0].get_legend().get_texts())

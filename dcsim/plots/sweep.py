@@ -735,7 +735,9 @@ def _scatter(rows, params, key, head, mode) -> Figure:
             a_.yaxis.set_major_formatter(EngFormatter(sep=""))
     for a_ in axs[len(shown):]:
         a_.set_visible(False)
-    top = float(np.nanmax(y)) if ok.any() else 1.0
+    pct = np.asarray([_band_pct(rows, [i], _band_key(key)) for i in range(len(rows))])
+    tops = np.where(np.isfinite(pct), y * (1 + np.where(np.isfinite(pct), pct, 0.0) / 100.0), y)  # error bars too
+    top = float(np.nanmax(tops)) if ok.any() else 1.0
     axs[0].set_ylim(0, top * 1.12 if top > 0 else 1.0)
     for r_ in range(nrow):
         axs[r_ * ncol].set_ylabel(ylab.replace(" (tok/s, mean over the run)", "\n(tok/s, run mean)"))
