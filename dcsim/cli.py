@@ -244,7 +244,7 @@ def cmd_tpf(args) -> int:
             c_txt, p_txt = tok_s_apart(p["compute_tok_s"], p["power_tok_s"])
             out.append(f"    pool {p['name']}: D {p['demand_tok_s']:,.0f}  C {c_txt}  P {p_txt}  "
                   f"achieved {p['achieved_tok_s']:,.0f} tok/s   binding: {p['binding'].upper()}"
-                       + (", by a hair" if p.get("near_tie") else ""))
+                       + (f", {near_tie_label(p['near_tie'])}" if p.get("near_tie") else ""))
             if p.get("near_tie"):
                 out.append(f"      {near_tie_text(p['near_tie'])}")
         note = pools_power_note(pools, r["binding"], minus="-")

@@ -47,7 +47,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dcsim import __version__
-from dcsim.metrics.fmt import get_path
+from dcsim.metrics.fmt import calibration_label, fmt_band, get_path, headline_band
 from dcsim.metrics.provenance import code_hash  # the one home of the code identity (report.json records it too)
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.argcheck import overlapping_paths
@@ -62,7 +62,7 @@ __all__ = [
     "run_point", "extract", "columns", "write_table", "add_parser", "cache_key", "code_hash", "data_files",
     "default_cache_dir",
     "count_points", "max_points", "MAX_POINTS", "SweepInterrupted", "check_metrics", "SweepRows", "axis_info",
-    "write_figure", "FIGURE_NAME",
+    "write_figure", "FIGURE_NAME", "HEADLINE_COLUMNS", "headline_columns", "calibration_caveat_line",
 ]
 
 #: The most points a sweep may have (docs/limits.md); raise it with ``DCSIM_SWEEP_MAX_POINTS``. An assumption, chosen
@@ -93,6 +93,56 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "binding.most_common",
     "gpus",
 )
+
+#: Columns every point's row carries beside its metrics, read from its report as the run's own headline reads it
+#: (:func:`headline_columns`): what binds most of the run by the rule of the summary, report.html's card and
+#: sweep.png's markers (``binding.holds``, :func:`dcsim.tpf.binding_that_holds`, and ``binding.holds_share``, the
+#: share of the run it binds; ``binding.most_common`` is the plurality of the four labels, which names demand at
+#: 43 % beside limits binding 57 %), the node calibration in words (``calibration.status``,
+#: :func:`dcsim.metrics.fmt.calibration_label`: ``calibrated`` or the caveats' words) and the error band the run's
+#: headline prints on its tok/s and facility J/token (``error_band_pct.tok_s``, ``error_band_pct.j_per_tok``, %,
+#: :func:`dcsim.metrics.fmt.headline_band`, empty for an in-sample calibrated point; ``error_band_lower_bound``
+#: True where the band is a lower bound, printed ``≥±``). Until 2026-12-05 a sweep over precision drew the fp8
+#: point (a transferred profile, ±28 % tok/s) as a plain measured point 11 % above bf16 (audit AUF items 1, 11).
+HEADLINE_COLUMNS: tuple[str, ...] = ("binding.holds", "binding.holds_share", "calibration.status",
+                                     "error_band_pct.tok_s", "error_band_pct.j_per_tok", "error_band_lower_bound")
+
+
+def headline_columns(report: dict | None) -> dict[str, Any]:
+    """A point's :data:`HEADLINE_COLUMNS` from its report (all None for a refused point, ``report`` None or empty):
+    the functions the run's own summary calls, not a recomputation."""
+    if not report:
+        return dict.fromkeys(HEADLINE_COLUMNS)
+    from dcsim.tpf import binding_that_holds
+
+    holds, share = binding_that_holds(get_path(report, "binding.share"))
+    band = headline_band(report)
+    tok = band.get("tok_s_pct") if band else None
+    jpt = band.get("j_per_tok_pct") if band else None
+    return {"binding.holds": holds, "binding.holds_share": share if holds is not None else None,
+            "calibration.status": calibration_label(get_path(report, "provenance.calibration")),
+            "error_band_pct.tok_s": tok, "error_band_pct.j_per_tok": jpt,
+            "error_band_lower_bound": bool(band["lower_bound"]) if band else None}
+
+
+def calibration_caveat_line(rows: list[dict]) -> str | None:
+    """The sweep's calibration caveat, said once (``dcsim sweep`` prints it on stderr): how many points run on a
+    profile whose figures carry an error band (:func:`headline_columns`), their status and widest band, and that a
+    difference between points within it is no measured change; None when every point is calibrated in-sample."""
+    banded = [r for r in rows if r.get("calibration.status") not in (None, "calibrated", "n/a")]
+    if not banded:
+        return None
+    statuses = sorted({str(r["calibration.status"]) for r in banded})
+    widest = {q: max((r.get(f"error_band_pct.{q}") or 0.0 for r in banded), default=0.0)
+              for q in ("tok_s", "j_per_tok")}
+    lower = any(r.get("error_band_lower_bound") for r in banded)
+    band = fmt_band({"tok_s_pct": widest["tok_s"] or None, "j_per_tok_pct": widest["j_per_tok"] or None}, lower)
+    return (f"calibration caveat: {len(banded):,} of {len(rows):,} points run on a profile not calibrated in-sample "
+            f"({'; '.join(statuses)}): their tok/s and J/token carry the error band their run's headline prints "
+            f"(up to {band}; results.csv error_band_pct.tok_s, error_band_pct.j_per_tok, calibration.status; "
+            "sweep.png draws them hatched with error bars). A difference between points within it is not a measured "
+            "change; `dcsim run` of such a point prints the full caveat")
+
 
 _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
@@ -793,26 +843,38 @@ def _load_base(spec: SweepSpec) -> tuple[dict, Path | None, Scenario]:
 #: them. Request and hybrid fidelity cost more per tick (with the request rate): for them it is a lower bound.
 SWEEP_POINT_S = 0.25
 SWEEP_TICK_S = 6.0e-3
+#: A fluid tick without the SLO estimate (``serving.slo_estimate: false``), whose queueing estimate is most of a fluid
+#: tick's cost: measured 2026-12-05 on the same machine, the audit AUF's outdoor_temperature sweep (6 points of 24 h,
+#: SLO estimate off) in 7.1 s on 1 worker, (7.1 s − 6 × SWEEP_POINT_S) / 8,640 ticks = 0.65 ms; a 24 h reference point
+#: by :func:`run_point` 0.69 s with it off against 12.5 s with it on (load ~19 on the 2 cores). Until then every tick
+#: was costed at SWEEP_TICK_S and that sweep was announced at "about 53.3 s" (audit AUF item 11).
+SWEEP_TICK_NO_SLO_S = 6.5e-4
 #: Above this estimated wall time a sweep is warned before it starts (an assumption: an hour is past a coffee).
 SWEEP_WARN_S = 3600.0
 
 
-def sweep_cost_s(points: int, ticks: int, workers: int = 1) -> float:
-    """Estimated wall time [s] of running ``points`` points of ``ticks`` controller ticks in all, on ``workers``
-    processes (:data:`SWEEP_POINT_S` per point + :data:`SWEEP_TICK_S` per tick, measured at fluid fidelity)."""
-    return (points * SWEEP_POINT_S + ticks * SWEEP_TICK_S) / max(1, min(int(workers), max(points, 1)))
+def sweep_cost_s(points: int, ticks: int, workers: int = 1, ticks_no_slo: int = 0) -> float:
+    """Estimated wall time [s] of running ``points`` points of ``ticks`` controller ticks with the SLO estimate (or at
+    request/hybrid fidelity) and ``ticks_no_slo`` fluid ticks without it, on ``workers`` processes
+    (:data:`SWEEP_POINT_S` per point + :data:`SWEEP_TICK_S` or :data:`SWEEP_TICK_NO_SLO_S` per tick, measured at fluid
+    fidelity)."""
+    return ((points * SWEEP_POINT_S + ticks * SWEEP_TICK_S + ticks_no_slo * SWEEP_TICK_NO_SLO_S)
+            / max(1, min(int(workers), max(points, 1))))
 
 
 def _cost_text(name: str, total: int, n_run: int, n_cached: int, ticks: int, n_fine: int, workers: int,
-               remote: bool) -> tuple[str, float]:
+               remote: bool, ticks_no_slo: int = 0) -> tuple[str, float]:
     from dcsim.metrics.fmt import fmt_duration
 
-    est = sweep_cost_s(n_run, ticks, 1 if remote else workers)
+    est = sweep_cost_s(n_run, ticks - ticks_no_slo, 1 if remote else workers, ticks_no_slo)
     on = "one worker (a scheduler's workers divide it)" if remote else f"{workers} worker{'s' if workers > 1 else ''}"
     fine = (f"; {n_fine:,} of the points run at request/hybrid fidelity, which costs more per tick: a lower bound"
             if n_fine else "")
+    slo_ms, quiet_ms = f"{SWEEP_TICK_S * 1e3:g} ms", f"{SWEEP_TICK_NO_SLO_S * 1e3:g} ms"
+    per_tick = (f"{slo_ms} each" if not ticks_no_slo else f"{quiet_ms} each without the SLO estimate"
+                if ticks_no_slo == ticks else f"{slo_ms} with the SLO estimate, {quiet_ms} without")
     text = (f"{name}: {total:,} points, {n_run:,} to run ({n_cached:,} cached), {ticks:,} controller ticks: about "
-            f"{fmt_duration(est)} on {on} (estimated from the ticks at {SWEEP_TICK_S * 1e3:g} ms each + "
+            f"{fmt_duration(est)} on {on} (estimated from the ticks at {per_tick} + "
             f"{SWEEP_POINT_S:g} s per point, measured on scenarios/reference.yaml at fluid fidelity{fine})")
     return text, est
 
@@ -865,7 +927,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     todo: list[tuple[dict, dict, str | None]] = []
     bdir = str(base_dir) if base_dir is not None else None
     sc0: Scenario | None = None  # the first point's scenario: names and dimensions of the swept fields
-    ticks_todo = n_fine = 0  # the cost of the points to run (sweep_cost_s)
+    ticks_todo = ticks_quiet = n_fine = 0  # the cost of the points to run (sweep_cost_s); quiet: no SLO estimate
     try:
         for i, ov in enumerate(points):
             try:
@@ -891,7 +953,10 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
                 else:
                     todo_h.append(h)
                     todo.append((base_raw, ov, bdir))
-                    ticks_todo += int(math.ceil(float(sc.duration) / float(sc.controller.tick) - 1e-9))
+                    n_ticks = int(math.ceil(float(sc.duration) / float(sc.controller.tick) - 1e-9))
+                    ticks_todo += n_ticks
+                    if sc.fidelity == "fluid" and not sc.serving.slo_estimate:  # the estimate is most of a tick
+                        ticks_quiet += n_ticks
                     n_fine += sc.fidelity != "fluid"
             prep(i + 1, i + 1)
     except KeyboardInterrupt:
@@ -901,7 +966,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
                                "no point was run", done=0, total=total, cache_dir=cdir) from None
 
     cost, est_s = _cost_text(spec.name, total, len(todo_h), len(cached), ticks_todo, n_fine, workers,
-                             client is not None)
+                             client is not None, ticks_quiet)
     if todo_h and est_s > SWEEP_WARN_S:  # was silent: 10,000 points started, eta 23 h shown after the first
         sys.stderr.write(f"warning: {cost}; above {SWEEP_WARN_S / 3600:g} h: Ctrl-C stops it, finished points are "
                          "cached and the same command resumes\n")
@@ -954,10 +1019,14 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
         rep = payloads[h].get("report") or {}
         for m in metrics:
             row[m] = extract(rep, m)
+        row.update(headline_columns(rep))
         row["wall_s"] = payloads[h].get("wall_s")
         row["cached"] = h in cached
         row["error"] = point_error(payloads[h])
         rows.append(row)
+    caveat = calibration_caveat_line(rows)
+    if caveat:  # once for the sweep, as a run prints its caveat once above its figures
+        sys.stderr.write(caveat + "\n")
     if out is not None:
         write_table(rows, out)
         rows.figure = write_figure(rows, out)

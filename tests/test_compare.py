@@ -593,7 +593,7 @@ def test_energy_is_marked_only_when_the_runs_served_the_same_work(runs, tmp_path
     m = data["metrics"]["energy_j.facility"]
     assert m["delta_pct"][1] == pytest.approx(-7.0) and m["unmarked"] == [None, "work"] and m["mark"] == [None, None]
     assert _row(table, "Energy, facility").rstrip().endswith("‡")
-    assert "‡ energy of runs that served different work (output tokens changed fewer -10.0 %)" in table
+    assert "‡ energy and peak draw of runs that served different work (output tokens changed fewer -10.0 %)" in table
     same = _variant(base, tmp_path, "same", tokens__output=tok * (1 - MARK_THRESHOLD_PCT / 200),
                     energy_j__facility=0.93 * e)
     table, data = compare([base / "air", same])
@@ -893,8 +893,10 @@ def test_compare_of_stored_runs_on_different_profiles_leaves_changes_within_the_
     row = _row(table, "J/token, GPU")
     assert row.rstrip().endswith("~") and "✓" not in row and "✗" not in row, row
     flat = " ".join(table.split())
-    assert "~ within the node calibration's expected error of runs on different profiles (ref ±4 % tok/s, ±3 % " \
-           "J/token, fp8 ±28 % tok/s, ±31 % J/token)" in flat, flat
+    # the records name no status (in-sample): no headline band, their residuals the band ~ reads (audit AUF item 5)
+    assert "~ within the node calibration's expected error of runs on different profiles (ref calibrated in-sample, " \
+           "no headline band (its residuals ±4 % tok/s, ±3 % J/token, which compare's ~ reads); fp8 calibrated " \
+           "in-sample, no headline band (its residuals ±28 % tok/s, ±31 % J/token, which compare's ~ reads))" in flat, flat
     # one profile: the error cancels between the runs, the change is marked
     same = _calibrated(base, tmp_path, "same", "liquid", "H100-SXM_llama-3.1-70b_bf16_tp4",
                        {"tok_s_pct": 4.0, "j_per_tok_pct": 3.0})
@@ -956,8 +958,8 @@ def test_the_calibration_footnote_keeps_a_lower_bound_band(runs, tmp_path):
     table, data = compare([ref, lb])
     assert data["runs"][1]["band_lower_bound"] is True and data["runs"][1]["out_of_sample"] is True
     flat = " ".join(table.split())
-    assert "lb ≥±28 % tok/s, ≥±31 % J/token" in flat, flat
-    assert "ref ±4 % tok/s, ±3 % J/token" in flat, flat
+    assert "lb ≥±28 % tok/s, ≥±31 % J/token (its headline band)" in flat, flat
+    assert "ref calibrated in-sample, no headline band (its residuals ±4 % tok/s, ±3 % J/token" in flat, flat
 
 
 def test_the_band_footnotes_lower_bound_is_that_of_the_groups_that_give_the_band():

@@ -452,9 +452,9 @@ def test_html_of_a_real_run_shows_the_four_figures_as_defined(tmp_path):
     files = write_outputs(res, tmp_path / "run", plots=False)
     page = files["report.html"].read_text(encoding="utf-8")
     pad = res.report["pue_adjusted_delivered_power_w"]
-    from dcsim.metrics.fmt import fmt_si
+    from dcsim.metrics.fmt import fmt_delivered_power, fmt_si
 
-    assert "θ·P<sub>fac</sub>/PUE" in page and fmt_si(pad["available"]["mean"], "W") in page
+    assert "θ·P<sub>fac</sub>/PUE" in page and fmt_delivered_power(res.report)[1] in page
     assert "Φ<sub>sys</sub>" in page
     for label in ("peak_demand", "hottest", "mean_demand"):
         assert f"Closed form C / P / Q at {label}" in page
@@ -474,8 +474,8 @@ def test_html_of_a_real_run_shows_the_four_figures_as_defined(tmp_path):
     for label, m in moments.items():
         cpq = " / ".join(fmt_si(m[k], "tok/s") for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s"))
         assert re.search(f"at {label}</td><td class=\"l\">{re.escape(cpq)} → <span [^>]*>{m['binding']}</span>", page)
-    assert '<span class="nw">80 <small>kW</small></span> <small class="nw">to IT, mean</small>' in page
-    assert "available <b>95 kW</b> (min 91 kW)" in page
+    assert '<span class="nw">80.0 <small>kW</small></span> <small class="nw">to IT, mean</small>' in page
+    assert "available <b>95.0 kW</b> (min 91.0 kW)" in page
     assert "ceiling <b>100 ktok/s</b> × U <b>70.0%</b> × Φ<sub>sys</sub> <b>90.0%</b>" in page
     # U and report.json "utilization" (served ÷ C) are different numbers: each says what it is, and only U is "U"
     assert "U = offered ÷ ceiling min(C, P, Q), offered = the work waiting, clipped on each tick to the ceiling; Φ<sub>sys</sub> = served ÷ offered" in page
@@ -484,7 +484,8 @@ def test_html_of_a_real_run_shows_the_four_figures_as_defined(tmp_path):
                      r"the ceiling min\(C, P, Q\) 100 ktok/s\)", page)
     assert "Compute utilization" not in page
     text = summary_table(rep)
-    assert "used 80 kW of 95 kW available (θ·P/PUE at the cap, min 91 kW)" in text
+    # site powers keep their trailing zero (dcsim.metrics.fmt.fmt_power_w: "14 MW" hid campus's 13.997 MW)
+    assert "used 80.0 kW of 95.0 kW available (θ·P/PUE at the cap, min 91.0 kW)" in text
     assert "100 ktok/s ceiling × U 70.0% × Φ_sys 90.0% = 63 ktok/s" in text
     assert ("U = offered ÷ ceiling min(C, P, Q), offered = the work waiting, clipped on each tick to the ceiling; "
             "Φ_sys = served ÷ offered") in " ".join(text.split())

@@ -25,6 +25,7 @@ from dcsim.node.model import clock_text
 from dcsim.metrics.summary import (binding_potential_summary, binding_summary, closed_form_summary, controller_figures,
                                    energy_summary)
 from dcsim.scenario import scenario_hash
+from dcsim.thermal.facility import heat_rejection_kind
 from dcsim.serving.pool import effective_backend
 from dcsim.serving.slo_estimate import (CAPPED_LOW_CLOCK, SloEstimate, estimate_for_run, known_gap_caveats,
                                         long_prompt_caveat, one_pool_gap_ticks, preempting_pool_caveat,
@@ -1090,6 +1091,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         notes=planner_notes(m, ts, mom, tpf) + gap_notes,
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools,
+        heat_rejection=heat_rejection_kind(sc.facility.cooling) if "cooling_tower" in en else None,
     )
     if raw.get("flex") is not None:  # issue 18 blocks (dcsim.engine.flex)
         from dcsim.engine.flex import flex_report, inlet_allowable_warning

@@ -187,10 +187,13 @@ class Models:
 
 #: how the rack-group warnings built here whose caveat the HTML's first screen shows as a banner go on after
 #: "racks[i] (name): " (uncalibrated, levers modelled, an extrapolated batch or context, an older serving stack, a
-#: node.profile measured for another setup, which its caveat names); the report's warnings box leaves them out
-#: (dcsim.report.html)
+#: node.profile measured for another setup, which its caveat names, and the EXTRAPOLATED CLOCK caveat's
+#: throttling below the measured clock range, dcsim.engine.assemble.clock_warning); the report's warnings box leaves
+#: them out (dcsim.report.html). Until 2026-12-05 the clock one was missing: report.html printed it twice, in its
+#: banner and again in the box (audit AUF item 2).
 BANNERED_WARNINGS = ("no calibrated profile", "levers ", "at full load a replica runs a batch", "the profile for ",
-                     "its pool's requests run beyond the lengths", "node.profile ")
+                     "its pool's requests run beyond the lengths", "node.profile ",
+                     "controller/thermal throttling below the measured clock range")
 
 
 def _calibration_warning(i: int, g: Group) -> str:

@@ -19,7 +19,7 @@ from dcsim.node.catalog import context_carry
 from dcsim.node.model import (cap_assumption_text, cap_text, clock_text, context_band, context_beyond, context_extrapolation_factor, expected_error,
                                fmt_band)
 
-__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "get_path", "sample_scope", "fmt_si", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
+__all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "closed_form_binding", "get_path", "sample_scope", "fmt_si", "fmt_power_w", "fmt_delivered_power", "SUBUNIT_PREFIX_UNITS", "fmt_energy", "fmt_celsius", "fmt_pct", "fmt_num", "fmt_multiple", "whole_replicas_from", "fmt_replicas_from",
            "fmt_ceilings", "NEAR_TIE", "tok_s_apart", "fmt_gain_tok_s", "near_tie_text", "near_tie_label",
            "pools_power_note", "gain_text", "within_band_alternatives", "within_band_lead", "within_band_lead_names", "or_list", "with_band_lead",
            "within_band_text",
@@ -443,9 +443,20 @@ def energy_overheads(energy: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
     return [(energy_label(k), e.get(k)) for k in keys if k == "cooling" or e.get(k) is not None]
 
 
-def energy_label(key: str) -> str:
+#: the ``cooling_tower`` energy part in words by report.json ``heat_rejection`` (the key keeps its name for every
+#: plant, dcsim.thermal.facility.heat_rejection_kind); a report without the field (written before 2026-12-05, or a
+#: quick-study plant) keeps the key's own label
+HEAT_REJECTION_LABELS: dict[str, str] = {"cooling_tower": "heat rejection (cooling-tower fans)",
+                                         "dry_cooler": "heat rejection (dry-cooler fans)"}
+
+
+def energy_label(key: str, heat_rejection: str | None = None) -> str:
     """An ``energy_j`` key in words (:data:`ENERGY_LABELS`); a key it does not list with its prefix dropped and
-    underscores as spaces (``cooling_crah`` → ``crah``)."""
+    underscores as spaces (``cooling_crah`` → ``crah``). ``cooling_tower`` is named by the plant's
+    ``heat_rejection`` (report.json, :data:`HEAT_REJECTION_LABELS`) when given: a dry cooler's fans are not a
+    cooling tower (the audit of 2026-12-05)."""
+    if key == "cooling_tower" and heat_rejection in HEAT_REJECTION_LABELS:
+        return HEAT_REJECTION_LABELS[heat_rejection]
     if key in ENERGY_LABELS:
         return ENERGY_LABELS[key]
     for prefix in ("cooling_", "loss_"):
@@ -493,6 +504,36 @@ def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
         if abs(x) >= scale * 0.9995:
             return f"{x / scale:.{digits}g} {prefix}{unit}".strip()
     return f"{x:.{digits}g} {unit}".strip()
+
+
+def fmt_power_w(x: Any, digits: int = 3) -> str:
+    """A site power (W) as :func:`fmt_si` prints it, ``digits`` significant figures, but with its trailing zeros kept
+    (``13.997e6`` → ``"14.0 MW"``, ``16e6`` → ``"16.0 MW"``, ``325.3e3`` → ``"325 kW"``, ``1.2e6`` → ``"1.20 MW"``):
+    :func:`fmt_si` strips them, so that a 10–99 MW figure read "14 MW", two significant figures where the reference
+    hall's "325 kW" has three (the audit of 2026-12-05 on campus-interconnect). The summary's and report.html's
+    delivered-power and peak-power figures print with it; ``fmt_si`` is unchanged."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        return "n/a"
+    x = float(x)
+    if not math.isfinite(x) or x == 0:
+        return fmt_si(x, "W", digits)
+    scale, prefix = next(((sc, pr) for sc, pr in _SI_PREFIXES if abs(x) >= sc * 0.9995), _SI_PREFIXES[-1])
+    m = x / scale
+    exp = math.floor(math.log10(abs(float(f"{m:.{digits}g}"))))  # the rounded mantissa's (999.96 -> 1000)
+    return f"{m:.{max(digits - 1 - exp, 0)}f} {prefix}W"
+
+
+def fmt_delivered_power(report: Mapping[str, Any] | None) -> tuple[str, str, str]:
+    """report.json ``pue_adjusted_delivered_power_w`` used (the mean), available (its mean) and available's min, as the
+    summary and report.html's card print them: :func:`fmt_power_w`, with digits enough to tell two of them apart
+    when they lie within :data:`NEAR_TIE` of each other (:func:`fmt_ceilings`), so that the card's used / available /
+    min does not collapse to one number: campus-interconnect's 13.997 / 13.997 / 13.956 MW print "13.997 MW of
+    13.997 MW available (min 13.956 MW)", where :func:`fmt_si` printed "14 MW of 14 MW available (min 14 MW)"."""
+    pad = (report or {}).get("pue_adjusted_delivered_power_w") or {}
+    used = pad.get("used", pad.get("mean"))
+    a, b, c = fmt_ceilings([used, get_path(pad, "available.mean"), get_path(pad, "available.min")],
+                           fmt=lambda v, d: fmt_power_w(v, d))
+    return a, b, c
 
 
 #: two ceilings within this fraction of each other are a near tie: printed with digits enough to tell them apart
@@ -551,6 +592,18 @@ def near_tie_label(tie: Mapping[str, Any] | None, below: str = "") -> str:
     if not tie:
         return ""
     return f"by a hair (pool {tie['pool']}{below})" if tie.get("pool") else "by a hair"
+
+
+def closed_form_binding(report: Mapping[str, Any] | None, below: str = "") -> tuple[str | None, str]:
+    """The closed form's binding at the run's operating point (report.json ``tpf.binding``, ``tpf.operating_point``)
+    and its :func:`near_tie_label` (``"by a hair"``, ``""`` without a near tie at that moment): the one reading of
+    it that the terminal summary, report.html's binding card and summary table and ``dcsim tpf`` print (the audit
+    of 2026-12-05: the summary said "cooling" where the table and ``dcsim tpf`` said "cooling by a hair")."""
+    tpf = (report or {}).get("tpf") or {}
+    binding = tpf.get("binding")
+    mom = (tpf.get("moments") or {}).get(tpf.get("operating_point")) if isinstance(tpf.get("moments"), Mapping) else None
+    tie = mom.get("near_tie") if isinstance(mom, Mapping) and mom.get("binding") == binding else None
+    return (None if binding is None else str(binding)), (near_tie_label(tie, below) if isinstance(tie, Mapping) else "")
 
 
 def pools_power_note(pools: Any, binding: Any, minus: str = "−") -> str:

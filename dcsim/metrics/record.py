@@ -300,6 +300,10 @@ class RunReport:
     deferrable: dict | None = field(default=None, metadata=_OMIT)
     flexibility: dict | None = field(default=None, metadata=_OMIT)
     annual: dict | None = field(default=None, metadata=_OMIT)
+    #: what ``energy_j.cooling_tower`` holds: ``"cooling_tower"`` (tower fans) or ``"dry_cooler"`` (dry-cooler
+    #: fans), from the plant's kind and ``heat_rejection`` (dcsim.thermal.facility.heat_rejection_kind); absent for
+    #: the quick-study cooling modes
+    heat_rejection: str | None = field(default=None, metadata=_OMIT)
 
     def to_dict(self) -> dict:
         """The plain ``report.json`` mapping (serving figures merged at top level)."""

@@ -44,6 +44,7 @@ from dcsim.plots.figures import (
     _styled,
     new_figure,
 )
+from dcsim.metrics.fmt import fmt_band
 from dcsim.tpf import binding_that_holds
 from dcsim.units import DIMENSIONS, display_unit
 
@@ -60,6 +61,19 @@ JPT = (("joules_per_output_token.facility", "facility", "#555555"),
        ("joules_per_output_token.gpu", "GPU", POWER_COLORS["gpu"]))
 SHARES = tuple(f"binding.share.{n}" for n in BINDING_NAMES)
 MOST = "binding.most_common"
+#: what binds most of a point's run by the headline's rule (:func:`dcsim.tpf.binding_that_holds`), the column
+#: results.csv carries (:data:`dcsim.sweep.HEADLINE_COLUMNS`) and the marker reads; rows without it (plain dicts)
+#: are read from their shares by the same function
+HOLDS = "binding.holds"
+#: The error band each point's run prints on its headline tok/s and facility J/token (%, empty where calibrated
+#: in-sample), whether it is a lower bound, and its node calibration in words (:data:`dcsim.sweep.HEADLINE_COLUMNS`).
+#: A banded point is drawn hatched, with error bars of its band, and the legend says the band (audit AUF item 1:
+#: a transferred fp8 point read as a measured +11 %).
+BAND_TOK = "error_band_pct.tok_s"
+BAND_JPT = "error_band_pct.j_per_tok"
+BAND_LOWER = "error_band_lower_bound"
+STATUS = "calibration.status"
+BAND_HATCH = "////"
 #: Parameter panels the scatter fallback draws at most (an assumption: beyond six the panels get too small to read;
 #: the title says how many were left out).
 MAX_SCATTER_PANELS = 6
@@ -309,6 +323,8 @@ def _holds(row: Mapping) -> tuple[int, float]:
     ``binding.most_common`` and no share without shares; (-1, nan) without either."""
     if _failed(row):
         return -1, math.nan
+    if row.get(HOLDS) in BINDING_NAMES:  # the row's own column (dcsim.sweep.headline_columns: the same rule)
+        return _binding_code(row[HOLDS]), _num(row.get(f"{HOLDS}_share"))
     sh = {n: _num(row.get(k)) for n, k in zip(BINDING_NAMES, SHARES) if _is_num(row.get(k))}
     if sh:
         name, share = binding_that_holds(sh)
@@ -321,6 +337,44 @@ def _holds_label(code: int) -> str:
     name = BINDING_NAMES[code]
     return ("demand binds most of the run" if name == "demand"
             else f"a limit binds most of the run, longest: {name}")
+
+
+def _band_key(key: str) -> str | None:
+    """The band column of a drawn figure: tok/s for a token rate, J/token for the facility's J/token."""
+    return {HEADLINE: BAND_TOK, GOODPUT: BAND_TOK, DEMAND: None, JPT[0][0]: BAND_JPT}.get(key)
+
+
+def _band_pct(rows: Sequence[Mapping], ids: Sequence[int], col: str | None) -> float:
+    """The widest band (%) over a level's points (seeds) in column ``col``; nan where none carries one."""
+    v = [_num(rows[i].get(col)) for i in ids if col and not _failed(rows[i])]
+    v = [x for x in v if math.isfinite(x) and x > 0]
+    return max(v) if v else math.nan
+
+
+def _band_handle(rows: Sequence[Mapping]) -> Patch | None:
+    """The legend entry of the banded points: their calibration status and widest bands (``≥±`` for a lower
+    bound), or None when every point is calibrated in-sample."""
+    banded = [r for r in rows if any(math.isfinite(_band_pct([r], [0], c)) for c in (BAND_TOK, BAND_JPT))]
+    if not banded:
+        return None
+    widest = {q: _band_pct(banded, range(len(banded)), c) for q, c in (("tok_s_pct", BAND_TOK),
+                                                                         ("j_per_tok_pct", BAND_JPT))}
+    band = fmt_band({q: (v if math.isfinite(v) else None) for q, v in widest.items()},
+                    any(str(r.get(BAND_LOWER)).lower() in ("true", "1", "1.0") for r in banded))
+    statuses = "; ".join(sorted({str(r.get(STATUS) or "not calibrated in-sample") for r in banded}))
+    return Patch(facecolor="white", edgecolor="#222222", hatch=BAND_HATCH,
+                 label=f"{statuses} (hatched): error bars are\nthe run's band, up to {band}")
+
+
+def _draw_bands(ax: Any, x: np.ndarray, y: np.ndarray, pct: np.ndarray, marker_s: float = 70.0) -> None:
+    """Error bars of ``pct`` % on the points that carry a band, and a hatched overlay on their markers."""
+    sel = np.isfinite(y) & np.isfinite(pct)
+    if not sel.any():
+        return
+    ax.errorbar(x[sel], y[sel], yerr=np.abs(y[sel]) * pct[sel] / 100.0, fmt="none", ecolor="#222222",
+                elinewidth=1.1, capsize=4, zorder=3.5)
+    ax.scatter(x[sel], y[sel], s=marker_s, facecolors="none", edgecolors="#222222", hatch=BAND_HATCH,
+               linewidths=0.9, zorder=4.5)
 
 
 def _most(rows: Sequence[Mapping], ids: Sequence[int]) -> int:
@@ -407,6 +461,9 @@ def _line(rows, params, key, head, seeds) -> Figure:
     ok = np.isfinite(y)
     ax.scatter(xs[ok], y[ok], c=[c for c, o in zip(colors, ok) if o], s=70, edgecolors="#222222", linewidths=0.9,
                zorder=4)
+    band = np.asarray([_band_pct(rows, g, _band_key(key)) for g in groups])
+    _draw_bands(ax, xs, y, band)
+    tops.append(np.where(np.isfinite(band), y * (1 + band / 100.0), np.nan))
     if rate:
         ax.yaxis.set_major_formatter(EngFormatter(sep=""))
     drawn = np.concatenate([np.asarray(ln.get_ydata(), dtype=float) for ln in handles] + tops)
@@ -417,6 +474,9 @@ def _line(rows, params, key, head, seeds) -> Figure:
     for c in present:
         handles.append(Line2D([], [], ls="none", marker="o", ms=8, mfc=CONSTRAINT_COLORS[BINDING_NAMES[c]],
                               mec="#222222", label=_holds_label(c)))
+    bh = _band_handle(rows)
+    if bh is not None:
+        handles.append(bh)
     _legend_missing(handles, failed, novalue, total)
     _mark_missing(ax, xs, failed, novalue, total)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -429,6 +489,8 @@ def _line(rows, params, key, head, seeds) -> Figure:
                 v = np.asarray([_mean(rows, g, k) for g in groups])
                 axj.plot(xs, v, color=col, lw=2.0 if lab == "facility" else 1.4, marker="o", ms=4 if joined else 7,
                          ls="-" if joined else "none", label=lab)
+                if lab == "facility":  # the band the run's headline prints is the facility J/token's
+                    _draw_bands(axj, xs, v, np.asarray([_band_pct(rows, g, BAND_JPT) for g in groups]), 40.0)
         axj.set_ylim(bottom=0)
         axj.set_ylabel("energy per output\ntoken (J/token)")
         axj.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="J per output token at")
@@ -536,6 +598,17 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     missing_handles: list = []
     for a_ in axs[:2 if has_bind else 1]:
         _hatch_failed(a_, nfail, ntot, labelled)
+    from matplotlib.patches import Rectangle
+
+    for (b, a), ids in cells.items():  # a cell whose points carry a calibration band: hatched (its band: results.csv)
+        if math.isfinite(_band_pct(rows, ids, BAND_TOK)) or math.isfinite(_band_pct(rows, ids, BAND_JPT)):
+            for a_ in axs[:2 if has_bind else 1]:
+                a_.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
+                                       hatch=BAND_HATCH, lw=0.0, zorder=2.5))
+    bh = _band_handle(rows)
+    if bh is not None:
+        bh.set_label(bh.get_label().replace("error bars are\nthe run's band", "its band\n(results.csv)"))
+        missing_handles.append(bh)
     if nfail.any():
         nf = int(nfail.sum())
         missing_handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="xx",
@@ -654,6 +727,7 @@ def _scatter(rows, params, key, head, mode) -> Figure:
             sel = ok & (codes == c)
             a_.scatter(x[sel], y[sel], s=36, c=CONSTRAINT_COLORS[BINDING_NAMES[c]] if c >= 0 else "#FFFFFF",
                        edgecolors="#222222", linewidths=0.6, zorder=3)
+        _draw_bands(a_, x, y, np.asarray([_band_pct(rows, [i], _band_key(key)) for i in range(len(rows))]), 36.0)
         _mark_missing(a_, x.tolist(), failed.astype(int).tolist(), (~ok & ~failed).astype(int).tolist(),
                       [1] * x.size)
         ax_.set(a_, "x", max_ticks=8)
@@ -661,13 +735,18 @@ def _scatter(rows, params, key, head, mode) -> Figure:
             a_.yaxis.set_major_formatter(EngFormatter(sep=""))
     for a_ in axs[len(shown):]:
         a_.set_visible(False)
-    top = float(np.nanmax(y)) if ok.any() else 1.0
+    pct = np.asarray([_band_pct(rows, [i], _band_key(key)) for i in range(len(rows))])
+    tops = np.where(np.isfinite(pct), y * (1 + np.where(np.isfinite(pct), pct, 0.0) / 100.0), y)  # error bars too
+    top = float(np.nanmax(tops)) if ok.any() else 1.0
     axs[0].set_ylim(0, top * 1.12 if top > 0 else 1.0)
     for r_ in range(nrow):
         axs[r_ * ncol].set_ylabel(ylab.replace(" (tok/s, mean over the run)", "\n(tok/s, run mean)"))
     handles = [Line2D([], [], ls="none", marker="o", ms=7, mfc=CONSTRAINT_COLORS[BINDING_NAMES[c]], mec="#222222",
                       label=_holds_label(c)) for c in sorted(set(codes[ok].tolist()))
                if c >= 0]
+    bh = _band_handle(rows)
+    if bh is not None:
+        handles.append(bh)
     _legend_missing(handles, failed.astype(int).tolist(), (~ok).astype(int).tolist(), [1] * len(rows))
     if handles:
         fig.legend(handles=handles, loc="outside lower center", frameon=False, ncol=min(3, len(handles)))

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (calibration_bands, calibration_caveat, calibration_label, fmt_band, fmt_duration, fmt_pct,
-                               fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, or_list,
+from dcsim.metrics.fmt import (band_source, calibration_bands, calibration_caveat, calibration_label, fmt_band,
+                               fmt_duration, fmt_headline_band, fmt_pct, fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, or_list,
                                tok_s_band_frac, within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.tpf import band_ratio_window
@@ -85,6 +85,11 @@ TOTALS = frozenset({"tokens.output", "energy_j.facility", "energy_j.it", "energy
 #: total energies: marked only when the runs served the same work (output tokens within MARK_THRESHOLD_PCT), else
 #: less energy may only be fewer tokens served (‡; J/token is the figure that compares the efficiency)
 ENERGY_TOTALS = frozenset({"energy_j.facility", "energy_j.it", "energy_j.cooling"})
+#: figures that scale with the work served, marked only when the runs served the same work (‡): the total energies
+#: and the peak facility draw. The audit of 2026-12-05 (AUF item 6) read "Peak facility power 1.275 → 1.055 MW
+#: −17.2 % ✓" for the liquid-cooled heatwave hall, which drew less because its trim chiller held it to 6.3 % fewer
+#: tokens ("Output tokens −6.3 % ✗"): a smaller draw of a hall that serves less is no smaller interconnect need
+WORK_FIGURES = ENERGY_TOTALS | frozenset({"peak_power_w.facility"})
 #: figures of the SLO method (the fluid estimate, or counted request by request): not marked across methods (≠),
 #: nor between fluid runs within the estimate's seed noise (≈)
 SLO_FIGURES = frozenset({"joules_per_slo_output_token.facility", "goodput_tok_s", "slo_attainment", INTERACTIVE})
@@ -101,8 +106,8 @@ UNMARKED: dict[str, tuple[str, str]] = {
                         "only the rest, a smaller demand, by the latency SLOs (the interactive SLO goodput, the "
                         "attainment): not marked; a run's own `flexibility` block compares it like with like with "
                         "the same run without deferral (docs/grid.md)"),
-    "work": ("‡", "energy of runs that served different work (output tokens changed {work}): not marked; "
-                  "J/token compares the efficiency"),
+    "work": ("‡", "energy and peak draw of runs that served different work (output tokens changed {work}): not "
+                  "marked; J/token compares the efficiency"),
     "ceiling": ("¶", "a share of the compute ceiling C, which differs between the runs (mean C {ceilings}): the share "
                      "moves with C as well as with the output (a larger C lowers it at the same output): not marked; "
                      "the output throughput compares what was served"),
@@ -382,7 +387,7 @@ def _unmarked(key: str, i: int, metrics: dict[str, dict], runs: list[dict]) -> s
             return "deferrable"
         if ref["slo_method"] == "fluid estimate" and pct is not None and abs(pct) <= 2 * SEED_BAND_PCT:
             return "slo_noise"
-    if key in ENERGY_TOTALS and m["better"]:
+    if key in WORK_FIGURES and m.get("better"):
         tok = (metrics.get("tokens.output") or {}).get("delta_pct") or [None] * len(runs)
         if tok[i] is None or abs(tok[i]) >= MARK_THRESHOLD_PCT:
             return "work"
@@ -597,6 +602,9 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
              "error_band_pct": error_band_view(band),
              "power_cap_ratio": _num(get_path(r, "binding.within_band.power_cap_ratio")),
              "band_lower_bound": bool(band and band["lower_bound"]),
+             # the band the run's own headline prints (out-of-sample groups only; empty for a calibrated run)
+             "headline_band_pct": error_band_view(headline_band(r)),
+             "headline_band_lower_bound": bool((headline_band(r) or {}).get("lower_bound")),
              "out_of_sample": bool(calibration_bands(r, out_of_sample=True)),
              "slo_caveat": "; ".join(slo_caveats(r)) or None, "code": code_identity(r)}
             for lab, d, r, band in zip(labels, dirs, reports, bands)]
@@ -722,8 +730,16 @@ def _differences_title(labels: Sequence[str], differences: list[dict], width: in
             parts.append("start " + " / ".join(v.split(" ")[1] for v in vals) + f" ({dates.pop()})")
         else:
             parts.append(f"{d['field']} " + " / ".join(vals))
-    txt = "Not like for like (" + " / ".join(labels) + "): " + "; ".join(parts)
-    return "\n".join(textwrap.wrap(txt, width))
+    # wrapped between its parts ("; "), a part broken only when it is wider than a line: "seed 42 / 42 / 7" was cut
+    # after "42 / 42" with "/ 7" alone on the next line (audit AUF item 9)
+    pieces = [f"Not like for like ({' / '.join(labels)}):"] + [p + ";" for p in parts[:-1]] + parts[-1:]
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines += textwrap.wrap(piece, width) or [piece]
+    return "\n".join(lines)
 
 
 def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
@@ -734,8 +750,23 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
                        pair=2 * SEED_BAND_PCT, work=work,
                        ceilings=", ".join(f"{r['label']} {fmt_si(r.get('compute_ceiling_tok_s'), 'tok/s')}" for r in runs),
                        shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs),
-                       bands=", ".join(f"{r['label']} {fmt_band(r['error_band_pct'], bool(r.get('band_lower_bound')))}" for r in runs
-                                       if r["error_band_pct"]) or "unknown")
+                       bands="; ".join(_band_text(r) for r in runs if r["error_band_pct"]) or "unknown")
+
+
+def _band_text(run: dict) -> str:
+    """A run's bands in the ``~``/``≀`` footnote: first the band its own headline prints (``headline_band_pct``,
+    :func:`dcsim.metrics.fmt.headline_band`: the summary's, report.html's and its J/token figure's), then, where it
+    differs, every group's band with the in-sample residuals (``error_band_pct``, :func:`run_error_band`), labelled
+    as what the mark reads. Until 2026-12-05 the footnote printed only the latter, a third band for a run
+    (mixed-fleet "≥±12 % tok/s, ≥±21 % J/token" beside its own "≥±9 %", "≥±19 %"; the calibrated reference
+    "±4 % tok/s", where its summary prints none: audit AUF item 5)."""
+    every = fmt_band(run["error_band_pct"], bool(run.get("band_lower_bound")))
+    head = run.get("headline_band_pct") or {}
+    if not head:
+        return f"{run['label']} calibrated in-sample, no headline band (its residuals {every}, which compare's ~ reads)"
+    own = fmt_band(head, bool(run.get("headline_band_lower_bound")))
+    return f"{run['label']} {own} (its headline band" + ("" if own == every else
+                                                         f"; with its in-sample groups' residuals {every}, which compare's ~ reads") + ")"
 
 
 def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> str:
@@ -1022,11 +1053,20 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
         for i, (lab, (report, _)) in enumerate(zip(labels, loaded)):
             vals = [_num(get_path(report, f"joules_per_output_token.{k}")) for k in levels]
             vals = [v if v is not None else np.nan for v in vals]
+            # each run's own headline band at each level, as its joules_per_token figure draws it (AUF item 9: the
+            # overlay drew mixed-fleet's 3.13 J plain beside its own figure's ≥±19 %)
+            band = headline_band(report)
+            pct = np.array([float(((band or {}).get("j_per_tok_pct_by_level") or {}).get(k) or 0.0) for k in levels])
+            err = np.where(np.isfinite(vals), np.asarray(vals, dtype=float) * pct / 100.0, 0.0)
+            tag = fmt_headline_band(band, "j_per_tok_pct")
             bars = ax.bar(x + (i - (len(labels) - 1) / 2) * width, vals, width * 0.95,
-                          color=RUN_COLORS[i % len(RUN_COLORS)], label=lab, edgecolor="#333333", lw=0.5)
-            for b, v in zip(bars, vals):
+                          color=RUN_COLORS[i % len(RUN_COLORS)], edgecolor="#333333", lw=0.5,
+                          label=lab + (f" (error bars {tag} J/token, {band_source(band)})" if tag else ""),
+                          yerr=err if pct.any() else None, ecolor="#222222", capsize=4,
+                          error_kw={"elinewidth": 1.0})
+            for b, v, e in zip(bars, vals, err):
                 if np.isfinite(v):
-                    ax.annotate(f"{v:#.3g}", (b.get_x() + b.get_width() / 2, v), xytext=(0, 3),
+                    ax.annotate(f"{v:#.3g}", (b.get_x() + b.get_width() / 2, v + e), xytext=(0, 3),
                                 textcoords="offset points", ha="center", va="bottom", fontsize=9)
         ax.set_xticks(x, ["GPU", "IT", "facility"])
         ax.set_ylabel("energy per output token (J/token)")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dcsim.engine.build import BANNERED_WARNINGS
-from dcsim.metrics.fmt import (calibration_caveat_kinds, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
+from dcsim.metrics.fmt import (calibration_caveat_kinds, closed_form_binding, fmt_delivered_power, fmt_power_w, calibration_source, fmt_celsius, fmt_ceilings, fmt_duration,
                                energy_label, energy_overheads, fmt_energy, fmt_headline_band, headline_band, band_source, fmt_hms, fmt_local_short,
                                fmt_local_time, fmt_jpt, fmt_num, fmt_pct, fmt_si, fmt_time, get_path, near_tie_label,
                                near_tie_text, pools_power_note, within_band_lead, within_band_text)
@@ -121,6 +121,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
     jpt = report.get("joules_per_output_token") or {}
     shares = get_path(report, "binding.share", {}) or {}
     cur = current_binding(report)
+    cf_bind, cf_tie = closed_form_binding(report)  # "cooling" + "by a hair", as the terminal and dcsim tpf say it
     bind = binding_headline(shares)  # the terminal's binding row says the same, from the same parts
     dominant, tied = bind.top, bind.tied
     shed = get_path(report, "tokens_accounting.shed")
@@ -129,6 +130,8 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
                 if isinstance(shed, (int, float)) and isinstance(arrived, (int, float)) and arrived > 0 and shed > 0
                 else "")
     pad = report.get("pue_adjusted_delivered_power_w") or {}
+    # used (the mean) / available / min with digits enough to tell them apart (campus: 14.00 / 14.00 / 13.96 MW)
+    pad_used, pad_avail, pad_min = fmt_delivered_power(report)
     bar = "".join(
         f'<div style="width:{100 * float(shares[k]):.3f}%;background:{CONSTRAINT_COLORS[k]}" '
         f'title="{k} {fmt_pct(shares[k])}"></div>'
@@ -172,15 +175,15 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
               (f"{_e(bind.limits_text)} · " if bind.limits_text else "") +
               f"at end of run: {_chip(cur) if cur else 'n/a'} · closed form at "
               f"{_e(get_path(report, 'tpf.operating_point') or 'n/a')}: "
-              f"{_chip(str(get_path(report, 'tpf.binding'))) if get_path(report, 'tpf.binding') else 'n/a'}"
+              f"{_chip(cf_bind) + (' ' + _e(cf_tie) if cf_tie else '') if cf_bind else 'n/a'}"
               f" · {len(get_path(report, 'binding.shifts', []) or [])} shifts{shed_txt}"
               + (f'<div class="note">{_e(wb_text)}</div>' if wb_text else ""),
               CONSTRAINT_COLORS.get(dominant or "", "#1d2330"),
               f'<div class="sharebar">{bar}</div><div class="legend">{legend}</div>'),
-        _card("PUE-adjusted delivered power", _split_unit(fmt_si(pad.get("mean"), "W")) + " <small class=\"nw\">to IT, mean</small>",
-              f"θ·P<sub>fac</sub>/PUE · available <b>{_e(fmt_si(get_path(pad, 'available.mean'), 'W'))}</b> "
-              f"(min {_e(fmt_si(get_path(pad, 'available.min'), 'W'))}) · meter peak "
-              f"{_e(fmt_si(get_path(report, 'peak_power_w.facility'), 'W'))}", CONSTRAINT_COLORS["power"]),
+        _card("PUE-adjusted delivered power", _split_unit(pad_used) + " <small class=\"nw\">to IT, mean</small>",
+              f"θ·P<sub>fac</sub>/PUE · available <b>{_e(pad_avail)}</b> "
+              f"(min {_e(pad_min)}) · meter peak "
+              f"{_e(fmt_power_w(get_path(report, 'peak_power_w.facility')))}", CONSTRAINT_COLORS["power"]),
         _card("Utilization-adjusted output",
               _split_unit(fmt_si(report.get("utilization_adjusted_output_tok_s"), "tok/s"))
               + (f' <small class="band nw" title="the calibration band of the transferred or extrapolated rack groups, '
@@ -255,7 +258,7 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
         ("Energy, IT / GPU", f"{_e(fmt_energy(e.get('it')))} / {_e(fmt_energy(e.get('gpu')))}"),
         ("Energy, " + " / ".join(lab for lab, _ in energy_overheads(e)),
          " / ".join(_e(fmt_energy(v)) for _, v in energy_overheads(e))),
-        ("Peak power, IT / facility", f"{_e(fmt_si(peak.get('it'), 'W'))} / {_e(fmt_si(peak.get('facility'), 'W'))}"),
+        ("Peak power, IT / facility", f"{_e(fmt_power_w(peak.get('it')))} / {_e(fmt_power_w(peak.get('facility')))}"),
     ]
     moments = tpf.get("moments") or {}
     clock = report.get("clock")
@@ -289,7 +292,8 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(x) for x in fmt_ceilings(tpf.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
-                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")))
+                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")
+                     + (f" {_e(closed_form_binding(report)[1])}" if closed_form_binding(report)[1] else "")))
     cc = cost_carbon_text(report)  # totals and per million output tokens, as the terminal prints them
     if cc:
         rows.append(("Cost / carbon", _e(cc)))
@@ -332,7 +336,8 @@ def _energy_table(report: Mapping[str, Any]) -> str:
         indent = "&nbsp;&nbsp;&nbsp;&nbsp;" * depth + ("└ " if depth else "")
         bold = ' style="font-weight:700"' if depth == 0 else (' style="font-weight:600"' if depth == 1 else "")
         # named as the power figure names them; the report.json key in the tooltip
-        rows.append(f'<tr{bold}><td class="l" title="energy_j.{_e(k)}">{indent}{_e(energy_label(k))}</td>'
+        rows.append(f'<tr{bold}><td class="l" title="energy_j.{_e(k)}">{indent}'
+                    f'{_e(energy_label(k, report.get("heat_rejection")))}</td>'
                     f'<td class="nw">{_e(fmt_energy(v))}</td>'
                     f'<td class="nw">{_e(fmt_si(v, "J", 4))}</td><td class="nw">{share}</td></tr>')
     return ('<table><tr><th class="l">component (parts indented under their total)</th><th>energy</th><th>J</th>'

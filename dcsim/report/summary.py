@@ -20,7 +20,7 @@ from dcsim.metrics.fmt import (calibration_caveat, fmt_duration, fmt_energy, fmt
                                fmt_local_window, fmt_num, fmt_pct, fmt_si, fmt_time, get_path,
                                headline_band, fmt_headline_band, band_source, sample_scope,
                                with_band_lead, within_band_lead, within_band_text,
-                               energy_overheads)
+                               energy_overheads, closed_form_binding, fmt_delivered_power, fmt_power_w)
 from dcsim.serving.slo_estimate import tail_flagged
 from dcsim.tpf import BINDING_NAMES, binding_that_holds
 
@@ -463,13 +463,12 @@ def headline_rows(report: Mapping[str, Any], band: Mapping[str, Any] | None | El
          f"shifts {get_path(report, 'binding.n_shifts', 'n/a')}"),
         ("", bind.limits_text or f"time share: {share_txt or 'n/a'}"),
         *([("", wb_text)] if wb_text else []),
-        ("", f"closed form at {tpf_op or 'n/a'}: {get_path(report, 'tpf.binding', 'n/a')}"
+        ("", f"closed form at {tpf_op or 'n/a'}: {' '.join(x for x in closed_form_binding(report) if x) or 'n/a'}"
              + (" (the pool furthest short for its own demand)" if len(report.get("pools") or []) > 1 else "")),
     ]
     if "used" in pad:
         rows.append(("PUE-adj. delivered power",
-                     f"used {fmt_si(pad.get('used'), 'W')} of {fmt_si(get_path(pad, 'available.mean'), 'W')} "
-                     f"available (θ·P/PUE at the cap, min {fmt_si(get_path(pad, 'available.min'), 'W')})"))
+                     "used {} of {} available (θ·P/PUE at the cap, min {})".format(*fmt_delivered_power(report))))
     else:
         rows.append(("PUE-adj. delivered power",
                      f"mean {fmt_si(pad.get('mean'), 'W')}   peak {fmt_si(pad.get('peak'), 'W')}"))
@@ -781,8 +780,8 @@ def summary_table(
         rows.append(("SLO goodput", fmt_si(report.get("goodput_tok_s"), "tok/s")))
     peak = report.get("peak_power_w") or {}
     rows.append(("PUE (energy-weighted)",
-                 f"{fmt_num(report.get('pue'), 4)}   peak power IT {fmt_si(peak.get('it'), 'W')}  "
-                 f"facility {fmt_si(peak.get('facility'), 'W')}"))
+                 f"{fmt_num(report.get('pue'), 4)}   peak power IT {fmt_power_w(peak.get('it'))}  "
+                 f"facility {fmt_power_w(peak.get('facility'))}"))
     ctl = controller_text(report)
     if ctl:
         rows.append(("Controller", ctl))

@@ -26,7 +26,7 @@ from dcsim.thermal import cooling as C
 from dcsim.thermal.psychro import dew_point_from_wet_bulb_c, dry_bulb_on_wet_bulb_line_c
 from dcsim.thermal.weather import Weather, build_weather
 
-__all__ = ["Facility", "build_facility", "COOLING_PARTS", "LOSS_PARTS", "liquid_dry_cooler_capacity_w",
+__all__ = ["Facility", "build_facility", "heat_rejection_kind", "COOLING_PARTS", "LOSS_PARTS", "liquid_dry_cooler_capacity_w",
            "liquid_trim_rated_w", "liquid_trim_capacity_w"]
 
 COOLING_PARTS = ("cooling_chiller", "cooling_fans", "cooling_pumps", "cooling_tower")
@@ -62,6 +62,22 @@ def _airside_parts(sp, capacity_w, heat, t_db, t_wb):
     m_air = load / (C.CP_AIR * sp.air_delta_t)
     return {"cooling_chiller": chiller, "cooling_fans": fans, "cooling_pumps": pumps, "cooling_tower": cond,
             "economizer_fraction": 1.0 - mech_frac, "water_kg_s": m_air * C.CP_AIR * evap_dt / C.H_FG_WATER}
+
+
+def heat_rejection_kind(cs) -> str | None:
+    """What the ``cooling_tower`` power part of a cooling spec holds (the key keeps its name for every plant):
+    ``"cooling_tower"`` for a chiller plant with ``heat_rejection: cooling_tower`` (tower fans,
+    :func:`dcsim.thermal.cooling.tower_fan_power_w`), ``"dry_cooler"`` for every other plant that rejects heat with
+    fans (a chiller plant's dry coolers, the liquid loop's dry coolers and its air-cooled trim, the airside
+    economizer's trim condenser, :func:`dcsim.thermal.cooling.dry_cooler_fan_power_w`), ``None`` for the
+    quick-study modes (fixed_pue, pue_curve: no such part). report.json ``heat_rejection``; report.html names the
+    energy row by it (the audit of 2026-12-05: an air-cooled plant's dry-cooler fans read "cooling tower")."""
+    kind = getattr(cs, "kind", None)
+    if kind == "chiller_plant":
+        return cs.heat_rejection
+    if kind in ("liquid", "airside_economizer"):
+        return "dry_cooler"
+    return None
 
 
 def _rating_t(spec) -> float:

@@ -1,0 +1,247 @@
+"""What a planner reads at a glance (the audit AUF of 2026-12-05, /work/notes/s51/AUF.md): each caveat once on
+report.html's first screen, the energy rows named as the plant is built, the closed form's near-tie said in every
+view, enough digits to tell used from available power, and the sweep's and compare's bands as the run's own."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_report import synthetic_result  # noqa: E402  (test fixture, not shipped)
+
+from dcsim.engine.build import BANNERED_WARNINGS
+from dcsim.metrics.fmt import energy_label
+from dcsim.report.html import _cards, _energy_table, _warnings_box
+from dcsim.report.summary import summary_table
+from dcsim.scenario.facility import (AirsideEconomizerSpec, ChillerPlantSpec, FixedPueSpec, LiquidCoolingSpec)
+
+#: mixed-fleet's two clock warnings (report.json warnings, main ac8a9c6), shortened after the prefix
+CLOCK = ("racks[0] (h100-chat): controller/thermal throttling below the measured clock range: 12.7 % of its GPU-time "
+         "at a DVFS clock below the lowest clock the capped measurements of H100-SXM cover (0.69), down to 0.61")
+OTHER = "the IT load drew more than its interconnect for 2 min"
+
+
+def test_warnings_box_leaves_out_the_clock_caveat_its_banner_shows():
+    """AUF item 2: the EXTRAPOLATED CLOCK banner's text came again in the Warnings box, word for word."""
+    assert any(CLOCK.split(": ", 1)[1].startswith(p) for p in BANNERED_WARNINGS)
+    box = _warnings_box({"warnings": [CLOCK, OTHER]})
+    assert "Warnings (1)" in box and OTHER in box and "throttling below" not in box
+    assert _warnings_box({"warnings": [CLOCK]}) == ""
+
+
+def test_heat_rejection_kind_follows_the_plant():
+    """What the cooling_tower part holds: tower fans only on a chiller plant with cooling towers."""
+    from dcsim.thermal.facility import heat_rejection_kind
+
+    assert heat_rejection_kind(ChillerPlantSpec(heat_rejection="cooling_tower")) == "cooling_tower"
+    assert heat_rejection_kind(ChillerPlantSpec(heat_rejection="dry_cooler")) == "dry_cooler"
+    assert heat_rejection_kind(LiquidCoolingSpec()) == "dry_cooler"
+    assert heat_rejection_kind(AirsideEconomizerSpec()) == "dry_cooler"
+    assert heat_rejection_kind(FixedPueSpec(pue=1.3)) is None
+
+
+def test_energy_table_names_dry_cooler_fans_not_a_cooling_tower():
+    """AUF item 4: an air-cooled plant's dry-cooler fans read "cooling tower" in report.html's energy table."""
+    e = {"facility": 10.0e9, "it": 7.0e9, "cooling": 2.5e9, "cooling_chiller": 1.5e9, "cooling_tower": 0.2e9}
+    row = lambda report: re.search(r'title="energy_j.cooling_tower">[^<]*?└ ([^<]*)<', _energy_table(report)).group(1)  # noqa: E731
+    assert row({"energy_j": e, "heat_rejection": "dry_cooler"}) == "heat rejection (dry-cooler fans)"
+    assert row({"energy_j": e, "heat_rejection": "cooling_tower"}) == "heat rejection (cooling-tower fans)"
+    assert row({"energy_j": e}) == energy_label("cooling_tower") == "cooling tower"  # older report.json
+
+
+#: reference's peak-demand moment (report.json tpf.moments.peak_demand, main ac8a9c6): cooling binds with Q
+#: 2,208 tok/s (0.98 %) under C
+TIE = {"gap_tok_s": 2208.1, "kind": "cooling", "margin": 0.00976, "threshold": 0.01}
+
+
+def _tied(pool: str | None = None):
+    res = synthetic_result()
+    mom = {"compute_tok_s": 226.18e3, "power_tok_s": 224.26e3, "cooling_tok_s": 223.97e3, "binding": "cooling",
+           "operating_point": "peak demand", "t_s": 3600.0, "near_tie": {**TIE, **({"pool": pool} if pool else {})}}
+    tpf = {**res.report["tpf"], "binding": "cooling", "operating_point": "peak_demand", "moments": {"peak_demand": mom}}
+    return SimpleNamespace(**{**vars(res), "report": {**res.report, "tpf": tpf}})
+
+
+def test_terminal_and_card_say_the_closed_forms_near_tie():
+    """AUF item 7: the summary said "closed form at peak_demand: cooling" and the card's chip "cooling" where the
+    HTML table and dcsim tpf said "cooling by a hair"."""
+    res = _tied()
+    assert "closed form at peak_demand: cooling by a hair" in summary_table(res)
+    card = _cards(res.report).split("Binding constraint", 1)[1].split("closed form at", 1)[1][:400]
+    assert "by a hair" in card
+    pooled = _tied("b200-reasoning")
+    assert "cooling by a hair (pool b200-reasoning)" in summary_table(pooled)
+    # no near tie at the operating point: no label
+    plain = synthetic_result()
+    assert "by a hair" not in summary_table(plain) and "by a hair" not in _cards(plain.report)
+
+
+#: campus-interconnect's figures (report.json, main ac8a9c6): used = available mean, the min 0.3 % lower, peak IT
+#: 14.039 MW above both
+CAMPUS = {"pue_adjusted_delivered_power_w": {"available": {"mean": 13997197.29, "min": 13956250.66},
+                                             "mean": 13997197.29, "peak": 14038655.85, "theta": 1.0,
+                                             "used": 13997197.29},
+          "peak_power_w": {"facility": 15999999.99999444, "gpu": 7622326.6, "it": 14038655.85}}
+
+
+def test_mw_scale_power_keeps_the_digits_that_tell_used_from_min():
+    """AUF item 8: "used 14 MW of 14 MW available (min 14 MW)", "peak power IT 14 MW facility 16 MW" for 13.997 /
+    13.997 / 13.956 MW and a 14.039 MW peak: the triple with digits enough to tell min from used, the peaks with
+    their trailing zero; the reference hall's kW figures as README prints them."""
+    res = synthetic_result()
+    campus = SimpleNamespace(**{**vars(res), "report": {**res.report, **CAMPUS}})
+    text = " ".join(summary_table(campus).split())
+    assert "used 13.997 MW of 13.997 MW available (θ·P/PUE at the cap, min 13.956 MW)" in text
+    assert "peak power IT 14.0 MW facility 16.0 MW" in text
+    card = _cards(campus.report).split("PUE-adjusted delivered power", 1)[1][:600]
+    assert "13.997 <small>MW" in card and "(min 13.956 MW)" in card and "meter peak 16.0 MW" in card
+    ref = {"pue_adjusted_delivered_power_w": {"available": {"mean": 348339.4, "min": 338979.7}, "mean": 325275.8,
+                                              "used": 325275.8, "peak": 343889.8, "theta": 1.0},
+           "peak_power_w": {"facility": 495000.0, "it": 343889.8}}
+    text = " ".join(summary_table(SimpleNamespace(**{**vars(res), "report": {**res.report, **ref}})).split())
+    assert "used 325 kW of 348 kW available (θ·P/PUE at the cap, min 339 kW)" in text  # README's block
+    assert "peak power IT 344 kW facility 495 kW" in text
+
+
+# ------------------------------------------------------------------------------------------------ dcsim sweep
+
+def _report(cal, shares=None, pools=False):
+    """A point's report as headline_columns reads it (the run's own provenance.calibration and binding shares);
+    ``pools``: mixed-fleet's two pools (test_report_views._two_pools), each band weighted by its pool's share."""
+    from test_report_views import _two_pools
+
+    res = synthetic_result()
+    rep = {**res.report, "provenance": {**res.report["provenance"], "calibration": cal},
+           **({"binding": {**res.report["binding"], "share": shares}} if shares else {})}
+    return _two_pools(SimpleNamespace(**{**vars(res), "report": rep})).report if pools else rep
+
+
+def test_sweep_row_carries_the_runs_band_status_and_the_figures_binding():
+    """AUF items 1 and 11: results.csv had no band, no calibration status, and only the plurality binding
+    (demand at 35 degC, where the figure's marker said cooling)."""
+    from dcsim.metrics.fmt import headline_band
+    from dcsim.sweep import HEADLINE_COLUMNS, headline_columns
+    from test_report_views import CALIBRATED, EXTRAPOLATED
+
+    # the outdoor-temperature sweep's 35 degC point (audit AUF item 11): demand the plurality, limits 57 %
+    hot = {"demand": 0.43, "compute": 0.20, "power": 0.12, "cooling": 0.25}
+    row = headline_columns(_report([CALIBRATED], hot))
+    assert row["binding.holds"] == "cooling" and row["binding.holds_share"] == pytest.approx(0.57)
+    assert row["calibration.status"] == "calibrated" and row["error_band_pct.tok_s"] is None
+    rep = _report([CALIBRATED, EXTRAPOLATED])
+    band = headline_band(rep)
+    row = headline_columns(rep)
+    assert row["calibration.status"] != "calibrated"
+    assert row["error_band_pct.tok_s"] == band["tok_s_pct"] and row["error_band_pct.j_per_tok"] == band["j_per_tok_pct"]
+    assert row["error_band_lower_bound"] is True
+    assert headline_columns(None) == dict.fromkeys(HEADLINE_COLUMNS)  # a refused point
+
+
+def test_sweep_says_the_calibration_caveat_once_and_estimates_without_the_slo_estimate(tmp_path, capsys):
+    """AUF item 1: no stderr line said a point was transferred; item 11: a sweep without the SLO estimate was
+    announced at 7x its time (every tick costed at SWEEP_TICK_S)."""
+    from conftest import transferred_scenario
+    from dcsim import sweep as sw
+
+    spec = sw.load_sweep({"base": transferred_scenario(), "parameters": {"racks.0.count": {"values": [2, 4]}},
+                          "fixed": {"duration": "20 min", "serving.slo_estimate": False}})
+    rows = sw.run_sweep(spec, cache_dir=None, progress=False, out=tmp_path)
+    err = capsys.readouterr().err
+    assert err.count("calibration caveat") == 1 and "2 of 2 points" in err
+    assert all(r["calibration.status"] != "calibrated" and r["error_band_pct.tok_s"] > 0 for r in rows)
+    head = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
+    assert {"binding.holds", "calibration.status", "error_band_pct.tok_s", "error_band_pct.j_per_tok"} <= set(head)
+    assert rows.estimate_s == pytest.approx(sw.sweep_cost_s(2, 0, 1, ticks_no_slo=2 * 2))
+    # the audit's sweep: 6 points of 24 h without the SLO estimate, 7.1 s taken, "about 53.3 s" said
+    assert sw.sweep_cost_s(6, 0, 1, ticks_no_slo=6 * 1440) == pytest.approx(7.1, rel=0.1)
+
+
+def test_sweep_figure_draws_banded_points_hatched_with_error_bars():
+    """AUF item 1: sweep.png drew the transferred fp8 point as a plain measured point."""
+    from dcsim.plots.sweep import sweep_figure
+
+    base = {"throughput_tok_s.output": 225e3, "joules_per_output_token.facility": 2.2, "binding.share.demand": 0.0,
+            "binding.share.compute": 0.07, "binding.share.power": 0.86, "binding.share.cooling": 0.07,
+            "calibration.status": "calibrated", "error_band_pct.tok_s": None, "error_band_pct.j_per_tok": None,
+            "error_band_lower_bound": None, "error": None}
+    fp8 = {**base, "throughput_tok_s.output": 249e3, "joules_per_output_token.facility": 1.83,
+           "binding.share.compute": 1.0, "binding.share.power": 0.0, "binding.share.cooling": 0.0,
+           "calibration.status": "UNCALIBRATED", "error_band_pct.tok_s": 27.76, "error_band_pct.j_per_tok": 30.83,
+           "error_band_lower_bound": False}
+    fig = sweep_figure([{**base, "p": "bf16"}, {**fp8, "p": "fp8"}], ["p"], title="prec")
+    ax, axj = fig.axes[0], fig.axes[1]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("UNCALIBRATED" in t and "±28 % tok/s, ±31 % J/token" in t for t in labels), labels
+    bars = [c for c in ax.collections if c.get_hatch()]
+    assert bars and ax.containers and axj.containers  # hatched marker; error bars on tok/s and J/token
+    lo, hi = ax.containers[0].lines[2][0].get_segments()[0][:, 1]
+    assert (hi - lo) / 2 == pytest.approx(249e3 * 0.2776)
+    assert ax.get_ylim()[1] > 249e3 * 1.2776  # the error bar inside the axes
+    sc = sweep_figure([{**base, "p": "bf16", "q": 1.0}, {**fp8, "p": "fp8", "q": 2.0}], ["p", "q"], mode="random",
+                      title="prec")
+    assert sc.axes[0].containers and sc.axes[0].get_ylim()[1] > 249e3 * 1.2776
+    plain = sweep_figure([{**base, "p": "bf16"}, {**base, "p": "fp8"}], ["p"], title="prec")
+    assert not plain.axes[0].containers and not any("UNCALIBRATED" in t.get_text()
+                                                     for t in plain.axes[0].get_legend().get_texts())
+
+
+# ------------------------------------------------------------------------------------------------ dcsim compare
+
+def test_compare_footnote_prints_each_runs_headline_band_and_labels_the_other():
+    """AUF item 5: compare's `~` footnote printed "mixed ≥±12 % tok/s" where the run's own headline printed
+    "≥±9 %", and "±4 %" for a calibrated run whose summary prints none."""
+    from dcsim.metrics.fmt import fmt_band, headline_band
+    from dcsim.report.compare import _run_rows, _unmarked_note, run_error_band
+    from test_report_views import CALIBRATED, EXTRAPOLATED
+
+    ref, mixed = _report([CALIBRATED]), _report([CALIBRATED, EXTRAPOLATED], pools=True)
+    runs = _run_rows(["reference", "mixed"], [None, None], [ref, mixed])
+    note = _unmarked_note("calibration", runs, {})
+    head = headline_band(mixed)
+    own = fmt_band({q: head[q] for q in ("tok_s_pct", "j_per_tok_pct")}, True)
+    assert f"mixed {own} (its headline band" in note, note
+    assert own != fmt_band(run_error_band(mixed), True)  # the two differ here: both printed, each labelled
+    assert f"{fmt_band(run_error_band(mixed), True)}, which compare's ~ reads" in note
+    assert "reference calibrated in-sample, no headline band" in note
+
+
+def test_compare_does_not_mark_a_lower_peak_draw_of_a_run_that_served_less():
+    """AUF item 6: "Peak facility power −17.2 % ✓" beside "Output tokens −6.3 % ✗" (heatwave liquid vs air)."""
+    from dcsim.report.compare import _run_rows, _unmarked
+
+    rep = _report([{"group": "r", "status": "calibrated", "in_range_status": "calibrated", "profile": "p",
+                    "error_band_pct": {"tok_s_pct": 3.0, "j_per_tok_pct": 3.0}}])
+    runs = _run_rows(["air", "liquid"], [None, None], [rep, rep])
+    metrics = {"peak_power_w.facility": {"delta": [None, -0.22e6], "delta_pct": [None, -17.2], "better": "lower"},
+               "tokens.output": {"delta": [None, -1e9], "delta_pct": [None, -6.3], "better": "higher"}}
+    assert _unmarked("peak_power_w.facility", 1, metrics, runs) == "work"
+    same = {**metrics, "tokens.output": {"delta": [None, 1e6], "delta_pct": [None, 0.1], "better": "higher"}}
+    assert _unmarked("peak_power_w.facility", 1, same, runs) is None  # the same work served: marked
+
+
+def test_compare_jpt_overlay_draws_each_runs_headline_band_and_wraps_its_title_between_parts():
+    """AUF item 9: the overlay drew mixed-fleet's 3.13 J plain beside its own figure's ≥±19 % error bars, and its
+    title broke "seed 42 / 42 / 7" after "42 / 42"."""
+    from dcsim.metrics.fmt import headline_band
+    from dcsim.report.compare import _differences_title, overlay_figures
+    from test_report_views import CALIBRATED, EXTRAPOLATED
+
+    ref, mixed = _report([CALIBRATED]), _report([CALIBRATED, EXTRAPOLATED], pools=True)
+    figs = overlay_figures(["reference", "mixed"], [(ref, None), (mixed, None)])
+    ax = figs["compare_jpt"].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "reference" and labels[1].startswith("mixed (error bars ≥±"), labels
+    bars = [c for c in ax.containers if getattr(c, "errorbar", None) is not None]
+    assert len(bars) == 1  # the calibrated run draws none
+    seg = bars[0].errorbar.lines[2][0].get_segments()[2][:, 1]  # the facility bar's
+    jf = mixed["joules_per_output_token"]["facility"]
+    assert (seg[1] - seg[0]) / 2 == pytest.approx(jf * headline_band(mixed)["j_per_tok_pct_by_level"]["facility"] / 100)
+    title = _differences_title(["reference", "curtailment", "mixed-fleet"],
+                               [{"field": "scenario", "values": ["reference", "curtailment", "mixed-fleet"]},
+                                {"field": "seed", "values": ["42", "42", "7"]}], 71)
+    assert any(line.endswith("seed 42 / 42 / 7") for line in title.splitlines()), title
