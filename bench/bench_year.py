@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchtiming  # noqa: E402,F401  before numpy loads: BLAS held to one thread
 from bench_fluid import scaled_overrides  # noqa: E402
+from benchtiming import timed, verdict  # noqa: E402
 
 import dcsim  # noqa: E402
 from dcsim.metrics.annual import annual_summary  # noqa: E402
@@ -84,15 +85,17 @@ def main() -> None:
     ov = year_overrides(args)
     set_memory_limit()  # see MEMORY_LIMIT
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
-    t0 = time.perf_counter()
-    r = dcsim.run(REFERENCE, overrides=ov)
-    wall = time.perf_counter() - t0
+    with timed() as t:
+        r = dcsim.run(REFERENCE, overrides=ov)
+    wall = t.cpu_s  # the target is judged on CPU time (benchtiming: the box is shared)
     sim = r.report["duration_s"]
     print(f"facility: {r.report['gpus']:,} GPUs, tick {args.tick}, {sim / 3600:g} h, weather {args.weather}, "
           + ("steady state only" if args.plain else "curtailment process + price/carbon + battery + thermal "
              "dynamics + deferrable work (cheap hours)"))
-    print(f"fluid year: wall {wall:.1f} s on one core, sim/wall {sim / wall:,.0f}x "
-          f"(target: 8760 h in <= 30 s; extrapolated to a year: {wall * 8760 * 3600 / sim:.1f} s)")
+    full = abs(sim - 8760 * 3600) < 1  # the target is for a whole year: a shorter run's build costs do not scale
+    judged = verdict(wall, 30.0) if full else f"extrapolated to a year: CPU {wall * 8760 * 3600 / sim:.1f} s, no verdict"
+    print(f"fluid year: CPU {t.cpu_s:.1f} s (wall {t.wall_s:.1f} s) on one core, sim/CPU {sim / wall:,.0f}x "
+          f"(target: 8760 h in <= 30 s; {judged})")
     if r.report.get("flexibility"):
         print(f"  of which the year's tick loop {r.wall_time_s:.1f} s; the wall time includes the baseline run "
               "without storage and deferrable work (report 'flexibility') and the report of both")
@@ -100,14 +103,13 @@ def main() -> None:
         from dcsim.engine.run import run_models
         from dcsim.scenario import load_scenario
 
-        t2 = time.perf_counter()
-        one = run_models(build_models(load_scenario(REFERENCE, overrides=ov)))
-        w1 = time.perf_counter() - t2
-        print(f"  one year alone (build + tick loop + report, every model on, no baseline): {w1:.1f} s "
-              f"(tick loop {one.wall_time_s:.1f} s)")
-    t1 = time.perf_counter()
-    a = annual_summary(r.timeseries, datetime(2025, 1, 1), tick_s=r.report["tick_s"])
-    print(f"annual_summary: {time.perf_counter() - t1:.2f} s; PUE annual {a['pue']['annual']:.3f}, "
+        with timed() as t2:
+            one = run_models(build_models(load_scenario(REFERENCE, overrides=ov)))
+        print(f"  one year alone (build + tick loop + report, every model on, no baseline): {t2} "
+              f"(tick loop wall {one.wall_time_s:.1f} s)")
+    with timed() as t1:
+        a = annual_summary(r.timeseries, datetime(2025, 1, 1), tick_s=r.report["tick_s"])
+    print(f"annual_summary: {t1}; PUE annual {a['pue']['annual']:.3f}, "
           f"by month {[round(x, 3) if x is not None else None for x in a['pue']['by_month']]}")
     print(f"hours binding: {a['hours_binding']}")
     for k in ("storage", "thermal", "deferrable"):

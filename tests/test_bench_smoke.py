@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,3 +67,38 @@ def test_bench_fluid_default_passes_preflight(monkeypatch):
     mod = _load("bench_fluid.py", monkeypatch)
     os.environ.pop("DCSIM_MEMORY_LIMIT", None)
     preflight(dcsim.load_scenario(mod.REFERENCE, overrides=mod.scaled_overrides()))
+
+
+#: bench_tpf.py's closed-form TPF over its bare np.minimum floor, CPU time, 10^5 points, best of 9: measured
+#: 2026-12-05 on the 2-core dev VM at load average 12-17: 14.6-19.2x (commit d995534); 30.7x before the chained
+#: binding_of (351a8e2), 46.8-54.5x before the argument checks read a minimum and a maximum (454e15d; bench/README.md)
+TPF_RATIO_BOUND = 30.0
+
+
+@pytest.mark.slow
+def test_bench_tpf_ratio_to_its_floor_stays_bounded():
+    """The closed form's cost over the floor of any vectorized evaluation, in CPU time measured in one run, stays
+    under a generous bound, so the TPF figure cannot drift unseen again (bench/README.md's 19x read 155-211x by
+    wall time in the audit of 2026-12-05, AUC 5, and no test noticed). A subprocess: the bench pins itself to one
+    core and tunes the allocator."""
+    out = subprocess.run([sys.executable, str(BENCH / "bench_tpf.py"), "--n", "100000", "--grid", "0", "--repeat", "9"],
+                         capture_output=True, text=True, timeout=600, cwd=BENCH.parent)
+    assert out.returncode == 0, out.stderr
+    m = re.search(r"ratio ([0-9.]+)x the floor on CPU time", out.stdout)
+    assert m, out.stdout
+    assert float(m.group(1)) < TPF_RATIO_BOUND, out.stdout
+    assert "page faults counted" not in out.stdout  # the allocator kept its memory (glibc), as measured above
+
+
+def test_benchtiming_judges_targets_on_cpu_time(monkeypatch):
+    """A bench's verdict reads CPU time, not wall time: a block that sleeps (wall, no CPU) meets a 0.05 s target."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import time
+
+    import benchtiming
+
+    with benchtiming.timed() as t:
+        time.sleep(0.2)
+    assert t.wall_s >= 0.2 and t.cpu_s < 0.05
+    assert benchtiming.verdict(t.cpu_s, 0.05).endswith("met on CPU time")
+    assert "MISSED" in benchtiming.verdict(0.2, 0.05)

@@ -210,13 +210,14 @@ def test_rings_grow_to_the_routed_need_not_the_whole_burst():
     window. The rings must grow to what the fullest replica receives, not to the whole burst on one
     replica (which took the reference request day's 80 rings to 64,088 slots, 196 MiB: peak RSS
     481 MiB, 310 MiB after the fix). 20,000 requests at t = 0 on 40 replicas: 500 each."""
+    import importlib.util
+
     from dcsim.node import build_node
     from dcsim.scenario.node import NodeSpec
-    from dcsim.serving import kernel
     from dcsim.serving.pool import KernelPool
 
-    if not kernel.AVAILABLE:
-        pytest.skip("numba not importable")
+    if importlib.util.find_spec("numba") is None:  # installed but not importable: fail, not skip (audit AUC 3)
+        pytest.skip("numba is not installed")
     pool = KernelPool([build_node(NodeSpec(gpu="H100-SXM", model="llama-3.1-8b", max_batch=64))], [40],
                       router="least_outstanding")
     n = 20_000

@@ -1,5 +1,6 @@
 """The closed-form Token Production Function: hand-computed cases, each ceiling binding, crossovers."""
 
+import itertools
 import json
 import math
 
@@ -366,3 +367,32 @@ def test_token_production_parses_a_quantity_string_in_its_dimension():
     assert a == b
     r = tpf.token_production(**{**BASE, "demand_tok_s": float("inf")})
     assert r.binding_name == "compute" and float(r.achieved_tok_s) == pytest.approx(5.0e4)
+
+
+def _binding_stacked(d, c, p, q):
+    """binding_of as it was until 2026-12-05: argmin over the stacked ceilings (the definition)."""
+    d, c, p, q = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (d, c, p, q)))
+    supply = np.stack([c, p, q])
+    code = np.where(d <= supply.min(axis=0), 0, 1 + np.argmin(supply, axis=0))
+    return code.astype(np.int8) if code.ndim else np.int8(code)
+
+
+def test_binding_of_equals_the_stacked_argmin_on_ties_infinities_and_nan():
+    """The comparison chain gives the stacked argmin's label for every element: ties among ceilings (compute,
+    power, cooling in that order), demand equal to the lowest ceiling, +-inf, -0.0 against 0.0, NaN anywhere
+    (the stacked form's first-NaN rule), broadcasting and 0-d inputs."""
+    rng = np.random.default_rng(11)
+    vals = np.array([0.0, -0.0, 1.0, 2.0, 3.0, np.inf, -np.inf, np.nan])
+    n = 200_000
+    d, c, p, q = (rng.choice(vals, n) for _ in range(4))  # every combination of ties and specials, many times
+    got = tpf.binding_of(d, c, p, q)
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, _binding_stacked(d, c, p, q))
+    finite = [rng.choice(vals[:5], n) for _ in range(4)]  # no NaN: the chain's own path, ties only
+    np.testing.assert_array_equal(tpf.binding_of(*finite), _binding_stacked(*finite))
+    assert set(np.unique(tpf.binding_of(*finite))) == {0, 1, 2, 3}
+    x = [rng.uniform(0.0, 1.0, (50, 1)), rng.uniform(0.0, 1.0, (1, 40)), 0.5, rng.uniform(0.0, 1.0, 40)]
+    np.testing.assert_array_equal(tpf.binding_of(*x), _binding_stacked(*x))  # broadcast
+    for args in itertools.product([1.0, 2.0, np.inf, np.nan], repeat=4):  # 0-d: an np.int8 scalar
+        got = tpf.binding_of(*args)
+        assert isinstance(got, np.int8) and got == _binding_stacked(*args), args

@@ -1272,7 +1272,7 @@ class RequestEngine:
             gs = [m.groups[g] for g in pool.groups]
             total = [g.limits.replicas for g in gs]
             counts = simulated_counts(sc, total)
-            obj = make_pool(sv.backend, [rack_capped_node(g) for g in gs], counts, router=sv.router,
+            obj = make_pool(sv.backend, [rack_capped_node(g) for g in gs], counts, warn=False, router=sv.router,
                             min_headroom_w=sv.min_headroom_w, chunked_prefill=sv.chunked_prefill,
                             kv_watermark=sv.kv_watermark, hold_limit=float(sc.controller.hold_limit))
             #: share of the pool's compute simulated request by request

@@ -49,7 +49,7 @@ numba compiles on first use and caches the machine code on disk (``cache=True``;
 directory is writable it compiles in memory each process). The on-disk cache is flushed when the
 source of this module, of the node step or of the replica helpers changes (numba itself only
 watches this file). Without numba, :data:`AVAILABLE` is False and the engine falls back to the
-Python reference with a one-line warning.
+Python reference with a run warning (:func:`dcsim.serving.pool.fallback_warning`).
 """
 
 from __future__ import annotations
@@ -73,11 +73,14 @@ try:  # numba is a core dependency; the Python reference remains where it cannot
     from numba import njit
 
     AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised only without numba
+    #: why numba could not be imported (the ImportError's message), None where it was
+    IMPORT_ERROR: str | None = None
+except ImportError as _e:  # pragma: no cover - exercised only without numba
     numba = None
     AVAILABLE = False
+    IMPORT_ERROR = str(_e) or type(_e).__name__
 
-__all__ = ["AVAILABLE", "KernelGroup", "ROUTER_CODES", "warm_up"]
+__all__ = ["AVAILABLE", "IMPORT_ERROR", "KernelGroup", "ROUTER_CODES", "warm_up"]
 
 # ---- per-replica integer state (ist columns)
 (I_NDEC, I_D, I_S, I_KV, I_KVPEAK, I_UID, I_NRUN, I_WHEAD, I_WCOUNT, I_NPF, I_PHEAD, I_PCOUNT,

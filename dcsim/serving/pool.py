@@ -5,7 +5,7 @@
 ``serving.backend: python`` runs the readable reference (:class:`dcsim.serving.replica.Replica`
 per replica, routed by :mod:`dcsim.routing`). Both give the same finished requests and the same
 per-replica energy (tests/test_kernel.py). :func:`make_pool` picks the backend and falls back to
-the reference, with a one-line warning, only where numba cannot be imported.
+the reference only where numba cannot be imported, and says so (a run warning: :func:`fallback_warning`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from dcsim.routing import get_router
 from dcsim.serving import kernel
 from dcsim.serving.replica import Replica, check_request_arrays
 
-__all__ = ["PythonPool", "KernelPool", "make_pool", "effective_backend", "FALLBACK_WARNING", "HELD_AFTER_S"]
+__all__ = ["PythonPool", "KernelPool", "make_pool", "effective_backend", "fallback_warning", "FALLBACK_WARNING",
+           "FALLBACK_SLOWDOWN", "HELD_AFTER_S"]
 
 #: longest time a state-reading router routes on the same replica state (s); assumption: a
 #: production router (vLLM's router, llm-d) reads load per request, and 0.1 s is below a decode
@@ -250,13 +251,28 @@ def _cat(parts: list) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
+#: CPU time of the Python reference over the compiled kernel, for the same run: measured 8.0-10.3x by
+#: ``bench/bench_request_fidelity.py`` (kernel / reference per interleaved pair, loads 0.7 and 0.3; bench/README.md)
+#: and 9.0x for ``dcsim run scenarios/reference.yaml`` (4.85 s against 43.6 s of user CPU; docs/serving.md)
+FALLBACK_SLOWDOWN = "8-10x"
+
 #: The warning where numba cannot be imported. It names both uses of the replica pool: request-level serving
-#: (request and hybrid fidelity) and the SLO estimate a fluid run makes, whose user never chose a backend. The
-#: slowdown is measured in docs/serving.md (the figures live there, not in this string, so they are quoted once).
+#: (request and hybrid fidelity) and the SLO estimate a fluid run makes, whose user never chose a backend, and what
+#: the fallback costs (:data:`FALLBACK_SLOWDOWN`, measured in docs/serving.md and bench/README.md).
 FALLBACK_WARNING = ("numba cannot be imported: the compiled serving kernel (serving.backend: kernel, the default) "
                     "falls back to the Python reference for request-level serving and for the SLO estimate of a "
-                    "fluid run; the same results at several times the CPU time (measured in docs/serving.md, "
-                    "Serving at request fidelity). Install numba (a core dependency of dcsim) to restore the kernel")
+                    f"fluid run; the same results at about {FALLBACK_SLOWDOWN} the CPU time (measured in "
+                    "docs/serving.md, Serving at request fidelity). Install numba (a core dependency of dcsim) to "
+                    "restore the kernel")
+
+
+def fallback_warning(backend: str) -> str | None:
+    """The run warning (report.json ``warnings``, the summary, the CLI's ``warning:`` lines) where ``backend`` is
+    ``kernel`` and numba cannot be imported: :data:`FALLBACK_WARNING` with the import's own error; None otherwise.
+    A run adds it once (``dcsim.engine.build``) and builds its pools with ``make_pool(..., warn=False)``."""
+    if effective_backend(backend) == backend:
+        return None
+    return f"{FALLBACK_WARNING} (the import failed: {kernel.IMPORT_ERROR})"
 
 
 def effective_backend(backend: str) -> str:
@@ -265,12 +281,14 @@ def effective_backend(backend: str) -> str:
     return "python" if backend == "kernel" and not kernel.AVAILABLE else backend
 
 
-def make_pool(backend: str, nodes, counts, **kw) -> PythonPool | KernelPool:
+def make_pool(backend: str, nodes, counts, *, warn: bool = True, **kw) -> PythonPool | KernelPool:
     """The replica pool of ``backend`` (``kernel`` or ``python``); ``kernel`` falls back to the
-    reference with a one-line warning where numba cannot be imported (:func:`effective_backend`)."""
+    reference where numba cannot be imported (:func:`effective_backend`), with a RuntimeWarning
+    unless ``warn`` is False (a run warns once in its report instead: :func:`fallback_warning`)."""
     runs = effective_backend(backend)
     if runs != backend:
-        warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
+        if warn:
+            warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
         backend = runs
     if backend not in ("kernel", "python"):
         raise ValueError(f"serving.backend must be 'kernel' or 'python', got {backend!r}")

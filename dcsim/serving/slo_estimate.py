@@ -1587,7 +1587,8 @@ def estimate_for_run(m, ts: dict, calibration: Calibration = CALIBRATION,
     cache = getattr(m, "_slo_service", None)
     if cache is None:
         sv = sc.serving
-        opts = {"backend": sv.backend, "router": sv.router, "min_headroom_w": sv.min_headroom_w,
+        # warn=False: a run says the kernel fell back once, in its warnings (dcsim.serving.pool.fallback_warning)
+        opts = {"backend": sv.backend, "warn": False, "router": sv.router, "min_headroom_w": sv.min_headroom_w,
                 "chunked_prefill": sv.chunked_prefill, "kv_watermark": sv.kv_watermark,
                 "hold_limit": float(sc.controller.hold_limit)}
         cache = [service_from_node(g.node, g.table.batch, g.table.thr, m.clocks, classes, opts) for g in m.groups]
