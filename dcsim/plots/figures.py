@@ -60,16 +60,25 @@ CONSTRAINT_COLORS: dict[str, str] = {
 #: Line colour of the achieved token rate.
 ACHIEVED_COLOR = "#111111"
 
-#: One colour per power component in the power stack.
+#: One colour per power component in the power stack. None is a constraint's colour, nor near one (CIELAB
+#: distance >= 35 from each of CONSTRAINT_COLORS): the power figure draws both, the stack under a strip of what binds,
+#: and until 2026-12-05 the stack's GPU blue #3B6FB6, cooling teal #2AA198, fixed-load grey #B0B0B0 and loss orange
+#: #E6A23C were near-twins of compute, cooling, demand and power (distance 9, 21, 14, 32), so heatwave-air's thick
+#: cooling-power band read as "cooling binds all day" (the audit of the figures, AUF item 3). Purples for IT (dark:
+#: the GPUs, light: the rest), sand for cooling, wine for delivery losses, cream for fixed loads (after Paul Tol's
+#: colour-blind-safe "muted" scheme). The cap keeps a red (it is the power limit itself, drawn dashed); the meter with
+#: storage is a black dash-dot line (its purple was the GPUs' now).
 POWER_COLORS: dict[str, str] = {
-    "gpu": "#3B6FB6",
-    "it_other": "#9DBEE8",
-    "cooling": "#2AA198",
-    "losses": "#E6A23C",
-    "fixed": "#B0B0B0",
+    "gpu": "#4B2C83",
+    "it_other": "#B48EC8",
+    "cooling": "#DDCC77",
+    "losses": "#882255",
+    "fixed": "#F2E6D0",
     "cap": "#C0392B",
-    "meter": "#7B3294",
+    "meter": "#000000",
 }
+#: The stack's layers (the keys of :data:`POWER_COLORS` that fill an area; cap and meter are lines).
+POWER_LAYERS: tuple[str, ...] = ("gpu", "it_other", "cooling", "losses", "fixed")
 
 #: Colours for runs in overlays (``dcsim compare``) and request classes in latency CDFs: none is a constraint's
 #: colour, nor near one (CIELAB distance >= 40 from each of CONSTRAINT_COLORS; the first three were compute blue,
@@ -944,7 +953,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
         ax.step(edges, _ext(ts["facility_power_w"] * mw), where="post", color="#222222", lw=1.0,
                 label="facility (before storage)" if storage else "facility (meter)")
         if storage:
-            ax.step(edges, _ext(meter * mw), where="post", color=POWER_COLORS["meter"], lw=1.6,
+            ax.step(edges, _ext(meter * mw), where="post", color=POWER_COLORS["meter"], lw=1.6, ls="-.",
                     label="meter (after storage)")
             top = max(top, float(np.nanmax(meter)) * mw)
     cap = ts.get("interconnect_w") if cap_range is None else cap_range[1]
@@ -964,13 +973,13 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
         for s_, e_, code in binding_runs(b):
             ax.axvspan(edges[s_], edges[e_], ymin=0.965, ymax=1.0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
                        alpha=0.8, lw=0, gid="binding-strip")
-        for code in sorted(set(b.tolist())):
-            ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
-                                                      alpha=0.8, lw=0, label=f"top strip: {BINDING_NAMES[code]} binds"))
+        strip = [(matplotlib.patches.Rectangle((0, 0), 0, 0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]], alpha=0.8,
+                                               lw=0), f"{BINDING_NAMES[code]} binds")
+                 for code in sorted(set(b.tolist()))]
         note = at_cap_note(ts)
         if note:  # a legend entry of its own (over the axes it covered the cap line)
-            ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="none", edgecolor="none",
-                                                      gid="at-cap-note", label=note))
+            strip.append((matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="none", edgecolor="none",
+                                                       gid="at-cap-note"), note))
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
@@ -978,8 +987,39 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     name = title or report.get("scenario") or "run"
     ax.set_title(f"Facility power by component — {name}" + (" (daily means)" if daily else ""))
     h, lab = ax.get_legend_handles_labels()
-    ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    groups = [(POWER_LEGEND_TITLES[1], list(zip(h[::-1], lab[::-1])))]
+    if not daily and "binding" in ts:
+        groups.insert(0, (POWER_LEGEND_TITLES[0], strip))
+    _titled_legend(ax, groups, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+#: The titles of the power figure's two legend groups: what binds (the strip along the top, in the constraint colours)
+#: and what draws the power (the stack, in :data:`POWER_COLORS`, with the facility and cap lines).
+POWER_LEGEND_TITLES: tuple[str, str] = ("binds (top strip)", "power by component")
+
+
+def _titled_legend(ax: Any, groups: Sequence[tuple[str, Sequence[tuple[Any, str]]]], **kw: Any) -> Any:
+    """One legend of several groups, each under its title in bold (a handle-less entry, gid ``legend-title``): the
+    power figure listed "top strip: cooling binds" beside "cooling" (the cooling plant's power) as one list."""
+    handles: list[Any] = []
+    labels: list[str] = []
+    titles = set()
+    for title, entries in groups:
+        if not entries:
+            continue
+        titles.add(len(handles))
+        handles.append(matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="none", edgecolor="none",
+                                                    gid="legend-title"))
+        labels.append(title)
+        for hd, lb in entries:
+            handles.append(hd)
+            labels.append(lb)
+    leg = ax.legend(handles, labels, **kw)
+    for i, text in enumerate(leg.get_texts()):
+        if i in titles:
+            text.set_fontweight("bold")
+    return leg
 
 
 def _windowed_faults(report: Mapping[str, Any]) -> list[tuple[str, float, float]]:
