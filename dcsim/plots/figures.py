@@ -19,7 +19,7 @@ import matplotlib.patches
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 # the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
 from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_headline_band, fmt_local_window,
@@ -665,13 +665,15 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
     zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts), binding)
 
+    # the lower panel grows with the pool strips, so that each strip stays as tall as a line of its label
+    low_h = 1.0 + 0.3 * len(strips)
     if zoom is None:
-        fig = new_figure(12.0, 6.8)
-        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[4.2, 1.0])
+        fig = new_figure(12.0, 6.8 + 0.3 * len(strips))
+        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[4.2, low_h])
         axz = None
     else:
-        fig = new_figure(12.0, 9.0)
-        ax, axz, ax2 = fig.subplots(3, 1, sharex=True, height_ratios=[3.4, 2.0, 1.0])
+        fig = new_figure(12.0, 9.0 + 0.3 * len(strips))
+        ax, axz, ax2 = fig.subplots(3, 1, sharex=True, height_ratios=[3.4, 2.0, low_h])
 
     # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
     for s, e, code in ([] if daily else binding_runs(binding)):
@@ -702,9 +704,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             nm = BINDING_NAMES[code]
             ax2.axvspan(edges[s], edges[e], ymin=lo + 0.01, ymax=lo + strip_h - 0.01, color=CONSTRAINT_COLORS[nm],
                         alpha=0.7, linewidth=0)
-        ax2.text(0.005, lo + 0.5 * strip_h, f"pool {pname}", transform=ax2.transAxes, fontsize=7, va="center",
-                 color="#222222", bbox={"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none",
-                                        "alpha": 0.6})
+        ax2.text(0.005, lo + 0.5 * strip_h, f"pool {pname}", transform=ax2.transAxes, fontsize=8, va="center",
+                 color="#111111", bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                                        "alpha": 0.8})
 
     # Widths and dashes differ so that coincident ceilings (e.g. C == Q) both stay visible.
     styles = {"compute": ("-", 3.4), "power": ("-", 2.2), "cooling": ((0, (5, 3)), 2.0)}
@@ -792,7 +794,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         sim = report.get("fidelity") in ("request", "hybrid")
         over = sim and bool(np.any(achieved > np.minimum(np.minimum(*list(ceilings.values())[:2]),
                                                            list(ceilings.values())[2]) * 1.005))
-        axz.set_title(("zoom on the ceilings (C summed over the pools, P and Q the shared budgets: the band is the "
+        axz.set_title(("zoom on the ceilings (C summed over the pools, P and Q the shared budgets:\nthe band is the "
                        "pool furthest short's binding)"
                        if several else "zoom on the ceilings: the lowest one binds unless demand is lower")
                       + ("\n(simulated requests: a tick's output may pass the ceilings by a few %, not on average)"
@@ -866,20 +868,41 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             handles.append(Patch(facecolor="none", edgecolor=BURST_COLOR, lw=1.0, hatch=".."))
             labels.append(f"burst: {SHIFT_BURST}+ shifts each within\n{SHIFT_BURST_GAP_TICKS} ticks of the last "
                           "(binding\nalternating)")
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    leg = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    _legend_beside_all_panels(fig, leg)
 
     if "t_out_c" in ts:
         ax2.plot(t, ts["t_out_c"], color="#222222", lw=1.4)
         lo, hi = float(np.nanmin(ts["t_out_c"])), float(np.nanmax(ts["t_out_c"]))
         pad = max(1.0, 0.15 * (hi - lo))
-        ax2.set_ylim(lo - pad, hi + pad)
+        # the temperature over the facility's band only: the pool strips below it keep their own rows (the line ran
+        # over mixed-fleet's "pool h100-chat" strip and its label, the audit of the figures, AUF item 10)
+        y0, y1 = lo - pad, hi + pad
+        ax2.set_ylim(y0 - band_lo / (1.0 - band_lo) * (y1 - y0), y1)
+        ax2.yaxis.set_major_locator(MaxNLocator(nbins=3 if strips else 4))
+        ax2.set_yticks([v for v in ax2.get_yticks() if y0 <= v <= y1])  # no temperature tick beside a pool strip
+        ax2.set_ylim(y0 - band_lo / (1.0 - band_lo) * (y1 - y0), y1)
     ax2.set_ylabel("outdoor\n(°C)")
     ax2.grid(True, axis="x")
-    ax2.text(0.005, 0.92, "binding constraint / outdoor dry-bulb", transform=ax2.transAxes,
+    ax2.text(0.005, 0.95, ("facility binding (band above the pools' strips) / outdoor dry-bulb" if strips
+                           else "binding constraint / outdoor dry-bulb"), transform=ax2.transAxes,
              fontsize=8.5, va="top", color="#222222")
     ax.set_xlim(edges[0], edges[-1])
     set_time_axis(ax2, ts["t_s"], report.get("clock"))
     return fig
+
+
+def _legend_beside_all_panels(fig: Figure, leg: Any) -> None:
+    """A legend anchored beside the top panel that may run down beside the panels below it: out of the constrained
+    layout (which set the top panel's height to the legend's, mixed-fleet's 16 entries leaving a blank band above
+    the zoom panel: the audit of the figures, AUF item 10), with the panels' area narrowed by the legend's width."""
+    renderer = fig.canvas.get_renderer()
+    box = leg.get_window_extent(renderer)
+    if box.height > 0.95 * fig.bbox.height:  # taller than the figure: the layout makes room for it as before
+        return
+    width = box.width / fig.bbox.width
+    leg.set_in_layout(False)
+    fig.get_layout_engine().set(rect=(0.0, 0.0, max(0.5, 1.0 - width - 0.02), 1.0))
 
 
 #: Within this share of the cap in force a tick's meter counts as at the cap (:func:`at_cap_note`).
