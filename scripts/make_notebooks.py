@@ -747,8 +747,9 @@ UNITS = {"tokens_output": (1e6, "M tokens"), "slo_meeting_tokens": (1e6, "M toke
          "energy_meter_j": (3.6e6, "kWh"), "energy_meter_restored_j": (3.6e6, "kWh"),
          "cost_usd": (1.0, "USD"), "carbon_g": (1e3, "kg CO2")}
 for k, (div, unit) in UNITS.items():
-    print(f"{k:24s} with {fl['with'][k] / div:10,.1f}   without {fl['without'][k] / div:10,.1f}   "
-          f"change {fl['change'][k] / div:+9,.1f} {unit}")
+    name = k.removesuffix("_j").removesuffix("_usd").removesuffix("_g")  # the key without its SI unit
+    print(f"{f'{name} ({unit})':34s} with {fl['with'][k] / div:10,.1f}   without {fl['without'][k] / div:10,.1f}   "
+          f"change {fl['change'][k] / div:+9,.1f}")
 st = r.report["storage"]
 kwh = lambda k: f"{st[k] / 3.6e6:,.0f} kWh"  # noqa: E731  (report.json's battery energies are in J)
 print(f"battery {kwh('energy_capacity_j')} / {st['max_discharge_w'] / 1e3:.0f} kW: started at {kwh('energy_start_j')}, "
