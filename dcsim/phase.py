@@ -38,10 +38,8 @@ from dcsim.textio import check_count
 
 __all__ = ["PhaseDiagram", "phase_diagram", "plot_phase", "CONSTRAINT_COLORS", "FAST_AXES"]
 
-try:  # one palette for every figure of dcsim
-    from dcsim.plots import CONSTRAINT_COLORS
-except ImportError:  # pragma: no cover - plots always ships with dcsim
-    CONSTRAINT_COLORS = {"demand": "#8C8C8C", "compute": "#0072B2", "power": "#D55E00", "cooling": "#009E73"}
+# one palette for every figure of dcsim, one home (a fallback copy here could drift from it)
+from dcsim.plots import CONSTRAINT_COLORS  # noqa: E402
 
 FAST_AXES = ("t_out_c", "facility.interconnect", "racks.0.count", "gpus", "demand", "workload.arrivals.scale")
 #: display unit and SI divisor of the fast axes; their names are dcsim.scenario.paths.PARAM_NAMES's (one home with

@@ -80,7 +80,9 @@ print("shifts:", [(round(s["t_s"] / 3600, 2), s["from"], s["to"]) for s in rep["
 """),
     md("""
 The **signature plot**: demand D, the compute C, power P and cooling Q ceilings, and the achieved
-rate coloured by the constraint that binds. Colours are the same in every dcsim figure.
+rate coloured by the constraint that binds. The four constraint colours (grey demand, blue compute,
+vermillion power, green cooling) are the same in every dcsim figure and mean which constraint binds;
+the power figure's stack of components has colours of its own.
 """),
     code("""
 from dcsim.plots import signature_plot
@@ -110,11 +112,34 @@ for label, r in tpf["moments"].items():
 Any field can be overridden by its dotted path, with units: a bigger interconnect, more racks.
 """),
     code("""
+whatif = {}
 for ov in ({}, {"facility.interconnect": "600 kW"}, {"facility.interconnect": "600 kW", "racks.0.count": 14}):
     r = dcsim.run(REF, overrides=ov).report
+    whatif[str(ov)] = r
     share = {k: f"{100 * v:.0f}%" for k, v in r["binding"]["share"].items() if v > 0}
     print(f"{str(ov):60s} {r['throughput_tok_s']['output']:9,.0f} tok/s  "
           f"{r['joules_per_output_token']['facility']:.2f} J/tok  {share}")
+"""),
+    md("""
+The 600 kW interconnect alone serves slightly *fewer* tokens than 495 kW, at a higher J/token. Power
+no longer binds, but where it bound at 495 kW it bound by a hair (its ceiling within 1 % of the
+compute ceiling: little to win), and the UPS and transformers are rated to the interconnect: their
+no-load losses grow with the rating, the PUE rises, and those losses are heat the same cooling plant
+must reject, so cooling binds longer. The runs say so in their notes; the lines below compare them:
+"""),
+    code("""
+a, b = whatif["{}"], whatif[str({"facility.interconnect": "600 kW"})]
+for name, r in (("495 kW", a), ("600 kW", b)):
+    sh = r["binding"]["share"]
+    print(f"{name}: power binds {100 * sh['power']:4.1f} %, cooling {100 * sh['cooling']:4.1f} % of the day; "
+          f"delivery losses {r['energy_j']['delivery_losses'] / 3.6e6:,.0f} kWh, PUE {r['pue']:.3f}, "
+          f"{r['throughput_tok_s']['output']:,.0f} tok/s")
+print("the 495 kW run's note:", next(n for n in a["notes"] if n.startswith("power binds by a hair")).split(":")[0])
+print("the 600 kW run's note:", next(n for n in b["notes"] if n.startswith("a larger interconnect")).split(":")[0])
+# what the text above says
+assert b["throughput_tok_s"]["output"] < a["throughput_tok_s"]["output"] and b["binding"]["share"]["power"] == 0
+assert b["energy_j"]["delivery_losses"] > a["energy_j"]["delivery_losses"] and b["pue"] > a["pue"]
+assert b["binding"]["share"]["cooling"] > a["binding"]["share"]["cooling"]
 """),
 ]
 
@@ -142,6 +167,29 @@ show(plot_phase(pd, title="Reference hall at full load: GPUs x outdoor temperatu
 At full load (unbounded demand) small fleets are compute-bound; past a few hundred GPUs the
 495 kW interconnect binds, and on the hottest afternoons the air-cooled chillers' derated heat
 rejection binds first. The contours are the achieved token rate (thousands of tokens/s).
+
+The green band along the coldest row (15 °C) is no error: it is the plant's nameplate binding on a
+cold day. Below 35 °C the heat rejection is its rated 395 kW (it derates only above), so Q stays
+flat, while the chillers draw less power as the air cools and the interconnect powers more IT: at
+15 °C P passes Q and the nameplate binds before the interconnect, by well under 1 % (the near-tie
+hatching). The lines below read it off the map at 512 GPUs:
+"""),
+    code("""
+j = int(np.argmin(abs(pd.x - 512)))
+for t_c in (15.0, 16.0, 35.0):
+    i = int(np.argmin(abs(pd.y - t_c)))
+    P, Q = pd.power_tok_s[i, j], pd.cooling_tok_s[i, j]
+    print(f"{pd.y[i]:4.0f} degC, {pd.x[j]:.0f} GPUs: P {P:,.0f}  Q {Q:,.0f} tok/s (P/Q {P / Q:.4f}) -> "
+          f"{('demand', 'compute', 'power', 'cooling')[pd.binding[i, j]]}")
+cold = pd.binding[0] == 3
+print(f"cooling binds at {pd.y[0]:.0f} degC from {pd.x[np.argmax(cold)]:.0f} GPUs" if cold.any() else "no cooling at 15 degC")
+# what the text above says: Q flat below 35 degC (the nameplate), P above it at 15 degC only
+i15, i16, i35 = (int(np.argmin(abs(pd.y - t))) for t in (15.0, 16.0, 35.0))
+assert pd.binding[i15, j] == 3 and pd.binding[i16, j] == 2
+assert abs(pd.cooling_tok_s[i15, j] / pd.cooling_tok_s[i35, j] - 1) < 1e-9
+assert 0 < pd.power_tok_s[i15, j] / pd.cooling_tok_s[i15, j] - 1 < 0.01
+"""),
+    md("""
 
 Next: delivered power against fleet size when users ask for 150k output tokens/s on the hottest
 tick. The demand-limited region (grey) is where the fleet, its power and its cooling all suffice;
@@ -277,7 +325,8 @@ fig, ax = plt.subplots(figsize=(6, 3.6))
 peaks = [r["peak_demand_tok_s"] / 1e3 for _, r in rows]
 # each bar carries its profile's expected tok/s error (bf16 calibrated, fp8 transferred)
 cals = [build_models(dcsim.load_scenario(REF)).groups[0].node.calibration, cal]
-ax.bar([n for n, _ in rows], peaks, color=["0.6", "#0072B2"], capsize=6,
+from dcsim.plots import RUN_COLORS  # categories take the run colours: no constraint colour (compute blue) for fp8
+ax.bar([n for n, _ in rows], peaks, color=list(RUN_COLORS[:2]), capsize=6,
        yerr=[c["error_band_pct"]["tok_s_pct"] / 100 * p for c, p in zip(cals, peaks)])
 ax.set_ylabel("peak demand served\\nunder targets [k tok/s]")
 ax.set_title("TTFT p99 <= 2 s, 99 % of requests within SLO\\nerror bars: the profiles' expected error ("
@@ -323,7 +372,8 @@ assert off["slo_attainment"] - 0.05 < on["slo_attainment"] <= off["slo_attainmen
 ts = runs[True].timeseries
 fig, ax = plt.subplots(figsize=(6.5, 3))
 h = ts["t_s"] / 3600
-ax.plot(h, ts["awake_fraction"], color="#0072B2", label="replicas awake")
+from dcsim.plots import RUN_COLORS
+ax.plot(h, ts["awake_fraction"], color=RUN_COLORS[0], label="replicas awake")
 dem = ts["demand_tok_s"] / ts["compute_tok_s"].max()
 ax.plot(h, dem, color="0.5", lw=1, label="demand / compute ceiling")
 # hours from the start on the scenario's local clock (report.json clock), ticked and labelled as dcsim's figures are
@@ -344,7 +394,10 @@ day; with an EPW or CSV weather file they come from the file's year). Hotter wea
 interconnect needed grows with temperature — until heat rejection itself binds first (the
 air-cooled plant derates above 35 degC). From there no interconnect lets the fleet run flat out,
 and the figure the planner reports (where power stops binding, below cooling) falls again; the
-planner marks those rows `binding cooling`.
+planner marks those rows `binding cooling`. Each point of the figure is in the colour of the
+constraint the planner names at its answer (`binding` in the lines): compute (blue) where, once
+power stops binding, the GPUs themselves are the limit; cooling (green) where heat rejection binds
+first. The interconnect is what is sized, so no point is power's colour.
 """),
     code("""
 pcts = [0, 25, 50, 75, 90, 100]
@@ -361,12 +414,15 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 t = [r["moment"]["t_out_c"] for r in rows]
 w = [r["interconnect_w"] / 1e3 for r in rows]
 ax.plot(t, w, "-", color="0.6")
-from dcsim.plots import CONSTRAINT_COLORS  # dcsim's colours: cooling green, power vermillion
-ax.scatter(t, w, c=[CONSTRAINT_COLORS["cooling" if c else "power"] for c in cool], zorder=3)
+from dcsim.plots import CONSTRAINT_COLORS  # dcsim's colours: compute blue, cooling green
+# each point in the colour of what binds at the answer, as the lines above name it: power stops binding there, so
+# what binds is the next constraint (compute), or cooling where heat rejection binds first
+ax.scatter(t, w, c=[CONSTRAINT_COLORS[r["binding"]] for r in rows], zorder=3)
+assert not any(r["binding"] == "power" for r in rows)  # what the text above says
 ax.set_xlabel("design outdoor dry-bulb (°C)"); ax.set_ylabel("interconnect where power\\nstops binding (kW)")
 # the axis is zoomed (not from 0): say so, with the size of the move it magnifies
 rise = 100 * (max(w) / min(w) - 1)
-ax.set_title(f"320 GPUs at full load (green: cooling binds first; vermillion: power)\\n"
+ax.set_title(f"320 GPUs at full load; colour: what binds at that interconnect\\n"
              f"axis zoomed, not from 0: the whole range is {rise:.0f} % of the lowest", fontsize=9)
 fig.tight_layout()
 show(fig)
@@ -550,13 +606,15 @@ Measured against fitted tokens/s and J/token per load level:
 """),
     code("""
 pts = prof["points"]
+from dcsim.plots import RUN_COLORS  # dcsim's colours for categories (no constraint colour: blue is compute)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 b = [p["batch"] for p in pts]
-axes[0].plot(b, [p["tok_s"] for p in pts], "o", label="measured")
-axes[0].plot(b, [p["tok_s_fit"] for p in pts], "-", label="fit")
-axes[0].set_ylabel("output tok/s"); axes[0].set_xscale("log")
-axes[1].plot(b, [p["j_per_tok"] for p in pts], "o", label="measured")
-axes[1].plot(b, [p["j_per_tok_fit"] for p in pts], "-", label="fit")
+axes[0].plot(b, [p["tok_s"] for p in pts], "o", color=RUN_COLORS[0], label="measured")
+axes[0].plot(b, [p["tok_s_fit"] for p in pts], "-", color=RUN_COLORS[1], label="fit")
+# a row is one replica: tensor parallel over 4 GPUs (the n_gpus column, tp=4 above)
+axes[0].set_ylabel("output tok/s per replica\\n(TP4: 4 GPUs)"); axes[0].set_xscale("log")
+axes[1].plot(b, [p["j_per_tok"] for p in pts], "o", color=RUN_COLORS[0], label="measured")
+axes[1].plot(b, [p["j_per_tok_fit"] for p in pts], "-", color=RUN_COLORS[1], label="fit")
 axes[1].set_ylabel("GPU J / output token"); axes[1].set_xscale("log")
 for ax in axes:
     ax.set_xlabel("mean running batch"); ax.legend()
@@ -635,7 +693,8 @@ for city, f in EPW.items():
 # each city's gain over its own GPU count with no flexibility, in %: GPU counts on an axis from 298 to 340 drew
 # Richmond's +2.4 % as a leap; colour = city, dashed = with the battery
 base = {city: curves[city][0]["gpus_exact"] for city in EPW}
-colour = {"Richmond": "tab:blue", "Phoenix": "tab:red"}
+from dcsim.plots import RUN_COLORS  # dcsim's colours for categories: no constraint colour (blue, vermillion)
+colour = {"Richmond": RUN_COLORS[0], "Phoenix": RUN_COLORS[1]}
 fig, ax = plt.subplots(figsize=(8, 4.5))
 for name, rows in curves.items():
     city, battery = name.split(" ")[0], "battery" in name
@@ -682,10 +741,21 @@ fl = r.report["flexibility"]
 # the meter with the battery's charge restored to where it started, and the shed tokens still waiting (deferred) at
 # the end: without them the buy-back reads better than it is (the battery ends the day emptier; deferred work is
 # not yet served)
-for k in ("tokens_output", "slo_meeting_tokens", "tokens_shed", "tokens_waiting_end", "energy_meter_j",
-          "energy_meter_restored_j", "cost_usd", "carbon_g"):
-    print(f"{k:24s} with {fl['with'][k]:.4g}   without {fl['without'][k]:.4g}   change {fl['change'][k]:+.3g}")
-print("storage:", {k: round(v, 3) for k, v in r.report["storage"].items() if isinstance(v, float)})
+# each in a unit a planner reads (report.json keeps SI: tokens, J, USD, g)
+UNITS = {"tokens_output": (1e6, "M tokens"), "slo_meeting_tokens": (1e6, "M tokens"),
+         "tokens_shed": (1e6, "M tokens"), "tokens_waiting_end": (1e6, "M tokens"),
+         "energy_meter_j": (3.6e6, "kWh"), "energy_meter_restored_j": (3.6e6, "kWh"),
+         "cost_usd": (1.0, "USD"), "carbon_g": (1e3, "kg CO2")}
+for k, (div, unit) in UNITS.items():
+    name = k.removesuffix("_j").removesuffix("_usd").removesuffix("_g")  # the key without its SI unit
+    print(f"{f'{name} ({unit})':34s} with {fl['with'][k] / div:10,.1f}   without {fl['without'][k] / div:10,.1f}   "
+          f"change {fl['change'][k] / div:+9,.1f}")
+st = r.report["storage"]
+kwh = lambda k: f"{st[k] / 3.6e6:,.0f} kWh"  # noqa: E731  (report.json's battery energies are in J)
+print(f"battery {kwh('energy_capacity_j')} / {st['max_discharge_w'] / 1e3:.0f} kW: started at {kwh('energy_start_j')}, "
+      f"ended at {kwh('energy_end_j')}; discharged {kwh('discharged_j')}, charged {kwh('charged_j')}, "
+      f"losses {kwh('losses_j')}, {st['equivalent_full_cycles']:.2f} full cycles, "
+      f"peak meter {st['peak_meter_w'] / 1e3:.0f} kW")
 print("deferrable late tokens:", r.report["deferrable"]["served_late_tokens"])
 from dcsim.plots.flex import grid_flex_figure
 show(grid_flex_figure(r))
@@ -706,7 +776,7 @@ for name, ov in {"defaults": {}, "6 m3 tank": {"facility.thermal.tank": {"volume
     t = dcsim.run(TRIP, overrides=ov)
     f = t.report["faults"][0]
     after = lambda s: "never" if s is None else f"after {s / 60:.0f} min"  # noqa: E731
-    lost = lambda x: f"{x:.3g}" if abs(x) >= 1 else "none"  # noqa: E731  (below a token: rounding)
+    lost = lambda x: f"{x / 1e6:.3g} M" if abs(x) >= 1 else "none"  # noqa: E731  (below a token: rounding)
     print(f"{name:16s} throttle {after(f['time_to_first_throttle_s'])}, shed {after(f['time_to_first_shed_s'])}, "
           f"peak inlet {f['peak_space_c']:.1f} degC, tokens lost {lost(f['tokens_lost_net'])} to the end of the run "
           f"({lost(f['tokens_lost'])} in its window)")

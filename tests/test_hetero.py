@@ -735,3 +735,36 @@ def test_the_simulated_facility_label_is_the_pool_furthest_short_for_its_own_wor
     assert np.all(held[0][5:] > held[1][5:])  # the case: more chat tokens held back
     assert np.all(ts["binding"] == 2)
     assert res.report["binding"]["share"]["power"] == pytest.approx(1.0)
+
+
+def test_the_signature_figures_pool_strips_and_legend_leave_each_other_room(capped):
+    """mixed-fleet's signature (the audit of the figures, AUF item 10): the 16-entry legend set the top panel's
+    height (a blank band above the zoom panel) and the outdoor-temperature line ran over the pool strips and their
+    labels. The legend is out of the layout (the panels close up under it, the legend inside the figure), and the
+    temperature (line and ticks) stays above the strips."""
+    from matplotlib.transforms import Bbox
+
+    from dcsim.plots.figures import signature_plot
+
+    fig = signature_plot(capped)
+    fig.canvas.draw()
+    ax, ax2 = fig.axes[0], fig.axes[-1]
+    below = fig.axes[-2]  # the zoom panel, or the lower panel where no zoom is drawn
+    leg = ax.get_legend()
+    # out of the layout: the legend's height does not set the top panel's (this fixture's 9 entries fit beside it;
+    # mixed-fleet's day, 12 entries, left a gap of 0.160 of the figure's height, 0.057 once out of the layout)
+    assert not leg.get_in_layout()
+    gap = ax.get_position().y0 - below.get_position().y1
+    assert 0 < gap < 0.08, gap  # a title's height
+    box = leg.get_window_extent()
+    assert Bbox.intersection(box, fig.bbox).width == pytest.approx(box.width)  # the legend is not cut off
+    assert box.x0 >= max(a.get_window_extent().x1 for a in fig.axes) - 1  # nor over a panel
+    n_pools = len(capped.report["pools"])
+    strips_top = 0.16 * n_pools  # the strips' share of the lower panel (strip_h in signature_plot)
+    line = ax2.get_lines()[0]
+    y_axes = ax2.transLimits.transform(np.c_[line.get_xdata(), line.get_ydata()])[:, 1]
+    assert y_axes.min() > strips_top, y_axes.min()
+    ticks = ax2.transLimits.transform(np.c_[np.zeros(len(ax2.get_yticks())), ax2.get_yticks()])[:, 1]
+    assert np.all(ticks > strips_top)
+    labels = [t for t in ax2.texts if t.get_text().startswith("pool ")]
+    assert len(labels) == n_pools and all(t.get_fontsize() >= 8 for t in labels)

@@ -488,9 +488,59 @@ def test_power_stack_layers_are_each_component(result):
         assert _rgb(coll.get_facecolor()[0]) == _rgb(POWER_COLORS[colour])
         np.testing.assert_allclose(_band_at(coll, mid), np.c_[below, below + w] * 1e-3, rtol=1e-9)
         below = below + w
-    legend = [t.get_text() for t in ax.get_legend().get_texts()
-              if not t.get_text().startswith(("top strip", "at the cap"))]  # test_power_stack_binding_strip
-    assert legend == ["interconnect cap", "facility (meter)"] + [p[0] for p in parts[::-1]]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    group = legend[legend.index("power by component") + 1:]  # the strip's group first: test_power_stack_legend_groups
+    assert group == ["interconnect cap", "facility (meter)"] + [p[0] for p in parts[::-1]]
+
+
+def _cielab(c):
+    """CIELAB (D65) of a matplotlib colour: the sRGB curve undone, XYZ by the sRGB matrix (IEC 61966-2-1), L*a*b*
+    (CIE 15:2004)."""
+    rgb = np.asarray(to_rgba(c)[:3])
+    lin = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ lin
+    f = [v ** (1 / 3) if v > 216 / 24389 else (24389 / 27 * v + 16) / 116
+         for v in xyz / np.array([0.95047, 1.0, 1.08883])]
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_power_stack_colours_are_not_constraint_colours(result):
+    """The power figure draws the stack under a strip of what binds: no layer may be a near-twin of a constraint's
+    colour (the audit of the figures: GPU #3B6FB6 beside compute #0072B2, CIELAB distance 9; cooling #2AA198 beside
+    cooling #009E73, 21; fixed loads #B0B0B0 beside demand #8C8C8C, 14), and the layers tell apart. The figure draws
+    the palette (not a copy of it)."""
+    from dcsim.plots.figures import POWER_COLORS, POWER_LAYERS
+
+    for layer in POWER_LAYERS:
+        for name, c in CONSTRAINT_COLORS.items():
+            d = float(np.linalg.norm(_cielab(POWER_COLORS[layer]) - _cielab(c)))
+            assert d >= 35.0, (layer, name, round(d))
+    for i, a in enumerate(POWER_LAYERS):
+        for b in POWER_LAYERS[i + 1:]:
+            assert np.linalg.norm(_cielab(POWER_COLORS[a]) - _cielab(POWER_COLORS[b])) >= 25.0, (a, b)
+    ax = power_stack_plot(result).axes[0]
+    assert [_rgb(c.get_facecolor()[0]) for c in ax.collections[:5]] == [_rgb(POWER_COLORS[k]) for k in POWER_LAYERS]
+
+
+def test_power_stack_legend_groups(result):
+    """The legend is two titled groups: what binds (the top strip, in the constraint colours, the at-cap note with
+    it) and the power by component (the lines and the stack), so "cooling binds" is not read beside "cooling"."""
+    from dcsim.plots.figures import POWER_LEGEND_TITLES
+
+    ts = {k: np.array(v, copy=True) for k, v in result.timeseries.items()}
+    ts["interconnect_w"] = ts["facility_power_w"].astype(float).copy()  # at the cap: the note is in the strip's group
+    ax = power_stack_plot(SimpleNamespace(report=result.report, timeseries=ts)).axes[0]
+    leg = ax.get_legend()
+    texts = [t.get_text() for t in leg.get_texts()]
+    codes = sorted(set(ts["binding"].astype(int).tolist()))
+    strip = [f"{BINDING_NAMES[c]} binds" for c in codes]
+    assert texts[0] == POWER_LEGEND_TITLES[0] and texts[1:1 + len(strip)] == strip
+    assert texts[1 + len(strip)].startswith("at the cap") and texts[2 + len(strip)] == POWER_LEGEND_TITLES[1]
+    assert not [t for t in texts if t.startswith("top strip")]
+    for i, c in enumerate(codes):
+        assert _rgb(leg.legend_handles[1 + i].get_facecolor()) == _rgb(CONSTRAINT_COLORS[BINDING_NAMES[c]])
+    bold = [t.get_text() for t in leg.get_texts() if t.get_fontweight() == "bold"]
+    assert bold == list(POWER_LEGEND_TITLES)
 
 
 def test_pue_plot_run_line_is_the_reports_pue(result):

@@ -19,7 +19,7 @@ import matplotlib.patches
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 # the out-of-sample selection and the fleet's band have one home, beside the headline that prints them
 from dcsim.metrics.fmt import (HEADLINE_BAND_KINDS, energy_label, fmt_band, fmt_headline_band, fmt_local_window,
@@ -60,16 +60,25 @@ CONSTRAINT_COLORS: dict[str, str] = {
 #: Line colour of the achieved token rate.
 ACHIEVED_COLOR = "#111111"
 
-#: One colour per power component in the power stack.
+#: One colour per power component in the power stack. None is a constraint's colour, nor near one (CIELAB
+#: distance >= 35 from each of CONSTRAINT_COLORS): the power figure draws both, the stack under a strip of what binds,
+#: and until 2026-12-05 the stack's GPU blue #3B6FB6, cooling teal #2AA198, fixed-load grey #B0B0B0 and loss orange
+#: #E6A23C were near-twins of compute, cooling, demand and power (distance 9, 21, 14, 32), so heatwave-air's thick
+#: cooling-power band read as "cooling binds all day" (the audit of the figures, AUF item 3). Purples for IT (dark:
+#: the GPUs, light: the rest), sand for cooling, wine for delivery losses, cream for fixed loads (after Paul Tol's
+#: colour-blind-safe "muted" scheme). The cap keeps a red (it is the power limit itself, drawn dashed); the meter with
+#: storage is a black dash-dot line (its purple was the GPUs' now).
 POWER_COLORS: dict[str, str] = {
-    "gpu": "#3B6FB6",
-    "it_other": "#9DBEE8",
-    "cooling": "#2AA198",
-    "losses": "#E6A23C",
-    "fixed": "#B0B0B0",
+    "gpu": "#4B2C83",
+    "it_other": "#B48EC8",
+    "cooling": "#DDCC77",
+    "losses": "#882255",
+    "fixed": "#F2E6D0",
     "cap": "#C0392B",
-    "meter": "#7B3294",
+    "meter": "#000000",
 }
+#: The stack's layers (the keys of :data:`POWER_COLORS` that fill an area; cap and meter are lines).
+POWER_LAYERS: tuple[str, ...] = ("gpu", "it_other", "cooling", "losses", "fixed")
 
 #: Colours for runs in overlays (``dcsim compare``) and request classes in latency CDFs: none is a constraint's
 #: colour, nor near one (CIELAB distance >= 40 from each of CONSTRAINT_COLORS; the first three were compute blue,
@@ -656,13 +665,15 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
     top = min(top_all * 1.08, base * 3.0) if base > 0 else top_all * 1.08
     zoom = _zoom(ceilings, achieved, top, None if daily else _in_service(report, ts), binding)
 
+    # the lower panel grows with the pool strips, so that each strip stays as tall as a line of its label
+    low_h = 1.0 + 0.3 * len(strips)
     if zoom is None:
-        fig = new_figure(12.0, 6.8)
-        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[4.2, 1.0])
+        fig = new_figure(12.0, 6.8 + 0.3 * len(strips))
+        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[4.2, low_h])
         axz = None
     else:
-        fig = new_figure(12.0, 9.0)
-        ax, axz, ax2 = fig.subplots(3, 1, sharex=True, height_ratios=[3.4, 2.0, 1.0])
+        fig = new_figure(12.0, 9.0 + 0.3 * len(strips))
+        ax, axz, ax2 = fig.subplots(3, 1, sharex=True, height_ratios=[3.4, 2.0, low_h])
 
     # Band under the achieved rate, coloured by the binding constraint (step: one tick = one span).
     for s, e, code in ([] if daily else binding_runs(binding)):
@@ -693,9 +704,9 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             nm = BINDING_NAMES[code]
             ax2.axvspan(edges[s], edges[e], ymin=lo + 0.01, ymax=lo + strip_h - 0.01, color=CONSTRAINT_COLORS[nm],
                         alpha=0.7, linewidth=0)
-        ax2.text(0.005, lo + 0.5 * strip_h, f"pool {pname}", transform=ax2.transAxes, fontsize=7, va="center",
-                 color="#222222", bbox={"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none",
-                                        "alpha": 0.6})
+        ax2.text(0.005, lo + 0.5 * strip_h, f"pool {pname}", transform=ax2.transAxes, fontsize=8, va="center",
+                 color="#111111", bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                                        "alpha": 0.8})
 
     # Widths and dashes differ so that coincident ceilings (e.g. C == Q) both stay visible.
     styles = {"compute": ("-", 3.4), "power": ("-", 2.2), "cooling": ((0, (5, 3)), 2.0)}
@@ -783,7 +794,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
         sim = report.get("fidelity") in ("request", "hybrid")
         over = sim and bool(np.any(achieved > np.minimum(np.minimum(*list(ceilings.values())[:2]),
                                                            list(ceilings.values())[2]) * 1.005))
-        axz.set_title(("zoom on the ceilings (C summed over the pools, P and Q the shared budgets: the band is the "
+        axz.set_title(("zoom on the ceilings (C summed over the pools, P and Q the shared budgets:\nthe band is the "
                        "pool furthest short's binding)"
                        if several else "zoom on the ceilings: the lowest one binds unless demand is lower")
                       + ("\n(simulated requests: a tick's output may pass the ceilings by a few %, not on average)"
@@ -857,20 +868,41 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
             handles.append(Patch(facecolor="none", edgecolor=BURST_COLOR, lw=1.0, hatch=".."))
             labels.append(f"burst: {SHIFT_BURST}+ shifts each within\n{SHIFT_BURST_GAP_TICKS} ticks of the last "
                           "(binding\nalternating)")
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    leg = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    _legend_beside_all_panels(fig, leg)
 
     if "t_out_c" in ts:
         ax2.plot(t, ts["t_out_c"], color="#222222", lw=1.4)
         lo, hi = float(np.nanmin(ts["t_out_c"])), float(np.nanmax(ts["t_out_c"]))
         pad = max(1.0, 0.15 * (hi - lo))
-        ax2.set_ylim(lo - pad, hi + pad)
+        # the temperature over the facility's band only: the pool strips below it keep their own rows (the line ran
+        # over mixed-fleet's "pool h100-chat" strip and its label, the audit of the figures, AUF item 10)
+        y0, y1 = lo - pad, hi + pad
+        ax2.set_ylim(y0 - band_lo / (1.0 - band_lo) * (y1 - y0), y1)
+        ax2.yaxis.set_major_locator(MaxNLocator(nbins=3 if strips else 4))
+        ax2.set_yticks([v for v in ax2.get_yticks() if y0 <= v <= y1])  # no temperature tick beside a pool strip
+        ax2.set_ylim(y0 - band_lo / (1.0 - band_lo) * (y1 - y0), y1)
     ax2.set_ylabel("outdoor\n(°C)")
     ax2.grid(True, axis="x")
-    ax2.text(0.005, 0.92, "binding constraint / outdoor dry-bulb", transform=ax2.transAxes,
+    ax2.text(0.005, 0.95, ("facility binding (band above the pools' strips) / outdoor dry-bulb" if strips
+                           else "binding constraint / outdoor dry-bulb"), transform=ax2.transAxes,
              fontsize=8.5, va="top", color="#222222")
     ax.set_xlim(edges[0], edges[-1])
     set_time_axis(ax2, ts["t_s"], report.get("clock"))
     return fig
+
+
+def _legend_beside_all_panels(fig: Figure, leg: Any) -> None:
+    """A legend anchored beside the top panel that may run down beside the panels below it: out of the constrained
+    layout (which set the top panel's height to the legend's, mixed-fleet's 16 entries leaving a blank band above
+    the zoom panel: the audit of the figures, AUF item 10), with the panels' area narrowed by the legend's width."""
+    renderer = fig.canvas.get_renderer()
+    box = leg.get_window_extent(renderer)
+    if box.height > 0.95 * fig.bbox.height:  # taller than the figure: the layout makes room for it as before
+        return
+    width = box.width / fig.bbox.width
+    leg.set_in_layout(False)
+    fig.get_layout_engine().set(rect=(0.0, 0.0, max(0.5, 1.0 - width - 0.02), 1.0))
 
 
 #: Within this share of the cap in force a tick's meter counts as at the cap (:func:`at_cap_note`).
@@ -944,7 +976,7 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
         ax.step(edges, _ext(ts["facility_power_w"] * mw), where="post", color="#222222", lw=1.0,
                 label="facility (before storage)" if storage else "facility (meter)")
         if storage:
-            ax.step(edges, _ext(meter * mw), where="post", color=POWER_COLORS["meter"], lw=1.6,
+            ax.step(edges, _ext(meter * mw), where="post", color=POWER_COLORS["meter"], lw=1.6, ls="-.",
                     label="meter (after storage)")
             top = max(top, float(np.nanmax(meter)) * mw)
     cap = ts.get("interconnect_w") if cap_range is None else cap_range[1]
@@ -964,13 +996,13 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
         for s_, e_, code in binding_runs(b):
             ax.axvspan(edges[s_], edges[e_], ymin=0.965, ymax=1.0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
                        alpha=0.8, lw=0, gid="binding-strip")
-        for code in sorted(set(b.tolist())):
-            ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]],
-                                                      alpha=0.8, lw=0, label=f"top strip: {BINDING_NAMES[code]} binds"))
+        strip = [(matplotlib.patches.Rectangle((0, 0), 0, 0, color=CONSTRAINT_COLORS[BINDING_NAMES[code]], alpha=0.8,
+                                               lw=0), f"{BINDING_NAMES[code]} binds")
+                 for code in sorted(set(b.tolist()))]
         note = at_cap_note(ts)
         if note:  # a legend entry of its own (over the axes it covered the cap line)
-            ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="none", edgecolor="none",
-                                                      gid="at-cap-note", label=note))
+            strip.append((matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="none", edgecolor="none",
+                                                       gid="at-cap-note"), note))
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(f"power ({unit})")
@@ -978,8 +1010,39 @@ def power_stack_plot(result: Any, *, title: str | None = None) -> Figure:
     name = title or report.get("scenario") or "run"
     ax.set_title(f"Facility power by component — {name}" + (" (daily means)" if daily else ""))
     h, lab = ax.get_legend_handles_labels()
-    ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    groups = [(POWER_LEGEND_TITLES[1], list(zip(h[::-1], lab[::-1])))]
+    if not daily and "binding" in ts:
+        groups.insert(0, (POWER_LEGEND_TITLES[0], strip))
+    _titled_legend(ax, groups, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+#: The titles of the power figure's two legend groups: what binds (the strip along the top, in the constraint colours)
+#: and what draws the power (the stack, in :data:`POWER_COLORS`, with the facility and cap lines).
+POWER_LEGEND_TITLES: tuple[str, str] = ("binds (top strip)", "power by component")
+
+
+def _titled_legend(ax: Any, groups: Sequence[tuple[str, Sequence[tuple[Any, str]]]], **kw: Any) -> Any:
+    """One legend of several groups, each under its title in bold (a handle-less entry, gid ``legend-title``): the
+    power figure listed "top strip: cooling binds" beside "cooling" (the cooling plant's power) as one list."""
+    handles: list[Any] = []
+    labels: list[str] = []
+    titles = set()
+    for title, entries in groups:
+        if not entries:
+            continue
+        titles.add(len(handles))
+        handles.append(matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="none", edgecolor="none",
+                                                    gid="legend-title"))
+        labels.append(title)
+        for hd, lb in entries:
+            handles.append(hd)
+            labels.append(lb)
+    leg = ax.legend(handles, labels, **kw)
+    for i, text in enumerate(leg.get_texts()):
+        if i in titles:
+            text.set_fontweight("bold")
+    return leg
 
 
 def _windowed_faults(report: Mapping[str, Any]) -> list[tuple[str, float, float]]:
