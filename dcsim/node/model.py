@@ -607,7 +607,8 @@ def _measured_here(prof: Mapping, gpu: str) -> bool:
     profile of another GPU (a same-silicon transfer, H200 on the H100's fit; a named profile fitted for another GPU)
     measured its cap rows there, not on this GPU."""
     theirs = prof.get("gpu")
-    return theirs in (None, "*") or str(theirs).strip().lower().replace("_", "-") == gpu.strip().lower().replace("_", "-")
+    norm = lambda g: str(g).strip().lower().replace("_", "-")  # noqa: E731 (as catalog._norm)
+    return theirs in (None, "*") or norm(theirs) == norm(gpu)
 
 
 def cap_floor(prof: Mapping, gpu: str, named: bool) -> tuple[float, str]:
@@ -711,7 +712,9 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
 
     ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`) over ``tdp_w``: a limit below the
     record's ``measured_cap_min_frac`` (:func:`cap_floor`: the GPU's shipped figure, 0.7 x TDP on H100, 1.0 elsewhere;
-    a profile the scenario names, the lowest cap its own rows measured when it says; ``cap_min_of`` says which) sets ``cap_extrapolated`` (``limit_w`` and ``limit_frac_tdp`` say how far) and leaves the record with no error band (``error_band_pct`` figures None, as an extrapolated batch
+    a profile the scenario names, the lowest cap its own rows measured when it says; ``cap_min_of`` says which) sets
+    ``cap_extrapolated`` (``limit_w`` and ``limit_frac_tdp`` say how far) and leaves the record with no error band
+    (``error_band_pct`` figures None, as an extrapolated batch
     states none): the profile's band is measured at the full board limit (or at the measured cap), and below it the
     figures rest on the GPU power's memory part scaling with clock^γ (``gamma_source``; docs/node.md "Extrapolated
     power cap")."""
