@@ -41,12 +41,28 @@ MODELS = {
     "google/gemma-2-9b-it": "gemma-2-9b",
     "google/gemma-2-27b-it": "gemma-2-27b",
 }
-#: the harness's system prompt (benchmark/llm_text_generation/chat/scripts/benchmark_client.py SYSTEM_PROMPT)
+#: the harness's system prompt (benchmark/llm_text_generation/chat/scripts/benchmark_client.py line 19, SYSTEM_PROMPT).
+#: How v2.0 built each prompt, read at COMMIT: the client keeps the first turn of each of the 500 ShareGPT conversations
+#: (benchmark_client.py line 78), sends it stripped after this system prompt through the OpenAI chat API (lines
+#: 111-116), and the server renders the pair with the model's own chat template (benchmark_one_datapoint.py line 82:
+#: ``--chat-template`` from ``models/<org>/<model>/tokenizer_config.json``). The tokens the server counted
+#: (``total_prompt_tokens``, benchmark_client.py line 229) are in the raw results, not in the aggregate the data
+#: holds (aggregate_leaderboard_data.py lines 51-60), so the mean prompt stays an estimate (below).
 SYSTEM_PROMPT = ("You are an artificial intelligence assistant that gives helpful answers to the user's questions "
                  "or instructions.")
 CHARS_PER_TOKEN = 4.0      # assumption: the common ~4 characters per token of English BPE text (no tokenizer here)
-TEMPLATE_TOKENS = 12       # assumption: chat-template and special tokens around a system + user turn
+#: assumption: chat-template and special tokens around a system + user turn, one figure for every model. The templates
+#: at COMMIT differ: rendered (jinja2) around an empty turn they add ~31 tokens on Llama-3.1 (9 special tokens and a
+#: dated "Cutting Knowledge Date ... Today Date: 26 Jul 2024" system header, by this file's character rule), ~4 on the
+#: Mistral models and ~7 on Gemma-2 (which folds the system prompt into the user turn); not applied per model: without
+#: a tokenizer the character rule's own error is larger (docs/node.md, "A100-SXM4-40GB")
+TEMPLATE_TOKENS = 12
 SHAREGPT = "benchmark/llm_text_generation/chat/sharegpt/ShareGPT_V3_filtered_500.json"
+#: the queue files the runs were launched from (one per GPU count; queue_16gpu.yaml is the two-node PP2 runs)
+QUEUES = "benchmark/llm_text_generation/chat/pegasus/A100"
+#: the harness's own default repeat count, where no queue file states one: benchmark_one_model.py line 78
+#: (``--data-dup-factor`` default "1", "How many times to repeat the ShareGPT dataset to generate more requests.")
+DUP_DEFAULT_WHERE = "benchmark/llm_text_generation/chat/scripts/benchmark_one_model.py line 78"
 
 
 def show(repo: Path, path: str) -> str:
@@ -64,6 +80,24 @@ def prompt_stats(repo: Path) -> tuple[float, float]:
     return m, statistics.pvariance(toks) / m ** 2
 
 
+def dup_factors(repo: Path) -> dict[tuple[str, int], tuple[int, str]]:
+    """``(model, TP) -> (data-dup-factor, "file line N")`` as the queue files at :data:`COMMIT` state them: each
+    ``- command:`` entry of ``pegasus/A100/queue_<n>gpu.yaml`` runs ``benchmark_one_model.py ... --data-dup-factor D``
+    on the models listed under it, on n GPUs (TP n, ``--tensor-parallel-size`` = the GPU count,
+    benchmark_one_datapoint.py line 83). The client sends the 500 ShareGPT first turns D times over
+    (benchmark_client.py line 78: ``[...] * data_dup_factor``). A (model, TP) no queue file lists is absent."""
+    out: dict[tuple[str, int], tuple[int, str]] = {}
+    for n in (1, 2, 4, 8):
+        f = f"{QUEUES}/queue_{n}gpu.yaml"
+        dup, where = None, None
+        for i, line in enumerate(show(repo, f).splitlines(), start=1):
+            if "--data-dup-factor" in line:
+                dup, where = int(line.split("--data-dup-factor")[1].split()[0].strip('"')), f"{f} line {i}"
+            elif line.strip().startswith("- ") and "/" in line and dup is not None:
+                out[(line.strip()[2:].strip(), n)] = (dup, where)
+    return out
+
+
 def main(argv: list[str]) -> int:
     repo = Path(argv[0])
     out_csv = Path("dcsim/data/measurements/mlenergy_v2_a100_40gb.csv")
@@ -71,6 +105,7 @@ def main(argv: list[str]) -> int:
     src_dir.mkdir(parents=True, exist_ok=True)
     mean_in, scv = prompt_stats(repo)
     mean_in, scv = round(mean_in), round(scv, 2)
+    dups = dup_factors(repo)
     files = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "--name-only", COMMIT, "--", ROOT],
                            check=True, capture_output=True, text=True).stdout.split()
     rows = []
@@ -85,11 +120,14 @@ def main(argv: list[str]) -> int:
         (src_dir / f"{org}__{name}__{cfg}").write_text(show(repo, f), encoding="utf-8")
         j = d["Energy/req (J)"] / d["Avg Output Tokens"]
         tok_s = d["Token tput (tok/s)"]
-        # times the ShareGPT list was sent: the harness's --data-dup-factor ("How many times to repeat the ShareGPT
-        # dataset", benchmark/llm_text_generation/chat/scripts/benchmark_one_model.py, passed on to
-        # benchmark_one_datapoint.py); 4, and 1 for Gemma-2-27B on 2 GPUs, as the session that wrote this script read
-        # the runs (not re-read in session 50's review). It sets no column: every request is prefilled either way
-        dup = 1 if (hf == "google/gemma-2-27b-it" and d["TP"] == 2) else 4
+        # times the ShareGPT list was sent (the harness's --data-dup-factor), as the queue files state it
+        # (dup_factors); two groups are in no queue file at this commit (Gemma-2-9B TP2, Gemma-2-27B TP4). It sets
+        # no column: vLLM 0.5.4 caches no prefix unless asked and the server command asks not
+        # (benchmark_one_datapoint.py lines 66-92: no --enable-prefix-caching), so every request is prefilled
+        dup = dups.get((hf, d["TP"]))
+        sent = (f"prompt list sent {dup[0]}x (--data-dup-factor {dup[0]}, {dup[1]})" if dup else
+                f"prompt list sent an unstated number of times (no {QUEUES}/queue_*.yaml at this commit lists this "
+                f"model at TP{d['TP']}; the harness default is 1, {DUP_DEFAULT_WHERE})")
         rows.append({
             "kind": "load", "gpu": GPU, "n_gpus": d["TP"], "expert_parallel": 1, "model": MODELS[hf],
             "precision": "bf16", "task": "sharegpt-chat", "max_num_seqs": d["Max BS (reqs)"],
@@ -101,9 +139,8 @@ def main(argv: list[str]) -> int:
             "note": (f"mean_in={mean_in} and prompt_scv={scv} assumption: the harness's system prompt + each ShareGPT "
                      f"first turn at {CHARS_PER_TOKEN:g} characters per token + {TEMPLATE_TOKENS} template tokens "
                      "(scripts/extract_mlenergy_v2.py; no tokenizer run); power GPU-only, summed over the TP GPUs; "
-                     f"prompt list sent {dup}x (data-dup-factor) with vLLM 0.5.4's prefix caching off (its default; "
-                     "the harness passes no --enable-prefix-caching), so every request is prefilled: request_repeats "
-                     "left empty (1)"),
+                     f"{sent} with vLLM 0.5.4's prefix caching off (its default; the harness passes no "
+                     "--enable-prefix-caching), so every request is prefilled: request_repeats left empty (1)"),
         })
     rows.sort(key=lambda r: (r["model"], r["n_gpus"], r["max_num_seqs"]))
     assert list(rows[0]) == COLUMNS, list(rows[0])

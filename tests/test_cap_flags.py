@@ -164,7 +164,8 @@ def test_a_controller_clock_below_the_measured_range_travels_as_extrapolated_clo
     capped = dcsim.run(sc)
     assert float(capped.timeseries["controller_clock"].max()) < 0.6897
     (c,) = capped.report["provenance"]["calibration"]
-    assert c["clock_below_range_share"] == 1.0 and c["measured_clock_min"] == 0.6897
+    # judged by its own profile's floor (H100 Llama-3.1-70B TP4: 0.6995), not the least over the GPU's profiles (0.6897)
+    assert c["clock_below_range_share"] == 1.0 and c["measured_clock_min"] == 0.6995 and c["clock_min_of"] == "profile"
     assert 0.6 < c["clock_below_range_min"] < 0.6897
     assert any("below the measured clock range: 100.0 % of its GPU-time" in w for w in capped.report["warnings"])
     head = squash(summary_table(capped.report)).split("J / output token")[0]
@@ -242,15 +243,64 @@ def test_the_lowest_measured_clock_is_the_clock_the_fit_gives_the_slowest_capped
     with them: its own lowest ``clock_fit``; a user pool: its ``min_clock_frac`` (before: the GPU's shipped figure)."""
     from dcsim.node.calibrate import pooled_profile
     from dcsim.node.catalog import measured_clock_frac, profile_clock_floor
-    from dcsim.node.model import own_clock_frac
+    from dcsim.node.model import clock_floor
 
     assert measured_clock_frac("H100-SXM") == 0.6897 and measured_clock_frac("B200") == 1.0
-    assert own_clock_frac({"fit": {"min_cap_frac": 1.0}}) == 1.0
-    assert own_clock_frac({"fit": {"min_cap_frac": 0.5}, "cap_points": [{"latency_factor": 1.6, "clock_fit": 0.6},
-                                                                      {"latency_factor": 1.0, "clock_fit": 1.0}]}) == 0.6
-    assert own_clock_frac({"gamma_source": "fitted to cap rows: x.csv"}) is None
+    assert clock_floor({"fit": {"min_cap_frac": 1.0}}, "H100-SXM") == (1.0, "profile")
+    assert clock_floor({"fit": {"min_cap_frac": 0.5}, "cap_points": [{"latency_factor": 1.6, "clock_fit": 0.6},
+                                                                   {"latency_factor": 1.0, "clock_fit": 1.0}]},
+                       "H100-SXM") == (0.6, "profile")
+    assert clock_floor({"gamma_source": "fitted to cap rows: x.csv"}, "H100-SXM") == (0.6897, "gpu")
     prof = yaml.safe_load(open(_calibrate(tmp_path, _load_rows(tmp_path), _cap_rows_at(tmp_path, 0.5))))
     clocks = [c["clock_fit"] for c in prof["cap_points"]]
-    assert own_clock_frac(prof) == min(clocks) < 1 / max(c["latency_factor"] for c in prof["cap_points"])
+    floor = clock_floor(prof, "H100-SXM")[0]
+    assert floor == round(min(clocks), 4) < 1 / max(c["latency_factor"] for c in prof["cap_points"])
     pool = pooled_profile([SRC, CAP], "H100-SXM", lomo=False)
     assert 0.5 < pool["min_clock_frac"] < 0.769 and profile_clock_floor(pool) == pool["min_clock_frac"]
+
+
+def test_a_shipped_profile_is_judged_by_its_own_cap_rows_clock():
+    """Every profile, shipped or a user's, is judged by the clock its own fit runs its cap rows at
+    (``model.clock_floor``): the shipped H100 profiles' floors run 0.69-0.76 (the Llama-3.1-70B TP4 fit 0.6995, the
+    Gemma-3-27B TP2 fit 0.7404), and each replica's record carries its own with ``clock_min_of`` "profile". Until
+    December 2026 every shipped H100 profile took the least of them, 0.6897 (``clock_min_of`` "gpu"), so a Gemma-3-27B
+    replica throttled to 0.70-0.74 was not flagged although its own fit covers no clock below 0.74. A profile with no
+    capped row (B200) is judged at full clock, as the GPU's figure already said."""
+    from dcsim.node.catalog import load_profile, measured_clock_frac
+    from dcsim.node.model import cap_floor, clock_floor
+
+    floors = {}
+    for name in ("H100-SXM_llama-3.1-70b_bf16_tp4", "H100-SXM_gemma-3-27b_bf16_tp2", "B200_llama-3.1-70b_bf16_tp2"):
+        prof = load_profile(name)
+        floors[name] = clock_floor(prof, prof["gpu"])
+    assert floors["H100-SXM_llama-3.1-70b_bf16_tp4"] == (0.6995, "profile")
+    assert floors["H100-SXM_gemma-3-27b_bf16_tp2"] == (0.7404, "profile") and 0.7404 > measured_clock_frac("H100-SXM")
+    assert floors["B200_llama-3.1-70b_bf16_tp2"] == (1.0, "profile")
+    assert cap_floor(load_profile("H100-SXM_gemma-3-27b_bf16_tp2"), "H100-SXM", named=False) == (0.7, "gpu")
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"].update(model="gemma-3-27b", tensor_parallel=2)
+    c = build_models(load_scenario(sc)).groups[0].node.calibration
+    assert (c["measured_clock_min"], c["clock_min_of"]) == (0.7404, "profile")
+
+
+def test_an_older_pooled_fit_with_cap_rows_at_an_unstated_level_takes_the_gpus_floors():
+    """The "older record" branch is reached by a real file: a pooled fit written before ``dcsim calibrate --pool``
+    recorded ``min_cap_frac`` (2026-12-05, commit 29921e1) and ``min_clock_frac`` says its γ was fitted to cap rows
+    but neither which caps nor which clocks (it lists no ``cap_points``). The shipped ``pooled/H100-SXM.yaml`` is
+    such a file; named by a scenario (a user pool) it is judged by the GPU's figures (0.7 x TDP, clock 0.6897),
+    said as ``"gpu"``. A profile of another GPU (H200 on the H100's fit, same silicon) takes the H200's own: full
+    clock, none measured."""
+    from dcsim.node.catalog import POOLED_DIR, load_profile
+    from dcsim.node.model import cap_floor, clock_floor
+
+    path = POOLED_DIR / "H100-SXM.yaml"
+    old = yaml.safe_load(path.read_text())
+    assert old["gamma_source"].startswith("fitted to cap rows") and not old.get("cap_points")
+    assert "min_cap_frac" not in old and "min_clock_frac" not in old
+    assert cap_floor(old, "H100-SXM", named=True) == (0.7, "gpu") and clock_floor(old, "H100-SXM") == (0.6897, "gpu")
+    sc = small_scenario(duration="1 h")
+    sc["racks"][0]["node"]["profile"] = str(path)
+    c = build_models(load_scenario(sc)).groups[0].node.calibration
+    assert c["status"] == "user-pool" and (c["measured_cap_min_frac"], c["cap_min_of"]) == (0.7, "gpu")
+    assert (c["measured_clock_min"], c["clock_min_of"]) == (0.6897, "gpu")
+    assert clock_floor(load_profile("H100-SXM_llama-3.1-70b_bf16_tp4"), "H200") == (1.0, "gpu")

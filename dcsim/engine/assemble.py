@@ -304,8 +304,9 @@ def goodput_fluid(m: Models, ts: dict, ticks: np.ndarray | None = None) -> tuple
 
 def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
     """Per rack group whose DVFS clock ran below the lowest clock its measurements cover (its calibration's
-    ``measured_clock_min``: 0.69 on H100, the clock dcsim's fits run Splitwise's capped prefill rows at; 1.0, full clock, on a GPU with
-    no capped measurement; a named profile's own, :func:`dcsim.node.model.own_clock_frac`) on some tick: ``share``,
+    ``measured_clock_min``, :func:`dcsim.node.model.clock_floor`: its profile's own when it states one, 0.69-0.76 on the
+    shipped H100 profiles, the clocks their fits run Splitwise's capped prefill rows at; 1.0, full clock, on a profile
+    with no capped row; else the GPU's) on some tick: ``share``,
     the share of its GPU-time (its GPUs serving: in service and, with idle power-down, awake,
     :func:`dcsim.tpf.serving_share`; a thermal shed's ticks not counted) run below it, and ``clock_min``, the lowest such clock. The clock is the pool's
     ``controller_clock``, the DVFS level the controller (power capping) or the thermal throttle set: a static board
@@ -329,7 +330,7 @@ def clock_below_range(m: Models, ts: dict) -> dict[str, dict]:
                 out[m.groups[gi].name] = {"share": round(float(np.sum(w[below]) / np.sum(w)), 4),
                                           "clock_min": round(float(np.min(clk[below])), 3),
                                           "measured_clock_min": float(floor),
-                                          "clock_min_of": c.get("clock_min_of") or "gpu"}
+                                          "clock_min_of": c["clock_min_of"]}
     return out
 
 

@@ -304,7 +304,7 @@ def build_models(sc: Scenario, classes: list | None = None) -> Models:
         # measured at
         full = float(node.batch_limit(m_in, m_out, dctx))
         node = dataclasses.replace(node, calibration=at_workload(node.calibration, full, m_in, dctx, node.limit_w,
-                                                                 node.gpu.tdp_w, node.gpu.name))
+                                                                 node.gpu.tdp_w))
         table = node_table(node, m_in, m_out, clocks, power_cap_w=gs.node.power_cap, decode_ctx=dctx, prompt_scv=scv)
         reps_per_rack = gs.nodes_per_rack * node.replicas_per_node
         limits = GroupLimits(

@@ -613,11 +613,40 @@ def own_cap_frac(prof: Mapping) -> float | None:
     return None
 
 
-def own_clock_frac(prof: Mapping) -> float | None:
-    """The lowest clock (fraction of maximum) a profile's own fit covers: :func:`dcsim.node.catalog.profile_clock_floor`
-    (the least ``cap_points[].clock_fit``, a pooled fit's ``min_clock_frac``, 1.0 without cap rows), the one rule for
-    shipped and user profiles; None when it does not say (the caller takes the GPU's shipped figure)."""
-    return profile_clock_floor(prof)
+def _measured_here(prof: Mapping, gpu: str) -> bool:
+    """Whether ``prof`` was measured on ``gpu`` (its ``gpu`` field names it, or a profile that names none / ``*``): a
+    profile of another GPU (a same-silicon transfer, H200 on the H100's fit; a named profile fitted for another GPU)
+    measured its cap rows there, not on this GPU."""
+    theirs = prof.get("gpu")
+    norm = lambda g: str(g).strip().lower().replace("_", "-")  # noqa: E731 (as catalog._norm)
+    return theirs in (None, "*") or norm(theirs) == norm(gpu)
+
+
+def cap_floor(prof: Mapping, gpu: str, named: bool) -> tuple[float, str]:
+    """``(floor, of)``: the lowest power cap (x TDP) the measurements behind ``prof`` cover on ``gpu``, the one source
+    of a calibration record's ``measured_cap_min_frac`` / ``cap_min_of``. A profile the scenario names (``named``:
+    ``user-profile`` / ``user-pool``) that states its own (:func:`own_cap_frac`: ``fit.min_cap_frac``, its cap rows'
+    lowest ``cap_w_per_gpu``, 1.0 without cap rows): ``(own, "profile")``; else the GPU's shipped figure,
+    :func:`dcsim.node.catalog.measured_cap_frac`: ``(that, "gpu")`` -- dcsim's own profiles (their lowest cap is the
+    GPU's on every shipped GPU: the one capped file, Splitwise's 0.7 x TDP rows, is fitted by every H100 profile, and
+    no other GPU has a capped row), and an older named record fitted to cap rows at a level it does not state (a pooled
+    fit written before ``min_cap_frac``, such as the shipped ``pooled/H100-SXM.yaml``)."""
+    own = own_cap_frac(prof) if named else None
+    return (float(own), "profile") if own is not None else (measured_cap_frac(gpu), "gpu")
+
+
+def clock_floor(prof: Mapping, gpu: str) -> tuple[float, str]:
+    """``(floor, of)``: the lowest DVFS clock (fraction of maximum) the measurements behind ``prof`` cover on ``gpu``,
+    the one source of a calibration record's ``measured_clock_min`` / ``clock_min_of`` (read by the EXTRAPOLATED CLOCK
+    flag, :func:`dcsim.engine.assemble.clock_below_range`). A profile measured on this GPU that states its own
+    (:func:`dcsim.node.catalog.profile_clock_floor`: the least ``cap_points[].clock_fit``, the clock its fitted model
+    runs each of its cap rows at; a pooled fit's ``min_clock_frac``; 1.0, full clock, without cap rows), shipped or a
+    user's: ``(own, "profile")`` (H100: 0.69-0.76 by profile, until December 2026 every shipped H100 profile took the
+    least of them, 0.69); else (an older record, cap rows without ``clock_fit`` or a pooled fit without
+    ``min_clock_frac``, such as the shipped ``pooled/H100-SXM.yaml``; a profile of another GPU) the GPU's floor,
+    :func:`dcsim.node.catalog.measured_clock_frac` (the least over its shipped profiles): ``(that, "gpu")``."""
+    own = profile_clock_floor(prof) if _measured_here(prof, gpu) else None
+    return (round(float(own), 4), "profile") if own is not None else (round(measured_clock_frac(gpu), 4), "gpu")
 
 
 def profile_file_text(calibration: Mapping) -> str:
@@ -683,7 +712,7 @@ def cap_assumption_text(calibration: Mapping) -> str:
 
 
 def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode_context: float,
-                limit_w: float, tdp_w: float, gpu: str) -> dict:
+                limit_w: float, tdp_w: float) -> dict:
     """A calibration record for a pool's workload: the batch a replica reaches at full load (``batch_limit``) and
     whether that is more than :data:`EXTRAPOLATION_FACTOR` times the largest its profile was measured at
     (``extrapolated``); the workload's mean prompt and residence-weighted decode context (``mean_input``,
@@ -692,11 +721,11 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
     ``context-extrapolated`` (``in_range_status`` keeps the status it has within range), its band the larger of
     its own and :func:`context_band`, a lower bound.
 
-    ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`), ``tdp_w`` and ``gpu``: a limit below
-    the lowest cap measured on that GPU (:func:`dcsim.node.catalog.measured_cap_frac`: 0.7 x TDP on H100, none below
-    TDP on any other GPU; for a profile the scenario names, the lowest its own fit measured when it says,
-    ``profile_cap_min_frac``, :func:`own_cap_frac`; ``cap_min_of`` says which) sets ``cap_extrapolated`` (``limit_w``, ``limit_frac_tdp`` and ``measured_cap_min_frac``
-    say how far) and leaves the record with no error band (``error_band_pct`` figures None, as an extrapolated batch
+    ``limit_w`` (the replica's per-GPU board limit, :attr:`NodeModel.limit_w`) over ``tdp_w``: a limit below the
+    record's ``measured_cap_min_frac`` (:func:`cap_floor`: the GPU's shipped figure, 0.7 x TDP on H100, 1.0 elsewhere;
+    a profile the scenario names, the lowest cap its own rows measured when it says; ``cap_min_of`` says which) sets
+    ``cap_extrapolated`` (``limit_w`` and ``limit_frac_tdp`` say how far) and leaves the record with no error band
+    (``error_band_pct`` figures None, as an extrapolated batch
     states none): the profile's band is measured at the full board limit (or at the measured cap), and below it the
     figures rest on the GPU power's memory part scaling with clock^γ (``gamma_source``; docs/node.md "Extrapolated
     power cap")."""
@@ -704,15 +733,8 @@ def at_workload(calibration: dict, batch_limit: float, mean_input: float, decode
          "extrapolated": extrapolated(calibration, batch_limit),
          "mean_input": round(float(mean_input), 1), "decode_context": round(float(decode_context), 1)}
     frac = float(limit_w) / float(tdp_w)
-    own = calibration.get("profile_cap_min_frac")
-    m = measured_cap_frac(gpu) if own is None else float(own)
-    c.update(limit_w=round(float(limit_w), 1), limit_frac_tdp=round(frac, 3), measured_cap_min_frac=m,
-             cap_min_of="gpu" if own is None else "profile", cap_extrapolated=frac < m - 1e-9)
-    # the lowest clock a measurement covers: the controller's and the thermal throttle's DVFS clocks below it are
-    # flagged after the run (dcsim.engine.assemble.clock_below_range)
-    own_clk = calibration.get("profile_clock_min_frac")
-    c["measured_clock_min"] = round(measured_clock_frac(gpu) if own_clk is None else float(own_clk), 4)
-    c["clock_min_of"] = "gpu" if own_clk is None else "profile"
+    m = float(calibration["measured_cap_min_frac"])  # the record's own floor (calibration_record, cap_floor)
+    c.update(limit_w=round(float(limit_w), 1), limit_frac_tdp=round(frac, 3), cap_extrapolated=frac < m - 1e-9)
     if context_beyond(c, mean_input, decode_context):
         c.update(status="context-extrapolated", context_extrapolated=True,
                  error_band_pct=max_band([c["error_band_pct"], context_band()]), band_lower_bound=True,
@@ -943,6 +965,8 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
         for k, v in (borrowed or {}).items())
     stack, current = serving_stack(prof)
     lengths = prof.get("measured_lengths") or {}
+    cap_m, cap_of = cap_floor(prof, gpu, base_status in ("user-profile", "user-pool"))
+    clk_m, clk_of = clock_floor(prof, gpu)
     notes = band_notes(prof, precision)
     # a profile the scenario names, fitted to another GPU, model, precision or TP degree, describes that setup
     mismatch = _mismatch(prof, gpu, model, precision, tp) if base_status in NAMED_STATUSES else []
@@ -980,13 +1004,12 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
             "mean_input": None, "decode_context": None, "context_extrapolated": False, "in_range_status": status,
             # the replica's per-GPU board limit against the lowest cap measured on its GPU; the engine sets them
             # (at_workload); where the DVFS exponent γ comes from (fitted to cap rows, or an assumption)
-            "limit_w": None, "limit_frac_tdp": None, "measured_cap_min_frac": None, "cap_extrapolated": False,
-            # a profile the scenario names is judged by the lowest cap its own fit measured, when it says (a shipped
-            # profile by its GPU's shipped cap rows, catalog.measured_cap_frac)
-            "profile_cap_min_frac": own_cap_frac(prof) if base_status in ("user-profile", "user-pool") else None,
-            "cap_min_of": None,
-            "profile_clock_min_frac": own_clock_frac(prof) if base_status in ("user-profile", "user-pool") else None,
-            "measured_clock_min": None, "clock_min_of": None,
+            "limit_w": None, "limit_frac_tdp": None, "cap_extrapolated": False,
+            # the lowest cap and DVFS clock the measurements behind it cover on this GPU, and whose they are
+            # (cap_floor: a named profile's own, else the GPU's; clock_floor: the profile's own, shipped or named,
+            # when it states one, else the GPU's)
+            "measured_cap_min_frac": cap_m, "cap_min_of": cap_of,
+            "measured_clock_min": clk_m, "clock_min_of": clk_of,
             "gamma_source": prof.get("gamma_source"),
             # why the band is a lower bound beyond what the status says (band_notes)
             "band_notes": notes}
