@@ -31,3 +31,58 @@ def test_ups_default_efficiency_is_its_calibration_anchor():
     """CALIBRATION C2: η(1) = 0.955 and η(0.2–0.25) ≈ 0.85 for the default coefficients."""
     assert abs(float(delivery.ups_efficiency(1.0)) - 0.955) < 0.002
     assert 0.83 < float(delivery.ups_efficiency(0.225)) < 0.87
+
+
+def _inline_copy(gpu, **server):
+    """A catalog GPU given inline, every GPU field copied, its server block only with ``server`` (maybe empty)."""
+    from dcsim.scenario.node import GpuSpec
+    d = gpu.model_dump(exclude={"server", "name"})
+    return GpuSpec(name="inline-" + gpu.name, server=server, **d) if server else GpuSpec(name="inline-" + gpu.name, **d)
+
+
+def test_default_server_is_the_catalog_h100_server():
+    """ServerSpec's defaults are the catalog's DGX H100 server (one home: gpus.yaml's sourced numbers)."""
+    from dcsim.node.catalog import gpu_catalog
+    from dcsim.scenario.node import ServerSpec
+    cat = gpu_catalog()["H100-SXM"].server.model_dump(exclude={"name"})
+    assert ServerSpec().model_dump(exclude={"name"}) == cat
+
+
+def test_every_catalog_server_follows_the_full_load_rule():
+    """gpus.yaml's non_gpu_max_w are the full-load rule [D] the code derives for an inline GPU: one rule."""
+    from dcsim.node.catalog import gpu_catalog
+    from dcsim.scenario.node import full_load_non_gpu_max_w
+    for name, g in gpu_catalog().items():
+        s = g.server
+        assert s.non_gpu_max_w == full_load_non_gpu_max_w(s.server_max_w, s.psu_efficiency, s.gpus_per_node, g.tdp_w), name
+
+
+def test_inline_copy_of_a_catalog_gpu_draws_its_wall_power():
+    """AUC 2: an H100 given inline without a server block drew 8,404 W at full load against the catalog's 9,300 W
+    (the default host maximum was an unsourced 2,300 W). Every catalog GPU given inline with only its server's
+    maximum system power (or, for the H100s, no server block at all) draws the catalog's full-load wall power."""
+    from dcsim.node.catalog import gpu_catalog
+    from dcsim.node.power import wall_power
+    for name, g in gpu_catalog().items():
+        s = g.server
+        same = dict(gpus_per_node=s.gpus_per_node, server_max_w=s.server_max_w, non_gpu_idle_w=s.non_gpu_idle_w,
+                    psu_efficiency=s.psu_efficiency)
+        copies = [_inline_copy(g, **same)] + ([_inline_copy(g)] if g.tdp_w == 700.0 else [])
+        want = float(wall_power(g, 1, s.gpus_per_node, g.tdp_w))
+        for c in copies:
+            assert float(wall_power(c, 1, c.server.gpus_per_node, c.tdp_w)) == want, (name, c.server)
+    h = gpu_catalog()["H100-SXM"]
+    assert 8 * float(wall_power(_inline_copy(h), 1, 8, h.tdp_w)) == __import__("pytest").approx(9300, abs=1)
+
+
+def test_default_server_refuses_a_gpu_it_cannot_hold():
+    """The full-load check covers a default server_max_w: 8 x 1000 W boards do not fit a 10.2 kW DGX H100 chassis."""
+    import pytest
+    from pydantic import ValidationError
+    from dcsim.node.catalog import gpu_catalog
+    b = gpu_catalog()["B200"]
+    with pytest.raises(ValidationError, match="server.non_gpu_max_w.*below non_gpu_idle_w"):
+        _inline_copy(b)
+    with pytest.raises(ValidationError, match=r"server.server_max_w: the default \(the DGX H100's\) 10200 W is below"):
+        _inline_copy(b, non_gpu_max_w=2000.0)
+    assert _inline_copy(b, server_max_w=b.server.server_max_w).server.non_gpu_max_w == b.server.non_gpu_max_w
