@@ -86,3 +86,45 @@ def test_default_server_refuses_a_gpu_it_cannot_hold():
     with pytest.raises(ValidationError, match=r"server.server_max_w: the default \(the DGX H100's\) 10200 W is below"):
         _inline_copy(b, non_gpu_max_w=2000.0)
     assert _inline_copy(b, server_max_w=b.server.server_max_w).server.non_gpu_max_w == b.server.non_gpu_max_w
+
+
+def test_serving_and_node_defaults_have_one_home():
+    """AUC 8: the token budget, the roofline exponent, the latency reservoir and the TP check read one constant."""
+    import ast
+    import pathlib
+    from dcsim.node import perf
+    from dcsim.serving.metrics import ServingMetrics
+    from dcsim.scenario.node import NodeSpec, ServerSpec
+    from dcsim.scenario.serving import ServingSpec
+    assert perf.DEFAULT_CHUNK_TOKENS == NodeSpec().max_batched_tokens
+    assert _default(perf.steady_mix, "chunk_tokens") == NodeSpec().max_batched_tokens
+    assert _default(perf.tensor_parallel_problem, "gpus_per_node") == ServerSpec().gpus_per_node
+    assert _default(ServingMetrics.__init__, "sample_size") == ServingSpec().latency_sample_size
+    assert perf.PerfParams(0.5, 0.5, 0.0, 0.0).overlap_p == perf.DEFAULT_OVERLAP_P
+    # a profile without overlap_p runs on the same exponent (node/model.py reads the constant, no literal)
+    src = pathlib.Path(perf.__file__).with_name("model.py").read_text()
+    gets = [n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "get"
+            and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value == "overlap_p"]
+    assert gets and all(isinstance(g.args[1], ast.Name) and g.args[1].id == "DEFAULT_OVERLAP_P" for g in gets)
+
+
+def test_thermal_and_grid_defaults_have_one_home():
+    """AUC 8: fan law, fixed facility load, GPU heat share and the deferrable threshold read one constant each."""
+    from dcsim.scenario import grid
+    from dcsim.thermal import cooling, dynamics
+    from dcsim.workload import deferrable
+    for spec in (fs.ChillerPlantSpec(), fs.AirsideEconomizerSpec()):
+        assert spec.fan_exponent == _default(cooling.crah_fan_power_w, "exponent") == fs.FAN_EXPONENT
+        assert spec.fan_min_speed == _default(cooling.crah_fan_power_w, "min_speed") == fs.FAN_MIN_SPEED
+    assert _default(dynamics.cooling_failure_response, "gpu_heat_share") == dynamics.GPU_HEAT_SHARE
+    dw = grid.DeferrableWorkSpec()
+    assert _default(deferrable.schedule_deferrable, "quantile") == dw.quantile
+    assert _default(deferrable.schedule_deferrable, "urgency_s") == dw.urgency
+
+
+def test_fixed_load_default_is_the_spec_fraction():
+    """With no fixed_load given the facility carries FIXED_LOAD_FRACTION of its interconnect (the spec's [LEI] 0.2 %)."""
+    from dcsim.thermal.facility import build_facility
+    f = build_facility(fs.FacilitySpec(interconnect="10 MW"))
+    assert fs.FacilitySpec(interconnect="10 MW").power_chain.fixed_load is None
+    assert f.fixed_w == fs.FIXED_LOAD_FRACTION * 10e6 == 20e3

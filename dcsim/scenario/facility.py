@@ -74,6 +74,18 @@ TRANSFORMER_PROPORTIONAL = 0.0
 TRANSFORMER_SQUARE = 0.008
 #: PDU/cabling loss, fraction of IT: [LEI] PD_lr bounds 0–2 % (midpoint)
 PDU_LOSS_FRACTION = 0.01
+#: fixed facility loads (lighting, offices, controls) when none is given, a fraction of the interconnect: [LEI]
+#: lighting share 0–0.2 % of IT, the upper bound applied at the design load (dcsim.thermal.facility reads this)
+FIXED_LOAD_FRACTION = 0.002
+
+# --------------------------------------------------------------------------- fans
+# The one home of the fan defaults (the CRAH fans of a chiller plant, an airside economizer's supply fans and
+# dcsim.thermal.cooling.crah_fan_power_w's defaults).
+#: affinity-law exponent, power ∝ speed³ for variable-speed fans (fan affinity laws; [LEI] models CRAH fans so)
+FAN_EXPONENT = 3.0
+#: minimum fan speed fraction (assumption: variable-speed drives are commonly floored near 30 % to keep airflow and
+#: motor cooling; no measured floor in [LEI])
+FAN_MIN_SPEED = 0.3
 
 
 class PowerChainSpec(Spec):
@@ -107,8 +119,8 @@ class PowerChainSpec(Spec):
     pdu_loss_fraction: Frac = Field(
         PDU_LOSS_FRACTION, description="PDU/cabling loss, fraction of IT; [LEI] PD_lr bounds 0–2 % (midpoint)")
     fixed_load: NonNegPower | None = Field(
-        None, description="fixed facility loads (lighting, offices, controls); None = 0.2 % of the "
-        "interconnect ([LEI] lighting share 0–0.2 % of IT, upper bound applied at the design load)")
+        None, description="fixed facility loads (lighting, offices, controls); None = FIXED_LOAD_FRACTION (0.2 %) of "
+        "the interconnect ([LEI] lighting share 0–0.2 % of IT, upper bound applied at the design load)")
     generator: Power | None = Field(
         None, description="on-site generator rating (recorded only: no utility outage is modelled, so it limits "
         "nothing; dcsim validate warns)")
@@ -158,8 +170,8 @@ class ChillerPlantSpec(Spec):
     fan_pressure_pa: quantity("count", gt=0) = Field(750.0, description="CRAH fan pressure; [LEI] 500–1000 Pa (midpoint)")
     fan_efficiency: PosFrac = Field(0.775, description="CRAH fan efficiency; [LEI] 0.65–0.90 (midpoint)")
     fan_exponent: quantity("count", ge=0, le=3) = Field(
-        3.0, description="fan affinity-law exponent (power ∝ speed³); 0 = constant-speed fans")
-    fan_min_speed: Frac = Field(0.3, description="minimum CRAH fan speed fraction (assumption)")
+        FAN_EXPONENT, description="fan affinity-law exponent (power ∝ speed³, the affinity laws); 0 = constant-speed fans")
+    fan_min_speed: Frac = Field(FAN_MIN_SPEED, description="minimum CRAH fan speed fraction (assumption, FAN_MIN_SPEED)")
     chw_pump_head_pa: quantity("count", gt=0) = Field(143658.0, description="chilled-water pump head [LEI]")
     cw_pump_head_pa: quantity("count", gt=0) = Field(208660.0, description="condenser-water pump head [LEI]")
     pump_efficiency: PosFrac = Field(0.7, description="pump efficiency; [LEI] 0.6–0.8 (midpoint)")
@@ -331,8 +343,9 @@ class AirsideEconomizerSpec(Spec):
         750.0, description="supply-fan pressure (filters, pads, dampers); as the CRAH default, [LEI] 500–1000 Pa "
         "(midpoint; assumption that pads and dampers fit in the same fan budget)")
     fan_efficiency: PosFrac = Field(0.775, description="fan efficiency; [LEI] 0.65–0.90 (midpoint)")
-    fan_exponent: quantity("count", ge=0, le=3) = Field(3.0, description="fan affinity-law exponent")
-    fan_min_speed: Frac = Field(0.3, description="minimum fan speed fraction (assumption)")
+    fan_exponent: quantity("count", ge=0, le=3) = Field(
+        FAN_EXPONENT, description="fan affinity-law exponent (power ∝ speed³, the affinity laws)")
+    fan_min_speed: Frac = Field(FAN_MIN_SPEED, description="minimum fan speed fraction (assumption, FAN_MIN_SPEED)")
     pad_pump_w_per_w: quantity("count", ge=0, le=0.1) = Field(
         0.002, description="evaporative pad recirculation pump power per W of heat while wetting "
         "(assumption: small next to fans)")
