@@ -170,7 +170,8 @@ class ChillerPlantSpec(Spec):
     fan_pressure_pa: quantity("count", gt=0) = Field(750.0, description="CRAH fan pressure; [LEI] 500–1000 Pa (midpoint)")
     fan_efficiency: PosFrac = Field(0.775, description="CRAH fan efficiency; [LEI] 0.65–0.90 (midpoint)")
     fan_exponent: quantity("count", ge=0, le=3) = Field(
-        FAN_EXPONENT, description="fan affinity-law exponent (power ∝ speed³, the affinity laws); 0 = constant-speed fans")
+        FAN_EXPONENT, description="fan affinity-law exponent (power ∝ speed³; source: the fan affinity laws); 0 = "
+        "constant-speed fans")
     fan_min_speed: Frac = Field(FAN_MIN_SPEED, description="minimum CRAH fan speed fraction (assumption, FAN_MIN_SPEED)")
     chw_pump_head_pa: quantity("count", gt=0) = Field(143658.0, description="chilled-water pump head [LEI]")
     cw_pump_head_pa: quantity("count", gt=0) = Field(208660.0, description="condenser-water pump head [LEI]")
@@ -295,7 +296,7 @@ class PueCurveSpec(Spec):
     pue: list[quantity("fraction", ge=1, le=10)] = Field(
         default_factory=lambda: [2.0, 1.6, 1.5],
         description="example curve (assumption) bracketing the [UPT] 1.56 average")
-    t_ref: Temp = 20.0
+    t_ref: Temp = Field(20.0, description="dry-bulb of the curve's reference PUE (assumption)")
     per_k: quantity("fraction", ge=0, le=1) = Field(0.0, description="PUE increase per K of dry-bulb above t_ref")
     capacity: Power | None = Field(None, description="heat-rejection capacity; None = unlimited")
 
@@ -344,12 +345,14 @@ class AirsideEconomizerSpec(Spec):
         "(midpoint; assumption that pads and dampers fit in the same fan budget)")
     fan_efficiency: PosFrac = Field(0.775, description="fan efficiency; [LEI] 0.65–0.90 (midpoint)")
     fan_exponent: quantity("count", ge=0, le=3) = Field(
-        FAN_EXPONENT, description="fan affinity-law exponent (power ∝ speed³, the affinity laws)")
+        FAN_EXPONENT, description="fan affinity-law exponent (power ∝ speed³; source: the fan affinity laws)")
     fan_min_speed: Frac = Field(FAN_MIN_SPEED, description="minimum fan speed fraction (assumption, FAN_MIN_SPEED)")
     pad_pump_w_per_w: quantity("count", ge=0, le=0.1) = Field(
         0.002, description="evaporative pad recirculation pump power per W of heat while wetting "
         "(assumption: small next to fans)")
-    rating_t_out: Temp = Field(35.0, description="dry-bulb at which the trim capacity is rated (as chiller_plant dry coolers)")
+    rating_t_out: Temp = Field(
+        35.0, description="dry-bulb at which the trim capacity is rated (95 degF, as chiller_plant dry coolers; "
+        "assumption)")
     derate_per_k: quantity("fraction", ge=0, le=1) = Field(0.015, description="trim capacity lost per K above rating_t_out (assumption)")
 
 
@@ -382,10 +385,11 @@ WEATHER_PRESETS: dict[str, dict[str, float]] = {
 
 class ConstantWeatherSpec(Spec):
     kind: Literal["constant"] = "constant"
-    t_db: Temp = 20.0
+    t_db: Temp = Field(20.0, description="dry-bulb (assumption: a temperate default; give the site's)")
     t_wb: Temp | None = None
     rh: Frac | None = Field(None, description="relative humidity (0–1 or '50%'); default 50 % if t_wb absent")
-    pressure_pa: Pressure = Field(101325.0, description="station pressure (standard atmosphere)")
+    pressure_pa: Pressure = Field(
+        101325.0, description="station pressure; source: the ISO 2533 standard atmosphere at sea level")
 
     @model_validator(mode="after")
     def _check(self):
@@ -431,7 +435,7 @@ class SyntheticWeatherSpec(Spec):
         "from the scenario seed; 0 = deterministic cosines")
     noise_corr: quantity("fraction", ge=0, lt=1) = Field(
         0.95, description="hour-to-hour correlation of the perturbation (assumption)")
-    pressure_pa: Pressure = 101325.0
+    pressure_pa: Pressure = Field(101325.0, description="station pressure; source: the ISO 2533 standard atmosphere")
 
     @model_validator(mode="before")
     @classmethod
@@ -477,7 +481,7 @@ class CsvWeatherSpec(Spec):
     path: str
     offset: Time = Field(0.0, description="file time at simulation t=0")
     wrap: bool = Field(False, description="repeat the file periodically (else hold end values)")
-    pressure_pa: Pressure = 101325.0
+    pressure_pa: Pressure = Field(101325.0, description="station pressure; source: the ISO 2533 standard atmosphere")
 
 
 class EpwWeatherSpec(Spec):
@@ -700,7 +704,7 @@ class BatteryStorageSpec(Spec):
         "(Cole & Frazier 2020) [S]; split evenly: η_charge = η_discharge = √RTE")
     soc_min: Frac = Field(0.1, description="lowest state of charge used (assumption: Li-ion reserve)")
     soc_max: Frac = Field(0.9, description="highest state of charge used (assumption)")
-    soc_initial: Frac = Field(0.9, description="state of charge at t = 0")
+    soc_initial: Frac = Field(0.9, description="state of charge at t = 0 (assumption: a battery kept near full)")
     location: Literal["meter", "ups"] = Field(
         "meter", description="meter: behind the utility meter, can shave peaks and cover curtailment; "
         "ups: on the UPS bus, rides through outages only")

@@ -41,10 +41,11 @@ class ServerSpec(Spec):
     name: str = "server"
     gpus_per_node: int = Field(8, ge=1, description="GPUs per server; default 8 [DGXH100]")
     server_max_w: quantity("power", gt=0) = Field(
-        10200.0, description="vendor's maximum system power at the wall; default the DGX H100's 10.2 kW [DGXH100] [SWsim]")
+        10200.0, description="vendor's maximum system power at the wall; default the DGX H100's 10.2 kW "
+                             "[DGXH100] [SWsim]")
     non_gpu_idle_w: quantity("power", ge=0) = Field(
-        1200.0, description="host DC power with the GPUs idle; default 1.2 kW (assumption, as the catalog's H100 server: "
-                            "checked against MLPerf power runs' idle readings [MLP-PWR], docs/node.md)")
+        1200.0, description="host DC power with the GPUs idle; default 1.2 kW (assumption, as the catalog's H100 "
+                            "server: checked against MLPerf power runs' idle readings [MLP-PWR], docs/node.md)")
     non_gpu_max_w: quantity("power", ge=0) = Field(
         3142.0, description="host DC power at full GPU load; default 3,142 W, the full-load rule [D] for the DGX H100 "
                             "(10200 x 0.912 x 0.94 - 8 x 700 W); a GPU spec that leaves it out derives it for its own "
@@ -88,7 +89,9 @@ class GpuSpec(Spec):
     tdp_w: quantity("power", gt=0)
     idle_w: quantity("power", ge=0)
     power_limit_min_w: quantity("power", gt=0)
-    clock_min: quantity("fraction", gt=0, le=1) = 0.2
+    clock_min: quantity("fraction", gt=0, le=1) = Field(
+        0.2, description="lowest SM clock, a fraction of the maximum (assumption for an inline GPU; the catalog gives "
+            "each its own, H100 0.174 [SMI])")
     # the GPU die (e.g. GH100 for H100 and H200): a GPU with no calibration runs on a calibrated GPU of the same
     # die, with its own HBM, bandwidth and power range (status same-silicon)
     silicon: str | None = None
@@ -274,10 +277,11 @@ class NodeSpec(Spec):
     gpus_per_node: int | None = Field(None, ge=1)
     tensor_parallel: int | None = Field(None, ge=1)
     profile: str | None = None
-    max_batch: int = Field(256, ge=1)
-    # vLLM V1 default for the OpenAI API server on GPUs with >= 70 GiB (H100, MI300X):
-    # max_num_batched_tokens 8192 (vllm/engine/arg_utils.py, EngineArgs._set_default_args)
-    max_batched_tokens: int = Field(8192, ge=1)
+    max_batch: int = Field(256, ge=1, description="most sequences a replica runs at once; source: vLLM's "
+                           "max_num_seqs default 256 (vllm/engine/arg_utils.py, EngineArgs)")
+    max_batched_tokens: int = Field(8192, ge=1, description="token budget of an iteration; source: vLLM V1's "
+                                    "max_num_batched_tokens default 8192 for the OpenAI API server on GPUs with "
+                                    ">= 70 GiB (H100, MI300X) (vllm/engine/arg_utils.py, EngineArgs._set_default_args)")
     power_cap: quantity("power", gt=0) | None = None
     # MoE models: routed experts spread whole over the replica's GPUs (vLLM --enable-expert-parallel),
     # rather than each sharded over them; None: the layout the calibration was measured with (sharded
