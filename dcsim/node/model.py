@@ -280,13 +280,6 @@ class NodeModel:
         return lo
 
 
-def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0,
-              limit_w: float | None = None):
-    """Plain-float iteration closure (see :meth:`NodeModel.step_fn`): :func:`dcsim.node.step.iteration_step`
-    bound to the parameters of ``clock`` and the per-GPU board limit ``limit_w`` (default TDP)."""
-    return partial(iteration_step, step_params(d, gpu, tp, p, pw, clock, limit_w))
-
-
 def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
     q = prof["params"]  # checked when read (catalog.check_profile)
     return (PerfParams(q["mfu"], q["mbu"], q["t_layer_s"], q["t_seq_layer_s"], q.get("overlap_p", DEFAULT_OVERLAP_P),
