@@ -45,14 +45,28 @@ def test_at_least_three_combinations_with_four_load_levels_and_a_cap_curve():
 
 @pytest.mark.parametrize("name", sorted(PROFILES))
 def test_shipped_profile_in_sample_error_within_10pct(name):
+    """The in-sample error recomputed from the profile's points (each measured value beside the fit's value; the
+    fit values are re-derived by test_calibrate_recomputes_shipped_profile), not read from the summary the profile
+    records about itself (which once was all this test asserted); the summary must agree with it."""
     p = PROFILES[name]
     f = p["fit"]
+
+    def mape(rows, meas):
+        return 100.0 * float(np.mean([abs(r[meas + "_fit"] / r[meas] - 1.0) for r in rows]))
+
     if "mape_tok_s_pct" in f:
-        assert f["mape_tok_s_pct"] <= 10.0 and f["mape_j_per_tok_pct"] <= 10.0
+        got = {"mape_tok_s_pct": mape(p["points"], "tok_s"), "mape_j_per_tok_pct": mape(p["points"], "j_per_tok")}
+        bound = {"mape_tok_s_pct": 10.0, "mape_j_per_tok_pct": 10.0}
     else:  # Splitwise request rows: decode time and power within 10 %; prefill time within 20 % (the DB's
         # batched prompts grow superlinearly with batch at TP4/8, which one MFU does not follow)
-        assert f["mape_token_time_pct"] <= 10.0 and f["mape_avg_power_pct"] <= 10.0
-        assert f["mape_peak_power_pct"] <= 10.0 and f["mape_prompt_time_pct"] <= 20.0
+        q = p["request_points"]
+        got = {"mape_token_time_pct": mape(q, "token_time_ms"), "mape_avg_power_pct": mape(q, "avg_w_per_gpu"),
+               "mape_peak_power_pct": mape(q, "peak_w_per_gpu"), "mape_prompt_time_pct": mape(q, "prompt_time_ms")}
+        bound = {"mape_token_time_pct": 10.0, "mape_avg_power_pct": 10.0, "mape_peak_power_pct": 10.0,
+                 "mape_prompt_time_pct": 20.0}
+    for k, v in got.items():
+        assert v <= bound[k], (k, v)
+        assert f[k] == pytest.approx(v, abs=0.05), k  # the points are rounded to 5 significant digits
     for c in p["cap_points"]:
         assert abs(c["err_pct"]) <= 10.0
 
@@ -127,10 +141,15 @@ def test_calibrate_recomputes_shipped_profile(name):
     scale = {"t_layer_s": 1e-5, "t_seq_layer_s": 1e-7, "t_moe_layer_s": 1e-5, "t_fp8_layer_s": 1e-5, "p_sync_w": 100.0, "p_compute_w": 100.0,
              "p_memory_w": 100.0}
     for k in PARAM_NAMES:
-        if (p["uncertainty"].get(k) or {}).get("identified") and (new["uncertainty"].get(k) or {}).get("identified"):
+        ident = [(q["uncertainty"].get(k) or {}).get("identified") for q in (p, new)]
+        if all(ident):
             assert new["params"][k] == pytest.approx(p["params"][k], rel=0.05, abs=1e-4 * scale.get(k, 1.0)), k
         elif k not in p["uncertainty"]:   # fixed: exactly the shipped value (a value not written reads 0)
             assert new["params"].get(k, 0.0) == p["params"].get(k, 0.0), k
+        elif any(ident):  # identified by one fit only (its flag at the threshold's edge, _same_warnings): once never
+            # compared; now within two of the identifying fit's data-only standard errors
+            rel = max((q["uncertainty"][k]["rel_se_data"] for q, i in zip((p, new), ident) if i))
+            assert new["params"][k] == pytest.approx(p["params"][k], rel=2 * rel, abs=1e-4 * scale.get(k, 1.0)), k
     for k, v in p["fit"].items():
         tol = 1.0 if k.startswith("mape") else 3.5 if k.startswith("max_err") else 0.0
         assert new["fit"][k] == pytest.approx(v, abs=tol), k
@@ -188,6 +207,12 @@ def test_fit_recovers_known_parameters_from_synthetic_points(tmp_path):
     assert fit["fit"]["mape_tok_s_pct"] < 1.0 and fit["fit"]["mape_j_per_tok_pct"] < 1.0
     # each parameter is recovered within 2 of its data-only standard errors (10 % at least: the
     # weak priors pull a little), or flagged as not identified by the data
+    # "identified" allows a relative standard error up to 0.5, so 2 of them alone let any value in (0, 2 x truth)
+    # pass: the ten points must also identify the four time/efficiency parameters to better than 0.45 (measured
+    # 2026-12-05: mfu 0.05, mbu 0.16, t_layer_s 0.35, t_seq_layer_s 0.38; recovered -7 %, +8 %, +23 %, -32 %)
+    u = fit["uncertainty"]
+    for k in ("mfu", "mbu", "t_layer_s", "t_seq_layer_s"):
+        assert u[k]["identified"] and u[k]["rel_se_data"] < 0.45, (k, u[k])
     for k, u in fit["uncertainty"].items():
         if u["identified"]:
             assert fit["params"][k] == pytest.approx(truth[k], rel=max(0.10, 2 * u["rel_se_data"])), k

@@ -31,3 +31,160 @@ def test_ups_default_efficiency_is_its_calibration_anchor():
     """CALIBRATION C2: η(1) = 0.955 and η(0.2–0.25) ≈ 0.85 for the default coefficients."""
     assert abs(float(delivery.ups_efficiency(1.0)) - 0.955) < 0.002
     assert 0.83 < float(delivery.ups_efficiency(0.225)) < 0.87
+
+
+def _inline_copy(gpu, **server):
+    """A catalog GPU given inline, every GPU field copied, its server block only with ``server`` (maybe empty)."""
+    from dcsim.scenario.node import GpuSpec
+    d = gpu.model_dump(exclude={"server", "name"})
+    return GpuSpec(name="inline-" + gpu.name, server=server, **d) if server else GpuSpec(name="inline-" + gpu.name, **d)
+
+
+def test_default_server_is_the_catalog_h100_server():
+    """ServerSpec's defaults are the catalog's DGX H100 server (one home: gpus.yaml's sourced numbers)."""
+    from dcsim.node.catalog import gpu_catalog
+    from dcsim.scenario.node import ServerSpec
+    cat = gpu_catalog()["H100-SXM"].server.model_dump(exclude={"name"})
+    assert ServerSpec().model_dump(exclude={"name"}) == cat
+
+
+def test_every_catalog_server_follows_the_full_load_rule():
+    """gpus.yaml's non_gpu_max_w are the full-load rule [D] the code derives for an inline GPU: one rule."""
+    from dcsim.node.catalog import gpu_catalog
+    from dcsim.scenario.node import full_load_non_gpu_max_w
+    for name, g in gpu_catalog().items():
+        s = g.server
+        assert s.non_gpu_max_w == full_load_non_gpu_max_w(s.server_max_w, s.psu_efficiency, s.gpus_per_node, g.tdp_w), name
+
+
+def test_inline_copy_of_a_catalog_gpu_draws_its_wall_power():
+    """AUC 2: an H100 given inline without a server block drew 8,404 W at full load against the catalog's 9,300 W
+    (the default host maximum was an unsourced 2,300 W). Every catalog GPU given inline with only its server's
+    maximum system power (or, for the H100s, no server block at all) draws the catalog's full-load wall power."""
+    from dcsim.node.catalog import gpu_catalog
+    from dcsim.node.power import wall_power
+    for name, g in gpu_catalog().items():
+        s = g.server
+        same = dict(gpus_per_node=s.gpus_per_node, server_max_w=s.server_max_w, non_gpu_idle_w=s.non_gpu_idle_w,
+                    psu_efficiency=s.psu_efficiency)
+        copies = [_inline_copy(g, **same)] + ([_inline_copy(g)] if g.tdp_w == 700.0 else [])
+        want = float(wall_power(g, 1, s.gpus_per_node, g.tdp_w))
+        for c in copies:
+            assert float(wall_power(c, 1, c.server.gpus_per_node, c.tdp_w)) == want, (name, c.server)
+    h = gpu_catalog()["H100-SXM"]
+    assert 8 * float(wall_power(_inline_copy(h), 1, 8, h.tdp_w)) == __import__("pytest").approx(9300, abs=1)
+
+
+def test_default_server_refuses_a_gpu_it_cannot_hold():
+    """The full-load check covers a default server_max_w: 8 x 1000 W boards do not fit a 10.2 kW DGX H100 chassis."""
+    import pytest
+    from pydantic import ValidationError
+    from dcsim.node.catalog import gpu_catalog
+    b = gpu_catalog()["B200"]
+    with pytest.raises(ValidationError, match="server.non_gpu_max_w.*below non_gpu_idle_w"):
+        _inline_copy(b)
+    with pytest.raises(ValidationError, match=r"server.server_max_w: the default \(the DGX H100's\) 10200 W is below"):
+        _inline_copy(b, non_gpu_max_w=2000.0)
+    assert _inline_copy(b, server_max_w=b.server.server_max_w).server.non_gpu_max_w == b.server.non_gpu_max_w
+
+
+def test_serving_and_node_defaults_have_one_home():
+    """AUC 8: the token budget, the roofline exponent, the latency reservoir and the TP check read one constant."""
+    import ast
+    import pathlib
+    from dcsim.node import perf
+    from dcsim.serving.metrics import ServingMetrics
+    from dcsim.scenario.node import NodeSpec, ServerSpec
+    from dcsim.scenario.serving import ServingSpec
+    assert perf.DEFAULT_CHUNK_TOKENS == NodeSpec().max_batched_tokens
+    assert _default(perf.steady_mix, "chunk_tokens") == NodeSpec().max_batched_tokens
+    assert _default(perf.tensor_parallel_problem, "gpus_per_node") == ServerSpec().gpus_per_node
+    assert _default(ServingMetrics.__init__, "sample_size") == ServingSpec().latency_sample_size
+    assert perf.PerfParams(0.5, 0.5, 0.0, 0.0).overlap_p == perf.DEFAULT_OVERLAP_P
+    # a profile without overlap_p runs on the same exponent (node/model.py reads the constant, no literal)
+    src = pathlib.Path(perf.__file__).with_name("model.py").read_text()
+    gets = [n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "get"
+            and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value == "overlap_p"]
+    assert gets and all(isinstance(g.args[1], ast.Name) and g.args[1].id == "DEFAULT_OVERLAP_P" for g in gets)
+
+
+def test_thermal_and_grid_defaults_have_one_home():
+    """AUC 8: fan law, fixed facility load, GPU heat share and the deferrable threshold read one constant each."""
+    from dcsim.scenario import grid
+    from dcsim.thermal import cooling, dynamics
+    from dcsim.workload import deferrable
+    for spec in (fs.ChillerPlantSpec(), fs.AirsideEconomizerSpec()):
+        assert spec.fan_exponent == _default(cooling.crah_fan_power_w, "exponent") == fs.FAN_EXPONENT
+        assert spec.fan_min_speed == _default(cooling.crah_fan_power_w, "min_speed") == fs.FAN_MIN_SPEED
+    assert _default(dynamics.cooling_failure_response, "gpu_heat_share") == dynamics.GPU_HEAT_SHARE
+    dw = grid.DeferrableWorkSpec()
+    assert _default(deferrable.schedule_deferrable, "quantile") == dw.quantile
+    assert _default(deferrable.schedule_deferrable, "urgency_s") == dw.urgency
+
+
+def test_fixed_load_default_is_the_spec_fraction():
+    """With no fixed_load given the facility carries FIXED_LOAD_FRACTION of its interconnect (the spec's [LEI] 0.2 %)."""
+    from dcsim.thermal.facility import build_facility
+    f = build_facility(fs.FacilitySpec(interconnect="10 MW"))
+    assert fs.FacilitySpec(interconnect="10 MW").power_chain.fixed_load is None
+    assert f.fixed_w == fs.FIXED_LOAD_FRACTION * 10e6 == 20e3
+
+
+#: numeric scenario defaults that need no source: they switch a feature off or change nothing (identity), or are a
+#: user's choice with no physical meaning. Each with its reason; every other numeric field default must say its
+#: source ([TAG], "source") or that it is an assumption in its description (AUC 9).
+NEUTRAL_DEFAULTS = {
+    "RackPowerSpec.derate": "sourced: NEC (NFPA 70) 210.20(A)/215.3 cited in the description",
+    "TrimChillerSpec.derate_per_k": "refused when given: the liquid spec's derate_per_k applies",
+    "ServingSpec.min_headroom_w": "off: no power headroom reserved",
+    "RackGroupSpec.count": "the user's choice: one rack group of one rack",
+    "Scenario.seed": "the user's choice: any seed",
+    "PueCurveSpec.per_k": "off: no weather dependence",
+    "AirsideEconomizerSpec.trim_capacity_fraction": "identity: a full-size trim (0 = chiller-less)",
+    "SyntheticWeatherSpec.noise_std": "off: deterministic cosines",
+    "CsvWeatherSpec.offset": "identity: the file's own time",
+    "NodeFailuresSpec.shape": "identity: Weibull k = 1 is the exponential",
+    "HeatWaveSpec.ramp": "off: a step change",
+    "ModelSpec.n_experts": "off: a dense model",
+    "ModelSpec.experts_per_token": "off: a dense model",
+    "ModelSpec.expert_params": "off: a dense model",
+    "ModelSpec.local_layers": "off: every layer attends to the whole context",
+    "LeverSpec.kv_compression": "off: lever not applied",
+    "LeverSpec.sparse_attention": "off: lever not applied",
+    "LeverSpec.layer_skip": "off: lever not applied",
+    "DiurnalArrivalSpec.period": "definition: one day",
+    "TraceArrivalSpec.time_scale": "identity: the trace's own time",
+    "TraceArrivalSpec.rate_scale": "identity: the trace's own rate",
+    "TraceArrivalSpec.start_offset": "identity: the trace's own start",
+    "RequestClassSpec.share": "identity: a single class takes every arrival",
+    "*.scale": "identity: the arrival rate as given",
+}
+
+
+def _numeric_scenario_defaults():
+    import importlib
+    import pkgutil
+    from pydantic import BaseModel
+    import dcsim.scenario as S
+    mods = [S] + [importlib.import_module("dcsim.scenario." + m.name) for m in pkgutil.iter_modules(S.__path__)]
+    seen = set()
+    for m in mods:
+        for c in vars(m).values():
+            if inspect.isclass(c) and issubclass(c, BaseModel) and c.__module__.startswith("dcsim.scenario") \
+                    and c not in seen:
+                seen.add(c)
+                for f, fi in c.model_fields.items():
+                    if isinstance(fi.default, (int, float)) and not isinstance(fi.default, bool):
+                        yield c.__name__, f, fi.description or ""
+
+
+def test_every_numeric_scenario_default_carries_a_source_or_an_assumption_mark():
+    import re
+    tag = re.compile(r"\[[A-Za-z][A-Za-z0-9\-_ ]*\]|\bsource\b|\bassumption\b", re.I)
+    found = list(_numeric_scenario_defaults())
+    assert len(found) > 100  # the scan sees the specs (2026-12-05: 161 numeric defaults)
+    bare = [f"{c}.{f}" for c, f, d in found if not tag.search(d)
+            and f"{c}.{f}" not in NEUTRAL_DEFAULTS and f"*.{f}" not in NEUTRAL_DEFAULTS]
+    assert not bare, f"numeric defaults with no source, [TAG] or 'assumption' in their description: {bare}"
+    names = {f"{c}.{f}" for c, f, _ in found} | {f"*.{f}" for _, f, _ in found}
+    assert not set(NEUTRAL_DEFAULTS) - names, "allow-list rows for fields that no longer exist"

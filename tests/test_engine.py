@@ -80,7 +80,13 @@ def test_steady_state_matches_closed_form(expect):
     if expect == "cooling":
         assert np.all(ts["it_power_w"] <= ts["it_max_cooling_w"] * (1 + 1e-6))
     if expect in ("power", "cooling"):
-        assert np.mean(ts["mean_clock"][late]) < 1.0 or expect == "cooling"
+        # the controller lowers the clocks in both cases (measured 2026-12-05: mean clock 0.41 power-bound, 0.30
+        # cooling-bound; the check once read `< 1.0 or expect == "cooling"`, always true when cooling binds) and
+        # runs the binding limit full: facility power at the interconnect, IT power at what the plant removes
+        assert np.mean(ts["mean_clock"][late]) < 1.0
+        full = (ts["facility_power_w"] / ts["interconnect_w"] if expect == "power"
+                else ts["it_power_w"] / ts["it_max_cooling_w"])
+        assert np.mean(full[late]) == pytest.approx(1.0, rel=1e-3)
 
 
 def test_more_gpus_never_lower_compute_ceiling():

@@ -155,8 +155,10 @@ def test_unknown_names_and_oversized_models_fail_clearly():
 
 
 def test_inline_gpu_without_profile_gets_generic_profile_scaled_to_its_power_envelope():
+    # 8 x 1000 W boards need a larger chassis than the default DGX H100's 10.2 kW: the B200's 14.3 kW [DGXB200]
     mk = lambda tdp, idle: GpuSpec(name=f"acc{tdp}", peak_flops={"bf16": "1000 TFLOP/s"}, hbm_bytes="144 GB",  # noqa: E731
-                                   hbm_bw="5 TB/s", tdp_w=tdp, idle_w=idle, power_limit_min_w=idle * 2)
+                                   hbm_bw="5 TB/s", tdp_w=tdp, idle_w=idle, power_limit_min_w=idle * 2,
+                                   server={"server_max_w": "14.3 kW"})
     small = build_node(NodeSpec(gpu=mk(500.0, 50.0), model="llama-3.1-8b"))
     big = build_node(NodeSpec(gpu=mk(1000.0, 100.0), model="llama-3.1-8b"))
     assert small.profile["name"] == "generic-acc500.0" and small.gpus_per_replica == 1

@@ -1359,11 +1359,6 @@ class RequestEngine:
         return [ln.label_held_tok for ln in self.lanes]
 
     @property
-    def served_input_tok(self) -> float:
-        """Input tokens of the requests served (counted from the requests themselves)."""
-        return sum(ln.served_in_tok for ln in self.lanes)
-
-    @property
     def requeued(self) -> int:
         return sum(ln.requeued for ln in self.lanes)
 

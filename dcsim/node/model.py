@@ -20,8 +20,8 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 stack_note,
                                 transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
-from dcsim.node.perf import (Derived, PerfParams, attended_context, compute_precision, decode_context, derive,
-                             steady_iteration, tensor_parallel_problem, weight_bytes)
+from dcsim.node.perf import (DEFAULT_OVERLAP_P, Derived, PerfParams, attended_context, compute_precision,
+                             decode_context, derive, steady_iteration, tensor_parallel_problem, weight_bytes)
 from dcsim.node.power import PowerParams, bisect_clock, wall_power
 from dcsim.node.step import check_clock, iteration_step, steady_step, step_params
 from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec
@@ -280,16 +280,9 @@ class NodeModel:
         return lo
 
 
-def make_step(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParams, clock: float = 1.0,
-              limit_w: float | None = None):
-    """Plain-float iteration closure (see :meth:`NodeModel.step_fn`): :func:`dcsim.node.step.iteration_step`
-    bound to the parameters of ``clock`` and the per-GPU board limit ``limit_w`` (default TDP)."""
-    return partial(iteration_step, step_params(d, gpu, tp, p, pw, clock, limit_w))
-
-
 def _params_from_profile(prof: dict) -> tuple[PerfParams, PowerParams]:
     q = prof["params"]  # checked when read (catalog.check_profile)
-    return (PerfParams(q["mfu"], q["mbu"], q["t_layer_s"], q["t_seq_layer_s"], q.get("overlap_p", 50.0),
+    return (PerfParams(q["mfu"], q["mbu"], q["t_layer_s"], q["t_seq_layer_s"], q.get("overlap_p", DEFAULT_OVERLAP_P),
                        q.get("t_moe_layer_s", 0.0), q.get("t_fp8_layer_s", 0.0), q.get("t_host_seq_s", 0.0)),
             PowerParams(q["p_compute_w"], q["p_memory_w"], q["p_sync_w"], q["gamma"]))
 

@@ -48,7 +48,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcsim.node.levers import BYTES_PER_ELEM, Levers
-from dcsim.scenario.node import GpuSpec, ModelSpec
+from dcsim.scenario.node import GpuSpec, ModelSpec, NodeSpec, ServerSpec
+
+#: the roofline overlap exponent a profile that does not fit it runs with: (a^p + b^p)^(1/p) is within
+#: 2^(1/50) - 1 = 1.4 % of max(a, b) when compute and memory times are equal (assumption: near the ideal roofline;
+#: every shipped profile fits its own, 1.2-8.6). dcsim.node.model reads it for a profile with no overlap_p.
+DEFAULT_OVERLAP_P = 50.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class PerfParams:
     mbu: float          # HBM bandwidth utilisation, (0, 1]
     t_layer_s: float    # s per layer run per iteration (launches, sync, TP all-reduce)
     t_seq_layer_s: float  # s per layer run per decode sequence per iteration (attention bookkeeping)
-    overlap_p: float = 50.0  # roofline combination exponent (>= 1; large = max)
+    overlap_p: float = DEFAULT_OVERLAP_P  # roofline combination exponent (>= 1; large = max)
     t_moe_layer_s: float = 0.0  # s per MoE layer run per iteration (routing, token permutation, expert GEMM launches)
     t_fp8_layer_s: float = 0.0  # s per FP8 layer run per iteration (activation quantisation, FP8 block scales)
     t_host_seq_s: float = 0.0  # s per decode sequence per iteration the GPUs wait on the host (idle power); 0: none
@@ -116,7 +121,8 @@ def _split_problem(model: ModelSpec, tp: int) -> str | None:
     return None
 
 
-def tensor_parallel_problem(model: ModelSpec, tp: int, gpus_per_node: int = 8) -> str | None:
+def tensor_parallel_problem(model: ModelSpec, tp: int,
+                            gpus_per_node: int = ServerSpec.model_fields["gpus_per_node"].default) -> str | None:
     """Why ``model`` cannot be split over ``tp`` tensor-parallel GPUs, or None. vLLM splits the query heads
     evenly and the KV heads evenly, or gives each GPU one KV head replicated over ``tp / kv_heads`` GPUs where
     the GPUs outnumber them (``ModelConfig.verify_with_parallel_config``: "Total number of attention heads
@@ -310,8 +316,8 @@ def iteration_time(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, prefill_tok
 
 
 #: vLLM V1 default ``max_num_batched_tokens`` for online serving, the token budget of an
-#: iteration (prefill chunks + one position per decoding sequence); NodeSpec's default too.
-DEFAULT_CHUNK_TOKENS = 8192.0
+#: iteration (prefill chunks + one position per decoding sequence): NodeSpec's default, its one home (with its source).
+DEFAULT_CHUNK_TOKENS = float(NodeSpec.model_fields["max_batched_tokens"].default)
 
 
 def decode_context(mean_in, mean_out, decode_ctx=None):

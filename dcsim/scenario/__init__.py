@@ -53,7 +53,9 @@ class RackGroupSpec(Spec):
 
     name: str = "racks"
     count: int = Field(1, ge=1, le=1_000_000, description="number of racks in this group")
-    nodes_per_rack: int = Field(4, ge=1, le=256, description="GPU servers per rack")
+    nodes_per_rack: int = Field(
+        4, ge=1, le=256, description="GPU servers per rack (assumption: four 8-GPU servers, 41 kW of DGX H100 at their "
+            "10.2 kW maximum [DGXH100], a high-density air-cooled rack)")
     node: NodeSpec = Field(default_factory=NodeSpec)
     power: RackPowerSpec = Field(default_factory=RackPowerSpec)
     cooling: RackCoolingSpec = Field(default_factory=RackCoolingSpec)
@@ -71,14 +73,20 @@ class ControllerSpec(Spec):
     Decisions made at one tick apply at the next.
     """
 
-    tick: quantity("time", gt=0, le=3600) = Field(60.0, description="controller tick")
+    tick: quantity("time", gt=0, le=3600) = Field(
+        60.0, description="controller tick (assumption: a modelling choice, one-minute control of power and cooling; a "
+            "shorter tick costs run time)")
     policy: Literal["frontier", "uniform", "none"] = Field(
         "frontier", description="when power or cooling run short — frontier: lower caps and consolidate load onto "
         "the facility's most efficient operating mix (reaches the P/Q ceilings); uniform: one clock level for all "
         "nodes, load spread evenly (POLCA-style); none: never cap (limits may be exceeded, counted)")
-    clock_levels: int = Field(24, ge=2, le=128, description="DVFS levels the controller may choose between clock_min and 1")
+    clock_levels: int = Field(24, ge=2, le=128, description="DVFS levels the controller may choose between clock_min "
+        "and 1 (assumption: a modelling choice, on an H100 steps of 3.6 % of the maximum clock, (1 - 0.174) / 23; "
+        "the GPU offers finer ones)")
     hold_limit: quantity("time", gt=0) = Field(
-        600.0, description="requests (fluid: tokens) waiting longer than this are shed, counted")
+        600.0, description="requests (fluid: tokens) waiting longer than this are shed, counted; default 600 s, a "
+            "client that gives up: source: the OpenAI Python SDK's default request timeout, 600 s "
+            "(openai/_constants.py DEFAULT_TIMEOUT); assumption that clients keep it")
     # --- powering idle replicas down (issue 13.4; docs/slo.md "Powering idle nodes down") ---
     idle_power_down: bool = Field(
         False, description="put replicas the demand does not need in standby and wake them when it rises")
@@ -116,7 +124,8 @@ class Scenario(Spec):
     seed: int = Field(0, ge=0, le=2**63 - 1)
     duration: quantity("time", gt=0, le=366 * 86400) = Field(..., description="simulated time")
     fidelity: Literal["fluid", "request", "hybrid"] = "fluid"
-    hybrid_sample: int = Field(8, ge=1, le=10_000, description="replicas simulated per request in hybrid fidelity")
+    hybrid_sample: int = Field(8, ge=1, le=10_000, description="replicas simulated per request in hybrid fidelity "
+        "(assumption: a numerical setting, run time against sampling noise; docs/engine.md)")
     facility: FacilitySpec
     racks: list[RackGroupSpec] = Field(..., min_length=1)
     workload: WorkloadSpec

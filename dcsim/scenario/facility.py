@@ -74,6 +74,18 @@ TRANSFORMER_PROPORTIONAL = 0.0
 TRANSFORMER_SQUARE = 0.008
 #: PDU/cabling loss, fraction of IT: [LEI] PD_lr bounds 0–2 % (midpoint)
 PDU_LOSS_FRACTION = 0.01
+#: fixed facility loads (lighting, offices, controls) when none is given, a fraction of the interconnect: [LEI]
+#: lighting share 0–0.2 % of IT, the upper bound applied at the design load (dcsim.thermal.facility reads this)
+FIXED_LOAD_FRACTION = 0.002
+
+# --------------------------------------------------------------------------- fans
+# The one home of the fan defaults (the CRAH fans of a chiller plant, an airside economizer's supply fans and
+# dcsim.thermal.cooling.crah_fan_power_w's defaults).
+#: affinity-law exponent, power ∝ speed³ for variable-speed fans (fan affinity laws; [LEI] models CRAH fans so)
+FAN_EXPONENT = 3.0
+#: minimum fan speed fraction (assumption: variable-speed drives are commonly floored near 30 % to keep airflow and
+#: motor cooling; no measured floor in [LEI])
+FAN_MIN_SPEED = 0.3
 
 
 class PowerChainSpec(Spec):
@@ -107,8 +119,8 @@ class PowerChainSpec(Spec):
     pdu_loss_fraction: Frac = Field(
         PDU_LOSS_FRACTION, description="PDU/cabling loss, fraction of IT; [LEI] PD_lr bounds 0–2 % (midpoint)")
     fixed_load: NonNegPower | None = Field(
-        None, description="fixed facility loads (lighting, offices, controls); None = 0.2 % of the "
-        "interconnect ([LEI] lighting share 0–0.2 % of IT, upper bound applied at the design load)")
+        None, description="fixed facility loads (lighting, offices, controls); None = FIXED_LOAD_FRACTION (0.2 %) of "
+        "the interconnect ([LEI] lighting share 0–0.2 % of IT, upper bound applied at the design load)")
     generator: Power | None = Field(
         None, description="on-site generator rating (recorded only: no utility outage is modelled, so it limits "
         "nothing; dcsim validate warns)")
@@ -158,8 +170,9 @@ class ChillerPlantSpec(Spec):
     fan_pressure_pa: quantity("count", gt=0) = Field(750.0, description="CRAH fan pressure; [LEI] 500–1000 Pa (midpoint)")
     fan_efficiency: PosFrac = Field(0.775, description="CRAH fan efficiency; [LEI] 0.65–0.90 (midpoint)")
     fan_exponent: quantity("count", ge=0, le=3) = Field(
-        3.0, description="fan affinity-law exponent (power ∝ speed³); 0 = constant-speed fans")
-    fan_min_speed: Frac = Field(0.3, description="minimum CRAH fan speed fraction (assumption)")
+        FAN_EXPONENT, description="fan affinity-law exponent (power ∝ speed³; source: the fan affinity laws); 0 = "
+        "constant-speed fans")
+    fan_min_speed: Frac = Field(FAN_MIN_SPEED, description="minimum CRAH fan speed fraction (assumption, FAN_MIN_SPEED)")
     chw_pump_head_pa: quantity("count", gt=0) = Field(143658.0, description="chilled-water pump head [LEI]")
     cw_pump_head_pa: quantity("count", gt=0) = Field(208660.0, description="condenser-water pump head [LEI]")
     pump_efficiency: PosFrac = Field(0.7, description="pump efficiency; [LEI] 0.6–0.8 (midpoint)")
@@ -283,7 +296,7 @@ class PueCurveSpec(Spec):
     pue: list[quantity("fraction", ge=1, le=10)] = Field(
         default_factory=lambda: [2.0, 1.6, 1.5],
         description="example curve (assumption) bracketing the [UPT] 1.56 average")
-    t_ref: Temp = 20.0
+    t_ref: Temp = Field(20.0, description="dry-bulb of the curve's reference PUE (assumption)")
     per_k: quantity("fraction", ge=0, le=1) = Field(0.0, description="PUE increase per K of dry-bulb above t_ref")
     capacity: Power | None = Field(None, description="heat-rejection capacity; None = unlimited")
 
@@ -331,12 +344,15 @@ class AirsideEconomizerSpec(Spec):
         750.0, description="supply-fan pressure (filters, pads, dampers); as the CRAH default, [LEI] 500–1000 Pa "
         "(midpoint; assumption that pads and dampers fit in the same fan budget)")
     fan_efficiency: PosFrac = Field(0.775, description="fan efficiency; [LEI] 0.65–0.90 (midpoint)")
-    fan_exponent: quantity("count", ge=0, le=3) = Field(3.0, description="fan affinity-law exponent")
-    fan_min_speed: Frac = Field(0.3, description="minimum fan speed fraction (assumption)")
+    fan_exponent: quantity("count", ge=0, le=3) = Field(
+        FAN_EXPONENT, description="fan affinity-law exponent (power ∝ speed³; source: the fan affinity laws)")
+    fan_min_speed: Frac = Field(FAN_MIN_SPEED, description="minimum fan speed fraction (assumption, FAN_MIN_SPEED)")
     pad_pump_w_per_w: quantity("count", ge=0, le=0.1) = Field(
         0.002, description="evaporative pad recirculation pump power per W of heat while wetting "
         "(assumption: small next to fans)")
-    rating_t_out: Temp = Field(35.0, description="dry-bulb at which the trim capacity is rated (as chiller_plant dry coolers)")
+    rating_t_out: Temp = Field(
+        35.0, description="dry-bulb at which the trim capacity is rated (95 degF, as chiller_plant dry coolers; "
+        "assumption)")
     derate_per_k: quantity("fraction", ge=0, le=1) = Field(0.015, description="trim capacity lost per K above rating_t_out (assumption)")
 
 
@@ -369,10 +385,11 @@ WEATHER_PRESETS: dict[str, dict[str, float]] = {
 
 class ConstantWeatherSpec(Spec):
     kind: Literal["constant"] = "constant"
-    t_db: Temp = 20.0
+    t_db: Temp = Field(20.0, description="dry-bulb (assumption: a temperate default; give the site's)")
     t_wb: Temp | None = None
     rh: Frac | None = Field(None, description="relative humidity (0–1 or '50%'); default 50 % if t_wb absent")
-    pressure_pa: Pressure = Field(101325.0, description="station pressure (standard atmosphere)")
+    pressure_pa: Pressure = Field(
+        101325.0, description="station pressure; source: the ISO 2533 standard atmosphere at sea level")
 
     @model_validator(mode="after")
     def _check(self):
@@ -418,7 +435,7 @@ class SyntheticWeatherSpec(Spec):
         "from the scenario seed; 0 = deterministic cosines")
     noise_corr: quantity("fraction", ge=0, lt=1) = Field(
         0.95, description="hour-to-hour correlation of the perturbation (assumption)")
-    pressure_pa: Pressure = 101325.0
+    pressure_pa: Pressure = Field(101325.0, description="station pressure; source: the ISO 2533 standard atmosphere")
 
     @model_validator(mode="before")
     @classmethod
@@ -464,7 +481,7 @@ class CsvWeatherSpec(Spec):
     path: str
     offset: Time = Field(0.0, description="file time at simulation t=0")
     wrap: bool = Field(False, description="repeat the file periodically (else hold end values)")
-    pressure_pa: Pressure = 101325.0
+    pressure_pa: Pressure = Field(101325.0, description="station pressure; source: the ISO 2533 standard atmosphere")
 
 
 class EpwWeatherSpec(Spec):
@@ -687,7 +704,7 @@ class BatteryStorageSpec(Spec):
         "(Cole & Frazier 2020) [S]; split evenly: η_charge = η_discharge = √RTE")
     soc_min: Frac = Field(0.1, description="lowest state of charge used (assumption: Li-ion reserve)")
     soc_max: Frac = Field(0.9, description="highest state of charge used (assumption)")
-    soc_initial: Frac = Field(0.9, description="state of charge at t = 0")
+    soc_initial: Frac = Field(0.9, description="state of charge at t = 0 (assumption: a battery kept near full)")
     location: Literal["meter", "ups"] = Field(
         "meter", description="meter: behind the utility meter, can shave peaks and cover curtailment; "
         "ups: on the UPS bus, rides through outages only")

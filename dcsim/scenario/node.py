@@ -17,15 +17,41 @@ from dcsim.units import quantity
 Precision = Literal["bf16", "fp8", "int4"]
 
 
+#: the full-load rule [D] (dcsim/data/gpus.yaml header, docs/node.md "Server power"): a server with every GPU at TDP
+#: and its host at maximum draws this fraction of the vendor's maximum system power at the wall, the geometric mean of
+#: the datasheet maximum and the measured gpu-burn maximum of an 8xH100 HGX: sqrt(8.48 kW [LAT] / 10.2 kW [DGXH100])
+FULL_LOAD_FRACTION = (8.48 / 10.2) ** 0.5
+
+
+def full_load_non_gpu_max_w(server_max_w: float, psu_efficiency: float, gpus_per_node: int, tdp_w: float) -> float:
+    """Host (non-GPU) maximum DC power in W by the full-load rule [D]: wall F = FULL_LOAD_FRACTION x server_max_w,
+    so non_gpu_max_w = F x psu_efficiency - gpus_per_node x tdp_w, rounded to the watt as the catalog's
+    (dcsim/data/gpus.yaml: DGX H100 10200 x 0.912 x 0.94 - 8 x 700 W = 3142 W)."""
+    return float(round(FULL_LOAD_FRACTION * server_max_w * psu_efficiency - gpus_per_node * tdp_w))
+
+
 class ServerSpec(Spec):
-    """The server a GPU ships in (non-GPU power is DC, before PSU losses)."""
+    """The server a GPU ships in (non-GPU power is DC, before PSU losses).
+
+    The defaults are the catalog's DGX/HGX H100 server (``H100-SXM`` in dcsim/data/gpus.yaml). A GPU given without
+    ``non_gpu_max_w`` derives it from its own ``tdp_w`` by the full-load rule [D] (:func:`full_load_non_gpu_max_w`),
+    as the catalog's servers do.
+    """
 
     name: str = "server"
-    gpus_per_node: int = Field(8, ge=1)
-    server_max_w: quantity("power", gt=0) = 10200.0
-    non_gpu_idle_w: quantity("power", ge=0) = 1200.0
-    non_gpu_max_w: quantity("power", ge=0) = 2300.0
-    psu_efficiency: quantity("fraction", gt=0, le=1) = 0.94
+    gpus_per_node: int = Field(8, ge=1, description="GPUs per server; default 8 [DGXH100]")
+    server_max_w: quantity("power", gt=0) = Field(
+        10200.0, description="vendor's maximum system power at the wall; default the DGX H100's 10.2 kW "
+                             "[DGXH100] [SWsim]")
+    non_gpu_idle_w: quantity("power", ge=0) = Field(
+        1200.0, description="host DC power with the GPUs idle; default 1.2 kW (assumption, as the catalog's H100 "
+                            "server: checked against MLPerf power runs' idle readings [MLP-PWR], docs/node.md)")
+    non_gpu_max_w: quantity("power", ge=0) = Field(
+        3142.0, description="host DC power at full GPU load; default 3,142 W, the full-load rule [D] for the DGX H100 "
+                            "(10200 x 0.912 x 0.94 - 8 x 700 W); a GPU spec that leaves it out derives it for its own "
+                            "tdp_w and server_max_w (full_load_non_gpu_max_w)")
+    psu_efficiency: quantity("fraction", gt=0, le=1) = Field(
+        0.94, description="PSU efficiency; default 0.94, 80 PLUS Platinum at 50 % load [FLASH]")
 
     @model_validator(mode="after")
     def _order(self):
@@ -63,7 +89,9 @@ class GpuSpec(Spec):
     tdp_w: quantity("power", gt=0)
     idle_w: quantity("power", ge=0)
     power_limit_min_w: quantity("power", gt=0)
-    clock_min: quantity("fraction", gt=0, le=1) = 0.2
+    clock_min: quantity("fraction", gt=0, le=1) = Field(
+        0.2, description="lowest SM clock, a fraction of the maximum (assumption for an inline GPU; the catalog gives "
+            "each its own, H100 0.174 [SMI])")
     # the GPU die (e.g. GH100 for H100 and H200): a GPU with no calibration runs on a calibrated GPU of the same
     # die, with its own HBM, bandwidth and power range (status same-silicon)
     silicon: str | None = None
@@ -87,13 +115,29 @@ class GpuSpec(Spec):
         if self.power_limit_min_w > self.tdp_w:
             raise FieldError("power_limit_min_w", f"{self.power_limit_min_w:g} W must be <= tdp_w")
         sv = self.server
+        given = sv.model_fields_set
+        if "non_gpu_max_w" not in given:
+            # the host maximum by the catalog's full-load rule [D] for this GPU's tdp_w (one rule for catalog and
+            # inline GPUs; the DGX H100 default 3142 W only fits 8 x 700 W boards)
+            host = full_load_non_gpu_max_w(sv.server_max_w, sv.psu_efficiency, sv.gpus_per_node, self.tdp_w)
+            if host < sv.non_gpu_idle_w:
+                srv = "server_max_w" if "server_max_w" in given else "the default server_max_w (the DGX H100's)"
+                raise FieldError("server.non_gpu_max_w", f"not given, and the full-load rule derives {host:.0f} W = "
+                                 f"{FULL_LOAD_FRACTION:.3f} x {srv} {sv.server_max_w:g} W x psu_efficiency "
+                                 f"{sv.psu_efficiency:g} - {sv.gpus_per_node} x tdp_w {self.tdp_w:g} W, below "
+                                 f"non_gpu_idle_w ({sv.non_gpu_idle_w:g} W): give the server block with the vendor's "
+                                 "maximum system power (server.server_max_w) or non_gpu_max_w")
+            sv = sv.model_copy(update={"non_gpu_max_w": host})
+            object.__setattr__(self, "server", sv)  # frozen spec: set once, inside its own validation
         full = (sv.gpus_per_node * self.tdp_w + sv.non_gpu_max_w) / sv.psu_efficiency
-        if "server_max_w" in sv.model_fields_set and full > sv.server_max_w * (1 + 1e-9):  # a default is no datasheet
+        if full > sv.server_max_w * (1 + 1e-9):
             # a server cannot draw more than its maximum system power: every GPU at its board limit and the host at
-            # its maximum is the most the model lets it draw (the catalog's servers draw 0.912 x theirs, docs/node.md)
-            raise FieldError("server.server_max_w", f"{sv.server_max_w:g} W is below the server's full-load draw "
+            # its maximum is the most the model lets it draw (the catalog's servers draw 0.912 x theirs, docs/node.md);
+            # checked for the default server_max_w too (the DGX H100's): a default must fit the GPU it serves
+            srv = "" if "server_max_w" in given else "the default (the DGX H100's) "
+            raise FieldError("server.server_max_w", f"{srv}{sv.server_max_w:g} W is below the server's full-load draw "
                              f"{full:.0f} W = ({sv.gpus_per_node} x tdp_w {self.tdp_w:g} W + non_gpu_max_w "
-                             f"{sv.non_gpu_max_w:g} W) / psu_efficiency {sv.psu_efficiency:g}: raise server_max_w to "
+                             f"{sv.non_gpu_max_w:g} W) / psu_efficiency {sv.psu_efficiency:g}: set server_max_w to "
                              "the vendor's maximum system power or lower non_gpu_max_w")
         if not self.power_limit_min_w > self.idle_w:
             # a board cannot hold a working GPU below what it draws with no work: every power_cap is clipped up to
@@ -233,10 +277,11 @@ class NodeSpec(Spec):
     gpus_per_node: int | None = Field(None, ge=1)
     tensor_parallel: int | None = Field(None, ge=1)
     profile: str | None = None
-    max_batch: int = Field(256, ge=1)
-    # vLLM V1 default for the OpenAI API server on GPUs with >= 70 GiB (H100, MI300X):
-    # max_num_batched_tokens 8192 (vllm/engine/arg_utils.py, EngineArgs._set_default_args)
-    max_batched_tokens: int = Field(8192, ge=1)
+    max_batch: int = Field(256, ge=1, description="most sequences a replica runs at once; source: vLLM's "
+                           "max_num_seqs default 256 (vllm/engine/arg_utils.py, EngineArgs)")
+    max_batched_tokens: int = Field(8192, ge=1, description="token budget of an iteration; source: vLLM V1's "
+                                    "max_num_batched_tokens default 8192 for the OpenAI API server on GPUs with "
+                                    ">= 70 GiB (H100, MI300X) (vllm/engine/arg_utils.py, EngineArgs._set_default_args)")
     power_cap: quantity("power", gt=0) | None = None
     # MoE models: routed experts spread whole over the replica's GPUs (vLLM --enable-expert-parallel),
     # rather than each sharded over them; None: the layout the calibration was measured with (sharded

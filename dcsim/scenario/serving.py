@@ -42,8 +42,12 @@ class ServingSpec(Spec):
     router: Literal["round_robin", "least_outstanding", "power_aware"] = "least_outstanding"
     chunked_prefill: bool = True
     preemption: Literal["recompute"] = "recompute"
-    kv_watermark: quantity("fraction", ge=0, lt=1) = 0.01
+    kv_watermark: quantity("fraction", ge=0, lt=1) = Field(
+        0.01, description="KV blocks kept free when admitting; source: vLLM V0 block manager watermark 0.01 "
+            "(docs/serving.md)")
     min_headroom_w: quantity("power", ge=0) = 0.0
-    latency_sample_size: int = Field(10_000, ge=1, le=10_000_000)
+    latency_sample_size: int = Field(10_000, ge=1, le=10_000_000, description="finished requests kept per class "
+                                     "for latency CDFs (assumption: a numerical setting, p99 from ~100 requests "
+                                     "above it)")
     backend: Literal["kernel", "python"] = "kernel"
     slo_estimate: bool = True

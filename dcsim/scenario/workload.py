@@ -173,7 +173,8 @@ class TraceArrivalSpec(_ArrivalBase):
     loop: bool = False
     start_offset: NonNegTime = 0.0
     on_bad_row: Literal["error", "skip"] = "error"
-    rate_bin: PosTime = Field(60.0, description="bin width of the empirical rate(t) of a trace")
+    rate_bin: PosTime = Field(60.0, description="bin width of the empirical rate(t) of a trace (assumption: a "
+        "numerical setting, one minute as the controller tick)")
 
     @model_validator(mode="after")
     def _columns_for_csv(self):

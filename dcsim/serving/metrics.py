@@ -17,7 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
+from dcsim.scenario.serving import ServingSpec
 from dcsim.serving.replica import FinishedBatch
+
+#: the per-class latency reservoir's size: ServingSpec.latency_sample_size, its one home
+DEFAULT_SAMPLE_SIZE = int(ServingSpec.model_fields["latency_sample_size"].default)
 
 __all__ = ["LogHistogram", "ServingMetrics", "QUANTILES"]
 
@@ -128,7 +132,7 @@ class ServingMetrics:
     """
 
     def __init__(self, class_names: Sequence[str], slo_ttft_s: Sequence[float | None],
-                 slo_tpot_s: Sequence[float | None], sample_size: int = 10_000,
+                 slo_tpot_s: Sequence[float | None], sample_size: int = DEFAULT_SAMPLE_SIZE,
                  seed: np.random.SeedSequence | int | None = 0, rel_err: float = 0.005):
         self.class_names = list(class_names)
         k = len(self.class_names)

@@ -63,13 +63,15 @@ _N_DRAWS = 16_384  # length draws per class (the empirical distribution the oper
 _N_KEEP = 1024  # requests kept per class and operating point (whole records, evenly spaced in TTFT rank)
 _QBINS = int(math.ceil(math.log(1e13) / math.log(1.005))) + 1
 #: Largest utilisation of the derived saturation throughput simulated as a steady state; above it
-#: the replicas' backlog grows tick by tick (Lindley recursion) and its wait is added.
+#: the replicas' backlog grows tick by tick (Lindley recursion) and its wait is added (assumption: a numerical
+#: choice, close enough to saturation that the steady simulation still settles within its window).
 RHO_MAX = 0.98
 #: the operating-point bin of saturated replicas (offered their saturation throughput or more, or held at full load
 #: on the power frontier): simulated with a standing queue, at the batch saturated replicas hold (:func:`simulate_point`)
 SATURATED_BIN = 10_000
 #: a saturated operating point is simulated with arrivals at this multiple of the replicas' saturation throughput
-#: after a burst that fills every batch (a standing queue: the replicas never run short of work)
+#: after a burst that fills every batch (a standing queue: the replicas never run short of work; assumption: a
+#: numerical choice, 10 % above saturation keeps the queue standing without growing it much within the window)
 SATURATED_OVERLOAD = 1.1
 #: share of its steady running batch an operating point's replicas hold (from empty) before its counted window opens
 #: (:func:`fill_tokens`); numerical setting. Until 2026-12-05 the warm-up was a quarter of the window (45 s) at every

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dcsim.scenario.facility import FAN_EXPONENT, FAN_MIN_SPEED
+
 __all__ = [
     "RHO_AIR", "CP_AIR", "RHO_WATER", "CP_WATER",
     "chiller_cop", "economizer_fraction", "fan_power_w", "crah_fan_power_w",
@@ -57,7 +59,7 @@ def fan_power_w(heat_w, delta_t_k: float, pressure_pa: float, efficiency: float)
 
 
 def crah_fan_power_w(air_heat_w, design_air_heat_w: float, delta_t_k: float, pressure_pa: float,
-                     efficiency: float, exponent: float = 3.0, min_speed: float = 0.3):
+                     efficiency: float, exponent: float = FAN_EXPONENT, min_speed: float = FAN_MIN_SPEED):
     """CRAH fan power [W] on the affinity laws: P = P_design·s^n, speed s = clip(Q/Q_design, s_min, 1)
     (fans at full speed beyond the design heat: the excess is not removed — that is the cooling
     limit's business, see heat_rejection_capacity_w).

@@ -34,6 +34,11 @@ import numpy as np
 from dcsim.scenario.facility import THERMAL_KIND_DEFAULTS
 from dcsim.thermal.cooling import CP_WATER, RHO_WATER
 
+#: share of the IT heat that follows the GPUs' power when they throttle, cooling_failure_response's default
+#: (assumption: in the catalog DGX H100 at full load the GPUs draw 5,600 of its 9,300 W at the wall (0.60 after
+#: the PSUs) and, with the host's load-following part (non_gpu_max_w - non_gpu_idle_w), 0.86; 0.8 lies between)
+GPU_HEAT_SHARE = 0.8
+
 __all__ = [
     "ThermalParams", "ThermalState", "thermal_params", "steady_state", "two_node_step",
     "plant_removal_w", "thermal_step", "simulate", "gpu_temperature_c", "allowed_gpu_power_w",
@@ -204,7 +209,8 @@ def thermal_step(p: ThermalParams, state: ThermalState, it_heat_w: float, plant_
 def simulate(p: ThermalParams, state: ThermalState, it_heat_w, plant_capacity_w, dt_s: float,
              gpu_power_w=None, gpu_heat_share: float = 0.0) -> dict[str, np.ndarray]:
     """Run :func:`thermal_step` over the ticks of `it_heat_w` (requested IT heat, W) and
-    `plant_capacity_w` (W), with the GPUs' feedback when `gpu_heat_share` > 0:
+    `plant_capacity_w` (W), with the GPUs' feedback when `gpu_heat_share` > 0 (the default 0 is no share but
+    the switch off: the IT heat is taken as given; :func:`cooling_failure_response` passes GPU_HEAT_SHARE):
 
     * the GPU part of the IT heat (``gpu_heat_share`` of it at the requested per-GPU power
       `gpu_power_w`) scales with the GPU power actually allowed: min(requested, thermal limit
@@ -270,7 +276,7 @@ def _first_time(mask, t_s):
 
 
 def cooling_failure_response(p: ThermalParams, it_heat_w, plant_capacity_w, dt_s: float, *,
-                             gpu_power_w=None, gpu_heat_share: float = 0.8, tokens_per_s=None,
+                             gpu_power_w=None, gpu_heat_share: float = GPU_HEAT_SHARE, tokens_per_s=None,
                              state: ThermalState | None = None) -> dict:
     """What a cooling failure does to a facility carrying the IT load path `it_heat_w` (W per
     tick) while the plant can remove `plant_capacity_w` (W per tick, the failure as a drop).

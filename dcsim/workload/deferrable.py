@@ -23,6 +23,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dcsim.scenario.grid import DeferrableWorkSpec
+
+# one home for the deferrable defaults: the scenario spec (with its reasons there)
+DEFAULT_QUANTILE = float(DeferrableWorkSpec.model_fields["quantile"].default)
+DEFAULT_URGENCY_S = float(DeferrableWorkSpec.model_fields["urgency"].default)
+
 __all__ = ["DeferrableQueue", "schedule_deferrable", "signal_threshold"]
 
 
@@ -102,7 +108,7 @@ class DeferrableQueue:
 
 def schedule_deferrable(arrivals_tok, capacity_tok, dt_s: float, deadline_s: float, *,
                         policy: str = "headroom", signal=None, threshold: float | None = None,
-                        quantile: float = 0.3, urgency_s: float = 4 * 3600.0) -> dict:
+                        quantile: float = DEFAULT_QUANTILE, urgency_s: float = DEFAULT_URGENCY_S) -> dict:
     """Run a :class:`DeferrableQueue` over ticks: `arrivals_tok` (deferrable tokens arriving per
     tick), `capacity_tok` (tokens the tick's headroom allows). For policy ``cheap``/``clean``
     the tick is open when `signal` ≤ `threshold` (default: the `quantile` of `signal`).
