@@ -62,7 +62,7 @@ __all__ = [
     "run_point", "extract", "columns", "write_table", "add_parser", "cache_key", "code_hash", "data_files",
     "default_cache_dir",
     "count_points", "max_points", "MAX_POINTS", "SweepInterrupted", "check_metrics", "SweepRows", "axis_info",
-    "write_figure", "FIGURE_NAME", "HEADLINE_COLUMNS", "headline_columns", "calibration_caveat_line",
+    "write_figure", "FIGURE_NAME", "HEADLINE_COLUMNS", "headline_columns", "calibration_caveat_line", "unique_words",
 ]
 
 #: The most points a sweep may have (docs/limits.md); raise it with ``DCSIM_SWEEP_MAX_POINTS``. An assumption, chosen
@@ -125,23 +125,54 @@ def headline_columns(report: dict | None) -> dict[str, Any]:
             "error_band_lower_bound": bool(band["lower_bound"]) if band else None}
 
 
+def _has_band(row: dict) -> bool:
+    """Whether a point's row carries an error band: one of its ``error_band_pct`` columns set (above 0)."""
+    return any(isinstance(row.get(f"error_band_pct.{q}"), (int, float)) and row[f"error_band_pct.{q}"] > 0
+               for q in ("tok_s", "j_per_tok"))
+
+
+def _uncalibrated_status(row: dict) -> bool:
+    return row.get("calibration.status") not in (None, "calibrated", "n/a")
+
+
 def calibration_caveat_line(rows: list[dict]) -> str | None:
-    """The sweep's calibration caveat, said once (``dcsim sweep`` prints it on stderr): how many points run on a
-    profile whose figures carry an error band (:func:`headline_columns`), their status and widest band, and that a
-    difference between points within it is no measured change; None when every point is calibrated in-sample."""
-    banded = [r for r in rows if r.get("calibration.status") not in (None, "calibrated", "n/a")]
-    if not banded:
+    """The sweep's calibration caveat, said once (``dcsim sweep`` prints it on stderr): how many points carry an
+    error band (their ``error_band_pct`` columns set, :func:`headline_columns`), their status and widest band, and
+    that a difference between points within it is no measured change; then, in a clause of their own, the points
+    whose status names a caveat without a band (an ``extrapolated clock`` point: "no error band measured"). None
+    when every point is calibrated in-sample. Until 2026-12-05 the count took every point not ``calibrated`` and
+    the widest band only the banded ones: an extrapolated-clock point was counted as carrying a band."""
+    banded = [r for r in rows if _has_band(r)]
+    bare = [r for r in rows if _uncalibrated_status(r) and not _has_band(r)]
+    if not banded and not bare:
         return None
-    statuses = sorted({str(r["calibration.status"]) for r in banded})
-    widest = {q: max((r.get(f"error_band_pct.{q}") or 0.0 for r in banded), default=0.0)
-              for q in ("tok_s", "j_per_tok")}
-    lower = any(r.get("error_band_lower_bound") for r in banded)
-    band = fmt_band({"tok_s_pct": widest["tok_s"] or None, "j_per_tok_pct": widest["j_per_tok"] or None}, lower)
-    return (f"calibration caveat: {len(banded):,} of {len(rows):,} points run on a profile not calibrated in-sample "
-            f"({'; '.join(statuses)}): their tok/s and J/token carry the error band their run's headline prints "
-            f"(up to {band}; results.csv error_band_pct.tok_s, error_band_pct.j_per_tok, calibration.status; "
-            "sweep.png draws them hatched with error bars). A difference between points within it is not a measured "
-            "change; `dcsim run` of such a point prints the full caveat")
+    parts = []
+    if banded:
+        statuses = unique_words(str(r["calibration.status"]) for r in banded)
+        widest = {q: max((r.get(f"error_band_pct.{q}") or 0.0 for r in banded), default=0.0)
+                  for q in ("tok_s", "j_per_tok")}
+        lower = any(r.get("error_band_lower_bound") for r in banded)
+        band = fmt_band({"tok_s_pct": widest["tok_s"] or None, "j_per_tok_pct": widest["j_per_tok"] or None}, lower)
+        parts.append(f"{len(banded):,} of {len(rows):,} points run on a profile not calibrated in-sample "
+                     f"({statuses}): their tok/s and J/token carry the error band their run's headline prints "
+                     f"(up to {band}; results.csv error_band_pct.tok_s, error_band_pct.j_per_tok, calibration.status; "
+                     f"{SWEEP_PNG_BANDED}). A difference between points within it is not a measured change")
+    if bare:
+        parts.append(f"{len(bare):,} of {len(rows):,} points "
+                     f"({unique_words(str(r['calibration.status']) for r in bare)}): no error band measured")
+    return "calibration caveat: " + "; ".join(parts) + "; `dcsim run` of such a point prints the full caveat"
+
+
+#: how sweep.png draws a point whose run carries an error band (dcsim.plots.sweep), as the caveat line says it
+SWEEP_PNG_BANDED = "sweep.png draws them hatched with error bars"
+
+
+def unique_words(statuses) -> str:
+    """Calibration statuses (``calibration.status``, comma-separated words of :func:`calibration_label`) as one list
+    of their distinct words in first-seen order: ``"UNCALIBRATED, extrapolated clock"``, not
+    ``"UNCALIBRATED; UNCALIBRATED, extrapolated clock"``."""
+    words = [w.strip() for s in statuses for w in str(s).split(",") if w.strip()]
+    return ", ".join(dict.fromkeys(words))
 
 
 _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")

@@ -161,6 +161,28 @@ def test_sweep_says_the_calibration_caveat_once_and_estimates_without_the_slo_es
     assert sw.sweep_cost_s(6, 0, 1, ticks_no_slo=6 * 1440) == pytest.approx(7.1, rel=0.1)
 
 
+def test_sweep_caveat_counts_banded_points_by_their_band_and_clock_points_apart():
+    """Review of AUF item 1: the caveat counted every point not ``calibrated`` as carrying a band, while its widest
+    band read the band columns: an extrapolated-clock point (no band) was counted among "points on a profile not
+    calibrated in-sample" whose "tok/s and J/token carry the error band"."""
+    from dcsim.sweep import calibration_caveat_line
+
+    cal = {"calibration.status": "calibrated", "error_band_pct.tok_s": None, "error_band_pct.j_per_tok": None,
+           "error_band_lower_bound": None}
+    fp8 = {**cal, "calibration.status": "UNCALIBRATED", "error_band_pct.tok_s": 27.76,
+           "error_band_pct.j_per_tok": 30.83, "error_band_lower_bound": False}
+    both = {**fp8, "calibration.status": "UNCALIBRATED, extrapolated clock"}
+    clock = {**cal, "calibration.status": "extrapolated clock"}
+    line = calibration_caveat_line([cal, fp8, clock])
+    assert "1 of 3 points run on a profile not calibrated in-sample (UNCALIBRATED)" in line, line
+    assert "1 of 3 points (extrapolated clock): no error band measured" in line, line
+    assert "up to ±28 % tok/s, ±31 % J/token" in line
+    assert calibration_caveat_line([cal, clock]).startswith("calibration caveat: 1 of 2 points (extrapolated clock)")
+    assert calibration_caveat_line([cal, cal]) is None
+    # statuses as unique words, not "UNCALIBRATED; UNCALIBRATED, extrapolated clock"
+    assert "(UNCALIBRATED, extrapolated clock)" in calibration_caveat_line([fp8, both])
+
+
 def test_sweep_figure_draws_banded_points_hatched_with_error_bars():
     """AUF item 1: sweep.png drew the transferred fp8 point as a plain measured point."""
     from dcsim.plots.sweep import sweep_figure
