@@ -104,8 +104,13 @@ DEFAULT_METRICS: tuple[str, ...] = (
 #: :func:`dcsim.metrics.fmt.headline_band`, empty for an in-sample calibrated point; ``error_band_lower_bound``
 #: True where the band is a lower bound, printed ``≥±``). Until 2026-12-05 a sweep over precision drew the fp8
 #: point (a transferred profile, ±28 % tok/s) as a plain measured point 11 % above bf16 (audit AUF items 1, 11).
-HEADLINE_COLUMNS: tuple[str, ...] = ("binding.holds", "binding.holds_share", "calibration.status",
-                                     "error_band_pct.tok_s", "error_band_pct.j_per_tok", "error_band_lower_bound")
+#: ``binding.within_band.share`` is the share of the run on which another limit could bind within that band
+#: (report.json ``binding.within_band.share``, :func:`dcsim.engine.assemble.binding_within_band`; empty where no group
+#: is out of sample): sweep.png marks the binding share bar and the heatmap's binding cell by it (the fp8 point "removes
+#: the power limit" only outside its band: power could bind instead on much of its run).
+HEADLINE_COLUMNS: tuple[str, ...] = ("binding.holds", "binding.holds_share", "binding.within_band.share",
+                                     "calibration.status", "error_band_pct.tok_s", "error_band_pct.j_per_tok",
+                                     "error_band_lower_bound")
 
 
 def headline_columns(report: dict | None) -> dict[str, Any]:
@@ -119,7 +124,9 @@ def headline_columns(report: dict | None) -> dict[str, Any]:
     band = headline_band(report)
     tok = band.get("tok_s_pct") if band else None
     jpt = band.get("j_per_tok_pct") if band else None
+    within = get_path(report, "binding.within_band.share")
     return {"binding.holds": holds, "binding.holds_share": share if holds is not None else None,
+            "binding.within_band.share": float(within) if isinstance(within, (int, float)) else None,
             "calibration.status": calibration_label(get_path(report, "provenance.calibration")),
             "error_band_pct.tok_s": tok, "error_band_pct.j_per_tok": jpt,
             "error_band_lower_bound": bool(band["lower_bound"]) if band else None}

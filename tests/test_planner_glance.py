@@ -212,6 +212,40 @@ def test_sweep_figure_draws_banded_points_hatched_with_error_bars():
                                                      for t in plain.axes[0].get_legend().get_texts())
 
 
+def test_sweep_marks_the_binding_by_its_within_band_share_not_the_tok_s_band():
+    """Review of AUF item 2: sweep.png still showed fp8 "removing the power limit" (compute binds 100 %) with no mark
+    on its share bar, and the heatmap hatched the binding cell by the tok/s band, whether or not another limit could
+    bind within it. The row carries ``binding.within_band.share`` (report.json) and the figure marks by it."""
+    from dcsim.plots.sweep import sweep_figure
+    from dcsim.sweep import headline_columns
+    from test_report_views import CALIBRATED, EXTRAPOLATED
+
+    rep = _report([CALIBRATED, EXTRAPOLATED])
+    rep = {**rep, "binding": {**rep["binding"], "within_band": {"share": 0.62}}}
+    assert headline_columns(rep)["binding.within_band.share"] == pytest.approx(0.62)
+    assert headline_columns(_report([CALIBRATED]))["binding.within_band.share"] is None
+    base = {"throughput_tok_s.output": 225e3, "joules_per_output_token.facility": 2.2, "binding.share.demand": 0.0,
+            "binding.share.compute": 0.07, "binding.share.power": 0.86, "binding.share.cooling": 0.07,
+            "calibration.status": "calibrated", "error_band_pct.tok_s": None, "error_band_pct.j_per_tok": None,
+            "error_band_lower_bound": None, "binding.within_band.share": None, "error": None}
+    fp8 = {**base, "throughput_tok_s.output": 249e3, "binding.share.compute": 1.0, "binding.share.power": 0.0,
+           "binding.share.cooling": 0.0, "calibration.status": "UNCALIBRATED", "error_band_pct.tok_s": 27.76,
+           "error_band_pct.j_per_tok": 30.83, "error_band_lower_bound": False, "binding.within_band.share": 0.62}
+    fig = sweep_figure([{**base, "p": "bf16"}, {**fp8, "p": "fp8"}], ["p"], title="prec")
+    axb = fig.axes[-1]
+    hatched = [b for b in axb.patches if b.get_hatch()]
+    assert len(hatched) == 1 and hatched[0].get_height() == pytest.approx(62.0)  # over fp8's bar alone
+    assert any("within" in t.get_text() for t in axb.get_legend().get_texts())
+    # a heatmap: the binding cell hatched by the within-band share; a banded cell whose binding holds is not
+    held = {**fp8, "binding.within_band.share": 0.0}
+    rows = [{**r, "p": p, "q": q} for (p, q, r) in
+            (("bf16", 1, base), ("bf16", 2, base), ("fp8", 1, fp8), ("fp8", 2, held))]
+    hm = sweep_figure(rows, ["p", "q"], mode="grid", title="prec")
+    axb = next(a for a in hm.axes if a.get_title() == "what binds most of the run")
+    cells = [r.get_xy() for r in axb.patches if r.get_hatch()]
+    assert cells == [(0.5, -0.5)], cells  # fp8 (x 1) at q 1 (y 0) only
+
+
 # ------------------------------------------------------------------------------------------------ dcsim compare
 
 def test_compare_footnote_prints_each_runs_headline_band_and_labels_the_other():

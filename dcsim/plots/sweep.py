@@ -73,6 +73,14 @@ BAND_TOK = "error_band_pct.tok_s"
 BAND_JPT = "error_band_pct.j_per_tok"
 BAND_LOWER = "error_band_lower_bound"
 STATUS = "calibration.status"
+#: the share of a point's run on which another limit could bind within its band (report.json
+#: ``binding.within_band.share``, :data:`dcsim.sweep.HEADLINE_COLUMNS`): the binding share bar and the heatmap's binding
+#: cell are hatched by it, not by the tok/s band (a banded point whose binding holds outside the band is not)
+WITHIN = "binding.within_band.share"
+#: the least such share marked, the run's own rule: the headline says "undetermined within the calibration band" from
+#: 1 % of the run (:func:`dcsim.metrics.fmt.within_band_text`'s ``min_share``)
+WITHIN_MIN_SHARE = 0.01
+WITHIN_HATCH = "///"
 BAND_HATCH = "////"
 #: Parameter panels the scatter fallback draws at most (an assumption: beyond six the panels get too small to read;
 #: the title says how many were left out).
@@ -351,6 +359,18 @@ def _band_pct(rows: Sequence[Mapping], ids: Sequence[int], col: str | None) -> f
     return max(v) if v else math.nan
 
 
+def _within_share(rows: Sequence[Mapping], ids: Sequence[int]) -> float:
+    """The mean :data:`WITHIN` share over a level's points (seeds) that ran; nan where none has it."""
+    v = [_num(rows[i].get(WITHIN)) for i in ids if not _failed(rows[i])]
+    v = [x for x in v if math.isfinite(x)]
+    return float(np.mean(v)) if v else math.nan
+
+
+def _within_handle() -> Patch:
+    return Patch(facecolor="none", edgecolor="#222222", hatch=WITHIN_HATCH, linewidth=0.6,
+                 label="another limit could bind within\nthe run's band (binding.within_band)")
+
+
 def _band_handle(rows: Sequence[Mapping]) -> Patch | None:
     """The legend entry of the banded points: their calibration status and widest bands (``≥±`` for a lower
     bound), or None when every point is calibrated in-sample."""
@@ -506,6 +526,14 @@ def _line(rows, params, key, head, seeds) -> Figure:
                 axb.bar(lefts, s, width=widths, bottom=bottom, align="edge", color=CONSTRAINT_COLORS[n],
                         linewidth=0, label=n)
             bottom += s
+        within = np.asarray([_within_share(rows, g) for g in groups])
+        marked = np.isfinite(within) & (within >= WITHIN_MIN_SHARE)
+        if marked.any():  # over the limits' part of the bar, as high as the share on which another could bind
+            dem = np.asarray([_mean(rows, g, "binding.share.demand") for g in groups])
+            dem = np.where(np.isfinite(dem), dem, 0.0) * 100.0
+            axb.bar(lefts[marked], within[marked] * 100.0, width=widths[marked], bottom=dem[marked], align="edge",
+                    color="none", edgecolor="#222222", hatch=WITHIN_HATCH, linewidth=0.6,
+                    label=_within_handle().get_label())
         if any(failed):
             fl = [j for j, (f, n) in enumerate(zip(failed, total)) if f == n]
             if fl:
@@ -602,9 +630,15 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
 
     for (b, a), ids in cells.items():  # a cell whose points carry a calibration band: hatched (its band: results.csv)
         if math.isfinite(_band_pct(rows, ids, BAND_TOK)) or math.isfinite(_band_pct(rows, ids, BAND_JPT)):
-            for a_ in axs[:2 if has_bind else 1]:
-                a_.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
-                                       hatch=BAND_HATCH, lw=0.0, zorder=2.5))
+            ax.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
+                                   hatch=BAND_HATCH, lw=0.0, zorder=2.5))
+    within_cells = [(b, a) for (b, a), ids in cells.items() if _within_share(rows, ids) >= WITHIN_MIN_SHARE]
+    if has_bind:  # the binding cell: hatched where another limit could bind within the band, not by the tok/s band
+        for b, a in within_cells:
+            axs[1].add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
+                                       hatch=WITHIN_HATCH, lw=0.0, zorder=2.5))
+        if within_cells:
+            missing_handles.append(_within_handle())
     bh = _band_handle(rows)
     if bh is not None:
         bh.set_label(bh.get_label().replace("error bars are\nthe run's band", "its band\n(results.csv)"))
