@@ -156,9 +156,23 @@ def test_sweep_says_the_calibration_caveat_once_and_estimates_without_the_slo_es
     assert all(r["calibration.status"] != "calibrated" and r["error_band_pct.tok_s"] > 0 for r in rows)
     head = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
     assert {"binding.holds", "calibration.status", "error_band_pct.tok_s", "error_band_pct.j_per_tok"} <= set(head)
-    assert rows.estimate_s == pytest.approx(sw.sweep_cost_s(2, 0, 1, ticks_no_slo=2 * 2))
-    # the audit's sweep: 6 points of 24 h without the SLO estimate, 7.1 s taken, "about 53.3 s" said
-    assert sw.sweep_cost_s(6, 0, 1, ticks_no_slo=6 * 1440) == pytest.approx(7.1, rel=0.1)
+    assert rows.estimate_s == pytest.approx(sw.sweep_cost_s(2, 2 * 2, 1, ticks_no_slo=2 * 2, points_no_slo=2))
+
+
+def test_sweep_estimate_without_the_slo_estimate_holds_on_a_length_not_in_its_fit():
+    """Review of AUF item 11's mend: SWEEP_TICK_NO_SLO_S came from one 24 h sweep with its start-up folded into the
+    ticks, and short sweeps read 3-4x low (6 points of 1 h: "about 1.73 s", 4.5-5.5 s taken). The constants are fitted
+    on 1 h and 24 h; a 72 h sweep (6 points, measured 6.3 s on the same machine, SWEEP_TICK_NO_SLO_S's comment) is
+    not in the fit. The estimate is positive and grows with the points and the ticks."""
+    from dcsim import sweep as sw
+
+    cost = lambda n, ticks: sw.sweep_cost_s(n, n * ticks, 1, ticks_no_slo=n * ticks, points_no_slo=n)  # noqa: E731
+    assert cost(6, 3 * 1440) == pytest.approx(6.3, rel=0.25)
+    assert cost(6, 60) == pytest.approx(5.0, rel=0.25)  # measured 4.5 and 5.5 s; 1.73 s said until then
+    assert 0 < cost(1, 60) < cost(2, 60) < cost(2, 1440) < cost(2, 10 * 1440)
+    assert sw.sweep_cost_s(0, 0) == 0.0  # nothing to run (every point cached)
+    # a point with the SLO estimate costs more than one without it, at every length
+    assert all(sw.sweep_cost_s(1, t) > cost(1, t) for t in (60, 1440, 4320))
 
 
 def test_sweep_caveat_counts_banded_points_by_their_band_and_clock_points_apart():
