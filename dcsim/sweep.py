@@ -47,7 +47,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dcsim import __version__
-from dcsim.metrics.fmt import calibration_label, fmt_band, get_path, headline_band
+from dcsim.metrics.fmt import band_pct_value, calibration_label, fmt_band, get_path, headline_band
 from dcsim.metrics.provenance import code_hash  # the one home of the code identity (report.json records it too)
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.argcheck import overlapping_paths
@@ -122,8 +122,8 @@ def headline_columns(report: dict | None) -> dict[str, Any]:
 
     holds, share = binding_that_holds(get_path(report, "binding.share"))
     band = headline_band(report)
-    tok = band.get("tok_s_pct") if band else None
-    jpt = band.get("j_per_tok_pct") if band else None
+    tok = band_pct_value(band.get("tok_s_pct")) if band else None  # 30.83, not 30.829999999999995
+    jpt = band_pct_value(band.get("j_per_tok_pct")) if band else None
     within = get_path(report, "binding.within_band.share")
     return {"binding.holds": holds, "binding.holds_share": share if holds is not None else None,
             "binding.within_band.share": float(within) if isinstance(within, (int, float)) else None,

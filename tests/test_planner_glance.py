@@ -14,15 +14,17 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_report import synthetic_result  # noqa: E402  (test fixture, not shipped)
 
+from dcsim.engine.assemble import clock_warning
 from dcsim.engine.build import BANNERED_WARNINGS
 from dcsim.metrics.fmt import energy_label
 from dcsim.report.html import _cards, _energy_table, _warnings_box
 from dcsim.report.summary import summary_table
 from dcsim.scenario.facility import (AirsideEconomizerSpec, ChillerPlantSpec, FixedPueSpec, LiquidCoolingSpec)
 
-#: mixed-fleet's two clock warnings (report.json warnings, main ac8a9c6), shortened after the prefix
-CLOCK = ("racks[0] (h100-chat): controller/thermal throttling below the measured clock range: 12.7 % of its GPU-time "
-         "at a DVFS clock below the lowest clock the capped measurements of H100-SXM cover (0.69), down to 0.61")
+#: mixed-fleet's clock warning (report.json warnings, main ac8a9c6: 12.7 % of h100-chat's GPU-time below the 0.69 its
+#: capped measurements cover, down to 0.61), built by the code that writes it, not a hand copy of its words
+CLOCK = clock_warning("racks[0] (h100-chat)", {"for": "H100-SXM / llama-3.1-70b", "gamma_source": "assumption"},
+                      {"share": 0.127, "clock_min": 0.61, "measured_clock_min": 0.69, "clock_min_of": "gpu"})
 OTHER = "the IT load drew more than its interconnect for 2 min"
 
 
@@ -108,6 +110,19 @@ def test_mw_scale_power_keeps_the_digits_that_tell_used_from_min():
     assert "peak power IT 344 kW facility 495 kW" in text
 
 
+def test_site_power_keeps_its_zeros_through_fmt_si_and_one_clock_warning_lead():
+    """Review of the AUF mends: fmt_power_w copied fmt_si's prefix loop (now fmt_si's ``keep_zeros``), and the clock
+    warning's words were written twice (node.model and engine.build's banner list): one constant."""
+    from dcsim.metrics.fmt import fmt_power_w, fmt_si
+    from dcsim.node.model import CLOCK_WARNING_LEAD
+
+    assert [fmt_si(v, "W", keep_zeros=True) for v in (13.997e6, 325.3e3, 1.2e6, 16e6, 999.96e3)] == \
+        ["14.0 MW", "325 kW", "1.20 MW", "16.0 MW", "1.00 MW"]
+    assert [fmt_si(v, "W") for v in (13.997e6, 1.2e6, 16e6)] == ["14 MW", "1.2 MW", "16 MW"]  # unchanged
+    assert fmt_power_w(13.956e6, 5) == "13.956 MW" and fmt_power_w(None) == "n/a" and fmt_power_w(0) == "0 W"
+    assert CLOCK_WARNING_LEAD in BANNERED_WARNINGS and CLOCK.split(": ", 1)[1].startswith(CLOCK_WARNING_LEAD)
+
+
 # ------------------------------------------------------------------------------------------------ dcsim sweep
 
 def _report(cal, shares=None, pools=False):
@@ -137,7 +152,13 @@ def test_sweep_row_carries_the_runs_band_status_and_the_figures_binding():
     band = headline_band(rep)
     row = headline_columns(rep)
     assert row["calibration.status"] != "calibrated"
-    assert row["error_band_pct.tok_s"] == band["tok_s_pct"] and row["error_band_pct.j_per_tok"] == band["j_per_tok_pct"]
+    assert row["error_band_pct.tok_s"] == pytest.approx(band["tok_s_pct"])
+    assert row["error_band_pct.j_per_tok"] == pytest.approx(band["j_per_tok_pct"])
+    # stored rounded (review of AUF item 1's mend: results.csv held 30.829999999999995): headline_band's float
+    # arithmetic gives 31.790000000000003 here, results.csv and compare.json the same one rounding
+    assert repr(row["error_band_pct.tok_s"]) == "31.79"
+    from dcsim.report.compare import error_band_view
+    assert repr(error_band_view({**band, "stated": ["tok_s_pct"]})["tok_s_pct"]) == "31.79"
     assert row["error_band_lower_bound"] is True
     assert headline_columns(None) == dict.fromkeys(HEADLINE_COLUMNS)  # a refused point
 
@@ -315,3 +336,20 @@ def test_compare_jpt_overlay_draws_each_runs_headline_band_and_wraps_its_title_b
                                [{"field": "scenario", "values": ["reference", "curtailment", "mixed-fleet"]},
                                 {"field": "seed", "values": ["42", "42", "7"]}], 71)
     assert any(line.endswith("seed 42 / 42 / 7") for line in title.splitlines()), title
+
+
+def test_compare_jpt_overlay_says_each_levels_band_as_the_runs_own_figure(monkeypatch):
+    """Review of AUF item 9's mend: the overlay's legend gave the facility band alone ("≥±20 % J/token") where the
+    run's own joules_per_token figure says each level's when they differ; it now reads the figure's own text."""
+    from dcsim.metrics import fmt
+    from dcsim.report import compare
+    from test_report_views import CALIBRATED, EXTRAPOLATED
+
+    def levels(report, out_of_sample=True):  # a run whose GPU level carries a wider band than IT and facility
+        band = fmt.headline_band(report, out_of_sample)
+        return band and {**band, "j_per_tok_pct_by_level": {"gpu": 25.0, "it": 20.0, "facility": 20.0}}
+    monkeypatch.setattr(compare, "headline_band", levels)
+    ref, mixed = _report([CALIBRATED]), _report([CALIBRATED, EXTRAPOLATED], pools=True)
+    ax = compare.overlay_figures(["reference", "mixed"], [(ref, None), (mixed, None)])["compare_jpt"].axes[0]
+    label = [t.get_text() for t in ax.get_legend().get_texts()][1]
+    assert "error bars GPU ≥±25 %, IT ≥±20 %, facility ≥±20 % J/token" in label, label

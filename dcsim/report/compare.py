@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (band_source, calibration_bands, calibration_caveat, calibration_label, fmt_band,
-                               fmt_duration, fmt_headline_band, fmt_pct, fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, or_list,
+from dcsim.metrics.fmt import (band_pct_value, band_source, calibration_bands, calibration_caveat, calibration_label, fmt_band,
+                               fmt_duration, fmt_pct, fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, or_list,
                                tok_s_band_frac, within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.tpf import band_ratio_window
@@ -428,9 +428,9 @@ def error_band_view(band: dict | None) -> dict[str, float]:
     (``tok_s_pct``, ``j_per_tok_pct``, %); empty without a band."""
     if band is None:
         return {}
-    # a figure no group states is left out; a stated 0 stays (the headline's None for no band)
-    return {q: round(float(band[q] or 0.0), 9)  # a single band back as stated (27.8, not 27.800000000000004)
-            for q in band["stated"]}
+    # a figure no group states is left out; a stated 0 stays (the headline's None for no band); a single band back as
+    # stated (27.8, not 27.800000000000004)
+    return {q: band_pct_value(band[q] or 0.0) for q in band["stated"]}
 
 
 def context_refused_share(report: dict) -> float:
@@ -593,6 +593,7 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
     the band printed (until 2026-12-05 of any group, one without a figure too: "≥±10 %" where the groups that gave the
     10 % state it as measured)."""
     bands = [_every_group_band(r) for r in reports]
+    heads = [headline_band(r) for r in reports]  # the band each run's own headline prints, read once
     return [{"label": lab, "dir": None if d is None else str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
              "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
              "slo_method": slo_method(r), "deferrable_share": deferrable_share(r),
@@ -603,11 +604,11 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
              "power_cap_ratio": _num(get_path(r, "binding.within_band.power_cap_ratio")),
              "band_lower_bound": bool(band and band["lower_bound"]),
              # the band the run's own headline prints (out-of-sample groups only; empty for a calibrated run)
-             "headline_band_pct": error_band_view(headline_band(r)),
-             "headline_band_lower_bound": bool((headline_band(r) or {}).get("lower_bound")),
+             "headline_band_pct": error_band_view(head),
+             "headline_band_lower_bound": bool((head or {}).get("lower_bound")),
              "out_of_sample": bool(calibration_bands(r, out_of_sample=True)),
              "slo_caveat": "; ".join(slo_caveats(r)) or None, "code": code_identity(r)}
-            for lab, d, r, band in zip(labels, dirs, reports, bands)]
+            for lab, d, r, band, head in zip(labels, dirs, reports, bands, heads)]
 
 
 def code_identity(report: dict) -> str | None:
@@ -915,6 +916,7 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
         RUN_COLORS,
         STYLE,
         _ext,
+        _jpt_band_text,
         _long_run,
         _span_edges,
         cap_label,
@@ -1058,10 +1060,10 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
             band = headline_band(report)
             pct = np.array([float(((band or {}).get("j_per_tok_pct_by_level") or {}).get(k) or 0.0) for k in levels])
             err = np.where(np.isfinite(vals), np.asarray(vals, dtype=float) * pct / 100.0, 0.0)
-            tag = fmt_headline_band(band, "j_per_tok_pct")
+            tag = _jpt_band_text(band) if pct.any() else ""  # per level where they differ, as its own figure says
             bars = ax.bar(x + (i - (len(labels) - 1) / 2) * width, vals, width * 0.95,
                           color=RUN_COLORS[i % len(RUN_COLORS)], edgecolor="#333333", lw=0.5,
-                          label=lab + (f" (error bars {tag} J/token, {band_source(band)})" if tag else ""),
+                          label=lab + (f" (error bars {tag}, {band_source(band)})" if tag else ""),
                           yerr=err if pct.any() else None, ecolor="#222222", capsize=4,
                           error_kw={"elinewidth": 1.0})
             for b, v, e in zip(bars, vals, err):

@@ -292,8 +292,7 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(x) for x in fmt_ceilings(tpf.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
-                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")
-                     + (f" {_e(closed_form_binding(report)[1])}" if closed_form_binding(report)[1] else "")))
+                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")))
     cc = cost_carbon_text(report)  # totals and per million output tokens, as the terminal prints them
     if cc:
         rows.append(("Cost / carbon", _e(cc)))
