@@ -47,7 +47,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dcsim import __version__
-from dcsim.metrics.fmt import band_pct_value, calibration_label, fmt_band, get_path, headline_band
+from dcsim.metrics.fmt import band_pct_value, calibration_label, fmt_band, get_path, headline_band, unique_words
 from dcsim.metrics.provenance import code_hash  # the one home of the code identity (report.json records it too)
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.argcheck import overlapping_paths
@@ -62,7 +62,7 @@ __all__ = [
     "run_point", "extract", "columns", "write_table", "add_parser", "cache_key", "code_hash", "data_files",
     "default_cache_dir",
     "count_points", "max_points", "MAX_POINTS", "SweepInterrupted", "check_metrics", "SweepRows", "axis_info",
-    "write_figure", "FIGURE_NAME", "HEADLINE_COLUMNS", "headline_columns", "calibration_caveat_line", "unique_words",
+    "write_figure", "FIGURE_NAME", "HEADLINE_COLUMNS", "headline_columns", "calibration_caveat_line",
 ]
 
 #: The most points a sweep may have (docs/limits.md); raise it with ``DCSIM_SWEEP_MAX_POINTS``. An assumption, chosen
@@ -171,15 +171,7 @@ def calibration_caveat_line(rows: list[dict]) -> str | None:
 
 
 #: how sweep.png draws a point whose run carries an error band (dcsim.plots.sweep), as the caveat line says it
-SWEEP_PNG_BANDED = "sweep.png draws them hatched with error bars"
-
-
-def unique_words(statuses) -> str:
-    """Calibration statuses (``calibration.status``, comma-separated words of :func:`calibration_label`) as one list
-    of their distinct words in first-seen order: ``"UNCALIBRATED, extrapolated clock"``, not
-    ``"UNCALIBRATED; UNCALIBRATED, extrapolated clock"``."""
-    words = [w.strip() for s in statuses for w in str(s).split(",") if w.strip()]
-    return ", ".join(dict.fromkeys(words))
+SWEEP_PNG_BANDED = "sweep.png draws them as white diamonds with error bars"
 
 
 _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")

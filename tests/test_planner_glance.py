@@ -218,8 +218,9 @@ def test_sweep_caveat_counts_banded_points_by_their_band_and_clock_points_apart(
     assert "(UNCALIBRATED, extrapolated clock)" in calibration_caveat_line([fp8, both])
 
 
-def test_sweep_figure_draws_banded_points_hatched_with_error_bars():
-    """AUF item 1: sweep.png drew the transferred fp8 point as a plain measured point."""
+def test_sweep_figure_draws_banded_points_as_white_diamonds_with_error_bars():
+    """AUF item 1: sweep.png drew the transferred fp8 point as a plain measured point; the review of that mend: a
+    hatch over a 70-pt² marker could not be seen, the facility J/token error bar ran through the IT marker below it."""
     from dcsim.plots.sweep import sweep_figure
 
     base = {"throughput_tok_s.output": 225e3, "joules_per_output_token.facility": 2.2, "binding.share.demand": 0.0,
@@ -233,9 +234,19 @@ def test_sweep_figure_draws_banded_points_hatched_with_error_bars():
     fig = sweep_figure([{**base, "p": "bf16"}, {**fp8, "p": "fp8"}], ["p"], title="prec")
     ax, axj = fig.axes[0], fig.axes[1]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert any("UNCALIBRATED" in t and "±28 % tok/s, ±31 % J/token" in t for t in labels), labels
-    bars = [c for c in ax.collections if c.get_hatch()]
-    assert bars and ax.containers and axj.containers  # hatched marker; error bars on tok/s and J/token
+    assert any("UNCALIBRATED (white diamond)" in t and "±28 % tok/s, ±31 % J/token" in t for t in labels), labels
+    white = [c for c in ax.collections if len(c.get_offsets()) and len(c.get_facecolor())
+             and tuple(c.get_facecolor()[0][:3]) == (1.0, 1.0, 1.0)]
+    assert len(white) == 1 and white[0].get_offsets()[0][1] == pytest.approx(249e3)  # fp8's point, a white marker
+    from dcsim.plots import CONSTRAINT_COLORS
+    from matplotlib.colors import to_rgba
+    assert tuple(white[0].get_edgecolor()[0]) == to_rgba(CONSTRAINT_COLORS["compute"])  # edged as what binds it
+    swatch = ax.get_legend().legend_handles[-1]
+    assert swatch.get_marker() == "D" and swatch.get_mfc() == "white"
+    assert ax.containers and axj.containers  # error bars on tok/s and J/token
+    bar = axj.containers[0].lines[2][0]  # the facility J/token bar: right of its point, clear of the IT marker
+    x_bar = bar.get_transform().transform(bar.get_segments()[0])[0][0]
+    assert x_bar - axj.transData.transform((1.0, 1.83))[0] == pytest.approx(7.0 / 72 * fig.dpi, rel=0.01)
     lo, hi = ax.containers[0].lines[2][0].get_segments()[0][:, 1]
     assert (hi - lo) / 2 == pytest.approx(249e3 * 0.2776)
     assert ax.get_ylim()[1] > 249e3 * 1.2776  # the error bar inside the axes
@@ -279,6 +290,14 @@ def test_sweep_marks_the_binding_by_its_within_band_share_not_the_tok_s_band():
     axb = next(a for a in hm.axes if a.get_title() == "what binds most of the run")
     cells = [r.get_xy() for r in axb.patches if r.get_hatch()]
     assert cells == [(0.5, -0.5)], cells  # fp8 (x 1) at q 1 (y 0) only
+    # the hatch runs around a hatched cell's numbers, not through them: a box in the cell's colour behind the text
+    boxed = lambda a: sorted(t.get_position() for t in a.texts if t.get_bbox_patch() is not None)  # noqa: E731
+    assert boxed(axb) == [(1, 0)] and boxed(hm.axes[0]) == [(1, 0), (1, 1)]  # both fp8 cells carry the tok/s band
+    # the legend's statuses as distinct words
+    both = {**fp8, "calibration.status": "UNCALIBRATED, extrapolated clock"}
+    fig = sweep_figure([{**fp8, "p": "a"}, {**both, "p": "b"}], ["p"], title="prec")
+    assert any(t.get_text().startswith("UNCALIBRATED, extrapolated clock (white diamond)")
+               for t in fig.axes[0].get_legend().get_texts())
 
 
 # ------------------------------------------------------------------------------------------------ dcsim compare

@@ -27,7 +27,7 @@ __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "closed_form_bin
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
-           "calibration_label", "calibration_source", "headline_band", "band_pct_value", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "group_band", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "calibration_label", "calibration_source", "headline_band", "band_pct_value", "unique_words", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "group_band", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
            "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
@@ -399,6 +399,14 @@ def band_pct_value(x: Any) -> float | None:
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         return None
     return round(float(x), 9)
+
+
+def unique_words(statuses: Iterable[Any]) -> str:
+    """Calibration statuses (``calibration.status``, the comma-separated words of :func:`calibration_label`) as one
+    list of their distinct words in first-seen order: ``"UNCALIBRATED, extrapolated clock"``, not
+    ``"UNCALIBRATED; UNCALIBRATED, extrapolated clock"`` (dcsim sweep's caveat line and sweep.png's legend)."""
+    words = [w.strip() for s in statuses for w in str(s).split(",") if w.strip()]
+    return ", ".join(dict.fromkeys(words))
 
 
 def fmt_headline_band(band: Mapping[str, Any] | None, quantity: str, level: str | None = None) -> str:
