@@ -314,10 +314,17 @@ def test_compare_footnote_prints_each_runs_headline_band_and_labels_the_other():
     note = _unmarked_note("calibration", runs, {})
     head = headline_band(mixed)
     own = fmt_band({q: head[q] for q in ("tok_s_pct", "j_per_tok_pct")}, True)
-    assert f"mixed {own} (its headline band" in note, note
+    assert f"mixed headline band {own})" in note, note
     assert own != fmt_band(run_error_band(mixed), True)  # the two differ here: both printed, each labelled
-    assert f"{fmt_band(run_error_band(mixed), True)}, which compare's ~ reads" in note
-    assert "reference calibrated in-sample, no headline band" in note
+    # the residuals the mark reads once, in a trailing sentence under its own mark; no brackets nested in brackets
+    every = fmt_band(run_error_band(mixed), True)
+    assert note.endswith(f". ~ reads every group's band, the in-sample residuals too: reference ±4 % tok/s, "
+                         f"±3 % J/token; mixed {every}"), note
+    assert "(reference calibrated in-sample, no headline band; mixed" in note
+    depth = max(note[:i].count("(") - note[:i].count(")") for i in range(len(note) + 1))
+    assert depth == 1, note
+    slo = _unmarked_note("calibration_slo", runs, {})
+    assert "≀ reads every group's band" in slo and "~ reads" not in slo  # the ≀ note said "which compare's ~ reads"
 
 
 def test_compare_does_not_mark_a_lower_peak_draw_of_a_run_that_served_less():

@@ -747,27 +747,41 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
     sign, text = UNMARKED[why]
     tok = (metrics.get("tokens.output") or {}).get("delta_pct") or []
     work = ", ".join(f"{r['label']} {p:+.1f} %" for r, p in zip(runs[1:], tok[1:]) if p is not None) or "unknown"
-    return text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
+    banded = [r for r in runs if r["error_band_pct"]]
+    note = text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
                        pair=2 * SEED_BAND_PCT, work=work,
                        ceilings=", ".join(f"{r['label']} {fmt_si(r.get('compute_ceiling_tok_s'), 'tok/s')}" for r in runs),
                        shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs),
-                       bands="; ".join(_band_text(r) for r in runs if r["error_band_pct"]) or "unknown")
+                       bands="; ".join(_band_text(r) for r in banded) or "unknown")
+    if "{bands}" not in text:
+        return note
+    residuals = "; ".join(f"{r['label']} {t}" for r in banded if (t := _residual_text(r)))
+    return note + (f". {sign} reads every group's band, the in-sample residuals too: {residuals}" if residuals else "")
 
 
 def _band_text(run: dict) -> str:
-    """A run's bands in the ``~``/``≀`` footnote: first the band its own headline prints (``headline_band_pct``,
-    :func:`dcsim.metrics.fmt.headline_band`: the summary's, report.html's and its J/token figure's), then, where it
-    differs, every group's band with the in-sample residuals (``error_band_pct``, :func:`run_error_band`), labelled
-    as what the mark reads. Until 2026-12-05 the footnote printed only the latter, a third band for a run
-    (mixed-fleet "≥±12 % tok/s, ≥±21 % J/token" beside its own "≥±9 %", "≥±19 %"; the calibrated reference
-    "±4 % tok/s", where its summary prints none: audit AUF item 5)."""
-    every = fmt_band(run["error_band_pct"], bool(run.get("band_lower_bound")))
+    """A run's band in the ``~``/``≀`` footnote: the band its own headline prints (``headline_band_pct``,
+    :func:`dcsim.metrics.fmt.headline_band`: the summary's, report.html's and its J/token figure's), or that it
+    prints none (calibrated in-sample). The band the mark reads, every group's with the in-sample residuals
+    (``error_band_pct``, :func:`run_error_band`), follows once in a trailing sentence (:func:`_residual_text`), under
+    the mark it reads for. Until 2026-12-05 the footnote printed only the latter, a third band for a run (mixed-fleet
+    "≥±12 % tok/s, ≥±21 % J/token" beside its own "≥±9 %", "≥±19 %"; the calibrated reference "±4 % tok/s", where its
+    summary prints none: audit AUF item 5); until the review of that mend both sat in nested brackets, three deep,
+    and the ``≀`` note said "which compare's ~ reads"."""
     head = run.get("headline_band_pct") or {}
     if not head:
-        return f"{run['label']} calibrated in-sample, no headline band (its residuals {every}, which compare's ~ reads)"
-    own = fmt_band(head, bool(run.get("headline_band_lower_bound")))
-    return f"{run['label']} {own} (its headline band" + ("" if own == every else
-                                                         f"; with its in-sample groups' residuals {every}, which compare's ~ reads") + ")"
+        return f"{run['label']} calibrated in-sample, no headline band"
+    return f"{run['label']} headline band {fmt_band(head, bool(run.get('headline_band_lower_bound')))}"
+
+
+def _residual_text(run: dict) -> str | None:
+    """A run's every-group band (with its in-sample groups' residuals, :func:`run_error_band`), which the ``~``/``≀``
+    marks read, where it is not the band its headline prints; None where it is."""
+    every = fmt_band(run["error_band_pct"], bool(run.get("band_lower_bound")))
+    head = run.get("headline_band_pct") or {}
+    if head and fmt_band(head, bool(run.get("headline_band_lower_bound"))) == every:
+        return None
+    return every
 
 
 def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> str:

@@ -130,7 +130,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
                 if isinstance(shed, (int, float)) and isinstance(arrived, (int, float)) and arrived > 0 and shed > 0
                 else "")
     pad = report.get("pue_adjusted_delivered_power_w") or {}
-    # used (the mean) / available / min with digits enough to tell them apart (campus: 14.00 / 14.00 / 13.96 MW)
+    # used (the mean) / available / min with digits enough to tell them apart (campus: 13.997 / 13.997 / 13.956 MW)
     pad_used, pad_avail, pad_min = fmt_delivered_power(report)
     bar = "".join(
         f'<div style="width:{100 * float(shares[k]):.3f}%;background:{CONSTRAINT_COLORS[k]}" '
