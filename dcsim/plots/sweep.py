@@ -502,7 +502,7 @@ def _line(rows, params, key, head, seeds) -> Figure:
     if key == HEADLINE and _has(rows, GOODPUT):
         gp = np.asarray([_mean(rows, g, GOODPUT) for g in groups])
         handles += ax.plot(xs, gp, color=RUN_COLORS[0], ls=":" if joined else "none", lw=1.8, marker="." if joined
-                           else "D", label="met SLO (goodput)")
+                           else "v", label="met SLO (goodput)")  # not a diamond: a banded point is one
     colors = [CONSTRAINT_COLORS[BINDING_NAMES[c]] if c >= 0 else "#FFFFFF" for c in most]
     ok = np.isfinite(y)
     band = np.asarray([_band_pct(rows, g, _band_key(key)) for g in groups])
