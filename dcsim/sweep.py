@@ -47,7 +47,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dcsim import __version__
-from dcsim.metrics.fmt import calibration_label, fmt_band, get_path, headline_band
+from dcsim.metrics.fmt import band_pct_value, calibration_label, fmt_band, get_path, headline_band, unique_words
 from dcsim.metrics.provenance import code_hash  # the one home of the code identity (report.json records it too)
 from dcsim.report.outdir import atomic_write_bytes, safe_name
 from dcsim.argcheck import overlapping_paths
@@ -104,8 +104,13 @@ DEFAULT_METRICS: tuple[str, ...] = (
 #: :func:`dcsim.metrics.fmt.headline_band`, empty for an in-sample calibrated point; ``error_band_lower_bound``
 #: True where the band is a lower bound, printed ``≥±``). Until 2026-12-05 a sweep over precision drew the fp8
 #: point (a transferred profile, ±28 % tok/s) as a plain measured point 11 % above bf16 (audit AUF items 1, 11).
-HEADLINE_COLUMNS: tuple[str, ...] = ("binding.holds", "binding.holds_share", "calibration.status",
-                                     "error_band_pct.tok_s", "error_band_pct.j_per_tok", "error_band_lower_bound")
+#: ``binding.within_band.share`` is the share of the run on which another limit could bind within that band
+#: (report.json ``binding.within_band.share``, :func:`dcsim.engine.assemble.binding_within_band`; empty where no group
+#: is out of sample): sweep.png marks the binding share bar and the heatmap's binding cell by it (the fp8 point "removes
+#: the power limit" only outside its band: power could bind instead on much of its run).
+HEADLINE_COLUMNS: tuple[str, ...] = ("binding.holds", "binding.holds_share", "binding.within_band.share",
+                                     "calibration.status", "error_band_pct.tok_s", "error_band_pct.j_per_tok",
+                                     "error_band_lower_bound")
 
 
 def headline_columns(report: dict | None) -> dict[str, Any]:
@@ -117,31 +122,56 @@ def headline_columns(report: dict | None) -> dict[str, Any]:
 
     holds, share = binding_that_holds(get_path(report, "binding.share"))
     band = headline_band(report)
-    tok = band.get("tok_s_pct") if band else None
-    jpt = band.get("j_per_tok_pct") if band else None
+    tok = band_pct_value(band.get("tok_s_pct")) if band else None  # 30.83, not 30.829999999999995
+    jpt = band_pct_value(band.get("j_per_tok_pct")) if band else None
+    within = get_path(report, "binding.within_band.share")
     return {"binding.holds": holds, "binding.holds_share": share if holds is not None else None,
+            "binding.within_band.share": float(within) if isinstance(within, (int, float)) else None,
             "calibration.status": calibration_label(get_path(report, "provenance.calibration")),
             "error_band_pct.tok_s": tok, "error_band_pct.j_per_tok": jpt,
             "error_band_lower_bound": bool(band["lower_bound"]) if band else None}
 
 
+def _has_band(row: dict) -> bool:
+    """Whether a point's row carries an error band: one of its ``error_band_pct`` columns set (above 0)."""
+    return any(isinstance(row.get(f"error_band_pct.{q}"), (int, float)) and row[f"error_band_pct.{q}"] > 0
+               for q in ("tok_s", "j_per_tok"))
+
+
+def _uncalibrated_status(row: dict) -> bool:
+    return row.get("calibration.status") not in (None, "calibrated", "n/a")
+
+
 def calibration_caveat_line(rows: list[dict]) -> str | None:
-    """The sweep's calibration caveat, said once (``dcsim sweep`` prints it on stderr): how many points run on a
-    profile whose figures carry an error band (:func:`headline_columns`), their status and widest band, and that a
-    difference between points within it is no measured change; None when every point is calibrated in-sample."""
-    banded = [r for r in rows if r.get("calibration.status") not in (None, "calibrated", "n/a")]
-    if not banded:
+    """The sweep's calibration caveat, said once (``dcsim sweep`` prints it on stderr): how many points carry an
+    error band (their ``error_band_pct`` columns set, :func:`headline_columns`), their status and widest band, and
+    that a difference between points within it is no measured change; then, in a clause of their own, the points
+    whose status names a caveat without a band (an ``extrapolated clock`` point: "no error band measured"). None
+    when every point is calibrated in-sample. Until 2026-12-05 the count took every point not ``calibrated`` and
+    the widest band only the banded ones: an extrapolated-clock point was counted as carrying a band."""
+    banded = [r for r in rows if _has_band(r)]
+    bare = [r for r in rows if _uncalibrated_status(r) and not _has_band(r)]
+    if not banded and not bare:
         return None
-    statuses = sorted({str(r["calibration.status"]) for r in banded})
-    widest = {q: max((r.get(f"error_band_pct.{q}") or 0.0 for r in banded), default=0.0)
-              for q in ("tok_s", "j_per_tok")}
-    lower = any(r.get("error_band_lower_bound") for r in banded)
-    band = fmt_band({"tok_s_pct": widest["tok_s"] or None, "j_per_tok_pct": widest["j_per_tok"] or None}, lower)
-    return (f"calibration caveat: {len(banded):,} of {len(rows):,} points run on a profile not calibrated in-sample "
-            f"({'; '.join(statuses)}): their tok/s and J/token carry the error band their run's headline prints "
-            f"(up to {band}; results.csv error_band_pct.tok_s, error_band_pct.j_per_tok, calibration.status; "
-            "sweep.png draws them hatched with error bars). A difference between points within it is not a measured "
-            "change; `dcsim run` of such a point prints the full caveat")
+    parts = []
+    if banded:
+        statuses = unique_words(str(r["calibration.status"]) for r in banded)
+        widest = {q: max((r.get(f"error_band_pct.{q}") or 0.0 for r in banded), default=0.0)
+                  for q in ("tok_s", "j_per_tok")}
+        lower = any(r.get("error_band_lower_bound") for r in banded)
+        band = fmt_band({"tok_s_pct": widest["tok_s"] or None, "j_per_tok_pct": widest["j_per_tok"] or None}, lower)
+        parts.append(f"{len(banded):,} of {len(rows):,} points run on a profile not calibrated in-sample "
+                     f"({statuses}): their tok/s and J/token carry the error band their run's headline prints "
+                     f"(up to {band}; results.csv error_band_pct.tok_s, error_band_pct.j_per_tok, calibration.status; "
+                     f"{SWEEP_PNG_BANDED}). A difference between points within it is not a measured change")
+    if bare:
+        parts.append(f"{len(bare):,} of {len(rows):,} points "
+                     f"({unique_words(str(r['calibration.status']) for r in bare)}): no error band measured")
+    return "calibration caveat: " + "; ".join(parts) + "; `dcsim run` of such a point prints the full caveat"
+
+
+#: how sweep.png draws a point whose run carries an error band (dcsim.plots.sweep), as the caveat line says it
+SWEEP_PNG_BANDED = "sweep.png draws them as white diamonds with error bars"
 
 
 _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
@@ -843,39 +873,57 @@ def _load_base(spec: SweepSpec) -> tuple[dict, Path | None, Scenario]:
 #: them. Request and hybrid fidelity cost more per tick (with the request rate): for them it is a lower bound.
 SWEEP_POINT_S = 0.25
 SWEEP_TICK_S = 6.0e-3
-#: A fluid tick without the SLO estimate (``serving.slo_estimate: false``), whose queueing estimate is most of a fluid
-#: tick's cost: measured 2026-12-05 on the same machine, the audit AUF's outdoor_temperature sweep (6 points of 24 h,
-#: SLO estimate off) in 7.1 s on 1 worker, (7.1 s − 6 × SWEEP_POINT_S) / 8,640 ticks = 0.65 ms; a 24 h reference point
-#: by :func:`run_point` 0.69 s with it off against 12.5 s with it on (load ~19 on the 2 cores). Until then every tick
-#: was costed at SWEEP_TICK_S and that sweep was announced at "about 53.3 s" (audit AUF item 11).
-SWEEP_TICK_NO_SLO_S = 6.5e-4
+#: A fluid point without the SLO estimate (``serving.slo_estimate: false``), whose queueing estimate is most of a
+#: fluid tick's cost: SWEEP_POINT_NO_SLO_S per point + SWEEP_TICK_NO_SLO_S per tick, fitted 2026-12-05 on two run
+#: lengths from results.csv ``wall_s`` (the time :func:`run_point` takes, set-up included) of
+#: scenarios/sweeps/outdoor_temperature.yaml at 12 steps of ``mean_t``, twice each, on the shared 2-core machine
+#: (load 10-11): ``dcsim sweep FILE --no-cache --workers 1`` with ``duration: 1 h`` (60 ticks), mean wall_s 0.568 s
+#: (0.39-0.90 s, 24 points), and with ``duration: 24 h`` (1,440 ticks), 0.588 s (0.47-1.01 s, 24 points): 0.020 s
+#: more for 1,380 ticks is 0.015 ms a tick, inside the points' spread; without the estimate a fluid point costs
+#: its set-up whatever its length. Checked on a length not in the fit: 6 points of 72 h, 6.3 s measured,
+#: :func:`sweep_cost_s` 5.9 s. Until then one 24 h sweep (7.1 s, its start-up folded into the ticks) gave 0.65 ms a
+#: tick and no set-up, and short sweeps read 3-4x low (6 points of 1 h: "about 1.73 s", 4.5-5.5 s taken).
+SWEEP_POINT_NO_SLO_S = 0.567
+SWEEP_TICK_NO_SLO_S = 1.5e-5
+#: A sweep's start-up, once whatever its points (the worker pool, preparing the points, writing results.csv and
+#: sweep.png): the sweep's own time (``dcsim sweep``'s "in X s") less the sum of its points' ``wall_s``, the four
+#: fitting sweeps above: 1.65, 2.32, 2.60 and 1.98 s, mean 2.1 s (measured 2026-12-05, load 10-11).
+SWEEP_START_S = 2.1
 #: Above this estimated wall time a sweep is warned before it starts (an assumption: an hour is past a coffee).
 SWEEP_WARN_S = 3600.0
 
 
-def sweep_cost_s(points: int, ticks: int, workers: int = 1, ticks_no_slo: int = 0) -> float:
-    """Estimated wall time [s] of running ``points`` points of ``ticks`` controller ticks with the SLO estimate (or at
-    request/hybrid fidelity) and ``ticks_no_slo`` fluid ticks without it, on ``workers`` processes
-    (:data:`SWEEP_POINT_S` per point + :data:`SWEEP_TICK_S` or :data:`SWEEP_TICK_NO_SLO_S` per tick, measured at fluid
-    fidelity)."""
-    return ((points * SWEEP_POINT_S + ticks * SWEEP_TICK_S + ticks_no_slo * SWEEP_TICK_NO_SLO_S)
-            / max(1, min(int(workers), max(points, 1))))
+def sweep_cost_s(points: int, ticks: int, workers: int = 1, ticks_no_slo: int = 0, points_no_slo: int = 0) -> float:
+    """Estimated wall time [s] of running ``points`` points of ``ticks`` controller ticks in all, on ``workers``
+    processes, of which ``points_no_slo`` points with ``ticks_no_slo`` ticks run at fluid fidelity without the SLO
+    estimate: :data:`SWEEP_START_S` once, then per point :data:`SWEEP_POINT_S` + :data:`SWEEP_TICK_S` per tick, or
+    :data:`SWEEP_POINT_NO_SLO_S` + :data:`SWEEP_TICK_NO_SLO_S` per tick without the estimate, divided by the workers
+    (measured at fluid fidelity on scenarios/reference.yaml). 0 for no point to run."""
+    if points <= 0:
+        return 0.0
+    slo = (points - points_no_slo) * SWEEP_POINT_S + (ticks - ticks_no_slo) * SWEEP_TICK_S
+    quiet = points_no_slo * SWEEP_POINT_NO_SLO_S + ticks_no_slo * SWEEP_TICK_NO_SLO_S
+    return SWEEP_START_S + (slo + quiet) / max(1, min(int(workers), points))
 
 
 def _cost_text(name: str, total: int, n_run: int, n_cached: int, ticks: int, n_fine: int, workers: int,
-               remote: bool, ticks_no_slo: int = 0) -> tuple[str, float]:
+               remote: bool, ticks_no_slo: int = 0, points_no_slo: int = 0) -> tuple[str, float]:
+    """The sweep's size and cost as said before it runs, and the estimate (:func:`sweep_cost_s`; ``ticks`` all the
+    ticks of the ``n_run`` points to run, ``ticks_no_slo`` / ``points_no_slo`` those without the SLO estimate)."""
     from dcsim.metrics.fmt import fmt_duration
 
-    est = sweep_cost_s(n_run, ticks - ticks_no_slo, 1 if remote else workers, ticks_no_slo)
+    est = sweep_cost_s(n_run, ticks, 1 if remote else workers, ticks_no_slo, points_no_slo)
     on = "one worker (a scheduler's workers divide it)" if remote else f"{workers} worker{'s' if workers > 1 else ''}"
     fine = (f"; {n_fine:,} of the points run at request/hybrid fidelity, which costs more per tick: a lower bound"
             if n_fine else "")
-    slo_ms, quiet_ms = f"{SWEEP_TICK_S * 1e3:g} ms", f"{SWEEP_TICK_NO_SLO_S * 1e3:g} ms"
-    per_tick = (f"{slo_ms} each" if not ticks_no_slo else f"{quiet_ms} each without the SLO estimate"
-                if ticks_no_slo == ticks else f"{slo_ms} with the SLO estimate, {quiet_ms} without")
+    slo = f"{SWEEP_POINT_S:g} s per point + {SWEEP_TICK_S * 1e3:g} ms per tick"
+    quiet = (f"{SWEEP_POINT_NO_SLO_S:g} s per point + {SWEEP_TICK_NO_SLO_S * 1e3:g} ms per tick without the SLO "
+             "estimate")
+    per = quiet if points_no_slo and points_no_slo == n_run else (
+        f"{slo} with the SLO estimate, {quiet}" if points_no_slo else slo)
     text = (f"{name}: {total:,} points, {n_run:,} to run ({n_cached:,} cached), {ticks:,} controller ticks: about "
-            f"{fmt_duration(est)} on {on} (estimated from the ticks at {per_tick} + "
-            f"{SWEEP_POINT_S:g} s per point, measured on scenarios/reference.yaml at fluid fidelity{fine})")
+            f"{fmt_duration(est)} on {on} (estimated at {SWEEP_START_S:g} s start-up + {per}, measured on "
+            f"scenarios/reference.yaml at fluid fidelity{fine})")
     return text, est
 
 
@@ -927,7 +975,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
     todo: list[tuple[dict, dict, str | None]] = []
     bdir = str(base_dir) if base_dir is not None else None
     sc0: Scenario | None = None  # the first point's scenario: names and dimensions of the swept fields
-    ticks_todo = ticks_quiet = n_fine = 0  # the cost of the points to run (sweep_cost_s); quiet: no SLO estimate
+    ticks_todo = ticks_quiet = n_quiet = n_fine = 0  # the points to run's cost (sweep_cost_s); quiet: no SLO estimate
     try:
         for i, ov in enumerate(points):
             try:
@@ -957,6 +1005,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
                     ticks_todo += n_ticks
                     if sc.fidelity == "fluid" and not sc.serving.slo_estimate:  # the estimate is most of a tick
                         ticks_quiet += n_ticks
+                        n_quiet += 1
                     n_fine += sc.fidelity != "fluid"
             prep(i + 1, i + 1)
     except KeyboardInterrupt:
@@ -966,7 +1015,7 @@ def run_sweep(spec_or_path: SweepSpec | dict | str | Path, workers: int = 1, cli
                                "no point was run", done=0, total=total, cache_dir=cdir) from None
 
     cost, est_s = _cost_text(spec.name, total, len(todo_h), len(cached), ticks_todo, n_fine, workers,
-                             client is not None, ticks_quiet)
+                             client is not None, ticks_quiet, n_quiet)
     if todo_h and est_s > SWEEP_WARN_S:  # was silent: 10,000 points started, eta 23 h shown after the first
         sys.stderr.write(f"warning: {cost}; above {SWEEP_WARN_S / 3600:g} h: Ctrl-C stops it, finished points are "
                          "cached and the same command resumes\n")

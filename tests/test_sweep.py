@@ -484,8 +484,10 @@ def test_a_long_sweep_is_estimated_and_warned_before_it_runs(tmp_path, capsys):
     SWEEP_WARN_S (the 10,000-point audit sweep started silently; its eta of 23 h showed after the first point)."""
     from dcsim import sweep as sw
 
-    assert sw.sweep_cost_s(10_000, 14_400_000) == pytest.approx(10_000 * sw.SWEEP_POINT_S + 14_400_000 * sw.SWEEP_TICK_S)
-    assert sw.sweep_cost_s(10, 1000, workers=2) == pytest.approx(sw.sweep_cost_s(10, 1000) / 2)
+    assert sw.sweep_cost_s(10_000, 14_400_000) == pytest.approx(sw.SWEEP_START_S + 10_000 * sw.SWEEP_POINT_S
+                                                                + 14_400_000 * sw.SWEEP_TICK_S)
+    run_s = sw.sweep_cost_s(10, 1000) - sw.SWEEP_START_S  # the points' part is divided by the workers, not the start
+    assert sw.sweep_cost_s(10, 1000, workers=2) == pytest.approx(sw.SWEEP_START_S + run_s / 2)
     spec = _spec(parameters={"racks.0.count": {"values": [1, 2]}}, fixed={"duration": "10 min"})
     rows = run_sweep(spec, cache_dir=None, progress=False)
     err = capsys.readouterr().err

@@ -1092,7 +1092,7 @@ def assemble_report(m: Models, raw: dict, serving: dict | None) -> RunReport:
         notes=planner_notes(m, ts, mom, tpf) + gap_notes,
         carbon=None if carbon is None else Carbon(g=carbon, g_per_mtok=per_mtok(carbon)),
         pools=pools,
-        heat_rejection=heat_rejection_kind(sc.facility.cooling) if "cooling_tower" in en else None,
+        heat_rejection=heat_rejection_kind(sc.facility.cooling),
     )
     if raw.get("flex") is not None:  # issue 18 blocks (dcsim.engine.flex)
         from dcsim.engine.flex import flex_report, inlet_allowable_warning

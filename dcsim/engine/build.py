@@ -12,8 +12,8 @@ from dcsim.faults import FaultSchedule, build_faults
 from dcsim.metrics.fmt import UNCALIBRATED, expected_error
 from dcsim.node import build_node
 from dcsim.node.catalog import model_max_context
-from dcsim.node.model import (EXTRAPOLATION_FACTOR, at_workload, cap_assumption_text, cap_text, context_beyond,
-                              context_extrapolation_factor, precision_warning)
+from dcsim.node.model import (CLOCK_WARNING_LEAD, EXTRAPOLATION_FACTOR, at_workload, cap_assumption_text, cap_text,
+                              context_beyond, context_extrapolation_factor, precision_warning)
 from dcsim.node.power import tdp_wall_ratio, unused_gpus
 from dcsim.power.rack import rack_cooling_limit_w, rack_liquid_fraction, rack_power_limit_w
 from dcsim.scenario import Scenario, ScenarioError
@@ -194,7 +194,7 @@ class Models:
 #: banner and again in the box (audit AUF item 2).
 BANNERED_WARNINGS = ("no calibrated profile", "levers ", "at full load a replica runs a batch", "the profile for ",
                      "its pool's requests run beyond the lengths", "node.profile ",
-                     "controller/thermal throttling below the measured clock range")
+                     CLOCK_WARNING_LEAD)
 
 
 def _calibration_warning(i: int, g: Group) -> str:

@@ -27,7 +27,7 @@ __all__ = ["ENERGY_LABELS", "energy_label", "energy_overheads", "closed_form_bin
            "fmt_jpt", "fmt_duration", "fmt_time",
            "fmt_hms", "fmt_local_time", "fmt_local_short", "fmt_local_window", "local_datetime",
            "fmt_band", "expected_error", "calibration_caveat", "calibration_caveats", "calibration_caveat_kinds",
-           "calibration_label", "calibration_source", "headline_band", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "group_band", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
+           "calibration_label", "calibration_source", "headline_band", "band_pct_value", "unique_words", "fmt_headline_band", "band_source", "band_is_lower_bound", "out_of_sample_bands", "group_band", "calibration_bands", "band_frac", "pool_band_fracs", "jpt_band_frac", "tok_s_band_frac", "HEADLINE_BAND_KINDS", "in_range_status", "UNCALIBRATED", "NAMED_UNCALIBRATED", "CALIBRATION_CAVEATS", "CaveatKind",
            "STATUS_SOURCE",
            "OTHER_SOURCE"]
 
@@ -392,6 +392,23 @@ def headline_band(report: Mapping[str, Any], out_of_sample: bool = True) -> dict
             "weighted": tok_weighted and by_level["facility"][1]}
 
 
+def band_pct_value(x: Any) -> float | None:
+    """A band figure (%) as a table stores it: rounded to 9 decimals, so that a band stated 30.83 and weighted back is
+    30.83, not 30.829999999999995 (the float arithmetic of :func:`headline_band`); None for no figure. results.csv
+    (dcsim.sweep.headline_columns) and compare.json (dcsim.report.compare.error_band_view) store it so."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        return None
+    return round(float(x), 9)
+
+
+def unique_words(statuses: Iterable[Any]) -> str:
+    """Calibration statuses (``calibration.status``, the comma-separated words of :func:`calibration_label`) as one
+    list of their distinct words in first-seen order: ``"UNCALIBRATED, extrapolated clock"``, not
+    ``"UNCALIBRATED; UNCALIBRATED, extrapolated clock"`` (dcsim sweep's caveat line and sweep.png's legend)."""
+    words = [w.strip() for s in statuses for w in str(s).split(",") if w.strip()]
+    return ", ".join(dict.fromkeys(words))
+
+
 def fmt_headline_band(band: Mapping[str, Any] | None, quantity: str, level: str | None = None) -> str:
     """One figure of a :func:`headline_band` (``"tok_s_pct"`` or ``"j_per_tok_pct"``, the latter at ``level`` gpu,
     it or facility when given, else facility) as printed after a headline number: ``"≥±19 %"`` (:func:`fmt_band`'s
@@ -425,7 +442,7 @@ def band_source(band: Mapping[str, Any] | None) -> str:
 ENERGY_LABELS: dict[str, str] = {
     "facility": "facility", "it": "IT", "gpu": "GPU", "server_non_gpu_and_rack": "rest of IT (host, network)",
     "cooling": "cooling", "cooling_chiller": "chiller", "cooling_fans": "fans", "cooling_pumps": "pumps",
-    "cooling_tower": "cooling tower", "cooling_dry_cooler": "dry cooler",
+    "cooling_tower": "cooling tower",
     "power_losses": "delivery losses + fixed loads", "delivery_losses": "delivery losses", "fixed_loads": "fixed loads",
     "loss_ups": "UPS", "loss_pdu": "PDU", "loss_transformer": "transformer",
 }
@@ -487,10 +504,12 @@ _SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-
 SUBUNIT_PREFIX_UNITS = frozenset({"W", "Wh", "J", "s", "Hz", "B", "B/s", "FLOP/s", "FLOP", "K"})
 
 
-def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
+def fmt_si(x: Any, unit: str, digits: int = 3, keep_zeros: bool = False) -> str:
     """``1.23e6, "W"`` → ``"1.23 MW"``; ``None``/non-numbers → ``"n/a"``. Below 1 only the units of
     :data:`SUBUNIT_PREFIX_UNITS` take ``m`` / ``µ`` (``6e-4, "W"`` → ``"600 µW"``); counts print plainly
-    (``0.00611, "tok/s"`` → ``"0.00611 tok/s"``, not ``"6.11 mtok/s"``, which reads as millions)."""
+    (``0.00611, "tok/s"`` → ``"0.00611 tok/s"``, not ``"6.11 mtok/s"``, which reads as millions). ``keep_zeros``:
+    ``digits`` significant figures with their trailing zeros kept (``13.997e6, "W"`` → ``"14.0 MW"``, ``1.2e6`` →
+    ``"1.20 MW"``, ``325.3e3`` → ``"325 kW"``; :func:`fmt_power_w`)."""
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         return "n/a"
     x = float(x)
@@ -498,29 +517,26 @@ def fmt_si(x: Any, unit: str, digits: int = 3) -> str:
         return f"{x} {unit}".strip()
     if x == 0:
         return f"0 {unit}".strip()
-    for scale, prefix in _SI_PREFIXES:
-        if scale < 1.0 and unit not in SUBUNIT_PREFIX_UNITS:
+    scale, prefix = 1.0, ""
+    for sc, pr in _SI_PREFIXES:
+        if sc < 1.0 and unit not in SUBUNIT_PREFIX_UNITS:
             break
-        if abs(x) >= scale * 0.9995:
-            return f"{x / scale:.{digits}g} {prefix}{unit}".strip()
-    return f"{x:.{digits}g} {unit}".strip()
+        if abs(x) >= sc * 0.9995:
+            scale, prefix = sc, pr
+            break
+    m = x / scale
+    if not keep_zeros:
+        return f"{m:.{digits}g} {prefix}{unit}".strip()
+    exp = math.floor(math.log10(abs(float(f"{m:.{digits}g}"))))  # the rounded mantissa's (999.96 -> 1000)
+    return f"{m:.{max(digits - 1 - exp, 0)}f} {prefix}{unit}".strip()
 
 
 def fmt_power_w(x: Any, digits: int = 3) -> str:
-    """A site power (W) as :func:`fmt_si` prints it, ``digits`` significant figures, but with its trailing zeros kept
-    (``13.997e6`` → ``"14.0 MW"``, ``16e6`` → ``"16.0 MW"``, ``325.3e3`` → ``"325 kW"``, ``1.2e6`` → ``"1.20 MW"``):
-    :func:`fmt_si` strips them, so that a 10–99 MW figure read "14 MW", two significant figures where the reference
-    hall's "325 kW" has three (the audit of 2026-12-05 on campus-interconnect). The summary's and report.html's
-    delivered-power and peak-power figures print with it; ``fmt_si`` is unchanged."""
-    if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        return "n/a"
-    x = float(x)
-    if not math.isfinite(x) or x == 0:
-        return fmt_si(x, "W", digits)
-    scale, prefix = next(((sc, pr) for sc, pr in _SI_PREFIXES if abs(x) >= sc * 0.9995), _SI_PREFIXES[-1])
-    m = x / scale
-    exp = math.floor(math.log10(abs(float(f"{m:.{digits}g}"))))  # the rounded mantissa's (999.96 -> 1000)
-    return f"{m:.{max(digits - 1 - exp, 0)}f} {prefix}W"
+    """A site power (W): :func:`fmt_si` with its trailing zeros kept (``keep_zeros``: ``13.997e6`` → ``"14.0 MW"``,
+    ``16e6`` → ``"16.0 MW"``, ``325.3e3`` → ``"325 kW"``, ``1.2e6`` → ``"1.20 MW"``): without them a 10–99 MW figure
+    read "14 MW", two significant figures where the reference hall's "325 kW" has three (the audit of 2026-12-05 on
+    campus-interconnect). The summary's and report.html's delivered-power and peak-power figures print with it."""
+    return fmt_si(x, "W", digits, keep_zeros=True)
 
 
 def fmt_delivered_power(report: Mapping[str, Any] | None) -> tuple[str, str, str]:
@@ -594,7 +610,7 @@ def near_tie_label(tie: Mapping[str, Any] | None, below: str = "") -> str:
     return f"by a hair (pool {tie['pool']}{below})" if tie.get("pool") else "by a hair"
 
 
-def closed_form_binding(report: Mapping[str, Any] | None, below: str = "") -> tuple[str | None, str]:
+def closed_form_binding(report: Mapping[str, Any] | None) -> tuple[str | None, str]:
     """The closed form's binding at the run's operating point (report.json ``tpf.binding``, ``tpf.operating_point``)
     and its :func:`near_tie_label` (``"by a hair"``, ``""`` without a near tie at that moment): the one reading of
     it that the terminal summary, report.html's binding card and summary table and ``dcsim tpf`` print (the audit
@@ -603,7 +619,7 @@ def closed_form_binding(report: Mapping[str, Any] | None, below: str = "") -> tu
     binding = tpf.get("binding")
     mom = (tpf.get("moments") or {}).get(tpf.get("operating_point")) if isinstance(tpf.get("moments"), Mapping) else None
     tie = mom.get("near_tie") if isinstance(mom, Mapping) and mom.get("binding") == binding else None
-    return (None if binding is None else str(binding)), (near_tie_label(tie, below) if isinstance(tie, Mapping) else "")
+    return (None if binding is None else str(binding)), (near_tie_label(tie) if isinstance(tie, Mapping) else "")
 
 
 def pools_power_note(pools: Any, binding: Any, minus: str = "−") -> str:

@@ -667,6 +667,11 @@ def cap_text(calibration: Mapping) -> str:
     return f"{lim}, below the lowest cap measured on {gpu} ({m:.2f}x TDP)"
 
 
+#: how the EXTRAPOLATED CLOCK warning (:func:`clock_text`) begins: the one literal, which the warnings the HTML's
+#: banners already show are recognised by (dcsim.engine.build.BANNERED_WARNINGS)
+CLOCK_WARNING_LEAD = "controller/thermal throttling below the measured clock range"
+
+
 def clock_text(calibration: Mapping) -> str:
     """How far a rack group's controller or thermal throttle ran its DVFS clock below the lowest clock its
     measurements cover, in words (the run's warning and the EXTRAPOLATED CLOCK caveat): a calibration record with
@@ -686,7 +691,7 @@ def clock_text(calibration: Mapping) -> str:
     pct = float(calibration.get("clock_below_range_share") or 0) * 100
     # a share rounded to 0.0 % (report.json keeps 4 decimals) still ran below: said as under 0.1 %
     share = f"{pct:.1f} %" if pct >= 0.05 else "under 0.1 %"
-    return (f"controller/thermal throttling below the measured clock range: "
+    return (f"{CLOCK_WARNING_LEAD}: "
             f"{share} of its GPU-time at a DVFS clock "
             f"below {where}, down to {float(calibration.get('clock_below_range_min') or 0):.2f}; on those ticks "
             f"{cap_assumption_text(calibration)}")

@@ -44,7 +44,7 @@ from dcsim.plots.figures import (
     _styled,
     new_figure,
 )
-from dcsim.metrics.fmt import fmt_band
+from dcsim.metrics.fmt import fmt_band, unique_words
 from dcsim.tpf import binding_that_holds
 from dcsim.units import DIMENSIONS, display_unit
 
@@ -67,13 +67,26 @@ MOST = "binding.most_common"
 HOLDS = "binding.holds"
 #: The error band each point's run prints on its headline tok/s and facility J/token (%, empty where calibrated
 #: in-sample), whether it is a lower bound, and its node calibration in words (:data:`dcsim.sweep.HEADLINE_COLUMNS`).
-#: A banded point is drawn hatched, with error bars of its band, and the legend says the band (audit AUF item 1:
-#: a transferred fp8 point read as a measured +11 %).
+#: A banded point is drawn as a white diamond edged in its binding's colour (:data:`BAND_MARKER`), with error bars of
+#: its band, and the legend says the band (audit AUF item 1: a transferred fp8 point read as a measured +11 %; until
+#: the review of that mend it was a hatch over the marker, invisible at its size); a heatmap cell is hatched.
 BAND_TOK = "error_band_pct.tok_s"
 BAND_JPT = "error_band_pct.j_per_tok"
 BAND_LOWER = "error_band_lower_bound"
 STATUS = "calibration.status"
+#: the share of a point's run on which another limit could bind within its band (report.json
+#: ``binding.within_band.share``, :data:`dcsim.sweep.HEADLINE_COLUMNS`): the binding share bar and the heatmap's binding
+#: cell are hatched by it, not by the tok/s band (a banded point whose binding holds outside the band is not)
+WITHIN = "binding.within_band.share"
+#: the least such share marked, the run's own rule: the headline says "undetermined within the calibration band" from
+#: 1 % of the run (:func:`dcsim.metrics.fmt.within_band_text`'s ``min_share``)
+WITHIN_MIN_SHARE = 0.01
+WITHIN_HATCH = "///"
 BAND_HATCH = "////"
+BAND_MARKER = "D"
+#: how far the facility J/token error bar sits right of its point (points, 1/72 in): centred on the point it ran
+#: through the IT level's marker just below (an assumption: a marker's width)
+JPT_BAR_OFFSET_PT = 7.0
 #: Parameter panels the scatter fallback draws at most (an assumption: beyond six the panels get too small to read;
 #: the title says how many were left out).
 MAX_SCATTER_PANELS = 6
@@ -351,9 +364,24 @@ def _band_pct(rows: Sequence[Mapping], ids: Sequence[int], col: str | None) -> f
     return max(v) if v else math.nan
 
 
-def _band_handle(rows: Sequence[Mapping]) -> Patch | None:
-    """The legend entry of the banded points: their calibration status and widest bands (``≥±`` for a lower
-    bound), or None when every point is calibrated in-sample."""
+def _within_share(rows: Sequence[Mapping], ids: Sequence[int]) -> float:
+    """The mean :data:`WITHIN` share over a level's points (seeds) that ran; nan where none has it."""
+    v = [_num(rows[i].get(WITHIN)) for i in ids if not _failed(rows[i])]
+    v = [x for x in v if math.isfinite(x)]
+    return float(np.mean(v)) if v else math.nan
+
+
+def _within_handle() -> Patch:
+    return Patch(facecolor="none", edgecolor="#222222", hatch=WITHIN_HATCH, linewidth=0.6,
+                 label="another limit could bind within\nthe run's band (binding.within_band)")
+
+
+def _band_handle(rows: Sequence[Mapping], what: str = "error bars are\nthe run's band",
+                 edge: str = "#222222", hatched: bool = False) -> Line2D | Patch | None:
+    """The legend entry of the banded points: their calibration status (distinct words, :func:`unique_words`), what
+    the mark shows (``what``) and the widest bands (``≥±`` for a lower bound); the swatch is the points' marker (a
+    white :data:`BAND_MARKER` edged ``edge``, the points' binding colour where they share one) or, ``hatched``, a
+    heatmap cell's hatch. None when every point is calibrated in-sample."""
     banded = [r for r in rows if any(math.isfinite(_band_pct([r], [0], c)) for c in (BAND_TOK, BAND_JPT))]
     if not banded:
         return None
@@ -361,20 +389,38 @@ def _band_handle(rows: Sequence[Mapping]) -> Patch | None:
                                                                          ("j_per_tok_pct", BAND_JPT))}
     band = fmt_band({q: (v if math.isfinite(v) else None) for q, v in widest.items()},
                     any(str(r.get(BAND_LOWER)).lower() in ("true", "1", "1.0") for r in banded))
-    statuses = "; ".join(sorted({str(r.get(STATUS) or "not calibrated in-sample") for r in banded}))
-    return Patch(facecolor="white", edgecolor="#222222", hatch=BAND_HATCH,
-                 label=f"{statuses} (hatched): error bars are\nthe run's band, up to {band}")
+    statuses = unique_words(r.get(STATUS) or "not calibrated in-sample" for r in banded)
+    if hatched:
+        return Patch(facecolor="white", edgecolor="#222222", hatch=BAND_HATCH,
+                     label=f"{statuses} (hatched): {what}, up to {band}")
+    return Line2D([], [], ls="none", marker=BAND_MARKER, ms=8, mfc="white", mec=edge, mew=2.0,
+                  label=f"{statuses} (white diamond): {what}, up to {band}")
 
 
-def _draw_bands(ax: Any, x: np.ndarray, y: np.ndarray, pct: np.ndarray, marker_s: float = 70.0) -> None:
-    """Error bars of ``pct`` % on the points that carry a band, and a hatched overlay on their markers."""
+def _band_edge(colors: Sequence[str], pct: np.ndarray) -> str:
+    """The legend swatch's edge: the banded points' binding colour where they share one, else dark grey."""
+    edges = {c for c, p in zip(colors, pct) if math.isfinite(p)}
+    return edges.pop() if len(edges) == 1 else "#222222"
+
+
+def _draw_bands(ax: Any, x: np.ndarray, y: np.ndarray, pct: np.ndarray, marker_s: float = 70.0,
+                colors: Sequence[str] | None = None, offset_pt: float = 0.0) -> None:
+    """The points that carry a band: error bars of ``pct`` %, shifted ``offset_pt`` points right of the point where
+    it is not 0, and the point drawn again as a white :data:`BAND_MARKER` edged in its colour (``colors``, its
+    binding's; dark grey without), so that a banded point reads apart from a measured one at a glance."""
     sel = np.isfinite(y) & np.isfinite(pct)
     if not sel.any():
         return
+    trans = ax.transData
+    if offset_pt:
+        from matplotlib.transforms import ScaledTranslation
+
+        trans = trans + ScaledTranslation(offset_pt / 72.0, 0.0, ax.figure.dpi_scale_trans)
     ax.errorbar(x[sel], y[sel], yerr=np.abs(y[sel]) * pct[sel] / 100.0, fmt="none", ecolor="#222222",
-                elinewidth=1.1, capsize=4, zorder=3.5)
-    ax.scatter(x[sel], y[sel], s=marker_s, facecolors="none", edgecolors="#222222", hatch=BAND_HATCH,
-               linewidths=0.9, zorder=4.5)
+                elinewidth=1.1, capsize=4, zorder=3.5, transform=trans)
+    edge = [c for c, s in zip(colors, sel) if s] if colors is not None else "#222222"
+    ax.scatter(x[sel], y[sel], s=marker_s, marker=BAND_MARKER, facecolors="white", edgecolors=edge,
+               linewidths=2.0, zorder=4.5)
 
 
 def _most(rows: Sequence[Mapping], ids: Sequence[int]) -> int:
@@ -456,13 +502,14 @@ def _line(rows, params, key, head, seeds) -> Figure:
     if key == HEADLINE and _has(rows, GOODPUT):
         gp = np.asarray([_mean(rows, g, GOODPUT) for g in groups])
         handles += ax.plot(xs, gp, color=RUN_COLORS[0], ls=":" if joined else "none", lw=1.8, marker="." if joined
-                           else "D", label="met SLO (goodput)")
+                           else "v", label="met SLO (goodput)")  # not a diamond: a banded point is one
     colors = [CONSTRAINT_COLORS[BINDING_NAMES[c]] if c >= 0 else "#FFFFFF" for c in most]
     ok = np.isfinite(y)
-    ax.scatter(xs[ok], y[ok], c=[c for c, o in zip(colors, ok) if o], s=70, edgecolors="#222222", linewidths=0.9,
-               zorder=4)
     band = np.asarray([_band_pct(rows, g, _band_key(key)) for g in groups])
-    _draw_bands(ax, xs, y, band)
+    plain = ok & ~np.isfinite(band)  # a banded point is drawn as its own marker (_draw_bands)
+    ax.scatter(xs[plain], y[plain], c=[c for c, o in zip(colors, plain) if o], s=70, edgecolors="#222222",
+               linewidths=0.9, zorder=4)
+    _draw_bands(ax, xs, y, band, colors=colors)
     tops.append(np.where(np.isfinite(band), y * (1 + band / 100.0), np.nan))
     if rate:
         ax.yaxis.set_major_formatter(EngFormatter(sep=""))
@@ -474,7 +521,7 @@ def _line(rows, params, key, head, seeds) -> Figure:
     for c in present:
         handles.append(Line2D([], [], ls="none", marker="o", ms=8, mfc=CONSTRAINT_COLORS[BINDING_NAMES[c]],
                               mec="#222222", label=_holds_label(c)))
-    bh = _band_handle(rows)
+    bh = _band_handle(rows, edge=_band_edge(colors, band))
     if bh is not None:
         handles.append(bh)
     _legend_missing(handles, failed, novalue, total)
@@ -489,8 +536,13 @@ def _line(rows, params, key, head, seeds) -> Figure:
                 v = np.asarray([_mean(rows, g, k) for g in groups])
                 axj.plot(xs, v, color=col, lw=2.0 if lab == "facility" else 1.4, marker="o", ms=4 if joined else 7,
                          ls="-" if joined else "none", label=lab)
-                if lab == "facility":  # the band the run's headline prints is the facility J/token's
-                    _draw_bands(axj, xs, v, np.asarray([_band_pct(rows, g, BAND_JPT) for g in groups]), 40.0)
+                if lab == "facility":  # the band the run's headline prints is the facility J/token's; its bar right
+                    # of the point, clear of the IT marker below it
+                    jpct = np.asarray([_band_pct(rows, g, BAND_JPT) for g in groups])
+                    _draw_bands(axj, xs, v, jpct, 64.0, colors=[col] * len(xs), offset_pt=JPT_BAR_OFFSET_PT)
+                    jtop = np.where(np.isfinite(jpct), v * (1 + np.where(np.isfinite(jpct), jpct, 0.0) / 100.0), v)
+                    if np.isfinite(jtop).any():  # the error bars inside the axes
+                        axj.set_ylim(top=max(axj.get_ylim()[1], float(np.nanmax(jtop)) * 1.08))
         axj.set_ylim(bottom=0)
         axj.set_ylabel("energy per output\ntoken (J/token)")
         axj.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="J per output token at")
@@ -506,6 +558,14 @@ def _line(rows, params, key, head, seeds) -> Figure:
                 axb.bar(lefts, s, width=widths, bottom=bottom, align="edge", color=CONSTRAINT_COLORS[n],
                         linewidth=0, label=n)
             bottom += s
+        within = np.asarray([_within_share(rows, g) for g in groups])
+        marked = np.isfinite(within) & (within >= WITHIN_MIN_SHARE)
+        if marked.any():  # over the limits' part of the bar, as high as the share on which another could bind
+            dem = np.asarray([_mean(rows, g, "binding.share.demand") for g in groups])
+            dem = np.where(np.isfinite(dem), dem, 0.0) * 100.0
+            axb.bar(lefts[marked], within[marked] * 100.0, width=widths[marked], bottom=dem[marked], align="edge",
+                    color="none", edgecolor="#222222", hatch=WITHIN_HATCH, linewidth=0.6,
+                    label=_within_handle().get_label())
         if any(failed):
             fl = [j for j, (f, n) in enumerate(zip(failed, total)) if f == n]
             if fl:
@@ -589,25 +649,32 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
     finite = z[np.isfinite(z)]
     mid = 0.5 * (float(finite.min()) + float(finite.max())) if finite.size else 0.0
     fmt = EngFormatter(places=1, sep="") if rate else (lambda v: f"{v:.3g}")
+    banded = {(b, a) for (b, a), ids in cells.items()
+              if math.isfinite(_band_pct(rows, ids, BAND_TOK)) or math.isfinite(_band_pct(rows, ids, BAND_JPT))}
     for (b, a), ids in cells.items():
         if labelled and np.isfinite(z[b, a]):
             txt = fmt(z[b, a]) + (f"\n{jf[b, a]:.3g} J/tok" if key == HEADLINE and np.isfinite(jf[b, a]) else "")
             hi = finite.size and z[b, a] > mid and finite.max() > finite.min()
             ax.text(a, b, txt, ha="center", va="center", fontsize=8.5 if nx <= 8 else 7,
-                    color="white" if hi else "#222222")
+                    color="white" if hi else "#222222", zorder=3,
+                    bbox=_over_hatch(mesh.cmap(mesh.norm(z[b, a]))) if (b, a) in banded else None)
     missing_handles: list = []
     for a_ in axs[:2 if has_bind else 1]:
         _hatch_failed(a_, nfail, ntot, labelled)
     from matplotlib.patches import Rectangle
 
-    for (b, a), ids in cells.items():  # a cell whose points carry a calibration band: hatched (its band: results.csv)
-        if math.isfinite(_band_pct(rows, ids, BAND_TOK)) or math.isfinite(_band_pct(rows, ids, BAND_JPT)):
-            for a_ in axs[:2 if has_bind else 1]:
-                a_.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
-                                       hatch=BAND_HATCH, lw=0.0, zorder=2.5))
-    bh = _band_handle(rows)
+    for b, a in banded:  # a cell whose points carry a calibration band: hatched (its band: results.csv)
+        ax.add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
+                               hatch=BAND_HATCH, lw=0.0, zorder=2.5))
+    within_cells = [(b, a) for (b, a), ids in cells.items() if _within_share(rows, ids) >= WITHIN_MIN_SHARE]
+    if has_bind:  # the binding cell: hatched where another limit could bind within the band, not by the tok/s band
+        for b, a in within_cells:
+            axs[1].add_patch(Rectangle((a - 0.5, b - 0.5), 1, 1, facecolor="none", edgecolor="#222222",
+                                       hatch=WITHIN_HATCH, lw=0.0, zorder=2.5))
+        if within_cells:
+            missing_handles.append(_within_handle())
+    bh = _band_handle(rows, what="its band\n(results.csv)", hatched=True)
     if bh is not None:
-        bh.set_label(bh.get_label().replace("error bars are\nthe run's band", "its band\n(results.csv)"))
         missing_handles.append(bh)
     if nfail.any():
         nf = int(nfail.sum())
@@ -633,7 +700,9 @@ def _heatmap(rows, params, key, head, seeds) -> Figure:
             for (b, a) in cells:
                 if code[b, a] >= 0 and np.isfinite(share[b, a]):
                     axb.text(a, b, f"{100 * share[b, a]:.0f}%", ha="center", va="center",
-                             fontsize=8.5 if nx <= 8 else 7, color="white" if code[b, a] in (1, 2) else "#111111")
+                             fontsize=8.5 if nx <= 8 else 7, color="white" if code[b, a] in (1, 2) else "#111111",
+                             zorder=3, bbox=_over_hatch(CONSTRAINT_COLORS[BINDING_NAMES[code[b, a]]])
+                             if (b, a) in within_cells else None)
         present = [n for k_, n in enumerate(BINDING_NAMES) if np.any(code == k_)]
         handles = [Patch(color=CONSTRAINT_COLORS[n], label=n) for n in present]
         # below the figure (constrained layout makes room): inside the map it would cover cells
@@ -690,6 +759,11 @@ def _thin_ticks(ax: Any, ax_x: _Axis, ax_y: _Axis) -> None:
             t.set_ha("right")
 
 
+def _over_hatch(color: Any) -> dict:
+    """A text box in the cell's own colour, so that a hatched cell's hatch runs around its numbers, not through them."""
+    return {"boxstyle": "round,pad=0.25", "facecolor": color, "edgecolor": "none"}
+
+
 def _hatch_failed(ax: Any, nfail: np.ndarray, ntot: np.ndarray, labelled: bool) -> None:
     from matplotlib.patches import Rectangle
 
@@ -718,16 +792,19 @@ def _scatter(rows, params, key, head, mode) -> Figure:
     codes = np.asarray([_holds(r)[0] for r in rows])
     ylab, rate = _metric_label(key)
     ok = np.isfinite(y)
+    pct = np.asarray([_band_pct(rows, [i], _band_key(key)) for i in range(len(rows))])  # each row's band, once
+    colors = [CONSTRAINT_COLORS[BINDING_NAMES[c]] if c >= 0 else "#FFFFFF" for c in codes]
+    plain = ok & ~np.isfinite(pct)
     for a_, path in zip(axs, shown):
         ax_ = _Axis(path, rows, params[path])
         x = ax_.x.copy()
         if not ax_.numeric:  # categories: a little spread so points on one category do not hide each other
             x = x + (np.random.default_rng(0).random(x.size) - 0.5) * 0.3
-        for c in sorted(set(codes[ok].tolist())):
-            sel = ok & (codes == c)
+        for c in sorted(set(codes[plain].tolist())):
+            sel = plain & (codes == c)
             a_.scatter(x[sel], y[sel], s=36, c=CONSTRAINT_COLORS[BINDING_NAMES[c]] if c >= 0 else "#FFFFFF",
                        edgecolors="#222222", linewidths=0.6, zorder=3)
-        _draw_bands(a_, x, y, np.asarray([_band_pct(rows, [i], _band_key(key)) for i in range(len(rows))]), 36.0)
+        _draw_bands(a_, x, y, pct, 36.0, colors=colors)
         _mark_missing(a_, x.tolist(), failed.astype(int).tolist(), (~ok & ~failed).astype(int).tolist(),
                       [1] * x.size)
         ax_.set(a_, "x", max_ticks=8)
@@ -735,7 +812,6 @@ def _scatter(rows, params, key, head, mode) -> Figure:
             a_.yaxis.set_major_formatter(EngFormatter(sep=""))
     for a_ in axs[len(shown):]:
         a_.set_visible(False)
-    pct = np.asarray([_band_pct(rows, [i], _band_key(key)) for i in range(len(rows))])
     tops = np.where(np.isfinite(pct), y * (1 + np.where(np.isfinite(pct), pct, 0.0) / 100.0), y)  # error bars too
     top = float(np.nanmax(tops)) if ok.any() else 1.0
     axs[0].set_ylim(0, top * 1.12 if top > 0 else 1.0)
@@ -744,7 +820,7 @@ def _scatter(rows, params, key, head, mode) -> Figure:
     handles = [Line2D([], [], ls="none", marker="o", ms=7, mfc=CONSTRAINT_COLORS[BINDING_NAMES[c]], mec="#222222",
                       label=_holds_label(c)) for c in sorted(set(codes[ok].tolist()))
                if c >= 0]
-    bh = _band_handle(rows)
+    bh = _band_handle(rows, edge=_band_edge(colors, pct))
     if bh is not None:
         handles.append(bh)
     _legend_missing(handles, failed.astype(int).tolist(), (~ok).astype(int).tolist(), [1] * len(rows))

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.metrics.fmt import (band_source, calibration_bands, calibration_caveat, calibration_label, fmt_band,
-                               fmt_duration, fmt_headline_band, fmt_pct, fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, or_list,
+from dcsim.metrics.fmt import (band_pct_value, band_source, calibration_bands, calibration_caveat, calibration_label, fmt_band,
+                               fmt_duration, fmt_pct, fmt_si, get_path, headline_band, jpt_band_frac, local_datetime, or_list,
                                tok_s_band_frac, within_band_lead_names)
 from dcsim.report.serialize import report_json_bytes
 from dcsim.tpf import band_ratio_window
@@ -428,9 +428,9 @@ def error_band_view(band: dict | None) -> dict[str, float]:
     (``tok_s_pct``, ``j_per_tok_pct``, %); empty without a band."""
     if band is None:
         return {}
-    # a figure no group states is left out; a stated 0 stays (the headline's None for no band)
-    return {q: round(float(band[q] or 0.0), 9)  # a single band back as stated (27.8, not 27.800000000000004)
-            for q in band["stated"]}
+    # a figure no group states is left out; a stated 0 stays (the headline's None for no band); a single band back as
+    # stated (27.8, not 27.800000000000004)
+    return {q: band_pct_value(band[q] or 0.0) for q in band["stated"]}
 
 
 def context_refused_share(report: dict) -> float:
@@ -593,6 +593,7 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
     the band printed (until 2026-12-05 of any group, one without a figure too: "≥±10 %" where the groups that gave the
     10 % state it as measured)."""
     bands = [_every_group_band(r) for r in reports]
+    heads = [headline_band(r) for r in reports]  # the band each run's own headline prints, read once
     return [{"label": lab, "dir": None if d is None else str(d), "scenario": r.get("scenario"), "seed": r.get("seed"),
              "duration_s": _num(r.get("duration_s")), "start": start_text(r), "fidelity": r.get("fidelity"),
              "slo_method": slo_method(r), "deferrable_share": deferrable_share(r),
@@ -603,11 +604,11 @@ def _run_rows(labels: Sequence[str], dirs: Sequence[Path | None], reports: Seque
              "power_cap_ratio": _num(get_path(r, "binding.within_band.power_cap_ratio")),
              "band_lower_bound": bool(band and band["lower_bound"]),
              # the band the run's own headline prints (out-of-sample groups only; empty for a calibrated run)
-             "headline_band_pct": error_band_view(headline_band(r)),
-             "headline_band_lower_bound": bool((headline_band(r) or {}).get("lower_bound")),
+             "headline_band_pct": error_band_view(head),
+             "headline_band_lower_bound": bool((head or {}).get("lower_bound")),
              "out_of_sample": bool(calibration_bands(r, out_of_sample=True)),
              "slo_caveat": "; ".join(slo_caveats(r)) or None, "code": code_identity(r)}
-            for lab, d, r, band in zip(labels, dirs, reports, bands)]
+            for lab, d, r, band, head in zip(labels, dirs, reports, bands, heads)]
 
 
 def code_identity(report: dict) -> str | None:
@@ -746,27 +747,41 @@ def _unmarked_note(why: str, runs: list[dict], metrics: dict[str, dict]) -> str:
     sign, text = UNMARKED[why]
     tok = (metrics.get("tokens.output") or {}).get("delta_pct") or []
     work = ", ".join(f"{r['label']} {p:+.1f} %" for r, p in zip(runs[1:], tok[1:]) if p is not None) or "unknown"
-    return text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
+    banded = [r for r in runs if r["error_band_pct"]]
+    note = text.format(durations=", ".join(fmt_duration(r["duration_s"]) for r in runs), band=SEED_BAND_PCT,
                        pair=2 * SEED_BAND_PCT, work=work,
                        ceilings=", ".join(f"{r['label']} {fmt_si(r.get('compute_ceiling_tok_s'), 'tok/s')}" for r in runs),
                        shares=", ".join(f"{r['label']} {fmt_pct(r['deferrable_share'])}" for r in runs),
-                       bands="; ".join(_band_text(r) for r in runs if r["error_band_pct"]) or "unknown")
+                       bands="; ".join(_band_text(r) for r in banded) or "unknown")
+    if "{bands}" not in text:
+        return note
+    residuals = "; ".join(f"{r['label']} {t}" for r in banded if (t := _residual_text(r)))
+    return note + (f". {sign} reads every group's band, the in-sample residuals too: {residuals}" if residuals else "")
 
 
 def _band_text(run: dict) -> str:
-    """A run's bands in the ``~``/``≀`` footnote: first the band its own headline prints (``headline_band_pct``,
-    :func:`dcsim.metrics.fmt.headline_band`: the summary's, report.html's and its J/token figure's), then, where it
-    differs, every group's band with the in-sample residuals (``error_band_pct``, :func:`run_error_band`), labelled
-    as what the mark reads. Until 2026-12-05 the footnote printed only the latter, a third band for a run
-    (mixed-fleet "≥±12 % tok/s, ≥±21 % J/token" beside its own "≥±9 %", "≥±19 %"; the calibrated reference
-    "±4 % tok/s", where its summary prints none: audit AUF item 5)."""
-    every = fmt_band(run["error_band_pct"], bool(run.get("band_lower_bound")))
+    """A run's band in the ``~``/``≀`` footnote: the band its own headline prints (``headline_band_pct``,
+    :func:`dcsim.metrics.fmt.headline_band`: the summary's, report.html's and its J/token figure's), or that it
+    prints none (calibrated in-sample). The band the mark reads, every group's with the in-sample residuals
+    (``error_band_pct``, :func:`run_error_band`), follows once in a trailing sentence (:func:`_residual_text`), under
+    the mark it reads for. Until 2026-12-05 the footnote printed only the latter, a third band for a run (mixed-fleet
+    "≥±12 % tok/s, ≥±21 % J/token" beside its own "≥±9 %", "≥±19 %"; the calibrated reference "±4 % tok/s", where its
+    summary prints none: audit AUF item 5); until the review of that mend both sat in nested brackets, three deep,
+    and the ``≀`` note said "which compare's ~ reads"."""
     head = run.get("headline_band_pct") or {}
     if not head:
-        return f"{run['label']} calibrated in-sample, no headline band (its residuals {every}, which compare's ~ reads)"
-    own = fmt_band(head, bool(run.get("headline_band_lower_bound")))
-    return f"{run['label']} {own} (its headline band" + ("" if own == every else
-                                                         f"; with its in-sample groups' residuals {every}, which compare's ~ reads") + ")"
+        return f"{run['label']} calibrated in-sample, no headline band"
+    return f"{run['label']} headline band {fmt_band(head, bool(run.get('headline_band_lower_bound')))}"
+
+
+def _residual_text(run: dict) -> str | None:
+    """A run's every-group band (with its in-sample groups' residuals, :func:`run_error_band`), which the ``~``/``≀``
+    marks read, where it is not the band its headline prints; None where it is."""
+    every = fmt_band(run["error_band_pct"], bool(run.get("band_lower_bound")))
+    head = run.get("headline_band_pct") or {}
+    if head and fmt_band(head, bool(run.get("headline_band_lower_bound"))) == every:
+        return None
+    return every
 
 
 def _table(labels: list[str], metrics: dict[str, dict], binding: list[dict]) -> str:
@@ -915,6 +930,7 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
         RUN_COLORS,
         STYLE,
         _ext,
+        _jpt_band_text,
         _long_run,
         _span_edges,
         cap_label,
@@ -1058,10 +1074,10 @@ def overlay_figures(labels: list[str], loaded: list, *, alignment: dict | None =
             band = headline_band(report)
             pct = np.array([float(((band or {}).get("j_per_tok_pct_by_level") or {}).get(k) or 0.0) for k in levels])
             err = np.where(np.isfinite(vals), np.asarray(vals, dtype=float) * pct / 100.0, 0.0)
-            tag = fmt_headline_band(band, "j_per_tok_pct")
+            tag = _jpt_band_text(band) if pct.any() else ""  # per level where they differ, as its own figure says
             bars = ax.bar(x + (i - (len(labels) - 1) / 2) * width, vals, width * 0.95,
                           color=RUN_COLORS[i % len(RUN_COLORS)], edgecolor="#333333", lw=0.5,
-                          label=lab + (f" (error bars {tag} J/token, {band_source(band)})" if tag else ""),
+                          label=lab + (f" (error bars {tag}, {band_source(band)})" if tag else ""),
                           yerr=err if pct.any() else None, ecolor="#222222", capsize=4,
                           error_kw={"elinewidth": 1.0})
             for b, v, e in zip(bars, vals, err):

@@ -130,7 +130,7 @@ def _cards(report: Mapping[str, Any], band: Any = ...) -> str:
                 if isinstance(shed, (int, float)) and isinstance(arrived, (int, float)) and arrived > 0 and shed > 0
                 else "")
     pad = report.get("pue_adjusted_delivered_power_w") or {}
-    # used (the mean) / available / min with digits enough to tell them apart (campus: 14.00 / 14.00 / 13.96 MW)
+    # used (the mean) / available / min with digits enough to tell them apart (campus: 13.997 / 13.997 / 13.956 MW)
     pad_used, pad_avail, pad_min = fmt_delivered_power(report)
     bar = "".join(
         f'<div style="width:{100 * float(shares[k]):.3f}%;background:{CONSTRAINT_COLORS[k]}" '
@@ -292,8 +292,7 @@ def _summary(report: Mapping[str, Any], band: Any = ...) -> str:
     if not moments:
         rows.append(("Closed-form TPF ceilings C / P / Q",
                      " / ".join(_e(x) for x in fmt_ceilings(tpf.get(k) for k in ("compute_tok_s", "power_tok_s", "cooling_tok_s")))
-                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")
-                     + (f" {_e(closed_form_binding(report)[1])}" if closed_form_binding(report)[1] else "")))
+                     + (f" → {_chip(str(tpf['binding']))}" if tpf.get("binding") else "")))
     cc = cost_carbon_text(report)  # totals and per million output tokens, as the terminal prints them
     if cc:
         rows.append(("Cost / carbon", _e(cc)))
