@@ -409,3 +409,15 @@ def test_a_cooling_failure_in_a_die_held_hall_times_its_own_throttle():
     first = int(np.flatnonzero(ts["thermal_throttled"] == 1)[0])
     assert f["time_to_first_throttle_s"] is not None and f["time_to_first_throttle_s"] > 0
     assert f["time_to_first_throttle_s"] == pytest.approx(float(ts["t_s"][first]) - 600.0)
+
+
+def test_the_die_hold_gives_no_larger_contract_advice():
+    """A hall whose dies hold the clock in normal operation is labelled cooling on every tick, but the dies bind, not
+    the plant: the interconnect note ("a larger interconnect would raise PUE ... where cooling binds a larger contract
+    serves less") does not apply and is not given (until 2026-12-05 it was, on the full-load B200 hall)."""
+    r = dcsim.run(_full_load(duration="10 min"))
+    ts = r.timeseries
+    assert np.all(ts["binding"] == 3) and np.all(ts["thermal_throttled"] == 2)
+    notes = " ".join(r.report["notes"])
+    assert "a larger interconnect would raise PUE" not in notes
+    assert "a larger contract serves less" not in notes
