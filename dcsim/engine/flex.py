@@ -226,6 +226,17 @@ def die_limit_errors(m, p, groups: list[DieGroup]) -> list[tuple[str, str]]:
     return out
 
 
+def full_load_die_c(p, heat_w, g: DieGroup):
+    """Die temperature (degC) of rack group ``g`` at full load in normal operation: the white space at the steady state
+    of the heat ``heat_w`` (W, scalar or per tick) with the plant at its setpoint
+    (:func:`dcsim.thermal.dynamics.steady_state`: T_s = setpoint + Q/UA) plus r_th x the group's highest per-GPU power
+    (full clock, full batch, rack limits applied). The one full-load die test of preflight's
+    :func:`die_limit_warnings` and of the run's die_risk ticks (:class:`FlexChunk`)."""
+    from dcsim.thermal.dynamics import steady_state
+
+    return steady_state(p, np.asarray(heat_w, dtype=float)).t_space_c + g.r_th_k_per_w * float(np.max(g.gpu_w_pq[-1]))
+
+
 def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[str]:
     """One warning per rack group whose dies pass their limit at full load in normal operation: the white space at the
     steady state of the fleet's full-load heat with the plant at its setpoint (:func:`dcsim.thermal.dynamics.steady_state`,
@@ -245,7 +256,7 @@ def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[s
     out = []
     for i, g in enumerate(groups):
         p_gpu = float(np.max(g.gpu_w_pq[-1]))
-        t_die = t_space + g.r_th_k_per_w * p_gpu
+        t_die = float(full_load_die_c(p, heat_w, g))
         if t_die > g.t_limit_c:
             out.append(f"{_t_limit_field(m, i)}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} degC "
                        f"at full load in normal operation ({t_space:.1f} degC white space with the plant at its "
@@ -515,12 +526,14 @@ class FlexChunk:
             heat_need = m.facility.heat_to_reject_w(it_max)
             self.risk = (np.asarray(heat_need) > ex.heat_capacity_w).tolist()
             # the ticks whose dies could pass a limit in normal operation: the room at the steady state of the tick's
-            # largest heat, every group's GPUs at full clock and full batch (an upper bound: the others cannot, and
-            # are left exactly as they were); on these the steady die hold is read (_die_hold)
-            t_hot = fx.th.setpoint_c + np.asarray(heat_need, dtype=float) / fx.th.ua_w_per_k
+            # full-load heat (every replica in service at full clock and full batch, no budget applied: a battery's
+            # lift raises the budget after this is read, fits; until 2026-12-05 the budget at chunk start bounded it),
+            # every group's GPUs at full clock and full batch (an upper bound: the others cannot, and are left
+            # exactly as they were); on these the steady die hold is read (_die_hold)
+            it_full = ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w
             die_risk = np.zeros(n, dtype=bool)
             for g in fx.th_groups:
-                die_risk |= t_hot + g.r_th_k_per_w * float(np.max(g.gpu_w_pq[-1])) > g.t_limit_c
+                die_risk |= full_load_die_c(fx.th, m.facility.heat_to_reject_w(it_full), g) > g.t_limit_c
             self.die_risk = die_risk.tolist()
             self.t_space = np.full(n, np.nan)
             self.t_loop = np.full(n, np.nan)
