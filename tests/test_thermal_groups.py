@@ -335,7 +335,7 @@ def test_a_die_limit_passed_at_full_load_in_normal_operation_is_warned():
     assert t_warn == pytest.approx(88.2, abs=0.05)
     held = dcsim.run(d).timeseries  # at the 48 degC limit: held under it in normal operation
     calm = held["thermal_engaged"] == 0
-    assert calm.any() and np.all(held["thermal_throttled"][calm] == 1)
+    assert calm.any() and np.all(held["thermal_throttled"][calm] == 2)  # the normal-operation hold (code 2)
     assert np.nanmax(held["thermal_die_c"][calm]) <= 48.0 + 1e-9
     # chiller-trip: 67.4 degC at full load, under its 87 degC limit (a limit under it is warned, naming 67.4)
     assert not [w for w in preflight(load_scenario(TRIP)).warnings if "normal operation" in w]
@@ -365,7 +365,7 @@ def test_the_die_limit_holds_the_clock_in_normal_operation():
     ts, ts0 = r.timeseries, free.timeseries
     assert np.nanmax(ts0["thermal_die_c"]) > 88.0  # the hall free to run its dies over 87 degC does so
     assert np.nanmax(ts["thermal_die_c"]) <= 87.0 + 1e-9
-    assert np.all(ts["thermal_throttled"] == 1) and not np.any(ts["thermal_engaged"])
+    assert np.all(ts["thermal_throttled"] == 2) and not np.any(ts["thermal_engaged"])  # 2: held in normal operation
     assert np.all(ts["binding"] == 3)  # cooling (dcsim.tpf.BINDING_NAMES)
     m = build_models(load_scenario(_full_load()))
     k = int(ts["thermal_level"][0])
@@ -375,3 +375,49 @@ def test_the_die_limit_holds_the_clock_in_normal_operation():
     assert ratio < 1.0 and ratio == pytest.approx(ceiling, rel=5e-3)
     notes = [e for e in r.controller_log if e["action"] == "thermal throttle"]
     assert notes and "normal operation" in notes[0]["reason"]
+
+
+@pytest.mark.parametrize("interconnect", ["650 kW", "700 kW"])
+def test_a_power_capped_hall_under_its_die_limit_is_not_held(interconnect):
+    """Power-capped at the interconnect (frontier ticks) with every die under its 87 degC limit, the die hold leaves
+    the ticks alone: the hall serves what the same hall whose B200s may run to 95 degC serves, token for token, no
+    tick throttled, the label power. Until 2026-12-05 the hold moved every such tick to uniform_cap at a fixed level
+    read at the whole work (the power budget ignored): 0.790 of the free run's tokens at 700 kW, label still power."""
+    def run(b200):
+        d = _full_load(b200, duration="10 min")
+        d["facility"]["interconnect"] = interconnect
+        return dcsim.run(d).timeseries
+
+    held, free = run(None), run({"t_limit": 95})
+    assert np.nanmax(free["thermal_die_c"]) < 87.0  # no hold needed: the free run's dies stay under the limit
+    assert np.all(free["binding"] == 2) and np.all(free["mode"] == 1)  # power (dcsim.tpf.BINDING_NAMES), frontier
+    assert float(np.sum(held["achieved_tok_s"])) == pytest.approx(float(np.sum(free["achieved_tok_s"])), rel=1e-9)
+    assert not np.any(held["thermal_throttled"]) and np.all(held["binding"] == 2)
+
+
+def test_a_cooling_failure_in_a_die_held_hall_times_its_own_throttle():
+    """The two-group trip at full load (1,400 req/s) with the B200s at the hall's r_th: their dies are held in normal
+    operation from the first tick (thermal_throttled 2), and the chiller trip at 10 min engages the throttle (1) only
+    later. The failure's time_to_first_throttle_s reads the engaged throttle: after the trip, not 0 (until 2026-12-05
+    it took the first tick held in normal operation, and read 0.0)."""
+    d = _example("thermal_groups").two_group_trip(None, duration="20 min")
+    d["workload"]["arrivals"]["mean_rate"] = "1400 req/s"
+    r = dcsim.run(d)
+    ts = r.timeseries
+    assert ts["thermal_throttled"][0] == 2  # held in normal operation before the trip
+    (f,) = [f for f in r.report["faults"] if "time_to_first_throttle_s" in f]
+    first = int(np.flatnonzero(ts["thermal_throttled"] == 1)[0])
+    assert f["time_to_first_throttle_s"] is not None and f["time_to_first_throttle_s"] > 0
+    assert f["time_to_first_throttle_s"] == pytest.approx(float(ts["t_s"][first]) - 600.0)
+
+
+def test_the_die_hold_gives_no_larger_contract_advice():
+    """A hall whose dies hold the clock in normal operation is labelled cooling on every tick, but the dies bind, not
+    the plant: the interconnect note ("a larger interconnect would raise PUE ... where cooling binds a larger contract
+    serves less") does not apply and is not given (until 2026-12-05 it was, on the full-load B200 hall)."""
+    r = dcsim.run(_full_load(duration="10 min"))
+    ts = r.timeseries
+    assert np.all(ts["binding"] == 3) and np.all(ts["thermal_throttled"] == 2)
+    notes = " ".join(r.report["notes"])
+    assert "a larger interconnect would raise PUE" not in notes
+    assert "a larger contract serves less" not in notes

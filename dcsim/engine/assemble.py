@@ -576,7 +576,17 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict) -> list[str]:
     firm = firm_binding_masks(m, ts, ties)
     # binds on the share that gates the notes, other than by a near tie (the report's binding.share counts the near
     # ties too); "power or cooling" for the interconnect note (several pools: a tick can be bound by both)
-    firm["power or cooling"] = firm["power"] | firm["cooling"]
+    # the cooling the interconnect note speaks of is the plant's: a tick the die hold labels cooling in normal operation
+    # (thermal_throttled 2, dcsim.engine.flex.THROTTLE_DIE_HOLD: the dies, not the plant, hold the clock) is counted
+    # out, where a larger contract neither helps nor takes cooling ceiling (until 2026-12-05 the note told such a hall
+    # "where cooling binds a larger contract serves less")
+    from dcsim.engine.flex import THROTTLE_DIE_HOLD
+
+    n_ticks = np.asarray(ts["binding"]).size
+    die = (np.asarray(ts["thermal_throttled"]) == THROTTLE_DIE_HOLD if "thermal_throttled" in ts
+           else np.zeros(n_ticks, dtype=bool))
+    firm["cooling plant"] = firm["cooling"] & ~die
+    firm["power or cooling"] = firm["power"] | firm["cooling plant"]
     binds = {k: float(np.mean(v)) >= PLANNER_NOTE_MIN_BINDING_SHARE for k, v in firm.items()}
     if binds["power"]:
         few = tpf["fewer_gpus"]
@@ -607,7 +617,7 @@ def planner_notes(m: Models, ts: dict, mom: dict, tpf: dict) -> list[str]:
         p_now, p_big = pue(m.facility), pue(big)
         if it > 0 and p_big > p_now * 1.002:
             heat = ""
-            if binds["cooling"]:
+            if binds["cooling plant"]:
                 # the UPS and PDU losses are heat inside the hall (dcsim.thermal.facility): where the plant
                 # binds, the bigger chain's losses take IT heat budget, so the cooling ceiling falls
                 h = int(np.argmax(mom["t_db_c"]))  # the tpf block's "hottest" moment

@@ -83,6 +83,10 @@ RESTART_MARGIN_K = 5.0
 #: RESTART_MARGIN_K, for the same reason — without it the shed restarted as soon as the lowest level fit and shed and
 #: restart alternated every 10-30 s; at a given power a die follows its coolant one to one: 5 K of die is 5 K of room).
 DIE_RESTART_MARGIN_K = 5.0
+#: thermal_throttled codes: 1 the thermal throttle engaged (the masses heating past their limit: a cooling failure's
+#: throttle), 2 the die limit held in normal operation (the plant at its setpoint: FlexChunk._die_hold); 0 neither
+THROTTLE_ENGAGED = 1
+THROTTLE_DIE_HOLD = 2
 #: secant steps bounding a recovering plant's heat moved to the meter's headroom (FlexChunk._plant_cap)
 PLANT_CAP_ITERS = 8
 _USD_PER_MWH = 1.0 / 3.6e9
@@ -222,6 +226,17 @@ def die_limit_errors(m, p, groups: list[DieGroup]) -> list[tuple[str, str]]:
     return out
 
 
+def full_load_die_c(p, heat_w, g: DieGroup):
+    """Die temperature (degC) of rack group ``g`` at full load in normal operation: the white space at the steady state
+    of the heat ``heat_w`` (W, scalar or per tick) with the plant at its setpoint
+    (:func:`dcsim.thermal.dynamics.steady_state`: T_s = setpoint + Q/UA) plus r_th x the group's highest per-GPU power
+    (full clock, full batch, rack limits applied). The one full-load die test of preflight's
+    :func:`die_limit_warnings` and of the run's die_risk ticks (:class:`FlexChunk`)."""
+    from dcsim.thermal.dynamics import steady_state
+
+    return steady_state(p, np.asarray(heat_w, dtype=float)).t_space_c + g.r_th_k_per_w * float(np.max(g.gpu_w_pq[-1]))
+
+
 def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[str]:
     """One warning per rack group whose dies pass their limit at full load in normal operation: the white space at the
     steady state of the fleet's full-load heat with the plant at its setpoint (:func:`dcsim.thermal.dynamics.steady_state`,
@@ -241,7 +256,7 @@ def die_limit_warnings(m, p, groups: list[DieGroup], peak_it_w: float) -> list[s
     out = []
     for i, g in enumerate(groups):
         p_gpu = float(np.max(g.gpu_w_pq[-1]))
-        t_die = t_space + g.r_th_k_per_w * p_gpu
+        t_die = float(full_load_die_c(p, heat_w, g))
         if t_die > g.t_limit_c:
             out.append(f"{_t_limit_field(m, i)}: the dies of rack group {g.name!r} ({g.gpu}) reach {t_die:.1f} degC "
                        f"at full load in normal operation ({t_space:.1f} degC white space with the plant at its "
@@ -258,7 +273,8 @@ def thermal_params_of(m):
     return thermal_params(fs.thermal, float(m.facility.capacity_w), _setpoint_c(fs.cooling))
 
 
-def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: float, avail: float) -> tuple[int, int]:
+def throttle_level(groups: list[DieGroup], cv, t_space_c, rate_tok_s: float, avail: float,
+                   loads=None) -> tuple[int, int]:
     """(clock level, group that sets it) of the thermal throttle at white-space (coolant) temperature ``t_space_c``
     for the work ``rate_tok_s`` on the share ``avail`` in service: for each group the highest level whose per-GPU power
     serving that work keeps its dies at or under their limit, P ≤ (t_limit − T_s)/r_th (:func:`group_gpu_w`;
@@ -266,13 +282,16 @@ def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: flo
     one clock level for every replica, so the hottest group's dies set it (docs/thermal-dynamics.md, "Several rack
     groups"). The group is the first whose level is that lowest (ties: the first listed).
 
-    The load at each level is read once for all groups (:func:`load_per_level`), each group's power at every level
-    on its per-GPU curve (:func:`group_gpu_w`); a level fits only if it and every level under it do (the power is held
-    monotone in clock: the first level over the limit bounds the fit)."""
-    us = load_per_level(cv, rate_tok_s, avail)
+    The load at each level is read once for all groups (:func:`load_per_level`; ``loads`` (K,) given: those), each
+    group's power at every level on its per-GPU curve (:func:`group_gpu_w`); a level fits only if it and every level
+    under it do (the power is held monotone in clock: the first level over the limit bounds the fit). ``t_space_c``
+    a scalar, or (K,) one white space per level (:func:`steady_die_level`: the room's steady state at each level's
+    heat)."""
+    us = load_per_level(cv, rate_tok_s, avail) if loads is None else loads
+    t_space = np.asarray(t_space_c, dtype=float)
     best, who = None, 0
     for i, g in enumerate(groups):
-        allowed = (g.t_limit_c - t_space_c) / g.r_th_k_per_w * (1 + 1e-12)  # allowed_gpu_power_w, scalar
+        allowed = (g.t_limit_c - t_space) / g.r_th_k_per_w * (1 + 1e-12)  # allowed_gpu_power_w, scalar or (K,)
         over = group_gpu_w(g, cv.u, us) > allowed
         k = int(np.argmax(over)) - 1 if over.any() else over.size - 1  # the levels under the first one over
         if best is None or k < best:
@@ -281,30 +300,47 @@ def throttle_level(groups: list[DieGroup], cv, t_space_c: float, rate_tok_s: flo
 
 
 def steady_die_level(groups: list[DieGroup], cv, p, heat_w, rate_tok_s: float, avail: float,
-                     overhead_w: float) -> tuple[int, int]:
+                     overhead_w: float, fit_levels=None) -> tuple[int, int]:
     """(clock level, group that sets it) the dies can hold at their limit in normal operation: the plant at its
     setpoint, the white space at the steady state of the heat of each clock level serving the work ``rate_tok_s`` on
     the share ``avail`` in service (T_s,k = setpoint + Q_k/UA, :func:`dcsim.thermal.dynamics.steady_state`; Q_k =
     ``heat_w``(IT_k), :meth:`dcsim.thermal.facility.Facility.heat_to_reject_w`, IT_k the fleet's IT power at level k
     and the load serving the work, :func:`dcsim.engine.tables.in_service_it_w`), each group's die at
     T_s,k + r_th,g·P_g,k (:func:`group_gpu_w`). The highest level at which every group's die is at or under its limit
-    (a level fits only if every level under it does, as in :func:`throttle_level`); -1 when not even the lowest does.
+    (:func:`throttle_level` on the per-level white space, its 1e-12 tolerance; a level fits only if every level under
+    it does); -1 when not even the lowest does.
+
+    ``fit_levels`` (K,): the rate the budgets allow at each uniform clock level (the controller's ``fit_levels``):
+    level k is read serving min(``rate_tok_s``, fit_levels[k]), the work it can serve under the power budget (until
+    2026-12-05 every level was read at the whole work, hotter than a power-capped level can run: a power-capped hall
+    under its die limit was held at a worse fixed clock). The top level is read first (one scalar per group) and
+    returned when every group's die fits there (the power at a lower clock serving at most the same work is not higher).
 
     The board's own DVFS at its die limit (the law the power limit follows: docs/node.md, the clock at which
     P = P_idle + (P_max − P_idle)·f^γ meets the allowed power, here on the node tables' power per level): until
     2026-12-05 the die limit was held only while the thermal masses were engaged, and a group whose dies passed their
     limit at full load with the plant at its setpoint ran over it at full clock (a B200 at an H100's 0.0743 K/W:
     88.2 degC against 87). ``p``: the run's thermal params (``setpoint_c``, ``ua_w_per_k``)."""
-    us = load_per_level(cv, rate_tok_s, avail)
+    top = len(cv.rate_pq) - 1
+    a = float(avail)
+    rates = np.full(top + 1, float(rate_tok_s))
+    if fit_levels is not None:
+        rates = np.minimum(rates, np.asarray(fit_levels, dtype=float))
+
+    def t_space_at(it_level):
+        return p.setpoint_c + np.asarray(heat_w(in_service_it_w(it_level, a, overhead_w)), dtype=float) / p.ua_w_per_k
+
+    def load(k):
+        return float(np.interp(rates[k] / a, cv.rate_pq[k], cv.u)) if a > 1e-12 else float(cv.u[-1])
+
+    u_top = load(top)
+    t_top = float(t_space_at(float(np.interp(u_top, cv.u, cv.it_pq[top]))))
+    if all(float(np.interp(u_top, cv.u, g.gpu_w_pq[top])) <= (g.t_limit_c - t_top) / g.r_th_k_per_w * (1 + 1e-12)
+           for g in groups):
+        return top, 0
+    us = np.array([load(k) for k in range(top + 1)])
     it = np.array([np.interp(u, cv.u, row) for u, row in zip(us, cv.it_pq, strict=True)], dtype=float)
-    t_space = p.setpoint_c + np.asarray(heat_w(in_service_it_w(it, avail, overhead_w)), dtype=float) / p.ua_w_per_k
-    best, who = None, 0
-    for i, g in enumerate(groups):
-        over = t_space + g.r_th_k_per_w * group_gpu_w(g, cv.u, us) > g.t_limit_c
-        k = int(np.argmax(over)) - 1 if over.any() else over.size - 1
-        if best is None or k < best:
-            best, who = k, i
-    return best, who
+    return throttle_level(groups, cv, t_space_at(it), rate_tok_s, a, loads=us)
 
 
 def _setpoint_c(cooling) -> float:
@@ -484,17 +520,20 @@ class FlexChunk:
         self.t_enter = np.zeros(n, dtype=bool)
         self.t_exit = np.zeros(n, dtype=bool)
         self.fac_tab = self.heat_tab = None  # built on first use (_power)
+        self.frontier = None  # the fleet's efficient frontier, on first use (_cap_at)
         if fx.th is not None:
             it_max = np.minimum(ex.it_max_power_w, ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w)
             heat_need = m.facility.heat_to_reject_w(it_max)
             self.risk = (np.asarray(heat_need) > ex.heat_capacity_w).tolist()
             # the ticks whose dies could pass a limit in normal operation: the room at the steady state of the tick's
-            # largest heat, every group's GPUs at full clock and full batch (an upper bound: the others cannot, and
-            # are left exactly as they were); on these the steady die hold is read (_die_hold)
-            t_hot = fx.th.setpoint_c + np.asarray(heat_need, dtype=float) / fx.th.ua_w_per_k
+            # full-load heat (every replica in service at full clock and full batch, no budget applied: a battery's
+            # lift raises the budget after this is read, fits; until 2026-12-05 the budget at chunk start bounded it),
+            # every group's GPUs at full clock and full batch (an upper bound: the others cannot, and are left
+            # exactly as they were); on these the steady die hold is read (_die_hold)
+            it_full = ex.availability * (fx.it_full_w - ex.overhead_w) + ex.overhead_w
             die_risk = np.zeros(n, dtype=bool)
             for g in fx.th_groups:
-                die_risk |= t_hot + g.r_th_k_per_w * float(np.max(g.gpu_w_pq[-1])) > g.t_limit_c
+                die_risk |= full_load_die_c(fx.th, m.facility.heat_to_reject_w(it_full), g) > g.t_limit_c
             self.die_risk = die_risk.tolist()
             self.t_space = np.full(n, np.nan)
             self.t_loop = np.full(n, np.nan)
@@ -605,8 +644,24 @@ class FlexChunk:
             if fx.th_free_q:
                 ex.cooling_tok_s[j] = ex.compute_tok_s[j]  # the thermal side does not limit this tick
             return md, limit, k
-        self.throttled[j] = 1
+        self.throttled[j] = THROTTLE_ENGAGED
         ex.cooling_tok_s[j] = float(cv.rate_pq[kt][-1]) * float(self.avail[j])
+        return self._cap_at(j, md, limit, k, lv, kt) or (md, limit, k)
+
+    def _cap_at(self, j: int, md: int, limit: float, k: int, lv, kt: int) -> tuple[int, float, int] | None:
+        """The controller's decision ``(md, limit, k)`` held to clock level ``kt`` (the thermal throttle engaged, or
+        the die hold in normal operation): mode uniform_cap at level ``kt`` and the rate the budgets allow there
+        (``lv[kt]``), or the decision's own when already at or under it; ``None`` for a power-capped frontier tick
+        (mode 1) whose frontier level at its limit (np.interp(limit/awake, frontier rate, frontier level), the clock
+        the lanes run) is at or under ``kt``: the power cap already holds the clock there, and uniform_cap at ``kt``
+        would serve less (until 2026-12-05 every such tick was moved to ``lv[kt]``: 0.34 of the free run's tokens
+        at a 600 kW interconnect with the dies under their limit, docs/thermal-dynamics.md)."""
+        if md == 1:
+            if self.frontier is None:
+                self.frontier = self.fx.m.curves.frontier("pq")
+            fr = self.frontier
+            if float(np.interp(limit / max(float(self.ex.awake[j]), 1e-12), fr.rate, fr.level)) <= kt + 1e-9:
+                return None
         lim = float(lv[kt])
         if md != 2 or k > kt:
             return 2, lim, kt
@@ -621,7 +676,7 @@ class FlexChunk:
         fx, ex = self.fx, self.ex
         cv, a = fx.m.curves, float(self.avail[j])
         kd, bind = steady_die_level(fx.th_groups, cv, fx.th, fx.m.facility.heat_to_reject_w, self.need, a,
-                                    float(ex.overhead_w))
+                                    float(ex.overhead_w), fit_levels=lv)
         kd = max(kd, 0)
         t = float(ex.t_s[j])
         gb = fx.th_groups[bind]
@@ -637,14 +692,14 @@ class FlexChunk:
             fx.update_busy()
         if kd >= fx.top:
             return md, limit, k
+        held = self._cap_at(j, md, limit, k, lv, kd)
+        if held is None:  # power-capped under the held level: the dies are under their limit, nothing held
+            return md, limit, k
         self.level[j] = kd
         self.group[j] = bind
-        self.throttled[j] = 1
+        self.throttled[j] = THROTTLE_DIE_HOLD
         ex.cooling_tok_s[j] = min(float(ex.cooling_tok_s[j]), float(cv.rate_pq[kd][-1]) * a)
-        lim = float(lv[kd])
-        if md != 2 or k > kd:
-            return 2, lim, kd
-        return md, min(limit, lim), k
+        return held
 
     # -- after the tick is served -------------------------------------------------------------
     def _it_w(self, md: int, sv: float, k: int, a: float, limit: float) -> float:
@@ -1110,11 +1165,13 @@ def cooling_failure_times(ts: dict, after, start_s: float) -> dict:
     t = np.asarray(ts["t_s"], dtype=float)
     after = np.asarray(after, dtype=bool)
 
-    def first(col, shift):
-        idx = np.flatnonzero(after & (np.asarray(ts[col]) > 0))
+    def first(col, shift, code=None):
+        v = np.asarray(ts[col])
+        idx = np.flatnonzero(after & ((v > 0) if code is None else (v == code)))
         return max(float(t[idx[0]] + shift - start_s), 0.0) if idx.size else None
 
-    return {"time_to_first_throttle_s": first("thermal_throttled", 0.0),
+    # the engaged throttle (code 1): a die hold in normal operation (code 2) is not the failure's doing
+    return {"time_to_first_throttle_s": first("thermal_throttled", 0.0, THROTTLE_ENGAGED),
             "time_to_first_shed_s": first("thermal_shed", 0.0),
             "peak_space_c": float(np.max(ts["t_space_c"][after])) if after.any() else None,
             "peak_loop_c": float(np.max(ts["t_loop_c"][after])) if after.any() else None}

@@ -270,28 +270,23 @@ def _pool_down_steps(m) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def pool_availability(m, t_s, extra=None, dt: float | None = None) -> np.ndarray:
-    """(ticks, pools) fraction of each pool's replicas in service at ``t_s`` (s): replica
-    failures of the fault schedule fall on the pool whose groups they hit (a failure in the H100
-    hall does not take B200 capacity); ``extra``: a facility-wide availability function (read at ``t_s``).
-    With ``dt`` each pool's mean over the tick [t_s − dt/2, t_s + dt/2) (``t_s`` the ticks' middles), the engine's
-    whole-tick rule (:meth:`dcsim.faults.FaultSchedule.availability_over`; until 2026-12-05 read at the middle)."""
+def pool_availability(m, t0_s, dt: float, extra=None) -> np.ndarray:
+    """(ticks, pools) fraction of each pool's replicas in service over the ticks starting at ``t0_s`` (s), each
+    ``dt`` long: each pool's mean over [t0, t0 + dt), the engine's whole-tick rule
+    (:meth:`dcsim.faults.FaultSchedule.availability_over`; until 2026-12-05 read at the middle); replica failures of
+    the fault schedule fall on the pool whose groups they hit (a failure in the H100 hall does not take B200
+    capacity); ``extra``: a facility-wide availability function, read at the ticks' middles (t0 + dt/2). Until
+    2026-12-05 it took the middles and an optional ``dt`` (without it, the share down at the middle: no caller)."""
     from dcsim.faults import down_seconds_over
 
-    t = np.asarray(t_s, dtype=float)
-    a = np.ones((t.size, len(m.pools)))
+    t0 = np.asarray(t0_s, dtype=float)
+    a = np.ones((t0.size, len(m.pools)))
     if m.faults is not None and m.faults.failures:
         for pi, (times, down) in enumerate(_pool_down_steps(m)):
-            if not times.size:
-                continue
-            if dt is not None:
-                lost = down_seconds_over(times, down, t - 0.5 * dt, dt) / float(dt)
-            else:
-                i = np.searchsorted(times, t, side="right") - 1
-                lost = np.where(i >= 0, down[np.clip(i, 0, None)], 0.0)
-            a[:, pi] = 1.0 - lost / float(m.pools[pi].replicas)
+            if times.size:
+                a[:, pi] = 1.0 - down_seconds_over(times, down, t0, dt) / float(dt) / float(m.pools[pi].replicas)
     if extra is not None:
-        a = a * np.asarray(extra(t), dtype=float)[:, None]
+        a = a * np.asarray(extra(t0 + 0.5 * dt), dtype=float)[:, None]
     return a
 
 
@@ -325,7 +320,7 @@ class PoolTicker:
         if self.window is None:
             self.window = [ArrivalWindow(self.hold_s, dt) for _ in range(self.n)]
         self.dt = dt
-        self.A = pool_availability(m, ex.t_s + 0.5 * dt, self.extra_availability, dt=dt)
+        self.A = pool_availability(m, ex.t_s, dt, self.extra_availability)
         self.al = self.A.tolist()
         self.d = m.pool_demand_tok_s(ex.demand_tok_s)
         self.dl = self.d.tolist()

@@ -382,14 +382,12 @@ class FaultSchedule:
         return down
 
     def down_replica_seconds(self, t0: float = 0.0, t1: float | None = None) -> float:
-        """Integral of replicas down over ``[t0, t1)`` (replica·s)."""
+        """Integral of replicas down over ``[t0, t1)`` (replica·s): :func:`down_seconds_over`, the one integral the
+        engine's whole-tick availability reads (until 2026-12-05 a second copy of it, summed piecewise here)."""
         t1 = self.duration_s if t1 is None else t1
         if self.down_times.size == 0 or t1 <= t0:
             return 0.0
-        edges = np.concatenate([[t0], np.clip(self.down_times, t0, t1), [t1]])
-        vals = np.concatenate([[0], self.down_count])
-        # value on [edges[i], edges[i+1]) is vals[i] (before the first event: 0)
-        return float(np.sum(vals * np.diff(edges)))
+        return float(down_seconds_over(self.down_times, self.down_count, float(t0), float(t1) - float(t0)))
 
     def window_events(self) -> list[tuple[float, str, int]]:
         """Start and end times (s) of every windowed fault, sorted: ``(t_s, "start"|"end", spec index)``.
