@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from dcsim.node import build_node
-from dcsim.node.calibrate import HOST_SEQ, Problem, groups, pooled_fit, read_rows
+from dcsim.node.calibrate import HOST_SEQ, NEUTRAL, Problem, _warning_lines, groups, pooled_fit, read_rows
 from dcsim.node.catalog import MEASUREMENT_DIR, pooled_profiles
 from dcsim.node.step import iteration_step, step_params
 from dcsim.scenario.node import NodeSpec
@@ -48,6 +48,36 @@ def test_host_wait_is_free_only_in_a_pool_of_several_depths():
     assert not Problem(A40, [one], []).host_seq_free
     assert not Problem(A40, [one], [], pooled=True).host_seq_free  # one depth, even pooled
     assert Problem(A40, list(gs.values()), [], pooled=True).host_seq_free
+
+
+def test_a_held_term_is_refitted_on_a_fresh_problem_not_by_mutating_the_first():
+    """Holding the host wait at its neutral value builds a new problem (fixed=...): the first keeps it free (its
+    cached prior mask too), the new one fits without it; only terms with a neutral value can be held."""
+    gs = groups(_rows(), A40)
+    prob = Problem(A40, list(gs.values()), [], pooled=True)
+    m0 = prob.free().copy()
+    held = prob.holding([HOST_SEQ])
+    assert held is not prob and held.fixed == {HOST_SEQ} and NEUTRAL[HOST_SEQ] == 0.0
+    assert prob.host_seq_free and not held.host_seq_free
+    assert (prob.free() == m0).all() and held.free().sum() == m0.sum() - 1
+    assert len(held.groups) == len(prob.groups) and held.n_values == prob.n_values
+    with pytest.raises(ValueError, match="no neutral value"):
+        Problem(A40, list(gs.values()), [], pooled=True, fixed=("mfu",))
+
+
+def test_the_report_prints_that_an_unidentified_host_wait_was_held_at_0():
+    """The A100-SXM4-80GB pool's rows do not identify the host wait: its uncertainty record stays (identified False,
+    held_at 0) and the report's warning lines, rebuilt from the record, say it was held at 0 (the stored note alone
+    was stripped with the other not-identified warnings and never printed)."""
+    pf = pooled_fit(sorted(MEASUREMENT_DIR.glob("*.csv")), "A100-SXM4-80GB")
+    u = pf["uncertainty"][HOST_SEQ]
+    assert u["identified"] is False and u["held_at"] == 0.0 and u["rel_se_data"] > 0.5
+    lines = _warning_lines(pf["warnings"], pf["uncertainty"], pf["params"])
+    assert any(HOST_SEQ in ln and "held at 0" in ln for ln in lines), lines
+    # alone (no other parameter unidentified) it gets its own line, with the same wording
+    alone = {HOST_SEQ: u, "mfu": {**u, "identified": True}}
+    line, = [ln for ln in _warning_lines(pf["warnings"], alone, pf["params"]) if HOST_SEQ in ln]
+    assert line.startswith(f"warning: {HOST_SEQ} is not identified") and "held at 0" in line
 
 
 def test_pools_state_the_host_wait_only_where_their_data_identify_it():

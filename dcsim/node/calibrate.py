@@ -107,6 +107,9 @@ _POWER = ("p_compute_w", "p_memory_w", "p_sync_w")
 #: only in a pool whose data identify it, else 0 (docs/node.md, "Twenty-ninth pass"). Bounds [1 ns, 1 ms] and prior
 #: centre 20 us (log-sd 1.5) are assumptions (a scheduler and sampler's per-sequence Python work, tens to hundreds of us)
 HOST_SEQ = "t_host_seq_s"
+#: the value at which a fit holds a term its data do not identify, rather than leave it to its prior (:func:`_fitted`):
+#: no host wait. Only these terms can be held (``Problem(..., fixed=...)``)
+NEUTRAL = {HOST_SEQ: 0.0}
 
 #: numeric columns each row kind must carry (positive, finite), for the line-numbered checks
 _NUMERIC = {
@@ -675,9 +678,14 @@ class Problem:
     """
 
     def __init__(self, gpu: str, blocks: list[list[dict]], caps: list[dict], pooled: bool = False,
-                 ceiling: bool = False):
+                 ceiling: bool = False, fixed: tuple[str, ...] = ()):
         self.gpu = resolve_gpu(gpu)
-        self.pooled = pooled
+        bad = sorted(set(fixed) - NEUTRAL.keys())
+        if bad:
+            raise ValueError(f"Problem: fixed {bad} has no neutral value (only {sorted(NEUTRAL)} can be held)")
+        #: the terms held at their :data:`NEUTRAL` value (not free whatever the groups)
+        self.fixed = frozenset(fixed)
+        self._args = (gpu, blocks, caps, pooled, ceiling)  # what :meth:`holding` builds a fresh problem from
         # predict as a transfer runs: the compute efficiency held at the GPU's achievable matmul ceiling in each
         # group's precision (catalog.transfer_profile, perf.mfu_ceiling); fits leave it free (docs/node.md)
         self.ceiling = ceiling
@@ -703,10 +711,15 @@ class Problem:
                               float(r["latency_factor"]), r))
         self.n_values = (sum(g.n_values + (int(g.itl_fitted.sum()) if self.fit_itl else 0) for g in self.groups)
                          + _VALUES["cap"] * len(self.caps))
-        #: whether the host's per-sequence wait ``t_host_seq_s`` is free: only in a pooled fit over models of more than
-        #: one depth (within one model a cost per sequence per step and one per sequence per layer are the same
-        #: column), and only while the data identify it (:func:`_fitted` refits with it at 0 where they do not)
-        self.host_seq_free = pooled and len({g.d.layers_run for g in self.groups}) > 1
+        #: whether the host's per-sequence wait ``t_host_seq_s`` is free: only in a fit over models of more than one
+        #: depth (within one model a cost per sequence per step and one per sequence per layer are the same column),
+        #: and unless held (``fixed``: :func:`_fitted` refits with it at 0 where the data do not identify it)
+        self.host_seq_free = HOST_SEQ not in self.fixed and len({g.d.layers_run for g in self.groups}) > 1
+
+    def holding(self, names) -> "Problem":
+        """A fresh problem on the same rows with ``names`` held at their :data:`NEUTRAL` values too."""
+        gpu, blocks, caps, pooled, ceiling = self._args
+        return Problem(gpu, blocks, caps, pooled=pooled, ceiling=ceiling, fixed=tuple(self.fixed | set(names)))
 
     # for single-group callers
     @property
@@ -887,19 +900,23 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
 _UNIDENTIFIED = " is not identified by the data (data-only relative standard error "
 
 
-def _setter(on_bound: bool) -> str:
-    """What sets a parameter the data do not identify: its bound when it sits on one (the prior's centre is elsewhere:
-    a power term's is 0.6 x (TDP - idle), 538 W on a B200, while the fit ends on 897 W), else its prior."""
+def _setter(on_bound: bool, held_at: float | None = None) -> str:
+    """What sets a parameter the data do not identify: its neutral value when the fit held it there and was redone
+    (``held_at``, :data:`NEUTRAL`), its bound when it sits on one (the prior's centre is elsewhere: a power term's is
+    0.6 x (TDP - idle), 538 W on a B200, while the fit ends on 897 W), else its prior."""
+    if held_at is not None:
+        return f"held at {held_at:g} and the fit redone without it"
     return "its bound sets it" if on_bound else "its prior sets it"
 
 
-def _unidentified_text(name: str, value: float | None, rel_se_data: float | None, on_bound: bool = False) -> str:
-    """The warning about a parameter the data do not identify, from its uncertainty record's ``rel_se_data`` and
-    ``on_bound`` (and its fitted value, when known): :func:`uncertainty` stores it in the profile's ``warnings`` and
-    :func:`_warning_lines` prints it rebuilt from the record, so a stored copy never has to be kept in step with the
-    record."""
+def _unidentified_text(name: str, value: float | None, rel_se_data: float | None, on_bound: bool = False,
+                       held_at: float | None = None) -> str:
+    """The warning about a parameter the data do not identify, from its uncertainty record's ``rel_se_data``,
+    ``on_bound`` and ``held_at`` (and its fitted value, when known): :func:`uncertainty` and :func:`_fitted` store it
+    in the profile's ``warnings`` and :func:`_warning_lines` prints it rebuilt from the record, so a stored copy never
+    has to be kept in step with the record."""
     head = name if value is None else f"{name} = {value:.4g}"
-    return f"{head}{_UNIDENTIFIED}{_rel_se_text(rel_se_data)}): {_setter(on_bound)}"
+    return f"{head}{_UNIDENTIFIED}{_rel_se_text(rel_se_data)}): {_setter(on_bound, held_at)}"
 
 
 def _rel_se_text(rel_se_data: float | None) -> str:
@@ -1216,20 +1233,23 @@ def _fitted(prob: Problem, gamma: float):
     parameter to 6 significant digits (as written), ``perf``/``pw`` the optimum itself (the fit's own report)."""
     res = fit(prob, gamma)
     unc, warns = uncertainty(prob, res)
-    note = []
-    if prob.host_seq_free and not unc[HOST_SEQ]["identified"]:
-        # a term the data do not identify is held at its neutral value (no host wait), not left to its prior
-        note = [f"{HOST_SEQ} is not identified by the data (data-only relative standard error "
-                f"{_rel_se_text(unc[HOST_SEQ]['rel_se_data'])}): held at 0 (no host wait) and the pool refitted"]
-        prob.host_seq_free = False
-        prob.__dict__.pop("_prior_terms", None)  # the free mask is cached with the priors
+    # a term of NEUTRAL the data do not identify is held at its neutral value (no host wait), not left to its prior:
+    # the fit is redone on a fresh problem holding it; its uncertainty record stays, marked held (identified False,
+    # held_at), which the report's warning lines print (_warning_lines)
+    held = [k for k in NEUTRAL if k in unc and not unc[k]["identified"]]
+    if held:
+        first = unc
+        prob = prob.holding(held)
         res = fit(prob, gamma)
         unc, warns = uncertainty(prob, res)
+        for k in held:
+            unc[k] = {**first[k], "identified": False, "held_at": NEUTRAL[k]}
+            warns = [_unidentified_text(k, None, first[k]["rel_se_data"], held_at=NEUTRAL[k])] + warns
     perf, pw = prob.unpack(res.x)
     params = {**asdict(perf), **asdict(pw)}
     # a profile states the host wait only where it was fitted (every other profile reads 0 without it)
     return perf, pw, {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES
-                      if k != HOST_SEQ or prob.host_seq_free}, unc, note + warns
+                      if k not in NEUTRAL or prob.free()[_I[k]]}, unc, warns
 
 
 def clock_at_cap(d, gpu, tp: int, perf: PerfParams, pw: PowerParams, it: tuple, cap_w_per_gpu: float) -> float:
@@ -1632,17 +1652,21 @@ def _warning_lines(warnings: list[str], unc: dict, params: dict | None = None) -
     file holds as the fit made it, with the fitted value from ``params``; the profile's ``warnings`` list keeps one
     entry per parameter, which is not printed (the line is always rebuilt from the record)."""
     unid = {k: u.get("rel_se_data") for k, u in unc.items() if u.get("identified") is False}
-    bound = [k for k in unid if unc[k].get("on_bound")]
+    held = {k: unc[k]["held_at"] for k in unid if unc[k].get("held_at") is not None}
+    bound = [k for k in unid if unc[k].get("on_bound") and k not in held]
     out = [f"warning: {w}" for w in warnings if _UNIDENTIFIED not in w]
     if len(unid) > 1:
         each = ", ".join(f"{k} {_rel_se_text(r)}" for k, r in unid.items())
-        setters = {0: "their priors set them", len(unid): "their bounds set them"}.get(
-            len(bound), f"their priors set them, their bounds {', '.join(bound)}")
+        n_set = len(unid) - len(held)
+        setters = {0: "their priors set them", n_set: "their bounds set them"}.get(
+            len(bound), f"their priors set them, their bounds {', '.join(bound)}") if n_set else ""
+        setters = "; ".join([setters] * bool(setters)
+                            + [f"{k} held at {v:g} and the fit redone without it" for k, v in held.items()])
         out.append(f"warning: {len(unid)} of {len(unc)} free parameters are not identified by these rows alone "
                    f"({setters}; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
                    f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
     else:
-        out += [f"warning: {_unidentified_text(k, (params or {}).get(k), r, bool(unc[k].get('on_bound')))}"
+        out += [f"warning: {_unidentified_text(k, (params or {}).get(k), r, bool(unc[k].get('on_bound')), held.get(k))}"
                 for k, r in unid.items()]
     return out
 
