@@ -233,6 +233,16 @@ def test_expert_parallel_model_identical():
     _assert_same(*_serve_both([node], [1], ticks, clock=lambda k: (1.0, 0.7)[(k // 10) % 2]))
 
 
+def test_transferred_node_with_a_host_wait_identical():
+    """Qwen3-8B on an A100-SXM4-40GB runs on that GPU's pool, whose host wait per decode sequence is non-zero
+    (t_host_seq_s, in the step's per-sequence time at P_sync): both backends step it alike, at full clock and under a
+    power-cap clock change."""
+    node = _node("qwen3-8b", max_batch=64, gpu="A100-SXM4-40GB")
+    assert node.calibration["status"] == "transferred" and node.perf.t_host_seq_s > 1e-5
+    ticks = _poisson_ticks(6.0, 40, seed=14, tail=60)
+    _assert_same(*_serve_both([node], [2], ticks, clock=lambda k: (1.0, 0.7)[(k // 10) % 2]))
+
+
 def test_randomized_mix_identical():
     """Random options per case: node size, batch, KV, chunking, clocks, hold limit, load."""
     rng = np.random.default_rng(2026)
