@@ -103,9 +103,10 @@ UNIDENTIFIED_REL_SE = 0.5
 #: until December 2026 (docs/node.md, Identifiability)
 ON_BOUND_REL = 1e-3
 _POWER = ("p_compute_w", "p_memory_w", "p_sync_w")
-#: the host's work per decode sequence per iteration, waited on at idle power (s; perf.PerfParams.t_host_seq_s): free
-#: only in a pool whose data identify it, else 0 (docs/node.md, "Twenty-ninth pass"). Bounds [1 ns, 1 ms] and prior
-#: centre 20 us (log-sd 1.5) are assumptions (a scheduler and sampler's per-sequence Python work, tens to hundreds of us)
+#: the host's work per decode sequence per iteration, waited on at P_sync like every overhead (s;
+#: perf.PerfParams.t_host_seq_s): free only in a pool whose data identify it, else 0 (docs/node.md, "Twenty-ninth
+#: pass"). Bounds [1 ns, 1 ms] and prior centre 20 us (log-sd 1.5) are assumptions (a scheduler and sampler's
+#: per-sequence Python work, tens to hundreds of us)
 HOST_SEQ = "t_host_seq_s"
 #: the value at which a fit holds a term its data do not identify, rather than leave it to its prior (:func:`_fitted`):
 #: no host wait. Only these terms can be held (``Problem(..., fixed=...)``)
@@ -2025,14 +2026,24 @@ def in_sample_files(rows_g: list[dict], cal: dict) -> list[dict]:
     the worst in-sample error of that fit (:func:`dcsim.node.model.fit_band`), was set by these very rows, and "0 of
     9 points outside the stated band" (``--predict`` on ML.ENERGY's Llama-3.1-70B rows, the shipped profile's own
     input) tests nothing. Only a profile measured for this setup predicts them (``calibrated`` or ``user-profile``,
-    no ``profile_mismatch``): a carry, a transfer or another setup's profile was not fitted to this group's rows. A
-    file matches one of the profile's inputs by its sha256 (``inputs``, written by ``dcsim calibrate`` since December
-    2026), else by its name where the profile records the name alone (``measurements``; the shipped profiles). Each
-    match: ``path`` (as given) and ``match`` (``sha256`` or ``name``)."""
-    if cal.get("base_status", cal.get("status")) not in ("calibrated", "user-profile") or cal.get("profile_mismatch"):
+    no ``profile_mismatch``) — or a pool whose groups (``source_profiles``, its ``pooled_groups``) hold this group's
+    (a pair run on the pool over its other-TP carry, :func:`dcsim.node.catalog.pool_over_carry`: the pool was fitted
+    to these rows too, so its error on them is in-sample; ``pooled`` True in each match): a carry, a transfer of an
+    unmeasured pair or another setup's profile was not fitted to this group's rows. A file matches one of the
+    profile's inputs by its sha256 (``inputs``, written by ``dcsim calibrate`` since December 2026), else by its name
+    where the profile records the name alone (``measurements``; the shipped profiles). Each match: ``path`` (as
+    given), ``match`` (``sha256`` or ``name``) and ``pooled``."""
+    status = cal.get("base_status", cal.get("status"))
+    pooled = (bool(rows_g) and status == "transferred"
+              and profile_name(*group_key(rows_g[0])) in (cal.get("source_profiles") or []))
+    if (status not in ("calibrated", "user-profile") and not pooled) or cal.get("profile_mismatch"):
         return []
     src = cal.get("profile_source")
-    if src is None:
+    if pooled:
+        from dcsim.node.catalog import pooled_profiles
+
+        src = pooled_profiles().get(rows_g[0]["gpu"]) or {}
+    elif src is None:
         from dcsim.node.catalog import load_profile
 
         try:
@@ -2045,7 +2056,8 @@ def in_sample_files(rows_g: list[dict], cal: dict) -> list[dict]:
     named = ({Path(str(n)).name for n in src.get("measurements") or []}
              | {Path(str(i.get("path"))).name for i in inputs if not i.get("sha256")}) - hashed
     given = input_files({r["_path"] for r in rows_g if r.get("_path")})
-    return [{"path": f["path"], "match": "sha256" if f["sha256"] and f["sha256"] in hashes else "name"}
+    return [{"path": f["path"], "match": "sha256" if f["sha256"] and f["sha256"] in hashes else "name",
+             "pooled": pooled}
             for f in given if (f["sha256"] and f["sha256"] in hashes) or Path(f["path"]).name in named]
 
 
@@ -2054,6 +2066,9 @@ def in_sample_text(files: list[dict], profile: str) -> str:
     said = ", ".join(Path(f["path"]).name + (" (its sha256)" if f["match"] == "sha256" else " (by name: the profile "
                                                                                              "records no sha256)")
                      for f in files)
+    if any(f.get("pooled") for f in files):
+        return (f"in-sample: the pool that predicts these rows ({profile}) was fitted to them too ({said}), and its "
+                "band was chosen on them, so they do not test it")
     return (f"in-sample: these rows set the band ({profile} was fitted to {said}; its band is that fit's worst "
             "error), so they do not test it")
 
