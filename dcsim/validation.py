@@ -130,28 +130,24 @@ _LOMO_A100 = ("issue 14.4 not met for this pair: leaving Llama-2-70B out removes
               "and 414 us at TP8 on its own A100 profiles) cannot come from one TP8 model")
 _A40 = ("issue 14.4 not met for this pair, on the A100-SXM4-40GB's own pool (ML.ENERGY v2.0, vLLM 0.5.4, ten groups of "
         "eight dense models at TP 1-8; docs/node.md, \"A100-SXM4-40GB\"): ")
-_LOMO_A40_SHALLOW = (_A40 + "with the host's per-sequence wait per step (t_host_seq_s, 276 us in the pool) beside the "
-                     "per-layer one, the 26-layer Gemma-2-2B's tokens/s is within the bar (MAPE 9.8 %, worst +23.5 % "
-                     "at max_num_seqs 512; 16-64 % fast before), but its power per GPU is predicted 133-151 W against "
-                     "146-182 W measured, so J/token is 6-26 % low (MAPE 19.9 %): the pool's memory power, set by "
-                     "deeper and wider models, is too low for its 256k-vocabulary steps (the sampler's per-sequence "
-                     "work over the vocabulary is not in the node model)")
 _LOMO_A40_TP8 = (_A40 + "the two TP8 models (Llama-3.1-70B, Mistral-Large-2407) draw 99-173 W per GPU, the TP1-TP4 "
-                 "groups 146-242 W, and the pool's per-GPU power terms, fitted mostly on 1-2 GPUs, predict "
-                 "167-212 W: J/token +11 to +48 %. Their steps are too fast at batch 32 (+32 / +56 %; +11 / +32 % before "
-                 "the host's per-sequence wait moved part of the per-sequence cost from every layer to the step, which "
-                 "shortens a deep model's small-batch step) and within -16 to +3 % from batch 128 up. Each is the "
-                 "other's only TP8 peer, so leaving one out leaves a single 8-GPU model to set the TP-dependent terms "
-                 "(an all-reduce wait per layer per peer GPU at idle power, identified by the whole pool, is not by "
-                 "either pool without a TP8 model: twenty-ninth pass)")
-_LOMO_A40_SMALLBATCH = (_A40 + "at batch 32 the 1-GPU Llama-3.1-8B is predicted 20 % slow (5-13 % slow from batch "
-                        "64 up) and its J/token +30 % there: the pool's small-batch step of a 32-layer model is too "
-                        "long (Mistral-Nemo-12B, 22 % slow at batch 32, meets the bar since the twenty-ninth pass)")
-_LOMO_A40_TP = (_A40 + "the power per GPU of the 2-GPU Gemma-2-9B replica is not the pool's: it draws 168-187 W "
-                "against 149-165 W predicted (J/token -12 to -21 %, MAPE 18.2 %; tokens/s within the bar, 5.8 % MAPE); "
-                "Gemma-2 ran under FlashInfer, the harness's setting for its logit soft-capping, the other models "
-                "under vLLM 0.5.4's default attention backend (Gemma-2-27B on 4 GPUs meets the bar since the "
-                "twenty-ninth pass)")
+                 "groups 146-242 W, and the pool's per-GPU power terms, fitted mostly on 1-2 GPUs, predict 160-195 W: "
+                 "J/token +2 to +36 %. Their steps are too fast at batch 32 (Llama-3.1-70B +52 %, Mistral-Large +30 %; "
+                 "+32 % and +11 % before the host's per-sequence wait moved part of the per-sequence cost from every "
+                 "layer to the step, which shortens a deep model's small-batch step) and within -11 to +5 % from batch "
+                 "128 up. Each is the other's only TP8 peer, so leaving one out leaves a single 8-GPU model to set the "
+                 "TP-dependent terms (an all-reduce wait per layer per peer GPU at idle power, identified by the whole "
+                 "pool, is not by either pool without a TP8 model: twenty-ninth pass)")
+_LOMO_A40_SMALLBATCH = (_A40 + "at batch 32 the 1-GPU Llama-3.1-8B is predicted 21 % slow (4-14 % slow from batch "
+                        "64 up) and its J/token +28 % there: the pool's small-batch step of a 32-layer model is too "
+                        "long (Mistral-Nemo-12B, 23 % slow at batch 32, meets the bar)")
+_LOMO_A40_G27 = (_A40 + "Gemma-2-27B, left out, is predicted by eight other models: on 2 GPUs it draws 231-233 W per "
+                 "GPU against 204 W predicted (J/token -19 / -20 %, MAPE 19.4 %; tokens/s within the bar, +8 / +10 %), "
+                 "on 4 GPUs its tokens/s is 8-21 % fast (MAPE 15.2 %; J/token within the bar, -3 to -9 %). Gemma-2 "
+                 "ran under FlashInfer, the harness's setting for its logit soft-capping, the other models under vLLM "
+                 "0.5.4's default attention backend. Both met the bar while the host wait drew idle power; with it at "
+                 "P_sync, as every overhead, the 2-GPU Gemma-2-9B and the 1-GPU Gemma-2-2B meet it instead "
+                 "(docs/node.md, \"Twenty-ninth pass\", review)")
 _SW_STACK = ("dcsim is 3-5× faster than the Splitwise profile DB: that DB was measured in 2023 on another "
              "serving stack, dcsim's latencies come from ML.ENERGY v3 (vLLM 0.11.1, 2025); " + VLLM_054_TO_0111)
 _GPQA_POWER = ("long reasoning contexts (5.2-5.4k tokens per running sequence) on a profile fitted on chat (~1.5k): "
@@ -278,16 +274,13 @@ _LOMO_BANDS = {  # accepted |error| per leave-one-model-out row and why: a metri
     # MAPE tok/s, MAPE J/tok, max tok/s, max J/tok; regenerate the table with `dcsim calibrate ... --pool`
     "A100-SXM4-80GB_llama-2-70b_bf16_tp2": ((0.20, 0.10, 0.25, 0.25), _LOMO_A100),
     "A100-SXM4-80GB_llama-2-70b_bf16_tp8": ((0.25, 0.15, 0.50, 0.20), _LOMO_A100),
-    # A100-SXM4-40GB (ML.ENERGY v2.0, vLLM 0.5.4): Gemma-2-27B TP2 and TP4, Gemma-2-9B TP1, Mistral-7B and Mistral-Nemo
-    # meet the bar since the host's per-sequence wait joined the pool (twenty-ninth pass; before it the 2B's band was
-    # (0.40, 0.30, 0.70, 0.35), the 9B TP2's (0.15, 0.20, 0.25, 0.25), the 70B's (0.20, 0.50, 0.35, 0.65), the 8B's
-    # (0.15, 0.10, 0.20, 0.30), Mistral-Large's (0.15, 0.30, 0.25, 0.40): three of its metrics got worse, the 70B's and
-    # Mistral-Large's worst tokens/s at batch 32 and the 8B's worst J/token, docs/node.md "Twenty-ninth pass")
-    "A100-SXM4-40GB_gemma-2-2b_bf16_tp1": ((0.10, 0.25, 0.25, 0.30), _LOMO_A40_SHALLOW),
-    "A100-SXM4-40GB_gemma-2-9b_bf16_tp2": ((0.10, 0.20, 0.15, 0.25), _LOMO_A40_TP),
-    "A100-SXM4-40GB_llama-3.1-70b_bf16_tp8": ((0.20, 0.40, 0.60, 0.50), _LOMO_A40_TP8),
-    "A100-SXM4-40GB_llama-3.1-8b_bf16_tp1": ((0.15, 0.10, 0.20, 0.35), _LOMO_A40_SMALLBATCH),
-    "A100-SXM4-40GB_mistral-large-2407_bf16_tp8": ((0.15, 0.20, 0.35, 0.25), _LOMO_A40_TP8),
+    # A100-SXM4-40GB (ML.ENERGY v2.0, vLLM 0.5.4): Gemma-2-2B, Gemma-2-9B TP1 and TP2, Mistral-7B and Mistral-Nemo meet
+    # the bar (earlier bands: docs/node.md, "Twenty-ninth pass")
+    "A100-SXM4-40GB_gemma-2-27b_bf16_tp2": ((0.10, 0.25, 0.15, 0.20), _LOMO_A40_G27),
+    "A100-SXM4-40GB_gemma-2-27b_bf16_tp4": ((0.20, 0.10, 0.25, 0.10), _LOMO_A40_G27),
+    "A100-SXM4-40GB_llama-3.1-70b_bf16_tp8": ((0.20, 0.30, 0.55, 0.40), _LOMO_A40_TP8),
+    "A100-SXM4-40GB_llama-3.1-8b_bf16_tp1": ((0.15, 0.15, 0.25, 0.30), _LOMO_A40_SMALLBATCH),
+    "A100-SXM4-40GB_mistral-large-2407_bf16_tp8": ((0.15, 0.10, 0.35, 0.15), _LOMO_A40_TP8),
     "B200_llama-3.1-405b_fp8_tp4": ((0.15, 0.05, 0.30, 0.10), _LOMO_B200),
     "B200_qwen3-235b-a22b_bf16_tp4": ((0.25, 0.20, 0.35, 0.30), _LOMO_B200_MOE),
     "B200_qwen3-235b-a22b_bf16_tp8": ((0.25, 0.25, 0.40, 0.30), _LOMO_B200_MOE),

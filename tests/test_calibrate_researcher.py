@@ -315,10 +315,14 @@ def test_predicting_the_rows_a_profile_was_fitted_to_says_in_sample_not_within_i
     assert res["groups"][0]["summary"]["in_sample_files"] == []
     assert "0 of 5 points outside the stated band" in format_prediction(res)
     # rows dcsim predicts with the GPU's pool (Qwen3-32B on one H100, which the pool predicted better than its TP2
-    # profile: catalog.pool_over_carry) are in the pool's data but set no band: they are not called in-sample
+    # profile: catalog.pool_over_carry) are in the pool's data and chose its band: in-sample, and said so
     res = predict([MEASUREMENT_DIR / "mlenergy_qwen3-32b.csv"], gpu="H100-SXM", tp=1)
     assert res["groups"][0]["calibration"]["status"] == "transferred"
-    assert res["groups"][0]["summary"]["in_sample_files"] == []
+    assert [(Path(f["path"]).name, f["pooled"]) for f in res["groups"][0]["summary"]["in_sample_files"]] == \
+        [("mlenergy_qwen3-32b.csv", True)]
+    text = format_prediction(res)
+    assert "in-sample: the pool that predicts these rows (pooled-H100-SXM) was fitted to them too" in text
+    assert "outside the stated band" not in text
 
 
 def test_the_fit_report_marks_unidentified_parameters_on_their_line_and_counts_the_itl_rows(tmp_path, capsys):

@@ -155,15 +155,19 @@ def test_a_profile_at_another_tp_degree_is_not_called_calibrated():
     n = build_node(NodeSpec(gpu="H100-SXM", model="gemma-3-27b", tensor_parallel=1))
     lomo = next(r for r in pool["leave_one_model_out"] if r["profile"] == "H100-SXM_gemma-3-27b_bf16_tp1")
     assert n.calibration["status"] == "transferred"
-    assert n.calibration["error_band_pct"] == {"tok_s_pct": lomo["max_err_tok_s_pct"],
-                                               "j_per_tok_pct": lomo["max_err_j_per_tok_pct"]}
+    # its band: the worse of the two held-out predictions of these rows per quantity (the choice between them was made
+    # on them, and the pool that runs holds them: calibration_record)
+    assert n.calibration["error_band_pct"] == {
+        "tok_s_pct": max(lomo["max_err_tok_s_pct"], carry["max_err_tok_s_pct"]),
+        "j_per_tok_pct": max(lomo["max_err_j_per_tok_pct"], carry["max_err_j_per_tok_pct"])}
     errs = []
     for r in read_rows([MEASUREMENT_DIR / "mlenergy_gemma-3-27b.csv"]):
         if r["gpu"] == "H100-SXM" and int(r["n_gpus"]) == 1:
             s = n.steady_state(float(r["batch"]), float(r["mean_in"]), float(r["mean_out"]),
                                decode_ctx=float(r["decode_ctx"]))
             errs.append(abs(float(s.throughput_tok_s) / float(r["output_tok_s"]) - 1) * 100)
-    assert len(errs) == 3 and max(errs) < 0.5 * carry["max_err_tok_s_pct"]  # 6.2 % against the carry's 16.5 %
+    # in-sample (the pool holds these rows): 6.2 % against the carry's held-out 16.5 %
+    assert len(errs) == 3 and max(errs) < 0.5 * carry["max_err_tok_s_pct"]
     # the carry can be far worse on other hardware: A100 Llama-2-70B's TP2 fit at TP8 (measured +161 % tok/s)
     a100 = {(r["profile"], r["from"]): r for r in pooled_profiles()["A100-SXM4-80GB"]["cross_tp"]}
     tp8_from_tp2 = ("A100-SXM4-80GB_llama-2-70b_bf16_tp8", "A100-SXM4-80GB_llama-2-70b_bf16_tp2")

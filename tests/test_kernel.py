@@ -379,6 +379,31 @@ def test_edge_cases_identical(name):
         assert py[3].replicas[0].kv_peak <= 341 and py[3].totals()["preemptions"] == 0
 
 
+def test_transferred_node_with_a_host_wait_identical():
+    """Qwen3-8B on an A100-SXM4-40GB runs on that GPU's pool, whose host wait per decode sequence is non-zero
+    (t_host_seq_s, in the step's per-sequence time at P_sync): both backends step it alike, at full clock and under a
+    power-cap clock change."""
+    node = _node("qwen3-8b", max_batch=64, gpu="A100-SXM4-40GB")
+    assert node.calibration["status"] == "transferred" and node.perf.t_host_seq_s > 1e-5
+    ticks = _poisson_ticks(6.0, 40, seed=14, tail=60)
+    _assert_same(*_serve_both([node], [2], ticks, clock=lambda k: (1.0, 0.7)[(k // 10) % 2]))
+
+
+def test_randomized_mix_identical():
+    """Random options per case: node size, batch, KV, chunking, clocks, hold limit, load."""
+    rng = np.random.default_rng(2026)
+    for case in range(4):
+        mb = int(rng.choice([8, 32, 128]))
+        kv = int(rng.choice([12_000, 40_000, 300_000]))
+        chunked = bool(rng.integers(2))
+        hold = float(rng.choice([3.0, 30.0, math.inf]))
+        rate = float(rng.uniform(5.0, 80.0))
+        lv = rng.uniform(0.6, 1.0, 5)
+        ticks = _poisson_ticks(rate, 30, seed=100 + case, tail=15)
+        _assert_same(*_serve_both([_node(max_batch=mb)], [3], ticks, chunked_prefill=chunked,
+                                  kv_capacity_tokens=kv, hold_limit=hold, clock=lambda k: float(lv[k % 5])))
+
+
 def _leaves(d, prefix=""):
     if isinstance(d, dict):
         for k, v in d.items():

@@ -103,10 +103,14 @@ UNIDENTIFIED_REL_SE = 0.5
 #: until December 2026 (docs/node.md, Identifiability)
 ON_BOUND_REL = 1e-3
 _POWER = ("p_compute_w", "p_memory_w", "p_sync_w")
-#: the host's work per decode sequence per iteration, waited on at idle power (s; perf.PerfParams.t_host_seq_s): free
-#: only in a pool whose data identify it, else 0 (docs/node.md, "Twenty-ninth pass"). Bounds [1 ns, 1 ms] and prior
-#: centre 20 us (log-sd 1.5) are assumptions (a scheduler and sampler's per-sequence Python work, tens to hundreds of us)
+#: the host's work per decode sequence per iteration, waited on at P_sync like every overhead (s;
+#: perf.PerfParams.t_host_seq_s): free only in a pool whose data identify it, else 0 (docs/node.md, "Twenty-ninth
+#: pass"). Bounds [1 ns, 1 ms] and prior centre 20 us (log-sd 1.5) are assumptions (a scheduler and sampler's
+#: per-sequence Python work, tens to hundreds of us)
 HOST_SEQ = "t_host_seq_s"
+#: the value at which a fit holds a term its data do not identify, rather than leave it to its prior (:func:`_fitted`):
+#: no host wait. Only these terms can be held (``Problem(..., fixed=...)``)
+NEUTRAL = {HOST_SEQ: 0.0}
 
 #: numeric columns each row kind must carry (positive, finite), for the line-numbered checks
 _NUMERIC = {
@@ -675,9 +679,14 @@ class Problem:
     """
 
     def __init__(self, gpu: str, blocks: list[list[dict]], caps: list[dict], pooled: bool = False,
-                 ceiling: bool = False):
+                 ceiling: bool = False, fixed: tuple[str, ...] = ()):
         self.gpu = resolve_gpu(gpu)
-        self.pooled = pooled
+        bad = sorted(set(fixed) - NEUTRAL.keys())
+        if bad:
+            raise ValueError(f"Problem: fixed {bad} has no neutral value (only {sorted(NEUTRAL)} can be held)")
+        #: the terms held at their :data:`NEUTRAL` value (not free whatever the groups)
+        self.fixed = frozenset(fixed)
+        self._args = (gpu, blocks, caps, pooled, ceiling)  # what :meth:`holding` builds a fresh problem from
         # predict as a transfer runs: the compute efficiency held at the GPU's achievable matmul ceiling in each
         # group's precision (catalog.transfer_profile, perf.mfu_ceiling); fits leave it free (docs/node.md)
         self.ceiling = ceiling
@@ -703,10 +712,15 @@ class Problem:
                               float(r["latency_factor"]), r))
         self.n_values = (sum(g.n_values + (int(g.itl_fitted.sum()) if self.fit_itl else 0) for g in self.groups)
                          + _VALUES["cap"] * len(self.caps))
-        #: whether the host's per-sequence wait ``t_host_seq_s`` is free: only in a pooled fit over models of more than
-        #: one depth (within one model a cost per sequence per step and one per sequence per layer are the same
-        #: column), and only while the data identify it (:func:`_fitted` refits with it at 0 where they do not)
-        self.host_seq_free = pooled and len({g.d.layers_run for g in self.groups}) > 1
+        #: whether the host's per-sequence wait ``t_host_seq_s`` is free: only in a fit over models of more than one
+        #: depth (within one model a cost per sequence per step and one per sequence per layer are the same column),
+        #: and unless held (``fixed``: :func:`_fitted` refits with it at 0 where the data do not identify it)
+        self.host_seq_free = HOST_SEQ not in self.fixed and len({g.d.layers_run for g in self.groups}) > 1
+
+    def holding(self, names) -> "Problem":
+        """A fresh problem on the same rows with ``names`` held at their :data:`NEUTRAL` values too."""
+        gpu, blocks, caps, pooled, ceiling = self._args
+        return Problem(gpu, blocks, caps, pooled=pooled, ceiling=ceiling, fixed=tuple(self.fixed | set(names)))
 
     # for single-group callers
     @property
@@ -887,19 +901,23 @@ def fit(prob: Problem, gamma: float = DEFAULT_GAMMA):
 _UNIDENTIFIED = " is not identified by the data (data-only relative standard error "
 
 
-def _setter(on_bound: bool) -> str:
-    """What sets a parameter the data do not identify: its bound when it sits on one (the prior's centre is elsewhere:
-    a power term's is 0.6 x (TDP - idle), 538 W on a B200, while the fit ends on 897 W), else its prior."""
+def _setter(on_bound: bool, held_at: float | None = None) -> str:
+    """What sets a parameter the data do not identify: its neutral value when the fit held it there and was redone
+    (``held_at``, :data:`NEUTRAL`), its bound when it sits on one (the prior's centre is elsewhere: a power term's is
+    0.6 x (TDP - idle), 538 W on a B200, while the fit ends on 897 W), else its prior."""
+    if held_at is not None:
+        return f"held at {held_at:g} and the fit redone without it"
     return "its bound sets it" if on_bound else "its prior sets it"
 
 
-def _unidentified_text(name: str, value: float | None, rel_se_data: float | None, on_bound: bool = False) -> str:
-    """The warning about a parameter the data do not identify, from its uncertainty record's ``rel_se_data`` and
-    ``on_bound`` (and its fitted value, when known): :func:`uncertainty` stores it in the profile's ``warnings`` and
-    :func:`_warning_lines` prints it rebuilt from the record, so a stored copy never has to be kept in step with the
-    record."""
+def _unidentified_text(name: str, value: float | None, rel_se_data: float | None, on_bound: bool = False,
+                       held_at: float | None = None) -> str:
+    """The warning about a parameter the data do not identify, from its uncertainty record's ``rel_se_data``,
+    ``on_bound`` and ``held_at`` (and its fitted value, when known): :func:`uncertainty` and :func:`_fitted` store it
+    in the profile's ``warnings`` and :func:`_warning_lines` prints it rebuilt from the record, so a stored copy never
+    has to be kept in step with the record."""
     head = name if value is None else f"{name} = {value:.4g}"
-    return f"{head}{_UNIDENTIFIED}{_rel_se_text(rel_se_data)}): {_setter(on_bound)}"
+    return f"{head}{_UNIDENTIFIED}{_rel_se_text(rel_se_data)}): {_setter(on_bound, held_at)}"
 
 
 def _rel_se_text(rel_se_data: float | None) -> str:
@@ -1216,20 +1234,23 @@ def _fitted(prob: Problem, gamma: float):
     parameter to 6 significant digits (as written), ``perf``/``pw`` the optimum itself (the fit's own report)."""
     res = fit(prob, gamma)
     unc, warns = uncertainty(prob, res)
-    note = []
-    if prob.host_seq_free and not unc[HOST_SEQ]["identified"]:
-        # a term the data do not identify is held at its neutral value (no host wait), not left to its prior
-        note = [f"{HOST_SEQ} is not identified by the data (data-only relative standard error "
-                f"{_rel_se_text(unc[HOST_SEQ]['rel_se_data'])}): held at 0 (no host wait) and the pool refitted"]
-        prob.host_seq_free = False
-        prob.__dict__.pop("_prior_terms", None)  # the free mask is cached with the priors
+    # a term of NEUTRAL the data do not identify is held at its neutral value (no host wait), not left to its prior:
+    # the fit is redone on a fresh problem holding it; its uncertainty record stays, marked held (identified False,
+    # held_at), which the report's warning lines print (_warning_lines)
+    held = [k for k in NEUTRAL if k in unc and not unc[k]["identified"]]
+    if held:
+        first = unc
+        prob = prob.holding(held)
         res = fit(prob, gamma)
         unc, warns = uncertainty(prob, res)
+        for k in held:
+            unc[k] = {**first[k], "identified": False, "held_at": NEUTRAL[k]}
+            warns = [_unidentified_text(k, None, first[k]["rel_se_data"], held_at=NEUTRAL[k])] + warns
     perf, pw = prob.unpack(res.x)
     params = {**asdict(perf), **asdict(pw)}
     # a profile states the host wait only where it was fitted (every other profile reads 0 without it)
     return perf, pw, {k: float(f"{params[k]:.6g}") for k in PARAM_NAMES
-                      if k != HOST_SEQ or prob.host_seq_free}, unc, note + warns
+                      if k not in NEUTRAL or prob.free()[_I[k]]}, unc, warns
 
 
 def clock_at_cap(d, gpu, tp: int, perf: PerfParams, pw: PowerParams, it: tuple, cap_w_per_gpu: float) -> float:
@@ -1632,17 +1653,21 @@ def _warning_lines(warnings: list[str], unc: dict, params: dict | None = None) -
     file holds as the fit made it, with the fitted value from ``params``; the profile's ``warnings`` list keeps one
     entry per parameter, which is not printed (the line is always rebuilt from the record)."""
     unid = {k: u.get("rel_se_data") for k, u in unc.items() if u.get("identified") is False}
-    bound = [k for k in unid if unc[k].get("on_bound")]
+    held = {k: unc[k]["held_at"] for k in unid if unc[k].get("held_at") is not None}
+    bound = [k for k in unid if unc[k].get("on_bound") and k not in held]
     out = [f"warning: {w}" for w in warnings if _UNIDENTIFIED not in w]
     if len(unid) > 1:
         each = ", ".join(f"{k} {_rel_se_text(r)}" for k, r in unid.items())
-        setters = {0: "their priors set them", len(unid): "their bounds set them"}.get(
-            len(bound), f"their priors set them, their bounds {', '.join(bound)}")
+        n_set = len(unid) - len(held)
+        setters = {0: "their priors set them", n_set: "their bounds set them"}.get(
+            len(bound), f"their priors set them, their bounds {', '.join(bound)}") if n_set else ""
+        setters = "; ".join([setters] * bool(setters)
+                            + [f"{k} held at {v:g} and the fit redone without it" for k, v in held.items()])
         out.append(f"warning: {len(unid)} of {len(unc)} free parameters are not identified by these rows alone "
                    f"({setters}; data-only relative standard error, identified at most {UNIDENTIFIED_REL_SE:g}): "
                    f"{each}; together they fit the points (MAPE above), but read none of them alone as measured")
     else:
-        out += [f"warning: {_unidentified_text(k, (params or {}).get(k), r, bool(unc[k].get('on_bound')))}"
+        out += [f"warning: {_unidentified_text(k, (params or {}).get(k), r, bool(unc[k].get('on_bound')), held.get(k))}"
                 for k, r in unid.items()]
     return out
 
@@ -2001,14 +2026,24 @@ def in_sample_files(rows_g: list[dict], cal: dict) -> list[dict]:
     the worst in-sample error of that fit (:func:`dcsim.node.model.fit_band`), was set by these very rows, and "0 of
     9 points outside the stated band" (``--predict`` on ML.ENERGY's Llama-3.1-70B rows, the shipped profile's own
     input) tests nothing. Only a profile measured for this setup predicts them (``calibrated`` or ``user-profile``,
-    no ``profile_mismatch``): a carry, a transfer or another setup's profile was not fitted to this group's rows. A
-    file matches one of the profile's inputs by its sha256 (``inputs``, written by ``dcsim calibrate`` since December
-    2026), else by its name where the profile records the name alone (``measurements``; the shipped profiles). Each
-    match: ``path`` (as given) and ``match`` (``sha256`` or ``name``)."""
-    if cal.get("base_status", cal.get("status")) not in ("calibrated", "user-profile") or cal.get("profile_mismatch"):
+    no ``profile_mismatch``) — or a pool whose groups (``source_profiles``, its ``pooled_groups``) hold this group's
+    (a pair run on the pool over its other-TP carry, :func:`dcsim.node.catalog.pool_over_carry`: the pool was fitted
+    to these rows too, so its error on them is in-sample; ``pooled`` True in each match): a carry, a transfer of an
+    unmeasured pair or another setup's profile was not fitted to this group's rows. A file matches one of the
+    profile's inputs by its sha256 (``inputs``, written by ``dcsim calibrate`` since December 2026), else by its name
+    where the profile records the name alone (``measurements``; the shipped profiles). Each match: ``path`` (as
+    given), ``match`` (``sha256`` or ``name``) and ``pooled``."""
+    status = cal.get("base_status", cal.get("status"))
+    pooled = (bool(rows_g) and status == "transferred"
+              and profile_name(*group_key(rows_g[0])) in (cal.get("source_profiles") or []))
+    if (status not in ("calibrated", "user-profile") and not pooled) or cal.get("profile_mismatch"):
         return []
     src = cal.get("profile_source")
-    if src is None:
+    if pooled:
+        from dcsim.node.catalog import pooled_profiles
+
+        src = pooled_profiles().get(rows_g[0]["gpu"]) or {}
+    elif src is None:
         from dcsim.node.catalog import load_profile
 
         try:
@@ -2021,7 +2056,8 @@ def in_sample_files(rows_g: list[dict], cal: dict) -> list[dict]:
     named = ({Path(str(n)).name for n in src.get("measurements") or []}
              | {Path(str(i.get("path"))).name for i in inputs if not i.get("sha256")}) - hashed
     given = input_files({r["_path"] for r in rows_g if r.get("_path")})
-    return [{"path": f["path"], "match": "sha256" if f["sha256"] and f["sha256"] in hashes else "name"}
+    return [{"path": f["path"], "match": "sha256" if f["sha256"] and f["sha256"] in hashes else "name",
+             "pooled": pooled}
             for f in given if (f["sha256"] and f["sha256"] in hashes) or Path(f["path"]).name in named]
 
 
@@ -2030,6 +2066,9 @@ def in_sample_text(files: list[dict], profile: str) -> str:
     said = ", ".join(Path(f["path"]).name + (" (its sha256)" if f["match"] == "sha256" else " (by name: the profile "
                                                                                              "records no sha256)")
                      for f in files)
+    if any(f.get("pooled") for f in files):
+        return (f"in-sample: the pool that predicts these rows ({profile}) was fitted to them too ({said}), and its "
+                "band was chosen on them, so they do not test it")
     return (f"in-sample: these rows set the band ({profile} was fitted to {said}; its band is that fit's worst "
             "error), so they do not test it")
 

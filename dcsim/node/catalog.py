@@ -493,7 +493,7 @@ def other_tp_band(gpu: str, ratio: float | None = None) -> dict:
 
 def _worst_point_pct(row: dict) -> float:
     """The larger of a table row's worst tokens/s and worst J/token error (%): the point issue 14.4's bar limits."""
-    return max(float(row["max_err_tok_s_pct"]), float(row["max_err_j_per_tok_pct"]))
+    return float(max(_worst([row]).values()))
 
 
 def pool_over_carry(gpu: str, model: str, precision: str, tp: int, carried_from: str) -> dict | None:
@@ -503,7 +503,8 @@ def pool_over_carry(gpu: str, model: str, precision: str, tp: int, carried_from:
     of the model's data (``leave_one_model_out``), the carry's from the other TP's fit (``cross_tp``) — and the one
     whose worst point (tokens/s or J/token, the quantity issue 14.4's 25 % bar limits) is smaller is used. None when
     the carry is as good or either row is missing (an unmeasured pair keeps the carry: nothing says otherwise).
-    A100-SXM4-40GB Gemma-2-27B TP2 and Gemma-2-9B TP1 (docs/node.md, "Twenty-ninth pass")."""
+    A100-SXM4-40GB Gemma-2-9B TP1, H100 Gemma-3-27B TP1 and Qwen3-32B TP1 (docs/node.md, "Twenty-ninth pass" and its
+    review); the band such a pair runs with is :func:`dcsim.node.model.calibration_record`'s."""
     pool = pooled_profiles().get(gpu)
     if pool is None:
         return None

@@ -17,6 +17,7 @@ from dcsim.node.catalog import (BORROWABLE, SAME_SHAPE_CARRY_PCT, compute_ceilin
                                 measured_tp_ratio_max,
                                 other_tp_band, pool_over_carry, pool_transfer, pooled_profiles, rescale_power, shipped_profiles,
                                 tp_carry_evidence, resolve_gpu, resolve_model, same_silicon_gpu, serving_stack,
+                                _worst,
                                 stack_note,
                                 transfer_mfu, transfer_profile)
 from dcsim.node.levers import active_levers, resolve_levers
@@ -291,8 +292,8 @@ def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) ->
     """``(profile, status)`` from ``gpu``'s own calibrations: this model's at this TP (``calibrated``), a model of
     the same shape (``same-architecture``), either at another TP (``other-tp``, with that carry's band) — unless the
     pair was measured and its GPU's pooled transfer predicted it better than that carry
-    (:func:`dcsim.node.catalog.pool_over_carry`: ``transferred``, with the band of its own leave-one-model-out row);
-    ``(None, "")`` when there is none."""
+    (:func:`dcsim.node.catalog.pool_over_carry`: ``transferred``, its meaning naming the carry it bypassed, with the
+    band :func:`calibration_record` sets for it); ``(None, "")`` when there is none."""
     prof, status = find_profile(gpu.name, model.name, precision, tp), "calibrated"
     if prof is None:
         prof, status = find_architecture_profile(gpu.name, model, precision, tp), "same-architecture"
@@ -300,12 +301,9 @@ def _shipped_profile(gpu: GpuSpec, model: ModelSpec, precision: str, tp: int) ->
         better = pool_over_carry(gpu.name, model.name, precision, tp, prof["name"])
         if better is not None:
             # the pair was measured and its GPU's pool (without the model's data) predicted it better than this carry:
-            # the transfer runs it, with the band that pair's own leave-one-model-out row measured
-            lomo = better["leave_one_model_out"]
+            # the transfer runs it (the shipped pool, which holds the pair's rows); calibration_record sets its band
             t = transfer_profile(gpu, model, precision)
-            return ({**t, "error_band_pct": {"tok_s_pct": lomo["max_err_tok_s_pct"],
-                                             "j_per_tok_pct": lomo["max_err_j_per_tok_pct"]},
-                     "pool_over_carry": better}, t["status"])
+            return {**t, "pool_over_carry": better}, t["status"]
         # fitted at another TP degree: the TP dependence (per-layer sync, efficiencies) is not measured; the band is
         # that of the measured carries of this ratio or less, a lower bound beyond the largest (calibration_record)
         src = int(prof["tensor_parallel"])
@@ -919,7 +917,11 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     calibration carried to a model of the same shape (:data:`dcsim.node.catalog.SAME_SHAPE_CARRY_PCT`, one measured
     pair: a lower bound); the worst error of a calibration carried to another TP degree
     on this GPU when ``other-tp`` (the pooled fit's ``cross_tp`` rows); the worst leave-one-model-out
-    error of the GPU's pooled fit when transferred; the worst over the pools it averages when generic (a lower bound:
+    error of the GPU's pooled fit when transferred — but for a pair measured without a profile of its own that runs on
+    the pool because the pool predicted its rows better than its other-TP carry (``pool_over_carry``,
+    :func:`dcsim.node.catalog.pool_over_carry`), the larger per quantity of the two held-out worst errors on its own
+    rows (the pool without the model's data, the carry), since the choice between them was made on those rows and
+    the pool that runs holds them: a measured reference, not the held-out error of what runs (``meaning`` says so); the worst over the pools it averages when generic (a lower bound:
     the hardware is transferred too); the sibling GPU's band for its profile when ``same-silicon`` (a lower bound);
     the band a profile file states (``error_band_pct``, written by ``dcsim calibrate``: :func:`fit_band`;
     unknown without it) for ``user-profile``; the pool's leave-one-model-out band for ``user-pool``; the shipped
@@ -958,6 +960,15 @@ def calibration_record(prof: dict, status: str, gpu: str, model: str, precision:
     src = source_text(source)
     head = (f"the scenario's node.profile {src}" if src and status == "user-profile"
             else STATUS_TEXT[status] + (f": {src}" if src else ""))
+    if prof.get("pool_over_carry"):
+        # the pool runs a pair it was fitted on: not "no measurement" (STATUS_TEXT's transferred)
+        poc = prof["pool_over_carry"]
+        band = _worst([poc["leave_one_model_out"], poc["carry"]])
+        head = (f"this GPU's pooled fit, whose data hold this pair's own measurements ({poc['carry']['profile']}), used "
+                f"instead of its other-TP calibration {poc['carry']['from']}: the pool without this model's data "
+                f"predicted these rows better (worst point) than that carry (catalog.pool_over_carry); the band is the "
+                f"worse, per quantity, of those two held-out predictions of the rows the choice was made on, not a "
+                f"held-out error of the pool that runs")
     meaning = head + "".join(
         f"; {BORROWABLE[k][1]} from the {', '.join(v)} pooled fit{'s' if len(v) > 1 else ''} (none measured on {gpu})"
         for k, v in (borrowed or {}).items())

@@ -92,7 +92,7 @@ class PerfParams:
     overlap_p: float = DEFAULT_OVERLAP_P  # roofline combination exponent (>= 1; large = max)
     t_moe_layer_s: float = 0.0  # s per MoE layer run per iteration (routing, token permutation, expert GEMM launches)
     t_fp8_layer_s: float = 0.0  # s per FP8 layer run per iteration (activation quantisation, FP8 block scales)
-    t_host_seq_s: float = 0.0  # s per decode sequence per iteration the GPUs wait on the host (idle power); 0: none
+    t_host_seq_s: float = 0.0  # s per decode sequence per iteration the GPUs wait on the host (P_sync); 0: none
 
 
 def weight_bytes(model: ModelSpec, precision: str) -> tuple[float, float]:

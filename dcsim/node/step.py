@@ -17,7 +17,10 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
     (with sliding-window layers, ctx_sum and prefill_ctx_sum are the context attended to:
      :func:`dcsim.node.perf.attended_context`)
     t_s  = (t_layer + t_seq_layer·n_decode)·layers_run      (launch gaps, sync, TP all-reduce; per-sequence
-                                                             attention bookkeeping)
+           + t_host_seq·n_decode                             attention bookkeeping; the host's work per sequence
+                                                             per iteration the GPUs wait on, fitted only in a pool
+                                                             that identifies it, else 0: docs/node.md,
+                                                             "Twenty-ninth pass")
     t_e  = t_moe_layer·moe_layers_run                        (MoE dispatch: routing, token permutation,
                                                              small expert GEMMs; 0 for dense models)
     t_q  = t_fp8_layer·fp8_layers_run                        (FP8 W8A8: activation quantisation in front of
@@ -25,17 +28,17 @@ Physics (see :mod:`dcsim.node.perf` and :mod:`dcsim.node.power` for the sources)
                                                              free in a fit only when the data identify it:
                                                              one model in FP8 and BF16, or two FP8 models)
     t_o  = t_s + t_e + t_q
-    t_h  = t_host_seq·n_decode                               (host-side work per sequence per iteration the GPUs
-                                                             wait on at idle power; fitted only in a pool that
-                                                             identifies it, else 0: docs/node.md, "Twenty-ninth pass")
-    dt   = overlap_p(t_c, t_m) + t_o + t_h
+    dt   = overlap_p(t_c, t_m) + t_o
     P    = tp·P_idle + c^γ·tp·(P_compute·t_c + P_memory·t_m,e + P_sync·(t_s + t_e + t_q)) / dt
 
-Every overhead draws P_sync: the MoE dispatch (routing, token permutation, the all-to-all wait and the
+Every overhead draws P_sync, the host wait per sequence too: the MoE dispatch (routing, token permutation, the all-to-all wait and the
 launch-bound small expert GEMMs of a small-batch step: its bytes are counted in t_m,e already) and the FP8
 activation quantisation are short launch- and routing-bound kernels that load neither unit. Until
 December 2026 the dispatch drew P_memory; the overhead-bound small-batch MoE steps then drew far more than
-measured (docs/node.md, "Twenty-fourth pass"; P_memory for the FP8 cost was measured and rejected, third pass).
+measured (docs/node.md, "Twenty-fourth pass"; P_memory for the FP8 cost was measured and rejected, third pass). The
+host's wait per decode sequence (t_host_seq) is in t_s: the GPUs spin in their launch and sync loops while they
+wait, as in a launch gap; at idle power the pooled A100-SXM4-40GB fit's predicted power fell with the host's share
+where the measured power is flat (docs/node.md, "Twenty-ninth pass").
 
 Power is idle plus each part of the step's work times its power: no constant serving term, so it
 rises smoothly from a batch of one with the memory traffic and FLOPs per second actually done.
@@ -61,7 +64,7 @@ __all__ = ["STEP_FIELDS", "step_params", "iteration_step", "steady_step", "THROT
 #: names of the entries of a step-parameter tuple, in order (units in the comments of step_params)
 STEP_FIELDS = ("inv_c", "inv_m", "fpp", "fat", "pos", "dsp", "wd", "we", "ef", "kvr", "kvw", "t0", "ts",
                "op", "inv_op", "a_c", "a_m", "a_s", "inv_tps", "spec_dec", "one_minus", "idle",
-               "clock", "gamma", "lim", "cmin", "cg", "tmoe", "tfp8", "win", "lfr", "epg", "epm", "ths")
+               "clock", "gamma", "lim", "cmin", "cg", "tmoe", "tfp8", "win", "lfr", "epg", "epm")
 
 #: most regula-falsi iterations when the board limit binds (converges to 1e-9 relative in ~6-10)
 THROTTLE_ITERS = 40
@@ -105,7 +108,8 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
         float(d.kv_read_per_ctx),                                # kvr: B per ctx token
         float(d.kv_bytes_per_token),                             # kvw: B per position
         float(p.t_layer_s * d.layers_run),                       # t0: s per iteration
-        float(p.t_seq_layer_s * d.layers_run),                   # ts: s per decode sequence
+        # ts: s per decode sequence: the per-layer bookkeeping and the host's wait (t_host_seq_s), both P_sync
+        float(p.t_seq_layer_s * d.layers_run + p.t_host_seq_s),
         float(p.overlap_p),                                      # op
         1.0 / p.overlap_p,                                       # inv_op
         float(tp * pw.p_compute_w),                              # a_c: W at clock 1, compute busy
@@ -126,7 +130,6 @@ def step_params(d: Derived, gpu: GpuSpec, tp: int, p: PerfParams, pw: PowerParam
         float(d.local_frac),                                     # lfr: share of the layers with a sliding window
         float(d.ep_groups),                                      # epg: GPUs holding whole experts (1: sharded)
         float(d.experts_per_group),                              # epm: experts per GPU under expert parallel
-        float(p.t_host_seq_s),                                   # ths: s per decode sequence, GPUs wait on the host
     )
 
 
@@ -139,7 +142,7 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     """
     (inv_c, inv_m, fpp, fat, pos, dsp, wd, we, ef, kvr, kvw, t0, ts,
      op, inv_op, a_c, a_m, a_s, inv_tps, spec_dec, one_minus, idle, clock, gamma, lim, cmin, cg, tmoe, tfp8,
-     win, lfr, epg, epm, ths) = P
+     win, lfr, epg, epm) = P
     if prefill_tokens <= 0 and n_decode <= 0:
         return 0.0, idle
     if prefill_ctx_sum < 0.0:
@@ -178,22 +181,19 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
     tm_e = mem_mean * inv_m
     ts_n = t0 + ts * n_decode
     to = ts_n + tmoe + tfp8
-    # the host's per-sequence work (scheduling, sampling, detokenising), which the GPUs wait on at idle power: in the
-    # step's time, not in its dynamic energy (host_wait_s; 0 unless a pooled fit identifies it)
-    th = ths * n_decode
     # overheads (launch gaps, per-sequence bookkeeping, MoE dispatch, FP8 quantisation) load neither unit: P_sync
     e_fix = a_m * tm_e + a_s * to  # dynamic energy at clock 1 of the clock-independent parts
     c = clock
     tc = tc1 / c
     hi = tc if tc > tm else tm
-    dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to + th
+    dt = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
     pwr = idle + cg * (a_c * tc + e_fix) / dt
     if pwr > lim:
         # board limit: lower the clock to where P = lim (regula falsi, Illinois variant)
         c_lo = cmin
         tc = tc1 / c_lo
         hi = tc if tc > tm else tm
-        dt_lo = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to + th
+        dt_lo = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
         e_lo = c_lo ** gamma * (a_c * tc + e_fix)
         f_lo = idle + e_lo / dt_lo - lim
         if f_lo >= 0.0:
@@ -210,7 +210,7 @@ def iteration_step(P, prefill_tokens, n_decode, ctx_tokens_sum, prefill_ctx_sum=
                 cm = (c_lo * f_hi - c_hi * f_lo) / (f_hi - f_lo)
                 tc = tc1 / cm
                 hi = tc if tc > tm else tm
-                dm = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to + th
+                dm = hi * ((tc / hi) ** op + (tm / hi) ** op) ** inv_op + to
                 fm = idle + cm ** gamma * (a_c * tc + e_fix) / dm - lim
                 if fm <= 0.0:
                     c_lo, f_lo = cm, fm
