@@ -472,6 +472,7 @@ _FALLBACK_RUN = {"duration": "2 min", "racks.0.count": 1, "controller.tick": "30
     ("request", {}, True),
     ("fluid", {}, True),                           # its SLO estimate simulates replicas on the pool
     ("fluid", {"slo_estimate": False}, False),     # no estimate: no replica is simulated
+    ("fluid", {"trace": True}, False),             # trace arrivals: no estimate, no replica simulated
     ("request", {"backend": "python"}, False),     # the reference was asked for
 ])
 def test_a_run_on_the_fallback_says_so_once_in_its_warnings(monkeypatch, fidelity, serving, warned):
@@ -482,6 +483,9 @@ def test_a_run_on_the_fallback_says_so_once_in_its_warnings(monkeypatch, fidelit
     monkeypatch.setattr(kernel, "AVAILABLE", False)
     monkeypatch.setattr(kernel, "IMPORT_ERROR", "No module named 'numba'")
     raw = small_scenario(**_FALLBACK_RUN, fidelity=fidelity)
+    serving = dict(serving)
+    if serving.pop("trace", False):
+        raw["workload"]["arrivals"] = {"kind": "trace", "path": "azure-conv-2023", "time_scale": 0.05}
     raw["serving"] = serving
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="numba cannot be imported")
