@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--grid", type=int, default=1000, help="largest side of the ceilings_at grid (0: skip ceilings_at)")
     ap.add_argument("--repeat", type=int, default=3, help="calls per figure; the best is kept")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's allocator as it is (page faults paid per call) instead of steady_malloc()")
     return ap
 
 
@@ -68,7 +70,7 @@ def tpf_and_floor_pairs(tpf, floor, repeat: int) -> tuple[Timing, Timing, float]
 def main() -> None:
     args = parser().parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    steady = steady_malloc()  # no page faults per call: their cost depended on the allocations before (benchtiming)
+    steady = False if args.default_malloc else steady_malloc()  # no page faults per call: their cost depended on the allocations before (benchtiming)
     rng = np.random.default_rng(np.random.SeedSequence(2026))
     n = args.n
     kw = dict(flop_per_token=rng.uniform(1e10, 1e12, n), joule_per_token_it=rng.uniform(0.05, 5.0, n),
@@ -82,7 +84,7 @@ def main() -> None:
     print(f"token_production: {n:,} points in CPU {t.cpu_s * 1e3:.1f} ms (wall {t.wall_s * 1e3:.1f} ms) = "
           f"{n / t.cpu_s:,.3g} evaluations/CPU-s (bare np.minimum chain: CPU {t0.cpu_s * 1e3:.2f} ms, "
           f"wall {t0.wall_s * 1e3:.2f} ms; ratio {ratio:.1f}x the floor on CPU time, least of {args.repeat} "
-          f"alternating pairs{'' if steady else '; glibc mallopt unavailable: page faults counted'})")
+          f"alternating pairs{'' if steady else '; default allocator: page faults counted' if args.default_malloc else '; glibc mallopt unavailable: page faults counted'})")
     if args.grid <= 0:
         return
     m = build_models(dcsim.load_scenario(REFERENCE))
