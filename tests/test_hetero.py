@@ -739,7 +739,7 @@ def test_the_simulated_facility_label_is_the_pool_furthest_short_for_its_own_wor
 
 
 def test_the_signature_figures_pool_strips_and_legend_leave_each_other_room(capped):
-    """mixed-fleet's signature (the audit of the figures, AUF item 10): the 16-entry legend set the top panel's
+    """mixed-fleet's signature (the audit of the figures, AUF item 10): the 12-entry legend set the top panel's
     height (a blank band above the zoom panel) and the outdoor-temperature line ran over the pool strips and their
     labels. The legend is out of the layout (the panels close up under it, the legend inside the figure), and the
     temperature (line and ticks) stays above the strips."""

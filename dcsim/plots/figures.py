@@ -896,7 +896,7 @@ def signature_plot(result: Any, *, title: str | None = None, max_shift_labels: i
 
 def _legend_beside_all_panels(fig: Figure, leg: Any) -> None:
     """A legend anchored beside the top panel that may run down beside the panels below it: out of the constrained
-    layout (which set the top panel's height to the legend's, mixed-fleet's 16 entries leaving a blank band above
+    layout (which set the top panel's height to the legend's, mixed-fleet's 12 entries (counted 2026-12-05) leaving a blank band above
     the zoom panel: the audit of the figures, AUF item 10), with the panels' area narrowed by the legend's width."""
     renderer = fig.canvas.get_renderer()
     box = leg.get_window_extent(renderer)
