@@ -70,7 +70,8 @@ def tpf_and_floor_pairs(tpf, floor, repeat: int) -> tuple[Timing, Timing, float]
 def main() -> None:
     args = parser().parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    steady = False if args.default_malloc else steady_malloc()  # no page faults per call: their cost depended on the allocations before (benchtiming)
+    # no page faults per call: their cost depended on the allocations before (benchtiming)
+    steady = False if args.default_malloc else steady_malloc()
     rng = np.random.default_rng(np.random.SeedSequence(2026))
     n = args.n
     kw = dict(flop_per_token=rng.uniform(1e10, 1e12, n), joule_per_token_it=rng.uniform(0.05, 5.0, n),
@@ -79,12 +80,13 @@ def main() -> None:
               demand_tok_s=rng.uniform(1e3, 1e7, n))
     a = [kw["demand_tok_s"], kw["effective_flops"] / kw["flop_per_token"],
          kw["delivered_power_w"] / (kw["pue"] * kw["joule_per_token_it"]), kw["heat_rejection_w"] / kw["joule_per_token_it"]]
+    malloc_note = ("default allocator" if args.default_malloc else "glibc mallopt unavailable") + ": page faults counted"
     t, t0, ratio = tpf_and_floor_pairs(lambda: token_production(**kw),
                                        lambda: np.minimum(np.minimum(a[0], a[1]), np.minimum(a[2], a[3])), args.repeat)
     print(f"token_production: {n:,} points in CPU {t.cpu_s * 1e3:.1f} ms (wall {t.wall_s * 1e3:.1f} ms) = "
           f"{n / t.cpu_s:,.3g} evaluations/CPU-s (bare np.minimum chain: CPU {t0.cpu_s * 1e3:.2f} ms, "
           f"wall {t0.wall_s * 1e3:.2f} ms; ratio {ratio:.1f}x the floor on CPU time, least of {args.repeat} "
-          f"alternating pairs{'' if steady else '; default allocator: page faults counted' if args.default_malloc else '; glibc mallopt unavailable: page faults counted'})")
+          f"alternating pairs{'' if steady else '; ' + malloc_note})")
     if args.grid <= 0:
         return
     m = build_models(dcsim.load_scenario(REFERENCE))
